@@ -1,0 +1,376 @@
+// Loads and validates the YAML configuration. Start-up either gets a complete, cross-checked
+// Config or a ConfigError naming the path of the first problem; it never starts half-configured.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { lookupModel, PRICES_AS_OF } from "./catalog.ts";
+import { bool, ConfigError, join, list, num, obj, opt, record, req, str, substituteEnv } from "./schema.ts";
+import type {
+  Capability,
+  CompatQuirks,
+  Config,
+  DeploymentConfig,
+  KeyConfig,
+  MockSettings,
+  ProviderConfig,
+  ProviderType,
+  RouteConfig,
+  Strategy,
+  Task,
+} from "./types.ts";
+
+export { ConfigError } from "./schema.ts";
+
+/** The embedded default: the mock provider, no keys, in-memory store. */
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.yaml", import.meta.url));
+
+const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "mock"] as const;
+const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
+const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
+const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
+const FAILURE_KINDS = [
+  "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
+  "context_length_exceeded", "content_filtered", "bad_request", "canceled", "unknown", "server_error", "stream_interrupted",
+] as const;
+
+const DEFAULT_BASE_URL: Record<ProviderType, string> = {
+  openai: "https://api.openai.com/v1",
+  azure: "",
+  anthropic: "https://api.anthropic.com",
+  gemini: "https://generativelanguage.googleapis.com",
+  openrouter: "https://openrouter.ai/api/v1",
+  "openai-compatible": "",
+  mock: "mock://local",
+};
+
+/** Known quirks of OpenAI-compatible vendors; `compat.vendor` picks one, other compat keys override. */
+export const VENDOR_QUIRKS: Record<string, Partial<CompatQuirks>> = {
+  generic: {},
+  ollama: { maxTokensField: "max_tokens", developerRole: false },
+  vllm: { maxTokensField: "max_tokens", developerRole: false },
+  groq: { maxTokensField: "max_completion_tokens", streamUsage: false, usagePaths: ["x_groq.usage"], developerRole: false, dropFields: ["seed_unsupported"] },
+  mistral: { maxTokensField: "max_tokens", developerRole: false, dropFields: ["parallel_tool_calls", "seed"] },
+  together: { maxTokensField: "max_tokens", developerRole: false },
+};
+
+const DEFAULT_QUIRKS: CompatQuirks = {
+  maxTokensField: "max_completion_tokens",
+  streamUsage: true,
+  dropFields: [],
+  usagePaths: [],
+  developerRole: true,
+};
+
+const DEFAULT_MOCK: MockSettings = {
+  ttftMs: 0,
+  interChunkMs: 0,
+  chunks: 8,
+  failureRate: 0,
+  failureKind: "overloaded",
+  failAfterChunks: -1,
+  outputTokens: 24,
+};
+
+const timeoutsSpec = obj<ProviderConfig["timeouts"]>({
+  connect_ms: opt(num({ min: 1, int: true }), 5_000),
+  headers_ms: opt(num({ min: 1, int: true }), 60_000),
+  body_ms: opt(num({ min: 1, int: true }), 300_000),
+});
+
+const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Partial<CompatQuirks> & { vendor?: string }; mock?: Partial<MockSettings> }>({
+  name: req(str({ min: 1, pattern: /^[a-z0-9][a-z0-9_.-]*$/ })),
+  type: req(str({ oneOf: PROVIDER_TYPES })),
+  base_url: opt(str({ pattern: /^(https?|mock):\/\/\S+$/ })),
+  api_key: opt(str()),
+  api_version: opt(str()),
+  headers: opt(record(str()), {}),
+  timeouts: opt(timeoutsSpec, { connectMs: 5_000, headersMs: 60_000, bodyMs: 300_000 }),
+  max_connections: opt(num({ min: 1, max: 10_000, int: true }), 128),
+  compat: opt(
+    obj({
+      vendor: opt(str({ oneOf: Object.keys(VENDOR_QUIRKS) })),
+      max_tokens_field: opt(str({ oneOf: ["max_completion_tokens", "max_tokens"] })),
+      stream_usage: opt(bool),
+      drop_fields: opt(list(str())),
+      usage_paths: opt(list(str())),
+      developer_role: opt(bool),
+    }),
+  ),
+  mock: opt(
+    obj({
+      ttft_ms: opt(num({ min: 0, int: true })),
+      inter_chunk_ms: opt(num({ min: 0, int: true })),
+      chunks: opt(num({ min: 1, max: 10_000, int: true })),
+      reply: opt(str()),
+      failure_rate: opt(num({ min: 0, max: 1 })),
+      failure_kind: opt(str({ oneOf: FAILURE_KINDS })),
+      fail_after_chunks: opt(num({ min: -1, int: true })),
+      retry_after_ms: opt(num({ min: 0, int: true })),
+      output_tokens: opt(num({ min: 1, max: 1_000_000, int: true })),
+    }),
+  ),
+});
+
+type RawPricing = { input?: number; cachedInput?: number; cacheWrite?: number; output?: number; reasoning?: number };
+const usdPerM = num({ min: 0, max: 10_000 });
+
+const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | "maxOutputTokens" | "capabilities" | "quality"> & {
+  pricing?: RawPricing;
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  capabilities?: Capability[];
+  quality?: number;
+}>({
+  id: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/ })),
+  provider: req(str({ min: 1 })),
+  model: req(str({ min: 1 })),
+  pricing: opt(
+    obj({ input: opt(usdPerM), cached_input: opt(usdPerM), cache_write: opt(usdPerM), output: opt(usdPerM), reasoning: opt(usdPerM) }),
+  ),
+  context_window: opt(num({ min: 1, int: true })),
+  max_output_tokens: opt(num({ min: 1, int: true })),
+  capabilities: opt(list(str({ oneOf: CAPABILITIES }) as any)),
+  strengths: opt(list(str({ oneOf: TASKS }) as any), []),
+  quality: opt(num({ min: 0, max: 1 })),
+});
+
+const targetSpec = (v: unknown, p: string) => {
+  if (typeof v === "string") return { deployment: str({ min: 1 })(v, p), weight: 1 };
+  return obj<{ deployment: string; weight: number }>({
+    deployment: req(str({ min: 1 })),
+    weight: opt(num({ min: 0, max: 1_000_000, int: true }), 1),
+  })(v, p);
+};
+
+const routeSpec = obj<RouteConfig>({
+  name: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/ })),
+  description: opt(str(), ""),
+  strategy: opt(str({ oneOf: STRATEGIES }) as any, "priority"),
+  targets: opt(list(targetSpec), []),
+  fallbacks: opt(list(str({ min: 1 })), []),
+  variants: opt(
+    list(obj({ name: req(str({ min: 1 })), weight: req(num({ min: 0, max: 1_000_000, int: true })), targets: req(list(targetSpec, { min: 1 })) })),
+    [],
+  ),
+  task_routes: opt(
+    obj({ coding: opt(str()), reasoning: opt(str()), creative: opt(str()), simple: opt(str()), multimodal: opt(str()) }),
+    {},
+  ),
+  max_attempts: opt(num({ min: 1, max: 20, int: true }), 4),
+  hedge_after_ms: opt(num({ min: 0, int: true }), 0),
+  no_fallback: opt(bool, false),
+  fallback_on_content_filter: opt(bool, false),
+  timeouts: opt(
+    obj({
+      first_token_ms: opt(num({ min: 1, int: true }), 30_000),
+      idle_ms: opt(num({ min: 1, int: true }), 30_000),
+      attempt_ms: opt(num({ min: 1, int: true }), 300_000),
+      total_ms: opt(num({ min: 1, int: true }), 600_000),
+    }),
+    { firstTokenMs: 30_000, idleMs: 30_000, attemptMs: 300_000, totalMs: 600_000 },
+  ),
+  retry: opt(
+    obj({
+      max_retries: opt(num({ min: 0, max: 10, int: true }), 1),
+      base_delay_ms: opt(num({ min: 0, int: true }), 200),
+      max_delay_ms: opt(num({ min: 0, int: true }), 5_000),
+      max_retry_after_ms: opt(num({ min: 0, int: true }), 10_000),
+    }),
+    { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000 },
+  ),
+  max_output_tokens: opt(num({ min: 1, int: true })),
+  cache: opt(
+    obj({
+      enabled: opt(bool, false),
+      ttl_seconds: opt(num({ min: 1, int: true }), 300),
+      share_across_teams: opt(bool, false),
+      dedupe: opt(bool, false),
+    }),
+    { enabled: false, ttlSeconds: 300, shareAcrossTeams: false, dedupe: false },
+  ),
+});
+
+const limitsSpec = obj({
+  requests_per_minute: opt(num({ min: 1, int: true })),
+  tokens_per_minute: opt(num({ min: 1, int: true })),
+});
+
+const budgetSpec = obj({
+  period: req(str({ oneOf: ["day", "week", "month"] })),
+  limit_usd: req(num({ min: 0 })),
+  soft_threshold: opt(num({ min: 0, max: 1 }), 0.8),
+});
+
+const keySpec = obj<KeyConfig>({
+  name: req(str({ min: 1 })),
+  hash: req(str({ pattern: /^sha256:[0-9a-f]{64}$/ })),
+  team: opt(str({ min: 1 }), "default"),
+  role: opt(str({ oneOf: ["admin", "team", "service"] }) as any, "service"),
+  allow: opt(list(str({ min: 1 })), []),
+  limits: opt(limitsSpec, {}),
+  per_user_limits: opt(limitsSpec),
+  budget: opt(budgetSpec),
+  max_output_tokens: opt(num({ min: 1, int: true })),
+});
+
+const rootSpec = obj<any>({
+  server: opt(
+    obj({
+      port: opt(num({ min: 0, max: 65_535, int: true }), 8080),
+      host: opt(str(), "0.0.0.0"),
+      max_request_bytes: opt(num({ min: 1024, int: true }), 4 * 1024 * 1024),
+      shutdown_grace_ms: opt(num({ min: 0, int: true }), 10_000),
+    }),
+    {},
+  ),
+  providers: req(list(providerSpec, { min: 1 })),
+  deployments: req(list(deploymentSpec, { min: 1 })),
+  aliases: opt(record(str({ min: 1 })), {}),
+  routes: opt(list(routeSpec), []),
+  keys: opt(list(keySpec), []),
+  teams: opt(list(obj({ name: req(str({ min: 1 })), budget: opt(budgetSpec) })), []),
+  store: opt(obj({ redis_url: opt(str()) }), {}),
+});
+
+const micro = (usd: number | undefined, fallback: number) => Math.round((usd ?? fallback) * 1e6);
+
+function finishProvider(p: any, path: string): ProviderConfig {
+  const type = p.type as ProviderType;
+  const baseUrl: string = (p.baseUrl ?? DEFAULT_BASE_URL[type]).replace(/\/+$/, "");
+  if (!baseUrl) throw new ConfigError(join(path, "base_url"), `is required for type ${type}`);
+  if (type !== "mock" && type !== "openai-compatible" && !p.apiKey) {
+    throw new ConfigError(join(path, "api_key"), `is required for type ${type} (use \${ENV_VAR} to read it from the environment)`);
+  }
+  if (p.compat && type !== "openai-compatible" && type !== "openai") {
+    throw new ConfigError(join(path, "compat"), `only applies to types openai and openai-compatible`);
+  }
+  if (p.mock && type !== "mock") throw new ConfigError(join(path, "mock"), "only applies to type mock");
+  const { vendor, ...compatOverrides } = p.compat ?? {};
+  const compat: CompatQuirks = { ...DEFAULT_QUIRKS, ...VENDOR_QUIRKS[vendor ?? "generic"], ...compatOverrides };
+  return { ...p, baseUrl, compat, mock: { ...DEFAULT_MOCK, ...(p.mock ?? {}) } };
+}
+
+function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: string): DeploymentConfig {
+  const provider = providers.get(d.provider);
+  if (!provider) throw new ConfigError(join(path, "provider"), `unknown provider "${d.provider}"`);
+  const cat = lookupModel(d.model);
+  const pr: RawPricing = d.pricing ?? {};
+  if (!cat && provider.type !== "mock" && (pr.input === undefined || pr.output === undefined)) {
+    throw new ConfigError(join(path, "pricing"), `model "${d.model}" is not in the built-in price table: set pricing.input and pricing.output (USD per million tokens)`);
+  }
+  const price = cat?.price ?? [0, 0, 0, 0];
+  const input = micro(pr.input, price[0]);
+  return {
+    id: d.id,
+    provider: d.provider,
+    model: d.model,
+    pricing: {
+      input,
+      cachedInput: micro(pr.cachedInput, pr.input !== undefined && !d.pricing?.cachedInput ? pr.input : price[1]),
+      cacheWrite: micro(pr.cacheWrite, pr.input !== undefined && !d.pricing?.cacheWrite ? pr.input : price[2]),
+      output: micro(pr.output, price[3]),
+      reasoning: micro(pr.reasoning, 0),
+      source: d.pricing ? "config" : cat ? `builtin:${PRICES_AS_OF}` : "none",
+    },
+    contextWindow: d.contextWindow ?? cat?.contextWindow ?? 128_000,
+    maxOutputTokens: d.maxOutputTokens ?? cat?.maxOutputTokens ?? 8_192,
+    capabilities: d.capabilities ?? cat?.capabilities ?? ["tools", "vision", "json_mode", "json_schema", "streaming"],
+    strengths: d.strengths as Task[],
+    quality: d.quality ?? cat?.quality ?? 0.5,
+  };
+}
+
+/** Validate a parsed YAML document (after env substitution) into a Config. */
+export function buildConfig(doc: unknown, env: Record<string, string | undefined> = process.env): Config {
+  const raw = rootSpec(substituteEnv(doc, env), "");
+  const providers = new Map<string, ProviderConfig>();
+  raw.providers.forEach((p: any, i: number) => {
+    const path = `providers[${i}]`;
+    if (providers.has(p.name)) throw new ConfigError(join(path, "name"), `duplicate provider "${p.name}"`);
+    providers.set(p.name, finishProvider(p, path));
+  });
+  const deployments = new Map<string, DeploymentConfig>();
+  raw.deployments.forEach((d: any, i: number) => {
+    const path = `deployments[${i}]`;
+    if (deployments.has(d.id)) throw new ConfigError(join(path, "id"), `duplicate deployment "${d.id}"`);
+    deployments.set(d.id, finishDeployment(d, providers, path));
+  });
+  const routes = new Map<string, RouteConfig>();
+  raw.routes.forEach((r: RouteConfig, i: number) => {
+    const path = `routes[${i}]`;
+    if (routes.has(r.name) || deployments.has(r.name)) throw new ConfigError(join(path, "name"), `duplicate name "${r.name}"`);
+    routes.set(r.name, r);
+  });
+  const aliases: Record<string, string> = raw.aliases;
+  for (const [name, target] of Object.entries(aliases)) {
+    if (routes.has(name) || deployments.has(name)) throw new ConfigError(`aliases.${name}`, `"${name}" is already a route or deployment`);
+    if (!routes.has(target) && !deployments.has(target)) {
+      throw new ConfigError(`aliases.${name}`, `unknown route or deployment "${target}"`);
+    }
+  }
+  const known = (m: string) => routes.has(m) || deployments.has(m) || m in aliases;
+  raw.routes.forEach((r: RouteConfig, i: number) => {
+    const path = `routes[${i}]`;
+    r.targets.forEach((t, j) => {
+      if (!deployments.has(t.deployment)) throw new ConfigError(`${path}.targets[${j}]`, `unknown deployment "${t.deployment}"`);
+    });
+    r.variants.forEach((v, j) =>
+      v.targets.forEach((t, k) => {
+        if (!deployments.has(t.deployment)) throw new ConfigError(`${path}.variants[${j}].targets[${k}]`, `unknown deployment "${t.deployment}"`);
+      }),
+    );
+    r.fallbacks.forEach((f, j) => {
+      if (!known(f)) throw new ConfigError(`${path}.fallbacks[${j}]`, `unknown route, alias or deployment "${f}"`);
+      if (f === r.name) throw new ConfigError(`${path}.fallbacks[${j}]`, "a route cannot fall back to itself");
+    });
+    for (const [task, target] of Object.entries(r.taskRoutes)) {
+      if (target && !known(target)) throw new ConfigError(`${path}.task_routes.${task}`, `unknown route, alias or deployment "${target}"`);
+    }
+    if (r.targets.length === 0 && r.variants.length === 0 && (r.strategy !== "task" || Object.keys(r.taskRoutes).length === 0)) {
+      throw new ConfigError(`${path}.targets`, "a route needs targets, variants or (strategy task) task_routes");
+    }
+    if (r.variants.length > 0 && r.variants.every((v) => v.weight === 0)) {
+      throw new ConfigError(`${path}.variants`, "at least one variant needs a weight above 0");
+    }
+  });
+  const keyNames = new Set<string>();
+  const hashes = new Set<string>();
+  (raw.keys as KeyConfig[]).forEach((k, i) => {
+    const path = `keys[${i}]`;
+    if (keyNames.has(k.name)) throw new ConfigError(`${path}.name`, `duplicate key name "${k.name}"`);
+    if (hashes.has(k.hash)) throw new ConfigError(`${path}.hash`, "duplicate key hash");
+    keyNames.add(k.name);
+    hashes.add(k.hash);
+    k.allow.forEach((a, j) => {
+      if (!known(a)) throw new ConfigError(`${path}.allow[${j}]`, `unknown route, alias or deployment "${a}"`);
+    });
+  });
+  return {
+    server: raw.server,
+    providers: [...providers.values()],
+    deployments: [...deployments.values()],
+    aliases,
+    routes: [...routes.values()],
+    keys: raw.keys,
+    teams: raw.teams,
+    store: { redisUrl: raw.store.redisUrl || env.REDIS_URL || undefined },
+  };
+}
+
+/** Read, parse and validate a config file. */
+export function loadConfig(path: string, env: Record<string, string | undefined> = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError("", `cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError("", `${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return buildConfig(doc, env);
+}

@@ -1,0 +1,100 @@
+// Assembles the gateway from a Config: providers, registry, health, usage sink, the Connect
+// services and interceptors. Building is separate from listening (server/http.ts), so tests
+// can run it on port 0 or in memory.
+
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { ChatService } from "../gen/signalbox/v1/chat_pb.ts";
+import { RouteService } from "../gen/signalbox/v1/route_pb.ts";
+import { UsageService } from "../gen/signalbox/v1/usage_pb.ts";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import type { Config } from "./config/types.ts";
+import { createProvider } from "./providers/registry.ts";
+import { createTransport, type Transport } from "./providers/transport.ts";
+import type { Provider } from "./providers/types.ts";
+import type { ExecuteDeps } from "./router/execute.ts";
+import { plan as planCall, seededRandom } from "./router/plan.ts";
+import { createModelRegistry, type ModelRegistry } from "./router/registry.ts";
+import type { ChatCall, Plan } from "./router/types.ts";
+import { callerKey, createAuthenticator, type Authenticator } from "./server/auth.ts";
+import { chatService } from "./server/chat-service.ts";
+import { newRequestId, requestInfoKey, traceIdFrom } from "./server/context.ts";
+import { toConnectError } from "./server/errors.ts";
+import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
+import { routeService } from "./server/route-service.ts";
+import { usageService } from "./server/usage-service.ts";
+import { createMemoryHealthStore } from "./state/health.ts";
+import { createMemoryUsageSink, type UsageSink } from "./usage/record.ts";
+
+/** What the services need: the registry, the planner, the executor's dependencies, the usage sink. */
+export interface GatewayCore {
+  registry: ModelRegistry;
+  exec: ExecuteDeps;
+  usage: UsageSink;
+  auth: Authenticator;
+  plan(call: ChatCall): Plan;
+}
+
+export interface Gateway {
+  core: GatewayCore;
+  health: HealthState;
+  /** Registers every service on a Connect router. */
+  routes(router: ConnectRouter): void;
+  interceptors: Interceptor[];
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  usage?: UsageSink;
+  transport?: Transport;
+}
+
+export function createGateway(config: Config, opts: GatewayOptions = {}): Gateway {
+  const transport = opts.transport ?? createTransport();
+  const providers = new Map<string, Provider>();
+  for (const p of config.providers) providers.set(p.name, createProvider(p, transport));
+  const registry = createModelRegistry(config);
+  const exec: ExecuteDeps = { providers, health: createMemoryHealthStore() };
+  const auth = createAuthenticator(config.keys);
+  const core: GatewayCore = {
+    registry,
+    exec,
+    usage: opts.usage ?? createMemoryUsageSink(),
+    auth,
+    // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
+    // agree for the same caller.
+    plan: (call) => planCall({ call, registry, health: exec.health.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id) }),
+  };
+  const health = createHealthState([ChatService.typeName, RouteService.typeName, UsageService.typeName]);
+
+  // Runs first for every RPC: request id, trace id, and the caller (health checks need no key).
+  const identify: Interceptor = (next) => async (req) => {
+    const traceId = traceIdFrom(req.header.get("traceparent"));
+    req.contextValues.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt: performance.now() });
+    if (req.service.typeName !== Health.typeName) {
+      try {
+        req.contextValues.set(callerKey, auth.authenticate(req.header.get("authorization")));
+      } catch (err) {
+        throw toConnectError(err, req.signal, traceId);
+      }
+    }
+    const res = await next(req);
+    res.header.set("x-signalbox-trace-id", traceId);
+    return res;
+  };
+
+  return {
+    core,
+    health,
+    interceptors: [identify],
+    routes(router) {
+      router.service(ChatService, chatService(core));
+      router.service(RouteService, routeService(core));
+      router.service(UsageService, usageService());
+      router.service(Health, healthService(health));
+    },
+    async close() {
+      await core.usage.flush();
+      await transport.close();
+    },
+  };
+}

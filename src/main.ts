@@ -1,0 +1,80 @@
+// The gateway's entry point: `node src/main.ts [--config file.yaml]`. Loads and validates the
+// config (exits non-zero naming the bad field), starts the server, drains on SIGTERM/SIGINT.
+
+import { parseArgs } from "node:util";
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
+import { createGateway } from "./gateway.ts";
+import { startServer } from "./server/http.ts";
+
+function log(level: string, msg: string, fields: Record<string, unknown> = {}) {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, port: { type: "string", short: "p" } } });
+  const path = values.config ?? process.env.SIGNALBOX_CONFIG ?? DEFAULT_CONFIG_PATH;
+  let config;
+  try {
+    config = loadConfig(path);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`signalbox: invalid configuration in ${path}\n  ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const port = values.port ?? (values.config || process.env.SIGNALBOX_CONFIG ? process.env.PORT : undefined);
+  if (port !== undefined) config.server.port = Number(port);
+
+  let gw;
+  try {
+    gw = createGateway(config);
+  } catch (err) {
+    process.stderr.write(`signalbox: cannot start: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (!gw.core.auth.enabled) {
+    log("warn", "AUTH IS OFF: no caller keys are configured, every request is accepted as 'anonymous'. Configure keys before exposing this gateway.");
+  }
+  if (!config.store.redisUrl) {
+    log("warn", "using the in-memory store: cooldowns, limits, budgets and usage are per process and lost on restart (set REDIS_URL or store.redis_url to share them across replicas)");
+  }
+  const server = await startServer(gw, {
+    port: config.server.port,
+    host: config.server.host,
+    maxRequestBytes: config.server.maxRequestBytes,
+  });
+  log("info", "signalbox listening", {
+    url: server.url,
+    port: server.port,
+    config: path,
+    protocols: ["connect", "grpc", "grpc-web"],
+    http: ["HTTP/1.1", "h2c"],
+    routes: config.routes.map((r) => r.name),
+    deployments: config.deployments.length,
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "shutting down: draining in-flight requests", { signal, graceMs: config.server.shutdownGraceMs });
+    server.shutdown(config.server.shutdownGraceMs).then(
+      () => {
+        log("info", "stopped");
+        process.exit(0);
+      },
+      (err) => {
+        log("error", "shutdown failed", { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`signalbox: fatal: ${(err as Error)?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+// Composes a pure adapter with the transport into a Provider: build the request, send it, hand
+// the body to the adapter (whole, or as SSE events for a stream). No retries, no state.
+
+import type { ProviderConfig } from "../config/types.ts";
+import { createSseParser } from "./sse.ts";
+import { classifyTransportError, type Transport } from "./transport.ts";
+import type { ChatResult, Provider, ProviderAdapter, StreamEvent, UpstreamRequest } from "./types.ts";
+import { ProviderError } from "./types.ts";
+
+export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
+  async function send(req: UpstreamRequest, stream: boolean, signal: AbortSignal) {
+    const res = await transport.request(conn, adapter.buildRequest(req, stream), signal);
+    if (res.status < 200 || res.status >= 300) {
+      let body = "";
+      try {
+        body = await res.body.text();
+      } catch {
+        // The status alone still classifies the failure.
+      }
+      throw adapter.classifyError(res.status, body, res.headers);
+    }
+    return res;
+  }
+
+  return {
+    name: conn.name,
+    type: conn.type,
+    async complete(req, signal): Promise<ChatResult> {
+      const res = await send(req, false, signal);
+      let text: string;
+      try {
+        text = await res.body.text();
+      } catch (err) {
+        throw classifyTransportError(err, signal, conn);
+      }
+      return adapter.parseResponse(text, res.headers);
+    },
+    async *stream(req, signal): AsyncGenerator<StreamEvent> {
+      const res = await send(req, true, signal);
+      const sse = createSseParser();
+      const tr = adapter.streamTranslator();
+      let finished = false;
+      try {
+        for await (const chunk of res.body) {
+          for (const e of sse.push(chunk)) {
+            for (const out of tr.event(e)) yield out;
+          }
+        }
+        for (const e of sse.end()) {
+          for (const out of tr.event(e)) yield out;
+        }
+        finished = true;
+        for (const out of tr.end()) yield out;
+      } catch (err) {
+        if (err instanceof ProviderError) throw err;
+        throw classifyTransportError(err, signal, conn);
+      } finally {
+        // A consumer that stops early (cancel, timeout, hedge lost) must not leave the socket busy.
+        if (!finished) res.body.dump().catch(() => {});
+      }
+    },
+  };
+}

@@ -1,0 +1,169 @@
+// The built-in mock provider: deterministic replies with realistic usage, configurable latency,
+// time to first token, chunking and failure injection, so the gateway runs (and fallbacks can be
+// demonstrated) with no keys and no network.
+
+import type { MockSettings, ProviderConfig } from "../../config/types.ts";
+import type { ChatResult, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import { ProviderError } from "../types.ts";
+
+const WORDS =
+  "signalbox routes every request to the best deployment falls back when one fails streams the answer and accounts for every token".split(" ");
+
+/** Rough token estimate of a request's prompt: about four characters a token, plus per-message overhead. */
+export function estimatePromptTokens(req: Pick<UpstreamRequest, "messages" | "tools">): number {
+  let chars = 0;
+  let images = 0;
+  for (const m of req.messages) {
+    chars += 16;
+    for (const p of m.content) {
+      if (p.type === "text") chars += p.text.length;
+      else images++;
+    }
+    for (const c of m.toolCalls ?? []) chars += c.name.length + c.arguments.length;
+  }
+  for (const t of req.tools ?? []) chars += t.name.length + (t.description?.length ?? 0) + JSON.stringify(t.parameters ?? {}).length;
+  return Math.max(1, Math.ceil(chars / 4)) + images * 765;
+}
+
+function lastUserText(req: UpstreamRequest): string {
+  for (let i = req.messages.length - 1; i >= 0; i--) {
+    const m = req.messages[i];
+    if (m.role !== "user") continue;
+    const text = m.content.map((p) => (p.type === "text" ? p.text : "[image]")).join(" ").trim();
+    if (text) return text;
+  }
+  return "";
+}
+
+/** The deterministic reply: an echo of the prompt's head followed by filler words up to `tokens`. */
+function replyText(s: MockSettings, req: UpstreamRequest, tokens: number): string {
+  if (s.reply !== undefined) return s.reply;
+  const head = lastUserText(req).slice(0, 80);
+  const words = [`(${req.model})`, "You", "said:", JSON.stringify(head) + "."];
+  for (let i = 0; words.length < tokens; i++) words.push(WORDS[i % WORDS.length]);
+  return words.slice(0, Math.max(tokens, 4)).join(" ");
+}
+
+function split(text: string, n: number): string[] {
+  if (n <= 1 || text.length <= 1) return [text];
+  const size = Math.ceil(text.length / n);
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return signal.aborted ? Promise.reject(abortError(signal)) : Promise.resolve();
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError(signal));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortError(signal));
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new ProviderError({ kind: "canceled", message: "request aborted" });
+}
+
+const FAILURE_STATUS: Record<string, number> = {
+  rate_limited: 429,
+  overloaded: 529,
+  timeout: 504,
+  server_error: 500,
+  upstream_auth: 401,
+  quota_exhausted: 402,
+  model_not_found: 404,
+  context_length_exceeded: 400,
+  content_filtered: 400,
+  bad_request: 400,
+};
+
+export function createMockProvider(conn: ProviderConfig): Provider {
+  const s = conn.mock;
+  let calls = 0;
+  /** Deterministic failure schedule: with rate r, call n fails when floor((n+1)r) > floor(nr). */
+  const shouldFail = () => {
+    const n = calls++;
+    return s.failureRate > 0 && Math.floor((n + 1) * s.failureRate) > Math.floor(n * s.failureRate);
+  };
+  const fail = () =>
+    new ProviderError({
+      kind: s.failureKind,
+      status: FAILURE_STATUS[s.failureKind],
+      message: `mock provider "${conn.name}" injected failure: ${s.failureKind}`,
+      retryAfterMs: s.retryAfterMs,
+    });
+
+  function plan(req: UpstreamRequest) {
+    const outTokens = Math.max(1, Math.min(s.outputTokens, req.maxOutputTokens ?? Infinity));
+    const toolCall: ToolCall | undefined =
+      req.tools?.length && req.toolChoice?.type !== "none" && (req.toolChoice?.type === "required" || req.toolChoice?.type === "tool" || /\btool\b|\bcall\b/i.test(lastUserText(req)))
+        ? {
+            id: "call_mock_0",
+            name: req.toolChoice?.type === "tool" ? req.toolChoice.name : req.tools[0].name,
+            arguments: JSON.stringify({ input: lastUserText(req).slice(0, 40) }),
+          }
+        : undefined;
+    const text = toolCall ? "" : replyText(s, req, outTokens);
+    const truncated = !toolCall && s.reply === undefined && req.maxOutputTokens !== undefined && req.maxOutputTokens < s.outputTokens;
+    const usage: Usage = {
+      inputTokens: estimatePromptTokens(req),
+      outputTokens: toolCall ? 12 : outTokens,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+    };
+    return { text, toolCall, usage, finish: toolCall ? ("tool_calls" as const) : truncated ? ("length" as const) : ("stop" as const) };
+  }
+
+  const raw = { stop: "stop", length: "length", tool_calls: "tool_calls" };
+
+  return {
+    name: conn.name,
+    type: "mock",
+    async complete(req, signal): Promise<ChatResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs + s.interChunkMs * Math.max(0, s.chunks - 1), signal);
+      if (failing) throw fail();
+      const p = plan(req);
+      return {
+        id: `mock-${calls}`,
+        model: req.model,
+        text: p.text,
+        toolCalls: p.toolCall ? [p.toolCall] : [],
+        finishReason: p.finish,
+        rawFinishReason: raw[p.finish],
+        usage: p.usage,
+      };
+    },
+    async *stream(req, signal): AsyncGenerator<StreamEvent> {
+      const failing = shouldFail();
+      const p = plan(req);
+      yield { type: "start", id: `mock-${calls}`, model: req.model };
+      await sleep(s.ttftMs, signal);
+      if (failing && s.failAfterChunks < 0) throw fail();
+      if (p.toolCall) {
+        yield { type: "tool_call_start", index: 0, id: p.toolCall.id, name: p.toolCall.name };
+        yield { type: "tool_call_delta", index: 0, argumentsDelta: p.toolCall.arguments };
+      } else {
+        const parts = split(p.text, s.chunks);
+        for (let i = 0; i < parts.length; i++) {
+          if (i > 0) await sleep(s.interChunkMs, signal);
+          if (failing && i === s.failAfterChunks) {
+            throw new ProviderError({ kind: "stream_interrupted", message: `mock provider "${conn.name}" cut the stream after ${i} chunks` });
+          }
+          yield { type: "text", text: parts[i] };
+        }
+      }
+      yield { type: "finish", finishReason: p.finish, rawFinishReason: raw[p.finish] };
+      yield { type: "usage", usage: p.usage };
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// The provider registry: one line per provider type. Adding a provider touches its own folder
+// and this map, nothing else.
+
+import type { ProviderConfig, ProviderType } from "../config/types.ts";
+import { createHttpProvider } from "./http-provider.ts";
+import { createMockProvider } from "./mock/mock-provider.ts";
+import type { Transport } from "./transport.ts";
+import type { Provider, ProviderAdapter } from "./types.ts";
+
+type AdapterFactory = (conn: ProviderConfig) => ProviderAdapter;
+
+/** Adapter factories by type, filled in as adapters land. */
+const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {};
+
+export function registerAdapter(type: ProviderType, factory: AdapterFactory): void {
+  ADAPTERS[type] = factory;
+}
+
+/** Build the Provider for a connection. */
+export function createProvider(conn: ProviderConfig, transport: Transport): Provider {
+  if (conn.type === "mock") return createMockProvider(conn);
+  const factory = ADAPTERS[conn.type];
+  if (!factory) throw new Error(`provider type "${conn.type}" is not available in this build`);
+  return createHttpProvider(conn, factory(conn), transport);
+}
+
+export function supportedProviderTypes(): ProviderType[] {
+  return ["mock", ...(Object.keys(ADAPTERS) as ProviderType[])];
+}

@@ -1,0 +1,66 @@
+// The router's error: a gateway-level outcome with a closed set of codes (Connect's names), the
+// attempts made, and details. The server maps it to a ConnectError in exactly one place.
+
+import type { FailureKind, Usage } from "../providers/types.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
+import type { AttemptRecord } from "./types.ts";
+
+export type GatewayCode =
+  | "canceled"
+  | "unknown"
+  | "invalid_argument"
+  | "deadline_exceeded"
+  | "not_found"
+  | "already_exists"
+  | "permission_denied"
+  | "resource_exhausted"
+  | "failed_precondition"
+  | "aborted"
+  | "out_of_range"
+  | "unimplemented"
+  | "internal"
+  | "unavailable"
+  | "data_loss"
+  | "unauthenticated";
+
+export interface GatewayErrorDetails {
+  field?: string;
+  failureKind?: FailureKind;
+  attempts?: AttemptRecord[];
+  retryAfterMs?: number;
+  deliveredDeltas?: number;
+  deliveredChars?: number;
+  usage?: Usage;
+  cost?: CostBreakdown;
+}
+
+export class GatewayError extends Error {
+  readonly code: GatewayCode;
+  readonly details: GatewayErrorDetails;
+  constructor(code: GatewayCode, message: string, details: GatewayErrorDetails = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "GatewayError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** The caller-facing code for a request whose last upstream failure was of this kind. */
+export function codeForFailure(kind: FailureKind): GatewayCode {
+  switch (kind) {
+    case "rate_limited":
+      return "resource_exhausted";
+    case "timeout":
+      return "deadline_exceeded";
+    case "context_length_exceeded":
+    case "content_filtered":
+    case "bad_request":
+      return "invalid_argument";
+    case "canceled":
+      return "canceled";
+    // Upstream credentials, quota and unknown models are the gateway's problem, never the
+    // caller's: they must not surface as unauthenticated or not_found.
+    default:
+      return "unavailable";
+  }
+}

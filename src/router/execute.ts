@@ -1,0 +1,399 @@
+// Execution: the one loop over a plan's candidates. Retries and fallbacks are the same mechanism
+// (the next action after a failure is decided by the policy table), with timeouts per attempt,
+// a total deadline, the commit point for streams, and every attempt recorded with its usage
+// and cost, whatever the outcome.
+
+import type { Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import { isContentEvent, ProviderError } from "../providers/types.ts";
+import type { HealthStore } from "../state/health.ts";
+import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/cost.ts";
+import { codeForFailure, GatewayError } from "./errors.ts";
+import { POLICY } from "./policy.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, Plan } from "./types.ts";
+
+export interface ExecuteDeps {
+  /** Providers by connection name. */
+  providers: ReadonlyMap<string, Provider>;
+  health: HealthStore;
+  /** Jitter source. */
+  random?: () => number;
+}
+
+/** Mutable record of a request in progress; the caller keeps it to account for failures too. */
+export interface Execution extends CallSummary {
+  /** performance.now() when the request arrived. */
+  arrivedAt: number;
+  usageEstimated: boolean;
+  /** Set once a stream has sent content (the commit point). */
+  committed: boolean;
+}
+
+export function newExecution(arrivedAt: number): Execution {
+  return {
+    providerModel: "",
+    attempts: [],
+    usage: { ...ZERO_USAGE },
+    cost: { ...ZERO_COST },
+    latencyMs: 0,
+    overheadUs: -1,
+    arrivedAt,
+    usageEstimated: false,
+    committed: false,
+  };
+}
+
+/** Stream events as the router emits them to the server. */
+export type RouterStreamEvent =
+  | { type: "start"; candidate: Candidate; providerModel: string; priorAttempts: AttemptRecord[] }
+  | { type: "delta"; event: StreamEvent }
+  | { type: "finish" };
+
+interface AttemptCtx {
+  record: AttemptRecord;
+  candidate: Candidate;
+  signal: AbortSignal;
+  abort: (reason: ProviderError) => void;
+  startedAt: number;
+  /** Latest usage reported by the provider for this attempt. */
+  usage?: Usage;
+  ttftMs?: number;
+  cleanup: () => void;
+}
+
+const now = () => performance.now();
+const estimateTokens = (chars: number) => Math.ceil(chars / 4);
+
+function upstreamRequest(call: ChatCall, plan: Plan, c: Candidate): UpstreamRequest {
+  return { ...call.request, model: c.deployment.model, maxOutputTokens: plan.maxOutputTokens };
+}
+
+function toProviderError(err: unknown, signal: AbortSignal): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (signal.aborted && signal.reason instanceof ProviderError) return signal.reason;
+  if (signal.aborted) return new ProviderError({ kind: "canceled", message: "request canceled", cause: err });
+  // A bug in an adapter must not look like a provider outage to the caller.
+  return new ProviderError({ kind: "unknown", message: `provider adapter error: ${(err as Error)?.message ?? String(err)}`, cause: err });
+}
+
+/**
+ * Walk the plan: try candidates in order, retrying a candidate when the policy allows and the
+ * deadline leaves room, falling back otherwise. `attempt` does the provider call for one
+ * candidate and resolves at the point of success (unary: the whole answer; stream: the first
+ * content event).
+ */
+async function walk<T>(
+  plan: Plan,
+  signal: AbortSignal,
+  deps: ExecuteDeps,
+  ex: Execution,
+  attempt: (ctx: AttemptCtx) => Promise<T>,
+): Promise<{ value: T; ctx: AttemptCtx }> {
+  const deadline = ex.arrivedAt + plan.timeouts.totalMs;
+  const rand = deps.random ?? Math.random;
+  let idx = 0;
+  let retriesUsed = 0;
+  let reason = "primary";
+  let lastError: ProviderError | undefined;
+  let minContextWindow = 0;
+
+  while (idx < plan.candidates.length && ex.attempts.length < plan.maxAttempts) {
+    const candidate = plan.candidates[idx];
+    if (candidate.deployment.contextWindow <= minContextWindow) {
+      idx++;
+      continue;
+    }
+    if (signal.aborted) throw toProviderError(signal.reason, signal);
+    const remaining = deadline - now();
+    if (remaining <= 0) break;
+
+    const ctl = new AbortController();
+    const attemptSignal = AbortSignal.any([signal, ctl.signal]);
+    const record: AttemptRecord = {
+      number: ex.attempts.length + 1,
+      deployment: candidate.deployment.id,
+      provider: candidate.provider.name,
+      model: candidate.deployment.model,
+      outcome: "failed",
+      latencyMs: 0,
+      reason,
+      hedged: false,
+      usage: ZERO_USAGE,
+      cost: ZERO_COST,
+      startTime: Date.now(),
+    };
+    ex.attempts.push(record);
+    const limit = Math.min(plan.timeouts.attemptMs, remaining);
+    const timer = setTimeout(
+      () => ctl.abort(new ProviderError({ kind: "timeout", message: `attempt exceeded ${Math.round(limit)} ms` })),
+      limit,
+    );
+    const ctx: AttemptCtx = {
+      record,
+      candidate,
+      signal: attemptSignal,
+      abort: (r) => ctl.abort(r),
+      startedAt: now(),
+      cleanup: () => clearTimeout(timer),
+    };
+    if (ex.overheadUs < 0) ex.overheadUs = Math.round((ctx.startedAt - ex.arrivedAt) * 1000);
+    deps.health.begin(candidate.deployment.id);
+    try {
+      const value = await attempt(ctx);
+      return { value, ctx };
+    } catch (err) {
+      ctx.cleanup();
+      const e = toProviderError(err, attemptSignal);
+      const canceledByCaller = signal.aborted;
+      settleAttempt(ex, ctx, canceledByCaller ? "canceled" : "failed", e);
+      deps.health.end(candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceledByCaller && POLICY[e.kind].cooldown, retryAfterMs: e.retryAfterMs });
+      if (canceledByCaller) throw e;
+      lastError = e;
+      const p = POLICY[e.kind];
+      // Retry the same candidate?
+      if (p.retry && e.retryable !== false && retriesUsed < plan.retry.maxRetries) {
+        const backoff = Math.min(plan.retry.maxDelayMs, plan.retry.baseDelayMs * 2 ** retriesUsed) * (0.5 + rand() / 2);
+        const delay = e.retryAfterMs ?? backoff;
+        const hasNext = idx + 1 < plan.candidates.length;
+        // A long retry-after is better spent on the next candidate; never sleep past the deadline.
+        if (delay <= plan.retry.maxRetryAfterMs && now() + delay < deadline && !(hasNext && e.retryAfterMs !== undefined && e.retryAfterMs > plan.retry.baseDelayMs * 4)) {
+          retriesUsed++;
+          reason = `retry ${retriesUsed} after ${e.kind}${e.retryAfterMs !== undefined ? ` (retry-after ${e.retryAfterMs} ms)` : ""}`;
+          await sleep(delay, signal);
+          continue;
+        }
+      }
+      const fallback = e.kind === "content_filtered" ? plan.fallbackOnContentFilter : p.fallback;
+      if (!fallback || plan.noFallback) break;
+      if (e.kind === "context_length_exceeded") minContextWindow = Math.max(minContextWindow, candidate.deployment.contextWindow);
+      idx++;
+      retriesUsed = 0;
+      reason = `fallback after ${e.kind} from ${candidate.deployment.id}`;
+    }
+  }
+  const e = lastError ?? new ProviderError({ kind: "timeout", message: "request deadline passed before any attempt" });
+  const tried = ex.attempts.length;
+  throw new GatewayError(
+    codeForFailure(e.kind),
+    tried <= 1 ? `${e.message}` : `all ${tried} attempts failed; last: ${e.message}`,
+    { failureKind: e.kind, attempts: ex.attempts, retryAfterMs: e.retryAfterMs },
+    e,
+  );
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(toProviderError(signal.reason, signal));
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(toProviderError(signal.reason, signal));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Close an attempt's record: outcome, timing, usage billed and its cost; fold into the totals. */
+function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["outcome"], err?: ProviderError, usage?: Usage): void {
+  const r = ctx.record;
+  r.outcome = outcome;
+  r.latencyMs = Math.round(now() - ctx.startedAt);
+  r.ttftMs = ctx.ttftMs;
+  if (err) {
+    r.failureKind = err.kind;
+    r.errorMessage = err.message;
+    r.httpStatus = err.status;
+    r.retryAfterMs = err.retryAfterMs;
+  }
+  const u = usage ?? ctx.usage;
+  if (u) {
+    r.usage = u;
+    r.cost = computeCost(u, ctx.candidate.deployment.pricing);
+    ex.usage = addUsage(ex.usage, u);
+    ex.cost = addCost(ex.cost, r.cost);
+  }
+}
+
+function finishSummary(ex: Execution): void {
+  ex.latencyMs = Math.round(now() - ex.arrivedAt);
+  if (ex.overheadUs < 0) ex.overheadUs = 0;
+}
+
+/** Execute a plan for a unary call. `ex` is filled in whatever happens. */
+export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<ChatOutcome> {
+  try {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, (ctx) => {
+      const provider = deps.providers.get(ctx.candidate.provider.name)!;
+      return provider.complete(upstreamRequest(call, plan, ctx.candidate), ctx.signal);
+    });
+    ctx.cleanup();
+    let usage = res.usage;
+    if (!usage) {
+      ex.usageEstimated = true;
+      usage = {
+        ...ZERO_USAGE,
+        inputTokens: plan.estimatedInputTokens,
+        outputTokens: estimateTokens(res.text.length + res.toolCalls.reduce((n, t) => n + t.arguments.length + t.name.length, 0)),
+      };
+    }
+    settleAttempt(ex, ctx, "succeeded", undefined, usage);
+    deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
+    ex.deployment = ctx.candidate;
+    ex.providerModel = res.model;
+    ex.finishReason = res.finishReason;
+    ex.rawFinishReason = res.rawFinishReason;
+    finishSummary(ex);
+    return { ...ex, id: call.id, text: res.text, reasoning: res.reasoning, refusal: res.refusal, toolCalls: res.toolCalls };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/**
+ * Execute a plan for a stream. Before the first content event, failures fall back like unary
+ * calls; the first content event is the commit point, announced by a "start" event. After it, a
+ * failure ends the stream with a GatewayError saying how much was delivered.
+ */
+export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): AsyncGenerator<RouterStreamEvent> {
+  let deltas = 0;
+  let chars = 0;
+  let toolChars = 0;
+  let ctx: AttemptCtx | undefined;
+  let it: AsyncIterator<StreamEvent> | undefined;
+  let settled = false;
+  try {
+    const opened = await walk(plan, signal, deps, ex, async (c) => {
+      const provider = deps.providers.get(c.candidate.provider.name)!;
+      const iter = provider.stream(upstreamRequest(call, plan, c.candidate), c.signal)[Symbol.asyncIterator]();
+      const ttft = setTimeout(
+        () => c.abort(new ProviderError({ kind: "timeout", message: `no first token within ${plan.timeouts.firstTokenMs} ms` })),
+        plan.timeouts.firstTokenMs,
+      );
+      const prevCleanup = c.cleanup;
+      c.cleanup = () => {
+        clearTimeout(ttft);
+        prevCleanup();
+      };
+      const early: StreamEvent[] = [];
+      try {
+        for (;;) {
+          const r = await iter.next();
+          if (r.done) return { iter, early, first: undefined };
+          const e = r.value;
+          if (e.type === "usage") c.usage = e.usage;
+          if (isContentEvent(e)) {
+            clearTimeout(ttft);
+            c.ttftMs = Math.round(now() - c.startedAt);
+            return { iter, early, first: e };
+          }
+          early.push(e);
+        }
+      } catch (err) {
+        iter.return?.().catch(() => {});
+        throw err;
+      }
+    });
+    ctx = opened.ctx;
+    it = opened.value.iter;
+    ex.committed = true;
+    ex.deployment = ctx.candidate;
+    ex.ttftMs = ctx.ttftMs === undefined ? undefined : Math.round(ctx.startedAt - ex.arrivedAt) + ctx.ttftMs;
+    let providerModel = "";
+    for (const e of opened.value.early) if (e.type === "start" && e.model) providerModel = e.model;
+    ex.providerModel = providerModel || ctx.candidate.deployment.model;
+    yield { type: "start", candidate: ctx.candidate, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
+
+    // Everything after the commit point: content flows straight through; finish and usage are kept.
+    const idleMs = plan.timeouts.idleMs;
+    const attemptCtx = ctx;
+    const idle = setTimeout(() => attemptCtx.abort(new ProviderError({ kind: "timeout", message: `stream idle for more than ${idleMs} ms` })), idleMs);
+    const handle = (e: StreamEvent): RouterStreamEvent | undefined => {
+      switch (e.type) {
+        case "text":
+        case "reasoning":
+        case "refusal":
+          deltas++;
+          chars += e.text.length;
+          return { type: "delta", event: e };
+        case "tool_call_start":
+        case "tool_call_delta":
+          deltas++;
+          toolChars += e.type === "tool_call_delta" ? e.argumentsDelta.length : e.name.length;
+          return { type: "delta", event: e };
+        case "finish":
+          ex.finishReason = e.finishReason;
+          ex.rawFinishReason = e.rawFinishReason;
+          return undefined;
+        case "usage":
+          attemptCtx.usage = e.usage;
+          return undefined;
+        case "start":
+          if (e.model) ex.providerModel = e.model;
+          return undefined;
+      }
+    };
+    try {
+      if (opened.value.first) {
+        const out = handle(opened.value.first);
+        if (out) yield out;
+      }
+      for (;;) {
+        const r = await it.next();
+        if (r.done) break;
+        idle.refresh();
+        const out = handle(r.value);
+        if (out) yield out;
+      }
+    } finally {
+      clearTimeout(idle);
+    }
+    attemptCtx.cleanup();
+    let usage = attemptCtx.usage;
+    if (!usage) {
+      ex.usageEstimated = true;
+      usage = { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens, outputTokens: estimateTokens(chars + toolChars) };
+    }
+    settleAttempt(ex, attemptCtx, "succeeded", undefined, usage);
+    settled = true;
+    deps.health.end(attemptCtx.candidate.deployment.id, { ok: true, ttftMs: attemptCtx.ttftMs, latencyMs: attemptCtx.record.latencyMs });
+    finishSummary(ex);
+    yield { type: "finish" };
+  } catch (err) {
+    if (!ctx || settled) throw err;
+    // Failed after the commit point: bill what the provider will bill, say what was delivered.
+    ctx.cleanup();
+    const e = toProviderError(err, ctx.signal);
+    const canceled = signal.aborted;
+    if (!ctx.usage) {
+      ex.usageEstimated = true;
+      ctx.usage = { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens, outputTokens: estimateTokens(chars + toolChars) };
+    }
+    settleAttempt(ex, ctx, canceled ? "canceled" : "failed", e);
+    settled = true;
+    deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceled && POLICY[e.kind].cooldown });
+    finishSummary(ex);
+    if (canceled) throw e;
+    throw new GatewayError(
+      e.kind === "timeout" ? "deadline_exceeded" : "unavailable",
+      `stream from ${ctx.candidate.deployment.id} failed after ${deltas} deltas (${chars} characters): ${e.message}`,
+      { failureKind: e.kind, attempts: ex.attempts, deliveredDeltas: deltas, deliveredChars: chars, usage: ex.usage, cost: ex.cost },
+      e,
+    );
+  } finally {
+    // The consumer went away (cancel) or we failed: stop the upstream.
+    if (ctx && !settled) {
+      ctx.cleanup();
+      ctx.abort(new ProviderError({ kind: "canceled", message: "stream consumer went away" }));
+      const e = new ProviderError({ kind: "canceled", message: "stream consumer went away" });
+      if (!ctx.usage) ctx.usage = { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens, outputTokens: estimateTokens(chars + toolChars) };
+      settleAttempt(ex, ctx, "canceled", e);
+      deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: "canceled", cooldown: false });
+      finishSummary(ex);
+    }
+    it?.return?.().catch(() => {});
+  }
+}
+
+export type { ToolCall };

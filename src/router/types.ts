@@ -1,0 +1,156 @@
+// The router's vocabulary: a chat call as the router sees it, the plan it computes, and the
+// outcome of executing that plan (attempts, usage, cost).
+
+import type { Capability, DeploymentConfig, ProviderConfig, Task } from "../config/types.ts";
+import type { FailureKind, FinishReason, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
+
+/** Who is calling (resolved from the caller's key; anonymous when auth is off). */
+export interface Caller {
+  keyName: string;
+  team: string;
+  role: "admin" | "team" | "service" | "anonymous";
+  /** Routes, aliases or deployments the key may use; empty = all. */
+  allow: string[];
+  maxOutputTokens?: number;
+}
+
+export interface CallTimeouts {
+  firstTokenMs?: number;
+  idleMs?: number;
+  attemptMs?: number;
+  totalMs?: number;
+}
+
+export interface RoutingRequest {
+  fallbacks: string[];
+  noFallback: boolean;
+  task?: Task;
+  maxCostNanos?: number;
+  maxLatencyMs?: number;
+  requiredCapabilities: Capability[];
+  stickyKey?: string;
+  timeouts: CallTimeouts;
+  maxAttempts?: number;
+  fallbackOnContentFilter: boolean;
+  hedgeAfterMs?: number;
+}
+
+/** A chat request after validation, in domain terms. */
+export interface ChatCall {
+  /** The gateway's request id. */
+  id: string;
+  /** What the caller asked for: route, alias or deployment id. */
+  model: string;
+  /** Everything sent upstream except the model. */
+  request: Omit<UpstreamRequest, "model">;
+  routing: RoutingRequest;
+  user?: string;
+  tags: string[];
+  metadata: Record<string, string>;
+  caller: Caller;
+  stream: boolean;
+}
+
+export type ExclusionReason =
+  | "cooling_down"
+  | "context_too_small"
+  | "over_budget"
+  | "over_cost_cap"
+  | "over_latency_cap"
+  | "missing_capability"
+  | "not_allowed"
+  | "rate_limited"
+  | "not_selected"
+  | "over_attempt_limit";
+
+export interface Exclusion {
+  deployment: string;
+  reason: ExclusionReason;
+  detail: string;
+  /** Epoch ms, for cooldowns. */
+  until?: number;
+}
+
+export interface Candidate {
+  deployment: DeploymentConfig;
+  provider: ProviderConfig;
+  reason: string;
+  source: "route" | "direct" | "request fallbacks" | "route fallbacks";
+  score: number;
+  expectedCostNanos: number;
+  ttftEstimateMs?: number;
+  latencyEstimateMs?: number;
+}
+
+export interface Adjustment {
+  field: string;
+  detail: string;
+}
+
+export interface RoutingInfo {
+  route: string;
+  alias: string;
+  strategy: string;
+  variant: string;
+}
+
+export interface Plan {
+  routing: RoutingInfo;
+  candidates: Candidate[];
+  excluded: Exclusion[];
+  estimatedInputTokens: number;
+  noFallback: boolean;
+  maxAttempts: number;
+  hedgeAfterMs: number;
+  fallbackOnContentFilter: boolean;
+  timeouts: Required<CallTimeouts>;
+  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number };
+  /** max_output_tokens after key and route caps. */
+  maxOutputTokens?: number;
+  adjustments: Adjustment[];
+}
+
+export type AttemptOutcome = "succeeded" | "failed" | "canceled";
+
+export interface AttemptRecord {
+  number: number;
+  deployment: string;
+  provider: string;
+  model: string;
+  outcome: AttemptOutcome;
+  failureKind?: FailureKind;
+  errorMessage?: string;
+  httpStatus?: number;
+  latencyMs: number;
+  ttftMs?: number;
+  retryAfterMs?: number;
+  reason: string;
+  hedged: boolean;
+  usage: Usage;
+  cost: CostBreakdown;
+  startTime: number;
+}
+
+/** What a finished (or failed) request amounts to; the basis of responses and usage records. */
+export interface CallSummary {
+  deployment?: Candidate;
+  providerModel: string;
+  attempts: AttemptRecord[];
+  usage: Usage;
+  cost: CostBreakdown;
+  ttftMs?: number;
+  latencyMs: number;
+  overheadUs: number;
+  finishReason?: FinishReason;
+  rawFinishReason?: string;
+}
+
+/** A whole unary answer. */
+export interface ChatOutcome extends CallSummary {
+  id: string;
+  text: string;
+  reasoning?: string;
+  refusal?: string;
+  toolCalls: ToolCall[];
+}

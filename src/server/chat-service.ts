@@ -1,0 +1,150 @@
+// ChatService: validate, plan, execute, answer; record usage whatever the outcome.
+
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { ChatEventSchema, ChatService, type ChatEvent, type ChatRequest } from "../../gen/signalbox/v1/chat_pb.ts";
+import type { GatewayCore } from "../gateway.ts";
+import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { ChatCall, Plan } from "../router/types.ts";
+import { callerKey } from "./auth.ts";
+import { requestInfoKey, type RequestInfo } from "./context.ts";
+import { attemptToPb, costToPb, deltaToPb, finishToPb, outcomeToResponse, toChatCall, usageToPb } from "./convert.ts";
+import { toConnectError } from "./errors.ts";
+import { validateChatRequest } from "./validate.ts";
+
+function info(ctx: HandlerContext): RequestInfo {
+  return ctx.values.get(requestInfoKey)!;
+}
+
+/** Record the request's usage; called exactly once per request, success or not. */
+function record(core: GatewayCore, call: ChatCall, plan: Plan | undefined, ex: Execution, ri: RequestInfo, status: string, err?: unknown) {
+  const last = ex.attempts[ex.attempts.length - 1];
+  core.usage.record({
+    id: call.id,
+    time: Date.now(),
+    key: call.caller.keyName,
+    team: call.caller.team,
+    user: call.user ?? "",
+    model: call.model,
+    routing: plan?.routing ?? { route: "", alias: "", strategy: "", variant: "" },
+    deployment: ex.deployment?.deployment.id ?? last?.deployment ?? "",
+    provider: ex.deployment?.provider.name ?? last?.provider ?? "",
+    attempts: ex.attempts,
+    usage: ex.usage,
+    usageEstimated: ex.usageEstimated,
+    cost: ex.cost,
+    latencyMs: ex.latencyMs,
+    ttftMs: ex.ttftMs,
+    overheadUs: Math.max(0, ex.overheadUs),
+    cacheHit: false,
+    status,
+    failureKind: err instanceof GatewayError ? err.details.failureKind : undefined,
+    finishReason: ex.finishReason,
+    traceId: ri.traceId,
+    tags: call.tags,
+    metadata: call.metadata,
+    streamed: call.stream,
+  });
+}
+
+const statusOf = (e: ConnectError) => Code[e.code].replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase());
+
+export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatService>> {
+  function prepare(req: ChatRequest, ctx: HandlerContext, stream: boolean) {
+    validateChatRequest(req);
+    const ri = info(ctx);
+    const call = toChatCall(req, ri.id, ctx.values.get(callerKey), stream);
+    return { ri, call };
+  }
+
+  return {
+    async complete(req, ctx) {
+      let ri = ctx.values.get(requestInfoKey)!;
+      let call: ChatCall | undefined;
+      let plan: Plan | undefined;
+      const ex = newExecution(ri.arrivedAt);
+      try {
+        ({ ri, call } = prepare(req, ctx, false));
+        plan = core.plan(call);
+        const outcome = await executeUnary(call, plan, ctx.signal, core.exec, ex);
+        record(core, call, plan, ex, ri, "ok");
+        return outcomeToResponse(outcome, {
+          model: call.model,
+          traceId: ri.traceId,
+          routing: plan.routing,
+          adjustments: plan.adjustments,
+          usageEstimated: ex.usageEstimated,
+        });
+      } catch (err) {
+        const ce = toConnectError(err, ctx.signal, ri.traceId);
+        if (call) record(core, call, plan, ex, ri, statusOf(ce), err);
+        throw ce;
+      }
+    },
+
+    async *stream(req, ctx): AsyncGenerator<ChatEvent> {
+      let ri = ctx.values.get(requestInfoKey)!;
+      let call: ChatCall | undefined;
+      let plan: Plan | undefined;
+      const ex = newExecution(ri.arrivedAt);
+      let status = "ok";
+      let failure: unknown;
+      try {
+        ({ ri, call } = prepare(req, ctx, true));
+        plan = core.plan(call);
+        for await (const ev of executeStream(call, plan, ctx.signal, core.exec, ex)) {
+          if (ev.type === "delta") {
+            const out = deltaToPb(ev.event);
+            if (out) yield out;
+          } else if (ev.type === "start") {
+            const c = ev.candidate;
+            yield create(ChatEventSchema, {
+              event: {
+                case: "start",
+                value: {
+                  id: call.id,
+                  model: call.model,
+                  deployment: c.deployment.id,
+                  provider: c.provider.name,
+                  providerModel: ev.providerModel,
+                  routing: plan.routing,
+                  adjustments: plan.adjustments,
+                  traceId: ri.traceId,
+                  priorAttempts: ev.priorAttempts.map(attemptToPb),
+                },
+              },
+            });
+          } else {
+            yield create(ChatEventSchema, {
+              event: {
+                case: "finish",
+                value: {
+                  finishReason: finishToPb(ex.finishReason),
+                  rawFinishReason: ex.rawFinishReason ?? "",
+                  usage: usageToPb(ex.usage, ex.usageEstimated),
+                  cost: costToPb(ex.cost),
+                  attempts: ex.attempts.map(attemptToPb),
+                  timing: { latencyMs: ex.latencyMs, ttftMs: ex.ttftMs, overheadUs: Math.max(0, ex.overheadUs) },
+                  providerModel: ex.providerModel,
+                },
+              },
+            });
+          }
+        }
+      } catch (err) {
+        const ce = toConnectError(err, ctx.signal, ri.traceId);
+        status = statusOf(ce);
+        failure = err;
+        throw ce;
+      } finally {
+        // Also reached when the caller goes away mid-stream (the generator is returned early).
+        if (call) {
+          if (status === "ok" && !ex.deployment?.deployment) status = "canceled";
+          if (status === "ok" && ctx.signal.aborted) status = "canceled";
+          record(core, call, plan, ex, ri, status, failure);
+        }
+      }
+    },
+  };
+}

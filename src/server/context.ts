@@ -1,0 +1,32 @@
+// Per-request values carried through Connect's contextValues: the caller and the trace id.
+
+import { randomBytes } from "node:crypto";
+import { createContextKey } from "@connectrpc/connect";
+
+export interface RequestInfo {
+  /** The gateway's request id. */
+  id: string;
+  /** W3C trace id (32 hex) continued from traceparent or freshly made. */
+  traceId: string;
+  /** performance.now() at arrival. */
+  arrivedAt: number;
+}
+
+export const requestInfoKey = createContextKey<RequestInfo | undefined>(undefined, { description: "signalbox request info" });
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The trace id of an incoming traceparent header, or a new one. */
+export function traceIdFrom(traceparent: string | null): string {
+  const m = traceparent ? TRACEPARENT.exec(traceparent.trim()) : null;
+  if (m && m[1] !== "0".repeat(32)) return m[1];
+  return randomBytes(16).toString("hex");
+}
+
+let seq = 0;
+const prefix = randomBytes(4).toString("hex");
+/** A request id unique across replicas (random prefix per process, counter within). */
+export function newRequestId(): string {
+  seq = (seq + 1) >>> 0;
+  return `req_${prefix}${Date.now().toString(36)}${seq.toString(36)}`;
+}

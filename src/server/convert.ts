@@ -1,0 +1,286 @@
+// Maps the wire (generated protobuf messages) to the domain and back. No decisions here: only
+// shapes.
+
+import { create } from "@bufbuild/protobuf";
+import type { JsonObject as PbJsonObject } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  ChatResponseSchema,
+  FinishReason as PbFinishReason,
+  ImageDetail,
+  ReasoningEffort as PbEffort,
+  ResponseFormat_Type,
+  Role as PbRole,
+  Task as PbTask,
+  ToolChoiceMode,
+  type ChatRequest,
+  type ChatResponse,
+  type ChatEvent,
+  ChatEventSchema,
+} from "../../gen/signalbox/v1/chat_pb.ts";
+import {
+  AttemptOutcome,
+  AttemptSchema,
+  Capability as PbCapability,
+  CostSchema,
+  FailureKind as PbFailureKind,
+  UsageSchema,
+  type Attempt,
+  type Cost,
+  type Usage as PbUsage,
+} from "../../gen/signalbox/v1/common_pb.ts";
+import type { Capability, Task } from "../config/types.ts";
+import type { ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { AttemptRecord, Caller, ChatCall, ChatOutcome } from "../router/types.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
+
+const ROLE: Record<number, Role> = {
+  [PbRole.SYSTEM]: "system",
+  [PbRole.DEVELOPER]: "developer",
+  [PbRole.USER]: "user",
+  [PbRole.ASSISTANT]: "assistant",
+  [PbRole.TOOL]: "tool",
+};
+const DETAIL: Record<number, "auto" | "low" | "high" | undefined> = {
+  [ImageDetail.AUTO]: "auto",
+  [ImageDetail.LOW]: "low",
+  [ImageDetail.HIGH]: "high",
+};
+const EFFORT: Record<number, ReasoningEffort | undefined> = {
+  [PbEffort.MINIMAL]: "minimal",
+  [PbEffort.LOW]: "low",
+  [PbEffort.MEDIUM]: "medium",
+  [PbEffort.HIGH]: "high",
+};
+export const TASK: Record<number, Task | undefined> = {
+  [PbTask.CODING]: "coding",
+  [PbTask.REASONING]: "reasoning",
+  [PbTask.CREATIVE]: "creative",
+  [PbTask.SIMPLE]: "simple",
+  [PbTask.MULTIMODAL]: "multimodal",
+};
+export const CAPABILITY: Record<number, Capability> = {
+  [PbCapability.TOOLS]: "tools",
+  [PbCapability.VISION]: "vision",
+  [PbCapability.JSON_MODE]: "json_mode",
+  [PbCapability.JSON_SCHEMA]: "json_schema",
+  [PbCapability.REASONING]: "reasoning",
+  [PbCapability.STREAMING]: "streaming",
+  [PbCapability.PROMPT_CACHING]: "prompt_caching",
+};
+export const CAPABILITY_TO_PB = Object.fromEntries(Object.entries(CAPABILITY).map(([k, v]) => [v, Number(k)])) as Record<Capability, PbCapability>;
+export const TASK_TO_PB = Object.fromEntries(Object.entries(TASK).map(([k, v]) => [v, Number(k)])) as Record<Task, PbTask>;
+
+const FINISH_TO_PB: Record<FinishReason, PbFinishReason> = {
+  stop: PbFinishReason.STOP,
+  length: PbFinishReason.LENGTH,
+  tool_calls: PbFinishReason.TOOL_CALLS,
+  content_filter: PbFinishReason.CONTENT_FILTER,
+  error: PbFinishReason.ERROR,
+  other: PbFinishReason.OTHER,
+};
+
+export const FAILURE_TO_PB: Record<FailureKind, PbFailureKind> = {
+  rate_limited: PbFailureKind.RATE_LIMITED,
+  overloaded: PbFailureKind.OVERLOADED,
+  timeout: PbFailureKind.TIMEOUT,
+  network: PbFailureKind.NETWORK,
+  upstream_auth: PbFailureKind.UPSTREAM_AUTH,
+  quota_exhausted: PbFailureKind.QUOTA_EXHAUSTED,
+  model_not_found: PbFailureKind.MODEL_NOT_FOUND,
+  context_length_exceeded: PbFailureKind.CONTEXT_LENGTH_EXCEEDED,
+  content_filtered: PbFailureKind.CONTENT_FILTERED,
+  bad_request: PbFailureKind.BAD_REQUEST,
+  canceled: PbFailureKind.CANCELED,
+  unknown: PbFailureKind.UNKNOWN,
+  server_error: PbFailureKind.SERVER_ERROR,
+  stream_interrupted: PbFailureKind.STREAM_INTERRUPTED,
+};
+
+const OUTCOME_TO_PB = { succeeded: AttemptOutcome.SUCCEEDED, failed: AttemptOutcome.FAILED, canceled: AttemptOutcome.CANCELED } as const;
+
+function messages(r: ChatRequest): ChatMessage[] {
+  return r.messages.map((m) => {
+    const content: ContentPart[] = m.content.map((p): ContentPart => {
+      if (p.part.case === "text") return { type: "text", text: p.part.value };
+      const img = p.part.value!;
+      return img.source.case === "url"
+        ? { type: "image", url: img.source.value, mediaType: img.mediaType || undefined, detail: DETAIL[img.detail] }
+        : { type: "image", data: img.source.value as Uint8Array, mediaType: img.mediaType, detail: DETAIL[img.detail] };
+    });
+    const out: ChatMessage = { role: ROLE[m.role], content };
+    if (m.toolCalls.length) {
+      out.toolCalls = m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, ...(c.providerSignature ? { signature: c.providerSignature } : {}) }));
+    }
+    if (m.toolCallId) out.toolCallId = m.toolCallId;
+    if (m.name) out.name = m.name;
+    if (m.isError) out.isError = true;
+    return out;
+  });
+}
+
+/** A validated ChatRequest as the router's ChatCall. */
+export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: boolean): ChatCall {
+  const req: Omit<UpstreamRequest, "model"> = { messages: messages(r) };
+  if (r.tools.length) {
+    req.tools = r.tools.map((t) => ({
+      name: t.name,
+      ...(t.description ? { description: t.description } : {}),
+      ...(t.parameters ? { parameters: t.parameters as unknown as JsonObject } : {}),
+      ...(t.strict ? { strict: true } : {}),
+    }));
+  }
+  const tc = r.toolChoice?.choice;
+  if (tc?.case === "tool") req.toolChoice = { type: "tool", name: tc.value };
+  else if (tc?.case === "mode" && tc.value !== ToolChoiceMode.UNSPECIFIED) {
+    req.toolChoice = { type: tc.value === ToolChoiceMode.NONE ? "none" : tc.value === ToolChoiceMode.REQUIRED ? "required" : "auto" };
+  }
+  if (r.parallelToolCalls !== undefined) req.parallelToolCalls = r.parallelToolCalls;
+  if (r.temperature !== undefined) req.temperature = r.temperature;
+  if (r.topP !== undefined) req.topP = r.topP;
+  if (r.maxOutputTokens !== undefined) req.maxOutputTokens = r.maxOutputTokens;
+  if (r.stop.length) req.stop = [...r.stop];
+  if (r.seed !== undefined) req.seed = Number(r.seed);
+  if (r.presencePenalty !== undefined) req.presencePenalty = r.presencePenalty;
+  if (r.frequencyPenalty !== undefined) req.frequencyPenalty = r.frequencyPenalty;
+  const effort = EFFORT[r.reasoningEffort];
+  if (effort) req.reasoningEffort = effort;
+  const rf = r.responseFormat;
+  if (rf?.type === ResponseFormat_Type.JSON_OBJECT) req.responseFormat = { type: "json_object" };
+  else if (rf?.type === ResponseFormat_Type.JSON_SCHEMA) {
+    req.responseFormat = { type: "json_schema", name: rf.schemaName, schema: (rf.schema ?? {}) as unknown as JsonObject, ...(rf.strict ? { strict: true } : {}) };
+  } else if (rf?.type === ResponseFormat_Type.TEXT) req.responseFormat = { type: "text" };
+  if (r.user) req.user = r.user;
+
+  const ro = r.routing;
+  const t = ro?.timeouts;
+  return {
+    id,
+    model: r.model,
+    request: req,
+    routing: {
+      fallbacks: ro?.fallbacks ? [...ro.fallbacks] : [],
+      noFallback: ro?.noFallback ?? false,
+      task: ro ? TASK[ro.task] : undefined,
+      maxCostNanos: ro?.maxCostNanoUsd !== undefined ? Number(ro.maxCostNanoUsd) : undefined,
+      maxLatencyMs: ro?.maxLatencyMs,
+      requiredCapabilities: (ro?.requiredCapabilities ?? []).map((c) => CAPABILITY[c]).filter(Boolean),
+      stickyKey: ro?.stickyKey || r.user || undefined,
+      timeouts: { firstTokenMs: t?.firstTokenMs, idleMs: t?.idleMs, attemptMs: t?.attemptMs, totalMs: t?.totalMs },
+      maxAttempts: ro?.maxAttempts || undefined,
+      fallbackOnContentFilter: ro?.fallbackOnContentFilter ?? false,
+      hedgeAfterMs: ro?.hedgeAfterMs || undefined,
+    },
+    user: r.user || undefined,
+    tags: [...r.tags],
+    metadata: { ...r.metadata },
+    caller,
+    stream,
+  };
+}
+
+export function usageToPb(u: Usage, estimated = false): PbUsage {
+  return create(UsageSchema, {
+    inputTokens: BigInt(u.inputTokens),
+    outputTokens: BigInt(u.outputTokens),
+    cachedInputTokens: BigInt(u.cachedInputTokens),
+    cacheWriteTokens: BigInt(u.cacheWriteTokens),
+    reasoningTokens: BigInt(u.reasoningTokens),
+    totalTokens: BigInt(u.inputTokens + u.outputTokens),
+    estimated,
+  });
+}
+
+export function costToPb(c: CostBreakdown): Cost {
+  return create(CostSchema, {
+    totalNanoUsd: BigInt(c.total),
+    inputNanoUsd: BigInt(c.input),
+    cachedInputNanoUsd: BigInt(c.cachedInput),
+    cacheWriteNanoUsd: BigInt(c.cacheWrite),
+    outputNanoUsd: BigInt(c.output),
+    reasoningNanoUsd: BigInt(c.reasoning),
+  });
+}
+
+export function attemptToPb(a: AttemptRecord): Attempt {
+  return create(AttemptSchema, {
+    number: a.number,
+    deployment: a.deployment,
+    provider: a.provider,
+    model: a.model,
+    outcome: OUTCOME_TO_PB[a.outcome],
+    failureKind: a.failureKind ? FAILURE_TO_PB[a.failureKind] : PbFailureKind.UNSPECIFIED,
+    errorMessage: a.errorMessage ?? "",
+    httpStatus: a.httpStatus ?? 0,
+    latencyMs: a.latencyMs,
+    ttftMs: a.ttftMs,
+    retryAfterMs: a.retryAfterMs,
+    reason: a.reason,
+    hedged: a.hedged,
+    usage: usageToPb(a.usage),
+    cost: costToPb(a.cost),
+    startTime: timestampFromMs(a.startTime),
+  });
+}
+
+export function finishToPb(f: FinishReason | undefined): PbFinishReason {
+  return f ? FINISH_TO_PB[f] : PbFinishReason.UNSPECIFIED;
+}
+
+export interface ResponseContext {
+  model: string;
+  traceId: string;
+  routing: { route: string; alias: string; strategy: string; variant: string };
+  adjustments: { field: string; detail: string }[];
+  usageEstimated: boolean;
+}
+
+export function outcomeToResponse(o: ChatOutcome, rc: ResponseContext): ChatResponse {
+  const d = o.deployment!;
+  return create(ChatResponseSchema, {
+    id: o.id,
+    model: rc.model,
+    deployment: d.deployment.id,
+    provider: d.provider.name,
+    providerModel: o.providerModel,
+    message: {
+      role: PbRole.ASSISTANT,
+      content: o.text ? [{ part: { case: "text", value: o.text } }] : [],
+      toolCalls: o.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, providerSignature: c.signature ?? "" })),
+    },
+    reasoning: o.reasoning ?? "",
+    refusal: o.refusal ?? "",
+    finishReason: finishToPb(o.finishReason),
+    rawFinishReason: o.rawFinishReason ?? "",
+    usage: usageToPb(o.usage, rc.usageEstimated),
+    cost: costToPb(o.cost),
+    attempts: o.attempts.map(attemptToPb),
+    routing: rc.routing,
+    timing: { latencyMs: o.latencyMs, ttftMs: o.ttftMs, overheadUs: Math.max(0, o.overheadUs) },
+    cacheHit: false,
+    adjustments: rc.adjustments,
+    traceId: rc.traceId,
+  });
+}
+
+/** A content event as a ChatEvent delta. */
+export function deltaToPb(e: StreamEvent): ChatEvent | undefined {
+  switch (e.type) {
+    case "text":
+      return create(ChatEventSchema, { event: { case: "delta", value: { text: e.text } } });
+    case "reasoning":
+      return create(ChatEventSchema, { event: { case: "delta", value: { reasoning: e.text } } });
+    case "refusal":
+      return create(ChatEventSchema, { event: { case: "delta", value: { refusal: e.text } } });
+    case "tool_call_start":
+      return create(ChatEventSchema, {
+        event: { case: "delta", value: { toolCalls: [{ index: e.index, id: e.id, name: e.name, providerSignature: e.signature ?? "" }] } },
+      });
+    case "tool_call_delta":
+      return create(ChatEventSchema, { event: { case: "delta", value: { toolCalls: [{ index: e.index, argumentsDelta: e.argumentsDelta }] } } });
+    default:
+      return undefined;
+  }
+}
+
+export type { PbJsonObject };

@@ -1,0 +1,136 @@
+// Listening: one port serving Connect, gRPC and gRPC-web over HTTP/1.1 and cleartext HTTP/2
+// (prior knowledge) by sniffing the connection preface; GET /healthz; a request size limit;
+// graceful shutdown that drains in-flight calls and streams within a grace period.
+
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Gateway } from "../gateway.ts";
+
+export interface ServerOptions {
+  port: number;
+  host: string;
+  maxRequestBytes: number;
+  /** Extra plain-HTTP handler tried before Connect (the OpenAI-compatible endpoint); returns true if it answered. */
+  extraHandler?: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;
+}
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  /** Stop accepting, drain in-flight requests for up to graceMs, then close everything. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export async function startServer(gw: Gateway, opts: ServerOptions): Promise<RunningServer> {
+  const connect = connectNodeAdapter({
+    routes: (r) => gw.routes(r),
+    interceptors: gw.interceptors,
+    readMaxBytes: opts.maxRequestBytes,
+    // Connect GET for NO_SIDE_EFFECTS methods.
+    requireConnectProtocolHeader: false,
+    fallback(req, res) {
+      if ((req.url === "/healthz" || req.url === "/readyz") && (req.method === "GET" || req.method === "HEAD")) {
+        const ok = gw.health.serving;
+        res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+        res.end(JSON.stringify({ status: ok ? "serving" : "draining" }));
+        return;
+      }
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ code: "not_found", message: `no route for ${req.method} ${req.url}` }));
+    },
+  });
+
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    // Oversized bodies announced up front are refused before reading them.
+    const len = Number(req.headers["content-length"] ?? 0);
+    if (len > opts.maxRequestBytes) {
+      (res as http.ServerResponse).writeHead(413, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ code: "resource_exhausted", message: `request body of ${len} bytes exceeds the limit of ${opts.maxRequestBytes} bytes` }));
+      return;
+    }
+    inFlight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      if (--inFlight === 0) drained?.();
+    };
+    res.once("finish", finish);
+    res.once("close", finish);
+    if (opts.extraHandler?.(req, res)) return;
+    connect(req as never, res as never);
+  };
+
+  const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handler);
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (s) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+
+  // Route each connection by its first bytes: the HTTP/2 preface, or HTTP/1.1.
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (isH2 && head.length < H2_PREFACE.length) return; // need more bytes to decide
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(head);
+      (isH2 ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    };
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const host = opts.host === "0.0.0.0" || opts.host === "::" ? "127.0.0.1" : opts.host;
+
+  let shuttingDown: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    shutdown(graceMs) {
+      shuttingDown ??= (async () => {
+        gw.health.setServing(false);
+        server.close();
+        // HTTP/2: GOAWAY lets in-flight streams finish; HTTP/1.1: close idle keep-alive sockets.
+        for (const s of sessions) s.close();
+        h1.closeIdleConnections();
+        if (inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, graceMs);
+            drained = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+        }
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
+        await gw.close();
+      })();
+      return shuttingDown;
+    },
+  };
+}

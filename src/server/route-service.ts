@@ -1,0 +1,125 @@
+// RouteService: the plan for a request (without calling any provider) and the model listing
+// with live health.
+
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { DeploymentHealth_State, ExclusionReason, ListModelsResponseSchema, RouteResponseSchema, RouteService } from "../../gen/signalbox/v1/route_pb.ts";
+import type { GatewayCore } from "../gateway.ts";
+import type { ExclusionReason as Reason } from "../router/types.ts";
+import { callerKey } from "./auth.ts";
+import { requestInfoKey } from "./context.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall } from "./convert.ts";
+import { toConnectError } from "./errors.ts";
+import { validateChatRequest } from "./validate.ts";
+
+const EXCLUSION: Record<Reason, ExclusionReason> = {
+  cooling_down: ExclusionReason.COOLING_DOWN,
+  context_too_small: ExclusionReason.CONTEXT_TOO_SMALL,
+  over_budget: ExclusionReason.OVER_BUDGET,
+  over_cost_cap: ExclusionReason.OVER_COST_CAP,
+  over_latency_cap: ExclusionReason.OVER_LATENCY_CAP,
+  missing_capability: ExclusionReason.MISSING_CAPABILITY,
+  not_allowed: ExclusionReason.NOT_ALLOWED,
+  rate_limited: ExclusionReason.RATE_LIMITED,
+  not_selected: ExclusionReason.NOT_SELECTED,
+  over_attempt_limit: ExclusionReason.OVER_ATTEMPT_LIMIT,
+};
+
+export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof RouteService>> {
+  return {
+    async route(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        validateChatRequest(req);
+        const call = toChatCall(req, ri.id, ctx.values.get(callerKey), false);
+        const p = core.plan(call);
+        return create(RouteResponseSchema, {
+          routing: p.routing,
+          candidates: p.candidates.map((c, i) => ({
+            position: i + 1,
+            deployment: c.deployment.id,
+            provider: c.provider.name,
+            model: c.deployment.model,
+            reason: c.reason,
+            score: c.score,
+            expectedCostNanoUsd: BigInt(c.expectedCostNanos),
+            ttftMsEstimate: c.ttftEstimateMs,
+            latencyMsEstimate: c.latencyEstimateMs,
+            source: c.source,
+          })),
+          excluded: p.excluded.map((e) => ({
+            deployment: e.deployment,
+            reason: EXCLUSION[e.reason],
+            detail: e.detail,
+            until: e.until !== undefined ? timestampFromMs(e.until) : undefined,
+          })),
+          estimatedInputTokens: p.estimatedInputTokens,
+          noFallback: p.noFallback,
+          hedgeAfterMs: p.hedgeAfterMs,
+          maxAttempts: p.maxAttempts,
+          adjustments: p.adjustments,
+        });
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async listModels() {
+      const cfg = core.registry.config;
+      const snap = core.exec.health.snapshot();
+      return create(ListModelsResponseSchema, {
+        deployments: cfg.deployments.map((d) => {
+          const h = snap.get(d.id);
+          const cooling = h?.cooldownUntil !== undefined && h.cooldownUntil > snap.now;
+          const state = cooling
+            ? DeploymentHealth_State.COOLING_DOWN
+            : h?.cooldownUntil !== undefined
+              ? DeploymentHealth_State.PROBING
+              : DeploymentHealth_State.HEALTHY;
+          return {
+            id: d.id,
+            provider: d.provider,
+            providerType: core.registry.provider(d.provider)!.type,
+            model: d.model,
+            pricing: {
+              inputMicroUsdPerMtok: BigInt(d.pricing.input),
+              cachedInputMicroUsdPerMtok: BigInt(d.pricing.cachedInput),
+              cacheWriteMicroUsdPerMtok: BigInt(d.pricing.cacheWrite),
+              outputMicroUsdPerMtok: BigInt(d.pricing.output),
+              reasoningMicroUsdPerMtok: BigInt(d.pricing.reasoning),
+              source: d.pricing.source,
+            },
+            contextWindow: d.contextWindow,
+            maxOutputTokens: d.maxOutputTokens,
+            capabilities: d.capabilities.map((c) => CAPABILITY_TO_PB[c]),
+            strengths: d.strengths.map((t) => TASK_TO_PB[t]),
+            quality: d.quality,
+            health: {
+              state,
+              cooldownUntil: cooling ? timestampFromMs(h!.cooldownUntil!) : undefined,
+              consecutiveFailures: h?.consecutiveFailures ?? 0,
+              ttftMs: h?.ttftMs,
+              latencyMs: h?.latencyMs,
+              inFlight: h?.inFlight ?? 0,
+              lastFailureKind: h?.lastFailureKind ? FAILURE_TO_PB[h.lastFailureKind] : 0,
+            },
+          };
+        }),
+        aliases: Object.entries(cfg.aliases).map(([name, target]) => ({ name, target })),
+        routes: cfg.routes.map((r) => ({
+          name: r.name,
+          description: r.description,
+          strategy: r.strategy,
+          targets: r.targets,
+          fallbacks: r.fallbacks,
+          variants: r.variants,
+          maxAttempts: r.maxAttempts,
+          hedgeAfterMs: r.hedgeAfterMs,
+          noFallback: r.noFallback,
+          cacheEnabled: r.cache.enabled,
+        })),
+      });
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// The usage record of one request, and the sink the serving path hands it to. Records are
+// written off the response path; the sink decides how (in memory, or batched to Redis).
+
+import type { FailureKind, FinishReason, Usage } from "../providers/types.ts";
+import type { AttemptRecord, RoutingInfo } from "../router/types.ts";
+import type { CostBreakdown } from "./cost.ts";
+
+export interface UsageRecord {
+  id: string;
+  time: number;
+  key: string;
+  team: string;
+  user: string;
+  model: string;
+  routing: RoutingInfo;
+  deployment: string;
+  provider: string;
+  attempts: AttemptRecord[];
+  usage: Usage;
+  usageEstimated: boolean;
+  cost: CostBreakdown;
+  latencyMs: number;
+  ttftMs?: number;
+  overheadUs: number;
+  cacheHit: boolean;
+  /** The Connect code name the request ended with ("ok", "unavailable", ...). */
+  status: string;
+  failureKind?: FailureKind;
+  finishReason?: FinishReason;
+  traceId: string;
+  tags: string[];
+  metadata: Record<string, string>;
+  streamed: boolean;
+}
+
+export interface UsageSink {
+  /** Accept a record; never throws and never waits on I/O. */
+  record(r: UsageRecord): void;
+  /** Flush whatever is buffered (shutdown). */
+  flush(): Promise<void>;
+}
+
+/** Keeps the most recent records in memory (the embedded default). */
+export function createMemoryUsageSink(capacity = 10_000): UsageSink & { recent(): UsageRecord[] } {
+  const ring: UsageRecord[] = [];
+  let next = 0;
+  return {
+    record(r) {
+      if (ring.length < capacity) ring.push(r);
+      else ring[next] = r;
+      next = (next + 1) % capacity;
+    },
+    async flush() {},
+    recent() {
+      return ring.length < capacity ? [...ring] : [...ring.slice(next), ...ring.slice(0, next)];
+    },
+  };
+}
