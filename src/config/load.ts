@@ -233,6 +233,8 @@ const rootSpec = obj<any>({
   store: opt(obj({ redis_url: opt(str()) }), {}),
 });
 
+const IMPLEMENTED_STRATEGIES = new Set<Strategy>(["priority", "weighted"]);
+
 const micro = (usd: number | undefined, fallback: number) => Math.round((usd ?? fallback) * 1e6);
 
 function finishProvider(p: any, path: string): ProviderConfig {
@@ -330,6 +332,12 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     if (r.targets.length === 0 && r.variants.length === 0 && (r.strategy !== "task" || Object.keys(r.taskRoutes).length === 0)) {
       throw new ConfigError(`${path}.targets`, "a route needs targets, variants or (strategy task) task_routes");
     }
+    // Honest about what the router does today: no strategy silently degrades to another.
+    if (!IMPLEMENTED_STRATEGIES.has(r.strategy)) {
+      throw new ConfigError(`${path}.strategy`, `strategy "${r.strategy}" is not implemented yet (available: ${[...IMPLEMENTED_STRATEGIES].join(", ")})`);
+    }
+    if (r.variants.length > 0) throw new ConfigError(`${path}.variants`, "A/B variants are not implemented yet");
+    if (r.hedgeAfterMs > 0) throw new ConfigError(`${path}.hedge_after_ms`, "hedging is not implemented yet");
     if (r.variants.length > 0 && r.variants.every((v) => v.weight === 0)) {
       throw new ConfigError(`${path}.variants`, "at least one variant needs a weight above 0");
     }

@@ -66,6 +66,9 @@ export interface PlanInput {
 }
 
 export function plan({ call, registry, health, rand }: PlanInput): Plan {
+  if (call.routing.hedgeAfterMs) {
+    throw new GatewayError("unimplemented", "routing.hedge_after_ms: hedging is not implemented yet", { field: "routing.hedge_after_ms" });
+  }
   const resolved = registry.resolve(call.model);
   if (!resolved) {
     throw new GatewayError("not_found", `model: unknown route, alias or deployment "${call.model}"`, { field: "model" });

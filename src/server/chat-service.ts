@@ -48,7 +48,21 @@ function record(core: GatewayCore, call: ChatCall, plan: Plan | undefined, ex: E
   });
 }
 
-const statusOf = (e: ConnectError) => Code[e.code].replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase());
+const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
+
+/**
+ * The status a request ended with. When the caller's signal fired, the abort reason depends on
+ * which side's timer won (stack notes), so the deadline is read from the context instead.
+ */
+function statusOf(e: ConnectError | undefined, ctx: HandlerContext): string {
+  if (ctx.signal.aborted) {
+    // A client usually gives up on its own timer a moment before ours fires: within 50 ms of the
+    // deadline counts as the deadline.
+    const left = ctx.timeoutMs();
+    return left !== undefined && left <= 50 ? "deadline_exceeded" : "canceled";
+  }
+  return e ? codeName(e.code) : "ok";
+}
 
 export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatService>> {
   function prepare(req: ChatRequest, ctx: HandlerContext, stream: boolean) {
@@ -78,7 +92,7 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
         });
       } catch (err) {
         const ce = toConnectError(err, ctx.signal, ri.traceId);
-        if (call) record(core, call, plan, ex, ri, statusOf(ce), err);
+        if (call) record(core, call, plan, ex, ri, statusOf(ce, ctx), err);
         throw ce;
       }
     },
@@ -134,14 +148,14 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
         }
       } catch (err) {
         const ce = toConnectError(err, ctx.signal, ri.traceId);
-        status = statusOf(ce);
+        status = statusOf(ce, ctx);
         failure = err;
         throw ce;
       } finally {
         // Also reached when the caller goes away mid-stream (the generator is returned early).
         if (call) {
-          if (status === "ok" && !ex.deployment?.deployment) status = "canceled";
-          if (status === "ok" && ctx.signal.aborted) status = "canceled";
+          // The caller went away: the generator was returned early, with no error thrown here.
+          if (status === "ok" && (ctx.signal.aborted || !ex.deployment)) status = ctx.signal.aborted ? statusOf(undefined, ctx) : "canceled";
           record(core, call, plan, ex, ri, status, failure);
         }
       }

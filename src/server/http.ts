@@ -89,8 +89,13 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
       socket.off("data", onData);
       socket.pause();
       socket.unshift(head);
-      (isH2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (isH2) {
+        // The HTTP/2 session reads the buffered preface itself (on the next tick).
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     };
     socket.on("data", onData);
     socket.on("error", () => socket.destroy());
