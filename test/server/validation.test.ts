@@ -91,7 +91,7 @@ test("bad usage queries name the field", async () => {
     client.usage.getUsage({ startTime: timestampFromMs(2000), endTime: timestampFromMs(1000) }),
     (e: unknown) => ConnectError.from(e).code === Code.InvalidArgument && /end_time: must be after start_time/.test(ConnectError.from(e).rawMessage),
   );
-  await assert.rejects(client.usage.getUsage({ startTime: timestampFromMs(1000), groupBy: [99] }), /group_by\[0\]: unknown dimension 99/);
+  await assert.rejects(client.usage.getUsage({ startTime: timestampFromMs(1000), groupBy: [99 as never] }), /group_by\[0\]: unknown dimension 99/);
 });
 
 test("malformed JSON is invalid_argument", async () => {

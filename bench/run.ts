@@ -1,0 +1,257 @@
+// `npm run bench`: the gateway against a local OpenAI-style upstream, next to the floor (a bare
+// undici pass-through proxy to the same upstream), interleaved in one invocation.
+//
+// Prints, per target: saturation requests/s and CPU time per 1,000 requests (from
+// /proc/<pid>/stat, the steadiest figure here), added latency p50/p99 over calling the upstream
+// directly at a fixed 200 req/s, added time to first byte of a stream, and resident memory.
+//
+// Options (env): BENCH_SECONDS (saturation phase length, default 5), BENCH_ROUNDS (default 2),
+// BENCH_CONNECTIONS (default 32), BENCH_RATE (default 200), BENCH_PROVIDER (http | builtin),
+// BENCH_SOAK_SECONDS (0 = no soak; 300 for the five-minute memory soak).
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import autocannon from "autocannon";
+import { Pool } from "undici";
+import { ChatRequestSchema } from "../gen/signalbox/v1/chat_pb.ts";
+import { supportedProviderTypes } from "../src/providers/registry.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+const SOAK = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
+const PROVIDER = process.env.BENCH_PROVIDER ?? (supportedProviderTypes().includes("openai") ? "http" : "builtin");
+const ROOT = new URL("..", import.meta.url).pathname;
+const CLK_TCK = 100;
+
+function start(args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    proc.stdout!.on("data", (d) => {
+      out += d;
+      const m = /ready (\d+)/.exec(out) ?? /"port":(\d+)/.exec(out);
+      if (m) resolve({ proc, port: Number(m[1]) });
+    });
+    proc.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}: ${out}`)));
+  });
+}
+
+/** utime + stime of a process, in ms. */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const prompt = [{ role: "user", content: "Summarise the benefits of a gateway in one sentence." }];
+const openaiBody = (stream: boolean) => JSON.stringify({ model: "gpt-4o-mini", messages: prompt, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
+const chatReq = toBinary(
+  ChatRequestSchema,
+  create(ChatRequestSchema, { model: "bench", messages: [{ role: 2, content: [{ part: { case: "text", value: prompt[0].content } }] }] }),
+);
+const envelope = Buffer.alloc(5 + chatReq.length);
+envelope.writeUInt32BE(chatReq.length, 1);
+envelope.set(chatReq, 5);
+
+interface Target {
+  name: string;
+  pid?: number;
+  origin: string;
+  unary: { path: string; headers: Record<string, string>; body: string | Uint8Array };
+  stream: { path: string; headers: Record<string, string>; body: string | Uint8Array };
+}
+
+interface Acc {
+  requests: number;
+  seconds: number;
+  cpu: number;
+  streamRequests: number;
+  streamCpu: number;
+  lat: number[];
+  ttfb: number[];
+  rss: number;
+  errors: number;
+}
+
+async function saturate(t: Target, kind: "unary" | "stream"): Promise<{ requests: number; errors: number }> {
+  const spec = t[kind];
+  const r = await autocannon({
+    url: t.origin + spec.path,
+    method: "POST",
+    headers: spec.headers,
+    body: Buffer.from(spec.body as Uint8Array),
+    connections: CONNECTIONS,
+    duration: SECONDS,
+  });
+  return { requests: r.requests.total, errors: r.errors + r.non2xx };
+}
+
+/** Open-loop requests at a fixed rate; per-request latency (ms, microsecond resolution) or time to first byte. */
+async function probe(t: Target, kind: "unary" | "stream", count: number): Promise<number[]> {
+  const spec = t[kind];
+  const pool = new Pool(t.origin, { connections: 64, pipelining: 1 });
+  const out: number[] = [];
+  const interval = 1000 / RATE;
+  const t0 = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = t0 + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(
+      (async () => {
+        const s = performance.now();
+        const res = await pool.request({ method: "POST", path: spec.path, headers: spec.headers, body: spec.body });
+        if (kind === "stream") {
+          for await (const _ of res.body) {
+            out.push(performance.now() - s);
+            break;
+          }
+          await res.body.dump();
+        } else {
+          await res.body.dump();
+          out.push(performance.now() - s);
+        }
+        if (res.statusCode !== 200) throw new Error(`${t.name}: HTTP ${res.statusCode}`);
+      })(),
+    );
+  }
+  await Promise.all(pending);
+  await pool.close();
+  return out;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+async function main() {
+  const upstream = await start(["bench/upstream.ts", "0"]);
+  const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
+  const floor = await start(["bench/floor-proxy.ts", "0", upstreamOrigin]);
+  const dir = mkdtempSync(join(tmpdir(), "signalbox-bench-"));
+  const cfg = join(dir, "bench.yaml");
+  writeFileSync(
+    cfg,
+    `server: { port: 0, host: 127.0.0.1 }
+providers:
+${PROVIDER === "http" ? `  - { name: upstream, type: openai-compatible, base_url: "${upstreamOrigin}/v1", api_key: bench-not-a-key }` : "  - { name: upstream, type: mock, mock: { chunks: 8, output_tokens: 16 } }"}
+deployments:
+  - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+routes:
+  - { name: bench, targets: [bench/gpt-4o-mini] }
+`,
+  );
+  const gateway = await start(["src/main.ts", "--config", cfg], { PORT: "0" });
+  const procs = [upstream.proc, floor.proc, gateway.proc];
+  const cleanup = () => procs.forEach((p) => p.kill("SIGTERM"));
+  process.on("exit", cleanup);
+
+  const json = { "content-type": "application/json" };
+  const targets: Target[] = [
+    {
+      name: "floor (undici pass-through)",
+      pid: floor.proc.pid,
+      origin: `http://127.0.0.1:${floor.port}`,
+      unary: { path: "/v1/chat/completions", headers: json, body: openaiBody(false) },
+      stream: { path: "/v1/chat/completions", headers: json, body: openaiBody(true) },
+    },
+    {
+      name: `gateway Connect (${PROVIDER === "http" ? "OpenAI adapter → HTTP upstream" : "built-in mock provider"})`,
+      pid: gateway.proc.pid,
+      origin: `http://127.0.0.1:${gateway.port}`,
+      unary: { path: "/signalbox.v1.ChatService/Complete", headers: { "content-type": "application/proto" }, body: chatReq },
+      stream: { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/connect+proto" }, body: envelope },
+    },
+  ];
+  const direct: Target = { name: "upstream direct", origin: upstreamOrigin, unary: targets[0].unary, stream: targets[0].stream };
+
+  // Warm up (JIT, pools).
+  for (const t of [direct, ...targets]) {
+    await probe(t, "unary", 200);
+    await probe(t, "stream", 200);
+  }
+
+  const acc = new Map<string, Acc>();
+  for (const t of [direct, ...targets]) acc.set(t.name, { requests: 0, seconds: 0, cpu: 0, streamRequests: 0, streamCpu: 0, lat: [], ttfb: [], rss: 0, errors: 0 });
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const a = acc.get(t.name)!;
+      let c0 = cpuMs(t.pid!);
+      const u = await saturate(t, "unary");
+      a.cpu += cpuMs(t.pid!) - c0;
+      a.requests += u.requests;
+      a.seconds += SECONDS;
+      a.errors += u.errors;
+      a.rss = Math.max(a.rss, rssMb(t.pid!));
+      c0 = cpuMs(t.pid!);
+      const s = await saturate(t, "stream");
+      a.streamCpu += cpuMs(t.pid!) - c0;
+      a.streamRequests += s.requests;
+      a.errors += s.errors;
+      a.rss = Math.max(a.rss, rssMb(t.pid!));
+    }
+    // Latency at a fixed rate, interleaved with the direct baseline.
+    for (const t of [direct, ...order]) {
+      const a = acc.get(t.name)!;
+      a.lat.push(...(await probe(t, "unary", RATE * 3)));
+      a.ttfb.push(...(await probe(t, "stream", RATE * 3)));
+    }
+  }
+
+  const d = acc.get(direct.name)!;
+  const floorAcc = acc.get(targets[0].name)!;
+  const floorCpu = (floorAcc.cpu / floorAcc.requests) * 1000;
+  const floorStreamCpu = (floorAcc.streamCpu / floorAcc.streamRequests) * 1000;
+  const f2 = (x: number) => x.toFixed(2);
+  console.log(`\nSignalbox benchmark — ${ROUNDS} rounds × ${SECONDS}s saturation at ${CONNECTIONS} connections; latency probes at ${RATE} req/s; node ${process.version}`);
+  console.log(`upstream direct: p50 ${f2(pct(d.lat, 50))} ms, p99 ${f2(pct(d.lat, 99))} ms; stream TTFB p50 ${f2(pct(d.ttfb, 50))} ms\n`);
+  const rows = targets.map((t) => {
+    const a = acc.get(t.name)!;
+    const cpu = (a.cpu / a.requests) * 1000;
+    const scpu = (a.streamCpu / a.streamRequests) * 1000;
+    return {
+      target: t.name,
+      "unary req/s": Math.round(a.requests / a.seconds),
+      "CPU ms/1k unary": f2(cpu),
+      "× floor": f2(cpu / floorCpu),
+      "stream req/s": Math.round(a.streamRequests / a.seconds),
+      "CPU ms/1k stream": f2(scpu),
+      "× floor (stream)": f2(scpu / floorStreamCpu),
+      "added p50 ms": f2(pct(a.lat, 50) - pct(d.lat, 50)),
+      "added p99 ms": f2(pct(a.lat, 99) - pct(d.lat, 99)),
+      "added TTFB p50 ms": f2(pct(a.ttfb, 50) - pct(d.ttfb, 50)),
+      "RSS MB": Math.round(a.rss),
+      errors: a.errors,
+    };
+  });
+  console.table(rows);
+
+  if (SOAK > 0) {
+    const g = targets[1];
+    const samples: number[] = [];
+    const end = Date.now() + SOAK * 1000;
+    while (Date.now() < end) {
+      await saturate({ ...g }, "unary");
+      samples.push(rssMb(g.pid!));
+    }
+    console.log(`soak ${SOAK}s: gateway RSS samples (MB): ${samples.map((x) => Math.round(x)).join(" ")}`);
+  }
+  cleanup();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
