@@ -2,6 +2,8 @@
 // and this map, nothing else.
 
 import type { ProviderConfig, ProviderType } from "../config/types.ts";
+import { createAnthropicAdapter } from "./anthropic/index.ts";
+import { createGeminiAdapter } from "./gemini/index.ts";
 import { createHttpProvider } from "./http-provider.ts";
 import { createMockProvider } from "./mock/mock-provider.ts";
 import type { Transport } from "./transport.ts";
@@ -9,12 +11,11 @@ import type { Provider, ProviderAdapter } from "./types.ts";
 
 type AdapterFactory = (conn: ProviderConfig) => ProviderAdapter;
 
-/** Adapter factories by type, filled in as adapters land. */
-const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {};
-
-export function registerAdapter(type: ProviderType, factory: AdapterFactory): void {
-  ADAPTERS[type] = factory;
-}
+/** Adapter factories by provider type. */
+const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {
+  anthropic: createAnthropicAdapter,
+  gemini: createGeminiAdapter,
+};
 
 /** Build the Provider for a connection. */
 export function createProvider(conn: ProviderConfig, transport: Transport): Provider {

@@ -1,0 +1,185 @@
+// The Anthropic Messages adapter (POST /v1/messages): builds requests, parses answers, and hands
+// out stream translators and error classification. Pure translation: no I/O, no state.
+
+import type { ProviderConfig } from "../../config/types.ts";
+import { header, tryJson, type Headers } from "../headers.ts";
+import type { ChatResult, ProviderAdapter, ReasoningEffort, ResponseFormat, ToolCall, UpstreamRequest } from "../types.ts";
+import { ProviderError } from "../types.ts";
+import type { AnthropicRequestBody, AnthropicResponse } from "./anthropic-api-types.ts";
+import { classifyAnthropicError, type AnthropicErrorContext } from "./anthropic-error.ts";
+import { createAnthropicStreamTranslator } from "./anthropic-stream.ts";
+import { convertAnthropicUsage } from "./convert-anthropic-usage.ts";
+import { convertToAnthropicMessages, prepareAnthropicTools } from "./convert-to-anthropic-messages.ts";
+import { mapAnthropicFinishReason } from "./map-anthropic-finish-reason.ts";
+
+export const ANTHROPIC_VERSION = "2023-06-01";
+
+/** Anthropic requires max_tokens; this is sent when the request sets no output limit. */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/** The API's minimum thinking budget. */
+export const MIN_THINKING_BUDGET = 1024;
+
+/** Thinking budget (tokens) per reasoning effort. */
+export const THINKING_BUDGETS: Record<ReasoningEffort, number> = {
+  minimal: 1024,
+  low: 2048,
+  medium: 8192,
+  high: 16384,
+};
+
+/**
+ * Anthropic has no response_format (its structured-output feature is model-dependent), so JSON
+ * mode is emulated with an instruction appended to the system prompt. This works on every model,
+ * at the price of being a request rather than a guarantee: callers that need validity must still
+ * validate. (Forcing a tool call would guarantee JSON but turns the answer into a tool call.)
+ */
+export function jsonInstruction(format: ResponseFormat): string | undefined {
+  const base = "Respond with a single valid JSON object only: no prose, no Markdown code fences, nothing before or after it.";
+  if (format.type === "json_object") return base;
+  if (format.type === "json_schema") {
+    return `${base} The object must conform to this JSON Schema (named "${format.name}"):\n${JSON.stringify(format.schema)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Anthropic accepts temperature 0..1 while OpenAI-shaped callers may send 0..2, and the API
+ * answers a value above 1 with a 400. Values up to 1 pass unchanged (they mean roughly the same on
+ * both); values above 1 are halved so the top of the OpenAI range (2) lands on Anthropic's top (1)
+ * instead of failing the request. Note the mapping is not monotonic around 1 (1.2 → 0.6).
+ */
+export function anthropicTemperature(t: number): number {
+  return t > 1 ? t / 2 : t;
+}
+
+/** The request body, exported for tests. */
+export function buildAnthropicRequestBody(req: UpstreamRequest, stream: boolean): AnthropicRequestBody {
+  const prompt = convertToAnthropicMessages(req.messages);
+  let system = prompt.system;
+  const json = req.responseFormat ? jsonInstruction(req.responseFormat) : undefined;
+  if (json) system = system ? `${system}\n\n${json}` : json;
+
+  let maxTokens = req.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
+  let thinking: AnthropicRequestBody["thinking"];
+  if (req.reasoningEffort) {
+    // Thinking is a hint, so it gives way to hard constraints the API enforces with a 400:
+    // - forced tool use (tool_choice any/tool) is incompatible with thinking;
+    // - mid tool loop, the last assistant turn must start with its thinking block, which the
+    //   provider-neutral history cannot carry.
+    const forcesTool = req.toolChoice?.type === "required" || req.toolChoice?.type === "tool";
+    const last = prompt.messages.at(-1);
+    const inToolLoop = last?.role === "user" && last.content.some((b) => b.type === "tool_result");
+    if (!forcesTool && !inToolLoop) {
+      const want = THINKING_BUDGETS[req.reasoningEffort];
+      let budget: number;
+      if (req.maxOutputTokens === undefined) {
+        // No caller limit: leave the default room for the answer on top of the thinking.
+        budget = want;
+        maxTokens = DEFAULT_MAX_TOKENS + want;
+      } else {
+        // The caller's limit covers everything generated, thinking included (as outputTokens
+        // does), and the API requires budget < max_tokens.
+        budget = Math.min(want, maxTokens - 1);
+      }
+      if (budget >= MIN_THINKING_BUDGET) thinking = { type: "enabled", budget_tokens: budget };
+    }
+  }
+
+  const body: AnthropicRequestBody = {
+    model: req.model,
+    max_tokens: maxTokens,
+    ...(system !== undefined ? { system } : {}),
+    messages: prompt.messages,
+  };
+  Object.assign(body, prepareAnthropicTools(req.tools, req.toolChoice, req.parallelToolCalls));
+
+  // With thinking on, the API rejects a non-default temperature and top_p below 0.95: drop both.
+  if (!thinking) {
+    if (req.temperature !== undefined) body.temperature = anthropicTemperature(req.temperature);
+    // Current models (Claude 4.5 and later) reject temperature and top_p together; temperature wins.
+    else if (req.topP !== undefined) body.top_p = req.topP;
+  }
+  const stop = req.stop?.filter((s) => s.trim() !== "");
+  if (stop && stop.length > 0) body.stop_sequences = stop;
+  if (req.user) body.metadata = { user_id: req.user };
+  if (thinking) body.thinking = thinking;
+  if (stream) body.stream = true;
+  // seed, presence/frequency penalties: not supported by Anthropic, dropped.
+  return body;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Parse a 2xx body into a ChatResult, exported for tests. */
+export function parseAnthropicResponse(body: string, headers: Headers, ctx: AnthropicErrorContext = {}): ChatResult {
+  const json = tryJson(body);
+  if (!isObject(json)) {
+    throw new ProviderError({
+      kind: "server_error",
+      message: `${ctx.label ? `${ctx.label}: ` : ""}anthropic returned a body that is not a JSON object`,
+      requestId: header(headers, "request-id"),
+    });
+  }
+  if (json.type === "error") throw classifyAnthropicError(undefined, body, headers, { ...ctx, fallbackKind: "server_error" });
+
+  const r = json as unknown as AnthropicResponse;
+  let text = "";
+  let reasoning = "";
+  const toolCalls: ToolCall[] = [];
+  for (const b of Array.isArray(r.content) ? r.content : []) {
+    if (!isObject(b)) continue;
+    if (b.type === "text" && typeof b.text === "string") text += b.text;
+    else if (b.type === "thinking" && typeof b.thinking === "string") reasoning += b.thinking;
+    else if (b.type === "tool_use") {
+      toolCalls.push({ id: String(b.id ?? ""), name: String(b.name ?? ""), arguments: JSON.stringify(b.input ?? {}) });
+    }
+    // redacted_thinking, server-tool blocks and unknown types are ignored.
+  }
+
+  const raw = typeof r.stop_reason === "string" ? r.stop_reason : "";
+  const result: ChatResult = {
+    id: String(r.id ?? ""),
+    model: String(r.model ?? ""),
+    text,
+    toolCalls,
+    finishReason: mapAnthropicFinishReason(raw),
+    rawFinishReason: raw,
+  };
+  if (reasoning !== "") result.reasoning = reasoning;
+  const explanation = r.stop_details?.explanation;
+  if (raw === "refusal" && typeof explanation === "string" && explanation !== "") result.refusal = explanation;
+  if (isObject(r.usage)) result.usage = convertAnthropicUsage(r.usage);
+  return result;
+}
+
+export function createAnthropicAdapter(conn: ProviderConfig): ProviderAdapter {
+  const ctx: AnthropicErrorContext = { label: conn.name, apiKey: conn.apiKey };
+  // Configured headers (e.g. anthropic-beta) may override the version; lower-cased so none is sent twice.
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(conn.headers ?? {})) extra[k.toLowerCase()] = v;
+
+  return {
+    buildRequest(req, stream) {
+      const headers: Record<string, string> = {
+        "anthropic-version": ANTHROPIC_VERSION,
+        ...extra,
+        "content-type": "application/json",
+        accept: stream ? "text/event-stream" : "application/json",
+      };
+      if (conn.apiKey) headers["x-api-key"] = conn.apiKey;
+      return { method: "POST", path: "/v1/messages", headers, body: JSON.stringify(buildAnthropicRequestBody(req, stream)) };
+    },
+    parseResponse(body, headers) {
+      return parseAnthropicResponse(body, headers, ctx);
+    },
+    streamTranslator() {
+      return createAnthropicStreamTranslator(ctx);
+    },
+    classifyError(status, body, headers) {
+      return classifyAnthropicError(status, body, headers, ctx);
+    },
+  };
+}

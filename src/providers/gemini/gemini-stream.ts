@@ -1,0 +1,79 @@
+// Translates one streamGenerateContent?alt=sse response into provider-neutral events. Every SSE
+// data is a whole GenerateContentResponse carrying only the new parts; usage is cumulative; the
+// finishReason comes on the last chunk; the server then just closes the connection.
+
+import type { SseEvent, StreamEvent, StreamTranslator } from "../types.ts";
+import { ProviderError } from "../types.ts";
+import type { GeminiUsageMetadata } from "./gemini-api-types.ts";
+import { convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
+import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
+
+/**
+ * A translator for one stream. `secrets` are scrubbed from error messages.
+ *
+ * - start: on the first chunk (responseId, modelVersion).
+ * - text / reasoning: non-thought / thought text parts; empty parts (signature carriers) are skipped.
+ * - functionCall parts arrive whole: tool_call_start (id synthesised when absent, thoughtSignature
+ *   kept) immediately followed by one tool_call_delta with the full JSON arguments.
+ * - finish: on the chunk with a finishReason; STOP after any function call is tool_calls.
+ * - usage: once, from the last usageMetadata seen, when the stream ends.
+ * - `{"error":…}` chunks throw the classified error; a blocked prompt throws content_filtered; a stream
+ *   that closes before a finishReason throws stream_interrupted.
+ */
+export function createGeminiStreamTranslator(secrets: string[] = []): StreamTranslator {
+  let started = false;
+  let finished = false;
+  let responseId: string | undefined;
+  let toolCalls = 0;
+  let usage: GeminiUsageMetadata | undefined;
+
+  return {
+    event(e: SseEvent): StreamEvent[] {
+      if (e.data.trim() === "") return [];
+      const chunk = parseGeminiResponse(e.data, {}, secrets);
+      const blocked = promptBlockedError(chunk);
+      if (blocked) throw blocked;
+
+      const out: StreamEvent[] = [];
+      if (typeof chunk.responseId === "string" && responseId === undefined) responseId = chunk.responseId;
+      if (!started) {
+        started = true;
+        out.push({
+          type: "start",
+          ...(responseId !== undefined ? { id: responseId } : {}),
+          ...(typeof chunk.modelVersion === "string" ? { model: chunk.modelVersion } : {}),
+        });
+      }
+      if (chunk.usageMetadata !== null && typeof chunk.usageMetadata === "object") usage = chunk.usageMetadata;
+
+      const candidate = firstCandidate(chunk);
+      for (const piece of readCandidateParts(candidate, responseId, toolCalls)) {
+        if (piece.type === "tool_call") {
+          const { id, name, arguments: args, signature } = piece.call;
+          const index = toolCalls++;
+          out.push({ type: "tool_call_start", index, id, name, ...(signature !== undefined ? { signature } : {}) });
+          out.push({ type: "tool_call_delta", index, argumentsDelta: args });
+        } else {
+          out.push({ type: piece.type, text: piece.text });
+        }
+      }
+
+      const raw = candidate?.finishReason;
+      if (typeof raw === "string" && raw !== "" && !finished) {
+        finished = true;
+        out.push({ type: "finish", finishReason: mapGeminiFinishReason(raw, toolCalls > 0), rawFinishReason: raw });
+      }
+      return out;
+    },
+
+    end(): StreamEvent[] {
+      if (!finished) {
+        throw new ProviderError({
+          kind: "stream_interrupted",
+          message: started ? "gemini: stream ended without a finishReason" : "gemini: stream ended before any chunk",
+        });
+      }
+      return usage ? [{ type: "usage", usage: convertGeminiUsage(usage) }] : [];
+    },
+  };
+}
