@@ -16,11 +16,28 @@ export const requestInfoKey = createContextKey<RequestInfo | undefined>(undefine
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
+// Random bytes are drawn 4 KiB at a time: one call to the CSPRNG per 256 trace ids instead of
+// one per request (it showed as 6% of the unary path's CPU).
+const POOL = 4096;
+let pool = randomBytes(POOL);
+let offset = 0;
+
+/** 16 random bytes as 32 hex characters. */
+export function randomId128(): string {
+  if (offset + 16 > POOL) {
+    pool = randomBytes(POOL);
+    offset = 0;
+  }
+  const s = pool.toString("hex", offset, offset + 16);
+  offset += 16;
+  return s;
+}
+
 /** The trace id of an incoming traceparent header, or a new one. */
 export function traceIdFrom(traceparent: string | null): string {
   const m = traceparent ? TRACEPARENT.exec(traceparent.trim()) : null;
   if (m && m[1] !== "0".repeat(32)) return m[1];
-  return randomBytes(16).toString("hex");
+  return randomId128();
 }
 
 let seq = 0;
