@@ -49,18 +49,24 @@ export const VENDOR_QUIRKS: Record<string, Partial<CompatQuirks>> = {
   generic: {},
   ollama: { maxTokensField: "max_tokens", developerRole: false },
   vllm: { maxTokensField: "max_tokens", developerRole: false },
-  groq: { maxTokensField: "max_completion_tokens", streamUsage: false, usagePaths: ["x_groq.usage"], developerRole: false, dropFields: ["seed_unsupported"] },
-  mistral: { maxTokensField: "max_tokens", developerRole: false, dropFields: ["parallel_tool_calls", "seed"] },
+  groq: { maxTokensField: "max_completion_tokens", streamUsage: false, usagePaths: ["x_groq.usage"], developerRole: false },
+  // Mistral answers unknown keys with 422 and always sends usage in the last chunk; its seed is
+  // called random_seed, which a drop-only quirk cannot express, so seed is dropped.
+  mistral: { maxTokensField: "max_tokens", streamUsage: false, developerRole: false, dropFields: ["parallel_tool_calls", "seed", "user", "reasoning_effort"] },
   together: { maxTokensField: "max_tokens", developerRole: false },
 };
 
-const DEFAULT_QUIRKS: CompatQuirks = {
+/** OpenAI itself. */
+const OPENAI_QUIRKS: CompatQuirks = {
   maxTokensField: "max_completion_tokens",
   streamUsage: true,
   dropFields: [],
   usagePaths: [],
   developerRole: true,
 };
+
+/** An unknown OpenAI-compatible server: the conservative dialect (wire-formats §6). */
+const COMPAT_QUIRKS: CompatQuirks = { ...OPENAI_QUIRKS, maxTokensField: "max_tokens", developerRole: false };
 
 const DEFAULT_MOCK: MockSettings = {
   ttftMs: 0,
@@ -244,12 +250,13 @@ function finishProvider(p: any, path: string): ProviderConfig {
   if (type !== "mock" && type !== "openai-compatible" && !p.apiKey) {
     throw new ConfigError(join(path, "api_key"), `is required for type ${type} (use \${ENV_VAR} to read it from the environment)`);
   }
-  if (p.compat && type !== "openai-compatible" && type !== "openai") {
-    throw new ConfigError(join(path, "compat"), `only applies to types openai and openai-compatible`);
+  if (p.compat && type !== "openai-compatible" && type !== "openai" && type !== "azure") {
+    throw new ConfigError(join(path, "compat"), `only applies to types openai, azure and openai-compatible`);
   }
   if (p.mock && type !== "mock") throw new ConfigError(join(path, "mock"), "only applies to type mock");
   const { vendor, ...compatOverrides } = p.compat ?? {};
-  const compat: CompatQuirks = { ...DEFAULT_QUIRKS, ...VENDOR_QUIRKS[vendor ?? "generic"], ...compatOverrides };
+  const base = type === "openai-compatible" ? COMPAT_QUIRKS : OPENAI_QUIRKS;
+  const compat: CompatQuirks = { ...base, ...VENDOR_QUIRKS[vendor ?? "generic"], ...compatOverrides };
   return { ...p, baseUrl, compat, mock: { ...DEFAULT_MOCK, ...(p.mock ?? {}) } };
 }
 

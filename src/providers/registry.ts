@@ -5,6 +5,7 @@ import type { ProviderConfig, ProviderType } from "../config/types.ts";
 import { createAnthropicAdapter } from "./anthropic/index.ts";
 import { createGeminiAdapter } from "./gemini/index.ts";
 import { createHttpProvider } from "./http-provider.ts";
+import { createOpenAIAdapter } from "./openai/index.ts";
 import { createMockProvider } from "./mock/mock-provider.ts";
 import type { Transport } from "./transport.ts";
 import type { Provider, ProviderAdapter } from "./types.ts";
@@ -13,6 +14,11 @@ type AdapterFactory = (conn: ProviderConfig) => ProviderAdapter;
 
 /** Adapter factories by provider type. */
 const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {
+  // OpenAI-compatible vendors are configuration of the OpenAI adapter (dialect and quirks).
+  openai: createOpenAIAdapter,
+  azure: createOpenAIAdapter,
+  openrouter: createOpenAIAdapter,
+  "openai-compatible": createOpenAIAdapter,
   anthropic: createAnthropicAdapter,
   gemini: createGeminiAdapter,
 };

@@ -1,0 +1,80 @@
+// Converts provider-neutral chat messages to Chat Completions messages (wire-formats §1.2, §8.2).
+// Invalid input (an image outside a user message, a tool result without its call id) throws a
+// bad_request ProviderError rather than being silently dropped.
+
+import type { ChatMessage, ContentPart } from "../types.ts";
+import { ProviderError } from "../types.ts";
+import type { OpenAIContentPart, OpenAIMessage } from "./openai-api-types.ts";
+
+export interface ConvertMessagesOptions {
+  /** Send `developer` messages as `developer`; if false they become `system`. */
+  developerRole: boolean;
+}
+
+export function convertToOpenAIMessages(messages: ChatMessage[], opts: ConvertMessagesOptions): OpenAIMessage[] {
+  return messages.map((m, i) => convertMessage(m, i, opts));
+}
+
+function convertMessage(m: ChatMessage, i: number, opts: ConvertMessagesOptions): OpenAIMessage {
+  switch (m.role) {
+    case "system":
+    case "developer": {
+      const role = m.role === "developer" && !opts.developerRole ? "system" : m.role;
+      return withName({ role, content: textOnly(m, i) }, m.name);
+    }
+    case "user": {
+      const parts = m.content;
+      // A lone text part goes as a plain string: every compat server accepts that form.
+      if (parts.length === 1 && parts[0].type === "text") return withName({ role: "user", content: parts[0].text }, m.name);
+      return withName({ role: "user", content: parts.map((p) => convertUserPart(p, i)) }, m.name);
+    }
+    case "assistant": {
+      const text = textOnly(m, i);
+      const calls = m.toolCalls ?? [];
+      const out: OpenAIMessage = { role: "assistant", content: text === "" && calls.length > 0 ? null : text };
+      if (calls.length > 0) {
+        out.tool_calls = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+      }
+      return withName(out, m.name);
+    }
+    case "tool": {
+      if (!m.toolCallId) throw badRequest(`messages[${i}]: a tool message needs toolCallId`);
+      // Chat Completions has no name or error flag on tool messages (OpenAI rejects extra keys).
+      return { role: "tool", tool_call_id: m.toolCallId, content: textOnly(m, i) };
+    }
+  }
+}
+
+function convertUserPart(p: ContentPart, i: number): OpenAIContentPart {
+  if (p.type === "text") return { type: "text", text: p.text };
+  const url = imageUrl(p, i);
+  return { type: "image_url", image_url: p.detail ? { url, detail: p.detail } : { url } };
+}
+
+function imageUrl(p: Extract<ContentPart, { type: "image" }>, i: number): string {
+  if (p.url) return p.url;
+  if (p.data) {
+    if (!p.mediaType) throw badRequest(`messages[${i}]: image bytes need a mediaType`);
+    return `data:${p.mediaType};base64,${Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("base64")}`;
+  }
+  throw badRequest(`messages[${i}]: image part has neither url nor data`);
+}
+
+/** The text of a message whose role only takes text in Chat Completions. */
+function textOnly(m: ChatMessage, i: number): string {
+  let text = "";
+  for (const p of m.content) {
+    if (p.type !== "text") throw badRequest(`messages[${i}]: ${m.role} messages take text only (images go in user messages)`);
+    text += p.text;
+  }
+  return text;
+}
+
+function withName<T extends OpenAIMessage>(msg: T, name: string | undefined): T {
+  if (name !== undefined && msg.role !== "tool") (msg as { name?: string }).name = name;
+  return msg;
+}
+
+function badRequest(message: string): ProviderError {
+  return new ProviderError({ kind: "bad_request", message });
+}

@@ -1,0 +1,205 @@
+// The Chat Completions adapter: one translator for OpenAI, Azure OpenAI, OpenRouter and
+// OpenAI-compatible servers. What differs between them is data (an OpenAIDialect resolved once per
+// connection from its type, api-version and compat quirks), not code.
+
+import type { CompatQuirks, ProviderConfig } from "../../config/types.ts";
+import { header, tryJson } from "../headers.ts";
+import type { ChatResult, HttpRequestSpec, ProviderAdapter, ToolChoice, UpstreamRequest } from "../types.ts";
+import { ProviderError } from "../types.ts";
+import { convertToOpenAIMessages } from "./convert-to-openai-messages.ts";
+import { finishReasonFor } from "./map-openai-finish-reason.ts";
+import type {
+  OpenAIChatRequest,
+  OpenAIChatResponseWire,
+  OpenAIResponseFormat,
+  OpenAIToolCallWire,
+  OpenAIToolChoice,
+} from "./openai-api-types.ts";
+import { classifyOpenAIError, errorFromPayload, isObject } from "./openai-error.ts";
+import {
+  argumentsText,
+  convertOpenAIUsage,
+  createOpenAIStreamTranslator,
+  readPath,
+  reasoningText,
+  splitContent,
+} from "./openai-stream.ts";
+
+/** Everything that differs between the dialects, as data. */
+export interface OpenAIDialect {
+  /** Chat completions path and query relative to the base URL; `{model}` stands for the URL-encoded model. */
+  path: string;
+  /** Where the API key goes: `authorization: Bearer <key>`, or Azure's `api-key: <key>`. */
+  authHeader: "authorization" | "api-key";
+  quirks: CompatQuirks;
+  /** `reasoning_effort: "low"`, or OpenRouter's `reasoning: {effort: "low"}`. */
+  reasoningField: "reasoning_effort" | "reasoning";
+  /** The dialect reports `usage.cost` in USD (OpenRouter). */
+  reportsCost: boolean;
+}
+
+/** Azure dated api-versions gained these features on these dates (wire-formats §2.3). */
+const AZURE_MAX_COMPLETION_TOKENS_SINCE = "2024-09-01";
+const AZURE_STREAM_OPTIONS_AND_SEED_SINCE = "2024-10-21";
+const AZURE_DEVELOPER_ROLE_SINCE = "2024-12-01";
+
+/** Resolve a connection's dialect: its type picks the base, its compat quirks and api-version refine it. */
+export function resolveOpenAIDialect(conn: ProviderConfig): OpenAIDialect {
+  const bearer = { authHeader: "authorization" as const, reasoningField: "reasoning_effort" as const, reportsCost: false };
+  switch (conn.type) {
+    case "openai":
+    case "openai-compatible":
+      return { ...bearer, path: "/chat/completions", quirks: conn.compat };
+    case "openrouter":
+      return {
+        path: "/chat/completions",
+        authHeader: "authorization",
+        // Usage is always in the last chunk (stream_options is a documented no-op); `system` and
+        // `max_tokens` are what OpenRouter maps onto every upstream.
+        quirks: { maxTokensField: "max_tokens", streamUsage: false, developerRole: false, dropFields: conn.compat.dropFields, usagePaths: [] },
+        reasoningField: "reasoning",
+        reportsCost: true,
+      };
+    case "azure":
+      return { ...bearer, authHeader: "api-key", ...azureDialect(conn.apiVersion?.trim() ?? "", conn.compat.dropFields) };
+    default:
+      throw new Error(`the OpenAI adapter does not speak provider type "${conn.type}"`);
+  }
+}
+
+function azureDialect(apiVersion: string, dropFields: string[]): Pick<OpenAIDialect, "path" | "quirks"> {
+  const current: CompatQuirks = { maxTokensField: "max_completion_tokens", streamUsage: true, developerRole: true, dropFields, usagePaths: [] };
+  if (apiVersion === "") return { path: "/openai/v1/chat/completions", quirks: current };
+  const query = `?api-version=${encodeURIComponent(apiVersion)}`;
+  const date = /^\d{4}-\d{2}-\d{2}/.exec(apiVersion)?.[0];
+  // "v1" / "preview" select the v1 family with an explicit api-version.
+  if (date === undefined) return { path: `/openai/v1/chat/completions${query}`, quirks: current };
+  const modern = date >= AZURE_STREAM_OPTIONS_AND_SEED_SINCE;
+  return {
+    path: `/openai/deployments/{model}/chat/completions${query}`,
+    quirks: {
+      maxTokensField: date >= AZURE_MAX_COMPLETION_TOKENS_SINCE ? "max_completion_tokens" : "max_tokens",
+      streamUsage: modern,
+      developerRole: date >= AZURE_DEVELOPER_ROLE_SINCE,
+      dropFields: modern ? dropFields : ["seed", ...dropFields],
+      usagePaths: [],
+    },
+  };
+}
+
+/** The adapter for a connection of type openai, azure, openrouter or openai-compatible. */
+export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
+  const dialect = resolveOpenAIDialect(conn);
+  const q = dialect.quirks;
+  const baseHeaders: Record<string, string> = { "content-type": "application/json" };
+  if (conn.apiKey) baseHeaders[dialect.authHeader] = dialect.authHeader === "api-key" ? conn.apiKey : `Bearer ${conn.apiKey}`;
+  for (const [k, v] of Object.entries(conn.headers)) baseHeaders[k.toLowerCase()] = v;
+
+  return {
+    buildRequest(req: UpstreamRequest, stream: boolean): HttpRequestSpec {
+      return {
+        method: "POST",
+        path: dialect.path.replace("{model}", encodeURIComponent(req.model)),
+        headers: { ...baseHeaders, accept: stream ? "text/event-stream" : "application/json" },
+        body: JSON.stringify(buildBody(req, stream, dialect)),
+      };
+    },
+
+    parseResponse(body, headers): ChatResult {
+      const json = tryJson(body);
+      const requestId = header(headers, "x-request-id") ?? header(headers, "apim-request-id");
+      if (!isObject(json)) throw new ProviderError({ kind: "server_error", message: "upstream sent a response that is not a JSON object", requestId });
+      const res = json as OpenAIChatResponseWire;
+      // OpenRouter: a 200 can carry an error, at the top level or on the choice.
+      if (res.error !== undefined && res.error !== null) throw errorFromPayload(res, "server_error", headers);
+      const choice = Array.isArray(res.choices) ? res.choices[0] : undefined;
+      if (!isObject(choice)) throw new ProviderError({ kind: "server_error", message: "upstream response has no choices", requestId });
+      if (choice.error !== undefined && choice.error !== null) throw errorFromPayload(choice.error, "server_error", headers);
+      if (choice.finish_reason === "error") throw errorFromPayload({ message: "upstream finished with an error" }, "server_error", headers);
+
+      const msg = isObject(choice.message) ? choice.message : {};
+      const content = splitContent(msg.content);
+      const wireCalls: OpenAIToolCallWire[] = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter((tc) => isObject(tc)) : [];
+      const toolCalls = wireCalls.map((tc, i) => ({
+        id: typeof tc.id === "string" && tc.id !== "" ? tc.id : `call_${i}`,
+        name: typeof tc.function?.name === "string" ? tc.function.name : "",
+        arguments: argumentsText(tc.function?.arguments),
+      }));
+      const raw = typeof choice.finish_reason === "string" ? choice.finish_reason : "";
+      const result: ChatResult = {
+        id: typeof res.id === "string" ? res.id : "",
+        model: typeof res.model === "string" ? res.model : "",
+        text: content.text,
+        toolCalls,
+        finishReason: finishReasonFor(raw, toolCalls.length > 0),
+        rawFinishReason: raw,
+      };
+      const reasoning = reasoningText(msg) || content.reasoning;
+      if (reasoning !== "") result.reasoning = reasoning;
+      if (typeof msg.refusal === "string" && msg.refusal !== "") result.refusal = msg.refusal;
+      const usage = convertOpenAIUsage(res.usage ?? q.usagePaths.map((p) => readPath(res, p)).find(isObject), dialect.reportsCost);
+      if (usage) result.usage = usage;
+      return result;
+    },
+
+    streamTranslator() {
+      return createOpenAIStreamTranslator({ usagePaths: q.usagePaths, reportsCost: dialect.reportsCost });
+    },
+
+    classifyError(status, body, headers) {
+      return classifyOpenAIError(status, body, headers);
+    },
+  };
+}
+
+/** The request body: mapped fields only (OpenAI rejects unknown ones), then the dialect's drops. */
+function buildBody(req: UpstreamRequest, stream: boolean, dialect: OpenAIDialect): OpenAIChatRequest {
+  const q = dialect.quirks;
+  const body: OpenAIChatRequest = {
+    model: req.model,
+    messages: convertToOpenAIMessages(req.messages, { developerRole: q.developerRole }),
+  };
+  // tool_choice and parallel_tool_calls without tools are a 400 at OpenAI.
+  if (req.tools && req.tools.length > 0) {
+    body.tools = req.tools.map((t) => {
+      const fn: NonNullable<OpenAIChatRequest["tools"]>[number]["function"] = { name: t.name };
+      if (t.description !== undefined) fn.description = t.description;
+      if (t.parameters !== undefined) fn.parameters = t.parameters;
+      if (t.strict !== undefined) fn.strict = t.strict;
+      return { type: "function", function: fn };
+    });
+    if (req.toolChoice) body.tool_choice = toolChoice(req.toolChoice);
+    if (req.parallelToolCalls !== undefined) body.parallel_tool_calls = req.parallelToolCalls;
+  }
+  if (req.temperature !== undefined) body.temperature = req.temperature;
+  if (req.topP !== undefined) body.top_p = req.topP;
+  if (req.maxOutputTokens !== undefined) body[q.maxTokensField] = req.maxOutputTokens;
+  if (req.stop && req.stop.length > 0) body.stop = req.stop;
+  if (req.seed !== undefined) body.seed = req.seed;
+  if (req.responseFormat) body.response_format = responseFormat(req.responseFormat);
+  if (req.presencePenalty !== undefined) body.presence_penalty = req.presencePenalty;
+  if (req.frequencyPenalty !== undefined) body.frequency_penalty = req.frequencyPenalty;
+  if (req.reasoningEffort !== undefined) {
+    if (dialect.reasoningField === "reasoning") body.reasoning = { effort: req.reasoningEffort };
+    else body.reasoning_effort = req.reasoningEffort;
+  }
+  if (req.user !== undefined) body.user = req.user;
+  // stream_options on a unary request is a 400 at OpenAI: only ever with stream: true.
+  if (stream) {
+    body.stream = true;
+    if (q.streamUsage) body.stream_options = { include_usage: true };
+  }
+  for (const f of q.dropFields) delete (body as unknown as Record<string, unknown>)[f];
+  return body;
+}
+
+function toolChoice(c: ToolChoice): OpenAIToolChoice {
+  return c.type === "tool" ? { type: "function", function: { name: c.name } } : c.type;
+}
+
+function responseFormat(f: NonNullable<UpstreamRequest["responseFormat"]>): OpenAIResponseFormat {
+  if (f.type !== "json_schema") return { type: f.type };
+  const js: { name: string; schema: typeof f.schema; strict?: boolean } = { name: f.name, schema: f.schema };
+  if (f.strict !== undefined) js.strict = f.strict;
+  return { type: "json_schema", json_schema: js };
+}
