@@ -7,7 +7,8 @@
 //
 // Options (env): BENCH_SECONDS (saturation phase length, default 5), BENCH_ROUNDS (default 2),
 // BENCH_CONNECTIONS (default 32), BENCH_RATE (default 200), BENCH_PROVIDER (http | builtin),
-// BENCH_SOAK_SECONDS (0 = no soak; 300 for the five-minute memory soak).
+// BENCH_SOAK_SECONDS (0 = no soak; 300 for the five-minute memory soak), BENCH_PROFILE=dir
+// (the gateway writes a --cpu-prof profile there; summarise with bench/profile-summary.ts).
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -151,7 +152,8 @@ routes:
   - { name: bench, targets: [bench/gpt-4o-mini] }
 `,
   );
-  const gateway = await start(["src/main.ts", "--config", cfg], { PORT: "0" });
+  const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const gateway = await start([...profile, "src/main.ts", "--config", cfg], { PORT: "0" });
   const procs = [upstream.proc, floor.proc, gateway.proc];
   const cleanup = () => procs.forEach((p) => p.kill("SIGTERM"));
   process.on("exit", cleanup);
@@ -248,6 +250,8 @@ routes:
     console.log(`soak ${SOAK}s: gateway RSS samples (MB): ${samples.map((x) => Math.round(x)).join(" ")}`);
   }
   cleanup();
+  // Let the gateway drain and write its profile before we go.
+  await new Promise((r) => gateway.proc.once("exit", r));
   process.exit(0);
 }
 

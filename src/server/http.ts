@@ -25,6 +25,34 @@ export interface RunningServer {
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** Connect streaming and gRPC-web bodies are enveloped messages written one by one. */
+function isStreamingContentType(ct: string | undefined): boolean {
+  return ct !== undefined && (ct.startsWith("application/connect+") || ct.startsWith("application/grpc"));
+}
+
+/**
+ * HTTP/1.1 streams: messages produced in the same turn of the event loop (one upstream read often
+ * carries several SSE events) leave in one write instead of one syscall each. The socket is
+ * corked at the first write and uncorked once the current I/O phase is done, so nothing waits
+ * for more than that.
+ */
+function coalesceWrites(res: http.ServerResponse): void {
+  const write = res.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.socket?.uncork();
+  };
+  res.write = function (this: http.ServerResponse, ...args: unknown[]) {
+    if (!corked && res.socket) {
+      corked = true;
+      res.socket.cork();
+      setImmediate(uncork);
+    }
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof res.write;
+}
+
 export async function startServer(gw: Gateway, opts: ServerOptions): Promise<RunningServer> {
   const connect = connectNodeAdapter({
     routes: (r) => gw.routes(r),
@@ -63,6 +91,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     };
     res.once("finish", finish);
     res.once("close", finish);
+    if (res instanceof http.ServerResponse && isStreamingContentType(req.headers["content-type"])) coalesceWrites(res);
     if (opts.extraHandler?.(req, res)) return;
     connect(req as never, res as never);
   };
@@ -77,7 +106,8 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
   });
 
   // Route each connection by its first bytes: the HTTP/2 preface, or HTTP/1.1.
-  const server = net.createServer((socket) => {
+  // noDelay: streamed messages are small writes; Nagle plus delayed ACKs would hold them ~40 ms.
+  const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     let head = Buffer.alloc(0);

@@ -1,0 +1,716 @@
+// Fake OpenAI Chat Completions server (POST /v1/chat/completions, GET /v1/models), plus the
+// chat-completions body/chunk builder and request checks that the Azure and OpenRouter fakes reuse.
+import {
+  countWords,
+  deliver,
+  echoText,
+  fragment,
+  handleTransport,
+  idMaker,
+  isRecord,
+  resolveUsage,
+  retryHeaders,
+  sendJson,
+  splitDeltas,
+  SSE_HEADERS,
+  sseComment,
+  sseData,
+  sseEvent,
+  startFake,
+} from './common.ts';
+import type { Delivery, Exchange, FakeOptions, FakeServer, RetryHints, ToolCallSpec, TransportScenario, Usage, UsageSpec } from './common.ts';
+
+export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
+
+/** Every OpenAI error the fake can answer with (wire-formats §1.5, §7). */
+export type OpenAIErrorName =
+  | 'invalid_request' // 400 invalid_request_error, empty messages array
+  | 'unsupported_parameter' // 400 max_tokens on a reasoning model
+  | 'context_length_exceeded' // 400 code context_length_exceeded
+  | 'invalid_prompt' // 400 code invalid_prompt (content-policy block)
+  | 'invalid_api_key' // 401
+  | 'permission_denied' // 403 unsupported_country_region_territory
+  | 'model_not_found' // 404
+  | 'request_timeout' // 408
+  | 'conflict' // 409
+  | 'unprocessable_entity' // 422
+  | 'rate_limit' // 429 rate_limit_exceeded (retryable)
+  | 'request_too_large' // 429 rate_limit_exceeded with Requested > Limit (never fits)
+  | 'insufficient_quota' // 429 insufficient_quota (never retry)
+  | 'server_error' // 500
+  | 'bad_gateway' // 502 with Cloudflare's HTML body
+  | 'overloaded'; // 503
+
+/** Success-scenario options shared by the OpenAI-shaped fakes. */
+export interface ChatSuccessOptions {
+  usage?: UsageSpec;
+  /** Model reported in the response (default: the requested model / the deployment's model). */
+  model?: string;
+}
+
+export type OpenAIScenario = (
+  /** Text reply. `text` as an array gives the exact stream deltas. Default: echo of the last user message
+   *  (as `{"echo": …}` JSON when the request asks for JSON mode). */
+  | ({ kind: 'text'; text?: string | string[]; finishReason?: OpenAIFinishReason } & ChatSuccessOptions)
+  /** Tool calls (several = parallel calls), optionally preceded by text. finish_reason `tool_calls`. */
+  | ({ kind: 'tool_calls'; calls?: ToolCallSpec[]; text?: string } & ChatSuccessOptions)
+  /** JSON-mode reply: content is JSON.stringify(value). */
+  | ({ kind: 'json'; value?: unknown } & ChatSuccessOptions)
+  /** Structured-output refusal: `message.refusal` set, content null, finish_reason `stop`. */
+  | ({ kind: 'refusal'; refusal?: string } & ChatSuccessOptions)
+  /** An HTTP error with OpenAI's exact body and headers. */
+  | ({ kind: 'error'; error: OpenAIErrorName; message?: string } & RetryHints)
+  /** 200 stream that breaks after `afterDeltas` text deltas (default 1) with an error event
+   *  (`data: {"error":…}`, or `event: error` when style is `event`). Non-streaming requests get the HTTP error. */
+  | { kind: 'stream_error'; text?: string; afterDeltas?: number; error?: OpenAIErrorName; message?: string; style?: 'data' | 'event' }
+  /** 200 with invalid JSON (non-stream) or an SSE event whose data is broken JSON (stream). */
+  | { kind: 'malformed' }
+  | TransportScenario
+) &
+  Delivery;
+
+/** Unknown models get 404 model_not_found. Default key `test-key-openai`. */
+export type FakeOpenAIOptions = FakeOptions;
+
+export type FakeOpenAI = FakeServer<OpenAIScenario>;
+
+export const OPENAI_TEST_KEY = 'test-key-openai';
+
+export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const apiKey = opts.apiKey === undefined ? OPENAI_TEST_KEY : opts.apiKey;
+  const ids = idMaker();
+  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:)/.test(m));
+
+  return startFake<OpenAIScenario>({
+    basePath: '/v1',
+    defaultScenario: { kind: 'text' },
+    async handle(ex, next) {
+      const reqId = ids('req_', 32);
+      const base = { 'x-request-id': reqId, 'openai-version': '2020-10-01', 'openai-organization': 'org-fake', 'openai-processing-ms': '42' };
+      const fail = (e: { status: number; body: unknown; headers?: Record<string, string> }) =>
+        sendJson(ex, e.status, e.body, { ...base, ...e.headers });
+
+      const { method } = ex.req;
+      const path = ex.url.pathname;
+      const isChat = path === '/v1/chat/completions';
+      const isModels = path === '/v1/models' || path.startsWith('/v1/models/');
+      if (!(isChat && method === 'POST') && !(isModels && method === 'GET')) {
+        return fail(openaiBody(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null));
+      }
+      const auth = checkBearer(ex.req.headers.authorization, apiKey);
+      if (auth === 'missing') {
+        return fail(openaiBody(401, OPENAI_NO_KEY_MESSAGE, 'invalid_request_error', null, null));
+      }
+      if (auth === 'invalid') return fail(openaiError('invalid_api_key', { key: bearerToken(ex.req.headers.authorization) }));
+
+      if (isModels) {
+        const list = opts.models ?? ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'o3-mini', 'gpt-5'];
+        const one = decodeURIComponent(path.slice('/v1/models/'.length));
+        if (path === '/v1/models') {
+          return sendJson(ex, 200, { object: 'list', data: list.map((id) => modelEntry(id)) }, base);
+        }
+        if (!knownModel(one)) return fail(openaiError('model_not_found', { model: one }));
+        return sendJson(ex, 200, modelEntry(one), base);
+      }
+
+      if (ex.badJson) return fail(openaiBody(400, OPENAI_BAD_JSON_MESSAGE, 'invalid_request_error', null, null));
+      const invalid = validateChatBody(ex.record.body, 'openai');
+      if (invalid) return fail(openaiBody(400, invalid.message, 'invalid_request_error', invalid.param, invalid.code));
+      const body = ex.record.body as Record<string, unknown>;
+      const model = String(body.model);
+      if (!knownModel(model)) return fail(openaiError('model_not_found', { model }));
+      if (/^(o\d|gpt-5)/.test(model) && body.max_tokens != null) return fail(openaiError('unsupported_parameter', { model }));
+
+      const s = next();
+      if (await handleTransport(ex, s)) return;
+      const stream = body.stream === true;
+      const okHeaders = { ...base, ...rateLimitHeaders() };
+      await serveChatScenario(ex, s, {
+        flavor: 'openai',
+        stream,
+        body,
+        ids,
+        model,
+        headers: okHeaders,
+        errorFor: (name, message) => openaiError(name as OpenAIErrorName, { model, message }),
+        defaultStreamError: 'server_error',
+        streamErrorObject: (name, message) => (openaiError(name as OpenAIErrorName, { model, message }).body as { error: unknown }).error,
+      });
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAI error catalogue
+
+export const OPENAI_NO_KEY_MESSAGE =
+  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.";
+
+export const OPENAI_BAD_JSON_MESSAGE =
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
+
+export interface ErrorResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export function openaiBody(status: number, message: string, type: string | null, param: string | null, code: string | null): ErrorResponse {
+  return { status, body: { error: { message, type, param, code } } };
+}
+
+export function openaiError(name: OpenAIErrorName, o: { model?: string; message?: string; key?: string } = {}): ErrorResponse {
+  const model = o.model ?? 'gpt-4o';
+  const m = (fallback: string) => o.message ?? fallback;
+  switch (name) {
+    case 'invalid_request':
+      return openaiBody(400, m("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead."), 'invalid_request_error', 'messages', 'empty_array');
+    case 'unsupported_parameter':
+      return openaiBody(400, m("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."), 'invalid_request_error', 'max_tokens', 'unsupported_parameter');
+    case 'context_length_exceeded':
+      return openaiBody(400, m("This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens. Please reduce the length of the messages."), 'invalid_request_error', 'messages', 'context_length_exceeded');
+    case 'invalid_prompt':
+      return openaiBody(400, m('Invalid prompt: your prompt was flagged as potentially violating our usage policy. Please try again with a different prompt: https://platform.openai.com/docs/guides/reasoning#advice-on-prompting'), 'invalid_request_error', null, 'invalid_prompt');
+    case 'invalid_api_key':
+      return openaiBody(401, m(`Incorrect API key provided: ${maskKey(o.key ?? 'sk-unknown')}. You can find your API key at https://platform.openai.com/account/api-keys.`), 'invalid_request_error', null, 'invalid_api_key');
+    case 'permission_denied':
+      return { status: 403, body: { error: { code: 'unsupported_country_region_territory', message: m('Country, region, or territory not supported'), param: null, type: 'request_forbidden' } } };
+    case 'model_not_found':
+      return openaiBody(404, m(`The model \`${model}\` does not exist or you do not have access to it.`), 'invalid_request_error', null, 'model_not_found');
+    case 'request_timeout':
+      return openaiBody(408, m('Request timed out.'), 'timeout', null, null);
+    case 'conflict':
+      return openaiBody(409, m('Another request is currently being processed for this resource. Please retry.'), 'invalid_request_error', null, 'conflict');
+    case 'unprocessable_entity':
+      return openaiBody(422, m('The request was well-formed but could not be processed.'), 'invalid_request_error', null, null);
+    case 'rate_limit':
+      return {
+        ...openaiBody(429, m(`Rate limit reached for ${model} in organization org-fake on tokens per min (TPM): Limit 30000, Used 29000, Requested 2000. Please try again in 2s. Visit https://platform.openai.com/account/rate-limits to learn more.`), 'tokens', null, 'rate_limit_exceeded'),
+        headers: rateLimitHeaders({ remainingTokens: 0, resetTokens: '2s' }),
+      };
+    case 'request_too_large':
+      return {
+        ...openaiBody(429, m(`Request too large for ${model} in organization org-fake on tokens per min (TPM): Limit 30000, Requested 250011. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.`), 'tokens', null, 'rate_limit_exceeded'),
+        headers: rateLimitHeaders(),
+      };
+    case 'insufficient_quota':
+      return openaiBody(429, m('You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.'), 'insufficient_quota', null, 'insufficient_quota');
+    case 'server_error':
+      return openaiBody(500, m('The server had an error while processing your request. Sorry about that!'), 'server_error', null, null);
+    case 'bad_gateway':
+      return {
+        status: 502,
+        body: '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n',
+        headers: { 'content-type': 'text/html' },
+      };
+    case 'overloaded':
+      return openaiBody(503, m('The engine is currently overloaded, please try again later'), 'server_error', null, null);
+  }
+}
+
+function maskKey(key: string): string {
+  return key.length <= 8 ? key : `${key.slice(0, 3)}${'*'.repeat(Math.max(4, key.length - 7))}${key.slice(-4)}`;
+}
+
+export function rateLimitHeaders(o: { remainingTokens?: number; resetTokens?: string } = {}): Record<string, string> {
+  return {
+    'x-ratelimit-limit-requests': '10000',
+    'x-ratelimit-limit-tokens': '30000000',
+    'x-ratelimit-remaining-requests': '9999',
+    'x-ratelimit-remaining-tokens': String(o.remainingTokens ?? 29999000),
+    'x-ratelimit-reset-requests': '6ms',
+    'x-ratelimit-reset-tokens': o.resetTokens ?? '0s',
+  };
+}
+
+function modelEntry(id: string) {
+  return { id, object: 'model', created: 1715367049, owned_by: 'system' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Auth helpers (shared with Azure v1 and OpenRouter)
+
+export function bearerToken(h: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(h ?? '');
+  return m?.[1]?.trim() || undefined;
+}
+
+export function checkBearer(h: string | undefined, key: string | null): 'ok' | 'missing' | 'invalid' {
+  const token = bearerToken(h);
+  if (!token) return 'missing';
+  return key === null || token === key ? 'ok' : 'invalid';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request checks shared by the OpenAI-shaped fakes
+
+export const CHAT_PARAMS = new Set([
+  'messages', 'model', 'audio', 'frequency_penalty', 'function_call', 'functions', 'logit_bias', 'logprobs',
+  'max_completion_tokens', 'max_tokens', 'metadata', 'modalities', 'moderation', 'n', 'parallel_tool_calls',
+  'prediction', 'presence_penalty', 'prompt_cache_key', 'prompt_cache_options', 'prompt_cache_retention',
+  'reasoning_effort', 'response_format', 'safety_identifier', 'seed', 'service_tier', 'stop', 'store', 'stream',
+  'stream_options', 'temperature', 'tool_choice', 'tools', 'top_logprobs', 'top_p', 'user', 'verbosity',
+  'web_search_options',
+]);
+
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+const PART_TYPES = new Set(['text', 'image_url', 'input_audio', 'file', 'refusal']);
+
+export interface ChatInvalid {
+  message: string;
+  param: string | null;
+  code: string | null;
+}
+
+/** Validate a chat-completions body the way OpenAI does. OpenRouter is lenient: no unknown-field or
+ *  stream_options checks there. Returns the first problem, or null. */
+export function validateChatBody(body: unknown, flavor: ChatFlavor): ChatInvalid | null {
+  if (!isRecord(body)) return { message: 'The request body must be a JSON object.', param: null, code: null };
+  const strict = flavor !== 'openrouter';
+  if (strict) {
+    for (const k of Object.keys(body)) {
+      if (!CHAT_PARAMS.has(k)) return { message: `Unrecognized request argument supplied: ${k}`, param: null, code: null };
+    }
+  }
+  if (flavor === 'openai' && (typeof body.model !== 'string' || body.model === '')) {
+    return { message: 'you must provide a model parameter', param: null, code: null };
+  }
+  if (body.messages === undefined) return { message: "Missing required parameter: 'messages'.", param: 'messages', code: 'missing_required_parameter' };
+  if (!Array.isArray(body.messages)) return { message: "Invalid type for 'messages': expected an array, but got an object instead.", param: 'messages', code: 'invalid_type' };
+  if (body.messages.length === 0) {
+    return { message: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", param: 'messages', code: 'empty_array' };
+  }
+  const msgs = body.messages as unknown[];
+  const pending = new Map<string, number>(); // tool_call_id -> index of the assistant message
+  for (let i = 0; i < msgs.length; i++) {
+    const msg = msgs[i];
+    if (!isRecord(msg)) return { message: `Invalid type for 'messages[${i}]': expected an object, but got a ${typeof msg} instead.`, param: `messages[${i}]`, code: 'invalid_type' };
+    const role = msg.role;
+    if (typeof role !== 'string' || !ROLES.has(role)) {
+      return { message: `Invalid value: '${String(role)}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`, param: `messages[${i}].role`, code: 'invalid_value' };
+    }
+    if (role !== 'tool' && pending.size > 0) return unanswered(pending);
+    if (role === 'tool') {
+      const id = msg.tool_call_id;
+      if (typeof id !== 'string' || !pending.has(id)) {
+        return { message: "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.", param: `messages.[${i}].role`, code: null };
+      }
+      pending.delete(id);
+    }
+    if (role === 'assistant' && Array.isArray(msg.tool_calls)) {
+      for (const tc of msg.tool_calls) {
+        if (!isRecord(tc) || typeof tc.id !== 'string' || !isRecord(tc.function) || typeof tc.function.name !== 'string' || typeof tc.function.arguments !== 'string') {
+          return { message: `Invalid 'messages[${i}].tool_calls': each tool call needs an id, type 'function' and function.{name, arguments (string)}.`, param: `messages[${i}].tool_calls`, code: 'invalid_value' };
+        }
+        pending.set(tc.id, i);
+      }
+    }
+    const content = msg.content;
+    const needsContent = role !== 'assistant' || !Array.isArray(msg.tool_calls);
+    if (content === undefined || content === null) {
+      if (needsContent && !(role === 'assistant' && typeof msg.refusal === 'string')) {
+        return { message: `Invalid value for 'content': expected a string, got null.`, param: `messages.[${i}].content`, code: null };
+      }
+      continue;
+    }
+    if (typeof content === 'string') continue;
+    if (!Array.isArray(content)) return { message: `Invalid type for 'messages[${i}].content': expected one of a string or array of objects, but got an object instead.`, param: `messages[${i}].content`, code: 'invalid_type' };
+    for (let j = 0; j < content.length; j++) {
+      const part = content[j];
+      const where = `messages[${i}].content[${j}]`;
+      if (!isRecord(part) || typeof part.type !== 'string' || !PART_TYPES.has(part.type)) {
+        return { message: `Invalid value: '${isRecord(part) ? String(part.type) : typeof part}'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', and 'file'.`, param: `${where}.type`, code: 'invalid_value' };
+      }
+      if (part.type === 'text' && typeof part.text !== 'string') return { message: `Missing required parameter: '${where}.text'.`, param: `${where}.text`, code: 'missing_required_parameter' };
+      if (part.type === 'image_url') {
+        const bad = checkImageUrl(part.image_url, `${where}.image_url`);
+        if (bad) return bad;
+      }
+    }
+  }
+  if (pending.size > 0) return unanswered(pending);
+  if (Array.isArray(body.tools)) {
+    for (let k = 0; k < body.tools.length; k++) {
+      const t = body.tools[k] as unknown;
+      if (!isRecord(t) || !isRecord(t.function) || typeof t.function.name !== 'string') {
+        return { message: `Missing required parameter: 'tools[${k}].function'.`, param: `tools[${k}].function`, code: 'missing_required_parameter' };
+      }
+      if (!/^[a-zA-Z0-9_-]{1,64}$/.test(t.function.name)) {
+        return { message: `Invalid 'tools[${k}].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.`, param: `tools[${k}].function.name`, code: 'invalid_value' };
+      }
+    }
+  }
+  if (strict && body.stream_options != null && body.stream !== true) {
+    return { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param: 'stream_options', code: null };
+  }
+  if (isRecord(body.response_format) && body.response_format.type === 'json_object' && !/json/i.test(JSON.stringify(body.messages))) {
+    return { message: "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", param: 'messages', code: null };
+  }
+  return null;
+}
+
+function unanswered(pending: Map<string, number>): ChatInvalid {
+  const [first] = pending.values();
+  return {
+    message: `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${[...pending.keys()].join(', ')}`,
+    param: `messages.[${first}].role`,
+    code: null,
+  };
+}
+
+function checkImageUrl(v: unknown, where: string): ChatInvalid | null {
+  if (!isRecord(v) || typeof v.url !== 'string') return { message: `Missing required parameter: '${where}.url'.`, param: `${where}.url`, code: 'missing_required_parameter' };
+  const url = v.url;
+  if (url.startsWith('data:')) {
+    const m = /^data:([^;,]+);base64,[A-Za-z0-9+/=]+$/.exec(url);
+    if (!m || !m[1].startsWith('image/')) {
+      return { message: `Invalid '${where}.url'. Expected a base64-encoded data URL with an image MIME type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got unsupported MIME type '${m?.[1] ?? 'unknown'}'.`, param: `${where}.url`, code: 'invalid_value' };
+    }
+  } else if (!/^https?:\/\/[^\s]+$/.test(url)) {
+    return { message: `Invalid '${where}.url'. Expected a valid URL, but got a value with an invalid format.`, param: `${where}.url`, code: 'invalid_value' };
+  }
+  if (v.detail !== undefined && !['auto', 'low', 'high'].includes(String(v.detail))) {
+    return { message: `Invalid value: '${String(v.detail)}'. Supported values are: 'auto', 'low', and 'high'.`, param: `${where}.detail`, code: 'invalid_value' };
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat-completions output builder (OpenAI, Azure, OpenRouter)
+
+export type ChatFlavor = 'openai' | 'azure' | 'openrouter';
+
+export interface ChatResult {
+  flavor: ChatFlavor;
+  id: string;
+  model: string;
+  created: number;
+  content: string | null;
+  deltas: string[];
+  refusal: string | null;
+  reasoning?: string;
+  toolCalls: Array<{ id: string; name: string; arguments: string }>;
+  finishReason: string;
+  nativeFinishReason?: string;
+  usage: Usage;
+  /** OpenRouter: upstream provider name and cost in USD. */
+  provider?: string;
+  cost?: number;
+  /** Azure: output filtered in this category (finish_reason content_filter). */
+  filtered?: { category: string; severity: string };
+  /** Azure: add the trailing `content_filter_offsets` chunk (asynchronous filter). */
+  asyncFilter?: boolean;
+  /** Stream: emit the usage chunk (`choices: []`). */
+  includeUsage: boolean;
+  obfuscation: boolean;
+  /** OpenRouter: keep-alive comments before the first chunk. */
+  processingComments?: number;
+}
+
+/** Text of the last user (or tool) message. */
+export function lastUserTextOpenAI(messages: unknown): string {
+  if (!Array.isArray(messages)) return '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as unknown;
+    if (isRecord(m) && (m.role === 'user' || m.role === 'tool')) return textOf(m.content);
+  }
+  return '';
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .filter((p): p is { type: string; text: string } => isRecord(p) && p.type === 'text' && typeof p.text === 'string')
+    .map((p) => p.text)
+    .join(' ');
+}
+
+export function promptWordsOpenAI(messages: unknown): number {
+  if (!Array.isArray(messages)) return 1;
+  return Math.max(1, messages.reduce((n: number, m: unknown) => n + (isRecord(m) ? countWords(textOf(m.content)) + 3 : 0), 0));
+}
+
+export type ChatSuccessScenario =
+  | ({ kind: 'text'; text?: string | string[]; finishReason?: string } & ChatSuccessOptions)
+  | ({ kind: 'tool_calls'; calls?: ToolCallSpec[]; text?: string } & ChatSuccessOptions)
+  | ({ kind: 'json'; value?: unknown } & ChatSuccessOptions)
+  | ({ kind: 'refusal'; refusal?: string } & ChatSuccessOptions);
+
+/** Turn a success scenario into a ChatResult (flavor-specific extras are set by the caller). */
+export function buildChatResult(
+  s: ChatSuccessScenario & { reasoning?: string },
+  body: Record<string, unknown>,
+  base: { flavor: ChatFlavor; id: string; model: string; created?: number; callId: () => string },
+): ChatResult {
+  const last = lastUserTextOpenAI(body.messages);
+  const rf = isRecord(body.response_format) ? body.response_format.type : undefined;
+  const jsonMode = rf === 'json_object' || rf === 'json_schema';
+  let deltas: string[] = [];
+  let content: string | null = null;
+  let refusal: string | null = null;
+  let finishReason = 'stop';
+  const toolCalls: ChatResult['toolCalls'] = [];
+  switch (s.kind) {
+    case 'text': {
+      const t = s.text ?? (jsonMode ? JSON.stringify({ echo: last }) : echoText(last));
+      deltas = Array.isArray(t) ? t : splitDeltas(t);
+      content = deltas.join('');
+      finishReason = s.finishReason ?? 'stop';
+      break;
+    }
+    case 'json':
+      content = JSON.stringify(s.value ?? { echo: last });
+      deltas = fragment(content, 4);
+      break;
+    case 'refusal':
+      refusal = s.refusal ?? "I'm sorry, I can't help with that request.";
+      break;
+    case 'tool_calls': {
+      if (s.text) {
+        deltas = splitDeltas(s.text);
+        content = s.text;
+      }
+      const firstTool = Array.isArray(body.tools) && isRecord(body.tools[0]) && isRecord(body.tools[0].function) ? String(body.tools[0].function.name) : 'tool';
+      for (const c of s.calls ?? [{}]) {
+        const args = c.arguments === undefined ? '{}' : typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments);
+        toolCalls.push({ id: c.id ?? base.callId(), name: c.name ?? firstTool, arguments: args });
+      }
+      finishReason = 'tool_calls';
+      break;
+    }
+  }
+  const visible = deltas.length + (refusal ? splitDeltas(refusal).length : 0) + toolCalls.length * 8;
+  const so = isRecord(body.stream_options) ? body.stream_options : {};
+  return {
+    flavor: base.flavor,
+    id: base.id,
+    model: s.model ?? base.model,
+    created: base.created ?? Math.floor(Date.now() / 1000),
+    content,
+    deltas,
+    refusal,
+    reasoning: s.reasoning,
+    toolCalls,
+    finishReason,
+    usage: resolveUsage(s.usage, { input: promptWordsOpenAI(body.messages), visibleOutput: Math.max(1, visible) }),
+    includeUsage: so.include_usage === true,
+    obfuscation: base.flavor !== 'openrouter' && so.include_obfuscation !== false,
+  };
+}
+
+const SAFE_FILTER = {
+  hate: { filtered: false, severity: 'safe' },
+  self_harm: { filtered: false, severity: 'safe' },
+  sexual: { filtered: false, severity: 'safe' },
+  violence: { filtered: false, severity: 'safe' },
+};
+
+export const AZURE_PROMPT_FILTER_RESULTS = [
+  { prompt_index: 0, content_filter_results: { ...SAFE_FILTER, jailbreak: { filtered: false, detected: false } } },
+];
+
+function azureChoiceFilter(r: ChatResult): Record<string, unknown> {
+  if (!r.filtered) return { ...SAFE_FILTER };
+  return { ...SAFE_FILTER, [r.filtered.category]: { filtered: true, severity: r.filtered.severity } };
+}
+
+export function chatUsageJson(r: ChatResult): Record<string, unknown> {
+  const u = r.usage;
+  const core = { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output };
+  if (r.flavor === 'openrouter') {
+    const promptCost = round(u.input * 2.5e-6);
+    const completionCost = round(u.output * 1e-5);
+    return {
+      ...core,
+      prompt_tokens_details: { cached_tokens: u.cached, cache_write_tokens: u.cacheWrite, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: u.reasoning },
+      cost: r.cost ?? round(promptCost + completionCost),
+      is_byok: false,
+      cost_details: { upstream_inference_cost: null, upstream_inference_prompt_cost: promptCost, upstream_inference_completions_cost: completionCost },
+    };
+  }
+  return {
+    ...core,
+    prompt_tokens_details: { cached_tokens: u.cached, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1e10) / 1e10;
+}
+
+/** The non-streaming `chat.completion` body. */
+export function chatCompletionJson(r: ChatResult): Record<string, unknown> {
+  const message: Record<string, unknown> = { role: 'assistant', content: r.content, refusal: r.refusal };
+  if (r.flavor === 'openai') message.annotations = [];
+  if (r.flavor === 'openrouter') message.reasoning = r.reasoning ?? null;
+  if (r.toolCalls.length) message.tool_calls = r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+  const choice: Record<string, unknown> = { index: 0, message, logprobs: null, finish_reason: r.finishReason };
+  if (r.flavor === 'openrouter') choice.native_finish_reason = r.nativeFinishReason ?? r.finishReason;
+  if (r.flavor === 'azure') choice.content_filter_results = azureChoiceFilter(r);
+  const out: Record<string, unknown> = { id: r.id, object: 'chat.completion', created: r.created, model: r.model };
+  if (r.flavor === 'openrouter') out.provider = r.provider ?? 'OpenAI';
+  if (r.flavor === 'azure') out.prompt_filter_results = AZURE_PROMPT_FILTER_RESULTS;
+  out.choices = [choice];
+  out.usage = chatUsageJson(r);
+  if (r.flavor === 'openai') out.service_tier = 'default';
+  out.system_fingerprint = r.flavor === 'azure' ? 'fp_azure0001' : 'fp_fake0001';
+  return out;
+}
+
+/** SSE units of a streamed completion. With `cut`, stop after `cut.afterDeltas` text deltas and append `cut.tail`
+ *  instead of the finish chunk, usage chunk and [DONE]. */
+export function chatStreamUnits(r: ChatResult, cut?: { afterDeltas: number; tail: string[] }): string[] {
+  const units: string[] = [];
+  let obf = 0;
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => {
+    const c: Record<string, unknown> = { id: r.id, object: 'chat.completion.chunk', created: r.created, model: r.model };
+    if (r.flavor === 'openrouter') c.provider = r.provider ?? 'OpenAI';
+    c.system_fingerprint = r.flavor === 'azure' ? null : 'fp_fake0001';
+    c.choices = choices;
+    if (r.includeUsage && r.flavor !== 'openrouter') c.usage = null;
+    if (r.obfuscation) c.obfuscation = 'zap0Qx'.slice(0, 2 + (obf++ % 5));
+    Object.assign(c, extra);
+    return sseData(c);
+  };
+  const choice = (delta: Record<string, unknown>, finish: string | null = null, filter?: Record<string, unknown>) => {
+    const ch: Record<string, unknown> = { index: 0, delta, logprobs: null, finish_reason: finish };
+    if (r.flavor === 'openrouter') ch.native_finish_reason = finish === null ? null : (r.nativeFinishReason ?? finish);
+    if (r.flavor === 'azure') ch.content_filter_results = filter ?? {};
+    return ch;
+  };
+  const comments = r.processingComments ?? 0;
+  for (let i = 0; i < comments; i++) units.push(sseComment('OPENROUTER PROCESSING'));
+  if (r.flavor === 'azure') {
+    units.push(sseData({ choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: AZURE_PROMPT_FILTER_RESULTS }));
+  }
+  const textOnlyStart = r.content !== null || r.refusal !== null || r.toolCalls.length === 0;
+  units.push(chunk([choice({ role: 'assistant', content: textOnlyStart ? '' : null, refusal: null })]));
+  if (r.reasoning) {
+    for (const piece of splitDeltas(r.reasoning)) {
+      units.push(chunk([choice({ role: 'assistant', content: '', reasoning: piece, reasoning_details: [{ type: 'reasoning.text', text: piece, format: 'unknown', index: 0 }] })]));
+    }
+  }
+  const limit = cut ? cut.afterDeltas : Infinity;
+  let sent = 0;
+  for (const d of r.deltas) {
+    if (sent >= limit) break;
+    units.push(chunk([choice({ content: d }, null, { ...SAFE_FILTER })]));
+    sent++;
+    if (sent === 1 && r.flavor === 'openrouter' && comments > 0 && r.deltas.length > 1) units.push(sseComment('OPENROUTER PROCESSING'));
+  }
+  if (cut) return [...units, ...cut.tail];
+  if (r.refusal) for (const d of splitDeltas(r.refusal)) units.push(chunk([choice({ refusal: d })]));
+  r.toolCalls.forEach((tc, k) => {
+    units.push(chunk([choice({ tool_calls: [{ index: k, id: tc.id, type: 'function', function: { name: tc.name, arguments: '' } }] })]));
+    for (const f of fragment(tc.arguments, 3)) units.push(chunk([choice({ tool_calls: [{ index: k, function: { arguments: f } }] })]));
+  });
+  units.push(chunk([choice({}, r.finishReason, r.filtered ? azureChoiceFilter(r) : {})]));
+  if (r.flavor === 'azure' && r.asyncFilter) {
+    const len = (r.content ?? '').length;
+    units.push(
+      sseData({
+        choices: [{ content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: len }, content_filter_results: { ...SAFE_FILTER }, finish_reason: null, index: 0 }],
+        created: 0,
+        id: '',
+        model: '',
+        object: '',
+      }),
+    );
+  }
+  if (r.includeUsage || r.flavor === 'openrouter') {
+    const c: Record<string, unknown> = { id: r.id, object: 'chat.completion.chunk', created: r.created, model: r.model };
+    if (r.flavor === 'openrouter') c.provider = r.provider ?? 'OpenAI';
+    c.system_fingerprint = r.flavor === 'azure' ? null : 'fp_fake0001';
+    c.choices = [];
+    c.usage = chatUsageJson(r);
+    if (r.obfuscation) c.obfuscation = 'h9RiQLL';
+    units.push(sseData(c));
+  }
+  units.push('data: [DONE]\n\n');
+  return units;
+}
+
+/** How a fake of the OpenAI family serves its scenario once the request passed validation. */
+export interface ChatServeContext<S> {
+  flavor: ChatFlavor;
+  stream: boolean;
+  body: Record<string, unknown>;
+  ids: (prefix: string, width?: number) => string;
+  /** Model reported in responses. */
+  model: string;
+  /** Headers of a successful response. */
+  headers: Record<string, string>;
+  /** Build the flavor's HTTP error response by name. */
+  errorFor(name: string, message?: string): ErrorResponse;
+  defaultStreamError: string;
+  /** The object placed in an in-stream `{"error": …}`. */
+  streamErrorObject(name: string, message?: string): unknown;
+  /** Flavor-specific tweaks of a success result (Azure filters, OpenRouter provider/cost). */
+  decorate?(r: ChatResult, s: S): void;
+  /** Flavor-specific scenario kinds; return true when handled. */
+  extra?(s: S): Promise<boolean>;
+}
+
+/** Serve one OpenAI-family scenario (success, error, stream error, malformed). */
+export async function serveChatScenario<S extends { kind: string } & Delivery>(ex: Exchange, scenario: S, c: ChatServeContext<S>): Promise<void> {
+  // The kinds handled here have the same shape in every flavor's union; flavor-only kinds go through c.extra.
+  const s = scenario as unknown as OpenAIScenario;
+  const idPrefix = c.flavor === 'openrouter' ? `gen-${Math.floor(Date.now() / 1000)}-` : 'chatcmpl-';
+  const newResult = (sc: ChatSuccessScenario & { reasoning?: string }) => {
+    const r = buildChatResult(sc, c.body, { flavor: c.flavor, id: c.ids(idPrefix, 20), model: c.model, callId: () => c.ids('call_', 24) });
+    c.decorate?.(r, scenario);
+    return r;
+  };
+  const errorResponse = (e: ErrorResponse, hints: RetryHints = {}) => {
+    const headers = { ...c.headers, ...e.headers, ...retryHeaders(hints) };
+    if (typeof e.body === 'string' && !e.headers?.['content-type']) headers['content-type'] = 'text/plain';
+    return sendJson(ex, e.status, e.body, headers, s);
+  };
+  if (c.extra && (await c.extra(scenario))) return;
+  switch (s.kind) {
+    case 'text':
+    case 'tool_calls':
+    case 'json':
+    case 'refusal': {
+      const r = newResult(s as ChatSuccessScenario);
+      if (!c.stream) return sendJson(ex, 200, chatCompletionJson(r), c.headers, s);
+      return deliver(ex, { status: 200, headers: { ...c.headers, ...SSE_HEADERS }, units: chatStreamUnits(r), stream: true }, s);
+    }
+    case 'error':
+      return errorResponse(c.errorFor(s.error, s.message), s);
+    case 'stream_error': {
+      const name = s.error ?? c.defaultStreamError;
+      if (!c.stream) return errorResponse(c.errorFor(name, s.message));
+      const r = newResult({ kind: 'text', text: s.text });
+      const err = c.streamErrorObject(name, s.message);
+      const tail = s.style === 'event' ? [sseEvent('error', { error: err })] : [sseData(streamErrorEnvelope(c.flavor, r, err))];
+      const units = chatStreamUnits(r, { afterDeltas: s.afterDeltas ?? 1, tail });
+      return deliver(ex, { status: 200, headers: { ...c.headers, ...SSE_HEADERS }, units, stream: true }, s);
+    }
+    case 'malformed': {
+      if (!c.stream) return sendJson(ex, 200, `{"id":"${c.ids(idPrefix, 20)}","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hel`, c.headers, s);
+      const r = newResult({ kind: 'text' });
+      const units = chatStreamUnits(r, { afterDeltas: 1, tail: ['data: {"id":"broken","choices":[{"index":0,"delta":{"content":"oops"}\n\n'] });
+      return deliver(ex, { status: 200, headers: { ...c.headers, ...SSE_HEADERS }, units, stream: true }, s);
+    }
+    default:
+      throw new Error(`scenario kind ${(s as { kind: string }).kind} is not supported by the ${c.flavor} fake`);
+  }
+}
+
+/** OpenAI/Azure send a bare `{"error":…}` event; OpenRouter wraps it in a chunk with finish_reason "error". */
+function streamErrorEnvelope(flavor: ChatFlavor, r: ChatResult, err: unknown): unknown {
+  if (flavor !== 'openrouter') return { error: err };
+  return {
+    id: r.id,
+    object: 'chat.completion.chunk',
+    created: r.created,
+    model: r.model,
+    provider: r.provider ?? 'OpenAI',
+    error: err,
+    choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error', native_finish_reason: 'error' }],
+  };
+}
