@@ -24,7 +24,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
+/** Fixed request rate at which CPU per request is measured (saturation inflates it with contention). */
+const CPU_RATE = Number(process.env.BENCH_CPU_RATE ?? 1000);
 const SOAK = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
+/** "unary" or "stream" to measure one kind only (profiling). */
+const ONLY = process.env.BENCH_ONLY ?? "";
 const PROVIDER = process.env.BENCH_PROVIDER ?? (supportedProviderTypes().includes("openai") ? "http" : "builtin");
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLK_TCK = 100;
@@ -76,13 +80,16 @@ interface Acc {
   cpu: number;
   streamRequests: number;
   streamCpu: number;
+  /** Requests served during the fixed-rate CPU phases. */
+  cpuRequests: number;
+  streamCpuRequests: number;
   lat: number[];
   ttfb: number[];
   rss: number;
   errors: number;
 }
 
-async function saturate(t: Target, kind: "unary" | "stream"): Promise<{ requests: number; errors: number }> {
+async function saturate(t: Target, kind: "unary" | "stream", rate?: number): Promise<{ requests: number; errors: number }> {
   const spec = t[kind];
   const r = await autocannon({
     url: t.origin + spec.path,
@@ -91,6 +98,7 @@ async function saturate(t: Target, kind: "unary" | "stream"): Promise<{ requests
     body: Buffer.from(spec.body as Uint8Array),
     connections: CONNECTIONS,
     duration: SECONDS,
+    ...(rate ? { overallRate: rate } : {}),
   });
   return { requests: r.requests.total, errors: r.errors + r.non2xx };
 }
@@ -131,6 +139,7 @@ async function probe(t: Target, kind: "unary" | "stream", count: number): Promis
 }
 
 const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
@@ -153,7 +162,8 @@ routes:
 `,
   );
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const gateway = await start([...profile, "src/main.ts", "--config", cfg], { PORT: "0" });
+  // The same V8 flags as `npm start` (see package.json).
+  const gateway = await start([...profile, "--max-semi-space-size=16", "--max-old-space-size=192", "src/main.ts", "--config", cfg], { PORT: "0" });
   const procs = [upstream.proc, floor.proc, gateway.proc];
   const cleanup = () => procs.forEach((p) => p.kill("SIGTERM"));
   process.on("exit", cleanup);
@@ -184,27 +194,33 @@ routes:
   }
 
   const acc = new Map<string, Acc>();
-  for (const t of [direct, ...targets]) acc.set(t.name, { requests: 0, seconds: 0, cpu: 0, streamRequests: 0, streamCpu: 0, lat: [], ttfb: [], rss: 0, errors: 0 });
+  for (const t of [direct, ...targets]) acc.set(t.name, { requests: 0, seconds: 0, cpu: 0, streamRequests: 0, streamCpu: 0, cpuRequests: 0, streamCpuRequests: 0, lat: [], ttfb: [], rss: 0, errors: 0 });
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
       const a = acc.get(t.name)!;
-      let c0 = cpuMs(t.pid!);
-      const u = await saturate(t, "unary");
-      a.cpu += cpuMs(t.pid!) - c0;
-      a.requests += u.requests;
       a.seconds += SECONDS;
-      a.errors += u.errors;
-      a.rss = Math.max(a.rss, rssMb(t.pid!));
-      c0 = cpuMs(t.pid!);
-      const s = await saturate(t, "stream");
-      a.streamCpu += cpuMs(t.pid!) - c0;
-      a.streamRequests += s.requests;
-      a.errors += s.errors;
-      a.rss = Math.max(a.rss, rssMb(t.pid!));
+      for (const kind of ["unary", "stream"] as const) {
+        if (ONLY && ONLY !== kind) continue;
+        const sat = await saturate(t, kind);
+        a.rss = Math.max(a.rss, rssMb(t.pid!));
+        const c0 = cpuMs(t.pid!);
+        const fixed = await saturate(t, kind, CPU_RATE);
+        const cpu = cpuMs(t.pid!) - c0;
+        a.errors += sat.errors + fixed.errors;
+        if (kind === "unary") {
+          a.requests += sat.requests;
+          a.cpu += cpu;
+          a.cpuRequests += fixed.requests;
+        } else {
+          a.streamRequests += sat.requests;
+          a.streamCpu += cpu;
+          a.streamCpuRequests += fixed.requests;
+        }
+      }
     }
     // Latency at a fixed rate, interleaved with the direct baseline.
-    for (const t of [direct, ...order]) {
+    for (const t of ONLY ? [] : [direct, ...order]) {
       const a = acc.get(t.name)!;
       a.lat.push(...(await probe(t, "unary", RATE * 3)));
       a.ttfb.push(...(await probe(t, "stream", RATE * 3)));
@@ -213,15 +229,17 @@ routes:
 
   const d = acc.get(direct.name)!;
   const floorAcc = acc.get(targets[0].name)!;
-  const floorCpu = (floorAcc.cpu / floorAcc.requests) * 1000;
-  const floorStreamCpu = (floorAcc.streamCpu / floorAcc.streamRequests) * 1000;
-  const f2 = (x: number) => x.toFixed(2);
-  console.log(`\nSignalbox benchmark — ${ROUNDS} rounds × ${SECONDS}s saturation at ${CONNECTIONS} connections; latency probes at ${RATE} req/s; node ${process.version}`);
+  const floorCpu = (floorAcc.cpu / floorAcc.cpuRequests) * 1000;
+  const floorStreamCpu = (floorAcc.streamCpu / floorAcc.streamCpuRequests) * 1000;
+  const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+  console.log(
+    `\nSignalbox benchmark — ${ROUNDS} rounds; per target and kind: ${SECONDS}s saturation (req/s, RSS) and ${SECONDS}s at a fixed ${CPU_RATE} req/s (CPU per 1k) with ${CONNECTIONS} connections; latency probes at ${RATE} req/s; node ${process.version}`,
+  );
   console.log(`upstream direct: p50 ${f2(pct(d.lat, 50))} ms, p99 ${f2(pct(d.lat, 99))} ms; stream TTFB p50 ${f2(pct(d.ttfb, 50))} ms\n`);
   const rows = targets.map((t) => {
     const a = acc.get(t.name)!;
-    const cpu = (a.cpu / a.requests) * 1000;
-    const scpu = (a.streamCpu / a.streamRequests) * 1000;
+    const cpu = (a.cpu / a.cpuRequests) * 1000;
+    const scpu = (a.streamCpu / a.streamCpuRequests) * 1000;
     return {
       target: t.name,
       "unary req/s": Math.round(a.requests / a.seconds),

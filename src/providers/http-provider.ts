@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, Provider, ProviderAdapter, StreamEvent, UpstreamRequest } from "./types.ts";
+import type { ChatResult, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -35,22 +35,28 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
       }
       return adapter.parseResponse(text, res.headers);
     },
-    async *stream(req, signal): AsyncGenerator<StreamEvent> {
+    async *stream(req, signal): AsyncGenerator<StreamEvent[]> {
       const res = await send(req, true, signal);
       const sse = createSseParser();
       const tr = adapter.streamTranslator();
       let finished = false;
+      // Translate every SSE event of one network read into one batch.
+      const translate = (events: SseEvent[]): StreamEvent[] => {
+        if (events.length === 1) return tr.event(events[0]);
+        const out: StreamEvent[] = [];
+        for (const e of events) for (const x of tr.event(e)) out.push(x);
+        return out;
+      };
       try {
         for await (const chunk of res.body) {
-          for (const e of sse.push(chunk)) {
-            for (const out of tr.event(e)) yield out;
-          }
+          const batch = translate(sse.push(chunk));
+          if (batch.length) yield batch;
         }
-        for (const e of sse.end()) {
-          for (const out of tr.event(e)) yield out;
-        }
+        const tail = translate(sse.end());
+        if (tail.length) yield tail;
         finished = true;
-        for (const out of tr.end()) yield out;
+        const last = tr.end();
+        if (last.length) yield last;
       } catch (err) {
         if (err instanceof ProviderError) throw err;
         throw classifyTransportError(err, signal, conn);

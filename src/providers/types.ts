@@ -193,7 +193,13 @@ export interface Provider {
   /** "openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "mock". */
   readonly type: string;
   complete(req: UpstreamRequest, signal: AbortSignal): Promise<ChatResult>;
-  stream(req: UpstreamRequest, signal: AbortSignal): AsyncIterable<StreamEvent>;
+  /**
+   * The answer as it is generated. Each item is a non-empty batch of events that arrived
+   * together (one upstream read often carries several SSE events): the gateway forwards a batch
+   * as one message, so a burst costs one write and one trip through the pipeline, not one per
+   * token.
+   */
+  stream(req: UpstreamRequest, signal: AbortSignal): AsyncIterable<StreamEvent[]>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */

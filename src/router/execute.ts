@@ -45,7 +45,8 @@ export function newExecution(arrivedAt: number): Execution {
 /** Stream events as the router emits them to the server. */
 export type RouterStreamEvent =
   | { type: "start"; candidate: Candidate; providerModel: string; priorAttempts: AttemptRecord[] }
-  | { type: "delta"; event: StreamEvent }
+  /** Content events that arrived together (forwarded as one message). */
+  | { type: "delta"; events: StreamEvent[] }
   | { type: "finish" };
 
 interface AttemptCtx {
@@ -106,8 +107,12 @@ async function walk<T>(
     const remaining = deadline - now();
     if (remaining <= 0) break;
 
+    // The attempt's own controller, linked to the caller's signal by hand: AbortSignal.any costs
+    // more per call (composite-signal bookkeeping) and this link is removed when the attempt ends.
     const ctl = new AbortController();
-    const attemptSignal = AbortSignal.any([signal, ctl.signal]);
+    const attemptSignal = ctl.signal;
+    const onCallerAbort = () => ctl.abort(signal.reason);
+    signal.addEventListener("abort", onCallerAbort, { once: true });
     const record: AttemptRecord = {
       number: ex.attempts.length + 1,
       deployment: candidate.deployment.id,
@@ -133,7 +138,10 @@ async function walk<T>(
       signal: attemptSignal,
       abort: (r) => ctl.abort(r),
       startedAt: now(),
-      cleanup: () => clearTimeout(timer),
+      cleanup: () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onCallerAbort);
+      },
     };
     if (ex.overheadUs < 0) ex.overheadUs = Math.round((ctx.startedAt - ex.arrivedAt) * 1000);
     deps.health.begin(candidate.deployment.id);
@@ -261,7 +269,7 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
   let chars = 0;
   let toolChars = 0;
   let ctx: AttemptCtx | undefined;
-  let it: AsyncIterator<StreamEvent> | undefined;
+  let it: AsyncIterator<StreamEvent[]> | undefined;
   let settled = false;
   try {
     const opened = await walk(plan, signal, deps, ex, async (c) => {
@@ -280,15 +288,18 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
       try {
         for (;;) {
           const r = await iter.next();
-          if (r.done) return { iter, early, first: undefined };
-          const e = r.value;
-          if (e.type === "usage") c.usage = e.usage;
-          if (isContentEvent(e)) {
-            clearTimeout(ttft);
-            c.ttftMs = Math.round(now() - c.startedAt);
-            return { iter, early, first: e };
+          if (r.done) return { iter, early, rest: [] as StreamEvent[] };
+          const batch = r.value;
+          for (let i = 0; i < batch.length; i++) {
+            const e = batch[i];
+            if (isContentEvent(e)) {
+              clearTimeout(ttft);
+              c.ttftMs = Math.round(now() - c.startedAt);
+              return { iter, early, rest: batch.slice(i) };
+            }
+            if (e.type === "usage") c.usage = e.usage;
+            early.push(e);
           }
-          early.push(e);
         }
       } catch (err) {
         iter.return?.().catch(() => {});
@@ -305,46 +316,51 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
     ex.providerModel = providerModel || ctx.candidate.deployment.model;
     yield { type: "start", candidate: ctx.candidate, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
 
-    // Everything after the commit point: content flows straight through; finish and usage are kept.
+    // Everything after the commit point: content flows straight through, a batch at a time;
+    // finish and usage are kept for the end.
     const idleMs = plan.timeouts.idleMs;
     const attemptCtx = ctx;
     const idle = setTimeout(() => attemptCtx.abort(new ProviderError({ kind: "timeout", message: `stream idle for more than ${idleMs} ms` })), idleMs);
-    const handle = (e: StreamEvent): RouterStreamEvent | undefined => {
-      switch (e.type) {
-        case "text":
-        case "reasoning":
-        case "refusal":
-          deltas++;
-          chars += e.text.length;
-          return { type: "delta", event: e };
-        case "tool_call_start":
-        case "tool_call_delta":
-          deltas++;
-          toolChars += e.type === "tool_call_delta" ? e.argumentsDelta.length : e.name.length;
-          return { type: "delta", event: e };
-        case "finish":
-          ex.finishReason = e.finishReason;
-          ex.rawFinishReason = e.rawFinishReason;
-          return undefined;
-        case "usage":
-          attemptCtx.usage = e.usage;
-          return undefined;
-        case "start":
-          if (e.model) ex.providerModel = e.model;
-          return undefined;
+    const content = (batch: StreamEvent[]): StreamEvent[] => {
+      const out: StreamEvent[] = [];
+      for (const e of batch) {
+        switch (e.type) {
+          case "text":
+          case "reasoning":
+          case "refusal":
+            deltas++;
+            chars += e.text.length;
+            out.push(e);
+            break;
+          case "tool_call_start":
+          case "tool_call_delta":
+            deltas++;
+            toolChars += e.type === "tool_call_delta" ? e.argumentsDelta.length : e.name.length;
+            out.push(e);
+            break;
+          case "finish":
+            ex.finishReason = e.finishReason;
+            ex.rawFinishReason = e.rawFinishReason;
+            break;
+          case "usage":
+            attemptCtx.usage = e.usage;
+            break;
+          case "start":
+            if (e.model) ex.providerModel = e.model;
+            break;
+        }
       }
+      return out;
     };
     try {
-      if (opened.value.first) {
-        const out = handle(opened.value.first);
-        if (out) yield out;
-      }
+      let events = content(opened.value.rest);
+      if (events.length) yield { type: "delta", events };
       for (;;) {
         const r = await it.next();
         if (r.done) break;
         idle.refresh();
-        const out = handle(r.value);
-        if (out) yield out;
+        events = content(r.value);
+        if (events.length) yield { type: "delta", events };
       }
     } finally {
       clearTimeout(idle);

@@ -9,7 +9,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { ChatCall, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey, type RequestInfo } from "./context.ts";
-import { attemptToPb, costToPb, deltaToPb, finishToPb, outcomeToResponse, toChatCall, usageToPb } from "./convert.ts";
+import { attemptToPb, costToPb, deltasToPb, finishToPb, outcomeToResponse, toChatCall, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateChatRequest } from "./validate.ts";
 
@@ -109,8 +109,7 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
         plan = core.plan(call);
         for await (const ev of executeStream(call, plan, ctx.signal, core.exec, ex)) {
           if (ev.type === "delta") {
-            const out = deltaToPb(ev.event);
-            if (out) yield out;
+            yield deltasToPb(ev.events);
           } else if (ev.type === "start") {
             const c = ev.candidate;
             yield create(ChatEventSchema, {

@@ -263,24 +263,41 @@ export function outcomeToResponse(o: ChatOutcome, rc: ResponseContext): ChatResp
   });
 }
 
-/** A content event as a ChatEvent delta. */
-export function deltaToPb(e: StreamEvent): ChatEvent | undefined {
-  switch (e.type) {
-    case "text":
-      return create(ChatEventSchema, { event: { case: "delta", value: { text: e.text } } });
-    case "reasoning":
-      return create(ChatEventSchema, { event: { case: "delta", value: { reasoning: e.text } } });
-    case "refusal":
-      return create(ChatEventSchema, { event: { case: "delta", value: { refusal: e.text } } });
-    case "tool_call_start":
-      return create(ChatEventSchema, {
-        event: { case: "delta", value: { toolCalls: [{ index: e.index, id: e.id, name: e.name, providerSignature: e.signature ?? "" }] } },
-      });
-    case "tool_call_delta":
-      return create(ChatEventSchema, { event: { case: "delta", value: { toolCalls: [{ index: e.index, argumentsDelta: e.argumentsDelta }] } } });
-    default:
-      return undefined;
+/**
+ * Content events that arrived together as one ChatEvent delta: text, reasoning and refusal
+ * fragments are concatenated in order; tool-call fragments keep their own entries, with
+ * consecutive argument fragments of the same call joined.
+ */
+export function deltasToPb(events: StreamEvent[]): ChatEvent {
+  let text = "";
+  let reasoning = "";
+  let refusal = "";
+  const toolCalls: { index: number; id: string; name: string; argumentsDelta: string; providerSignature: string }[] = [];
+  for (const e of events) {
+    switch (e.type) {
+      case "text":
+        text += e.text;
+        break;
+      case "reasoning":
+        reasoning += e.text;
+        break;
+      case "refusal":
+        refusal += e.text;
+        break;
+      case "tool_call_start":
+        toolCalls.push({ index: e.index, id: e.id, name: e.name, argumentsDelta: "", providerSignature: e.signature ?? "" });
+        break;
+      case "tool_call_delta": {
+        const last = toolCalls[toolCalls.length - 1];
+        if (last && last.index === e.index) last.argumentsDelta += e.argumentsDelta;
+        else toolCalls.push({ index: e.index, id: "", name: "", argumentsDelta: e.argumentsDelta, providerSignature: "" });
+        break;
+      }
+      default:
+        break;
+    }
   }
+  return create(ChatEventSchema, { event: { case: "delta", value: { text, reasoning, refusal, toolCalls } } });
 }
 
 export type { PbJsonObject };

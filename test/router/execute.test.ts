@@ -53,20 +53,22 @@ function scripted(name: string, steps: Step[]): Provider & { calls: UpstreamRequ
       if (typeof s === "object" && "hangMs" in s) await wait(s.hangMs, signal);
       return { id: "x", model: req.model, text: `from ${name}`, toolCalls: [], finishReason: "stop", rawFinishReason: "stop", usage: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } };
     },
-    async *stream(req, signal): AsyncGenerator<StreamEvent> {
+    async *stream(req, signal): AsyncGenerator<StreamEvent[]> {
       calls.push(req);
       const s = next();
-      yield { type: "start", model: req.model };
+      yield [{ type: "start", model: req.model }];
       if (s instanceof ProviderError) throw s;
       if (typeof s === "object" && "hangMs" in s) await wait(s.hangMs, signal);
       for (let i = 0; i < 4; i++) {
         if (typeof s === "object" && "streamFailAfter" in s && i === s.streamFailAfter) {
           throw new ProviderError({ kind: "stream_interrupted", message: "connection reset mid-stream" });
         }
-        yield { type: "text", text: `${name}-${i} ` };
+        yield [{ type: "text", text: `${name}-${i} ` }];
       }
-      yield { type: "finish", finishReason: "stop", rawFinishReason: "stop" };
-      yield { type: "usage", usage: { inputTokens: 10, outputTokens: 4, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } };
+      yield [
+        { type: "finish", finishReason: "stop", rawFinishReason: "stop" },
+        { type: "usage", usage: { inputTokens: 10, outputTokens: 4, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
+      ];
     },
   };
 }
@@ -196,7 +198,9 @@ test("stream: a failure before the first content falls back; the caller sees one
   const { deps, call, plan: p } = setup([{ streamFailAfter: 0 }, { streamFailAfter: 0 }]);
   const ex = newExecution(performance.now());
   let text = "";
-  for await (const e of executeStream({ ...call, stream: true }, p, signal(), deps, ex)) if (e.type === "delta" && e.event.type === "text") text += e.event.text;
+  for await (const e of executeStream({ ...call, stream: true }, p, signal(), deps, ex)) {
+    if (e.type === "delta") for (const x of e.events) if (x.type === "text") text += x.text;
+  }
   assert.equal(text, "p2-0 p2-1 p2-2 p2-3 ");
   assert.deepEqual(outline(ex), ["d1:failed:stream_interrupted", "d1:failed:stream_interrupted", "d2:succeeded"]);
 });

@@ -143,15 +143,18 @@ export function createMockProvider(conn: ProviderConfig): Provider {
         usage: p.usage,
       };
     },
-    async *stream(req, signal): AsyncGenerator<StreamEvent> {
+    // Each chunk is its own batch, as if each arrived in its own network read.
+    async *stream(req, signal): AsyncGenerator<StreamEvent[]> {
       const failing = shouldFail();
       const p = plan(req);
-      yield { type: "start", id: `mock-${calls}`, model: req.model };
+      yield [{ type: "start", id: `mock-${calls}`, model: req.model }];
       await sleep(s.ttftMs, signal);
       if (failing && s.failAfterChunks < 0) throw fail();
       if (p.toolCall) {
-        yield { type: "tool_call_start", index: 0, id: p.toolCall.id, name: p.toolCall.name };
-        yield { type: "tool_call_delta", index: 0, argumentsDelta: p.toolCall.arguments };
+        yield [
+          { type: "tool_call_start", index: 0, id: p.toolCall.id, name: p.toolCall.name },
+          { type: "tool_call_delta", index: 0, argumentsDelta: p.toolCall.arguments },
+        ];
       } else {
         const parts = split(p.text, s.chunks);
         for (let i = 0; i < parts.length; i++) {
@@ -159,11 +162,13 @@ export function createMockProvider(conn: ProviderConfig): Provider {
           if (failing && i === s.failAfterChunks) {
             throw new ProviderError({ kind: "stream_interrupted", message: `mock provider "${conn.name}" cut the stream after ${i} chunks` });
           }
-          yield { type: "text", text: parts[i] };
+          yield [{ type: "text", text: parts[i] }];
         }
       }
-      yield { type: "finish", finishReason: p.finish, rawFinishReason: raw[p.finish] };
-      yield { type: "usage", usage: p.usage };
+      yield [
+        { type: "finish", finishReason: p.finish, rawFinishReason: raw[p.finish] },
+        { type: "usage", usage: p.usage },
+      ];
     },
   };
 }

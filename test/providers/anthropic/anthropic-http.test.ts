@@ -32,10 +32,10 @@ function fakeTransport(status: number, bytes: Uint8Array, headers: Record<string
   };
 }
 
-async function collect(it: AsyncIterable<StreamEvent>): Promise<{ events: StreamEvent[]; error?: unknown }> {
+async function collect(it: AsyncIterable<StreamEvent[]>): Promise<{ events: StreamEvent[]; error?: unknown }> {
   const events: StreamEvent[] = [];
   try {
-    for await (const e of it) events.push(e);
+    for await (const batch of it) events.push(...batch);
   } catch (error) {
     return { events, error };
   }
