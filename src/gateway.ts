@@ -22,7 +22,8 @@ import { toConnectError } from "./server/errors.ts";
 import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
 import { routeService } from "./server/route-service.ts";
 import { usageService } from "./server/usage-service.ts";
-import { createMemoryHealthStore } from "./state/health.ts";
+import { createMemoryHealthStore, type HealthStore } from "./state/health.ts";
+import { createRedisHealthStore } from "./state/redis-health.ts";
 import { createMemoryUsageSink, type UsageSink } from "./usage/record.ts";
 
 /** What the services need: the registry, the planner, the executor's dependencies, the usage sink. */
@@ -46,14 +47,20 @@ export interface Gateway {
 export interface GatewayOptions {
   usage?: UsageSink;
   transport?: Transport;
+  health?: HealthStore;
 }
 
-export function createGateway(config: Config, opts: GatewayOptions = {}): Gateway {
+/** The state stores: Redis when configured (shared by replicas), memory otherwise. */
+async function createHealth(config: Config): Promise<HealthStore> {
+  return config.store.redisUrl ? createRedisHealthStore(config.store.redisUrl) : createMemoryHealthStore();
+}
+
+export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const transport = opts.transport ?? createTransport();
   const providers = new Map<string, Provider>();
   for (const p of config.providers) providers.set(p.name, createProvider(p, transport));
   const registry = createModelRegistry(config);
-  const exec: ExecuteDeps = { providers, health: createMemoryHealthStore() };
+  const exec: ExecuteDeps = { providers, health: opts.health ?? (await createHealth(config)) };
   const auth = createAuthenticator(config.keys);
   const core: GatewayCore = {
     registry,
@@ -94,6 +101,7 @@ export function createGateway(config: Config, opts: GatewayOptions = {}): Gatewa
     },
     async close() {
       await core.usage.flush();
+      await exec.health.close();
       await transport.close();
     },
   };

@@ -10,6 +10,17 @@ function log(level: string, msg: string, fields: Record<string, unknown> = {}) {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
 }
 
+/** A Redis URL without its password. */
+function redactUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "(unparseable)";
+  }
+}
+
 async function main() {
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" }, port: { type: "string", short: "p" } } });
   const path = values.config ?? process.env.SIGNALBOX_CONFIG ?? DEFAULT_CONFIG_PATH;
@@ -28,7 +39,7 @@ async function main() {
 
   let gw;
   try {
-    gw = createGateway(config);
+    gw = await createGateway(config);
   } catch (err) {
     process.stderr.write(`signalbox: cannot start: ${(err as Error).message}\n`);
     process.exit(2);
@@ -38,6 +49,11 @@ async function main() {
   }
   if (!config.store.redisUrl) {
     log("warn", "using the in-memory store: cooldowns, limits, budgets and usage are per process and lost on restart (set REDIS_URL or store.redis_url to share them across replicas)");
+  } else {
+    const connected = (gw.core.exec.health as { connected?: boolean }).connected;
+    log(connected ? "info" : "warn", connected ? "shared state in Redis" : "Redis is not reachable: serving with per-replica state until it is", {
+      redis: redactUrl(config.store.redisUrl),
+    });
   }
   const server = await startServer(gw, {
     port: config.server.port,

@@ -3,7 +3,7 @@
 // a total deadline, the commit point for streams, and every attempt recorded with its usage
 // and cost, whatever the outcome.
 
-import type { Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { FailureKind, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import type { HealthStore } from "../state/health.ts";
 import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/cost.ts";
@@ -76,11 +76,22 @@ function toProviderError(err: unknown, signal: AbortSignal): ProviderError {
   return new ProviderError({ kind: "unknown", message: `provider adapter error: ${(err as Error)?.message ?? String(err)}`, cause: err });
 }
 
+/** Failure kinds retried on the same deployment when a route does not say. */
+export const DEFAULT_RETRY_ON: readonly FailureKind[] = ["rate_limited", "overloaded", "network", "server_error", "stream_interrupted"];
+
+interface Running<T> {
+  ctx: AttemptCtx;
+  idx: number;
+  /** Settles, never rejects. */
+  done: Promise<{ run: Running<T>; ok: true; value: T } | { run: Running<T>; ok: false; err: ProviderError }>;
+}
+
 /**
  * Walk the plan: try candidates in order, retrying a candidate when the policy allows and the
- * deadline leaves room, falling back otherwise. `attempt` does the provider call for one
- * candidate and resolves at the point of success (unary: the whole answer; stream: the first
- * content event).
+ * deadline leaves room, falling back otherwise, and (when the route hedges) starting the next
+ * candidate alongside a slow one. `attempt` does the provider call for one candidate and
+ * resolves at the point of success (unary: the whole answer; stream: the first content event).
+ * Retries, fallbacks and hedges are one loop and one attempt budget.
  */
 async function walk<T>(
   plan: Plan,
@@ -91,26 +102,31 @@ async function walk<T>(
 ): Promise<{ value: T; ctx: AttemptCtx }> {
   const deadline = ex.arrivedAt + plan.timeouts.totalMs;
   const rand = deps.random ?? Math.random;
+  const retryOn = plan.retry.retryOn ?? DEFAULT_RETRY_ON;
+  const snapshot = deps.health.snapshot();
   let idx = 0;
   let retriesUsed = 0;
   let reason = "primary";
   let lastError: ProviderError | undefined;
   let minContextWindow = 0;
 
-  while (idx < plan.candidates.length && ex.attempts.length < plan.maxAttempts) {
-    const candidate = plan.candidates[idx];
-    if (candidate.deployment.contextWindow <= minContextWindow) {
-      idx++;
-      continue;
+  /** The next candidate index at or after i that may be tried now, or -1. */
+  const nextUsable = async (i: number): Promise<number> => {
+    for (; i < plan.candidates.length; i++) {
+      const d = plan.candidates[i].deployment;
+      if (d.contextWindow <= minContextWindow) continue;
+      // After a cooldown, one probe decides: the other requests leave this deployment alone.
+      if (snapshot.get(d.id)?.awaitingProbe && !(await deps.health.claimProbe(d.id))) continue;
+      return i;
     }
-    if (signal.aborted) throw toProviderError(signal.reason, signal);
-    const remaining = deadline - now();
-    if (remaining <= 0) break;
+    return -1;
+  };
 
+  const start = (i: number, why: string, hedged: boolean): Running<T> => {
+    const candidate = plan.candidates[i];
     // The attempt's own controller, linked to the caller's signal by hand: AbortSignal.any costs
     // more per call (composite-signal bookkeeping) and this link is removed when the attempt ends.
     const ctl = new AbortController();
-    const attemptSignal = ctl.signal;
     const onCallerAbort = () => ctl.abort(signal.reason);
     signal.addEventListener("abort", onCallerAbort, { once: true });
     const record: AttemptRecord = {
@@ -120,22 +136,19 @@ async function walk<T>(
       model: candidate.deployment.model,
       outcome: "failed",
       latencyMs: 0,
-      reason,
-      hedged: false,
+      reason: why,
+      hedged,
       usage: ZERO_USAGE,
       cost: ZERO_COST,
       startTime: Date.now(),
     };
     ex.attempts.push(record);
-    const limit = Math.min(plan.timeouts.attemptMs, remaining);
-    const timer = setTimeout(
-      () => ctl.abort(new ProviderError({ kind: "timeout", message: `attempt exceeded ${Math.round(limit)} ms` })),
-      limit,
-    );
+    const limit = Math.max(1, Math.min(plan.timeouts.attemptMs, deadline - now()));
+    const timer = setTimeout(() => ctl.abort(new ProviderError({ kind: "timeout", message: `attempt exceeded ${Math.round(limit)} ms` })), limit);
     const ctx: AttemptCtx = {
       record,
       candidate,
-      signal: attemptSignal,
+      signal: ctl.signal,
       abort: (r) => ctl.abort(r),
       startedAt: now(),
       cleanup: () => {
@@ -145,38 +158,104 @@ async function walk<T>(
     };
     if (ex.overheadUs < 0) ex.overheadUs = Math.round((ctx.startedAt - ex.arrivedAt) * 1000);
     deps.health.begin(candidate.deployment.id);
+    const run = { ctx, idx: i } as Running<T>;
+    run.done = attempt(ctx).then(
+      (value) => ({ run, ok: true as const, value }),
+      (err) => ({ run, ok: false as const, err: toProviderError(err, ctl.signal) }),
+    );
+    return run;
+  };
+
+  /** A failed attempt: close its record and report it to the health store. */
+  const fail = (run: Running<T>, e: ProviderError, canceled: boolean) => {
+    run.ctx.cleanup();
+    settleAttempt(ex, run.ctx, canceled ? "canceled" : "failed", e);
+    deps.health.end(run.ctx.candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceled && POLICY[e.kind].cooldown, retryAfterMs: e.retryAfterMs });
+  };
+
+  /** A hedge sibling that lost: stop it; bill the prompt it was sent (estimated). */
+  const cancelLoser = (run: Running<T>) => {
+    const e = new ProviderError({ kind: "canceled", message: "lost the hedge race" });
+    run.ctx.abort(e);
+    run.ctx.usage ??= { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens };
+    ex.usageEstimated = true;
+    fail(run, e, true);
+  };
+
+  idx = await nextUsable(0);
+  while (idx >= 0 && ex.attempts.length < plan.maxAttempts) {
+    if (signal.aborted) throw toProviderError(signal.reason, signal);
+    if (deadline - now() <= 0) break;
+
+    const running: Running<T>[] = [start(idx, reason, false)];
+    let hedgeTimer: ReturnType<typeof setTimeout> | undefined;
+    let hedgeFired: Promise<"hedge"> | undefined;
+    if (plan.hedgeAfterMs > 0 && !plan.noFallback && idx + 1 < plan.candidates.length && ex.attempts.length < plan.maxAttempts) {
+      hedgeFired = new Promise((resolve) => (hedgeTimer = setTimeout(() => resolve("hedge"), plan.hedgeAfterMs)));
+    }
+
+    let failure: ProviderError | undefined;
+    let failedRun: Running<T> | undefined;
     try {
-      const value = await attempt(ctx);
-      return { value, ctx };
-    } catch (err) {
-      ctx.cleanup();
-      const e = toProviderError(err, attemptSignal);
-      const canceledByCaller = signal.aborted;
-      settleAttempt(ex, ctx, canceledByCaller ? "canceled" : "failed", e);
-      deps.health.end(candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceledByCaller && POLICY[e.kind].cooldown, retryAfterMs: e.retryAfterMs });
-      if (canceledByCaller) throw e;
-      lastError = e;
-      const p = POLICY[e.kind];
-      // Retry the same candidate?
-      if (p.retry && e.retryable !== false && retriesUsed < plan.retry.maxRetries) {
-        const backoff = Math.min(plan.retry.maxDelayMs, plan.retry.baseDelayMs * 2 ** retriesUsed) * (0.5 + rand() / 2);
-        const delay = e.retryAfterMs ?? backoff;
-        const hasNext = idx + 1 < plan.candidates.length;
-        // A long retry-after is better spent on the next candidate; never sleep past the deadline.
-        if (delay <= plan.retry.maxRetryAfterMs && now() + delay < deadline && !(hasNext && e.retryAfterMs !== undefined && e.retryAfterMs > plan.retry.baseDelayMs * 4)) {
-          retriesUsed++;
-          reason = `retry ${retriesUsed} after ${e.kind}${e.retryAfterMs !== undefined ? ` (retry-after ${e.retryAfterMs} ms)` : ""}`;
-          await sleep(delay, signal);
+      while (running.length) {
+        const next = hedgeFired
+          ? await Promise.race<Awaited<Running<T>["done"]> | "hedge">([...running.map((r) => r.done), hedgeFired])
+          : running.length === 1
+            ? await running[0].done
+            : await Promise.race(running.map((r) => r.done));
+        if (next === "hedge") {
+          hedgeFired = undefined;
+          const h = await nextUsable(idx + 1);
+          if (h >= 0 && ex.attempts.length < plan.maxAttempts) {
+            idx = h;
+            running.push(start(h, `hedge: no first token from ${running[0].ctx.candidate.deployment.id} after ${plan.hedgeAfterMs} ms`, true));
+            running[0].ctx.record.hedged = true;
+          }
           continue;
         }
+        running.splice(running.indexOf(next.run), 1);
+        if (next.ok) {
+          for (const loser of running) cancelLoser(loser);
+          return { value: next.value, ctx: next.run.ctx };
+        }
+        const canceledByCaller = signal.aborted;
+        fail(next.run, next.err, canceledByCaller);
+        if (canceledByCaller) {
+          for (const other of running) fail(other, toProviderError(signal.reason, signal), true);
+          throw next.err;
+        }
+        failure = next.err;
+        failedRun = next.run;
+        // A hedge sibling still running may yet succeed: wait for it before deciding.
       }
-      const fallback = e.kind === "content_filtered" ? plan.fallbackOnContentFilter : p.fallback;
-      if (!fallback || plan.noFallback) break;
-      if (e.kind === "context_length_exceeded") minContextWindow = Math.max(minContextWindow, candidate.deployment.contextWindow);
-      idx++;
-      retriesUsed = 0;
-      reason = `fallback after ${e.kind} from ${candidate.deployment.id}`;
+    } finally {
+      clearTimeout(hedgeTimer);
     }
+
+    const e = failure!;
+    const candidate = failedRun!.ctx.candidate;
+    lastError = e;
+    const p = POLICY[e.kind];
+    // Retry the last failed candidate?
+    if (p.retry && retryOn.includes(e.kind) && e.retryable !== false && retriesUsed < plan.retry.maxRetries) {
+      const backoff = Math.min(plan.retry.maxDelayMs, plan.retry.baseDelayMs * 2 ** retriesUsed) * (0.5 + rand() / 2);
+      const delay = e.retryAfterMs ?? backoff;
+      const hasNext = idx + 1 < plan.candidates.length;
+      // A long retry-after is better spent on the next candidate; never sleep past the deadline.
+      if (delay <= plan.retry.maxRetryAfterMs && now() + delay < deadline && !(hasNext && e.retryAfterMs !== undefined && e.retryAfterMs > plan.retry.baseDelayMs * 4)) {
+        retriesUsed++;
+        reason = `retry ${retriesUsed} after ${e.kind}${e.retryAfterMs !== undefined ? ` (retry-after ${e.retryAfterMs} ms)` : ""}`;
+        await sleep(delay, signal);
+        idx = failedRun!.idx;
+        continue;
+      }
+    }
+    const fallback = e.kind === "content_filtered" ? plan.fallbackOnContentFilter : p.fallback;
+    if (!fallback || plan.noFallback) break;
+    if (e.kind === "context_length_exceeded") minContextWindow = Math.max(minContextWindow, candidate.deployment.contextWindow);
+    retriesUsed = 0;
+    reason = `fallback after ${e.kind} from ${candidate.deployment.id}`;
+    idx = await nextUsable(idx + 1);
   }
   const e = lastError ?? new ProviderError({ kind: "timeout", message: "request deadline passed before any attempt" });
   const tried = ex.attempts.length;

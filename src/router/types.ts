@@ -105,7 +105,7 @@ export interface Plan {
   hedgeAfterMs: number;
   fallbackOnContentFilter: boolean;
   timeouts: Required<CallTimeouts>;
-  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number };
+  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number; retryOn?: readonly FailureKind[] };
   /** max_output_tokens after key and route caps. */
   maxOutputTokens?: number;
   adjustments: Adjustment[];

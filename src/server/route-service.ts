@@ -74,7 +74,7 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
           const cooling = h?.cooldownUntil !== undefined && h.cooldownUntil > snap.now;
           const state = cooling
             ? DeploymentHealth_State.COOLING_DOWN
-            : h?.cooldownUntil !== undefined
+            : h?.awaitingProbe
               ? DeploymentHealth_State.PROBING
               : DeploymentHealth_State.HEALTHY;
           return {

@@ -1,33 +1,48 @@
 // Deployment health as the router reads it: cooldowns, consecutive failures, moving latency
-// estimates and in-flight counts. This is the in-memory implementation (one process); the
-// Redis-backed one shares the same interface so cooldowns hold across replicas.
+// estimates and in-flight counts. Reads are local and synchronous (a snapshot per request, no
+// I/O on the hot path); this file holds the interface and the in-memory implementation (one
+// process). redis-health.ts shares cooldowns and probes across replicas through Redis.
 
 import type { FailureKind } from "../providers/types.ts";
 
 export interface DeploymentHealth {
+  /** Epoch ms until which plans skip the deployment. */
   cooldownUntil?: number;
   consecutiveFailures: number;
   lastFailureKind?: FailureKind;
   /** Exponentially weighted moving averages, ms. */
   ttftMs?: number;
   latencyMs?: number;
+  /** When the moving averages were last updated (epoch ms). */
+  observedAt?: number;
+  /** Attempts in flight on this replica. */
   inFlight: number;
-  /** A probe is in flight after a cooldown ended. */
-  probing: boolean;
+  /** The cooldown has ended and no attempt has reported since: the next one is the probe. */
+  awaitingProbe: boolean;
 }
 
 /** A read-only view taken once per request, before planning. */
 export interface HealthSnapshot {
-  get(deployment: string): DeploymentHealth | undefined;
+  get(deployment: string): Readonly<DeploymentHealth> | undefined;
   now: number;
 }
+
+export type AttemptResult =
+  | { ok: true; ttftMs?: number; latencyMs: number }
+  | { ok: false; kind: FailureKind; cooldown: boolean; retryAfterMs?: number };
 
 export interface HealthStore {
   snapshot(): HealthSnapshot;
   /** An attempt started on a deployment (in-flight accounting). */
   begin(deployment: string): void;
-  /** An attempt ended. */
-  end(deployment: string, result: { ok: true; ttftMs?: number; latencyMs: number } | { ok: false; kind: FailureKind; cooldown: boolean; retryAfterMs?: number }): void;
+  /** An attempt ended. Never waits on I/O; shared stores replicate in the background. */
+  end(deployment: string, result: AttemptResult): void;
+  /**
+   * Claim the probe of a deployment whose cooldown has ended: true for exactly one caller
+   * (across replicas, for a shared store) until the probe reports or its claim expires.
+   */
+  claimProbe(deployment: string): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 export interface CooldownPolicy {
@@ -37,54 +52,120 @@ export interface CooldownPolicy {
   cooldownMs: number;
   /** Longest cooldown a retry-after may impose. */
   maxCooldownMs: number;
+  /** How long a probe claim lasts before another request may probe. */
+  probeTimeoutMs: number;
 }
 
-export const DEFAULT_COOLDOWN: CooldownPolicy = { failureThreshold: 3, cooldownMs: 30_000, maxCooldownMs: 300_000 };
+export const DEFAULT_COOLDOWN: CooldownPolicy = { failureThreshold: 3, cooldownMs: 30_000, maxCooldownMs: 300_000, probeTimeoutMs: 30_000 };
 
 const ALPHA = 0.2;
 const ewma = (prev: number | undefined, x: number) => (prev === undefined ? x : prev + ALPHA * (x - prev));
 
-export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOWN, clock: () => number = Date.now): HealthStore {
-  const state = new Map<string, DeploymentHealth>();
-  const get = (d: string) => {
-    let h = state.get(d);
+/**
+ * The local half every store shares: per-deployment state, EWMA updates, in-flight counts and
+ * the cooldown decision. Returns what changed so a shared store can replicate it.
+ */
+export class LocalHealth {
+  readonly state = new Map<string, DeploymentHealth>();
+  private readonly probeClaims = new Map<string, number>();
+  readonly policy: CooldownPolicy;
+  readonly clock: () => number;
+
+  constructor(policy: CooldownPolicy, clock: () => number) {
+    this.policy = policy;
+    this.clock = clock;
+  }
+
+  get(d: string): DeploymentHealth {
+    let h = this.state.get(d);
     if (!h) {
-      h = { consecutiveFailures: 0, inFlight: 0, probing: false };
-      state.set(d, h);
+      h = { consecutiveFailures: 0, inFlight: 0, awaitingProbe: false };
+      this.state.set(d, h);
     }
     return h;
-  };
+  }
+
+  snapshot(): HealthSnapshot {
+    const now = this.clock();
+    // Cooldowns that ended become "awaiting probe" (checked lazily, once per snapshot).
+    for (const h of this.state.values()) {
+      if (h.cooldownUntil !== undefined && h.cooldownUntil <= now && !h.awaitingProbe) h.awaitingProbe = true;
+    }
+    return { get: (d) => this.state.get(d), now };
+  }
+
+  claimLocal(d: string): boolean {
+    const now = this.clock();
+    const until = this.probeClaims.get(d);
+    if (until !== undefined && until > now) return false;
+    this.probeClaims.set(d, now + this.policy.probeTimeoutMs);
+    return true;
+  }
+
+  /** Apply an attempt result; returns the cooldown set (epoch ms) or "recovered" or nothing. */
+  apply(d: string, r: AttemptResult): { cooldownUntil: number; kind: FailureKind } | "recovered" | undefined {
+    const h = this.get(d);
+    const now = this.clock();
+    if (r.ok) {
+      const wasUnhealthy = h.consecutiveFailures > 0 || h.cooldownUntil !== undefined;
+      h.consecutiveFailures = 0;
+      h.cooldownUntil = undefined;
+      h.awaitingProbe = false;
+      h.lastFailureKind = undefined;
+      this.probeClaims.delete(d);
+      if (r.ttftMs !== undefined) h.ttftMs = ewma(h.ttftMs, r.ttftMs);
+      h.latencyMs = ewma(h.latencyMs, r.latencyMs);
+      h.observedAt = now;
+      return wasUnhealthy ? "recovered" : undefined;
+    }
+    if (!r.cooldown) return undefined;
+    h.consecutiveFailures++;
+    h.lastFailureKind = r.kind;
+    const probeFailed = h.awaitingProbe;
+    let until: number | undefined;
+    if (r.kind === "rate_limited" && r.retryAfterMs !== undefined && r.retryAfterMs > 0) {
+      until = now + Math.min(r.retryAfterMs, this.policy.maxCooldownMs);
+    } else if (probeFailed || h.consecutiveFailures >= this.policy.failureThreshold) {
+      until = now + this.policy.cooldownMs;
+    }
+    if (until === undefined) return undefined;
+    this.setCooldown(d, until, r.kind);
+    return { cooldownUntil: until, kind: r.kind };
+  }
+
+  setCooldown(d: string, until: number, kind: FailureKind): void {
+    const h = this.get(d);
+    h.cooldownUntil = until;
+    h.lastFailureKind = kind;
+    h.awaitingProbe = false;
+    this.probeClaims.delete(d);
+  }
+
+  recover(d: string): void {
+    const h = this.get(d);
+    h.consecutiveFailures = 0;
+    h.cooldownUntil = undefined;
+    h.awaitingProbe = false;
+    h.lastFailureKind = undefined;
+    this.probeClaims.delete(d);
+  }
+}
+
+export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOWN, clock: () => number = Date.now): HealthStore {
+  const local = new LocalHealth(policy, clock);
   return {
-    snapshot() {
-      return { get: (d) => state.get(d), now: clock() };
-    },
+    snapshot: () => local.snapshot(),
     begin(d) {
-      const h = get(d);
-      h.inFlight++;
-      if (h.cooldownUntil !== undefined && h.cooldownUntil <= clock()) h.probing = true;
+      local.get(d).inFlight++;
     },
     end(d, r) {
-      const h = get(d);
+      const h = local.get(d);
       h.inFlight = Math.max(0, h.inFlight - 1);
-      if (r.ok) {
-        h.consecutiveFailures = 0;
-        h.cooldownUntil = undefined;
-        h.probing = false;
-        h.lastFailureKind = undefined;
-        if (r.ttftMs !== undefined) h.ttftMs = ewma(h.ttftMs, r.ttftMs);
-        h.latencyMs = ewma(h.latencyMs, r.latencyMs);
-        return;
-      }
-      if (!r.cooldown) return;
-      h.consecutiveFailures++;
-      h.lastFailureKind = r.kind;
-      const now = clock();
-      if (r.kind === "rate_limited" && r.retryAfterMs !== undefined) {
-        h.cooldownUntil = now + Math.min(r.retryAfterMs, policy.maxCooldownMs);
-      } else if (h.probing || h.consecutiveFailures >= policy.failureThreshold) {
-        h.cooldownUntil = now + policy.cooldownMs;
-      }
-      h.probing = false;
+      local.apply(d, r);
     },
+    async claimProbe(d) {
+      return local.claimLocal(d);
+    },
+    async close() {},
   };
 }

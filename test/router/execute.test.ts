@@ -244,3 +244,55 @@ test("cost sums every billed attempt", async () => {
   // 10 input × $1/M + 5 output × $2/M = 10,000 + 10,000 nano-USD
   assert.equal(out.cost.total, 20_000);
 });
+
+test("hedging: a slow first candidate gets a concurrent sibling; the first answer wins, the other is cancelled and billed", async () => {
+  const { deps, call, plan: p } = setup([{ hangMs: 5_000 }], ["ok"]);
+  const ex = newExecution(performance.now());
+  const t0 = performance.now();
+  const out = await executeUnary(call, { ...p, hedgeAfterMs: 30 }, signal(), deps, ex);
+  assert.ok(performance.now() - t0 < 1_000, "did not wait for the hanging attempt");
+  assert.equal(out.deployment?.deployment.id, "d2");
+  assert.deepEqual(outline(ex), ["d1:canceled:canceled", "d2:succeeded"]);
+  assert.ok(ex.attempts.every((a) => a.hedged));
+  assert.match(ex.attempts[1].reason, /^hedge: no first token from d1 after 30 ms/);
+  assert.equal(ex.attempts[0].errorMessage, "lost the hedge race");
+  assert.ok(ex.attempts[0].usage.inputTokens > 0, "the loser's prompt is billed (estimated)");
+  assert.equal(deps.health.snapshot().get("d1")?.inFlight, 0);
+});
+
+test("hedging on a stream: the sibling that produces the first token wins", async () => {
+  const { deps, call, plan: p } = setup([{ hangMs: 5_000 }]);
+  const ex = newExecution(performance.now());
+  let text = "";
+  for await (const e of executeStream({ ...call, stream: true }, { ...p, hedgeAfterMs: 30 }, signal(), deps, ex)) {
+    if (e.type === "delta") for (const x of e.events) if (x.type === "text") text += x.text;
+  }
+  assert.equal(text, "p2-0 p2-1 p2-2 p2-3 ");
+  assert.deepEqual(outline(ex), ["d1:canceled:canceled", "d2:succeeded"]);
+});
+
+test("hedging: when the first candidate answers before the threshold, no sibling starts", async () => {
+  const { deps, call, plan: p } = setup(["ok"]);
+  const ex = newExecution(performance.now());
+  await executeUnary(call, { ...p, hedgeAfterMs: 500 }, signal(), deps, ex);
+  assert.deepEqual(outline(ex), ["d1:succeeded"]);
+});
+
+test("after a cooldown ends, only the request holding the probe tries the deployment", async () => {
+  const { deps, call, plan: p } = setup(["ok"], ["ok"]);
+  // d1 failed into a cooldown that has already ended: it awaits its probe.
+  const h = deps.health;
+  h.begin("d1");
+  h.end("d1", { ok: false, kind: "overloaded", cooldown: true });
+  h.begin("d1");
+  h.end("d1", { ok: false, kind: "overloaded", cooldown: true });
+  h.begin("d1");
+  h.end("d1", { ok: false, kind: "overloaded", cooldown: true });
+  const snap = h.snapshot();
+  assert.ok(snap.get("d1")!.cooldownUntil! > Date.now());
+  (snap.get("d1") as { cooldownUntil?: number }).cooldownUntil = Date.now() - 1;
+  assert.equal(await h.claimProbe("d1"), true, "someone else holds the probe now");
+  const ex = newExecution(performance.now());
+  const out = await executeUnary(call, p, signal(), deps, ex);
+  assert.equal(out.deployment?.deployment.id, "d2", "d1 is left to its probe");
+});

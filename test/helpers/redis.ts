@@ -1,0 +1,66 @@
+// A private redis-server for tests: a free loopback port, no persistence, stopped by its pid.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+  /** Start it again on the same port (after stop), for outage tests. */
+  restart(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+function launch(port: number): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const onData = (d: Buffer) => {
+      out += d;
+      if (out.includes("Ready to accept connections")) {
+        proc.stdout!.off("data", onData);
+        proc.stdout!.resume();
+        resolve(proc);
+      }
+    };
+    proc.stdout!.on("data", onData);
+    proc.once("error", reject);
+    proc.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let proc = await launch(port);
+  const stop = async () => {
+    if (proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGKILL");
+    await exited;
+  };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get proc() {
+      return proc;
+    },
+    stop,
+    async restart() {
+      await stop();
+      proc = await launch(port);
+    },
+  };
+}
