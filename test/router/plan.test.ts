@@ -44,7 +44,7 @@ function call(over: Partial<ChatCall> & { text?: string } = {}): ChatCall {
 
 const healthy: HealthSnapshot = { get: () => undefined, now: 1_000 };
 const snapshot = (h: Record<string, Partial<DeploymentHealth>>, now = 1_000): HealthSnapshot => ({
-  get: (d) => (h[d] ? { consecutiveFailures: 0, inFlight: 0, probing: false, ...h[d] } : undefined),
+  get: (d) => (h[d] ? { consecutiveFailures: 0, inFlight: 0, awaitingProbe: false, ...h[d] } : undefined),
   now,
 });
 const ids = (p: ReturnType<typeof plan>) => p.candidates.map((c) => c.deployment.id);
