@@ -25,9 +25,16 @@ import { usageService } from "./server/usage-service.ts";
 import { createMemoryHealthStore, type HealthStore } from "./state/health.ts";
 import { createRedisHealthStore } from "./state/redis-health.ts";
 import { createMemoryUsageSink, type UsageSink } from "./usage/record.ts";
+import { createMemoryLimiter } from "./limits/memory.ts";
+import { createRedisLimiter } from "./limits/redis.ts";
+import type { Limiter } from "./limits/types.ts";
+import { connectRedis, createRedisClient } from "./state/redis.ts";
+import { log } from "./telemetry/log.ts";
 
 /** What the services need: the registry, the planner, the executor's dependencies, the usage sink. */
 export interface GatewayCore {
+  config: Config;
+  limits: Limiter;
   registry: ModelRegistry;
   exec: ExecuteDeps;
   usage: UsageSink;
@@ -48,11 +55,29 @@ export interface GatewayOptions {
   usage?: UsageSink;
   transport?: Transport;
   health?: HealthStore;
+  limits?: Limiter;
 }
 
 /** The state stores: Redis when configured (shared by replicas), memory otherwise. */
 async function createHealth(config: Config): Promise<HealthStore> {
   return config.store.redisUrl ? createRedisHealthStore(config.store.redisUrl) : createMemoryHealthStore();
+}
+
+async function createLimits(config: Config): Promise<Limiter> {
+  if (!config.store.redisUrl) return createMemoryLimiter();
+  const client = createRedisClient(config.store.redisUrl);
+  await connectRedis(client);
+  const limiter = createRedisLimiter(client, {
+    onDegraded: (d) =>
+      log(d ? "warn" : "info", d ? "Redis unavailable: rate limits and budgets fall back to per-replica enforcement" : "Redis is back: limits are shared again"),
+  });
+  return {
+    ...limiter,
+    async close() {
+      await limiter.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
 }
 
 export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -62,7 +87,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const registry = createModelRegistry(config);
   const exec: ExecuteDeps = { providers, health: opts.health ?? (await createHealth(config)) };
   const auth = createAuthenticator(config.keys);
+  const limits = opts.limits ?? (await createLimits(config));
   const core: GatewayCore = {
+    config,
+    limits,
     registry,
     exec,
     usage: opts.usage ?? createMemoryUsageSink(),
@@ -101,6 +129,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
     async close() {
       await core.usage.flush();
+      await limits.close();
       await exec.health.close();
       await transport.close();
     },

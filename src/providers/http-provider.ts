@@ -40,20 +40,27 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
       const sse = createSseParser();
       const tr = adapter.streamTranslator();
       let finished = false;
-      // Translate every SSE event of one network read into one batch.
+      // Translate every SSE event of one network read into one batch. Content translated before
+      // an in-band error in the same read is still delivered (and billed) before the error.
+      let pendingError: unknown;
       const translate = (events: SseEvent[]): StreamEvent[] => {
-        if (events.length === 1) return tr.event(events[0]);
         const out: StreamEvent[] = [];
-        for (const e of events) for (const x of tr.event(e)) out.push(x);
+        try {
+          for (const e of events) for (const x of tr.event(e)) out.push(x);
+        } catch (err) {
+          pendingError = err;
+        }
         return out;
       };
       try {
         for await (const chunk of res.body) {
           const batch = translate(sse.push(chunk));
           if (batch.length) yield batch;
+          if (pendingError) throw pendingError;
         }
         const tail = translate(sse.end());
         if (tail.length) yield tail;
+        if (pendingError) throw pendingError;
         finished = true;
         const last = tr.end();
         if (last.length) yield last;

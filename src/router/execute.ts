@@ -473,7 +473,7 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
     throw new GatewayError(
       e.kind === "timeout" ? "deadline_exceeded" : "unavailable",
       `stream from ${ctx.candidate.deployment.id} failed after ${deltas} deltas (${chars} characters): ${e.message}`,
-      { failureKind: e.kind, attempts: ex.attempts, deliveredDeltas: deltas, deliveredChars: chars, usage: ex.usage, cost: ex.cost },
+      { failureKind: e.kind, attempts: ex.attempts, deliveredDeltas: deltas, deliveredChars: chars, usage: ex.usage, usageEstimated: ex.usageEstimated, cost: ex.cost },
       e,
     );
   } finally {

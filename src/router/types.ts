@@ -1,7 +1,7 @@
 // The router's vocabulary: a chat call as the router sees it, the plan it computes, and the
 // outcome of executing that plan (attempts, usage, cost).
 
-import type { Capability, DeploymentConfig, ProviderConfig, Task } from "../config/types.ts";
+import type { Capability, DeploymentConfig, KeyConfig, ProviderConfig, Task } from "../config/types.ts";
 import type { FailureKind, FinishReason, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
@@ -13,6 +13,8 @@ export interface Caller {
   /** Routes, aliases or deployments the key may use; empty = all. */
   allow: string[];
   maxOutputTokens?: number;
+  /** The key's configuration (limits, budget); absent when auth is off. */
+  key?: KeyConfig;
 }
 
 export interface CallTimeouts {

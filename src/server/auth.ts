@@ -25,7 +25,7 @@ export interface Authenticator {
 export function createAuthenticator(keys: KeyConfig[]): Authenticator {
   const byHash = new Map<string, Caller>();
   for (const k of keys) {
-    byHash.set(k.hash, { keyName: k.name, team: k.team, role: k.role, allow: k.allow, maxOutputTokens: k.maxOutputTokens });
+    byHash.set(k.hash, { keyName: k.name, team: k.team, role: k.role, allow: k.allow, maxOutputTokens: k.maxOutputTokens, key: k });
   }
   const enabled = keys.length > 0;
   return {

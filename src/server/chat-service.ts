@@ -12,6 +12,8 @@ import { requestInfoKey, type RequestInfo } from "./context.ts";
 import { attemptToPb, costToPb, deltasToPb, finishToPb, outcomeToResponse, toChatCall, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateChatRequest } from "./validate.ts";
+import { buildAdmission, buildSettlement, refusal, type Admission } from "../limits/admission.ts";
+import { log } from "../telemetry/log.ts";
 
 function info(ctx: HandlerContext): RequestInfo {
   return ctx.values.get(requestInfoKey)!;
@@ -72,15 +74,37 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
     return { ri, call };
   }
 
+  const warned = new Set<string>();
+  /** Rate limits and budget reservation: the one state round trip before the upstream call. */
+  async function admit(call: ChatCall, plan: Plan): Promise<Admission | undefined> {
+    const a = buildAdmission(core.config, call, plan, Date.now());
+    if (!a) return undefined;
+    const r = await core.limits.admit(a.request);
+    if (!r.ok) throw refusal(r);
+    for (const s of r.soft) {
+      const k = `${s.id}:${a.request.budgets.find((b) => b.id === s.id)?.period}`;
+      if (!warned.has(k)) {
+        warned.add(k);
+        log("warn", "budget soft threshold reached", { budget: s.id, spent_nano_usd: s.spentNanos, limit_nano_usd: s.limitNanos });
+      }
+    }
+    return a;
+  }
+  const settle = (a: Admission | undefined, ex: Execution) => {
+    if (a) core.limits.settle(buildSettlement(a, ex, Date.now()));
+  };
+
   return {
     async complete(req, ctx) {
       let ri = ctx.values.get(requestInfoKey)!;
       let call: ChatCall | undefined;
       let plan: Plan | undefined;
+      let admission: Admission | undefined;
       const ex = newExecution(ri.arrivedAt);
       try {
         ({ ri, call } = prepare(req, ctx, false));
         plan = core.plan(call);
+        admission = await admit(call, plan);
         const outcome = await executeUnary(call, plan, ctx.signal, core.exec, ex);
         record(core, call, plan, ex, ri, "ok");
         return outcomeToResponse(outcome, {
@@ -94,6 +118,8 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
         const ce = toConnectError(err, ctx.signal, ri.traceId);
         if (call) record(core, call, plan, ex, ri, statusOf(ce, ctx), err);
         throw ce;
+      } finally {
+        settle(admission, ex);
       }
     },
 
@@ -101,12 +127,14 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
       let ri = ctx.values.get(requestInfoKey)!;
       let call: ChatCall | undefined;
       let plan: Plan | undefined;
+      let admission: Admission | undefined;
       const ex = newExecution(ri.arrivedAt);
       let status = "ok";
       let failure: unknown;
       try {
         ({ ri, call } = prepare(req, ctx, true));
         plan = core.plan(call);
+        admission = await admit(call, plan);
         for await (const ev of executeStream(call, plan, ctx.signal, core.exec, ex)) {
           if (ev.type === "delta") {
             yield deltasToPb(ev.events);
@@ -157,6 +185,7 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
           if (status === "ok" && (ctx.signal.aborted || !ex.deployment)) status = ctx.signal.aborted ? statusOf(undefined, ctx) : "canceled";
           record(core, call, plan, ex, ri, status, failure);
         }
+        settle(admission, ex);
       }
     },
   };

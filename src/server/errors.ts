@@ -42,7 +42,7 @@ export function toConnectError(err: unknown, signal: AbortSignal | undefined, tr
       retryAfterMs: d.retryAfterMs,
       deliveredDeltas: d.deliveredDeltas ?? 0,
       deliveredChars: d.deliveredChars ?? 0,
-      usage: d.usage ? usageToPb(d.usage) : undefined,
+      usage: d.usage ? usageToPb(d.usage, d.usageEstimated) : undefined,
       cost: d.cost ? costToPb(d.cost) : undefined,
       traceId,
       field: d.field ?? "",

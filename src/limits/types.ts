@@ -1,0 +1,76 @@
+// Admission control before a request runs (rate limits and budget reservations) and settlement
+// after it (actual tokens and cost). One call each; implementations: memory (one replica) and
+// Redis (every replica, one Lua script round trip).
+
+import type { Period } from "./periods.ts";
+
+/** A sliding-window limit on requests or tokens per minute. */
+export interface RateCheck {
+  /** Stable id: "key:search-service:rpm", "user:search-service:alice:tpm", "deployment:openai/gpt-4o:tpm". */
+  id: string;
+  /** Where the counter lives for sharding (all checks of one admission share it in Redis). */
+  limit: number;
+  /** Requests (1) or estimated tokens this request takes. */
+  cost: number;
+  windowMs: number;
+  /** For messages: "requests per minute of key search-service". */
+  describe: string;
+}
+
+export interface BudgetCheck {
+  /** "key:search-service" or "team:search". */
+  id: string;
+  period: Period;
+  limitNanos: number;
+  /** The most this request can cost (reserved until it settles). */
+  reserveNanos: number;
+  softThreshold: number;
+  describe: string;
+}
+
+export interface AdmissionRequest {
+  requestId: string;
+  /** Groups checks that must be decided atomically (the caller's team). */
+  shard: string;
+  rates: RateCheck[];
+  budgets: BudgetCheck[];
+  now: number;
+  /** How long a reservation survives if the request never settles (process died). */
+  reservationTtlMs: number;
+}
+
+export type AdmissionResult =
+  | { ok: true; soft: { id: string; spentNanos: number; limitNanos: number }[] }
+  | { ok: false; kind: "rate"; check: RateCheck; retryAfterMs: number }
+  | { ok: false; kind: "budget"; check: BudgetCheck; spentNanos: number; reservedNanos: number; resetAt: number };
+
+export interface Settlement {
+  requestId: string;
+  shard: string;
+  /** Token-rate checks to correct by (actual - estimated); request counts need no correction. */
+  tokenAdjustments: { id: string; delta: number; windowMs: number }[];
+  budgets: { id: string; period: Period; reservedNanos: number; actualNanos: number }[];
+  now: number;
+}
+
+export interface BudgetState {
+  spentNanos: number;
+  reservedNanos: number;
+}
+
+export interface RateState {
+  used: number;
+}
+
+export interface Limiter {
+  /** One round trip at most. */
+  admit(req: AdmissionRequest): Promise<AdmissionResult>;
+  /** Never waits: settlements are written in the background, batched. */
+  settle(s: Settlement): void;
+  budgetState(shard: string, id: string, period: Period, now: number): Promise<BudgetState>;
+  rateState(shard: string, id: string, windowMs: number, now: number): Promise<RateState>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** "redis", "memory", or "memory (redis unavailable)". */
+  mode(): string;
+}
