@@ -22,6 +22,7 @@ import { toConnectError } from "./server/errors.ts";
 import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
 import { routeService } from "./server/route-service.ts";
 import { usageService } from "./server/usage-service.ts";
+import { budgetService } from "./server/budget-service.ts";
 import { createMemoryHealthStore, type HealthStore } from "./state/health.ts";
 import { createRedisHealthStore } from "./state/redis-health.ts";
 import { createMemoryUsageSink, type UsageSink } from "./usage/record.ts";
@@ -124,7 +125,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     routes(router) {
       router.service(ChatService, chatService(core));
       router.service(RouteService, routeService(core));
-      router.service(UsageService, usageService());
+      router.service(UsageService, { ...usageService(), ...budgetService(core) });
       router.service(Health, healthService(health));
     },
     async close() {

@@ -109,4 +109,23 @@ test("one budget across two replicas: concurrent requests cannot overspend it", 
   } catch (e) {
     assert.match(ConnectError.from(e).rawMessage, /budget exhausted: daily budget of key "budgeted" \(\$0\.00\): spent \$0\.00.*resets \d{4}-\d\d-\d\dT00:00:00\.000Z/);
   }
+  // GetBudget from either replica: exactly five requests' cost spent, nothing left.
+  await new Promise((r) => setTimeout(r, 150)); // settlements are batched
+  for (const c of clients) {
+    const b = await c.usage.getBudget({});
+    assert.equal(b.budgets.length, 1);
+    assert.equal(b.budgets[0].name, "budgeted");
+    assert.equal(b.budgets[0].spentNanoUsd, BigInt(5 * PER_REQUEST));
+    assert.equal(b.budgets[0].reservedNanoUsd, 0n);
+    assert.equal(b.budgets[0].remainingNanoUsd, 0n);
+    assert.equal(b.budgets[0].exceeded, true);
+  }
+});
+
+test("GetBudget shows the rate-limit window of a key", async () => {
+  const b = await createSignalboxClient({ baseUrl: urls[1], apiKey: RATE_KEY }).usage.getBudget({});
+  assert.equal(b.rateLimits.length, 1);
+  assert.equal(b.rateLimits[0].requestsPerMinute, 10);
+  assert.equal(b.rateLimits[0].remainingRequests, 0);
+  await assert.rejects(createSignalboxClient({ baseUrl: urls[1], apiKey: RATE_KEY }).usage.getBudget({ key: "budgeted" }), /permission_denied|may not read/);
 });
