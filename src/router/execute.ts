@@ -407,13 +407,11 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
           case "text":
           case "reasoning":
           case "refusal":
-            deltas++;
             chars += e.text.length;
             out.push(e);
             break;
           case "tool_call_start":
           case "tool_call_delta":
-            deltas++;
             toolChars += e.type === "tool_call_delta" ? e.argumentsDelta.length : e.name.length;
             out.push(e);
             break;
@@ -432,14 +430,24 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
       return out;
     };
     try {
+      // Events before the first content still count: a stream with no content at all ends
+      // with its finish reason (length, content filter) taken from here.
+      content(opened.value.early);
+      // `deltas` counts the delta messages the caller receives (a batch is one message).
       let events = content(opened.value.rest);
-      if (events.length) yield { type: "delta", events };
+      if (events.length) {
+        deltas++;
+        yield { type: "delta", events };
+      }
       for (;;) {
         const r = await it.next();
         if (r.done) break;
         idle.refresh();
         events = content(r.value);
-        if (events.length) yield { type: "delta", events };
+        if (events.length) {
+          deltas++;
+          yield { type: "delta", events };
+        }
       }
     } finally {
       clearTimeout(idle);

@@ -342,7 +342,8 @@ export type ErrorInfo = Message<"signalbox.v1.ErrorInfo"> & {
   retryAfterMs?: number | undefined;
 
   /**
-   * For a stream that failed after its commit point: content events delivered before the error.
+   * For a stream that failed after its commit point: delta messages delivered before the error
+   * (content that arrived from the provider together travels as one delta message).
    *
    * @generated from field: uint32 delivered_deltas = 4;
    */

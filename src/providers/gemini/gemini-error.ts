@@ -94,7 +94,8 @@ function kindFor(status: number, canon: string | undefined, message: string, aut
     // A missing Files-API file is the caller's reference, not this deployment's model.
     return /\bfiles\/\S+/i.test(message) && !/\bmodels\//i.test(message) ? "bad_request" : "model_not_found";
   }
-  if (status === 499 || canon === "CANCELLED") return "canceled";
+  // The provider cancelled, not our caller: a server-side failure worth a fallback.
+  if (status === 499 || canon === "CANCELLED") return "server_error";
   if (status === 408 || status === 504 || canon === "DEADLINE_EXCEEDED") return "timeout";
   if (status === 503 || canon === "UNAVAILABLE") return "overloaded";
   if (status >= 500 || status === 409 || canon === "INTERNAL" || canon === "UNKNOWN" || canon === "DATA_LOSS" || canon === "ABORTED") {

@@ -138,10 +138,11 @@ const rows: Row[] = [
     retryable: false,
   },
   {
-    name: "499 CANCELLED → canceled",
+    // The provider cancelled, not our caller: a server-side failure, worth a fallback.
+    name: "499 CANCELLED → server_error",
     status: 499,
     body: status(499, "CANCELLED", "The operation was cancelled."),
-    kind: "canceled",
+    kind: "server_error",
   },
   {
     name: "500 INTERNAL → server_error",
