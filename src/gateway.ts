@@ -31,10 +31,14 @@ import { createRedisLimiter } from "./limits/redis.ts";
 import type { Limiter } from "./limits/types.ts";
 import { connectRedis, createRedisClient } from "./state/redis.ts";
 import { log } from "./telemetry/log.ts";
+import { endRpcSpan, extractContext, startRpcSpan, startTracing, type Tracing } from "./telemetry/tracing.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 /** What the services need: the registry, the planner, the executor's dependencies, the usage sink. */
 export interface GatewayCore {
   config: Config;
+  /** Present when traces are exported. */
+  tracing?: Tracing;
   limits: Limiter;
   registry: ModelRegistry;
   exec: ExecuteDeps;
@@ -57,6 +61,8 @@ export interface GatewayOptions {
   transport?: Transport;
   health?: HealthStore;
   limits?: Limiter;
+  /** Tracing to use instead of what the OTEL_* environment asks for (tests). */
+  tracing?: Tracing | null;
 }
 
 /** The state stores: Redis when configured (shared by replicas), memory otherwise. */
@@ -81,6 +87,24 @@ async function createLimits(config: Config): Promise<Limiter> {
   };
 }
 
+const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
+
+async function* endWithStream<T>(it: AsyncIterable<T>, span: import("@opentelemetry/api").Span, signal: AbortSignal): AsyncIterable<T> {
+  let code = "ok";
+  let message: string | undefined;
+  try {
+    yield* it;
+    if (signal.aborted) code = "canceled";
+  } catch (err) {
+    const ce = ConnectError.from(err);
+    code = codeName(ce.code);
+    message = ce.rawMessage;
+    throw err;
+  } finally {
+    endRpcSpan(span, code, message);
+  }
+}
+
 export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const transport = opts.transport ?? createTransport();
   const providers = new Map<string, Provider>();
@@ -89,8 +113,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const exec: ExecuteDeps = { providers, health: opts.health ?? (await createHealth(config)) };
   const auth = createAuthenticator(config.keys);
   const limits = opts.limits ?? (await createLimits(config));
+  const tracing = opts.tracing === null ? undefined : (opts.tracing ?? startTracing());
   const core: GatewayCore = {
     config,
+    tracing,
     limits,
     registry,
     exec,
@@ -102,20 +128,30 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   };
   const health = createHealthState([ChatService.typeName, RouteService.typeName, UsageService.typeName]);
 
-  // Runs first for every RPC: request id, trace id, and the caller (health checks need no key).
+  // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
+  // caller (health checks need no key).
   const identify: Interceptor = (next) => async (req) => {
-    const traceId = traceIdFrom(req.header.get("traceparent"));
-    req.contextValues.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt: performance.now() });
-    if (req.service.typeName !== Health.typeName) {
-      try {
-        req.contextValues.set(callerKey, auth.authenticate(req.header.get("authorization")));
-      } catch (err) {
-        throw toConnectError(err, req.signal, traceId);
-      }
+    const arrivedAt = performance.now();
+    const rpc = tracing && req.service.typeName !== Health.typeName ? startRpcSpan(tracing.tracer, req.service.typeName, req.method.name, extractContext(req.header)) : undefined;
+    const traceId = rpc ? rpc.span.spanContext().traceId : traceIdFrom(req.header.get("traceparent"));
+    req.contextValues.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: rpc?.ctx });
+    let res;
+    try {
+      if (req.service.typeName !== Health.typeName) req.contextValues.set(callerKey, auth.authenticate(req.header.get("authorization")));
+      res = await next(req);
+    } catch (err) {
+      const ce = toConnectError(err, req.signal, traceId);
+      if (rpc) endRpcSpan(rpc.span, codeName(ce.code), ce.rawMessage);
+      throw ce;
     }
-    const res = await next(req);
     res.header.set("x-signalbox-trace-id", traceId);
-    return res;
+    if (!rpc) return res;
+    if (!res.stream) {
+      endRpcSpan(rpc.span, "ok");
+      return res;
+    }
+    // A stream's RPC span ends when the stream does (the handler runs after next() returned).
+    return { ...res, message: endWithStream(res.message, rpc.span, req.signal) };
   };
 
   return {
@@ -132,6 +168,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await core.usage.flush();
       await limits.close();
       await exec.health.close();
+      await tracing?.shutdown();
       await transport.close();
     },
   };

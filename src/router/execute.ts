@@ -6,6 +6,7 @@
 import type { FailureKind, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import type { HealthStore } from "../state/health.ts";
+import type { AttemptObserver, AttemptTrace } from "../telemetry/tracing.ts";
 import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/cost.ts";
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
@@ -26,6 +27,8 @@ export interface Execution extends CallSummary {
   usageEstimated: boolean;
   /** Set once a stream has sent content (the commit point). */
   committed: boolean;
+  /** Traces each attempt (when tracing is on). */
+  observer?: AttemptObserver;
 }
 
 export function newExecution(arrivedAt: number): Execution {
@@ -59,6 +62,7 @@ interface AttemptCtx {
   usage?: Usage;
   ttftMs?: number;
   cleanup: () => void;
+  trace?: AttemptTrace;
 }
 
 const now = () => performance.now();
@@ -157,6 +161,7 @@ async function walk<T>(
       },
     };
     if (ex.overheadUs < 0) ex.overheadUs = Math.round((ctx.startedAt - ex.arrivedAt) * 1000);
+    ctx.trace = ex.observer?.start(record, candidate);
     deps.health.begin(candidate.deployment.id);
     const run = { ctx, idx: i } as Running<T>;
     run.done = attempt(ctx).then(
@@ -301,6 +306,7 @@ function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["o
     ex.usage = addUsage(ex.usage, u);
     ex.cost = addCost(ex.cost, r.cost);
   }
+  ctx.trace?.end(r, err, outcome === "succeeded" ? ex.providerModel : undefined, outcome === "succeeded" ? ex.rawFinishReason : undefined);
 }
 
 function finishSummary(ex: Execution): void {
@@ -325,12 +331,12 @@ export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSign
         outputTokens: estimateTokens(res.text.length + res.toolCalls.reduce((n, t) => n + t.arguments.length + t.name.length, 0)),
       };
     }
-    settleAttempt(ex, ctx, "succeeded", undefined, usage);
-    deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
     ex.deployment = ctx.candidate;
     ex.providerModel = res.model;
     ex.finishReason = res.finishReason;
     ex.rawFinishReason = res.rawFinishReason;
+    settleAttempt(ex, ctx, "succeeded", undefined, usage);
+    deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
     finishSummary(ex);
     return { ...ex, id: call.id, text: res.text, reasoning: res.reasoning, refusal: res.refusal, toolCalls: res.toolCalls };
   } finally {
@@ -374,6 +380,7 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
             if (isContentEvent(e)) {
               clearTimeout(ttft);
               c.ttftMs = Math.round(now() - c.startedAt);
+              c.trace?.firstToken();
               return { iter, early, rest: batch.slice(i) };
             }
             if (e.type === "usage") c.usage = e.usage;

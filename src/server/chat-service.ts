@@ -14,6 +14,7 @@ import { toConnectError } from "./errors.ts";
 import { validateChatRequest } from "./validate.ts";
 import { buildAdmission, buildSettlement, refusal, type Admission } from "../limits/admission.ts";
 import { log } from "../telemetry/log.ts";
+import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
 
 function info(ctx: HandlerContext): RequestInfo {
   return ctx.values.get(requestInfoKey)!;
@@ -90,6 +91,21 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
     }
     return a;
   }
+  /** Plan and admit, each in its own span when tracing; attempts get spans through the observer. */
+  async function route(call: ChatCall, ri: RequestInfo, ex: Execution): Promise<{ plan: Plan; admission: Admission | undefined }> {
+    const tracer = core.tracing?.tracer;
+    if (!tracer || !ri.otel) {
+      const plan = core.plan(call);
+      return { plan, admission: await admit(call, plan) };
+    }
+    ex.observer = attemptObserver(tracer, ri.otel);
+    const plan = await inSpan(tracer, ri.otel, `route ${call.model}`, { "signalbox.request.model": call.model }, () => core.plan(call), planAttributes);
+    const admission = await inSpan(tracer, ri.otel, "limits.check", { "signalbox.key": call.caller.keyName, "signalbox.team": call.caller.team }, () => admit(call, plan), (span, a) =>
+      span.setAttributes({ "signalbox.rate_checks": a?.request.rates.length ?? 0, "signalbox.budget_checks": a?.request.budgets.length ?? 0 }),
+    );
+    return { plan, admission };
+  }
+
   const settle = (a: Admission | undefined, ex: Execution) => {
     if (a) core.limits.settle(buildSettlement(a, ex, Date.now()));
   };
@@ -103,8 +119,7 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
       const ex = newExecution(ri.arrivedAt);
       try {
         ({ ri, call } = prepare(req, ctx, false));
-        plan = core.plan(call);
-        admission = await admit(call, plan);
+        ({ plan, admission } = await route(call, ri, ex));
         const outcome = await executeUnary(call, plan, ctx.signal, core.exec, ex);
         record(core, call, plan, ex, ri, "ok");
         return outcomeToResponse(outcome, {
@@ -133,8 +148,7 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
       let failure: unknown;
       try {
         ({ ri, call } = prepare(req, ctx, true));
-        plan = core.plan(call);
-        admission = await admit(call, plan);
+        ({ plan, admission } = await route(call, ri, ex));
         for await (const ev of executeStream(call, plan, ctx.signal, core.exec, ex)) {
           if (ev.type === "delta") {
             yield deltasToPb(ev.events);

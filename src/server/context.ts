@@ -2,6 +2,7 @@
 
 import { randomBytes } from "node:crypto";
 import { createContextKey } from "@connectrpc/connect";
+import type { Context } from "@opentelemetry/api";
 
 export interface RequestInfo {
   /** The gateway's request id. */
@@ -10,6 +11,8 @@ export interface RequestInfo {
   traceId: string;
   /** performance.now() at arrival. */
   arrivedAt: number;
+  /** The RPC span's context, when tracing is on: the explicit parent of every span of the request. */
+  otel?: Context;
 }
 
 export const requestInfoKey = createContextKey<RequestInfo | undefined>(undefined, { description: "signalbox request info" });

@@ -1,0 +1,207 @@
+// Traces: one per request. A SERVER span per RPC, a span for the routing decision and for the
+// limit check, and one CLIENT span per upstream attempt named `chat {model}` with the GenAI
+// semantic-convention attributes, so every fallback hop, retry and hedge is its own span.
+// Configured by the standard OTEL_* variables; with no exporter configured there is no tracer
+// at all (no spans, no cost), and trace ids still come from traceparent or are made up.
+
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace";
+import type { ProviderError } from "../providers/types.ts";
+import type { AttemptRecord, Candidate, Plan } from "../router/types.ts";
+
+/** The OpenTelemetry GenAI `gen_ai.provider.name` for each provider type. */
+const GENAI_PROVIDER: Record<string, string> = {
+  openai: "openai",
+  azure: "azure.ai.openai",
+  anthropic: "anthropic",
+  gemini: "gcp.gemini",
+  openrouter: "openrouter",
+  "openai-compatible": "openai",
+  mock: "signalbox.mock",
+};
+
+export interface Tracing {
+  tracer: Tracer;
+  shutdown(): Promise<void>;
+  forceFlush(): Promise<void>;
+}
+
+function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
+  const ratio = Number.isFinite(arg) ? Math.min(1, Math.max(0, arg)) : 1;
+  switch ((env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").trim()) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(ratio);
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/** Whether the environment asks for trace export (OTLP endpoint set, or OTEL_TRACES_EXPORTER=otlp). */
+export function tracingRequested(env: Record<string, string | undefined> = process.env): boolean {
+  const exporter = (env.OTEL_TRACES_EXPORTER ?? "").trim();
+  if (exporter === "none" || env.OTEL_SDK_DISABLED === "true") return false;
+  return exporter === "otlp" || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/**
+ * Start tracing. `processor` replaces the OTLP batch exporter (tests pass an in-memory one).
+ * Returns undefined when nothing asks for traces.
+ */
+export function startTracing(opts: { env?: Record<string, string | undefined>; processor?: SpanProcessor; exporter?: SpanExporter } = {}): Tracing | undefined {
+  const env = opts.env ?? process.env;
+  if (!opts.processor && !opts.exporter && !tracingRequested(env)) return undefined;
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ "service.name": "signalbox" }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512 });
+  const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
+  // Registered once per process: the context manager and propagator are process-wide.
+  if (!registered) {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    registered = true;
+  }
+  return {
+    tracer: provider.getTracer("signalbox"),
+    shutdown: () => provider.shutdown(),
+    forceFlush: () => provider.forceFlush(),
+  };
+}
+let registered = false;
+
+const headerGetter = {
+  keys: (h: Headers) => [...h.keys()],
+  get: (h: Headers, k: string) => h.get(k) ?? undefined,
+};
+
+/** The caller's trace context (traceparent), or the root. */
+export function extractContext(headers: Headers): Context {
+  return propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+}
+
+export function startRpcSpan(tracer: Tracer, service: string, method: string, parent: Context): { span: Span; ctx: Context } {
+  const span = tracer.startSpan(
+    `${service}/${method}`,
+    { kind: SpanKind.SERVER, attributes: { "rpc.system": "connect_rpc", "rpc.service": service, "rpc.method": method } },
+    parent,
+  );
+  return { span, ctx: trace.setSpan(parent, span) };
+}
+
+/** End an RPC span with its Connect code. */
+export function endRpcSpan(span: Span, code: string | undefined, message?: string): void {
+  if (code && code !== "ok") {
+    span.setAttribute("rpc.connect_rpc.error_code", code);
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+  span.end();
+}
+
+/** A short span over a synchronous step (planning) or an awaited one (limit check). */
+export async function inSpan<T>(tracer: Tracer | undefined, parent: Context | undefined, name: string, attrs: Record<string, string | number | boolean>, fn: () => T | Promise<T>, after?: (span: Span, value: T) => void): Promise<T> {
+  if (!tracer || !parent) return fn();
+  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: attrs }, parent);
+  try {
+    const v = await fn();
+    after?.(span, v);
+    return v;
+  } catch (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/** Attributes describing a plan, for the routing span. */
+export function planAttributes(span: Span, plan: Plan): void {
+  span.setAttributes({
+    "signalbox.route": plan.routing.route,
+    "signalbox.strategy": plan.routing.strategy,
+    "signalbox.variant": plan.routing.variant,
+    "signalbox.candidates": plan.candidates.map((c) => c.deployment.id),
+    "signalbox.candidate_reasons": plan.candidates.map((c) => c.reason),
+    "signalbox.excluded": plan.excluded.map((e) => `${e.deployment}: ${e.reason}`),
+    "signalbox.estimated_input_tokens": plan.estimatedInputTokens,
+  });
+}
+
+/** Observes upstream attempts: one CLIENT span each, children of the RPC span. */
+export interface AttemptObserver {
+  start(record: AttemptRecord, c: Candidate): AttemptTrace;
+}
+export interface AttemptTrace {
+  firstToken(): void;
+  end(record: AttemptRecord, err: ProviderError | undefined, providerModel: string | undefined, finish: string | undefined): void;
+}
+
+export function attemptObserver(tracer: Tracer, parent: Context): AttemptObserver {
+  return {
+    start(record, c) {
+      const span = tracer.startSpan(
+        `chat ${c.deployment.model}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": GENAI_PROVIDER[c.provider.type] ?? c.provider.type,
+            "gen_ai.request.model": c.deployment.model,
+            "signalbox.attempt": record.number,
+            "signalbox.deployment": c.deployment.id,
+            "signalbox.provider": c.provider.name,
+            "signalbox.fallback.reason": record.reason,
+            "signalbox.hedged": record.hedged,
+          },
+        },
+        parent,
+      );
+      return {
+        firstToken() {
+          span.addEvent("gen_ai.first_token");
+        },
+        end(r, err, providerModel, finish) {
+          span.setAttributes({
+            "signalbox.outcome": r.outcome,
+            "gen_ai.usage.input_tokens": r.usage.inputTokens,
+            "gen_ai.usage.output_tokens": r.usage.outputTokens,
+            "signalbox.cost_nano_usd": r.cost.total,
+            "signalbox.hedged": r.hedged,
+          });
+          if (r.ttftMs !== undefined) span.setAttribute("signalbox.ttft_ms", r.ttftMs);
+          if (providerModel) span.setAttribute("gen_ai.response.model", providerModel);
+          if (finish) span.setAttribute("gen_ai.response.finish_reasons", [finish]);
+          if (err) {
+            span.setAttributes({ "error.type": err.kind, "signalbox.failure_kind": err.kind });
+            if (err.status) span.setAttribute("http.response.status_code", err.status);
+            if (err.retryAfterMs !== undefined) span.setAttribute("signalbox.retry_after_ms", err.retryAfterMs);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+          }
+          span.end();
+        },
+      };
+    },
+  };
+}
