@@ -32,6 +32,9 @@ import type { Limiter } from "./limits/types.ts";
 import { connectRedis, createRedisClient } from "./state/redis.ts";
 import { log } from "./telemetry/log.ts";
 import { endRpcSpan, extractContext, startRpcSpan, startTracing, type Tracing } from "./telemetry/tracing.ts";
+import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/metrics.ts";
+import type { UsageRecord } from "./usage/record.ts";
+import type { CooldownListener } from "./state/health.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** What the services need: the registry, the planner, the executor's dependencies, the usage sink. */
@@ -39,6 +42,7 @@ export interface GatewayCore {
   config: Config;
   /** Present when traces are exported. */
   tracing?: Tracing;
+  metrics: GatewayMetrics;
   limits: Limiter;
   registry: ModelRegistry;
   exec: ExecuteDeps;
@@ -63,11 +67,39 @@ export interface GatewayOptions {
   limits?: Limiter;
   /** Tracing to use instead of what the OTEL_* environment asks for (tests). */
   tracing?: Tracing | null;
+  /** Write one JSON log line per request (the server turns this on; tests leave it off). */
+  requestLog?: boolean;
+}
+
+/** One line per request: ids, routing, outcome, tokens, cost, timings. No prompt or completion text, no key. */
+function requestLogLine(r: UsageRecord): void {
+  log(r.status === "ok" ? "info" : "warn", "request", {
+    request_id: r.id,
+    trace_id: r.traceId,
+    key: r.key,
+    team: r.team,
+    user: r.user || undefined,
+    model: r.model,
+    route: r.routing.route || undefined,
+    variant: r.routing.variant || undefined,
+    deployment: r.deployment,
+    provider: r.provider,
+    status: r.status,
+    failure_kind: r.failureKind,
+    refusal: r.refusal,
+    attempts: r.attempts.map((a) => `${a.deployment}:${a.outcome}${a.failureKind ? `:${a.failureKind}` : ""}`),
+    input_tokens: r.usage.inputTokens,
+    output_tokens: r.usage.outputTokens,
+    cost_nano_usd: r.cost.total,
+    latency_ms: r.latencyMs,
+    ttft_ms: r.ttftMs,
+    streamed: r.streamed,
+  });
 }
 
 /** The state stores: Redis when configured (shared by replicas), memory otherwise. */
-async function createHealth(config: Config): Promise<HealthStore> {
-  return config.store.redisUrl ? createRedisHealthStore(config.store.redisUrl) : createMemoryHealthStore();
+async function createHealth(config: Config, onCooldown: CooldownListener): Promise<HealthStore> {
+  return config.store.redisUrl ? createRedisHealthStore(config.store.redisUrl, undefined, undefined, onCooldown) : createMemoryHealthStore(undefined, undefined, onCooldown);
 }
 
 async function createLimits(config: Config): Promise<Limiter> {
@@ -110,17 +142,24 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const providers = new Map<string, Provider>();
   for (const p of config.providers) providers.set(p.name, createProvider(p, transport));
   const registry = createModelRegistry(config);
-  const exec: ExecuteDeps = { providers, health: opts.health ?? (await createHealth(config)) };
+  const metrics = createMetrics();
+  const onCooldown: CooldownListener = (d, kind, until) => {
+    metrics.cooldown(d, kind);
+    log("warn", "deployment cooling down", { deployment: d, failure_kind: kind, until: new Date(until).toISOString() });
+  };
+  const exec: ExecuteDeps = { providers, health: opts.health ?? (await createHealth(config, onCooldown)) };
+  const providerTypes = new Map(config.providers.map((p) => [p.name, p.type as string]));
   const auth = createAuthenticator(config.keys);
   const limits = opts.limits ?? (await createLimits(config));
   const tracing = opts.tracing === null ? undefined : (opts.tracing ?? startTracing());
   const core: GatewayCore = {
     config,
     tracing,
+    metrics,
     limits,
     registry,
     exec,
-    usage: opts.usage ?? createMemoryUsageSink(),
+    usage: observedSink(opts.usage ?? createMemoryUsageSink(), metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth,
     // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
     // agree for the same caller.
@@ -169,6 +208,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await limits.close();
       await exec.health.close();
       await tracing?.shutdown();
+      await metrics.shutdown();
       await transport.close();
     },
   };

@@ -5,10 +5,8 @@ import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
 import { createGateway } from "./gateway.ts";
 import { startServer } from "./server/http.ts";
+import { log } from "./telemetry/log.ts";
 
-function log(level: string, msg: string, fields: Record<string, unknown> = {}) {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
-}
 
 /** A Redis URL without its password. */
 function redactUrl(u: string): string {
@@ -39,7 +37,7 @@ async function main() {
 
   let gw;
   try {
-    gw = await createGateway(config);
+    gw = await createGateway(config, { requestLog: process.env.SIGNALBOX_REQUEST_LOG !== "off" });
   } catch (err) {
     process.stderr.write(`signalbox: cannot start: ${(err as Error).message}\n`);
     process.exit(2);

@@ -71,13 +71,13 @@ export function buildAdmission(config: Config, call: ChatCall, plan: Plan, now: 
 /** A refusal as the caller sees it: resource_exhausted naming the limit and when it resets. */
 export function refusal(r: Exclude<AdmissionResult, { ok: true }>): GatewayError {
   if (r.kind === "rate") {
-    return new GatewayError("resource_exhausted", `rate limit exceeded: ${r.check.describe}; retry in ${Math.ceil(r.retryAfterMs / 1000)} s`, { retryAfterMs: r.retryAfterMs });
+    return new GatewayError("resource_exhausted", `rate limit exceeded: ${r.check.describe}; retry in ${Math.ceil(r.retryAfterMs / 1000)} s`, { retryAfterMs: r.retryAfterMs, refusal: "rate_limit" });
   }
   const resetIn = r.resetAt - Date.now();
   return new GatewayError(
     "resource_exhausted",
     `budget exhausted: ${r.check.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, this request may cost up to ${usd(r.check.reserveNanos)}; resets ${new Date(r.resetAt).toISOString()}`,
-    { retryAfterMs: Math.max(1000, resetIn) },
+    { retryAfterMs: Math.max(1000, resetIn), refusal: "budget" },
   );
 }
 

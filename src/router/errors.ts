@@ -31,6 +31,8 @@ export interface GatewayErrorDetails {
   deliveredDeltas?: number;
   deliveredChars?: number;
   usage?: Usage;
+  /** Refused by a rate limit or budget before any upstream call. */
+  refusal?: "rate_limit" | "budget";
   /** The usage figures are the gateway's estimate (the provider reported none). */
   usageEstimated?: boolean;
   cost?: CostBreakdown;

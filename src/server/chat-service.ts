@@ -43,6 +43,7 @@ function record(core: GatewayCore, call: ChatCall, plan: Plan | undefined, ex: E
     cacheHit: false,
     status,
     failureKind: err instanceof GatewayError ? err.details.failureKind : undefined,
+    refusal: err instanceof GatewayError ? err.details.refusal : undefined,
     finishReason: ex.finishReason,
     traceId: ri.traceId,
     tags: call.tags,
@@ -87,6 +88,7 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
       if (!warned.has(k)) {
         warned.add(k);
         log("warn", "budget soft threshold reached", { budget: s.id, spent_nano_usd: s.spentNanos, limit_nano_usd: s.limitNanos });
+        core.metrics.budgetSoftThreshold(s.id);
       }
     }
     return a;

@@ -61,6 +61,19 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     // Connect GET for NO_SIDE_EFFECTS methods.
     requireConnectProtocolHeader: false,
     fallback(req, res) {
+      if (req.url === "/metrics" && req.method === "GET") {
+        gw.core.metrics.scrape().then(
+          (text) => {
+            res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+            res.end(text);
+          },
+          () => {
+            res.writeHead(500);
+            res.end();
+          },
+        );
+        return;
+      }
       if ((req.url === "/healthz" || req.url === "/readyz") && (req.method === "GET" || req.method === "HEAD")) {
         const ok = gw.health.serving;
         res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });

@@ -151,7 +151,10 @@ export class LocalHealth {
   }
 }
 
-export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOWN, clock: () => number = Date.now): HealthStore {
+/** Notified when a deployment is put into cooldown (metrics). */
+export type CooldownListener = (deployment: string, kind: FailureKind, until: number) => void;
+
+export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOWN, clock: () => number = Date.now, onCooldown?: CooldownListener): HealthStore {
   const local = new LocalHealth(policy, clock);
   return {
     snapshot: () => local.snapshot(),
@@ -161,7 +164,8 @@ export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOW
     end(d, r) {
       const h = local.get(d);
       h.inFlight = Math.max(0, h.inFlight - 1);
-      local.apply(d, r);
+      const change = local.apply(d, r);
+      if (change && change !== "recovered") onCooldown?.(d, change.kind, change.cooldownUntil);
     },
     async claimProbe(d) {
       return local.claimLocal(d);

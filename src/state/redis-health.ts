@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { FailureKind } from "../providers/types.ts";
-import { DEFAULT_COOLDOWN, LocalHealth, type CooldownPolicy, type HealthStore } from "./health.ts";
+import { DEFAULT_COOLDOWN, LocalHealth, type CooldownListener, type CooldownPolicy, type HealthStore } from "./health.ts";
 import { connectRedis, createRedisClient } from "./redis.ts";
 
 const CHANNEL = "sbx:health:events";
@@ -22,7 +22,12 @@ export interface RedisHealthStore extends HealthStore {
   readonly connected: boolean;
 }
 
-export async function createRedisHealthStore(url: string, policy: CooldownPolicy = DEFAULT_COOLDOWN, clock: () => number = Date.now): Promise<RedisHealthStore> {
+export async function createRedisHealthStore(
+  url: string,
+  policy: CooldownPolicy = DEFAULT_COOLDOWN,
+  clock: () => number = Date.now,
+  onCooldown?: CooldownListener,
+): Promise<RedisHealthStore> {
   const local = new LocalHealth(policy, clock);
   const me = randomBytes(6).toString("hex");
   const cmd: Redis = createRedisClient(url);
@@ -108,6 +113,7 @@ export async function createRedisHealthStore(url: string, policy: CooldownPolicy
         return;
       }
       if (change) {
+        onCooldown?.(d, change.kind, change.cooldownUntil);
         cool(d, change.cooldownUntil, change.kind);
         return;
       }
@@ -124,6 +130,7 @@ export async function createRedisHealthStore(url: string, policy: CooldownPolicy
               if (n >= policy.failureThreshold && !(local.get(d).cooldownUntil! > clock())) {
                 const until = clock() + policy.cooldownMs;
                 local.setCooldown(d, until, r.kind);
+                onCooldown?.(d, r.kind, until);
                 return cool(d, until, r.kind);
               }
             }),

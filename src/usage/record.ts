@@ -26,6 +26,8 @@ export interface UsageRecord {
   /** The Connect code name the request ended with ("ok", "unavailable", ...). */
   status: string;
   failureKind?: FailureKind;
+  /** Refused before any upstream call by a rate limit or a budget. */
+  refusal?: "rate_limit" | "budget";
   finishReason?: FinishReason;
   traceId: string;
   tags: string[];
