@@ -18,7 +18,12 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import autocannon from "autocannon";
 import { Pool } from "undici";
 import { ChatRequestSchema } from "../gen/signalbox/v1/chat_pb.ts";
+import { createServer } from "node:http";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
+import { hashKey } from "../src/server/auth.ts";
+import { startRedis } from "../test/helpers/redis.ts";
+
+const BENCH_KEY = "sbx_bench_key_not_secret";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -39,7 +44,7 @@ function start(args: string[], env: Record<string, string> = {}): Promise<{ proc
     let out = "";
     proc.stdout!.on("data", (d) => {
       out += d;
-      const m = /ready (\d+)/.exec(out) ?? /"port":(\d+)/.exec(out);
+      const m = /ready (\d+)/.exec(out) ?? /"msg":"signalbox listening".*"port":(\d+)/.exec(out);
       if (m) resolve({ proc, port: Number(m[1]) });
     });
     proc.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}: ${out}`)));
@@ -149,22 +154,47 @@ async function main() {
   const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
   const floor = await start(["bench/floor-proxy.ts", "0", upstreamOrigin]);
   const dir = mkdtempSync(join(tmpdir(), "signalbox-bench-"));
-  const cfg = join(dir, "bench.yaml");
-  writeFileSync(
-    cfg,
-    `server: { port: 0, host: 127.0.0.1 }
+  const config = (extra: string) => {
+    const file = join(dir, `bench-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(
+      file,
+      `server: { port: 0, host: 127.0.0.1 }
 providers:
 ${PROVIDER === "http" ? `  - { name: upstream, type: openai-compatible, base_url: "${upstreamOrigin}/v1", api_key: bench-not-a-key }` : "  - { name: upstream, type: mock, mock: { chunks: 8, output_tokens: 16 } }"}
 deployments:
   - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
 routes:
   - { name: bench, targets: [bench/gpt-4o-mini] }
-`,
-  );
+${extra}`,
+    );
+    return file;
+  };
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The same V8 flags as `npm start` (see package.json).
-  const gateway = await start([...profile, "--max-semi-space-size=16", "--max-old-space-size=192", "src/main.ts", "--config", cfg], { PORT: "0" });
-  const procs = [upstream.proc, floor.proc, gateway.proc];
+  const flags = ["--max-semi-space-size=16", "--max-old-space-size=192"];
+  const quiet = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off" };
+  const gateway = await start([...profile, ...flags, "src/main.ts", "--config", config("")], quiet);
+
+  // "Everything on": a private Redis for limits, budgets, cooldowns and usage; a caller key with
+  // rate limits and a budget; traces exported over OTLP/HTTP to a sink that discards them.
+  const redis = await startRedis();
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
+  });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  const full = await start(
+    [...flags, "src/main.ts", "--config", config(`store: { redis_url: "${redis.url}" }
+keys:
+  - name: bench
+    hash: "${hashKey(BENCH_KEY)}"
+    team: bench
+    limits: { requests_per_minute: 100000000, tokens_per_minute: 100000000000 }
+    budget: { period: month, limit_usd: 100000000 }
+`)],
+    { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, OTEL_SERVICE_NAME: "signalbox-bench" },
+  );
+  const procs = [upstream.proc, floor.proc, gateway.proc, full.proc];
   const cleanup = () => procs.forEach((p) => p.kill("SIGTERM"));
   process.on("exit", cleanup);
 
@@ -185,6 +215,14 @@ routes:
       stream: { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/connect+proto" }, body: envelope },
     },
   ];
+  const auth = { authorization: `Bearer ${BENCH_KEY}` };
+  targets.push({
+    name: "gateway Connect, everything on (Redis limits+budget, tracing, usage)",
+    pid: full.proc.pid,
+    origin: `http://127.0.0.1:${full.port}`,
+    unary: { path: "/signalbox.v1.ChatService/Complete", headers: { "content-type": "application/proto", ...auth }, body: chatReq },
+    stream: { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/connect+proto", ...auth }, body: envelope },
+  });
   const direct: Target = { name: "upstream direct", origin: upstreamOrigin, unary: targets[0].unary, stream: targets[0].stream };
 
   // Warm up (JIT, pools).
@@ -270,6 +308,8 @@ routes:
   cleanup();
   // Let the gateway drain and write its profile before we go.
   await new Promise((r) => gateway.proc.once("exit", r));
+  await redis.stop();
+  sink.close();
   process.exit(0);
 }
 
