@@ -204,12 +204,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(Health, healthService(health));
     },
     async close() {
-      await core.usage.flush();
-      await limits.close();
-      await exec.health.close();
-      await tracing?.shutdown();
-      await metrics.shutdown();
-      await transport.close();
+      // Each store closes whatever the others do: a Redis error must not lose pending spans.
+      const results = await Promise.allSettled([core.usage.flush(), limits.close(), exec.health.close()]);
+      await Promise.allSettled([tracing?.shutdown(), metrics.shutdown(), transport.close()]);
+      const failed = results.find((r) => r.status === "rejected");
+      if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
 import type { ProviderError } from "../providers/types.ts";
+import { log } from "./log.ts";
 import type { AttemptRecord, Candidate, Plan } from "../router/types.ts";
 
 /** The OpenTelemetry GenAI `gen_ai.provider.name` for each provider type. */
@@ -61,9 +62,9 @@ function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
 
 /** Whether the environment asks for trace export (OTLP endpoint set, or OTEL_TRACES_EXPORTER=otlp). */
 export function tracingRequested(env: Record<string, string | undefined> = process.env): boolean {
-  const exporter = (env.OTEL_TRACES_EXPORTER ?? "").trim();
-  if (exporter === "none" || env.OTEL_SDK_DISABLED === "true") return false;
-  return exporter === "otlp" || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
+  if (exporters.includes("none") || (env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return false;
+  return exporters.includes("otlp") || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
 /**
@@ -73,8 +74,12 @@ export function tracingRequested(env: Record<string, string | undefined> = proce
 export function startTracing(opts: { env?: Record<string, string | undefined>; processor?: SpanProcessor; exporter?: SpanExporter } = {}): Tracing | undefined {
   const env = opts.env ?? process.env;
   if (!opts.processor && !opts.exporter && !tracingRequested(env)) return undefined;
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf").trim();
+  if (protocol !== "http/protobuf") {
+    log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: traces are exported over OTLP/HTTP protobuf (Jaeger's port 4318)`);
+  }
   const resource = defaultResource()
-    .merge(resourceFromAttributes({ "service.name": "signalbox" }))
+    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
     .merge(detectResources({ detectors: [envDetector] }));
   const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512 });
   const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
@@ -85,12 +90,13 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
     registered = true;
   }
   return {
-    tracer: provider.getTracer("signalbox"),
+    tracer: provider.getTracer("signalbox", VERSION),
     shutdown: () => provider.shutdown(),
     forceFlush: () => provider.forceFlush(),
   };
 }
 let registered = false;
+const VERSION = "0.1.0";
 
 const headerGetter = {
   keys: (h: Headers) => [...h.keys()],
