@@ -5,13 +5,16 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { lookupModel, PRICES_AS_OF } from "./catalog.ts";
-import { bool, ConfigError, join, list, num, obj, opt, record, req, str, substituteEnv } from "./schema.ts";
+import { bool, ConfigError, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
 import type {
   Capability,
   CompatQuirks,
   Config,
+  ComplexityOptions,
   DeploymentConfig,
+  HybridOptions,
   KeyConfig,
+  LatencyOptions,
   MockSettings,
   ProviderConfig,
   ProviderType,
@@ -19,6 +22,7 @@ import type {
   Strategy,
   Task,
 } from "./types.ts";
+import type { FailureKind } from "../providers/types.ts";
 
 export { ConfigError } from "./schema.ts";
 
@@ -33,6 +37,14 @@ const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
   "context_length_exceeded", "content_filtered", "bad_request", "canceled", "unknown", "server_error", "stream_interrupted",
 ] as const;
+
+/** Failure kinds a route retries on the same deployment unless `retry.retry_on` says otherwise. */
+export const DEFAULT_RETRY_ON: readonly FailureKind[] = ["rate_limited", "overloaded", "network", "server_error", "stream_interrupted"];
+
+/** Defaults of the per-strategy route options. */
+export const DEFAULT_LATENCY: LatencyOptions = { epsilon: 0.1, staleAfterMs: 300_000 };
+export const DEFAULT_HYBRID: HybridOptions = { qualityWeight: 0.5, costWeight: 0.3, latencyWeight: 0.2, strengthBonus: 0.15 };
+export const DEFAULT_COMPLEXITY: ComplexityOptions = { threshold: 0.35 };
 
 const DEFAULT_BASE_URL: Record<ProviderType, string> = {
   openai: "https://api.openai.com/v1",
@@ -182,9 +194,25 @@ const routeSpec = obj<RouteConfig>({
       base_delay_ms: opt(num({ min: 0, int: true }), 200),
       max_delay_ms: opt(num({ min: 0, int: true }), 5_000),
       max_retry_after_ms: opt(num({ min: 0, int: true }), 10_000),
+      retry_on: opt(list(str({ oneOf: FAILURE_KINDS }) as V<FailureKind>), [...DEFAULT_RETRY_ON]),
     }),
-    { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000 },
+    { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryOn: [...DEFAULT_RETRY_ON] },
   ),
+  latency: opt(
+    obj({
+      epsilon: opt(num({ min: 0, max: 1 }), DEFAULT_LATENCY.epsilon),
+      stale_after_ms: opt(num({ min: 1, int: true }), DEFAULT_LATENCY.staleAfterMs),
+    }),
+  ),
+  hybrid: opt(
+    obj({
+      quality_weight: opt(num({ min: 0, max: 1000 }), DEFAULT_HYBRID.qualityWeight),
+      cost_weight: opt(num({ min: 0, max: 1000 }), DEFAULT_HYBRID.costWeight),
+      latency_weight: opt(num({ min: 0, max: 1000 }), DEFAULT_HYBRID.latencyWeight),
+      strength_bonus: opt(num({ min: 0, max: 1 }), DEFAULT_HYBRID.strengthBonus),
+    }),
+  ),
+  complexity: opt(obj({ threshold: opt(num({ min: 0, max: 1 }), DEFAULT_COMPLEXITY.threshold) })),
   max_output_tokens: opt(num({ min: 1, int: true })),
   cache: opt(
     obj({
@@ -239,8 +267,6 @@ const rootSpec = obj<any>({
   store: opt(obj({ redis_url: opt(str()) }), {}),
 });
 
-const IMPLEMENTED_STRATEGIES = new Set<Strategy>(["priority", "weighted"]);
-
 const micro = (usd: number | undefined, fallback: number) => Math.round((usd ?? fallback) * 1e6);
 
 function finishProvider(p: any, path: string): ProviderConfig {
@@ -290,6 +316,83 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   };
 }
 
+/** Which strategy each per-strategy option block belongs to. */
+const STRATEGY_OPTIONS = { latency: "latency", hybrid: "hybrid", complexity: "complexity" } as const satisfies Record<string, Strategy>;
+
+/** Cross-check one route against the deployments and names, and fill its strategy options. */
+function finishRoute(r: RouteConfig, path: string, deployments: Map<string, DeploymentConfig>, known: (m: string) => boolean): void {
+  r.targets.forEach((t, j) => {
+    if (!deployments.has(t.deployment)) throw new ConfigError(`${path}.targets[${j}]`, `unknown deployment "${t.deployment}"`);
+  });
+  const variantNames = new Set<string>();
+  r.variants.forEach((v, j) => {
+    if (variantNames.has(v.name)) throw new ConfigError(`${path}.variants[${j}].name`, `duplicate variant "${v.name}"`);
+    variantNames.add(v.name);
+    v.targets.forEach((t, k) => {
+      if (!deployments.has(t.deployment)) throw new ConfigError(`${path}.variants[${j}].targets[${k}]`, `unknown deployment "${t.deployment}"`);
+    });
+  });
+  r.fallbacks.forEach((f, j) => {
+    if (!known(f)) throw new ConfigError(`${path}.fallbacks[${j}]`, `unknown route, alias or deployment "${f}"`);
+    if (f === r.name) throw new ConfigError(`${path}.fallbacks[${j}]`, "a route cannot fall back to itself");
+  });
+  const mapped = Object.entries(r.taskRoutes).filter(([, target]) => target !== undefined);
+  for (const [task, target] of mapped) {
+    if (!known(target!)) throw new ConfigError(`${path}.task_routes.${task}`, `unknown route, alias or deployment "${target}"`);
+    if (target === r.name) throw new ConfigError(`${path}.task_routes.${task}`, "a route cannot send a task to itself");
+  }
+  if (r.variants.length > 0) {
+    if (r.targets.length > 0) throw new ConfigError(`${path}.variants`, "a route has either targets or variants, not both");
+    if (r.variants.every((v) => v.weight === 0)) throw new ConfigError(`${path}.variants`, "at least one variant needs a weight above 0");
+    if (r.strategy === "task") throw new ConfigError(`${path}.variants`, "strategy task picks a route per task; put the variants in the routes it picks");
+  }
+  if (r.strategy === "task") {
+    if (mapped.length === 0) throw new ConfigError(`${path}.task_routes`, "strategy task needs task_routes");
+    // A task with no entry uses the route's own targets: without targets every task needs one.
+    const missing = TASKS.filter((t) => !r.taskRoutes[t]);
+    if (r.targets.length === 0 && missing.length > 0) {
+      throw new ConfigError(`${path}.task_routes`, `no entry for ${missing.join(", ")}: map every task or give the route targets for unmapped tasks`);
+    }
+  } else if (mapped.length > 0) {
+    throw new ConfigError(`${path}.task_routes`, `only applies to strategy task (this route's strategy is ${r.strategy})`);
+  }
+  if (r.targets.length === 0 && r.variants.length === 0 && r.strategy !== "task") {
+    throw new ConfigError(`${path}.targets`, "a route needs targets, variants or (strategy task) task_routes");
+  }
+  // An option block for another strategy would be silently ignored: refuse it instead.
+  for (const [key, strategy] of Object.entries(STRATEGY_OPTIONS)) {
+    if ((r as any)[key] !== undefined && r.strategy !== strategy) {
+      throw new ConfigError(`${path}.${key}`, `only applies to strategy ${strategy} (this route's strategy is ${r.strategy})`);
+    }
+  }
+  r.latency ??= { ...DEFAULT_LATENCY };
+  r.hybrid ??= { ...DEFAULT_HYBRID };
+  r.complexity ??= { ...DEFAULT_COMPLEXITY };
+  const h = r.hybrid;
+  if (h.qualityWeight + h.costWeight + h.latencyWeight <= 0) throw new ConfigError(`${path}.hybrid`, "at least one weight must be above 0");
+}
+
+/** Task routes may chain (a task route picking another task route) but never loop. */
+function checkTaskCycles(routes: Map<string, RouteConfig>, aliases: Record<string, string>): void {
+  const routeOf = (name: string) => routes.get(name) ?? routes.get(aliases[name] ?? "");
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (r: RouteConfig, trail: string[]) => {
+    if (state.get(r.name) === "done") return;
+    if (state.get(r.name) === "visiting") {
+      const loop = [...trail.slice(trail.indexOf(r.name)), r.name].join(" -> ");
+      const i = [...routes.keys()].indexOf(trail[trail.length - 1]);
+      throw new ConfigError(`routes[${i}].task_routes`, `task routes form a cycle: ${loop}`);
+    }
+    state.set(r.name, "visiting");
+    for (const target of Object.values(r.taskRoutes)) {
+      const next = target ? routeOf(target) : undefined;
+      if (next) visit(next, [...trail, r.name]);
+    }
+    state.set(r.name, "done");
+  };
+  for (const r of routes.values()) visit(r, []);
+}
+
 /** Validate a parsed YAML document (after env substitution) into a Config. */
 export function buildConfig(doc: unknown, env: Record<string, string | undefined> = process.env): Config {
   const raw = rootSpec(substituteEnv(doc, env), "");
@@ -319,36 +422,8 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     }
   }
   const known = (m: string) => routes.has(m) || deployments.has(m) || m in aliases;
-  raw.routes.forEach((r: RouteConfig, i: number) => {
-    const path = `routes[${i}]`;
-    r.targets.forEach((t, j) => {
-      if (!deployments.has(t.deployment)) throw new ConfigError(`${path}.targets[${j}]`, `unknown deployment "${t.deployment}"`);
-    });
-    r.variants.forEach((v, j) =>
-      v.targets.forEach((t, k) => {
-        if (!deployments.has(t.deployment)) throw new ConfigError(`${path}.variants[${j}].targets[${k}]`, `unknown deployment "${t.deployment}"`);
-      }),
-    );
-    r.fallbacks.forEach((f, j) => {
-      if (!known(f)) throw new ConfigError(`${path}.fallbacks[${j}]`, `unknown route, alias or deployment "${f}"`);
-      if (f === r.name) throw new ConfigError(`${path}.fallbacks[${j}]`, "a route cannot fall back to itself");
-    });
-    for (const [task, target] of Object.entries(r.taskRoutes)) {
-      if (target && !known(target)) throw new ConfigError(`${path}.task_routes.${task}`, `unknown route, alias or deployment "${target}"`);
-    }
-    if (r.targets.length === 0 && r.variants.length === 0 && (r.strategy !== "task" || Object.keys(r.taskRoutes).length === 0)) {
-      throw new ConfigError(`${path}.targets`, "a route needs targets, variants or (strategy task) task_routes");
-    }
-    // Honest about what the router does today: no strategy silently degrades to another.
-    if (!IMPLEMENTED_STRATEGIES.has(r.strategy)) {
-      throw new ConfigError(`${path}.strategy`, `strategy "${r.strategy}" is not implemented yet (available: ${[...IMPLEMENTED_STRATEGIES].join(", ")})`);
-    }
-    if (r.variants.length > 0) throw new ConfigError(`${path}.variants`, "A/B variants are not implemented yet");
-    if (r.hedgeAfterMs > 0) throw new ConfigError(`${path}.hedge_after_ms`, "hedging is not implemented yet");
-    if (r.variants.length > 0 && r.variants.every((v) => v.weight === 0)) {
-      throw new ConfigError(`${path}.variants`, "at least one variant needs a weight above 0");
-    }
-  });
+  raw.routes.forEach((r: RouteConfig, i: number) => finishRoute(r, `routes[${i}]`, deployments, known));
+  checkTaskCycles(routes, aliases);
   const keyNames = new Set<string>();
   const hashes = new Set<string>();
   (raw.keys as KeyConfig[]).forEach((k, i) => {

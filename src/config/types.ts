@@ -1,6 +1,8 @@
 // The validated configuration model: providers (connections), deployments, aliases, routes, keys.
 // load.ts turns YAML into this; everything downstream trusts it.
 
+import type { FailureKind } from "../providers/types.ts";
+
 export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "mock";
 
 /** Vendor quirks of OpenAI-compatible servers: configuration, not code. */
@@ -29,7 +31,7 @@ export interface MockSettings {
   reply?: string;
   /** Fraction of requests (0..1) that fail with failureKind, decided deterministically per request. */
   failureRate: number;
-  failureKind: import("../providers/types.ts").FailureKind;
+  failureKind: FailureKind;
   /** Fail after this many content chunks of a stream (mid-stream cut), -1 never. */
   failAfterChunks: number;
   /** Retry-after reported on injected rate_limited failures (ms). */
@@ -96,6 +98,29 @@ export interface RouteVariant {
   targets: RouteTarget[];
 }
 
+/** Options of strategy "latency". */
+export interface LatencyOptions {
+  /** Probability (0..1) that a deployment not observed recently is tried first (exploration). */
+  epsilon: number;
+  /** An estimate older than this counts as "not observed recently" (ms). */
+  staleAfterMs: number;
+}
+
+/** Options of strategy "hybrid": weights of the score's three terms (normalised to sum 1). */
+export interface HybridOptions {
+  qualityWeight: number;
+  costWeight: number;
+  latencyWeight: number;
+  /** Added to a deployment's quality when its strengths include the request's task. */
+  strengthBonus: number;
+}
+
+/** Options of strategy "complexity". */
+export interface ComplexityOptions {
+  /** Classifier scores at or above this are complex (strongest first); below, simple (cheapest first). */
+  threshold: number;
+}
+
 export interface RouteConfig {
   name: string;
   description: string;
@@ -111,7 +136,18 @@ export interface RouteConfig {
   noFallback: boolean;
   fallbackOnContentFilter: boolean;
   timeouts: { firstTokenMs: number; idleMs: number; attemptMs: number; totalMs: number };
-  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number };
+  retry: {
+    maxRetries: number;
+    baseDelayMs: number;
+    maxDelayMs: number;
+    maxRetryAfterMs: number;
+    /** Failure kinds retried on the same deployment (the rest move on or return to the caller). */
+    retryOn: FailureKind[];
+  };
+  /** Per-strategy options (always filled with defaults). */
+  latency: LatencyOptions;
+  hybrid: HybridOptions;
+  complexity: ComplexityOptions;
   maxOutputTokens?: number;
   cache: { enabled: boolean; ttlSeconds: number; shareAcrossTeams: boolean; dedupe: boolean };
 }

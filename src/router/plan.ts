@@ -2,11 +2,14 @@
 // ordered candidates with a reason for each and the excluded deployments with why.
 // RouteService.Route returns exactly this; ChatService executes exactly this.
 
-import type { Capability, DeploymentConfig, RouteConfig, RouteTarget } from "../config/types.ts";
+import { DEFAULT_COMPLEXITY, DEFAULT_RETRY_ON } from "../config/load.ts";
+import type { Capability, DeploymentConfig, RouteConfig, Task } from "../config/types.ts";
 import { estimatePromptTokens } from "../providers/mock/mock-provider.ts";
 import type { HealthSnapshot } from "../state/health.ts";
+import { type Classification, classify } from "./classifier.ts";
 import { GatewayError } from "./errors.ts";
-import type { ModelRegistry } from "./registry.ts";
+import type { ModelRegistry, Resolved } from "./registry.ts";
+import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
 import type { Adjustment, Candidate, ChatCall, Exclusion, Plan } from "./types.ts";
 
 /** Output tokens assumed for cost estimates when the request sets no limit. */
@@ -29,34 +32,6 @@ export function expectedCostNanos(d: DeploymentConfig, inputTokens: number, outp
   return Math.round((inputTokens * d.pricing.input + outputTokens * d.pricing.output) / 1000);
 }
 
-/** Order a route's targets by its strategy. Returns [target, reason, score] in order. */
-function orderTargets(route: RouteConfig, targets: RouteTarget[], rand: () => number): { t: RouteTarget; reason: string; score: number }[] {
-  switch (route.strategy) {
-    case "weighted": {
-      // Weighted shuffle without replacement: the first pick follows the weights exactly;
-      // the rest become the fallback order.
-      const pool = targets.filter((t) => t.weight > 0);
-      const total0 = pool.reduce((s, t) => s + t.weight, 0);
-      const out: { t: RouteTarget; reason: string; score: number }[] = [];
-      while (pool.length) {
-        const total = pool.reduce((s, t) => s + t.weight, 0);
-        let x = rand() * total;
-        let i = 0;
-        for (; i < pool.length - 1; i++) {
-          x -= pool[i].weight;
-          if (x < 0) break;
-        }
-        const [t] = pool.splice(i, 1);
-        out.push({ t, reason: `weight ${t.weight}/${total0}${out.length === 0 ? ", drawn" : ", drawn for fallback"}`, score: t.weight / total0 });
-      }
-      return out;
-    }
-    case "priority":
-    default:
-      return targets.map((t, i) => ({ t, reason: `priority ${i + 1}`, score: i + 1 }));
-  }
-}
-
 export interface PlanInput {
   call: ChatCall;
   registry: ModelRegistry;
@@ -65,10 +40,22 @@ export interface PlanInput {
   rand: () => number;
 }
 
+/** Task routes may chain (config forbids loops); this bounds the walk all the same. */
+const MAX_TASK_HOPS = 4;
+
+/** Where a task route sends a request: the task, how it was found, and the route or deployment picked. */
+interface TaskDispatch {
+  task: Task;
+  hinted: boolean;
+  /** "task coding (classified, complexity 0.72) -> route code" (one hop per chained task route). */
+  note: string;
+  /** The route or deployment picked, or undefined: the task route's own targets (task unmapped). */
+  target?: Resolved;
+  /** The task route whose own targets serve an unmapped task. */
+  home: RouteConfig;
+}
+
 export function plan({ call, registry, health, rand }: PlanInput): Plan {
-  if (call.routing.hedgeAfterMs) {
-    throw new GatewayError("unimplemented", "routing.hedge_after_ms: hedging is not implemented yet", { field: "routing.hedge_after_ms" });
-  }
   const resolved = registry.resolve(call.model);
   if (!resolved) {
     throw new GatewayError("not_found", `model: unknown route, alias or deployment "${call.model}"`, { field: "model" });
@@ -81,11 +68,45 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const route = resolved.kind === "route" ? resolved.route : undefined;
   const adjustments: Adjustment[] = [];
 
-  // Output cap: the smallest of the request's, the key's and the route's.
+  // The classifier runs at most once, and only for strategies that need it.
+  let classification: Classification | undefined;
+  const classified = () => (classification ??= classify(call.request, DEFAULT_COMPLEXITY.threshold));
+  const taskOf = () => (call.routing.task ? { task: call.routing.task, hinted: true } : { task: classified().task, hinted: false });
+  const taskNote = () => {
+    const t = taskOf();
+    return `task ${t.task} (${t.hinted ? "hinted" : `classified, complexity ${classified().complexity.toFixed(2)}`})`;
+  };
+
+  // A task route hands the request to the route (or deployment) its task maps to; that route's
+  // own settings (timeouts, retries, caps, fallbacks) then apply, ahead of the task route's.
+  const dispatch = (r: RouteConfig): TaskDispatch => {
+    const { task, hinted } = taskOf();
+    let note = taskNote();
+    let home = r;
+    for (let hop = 0; hop < MAX_TASK_HOPS; hop++) {
+      const name = home.taskRoutes[task];
+      if (!name) return { task, hinted, note: `${note} has no task route: own targets`, home };
+      const target = registry.resolve(name);
+      if (!target) throw new GatewayError("internal", `route "${home.name}": task_routes.${task} names unknown "${name}"`);
+      note += ` -> ${target.kind === "route" ? "route" : "deployment"} ${name}`;
+      if (target.kind === "route" && target.route.strategy === "task") {
+        home = target.route;
+        continue;
+      }
+      return { task, hinted, note, target, home };
+    }
+    throw new GatewayError("internal", `route "${r.name}": task routes nest more than ${MAX_TASK_HOPS} deep`);
+  };
+  const primaryDispatch = route?.strategy === "task" ? dispatch(route) : undefined;
+  // The route whose settings apply: the one a task route picked, else the route called.
+  const effective = primaryDispatch ? (primaryDispatch.target?.kind === "route" ? primaryDispatch.target.route : primaryDispatch.home) : route;
+
+  // Output cap: the smallest of the request's, the key's and the route's (and the picked route's).
   let maxOutputTokens = call.request.maxOutputTokens;
   for (const [cap, who] of [
     [call.caller.maxOutputTokens, `key "${call.caller.keyName}"`],
     [route?.maxOutputTokens, `route "${route?.name}"`],
+    [effective !== route ? effective?.maxOutputTokens : undefined, `route "${effective?.name}"`],
   ] as const) {
     if (cap !== undefined && (maxOutputTokens === undefined || maxOutputTokens > cap)) {
       adjustments.push({
@@ -104,15 +125,25 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const excluded: Exclusion[] = [];
   const seen = new Set<string>();
   const cooling: Candidate[] = [];
+  /** Targets left out by an A/B split or a zero weight: reported unless planned some other way. */
+  const notSelected = new Map<string, string>();
 
-  const consider = (d: DeploymentConfig, source: Candidate["source"], reason: string, score: number) => {
-    if (seen.has(d.id)) return;
+  const costs = new Map<string, number>();
+  const costOf = (d: DeploymentConfig) => {
+    let c = costs.get(d.id);
+    if (c === undefined) costs.set(d.id, (c = expectedCostNanos(d, inputTokens, expectedOutput)));
+    return c;
+  };
+  const ctx: StrategyContext = { health, rand, stream: call.stream, cost: costOf, classification: classified, task: taskOf };
+
+  /** The hard filters: capabilities, context window, cost and latency caps. Records exclusions. */
+  const eligible = (d: DeploymentConfig): boolean => {
+    if (seen.has(d.id)) return false;
     seen.add(d.id);
-    const provider = registry.provider(d.provider)!;
     const missing = [...need].filter((c) => !d.capabilities.includes(c));
     if (missing.length) {
       excluded.push({ deployment: d.id, reason: "missing_capability", detail: `lacks ${missing.join(", ")}` });
-      return;
+      return false;
     }
     if (inputTokens + (maxOutputTokens ?? 0) > d.contextWindow) {
       excluded.push({
@@ -120,19 +151,34 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
         reason: "context_too_small",
         detail: `context window ${d.contextWindow} < estimated ${inputTokens} input + ${maxOutputTokens ?? 0} output tokens`,
       });
-      return;
+      return false;
     }
-    const cost = expectedCostNanos(d, inputTokens, expectedOutput);
+    const cost = costOf(d);
     if (call.routing.maxCostNanos !== undefined && cost > call.routing.maxCostNanos) {
       excluded.push({ deployment: d.id, reason: "over_cost_cap", detail: `expected ${cost} nano-USD > cap ${call.routing.maxCostNanos}` });
-      return;
+      return false;
     }
     const h = health.get(d.id);
     if (call.routing.maxLatencyMs !== undefined && h?.latencyMs !== undefined && h.latencyMs > call.routing.maxLatencyMs) {
       excluded.push({ deployment: d.id, reason: "over_latency_cap", detail: `observed ${Math.round(h.latencyMs)} ms > cap ${call.routing.maxLatencyMs} ms` });
-      return;
+      return false;
     }
-    const c: Candidate = { deployment: d, provider, reason, source, score, expectedCostNanos: cost, ttftEstimateMs: h?.ttftMs, latencyEstimateMs: h?.latencyMs };
+    return true;
+  };
+
+  /** Add an eligible deployment in plan order (or set it aside while it cools down). */
+  const add = (d: DeploymentConfig, source: Candidate["source"], reason: string, score: number) => {
+    const h = health.get(d.id);
+    const c: Candidate = {
+      deployment: d,
+      provider: registry.provider(d.provider)!,
+      reason,
+      source,
+      score,
+      expectedCostNanos: costOf(d),
+      ttftEstimateMs: h?.ttftMs,
+      latencyEstimateMs: h?.latencyMs,
+    };
     if (h?.cooldownUntil !== undefined && h.cooldownUntil > health.now) {
       excluded.push({ deployment: d.id, reason: "cooling_down", detail: `${h.lastFailureKind ?? "failures"}; cooling down`, until: h.cooldownUntil });
       cooling.push(c);
@@ -141,32 +187,90 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     candidates.push(c);
   };
 
-  // Expand a model name (route, alias or deployment) into deployments, in order.
+  /** A deployment named directly (or as a fallback, or picked by a task route). */
+  const addOne = (d: DeploymentConfig, source: Candidate["source"], reason: string) => {
+    if (eligible(d)) add(d, source, reason, candidates.length + 1);
+  };
+
+  /** The A/B key: the sticky key (which defaults to the user), else the request id (not sticky). */
+  const abKey = (): { key: string; why: string } => {
+    if (call.routing.stickyKey) return { key: call.routing.stickyKey, why: call.routing.stickyKey === call.user ? "by user" : "by sticky key" };
+    if (call.user) return { key: call.user, why: "by user" };
+    return { key: call.id, why: "by request id, not sticky: set routing.sticky_key or user" };
+  };
+
+  /**
+   * A route's deployments in order: the picked variant's (A/B) or the route's own targets,
+   * filtered, then ordered by the route's strategy. Task routes dispatch first. Returns the
+   * variant picked, if any.
+   */
+  const addRoute = (r: RouteConfig, source: Candidate["source"], prefix: string, fallbackDepth: number | undefined, d0?: TaskDispatch): string => {
+    if (r.strategy === "task") {
+      const t = d0 ?? dispatch(r);
+      const note = `${prefix}${t.note}`;
+      if (t.target) {
+        const v = t.target.kind === "deployment" ? (addOne(t.target.deployment, source, note), "") : addRoute(t.target.route, source, `${note}: `, fallbackDepth);
+        // As a fallback, the task route's own fallbacks follow what it picked.
+        if (fallbackDepth !== undefined && fallbackDepth < 3) for (const f of r.fallbacks) expand(f, source, fallbackDepth + 1);
+        return v;
+      }
+      // Unmapped: the task route's own targets, in priority order.
+      r = t.home;
+      prefix = `${note}, `;
+    }
+    const data = routeData(r, registry.deployment);
+    let items = data.items;
+    let variant = "";
+    if (data.variants.length > 0) {
+      const { key, why } = abKey();
+      const v = pickVariant(data.variants, key);
+      variant = v.name;
+      items = v.items;
+      prefix = `${prefix}variant ${v.name} (${why}): `;
+      for (const o of data.variants) {
+        if (o !== v) for (const it of o.items) if (!notSelected.has(it.d.id)) notSelected.set(it.d.id, `route ${r.name}: A/B variant ${o.name} not selected (variant ${v.name} was)`);
+      }
+    }
+    if (r.strategy === "weighted") {
+      for (const it of items) if (it.weight === 0 && !notSelected.has(it.d.id)) notSelected.set(it.d.id, `route ${r.name}: weight 0`);
+      items = items.filter((it) => it.weight > 0);
+    }
+    const ok = items.filter((it) => eligible(it.d));
+    for (const { item, reason, score } of orderTargets(r, ok, ctx)) {
+      add(item.d, source, `${prefix}${reason}`, source === "route" ? score : candidates.length + 1);
+    }
+    // A fallback route's own fallbacks follow it, a few levels deep (the called route's are added by plan()).
+    if (fallbackDepth !== undefined && fallbackDepth < 3) for (const f of r.fallbacks) expand(f, source, fallbackDepth + 1);
+    return variant;
+  };
+
+  // Expand a fallback name (route, alias or deployment) into deployments, in order.
   const expand = (name: string, source: Candidate["source"], depth: number) => {
     const r = registry.resolve(name);
     if (!r) throw new GatewayError("invalid_argument", `routing.fallbacks: unknown route, alias or deployment "${name}"`, { field: "routing.fallbacks" });
     if (source === "request fallbacks" && !allowed(name)) {
-      const ids = r.kind === "route" ? r.route.targets.map((t) => t.deployment) : [r.deployment.id];
+      const ids = r.kind === "route" ? [...r.route.targets, ...r.route.variants.flatMap((v) => v.targets)].map((t) => t.deployment) : [r.deployment.id];
       for (const id of ids) if (!seen.has(id)) excluded.push({ deployment: id, reason: "not_allowed", detail: `key may not use "${name}"` });
       return;
     }
     if (r.kind === "deployment") {
-      consider(r.deployment, source, `fallback to ${name}`, candidates.length + 1);
+      addOne(r.deployment, source, `fallback to ${name}`);
       return;
     }
-    for (const { t, reason } of orderTargets(r.route, r.route.targets, rand)) {
-      consider(registry.deployment(t.deployment)!, source, `fallback via route ${r.route.name}: ${reason}`, candidates.length + 1);
-    }
-    if (depth < 3) for (const f of r.route.fallbacks) expand(f, source, depth + 1);
+    addRoute(r.route, source, `fallback via route ${r.route.name}: `, depth);
   };
 
+  let variant = "";
   if (route) {
-    for (const { t, reason, score } of orderTargets(route, route.targets, rand)) consider(registry.deployment(t.deployment)!, "route", reason, score);
+    variant = addRoute(route, "route", "", undefined, primaryDispatch);
   } else if (resolved.kind === "deployment") {
-    consider(resolved.deployment, "direct", "named directly", 1);
+    addOne(resolved.deployment, "direct", "named directly");
   }
   for (const f of call.routing.fallbacks) expand(f, "request fallbacks", 0);
+  // The picked route's fallbacks come before the task route's own.
+  if (effective && effective !== route) for (const f of effective.fallbacks) expand(f, "route fallbacks", 0);
   if (route) for (const f of route.fallbacks) expand(f, "route fallbacks", 0);
+  for (const [id, detail] of notSelected) if (!seen.has(id)) excluded.push({ deployment: id, reason: "not_selected", detail });
 
   // Every candidate cooling down: rather than fail at once, try the one that recovers soonest.
   if (candidates.length === 0 && cooling.length > 0) {
@@ -182,36 +286,36 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     throw new GatewayError("failed_precondition", `no deployment can serve "${call.model}": ${why || "no targets"}`);
   }
 
-  const noFallback = call.routing.noFallback || (route?.noFallback ?? false);
-  const maxAttempts = Math.max(1, Math.min(call.routing.maxAttempts || (route?.maxAttempts ?? 4), 20));
+  const noFallback = call.routing.noFallback || (route?.noFallback ?? false) || (effective?.noFallback ?? false);
+  const maxAttempts = Math.max(1, Math.min(call.routing.maxAttempts || (effective?.maxAttempts ?? 4), 20));
   const keep = noFallback ? 1 : candidates.length;
   for (const c of candidates.splice(keep)) {
     excluded.push({ deployment: c.deployment.id, reason: "over_attempt_limit", detail: "fallbacks are switched off for this request" });
   }
 
-  const rt = route?.timeouts ?? { firstTokenMs: 30_000, idleMs: 30_000, attemptMs: 300_000, totalMs: 600_000 };
+  const rt = effective?.timeouts ?? { firstTokenMs: 30_000, idleMs: 30_000, attemptMs: 300_000, totalMs: 600_000 };
   const min = (a: number, b: number | undefined) => (b !== undefined && b > 0 && b < a ? b : a);
   return {
     routing: {
       route: route?.name ?? "",
       alias: resolved.alias,
       strategy: route?.strategy ?? "direct",
-      variant: "",
+      variant,
     },
     candidates,
     excluded,
     estimatedInputTokens: inputTokens,
     noFallback,
     maxAttempts,
-    hedgeAfterMs: call.routing.hedgeAfterMs || (route?.hedgeAfterMs ?? 0),
-    fallbackOnContentFilter: call.routing.fallbackOnContentFilter || (route?.fallbackOnContentFilter ?? false),
+    hedgeAfterMs: call.routing.hedgeAfterMs || (effective?.hedgeAfterMs ?? 0),
+    fallbackOnContentFilter: call.routing.fallbackOnContentFilter || (effective?.fallbackOnContentFilter ?? false) || (route?.fallbackOnContentFilter ?? false),
     timeouts: {
       firstTokenMs: min(rt.firstTokenMs, call.routing.timeouts.firstTokenMs),
       idleMs: min(rt.idleMs, call.routing.timeouts.idleMs),
       attemptMs: min(rt.attemptMs, call.routing.timeouts.attemptMs),
       totalMs: min(rt.totalMs, call.routing.timeouts.totalMs),
     },
-    retry: route?.retry ?? { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000 },
+    retry: effective?.retry ?? { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryOn: [...DEFAULT_RETRY_ON] },
     maxOutputTokens,
     adjustments,
   };

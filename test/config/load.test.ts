@@ -53,6 +53,9 @@ test("the multi-provider example loads with its env vars set", () => {
     OPENAI_API_KEY: "x", ANTHROPIC_API_KEY: "x", GEMINI_API_KEY: "x", AZURE_OPENAI_API_KEY: "x", AZURE_OPENAI_ENDPOINT: "https://example.openai.azure.com", OPENROUTER_API_KEY: "x", GROQ_API_KEY: "x",
   });
   assert.ok(c.providers.length >= 6);
+  // It shows every strategy and an A/B split.
+  for (const s of ["priority", "weighted", "latency", "cost", "task", "complexity", "hybrid"]) assert.ok(c.routes.some((r) => r.strategy === s), s);
+  assert.ok(c.routes.some((r) => r.variants.length >= 2));
 });
 
 test("a valid config fills in defaults, env vars and built-in pricing", () => {
@@ -130,6 +133,64 @@ test("the gateway exits non-zero on a bad config, naming the field, and never st
   assert.match(missing.stderr, /environment variable OPENAI_API_KEY is not set/);
 });
 
-test("strategies the router does not have yet are refused, not silently degraded", () => {
-  rejects(BASE.replace("    targets: [openai/gpt-4o]", "    strategy: latency\n    targets: [openai/gpt-4o]"), /^routes\[0\]\.strategy: strategy "latency" is not implemented yet/);
+test("every strategy loads, with its options defaulted or set", () => {
+  const withStrategy = (strategy: string, extra = "") => build(BASE.replace("    targets: [openai/gpt-4o]", `    strategy: ${strategy}\n    targets: [openai/gpt-4o]${extra}`));
+  const lat = withStrategy("latency").routes[0];
+  assert.equal(lat.strategy, "latency");
+  assert.deepEqual(lat.latency, { epsilon: 0.1, staleAfterMs: 300_000 });
+  assert.deepEqual(withStrategy("latency", "\n    latency: { epsilon: 0.25 }").routes[0].latency, { epsilon: 0.25, staleAfterMs: 300_000 });
+  for (const s of ["cost", "least-busy", "complexity", "hybrid"]) assert.equal(withStrategy(s).routes[0].strategy, s);
+  assert.deepEqual(withStrategy("complexity", "\n    complexity: { threshold: 0.6 }").routes[0].complexity, { threshold: 0.6 });
+  assert.deepEqual(withStrategy("hybrid", "\n    hybrid: { cost_weight: 0.8 }").routes[0].hybrid, { qualityWeight: 0.5, costWeight: 0.8, latencyWeight: 0.2, strengthBonus: 0.15 });
+  rejects(BASE.replace("    targets: [openai/gpt-4o]", "    strategy: latency\n    targets: [openai/gpt-4o]\n    latency: { epsilon: 2 }"), "routes[0].latency.epsilon: must be <= 1, got 2");
+  // An option block for another strategy would be ignored silently: it is refused.
+  rejects(BASE.replace("    targets: [openai/gpt-4o]", "    targets: [openai/gpt-4o]\n    hybrid: { cost_weight: 1 }"), "routes[0].hybrid: only applies to strategy hybrid (this route's strategy is priority)");
+  rejects(BASE.replace("    targets: [openai/gpt-4o]", "    strategy: fastest\n    targets: [openai/gpt-4o]"), /^routes\[0\]\.strategy: must be one of/);
+});
+
+test("hedge_after_ms loads; retry.retry_on defaults and validates", () => {
+  const c = build(BASE.replace("    targets: [openai/gpt-4o]", "    targets: [openai/gpt-4o]\n    hedge_after_ms: 1500"));
+  assert.equal(c.routes[0].hedgeAfterMs, 1500);
+  assert.deepEqual(c.routes[0].retry.retryOn, ["rate_limited", "overloaded", "network", "server_error", "stream_interrupted"]);
+  const r = build(BASE.replace("    targets: [openai/gpt-4o]", "    targets: [openai/gpt-4o]\n    retry: { max_retries: 2, retry_on: [overloaded, timeout] }")).routes[0].retry;
+  assert.deepEqual(r, { maxRetries: 2, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryOn: ["overloaded", "timeout"] });
+  rejects(BASE.replace("    targets: [openai/gpt-4o]", "    targets: [openai/gpt-4o]\n    retry: { retry_on: [sometimes] }"), /^routes\[0\]\.retry\.retry_on\[0\]: must be one of/);
+});
+
+const AB = `${BASE}
+  - name: ab
+    variants:
+      - { name: control, weight: 90, targets: [openai/gpt-4o] }
+      - { name: candidate, weight: 10, targets: [mock/a] }
+`;
+
+test("A/B variants load and are validated", () => {
+  const r = build(AB).routes[1];
+  assert.deepEqual(r.variants.map((v) => [v.name, v.weight, v.targets.map((t) => t.deployment)]), [["control", 90, ["openai/gpt-4o"]], ["candidate", 10, ["mock/a"]]]);
+  rejects(AB.replace("name: candidate", "name: control"), 'routes[1].variants[1].name: duplicate variant "control"');
+  rejects(AB.replace("targets: [mock/a] }", "targets: [mock/zz] }"), 'routes[1].variants[1].targets[0]: unknown deployment "mock/zz"');
+  rejects(AB.replace("weight: 90", "weight: 0").replace("weight: 10", "weight: 0"), "routes[1].variants: at least one variant needs a weight above 0");
+  rejects(AB.replace("    variants:\n", "    targets: [mock/a]\n    variants:\n"), "routes[1].variants: a route has either targets or variants, not both");
+});
+
+const TASKS = `${BASE}
+  - name: code
+    targets: [openai/gpt-4o]
+  - name: assistant
+    strategy: task
+    targets: [mock/a]
+    task_routes: { coding: code, reasoning: smart, simple: mock/a }
+aliases: { smart: chat }
+`;
+
+test("task routes load and are validated: known names, no cycles, a default for unmapped tasks", () => {
+  const r = build(TASKS).routes[2];
+  assert.deepEqual(r.taskRoutes, { coding: "code", reasoning: "smart", simple: "mock/a" });
+  rejects(TASKS.replace("coding: code", "coding: kode"), 'routes[2].task_routes.coding: unknown route, alias or deployment "kode"');
+  rejects(TASKS.replace("    targets: [mock/a]\n    task_routes", "    task_routes"), "routes[2].task_routes: no entry for creative, multimodal: map every task or give the route targets for unmapped tasks");
+  rejects(TASKS.replace("coding: code", "coding: assistant"), "routes[2].task_routes.coding: a route cannot send a task to itself");
+  rejects(TASKS.replace("  - name: code\n    targets: [openai/gpt-4o]", "  - name: code\n    targets: [openai/gpt-4o]\n    task_routes: { coding: chat }"), "routes[1].task_routes: only applies to strategy task (this route's strategy is priority)");
+  // A loop through an alias: assistant -> code -> assistant.
+  const loop = TASKS.replace("  - name: code\n    targets: [openai/gpt-4o]", "  - name: code\n    strategy: task\n    targets: [openai/gpt-4o]\n    task_routes: { simple: helper }").replace("aliases: { smart: chat }", "aliases: { smart: chat, helper: assistant }");
+  rejects(loop, /^routes\[\d\]\.task_routes: task routes form a cycle: (assistant -> code -> assistant|code -> assistant -> code)$/);
 });

@@ -23,6 +23,10 @@ routes:
     strategy: weighted
     targets: [{ deployment: a, weight: 70 }, { deployment: b, weight: 20 }, { deployment: c, weight: 10 }]
   - { name: capped, targets: [a], max_output_tokens: 100 }
+  - { name: hedged, targets: [a, c], hedge_after_ms: 800, retry: { retry_on: [overloaded, timeout] } }
+  - name: w0
+    strategy: weighted
+    targets: [{ deployment: a, weight: 1 }, { deployment: b, weight: 0 }]
 `),
   {},
 );
@@ -126,4 +130,32 @@ test("a key's allow list is enforced", () => {
     () => plan({ call: call({ caller: { keyName: "k", team: "t", role: "service", allow: ["c"] } }), registry, health: healthy, rand: Math.random }),
     /key "k" may not use "r"/,
   );
+});
+
+test("hedging is planned, not refused: the route's or the request's threshold", () => {
+  const p = plan({ call: call({ model: "hedged" }), registry, health: healthy, rand: Math.random });
+  assert.equal(p.hedgeAfterMs, 800);
+  const q = plan({ call: call({ routing: { ...call().routing, hedgeAfterMs: 300 } }), registry, health: healthy, rand: Math.random });
+  assert.equal(q.hedgeAfterMs, 300);
+});
+
+test("the route's retry_on reaches the plan (default when unset)", () => {
+  assert.deepEqual(plan({ call: call({ model: "hedged" }), registry, health: healthy, rand: Math.random }).retry.retryOn, ["overloaded", "timeout"]);
+  assert.deepEqual(plan({ call: call(), registry, health: healthy, rand: Math.random }).retry.retryOn, ["rate_limited", "overloaded", "network", "server_error", "stream_interrupted"]);
+  assert.deepEqual(plan({ call: call({ model: "c" }), registry, health: healthy, rand: Math.random }).retry.retryOn, ["rate_limited", "overloaded", "network", "server_error", "stream_interrupted"]);
+});
+
+test("a weight-0 target is reported as not selected, unless a fallback plans it", () => {
+  const p = plan({ call: call({ model: "w0" }), registry, health: healthy, rand: Math.random });
+  assert.deepEqual(ids(p), ["a"]);
+  assert.deepEqual(p.excluded.map((e) => [e.deployment, e.reason, e.detail]), [["b", "not_selected", "route w0: weight 0"]]);
+  const q = plan({ call: call({ model: "w0", routing: { ...call().routing, fallbacks: ["b"] } }), registry, health: healthy, rand: Math.random });
+  assert.deepEqual(ids(q), ["a", "b"]);
+  assert.deepEqual(q.excluded, []);
+});
+
+test("a latency cap excludes deployments observed slower than it", () => {
+  const p = plan({ call: call({ routing: { ...call().routing, maxLatencyMs: 500 } }), registry, health: snapshot({ a: { latencyMs: 900 }, b: { latencyMs: 300 } }), rand: Math.random });
+  assert.deepEqual(ids(p), ["b", "c"]);
+  assert.deepEqual(p.excluded.map((e) => [e.deployment, e.reason, e.detail]), [["a", "over_latency_cap", "observed 900 ms > cap 500 ms"]]);
 });
