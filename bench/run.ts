@@ -22,6 +22,7 @@ import { createServer } from "node:http";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
 import { hashKey } from "../src/server/auth.ts";
 import { startRedis } from "../test/helpers/redis.ts";
+import { plannerCosts } from "./planner.ts";
 
 const BENCH_KEY = "sbx_bench_key_not_secret";
 
@@ -294,6 +295,8 @@ keys:
     };
   });
   console.table(rows);
+  console.log("\nplanner cost per request (in process, a 4-deployment route, an 800-token prompt):");
+  console.table(plannerCosts().map((r) => ({ strategy: r.strategy, "µs per plan": r.usPerPlan.toFixed(2) })));
 
   if (SOAK > 0) {
     const g = targets[1];
