@@ -133,6 +133,11 @@ const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Pa
 type RawPricing = { input?: number; cachedInput?: number; cacheWrite?: number; output?: number; reasoning?: number };
 const usdPerM = num({ min: 0, max: 10_000 });
 
+const limitsSpec = obj({
+  requests_per_minute: opt(num({ min: 1, int: true })),
+  tokens_per_minute: opt(num({ min: 1, int: true })),
+});
+
 const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | "maxOutputTokens" | "capabilities" | "quality"> & {
   pricing?: RawPricing;
   contextWindow?: number;
@@ -151,6 +156,8 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   capabilities: opt(list(str({ oneOf: CAPABILITIES }) as any)),
   strengths: opt(list(str({ oneOf: TASKS }) as any), []),
   quality: opt(num({ min: 0, max: 1 })),
+  // The provider's own limits for this deployment, enforced across replicas.
+  limits: opt(limitsSpec),
 });
 
 const targetSpec = (v: unknown, p: string) => {
@@ -225,10 +232,6 @@ const routeSpec = obj<RouteConfig>({
   ),
 });
 
-const limitsSpec = obj({
-  requests_per_minute: opt(num({ min: 1, int: true })),
-  tokens_per_minute: opt(num({ min: 1, int: true })),
-});
 
 const budgetSpec = obj({
   period: req(str({ oneOf: ["day", "week", "month"] })),
@@ -313,6 +316,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     capabilities: d.capabilities ?? cat?.capabilities ?? ["tools", "vision", "json_mode", "json_schema", "streaming"],
     strengths: d.strengths as Task[],
     quality: d.quality ?? cat?.quality ?? 0.5,
+    ...(d.limits && (d.limits.requestsPerMinute || d.limits.tokensPerMinute) ? { limits: d.limits } : {}),
   };
 }
 

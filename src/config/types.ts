@@ -83,6 +83,8 @@ export interface DeploymentConfig {
   strengths: Task[];
   /** 0..1, used by complexity and hybrid routing. */
   quality: number;
+  /** The provider's own limits for this deployment (requests and tokens per minute). */
+  limits?: RateLimits;
 }
 
 export type Strategy = "priority" | "weighted" | "latency" | "cost" | "least-busy" | "task" | "complexity" | "hybrid";

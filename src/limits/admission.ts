@@ -91,3 +91,18 @@ export function buildSettlement(a: Admission, ex: Execution, now: number): Settl
     now,
   };
 }
+
+/**
+ * Checks of a deployment's own limits (the provider's requests and tokens per minute), for one
+ * candidate. Each deployment is its own shard, so these run on their own cluster slot.
+ */
+export function deploymentAdmission(call: ChatCall, plan: Plan, index: number, now: number): AdmissionRequest | undefined {
+  const d = plan.candidates[index].deployment;
+  const l = d.limits;
+  if (!l) return undefined;
+  const tokens = plan.estimatedInputTokens + (plan.maxOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS);
+  const rates: RateCheck[] = [];
+  if (l.requestsPerMinute) rates.push({ id: `deployment:${d.id}:rpm`, limit: l.requestsPerMinute, cost: 1, windowMs: MINUTE, describe: `requests per minute of deployment "${d.id}" (${l.requestsPerMinute})` });
+  if (l.tokensPerMinute) rates.push({ id: `deployment:${d.id}:tpm`, limit: l.tokensPerMinute, cost: tokens, windowMs: MINUTE, describe: `tokens per minute of deployment "${d.id}" (${l.tokensPerMinute})` });
+  return { requestId: call.id, shard: `deployment:${d.id}`, rates, budgets: [], now, reservationTtlMs: MINUTE };
+}

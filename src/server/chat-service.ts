@@ -12,7 +12,7 @@ import { requestInfoKey, type RequestInfo } from "./context.ts";
 import { attemptToPb, costToPb, deltasToPb, finishToPb, outcomeToResponse, toChatCall, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateChatRequest } from "./validate.ts";
-import { buildAdmission, buildSettlement, refusal, type Admission } from "../limits/admission.ts";
+import { buildAdmission, buildSettlement, deploymentAdmission, refusal, type Admission } from "../limits/admission.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
 
@@ -98,14 +98,47 @@ export function chatService(core: GatewayCore): Partial<ServiceImpl<typeof ChatS
     const tracer = core.tracing?.tracer;
     if (!tracer || !ri.otel) {
       const plan = core.plan(call);
-      return { plan, admission: await admit(call, plan) };
+      return { plan, admission: await admitAll(call, plan) };
     }
     ex.observer = attemptObserver(tracer, ri.otel);
     const plan = await inSpan(tracer, ri.otel, `route ${call.model}`, { "signalbox.request.model": call.model }, () => core.plan(call), planAttributes);
-    const admission = await inSpan(tracer, ri.otel, "limits.check", { "signalbox.key": call.caller.keyName, "signalbox.team": call.caller.team }, () => admit(call, plan), (span, a) =>
+    const admission = await inSpan(tracer, ri.otel, "limits.check", { "signalbox.key": call.caller.keyName, "signalbox.team": call.caller.team }, () => admitAll(call, plan), (span, a) =>
       span.setAttributes({ "signalbox.rate_checks": a?.request.rates.length ?? 0, "signalbox.budget_checks": a?.request.budgets.length ?? 0 }),
     );
     return { plan, admission };
+  }
+
+  /**
+   * A deployment at its own rate limit (the provider's) is skipped, not the request: the plan's
+   * next candidate serves it. The first check runs alongside the caller's admission (no extra
+   * round trip); more only when a deployment is saturated.
+   */
+  async function admitDeployments(call: ChatCall, plan: Plan): Promise<void> {
+    let retryAfterMs = Infinity;
+    for (let i = 0; i < plan.candidates.length; ) {
+      const req = deploymentAdmission(call, plan, i, Date.now());
+      if (!req) return;
+      const r = await core.limits.admit(req);
+      if (r.ok) return;
+      const [c] = plan.candidates.splice(i, 1);
+      const wait = r.kind === "rate" ? r.retryAfterMs : 60_000;
+      retryAfterMs = Math.min(retryAfterMs, wait);
+      plan.excluded.push({ deployment: c.deployment.id, reason: "rate_limited", detail: `${r.kind === "rate" ? r.check.describe : "limit"} reached; frees in ${Math.ceil(wait / 1000)} s` });
+    }
+    throw new GatewayError("resource_exhausted", `every candidate deployment of "${call.model}" is at its rate limit; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
+      retryAfterMs,
+      refusal: "rate_limit",
+    });
+  }
+  async function admitAll(call: ChatCall, plan: Plan): Promise<Admission | undefined> {
+    const [caller, deployments] = await Promise.allSettled([admit(call, plan), admitDeployments(call, plan)]);
+    if (caller.status === "rejected") throw caller.reason;
+    if (deployments.status === "rejected") {
+      // Refused after all: release the caller's reservation at once.
+      settle(caller.value, newExecution(performance.now()));
+      throw deployments.reason;
+    }
+    return caller.value;
   }
 
   const settle = (a: Admission | undefined, ex: Execution) => {
