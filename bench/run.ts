@@ -7,7 +7,8 @@
 //
 // Options (env): BENCH_SECONDS (saturation phase length, default 5), BENCH_ROUNDS (default 2),
 // BENCH_CONNECTIONS (default 32), BENCH_RATE (default 200), BENCH_PROVIDER (http | builtin),
-// BENCH_SOAK_SECONDS (0 = no soak; 300 for the five-minute memory soak), BENCH_PROFILE=dir
+// BENCH_SOAK_SECONDS (0 = no soak; 300 for the five-minute memory soak), BENCH_FULL_TRACING=off
+// (the "everything on" gateway without trace export: tracing's cost is the difference), BENCH_PROFILE=dir
 // (the gateway writes a --cpu-prof profile there; summarise with bench/profile-summary.ts).
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -185,7 +186,7 @@ ${extra}`,
   });
   await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
   const full = await start(
-    [...flags, "src/main.ts", "--config", config(`store: { redis_url: "${redis.url}" }
+    [...profile, ...flags, "src/main.ts", "--config", config(`store: { redis_url: "${redis.url}" }
 keys:
   - name: bench
     hash: "${hashKey(BENCH_KEY)}"
@@ -193,7 +194,9 @@ keys:
     limits: { requests_per_minute: 100000000, tokens_per_minute: 100000000000 }
     budget: { period: month, limit_usd: 100000000 }
 `)],
-    { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, OTEL_SERVICE_NAME: "signalbox-bench" },
+    process.env.BENCH_FULL_TRACING === "off"
+      ? quiet
+      : { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, OTEL_SERVICE_NAME: "signalbox-bench" },
   );
   const procs = [upstream.proc, floor.proc, gateway.proc, full.proc];
   const cleanup = () => procs.forEach((p) => p.kill("SIGTERM"));
@@ -310,7 +313,7 @@ keys:
   }
   cleanup();
   // Let the gateway drain and write its profile before we go.
-  await new Promise((r) => gateway.proc.once("exit", r));
+  await Promise.all([gateway.proc, full.proc].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)))));
   await redis.stop();
   sink.close();
   process.exit(0);

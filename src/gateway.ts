@@ -25,7 +25,10 @@ import { usageService } from "./server/usage-service.ts";
 import { budgetService } from "./server/budget-service.ts";
 import { createMemoryHealthStore, type HealthStore } from "./state/health.ts";
 import { createRedisHealthStore } from "./state/redis-health.ts";
-import { createMemoryUsageSink, type UsageSink } from "./usage/record.ts";
+import type { UsageSink } from "./usage/record.ts";
+import { createMemoryUsageStore } from "./usage/memory-store.ts";
+import { createRedisUsageStore } from "./usage/redis-store.ts";
+import type { UsageStore } from "./usage/store.ts";
 import { createMemoryLimiter } from "./limits/memory.ts";
 import { createRedisLimiter } from "./limits/redis.ts";
 import type { Limiter } from "./limits/types.ts";
@@ -102,6 +105,30 @@ async function createHealth(config: Config, onCooldown: CooldownListener): Promi
   return config.store.redisUrl ? createRedisHealthStore(config.store.redisUrl, undefined, undefined, onCooldown) : createMemoryHealthStore(undefined, undefined, onCooldown);
 }
 
+/** Usage records and their aggregates: Redis (shared, batched writes) or memory. */
+async function createUsageStore(config: Config): Promise<UsageStore> {
+  if (!config.store.redisUrl) return createMemoryUsageStore();
+  const client = createRedisClient(config.store.redisUrl);
+  await connectRedis(client);
+  const store = createRedisUsageStore(client, {
+    onDegraded: (d) =>
+      log(d ? "warn" : "info", d ? "Redis unavailable: usage records wait in a bounded buffer" : "Redis is back: buffered usage records are being written"),
+    onError: (m) => log("error", m),
+  });
+  return {
+    ...store,
+    record: (r) => store.record(r),
+    query: (q) => store.query(q),
+    list: (q) => store.list(q),
+    stats: () => store.stats(),
+    flush: () => store.flush(),
+    async close() {
+      await store.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
 async function createLimits(config: Config): Promise<Limiter> {
   if (!config.store.redisUrl) return createMemoryLimiter();
   const client = createRedisClient(config.store.redisUrl);
@@ -151,6 +178,20 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const providerTypes = new Map(config.providers.map((p) => [p.name, p.type as string]));
   const auth = createAuthenticator(config.keys);
   const limits = opts.limits ?? (await createLimits(config));
+  const usageStore = await createUsageStore(config);
+  // Tests may watch records through an extra sink of their own.
+  const extra = opts.usage;
+  const sink: UsageSink = extra
+    ? {
+        record(r) {
+          usageStore.record(r);
+          extra.record(r);
+        },
+        flush: async () => {
+          await Promise.all([usageStore.flush(), extra.flush()]);
+        },
+      }
+    : usageStore;
   const tracing = opts.tracing === null ? undefined : (opts.tracing ?? startTracing());
   const core: GatewayCore = {
     config,
@@ -159,7 +200,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     limits,
     registry,
     exec,
-    usage: observedSink(opts.usage ?? createMemoryUsageSink(), metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
+    usage: observedSink(sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth,
     // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
     // agree for the same caller.
@@ -200,12 +241,12 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     routes(router) {
       router.service(ChatService, chatService(core));
       router.service(RouteService, routeService(core));
-      router.service(UsageService, { ...usageService(), ...budgetService(core) });
+      router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
       router.service(Health, healthService(health));
     },
     async close() {
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
-      const results = await Promise.allSettled([core.usage.flush(), limits.close(), exec.health.close()]);
+      const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), exec.health.close()]);
       await Promise.allSettled([tracing?.shutdown(), metrics.shutdown(), transport.close()]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });

@@ -1,28 +1,180 @@
-// UsageService: answers unimplemented until the usage store lands (issue "Keys, usage, cost,
-// budgets and rate limits"); requests are still validated so clients see real errors for bad input.
+// UsageService.GetUsage and ListRequests over the usage store. Every request is validated first;
+// then the caller's role decides what it may see (authorizeUsageFilters): admin and anonymous
+// (auth off, single tenant) see everything, a team key its own team, a service key its own key.
+// GetBudget is answered by budget-service.ts (here it stays unimplemented).
 
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { UsageService } from "../../gen/signalbox/v1/usage_pb.ts";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Dimension as PbDimension, Granularity as PbGranularity } from "../../gen/signalbox/v1/common_pb.ts";
+import {
+  GetUsageResponseSchema,
+  ListRequestsResponseSchema,
+  RequestRecordSchema,
+  UsageRowSchema,
+  type DimensionFilter,
+  type GetUsageRequest,
+  type ListRequestsRequest,
+  type RequestRecord,
+  type UsageRow as PbUsageRow,
+  type UsageService,
+} from "../../gen/signalbox/v1/usage_pb.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { Caller } from "../router/types.ts";
+import type { UsageRecord } from "../usage/record.ts";
+import type { Dimension, Granularity, UsageFilter, UsageRow, UsageStore } from "../usage/store.ts";
+import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
+import { attemptToPb, costToPb, FAILURE_TO_PB, finishToPb, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateGetBudget, validateGetUsage, validateListRequests } from "./validate.ts";
+
+export const DIMENSION_NAME: Record<number, Dimension> = {
+  [PbDimension.KEY]: "key",
+  [PbDimension.TEAM]: "team",
+  [PbDimension.USER]: "user",
+  [PbDimension.ROUTE]: "route",
+  [PbDimension.DEPLOYMENT]: "deployment",
+  [PbDimension.PROVIDER]: "provider",
+  [PbDimension.VARIANT]: "variant",
+  [PbDimension.TAG]: "tag",
+  [PbDimension.STATUS]: "status",
+};
+
+const GRANULARITY: Record<number, Granularity> = {
+  [PbGranularity.UNSPECIFIED]: "total",
+  [PbGranularity.HOUR]: "hour",
+  [PbGranularity.DAY]: "day",
+  [PbGranularity.MONTH]: "month",
+  [PbGranularity.TOTAL]: "total",
+};
+
+const denied = (message: string) => new GatewayError("permission_denied", message);
+
+/**
+ * The filters a caller's usage query runs with. Admin and anonymous callers (auth off: one
+ * tenant) see everything. A team key sees only its team: a team filter is added, and a filter
+ * naming another team is permission_denied (grouping by team then yields its own team only). A
+ * service key sees only its own key's records, the same way with the key dimension.
+ */
+export function authorizeUsageFilters(caller: Caller, filters: UsageFilter[]): UsageFilter[] {
+  const pin = (dimension: "team" | "key", own: string, what: string) => {
+    for (const f of filters) {
+      const other = f.dimension === dimension ? f.values.find((v) => v !== own) : undefined;
+      if (other !== undefined) throw denied(`filters: ${caller.role} key "${caller.keyName}" may only read the usage of its own ${what} ("${own}"), not "${other}"`);
+    }
+    return [...filters, { dimension, values: [own] }];
+  };
+  switch (caller.role) {
+    case "admin":
+    case "anonymous":
+      return filters;
+    case "team":
+      return pin("team", caller.team, "team");
+    case "service":
+      return pin("key", caller.keyName, "key");
+    default:
+      throw denied(`keys with role "${String((caller as { role: unknown }).role)}" may not read usage`);
+  }
+}
+
+const tsMs = (t: Timestamp | undefined) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : undefined);
+const filtersOf = (fs: DimensionFilter[]): UsageFilter[] => fs.map((f) => ({ dimension: DIMENSION_NAME[f.dimension], values: [...f.values] }));
+const u32 = (n: number | undefined) => Math.max(0, Math.min(0xffffffff, Math.round(n ?? 0)));
+
+export function rowToPb(r: UsageRow): PbUsageRow {
+  return create(UsageRowSchema, {
+    bucketStart: timestampFromMs(r.bucketStart),
+    group: r.group as Record<string, string>,
+    requests: BigInt(r.requests),
+    failures: BigInt(r.failures),
+    fallbacks: BigInt(r.fallbacks),
+    cacheHits: BigInt(r.cacheHits),
+    attempts: BigInt(r.attempts),
+    usage: { ...r.usage },
+    cost: {
+      totalNanoUsd: r.cost.total,
+      inputNanoUsd: r.cost.input,
+      cachedInputNanoUsd: r.cost.cachedInput,
+      cacheWriteNanoUsd: r.cost.cacheWrite,
+      outputNanoUsd: r.cost.output,
+      reasoningNanoUsd: r.cost.reasoning,
+    },
+    meanLatencyMs: r.meanLatencyMs,
+    meanTtftMs: r.meanTtftMs,
+  });
+}
+
+export function recordToPb(r: UsageRecord): RequestRecord {
+  return create(RequestRecordSchema, {
+    id: r.id,
+    time: timestampFromMs(r.time),
+    key: r.key,
+    team: r.team,
+    user: r.user,
+    model: r.model,
+    routing: { ...r.routing },
+    deployment: r.deployment,
+    provider: r.provider,
+    attempts: r.attempts.map(attemptToPb),
+    usage: usageToPb(r.usage, r.usageEstimated),
+    cost: costToPb(r.cost),
+    timing: { latencyMs: u32(r.latencyMs), ttftMs: r.ttftMs === undefined ? undefined : u32(r.ttftMs), overheadUs: u32(r.overheadUs) },
+    cacheHit: r.cacheHit,
+    status: r.status,
+    failureKind: r.failureKind ? FAILURE_TO_PB[r.failureKind] : 0,
+    traceId: r.traceId,
+    tags: [...r.tags],
+    metadata: { ...r.metadata },
+    streamed: r.streamed,
+    finishReason: finishToPb(r.finishReason),
+  });
+}
+
+export interface UsageServiceDeps {
+  /** Without a store, GetUsage and ListRequests answer unimplemented (after validation). */
+  store?: UsageStore;
+  now?: () => number;
+}
 
 const notYet = (rpc: string) =>
   new ConnectError(`${rpc} is not implemented yet: usage queries arrive with the usage store (keys, usage, budgets and rate limits)`, Code.Unimplemented);
 
-export function usageService(): Partial<ServiceImpl<typeof UsageService>> {
-  const guard = <T>(validate: (r: T) => void, rpc: string) =>
-    async (req: T, ctx: { signal: AbortSignal; values: { get: (k: typeof requestInfoKey) => { traceId: string } | undefined } }): Promise<never> => {
+export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<typeof UsageService>> {
+  const now = core.now ?? Date.now;
+  const handle =
+    <Req, Res>(rpc: string, validate: (r: Req) => void, serve?: (r: Req, caller: Caller, store: UsageStore) => Promise<Res>) =>
+    async (req: Req, ctx: HandlerContext): Promise<Res> => {
       try {
         validate(req);
+        if (!serve || !core.store) throw notYet(rpc);
+        return await serve(req, ctx.values.get(callerKey), core.store);
       } catch (err) {
         throw toConnectError(err, ctx.signal, ctx.values.get(requestInfoKey)?.traceId ?? "");
       }
-      throw notYet(rpc);
     };
+
   return {
-    getUsage: guard(validateGetUsage, "GetUsage"),
-    listRequests: guard(validateListRequests, "ListRequests"),
-    getBudget: guard(validateGetBudget, "GetBudget"),
+    getUsage: handle("GetUsage", validateGetUsage, async (req: GetUsageRequest, caller, store) => {
+      const res = await store.query({
+        start: tsMs(req.startTime)!,
+        end: tsMs(req.endTime) ?? now(),
+        granularity: GRANULARITY[req.granularity],
+        groupBy: req.groupBy.map((d) => DIMENSION_NAME[d]),
+        filters: authorizeUsageFilters(caller, filtersOf(req.filters)),
+      });
+      return create(GetUsageResponseSchema, { rows: res.rows.map(rowToPb), droppedRecords: BigInt(res.dropped) });
+    }),
+    listRequests: handle("ListRequests", validateListRequests, async (req: ListRequestsRequest, caller, store) => {
+      const res = await store.list({
+        start: tsMs(req.startTime),
+        end: tsMs(req.endTime),
+        filters: authorizeUsageFilters(caller, filtersOf(req.filters)),
+        pageSize: req.pageSize || undefined,
+        pageToken: req.pageToken || undefined,
+      });
+      return create(ListRequestsResponseSchema, { records: res.records.map(recordToPb), nextPageToken: res.nextPageToken });
+    }),
+    getBudget: handle("GetBudget", validateGetBudget),
   };
 }

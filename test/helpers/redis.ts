@@ -46,7 +46,8 @@ export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   let proc = await launch(port);
   const stop = async () => {
-    if (proc.exitCode !== null) return;
+    // Killed by a signal, a process has signalCode set and exitCode null: it has exited all the same.
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once("exit", r));
     proc.kill("SIGKILL");
     await exited;

@@ -1,0 +1,577 @@
+// The shared usage store: aggregates and the recent-request log in Redis, so every replica reports
+// one set of figures. record() only pushes into an in-memory buffer; a flusher pre-aggregates the
+// buffer and writes it every `flushEveryMs` (or as soon as `batchSize` records wait) as ONE Lua
+// script per batch: atomic (key types are checked before anything is written, so a batch lands
+// whole or not at all; Redis has no rollback, so only an increment on a field someone overwrote
+// with a non-integer can fail alone, and is reported) and idempotent (each writer numbers
+// its batches and Redis remembers the last one applied, so a batch whose reply was lost is not
+// counted twice when it is sent again). While Redis is away the batch waits and new records queue
+// behind it, up to `maxBuffered` records in all; what does not fit is counted as dropped (per hour
+// of the record's time, and in total), and those counts are written with the next batch.
+//
+// Key layout ({usage} is the hash tag: every key below is in one Redis Cluster slot, which the
+// atomic batch script needs; each query command reads one key):
+//
+//   <p>:h:<hour start ms>    HASH  "<counter>|<tuple id>" -> integer, plus "dropped" -> integer.
+//                                  EXPIREAT hour end + hourRetention (default 35 days).
+//   <p>:d:<day start ms>     HASH  the same per UTC day. EXPIREAT day end + dayRetention (400 days).
+//   <p>:t:<day start ms>     HASH  "<tuple id>" -> JSON [key, team, user, route, deployment,
+//                                  provider, variant, status, [tags]] for the tuples seen that day
+//                                  (HSETNX; expires with the day bucket).
+//   <p>:log                  LIST  "<seq>|<time ms>|<record JSON>", newest first; LPUSH + LTRIM to
+//                                  `logMax` (default 100,000).
+//   <p>:seq                  STRING  last log sequence number (INCRBY per batch).
+//   <p>:dropped              STRING  records dropped on buffer overflow, all replicas, ever.
+//   <p>:w:<writer id>        STRING  number of the last batch applied by that writer (process);
+//                                  expires 7 days after its last batch.
+//
+// <p> is the `prefix` option, default "sbx:usage:{usage}". Counters (short names in store.ts
+// COUNTERS): r requests, f failures, fb fallbacks, ch cache hits, a attempts, ti/to/tc/tw/tr token
+// sums, ct/ci/cc/cw/co/cr nano-USD sums, l latency ms, t ttft ms, tn requests with a ttft. Tuple ids
+// are 96-bit content hashes of the tuple JSON, the same on every replica. All increments are
+// integers (HINCRBY, 64-bit), so sums are exact.
+//
+// Queries read hour hashes for partial days and hour granularity, day hashes for whole days (see
+// planBuckets in store.ts): their cost grows with the range, not with the number of requests.
+
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+import { GatewayError } from "../router/errors.ts";
+import type { UsageRecord } from "./record.ts";
+import {
+  COUNTER_INDEX,
+  COUNTERS,
+  compileFilters,
+  countersOf,
+  DAY,
+  decodePageToken,
+  encodePageToken,
+  floorDay,
+  floorHour,
+  HOUR,
+  listFingerprint,
+  N_COUNTERS,
+  pageSizeOf,
+  planBuckets,
+  recordMatches,
+  RowBuilder,
+  tupleFromJson,
+  tupleId,
+  tupleJson,
+  tupleOf,
+  type ListQuery,
+  type ListResult,
+  type Retention,
+  type Tuple,
+  type UsageQuery,
+  type UsageResult,
+  type UsageStore,
+} from "./store.ts";
+
+// One batch, applied whole or not at all: key types are checked before anything is written (a key
+// of the wrong type refuses the batch, {-1, key}); a batch this writer already applied is skipped
+// ({0, 0}); otherwise everything is written ({1, n}: n increments Redis refused, e.g. a field
+// someone overwrote with a non-integer; the rest of the batch still lands).
+const APPLY = `
+local function is(k, want)
+  local t = redis.call('TYPE', k)['ok']
+  return t == 'none' or t == want
+end
+for k = 1, #KEYS do
+  local want = 'hash'
+  if k == 2 then want = 'list' elseif k < 5 then want = 'string' end
+  if not is(KEYS[k], want) then return {-1, KEYS[k]} end
+end
+local batch = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[4]) or '0') >= batch then return {0, 0} end
+redis.call('SET', KEYS[4], ARGV[1], 'EX', 604800)
+local nt = tonumber(ARGV[3]); local ni = tonumber(ARGV[4]); local nl = tonumber(ARGV[5])
+local failed = 0
+local a = 7
+for i = 1, nt do redis.call('HSETNX', KEYS[tonumber(ARGV[a])], ARGV[a + 1], ARGV[a + 2]); a = a + 3 end
+for i = 1, ni do
+  local r = redis.pcall('HINCRBY', KEYS[tonumber(ARGV[a])], ARGV[a + 1], ARGV[a + 2])
+  if type(r) == 'table' and r.err then failed = failed + 1 end
+  a = a + 3
+end
+for k = 5, #KEYS do redis.call('EXPIREAT', KEYS[k], ARGV[a]); a = a + 1 end
+if ARGV[6] ~= '0' then
+  local r = redis.pcall('INCRBY', KEYS[3], ARGV[6])
+  if type(r) == 'table' and r.err then failed = failed + 1 end
+end
+if nl > 0 then
+  local first = redis.call('INCRBY', KEYS[1], nl) - nl
+  local chunk = {}
+  for i = 1, nl do
+    chunk[#chunk + 1] = string.format('%d', first + i) .. '|' .. ARGV[a]
+    a = a + 1
+    if #chunk == 500 then redis.call('LPUSH', KEYS[2], unpack(chunk)); chunk = {} end
+  end
+  if #chunk > 0 then redis.call('LPUSH', KEYS[2], unpack(chunk)) end
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+end
+return {1, failed}
+`;
+
+export interface RedisUsageStoreOptions {
+  /** Key prefix; must contain a hash tag. Default "sbx:usage:{usage}". */
+  prefix?: string;
+  /** Batch window, ms; default 200. */
+  flushEveryMs?: number;
+  /**
+   * Write as soon as this many records wait; also the most records per script. Default 500: a
+   * script blocks Redis while it runs (~40 µs a record when no two records share an aggregate),
+   * and the limiter's admissions wait behind it.
+   */
+  batchSize?: number;
+  /** Records waiting for Redis, at most; past this they are dropped and counted. Default 100,000. */
+  maxBuffered?: number;
+  /** Recent records kept in the log; default 100,000. */
+  logMax?: number;
+  /** How long hour buckets are kept; default 35 days. */
+  hourRetentionMs?: number;
+  /** How long day buckets (and tuple maps) are kept; default 400 days. */
+  dayRetentionMs?: number;
+  /** Retry period while Redis is away, ms; default 1,000 (and at once when it reconnects). */
+  retryEveryMs?: number;
+  /** How long flush() keeps trying to reach Redis before giving up; default 3,000 ms. */
+  flushTimeoutMs?: number;
+  now?: () => number;
+  /** Called when writes start failing (true) and when they succeed again (false). */
+  onDegraded?: (degraded: boolean, err?: unknown) => void;
+  /**
+   * Redis refused writes (not a connection problem): a whole batch (a key of the wrong type, or an
+   * error three times over; its records are counted as dropped), or single counter increments.
+   */
+  onError?: (message: string, err?: unknown) => void;
+}
+
+export interface RedisUsageStore extends UsageStore {
+  /** Whether the last write failed (records are waiting in the buffer). */
+  readonly degraded: boolean;
+}
+
+interface Batch {
+  no: number;
+  records: number;
+  keys: string[];
+  args: (string | number)[];
+  droppedTotal: number;
+  failures: number;
+}
+
+/** An HGETALL reply as a flat array (an object if ioredis transformed it after all). */
+const toPairs = (reply: unknown): string[] => (Array.isArray(reply) ? (reply as string[]) : Object.entries((reply ?? {}) as Record<string, string>).flat());
+const bump = (m: Map<number, number>, k: number, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+const intStr = (v: number) => (Number.isSafeInteger(v) ? String(v) : BigInt(Math.round(v)).toString());
+/** Redis refused the batch for a reason that will not go away by retrying. */
+class BatchRefused extends Error {}
+const isReplyError = (err: unknown) => err instanceof Error && err.name === "ReplyError" && /^(ERR|WRONGTYPE)/.test(err.message);
+
+export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions = {}): RedisUsageStore {
+  const p = opts.prefix ?? "sbx:usage:{usage}";
+  if (!/\{[^}]+\}/.test(p)) throw new Error(`usage store prefix "${p}" must contain a hash tag such as {usage}`);
+  const every = opts.flushEveryMs ?? 200;
+  const batchSize = Math.max(1, opts.batchSize ?? 500);
+  const maxBuffered = Math.max(0, opts.maxBuffered ?? 100_000);
+  const logMax = Math.max(0, opts.logMax ?? 100_000);
+  const retention: Retention = { hourMs: opts.hourRetentionMs ?? 35 * DAY, dayMs: opts.dayRetentionMs ?? 400 * DAY };
+  const retryEvery = opts.retryEveryMs ?? 1_000;
+  const flushTimeout = opts.flushTimeoutMs ?? 3_000;
+  const now = opts.now ?? Date.now;
+
+  const K = {
+    seq: `${p}:seq`,
+    log: `${p}:log`,
+    dropped: `${p}:dropped`,
+    writer: `${p}:w:${randomBytes(8).toString("hex")}`,
+    hour: (h: number) => `${p}:h:${h}`,
+    day: (d: number) => `${p}:d:${d}`,
+    tuples: (d: number) => `${p}:t:${d}`,
+  };
+  const CMD = "sbxUsageApply";
+  if (!(CMD in redis)) redis.defineCommand(CMD, { lua: APPLY });
+  // One flat array argument: a batch can carry far more arguments than a JS call may spread.
+  const apply = async (keys: string[], args: (string | number)[]) => {
+    const [code, info] = await (redis as unknown as Record<string, (n: number, a: (string | number)[]) => Promise<[number, number | string]>>)[CMD](
+      keys.length,
+      (keys as (string | number)[]).concat(args),
+    );
+    if (code === -1) throw new BatchRefused(`usage batch refused: Redis key ${info} has the wrong type`);
+    if (code === 1 && Number(info) > 0) opts.onError?.(`usage store: Redis refused ${info} counter increments (a field holds a non-integer)`);
+  };
+
+  let queue: UsageRecord[] = [];
+  let pending: Batch | undefined;
+  let batchNo = 0;
+  let written = 0;
+  let dropped = 0;
+  // Overflow counts not yet handed to a batch.
+  let droppedHours = new Map<number, number>();
+  let droppedUnsaved = 0;
+  let degraded = false;
+  let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let immediate: ReturnType<typeof setImmediate> | undefined;
+  let running: Promise<void> | undefined;
+
+  // Tuple ids are content hashes: cache both directions (bounded).
+  let idOf = new Map<string, string>();
+  let tupleOfId = new Map<string, Tuple>();
+
+  const setDegraded = (d: boolean, err?: unknown) => {
+    if (d !== degraded) {
+      degraded = d;
+      opts.onDegraded?.(d, err);
+    }
+  };
+
+  const buffered = () => queue.length + (pending?.records ?? 0);
+
+  const hourKept = (h: number, t: number) => h + HOUR > t - retention.hourMs;
+  const dayKept = (d: number, t: number) => d + DAY > t - retention.dayMs;
+
+  function buildBatch(): Batch | undefined {
+    if (queue.length === 0 && droppedUnsaved === 0) return undefined;
+    const take = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
+    queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
+    const t = now();
+    const keys = [K.seq, K.log, K.dropped, K.writer];
+    const expireAt: number[] = [];
+    const keyIndex = new Map<string, number>();
+    const keyOf = (k: string, expiresMs: number) => {
+      let i = keyIndex.get(k);
+      if (i === undefined) {
+        keys.push(k);
+        i = keys.length; // Lua's KEYS is 1-based
+        keyIndex.set(k, i);
+        expireAt.push(Math.ceil(expiresMs / 1000));
+      }
+      return i;
+    };
+    const cells = new Map<string, number[]>();
+    const cell = (ki: number, id: string) => {
+      const k = `${ki}|${id}`;
+      let c = cells.get(k);
+      if (!c) cells.set(k, (c = new Array<number>(N_COUNTERS).fill(0)));
+      return c;
+    };
+    const tupleArgs: (string | number)[] = [];
+    const seenTuple = new Set<string>();
+    const logArgs: string[] = [];
+    for (const r of take) {
+      const h = floorHour(r.time);
+      const d = floorDay(r.time);
+      if (logMax > 0) logArgs.push(`${r.time}|${JSON.stringify(r)}`);
+      if (!dayKept(d, t)) continue;
+      const json = tupleJson(tupleOf(r));
+      let id = idOf.get(json);
+      if (id === undefined) {
+        if (idOf.size >= 50_000) idOf = new Map();
+        idOf.set(json, (id = tupleId(json)));
+      }
+      const tk = keyOf(K.tuples(d), d + DAY + retention.dayMs);
+      if (!seenTuple.has(`${tk}|${id}`)) {
+        seenTuple.add(`${tk}|${id}`);
+        tupleArgs.push(tk, id, json);
+      }
+      const c = countersOf(r);
+      const dc = cell(keyOf(K.day(d), d + DAY + retention.dayMs), id);
+      for (let i = 0; i < N_COUNTERS; i++) dc[i] += c[i];
+      if (hourKept(h, t)) {
+        const hc = cell(keyOf(K.hour(h), h + HOUR + retention.hourMs), id);
+        for (let i = 0; i < N_COUNTERS; i++) hc[i] += c[i];
+      }
+    }
+    const incr: (string | number)[] = [];
+    for (const [k, c] of cells) {
+      const bar = k.indexOf("|");
+      const ki = Number(k.slice(0, bar));
+      const id = k.slice(bar + 1);
+      for (let i = 0; i < N_COUNTERS; i++) if (c[i] !== 0) incr.push(ki, `${COUNTERS[i].code}|${id}`, intStr(c[i]));
+    }
+    // Overflow counts ride with this batch (and are put back if it is rejected for good).
+    const droppedTotal = droppedUnsaved;
+    const droppedBy = droppedHours;
+    droppedUnsaved = 0;
+    droppedHours = new Map();
+    const byDay = new Map<number, number>();
+    for (const [h, n] of droppedBy) {
+      if (hourKept(h, t)) incr.push(keyOf(K.hour(h), h + HOUR + retention.hourMs), "dropped", n);
+      bump(byDay, floorDay(h), n);
+    }
+    for (const [d, n] of byDay) if (dayKept(d, t)) incr.push(keyOf(K.day(d), d + DAY + retention.dayMs), "dropped", n);
+    const args: (string | number)[] = [++batchNo, logMax, tupleArgs.length / 3, incr.length / 3, logArgs.length, droppedTotal];
+    for (const a of tupleArgs) args.push(a);
+    for (const a of incr) args.push(a);
+    for (const a of expireAt) args.push(a);
+    for (const a of logArgs) args.push(a);
+    return { no: batchNo, records: take.length, keys, args, droppedTotal, failures: 0 };
+  }
+
+  /** Write one batch; false when there was nothing to write or Redis failed. */
+  async function writeOne(): Promise<boolean> {
+    pending ??= buildBatch();
+    const b = pending;
+    if (!b) return false;
+    try {
+      await apply(b.keys, b.args);
+      pending = undefined;
+      written += b.records;
+      setDegraded(false);
+      return true;
+    } catch (err) {
+      if (err instanceof BatchRefused || (isReplyError(err) && ++b.failures >= 3)) {
+        // Redis refuses this batch (not a connection problem): count its records as dropped and
+        // go on with the rest. The counts go into the total with the next batch (not into hour
+        // buckets, one of which may be what Redis refuses); a refused batch that carried only
+        // counts is given up (and reported) rather than retried forever.
+        pending = undefined;
+        dropped += b.records;
+        if (b.records > 0) droppedUnsaved += b.records + b.droppedTotal;
+        opts.onError?.(`usage store: a batch of ${b.records} records was refused by Redis and counted as dropped`, err);
+        return true;
+      }
+      setDegraded(true, err);
+      return false;
+    }
+  }
+
+  const clearTimers = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (immediate) clearImmediate(immediate);
+    immediate = undefined;
+  };
+
+  function run(): Promise<void> {
+    if (running) return running;
+    clearTimers();
+    running = (async () => {
+      while (await writeOne());
+    })().finally(() => {
+      running = undefined;
+      schedule();
+    });
+    return running;
+  }
+
+  function schedule() {
+    if (closed || timer || immediate || running) return;
+    if (!pending && queue.length === 0 && droppedUnsaved === 0) return;
+    if (!degraded && queue.length >= batchSize) {
+      immediate = setImmediate(() => {
+        immediate = undefined;
+        void run();
+      });
+      return;
+    }
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        void run();
+      },
+      degraded ? retryEvery : every,
+    );
+    timer.unref();
+  }
+
+  const onReady = () => {
+    if (degraded && !running) {
+      clearTimers();
+      void run();
+    }
+  };
+  redis.on("ready", onReady);
+
+  const waitForRedis = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        redis.off("ready", done);
+        resolve();
+      };
+      const t = setTimeout(done, redis.status === "ready" ? Math.min(ms, 50) : ms);
+      redis.on("ready", done);
+    });
+
+  async function flush(): Promise<void> {
+    const deadline = Date.now() + flushTimeout;
+    for (;;) {
+      if (running) await running;
+      await run();
+      if (!pending && queue.length === 0 && droppedUnsaved === 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await waitForRedis(Math.min(left, 250));
+    }
+  }
+
+  const unavailable = (err: unknown) =>
+    err instanceof GatewayError ? err : new GatewayError("unavailable", "usage store unavailable: Redis did not answer; try again shortly", {}, err);
+
+  async function resolveTuples(needed: Map<number, Set<string>>): Promise<void> {
+    if (tupleOfId.size >= 100_000) tupleOfId = new Map();
+    const asks: [number, string[]][] = [];
+    for (const [d, ids] of needed) {
+      const missing = [...ids].filter((id) => !tupleOfId.has(id));
+      for (let i = 0; i < missing.length; i += 1000) asks.push([d, missing.slice(i, i + 1000)]);
+    }
+    if (asks.length === 0) return;
+    const pl = redis.pipeline();
+    for (const [d, ids] of asks) pl.hmget(K.tuples(d), ...ids);
+    const res = (await pl.exec()) ?? [];
+    asks.forEach(([, ids], i) => {
+      const [err, vals] = res[i] ?? [new Error("no reply")];
+      if (err) throw err;
+      (vals as (string | null)[]).forEach((v, j) => {
+        if (v === null) return;
+        try {
+          tupleOfId.set(ids[j], tupleFromJson(v));
+        } catch {
+          // A malformed entry: its counters cannot be attributed and are skipped.
+        }
+      });
+    });
+  }
+
+  return {
+    record(r) {
+      if (buffered() >= maxBuffered) {
+        dropped++;
+        droppedUnsaved++;
+        bump(droppedHours, floorHour(Number.isFinite(r?.time) ? r.time : Date.now()));
+      } else queue.push(r);
+      schedule();
+    },
+    flush,
+    async close() {
+      await flush();
+      closed = true;
+      clearTimers();
+      redis.off("ready", onReady);
+    },
+    stats: () => ({ buffered: buffered(), written, dropped }),
+    get degraded() {
+      return degraded;
+    },
+
+    async query(q: UsageQuery): Promise<UsageResult> {
+      const plan = planBuckets(q, now(), retention);
+      const rb = new RowBuilder(q);
+      try {
+        let droppedInRange = 0;
+        const perRead: { start: number; cells: Map<string, (number | bigint)[]> }[] = [];
+        const needed = new Map<number, Set<string>>();
+        const parse = (start: number, h: string[]) => {
+          const cells = new Map<string, (number | bigint)[]>();
+          for (let j = 0; j < h.length; j += 2) {
+            const field = h[j];
+            const v = h[j + 1];
+            if (field === "dropped") {
+              droppedInRange += Number(v);
+              continue;
+            }
+            const bar = field.indexOf("|");
+            const ci = COUNTER_INDEX.get(field.slice(0, bar));
+            if (ci === undefined) continue;
+            const id = field.slice(bar + 1);
+            let c = cells.get(id);
+            if (!c) cells.set(id, (c = new Array<number | bigint>(N_COUNTERS).fill(0)));
+            c[ci] = v.length < 16 ? Number(v) : BigInt(v);
+          }
+          if (cells.size === 0) return;
+          perRead.push({ start, cells });
+          const d = floorDay(start);
+          let ids = needed.get(d);
+          if (!ids) needed.set(d, (ids = new Set()));
+          for (const id of cells.keys()) ids.add(id);
+        };
+        // A few buckets per round trip (4 days or 24 hours): each reply is decoded before the next
+        // is asked for, so no command waits behind a long decode (the client's command timeout
+        // stays meaningful for large ranges).
+        const trips: (typeof plan.reads)[] = [[]];
+        let weight = 0;
+        for (const read of plan.reads) {
+          const w = read.kind === "day" ? 6 : 1;
+          if (weight + w > 24) {
+            trips.push([]);
+            weight = 0;
+          }
+          trips[trips.length - 1].push(read);
+          weight += w;
+        }
+        let droppedTotal = 0;
+        for (let i = 0; i < trips.length; i++) {
+          const reads = trips[i];
+          const pl = redis.pipeline();
+          // HGETALL through call(): the flat [field, value, ...] reply, without building an object.
+          for (const read of reads) pl.call("HGETALL", read.kind === "hour" ? K.hour(read.start) : K.day(read.start));
+          if (i === 0) pl.get(K.dropped);
+          const res = (await pl.exec()) ?? [];
+          if (res.length !== reads.length + (i === 0 ? 1 : 0)) throw new Error("incomplete pipeline reply");
+          for (const [err] of res) if (err) throw err;
+          reads.forEach((read, j) => parse(read.start, toPairs(res[j][1])));
+          if (i === 0) droppedTotal = Number(res[reads.length][1] ?? 0);
+        }
+        await resolveTuples(needed);
+        for (const { start, cells } of perRead) {
+          for (const [id, c] of cells) {
+            const t = tupleOfId.get(id);
+            if (t) rb.add(start, t, c);
+          }
+        }
+        return { rows: rb.rows(), from: plan.from, to: plan.to, dropped: droppedInRange, droppedTotal };
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+
+    async list(q: ListQuery): Promise<ListResult> {
+      const size = pageSizeOf(q);
+      const fp = listFingerprint(q);
+      // Entries are in strictly decreasing sequence order; only ever accept one below `floor`
+      // (records pushed meanwhile shift the list: they are skipped, never returned twice).
+      let floor = q.pageToken ? decodePageToken(q.pageToken, fp) : Number.MAX_SAFE_INTEGER;
+      const filters = compileFilters(q.filters);
+      const CHUNK = 1000;
+      const out: UsageRecord[] = [];
+      let last = 0;
+      try {
+        let idx = 0;
+        if (q.pageToken) {
+          const head = await redis.lindex(K.log, 0);
+          if (head === null) return { records: [], nextPageToken: "" };
+          idx = Math.max(0, parseInt(head, 10) - floor + 1);
+        }
+        for (;;) {
+          const chunk = await redis.lrange(K.log, idx, idx + CHUNK - 1);
+          idx += chunk.length;
+          for (const e of chunk) {
+            const b1 = e.indexOf("|");
+            const s = Number(e.slice(0, b1));
+            if (!(s < floor)) continue;
+            floor = s;
+            const b2 = e.indexOf("|", b1 + 1);
+            const time = Number(e.slice(b1 + 1, b2));
+            if ((q.start !== undefined && time < q.start) || (q.end !== undefined && time >= q.end)) continue;
+            let r: UsageRecord;
+            try {
+              r = JSON.parse(e.slice(b2 + 1)) as UsageRecord;
+            } catch {
+              continue;
+            }
+            if (!recordMatches(r, filters)) continue;
+            if (out.length === size) return { records: out, nextPageToken: encodePageToken(fp, last) };
+            out.push(r);
+            last = s;
+          }
+          if (chunk.length < CHUNK) break;
+        }
+      } catch (err) {
+        throw unavailable(err);
+      }
+      return { records: out, nextPageToken: "" };
+    },
+  };
+}

@@ -1,0 +1,317 @@
+// The query suite both usage stores must pass (memory-store.test.ts and redis-store.test.ts run
+// it): every answer is compared with a naive scan of the same records (fixtures.ts reference).
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { GatewayError } from "../../src/router/errors.ts";
+import type { UsageRecord } from "../../src/usage/record.ts";
+import { DIMENSIONS, type ListQuery, type UsageQuery, type UsageStore } from "../../src/usage/store.ts";
+import { DAY, HOUR, makeRecord, plain, reference, rng } from "./fixtures.ts";
+
+export interface StoreFactory {
+  open(): Promise<UsageStore>;
+  close(store: UsageStore): Promise<void>;
+}
+
+const N = 2_000;
+
+/** Every record the store has, listed page by page (newest first). */
+async function listAll(store: UsageStore, q: Omit<ListQuery, "pageToken">): Promise<UsageRecord[]> {
+  const out: UsageRecord[] = [];
+  let token: string | undefined;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const res = await store.list({ ...q, pageToken: token });
+    assert.ok(res.records.length <= (q.pageSize ?? 50), "a page never holds more than page_size records");
+    out.push(...res.records);
+    if (!res.nextPageToken) return out;
+    assert.equal(res.records.length, q.pageSize ?? 50, "only the last page is short");
+    token = res.nextPageToken;
+  }
+  throw new Error("pagination does not end");
+}
+
+const invalid = (re: RegExp) => (err: unknown) => err instanceof GatewayError && err.code === "invalid_argument" && re.test(err.message);
+
+export function storeSuite(name: string, factory: StoreFactory): void {
+  describe(name, () => {
+    let store: UsageStore;
+    const records: UsageRecord[] = [];
+    const now = Date.now();
+    // 45 days: several hours, days and at least one month boundary.
+    const base = Math.floor(now / DAY) * DAY - 44 * DAY;
+    const r = rng(42);
+
+    before(async () => {
+      store = await factory.open();
+      for (let i = 0; i < N; i++) {
+        // Spread over the past 45 days.
+        const rec = makeRecord(r, { time: base + Math.floor(r.next() * (now - 60_000 - base)), cost: r.int(5e11, 1.5e12) });
+        records.push(rec);
+        store.record(rec);
+      }
+      await store.flush();
+    });
+    after(() => factory.close(store));
+
+    const check = async (q: UsageQuery) => {
+      const res = await store.query(q);
+      assert.deepEqual(res.rows.map(plain), reference(records, q), JSON.stringify(q));
+      return res;
+    };
+
+    test("everything recorded is written; nothing buffered or dropped", () => {
+      assert.deepEqual(store.stats(), { buffered: 0, written: N, dropped: 0 });
+    });
+
+    test("totals over the whole range", async () => {
+      const q: UsageQuery = { start: base, end: now + HOUR, granularity: "total", groupBy: [], filters: [] };
+      const res = await check(q);
+      assert.equal(res.rows.length, 1);
+      const row = res.rows[0];
+      assert.equal(row.requests, N);
+      assert.equal(row.bucketStart, base, "a total row starts at the range start");
+      const exact = records.reduce((a, x) => a + BigInt(x.cost.total), 0n);
+      assert.equal(row.cost.total, exact);
+      assert.equal(row.cost.input + row.cost.cachedInput + row.cost.cacheWrite + row.cost.output + row.cost.reasoning, exact);
+      assert.equal(row.usage.totalTokens, row.usage.inputTokens + row.usage.outputTokens);
+      assert.ok(row.failures > 0 && row.failures < N);
+      assert.ok(row.fallbacks > 0 && row.cacheHits > 0);
+      assert.ok(Math.abs(row.meanLatencyMs - Number(row.latencyMsSum) / N) < 1e-9);
+      assert.ok(row.meanTtftMs > 0 && row.ttftCount < N);
+      assert.equal(res.dropped, 0);
+      assert.equal(res.droppedTotal, 0);
+    });
+
+    test("group by each dimension", async () => {
+      for (const d of DIMENSIONS) {
+        const res = await check({ start: base, end: now, granularity: "total", groupBy: [d], filters: [] });
+        assert.ok(res.rows.length > 1, `several groups for ${d}`);
+        assert.ok(res.rows.every((row) => Object.keys(row.group).join() === d));
+      }
+    });
+
+    test("group by several dimensions at once, at day granularity", async () => {
+      await check({ start: base, end: now, granularity: "day", groupBy: ["team", "status", "tag"], filters: [] });
+      await check({ start: base, end: now, granularity: "month", groupBy: ["deployment", "variant"], filters: [] });
+    });
+
+    test("hour granularity over two days, from hour buckets", async () => {
+      const q: UsageQuery = { start: base + 10 * DAY + 5 * HOUR, end: base + 12 * DAY + 5 * HOUR, granularity: "hour", groupBy: [], filters: [] };
+      const res = await check(q);
+      assert.ok(res.rows.length > 25, "one row per hour that had requests");
+      assert.ok(res.rows.every((row) => row.bucketStart % HOUR === 0));
+      await check({ ...q, groupBy: ["provider"] });
+    });
+
+    test("day and month granularity over 30 days; ranges not aligned to days or hours", async () => {
+      const q: UsageQuery = { start: base + 3 * DAY, end: base + 33 * DAY, granularity: "day", groupBy: [], filters: [] };
+      const res = await check(q);
+      assert.equal(res.rows.length, 30);
+      assert.deepEqual(
+        res.rows.map((row) => row.bucketStart),
+        Array.from({ length: 30 }, (_, i) => base + (3 + i) * DAY),
+      );
+      // Partial days at both edges come from hour buckets; partial hours count whole.
+      const odd: UsageQuery = { start: base + 3 * DAY + 7.5 * HOUR, end: base + 33 * DAY + 3.25 * HOUR, granularity: "day", groupBy: ["team"], filters: [] };
+      const r2 = await check(odd);
+      assert.equal(r2.from, base + 3 * DAY + 7 * HOUR);
+      assert.equal(r2.to, base + 33 * DAY + 4 * HOUR);
+      assert.equal(r2.rows[0].bucketStart, base + 3 * DAY, "day rows start at midnight UTC even when the range does not");
+      await check({ ...odd, granularity: "total" });
+      const months = await check({ ...odd, start: base, end: now, granularity: "month" });
+      assert.ok(months.rows.every((row) => new Date(row.bucketStart).getUTCDate() === 1 && row.bucketStart % DAY === 0));
+      assert.ok(new Set(months.rows.map((row) => row.bucketStart)).size >= 2, "45 days span two months");
+    });
+
+    test("filters: values OR-ed within a filter, filters AND-ed", async () => {
+      const all = { start: base, end: now, granularity: "total" as const };
+      await check({ ...all, groupBy: ["key"], filters: [{ dimension: "team", values: ["red"] }] });
+      const both = await check({ ...all, groupBy: ["team"], filters: [{ dimension: "team", values: ["red", "blue"] }] });
+      assert.deepEqual(
+        both.rows.map((row) => row.group.team),
+        ["blue", "red"],
+      );
+      await check({
+        ...all,
+        groupBy: ["deployment"],
+        filters: [
+          { dimension: "team", values: ["red", "green"] },
+          { dimension: "status", values: ["ok"] },
+          { dimension: "user", values: ["u1", "u2"] },
+        ],
+      });
+      await check({ ...all, groupBy: [], filters: [{ dimension: "route", values: [""] }] });
+      const none = await store.query({ ...all, groupBy: [], filters: [{ dimension: "key", values: ["no-such-key"] }] });
+      assert.deepEqual(none.rows, []);
+      // Tag filters: a record matches if any of its tags does; grouping by tag keeps the filtered tags.
+      await check({ ...all, groupBy: [], filters: [{ dimension: "tag", values: ["beta"] }] });
+      const byTag = await check({ ...all, groupBy: ["tag"], filters: [{ dimension: "tag", values: ["beta", ""] }] });
+      assert.deepEqual(
+        byTag.rows.map((row) => row.group.tag),
+        ["", "beta"],
+      );
+    });
+
+    test("a record with several tags counts once per tag when grouping by tag, once otherwise", async () => {
+      const s = await factory.open();
+      try {
+        const t = Math.floor(now / HOUR) * HOUR - 2 * HOUR;
+        const rr = rng(7);
+        s.record(makeRecord(rr, { time: t + 1, tags: ["a", "b", "a"], cost: 1e10 }));
+        s.record(makeRecord(rr, { time: t + 2, tags: ["b"], cost: 1e10 }));
+        s.record(makeRecord(rr, { time: t + 3, tags: [], cost: 1e10 }));
+        await s.flush();
+        const q = { start: t, end: t + HOUR, granularity: "total" as const, filters: [] };
+        const total = await s.query({ ...q, groupBy: [] });
+        assert.equal(total.rows[0].requests, 3);
+        assert.equal(total.rows[0].cost.total, 30_000_000_000n);
+        const byTag = await s.query({ ...q, groupBy: ["tag"] });
+        assert.deepEqual(
+          byTag.rows.map((row) => [row.group.tag, row.requests]),
+          [
+            ["", 1],
+            ["a", 1],
+            ["b", 2],
+          ],
+        );
+        const onlyA = await s.query({ ...q, groupBy: [], filters: [{ dimension: "tag", values: ["a", "b"] }] });
+        assert.equal(onlyA.rows[0].requests, 2, "a record with two matching tags is counted once");
+      } finally {
+        await factory.close(s);
+      }
+    });
+
+    test("exact integer sums over 10,000 records, past 2^53 nano-USD", async () => {
+      const s = await factory.open();
+      try {
+        const rr = rng(11);
+        const t = Math.floor(now / HOUR) * HOUR - 30 * HOUR;
+        const many: UsageRecord[] = [];
+        for (let i = 0; i < 10_000; i++) {
+          // Odd costs around 1.2e12 nano-USD ($1,200) each: the total (~1.2e16) is past 2^53.
+          const x = makeRecord(rr, { time: t + (i % 30) * HOUR + (i % 997), cost: 1_200_000_000_001 + rr.int(0, 1e9) * 2, status: "ok", tags: [] });
+          // Few tuples (key × deployment): many records per aggregate, as in production.
+          x.user = "";
+          x.routing = { ...x.routing, route: "default", variant: "" };
+          many.push(x);
+          s.record(x);
+        }
+        await s.flush();
+        assert.equal(s.stats().written, 10_000);
+        const exact = many.reduce((a, x) => a + BigInt(x.cost.total), 0n);
+        assert.ok(exact > BigInt(Number.MAX_SAFE_INTEGER), "the sum is past what a double holds exactly");
+        const asDouble = many.reduce((a, x) => a + x.cost.total, 0);
+        assert.notEqual(BigInt(asDouble), exact, "summing as doubles would be off: the test can tell");
+        for (const granularity of ["total", "day", "hour"] as const) {
+          const q: UsageQuery = { start: t, end: t + 30 * HOUR, granularity, groupBy: [], filters: [] };
+          const res = await s.query(q);
+          assert.equal(
+            res.rows.reduce((a, row) => a + row.cost.total, 0n),
+            exact,
+            granularity,
+          );
+          assert.equal(
+            res.rows.reduce((a, row) => a + row.cost.input, 0n),
+            many.reduce((a, x) => a + BigInt(x.cost.input), 0n),
+          );
+          assert.deepEqual(res.rows.map(plain), reference(many, q));
+        }
+        const byKey = { start: t, end: t + 30 * HOUR, granularity: "total" as const, groupBy: ["key" as const], filters: [] };
+        assert.deepEqual((await s.query(byKey)).rows.map(plain), reference(many, byKey));
+      } finally {
+        await factory.close(s);
+      }
+    });
+
+    test("list: newest first, page by page, no duplicates and no gaps", async () => {
+      const q = { filters: [{ dimension: "team" as const, values: ["red"] }], pageSize: 333 };
+      const got = await listAll(store, q);
+      const want = records.filter((x) => x.team === "red").reverse();
+      assert.equal(got.length, want.length);
+      assert.deepEqual(
+        got.map((x) => x.id),
+        want.map((x) => x.id),
+      );
+      const json = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown;
+      assert.deepEqual(json(got[0]), json(want[0]), "records come back whole");
+      const first = await store.list({ filters: [] });
+      assert.equal(first.records.length, 50, "page_size defaults to 50");
+    });
+
+    test("list: time range and several filters", async () => {
+      const start = base + 20 * DAY;
+      const end = base + 22 * DAY;
+      const filters = [
+        { dimension: "status" as const, values: ["ok"] },
+        { dimension: "tag" as const, values: ["gamma"] },
+      ];
+      const got = await listAll(store, { start, end, filters, pageSize: 7 });
+      const want = records.filter((x) => x.time >= start && x.time < end && x.status === "ok" && x.tags.includes("gamma")).reverse();
+      assert.ok(want.length > 7);
+      assert.deepEqual(
+        got.map((x) => x.id),
+        want.map((x) => x.id),
+      );
+      const empty = await store.list({ filters: [{ dimension: "key", values: ["nobody"] }] });
+      assert.deepEqual(empty, { records: [], nextPageToken: "" });
+    });
+
+    test("list: a page token is refused for another query, and when malformed", async () => {
+      const q: ListQuery = { start: base, filters: [{ dimension: "team", values: ["red"] }], pageSize: 10 };
+      const p1 = await store.list(q);
+      assert.ok(p1.nextPageToken);
+      // The page size may change between pages; the filters and the range may not.
+      const p2 = await store.list({ ...q, pageSize: 20, pageToken: p1.nextPageToken });
+      assert.equal(p2.records.length, 20);
+      await assert.rejects(store.list({ ...q, filters: [{ dimension: "team", values: ["blue"] }], pageToken: p1.nextPageToken }), invalid(/^page_token: .*different query/));
+      await assert.rejects(store.list({ ...q, start: base + 1, pageToken: p1.nextPageToken }), invalid(/different query/));
+      await assert.rejects(store.list({ ...q, filters: [], pageToken: p1.nextPageToken }), invalid(/different query/));
+      for (const garbage of ["garbage", "!!!", p1.nextPageToken.slice(0, -3), Buffer.from("u1.zz.5").toString("base64url"), "dTEuMDAwMDAwMDAwMDAwMDAwMC4w"]) {
+        await assert.rejects(store.list({ ...q, pageToken: garbage }), invalid(/^page_token: malformed/), garbage);
+      }
+      await assert.rejects(store.list({ ...q, pageSize: 1001 }), invalid(/^page_size/));
+      // Filters given in another order are the same query.
+      const two: ListQuery = {
+        filters: [
+          { dimension: "team", values: ["red", "blue"] },
+          { dimension: "status", values: ["ok"] },
+        ],
+        pageSize: 5,
+      };
+      const a = await store.list(two);
+      const b = await store.list({ ...two, filters: [two.filters[1], { dimension: "team", values: ["blue", "red"] }], pageToken: a.nextPageToken });
+      assert.equal(b.records.length, 5);
+    });
+
+    // Runs last: it records more.
+    test("list: records stored between pages are not returned twice and nothing is skipped", async () => {
+      const q: ListQuery = { filters: [], pageSize: 100 };
+      const p1 = await store.list(q);
+      const fresh = Array.from({ length: 150 }, () => makeRecord(r, { time: now - 1000, cost: 1e9 }));
+      for (const x of fresh) {
+        records.push(x);
+        store.record(x);
+      }
+      await store.flush();
+      const p2 = await store.list({ ...q, pageToken: p1.nextPageToken });
+      const before = records.slice(0, -150).reverse();
+      assert.deepEqual(
+        [...p1.records, ...p2.records].map((x) => x.id),
+        before.slice(0, 200).map((x) => x.id),
+      );
+      const p3 = await store.list(q);
+      assert.deepEqual(
+        p3.records.map((x) => x.id),
+        fresh
+          .slice(-100)
+          .reverse()
+          .map((x) => x.id),
+      );
+      const totals = await check({ start: base, end: now + HOUR, granularity: "total", groupBy: ["status"], filters: [] });
+      assert.equal(
+        totals.rows.reduce((n, row) => n + row.requests, 0),
+        N + 150,
+      );
+    });
+  });
+}
