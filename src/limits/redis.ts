@@ -99,20 +99,42 @@ export function createRedisLimiter(redis: Redis, opts: RedisLimiterOptions = {})
     }
     await Promise.all([...byShard.values()].map(writeShard));
   };
+  // A batch is folded first: one INCRBY per window or spend key and one ZREM per reservation
+  // set, whatever the number of requests in it.
   const writeShard = async (batch: Settlement[]) => {
-    const p = redis.multi();
+    const windows = new Map<string, { delta: number; ttl: number }>();
+    const spent = new Map<string, { nanos: number; expireAt: number }>();
+    const released = new Map<string, string[]>();
     for (const s of batch) {
       for (const a of s.tokenAdjustments) {
-        const start = s.now - (s.now % a.windowMs);
-        p.incrby(rateKey(s.shard, a.id, start), Math.round(a.delta));
-        p.pexpire(rateKey(s.shard, a.id, start), 2 * a.windowMs);
+        const key = rateKey(s.shard, a.id, s.now - (s.now % a.windowMs));
+        const w = windows.get(key);
+        if (w) w.delta += a.delta;
+        else windows.set(key, { delta: a.delta, ttl: 2 * a.windowMs });
       }
       for (const b of s.budgets) {
         const { start, end } = periodBounds(b.period, s.now);
-        p.zrem(resvKey(s.shard, b.id, start), `${s.requestId}:${Math.round(b.reservedNanos)}`);
-        p.incrby(spentKey(s.shard, b.id, start), Math.round(b.actualNanos));
-        p.pexpireat(spentKey(s.shard, b.id, start), end + 7 * 86_400_000);
+        const sk = spentKey(s.shard, b.id, start);
+        const x = spent.get(sk);
+        if (x) x.nanos += b.actualNanos;
+        else spent.set(sk, { nanos: b.actualNanos, expireAt: end + 7 * 86_400_000 });
+        const rk = resvKey(s.shard, b.id, start);
+        const member = `${s.requestId}:${Math.round(b.reservedNanos)}`;
+        const list = released.get(rk);
+        if (list) list.push(member);
+        else released.set(rk, [member]);
       }
+    }
+    const p = redis.multi();
+    for (const [key, w] of windows) {
+      const d = Math.round(w.delta);
+      if (d !== 0) p.incrby(key, d);
+      p.pexpire(key, w.ttl);
+    }
+    for (const [key, members] of released) p.zrem(key, ...members);
+    for (const [key, x] of spent) {
+      p.incrby(key, Math.round(x.nanos));
+      p.pexpireat(key, x.expireAt);
     }
     const res = await p.exec();
     if (res?.some(([err]) => err)) throw res.find(([err]) => err)![0];
