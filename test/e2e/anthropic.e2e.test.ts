@@ -52,7 +52,7 @@ providers:
   - name: anthropic-wrong-key
     type: anthropic
     base_url: ${url}
-    api_key: sk-ant-not-the-right-key-000000
+    api_key: wrong-anthropic-test-key
   - name: backup
     type: mock
     mock: { reply: "backup answer", chunks: 3 }
@@ -897,7 +897,7 @@ describe("anthropic: the gateway's own credentials", () => {
       assert.ok(!err.message.includes("sk-ant-not-the-right-key"), "the key must not leak into the message");
       assert.ok(!info.attempts[0].errorMessage.includes("sk-ant-not-the-right-key"));
     }
-    assert.equal(fake.requests[0].headers["x-api-key"], "sk-ant-not-the-right-key-000000");
+    assert.equal(fake.requests[0].headers["x-api-key"], "wrong-anthropic-test-key");
     assert.equal(fake.requests[0].status, 401);
   });
 

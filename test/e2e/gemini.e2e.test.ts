@@ -40,7 +40,7 @@ import {
 
 const FLASH = "gemini-2.5-flash";
 const PRO3 = "gemini-3-pro-preview";
-const WRONG_KEY = "AIzaSyWrongWrongWrongWrongWrongWrong012";
+const WRONG_KEY = "wrong-gemini-test-key";
 const OK = AttemptOutcome.SUCCEEDED;
 const FAILED = AttemptOutcome.FAILED;
 
