@@ -4,8 +4,7 @@
 // Configured by the standard OTEL_* variables; with no exporter configured there is no tracer
 // at all (no spans, no cost), and trace ids still come from traceparent or are made up.
 
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
@@ -83,9 +82,10 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
     .merge(detectResources({ detectors: [envDetector] }));
   const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512 });
   const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
-  // Registered once per process: the context manager and propagator are process-wide.
+  // The propagator is process-wide. No context manager is registered: every span gets its parent
+  // explicitly (stream handlers run outside any async context anyway), which spares every
+  // promise in the process the async-context bookkeeping.
   if (!registered) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     registered = true;
   }
