@@ -93,7 +93,7 @@ describe("text", () => {
       assert.equal(res.provider, "openrouter");
       assert.equal(res.providerModel, MODEL);
       assert.equal(finishName(res.finishReason), "STOP");
-      assert.equal(res.rawFinishReason, "stop");
+      assert.equal(res.rawFinishReason, "end_turn", "the upstream provider's own finish reason");
       assert.deepEqual(usageView(res.usage), { input: 100, output: 20, cached: 0, cacheWrite: 0, reasoning: 0, total: 120, estimated: false });
       // Cost comes from the configured pricing (100 × $3/M + 20 × $15/M), not OpenRouter's usage.cost.
       assert.deepEqual(costView(res.cost), cost({ input: 300_000, output: 300_000 }));
@@ -283,10 +283,11 @@ describe("image input", () => {
 
 describe("finish reasons", () => {
   const cases: Array<{ raw: string; unified: string; scenario: OpenRouterScenario }> = [
-    { raw: "stop", unified: "STOP", scenario: { kind: "text", text: "done" } },
-    { raw: "length", unified: "LENGTH", scenario: { kind: "text", text: "trun", finishReason: "length" } },
-    { raw: "tool_calls", unified: "TOOL_CALLS", scenario: { kind: "tool_calls" } },
-    { raw: "content_filter", unified: "CONTENT_FILTER", scenario: { kind: "text", text: "I won't", finishReason: "content_filter" } },
+    // The raw value is the upstream provider's own (OpenRouter's native_finish_reason; the fake serves Anthropic).
+    { raw: "end_turn", unified: "STOP", scenario: { kind: "text", text: "done" } },
+    { raw: "max_tokens", unified: "LENGTH", scenario: { kind: "text", text: "trun", finishReason: "length" } },
+    { raw: "tool_use", unified: "TOOL_CALLS", scenario: { kind: "tool_calls" } },
+    { raw: "refusal", unified: "CONTENT_FILTER", scenario: { kind: "text", text: "I won't", finishReason: "content_filter" } },
   ];
   for (const { raw, unified, scenario } of cases) {
     test(`unary and stream: ${raw} → ${unified}`, async (t) => {

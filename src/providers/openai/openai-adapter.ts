@@ -132,7 +132,8 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
         text: content.text,
         toolCalls,
         finishReason: finishReasonFor(raw, toolCalls.length > 0),
-        rawFinishReason: raw,
+        // OpenRouter normalises finish_reason; the raw value is the upstream provider's own.
+        rawFinishReason: typeof choice.native_finish_reason === "string" && choice.native_finish_reason !== "" ? choice.native_finish_reason : raw,
       };
       const reasoning = reasoningText(msg) || content.reasoning;
       if (reasoning !== "") result.reasoning = reasoning;

@@ -100,6 +100,8 @@ export interface OpenAIChoiceWire {
   message?: OpenAIResponseMessageWire | null;
   delta?: OpenAIResponseMessageWire | null;
   finish_reason?: string | null;
+  /** OpenRouter: the upstream provider's own finish reason ("end_turn", "STOP", ...). */
+  native_finish_reason?: string | null;
   /** OpenRouter: an error that happened during generation. */
   error?: unknown;
 }

@@ -68,10 +68,11 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
     else s.pending += args;
   }
 
-  function finish(raw: string, out: StreamEvent[]): void {
+  /** `native` is OpenRouter's native_finish_reason: the upstream provider's own value, kept as raw. */
+  function finish(raw: string, out: StreamEvent[], native?: unknown): void {
     finished = true;
     for (const s of calls.values()) if (!s.started) startCall(s, out);
-    out.push({ type: "finish", finishReason: finishReasonFor(raw, calls.size > 0), rawFinishReason: raw });
+    out.push({ type: "finish", finishReason: finishReasonFor(raw, calls.size > 0), rawFinishReason: typeof native === "string" && native !== "" ? native : raw });
   }
 
   function chunkEvents(chunk: OpenAIChatResponseWire & Record<string, unknown>): StreamEvent[] {
@@ -110,7 +111,7 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
       }
       if (typeof choice.finish_reason === "string" && choice.finish_reason !== "" && !finished) {
         ensureStarted(out, chunk);
-        finish(choice.finish_reason, out);
+        finish(choice.finish_reason, out, choice.native_finish_reason);
       }
     }
     return out;

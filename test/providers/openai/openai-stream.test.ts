@@ -168,7 +168,8 @@ describe("stream: openrouter", () => {
       { type: "reasoning", text: "Thinking about " },
       { type: "reasoning", text: "the answer." },
       { type: "text", text: "Forty-two." },
-      { type: "finish", finishReason: "stop", rawFinishReason: "stop" },
+      // OpenRouter's native_finish_reason (the upstream provider's own) is the raw value.
+      { type: "finish", finishReason: "stop", rawFinishReason: "end_turn" },
       {
         type: "usage",
         usage: { inputTokens: 120, outputTokens: 30, cachedInputTokens: 100, cacheWriteTokens: 10, reasoningTokens: 12, providerCostUsd: 0.00123 },

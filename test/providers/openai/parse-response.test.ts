@@ -113,7 +113,8 @@ describe("parseResponse: openrouter", () => {
       reasoning: "The user wants weather; call the tool.",
       toolCalls: [{ id: "toolu_01A", name: "get_weather", arguments: '{"city":"Oslo"}' }],
       finishReason: "tool_calls",
-      rawFinishReason: "tool_calls",
+      // OpenRouter's native_finish_reason (the upstream provider's own) is the raw value.
+      rawFinishReason: "tool_use",
       usage: { inputTokens: 500, outputTokens: 60, cachedInputTokens: 400, cacheWriteTokens: 0, reasoningTokens: 20, providerCostUsd: 0.00234 },
     });
   });
