@@ -36,7 +36,7 @@
 // context ("graphic design studio" is no design task, "how do you spell analyze" no analysis).
 
 import type { Task } from "../config/types.ts";
-import { estimatePromptTokens } from "../providers/mock/mock-provider.ts";
+import { estimatePromptTokens } from "../providers/tokens.ts";
 import type { ChatCall } from "./types.ts";
 
 /** Characters scanned for cues (the most recent ones): keeps classification O(1) in prompt size. */

@@ -3,7 +3,7 @@
 // a total deadline, the commit point for streams, and every attempt recorded with its usage
 // and cost, whatever the outcome.
 
-import type { FailureKind, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { FailureKind, Provider, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import type { HealthStore } from "../state/health.ts";
 import type { AttemptObserver, AttemptTrace } from "../telemetry/tracing.ts";
@@ -25,8 +25,6 @@ export interface Execution extends CallSummary {
   /** performance.now() when the request arrived. */
   arrivedAt: number;
   usageEstimated: boolean;
-  /** Set once a stream has sent content (the commit point). */
-  committed: boolean;
   /** Traces each attempt (when tracing is on). */
   observer?: AttemptObserver;
 }
@@ -41,7 +39,6 @@ export function newExecution(arrivedAt: number): Execution {
     overheadUs: -1,
     arrivedAt,
     usageEstimated: false,
-    committed: false,
   };
 }
 
@@ -394,7 +391,6 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
     });
     ctx = opened.ctx;
     it = opened.value.iter;
-    ex.committed = true;
     ex.deployment = ctx.candidate;
     ex.ttftMs = ctx.ttftMs === undefined ? undefined : Math.round(ctx.startedAt - ex.arrivedAt) + ctx.ttftMs;
     let providerModel = "";
@@ -506,4 +502,3 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
   }
 }
 
-export type { ToolCall };

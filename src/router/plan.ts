@@ -4,7 +4,7 @@
 
 import { DEFAULT_COMPLEXITY, DEFAULT_RETRY_ON } from "../config/load.ts";
 import type { Capability, DeploymentConfig, RouteConfig, Task } from "../config/types.ts";
-import { estimatePromptTokens } from "../providers/mock/mock-provider.ts";
+import { estimatePromptTokens } from "../providers/tokens.ts";
 import type { HealthSnapshot } from "../state/health.ts";
 import { type Classification, classify } from "./classifier.ts";
 import { GatewayError } from "./errors.ts";

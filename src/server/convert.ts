@@ -2,7 +2,6 @@
 // shapes.
 
 import { create } from "@bufbuild/protobuf";
-import type { JsonObject as PbJsonObject } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   ChatResponseSchema,
@@ -300,4 +299,3 @@ export function deltasToPb(events: StreamEvent[]): ChatEvent {
   return create(ChatEventSchema, { event: { case: "delta", value: { text, reasoning, refusal, toolCalls } } });
 }
 
-export type { PbJsonObject };

@@ -5,25 +5,11 @@
 import type { MockSettings, ProviderConfig } from "../../config/types.ts";
 import type { ChatResult, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
+import { estimatePromptTokens } from "../tokens.ts";
 
 const WORDS =
   "signalbox routes every request to the best deployment falls back when one fails streams the answer and accounts for every token".split(" ");
 
-/** Rough token estimate of a request's prompt: about four characters a token, plus per-message overhead. */
-export function estimatePromptTokens(req: Pick<UpstreamRequest, "messages" | "tools">): number {
-  let chars = 0;
-  let images = 0;
-  for (const m of req.messages) {
-    chars += 16;
-    for (const p of m.content) {
-      if (p.type === "text") chars += p.text.length;
-      else images++;
-    }
-    for (const c of m.toolCalls ?? []) chars += c.name.length + c.arguments.length;
-  }
-  for (const t of req.tools ?? []) chars += t.name.length + (t.description?.length ?? 0) + JSON.stringify(t.parameters ?? {}).length;
-  return Math.max(1, Math.ceil(chars / 4)) + images * 765;
-}
 
 function lastUserText(req: UpstreamRequest): string {
   for (let i = req.messages.length - 1; i >= 0; i--) {
