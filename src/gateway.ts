@@ -39,6 +39,11 @@ import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/me
 import type { UsageRecord } from "./usage/record.ts";
 import type { CooldownListener } from "./state/health.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { createMemoryCacheStore, createRedisCacheStore, type CacheStore } from "./cache/cache.ts";
+import { createChatEngine, type ChatEngine } from "./engine/chat-engine.ts";
+import { createCompatHandler } from "./compat/handler.ts";
 
 /** What the services need: the registry, the planner, the executor's dependencies, the usage sink. */
 export interface GatewayCore {
@@ -56,6 +61,10 @@ export interface GatewayCore {
 
 export interface Gateway {
   core: GatewayCore;
+  /** The one chat engine behind ChatService and the OpenAI-compatible endpoint. */
+  engine: ChatEngine;
+  /** Plain-HTTP front door (the OpenAI-compatible endpoint); true when it answered the request. */
+  handleHttp(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean;
   health: HealthState;
   /** Registers every service on a Connect router. */
   routes(router: ConnectRouter): void;
@@ -72,6 +81,8 @@ export interface GatewayOptions {
   tracing?: Tracing | null;
   /** Write one JSON log line per request (the server turns this on; tests leave it off). */
   requestLog?: boolean;
+  /** Response cache store to use instead of the configured one (tests). */
+  cache?: CacheStore;
 }
 
 /** One line per request: ids, routing, outcome, tokens, cost, timings. No prompt or completion text, no key. */
@@ -122,6 +133,21 @@ async function createUsageStore(config: Config): Promise<UsageStore> {
     list: (q) => store.list(q),
     stats: () => store.stats(),
     flush: () => store.flush(),
+    async close() {
+      await store.close();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
+
+/** The response cache: Redis when configured (shared by replicas), memory otherwise. */
+async function createCache(config: Config): Promise<CacheStore> {
+  if (!config.store.redisUrl) return createMemoryCacheStore();
+  const client = createRedisClient(config.store.redisUrl);
+  await connectRedis(client);
+  const store = createRedisCacheStore(client, { onError: (err) => log("warn", "response cache unavailable: lookups are misses", { error: String((err as Error)?.message ?? err) }) });
+  return {
+    ...store,
     async close() {
       await store.close();
       await client.quit().catch(() => client.disconnect());
@@ -206,6 +232,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     // agree for the same caller.
     plan: (call) => planCall({ call, registry, health: exec.health.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id) }),
   };
+  const cache = opts.cache ?? (await createCache(config));
+  const engine = createChatEngine(core, cache);
+  const compat = createCompatHandler(core, engine);
   const health = createHealthState([ChatService.typeName, RouteService.typeName, UsageService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
@@ -236,17 +265,19 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
 
   return {
     core,
+    engine,
+    handleHttp: compat,
     health,
     interceptors: [identify],
     routes(router) {
-      router.service(ChatService, chatService(core));
+      router.service(ChatService, chatService(engine));
       router.service(RouteService, routeService(core));
       router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
       router.service(Health, healthService(health));
     },
     async close() {
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
-      const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), exec.health.close()]);
+      const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), exec.health.close(), cache.close()]);
       await Promise.allSettled([tracing?.shutdown(), metrics.shutdown(), transport.close()]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });

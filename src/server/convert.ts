@@ -30,7 +30,8 @@ import {
 } from "../../gen/signalbox/v1/common_pb.ts";
 import type { Capability, Task } from "../config/types.ts";
 import type { ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
-import type { AttemptRecord, Caller, ChatCall, ChatOutcome } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall } from "../router/types.ts";
+import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 const ROLE: Record<number, Role> = {
@@ -102,7 +103,9 @@ function messages(r: ChatRequest): ChatMessage[] {
   return r.messages.map((m) => {
     const content: ContentPart[] = m.content.map((p): ContentPart => {
       if (p.part.case === "text") return { type: "text", text: p.part.value };
-      const img = p.part.value!;
+      // An empty part: validation names it.
+      if (p.part.case === undefined) return { type: "empty" } as unknown as ContentPart;
+      const img = p.part.value;
       return img.source.case === "url"
         ? { type: "image", url: img.source.value, mediaType: img.mediaType || undefined, detail: DETAIL[img.detail] }
         : { type: "image", data: img.source.value as Uint8Array, mediaType: img.mediaType, detail: DETAIL[img.detail] };
@@ -226,39 +229,31 @@ export function finishToPb(f: FinishReason | undefined): PbFinishReason {
   return f ? FINISH_TO_PB[f] : PbFinishReason.UNSPECIFIED;
 }
 
-export interface ResponseContext {
-  model: string;
-  traceId: string;
-  routing: { route: string; alias: string; strategy: string; variant: string };
-  adjustments: { field: string; detail: string }[];
-  usageEstimated: boolean;
-}
-
-export function outcomeToResponse(o: ChatOutcome, rc: ResponseContext): ChatResponse {
-  const d = o.deployment!;
+/** The engine's answer as a ChatResponse. */
+export function answerToResponse(a: Answer): ChatResponse {
   return create(ChatResponseSchema, {
-    id: o.id,
-    model: rc.model,
-    deployment: d.deployment.id,
-    provider: d.provider.name,
-    providerModel: o.providerModel,
+    id: a.id,
+    model: a.model,
+    deployment: a.deployment,
+    provider: a.provider,
+    providerModel: a.providerModel,
     message: {
       role: PbRole.ASSISTANT,
-      content: o.text ? [{ part: { case: "text", value: o.text } }] : [],
-      toolCalls: o.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, providerSignature: c.signature ?? "" })),
+      content: a.text ? [{ part: { case: "text", value: a.text } }] : [],
+      toolCalls: a.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments, providerSignature: c.signature ?? "" })),
     },
-    reasoning: o.reasoning ?? "",
-    refusal: o.refusal ?? "",
-    finishReason: finishToPb(o.finishReason),
-    rawFinishReason: o.rawFinishReason ?? "",
-    usage: usageToPb(o.usage, rc.usageEstimated),
-    cost: costToPb(o.cost),
-    attempts: o.attempts.map(attemptToPb),
-    routing: rc.routing,
-    timing: { latencyMs: o.latencyMs, ttftMs: o.ttftMs, overheadUs: Math.max(0, o.overheadUs) },
-    cacheHit: false,
-    adjustments: rc.adjustments,
-    traceId: rc.traceId,
+    reasoning: a.reasoning ?? "",
+    refusal: a.refusal ?? "",
+    finishReason: finishToPb(a.finishReason),
+    rawFinishReason: a.rawFinishReason ?? "",
+    usage: usageToPb(a.usage, a.usageEstimated),
+    cost: costToPb(a.cost),
+    attempts: a.attempts.map(attemptToPb),
+    routing: a.routing,
+    timing: { latencyMs: a.latencyMs, ttftMs: a.ttftMs, overheadUs: a.overheadUs },
+    cacheHit: a.cache === "hit" || a.cache === "shared",
+    adjustments: a.adjustments,
+    traceId: a.traceId,
   });
 }
 

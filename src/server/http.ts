@@ -105,7 +105,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     res.once("finish", finish);
     res.once("close", finish);
     if (res instanceof http.ServerResponse && isStreamingContentType(req.headers["content-type"])) coalesceWrites(res);
-    if (opts.extraHandler?.(req, res)) return;
+    if (opts.extraHandler?.(req, res) || gw.handleHttp(req, res)) return;
     connect(req as never, res as never);
   };
 

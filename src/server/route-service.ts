@@ -11,7 +11,7 @@ import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
 import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateChatRequest } from "./validate.ts";
+import { validateCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -31,8 +31,8 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
     async route(req, ctx) {
       const ri = ctx.values.get(requestInfoKey)!;
       try {
-        validateChatRequest(req);
         const call = toChatCall(req, ri.id, ctx.values.get(callerKey), false);
+        validateCall(call);
         const p = core.plan(call);
         return create(RouteResponseSchema, {
           routing: p.routing,

@@ -2,10 +2,10 @@
 // invalid_argument with a message that starts with the path of the bad field.
 
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { Role, type ChatRequest } from "../../gen/signalbox/v1/chat_pb.ts";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
+import type { ChatCall } from "../router/types.ts";
 
 export const LIMITS = {
   messages: 2048,
@@ -19,7 +19,7 @@ export const LIMITS = {
 } as const;
 
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const ROLES = new Set<number>([Role.SYSTEM, Role.DEVELOPER, Role.USER, Role.ASSISTANT, Role.TOOL]);
+const ROLES = new Set<string | undefined>(["system", "developer", "user", "assistant", "tool"]);
 
 function bad(field: string, message: string): never {
   throw new GatewayError("invalid_argument", `${field}: ${message}`, { field });
@@ -30,49 +30,65 @@ function range(field: string, v: number | undefined, lo: number, hi: number) {
   if (!Number.isFinite(v) || v < lo || v > hi) bad(field, `must be between ${lo} and ${hi}, got ${v}`);
 }
 
-export function validateChatRequest(r: ChatRequest): void {
-  if (!r.model.trim()) bad("model", "is required");
+/**
+ * Field names as the front door calls them: the Connect API uses the proto's names; the
+ * OpenAI-compatible endpoint renames the few that differ (max_tokens, image_url, ...).
+ */
+export interface FieldNames {
+  maxOutputTokens: string;
+  image: string;
+  responseFormatSchema: string;
+  responseFormatName: string;
+  toolChoiceTool: string;
+  routing: string;
+}
+
+export const PROTO_FIELDS: FieldNames = {
+  maxOutputTokens: "max_output_tokens",
+  image: "image",
+  responseFormatSchema: "response_format.schema",
+  responseFormatName: "response_format.schema_name",
+  toolChoiceTool: "tool_choice.tool",
+  routing: "routing",
+};
+
+/**
+ * Validate a chat call (as either front door built it) before any work: the first problem is an
+ * invalid_argument whose message starts with the field's path.
+ */
+export function validateCall(c: ChatCall, n: FieldNames = PROTO_FIELDS): void {
+  const r = c.request;
+  if (!c.model.trim()) bad("model", "is required");
   if (r.messages.length === 0) bad("messages", "must contain at least one message");
   if (r.messages.length > LIMITS.messages) bad("messages", `at most ${LIMITS.messages} messages, got ${r.messages.length}`);
   const toolIds = new Set<string>();
   r.messages.forEach((m, i) => {
     const f = `messages[${i}]`;
-    if (!ROLES.has(m.role)) {
-      bad(`${f}.role`, "is required (ROLE_SYSTEM, ROLE_DEVELOPER, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL)");
-    }
+    if (!ROLES.has(m.role)) bad(`${f}.role`, "is required (system, developer, user, assistant or tool)");
     m.content.forEach((p, j) => {
       const pf = `${f}.content[${j}]`;
-      switch (p.part.case) {
-        case "text":
-          break;
-        case "image": {
-          const img = p.part.value;
-          if (m.role !== Role.USER) bad(pf, "images are only allowed in user messages");
-          if (img.source.case === undefined) bad(`${pf}.image`, "needs url or data");
-          if (img.source.case === "url" && !/^(https?:|data:image\/[a-z+.-]+;base64,)/i.test(img.source.value)) {
-            bad(`${pf}.image.url`, "must be an http(s) URL or a data:image/...;base64, URL");
-          }
-          if (img.source.case === "data") {
-            if (img.source.value.length === 0) bad(`${pf}.image.data`, "is empty");
-            if (!/^image\/[a-z0-9+.-]+$/i.test(img.mediaType)) bad(`${pf}.image.media_type`, "is required with data (e.g. image/png)");
-          }
-          break;
-        }
-        default:
-          bad(pf, "needs text or image");
+      if (p.type === "text") return;
+      if (p.type !== "image") bad(pf, "needs text or image");
+      if (m.role !== "user") bad(pf, "images are only allowed in user messages");
+      if (p.url === undefined && p.data === undefined) bad(`${pf}.${n.image}`, "needs url or data");
+      if (p.url !== undefined && !/^(https?:|data:image\/[a-z+.-]+;base64,)/i.test(p.url)) {
+        bad(`${pf}.${n.image}.url`, "must be an http(s) URL or a data:image/...;base64, URL");
+      }
+      if (p.data !== undefined) {
+        if (p.data.length === 0) bad(`${pf}.${n.image}.data`, "is empty");
+        if (!/^image\/[a-z0-9+.-]+$/i.test(p.mediaType ?? "")) bad(`${pf}.${n.image}.media_type`, "is required with data (e.g. image/png)");
       }
     });
-    m.toolCalls.forEach((c, j) => {
-      if (m.role !== Role.ASSISTANT) bad(`${f}.tool_calls`, "only assistant messages carry tool calls");
-      if (!c.id) bad(`${f}.tool_calls[${j}].id`, "is required");
-      if (!TOOL_NAME.test(c.name)) bad(`${f}.tool_calls[${j}].name`, "must match [A-Za-z0-9_-]{1,64}");
-      toolIds.add(c.id);
+    (m.toolCalls ?? []).forEach((tc, j) => {
+      if (m.role !== "assistant") bad(`${f}.tool_calls`, "only assistant messages carry tool calls");
+      if (!tc.id) bad(`${f}.tool_calls[${j}].id`, "is required");
+      if (!TOOL_NAME.test(tc.name)) bad(`${f}.tool_calls[${j}].name`, "must match [A-Za-z0-9_-]{1,64}");
+      toolIds.add(tc.id);
     });
-    const hasText = m.content.some((p) => p.part.case === "text" || p.part.case === "image");
-    if (m.role === Role.TOOL) {
-      if (!m.toolCallId) bad(`${f}.tool_call_id`, "is required for ROLE_TOOL messages");
+    if (m.role === "tool") {
+      if (!m.toolCallId) bad(`${f}.tool_call_id`, "is required for tool messages");
       if (!toolIds.has(m.toolCallId)) bad(`${f}.tool_call_id`, `"${m.toolCallId}" answers no earlier assistant tool call`);
-    } else if (!hasText && m.toolCalls.length === 0) {
+    } else if (m.content.length === 0 && !m.toolCalls?.length) {
       bad(`${f}.content`, "must not be empty");
     }
   });
@@ -80,45 +96,49 @@ export function validateChatRequest(r: ChatRequest): void {
   range("top_p", r.topP, 0, 1);
   range("presence_penalty", r.presencePenalty, -2, 2);
   range("frequency_penalty", r.frequencyPenalty, -2, 2);
-  if (r.maxOutputTokens !== undefined && (r.maxOutputTokens < 1 || r.maxOutputTokens > LIMITS.maxOutputTokens)) {
-    bad("max_output_tokens", `must be between 1 and ${LIMITS.maxOutputTokens}, got ${r.maxOutputTokens}`);
+  if (r.maxOutputTokens !== undefined && (!Number.isInteger(r.maxOutputTokens) || r.maxOutputTokens < 1 || r.maxOutputTokens > LIMITS.maxOutputTokens)) {
+    bad(n.maxOutputTokens, `must be an integer between 1 and ${LIMITS.maxOutputTokens}, got ${r.maxOutputTokens}`);
   }
-  if (r.stop.length > LIMITS.stop) bad("stop", `at most ${LIMITS.stop} stop sequences, got ${r.stop.length}`);
-  r.stop.forEach((s, i) => s === "" && bad(`stop[${i}]`, "must not be empty"));
-  if (r.tools.length > LIMITS.tools) bad("tools", `at most ${LIMITS.tools} tools, got ${r.tools.length}`);
+  const stop = r.stop ?? [];
+  if (stop.length > LIMITS.stop) bad("stop", `at most ${LIMITS.stop} stop sequences, got ${stop.length}`);
+  stop.forEach((s, i) => s === "" && bad(`stop[${i}]`, "must not be empty"));
+  const tools = r.tools ?? [];
+  if (tools.length > LIMITS.tools) bad("tools", `at most ${LIMITS.tools} tools, got ${tools.length}`);
   const names = new Set<string>();
-  r.tools.forEach((t, i) => {
+  tools.forEach((t, i) => {
     if (!TOOL_NAME.test(t.name)) bad(`tools[${i}].name`, "must match [A-Za-z0-9_-]{1,64}");
     if (names.has(t.name)) bad(`tools[${i}].name`, `duplicate tool "${t.name}"`);
     names.add(t.name);
   });
-  const tc = r.toolChoice?.choice;
-  if (tc?.case === "tool" && !names.has(tc.value)) bad("tool_choice.tool", `"${tc.value}" is not one of the request's tools`);
-  if (tc && tc.case !== undefined && r.tools.length === 0 && !(tc.case === "mode" && tc.value === 2)) bad("tool_choice", "requires tools");
+  const tc = r.toolChoice;
+  if (tc?.type === "tool" && !names.has(tc.name)) bad(n.toolChoiceTool, `"${tc.name}" is not one of the request's tools`);
+  if (tc && tools.length === 0 && tc.type !== "none") bad("tool_choice", "requires tools");
   const rf = r.responseFormat;
-  if (rf?.type === 3) {
-    if (!rf.schema) bad("response_format.schema", "is required for TYPE_JSON_SCHEMA");
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(rf.schemaName)) bad("response_format.schema_name", "must match [A-Za-z0-9_-]{1,64} for TYPE_JSON_SCHEMA");
+  if (rf?.type === "json_schema") {
+    if (!rf.schema) bad(n.responseFormatSchema, "is required for json_schema");
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(rf.name)) bad(n.responseFormatName, "must match [A-Za-z0-9_-]{1,64} for json_schema");
   }
-  const ro = r.routing;
-  if (ro) {
-    if (ro.fallbacks.length > LIMITS.fallbacks) bad("routing.fallbacks", `at most ${LIMITS.fallbacks} entries`);
-    ro.fallbacks.forEach((f, i) => !f.trim() && bad(`routing.fallbacks[${i}]`, "must not be empty"));
-    if (ro.maxCostNanoUsd !== undefined && ro.maxCostNanoUsd < 0n) bad("routing.max_cost_nano_usd", "must not be negative");
-    if (ro.maxAttempts > 20) bad("routing.max_attempts", "must be at most 20");
-    const t = ro.timeouts;
-    if (t) {
-      for (const [k, v] of Object.entries({ first_token_ms: t.firstTokenMs, idle_ms: t.idleMs, attempt_ms: t.attemptMs, total_ms: t.totalMs })) {
-        if (v !== undefined && v === 0) bad(`routing.timeouts.${k}`, "must be positive when set");
-      }
-    }
+  const ro = c.routing;
+  const rp = n.routing;
+  if (ro.fallbacks.length > LIMITS.fallbacks) bad(`${rp}.fallbacks`, `at most ${LIMITS.fallbacks} entries`);
+  ro.fallbacks.forEach((f, i) => !f.trim() && bad(`${rp}.fallbacks[${i}]`, "must not be empty"));
+  if (ro.maxCostNanos !== undefined && ro.maxCostNanos < 0) bad(`${rp}.max_cost_nano_usd`, "must not be negative");
+  if (ro.maxAttempts !== undefined && ro.maxAttempts > 20) bad(`${rp}.max_attempts`, "must be at most 20");
+  const t = ro.timeouts;
+  for (const [k, v] of Object.entries({ first_token_ms: t.firstTokenMs, idle_ms: t.idleMs, attempt_ms: t.attemptMs, total_ms: t.totalMs })) {
+    if (v !== undefined && v === 0) bad(`${rp}.timeouts.${k}`, "must be positive when set");
   }
-  if (r.tags.length > LIMITS.tags) bad("tags", `at most ${LIMITS.tags} tags`);
-  r.tags.forEach((t, i) => (t === "" || t.length > 64) && bad(`tags[${i}]`, "must be 1..64 characters"));
-  const meta = Object.entries(r.metadata);
+  if (c.tags.length > LIMITS.tags) bad("tags", `at most ${LIMITS.tags} tags`);
+  c.tags.forEach((t, i) => (t === "" || t.length > 64) && bad(`tags[${i}]`, "must be 1..64 characters"));
+  const meta = Object.entries(c.metadata);
   if (meta.length > LIMITS.metadata) bad("metadata", `at most ${LIMITS.metadata} entries`);
   for (const [k, v] of meta) if (v.length > LIMITS.metadataValue) bad(`metadata.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
-  if (r.user.length > 256) bad("user", "at most 256 characters");
+  if ((c.user ?? "").length > 256) bad("user", "at most 256 characters");
+}
+
+/** A request's cache TTL, when it gives one. */
+export function validateCacheTtl(field: string, ttlSeconds: number | undefined, max: number): void {
+  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > max)) bad(field, `must be an integer between 1 and ${max} seconds, got ${ttlSeconds}`);
 }
 
 const DIMENSIONS = new Set<number>(Object.values(Dimension));

@@ -117,6 +117,29 @@ export function startRpcSpan(tracer: Tracer, service: string, method: string, pa
   return { span, ctx: trace.setSpan(parent, span) };
 }
 
+const nodeHeaderGetter = {
+  keys: (h: Record<string, string | string[] | undefined>) => Object.keys(h),
+  get: (h: Record<string, string | string[] | undefined>, k: string) => h[k],
+};
+
+/**
+ * A SERVER span for a plain-HTTP request (the OpenAI-compatible endpoint), continuing the
+ * caller's traceparent from Node's header object.
+ */
+export function startHttpSpan(tracer: Tracer, method: string, route: string, headers: Record<string, string | string[] | undefined>): { span: Span; ctx: Context } {
+  const parent = propagation.extract(ROOT_CONTEXT, headers, nodeHeaderGetter);
+  const span = tracer.startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "http.route": route, "url.path": route } }, parent);
+  return { span, ctx: trace.setSpan(parent, span) };
+}
+
+/** End a plain-HTTP span with its status code (5xx is an error, as the HTTP conventions say). */
+export function endHttpSpan(span: Span, status: number, message?: string): void {
+  span.setAttribute("http.response.status_code", status);
+  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message });
+  else if (message) span.setAttribute("signalbox.error", message);
+  span.end();
+}
+
 /** End an RPC span with its Connect code. */
 export function endRpcSpan(span: Span, code: string | undefined, message?: string): void {
   if (code && code !== "ok") {

@@ -1,0 +1,160 @@
+// The response cache: exact match on the normalised request (model resolved by the planner,
+// messages, parameters), stored in Redis (shared by replicas) or in memory (the embedded
+// default), with a TTL per route and per request. A lookup never fails a request: any error,
+// timeout or missing Redis is a miss.
+
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+import type { FinishReason, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+
+/** What a cached answer holds: enough to answer unary or replay a stream. */
+export interface CachedAnswer {
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  text: string;
+  reasoning?: string;
+  refusal?: string;
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+  rawFinishReason: string;
+  /** What the original answer cost in tokens (a hit itself costs nothing). */
+  usage: Usage;
+  /** Epoch ms when the answer was stored. */
+  storedAt: number;
+}
+
+export interface CacheStore {
+  /** The stored answer, or undefined on a miss, an error or a timeout. Never rejects. */
+  get(key: string): Promise<CachedAnswer | undefined>;
+  /** Store with a TTL; fire and forget, never throws. */
+  set(key: string, value: CachedAnswer, ttlSeconds: number): void;
+  close(): Promise<void>;
+}
+
+/** Only finished answers worth replaying are stored. */
+export const CACHEABLE_FINISH: ReadonlySet<FinishReason | undefined> = new Set<FinishReason | undefined>(["stop", "length", "tool_calls"]);
+
+/** JSON with sorted object keys and bytes as base64: one text per meaning. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return v === undefined ? "null" : JSON.stringify(v);
+  if (v instanceof Uint8Array) return JSON.stringify({ $bytes: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") });
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+}
+
+export interface CacheKeyParts {
+  /** The caller's team, or "*" when the route shares answers across teams. */
+  scope: string;
+  /** The resolved model: the route that served the plan, or the deployment named directly. */
+  target: string;
+  /** The A/B variant (answers never cross variants, or the experiment would be blurred). */
+  variant: string;
+  /** The request as sent upstream (minus the model); the end-user id is not part of the key. */
+  request: Omit<UpstreamRequest, "model">;
+  /** max_output_tokens after key and route caps. */
+  maxOutputTokens?: number;
+}
+
+/** sha256 over the normalised request; 43 base64url characters. */
+export function cacheKey(p: CacheKeyParts): string {
+  const { user: _user, ...request } = p.request;
+  const h = createHash("sha256");
+  h.update(`v1\n${p.scope}\n${p.target}\n${p.variant}\n${p.maxOutputTokens ?? ""}\n`);
+  h.update(canonicalJson({ ...request, maxOutputTokens: undefined }));
+  return h.digest("base64url");
+}
+
+/**
+ * In-process cache: a Map in insertion order doubles as an LRU (a hit re-inserts), bounded by
+ * entries and by approximate bytes. Expired entries are dropped when read or evicted.
+ */
+export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: number; now?: () => number } = {}): CacheStore & { size(): number } {
+  const maxEntries = opts.maxEntries ?? 10_000;
+  const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+  const now = opts.now ?? Date.now;
+  const map = new Map<string, { value: CachedAnswer; expires: number; bytes: number }>();
+  let bytes = 0;
+  const drop = (k: string) => {
+    const e = map.get(k);
+    if (!e) return;
+    bytes -= e.bytes;
+    map.delete(k);
+  };
+  return {
+    async get(key) {
+      const e = map.get(key);
+      if (!e) return undefined;
+      if (e.expires <= now()) {
+        drop(key);
+        return undefined;
+      }
+      map.delete(key);
+      map.set(key, e);
+      return e.value;
+    },
+    set(key, value, ttlSeconds) {
+      drop(key);
+      const size = 256 + 2 * (value.text.length + (value.reasoning?.length ?? 0) + value.toolCalls.reduce((n, c) => n + c.arguments.length + c.name.length, 0));
+      if (size > maxBytes) return;
+      map.set(key, { value, expires: now() + ttlSeconds * 1000, bytes: size });
+      bytes += size;
+      for (const k of map.keys()) {
+        if (map.size <= maxEntries && bytes <= maxBytes) break;
+        drop(k);
+      }
+    },
+    size: () => map.size,
+    async close() {
+      map.clear();
+      bytes = 0;
+    },
+  };
+}
+
+/**
+ * Redis cache: one GET per lookup, SET PX per store. The client fails fast when Redis is away
+ * (no offline queue), and a lookup gives up after `timeoutMs` either way: a miss, never an error.
+ */
+export function createRedisCacheStore(client: Redis, opts: { prefix?: string; timeoutMs?: number; onError?: (err: unknown) => void } = {}): CacheStore {
+  const prefix = opts.prefix ?? "sbx:cache:";
+  const timeoutMs = opts.timeoutMs ?? 250;
+  let warned = false;
+  const failed = (err: unknown) => {
+    if (!warned) {
+      warned = true;
+      opts.onError?.(err);
+      setTimeout(() => (warned = false), 30_000).unref();
+    }
+    return undefined;
+  };
+  return {
+    get(key) {
+      return new Promise<CachedAnswer | undefined>((resolve) => {
+        const t = setTimeout(() => resolve(failed(new Error(`cache lookup took over ${timeoutMs} ms`))), timeoutMs);
+        client.get(prefix + key).then(
+          (s) => {
+            clearTimeout(t);
+            try {
+              resolve(s ? (JSON.parse(s) as CachedAnswer) : undefined);
+            } catch (err) {
+              resolve(failed(err));
+            }
+          },
+          (err) => {
+            clearTimeout(t);
+            resolve(failed(err));
+          },
+        );
+      });
+    },
+    set(key, value, ttlSeconds) {
+      client.set(prefix + key, JSON.stringify(value), "PX", ttlSeconds * 1000).catch(failed);
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,237 @@
+// The OpenAI-compatible front door, on the gateway's own port:
+//   POST /v1/chat/completions   (unary, or SSE with stream: true; stream_options.include_usage)
+//   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
+//   GET  /v1/models/{id}
+// It authenticates, parses and validates, then hands the call to the same chat engine as
+// ChatService: one router, one set of keys, limits, budgets, usage records, cache and traces.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
+import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
+import type { GatewayCore } from "../gateway.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { Caller } from "../router/types.ts";
+import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
+import { validateCacheTtl } from "../server/validate.ts";
+import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
+import { parseChatRequest } from "./request.ts";
+import { chunkWriter, completionJson, toOpenAIError } from "./response.ts";
+
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** Read the body up to `max` bytes; a larger one is a 413. */
+function readBody(req: Req, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new GatewayError("resource_exhausted", `request body exceeds the limit of ${max} bytes`, { field: "body" }));
+        req.removeAllListeners("data");
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}
+
+function header(req: Req, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Cache options from headers: `x-signalbox-cache: use | bypass | refresh` and
+ * `x-signalbox-cache-ttl: <seconds>`, or the standard Cache-Control request directives
+ * (no-store: bypass, no-cache: refresh, max-age=N: use with that TTL).
+ */
+function cacheFromHeaders(req: Req): { mode: CacheMode; ttlSeconds?: number } | undefined {
+  const h = header(req, "x-signalbox-cache");
+  const ttlText = header(req, "x-signalbox-cache-ttl");
+  const cc = header(req, "cache-control");
+  if (h === undefined && ttlText === undefined && cc === undefined) return undefined;
+  let mode: CacheMode | undefined;
+  let ttlSeconds: number | undefined;
+  if (cc) {
+    const d = cc.toLowerCase();
+    if (/\bno-store\b/.test(d)) mode = "bypass";
+    else if (/\bno-cache\b/.test(d)) mode = "refresh";
+    const m = /\bmax-age=(\d+)/.exec(d);
+    if (m) {
+      ttlSeconds = Number(m[1]);
+      mode ??= "use";
+    }
+  }
+  if (h !== undefined) {
+    if (h !== "use" && h !== "bypass" && h !== "refresh") throw new GatewayError("invalid_argument", `x-signalbox-cache: must be use, bypass or refresh, got "${h}"`, { field: "x-signalbox-cache" });
+    mode = h;
+  }
+  if (ttlText !== undefined) {
+    ttlSeconds = Number(ttlText);
+    validateCacheTtl("x-signalbox-cache-ttl", ttlSeconds, MAX_CACHE_TTL_SECONDS);
+  }
+  if (ttlSeconds !== undefined) ttlSeconds = Math.min(ttlSeconds, MAX_CACHE_TTL_SECONDS);
+  return mode || ttlSeconds ? { mode: mode ?? "use", ttlSeconds: ttlSeconds || undefined } : undefined;
+}
+
+/** The status a failed request is recorded with: the caller going away is "canceled". */
+function statusOf(err: unknown, signal: AbortSignal): string {
+  if (signal.aborted) return "canceled";
+  if (err === undefined) return "ok";
+  if (err instanceof GatewayError) return err.code;
+  return "internal";
+}
+
+export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req: Req, res: Res) => boolean {
+  const maxBytes = core.config.server.maxRequestBytes;
+  const started = Math.floor(Date.now() / 1000);
+
+  /** Models the caller may name, in OpenAI's list shape. */
+  function models(caller: Caller) {
+    const cfg = core.registry.config;
+    const allowed = (name: string, target?: string) => caller.allow.length === 0 || caller.allow.includes(name) || (target !== undefined && caller.allow.includes(target));
+    const out: Record<string, unknown>[] = [];
+    for (const r of cfg.routes) if (allowed(r.name)) out.push({ id: r.name, object: "model", created: started, owned_by: "signalbox", signalbox: { kind: "route", strategy: r.strategy, description: r.description } });
+    for (const [name, target] of Object.entries(cfg.aliases)) if (allowed(name, target)) out.push({ id: name, object: "model", created: started, owned_by: "signalbox", signalbox: { kind: "alias", target } });
+    for (const d of cfg.deployments) {
+      if (allowed(d.id)) out.push({ id: d.id, object: "model", created: started, owned_by: d.provider, context_length: d.contextWindow, signalbox: { kind: "deployment", model: d.model, capabilities: d.capabilities } });
+    }
+    return out;
+  }
+
+  function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
+    if (res.headersSent) return;
+    const text = JSON.stringify(body);
+    (res as ServerResponse).writeHead(status, { ...JSON_HEADERS, ...headers, "content-length": String(Buffer.byteLength(text)) });
+    res.end(text);
+  }
+
+  async function chat(req: Req, res: Res, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<number> {
+    const raw = await readBody(req, maxBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString("utf8"));
+    } catch {
+      throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+    }
+    const parsed = parseChatRequest(body, ri.id, caller);
+    const cache = cacheFromHeaders(req) ?? parsed.cache;
+    if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
+    const er = { call: parsed.call, ri, signal, cache, statusOf: (err: unknown) => statusOf(err, signal) };
+    const created = Math.floor(Date.now() / 1000);
+    const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
+
+    if (!parsed.call.stream) {
+      const a = await engine.complete(er);
+      sendJson(res, 200, completionJson(a, created), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache });
+      return 200;
+    }
+
+    // Nothing is written before the commit point: a failure before it is a plain HTTP error
+    // the SDK can retry; after it, an error event ends the stream.
+    let w: ReturnType<typeof chunkWriter> | undefined;
+    let routing = { route: "", alias: "", strategy: "", variant: "" };
+    try {
+      for await (const ev of engine.stream(er)) {
+        if (ev.type === "start") {
+          routing = ev.routing;
+          (res as ServerResponse).writeHead(200, {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            ...common,
+            "x-signalbox-deployment": ev.deployment,
+            "x-signalbox-cache": ev.cache,
+          });
+          w = chunkWriter(ev.id, created, ev.providerModel || ev.model, parsed.includeUsage);
+          (res as ServerResponse).write(w.start());
+        } else if (ev.type === "delta") {
+          (res as ServerResponse).write(w!.delta(ev.events));
+        } else {
+          res.end(w!.finish(ev.summary, { routing, traceId: ri.traceId }));
+        }
+      }
+    } catch (err) {
+      if (!w) throw err;
+      if (!signal.aborted) {
+        const e = toOpenAIError(err);
+        res.end(`data: ${JSON.stringify(e.body)}\n\n`);
+      }
+      return e500(err);
+    }
+    return 200;
+  }
+
+  const e500 = (err: unknown) => toOpenAIError(err).status;
+
+  async function serve(req: Req, res: Res, path: string): Promise<void> {
+    const arrivedAt = performance.now();
+    const tracer = core.tracing?.tracer;
+    const route = path.startsWith("/v1/models/") ? "/v1/models/{id}" : path;
+    const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, req.headers) : undefined;
+    const traceId = span ? span.span.spanContext().traceId : traceIdFrom(header(req, "traceparent") ?? null);
+    const ri: RequestInfo = { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx };
+    const ac = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) ac.abort();
+    };
+    res.once("close", onClose);
+    let status = 200;
+    let message: string | undefined;
+    try {
+      const auth = header(req, "authorization") ?? (header(req, "api-key") ? `Bearer ${header(req, "api-key")}` : undefined);
+      const caller = core.auth.authenticate(auth ?? null);
+      if (path === "/v1/chat/completions") {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        status = await chat(req, res, ri, caller, ac.signal);
+        return;
+      }
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        status = 405;
+        sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use GET`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "GET" });
+        return;
+      }
+      const list = models(caller);
+      if (path === "/v1/models") {
+        sendJson(res, 200, { object: "list", data: list });
+        return;
+      }
+      const id = decodeURIComponent(path.slice("/v1/models/".length));
+      const m = list.find((x) => x.id === id);
+      if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
+      sendJson(res, 200, m);
+    } catch (err) {
+      const e = toOpenAIError(err);
+      status = e.status;
+      message = e.body.error.message;
+      sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
+    } finally {
+      res.off("close", onClose);
+      if (span) endHttpSpan(span.span, ac.signal.aborted ? 499 : status, message);
+    }
+  }
+
+  return (req, res) => {
+    const url = req.url ?? "";
+    if (!url.startsWith("/v1/")) return false;
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path !== "/v1/chat/completions" && path !== "/v1/models" && !path.startsWith("/v1/models/")) return false;
+    serve(req, res, path).catch(() => {
+      if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
+      else res.destroy();
+    });
+    return true;
+  };
+}

@@ -1,0 +1,317 @@
+// OpenAI Chat Completions request JSON → the router's ChatCall. Shapes only, checked as they are
+// read: a wrong type is a 400 naming the parameter the way OpenAI does ("messages[1].content").
+// Everything else (ranges, tool-call pairing, limits) is the same validation ChatService runs.
+//
+// Accepted beyond OpenAI's own parameters:
+//   - OpenRouter's `models` (models tried in order after `model`), `reasoning.effort`, and its
+//     routing hints (`route`, `provider`, `transforms`, `usage`), which are accepted and ignored;
+//   - a `signalbox` object with the Connect API's routing options, tags and cache options.
+
+import type { CacheMode } from "../engine/chat-engine.ts";
+import type { ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { Caller, ChatCall } from "../router/types.ts";
+import { validateCall, type FieldNames } from "../server/validate.ts";
+import type { Task } from "../config/types.ts";
+
+type Json = Record<string, unknown>;
+
+export interface CompatRequest {
+  call: ChatCall;
+  /** stream_options.include_usage */
+  includeUsage: boolean;
+  cache?: { mode: CacheMode; ttlSeconds?: number };
+}
+
+function bad(param: string, message: string): never {
+  throw new GatewayError("invalid_argument", `${param}: ${message}`, { field: param });
+}
+
+const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function str(o: Json, k: string, path: string): string | undefined {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") bad(path, `must be a string, got ${typeof v}`);
+  return v;
+}
+function num(o: Json, k: string, path: string): number | undefined {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v)) bad(path, `must be a number`);
+  return v;
+}
+function int(o: Json, k: string, path: string): number | undefined {
+  const v = num(o, k, path);
+  if (v !== undefined && !Number.isInteger(v)) bad(path, `must be an integer, got ${v}`);
+  return v;
+}
+function bool(o: Json, k: string, path: string): boolean | undefined {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") bad(path, "must be a boolean");
+  return v;
+}
+function arr(o: Json, k: string, path: string): unknown[] | undefined {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) bad(path, "must be an array");
+  return v;
+}
+function obj(o: Json, k: string, path: string): Json | undefined {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) bad(path, "must be an object");
+  return v;
+}
+
+const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
+const DETAILS = new Set(["auto", "low", "high"]);
+const EFFORTS = new Set(["minimal", "low", "medium", "high"]);
+const TASKS = new Set(["coding", "reasoning", "creative", "simple", "multimodal"]);
+const CACHE_MODES = new Set(["use", "bypass", "refresh"]);
+
+/** Parameters that change what OpenAI would return and that the gateway cannot honour: refused, never silently dropped. */
+const UNSUPPORTED: Record<string, string> = {
+  logprobs: "log probabilities are not supported by the gateway",
+  top_logprobs: "log probabilities are not supported by the gateway",
+  logit_bias: "logit_bias is not supported by the gateway",
+  audio: "audio output is not supported by the gateway",
+  prediction: "predicted outputs are not supported by the gateway",
+  web_search_options: "web search is not supported by the gateway",
+  functions: "the deprecated functions parameter is not supported; use tools",
+  function_call: "the deprecated function_call parameter is not supported; use tool_choice",
+};
+
+function content(v: unknown, path: string, role: string): ContentPart[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === "string") return v === "" ? [] : [{ type: "text", text: v }];
+  if (!Array.isArray(v)) bad(path, "must be a string or an array of content parts");
+  return v.map((p, j): ContentPart => {
+    const pp = `${path}[${j}]`;
+    if (!isObj(p)) bad(pp, "must be an object");
+    switch (p.type) {
+      case "text":
+        return { type: "text", text: str(p, "text", `${pp}.text`) ?? bad(`${pp}.text`, "is required") };
+      case "refusal":
+        // An assistant's earlier refusal, sent back as history: it is text to the next turn.
+        if (role !== "assistant") bad(`${pp}.type`, "refusal parts are only allowed in assistant messages");
+        return { type: "text", text: str(p, "refusal", `${pp}.refusal`) ?? "" };
+      case "image_url": {
+        const img = obj(p, "image_url", `${pp}.image_url`) ?? bad(`${pp}.image_url`, "is required");
+        const url = str(img, "url", `${pp}.image_url.url`) ?? bad(`${pp}.image_url.url`, "is required");
+        const detail = str(img, "detail", `${pp}.image_url.detail`);
+        if (detail !== undefined && !DETAILS.has(detail)) bad(`${pp}.image_url.detail`, `must be auto, low or high, got "${detail}"`);
+        return { type: "image", url, ...(detail ? { detail: detail as "auto" | "low" | "high" } : {}) };
+      }
+      case "input_audio":
+      case "file":
+        bad(`${pp}.type`, `${p.type} content is not supported by the gateway`);
+      // falls through (bad never returns)
+      default:
+        bad(`${pp}.type`, `must be text or image_url, got ${JSON.stringify(p.type)}`);
+    }
+  });
+}
+
+function messages(v: unknown): ChatMessage[] {
+  if (v === undefined || v === null) bad("messages", "is required");
+  if (!Array.isArray(v)) bad("messages", "must be an array");
+  return v.map((m, i): ChatMessage => {
+    const path = `messages[${i}]`;
+    if (!isObj(m)) bad(path, "must be an object");
+    const role = str(m, "role", `${path}.role`);
+    if (role === "function") bad(`${path}.role`, "the deprecated function role is not supported; use tool");
+    if (!role || !ROLES.has(role)) bad(`${path}.role`, `must be system, developer, user, assistant or tool, got ${JSON.stringify(m.role)}`);
+    const out: ChatMessage = { role: role as ChatMessage["role"], content: content(m.content, `${path}.content`, role) };
+    const name = str(m, "name", `${path}.name`);
+    if (name) out.name = name;
+    const calls = arr(m, "tool_calls", `${path}.tool_calls`);
+    if (calls?.length) {
+      out.toolCalls = calls.map((c, j) => {
+        const cp = `${path}.tool_calls[${j}]`;
+        if (!isObj(c)) bad(cp, "must be an object");
+        if (c.type !== undefined && c.type !== "function") bad(`${cp}.type`, `must be function, got ${JSON.stringify(c.type)}`);
+        const fn = obj(c, "function", `${cp}.function`) ?? bad(`${cp}.function`, "is required");
+        return {
+          id: str(c, "id", `${cp}.id`) ?? "",
+          name: str(fn, "name", `${cp}.function.name`) ?? "",
+          arguments: str(fn, "arguments", `${cp}.function.arguments`) ?? "",
+        };
+      });
+    }
+    const toolCallId = str(m, "tool_call_id", `${path}.tool_call_id`);
+    if (toolCallId) out.toolCallId = toolCallId;
+    return out;
+  });
+}
+
+function tools(v: unknown[] | undefined): ToolDef[] | undefined {
+  if (!v?.length) return undefined;
+  return v.map((t, i): ToolDef => {
+    const path = `tools[${i}]`;
+    if (!isObj(t)) bad(path, "must be an object");
+    if (t.type !== "function") bad(`${path}.type`, `must be function, got ${JSON.stringify(t.type)}`);
+    const fn = obj(t, "function", `${path}.function`) ?? bad(`${path}.function`, "is required");
+    const name = str(fn, "name", `${path}.function.name`) ?? bad(`${path}.function.name`, "is required");
+    const description = str(fn, "description", `${path}.function.description`);
+    const parameters = obj(fn, "parameters", `${path}.function.parameters`);
+    const strict = bool(fn, "strict", `${path}.function.strict`);
+    return { name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) };
+  });
+}
+
+function toolChoice(v: unknown): ToolChoice | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v === "auto" || v === "none" || v === "required") return { type: v };
+  if (isObj(v) && v.type === "function") {
+    const fn = obj(v, "function", "tool_choice.function") ?? bad("tool_choice.function", "is required");
+    return { type: "tool", name: str(fn, "name", "tool_choice.function.name") ?? bad("tool_choice.function.name", "is required") };
+  }
+  bad("tool_choice", 'must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}');
+}
+
+function responseFormat(v: Json | undefined): ResponseFormat | undefined {
+  if (!v) return undefined;
+  switch (v.type) {
+    case "text":
+      return { type: "text" };
+    case "json_object":
+      return { type: "json_object" };
+    case "json_schema": {
+      const js = obj(v, "json_schema", "response_format.json_schema") ?? bad("response_format.json_schema", "is required for type json_schema");
+      const strict = bool(js, "strict", "response_format.json_schema.strict");
+      return {
+        type: "json_schema",
+        name: str(js, "name", "response_format.json_schema.name") ?? "",
+        schema: (obj(js, "schema", "response_format.json_schema.schema") ?? undefined) as JsonObject,
+        ...(strict ? { strict } : {}),
+      };
+    }
+    default:
+      bad("response_format.type", `must be text, json_object or json_schema, got ${JSON.stringify(v.type)}`);
+  }
+}
+
+function stringList(v: unknown[] | undefined, path: string): string[] {
+  return (v ?? []).map((s, i) => (typeof s === "string" ? s : bad(`${path}[${i}]`, "must be a string")));
+}
+
+/** Parse and validate one chat completion request body. */
+export function parseChatRequest(body: unknown, id: string, caller: Caller): CompatRequest {
+  if (!isObj(body)) bad("body", "must be a JSON object");
+  for (const k in UNSUPPORTED) {
+    const v = body[k];
+    if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
+  }
+  const model = str(body, "model", "model") ?? bad("model", "is required");
+  const n = int(body, "n", "n");
+  if (n !== undefined && n !== 1) bad("n", "only n=1 is supported");
+  const modalities = arr(body, "modalities", "modalities");
+  if (modalities && modalities.some((m) => m !== "text")) bad("modalities", "only text output is supported");
+
+  const req: Omit<UpstreamRequest, "model"> = { messages: messages(body.messages) };
+  const t = tools(arr(body, "tools", "tools"));
+  if (t) req.tools = t;
+  const tc = toolChoice(body.tool_choice);
+  if (tc) req.toolChoice = tc;
+  const ptc = bool(body, "parallel_tool_calls", "parallel_tool_calls");
+  if (ptc !== undefined) req.parallelToolCalls = ptc;
+  const temperature = num(body, "temperature", "temperature");
+  if (temperature !== undefined) req.temperature = temperature;
+  const topP = num(body, "top_p", "top_p");
+  if (topP !== undefined) req.topP = topP;
+  // max_completion_tokens is the current name; max_tokens the deprecated one (still what most
+  // OpenAI-compatible clients send).
+  const maxName = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens";
+  const maxTokens = int(body, maxName, maxName);
+  if (maxTokens !== undefined) req.maxOutputTokens = maxTokens;
+  const stop = body.stop;
+  if (typeof stop === "string") req.stop = [stop];
+  else if (Array.isArray(stop)) req.stop = stringList(stop, "stop");
+  else if (stop !== undefined && stop !== null) bad("stop", "must be a string or an array of strings");
+  const seed = int(body, "seed", "seed");
+  if (seed !== undefined) req.seed = seed;
+  const pp = num(body, "presence_penalty", "presence_penalty");
+  if (pp !== undefined) req.presencePenalty = pp;
+  const fp = num(body, "frequency_penalty", "frequency_penalty");
+  if (fp !== undefined) req.frequencyPenalty = fp;
+  const rf = responseFormat(obj(body, "response_format", "response_format"));
+  if (rf) req.responseFormat = rf;
+  // OpenAI's reasoning_effort, or OpenRouter's reasoning.effort.
+  const effort = str(body, "reasoning_effort", "reasoning_effort") ?? str(obj(body, "reasoning", "reasoning") ?? {}, "effort", "reasoning.effort");
+  if (effort !== undefined && effort !== "none") {
+    if (!EFFORTS.has(effort)) bad("reasoning_effort", `must be minimal, low, medium or high, got "${effort}"`);
+    req.reasoningEffort = effort as ReasoningEffort;
+  }
+  const user = str(body, "user", "user");
+  if (user) req.user = user;
+
+  const so = obj(body, "stream_options", "stream_options");
+  const stream = bool(body, "stream", "stream") ?? false;
+  if (so && !stream) bad("stream_options", "is only allowed when stream is true");
+
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(body, "metadata", "metadata") ?? {})) {
+    if (typeof v !== "string") bad(`metadata.${k}`, "must be a string");
+    metadata[k] = v;
+  }
+
+  // Signalbox's own options (the Connect API's RoutingOptions, tags, cache).
+  const sb = obj(body, "signalbox", "signalbox") ?? {};
+  const tm = obj(sb, "timeouts", "signalbox.timeouts") ?? {};
+  const task = str(sb, "task", "signalbox.task");
+  if (task !== undefined && !TASKS.has(task)) bad("signalbox.task", `must be one of ${[...TASKS].join(", ")}, got "${task}"`);
+  const fallbacks = [...stringList(arr(body, "models", "models"), "models"), ...stringList(arr(sb, "fallbacks", "signalbox.fallbacks"), "signalbox.fallbacks")].filter((m) => m !== model);
+  const cacheOpts = obj(sb, "cache", "signalbox.cache");
+  let cache: CompatRequest["cache"];
+  if (cacheOpts) {
+    const mode = str(cacheOpts, "mode", "signalbox.cache.mode");
+    if (mode !== undefined && !CACHE_MODES.has(mode)) bad("signalbox.cache.mode", `must be use, bypass or refresh, got "${mode}"`);
+    cache = { mode: (mode ?? "use") as CacheMode, ttlSeconds: int(cacheOpts, "ttl_seconds", "signalbox.cache.ttl_seconds") };
+  }
+  const maxCost = int(sb, "max_cost_nano_usd", "signalbox.max_cost_nano_usd");
+
+  const call: ChatCall = {
+    id,
+    model,
+    request: req,
+    routing: {
+      fallbacks,
+      noFallback: bool(sb, "no_fallback", "signalbox.no_fallback") ?? false,
+      task: task as Task | undefined,
+      maxCostNanos: maxCost,
+      maxLatencyMs: int(sb, "max_latency_ms", "signalbox.max_latency_ms"),
+      requiredCapabilities: [],
+      stickyKey: str(sb, "sticky_key", "signalbox.sticky_key") || user || undefined,
+      timeouts: {
+        firstTokenMs: int(tm, "first_token_ms", "signalbox.timeouts.first_token_ms"),
+        idleMs: int(tm, "idle_ms", "signalbox.timeouts.idle_ms"),
+        attemptMs: int(tm, "attempt_ms", "signalbox.timeouts.attempt_ms"),
+        totalMs: int(tm, "total_ms", "signalbox.timeouts.total_ms"),
+      },
+      maxAttempts: int(sb, "max_attempts", "signalbox.max_attempts") || undefined,
+      fallbackOnContentFilter: bool(sb, "fallback_on_content_filter", "signalbox.fallback_on_content_filter") ?? false,
+      hedgeAfterMs: int(sb, "hedge_after_ms", "signalbox.hedge_after_ms") || undefined,
+    },
+    user: user || undefined,
+    tags: stringList(arr(sb, "tags", "signalbox.tags"), "signalbox.tags"),
+    metadata,
+    caller,
+    stream,
+  };
+  validateCall(call, fieldNames(maxName));
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache };
+}
+
+const FIELDS: Record<string, FieldNames> = {};
+function fieldNames(maxName: string): FieldNames {
+  return (FIELDS[maxName] ??= {
+    maxOutputTokens: maxName,
+    image: "image_url",
+    responseFormatSchema: "response_format.json_schema.schema",
+    responseFormatName: "response_format.json_schema.name",
+    toolChoiceTool: "tool_choice.function.name",
+    routing: "signalbox",
+  });
+}

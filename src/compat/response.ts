@@ -1,0 +1,205 @@
+// The engine's answers and stream events in OpenAI's Chat Completions shapes, and gateway errors
+// in OpenAI's error shape with the status codes (and retry headers) the OpenAI SDK acts on.
+
+import type { Answer, EngineEvent, Summary } from "../engine/chat-engine.ts";
+import type { FinishReason, StreamEvent, Usage } from "../providers/types.ts";
+import { codeForFailure, GatewayError, type GatewayCode } from "../router/errors.ts";
+import { ProviderError } from "../providers/types.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
+
+/** OpenAI's finish reasons; "error" and "other" have no OpenAI equivalent and read as "stop". */
+const FINISH: Record<FinishReason, string> = {
+  stop: "stop",
+  length: "length",
+  tool_calls: "tool_calls",
+  content_filter: "content_filter",
+  error: "stop",
+  other: "stop",
+};
+
+export const finishReason = (f: FinishReason | undefined) => (f ? FINISH[f] : "stop");
+
+export function usageJson(u: Usage, cost: CostBreakdown) {
+  return {
+    prompt_tokens: u.inputTokens,
+    completion_tokens: u.outputTokens,
+    total_tokens: u.inputTokens + u.outputTokens,
+    prompt_tokens_details: { cached_tokens: u.cachedInputTokens },
+    completion_tokens_details: { reasoning_tokens: u.reasoningTokens },
+    // OpenRouter's extension: what the request cost, in USD.
+    cost: cost.total / 1e9,
+  };
+}
+
+/** Signalbox's own account of the request, alongside OpenAI's fields (clients ignore unknown keys). */
+function extension(s: Summary, a: { routing: Answer["routing"]; traceId: string }) {
+  return {
+    deployment: s.deployment,
+    provider: s.provider,
+    route: a.routing.route,
+    variant: a.routing.variant,
+    cache: s.cache,
+    attempts: s.attempts.length,
+    cost_nano_usd: s.cost.total,
+    trace_id: a.traceId,
+  };
+}
+
+export function completionJson(a: Answer, created: number) {
+  const message: Record<string, unknown> = { role: "assistant", content: a.text || (a.toolCalls.length ? null : ""), refusal: a.refusal || null };
+  if (a.toolCalls.length) message.tool_calls = a.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+  if (a.reasoning) message.reasoning = a.reasoning;
+  return {
+    id: a.id,
+    object: "chat.completion",
+    created,
+    model: a.providerModel || a.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(a.finishReason) }],
+    usage: usageJson(a.usage, a.cost),
+    system_fingerprint: null,
+    signalbox: extension(a, a),
+  };
+}
+
+/**
+ * Stream chunks as SSE text. The prefix of every chunk (id, created, model) is built once per
+ * stream; each engine batch becomes one chunk.
+ */
+export function chunkWriter(id: string, created: number, model: string, includeUsage: boolean) {
+  const head = `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,`;
+  const usageNull = includeUsage ? `,"usage":null` : "";
+  const chunk = (delta: unknown, finish: string | null) => `${head}"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]${usageNull}}\n\n`;
+  return {
+    start: () => chunk({ role: "assistant", content: "", refusal: null }, null),
+    delta(events: StreamEvent[]): string {
+      let content = "";
+      let reasoning = "";
+      let refusal = "";
+      const calls: { index: number; id?: string; type?: "function"; function: { name?: string; arguments: string } }[] = [];
+      for (const e of events) {
+        switch (e.type) {
+          case "text":
+            content += e.text;
+            break;
+          case "reasoning":
+            reasoning += e.text;
+            break;
+          case "refusal":
+            refusal += e.text;
+            break;
+          case "tool_call_start":
+            calls.push({ index: e.index, id: e.id, type: "function", function: { name: e.name, arguments: "" } });
+            break;
+          case "tool_call_delta": {
+            const last = calls[calls.length - 1];
+            if (last && last.index === e.index) last.function.arguments += e.argumentsDelta;
+            else calls.push({ index: e.index, function: { arguments: e.argumentsDelta } });
+            break;
+          }
+          default:
+            break;
+        }
+      }
+      const delta: Record<string, unknown> = {};
+      if (content) delta.content = content;
+      if (reasoning) delta.reasoning = reasoning;
+      if (refusal) delta.refusal = refusal;
+      if (calls.length) delta.tool_calls = calls;
+      return chunk(delta, null);
+    },
+    finish(s: Summary, a: { routing: Answer["routing"]; traceId: string }): string {
+      let out = chunk({}, finishReason(s.finishReason));
+      if (includeUsage) out += `${head}"choices":[],"usage":${JSON.stringify(usageJson(s.usage, s.cost))},"signalbox":${JSON.stringify(extension(s, a))}}\n\n`;
+      return out + "data: [DONE]\n\n";
+    },
+  };
+}
+
+export type StartEvent = Extract<EngineEvent, { type: "start" }>;
+
+export interface OpenAIError {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: { message: string; type: string; param: string | null; code: string | null } };
+}
+
+const STATUS: Record<GatewayCode, number> = {
+  canceled: 499,
+  unknown: 500,
+  invalid_argument: 400,
+  deadline_exceeded: 504,
+  not_found: 404,
+  already_exists: 409,
+  permission_denied: 403,
+  resource_exhausted: 429,
+  failed_precondition: 400,
+  aborted: 409,
+  out_of_range: 400,
+  unimplemented: 501,
+  internal: 500,
+  unavailable: 503,
+  data_loss: 500,
+  unauthenticated: 401,
+};
+
+function errorType(status: number): string {
+  if (status === 401) return "authentication_error";
+  if (status === 403) return "permission_error";
+  if (status === 404 || status === 400 || status === 409) return "invalid_request_error";
+  if (status === 429) return "rate_limit_error";
+  if (status === 504) return "timeout_error";
+  return "api_error";
+}
+
+/** OpenAI's parameter names where the field is a message path ("messages[0].content"). */
+const paramOf = (field: string | undefined) => (field ? field : null);
+
+/**
+ * A gateway error as OpenAI would send it. The SDK retries 408, 409, 429 and 5xx, honouring
+ * retry-after-ms / retry-after, unless x-should-retry says otherwise: a budget that will not
+ * reset for days says false.
+ */
+export function toOpenAIError(err: unknown): OpenAIError {
+  let code: GatewayCode = "internal";
+  let message = "internal error";
+  let field: string | undefined;
+  let failureKind: string | undefined;
+  let retryAfterMs: number | undefined;
+  let refusal: string | undefined;
+  let attempted = false;
+  if (err instanceof GatewayError) {
+    code = err.code;
+    message = err.message;
+    field = err.details.field;
+    failureKind = err.details.failureKind;
+    retryAfterMs = err.details.retryAfterMs;
+    refusal = err.details.refusal;
+    attempted = (err.details.attempts?.length ?? 0) > 0;
+  } else if (err instanceof ProviderError) {
+    code = codeForFailure(err.kind);
+    message = err.kind === "canceled" ? "request canceled" : err.message;
+    failureKind = err.kind;
+  }
+  let status = STATUS[code];
+  // Every candidate tried and failed: the upstreams are the problem (502); nothing could be
+  // tried at all (every deployment cooling down): 503.
+  if (code === "unavailable" && attempted) status = 502;
+  const headers: Record<string, string> = {};
+  let type = errorType(status);
+  let errCode: string | null = failureKind ?? null;
+  if (code === "unauthenticated") errCode = "invalid_api_key";
+  if (code === "not_found" && field === "model") errCode = "model_not_found";
+  if (failureKind === "content_filtered") errCode = "content_filter";
+  if (status === 429) {
+    if (refusal === "budget") {
+      type = "insufficient_quota";
+      errCode = "insufficient_quota";
+      headers["x-should-retry"] = "false";
+    } else errCode = "rate_limit_exceeded";
+  }
+  if (retryAfterMs !== undefined && status !== 400) {
+    headers["retry-after"] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+    headers["retry-after-ms"] = String(Math.max(1, Math.round(retryAfterMs)));
+  }
+  return { status, headers, body: { error: { message, type, param: paramOf(field), code: errCode } } };
+}

@@ -1,0 +1,501 @@
+// The one chat engine behind both front doors (ChatService over Connect, and the OpenAI-compatible
+// HTTP endpoint): plan, admit (rate limits, budget), look up the response cache, execute with
+// retries and fallbacks, store the answer, record usage whatever the outcome, settle the budget.
+// The front doors only translate shapes and errors.
+
+import { trace } from "@opentelemetry/api";
+import { CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
+import type { GatewayCore } from "../gateway.ts";
+import { buildAdmission, buildSettlement, deploymentAdmission, refusal, type Admission } from "../limits/admission.ts";
+import type { FinishReason, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
+import { GatewayError } from "../router/errors.ts";
+import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
+import type { Adjustment, AttemptRecord, ChatCall, Plan, RoutingInfo } from "../router/types.ts";
+import type { RequestInfo } from "../server/context.ts";
+import { log } from "../telemetry/log.ts";
+import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
+
+export type CacheMode = "default" | "use" | "bypass" | "refresh";
+
+/**
+ * How the cache treated a request: off (not asked for), miss (looked up, stored after), hit
+ * (answered from the cache), shared (answered by a concurrent identical request's upstream
+ * call), refresh (not looked up, stored after), bypass (neither).
+ */
+export type CacheStatus = "off" | "miss" | "hit" | "shared" | "refresh" | "bypass";
+
+export interface EngineRequest {
+  call: ChatCall;
+  ri: RequestInfo;
+  signal: AbortSignal;
+  cache?: { mode: CacheMode; ttlSeconds?: number };
+  /** The status name a failed request is recorded with (front doors see deadlines differently). */
+  statusOf(err: unknown): string;
+}
+
+/** Everything both front doors report at the end of a request. */
+export interface Summary {
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  finishReason?: FinishReason;
+  rawFinishReason?: string;
+  usage: Usage;
+  usageEstimated: boolean;
+  cost: CostBreakdown;
+  attempts: AttemptRecord[];
+  latencyMs: number;
+  ttftMs?: number;
+  overheadUs: number;
+  cache: CacheStatus;
+}
+
+export interface Answer extends Summary {
+  id: string;
+  model: string;
+  text: string;
+  reasoning?: string;
+  refusal?: string;
+  toolCalls: ToolCall[];
+  routing: RoutingInfo;
+  adjustments: Adjustment[];
+  traceId: string;
+}
+
+export type EngineEvent =
+  | {
+      type: "start";
+      id: string;
+      model: string;
+      deployment: string;
+      provider: string;
+      providerModel: string;
+      routing: RoutingInfo;
+      adjustments: Adjustment[];
+      priorAttempts: AttemptRecord[];
+      traceId: string;
+      cache: CacheStatus;
+    }
+  | { type: "delta"; events: StreamEvent[] }
+  | { type: "finish"; summary: Summary };
+
+export interface ChatEngine {
+  complete(r: EngineRequest): Promise<Answer>;
+  stream(r: EngineRequest): AsyncGenerator<EngineEvent>;
+}
+
+/** The cache decision for one request, made after planning (the key needs the resolved model). */
+interface CachePlan {
+  key: string;
+  lookup: boolean;
+  store: boolean;
+  ttlSeconds: number;
+  dedupe: boolean;
+  status: CacheStatus;
+}
+
+/** Longest TTL a request may ask for. */
+export const MAX_CACHE_TTL_SECONDS = 30 * 86_400;
+/** Answers replayed as a stream go out in pieces of this many characters. */
+const REPLAY_CHUNK = 2048;
+
+export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngine {
+  const warned = new Set<string>();
+  /** Concurrent identical requests (routes with cache.dedupe): key → the leader's answer. */
+  const inflight = new Map<string, Promise<CachedAnswer | undefined>>();
+
+  /** Rate limits and budget reservation: the one state round trip before the upstream call. */
+  async function admit(call: ChatCall, plan: Plan): Promise<Admission | undefined> {
+    const a = buildAdmission(core.config, call, plan, Date.now());
+    if (!a) return undefined;
+    const r = await core.limits.admit(a.request);
+    if (!r.ok) throw refusal(r);
+    for (const s of r.soft) {
+      const k = `${s.id}:${a.request.budgets.find((b) => b.id === s.id)?.period}`;
+      if (!warned.has(k)) {
+        warned.add(k);
+        log("warn", "budget soft threshold reached", { budget: s.id, spent_nano_usd: s.spentNanos, limit_nano_usd: s.limitNanos });
+        core.metrics.budgetSoftThreshold(s.id);
+      }
+    }
+    return a;
+  }
+
+  /**
+   * A deployment at its own rate limit (the provider's) is skipped, not the request: the plan's
+   * next candidate serves it. The first check runs alongside the caller's admission (no extra
+   * round trip); more only when a deployment is saturated.
+   */
+  async function admitDeployments(call: ChatCall, plan: Plan): Promise<void> {
+    let retryAfterMs = Infinity;
+    for (let i = 0; i < plan.candidates.length; ) {
+      const req = deploymentAdmission(call, plan, i, Date.now());
+      if (!req) return;
+      const r = await core.limits.admit(req);
+      if (r.ok) return;
+      const [c] = plan.candidates.splice(i, 1);
+      const wait = r.kind === "rate" ? r.retryAfterMs : 60_000;
+      retryAfterMs = Math.min(retryAfterMs, wait);
+      plan.excluded.push({ deployment: c.deployment.id, reason: "rate_limited", detail: `${r.kind === "rate" ? r.check.describe : "limit"} reached; frees in ${Math.ceil(wait / 1000)} s` });
+    }
+    throw new GatewayError("resource_exhausted", `every candidate deployment of "${call.model}" is at its rate limit; retry in ${Math.ceil(retryAfterMs / 1000)} s`, {
+      retryAfterMs,
+      refusal: "rate_limit",
+    });
+  }
+
+  async function admitAll(call: ChatCall, plan: Plan): Promise<Admission | undefined> {
+    const [caller, deployments] = await Promise.allSettled([admit(call, plan), admitDeployments(call, plan)]);
+    if (caller.status === "rejected") throw caller.reason;
+    if (deployments.status === "rejected") {
+      // Refused after all: release the caller's reservation at once.
+      settle(caller.value, newExecution(performance.now()));
+      throw deployments.reason;
+    }
+    return caller.value;
+  }
+
+  const settle = (a: Admission | undefined, ex: Execution) => {
+    if (a) core.limits.settle(buildSettlement(a, ex, Date.now()));
+  };
+
+  function cachePlan(r: EngineRequest, plan: Plan): CachePlan | undefined {
+    const mode = r.cache?.mode ?? "default";
+    const route = plan.routing.route ? core.registry.resolve(plan.routing.route) : undefined;
+    const rc = route?.kind === "route" ? route.route.cache : undefined;
+    const enabled = mode === "use" || mode === "refresh" || (mode === "default" && rc?.enabled === true);
+    const dedupe = rc?.dedupe === true && mode !== "bypass" && mode !== "refresh";
+    if (mode === "bypass") return { key: "", lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass" };
+    if (!enabled && !dedupe) return undefined;
+    const call = r.call;
+    const key = cacheKey({
+      scope: rc?.shareAcrossTeams ? "*" : call.caller.team,
+      target: plan.routing.route || plan.candidates[0]?.deployment.id || call.model,
+      variant: plan.routing.variant,
+      request: call.request,
+      maxOutputTokens: plan.maxOutputTokens,
+    });
+    return {
+      key,
+      lookup: enabled && mode !== "refresh",
+      store: enabled,
+      ttlSeconds: Math.min(MAX_CACHE_TTL_SECONDS, r.cache?.ttlSeconds || rc?.ttlSeconds || 300),
+      dedupe,
+      status: mode === "refresh" ? "refresh" : enabled ? "miss" : "off",
+    };
+  }
+
+  interface Routed {
+    plan: Plan;
+    admission: Admission | undefined;
+    cp: CachePlan | undefined;
+    cached: CachedAnswer | undefined;
+  }
+
+  /**
+   * Plan, then admit and look up the cache side by side (one round trip's wait), each in its own
+   * span when tracing; attempts get spans through the observer.
+   */
+  async function route(r: EngineRequest, ex: Execution): Promise<Routed> {
+    const { call, ri } = r;
+    const tracer = core.tracing?.tracer;
+    let plan: Plan;
+    if (tracer && ri.otel) {
+      ex.observer = attemptObserver(tracer, ri.otel);
+      plan = await inSpan(tracer, ri.otel, `route ${call.model}`, { "signalbox.request.model": call.model }, () => core.plan(call), planAttributes);
+    } else {
+      plan = core.plan(call);
+    }
+    const cp = cachePlan(r, plan);
+    const lookup = cp?.lookup ? cache.get(cp.key) : undefined;
+    const admission =
+      tracer && ri.otel
+        ? await inSpan(tracer, ri.otel, "limits.check", { "signalbox.key": call.caller.keyName, "signalbox.team": call.caller.team }, () => admitAll(call, plan), (span, a) =>
+            span.setAttributes({ "signalbox.rate_checks": a?.request.rates.length ?? 0, "signalbox.budget_checks": a?.request.budgets.length ?? 0 }),
+          )
+        : await admitAll(call, plan);
+    const cached = lookup ? await lookup : undefined;
+    if (cp) {
+      if (cached) cp.status = "hit";
+      if (ri.otel) trace.getSpan(ri.otel)?.setAttribute("signalbox.cache", cp.status);
+    }
+    return { plan, admission, cp, cached };
+  }
+
+  /** Record the request's usage; called exactly once per request, success or not. */
+  function record(r: EngineRequest, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: CachedAnswer) {
+    const { call, ri } = r;
+    const last = ex.attempts[ex.attempts.length - 1];
+    core.usage.record({
+      id: call.id,
+      time: Date.now(),
+      key: call.caller.keyName,
+      team: call.caller.team,
+      user: call.user ?? "",
+      model: call.model,
+      routing: plan?.routing ?? { route: "", alias: "", strategy: "", variant: "" },
+      deployment: hit?.deployment ?? ex.deployment?.deployment.id ?? last?.deployment ?? "",
+      provider: hit?.provider ?? ex.deployment?.provider.name ?? last?.provider ?? "",
+      attempts: ex.attempts,
+      usage: ex.usage,
+      usageEstimated: ex.usageEstimated,
+      cost: ex.cost,
+      latencyMs: ex.latencyMs,
+      ttftMs: ex.ttftMs,
+      overheadUs: Math.max(0, ex.overheadUs),
+      cacheHit: hit !== undefined,
+      status,
+      failureKind: err instanceof GatewayError ? err.details.failureKind : undefined,
+      refusal: err instanceof GatewayError ? err.details.refusal : undefined,
+      finishReason: hit?.finishReason ?? ex.finishReason,
+      traceId: ri.traceId,
+      tags: call.tags,
+      metadata: call.metadata,
+      streamed: call.stream,
+    });
+  }
+
+  /** A hit (or a shared answer) as an execution: no attempts, no tokens, no cost. */
+  function servedFromCache(ex: Execution, a: CachedAnswer): void {
+    ex.latencyMs = Math.round(performance.now() - ex.arrivedAt);
+    ex.overheadUs = Math.round((performance.now() - ex.arrivedAt) * 1000);
+    ex.ttftMs = ex.latencyMs;
+    ex.providerModel = a.providerModel;
+    ex.finishReason = a.finishReason;
+    ex.rawFinishReason = a.rawFinishReason;
+  }
+
+  /**
+   * Become the leader for a key (returns resolve, to be called with the answer or undefined),
+   * or, when an identical request is already upstream, wait for its answer.
+   */
+  function joinOrLead(cp: CachePlan | undefined): { wait?: Promise<CachedAnswer | undefined>; done?: (a: CachedAnswer | undefined) => void } {
+    if (!cp?.dedupe) return {};
+    const running = inflight.get(cp.key);
+    if (running) return { wait: running };
+    let done!: (a: CachedAnswer | undefined) => void;
+    const p = new Promise<CachedAnswer | undefined>((resolve) => (done = resolve));
+    inflight.set(cp.key, p);
+    return {
+      done: (a) => {
+        if (inflight.get(cp.key) === p) inflight.delete(cp.key);
+        done(a);
+      },
+    };
+  }
+
+  function summary(ex: Execution, status: CacheStatus, hit?: CachedAnswer): Summary {
+    return {
+      deployment: hit?.deployment ?? ex.deployment?.deployment.id ?? "",
+      provider: hit?.provider ?? ex.deployment?.provider.name ?? "",
+      providerModel: ex.providerModel,
+      finishReason: ex.finishReason,
+      rawFinishReason: ex.rawFinishReason,
+      usage: ex.usage,
+      usageEstimated: ex.usageEstimated,
+      cost: ex.cost,
+      attempts: ex.attempts,
+      latencyMs: ex.latencyMs,
+      ttftMs: ex.ttftMs,
+      overheadUs: Math.max(0, ex.overheadUs),
+      cache: status,
+    };
+  }
+
+  function toCached(ex: Execution, text: string, reasoning: string | undefined, refusal: string | undefined, toolCalls: ToolCall[]): CachedAnswer | undefined {
+    if (!ex.deployment || !CACHEABLE_FINISH.has(ex.finishReason)) return undefined;
+    return {
+      deployment: ex.deployment.deployment.id,
+      provider: ex.deployment.provider.name,
+      providerModel: ex.providerModel,
+      text,
+      ...(reasoning ? { reasoning } : {}),
+      ...(refusal ? { refusal } : {}),
+      toolCalls,
+      finishReason: ex.finishReason!,
+      rawFinishReason: ex.rawFinishReason ?? "",
+      usage: ex.usage,
+      storedAt: Date.now(),
+    };
+  }
+
+  return {
+    async complete(r) {
+      const { call, ri } = r;
+      let plan: Plan | undefined;
+      let admission: Admission | undefined;
+      let done: ((a: CachedAnswer | undefined) => void) | undefined;
+      let stored: CachedAnswer | undefined;
+      const ex = newExecution(ri.arrivedAt);
+      try {
+        const routed = await route(r, ex);
+        plan = routed.plan;
+        admission = routed.admission;
+        const cp = routed.cp;
+        let hit = routed.cached;
+        let status: CacheStatus = cp?.status ?? "off";
+        if (!hit && cp?.dedupe) {
+          const j = joinOrLead(cp);
+          done = j.done;
+          if (j.wait) {
+            hit = await untilAborted(j.wait, r.signal);
+            if (hit) status = "shared";
+          }
+        }
+        if (hit) {
+          servedFromCache(ex, hit);
+          record(r, plan, ex, "ok", undefined, hit);
+          return {
+            ...summary(ex, status, hit),
+            id: call.id,
+            model: call.model,
+            text: hit.text,
+            reasoning: hit.reasoning,
+            refusal: hit.refusal,
+            toolCalls: hit.toolCalls,
+            routing: plan.routing,
+            adjustments: plan.adjustments,
+            traceId: ri.traceId,
+          };
+        }
+        const o = await executeUnary(call, plan, r.signal, core.exec, ex);
+        record(r, plan, ex, "ok", undefined);
+        if (cp?.store || done) {
+          stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls);
+          if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
+        }
+        return {
+          ...summary(ex, status),
+          id: call.id,
+          model: call.model,
+          text: o.text,
+          reasoning: o.reasoning,
+          refusal: o.refusal,
+          toolCalls: o.toolCalls,
+          routing: plan.routing,
+          adjustments: plan.adjustments,
+          traceId: ri.traceId,
+        };
+      } catch (err) {
+        record(r, plan, ex, r.statusOf(err), err);
+        throw err;
+      } finally {
+        done?.(stored);
+        settle(admission, ex);
+      }
+    },
+
+    async *stream(r) {
+      const { call, ri } = r;
+      let plan: Plan | undefined;
+      let admission: Admission | undefined;
+      let done: ((a: CachedAnswer | undefined) => void) | undefined;
+      let stored: CachedAnswer | undefined;
+      let hit: CachedAnswer | undefined;
+      const ex = newExecution(ri.arrivedAt);
+      let status = "ok";
+      let failure: unknown;
+      let finished = false;
+      try {
+        const routed = await route(r, ex);
+        plan = routed.plan;
+        admission = routed.admission;
+        const cp = routed.cp;
+        hit = routed.cached;
+        let cacheStatus: CacheStatus = cp?.status ?? "off";
+        if (!hit && cp?.dedupe) {
+          const j = joinOrLead(cp);
+          done = j.done;
+          if (j.wait) {
+            hit = await untilAborted(j.wait, r.signal);
+            if (hit) cacheStatus = "shared";
+          }
+        }
+        const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus };
+        if (hit) {
+          servedFromCache(ex, hit);
+          yield { ...start, deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, priorAttempts: [] };
+          for (const events of replay(hit)) yield { type: "delta", events };
+          finished = true;
+          yield { type: "finish", summary: summary(ex, cacheStatus, hit) };
+          return;
+        }
+        // Collect the answer as it passes, only when it is to be stored or shared.
+        const collect = cp?.store || done !== undefined;
+        let text = "";
+        let reasoning = "";
+        let refusal = "";
+        const toolCalls: ToolCall[] = [];
+        for await (const ev of executeStream(call, plan, r.signal, core.exec, ex)) {
+          if (ev.type === "delta") {
+            if (collect) {
+              for (const e of ev.events) {
+                if (e.type === "text") text += e.text;
+                else if (e.type === "reasoning") reasoning += e.text;
+                else if (e.type === "refusal") refusal += e.text;
+                else if (e.type === "tool_call_start") toolCalls[e.index] = { id: e.id, name: e.name, arguments: "", ...(e.signature ? { signature: e.signature } : {}) };
+                else if (e.type === "tool_call_delta" && toolCalls[e.index]) toolCalls[e.index].arguments += e.argumentsDelta;
+              }
+            }
+            yield ev;
+          } else if (ev.type === "start") {
+            const c = ev.candidate;
+            yield { ...start, deployment: c.deployment.id, provider: c.provider.name, providerModel: ev.providerModel, priorAttempts: ev.priorAttempts };
+          } else {
+            if (collect) {
+              stored = toCached(ex, text, reasoning, refusal, toolCalls.filter(Boolean));
+              if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
+            }
+            finished = true;
+            yield { type: "finish", summary: summary(ex, cacheStatus) };
+          }
+        }
+      } catch (err) {
+        status = r.statusOf(err);
+        failure = err;
+        throw err;
+      } finally {
+        // Also reached when the caller goes away mid-stream (the generator is returned early,
+        // with no error thrown here).
+        if (status === "ok" && !finished) {
+          status = r.statusOf(undefined);
+          if (status === "ok") status = "canceled";
+        }
+        record(r, plan, ex, status, failure, hit);
+        done?.(stored);
+        settle(admission, ex);
+      }
+    },
+  };
+}
+
+/** Wait for a concurrent request's answer, unless the caller gives up first. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new GatewayError("canceled", "request canceled"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new GatewayError("canceled", "request canceled"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then((v) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(v);
+    });
+  });
+}
+
+/** A cached answer as stream batches: text in pieces, then reasoning, refusal and tool calls. */
+function* replay(a: CachedAnswer): Generator<StreamEvent[]> {
+  const extras: StreamEvent[] = [];
+  if (a.reasoning) extras.push({ type: "reasoning", text: a.reasoning });
+  for (let i = 0; i < a.text.length; i += REPLAY_CHUNK) {
+    const piece: StreamEvent[] = [{ type: "text", text: a.text.slice(i, i + REPLAY_CHUNK) }];
+    yield i === 0 ? [...extras.splice(0), ...piece] : piece;
+  }
+  if (a.refusal) extras.push({ type: "refusal", text: a.refusal });
+  a.toolCalls.forEach((c, index) => {
+    extras.push({ type: "tool_call_start", index, id: c.id, name: c.name, ...(c.signature ? { signature: c.signature } : {}) });
+    if (c.arguments) extras.push({ type: "tool_call_delta", index, argumentsDelta: c.arguments });
+  });
+  if (extras.length) yield extras;
+}
+
