@@ -80,7 +80,7 @@ describe("completions", () => {
     assert.equal(data.usage?.completion_tokens, 5);
     assert.equal(data.usage?.total_tokens, 17);
     assert.equal(response.headers.get("x-signalbox-deployment"), "openai/gpt-4o");
-    assert.equal(data._request_id, data.id, "x-request-id is the gateway's request id");
+    assert.equal(response.headers.get("x-request-id"), data.id, "x-request-id is the gateway's request id");
     // The upstream got the request translated, with the pinned model and the gateway's key.
     const up = fake.requests[0];
     assert.equal(up.body.model, "gpt-4o");
@@ -301,7 +301,8 @@ describe("errors in OpenAI's shape", () => {
       const err = await ask(client, body).catch((e) => e);
       assert.ok(err instanceof OpenAI.BadRequestError, `${param}: ${err}`);
       assert.equal(err.param, param, err.message);
-      assert.ok(err.error.message.startsWith(`${param}: `), err.error.message);
+      const message = (err.error as { message: string }).message;
+      assert.ok(message.startsWith(`${param}: `), message);
       assert.equal(err.type, "invalid_request_error");
     }
     assert.equal(fake.requests.length, 0);
