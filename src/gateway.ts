@@ -108,6 +108,7 @@ function requestLogLine(r: UsageRecord): void {
     latency_ms: r.latencyMs,
     ttft_ms: r.ttftMs,
     streamed: r.streamed,
+    cache_hit: r.cacheHit || undefined,
   });
 }
 

@@ -45,6 +45,7 @@ export function createMetrics(): GatewayMetrics {
   const cost: Counter = meter.createCounter("signalbox.cost", { unit: "nUSD", description: "Cost billed, in nano-USD" });
   const refusals: Counter = meter.createCounter("signalbox.refusals", { description: "Requests refused by a rate limit or budget" });
   const cooldowns: Counter = meter.createCounter("signalbox.cooldowns", { description: "Deployments put into cooldown" });
+  const cacheHits: Counter = meter.createCounter("signalbox.cache.hits", { description: "Requests answered from the response cache (or by a concurrent identical request)" });
   const soft: Counter = meter.createCounter("signalbox.budget.soft_threshold", { description: "Budgets crossing their soft threshold" });
   // Keep the API's global meter provider untouched: these instruments are ours alone.
   void otelMetrics;
@@ -55,6 +56,7 @@ export function createMetrics(): GatewayMetrics {
       reqDuration.record(r.latencyMs / 1000, { status: r.status, route: r.routing.route });
       if (r.ttftMs !== undefined) ttft.record(r.ttftMs / 1000, { route: r.routing.route, deployment: r.deployment });
       if (r.attempts.length > 1 && r.status === "ok") fallbacks.add(1, { route: r.routing.route, deployment: r.deployment });
+      if (r.cacheHit) cacheHits.add(1, { route: r.routing.route, deployment: r.deployment });
       if (r.refusal) refusals.add(1, { reason: r.refusal, team: r.team });
       if (r.cost.total > 0) cost.add(r.cost.total, { deployment: r.deployment, team: r.team });
       for (const a of r.attempts) {

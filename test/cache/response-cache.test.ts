@@ -106,6 +106,9 @@ describe("hit and miss", () => {
     );
     const hitTrace = server[1].spanContext().traceId;
     assert.equal(exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === hitTrace && s.name.startsWith("chat ")).length, 0);
+    // And the metrics count it.
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /signalbox_cache_hits(_total)?\{route="cached",deployment="openai\/gpt-4o"\} [1-9]/);
   });
 
   test("a different parameter is a different entry", async () => {
