@@ -261,10 +261,15 @@ async function walk<T>(
   }
   const e = lastError ?? new ProviderError({ kind: "timeout", message: "request deadline passed before any attempt" });
   const tried = ex.attempts.length;
+  // Every attempt rate limited: the caller may retry when the soonest deployment frees up.
+  let retryAfterMs = e.retryAfterMs;
+  if (e.kind === "rate_limited") {
+    for (const a of ex.attempts) if (a.failureKind === "rate_limited" && a.retryAfterMs !== undefined) retryAfterMs = Math.min(retryAfterMs ?? Infinity, a.retryAfterMs);
+  }
   throw new GatewayError(
     codeForFailure(e.kind),
     tried <= 1 ? `${e.message}` : `all ${tried} attempts failed; last: ${e.message}`,
-    { failureKind: e.kind, attempts: ex.attempts, retryAfterMs: e.retryAfterMs },
+    { failureKind: e.kind, attempts: ex.attempts, retryAfterMs },
     e,
   );
 }

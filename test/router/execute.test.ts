@@ -140,6 +140,14 @@ test("a retry-after within the cap is honoured; a long one falls back instead", 
   }
 });
 
+test("when every candidate is rate limited, the caller is told when the soonest one frees up", async () => {
+  const long = { retryAfterMs: 60_000 };
+  const { deps, call, plan: p } = setup([err("rate_limited", { retryAfterMs: 45_000 })], [err("rate_limited", long)], [err("rate_limited", long)]);
+  const ex = newExecution(performance.now());
+  await assert.rejects(executeUnary(call, p, signal(), deps, ex), (e: unknown) => e instanceof GatewayError && e.code === "resource_exhausted" && e.details.retryAfterMs === 45_000);
+  assert.deepEqual(outline(ex), ["d1:failed:rate_limited", "d2:failed:rate_limited", "d3:failed:rate_limited"]);
+});
+
 test("bad_request and content_filtered return to the caller without fallback", async () => {
   for (const [kind, code] of [["bad_request", "invalid_argument"], ["content_filtered", "invalid_argument"]] as const) {
     const { deps, call, plan: p } = setup([err(kind)]);
