@@ -108,6 +108,42 @@ test("streaming: the RPC span ends when the stream ends; attempts are its childr
   assert.ok(end(rpc) >= end(last), "the RPC span outlives its attempts");
 });
 
+test("the OpenAI-compatible endpoint: the same tree under an HTTP server span, traceparent continued", async () => {
+  for (const stream of [false, true]) {
+    exporter.reset();
+    const traceId = stream ? "5bf92f3577b34da6a3ce929d0e0e4736" : "6bf92f3577b34da6a3ce929d0e0e4736";
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ model: "r", stream, messages: [{ role: "user", content: "trace the compat path" }] }),
+    });
+    await res.text();
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-signalbox-trace-id"), traceId);
+    const spans = await waitForSpans(traceId, 6);
+    const server = spans.find((s) => s.kind === SpanKind.SERVER)!;
+    assert.equal(server.name, "POST /v1/chat/completions");
+    assert.equal(server.attributes["http.response.status_code"], 200);
+    assert.equal(server.parentSpanContext?.spanId, "00f067aa0ba902b7");
+    const children = spans.filter((s) => s.parentSpanContext?.spanId === server.spanContext().spanId);
+    assert.equal(children.length, spans.length - 1, "every other span is a child of the server span");
+    assert.ok(spans.find((s) => s.name === "route r"));
+    assert.ok(spans.find((s) => s.name === "limits.check"));
+    const attempts = spans.filter((s) => s.kind === SpanKind.CLIENT).sort((a, b) => Number(a.attributes["signalbox.attempt"]) - Number(b.attributes["signalbox.attempt"]));
+    assert.deepEqual(
+      attempts.map((s) => s.name),
+      ["chat model-down-1", "chat model-down-2", "chat model-good"],
+      stream ? "stream" : "unary",
+    );
+    // A fresh gateway per test cools b/down2 down; restart for the second round.
+    if (!stream) {
+      await t.close();
+      exporter = new InMemorySpanExporter();
+      t = await startTestGateway(CONFIG, { tracing: startTracing({ processor: new SimpleSpanProcessor({ exporter }) })! });
+    }
+  }
+});
+
 test("the caller's traceparent is continued and the trace id is returned", async () => {
   const res = await fetch(`${t.url}/signalbox.v1.ChatService/Complete`, {
     method: "POST",
