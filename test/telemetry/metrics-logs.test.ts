@@ -115,3 +115,32 @@ test("requests are measured, logged and traced without leaking a key", async () 
     assert.ok(!everything.includes(secret.slice(8, 28)), `a fragment of ${secret.slice(0, 12)}… leaked`);
   }
 });
+
+test("the OpenAI-compatible endpoint leaks no key either: bodies, headers, streams, errors, logs, spans", async () => {
+  logs.length = 0;
+  exporter.reset();
+  const seen: string[] = [];
+  const call = async (key: string, body: unknown, path = "/v1/chat/completions") => {
+    const res = await fetch(`${t.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    seen.push(String(res.status), JSON.stringify([...res.headers]), await res.text());
+    return res.status;
+  };
+  const msg = [{ role: "user", content: "hello" }];
+  assert.equal(await call(CALLER_KEY, { model: "chat", messages: msg }), 200, "fell back past the wrong provider key");
+  assert.equal(await call(CALLER_KEY, { model: "chat", messages: msg, stream: true, stream_options: { include_usage: true } }), 200);
+  assert.equal(await call(CALLER_KEY, { model: "wrong/gpt-4o-mini", messages: msg }), 502, "upstream auth alone is a 502, never a 401");
+  assert.equal(await call("sbx_TESTONLY_not_a_key", { model: "chat", messages: msg }), 401);
+  assert.equal(await call(CALLER_KEY, undefined, "/v1/models"), 200);
+  const spans = exporter.getFinishedSpans().map((s) => JSON.stringify({ name: s.name, attributes: s.attributes, events: s.events, status: s.status }));
+  assert.ok(spans.some((s) => s.includes("POST /v1/chat/completions")));
+  assert.ok(logs.some((l) => l.includes('"msg":"request"')));
+  const everything = [...seen, ...logs, ...spans].join("\n");
+  for (const secret of [PROVIDER_KEY, WRONG_PROVIDER_KEY, CALLER_KEY, "sbx_TESTONLY_not_a_key"]) {
+    assert.ok(!everything.includes(secret), `secret ${secret.slice(0, 12)}… leaked`);
+    assert.ok(!everything.includes(secret.slice(8, 28)), `a fragment of ${secret.slice(0, 12)}… leaked`);
+  }
+});
