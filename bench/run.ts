@@ -1,6 +1,9 @@
 // `npm run bench`: the gateway against a local OpenAI-style upstream, next to the floor (a bare
 // undici pass-through proxy to the same upstream), interleaved in one invocation.
 //
+// Each gateway is measured through both front doors on its one port: Connect (ChatService) and the
+// OpenAI-compatible endpoint (POST /v1/chat/completions, unary and SSE), same route, same key.
+//
 // Prints, per target: saturation requests/s and CPU time per 1,000 requests (from
 // /proc/<pid>/stat, the steadiest figure here), added latency p50/p99 over calling the upstream
 // directly at a fixed 200 req/s, added time to first byte of a stream, and resident memory.
@@ -10,6 +13,11 @@
 // BENCH_SOAK_SECONDS (0 = no soak; 300 for the five-minute memory soak), BENCH_FULL_TRACING=off
 // (the "everything on" gateway without trace export: tracing's cost is the difference), BENCH_PROFILE=dir
 // (the gateway writes a --cpu-prof profile there; summarise with bench/profile-summary.ts).
+// BENCH_ONLY selects what is measured: comma-separated tokens, AND across groups, OR within one:
+//   unary | stream      one kind only (also skips the latency probes, as for profiling)
+//   connect | compat    one front door (Connect ChatService, or OpenAI-compatible /v1/chat/completions)
+//   plain | full        one gateway (on its own, or everything on)
+// e.g. BENCH_ONLY=compat, BENCH_ONLY=compat,full, BENCH_ONLY=connect,stream. The floor always runs.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -34,8 +42,20 @@ const RATE = Number(process.env.BENCH_RATE ?? 200);
 /** Fixed request rate at which CPU per request is measured (saturation inflates it with contention). */
 const CPU_RATE = Number(process.env.BENCH_CPU_RATE ?? 1000);
 const SOAK = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
-/** "unary" or "stream" to measure one kind only (profiling). */
-const ONLY = process.env.BENCH_ONLY ?? "";
+const ONLY_GROUPS = { kind: ["unary", "stream"], api: ["connect", "compat"], gateway: ["plain", "full"] } as const;
+type Kind = (typeof ONLY_GROUPS.kind)[number];
+/** BENCH_ONLY's tokens by group; an empty group selects everything in it. */
+const ONLY = (() => {
+  const tokens = (process.env.BENCH_ONLY ?? "").toLowerCase().split(/[\s,+]+/).filter(Boolean);
+  const all: readonly string[] = Object.values(ONLY_GROUPS).flat();
+  const bad = tokens.filter((t) => !all.includes(t));
+  if (bad.length) throw new Error(`BENCH_ONLY: unknown ${bad.join(", ")}; use any of ${all.join(", ")}`);
+  const pick = (g: readonly string[]) => tokens.filter((t) => g.includes(t));
+  return { kinds: pick(ONLY_GROUPS.kind) as Kind[], api: pick(ONLY_GROUPS.api), gateway: pick(ONLY_GROUPS.gateway) };
+})();
+const KINDS: Kind[] = ONLY.kinds.length ? ONLY.kinds : ["unary", "stream"];
+/** Target CPU per request as a multiple of the floor's (unary and stream alike). */
+const CPU_TARGET = { compat: 2, connectFull: 4 };
 const PROVIDER = process.env.BENCH_PROVIDER ?? (supportedProviderTypes().includes("openai") ? "http" : "builtin");
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLK_TCK = 100;
@@ -65,6 +85,8 @@ function rssMb(pid: number): number {
 
 const prompt = [{ role: "user", content: "Summarise the benefits of a gateway in one sentence." }];
 const openaiBody = (stream: boolean) => JSON.stringify({ model: "gpt-4o-mini", messages: prompt, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
+/** The OpenAI-compatible endpoint's body: the same route ("bench") and prompt as the Connect request. */
+const compatBody = (stream: boolean) => JSON.stringify({ model: "bench", messages: prompt, ...(stream ? { stream: true } : {}) });
 const chatReq = toBinary(
   ChatRequestSchema,
   create(ChatRequestSchema, { model: "bench", messages: [{ role: 2, content: [{ part: { case: "text", value: prompt[0].content } }] }] }),
@@ -75,6 +97,10 @@ envelope.set(chatReq, 5);
 
 interface Target {
   name: string;
+  /** BENCH_ONLY tokens this target answers to ("floor" always runs). */
+  tags: string[];
+  /** Target CPU per request, × floor, if the brief sets one. */
+  cpuTarget?: number;
   pid?: number;
   origin: string;
   unary: { path: string; headers: Record<string, string>; body: string | Uint8Array };
@@ -145,6 +171,40 @@ async function probe(t: Target, kind: "unary" | "stream", count: number): Promis
   return out;
 }
 
+/** One unary and one streamed request to an OpenAI-compatible target; throws unless both are well-formed. */
+async function checkCompat(t: Target): Promise<void> {
+  const fail = (what: string): never => {
+    throw new Error(`${t.name}: ${what}`);
+  };
+  const pool = new Pool(t.origin, { connections: 1 });
+  try {
+    const u = await pool.request({ method: "POST", path: t.unary.path, headers: t.unary.headers, body: t.unary.body });
+    const text = await u.body.text();
+    if (u.statusCode !== 200) fail(`unary: HTTP ${u.statusCode}: ${text.slice(0, 300)}`);
+    const body = JSON.parse(text) as { object?: string; choices?: { message?: { role?: string; content?: unknown } }[]; usage?: { total_tokens?: number } };
+    const content = body.choices?.[0]?.message?.content;
+    if (body.object !== "chat.completion" || body.choices?.[0]?.message?.role !== "assistant" || typeof content !== "string" || content === "" || !body.usage?.total_tokens) {
+      fail(`unary: not a chat.completion with content and usage: ${text.slice(0, 300)}`);
+    }
+    const s = await pool.request({ method: "POST", path: t.stream.path, headers: t.stream.headers, body: t.stream.body });
+    const sse = await s.body.text();
+    if (s.statusCode !== 200) fail(`stream: HTTP ${s.statusCode}: ${sse.slice(0, 300)}`);
+    if (!String(s.headers["content-type"]).startsWith("text/event-stream")) fail(`stream: content-type ${s.headers["content-type"]}`);
+    const events = sse.split("\n\n").filter(Boolean);
+    if (events.at(-1) !== "data: [DONE]") fail(`stream: does not end with data: [DONE]: ${sse.slice(-300)}`);
+    let streamed = "";
+    for (const e of events.slice(0, -1)) {
+      if (!e.startsWith("data: ")) fail(`stream: not an SSE data event: ${e.slice(0, 300)}`);
+      const c = JSON.parse(e.slice(6)) as { object?: string; choices?: { delta?: { content?: string } }[] };
+      if (c.object !== "chat.completion.chunk") fail(`stream: not a chat.completion.chunk: ${e.slice(0, 300)}`);
+      streamed += c.choices?.[0]?.delta?.content ?? "";
+    }
+    if (streamed !== content) fail(`stream: streamed text ${JSON.stringify(streamed)} differs from the unary answer ${JSON.stringify(content)}`);
+  } finally {
+    await pool.close();
+  }
+}
+
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -203,31 +263,55 @@ keys:
   process.on("exit", cleanup);
 
   const json = { "content-type": "application/json" };
-  const targets: Target[] = [
-    {
-      name: "floor (undici pass-through)",
-      pid: floor.proc.pid,
-      origin: `http://127.0.0.1:${floor.port}`,
-      unary: { path: "/v1/chat/completions", headers: json, body: openaiBody(false) },
-      stream: { path: "/v1/chat/completions", headers: json, body: openaiBody(true) },
-    },
-    {
-      name: `gateway Connect (${PROVIDER === "http" ? "OpenAI adapter → HTTP upstream" : "built-in mock provider"})`,
-      pid: gateway.proc.pid,
-      origin: `http://127.0.0.1:${gateway.port}`,
-      unary: { path: "/signalbox.v1.ChatService/Complete", headers: { "content-type": "application/proto" }, body: chatReq },
-      stream: { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/connect+proto" }, body: envelope },
-    },
-  ];
   const auth = { authorization: `Bearer ${BENCH_KEY}` };
-  targets.push({
-    name: "gateway Connect, everything on (Redis limits+budget, tracing, usage)",
-    pid: full.proc.pid,
-    origin: `http://127.0.0.1:${full.port}`,
-    unary: { path: "/signalbox.v1.ChatService/Complete", headers: { "content-type": "application/proto", ...auth }, body: chatReq },
-    stream: { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/connect+proto", ...auth }, body: envelope },
+  const floorTarget: Target = {
+    name: "floor (undici pass-through)",
+    tags: ["floor"],
+    pid: floor.proc.pid,
+    origin: `http://127.0.0.1:${floor.port}`,
+    unary: { path: "/v1/chat/completions", headers: json, body: openaiBody(false) },
+    stream: { path: "/v1/chat/completions", headers: json, body: openaiBody(true) },
+  };
+  const connectTarget = (name: string, tags: string[], pid: number | undefined, port: number, headers: Record<string, string>, cpuTarget?: number): Target => ({
+    name,
+    tags: ["connect", ...tags],
+    cpuTarget,
+    pid,
+    origin: `http://127.0.0.1:${port}`,
+    unary: { path: "/signalbox.v1.ChatService/Complete", headers: { "content-type": "application/proto", ...headers }, body: chatReq },
+    stream: { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/connect+proto", ...headers }, body: envelope },
   });
-  const direct: Target = { name: "upstream direct", origin: upstreamOrigin, unary: targets[0].unary, stream: targets[0].stream };
+  const compatTarget = (name: string, tags: string[], pid: number | undefined, port: number, headers: Record<string, string>): Target => ({
+    name,
+    tags: ["compat", ...tags],
+    cpuTarget: CPU_TARGET.compat,
+    pid,
+    origin: `http://127.0.0.1:${port}`,
+    unary: { path: "/v1/chat/completions", headers: { ...json, ...headers }, body: compatBody(false) },
+    stream: { path: "/v1/chat/completions", headers: { ...json, ...headers }, body: compatBody(true) },
+  });
+  const plainConnect = connectTarget(
+    `gateway Connect (${PROVIDER === "http" ? "OpenAI adapter → HTTP upstream" : "built-in mock provider"})`,
+    ["plain"],
+    gateway.proc.pid,
+    gateway.port,
+    {},
+  );
+  const allTargets: Target[] = [
+    floorTarget,
+    plainConnect,
+    compatTarget("gateway OpenAI-compatible /v1/chat/completions", ["plain"], gateway.proc.pid, gateway.port, {}),
+    connectTarget("gateway Connect, everything on (Redis limits+budget, tracing, usage)", ["full"], full.proc.pid, full.port, auth, CPU_TARGET.connectFull),
+    compatTarget("gateway OpenAI-compatible, everything on", ["full"], full.proc.pid, full.port, auth),
+  ];
+  const targets = allTargets.filter(
+    (t) => t.tags.includes("floor") || ((ONLY.api.length === 0 || ONLY.api.some((x) => t.tags.includes(x))) && (ONLY.gateway.length === 0 || ONLY.gateway.some((x) => t.tags.includes(x)))),
+  );
+  const direct: Target = { name: "upstream direct", tags: [], origin: upstreamOrigin, unary: floorTarget.unary, stream: floorTarget.stream };
+
+  // Correctness, once: the OpenAI-compatible endpoint answers 200 with a chat.completion, and
+  // its stream is chat.completion.chunk events ending in [DONE].
+  for (const t of targets.filter((x) => x.tags.includes("compat"))) await checkCompat(t);
 
   // Warm up (JIT, pools).
   for (const t of [direct, ...targets]) {
@@ -242,8 +326,7 @@ keys:
     for (const t of order) {
       const a = acc.get(t.name)!;
       a.seconds += SECONDS;
-      for (const kind of ["unary", "stream"] as const) {
-        if (ONLY && ONLY !== kind) continue;
+      for (const kind of KINDS) {
         const sat = await saturate(t, kind);
         a.rss = Math.max(a.rss, rssMb(t.pid!));
         const c0 = cpuMs(t.pid!);
@@ -262,7 +345,7 @@ keys:
       }
     }
     // Latency at a fixed rate, interleaved with the direct baseline.
-    for (const t of ONLY ? [] : [direct, ...order]) {
+    for (const t of ONLY.kinds.length ? [] : [direct, ...order]) {
       const a = acc.get(t.name)!;
       a.lat.push(...(await probe(t, "unary", RATE * 3)));
       a.ttfb.push(...(await probe(t, "stream", RATE * 3)));
@@ -282,6 +365,8 @@ keys:
     const a = acc.get(t.name)!;
     const cpu = (a.cpu / a.cpuRequests) * 1000;
     const scpu = (a.streamCpu / a.streamCpuRequests) * 1000;
+    const ratios = [cpu / floorCpu, scpu / floorStreamCpu].filter(Number.isFinite);
+    const goal = t.cpuTarget === undefined ? "" : `≤ ${t.cpuTarget}× ${ratios.length === 0 ? "-" : ratios.every((r) => r <= t.cpuTarget!) ? "met" : "MISSED"}`;
     return {
       target: t.name,
       "unary req/s": Math.round(a.requests / a.seconds),
@@ -290,6 +375,7 @@ keys:
       "stream req/s": Math.round(a.streamRequests / a.seconds),
       "CPU ms/1k stream": f2(scpu),
       "× floor (stream)": f2(scpu / floorStreamCpu),
+      "CPU goal": goal,
       "added p50 ms": f2(pct(a.lat, 50) - pct(d.lat, 50)),
       "added p99 ms": f2(pct(a.lat, 99) - pct(d.lat, 99)),
       "added TTFB p50 ms": f2(pct(a.ttfb, 50) - pct(d.ttfb, 50)),
@@ -298,11 +384,14 @@ keys:
     };
   });
   console.table(rows);
+  console.log(
+    `CPU goal: CPU per request, unary and stream alike, as a multiple of the floor's: the OpenAI-compatible endpoint ≤ ${CPU_TARGET.compat}×, Connect with everything on ≤ ${CPU_TARGET.connectFull}×.`,
+  );
   console.log("\nplanner cost per request (in process, a 4-deployment route, an 800-token prompt):");
   console.table(plannerCosts().map((r) => ({ strategy: r.strategy, "µs per plan": r.usPerPlan.toFixed(2) })));
 
   if (SOAK > 0) {
-    const g = targets[1];
+    const g = plainConnect;
     const samples: number[] = [];
     const end = Date.now() + SOAK * 1000;
     while (Date.now() < end) {
