@@ -109,9 +109,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
 
   function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
     if (res.headersSent) return;
-    const text = JSON.stringify(body);
-    (res as ServerResponse).writeHead(status, { ...JSON_HEADERS, ...headers, "content-length": String(Buffer.byteLength(text)) });
-    res.end(text);
+    // Encoded once: the length and the bytes written come from the same buffer.
+    const buf = Buffer.from(JSON.stringify(body));
+    (res as ServerResponse).writeHead(status, { ...JSON_HEADERS, ...headers, "content-length": String(buf.length) });
+    res.end(buf);
   }
 
   async function chat(req: Req, res: Res, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<number> {
