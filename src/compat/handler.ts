@@ -5,7 +5,7 @@
 // It authenticates, parses and validates, then hands the call to the same chat engine as
 // ChatService: one router, one set of keys, limits, budgets, usage records, cache and traces.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { ServerResponse, type IncomingMessage } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
@@ -13,6 +13,7 @@ import type { GatewayCore } from "../gateway.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
+import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
@@ -144,6 +145,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
       for await (const ev of engine.stream(er)) {
         if (ev.type === "start") {
           routing = ev.routing;
+          // The chunks of one upstream read leave in one write (HTTP/1.1; HTTP/2 frames them itself).
+          if (res instanceof ServerResponse) coalesceWrites(res);
           (res as ServerResponse).writeHead(200, {
             "content-type": "text/event-stream; charset=utf-8",
             "cache-control": "no-cache",

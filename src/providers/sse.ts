@@ -69,6 +69,16 @@ export function createSseParser(): SseParser {
       pendingCR = false;
       if (n > 0 && buf.charCodeAt(0) === 10) start = i = 1;
     }
+    // Fast path (almost every provider): no \r in sight, so lines end at \n; let the native
+    // indexOf find them instead of walking the characters.
+    if (buf.indexOf("\r", start) === -1) {
+      for (let j = buf.indexOf("\n", start); j !== -1; j = buf.indexOf("\n", start)) {
+        line(buf.slice(start, j), out);
+        start = j + 1;
+      }
+      buf = start === 0 ? buf : buf.slice(start);
+      return;
+    }
     while (i < n) {
       const c = buf.charCodeAt(i);
       if (c === 10 || c === 13) {

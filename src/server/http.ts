@@ -36,7 +36,7 @@ function isStreamingContentType(ct: string | undefined): boolean {
  * corked at the first write and uncorked once the current I/O phase is done, so nothing waits
  * for more than that.
  */
-function coalesceWrites(res: http.ServerResponse): void {
+export function coalesceWrites(res: http.ServerResponse): void {
   const write = res.write;
   let corked = false;
   const uncork = () => {
