@@ -168,12 +168,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         const e = toOpenAIError(err);
         res.end(`data: ${JSON.stringify(e.body)}\n\n`);
       }
-      return e500(err);
+      return toOpenAIError(err).status;
     }
     return 200;
   }
-
-  const e500 = (err: unknown) => toOpenAIError(err).status;
 
   async function serve(req: Req, res: Res, path: string): Promise<void> {
     const arrivedAt = performance.now();
