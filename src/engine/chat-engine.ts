@@ -267,22 +267,27 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
   }
 
   /**
-   * Become the leader for a key (returns resolve, to be called with the answer or undefined),
-   * or, when an identical request is already upstream, wait for its answer.
+   * Where the answer comes from: the cache (a hit), a concurrent identical request already
+   * upstream (shared, when the route de-duplicates), or this request's own upstream call. When
+   * this request leads for its key, `done` must be called with its answer (or undefined).
    */
-  function joinOrLead(cp: CachePlan | undefined): { wait?: Promise<CachedAnswer | undefined>; done?: (a: CachedAnswer | undefined) => void } {
-    if (!cp?.dedupe) return {};
+  async function source(routed: Routed, signal: AbortSignal): Promise<{ hit?: CachedAnswer; status: CacheStatus; done?: (a: CachedAnswer | undefined) => void }> {
+    const cp = routed.cp;
+    const status: CacheStatus = cp?.status ?? "off";
+    if (routed.cached || !cp?.dedupe) return { hit: routed.cached, status };
     const running = inflight.get(cp.key);
-    if (running) return { wait: running };
-    let done!: (a: CachedAnswer | undefined) => void;
-    const p = new Promise<CachedAnswer | undefined>((resolve) => (done = resolve));
+    if (running) {
+      const hit = await untilAborted(running, signal);
+      return hit ? { hit, status: "shared" } : { status };
+    }
+    let resolve!: (a: CachedAnswer | undefined) => void;
+    const p = new Promise<CachedAnswer | undefined>((r) => (resolve = r));
     inflight.set(cp.key, p);
-    return {
-      done: (a) => {
-        if (inflight.get(cp.key) === p) inflight.delete(cp.key);
-        done(a);
-      },
+    const done = (a: CachedAnswer | undefined) => {
+      if (inflight.get(cp.key) === p) inflight.delete(cp.key);
+      resolve(a);
     };
+    return { status, done };
   }
 
   function summary(ex: Execution, status: CacheStatus, hit?: CachedAnswer): Summary {
@@ -333,16 +338,9 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         plan = routed.plan;
         admission = routed.admission;
         const cp = routed.cp;
-        let hit = routed.cached;
-        let status: CacheStatus = cp?.status ?? "off";
-        if (!hit && cp?.dedupe) {
-          const j = joinOrLead(cp);
-          done = j.done;
-          if (j.wait) {
-            hit = await untilAborted(j.wait, r.signal);
-            if (hit) status = "shared";
-          }
-        }
+        const src = await source(routed, r.signal);
+        const { hit, status } = src;
+        done = src.done;
         if (hit) {
           servedFromCache(ex, hit);
           record(r, plan, ex, "ok", undefined, hit);
@@ -402,16 +400,10 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         plan = routed.plan;
         admission = routed.admission;
         const cp = routed.cp;
-        hit = routed.cached;
-        let cacheStatus: CacheStatus = cp?.status ?? "off";
-        if (!hit && cp?.dedupe) {
-          const j = joinOrLead(cp);
-          done = j.done;
-          if (j.wait) {
-            hit = await untilAborted(j.wait, r.signal);
-            if (hit) cacheStatus = "shared";
-          }
-        }
+        const src = await source(routed, r.signal);
+        hit = src.hit;
+        const cacheStatus = src.status;
+        done = src.done;
         const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus };
         if (hit) {
           servedFromCache(ex, hit);

@@ -12,8 +12,6 @@ export interface ServerOptions {
   port: number;
   host: string;
   maxRequestBytes: number;
-  /** Extra plain-HTTP handler tried before Connect (the OpenAI-compatible endpoint); returns true if it answered. */
-  extraHandler?: (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => boolean;
 }
 
 export interface RunningServer {
@@ -105,7 +103,8 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     res.once("finish", finish);
     res.once("close", finish);
     if (res instanceof http.ServerResponse && isStreamingContentType(req.headers["content-type"])) coalesceWrites(res);
-    if (opts.extraHandler?.(req, res) || gw.handleHttp(req, res)) return;
+    // Plain-HTTP front door (the OpenAI-compatible endpoint) first, then Connect.
+    if (gw.handleHttp(req, res)) return;
     connect(req as never, res as never);
   };
 
