@@ -1,7 +1,7 @@
 // An internal service calling Signalbox with the typed client, streaming the answer.
 // Run the gateway (`npm start`), then: `npm run example:stream -- "your prompt"`.
 
-import { createSignalboxClient, systemText, userText } from "../src/client/index.ts";
+import { createSignalboxClient, systemText, userText } from "@signalbox/client";
 
 const client = createSignalboxClient({
   baseUrl: process.env.SIGNALBOX_URL ?? "http://127.0.0.1:8080",

@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI from "openai";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { createMemoryCacheStore } from "../../src/cache/cache.ts";
-import { CacheMode, createSignalboxClient, userText } from "../../src/client/index.ts";
+import { CacheMode, createSignalboxClient, userText } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTracing } from "../../src/telemetry/tracing.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";

@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { createSignalboxClient, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, userText } from "@signalbox/client";
 
 const KEY = ["sbx", "test", "compat", "team", "a"].join("_");
 const LIMITED_KEY = ["sbx", "test", "compat", "limited"].join("_");

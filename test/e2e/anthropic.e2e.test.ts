@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { AttemptOutcome, FailureKind, FinishReason, ReasoningEffort, ToolChoiceMode } from "../../src/client/index.ts";
+import { AttemptOutcome, FailureKind, FinishReason, ReasoningEffort, ToolChoiceMode } from "@signalbox/client";
 import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type AnthropicScenario, type FakeAnthropic } from "../fakes/anthropic.ts";
 import {
   assertCost,

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test, type TestContext } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { FailureKind, ImageDetail, Role, ToolChoiceMode } from "../../src/client/index.ts";
+import { FailureKind, ImageDetail, Role, ToolChoiceMode } from "@signalbox/client";
 import { AZURE_TEST_KEY, startFakeAzure, type AzureErrorName, type AzureScenario, type FakeAzure } from "../fakes/azure.ts";
 import {
   ask,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, beforeEach, describe, test, type TestContext } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { FailureKind, ImageDetail, Role } from "../../src/client/index.ts";
+import { FailureKind, ImageDetail, Role } from "@signalbox/client";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI, type OpenAIScenario } from "../fakes/openai.ts";
 import {
   ask,

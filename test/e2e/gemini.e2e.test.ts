@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { AttemptOutcome, FailureKind, FinishReason, ReasoningEffort, ToolChoiceMode } from "../../src/client/index.ts";
+import { AttemptOutcome, FailureKind, FinishReason, ReasoningEffort, ToolChoiceMode } from "@signalbox/client";
 import { GEMINI_TEST_KEY, startFakeGemini, type FakeGemini, type GeminiFinishReason, type GeminiScenario } from "../fakes/gemini.ts";
 import {
   assertCost,

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { AttemptOutcome, createSignalboxClient, ExclusionReason, userText } from "../../src/client/index.ts";
+import { AttemptOutcome, createSignalboxClient, ExclusionReason, userText } from "@signalbox/client";
 import { OPENAI_TEST_KEY, startFakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 

@@ -23,7 +23,7 @@ import {
   type StreamFinish,
   type StreamStart,
   type Usage,
-} from "../../src/client/index.ts";
+} from "@signalbox/client";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test, type TestContext } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { FailureKind, ImageDetail, Role, ToolChoiceMode } from "../../src/client/index.ts";
+import { FailureKind, ImageDetail, Role, ToolChoiceMode } from "@signalbox/client";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI, type OpenAIErrorName, type OpenAIScenario } from "../fakes/openai.ts";
 
 // Key-shaped on purpose (the provider masks it in its 401); assembled so that secret scanners do

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test, type TestContext } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { FailureKind, ImageDetail, ReasoningEffort, Role } from "../../src/client/index.ts";
+import { FailureKind, ImageDetail, ReasoningEffort, Role } from "@signalbox/client";
 import { OPENROUTER_TEST_KEY, startFakeOpenRouter, type FakeOpenRouter, type OpenRouterErrorName, type OpenRouterScenario } from "../fakes/openrouter.ts";
 import {
   ask,

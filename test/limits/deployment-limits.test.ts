@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createSignalboxClient, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, userText } from "@signalbox/client";
 import { startTestGateway } from "../helpers/gateway.ts";
 
 test("a deployment at its requests-per-minute limit is skipped; then the request is refused", async () => {

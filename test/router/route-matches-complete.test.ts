@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createSignalboxClient, Task, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, Task, userText } from "@signalbox/client";
 import { startTestGateway } from "../helpers/gateway.ts";
 
 const deployments = `

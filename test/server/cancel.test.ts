@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createSignalboxClient, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, userText } from "@signalbox/client";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 let t: TestGateway;

@@ -6,7 +6,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
-import { createSignalboxClient, FinishReason, userText, type SignalboxClientOptions } from "../../src/client/index.ts";
+import { createSignalboxClient, FinishReason, userText, type SignalboxClientOptions } from "@signalbox/client";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 let t: TestGateway;

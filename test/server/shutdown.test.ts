@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { test } from "node:test";
-import { createSignalboxClient, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, userText } from "@signalbox/client";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createSignalboxClient, ErrorInfoSchema, userText, type ChatRequest } from "../../src/client/index.ts";
+import { createSignalboxClient, ErrorInfoSchema, userText, type ChatRequest } from "@signalbox/client";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ChatRequestSchema } from "../../gen/signalbox/v1/chat_pb.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
-import { createSignalboxClient, ExclusionReason, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, ExclusionReason, userText } from "@signalbox/client";
 import { createRedisHealthStore } from "../../src/state/redis-health.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test, type TestContext } from "node:test";
-import { createSignalboxClient, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, userText } from "@signalbox/client";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../helpers/otlp-receiver.ts";
 import { freePort } from "../helpers/redis.ts";
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createSignalboxClient, userText } from "../../src/client/index.ts";
+import { createSignalboxClient, userText } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway } from "../helpers/gateway.ts";
 import { startRedis } from "../helpers/redis.ts";

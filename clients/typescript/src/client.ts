@@ -1,0 +1,73 @@
+// The platform-neutral half of the factory: the services behind one object, default deadlines,
+// and the interceptor stack. node.ts and web.ts add the transports.
+
+import type { DescService } from "@bufbuild/protobuf";
+import { type CallOptions, type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { ChatService } from "./gen/signalbox/v1/chat_pb.ts";
+import { RouteService } from "./gen/signalbox/v1/route_pb.ts";
+import { UsageService } from "./gen/signalbox/v1/usage_pb.ts";
+import { authInterceptor, errorInterceptor, type OtelApi, retryInterceptor, type RetryOptions, traceparentInterceptor } from "./interceptors.ts";
+
+/** Options shared by the Node and browser factories. */
+export interface CommonClientOptions {
+  /** The gateway, e.g. "http://signalbox.internal:8080". */
+  baseUrl: string;
+  /** A caller key, sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** JSON instead of binary protobuf on the wire (Connect and gRPC-web). Default false. */
+  json?: boolean;
+  /** Default deadline of unary calls, ms (a call's own `timeoutMs` wins). Default 60 000; 0 = none. */
+  timeoutMs?: number;
+  /** Default deadline of streams, ms. Default 600 000; 0 = none. */
+  streamTimeoutMs?: number;
+  /** Retry unary calls on `unavailable` and on rate limits that say when (see retryInterceptor). Off by default. */
+  retry?: boolean | RetryOptions;
+  /**
+   * Forward the caller's active OpenTelemetry span as `traceparent`. On Node `@opentelemetry/api`
+   * is found by itself when installed; pass the API object to use another copy, or false to turn
+   * forwarding off.
+   */
+  opentelemetry?: OtelApi | false;
+  /** Interceptors of your own (logging, extra headers); they run inside the client's. */
+  interceptors?: Interceptor[];
+}
+
+/** Every Signalbox service, typed, over one transport. */
+export interface SignalboxClient {
+  chat: Client<typeof ChatService>;
+  route: Client<typeof RouteService>;
+  usage: Client<typeof UsageService>;
+  transport: Transport;
+}
+
+/** The interceptors a client runs, outermost first: typed errors, retry, key, trace context, yours. */
+export function clientInterceptors(opts: CommonClientOptions, otel: OtelApi | undefined): Interceptor[] {
+  const list: Interceptor[] = [errorInterceptor];
+  if (opts.retry) list.push(retryInterceptor(opts.retry === true ? {} : opts.retry));
+  if (opts.apiKey) list.push(authInterceptor(opts.apiKey));
+  if (otel) list.push(traceparentInterceptor(otel));
+  list.push(...(opts.interceptors ?? []));
+  return list;
+}
+
+/**
+ * A client whose calls get a default deadline by kind (unary vs streaming) unless the call sets
+ * its own `timeoutMs` or `signal`-based deadline.
+ */
+function withDeadlines<S extends DescService>(client: Client<S>, service: S, unaryMs: number, streamMs: number): Client<S> {
+  const out: Record<string, unknown> = {};
+  for (const m of service.methods) {
+    const call = (client as Record<string, (req: unknown, o?: CallOptions) => unknown>)[m.localName];
+    const ms = m.methodKind === "unary" ? unaryMs : streamMs;
+    out[m.localName] = ms > 0 ? (req: unknown, o?: CallOptions) => call(req, o?.timeoutMs !== undefined ? o : { ...o, timeoutMs: ms }) : call;
+  }
+  return out as Client<S>;
+}
+
+/** Build the client object over any transport (tests may pass an in-memory one). */
+export function createSignalboxClientFromTransport(transport: Transport, opts: Pick<CommonClientOptions, "timeoutMs" | "streamTimeoutMs"> = {}): SignalboxClient {
+  const unary = opts.timeoutMs ?? 60_000;
+  const stream = opts.streamTimeoutMs ?? 600_000;
+  const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
+  return { chat: make(ChatService), route: make(RouteService), usage: make(UsageService), transport };
+}
