@@ -1,5 +1,6 @@
 // The gateway's entry point: `node src/main.ts [--config file.yaml]`. Loads and validates the
-// config (exits non-zero naming the bad field), starts the server, drains on SIGTERM/SIGINT.
+// config (exits non-zero naming the bad field), starts the server, re-reads the config on SIGHUP,
+// drains on SIGTERM/SIGINT.
 
 import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
@@ -33,11 +34,13 @@ async function main() {
     throw err;
   }
   const port = values.port ?? (values.config || process.env.SIGNALBOX_CONFIG ? process.env.PORT : undefined);
-  if (port !== undefined) config.server.port = Number(port);
+  // Applied to the listener, not written into the config: a reload compares the file with the
+  // config in force, and must not see the override as a port change.
+  const listenPort = port !== undefined ? Number(port) : config.server.port;
 
   let gw;
   try {
-    gw = await createGateway(config, { requestLog: process.env.SIGNALBOX_REQUEST_LOG !== "off" });
+    gw = await createGateway(config, { requestLog: process.env.SIGNALBOX_REQUEST_LOG !== "off", configPath: path });
   } catch (err) {
     process.stderr.write(`signalbox: cannot start: ${(err as Error).message}\n`);
     process.exit(2);
@@ -53,8 +56,11 @@ async function main() {
       redis: redactUrl(config.store.redisUrl),
     });
   }
+  if (config.server.cors) {
+    log("info", "CORS is on: browsers on these origins may call the gateway", { allowedOrigins: config.server.cors.allowedOrigins, allowCredentials: config.server.cors.allowCredentials });
+  }
   const server = await startServer(gw, {
-    port: config.server.port,
+    port: listenPort,
     host: config.server.host,
     maxRequestBytes: config.server.maxRequestBytes,
   });
@@ -66,6 +72,7 @@ async function main() {
     http: ["HTTP/1.1", "h2c"],
     routes: config.routes.map((r) => r.name),
     deployments: config.deployments.length,
+    config_version: gw.configVersion,
   });
 
   let stopping = false;
@@ -84,6 +91,12 @@ async function main() {
       },
     );
   };
+  // Re-read the config file; reload() logs the outcome itself, and an invalid file changes
+  // nothing and must not stop the process.
+  const gateway = gw;
+  process.on("SIGHUP", () => {
+    if (!stopping) gateway.reload("SIGHUP").catch(() => undefined);
+  });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }

@@ -11,6 +11,7 @@ import type {
   CompatQuirks,
   Config,
   ComplexityOptions,
+  CorsConfig,
   DeploymentConfig,
   HybridOptions,
   KeyConfig,
@@ -251,6 +252,66 @@ const keySpec = obj<KeyConfig>({
   max_output_tokens: opt(num({ min: 1, int: true })),
 });
 
+/** Default of server.cors.max_age_seconds: Chromium caps preflight caching at 2 hours anyway. */
+export const DEFAULT_CORS_MAX_AGE_SECONDS = 7200;
+
+const ORIGIN_HINT = 'expected an origin like "https://app.example.com", a pattern like "https://*.example.com", or "*"';
+
+/**
+ * One `server.cors.allowed_origins` entry, normalised the way browsers serialise an Origin header
+ * (lowercase, punycode, no default port) so matching is plain string comparison.
+ */
+const corsOrigin: V<string> = (v, p) => {
+  const s = str({ min: 1 })(v, p).trim();
+  if (s === "*") return s;
+  if (s === "null") throw new ConfigError(p, `"null" is the opaque origin of sandboxed frames and local files: any page can send it, so it cannot be allowed`);
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(\*\.)?([^/?#]*)(.*)$/.exec(s);
+  if (!m) throw new ConfigError(p, `"${s}" is not an origin: ${ORIGIN_HINT}`);
+  const [, scheme, wildcard, authority, rest] = m;
+  if (!/^https?$/i.test(scheme)) throw new ConfigError(p, `"${s}": the scheme must be http or https`);
+  if (rest !== "") throw new ConfigError(p, `"${s}": an origin has no path, query or trailing slash (use "${scheme.toLowerCase()}://${wildcard ?? ""}${authority}")`);
+  if (authority.includes("*")) throw new ConfigError(p, `"${s}": a wildcard may only stand for whole leading labels, as in "https://*.example.com"`);
+  if (authority.includes("@")) throw new ConfigError(p, `"${s}": an origin has no user name or password`);
+  let url: URL;
+  try {
+    url = new URL(`${scheme}://${wildcard ? "x." : ""}${authority}`);
+  } catch {
+    throw new ConfigError(p, `"${s}" is not an origin: ${ORIGIN_HINT}`);
+  }
+  if (!wildcard) return url.origin;
+  const base = url.hostname.slice(2);
+  // "*.com" would let any site in; a single-label base is only sensible for localhost.
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(base) && base !== "localhost") {
+    throw new ConfigError(p, `"${s}": a wildcard needs a domain of at least two labels after "*." (like "https://*.example.com")`);
+  }
+  return url.origin.replace("://x.", "://*.");
+};
+
+/** An HTTP header name (RFC 9110 token), lowercased. */
+const headerName: V<string> = (v, p) => {
+  const s = str({ min: 1 })(v, p).trim();
+  if (s.includes("*")) throw new ConfigError(p, `"${s}": wildcards are not supported, list the header names`);
+  if (!/^[A-Za-z0-9!#$%&'+.^_`|~-]+$/.test(s)) throw new ConfigError(p, `"${s}" is not a valid header name`);
+  return s.toLowerCase();
+};
+
+const corsFields = obj<CorsConfig>({
+  allowed_origins: req(list(corsOrigin, { min: 1 })),
+  allow_credentials: opt(bool, false),
+  max_age_seconds: opt(num({ min: 0, max: 86_400, int: true }), DEFAULT_CORS_MAX_AGE_SECONDS),
+  allowed_headers: opt(list(headerName), []),
+  exposed_headers: opt(list(headerName), []),
+});
+
+const corsSpec: V<CorsConfig> = (v, p) => {
+  const c = corsFields(v, p);
+  const any = c.allowedOrigins.indexOf("*");
+  if (any >= 0 && c.allowCredentials) {
+    throw new ConfigError(join(join(p, "allowed_origins"), any), `"*" cannot be combined with allow_credentials: true (browsers refuse a wildcard with credentials): list the origins instead`);
+  }
+  return c;
+};
+
 const rootSpec = obj<any>({
   server: opt(
     obj({
@@ -258,6 +319,7 @@ const rootSpec = obj<any>({
       host: opt(str(), "0.0.0.0"),
       max_request_bytes: opt(num({ min: 1024, int: true }), 4 * 1024 * 1024),
       shutdown_grace_ms: opt(num({ min: 0, int: true }), 10_000),
+      cors: opt(corsSpec),
     }),
     {},
   ),

@@ -181,11 +181,31 @@ export interface KeyConfig {
   maxOutputTokens?: number;
 }
 
+/** Cross-origin access for browsers (`server.cors`); src/server/cors.ts enforces it. */
+export interface CorsConfig {
+  /**
+   * Normalised origins: exact (`https://app.example.com`, lowercase, no default port), wildcard
+   * subdomain patterns (`https://*.example.com`: one or more labels in front, same scheme and
+   * port), or `*` (any origin; never together with allowCredentials).
+   */
+  allowedOrigins: string[];
+  /** Send Access-Control-Allow-Credentials: true (cookies, client certificates). */
+  allowCredentials: boolean;
+  /** How long browsers may cache a preflight answer (Access-Control-Max-Age). */
+  maxAgeSeconds: number;
+  /** Request headers allowed on top of the built-in list (lowercase). */
+  allowedHeaders: string[];
+  /** Response headers exposed to scripts on top of the built-in list (lowercase). */
+  exposedHeaders: string[];
+}
+
 export interface ServerConfig {
   port: number;
   host: string;
   maxRequestBytes: number;
   shutdownGraceMs: number;
+  /** Absent: no CORS headers at all (browsers on other origins cannot read responses). */
+  cors?: CorsConfig;
 }
 
 export interface Config {

@@ -7,6 +7,8 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Gateway } from "../gateway.ts";
+import { wireErrorOptions } from "./wire-errors.ts";
+import { corsPolicyFor } from "./cors.ts";
 
 export interface ServerOptions {
   port: number;
@@ -58,6 +60,8 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     readMaxBytes: opts.maxRequestBytes,
     // Connect GET for NO_SIDE_EFFECTS methods.
     requireConnectProtocolHeader: false,
+    // Request bodies that do not decode or inflate: invalid_argument, not internal (wire-errors.ts).
+    ...wireErrorOptions(),
     fallback(req, res) {
       if (req.url === "/metrics" && req.method === "GET") {
         gw.core.metrics.scrape().then(
@@ -85,7 +89,11 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
 
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  // server.cors, compiled once; undefined when not configured (no CORS headers at all).
+  const cors = corsPolicyFor(gw.core.config.server.cors);
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    // CORS first, on every path: answers preflights and refuses disallowed origins itself.
+    if (cors && cors.handle(req, res)) return;
     // Oversized bodies announced up front are refused before reading them.
     const len = Number(req.headers["content-length"] ?? 0);
     if (len > opts.maxRequestBytes) {

@@ -28,7 +28,9 @@ export function codeName(code: Code): string {
  * - `traceId`: the trace of the request, for Jaeger.
  */
 export class SignalboxError extends ConnectError {
-  override name = "SignalboxError";
+  // ConnectError's own instanceof check accepts subclasses only under its name, so keep it:
+  // `err instanceof ConnectError` stays true for code written against connect-es.
+  override name = "ConnectError";
   readonly failureKind: FailureKind;
   readonly attempts: Attempt[];
   readonly retryAfterMs: number | undefined;
@@ -53,6 +55,11 @@ export class SignalboxError extends ConnectError {
     this.cost = info?.cost;
     this.traceId = info?.traceId || err.metadata.get("x-signalbox-trace-id") || undefined;
     this.retryAfterMs = info?.retryAfterMs ?? retryAfterFromHeaders(err.metadata);
+  }
+
+  /** A real SignalboxError (not any ConnectError, which the inherited check would accept). */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(SignalboxError, v);
   }
 
   /** The Connect code as a lower-case name, e.g. "unavailable". */
