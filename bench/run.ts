@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import autocannon from "autocannon";
 import { Pool } from "undici";
-import { ChatRequestSchema } from "../gen/signalbox/v1/chat_pb.ts";
+import { ChatRequestSchema } from "@signalbox/client";
 import { createServer } from "node:http";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
 import { hashKey } from "../src/server/auth.ts";

@@ -7,7 +7,16 @@ import { ChatService } from "../gen/signalbox/v1/chat_pb.ts";
 import { RouteService } from "../gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "../gen/signalbox/v1/usage_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import { AdminService } from "../gen/signalbox/v1/admin_pb.ts";
+import { createControlPlane, type ControlPlane } from "./control/control-plane.ts";
+import { createMemoryControlStore } from "./control/memory-store.ts";
+import type { ControlStore } from "./control/types.ts";
+import { adminService } from "./server/admin-service.ts";
+import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
+import { loadConfig } from "./config/load.ts";
+import { configVersion, reconcile, reuseUnchanged, type ReloadResult } from "./config/reload.ts";
+import { GatewayError } from "./router/errors.ts";
 import { createProvider } from "./providers/registry.ts";
 import { createTransport, type Transport } from "./providers/transport.ts";
 import type { Provider } from "./providers/types.ts";
@@ -15,7 +24,7 @@ import type { ExecuteDeps } from "./router/execute.ts";
 import { plan as planCall, seededRandom } from "./router/plan.ts";
 import { createModelRegistry, type ModelRegistry } from "./router/registry.ts";
 import type { ChatCall, Plan } from "./router/types.ts";
-import { callerKey, createAuthenticator, type Authenticator } from "./server/auth.ts";
+import { callerKey, type Authenticator } from "./server/auth.ts";
 import { chatService } from "./server/chat-service.ts";
 import { newRequestId, requestInfoKey, traceIdFrom } from "./server/context.ts";
 import { toConnectError } from "./server/errors.ts";
@@ -40,12 +49,18 @@ import type { UsageRecord } from "./usage/record.ts";
 import type { CooldownListener } from "./state/health.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { hostname } from "node:os";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { createMemoryCacheStore, createRedisCacheStore, type CacheStore } from "./cache/cache.ts";
 import { createChatEngine, type ChatEngine } from "./engine/chat-engine.ts";
 import { createCompatHandler } from "./compat/handler.ts";
 
-/** What the services need: the registry, the planner, the executor's dependencies, the usage sink. */
+/**
+ * What the services need: the registry, the planner, the executor's dependencies, the usage sink.
+ * A config reload replaces config, registry, exec (a new object; same health store), plan and
+ * auth together in one assignment: read them at call time, never keep them from construction.
+ * A request reads `plan` and `exec` once, together, and uses those to the end.
+ */
 export interface GatewayCore {
   config: Config;
   /** Present when traces are exported. */
@@ -55,7 +70,10 @@ export interface GatewayCore {
   registry: ModelRegistry;
   exec: ExecuteDeps;
   usage: UsageSink;
+  /** The in-memory key directory (config file and control store): who a caller is, in no I/O. */
   auth: Authenticator;
+  /** Keys, teams and the audit log, managed at run time (AdminService). */
+  control: ControlPlane;
   plan(call: ChatCall): Plan;
 }
 
@@ -69,6 +87,17 @@ export interface Gateway {
   /** Registers every service on a Connect router. */
   routes(router: ConnectRouter): void;
   interceptors: Interceptor[];
+  /** A short hash of the configuration in force (see config/reload.ts); a reload that changes it changes this. */
+  readonly configVersion: string;
+  /**
+   * Re-read the config file the gateway started with (GatewayOptions.configPath) and swap in
+   * providers, deployments, aliases, routes, keys and teams at once; requests in flight finish on
+   * what they started with. `actor` is who asked (a key name, "SIGHUP"), for the log. Reloads run
+   * one at a time. An invalid file changes nothing: the promise rejects with a GatewayError
+   * (failed_precondition) whose message names the field as start-up does. Without a configPath
+   * it rejects with failed_precondition too.
+   */
+  reload(actor?: string): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -83,6 +112,8 @@ export interface GatewayOptions {
   requestLog?: boolean;
   /** Response cache store to use instead of the configured one (tests). */
   cache?: CacheStore;
+  /** The file `config` was read from: what reload() re-reads. */
+  configPath?: string;
 }
 
 /** One line per request: ids, routing, outcome, tokens, cost, timings. No prompt or completion text, no key. */
@@ -141,6 +172,16 @@ async function createUsageStore(config: Config): Promise<UsageStore> {
   };
 }
 
+/**
+ * Where keys, teams and the audit log live: PostgreSQL when configured (every replica, durable),
+ * memory otherwise (this process only; start-up says so).
+ */
+async function createControlStore(config: Config): Promise<ControlStore> {
+  if (!config.store.postgresUrl) return createMemoryControlStore();
+  const { createPostgresControlStore } = await import("./control/postgres-store.ts");
+  return createPostgresControlStore(config.store.postgresUrl, { replica: `${hostname()}:${process.pid}`, log: (level, msg, fields) => log(level, msg, fields) });
+}
+
 /** The response cache: Redis when configured (shared by replicas), memory otherwise. */
 async function createCache(config: Config): Promise<CacheStore> {
   if (!config.store.redisUrl) return createMemoryCacheStore();
@@ -195,15 +236,37 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const transport = opts.transport ?? createTransport();
   const providers = new Map<string, Provider>();
   for (const p of config.providers) providers.set(p.name, createProvider(p, transport));
-  const registry = createModelRegistry(config);
   const metrics = createMetrics();
   const onCooldown: CooldownListener = (d, kind, until) => {
     metrics.cooldown(d, kind);
     log("warn", "deployment cooling down", { deployment: d, failure_kind: kind, until: new Date(until).toISOString() });
   };
-  const exec: ExecuteDeps = { providers, health: opts.health ?? (await createHealth(config, onCooldown)) };
+  const healthStore = opts.health ?? (await createHealth(config, onCooldown));
+  /** The parts of the core one Config determines; a reload builds a new set and swaps it in. */
+  const generation = (cfg: Config, provs: ReadonlyMap<string, Provider>): Pick<GatewayCore, "config" | "registry" | "exec" | "plan"> => {
+    const registry = createModelRegistry(cfg);
+    const exec: ExecuteDeps = { providers: provs, health: healthStore };
+    return {
+      config: cfg,
+      registry,
+      exec,
+      // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
+      // agree for the same caller.
+      plan: (call) => planCall({ call, registry, health: healthStore.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id) }),
+    };
+  };
+  // Only grows (a reload adds or retypes providers): requests in flight on a removed provider
+  // still get their metric label.
   const providerTypes = new Map(config.providers.map((p) => [p.name, p.type as string]));
-  const auth = createAuthenticator(config.keys);
+  const control = await createControlPlane({
+    store: await createControlStore(config),
+    configKeys: config.keys,
+    configTeams: config.teams,
+    // Allow lists name what the config in force knows (read at call time: reloads change it).
+    knownModel: (m) => core.registry.resolve(m) !== undefined,
+  });
+  let version = configVersion(config);
+  metrics.configVersion(version);
   const limits = opts.limits ?? (await createLimits(config));
   const usageStore = await createUsageStore(config);
   // Tests may watch records through an extra sink of their own.
@@ -221,22 +284,18 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     : usageStore;
   const tracing = opts.tracing === null ? undefined : (opts.tracing ?? startTracing());
   const core: GatewayCore = {
-    config,
+    ...generation(config, providers),
     tracing,
     metrics,
     limits,
-    registry,
-    exec,
     usage: observedSink(sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
-    auth,
-    // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
-    // agree for the same caller.
-    plan: (call) => planCall({ call, registry, health: exec.health.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id) }),
+    auth: control.directory,
+    control,
   };
   const cache = opts.cache ?? (await createCache(config));
   const engine = createChatEngine(core, cache);
   const compat = createCompatHandler(core, engine);
-  const health = createHealthState([ChatService.typeName, RouteService.typeName, UsageService.typeName]);
+  const health = createHealthState([ChatService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
   // caller (health checks need no key).
@@ -247,9 +306,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     req.contextValues.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: rpc?.ctx });
     let res;
     try {
-      if (req.service.typeName !== Health.typeName) req.contextValues.set(callerKey, auth.authenticate(req.header.get("authorization")));
+      if (req.service.typeName !== Health.typeName) req.contextValues.set(callerKey, core.auth.authenticate(req.header.get("authorization")));
       res = await next(req);
     } catch (err) {
+      // A body connect-es could not decode is the caller's fault (invalid_argument), also in the span.
+      recodeClientDecodeError(err);
       const ce = toConnectError(err, req.signal, traceId);
       if (rpc) endRpcSpan(rpc.span, codeName(ce.code), ce.rawMessage);
       throw ce;
@@ -264,24 +325,67 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     return { ...res, message: endWithStream(res.message, rpc.span, req.signal) };
   };
 
-  return {
+  /** One reload: read and validate the whole file, build what changed, then swap in one step. */
+  async function reloadNow(actor: string): Promise<ReloadResult> {
+    const path = opts.configPath;
+    if (!path) throw new GatewayError("failed_precondition", "reload: this gateway was started without a config file: there is no config file to re-read");
+    const previousVersion = version;
+    const prev = core.config;
+    let next: ReturnType<typeof reconcile>;
+    let swap: Partial<GatewayCore>;
+    try {
+      next = reconcile(prev, loadConfig(path));
+      const provs = reuseUnchanged(prev.providers, core.exec.providers, next.config.providers, (p) => createProvider(p, transport));
+      swap = generation(next.config, provs);
+    } catch (err) {
+      metrics.configReload("invalid");
+      const message = (err as Error)?.message ?? String(err);
+      log("error", "config reload refused: the file is invalid, nothing changed", { config: path, actor: actor || undefined, config_version: previousVersion, error: message });
+      throw new GatewayError("failed_precondition", `invalid configuration in ${path}: ${message}`, {}, err);
+    }
+    // The one step: every request from here on plans and executes on the new generation; those
+    // in flight keep the plan and exec they read at their start.
+    Object.assign(core, swap);
+    control.directory.replaceConfig(next.config.keys, next.config.teams, Date.now());
+    for (const p of next.config.providers) providerTypes.set(p.name, p.type);
+    version = configVersion(next.config);
+    metrics.configVersion(version);
+    metrics.configReload("ok");
+    log("info", "config reloaded", { config: path, actor: actor || undefined, config_version: version, previous_version: previousVersion, changes: next.changes });
+    await control.audit(actor || "unknown", "config.reload", "config", { version: previousVersion }, { version, changes: next.changes });
+    return { version, previousVersion, changes: next.changes };
+  }
+  let reloading: Promise<unknown> = Promise.resolve();
+
+  const gateway: Gateway = {
     core,
     engine,
     handleHttp: compat,
     health,
     interceptors: [identify],
+    get configVersion() {
+      return version;
+    },
+    reload(actor = "") {
+      // One at a time: each reload compares against what the previous one left in force.
+      const run = reloading.then(() => reloadNow(actor));
+      reloading = run.catch(() => undefined);
+      return run;
+    },
     routes(router) {
       router.service(ChatService, chatService(engine));
       router.service(RouteService, routeService(core));
       router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
+      router.service(AdminService, adminService(control, { authEnabled: () => control.directory.enabled, reload: (actor) => gateway.reload(actor) }));
       router.service(Health, healthService(health));
     },
     async close() {
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
-      const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), exec.health.close(), cache.close()]);
+      const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
       await Promise.allSettled([tracing?.shutdown(), metrics.shutdown(), transport.close()]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });
     },
   };
+  return gateway;
 }

@@ -46,7 +46,7 @@ async function main() {
     process.exit(2);
   }
   if (!gw.core.auth.enabled) {
-    log("warn", "AUTH IS OFF: no caller keys are configured, every request is accepted as 'anonymous'. Configure keys before exposing this gateway.");
+    log("warn", "AUTH IS OFF: no caller keys exist, every request is accepted as 'anonymous' (and may use AdminService to create the first key, which turns auth on). Configure keys before exposing this gateway.");
   }
   if (!config.store.redisUrl) {
     log("warn", "using the in-memory store: cooldowns, limits, budgets and usage are per process and lost on restart (set REDIS_URL or store.redis_url to share them across replicas)");
@@ -55,6 +55,11 @@ async function main() {
     log(connected ? "info" : "warn", connected ? "shared state in Redis" : "Redis is not reachable: serving with per-replica state until it is", {
       redis: redactUrl(config.store.redisUrl),
     });
+  }
+  if (gw.core.control.storeKind === "memory") {
+    log("warn", "keys, teams and the audit log managed through AdminService are kept in memory and lost on restart (set store.postgres_url or DATABASE_URL to keep them in PostgreSQL)");
+  } else {
+    log("info", "keys, teams and the audit log in PostgreSQL", { postgres: redactUrl(config.store.postgresUrl!) });
   }
   if (config.server.cors) {
     log("info", "CORS is on: browsers on these origins may call the gateway", { allowedOrigins: config.server.cors.allowedOrigins, allowCredentials: config.server.cors.allowCredentials });

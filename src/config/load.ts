@@ -329,7 +329,7 @@ const rootSpec = obj<any>({
   routes: opt(list(routeSpec), []),
   keys: opt(list(keySpec), []),
   teams: opt(list(obj({ name: req(str({ min: 1 })), budget: opt(budgetSpec) })), []),
-  store: opt(obj({ redis_url: opt(str()) }), {}),
+  store: opt(obj({ redis_url: opt(str()), postgres_url: opt(str()) }), {}),
 });
 
 const micro = (usd: number | undefined, fallback: number) => Math.round((usd ?? fallback) * 1e6);
@@ -510,7 +510,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     routes: [...routes.values()],
     keys: raw.keys,
     teams: raw.teams,
-    store: { redisUrl: raw.store.redisUrl || env.REDIS_URL || undefined },
+    store: { redisUrl: raw.store.redisUrl || env.REDIS_URL || undefined, postgresUrl: raw.store.postgresUrl || env.DATABASE_URL || undefined },
   };
 }
 

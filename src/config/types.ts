@@ -216,5 +216,9 @@ export interface Config {
   routes: RouteConfig[];
   keys: KeyConfig[];
   teams: { name: string; budget?: BudgetConfig }[];
-  store: { redisUrl?: string };
+  store: {
+    redisUrl?: string;
+    /** PostgreSQL for keys, teams and the audit log (`store.postgres_url` or DATABASE_URL). */
+    postgresUrl?: string;
+  };
 }

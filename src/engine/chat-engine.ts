@@ -107,7 +107,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
 
   /** Rate limits and budget reservation: the one state round trip before the upstream call. */
   async function admit(call: ChatCall, plan: Plan): Promise<Admission | undefined> {
-    const a = buildAdmission(core.config, call, plan, Date.now());
+    const a = buildAdmission(core.control.directory.team, call, plan, Date.now());
     if (!a) return undefined;
     const r = await core.limits.admit(a.request);
     if (!r.ok) throw refusal(r);
@@ -188,6 +188,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
 
   interface Routed {
     plan: Plan;
+    /** The executor's dependencies of the config the plan was made from (a reload may swap core's). */
+    exec: GatewayCore["exec"];
     admission: Admission | undefined;
     cp: CachePlan | undefined;
     cached: CachedAnswer | undefined;
@@ -200,6 +202,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
   async function route(r: EngineRequest, ex: Execution): Promise<Routed> {
     const { call, ri } = r;
     const tracer = core.tracing?.tracer;
+    // Read in the same synchronous step as planning: a config reload swaps both at once.
+    const exec = core.exec;
     let plan: Plan;
     if (tracer && ri.otel) {
       ex.observer = attemptObserver(tracer, ri.otel);
@@ -220,7 +224,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       if (cached) cp.status = "hit";
       if (ri.otel) trace.getSpan(ri.otel)?.setAttribute("signalbox.cache", cp.status);
     }
-    return { plan, admission, cp, cached };
+    return { plan, exec, admission, cp, cached };
   }
 
   /** Record the request's usage; called exactly once per request, success or not. */
@@ -357,7 +361,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
             traceId: ri.traceId,
           };
         }
-        const o = await executeUnary(call, plan, r.signal, core.exec, ex);
+        const o = await executeUnary(call, plan, r.signal, routed.exec, ex);
         record(r, plan, ex, "ok", undefined);
         if (cp?.store || done) {
           stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls);
@@ -419,7 +423,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         let reasoning = "";
         let refusal = "";
         const toolCalls: ToolCall[] = [];
-        for await (const ev of executeStream(call, plan, r.signal, core.exec, ex)) {
+        for await (const ev of executeStream(call, plan, r.signal, routed.exec, ex)) {
           if (ev.type === "delta") {
             if (collect) {
               for (const e of ev.events) {

@@ -1,7 +1,7 @@
 // Builds a request's admission (rate limits and budget reservations from the caller's key, its
 // team and the plan) and, when it ends, its settlement (actual tokens and cost).
 
-import type { BudgetConfig, Config, KeyConfig } from "../config/types.ts";
+import type { BudgetConfig, KeyConfig } from "../config/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { ChatCall, Plan } from "../router/types.ts";
 import { DEFAULT_EXPECTED_OUTPUT_TOKENS } from "../router/plan.ts";
@@ -33,9 +33,12 @@ export function maxCostNanos(plan: Plan): number {
 const PERIOD_ADJ = { day: "daily", week: "weekly", month: "monthly" } as const;
 const usd = (nanos: number) => `$${(nanos / NANOS_PER_USD).toFixed(2)}`;
 
-export function buildAdmission(config: Config, call: ChatCall, plan: Plan, now: number): Admission | undefined {
+/** A team's budget, from the config file or the control plane (an in-memory lookup). */
+export type TeamBudgets = (team: string) => { budget?: BudgetConfig } | undefined;
+
+export function buildAdmission(teams: TeamBudgets, call: ChatCall, plan: Plan, now: number): Admission | undefined {
   const key: KeyConfig | undefined = call.caller.key;
-  const team = config.teams.find((t) => t.name === call.caller.team);
+  const team = teams(call.caller.team);
   if (!key && !team?.budget) return undefined;
   const estimatedTokens = plan.estimatedInputTokens + (plan.maxOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS);
   const rates: RateCheck[] = [];

@@ -41,7 +41,11 @@ export function createTransport(): Transport {
   const pools = new Map<string, Pool>();
 
   function poolFor(conn: ProviderConfig, origin: string): Pool {
-    const key = `${conn.name} ${origin}`;
+    // The pool's own settings are part of its key: after a config reload changes a provider's
+    // timeouts or connection limit, its requests go to a pool built with the new ones (the old
+    // pool's idle connections close after keepAliveTimeout).
+    const t = conn.timeouts;
+    const key = `${conn.name} ${origin} ${conn.maxConnections} ${t.connectMs}/${t.headersMs}/${t.bodyMs}`;
     let pool = pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
@@ -58,14 +62,15 @@ export function createTransport(): Transport {
     return pool;
   }
 
-  // Base URLs are parsed once per connection, not per request.
-  const bases = new Map<string, { origin: string; prefix: string }>();
+  // Base URLs are parsed once per connection config, not per request (keyed by the object, not
+  // the name: a reload may give a provider of the same name a new base_url).
+  const bases = new WeakMap<ProviderConfig, { origin: string; prefix: string }>();
   function base(conn: ProviderConfig) {
-    let b = bases.get(conn.name);
+    let b = bases.get(conn);
     if (!b) {
       const u = new URL(conn.baseUrl);
       b = { origin: u.origin, prefix: u.pathname.replace(/\/+$/, "") };
-      bases.set(conn.name, b);
+      bases.set(conn, b);
     }
     return b;
   }

@@ -18,8 +18,16 @@ const PERIOD = { day: BudgetPeriod.DAY, week: BudgetPeriod.WEEK, month: BudgetPe
 const MINUTE = 60_000;
 
 export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof UsageService>> {
-  const keys = new Map(core.config.keys.map((k) => [k.name, k]));
-  const teams = new Map(core.config.teams.map((t) => [t.name, t]));
+  // Keys and teams from the in-memory directory (config file and control plane), read at call
+  // time: reloads and AdminService change them. A key without limits of its own has its team's.
+  const keyNamed = (name: string): KeyConfig | undefined => {
+    const k = core.control.directory.key(name);
+    if (!k) return undefined;
+    const own = k.limits.requestsPerMinute !== undefined || k.limits.tokensPerMinute !== undefined;
+    const limits = own ? k.limits : (core.control.directory.team(k.team)?.defaultKeyLimits ?? k.limits);
+    return { name: k.name, hash: "", team: k.team, role: k.role, allow: k.allow, limits, perUserLimits: k.perUserLimits, budget: k.budget, maxOutputTokens: k.maxOutputTokens };
+  };
+  const teamNamed = (name: string) => core.control.directory.team(name);
 
   async function budget(scope: Scope, name: string, shard: string, id: string, b: BudgetConfig, now: number): Promise<BudgetStatus> {
     const st = await core.limits.budgetState(shard, id, b.period, now);
@@ -70,7 +78,7 @@ export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof Usa
         const caller = ctx.values.get(callerKey);
         const now = Date.now();
         const keyName = req.key || (caller.role === "anonymous" ? "" : caller.keyName);
-        const key = keyName ? keys.get(keyName) : undefined;
+        const key = keyName ? keyNamed(keyName) : undefined;
         if (keyName && !key) throw new GatewayError("not_found", `key: unknown key "${keyName}"`, { field: "key" });
         const teamName = req.team || key?.team || (caller.role === "anonymous" ? "" : caller.team);
         // Who may see what: admins (and auth off) everything; a team key its own team and its
@@ -84,7 +92,7 @@ export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof Usa
         }
         const budgets: BudgetStatus[] = [];
         if (key?.budget) budgets.push(await budget(Scope.KEY, key.name, `team:${key.team}`, `key:${key.name}`, key.budget, now));
-        const team = teamName ? teams.get(teamName) : undefined;
+        const team = teamName ? teamNamed(teamName) : undefined;
         if (team?.budget) budgets.push(await budget(Scope.TEAM, team.name, `team:${team.name}`, `team:${team.name}`, team.budget, now));
         return create(GetBudgetResponseSchema, { budgets, rateLimits: key ? await rates(key, now) : [] });
       } catch (err) {

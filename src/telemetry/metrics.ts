@@ -24,6 +24,10 @@ export interface GatewayMetrics {
   request(r: UsageRecord, providerTypes: ReadonlyMap<string, string>): void;
   cooldown(deployment: string, kind: string): void;
   budgetSoftThreshold(budget: string): void;
+  /** The version of the configuration in force: the label of `signalbox_config_info`. */
+  configVersion(version: string): void;
+  /** One config reload (SIGHUP or AdminService.ReloadConfig): applied, or refused as invalid. */
+  configReload(outcome: "ok" | "invalid"): void;
   /** The Prometheus text exposition. */
   scrape(): Promise<string>;
   shutdown(): Promise<void>;
@@ -47,6 +51,13 @@ export function createMetrics(): GatewayMetrics {
   const cooldowns: Counter = meter.createCounter("signalbox.cooldowns", { description: "Deployments put into cooldown" });
   const cacheHits: Counter = meter.createCounter("signalbox.cache.hits", { description: "Requests answered from the response cache (or by a concurrent identical request)" });
   const soft: Counter = meter.createCounter("signalbox.budget.soft_threshold", { description: "Budgets crossing their soft threshold" });
+  const reloads: Counter = meter.createCounter("signalbox.config.reloads", { description: "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)" });
+  // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
+  reloads.add(0, { outcome: "ok" });
+  reloads.add(0, { outcome: "invalid" });
+  // An info gauge with exactly one series (the version in force), rendered by hand: an OTel
+  // observable gauge would keep exporting the previous version's series after a reload.
+  let version = "";
   // Keep the API's global meter provider untouched: these instruments are ours alone.
   void otelMetrics;
 
@@ -74,9 +85,18 @@ export function createMetrics(): GatewayMetrics {
     budgetSoftThreshold(budget) {
       soft.add(1, { budget });
     },
+    configVersion(v) {
+      version = v;
+    },
+    configReload(outcome) {
+      reloads.add(1, { outcome });
+    },
     async scrape() {
       const { resourceMetrics } = await reader.collect();
-      return renderPrometheus(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics));
+      const info = version
+        ? `# HELP signalbox_config_info The configuration in force (version: a hash of it)\n# TYPE signalbox_config_info gauge\nsignalbox_config_info{version="${escape(version)}"} 1\n`
+        : "";
+      return renderPrometheus(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)) + info;
     },
     shutdown: () => provider.shutdown(),
   };

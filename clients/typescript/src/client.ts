@@ -3,9 +3,11 @@
 
 import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { AdminService } from "./gen/signalbox/v1/admin_pb.ts";
 import { ChatService } from "./gen/signalbox/v1/chat_pb.ts";
 import { RouteService } from "./gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "./gen/signalbox/v1/usage_pb.ts";
+import { SignalboxError } from "./errors.ts";
 import { authInterceptor, errorInterceptor, type OtelApi, retryInterceptor, type RetryOptions, traceparentInterceptor } from "./interceptors.ts";
 
 /** Options shared by the Node and browser factories. */
@@ -16,7 +18,10 @@ export interface CommonClientOptions {
   apiKey?: string;
   /** JSON instead of binary protobuf on the wire (Connect and gRPC-web). Default false. */
   json?: boolean;
-  /** Default deadline of unary calls, ms (a call's own `timeoutMs` wins). Default 60 000; 0 = none. */
+  /**
+   * Default deadline of every call, ms (a call's own `timeoutMs` wins). Default 60 000 for unary
+   * calls; streams take `streamTimeoutMs` when set, else this when set, else 600 000. 0 = none.
+   */
   timeoutMs?: number;
   /** Default deadline of streams, ms. Default 600 000; 0 = none. */
   streamTimeoutMs?: number;
@@ -37,6 +42,8 @@ export interface SignalboxClient {
   chat: Client<typeof ChatService>;
   route: Client<typeof RouteService>;
   usage: Client<typeof UsageService>;
+  /** Keys, teams, config reload and the audit log (admin and team keys). */
+  admin: Client<typeof AdminService>;
   transport: Transport;
 }
 
@@ -52,22 +59,40 @@ export function clientInterceptors(opts: CommonClientOptions, otel: OtelApi | un
 
 /**
  * A client whose calls get a default deadline by kind (unary vs streaming) unless the call sets
- * its own `timeoutMs` or `signal`-based deadline.
+ * its own `timeoutMs`, and whose every failure is a SignalboxError. The error interceptor alone
+ * cannot promise that: when a call's signal fired (its deadline, or the caller's abort), connect's
+ * transport replaces whatever the interceptors threw by the signal's plain ConnectError, outside
+ * the interceptors; and a transport passed in here may have no interceptors at all.
  */
 function withDeadlines<S extends DescService>(client: Client<S>, service: S, unaryMs: number, streamMs: number): Client<S> {
   const out: Record<string, unknown> = {};
   for (const m of service.methods) {
     const call = (client as Record<string, (req: unknown, o?: CallOptions) => unknown>)[m.localName];
     const ms = m.methodKind === "unary" ? unaryMs : streamMs;
-    out[m.localName] = ms > 0 ? (req: unknown, o?: CallOptions) => call(req, o?.timeoutMs !== undefined ? o : { ...o, timeoutMs: ms }) : call;
+    const withDefault = (o?: CallOptions) => (ms > 0 && o?.timeoutMs === undefined ? { ...o, timeoutMs: ms } : o);
+    const streamsOut = m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming";
+    out[m.localName] = streamsOut
+      ? (req: unknown, o?: CallOptions) => typedErrors(call(req, withDefault(o)) as AsyncIterable<unknown>)
+      : (req: unknown, o?: CallOptions) =>
+          (call(req, withDefault(o)) as Promise<unknown>).catch((err: unknown) => {
+            throw SignalboxError.from(err);
+          });
   }
   return out as Client<S>;
+}
+
+async function* typedErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* stream;
+  } catch (err) {
+    throw SignalboxError.from(err);
+  }
 }
 
 /** Build the client object over any transport (tests may pass an in-memory one). */
 export function createSignalboxClientFromTransport(transport: Transport, opts: Pick<CommonClientOptions, "timeoutMs" | "streamTimeoutMs"> = {}): SignalboxClient {
   const unary = opts.timeoutMs ?? 60_000;
-  const stream = opts.streamTimeoutMs ?? 600_000;
+  const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), route: make(RouteService), usage: make(UsageService), transport };
+  return { chat: make(ChatService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
 }

@@ -1,5 +1,6 @@
 // What both entries export: the generated API, the helpers, the error type, the interceptors.
 
+export * from "./gen/signalbox/v1/admin_pb.ts";
 export * from "./gen/signalbox/v1/chat_pb.ts";
 export * from "./gen/signalbox/v1/common_pb.ts";
 export * from "./gen/signalbox/v1/route_pb.ts";

@@ -1,0 +1,489 @@
+// The control plane: key and team operations (validated, role-checked, audited), kept in a store
+// and mirrored into every replica's in-memory directory within a second. Off the hot path.
+
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { BudgetConfig, KeyRole, RateLimits } from "../config/types.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { Caller } from "../router/types.ts";
+import { log } from "../telemetry/log.ts";
+import { createDirectory, type Directory, hashKey } from "./directory.ts";
+import { type AuditEvent, type ControlStore, type ManagedKey, type ManagedTeam, StoreError } from "./types.ts";
+
+/** The fields a caller may set on a key. */
+export interface KeyInput {
+  name: string;
+  team: string;
+  role: KeyRole;
+  allow: string[];
+  limits: RateLimits;
+  perUserLimits?: RateLimits;
+  budget?: BudgetConfig;
+  maxOutputTokens?: number;
+  expiresAt?: number;
+  metadata: Record<string, string>;
+}
+
+export type KeyPatch = Partial<Omit<KeyInput, "name" | "team">>;
+
+export interface TeamInput {
+  name: string;
+  budget?: BudgetConfig;
+  defaultKeyLimits?: RateLimits;
+  metadata: Record<string, string>;
+}
+
+export type TeamPatch = Partial<Omit<TeamInput, "name">>;
+
+/** Who acts, for role checks and the audit log. */
+export interface Actor {
+  caller: Caller;
+  /** Whether keys are required at all (false: the open embedded default, anyone may bootstrap). */
+  authEnabled: boolean;
+  traceId: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+export interface ControlPlane {
+  readonly directory: Directory;
+  readonly storeKind: "memory" | "postgres";
+  readonly replica: string;
+  createKey(a: Actor, input: KeyInput): Promise<{ key: ManagedKey; secret: string }>;
+  listKeys(a: Actor, q: { team?: string; limit: number; cursor?: string; includeRevoked: boolean }): Page<ManagedKey>;
+  getKey(a: Actor, name: string): ManagedKey;
+  updateKey(a: Actor, name: string, patch: KeyPatch): Promise<ManagedKey>;
+  revokeKey(a: Actor, name: string): Promise<ManagedKey>;
+  rotateKey(a: Actor, name: string, graceSeconds: number): Promise<{ key: ManagedKey; secret: string }>;
+  createTeam(a: Actor, input: TeamInput): Promise<ManagedTeam>;
+  updateTeam(a: Actor, name: string, patch: TeamPatch): Promise<ManagedTeam>;
+  listTeams(a: Actor, q: { limit: number; cursor?: string }): Page<ManagedTeam>;
+  deleteTeam(a: Actor, name: string): Promise<void>;
+  keyCount(team: string): number;
+  /** Record a reload (or any other event the gateway makes) in the audit log; never throws. */
+  audit(a: Actor | string, action: string, target: string, before?: Record<string, unknown>, after?: Record<string, unknown>): Promise<void>;
+  listAudit(a: Actor, q: { start?: number; end?: number; actor?: string; target?: string; limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
+  /** Require admin (or auth off); throws permission_denied. */
+  requireAdmin(a: Actor, what: string): void;
+  /** Reload everything from the store now. */
+  resync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  store: ControlStore;
+  /** The config file's keys and teams (read-only here). */
+  configKeys: import("../config/types.ts").KeyConfig[];
+  configTeams: { name: string; budget?: BudgetConfig }[];
+  /** Whether a name is a route, alias or deployment (allow lists are checked against it). */
+  knownModel: (name: string) => boolean;
+  now?: () => number;
+  /** How often last-used times are written (ms). Default 15 000. */
+  touchEveryMs?: number;
+  replica?: string;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const MAX_GRACE_SECONDS = 30 * 86_400;
+const MAX_METADATA = 64;
+const SECRET_PREFIX = "sbk_";
+
+/** A new secret: `sbk_` and 43 characters of base64url randomness (256 bits). */
+export function newSecret(): string {
+  return SECRET_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/** The part of a secret safe to show: the scheme and 8 characters (48 of its 256 bits). */
+export const secretPrefix = (secret: string) => secret.slice(0, SECRET_PREFIX.length + 8);
+
+const bad = (field: string, message: string) => new GatewayError("invalid_argument", `${field}: ${message}`, { field });
+const denied = (message: string, field?: string) => new GatewayError("permission_denied", message, field ? { field } : {});
+
+/** A key as the audit log shows it: no hash, no secret. */
+export function keyView(k: ManagedKey): Record<string, unknown> {
+  const iso = (t?: number) => (t === undefined ? undefined : new Date(t).toISOString());
+  return JSON.parse(
+    JSON.stringify({
+      name: k.name,
+      team: k.team,
+      role: k.role,
+      prefix: k.prefix,
+      allow: k.allow,
+      limits: k.limits,
+      per_user_limits: k.perUserLimits,
+      budget: k.budget,
+      max_output_tokens: k.maxOutputTokens,
+      expire_time: iso(k.expiresAt),
+      metadata: k.metadata,
+      revoke_time: iso(k.revokedAt),
+      previous_secret_expire_time: iso(k.prevHashExpiresAt),
+    }),
+  );
+}
+
+export function teamView(t: ManagedTeam): Record<string, unknown> {
+  return JSON.parse(JSON.stringify({ name: t.name, budget: t.budget, default_key_limits: t.defaultKeyLimits, metadata: t.metadata }));
+}
+
+function checkLimits(l: RateLimits | undefined, field: string) {
+  if (!l) return;
+  if (l.requestsPerMinute !== undefined && !(Number.isInteger(l.requestsPerMinute) && l.requestsPerMinute > 0)) throw bad(`${field}.requests_per_minute`, "must be a whole number > 0");
+  if (l.tokensPerMinute !== undefined && !(Number.isInteger(l.tokensPerMinute) && l.tokensPerMinute > 0)) throw bad(`${field}.tokens_per_minute`, "must be a whole number > 0");
+}
+
+function checkBudget(b: BudgetConfig | undefined, field: string) {
+  if (!b) return;
+  if (!["day", "week", "month"].includes(b.period)) throw bad(`${field}.period`, "must be day, week or month");
+  if (!(Number.isFinite(b.limitUsd) && b.limitUsd > 0)) throw bad(`${field}.limit_usd`, "must be > 0");
+  if (!(b.softThreshold > 0 && b.softThreshold <= 1)) throw bad(`${field}.soft_threshold`, "must be in (0, 1]");
+}
+
+function checkMetadata(m: Record<string, string>, field: string) {
+  const entries = Object.entries(m);
+  if (entries.length > MAX_METADATA) throw bad(field, `at most ${MAX_METADATA} entries`);
+  for (const [k, v] of entries) {
+    if (!k || k.length > 128) throw bad(`${field}.${k}`, "keys are 1 to 128 characters");
+    if (v.length > 1024) throw bad(`${field}.${k}`, "values are at most 1024 characters");
+  }
+}
+
+/** Budgets compared as a daily-equivalent rate: lowering the period or the amount is never a raise. */
+function raisesBudget(before: BudgetConfig | undefined, after: BudgetConfig | undefined): boolean {
+  if (!before) return false; // no budget is no limit: any budget lowers it
+  if (!after) return true; // removing a limit raises it
+  const perDay = (b: BudgetConfig) => b.limitUsd / { day: 1, week: 7, month: 28 }[b.period];
+  return perDay(after) > perDay(before) + 1e-12 || after.limitUsd > before.limitUsd;
+}
+
+function storeFailure(err: unknown): never {
+  if (err instanceof StoreError) {
+    switch (err.kind) {
+      case "exists":
+        throw new GatewayError("already_exists", err.message);
+      case "not_found":
+        throw new GatewayError("not_found", err.message);
+      case "conflict":
+        throw new GatewayError("failed_precondition", err.message);
+      case "unavailable":
+        throw new GatewayError("unavailable", err.message);
+    }
+  }
+  throw err;
+}
+
+export async function createControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const { store } = opts;
+  const now = opts.now ?? Date.now;
+  const replica = opts.replica ?? `${hostname()}:${process.pid}`;
+  const directory = createDirectory(now);
+  directory.replaceConfig(opts.configKeys, opts.configTeams, now());
+
+  let synced = false;
+  let resyncing: Promise<void> | undefined;
+  const resync = () =>
+    (resyncing ??= (async () => {
+      try {
+        const all = await store.loadAll();
+        directory.replaceStore(all.keys, all.teams);
+        if (!synced) log("info", "control plane in sync", { store: store.kind, keys: all.keys.length, teams: all.teams.length });
+        synced = true;
+      } catch (err) {
+        log("warn", "control store unavailable: serving the keys already in memory", { error: (err as Error).message });
+      } finally {
+        resyncing = undefined;
+      }
+    })());
+
+  // A change by any replica: re-read that one key or team.
+  const onChange = async (c: { kind: "key" | "team"; name: string }) => {
+    try {
+      if (c.kind === "key") directory.setKey(c.name, await store.getKey(c.name));
+      else directory.setTeam(c.name, await store.getTeam(c.name));
+    } catch {
+      void resync();
+    }
+  };
+  store.subscribe((c) => void onChange(c), () => void resync());
+  await resync();
+
+  const touchTimer = setInterval(() => {
+    const batch = directory.drainLastUsed();
+    if (batch.size === 0) return;
+    store.touchKeys(batch).catch(() => {
+      // Keep them for the next try (newest wins).
+      for (const [k, t] of batch) {
+        const key = directory.key(k);
+        if (key && (key.lastUsedAt ?? 0) < t) key.lastUsedAt = t;
+      }
+    });
+    for (const [k, t] of batch) {
+      const key = directory.key(k);
+      if (key) key.lastUsedAt = t;
+    }
+  }, opts.touchEveryMs ?? 15_000);
+  touchTimer.unref();
+
+  // --- roles -------------------------------------------------------------------------------
+
+  const isAdmin = (a: Actor) => a.caller.role === "admin" || (!a.authEnabled && a.caller.role === "anonymous");
+  function requireAdmin(a: Actor, what: string) {
+    if (!isAdmin(a)) throw denied(`${what} needs an admin key; key "${a.caller.keyName}" is a ${a.caller.role} key`);
+  }
+  function requireKeyManager(a: Actor, team: string, field = "key.team") {
+    if (isAdmin(a)) return;
+    if (a.caller.role !== "team") throw denied(`key "${a.caller.keyName}" is a ${a.caller.role} key: only admin and team keys manage keys`);
+    if (team !== a.caller.team) throw denied(`key "${a.caller.keyName}" may only manage keys of team "${a.caller.team}"`, field);
+  }
+  function visibleKey(a: Actor, name: string): ManagedKey {
+    const k = directory.key(name);
+    if (!k) throw new GatewayError("not_found", `name: no key "${name}"`, { field: "name" });
+    if (!isAdmin(a)) {
+      if (a.caller.role !== "team" || k.team !== a.caller.team) {
+        // Do not reveal keys of other teams.
+        if (a.caller.role === "team") throw new GatewayError("not_found", `name: no key "${name}"`, { field: "name" });
+        throw denied(`key "${a.caller.keyName}" is a ${a.caller.role} key: only admin and team keys manage keys`);
+      }
+    }
+    return k;
+  }
+  function writableKey(a: Actor, name: string): ManagedKey {
+    const k = visibleKey(a, name);
+    if (k.source === "config") throw new GatewayError("failed_precondition", `key "${name}" is defined in the config file and is read-only here: change it there`, { field: "name" });
+    if (!isAdmin(a) && k.role === "admin") throw denied(`a team key may not change admin key "${name}"`);
+    return k;
+  }
+
+  // --- validation --------------------------------------------------------------------------
+
+  function checkKeyFields(p: KeyPatch, field: string, a: Actor) {
+    if (p.role !== undefined) {
+      if (!["admin", "team", "service"].includes(p.role)) throw bad(`${field}.role`, "must be admin, team or service");
+      if (p.role === "admin" && !isAdmin(a)) throw denied("only an admin key may create or grant admin keys", `${field}.role`);
+    }
+    p.allow?.forEach((m, i) => {
+      if (!opts.knownModel(m)) throw bad(`${field}.allow[${i}]`, `unknown route, alias or deployment "${m}"`);
+    });
+    if (p.allow && new Set(p.allow).size !== p.allow.length) throw bad(`${field}.allow`, "duplicate entries");
+    checkLimits(p.limits, `${field}.limits`);
+    checkLimits(p.perUserLimits, `${field}.per_user_limits`);
+    checkBudget(p.budget, `${field}.budget`);
+    if (p.maxOutputTokens !== undefined && !(Number.isInteger(p.maxOutputTokens) && p.maxOutputTokens > 0)) throw bad(`${field}.max_output_tokens`, "must be > 0");
+    if (p.expiresAt !== undefined && p.expiresAt <= now()) throw bad(`${field}.expire_time`, "is in the past");
+    if (p.metadata) checkMetadata(p.metadata, `${field}.metadata`);
+  }
+
+  const auditOf = (a: Actor | string, action: string, target: string, before?: Record<string, unknown>, after?: Record<string, unknown>) => ({
+    actor: typeof a === "string" ? a : a.caller.keyName,
+    action,
+    target,
+    before,
+    after,
+    replica,
+    traceId: typeof a === "string" ? "" : a.traceId,
+  });
+
+  function page<T extends { name: string }>(items: T[], limit: number, cursor?: string): Page<T> {
+    items.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    const after = cursor ? Buffer.from(cursor, "base64url").toString() : "";
+    const start = after ? items.findIndex((i) => i.name > after) : 0;
+    const slice = start < 0 ? [] : items.slice(start, start + limit);
+    const more = start >= 0 && start + limit < items.length;
+    return { items: slice, next: more ? Buffer.from(slice[slice.length - 1].name).toString("base64url") : undefined };
+  }
+
+  /**
+   * Change a store key: read and written under the store's lock, audited in the same write. The
+   * audit's before/after come from this replica's view, which the store's row matches unless
+   * another replica changed the key within the last second.
+   */
+  async function mutateKey(a: Actor, name: string, action: string, fn: (k: ManagedKey) => ManagedKey): Promise<{ before: ManagedKey; after: ManagedKey }> {
+    const current = writableKey(a, name);
+    const stamp = (k: ManagedKey) => ({ ...fn(k), updatedAt: now() });
+    let out: { before: ManagedKey; after: ManagedKey };
+    try {
+      out = await store.updateKey(name, stamp, auditOf(a, action, `key:${name}`, keyView(current), keyView(stamp(current))));
+    } catch (err) {
+      storeFailure(err);
+    }
+    directory.setKey(name, out.after);
+    return out;
+  }
+
+  function keyCount(team: string): number {
+    let n = 0;
+    for (const k of directory.keys()) if (k.team === team) n++;
+    return n;
+  }
+
+  return {
+    directory,
+    storeKind: store.kind,
+    replica,
+    requireAdmin,
+
+    async createKey(a, input) {
+      if (!NAME.test(input.name)) throw bad("key.name", "1 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit");
+      if (!input.team) throw bad("key.team", "required");
+      if (!input.role) throw bad("key.role", "required");
+      requireKeyManager(a, input.team);
+      checkKeyFields(input, "key", a);
+      if (!directory.team(input.team)) throw bad("key.team", `no team "${input.team}": create it first`);
+      if (directory.key(input.name)) throw new GatewayError("already_exists", `key.name: a key named "${input.name}" already exists`, { field: "key.name" });
+      const secret = newSecret();
+      const t = now();
+      const key: ManagedKey = {
+        ...input,
+        hash: hashKey(secret),
+        prefix: secretPrefix(secret),
+        source: "store",
+        createdAt: t,
+        updatedAt: t,
+        createdBy: a.caller.keyName,
+      };
+      try {
+        await store.createKey(key, auditOf(a, "key.create", `key:${key.name}`, undefined, keyView(key)));
+      } catch (err) {
+        storeFailure(err);
+      }
+      directory.setKey(key.name, key);
+      return { key, secret };
+    },
+
+    listKeys(a, q) {
+      let team = q.team;
+      if (!isAdmin(a)) {
+        if (a.caller.role !== "team") throw denied(`key "${a.caller.keyName}" is a ${a.caller.role} key: only admin and team keys list keys`);
+        if (team && team !== a.caller.team) throw denied(`key "${a.caller.keyName}" may only list keys of team "${a.caller.team}"`, "team");
+        team = a.caller.team;
+      }
+      const items = [...directory.keys()].filter((k) => (!team || k.team === team) && (q.includeRevoked || k.revokedAt === undefined));
+      return page(items, q.limit, q.cursor);
+    },
+
+    getKey: visibleKey,
+
+    async updateKey(a, name, patch) {
+      writableKey(a, name);
+      checkKeyFields(patch, "key", a);
+      return (await mutateKey(a, name, "key.update", (k) => ({ ...k, ...patch }))).after;
+    },
+
+    async revokeKey(a, name) {
+      const k = writableKey(a, name);
+      if (k.revokedAt !== undefined) return k;
+      return (await mutateKey(a, name, "key.revoke", (k) => ({ ...k, revokedAt: now(), prevHash: undefined, prevHashExpiresAt: undefined }))).after;
+    },
+
+    async rotateKey(a, name, graceSeconds) {
+      const k = writableKey(a, name);
+      if (!(Number.isInteger(graceSeconds) && graceSeconds >= 0 && graceSeconds <= MAX_GRACE_SECONDS)) throw bad("grace_seconds", `must be 0 to ${MAX_GRACE_SECONDS}`);
+      if (k.revokedAt !== undefined) throw new GatewayError("failed_precondition", `key "${name}" is revoked: create a new one`, { field: "name" });
+      const secret = newSecret();
+      const t = now();
+      const { after } = await mutateKey(a, name, "key.rotate", (k) => ({
+        ...k,
+        hash: hashKey(secret),
+        prefix: secretPrefix(secret),
+        prevHash: graceSeconds > 0 ? k.hash : undefined,
+        prevHashExpiresAt: graceSeconds > 0 ? t + graceSeconds * 1000 : undefined,
+      }));
+      return { key: after, secret };
+    },
+
+    async createTeam(a, input) {
+      requireAdmin(a, "creating a team");
+      if (!NAME.test(input.name)) throw bad("team.name", "1 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit");
+      if (directory.team(input.name)) throw new GatewayError("already_exists", `team.name: a team named "${input.name}" already exists`, { field: "team.name" });
+      checkBudget(input.budget, "team.budget");
+      checkLimits(input.defaultKeyLimits, "team.default_key_limits");
+      checkMetadata(input.metadata, "team.metadata");
+      const t = now();
+      const team: ManagedTeam = { ...input, source: "store", createdAt: t, updatedAt: t };
+      try {
+        await store.createTeam(team, auditOf(a, "team.create", `team:${team.name}`, undefined, teamView(team)));
+      } catch (err) {
+        storeFailure(err);
+      }
+      directory.setTeam(team.name, team);
+      return team;
+    },
+
+    async updateTeam(a, name, patch) {
+      const current = directory.teamRecord(name);
+      if (!current || (!isAdmin(a) && a.caller.team !== name)) throw new GatewayError("not_found", `team.name: no team "${name}"`, { field: "team.name" });
+      if (!isAdmin(a) && a.caller.role !== "team") throw denied(`key "${a.caller.keyName}" is a ${a.caller.role} key: only admin and team keys manage teams`);
+      if (current.source === "config") throw new GatewayError("failed_precondition", `team "${name}" is defined in the config file and is read-only here: change it there`, { field: "team.name" });
+      if (patch.budget !== undefined || "budget" in patch) checkBudget(patch.budget, "team.budget");
+      checkLimits(patch.defaultKeyLimits, "team.default_key_limits");
+      if (patch.metadata) checkMetadata(patch.metadata, "team.metadata");
+      if (!isAdmin(a) && "budget" in patch && raisesBudget(current.budget, patch.budget)) {
+        throw denied(`a team key may not raise its own team's budget; ask an admin`, "team.budget");
+      }
+      let out: { before: ManagedTeam; after: ManagedTeam };
+      try {
+        out = await store.updateTeam(name, (t) => ({ ...t, ...patch, updatedAt: now() }), auditOf(a, "team.update", `team:${name}`, teamView(current), teamView({ ...current, ...patch })));
+      } catch (err) {
+        storeFailure(err);
+      }
+      directory.setTeam(name, out.after);
+      return out.after;
+    },
+
+    listTeams(a, q) {
+      let items = [...directory.teams()];
+      if (!isAdmin(a)) {
+        if (a.caller.role !== "team") throw denied(`key "${a.caller.keyName}" is a ${a.caller.role} key: only admin and team keys list teams`);
+        items = items.filter((t) => t.name === a.caller.team);
+      }
+      return page(items, q.limit, q.cursor);
+    },
+
+    async deleteTeam(a, name) {
+      requireAdmin(a, "deleting a team");
+      const current = directory.teamRecord(name);
+      if (!current) throw new GatewayError("not_found", `name: no team "${name}"`, { field: "name" });
+      if (current.source === "config") throw new GatewayError("failed_precondition", `team "${name}" is defined in the config file and is read-only here: change it there`, { field: "name" });
+      const n = keyCount(name);
+      if (n > 0) throw new GatewayError("failed_precondition", `team "${name}" still has ${n} key${n === 1 ? "" : "s"}: revoke and move them first`, { field: "name" });
+      try {
+        await store.deleteTeam(name, auditOf(a, "team.delete", `team:${name}`, teamView(current), undefined));
+      } catch (err) {
+        storeFailure(err);
+      }
+      directory.setTeam(name, undefined);
+    },
+
+    keyCount,
+
+    async audit(a, action, target, before, after) {
+      try {
+        await store.appendAudit(auditOf(a, action, target, before, after));
+      } catch (err) {
+        log("warn", "audit event not recorded: control store unavailable", { action, target, error: (err as Error).message });
+      }
+    },
+
+    async listAudit(a, q) {
+      requireAdmin(a, "reading the audit log");
+      try {
+        const r = await store.listAudit({ start: q.start, end: q.end, actor: q.actor, target: q.target, limit: q.limit, cursor: q.cursor });
+        return { items: r.events, next: r.next };
+      } catch (err) {
+        if (err instanceof RangeError) throw bad("page_token", "not a token from a previous page");
+        storeFailure(err);
+      }
+    },
+
+    resync,
+
+    async close() {
+      clearInterval(touchTimer);
+      const batch = directory.drainLastUsed();
+      if (batch.size) await store.touchKeys(batch).catch(() => {});
+      await store.close();
+    },
+  };
+}

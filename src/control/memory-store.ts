@@ -1,0 +1,123 @@
+// The embedded default control store: keys, teams and the audit log in this process's memory,
+// lost on restart (start-up says so). Same contract as the PostgreSQL store, one replica only.
+
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedTeam, StoreError } from "./types.ts";
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** Audit events kept in memory at most (oldest dropped first). */
+const MAX_AUDIT = 100_000;
+
+export function createMemoryControlStore(): ControlStore {
+  const keys = new Map<string, ManagedKey>();
+  const teams = new Map<string, ManagedTeam>();
+  const audit: AuditEvent[] = [];
+  let seq = 0;
+  const listeners: ((c: ControlChange) => void)[] = [];
+
+  const notify = (c: ControlChange) => {
+    for (const l of listeners) queueMicrotask(() => l(c));
+  };
+  const record = (a: AuditInput) => {
+    audit.push({ ...clone(a), id: String(++seq), time: a.time ?? Date.now() });
+    if (audit.length > MAX_AUDIT) audit.splice(0, audit.length - MAX_AUDIT);
+  };
+  const hashTaken = (hash: string, except?: string) => {
+    for (const k of keys.values()) if (k.name !== except && (k.hash === hash || k.prevHash === hash)) return true;
+    return false;
+  };
+
+  return {
+    kind: "memory",
+    async loadAll() {
+      return { keys: [...keys.values()].map(clone), teams: [...teams.values()].map(clone) };
+    },
+    async getKey(name) {
+      const k = keys.get(name);
+      return k && clone(k);
+    },
+    async getTeam(name) {
+      const t = teams.get(name);
+      return t && clone(t);
+    },
+    async createKey(key, a) {
+      if (keys.has(key.name)) throw new StoreError("exists", `key "${key.name}" already exists`);
+      if (hashTaken(key.hash)) throw new StoreError("exists", "a key with this secret already exists");
+      keys.set(key.name, clone(key));
+      record(a);
+      notify({ kind: "key", name: key.name });
+    },
+    async updateKey(name, mutate, a) {
+      const before = keys.get(name);
+      if (!before) throw new StoreError("not_found", `key "${name}" does not exist`);
+      const after = mutate(clone(before));
+      if (after.hash !== before.hash && hashTaken(after.hash, name)) throw new StoreError("exists", "a key with this secret already exists");
+      keys.set(name, clone(after));
+      record(a);
+      notify({ kind: "key", name });
+      return { before: clone(before), after: clone(after) };
+    },
+    async createTeam(team, a) {
+      if (teams.has(team.name)) throw new StoreError("exists", `team "${team.name}" already exists`);
+      teams.set(team.name, clone(team));
+      record(a);
+      notify({ kind: "team", name: team.name });
+    },
+    async updateTeam(name, mutate, a) {
+      const before = teams.get(name);
+      if (!before) throw new StoreError("not_found", `team "${name}" does not exist`);
+      const after = mutate(clone(before));
+      teams.set(name, clone(after));
+      record(a);
+      notify({ kind: "team", name });
+      return { before: clone(before), after: clone(after) };
+    },
+    async deleteTeam(name, a) {
+      const t = teams.get(name);
+      if (!t) throw new StoreError("not_found", `team "${name}" does not exist`);
+      let n = 0;
+      for (const k of keys.values()) if (k.team === name) n++;
+      if (n > 0) throw new StoreError("conflict", `team "${name}" has ${n} key${n === 1 ? "" : "s"}`);
+      teams.delete(name);
+      record(a);
+      notify({ kind: "team", name });
+      return clone(t);
+    },
+    async keyCounts() {
+      const m = new Map<string, number>();
+      for (const k of keys.values()) m.set(k.team, (m.get(k.team) ?? 0) + 1);
+      return m;
+    },
+    async appendAudit(a) {
+      record(a);
+    },
+    async listAudit(q: AuditQuery) {
+      const before = q.cursor ? Number(q.cursor) : Infinity;
+      const out: AuditEvent[] = [];
+      for (let i = audit.length - 1; i >= 0 && out.length <= q.limit; i--) {
+        const e = audit[i];
+        if (Number(e.id) >= before) continue;
+        if (q.start !== undefined && e.time < q.start) continue;
+        if (q.end !== undefined && e.time >= q.end) continue;
+        if (q.actor && e.actor !== q.actor) continue;
+        if (q.target && e.target !== q.target) continue;
+        out.push(clone(e));
+      }
+      const more = out.length > q.limit;
+      if (more) out.length = q.limit;
+      return { events: out, next: more ? out[out.length - 1].id : undefined };
+    },
+    async touchKeys(lastUsed) {
+      for (const [name, t] of lastUsed) {
+        const k = keys.get(name);
+        if (k && (k.lastUsedAt ?? 0) < t) k.lastUsedAt = t;
+      }
+    },
+    subscribe(onChange) {
+      listeners.push(onChange);
+    },
+    async close() {
+      listeners.length = 0;
+    },
+  };
+}

@@ -1,0 +1,136 @@
+// The PostgreSQL schema as numbered migrations, and the one mechanism that applies them: under a
+// transaction-scoped advisory lock, so replicas starting together each see every migration run once.
+
+import type pg from "pg";
+
+/** One schema step. Versions are applied in ascending order and never edited once released. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * Every table lives in the connection's default schema with a `signalbox_` prefix, so Signalbox
+ * can share a database (and its `search_path`) with other software without a schema of its own.
+ * Add new steps at the end (a later durable usage store appends its tables here too).
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "control plane: teams, keys, audit",
+    sql: `
+      CREATE TABLE signalbox_teams (
+        name               text PRIMARY KEY,
+        budget             jsonb,
+        default_key_limits jsonb,
+        metadata           jsonb NOT NULL DEFAULT '{}',
+        created_at         timestamptz NOT NULL DEFAULT now(),
+        updated_at         timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- team refers to signalbox_teams only logically: teams from the config file have no row.
+      CREATE TABLE signalbox_keys (
+        name                 text PRIMARY KEY,
+        team                 text NOT NULL,
+        role                 text NOT NULL,
+        hash                 text NOT NULL UNIQUE,
+        prefix               text NOT NULL DEFAULT '',
+        allow                text[] NOT NULL DEFAULT '{}',
+        limits               jsonb NOT NULL DEFAULT '{}',
+        per_user_limits      jsonb,
+        budget               jsonb,
+        max_output_tokens    integer,
+        expires_at           timestamptz,
+        metadata             jsonb NOT NULL DEFAULT '{}',
+        created_at           timestamptz NOT NULL DEFAULT now(),
+        updated_at           timestamptz NOT NULL DEFAULT now(),
+        created_by           text NOT NULL DEFAULT '',
+        revoked_at           timestamptz,
+        prev_hash            text,
+        prev_hash_expires_at timestamptz,
+        last_used_at         timestamptz
+      );
+      CREATE UNIQUE INDEX signalbox_keys_prev_hash_key ON signalbox_keys (prev_hash) WHERE prev_hash IS NOT NULL;
+      CREATE INDEX signalbox_keys_team_idx ON signalbox_keys (team);
+
+      CREATE TABLE signalbox_audit (
+        id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at       timestamptz NOT NULL DEFAULT now(),
+        actor    text NOT NULL,
+        action   text NOT NULL,
+        target   text NOT NULL DEFAULT '',
+        before   jsonb,
+        after    jsonb,
+        replica  text NOT NULL DEFAULT '',
+        trace_id text NOT NULL DEFAULT ''
+      );
+      -- id breaks ties between events of the same microsecond (keyset pagination on (at, id)).
+      CREATE INDEX signalbox_audit_at_idx ON signalbox_audit (at DESC, id DESC);
+      CREATE INDEX signalbox_audit_actor_idx ON signalbox_audit (actor, at DESC, id DESC);
+      CREATE INDEX signalbox_audit_target_idx ON signalbox_audit (target, at DESC, id DESC);
+    `,
+  },
+];
+
+/** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */
+export const MIGRATION_LOCK = 5_162_313_401_766_221;
+
+/** How long migrating may take (waiting on another replica's lock included), per statement. */
+const MIGRATION_TIMEOUT_MS = 600_000;
+
+/**
+ * Bring the database up to date: one transaction that takes the advisory lock, creates the
+ * bookkeeping table `signalbox_migrations` if needed, and applies the missing versions in order.
+ * Safe to run from several replicas at once: the others wait on the lock, then find nothing to do.
+ * Versions in the database that this code does not know (a newer replica ran first) are left alone.
+ * Returns the versions it applied.
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i].version <= migrations[i - 1].version) throw new Error(`migration versions must ascend: ${migrations[i].version} after ${migrations[i - 1].version}`);
+  }
+  const client = await pool.connect();
+  // The pool's short statement and query timeouts suit admin calls, not schema changes.
+  const run = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
+  let broken: unknown;
+  // A checked-out client has no pool listener: a connection error between queries would crash.
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on("error", onError);
+  try {
+    await run("BEGIN");
+    try {
+      await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+      await run("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      await run(`CREATE TABLE IF NOT EXISTS signalbox_migrations (
+        version    integer PRIMARY KEY,
+        name       text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      const { rows } = await run("SELECT version FROM signalbox_migrations");
+      const done = new Set(rows.map((r: { version: number }) => r.version));
+      const applied: number[] = [];
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        await run(m.sql);
+        await run("INSERT INTO signalbox_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+        applied.push(m.version);
+      }
+      await run("COMMIT");
+      return applied;
+    } catch (err) {
+      if (!broken) {
+        await client.query("ROLLBACK").catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error("rollback failed");
+        });
+      }
+      throw err;
+    }
+  } finally {
+    client.off("error", onError);
+    // A client that failed is in an unknown state: destroy it rather than reuse it.
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}

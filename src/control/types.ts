@@ -1,0 +1,120 @@
+// The control plane's vocabulary: managed keys and teams, audit events, and the one narrow store
+// interface behind them (memory for the embedded default, PostgreSQL for real deployments).
+
+import type { BudgetConfig, KeyRole, RateLimits } from "../config/types.ts";
+
+/** Where a key or team is defined: the config file (read-only) or the store (AdminService). */
+export type Source = "config" | "store";
+
+/** A caller key as the control plane keeps it. Times are epoch ms. The secret is never kept. */
+export interface ManagedKey {
+  name: string;
+  team: string;
+  role: KeyRole;
+  /** `sha256:<hex>` of the current secret. Never leaves the process except into the store. */
+  hash: string;
+  /** The first characters of the secret, safe to show. */
+  prefix: string;
+  allow: string[];
+  limits: RateLimits;
+  perUserLimits?: RateLimits;
+  budget?: BudgetConfig;
+  maxOutputTokens?: number;
+  expiresAt?: number;
+  metadata: Record<string, string>;
+  source: Source;
+  createdAt: number;
+  updatedAt: number;
+  createdBy: string;
+  revokedAt?: number;
+  /** After a rotation: the previous secret's hash, valid until prevHashExpiresAt. */
+  prevHash?: string;
+  prevHashExpiresAt?: number;
+  lastUsedAt?: number;
+}
+
+export interface ManagedTeam {
+  name: string;
+  budget?: BudgetConfig;
+  /** Limits of the team's keys that set none of their own. */
+  defaultKeyLimits?: RateLimits;
+  metadata: Record<string, string>;
+  source: Source;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One recorded admin action or reload. `before`/`after` never hold secrets or hashes. */
+export interface AuditEvent {
+  id: string;
+  time: number;
+  actor: string;
+  action: string;
+  target: string;
+  before?: Record<string, unknown>;
+  after?: Record<string, unknown>;
+  replica: string;
+  traceId: string;
+}
+
+export type AuditInput = Omit<AuditEvent, "id" | "time"> & { time?: number };
+
+export interface AuditQuery {
+  start?: number;
+  end?: number;
+  actor?: string;
+  target?: string;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+/** What changed, as told to every replica: the name of the key or team to re-read. */
+export interface ControlChange {
+  kind: "key" | "team";
+  name: string;
+}
+
+/** Thrown by a store when a write conflicts (name taken) or finds nothing. */
+export class StoreError extends Error {
+  readonly kind: "exists" | "not_found" | "conflict" | "unavailable";
+  constructor(kind: StoreError["kind"], message: string) {
+    super(message);
+    this.name = "StoreError";
+    this.kind = kind;
+  }
+}
+
+/**
+ * The durable side of the control plane. Every write is atomic with its audit event and with the
+ * change notice to other replicas. A mutate callback may throw (validation): nothing is written.
+ * Reads and writes reject with StoreError("unavailable") when the store cannot be reached.
+ */
+export interface ControlStore {
+  readonly kind: "memory" | "postgres";
+  /** Every key and team, for a full sync of a replica's memory. */
+  loadAll(): Promise<{ keys: ManagedKey[]; teams: ManagedTeam[] }>;
+  getKey(name: string): Promise<ManagedKey | undefined>;
+  getTeam(name: string): Promise<ManagedTeam | undefined>;
+  /** Fails with "exists" when the name (or hash) is taken. */
+  createKey(key: ManagedKey, audit: AuditInput): Promise<void>;
+  /** Reads the key under a lock, applies `mutate`, writes it; returns both sides. */
+  updateKey(name: string, mutate: (before: ManagedKey) => ManagedKey, audit: AuditInput): Promise<{ before: ManagedKey; after: ManagedKey }>;
+  createTeam(team: ManagedTeam, audit: AuditInput): Promise<void>;
+  updateTeam(name: string, mutate: (before: ManagedTeam) => ManagedTeam, audit: AuditInput): Promise<{ before: ManagedTeam; after: ManagedTeam }>;
+  /** Fails with "conflict" while the team has keys (revoked ones included). */
+  deleteTeam(name: string, audit: AuditInput): Promise<ManagedTeam>;
+  /** Number of keys (revoked included) per team. */
+  keyCounts(): Promise<Map<string, number>>;
+  appendAudit(event: AuditInput): Promise<void>;
+  /** Newest first. */
+  listAudit(q: AuditQuery): Promise<{ events: AuditEvent[]; next?: string }>;
+  /** Last-used times, written in batches (never on the request path). */
+  touchKeys(lastUsed: Map<string, number>): Promise<void>;
+  /**
+   * Tell this replica about changes made by any replica (itself included). `onResync` is called
+   * when notices may have been missed (a reconnect): the caller then reloads everything.
+   */
+  subscribe(onChange: (c: ControlChange) => void, onResync: () => void): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,268 @@
+// AdminService: translates the Protobuf API to control-plane calls and back. Every rule (roles,
+// validation, audit) lives in src/control/control-plane.ts; this file only maps shapes and fields.
+
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { type FieldMask, type Timestamp, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  type AdminService,
+  type ApiKey,
+  ApiKeySchema,
+  type AuditEvent as PbAuditEvent,
+  AuditEventSchema,
+  type Budget,
+  KeyRole,
+  type RateLimits as PbRateLimits,
+  Source,
+  type Team,
+  TeamSchema,
+} from "../../gen/signalbox/v1/admin_pb.ts";
+import { BudgetPeriod } from "../../gen/signalbox/v1/usage_pb.ts";
+import type { BudgetConfig, KeyRole as DomainRole, RateLimits } from "../config/types.ts";
+import type { Actor, ControlPlane, KeyPatch, TeamPatch } from "../control/control-plane.ts";
+import type { AuditEvent, ManagedKey, ManagedTeam } from "../control/types.ts";
+import { GatewayError } from "../router/errors.ts";
+import { callerKey } from "./auth.ts";
+import { requestInfoKey } from "./context.ts";
+import { toConnectError } from "./errors.ts";
+
+const ROLE_TO_PB: Record<DomainRole, KeyRole> = { admin: KeyRole.ADMIN, team: KeyRole.TEAM, service: KeyRole.SERVICE };
+const ROLE_FROM_PB: Record<number, DomainRole | undefined> = { [KeyRole.ADMIN]: "admin", [KeyRole.TEAM]: "team", [KeyRole.SERVICE]: "service" };
+const PERIOD_TO_PB = { day: BudgetPeriod.DAY, week: BudgetPeriod.WEEK, month: BudgetPeriod.MONTH } as const;
+const PERIOD_FROM_PB: Record<number, BudgetConfig["period"] | undefined> = { [BudgetPeriod.DAY]: "day", [BudgetPeriod.WEEK]: "week", [BudgetPeriod.MONTH]: "month" };
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
+
+const bad = (field: string, message: string) => new GatewayError("invalid_argument", `${field}: ${message}`, { field });
+const ts = (ms: number | undefined): Timestamp | undefined => (ms === undefined ? undefined : timestampFromMs(ms));
+
+function pageSize(n: number, field = "page_size"): number {
+  if (n > MAX_PAGE) throw bad(field, `at most ${MAX_PAGE}`);
+  return n || DEFAULT_PAGE;
+}
+
+function cursor(token: string, field = "page_token"): string | undefined {
+  if (!token) return undefined;
+  if (!/^[A-Za-z0-9_-]{1,512}$/.test(token)) throw bad(field, "not a token from a previous page");
+  return token;
+}
+
+function limitsToPb(l: RateLimits | undefined): PbRateLimits | undefined {
+  if (!l || (l.requestsPerMinute === undefined && l.tokensPerMinute === undefined)) return undefined;
+  return { $typeName: "signalbox.v1.RateLimits", requestsPerMinute: l.requestsPerMinute, tokensPerMinute: l.tokensPerMinute === undefined ? undefined : BigInt(l.tokensPerMinute) };
+}
+
+function limitsFromPb(l: PbRateLimits | undefined): RateLimits {
+  const out: RateLimits = {};
+  if (l?.requestsPerMinute !== undefined) out.requestsPerMinute = l.requestsPerMinute;
+  if (l?.tokensPerMinute !== undefined) out.tokensPerMinute = Number(l.tokensPerMinute);
+  return out;
+}
+
+function budgetToPb(b: BudgetConfig | undefined): Budget | undefined {
+  return b && { $typeName: "signalbox.v1.Budget", period: PERIOD_TO_PB[b.period], limitUsd: b.limitUsd, softThreshold: b.softThreshold };
+}
+
+function budgetFromPb(b: Budget | undefined, field: string): BudgetConfig | undefined {
+  if (!b) return undefined;
+  const period = PERIOD_FROM_PB[b.period];
+  if (!period) throw bad(`${field}.period`, "required: BUDGET_PERIOD_DAY, _WEEK or _MONTH");
+  return { period, limitUsd: b.limitUsd, softThreshold: b.softThreshold ?? 0.8 };
+}
+
+function timeFromPb(t: Timestamp | undefined): number | undefined {
+  return t ? timestampDate(t).getTime() : undefined;
+}
+
+export function keyToPb(k: ManagedKey): ApiKey {
+  return create(ApiKeySchema, {
+    name: k.name,
+    team: k.team,
+    role: ROLE_TO_PB[k.role],
+    prefix: k.prefix,
+    allow: k.allow,
+    limits: limitsToPb(k.limits),
+    perUserLimits: limitsToPb(k.perUserLimits),
+    budget: budgetToPb(k.budget),
+    maxOutputTokens: k.maxOutputTokens,
+    expireTime: ts(k.expiresAt),
+    metadata: k.metadata,
+    source: k.source === "config" ? Source.CONFIG : Source.STORE,
+    createTime: ts(k.createdAt),
+    updateTime: ts(k.updatedAt),
+    lastUsedTime: ts(k.lastUsedAt),
+    revokeTime: ts(k.revokedAt),
+    previousSecretExpireTime: ts(k.prevHashExpiresAt),
+    createdBy: k.createdBy,
+  });
+}
+
+export function teamToPb(t: ManagedTeam, keyCount: number): Team {
+  return create(TeamSchema, {
+    name: t.name,
+    budget: budgetToPb(t.budget),
+    defaultKeyLimits: limitsToPb(t.defaultKeyLimits),
+    metadata: t.metadata,
+    source: t.source === "config" ? Source.CONFIG : Source.STORE,
+    createTime: ts(t.createdAt),
+    updateTime: ts(t.updatedAt),
+    keyCount,
+  });
+}
+
+function auditToPb(e: AuditEvent): PbAuditEvent {
+  return create(AuditEventSchema, {
+    id: e.id,
+    time: timestampFromMs(e.time),
+    actor: e.actor,
+    action: e.action,
+    target: e.target,
+    before: e.before as JsonObject | undefined,
+    after: e.after as JsonObject | undefined,
+    replica: e.replica,
+    traceId: e.traceId,
+  });
+}
+
+/** Field-mask paths, snake_case (JSON clients may send camelCase). */
+function maskPaths(mask: FieldMask | undefined, allowed: readonly string[], field: string): Set<string> {
+  if (!mask || mask.paths.length === 0) throw bad(field, `required: name the fields to change among ${allowed.join(", ")}`);
+  const out = new Set<string>();
+  for (const p of mask.paths) {
+    const snake = p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (!allowed.includes(snake)) throw bad(field, `cannot change "${p}": allowed are ${allowed.join(", ")}`);
+    out.add(snake);
+  }
+  return out;
+}
+
+const KEY_PATHS = ["allow", "limits", "per_user_limits", "budget", "max_output_tokens", "expire_time", "metadata", "role"] as const;
+const TEAM_PATHS = ["budget", "default_key_limits", "metadata"] as const;
+
+function keyPatch(k: ApiKey, paths: Set<string>): KeyPatch {
+  const p: KeyPatch = {};
+  if (paths.has("allow")) p.allow = k.allow;
+  if (paths.has("limits")) p.limits = limitsFromPb(k.limits);
+  if (paths.has("per_user_limits")) p.perUserLimits = k.perUserLimits ? limitsFromPb(k.perUserLimits) : undefined;
+  if (paths.has("budget")) p.budget = budgetFromPb(k.budget, "key.budget");
+  if (paths.has("max_output_tokens")) p.maxOutputTokens = k.maxOutputTokens;
+  if (paths.has("expire_time")) p.expiresAt = timeFromPb(k.expireTime);
+  if (paths.has("metadata")) p.metadata = k.metadata;
+  if (paths.has("role")) {
+    const role = ROLE_FROM_PB[k.role];
+    if (!role) throw bad("key.role", "required: KEY_ROLE_ADMIN, _TEAM or _SERVICE");
+    p.role = role;
+  }
+  return p;
+}
+
+export function adminService(cp: ControlPlane, deps: { authEnabled: () => boolean; reload: (actor: string) => Promise<{ version: string; previousVersion: string; changes: string[] }> }): ServiceImpl<typeof AdminService> {
+  const actor = (ctx: HandlerContext): Actor => ({
+    caller: ctx.values.get(callerKey),
+    authEnabled: deps.authEnabled(),
+    traceId: ctx.values.get(requestInfoKey)?.traceId ?? "",
+  });
+  /** Run one handler: errors become Connect errors in the one place that decides codes. */
+  const run = async <T>(ctx: HandlerContext, fn: (a: Actor) => T | Promise<T>): Promise<T> => {
+    const a = actor(ctx);
+    try {
+      return await fn(a);
+    } catch (err) {
+      throw toConnectError(err, ctx.signal, a.traceId);
+    }
+  };
+  const need = (v: string, field: string) => {
+    if (!v) throw bad(field, "required");
+    return v;
+  };
+
+  return {
+    createKey: (req, ctx) =>
+      run(ctx, async (a) => {
+        const k = req.key;
+        if (!k) throw bad("key", "required");
+        const role = ROLE_FROM_PB[k.role];
+        if (!role) throw bad("key.role", "required: KEY_ROLE_ADMIN, _TEAM or _SERVICE");
+        const out = await cp.createKey(a, {
+          name: need(k.name, "key.name"),
+          team: need(k.team, "key.team"),
+          role,
+          allow: k.allow,
+          limits: limitsFromPb(k.limits),
+          perUserLimits: k.perUserLimits ? limitsFromPb(k.perUserLimits) : undefined,
+          budget: budgetFromPb(k.budget, "key.budget"),
+          maxOutputTokens: k.maxOutputTokens,
+          expiresAt: timeFromPb(k.expireTime),
+          metadata: k.metadata,
+        });
+        return { key: keyToPb(out.key), secret: out.secret };
+      }),
+    listKeys: (req, ctx) =>
+      run(ctx, (a) => {
+        const p = cp.listKeys(a, { team: req.team || undefined, limit: pageSize(req.pageSize), cursor: cursor(req.pageToken), includeRevoked: req.includeRevoked });
+        return { keys: p.items.map(keyToPb), nextPageToken: p.next ?? "" };
+      }),
+    getKey: (req, ctx) => run(ctx, (a) => ({ key: keyToPb(cp.getKey(a, need(req.name, "name"))) })),
+    updateKey: (req, ctx) =>
+      run(ctx, async (a) => {
+        if (!req.key) throw bad("key", "required");
+        const paths = maskPaths(req.updateMask, KEY_PATHS, "update_mask");
+        return { key: keyToPb(await cp.updateKey(a, need(req.key.name, "key.name"), keyPatch(req.key, paths))) };
+      }),
+    revokeKey: (req, ctx) => run(ctx, async (a) => ({ key: keyToPb(await cp.revokeKey(a, need(req.name, "name"))) })),
+    rotateKey: (req, ctx) =>
+      run(ctx, async (a) => {
+        const out = await cp.rotateKey(a, need(req.name, "name"), req.graceSeconds);
+        return { key: keyToPb(out.key), secret: out.secret };
+      }),
+    createTeam: (req, ctx) =>
+      run(ctx, async (a) => {
+        const t = req.team;
+        if (!t) throw bad("team", "required");
+        const team = await cp.createTeam(a, {
+          name: need(t.name, "team.name"),
+          budget: budgetFromPb(t.budget, "team.budget"),
+          defaultKeyLimits: t.defaultKeyLimits ? limitsFromPb(t.defaultKeyLimits) : undefined,
+          metadata: t.metadata,
+        });
+        return { team: teamToPb(team, 0) };
+      }),
+    updateTeam: (req, ctx) =>
+      run(ctx, async (a) => {
+        const t = req.team;
+        if (!t) throw bad("team", "required");
+        const paths = maskPaths(req.updateMask, TEAM_PATHS, "update_mask");
+        const patch: TeamPatch = {};
+        if (paths.has("budget")) patch.budget = budgetFromPb(t.budget, "team.budget");
+        if (paths.has("default_key_limits")) patch.defaultKeyLimits = t.defaultKeyLimits ? limitsFromPb(t.defaultKeyLimits) : undefined;
+        if (paths.has("metadata")) patch.metadata = t.metadata;
+        const team = await cp.updateTeam(a, need(t.name, "team.name"), patch);
+        return { team: teamToPb(team, cp.keyCount(team.name)) };
+      }),
+    listTeams: (req, ctx) =>
+      run(ctx, (a) => {
+        const p = cp.listTeams(a, { limit: pageSize(req.pageSize), cursor: cursor(req.pageToken) });
+        return { teams: p.items.map((t) => teamToPb(t, cp.keyCount(t.name))), nextPageToken: p.next ?? "" };
+      }),
+    deleteTeam: (req, ctx) =>
+      run(ctx, async (a) => {
+        await cp.deleteTeam(a, need(req.name, "name"));
+        return {};
+      }),
+    reloadConfig: (_req, ctx) =>
+      run(ctx, async (a) => {
+        cp.requireAdmin(a, "reloading the config");
+        const r = await deps.reload(a.caller.keyName);
+        return { configVersion: r.version, previousVersion: r.previousVersion, changes: r.changes };
+      }),
+    listAuditEvents: (req, ctx) =>
+      run(ctx, async (a) => {
+        const start = timeFromPb(req.startTime);
+        const end = timeFromPb(req.endTime);
+        if (start !== undefined && end !== undefined && end <= start) throw bad("end_time", "must be after start_time");
+        const p = await cp.listAudit(a, { start, end, actor: req.actor || undefined, target: req.target || undefined, limit: pageSize(req.pageSize), cursor: cursor(req.pageToken) });
+        return { events: p.items.map(auditToPb), nextPageToken: p.next ?? "" };
+      }),
+  };
+}

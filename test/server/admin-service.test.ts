@@ -1,0 +1,322 @@
+// AdminService over a real socket with the in-memory control store: keys and teams managed at run
+// time, role checks for every RPC, validation naming fields, rotation, expiry, revocation, the
+// audit log, and no secret or hash in anything returned.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, createSignalboxClient, KeyRole, SignalboxError, type SignalboxClient, userText } from "@signalbox/client";
+import { BudgetPeriod } from "@signalbox/client";
+import { hashKey } from "../../src/server/auth.ts";
+import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+
+const ADMIN = ["admin", "secret", "one"].join("-");
+const SEARCH_TEAM = ["search", "team", "secret"].join("-");
+const SEARCH_SVC = ["search", "svc", "secret"].join("-");
+const ADS_TEAM = ["ads", "team", "secret"].join("-");
+
+const CONFIG = `${MOCK_CONFIG}
+teams:
+  - name: search
+  - name: ads
+keys:
+  - { name: root, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
+  - { name: search-lead, hash: "${hashKey(SEARCH_TEAM)}", team: search, role: team }
+  - { name: search-svc, hash: "${hashKey(SEARCH_SVC)}", team: search, role: service }
+  - { name: ads-lead, hash: "${hashKey(ADS_TEAM)}", team: ads, role: team }
+`;
+
+let g: TestGateway;
+const as = (apiKey: string): SignalboxClient => createSignalboxClient({ baseUrl: g.url, apiKey });
+
+async function code(p: Promise<unknown>): Promise<{ code: Code; field?: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof SignalboxError, `expected a SignalboxError, got ${err}`);
+    return { code: err.code, field: err.field, message: err.rawMessage };
+  }
+  assert.fail("expected the call to fail");
+}
+
+async function chatOk(apiKey: string): Promise<void> {
+  const r = await as(apiKey).chat.complete({ model: "default", messages: [userText("hi")] });
+  assert.ok(r.message);
+}
+
+before(async () => {
+  g = await startTestGateway(CONFIG);
+});
+after(() => g.close());
+
+describe("keys", () => {
+  test("create returns the secret once; the key answers at once; list and get never show it", async () => {
+    const admin = as(ADMIN).admin;
+    const r = await admin.createKey({ key: { name: "svc-one", team: "search", role: KeyRole.SERVICE, metadata: { owner: "search" } } });
+    assert.match(r.secret, /^sbk_[A-Za-z0-9_-]{43}$/);
+    assert.equal(r.key?.prefix, r.secret.slice(0, 12));
+    assert.ok(r.key?.createTime);
+    await chatOk(r.secret);
+    const got = await admin.getKey({ name: "svc-one" });
+    assert.equal(got.key?.team, "search");
+    assert.equal(got.key?.createdBy, "root");
+    const listed = await admin.listKeys({ team: "search" });
+    const names = listed.keys.map((k) => k.name);
+    assert.ok(names.includes("svc-one") && names.includes("search-svc"));
+    const text = JSON.stringify([got, listed], (_k, v) => (typeof v === "bigint" ? String(v) : v));
+    assert.ok(!text.includes(r.secret) && !text.includes(hashKey(r.secret)) && !text.includes("sha256:"), "no secret or hash in responses");
+  });
+
+  test("list paginates by name", async () => {
+    const admin = as(ADMIN).admin;
+    for (let i = 0; i < 5; i++) await admin.createKey({ key: { name: `page-${i}`, team: "ads", role: KeyRole.SERVICE } });
+    const seen: string[] = [];
+    let token = "";
+    do {
+      const p = await admin.listKeys({ team: "ads", pageSize: 2, pageToken: token });
+      assert.ok(p.keys.length <= 2);
+      seen.push(...p.keys.map((k) => k.name));
+      token = p.nextPageToken;
+    } while (token);
+    assert.deepEqual(seen, [...seen].sort());
+    assert.ok(["page-0", "page-1", "page-2", "page-3", "page-4", "ads-lead"].every((n) => seen.includes(n)));
+  });
+
+  test("update changes limits and allow list; the next request follows them", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret } = await admin.createKey({ key: { name: "limited", team: "search", role: KeyRole.SERVICE } });
+    await admin.updateKey({ key: { name: "limited", allow: ["fast"] }, updateMask: { paths: ["allow"] } });
+    const refused = await code(as(secret).chat.complete({ model: "default", messages: [userText("x")] }));
+    assert.equal(refused.code, Code.PermissionDenied);
+    await as(secret).chat.complete({ model: "fast", messages: [userText("x")] });
+    await admin.updateKey({ key: { name: "limited", limits: { requestsPerMinute: 1 } }, updateMask: { paths: ["limits", "allow"] } });
+    await as(secret).chat.complete({ model: "default", messages: [userText("x")] });
+    const limited = await code(as(secret).chat.complete({ model: "default", messages: [userText("x")] }));
+    assert.equal(limited.code, Code.ResourceExhausted);
+  });
+
+  test("revoke refuses the key at once; it stays listed as revoked", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret } = await admin.createKey({ key: { name: "to-revoke", team: "search", role: KeyRole.SERVICE } });
+    await chatOk(secret);
+    const r = await admin.revokeKey({ name: "to-revoke" });
+    assert.ok(r.key?.revokeTime);
+    assert.equal((await code(as(secret).chat.complete({ model: "default", messages: [userText("x")] }))).code, Code.Unauthenticated);
+    const listed = await admin.listKeys({ team: "search" });
+    assert.ok(!listed.keys.some((k) => k.name === "to-revoke"), "revoked keys hidden by default");
+    const all = await admin.listKeys({ team: "search", includeRevoked: true });
+    assert.ok(all.keys.some((k) => k.name === "to-revoke" && k.revokeTime));
+  });
+
+  test("rotate: the old secret works through the grace period, then stops; the new one works", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret: old } = await admin.createKey({ key: { name: "rotating", team: "search", role: KeyRole.SERVICE } });
+    const r = await admin.rotateKey({ name: "rotating", graceSeconds: 1 });
+    assert.notEqual(r.secret, old);
+    assert.ok(r.key?.previousSecretExpireTime);
+    await chatOk(old);
+    await chatOk(r.secret);
+    await new Promise((res) => setTimeout(res, 1100));
+    assert.equal((await code(as(old).chat.complete({ model: "default", messages: [userText("x")] }))).code, Code.Unauthenticated);
+    await chatOk(r.secret);
+    const now = await admin.rotateKey({ name: "rotating", graceSeconds: 0 });
+    assert.equal((await code(as(r.secret).chat.complete({ model: "default", messages: [userText("x")] }))).code, Code.Unauthenticated);
+    await chatOk(now.secret);
+  });
+
+  test("expiry: a key stops at its expire_time", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret } = await admin.createKey({ key: { name: "short-lived", team: "search", role: KeyRole.SERVICE, expireTime: timestampFromMs(Date.now() + 700) } });
+    await chatOk(secret);
+    await new Promise((res) => setTimeout(res, 800));
+    const e = await code(as(secret).chat.complete({ model: "default", messages: [userText("x")] }));
+    assert.equal(e.code, Code.Unauthenticated);
+    assert.match(e.message, /expired/);
+  });
+
+  test("bad input names the field and changes nothing", async () => {
+    const admin = as(ADMIN).admin;
+    const cases: [Promise<unknown>, string][] = [
+      [admin.createKey({ key: { name: "Bad Name", team: "search", role: KeyRole.SERVICE } }), "key.name"],
+      [admin.createKey({ key: { name: "x1", team: "search" } }), "key.role"],
+      [admin.createKey({ key: { name: "x2", team: "nope", role: KeyRole.SERVICE } }), "key.team"],
+      [admin.createKey({ key: { name: "x3", team: "search", role: KeyRole.SERVICE, allow: ["fast", "no-such-route"] } }), "key.allow[1]"],
+      [admin.createKey({ key: { name: "x4", team: "search", role: KeyRole.SERVICE, expireTime: timestampFromMs(Date.now() - 1000) } }), "key.expire_time"],
+      [admin.createKey({ key: { name: "x5", team: "search", role: KeyRole.SERVICE, limits: { requestsPerMinute: 0 } } }), "key.limits.requests_per_minute"],
+      [admin.createKey({ key: { name: "x6", team: "search", role: KeyRole.SERVICE, budget: { period: BudgetPeriod.DAY, limitUsd: -1 } } }), "key.budget.limit_usd"],
+      [admin.createKey({ key: { name: "x7", team: "search", role: KeyRole.SERVICE, budget: { limitUsd: 1 } } }), "key.budget.period"],
+      [admin.updateKey({ key: { name: "svc-one" }, updateMask: { paths: ["hash"] } }), "update_mask"],
+      [admin.updateKey({ key: { name: "svc-one" } }), "update_mask"],
+      [admin.rotateKey({ name: "svc-one", graceSeconds: 31 * 86_400 }), "grace_seconds"],
+      [admin.listKeys({ pageSize: 501 }), "page_size"],
+      [admin.createTeam({ team: { name: "t", budget: { period: BudgetPeriod.MONTH, limitUsd: 10, softThreshold: 2 } } }), "team.budget.soft_threshold"],
+    ];
+    for (const [p, field] of cases) {
+      const e = await code(p);
+      assert.equal(e.code, Code.InvalidArgument, `${field}: ${e.message}`);
+      assert.equal(e.field, field, e.message);
+    }
+    for (const n of ["x1", "x2", "x3", "x4", "x5", "x6", "x7"]) assert.equal((await code(admin.getKey({ name: n }))).code, Code.NotFound);
+    const dup = await code(admin.createKey({ key: { name: "svc-one", team: "search", role: KeyRole.SERVICE } }));
+    assert.equal(dup.code, Code.AlreadyExists);
+    const cfg = await code(admin.createKey({ key: { name: "root", team: "search", role: KeyRole.SERVICE } }));
+    assert.equal(cfg.code, Code.AlreadyExists);
+  });
+
+  test("keys from the config file are listed but read-only", async () => {
+    const admin = as(ADMIN).admin;
+    const k = await admin.getKey({ name: "search-svc" });
+    assert.equal(k.key?.source, 1 /* SOURCE_CONFIG */);
+    for (const p of [admin.revokeKey({ name: "search-svc" }), admin.rotateKey({ name: "search-svc" }), admin.updateKey({ key: { name: "search-svc", allow: [] }, updateMask: { paths: ["allow"] } })]) {
+      const e = await code(p);
+      assert.equal(e.code, Code.FailedPrecondition);
+      assert.match(e.message, /config file/);
+    }
+  });
+});
+
+describe("teams", () => {
+  test("create, update, list, delete (refused while it has keys)", async () => {
+    const admin = as(ADMIN).admin;
+    const t = await admin.createTeam({ team: { name: "billing", budget: { period: BudgetPeriod.MONTH, limitUsd: 50 }, defaultKeyLimits: { requestsPerMinute: 1 } } });
+    assert.equal(t.team?.budget?.limitUsd, 50);
+    const { secret } = await admin.createKey({ key: { name: "billing-svc", team: "billing", role: KeyRole.SERVICE } });
+    // The team's default limits apply to a key with none of its own.
+    await chatOk(secret);
+    assert.equal((await code(as(secret).chat.complete({ model: "default", messages: [userText("x")] }))).code, Code.ResourceExhausted);
+    const listed = await admin.listTeams({});
+    const billing = listed.teams.find((x) => x.name === "billing");
+    assert.equal(billing?.keyCount, 1);
+    assert.equal((await code(admin.deleteTeam({ name: "billing" }))).code, Code.FailedPrecondition);
+    await admin.createTeam({ team: { name: "empty" } });
+    await admin.deleteTeam({ name: "empty" });
+    assert.ok(!(await admin.listTeams({})).teams.some((x) => x.name === "empty"));
+    const up = await admin.updateTeam({ team: { name: "billing", budget: { period: BudgetPeriod.MONTH, limitUsd: 80 } }, updateMask: { paths: ["budget"] } });
+    assert.equal(up.team?.budget?.limitUsd, 80);
+  });
+
+  test("a team budget set at run time is enforced", async () => {
+    const admin = as(ADMIN).admin;
+    await admin.createTeam({ team: { name: "tight", budget: { period: BudgetPeriod.DAY, limitUsd: 0.000001 } } });
+    const { secret } = await admin.createKey({ key: { name: "tight-svc", team: "tight", role: KeyRole.SERVICE } });
+    const e = await code(as(secret).chat.complete({ model: "default", messages: [userText("hello there")] }));
+    assert.equal(e.code, Code.ResourceExhausted);
+    assert.match(e.message, /budget/);
+    await admin.updateTeam({ team: { name: "tight", budget: { period: BudgetPeriod.DAY, limitUsd: 100 } }, updateMask: { paths: ["budget"] } });
+    await chatOk(secret);
+  });
+});
+
+describe("roles", () => {
+  test("every RPC: admin yes; team only its own team and never admin keys or its own budget up; service nothing", async () => {
+    const team = as(SEARCH_TEAM).admin;
+    const other = as(ADS_TEAM).admin;
+    const svc = as(SEARCH_SVC).admin;
+    await as(ADMIN).admin.createTeam({ team: { name: "roles", budget: { period: BudgetPeriod.MONTH, limitUsd: 5 } } });
+
+    // team key, own team
+    const mine = await team.createKey({ key: { name: "search-made", team: "search", role: KeyRole.SERVICE } });
+    await chatOk(mine.secret);
+    assert.ok((await team.listKeys({})).keys.every((k) => k.team === "search"));
+    await team.getKey({ name: "search-made" });
+    await team.updateKey({ key: { name: "search-made", metadata: { a: "b" } }, updateMask: { paths: ["metadata"] } });
+    await team.rotateKey({ name: "search-made" });
+    await team.revokeKey({ name: "search-made" });
+    assert.deepEqual((await team.listTeams({})).teams.map((t) => t.name), ["search"]);
+
+    // team key, other team / escalation
+    const denied = Code.PermissionDenied;
+    assert.equal((await code(team.createKey({ key: { name: "x-ads", team: "ads", role: KeyRole.SERVICE } }))).code, denied);
+    assert.equal((await code(team.createKey({ key: { name: "x-admin", team: "search", role: KeyRole.ADMIN } }))).code, denied);
+    assert.equal((await code(team.listKeys({ team: "ads" }))).code, denied);
+    assert.equal((await code(other.getKey({ name: "svc-one" }))).code, Code.NotFound, "another team's key is not revealed");
+    assert.equal((await code(other.revokeKey({ name: "svc-one" }))).code, Code.NotFound);
+    assert.equal((await code(other.rotateKey({ name: "svc-one" }))).code, Code.NotFound);
+    assert.equal((await code(other.updateKey({ key: { name: "svc-one", allow: [] }, updateMask: { paths: ["allow"] } }))).code, Code.NotFound);
+    assert.equal((await code(team.createTeam({ team: { name: "mine" } }))).code, denied);
+    assert.equal((await code(team.deleteTeam({ name: "search" }))).code, denied);
+    assert.equal((await code(team.reloadConfig({}))).code, denied);
+    assert.equal((await code(team.listAuditEvents({}))).code, denied);
+
+    // service key: nothing
+    for (const p of [
+      svc.createKey({ key: { name: "s1", team: "search", role: KeyRole.SERVICE } }),
+      svc.listKeys({}),
+      svc.getKey({ name: "search-svc" }),
+      svc.updateKey({ key: { name: "svc-one" }, updateMask: { paths: ["allow"] } }),
+      svc.revokeKey({ name: "svc-one" }),
+      svc.rotateKey({ name: "svc-one" }),
+      svc.createTeam({ team: { name: "s" } }),
+      svc.updateTeam({ team: { name: "search" }, updateMask: { paths: ["metadata"] } }),
+      svc.listTeams({}),
+      svc.deleteTeam({ name: "search" }),
+      svc.reloadConfig({}),
+      svc.listAuditEvents({}),
+    ]) {
+      const e = await code(p);
+      assert.ok(e.code === denied || e.code === Code.NotFound || e.code === Code.FailedPrecondition, `service key: ${Code[e.code]} ${e.message}`);
+    }
+  });
+
+  test("a team key may lower but not raise its own team's budget", async () => {
+    const admin = as(ADMIN).admin;
+    await admin.createTeam({ team: { name: "frugal", budget: { period: BudgetPeriod.MONTH, limitUsd: 10 } } });
+    const { secret } = await admin.createKey({ key: { name: "frugal-lead", team: "frugal", role: KeyRole.TEAM } });
+    const lead = as(secret).admin;
+    await lead.updateTeam({ team: { name: "frugal", budget: { period: BudgetPeriod.MONTH, limitUsd: 5 } }, updateMask: { paths: ["budget"] } });
+    const up = await code(lead.updateTeam({ team: { name: "frugal", budget: { period: BudgetPeriod.MONTH, limitUsd: 6 } }, updateMask: { paths: ["budget"] } }));
+    assert.equal(up.code, Code.PermissionDenied);
+    assert.equal(up.field, "team.budget");
+    const removed = await code(lead.updateTeam({ team: { name: "frugal" }, updateMask: { paths: ["budget"] } }));
+    assert.equal(removed.code, Code.PermissionDenied, "removing the budget raises it");
+    const daily = await code(lead.updateTeam({ team: { name: "frugal", budget: { period: BudgetPeriod.DAY, limitUsd: 5 } }, updateMask: { paths: ["budget"] } }));
+    assert.equal(daily.code, Code.PermissionDenied, "the same amount per day is more per month");
+  });
+});
+
+describe("audit", () => {
+  test("every change is recorded with actor, target, before and after, and no secret", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret } = await admin.createKey({ key: { name: "audited", team: "search", role: KeyRole.SERVICE } });
+    await admin.updateKey({ key: { name: "audited", maxOutputTokens: 100 }, updateMask: { paths: ["max_output_tokens"] } });
+    const rotated = await admin.rotateKey({ name: "audited", graceSeconds: 60 });
+    await admin.revokeKey({ name: "audited" });
+    const r = await admin.listAuditEvents({ target: "key:audited" });
+    assert.deepEqual(
+      r.events.map((e) => e.action),
+      ["key.revoke", "key.rotate", "key.update", "key.create"],
+    );
+    const upd = r.events.find((e) => e.action === "key.update")!;
+    assert.equal(upd.actor, "root");
+    assert.equal(upd.before?.max_output_tokens, undefined);
+    assert.equal(upd.after?.max_output_tokens, 100);
+    assert.ok(upd.replica && upd.time);
+    const text = JSON.stringify(r.events, (_k, v) => (typeof v === "bigint" ? String(v) : v));
+    for (const s of [secret, rotated.secret, hashKey(secret), hashKey(rotated.secret), "sha256:"]) assert.ok(!text.includes(s));
+    const byActor = await admin.listAuditEvents({ actor: "search-lead" });
+    assert.ok(byActor.events.length > 0 && byActor.events.every((e) => e.actor === "search-lead"));
+    const page1 = await admin.listAuditEvents({ pageSize: 2 });
+    assert.equal(page1.events.length, 2);
+    const page2 = await admin.listAuditEvents({ pageSize: 2, pageToken: page1.nextPageToken });
+    assert.ok(page2.events.length > 0 && Number(page2.events[0].id) < Number(page1.events[1].id));
+    const future = await admin.listAuditEvents({ startTime: timestampFromMs(Date.now() + 60_000) });
+    assert.equal(future.events.length, 0);
+  });
+});
+
+describe("auth off (the embedded default)", () => {
+  test("anyone may bootstrap the first admin key, which turns auth on", async () => {
+    const open = await startTestGateway(MOCK_CONFIG);
+    try {
+      const anon = createSignalboxClient({ baseUrl: open.url }).admin;
+      await anon.createTeam({ team: { name: "platform" } });
+      const { secret } = await anon.createKey({ key: { name: "first-admin", team: "platform", role: KeyRole.ADMIN } });
+      assert.equal((await code(createSignalboxClient({ baseUrl: open.url }).chat.complete({ model: "default", messages: [userText("x")] }))).code, Code.Unauthenticated);
+      const admin = createSignalboxClient({ baseUrl: open.url, apiKey: secret });
+      await admin.chat.complete({ model: "default", messages: [userText("x")] });
+      assert.equal((await code(anon.listKeys({}))).code, Code.Unauthenticated);
+    } finally {
+      await open.close();
+    }
+  });
+});
