@@ -31,6 +31,8 @@ import { createServer } from "node:http";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
 import { hashKey } from "../src/server/auth.ts";
 import { startRedis } from "../test/helpers/redis.ts";
+import { startPostgres } from "../test/helpers/postgres.ts";
+import pg from "pg";
 import { plannerCosts } from "./planner.ts";
 
 const BENCH_KEY = "sbx_bench_key_not_secret";
@@ -211,6 +213,22 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
+/** Bootstrap the everything-on gateway's key through AdminService (auth is off until it exists). */
+async function createBenchKey(origin: string): Promise<string> {
+  const call = async (method: string, body: unknown) => {
+    const r = await fetch(`${origin}/signalbox.v1.AdminService/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`AdminService.${method}: HTTP ${r.status}: ${text}`);
+    return JSON.parse(text) as { secret?: string };
+  };
+  await call("CreateTeam", { team: { name: "bench" } });
+  const { secret } = await call("CreateKey", {
+    key: { name: "bench", team: "bench", role: "KEY_ROLE_SERVICE", limits: { requestsPerMinute: 100000000, tokensPerMinute: "100000000000" }, budget: { period: "BUDGET_PERIOD_MONTH", limitUsd: 100000000 } },
+  });
+  if (!secret) throw new Error("AdminService.CreateKey returned no secret");
+  return secret;
+}
+
 async function main() {
   const upstream = await start(["bench/upstream.ts", "0"]);
   const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
@@ -237,23 +255,37 @@ ${extra}`,
   const quiet = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off" };
   const gateway = await start([...profile, ...flags, "src/main.ts", "--config", config("")], quiet);
 
-  // "Everything on": a private Redis for limits, budgets, cooldowns and usage; a caller key with
-  // rate limits and a budget; traces exported over OTLP/HTTP to a sink that discards them.
+  // "Everything on": a private Redis for limits, budgets, cooldowns and usage; a private
+  // PostgreSQL for the control plane, where the caller key (rate limits and a budget) is created
+  // through AdminService, so the hot path authenticates a run-time key; traces exported over
+  // OTLP/HTTP to a sink that discards them.
   const redis = await startRedis();
+  const postgres = await startPostgres();
+  if (!postgres) console.error("bench: no PostgreSQL binaries here: the everything-on gateway keeps its key in the config file");
   const sink = createServer((req, res) => {
     req.resume();
     req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
   });
   await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
   const full = await start(
-    [...profile, ...flags, "src/main.ts", "--config", config(`store: { redis_url: "${redis.url}" }
+    [
+      ...profile,
+      ...flags,
+      "src/main.ts",
+      "--config",
+      config(
+        postgres
+          ? `store: { redis_url: "${redis.url}", postgres_url: "${postgres.url}" }\n`
+          : `store: { redis_url: "${redis.url}" }
 keys:
   - name: bench
     hash: "${hashKey(BENCH_KEY)}"
     team: bench
     limits: { requests_per_minute: 100000000, tokens_per_minute: 100000000000 }
     budget: { period: month, limit_usd: 100000000 }
-`)],
+`,
+      ),
+    ],
     process.env.BENCH_FULL_TRACING === "off"
       ? quiet
       : { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, OTEL_SERVICE_NAME: "signalbox-bench" },
@@ -263,7 +295,20 @@ keys:
   process.on("exit", cleanup);
 
   const json = { "content-type": "application/json" };
-  const auth = { authorization: `Bearer ${BENCH_KEY}` };
+  const auth = { authorization: `Bearer ${postgres ? await createBenchKey(`http://127.0.0.1:${full.port}`) : BENCH_KEY}` };
+  /** PostgreSQL transactions committed so far (the control plane's only traffic: resyncs, last-used batches). */
+  const pgTransactions = async (): Promise<number> => {
+    if (!postgres) return NaN;
+    const c = new pg.Client({ connectionString: postgres.url });
+    await c.connect();
+    try {
+      await c.query("SELECT pg_stat_force_next_flush()").catch(() => {});
+      const r = await c.query("SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()");
+      return Number(r.rows[0].n);
+    } finally {
+      await c.end();
+    }
+  };
   const floorTarget: Target = {
     name: "floor (undici pass-through)",
     tags: ["floor"],
@@ -301,7 +346,7 @@ keys:
     floorTarget,
     plainConnect,
     compatTarget("gateway OpenAI-compatible /v1/chat/completions", ["plain"], gateway.proc.pid, gateway.port, {}),
-    connectTarget("gateway Connect, everything on (Redis limits+budget, tracing, usage)", ["full"], full.proc.pid, full.port, auth, CPU_TARGET.connectFull),
+    connectTarget(`gateway Connect, everything on (Redis limits+budget, tracing, usage${postgres ? ", key in PostgreSQL" : ""})`, ["full"], full.proc.pid, full.port, auth, CPU_TARGET.connectFull),
     compatTarget("gateway OpenAI-compatible, everything on", ["full"], full.proc.pid, full.port, auth),
   ];
   const targets = allTargets.filter(
@@ -319,6 +364,7 @@ keys:
     await probe(t, "stream", 200);
   }
 
+  const pgBefore = await pgTransactions();
   const acc = new Map<string, Acc>();
   for (const t of [direct, ...targets]) acc.set(t.name, { requests: 0, seconds: 0, cpu: 0, streamRequests: 0, streamCpu: 0, cpuRequests: 0, streamCpuRequests: 0, lat: [], ttfb: [], rss: 0, errors: 0 });
   for (let round = 0; round < ROUNDS; round++) {
@@ -352,6 +398,9 @@ keys:
     }
   }
 
+  await new Promise((r) => setTimeout(r, 1000)); // pg_stat counters lag by up to a second
+  // Our own two queries (before and after) count too: subtract them.
+  const pgDuring = (await pgTransactions()) - pgBefore - 2;
   const d = acc.get(direct.name)!;
   const floorAcc = acc.get(targets[0].name)!;
   const floorCpu = (floorAcc.cpu / floorAcc.cpuRequests) * 1000;
@@ -387,6 +436,12 @@ keys:
   console.log(
     `CPU goal: CPU per request, unary and stream alike, as a multiple of the floor's: the OpenAI-compatible endpoint ≤ ${CPU_TARGET.compat}×, Connect with everything on ≤ ${CPU_TARGET.connectFull}×.`,
   );
+  if (postgres) {
+    const fullRequests = [...acc.entries()].filter(([name]) => name.includes("everything on")).reduce((n, [, a]) => n + a.requests + a.streamRequests + a.cpuRequests + a.streamCpuRequests, 0);
+    console.log(
+      `\ncontrol plane: the everything-on gateway's key lives in PostgreSQL (created through AdminService); ${pgDuring} PostgreSQL transactions in all while it served ${fullRequests.toLocaleString("en")} requests (periodic resync and batched last-used writes, none per request).`,
+    );
+  }
   console.log("\nplanner cost per request (in process, a 4-deployment route, an 800-token prompt):");
   console.table(plannerCosts().map((r) => ({ strategy: r.strategy, "µs per plan": r.usPerPlan.toFixed(2) })));
 
@@ -404,6 +459,7 @@ keys:
   // Let the gateway drain and write its profile before we go.
   await Promise.all([gateway.proc, full.proc].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)))));
   await redis.stop();
+  await postgres?.destroy();
   sink.close();
   process.exit(0);
 }
