@@ -3,7 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { BudgetConfig, KeyRole, RateLimits } from "../config/types.ts";
+import type { BudgetConfig, RateLimits } from "../config/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { log } from "../telemetry/log.ts";
@@ -11,27 +11,11 @@ import { createDirectory, type Directory, hashKey } from "./directory.ts";
 import { type AuditEvent, type ControlStore, type ManagedKey, type ManagedTeam, StoreError } from "./types.ts";
 
 /** The fields a caller may set on a key. */
-export interface KeyInput {
-  name: string;
-  team: string;
-  role: KeyRole;
-  allow: string[];
-  limits: RateLimits;
-  perUserLimits?: RateLimits;
-  budget?: BudgetConfig;
-  maxOutputTokens?: number;
-  expiresAt?: number;
-  metadata: Record<string, string>;
-}
+export type KeyInput = Pick<ManagedKey, "name" | "team" | "role" | "allow" | "limits" | "perUserLimits" | "budget" | "maxOutputTokens" | "expiresAt" | "metadata">;
 
 export type KeyPatch = Partial<Omit<KeyInput, "name" | "team">>;
 
-export interface TeamInput {
-  name: string;
-  budget?: BudgetConfig;
-  defaultKeyLimits?: RateLimits;
-  metadata: Record<string, string>;
-}
+export type TeamInput = Pick<ManagedTeam, "name" | "budget" | "defaultKeyLimits" | "metadata">;
 
 export type TeamPatch = Partial<Omit<TeamInput, "name">>;
 

@@ -105,7 +105,7 @@ export interface CorsPolicy {
    * preflight (a Connect GET, a text/plain POST to /v1/chat/completions), and with auth off, or a
    * key in a cookie-authenticating proxy in front, those would still run and spend. Only browsers
    * send Origin on such requests, so servers and curl are unaffected; a page served from the
-   * gateway's own origin would have to be listed too (browsers send Origin on same-origin POSTs).
+   * gateway's own origin (the console) is always allowed: its Origin names the Host it calls.
    */
   handle(req: Req, res: Res): boolean;
 }
@@ -185,7 +185,7 @@ export function createCorsPolicy(config: CorsConfig): CorsPolicy {
     allows,
     handle(req, res) {
       const origin = req.headers.origin;
-      if (origin === undefined) return false;
+      if (origin === undefined || sameOrigin(origin, req)) return false;
       const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
       if (!allows(origin)) {
         refuse(res, origin, preflight);
@@ -208,6 +208,18 @@ export function createCorsPolicy(config: CorsConfig): CorsPolicy {
       return true;
     },
   };
+}
+
+/**
+ * A page served by the gateway itself (the console) calling it: browsers send Origin on
+ * same-origin POSTs too, and such a request needs no CORS answer. Origin's host[:port] equal to
+ * the request's own Host (or :authority) cannot come from another site's page.
+ */
+function sameOrigin(origin: string, req: Req): boolean {
+  const host = (req.headers as Record<string, string | string[] | undefined>)[":authority"] ?? req.headers.host;
+  if (typeof host !== "string" || host === "") return false;
+  const i = origin.indexOf("://");
+  return i > 0 && origin.length === i + 3 + host.length && origin.endsWith(host) && (origin.startsWith("http://") || origin.startsWith("https://"));
 }
 
 /** The policy for `server.cors`, or undefined when CORS is off (no `cors` key: no CORS headers at all). */

@@ -299,6 +299,16 @@ describe("gateway with server.cors", () => {
     assert.equal(t.usage.recent().length, before + 1);
   });
 
+  test("the gateway's own pages (the console) are same-origin: allowed without being listed", async () => {
+    const self = new URL(t.url);
+    const r = await h1(t.url, "POST", "/v1/chat/completions", { origin: `${self.protocol}//${self.host}`, "content-type": "application/json" }, CHAT_BODY);
+    assert.equal(r.status, 200, r.body);
+    noCorsHeaders(r);
+    // Another port on the same host is another origin.
+    const other = await h1(t.url, "POST", "/v1/chat/completions", { origin: `${self.protocol}//${self.hostname}:1`, "content-type": "application/json" }, CHAT_BODY);
+    assert.equal(other.status, 403);
+  });
+
   test("/metrics and /healthz follow the policy", async () => {
     for (const path of ["/metrics", "/healthz"]) {
       const ok = await h1(t.url, "GET", path, { origin: "https://app.example.com" });
