@@ -181,11 +181,20 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       }
     })());
 
-  // A change by any replica: re-read that one key or team.
+  // A change by any replica: re-read that one key or team. Reads run on a pool and may finish
+  // out of order: only the newest read of a name is applied.
+  const latest = new Map<string, number>();
+  let reads = 0;
   const onChange = async (c: { kind: "key" | "team"; name: string }) => {
+    const id = `${c.kind}:${c.name}`;
+    const n = ++reads;
+    latest.set(id, n);
     try {
-      if (c.kind === "key") directory.setKey(c.name, await store.getKey(c.name));
-      else directory.setTeam(c.name, await store.getTeam(c.name));
+      const v = c.kind === "key" ? await store.getKey(c.name) : await store.getTeam(c.name);
+      if (latest.get(id) !== n) return;
+      latest.delete(id);
+      if (c.kind === "key") directory.setKey(c.name, v as ManagedKey | undefined);
+      else directory.setTeam(c.name, v as ManagedTeam | undefined);
     } catch {
       void resync();
     }
