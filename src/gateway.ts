@@ -41,10 +41,11 @@ import type { UsageStore } from "./usage/store.ts";
 import { createMemoryLimiter } from "./limits/memory.ts";
 import { createRedisLimiter } from "./limits/redis.ts";
 import type { Limiter } from "./limits/types.ts";
-import { connectRedis, createRedisClient } from "./state/redis.ts";
+import { connectRedis, createRedisConnection, hasRedis } from "./state/redis.ts";
 import { log } from "./telemetry/log.ts";
 import { endRpcSpan, extractContext, startRpcSpan, startTracing, type Tracing } from "./telemetry/tracing.ts";
 import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/metrics.ts";
+import { startUsageLogs, type UsageLogs } from "./telemetry/usage-logs.ts";
 import type { UsageRecord } from "./usage/record.ts";
 import type { CooldownListener } from "./state/health.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -65,6 +66,8 @@ export interface GatewayCore {
   config: Config;
   /** Present when traces are exported. */
   tracing?: Tracing;
+  /** Present when usage records are also exported as OTLP logs (OTEL_LOGS_EXPORTER=otlp). */
+  usageLogs?: UsageLogs;
   metrics: GatewayMetrics;
   limits: Limiter;
   registry: ModelRegistry;
@@ -108,6 +111,8 @@ export interface GatewayOptions {
   limits?: Limiter;
   /** Tracing to use instead of what the OTEL_* environment asks for (tests). */
   tracing?: Tracing | null;
+  /** Usage logs to use instead of what OTEL_LOGS_EXPORTER asks for (tests); null for none. */
+  usageLogs?: UsageLogs | null;
   /** Write one JSON log line per request (the server turns this on; tests leave it off). */
   requestLog?: boolean;
   /** Response cache store to use instead of the configured one (tests). */
@@ -145,15 +150,28 @@ function requestLogLine(r: UsageRecord): void {
 
 /** The state stores: Redis when configured (shared by replicas), memory otherwise. */
 async function createHealth(config: Config, onCooldown: CooldownListener): Promise<HealthStore> {
-  return config.store.redisUrl ? createRedisHealthStore(config.store.redisUrl, undefined, undefined, onCooldown) : createMemoryHealthStore(undefined, undefined, onCooldown);
+  return hasRedis(config.store) ? createRedisHealthStore(config.store, undefined, undefined, onCooldown) : createMemoryHealthStore(undefined, undefined, onCooldown);
 }
 
-/** Usage records and their aggregates: Redis (shared, batched writes) or memory. */
+/**
+ * Usage records and their aggregates: PostgreSQL (durable, queryable for months; it wins over Redis,
+ * which keeps limits, health and the cache), Redis (shared, batched writes) or memory.
+ */
 async function createUsageStore(config: Config): Promise<UsageStore> {
-  if (!config.store.redisUrl) return createMemoryUsageStore();
-  const client = createRedisClient(config.store.redisUrl);
+  if (config.store.postgresUrl) {
+    const { createPostgresUsageStore } = await import("./usage/postgres-store.ts");
+    return createPostgresUsageStore(config.store.postgresUrl, {
+      replica: `${hostname()}:${process.pid}`,
+      retentionDays: config.store.usageRetentionDays,
+      log: (level, msg, fields) => log(level, msg, fields),
+    });
+  }
+  if (!hasRedis(config.store)) return createMemoryUsageStore();
+  const client = createRedisConnection(config.store);
   await connectRedis(client);
   const store = createRedisUsageStore(client, {
+    // On a cluster, aggregates and the log spread over 16 hash tags (see usage/redis-store.ts).
+    shards: config.store.redisCluster?.length ? 16 : 1,
     onDegraded: (d) =>
       log(d ? "warn" : "info", d ? "Redis unavailable: usage records wait in a bounded buffer" : "Redis is back: buffered usage records are being written"),
     onError: (m) => log("error", m),
@@ -163,6 +181,7 @@ async function createUsageStore(config: Config): Promise<UsageStore> {
     record: (r) => store.record(r),
     query: (q) => store.query(q),
     list: (q) => store.list(q),
+    get: (q) => store.get(q),
     stats: () => store.stats(),
     flush: () => store.flush(),
     async close() {
@@ -184,8 +203,8 @@ async function createControlStore(config: Config): Promise<ControlStore> {
 
 /** The response cache: Redis when configured (shared by replicas), memory otherwise. */
 async function createCache(config: Config): Promise<CacheStore> {
-  if (!config.store.redisUrl) return createMemoryCacheStore();
-  const client = createRedisClient(config.store.redisUrl);
+  if (!hasRedis(config.store)) return createMemoryCacheStore();
+  const client = createRedisConnection(config.store);
   await connectRedis(client);
   const store = createRedisCacheStore(client, { onError: (err) => log("warn", "response cache unavailable: lookups are misses", { error: String((err as Error)?.message ?? err) }) });
   return {
@@ -198,8 +217,8 @@ async function createCache(config: Config): Promise<CacheStore> {
 }
 
 async function createLimits(config: Config): Promise<Limiter> {
-  if (!config.store.redisUrl) return createMemoryLimiter();
-  const client = createRedisClient(config.store.redisUrl);
+  if (!hasRedis(config.store)) return createMemoryLimiter();
+  const client = createRedisConnection(config.store);
   await connectRedis(client);
   const limiter = createRedisLimiter(client, {
     onDegraded: (d) =>
@@ -283,12 +302,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       }
     : usageStore;
   const tracing = opts.tracing === null ? undefined : (opts.tracing ?? startTracing());
+  const usageLogs = opts.usageLogs === null ? undefined : (opts.usageLogs ?? startUsageLogs());
   const core: GatewayCore = {
     ...generation(config, providers),
     tracing,
+    usageLogs,
     metrics,
     limits,
-    usage: observedSink(sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
+    usage: observedSink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth: control.directory,
     control,
   };
@@ -382,7 +403,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async close() {
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
-      await Promise.allSettled([tracing?.shutdown(), metrics.shutdown(), transport.close()]);
+      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close()]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });
     },

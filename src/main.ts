@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
 import { createGateway } from "./gateway.ts";
 import { startServer } from "./server/http.ts";
+import { CONSOLE_PATH, consoleBuilt } from "./server/console.ts";
 import { log } from "./telemetry/log.ts";
 
 
@@ -48,12 +49,12 @@ async function main() {
   if (!gw.core.auth.enabled) {
     log("warn", "AUTH IS OFF: no caller keys exist, every request is accepted as 'anonymous' (and may use AdminService to create the first key, which turns auth on). Configure keys before exposing this gateway.");
   }
-  if (!config.store.redisUrl) {
-    log("warn", "using the in-memory store: cooldowns, limits, budgets and usage are per process and lost on restart (set REDIS_URL or store.redis_url to share them across replicas)");
+  if (!config.store.redisUrl && !config.store.redisCluster?.length) {
+    log("warn", "using the in-memory store: cooldowns, limits, budgets and usage are per process and lost on restart (set REDIS_URL or store.redis_url, or store.redis_cluster, to share them across replicas)");
   } else {
     const connected = (gw.core.exec.health as { connected?: boolean }).connected;
     log(connected ? "info" : "warn", connected ? "shared state in Redis" : "Redis is not reachable: serving with per-replica state until it is", {
-      redis: redactUrl(config.store.redisUrl),
+      redis: config.store.redisCluster?.length ? `cluster ${config.store.redisCluster.map((n) => redactUrl(n.includes("://") ? n : `redis://${n}`)).join(",")}` : redactUrl(config.store.redisUrl!),
     });
   }
   if (gw.core.control.storeKind === "memory") {
@@ -79,6 +80,10 @@ async function main() {
     deployments: config.deployments.length,
     config_version: gw.configVersion,
   });
+  if (config.server.console !== false) {
+    if (consoleBuilt()) log("info", `console at ${server.url}${CONSOLE_PATH}`, { console: `${server.url}${CONSOLE_PATH}` });
+    else log("warn", "console not built: run npm run build (until then /console/ answers 503)");
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

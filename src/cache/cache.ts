@@ -4,7 +4,7 @@
 // timeout or missing Redis is a miss.
 
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../state/redis.ts";
 import type { FinishReason, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 
 /** What a cached answer holds: enough to answer unary or replay a stream. */
@@ -119,9 +119,12 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
 /**
  * Redis cache: one GET per lookup, SET PX per store. The client fails fast when Redis is away
  * (no offline queue), and a lookup gives up after `timeoutMs` either way: a miss, never an error.
+ * Keys are `<prefix><sha256, base64url>` with no hash tag (base64url has no braces, and the prefix
+ * must have none): on a Redis Cluster entries spread over every slot, each command one key.
  */
-export function createRedisCacheStore(client: Redis, opts: { prefix?: string; timeoutMs?: number; onError?: (err: unknown) => void } = {}): CacheStore {
+export function createRedisCacheStore(client: RedisClient, opts: { prefix?: string; timeoutMs?: number; onError?: (err: unknown) => void } = {}): CacheStore {
   const prefix = opts.prefix ?? "sbx:cache:";
+  if (/[{}]/.test(prefix)) throw new Error(`cache prefix "${prefix}" must not contain a hash tag: entries would all land on one cluster slot`);
   const timeoutMs = opts.timeoutMs ?? 250;
   let warned = false;
   const failed = (err: unknown) => {

@@ -24,6 +24,7 @@ import type {
   Task,
 } from "./types.ts";
 import type { FailureKind } from "../providers/types.ts";
+import { parseRedisNode } from "./redis-nodes.ts";
 
 export { ConfigError } from "./schema.ts";
 
@@ -312,6 +313,54 @@ const corsSpec: V<CorsConfig> = (v, p) => {
   return c;
 };
 
+/** `console.trace_url`: an http(s) URL with `{trace_id}` where the trace id goes. */
+const traceUrlTemplate: V<string> = (v, p) => {
+  const s = str({ min: 1 })(v, p).trim();
+  if (!s.includes("{trace_id}")) throw new ConfigError(p, `"${s}" has no {trace_id} placeholder (e.g. "http://jaeger:16686/trace/{trace_id}")`);
+  let url: URL;
+  try {
+    url = new URL(s.replaceAll("{trace_id}", "0"));
+  } catch {
+    throw new ConfigError(p, `"${s}" is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(p, `"${s}": the scheme must be http or https`);
+  return s;
+};
+
+/** One seed node of `store.redis_cluster`: "host:port" or a redis:// / rediss:// URL. */
+const redisNode: V<string> = (v, p) => {
+  const s = str({ min: 1 })(v, p).trim();
+  try {
+    parseRedisNode(s);
+  } catch (err) {
+    throw new ConfigError(p, (err as Error).message);
+  }
+  return s;
+};
+
+/**
+ * One Redis or a Redis Cluster, from the file or the environment (REDIS_URL, REDIS_CLUSTER_NODES
+ * comma-separated); both at once is an error that says where each came from.
+ */
+function redisStore(store: { redisUrl?: string; redisCluster?: string[] }, env: Record<string, string | undefined>): { redisUrl?: string; redisCluster?: string[] } {
+  const fromEnv = (env.REDIS_CLUSTER_NODES ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  fromEnv.forEach((n, i) => redisNode(n, `REDIS_CLUSTER_NODES[${i}]`));
+  const redisUrl = store.redisUrl || env.REDIS_URL || undefined;
+  const redisCluster = store.redisCluster ?? (fromEnv.length ? fromEnv : undefined);
+  if (redisUrl && redisCluster) {
+    const clusterFrom = store.redisCluster ? "store.redis_cluster" : "REDIS_CLUSTER_NODES";
+    const urlFrom = store.redisUrl ? "store.redis_url" : "REDIS_URL";
+    throw new ConfigError(
+      store.redisUrl && !store.redisCluster ? "store.redis_url" : "store.redis_cluster",
+      `${clusterFrom} (a Redis Cluster) and ${urlFrom} (one Redis) are both set: set only one`,
+    );
+  }
+  return redisCluster ? { redisCluster } : { redisUrl };
+}
+
 const rootSpec = obj<any>({
   server: opt(
     obj({
@@ -320,16 +369,18 @@ const rootSpec = obj<any>({
       max_request_bytes: opt(num({ min: 1024, int: true }), 4 * 1024 * 1024),
       shutdown_grace_ms: opt(num({ min: 0, int: true }), 10_000),
       cors: opt(corsSpec),
+      console: opt(bool, true),
     }),
     {},
   ),
+  console: opt(obj({ trace_url: opt(traceUrlTemplate) }), {}),
   providers: req(list(providerSpec, { min: 1 })),
   deployments: req(list(deploymentSpec, { min: 1 })),
   aliases: opt(record(str({ min: 1 })), {}),
   routes: opt(list(routeSpec), []),
   keys: opt(list(keySpec), []),
   teams: opt(list(obj({ name: req(str({ min: 1 })), budget: opt(budgetSpec) })), []),
-  store: opt(obj({ redis_url: opt(str()), postgres_url: opt(str()) }), {}),
+  store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
 });
 
 const micro = (usd: number | undefined, fallback: number) => Math.round((usd ?? fallback) * 1e6);
@@ -504,13 +555,18 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   });
   return {
     server: raw.server,
+    console: raw.console,
     providers: [...providers.values()],
     deployments: [...deployments.values()],
     aliases,
     routes: [...routes.values()],
     keys: raw.keys,
     teams: raw.teams,
-    store: { redisUrl: raw.store.redisUrl || env.REDIS_URL || undefined, postgresUrl: raw.store.postgresUrl || env.DATABASE_URL || undefined },
+    store: {
+      ...redisStore(raw.store, env),
+      postgresUrl: raw.store.postgresUrl || env.DATABASE_URL || undefined,
+      usageRetentionDays: raw.store.usageRetentionDays,
+    },
   };
 }
 

@@ -206,10 +206,19 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Absent: no CORS headers at all (browsers on other origins cannot read responses). */
   cors?: CorsConfig;
+  /** Serve the web console at /console/ (`server.console`, default true; absent also means on). */
+  console?: boolean;
+}
+
+/** The web console's settings (`console`); src/server/console.ts serves them as /console/config.json. */
+export interface ConsoleConfig {
+  /** Link template for a request's trace, with `{trace_id}` in it (e.g. `http://jaeger:16686/trace/{trace_id}`). */
+  traceUrl?: string;
 }
 
 export interface Config {
   server: ServerConfig;
+  console: ConsoleConfig;
   providers: ProviderConfig[];
   deployments: DeploymentConfig[];
   aliases: Record<string, string>;
@@ -217,8 +226,13 @@ export interface Config {
   keys: KeyConfig[];
   teams: { name: string; budget?: BudgetConfig }[];
   store: {
+    /** One Redis (`store.redis_url` or REDIS_URL). Never set together with redisCluster. */
     redisUrl?: string;
-    /** PostgreSQL for keys, teams and the audit log (`store.postgres_url` or DATABASE_URL). */
+    /** Seed nodes of a Redis Cluster, "host:port" or redis:// URLs (`store.redis_cluster` or REDIS_CLUSTER_NODES). */
+    redisCluster?: string[];
+    /** PostgreSQL for keys, teams and the audit log (`store.postgres_url` or DATABASE_URL), and for usage records. */
     postgresUrl?: string;
+    /** Days of request records kept in PostgreSQL (`store.usage_retention_days`, default 90). */
+    usageRetentionDays?: number;
   };
 }

@@ -13,7 +13,7 @@ export interface Migration {
 /**
  * Every table lives in the connection's default schema with a `signalbox_` prefix, so Signalbox
  * can share a database (and its `search_path`) with other software without a schema of its own.
- * Add new steps at the end (a later durable usage store appends its tables here too).
+ * Add new steps at the end: the control plane (1) and the durable usage store (2) share this list.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -69,6 +69,101 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_audit_at_idx ON signalbox_audit (at DESC, id DESC);
       CREATE INDEX signalbox_audit_actor_idx ON signalbox_audit (actor, at DESC, id DESC);
       CREATE INDEX signalbox_audit_target_idx ON signalbox_audit (target, at DESC, id DESC);
+    `,
+  },
+  {
+    version: 2,
+    name: "usage: request records (partitioned by day), hourly rollups, drop counts",
+    // See src/usage/postgres-store.ts. Partitions (signalbox_requests_pYYYYMMDD, one per UTC day)
+    // are created by the usage writer, ahead of time and on demand; they inherit these indexes.
+    sql: `
+      CREATE TABLE signalbox_requests (
+        time                timestamptz NOT NULL,
+        id                  text COLLATE "C" NOT NULL,
+        trace_id            text NOT NULL,
+        key                 text NOT NULL,
+        team                text NOT NULL,
+        end_user            text NOT NULL,
+        model               text NOT NULL,
+        route               text NOT NULL,
+        variant             text NOT NULL,
+        deployment          text NOT NULL,
+        provider            text NOT NULL,
+        status              text NOT NULL,
+        -- distinct and sorted; the record's own list (order, repeats) is in detail
+        tags                text[] NOT NULL,
+        fallback            boolean NOT NULL,
+        cache_hit           boolean NOT NULL,
+        attempts            integer NOT NULL,
+        input_tokens        bigint NOT NULL,
+        output_tokens       bigint NOT NULL,
+        cached_input_tokens bigint NOT NULL,
+        cache_write_tokens  bigint NOT NULL,
+        reasoning_tokens    bigint NOT NULL,
+        cost_total          bigint NOT NULL,
+        cost_input          bigint NOT NULL,
+        cost_cached_input   bigint NOT NULL,
+        cost_cache_write    bigint NOT NULL,
+        cost_output         bigint NOT NULL,
+        cost_reasoning      bigint NOT NULL,
+        latency_ms          bigint NOT NULL,
+        ttft_ms             bigint,
+        -- the rest of the record as the gateway made it (routing, attempts, usage, cost, metadata, ...):
+        -- json, not jsonb: kept as written (never queried inside), and much cheaper to insert
+        detail              json NOT NULL,
+        -- the partition column must be part of every unique index; (time, id) read backwards is
+        -- also the listing order (time DESC, id DESC)
+        PRIMARY KEY (time, id)
+      ) PARTITION BY RANGE (time);
+      CREATE INDEX signalbox_requests_id_idx ON signalbox_requests (id);
+      CREATE INDEX signalbox_requests_trace_idx ON signalbox_requests (trace_id);
+      CREATE INDEX signalbox_requests_team_idx ON signalbox_requests (team, time, id);
+      CREATE INDEX signalbox_requests_key_idx ON signalbox_requests (key, time, id);
+      CREATE INDEX signalbox_requests_tags_idx ON signalbox_requests USING gin (tags);
+
+      -- Written in the same statement as the request rows, from the rows actually inserted.
+      CREATE TABLE signalbox_usage_hourly (
+        hour                timestamptz NOT NULL,
+        team                text NOT NULL,
+        key                 text NOT NULL,
+        route               text NOT NULL,
+        variant             text NOT NULL,
+        deployment          text NOT NULL,
+        provider            text NOT NULL,
+        model               text NOT NULL,
+        status              text NOT NULL,
+        requests            bigint NOT NULL,
+        failures            bigint NOT NULL,
+        fallbacks           bigint NOT NULL,
+        cache_hits          bigint NOT NULL,
+        attempts            bigint NOT NULL,
+        input_tokens        bigint NOT NULL,
+        output_tokens       bigint NOT NULL,
+        cached_input_tokens bigint NOT NULL,
+        cache_write_tokens  bigint NOT NULL,
+        reasoning_tokens    bigint NOT NULL,
+        cost_total          bigint NOT NULL,
+        cost_input          bigint NOT NULL,
+        cost_cached_input   bigint NOT NULL,
+        cost_cache_write    bigint NOT NULL,
+        cost_output         bigint NOT NULL,
+        cost_reasoning      bigint NOT NULL,
+        latency_ms          bigint NOT NULL,
+        ttft_ms             bigint NOT NULL,
+        ttft_count          bigint NOT NULL,
+        PRIMARY KEY (hour, team, key, route, variant, deployment, provider, model, status)
+      );
+
+      -- Records a replica could not keep (its buffer was full while PostgreSQL was away), per hour of
+      -- the records' time; (writer, batch) makes a retried write count once.
+      CREATE TABLE signalbox_usage_dropped (
+        writer  text NOT NULL,
+        batch   bigint NOT NULL,
+        hour    timestamptz NOT NULL,
+        records bigint NOT NULL,
+        PRIMARY KEY (writer, batch, hour)
+      );
+      CREATE INDEX signalbox_usage_dropped_hour_idx ON signalbox_usage_dropped (hour);
     `,
   },
 ];

@@ -254,6 +254,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       refusal: err instanceof GatewayError ? err.details.refusal : undefined,
       finishReason: hit?.finishReason ?? ex.finishReason,
       traceId: ri.traceId,
+      spanId: ri.otel ? trace.getSpan(ri.otel)?.spanContext().spanId : undefined,
       tags: call.tags,
       metadata: call.metadata,
       streamed: call.stream,

@@ -5,12 +5,14 @@
 // back to the in-process limiter (limits then hold per replica) and settlements wait in a
 // bounded queue.
 //
-// Keys ({s} is the shard's hash tag):
+// Keys ({s} is the shard's hash tag: `team:<team>` for a caller's limits and budgets,
+// `deployment:<id>` for a deployment's own limits, see admission.ts; a MULTI of settlements and
+// every GET/MGET touch one shard's keys only, so all of it works on a Redis Cluster):
 //   sbx:rl:{s}:<check id>:<window start>       sliding-window counter (requests or tokens)
 //   sbx:bs:{s}:<budget id>:<period start>      settled spend, nano-USD
 //   sbx:br:{s}:<budget id>:<period start>      reservations: ZSET of "<request id>:<nanos>" scored by expiry
 
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../state/redis.ts";
 import { createMemoryLimiter } from "./memory.ts";
 import { periodBounds, type Period } from "./periods.ts";
 import type { AdmissionRequest, AdmissionResult, BudgetState, Limiter, RateState, Settlement } from "./types.ts";
@@ -69,7 +71,7 @@ export interface RedisLimiterOptions {
   onDegraded?: (degraded: boolean) => void;
 }
 
-export function createRedisLimiter(redis: Redis, opts: RedisLimiterOptions = {}): Limiter & { readonly droppedSettlements: number } {
+export function createRedisLimiter(redis: RedisClient, opts: RedisLimiterOptions = {}): Limiter & { readonly droppedSettlements: number } {
   const fallback = createMemoryLimiter();
   const maxQueued = opts.maxQueued ?? 100_000;
   const every = opts.flushEveryMs ?? 50;

@@ -9,6 +9,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Gateway } from "../gateway.ts";
 import { wireErrorOptions } from "./wire-errors.ts";
 import { corsPolicyFor } from "./cors.ts";
+import { createConsoleHandler } from "./console.ts";
 
 export interface ServerOptions {
   port: number;
@@ -54,6 +55,8 @@ export function coalesceWrites(res: http.ServerResponse): void {
 }
 
 export async function startServer(gw: Gateway, opts: ServerOptions): Promise<RunningServer> {
+  // The web console under /console/ (server.console), read from the config in force per request.
+  const serveConsole = createConsoleHandler(() => gw.core);
   const connect = connectNodeAdapter({
     routes: (r) => gw.routes(r),
     interceptors: gw.interceptors,
@@ -82,6 +85,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
         res.end(JSON.stringify({ status: ok ? "serving" : "draining" }));
         return;
       }
+      if (serveConsole(req, res)) return;
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ code: "not_found", message: `no route for ${req.method} ${req.url}` }));
     },

@@ -1,6 +1,7 @@
-// UsageService.GetUsage and ListRequests over the usage store. Every request is validated first;
-// then the caller's role decides what it may see (authorizeUsageFilters): admin and anonymous
-// (auth off, single tenant) see everything, a team key its own team, a service key its own key.
+// UsageService.GetUsage, ListRequests and GetRequest over the usage store. Every request is
+// validated first; then the caller's role decides what it may see (authorizeUsageFilters): admin
+// and anonymous (auth off, single tenant) see everything, a team key its own team, a service key
+// its own key.
 // GetBudget is answered by budget-service.ts (here it stays unimplemented).
 
 import { create } from "@bufbuild/protobuf";
@@ -8,11 +9,13 @@ import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { Dimension as PbDimension, Granularity as PbGranularity } from "../../gen/signalbox/v1/common_pb.ts";
 import {
+  GetRequestResponseSchema,
   GetUsageResponseSchema,
   ListRequestsResponseSchema,
   RequestRecordSchema,
   UsageRowSchema,
   type DimensionFilter,
+  type GetRequestRequest,
   type GetUsageRequest,
   type ListRequestsRequest,
   type RequestRecord,
@@ -27,7 +30,7 @@ import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
 import { attemptToPb, costToPb, FAILURE_TO_PB, finishToPb, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateGetBudget, validateGetUsage, validateListRequests } from "./validate.ts";
+import { validateGetBudget, validateGetRequest, validateGetUsage, validateListRequests } from "./validate.ts";
 
 export const DIMENSION_NAME: Record<number, Dimension> = {
   [PbDimension.KEY]: "key",
@@ -172,8 +175,19 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
         filters: authorizeUsageFilters(caller, filtersOf(req.filters)),
         pageSize: req.pageSize || undefined,
         pageToken: req.pageToken || undefined,
+        traceId: req.traceId || undefined,
       });
       return create(ListRequestsResponseSchema, { records: res.records.map(recordToPb), nextPageToken: res.nextPageToken });
+    }),
+    // Scoped like ListRequests; a record outside the caller's scope is not_found (its existence is not revealed).
+    getRequest: handle("GetRequest", validateGetRequest, async (req: GetRequestRequest, caller, store) => {
+      const record = await store.get({ id: req.id || undefined, traceId: req.traceId || undefined, filters: authorizeUsageFilters(caller, []) });
+      if (!record) {
+        throw new GatewayError("not_found", req.id ? `id: no request record "${req.id}"` : `trace_id: no request record for trace ${req.traceId}`, {
+          field: req.id ? "id" : "trace_id",
+        });
+      }
+      return create(GetRequestResponseSchema, { record: recordToPb(record) });
     }),
     getBudget: handle("GetBudget", validateGetBudget),
   };

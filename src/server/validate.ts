@@ -3,7 +3,7 @@
 
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
-import type { GetBudgetRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
+import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { ChatCall } from "../router/types.ts";
 
@@ -169,10 +169,23 @@ export function validateGetUsage(r: GetUsageRequest): void {
   validateFilters(r.filters);
 }
 
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const checkTraceId = (v: string) => {
+  if (v && !TRACE_ID.test(v)) bad("trace_id", `must be 32 lowercase hex characters (a W3C trace id), got ${JSON.stringify(v.slice(0, 40))}`);
+};
+
 export function validateListRequests(r: ListRequestsRequest): void {
   validateRange(r.startTime, r.endTime, false);
   validateFilters(r.filters);
   if (r.pageSize > 1000) bad("page_size", "must be at most 1000");
+  checkTraceId(r.traceId);
+}
+
+export function validateGetRequest(r: GetRequestRequest): void {
+  if (!r.id && !r.traceId) bad("id", "one of id and trace_id is required");
+  if (r.id && r.traceId) bad("trace_id", "give id or trace_id, not both");
+  if (r.id.length > 256) bad("id", `must be at most 256 characters, got ${r.id.length}`);
+  checkTraceId(r.traceId);
 }
 
 export function validateGetBudget(_r: GetBudgetRequest): void {}

@@ -3,12 +3,24 @@
 // a channel that every replica subscribes to; consecutive failures are counted in Redis so three
 // failures spread over three replicas still cool a deployment down; exactly one probe (SET NX)
 // decides when a cooldown ends. If Redis is away, each replica carries on with its own view.
+//
+// Keys (on a Redis Cluster: the per-deployment keys carry the deployment as hash tag, so a MULTI
+// on them stays on one slot; the cooldown table is one small hash on one slot, written apart):
+//   sbx:health:cooldowns          HASH  deployment -> {"until", "kind"}: cooldowns in force
+//   sbx:health:fails:{<d>}        STRING  consecutive failures across replicas (PEXPIRE cooldownMs)
+//   sbx:health:probe:{<d>}        STRING  who holds the probe after a cooldown (SET NX PX)
+// Events go out with classic PUBLISH on sbx:health:events: a Redis Cluster broadcasts it to every
+// node over the cluster bus, so a replica's subscriber connection may sit on any node (ioredis
+// moves it to another node, resubscribed, when that node dies). Sharded pub/sub (SPUBLISH, Redis
+// 7) would keep the message on one shard, but then every replica needs a subscriber on that
+// shard's master, found again after each failover: for a handful of events a minute, the
+// broadcast is simpler. Events missed while a subscriber moves are caught up by reading the
+// cooldown table again (on reconnect, and every few seconds on a cluster).
 
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { FailureKind } from "../providers/types.ts";
 import { DEFAULT_COOLDOWN, LocalHealth, type CooldownListener, type CooldownPolicy, type HealthStore } from "./health.ts";
-import { connectRedis, createRedisClient } from "./redis.ts";
+import { closeRedis, connectRedis, createRedisConnection, type RedisClient, type RedisStoreConfig } from "./redis.ts";
 
 const CHANNEL = "sbx:health:events";
 const COOLDOWNS = "sbx:health:cooldowns";
@@ -22,17 +34,23 @@ export interface RedisHealthStore extends HealthStore {
   readonly connected: boolean;
 }
 
+/** How often a cluster replica re-reads the cooldown table (an event may be missed while its subscriber moves). */
+const CLUSTER_RESYNC_MS = 5_000;
+
+/** `store`: a redis:// URL, or the configured store (one Redis or a cluster). */
 export async function createRedisHealthStore(
-  url: string,
+  store: string | RedisStoreConfig,
   policy: CooldownPolicy = DEFAULT_COOLDOWN,
   clock: () => number = Date.now,
   onCooldown?: CooldownListener,
 ): Promise<RedisHealthStore> {
   const local = new LocalHealth(policy, clock);
   const me = randomBytes(6).toString("hex");
-  const cmd: Redis = createRedisClient(url);
-  const sub: Redis = createRedisClient(url);
-  let connected = (await connectRedis(cmd)) && (await connectRedis(sub));
+  const cfg: RedisStoreConfig = typeof store === "string" ? { redisUrl: store } : store;
+  const cmd: RedisClient = createRedisConnection(cfg);
+  const sub: RedisClient = createRedisConnection(cfg);
+  // Both at once: a subscriber left unconnected because the other failed would never subscribe.
+  let connected = (await Promise.all([connectRedis(cmd), connectRedis(sub)])).every(Boolean);
 
   const onEvent = (raw: string) => {
     let ev: HealthEvent;
@@ -47,12 +65,17 @@ export async function createRedisHealthStore(
   };
   sub.on("message", (_ch: string, msg: string) => onEvent(msg));
 
-  /** Cooldowns already in force when this replica starts (or reconnects). */
-  const load = async () => {
+  /**
+   * Cooldowns already in force when this replica starts (or reconnects). `onlyNew`: a periodic
+   * catch-up, which applies only cooldowns still running that this replica does not hold yet (a
+   * cooldown applied again would reset its probe state).
+   */
+  const load = async (onlyNew = false) => {
     const all = await cmd.hgetall(COOLDOWNS);
     for (const [d, v] of Object.entries(all)) {
       try {
         const { until, kind } = JSON.parse(v) as { until: number; kind: FailureKind };
+        if (onlyNew && (until <= clock() || local.get(d).cooldownUntil === until)) continue;
         local.setCooldown(d, until, kind);
       } catch {
         // A malformed entry is ignored; the next failure rewrites it.
@@ -71,6 +94,8 @@ export async function createRedisHealthStore(
   if (connected) await subscribeAndLoad();
   // After an outage, pick up what other replicas decided meanwhile.
   sub.on("ready", () => void subscribeAndLoad());
+  const resync = cfg.redisCluster?.length ? setInterval(() => void load(true).catch(() => {}), CLUSTER_RESYNC_MS) : undefined;
+  resync?.unref();
 
   const publish = (ev: HealthEvent) => cmd.publish(CHANNEL, JSON.stringify(ev));
   const background = (p: Promise<unknown>) =>
@@ -101,14 +126,9 @@ export async function createRedisHealthStore(
       h.inFlight = Math.max(0, h.inFlight - 1);
       const change = local.apply(d, r);
       if (change === "recovered") {
+        // Two slots on a cluster: the deployment's own keys (one MULTI) and the cooldown table.
         background(
-          cmd
-            .multi()
-            .del(failsKey(d))
-            .hdel(COOLDOWNS, d)
-            .del(probeKey(d))
-            .exec()
-            .then(() => publish({ t: "ok", d, from: me })),
+          Promise.all([cmd.multi().del(failsKey(d)).del(probeKey(d)).exec(), cmd.hdel(COOLDOWNS, d)]).then(() => publish({ t: "ok", d, from: me })),
         );
         return;
       }
@@ -150,8 +170,9 @@ export async function createRedisHealthStore(
       }
     },
     async close() {
+      clearInterval(resync);
       sub.disconnect();
-      await cmd.quit().catch(() => cmd.disconnect());
+      await closeRedis(cmd);
     },
   };
 }

@@ -24,7 +24,7 @@ import { log } from "./log.ts";
 import type { AttemptRecord, Candidate, Plan } from "../router/types.ts";
 
 /** The OpenTelemetry GenAI `gen_ai.provider.name` for each provider type. */
-const GENAI_PROVIDER: Record<string, string> = {
+export const GENAI_PROVIDER: Record<string, string> = {
   openai: "openai",
   azure: "azure.ai.openai",
   anthropic: "anthropic",

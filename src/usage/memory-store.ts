@@ -23,6 +23,7 @@ import {
   RowBuilder,
   tupleJson,
   tupleOf,
+  type GetQuery,
   type ListQuery,
   type ListResult,
   type Retention,
@@ -126,6 +127,15 @@ export function createMemoryUsageStore(opts: MemoryUsageStoreOptions = {}): Usag
         last = s;
       }
       return { records, nextPageToken: "" };
+    },
+
+    async get(q: GetQuery): Promise<UsageRecord | undefined> {
+      const filters = compileFilters(q.filters);
+      for (let s = seq, oldest = Math.max(1, seq - capacity + 1); s >= oldest; s--) {
+        const r = log[s % capacity];
+        if ((q.id ? r.id === q.id : r.traceId === q.traceId) && recordMatches(r, filters)) return r;
+      }
+      return undefined;
     },
   };
 }

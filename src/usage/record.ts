@@ -30,6 +30,8 @@ export interface UsageRecord {
   refusal?: "rate_limit" | "budget";
   finishReason?: FinishReason;
   traceId: string;
+  /** The request's root span (RPC or HTTP) when tracing is on: what logs of the request link to. */
+  spanId?: string;
   tags: string[];
   metadata: Record<string, string>;
   streamed: boolean;

@@ -1,16 +1,31 @@
 // The shared usage store: aggregates and the recent-request log in Redis, so every replica reports
 // one set of figures. record() only pushes into an in-memory buffer; a flusher pre-aggregates the
 // buffer and writes it every `flushEveryMs` (or as soon as `batchSize` records wait) as ONE Lua
-// script per batch: atomic (key types are checked before anything is written, so a batch lands
-// whole or not at all; Redis has no rollback, so only an increment on a field someone overwrote
-// with a non-integer can fail alone, and is reported) and idempotent (each writer numbers
-// its batches and Redis remembers the last one applied, so a batch whose reply was lost is not
-// counted twice when it is sent again). While Redis is away the batch waits and new records queue
-// behind it, up to `maxBuffered` records in all; what does not fit is counted as dropped (per hour
-// of the record's time, and in total), and those counts are written with the next batch.
+// script per batch (per shard, see below): atomic (key types are checked before anything is
+// written, so a batch lands whole or not at all; Redis has no rollback, so only an increment on a
+// field someone overwrote with a non-integer can fail alone, and is reported) and idempotent (each
+// writer numbers its batches and Redis remembers the last one applied, so a batch whose reply was
+// lost is not counted twice when it is sent again). While Redis is away the batch waits and new
+// records queue behind it, up to `maxBuffered` records in all; what does not fit is counted as
+// dropped (per hour of the record's time, and in total), and those counts are written with the
+// next batch.
 //
-// Key layout ({usage} is the hash tag: every key below is in one Redis Cluster slot, which the
-// atomic batch script needs; each query command reads one key):
+// Key layout, per shard. With `shards: 1` (the default, and what the gateway uses on one Redis)
+// there is one shard and <p> is the prefix itself, so every key is in one slot. With N shards (the
+// gateway uses 16 on a Redis Cluster) the prefix's hash tag gets the shard number, {usage} ->
+// {usage:0} ... {usage:15}, so the shards spread over the cluster's masters, and each shard is a
+// complete copy of the layout below for its part of the data:
+//   - aggregates (hour, day and tuple hashes) go to the shard of their dimension tuple (a hash of
+//     the tuple id modulo N): one tuple is always on one shard, for every hour and day;
+//   - the recent-request log goes to the shard of the record id (a hash modulo N), each shard a
+//     list of its own sequence, trimmed to logMax / N (so about logMax records in all);
+//   - overflow counts ("dropped" fields and <p>:dropped) go to shard 0.
+// A batch is split per shard and written as one script per shard, in parallel (the script's keys
+// are all in its shard's slot: atomic and idempotent per shard, each shard remembering the
+// writer's last batch number, so a retried batch re-sends only what may not have landed and never
+// counts twice). A query reads each bucket from every shard (one pipeline per shard) and adds
+// them up; ListRequests merges the shard logs newest first, its page token carrying one position
+// per shard.
 //
 //   <p>:h:<hour start ms>    HASH  "<counter>|<tuple id>" -> integer, plus "dropped" -> integer.
 //                                  EXPIREAT hour end + hourRetention (default 35 days).
@@ -25,17 +40,17 @@
 //   <p>:w:<writer id>        STRING  number of the last batch applied by that writer (process);
 //                                  expires 7 days after its last batch.
 //
-// <p> is the `prefix` option, default "sbx:usage:{usage}". Counters (short names in store.ts
-// COUNTERS): r requests, f failures, fb fallbacks, ch cache hits, a attempts, ti/to/tc/tw/tr token
-// sums, ct/ci/cc/cw/co/cr nano-USD sums, l latency ms, t ttft ms, tn requests with a ttft. Tuple ids
-// are 96-bit content hashes of the tuple JSON, the same on every replica. All increments are
-// integers (HINCRBY, 64-bit), so sums are exact.
+// <p> is the `prefix` option, default "sbx:usage:{usage}" (with N shards "sbx:usage:{usage:<n>}").
+// Counters (short names in store.ts COUNTERS): r requests, f failures, fb fallbacks, ch cache hits,
+// a attempts, ti/to/tc/tw/tr token sums, ct/ci/cc/cw/co/cr nano-USD sums, l latency ms, t ttft ms,
+// tn requests with a ttft. Tuple ids are 96-bit content hashes of the tuple JSON, the same on every
+// replica. All increments are integers (HINCRBY, 64-bit), so sums are exact.
 //
 // Queries read hour hashes for partial days and hour granularity, day hashes for whole days (see
 // planBuckets in store.ts): their cost grows with the range, not with the number of requests.
 
-import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import { createHash, randomBytes } from "node:crypto";
+import type { RedisClient } from "../state/redis.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { UsageRecord } from "./record.ts";
 import {
@@ -46,6 +61,7 @@ import {
   DAY,
   decodePageToken,
   encodePageToken,
+  findInLog,
   floorDay,
   floorHour,
   HOUR,
@@ -59,6 +75,7 @@ import {
   tupleId,
   tupleJson,
   tupleOf,
+  type GetQuery,
   type ListQuery,
   type ListResult,
   type Retention,
@@ -116,6 +133,12 @@ return {1, failed}
 export interface RedisUsageStoreOptions {
   /** Key prefix; must contain a hash tag. Default "sbx:usage:{usage}". */
   prefix?: string;
+  /**
+   * Shards, each on its own hash tag (see the key layout); default 1. A Redis Cluster wants more
+   * shards than masters (the gateway uses 16). The number must stay the same for the life of the
+   * data: another number reads other keys.
+   */
+  shards?: number;
   /** Batch window, ms; default 200. */
   flushEveryMs?: number;
   /**
@@ -151,13 +174,55 @@ export interface RedisUsageStore extends UsageStore {
   readonly degraded: boolean;
 }
 
-interface Batch {
-  no: number;
+/** The part of a batch for one shard: one script call. */
+interface ShardBatch {
+  shard: number;
+  /** Records whose aggregates (or, past retention, whose log entry) are in this part. */
   records: number;
   keys: string[];
   args: (string | number)[];
-  droppedTotal: number;
   failures: number;
+  done: boolean;
+}
+
+interface Batch {
+  no: number;
+  records: number;
+  droppedTotal: number;
+  parts: ShardBatch[];
+  /** Records of parts Redis refused for good. */
+  refused: number;
+}
+
+/** FNV-1a, 32 bits: which shard a tuple id or a record id goes to, the same on every replica. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** A position per shard in the merged log (the sequence to continue below, in each shard). */
+const SHARD_TOKEN = /^u2\.([0-9a-f]{16})\.([0-9]{1,16}(?:-[0-9]{1,16})*)\.([0-9a-f]{8})$/;
+const shardTokenCheck = (fingerprint: string, floors: string) => createHash("sha256").update(`u2.${fingerprint}.${floors}`).digest("hex").slice(0, 8);
+function encodeShardToken(fingerprint: string, floors: number[]): string {
+  const f = floors.join("-");
+  return Buffer.from(`u2.${fingerprint}.${f}.${shardTokenCheck(fingerprint, f)}`, "utf8").toString("base64url");
+}
+function decodeShardToken(token: string, fingerprint: string, shards: number): number[] {
+  const m = /^[A-Za-z0-9_-]+$/.test(token) ? SHARD_TOKEN.exec(Buffer.from(token, "base64url").toString("utf8")) : null;
+  const floors = m ? m[2].split("-").map(Number) : [];
+  if (!m || shardTokenCheck(m[1], m[2]) !== m[3] || floors.length !== shards) {
+    throw new GatewayError("invalid_argument", "page_token: malformed (pass next_page_token from a previous response unchanged)", { field: "page_token" });
+  }
+  if (m[1] !== fingerprint) {
+    throw new GatewayError("invalid_argument", "page_token: was issued for a different query (filters or time range changed); start again without a page token", {
+      field: "page_token",
+    });
+  }
+  return floors;
 }
 
 /** An HGETALL reply as a flat array (an object if ioredis transformed it after all). */
@@ -168,9 +233,10 @@ const intStr = (v: number) => (Number.isSafeInteger(v) ? String(v) : BigInt(Math
 class BatchRefused extends Error {}
 const isReplyError = (err: unknown) => err instanceof Error && err.name === "ReplyError" && /^(ERR|WRONGTYPE)/.test(err.message);
 
-export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions = {}): RedisUsageStore {
+export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreOptions = {}): RedisUsageStore {
   const p = opts.prefix ?? "sbx:usage:{usage}";
   if (!/\{[^}]+\}/.test(p)) throw new Error(`usage store prefix "${p}" must contain a hash tag such as {usage}`);
+  const S = Math.max(1, Math.floor(opts.shards ?? 1));
   const every = opts.flushEveryMs ?? 200;
   const batchSize = Math.max(1, opts.batchSize ?? 500);
   const maxBuffered = Math.max(0, opts.maxBuffered ?? 100_000);
@@ -180,15 +246,21 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
   const flushTimeout = opts.flushTimeoutMs ?? 3_000;
   const now = opts.now ?? Date.now;
 
-  const K = {
-    seq: `${p}:seq`,
-    log: `${p}:log`,
-    dropped: `${p}:dropped`,
-    writer: `${p}:w:${randomBytes(8).toString("hex")}`,
-    hour: (h: number) => `${p}:h:${h}`,
-    day: (d: number) => `${p}:d:${d}`,
-    tuples: (d: number) => `${p}:t:${d}`,
-  };
+  const writerId = randomBytes(8).toString("hex");
+  const keysOf = (ps: string) => ({
+    seq: `${ps}:seq`,
+    log: `${ps}:log`,
+    dropped: `${ps}:dropped`,
+    writer: `${ps}:w:${writerId}`,
+    hour: (h: number) => `${ps}:h:${h}`,
+    day: (d: number) => `${ps}:d:${d}`,
+    tuples: (d: number) => `${ps}:t:${d}`,
+  });
+  /** Each shard's keys; shard s has the prefix's hash tag {x} as {x:s} (one shard: the prefix as is). */
+  const KS = Array.from({ length: S }, (_, s) => keysOf(S === 1 ? p : p.replace(/\{([^}]+)\}/, (_m, tag: string) => `{${tag}:${s}}`)));
+  const K = KS[0];
+  const shardOf = (id: string) => (S === 1 ? 0 : fnv1a(id) % S);
+  const logMaxPerShard = Math.ceil(logMax / S);
   const CMD = "sbxUsageApply";
   if (!(CMD in redis)) redis.defineCommand(CMD, { lua: APPLY });
   // One flat array argument: a batch can carry far more arguments than a JS call may spread.
@@ -236,77 +308,111 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
     const take = queue.length <= batchSize ? queue : queue.slice(0, batchSize);
     queue = queue.length <= batchSize ? [] : queue.slice(batchSize);
     const t = now();
-    const keys = [K.seq, K.log, K.dropped, K.writer];
-    const expireAt: number[] = [];
-    const keyIndex = new Map<string, number>();
-    const keyOf = (k: string, expiresMs: number) => {
-      let i = keyIndex.get(k);
+    const no = ++batchNo;
+    /** One shard's part: its keys (Lua's KEYS, 1-based), their expiry, and its arguments. */
+    const parts = new Map<
+      number,
+      {
+        records: number;
+        keys: string[];
+        expireAt: number[];
+        keyIndex: Map<string, number>;
+        cells: Map<string, number[]>;
+        tupleArgs: (string | number)[];
+        seenTuple: Set<string>;
+        logArgs: string[];
+        incr: (string | number)[];
+      }
+    >();
+    const part = (s: number) => {
+      let x = parts.get(s);
+      if (!x) {
+        const k = KS[s];
+        x = { records: 0, keys: [k.seq, k.log, k.dropped, k.writer], expireAt: [], keyIndex: new Map(), cells: new Map(), tupleArgs: [], seenTuple: new Set(), logArgs: [], incr: [] };
+        parts.set(s, x);
+      }
+      return x;
+    };
+    const keyOf = (x: ReturnType<typeof part>, k: string, expiresMs: number) => {
+      let i = x.keyIndex.get(k);
       if (i === undefined) {
-        keys.push(k);
-        i = keys.length; // Lua's KEYS is 1-based
-        keyIndex.set(k, i);
-        expireAt.push(Math.ceil(expiresMs / 1000));
+        x.keys.push(k);
+        i = x.keys.length; // Lua's KEYS is 1-based
+        x.keyIndex.set(k, i);
+        x.expireAt.push(Math.ceil(expiresMs / 1000));
       }
       return i;
     };
-    const cells = new Map<string, number[]>();
-    const cell = (ki: number, id: string) => {
+    const cell = (x: ReturnType<typeof part>, ki: number, id: string) => {
       const k = `${ki}|${id}`;
-      let c = cells.get(k);
-      if (!c) cells.set(k, (c = new Array<number>(N_COUNTERS).fill(0)));
+      let c = x.cells.get(k);
+      if (!c) x.cells.set(k, (c = new Array<number>(N_COUNTERS).fill(0)));
       return c;
     };
-    const tupleArgs: (string | number)[] = [];
-    const seenTuple = new Set<string>();
-    const logArgs: string[] = [];
     for (const r of take) {
       const h = floorHour(r.time);
       const d = floorDay(r.time);
-      if (logMax > 0) logArgs.push(`${r.time}|${JSON.stringify(r)}`);
-      if (!dayKept(d, t)) continue;
+      const logShard = S === 1 ? 0 : shardOf(String(r.id ?? ""));
+      if (logMax > 0) part(logShard).logArgs.push(`${r.time}|${JSON.stringify(r)}`);
+      if (!dayKept(d, t)) {
+        part(logShard).records++;
+        continue;
+      }
       const json = tupleJson(tupleOf(r));
       let id = idOf.get(json);
       if (id === undefined) {
         if (idOf.size >= 50_000) idOf = new Map();
         idOf.set(json, (id = tupleId(json)));
       }
-      const tk = keyOf(K.tuples(d), d + DAY + retention.dayMs);
-      if (!seenTuple.has(`${tk}|${id}`)) {
-        seenTuple.add(`${tk}|${id}`);
-        tupleArgs.push(tk, id, json);
+      const sh = shardOf(id);
+      const x = part(sh);
+      x.records++;
+      const k = KS[sh];
+      const tk = keyOf(x, k.tuples(d), d + DAY + retention.dayMs);
+      if (!x.seenTuple.has(`${tk}|${id}`)) {
+        x.seenTuple.add(`${tk}|${id}`);
+        x.tupleArgs.push(tk, id, json);
       }
       const c = countersOf(r);
-      const dc = cell(keyOf(K.day(d), d + DAY + retention.dayMs), id);
+      const dc = cell(x, keyOf(x, k.day(d), d + DAY + retention.dayMs), id);
       for (let i = 0; i < N_COUNTERS; i++) dc[i] += c[i];
       if (hourKept(h, t)) {
-        const hc = cell(keyOf(K.hour(h), h + HOUR + retention.hourMs), id);
+        const hc = cell(x, keyOf(x, k.hour(h), h + HOUR + retention.hourMs), id);
         for (let i = 0; i < N_COUNTERS; i++) hc[i] += c[i];
       }
     }
-    const incr: (string | number)[] = [];
-    for (const [k, c] of cells) {
-      const bar = k.indexOf("|");
-      const ki = Number(k.slice(0, bar));
-      const id = k.slice(bar + 1);
-      for (let i = 0; i < N_COUNTERS; i++) if (c[i] !== 0) incr.push(ki, `${COUNTERS[i].code}|${id}`, intStr(c[i]));
+    for (const x of parts.values()) {
+      for (const [k, c] of x.cells) {
+        const bar = k.indexOf("|");
+        const ki = Number(k.slice(0, bar));
+        const id = k.slice(bar + 1);
+        for (let i = 0; i < N_COUNTERS; i++) if (c[i] !== 0) x.incr.push(ki, `${COUNTERS[i].code}|${id}`, intStr(c[i]));
+      }
     }
-    // Overflow counts ride with this batch (and are put back if it is rejected for good).
+    // Overflow counts ride with this batch, on shard 0 (and are put back if it is rejected for good).
     const droppedTotal = droppedUnsaved;
     const droppedBy = droppedHours;
     droppedUnsaved = 0;
     droppedHours = new Map();
-    const byDay = new Map<number, number>();
-    for (const [h, n] of droppedBy) {
-      if (hourKept(h, t)) incr.push(keyOf(K.hour(h), h + HOUR + retention.hourMs), "dropped", n);
-      bump(byDay, floorDay(h), n);
+    if (droppedTotal > 0 || droppedBy.size > 0) {
+      const x0 = part(0);
+      const byDay = new Map<number, number>();
+      for (const [h, n] of droppedBy) {
+        if (hourKept(h, t)) x0.incr.push(keyOf(x0, K.hour(h), h + HOUR + retention.hourMs), "dropped", n);
+        bump(byDay, floorDay(h), n);
+      }
+      for (const [d, n] of byDay) if (dayKept(d, t)) x0.incr.push(keyOf(x0, K.day(d), d + DAY + retention.dayMs), "dropped", n);
     }
-    for (const [d, n] of byDay) if (dayKept(d, t)) incr.push(keyOf(K.day(d), d + DAY + retention.dayMs), "dropped", n);
-    const args: (string | number)[] = [++batchNo, logMax, tupleArgs.length / 3, incr.length / 3, logArgs.length, droppedTotal];
-    for (const a of tupleArgs) args.push(a);
-    for (const a of incr) args.push(a);
-    for (const a of expireAt) args.push(a);
-    for (const a of logArgs) args.push(a);
-    return { no: batchNo, records: take.length, keys, args, droppedTotal, failures: 0 };
+    const out: ShardBatch[] = [];
+    for (const [sh, x] of parts) {
+      const args: (string | number)[] = [no, logMaxPerShard, x.tupleArgs.length / 3, x.incr.length / 3, x.logArgs.length, sh === 0 ? droppedTotal : 0];
+      for (const a of x.tupleArgs) args.push(a);
+      for (const a of x.incr) args.push(a);
+      for (const a of x.expireAt) args.push(a);
+      for (const a of x.logArgs) args.push(a);
+      out.push({ shard: sh, records: x.records, keys: x.keys, args, failures: 0, done: false });
+    }
+    return { no, records: take.length, droppedTotal, parts: out, refused: 0 };
   }
 
   /** Write one batch; false when there was nothing to write or Redis failed. */
@@ -314,27 +420,41 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
     pending ??= buildBatch();
     const b = pending;
     if (!b) return false;
-    try {
-      await apply(b.keys, b.args);
-      pending = undefined;
-      written += b.records;
-      setDegraded(false);
-      return true;
-    } catch (err) {
-      if (err instanceof BatchRefused || (isReplyError(err) && ++b.failures >= 3)) {
-        // Redis refuses this batch (not a connection problem): count its records as dropped and
-        // go on with the rest. The counts go into the total with the next batch (not into hour
-        // buckets, one of which may be what Redis refuses); a refused batch that carried only
-        // counts is given up (and reported) rather than retried forever.
-        pending = undefined;
-        dropped += b.records;
-        if (b.records > 0) droppedUnsaved += b.records + b.droppedTotal;
-        opts.onError?.(`usage store: a batch of ${b.records} records was refused by Redis and counted as dropped`, err);
-        return true;
+    // One script per shard, in parallel; a part that landed is not sent again (and if its reply was
+    // lost, the shard's writer key makes the second send a no-op).
+    const todo = b.parts.filter((x) => !x.done);
+    const results = await Promise.allSettled(todo.map((x) => apply(x.keys, x.args)));
+    let failed: { err: unknown } | undefined;
+    let landed = false;
+    results.forEach((res, i) => {
+      const x = todo[i];
+      if (res.status === "fulfilled") {
+        x.done = landed = true;
+        return;
       }
-      setDegraded(true, err);
+      const err: unknown = res.reason;
+      if (err instanceof BatchRefused || (isReplyError(err) && ++x.failures >= 3)) {
+        // Redis refuses this part (not a connection problem): count its records as dropped and
+        // go on with the rest. The counts go into the total with the next batch (not into hour
+        // buckets, one of which may be what Redis refuses); a refused part that carried only
+        // counts is given up (and reported) rather than retried forever.
+        x.done = true;
+        b.refused += x.records;
+        dropped += x.records;
+        if (x.records > 0) droppedUnsaved += x.records + (x.shard === 0 ? b.droppedTotal : 0);
+        opts.onError?.(`usage store: a batch of ${x.records} records was refused by Redis and counted as dropped${S > 1 ? ` (shard ${x.shard})` : ""}`, err);
+        return;
+      }
+      failed ??= { err };
+    });
+    if (failed) {
+      setDegraded(true, failed.err);
       return false;
     }
+    if (landed) setDegraded(false);
+    pending = undefined;
+    written += b.records - b.refused;
+    return true;
   }
 
   const clearTimers = () => {
@@ -412,27 +532,114 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
 
   async function resolveTuples(needed: Map<number, Set<string>>): Promise<void> {
     if (tupleOfId.size >= 100_000) tupleOfId = new Map();
-    const asks: [number, string[]][] = [];
+    // A tuple's map entry is on the tuple's shard: one pipeline per shard, in parallel.
+    const asks: [number, string[]][][] = KS.map(() => []);
     for (const [d, ids] of needed) {
-      const missing = [...ids].filter((id) => !tupleOfId.has(id));
-      for (let i = 0; i < missing.length; i += 1000) asks.push([d, missing.slice(i, i + 1000)]);
+      const missing = new Map<number, string[]>();
+      for (const id of ids) {
+        if (tupleOfId.has(id)) continue;
+        const sh = shardOf(id);
+        const list = missing.get(sh);
+        if (list) list.push(id);
+        else missing.set(sh, [id]);
+      }
+      for (const [sh, list] of missing) for (let i = 0; i < list.length; i += 1000) asks[sh].push([d, list.slice(i, i + 1000)]);
     }
-    if (asks.length === 0) return;
-    const pl = redis.pipeline();
-    for (const [d, ids] of asks) pl.hmget(K.tuples(d), ...ids);
-    const res = (await pl.exec()) ?? [];
-    asks.forEach(([, ids], i) => {
-      const [err, vals] = res[i] ?? [new Error("no reply")];
-      if (err) throw err;
-      (vals as (string | null)[]).forEach((v, j) => {
-        if (v === null) return;
-        try {
-          tupleOfId.set(ids[j], tupleFromJson(v));
-        } catch {
-          // A malformed entry: its counters cannot be attributed and are skipped.
+    await Promise.all(
+      asks.map(async (shardAsks, sh) => {
+        if (shardAsks.length === 0) return;
+        const pl = redis.pipeline();
+        for (const [d, ids] of shardAsks) pl.hmget(KS[sh].tuples(d), ...ids);
+        const res = (await pl.exec()) ?? [];
+        shardAsks.forEach(([, ids], i) => {
+          const [err, vals] = res[i] ?? [new Error("no reply")];
+          if (err) throw err;
+          (vals as (string | null)[]).forEach((v, j) => {
+            if (v === null) return;
+            try {
+              tupleOfId.set(ids[j], tupleFromJson(v));
+            } catch {
+              // A malformed entry: its counters cannot be attributed and are skipped.
+            }
+          });
+        });
+      }),
+    );
+  }
+
+  /**
+   * list() over several shard logs: a merge, newest record time first, of the shards' lists. Each
+   * list is in strictly decreasing order of its own sequence, and each shard has its own floor (only
+   * entries below it are taken): the page token carries the floors as they were after the last
+   * record returned, so a page never returns a record twice nor skips one, whatever is pushed
+   * meanwhile. A first page takes each shard's head as its floor, so later pages never pick up
+   * records pushed after the first.
+   */
+  async function listSharded(q: ListQuery): Promise<ListResult> {
+    const size = pageSizeOf(q);
+    const fp = listFingerprint(q);
+    const filters = compileFilters(q.filters);
+    const floors = q.pageToken ? decodeShardToken(q.pageToken, fp, S) : new Array<number>(S).fill(Number.MAX_SAFE_INTEGER);
+    type Entry = { seq: number; time: number; e: string; at: number };
+    // Chunks start small (a page spread over S shards) and double, up to 1,000 entries.
+    const cur = KS.map(() => ({ idx: 0, buf: [] as Entry[], pos: 0, done: false, chunk: Math.min(1000, Math.max(16, Math.ceil((2 * size) / S))) }));
+    const fill = async (sh: number) => {
+      const c = cur[sh];
+      while (c.pos >= c.buf.length && !c.done) {
+        const chunk = await redis.lrange(KS[sh].log, c.idx, c.idx + c.chunk - 1);
+        if (floors[sh] === Number.MAX_SAFE_INTEGER) floors[sh] = chunk.length ? parseInt(chunk[0], 10) + 1 : 1;
+        c.idx += chunk.length;
+        if (chunk.length < c.chunk) c.done = true;
+        c.chunk = Math.min(1000, c.chunk * 2);
+        c.buf = [];
+        c.pos = 0;
+        for (const e of chunk) {
+          const b1 = e.indexOf("|");
+          const seq = Number(e.slice(0, b1));
+          if (!(seq < floors[sh])) continue;
+          const b2 = e.indexOf("|", b1 + 1);
+          c.buf.push({ seq, time: Number(e.slice(b1 + 1, b2)), e, at: b2 + 1 });
         }
-      });
-    });
+      }
+    };
+    const out: UsageRecord[] = [];
+    try {
+      if (q.pageToken) {
+        const heads = await Promise.all(KS.map((k) => redis.lindex(k.log, 0)));
+        heads.forEach((h, sh) => {
+          if (h === null) cur[sh].done = true;
+          else cur[sh].idx = Math.max(0, parseInt(h, 10) - floors[sh] + 1);
+        });
+      }
+      await Promise.all(cur.map((_, sh) => fill(sh)));
+      let last = floors.slice();
+      for (;;) {
+        let best = -1;
+        for (let sh = 0; sh < S; sh++) {
+          const c = cur[sh];
+          if (c.pos < c.buf.length && (best < 0 || c.buf[c.pos].time > cur[best].buf[cur[best].pos].time)) best = sh;
+        }
+        if (best < 0) break;
+        const x = cur[best].buf[cur[best].pos++];
+        floors[best] = x.seq;
+        if (cur[best].pos >= cur[best].buf.length) await fill(best);
+        if ((q.start !== undefined && x.time < q.start) || (q.end !== undefined && x.time >= q.end)) continue;
+        if (q.traceId && !x.e.includes(q.traceId)) continue;
+        let r: UsageRecord;
+        try {
+          r = JSON.parse(x.e.slice(x.at)) as UsageRecord;
+        } catch {
+          continue;
+        }
+        if (!recordMatches(r, filters) || (q.traceId && r.traceId !== q.traceId)) continue;
+        if (out.length === size) return { records: out, nextPageToken: encodeShardToken(fp, last) };
+        out.push(r);
+        last = floors.slice();
+      }
+    } catch (err) {
+      throw unavailable(err);
+    }
+    return { records: out, nextPageToken: "" };
   }
 
   return {
@@ -504,15 +711,24 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
         let droppedTotal = 0;
         for (let i = 0; i < trips.length; i++) {
           const reads = trips[i];
-          const pl = redis.pipeline();
-          // HGETALL through call(): the flat [field, value, ...] reply, without building an object.
-          for (const read of reads) pl.call("HGETALL", read.kind === "hour" ? K.hour(read.start) : K.day(read.start));
-          if (i === 0) pl.get(K.dropped);
-          const res = (await pl.exec()) ?? [];
-          if (res.length !== reads.length + (i === 0 ? 1 : 0)) throw new Error("incomplete pipeline reply");
-          for (const [err] of res) if (err) throw err;
-          reads.forEach((read, j) => parse(read.start, toPairs(res[j][1])));
-          if (i === 0) droppedTotal = Number(res[reads.length][1] ?? 0);
+          // One pipeline per shard (a cluster pipeline stays on one slot), in parallel.
+          const replies = await Promise.all(
+            KS.map(async (k, sh) => {
+              const withDropped = i === 0 && sh === 0;
+              const pl = redis.pipeline();
+              // HGETALL through call(): the flat [field, value, ...] reply, without building an object.
+              for (const read of reads) pl.call("HGETALL", read.kind === "hour" ? k.hour(read.start) : k.day(read.start));
+              if (withDropped) pl.get(k.dropped);
+              const res = (await pl.exec()) ?? [];
+              if (res.length !== reads.length + (withDropped ? 1 : 0)) throw new Error("incomplete pipeline reply");
+              for (const [err] of res) if (err) throw err;
+              return res;
+            }),
+          );
+          replies.forEach((res, sh) => {
+            reads.forEach((read, j) => parse(read.start, toPairs(res[j][1])));
+            if (i === 0 && sh === 0) droppedTotal = Number(res[reads.length][1] ?? 0);
+          });
         }
         await resolveTuples(needed);
         for (const { start, cells } of perRead) {
@@ -528,6 +744,7 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
     },
 
     async list(q: ListQuery): Promise<ListResult> {
+      if (S > 1) return listSharded(q);
       const size = pageSizeOf(q);
       const fp = listFingerprint(q);
       // Entries are in strictly decreasing sequence order; only ever accept one below `floor`
@@ -555,13 +772,14 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
             const b2 = e.indexOf("|", b1 + 1);
             const time = Number(e.slice(b1 + 1, b2));
             if ((q.start !== undefined && time < q.start) || (q.end !== undefined && time >= q.end)) continue;
+            if (q.traceId && !e.includes(q.traceId)) continue;
             let r: UsageRecord;
             try {
               r = JSON.parse(e.slice(b2 + 1)) as UsageRecord;
             } catch {
               continue;
             }
-            if (!recordMatches(r, filters)) continue;
+            if (!recordMatches(r, filters) || (q.traceId && r.traceId !== q.traceId)) continue;
             if (out.length === size) return { records: out, nextPageToken: encodePageToken(fp, last) };
             out.push(r);
             last = s;
@@ -572,6 +790,11 @@ export function createRedisUsageStore(redis: Redis, opts: RedisUsageStoreOptions
         throw unavailable(err);
       }
       return { records: out, nextPageToken: "" };
+    },
+
+    /** A scan of the recent log (list pages), newest first. */
+    get(q: GetQuery): Promise<UsageRecord | undefined> {
+      return findInLog((lq) => this.list(lq), q);
     },
   };
 }

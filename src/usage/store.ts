@@ -104,6 +104,16 @@ export interface ListQuery {
   pageSize?: number;
   /** From a previous page's nextPageToken, issued for the same filters and range. */
   pageToken?: string;
+  /** Only the records of this trace. */
+  traceId?: string;
+}
+
+/** One record by request id or by trace id (exactly one), within the caller's filters. */
+export interface GetQuery {
+  id?: string;
+  /** The most recent record of this trace. */
+  traceId?: string;
+  filters: UsageFilter[];
 }
 
 export interface ListResult {
@@ -125,6 +135,8 @@ export interface UsageStoreStats {
 export interface UsageStore extends UsageSink {
   query(q: UsageQuery): Promise<UsageResult>;
   list(q: ListQuery): Promise<ListResult>;
+  /** The record with this request id (or the most recent of this trace) that the filters admit. */
+  get(q: GetQuery): Promise<UsageRecord | undefined>;
   stats(): UsageStoreStats;
   /** Flush, then stop background work. */
   close(): Promise<void>;
@@ -472,7 +484,7 @@ export function listFingerprint(q: ListQuery): string {
   const filters = q.filters
     .map((f) => [f.dimension, [...new Set(f.values)].sort()] as const)
     .sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : JSON.stringify(a[1]) < JSON.stringify(b[1]) ? -1 : 1));
-  const norm = JSON.stringify([q.start ?? null, q.end ?? null, filters]);
+  const norm = JSON.stringify(q.traceId ? [q.start ?? null, q.end ?? null, filters, q.traceId] : [q.start ?? null, q.end ?? null, filters]);
   return createHash("sha256").update(norm).digest("hex").slice(0, 16);
 }
 
@@ -501,5 +513,21 @@ export function decodePageToken(token: string, fingerprint: string): number {
   return Number(m[2]);
 }
 
-/** Whether a record falls in a list query's time range. */
-export const inListRange = (r: UsageRecord, q: ListQuery) => (q.start === undefined || r.time >= q.start) && (q.end === undefined || r.time < q.end);
+/** Whether a record falls in a list query's time range (and trace, when one is given). */
+export const inListRange = (r: UsageRecord, q: ListQuery) =>
+  (q.start === undefined || r.time >= q.start) && (q.end === undefined || r.time < q.end) && (!q.traceId || r.traceId === q.traceId);
+
+/**
+ * get() for stores whose list() reads a recent log (memory, Redis): page through it, newest first,
+ * until the record turns up. A trace id is a list filter; a request id is a scan.
+ */
+export async function findInLog(list: (q: ListQuery) => Promise<ListResult>, q: GetQuery): Promise<UsageRecord | undefined> {
+  let pageToken: string | undefined;
+  do {
+    const page = await list({ filters: q.filters, traceId: q.traceId || undefined, pageSize: MAX_PAGE_SIZE, pageToken });
+    const hit = q.id ? page.records.find((r) => r.id === q.id) : page.records[0];
+    if (hit) return hit;
+    pageToken = page.nextPageToken || undefined;
+  } while (pageToken);
+  return undefined;
+}

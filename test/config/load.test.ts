@@ -194,3 +194,14 @@ test("task routes load and are validated: known names, no cycles, a default for 
   const loop = TASKS.replace("  - name: code\n    targets: [openai/gpt-4o]", "  - name: code\n    strategy: task\n    targets: [openai/gpt-4o]\n    task_routes: { simple: helper }").replace("aliases: { smart: chat }", "aliases: { smart: chat, helper: assistant }");
   rejects(loop, /^routes\[\d\]\.task_routes: task routes form a cycle: (assistant -> code -> assistant|code -> assistant -> code)$/);
 });
+
+test("store: postgres_url (or DATABASE_URL) and usage_retention_days", () => {
+  const c = build(`${BASE}\nstore: { postgres_url: "postgres://db/x", usage_retention_days: 30 }\n`);
+  assert.equal(c.store.postgresUrl, "postgres://db/x");
+  assert.equal(c.store.usageRetentionDays, 30);
+  const fromEnv = build(BASE, { ...env, DATABASE_URL: "postgres://env/y" });
+  assert.equal(fromEnv.store.postgresUrl, "postgres://env/y");
+  assert.equal(fromEnv.store.usageRetentionDays, undefined, "the store's default (90 days) applies");
+  rejects(`${BASE}\nstore: { usage_retention_days: 0 }\n`, /^store\.usage_retention_days: /);
+  rejects(`${BASE}\nstore: { usage_retention_days: 1.5 }\n`, /^store\.usage_retention_days: /);
+});

@@ -2,7 +2,8 @@
 // :4318. Accepts POST /v1/traces with `application/x-protobuf`, decodes the body as an
 // ExportTraceServiceRequest with the upstream opentelemetry-proto definitions (gen/opentelemetry,
 // generated from proto/opentelemetry), answers an empty ExportTraceServiceResponse, and keeps the
-// spans flattened with their resource, ids in hex and attributes as plain JS values.
+// spans flattened with their resource, ids in hex and attributes as plain JS values. POST
+// /v1/logs (ExportLogsServiceRequest) is kept the same way, as flattened log records.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +16,11 @@ import {
 } from "../../gen/opentelemetry/proto/collector/trace/v1/trace_service_pb.ts";
 import type { AnyValue, KeyValue } from "../../gen/opentelemetry/proto/common/v1/common_pb.ts";
 import { Span_SpanKindSchema, Status_StatusCodeSchema } from "../../gen/opentelemetry/proto/trace/v1/trace_pb.ts";
+import {
+  ExportLogsServiceRequestSchema,
+  ExportLogsServiceResponseSchema,
+  type ExportLogsServiceRequest,
+} from "../../gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.ts";
 
 /** An attribute value as a plain JS value: int64 becomes a number when it is a safe integer. */
 export type AttrValue = string | boolean | number | bigint | Uint8Array | null | AttrValue[] | { [key: string]: AttrValue };
@@ -50,6 +56,25 @@ export interface ReceivedSpan {
   flags: number;
 }
 
+export interface ReceivedLog {
+  /** The resource attributes of the ResourceLogs the record came in. */
+  resource: Attributes;
+  scope: { name: string; version: string };
+  eventName: string;
+  timeUnixNano: bigint;
+  observedTimeUnixNano: bigint;
+  severityNumber: number;
+  severityText: string;
+  body: AttrValue;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+  /** 32 hex digits, or "" when the record carries none. */
+  traceId: string;
+  /** 16 hex digits, or "" when the record carries none. */
+  spanId: string;
+  flags: number;
+}
+
 export interface ReceivedRequest {
   method: string;
   path: string;
@@ -74,6 +99,12 @@ export interface OtlpReceiver {
   spans(): ReceivedSpan[];
   /** Resolves with all spans once `predicate(spans)` holds; rejects after timeoutMs naming what did arrive. */
   waitForSpans(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs: number): Promise<ReceivedSpan[]>;
+  /** The decoded log export requests (POST /v1/logs), in arrival order. */
+  readonly logExports: readonly ExportLogsServiceRequest[];
+  /** Every log record received so far, flattened, in arrival order. */
+  logs(): ReceivedLog[];
+  /** Resolves with all log records once `predicate(logs)` holds; rejects after timeoutMs naming what did arrive. */
+  waitForLogs(predicate: (logs: ReceivedLog[]) => boolean, timeoutMs: number): Promise<ReceivedLog[]>;
   close(): Promise<void>;
 }
 
@@ -143,6 +174,34 @@ function flatten(req: ExportTraceServiceRequest): ReceivedSpan[] {
   return out;
 }
 
+function flattenLogs(req: ExportLogsServiceRequest): ReceivedLog[] {
+  const out: ReceivedLog[] = [];
+  for (const rl of req.resourceLogs) {
+    const resource = attributesToJs(rl.resource?.attributes ?? []);
+    for (const sl of rl.scopeLogs) {
+      const scope = { name: sl.scope?.name ?? "", version: sl.scope?.version ?? "" };
+      for (const l of sl.logRecords) {
+        out.push({
+          resource,
+          scope,
+          eventName: l.eventName,
+          timeUnixNano: l.timeUnixNano,
+          observedTimeUnixNano: l.observedTimeUnixNano,
+          severityNumber: l.severityNumber,
+          severityText: l.severityText,
+          body: anyValueToJs(l.body),
+          attributes: attributesToJs(l.attributes),
+          droppedAttributesCount: l.droppedAttributesCount,
+          traceId: hex(l.traceId),
+          spanId: hex(l.spanId),
+          flags: l.flags,
+        });
+      }
+    }
+  }
+  return out;
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -161,6 +220,8 @@ export async function startOtlpReceiver(opts: { port?: number; hosts?: string[] 
   const requests: ReceivedRequest[] = [];
   const exports: ExportTraceServiceRequest[] = [];
   const spans: ReceivedSpan[] = [];
+  const logExports: ExportLogsServiceRequest[] = [];
+  const logs: ReceivedLog[] = [];
   const waiters = new Set<() => void>();
 
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
@@ -178,9 +239,25 @@ export async function startOtlpReceiver(opts: { port?: number; hosts?: string[] 
       res.writeHead(status, { "content-type": "text/plain" }).end(error ?? "");
       for (const w of waiters) w();
     };
-    if (path !== "/v1/traces") return answer(404, `no such path: ${path}`);
+    if (path !== "/v1/traces" && path !== "/v1/logs") return answer(404, `no such path: ${path}`);
     if (req.method !== "POST") return answer(405, `method not allowed: ${req.method}`);
     if (contentType.split(";")[0].trim().toLowerCase() !== "application/x-protobuf") return answer(415, `unsupported content-type: ${contentType}`);
+    if (path === "/v1/logs") {
+      let decodedLogs: ExportLogsServiceRequest;
+      try {
+        const raw = contentEncoding === "gzip" ? gunzipSync(body) : body;
+        decodedLogs = fromBinary(ExportLogsServiceRequestSchema, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+      } catch (err) {
+        return answer(400, `cannot decode ExportLogsServiceRequest: ${(err as Error).message}`);
+      }
+      logExports.push(decodedLogs);
+      logs.push(...flattenLogs(decodedLogs));
+      record.status = 200;
+      const reply = toBinary(ExportLogsServiceResponseSchema, create(ExportLogsServiceResponseSchema));
+      res.writeHead(200, { "content-type": "application/x-protobuf", "content-length": String(reply.byteLength) }).end(reply);
+      for (const w of waiters) w();
+      return;
+    }
     let decoded: ExportTraceServiceRequest;
     try {
       const raw = contentEncoding === "gzip" ? gunzipSync(body) : body;
@@ -242,6 +319,29 @@ export async function startOtlpReceiver(opts: { port?: number; hosts?: string[] 
           reject(
             new Error(
               `timed out after ${timeoutMs} ms waiting for spans; ${requests.length} request(s) (${requests.map((r) => `${r.method} ${r.path} ${r.status}${r.error ? ` ${r.error}` : ""}`).join(", ")}), ${spans.length} span(s): ${JSON.stringify(seen)}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    logExports,
+    logs: () => [...logs],
+    waitForLogs(predicate, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!predicate([...logs])) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve([...logs]);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          const seen = logs.map((l) => `${l.traceId.slice(0, 8)} ${l.eventName} ${String(l.attributes["signalbox.request.id"] ?? "")}`);
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for log records; ${requests.length} request(s) (${requests.map((r) => `${r.method} ${r.path} ${r.status}${r.error ? ` ${r.error}` : ""}`).join(", ")}), ${logs.length} record(s): ${JSON.stringify(seen)}`,
             ),
           );
         }, timeoutMs);

@@ -64,6 +64,19 @@ test("asking for another team's or key's usage is permission_denied", async () =
   assert.equal(await code(as(KEYS.svcA).usage.listRequests({ filters: otherKey })), "PermissionDenied");
 });
 
+test("GetRequest: the same scopes, by request id and by trace id; outside its scope a record is not_found", async () => {
+  const all = (await as(KEYS.admin).usage.listRequests({ startTime: start })).records;
+  const rec = (key: string) => all.find((r) => r.key === key)!;
+  const get = (key: string, ref: { id?: string; traceId?: string }) => as(key).usage.getRequest(ref);
+  assert.equal((await get(KEYS.admin, { id: rec("svc-b").id })).record?.key, "svc-b");
+  assert.equal((await get(KEYS.teamA, { id: rec("svc-a").id })).record?.key, "svc-a");
+  assert.equal((await get(KEYS.svcA, { traceId: rec("svc-a").traceId })).record?.id, rec("svc-a").id);
+  assert.equal(await code(get(KEYS.teamA, { id: rec("svc-b").id })), "NotFound");
+  assert.equal(await code(get(KEYS.svcA, { id: rec("team-a").id })), "NotFound");
+  assert.equal(await code(get(KEYS.svcB, { traceId: rec("svc-a").traceId })), "NotFound");
+  assert.equal(await code(createSignalboxClient({ baseUrl: t.url }).usage.getRequest({ id: rec("svc-a").id })), "Unauthenticated");
+});
+
 test("GetBudget: admin any key or team, team keys their team, service keys themselves", async () => {
   assert.equal(await code(as(KEYS.admin).usage.getBudget({ key: "svc-b" })), "ok");
   assert.equal(await code(as(KEYS.admin).usage.getBudget({ team: "b" })), "ok");

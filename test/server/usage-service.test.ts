@@ -90,6 +90,8 @@ test("without a store both RPCs answer unimplemented, after validation; GetBudge
   const { client } = clientFor(undefined);
   await assert.rejects(client.getUsage(range), code(Code.Unimplemented));
   await assert.rejects(client.listRequests({}), code(Code.Unimplemented));
+  await assert.rejects(client.getRequest({ id: "req_1" }), code(Code.Unimplemented));
+  await assert.rejects(client.getRequest({}), (e: ConnectError) => e.code === Code.InvalidArgument && /^id: /.test(e.rawMessage));
   await assert.rejects(client.getUsage({}), (e: ConnectError) => e.code === Code.InvalidArgument && /start_time/.test(e.rawMessage));
   const { client: withStore } = clientFor(store);
   await assert.rejects(withStore.getBudget({}), code(Code.Unimplemented));
@@ -206,4 +208,42 @@ test("ListRequests: records in wire types; page tokens are checked", async () =>
   );
   // The same token with a team key: its forced filter makes it another query.
   await assert.rejects(client.listRequests({ startTime: start, endTime: timestampFromMs(day0 + DAY + 2 * HOUR), pageToken: page.nextPageToken }, as(RED)), code(Code.InvalidArgument));
+});
+
+test("ListRequests by trace id; GetRequest by request id or trace id (the newest of that trace), scoped like ListRequests", async () => {
+  const { client, as } = clientFor(store);
+  // The fixture's trace ids repeat every ten records.
+  const trace = records[5].traceId;
+  const ofTrace = records.filter((x) => x.traceId === trace).reverse();
+  const listed = await client.listRequests({ traceId: trace, pageSize: 1000 }, as(ADMIN));
+  assert.deepEqual(
+    listed.records.map((x) => x.id),
+    ofTrace.map((x) => x.id),
+  );
+  assert.equal((await client.getRequest({ traceId: trace }, as(ADMIN))).record?.id, ofTrace[0].id);
+  const one = records[123];
+  const got = (await client.getRequest({ id: one.id }, as(ANONYMOUS))).record!;
+  assert.equal(got.id, one.id);
+  assert.equal(got.traceId, one.traceId);
+  assert.equal(got.cost?.totalNanoUsd, BigInt(one.cost.total));
+  // A team key finds its team's records only; a service key its own; anything else is not_found.
+  const red = records.find((x) => x.team === "red")!;
+  const blue = records.find((x) => x.team === "blue")!;
+  assert.equal((await client.getRequest({ id: red.id }, as(RED))).record?.id, red.id);
+  await assert.rejects(client.getRequest({ id: blue.id }, as(RED)), code(Code.NotFound));
+  const alpha = records.find((x) => x.key === "k-alpha")!;
+  const beta = records.find((x) => x.key === "k-beta")!;
+  assert.equal((await client.getRequest({ id: alpha.id }, as(ALPHA))).record?.key, "k-alpha");
+  await assert.rejects(client.getRequest({ id: beta.id }, as(ALPHA)), code(Code.NotFound));
+  await assert.rejects(client.getRequest({ traceId: "f".repeat(32) }, as(ADMIN)), (e: ConnectError) => e.code === Code.NotFound && /^trace_id: /.test(e.rawMessage));
+  // Validation names the field: exactly one of id and trace_id, a trace id is 32 lowercase hex.
+  for (const [req, field] of [
+    [{}, "id"],
+    [{ id: one.id, traceId: trace }, "trace_id"],
+    [{ traceId: "AB".repeat(16) }, "trace_id"],
+    [{ id: "x".repeat(257) }, "id"],
+  ] as const) {
+    await assert.rejects(client.getRequest(req, as(ADMIN)), (e: ConnectError) => e.code === Code.InvalidArgument && e.rawMessage.startsWith(`${field}: `), JSON.stringify(req));
+  }
+  await assert.rejects(client.listRequests({ traceId: "nope" }, as(ADMIN)), (e: ConnectError) => e.code === Code.InvalidArgument && /^trace_id: /.test(e.rawMessage));
 });

@@ -1,0 +1,84 @@
+// `signalbox chat`: the answer streams to stdout as it arrives; who answered, the tokens and the
+// cost go to stderr afterwards, so `signalbox chat … > answer.txt` holds only the answer.
+
+import { toJson } from "@bufbuild/protobuf";
+import type { Command } from "commander";
+import { FailureKindSchema, StreamFinishSchema, StreamStartSchema, streamText, systemText, userText, AttemptOutcome } from "@signalbox/client";
+import { setup, traceLink, usageError } from "../context.ts";
+import { count, dollars, enumLabel, ms } from "../format.ts";
+import { json, note, out, spinner } from "../output.ts";
+import { parseCount } from "../parse.ts";
+
+export function chatCommand(program: Command): void {
+  program
+    .command("chat")
+    .description("stream an answer to stdout; deployment, tokens and cost follow on stderr")
+    .argument("[prompt...]", "the user message (read from stdin when absent)")
+    .option("--model <model>", "a route, alias or deployment id", "default")
+    .option("--system <text>", "a system message")
+    .option("--max-output-tokens <n>", "cap the answer's length", parseCount(1))
+    .addHelpText("after", '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  git diff | signalbox chat --model smart --system "Review this diff"')
+    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number }, cmd: Command) => {
+      const { mode, sb } = setup(cmd, { csv: false });
+      const prompt = words.length ? words.join(" ") : await readStdin();
+      if (!prompt.trim()) throw usageError("no prompt", 'pass it as an argument (signalbox chat "Hello") or on stdin');
+      const abort = new AbortController();
+      // Ctrl-C stops the upstream call too, not only this process.
+      const onSigint = () => abort.abort();
+      process.once("SIGINT", onSigint);
+      const spin = spinner("waiting for the first token");
+      const s = streamText(
+        sb.chat,
+        {
+          model: o.model,
+          messages: [...(o.system ? [systemText(o.system)] : []), userText(prompt)],
+          maxOutputTokens: o.maxOutputTokens,
+        },
+        { signal: abort.signal },
+      );
+      let printed = "";
+      try {
+        if (mode === "json") {
+          const r = await s.result;
+          spin.stop();
+          return await json({ text: r.text, start: toJson(StreamStartSchema, r.start), finish: toJson(StreamFinishSchema, r.finish) });
+        }
+        for await (const t of s.textStream) {
+          spin.stop();
+          printed += t;
+          await out(t);
+        }
+        const r = await s.result;
+        if (!printed.endsWith("\n")) await out("\n");
+        const failed = r.attempts.filter((a) => a.outcome !== AttemptOutcome.SUCCEEDED);
+        const u = r.usage;
+        note(
+          [
+            `— ${r.deployment}${r.start.routing?.route ? ` (route ${r.start.routing.route})` : ""}${r.start.cacheHit ? ", from the cache" : ""}`,
+            `${count(u?.inputTokens ?? 0n)} in / ${count(u?.outputTokens ?? 0n)} out tokens`,
+            dollars(r.cost?.totalNanoUsd),
+            ms(r.finish.timing?.latencyMs),
+            `${r.attempts.length} attempt${r.attempts.length === 1 ? "" : "s"}${failed.length ? ` (${failed.map((a) => `${a.deployment} ${enumLabel(FailureKindSchema, a.failureKind)}`).join(", ")})` : ""}`,
+            `request ${r.start.id}`,
+            r.traceId ? `trace ${traceLink(r.traceId)}` : "",
+          ]
+            .filter(Boolean)
+            .join(" · "),
+        );
+      } catch (err) {
+        if (printed && !printed.endsWith("\n")) await out("\n");
+        throw err;
+      } finally {
+        spin.stop();
+        process.off("SIGINT", onSigint);
+      }
+    });
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return "";
+  let text = "";
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}

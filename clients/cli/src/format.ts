@@ -1,0 +1,69 @@
+// Values as people read them: dollars from nano-dollars (exactly), times in UTC, enum names in
+// lower case, durations in ms/s.
+
+import type { DescEnum } from "@bufbuild/protobuf";
+import type { GenEnum } from "@bufbuild/protobuf/codegenv2";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+
+/** Exact dollars from nano-dollars: "0.000012345", "1.50" (at least two decimals, no float rounding). */
+export function usd(nano: bigint | number | undefined): string {
+  const n = BigInt(nano ?? 0);
+  const neg = n < 0n;
+  const abs = neg ? -n : n;
+  const whole = abs / 1_000_000_000n;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "").padEnd(2, "0");
+  return `${neg ? "-" : ""}${whole}.${frac}`;
+}
+
+/** Dollars with a sign for tables: "$0.000012". */
+export const dollars = (nano: bigint | number | undefined) => `$${usd(nano)}`;
+
+/** Micro-dollars per million tokens (prices) as dollars: 2500000 → "2.50". */
+export const perMtok = (micro: bigint | number | undefined) => usd(BigInt(micro ?? 0) * 1000n);
+
+/** A timestamp as "2026-11-20 14:03:05Z" (UTC, seconds); "" when absent. */
+export function time(t: Timestamp | undefined): string {
+  if (!t) return "";
+  return timestampDate(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/** A timestamp as RFC 3339, for CSV; "" when absent. */
+export function rfc3339(t: Timestamp | undefined): string {
+  return t ? timestampDate(t).toISOString() : "";
+}
+
+/** Milliseconds as "850 ms", "12.3 s". */
+export function ms(v: number | undefined): string {
+  if (v === undefined) return "";
+  if (v < 10_000) return `${Math.round(v)} ms`;
+  return `${(v / 1000).toFixed(1)} s`;
+}
+
+/** Seconds as "1h", "30m", "45s", "2d". */
+export function seconds(s: number): string {
+  for (const [unit, n] of [["d", 86_400], ["h", 3_600], ["m", 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;
+  return `${s}s`;
+}
+
+/** An enum value's name without its prefix, lower case: FailureKind 2 → "overloaded". */
+export function enumLabel(desc: DescEnum, value: number): string {
+  const v = desc.value[value];
+  if (!v) return String(value);
+  return v.name.slice(prefixOf(desc).length).toLowerCase();
+}
+
+/** An enum value of a flag's lower-case word (already checked by its parser): "service" → KeyRole.SERVICE. */
+export function enumValue<E extends number>(desc: GenEnum<E>, word: string): E {
+  const n = desc.values.find((v) => v.name === `${prefixOf(desc)}${word.toUpperCase()}`)?.number;
+  if (n === undefined) throw new Error(`${desc.name} has no value "${word}"`);
+  return n as E;
+}
+
+// protobuf-es keeps the values' shared prefix in lower case with its "_" ("failure_kind_").
+const prefixOf = (desc: DescEnum) => (desc.sharedPrefix ?? "").toUpperCase();
+
+/** Whole numbers with thousands separators for tables: 12345 → "12,345". */
+export const count = (n: bigint | number | undefined) => (n === undefined ? "" : BigInt(n).toLocaleString("en-US"));
+
+/** A list for a table cell: "a, b"; `empty` when there is none. */
+export const listOf = (xs: readonly string[], empty = "") => (xs.length ? xs.join(", ") : empty);

@@ -1,0 +1,22 @@
+// The end of `signalbox --help`: the environment it reads and the exit codes scripts can test.
+
+export const HELP_FOOTER = `
+Environment:
+  SIGNALBOX_URL        the gateway (default http://localhost:8080); --url overrides it
+  SIGNALBOX_API_KEY    the caller key sent as "Authorization: Bearer …"; --api-key overrides it
+  SIGNALBOX_TRACE_URL  a trace link template, e.g. http://jaeger:16686/trace/{trace_id}
+
+Exit codes:
+  0  ok
+  1  the call failed (the gateway's error, its code and the field at fault are printed on stderr),
+     or \`config check\` found the file invalid
+  2  bad usage: unknown command or flag, a bad value, a file that cannot be read
+
+Examples:
+  signalbox usage --since 7d --group-by team,deployment
+  signalbox requests --status error --since 1h
+  signalbox route explain --model default --prompt "Hello"
+  signalbox chat --model default "Write a haiku about failover"
+  signalbox keys create --name search-indexer --team search --role service --budget 10/month
+  signalbox config check config/default.yaml
+`;

@@ -1,0 +1,76 @@
+// The `signalbox` command: global flags, the commands, and exit codes (0 ok, 1 the call failed,
+// 2 bad usage). Built into one file, dist/signalbox.mjs, by build.mjs.
+
+import { Command, CommanderError } from "commander";
+import { chatCommand } from "./commands/chat.ts";
+import { configCommands } from "./commands/config.ts";
+import { keyCommands, teamCommands } from "./commands/admin.ts";
+import { routeCommands } from "./commands/route.ts";
+import { usageCommands } from "./commands/usage.ts";
+import { DEFAULT_URL, EXIT, globals, type Globals, report } from "./context.ts";
+import { HELP_FOOTER } from "./help.ts";
+
+declare const SIGNALBOX_CLI_VERSION: string | undefined;
+const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSION : "dev";
+
+export function buildProgram(): Command {
+  const program = new Command("signalbox")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, chat, config checks.")
+    .version(VERSION, "-V, --version")
+    .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
+    .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
+    .option("--json", "print JSON (the API's own JSON form) for scripts")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list)")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
+    .addHelpText("after", HELP_FOOTER)
+    .exitOverride();
+  usageCommands(program);
+  routeCommands(program);
+  chatCommand(program);
+  keyCommands(program);
+  teamCommands(program);
+  configCommands(program);
+  // Subcommands inherit exitOverride (commander throws instead of exiting, so run() picks the
+  // exit code); each points at its own help after an error.
+  const walk = (c: Command) => {
+    for (const sub of c.commands) {
+      sub.showHelpAfterError(`(run \`signalbox ${path(sub)} --help\` for usage)`);
+      walk(sub);
+    }
+  };
+  walk(program);
+  return program;
+}
+
+function path(c: Command): string {
+  const names: string[] = [];
+  for (let p: Command | null = c; p?.parent; p = p.parent) names.unshift(p.name());
+  return names.join(" ");
+}
+
+/** Run one command line; resolves to the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  let g: Globals | undefined;
+  try {
+    program.hook("preAction", (_root, action) => {
+      g = globals(action);
+    });
+    await program.parseAsync(argv, { from: "user" });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and --version end with exitCode 0; everything else commander refuses is bad usage
+      // (unknown command or flag, missing or bad value), and it has already said so on stderr.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return report(err, g);
+  }
+}
+
+// A reader that went away (`signalbox requests | head -1`) is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? EXIT.ok : EXIT.failed));
+// Output is awaited as it is written, so exiting here loses nothing; exiting (rather than waiting
+// for the event loop to empty) also drops idle keep-alive connections at once.
+process.exit(await run(process.argv.slice(2)));

@@ -1,0 +1,2 @@
+// CSS imports are bundled by esbuild into app-[hash].css.
+declare module "*.css";

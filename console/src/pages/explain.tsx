@@ -1,0 +1,223 @@
+// Route explainer: write a request, see RouteService.Route's plan (candidates with reasons,
+// exclusions with why), then run it with ChatService.Complete and see which candidate answered.
+
+import { type MessageInitShape } from "@bufbuild/protobuf";
+import { skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
+import { type ChatRequestSchema, ChatService, DeploymentHealth_State, ExclusionReasonSchema, RouteService, Task } from "@signalbox/client";
+import { type FormEvent, useState } from "react";
+import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
+import { dateTime, enumName, ms, splitList, usd } from "../format.ts";
+import { AttemptTimeline, outcomeName } from "../timeline.tsx";
+import { Badge, Card, Empty, ErrorBox, Field, Loading, PageHeader } from "../ui.tsx";
+
+type ChatRequestInit = MessageInitShape<typeof ChatRequestSchema>;
+
+const TASKS: { value: Task; label: string }[] = [
+  { value: Task.UNSPECIFIED, label: "(classify)" },
+  { value: Task.CODING, label: "coding" },
+  { value: Task.REASONING, label: "reasoning" },
+  { value: Task.CREATIVE, label: "creative" },
+  { value: Task.SIMPLE, label: "simple" },
+  { value: Task.MULTIMODAL, label: "multimodal" },
+];
+
+export function ExplainPage() {
+  const [model, setModel] = useState("default");
+  const [messages, setMessages] = useState<DraftMessage[]>([
+    { role: "system", text: "You are a concise assistant." },
+    { role: "user", text: "Explain what a fallback is in one sentence." },
+  ]);
+  const [task, setTask] = useState<Task>(Task.UNSPECIFIED);
+  const [sticky, setSticky] = useState("");
+  const [fallbacks, setFallbacks] = useState("");
+  const [noFallback, setNoFallback] = useState(false);
+  const [request, setRequest] = useState<ChatRequestInit>();
+
+  const plan = useQuery(RouteService.method.route, request ?? skipToken, { staleTime: 0 });
+  const models = useQuery(RouteService.method.listModels, {}, { refetchInterval: 5000 });
+  const run = useMutation(ChatService.method.complete);
+
+  const explain = (e: FormEvent) => {
+    e.preventDefault();
+    run.reset();
+    setRequest({ model, messages: toMessages(messages), routing: { task, stickyKey: sticky, fallbacks: splitList(fallbacks), noFallback } });
+  };
+
+  const health = new Map(models.data?.deployments.map((d) => [d.id, d.health]) ?? []);
+  const healthy = (id: string) => {
+    const s = health.get(id)?.state;
+    return s === undefined || s === DeploymentHealth_State.HEALTHY || s === DeploymentHealth_State.UNSPECIFIED;
+  };
+  const p = plan.data;
+  const firstHealthy = p?.candidates.find((c) => healthy(c.deployment));
+  const answer = run.data;
+  const ranFor = (deployment: string) => {
+    const tries = answer?.attempts.filter((a) => a.deployment === deployment) ?? [];
+    if (!answer) return undefined;
+    if (answer.deployment === deployment && tries.some((a) => outcomeName(a) === "succeeded")) return "answered";
+    if (tries.length) return outcomeName(tries[tries.length - 1]);
+    return "not tried";
+  };
+
+  return (
+    <>
+      <PageHeader title="Route explainer" subtitle="Where would a request go, and why? The plan comes from the same planner that serves chats; no provider is called until you run it." />
+      <Card>
+        <form className="compose" onSubmit={explain} aria-label="Request">
+          <div className="compose-side">
+            <Field label="Model">
+              <ModelSelect value={model} onChange={setModel} />
+            </Field>
+            <Field label="Task hint">
+              <select value={task} onChange={(e) => setTask(Number(e.target.value) as Task)} name="task">
+                {TASKS.map((t) => (
+                  <option key={t.value} value={t.value}>
+                    {t.label}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Sticky key" hint="Keeps A/B assignment stable for this value.">
+              <input value={sticky} onChange={(e) => setSticky(e.target.value)} name="sticky_key" />
+            </Field>
+            <Field label="Fallbacks" hint="Models to try after the route's own, comma-separated.">
+              <input value={fallbacks} onChange={(e) => setFallbacks(e.target.value)} name="fallbacks" />
+            </Field>
+            <label className="check">
+              <input type="checkbox" checked={noFallback} onChange={(e) => setNoFallback(e.target.checked)} name="no_fallback" /> No fallback (first candidate only)
+            </label>
+          </div>
+          <div className="compose-main">
+            <span className="field-label">Messages</span>
+            <MessagesEditor messages={messages} onChange={setMessages} />
+            <div className="actions">
+              <button type="submit" className="primary">
+                Explain
+              </button>
+              <button type="button" disabled={!request || !p || run.isPending} onClick={() => request && run.mutate(request)}>
+                {run.isPending ? "Running…" : "Run"}
+              </button>
+            </div>
+          </div>
+        </form>
+      </Card>
+      <ErrorBox error={plan.error} />
+      {plan.isFetching && !p && <Loading what="Planning" />}
+      {!request && <Empty>Write a request and press Explain to see its plan.</Empty>}
+      {p && (
+        <>
+          <Card title="Plan">
+            <p className="plan-summary" data-testid="plan-summary">
+              <strong>{request?.model}</strong>
+              {p.routing?.alias && <> (alias of {p.routing.route})</>} → route <strong>{p.routing?.route || "–"}</strong>
+              {p.routing?.strategy && <> by {p.routing.strategy}</>}
+              {p.routing?.variant && <>, variant {p.routing.variant}</>}. About {p.estimatedInputTokens} input tokens; at most {p.maxAttempts} attempts
+              {p.hedgeAfterMs ? `, hedging after ${p.hedgeAfterMs} ms` : ""}
+              {p.noFallback ? "; fallbacks off" : ""}.
+            </p>
+            {p.adjustments.length > 0 && (
+              <ul className="small">
+                {p.adjustments.map((a) => (
+                  <li key={a.field}>
+                    <code>{a.field}</code>: {a.detail}
+                  </li>
+                ))}
+              </ul>
+            )}
+            <div className="table-wrap">
+              <table className="table" data-testid="candidates">
+                <thead>
+                  <tr>
+                    <th>#</th>
+                    <th>Deployment</th>
+                    <th>Why here</th>
+                    <th>From</th>
+                    <th className="num">Expected cost</th>
+                    <th className="num">TTFT est.</th>
+                    <th className="num">Latency est.</th>
+                    <th>Health</th>
+                    {answer && <th>Run</th>}
+                  </tr>
+                </thead>
+                <tbody>
+                  {p.candidates.map((c) => {
+                    const outcome = ranFor(c.deployment);
+                    return (
+                      <tr key={c.position} data-testid="candidate" data-deployment={c.deployment} data-position={c.position} data-run={outcome ?? ""}>
+                        <td>{c.position}</td>
+                        <td>
+                          <strong>{c.deployment}</strong>
+                          <div className="muted small">
+                            {c.provider} · {c.model}
+                          </div>
+                        </td>
+                        <td>{c.reason}</td>
+                        <td className="muted">{c.source}</td>
+                        <td className="num">{usd(c.expectedCostNanoUsd)}</td>
+                        <td className="num">{ms(c.ttftMsEstimate)}</td>
+                        <td className="num">{ms(c.latencyMsEstimate)}</td>
+                        <td>{healthy(c.deployment) ? <Badge tone="ok">healthy</Badge> : <Badge tone="warn">cooling down</Badge>}</td>
+                        {answer && <td>{outcome && <Badge tone={outcome === "answered" ? "ok" : outcome === "not tried" ? "muted" : "bad"}>{outcome}</Badge>}</td>}
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          </Card>
+          <Card title={`Excluded (${p.excluded.length})`}>
+            {p.excluded.length === 0 ? (
+              <Empty>Nothing was left out.</Empty>
+            ) : (
+              <table className="table" data-testid="exclusions">
+                <thead>
+                  <tr>
+                    <th>Deployment</th>
+                    <th>Why</th>
+                    <th>Detail</th>
+                    <th>Until</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {p.excluded.map((x) => (
+                    <tr key={x.deployment} data-deployment={x.deployment}>
+                      <td>{x.deployment}</td>
+                      <td>
+                        <Badge tone="warn">{enumName(ExclusionReasonSchema, x.reason, "EXCLUSION_REASON_").replaceAll("_", " ")}</Badge>
+                      </td>
+                      <td>{x.detail}</td>
+                      <td>{x.until ? dateTime(x.until) : "–"}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </Card>
+        </>
+      )}
+      <ErrorBox error={run.error} title="The run failed." />
+      {answer && (
+        <Card title="Run">
+          <p className="plan-summary" data-testid="run-summary" data-deployment={answer.deployment} data-first-healthy={firstHealthy?.deployment ?? ""}>
+            Answered by <strong>{answer.deployment}</strong> after {answer.attempts.length} attempt{answer.attempts.length === 1 ? "" : "s"}
+            {answer.cacheHit && " (from the cache)"}.{" "}
+            {firstHealthy &&
+              (answer.deployment === firstHealthy.deployment ? (
+                <Badge tone="ok">the first healthy candidate (#{firstHealthy.position})</Badge>
+              ) : (
+                <Badge tone="warn">
+                  not the first healthy candidate ({firstHealthy.deployment}, #{firstHealthy.position}): see the attempts
+                </Badge>
+              ))}
+          </p>
+          <AttemptTimeline attempts={answer.attempts} />
+          <h3>Answer</h3>
+          <div className="answer">{answer.message?.content.map((c) => (c.part.case === "text" ? c.part.value : "")).join("")}</div>
+          <p className="muted small">
+            {String(answer.usage?.inputTokens ?? 0)} input + {String(answer.usage?.outputTokens ?? 0)} output tokens · {usd(answer.cost?.totalNanoUsd)} · {ms(answer.timing?.latencyMs)}
+          </p>
+        </Card>
+      )}
+    </>
+  );
+}

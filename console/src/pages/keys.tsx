@@ -1,0 +1,516 @@
+// Keys & teams: AdminService's key and team calls. A created or rotated key's secret is shown once,
+// in a dialog, and forgotten when it closes: those two calls bypass the query cache on purpose.
+
+import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
+import { AdminService, type ApiKey, BudgetPeriod, BudgetPeriodSchema, KeyRole, KeyRoleSchema, Source, type Team } from "@signalbox/client";
+import { useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { useSession } from "../context.ts";
+import { count, dateTime, enumName, relative, splitList, tsToMs } from "../format.ts";
+import { TeamPicker } from "../pickers.tsx";
+import { isAdmin } from "../session.ts";
+import { Badge, Card, CopyButton, Dialog, DialogActions, Empty, ErrorBox, Field, Loading, PageHeader, Pager, usePager } from "../ui.tsx";
+
+const PAGE_SIZE = 25;
+const roleName = (r: KeyRole) => enumName(KeyRoleSchema, r, "KEY_ROLE_");
+const periodName = (p: BudgetPeriod) => enumName(BudgetPeriodSchema, p, "BUDGET_PERIOD_");
+
+/** Refetch every AdminService list after a change. */
+function useAdminRefresh() {
+  const qc = useQueryClient();
+  return () => qc.invalidateQueries({ queryKey: createConnectQueryKey({ schema: AdminService, cardinality: undefined }) });
+}
+
+type Secret = { title: string; name: string; secret: string };
+
+export function KeysPage() {
+  const { identity } = useSession();
+  const admin = isAdmin(identity);
+  const [secret, setSecret] = useState<Secret>();
+  return (
+    <>
+      <PageHeader
+        title="Keys & teams"
+        subtitle={admin ? "Caller keys and teams. Keys from the config file are read-only here." : `Keys of team ${identity.team}. Keys from the config file are read-only here.`}
+      />
+      <KeysCard onSecret={setSecret} />
+      <TeamsCard />
+      {secret && <SecretDialog {...secret} onClose={() => setSecret(undefined)} />}
+    </>
+  );
+}
+
+function keyStatus(k: ApiKey, now = Date.now()): { label: string; tone: "ok" | "bad" | "warn" | "muted" } {
+  if (k.revokeTime) return { label: "revoked", tone: "bad" };
+  const exp = tsToMs(k.expireTime);
+  if (exp !== undefined && exp <= now) return { label: "expired", tone: "bad" };
+  const prev = tsToMs(k.previousSecretExpireTime);
+  if (prev !== undefined && prev > now) return { label: "rotating", tone: "warn" };
+  return { label: "active", tone: "ok" };
+}
+
+function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
+  const { identity } = useSession();
+  const admin = isAdmin(identity);
+  const [team, setTeam] = useState("");
+  const [revoked, setRevoked] = useState(false);
+  const pager = usePager(`${team}|${revoked}`);
+  const q = useQuery(AdminService.method.listKeys, { team, includeRevoked: revoked, pageSize: PAGE_SIZE, pageToken: pager.token });
+  const [dialog, setDialog] = useState<{ kind: "create" } | { kind: "edit" | "rotate" | "revoke"; key: ApiKey }>();
+  const keys = q.data?.keys ?? [];
+  // A team key may not touch admin keys; nobody edits config-file keys here.
+  const manageable = (k: ApiKey) => k.source !== Source.CONFIG && !k.revokeTime && (admin || k.role !== KeyRole.ADMIN);
+  const close = () => setDialog(undefined);
+
+  return (
+    <Card
+      title="Keys"
+      actions={
+        <>
+          {admin && <TeamPicker value={team} onChange={setTeam} />}
+          <label className="check">
+            <input type="checkbox" checked={revoked} onChange={(e) => setRevoked(e.target.checked)} /> Show revoked
+          </label>
+          <button type="button" className="primary" onClick={() => setDialog({ kind: "create" })}>
+            New key
+          </button>
+        </>
+      }
+    >
+      <ErrorBox error={q.error} />
+      {q.isPending ? (
+        <Loading />
+      ) : keys.length === 0 ? (
+        <Empty>No keys.</Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="table dense" data-testid="keys-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Team</th>
+                <th>Role</th>
+                <th>Allows</th>
+                <th>Limits</th>
+                <th>Budget</th>
+                <th>Last used</th>
+                <th>Status</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {keys.map((k) => {
+                const st = keyStatus(k);
+                return (
+                  <tr key={k.name} data-testid="key-row" data-name={k.name} data-team={k.team} data-status={st.label}>
+                    <td>
+                      <strong className="nowrap">{k.name}</strong>
+                      <div className="muted small">
+                        {k.prefix && <code>{k.prefix}… · </code>}
+                        {k.source === Source.CONFIG ? "config file" : `created ${relative(k.createTime)} by ${k.createdBy || "–"}`}
+                      </div>
+                    </td>
+                    <td>{k.team}</td>
+                    <td>{roleName(k.role)}</td>
+                    <td>{k.allow.length ? k.allow.join(", ") : <span className="muted">everything</span>}</td>
+                    <td className="nowrap">
+                      {k.limits?.requestsPerMinute !== undefined && <div>{count(k.limits.requestsPerMinute)} req/min</div>}
+                      {k.limits?.tokensPerMinute !== undefined && <div>{count(k.limits.tokensPerMinute)} tok/min</div>}
+                      {k.limits?.requestsPerMinute === undefined && k.limits?.tokensPerMinute === undefined && <span className="muted">team default</span>}
+                    </td>
+                    <td className="nowrap">{k.budget ? `$${k.budget.limitUsd} / ${periodName(k.budget.period)}` : <span className="muted">–</span>}</td>
+                    <td className="nowrap">{k.lastUsedTime ? relative(k.lastUsedTime) : <span className="muted">never</span>}</td>
+                    <td>
+                      <Badge tone={st.tone} title={k.expireTime ? `expires ${dateTime(k.expireTime)}` : undefined}>
+                        {st.label}
+                      </Badge>
+                    </td>
+                    <td className="row-actions">
+                      {manageable(k) && (
+                        <>
+                          <button type="button" onClick={() => setDialog({ kind: "edit", key: k })}>
+                            Edit
+                          </button>
+                          <button type="button" onClick={() => setDialog({ kind: "rotate", key: k })}>
+                            Rotate
+                          </button>
+                          <button type="button" className="danger" onClick={() => setDialog({ kind: "revoke", key: k })}>
+                            Revoke
+                          </button>
+                        </>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager pager={pager} nextToken={q.data?.nextPageToken} />
+      {dialog?.kind === "create" && <CreateKeyDialog onClose={close} onSecret={onSecret} />}
+      {dialog?.kind === "edit" && <EditKeyDialog k={dialog.key} onClose={close} />}
+      {dialog?.kind === "rotate" && <RotateKeyDialog k={dialog.key} onClose={close} onSecret={onSecret} />}
+      {dialog?.kind === "revoke" && <RevokeKeyDialog k={dialog.key} onClose={close} />}
+    </Card>
+  );
+}
+
+/** The fields a key shares between create and edit. */
+interface KeyForm {
+  allow: string;
+  rpm: string;
+  tpm: string;
+  period: BudgetPeriod;
+  limitUsd: string;
+  maxOutput: string;
+}
+
+const formOf = (k?: ApiKey): KeyForm => ({
+  allow: k?.allow.join(", ") ?? "",
+  rpm: k?.limits?.requestsPerMinute?.toString() ?? "",
+  tpm: k?.limits?.tokensPerMinute?.toString() ?? "",
+  period: k?.budget?.period ?? BudgetPeriod.MONTH,
+  limitUsd: k?.budget ? String(k.budget.limitUsd) : "",
+  maxOutput: k?.maxOutputTokens?.toString() ?? "",
+});
+
+const optNum = (s: string) => (s.trim() === "" ? undefined : Number(s));
+
+function keyFields(f: KeyForm) {
+  const rpm = optNum(f.rpm);
+  const tpm = optNum(f.tpm);
+  const limit = optNum(f.limitUsd);
+  return {
+    allow: splitList(f.allow),
+    limits: rpm === undefined && tpm === undefined ? undefined : { requestsPerMinute: rpm, tokensPerMinute: tpm === undefined ? undefined : BigInt(tpm) },
+    budget: limit === undefined ? undefined : { period: f.period, limitUsd: limit },
+    maxOutputTokens: optNum(f.maxOutput),
+  };
+}
+
+function KeyFormFields({ f, set }: { f: KeyForm; set: (f: KeyForm) => void }) {
+  const on = (k: keyof KeyForm) => (e: { target: { value: string } }) => set({ ...f, [k]: k === "period" ? Number(e.target.value) : e.target.value });
+  return (
+    <>
+      <Field label="Allowed models" hint="Routes, aliases or deployments, comma-separated; empty allows everything.">
+        <input value={f.allow} onChange={on("allow")} name="allow" />
+      </Field>
+      <div className="row">
+        <Field label="Requests per minute">
+          <input type="number" min={1} value={f.rpm} onChange={on("rpm")} name="rpm" placeholder="team default" />
+        </Field>
+        <Field label="Tokens per minute">
+          <input type="number" min={1} value={f.tpm} onChange={on("tpm")} name="tpm" placeholder="team default" />
+        </Field>
+      </div>
+      <div className="row">
+        <Field label="Budget (USD)">
+          <input type="number" min={0} step="0.01" value={f.limitUsd} onChange={on("limitUsd")} name="budget" placeholder="none" />
+        </Field>
+        <Field label="Per">
+          <select value={f.period} onChange={on("period")} name="period">
+            <option value={BudgetPeriod.DAY}>day</option>
+            <option value={BudgetPeriod.WEEK}>week</option>
+            <option value={BudgetPeriod.MONTH}>month</option>
+          </select>
+        </Field>
+        <Field label="Max output tokens">
+          <input type="number" min={1} value={f.maxOutput} onChange={on("maxOutput")} name="max_output_tokens" placeholder="no cap" />
+        </Field>
+      </div>
+    </>
+  );
+}
+
+function CreateKeyDialog({ onClose, onSecret }: { onClose: () => void; onSecret: (s: Secret) => void }) {
+  const { client, identity } = useSession();
+  const admin = isAdmin(identity);
+  const refresh = useAdminRefresh();
+  const [name, setName] = useState("");
+  const [team, setTeam] = useState(admin ? "" : identity.team);
+  const [role, setRole] = useState<KeyRole>(KeyRole.SERVICE);
+  const [f, setF] = useState(formOf());
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      // Called directly, not through the query cache: the response carries the secret.
+      const res = await client.admin.createKey({ key: { name: name.trim(), team, role, ...keyFields(f) } });
+      onClose();
+      onSecret({ title: "Key created", name: res.key?.name ?? name, secret: res.secret });
+      refresh();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title="New key" onClose={onClose}>
+      <form onSubmit={submit} className="form" aria-label="New key">
+        <Field label="Name" hint="Lower-case letters, digits, dot, dash, underscore; shows in usage records.">
+          <input value={name} onChange={(e) => setName(e.target.value)} name="name" required autoFocus pattern="[a-z0-9][a-z0-9._\-]{0,63}" />
+        </Field>
+        <div className="row">
+          <Field label="Team">{admin ? <TeamPicker value={team} onChange={setTeam} allowAll={false} /> : <input value={team} readOnly name="team" />}</Field>
+          <Field label="Role">
+            <select value={role} onChange={(e) => setRole(Number(e.target.value) as KeyRole)} name="role">
+              {admin && <option value={KeyRole.ADMIN}>admin: everything</option>}
+              <option value={KeyRole.TEAM}>team: its team's usage and keys</option>
+              <option value={KeyRole.SERVICE}>service: chat and its own usage</option>
+            </select>
+          </Field>
+        </div>
+        <KeyFormFields f={f} set={setF} />
+        <ErrorBox error={error} />
+        <DialogActions onCancel={onClose} label="Create key" busyLabel="Creating…" busy={busy} disabled={!name.trim() || !team} />
+      </form>
+    </Dialog>
+  );
+}
+
+function EditKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const [f, setF] = useState(formOf(k));
+  const update = useMutation(AdminService.method.updateKey, { onSuccess: () => (refresh(), onClose()) });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    // The form shows every editable field, so every one is in the mask (an empty one clears it).
+    update.mutate({ key: { name: k.name, ...keyFields(f) }, updateMask: { paths: ["allow", "limits", "budget", "max_output_tokens"] } });
+  };
+  return (
+    <Dialog title={`Edit key ${k.name}`} onClose={onClose}>
+      <form onSubmit={submit} className="form" aria-label="Edit key">
+        <KeyFormFields f={f} set={setF} />
+        <ErrorBox error={update.error} />
+        <DialogActions onCancel={onClose} label="Save" busyLabel="Saving…" busy={update.isPending} />
+      </form>
+    </Dialog>
+  );
+}
+
+function RotateKeyDialog({ k, onClose, onSecret }: { k: ApiKey; onClose: () => void; onSecret: (s: Secret) => void }) {
+  const { client } = useSession();
+  const refresh = useAdminRefresh();
+  const [grace, setGrace] = useState(3600);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const rotate = async () => {
+    setBusy(true);
+    try {
+      // Called directly, not through the query cache: the response carries the secret.
+      const res = await client.admin.rotateKey({ name: k.name, graceSeconds: grace });
+      onClose();
+      onSecret({ title: "Key rotated", name: k.name, secret: res.secret });
+      refresh();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title={`Rotate key ${k.name}`} onClose={onClose}>
+      <p>A new secret is issued. The current one keeps working for the grace period, then stops.</p>
+      <Field label="Grace period">
+        <select value={grace} onChange={(e) => setGrace(Number(e.target.value))} name="grace">
+          <option value={0}>none: stop the old secret now</option>
+          <option value={3600}>1 hour</option>
+          <option value={86400}>1 day</option>
+          <option value={604800}>7 days</option>
+        </select>
+      </Field>
+      <ErrorBox error={error} />
+      <DialogActions onCancel={onClose} label="Rotate" busyLabel="Rotating…" busy={busy} onConfirm={rotate} />
+    </Dialog>
+  );
+}
+
+function RevokeKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const revoke = useMutation(AdminService.method.revokeKey, { onSuccess: () => (refresh(), onClose()) });
+  return (
+    <Dialog title={`Revoke key ${k.name}`} onClose={onClose}>
+      <p>
+        Requests with <strong>{k.name}</strong> are refused everywhere within a second. This cannot be undone; the key stays listed as revoked.
+      </p>
+      <ErrorBox error={revoke.error} />
+      <DialogActions onCancel={onClose} label="Revoke key" busyLabel="Revoking…" busy={revoke.isPending} onConfirm={() => revoke.mutate({ name: k.name })} danger />
+    </Dialog>
+  );
+}
+
+/** The secret, once: copy it now; closing the dialog drops it for good. */
+function SecretDialog({ title, name, secret, onClose }: Secret & { onClose: () => void }) {
+  return (
+    <Dialog title={title} onClose={onClose}>
+      <p>
+        The secret of <strong>{name}</strong>. Copy it now: it is shown only this once and cannot be retrieved later.
+      </p>
+      <div className="secret">
+        <code data-testid="secret">{secret}</code>
+        <CopyButton text={secret} />
+      </div>
+      <div className="dialog-actions">
+        <button type="button" className="primary" onClick={onClose}>
+          I have copied it
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+function TeamsCard() {
+  const { identity } = useSession();
+  const admin = isAdmin(identity);
+  const pager = usePager("");
+  const q = useQuery(AdminService.method.listTeams, { pageSize: PAGE_SIZE, pageToken: pager.token });
+  const [dialog, setDialog] = useState<{ kind: "create" } | { kind: "edit" | "delete"; team: Team }>();
+  const teams = q.data?.teams ?? [];
+  const close = () => setDialog(undefined);
+  return (
+    <Card
+      title="Teams"
+      actions={
+        admin && (
+          <button type="button" className="primary" onClick={() => setDialog({ kind: "create" })}>
+            New team
+          </button>
+        )
+      }
+    >
+      <ErrorBox error={q.error} />
+      {q.isPending ? (
+        <Loading />
+      ) : teams.length === 0 ? (
+        <Empty>No teams.</Empty>
+      ) : (
+        <table className="table" data-testid="teams-table">
+          <thead>
+            <tr>
+              <th>Team</th>
+              <th>Budget</th>
+              <th>Default key limits</th>
+              <th className="num">Keys</th>
+              <th>Source</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {teams.map((t) => (
+              <tr key={t.name} data-testid="team-row" data-name={t.name}>
+                <td>
+                  <strong>{t.name}</strong>
+                </td>
+                <td>{t.budget ? `$${t.budget.limitUsd} / ${periodName(t.budget.period)}` : <span className="muted">–</span>}</td>
+                <td>
+                  {t.defaultKeyLimits?.requestsPerMinute !== undefined && <div>{count(t.defaultKeyLimits.requestsPerMinute)} req/min</div>}
+                  {t.defaultKeyLimits?.tokensPerMinute !== undefined && <div>{count(t.defaultKeyLimits.tokensPerMinute)} tok/min</div>}
+                  {t.defaultKeyLimits?.requestsPerMinute === undefined && t.defaultKeyLimits?.tokensPerMinute === undefined && <span className="muted">–</span>}
+                </td>
+                <td className="num">{t.keyCount}</td>
+                <td>{t.source === Source.CONFIG ? "config file" : "managed"}</td>
+                <td className="row-actions">
+                  {t.source !== Source.CONFIG && (
+                    <>
+                      <button type="button" onClick={() => setDialog({ kind: "edit", team: t })}>
+                        {admin ? "Edit" : "Edit budget"}
+                      </button>
+                      {admin && (
+                        <button type="button" className="danger" onClick={() => setDialog({ kind: "delete", team: t })} disabled={t.keyCount > 0} title={t.keyCount > 0 ? "Teams with keys cannot be deleted" : undefined}>
+                          Delete
+                        </button>
+                      )}
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Pager pager={pager} nextToken={q.data?.nextPageToken} />
+      {(dialog?.kind === "create" || dialog?.kind === "edit") && <TeamDialog team={dialog.kind === "edit" ? dialog.team : undefined} onClose={close} />}
+      {dialog?.kind === "delete" && <DeleteTeamDialog team={dialog.team} onClose={close} />}
+    </Card>
+  );
+}
+
+function TeamDialog({ team, onClose }: { team?: Team; onClose: () => void }) {
+  const { identity } = useSession();
+  const admin = isAdmin(identity);
+  const refresh = useAdminRefresh();
+  const [name, setName] = useState(team?.name ?? "");
+  const [period, setPeriod] = useState<BudgetPeriod>(team?.budget?.period ?? BudgetPeriod.MONTH);
+  const [limit, setLimit] = useState(team?.budget ? String(team.budget.limitUsd) : "");
+  const [rpm, setRpm] = useState(team?.defaultKeyLimits?.requestsPerMinute?.toString() ?? "");
+  const [tpm, setTpm] = useState(team?.defaultKeyLimits?.tokensPerMinute?.toString() ?? "");
+  const done = { onSuccess: () => (refresh(), onClose()) };
+  const create = useMutation(AdminService.method.createTeam, done);
+  const update = useMutation(AdminService.method.updateTeam, done);
+  const m = team ? update : create;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const l = optNum(limit);
+    const r = optNum(rpm);
+    const t = optNum(tpm);
+    const body = {
+      name: name.trim(),
+      budget: l === undefined ? undefined : { period, limitUsd: l },
+      defaultKeyLimits: r === undefined && t === undefined ? undefined : { requestsPerMinute: r, tokensPerMinute: t === undefined ? undefined : BigInt(t) },
+    };
+    if (team) update.mutate({ team: body, updateMask: { paths: admin ? ["budget", "default_key_limits"] : ["budget"] } });
+    else create.mutate({ team: body });
+  };
+  return (
+    <Dialog title={team ? `Edit team ${team.name}` : "New team"} onClose={onClose}>
+      <form onSubmit={submit} className="form" aria-label={team ? "Edit team" : "New team"}>
+        {!team && (
+          <Field label="Name">
+            <input value={name} onChange={(e) => setName(e.target.value)} name="name" required autoFocus />
+          </Field>
+        )}
+        <div className="row">
+          <Field label="Budget (USD)" hint={admin ? undefined : "A team key may lower its team's budget, not raise it."}>
+            <input type="number" min={0} step="0.01" value={limit} onChange={(e) => setLimit(e.target.value)} name="budget" placeholder="none" />
+          </Field>
+          <Field label="Per">
+            <select value={period} onChange={(e) => setPeriod(Number(e.target.value) as BudgetPeriod)} name="period">
+              <option value={BudgetPeriod.DAY}>day</option>
+              <option value={BudgetPeriod.WEEK}>week</option>
+              <option value={BudgetPeriod.MONTH}>month</option>
+            </select>
+          </Field>
+        </div>
+        {admin && (
+          <div className="row">
+            <Field label="Default requests per minute" hint="For the team's keys that set none.">
+              <input type="number" min={1} value={rpm} onChange={(e) => setRpm(e.target.value)} name="rpm" />
+            </Field>
+            <Field label="Default tokens per minute">
+              <input type="number" min={1} value={tpm} onChange={(e) => setTpm(e.target.value)} name="tpm" />
+            </Field>
+          </div>
+        )}
+        <ErrorBox error={m.error} />
+        <DialogActions onCancel={onClose} label={team ? "Save" : "Create team"} busy={m.isPending} disabled={!name.trim()} />
+      </form>
+    </Dialog>
+  );
+}
+
+function DeleteTeamDialog({ team, onClose }: { team: Team; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const del = useMutation(AdminService.method.deleteTeam, { onSuccess: () => (refresh(), onClose()) });
+  return (
+    <Dialog title={`Delete team ${team.name}`} onClose={onClose}>
+      <p>The team and its budget are deleted. Teams that still have keys (revoked ones included) cannot be deleted.</p>
+      <ErrorBox error={del.error} />
+      <DialogActions onCancel={onClose} label="Delete team" busyLabel="Deleting…" busy={del.isPending} onConfirm={() => del.mutate({ name: team.name })} danger />
+    </Dialog>
+  );
+}

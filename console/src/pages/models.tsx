@@ -1,0 +1,188 @@
+// Models & health: every deployment with its prices, context window, capabilities and live health
+// (cooldowns, latency estimates, in flight), refreshed every few seconds; then aliases and routes.
+
+import { useQuery } from "@connectrpc/connect-query";
+import { CapabilitySchema, DeploymentHealth_State, DeploymentHealth_StateSchema, type DeploymentHealth, FailureKindSchema, RouteService, TaskSchema } from "@signalbox/client";
+import { count, dateTime, enumName, ms, pricePerMtok, relative } from "../format.ts";
+import { Badge, Card, ErrorBox, Loading, PageHeader } from "../ui.tsx";
+
+const REFRESH_MS = 3000;
+
+function HealthBadge({ h }: { h: DeploymentHealth | undefined }) {
+  switch (h?.state) {
+    case DeploymentHealth_State.COOLING_DOWN:
+      return (
+        <Badge tone="bad" title={h.cooldownUntil ? `until ${dateTime(h.cooldownUntil)}` : undefined}>
+          cooling down {h.cooldownUntil ? relative(h.cooldownUntil) : ""}
+        </Badge>
+      );
+    case DeploymentHealth_State.PROBING:
+      return <Badge tone="warn">probing</Badge>;
+    default:
+      return <Badge tone="ok">healthy</Badge>;
+  }
+}
+
+export function ModelsPage() {
+  const q = useQuery(RouteService.method.listModels, {}, { refetchInterval: REFRESH_MS });
+  const m = q.data;
+  return (
+    <>
+      <PageHeader
+        title="Models & health"
+        subtitle={
+          <>
+            What callers may name as <code>model</code>, with live health from the shared state store. Refreshes every {REFRESH_MS / 1000} s
+            {q.dataUpdatedAt ? ` (last ${new Date(q.dataUpdatedAt).toLocaleTimeString()})` : ""}.
+          </>
+        }
+      />
+      <ErrorBox error={q.error} />
+      {!m ? (
+        q.isPending && <Loading />
+      ) : (
+        <>
+          <Card title={`Deployments (${m.deployments.length})`}>
+            <div className="table-wrap">
+              <table className="table dense" data-testid="deployments">
+                <thead>
+                  <tr>
+                    <th>Deployment</th>
+                    <th>Provider</th>
+                    <th className="num">Price / 1M tok.</th>
+                    <th className="num">Context</th>
+                    <th>Capabilities</th>
+                    <th>Health</th>
+                    <th className="num">Failures</th>
+                    <th className="num">TTFT est.</th>
+                    <th className="num">Latency est.</th>
+                    <th className="num">In flight</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {m.deployments.map((d) => (
+                    <tr key={d.id} data-id={d.id} data-state={enumName(DeploymentHealth_StateSchema, d.health?.state ?? 0, "STATE_")}>
+                      <td>
+                        <strong>{d.id}</strong>
+                        <div className="muted small">{d.model}</div>
+                      </td>
+                      <td>
+                        {d.provider}
+                        <div className="muted small">{d.providerType}</div>
+                      </td>
+                      <td className="num">
+                        {d.pricing ? (
+                          <>
+                            {pricePerMtok(d.pricing.inputMicroUsdPerMtok)} in
+                            <div className="muted small">{pricePerMtok(d.pricing.outputMicroUsdPerMtok)} out</div>
+                          </>
+                        ) : (
+                          "–"
+                        )}
+                      </td>
+                      <td className="num">
+                        {d.contextWindow ? count(d.contextWindow) : "–"}
+                        {d.maxOutputTokens ? <div className="muted small">{count(d.maxOutputTokens)} out</div> : null}
+                      </td>
+                      <td className="caps">
+                        <div className="chips small">
+                          {d.capabilities.map((c) => (
+                            <span key={c} className="chip">
+                              {enumName(CapabilitySchema, c, "CAPABILITY_").replaceAll("_", " ")}
+                            </span>
+                          ))}
+                          {d.strengths.map((t) => (
+                            <span key={`t${t}`} className="chip strength" title="strength">
+                              {enumName(TaskSchema, t, "TASK_")}
+                            </span>
+                          ))}
+                        </div>
+                      </td>
+                      <td>
+                        <HealthBadge h={d.health} />
+                        {d.health?.lastFailureKind ? <div className="muted small">last: {enumName(FailureKindSchema, d.health.lastFailureKind, "FAILURE_KIND_")}</div> : null}
+                      </td>
+                      <td className="num">{d.health?.consecutiveFailures ?? 0}</td>
+                      <td className="num">{ms(d.health?.ttftMs)}</td>
+                      <td className="num">{ms(d.health?.latencyMs)}</td>
+                      <td className="num">{d.health?.inFlight ?? 0}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </Card>
+          <div className="grid-2 wide-left">
+            <Card title={`Routes (${m.routes.length})`}>
+              <div className="table-wrap">
+                <table className="table" data-testid="routes">
+                  <thead>
+                    <tr>
+                      <th>Route</th>
+                      <th>Strategy</th>
+                      <th>Targets</th>
+                      <th>Fallbacks</th>
+                      <th>Options</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {m.routes.map((r) => (
+                      <tr key={r.name} data-name={r.name}>
+                        <td>
+                          <strong>{r.name}</strong>
+                          {r.description && <div className="muted small">{r.description}</div>}
+                        </td>
+                        <td>{r.strategy}</td>
+                        <td>
+                          {r.variants.length > 0
+                            ? r.variants.map((v) => (
+                                <div key={v.name}>
+                                  <span className="muted">{v.name} ({v.weight}):</span> {v.targets.map((t) => t.deployment).join(", ")}
+                                </div>
+                              ))
+                            : r.targets.map((t) => (
+                                <div key={t.deployment}>
+                                  {t.deployment}
+                                  {r.strategy === "weighted" && <span className="muted"> ×{t.weight}</span>}
+                                </div>
+                              ))}
+                        </td>
+                        <td>{r.fallbacks.length ? r.fallbacks.join(", ") : <span className="muted">–</span>}</td>
+                        <td>
+                          <div className="chips small">
+                            {r.cacheEnabled && <span className="chip">cached</span>}
+                            {r.noFallback && <span className="chip">no fallback</span>}
+                            {r.maxAttempts > 0 && <span className="chip">≤ {r.maxAttempts} attempts</span>}
+                            {r.hedgeAfterMs > 0 && <span className="chip">hedge {r.hedgeAfterMs} ms</span>}
+                          </div>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </Card>
+            <Card title={`Aliases (${m.aliases.length})`}>
+              {m.aliases.length === 0 ? (
+                <p className="muted">No aliases.</p>
+              ) : (
+                <table className="table compact">
+                  <tbody>
+                    {m.aliases.map((a) => (
+                      <tr key={a.name}>
+                        <td>
+                          <strong>{a.name}</strong>
+                        </td>
+                        <td>→ {a.target}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </Card>
+          </div>
+        </>
+      )}
+    </>
+  );
+}

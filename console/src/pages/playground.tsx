@@ -1,0 +1,183 @@
+// Playground: stream a chat through any route and watch it happen: the start event (which
+// deployment committed), each delta as it arrives, and the finish (usage, cost, attempts).
+
+import { FinishReasonSchema, type StreamStart, streamText, type StreamTextResult } from "@signalbox/client";
+import { type FormEvent, useRef, useState } from "react";
+import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
+import { useSession } from "../context.ts";
+import { count, enumName, ms, usd } from "../format.ts";
+import { traceLink } from "../session.ts";
+import { AttemptTimeline } from "../timeline.tsx";
+import { Badge, Card, Empty, ErrorBox, Field, PageHeader } from "../ui.tsx";
+
+interface Delta {
+  text: string;
+  /** ms since the request was sent */
+  at: number;
+}
+
+export function PlaygroundPage() {
+  const { client, settings } = useSession();
+  const [model, setModel] = useState("default");
+  const [messages, setMessages] = useState<DraftMessage[]>([{ role: "user", text: "Write a haiku about failover." }]);
+  const [maxTokens, setMaxTokens] = useState("");
+  const [start, setStart] = useState<{ ev: StreamStart; at: number }>();
+  const [deltas, setDeltas] = useState<Delta[]>([]);
+  const [finish, setFinish] = useState<{ res: StreamTextResult; at: number }>();
+  const [error, setError] = useState<unknown>();
+  const [running, setRunning] = useState(false);
+  const abort = useRef<AbortController | null>(null);
+
+  const send = async (e: FormEvent) => {
+    e.preventDefault();
+    const ac = new AbortController();
+    abort.current = ac;
+    setStart(undefined);
+    setDeltas([]);
+    setFinish(undefined);
+    setError(undefined);
+    setRunning(true);
+    const t0 = performance.now();
+    const max = Number(maxTokens);
+    try {
+      const s = streamText(
+        client.chat,
+        { model, messages: toMessages(messages), maxOutputTokens: maxTokens && max > 0 ? max : undefined },
+        {
+          signal: ac.signal,
+          onStart: (ev) => setStart({ ev, at: performance.now() - t0 }),
+          onText: (text) => setDeltas((d) => [...d, { text, at: performance.now() - t0 }]),
+        },
+      );
+      const res = await s.result;
+      setFinish({ res, at: performance.now() - t0 });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setRunning(false);
+      abort.current = null;
+    }
+  };
+
+  const text = deltas.map((d) => d.text).join("");
+  const trace = start ? traceLink(settings, start.ev.traceId) : undefined;
+
+  return (
+    <>
+      <PageHeader title="Playground" subtitle="Stream a chat through any route, alias or deployment, and watch the start event, the deltas and the finish." />
+      <Card>
+        <form className="compose" onSubmit={send} aria-label="Chat">
+          <div className="compose-side">
+            <Field label="Model">
+              <ModelSelect value={model} onChange={setModel} />
+            </Field>
+            <Field label="Max output tokens">
+              <input type="number" min={1} value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} name="max_output_tokens" placeholder="default" />
+            </Field>
+          </div>
+          <div className="compose-main">
+            <span className="field-label">Messages</span>
+            <MessagesEditor messages={messages} onChange={setMessages} />
+            <div className="actions">
+              <button type="submit" className="primary" disabled={running}>
+                {running ? "Streaming…" : "Send"}
+              </button>
+              <button type="button" onClick={() => abort.current?.abort()} disabled={!running}>
+                Stop
+              </button>
+            </div>
+          </div>
+        </form>
+      </Card>
+      <ErrorBox error={error} />
+      <div className="grid-2 wide-left">
+        <Card title="Answer">
+          {deltas.length === 0 && !running ? (
+            <Empty>Send a message to see the answer arrive.</Empty>
+          ) : (
+            <>
+              <div className="answer" data-testid="answer">
+                {text}
+                {running && <span className="cursor" />}
+              </div>
+              <div className="deltas" data-testid="deltas" data-count={deltas.length}>
+                {deltas.map((d, i) => (
+                  <span key={i} className="delta" data-testid="delta" title={`delta ${i + 1} at ${ms(d.at)}`}>
+                    <span className="muted">{Math.round(d.at)}ms</span> {d.text}
+                  </span>
+                ))}
+              </div>
+            </>
+          )}
+        </Card>
+        <div className="stack">
+          <Card title="Start">
+            {start ? (
+              <dl className="facts" data-testid="stream-start" data-deployment={start.ev.deployment} data-at={Math.round(start.at)}>
+                <dt>Deployment</dt>
+                <dd>
+                  <strong>{start.ev.deployment}</strong>
+                  {start.ev.cacheHit && (
+                    <>
+                      {" "}
+                      <Badge tone="info">cache hit</Badge>
+                    </>
+                  )}
+                </dd>
+                <dt>Route</dt>
+                <dd>{start.ev.routing?.route || "–"}</dd>
+                <dt>Model</dt>
+                <dd>{start.ev.providerModel || start.ev.model}</dd>
+                <dt>Committed after</dt>
+                <dd>{ms(start.at)}</dd>
+                {start.ev.priorAttempts.length > 0 && (
+                  <>
+                    <dt>Before it</dt>
+                    <dd>{start.ev.priorAttempts.length} failed attempt(s)</dd>
+                  </>
+                )}
+                <dt>Trace</dt>
+                <dd>
+                  {trace ? (
+                    <a href={trace} target="_blank" rel="noopener noreferrer">
+                      {start.ev.traceId.slice(0, 12)}… ↗
+                    </a>
+                  ) : (
+                    <code className="small">{start.ev.traceId || "–"}</code>
+                  )}
+                </dd>
+              </dl>
+            ) : (
+              <Empty>{running ? "Waiting for the gateway to commit to a deployment…" : "Not started."}</Empty>
+            )}
+          </Card>
+          <Card title="Finish">
+            {finish ? (
+              <dl className="facts" data-testid="stream-finish" data-deltas={deltas.length}>
+                <dt>Finish reason</dt>
+                <dd>{enumName(FinishReasonSchema, finish.res.finishReason, "FINISH_REASON_")}</dd>
+                <dt>Tokens</dt>
+                <dd>
+                  {count(finish.res.usage?.inputTokens)} in · {count(finish.res.usage?.outputTokens)} out
+                </dd>
+                <dt>Cost</dt>
+                <dd>{usd(finish.res.cost?.totalNanoUsd)}</dd>
+                <dt>Deltas</dt>
+                <dd>{deltas.length}</dd>
+                <dt>Total time</dt>
+                <dd>{ms(finish.at)}</dd>
+              </dl>
+            ) : (
+              <Empty>{running ? "Streaming…" : "Not finished."}</Empty>
+            )}
+          </Card>
+        </div>
+      </div>
+      {finish && (
+        <Card title={`Attempts (${finish.res.attempts.length})`}>
+          <AttemptTimeline attempts={finish.res.attempts} />
+        </Card>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,326 @@
+// Requests: ListRequests with filters, a page at a time; a request opens its attempts as a
+// timeline with tokens, cost and a link to its trace.
+
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { createConnectQueryKey, useQuery, useTransport } from "@connectrpc/connect-query";
+import { Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, type RequestRecord, UsageService } from "@signalbox/client";
+import { useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+import { count, dateTime, enumName, ms, shortTime, usd } from "../format.ts";
+import { Link, navigate } from "../router.tsx";
+import { type Settings, traceLink } from "../session.ts";
+import { AttemptTimeline } from "../timeline.tsx";
+import { Badge, Card, Empty, ErrorBox, Field, Loading, PageHeader, Pager, StatusBadge, usePager } from "../ui.tsx";
+import { RANGE_MS, type RangeName } from "../usage.ts";
+
+const PAGE_SIZE = 25;
+const ERROR_CODES = [
+  "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists", "permission_denied", "resource_exhausted",
+  "failed_precondition", "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss", "unauthenticated",
+];
+const STATUS_OPTIONS = [
+  { value: "", label: "Any status" },
+  { value: "ok", label: "ok" },
+  { value: "errors", label: "Any error" },
+  ...ERROR_CODES.map((c) => ({ value: c, label: c })),
+];
+
+interface Filters {
+  status: string;
+  team: string;
+  key: string;
+  route: string;
+  deployment: string;
+  range: RangeName | "all";
+}
+/** The filters typed as text: field, dimension, label. */
+const TEXT_FILTERS: ["team" | "key" | "route" | "deployment", Dimension, string][] = [
+  ["team", Dimension.TEAM, "Team"],
+  ["key", Dimension.KEY, "Key"],
+  ["route", Dimension.ROUTE, "Route"],
+  ["deployment", Dimension.DEPLOYMENT, "Deployment"],
+];
+const NO_FILTERS: Filters = { status: "", team: "", key: "", route: "", deployment: "", range: "24h" };
+
+function requestInput(f: Filters, end: number) {
+  const filters: { dimension: Dimension; values: string[] }[] = [];
+  if (f.status) filters.push({ dimension: Dimension.STATUS, values: f.status === "errors" ? ERROR_CODES : [f.status] });
+  for (const [k, d] of TEXT_FILTERS) if (f[k]) filters.push({ dimension: d, values: [f[k]] });
+  return {
+    filters,
+    startTime: f.range === "all" ? undefined : timestampFromMs(end - RANGE_MS[f.range]),
+    endTime: f.range === "all" ? undefined : timestampFromMs(end),
+  };
+}
+
+/** Fell back: answered by an attempt other than the first, or more than one deployment tried. */
+export const fellBack = (r: RequestRecord) => new Set(r.attempts.map((a) => a.deployment)).size > 1;
+
+export function RequestsPage() {
+  const [draft, setDraft] = useState<Filters>(NO_FILTERS);
+  const [applied, setApplied] = useState({ filters: NO_FILTERS, end: Date.now() });
+  const pager = usePager(JSON.stringify(applied));
+  const q = useQuery(UsageService.method.listRequests, { ...requestInput(applied.filters, applied.end), pageSize: PAGE_SIZE, pageToken: pager.token });
+  const queryClient = useQueryClient();
+  const transport = useTransport();
+
+  const apply = (e?: FormEvent) => {
+    e?.preventDefault();
+    setApplied({ filters: draft, end: Date.now() });
+  };
+  // The record is already loaded: hand it to the detail page's query instead of fetching it again.
+  const open = (r: RequestRecord) => {
+    queryClient.setQueryData(createConnectQueryKey({ schema: UsageService.method.getRequest, input: { id: r.id }, transport, cardinality: "finite" }), create(GetRequestResponseSchema, { record: r }));
+    navigate(`requests/${encodeURIComponent(r.id)}`);
+  };
+  const set = (k: keyof Filters) => (e: { target: { value: string } }) => setDraft({ ...draft, [k]: e.target.value });
+  const records = q.data?.records ?? [];
+
+  return (
+    <>
+      <PageHeader title="Requests" subtitle="Every request the gateway served, newest first: who sent it, where it went, what it cost." />
+      <Card>
+        <form className="filter-grid" onSubmit={apply} aria-label="Request filters">
+          <Field label="Status">
+            <select value={draft.status} onChange={set("status")} name="status">
+              {STATUS_OPTIONS.map((o) => (
+                <option key={o.value} value={o.value}>
+                  {o.label}
+                </option>
+              ))}
+            </select>
+          </Field>
+          {TEXT_FILTERS.map(([k, , label]) => (
+            <Field key={k} label={label}>
+              <input value={draft[k]} onChange={set(k)} name={k} placeholder="any" />
+            </Field>
+          ))}
+          <Field label="Time">
+            <select value={draft.range} onChange={set("range")} name="range">
+              <option value="1h">Last hour</option>
+              <option value="24h">Last 24 hours</option>
+              <option value="7d">Last 7 days</option>
+              <option value="30d">Last 30 days</option>
+              <option value="all">All kept</option>
+            </select>
+          </Field>
+          <div className="filter-actions">
+            <button type="submit" className="primary">
+              Apply
+            </button>
+            <button type="button" onClick={() => (setDraft(NO_FILTERS), setApplied({ filters: NO_FILTERS, end: Date.now() }))}>
+              Clear
+            </button>
+          </div>
+        </form>
+      </Card>
+      <ErrorBox error={q.error} />
+      <Card>
+        {q.isPending ? (
+          <Loading what="Loading requests" />
+        ) : records.length === 0 ? (
+          <Empty>No requests match.</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table className="table dense clickable" data-testid="requests-table">
+              <thead>
+                <tr>
+                  <th>Time</th>
+                  <th>Status</th>
+                  <th>Team</th>
+                  <th>Key</th>
+                  <th>Model</th>
+                  <th>Deployment</th>
+                  <th className="num">Attempts</th>
+                  <th className="num">Tokens</th>
+                  <th className="num">Cost</th>
+                  <th className="num">Latency</th>
+                </tr>
+              </thead>
+              <tbody>
+                {records.map((r) => (
+                  <tr
+                    key={r.id}
+                    onClick={() => open(r)}
+                    tabIndex={0}
+                    onKeyDown={(e) => e.key === "Enter" && open(r)}
+                    data-testid="request-row"
+                    data-id={r.id}
+                    data-team={r.team}
+                    data-status={r.status}
+                    data-route={r.routing?.route ?? ""}
+                    data-fallback={fellBack(r) ? "true" : "false"}
+                  >
+                    <td className="nowrap" title={dateTime(r.time)}>
+                      {shortTime(r.time)}
+                    </td>
+                    <td>
+                      <StatusBadge status={r.status} />
+                    </td>
+                    <td className="nowrap">{r.team}</td>
+                    <td className="nowrap">{r.key}</td>
+                    <td className="nowrap">
+                      {r.model}
+                      {r.routing?.route && r.routing.route !== r.model && <span className="muted"> → {r.routing.route}</span>}
+                    </td>
+                    <td className="nowrap">
+                      {r.deployment || <span className="muted">–</span>}
+                      {r.cacheHit && (
+                        <>
+                          {" "}
+                          <Badge tone="info">cache</Badge>
+                        </>
+                      )}
+                      {fellBack(r) && (
+                        <>
+                          {" "}
+                          <Badge tone="warn">fallback</Badge>
+                        </>
+                      )}
+                    </td>
+                    <td className="num">{r.attempts.length}</td>
+                    <td className="num">{count(r.usage?.totalTokens)}</td>
+                    <td className="num">{usd(r.cost?.totalNanoUsd)}</td>
+                    <td className="num">{ms(r.timing?.latencyMs)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <Pager pager={pager} nextToken={q.data?.nextPageToken} label={`${PAGE_SIZE} per page`} />
+      </Card>
+    </>
+  );
+}
+
+/** One request: who, where, what it cost, and its attempts on a timeline. */
+export function RequestPage({ id, settings }: { id: string; settings: Settings }) {
+  // Records never change: one fetched (or handed over by the list) is good for the session.
+  const q = useQuery(UsageService.method.getRequest, { id }, { staleTime: Infinity, retry: false });
+  const r = q.data?.record;
+  const trace = r ? traceLink(settings, r.traceId) : undefined;
+  return (
+    <>
+      <PageHeader
+        title="Request"
+        subtitle={<code>{id}</code>}
+        actions={
+          <>
+            {trace && (
+              <a className="button" href={trace} target="_blank" rel="noopener noreferrer" data-testid="trace-link">
+                Open trace ↗
+              </a>
+            )}
+            <Link to="requests" className="button">
+              ← All requests
+            </Link>
+          </>
+        }
+      />
+      <ErrorBox error={q.error} />
+      {q.isPending && <Loading />}
+      {r && (
+        <>
+          <div className="grid-3">
+            <Card title="Request">
+              <dl className="facts">
+                <dt>Time</dt>
+                <dd>{dateTime(r.time)}</dd>
+                <dt>Status</dt>
+                <dd>
+                  <StatusBadge status={r.status} />
+                  {r.failureKind ? <span className="muted"> {enumName(FailureKindSchema, r.failureKind, "FAILURE_KIND_")}</span> : null}
+                </dd>
+                <dt>Key / team</dt>
+                <dd>
+                  {r.key} · {r.team}
+                </dd>
+                {r.user && (
+                  <>
+                    <dt>User</dt>
+                    <dd>{r.user}</dd>
+                  </>
+                )}
+                <dt>Streamed</dt>
+                <dd>{r.streamed ? "yes" : "no"}</dd>
+                {r.tags.length > 0 && (
+                  <>
+                    <dt>Tags</dt>
+                    <dd>{r.tags.join(", ")}</dd>
+                  </>
+                )}
+              </dl>
+            </Card>
+            <Card title="Routing">
+              <dl className="facts">
+                <dt>Asked for</dt>
+                <dd>{r.model}</dd>
+                <dt>Route</dt>
+                <dd>
+                  {r.routing?.route || "–"}
+                  {r.routing?.strategy && <span className="muted"> ({r.routing.strategy})</span>}
+                </dd>
+                {r.routing?.variant && (
+                  <>
+                    <dt>Variant</dt>
+                    <dd>{r.routing.variant}</dd>
+                  </>
+                )}
+                <dt>Answered by</dt>
+                <dd data-testid="answered-by">
+                  {r.deployment || "–"}
+                  {r.cacheHit && (
+                    <>
+                      {" "}
+                      <Badge tone="info">cache hit</Badge>
+                    </>
+                  )}
+                </dd>
+                <dt>Finish</dt>
+                <dd>{enumName(FinishReasonSchema, r.finishReason, "FINISH_REASON_") || "–"}</dd>
+                <dt>Trace</dt>
+                <dd>
+                  <code className="small">{r.traceId || "–"}</code>
+                </dd>
+              </dl>
+            </Card>
+            <Card title="Tokens, cost, time">
+              <dl className="facts">
+                <dt>Input tokens</dt>
+                <dd>
+                  {count(r.usage?.inputTokens)}
+                  {r.usage?.cachedInputTokens ? <span className="muted"> ({count(r.usage.cachedInputTokens)} cached)</span> : null}
+                </dd>
+                <dt>Output tokens</dt>
+                <dd>
+                  {count(r.usage?.outputTokens)}
+                  {r.usage?.reasoningTokens ? <span className="muted"> ({count(r.usage.reasoningTokens)} reasoning)</span> : null}
+                  {r.usage?.estimated && <span className="muted"> estimated</span>}
+                </dd>
+                <dt>Cost</dt>
+                <dd data-testid="request-cost">
+                  {usd(r.cost?.totalNanoUsd)}
+                  <span className="muted">
+                    {" "}
+                    ({usd(r.cost?.inputNanoUsd)} in, {usd(r.cost?.outputNanoUsd)} out)
+                  </span>
+                </dd>
+                <dt>Latency</dt>
+                <dd>{ms(r.timing?.latencyMs)}</dd>
+                <dt>First token</dt>
+                <dd>{ms(r.timing?.ttftMs)}</dd>
+                <dt>Gateway overhead</dt>
+                <dd>{r.timing ? `${(r.timing.overheadUs / 1000).toFixed(2)} ms` : "–"}</dd>
+              </dl>
+            </Card>
+          </div>
+          <Card title={`Attempts (${r.attempts.length})`}>
+            <AttemptTimeline attempts={r.attempts} />
+          </Card>
+        </>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,485 @@
+// The `signalbox` command line as users run it: the built bundle (clients/cli/dist/signalbox.mjs)
+// in a child process, on Node 24 and on the system's Node 20, against a real gateway started in
+// process with real traffic (successes, a fallback, a failure). Tables carry their headers and
+// values, --json is the API's own JSON (compared with the same call through the typed client),
+// --csv has its header and rows, and the exit codes are 0 ok, 1 a refused or failed call, 2 bad usage.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { toJson } from "@bufbuild/protobuf";
+import {
+  Code,
+  createSignalboxClient,
+  GetBudgetResponseSchema,
+  GetKeyResponseSchema,
+  GetUsageResponseSchema,
+  Granularity,
+  Dimension,
+  ListKeysResponseSchema,
+  ListModelsResponseSchema,
+  ListRequestsResponseSchema,
+  ListTeamsResponseSchema,
+  RequestRecordSchema,
+  RouteResponseSchema,
+  SignalboxError,
+  streamText,
+  type RequestRecord,
+  type SignalboxClient,
+  userText,
+} from "@signalbox/client";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { loadConfig } from "../../src/config/load.ts";
+import { configVersion } from "../../src/config/reload.ts";
+import { hashKey } from "../../src/server/auth.ts";
+import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CLI_DIR = join(ROOT, "clients/cli");
+const BUNDLE = join(CLI_DIR, "dist/signalbox.mjs");
+const NODE24 = existsSync(join(ROOT, "node_modules/.bin/node")) ? join(ROOT, "node_modules/.bin/node") : process.execPath;
+const SYSTEM_NODE = "/usr/bin/node";
+
+const ADMIN = ["adm", "secret", "cli"].join("-");
+const SVC = ["svc", "secret", "cli"].join("-");
+
+// MOCK_CONFIG ends inside `routes:`, so the first lines below add a route that always fails.
+const CONFIG = `${MOCK_CONFIG}
+  - name: broken
+    targets: [mock/flaky]
+    retry: { max_retries: 0 }
+teams:
+  - name: search
+    budget: { period: month, limit_usd: 50 }
+keys:
+  - { name: root, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
+  - { name: search-svc, hash: "${hashKey(SVC)}", team: search, role: service, limits: { requests_per_minute: 1000 }, budget: { period: month, limit_usd: 5 } }
+`;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let g: TestGateway;
+let admin: SignalboxClient;
+let svc: SignalboxClient;
+/** Start of the test's traffic, minus a minute: a fixed --since both sides of a comparison use. */
+let since: string;
+let tmp: string;
+
+/** Run the built CLI with the gateway's URL and the admin key in its environment. */
+function cli(args: string[], opts: { env?: Record<string, string | undefined>; node?: string } = {}): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, SIGNALBOX_URL: g.url, SIGNALBOX_API_KEY: ADMIN, SIGNALBOX_TRACE_URL: undefined, NO_COLOR: "1" };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return new Promise((resolve, reject) => {
+    const child = spawn(opts.node ?? NODE24, [BUNDLE, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function ok(r: Run, what = "the command"): Run {
+  assert.equal(r.code, 0, `${what} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  return r;
+}
+
+/** The header line of a table (the first line whose words include all of these) and the whole text. */
+function assertTable(text: string, headers: string[], values: string[]): void {
+  const head = text.split("\n").find((l) => headers.every((h) => l.includes(h)));
+  assert.ok(head, `no header line with ${headers.join(", ")} in:\n${text}`);
+  for (const v of values) assert.ok(text.includes(v), `"${v}" missing from:\n${text}`);
+}
+
+/** Parse RFC 4180 CSV as the CLI writes it (CRLF lines, quoted cells when needed). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") row.push(cell), (cell = "");
+    else if (c === "\r" && text[i + 1] === "\n") {
+      row.push(cell), rows.push(row), (row = []), (cell = ""), i++;
+    } else cell += c;
+  }
+  if (cell || row.length) row.push(cell), rows.push(row);
+  return rows;
+}
+
+async function failing(p: Promise<unknown>): Promise<SignalboxError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof SignalboxError, String(err));
+    return err;
+  }
+  assert.fail("expected the call to fail");
+}
+
+/** Build the bundle when it is missing or older than a CLI source (`npm test` builds it first). */
+function buildIfStale(): void {
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= Math.max(newest(join(CLI_DIR, "src")), statSync(join(CLI_DIR, "build.mjs")).mtimeMs)) return;
+  execFileSync(NODE24, [join(CLI_DIR, "build.mjs")], { cwd: ROOT, stdio: "inherit" });
+}
+
+let fallbackRecord: RequestRecord;
+
+before(async () => {
+  buildIfStale();
+  tmp = mkdtempSync(join(tmpdir(), "signalbox-cli-"));
+  since = new Date(Date.now() - 60_000).toISOString();
+  g = await startTestGateway(CONFIG);
+  admin = createSignalboxClient({ baseUrl: g.url, apiKey: ADMIN });
+  svc = createSignalboxClient({ baseUrl: g.url, apiKey: SVC });
+  // Real traffic: three successes and a fallback as the service key, a failure, one as the admin.
+  for (const text of ["one", "two", "three"]) await svc.chat.complete({ model: "default", messages: [userText(text)] });
+  const fb = await svc.chat.complete({ model: "fallback", messages: [userText("fall back please")] });
+  assert.equal(fb.deployment, "mock/b");
+  await failing(svc.chat.complete({ model: "broken", messages: [userText("this fails")] }));
+  await admin.chat.complete({ model: "fast", messages: [userText("admin call")] });
+  // Records are written as requests end; wait until all six are readable.
+  for (let i = 0; i < 100; i++) {
+    const page = await admin.usage.listRequests({ pageSize: 50 });
+    if (page.records.length >= 6) {
+      fallbackRecord = page.records.find((r) => r.model === "fallback")!;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(fallbackRecord, "the fallback request was recorded");
+});
+
+after(async () => {
+  await g?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("usage and requests", () => {
+  test("usage: a table by team and deployment, the API's JSON, and CSV", async () => {
+    const args = ["usage", "--since", since, "--group-by", "team,deployment"];
+    const table = ok(await cli(args)).stdout;
+    assertTable(table, ["TEAM", "DEPLOYMENT", "REQUESTS", "FAILURES", "FALLBACKS", "TOKENS IN", "TOKENS OUT", "COST", "MEAN LATENCY"], ["search", "platform", "mock/a", "mock/b", "mock/flaky", "$0.0"]);
+
+    const json = JSON.parse(ok(await cli([...args, "--json"])).stdout);
+    const direct = await admin.usage.getUsage({ startTime: timestampFromDate(new Date(since)), granularity: Granularity.TOTAL, groupBy: [Dimension.TEAM, Dimension.DEPLOYMENT] });
+    assert.deepEqual(json, toJson(GetUsageResponseSchema, direct));
+    const searchB = direct.rows.find((r) => r.group.team === "search" && r.group.deployment === "mock/b");
+    assert.equal(searchB?.fallbacks, 1n);
+
+    const rows = parseCsv(ok(await cli([...args, "--csv"])).stdout);
+    assert.deepEqual(rows[0], ["team", "deployment", "requests", "failures", "fallbacks", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "mean_latency_ms", "p95_latency_ms"]);
+    assert.equal(rows.length - 1, direct.rows.length);
+    const csvB = rows.find((r) => r[0] === "search" && r[1] === "mock/b")!;
+    assert.equal(csvB[4], "1");
+    assert.equal(Number(csvB[8]), Number(searchB!.cost!.totalNanoUsd) / 1e9, "cost in dollars, exact");
+
+    // Filters and buckets.
+    const filtered = JSON.parse(ok(await cli(["usage", "--since", since, "--granularity", "hour", "--filter", "team=search", "--json"])).stdout);
+    assert.equal(filtered.rows.length, 1);
+    assert.equal(filtered.rows[0].requests, "5");
+    const hourly = ok(await cli(["usage", "--since", since, "--granularity", "hour"])).stdout;
+    assertTable(hourly, ["BUCKET", "REQUESTS"], [new Date().toISOString().slice(0, 10)]);
+  });
+
+  test("requests: newest first, the API's JSON, CSV, and status filters", async () => {
+    const table = ok(await cli(["requests"])).stdout;
+    assertTable(table, ["TIME", "ID", "KEY", "TEAM", "MODEL", "DEPLOYMENT", "STATUS", "ATTEMPTS", "COST", "LATENCY"], ["search-svc", "root", "fallback", "broken", "mock/b", fallbackRecord.id]);
+
+    const json = JSON.parse(ok(await cli(["requests", "--json"])).stdout) as { records: unknown[] };
+    assert.equal(json.records.length, 6);
+    assert.deepEqual(json, toJson(ListRequestsResponseSchema, await admin.usage.listRequests({ pageSize: 50 })));
+
+    const rows = parseCsv(ok(await cli(["requests", "--csv"])).stdout);
+    assert.deepEqual(rows[0], ["time", "id", "key", "team", "model", "deployment", "status", "attempts", "input_tokens", "output_tokens", "cost_usd", "latency_ms", "failure_kind", "trace_id"]);
+    assert.equal(rows.length - 1, 6);
+
+    const errors = JSON.parse(ok(await cli(["requests", "--status", "error", "--json"])).stdout);
+    assert.deepEqual(errors.records.map((r: { model: string }) => r.model), ["broken"]);
+    assert.notEqual(errors.records[0].status, "ok");
+    const byCode = JSON.parse(ok(await cli(["requests", "--status", errors.records[0].status, "--json"])).stdout);
+    assert.equal(byCode.records.length, 1);
+    const okOnes = JSON.parse(ok(await cli(["requests", "--status", "ok", "--key", "search-svc", "--json"])).stdout);
+    assert.equal(okOnes.records.length, 4);
+    const twoPages = JSON.parse(ok(await cli(["requests", "--limit", "2", "--json"])).stdout);
+    assert.equal(twoPages.records.length, 2);
+    assert.ok(twoPages.nextPageToken, "says there is more");
+    const onB = JSON.parse(ok(await cli(["requests", "--deployment", "mock/b", "--route", "fallback", "--team", "search", "--json"])).stdout);
+    assert.deepEqual(onB.records.map((r: { id: string }) => r.id), [fallbackRecord.id]);
+  });
+
+  test("request <id>: the attempts as a timeline, tokens, cost, and the trace link", async () => {
+    const r = ok(await cli(["request", fallbackRecord.id], { env: { SIGNALBOX_TRACE_URL: "http://jaeger.local/trace/{trace_id}" } })).stdout;
+    assertTable(r, ["#", "START", "DEPLOYMENT", "OUTCOME", "FAILURE", "LATENCY", "RETRY-AFTER", "HEDGED", "REASON"], ["mock/flaky", "overloaded", "mock/b", "succeeded", "ATTEMPTS", "TOKENS", "COST"]);
+    if (fallbackRecord.traceId) assert.ok(r.includes(`http://jaeger.local/trace/${fallbackRecord.traceId}`));
+    assert.match(r, /\+0 ms/);
+
+    const json = JSON.parse(ok(await cli(["request", fallbackRecord.id, "--json"])).stdout);
+    assert.deepEqual(json, toJson(RequestRecordSchema, fallbackRecord));
+
+    // By trace id too (UsageService.GetRequest), and the same through `requests --trace`.
+    if (fallbackRecord.traceId) {
+      assert.deepEqual(JSON.parse(ok(await cli(["request", fallbackRecord.traceId, "--json"])).stdout), json);
+      const traced = JSON.parse(ok(await cli(["requests", "--trace", fallbackRecord.traceId, "--json"])).stdout);
+      assert.deepEqual(traced.records.map((x: { id: string }) => x.id), [fallbackRecord.id]);
+    }
+
+    const missing = await cli(["request", "req_does_not_exist"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /req_does_not_exist/);
+    assert.match(missing.stderr, /\(not_found\)/);
+  });
+
+  test("budget: the key's and its team's budgets and rate limits", async () => {
+    const r = ok(await cli(["budget"], { env: { SIGNALBOX_API_KEY: SVC } })).stdout;
+    assertTable(r, ["SCOPE", "NAME", "PERIOD", "LIMIT", "SPENT", "HELD", "REMAINING", "RESETS"], ["search-svc", "search", "month", "$5.00", "$50.00", "RATE LIMITS", "1,000"]);
+    const json = JSON.parse(ok(await cli(["budget", "--json"], { env: { SIGNALBOX_API_KEY: SVC } })).stdout);
+    const direct = toJson(GetBudgetResponseSchema, await svc.usage.getBudget({})) as { budgets: unknown[] };
+    assert.deepEqual(json.budgets, direct.budgets);
+    const team = JSON.parse(ok(await cli(["budget", "--team", "search", "--json"])).stdout);
+    assert.ok(team.budgets.some((b: { name: string }) => b.name === "search"));
+  });
+});
+
+describe("routing and models", () => {
+  test("route explain: strategy, candidates in order with reasons, exclusions", async () => {
+    const r = ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "Hello there"])).stdout;
+    assertTable(r, ["#", "DEPLOYMENT", "PROVIDER", "SOURCE", "EXPECTED COST", "REASON"], ["ROUTE", "fallback", "STRATEGY", "priority", "mock/flaky", "mock/b", "CANDIDATES"]);
+    assert.ok(r.indexOf("mock/flaky") < r.lastIndexOf("mock/b"));
+    const json = JSON.parse(ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "Hello there", "--task", "coding", "--sticky-key", "u1", "--json"])).stdout);
+    const direct = await admin.route.route({ model: "fallback", messages: [userText("Hello there")], routing: { task: 1, stickyKey: "u1" } });
+    assert.deepEqual(json, toJson(RouteResponseSchema, direct));
+    // A route that cannot be served names why each deployment is left out.
+    const bad = await cli(["route", "explain", "--model", "nope", "--prompt", "x"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /not_found|invalid_argument/);
+  });
+
+  test("models: deployments with prices and health, routes, aliases", async () => {
+    const r = ok(await cli(["models"])).stdout;
+    assertTable(r, ["ID", "PROVIDER", "MODEL", "$IN/MTOK", "$OUT/MTOK", "CONTEXT", "HEALTH"], ["DEPLOYMENTS", "ROUTES", "ALIASES", "mock/a", "mock-a", "1.00", "2.00", "fallback", "mock/flaky, mock/b", "fast"]);
+    const json = JSON.parse(ok(await cli(["models", "--json"])).stdout) as { deployments: unknown[] };
+    const rows = parseCsv(ok(await cli(["models", "--csv"])).stdout);
+    assert.equal(rows[0][0], "id");
+    assert.equal(rows.length - 1, json.deployments.length);
+    assert.deepEqual(json, toJson(ListModelsResponseSchema, await admin.route.listModels({})));
+  });
+});
+
+describe("keys and teams", () => {
+  test("keys create → chat with the secret → list, get, update, rotate → revoke → refused", async () => {
+    const created = ok(
+      await cli(["keys", "create", "--name", "cli-made", "--team", "search", "--role", "service", "--allow", "default,fast", "--rpm", "100", "--budget", "10/month", "--expires", "30d"]),
+    );
+    const secret = created.stdout.trim();
+    assert.match(secret, /^sbk_[A-Za-z0-9_-]+$/, "stdout holds the secret alone");
+    assert.equal(created.stdout, `${secret}\n`);
+    assert.match(created.stderr, /shown this once/);
+
+    // The new key answers a chat at once, through the CLI itself.
+    const chat = ok(await cli(["chat", "--model", "default", "hi from a new key"], { env: { SIGNALBOX_API_KEY: secret } }));
+    assert.ok(chat.stdout.trim().length > 0);
+
+    const list = ok(await cli(["keys", "list"])).stdout;
+    assertTable(list, ["NAME", "TEAM", "ROLE", "PREFIX", "STATE", "ALLOW", "RPM", "BUDGET"], ["cli-made", "search-svc", "root", "default, fast", "$10 / month", secret.slice(0, 12)]);
+    const listJson = JSON.parse(ok(await cli(["keys", "list", "--json"])).stdout);
+    assert.deepEqual(listJson, toJson(ListKeysResponseSchema, await admin.admin.listKeys({ pageSize: 500 })));
+    assert.ok(!JSON.stringify(listJson).includes(secret), "no secret in a listing");
+    const csvRows = parseCsv(ok(await cli(["keys", "list", "--csv", "--team", "search"])).stdout);
+    assert.equal(csvRows[0][0], "name");
+    assert.deepEqual(csvRows.slice(1).map((r) => r[0]).sort(), ["cli-made", "search-svc"]);
+
+    const got = ok(await cli(["keys", "get", "cli-made"])).stdout;
+    assertTable(got, [], ["NAME", "cli-made", "ALLOW", "default, fast", "100 requests/min", "$10 / month", "EXPIRES"]);
+    assert.deepEqual(JSON.parse(ok(await cli(["keys", "get", "cli-made", "--json"])).stdout), toJson(GetKeyResponseSchema, await admin.admin.getKey({ name: "cli-made" })));
+
+    // Only the named settings change: --tpm keeps the rpm that was set.
+    ok(await cli(["keys", "update", "cli-made", "--tpm", "5000", "--budget", "none"]));
+    const updated = (await admin.admin.getKey({ name: "cli-made" })).key!;
+    assert.equal(updated.limits?.requestsPerMinute, 100);
+    assert.equal(updated.limits?.tokensPerMinute, 5000n);
+    assert.equal(updated.budget, undefined);
+    assert.deepEqual(updated.allow, ["default", "fast"]);
+
+    const rotated = ok(await cli(["keys", "rotate", "cli-made", "--grace", "1h"]));
+    const next = rotated.stdout.trim();
+    assert.match(next, /^sbk_/);
+    assert.notEqual(next, secret);
+    assert.match(rotated.stderr, /old secret works until/);
+    await createSignalboxClient({ baseUrl: g.url, apiKey: next }).chat.complete({ model: "default", messages: [userText("rotated")] });
+
+    const revoked = ok(await cli(["keys", "revoke", "cli-made"]));
+    assert.match(revoked.stdout, /revoked key "cli-made"/);
+    const refused = await cli(["chat", "--model", "default", "still there?"], { env: { SIGNALBOX_API_KEY: next } });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /unauthenticated/);
+    const e = await failing(createSignalboxClient({ baseUrl: g.url, apiKey: secret }).chat.complete({ model: "default", messages: [userText("x")] }));
+    assert.equal(e.code, Code.Unauthenticated);
+    const withRevoked = ok(await cli(["keys", "list", "--all"])).stdout;
+    assert.match(withRevoked, /cli-made .*revoked/);
+  });
+
+  test("keys create --json: the secret is in the JSON, nothing else on stdout", async () => {
+    const r = ok(await cli(["keys", "create", "--name", "cli-json", "--team", "search", "--json"]));
+    const j = JSON.parse(r.stdout);
+    assert.match(j.secret, /^sbk_/);
+    assert.equal(j.key.name, "cli-json");
+    assert.equal(j.key.role, "KEY_ROLE_SERVICE");
+    assert.equal(r.stderr, "");
+    ok(await cli(["keys", "revoke", "cli-json"]));
+  });
+
+  test("teams create, list, update, delete", async () => {
+    ok(await cli(["teams", "create", "--name", "cli-team", "--budget", "100/month", "--rpm", "50"]));
+    const list = ok(await cli(["teams", "list"])).stdout;
+    assertTable(list, ["NAME", "BUDGET", "KEY RPM", "KEY TPM", "KEYS", "SOURCE"], ["cli-team", "$100 / month", "50", "search"]);
+    assert.deepEqual(JSON.parse(ok(await cli(["teams", "list", "--json"])).stdout), toJson(ListTeamsResponseSchema, await admin.admin.listTeams({ pageSize: 500 })));
+    ok(await cli(["teams", "update", "cli-team", "--tpm", "1000"]));
+    const t = (await admin.admin.listTeams({})).teams.find((x) => x.name === "cli-team")!;
+    assert.equal(t.defaultKeyLimits?.requestsPerMinute, 50, "the rpm not named is kept");
+    assert.equal(t.defaultKeyLimits?.tokensPerMinute, 1000n);
+    assert.equal(t.budget?.limitUsd, 100);
+    ok(await cli(["teams", "delete", "cli-team"]));
+    assert.ok(!(await admin.admin.listTeams({})).teams.some((x) => x.name === "cli-team"));
+  });
+});
+
+describe("chat", () => {
+  test("streams the answer to stdout; deployment, tokens and cost on stderr", async () => {
+    const r = ok(await cli(["chat", "--model", "default", "Tell me about failover"]));
+    const direct = await streamText(admin.chat, { model: "default", messages: [userText("Tell me about failover")] }).result;
+    assert.equal(r.stdout, direct.text.endsWith("\n") ? direct.text : `${direct.text}\n`);
+    assert.match(r.stderr, /mock\/a/);
+    assert.match(r.stderr, /in \/ \d+ out tokens/);
+    assert.match(r.stderr, /\$0\.\d+/);
+    const j = JSON.parse(ok(await cli(["chat", "--model", "fallback", "--json", "Tell me about failover"])).stdout);
+    assert.equal(j.start.deployment, "mock/b");
+    assert.equal(j.finish.attempts.length, 2);
+  });
+});
+
+describe("exit codes", () => {
+  test("1 for a refused call: a service key may not list keys; the gateway's message and code are shown", async () => {
+    const r = await cli(["keys", "list"], { env: { SIGNALBOX_API_KEY: SVC } });
+    assert.equal(r.code, 1);
+    const e = await failing(svc.admin.listKeys({}));
+    assert.ok(r.stderr.includes(e.rawMessage), r.stderr);
+    assert.match(r.stderr, /\(permission_denied\)/);
+    assert.match(r.stderr, /hint:/);
+    assert.equal(r.stdout, "");
+  });
+
+  test("1 with the field for invalid input", async () => {
+    const r = await cli(["keys", "create", "--name", "cli-bad", "--team", "search", "--allow", "gpt-9"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /invalid_argument/);
+    assert.match(r.stderr, /field: key\.allow\[0\]/);
+  });
+
+  test("1 when the gateway is not there, with what to do next", async () => {
+    const r = await cli(["models"], { env: { SIGNALBOX_URL: "http://127.0.0.1:9" } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unavailable/);
+    assert.match(r.stderr, /is the gateway running at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  test("2 for bad usage: unknown command or flag, bad values, conflicting flags, nothing to change", async () => {
+    const cases = [
+      ["bogus"],
+      ["usage", "--bogus"],
+      ["usage", "--since", "7x"],
+      ["usage", "--granularity", "weekly"],
+      ["usage", "--group-by", "team,planet"],
+      ["requests", "--status", "nope"],
+      ["requests", "--limit", "0"],
+      ["requests", "--trace", "not-a-trace"],
+      ["keys", "create", "--name", "x"],
+      ["keys", "create", "--name", "x", "--team", "t", "--budget", "ten"],
+      ["keys", "update", "cli-made"],
+      ["usage", "--json", "--csv"],
+      ["budget", "--csv"],
+      ["route", "explain", "--model", "default"],
+      ["config", "check", join(ROOT, "does-not-exist.yaml")],
+      ["--url", "localhost:8080", "models"],
+      [],
+    ];
+    // None of these reaches the gateway: two at a time, one per core.
+    for (let i = 0; i < cases.length; i += 2) {
+      await Promise.all(
+        cases.slice(i, i + 2).map(async (args) => {
+          const r = await cli(args);
+          assert.equal(r.code, 2, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+          assert.ok(r.stderr.length > 0, `signalbox ${args.join(" ")} says why`);
+        }),
+      );
+    }
+    const help = await cli(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Exit codes:/);
+  });
+});
+
+describe("config check", () => {
+  test("config/default.yaml is valid: counts and the gateway's config version", async () => {
+    const file = join(ROOT, "config/default.yaml");
+    const r = ok(await cli(["config", "check", file], { env: { PORT: undefined, HOST: undefined } }));
+    const c = loadConfig(file, { ...process.env, PORT: undefined, HOST: undefined });
+    assert.equal(r.stdout, `ok: ${c.providers.length} providers, ${c.deployments.length} deployments, ${c.routes.length} routes, version ${configVersion(c)}\n`);
+  });
+
+  test("a broken copy (unknown deployment) fails with the field path, exit 1", async () => {
+    const broken = join(tmp, "broken.yaml");
+    const text = readFileSync(join(ROOT, "config/default.yaml"), "utf8");
+    assert.ok(text.includes("targets: [mock/flaky, mock/fast]"));
+    writeFileSync(broken, text.replace("targets: [mock/flaky, mock/fast]", "targets: [mock/flaky, mock/gone]"));
+    const r = await cli(["config", "check", broken]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /routes\[1\]\.targets\[1\]: unknown deployment "mock\/gone"/);
+    const j = await cli(["config", "check", broken, "--json"]);
+    assert.equal(j.code, 1);
+    assert.equal(JSON.parse(j.stdout).field, "routes[1].targets[1]");
+  });
+});
+
+describe("on the system's Node 20", () => {
+  const v20 = existsSync(SYSTEM_NODE) ? execFileSync(SYSTEM_NODE, ["--version"], { encoding: "utf8" }).trim() : "";
+  test(`the same bundle runs (${v20 || "no /usr/bin/node"})`, { skip: !v20.startsWith("v20.") && "no Node 20 at /usr/bin/node" }, async () => {
+    const node = SYSTEM_NODE;
+    const models = JSON.parse(ok(await cli(["models", "--json"], { node })).stdout);
+    assert.deepEqual(models, toJson(ListModelsResponseSchema, await admin.route.listModels({})));
+    const chat = ok(await cli(["chat", "--model", "fallback", "hello from node 20"], { node }));
+    assert.ok(chat.stdout.length > 1);
+    assert.match(chat.stderr, /mock\/b/);
+    ok(await cli(["usage", "--since", "1h", "--group-by", "deployment"], { node }));
+    const copy = join(tmp, "default.yaml");
+    copyFileSync(join(ROOT, "config/default.yaml"), copy);
+    assert.match(ok(await cli(["config", "check", copy], { node })).stdout, /^ok: \d+ providers, \d+ deployments, \d+ routes, version [0-9a-f]{12}\n$/);
+    assert.equal((await cli(["keys", "list"], { node, env: { SIGNALBOX_API_KEY: SVC } })).code, 1);
+    assert.equal((await cli(["usage", "--nope"], { node })).code, 2);
+  });
+});

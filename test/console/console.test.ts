@@ -1,0 +1,411 @@
+// The web console in a real browser: Debian's Chromium (driven by playwright-core) signs in to a
+// gateway started in process, after this test has sent it real traffic (two teams, a fallback, a
+// failure, a cache hit), and checks what the pages show against the API itself: overview
+// figures, usage totals, a request's fallback timeline and trace link, the route explainer's
+// candidates, a key created and revoked in the console, what a team key may see, and a streamed
+// chat in the playground. Screenshots of every page go to test-output/console/.
+//
+// Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, createSignalboxClient, Dimension, Granularity, SignalboxError, type SignalboxClient, system, user } from "@signalbox/client";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { hashKey } from "../../src/server/auth.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CONSOLE = join(ROOT, "console");
+const OUTPUT_DIR = join(ROOT, "test-output", "console");
+
+const haveChromium = existsSync(CHROMIUM);
+const skip = !haveChromium && !process.env.CI ? `${CHROMIUM} is missing (apt-get install -y chromium); set CI=1 to make this a failure` : false;
+
+// Secrets are built at run time so no literal key sits in the source.
+const ADMIN = ["adm", "console", "secret"].join("-");
+const SEARCH = ["search", "team", "secret"].join("-");
+const ADS = ["ads", "svc", "secret"].join("-");
+const FALLBACK_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+const CONFIG = `
+server:
+  max_request_bytes: 65536
+  # Another origin is allowed; the console's own requests are same-origin and must still pass.
+  cors: { allowed_origins: ["https://app.example.com"] }
+providers:
+  - { name: mock, type: mock, mock: { ttft_ms: 40 } }
+  - { name: flaky, type: mock, mock: { ttft_ms: 25, failure_rate: 1, failure_kind: overloaded } }
+  - { name: trickle, type: mock, mock: { ttft_ms: 20, inter_chunk_ms: 80, chunks: 8 } }
+deployments:
+  - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
+  - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 3, output: 4 } }
+  - { id: mock/flaky, provider: flaky, model: mock-flaky, pricing: { input: 1, output: 1 } }
+  - { id: mock/trickle, provider: trickle, model: mock-trickle, pricing: { input: 1, output: 1 } }
+aliases:
+  fast: mock/a
+routes:
+  - { name: default, description: everyday chat, targets: [mock/a] }
+  - { name: fallback, description: flaky first then a fallback, targets: [mock/flaky, mock/b], retry: { max_retries: 0 } }
+  - { name: cached, description: answers cached, targets: [mock/a], cache: { enabled: true } }
+  - { name: broken, description: always fails, targets: [mock/flaky], retry: { max_retries: 0 } }
+  - { name: trickle, description: slow stream, targets: [mock/trickle] }
+teams:
+  - { name: search, budget: { period: month, limit_usd: 50 } }
+  - { name: ads }
+keys:
+  - { name: console-admin, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
+  - { name: search-team, hash: "${hashKey(SEARCH)}", team: search, role: team, budget: { period: day, limit_usd: 5 }, limits: { requests_per_minute: 600 } }
+  - { name: ads-svc, hash: "${hashKey(ADS)}", team: ads, role: service }
+console: { trace_url: "http://jaeger.test/trace/{trace_id}" }
+`;
+
+// 7 requests of team search, 22 of team ads: more than one page of ListRequests (25).
+const EXPECTED = { requests: 29, errors: 1, fallbacks: 1, cacheHits: 1, search: 7, ads: 22 };
+
+/** The console's sources are newer than its build (or there is no build). */
+function consoleStale(): boolean {
+  const built = join(CONSOLE, "dist", "index.html");
+  if (!existsSync(built)) return true;
+  const builtAt = statSync(built).mtimeMs;
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+  const clientDist = join(ROOT, "clients", "typescript", "dist");
+  return Math.max(newest(join(CONSOLE, "src")), statSync(join(CONSOLE, "build.mjs")).mtimeMs, statSync(join(CONSOLE, "index.html")).mtimeMs, existsSync(clientDist) ? newest(clientDist) : 0) > builtAt;
+}
+
+async function poll<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("console in Chromium", { skip }, () => {
+  const started = performance.now();
+  let work: string;
+  let gw: TestGateway;
+  let context: BrowserContext;
+  let page: Page;
+  let admin: SignalboxClient;
+  const errors: string[] = [];
+  const timings: string[] = [];
+
+  const client = (apiKey: string) => createSignalboxClient({ baseUrl: gw.url, apiKey, protocol: "connect", opentelemetry: false });
+  const chat = (c: SignalboxClient, model: string, text: string, traceparent?: string) =>
+    c.chat.complete({ model, messages: [user(text)] }, traceparent ? { headers: { traceparent } } : {});
+
+  async function newPage(): Promise<Page> {
+    const p = await context.newPage();
+    p.on("console", (m) => {
+      if (m.type() === "error") errors.push(`${p.url()}: ${m.text()}`);
+    });
+    p.on("pageerror", (e) => errors.push(`pageerror on ${p.url()}: ${e.message}`));
+    return p;
+  }
+
+  async function signIn(p: Page, key: string, role: string): Promise<void> {
+    await p.goto(`${gw.url}/console/`);
+    await p.locator("input[name=key]").fill(key);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.locator(`[data-testid=identity][data-role=${role}]`).waitFor();
+  }
+
+  async function go(p: Page, label: string): Promise<void> {
+    await p.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: label, exact: true }).click();
+  }
+
+  const shot = (p: Page, name: string, fullPage = true) => p.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage });
+
+  before(async () => {
+    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    let t = performance.now();
+    if (consoleStale()) {
+      const r = spawnSync(process.execPath, [join(CONSOLE, "build.mjs")], { encoding: "utf8" });
+      assert.equal(r.status, 0, `console build failed:\n${r.stdout}\n${r.stderr}`);
+      timings.push(`build ${Math.round(performance.now() - t)} ms`);
+    }
+    await mkdir(OUTPUT_DIR, { recursive: true });
+    work = await mkdtemp(join(tmpdir(), "signalbox-console-"));
+    gw = await startTestGateway(CONFIG);
+    admin = client(ADMIN);
+
+    // Real traffic: team search (successes, a cache hit, a fallback, a failure) and team ads.
+    t = performance.now();
+    const search = client(SEARCH);
+    const ads = client(ADS);
+    for (let i = 0; i < 3; i++) await chat(search, "default", `hello ${i}`);
+    await chat(search, "cached", "the same question");
+    const hit = await chat(search, "cached", "the same question");
+    assert.equal(hit.cacheHit, true);
+    const fb = await chat(search, "fallback", "please fall back", `00-${FALLBACK_TRACE}-00f067aa0ba902b7-01`);
+    assert.equal(fb.deployment, "mock/b");
+    await assert.rejects(chat(search, "broken", "this fails"), (e: unknown) => e instanceof SignalboxError && e.code === Code.Unavailable);
+    await Promise.all(Array.from({ length: EXPECTED.ads }, (_, i) => chat(ads, "default", `ads ${i}`)));
+    await poll(
+      async () => {
+        const r = await admin.usage.getUsage({ startTime: timestampFromMs(Date.now() - 3_600_000), granularity: Granularity.TOTAL });
+        return Number(r.rows[0]?.requests ?? 0) === EXPECTED.requests ? true : undefined;
+      },
+      5000,
+      "the usage records",
+    );
+    timings.push(`traffic ${Math.round(performance.now() - t)} ms`);
+
+    t = performance.now();
+    context = await chromium.launchPersistentContext(join(work, "profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      viewport: { width: 1200, height: 800 },
+    });
+    page = await newPage();
+    timings.push(`browser ${Math.round(performance.now() - t)} ms`);
+  });
+
+  after(async () => {
+    await context?.close();
+    await gw?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+    console.log(`# console suite: ${Math.round(performance.now() - started)} ms (${timings.join(", ")})`);
+  });
+
+  test("signs in with a caller key kept in sessionStorage only", async () => {
+    await page.goto(`${gw.url}/console`);
+    assert.equal(new URL(page.url()).pathname, "/console/", "/console redirects to /console/");
+    await page.locator("input[name=key]").waitFor();
+    await shot(page, "signin", false);
+    await signIn(page, ADMIN, "admin");
+    const identity = page.getByTestId("identity");
+    assert.match(await identity.innerText(), /console-admin/);
+    const storage = await page.evaluate(() => ({ session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage), url: location.href }));
+    assert.match(storage.session, new RegExp(ADMIN));
+    assert.doesNotMatch(storage.local, new RegExp(ADMIN));
+    assert.doesNotMatch(storage.url, new RegExp(ADMIN));
+  });
+
+  test("overview shows the requests, errors, fallbacks and cache hits the test made", async () => {
+    const totals = page.locator('[data-testid=totals][data-loaded="true"]');
+    await totals.waitFor();
+    assert.deepEqual(
+      {
+        requests: Number(await totals.getAttribute("data-requests")),
+        errors: Number(await totals.getAttribute("data-errors")),
+        fallbacks: Number(await totals.getAttribute("data-fallbacks")),
+        cacheHits: Number(await totals.getAttribute("data-cache-hits")),
+      },
+      { requests: EXPECTED.requests, errors: EXPECTED.errors, fallbacks: EXPECTED.fallbacks, cacheHits: EXPECTED.cacheHits },
+    );
+    // The figures as rendered, not only the attributes.
+    assert.match(await page.getByTestId("stat-requests").innerText(), new RegExp(`\\b${EXPECTED.requests}\\b`));
+    assert.match(await page.getByTestId("stat-errors").innerText(), /\b1\b/);
+    for (const chart of ["chart-requests", "chart-cost", "chart-tokens", "chart-latency"]) {
+      await page.locator(`[data-testid=${chart}] canvas`).first().waitFor();
+    }
+    await page.locator("[data-testid=top-team] tr[data-name=search]").waitFor();
+    assert.equal(await page.locator("[data-testid=top-team] tr[data-name=search]").getAttribute("data-requests"), String(EXPECTED.search));
+    assert.equal(await page.locator("[data-testid=top-team] tr[data-name=ads]").getAttribute("data-requests"), String(EXPECTED.ads));
+    await page.locator("[data-testid=top-route] tr[data-name=fallback]").waitFor();
+    await page.locator("[data-testid=top-deployment] tr[data-name='mock/b']").waitFor();
+    await shot(page, "overview", false);
+  });
+
+  test("the usage table's totals equal GetUsage's, and export as CSV", async () => {
+    await go(page, "Usage");
+    const totals = page.getByTestId("usage-totals");
+    await totals.waitFor();
+    const res = await admin.usage.getUsage({ startTime: timestampFromMs(Date.now() - 86_400_000), granularity: Granularity.TOTAL, groupBy: [Dimension.TEAM] });
+    const sum = (f: (r: (typeof res.rows)[number]) => bigint | undefined) => res.rows.reduce((a, r) => a + (f(r) ?? 0n), 0n);
+    assert.deepEqual(
+      {
+        requests: await totals.getAttribute("data-requests"),
+        failures: await totals.getAttribute("data-failures"),
+        input: await totals.getAttribute("data-input-tokens"),
+        output: await totals.getAttribute("data-output-tokens"),
+        cost: await totals.getAttribute("data-cost-nanos"),
+      },
+      {
+        requests: String(sum((r) => r.requests)),
+        failures: String(sum((r) => r.failures)),
+        input: String(sum((r) => r.usage?.inputTokens)),
+        output: String(sum((r) => r.usage?.outputTokens)),
+        cost: String(sum((r) => r.cost?.totalNanoUsd)),
+      },
+    );
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    const csv = await readFile((await download.path())!, "utf8");
+    const lines = csv.trim().split(/\r\n/);
+    assert.match(lines[0], /^bucket_start,team,requests,failures/);
+    assert.equal(lines.length, 1 + res.rows.length);
+    assert.ok(lines.some((l) => l.includes(",search,7,")), csv);
+    // Hourly buckets per team: the chart.
+    await page.getByRole("radiogroup", { name: "Granularity" }).getByRole("radio", { name: "Hour" }).click();
+    await page.locator("[data-testid=usage-chart] canvas").first().waitFor();
+    await shot(page, "usage");
+  });
+
+  test("a request's timeline shows its fallback hop and links to its trace", async () => {
+    await go(page, "Requests");
+    const row = page.locator('[data-testid=request-row][data-fallback="true"]');
+    await row.first().waitFor();
+    // A page at a time: 25, then the rest, and back.
+    assert.equal(await page.getByTestId("request-row").count(), 25);
+    await shot(page, "requests");
+    await page.getByRole("button", { name: "Older →" }).click();
+    await page.getByText("Page 2").waitFor();
+    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=request-row]").length === n, EXPECTED.requests - 25);
+    assert.ok(await page.getByRole("button", { name: "Older →" }).isDisabled());
+    await page.getByRole("button", { name: "← Newer" }).click();
+    await page.getByText("Page 1").waitFor();
+    await row.first().click();
+    const bars = page.getByTestId("attempt-bar");
+    await bars.first().waitFor();
+    assert.equal(await bars.count(), 2);
+    assert.deepEqual(
+      [await bars.nth(0).getAttribute("data-deployment"), await bars.nth(0).getAttribute("data-outcome"), await bars.nth(0).getAttribute("data-failure-kind")],
+      ["mock/flaky", "failed", "overloaded"],
+    );
+    assert.deepEqual([await bars.nth(1).getAttribute("data-deployment"), await bars.nth(1).getAttribute("data-outcome")], ["mock/b", "succeeded"]);
+    assert.match(await bars.nth(1).innerText(), /fallback/i, "the second attempt says why it happened");
+    assert.equal(await page.getByTestId("trace-link").getAttribute("href"), `http://jaeger.test/trace/${FALLBACK_TRACE}`);
+    assert.match(page.url(), /\/console\/requests\/[^/]+$/);
+    await shot(page, "request");
+    // A reload of the deep link works (history routing, GetRequest by id).
+    await page.reload();
+    await page.getByTestId("attempt-bar").nth(1).waitFor();
+  });
+
+  test("the route explainer lists Route's candidates in order, and Run answers from the plan", async () => {
+    await go(page, "Route explainer");
+    await page.locator("select[name=model] option[value=fallback]").waitFor({ state: "attached" });
+    await page.locator("select[name=model]").selectOption("fallback");
+    await page.getByRole("button", { name: "Explain" }).click();
+    const cands = page.getByTestId("candidate");
+    await cands.first().waitFor();
+    const shown = await cands.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-deployment")));
+    const plan = await admin.route.route({ model: "fallback", messages: [system("You are a concise assistant."), user("Explain what a fallback is in one sentence.")] });
+    assert.deepEqual(shown, plan.candidates.map((c) => c.deployment));
+    assert.deepEqual(shown, ["mock/flaky", "mock/b"]);
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    const summary = page.getByTestId("run-summary");
+    await summary.waitFor();
+    assert.equal(await summary.getAttribute("data-deployment"), "mock/b");
+    assert.equal(await page.locator("[data-testid=candidate][data-deployment='mock/flaky']").getAttribute("data-run"), "failed");
+    assert.equal(await page.locator("[data-testid=candidate][data-deployment='mock/b']").getAttribute("data-run"), "answered");
+    await shot(page, "explain");
+  });
+
+  test("models, health and budgets render", async () => {
+    await go(page, "Models & health");
+    await page.locator("[data-testid=deployments] tr[data-id='mock/trickle']").waitFor();
+    assert.equal(await page.locator("[data-testid=deployments] tbody tr").count(), 4);
+    await page.locator("[data-testid=routes] tr[data-name=cached]").waitFor();
+    await shot(page, "models");
+    await go(page, "Budgets & limits");
+    await page.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });
+    await page.locator("select[aria-label=Team]").selectOption("search");
+    await page.locator("select[aria-label=Key] option[value=search-team]").waitFor({ state: "attached" });
+    await page.locator("select[aria-label=Key]").selectOption("search-team");
+    await page.locator("[data-testid=budget][data-name=search]").waitFor();
+    await page.locator("[data-testid=budget][data-name=search-team]").waitFor();
+    await shot(page, "budgets");
+  });
+
+  test("a key created in the console works until it is revoked in the console", async () => {
+    await go(page, "Keys & teams");
+    await page.locator("[data-testid=key-row][data-name=search-team]").waitFor();
+    await page.getByRole("button", { name: "New key" }).click();
+    const form = page.getByRole("form", { name: "New key" });
+    await form.locator("input[name=name]").fill("console-made");
+    await form.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });
+    await form.locator("select[aria-label=Team]").selectOption("search");
+    await form.getByRole("button", { name: "Create key" }).click();
+    const secretEl = page.getByTestId("secret");
+    await secretEl.waitFor();
+    const secret = (await secretEl.innerText()).trim();
+    assert.ok(secret.length > 16, secret);
+    await shot(page, "key-created", false);
+    await page.getByRole("button", { name: "I have copied it" }).click();
+    await secretEl.waitFor({ state: "detached" });
+    // Shown once: gone from the page and from storage once the dialog closed.
+    assert.ok(!(await page.content()).includes(secret));
+    assert.ok(!(await page.evaluate(() => JSON.stringify(sessionStorage) + JSON.stringify(localStorage))).includes(secret));
+
+    const made = client(secret);
+    const ok = await chat(made, "default", "from a console-made key");
+    assert.ok(ok.deployment);
+
+    const row = page.locator("[data-testid=key-row][data-name=console-made]");
+    await row.waitFor();
+    await shot(page, "keys");
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await page.getByRole("button", { name: "Revoke key" }).click();
+    await row.waitFor({ state: "detached" });
+    const refused = await poll(
+      () =>
+        chat(made, "default", "after revoking").then(
+          () => undefined,
+          (e: unknown) => (e instanceof SignalboxError && e.code === Code.Unauthenticated ? e : undefined),
+        ),
+      3000,
+      "the revoked key to be refused",
+    );
+    assert.equal(refused.code, Code.Unauthenticated);
+  });
+
+  test("the playground renders streamed deltas before the finish", async () => {
+    await go(page, "Playground");
+    await page.locator("select[name=model] option[value=trickle]").waitFor({ state: "attached" });
+    await page.locator("select[name=model]").selectOption("trickle");
+    await page.getByRole("button", { name: "Send" }).click();
+    // Seen while streaming: deltas on the page and no finish yet.
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=deltas]")?.getAttribute("data-count") ?? 0) >= 2 && !document.querySelector("[data-testid=stream-finish]"), undefined, { polling: 10, timeout: 10_000 });
+    assert.equal(await page.getByTestId("stream-start").getAttribute("data-deployment"), "mock/trickle");
+    const finish = page.getByTestId("stream-finish");
+    await finish.waitFor();
+    assert.ok(Number(await finish.getAttribute("data-deltas")) >= 2);
+    await shot(page, "playground");
+  });
+
+  test("a team key sees only its team, and no admin-only controls", async () => {
+    const tp = await newPage();
+    await signIn(tp, SEARCH, "team");
+    assert.equal(await tp.getByTestId("identity").getAttribute("data-team"), "search");
+    await go(tp, "Requests");
+    await tp.getByTestId("request-row").first().waitFor();
+    const teams = await tp.getByTestId("request-row").evaluateAll((rows) => [...new Set(rows.map((r) => r.getAttribute("data-team")))]);
+    assert.deepEqual(teams, ["search"]);
+    await go(tp, "Usage");
+    await tp.getByTestId("usage-table").waitFor();
+    const groups = await tp.locator("[data-testid=usage-table] tbody tr td:first-child").allInnerTexts();
+    assert.deepEqual([...new Set(groups.map((g) => g.trim()))], ["search"]);
+    await go(tp, "Keys & teams");
+    await tp.getByTestId("key-row").first().waitFor();
+    const keyTeams = await tp.getByTestId("key-row").evaluateAll((rows) => [...new Set(rows.map((r) => r.getAttribute("data-team")))]);
+    assert.deepEqual(keyTeams, ["search"]);
+    await tp.getByTestId("team-row").first().waitFor();
+    assert.deepEqual(await tp.getByTestId("team-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name"))), ["search"]);
+    assert.equal(await tp.getByRole("button", { name: "New team" }).count(), 0);
+    assert.equal(await tp.locator("[data-testid=key-row][data-name=search-team]").getByRole("button").count(), 0, "config-file keys are read-only");
+    await shot(tp, "team-keys");
+    // Sign out forgets the key.
+    await tp.getByRole("button", { name: "Sign out" }).click();
+    await tp.locator("input[name=key]").waitFor();
+    assert.equal(await tp.evaluate(() => sessionStorage.length), 0);
+    await tp.close();
+  });
+
+  test("no errors in the browser console", () => {
+    assert.deepEqual(errors, []);
+  });
+});
