@@ -1,7 +1,7 @@
 // Who is using the console: the caller key (kept in this tab's sessionStorage only, never in a URL
 // or localStorage), what the gateway says the key is, and the typed client that sends it.
 
-import { createSignalboxClient, type SignalboxClient } from "@signalbox/client";
+import { createSignalboxClient, KeyRole, type SignalboxClient } from "@signalbox/client";
 
 const STORAGE_KEY = "signalbox.console.key";
 
@@ -11,7 +11,7 @@ export interface Settings {
   authEnabled: boolean;
 }
 
-/** /console/session: the key's name, team and role as the gateway resolves it. */
+/** The key's name, team and role as the gateway resolves it (AdminService.GetCaller). */
 export interface Identity {
   key: string;
   team: string;
@@ -37,8 +37,13 @@ async function getJson<T>(path: string, key?: string): Promise<T> {
 
 export const loadSettings = (): Promise<Settings> => getJson<Settings>("/console/config.json");
 
-/** Who the key is; rejects with the gateway's words when the key is refused. */
-export const identify = (key?: string): Promise<Identity> => getJson<Identity>("/console/session", key);
+const ROLES: Record<number, Identity["role"]> = { [KeyRole.ADMIN]: "admin", [KeyRole.TEAM]: "team", [KeyRole.SERVICE]: "service" };
+
+/** Who the key is (AdminService.GetCaller); rejects with the gateway's words when the key is refused. */
+export async function identify(key?: string): Promise<Identity> {
+  const c = await clientFor(key).admin.getCaller({});
+  return { key: c.key, team: c.team, role: c.authEnabled ? (ROLES[c.role] ?? "service") : "anonymous" };
+}
 
 /** The typed client for this origin, sending the key as a bearer token. */
 export function clientFor(key?: string): SignalboxClient {

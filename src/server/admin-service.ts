@@ -256,6 +256,13 @@ export function adminService(cp: ControlPlane, deps: { authEnabled: () => boolea
         const r = await deps.reload(a.caller.keyName);
         return { configVersion: r.version, previousVersion: r.previousVersion, changes: r.changes };
       }),
+    getCaller: (_req, ctx) =>
+      run(ctx, (a) => ({
+        key: a.caller.keyName,
+        team: a.caller.team,
+        role: a.caller.role === "anonymous" ? KeyRole.UNSPECIFIED : ROLE_TO_PB[a.caller.role],
+        authEnabled: a.authEnabled,
+      })),
     listAuditEvents: (req, ctx) =>
       run(ctx, async (a) => {
         const start = timeFromPb(req.startTime);

@@ -1,5 +1,5 @@
 // The web console at /console/: the single-page app built into console/dist, its settings
-// (/console/config.json) and who a key is (/console/session). Everything else it shows, it reads from the RPCs.
+// (/console/config.json). Everything else it shows, who the key is included, it reads from the RPCs.
 
 import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -43,13 +43,6 @@ export interface ConsoleSettings {
   traceUrl?: string;
   /** False while no key exists: every caller is anonymous and the console needs no sign-in. */
   authEnabled: boolean;
-}
-
-/** What /console/session says about the bearer key. */
-export interface ConsoleSession {
-  key: string;
-  team: string;
-  role: "admin" | "team" | "service" | "anonymous";
 }
 
 const TYPES: Record<string, string> = {
@@ -119,10 +112,6 @@ export function createConsoleHandler(deps: () => ConsoleDeps, dir: string = CONS
       send(res, req, 200, { "content-type": "application/json", "cache-control": "no-store" }, JSON.stringify(body));
       return true;
     }
-    if (rel === "session") {
-      sendSession(req, res, auth);
-      return true;
-    }
     const index = join(root, "index.html");
     if (!existsSync(index)) {
       send(res, req, 503, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }, "console not built: run npm run build\n");
@@ -149,19 +138,6 @@ export function createConsoleHandler(deps: () => ConsoleDeps, dir: string = CONS
 /** True when the console has been built into `dir`. */
 export function consoleBuilt(dir: string = CONSOLE_DIST): boolean {
   return existsSync(join(dir, "index.html"));
-}
-
-function sendSession(req: Req, res: Res, auth: Authenticator): void {
-  const header = req.headers.authorization;
-  try {
-    const c = auth.authenticate(typeof header === "string" ? header : null);
-    const body: ConsoleSession = { key: c.keyName, team: c.team, role: c.role };
-    send(res, req, 200, { "content-type": "application/json", "cache-control": "no-store" }, JSON.stringify(body));
-  } catch (err) {
-    // The authenticator's message names the problem (missing, unknown, revoked, expired) and never the key.
-    const message = err instanceof Error ? err.message : "unauthenticated";
-    send(res, req, 401, { "content-type": "application/json", "cache-control": "no-store" }, JSON.stringify({ code: "unauthenticated", message }));
-  }
 }
 
 function isFile(path: string): boolean {

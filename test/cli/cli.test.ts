@@ -314,6 +314,11 @@ describe("keys and teams", () => {
     assert.equal(csvRows[0][0], "name");
     assert.deepEqual(csvRows.slice(1).map((r) => r[0]).sort(), ["cli-made", "search-svc"]);
 
+    // whoami: any key may ask who it is.
+    const who = ok(await cli(["whoami"], { env: { SIGNALBOX_API_KEY: secret } })).stdout;
+    assertTable(who, [], ["cli-made", "search", "service"]);
+    assert.deepEqual(JSON.parse(ok(await cli(["whoami", "--json"], { env: { SIGNALBOX_API_KEY: secret } })).stdout), { key: "cli-made", team: "search", role: "KEY_ROLE_SERVICE", authEnabled: true });
+
     const got = ok(await cli(["keys", "get", "cli-made"])).stdout;
     assertTable(got, [], ["NAME", "cli-made", "ALLOW", "default, fast", "100 requests/min", "$10 / month", "EXPIRES"]);
     assert.deepEqual(JSON.parse(ok(await cli(["keys", "get", "cli-made", "--json"])).stdout), toJson(GetKeyResponseSchema, await admin.admin.getKey({ name: "cli-made" })));

@@ -1,6 +1,6 @@
 // How the gateway serves the console (src/server/console.ts) and reads its config: files and
 // their cache headers, the app's routes, traversal, a missing build, server.console off,
-// /console/config.json and /console/session, and config errors that name the field.
+// /console/config.json, who a key is (AdminService.GetCaller), and config errors that name the field.
 
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -114,14 +114,6 @@ describe("console site", () => {
     assert.deepEqual(await r.json(), { authEnabled: true, traceUrl: "http://jaeger:16686/trace/{trace_id}" });
   });
 
-  test("session says who a key is, and refuses an unknown one", async () => {
-    const ok = await fetch(`${site.url}/console/session`, { headers: { authorization: `Bearer ${SECRET}` } });
-    assert.deepEqual(await ok.json(), { key: "ops", team: "platform", role: "admin" });
-    const bad = await fetch(`${site.url}/console/session`, { headers: { authorization: "Bearer nope" } });
-    assert.equal(bad.status, 401);
-    assert.equal(((await bad.json()) as { code: string }).code, "unauthenticated");
-  });
-
   test("a missing build is 503 saying how to build it", async () => {
     const empty = await mkdtemp(join(tmpdir(), "signalbox-console-empty-"));
     const s = await serve(createConsoleHandler(() => ({ config: cfg, auth }), join(empty, "dist")));
@@ -167,8 +159,11 @@ describe("console config", () => {
       assert.equal(r.status, 404);
       assert.equal(((await r.json()) as { code: string }).code, "not_found");
       assert.deepEqual(await (await fetch(`${on.url}/console/config.json`)).json(), { authEnabled: true, traceUrl: "https://traces.example.com/t/{trace_id}" });
-      const who = await fetch(`${on.url}/console/session`, { headers: { authorization: `Bearer ${SECRET}` } });
-      assert.deepEqual(await who.json(), { key: "k", team: "t", role: "admin" });
+      const who = await fetch(`${on.url}/signalbox.v1.AdminService/GetCaller`, { method: "POST", headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" }, body: "{}" });
+      assert.deepEqual(await who.json(), { key: "k", team: "t", role: "KEY_ROLE_ADMIN", authEnabled: true });
+      const bad = await fetch(`${on.url}/signalbox.v1.AdminService/GetCaller`, { method: "POST", headers: { authorization: "Bearer nope", "content-type": "application/json" }, body: "{}" });
+      assert.equal(bad.status, 401);
+      assert.equal(((await bad.json()) as { code: string }).code, "unauthenticated");
     } finally {
       await Promise.all([off.close(), on.close()]);
     }

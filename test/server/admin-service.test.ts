@@ -238,6 +238,10 @@ describe("roles", () => {
     assert.equal((await code(team.reloadConfig({}))).code, denied);
     assert.equal((await code(team.listAuditEvents({}))).code, denied);
 
+    // Who am I: any key may ask.
+    const me = await as(SEARCH_SVC).admin.getCaller({});
+    assert.deepEqual([me.key, me.team, me.role, me.authEnabled], ["search-svc", "search", KeyRole.SERVICE, true]);
+
     // service key: nothing
     for (const p of [
       svc.createKey({ key: { name: "s1", team: "search", role: KeyRole.SERVICE } }),

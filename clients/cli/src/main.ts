@@ -4,7 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { chatCommand } from "./commands/chat.ts";
 import { configCommands } from "./commands/config.ts";
-import { keyCommands, teamCommands } from "./commands/admin.ts";
+import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
 import { routeCommands } from "./commands/route.ts";
 import { usageCommands } from "./commands/usage.ts";
 import { DEFAULT_URL, EXIT, globals, type Globals, report } from "./context.ts";
@@ -30,6 +30,7 @@ export function buildProgram(): Command {
   chatCommand(program);
   keyCommands(program);
   teamCommands(program);
+  whoamiCommand(program);
   configCommands(program);
   // Subcommands inherit exitOverride (commander throws instead of exiting, so run() picks the
   // exit code); each points at its own help after an error.

@@ -8,6 +8,7 @@ import {
   BudgetPeriodSchema,
   CreateKeyResponseSchema,
   CreateTeamResponseSchema,
+  GetCallerResponseSchema,
   GetKeyResponseSchema,
   KeyRoleSchema,
   ListKeysResponseSchema,
@@ -311,6 +312,27 @@ interface TeamFlags {
   budget?: BudgetFlag | null;
   rpm?: number | null;
   tpm?: number | null;
+}
+
+/** `signalbox whoami`: who the key in use is (AdminService.GetCaller; any key may ask). */
+export function whoamiCommand(program: Command): void {
+  program
+    .command("whoami")
+    .description("who the key in use is: name, team, role")
+    .action(async (_o: object, cmd: Command) => {
+      const { mode, sb } = setup(cmd, { csv: false });
+      const res = await waiting("asking the gateway", () => sb.admin.getCaller({}));
+      if (mode === "json") return json(toJson(GetCallerResponseSchema, res));
+      await out(
+        res.authEnabled
+          ? fields([
+              ["key", res.key],
+              ["team", res.team],
+              ["role", enumLabel(KeyRoleSchema, res.role)],
+            ])
+          : "auth is off on this gateway: every caller is anonymous and may do everything\n",
+      );
+    });
 }
 
 export function teamCommands(program: Command): void {
