@@ -7,6 +7,8 @@ import { plan, seededRandom } from "../src/router/plan.ts";
 import { createModelRegistry } from "../src/router/registry.ts";
 import type { ChatCall } from "../src/router/types.ts";
 import { createMemoryHealthStore } from "../src/state/health.ts";
+import { countTextTokens, estimatePromptTokens, type TokenFamily } from "../src/providers/tokens.ts";
+import type { UpstreamRequest } from "../src/providers/types.ts";
 
 const targets = "[d/a, d/b, d/c, d/d]";
 const config = buildConfig(
@@ -58,6 +60,51 @@ export function plannerCosts(iterations = 20_000): { strategy: string; usPerPlan
   return out;
 }
 
+/**
+ * Counting a prompt's tokens (src/providers/tokens.ts), µs per request: a short prompt and one of
+ * about 8k tokens, English and Chinese, first seen (each run a new text: the tokenizer's full
+ * cost) and seen again (a system prompt or history that comes back: the per-text cache), for the
+ * exact OpenAI count and an estimated family.
+ */
+export function tokenCountCosts(): { prompt: string; family: TokenFamily; tokens: number; usPerCount: number }[] {
+  const para = "The committee met on Tuesday to review the proposal for the new library wing; several members raised concerns about the budget. ";
+  const zhPara = "委员会周二开会审议了新图书馆侧楼的方案。几位委员对预算表示担忧，指出过去两年建筑成本大幅上涨。";
+  const make = (unit: string, tokens: number, salt: number) => {
+    let s = `${salt} `;
+    while (countTextTokens(s, "o200k") < tokens) s += `${unit}${salt % 997} `;
+    return s;
+  };
+  const req = (text: string): Pick<UpstreamRequest, "messages"> => ({ messages: [{ role: "user", content: [{ type: "text", text }] }] });
+  const out: { prompt: string; family: TokenFamily; tokens: number; usPerCount: number }[] = [];
+  const cases: [string, string, number, number][] = [
+    ["short (one sentence)", "Summarise this paragraph in two sentences, please.", 1, 20_000],
+    ["8k English, first seen", para, 8000, 100],
+    ["8k Chinese, first seen", zhPara, 8000, 100],
+    ["8k English, seen again", para, 8000, 500],
+  ];
+  for (const family of ["o200k", "anthropic"] as const) {
+    for (const [name, unit, size, n] of cases) {
+      const again = name.endsWith("again");
+      // First seen: n texts for the timed loop and 20 others to warm up on (none cached before).
+      // Seen again: the same text, but a new string each time (as parsed from each request), so
+      // the cache lookup pays for hashing it.
+      let texts: string[];
+      if (size === 1) texts = [unit];
+      else if (again) {
+        const t = make(unit, size, 0);
+        texts = Array.from({ length: n + 20 }, () => Buffer.from(t).toString());
+      } else texts = Array.from({ length: n + 20 }, (_, i) => make(unit, size, i + 1));
+      for (let i = 0; i < 50; i++) estimatePromptTokens(req(texts[size === 1 ? 0 : n + (i % 20)]), family);
+      const t0 = performance.now();
+      let tokens = 0;
+      for (let i = 0; i < n; i++) tokens = estimatePromptTokens(req(texts[i % texts.length]), family);
+      out.push({ prompt: name, family, tokens, usPerCount: ((performance.now() - t0) * 1000) / n });
+    }
+  }
+  return out;
+}
+
 if (import.meta.main) {
   console.table(plannerCosts().map((r) => ({ strategy: r.strategy, "µs per plan": r.usPerPlan.toFixed(2) })));
+  console.table(tokenCountCosts().map((r) => ({ prompt: r.prompt, family: r.family, tokens: r.tokens, "µs per request": r.usPerCount.toFixed(1) })));
 }

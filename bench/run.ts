@@ -34,6 +34,7 @@ import { startRedis } from "../test/helpers/redis.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
 import pg from "pg";
 import { plannerCosts } from "./planner.ts";
+import { guardrailCosts, guardrailTable } from "./guardrails.ts";
 
 const BENCH_KEY = "sbx_bench_key_not_secret";
 
@@ -444,6 +445,8 @@ keys:
   }
   console.log("\nplanner cost per request (in process, a 4-deployment route, an 800-token prompt):");
   console.table(plannerCosts().map((r) => ({ strategy: r.strategy, "µs per plan": r.usPerPlan.toFixed(2) })));
+  console.log("\nguardrail cost per request (in process; pii and secrets, redact, both stages):");
+  console.table(guardrailTable(await guardrailCosts()));
 
   if (SOAK > 0) {
     const g = plainConnect;

@@ -55,6 +55,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { createMemoryCacheStore, createRedisCacheStore, type CacheStore } from "./cache/cache.ts";
 import { createChatEngine, type ChatEngine } from "./engine/chat-engine.ts";
 import { createCompatHandler } from "./compat/handler.ts";
+import { compileGuardrails, type GuardrailSet } from "./guardrails/engine.ts";
 
 /**
  * What the services need: the registry, the planner, the executor's dependencies, the usage sink.
@@ -78,6 +79,8 @@ export interface GatewayCore {
   /** Keys, teams and the audit log, managed at run time (AdminService). */
   control: ControlPlane;
   plan(call: ChatCall): Plan;
+  /** The configuration's guardrails, compiled with it (a reload swaps them with plan and exec). */
+  guardrails: GuardrailSet;
 }
 
 export interface Gateway {
@@ -145,6 +148,8 @@ function requestLogLine(r: UsageRecord): void {
     ttft_ms: r.ttftMs,
     streamed: r.streamed,
     cache_hit: r.cacheHit || undefined,
+    // Which rule acted, never what it matched.
+    guardrails: r.guardrails?.map((g) => `${g.name}:${g.stage}:${g.action}:${g.category}`),
   });
 }
 
@@ -262,7 +267,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   };
   const healthStore = opts.health ?? (await createHealth(config, onCooldown));
   /** The parts of the core one Config determines; a reload builds a new set and swaps it in. */
-  const generation = (cfg: Config, provs: ReadonlyMap<string, Provider>): Pick<GatewayCore, "config" | "registry" | "exec" | "plan"> => {
+  const generation = (cfg: Config, provs: ReadonlyMap<string, Provider>): Pick<GatewayCore, "config" | "registry" | "exec" | "plan" | "guardrails"> => {
     const registry = createModelRegistry(cfg);
     const exec: ExecuteDeps = { providers: provs, health: healthStore };
     return {
@@ -272,6 +277,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
       // agree for the same caller.
       plan: (call) => planCall({ call, registry, health: healthStore.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id) }),
+      // Detectors and patterns compiled once per configuration, never per request.
+      guardrails: compileGuardrails(cfg),
     };
   };
   // Only grows (a reload adds or retypes providers): requests in flight on a removed provider

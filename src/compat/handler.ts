@@ -11,7 +11,7 @@ import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { Caller } from "../router/types.ts";
+import type { Adjustment, Caller } from "../router/types.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
@@ -141,10 +141,12 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     // the SDK can retry; after it, an error event ends the stream.
     let w: ReturnType<typeof chunkWriter> | undefined;
     let routing = { route: "", alias: "", strategy: "", variant: "" };
+    let adjustments: Adjustment[] = [];
     try {
       for await (const ev of engine.stream(er)) {
         if (ev.type === "start") {
           routing = ev.routing;
+          adjustments = ev.adjustments;
           // The chunks of one upstream read leave in one write (HTTP/1.1; HTTP/2 frames them itself).
           if (res instanceof ServerResponse) coalesceWrites(res);
           (res as ServerResponse).writeHead(200, {
@@ -159,7 +161,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         } else if (ev.type === "delta") {
           (res as ServerResponse).write(w!.delta(ev.events));
         } else {
-          res.end(w!.finish(ev.summary, { routing, traceId: ri.traceId }));
+          // Output guardrails' redactions are known only now.
+          const all = ev.summary.adjustments?.length ? [...adjustments, ...ev.summary.adjustments] : adjustments;
+          res.end(w!.finish(ev.summary, { routing, traceId: ri.traceId, adjustments: all }));
         }
       }
     } catch (err) {

@@ -5,10 +5,12 @@
 // Accepted beyond OpenAI's own parameters:
 //   - OpenRouter's `models` (models tried in order after `model`), `reasoning.effort`, and its
 //     routing hints (`route`, `provider`, `transforms`, `usage`), which are accepted and ignored;
-//   - a `signalbox` object with the Connect API's routing options, tags and cache options.
+//   - a `signalbox` object with the Connect API's routing options, tags and cache options;
+//   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
+//     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
 import type { CacheMode } from "../engine/chat-engine.ts";
-import type { ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
+import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller, ChatCall } from "../router/types.ts";
 import { validateCall, type FieldNames } from "../server/validate.ts";
@@ -83,6 +85,16 @@ const UNSUPPORTED: Record<string, string> = {
   function_call: "the deprecated function_call parameter is not supported; use tool_choice",
 };
 
+/** A content part's `cache_control`, Anthropic's shape. */
+function cacheControl(p: Json, path: string): { cache?: CacheHint } {
+  const cc = obj(p, "cache_control", path);
+  if (!cc) return {};
+  if (cc.type !== "ephemeral") bad(`${path}.type`, `must be "ephemeral", got ${JSON.stringify(cc.type)}`);
+  const ttl = str(cc, "ttl", `${path}.ttl`);
+  if (ttl !== undefined && ttl !== "5m" && ttl !== "1h") bad(`${path}.ttl`, `must be "5m" or "1h", got "${ttl}"`);
+  return { cache: ttl ? { ttl } : {} };
+}
+
 function content(v: unknown, path: string, role: string): ContentPart[] {
   if (v === undefined || v === null) return [];
   if (typeof v === "string") return v === "" ? [] : [{ type: "text", text: v }];
@@ -92,7 +104,7 @@ function content(v: unknown, path: string, role: string): ContentPart[] {
     if (!isObj(p)) bad(pp, "must be an object");
     switch (p.type) {
       case "text":
-        return { type: "text", text: str(p, "text", `${pp}.text`) ?? bad(`${pp}.text`, "is required") };
+        return { type: "text", text: str(p, "text", `${pp}.text`) ?? bad(`${pp}.text`, "is required"), ...cacheControl(p, `${pp}.cache_control`) };
       case "refusal":
         // An assistant's earlier refusal, sent back as history: it is text to the next turn.
         if (role !== "assistant") bad(`${pp}.type`, "refusal parts are only allowed in assistant messages");
@@ -102,7 +114,7 @@ function content(v: unknown, path: string, role: string): ContentPart[] {
         const url = str(img, "url", `${pp}.image_url.url`) ?? bad(`${pp}.image_url.url`, "is required");
         const detail = str(img, "detail", `${pp}.image_url.detail`);
         if (detail !== undefined && !DETAILS.has(detail)) bad(`${pp}.image_url.detail`, `must be auto, low or high, got "${detail}"`);
-        return { type: "image", url, ...(detail ? { detail: detail as "auto" | "low" | "high" } : {}) };
+        return { type: "image", url, ...(detail ? { detail: detail as "auto" | "low" | "high" } : {}), ...cacheControl(p, `${pp}.cache_control`) };
       }
       case "input_audio":
       case "file":
@@ -271,6 +283,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
     cache = { mode: (mode ?? "use") as CacheMode, ttlSeconds: int(cacheOpts, "ttl_seconds", "signalbox.cache.ttl_seconds") };
   }
   const maxCost = int(sb, "max_cost_nano_usd", "signalbox.max_cost_nano_usd");
+  const guardrails = stringList(arr(sb, "guardrails", "signalbox.guardrails"), "signalbox.guardrails");
 
   const call: ChatCall = {
     id,
@@ -299,6 +312,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
     metadata,
     caller,
     stream,
+    ...(guardrails.length ? { guardrails: { names: guardrails, field: "signalbox.guardrails" } } : {}),
   };
   validateCall(call, fieldNames(maxName));
   return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache };

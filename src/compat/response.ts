@@ -32,7 +32,7 @@ export function usageJson(u: Usage, cost: CostBreakdown) {
 }
 
 /** Signalbox's own account of the request, alongside OpenAI's fields (clients ignore unknown keys). */
-function extension(s: Summary, a: { routing: Answer["routing"]; traceId: string }) {
+function extension(s: Summary, a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }) {
   return {
     deployment: s.deployment,
     provider: s.provider,
@@ -42,6 +42,8 @@ function extension(s: Summary, a: { routing: Answer["routing"]; traceId: string 
     attempts: s.attempts.length,
     cost_nano_usd: s.cost.total,
     trace_id: a.traceId,
+    // Changes made to the request: output caps, parameters the model does not accept (dropped).
+    adjustments: a.adjustments,
   };
 }
 
@@ -107,7 +109,7 @@ export function chunkWriter(id: string, created: number, model: string, includeU
       if (calls.length) delta.tool_calls = calls;
       return chunk(delta, null);
     },
-    finish(s: Summary, a: { routing: Answer["routing"]; traceId: string }): string {
+    finish(s: Summary, a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }): string {
       let out = chunk({}, finishReason(s.finishReason));
       if (includeUsage) out += `${head}"choices":[],"usage":${JSON.stringify(usageJson(s.usage, s.cost))},"signalbox":${JSON.stringify(extension(s, a))}}\n\n`;
       return out + "data: [DONE]\n\n";
@@ -167,7 +169,9 @@ export function toOpenAIError(err: unknown): OpenAIError {
   let retryAfterMs: number | undefined;
   let refusal: string | undefined;
   let attempted = false;
+  let guardrail: string | undefined;
   if (err instanceof GatewayError) {
+    guardrail = err.details.guardrail;
     code = err.code;
     message = err.message;
     field = err.details.field;
@@ -190,6 +194,8 @@ export function toOpenAIError(err: unknown): OpenAIError {
   if (code === "unauthenticated") errCode = "invalid_api_key";
   if (code === "not_found" && field === "model") errCode = "model_not_found";
   if (failureKind === "content_filtered") errCode = "content_filter";
+  // A guardrail's refusal (400): its message names the guardrail and category, never the text.
+  if (guardrail) errCode = "guardrail_blocked";
   if (status === 429) {
     if (refusal === "budget") {
       type = "insufficient_quota";

@@ -1,15 +1,52 @@
-// Built-in facts about common models: prices (USD per million tokens, as the providers published
-// them; see PRICES_AS_OF), context windows, output limits and capabilities. A deployment's own
-// config overrides any of these. Matching is by exact id, then by the longest known prefix, so
-// pinned versions ("gpt-4o-2024-08-06") find their family.
+// Built-in facts about common models: prices (USD per million tokens, as the providers publish
+// them; see PRICES_AS_OF and PRICE_SOURCES), context windows, output limits and capabilities. A
+// deployment's own config overrides any of these.
+//
+// Names are exact: a model id (after any "vendor/" prefix, as OpenRouter spells them) matches
+// only an entry of the same name, and every dated snapshot the catalog prices is listed. A name
+// the catalog does not list ("gpt-5-pro" is not "gpt-5", "o3-pro" is not "o3") has no built-in
+// price, and start-up requires one in the config (src/config/load.ts).
+//
+// What a price means (src/usage/cost.ts): `cached` is the price of prompt tokens read from the
+// cache, absent when the provider gives no discount (billed at the input price); `cacheWrite` the
+// price of tokens written to it (Anthropic: 5-minute writes), absent when the provider charges no
+// surcharge (billed at the input price, never free); `cacheWrite1h` Anthropic's 1-hour writes;
+// `reasoning` absent = the output price. `tiers` are long-context prices: a request whose prompt
+// (cache reads and writes included) exceeds `aboveInputTokens` is billed entirely at the tier's.
+// Retired models are removed (Claude 3.x, Gemini 2.0); a removed name needs a price in the config.
 
 import type { Capability } from "./types.ts";
 
-export const PRICES_AS_OF = "2025-10-01";
+/** The day the prices below were read from PRICE_SOURCES. */
+export const PRICES_AS_OF = "2025-12-15";
+
+/** Where the prices come from: each provider's published price list (standard tier, text tokens). */
+export const PRICE_SOURCES = {
+  openai: "OpenAI API pricing, https://platform.openai.com/docs/pricing (Standard processing)",
+  anthropic: "Anthropic Claude pricing, https://docs.claude.com/en/docs/about-claude/pricing (incl. long context pricing)",
+  gemini: "Google Gemini Developer API pricing, https://ai.google.dev/gemini-api/docs/pricing (paid tier, text/image/video input)",
+} as const;
+
+/** One published price set, USD per million tokens (perRequest: USD per request). */
+export interface CatalogPrices {
+  input: number;
+  /** Cache reads; absent: no discount, the input price. */
+  cached?: number;
+  /** Cache writes (Anthropic: 5-minute); absent: no surcharge, the input price. */
+  cacheWrite?: number;
+  /** 1-hour cache writes (Anthropic); absent: cacheWrite. */
+  cacheWrite1h?: number;
+  output: number;
+  /** Reasoning (thinking) tokens; absent: the output price. */
+  reasoning?: number;
+  /** A fee per request, USD; absent: none. */
+  perRequest?: number;
+}
 
 export interface CatalogEntry {
-  /** USD per million tokens: input, cached input, cache write, output. */
-  price: [input: number, cached: number, cacheWrite: number, output: number];
+  price: CatalogPrices;
+  /** Long-context prices, ascending: above `aboveInputTokens` prompt tokens the whole request is billed at the tier's. */
+  tiers?: (CatalogPrices & { aboveInputTokens: number })[];
   contextWindow: number;
   maxOutputTokens: number;
   capabilities: Capability[];
@@ -20,48 +57,118 @@ const chat: Capability[] = ["tools", "vision", "json_mode", "json_schema", "stre
 const reasoning: Capability[] = [...chat, "reasoning"];
 const cached: Capability[] = [...chat, "prompt_caching"];
 const cachedReasoning: Capability[] = [...reasoning, "prompt_caching"];
+/** OpenAI's "pro" reasoning models: no cache discount, no streaming. */
+const proReasoning: Capability[] = ["tools", "vision", "json_mode", "json_schema", "reasoning"];
+/** o3-mini: no image input. */
+const textReasoning: Capability[] = ["tools", "json_mode", "json_schema", "streaming", "reasoning", "prompt_caching"];
 
-const e = (price: CatalogEntry["price"], contextWindow: number, maxOutputTokens: number, capabilities: Capability[], quality: number): CatalogEntry => ({
-  price,
-  contextWindow,
-  maxOutputTokens,
-  capabilities,
-  quality,
-});
+const e = (
+  price: CatalogPrices,
+  contextWindow: number,
+  maxOutputTokens: number,
+  capabilities: Capability[],
+  quality: number,
+  tiers?: CatalogEntry["tiers"],
+): CatalogEntry => ({ price, ...(tiers ? { tiers } : {}), contextWindow, maxOutputTokens, capabilities, quality });
 
-export const CATALOG: Record<string, CatalogEntry> = {
-  // OpenAI (cached input is billed at the listed discount; no cache-write charge).
-  "gpt-4o": e([2.5, 1.25, 0, 10], 128_000, 16_384, cached, 0.75),
-  "gpt-4o-mini": e([0.15, 0.075, 0, 0.6], 128_000, 16_384, cached, 0.55),
-  "gpt-4.1": e([2, 0.5, 0, 8], 1_047_576, 32_768, cached, 0.8),
-  "gpt-4.1-mini": e([0.4, 0.1, 0, 1.6], 1_047_576, 32_768, cached, 0.65),
-  "gpt-4.1-nano": e([0.1, 0.025, 0, 0.4], 1_047_576, 32_768, cached, 0.45),
-  "gpt-5": e([1.25, 0.125, 0, 10], 400_000, 128_000, cachedReasoning, 0.95),
-  "gpt-5-mini": e([0.25, 0.025, 0, 2], 400_000, 128_000, cachedReasoning, 0.8),
-  "gpt-5-nano": e([0.05, 0.005, 0, 0.4], 400_000, 128_000, cachedReasoning, 0.6),
-  o3: e([2, 0.5, 0, 8], 200_000, 100_000, cachedReasoning, 0.93),
-  "o4-mini": e([1.1, 0.275, 0, 4.4], 200_000, 100_000, cachedReasoning, 0.85),
-  // Anthropic (cache reads 0.1x input, 5-minute cache writes 1.25x input).
-  "claude-opus-4-1": e([15, 1.5, 18.75, 75], 200_000, 32_000, cachedReasoning, 0.95),
-  "claude-opus-4-5": e([5, 0.5, 6.25, 25], 200_000, 64_000, cachedReasoning, 0.97),
-  "claude-sonnet-4-5": e([3, 0.3, 3.75, 15], 200_000, 64_000, cachedReasoning, 0.93),
-  "claude-sonnet-4": e([3, 0.3, 3.75, 15], 200_000, 64_000, cachedReasoning, 0.9),
-  "claude-haiku-4-5": e([1, 0.1, 1.25, 5], 200_000, 64_000, cachedReasoning, 0.78),
-  "claude-3-5-haiku": e([0.8, 0.08, 1, 4], 200_000, 8_192, cached, 0.6),
-  // Google Gemini (prices for prompts up to 200k tokens).
-  "gemini-2.5-pro": e([1.25, 0.125, 0, 10], 1_048_576, 65_536, cachedReasoning, 0.93),
-  "gemini-2.5-flash": e([0.3, 0.03, 0, 2.5], 1_048_576, 65_536, cachedReasoning, 0.8),
-  "gemini-2.5-flash-lite": e([0.1, 0.01, 0, 0.4], 1_048_576, 65_536, cachedReasoning, 0.62),
-  "gemini-2.0-flash": e([0.1, 0.025, 0, 0.4], 1_048_576, 8_192, cached, 0.6),
+// ---- OpenAI (PRICE_SOURCES.openai). Cached input at the listed discount; cache writes carry no
+// surcharge (billed at the input price); reasoning tokens at the output price. ----
+const gpt4o = e({ input: 2.5, cached: 1.25, output: 10 }, 128_000, 16_384, cached, 0.75);
+const gpt4oMini = e({ input: 0.15, cached: 0.075, output: 0.6 }, 128_000, 16_384, cached, 0.55);
+const gpt41 = e({ input: 2, cached: 0.5, output: 8 }, 1_047_576, 32_768, cached, 0.8);
+const gpt41Mini = e({ input: 0.4, cached: 0.1, output: 1.6 }, 1_047_576, 32_768, cached, 0.65);
+const gpt41Nano = e({ input: 0.1, cached: 0.025, output: 0.4 }, 1_047_576, 32_768, cached, 0.45);
+const gpt5 = e({ input: 1.25, cached: 0.125, output: 10 }, 400_000, 128_000, cachedReasoning, 0.95);
+const gpt5Mini = e({ input: 0.25, cached: 0.025, output: 2 }, 400_000, 128_000, cachedReasoning, 0.8);
+const gpt5Nano = e({ input: 0.05, cached: 0.005, output: 0.4 }, 400_000, 128_000, cachedReasoning, 0.6);
+const gpt5Pro = e({ input: 15, output: 120 }, 400_000, 272_000, proReasoning, 0.97);
+const gpt51 = e({ input: 1.25, cached: 0.125, output: 10 }, 400_000, 128_000, cachedReasoning, 0.96);
+const gpt52 = e({ input: 1.75, cached: 0.175, output: 14 }, 400_000, 128_000, cachedReasoning, 0.97);
+const gpt52Pro = e({ input: 21, output: 168 }, 400_000, 128_000, proReasoning, 0.98);
+const o3 = e({ input: 2, cached: 0.5, output: 8 }, 200_000, 100_000, cachedReasoning, 0.93);
+const o3Pro = e({ input: 20, output: 80 }, 200_000, 100_000, proReasoning, 0.95);
+const o3Mini = e({ input: 1.1, cached: 0.55, output: 4.4 }, 200_000, 100_000, textReasoning, 0.8);
+const o4Mini = e({ input: 1.1, cached: 0.275, output: 4.4 }, 200_000, 100_000, cachedReasoning, 0.85);
+
+// ---- Anthropic (PRICE_SOURCES.anthropic). Cache reads 0.1× input, 5-minute writes 1.25×, 1-hour
+// writes 2×. Sonnet 4 and 4.5 with the 1M-context window: a request above 200k input tokens is
+// billed at the long-context prices (input 2×, output 1.5×, cache prices scaled likewise). ----
+const sonnetLong = [{ aboveInputTokens: 200_000, input: 6, cached: 0.6, cacheWrite: 7.5, cacheWrite1h: 12, output: 22.5 }];
+const opus45 = e({ input: 5, cached: 0.5, cacheWrite: 6.25, cacheWrite1h: 10, output: 25 }, 200_000, 64_000, cachedReasoning, 0.97);
+const opus41 = e({ input: 15, cached: 1.5, cacheWrite: 18.75, cacheWrite1h: 30, output: 75 }, 200_000, 32_000, cachedReasoning, 0.95);
+const sonnet45 = e({ input: 3, cached: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15 }, 200_000, 64_000, cachedReasoning, 0.93, sonnetLong);
+const sonnet4 = e({ input: 3, cached: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15 }, 200_000, 64_000, cachedReasoning, 0.9, sonnetLong);
+const haiku45 = e({ input: 1, cached: 0.1, cacheWrite: 1.25, cacheWrite1h: 2, output: 5 }, 200_000, 64_000, cachedReasoning, 0.78);
+
+// ---- Google Gemini (PRICE_SOURCES.gemini). Cached input at the context-caching price (cache
+// storage per hour is billed by Google apart, not per request); writes carry no surcharge;
+// thinking tokens at the output price. 2.5 Pro and 3 Pro: prompts above 200k tokens at the
+// higher prices. ----
+const gemini25Pro = e({ input: 1.25, cached: 0.125, output: 10 }, 1_048_576, 65_536, cachedReasoning, 0.93, [
+  { aboveInputTokens: 200_000, input: 2.5, cached: 0.25, output: 15 },
+]);
+const gemini25Flash = e({ input: 0.3, cached: 0.03, output: 2.5 }, 1_048_576, 65_536, cachedReasoning, 0.8);
+const gemini25FlashLite = e({ input: 0.1, cached: 0.01, output: 0.4 }, 1_048_576, 65_536, cachedReasoning, 0.62);
+const gemini3Pro = e({ input: 2, cached: 0.2, output: 12 }, 1_048_576, 65_536, cachedReasoning, 0.96, [
+  { aboveInputTokens: 200_000, input: 4, cached: 0.4, output: 18 },
+]);
+const gemini3Flash = e({ input: 0.5, cached: 0.05, output: 3 }, 1_048_576, 65_536, cachedReasoning, 0.85);
+
+export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
+  "gpt-4o": gpt4o,
+  "gpt-4o-2024-08-06": gpt4o,
+  "gpt-4o-2024-11-20": gpt4o,
+  "gpt-4o-mini": gpt4oMini,
+  "gpt-4o-mini-2024-07-18": gpt4oMini,
+  "gpt-4.1": gpt41,
+  "gpt-4.1-2025-04-14": gpt41,
+  "gpt-4.1-mini": gpt41Mini,
+  "gpt-4.1-mini-2025-04-14": gpt41Mini,
+  "gpt-4.1-nano": gpt41Nano,
+  "gpt-4.1-nano-2025-04-14": gpt41Nano,
+  "gpt-5": gpt5,
+  "gpt-5-2025-08-07": gpt5,
+  "gpt-5-mini": gpt5Mini,
+  "gpt-5-mini-2025-08-07": gpt5Mini,
+  "gpt-5-nano": gpt5Nano,
+  "gpt-5-nano-2025-08-07": gpt5Nano,
+  "gpt-5-pro": gpt5Pro,
+  "gpt-5-pro-2025-10-06": gpt5Pro,
+  "gpt-5.1": gpt51,
+  "gpt-5.1-2025-11-13": gpt51,
+  "gpt-5.2": gpt52,
+  "gpt-5.2-2025-12-11": gpt52,
+  "gpt-5.2-pro": gpt52Pro,
+  "gpt-5.2-pro-2025-12-11": gpt52Pro,
+  o3,
+  "o3-2025-04-16": o3,
+  "o3-pro": o3Pro,
+  "o3-pro-2025-06-10": o3Pro,
+  "o3-mini": o3Mini,
+  "o3-mini-2025-01-31": o3Mini,
+  "o4-mini": o4Mini,
+  "o4-mini-2025-04-16": o4Mini,
+
+  "claude-opus-4-5": opus45,
+  "claude-opus-4-5-20251101": opus45,
+  "claude-opus-4-1": opus41,
+  "claude-opus-4-1-20250805": opus41,
+  "claude-sonnet-4-5": sonnet45,
+  "claude-sonnet-4-5-20250929": sonnet45,
+  "claude-sonnet-4-0": sonnet4,
+  "claude-sonnet-4-20250514": sonnet4,
+  "claude-haiku-4-5": haiku45,
+  "claude-haiku-4-5-20251001": haiku45,
+
+  "gemini-2.5-pro": gemini25Pro,
+  "gemini-2.5-flash": gemini25Flash,
+  "gemini-2.5-flash-lite": gemini25FlashLite,
+  "gemini-3-pro-preview": gemini3Pro,
+  "gemini-3-flash-preview": gemini3Flash,
 };
 
-/** The catalog entry for a model id: exact match, else the longest prefix match (after any "vendor/" prefix). */
+/** The catalog entry of a model id, by exact name after any "vendor/" prefix; never a prefix match. */
 export function lookupModel(model: string): CatalogEntry | undefined {
   const id = model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model;
-  if (CATALOG[id]) return CATALOG[id];
-  let best: string | undefined;
-  for (const k of Object.keys(CATALOG)) {
-    if (id.startsWith(k) && (best === undefined || k.length > best.length)) best = k;
-  }
-  return best === undefined ? undefined : CATALOG[best];
+  return Object.hasOwn(CATALOG, id) ? CATALOG[id] : undefined;
 }

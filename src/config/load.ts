@@ -4,7 +4,10 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { lookupModel, PRICES_AS_OF } from "./catalog.ts";
+import { lookupModel } from "./catalog.ts";
+import { resolvePricing, type RawPricing } from "./pricing.ts";
+import { log } from "../telemetry/log.ts";
+import { resolveModelParams } from "./model-params.ts";
 import { bool, ConfigError, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
 import type {
   Capability,
@@ -25,6 +28,8 @@ import type {
 } from "./types.ts";
 import type { FailureKind } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
+import { buildGuardrails, guardrailNames } from "../guardrails/config.ts";
+import { checkGuardrail } from "../guardrails/engine.ts";
 
 export { ConfigError } from "./schema.ts";
 
@@ -132,7 +137,6 @@ const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Pa
   ),
 });
 
-type RawPricing = { input?: number; cachedInput?: number; cacheWrite?: number; output?: number; reasoning?: number };
 const usdPerM = num({ min: 0, max: 10_000 });
 
 const limitsSpec = obj({
@@ -140,7 +144,7 @@ const limitsSpec = obj({
   tokens_per_minute: opt(num({ min: 1, int: true })),
 });
 
-const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | "maxOutputTokens" | "capabilities" | "quality"> & {
+const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | "maxOutputTokens" | "capabilities" | "quality" | "params"> & {
   pricing?: RawPricing;
   contextWindow?: number;
   maxOutputTokens?: number;
@@ -150,8 +154,31 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   id: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/ })),
   provider: req(str({ min: 1 })),
   model: req(str({ min: 1 })),
+  // USD per million tokens (per_request: USD per request); rates left out keep the catalog's ratios (src/config/pricing.ts).
   pricing: opt(
-    obj({ input: opt(usdPerM), cached_input: opt(usdPerM), cache_write: opt(usdPerM), output: opt(usdPerM), reasoning: opt(usdPerM) }),
+    obj({
+      input: opt(usdPerM),
+      cached_input: opt(usdPerM),
+      cache_write: opt(usdPerM),
+      cache_write_1h: opt(usdPerM),
+      output: opt(usdPerM),
+      reasoning: opt(usdPerM),
+      per_request: opt(num({ min: 0, max: 1_000 })),
+      // Long context: above above_input_tokens prompt tokens the whole request is billed at the tier's prices.
+      tiers: opt(
+        list(
+          obj({
+            above_input_tokens: req(num({ min: 1, int: true })),
+            input: req(usdPerM),
+            output: req(usdPerM),
+            cached_input: opt(usdPerM),
+            cache_write: opt(usdPerM),
+            cache_write_1h: opt(usdPerM),
+            reasoning: opt(usdPerM),
+          }),
+        ),
+      ),
+    }),
   ),
   context_window: opt(num({ min: 1, int: true })),
   max_output_tokens: opt(num({ min: 1, int: true })),
@@ -160,6 +187,10 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   quality: opt(num({ min: 0, max: 1 })),
   // The provider's own limits for this deployment, enforced across replicas.
   limits: opt(limitsSpec),
+  // The model an Azure deployment (named freely) runs: picks the catalog's parameter rules.
+  base_model: opt(str({ min: 1 })),
+  // Output tokens a request without max_output_tokens reserves until the deployment has a p95.
+  expected_output_tokens: opt(num({ min: 1, int: true })),
 });
 
 const targetSpec = (v: unknown, p: string) => {
@@ -232,6 +263,8 @@ const routeSpec = obj<RouteConfig>({
     }),
     { enabled: false, ttlSeconds: 300, shareAcrossTeams: false, dedupe: false },
   ),
+  strict_params: opt(bool, false),
+  guardrails: opt(guardrailNames),
 });
 
 
@@ -251,6 +284,7 @@ const keySpec = obj<KeyConfig>({
   per_user_limits: opt(limitsSpec),
   budget: opt(budgetSpec),
   max_output_tokens: opt(num({ min: 1, int: true })),
+  guardrails: opt(guardrailNames),
 });
 
 /** Default of server.cors.max_age_seconds: Chromium caps preflight caching at 2 hours anyway. */
@@ -379,11 +413,13 @@ const rootSpec = obj<any>({
   aliases: opt(record(str({ min: 1 })), {}),
   routes: opt(list(routeSpec), []),
   keys: opt(list(keySpec), []),
-  teams: opt(list(obj({ name: req(str({ min: 1 })), budget: opt(budgetSpec) })), []),
+  teams: opt(list(obj({ name: req(str({ min: 1 })), budget: opt(budgetSpec), guardrails: opt(guardrailNames) })), []),
+  // Validated by buildGuardrails (src/guardrails/config.ts), which knows each kind's options.
+  guardrails: opt((v: unknown) => v),
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
+  // The default of every deployment's expected_output_tokens.
+  limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
 });
-
-const micro = (usd: number | undefined, fallback: number) => Math.round((usd ?? fallback) * 1e6);
 
 function finishProvider(p: any, path: string): ProviderConfig {
   const type = p.type as ProviderType;
@@ -405,31 +441,39 @@ function finishProvider(p: any, path: string): ProviderConfig {
 function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: string): DeploymentConfig {
   const provider = providers.get(d.provider);
   if (!provider) throw new ConfigError(join(path, "provider"), `unknown provider "${d.provider}"`);
-  const cat = lookupModel(d.model);
+  // Exact names only (src/config/catalog.ts); an Azure deployment is priced as its base_model.
+  const priced = d.baseModel ?? d.model;
+  const cat = lookupModel(priced);
   const pr: RawPricing = d.pricing ?? {};
   if (!cat && provider.type !== "mock" && (pr.input === undefined || pr.output === undefined)) {
-    throw new ConfigError(join(path, "pricing"), `model "${d.model}" is not in the built-in price table: set pricing.input and pricing.output (USD per million tokens)`);
+    throw new ConfigError(
+      join(path, "pricing"),
+      `model "${priced}" is not in the built-in price table (exact names and dated snapshots only): set pricing.input and pricing.output (USD per million tokens)`,
+    );
   }
-  const price = cat?.price ?? [0, 0, 0, 0];
-  const input = micro(pr.input, price[0]);
+  const { pricing, fellBack } = resolvePricing(cat, d.pricing);
+  if (fellBack.length && provider.type !== "mock") {
+    log("warn", `deployment "${d.id}": model "${priced}" is not in the built-in price table; ${fellBack.join(", ")} billed at the input price (set them in ${join(path, "pricing")})`, {
+      deployment: d.id,
+      model: priced,
+      rates: fellBack,
+    });
+  }
+  const maxOutputTokens: number = d.maxOutputTokens ?? cat?.maxOutputTokens ?? 8_192;
   return {
     id: d.id,
     provider: d.provider,
     model: d.model,
-    pricing: {
-      input,
-      cachedInput: micro(pr.cachedInput, pr.input !== undefined && !d.pricing?.cachedInput ? pr.input : price[1]),
-      cacheWrite: micro(pr.cacheWrite, pr.input !== undefined && !d.pricing?.cacheWrite ? pr.input : price[2]),
-      output: micro(pr.output, price[3]),
-      reasoning: micro(pr.reasoning, 0),
-      source: d.pricing ? "config" : cat ? `builtin:${PRICES_AS_OF}` : "none",
-    },
+    pricing,
     contextWindow: d.contextWindow ?? cat?.contextWindow ?? 128_000,
-    maxOutputTokens: d.maxOutputTokens ?? cat?.maxOutputTokens ?? 8_192,
+    maxOutputTokens,
     capabilities: d.capabilities ?? cat?.capabilities ?? ["tools", "vision", "json_mode", "json_schema", "streaming"],
     strengths: d.strengths as Task[],
     quality: d.quality ?? cat?.quality ?? 0.5,
     ...(d.limits && (d.limits.requestsPerMinute || d.limits.tokensPerMinute) ? { limits: d.limits } : {}),
+    ...(d.baseModel ? { baseModel: d.baseModel } : {}),
+    ...(d.expectedOutputTokens ? { expectedOutputTokens: d.expectedOutputTokens } : {}),
+    params: resolveModelParams(provider, d.baseModel ?? d.model, maxOutputTokens),
   };
 }
 
@@ -523,6 +567,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   raw.deployments.forEach((d: any, i: number) => {
     const path = `deployments[${i}]`;
     if (deployments.has(d.id)) throw new ConfigError(join(path, "id"), `duplicate deployment "${d.id}"`);
+    d.expectedOutputTokens ??= raw.limits.defaultExpectedOutputTokens;
     deployments.set(d.id, finishDeployment(d, providers, path));
   });
   const routes = new Map<string, RouteConfig>();
@@ -553,7 +598,17 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       if (!known(a)) throw new ConfigError(`${path}.allow[${j}]`, `unknown route, alias or deployment "${a}"`);
     });
   });
+  const guardrails = buildGuardrails(
+    raw.guardrails,
+    [
+      ...raw.routes.map((r: RouteConfig, i: number) => ({ path: `routes[${i}].guardrails`, names: r.guardrails })),
+      ...raw.teams.map((t: { guardrails?: string[] }, i: number) => ({ path: `teams[${i}].guardrails`, names: t.guardrails })),
+      ...(raw.keys as KeyConfig[]).map((k, i) => ({ path: `keys[${i}].guardrails`, names: k.guardrails })),
+    ],
+    checkGuardrail,
+  );
   return {
+    ...(guardrails.length ? { guardrails } : {}),
     server: raw.server,
     console: raw.console,
     providers: [...providers.values()],

@@ -65,7 +65,7 @@ function changedFields(prev: object, next: object): string[] {
 
 /**
  * Compare the configuration in force with a newly read one. Providers, deployments, aliases,
- * routes, keys and teams change live; `server.*` and `store.*` are read once at start-up (the
+ * routes, keys, teams and guardrails change live; `server.*` and `store.*` are read once at start-up (the
  * listening socket, request size limits, CORS, the Redis connections), so a change there is
  * reported as "requires restart" and the running values are kept: the returned `config` is `next`
  * with `prev`'s server and store sections, i.e. what will really be in force.
@@ -78,6 +78,7 @@ export function reconcile(prev: Config, next: Config): { config: Config; changes
     ...diffNamed("route", prev.routes, next.routes, (r) => r.name),
     ...diffNamed("key", prev.keys, next.keys, (k) => k.name),
     ...diffNamed("team", prev.teams, next.teams, (t) => t.name),
+    ...diffNamed("guardrail", prev.guardrails ?? [], next.guardrails ?? [], (g) => g.name),
     ...changedFields(prev.server, next.server).map((k) => `server.${snake(k)} changed: requires restart`),
     ...changedFields(prev.store, next.store).map((k) => `store.${snake(k)} changed: requires restart`),
   ];

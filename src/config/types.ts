@@ -1,7 +1,8 @@
 // The validated configuration model: providers (connections), deployments, aliases, routes, keys.
 // load.ts turns YAML into this; everything downstream trusts it.
 
-import type { FailureKind } from "../providers/types.ts";
+import type { GuardrailAction, GuardrailKind, GuardrailStage } from "../guardrails/types.ts";
+import type { FailureKind, ModelParams } from "../providers/types.ts";
 
 export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "mock";
 
@@ -59,14 +60,38 @@ export interface ProviderConfig {
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";
 
-/** Prices in micro-USD per million tokens. */
-export interface Pricing {
+/**
+ * One set of token prices, in micro-USD per million tokens: what the provider bills for each kind
+ * of token (src/usage/cost.ts). Every rate is a real price: a cache write without a surcharge costs
+ * the input price, never 0 by omission (load.ts fills the rates a source leaves out).
+ */
+export interface PriceSet {
+  /** Prompt tokens neither read from nor written to the prompt cache. */
   input: number;
+  /** Prompt tokens read from the cache. */
   cachedInput: number;
+  /** Prompt tokens written to the cache (Anthropic: 5-minute writes). */
   cacheWrite: number;
+  /** 1-hour cache writes (Anthropic); absent: cacheWrite (the provider does not distinguish). */
+  cacheWrite1h?: number;
   output: number;
   /** 0 = billed as output. */
   reasoning: number;
+}
+
+/** A second price set for requests whose prompt exceeds a threshold (long context). */
+export interface PriceTier extends PriceSet {
+  /** Applies when all prompt tokens (cache reads and writes included) exceed this many. */
+  aboveInputTokens: number;
+}
+
+/** A deployment's price model (see PriceSet): base prices, per-request fee, long-context tiers. */
+export interface Pricing extends PriceSet {
+  /** Fee per billed attempt, in nano-USD; absent: none. */
+  perRequestNanos?: number;
+  /** Ascending thresholds; the whole request is billed at the highest tier its prompt exceeds. */
+  tiers?: PriceTier[];
+  /** "builtin:<PRICES_AS_OF>" (the catalog's), "config" (set or overridden in the config) or "none" (an unpriced mock). */
   source: string;
 }
 
@@ -85,6 +110,15 @@ export interface DeploymentConfig {
   quality: number;
   /** The provider's own limits for this deployment (requests and tokens per minute). */
   limits?: RateLimits;
+  /** The model whose parameter rules apply when `model` is a deployment name (Azure); default `model`. */
+  baseModel?: string;
+  /** What the model accepts (src/config/model-params.ts), resolved once at load. */
+  params: ModelParams;
+  /**
+   * Output tokens a request without max_output_tokens reserves on this deployment until it has a
+   * recent p95 (`expected_output_tokens`, default `limits.default_expected_output_tokens`, else 512).
+   */
+  expectedOutputTokens?: number;
 }
 
 export type Strategy = "priority" | "weighted" | "latency" | "cost" | "least-busy" | "task" | "complexity" | "hybrid";
@@ -152,6 +186,13 @@ export interface RouteConfig {
   complexity: ComplexityOptions;
   maxOutputTokens?: number;
   cache: { enabled: boolean; ttlSeconds: number; shareAcrossTeams: boolean; dedupe: boolean };
+  /**
+   * Refuse (invalid_argument naming the field) a request with a parameter one of the planned
+   * deployments' models does not accept, instead of dropping it and reporting an adjustment.
+   */
+  strictParams: boolean;
+  /** Named guardrails every request to this route runs (mandatory for it). */
+  guardrails?: string[];
 }
 
 export type KeyRole = "admin" | "team" | "service";
@@ -179,6 +220,40 @@ export interface KeyConfig {
   perUserLimits?: RateLimits;
   budget?: BudgetConfig;
   maxOutputTokens?: number;
+  /** Named guardrails every request with this key runs (mandatory for it). */
+  guardrails?: string[];
+}
+
+/**
+ * A named guardrail (`guardrails[]`), validated by src/guardrails/config.ts and compiled once per
+ * configuration by src/guardrails/engine.ts. Exactly the options block of its kind is set.
+ */
+export interface GuardrailConfig {
+  name: string;
+  kind: GuardrailKind;
+  /** `stage: input | output | both`, as the stages it runs at. */
+  stages: GuardrailStage[];
+  /** What a match does (json_schema: on_failure decides instead; webhook, max_input_tokens: block or flag). */
+  action: GuardrailAction;
+  /** Runs for every request, whatever its route, team or key. */
+  mandatory: boolean;
+  pii?: { categories: string[] };
+  secrets?: { categories: string[] };
+  /** Patterns run on folded text (lower case); leetspeak (default true) also matches "k1ll" for "kill". */
+  deny?: { words: string[]; phrases: string[]; patterns: string[]; leetspeak?: boolean };
+  webhook?: {
+    url: string;
+    timeoutMs: number;
+    /** What a timeout, network error or non-2xx answer means: open lets the text through, closed blocks. */
+    fail: "open" | "closed";
+    headers: Record<string, string>;
+    /** Body sent: `signalbox` ({text, stage, guardrail}) or `openai` (a moderation endpoint's {input, model}). */
+    format: "signalbox" | "openai";
+    /** Model named in the `openai` format's body. */
+    model?: string;
+  };
+  maxInputTokens?: { limit: number };
+  jsonSchema?: { onFailure: "retry" | "fallback" | "flag" };
 }
 
 /** Cross-origin access for browsers (`server.cors`); src/server/cors.ts enforces it. */
@@ -224,7 +299,9 @@ export interface Config {
   aliases: Record<string, string>;
   routes: RouteConfig[];
   keys: KeyConfig[];
-  teams: { name: string; budget?: BudgetConfig }[];
+  teams: { name: string; budget?: BudgetConfig; guardrails?: string[] }[];
+  /** Named guardrails (absent: none); attached by routes, teams and keys, or `mandatory`. */
+  guardrails?: GuardrailConfig[];
   store: {
     /** One Redis (`store.redis_url` or REDIS_URL). Never set together with redisCluster. */
     redisUrl?: string;

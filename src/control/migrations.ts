@@ -13,7 +13,7 @@ export interface Migration {
 /**
  * Every table lives in the connection's default schema with a `signalbox_` prefix, so Signalbox
  * can share a database (and its `search_path`) with other software without a schema of its own.
- * Add new steps at the end: the control plane (1) and the durable usage store (2) share this list.
+ * Add new steps at the end: the control plane (1) and the durable usage store (2, 3) share this list.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -164,6 +164,26 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (writer, batch, hour)
       );
       CREATE INDEX signalbox_usage_dropped_hour_idx ON signalbox_usage_dropped (hour);
+    `,
+  },
+  {
+    version: 3,
+    name: "usage: latency histogram in the hourly rollups",
+    // See src/usage/postgres-store.ts and the histogram in src/usage/store.ts: requests per latency
+    // bucket, a sparse jsonb map {"<bucket>": count}. Rollups written before this have none ('{}').
+    sql: `
+      ALTER TABLE signalbox_usage_hourly ADD COLUMN latency_hist jsonb NOT NULL DEFAULT '{}';
+
+      -- The histogram of a set of bucket numbers (one per request).
+      CREATE FUNCTION signalbox_hist_of(buckets integer[]) RETURNS jsonb
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$ SELECT coalesce(jsonb_object_agg(b, n), '{}'::jsonb) FROM (SELECT b, count(*) AS n FROM unnest(buckets) AS b GROUP BY b) x $$;
+
+      -- Two histograms added bucket by bucket (the rollup upsert).
+      CREATE FUNCTION signalbox_hist_add(a jsonb, b jsonb) RETURNS jsonb
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$ SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
+              FROM (SELECT k, sum(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) x (k, v) GROUP BY k) y $$;
     `,
   },
 ];

@@ -6,7 +6,7 @@
 import { trace } from "@opentelemetry/api";
 import { CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
 import type { GatewayCore } from "../gateway.ts";
-import { buildAdmission, buildSettlement, deploymentAdmission, refusal, type Admission } from "../limits/admission.ts";
+import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHold, type Admission } from "../limits/admission.ts";
 import type { FinishReason, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
@@ -14,6 +14,7 @@ import type { Adjustment, AttemptRecord, ChatCall, Plan, RoutingInfo } from "../
 import type { RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
+import { answerCheck, billed, guardAnswer, guardInput, guardReplay, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 export type CacheMode = "default" | "use" | "bypass" | "refresh";
@@ -49,6 +50,8 @@ export interface Summary {
   ttftMs?: number;
   overheadUs: number;
   cache: CacheStatus;
+  /** Changes known only at the end (a stream's output guardrail redactions). */
+  adjustments?: Adjustment[];
 }
 
 export interface Answer extends Summary {
@@ -160,6 +163,16 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     if (a) core.limits.settle(buildSettlement(a, ex, Date.now()));
   };
 
+  /**
+   * An answer no cap cut short teaches its deployment's output p95: what a request without
+   * max_output_tokens reserves there next.
+   */
+  const learnOutput = (exec: GatewayCore["exec"], plan: Plan, ex: Execution) => {
+    const a = ex.attempts.find((x) => x.outcome === "succeeded");
+    if (!a || (plan.maxOutputTokens !== undefined && ex.finishReason === "length")) return;
+    exec.health.observeOutput?.(a.deployment, a.usage.outputTokens);
+  };
+
   function cachePlan(r: EngineRequest, plan: Plan): CachePlan | undefined {
     const mode = r.cache?.mode ?? "default";
     const route = plan.routing.route ? core.registry.resolve(plan.routing.route) : undefined;
@@ -193,6 +206,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     admission: Admission | undefined;
     cp: CachePlan | undefined;
     cached: CachedAnswer | undefined;
+    /** The guardrails this request runs, when any applies. */
+    guard: GuardrailRun | undefined;
   }
 
   /**
@@ -204,6 +219,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     const tracer = core.tracing?.tracer;
     // Read in the same synchronous step as planning: a config reload swaps both at once.
     const exec = core.exec;
+    const guardrails = core.guardrails;
     let plan: Plan;
     if (tracer && ri.otel) {
       ex.observer = attemptObserver(tracer, ri.otel);
@@ -211,6 +227,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     } else {
       plan = core.plan(call);
     }
+    // Before any state round trip: a guardrail the request names must exist.
+    const selected = guardrails.select(call, plan.routing.route);
     const cp = cachePlan(r, plan);
     const lookup = cp?.lookup ? cache.get(cp.key) : undefined;
     const admission =
@@ -224,12 +242,26 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       if (cached) cp.status = "hit";
       if (ri.otel) trace.getSpan(ri.otel)?.setAttribute("signalbox.cache", cp.status);
     }
-    return { plan, exec, admission, cp, cached };
+    return { plan, exec, admission, cp, cached, guard: selected && startRun(selected) };
   }
 
+  /** The plan's adjustments (caps) and those of the deployment that answered (parameters it does not accept). */
+  const adjustmentsOf = (plan: Plan | undefined, ex: Execution): Adjustment[] => {
+    const own = ex.deployment?.adjustments ?? [];
+    return own.length === 0 ? (plan?.adjustments ?? []) : [...(plan?.adjustments ?? []), ...own];
+  };
+
+  /** The output guardrails' redactions after the other adjustments. */
+  const withOutput = (adjustments: Adjustment[], guard: GuardrailRun | undefined): Adjustment[] => {
+    const out = guard?.adjustments("output");
+    return out?.length ? [...adjustments, ...out] : adjustments;
+  };
+
   /** Record the request's usage; called exactly once per request, success or not. */
-  function record(r: EngineRequest, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: CachedAnswer) {
+  function record(r: EngineRequest, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: CachedAnswer, guard?: GuardrailRun) {
     const { call, ri } = r;
+    const guardrails = guard?.actions();
+    guard?.trace(ri.otel);
     const last = ex.attempts[ex.attempts.length - 1];
     core.usage.record({
       id: call.id,
@@ -258,6 +290,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       tags: call.tags,
       metadata: call.metadata,
       streamed: call.stream,
+      adjustments: withOutput(hit ? (plan?.adjustments ?? []) : adjustmentsOf(plan, ex), guard),
+      ...(guardrails?.length ? { guardrails } : {}),
     });
   }
 
@@ -337,33 +371,46 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       let admission: Admission | undefined;
       let done: ((a: CachedAnswer | undefined) => void) | undefined;
       let stored: CachedAnswer | undefined;
+      let guard: GuardrailRun | undefined;
       const ex = newExecution(ri.arrivedAt);
       try {
         const routed = await route(r, ex);
         plan = routed.plan;
         admission = routed.admission;
+        guard = routed.guard;
+        // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
+        if (guard) await guardInput(guard, plan, call.request, r.signal);
         const cp = routed.cp;
         const src = await source(routed, r.signal);
         const { hit, status } = src;
         done = src.done;
         if (hit) {
           servedFromCache(ex, hit);
-          record(r, plan, ex, "ok", undefined, hit);
+          const a = guard ? await guardAnswer(guard, hit, r.signal) : hit;
+          record(r, plan, ex, "ok", undefined, hit, guard);
           return {
             ...summary(ex, status, hit),
             id: call.id,
             model: call.model,
-            text: hit.text,
-            reasoning: hit.reasoning,
-            refusal: hit.refusal,
-            toolCalls: hit.toolCalls,
+            text: a.text,
+            reasoning: a.reasoning,
+            refusal: a.refusal,
+            toolCalls: a.toolCalls,
             routing: plan.routing,
-            adjustments: plan.adjustments,
+            adjustments: withOutput(plan.adjustments, guard),
             traceId: ri.traceId,
           };
         }
-        const o = await executeUnary(call, plan, r.signal, routed.exec, ex);
-        record(r, plan, ex, "ok", undefined);
+        const check = guard && answerCheck(guard, call.request.responseFormat);
+        let o = await executeUnary(call, plan, r.signal, routed.exec, ex, check).catch((err) => {
+          throw schemaFailure(guard, err);
+        });
+        learnOutput(routed.exec, plan, ex);
+        // Output guardrails on the whole answer: a block is an error instead of it (still billed).
+        if (guard) o = await guardAnswer(guard, o, r.signal).catch((err) => {
+          throw billed(err, ex);
+        });
+        record(r, plan, ex, "ok", undefined, undefined, guard);
         if (cp?.store || done) {
           stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls);
           if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
@@ -377,11 +424,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
           refusal: o.refusal,
           toolCalls: o.toolCalls,
           routing: plan.routing,
-          adjustments: plan.adjustments,
+          adjustments: withOutput(adjustmentsOf(plan, ex), guard),
           traceId: ri.traceId,
         };
       } catch (err) {
-        record(r, plan, ex, r.statusOf(err), err);
+        record(r, plan, ex, r.statusOf(err), err, undefined, guard);
         throw err;
       } finally {
         done?.(stored);
@@ -400,10 +447,16 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       let status = "ok";
       let failure: unknown;
       let finished = false;
+      let guard: GuardrailRun | undefined;
       try {
         const routed = await route(r, ex);
         plan = routed.plan;
         admission = routed.admission;
+        guard = routed.guard;
+        // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
+        if (guard) await guardInput(guard, plan, call.request, r.signal);
+        // Output guardrails run inside the stream.
+        const sg = guard && streamGuard(guard, call.request.responseFormat);
         const cp = routed.cp;
         const src = await source(routed, r.signal);
         hit = src.hit;
@@ -412,10 +465,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus };
         if (hit) {
           servedFromCache(ex, hit);
+          const batches = sg ? await guardReplay(sg, replay(hit), r.signal) : replay(hit);
           yield { ...start, deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, priorAttempts: [] };
-          for (const events of replay(hit)) yield { type: "delta", events };
+          for (const events of batches) yield { type: "delta", events };
           finished = true;
-          yield { type: "finish", summary: summary(ex, cacheStatus, hit) };
+          yield { type: "finish", summary: { ...summary(ex, cacheStatus, hit), adjustments: withOutput([], guard) } };
           return;
         }
         // Collect the answer as it passes, only when it is to be stored or shared.
@@ -424,28 +478,66 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         let reasoning = "";
         let refusal = "";
         const toolCalls: ToolCall[] = [];
-        for await (const ev of executeStream(call, plan, r.signal, routed.exec, ex)) {
+        const gather = (events: StreamEvent[]) => {
+          for (const e of events) {
+            if (e.type === "text") text += e.text;
+            else if (e.type === "reasoning") reasoning += e.text;
+            else if (e.type === "refusal") refusal += e.text;
+            else if (e.type === "tool_call_start") toolCalls[e.index] = { id: e.id, name: e.name, arguments: "", ...(e.signature ? { signature: e.signature } : {}) };
+            else if (e.type === "tool_call_delta" && toolCalls[e.index]) toolCalls[e.index].arguments += e.argumentsDelta;
+          }
+        };
+        // The budget hold follows the output: extended in steps as the answer outgrows it.
+        const hold = admission?.request.budgets.length ? new StreamHold(core.limits, admission) : undefined;
+        const upstream = executeStream(call, plan, r.signal, routed.exec, ex);
+        // With output guardrails the start waits for the first content they let through: a block
+        // before it is an error the caller sees instead of a stream.
+        let held: EngineEvent | undefined;
+        for await (let ev of upstream) {
           if (ev.type === "delta") {
-            if (collect) {
-              for (const e of ev.events) {
-                if (e.type === "text") text += e.text;
-                else if (e.type === "reasoning") reasoning += e.text;
-                else if (e.type === "refusal") refusal += e.text;
-                else if (e.type === "tool_call_start") toolCalls[e.index] = { id: e.id, name: e.name, arguments: "", ...(e.signature ? { signature: e.signature } : {}) };
-                else if (e.type === "tool_call_delta" && toolCalls[e.index]) toolCalls[e.index].arguments += e.argumentsDelta;
+            const grow = hold?.delta(ev.events);
+            if (grow) await grow;
+            if (sg) {
+              let events: StreamEvent[];
+              try {
+                events = sg.batch(ev.events);
+              } catch (err) {
+                throw await stopForGuardrail(upstream, err, ex);
               }
+              if (events.length === 0) continue;
+              ev = { type: "delta", events };
+              if (held) yield held;
+              held = undefined;
             }
+            if (collect) gather(ev.events);
             yield ev;
           } else if (ev.type === "start") {
             const c = ev.candidate;
-            yield { ...start, deployment: c.deployment.id, provider: c.provider.name, providerModel: ev.providerModel, priorAttempts: ev.priorAttempts };
+            hold?.start(c, ex.cost.total);
+            const adjustments = c.adjustments.length === 0 ? start.adjustments : [...start.adjustments, ...c.adjustments];
+            const first: EngineEvent = { ...start, adjustments, deployment: c.deployment.id, provider: c.provider.name, providerModel: ev.providerModel, priorAttempts: ev.priorAttempts };
+            if (sg) held = first;
+            else yield first;
           } else {
+            if (sg) {
+              // What the scanner held back, then the checks on the whole answer (json_schema, webhooks).
+              const tail = await sg.end(r.signal).catch((err) => {
+                throw billed(err, ex);
+              });
+              if (held) yield held;
+              held = undefined;
+              if (tail.length) {
+                if (collect) gather(tail);
+                yield { type: "delta", events: tail };
+              }
+            }
             if (collect) {
               stored = toCached(ex, text, reasoning, refusal, toolCalls.filter(Boolean));
               if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
             }
             finished = true;
-            yield { type: "finish", summary: summary(ex, cacheStatus) };
+            learnOutput(routed.exec, plan, ex);
+            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard) } };
           }
         }
       } catch (err) {
@@ -459,7 +551,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
           status = r.statusOf(undefined);
           if (status === "ok") status = "canceled";
         }
-        record(r, plan, ex, status, failure, hit);
+        record(r, plan, ex, status, failure, hit, guard);
         done?.(stored);
         settle(admission, ex);
       }

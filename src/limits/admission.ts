@@ -1,12 +1,21 @@
 // Builds a request's admission (rate limits and budget reservations from the caller's key, its
-// team and the plan) and, when it ends, its settlement (actual tokens and cost).
+// team and the plan), keeps a stream's budget hold ahead of its output, and, when the request
+// ends, its settlement (actual tokens and cost).
+//
+// What a request reserves on its budgets: the costliest of its candidates, each at its own input
+// count (its provider's tokenizer, src/providers/tokens.ts) plus its planned output (max output
+// tokens when the request or a cap sets them, else the deployment's recent p95 of output tokens);
+// with hedging, two attempts at once. A stream whose output outgrows the hold extends it in steps.
 
 import type { BudgetConfig, KeyConfig } from "../config/types.ts";
+import { quickTokens } from "../providers/tokens.ts";
+import type { StreamEvent } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { ChatCall, Plan } from "../router/types.ts";
-import { DEFAULT_EXPECTED_OUTPUT_TOKENS } from "../router/plan.ts";
+import type { Candidate, ChatCall, Plan } from "../router/types.ts";
 import type { Execution } from "../router/execute.ts";
-import type { AdmissionRequest, AdmissionResult, BudgetCheck, RateCheck, Settlement } from "./types.ts";
+import { pricesFor } from "../usage/cost.ts";
+import { periodBounds } from "./periods.ts";
+import type { AdmissionRequest, AdmissionResult, BudgetCheck, Limiter, RateCheck, Settlement } from "./types.ts";
 
 const MINUTE = 60_000;
 const NANOS_PER_USD = 1_000_000_000;
@@ -16,22 +25,46 @@ export interface Admission {
   /** Estimated tokens charged to token-rate checks. */
   estimatedTokens: number;
   tokenChecks: RateCheck[];
+  /** What the request holds on each of its budgets now: its reservation plus any extensions. */
+  holdNanos: number;
 }
 
-/** The most a request can cost on any of its candidates: estimated input plus the output cap. */
-export function maxCostNanos(plan: Plan): number {
-  let max = 0;
-  for (const c of plan.candidates) {
-    const d = c.deployment;
-    const out = plan.maxOutputTokens ?? d.maxOutputTokens;
-    const outPrice = Math.max(d.pricing.output, d.pricing.reasoning);
-    max = Math.max(max, Math.ceil((plan.estimatedInputTokens * d.pricing.input + out * outPrice) / 1000));
-  }
-  return max;
+/** What one attempt on a candidate may cost: its input by its own tokenizer plus its planned output. */
+export function candidateCostNanos(c: Candidate): number {
+  const p = pricesFor(c.deployment.pricing, c.estimatedInputTokens);
+  return Math.ceil((c.estimatedInputTokens * p.input + c.expectedOutputTokens * Math.max(p.output, p.reasoning)) / 1000) + (c.deployment.pricing.perRequestNanos ?? 0);
 }
+
+/**
+ * What a request reserves: one attempt on its costliest candidate; when the plan hedges, two
+ * attempts may run at once, so the two costliest.
+ */
+export function maxCostNanos(plan: Plan): number {
+  let first = 0;
+  let second = 0;
+  for (const c of plan.candidates) {
+    const x = candidateCostNanos(c);
+    if (x > first) [first, second] = [x, first];
+    else if (x > second) second = x;
+  }
+  return hedges(plan) ? first + second : first;
+}
+
+const hedges = (plan: Plan) => plan.hedgeAfterMs > 0 && !plan.noFallback && plan.candidates.length > 1 && plan.maxAttempts > 1;
+
+/** Output tokens planned for: the cap, else the largest candidate's expected output. */
+const plannedOutput = (plan: Plan) => plan.maxOutputTokens ?? plan.candidates.reduce((n, c) => Math.max(n, c.expectedOutputTokens), 0);
 
 const PERIOD_ADJ = { day: "daily", week: "weekly", month: "monthly" } as const;
-const usd = (nanos: number) => `$${(nanos / NANOS_PER_USD).toFixed(2)}`;
+
+/** Dollars with enough decimals to read: $12.35, $0.0530, $0.000123 (three significant digits under $1). */
+export function usd(nanos: number): string {
+  const v = nanos / NANOS_PER_USD;
+  if (v === 0) return "$0";
+  const a = Math.abs(v);
+  const digits = a >= 1 ? 2 : Math.min(9, 2 - Math.floor(Math.log10(a)));
+  return `${v < 0 ? "-" : ""}$${a.toFixed(digits)}`;
+}
 
 /** A team's budget, from the config file or the control plane (an in-memory lookup). */
 export type TeamBudgets = (team: string) => { budget?: BudgetConfig } | undefined;
@@ -40,7 +73,7 @@ export function buildAdmission(teams: TeamBudgets, call: ChatCall, plan: Plan, n
   const key: KeyConfig | undefined = call.caller.key;
   const team = teams(call.caller.team);
   if (!key && !team?.budget) return undefined;
-  const estimatedTokens = plan.estimatedInputTokens + (plan.maxOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS);
+  const estimatedTokens = plan.estimatedInputTokens + plannedOutput(plan);
   const rates: RateCheck[] = [];
   const tokenChecks: RateCheck[] = [];
   const addLimits = (scope: string, who: string, l: KeyConfig["limits"] | undefined) => {
@@ -59,7 +92,16 @@ export function buildAdmission(teams: TeamBudgets, call: ChatCall, plan: Plan, n
   const reserve = maxCostNanos(plan);
   const addBudget = (id: string, who: string, b: BudgetConfig | undefined) => {
     if (!b) return;
-    budgets.push({ id, period: b.period, limitNanos: Math.round(b.limitUsd * NANOS_PER_USD), reserveNanos: reserve, softThreshold: b.softThreshold, describe: `${PERIOD_ADJ[b.period]} budget of ${who} (${usd(b.limitUsd * NANOS_PER_USD)})` });
+    const limitNanos = Math.round(b.limitUsd * NANOS_PER_USD);
+    budgets.push({
+      id,
+      period: b.period,
+      limitNanos,
+      reserveNanos: reserve,
+      softThreshold: b.softThreshold,
+      describe: `${PERIOD_ADJ[b.period]} budget of ${who} (${usd(limitNanos)})`,
+      periodStart: periodBounds(b.period, now).start,
+    });
   };
   addBudget(`key:${key?.name}`, `key "${key?.name}"`, key?.budget);
   addBudget(`team:${call.caller.team}`, `team "${call.caller.team}"`, team?.budget);
@@ -68,6 +110,7 @@ export function buildAdmission(teams: TeamBudgets, call: ChatCall, plan: Plan, n
     request: { requestId: call.id, shard: `team:${call.caller.team}`, rates, budgets, now, reservationTtlMs: Math.max(plan.timeouts.totalMs, 60_000) + 60_000 },
     estimatedTokens,
     tokenChecks,
+    holdNanos: reserve,
   };
 }
 
@@ -79,7 +122,7 @@ export function refusal(r: Exclude<AdmissionResult, { ok: true }>): GatewayError
   const resetIn = r.resetAt - Date.now();
   return new GatewayError(
     "resource_exhausted",
-    `budget exhausted: ${r.check.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, this request may cost up to ${usd(r.check.reserveNanos)}; resets ${new Date(r.resetAt).toISOString()}`,
+    `budget exhausted: ${r.check.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, this request reserves ${usd(r.check.reserveNanos)}; resets ${new Date(r.resetAt).toISOString()}`,
     { retryAfterMs: Math.max(1000, resetIn), refusal: "budget" },
   );
 }
@@ -90,9 +133,79 @@ export function buildSettlement(a: Admission, ex: Execution, now: number): Settl
     requestId: a.request.requestId,
     shard: a.request.shard,
     tokenAdjustments: a.tokenChecks.map((c) => ({ id: c.id, delta: actualTokens - a.estimatedTokens, windowMs: c.windowMs })),
-    budgets: a.request.budgets.map((b) => ({ id: b.id, period: b.period, reservedNanos: b.reserveNanos, actualNanos: ex.cost.total })),
+    // Charged to the period that reserved (a request may end after midnight).
+    budgets: a.request.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart, reservedNanos: a.holdNanos, actualNanos: ex.cost.total })),
     now,
   };
+}
+
+/** Output tokens an extension adds at least (and a quarter of the hold, if more). */
+export const EXTENSION_MIN_TOKENS = 256;
+
+/**
+ * Keeps a stream's budget hold ahead of what it delivers. The cost so far is estimated as the
+ * earlier attempts' cost, the answering attempt's input and its delivered output (counted cheaply
+ * from the text, a little on the high side); when it passes the hold, the hold is extended by one
+ * step (a quarter of the hold, at least EXTENSION_MIN_TOKENS of output): one limiter round trip
+ * per step, the stream waiting for it. A refused step ends the stream: spend passes the limit by
+ * at most the step being delivered. Hidden reasoning tokens are not seen until the usage arrives.
+ */
+export class StreamHold {
+  private readonly limiter: Limiter;
+  private readonly a: Admission;
+  private base = 0;
+  private outPrice = 0;
+  private outTokens = 0;
+  /** Extensions granted (for tests and the record). */
+  extensions = 0;
+
+  constructor(limiter: Limiter, a: Admission) {
+    this.limiter = limiter;
+    this.a = a;
+  }
+
+  /** The attempt that answers (past the commit point), and what earlier attempts cost. */
+  start(c: Candidate, priorNanos: number): void {
+    const p = pricesFor(c.deployment.pricing, c.estimatedInputTokens);
+    this.outPrice = Math.max(p.output, p.reasoning);
+    this.base = priorNanos + (c.estimatedInputTokens * p.input) / 1000 + (c.deployment.pricing.perRequestNanos ?? 0);
+  }
+
+  /** Count a batch of delivered events; a promise when the hold must grow first (await it). */
+  delta(events: StreamEvent[]): Promise<void> | undefined {
+    for (const e of events) {
+      if (e.type === "text" || e.type === "reasoning" || e.type === "refusal") this.outTokens += quickTokens(e.text);
+      else if (e.type === "tool_call_delta") this.outTokens += quickTokens(e.argumentsDelta);
+      else if (e.type === "tool_call_start") this.outTokens += 1 + quickTokens(e.name);
+    }
+    const cost = this.base + (this.outTokens * this.outPrice) / 1000;
+    if (cost <= this.a.holdNanos) return undefined;
+    return this.extend(cost);
+  }
+
+  private async extend(cost: number): Promise<void> {
+    const step = Math.ceil(Math.max(this.a.holdNanos / 4, (EXTENSION_MIN_TOKENS * this.outPrice) / 1000, cost - this.a.holdNanos));
+    const req = this.a.request;
+    const r = await this.limiter.extend({
+      requestId: req.requestId,
+      shard: req.shard,
+      budgets: req.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart ?? periodBounds(b.period, req.now).start, limitNanos: b.limitNanos })),
+      nanos: step,
+      now: Date.now(),
+    });
+    if (r.ok) {
+      this.a.holdNanos += step;
+      this.extensions++;
+      return;
+    }
+    const b = req.budgets[r.index];
+    throw new GatewayError(
+      "resource_exhausted",
+      `budget exhausted while streaming: ${b.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight (this one ${usd(this.a.holdNanos)}), ` +
+        `the answer needed ${usd(step)} more after about ${Math.round(this.outTokens)} output tokens; resets ${new Date(periodBounds(b.period, req.now).end).toISOString()}`,
+      { retryAfterMs: Math.max(1000, periodBounds(b.period, req.now).end - Date.now()), refusal: "budget" },
+    );
+  }
 }
 
 /**
@@ -100,10 +213,11 @@ export function buildSettlement(a: Admission, ex: Execution, now: number): Settl
  * candidate. Each deployment is its own shard, so these run on their own cluster slot.
  */
 export function deploymentAdmission(call: ChatCall, plan: Plan, index: number, now: number): AdmissionRequest | undefined {
-  const d = plan.candidates[index].deployment;
+  const c = plan.candidates[index];
+  const d = c.deployment;
   const l = d.limits;
   if (!l) return undefined;
-  const tokens = plan.estimatedInputTokens + (plan.maxOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS);
+  const tokens = c.estimatedInputTokens + c.expectedOutputTokens;
   const rates: RateCheck[] = [];
   if (l.requestsPerMinute) rates.push({ id: `deployment:${d.id}:rpm`, limit: l.requestsPerMinute, cost: 1, windowMs: MINUTE, describe: `requests per minute of deployment "${d.id}" (${l.requestsPerMinute})` });
   if (l.tokensPerMinute) rates.push({ id: `deployment:${d.id}:tpm`, limit: l.tokensPerMinute, cost: tokens, windowMs: MINUTE, describe: `tokens per minute of deployment "${d.id}" (${l.tokensPerMinute})` });

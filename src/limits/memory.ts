@@ -2,7 +2,7 @@
 // (the embedded default, and the fallback while Redis is away).
 
 import { periodBounds, type Period } from "./periods.ts";
-import type { AdmissionRequest, AdmissionResult, BudgetState, Limiter, RateState, Settlement } from "./types.ts";
+import type { AdmissionRequest, AdmissionResult, BudgetState, Extension, ExtensionResult, Limiter, RateState, Settlement } from "./types.ts";
 
 interface Window {
   start: number;
@@ -15,10 +15,18 @@ export function slidingEstimate(w: { cur: number; prev: number }, elapsed: numbe
   return w.prev * Math.max(0, (windowMs - elapsed) / windowMs) + w.cur;
 }
 
+/** The reservations of one budget period: a running total, so an admission never sums them. */
+interface Holds {
+  total: number;
+  byRequest: Map<string, { nanos: number; expires: number }>;
+  /** Earliest expiry among them: expired holds are swept only once one may have expired. */
+  nextExpiry: number;
+}
+
 export function createMemoryLimiter(): Limiter & { reset(): void } {
   const windows = new Map<string, Window>();
   const spent = new Map<string, number>();
-  const reservations = new Map<string, Map<string, { nanos: number; expires: number }>>();
+  const holds = new Map<string, Holds>();
 
   const win = (id: string, windowMs: number, now: number): Window => {
     const start = now - (now % windowMs);
@@ -33,16 +41,21 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
     }
     return w;
   };
-  const budgetKey = (id: string, period: Period, now: number) => `${id}:${periodBounds(period, now).start}`;
-  const reserved = (key: string, now: number) => {
-    const r = reservations.get(key);
-    if (!r) return 0;
-    let sum = 0;
-    for (const [id, x] of r) {
-      if (x.expires <= now) r.delete(id);
-      else sum += x.nanos;
+  /** A budget's key in the period it was reserved in (`periodStart`), else the period of `now`. */
+  const budgetKey = (id: string, period: Period, now: number, periodStart?: number) => `${id}:${periodStart ?? periodBounds(period, now).start}`;
+  const reserved = (key: string, now: number): number => {
+    const h = holds.get(key);
+    if (!h) return 0;
+    if (now >= h.nextExpiry) {
+      h.nextExpiry = Infinity;
+      for (const [id, x] of h.byRequest) {
+        if (x.expires <= now) {
+          h.byRequest.delete(id);
+          h.total -= x.nanos;
+        } else h.nextExpiry = Math.min(h.nextExpiry, x.expires);
+      }
     }
-    return sum;
+    return h.total;
   };
 
   return {
@@ -56,7 +69,7 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
       }
       const soft: { id: string; spentNanos: number; limitNanos: number }[] = [];
       for (const b of req.budgets) {
-        const key = budgetKey(b.id, b.period, now);
+        const key = budgetKey(b.id, b.period, now, b.periodStart);
         const s = spent.get(key) ?? 0;
         const r = reserved(key, now);
         if (s + r + b.reserveNanos > b.limitNanos) {
@@ -65,11 +78,15 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
         if (s >= b.limitNanos * b.softThreshold) soft.push({ id: b.id, spentNanos: s, limitNanos: b.limitNanos });
       }
       for (const c of req.rates) win(c.id, c.windowMs, now).cur += c.cost;
+      const expires = now + req.reservationTtlMs;
       for (const b of req.budgets) {
-        const key = budgetKey(b.id, b.period, now);
-        let r = reservations.get(key);
-        if (!r) reservations.set(key, (r = new Map()));
-        r.set(req.requestId, { nanos: b.reserveNanos, expires: now + req.reservationTtlMs });
+        const key = budgetKey(b.id, b.period, now, b.periodStart);
+        let h = holds.get(key);
+        if (!h) holds.set(key, (h = { total: 0, byRequest: new Map(), nextExpiry: Infinity }));
+        const prev = h.byRequest.get(req.requestId);
+        h.total += b.reserveNanos - (prev?.nanos ?? 0);
+        h.byRequest.set(req.requestId, { nanos: b.reserveNanos, expires });
+        h.nextExpiry = Math.min(h.nextExpiry, expires);
       }
       return { ok: true, soft };
     },
@@ -79,10 +96,30 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
         w.cur = Math.max(0, w.cur + a.delta);
       }
       for (const b of s.budgets) {
-        const key = budgetKey(b.id, b.period, s.now);
-        reservations.get(key)?.delete(s.requestId);
+        const key = budgetKey(b.id, b.period, s.now, b.periodStart);
+        const h = holds.get(key);
+        const x = h?.byRequest.get(s.requestId);
+        if (h && x) {
+          h.byRequest.delete(s.requestId);
+          h.total -= x.nanos;
+        }
         spent.set(key, (spent.get(key) ?? 0) + b.actualNanos);
       }
+    },
+    async extend(x: Extension): Promise<ExtensionResult> {
+      const keys = x.budgets.map((b) => `${b.id}:${b.periodStart}`);
+      for (let i = 0; i < keys.length; i++) {
+        const r = reserved(keys[i], x.now);
+        const s = spent.get(keys[i]) ?? 0;
+        if (!holds.get(keys[i])?.byRequest.has(x.requestId)) return { ok: false, index: i, reason: "unknown", spentNanos: s, reservedNanos: r };
+        if (s + r + x.nanos > x.budgets[i].limitNanos) return { ok: false, index: i, reason: "no_room", spentNanos: s, reservedNanos: r };
+      }
+      for (const key of keys) {
+        const h = holds.get(key)!;
+        h.byRequest.get(x.requestId)!.nanos += x.nanos;
+        h.total += x.nanos;
+      }
+      return { ok: true };
     },
     async budgetState(_shard, id, period, now): Promise<BudgetState> {
       const key = budgetKey(id, period, now);
@@ -100,7 +137,7 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
     reset() {
       windows.clear();
       spent.clear();
-      reservations.clear();
+      holds.clear();
     },
   };
 }

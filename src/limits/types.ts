@@ -22,10 +22,16 @@ export interface BudgetCheck {
   id: string;
   period: Period;
   limitNanos: number;
-  /** The most this request can cost (reserved until it settles). */
+  /** What this request may cost (reserved until it settles; a stream may extend it). */
   reserveNanos: number;
   softThreshold: number;
   describe: string;
+  /**
+   * Start (epoch ms) of the period the reservation is made in; settlement and extensions use it,
+   * so a request that straddles a period boundary is charged to the period that reserved it.
+   * Absent: the period of `now`.
+   */
+  periodStart?: number;
 }
 
 export interface AdmissionRequest {
@@ -49,9 +55,24 @@ export interface Settlement {
   shard: string;
   /** Token-rate checks to correct by (actual - estimated); request counts need no correction. */
   tokenAdjustments: { id: string; delta: number; windowMs: number }[];
-  budgets: { id: string; period: Period; reservedNanos: number; actualNanos: number }[];
+  /** `periodStart`: the reservation's period (see BudgetCheck); absent, the period of `now`. */
+  budgets: { id: string; period: Period; reservedNanos: number; actualNanos: number; periodStart?: number }[];
   now: number;
 }
+
+/** More budget for a request in flight (a stream that outgrew its reservation): all or nothing. */
+export interface Extension {
+  requestId: string;
+  shard: string;
+  /** The request's budgets, with the period each was reserved in. */
+  budgets: { id: string; period: Period; periodStart: number; limitNanos: number }[];
+  /** Added to the request's hold on every budget. */
+  nanos: number;
+  now: number;
+}
+
+/** Refused: `no_room` (the budget at `index` would pass its limit) or `unknown` (no reservation of this request there). */
+export type ExtensionResult = { ok: true } | { ok: false; index: number; reason: "no_room" | "unknown"; spentNanos: number; reservedNanos: number };
 
 export interface BudgetState {
   spentNanos: number;
@@ -67,6 +88,11 @@ export interface Limiter {
   admit(req: AdmissionRequest): Promise<AdmissionResult>;
   /** Never waits: settlements are written in the background, batched. */
   settle(s: Settlement): void;
+  /**
+   * Extend a request's holds if every budget still has room (spent + held + nanos ≤ limit); one
+   * round trip. A request whose reservation is gone (settled or expired) is refused.
+   */
+  extend(x: Extension): Promise<ExtensionResult>;
   budgetState(shard: string, id: string, period: Period, now: number): Promise<BudgetState>;
   rateState(shard: string, id: string, windowMs: number, now: number): Promise<RateState>;
   flush(): Promise<void>;

@@ -28,7 +28,8 @@ export function classifyTransportError(err: unknown, signal: AbortSignal, conn: 
   }
   const code = (err as { code?: string })?.code ?? "";
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
-    return new ProviderError({ kind: "timeout", message: `${conn.name}: ${code || "timeout"} waiting for upstream`, cause: err });
+    const unsent = err instanceof undiciErrors.ConnectTimeoutError;
+    return new ProviderError({ kind: "timeout", message: `${conn.name}: ${code || "timeout"} waiting for upstream`, cause: err, ...(unsent ? { unsent } : {}) });
   }
   return new ProviderError({
     kind: "network",

@@ -16,12 +16,23 @@ export type FailureKind =
   | "canceled"
   | "unknown"
   | "server_error"
-  | "stream_interrupted";
+  | "stream_interrupted"
+  /** Not the provider's: the answer failed an output guardrail (json_schema, or a blocked stream). */
+  | "guardrail";
 
 export type Role = "system" | "developer" | "user" | "assistant" | "tool";
 
+/**
+ * A prompt-cache breakpoint: cache the prompt up to and including this part. Anthropic takes it as
+ * `cache_control`; providers that cache by themselves ignore it.
+ */
+export interface CacheHint {
+  /** Absent: the provider's default (5 minutes at Anthropic). */
+  ttl?: "5m" | "1h";
+}
+
 export type ContentPart =
-  | { type: "text"; text: string }
+  | { type: "text"; text: string; cache?: CacheHint }
   | {
       type: "image";
       /** An https: or data: URL. */
@@ -30,6 +41,7 @@ export type ContentPart =
       data?: Uint8Array;
       mediaType?: string;
       detail?: "auto" | "low" | "high";
+      cache?: CacheHint;
     };
 
 export interface ToolCall {
@@ -77,6 +89,67 @@ export type ResponseFormat =
 
 export type ReasoningEffort = "minimal" | "low" | "medium" | "high";
 
+/**
+ * A request parameter as callers name it (ChatRequest's field names, which the /v1 endpoint
+ * shares): what parameter rules and adjustments talk about.
+ */
+export type ParamName =
+  | "temperature"
+  | "top_p"
+  | "max_output_tokens"
+  | "stop"
+  | "seed"
+  | "presence_penalty"
+  | "frequency_penalty"
+  | "tools"
+  | "tool_choice"
+  | "parallel_tool_calls"
+  | "response_format"
+  | "reasoning_effort"
+  | "user";
+
+/** Why a model (or an api-version) rejects a parameter, and the values it still takes. */
+export interface ParamRule {
+  /** Said in the adjustment: "o3 accepts only the default (1)". */
+  why: string;
+  /** A numeric value inside this range is still accepted (the API's default, e.g. temperature 1). */
+  keepIf?: { min?: number; max?: number };
+  /** response_format only: the types still accepted ("json_object" on an api-version before json_schema). */
+  keepTypes?: ResponseFormat["type"][];
+}
+
+/**
+ * What one deployment's model accepts and how it wants it said: resolved once at config load from
+ * the catalog's parameter rules (src/config/model-params.ts). The router drops what the model
+ * rejects and reports it; adapters read the rest to shape the body.
+ */
+export interface ModelParams {
+  /** Which rules apply, for operators: "openai reasoning model o3; azure api-version 2024-06-01". */
+  source: string;
+  /** Parameters rejected outright (or outside keepIf): dropped and reported, refused under strict_params. */
+  rejects: Partial<Record<ParamName, ParamRule>>;
+  /** Parameters rejected while the model thinks (Anthropic: temperature other than 1, top_p below 0.95). */
+  rejectsWhileThinking?: Partial<Record<ParamName, ParamRule>>;
+  /** temperature and top_p cannot both be sent (Claude 4.5 and later): top_p is dropped. */
+  samplingExclusive?: boolean;
+  /** Reasoning efforts the model takes; another effort goes to the nearest one (reported). Absent: all. */
+  efforts?: ReasoningEffort[];
+  /** Chat Completions field for the output limit; absent: the connection's. */
+  maxTokensField?: "max_completion_tokens" | "max_tokens";
+  /** Anthropic thinking: manual (`enabled` + budget_tokens) or adaptive (steered by `output_config.effort`). */
+  thinking?: "manual" | "adaptive";
+  /**
+   * Output formats the model has no native form for: asked for with an instruction in the system
+   * prompt (Anthropic: json_object always, json_schema without structured outputs). Reported as a
+   * note, never refused.
+   */
+  jsonByInstruction?: ResponseFormat["type"][];
+  /** Content-part cache hints are sent (Anthropic cache_control), at most this many per request. */
+  cacheBreakpoints?: number;
+  /** The model's own output maximum: sent when the provider requires a limit and the caller set none. */
+  maxOutputTokens: number;
+}
+
 /** A chat request as the router hands it to one deployment: the model is the pinned upstream model. */
 export interface UpstreamRequest {
   /** The upstream model id (for Azure, the deployment name). */
@@ -96,6 +169,11 @@ export interface UpstreamRequest {
   reasoningEffort?: ReasoningEffort;
   /** End-user id for the provider's abuse tracking (already pseudonymous). */
   user?: string;
+  /**
+   * The deployment's parameter rules. The router has already dropped what they reject; adapters
+   * read them for how to say the rest (field names, thinking form). Absent: the provider's defaults.
+   */
+  params?: ModelParams;
 }
 
 /** Token counts normalised to one meaning (see proto signalbox.v1.Usage). */
@@ -105,7 +183,10 @@ export interface Usage {
   /** All generated tokens, including reasoning. */
   outputTokens: number;
   cachedInputTokens: number;
+  /** All cache writes (5-minute and 1-hour). */
   cacheWriteTokens: number;
+  /** Of cacheWriteTokens, those written for 1 hour (Anthropic), billed at their own price; absent: 0. */
+  cacheWrite1hTokens?: number;
   reasoningTokens: number;
   /** Provider-reported cost in USD, when the provider gives one (OpenRouter). */
   providerCostUsd?: number;
@@ -139,7 +220,14 @@ export type StreamEvent =
   | { type: "tool_call_start"; index: number; id: string; name: string; signature?: string }
   | { type: "tool_call_delta"; index: number; argumentsDelta: string }
   | { type: "finish"; finishReason: FinishReason; rawFinishReason: string }
-  | { type: "usage"; usage: Usage };
+  /**
+   * Usage as soon as the provider reports it (Anthropic message_start and message_delta, each
+   * Gemini chunk's cumulative usageMetadata, OpenAI's usage chunk); the latest one is what the
+   * attempt is billed on, even when the stream then breaks. `outputPending`: the output count is
+   * only what was generated when it was reported (Anthropic's message_start), its final value
+   * comes later; a stream cut before then has its output estimated from what it delivered.
+   */
+  | { type: "usage"; usage: Usage; outputPending?: boolean };
 
 /** True for events that are content (the stream's commit point is the first of these sent). */
 export function isContentEvent(e: StreamEvent): boolean {
@@ -156,6 +244,10 @@ export interface ProviderErrorInit {
   requestId?: string;
   /** Overrides the router's per-kind retry default (x-should-retry, "Request too large"). */
   retryable?: boolean;
+  /** Usage the failed response reported (a 200 carrying an error and usage): the attempt is billed on it. */
+  usage?: Usage;
+  /** The request never reached the provider (connect timeout): there is nothing to bill. */
+  unsent?: boolean;
   cause?: unknown;
 }
 
@@ -170,6 +262,9 @@ export class ProviderError extends Error {
   readonly providerCode?: string;
   readonly requestId?: string;
   readonly retryable?: boolean;
+  /** Usage the failed response reported; set by whoever parsed it (adapters, stream translators). */
+  usage?: Usage;
+  readonly unsent?: boolean;
 
   constructor(init: ProviderErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -180,6 +275,8 @@ export class ProviderError extends Error {
     this.providerCode = init.providerCode;
     this.requestId = init.requestId;
     this.retryable = init.retryable;
+    this.usage = init.usage;
+    this.unsent = init.unsent;
   }
 }
 

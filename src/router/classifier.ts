@@ -36,7 +36,7 @@
 // context ("graphic design studio" is no design task, "how do you spell analyze" no analysis).
 
 import type { Task } from "../config/types.ts";
-import { estimatePromptTokens } from "../providers/tokens.ts";
+import { roughPromptTokens } from "../providers/tokens.ts";
 import type { ChatCall } from "./types.ts";
 
 /** Characters scanned for cues (the most recent ones): keeps classification O(1) in prompt size. */
@@ -259,7 +259,7 @@ export function extractFeatures(req: ChatCall["request"]): PromptFeatures {
   const head = lastUser.slice(0, 200);
   const tail = lastUser.trimEnd().slice(-160);
   return {
-    tokens: estimatePromptTokens(req),
+    tokens: roughPromptTokens(req),
     messages: req.messages.length,
     codeBlocks,
     codeDensity: lines ? codeLines / lines : 0,
@@ -334,5 +334,5 @@ export function classify(req: ChatCall["request"], threshold: number): Classific
  */
 export function baselineIsComplex(req: ChatCall["request"]): boolean {
   const text = req.messages.flatMap((m) => m.content.map((p) => (p.type === "text" ? p.text : ""))).join("\n");
-  return estimatePromptTokens(req) > 200 || /\b(prove|step by step|analy[sz]e|compare|design|optimi[sz]e)\b/i.test(text);
+  return roughPromptTokens(req) > 200 || /\b(prove|step by step|analy[sz]e|compare|design|optimi[sz]e)\b/i.test(text);
 }

@@ -36,6 +36,9 @@ export interface GatewayErrorDetails {
   /** The usage figures are the gateway's estimate (the provider reported none). */
   usageEstimated?: boolean;
   cost?: CostBreakdown;
+  /** Refused by a guardrail: its name and the category that matched (never the matched text). */
+  guardrail?: string;
+  guardrailCategory?: string;
 }
 
 export class GatewayError extends Error {
@@ -62,6 +65,9 @@ export function codeForFailure(kind: FailureKind): GatewayCode {
       return "invalid_argument";
     case "canceled":
       return "canceled";
+    // An answer no deployment gave in a shape the guardrails accept.
+    case "guardrail":
+      return "failed_precondition";
     // Upstream credentials, quota and unknown models are the gateway's problem, never the
     // caller's: they must not surface as unauthenticated or not_found.
     default:

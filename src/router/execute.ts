@@ -2,15 +2,24 @@
 // (the next action after a failure is decided by the policy table), with timeouts per attempt,
 // a total deadline, the commit point for streams, and every attempt recorded with its usage
 // and cost, whatever the outcome.
+//
+// Billing an attempt (billedUsage): usage the provider reported is never thrown away. A stream's
+// usage events (Anthropic message_start/message_delta, Gemini's cumulative usageMetadata, an
+// OpenAI usage chunk) are kept as they arrive, and usage carried by a failed response (a 200 with
+// an error) comes on its ProviderError; a cut, cancelled or failed attempt is billed on the latest
+// of them, and only what was not reported is estimated: output from the text the attempt delivered
+// (by the deployment's tokenizer, src/providers/tokens.ts), the prompt from the plan's count. Each
+// attempt says which of its figures were reported and which estimated (AttemptRecord.usageSource).
 
-import type { FailureKind, Provider, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, FailureKind, Provider, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
+import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
 import type { AttemptObserver, AttemptTrace } from "../telemetry/tracing.ts";
 import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/cost.ts";
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, Plan } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, Plan, UsageSource } from "./types.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -42,6 +51,13 @@ export function newExecution(arrivedAt: number): Execution {
   };
 }
 
+/**
+ * A check of a whole unary answer before it is accepted (the json_schema guardrail): a
+ * ProviderError (kind "guardrail") makes the attempt a failed one, billed, and the walk goes on
+ * as for any failure; `retryable: true` on it asks for one more try at the same deployment.
+ */
+export type AnswerCheck = (res: ChatResult, candidate: Candidate, ex: Execution) => ProviderError | undefined;
+
 /** Stream events as the router emits them to the server. */
 export type RouterStreamEvent =
   | { type: "start"; candidate: Candidate; providerModel: string; priorAttempts: AttemptRecord[] }
@@ -57,16 +73,91 @@ interface AttemptCtx {
   startedAt: number;
   /** Latest usage reported by the provider for this attempt. */
   usage?: Usage;
+  /** That usage's output count is not final yet (Anthropic message_start): estimate the output. */
+  outputPending?: boolean;
+  /** Set by an attempt that received an answer and then fails it (a guardrail): bill that answer. */
+  estimate?: Estimate;
   ttftMs?: number;
   cleanup: () => void;
   trace?: AttemptTrace;
 }
 
 const now = () => performance.now();
-const estimateTokens = (chars: number) => Math.ceil(chars / 4);
 
-function upstreamRequest(call: ChatCall, plan: Plan, c: Candidate): UpstreamRequest {
-  return { ...call.request, model: c.deployment.model, maxOutputTokens: plan.maxOutputTokens };
+/** What an attempt may be billed on besides what its provider reported. */
+interface Estimate {
+  /**
+   * Estimate the prompt if the provider reported no usage: the provider was sent it and most
+   * likely did the prompt work (a timed-out attempt, a hedge that lost, a stream cut short).
+   */
+  prompt: boolean;
+  /** What the attempt delivered (text, reasoning, tool calls): its output is estimated from this when not reported. */
+  output?: () => Delivered;
+}
+
+/** Output an attempt delivered, as kept for an estimate: its beginning, and its length. */
+interface Delivered {
+  sample: string;
+  chars: number;
+}
+
+/**
+ * A stream keeps at most this much of what it delivered for the output estimate; a longer output
+ * is estimated at the sample's tokens per character. Bounds what a long stream holds in memory.
+ */
+const SAMPLE_CHARS = 16_384;
+
+const REPORTED: UsageSource = { input: "reported", output: "reported" };
+const ESTIMATED: UsageSource = { input: "estimated", output: "estimated" };
+
+/** Everything a unary answer generated, for estimating its output. */
+function answerText(res: ChatResult): Delivered {
+  const sample = [res.text, res.reasoning ?? "", res.refusal ?? "", ...res.toolCalls.flatMap((t) => [t.name, t.arguments])].join("");
+  return { sample, chars: sample.length };
+}
+
+/** Output tokens of delivered text, by the deployment's tokenizer (exact for OpenAI models, calibrated otherwise). */
+function estimateOutputTokens(c: Candidate, output: (() => Delivered) | undefined): number {
+  const d = output?.();
+  if (!d || d.sample === "") return 0;
+  const tokens = countTextTokens(d.sample, tokenFamily(c.deployment.baseModel ?? c.deployment.model, c.provider.type));
+  return d.chars <= d.sample.length ? tokens : Math.ceil((tokens * d.chars) / d.sample.length);
+}
+
+/**
+ * What an attempt is billed: the latest usage its provider reported (on the failed response itself,
+ * else from its stream), with only the parts not reported estimated; nothing when the provider
+ * reported nothing and there is no reason to think it did any work.
+ */
+function billedUsage(ctx: AttemptCtx, err: ProviderError | undefined, est: Estimate | undefined): { usage: Usage; source: UsageSource } | undefined {
+  const reported = err?.usage ?? ctx.usage;
+  if (reported) {
+    if (err?.usage || !ctx.outputPending) return { usage: reported, source: REPORTED };
+    // Input and cache counts came early (Anthropic message_start); the final output count never did.
+    const outputTokens = Math.max(reported.outputTokens, estimateOutputTokens(ctx.candidate, est?.output));
+    return { usage: { ...reported, outputTokens }, source: { input: "reported", output: "estimated" } };
+  }
+  if (!est?.prompt) return undefined;
+  return {
+    usage: { ...ZERO_USAGE, inputTokens: ctx.candidate.estimatedInputTokens, outputTokens: estimateOutputTokens(ctx.candidate, est.output) },
+    source: ESTIMATED,
+  };
+}
+
+/**
+ * A failed attempt that timed out waiting for the provider after the request was sent (our attempt
+ * or first-token timer, undici's headers or body timeout; not a connect timeout, not the provider's
+ * own 408/504 answer) is billed at its estimated prompt: providers bill a request they received
+ * and processed even when the caller stopped waiting, and the prompt is the work done before any
+ * answer. Its output is not known and counted as 0.
+ */
+function workedBeforeTimeout(e: ProviderError): boolean {
+  return e.kind === "timeout" && e.status === undefined && e.unsent !== true;
+}
+
+/** What the plan fitted for this candidate, with its model and parameter rules. */
+function upstreamRequest(c: Candidate): UpstreamRequest {
+  return { ...c.request, model: c.deployment.model, params: c.deployment.params };
 }
 
 function toProviderError(err: unknown, signal: AbortSignal): ProviderError {
@@ -169,9 +260,9 @@ async function walk<T>(
   };
 
   /** A failed attempt: close its record and report it to the health store. */
-  const fail = (run: Running<T>, e: ProviderError, canceled: boolean) => {
+  const fail = (run: Running<T>, e: ProviderError, canceled: boolean, est?: Estimate) => {
     run.ctx.cleanup();
-    settleAttempt(ex, run.ctx, canceled ? "canceled" : "failed", e);
+    settleAttempt(ex, run.ctx, canceled ? "canceled" : "failed", e, est);
     deps.health.end(run.ctx.candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceled && POLICY[e.kind].cooldown, retryAfterMs: e.retryAfterMs });
   };
 
@@ -179,9 +270,7 @@ async function walk<T>(
   const cancelLoser = (run: Running<T>) => {
     const e = new ProviderError({ kind: "canceled", message: "lost the hedge race" });
     run.ctx.abort(e);
-    run.ctx.usage ??= { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens };
-    ex.usageEstimated = true;
-    fail(run, e, true);
+    fail(run, e, true, { prompt: true });
   };
 
   idx = await nextUsable(0);
@@ -221,7 +310,7 @@ async function walk<T>(
           return { value: next.value, ctx: next.run.ctx };
         }
         const canceledByCaller = signal.aborted;
-        fail(next.run, next.err, canceledByCaller);
+        fail(next.run, next.err, canceledByCaller, next.run.ctx.estimate ?? { prompt: !canceledByCaller && workedBeforeTimeout(next.err) });
         if (canceledByCaller) {
           for (const other of running) fail(other, toProviderError(signal.reason, signal), true);
           throw next.err;
@@ -238,10 +327,13 @@ async function walk<T>(
     const candidate = failedRun!.ctx.candidate;
     lastError = e;
     const p = POLICY[e.kind];
+    // An answer that failed a guardrail is retried when the guardrail says so (its on_failure),
+    // at once: nothing upstream needs time to recover.
+    const guardRetry = e.kind === "guardrail" && e.retryable === true;
     // Retry the last failed candidate?
-    if (p.retry && retryOn.includes(e.kind) && e.retryable !== false && retriesUsed < plan.retry.maxRetries) {
+    if (guardRetry || (p.retry && retryOn.includes(e.kind) && e.retryable !== false && retriesUsed < plan.retry.maxRetries)) {
       const backoff = Math.min(plan.retry.maxDelayMs, plan.retry.baseDelayMs * 2 ** retriesUsed) * (0.5 + rand() / 2);
-      const delay = e.retryAfterMs ?? backoff;
+      const delay = guardRetry ? 0 : (e.retryAfterMs ?? backoff);
       const hasNext = idx + 1 < plan.candidates.length;
       // A long retry-after is better spent on the next candidate; never sleep past the deadline.
       if (delay <= plan.retry.maxRetryAfterMs && now() + delay < deadline && !(hasNext && e.retryAfterMs !== undefined && e.retryAfterMs > plan.retry.baseDelayMs * 4)) {
@@ -289,8 +381,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Close an attempt's record: outcome, timing, usage billed and its cost; fold into the totals. */
-function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["outcome"], err?: ProviderError, usage?: Usage): void {
+/** Close an attempt's record: outcome, timing, usage billed (see billedUsage) and its cost; fold into the totals. */
+function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["outcome"], err?: ProviderError, est?: Estimate): void {
   const r = ctx.record;
   r.outcome = outcome;
   r.latencyMs = Math.round(now() - ctx.startedAt);
@@ -301,12 +393,15 @@ function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["o
     r.httpStatus = err.status;
     r.retryAfterMs = err.retryAfterMs;
   }
-  const u = usage ?? ctx.usage;
-  if (u) {
+  const billed = billedUsage(ctx, err, est);
+  if (billed) {
+    const u = billed.usage;
     r.usage = u;
+    r.usageSource = billed.source;
     r.cost = computeCost(u, ctx.candidate.deployment.pricing);
     ex.usage = addUsage(ex.usage, u);
     ex.cost = addCost(ex.cost, r.cost);
+    if (billed.source.input === "estimated" || billed.source.output === "estimated") ex.usageEstimated = true;
   }
   ctx.trace?.end(r, err, outcome === "succeeded" ? ex.providerModel : undefined, outcome === "succeeded" ? ex.rawFinishReason : undefined);
 }
@@ -316,28 +411,29 @@ function finishSummary(ex: Execution): void {
   if (ex.overheadUs < 0) ex.overheadUs = 0;
 }
 
-/** Execute a plan for a unary call. `ex` is filled in whatever happens. */
-export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<ChatOutcome> {
+/** Execute a plan for a unary call. `ex` is filled in whatever happens. `check` vets each answer. */
+export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution, check?: AnswerCheck): Promise<ChatOutcome> {
   try {
-    const { value: res, ctx } = await walk(plan, signal, deps, ex, (ctx) => {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
       const provider = deps.providers.get(ctx.candidate.provider.name)!;
-      return provider.complete(upstreamRequest(call, plan, ctx.candidate), ctx.signal);
+      const res = await provider.complete(upstreamRequest(ctx.candidate), ctx.signal);
+      const rejected = check?.(res, ctx.candidate, ex);
+      if (rejected) {
+        // The answer arrived and is billed, though it is not the one returned.
+        ctx.usage = res.usage;
+        ctx.estimate = { prompt: true, output: () => answerText(res) };
+        throw rejected;
+      }
+      return res;
     });
     ctx.cleanup();
-    let usage = res.usage;
-    if (!usage) {
-      ex.usageEstimated = true;
-      usage = {
-        ...ZERO_USAGE,
-        inputTokens: plan.estimatedInputTokens,
-        outputTokens: estimateTokens(res.text.length + res.toolCalls.reduce((n, t) => n + t.arguments.length + t.name.length, 0)),
-      };
-    }
+    ctx.usage = res.usage;
     ex.deployment = ctx.candidate;
     ex.providerModel = res.model;
     ex.finishReason = res.finishReason;
     ex.rawFinishReason = res.rawFinishReason;
-    settleAttempt(ex, ctx, "succeeded", undefined, usage);
+    // Without usage in the answer: the prompt and the answer's text, estimated.
+    settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true, output: () => answerText(res) });
     deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
     finishSummary(ex);
     return { ...ex, id: call.id, text: res.text, reasoning: res.reasoning, refusal: res.refusal, toolCalls: res.toolCalls };
@@ -354,14 +450,26 @@ export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSign
 export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): AsyncGenerator<RouterStreamEvent> {
   let deltas = 0;
   let chars = 0;
-  let toolChars = 0;
+  // What the caller was sent (text, reasoning, refusal, tool names and arguments): the output
+  // estimate's basis, its first SAMPLE_CHARS characters kept.
+  const sample: string[] = [];
+  let sampled = 0;
+  let deliveredChars = 0;
+  const deliver = (s: string) => {
+    deliveredChars += s.length;
+    if (sampled < SAMPLE_CHARS) {
+      sample.push(s);
+      sampled += s.length;
+    }
+  };
+  const estimate: Estimate = { prompt: true, output: () => ({ sample: sample.join(""), chars: deliveredChars }) };
   let ctx: AttemptCtx | undefined;
   let it: AsyncIterator<StreamEvent[]> | undefined;
   let settled = false;
   try {
     const opened = await walk(plan, signal, deps, ex, async (c) => {
       const provider = deps.providers.get(c.candidate.provider.name)!;
-      const iter = provider.stream(upstreamRequest(call, plan, c.candidate), c.signal)[Symbol.asyncIterator]();
+      const iter = provider.stream(upstreamRequest(c.candidate), c.signal)[Symbol.asyncIterator]();
       const ttft = setTimeout(
         () => c.abort(new ProviderError({ kind: "timeout", message: `no first token within ${plan.timeouts.firstTokenMs} ms` })),
         plan.timeouts.firstTokenMs,
@@ -385,7 +493,10 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
               c.trace?.firstToken();
               return { iter, early, rest: batch.slice(i) };
             }
-            if (e.type === "usage") c.usage = e.usage;
+            if (e.type === "usage") {
+              c.usage = e.usage;
+              c.outputPending = e.outputPending;
+            }
             early.push(e);
           }
         }
@@ -416,11 +527,15 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
           case "reasoning":
           case "refusal":
             chars += e.text.length;
+            deliver(e.text);
             out.push(e);
             break;
           case "tool_call_start":
+            deliver(e.name);
+            out.push(e);
+            break;
           case "tool_call_delta":
-            toolChars += e.type === "tool_call_delta" ? e.argumentsDelta.length : e.name.length;
+            deliver(e.argumentsDelta);
             out.push(e);
             break;
           case "finish":
@@ -429,6 +544,7 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
             break;
           case "usage":
             attemptCtx.usage = e.usage;
+            attemptCtx.outputPending = e.outputPending;
             break;
           case "start":
             if (e.model) ex.providerModel = e.model;
@@ -461,27 +577,19 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
       clearTimeout(idle);
     }
     attemptCtx.cleanup();
-    let usage = attemptCtx.usage;
-    if (!usage) {
-      ex.usageEstimated = true;
-      usage = { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens, outputTokens: estimateTokens(chars + toolChars) };
-    }
-    settleAttempt(ex, attemptCtx, "succeeded", undefined, usage);
+    settleAttempt(ex, attemptCtx, "succeeded", undefined, estimate);
     settled = true;
     deps.health.end(attemptCtx.candidate.deployment.id, { ok: true, ttftMs: attemptCtx.ttftMs, latencyMs: attemptCtx.record.latencyMs });
     finishSummary(ex);
     yield { type: "finish" };
   } catch (err) {
     if (!ctx || settled) throw err;
-    // Failed after the commit point: bill what the provider will bill, say what was delivered.
+    // Failed after the commit point: bill what the provider reported (estimating only what it
+    // did not), say what was delivered.
     ctx.cleanup();
     const e = toProviderError(err, ctx.signal);
     const canceled = signal.aborted;
-    if (!ctx.usage) {
-      ex.usageEstimated = true;
-      ctx.usage = { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens, outputTokens: estimateTokens(chars + toolChars) };
-    }
-    settleAttempt(ex, ctx, canceled ? "canceled" : "failed", e);
+    settleAttempt(ex, ctx, canceled ? "canceled" : "failed", e, estimate);
     settled = true;
     deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceled && POLICY[e.kind].cooldown });
     finishSummary(ex);
@@ -498,8 +606,7 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
       ctx.cleanup();
       ctx.abort(new ProviderError({ kind: "canceled", message: "stream consumer went away" }));
       const e = new ProviderError({ kind: "canceled", message: "stream consumer went away" });
-      if (!ctx.usage) ctx.usage = { ...ZERO_USAGE, inputTokens: plan.estimatedInputTokens, outputTokens: estimateTokens(chars + toolChars) };
-      settleAttempt(ex, ctx, "canceled", e);
+      settleAttempt(ex, ctx, "canceled", e, estimate);
       deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: "canceled", cooldown: false });
       finishSummary(ex);
     }

@@ -4,16 +4,33 @@
 
 import { DEFAULT_COMPLEXITY, DEFAULT_RETRY_ON } from "../config/load.ts";
 import type { Capability, DeploymentConfig, RouteConfig, Task } from "../config/types.ts";
-import { estimatePromptTokens } from "../providers/tokens.ts";
-import type { HealthSnapshot } from "../state/health.ts";
+import { promptStats, promptTokensFor, tokenFamily, type PromptStats, type TokenFamily } from "../providers/tokens.ts";
+import type { DeploymentHealth, HealthSnapshot } from "../state/health.ts";
 import { type Classification, classify } from "./classifier.ts";
 import { GatewayError } from "./errors.ts";
 import type { ModelRegistry, Resolved } from "./registry.ts";
 import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
+import { fitRequest, type Fit } from "./fit-params.ts";
 import type { Adjustment, Candidate, ChatCall, Exclusion, Plan } from "./types.ts";
+import { pricesFor } from "../usage/cost.ts";
 
-/** Output tokens assumed for cost estimates when the request sets no limit. */
+/**
+ * Output tokens assumed for a request that sets no limit, on a deployment with no recent p95 yet
+ * and no `expected_output_tokens` of its own (nor `limits.default_expected_output_tokens`).
+ */
 export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 512;
+
+/**
+ * Output tokens a request without max_output_tokens is expected to produce on a deployment: the
+ * deployment's recent p95 (health store) once it has one, else its configured default. Budgets
+ * reserve this; a stream that outgrows it extends its hold as it goes.
+ */
+export function expectedOutputTokens(d: DeploymentConfig, h: Readonly<DeploymentHealth> | undefined): number {
+  return h?.outputP95 ?? d.expectedOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS;
+}
+
+/** A deployment's token family, worked out once per deployment object (a reload makes new ones). */
+const families = new WeakMap<DeploymentConfig, TokenFamily>();
 
 /** Capabilities the request's own content demands. */
 export function requiredCapabilities(call: ChatCall): Set<Capability> {
@@ -29,7 +46,9 @@ export function requiredCapabilities(call: ChatCall): Set<Capability> {
 }
 
 export function expectedCostNanos(d: DeploymentConfig, inputTokens: number, outputTokens: number): number {
-  return Math.round((inputTokens * d.pricing.input + outputTokens * d.pricing.output) / 1000);
+  // At the prices of the tier the prompt falls in (long context), plus any per-request fee.
+  const p = pricesFor(d.pricing, inputTokens);
+  return Math.round((inputTokens * p.input + outputTokens * p.output) / 1000) + (d.pricing.perRequestNanos ?? 0);
 }
 
 export interface PlanInput {
@@ -117,8 +136,18 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     }
   }
 
-  const inputTokens = estimatePromptTokens(call.request);
-  const expectedOutput = maxOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS;
+  // Input tokens by each deployment's own tokenizer (exact for OpenAI's, calibrated for the
+  // others): the prompt is counted once, lazily, and read per family.
+  let stats: PromptStats | undefined;
+  const byFamily = new Map<TokenFamily, number>();
+  const inputFor = (d: DeploymentConfig): number => {
+    let f = families.get(d);
+    if (f === undefined) families.set(d, (f = tokenFamily(d.baseModel ?? d.model, registry.provider(d.provider)?.type)));
+    let n = byFamily.get(f);
+    if (n === undefined) byFamily.set(f, (n = Math.max(1, promptTokensFor((stats ??= promptStats(call.request)), f))));
+    return n;
+  };
+  const outputFor = (d: DeploymentConfig): number => maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id));
   const need = requiredCapabilities(call);
 
   const candidates: Candidate[] = [];
@@ -128,10 +157,19 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   /** Targets left out by an A/B split or a zero weight: reported unless planned some other way. */
   const notSelected = new Map<string, string>();
 
+  // The request each deployment is sent: fitted to its model's parameter rules, once per deployment.
+  const capped = maxOutputTokens === call.request.maxOutputTokens ? call.request : { ...call.request, maxOutputTokens };
+  const fits = new Map<string, Fit>();
+  const fitFor = (d: DeploymentConfig) => {
+    let f = fits.get(d.id);
+    if (f === undefined) fits.set(d.id, (f = fitRequest(capped, d.params)));
+    return f;
+  };
+
   const costs = new Map<string, number>();
   const costOf = (d: DeploymentConfig) => {
     let c = costs.get(d.id);
-    if (c === undefined) costs.set(d.id, (c = expectedCostNanos(d, inputTokens, expectedOutput)));
+    if (c === undefined) costs.set(d.id, (c = expectedCostNanos(d, inputFor(d), outputFor(d))));
     return c;
   };
   const ctx: StrategyContext = { health, rand, stream: call.stream, cost: costOf, classification: classified, task: taskOf };
@@ -145,6 +183,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       excluded.push({ deployment: d.id, reason: "missing_capability", detail: `lacks ${missing.join(", ")}` });
       return false;
     }
+    const inputTokens = inputFor(d);
     if (inputTokens + (maxOutputTokens ?? 0) > d.contextWindow) {
       excluded.push({
         deployment: d.id,
@@ -169,6 +208,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   /** Add an eligible deployment in plan order (or set it aside while it cools down). */
   const add = (d: DeploymentConfig, source: Candidate["source"], reason: string, score: number) => {
     const h = health.get(d.id);
+    const fit = fitFor(d);
     const c: Candidate = {
       deployment: d,
       provider: registry.provider(d.provider)!,
@@ -176,8 +216,12 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       source,
       score,
       expectedCostNanos: costOf(d),
+      estimatedInputTokens: inputFor(d),
+      expectedOutputTokens: outputFor(d),
       ttftEstimateMs: h?.ttftMs,
       latencyEstimateMs: h?.latencyMs,
+      request: fit.request,
+      adjustments: fit.dropped.length === 0 && fit.notes.length === 0 ? [] : [...fit.dropped, ...fit.notes],
     };
     if (h?.cooldownUntil !== undefined && h.cooldownUntil > health.now) {
       excluded.push({ deployment: d.id, reason: "cooling_down", detail: `${h.lastFailureKind ?? "failures"}; cooling down`, until: h.cooldownUntil });
@@ -293,6 +337,22 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     excluded.push({ deployment: c.deployment.id, reason: "over_attempt_limit", detail: "fallbacks are switched off for this request" });
   }
 
+  // strict_params: a parameter some planned deployment would not be sent refuses the request.
+  const strict = (effective?.strictParams ?? false) || (route?.strictParams ?? false);
+  if (strict) {
+    for (const c of candidates) {
+      const { dropped, reasons } = fitFor(c.deployment);
+      if (dropped.length > 0) {
+        const by = effective?.strictParams ? effective.name : route!.name;
+        throw new GatewayError(
+          "invalid_argument",
+          `${dropped[0].field}: deployment "${c.deployment.id}" does not accept it (${reasons[0]}); route "${by}" has strict_params, so the request is refused instead of sent without it`,
+          { field: dropped[0].field },
+        );
+      }
+    }
+  }
+
   const rt = effective?.timeouts ?? { firstTokenMs: 30_000, idleMs: 30_000, attemptMs: 300_000, totalMs: 600_000 };
   const min = (a: number, b: number | undefined) => (b !== undefined && b > 0 && b < a ? b : a);
   return {
@@ -304,7 +364,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     },
     candidates,
     excluded,
-    estimatedInputTokens: inputTokens,
+    // The largest of the candidates' counts: what rate limits and unreported usage fall back on.
+    estimatedInputTokens: candidates.reduce((n, c) => Math.max(n, c.estimatedInputTokens), 1),
     noFallback,
     maxAttempts,
     hedgeAfterMs: call.routing.hedgeAfterMs || (effective?.hedgeAfterMs ?? 0),

@@ -31,4 +31,7 @@ export const POLICY: Record<FailureKind, KindPolicy> = {
   bad_request: { retry: false, fallback: false, cooldown: false },
   canceled: { retry: false, fallback: false, cooldown: false },
   unknown: { retry: false, fallback: true, cooldown: true },
+  // An answer that failed a json_schema guardrail: the guardrail's on_failure decides a retry
+  // (the error says retryable); another deployment may answer well; the deployment is not sick.
+  guardrail: { retry: false, fallback: true, cooldown: false },
 };

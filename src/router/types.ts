@@ -52,6 +52,11 @@ export interface ChatCall {
   metadata: Record<string, string>;
   caller: Caller;
   stream: boolean;
+  /**
+   * Guardrails the caller asked for on top of those attached to its route, team and key, with the
+   * request field that named them (errors name "guardrails[1]" or "signalbox.guardrails[1]").
+   */
+  guardrails?: { names: string[]; field: string };
 }
 
 export type ExclusionReason =
@@ -81,8 +86,16 @@ export interface Candidate {
   source: "route" | "direct" | "request fallbacks" | "route fallbacks";
   score: number;
   expectedCostNanos: number;
+  /** Prompt tokens by this deployment's tokenizer (exact for OpenAI models, calibrated otherwise). */
+  estimatedInputTokens: number;
+  /** Output tokens planned for: max_output_tokens when set, else the deployment's recent p95 (or its default). */
+  expectedOutputTokens: number;
   ttftEstimateMs?: number;
   latencyEstimateMs?: number;
+  /** What this deployment is sent: the request with the plan's output cap, fitted to its model's parameter rules. */
+  request: Omit<UpstreamRequest, "model">;
+  /** What fitting changed (parameters the model does not accept, notes), on top of the plan's adjustments. */
+  adjustments: Adjustment[];
 }
 
 export interface Adjustment {
@@ -101,6 +114,7 @@ export interface Plan {
   routing: RoutingInfo;
   candidates: Candidate[];
   excluded: Exclusion[];
+  /** The largest candidate's estimatedInputTokens. */
   estimatedInputTokens: number;
   noFallback: boolean;
   maxAttempts: number;
@@ -114,6 +128,17 @@ export interface Plan {
 }
 
 export type AttemptOutcome = "succeeded" | "failed" | "canceled";
+
+/**
+ * Where an attempt's billed token counts come from: the provider's own report, or the gateway's
+ * estimate of what the provider did not report (a stream cut before its usage, a timed-out attempt).
+ */
+export interface UsageSource {
+  /** The prompt counts: input, cached input, cache writes. */
+  input: "reported" | "estimated";
+  /** The generated counts: output, reasoning. */
+  output: "reported" | "estimated";
+}
 
 export interface AttemptRecord {
   number: number;
@@ -130,6 +155,8 @@ export interface AttemptRecord {
   reason: string;
   hedged: boolean;
   usage: Usage;
+  /** Which of `usage`'s figures were reported and which estimated; absent when the attempt billed nothing. */
+  usageSource?: UsageSource;
   cost: CostBreakdown;
   startTime: number;
 }

@@ -7,7 +7,7 @@ import { CacheMode as PbCacheMode, ChatEventSchema, ChatService, type ChatEvent,
 import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine, type EngineRequest } from "../engine/chat-engine.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey, type RequestInfo } from "./context.ts";
-import { answerToResponse, attemptToPb, costToPb, deltasToPb, finishToPb, toChatCall, usageToPb } from "./convert.ts";
+import { answerToResponse, attemptToPb, costToPb, deltasToPb, estimatedParts, finishToPb, toChatCall, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateCacheTtl, validateCall } from "./validate.ts";
 
@@ -91,11 +91,12 @@ export function chatService(engine: ChatEngine): Partial<ServiceImpl<typeof Chat
                 value: {
                   finishReason: finishToPb(s.finishReason),
                   rawFinishReason: s.rawFinishReason ?? "",
-                  usage: usageToPb(s.usage, s.usageEstimated),
+                  usage: usageToPb(s.usage, s.usageEstimated, estimatedParts(s.attempts)),
                   cost: costToPb(s.cost),
                   attempts: s.attempts.map(attemptToPb),
                   timing: { latencyMs: s.latencyMs, ttftMs: s.ttftMs, overheadUs: s.overheadUs },
                   providerModel: s.providerModel,
+                  adjustments: s.adjustments ?? [],
                 },
               },
             });

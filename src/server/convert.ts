@@ -29,7 +29,7 @@ import {
   type Usage as PbUsage,
 } from "../../gen/signalbox/v1/common_pb.ts";
 import type { Capability, Task } from "../config/types.ts";
-import type { ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { AttemptRecord, Caller, ChatCall } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
@@ -95,20 +95,25 @@ export const FAILURE_TO_PB: Record<FailureKind, PbFailureKind> = {
   unknown: PbFailureKind.UNKNOWN,
   server_error: PbFailureKind.SERVER_ERROR,
   stream_interrupted: PbFailureKind.STREAM_INTERRUPTED,
+  guardrail: PbFailureKind.GUARDRAIL,
 };
 
 const OUTCOME_TO_PB = { succeeded: AttemptOutcome.SUCCEEDED, failed: AttemptOutcome.FAILED, canceled: AttemptOutcome.CANCELED } as const;
 
+/** CacheHint.Ttl → the neutral hint (unspecified: the provider's default). */
+const CACHE_TTL: Record<number, CacheHint> = { 0: {}, 1: { ttl: "5m" }, 2: { ttl: "1h" } };
+
 function messages(r: ChatRequest): ChatMessage[] {
   return r.messages.map((m) => {
     const content: ContentPart[] = m.content.map((p): ContentPart => {
-      if (p.part.case === "text") return { type: "text", text: p.part.value };
+      const cache = p.cache ? { cache: CACHE_TTL[p.cache.ttl] ?? {} } : {};
+      if (p.part.case === "text") return { type: "text", text: p.part.value, ...cache };
       // An empty part: validation names it.
       if (p.part.case === undefined) return { type: "empty" } as unknown as ContentPart;
       const img = p.part.value;
       return img.source.case === "url"
-        ? { type: "image", url: img.source.value, mediaType: img.mediaType || undefined, detail: DETAIL[img.detail] }
-        : { type: "image", data: img.source.value as Uint8Array, mediaType: img.mediaType, detail: DETAIL[img.detail] };
+        ? { type: "image", url: img.source.value, mediaType: img.mediaType || undefined, detail: DETAIL[img.detail], ...cache }
+        : { type: "image", data: img.source.value as Uint8Array, mediaType: img.mediaType, detail: DETAIL[img.detail], ...cache };
     });
     const out: ChatMessage = { role: ROLE[m.role], content };
     if (m.toolCalls.length) {
@@ -178,10 +183,29 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
     metadata: { ...r.metadata },
     caller,
     stream,
+    ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
   };
 }
 
-export function usageToPb(u: Usage, estimated = false): PbUsage {
+/** Which parts of a usage figure the gateway estimated (see AttemptRecord.usageSource). */
+export interface EstimatedParts {
+  input: boolean;
+  output: boolean;
+}
+
+/** The parts estimated on any of the attempts: what a request's total says. */
+export function estimatedParts(attempts: readonly AttemptRecord[] | undefined): EstimatedParts {
+  let input = false;
+  let output = false;
+  for (const a of attempts ?? []) {
+    if (a.usageSource?.input === "estimated") input = true;
+    if (a.usageSource?.output === "estimated") output = true;
+  }
+  return { input, output };
+}
+
+/** `estimated` is true when either part is (or when the caller says so). */
+export function usageToPb(u: Usage, estimated = false, parts: EstimatedParts = { input: false, output: false }): PbUsage {
   return create(UsageSchema, {
     inputTokens: BigInt(u.inputTokens),
     outputTokens: BigInt(u.outputTokens),
@@ -189,7 +213,10 @@ export function usageToPb(u: Usage, estimated = false): PbUsage {
     cacheWriteTokens: BigInt(u.cacheWriteTokens),
     reasoningTokens: BigInt(u.reasoningTokens),
     totalTokens: BigInt(u.inputTokens + u.outputTokens),
-    estimated,
+    cacheWrite1hTokens: BigInt(u.cacheWrite1hTokens ?? 0),
+    estimated: estimated || parts.input || parts.output,
+    inputEstimated: parts.input,
+    outputEstimated: parts.output,
   });
 }
 
@@ -201,6 +228,8 @@ export function costToPb(c: CostBreakdown): Cost {
     cacheWriteNanoUsd: BigInt(c.cacheWrite),
     outputNanoUsd: BigInt(c.output),
     reasoningNanoUsd: BigInt(c.reasoning),
+    requestNanoUsd: BigInt(c.request ?? 0),
+    ...(c.providerReported !== undefined ? { providerReportedNanoUsd: BigInt(c.providerReported) } : {}),
   });
 }
 
@@ -219,7 +248,7 @@ export function attemptToPb(a: AttemptRecord): Attempt {
     retryAfterMs: a.retryAfterMs,
     reason: a.reason,
     hedged: a.hedged,
-    usage: usageToPb(a.usage),
+    usage: usageToPb(a.usage, false, estimatedParts([a])),
     cost: costToPb(a.cost),
     startTime: timestampFromMs(a.startTime),
   });
@@ -246,7 +275,7 @@ export function answerToResponse(a: Answer): ChatResponse {
     refusal: a.refusal ?? "",
     finishReason: finishToPb(a.finishReason),
     rawFinishReason: a.rawFinishReason ?? "",
-    usage: usageToPb(a.usage, a.usageEstimated),
+    usage: usageToPb(a.usage, a.usageEstimated, estimatedParts(a.attempts)),
     cost: costToPb(a.cost),
     attempts: a.attempts.map(attemptToPb),
     routing: a.routing,

@@ -6,7 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/signalbox/v1/common_pb.ts";
 import { ProviderError } from "../providers/types.ts";
 import { codeForFailure, GatewayError, type GatewayCode } from "../router/errors.ts";
-import { attemptToPb, costToPb, FAILURE_TO_PB, usageToPb } from "./convert.ts";
+import { attemptToPb, costToPb, estimatedParts, FAILURE_TO_PB, usageToPb } from "./convert.ts";
 
 const CODE: Record<GatewayCode, Code> = {
   canceled: Code.Canceled,
@@ -42,10 +42,12 @@ export function toConnectError(err: unknown, signal: AbortSignal | undefined, tr
       retryAfterMs: d.retryAfterMs,
       deliveredDeltas: d.deliveredDeltas ?? 0,
       deliveredChars: d.deliveredChars ?? 0,
-      usage: d.usage ? usageToPb(d.usage, d.usageEstimated) : undefined,
+      usage: d.usage ? usageToPb(d.usage, d.usageEstimated, estimatedParts(d.attempts)) : undefined,
       cost: d.cost ? costToPb(d.cost) : undefined,
       traceId,
       field: d.field ?? "",
+      guardrail: d.guardrail ?? "",
+      guardrailCategory: d.guardrailCategory ?? "",
     });
     const metadata = d.retryAfterMs !== undefined ? { "retry-after": String(Math.max(1, Math.ceil(d.retryAfterMs / 1000))) } : undefined;
     return new ConnectError(err.message, CODE[err.code], metadata, [{ desc: ErrorInfoSchema, value: info }], err);

@@ -28,7 +28,7 @@ import type { UsageRecord } from "../usage/record.ts";
 import type { Dimension, Granularity, UsageFilter, UsageRow, UsageStore } from "../usage/store.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { attemptToPb, costToPb, FAILURE_TO_PB, finishToPb, usageToPb } from "./convert.ts";
+import { attemptToPb, costToPb, estimatedParts, FAILURE_TO_PB, finishToPb, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateGetBudget, validateGetRequest, validateGetUsage, validateListRequests } from "./validate.ts";
 
@@ -105,6 +105,8 @@ export function rowToPb(r: UsageRow): PbUsageRow {
     },
     meanLatencyMs: r.meanLatencyMs,
     meanTtftMs: r.meanTtftMs,
+    p50LatencyMs: r.p50LatencyMs,
+    p95LatencyMs: r.p95LatencyMs,
   });
 }
 
@@ -120,7 +122,7 @@ export function recordToPb(r: UsageRecord): RequestRecord {
     deployment: r.deployment,
     provider: r.provider,
     attempts: r.attempts.map(attemptToPb),
-    usage: usageToPb(r.usage, r.usageEstimated),
+    usage: usageToPb(r.usage, r.usageEstimated, estimatedParts(r.attempts)),
     cost: costToPb(r.cost),
     timing: { latencyMs: u32(r.latencyMs), ttftMs: r.ttftMs === undefined ? undefined : u32(r.ttftMs), overheadUs: u32(r.overheadUs) },
     cacheHit: r.cacheHit,
@@ -131,6 +133,7 @@ export function recordToPb(r: UsageRecord): RequestRecord {
     metadata: { ...r.metadata },
     streamed: r.streamed,
     finishReason: finishToPb(r.finishReason),
+    adjustments: r.adjustments ?? [],
   });
 }
 

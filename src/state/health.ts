@@ -19,7 +19,16 @@ export interface DeploymentHealth {
   inFlight: number;
   /** The cooldown has ended and no attempt has reported since: the next one is the probe. */
   awaitingProbe: boolean;
+  /**
+   * p95 of the output tokens of recent answers (the last OUTPUT_WINDOW) that no cap cut short;
+   * set once OUTPUT_MIN_SAMPLES were seen. What a request without max_output_tokens reserves.
+   */
+  outputP95?: number;
 }
+
+/** Answers a deployment's output p95 is taken over, and how many it needs before it is used. */
+export const OUTPUT_WINDOW = 200;
+export const OUTPUT_MIN_SAMPLES = 20;
 
 /** A read-only view taken once per request, before planning. */
 export interface HealthSnapshot {
@@ -42,6 +51,11 @@ export interface HealthStore {
    * (across replicas, for a shared store) until the probe reports or its claim expires.
    */
   claimProbe(deployment: string): Promise<boolean>;
+  /**
+   * The output tokens of an answer no cap cut short (per replica, in memory): feeds the
+   * deployment's outputP95. Never waits.
+   */
+  observeOutput?(deployment: string, outputTokens: number): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +82,8 @@ const ewma = (prev: number | undefined, x: number) => (prev === undefined ? x : 
 export class LocalHealth {
   readonly state = new Map<string, DeploymentHealth>();
   private readonly probeClaims = new Map<string, number>();
+  /** Recent output token counts per deployment: a ring of OUTPUT_WINDOW and how many were seen. */
+  private readonly outputs = new Map<string, { ring: Float64Array; n: number }>();
   readonly policy: CooldownPolicy;
   readonly clock: () => number;
 
@@ -133,6 +149,18 @@ export class LocalHealth {
     return { cooldownUntil: until, kind: r.kind };
   }
 
+  /** Record an answer's output tokens; the p95 is recomputed on each of the first 64, then every 8th. */
+  observeOutput(d: string, tokens: number): void {
+    if (!(tokens >= 0)) return;
+    let o = this.outputs.get(d);
+    if (!o) this.outputs.set(d, (o = { ring: new Float64Array(OUTPUT_WINDOW), n: 0 }));
+    o.ring[o.n % OUTPUT_WINDOW] = tokens;
+    o.n++;
+    if (o.n < OUTPUT_MIN_SAMPLES || (o.n > 64 && o.n % 8 !== 0)) return;
+    const sorted = o.ring.slice(0, Math.min(o.n, OUTPUT_WINDOW)).sort();
+    this.get(d).outputP95 = sorted[Math.ceil(0.95 * sorted.length) - 1];
+  }
+
   setCooldown(d: string, until: number, kind: FailureKind): void {
     const h = this.get(d);
     h.cooldownUntil = until;
@@ -170,6 +198,7 @@ export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOW
     async claimProbe(d) {
       return local.claimLocal(d);
     },
+    observeOutput: (d, n) => local.observeOutput(d, n),
     async close() {},
   };
 }

@@ -118,6 +118,8 @@ export async function createRedisHealthStore(
       return connected;
     },
     snapshot: () => local.snapshot(),
+    // Output sizes are learnt per replica: every replica sees enough answers for a p95.
+    observeOutput: (d, n) => local.observeOutput(d, n),
     begin(d) {
       local.get(d).inFlight++;
     },

@@ -1,11 +1,12 @@
 // Metrics through OpenTelemetry, scraped by Prometheus at GET /metrics on the gateway's port:
 // the GenAI conventions (token usage, operation duration, time to first token) and the
 // gateway's own counters (requests by outcome and deployment, fallbacks, cooldowns, refusals,
-// cost). Everything is derived from the one usage record per request, off the response path.
+// cost, guardrail actions). Everything is derived from the one usage record per request, off the response path.
 
 import { metrics as otelMetrics, type Attributes, type Counter, type Histogram } from "@opentelemetry/api";
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type Histogram as HistogramValue } from "@opentelemetry/sdk-metrics";
 import type { UsageRecord, UsageSink } from "../usage/record.ts";
+import { costsDisagree } from "../usage/cost.ts";
 
 /** A reader that collects when Prometheus scrapes. */
 class ScrapeReader extends MetricReader {
@@ -47,10 +48,14 @@ export function createMetrics(): GatewayMetrics {
   const fallbacks: Counter = meter.createCounter("signalbox.fallbacks", { description: "Requests answered by a deployment other than their first attempt's" });
   const attempts: Counter = meter.createCounter("signalbox.attempts", { description: "Upstream attempts by deployment and outcome" });
   const cost: Counter = meter.createCounter("signalbox.cost", { unit: "nUSD", description: "Cost billed, in nano-USD" });
+  const costDisagreements: Counter = meter.createCounter("signalbox.cost.disagreements", {
+    description: "Attempts whose provider-reported cost (the bill) differs from the cost computed from the deployment's prices by more than 1%",
+  });
   const refusals: Counter = meter.createCounter("signalbox.refusals", { description: "Requests refused by a rate limit or budget" });
   const cooldowns: Counter = meter.createCounter("signalbox.cooldowns", { description: "Deployments put into cooldown" });
   const cacheHits: Counter = meter.createCounter("signalbox.cache.hits", { description: "Requests answered from the response cache (or by a concurrent identical request)" });
   const soft: Counter = meter.createCounter("signalbox.budget.soft_threshold", { description: "Budgets crossing their soft threshold" });
+  const guardrails: Counter = meter.createCounter("signalbox.guardrail.actions", { description: "Guardrail actions: one per request, guardrail, stage and action taken" });
   const reloads: Counter = meter.createCounter("signalbox.config.reloads", { description: "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)" });
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
   reloads.add(0, { outcome: "ok" });
@@ -70,6 +75,16 @@ export function createMetrics(): GatewayMetrics {
       if (r.cacheHit) cacheHits.add(1, { route: r.routing.route, deployment: r.deployment });
       if (r.refusal) refusals.add(1, { reason: r.refusal, team: r.team });
       if (r.cost.total > 0) cost.add(r.cost.total, { deployment: r.deployment, team: r.team });
+      if (r.guardrails) {
+        // A guardrail that acted on several categories at one stage is one action.
+        const seen = new Set<string>();
+        for (const g of r.guardrails) {
+          const k = `${g.name}\0${g.stage}\0${g.action}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          guardrails.add(1, { guardrail: g.name, stage: g.stage, action: g.action });
+        }
+      }
       for (const a of r.attempts) {
         const type = providerTypes.get(a.provider) ?? "unknown";
         const attrs: Attributes = { "gen_ai.operation.name": "chat", "gen_ai.provider.name": GENAI_PROVIDER[type] ?? type, "gen_ai.request.model": a.model };
@@ -77,6 +92,8 @@ export function createMetrics(): GatewayMetrics {
         duration.record(a.latencyMs / 1000, a.failureKind ? { ...attrs, "error.type": a.failureKind } : attrs);
         if (a.usage.inputTokens) tokens.record(a.usage.inputTokens, { ...attrs, "gen_ai.token.type": "input" });
         if (a.usage.outputTokens) tokens.record(a.usage.outputTokens, { ...attrs, "gen_ai.token.type": "output" });
+        const reported = a.cost.providerReported;
+        if (reported !== undefined && costsDisagree(reported, a.cost.computed ?? a.cost.total)) costDisagreements.add(1, { provider: a.provider, deployment: a.deployment });
       }
     },
     cooldown(deployment, kind) {

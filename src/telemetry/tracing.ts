@@ -19,6 +19,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
+import type { GuardrailActionRecord } from "../guardrails/types.ts";
 import type { ProviderError } from "../providers/types.ts";
 import { log } from "./log.ts";
 import type { AttemptRecord, Candidate, Plan } from "../router/types.ts";
@@ -176,6 +177,24 @@ export function planAttributes(span: Span, plan: Plan): void {
     "signalbox.excluded": plan.excluded.map((e) => `${e.deployment}: ${e.reason}`),
     "signalbox.estimated_input_tokens": plan.estimatedInputTokens,
   });
+}
+
+/**
+ * One span event named "guardrail" on the request's span (RPC or HTTP) per action a guardrail
+ * took: its name, stage, action, category and count. Never the text it matched.
+ */
+export function guardrailEvents(parent: Context | undefined, actions: readonly GuardrailActionRecord[]): void {
+  const span = parent ? trace.getSpan(parent) : undefined;
+  if (!span) return;
+  for (const a of actions) {
+    span.addEvent("guardrail", {
+      "signalbox.guardrail.name": a.name,
+      "signalbox.guardrail.stage": a.stage,
+      "signalbox.guardrail.action": a.action,
+      "signalbox.guardrail.category": a.category,
+      "signalbox.guardrail.count": a.count,
+    });
+  }
 }
 
 /** Observes upstream attempts: one CLIENT span each, children of the RPC span. */

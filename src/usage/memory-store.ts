@@ -1,7 +1,7 @@
 // The in-process usage store (the embedded default, one process): hour and day aggregates keyed
-// by each record's full dimension tuple, and a bounded log of recent records. record() is a few
-// map look-ups and additions; queries read aggregates (see store.ts for what a query means),
-// never every record. Nothing is buffered, so nothing is ever dropped; the log forgets the
+// by each record's full dimension tuple (counters and a sparse latency histogram), and a bounded
+// log of recent records. record() is a few map look-ups and additions; queries read aggregates
+// (see store.ts for what a query means), never every record. Nothing is buffered, so nothing is ever dropped; the log forgets the
 // oldest records past its capacity, the aggregates keep counting them.
 
 import type { UsageRecord } from "./record.ts";
@@ -19,6 +19,7 @@ import {
   listFingerprint,
   pageSizeOf,
   planBuckets,
+  recordLatencyBucket,
   recordMatches,
   RowBuilder,
   tupleJson,
@@ -46,6 +47,8 @@ export interface MemoryUsageStoreOptions {
 interface Cell {
   tuple: Tuple;
   c: number[];
+  /** Requests per latency bucket (store.ts latencyBucket). */
+  h: Map<number, number>;
 }
 
 export function createMemoryUsageStore(opts: MemoryUsageStoreOptions = {}): UsageStore {
@@ -65,12 +68,13 @@ export function createMemoryUsageStore(opts: MemoryUsageStoreOptions = {}): Usag
     for (const d of days.keys()) if (d + DAY <= t - retention.dayMs) days.delete(d);
   };
 
-  const add = (buckets: Map<number, Map<string, Cell>>, start: number, key: string, tuple: Tuple, c: number[]) => {
+  const add = (buckets: Map<number, Map<string, Cell>>, start: number, key: string, tuple: Tuple, c: number[], lb: number) => {
     let cells = buckets.get(start);
     if (!cells) buckets.set(start, (cells = new Map()));
-    const cell = cells.get(key);
+    let cell = cells.get(key);
     if (cell) addInto(cell.c, c);
-    else cells.set(key, { tuple, c: c.slice() });
+    else cells.set(key, (cell = { tuple, c: c.slice(), h: new Map() }));
+    cell.h.set(lb, (cell.h.get(lb) ?? 0) + 1);
   };
 
   return {
@@ -85,10 +89,11 @@ export function createMemoryUsageStore(opts: MemoryUsageStoreOptions = {}): Usag
         const tuple = tupleOf(r);
         const key = tupleJson(tuple);
         const c = countersOf(r);
+        const lb = recordLatencyBucket(r);
         const h = floorHour(r.time);
         const d = floorDay(r.time);
-        if (h + HOUR > t - retention.hourMs) add(hours, h, key, tuple, c);
-        if (d + DAY > t - retention.dayMs) add(days, d, key, tuple, c);
+        if (h + HOUR > t - retention.hourMs) add(hours, h, key, tuple, c, lb);
+        if (d + DAY > t - retention.dayMs) add(days, d, key, tuple, c, lb);
         seq++;
         log[seq % capacity] = r;
         written++;
@@ -106,7 +111,7 @@ export function createMemoryUsageStore(opts: MemoryUsageStoreOptions = {}): Usag
       for (const read of plan.reads) {
         const cells = (read.kind === "hour" ? hours : days).get(read.start);
         if (!cells) continue;
-        for (const cell of cells.values()) rb.add(read.start, cell.tuple, cell.c);
+        for (const cell of cells.values()) rb.add(read.start, cell.tuple, cell.c, cell.h);
       }
       return { rows: rb.rows(), from: plan.from, to: plan.to, dropped: 0, droppedTotal: 0 };
     },

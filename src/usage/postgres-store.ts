@@ -7,7 +7,8 @@
 //   WITH src  AS (SELECT * FROM json_to_recordset($1))                   -- the batch, one parameter
 //        ins  AS (INSERT INTO signalbox_requests … ON CONFLICT DO NOTHING RETURNING …)
 //        roll AS (INSERT INTO signalbox_usage_hourly … SELECT … FROM ins GROUP BY …
-//                 ON CONFLICT (…) DO UPDATE SET requests = requests + excluded.requests, …)
+//                 ON CONFLICT (…) DO UPDATE SET requests = requests + excluded.requests, …,
+//                 latency_hist = signalbox_hist_add(latency_hist, excluded.latency_hist))
 //   SELECT count(*) FROM ins
 //
 // so a batch is stored whole or not at all, a record written twice (a retried batch whose reply
@@ -18,12 +19,15 @@
 // dropped and counted (per hour of their time, written to signalbox_usage_dropped when PostgreSQL
 // is back, and in stats()), with one warning per outage. close() flushes with a deadline.
 //
-// Schema (src/control/migrations.ts, version 2; the control plane's migrations, one mechanism):
+// Schema (src/control/migrations.ts, versions 2 and 3; the control plane's migrations, one
+// mechanism):
 //   signalbox_requests       one row per request, PARTITION BY RANGE (time), one partition per UTC
 //                            day (signalbox_requests_pYYYYMMDD), PRIMARY KEY (time, id); indexes
 //                            (id), (trace_id), (team, time, id), (key, time, id), GIN (tags).
 //   signalbox_usage_hourly   counters per UTC hour × team, key, route, variant, deployment,
-//                            provider, model, status.
+//                            provider, model, status; latency_hist, the latency histogram (store.ts)
+//                            as a sparse jsonb map {"<bucket>": requests}, added up by
+//                            signalbox_hist_add.
 //   signalbox_usage_dropped  records lost to buffer overflow, per writer, batch and hour.
 // The writer creates partitions ahead (today and tomorrow, at start and each UTC day) and on demand
 // (a late or early record's day), and drops whole partitions past `retentionDays` (default 90) at
@@ -32,8 +36,11 @@
 //
 // Queries: GetUsage reads the hourly rollups when every group-by and filter dimension is one they
 // keep (key, team, route, variant, deployment, provider, status), else the request rows (user and
-// tag; only as far back as records are kept). ListRequests is a keyset scan on (time, id), newest
-// first. GetRequest looks a record up by id (or the newest of a trace id) in every partition.
+// tag; only as far back as records are kept). Both paths give the same latency histogram: a
+// request's bucket is width_bucket(latency_ms, LATENCY_BOUNDS), store.ts's latencyBucket, computed
+// in SQL when the rollup is written and when request rows are read. ListRequests is a keyset scan
+// on (time, id), newest first. GetRequest looks a record up by id (or the newest of a trace id) in
+// every partition.
 
 import { createHash, randomBytes } from "node:crypto";
 import { getHeapStatistics } from "node:v8";
@@ -51,9 +58,11 @@ import {
   floorDay,
   floorHour,
   HOUR,
+  LATENCY_BOUNDS,
   listFingerprint,
   N_COUNTERS,
   pageSizeOf,
+  usageRow,
   type Dimension,
   type GetQuery,
   type ListQuery,
@@ -236,6 +245,12 @@ const REQUEST_TYPES: Record<(typeof REQUEST_COLS)[number], string> = {
   detail: "json",
 };
 
+/**
+ * A latency_ms's histogram bucket in SQL: how many of store.ts's LATENCY_BOUNDS are <= it, exactly
+ * latencyBucket (the bounds written out with the shortest decimals that read back as the same doubles).
+ */
+const latencyBucketSql = (col: string) => `width_bucket(${col}::float8, '{${LATENCY_BOUNDS.join(",")}}'::float8[])`;
+
 /** The batch statement: insert what is new, roll up exactly that, in one statement. */
 const BATCH_SQL = `
 WITH src AS (
@@ -246,16 +261,18 @@ WITH src AS (
   ON CONFLICT DO NOTHING
   RETURNING time, ${ROLLUP_DIM_COLS.join(", ")}, fallback, cache_hit, attempts, ${COUNTER_COLS.join(", ")}, ttft_ms
 ), roll AS (
-  INSERT INTO signalbox_usage_hourly AS h (hour, ${ROLLUP_DIM_COLS.join(", ")}, ${ROLLUP_SUM_COLS.join(", ")})
+  INSERT INTO signalbox_usage_hourly AS h (hour, ${ROLLUP_DIM_COLS.join(", ")}, ${ROLLUP_SUM_COLS.join(", ")}, latency_hist)
   SELECT date_trunc('hour', time, 'UTC'), ${ROLLUP_DIM_COLS.join(", ")},
     count(*), count(*) FILTER (WHERE status <> 'ok'), count(*) FILTER (WHERE fallback), count(*) FILTER (WHERE cache_hit), sum(attempts),
-    ${COUNTER_COLS.map((c) => `sum(${c})`).join(", ")}, coalesce(sum(ttft_ms), 0), count(ttft_ms)
+    ${COUNTER_COLS.map((c) => `sum(${c})`).join(", ")}, coalesce(sum(ttft_ms), 0), count(ttft_ms),
+    signalbox_hist_of(array_agg(${latencyBucketSql("latency_ms")}))
   FROM ins
   GROUP BY 1, ${ROLLUP_DIM_COLS.map((_, i) => i + 2).join(", ")}
   -- one lock order for every writer: two replicas adding to the same rollup rows never deadlock
   ORDER BY 1, ${ROLLUP_DIM_COLS.map((_, i) => i + 2).join(", ")}
   ON CONFLICT (hour, ${ROLLUP_DIM_COLS.join(", ")}) DO UPDATE SET
-    ${ROLLUP_SUM_COLS.map((c) => `${c} = h.${c} + excluded.${c}`).join(",\n    ")}
+    ${ROLLUP_SUM_COLS.map((c) => `${c} = h.${c} + excluded.${c}`).join(",\n    ")},
+    latency_hist = signalbox_hist_add(h.latency_hist, excluded.latency_hist)
 )
 SELECT count(*)::int AS inserted FROM ins`;
 
@@ -920,11 +937,25 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
             "sum(r.ttft_ms)",
             "count(r.ttft_ms)",
           ];
-      const select = [bucket ? `(extract(epoch FROM ${bucket}) * 1000)::bigint::text AS b` : "NULL AS b", ...dims.map((e, i) => `${e} AS g${i}`), ...sums.map((s, i) => `coalesce(${s}, 0)::text AS s${i}`)];
+      // One statement (one snapshot), two kinds of rows: the counter sums per group (h IS NULL), and
+      // the latency histogram per group, one row per bucket (h the bucket, s0 its requests): from
+      // the rollups' histograms, or from the request rows' latencies.
+      const head = [bucket ? `(extract(epoch FROM ${bucket}) * 1000)::bigint::text AS b` : "NULL::text AS b", ...dims.map((e, i) => `${e} AS g${i}`)];
+      const select = [...head, "NULL::text AS h", ...sums.map((s, i) => `coalesce(${s}, 0)::text AS s${i}`)];
+      const histSelect = [
+        ...head,
+        rollup ? "u.key AS h" : `${latencyBucketSql("r.latency_ms")}::text AS h`,
+        rollup ? "sum(u.value::bigint)::text AS s0" : "count(*)::text AS s0",
+        ...sums.slice(1).map((_, i) => `NULL::text AS s${i + 1}`),
+      ];
       const keys = [...(bucket ? ["1"] : []), ...dims.map((_, i) => String(i + 2))];
-      const sql = `SELECT ${select.join(", ")} FROM ${rollup ? "signalbox_usage_hourly" : "signalbox_requests"} r${
+      const histKeys = [...keys, String(dims.length + 2)];
+      const source = `${rollup ? "signalbox_usage_hourly" : "signalbox_requests"} r${
         tagGroup ? " CROSS JOIN LATERAL unnest(CASE WHEN cardinality(r.tags) = 0 THEN ARRAY['']::text[] ELSE r.tags END) AS g(tag)" : ""
-      } WHERE ${where.join(" AND ")}${keys.length ? ` GROUP BY ${keys.join(", ")}` : ""}`;
+      }`;
+      const sql = `SELECT ${select.join(", ")} FROM ${source} WHERE ${where.join(" AND ")}${keys.length ? ` GROUP BY ${keys.join(", ")}` : ""}
+        UNION ALL
+        SELECT ${histSelect.join(", ")} FROM ${source}${rollup ? " CROSS JOIN LATERAL jsonb_each_text(r.latency_hist) AS u" : ""} WHERE ${where.join(" AND ")} GROUP BY ${histKeys.join(", ")}`;
       try {
         const [res, drops] = await Promise.all([
           pool.query<Record<string, string | null>>(sql, values),
@@ -933,14 +964,24 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
             [new Date(from), new Date(to)],
           ),
         ]);
+        const groupKey = (row: Record<string, string | null>) => JSON.stringify([row.b, ...groupBy.map((_, i) => row[`g${i}`])]);
+        const hists = new Map<string, Map<number, number>>();
+        for (const row of res.rows) {
+          if (row.h === null) continue;
+          const k = groupKey(row);
+          let hist = hists.get(k);
+          if (!hist) hists.set(k, (hist = new Map()));
+          hist.set(Number(row.h), (hist.get(Number(row.h)) ?? 0) + Number(row.s0));
+        }
         const rows: UsageRow[] = [];
         for (const row of res.rows) {
+          if (row.h !== null) continue;
           const s: bigint[] = [];
           for (let i = 0; i < N_COUNTERS; i++) s.push(BigInt(row[`s${i}`] ?? "0"));
           if (s[0] === 0n) continue;
           const group: Partial<Record<Dimension, string>> = {};
           groupBy.forEach((dim, i) => (group[dim] = row[`g${i}`] ?? ""));
-          rows.push(usageRow(bucket ? Number(row.b) : q.start, group, s));
+          rows.push(usageRow(bucket ? Number(row.b) : q.start, group, s, hists.get(groupKey(row)) ?? new Map()));
         }
         rows.sort((a, b) => {
           if (a.bucketStart !== b.bucketStart) return a.bucketStart - b.bucketStart;
@@ -1010,25 +1051,4 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
     log("warn", "usage store: PostgreSQL unavailable at start; usage records wait in a bounded buffer until it answers", { reason });
   }
   return store;
-}
-
-function usageRow(bucketStart: number, group: Partial<Record<Dimension, string>>, s: bigint[]): UsageRow {
-  const requests = Number(s[0]);
-  const ttftCount = Number(s[18]);
-  return {
-    bucketStart,
-    group,
-    requests,
-    failures: Number(s[1]),
-    fallbacks: Number(s[2]),
-    cacheHits: Number(s[3]),
-    attempts: Number(s[4]),
-    usage: { inputTokens: s[5], outputTokens: s[6], cachedInputTokens: s[7], cacheWriteTokens: s[8], reasoningTokens: s[9], totalTokens: s[5] + s[6] },
-    cost: { total: s[10], input: s[11], cachedInput: s[12], cacheWrite: s[13], output: s[14], reasoning: s[15] },
-    latencyMsSum: s[16],
-    meanLatencyMs: requests ? Number(s[16]) / requests : 0,
-    ttftCount,
-    ttftMsSum: s[17],
-    meanTtftMs: ttftCount ? Number(s[17]) / ttftCount : 0,
-  };
 }

@@ -1,8 +1,9 @@
 // The usage record of one request, and the sink the serving path hands it to. Records are
 // written off the response path; the sink decides how (in memory, or batched to Redis).
 
+import type { GuardrailActionRecord } from "../guardrails/types.ts";
 import type { FailureKind, FinishReason, Usage } from "../providers/types.ts";
-import type { AttemptRecord, RoutingInfo } from "../router/types.ts";
+import type { Adjustment, AttemptRecord, RoutingInfo } from "../router/types.ts";
 import type { CostBreakdown } from "./cost.ts";
 
 export interface UsageRecord {
@@ -18,6 +19,7 @@ export interface UsageRecord {
   attempts: AttemptRecord[];
   usage: Usage;
   usageEstimated: boolean;
+  /** The bill (total) and the computed figure beside a provider-reported one (computed, providerReported); per attempt in attempts[].cost. */
   cost: CostBreakdown;
   latencyMs: number;
   ttftMs?: number;
@@ -35,6 +37,10 @@ export interface UsageRecord {
   tags: string[];
   metadata: Record<string, string>;
   streamed: boolean;
+  /** Changes made to the request: caps, parameters the answering deployment's model does not accept. */
+  adjustments?: Adjustment[];
+  /** What guardrails did (blocks, redactions, flags), by guardrail, stage, action and category; absent when none acted. */
+  guardrails?: GuardrailActionRecord[];
 }
 
 export interface UsageSink {

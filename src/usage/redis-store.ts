@@ -27,7 +27,9 @@
 // them up; ListRequests merges the shard logs newest first, its page token carrying one position
 // per shard.
 //
-//   <p>:h:<hour start ms>    HASH  "<counter>|<tuple id>" -> integer, plus "dropped" -> integer.
+//   <p>:h:<hour start ms>    HASH  "<counter>|<tuple id>" -> integer, "lh:<i>|<tuple id>" ->
+//                                  requests in latency bucket i (store.ts latencyBucket; only
+//                                  buckets that have some), plus "dropped" -> integer.
 //                                  EXPIREAT hour end + hourRetention (default 35 days).
 //   <p>:d:<day start ms>     HASH  the same per UTC day. EXPIREAT day end + dayRetention (400 days).
 //   <p>:t:<day start ms>     HASH  "<tuple id>" -> JSON [key, team, user, route, deployment,
@@ -43,8 +45,10 @@
 // <p> is the `prefix` option, default "sbx:usage:{usage}" (with N shards "sbx:usage:{usage:<n>}").
 // Counters (short names in store.ts COUNTERS): r requests, f failures, fb fallbacks, ch cache hits,
 // a attempts, ti/to/tc/tw/tr token sums, ct/ci/cc/cw/co/cr nano-USD sums, l latency ms, t ttft ms,
-// tn requests with a ttft. Tuple ids are 96-bit content hashes of the tuple JSON, the same on every
-// replica. All increments are integers (HINCRBY, 64-bit), so sums are exact.
+// tn requests with a ttft; lh:<i> the latency histogram (written in the same script as the
+// counters, summed across buckets and shards like them). Tuple ids are 96-bit content hashes of
+// the tuple JSON, the same on every replica. All increments are integers (HINCRBY, 64-bit), so
+// sums are exact.
 //
 // Queries read hour hashes for partial days and hour granularity, day hashes for whole days (see
 // planBuckets in store.ts): their cost grows with the range, not with the number of requests.
@@ -69,6 +73,7 @@ import {
   N_COUNTERS,
   pageSizeOf,
   planBuckets,
+  recordLatencyBucket,
   recordMatches,
   RowBuilder,
   tupleFromJson,
@@ -232,6 +237,8 @@ const intStr = (v: number) => (Number.isSafeInteger(v) ? String(v) : BigInt(Math
 /** Redis refused the batch for a reason that will not go away by retrying. */
 class BatchRefused extends Error {}
 const isReplyError = (err: unknown) => err instanceof Error && err.name === "ReplyError" && /^(ERR|WRONGTYPE)/.test(err.message);
+/** Hash fields of the latency histogram: "lh:<bucket>|<tuple id>". */
+const HIST_FIELD = "lh:";
 
 export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreOptions = {}): RedisUsageStore {
   const p = opts.prefix ?? "sbx:usage:{usage}";
@@ -317,7 +324,7 @@ export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreO
         keys: string[];
         expireAt: number[];
         keyIndex: Map<string, number>;
-        cells: Map<string, number[]>;
+        cells: Map<string, { c: number[]; h: Map<number, number> }>;
         tupleArgs: (string | number)[];
         seenTuple: Set<string>;
         logArgs: string[];
@@ -346,7 +353,7 @@ export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreO
     const cell = (x: ReturnType<typeof part>, ki: number, id: string) => {
       const k = `${ki}|${id}`;
       let c = x.cells.get(k);
-      if (!c) x.cells.set(k, (c = new Array<number>(N_COUNTERS).fill(0)));
+      if (!c) x.cells.set(k, (c = { c: new Array<number>(N_COUNTERS).fill(0), h: new Map() }));
       return c;
     };
     for (const r of take) {
@@ -374,19 +381,23 @@ export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreO
         x.tupleArgs.push(tk, id, json);
       }
       const c = countersOf(r);
+      const lb = recordLatencyBucket(r);
       const dc = cell(x, keyOf(x, k.day(d), d + DAY + retention.dayMs), id);
-      for (let i = 0; i < N_COUNTERS; i++) dc[i] += c[i];
+      for (let i = 0; i < N_COUNTERS; i++) dc.c[i] += c[i];
+      bump(dc.h, lb);
       if (hourKept(h, t)) {
         const hc = cell(x, keyOf(x, k.hour(h), h + HOUR + retention.hourMs), id);
-        for (let i = 0; i < N_COUNTERS; i++) hc[i] += c[i];
+        for (let i = 0; i < N_COUNTERS; i++) hc.c[i] += c[i];
+        bump(hc.h, lb);
       }
     }
     for (const x of parts.values()) {
-      for (const [k, c] of x.cells) {
+      for (const [k, { c, h }] of x.cells) {
         const bar = k.indexOf("|");
         const ki = Number(k.slice(0, bar));
         const id = k.slice(bar + 1);
         for (let i = 0; i < N_COUNTERS; i++) if (c[i] !== 0) x.incr.push(ki, `${COUNTERS[i].code}|${id}`, intStr(c[i]));
+        for (const [i, n] of h) x.incr.push(ki, `${HIST_FIELD}${i}|${id}`, n);
       }
     }
     // Overflow counts ride with this batch, on shard 0 (and are put back if it is rejected for good).
@@ -668,10 +679,16 @@ export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreO
       const rb = new RowBuilder(q);
       try {
         let droppedInRange = 0;
-        const perRead: { start: number; cells: Map<string, (number | bigint)[]> }[] = [];
+        type Cell = { c: (number | bigint)[]; h: Map<number, number> };
+        const perRead: { start: number; cells: Map<string, Cell> }[] = [];
         const needed = new Map<number, Set<string>>();
         const parse = (start: number, h: string[]) => {
-          const cells = new Map<string, (number | bigint)[]>();
+          const cells = new Map<string, Cell>();
+          const cellOf = (id: string) => {
+            let c = cells.get(id);
+            if (!c) cells.set(id, (c = { c: new Array<number | bigint>(N_COUNTERS).fill(0), h: new Map() }));
+            return c;
+          };
           for (let j = 0; j < h.length; j += 2) {
             const field = h[j];
             const v = h[j + 1];
@@ -680,12 +697,13 @@ export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreO
               continue;
             }
             const bar = field.indexOf("|");
-            const ci = COUNTER_INDEX.get(field.slice(0, bar));
-            if (ci === undefined) continue;
-            const id = field.slice(bar + 1);
-            let c = cells.get(id);
-            if (!c) cells.set(id, (c = new Array<number | bigint>(N_COUNTERS).fill(0)));
-            c[ci] = v.length < 16 ? Number(v) : BigInt(v);
+            const code = field.slice(0, bar);
+            const ci = COUNTER_INDEX.get(code);
+            if (ci !== undefined) cellOf(field.slice(bar + 1)).c[ci] = v.length < 16 ? Number(v) : BigInt(v);
+            else if (code.startsWith(HIST_FIELD)) {
+              const i = Number(code.slice(HIST_FIELD.length));
+              if (Number.isInteger(i) && i >= 0) cellOf(field.slice(bar + 1)).h.set(i, Number(v));
+            }
           }
           if (cells.size === 0) return;
           perRead.push({ start, cells });
@@ -734,7 +752,7 @@ export function createRedisUsageStore(redis: RedisClient, opts: RedisUsageStoreO
         for (const { start, cells } of perRead) {
           for (const [id, c] of cells) {
             const t = tupleOfId.get(id);
-            if (t) rb.add(start, t, c);
+            if (t) rb.add(start, t, c.c, c.h);
           }
         }
         return { rows: rb.rows(), from: plan.from, to: plan.to, dropped: droppedInRange, droppedTotal };

@@ -1,6 +1,7 @@
-// The usage store: a UsageSink that can also answer questions. Two implementations behind this
-// one interface (memory-store.ts for one process, redis-store.ts for many replicas); everything
-// that decides what a query means lives here, so both answer the same question the same way.
+// The usage store: a UsageSink that can also answer questions. Three implementations behind this
+// one interface (memory-store.ts for one process, redis-store.ts for many replicas,
+// postgres-store.ts durable); everything that decides what a query means lives here, so all of
+// them answer the same question the same way.
 //
 // What a query means:
 // - Aggregates are kept per hour and per day (calendar-aligned UTC), keyed by the record's full
@@ -18,6 +19,14 @@
 //   filter is present), and once otherwise. A record without tags has the tag "".
 // - Counter sums are kept as integers (tokens, nano-USD, whole milliseconds) and summed as
 //   bigint across buckets, so cost totals are exact.
+// - Latency percentiles (p50, p95) come from a log-scale histogram kept beside the counters: every
+//   request adds 1 to the bucket of its whole-millisecond latency (latencyBucket below: bucket 0 is
+//   under 1 ms, bucket i >= 1 is [1.1^(i-1), 1.1^i) ms, the last one open-ended from about 10
+//   minutes), and histograms are summed bucket by bucket across buckets, tuples and groups exactly
+//   like the counters. A percentile is the geometric middle of the bucket where the cumulative
+//   count crosses it (percentile below), so it is within about 5% of the true value. Aggregates
+//   written before the histogram existed have none: percentiles count only the requests that have
+//   one, and are 0 when none has.
 
 import { createHash } from "node:crypto";
 import { GatewayError } from "../router/errors.ts";
@@ -79,6 +88,11 @@ export interface UsageRow {
   /** Sum of whole-millisecond latencies. */
   latencyMsSum: bigint;
   meanLatencyMs: number;
+  /** Requests per latency bucket (latencyBucket), sparse, in ascending bucket order. */
+  latencyHist: Map<number, number>;
+  /** Latency percentiles estimated from latencyHist (within ~5%); 0 when it is empty. */
+  p50LatencyMs: number;
+  p95LatencyMs: number;
   /** Requests that had a time to first token. */
   ttftCount: number;
   ttftMsSum: bigint;
@@ -271,6 +285,72 @@ export function addInto(into: number[], v: readonly number[]): void {
   for (let i = 0; i < N_COUNTERS; i++) into[i] += v[i];
 }
 
+// ---- Latency histogram --------------------------------------------------------------------------
+
+/** Growth factor from one bucket bound to the next: buckets are about 10% wide. */
+export const LATENCY_BASE = 1.1;
+/**
+ * Buckets: 0 holds latencies under 1 ms; bucket i (1 <= i < LATENCY_BUCKETS - 1) holds
+ * [1.1^(i-1), 1.1^i) ms; the last, 141, everything from 1.1^140 ms (about 10.4 minutes) up.
+ */
+export const LATENCY_BUCKETS = 142;
+/**
+ * The lower bounds of buckets 1 .. LATENCY_BUCKETS - 1, ascending (1.1^0 .. 1.1^140): a latency's
+ * bucket is how many of them are <= it. PostgreSQL's width_bucket(ms, LATENCY_BOUNDS) is the same
+ * function, which is how the PostgreSQL store computes it in SQL.
+ */
+export const LATENCY_BOUNDS: readonly number[] = Array.from({ length: LATENCY_BUCKETS - 1 }, (_, k) => LATENCY_BASE ** k);
+
+/** The histogram bucket of a latency in ms (stores pass whole milliseconds, like the latency counter). */
+export function latencyBucket(ms: number): number {
+  if (!(ms >= 1)) return 0; // under 1 ms, negative, NaN
+  let lo = 0;
+  let hi = LATENCY_BOUNDS.length;
+  // The number of bounds <= ms: the first index whose bound is > ms.
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (LATENCY_BOUNDS[mid] <= ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The bucket a record's latency counts in (its whole-millisecond latency, as countersOf keeps it). */
+export const recordLatencyBucket = (r: UsageRecord) => latencyBucket(int(r.latencyMs));
+
+/** What a percentile falling in bucket i is estimated as: the bucket's geometric middle. */
+export function latencyEstimate(i: number): number {
+  if (i <= 0) return 0.5; // [0, 1): its middle (a geometric one has no meaning at 0)
+  if (i >= LATENCY_BUCKETS - 1) return LATENCY_BOUNDS[LATENCY_BUCKETS - 2]; // open-ended: its lower bound
+  return LATENCY_BASE ** (i - 0.5);
+}
+
+/** Add a histogram (or [bucket, count] entries) into another. */
+export function addHist(into: Map<number, number>, from: Iterable<readonly [number, number | bigint]>): void {
+  for (const [i, n] of from) {
+    const v = Number(n);
+    if (v) into.set(i, (into.get(i) ?? 0) + v);
+  }
+}
+
+/**
+ * The p-quantile (0 < p <= 1) of a latency histogram: the estimate (latencyEstimate) of the bucket
+ * where the cumulative count first reaches the nearest rank ceil(p * total); 0 for an empty one.
+ */
+export function percentile(hist: ReadonlyMap<number, number>, p: number): number {
+  let total = 0;
+  for (const n of hist.values()) total += n;
+  if (total <= 0) return 0;
+  const rank = Math.max(1, Math.ceil(p * total - 1e-9));
+  const keys = [...hist.keys()].sort((a, b) => a - b);
+  let seen = 0;
+  for (const i of keys) {
+    seen += hist.get(i)!;
+    if (seen >= rank) return latencyEstimate(i);
+  }
+  return latencyEstimate(keys[keys.length - 1]);
+}
+
 // ---- Filters ----------------------------------------------------------------------------------
 
 export interface CompiledFilters {
@@ -366,6 +446,7 @@ interface RowAcc {
   bucketStart: number;
   group: Partial<Record<Dimension, string>>;
   sums: bigint[];
+  hist: Map<number, number>;
 }
 
 /** Accumulates (bucket, tuple, counters) into rows of a query. */
@@ -398,17 +479,17 @@ export class RowBuilder {
     }
   }
 
-  /** Add a tuple's counters from one bucket (skips tuples the filters exclude). */
-  add(bucketStart: number, t: Tuple, counters: ArrayLike<number | bigint>): void {
+  /** Add a tuple's counters (and latency histogram) from one bucket (skips tuples the filters exclude). */
+  add(bucketStart: number, t: Tuple, counters: ArrayLike<number | bigint>, hist?: ReadonlyMap<number, number | bigint>): void {
     if (!this.matches(t)) return;
     const start = this.#rowStart(bucketStart);
     const byTag = this.#groupBy.includes("tag");
     if (!byTag) {
-      this.#addRow(start, this.#groupOf(t, ""), counters);
+      this.#addRow(start, this.#groupOf(t, ""), counters, hist);
       return;
     }
     const tagFilter = this.#filters.byDim.get("tag");
-    for (const tag of tagsOf(t)) if (!tagFilter || tagFilter.has(tag)) this.#addRow(start, this.#groupOf(t, tag), counters);
+    for (const tag of tagsOf(t)) if (!tagFilter || tagFilter.has(tag)) this.#addRow(start, this.#groupOf(t, tag), counters, hist);
   }
 
   #groupOf(t: Tuple, tag: string): Partial<Record<Dimension, string>> {
@@ -417,17 +498,18 @@ export class RowBuilder {
     return g;
   }
 
-  #addRow(start: number, group: Partial<Record<Dimension, string>>, counters: ArrayLike<number | bigint>) {
+  #addRow(start: number, group: Partial<Record<Dimension, string>>, counters: ArrayLike<number | bigint>, hist: ReadonlyMap<number, number | bigint> | undefined) {
     const id = `${start}\u0000${JSON.stringify(this.#groupBy.map((d) => group[d]))}`;
     let row = this.#rows.get(id);
     if (!row) {
-      row = { bucketStart: start, group, sums: new Array<bigint>(N_COUNTERS).fill(0n) };
+      row = { bucketStart: start, group, sums: new Array<bigint>(N_COUNTERS).fill(0n), hist: new Map() };
       this.#rows.set(id, row);
     }
     for (let i = 0; i < N_COUNTERS; i++) {
       const v = counters[i];
       if (v) row.sums[i] += typeof v === "bigint" ? v : BigInt(v);
     }
+    if (hist) addHist(row.hist, hist);
   }
 
   /** Rows sorted by bucket, then by the group's values in groupBy order. */
@@ -443,17 +525,21 @@ export class RowBuilder {
       }
       return 0;
     });
-    return accs.map(toRow);
+    return accs.map((a) => usageRow(a.bucketStart, a.group, a.sums, a.hist));
   }
 }
 
-function toRow(a: RowAcc): UsageRow {
-  const s = a.sums;
+/**
+ * A finished row from its counter sums (COUNTERS order) and latency histogram: every store's rows
+ * are made here (means and percentiles included).
+ */
+export function usageRow(bucketStart: number, group: Partial<Record<Dimension, string>>, s: readonly bigint[], hist: ReadonlyMap<number, number>): UsageRow {
   const requests = Number(s[0]);
   const ttftCount = Number(s[18]);
+  const latencyHist = new Map([...hist].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]));
   return {
-    bucketStart: a.bucketStart,
-    group: a.group,
+    bucketStart,
+    group,
     requests,
     failures: Number(s[1]),
     fallbacks: Number(s[2]),
@@ -463,6 +549,9 @@ function toRow(a: RowAcc): UsageRow {
     cost: { total: s[10], input: s[11], cachedInput: s[12], cacheWrite: s[13], output: s[14], reasoning: s[15] },
     latencyMsSum: s[16],
     meanLatencyMs: requests ? Number(s[16]) / requests : 0,
+    latencyHist,
+    p50LatencyMs: percentile(latencyHist, 0.5),
+    p95LatencyMs: percentile(latencyHist, 0.95),
     ttftCount,
     ttftMsSum: s[17],
     meanTtftMs: ttftCount ? Number(s[17]) / ttftCount : 0,

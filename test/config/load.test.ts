@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
+import { PRICES_AS_OF } from "../../src/config/catalog.ts";
 import { buildConfig, ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../../src/config/load.ts";
 
 const BASE = `
@@ -106,6 +107,41 @@ test("duplicates and unpriced unknown models are rejected", () => {
   rejects(BASE.replace("id: mock/a", "id: openai/gpt-4o"), 'deployments[1].id: duplicate deployment "openai/gpt-4o"');
   rejects(BASE.replace("model: gpt-4o-2024-08-06", "model: house-model-7"), /^deployments\[0\]\.pricing: model "house-model-7" is not in the built-in price table/);
   rejects(BASE.replace("    api_key: ${OPENAI_API_KEY}\n", ""), /^providers\[0\]\.api_key: is required for type openai/);
+});
+
+test("prices: exact names and dated snapshots only, never a prefix", () => {
+  const withModel = (model: string, pricing = "") => BASE.replace("    model: gpt-4o-2024-08-06\n", `    model: ${model}\n${pricing}`);
+  const price = (model: string) => build(withModel(model)).deployments[0].pricing;
+  // Each of these names has its own row: "gpt-5-pro" is not gpt-5, "o3-pro" is not o3.
+  assert.deepEqual([price("gpt-5-pro").input, price("gpt-5-pro").output, price("gpt-5-pro").cachedInput], [15_000_000, 120_000_000, 15_000_000]);
+  assert.deepEqual([price("o3-pro-2025-06-10").input, price("o3-pro-2025-06-10").output], [20_000_000, 80_000_000]);
+  assert.deepEqual([price("gpt-5-2025-08-07").input, price("gpt-5").input], [1_250_000, 1_250_000]);
+  assert.equal(price("gpt-4o-2024-08-06").source, `builtin:${PRICES_AS_OF}`);
+  // A snapshot the catalog does not list, a longer name, and a retired model all need a price.
+  for (const m of ["gpt-5-pro-2099-01-01", "gpt-4o-2024-05-13", "o3-pro-preview", "claude-3-5-haiku-20241022", "gemini-2.0-flash"]) {
+    rejects(withModel(m), new RegExp(`^deployments\\[0\\]\\.pricing: model "${m}" is not in the built-in price table \\(exact names and dated snapshots only\\): set pricing.input and pricing.output`));
+  }
+  assert.equal(build(withModel("gpt-5-pro-2099-01-01", "    pricing: { input: 15, output: 120 }\n")).deployments[0].pricing.output, 120_000_000);
+});
+
+test("prices: a catalog entry bills cache writes at the input price, Anthropic 1-hour writes at 2×, with long-context tiers", () => {
+  const model = (m: string) => build(BASE.replace("model: gpt-4o-2024-08-06", `model: ${m}`)).deployments[0].pricing;
+  const g = model("gpt-4.1-2025-04-14");
+  assert.deepEqual([g.input, g.cachedInput, g.cacheWrite, g.cacheWrite1h], [2_000_000, 500_000, 2_000_000, 2_000_000]);
+  const s = model("claude-sonnet-4-5");
+  assert.deepEqual([s.input, s.cachedInput, s.cacheWrite, s.cacheWrite1h, s.output], [3_000_000, 300_000, 3_750_000, 6_000_000, 15_000_000]);
+  assert.deepEqual(s.tiers, [{ aboveInputTokens: 200_000, input: 6_000_000, cachedInput: 600_000, cacheWrite: 7_500_000, cacheWrite1h: 12_000_000, output: 22_500_000, reasoning: 0 }]);
+  assert.deepEqual(model("gemini-2.5-pro").tiers?.map((t) => [t.aboveInputTokens, t.input, t.cachedInput, t.output]), [[200_000, 2_500_000, 250_000, 15_000_000]]);
+  assert.equal(model("claude-haiku-4-5").tiers, undefined);
+});
+
+test("prices: an override of input/output keeps the catalog's ratios; mock deployments stay free", () => {
+  const o = build(BASE.replace("    model: gpt-4o-2024-08-06\n", "    model: claude-opus-4-5\n    pricing: { input: 4, output: 20 }\n")).deployments[0].pricing;
+  // Catalog opus-4-5: 5 / 0.5 read / 6.25 5m / 10 1h / 25 → ratios 0.1, 1.25, 2 of the new input.
+  assert.deepEqual([o.input, o.cachedInput, o.cacheWrite, o.cacheWrite1h, o.output, o.source], [4_000_000, 400_000, 5_000_000, 8_000_000, 20_000_000, "config"]);
+  const mock = build(BASE).deployments[1].pricing;
+  assert.deepEqual([mock.input, mock.cachedInput, mock.cacheWrite, mock.output, mock.source], [0, 0, 0, 0, "none"]);
+  rejects(BASE.replace("    model: gpt-4o-2024-08-06\n", "    model: gpt-4o\n    pricing: { tiers: [{ above_input_tokens: 1000, input: 5 }] }\n"), /^deployments\[0\]\.pricing\.tiers\[0\]\.output: is required/);
 });
 
 test("keys must be hashes, never raw keys", () => {

@@ -209,6 +209,11 @@ describe("console in Chromium", { skip }, () => {
     // The figures as rendered, not only the attributes.
     assert.match(await page.getByTestId("stat-requests").innerText(), new RegExp(`\\b${EXPECTED.requests}\\b`));
     assert.match(await page.getByTestId("stat-errors").innerText(), /\b1\b/);
+    // Latency percentiles from the usage store's histogram: real figures, not "–".
+    const p50 = Number(await totals.getAttribute("data-p50-ms"));
+    const p95 = Number(await totals.getAttribute("data-p95-ms"));
+    assert.ok(p50 > 0 && p95 >= p50, `p50 ${p50}, p95 ${p95}`);
+    assert.match(await page.getByTestId("stat-latency").innerText(), /\d+(\.\d)? m?s \/ \d+(\.\d+)? m?s/);
     for (const chart of ["chart-requests", "chart-cost", "chart-tokens", "chart-latency"]) {
       await page.locator(`[data-testid=${chart}] canvas`).first().waitFor();
     }

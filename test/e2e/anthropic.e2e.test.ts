@@ -137,7 +137,8 @@ describe("anthropic: text", () => {
       assert.equal(r.path, "/v1/messages");
       assert.equal(r.headers["x-api-key"], ANTHROPIC_TEST_KEY);
       assert.equal(r.headers["anthropic-version"], "2023-06-01");
-      assert.deepEqual(r.body, { model: MODEL, max_tokens: 4096, messages: [{ role: "user", content: [{ type: "text", text: "Hi there" }] }] });
+      // No caller limit: the model's own output maximum (Claude Sonnet 4.5: 64,000), not a fixed 4,096.
+      assert.deepEqual(r.body, { model: MODEL, max_tokens: 64000, messages: [{ role: "user", content: [{ type: "text", text: "Hi there" }] }] });
 
       const rec = await lastRecord(t, "claude");
       assert.equal(rec.status, "ok");
@@ -171,7 +172,7 @@ describe("anthropic: text", () => {
       assert.equal(fake.requests[0].headers.accept, "text/event-stream");
       assert.deepEqual(fake.requests[0].body, {
         model: MODEL,
-        max_tokens: 4096,
+        max_tokens: 64000,
         messages: [{ role: "user", content: [{ type: "text", text: "Greet me" }] }],
         stream: true,
       });
@@ -226,7 +227,7 @@ describe("anthropic: system prompt", () => {
     assert.equal(s.text, "Echo: Again");
     const expected = {
       model: MODEL,
-      max_tokens: 4096,
+      max_tokens: 64000,
       system: "Be terse.\n\nAnswer in English.",
       messages: [
         { role: "user", content: [{ type: "text", text: "Hi" }] },
@@ -403,9 +404,9 @@ describe("anthropic: usage with cache and thinking", () => {
     assert.deepEqual(res.message?.content.map((p) => p.part.value), ["42."]);
     assertUsage(res.usage, usage);
     assertCost(res.cost, cost);
-    // LOW effort: a 2048-token thinking budget on top of the default 4096 for the answer.
+    // LOW effort: a 2048-token thinking budget (manual thinking on Sonnet 4.5) inside the model's 64,000 maximum.
     assert.deepEqual(bodies()[0].thinking, { type: "enabled", budget_tokens: 2048 });
-    assert.equal(bodies()[0].max_tokens, 6144);
+    assert.equal(bodies()[0].max_tokens, 64000);
   });
 
   test("Stream: thinking deltas arrive as reasoning, the final usage is the cumulative message_delta", async () => {

@@ -19,6 +19,7 @@ import {
   collect,
   cost,
   costView,
+  estimatedUsage,
   finishName,
   kindName,
   PROTOCOLS,
@@ -178,11 +179,13 @@ describe("api-version feature gates", () => {
     assert.equal(last().body.stream_options, undefined);
     assert.equal(last().path, "/openai/deployments/gpt-4o/chat/completions");
     assert.deepEqual(last().query, { "api-version": "2024-06-01" });
-    // Estimated: the prompt estimate ceil((16 + 5) / 4) = 6 and ceil(12 characters / 4) = 3 output tokens.
-    assert.deepEqual(usageView(c.finish?.usage), { input: 6, output: 3, cached: 0, cacheWrite: 0, reasoning: 0, total: 9, estimated: true });
-    assert.deepEqual(costView(c.finish?.cost), cost({ input: 15_000, output: 30_000 }));
+    // Estimated: the prompt and the 12 characters delivered, by gpt-4o's tokenizer (src/providers/tokens.ts).
+    const est = estimatedUsage(gw, OLD, "hello", "Old API here");
+    assert.deepEqual(usageView(c.finish?.usage), { input: est.input, output: est.output, cached: 0, cacheWrite: 0, reasoning: 0, total: est.input + est.output, estimated: true });
+    assert.deepEqual(costView(c.finish?.cost), cost({ input: est.input * 2_500, output: est.output * 10_000 }));
     const rec = await waitForRecord(gw, (r) => r.model === OLD);
     assert.equal(rec.usageEstimated, true);
+    assert.deepEqual(rec.attempts[0].usageSource, { input: "estimated", output: "estimated" });
   });
 });
 

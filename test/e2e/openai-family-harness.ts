@@ -24,6 +24,7 @@ import {
   type StreamStart,
   type Usage,
 } from "@signalbox/client";
+import { countTextTokens, estimatePromptTokens, tokenFamily } from "../../src/providers/tokens.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
@@ -48,6 +49,26 @@ export async function startEnv(yaml: string): Promise<Env> {
     grpc: createSignalboxClient({ baseUrl: t.url, protocol: "grpc" }),
   };
   return { t, clients, client: clients.connect, close: () => t.close() };
+}
+
+/** A deployment's tokenizer family, as the gateway picks it. */
+function familyOf(t: TestGateway, dep: string) {
+  const d = t.config.deployments.find((x) => x.id === dep);
+  assert.ok(d, dep);
+  return tokenFamily(d.baseModel ?? d.model, t.config.providers.find((p) => p.name === d.provider)?.type);
+}
+
+/**
+ * What the gateway bills a deployment's attempt that reported no usage: the prompt of one user
+ * `text` as its plan counted it, and the output delivered, both by the estimator in
+ * src/providers/tokens.ts for the deployment's tokenizer family.
+ */
+export function estimatedUsage(t: TestGateway, dep: string, prompt: string, delivered: string): { input: number; output: number } {
+  const family = familyOf(t, dep);
+  return {
+    input: estimatePromptTokens({ messages: [{ role: "user", content: [{ type: "text", text: prompt }] }] }, family),
+    output: delivered === "" ? 0 : countTextTokens(delivered, family),
+  };
 }
 
 /** A request with one user text message. */
@@ -370,8 +391,8 @@ export interface RouterSuiteOptions<S> {
   streamError: { error?: string; kind: string; status?: number };
 }
 
-/** `hello` answered by the mock backup: input ceil((16 + 5) / 4) = 6 tokens at $1/M, 7 output tokens at $2/M. */
-export const BACKUP_HELLO_COST: CostView = cost({ input: 6_000, output: 14_000 });
+/** `hello` answered by the mock backup: 8 input tokens (o200k count of the prompt and its framing) at $1/M, 7 output tokens at $2/M. */
+export const BACKUP_HELLO_COST: CostView = cost({ input: 8_000, output: 14_000 });
 
 export function routerBehaviourSuite<S>(o: RouterSuiteOptions<S>): void {
   const sc = (x: object) => x as unknown as S;
@@ -518,15 +539,17 @@ export function routerBehaviourSuite<S>(o: RouterSuiteOptions<S>): void {
       // No fallback after the commit point.
       assert.deepEqual(attemptViews(info.attempts), [primaryFailed(o.streamError.kind, o.streamError.status)]);
       assert.equal(o.fake().requests.length, 1);
-      // Estimated usage: the prompt estimate, 6, and ceil(8 characters / 4) = 2 output tokens
-      // (the `estimated` flag has its own test).
+      // Estimated usage (no usage chunk came): the deployment's prompt estimate and the output
+      // delivered ("one two "), by its tokenizer (the `estimated` flag has its own test).
+      const est = estimatedUsage(gw, dep, "hello", "one two ");
       const { estimated: _e, ...u } = usageView(info.usage);
-      assert.deepEqual(u, { input: 6, output: 2, cached: 0, cacheWrite: 0, reasoning: 0, total: 8 });
+      assert.deepEqual(u, { input: est.input, output: est.output, cached: 0, cacheWrite: 0, reasoning: 0, total: est.input + est.output });
       const rec = await waitForRecord(gw, (r) => r.model === "with-backup");
       assert.equal(rec.status, "unavailable");
       assert.equal(rec.failureKind, o.streamError.kind.toLowerCase());
       assert.equal(rec.usageEstimated, true);
-      assert.deepEqual(rec.usage, { inputTokens: 6, outputTokens: 2, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+      assert.deepEqual(rec.usage, { inputTokens: est.input, outputTokens: est.output, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+      assert.deepEqual(rec.attempts[0].usageSource, { input: "estimated", output: "estimated" });
       assert.equal(rec.deployment, dep);
       assert.equal(rec.cost.total, Number(costView(info.cost).total));
       assert.ok(rec.cost.total > 0);
@@ -559,7 +582,7 @@ export function routerBehaviourSuite<S>(o: RouterSuiteOptions<S>): void {
         assert.equal(info.deliveredChars, 8);
         assert.deepEqual(attemptViews(info.attempts), [primaryFailed(o.streamError.kind, o.streamError.status)]);
         const rec = await waitForRecord(gw, (r) => r.model === "with-backup");
-        assert.equal(rec.usage.outputTokens, 2);
+        assert.equal(rec.usage.outputTokens, estimatedUsage(gw, dep, "hello", "one two ").output);
       },
     );
 
@@ -581,8 +604,8 @@ export function routerBehaviourSuite<S>(o: RouterSuiteOptions<S>): void {
       const rec = await waitForRecord(gw, (r) => r.model === "with-backup");
       assert.equal(rec.status, "unavailable");
       assert.equal(rec.usageEstimated, true);
-      // ceil(30 / 4)
-      assert.equal(rec.usage.outputTokens, 8);
+      // The 30 delivered characters, by the deployment's tokenizer.
+      assert.equal(rec.usage.outputTokens, estimatedUsage(gw, dep, "hello", TEXT).output);
     });
 
     test("a connection reset after content ends with unavailable / network", async (t) => {

@@ -19,6 +19,7 @@ import {
   collect,
   cost,
   costView,
+  estimatedUsage,
   errorInfo,
   finishName,
   kindName,
@@ -95,8 +96,10 @@ describe("text", () => {
       assert.equal(finishName(res.finishReason), "STOP");
       assert.equal(res.rawFinishReason, "end_turn", "the upstream provider's own finish reason");
       assert.deepEqual(usageView(res.usage), { input: 100, output: 20, cached: 0, cacheWrite: 0, reasoning: 0, total: 120, estimated: false });
-      // Cost comes from the configured pricing (100 × $3/M + 20 × $15/M), not OpenRouter's usage.cost.
-      assert.deepEqual(costView(res.cost), cost({ input: 300_000, output: 300_000 }));
+      // The bill is OpenRouter's own usage.cost ($0.99 = 990,000,000 nano-USD); the components are the
+      // configured prices' figure (100 × $3/M + 20 × $15/M = 600,000), kept beside it.
+      assert.deepEqual(costView(res.cost), { ...cost({ input: 300_000, output: 300_000 }), total: 990_000_000 });
+      assert.equal(res.cost?.providerReportedNanoUsd, 990_000_000n);
 
       const up = last();
       assert.equal(up.path, "/api/v1/chat/completions");
@@ -416,7 +419,8 @@ describe("failures (route without fallback, no retries)", () => {
     assert.equal(info.attempts[0].httpStatus, 502);
     const rec = await waitForRecord(gw, (r) => r.model === "solo");
     assert.equal(rec.status, "unavailable");
-    assert.equal(rec.usage.outputTokens, 5);
+    // The error chunk carried no usage: the 19 characters delivered, by the deployment's tokenizer.
+    assert.equal(rec.usage.outputTokens, estimatedUsage(gw, DEP, "hello", "partial output here").output);
   });
 
   test("an error inside a 200 falls back", async (t) => {

@@ -220,6 +220,56 @@ describe('fake Anthropic vs @anthropic-ai/sdk', () => {
     assert.equal(fake.requests.length, 2);
   });
 
+  test('what current models reject: temperature with thinking, manual thinking on adaptive-only models, deprecated sampling, unknown fields', async () => {
+    const rejected = async (body: Record<string, unknown>, re: RegExp) =>
+      assert.rejects(client.messages.create({ max_tokens: 2048, messages: [{ role: 'user', content: 'x' }], ...body } as never), (e: unknown) => {
+        assert.ok(e instanceof Anthropic.BadRequestError, String(e));
+        const err = (e.error as { error?: { type?: string; message?: string } }).error;
+        assert.equal(err?.type, 'invalid_request_error');
+        assert.match(err?.message ?? '', re);
+        return true;
+      });
+    await rejected({ model: MODEL, temperature: 0.3, thinking: { type: 'enabled', budget_tokens: 1024 } }, /`temperature` may only be set to 1 when thinking is enabled/);
+    await rejected({ model: 'claude-sonnet-4-6', top_p: 0.5, thinking: { type: 'adaptive' } }, /`top_p` must be greater than or equal to 0.95/);
+    await rejected({ model: 'claude-opus-4-8', thinking: { type: 'enabled', budget_tokens: 1024 } }, /"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive"/);
+    await rejected({ model: 'claude-opus-4-7', temperature: 0.5 }, /`temperature` is deprecated for this model/);
+    await rejected({ model: 'claude-opus-4-8', top_p: 0.9 }, /`top_p` is deprecated for this model/);
+    await rejected({ model: MODEL, thinking: { type: 'adaptive' } }, /"thinking.type.adaptive" is not supported for this model/);
+    await rejected({ model: MODEL, output_config: { effort: 'high' } }, /effort is not supported for this model/);
+    await rejected({ model: 'claude-sonnet-4-20250514', output_config: { format: { type: 'json_schema', schema: { type: 'object' } } } }, /does not support output format/);
+    await rejected({ model: MODEL, thinking: { type: 'enabled', budget_tokens: 1024 }, tools, tool_choice: { type: 'any' } }, /Thinking may not be enabled when tool_choice forces tool use/);
+    await rejected({ model: MODEL, seed: 1 }, /seed: Extra inputs are not permitted/);
+    await rejected({ model: MODEL, messages: [{ role: 'user', content: [{ type: 'text', text: 'x', cache_control: { type: 'ephemeral', ttl: '2h' } }] }] }, /cache_control.ttl: Input should be '5m' or '1h'/);
+    const five = Array.from({ length: 5 }, (_, i) => ({ type: 'text' as const, text: `part ${i}`, cache_control: { type: 'ephemeral' as const } }));
+    await rejected({ model: MODEL, messages: [{ role: 'user', content: five }] }, /A maximum of 4 blocks with cache_control may be provided. Found 5/);
+    assert.equal(fake.pending(), 0);
+  });
+
+  test('accepts what the SDK sends to a current model: adaptive thinking, effort, output_config.format, speed, cache_control; reports 1-hour cache writes', async () => {
+    fake.script({ kind: 'text', text: '{"ok":true}', usage: { input: 1000, cacheWrite: 800, output: 5 } });
+    const msg = await client.messages.create({
+      model: 'claude-opus-4-8',
+      max_tokens: 16000,
+      system: [{ type: 'text', text: 'Long instructions', cache_control: { type: 'ephemeral', ttl: '1h' } }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'q', cache_control: { type: 'ephemeral', ttl: '1h' } }] }],
+      thinking: { type: 'adaptive' },
+      output_config: { effort: 'high', format: { type: 'json_schema', schema: { type: 'object', properties: { ok: { type: 'boolean' } }, additionalProperties: false } } },
+      speed: 'fast',
+      cache_control: { type: 'ephemeral', ttl: '1h' },
+      temperature: 1,
+      metadata: { user_id: 'u-1' },
+      tools,
+      tool_choice: { type: 'auto', disable_parallel_tool_use: true },
+      stop_sequences: ['END'],
+      service_tier: 'auto',
+    });
+    assert.equal(msg.usage.cache_creation_input_tokens, 800);
+    assert.deepEqual(msg.usage.cache_creation, { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 800 });
+    fake.script({ kind: 'text', usage: { input: 1000, cacheWrite: 800, cacheWrite1h: 300, output: 5 } });
+    const mixed = await client.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: [{ type: 'text', text: 'a', cache_control: { type: 'ephemeral' } }] }] });
+    assert.deepEqual(mixed.usage.cache_creation, { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 300 });
+  });
+
   test('malformed body/event, hang timeout, wrong key, models list', async () => {
     const quiet = new Anthropic({ apiKey: ANTHROPIC_TEST_KEY, baseURL: fake.url, maxRetries: 0, logLevel: 'off' });
     fake.script([{ kind: 'malformed' }, { kind: 'malformed' }, { kind: 'hang' }]);

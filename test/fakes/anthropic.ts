@@ -79,11 +79,25 @@ const DEFAULT_MODELS = [
   { id: 'claude-haiku-4-5-20251001', display_name: 'Claude Haiku 4.5', created_at: '2025-10-01T00:00:00Z' },
 ];
 
+/** Body params of MessageCreateParams in the installed @anthropic-ai/sdk (0.137), plus the beta-only ones. */
 const TOP_LEVEL = new Set([
   'model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences', 'stream', 'tools',
-  'tool_choice', 'metadata', 'thinking', 'service_tier', 'output_config', 'output_format', 'container', 'mcp_servers',
-  'context_management', 'inference_geo',
+  'tool_choice', 'metadata', 'thinking', 'service_tier', 'output_config', 'speed', 'cache_control', 'diagnostics',
+  'container', 'inference_geo', 'output_format', 'mcp_servers', 'context_management',
 ]);
+
+// What each model accepts: the fake's own reading of Anthropic's model and thinking pages (2026),
+// deliberately not the gateway's table.
+/** Released after Claude Opus 4.6: adaptive thinking only; temperature, top_p and top_k deprecated (400). */
+const AFTER_OPUS_4_6 = /^claude-(opus-4-[7-9]|mythos|fable|(haiku|sonnet|opus)-5)/;
+/** Adaptive thinking: Claude 4.6 and later. */
+const ADAPTIVE = (m: string) => AFTER_OPUS_4_6.test(m) || /^claude-(opus|sonnet)-4-6/.test(m);
+/** output_config.effort: adaptive models and Claude Opus 4.5. */
+const EFFORT = (m: string) => ADAPTIVE(m) || /^claude-opus-4-5/.test(m);
+/** output_config.format (structured outputs): Claude Opus 4.1, the 4.5 models and later. */
+const STRUCTURED = (m: string) => EFFORT(m) || /^claude-(opus-4-1|(haiku|sonnet)-4-5)/.test(m);
+const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'];
+const THINKING_DOCS = 'Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#important-considerations-when-using-extended-thinking';
 const BLOCK_TYPES = new Set([
   'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking', 'search_result',
   'server_tool_use', 'web_search_tool_result', 'container_upload',
@@ -252,6 +266,8 @@ export function validateMessagesBody(body: unknown): string | null {
   if (body.temperature !== undefined && body.top_p !== undefined && /claude-(haiku|sonnet|opus)-4-[56]/.test(body.model)) {
     return '`temperature` and `top_p` cannot both be specified for this model. Please use only one.';
   }
+  const modelProblem = validateForModel(body, body.model);
+  if (modelProblem) return modelProblem;
   if (body.metadata !== undefined) {
     if (!isRecord(body.metadata)) return 'metadata: Input should be a valid dictionary';
     for (const k of Object.keys(body.metadata)) if (k !== 'user_id') return `metadata.${k}: Extra inputs are not permitted`;
@@ -261,8 +277,12 @@ export function validateMessagesBody(body: unknown): string | null {
     for (let i = 0; i < body.system.length; i++) {
       const b = body.system[i] as unknown;
       if (!isRecord(b) || b.type !== 'text' || typeof b.text !== 'string') return `system.${i}: Input should be a valid dictionary or instance of TextBlockParam`;
+      const cc = checkCacheControl(b.cache_control, `system.${i}.cache_control`);
+      if (cc) return cc;
     }
   }
+  const breakpoints = cacheBreakpoints(body).length;
+  if (breakpoints > 4) return `A maximum of 4 blocks with cache_control may be provided. Found ${breakpoints}.`;
   if (body.stop_sequences !== undefined && !Array.isArray(body.stop_sequences)) return 'stop_sequences: Input should be a valid list';
   if (body.tools !== undefined) {
     if (!Array.isArray(body.tools)) return 'tools: Input should be a valid list';
@@ -329,8 +349,88 @@ export function validateMessagesBody(body: unknown): string | null {
   return null;
 }
 
+/** Checks that depend on the model: thinking forms, sampling parameters, output_config. */
+function validateForModel(body: Record<string, unknown>, model: string): string | null {
+  const thinking = body.thinking;
+  let thinkingOn = false;
+  if (thinking !== undefined) {
+    if (!isRecord(thinking)) return 'thinking: Input should be a valid dictionary';
+    switch (thinking.type) {
+      case 'enabled': {
+        if (AFTER_OPUS_4_6.test(model)) return '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.';
+        const budget = thinking.budget_tokens;
+        if (!Number.isInteger(budget)) return 'thinking.enabled.budget_tokens: Field required';
+        if ((budget as number) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+        if ((budget as number) >= (body.max_tokens as number)) return '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size';
+        thinkingOn = true;
+        break;
+      }
+      case 'adaptive':
+        if (!ADAPTIVE(model)) return '"thinking.type.adaptive" is not supported for this model. Use "thinking.type.enabled" with "thinking.budget_tokens" instead.';
+        thinkingOn = true;
+        break;
+      case 'disabled':
+        break;
+      default:
+        return `thinking: Input tag '${String(thinking.type)}' found using 'type' does not match any of the expected tags: 'adaptive', 'disabled', 'enabled'`;
+    }
+  }
+  if (AFTER_OPUS_4_6.test(model)) {
+    if (body.temperature !== undefined && body.temperature !== 1) return '`temperature` is deprecated for this model.';
+    if (body.top_p !== undefined && (body.top_p as number) < 0.99) return '`top_p` is deprecated for this model.';
+    if (body.top_k !== undefined) return '`top_k` is deprecated for this model.';
+  }
+  if (thinkingOn) {
+    if (body.temperature !== undefined && body.temperature !== 1) return `\`temperature\` may only be set to 1 when thinking is enabled. ${THINKING_DOCS}`;
+    if (body.top_p !== undefined && (body.top_p as number) < 0.95) return `\`top_p\` must be greater than or equal to 0.95 or unset when thinking is enabled. ${THINKING_DOCS}`;
+    if (body.top_k !== undefined) return `\`top_k\` must be unset when thinking is enabled. ${THINKING_DOCS}`;
+    const tc = body.tool_choice;
+    if (isRecord(tc) && (tc.type === 'any' || tc.type === 'tool')) return 'Thinking may not be enabled when tool_choice forces tool use.';
+  }
+  const oc = body.output_config;
+  if (oc !== undefined) {
+    if (!isRecord(oc)) return 'output_config: Input should be a valid dictionary';
+    for (const k of Object.keys(oc)) if (k !== 'effort' && k !== 'format') return `output_config.${k}: Extra inputs are not permitted`;
+    if (oc.effort != null) {
+      if (!EFFORTS.includes(String(oc.effort))) return "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'";
+      if (!EFFORT(model)) return 'output_config.effort: effort is not supported for this model.';
+    }
+    if (oc.format != null) {
+      if (!isRecord(oc.format) || oc.format.type !== 'json_schema' || !isRecord(oc.format.schema)) return 'output_config.format.json_schema.schema: Field required';
+      if (!STRUCTURED(model)) return `'${model}' does not support output format.`;
+    }
+  }
+  if (body.speed != null && body.speed !== 'standard' && body.speed !== 'fast') return "speed: Input should be 'standard' or 'fast'";
+  return body.cache_control === undefined ? null : checkCacheControl(body.cache_control, 'cache_control');
+}
+
+function checkCacheControl(cc: unknown, where: string): string | null {
+  if (cc === undefined || cc === null) return null;
+  if (!isRecord(cc) || cc.type !== 'ephemeral') return `${where}.type: Input should be 'ephemeral'`;
+  for (const k of Object.keys(cc)) if (k !== 'type' && k !== 'ttl') return `${where}.${k}: Extra inputs are not permitted`;
+  if (cc.ttl !== undefined && cc.ttl !== '5m' && cc.ttl !== '1h') return `${where}.ttl: Input should be '5m' or '1h'`;
+  return null;
+}
+
+/** Every cache_control in the request (top level, system, tools, message blocks), in order. */
+function cacheBreakpoints(body: Record<string, unknown>): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const visit = (b: unknown) => {
+    if (!isRecord(b)) return;
+    if (isRecord(b.cache_control)) out.push(b.cache_control);
+    if (b.type === 'tool_result' && Array.isArray(b.content)) b.content.forEach(visit);
+  };
+  if (isRecord(body.cache_control)) out.push(body.cache_control);
+  if (Array.isArray(body.tools)) body.tools.forEach(visit);
+  if (Array.isArray(body.system)) body.system.forEach(visit);
+  if (Array.isArray(body.messages)) for (const m of body.messages) if (isRecord(m) && Array.isArray(m.content)) m.content.forEach(visit);
+  return out;
+}
+
 function validateBlock(b: unknown, where: string, role: unknown): string | null {
   if (!isRecord(b) || typeof b.type !== 'string') return `${where}: Input should be a valid dictionary`;
+  const cc = checkCacheControl(b.cache_control, `${where}.${b.type}.cache_control`);
+  if (cc) return cc;
   if (!BLOCK_TYPES.has(b.type)) {
     return `${where}: Input tag '${b.type}' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', 'tool_use', 'tool_result', 'server_tool_use', 'web_search_tool_result'`;
   }
@@ -457,6 +557,9 @@ function buildMessage(s: SuccessScenario, body: Record<string, unknown>, ids: (p
   const prompt = Math.max(1, countWords(blockText(body.system ?? '')) + msgs.reduce((n, m) => n + countWords(blockText(m.content)) + 3, 0));
   const thinkingTokens = thinking ? countWords(thinking) : 0;
   const usage = resolveUsage(s.usage ?? (thinking ? { reasoning: thinkingTokens } : undefined), { input: prompt, visibleOutput: Math.max(1, visible) });
+  // Writes are 1-hour ones when every breakpoint of the request asks for 1h (unless the scenario says).
+  const ttls = cacheBreakpoints(body).map((c) => c.ttl ?? '5m');
+  if (s.usage?.cacheWrite1h === undefined && ttls.length > 0 && ttls.every((t) => t === '1h')) usage.cacheWrite1h = usage.cacheWrite;
   return { id: ids('msg_01', 22), model: s.model ?? String(body.model), blocks, stopReason, stopSequence, stopDetails, usage };
 }
 
@@ -466,7 +569,7 @@ function usageJson(u: Usage, outputTokens: number) {
     input_tokens: Math.max(0, u.input - u.cached - u.cacheWrite),
     cache_creation_input_tokens: u.cacheWrite,
     cache_read_input_tokens: u.cached,
-    cache_creation: { ephemeral_5m_input_tokens: u.cacheWrite, ephemeral_1h_input_tokens: 0 },
+    cache_creation: { ephemeral_5m_input_tokens: Math.max(0, u.cacheWrite - u.cacheWrite1h), ephemeral_1h_input_tokens: Math.min(u.cacheWrite, u.cacheWrite1h) },
     output_tokens: outputTokens,
     service_tier: 'standard',
   };

@@ -121,6 +121,36 @@ describe('fake Azure OpenAI vs AzureOpenAI', () => {
     assert.deepEqual(await res.json(), { error: { code: '404', message: 'Resource not found' } });
   });
 
+  test('a dated api-version rejects the fields it predates with unknown_parameter; newer versions and v1 accept them', async () => {
+    const at = (apiVersion: string, deployment = 'gpt-4o') => new AzureOpenAI({ endpoint: fake.origin, apiKey: AZURE_TEST_KEY, apiVersion, deployment, maxRetries: 0 });
+    const unknown = async (c: AzureOpenAI, body: Record<string, unknown>, param: string) =>
+      assert.rejects(c.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'json please' }], ...body } as never), (e: unknown) => {
+        assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+        assert.equal(e.code, 'unknown_parameter');
+        assert.equal(e.param, param);
+        assert.equal(e.message, `400 Unknown parameter: '${param}'.`);
+        return true;
+      });
+    const old = at('2024-06-01');
+    await unknown(old, { seed: 1 }, 'seed');
+    await unknown(old, { max_completion_tokens: 10 }, 'max_completion_tokens');
+    await unknown(old, { tools, parallel_tool_calls: false }, 'parallel_tool_calls');
+    await unknown(at('2024-10-21'), { tools, parallel_tool_calls: false }, 'parallel_tool_calls');
+    await unknown(at('2023-05-15'), { tools }, 'tools');
+    await assert.rejects(
+      old.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'q' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object' } } } }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && e.code === 'invalid_value' && /json_schema/.test(e.message),
+    );
+    await assert.rejects(old.chat.completions.create({ model: 'x', messages: [{ role: 'developer', content: 'd' }, { role: 'user', content: 'q' }] }), (e: unknown) => e instanceof OpenAI.BadRequestError && /developer/.test(e.message));
+    assert.equal(fake.pending(), 0);
+    // What 2024-06-01 knows passes; 2025-04-01-preview takes everything; a reasoning deployment follows OpenAI's model rules.
+    await old.chat.completions.create({ model: 'x', messages: [{ role: 'system', content: 's' }, { role: 'user', content: 'json' }], tools, tool_choice: 'auto', response_format: { type: 'json_object' }, max_tokens: 10, temperature: 0.2, top_p: 0.9, stop: ['E'], user: 'u' });
+    await at('2025-04-01-preview').chat.completions.create({ model: 'x', messages: [{ role: 'developer', content: 'd' }, { role: 'user', content: 'q' }], tools, parallel_tool_calls: false, seed: 1, max_completion_tokens: 10, store: false, metadata: { a: 'b' } });
+    const o3mini = at('2025-04-01-preview', 'o3-mini');
+    await assert.rejects(o3mini.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'q' }], temperature: 0.5 }), (e: unknown) => e instanceof OpenAI.BadRequestError && e.code === 'unsupported_value');
+    await o3mini.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'q' }], reasoning_effort: 'low', max_completion_tokens: 100 });
+  });
+
   test('v1 API with the plain OpenAI client (Bearer key, model = deployment name) and models lists', async () => {
     const v1 = new OpenAI({ apiKey: AZURE_TEST_KEY, baseURL: fake.v1Url, maxRetries: 0 });
     const res = await v1.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hey' }] });

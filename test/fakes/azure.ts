@@ -2,7 +2,7 @@
 // the v1 routes (/openai/v1/chat/completions), models lists, Azure auth, content-filter annotations and error bodies.
 import { handleTransport, headerValue, idMaker, isRecord, retryHeaders, sendJson, startFake } from './common.ts';
 import type { Delivery, FakeOptions, FakeServer, RetryHints, ToolCallSpec, TransportScenario } from './common.ts';
-import { bearerToken, openaiBody, OPENAI_BAD_JSON_MESSAGE, openaiError, serveChatScenario, validateChatBody } from './openai.ts';
+import { bearerToken, modelParamError, openaiBody, OPENAI_BAD_JSON_MESSAGE, openaiError, serveChatScenario, validateChatBody } from './openai.ts';
 import type { ChatSuccessOptions, ErrorResponse, OpenAIFinishReason } from './openai.ts';
 
 /** Azure errors (wire-formats §2.5). */
@@ -97,10 +97,11 @@ export async function startFakeAzure(opts: FakeAzureOptions = {}): Promise<FakeA
       if (!(deployment in deployments)) return fail(azureError('deployment_not_found'));
       const invalid = validateChatBody(body, 'azure');
       if (invalid) return fail(openaiBody(400, invalid.message, 'invalid_request_error', invalid.param, invalid.code));
-      // Dated versions before 2024-09-01 predate stream_options.
-      if (dated && apiVersion && apiVersion < '2024-09-01' && body.stream_options != null) {
-        return fail(openaiBody(400, "Unknown parameter: 'stream_options'.", 'invalid_request_error', 'stream_options', 'unknown_parameter'));
-      }
+      // A dated api-version knows only the fields that existed when it was published.
+      const unknown = dated && apiVersion ? fieldUnknownTo(apiVersion, body) : null;
+      if (unknown) return fail(unknown);
+      const rejected = modelParamError(deployments[deployment], body);
+      if (rejected) return fail(rejected);
 
       const s = next();
       if (await handleTransport(ex, s)) return;
@@ -127,6 +128,48 @@ export async function startFakeAzure(opts: FakeAzureOptions = {}): Promise<FakeA
     },
   });
   return { ...fake, v1Url: `${fake.origin}/openai/v1` };
+}
+
+/**
+ * The dated api-version that introduced each request field (learn.microsoft.com API lifecycle and
+ * wire-formats §2.3; the fake's own reading). Fields not listed exist in every version.
+ */
+const FIELD_SINCE: Record<string, string> = {
+  tools: '2023-12-01',
+  tool_choice: '2023-12-01',
+  response_format: '2023-12-01',
+  logprobs: '2023-12-01',
+  top_logprobs: '2023-12-01',
+  'response_format.json_schema': '2024-08-01',
+  stream_options: '2024-09-01',
+  max_completion_tokens: '2024-09-01',
+  seed: '2024-10-21',
+  parallel_tool_calls: '2024-12-01',
+  reasoning_effort: '2024-12-01',
+  store: '2024-12-01',
+  metadata: '2024-12-01',
+  'role developer': '2024-12-01',
+  prediction: '2025-01-01',
+  modalities: '2025-01-01',
+  audio: '2025-01-01',
+};
+
+/** 400 unknown_parameter for the first field the api-version predates, or null. */
+function fieldUnknownTo(apiVersion: string, body: Record<string, unknown>): ErrorResponse | null {
+  const date = apiVersion.slice(0, 10);
+  const unknown = (field: string) => openaiBody(400, `Unknown parameter: '${field}'.`, 'invalid_request_error', field, 'unknown_parameter');
+  for (const field of Object.keys(body)) {
+    const since = FIELD_SINCE[field];
+    if (since && date < since && body[field] != null) return unknown(field);
+  }
+  const rf = body.response_format;
+  if (isRecord(rf) && rf.type === 'json_schema' && date < FIELD_SINCE['response_format.json_schema']) {
+    return openaiBody(400, "Invalid value: 'json_schema'. Supported values are: 'text' and 'json_object'.", 'invalid_request_error', 'response_format.type', 'invalid_value');
+  }
+  if (date < FIELD_SINCE['role developer'] && Array.isArray(body.messages) && body.messages.some((m) => isRecord(m) && m.role === 'developer')) {
+    return openaiBody(400, "Invalid value: 'developer'. Supported values are: 'system', 'assistant', 'user', 'function', and 'tool'.", 'invalid_request_error', 'messages[0].role', 'invalid_value');
+  }
+  return null;
 }
 
 function datedModelEntry(id: string) {

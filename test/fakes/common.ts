@@ -87,6 +87,9 @@ export interface UsageSpec {
   cached?: number;
   /** Prompt tokens written to cache (Anthropic cache creation, OpenRouter cache_write_tokens). */
   cacheWrite?: number;
+  /** Of cacheWrite, tokens written with a 1-hour TTL (Anthropic `cache_creation.ephemeral_1h_input_tokens`).
+   *  Default: all of them when every cache breakpoint of the request asks for 1h, else 0. */
+  cacheWrite1h?: number;
   /** Output tokens spent on reasoning. */
   reasoning?: number;
 }
@@ -414,6 +417,7 @@ export function resolveUsage(spec: UsageSpec | undefined, defaults: { input: num
     output: spec?.output ?? defaults.visibleOutput + reasoning,
     cached: spec?.cached ?? 0,
     cacheWrite: spec?.cacheWrite ?? 0,
+    cacheWrite1h: spec?.cacheWrite1h ?? 0,
     reasoning,
   };
 }

@@ -156,6 +156,37 @@ describe('fake OpenAI vs openai SDK', () => {
     assert.equal(fake.pending(), 0); // rejected requests never consumed a scenario
   });
 
+  test('reasoning models reject sampling parameters with OpenAI\'s codes; everything the SDK sends to gpt-4o is accepted', async () => {
+    const rejected = async (body: Record<string, unknown>, param: string, code: string, re: RegExp) =>
+      assert.rejects(client.chat.completions.create({ messages: [{ role: 'user', content: 'x' }], ...body } as never), (e: unknown) => {
+        assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+        assert.equal(e.code, code);
+        assert.equal(e.param, param);
+        assert.equal((e.error as { type?: string }).type, 'invalid_request_error');
+        assert.match(e.message, re);
+        return true;
+      });
+    await rejected({ model: 'o3', temperature: 0.2 }, 'temperature', 'unsupported_value', /does not support 0.2 with this model. Only the default \(1\) value is supported/);
+    await rejected({ model: 'gpt-5', top_p: 0.9 }, 'top_p', 'unsupported_parameter', /Unsupported parameter: 'top_p' is not supported with this model/);
+    await rejected({ model: 'gpt-5-mini-2025-08-07', presence_penalty: 0.5 }, 'presence_penalty', 'unsupported_parameter', /presence_penalty/);
+    await rejected({ model: 'o4-mini', frequency_penalty: 0.5 }, 'frequency_penalty', 'unsupported_parameter', /frequency_penalty/);
+    await rejected({ model: 'o3', stop: ['END'] }, 'stop', 'unsupported_parameter', /'stop' is not supported/);
+    await rejected({ model: 'gpt-5-nano', logprobs: true }, 'logprobs', 'unsupported_parameter', /logprobs/);
+    await rejected({ model: 'o3', reasoning_effort: 'minimal' }, 'reasoning_effort', 'unsupported_value', /Supported values are: 'low', 'medium', and 'high'/);
+    await rejected({ model: 'o3-mini', parallel_tool_calls: false, tools }, 'parallel_tool_calls', 'unsupported_parameter', /parallel_tool_calls/);
+    await rejected({ model: 'gpt-4o', reasoning_effort: 'low' }, 'reasoning_effort', 'unsupported_parameter', /reasoning_effort/);
+    assert.equal(fake.pending(), 0);
+    // Temperature 1 (the default) and what reasoning models take pass; a chat model takes every sampling parameter.
+    await client.chat.completions.create({ model: 'o3', messages: [{ role: 'user', content: 'x' }], temperature: 1, reasoning_effort: 'high', max_completion_tokens: 50, parallel_tool_calls: true, tools, seed: 1, user: 'u' });
+    await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'x' }],
+      temperature: 0.2, top_p: 0.9, presence_penalty: 0.1, frequency_penalty: 0.1, stop: ['END'], seed: 1, max_tokens: 20, logprobs: true, top_logprobs: 2,
+      tools, tool_choice: 'auto', parallel_tool_calls: false, user: 'u', metadata: { a: 'b' }, store: false, service_tier: 'auto', verbosity: 'low',
+      prompt_cache_key: 'k', safety_identifier: 's',
+    });
+  });
+
   test('auth: wrong key is 401 invalid_api_key; no key is 401 with the "didn\'t provide" message', async () => {
     const wrong = new OpenAI({ apiKey: 'sk-wrong-key-123456', baseURL: fake.url, maxRetries: 0 });
     await assert.rejects(wrong.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {

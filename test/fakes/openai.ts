@@ -61,8 +61,9 @@ export type OpenAIScenario = (
   /** An HTTP error with OpenAI's exact body and headers. */
   | ({ kind: 'error'; error: OpenAIErrorName; message?: string } & RetryHints)
   /** 200 stream that breaks after `afterDeltas` text deltas (default 1) with an error event
-   *  (`data: {"error":…}`, or `event: error` when style is `event`). Non-streaming requests get the HTTP error. */
-  | { kind: 'stream_error'; text?: string; afterDeltas?: number; error?: OpenAIErrorName; message?: string; style?: 'data' | 'event' }
+   *  (`data: {"error":…}`, or `event: error` when style is `event`). Non-streaming requests get the HTTP error.
+   *  `usageFirst`: the usage chunk (`choices: []`, counts from `usage`) arrives just before the error. */
+  | { kind: 'stream_error'; text?: string; afterDeltas?: number; error?: OpenAIErrorName; message?: string; style?: 'data' | 'event'; usage?: UsageSpec; usageFirst?: boolean }
   /** 200 with invalid JSON (non-stream) or an SSE event whose data is broken JSON (stream). */
   | { kind: 'malformed' }
   | TransportScenario
@@ -119,7 +120,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       const body = ex.record.body as Record<string, unknown>;
       const model = String(body.model);
       if (!knownModel(model)) return fail(openaiError('model_not_found', { model }));
-      if (/^(o\d|gpt-5)/.test(model) && body.max_tokens != null) return fail(openaiError('unsupported_parameter', { model }));
+      const rejected = modelParamError(model, body);
+      if (rejected) return fail(rejected);
 
       const s = next();
       if (await handleTransport(ex, s)) return;
@@ -225,6 +227,48 @@ export function rateLimitHeaders(o: { remainingTokens?: number; resetTokens?: st
 
 function modelEntry(id: string) {
   return { id, object: 'model', created: 1715367049, owned_by: 'system' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What each model accepts (the fake's own table, from OpenAI's reasoning guide and API reference;
+// deliberately not the gateway's, so the tests compare two readings of the docs)
+
+/** Reasoning models: the o-series and the gpt-5 family, but not the `*-chat-latest` chat models. */
+export function isReasoningModel(model: string): boolean {
+  return /^(o\d|gpt-5|codex-mini)/.test(model) && !/chat/.test(model);
+}
+
+/** Reasoning efforts a model takes (null: any the SDK knows). */
+function effortsOf(model: string): string[] {
+  if (/^o\d|^codex-mini|^gpt-5(\.\d+)?-codex/.test(model)) return ['low', 'medium', 'high'];
+  if (/^gpt-5-pro/.test(model)) return ['high'];
+  if (/^gpt-5\.\d+-pro/.test(model)) return ['medium', 'high', 'xhigh'];
+  if (/^gpt-5\.\d/.test(model)) return ['none', 'low', 'medium', 'high', 'xhigh'];
+  return ['minimal', 'low', 'medium', 'high'];
+}
+
+const quoteList = (xs: string[]) => (xs.length === 1 ? `'${xs[0]}'` : `${xs.slice(0, -1).map((x) => `'${x}'`).join(', ')}, and '${xs.at(-1)}'`);
+
+/** The 400 OpenAI answers for a parameter this model rejects (reasoning models: sampling, stop, max_tokens), or null. */
+export function modelParamError(model: string, body: Record<string, unknown>): ErrorResponse | null {
+  const unsupported = (param: string, message = `Unsupported parameter: '${param}' is not supported with this model.`) =>
+    openaiBody(400, message, 'invalid_request_error', param, 'unsupported_parameter');
+  if (!isReasoningModel(model)) {
+    return body.reasoning_effort != null ? unsupported('reasoning_effort') : null;
+  }
+  if (body.max_tokens != null) return openaiError('unsupported_parameter', { model });
+  if (body.temperature != null && body.temperature !== 1) {
+    return openaiBody(400, `Unsupported value: 'temperature' does not support ${String(body.temperature)} with this model. Only the default (1) value is supported.`, 'invalid_request_error', 'temperature', 'unsupported_value');
+  }
+  for (const param of ['top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias', 'stop']) {
+    if (body[param] != null && body[param] !== false) return unsupported(param);
+  }
+  if (/^(o1|o3-mini)(-|$)/.test(model) && body.parallel_tool_calls != null) return unsupported('parallel_tool_calls');
+  const efforts = effortsOf(model);
+  if (body.reasoning_effort != null && !efforts.includes(String(body.reasoning_effort))) {
+    return openaiBody(400, `Unsupported value: 'reasoning_effort' does not support '${String(body.reasoning_effort)}' with this model. Supported values are: ${quoteList(efforts)}.`, 'invalid_request_error', 'reasoning_effort', 'unsupported_value');
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,9 +437,11 @@ export interface ChatResult {
   finishReason: string;
   nativeFinishReason?: string;
   usage: Usage;
-  /** OpenRouter: upstream provider name and cost in USD. */
+  /** OpenRouter: upstream provider name and cost in USD (default: usage priced with `price`). */
   provider?: string;
   cost?: number;
+  /** OpenRouter: the served model's prices, USD per token. */
+  price?: TokenPrice;
   /** Azure: output filtered in this category (finish_reason content_filter). */
   filtered?: { category: string; severity: string };
   /** Azure: add the trailing `content_filter_offsets` chunk (asynchronous filter). */
@@ -515,12 +561,26 @@ function azureChoiceFilter(r: ChatResult): Record<string, unknown> {
   return { ...SAFE_FILTER, [r.filtered.category]: { filtered: true, severity: r.filtered.severity } };
 }
 
+/** Prices in USD per token, as OpenRouter's models list gives them (cache reads and writes where the model has them). */
+export interface TokenPrice {
+  prompt: number;
+  completion: number;
+  cacheRead?: number;
+  cacheWrite?: number;
+}
+
+/** Used when a result carries no price. */
+const DEFAULT_PRICE: TokenPrice = { prompt: 2.5e-6, completion: 1e-5 };
+
 export function chatUsageJson(r: ChatResult): Record<string, unknown> {
   const u = r.usage;
   const core = { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output };
   if (r.flavor === 'openrouter') {
-    const promptCost = round(u.input * 2.5e-6);
-    const completionCost = round(u.output * 1e-5);
+    // Uncached prompt tokens at the prompt price, cache reads and writes at theirs (the prompt price without one).
+    const p = r.price ?? DEFAULT_PRICE;
+    const uncached = Math.max(0, u.input - u.cached - u.cacheWrite);
+    const promptCost = round(uncached * p.prompt + u.cached * (p.cacheRead ?? p.prompt) + u.cacheWrite * (p.cacheWrite ?? p.prompt));
+    const completionCost = round(u.output * p.completion);
     return {
       ...core,
       prompt_tokens_details: { cached_tokens: u.cached, cache_write_tokens: u.cacheWrite, audio_tokens: 0 },
@@ -620,17 +680,20 @@ export function chatStreamUnits(r: ChatResult, cut?: { afterDeltas: number; tail
       }),
     );
   }
-  if (r.includeUsage || r.flavor === 'openrouter') {
-    const c: Record<string, unknown> = { id: r.id, object: 'chat.completion.chunk', created: r.created, model: r.model };
-    if (r.flavor === 'openrouter') c.provider = r.provider ?? 'OpenAI';
-    c.system_fingerprint = r.flavor === 'azure' ? null : 'fp_fake0001';
-    c.choices = [];
-    c.usage = chatUsageJson(r);
-    if (r.obfuscation) c.obfuscation = 'h9RiQLL';
-    units.push(sseData(c));
-  }
+  if (r.includeUsage || r.flavor === 'openrouter') units.push(chatUsageChunk(r));
   units.push('data: [DONE]\n\n');
   return units;
+}
+
+/** The streamed usage chunk: `choices: []` and the full usage, sent after the finish chunk. */
+export function chatUsageChunk(r: ChatResult): string {
+  const c: Record<string, unknown> = { id: r.id, object: 'chat.completion.chunk', created: r.created, model: r.model };
+  if (r.flavor === 'openrouter') c.provider = r.provider ?? 'OpenAI';
+  c.system_fingerprint = r.flavor === 'azure' ? null : 'fp_fake0001';
+  c.choices = [];
+  c.usage = chatUsageJson(r);
+  if (r.obfuscation) c.obfuscation = 'h9RiQLL';
+  return sseData(c);
 }
 
 /** How a fake of the OpenAI family serves its scenario once the request passed validation. */
@@ -684,9 +747,10 @@ export async function serveChatScenario<S extends { kind: string } & Delivery>(e
     case 'stream_error': {
       const name = s.error ?? c.defaultStreamError;
       if (!c.stream) return errorResponse(c.errorFor(name, s.message));
-      const r = newResult({ kind: 'text', text: s.text });
+      const r = newResult({ kind: 'text', text: s.text, usage: s.usage });
       const err = c.streamErrorObject(name, s.message);
       const tail = s.style === 'event' ? [sseEvent('error', { error: err })] : [sseData(streamErrorEnvelope(c.flavor, r, err))];
+      if (s.usageFirst) tail.unshift(chatUsageChunk(r));
       const units = chatStreamUnits(r, { afterDeltas: s.afterDeltas ?? 1, tail });
       return deliver(ex, { status: 200, headers: { ...c.headers, ...SSE_HEADERS }, units, stream: true }, s);
     }

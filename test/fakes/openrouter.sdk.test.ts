@@ -32,6 +32,23 @@ describe('fake OpenRouter vs openai SDK', () => {
     assert.ok(usage.cost > 0);
   });
 
+  test('usage.cost prices the served model from its own row (cache reads and writes at their prices); the models list shows the rows', async () => {
+    const usage = { input: 1_000_000, cached: 200_000, cacheWrite: 100_000, output: 10_000 };
+    const costOf = async (model: string) => {
+      fake.script({ kind: 'text', usage });
+      const res = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] });
+      return (res.usage as OrUsage).cost;
+    };
+    // 700k uncached × $1/M + 200k reads × $0.10/M + 100k writes × $1.25/M + 10k × $5/M
+    assert.equal(await costOf('anthropic/claude-haiku-4.5'), 0.895);
+    // 700k × $2.5/M + 200k reads × $1.25/M + 100k writes × $2.5/M (no surcharge) + 10k × $10/M
+    assert.equal(await costOf('openai/gpt-4o'), 2.35);
+    assert.equal(await costOf('meta-llama/llama-3.3-70b-instruct:free'), 0);
+    const list = await client.models.list();
+    const sonnet = list.data.find((m) => m.id === 'anthropic/claude-sonnet-4.5') as unknown as { pricing: Record<string, string> };
+    assert.deepEqual(sonnet.pricing, { prompt: '0.000003', completion: '0.000015', request: '0', image: '0', input_cache_read: '0.0000003', input_cache_write: '0.00000375' });
+  });
+
   test('stream: processing comments are skipped by the SDK; usage chunk always present; reasoning deltas', async () => {
     fake.script({ kind: 'text', text: 'one two three', reasoning: 'hmm ok', processingComments: 2, chunking: 'hostile' });
     const stream = await client.chat.completions.create({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], stream: true });

@@ -4,7 +4,7 @@
 import { deliver, handleTransport, idMaker, retryHeaders, sendJson, SSE_HEADERS, sseData, startFake } from './common.ts';
 import type { Delivery, FakeOptions, FakeServer, RetryHints, ToolCallSpec, TransportScenario, UsageSpec } from './common.ts';
 import { bearerToken, buildChatResult, chatCompletionJson, chatStreamUnits, serveChatScenario, validateChatBody } from './openai.ts';
-import type { ChatResult, ErrorResponse } from './openai.ts';
+import type { ChatResult, ErrorResponse, TokenPrice } from './openai.ts';
 
 export type OpenRouterFinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error';
 
@@ -69,6 +69,34 @@ export type FakeOpenRouter = FakeServer<OpenRouterScenario>;
 
 export const OPENROUTER_TEST_KEY = 'test-key-openrouter';
 
+/** USD per million tokens → USD per token. */
+const m = (usdPerMillion: number) => usdPerMillion / 1e6;
+/**
+ * The fake's price list (USD per token, from OpenRouter's /api/v1/models `pricing` as of 2026-08):
+ * usage.cost is priced with the served model's row; a slug not listed costs DEFAULT_PRICE.
+ */
+export const OPENROUTER_PRICES: Record<string, TokenPrice> = {
+  'openai/gpt-4o': { prompt: m(2.5), completion: m(10), cacheRead: m(1.25) },
+  'openai/gpt-4o-mini': { prompt: m(0.15), completion: m(0.6), cacheRead: m(0.075) },
+  'openai/gpt-5': { prompt: m(1.25), completion: m(10), cacheRead: m(0.125) },
+  'openai/o3': { prompt: m(2), completion: m(8), cacheRead: m(0.5) },
+  'anthropic/claude-sonnet-4.5': { prompt: m(3), completion: m(15), cacheRead: m(0.3), cacheWrite: m(3.75) },
+  'anthropic/claude-opus-4.5': { prompt: m(5), completion: m(25), cacheRead: m(0.5), cacheWrite: m(6.25) },
+  'anthropic/claude-haiku-4.5': { prompt: m(1), completion: m(5), cacheRead: m(0.1), cacheWrite: m(1.25) },
+  'google/gemini-2.5-pro': { prompt: m(1.25), completion: m(10), cacheRead: m(0.125), cacheWrite: m(1.625) },
+  'google/gemini-2.5-flash': { prompt: m(0.3), completion: m(2.5), cacheRead: m(0.03), cacheWrite: m(0.3833) },
+  'meta-llama/llama-3.3-70b-instruct': { prompt: m(0.13), completion: m(0.4) },
+};
+/** What a slug without a row costs (the price the fake used for every model before it had a list). */
+export const OPENROUTER_DEFAULT_PRICE: TokenPrice = { prompt: m(2.5), completion: m(10) };
+
+/** The served slug's prices: variants (`:free`, `:nitro`, …) price as their base model, `:free` at zero. */
+export function openrouterPrice(slug: string): TokenPrice {
+  const [base, variant] = slug.split(':');
+  if (variant === 'free') return { prompt: 0, completion: 0 };
+  return OPENROUTER_PRICES[base] ?? OPENROUTER_DEFAULT_PRICE;
+}
+
 const VENDORS: Record<string, string> = { openai: 'OpenAI', anthropic: 'Anthropic', google: 'Google', 'meta-llama': 'DeepInfra', mistralai: 'Mistral', 'x-ai': 'xAI', deepseek: 'DeepSeek' };
 const NATIVE_FINISH: Record<string, Record<string, string>> = {
   Anthropic: { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', content_filter: 'refusal' },
@@ -119,6 +147,7 @@ export async function startFakeOpenRouter(opts: FakeOpenRouterOptions = {}): Pro
         const x = sc as OpenRouterSuccess & { nativeFinishReason?: string };
         r.provider = x.provider ?? VENDORS[vendor] ?? 'Fake';
         r.cost = x.cost;
+        r.price = openrouterPrice(r.model);
         r.processingComments = x.processingComments ?? 1;
         r.nativeFinishReason = x.nativeFinishReason ?? NATIVE_FINISH[r.provider]?.[r.finishReason];
       };
@@ -180,6 +209,15 @@ export async function startFakeOpenRouter(opts: FakeOpenRouterOptions = {}): Pro
   });
 }
 
+/** A price row as the models list spells it: strings, USD per token. */
+function pricingStrings(p: TokenPrice): Record<string, string> {
+  const usd = (n: number) => (n === 0 ? '0' : n.toFixed(12).replace(/0+$/, ''));
+  const out: Record<string, string> = { prompt: usd(p.prompt), completion: usd(p.completion), request: '0', image: '0' };
+  if (p.cacheRead !== undefined) out.input_cache_read = usd(p.cacheRead);
+  if (p.cacheWrite !== undefined) out.input_cache_write = usd(p.cacheWrite);
+  return out;
+}
+
 function modelEntry(id: string) {
   return {
     id,
@@ -189,7 +227,7 @@ function modelEntry(id: string) {
     description: `Fake ${id}`,
     context_length: 128000,
     architecture: { modality: 'text+image->text', input_modalities: ['text', 'image'], output_modalities: ['text'], tokenizer: 'Other', instruct_type: null },
-    pricing: { prompt: '0.0000025', completion: '0.00001', request: '0', image: '0' },
+    pricing: pricingStrings(openrouterPrice(id)),
     top_provider: { context_length: 128000, max_completion_tokens: 16384, is_moderated: true },
     per_request_limits: null,
     supported_parameters: ['temperature', 'top_p', 'max_tokens', 'stop', 'tools', 'tool_choice', 'response_format', 'seed'],

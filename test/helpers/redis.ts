@@ -1,6 +1,9 @@
-// A private redis-server for tests: a free loopback port, no persistence, stopped by its pid.
+// A private redis-server for tests: a free loopback port, no persistence unless asked, stopped by its pid.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:net";
 
 export interface TestRedis {
@@ -22,9 +25,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number): Promise<ChildProcess> {
+function launch(port: number, dir?: string): Promise<ChildProcess> {
+  // With a dir: an append-only file fsynced on every write, so a killed server comes back with
+  // everything it acknowledged (what a production Redis with AOF "always" keeps).
+  const persistence = dir ? ["--appendonly", "yes", "--appendfsync", "always", "--dir", dir] : ["--appendonly", "no"];
   return new Promise((resolve, reject) => {
-    const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"], {
+    const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--protected-mode", "no"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -42,9 +48,11 @@ function launch(port: number): Promise<ChildProcess> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** A private redis-server on a free port; `persist` keeps its data across restart() (AOF, fsync always). */
+export async function startRedis(opts: { persist?: boolean } = {}): Promise<TestRedis> {
   const port = await freePort();
-  let proc = await launch(port);
+  const dir = opts.persist ? mkdtempSync(join(tmpdir(), "signalbox-redis-")) : undefined;
+  let proc = await launch(port, dir);
   const stop = async () => {
     // Killed by a signal, a process has signalCode set and exitCode null: it has exited all the same.
     if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -61,7 +69,7 @@ export async function startRedis(): Promise<TestRedis> {
     stop,
     async restart() {
       await stop();
-      proc = await launch(port);
+      proc = await launch(port, dir);
     },
   };
 }

@@ -14,9 +14,10 @@ import { freePort, startRedis, type TestRedis } from "../helpers/redis.ts";
 
 const RATE_KEY = "sbx_test_rate_key_0001";
 const BUDGET_KEY = "sbx_test_budget_key_0002";
-// mock/a: $1/M input, $2/M output; "hi" is 5 prompt tokens and the mock answers 24 tokens:
-// 5 × 1,000 + 24 × 2,000 = 53,000 nano-USD a request. The budget fits exactly five.
-const PER_REQUEST = 53_000;
+// mock/a: $1/M input, $2/M output; "hi" is 8 prompt tokens (o200k: 1, and OpenAI's framing of one
+// message, 7) and the mock answers 24 tokens: 8 × 1,000 + 24 × 2,000 = 56,000 nano-USD a request.
+// The budget fits exactly five.
+const PER_REQUEST = 56_000;
 
 let redis: TestRedis;
 const procs: ChildProcess[] = [];
@@ -107,7 +108,7 @@ test("one budget across two replicas: concurrent requests cannot overspend it", 
     await clients[1].chat.complete({ model: "default", messages: [userText("hi")], maxOutputTokens: 24 });
     assert.fail("expected a refusal");
   } catch (e) {
-    assert.match(ConnectError.from(e).rawMessage, /budget exhausted: daily budget of key "budgeted" \(\$0\.00\): spent \$0\.00.*resets \d{4}-\d\d-\d\dT00:00:00\.000Z/);
+    assert.match(ConnectError.from(e).rawMessage, /budget exhausted: daily budget of key "budgeted" \(\$0\.000280\): spent \$(0|0\.000280), \$(0|0\.000\d+) held by requests in flight, this request reserves \$0\.0000560; resets \d{4}-\d\d-\d\dT00:00:00\.000Z/);
   }
   // GetBudget from either replica: exactly five requests' cost spent, nothing left.
   await new Promise((r) => setTimeout(r, 150)); // settlements are batched

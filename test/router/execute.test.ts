@@ -231,6 +231,7 @@ test("stream: after the commit point there is no fallback; the error says what w
   assert.equal(deltas, 2);
   assert.deepEqual(outline(ex), ["d1:failed:stream_interrupted"]);
   assert.ok(ex.usage.outputTokens > 0 && ex.usageEstimated, "partial usage is estimated and billed");
+  assert.deepEqual(ex.attempts[0].usageSource, { input: "estimated", output: "estimated" });
   assert.ok(ex.cost.total > 0);
 });
 
@@ -253,6 +254,44 @@ test("cost sums every billed attempt", async () => {
   assert.equal(out.cost.total, 20_000);
 });
 
+test("a timed-out attempt is billed at its estimated prompt only when its request was sent and the provider did not answer", async () => {
+  const cases: [string, ProviderError, number][] = [
+    // Our timer or undici's headers/body timeout: the provider had the prompt.
+    ["gave up waiting", err("timeout"), 1],
+    // A connect timeout never reached the provider; a 504 is the provider's own answer (no usage in it).
+    ["connect timeout", err("timeout", { unsent: true }), 0],
+    ["provider's 504", err("timeout", { status: 504 }), 0],
+  ];
+  for (const [name, e, billed] of cases) {
+    const { deps, call, plan: p } = setup([e]);
+    const ex = newExecution(performance.now());
+    const out = await executeUnary(call, p, signal(), deps, ex);
+    const [failed, ok] = ex.attempts;
+    assert.deepEqual(outline(ex), ["d1:failed:timeout", "d2:succeeded"], name);
+    if (billed) {
+      assert.deepEqual(failed.usage, { ...ok.usage, inputTokens: p.candidates[0].estimatedInputTokens, outputTokens: 0 }, name);
+      assert.deepEqual(failed.usageSource, { input: "estimated", output: "estimated" }, name);
+      assert.ok(failed.cost.total > 0 && ex.usageEstimated, name);
+    } else {
+      assert.equal(failed.usage.inputTokens, 0, name);
+      assert.equal(failed.usageSource, undefined, name);
+      assert.equal(ex.usageEstimated, false, name);
+    }
+    assert.equal(out.cost.total, failed.cost.total + ok.cost.total, `${name}: the total is both attempts`);
+  }
+});
+
+test("usage a failed attempt's response carried (ProviderError.usage) is what it is billed on", async () => {
+  const carried = { inputTokens: 70, outputTokens: 9, cachedInputTokens: 20, cacheWriteTokens: 0, reasoningTokens: 0 };
+  const { deps, call, plan: p } = setup([err("server_error", { usage: carried })]);
+  const ex = newExecution(performance.now());
+  await executeUnary(call, p, signal(), deps, ex);
+  assert.deepEqual(ex.attempts[0].usage, carried);
+  assert.deepEqual(ex.attempts[0].usageSource, { input: "reported", output: "reported" });
+  assert.deepEqual(ex.usage, { ...carried, inputTokens: 80, outputTokens: 14 });
+  assert.equal(ex.usageEstimated, false);
+});
+
 test("hedging: a slow first candidate gets a concurrent sibling; the first answer wins, the other is cancelled and billed", async () => {
   const { deps, call, plan: p } = setup([{ hangMs: 5_000 }], ["ok"]);
   const ex = newExecution(performance.now());
@@ -265,6 +304,7 @@ test("hedging: a slow first candidate gets a concurrent sibling; the first answe
   assert.match(ex.attempts[1].reason, /^hedge: no first token from d1 after 30 ms/);
   assert.equal(ex.attempts[0].errorMessage, "lost the hedge race");
   assert.ok(ex.attempts[0].usage.inputTokens > 0, "the loser's prompt is billed (estimated)");
+  assert.deepEqual(ex.attempts[0].usageSource, { input: "estimated", output: "estimated" });
   assert.equal(deps.health.snapshot().get("d1")?.inFlight, 0);
 });
 

@@ -17,7 +17,10 @@ import { authorizeUsageFilters, usageService } from "../../src/server/usage-serv
 import { createMemoryUsageStore } from "../../src/usage/memory-store.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import type { UsageFilter, UsageStore } from "../../src/usage/store.ts";
+import { createSignalboxClient, userText } from "@signalbox/client";
 import { DAY, HOUR, makeRecord, rng } from "../usage/fixtures.ts";
+import { near, trueQuantile } from "../usage/suite.ts";
+import { startTestGateway } from "../helpers/gateway.ts";
 
 const ADMIN: Caller = { keyName: "ops", team: "platform", role: "admin", allow: [] };
 const RED: Caller = { keyName: "red-team-key", team: "red", role: "team", allow: [] };
@@ -120,6 +123,9 @@ test("GetUsage: rows in wire types, grouped and bucketed", async () => {
   assert.equal(row.failures, BigInt(records.filter((x) => x.status !== "ok").length));
   assert.equal(row.attempts, BigInt(records.reduce((a, x) => a + x.attempts.length, 0)));
   assert.ok(Math.abs(row.meanLatencyMs - records.reduce((a, x) => a + x.latencyMs, 0) / 300) < 1e-6);
+  // Percentiles from the store's latency histogram: within half a bucket (~5%) of the true ones.
+  near(row.p50LatencyMs, trueQuantile(records.map((x) => x.latencyMs), 0.5), 0.05, "p50");
+  near(row.p95LatencyMs, trueQuantile(records.map((x) => x.latencyMs), 0.95), 0.05, "p95");
   const withTtft = records.filter((x) => x.ttftMs !== undefined);
   assert.ok(Math.abs(row.meanTtftMs - withTtft.reduce((a, x) => a + x.ttftMs!, 0) / withTtft.length) < 1e-6);
 });
@@ -246,4 +252,49 @@ test("ListRequests by trace id; GetRequest by request id or trace id (the newest
     await assert.rejects(client.getRequest(req, as(ADMIN)), (e: ConnectError) => e.code === Code.InvalidArgument && e.rawMessage.startsWith(`${field}: `), JSON.stringify(req));
   }
   await assert.rejects(client.listRequests({ traceId: "nope" }, as(ADMIN)), (e: ConnectError) => e.code === Code.InvalidArgument && /^trace_id: /.test(e.rawMessage));
+});
+
+test("through a real gateway: after traffic, GetUsage reports p50 and p95 latency per route and overall", async () => {
+  const gw = await startTestGateway(`
+providers:
+  - { name: quick, type: mock, mock: { ttft_ms: 20, inter_chunk_ms: 0, chunks: 1 } }
+  - { name: slow, type: mock, mock: { ttft_ms: 200, inter_chunk_ms: 0, chunks: 1 } }
+deployments:
+  - { id: m/quick, provider: quick, model: q, pricing: { input: 1, output: 1 } }
+  - { id: m/slow, provider: slow, model: s, pricing: { input: 1, output: 1 } }
+routes:
+  - { name: quick, targets: [m/quick] }
+  - { name: slow, targets: [m/slow] }
+`);
+  try {
+    const sb = createSignalboxClient({ baseUrl: gw.url });
+    const since = timestampFromMs(Date.now() - HOUR);
+    for (let i = 0; i < 18; i++) await sb.chat.complete({ model: "quick", messages: [userText(`hi ${i}`)] });
+    for (let i = 0; i < 2; i++) await sb.chat.complete({ model: "slow", messages: [userText(`hi ${i}`)] });
+    // Records are written once the response is done: wait until all twenty are counted.
+    let total = (await sb.usage.getUsage({ startTime: since })).rows[0];
+    for (let i = 0; i < 50 && total?.requests !== 20n; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      total = (await sb.usage.getUsage({ startTime: since })).rows[0];
+    }
+    assert.equal(total?.requests, 20n);
+    const listed = (await sb.usage.listRequests({ startTime: since, pageSize: 100 })).records;
+    assert.equal(listed.length, 20);
+    const latencies = (route: string) => listed.filter((x) => route === "" || x.routing?.route === route).map((x) => x.timing!.latencyMs);
+    assert.ok(total.p50LatencyMs > 0 && total.p95LatencyMs > 0, "non-zero percentiles");
+    near(total.p50LatencyMs, trueQuantile(latencies(""), 0.5), 0.05, "p50");
+    near(total.p95LatencyMs, trueQuantile(latencies(""), 0.95), 0.05, "p95");
+    assert.ok(total.p50LatencyMs < 150 && total.p95LatencyMs >= 190, `p50 ${total.p50LatencyMs} is a quick request's, p95 ${total.p95LatencyMs} a slow one's`);
+    const byRoute = await sb.usage.getUsage({ startTime: since, groupBy: [Dimension.ROUTE] });
+    assert.deepEqual(
+      byRoute.rows.map((r) => r.group.route),
+      ["quick", "slow"],
+    );
+    for (const row of byRoute.rows) {
+      near(row.p50LatencyMs, trueQuantile(latencies(row.group.route), 0.5), 0.05, `${row.group.route} p50`);
+      near(row.p95LatencyMs, trueQuantile(latencies(row.group.route), 0.95), 0.05, `${row.group.route} p95`);
+    }
+  } finally {
+    await gw.close();
+  }
 });

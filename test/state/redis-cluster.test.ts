@@ -23,9 +23,9 @@ const BUDGET = secret("budget");
 const CACHE = secret("cache");
 const USAGE = secret("usage");
 const LOAD = secret("load");
-// mock/a: $1/M input, $2/M output; "hi" is 5 prompt tokens and the mock answers 24 tokens:
-// 5 × 1,000 + 24 × 2,000 = 53,000 nano-USD a request. The budget fits exactly one.
-const PER_REQUEST = 53_000;
+// mock/a: $1/M input, $2/M output; "hi" is 8 prompt tokens (o200k) and the mock answers 24 tokens:
+// 8 × 1,000 + 24 × 2,000 = 56,000 nano-USD a request. The budget fits exactly one.
+const PER_REQUEST = 56_000;
 
 const config = (nodes: string[]) => `
 server: { host: 127.0.0.1 }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pricing } from "../../src/config/types.ts";
-import { convertAnthropicUsage } from "../../src/providers/anthropic/convert-anthropic-usage.ts";
+import { convertAnthropicUsage, mergeAnthropicUsage } from "../../src/providers/anthropic/convert-anthropic-usage.ts";
 import { convertGeminiUsage } from "../../src/providers/gemini/gemini-response.ts";
 import { convertOpenAIUsage } from "../../src/providers/openai/openai-stream.ts";
 import { addCost, computeCost, ZERO_COST } from "../../src/usage/cost.ts";
@@ -56,4 +56,16 @@ test("fractional prices round per component, and sums over a million requests st
   }
   assert.equal(sum.total, one.total * 1_000_000, "integer nano-USD sums are exact");
   assert.notEqual(floatUsd, (one.total * 1_000_000) / 1e9, "(a float dollar sum would have drifted)");
+});
+
+test("Anthropic: cache_creation splits writes into 5-minute and 1-hour ones; a later cumulative report keeps the split", () => {
+  const start = { input_tokens: 10, cache_creation_input_tokens: 300, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 }, output_tokens: 1 };
+  const u = convertAnthropicUsage(mergeAnthropicUsage(start, { output_tokens: 40, cache_creation_input_tokens: 300 }));
+  assert.deepEqual([u.inputTokens, u.cacheWriteTokens, u.cacheWrite1hTokens, u.outputTokens], [310, 300, 200, 40]);
+  // 10 × $3 = 30,000; 100 × $3.75 = 375,000 and 200 at a 1-hour price of $6 = 1,200,000; 40 × $15 = 600,000.
+  assert.deepEqual(computeCost(u, { ...P, cacheWrite1h: 6_000_000 }), { input: 30_000, cachedInput: 0, cacheWrite: 1_575_000, output: 600_000, reasoning: 0, total: 2_205_000 });
+  // Without a 1-hour price the writes are all billed as cache writes.
+  assert.equal(computeCost(u, P).cacheWrite, 300 * 3_750);
+  // An older server without cache_creation: all writes are 5-minute ones.
+  assert.equal(convertAnthropicUsage({ input_tokens: 1, cache_creation_input_tokens: 5 }).cacheWrite1hTokens, undefined);
 });

@@ -3,7 +3,7 @@
 
 import type { AttemptRecord } from "../../src/router/types.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
-import type { Dimension, UsageQuery, UsageRow } from "../../src/usage/store.ts";
+import { percentile, type Dimension, type UsageQuery, type UsageRow } from "../../src/usage/store.ts";
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
@@ -129,6 +129,10 @@ export interface PlainRow {
   latencyMsSum: string;
   ttftMsSum: string;
   ttftCount: number;
+  /** [bucket, requests], ascending. */
+  latencyHist: [number, number][];
+  p50LatencyMs: number;
+  p95LatencyMs: number;
 }
 
 export function plain(r: UsageRow): PlainRow {
@@ -147,7 +151,21 @@ export function plain(r: UsageRow): PlainRow {
     latencyMsSum: String(r.latencyMsSum),
     ttftMsSum: String(r.ttftMsSum),
     ttftCount: r.ttftCount,
+    latencyHist: [...r.latencyHist].sort((a, b) => a[0] - b[0]),
+    p50LatencyMs: r.p50LatencyMs,
+    p95LatencyMs: r.p95LatencyMs,
   };
+}
+
+/**
+ * The latency histogram bucket, written out naively from its definition (store.ts): 0 under 1 ms,
+ * else 1 + the largest k <= 140 with 1.1^k <= ms.
+ */
+export function naiveLatencyBucket(ms: number): number {
+  if (!(ms >= 1)) return 0;
+  let b = 0;
+  for (let k = 0; k <= 140; k++) if (1.1 ** k <= ms) b = k + 1;
+  return b;
 }
 
 const dimValue = (r: UsageRecord, d: Exclude<Dimension, "tag">): string =>
@@ -161,7 +179,7 @@ export function reference(records: UsageRecord[], q: UsageQuery): PlainRow[] {
   const from = floorHour(q.start);
   const to = ceilHour(q.end);
   const groupBy = [...new Set(q.groupBy)];
-  const rows = new Map<string, { bucketStart: number; group: Record<string, string>; s: bigint[] }>();
+  const rows = new Map<string, { bucketStart: number; group: Record<string, string>; s: bigint[]; h: Map<number, number> }>();
   for (const r of records) {
     if (r.time < from || r.time >= to) continue;
     const tags = r.tags.length ? [...new Set(r.tags)] : [""];
@@ -181,7 +199,9 @@ export function reference(records: UsageRecord[], q: UsageQuery): PlainRow[] {
       for (const d of groupBy) group[d] = d === "tag" ? tag : dimValue(r, d);
       const id = `${bucket}|${JSON.stringify(groupBy.map((d) => group[d]))}`;
       let row = rows.get(id);
-      if (!row) rows.set(id, (row = { bucketStart: bucket, group, s: new Array<bigint>(20).fill(0n) }));
+      if (!row) rows.set(id, (row = { bucketStart: bucket, group, s: new Array<bigint>(20).fill(0n), h: new Map() }));
+      const lb = naiveLatencyBucket(Math.round(r.latencyMs));
+      row.h.set(lb, (row.h.get(lb) ?? 0) + 1);
       const v = [
         1,
         r.status === "ok" ? 0 : 1,
@@ -208,7 +228,7 @@ export function reference(records: UsageRecord[], q: UsageQuery): PlainRow[] {
     }
   }
   const out = [...rows.values()].map(
-    ({ bucketStart, group, s }): PlainRow => ({
+    ({ bucketStart, group, s, h }): PlainRow => ({
       bucketStart,
       group,
       requests: Number(s[0]),
@@ -221,6 +241,9 @@ export function reference(records: UsageRecord[], q: UsageQuery): PlainRow[] {
       latencyMsSum: String(s[17]),
       ttftMsSum: String(s[18]),
       ttftCount: Number(s[19]),
+      latencyHist: [...h].sort((a, b) => a[0] - b[0]),
+      p50LatencyMs: percentile(h, 0.5),
+      p95LatencyMs: percentile(h, 0.95),
     }),
   );
   out.sort((a, b) => {

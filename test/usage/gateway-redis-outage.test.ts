@@ -12,7 +12,9 @@ import { startRedis } from "../helpers/redis.ts";
 const KEY = "sbx_test_outage_key_01";
 
 test("Redis killed during load and restarted: every request served, every record stored", async () => {
-  const redis = await startRedis();
+  // Persistent, as production Redis for usage should be: what it acknowledged before the kill
+  // survives, and what the gateway buffered meanwhile is written after the restart.
+  const redis = await startRedis({ persist: true });
   const t = await startTestGateway(`
 store: { redis_url: "${redis.url}" }
 providers: [{ name: m, type: mock }]

@@ -15,12 +15,13 @@ import type { Caller } from "../../src/router/types.ts";
 import { ANONYMOUS, callerKey } from "../../src/server/auth.ts";
 import { requestInfoKey } from "../../src/server/context.ts";
 import { usageService } from "../../src/server/usage-service.ts";
+import { migrate, MIGRATIONS } from "../../src/control/migrations.ts";
 import { createPostgresUsageStore, type PostgresUsageStore, type PostgresUsageStoreOptions } from "../../src/usage/postgres-store.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import type { ListQuery, UsageQuery, UsageStore } from "../../src/usage/store.ts";
 import { createDatabase, postgresBinDir, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 import { DAY, HOUR, makeRecord, plain, reference, rng } from "./fixtures.ts";
-import { storeSuite } from "./suite.ts";
+import { near, storeSuite, trueQuantile } from "./suite.ts";
 
 const available = postgresBinDir() !== undefined || !!process.env.CI;
 let server: TestPostgres | undefined;
@@ -238,6 +239,66 @@ test("GetUsage over five months: totals equal the sum of the records, from rollu
     const rollup = await s.query({ start, end, granularity: "month", groupBy: ["team"], filters: [] });
     const rows = await s.query({ start, end, granularity: "month", groupBy: ["team"], filters: [{ dimension: "user", values: ["", "u1", "u2", "u3"] }] });
     assert.deepEqual(rows.rows.map(plain), rollup.rows.map(plain));
+    // Latency histograms too (plain has them): the rollups' are the rows' width_bucket, added up.
+    for (const row of rollup.rows) {
+      assert.ok(row.p50LatencyMs > 0 && row.p95LatencyMs > row.p50LatencyMs);
+      assert.equal([...row.latencyHist.values()].reduce((a, n) => a + n, 0), row.requests);
+    }
+    near(total.p50LatencyMs, trueQuantile(recs.map((x) => x.latencyMs), 0.5), 0.05, "p50 over five months");
+    near(total.p95LatencyMs, trueQuantile(recs.map((x) => x.latencyMs), 0.95), 0.05, "p95 over five months");
+    const hourly = { start: days[2], end: days[2] + 2 * DAY, granularity: "hour", groupBy: ["deployment"], filters: [] } as UsageQuery;
+    const viaRows = await s.query({ ...hourly, filters: [{ dimension: "tag", values: ["", "alpha", "beta", "gamma"] }] });
+    assert.deepEqual(viaRows.rows.map(plain), (await s.query(hourly)).rows.map(plain), "hour by hour, from the rows and from the rollups");
+  } finally {
+    await s.close();
+  }
+});
+
+test("an existing database upgrades: rollups written before the latency histogram keep counting; percentiles come from those that have one", async (t) => {
+  if (!need(t)) return;
+  const url = await freshDb();
+  const hour = Math.floor(Date.now() / HOUR) * HOUR - HOUR;
+  // A database at version 2 with a rollup row written then (5 requests, no histogram).
+  const pool = new pg.Pool({ connectionString: url });
+  try {
+    assert.deepEqual(await migrate(pool, MIGRATIONS.filter((m) => m.version <= 2)), [1, 2]);
+    await pool.query(
+      `INSERT INTO signalbox_usage_hourly (hour, team, key, route, variant, deployment, provider, model, status, requests, failures, fallbacks, cache_hits, attempts,
+        input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, cost_total, cost_input, cost_cached_input, cost_cache_write, cost_output,
+        cost_reasoning, latency_ms, ttft_ms, ttft_count)
+       VALUES ($1, 'red', 'k-alpha', 'default', '', 'mock/a', 'mock', 'default', 'ok', 5, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 50000, 0, 0)`,
+      [new Date(hour)],
+    );
+  } finally {
+    await pool.end();
+  }
+  const s = await open({}, url);
+  try {
+    const r = rng(17);
+    const recs = Array.from({ length: 40 }, (_, i) => {
+      const x = makeRecord(r, { time: hour + i * 1000, key: "k-alpha", team: "red", status: "ok" });
+      Object.assign(x, { model: "default", deployment: "mock/a", provider: "mock", latencyMs: 100 + i * 10 });
+      x.routing = { ...x.routing, route: "default", variant: "" };
+      return x;
+    });
+    for (const x of recs) s.record(x);
+    await s.flush();
+    const [row] = await sql<{ requests: string; hist: Record<string, number> }>(
+      url,
+      "SELECT requests::text, latency_hist AS hist FROM signalbox_usage_hourly WHERE hour = $1 AND key = 'k-alpha' AND deployment = 'mock/a'",
+      [new Date(hour)],
+    );
+    assert.equal(row.requests, "45", "the new requests were added to the old row");
+    assert.equal(
+      Object.values(row.hist).reduce((a, n) => a + n, 0),
+      40,
+      "the histogram holds the requests written since",
+    );
+    const total = (await s.query({ start: hour, end: hour + HOUR, granularity: "total", groupBy: [], filters: [] })).rows[0];
+    assert.equal(total.requests, 45);
+    const lat = recs.map((x) => x.latencyMs);
+    near(total.p50LatencyMs, trueQuantile(lat, 0.5), 0.05, "p50");
+    near(total.p95LatencyMs, trueQuantile(lat, 0.95), 0.05, "p95");
   } finally {
     await s.close();
   }

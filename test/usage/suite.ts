@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { GatewayError } from "../../src/router/errors.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
-import { DIMENSIONS, type ListQuery, type UsageQuery, type UsageStore } from "../../src/usage/store.ts";
+import { DIMENSIONS, type ListQuery, type UsageQuery, type UsageRow, type UsageStore } from "../../src/usage/store.ts";
 import { DAY, HOUR, makeRecord, plain, reference, rng } from "./fixtures.ts";
 
 export interface StoreFactory {
@@ -33,6 +33,29 @@ async function listAll(store: UsageStore, q: Omit<ListQuery, "pageToken">): Prom
     token = res.nextPageToken;
   }
   throw new Error("pagination does not end");
+}
+
+/** The nearest-rank p-quantile of some latencies (whole ms, as the stores count them). */
+export function trueQuantile(latencies: number[], p: number): number {
+  const xs = latencies.map((x) => Math.round(x)).sort((a, b) => a - b);
+  return xs[Math.max(1, Math.ceil(p * xs.length - 1e-9)) - 1];
+}
+
+/** `got` within `tolerance` (relative) of `want`. */
+export function near(got: number, want: number, tolerance: number, what = "") {
+  assert.ok(Math.abs(got - want) <= tolerance * want, `${what} ${got} is not within ${tolerance * 100}% of ${want}`);
+}
+
+/** A row's percentiles against the true ones of its records; its histogram holds every request. */
+function percentilesMatch(row: UsageRow, latencies: number[], tolerance: number, what = "") {
+  assert.equal(
+    [...row.latencyHist.values()].reduce((a, n) => a + n, 0),
+    row.requests,
+    `${what} every request is in the histogram`,
+  );
+  assert.equal(row.requests, latencies.length, what);
+  near(row.p50LatencyMs, trueQuantile(latencies, 0.5), tolerance, `${what} p50`);
+  near(row.p95LatencyMs, trueQuantile(latencies, 0.95), tolerance, `${what} p95`);
 }
 
 const invalid = (re: RegExp) => (err: unknown) => err instanceof GatewayError && err.code === "invalid_argument" && re.test(err.message);
@@ -86,6 +109,12 @@ export function storeSuite(name: string, factory: StoreFactory): void {
       assert.ok(row.fallbacks > 0 && row.cacheHits > 0);
       assert.ok(Math.abs(row.meanLatencyMs - Number(row.latencyMsSum) / N) < 1e-9);
       assert.ok(row.meanTtftMs > 0 && row.ttftCount < N);
+      percentilesMatch(
+        row,
+        records.map((x) => x.latencyMs),
+        0.05,
+        "all records:",
+      );
       assert.equal(res.dropped, 0);
       assert.equal(res.droppedTotal, 0);
     });
@@ -226,6 +255,89 @@ export function storeSuite(name: string, factory: StoreFactory): void {
         }
         const byKey = { start: t, end: t + 30 * HOUR, granularity: "total" as const, groupBy: ["key" as const], filters: [] };
         assert.deepEqual((await s.query(byKey)).rows.map(plain), reference(many, byKey));
+      } finally {
+        await factory.close(s);
+      }
+    });
+
+    test("latency percentiles: 100 requests at 1..100 ms give p50 ≈ 50 and p95 ≈ 95 (within half a bucket)", async () => {
+      const s = await factory.open();
+      try {
+        const t = Math.floor(now / HOUR) * HOUR - 3 * HOUR;
+        const rr = rng(21);
+        const recs: UsageRecord[] = [];
+        for (let ms = 1; ms <= 100; ms++) {
+          const x = makeRecord(rr, { time: t + ms * 1000, cost: 1e9 });
+          x.latencyMs = ms;
+          recs.push(x);
+          s.record(x);
+        }
+        await s.flush();
+        const q: UsageQuery = { start: t, end: t + HOUR, granularity: "total", groupBy: [], filters: [] };
+        const res = await s.query(q);
+        assert.deepEqual(res.rows.map(plain), reference(recs, q));
+        const row = res.rows[0];
+        near(row.p50LatencyMs, 50, 0.1, "p50");
+        near(row.p95LatencyMs, 95, 0.1, "p95");
+        percentilesMatch(
+          row,
+          recs.map((x) => x.latencyMs),
+          0.05,
+        );
+        assert.ok(row.p50LatencyMs < row.p95LatencyMs);
+        // No requests, no row (and so no percentiles); a row's percentiles are never 0.
+        assert.deepEqual((await s.query({ ...q, filters: [{ dimension: "key", values: ["nobody"] }] })).rows, []);
+        assert.deepEqual((await s.query({ ...q, start: t - 5 * HOUR, end: t - 4 * HOUR })).rows, []);
+      } finally {
+        await factory.close(s);
+      }
+    });
+
+    test("latency histograms add up across hours, days, tuples and groups", async () => {
+      const s = await factory.open();
+      try {
+        const rr = rng(23);
+        const day = Math.floor(now / DAY) * DAY;
+        const t0 = day - 3 * DAY + 5 * HOUR;
+        const span = Math.min(2.5 * DAY, now - 60_000 - t0);
+        // Team red is fast (1..300 ms), team blue slow (1,000..3,999 ms), spread over three days.
+        const recs: UsageRecord[] = [];
+        for (let i = 0; i < 600; i++) {
+          const team = i % 2 ? "blue" : "red";
+          const x = makeRecord(rr, { time: t0 + Math.floor((i * span) / 600), key: team === "red" ? rr.pick(["k-alpha", "k-beta"]) : "k-gamma", team });
+          x.latencyMs = team === "red" ? 1 + (i % 300) : 1000 + ((i * 7) % 3000);
+          recs.push(x);
+          s.record(x);
+        }
+        await s.flush();
+        const lat = (pick: (x: UsageRecord) => boolean) => recs.filter(pick).map((x) => x.latencyMs);
+        // Whole days from day buckets, partial days at the edges from hours.
+        const q: UsageQuery = { start: t0 - 2 * HOUR, end: now + HOUR, granularity: "total", groupBy: ["team"], filters: [] };
+        const byTeam = await s.query(q);
+        assert.deepEqual(byTeam.rows.map(plain), reference(recs, q));
+        assert.deepEqual(
+          byTeam.rows.map((row) => row.group.team),
+          ["blue", "red"],
+        );
+        percentilesMatch(byTeam.rows[0], lat((x) => x.team === "blue"), 0.05, "blue:");
+        percentilesMatch(byTeam.rows[1], lat((x) => x.team === "red"), 0.05, "red:");
+        const total = (await s.query({ ...q, groupBy: [] })).rows[0];
+        percentilesMatch(total, lat(() => true), 0.05, "total:");
+        assert.ok(total.p50LatencyMs < 1000 * 1.05 && total.p95LatencyMs > 1000, "the groups' histograms were added, not averaged");
+        // A range that is not aligned to days, at day and hour granularity: each row's histogram
+        // is its requests', and the rows' histograms add up to the total's.
+        for (const granularity of ["day", "hour"] as const) {
+          const odd: UsageQuery = { start: t0 + 7 * HOUR + 1, end: t0 + 2 * DAY + 3 * HOUR, granularity, groupBy: ["key"], filters: [] };
+          const res = await s.query(odd);
+          assert.deepEqual(res.rows.map(plain), reference(recs, odd), granularity);
+          const sum = new Map<number, number>();
+          for (const row of res.rows) for (const [i, n] of row.latencyHist) sum.set(i, (sum.get(i) ?? 0) + n);
+          const whole = (await s.query({ ...odd, granularity: "total", groupBy: [] })).rows[0];
+          assert.deepEqual([...sum].sort((a, b) => a[0] - b[0]), [...whole.latencyHist], granularity);
+        }
+        // A filter on user (PostgreSQL: read from the request rows, not the rollups) gives the same.
+        const allUsers = await s.query({ ...q, filters: [{ dimension: "user", values: ["", "u1", "u2", "u3"] }] });
+        assert.deepEqual(allUsers.rows.map(plain), byTeam.rows.map(plain));
       } finally {
         await factory.close(s);
       }

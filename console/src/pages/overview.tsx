@@ -1,5 +1,6 @@
-// Overview: requests, errors, fallbacks, cost, tokens and latency over 24 h / 7 d / 30 d, and the
-// top teams, routes and deployments of the same window.
+// Overview: requests, errors, fallbacks, cost, tokens and latency (p50 / p95 from the usage store's
+// latency histogram, and the mean) over 24 h / 7 d / 30 d, and the top teams, routes and
+// deployments of the same window.
 
 import { useQuery } from "@connectrpc/connect-query";
 import { Dimension, Granularity, UsageService, type UsageRow } from "@signalbox/client";
@@ -76,6 +77,8 @@ export function OverviewPage() {
         data-errors={t.failures}
         data-fallbacks={t.fallbacks}
         data-cache-hits={t.cacheHits}
+        data-p50-ms={overall?.p50LatencyMs ?? 0}
+        data-p95-ms={overall?.p95LatencyMs ?? 0}
         data-loaded={total.data ? "true" : "false"}
       >
         <Stat label="Requests" value={count(t.requests)} hint={`${count(t.cacheHits)} from cache`} testId="stat-requests" />
@@ -86,7 +89,7 @@ export function OverviewPage() {
         <Stat
           label="p50 / p95 latency"
           value={overall && overall.p95LatencyMs > 0 ? `${ms(overall.p50LatencyMs)} / ${ms(overall.p95LatencyMs)}` : "–"}
-          hint={overall ? `mean ${ms(overall.meanLatencyMs)}${overall.p95LatencyMs > 0 ? "" : " (no percentiles yet)"}` : undefined}
+          hint={overall ? `mean ${ms(overall.meanLatencyMs)}${overall.p95LatencyMs > 0 ? "" : " (no latency histogram in this range)"}` : undefined}
           testId="stat-latency"
         />
       </div>

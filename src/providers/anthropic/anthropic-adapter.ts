@@ -3,22 +3,23 @@
 
 import type { ProviderConfig } from "../../config/types.ts";
 import { header, tryJson, type Headers } from "../headers.ts";
+import { MIN_THINKING_BUDGET, thinkingBlockedBy } from "../../config/model-params.ts";
 import type { ChatResult, ProviderAdapter, ReasoningEffort, ResponseFormat, ToolCall, UpstreamRequest } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import type { AnthropicRequestBody, AnthropicResponse } from "./anthropic-api-types.ts";
 import { classifyAnthropicError, type AnthropicErrorContext } from "./anthropic-error.ts";
 import { createAnthropicStreamTranslator } from "./anthropic-stream.ts";
 import { convertAnthropicUsage } from "./convert-anthropic-usage.ts";
-import { convertToAnthropicMessages, prepareAnthropicTools } from "./convert-to-anthropic-messages.ts";
+import { convertToAnthropicMessages, prepareAnthropicTools, type AnthropicPrompt } from "./convert-to-anthropic-messages.ts";
 import { mapAnthropicFinishReason } from "./map-anthropic-finish-reason.ts";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
 
-/** Anthropic requires max_tokens; this is sent when the request sets no output limit. */
+/** Anthropic requires max_tokens: without a caller limit the model's maximum is sent, or this when it is unknown. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
 /** The API's minimum thinking budget. */
-export const MIN_THINKING_BUDGET = 1024;
+export { MIN_THINKING_BUDGET };
 
 /** Thinking budget (tokens) per reasoning effort. */
 export const THINKING_BUDGETS: Record<ReasoningEffort, number> = {
@@ -29,10 +30,11 @@ export const THINKING_BUDGETS: Record<ReasoningEffort, number> = {
 };
 
 /**
- * Anthropic has no response_format (its structured-output feature is model-dependent), so JSON
- * mode is emulated with an instruction appended to the system prompt. This works on every model,
- * at the price of being a request rather than a guarantee: callers that need validity must still
- * validate. (Forcing a tool call would guarantee JSON but turns the answer into a tool call.)
+ * Anthropic has no JSON-object mode, and JSON schemas only on models with structured outputs
+ * (`output_config.format`, ModelParams.jsonByInstruction says which). Otherwise JSON is asked for
+ * with an instruction appended to the system prompt: a request rather than a guarantee, so callers
+ * that need validity must still validate (the router reports it as a note). Forcing a tool call
+ * would guarantee JSON but turns the answer into a tool call.
  */
 export function jsonInstruction(format: ResponseFormat): string | undefined {
   const base = "Respond with a single valid JSON object only: no prose, no Markdown code fences, nothing before or after it.";
@@ -53,33 +55,43 @@ export function anthropicTemperature(t: number): number {
   return t > 1 ? t / 2 : t;
 }
 
-/** The request body, exported for tests. */
+/** Reasoning effort → output_config.effort (adaptive thinking has no "minimal"). */
+const ADAPTIVE_EFFORT: Record<ReasoningEffort, "low" | "medium" | "high"> = { minimal: "low", low: "low", medium: "medium", high: "high" };
+
+/**
+ * The request body, exported for tests. `req.params` (the deployment's rules) says how the model
+ * thinks, whether JSON schemas are native and its output maximum; without it the shape is the
+ * conservative one (manual thinking, JSON by instruction, a 4,096-token default).
+ */
 export function buildAnthropicRequestBody(req: UpstreamRequest, stream: boolean): AnthropicRequestBody {
+  const p = req.params;
   const prompt = convertToAnthropicMessages(req.messages);
   let system = prompt.system;
-  const json = req.responseFormat ? jsonInstruction(req.responseFormat) : undefined;
-  if (json) system = system ? `${system}\n\n${json}` : json;
+  const format = req.responseFormat;
+  const native = format?.type === "json_schema" && p?.jsonByInstruction !== undefined && !p.jsonByInstruction.includes("json_schema");
+  const json = format && !native ? jsonInstruction(format) : undefined;
+  if (json) system = appendSystem(system, json);
 
-  let maxTokens = req.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
+  // No caller limit: the model's own maximum (Anthropic requires max_tokens).
+  let maxTokens = req.maxOutputTokens ?? p?.maxOutputTokens ?? DEFAULT_MAX_TOKENS;
   let thinking: AnthropicRequestBody["thinking"];
-  if (req.reasoningEffort) {
-    // Thinking is a hint, so it gives way to hard constraints the API enforces with a 400:
-    // - forced tool use (tool_choice any/tool) is incompatible with thinking;
-    // - mid tool loop, the last assistant turn must start with its thinking block, which the
-    //   provider-neutral history cannot carry.
-    const forcesTool = req.toolChoice?.type === "required" || req.toolChoice?.type === "tool";
-    const last = prompt.messages.at(-1);
-    const inToolLoop = last?.role === "user" && last.content.some((b) => b.type === "tool_result");
-    if (!forcesTool && !inToolLoop) {
+  let effort: "low" | "medium" | "high" | undefined;
+  // Thinking is a hint, so it gives way to what the API enforces with a 400 (the router reports it).
+  const form = p?.thinking ?? (p ? undefined : "manual");
+  if (req.reasoningEffort && form && !thinkingBlockedBy(req, form)) {
+    if (form === "adaptive") {
+      thinking = { type: "adaptive" };
+      effort = ADAPTIVE_EFFORT[req.reasoningEffort];
+    } else {
       const want = THINKING_BUDGETS[req.reasoningEffort];
       let budget: number;
-      if (req.maxOutputTokens === undefined) {
-        // No caller limit: leave the default room for the answer on top of the thinking.
+      if (req.maxOutputTokens === undefined && !p) {
+        // No caller limit and no model maximum known: leave the default room for the answer on top of the thinking.
         budget = want;
         maxTokens = DEFAULT_MAX_TOKENS + want;
       } else {
-        // The caller's limit covers everything generated, thinking included (as outputTokens
-        // does), and the API requires budget < max_tokens.
+        // The limit covers everything generated, thinking included (as outputTokens does), and
+        // the API requires budget < max_tokens.
         budget = Math.min(want, maxTokens - 1);
       }
       if (budget >= MIN_THINKING_BUDGET) thinking = { type: "enabled", budget_tokens: budget };
@@ -97,16 +109,28 @@ export function buildAnthropicRequestBody(req: UpstreamRequest, stream: boolean)
   // With thinking on, the API rejects a non-default temperature and top_p below 0.95: drop both.
   if (!thinking) {
     if (req.temperature !== undefined) body.temperature = anthropicTemperature(req.temperature);
-    // Current models (Claude 4.5 and later) reject temperature and top_p together; temperature wins.
-    else if (req.topP !== undefined) body.top_p = req.topP;
+    // Claude 4.5 and later reject temperature and top_p together; temperature wins.
+    if (req.topP !== undefined && (req.temperature === undefined || p?.samplingExclusive === false)) body.top_p = req.topP;
   }
   const stop = req.stop?.filter((s) => s.trim() !== "");
   if (stop && stop.length > 0) body.stop_sequences = stop;
   if (req.user) body.metadata = { user_id: req.user };
   if (thinking) body.thinking = thinking;
+  if (native || effort) {
+    body.output_config = {};
+    if (native && format?.type === "json_schema") body.output_config.format = { type: "json_schema", schema: format.schema };
+    if (effort) body.output_config.effort = effort;
+  }
   if (stream) body.stream = true;
-  // seed, presence/frequency penalties: not supported by Anthropic, dropped.
+  // seed, presence/frequency penalties: Anthropic has none (the router drops and reports them).
   return body;
+}
+
+/** Add text at the end of the system prompt, as a string or as one more block. */
+function appendSystem(system: AnthropicPrompt["system"], text: string): AnthropicPrompt["system"] {
+  if (system === undefined) return text;
+  if (typeof system === "string") return `${system}\n\n${text}`;
+  return [...system, { type: "text", text }];
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

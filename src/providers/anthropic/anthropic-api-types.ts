@@ -7,19 +7,28 @@ export type AnthropicImageSource =
   | { type: "base64"; media_type: string; data: string }
   | { type: "url"; url: string };
 
+/** A prompt-cache breakpoint on a block (at most 4 per request). */
+export interface AnthropicCacheControl {
+  type: "ephemeral";
+  ttl?: "5m" | "1h";
+}
+
 export interface AnthropicTextBlock {
   type: "text";
   text: string;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicImageBlock {
   type: "image";
   source: AnthropicImageSource;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicDocumentBlock {
   type: "document";
   source: AnthropicImageSource;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolUseBlock {
@@ -35,6 +44,7 @@ export interface AnthropicToolResultBlock {
   tool_use_id: string;
   content?: string | (AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock)[];
   is_error?: boolean;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicContentBlock =
@@ -66,7 +76,8 @@ export interface AnthropicRequestBody {
   model: string;
   /** Required by the API. */
   max_tokens: number;
-  system?: string;
+  /** A string, or text blocks when some carry a cache breakpoint. */
+  system?: string | AnthropicTextBlock[];
   messages: AnthropicMessage[];
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
@@ -75,7 +86,13 @@ export interface AnthropicRequestBody {
   top_p?: number;
   stop_sequences?: string[];
   metadata?: { user_id?: string };
-  thinking?: { type: "enabled"; budget_tokens: number };
+  /** Manual thinking with a budget, or adaptive thinking (Claude 4.6 and later) steered by output_config.effort. */
+  thinking?: { type: "enabled"; budget_tokens: number } | { type: "adaptive" };
+  output_config?: {
+    /** Structured outputs: the answer conforms to the schema. */
+    format?: { type: "json_schema"; schema: Record<string, unknown> };
+    effort?: "low" | "medium" | "high" | "xhigh" | "max";
+  };
   stream?: boolean;
 }
 
@@ -84,8 +101,11 @@ export interface AnthropicRequestBody {
 export interface AnthropicUsage {
   /** Excludes cache reads and writes. */
   input_tokens?: number | null;
+  /** All cache writes: 5-minute and 1-hour. */
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  /** The cache writes by time to live (newer servers). */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
   /** Includes thinking tokens. */
   output_tokens?: number | null;
   output_tokens_details?: { thinking_tokens?: number | null } | null;

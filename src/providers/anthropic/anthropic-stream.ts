@@ -30,6 +30,8 @@ export function createAnthropicStreamTranslator(ctx: AnthropicErrorContext = {})
   let finished = false;
   let stopped = false;
   let usage: AnthropicUsage | undefined;
+  /** What the last usage event said: none yet, input only (output still counting), or final. */
+  let reported: "none" | "pending" | "final" = "none";
 
   function parse(e: SseEvent): Record<string, unknown> {
     try {
@@ -41,15 +43,28 @@ export function createAnthropicStreamTranslator(ctx: AnthropicErrorContext = {})
     throw new ProviderError({ kind: "server_error", message: `${label}anthropic stream: "${e.event}" event is not a JSON object` });
   }
 
-  function mergeUsage(u: AnthropicUsage | undefined): void {
-    if (u && typeof u === "object") usage = mergeAnthropicUsage(usage ?? {}, u);
+  function mergeUsage(u: AnthropicUsage | undefined): boolean {
+    if (!u || typeof u !== "object") return false;
+    usage = mergeAnthropicUsage(usage ?? {}, u);
+    return true;
+  }
+
+  /**
+   * Usage as soon as it is known: message_start gives the input and cache counts (its
+   * output_tokens is a running count, not final), message_delta the final output. A stream cut
+   * in between is billed on the reported input and an estimate of its output.
+   */
+  function usageEvent(final: boolean): StreamEvent[] {
+    if (!usage) return [];
+    reported = final ? "final" : "pending";
+    return [final ? { type: "usage", usage: convertAnthropicUsage(usage) } : { type: "usage", usage: convertAnthropicUsage(usage), outputPending: true }];
   }
 
   function messageStart(d: AnthropicMessageStartEvent): StreamEvent[] {
-    mergeUsage(d.message?.usage);
+    const hasUsage = mergeUsage(d.message?.usage);
     if (started) return []; // some proxies repeat message_start
     started = true;
-    return [{ type: "start", id: d.message?.id, model: d.message?.model }];
+    return [{ type: "start", id: d.message?.id, model: d.message?.model }, ...(hasUsage ? usageEvent(false) : [])];
   }
 
   function blockStart(d: AnthropicContentBlockStartEvent): StreamEvent[] {
@@ -114,15 +129,15 @@ export function createAnthropicStreamTranslator(ctx: AnthropicErrorContext = {})
   }
 
   function messageDelta(d: AnthropicMessageDeltaEvent): StreamEvent[] {
-    mergeUsage(d.usage);
+    const u = mergeUsage(d.usage) ? usageEvent(true) : [];
     const reason = d.delta?.stop_reason;
-    if (finished || typeof reason !== "string") return [];
+    if (finished || typeof reason !== "string") return u;
     finished = true;
     const out: StreamEvent[] = [];
     const explanation = d.delta?.stop_details?.explanation;
     if (reason === "refusal" && typeof explanation === "string" && explanation !== "") out.push({ type: "refusal", text: explanation });
     out.push({ type: "finish", finishReason: mapAnthropicFinishReason(reason), rawFinishReason: reason });
-    return out;
+    return [...out, ...u];
   }
 
   function messageStop(): StreamEvent[] {
@@ -133,7 +148,8 @@ export function createAnthropicStreamTranslator(ctx: AnthropicErrorContext = {})
       finished = true;
       out.push({ type: "finish", finishReason: "other", rawFinishReason: "" });
     }
-    if (usage) out.push({ type: "usage", usage: convertAnthropicUsage(usage) });
+    // A stream that completed without a message_delta usage: what was reported is all there is.
+    if (reported !== "final") out.push(...usageEvent(true));
     return out;
   }
 

@@ -9,9 +9,11 @@ function n(v: number | null | undefined): number {
 }
 
 export function convertAnthropicUsage(u: AnthropicUsage): Usage {
-  const cacheWrite = n(u.cache_creation_input_tokens);
+  // cache_creation splits the writes by time to live; 1-hour writes are billed at their own price.
+  const write1h = n(u.cache_creation?.ephemeral_1h_input_tokens);
+  const cacheWrite = Math.max(n(u.cache_creation_input_tokens), n(u.cache_creation?.ephemeral_5m_input_tokens) + write1h);
   const cacheRead = n(u.cache_read_input_tokens);
-  return {
+  const usage: Usage = {
     inputTokens: n(u.input_tokens) + cacheWrite + cacheRead,
     // output_tokens already includes thinking tokens.
     outputTokens: n(u.output_tokens),
@@ -20,6 +22,8 @@ export function convertAnthropicUsage(u: AnthropicUsage): Usage {
     // Only newer servers report a thinking split; otherwise it is unknown and counted as 0.
     reasoningTokens: n(u.output_tokens_details?.thinking_tokens),
   };
+  if (write1h > 0) usage.cacheWrite1hTokens = write1h;
+  return usage;
 }
 
 /**
@@ -31,6 +35,12 @@ export function mergeAnthropicUsage(prev: AnthropicUsage, next: AnthropicUsage):
   if (next.input_tokens != null) out.input_tokens = next.input_tokens;
   if (next.cache_creation_input_tokens != null) out.cache_creation_input_tokens = next.cache_creation_input_tokens;
   if (next.cache_read_input_tokens != null) out.cache_read_input_tokens = next.cache_read_input_tokens;
+  if (next.cache_creation != null) {
+    const cc = { ...prev.cache_creation };
+    if (next.cache_creation.ephemeral_5m_input_tokens != null) cc.ephemeral_5m_input_tokens = next.cache_creation.ephemeral_5m_input_tokens;
+    if (next.cache_creation.ephemeral_1h_input_tokens != null) cc.ephemeral_1h_input_tokens = next.cache_creation.ephemeral_1h_input_tokens;
+    out.cache_creation = cc;
+  }
   if (next.output_tokens != null) out.output_tokens = next.output_tokens;
   if (next.output_tokens_details?.thinking_tokens != null) out.output_tokens_details = { thinking_tokens: next.output_tokens_details.thinking_tokens };
   return out;

@@ -2,9 +2,10 @@
 // to the top-level `system`, tool results are batched into one user turn, turns alternate.
 
 import { Buffer } from "node:buffer";
-import type { ChatMessage, ContentPart, ToolChoice, ToolDef } from "../types.ts";
+import type { CacheHint, ChatMessage, ContentPart, ToolChoice, ToolDef } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import type {
+  AnthropicCacheControl,
   AnthropicContentBlock,
   AnthropicDocumentBlock,
   AnthropicImageBlock,
@@ -16,9 +17,18 @@ import type {
 } from "./anthropic-api-types.ts";
 
 export interface AnthropicPrompt {
-  /** All system and developer text, in order; undefined when there is none. */
-  system?: string;
+  /**
+   * All system and developer text, in order; undefined when there is none. One text block per
+   * message instead of a string when one of them carries a cache hint.
+   */
+  system?: string | AnthropicTextBlock[];
   messages: AnthropicMessage[];
+}
+
+/** A content part's cache hint as Anthropic's cache_control. */
+function cacheControl(hint: CacheHint | undefined): { cache_control?: AnthropicCacheControl } {
+  if (!hint) return {};
+  return { cache_control: hint.ttl ? { type: "ephemeral", ttl: hint.ttl } : { type: "ephemeral" } };
 }
 
 function badRequest(message: string): ProviderError {
@@ -61,9 +71,9 @@ function convertParts(parts: ContentPart[]): (AnthropicTextBlock | AnthropicImag
   const out: (AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock)[] = [];
   for (const p of parts) {
     if (p.type === "text") {
-      if (p.text !== "") out.push({ type: "text", text: p.text });
+      if (p.text !== "") out.push({ type: "text", text: p.text, ...cacheControl(p.cache) });
     } else {
-      out.push(convertImage(p));
+      out.push({ ...convertImage(p), ...cacheControl(p.cache) });
     }
   }
   return out;
@@ -85,8 +95,11 @@ function toolResult(m: ChatMessage): AnthropicToolResultBlock {
   if (!m.toolCallId) throw badRequest("a tool message needs the id of the call it answers");
   const block: AnthropicToolResultBlock = { type: "tool_result", tool_use_id: m.toolCallId };
   const parts = convertParts(m.content);
-  if (parts.length === 1 && parts[0].type === "text") block.content = parts[0].text;
-  else if (parts.length > 0) block.content = parts;
+  // A lone text result goes as a string; its cache breakpoint then sits on the tool_result block.
+  if (parts.length === 1 && parts[0].type === "text") {
+    block.content = parts[0].text;
+    if (parts[0].cache_control) block.cache_control = parts[0].cache_control;
+  } else if (parts.length > 0) block.content = parts;
   if (m.isError) block.is_error = true;
   return block;
 }
@@ -105,7 +118,7 @@ function textOf(m: ChatMessage): string {
  * tool_result blocks come first.
  */
 export function convertToAnthropicMessages(messages: ChatMessage[]): AnthropicPrompt {
-  const system: string[] = [];
+  const system: AnthropicTextBlock[] = [];
   const out: AnthropicMessage[] = [];
 
   const push = (role: AnthropicMessage["role"], blocks: AnthropicContentBlock[]) => {
@@ -120,7 +133,8 @@ export function convertToAnthropicMessages(messages: ChatMessage[]): AnthropicPr
       case "system":
       case "developer": {
         const t = textOf(m);
-        if (t.trim() !== "") system.push(t);
+        const hint = m.content.findLast((p) => p.cache)?.cache;
+        if (t.trim() !== "") system.push({ type: "text", text: t, ...cacheControl(hint) });
         break;
       }
       case "user":
@@ -158,7 +172,10 @@ export function convertToAnthropicMessages(messages: ChatMessage[]): AnthropicPr
     }
   }
 
-  return { system: system.length > 0 ? system.join("\n\n") : undefined, messages: out };
+  let sys: AnthropicPrompt["system"];
+  if (system.some((b) => b.cache_control)) sys = system;
+  else if (system.length > 0) sys = system.map((b) => b.text).join("\n\n");
+  return { system: sys, messages: out };
 }
 
 export function convertToAnthropicTools(tools: ToolDef[]): AnthropicTool[] {

@@ -77,6 +77,8 @@ export function promptBlockedError(r: GeminiResponse): ProviderError | undefined
     message: `gemini: prompt blocked (${reason})${detail}`,
     providerCode: reason,
     retryable: false,
+    // The prompt was read (and counted) before it was blocked: the attempt is billed on it.
+    ...(r.usageMetadata !== null && typeof r.usageMetadata === "object" ? { usage: convertGeminiUsage(r.usageMetadata) } : {}),
   });
 }
 

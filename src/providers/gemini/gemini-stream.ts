@@ -2,9 +2,8 @@
 // data is a whole GenerateContentResponse carrying only the new parts; usage is cumulative; the
 // finishReason comes on the last chunk; the server then just closes the connection.
 
-import type { SseEvent, StreamEvent, StreamTranslator } from "../types.ts";
+import type { SseEvent, StreamEvent, StreamTranslator, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
-import type { GeminiUsageMetadata } from "./gemini-api-types.ts";
 import { convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
 import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
 
@@ -16,7 +15,8 @@ import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
  * - functionCall parts arrive whole: tool_call_start (id synthesised when absent, thoughtSignature
  *   kept) immediately followed by one tool_call_delta with the full JSON arguments.
  * - finish: on the chunk with a finishReason; STOP after any function call is tool_calls.
- * - usage: once, from the last usageMetadata seen, when the stream ends.
+ * - usage: whenever a chunk's cumulative usageMetadata changes (the latest is the whole so far, hidden
+ *   thoughts included), so that a stream cut short is still billed on what Gemini counted.
  * - `{"error":…}` chunks throw the classified error; a blocked prompt throws content_filtered; a stream
  *   that closes before a finishReason throws stream_interrupted.
  */
@@ -25,7 +25,7 @@ export function createGeminiStreamTranslator(secrets: string[] = []): StreamTran
   let finished = false;
   let responseId: string | undefined;
   let toolCalls = 0;
-  let usage: GeminiUsageMetadata | undefined;
+  let usage: Usage | undefined;
 
   return {
     event(e: SseEvent): StreamEvent[] {
@@ -44,7 +44,6 @@ export function createGeminiStreamTranslator(secrets: string[] = []): StreamTran
           ...(typeof chunk.modelVersion === "string" ? { model: chunk.modelVersion } : {}),
         });
       }
-      if (chunk.usageMetadata !== null && typeof chunk.usageMetadata === "object") usage = chunk.usageMetadata;
 
       const candidate = firstCandidate(chunk);
       for (const piece of readCandidateParts(candidate, responseId, toolCalls)) {
@@ -63,6 +62,11 @@ export function createGeminiStreamTranslator(secrets: string[] = []): StreamTran
         finished = true;
         out.push({ type: "finish", finishReason: mapGeminiFinishReason(raw, toolCalls > 0), rawFinishReason: raw });
       }
+      // The chunk's count covers its own parts: it follows them.
+      if (chunk.usageMetadata !== null && typeof chunk.usageMetadata === "object") {
+        const u = convertGeminiUsage(chunk.usageMetadata);
+        if (!usage || !sameUsage(usage, u)) out.push({ type: "usage", usage: (usage = u) });
+      }
       return out;
     },
 
@@ -73,7 +77,17 @@ export function createGeminiStreamTranslator(secrets: string[] = []): StreamTran
           message: started ? "gemini: stream ended without a finishReason" : "gemini: stream ended before any chunk",
         });
       }
-      return usage ? [{ type: "usage", usage: convertGeminiUsage(usage) }] : [];
+      return [];
     },
   };
+}
+
+function sameUsage(a: Usage, b: Usage): boolean {
+  return (
+    a.inputTokens === b.inputTokens &&
+    a.outputTokens === b.outputTokens &&
+    a.cachedInputTokens === b.cachedInputTokens &&
+    a.cacheWriteTokens === b.cacheWriteTokens &&
+    a.reasoningTokens === b.reasoningTokens
+  );
 }

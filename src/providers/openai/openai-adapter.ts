@@ -2,6 +2,7 @@
 // OpenAI-compatible servers. What differs between them is data (an OpenAIDialect resolved once per
 // connection from its type, api-version and compat quirks), not code.
 
+import { azureSupports } from "../../config/model-params.ts";
 import type { CompatQuirks, ProviderConfig } from "../../config/types.ts";
 import { header, tryJson } from "../headers.ts";
 import type { ChatResult, HttpRequestSpec, ProviderAdapter, ToolChoice, UpstreamRequest } from "../types.ts";
@@ -23,6 +24,7 @@ import {
   readPath,
   reasoningText,
   splitContent,
+  withUsage,
 } from "./openai-stream.ts";
 
 /** Everything that differs between the dialects, as data. */
@@ -37,11 +39,6 @@ export interface OpenAIDialect {
   /** The dialect reports `usage.cost` in USD (OpenRouter). */
   reportsCost: boolean;
 }
-
-/** Azure dated api-versions gained these features on these dates (wire-formats §2.3). */
-const AZURE_MAX_COMPLETION_TOKENS_SINCE = "2024-09-01";
-const AZURE_STREAM_OPTIONS_AND_SEED_SINCE = "2024-10-21";
-const AZURE_DEVELOPER_ROLE_SINCE = "2024-12-01";
 
 /** Resolve a connection's dialect: its type picks the base, its compat quirks and api-version refine it. */
 export function resolveOpenAIDialect(conn: ProviderConfig): OpenAIDialect {
@@ -67,21 +64,26 @@ export function resolveOpenAIDialect(conn: ProviderConfig): OpenAIDialect {
   }
 }
 
+/**
+ * Azure: the api-version picks the URL family and which fields exist (the table in
+ * config/model-params.ts). Parameters a version lacks are dropped by the router, which reports
+ * them; here only the wire details follow (field names, stream_options, the developer role), and
+ * the gated parameters are dropped again for callers that bypass the router.
+ */
 function azureDialect(apiVersion: string, dropFields: string[]): Pick<OpenAIDialect, "path" | "quirks"> {
   const current: CompatQuirks = { maxTokensField: "max_completion_tokens", streamUsage: true, developerRole: true, dropFields, usagePaths: [] };
   if (apiVersion === "") return { path: "/openai/v1/chat/completions", quirks: current };
   const query = `?api-version=${encodeURIComponent(apiVersion)}`;
-  const date = /^\d{4}-\d{2}-\d{2}/.exec(apiVersion)?.[0];
   // "v1" / "preview" select the v1 family with an explicit api-version.
-  if (date === undefined) return { path: `/openai/v1/chat/completions${query}`, quirks: current };
-  const modern = date >= AZURE_STREAM_OPTIONS_AND_SEED_SINCE;
+  if (!/^\d{4}-\d{2}-\d{2}/.test(apiVersion)) return { path: `/openai/v1/chat/completions${query}`, quirks: current };
+  const gated = (["seed", "parallel_tool_calls", "reasoning_effort"] as const).filter((f) => !azureSupports(apiVersion, f));
   return {
     path: `/openai/deployments/{model}/chat/completions${query}`,
     quirks: {
-      maxTokensField: date >= AZURE_MAX_COMPLETION_TOKENS_SINCE ? "max_completion_tokens" : "max_tokens",
-      streamUsage: modern,
-      developerRole: date >= AZURE_DEVELOPER_ROLE_SINCE,
-      dropFields: modern ? dropFields : ["seed", ...dropFields],
+      maxTokensField: azureSupports(apiVersion, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+      streamUsage: azureSupports(apiVersion, "stream_options"),
+      developerRole: azureSupports(apiVersion, "developer_role"),
+      dropFields: [...gated, ...dropFields],
       usagePaths: [],
     },
   };
@@ -110,12 +112,14 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
       const requestId = header(headers, "x-request-id") ?? header(headers, "apim-request-id");
       if (!isObject(json)) throw new ProviderError({ kind: "server_error", message: "upstream sent a response that is not a JSON object", requestId });
       const res = json as OpenAIChatResponseWire;
-      // OpenRouter: a 200 can carry an error, at the top level or on the choice.
-      if (res.error !== undefined && res.error !== null) throw errorFromPayload(res, "server_error", headers);
+      const usage = convertOpenAIUsage(res.usage ?? q.usagePaths.map((p) => readPath(res, p)).find(isObject), dialect.reportsCost);
+      // OpenRouter: a 200 can carry an error, at the top level or on the choice; the usage it still
+      // reports (partial output) goes with the error, for the failed attempt to be billed on.
+      if (res.error !== undefined && res.error !== null) throw withUsage(errorFromPayload(res, "server_error", headers), usage);
       const choice = Array.isArray(res.choices) ? res.choices[0] : undefined;
-      if (!isObject(choice)) throw new ProviderError({ kind: "server_error", message: "upstream response has no choices", requestId });
-      if (choice.error !== undefined && choice.error !== null) throw errorFromPayload(choice.error, "server_error", headers);
-      if (choice.finish_reason === "error") throw errorFromPayload({ message: "upstream finished with an error" }, "server_error", headers);
+      if (!isObject(choice)) throw withUsage(new ProviderError({ kind: "server_error", message: "upstream response has no choices", requestId }), usage);
+      if (choice.error !== undefined && choice.error !== null) throw withUsage(errorFromPayload(choice.error, "server_error", headers), usage);
+      if (choice.finish_reason === "error") throw withUsage(errorFromPayload({ message: "upstream finished with an error" }, "server_error", headers), usage);
 
       const msg = isObject(choice.message) ? choice.message : {};
       const content = splitContent(msg.content);
@@ -138,7 +142,6 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
       const reasoning = reasoningText(msg) || content.reasoning;
       if (reasoning !== "") result.reasoning = reasoning;
       if (typeof msg.refusal === "string" && msg.refusal !== "") result.refusal = msg.refusal;
-      const usage = convertOpenAIUsage(res.usage ?? q.usagePaths.map((p) => readPath(res, p)).find(isObject), dialect.reportsCost);
       if (usage) result.usage = usage;
       return result;
     },
@@ -174,7 +177,8 @@ function buildBody(req: UpstreamRequest, stream: boolean, dialect: OpenAIDialect
   }
   if (req.temperature !== undefined) body.temperature = req.temperature;
   if (req.topP !== undefined) body.top_p = req.topP;
-  if (req.maxOutputTokens !== undefined) body[q.maxTokensField] = req.maxOutputTokens;
+  // The model's field wins (reasoning models take only max_completion_tokens).
+  if (req.maxOutputTokens !== undefined) body[req.params?.maxTokensField ?? q.maxTokensField] = req.maxOutputTokens;
   if (req.stop && req.stop.length > 0) body.stop = req.stop;
   if (req.seed !== undefined) body.seed = req.seed;
   if (req.responseFormat) body.response_format = responseFormat(req.responseFormat);

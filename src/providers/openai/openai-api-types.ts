@@ -72,6 +72,10 @@ export interface OpenAIUsageWire {
   completion_tokens_details?: { reasoning_tokens?: number | null } | null;
   /** OpenRouter: cost in USD (credits). */
   cost?: number | null;
+  /** OpenRouter: the request ran on the caller's own provider key (BYOK); `cost` is then only OpenRouter's fee. */
+  is_byok?: boolean | null;
+  /** OpenRouter: with BYOK, what the upstream provider bills the caller's key (USD). */
+  cost_details?: { upstream_inference_cost?: number | null } | null;
 }
 
 export interface OpenAIToolCallWire {

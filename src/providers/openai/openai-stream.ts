@@ -30,7 +30,6 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
   let started = false;
   let finished = false;
   let done = false;
-  let usage: unknown;
   const calls = new Map<string, ToolCallState>();
   let lastCallKey: string | undefined;
 
@@ -77,22 +76,24 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
 
   function chunkEvents(chunk: OpenAIChatResponseWire & Record<string, unknown>): StreamEvent[] {
     const out: StreamEvent[] = [];
+    // Usage first: a chunk that also carries an error still reports what was spent.
+    let raw: unknown;
+    for (const p of opts.usagePaths) {
+      const u = readPath(chunk, p);
+      if (isObject(u)) raw = u;
+    }
+    if (isObject(chunk.usage)) raw = chunk.usage;
+    const chunkUsage = convertOpenAIUsage(raw, opts.reportsCost);
     // OpenAI / OpenRouter in-band errors: a top-level `error` on any chunk.
-    if (chunk.error !== undefined && chunk.error !== null) throw errorFromPayload(chunk, "stream_interrupted");
+    if (chunk.error !== undefined && chunk.error !== null) throw withUsage(errorFromPayload(chunk, "stream_interrupted"), chunkUsage);
     // Azure's first chunk has id "" (prompt filter results): wait for a real id.
     if (!started && nonEmpty(chunk.id) !== undefined) ensureStarted(out, chunk);
 
-    for (const p of opts.usagePaths) {
-      const u = readPath(chunk, p);
-      if (isObject(u)) usage = u;
-    }
-    if (isObject(chunk.usage)) usage = chunk.usage;
-
     for (const choice of Array.isArray(chunk.choices) ? chunk.choices : []) {
       if (!isObject(choice) || (choice.index ?? 0) !== 0) continue; // we never ask for n > 1
-      if (choice.error !== undefined && choice.error !== null) throw errorFromPayload(choice.error, "stream_interrupted");
+      if (choice.error !== undefined && choice.error !== null) throw withUsage(errorFromPayload(choice.error, "stream_interrupted"), chunkUsage);
       if (choice.finish_reason === "error") {
-        throw errorFromPayload({ message: "upstream finished the stream with an error" }, "stream_interrupted");
+        throw withUsage(errorFromPayload({ message: "upstream finished the stream with an error" }, "stream_interrupted"), chunkUsage);
       }
       // Azure's trailing content_filter_offsets chunk has no delta: nothing to translate.
       const d = choice.delta;
@@ -114,6 +115,8 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
         finish(choice.finish_reason, out, choice.native_finish_reason);
       }
     }
+    // Emitted as soon as it arrives: an in-band error or a cut after it still bills on it.
+    if (chunkUsage) out.push({ type: "usage", usage: chunkUsage });
     return out;
   }
 
@@ -136,8 +139,6 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
         const out: StreamEvent[] = [];
         ensureStarted(out);
         if (!finished) finish("", out);
-        const u = convertOpenAIUsage(usage, opts.reportsCost);
-        if (u) out.push({ type: "usage", usage: u });
         return out;
       }
       const chunk = tryJson(data);
@@ -151,6 +152,12 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
       return [];
     },
   };
+}
+
+/** An in-band error with the usage its chunk (or response) still reported: the attempt is billed on it. */
+export function withUsage(e: ProviderError, usage: Usage | undefined): ProviderError {
+  if (usage) e.usage = usage;
+  return e;
 }
 
 /** Usage normalised per wire-formats §8.4: prompt_tokens already includes cached tokens. */
@@ -167,7 +174,11 @@ export function convertOpenAIUsage(raw: unknown, reportsCost: boolean): Usage | 
     cacheWriteTokens: count(u.prompt_tokens_details?.cache_write_tokens),
     reasoningTokens: count(u.completion_tokens_details?.reasoning_tokens),
   };
-  if (reportsCost && typeof u.cost === "number" && Number.isFinite(u.cost) && u.cost >= 0) usage.providerCostUsd = u.cost;
+  if (reportsCost && typeof u.cost === "number" && Number.isFinite(u.cost) && u.cost >= 0) {
+    // BYOK: OpenRouter's fee plus what the provider bills the caller's own key.
+    const upstream = u.is_byok === true ? u.cost_details?.upstream_inference_cost : undefined;
+    usage.providerCostUsd = typeof upstream === "number" && Number.isFinite(upstream) && upstream > 0 ? u.cost + upstream : u.cost;
+  }
   return usage;
 }
 

@@ -10,6 +10,7 @@ import type { ProviderConfig } from "../../../src/config/types.ts";
 import type { ChatMessage, UpstreamRequest } from "../../../src/providers/types.ts";
 import { ProviderError } from "../../../src/providers/types.ts";
 import { fixtureText } from "./replay.ts";
+import { resolveModelParams } from "../../../src/config/model-params.ts";
 
 const conn = {
   name: "claude-main",
@@ -174,6 +175,67 @@ describe("anthropic buildRequest", () => {
       messages: [{ role: "user", content: [{ type: "text", text: "x" }] }],
       stream: true,
     });
+  });
+});
+
+describe("anthropic buildRequest with the model's parameter rules", () => {
+  const params = (model: string, max = 64000) => resolveModelParams({ type: "anthropic" }, model, max);
+  const withRules = (model: string, req: Partial<UpstreamRequest>, max?: number) => body({ model, params: params(model, max), ...req });
+  const schema = { type: "object", properties: { a: { type: "string" } } };
+
+  it("no caller limit: the model's own output maximum instead of 4,096", () => {
+    assert.equal(withRules("claude-opus-4-8", {}, 128000).max_tokens, 128000);
+    assert.equal(withRules("claude-opus-4-8", { maxOutputTokens: 300 }, 128000).max_tokens, 300);
+  });
+
+  it("adaptive thinking (4.6 and later) with output_config.effort; manual thinking inside the model's maximum", () => {
+    const opus = withRules("claude-opus-4-8", { reasoningEffort: "minimal" });
+    assert.deepEqual(opus.thinking, { type: "adaptive" });
+    assert.deepEqual(opus.output_config, { effort: "low" });
+    assert.deepEqual(withRules("claude-sonnet-4-6", { reasoningEffort: "high" }).output_config, { effort: "high" });
+    const sonnet = withRules("claude-sonnet-4-5", { reasoningEffort: "medium" });
+    assert.deepEqual(sonnet.thinking, { type: "enabled", budget_tokens: 8192 });
+    assert.equal(sonnet.max_tokens, 64000);
+    assert.equal(sonnet.output_config, undefined);
+    // A model that does not think gets no thinking even if asked (the router drops and reports it).
+    assert.equal(withRules("claude-3-5-haiku", { reasoningEffort: "high" }).thinking, undefined);
+  });
+
+  it("JSON schemas as output_config.format where the model has structured outputs; otherwise by instruction", () => {
+    const native = withRules("claude-opus-4-8", { messages: [{ role: "system", content: [{ type: "text", text: "Be terse." }] }, user("q")], responseFormat: { type: "json_schema", name: "n", schema } });
+    assert.deepEqual(native.output_config, { format: { type: "json_schema", schema } });
+    assert.equal(native.system, "Be terse.");
+    const emulated = withRules("claude-sonnet-4", { responseFormat: { type: "json_schema", name: "n", schema } });
+    assert.equal(emulated.output_config, undefined);
+    assert.match(String(emulated.system), /conform to this JSON Schema/);
+    assert.match(String(withRules("claude-opus-4-8", { responseFormat: { type: "json_object" } }).system), /single valid JSON object/);
+  });
+
+  it("temperature and top_p together only where the model takes both", () => {
+    assert.deepEqual([withRules("claude-3-5-haiku", { temperature: 0.3, topP: 0.8 }).temperature, withRules("claude-3-5-haiku", { temperature: 0.3, topP: 0.8 }).top_p], [0.3, 0.8]);
+    assert.equal(withRules("claude-sonnet-4-5", { temperature: 0.3, topP: 0.8 }).top_p, undefined);
+  });
+
+  it("cache hints become cache_control on their block, on the system prompt and on a lone tool result", () => {
+    const b = body({
+      messages: [
+        { role: "system", content: [{ type: "text", text: "Rules.", cache: { ttl: "1h" } }] },
+        { role: "developer", content: [{ type: "text", text: "More." }] },
+        { role: "user", content: [{ type: "text", text: "doc", cache: {} }, { type: "image", url: "https://example.com/a.png", cache: { ttl: "5m" } }] },
+        { role: "assistant", content: [], toolCalls: [{ id: "t1", name: "f", arguments: "{}" }] },
+        { role: "tool", toolCallId: "t1", content: [{ type: "text", text: "result", cache: { ttl: "5m" } }] },
+      ],
+    });
+    assert.deepEqual(b.system, [
+      { type: "text", text: "Rules.", cache_control: { type: "ephemeral", ttl: "1h" } },
+      { type: "text", text: "More." },
+    ]);
+    const msgs = b.messages as { content: Record<string, unknown>[] }[];
+    assert.deepEqual(msgs[0].content[0], { type: "text", text: "doc", cache_control: { type: "ephemeral" } });
+    assert.deepEqual(msgs[0].content[1].cache_control, { type: "ephemeral", ttl: "5m" });
+    assert.deepEqual(msgs[2].content[0], { type: "tool_result", tool_use_id: "t1", content: "result", cache_control: { type: "ephemeral", ttl: "5m" } });
+    // Without hints the system prompt stays one string.
+    assert.equal(body({ messages: [{ role: "system", content: [{ type: "text", text: "A" }] }, user("x")] }).system, "A");
   });
 });
 

@@ -52,7 +52,8 @@ describe("anthropic adapter through http-provider", () => {
     assert.equal(error, undefined);
     assert.deepEqual(
       events.map((e) => e.type),
-      ["start", "text", "tool_call_start", "tool_call_delta", "tool_call_delta", "finish", "usage"],
+      // message_start's usage (input reported, output pending), then message_delta's final one.
+      ["start", "usage", "text", "tool_call_start", "tool_call_delta", "tool_call_delta", "finish", "usage"],
     );
     assert.equal(JSON.parse(seen[0].body ?? "").stream, true);
   });
@@ -60,7 +61,8 @@ describe("anthropic adapter through http-provider", () => {
   it("a truncated stream fails with stream_interrupted after the delivered events", async () => {
     const p = createHttpProvider(conn, createAnthropicAdapter(conn), fakeTransport(200, fixture("truncated.chunks.txt")));
     const { events, error } = await collect(p.stream(req, new AbortController().signal));
-    assert.deepEqual(events.map((e) => e.type), ["start", "text"]);
+    // The usage message_start reported is delivered before the cut: the attempt is billed on it.
+    assert.deepEqual(events.map((e) => e.type), ["start", "usage", "text"]);
     assert.ok(error instanceof ProviderError && error.kind === "stream_interrupted");
   });
 

@@ -17,11 +17,13 @@ function run(name: string) {
 }
 
 describe("anthropic stream translator", () => {
-  it("text stream: start, text deltas, finish, merged usage (message_delta input wins)", () => {
+  it("text stream: start, message_start usage (output pending), text deltas, finish, merged usage (message_delta input wins)", () => {
     const { events, error } = run("text.chunks.txt");
     assert.equal(error, undefined);
     assert.deepEqual(events, [
       { type: "start", id: "msg_3196a1cc08de4d76b85b8f5777c0d42b", model: "claude-opus-4-5-20251101" },
+      // Usage as soon as it is known: the input at message_start, its output count not final yet.
+      { type: "usage", usage: { inputTokens: 43, outputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, outputPending: true },
       { type: "text", text: "p" },
       { type: "text", text: "ong — ünïcödé ✓" },
       { type: "finish", finishReason: "stop", rawFinishReason: "end_turn" },
@@ -37,6 +39,7 @@ describe("anthropic stream translator", () => {
     assert.equal(error, undefined);
     assert.deepEqual(events, [
       { type: "start", id: "msg_019Q1hrJbZG26Fb9BQhrkHEr", model: "claude-opus-4-8" },
+      { type: "usage", usage: { inputTokens: 377, outputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, outputPending: true },
       { type: "text", text: "I'll check the current weather in Paris for you." },
       { type: "tool_call_start", index: 0, id: "toolu_01NRLabsLyVHZPKxbKvkfSMn", name: "get_weather" },
       // The empty first partial_json is not forwarded.
@@ -78,6 +81,7 @@ describe("anthropic stream translator", () => {
     assert.equal(error, undefined);
     assert.deepEqual(events, [
       { type: "start", id: "msg_011CdZqGKa1m7G8uTzmdLcQr", model: "claude-sonnet-4-5-20250929" },
+      { type: "usage", usage: { inputTokens: 47 + 100 + 2000, outputTokens: 2, cachedInputTokens: 2000, cacheWriteTokens: 100, reasoningTokens: 0 }, outputPending: true },
       { type: "reasoning", text: "1071 = 2 × 462 + 147; " },
       { type: "reasoning", text: "462 = 3 × 147 + 21; 147 = 7 × 21." },
       { type: "text", text: "gcd(1071, 462) = 21" },
@@ -93,6 +97,7 @@ describe("anthropic stream translator", () => {
     const { events, error } = run("refusal.chunks.txt");
     assert.equal(error, undefined);
     assert.deepEqual(events.slice(1), [
+      { type: "usage", usage: { inputTokens: 18, outputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, outputPending: true },
       {
         type: "refusal",
         text: "This request triggered restrictions on violative cyber content and was blocked under Anthropic's Usage Policy.",
@@ -102,9 +107,12 @@ describe("anthropic stream translator", () => {
     ] satisfies StreamEvent[]);
   });
 
-  it("in-band overloaded error after message_start throws ProviderError kind overloaded", () => {
+  it("in-band overloaded error after message_start throws ProviderError kind overloaded (message_start's usage already out)", () => {
     const { events, error } = run("overloaded-error.chunks.txt");
-    assert.deepEqual(events, [{ type: "start", id: "msg_01OverloadedMidStream", model: "claude-sonnet-4-5-20250929" }]);
+    assert.deepEqual(events, [
+      { type: "start", id: "msg_01OverloadedMidStream", model: "claude-sonnet-4-5-20250929" },
+      { type: "usage", usage: { inputTokens: 25, outputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, outputPending: true },
+    ]);
     assert.ok(error instanceof ProviderError);
     assert.equal(error.kind, "overloaded");
     assert.equal(error.providerCode, "overloaded_error");
@@ -116,6 +124,8 @@ describe("anthropic stream translator", () => {
     const { events, error } = run("truncated.chunks.txt");
     assert.deepEqual(events, [
       { type: "start", id: "msg_019Q1hrJbZG26Fb9BQhrkHEr", model: "claude-opus-4-8" },
+      // What a cut stream is billed on: the reported input; its output is estimated by the router.
+      { type: "usage", usage: { inputTokens: 377, outputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }, outputPending: true },
       { type: "text", text: "I'll check the current weather" },
     ]);
     assert.ok(error instanceof ProviderError);
@@ -127,7 +137,11 @@ describe("anthropic stream translator", () => {
     const tr = createAnthropicStreamTranslator();
     tr.event({ event: "message_start", data: '{"type":"message_start","message":{"id":"m","model":"x","usage":{"input_tokens":1}}}' });
     const out = tr.event({ event: "message_delta", data: '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}' });
-    assert.deepEqual(out, [{ type: "finish", finishReason: "stop", rawFinishReason: "end_turn" }]);
+    assert.deepEqual(out, [
+      { type: "finish", finishReason: "stop", rawFinishReason: "end_turn" },
+      // The final counts, already out although message_stop never came.
+      { type: "usage", usage: { inputTokens: 1, outputTokens: 3, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
+    ]);
     assert.throws(() => tr.end(), (e: unknown) => e instanceof ProviderError && e.kind === "stream_interrupted");
   });
 
@@ -167,7 +181,10 @@ describe("anthropic stream translator", () => {
   it("a duplicate message_start emits start once", () => {
     const tr = createAnthropicStreamTranslator();
     const start = '{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":10,"output_tokens":1}}}';
-    assert.equal(tr.event({ event: "message_start", data: start }).length, 1);
+    assert.deepEqual(
+      tr.event({ event: "message_start", data: start }).map((e) => e.type),
+      ["start", "usage"],
+    );
     assert.deepEqual(tr.event({ event: "message_start", data: start }), []);
   });
 

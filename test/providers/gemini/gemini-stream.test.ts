@@ -7,12 +7,15 @@ import { conn, fixtureBytes, joined, replay, slices, splitAt } from "./gemini-te
 
 const adapter = createGeminiAdapter(conn());
 
+// Usage follows each chunk whose cumulative usageMetadata changed (hidden thoughts included), so a
+// stream cut at any point is billed on what Gemini counted up to there; the last chunk repeats it.
 const TEXT_EVENTS: StreamEvent[] = [
   { type: "start", id: "bH6LaZW8Fp_3nsEPqtaSwQ4", model: "gemini-3-pro-preview" },
   { type: "text", text: "There are **3**" },
+  { type: "usage", usage: { inputTokens: 9, outputTokens: 5 + 185, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 185 } },
   { type: "text", text: ' "r"s in strawberry.' },
-  { type: "finish", finishReason: "stop", rawFinishReason: "STOP" },
   { type: "usage", usage: { inputTokens: 9, outputTokens: 23 + 185, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 185 } },
+  { type: "finish", finishReason: "stop", rawFinishReason: "STOP" },
 ];
 
 describe("Gemini stream translation", () => {
@@ -52,6 +55,7 @@ describe("Gemini stream translation", () => {
     assert.equal(joined(events, "text"), "Fraises 🍓 et crème brûlée — 草莓");
     assert.ok(!joined(events, "text").includes("\uFFFD"));
     assert.deepEqual(events.at(-2), { type: "finish", finishReason: "stop", rawFinishReason: "STOP" });
+    assert.deepEqual(events.at(-1), { type: "usage", usage: { inputTokens: 4, outputTokens: 11, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } });
   });
 
   it("emits a whole function call as tool_call_start + one tool_call_delta, with a synthesised id and its signature", () => {
@@ -61,26 +65,27 @@ describe("Gemini stream translation", () => {
       { type: "start", id: "b36LacjwM668nsEP2tbsgQQ", model: "gemini-3-pro-preview" },
       { type: "tool_call_start", index: 0, id: "call_b36LacjwM668nsEP2tbsgQQ_0", name: "weather", signature: "EqUCCqIC..." },
       { type: "tool_call_delta", index: 0, argumentsDelta: '{"location":"San Francisco"}' },
-      { type: "finish", finishReason: "tool_calls", rawFinishReason: "STOP" },
       { type: "usage", usage: { inputTokens: 29, outputTokens: 60, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 45 } },
+      { type: "finish", finishReason: "tool_calls", rawFinishReason: "STOP" },
     ]);
   });
 
-  it("handles reasoning, text and parallel calls (ids synthesised per stream, real ids kept) and keeps only the last usage", () => {
+  it("handles reasoning, text and parallel calls (ids synthesised per stream, real ids kept); usage follows every change, the last one final", () => {
     const { events, error } = replay(adapter.streamTranslator(), slices(fixtureBytes("parallel-tool-calls.chunks.txt"), 50));
     assert.equal(error, undefined);
     assert.deepEqual(events, [
       { type: "start", id: "pTc2", model: "gemini-2.5-flash" },
       { type: "reasoning", text: "Checking both cities." },
+      { type: "usage", usage: { inputTokens: 40, outputTokens: 12, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 12 } },
       { type: "text", text: "Let me look." },
       { type: "tool_call_start", index: 0, id: "call_pTc2_0", name: "weather" },
       { type: "tool_call_delta", index: 0, argumentsDelta: '{"location":"Paris"}' },
       { type: "tool_call_start", index: 1, id: "fc-77", name: "weather" },
       { type: "tool_call_delta", index: 1, argumentsDelta: '{"location":"Tokyo"}' },
+      { type: "usage", usage: { inputTokens: 40, outputTokens: 42, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 12 } },
       { type: "finish", finishReason: "tool_calls", rawFinishReason: "STOP" },
       { type: "usage", usage: { inputTokens: 43, outputTokens: 42, cachedInputTokens: 8, cacheWriteTokens: 0, reasoningTokens: 12 } },
     ]);
-    assert.equal(events.filter((e) => e.type === "usage").length, 1);
   });
 
   it("throws content_filtered for a blocked prompt, before any event", () => {
@@ -90,6 +95,8 @@ describe("Gemini stream translation", () => {
     assert.equal(error.kind, "content_filtered");
     assert.equal(error.providerCode, "PROHIBITED_CONTENT");
     assert.equal(error.message, "gemini: prompt blocked (PROHIBITED_CONTENT)");
+    // The prompt was counted before it was blocked: the failed attempt is billed on it.
+    assert.deepEqual(error.usage, { inputTokens: 12, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
   });
 
   it("throws the classified error for a mid-stream error chunk, after the content already emitted", () => {
@@ -97,6 +104,7 @@ describe("Gemini stream translation", () => {
     assert.deepEqual(events, [
       { type: "start", id: "err1", model: "gemini-2.5-flash" },
       { type: "text", text: "Once upon" },
+      { type: "usage", usage: { inputTokens: 5, outputTokens: 2, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
     ]);
     assert.ok(error instanceof ProviderError);
     assert.equal(error.kind, "overloaded");
@@ -110,7 +118,10 @@ describe("Gemini stream translation", () => {
     assert.deepEqual(events, [
       { type: "start", id: "cut1", model: "gemini-2.5-flash" },
       { type: "text", text: "The answer" },
+      { type: "usage", usage: { inputTokens: 5, outputTokens: 2, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
       { type: "text", text: " is" },
+      // The last cumulative count before the cut: what the attempt is billed on.
+      { type: "usage", usage: { inputTokens: 5, outputTokens: 3, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
     ]);
     assert.ok(error instanceof ProviderError);
     assert.equal(error.kind, "stream_interrupted");

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { createOpenAIAdapter, resolveOpenAIDialect } from "../../../src/providers/openai/index.ts";
 import { ProviderError, type UpstreamRequest } from "../../../src/providers/types.ts";
 import { makeConn, VENDOR } from "./helpers.ts";
+import { resolveModelParams } from "../../../src/config/model-params.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -259,6 +260,22 @@ describe("buildRequest: azure", () => {
     assert.equal("stream_options" in b, false);
     assert.equal("seed" in b, false);
     assert.equal(b.stream, true);
+  });
+
+  it("the api-version table also gates parallel_tool_calls and reasoning_effort (for callers bypassing the router)", () => {
+    const a = createOpenAIAdapter(makeConn("azure", { apiVersion: "2024-10-21" }));
+    const b = body(a.buildRequest({ ...FULL, reasoningEffort: "low" }, false));
+    assert.equal(b.seed, FULL.seed);
+    assert.equal("parallel_tool_calls" in b, false);
+    assert.equal("reasoning_effort" in b, false);
+  });
+
+  it("a reasoning deployment's rules name the output limit max_completion_tokens whatever the connection says", () => {
+    const params = resolveModelParams({ type: "azure", apiVersion: "2024-10-21" }, "o3-mini", 100_000);
+    const a = createOpenAIAdapter(makeConn("openai-compatible", { compat: { ...makeConn("openai").compat, maxTokensField: "max_tokens" } }));
+    const b = body(a.buildRequest(simple({ maxOutputTokens: 77, params }), false));
+    assert.equal(b.max_completion_tokens, 77);
+    assert.equal("max_tokens" in b, false);
   });
 
   it("newer previews send developer messages as developer", () => {

@@ -211,16 +211,43 @@ describe("stream: compat servers", () => {
     assert.equal(events.some((e) => e.type === "usage"), false);
   });
 
-  it("Groq with both x_groq.usage and a standard usage chunk reports usage once (last wins)", () => {
+  it("Groq with both x_groq.usage and a standard usage chunk reports each as it arrives (the last one wins)", () => {
     const tr = createOpenAIAdapter(makeConn("openai-compatible", { compat: VENDOR.groq })).streamTranslator();
     const sse = fixture("openai", "compat-groq.chunks.txt").replace(
       "data: [DONE]",
       'data: {"id":"chatcmpl-groq1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":4,"total_tokens":16}}\n\ndata: [DONE]',
     );
     const usage = runStream(tr, sse).filter((e) => e.type === "usage");
+    // Usage is emitted as soon as it arrives, so a stream that breaks after x_groq.usage is still
+    // billed on it; the router keeps the latest.
     assert.deepEqual(usage, [
+      { type: "usage", usage: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
       { type: "usage", usage: { inputTokens: 12, outputTokens: 4, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
     ]);
+  });
+
+  it("an in-band error after the usage chunk: the usage is out first; an error chunk carrying usage has it on the error", () => {
+    const tr = createOpenAIAdapter(makeConn("openai")).streamTranslator();
+    const events = tr.event({
+      event: "message",
+      data: '{"id":"c1","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":30,"completion_tokens":7,"total_tokens":37}}',
+    });
+    assert.deepEqual(events.filter((e) => e.type === "usage"), [
+      { type: "usage", usage: { inputTokens: 30, outputTokens: 7, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 } },
+    ]);
+    assert.throws(
+      () => tr.event({ event: "message", data: '{"error":{"message":"The server had an error","type":"server_error"}}' }),
+      (e: unknown) => e instanceof ProviderError && e.usage === undefined,
+    );
+    const or = createOpenAIAdapter(makeConn("openai")).streamTranslator();
+    assert.throws(
+      () =>
+        or.event({
+          event: "message",
+          data: '{"id":"gen-1","error":{"code":502,"message":"Provider disconnected"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}],"usage":{"prompt_tokens":20,"completion_tokens":5,"total_tokens":25}}',
+        }),
+      (e: unknown) => e instanceof ProviderError && e.usage?.inputTokens === 20 && e.usage.outputTokens === 5,
+    );
   });
 
   it("vLLM reasoning_content deltas", () => {

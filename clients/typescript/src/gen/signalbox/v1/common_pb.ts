@@ -14,7 +14,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/common.proto.
  */
 export const file_signalbox_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaWduYWxib3gvdjEvY29tbW9uLnByb3RvEgxzaWduYWxib3gudjEisAEKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEhsKE2NhY2hlZF9pbnB1dF90b2tlbnMYAyABKAQSGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAQgASgEEhgKEHJlYXNvbmluZ190b2tlbnMYBSABKAQSFAoMdG90YWxfdG9rZW5zGAYgASgEEhEKCWVzdGltYXRlZBgHIAEoCCKoAQoEQ29zdBIWCg50b3RhbF9uYW5vX3VzZBgBIAEoAxIWCg5pbnB1dF9uYW5vX3VzZBgCIAEoAxIdChVjYWNoZWRfaW5wdXRfbmFub191c2QYAyABKAMSHAoUY2FjaGVfd3JpdGVfbmFub191c2QYBCABKAMSFwoPb3V0cHV0X25hbm9fdXNkGAUgASgDEhoKEnJlYXNvbmluZ19uYW5vX3VzZBgGIAEoAyLWAwoHQXR0ZW1wdBIOCgZudW1iZXIYASABKA0SEgoKZGVwbG95bWVudBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRINCgVtb2RlbBgEIAEoCRItCgdvdXRjb21lGAUgASgOMhwuc2lnbmFsYm94LnYxLkF0dGVtcHRPdXRjb21lEi8KDGZhaWx1cmVfa2luZBgGIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZBIVCg1lcnJvcl9tZXNzYWdlGAcgASgJEhMKC2h0dHBfc3RhdHVzGAggASgNEhIKCmxhdGVuY3lfbXMYCSABKA0SFAoHdHRmdF9tcxgKIAEoDUgAiAEBEhsKDnJldHJ5X2FmdGVyX21zGAsgASgNSAGIAQESDgoGcmVhc29uGAwgASgJEg4KBmhlZGdlZBgNIAEoCBIiCgV1c2FnZRgOIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GA8gASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSLgoKc3RhcnRfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCgoIX3R0ZnRfbXNCEQoPX3JldHJ5X2FmdGVyX21zItUBCgdQcmljaW5nEiAKGGlucHV0X21pY3JvX3VzZF9wZXJfbXRvaxgBIAEoBBInCh9jYWNoZWRfaW5wdXRfbWljcm9fdXNkX3Blcl9tdG9rGAIgASgEEiYKHmNhY2hlX3dyaXRlX21pY3JvX3VzZF9wZXJfbXRvaxgDIAEoBBIhChlvdXRwdXRfbWljcm9fdXNkX3Blcl9tdG9rGAQgASgEEiQKHHJlYXNvbmluZ19taWNyb191c2RfcGVyX210b2sYBSABKAQSDgoGc291cmNlGAYgASgJIq8CCglFcnJvckluZm8SLwoMZmFpbHVyZV9raW5kGAEgASgOMhkuc2lnbmFsYm94LnYxLkZhaWx1cmVLaW5kEicKCGF0dGVtcHRzGAIgAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSGwoOcmV0cnlfYWZ0ZXJfbXMYAyABKA1IAIgBARIYChBkZWxpdmVyZWRfZGVsdGFzGAQgASgNEhcKD2RlbGl2ZXJlZF9jaGFycxgFIAEoDRIiCgV1c2FnZRgGIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAcgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSEAoIdHJhY2VfaWQYCCABKAkSDQoFZmllbGQYCSABKAlCEQoPX3JldHJ5X2FmdGVyX21zKuMDCgtGYWlsdXJlS2luZBIcChhGQUlMVVJFX0tJTkRfVU5TUEVDSUZJRUQQABIdChlGQUlMVVJFX0tJTkRfUkFURV9MSU1JVEVEEAESGwoXRkFJTFVSRV9LSU5EX09WRVJMT0FERUQQAhIYChRGQUlMVVJFX0tJTkRfVElNRU9VVBADEhgKFEZBSUxVUkVfS0lORF9ORVRXT1JLEAQSHgoaRkFJTFVSRV9LSU5EX1VQU1RSRUFNX0FVVEgQBRIgChxGQUlMVVJFX0tJTkRfUVVPVEFfRVhIQVVTVEVEEAYSIAocRkFJTFVSRV9LSU5EX01PREVMX05PVF9GT1VORBAHEigKJEZBSUxVUkVfS0lORF9DT05URVhUX0xFTkdUSF9FWENFRURFRBAIEiEKHUZBSUxVUkVfS0lORF9DT05URU5UX0ZJTFRFUkVEEAkSHAoYRkFJTFVSRV9LSU5EX0JBRF9SRVFVRVNUEAoSGQoVRkFJTFVSRV9LSU5EX0NBTkNFTEVEEAsSGAoURkFJTFVSRV9LSU5EX1VOS05PV04QDBIdChlGQUlMVVJFX0tJTkRfU0VSVkVSX0VSUk9SEA0SIwofRkFJTFVSRV9LSU5EX1NUUkVBTV9JTlRFUlJVUFRFRBAOKooBCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIdChlBVFRFTVBUX09VVENPTUVfU1VDQ0VFREVEEAESGgoWQVRURU1QVF9PVVRDT01FX0ZBSUxFRBACEhwKGEFUVEVNUFRfT1VUQ09NRV9DQU5DRUxFRBADKt4BCgpDYXBhYmlsaXR5EhoKFkNBUEFCSUxJVFlfVU5TUEVDSUZJRUQQABIUChBDQVBBQklMSVRZX1RPT0xTEAESFQoRQ0FQQUJJTElUWV9WSVNJT04QAhIYChRDQVBBQklMSVRZX0pTT05fTU9ERRADEhoKFkNBUEFCSUxJVFlfSlNPTl9TQ0hFTUEQBBIYChRDQVBBQklMSVRZX1JFQVNPTklORxAFEhgKFENBUEFCSUxJVFlfU1RSRUFNSU5HEAYSHQoZQ0FQQUJJTElUWV9QUk9NUFRfQ0FDSElORxAHKoMBCgtHcmFudWxhcml0eRIbChdHUkFOVUxBUklUWV9VTlNQRUNJRklFRBAAEhQKEEdSQU5VTEFSSVRZX0hPVVIQARITCg9HUkFOVUxBUklUWV9EQVkQAhIVChFHUkFOVUxBUklUWV9NT05USBADEhUKEUdSQU5VTEFSSVRZX1RPVEFMEAQq6AEKCURpbWVuc2lvbhIZChVESU1FTlNJT05fVU5TUEVDSUZJRUQQABIRCg1ESU1FTlNJT05fS0VZEAESEgoORElNRU5TSU9OX1RFQU0QAhISCg5ESU1FTlNJT05fVVNFUhADEhMKD0RJTUVOU0lPTl9ST1VURRAEEhgKFERJTUVOU0lPTl9ERVBMT1lNRU5UEAUSFgoSRElNRU5TSU9OX1BST1ZJREVSEAYSFQoRRElNRU5TSU9OX1ZBUklBTlQQBxIRCg1ESU1FTlNJT05fVEFHEAgSFAoQRElNRU5TSU9OX1NUQVRVUxAJYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChlzaWduYWxib3gvdjEvY29tbW9uLnByb3RvEgxzaWduYWxib3gudjEiggIKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEhsKE2NhY2hlZF9pbnB1dF90b2tlbnMYAyABKAQSGgoSY2FjaGVfd3JpdGVfdG9rZW5zGAQgASgEEhgKEHJlYXNvbmluZ190b2tlbnMYBSABKAQSFAoMdG90YWxfdG9rZW5zGAYgASgEEhEKCWVzdGltYXRlZBgHIAEoCBIXCg9pbnB1dF9lc3RpbWF0ZWQYCCABKAgSGAoQb3V0cHV0X2VzdGltYXRlZBgJIAEoCBIdChVjYWNoZV93cml0ZV8xaF90b2tlbnMYCiABKAQiigIKBENvc3QSFgoOdG90YWxfbmFub191c2QYASABKAMSFgoOaW5wdXRfbmFub191c2QYAiABKAMSHQoVY2FjaGVkX2lucHV0X25hbm9fdXNkGAMgASgDEhwKFGNhY2hlX3dyaXRlX25hbm9fdXNkGAQgASgDEhcKD291dHB1dF9uYW5vX3VzZBgFIAEoAxIaChJyZWFzb25pbmdfbmFub191c2QYBiABKAMSGAoQcmVxdWVzdF9uYW5vX3VzZBgHIAEoAxInChpwcm92aWRlcl9yZXBvcnRlZF9uYW5vX3VzZBgIIAEoA0gAiAEBQh0KG19wcm92aWRlcl9yZXBvcnRlZF9uYW5vX3VzZCLWAwoHQXR0ZW1wdBIOCgZudW1iZXIYASABKA0SEgoKZGVwbG95bWVudBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRINCgVtb2RlbBgEIAEoCRItCgdvdXRjb21lGAUgASgOMhwuc2lnbmFsYm94LnYxLkF0dGVtcHRPdXRjb21lEi8KDGZhaWx1cmVfa2luZBgGIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZBIVCg1lcnJvcl9tZXNzYWdlGAcgASgJEhMKC2h0dHBfc3RhdHVzGAggASgNEhIKCmxhdGVuY3lfbXMYCSABKA0SFAoHdHRmdF9tcxgKIAEoDUgAiAEBEhsKDnJldHJ5X2FmdGVyX21zGAsgASgNSAGIAQESDgoGcmVhc29uGAwgASgJEg4KBmhlZGdlZBgNIAEoCBIiCgV1c2FnZRgOIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GA8gASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSLgoKc3RhcnRfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCgoIX3R0ZnRfbXNCEQoPX3JldHJ5X2FmdGVyX21zIsYCCgdQcmljaW5nEiAKGGlucHV0X21pY3JvX3VzZF9wZXJfbXRvaxgBIAEoBBInCh9jYWNoZWRfaW5wdXRfbWljcm9fdXNkX3Blcl9tdG9rGAIgASgEEiYKHmNhY2hlX3dyaXRlX21pY3JvX3VzZF9wZXJfbXRvaxgDIAEoBBIhChlvdXRwdXRfbWljcm9fdXNkX3Blcl9tdG9rGAQgASgEEiQKHHJlYXNvbmluZ19taWNyb191c2RfcGVyX210b2sYBSABKAQSDgoGc291cmNlGAYgASgJEikKIWNhY2hlX3dyaXRlXzFoX21pY3JvX3VzZF9wZXJfbXRvaxgHIAEoBBIcChRwZXJfcmVxdWVzdF9uYW5vX3VzZBgIIAEoBBImCgV0aWVycxgJIAMoCzIXLnNpZ25hbGJveC52MS5QcmljZVRpZXIijgIKCVByaWNlVGllchIaChJhYm92ZV9pbnB1dF90b2tlbnMYASABKAQSIAoYaW5wdXRfbWljcm9fdXNkX3Blcl9tdG9rGAIgASgEEicKH2NhY2hlZF9pbnB1dF9taWNyb191c2RfcGVyX210b2sYAyABKAQSJgoeY2FjaGVfd3JpdGVfbWljcm9fdXNkX3Blcl9tdG9rGAQgASgEEikKIWNhY2hlX3dyaXRlXzFoX21pY3JvX3VzZF9wZXJfbXRvaxgFIAEoBBIhChlvdXRwdXRfbWljcm9fdXNkX3Blcl9tdG9rGAYgASgEEiQKHHJlYXNvbmluZ19taWNyb191c2RfcGVyX210b2sYByABKAQi3gIKCUVycm9ySW5mbxIvCgxmYWlsdXJlX2tpbmQYASABKA4yGS5zaWduYWxib3gudjEuRmFpbHVyZUtpbmQSJwoIYXR0ZW1wdHMYAiADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIbCg5yZXRyeV9hZnRlcl9tcxgDIAEoDUgAiAEBEhgKEGRlbGl2ZXJlZF9kZWx0YXMYBCABKA0SFwoPZGVsaXZlcmVkX2NoYXJzGAUgASgNEiIKBXVzYWdlGAYgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYByABKAsyEi5zaWduYWxib3gudjEuQ29zdBIQCgh0cmFjZV9pZBgIIAEoCRINCgVmaWVsZBgJIAEoCRIRCglndWFyZHJhaWwYCiABKAkSGgoSZ3VhcmRyYWlsX2NhdGVnb3J5GAsgASgJQhEKD19yZXRyeV9hZnRlcl9tcyr/AwoLRmFpbHVyZUtpbmQSHAoYRkFJTFVSRV9LSU5EX1VOU1BFQ0lGSUVEEAASHQoZRkFJTFVSRV9LSU5EX1JBVEVfTElNSVRFRBABEhsKF0ZBSUxVUkVfS0lORF9PVkVSTE9BREVEEAISGAoURkFJTFVSRV9LSU5EX1RJTUVPVVQQAxIYChRGQUlMVVJFX0tJTkRfTkVUV09SSxAEEh4KGkZBSUxVUkVfS0lORF9VUFNUUkVBTV9BVVRIEAUSIAocRkFJTFVSRV9LSU5EX1FVT1RBX0VYSEFVU1RFRBAGEiAKHEZBSUxVUkVfS0lORF9NT0RFTF9OT1RfRk9VTkQQBxIoCiRGQUlMVVJFX0tJTkRfQ09OVEVYVF9MRU5HVEhfRVhDRUVERUQQCBIhCh1GQUlMVVJFX0tJTkRfQ09OVEVOVF9GSUxURVJFRBAJEhwKGEZBSUxVUkVfS0lORF9CQURfUkVRVUVTVBAKEhkKFUZBSUxVUkVfS0lORF9DQU5DRUxFRBALEhgKFEZBSUxVUkVfS0lORF9VTktOT1dOEAwSHQoZRkFJTFVSRV9LSU5EX1NFUlZFUl9FUlJPUhANEiMKH0ZBSUxVUkVfS0lORF9TVFJFQU1fSU5URVJSVVBURUQQDhIaChZGQUlMVVJFX0tJTkRfR1VBUkRSQUlMEA8qigEKDkF0dGVtcHRPdXRjb21lEh8KG0FUVEVNUFRfT1VUQ09NRV9VTlNQRUNJRklFRBAAEh0KGUFUVEVNUFRfT1VUQ09NRV9TVUNDRUVERUQQARIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAISHAoYQVRURU1QVF9PVVRDT01FX0NBTkNFTEVEEAMq3gEKCkNhcGFiaWxpdHkSGgoWQ0FQQUJJTElUWV9VTlNQRUNJRklFRBAAEhQKEENBUEFCSUxJVFlfVE9PTFMQARIVChFDQVBBQklMSVRZX1ZJU0lPThACEhgKFENBUEFCSUxJVFlfSlNPTl9NT0RFEAMSGgoWQ0FQQUJJTElUWV9KU09OX1NDSEVNQRAEEhgKFENBUEFCSUxJVFlfUkVBU09OSU5HEAUSGAoUQ0FQQUJJTElUWV9TVFJFQU1JTkcQBhIdChlDQVBBQklMSVRZX1BST01QVF9DQUNISU5HEAcqgwEKC0dyYW51bGFyaXR5EhsKF0dSQU5VTEFSSVRZX1VOU1BFQ0lGSUVEEAASFAoQR1JBTlVMQVJJVFlfSE9VUhABEhMKD0dSQU5VTEFSSVRZX0RBWRACEhUKEUdSQU5VTEFSSVRZX01PTlRIEAMSFQoRR1JBTlVMQVJJVFlfVE9UQUwQBCroAQoJRGltZW5zaW9uEhkKFURJTUVOU0lPTl9VTlNQRUNJRklFRBAAEhEKDURJTUVOU0lPTl9LRVkQARISCg5ESU1FTlNJT05fVEVBTRACEhIKDkRJTUVOU0lPTl9VU0VSEAMSEwoPRElNRU5TSU9OX1JPVVRFEAQSGAoURElNRU5TSU9OX0RFUExPWU1FTlQQBRIWChJESU1FTlNJT05fUFJPVklERVIQBhIVChFESU1FTlNJT05fVkFSSUFOVBAHEhEKDURJTUVOU0lPTl9UQUcQCBIUChBESU1FTlNJT05fU1RBVFVTEAliBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Token counts of one request (or one attempt), normalised across providers.
@@ -69,12 +69,39 @@ export type Usage = Message<"signalbox.v1.Usage"> & {
   totalTokens: bigint;
 
   /**
-   * True when the figures were estimated by the gateway because the provider reported none
-   * (for example a stream cut off before its usage chunk).
+   * True when any figure was estimated by the gateway because the provider did not report it
+   * (for example a stream cut off before its usage chunk): input_estimated or output_estimated,
+   * here or, for a request's total, on any of its attempts.
    *
    * @generated from field: bool estimated = 7;
    */
   estimated: boolean;
+
+  /**
+   * True when the prompt counts (input_tokens, cached_input_tokens, cache_write_tokens) were
+   * estimated by the gateway: the provider reported none (a stream cut before any usage, an
+   * attempt that timed out after its request was sent, billed at its estimated prompt).
+   *
+   * @generated from field: bool input_estimated = 8;
+   */
+  inputEstimated: boolean;
+
+  /**
+   * True when the generated counts (output_tokens, reasoning_tokens) were estimated by the
+   * gateway from the text delivered: the provider never reported them (an Anthropic stream cut
+   * after message_start reported its input but not its final output).
+   *
+   * @generated from field: bool output_estimated = 9;
+   */
+  outputEstimated: boolean;
+
+  /**
+   * Of cache_write_tokens, those written for one hour (Anthropic), which cost more than 5-minute
+   * writes.
+   *
+   * @generated from field: uint64 cache_write_1h_tokens = 10;
+   */
+  cacheWrite1hTokens: bigint;
 };
 
 /**
@@ -87,11 +114,16 @@ export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
 /**
  * A cost in US dollars, kept as integer nano-dollars (1e-9 USD) so that sums are exact.
  *
+ * The components are the gateway's own figure, computed from the deployment's prices; their sum
+ * is the computed cost. total_nano_usd is the bill: the computed cost, or, where the provider
+ * reports its own cost (OpenRouter's usage.cost), what the provider reported.
+ *
  * @generated from message signalbox.v1.Cost
  */
 export type Cost = Message<"signalbox.v1.Cost"> & {
   /**
-   * Total cost of the request, in nano-USD.
+   * Total cost of the request, in nano-USD: provider_reported_nano_usd where the provider
+   * reported a cost (for a request, on each attempt that reported one), else the computed cost.
    *
    * @generated from field: int64 total_nano_usd = 1;
    */
@@ -112,7 +144,7 @@ export type Cost = Message<"signalbox.v1.Cost"> & {
   cachedInputNanoUsd: bigint;
 
   /**
-   * Cache-write tokens.
+   * Cache-write tokens, 5-minute and 1-hour.
    *
    * @generated from field: int64 cache_write_nano_usd = 4;
    */
@@ -131,6 +163,20 @@ export type Cost = Message<"signalbox.v1.Cost"> & {
    * @generated from field: int64 reasoning_nano_usd = 6;
    */
   reasoningNanoUsd: bigint;
+
+  /**
+   * Per-request fees of the deployment's pricing.
+   *
+   * @generated from field: int64 request_nano_usd = 7;
+   */
+  requestNanoUsd: bigint;
+
+  /**
+   * The cost the provider reported, converted exactly to nano-USD; absent when it reported none.
+   *
+   * @generated from field: optional int64 provider_reported_nano_usd = 8;
+   */
+  providerReportedNanoUsd?: bigint | undefined;
 };
 
 /**
@@ -237,7 +283,9 @@ export type Attempt = Message<"signalbox.v1.Attempt"> & {
   hedged: boolean;
 
   /**
-   * Tokens billed for this attempt (failed and cancelled attempts may still be billed).
+   * Tokens billed for this attempt (failed and cancelled attempts may still be billed): what the
+   * provider reported, even when the attempt then failed, with Usage.input_estimated and
+   * Usage.output_estimated saying which parts the gateway estimated instead.
    *
    * @generated from field: signalbox.v1.Usage usage = 14;
    */
@@ -282,6 +330,8 @@ export type Pricing = Message<"signalbox.v1.Pricing"> & {
   cachedInputMicroUsdPerMtok: bigint;
 
   /**
+   * Cache writes (Anthropic: 5-minute writes). Without a surcharge this is the input price.
+   *
    * @generated from field: uint64 cache_write_micro_usd_per_mtok = 3;
    */
   cacheWriteMicroUsdPerMtok: bigint;
@@ -299,11 +349,34 @@ export type Pricing = Message<"signalbox.v1.Pricing"> & {
   reasoningMicroUsdPerMtok: bigint;
 
   /**
-   * Where the prices come from: "builtin:2026-11-01" or "config".
+   * Where the prices come from: "builtin:2025-12-15" (the built-in catalog's date) or "config".
    *
    * @generated from field: string source = 6;
    */
   source: string;
+
+  /**
+   * 1-hour cache writes (Anthropic); equal to the cache-write price where the provider does not
+   * distinguish them.
+   *
+   * @generated from field: uint64 cache_write_1h_micro_usd_per_mtok = 7;
+   */
+  cacheWrite1hMicroUsdPerMtok: bigint;
+
+  /**
+   * A fee per billed attempt, in nano-USD.
+   *
+   * @generated from field: uint64 per_request_nano_usd = 8;
+   */
+  perRequestNanoUsd: bigint;
+
+  /**
+   * Long-context prices, ascending: a request whose prompt (cache reads and writes included)
+   * exceeds a tier's threshold is billed entirely at the highest such tier's prices.
+   *
+   * @generated from field: repeated signalbox.v1.PriceTier tiers = 9;
+   */
+  tiers: PriceTier[];
 };
 
 /**
@@ -312,6 +385,59 @@ export type Pricing = Message<"signalbox.v1.Pricing"> & {
  */
 export const PricingSchema: GenMessage<Pricing> = /*@__PURE__*/
   messageDesc(file_signalbox_v1_common, 3);
+
+/**
+ * A second price set of a deployment, above a prompt-size threshold (long context).
+ *
+ * @generated from message signalbox.v1.PriceTier
+ */
+export type PriceTier = Message<"signalbox.v1.PriceTier"> & {
+  /**
+   * The tier applies when the prompt has more than this many tokens.
+   *
+   * @generated from field: uint64 above_input_tokens = 1;
+   */
+  aboveInputTokens: bigint;
+
+  /**
+   * @generated from field: uint64 input_micro_usd_per_mtok = 2;
+   */
+  inputMicroUsdPerMtok: bigint;
+
+  /**
+   * @generated from field: uint64 cached_input_micro_usd_per_mtok = 3;
+   */
+  cachedInputMicroUsdPerMtok: bigint;
+
+  /**
+   * @generated from field: uint64 cache_write_micro_usd_per_mtok = 4;
+   */
+  cacheWriteMicroUsdPerMtok: bigint;
+
+  /**
+   * @generated from field: uint64 cache_write_1h_micro_usd_per_mtok = 5;
+   */
+  cacheWrite1hMicroUsdPerMtok: bigint;
+
+  /**
+   * @generated from field: uint64 output_micro_usd_per_mtok = 6;
+   */
+  outputMicroUsdPerMtok: bigint;
+
+  /**
+   * When zero, reasoning tokens are billed at the tier's output price.
+   *
+   * @generated from field: uint64 reasoning_micro_usd_per_mtok = 7;
+   */
+  reasoningMicroUsdPerMtok: bigint;
+};
+
+/**
+ * Describes the message signalbox.v1.PriceTier.
+ * Use `create(PriceTierSchema)` to create a new message.
+ */
+export const PriceTierSchema: GenMessage<PriceTier> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_common, 4);
 
 /**
  * Details attached to every error the gateway returns (Connect error details / gRPC
@@ -381,6 +507,20 @@ export type ErrorInfo = Message<"signalbox.v1.ErrorInfo"> & {
    * @generated from field: string field = 9;
    */
   field: string;
+
+  /**
+   * For failed_precondition errors from a guardrail: the guardrail's name in the gateway's
+   * configuration, and the category that matched ("card", "aws_access_key", "deny",
+   * "json_schema", "max_input_tokens", a moderation category). Never the matched text.
+   *
+   * @generated from field: string guardrail = 10;
+   */
+  guardrail: string;
+
+  /**
+   * @generated from field: string guardrail_category = 11;
+   */
+  guardrailCategory: string;
 };
 
 /**
@@ -388,7 +528,7 @@ export type ErrorInfo = Message<"signalbox.v1.ErrorInfo"> & {
  * Use `create(ErrorInfoSchema)` to create a new message.
  */
 export const ErrorInfoSchema: GenMessage<ErrorInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_common, 4);
+  messageDesc(file_signalbox_v1_common, 5);
 
 /**
  * Why an upstream attempt failed. Each provider adapter classifies the provider's own signals
@@ -501,6 +641,15 @@ export const FailureKind = {
    * @generated from enum value: FAILURE_KIND_STREAM_INTERRUPTED = 14;
    */
   STREAM_INTERRUPTED: 14,
+
+  /**
+   * The answer failed one of the gateway's output guardrails (a json_schema guardrail: not JSON,
+   * or not valid against the response format's schema; or a blocked stream). Not the provider's
+   * failure: the guardrail's on_failure decides whether to retry or fall back.
+   *
+   * @generated from enum value: FAILURE_KIND_GUARDRAIL = 15;
+   */
+  GUARDRAIL: 15,
 } as const;
 
 /**

@@ -1,0 +1,158 @@
+// The `guardrails:` section of the config file: each named guardrail's kind, stage, action and its
+// kind's options, and the names routes, teams and keys attach. Validation only; every error names
+// the field. src/guardrails/engine.ts compiles what this returns, once per configuration.
+
+import type { GuardrailConfig } from "../config/types.ts";
+import { bool, ConfigError, join, list, num, obj, opt, record, req, str, type V } from "../config/schema.ts";
+import type { GuardrailAction, GuardrailKind, GuardrailStage } from "./types.ts";
+
+const KINDS = ["pii", "secrets", "deny", "json_schema", "webhook", "max_input_tokens"] as const satisfies readonly GuardrailKind[];
+const ACTIONS = ["block", "redact", "flag"] as const satisfies readonly GuardrailAction[];
+const STAGES = ["input", "output", "both"] as const;
+
+/** The YAML key of each kind's options block. */
+const OPTIONS_KEY: Record<GuardrailKind, string> = {
+  pii: "pii",
+  secrets: "secrets",
+  deny: "deny",
+  json_schema: "json_schema",
+  webhook: "webhook",
+  max_input_tokens: "max_input_tokens",
+};
+
+/** Where each kind can run, and the stage it runs at when `stage` is not given. */
+const KIND_STAGES: Record<GuardrailKind, { allowed: readonly (typeof STAGES)[number][]; default: (typeof STAGES)[number] }> = {
+  pii: { allowed: STAGES, default: "both" },
+  secrets: { allowed: STAGES, default: "both" },
+  deny: { allowed: STAGES, default: "both" },
+  // A moderation service sees the prompt before the provider does, or the final answer.
+  webhook: { allowed: STAGES, default: "input" },
+  max_input_tokens: { allowed: ["input"], default: "input" },
+  json_schema: { allowed: ["output"], default: "output" },
+};
+
+/** Kinds that find spans in text (so they can redact); the others can only block or flag. */
+const TEXT_KINDS = new Set<GuardrailKind>(["pii", "secrets", "deny"]);
+
+const categories = (v: unknown, p: string) => list(str({ min: 1 }), { min: 1 })(v, p);
+
+const httpUrl: V<string> = (v, p) => {
+  const s = str({ min: 1 })(v, p);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ConfigError(p, `"${s}" is not a URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(p, `must be an http or https URL, got ${u.protocol}`);
+  return s;
+};
+
+const guardrailSpec = obj<any>({
+  name: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/ })),
+  kind: req(str({ oneOf: KINDS })),
+  stage: opt(str({ oneOf: STAGES })),
+  action: opt(str({ oneOf: ACTIONS })),
+  mandatory: opt(bool, false),
+  pii: opt(obj({ categories: opt(categories) })),
+  secrets: opt(obj({ categories: opt(categories) })),
+  deny: opt(
+    obj({
+      words: opt(list(str({ min: 1 })), []),
+      phrases: opt(list(str({ min: 1 })), []),
+      patterns: opt(list(str({ min: 1 })), []),
+      leetspeak: opt(bool),
+    }),
+  ),
+  webhook: opt(
+    obj({
+      url: req(httpUrl),
+      timeout_ms: opt(num({ min: 1, max: 60_000, int: true }), 2_000),
+      fail: opt(str({ oneOf: ["open", "closed"] }), "closed"),
+      headers: opt(record(str()), {}),
+      format: opt(str({ oneOf: ["signalbox", "openai"] }), "signalbox"),
+      model: opt(str({ min: 1 })),
+    }),
+  ),
+  max_input_tokens: opt(obj({ limit: req(num({ min: 1, int: true })) })),
+  json_schema: opt(obj({ on_failure: opt(str({ oneOf: ["retry", "fallback", "flag"] }), "retry") }), { onFailure: "retry" }),
+});
+
+/** camelCase property of each kind's options block in the validated object. */
+const OPTIONS_PROP: Record<GuardrailKind, keyof GuardrailConfig> = {
+  pii: "pii",
+  secrets: "secrets",
+  deny: "deny",
+  json_schema: "jsonSchema",
+  webhook: "webhook",
+  max_input_tokens: "maxInputTokens",
+};
+
+/**
+ * Validate one guardrail. `checkKind` lets the engine compile the kind's detector now (a deny
+ * pattern that does not compile, an unknown category) so that the error names the field.
+ */
+export const guardrailEntry =
+  (checkKind: (g: GuardrailConfig, path: string) => void): V<GuardrailConfig> =>
+  (v, path) => {
+    // json_schema's default options block would otherwise be present for every kind.
+    const given = v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    const raw = guardrailSpec(v, path);
+    const kind = raw.kind as GuardrailKind;
+    for (const k of KINDS) {
+      if (k !== kind && given[OPTIONS_KEY[k]] !== undefined) throw new ConfigError(join(path, OPTIONS_KEY[k]), `only applies to kind ${k} (this guardrail's kind is ${kind})`);
+    }
+    const stages = KIND_STAGES[kind];
+    const stage = (raw.stage ?? stages.default) as (typeof STAGES)[number];
+    if (!stages.allowed.includes(stage)) throw new ConfigError(join(path, "stage"), `kind ${kind} runs at ${stages.allowed.join(" or ")} only, got "${stage}"`);
+    let action = raw.action as GuardrailAction | undefined;
+    if (kind === "json_schema") {
+      if (action !== undefined) throw new ConfigError(join(path, "action"), "kind json_schema takes json_schema.on_failure (retry, fallback or flag) instead of an action");
+      action = raw.jsonSchema.onFailure === "flag" ? "flag" : "block";
+    } else if (action === undefined) {
+      throw new ConfigError(join(path, "action"), "is required (block, redact or flag)");
+    } else if (action === "redact" && !TEXT_KINDS.has(kind)) {
+      throw new ConfigError(join(path, "action"), `kind ${kind} finds no span of text to replace: use block or flag`);
+    }
+    if (kind === "webhook" && !raw.webhook) throw new ConfigError(join(path, "webhook"), "is required for kind webhook (url, timeout_ms, fail)");
+    if (kind === "max_input_tokens" && !raw.maxInputTokens) throw new ConfigError(join(path, "max_input_tokens"), "is required for kind max_input_tokens (limit)");
+    if (kind === "deny") {
+      const d = raw.deny;
+      if (!d || d.words.length + d.phrases.length + d.patterns.length === 0) throw new ConfigError(join(path, "deny"), "needs at least one of words, phrases or patterns");
+    }
+    const g: GuardrailConfig = {
+      name: raw.name,
+      kind,
+      stages: stage === "both" ? ["input", "output"] : [stage as GuardrailStage],
+      action,
+      mandatory: raw.mandatory,
+    };
+    const prop = OPTIONS_PROP[kind];
+    const opts = raw[prop];
+    if (opts !== undefined) (g as unknown as Record<string, unknown>)[prop] = opts;
+    checkKind(g, path);
+    return g;
+  };
+
+/** Validate the section and check every attached name exists. */
+export function buildGuardrails(
+  rawList: unknown,
+  attached: { path: string; names: string[] | undefined }[],
+  checkKind: (g: GuardrailConfig, path: string) => void,
+): GuardrailConfig[] {
+  const out = rawList === undefined || rawList === null ? [] : list(guardrailEntry(checkKind))(rawList, "guardrails");
+  const names = new Set<string>();
+  out.forEach((g, i) => {
+    if (names.has(g.name)) throw new ConfigError(`guardrails[${i}].name`, `duplicate guardrail "${g.name}"`);
+    names.add(g.name);
+  });
+  for (const a of attached) {
+    a.names?.forEach((n, j) => {
+      if (!names.has(n)) throw new ConfigError(`${a.path}[${j}]`, `unknown guardrail "${n}"${names.size ? ` (defined: ${[...names].join(", ")})` : " (the config defines no guardrails)"}`);
+    });
+  }
+  return out;
+}
+
+/** The validator of an attachment list (`routes[].guardrails`, `teams[].guardrails`, `keys[].guardrails`). */
+export const guardrailNames = list(str({ min: 1 }));
