@@ -69,7 +69,7 @@ test("every detector scans pathological input in linear time", () => {
     for (const [dname, d] of detectors) {
       const t100 = timeScan(d, unit.length > 1000 ? unit.slice(0, 100_000) : fill(unit, 100_000));
       const t200 = timeScan(d, unit.length > 1000 ? unit.repeat(3).slice(0, 200_000) : fill(unit, 200_000));
-      const ratio = t200 / Math.max(t100, 10); // below 10 ms, timer and GC noise dominate
+      const ratio = t200 / Math.max(t100, 25); // below 25 ms, timer, GC and a busy machine dominate (backtracking shows as far more)
       cells.push(`${dname} ${t100.toFixed(1)}/${t200.toFixed(1)} ms`);
       if (t100 > LIMIT_MS || ratio > MAX_RATIO) slow.push(`${dname} on ${name}: ${t100.toFixed(1)} ms for 100 KB, ${t200.toFixed(1)} ms for 200 KB`);
     }

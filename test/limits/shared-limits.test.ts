@@ -108,7 +108,7 @@ test("one budget across two replicas: concurrent requests cannot overspend it", 
     await clients[1].chat.complete({ model: "default", messages: [userText("hi")], maxOutputTokens: 24 });
     assert.fail("expected a refusal");
   } catch (e) {
-    assert.match(ConnectError.from(e).rawMessage, /budget exhausted: daily budget of key "budgeted" \(\$0\.000280\): spent \$(0|0\.000280), \$(0|0\.000\d+) held by requests in flight, this request reserves \$0\.0000560; resets \d{4}-\d\d-\d\dT00:00:00\.000Z/);
+    assert.match(ConnectError.from(e).rawMessage, /budget exhausted: daily budget of key "budgeted" \(\$0\.000280\): spent \$(0|0\.000\d+), \$(0|0\.000\d+) held by requests in flight, this request reserves \$0\.0000560; resets \d{4}-\d\d-\d\dT00:00:00\.000Z/);
   }
   // GetBudget from either replica: exactly five requests' cost spent, nothing left.
   await new Promise((r) => setTimeout(r, 150)); // settlements are batched
