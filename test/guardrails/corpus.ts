@@ -312,7 +312,7 @@ export function buildCorpus(): CorpusEntry[] {
     "sk-learn is a machine learning library",
     "sk-1234567890abcdefghij is a placeholder",
     ["sk", "proj", "x".repeat(40)].join("-"),
-    "task-force-alpha-bravo-charlie-delta-echo",
+    "taskforce-alpha-bravo-charlie-delta-echo",
     "AIza" + "X".repeat(35),
     "AIza" + k.mixed(34) + " is one short",
     ["AK", "IA"].join("") + k.pick("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 15) + " is one short",
