@@ -210,6 +210,24 @@ function translate(err: unknown, what = ""): unknown {
 type Sql = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 
 /**
+ * Connection settings every PostgreSQL client of the gateway uses: a short connect timeout, a
+ * statement and a client-side query timeout (a hung or cut-off database never hangs a caller),
+ * TCP keepalive, and the replica in application_name. Never logged: the URL may hold a password.
+ */
+export function postgresClientConfig(url: string, name: string, t: { statementMs: number; queryMs: number }): pg.ClientConfig {
+  return {
+    connectionString: url,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: t.statementMs,
+    query_timeout: t.queryMs,
+    idle_in_transaction_session_timeout: 15_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    application_name: name.trim().slice(0, 63),
+  };
+}
+
+/**
  * Open the PostgreSQL control store: a small pool (4 connections), the schema brought up to date
  * by `migrate` (safe when replicas start together), then ready. Rejects with
  * StoreError("unavailable") when the database cannot be reached; never logs or throws the URL.
@@ -217,16 +235,7 @@ type Sql = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 export async function createPostgresControlStore(url: string, opts: PostgresControlStoreOptions): Promise<ControlStore> {
   const log = opts.log ?? defaultLog;
   const resyncMs = opts.resyncMs ?? 30_000;
-  const clientConfig: pg.ClientConfig = {
-    connectionString: url,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
-    query_timeout: QUERY_TIMEOUT_MS,
-    idle_in_transaction_session_timeout: 15_000,
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 10_000,
-    application_name: `signalbox ${opts.replica}`.slice(0, 63),
-  };
+  const clientConfig = postgresClientConfig(url, `signalbox ${opts.replica}`, { statementMs: STATEMENT_TIMEOUT_MS, queryMs: QUERY_TIMEOUT_MS });
   const pool = new pg.Pool({ ...clientConfig, max: 4, idleTimeoutMillis: 30_000 });
   // An idle pooled connection dying (database restart) must never crash the process.
   pool.on("error", (err) => log("warn", "control store: idle connection lost", { reason: unavailableReason(err) ?? "unexpected error" }));

@@ -46,7 +46,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { getHeapStatistics } from "node:v8";
 import pg from "pg";
 import { migrate } from "../control/migrations.ts";
-import { unavailableReason } from "../control/postgres-store.ts";
+import { postgresClientConfig, unavailableReason } from "../control/postgres-store.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Level } from "../telemetry/log.ts";
 import type { UsageRecord } from "./record.ts";
@@ -139,7 +139,6 @@ export interface PostgresUsageStore extends UsageStore {
 
 const STATEMENT_TIMEOUT_MS = 30_000;
 const QUERY_TIMEOUT_MS = 35_000;
-const CONNECT_TIMEOUT_MS = 2_000;
 /**
  * DDL (partitions) waits at most this long for the table lock, then tries again later: while it
  * waits in the lock queue, writes and reads of the table queue behind it.
@@ -434,14 +433,7 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
   const writer = randomBytes(8).toString("hex");
 
   const pool = new pg.Pool({
-    connectionString: url,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
-    query_timeout: QUERY_TIMEOUT_MS,
-    idle_in_transaction_session_timeout: 15_000,
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 10_000,
-    application_name: `signalbox usage ${opts.replica ?? ""}`.trim().slice(0, 63),
+    ...postgresClientConfig(url, `signalbox usage ${opts.replica ?? ""}`, { statementMs: STATEMENT_TIMEOUT_MS, queryMs: QUERY_TIMEOUT_MS }),
     max: Math.max(2, opts.poolSize ?? 4),
     idleTimeoutMillis: 30_000,
   });
