@@ -4,12 +4,19 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
-  async function send(req: UpstreamRequest, stream: boolean, signal: AbortSignal) {
-    const res = await transport.request(conn, adapter.buildRequest(req, stream), signal);
+  const authorize = adapter.authorize?.bind(adapter);
+  function send(req: UpstreamRequest, stream: boolean, signal: AbortSignal) {
+    return sendSpec(adapter.buildRequest(req, stream), signal);
+  }
+
+  const embedder = adapter.buildEmbedRequest && adapter.parseEmbedResponse ? { build: adapter.buildEmbedRequest.bind(adapter), parse: adapter.parseEmbedResponse.bind(adapter) } : undefined;
+  async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
+    if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
+    const res = await transport.request(conn, spec, signal);
     if (res.status < 200 || res.status >= 300) {
       let body = "";
       try {
@@ -25,6 +32,20 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
   return {
     name: conn.name,
     type: conn.type,
+    ...(embedder
+      ? {
+          async embed(req: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
+            const res = await sendSpec(embedder.build(req), signal);
+            let text: string;
+            try {
+              text = await res.body.text();
+            } catch (err) {
+              throw classifyTransportError(err, signal, conn);
+            }
+            return embedder.parse(text, req);
+          },
+        }
+      : {}),
     async complete(req, signal): Promise<ChatResult> {
       const res = await send(req, false, signal);
       let text: string;
@@ -37,7 +58,7 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     },
     async *stream(req, signal): AsyncGenerator<StreamEvent[]> {
       const res = await send(req, true, signal);
-      const sse = createSseParser();
+      const sse = adapter.streamDecoder ? adapter.streamDecoder() : createSseParser();
       const tr = adapter.streamTranslator();
       let finished = false;
       // Translate every SSE event of one network read into one batch. Content translated before

@@ -280,6 +280,27 @@ export class ProviderError extends Error {
   }
 }
 
+/** An embeddings request as the router hands it to one deployment (model: the pinned upstream model). */
+export interface EmbedRequest {
+  model: string;
+  /** The texts to embed, in order; never empty. */
+  inputs: string[];
+  /** Output dimensions, for models that can shorten their vectors (OpenAI text-embedding-3, Gemini). */
+  dimensions?: number;
+  /** End-user id for the provider's abuse tracking (already pseudonymous). */
+  user?: string;
+  /** What the vectors are for, for providers that take it (Gemini taskType, Cohere input_type). */
+  inputType?: "query" | "document";
+}
+
+/** An embeddings answer: one vector per input, in input order. */
+export interface EmbedResult {
+  model: string;
+  embeddings: Float32Array[];
+  /** Prompt tokens billed (absent when the provider does not report them: the gateway estimates). */
+  usage?: { inputTokens: number; providerCostUsd?: number };
+}
+
 /**
  * What the router calls. HTTP providers are an adapter (pure translation) composed with the
  * transport (see http-provider.ts); the built-in mock implements this directly.
@@ -297,6 +318,8 @@ export interface Provider {
    * token.
    */
   stream(req: UpstreamRequest, signal: AbortSignal): AsyncIterable<StreamEvent[]>;
+  /** Embeddings; absent when the provider type has none. */
+  embed?(req: EmbedRequest, signal: AbortSignal): Promise<EmbedResult>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */
@@ -323,9 +346,40 @@ export interface StreamTranslator {
   end(): StreamEvent[];
 }
 
+/**
+ * Frames an upstream stream body into events. The default is the SSE parser; Bedrock's binary
+ * `application/vnd.amazon.eventstream` decodes each message to { event: its :event-type (or
+ * :exception-type), data: its payload as text }.
+ */
+export interface StreamDecoder {
+  /** Events completed by this network read (possibly none). */
+  push(chunk: Uint8Array): SseEvent[];
+  /** The body ended: events still buffered (a trailing partial frame is dropped or throws). */
+  end(): SseEvent[];
+}
+
+/** What an adapter's `authorize` hook is given. */
+export interface AuthorizeContext {
+  /** The connection's base URL (origin and path prefix) the spec's path is appended to. */
+  baseUrl: string;
+  signal: AbortSignal;
+}
+
 /** The pure half of an HTTP provider: translation only, no I/O, no state across requests. */
 export interface ProviderAdapter {
   buildRequest(req: UpstreamRequest, stream: boolean): HttpRequestSpec;
+  /**
+   * Optional: credentials that depend on the final request or need I/O (AWS SigV4 signs the
+   * method, URL, headers and body hash; Vertex needs an OAuth access token from a cache that
+   * refreshes it). Runs just before each send; a failure to obtain credentials throws a
+   * ProviderError of kind "upstream_auth" (never containing the secret).
+   */
+  authorize?(spec: HttpRequestSpec, ctx: AuthorizeContext): Promise<HttpRequestSpec>;
+  /** Optional: a stream framing other than SSE (Bedrock's event stream). */
+  streamDecoder?(): StreamDecoder;
+  /** Embeddings (both or neither): the upstream request, and the parse of its 2xx body. Errors go through classifyError. */
+  buildEmbedRequest?(req: EmbedRequest): HttpRequestSpec;
+  parseEmbedResponse?(body: string, req: EmbedRequest): EmbedResult;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */
