@@ -36,7 +36,7 @@ export { ConfigError } from "./schema.ts";
 /** The embedded default: the mock provider, no keys, in-memory store. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.yaml", import.meta.url));
 
-const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "mock"] as const;
+const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
@@ -60,6 +60,9 @@ const DEFAULT_BASE_URL: Record<ProviderType, string> = {
   gemini: "https://generativelanguage.googleapis.com",
   openrouter: "https://openrouter.ai/api/v1",
   "openai-compatible": "",
+  // Derived from aws.region and vertex.location in finishProvider.
+  bedrock: "",
+  vertex: "",
   mock: "mock://local",
 };
 
@@ -109,6 +112,22 @@ const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Pa
   base_url: opt(str({ pattern: /^(https?|mock):\/\/\S+$/ })),
   api_key: opt(str()),
   api_version: opt(str()),
+  aws: opt(
+    obj({
+      region: req(str({ min: 1, pattern: /^[a-z]{2}(-[a-z]+)+-\d+$/ })),
+      access_key_id: opt(str()),
+      secret_access_key: opt(str()),
+      session_token: opt(str()),
+    }),
+  ),
+  vertex: opt(
+    obj({
+      project: req(str({ min: 1 })),
+      location: req(str({ min: 1, pattern: /^(global|[a-z]+-[a-z]+\d+)$/ })),
+      credentials_file: opt(str({ min: 1 })),
+      token_url: opt(str({ pattern: /^https?:\/\/\S+$/ })),
+    }),
+  ),
   headers: opt(record(str()), {}),
   timeouts: opt(timeoutsSpec, { connectMs: 5_000, headersMs: 60_000, bodyMs: 300_000 }),
   max_connections: opt(num({ min: 1, max: 10_000, int: true }), 128),
@@ -423,9 +442,16 @@ const rootSpec = obj<any>({
 
 function finishProvider(p: any, path: string): ProviderConfig {
   const type = p.type as ProviderType;
-  const baseUrl: string = (p.baseUrl ?? DEFAULT_BASE_URL[type]).replace(/\/+$/, "");
+  if (p.aws && type !== "bedrock") throw new ConfigError(join(path, "aws"), "only applies to type bedrock");
+  if (p.vertex && type !== "vertex") throw new ConfigError(join(path, "vertex"), "only applies to type vertex");
+  if (type === "bedrock" && !p.aws) throw new ConfigError(join(path, "aws"), "is required for type bedrock (aws.region; credentials default to the AWS_* environment variables)");
+  if (type === "vertex" && !p.vertex) throw new ConfigError(join(path, "vertex"), "is required for type vertex (vertex.project and vertex.location)");
+  let defaultBase = DEFAULT_BASE_URL[type];
+  if (type === "bedrock") defaultBase = `https://bedrock-runtime.${p.aws.region}.amazonaws.com`;
+  if (type === "vertex") defaultBase = p.vertex.location === "global" ? "https://aiplatform.googleapis.com" : `https://${p.vertex.location}-aiplatform.googleapis.com`;
+  const baseUrl: string = (p.baseUrl ?? defaultBase).replace(/\/+$/, "");
   if (!baseUrl) throw new ConfigError(join(path, "base_url"), `is required for type ${type}`);
-  if (type !== "mock" && type !== "openai-compatible" && !p.apiKey) {
+  if (type !== "mock" && type !== "openai-compatible" && type !== "bedrock" && type !== "vertex" && !p.apiKey) {
     throw new ConfigError(join(path, "api_key"), `is required for type ${type} (use \${ENV_VAR} to read it from the environment)`);
   }
   if (p.compat && type !== "openai-compatible" && type !== "openai" && type !== "azure") {

@@ -4,7 +4,28 @@
 import type { GuardrailAction, GuardrailKind, GuardrailStage } from "../guardrails/types.ts";
 import type { FailureKind, ModelParams } from "../providers/types.ts";
 
-export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "mock";
+export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "mock";
+
+/** Amazon Bedrock: region and credentials. Absent credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
+export interface AwsSettings {
+  region: string;
+  accessKeyId?: string;
+  /** Secret. Never logged, traced or returned. */
+  secretAccessKey?: string;
+  /** Secret. Never logged, traced or returned. */
+  sessionToken?: string;
+}
+
+/** Google Vertex AI: project, location and service-account credentials. */
+export interface VertexSettings {
+  project: string;
+  /** "us-central1", "europe-west4", … or "global". */
+  location: string;
+  /** Path of a service-account key file; absent: GOOGLE_APPLICATION_CREDENTIALS. */
+  credentialsFile?: string;
+  /** OAuth token endpoint override (tests point it at a fake); absent: the key file's token_uri. */
+  tokenUrl?: string;
+}
 
 /** Vendor quirks of OpenAI-compatible servers: configuration, not code. */
 export interface CompatQuirks {
@@ -55,6 +76,10 @@ export interface ProviderConfig {
   maxConnections: number;
   compat: CompatQuirks;
   mock: MockSettings;
+  /** type bedrock only. */
+  aws?: AwsSettings;
+  /** type vertex only. */
+  vertex?: VertexSettings;
 }
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
