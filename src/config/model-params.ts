@@ -18,6 +18,7 @@ interface ModelRule {
   efforts?: ReasoningEffort[];
   maxTokensField?: ModelParams["maxTokensField"];
   thinking?: ModelParams["thinking"];
+  thinkingControl?: ModelParams["thinkingControl"];
   jsonByInstruction?: ResponseFormat["type"][];
 }
 
@@ -178,6 +179,43 @@ export function thinkingBlockedBy(req: Pick<UpstreamRequest, "toolChoice" | "mes
   return undefined;
 }
 
+// ---- Gemini --------------------------------------------------------------------------------
+
+const noThinking = (label: string): ModelRule => ({ label, rejects: { reasoning_effort: { why: `${label} does not think (thinkingConfig is rejected)` } } });
+
+/**
+ * Gemini thinking by model family, as the Gemini API documents it per family (ai.google.dev,
+ * "Thinking"): 2.5 models take a token budget; Gemini 3 models take a level, 3 Pro only low and
+ * high, 3 Flash also minimal and medium; 1.5, 2.0 and Gemma models do not think. Looked up by
+ * the longest family prefix of the model id; an unknown Gemini model gets the current form (a level).
+ */
+const GEMINI_FAMILIES: [prefix: string, rule: ModelRule][] = [
+  ["gemini-3-pro", { label: "Gemini 3 Pro", thinkingControl: "level", efforts: ["low", "high"] }],
+  ["gemini-3.1-pro", { label: "Gemini 3.1 Pro", thinkingControl: "level", efforts: ["low", "medium", "high"] }],
+  ["gemini-3-flash", { label: "Gemini 3 Flash", thinkingControl: "level" }],
+  ["gemini-2.5-", { label: "Gemini 2.5", thinkingControl: "budget" }],
+  ["gemini-2.0-", noThinking("Gemini 2.0")],
+  ["gemini-1.5-", noThinking("Gemini 1.5")],
+  ["gemini-1.0-", noThinking("Gemini 1.0")],
+  ["gemini-pro", noThinking("Gemini 1.0")],
+  ["gemma-", noThinking("Gemma")],
+];
+const GEMINI_UNKNOWN: ModelRule = { label: "this Gemini model", thinkingControl: "level" };
+
+/** The Gemini rule for a model id ("models/" and "vendor/" prefixes ignored). */
+export function geminiRule(model: string): { label: string; thinkingControl?: ModelParams["thinkingControl"]; efforts?: ReasoningEffort[]; rejects?: ModelParams["rejects"] } {
+  const id = (model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model).toLowerCase();
+  let best: ModelRule | undefined;
+  let bestLen = -1;
+  for (const [prefix, rule] of GEMINI_FAMILIES) {
+    if (id.startsWith(prefix) && prefix.length > bestLen) {
+      best = rule;
+      bestLen = prefix.length;
+    }
+  }
+  return best ?? GEMINI_UNKNOWN;
+}
+
 // ---- Azure OpenAI api-versions ----------------------------------------------------------------
 
 /**
@@ -279,6 +317,8 @@ export function resolveModelParams(conn: ParamsConnection, model: string, maxOut
     rule = hit?.rule;
   } else if (conn.type === "anthropic") {
     rule = lookup(ANTHROPIC, model)?.rule ?? ANTHROPIC_UNKNOWN;
+  } else if (conn.type === "gemini" || (conn.type === "vertex" && !/^claude-/i.test(model))) {
+    rule = geminiRule(model);
   }
   const params: ModelParams = { source: "", rejects: { ...rule?.rejects }, maxOutputTokens };
   if (rule) {
@@ -288,6 +328,7 @@ export function resolveModelParams(conn: ParamsConnection, model: string, maxOut
     if (rule.efforts) params.efforts = rule.efforts;
     if (rule.maxTokensField) params.maxTokensField = rule.maxTokensField;
     if (rule.thinking) params.thinking = rule.thinking;
+    if (rule.thinkingControl) params.thinkingControl = rule.thinkingControl;
     if (rule.jsonByInstruction) params.jsonByInstruction = rule.jsonByInstruction;
   }
   if (conn.type === "anthropic") params.cacheBreakpoints = ANTHROPIC_CACHE_BREAKPOINTS;

@@ -139,6 +139,11 @@ export interface ModelParams {
   /** Anthropic thinking: manual (`enabled` + budget_tokens) or adaptive (steered by `output_config.effort`). */
   thinking?: "manual" | "adaptive";
   /**
+   * Gemini thinking: a token budget (`thinkingBudget`, 2.5 models) or a level (`thinkingLevel`,
+   * Gemini 3). Models that do not think reject reasoning_effort instead.
+   */
+  thinkingControl?: "budget" | "level";
+  /**
    * Output formats the model has no native form for: asked for with an instruction in the system
    * prompt (Anthropic: json_object always, json_schema without structured outputs). Reported as a
    * note, never refused.

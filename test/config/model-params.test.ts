@@ -46,6 +46,39 @@ describe("OpenAI reasoning models", () => {
   });
 });
 
+describe("Gemini models", () => {
+  const gemini = (model: string) => resolveModelParams({ type: "gemini" }, model, 65536);
+  test("thinking by family: 2.5 a budget, 3 a level (3 Pro only low/high), 1.5/2.0/Gemma none", () => {
+    assert.equal(gemini("gemini-2.5-flash-lite").thinkingControl, "budget");
+    assert.equal(gemini("models/gemini-2.5-pro").thinkingControl, "budget");
+    assert.equal(gemini("gemini-3-flash-preview").thinkingControl, "level");
+    assert.equal(gemini("gemini-3-flash-preview").efforts, undefined);
+    assert.deepEqual(gemini("gemini-3-pro-preview").efforts, ["low", "high"]);
+    assert.equal(gemini("gemini-3-pro-preview").source, "Gemini 3 Pro");
+    for (const m of ["gemini-2.0-flash", "gemini-1.5-pro-002", "gemma-3-27b-it"]) {
+      assert.ok(gemini(m).rejects.reasoning_effort, m);
+      assert.equal(gemini(m).thinkingControl, undefined, m);
+    }
+    // An unknown (newer) Gemini model gets today's form.
+    assert.equal(gemini("gemini-4-ultra").thinkingControl, "level");
+  });
+
+  test("the router maps an effort Gemini 3 Pro does not take and the adapter sends the level it was given", async () => {
+    const { fitRequest } = await import("../../src/router/fit-params.ts");
+    const { convertToGeminiThinkingConfig } = await import("../../src/providers/gemini/index.ts");
+    const p = gemini("gemini-3-pro-preview");
+    const fit = fitRequest({ messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }], reasoningEffort: "minimal" }, p);
+    assert.equal(fit.request.reasoningEffort, "low");
+    assert.match(fit.dropped[0].detail, /sent as low: this model takes low, high/);
+    assert.deepEqual(convertToGeminiThinkingConfig("gemini-3-pro-preview", "low", p), { thinkingLevel: "low", includeThoughts: true });
+    assert.deepEqual(convertToGeminiThinkingConfig("gemini-2.5-flash", "high", gemini("gemini-2.5-flash")), { thinkingBudget: 24576, includeThoughts: true });
+    // A model that does not think: the router drops the effort, and the adapter sends no config either.
+    const old = gemini("gemini-2.0-flash");
+    assert.equal(fitRequest({ messages: [], reasoningEffort: "high" }, old).request.reasoningEffort, undefined);
+    assert.equal(convertToGeminiThinkingConfig("gemini-2.0-flash", "high", old), undefined);
+  });
+});
+
 describe("Claude models", () => {
   test("every Claude model: no seed or penalties, 4 cache breakpoints, the model's maximum", () => {
     for (const m of ["claude-3-5-haiku-20241022", "claude-sonnet-4-5-20250929", "claude-opus-4-8", "claude-unknown-9"]) {

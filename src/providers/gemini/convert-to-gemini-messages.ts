@@ -2,7 +2,8 @@
 // systemInstruction, tools → functionDeclarations, tool choice → toolConfig, sampling and output
 // options → generationConfig. Pure: images are referenced or inlined, never downloaded.
 
-import type { ChatMessage, ContentPart, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../types.ts";
+import type { ChatMessage, ContentPart, ModelParams, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../types.ts";
+import { geminiRule } from "../../config/model-params.ts";
 import { ProviderError } from "../types.ts";
 import type {
   GeminiContent,
@@ -55,7 +56,8 @@ export function convertToGeminiMessages(
 ): Pick<GeminiRequest, "contents" | "systemInstruction"> {
   const model = bareModel(options.model).toLowerCase();
   const isGemma = model.startsWith("gemma-");
-  const isGemini3 = /^gemini-(?:[3-9]|\d\d)/.test(model);
+  // Gemini 3 validates thought signatures on replayed function calls; its models think by level.
+  const isGemini3 = geminiRule(model).thinkingControl === "level";
   const systemTexts: string[] = [];
   const contents: GeminiContent[] = [];
 
@@ -273,7 +275,7 @@ export function convertToGeminiGenerationConfig(req: UpstreamRequest): GeminiGen
     g.responseJsonSchema = rf.schema;
   }
   if (req.reasoningEffort) {
-    const t = convertToGeminiThinkingConfig(req.model, req.reasoningEffort);
+    const t = convertToGeminiThinkingConfig(req.model, req.reasoningEffort, req.params);
     if (t) g.thinkingConfig = t;
   }
   return Object.keys(g).length > 0 ? g : undefined;
@@ -289,22 +291,33 @@ const THINKING_BUDGET: Record<ReasoningEffort, number> = {
 
 /**
  * reasoningEffort → thinkingConfig, with `includeThoughts` so thought summaries come back as reasoning.
- * Gemini 3 models take `thinkingLevel` (3 Pro knows only low/high; 3 Flash also minimal/medium);
- * other thinking models take a token budget. Models without thinking (1.x, 2.0, Gemma) get none,
- * since they reject the field.
+ * How a model is told (a level or a token budget) and which efforts it takes come from the
+ * catalog's rules (src/config/model-params.ts), resolved once per deployment; the router has
+ * already mapped an effort the model does not take to the nearest one, and dropped the effort
+ * for models that do not think. Without resolved rules (a direct adapter call) the table is
+ * consulted by model id.
  */
-export function convertToGeminiThinkingConfig(model: string, effort: ReasoningEffort): GeminiThinkingConfig | undefined {
-  const m = bareModel(model).toLowerCase();
-  if (m.startsWith("gemma-") || /^gemini-(?:1\.|2\.0)/.test(m)) return undefined;
-  if (/^gemini-(?:[3-9]|\d\d)/.test(m)) {
-    const isPro = m.includes("-pro");
-    const onlyLowHigh = /^gemini-3-pro/.test(m);
-    let level: GeminiThinkingConfig["thinkingLevel"] = effort;
-    if (effort === "minimal" && isPro) level = "low";
-    if (effort === "medium" && onlyLowHigh) level = "high";
+export function convertToGeminiThinkingConfig(model: string, effort: ReasoningEffort, params?: ModelParams): GeminiThinkingConfig | undefined {
+  const rule = params ? { thinkingControl: params.thinkingControl, efforts: params.efforts, rejects: params.rejects } : geminiRule(model);
+  if (!rule.thinkingControl || rule.rejects?.reasoning_effort) return undefined;
+  if (rule.thinkingControl === "level") {
+    const level = rule.efforts && !rule.efforts.includes(effort) ? nearestOf(effort, rule.efforts) : effort;
     return { thinkingLevel: level, includeThoughts: true };
   }
   return { thinkingBudget: THINKING_BUDGET[effort], includeThoughts: true };
+}
+
+const EFFORTS: ReasoningEffort[] = ["minimal", "low", "medium", "high"];
+/** The nearest effort the model takes (ties go to the higher one), as the router's fitting does. */
+function nearestOf(want: ReasoningEffort, have: ReasoningEffort[]): ReasoningEffort {
+  const w = EFFORTS.indexOf(want);
+  let best = have[0];
+  for (const e of have) {
+    const d = Math.abs(EFFORTS.indexOf(e) - w);
+    const bd = Math.abs(EFFORTS.indexOf(best) - w);
+    if (d < bd || (d === bd && EFFORTS.indexOf(e) > EFFORTS.indexOf(best))) best = e;
+  }
+  return best;
 }
 
 function badRequest(message: string): ProviderError {
