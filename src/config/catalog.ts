@@ -13,7 +13,8 @@
 // surcharge (billed at the input price, never free); `cacheWrite1h` Anthropic's 1-hour writes;
 // `reasoning` absent = the output price. `tiers` are long-context prices: a request whose prompt
 // (cache reads and writes included) exceeds `aboveInputTokens` is billed entirely at the tier's.
-// Retired models are removed (Claude 3.x, Gemini 2.0); a removed name needs a price in the config.
+// Retired models are removed (Claude 3.x, Claude Sonnet 4 and Opus 4 (retired 2026-06-15), Opus 4.1
+// (2026-08-05), Gemini 2.0); a removed name needs a price in the config.
 
 import type { Capability } from "./types.ts";
 
@@ -94,11 +95,19 @@ const o4Mini = e({ input: 1.1, cached: 0.275, output: 4.4 }, 200_000, 100_000, c
 // writes 2×. Sonnet 4 and 4.5 with the 1M-context window: a request above 200k input tokens is
 // billed at the long-context prices (input 2×, output 1.5×, cache prices scaled likewise). ----
 const sonnetLong = [{ aboveInputTokens: 200_000, input: 6, cached: 0.6, cacheWrite: 7.5, cacheWrite1h: 12, output: 22.5 }];
+/** The standard Anthropic ratios on an input and output price. */
+const claudePrices = (input: number, output: number): CatalogPrices => ({ input, cached: input * 0.1, cacheWrite: input * 1.25, cacheWrite1h: input * 2, output });
 const opus45 = e({ input: 5, cached: 0.5, cacheWrite: 6.25, cacheWrite1h: 10, output: 25 }, 200_000, 64_000, cachedReasoning, 0.97);
-const opus41 = e({ input: 15, cached: 1.5, cacheWrite: 18.75, cacheWrite1h: 30, output: 75 }, 200_000, 32_000, cachedReasoning, 0.95);
 const sonnet45 = e({ input: 3, cached: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15 }, 200_000, 64_000, cachedReasoning, 0.93, sonnetLong);
-const sonnet4 = e({ input: 3, cached: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15 }, 200_000, 64_000, cachedReasoning, 0.9, sonnetLong);
 const haiku45 = e({ input: 1, cached: 0.1, cacheWrite: 1.25, cacheWrite1h: 2, output: 5 }, 200_000, 64_000, cachedReasoning, 0.78);
+// 4.6 and later: a 1M-token window at one price, 128k output (the models' overview pages).
+const opus46 = e(claudePrices(5, 25), 1_000_000, 128_000, cachedReasoning, 0.97);
+const sonnet46 = e(claudePrices(3, 15), 1_000_000, 128_000, cachedReasoning, 0.94);
+const opus5 = e(claudePrices(5, 25), 1_000_000, 128_000, cachedReasoning, 0.98);
+// Opus 5.5 reads the cache at 0.05× input (its overview page: $0.20 read, $5 / $8 writes).
+const opus55 = e({ input: 4, cached: 0.2, cacheWrite: 5, cacheWrite1h: 8, output: 20 }, 1_000_000, 128_000, cachedReasoning, 0.99);
+const sonnet55 = e(claudePrices(2, 10), 1_000_000, 128_000, cachedReasoning, 0.96);
+const fable51 = e(claudePrices(10, 50), 1_000_000, 128_000, cachedReasoning, 0.99);
 
 // ---- Google Gemini (PRICE_SOURCES.gemini). Cached input at the context-caching price (cache
 // storage per hour is billed by Google apart, not per request); writes carry no surcharge;
@@ -149,14 +158,18 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "o4-mini": o4Mini,
   "o4-mini-2025-04-16": o4Mini,
 
+  "claude-fable-5-1": fable51,
+  "claude-opus-5-5": opus55,
+  "claude-opus-5": opus5,
+  "claude-sonnet-5-5": sonnet55,
+  "claude-opus-4-8": opus46,
+  "claude-opus-4-7": opus46,
+  "claude-opus-4-6": opus46,
+  "claude-sonnet-4-6": sonnet46,
   "claude-opus-4-5": opus45,
   "claude-opus-4-5-20251101": opus45,
-  "claude-opus-4-1": opus41,
-  "claude-opus-4-1-20250805": opus41,
   "claude-sonnet-4-5": sonnet45,
   "claude-sonnet-4-5-20250929": sonnet45,
-  "claude-sonnet-4-0": sonnet4,
-  "claude-sonnet-4-20250514": sonnet4,
   "claude-haiku-4-5": haiku45,
   "claude-haiku-4-5-20251001": haiku45,
 

@@ -29,7 +29,7 @@ deployments:
   - { id: openai/gpt-4.1, provider: openai, model: gpt-4.1 }
   - { id: openai/gpt-5-pro, provider: openai, model: gpt-5-pro }
   - { id: claude/sonnet-4-5, provider: anthropic, model: claude-sonnet-4-5-20250929 }
-  - { id: claude/sonnet-4, provider: anthropic, model: claude-sonnet-4-20250514 }
+  - { id: claude/opus-5-5, provider: anthropic, model: claude-opus-5-5 }
   - { id: gemini/flash, provider: gemini, model: gemini-2.5-flash }
   - { id: gemini/pro, provider: gemini, model: gemini-2.5-pro }
   # Azure: a freely named deployment priced as its base_model; and one priced in the config.
@@ -122,8 +122,8 @@ const ROWS: Row[] = [
     total: 48_000_000,
   },
   {
-    name: "Anthropic Sonnet 4 1M-context tier: above 200k input tokens every price is the long-context one",
-    deployment: "claude/sonnet-4",
+    name: "Anthropic Sonnet 4.5 1M-context tier: above 200k input tokens every price is the long-context one",
+    deployment: "claude/sonnet-4-5",
     usage: anthropic({
       input_tokens: 150_000,
       cache_read_input_tokens: 80_000,
@@ -135,6 +135,21 @@ const ROWS: Row[] = [
     // $7.50 5m write: 6,000 × 7.5 × 1000 = 45,000,000; $12 1h write: 4,000 × 12 × 1000 = 48,000,000;
     // $22.50 out: 4,000 × 22.5 × 1000 = 90,000,000 → 1,131,000,000
     total: 1_131_000_000,
+  },
+  {
+    name: "Anthropic Opus 5.5: its own cache-read ratio (0.05× input), one price across its 1M window",
+    deployment: "claude/opus-5-5",
+    usage: anthropic({
+      input_tokens: 200_000,
+      cache_read_input_tokens: 100_000,
+      cache_creation_input_tokens: 3_000,
+      cache_creation: { ephemeral_5m_input_tokens: 1_000, ephemeral_1h_input_tokens: 2_000 },
+      output_tokens: 1_000,
+    }),
+    // $4 in: 200,000 × 4 × 1000 = 800,000,000; $0.20 read: 100,000 × 0.2 × 1000 = 20,000,000;
+    // $5 5m write: 1,000 × 5 × 1000 = 5,000,000; $8 1h write: 2,000 × 8 × 1000 = 16,000,000;
+    // $20 out: 1,000 × 20 × 1000 = 20,000,000 → 861,000,000 (303k prompt tokens, no tier)
+    total: 861_000_000,
   },
   {
     name: "Gemini 2.5 Flash: thoughts and cached content",
