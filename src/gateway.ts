@@ -4,6 +4,7 @@
 
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ChatService } from "../gen/signalbox/v1/chat_pb.ts";
+import { EmbeddingService } from "../gen/signalbox/v1/embedding_pb.ts";
 import { RouteService } from "../gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "../gen/signalbox/v1/usage_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -23,9 +24,10 @@ import type { Provider } from "./providers/types.ts";
 import type { ExecuteDeps } from "./router/execute.ts";
 import { plan as planCall, seededRandom } from "./router/plan.ts";
 import { createModelRegistry, type ModelRegistry } from "./router/registry.ts";
-import type { ChatCall, Plan } from "./router/types.ts";
+import type { Call, Plan } from "./router/types.ts";
 import { callerKey, type Authenticator } from "./server/auth.ts";
 import { chatService } from "./server/chat-service.ts";
+import { embeddingService } from "./server/embedding-service.ts";
 import { newRequestId, requestInfoKey, traceIdFrom } from "./server/context.ts";
 import { toConnectError } from "./server/errors.ts";
 import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
@@ -78,7 +80,8 @@ export interface GatewayCore {
   auth: Authenticator;
   /** Keys, teams and the audit log, managed at run time (AdminService). */
   control: ControlPlane;
-  plan(call: ChatCall): Plan;
+  /** Plans a chat or an embeddings call (only deployments serving its operation are candidates). */
+  plan(call: Call): Plan;
   /** The configuration's guardrails, compiled with it (a reload swaps them with plan and exec). */
   guardrails: GuardrailSet;
 }
@@ -323,7 +326,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const cache = opts.cache ?? (await createCache(config));
   const engine = createChatEngine(core, cache);
   const compat = createCompatHandler(core, engine);
-  const health = createHealthState([ChatService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
+  const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
   // caller (health checks need no key).
@@ -402,6 +405,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
     routes(router) {
       router.service(ChatService, chatService(engine));
+      router.service(EmbeddingService, embeddingService(engine));
       router.service(RouteService, routeService(core));
       router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
       router.service(AdminService, adminService(control, { authEnabled: () => control.directory.enabled, reload: (actor) => gateway.reload(actor) }));

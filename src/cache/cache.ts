@@ -1,11 +1,14 @@
 // The response cache: exact match on the normalised request (model resolved by the planner,
 // messages, parameters), stored in Redis (shared by replicas) or in memory (the embedded
 // default), with a TTL per route and per request. A lookup never fails a request: any error,
-// timeout or missing Redis is a miss.
+// timeout or missing Redis is a miss. Embeddings are cached per input: one entry per (scope,
+// deployment, dimensions, input type, input text), so a batch reuses whatever inputs it shares
+// with earlier ones.
 
 import { createHash } from "node:crypto";
 import type { RedisClient } from "../state/redis.ts";
 import type { FinishReason, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
 
 /** What a cached answer holds: enough to answer unary or replay a stream. */
 export interface CachedAnswer {
@@ -24,11 +27,26 @@ export interface CachedAnswer {
   storedAt: number;
 }
 
+/** One input's embedding as cached: the vector and the deployment that made it. */
+export interface CachedVector {
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  /** The vector as little-endian float32 bytes, base64 (compact in Redis, exact on the way back). */
+  vector: string;
+  /** Epoch ms when the vector was stored. */
+  storedAt: number;
+}
+
 export interface CacheStore {
   /** The stored answer, or undefined on a miss, an error or a timeout. Never rejects. */
   get(key: string): Promise<CachedAnswer | undefined>;
   /** Store with a TTL; fire and forget, never throws. */
   set(key: string, value: CachedAnswer, ttlSeconds: number): void;
+  /** Embedding vectors by key (embeddingKey), looked up together; a miss, error or timeout is undefined. Never rejects. */
+  getVectors(keys: readonly string[]): Promise<(CachedVector | undefined)[]>;
+  /** Store one vector with a TTL; fire and forget, never throws. */
+  setVector(key: string, value: CachedVector, ttlSeconds: number): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +87,28 @@ export function cacheKey(p: CacheKeyParts): string {
   return h.digest("base64url");
 }
 
+export interface EmbeddingKeyParts {
+  /** The caller's team, or "*" when the route shares answers across teams. */
+  scope: string;
+  /** The deployment whose vector it is: vectors of different models never mix. */
+  deployment: string;
+  dimensions?: number;
+  inputType?: string;
+  input: string;
+}
+
+/** sha256 over one input and what shapes its vector; 43 base64url characters (never equal to a cacheKey: its own prefix). */
+export function embeddingKey(p: EmbeddingKeyParts): string {
+  const h = createHash("sha256");
+  h.update(`e1\n${p.scope}\n${p.deployment}\n${p.dimensions ?? ""}\n${p.inputType ?? ""}\n`);
+  h.update(p.input);
+  return h.digest("base64url");
+}
+
+/** A vector as cached (little-endian float32 bytes, base64) and back. */
+export const packVector = (v: Float32Array): string => Buffer.from(toFloat32le(v)).toString("base64");
+export const unpackVector = (s: string): Float32Array => fromFloat32le(Buffer.from(s, "base64"));
+
 /**
  * In-process cache: a Map in insertion order doubles as an LRU (a hit re-inserts), bounded by
  * entries and by approximate bytes. Expired entries are dropped when read or evicted.
@@ -77,7 +117,7 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
   const now = opts.now ?? Date.now;
-  const map = new Map<string, { value: CachedAnswer; expires: number; bytes: number }>();
+  const map = new Map<string, { value: CachedAnswer | CachedVector; expires: number; bytes: number }>();
   let bytes = 0;
   const drop = (k: string) => {
     const e = map.get(k);
@@ -85,28 +125,39 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
     bytes -= e.bytes;
     map.delete(k);
   };
+  const read = (key: string) => {
+    const e = map.get(key);
+    if (!e) return undefined;
+    if (e.expires <= now()) {
+      drop(key);
+      return undefined;
+    }
+    map.delete(key);
+    map.set(key, e);
+    return e.value;
+  };
+  const write = (key: string, value: CachedAnswer | CachedVector, size: number, ttlSeconds: number) => {
+    drop(key);
+    if (size > maxBytes) return;
+    map.set(key, { value, expires: now() + ttlSeconds * 1000, bytes: size });
+    bytes += size;
+    for (const k of map.keys()) {
+      if (map.size <= maxEntries && bytes <= maxBytes) break;
+      drop(k);
+    }
+  };
   return {
     async get(key) {
-      const e = map.get(key);
-      if (!e) return undefined;
-      if (e.expires <= now()) {
-        drop(key);
-        return undefined;
-      }
-      map.delete(key);
-      map.set(key, e);
-      return e.value;
+      return read(key) as CachedAnswer | undefined;
     },
     set(key, value, ttlSeconds) {
-      drop(key);
-      const size = 256 + 2 * (value.text.length + (value.reasoning?.length ?? 0) + value.toolCalls.reduce((n, c) => n + c.arguments.length + c.name.length, 0));
-      if (size > maxBytes) return;
-      map.set(key, { value, expires: now() + ttlSeconds * 1000, bytes: size });
-      bytes += size;
-      for (const k of map.keys()) {
-        if (map.size <= maxEntries && bytes <= maxBytes) break;
-        drop(k);
-      }
+      write(key, value, 256 + 2 * (value.text.length + (value.reasoning?.length ?? 0) + value.toolCalls.reduce((n, c) => n + c.arguments.length + c.name.length, 0)), ttlSeconds);
+    },
+    async getVectors(keys) {
+      return keys.map((k) => read(k) as CachedVector | undefined);
+    },
+    setVector(key, value, ttlSeconds) {
+      write(key, value, 256 + value.vector.length, ttlSeconds);
     },
     size: () => map.size,
     async close() {
@@ -135,29 +186,33 @@ export function createRedisCacheStore(client: RedisClient, opts: { prefix?: stri
     }
     return undefined;
   };
-  return {
-    get(key) {
-      return new Promise<CachedAnswer | undefined>((resolve) => {
-        const t = setTimeout(() => resolve(failed(new Error(`cache lookup took over ${timeoutMs} ms`))), timeoutMs);
-        client.get(prefix + key).then(
-          (s) => {
-            clearTimeout(t);
-            try {
-              resolve(s ? (JSON.parse(s) as CachedAnswer) : undefined);
-            } catch (err) {
-              resolve(failed(err));
-            }
-          },
-          (err) => {
-            clearTimeout(t);
+  const lookup = <T>(key: string): Promise<T | undefined> =>
+    new Promise<T | undefined>((resolve) => {
+      const t = setTimeout(() => resolve(failed(new Error(`cache lookup took over ${timeoutMs} ms`))), timeoutMs);
+      client.get(prefix + key).then(
+        (s) => {
+          clearTimeout(t);
+          try {
+            resolve(s ? (JSON.parse(s) as T) : undefined);
+          } catch (err) {
             resolve(failed(err));
-          },
-        );
-      });
-    },
-    set(key, value, ttlSeconds) {
-      client.set(prefix + key, JSON.stringify(value), "PX", ttlSeconds * 1000).catch(failed);
-    },
+          }
+        },
+        (err) => {
+          clearTimeout(t);
+          resolve(failed(err));
+        },
+      );
+    });
+  const store = (key: string, value: unknown, ttlSeconds: number) => {
+    client.set(prefix + key, JSON.stringify(value), "PX", ttlSeconds * 1000).catch(failed);
+  };
+  return {
+    get: (key) => lookup<CachedAnswer>(key),
+    set: store,
+    // One GET per input, all sent at once (one network round; keys spread over cluster slots, so no MGET).
+    getVectors: (keys) => Promise.all(keys.map((k) => lookup<CachedVector>(k))),
+    setVector: store,
     async close() {},
   };
 }

@@ -1,5 +1,8 @@
 // The OpenAI-compatible front door, on the gateway's own port:
 //   POST /v1/chat/completions   (unary, or SSE with stream: true; stream_options.include_usage)
+//   POST /v1/embeddings         (OpenAI's shape, the engine's embeddings operation: embeddings.ts)
+//   POST /v1/responses          (the Responses API, stateless: responses/handler.ts)
+//   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
 //   GET  /v1/models/{id}
 // It authenticates, parses and validates, then hands the call to the same chat engine as
@@ -18,6 +21,10 @@ import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
 import { chunkWriter, completionJson, toOpenAIError } from "./response.ts";
+import { serveEmbeddings } from "./embeddings.ts";
+import { serveResponses } from "./responses/handler.ts";
+import { serveMessages } from "./anthropic/handler.ts";
+import { toAnthropicError } from "./anthropic/errors.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -192,7 +199,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     let status = 200;
     let message: string | undefined;
     try {
-      const auth = header(req, "authorization") ?? (header(req, "api-key") ? `Bearer ${header(req, "api-key")}` : undefined);
+      // Azure's api-key and Anthropic's x-api-key carry the same keys as Authorization: Bearer.
+      const apiKey = header(req, "x-api-key") ?? header(req, "api-key");
+      const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       const caller = core.auth.authenticate(auth ?? null);
       if (path === "/v1/chat/completions") {
         if (req.method !== "POST") {
@@ -201,6 +210,38 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
           return;
         }
         status = await chat(req, res, ri, caller, ac.signal);
+        return;
+      }
+      if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
+        const body = req.method === "POST" ? await readBody(req, maxBytes) : Buffer.alloc(0);
+        status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
+        return;
+      }
+      if (path === "/v1/embeddings") {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        let body: unknown;
+        try {
+          body = JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
+        } catch (err) {
+          if (err instanceof GatewayError) throw err;
+          throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+        }
+        const out = await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
+        sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
+        return;
+      }
+      if (path === "/v1/responses") {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        const body = await readBody(req, maxBytes);
+        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
       if (req.method !== "GET" && req.method !== "HEAD") {
@@ -218,7 +259,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, m);
     } catch (err) {
-      const e = toOpenAIError(err);
+      const e = path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : toOpenAIError(err);
       status = e.status;
       message = e.body.error.message;
       sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
@@ -233,7 +274,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     if (!url.startsWith("/v1/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/models" && !path.startsWith("/v1/models/")) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/")) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

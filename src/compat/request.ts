@@ -16,7 +16,7 @@ import type { Caller, ChatCall } from "../router/types.ts";
 import { validateCall, type FieldNames } from "../server/validate.ts";
 import type { Task } from "../config/types.ts";
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 export interface CompatRequest {
   call: ChatCall;
@@ -25,42 +25,42 @@ export interface CompatRequest {
   cache?: { mode: CacheMode; ttlSeconds?: number };
 }
 
-function bad(param: string, message: string): never {
+export function bad(param: string, message: string): never {
   throw new GatewayError("invalid_argument", `${param}: ${message}`, { field: param });
 }
 
-const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
-function str(o: Json, k: string, path: string): string | undefined {
+export function str(o: Json, k: string, path: string): string | undefined {
   const v = o[k];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "string") bad(path, `must be a string, got ${typeof v}`);
   return v;
 }
-function num(o: Json, k: string, path: string): number | undefined {
+export function num(o: Json, k: string, path: string): number | undefined {
   const v = o[k];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "number" || !Number.isFinite(v)) bad(path, `must be a number`);
   return v;
 }
-function int(o: Json, k: string, path: string): number | undefined {
+export function int(o: Json, k: string, path: string): number | undefined {
   const v = num(o, k, path);
   if (v !== undefined && !Number.isInteger(v)) bad(path, `must be an integer, got ${v}`);
   return v;
 }
-function bool(o: Json, k: string, path: string): boolean | undefined {
+export function bool(o: Json, k: string, path: string): boolean | undefined {
   const v = o[k];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "boolean") bad(path, "must be a boolean");
   return v;
 }
-function arr(o: Json, k: string, path: string): unknown[] | undefined {
+export function arr(o: Json, k: string, path: string): unknown[] | undefined {
   const v = o[k];
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) bad(path, "must be an array");
   return v;
 }
-function obj(o: Json, k: string, path: string): Json | undefined {
+export function obj(o: Json, k: string, path: string): Json | undefined {
   const v = o[k];
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) bad(path, "must be an object");
@@ -205,7 +205,7 @@ function responseFormat(v: Json | undefined): ResponseFormat | undefined {
   }
 }
 
-function stringList(v: unknown[] | undefined, path: string): string[] {
+export function stringList(v: unknown[] | undefined, path: string): string[] {
   return (v ?? []).map((s, i) => (typeof s === "string" ? s : bad(`${path}[${i}]`, "must be a string")));
 }
 
@@ -263,18 +263,65 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
   const stream = bool(body, "stream", "stream") ?? false;
   if (so && !stream) bad("stream_options", "is only allowed when stream is true");
 
+  const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
+  validateCall(call, fieldNames(maxName));
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache };
+}
+
+/** OpenAI's `metadata`: string values only (recorded with usage, never sent upstream). */
+export function stringMetadata(body: Json): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj(body, "metadata", "metadata") ?? {})) {
     if (typeof v !== "string") bad(`metadata.${k}`, "must be a string");
     metadata[k] = v;
   }
+  return metadata;
+}
 
-  // Signalbox's own options (the Connect API's RoutingOptions, tags, cache).
+/** What a front door knows of a call besides its `signalbox` object. */
+export interface DoorCall {
+  id: string;
+  model: string;
+  request: ChatCall["request"];
+  user?: string;
+  metadata: Record<string, string>;
+  caller: Caller;
+  stream: boolean;
+  /** The sticky key when the `signalbox` object names none (default: the user). */
+  sticky?: string;
+  /** Models tried after `model`, before the `signalbox` object's fallbacks. */
+  extraFallbacks?: string[];
+}
+
+/** A front door's ChatCall: what it parsed, with the routing, tags, guardrails and cache of its `signalbox` object. */
+export function doorCall(body: Json, d: DoorCall): { call: ChatCall; cache?: CompatRequest["cache"] } {
+  const opts = signalboxOptions(body, d.model, d.sticky ?? d.user, d.extraFallbacks);
+  const call: ChatCall = {
+    id: d.id,
+    model: d.model,
+    request: d.request,
+    routing: opts.routing,
+    user: d.user || undefined,
+    tags: opts.tags,
+    metadata: d.metadata,
+    caller: d.caller,
+    stream: d.stream,
+    ...(opts.guardrails ? { guardrails: opts.guardrails } : {}),
+  };
+  return { call, ...(opts.cache ? { cache: opts.cache } : {}) };
+}
+
+/**
+ * The `signalbox` extension object of the OpenAI-shaped doors (the Connect API's routing options,
+ * tags, guardrails and cache options). `extraFallbacks` are models tried after `model` before the
+ * object's own fallbacks; `sticky` is the sticky key when the object names none.
+ */
+export function signalboxOptions(body: Json, model: string, sticky: string | undefined, extraFallbacks: string[] = []): Pick<ChatCall, "routing" | "tags" | "guardrails"> & { cache?: CompatRequest["cache"] } {
   const sb = obj(body, "signalbox", "signalbox") ?? {};
   const tm = obj(sb, "timeouts", "signalbox.timeouts") ?? {};
   const task = str(sb, "task", "signalbox.task");
   if (task !== undefined && !TASKS.has(task)) bad("signalbox.task", `must be one of ${[...TASKS].join(", ")}, got "${task}"`);
-  const fallbacks = [...stringList(arr(body, "models", "models"), "models"), ...stringList(arr(sb, "fallbacks", "signalbox.fallbacks"), "signalbox.fallbacks")].filter((m) => m !== model);
+  const fallbacks = [...extraFallbacks, ...stringList(arr(sb, "fallbacks", "signalbox.fallbacks"), "signalbox.fallbacks")].filter((m) => m !== model);
   const cacheOpts = obj(sb, "cache", "signalbox.cache");
   let cache: CompatRequest["cache"];
   if (cacheOpts) {
@@ -285,10 +332,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
   const maxCost = int(sb, "max_cost_nano_usd", "signalbox.max_cost_nano_usd");
   const guardrails = stringList(arr(sb, "guardrails", "signalbox.guardrails"), "signalbox.guardrails");
 
-  const call: ChatCall = {
-    id,
-    model,
-    request: req,
+  return {
     routing: {
       fallbacks,
       noFallback: bool(sb, "no_fallback", "signalbox.no_fallback") ?? false,
@@ -296,7 +340,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
       maxCostNanos: maxCost,
       maxLatencyMs: int(sb, "max_latency_ms", "signalbox.max_latency_ms"),
       requiredCapabilities: [],
-      stickyKey: str(sb, "sticky_key", "signalbox.sticky_key") || user || undefined,
+      stickyKey: str(sb, "sticky_key", "signalbox.sticky_key") || sticky || undefined,
       timeouts: {
         firstTokenMs: int(tm, "first_token_ms", "signalbox.timeouts.first_token_ms"),
         idleMs: int(tm, "idle_ms", "signalbox.timeouts.idle_ms"),
@@ -307,15 +351,10 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
       fallbackOnContentFilter: bool(sb, "fallback_on_content_filter", "signalbox.fallback_on_content_filter") ?? false,
       hedgeAfterMs: int(sb, "hedge_after_ms", "signalbox.hedge_after_ms") || undefined,
     },
-    user: user || undefined,
     tags: stringList(arr(sb, "tags", "signalbox.tags"), "signalbox.tags"),
-    metadata,
-    caller,
-    stream,
     ...(guardrails.length ? { guardrails: { names: guardrails, field: "signalbox.guardrails" } } : {}),
+    ...(cache ? { cache } : {}),
   };
-  validateCall(call, fieldNames(maxName));
-  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache };
 }
 
 const FIELDS: Record<string, FieldNames> = {};

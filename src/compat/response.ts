@@ -32,7 +32,7 @@ export function usageJson(u: Usage, cost: CostBreakdown) {
 }
 
 /** Signalbox's own account of the request, alongside OpenAI's fields (clients ignore unknown keys). */
-function extension(s: Summary, a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }) {
+export function extension(s: Summary, a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }) {
   return {
     deployment: s.deployment,
     provider: s.provider,

@@ -16,7 +16,7 @@
 // Retired models are removed (Claude 3.x, Claude Sonnet 4 and Opus 4 (retired 2026-06-15), Opus 4.1
 // (2026-08-05), Gemini 2.0); a removed name needs a price in the config.
 
-import type { Capability } from "./types.ts";
+import type { Capability, Operation } from "./types.ts";
 
 /** The day the prices below were read from PRICE_SOURCES. */
 export const PRICES_AS_OF = "2025-12-15";
@@ -26,6 +26,10 @@ export const PRICE_SOURCES = {
   openai: "OpenAI API pricing, https://platform.openai.com/docs/pricing (Standard processing)",
   anthropic: "Anthropic Claude pricing, https://docs.claude.com/en/docs/about-claude/pricing (incl. long context pricing)",
   gemini: "Google Gemini Developer API pricing, https://ai.google.dev/gemini-api/docs/pricing (paid tier, text/image/video input)",
+  vertex:
+    "Vertex AI pricing, https://cloud.google.com/vertex-ai/generative-ai/pricing: Gemini as the Gemini API's paid tier; Claude at Anthropic's prices on the global endpoint, regional endpoints 10% above for Claude 4.5 and later (set pricing on such deployments)",
+  bedrock:
+    "Amazon Bedrock pricing, https://aws.amazon.com/bedrock/pricing/ (on-demand, us-east-1); Claude 4.5 in-Region and geographic-profile prices are 10% above the global profile's (https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html)",
 } as const;
 
 /** One published price set, USD per million tokens (perRequest: USD per request). */
@@ -52,6 +56,8 @@ export interface CatalogEntry {
   maxOutputTokens: number;
   capabilities: Capability[];
   quality: number;
+  /** What the model serves; absent: chat. Embedding models say [embeddings], so their deployments need no `operations`. */
+  operations?: Operation[];
 }
 
 const chat: Capability[] = ["tools", "vision", "json_mode", "json_schema", "streaming"];
@@ -123,6 +129,37 @@ const gemini3Pro = e({ input: 2, cached: 0.2, output: 12 }, 1_048_576, 65_536, c
 ]);
 const gemini3Flash = e({ input: 0.5, cached: 0.05, output: 3 }, 1_048_576, 65_536, cachedReasoning, 0.85);
 
+// ---- Embedding models: input tokens only (output 0); the context window is the limit of one
+// input. OpenAI (PRICE_SOURCES.openai); Gemini API (PRICE_SOURCES.gemini); text-embedding-004/005
+// are Vertex AI models billed per character ($0.025 per 1M characters), priced here at the
+// equivalent $0.10 per 1M tokens. ----
+const embedding = (input: number, contextWindow: number, quality: number): CatalogEntry => ({ price: { input, output: 0 }, contextWindow, maxOutputTokens: 0, capabilities: [], quality, operations: ["embeddings"] });
+const embedding3Small = embedding(0.02, 8_191, 0.6);
+const embedding3Large = embedding(0.13, 8_191, 0.8);
+const embeddingAda = embedding(0.1, 8_191, 0.5);
+const geminiEmbedding = embedding(0.15, 2_048, 0.85);
+const vertexTextEmbedding = embedding(0.1, 2_048, 0.6);
+
+// ---- Amazon Bedrock (PRICE_SOURCES.bedrock). Model ids as Bedrock names them; an inference
+// profile's geographic prefix ("us.", "eu.", "apac.", …) finds the base id (same price), while
+// "global." profiles of Claude 4.5 are listed apart (10% cheaper). Claude keeps Anthropic's cache
+// ratios; Nova reads its cache at 0.25× input with no write surcharge; Titan and Cohere embed. ----
+const bedrockSonnet45 = e(claudePrices(3.3, 16.5), 200_000, 64_000, cachedReasoning, 0.93);
+const bedrockSonnet45Global = e(claudePrices(3, 15), 200_000, 64_000, cachedReasoning, 0.93);
+const bedrockHaiku45 = e(claudePrices(1.1, 5.5), 200_000, 64_000, cachedReasoning, 0.78);
+const bedrockHaiku45Global = e(claudePrices(1, 5), 200_000, 64_000, cachedReasoning, 0.78);
+const bedrockOpus45 = e(claudePrices(5.5, 27.5), 200_000, 64_000, cachedReasoning, 0.97);
+const bedrockOpus45Global = e(claudePrices(5, 25), 200_000, 64_000, cachedReasoning, 0.97);
+const novaCaps: Capability[] = ["tools", "vision", "json_mode", "json_schema", "streaming", "prompt_caching"];
+const novaPro = e({ input: 0.8, cached: 0.2, output: 3.2 }, 300_000, 10_000, novaCaps, 0.7);
+const novaLite = e({ input: 0.06, cached: 0.015, output: 0.24 }, 300_000, 10_000, novaCaps, 0.55);
+const novaMicro = e({ input: 0.035, cached: 0.00875, output: 0.14 }, 128_000, 10_000, ["tools", "json_mode", "json_schema", "streaming", "prompt_caching"], 0.45);
+const textTools: Capability[] = ["tools", "json_mode", "json_schema", "streaming"];
+const llama33_70b = e({ input: 0.72, output: 0.72 }, 128_000, 8_192, textTools, 0.7);
+const mistralLarge2 = e({ input: 2, output: 6 }, 128_000, 8_192, textTools, 0.72);
+const titanEmbedV2 = embedding(0.02, 8_192, 0.6);
+const cohereEmbedV3 = embedding(0.1, 512, 0.65);
+
 export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "gpt-4o": gpt4o,
   "gpt-4o-2024-08-06": gpt4o,
@@ -172,16 +209,48 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "claude-sonnet-4-5-20250929": sonnet45,
   "claude-haiku-4-5": haiku45,
   "claude-haiku-4-5-20251001": haiku45,
+  // Claude on Vertex AI names a version with "@"; global-endpoint prices (PRICE_SOURCES.vertex).
+  "claude-opus-4-5@20251101": opus45,
+  "claude-sonnet-4-5@20250929": sonnet45,
+  "claude-haiku-4-5@20251001": haiku45,
 
   "gemini-2.5-pro": gemini25Pro,
   "gemini-2.5-flash": gemini25Flash,
   "gemini-2.5-flash-lite": gemini25FlashLite,
   "gemini-3-pro-preview": gemini3Pro,
   "gemini-3-flash-preview": gemini3Flash,
+
+  "text-embedding-3-small": embedding3Small,
+  "text-embedding-3-large": embedding3Large,
+  "text-embedding-ada-002": embeddingAda,
+  "gemini-embedding-001": geminiEmbedding,
+  "text-embedding-004": vertexTextEmbedding,
+  "text-embedding-005": vertexTextEmbedding,
+
+  "anthropic.claude-sonnet-4-5-20250929-v1:0": bedrockSonnet45,
+  "global.anthropic.claude-sonnet-4-5-20250929-v1:0": bedrockSonnet45Global,
+  "anthropic.claude-haiku-4-5-20251001-v1:0": bedrockHaiku45,
+  "global.anthropic.claude-haiku-4-5-20251001-v1:0": bedrockHaiku45Global,
+  "anthropic.claude-opus-4-5-20251101-v1:0": bedrockOpus45,
+  "global.anthropic.claude-opus-4-5-20251101-v1:0": bedrockOpus45Global,
+  "amazon.nova-pro-v1:0": novaPro,
+  "amazon.nova-lite-v1:0": novaLite,
+  "amazon.nova-micro-v1:0": novaMicro,
+  "meta.llama3-3-70b-instruct-v1:0": llama33_70b,
+  "mistral.mistral-large-2407-v1:0": mistralLarge2,
+  "amazon.titan-embed-text-v2:0": titanEmbedV2,
+  "cohere.embed-english-v3": cohereEmbedV3,
+  "cohere.embed-multilingual-v3": cohereEmbedV3,
 };
+
+/** Bedrock's geographic inference-profile prefixes ("us.anthropic.claude-…"): priced as the base model id. */
+const BEDROCK_GEO_PROFILE = /^(us|eu|apac|jp|au|ca|us-gov)\./;
 
 /** The catalog entry of a model id, by exact name after any "vendor/" prefix; never a prefix match. */
 export function lookupModel(model: string): CatalogEntry | undefined {
+  // A Bedrock inference-profile ARN ends in "/<profile id>" like a vendor prefix.
   const id = model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model;
-  return Object.hasOwn(CATALOG, id) ? CATALOG[id] : undefined;
+  if (Object.hasOwn(CATALOG, id)) return CATALOG[id];
+  const base = id.replace(BEDROCK_GEO_PROFILE, "");
+  return base !== id && Object.hasOwn(CATALOG, base) ? CATALOG[base] : undefined;
 }

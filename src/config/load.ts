@@ -20,6 +20,7 @@ import type {
   KeyConfig,
   LatencyOptions,
   MockSettings,
+  Operation,
   ProviderConfig,
   ProviderType,
   RouteConfig,
@@ -39,6 +40,7 @@ export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.y
 const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
+const OPERATIONS = ["chat", "embeddings"] as const;
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -98,6 +100,7 @@ const DEFAULT_MOCK: MockSettings = {
   failureKind: "overloaded",
   failAfterChunks: -1,
   outputTokens: 24,
+  dimensions: 16,
 };
 
 const timeoutsSpec = obj<ProviderConfig["timeouts"]>({
@@ -152,6 +155,8 @@ const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Pa
       fail_after_chunks: opt(num({ min: -1, int: true })),
       retry_after_ms: opt(num({ min: 0, int: true })),
       output_tokens: opt(num({ min: 1, max: 1_000_000, int: true })),
+      // Length of the mock's embedding vectors (a request's dimensions wins).
+      dimensions: opt(num({ min: 1, max: 65_536, int: true })),
     }),
   ),
 });
@@ -163,7 +168,8 @@ const limitsSpec = obj({
   tokens_per_minute: opt(num({ min: 1, int: true })),
 });
 
-const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | "maxOutputTokens" | "capabilities" | "quality" | "params"> & {
+const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | "maxOutputTokens" | "capabilities" | "operations" | "quality" | "params"> & {
+  operations?: Operation[];
   pricing?: RawPricing;
   contextWindow?: number;
   maxOutputTokens?: number;
@@ -202,6 +208,8 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   context_window: opt(num({ min: 1, int: true })),
   max_output_tokens: opt(num({ min: 1, int: true })),
   capabilities: opt(list(str({ oneOf: CAPABILITIES }) as any)),
+  // What it serves: [chat] (default), [embeddings] (the catalog says so for embedding models), or both.
+  operations: opt(list(str({ oneOf: OPERATIONS }) as any, { min: 1 })),
   strengths: opt(list(str({ oneOf: TASKS }) as any), []),
   quality: opt(num({ min: 0, max: 1 })),
   // The provider's own limits for this deployment, enforced across replicas.
@@ -494,6 +502,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     contextWindow: d.contextWindow ?? cat?.contextWindow ?? 128_000,
     maxOutputTokens,
     capabilities: d.capabilities ?? cat?.capabilities ?? ["tools", "vision", "json_mode", "json_schema", "streaming"],
+    operations: d.operations ?? cat?.operations ?? ["chat"],
     strengths: d.strengths as Task[],
     quality: d.quality ?? cat?.quality ?? 0.5,
     ...(d.limits && (d.limits.requestsPerMinute || d.limits.tokensPerMinute) ? { limits: d.limits } : {}),

@@ -161,9 +161,9 @@ const ANTHROPIC_UNKNOWN = claude("this Claude model", { thinking: "manual", stru
 export const MIN_THINKING_BUDGET = 1024;
 
 /**
- * Anthropic cannot think with a forced tool choice, and mid tool loop (the last turn carries tool
- * results) the replayed assistant turn would need its thinking block, which provider-neutral
- * history does not carry; manual thinking also needs room for its minimum budget. Returns why
+ * Anthropic cannot think with a forced tool choice, nor mid tool loop (the last turn carries tool
+ * results) unless the assistant turn that made the calls replays its thinking blocks (history from
+ * the Anthropic front door carries them); manual thinking also needs room for its minimum budget. Returns why
  * thinking is off for this request, or undefined.
  */
 export function thinkingBlockedBy(req: Pick<UpstreamRequest, "toolChoice" | "messages" | "maxOutputTokens">, form: "manual" | "adaptive"): string | undefined {
@@ -171,12 +171,57 @@ export function thinkingBlockedBy(req: Pick<UpstreamRequest, "toolChoice" | "mes
   if (form === "manual" && req.maxOutputTokens !== undefined && req.maxOutputTokens <= MIN_THINKING_BUDGET) {
     return `max_output_tokens ${req.maxOutputTokens} leaves no room for Claude's minimum thinking budget (${MIN_THINKING_BUDGET} tokens)`;
   }
+  // Mid tool loop, the assistant turn that made the calls must replay its thinking blocks.
+  let inLoop = false;
   for (let i = req.messages.length - 1; i >= 0; i--) {
-    const role = req.messages[i].role;
-    if (role === "tool") return "Claude cannot think mid tool loop (the history has no thinking blocks to replay)";
-    if (role === "assistant") break;
+    const m = req.messages[i];
+    if (m.role === "tool") inLoop = true;
+    else if (m.role === "assistant") {
+      if (inLoop && !m.reasoningBlocks?.length) break;
+      return undefined;
+    }
   }
-  return undefined;
+  return inLoop ? "Claude cannot think mid tool loop (the history has no thinking blocks to replay)" : undefined;
+}
+
+// ---- Amazon Bedrock (Converse) -------------------------------------------------------------
+
+/** Converse has no seed, no penalties and no parallel-tool switch, for any model. */
+const CONVERSE_REJECTS: ModelParams["rejects"] = {
+  seed: { why: "Bedrock Converse has no seed" },
+  presence_penalty: { why: "Bedrock Converse has no presence_penalty" },
+  frequency_penalty: { why: "Bedrock Converse has no frequency_penalty" },
+  parallel_tool_calls: { why: "Bedrock Converse has no parallel_tool_calls" },
+};
+
+/** A Bedrock model id without its inference-profile ARN or geographic prefix: "anthropic.claude-sonnet-4-5-20250929-v1:0". */
+function bedrockBaseId(model: string): string {
+  const id = model.slice(model.lastIndexOf("/") + 1);
+  return id.replace(/^(us|eu|apac|jp|au|ca|us-gov|global)\./, "");
+}
+
+/**
+ * Bedrock models through Converse. Claude keeps Claude's rules (its thinking goes through
+ * additionalModelRequestFields), other models do not think through the gateway; JSON output is
+ * asked for by instruction on every model (Converse has no JSON mode they all honour).
+ */
+export function bedrockRule(model: string): ModelRule {
+  const id = bedrockBaseId(model);
+  const claudeId = /^anthropic\.(claude-.+?)(-v\d+(:\d+)?)?$/.exec(id)?.[1];
+  if (claudeId) {
+    const base = lookup(ANTHROPIC, claudeId)?.rule ?? ANTHROPIC_UNKNOWN;
+    return { ...base, label: `${base.label} on Bedrock`, rejects: { ...base.rejects, ...CONVERSE_REJECTS }, jsonByInstruction: ["json_object", "json_schema"] };
+  }
+  return {
+    label: `Bedrock ${id}`,
+    rejects: { ...CONVERSE_REJECTS, reasoning_effort: { why: `the gateway thinks only with Claude on Bedrock, not ${id}` } },
+    jsonByInstruction: ["json_object", "json_schema"],
+  };
+}
+
+/** Bedrock models that take cachePoint blocks: Claude and Amazon Nova. */
+function bedrockCaches(model: string): boolean {
+  return /^(anthropic\.claude-|amazon\.nova-)/.test(bedrockBaseId(model));
 }
 
 // ---- Gemini --------------------------------------------------------------------------------
@@ -292,7 +337,8 @@ const WIRE_TO_PARAM: Record<string, ParamName> = {
 function lookup<T>(table: Record<string, T>, model: string): { id: string; rule: T } | undefined {
   const id = model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model;
   if (Object.hasOwn(table, id)) return { id, rule: table[id] };
-  const base = id.replace(/-(\d{4}-\d{2}-\d{2}|\d{8})$/, "");
+  // Vertex names Claude snapshots `claude-sonnet-4-5@20250929`.
+  const base = id.replace(/(?:-|@)(\d{4}-\d{2}-\d{2}|\d{8})$/, "");
   return base !== id && Object.hasOwn(table, base) ? { id: base, rule: table[base] } : undefined;
 }
 
@@ -312,13 +358,17 @@ export interface ParamsConnection {
 export function resolveModelParams(conn: ParamsConnection, model: string, maxOutputTokens: number): ModelParams {
   const sources: string[] = [];
   let rule: ModelRule | undefined;
+  // Vertex serves Claude (Anthropic's rules) next to Gemini.
+  const claude = conn.type === "anthropic" || (conn.type === "vertex" && /^(anthropic\/)?claude-/i.test(model));
   if (conn.type === "openai" || conn.type === "azure") {
     const hit = lookup(OPENAI, model);
     rule = hit?.rule;
-  } else if (conn.type === "anthropic") {
+  } else if (claude) {
     rule = lookup(ANTHROPIC, model)?.rule ?? ANTHROPIC_UNKNOWN;
-  } else if (conn.type === "gemini" || (conn.type === "vertex" && !/^claude-/i.test(model))) {
+  } else if (conn.type === "gemini" || conn.type === "vertex") {
     rule = geminiRule(model);
+  } else if (conn.type === "bedrock") {
+    rule = bedrockRule(model);
   }
   const params: ModelParams = { source: "", rejects: { ...rule?.rejects }, maxOutputTokens };
   if (rule) {
@@ -331,7 +381,8 @@ export function resolveModelParams(conn: ParamsConnection, model: string, maxOut
     if (rule.thinkingControl) params.thinkingControl = rule.thinkingControl;
     if (rule.jsonByInstruction) params.jsonByInstruction = rule.jsonByInstruction;
   }
-  if (conn.type === "anthropic") params.cacheBreakpoints = ANTHROPIC_CACHE_BREAKPOINTS;
+  if (claude) params.cacheBreakpoints = ANTHROPIC_CACHE_BREAKPOINTS;
+  if (conn.type === "bedrock" && bedrockCaches(model)) params.cacheBreakpoints = ANTHROPIC_CACHE_BREAKPOINTS;
   if (conn.type === "azure") {
     const v = conn.apiVersion ?? "";
     const az = azureRejects(v);

@@ -60,6 +60,8 @@ export interface MockSettings {
   retryAfterMs?: number;
   /** Output tokens per response when not derived from max tokens. */
   outputTokens: number;
+  /** Length of an embedding vector when the request sets no dimensions (default 16). */
+  dimensions?: number;
 }
 
 export interface ProviderConfig {
@@ -81,6 +83,9 @@ export interface ProviderConfig {
   /** type vertex only. */
   vertex?: VertexSettings;
 }
+
+/** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
+export type Operation = "chat" | "embeddings";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";
@@ -130,6 +135,8 @@ export interface DeploymentConfig {
   contextWindow: number;
   maxOutputTokens: number;
   capabilities: Capability[];
+  /** What it serves (`operations`, default the catalog's, else [chat]): requests of another operation never route here. */
+  operations: Operation[];
   strengths: Task[];
   /** 0..1, used by complexity and hybrid routing. */
   quality: number;

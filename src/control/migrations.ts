@@ -186,6 +186,15 @@ export const MIGRATIONS: readonly Migration[] = [
               FROM (SELECT k, sum(v::bigint) AS n FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) x (k, v) GROUP BY k) y $$;
     `,
   },
+  {
+    version: 4,
+    name: "usage: the operation of each request record (chat, embeddings)",
+    // Records written before embeddings are chat requests. A column, not just detail: filters and
+    // reports by operation read it.
+    sql: `
+      ALTER TABLE signalbox_requests ADD COLUMN operation text NOT NULL DEFAULT 'chat';
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -1,16 +1,18 @@
-// The one chat engine behind both front doors (ChatService over Connect, and the OpenAI-compatible
-// HTTP endpoint): plan, admit (rate limits, budget), look up the response cache, execute with
-// retries and fallbacks, store the answer, record usage whatever the outcome, settle the budget.
-// The front doors only translate shapes and errors.
+// The one engine behind every front door (ChatService and EmbeddingService over Connect, the
+// OpenAI-compatible HTTP endpoints): plan, admit (rate limits, budget), look up the response cache,
+// execute with retries and fallbacks, store the answer, record usage whatever the outcome, settle
+// the budget. Chat lives here; embeddings (./embed.ts) are a second operation built from the same
+// steps. The front doors only translate shapes and errors.
 
 import { trace } from "@opentelemetry/api";
 import { CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHold, type Admission } from "../limits/admission.ts";
-import type { FinishReason, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
+import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
+import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
-import type { Adjustment, AttemptRecord, ChatCall, Plan, RoutingInfo } from "../router/types.ts";
+import { operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type Plan, type RoutingInfo } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -59,6 +61,8 @@ export interface Answer extends Summary {
   model: string;
   text: string;
   reasoning?: string;
+  /** The reasoning with its replay state (Anthropic thinking signatures); absent on cache hits. */
+  reasoningBlocks?: ReasoningBlock[];
   refusal?: string;
   toolCalls: ToolCall[];
   routing: RoutingInfo;
@@ -86,16 +90,25 @@ export type EngineEvent =
 export interface ChatEngine {
   complete(r: EngineRequest): Promise<Answer>;
   stream(r: EngineRequest): AsyncGenerator<EngineEvent>;
+  /** Embeddings: the same plan, admission, cache (per input), execution, record and settlement. */
+  embed(r: EmbedEngineRequest): Promise<EmbedAnswer>;
 }
 
-/** The cache decision for one request, made after planning (the key needs the resolved model). */
-interface CachePlan {
-  key: string;
+/** How a request's cache options and its route's cache settings combine (chat and embeddings alike). */
+export interface CachePolicy {
   lookup: boolean;
   store: boolean;
   ttlSeconds: number;
+  /** Concurrent identical requests share one upstream call (chat only). */
   dedupe: boolean;
   status: CacheStatus;
+  /** Whose entries these are: the caller's team, or "*" when the route shares them across teams. */
+  scope: string;
+}
+
+/** The cache decision for one request, made after planning (the key needs the resolved model). */
+interface CachePlan extends CachePolicy {
+  key: string;
 }
 
 /** Longest TTL a request may ask for. */
@@ -109,7 +122,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
   const inflight = new Map<string, Promise<CachedAnswer | undefined>>();
 
   /** Rate limits and budget reservation: the one state round trip before the upstream call. */
-  async function admit(call: ChatCall, plan: Plan): Promise<Admission | undefined> {
+  async function admit(call: Call, plan: Plan): Promise<Admission | undefined> {
     const a = buildAdmission(core.control.directory.team, call, plan, Date.now());
     if (!a) return undefined;
     const r = await core.limits.admit(a.request);
@@ -130,7 +143,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
    * next candidate serves it. The first check runs alongside the caller's admission (no extra
    * round trip); more only when a deployment is saturated.
    */
-  async function admitDeployments(call: ChatCall, plan: Plan): Promise<void> {
+  async function admitDeployments(call: Call, plan: Plan): Promise<void> {
     let retryAfterMs = Infinity;
     for (let i = 0; i < plan.candidates.length; ) {
       const req = deploymentAdmission(call, plan, i, Date.now());
@@ -148,7 +161,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     });
   }
 
-  async function admitAll(call: ChatCall, plan: Plan): Promise<Admission | undefined> {
+  async function admitAll(call: Call, plan: Plan): Promise<Admission | undefined> {
     const [caller, deployments] = await Promise.allSettled([admit(call, plan), admitDeployments(call, plan)]);
     if (caller.status === "rejected") throw caller.reason;
     if (deployments.status === "rejected") {
@@ -173,30 +186,38 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     exec.health.observeOutput?.(a.deployment, a.usage.outputTokens);
   };
 
-  function cachePlan(r: EngineRequest, plan: Plan): CachePlan | undefined {
-    const mode = r.cache?.mode ?? "default";
+  /** The request's cache options against its route's settings; undefined when the cache is not involved. */
+  function cachePolicy(call: Call, opts: EngineRequest["cache"], plan: Plan): CachePolicy | undefined {
+    const mode = opts?.mode ?? "default";
     const route = plan.routing.route ? core.registry.resolve(plan.routing.route) : undefined;
     const rc = route?.kind === "route" ? route.route.cache : undefined;
     const enabled = mode === "use" || mode === "refresh" || (mode === "default" && rc?.enabled === true);
     const dedupe = rc?.dedupe === true && mode !== "bypass" && mode !== "refresh";
-    if (mode === "bypass") return { key: "", lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass" };
+    const scope = rc?.shareAcrossTeams ? "*" : call.caller.team;
+    if (mode === "bypass") return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
     if (!enabled && !dedupe) return undefined;
+    return {
+      lookup: enabled && mode !== "refresh",
+      store: enabled,
+      ttlSeconds: Math.min(MAX_CACHE_TTL_SECONDS, opts?.ttlSeconds || rc?.ttlSeconds || 300),
+      dedupe,
+      status: mode === "refresh" ? "refresh" : enabled ? "miss" : "off",
+      scope,
+    };
+  }
+
+  function cachePlan(r: EngineRequest, plan: Plan): CachePlan | undefined {
+    const p = cachePolicy(r.call, r.cache, plan);
+    if (!p || p.status === "bypass") return p && { ...p, key: "" };
     const call = r.call;
     const key = cacheKey({
-      scope: rc?.shareAcrossTeams ? "*" : call.caller.team,
+      scope: p.scope,
       target: plan.routing.route || plan.candidates[0]?.deployment.id || call.model,
       variant: plan.routing.variant,
       request: call.request,
       maxOutputTokens: plan.maxOutputTokens,
     });
-    return {
-      key,
-      lookup: enabled && mode !== "refresh",
-      store: enabled,
-      ttlSeconds: Math.min(MAX_CACHE_TTL_SECONDS, r.cache?.ttlSeconds || rc?.ttlSeconds || 300),
-      dedupe,
-      status: mode === "refresh" ? "refresh" : enabled ? "miss" : "off",
-    };
+    return { ...p, key };
   }
 
   interface Routed {
@@ -216,27 +237,15 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
    */
   async function route(r: EngineRequest, ex: Execution): Promise<Routed> {
     const { call, ri } = r;
-    const tracer = core.tracing?.tracer;
     // Read in the same synchronous step as planning: a config reload swaps both at once.
     const exec = core.exec;
     const guardrails = core.guardrails;
-    let plan: Plan;
-    if (tracer && ri.otel) {
-      ex.observer = attemptObserver(tracer, ri.otel);
-      plan = await inSpan(tracer, ri.otel, `route ${call.model}`, { "signalbox.request.model": call.model }, () => core.plan(call), planAttributes);
-    } else {
-      plan = core.plan(call);
-    }
+    const plan = await planTraced(call, ri, ex);
     // Before any state round trip: a guardrail the request names must exist.
     const selected = guardrails.select(call, plan.routing.route);
     const cp = cachePlan(r, plan);
     const lookup = cp?.lookup ? cache.get(cp.key) : undefined;
-    const admission =
-      tracer && ri.otel
-        ? await inSpan(tracer, ri.otel, "limits.check", { "signalbox.key": call.caller.keyName, "signalbox.team": call.caller.team }, () => admitAll(call, plan), (span, a) =>
-            span.setAttributes({ "signalbox.rate_checks": a?.request.rates.length ?? 0, "signalbox.budget_checks": a?.request.budgets.length ?? 0 }),
-          )
-        : await admitAll(call, plan);
+    const admission = await admitTraced(call, ri, plan);
     const cached = lookup ? await lookup : undefined;
     if (cp) {
       if (cached) cp.status = "hit";
@@ -258,7 +267,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
   };
 
   /** Record the request's usage; called exactly once per request, success or not. */
-  function record(r: EngineRequest, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: CachedAnswer, guard?: GuardrailRun) {
+  function record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served, guard?: GuardrailRun) {
     const { call, ri } = r;
     const guardrails = guard?.actions();
     guard?.trace(ri.otel);
@@ -266,6 +275,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     core.usage.record({
       id: call.id,
       time: Date.now(),
+      operation: operationOf(call),
       key: call.caller.keyName,
       team: call.caller.team,
       user: call.user ?? "",
@@ -289,14 +299,14 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       spanId: ri.otel ? trace.getSpan(ri.otel)?.spanContext().spanId : undefined,
       tags: call.tags,
       metadata: call.metadata,
-      streamed: call.stream,
+      streamed: call.operation !== "embeddings" && call.stream,
       adjustments: withOutput(hit ? (plan?.adjustments ?? []) : adjustmentsOf(plan, ex), guard),
       ...(guardrails?.length ? { guardrails } : {}),
     });
   }
 
   /** A hit (or a shared answer) as an execution: no attempts, no tokens, no cost. */
-  function servedFromCache(ex: Execution, a: CachedAnswer): void {
+  function servedFromCache(ex: Execution, a: Served & { providerModel: string; rawFinishReason?: string }): void {
     ex.latencyMs = Math.round(performance.now() - ex.arrivedAt);
     ex.overheadUs = Math.round((performance.now() - ex.arrivedAt) * 1000);
     ex.ttftMs = ex.latencyMs;
@@ -364,7 +374,26 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     };
   }
 
+  /** Traced planning (a `route {model}` span) with attempt spans through the observer. */
+  function planTraced(call: Call, ri: RequestInfo, ex: Execution): Plan | Promise<Plan> {
+    const tracer = core.tracing?.tracer;
+    if (!tracer || !ri.otel) return core.plan(call);
+    ex.observer = attemptObserver(tracer, ri.otel, operationOf(call));
+    return inSpan(tracer, ri.otel, `route ${call.model}`, { "signalbox.request.model": call.model }, () => core.plan(call), planAttributes);
+  }
+
+  /** Admission, in a `limits.check` span when tracing. */
+  function admitTraced(call: Call, ri: RequestInfo, plan: Plan): Promise<Admission | undefined> {
+    const tracer = core.tracing?.tracer;
+    if (!tracer || !ri.otel) return admitAll(call, plan);
+    return inSpan(tracer, ri.otel, "limits.check", { "signalbox.key": call.caller.keyName, "signalbox.team": call.caller.team }, () => admitAll(call, plan), (span, a) =>
+      span.setAttributes({ "signalbox.rate_checks": a?.request.rates.length ?? 0, "signalbox.budget_checks": a?.request.budgets.length ?? 0 }),
+    );
+  }
+
   return {
+    embed: embedOperation({ core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle }),
+
     async complete(r) {
       const { call, ri } = r;
       let plan: Plan | undefined;
@@ -421,6 +450,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
           model: call.model,
           text: o.text,
           reasoning: o.reasoning,
+          ...(o.reasoningBlocks ? { reasoningBlocks: o.reasoningBlocks } : {}),
           refusal: o.refusal,
           toolCalls: o.toolCalls,
           routing: plan.routing,
@@ -557,6 +587,25 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       }
     },
   };
+}
+
+/** Where a request's answer was served from, when not upstream (a cached or shared answer, cached vectors). */
+export interface Served {
+  deployment: string;
+  provider: string;
+  finishReason?: FinishReason;
+}
+
+/** The engine's steps an operation other than chat is built from (./embed.ts). */
+export interface EngineParts {
+  core: GatewayCore;
+  cache: CacheStore;
+  planTraced(call: Call, ri: RequestInfo, ex: Execution): Plan | Promise<Plan>;
+  admitTraced(call: Call, ri: RequestInfo, plan: Plan): Promise<Admission | undefined>;
+  cachePolicy(call: Call, opts: EngineRequest["cache"], plan: Plan): CachePolicy | undefined;
+  record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served): void;
+  servedFromCache(ex: Execution, a: Served & { providerModel: string; rawFinishReason?: string }): void;
+  settle(a: Admission | undefined, ex: Execution): void;
 }
 
 /** Wait for a concurrent request's answer, unless the caller gives up first. */

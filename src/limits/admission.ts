@@ -6,12 +6,14 @@
 // count (its provider's tokenizer, src/providers/tokens.ts) plus its planned output (max output
 // tokens when the request or a cap sets them, else the deployment's recent p95 of output tokens);
 // with hedging, two attempts at once. A stream whose output outgrows the hold extends it in steps.
+// An embeddings call plans no output: it reserves its inputs' tokens (all of them: the cache lookup
+// runs alongside) and settles on what was billed.
 
 import type { BudgetConfig, KeyConfig } from "../config/types.ts";
 import { quickTokens } from "../providers/tokens.ts";
 import type { StreamEvent } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { Candidate, ChatCall, Plan } from "../router/types.ts";
+import type { Call, Candidate, Plan } from "../router/types.ts";
 import type { Execution } from "../router/execute.ts";
 import { pricesFor } from "../usage/cost.ts";
 import { periodBounds } from "./periods.ts";
@@ -69,7 +71,7 @@ export function usd(nanos: number): string {
 /** A team's budget, from the config file or the control plane (an in-memory lookup). */
 export type TeamBudgets = (team: string) => { budget?: BudgetConfig } | undefined;
 
-export function buildAdmission(teams: TeamBudgets, call: ChatCall, plan: Plan, now: number): Admission | undefined {
+export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: number): Admission | undefined {
   const key: KeyConfig | undefined = call.caller.key;
   const team = teams(call.caller.team);
   if (!key && !team?.budget) return undefined;
@@ -212,7 +214,7 @@ export class StreamHold {
  * Checks of a deployment's own limits (the provider's requests and tokens per minute), for one
  * candidate. Each deployment is its own shard, so these run on their own cluster slot.
  */
-export function deploymentAdmission(call: ChatCall, plan: Plan, index: number, now: number): AdmissionRequest | undefined {
+export function deploymentAdmission(call: Call, plan: Plan, index: number, now: number): AdmissionRequest | undefined {
   const c = plan.candidates[index];
   const d = c.deployment;
   const l = d.limits;

@@ -3,10 +3,12 @@
 
 import type { ProviderConfig, ProviderType } from "../config/types.ts";
 import { createAnthropicAdapter } from "./anthropic/index.ts";
+import { createBedrockAdapter } from "./bedrock/index.ts";
 import { createGeminiAdapter } from "./gemini/index.ts";
 import { createHttpProvider } from "./http-provider.ts";
 import { createOpenAIAdapter } from "./openai/index.ts";
 import { createMockProvider } from "./mock/mock-provider.ts";
+import { createVertexAdapter } from "./vertex/index.ts";
 import type { Transport } from "./transport.ts";
 import type { Provider, ProviderAdapter } from "./types.ts";
 
@@ -21,6 +23,8 @@ const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {
   "openai-compatible": createOpenAIAdapter,
   anthropic: createAnthropicAdapter,
   gemini: createGeminiAdapter,
+  bedrock: createBedrockAdapter,
+  vertex: createVertexAdapter,
 };
 
 /** Build the Provider for a connection. */

@@ -53,9 +53,25 @@ export interface ToolCall {
   signature?: string;
 }
 
+/**
+ * A reasoning block replayed with the conversation: Anthropic requires an assistant turn's thinking
+ * blocks back unmodified, signature included, when it thinks across a tool loop. Providers
+ * without such state ignore them.
+ */
+export interface ReasoningBlock {
+  /** The reasoning text (empty for a redacted block). */
+  text: string;
+  /** Opaque provider state that authenticates the block (Anthropic's thinking signature). */
+  signature?: string;
+  /** A block the provider returned encrypted (Anthropic redacted_thinking): its data, replayed as is. */
+  redacted?: string;
+}
+
 export interface ChatMessage {
   role: Role;
   content: ContentPart[];
+  /** For role "assistant": its reasoning blocks, sent before its content by providers that replay them. */
+  reasoningBlocks?: ReasoningBlock[];
   toolCalls?: ToolCall[];
   /** For role "tool": the call answered. */
   toolCallId?: string;
@@ -74,6 +90,8 @@ export interface ToolDef {
   /** JSON Schema of the arguments. */
   parameters?: JsonObject;
   strict?: boolean;
+  /** A prompt-cache breakpoint after the tool definitions up to this one (Anthropic cache_control). */
+  cache?: CacheHint;
 }
 
 export type ToolChoice =
@@ -165,6 +183,8 @@ export interface UpstreamRequest {
   parallelToolCalls?: boolean;
   temperature?: number;
   topP?: number;
+  /** Sample from the k most likely tokens: sent to Anthropic deployments only (without thinking), others ignore it. */
+  topK?: number;
   maxOutputTokens?: number;
   stop?: string[];
   seed?: number;
@@ -172,6 +192,13 @@ export interface UpstreamRequest {
   presencePenalty?: number;
   frequencyPenalty?: number;
   reasoningEffort?: ReasoningEffort;
+  /**
+   * An exact thinking budget in tokens (Anthropic's `budget_tokens`), alongside reasoningEffort
+   * (its nearest effort, for providers that take efforts). Only used while reasoningEffort is set.
+   */
+  thinkingBudget?: number;
+  /** Anthropic beta features the caller asked for (the `anthropic-beta` header): only Anthropic deployments send them. */
+  anthropicBeta?: string[];
   /** End-user id for the provider's abuse tracking (already pseudonymous). */
   user?: string;
   /**
@@ -206,6 +233,8 @@ export interface ChatResult {
   model: string;
   text: string;
   reasoning?: string;
+  /** The reasoning as the provider's blocks, when it has replay state (signatures, redacted blocks). */
+  reasoningBlocks?: ReasoningBlock[];
   refusal?: string;
   toolCalls: ToolCall[];
   finishReason: FinishReason;
@@ -221,6 +250,10 @@ export type StreamEvent =
   | { type: "start"; id?: string; model?: string }
   | { type: "text"; text: string }
   | { type: "reasoning"; text: string }
+  /** Closes the current reasoning block with its replay state (Anthropic's thinking signature). */
+  | { type: "reasoning_signature"; signature: string }
+  /** A whole reasoning block the provider sent encrypted (Anthropic redacted_thinking). */
+  | { type: "reasoning_redacted"; data: string }
   | { type: "refusal"; text: string }
   | { type: "tool_call_start"; index: number; id: string; name: string; signature?: string }
   | { type: "tool_call_delta"; index: number; argumentsDelta: string }
@@ -236,7 +269,15 @@ export type StreamEvent =
 
 /** True for events that are content (the stream's commit point is the first of these sent). */
 export function isContentEvent(e: StreamEvent): boolean {
-  return e.type === "text" || e.type === "reasoning" || e.type === "refusal" || e.type === "tool_call_start" || e.type === "tool_call_delta";
+  return (
+    e.type === "text" ||
+    e.type === "reasoning" ||
+    e.type === "reasoning_signature" ||
+    e.type === "reasoning_redacted" ||
+    e.type === "refusal" ||
+    e.type === "tool_call_start" ||
+    e.type === "tool_call_delta"
+  );
 }
 
 export interface ProviderErrorInit {

@@ -10,8 +10,11 @@
 // of them, and only what was not reported is estimated: output from the text the attempt delivered
 // (by the deployment's tokenizer, src/providers/tokens.ts), the prompt from the plan's count. Each
 // attempt says which of its figures were reported and which estimated (AttemptRecord.usageSource).
+//
+// Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
+// whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, FailureKind, Provider, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, Provider, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -19,7 +22,8 @@ import type { AttemptObserver, AttemptTrace } from "../telemetry/tracing.ts";
 import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/cost.ts";
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, Plan, UsageSource } from "./types.ts";
+import { inputTokens } from "./plan.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, Plan, UsageSource } from "./types.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -77,6 +81,8 @@ interface AttemptCtx {
   outputPending?: boolean;
   /** Set by an attempt that received an answer and then fails it (a guardrail): bill that answer. */
   estimate?: Estimate;
+  /** The prompt this attempt was sent, when not the candidate's planned count (an embeddings batch with cached inputs). */
+  promptTokens?: number;
   ttftMs?: number;
   cleanup: () => void;
   trace?: AttemptTrace;
@@ -139,7 +145,7 @@ function billedUsage(ctx: AttemptCtx, err: ProviderError | undefined, est: Estim
   }
   if (!est?.prompt) return undefined;
   return {
-    usage: { ...ZERO_USAGE, inputTokens: ctx.candidate.estimatedInputTokens, outputTokens: estimateOutputTokens(ctx.candidate, est.output) },
+    usage: { ...ZERO_USAGE, inputTokens: ctx.promptTokens ?? ctx.candidate.estimatedInputTokens, outputTokens: estimateOutputTokens(ctx.candidate, est.output) },
     source: ESTIMATED,
   };
 }
@@ -436,7 +442,62 @@ export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSign
     settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true, output: () => answerText(res) });
     deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
     finishSummary(ex);
-    return { ...ex, id: call.id, text: res.text, reasoning: res.reasoning, refusal: res.refusal, toolCalls: res.toolCalls };
+    return { ...ex, id: call.id, text: res.text, reasoning: res.reasoning, ...(res.reasoningBlocks ? { reasoningBlocks: res.reasoningBlocks } : {}), refusal: res.refusal, toolCalls: res.toolCalls };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/** A whole embeddings answer: the vectors of the inputs sent, and which inputs those were. */
+export interface EmbedOutcome {
+  /** The model version the provider reported. */
+  model: string;
+  /** Indexes into the call's inputs, in the order of `embeddings`. */
+  sent: number[];
+  embeddings: Float32Array[];
+}
+
+/**
+ * Execute a plan for an embeddings call. `inputsFor` says which of the call's inputs an attempt
+ * on a candidate sends (those its cache has no vector for from that deployment); the attempt is
+ * billed on those alone: what the provider reports, else their tokens by the deployment's tokenizer.
+ */
+export async function executeEmbed(
+  call: EmbedCall,
+  plan: Plan,
+  signal: AbortSignal,
+  deps: ExecuteDeps,
+  ex: Execution,
+  inputsFor: (c: Candidate) => number[],
+): Promise<EmbedOutcome> {
+  const all = call.request.inputs;
+  try {
+    const { value, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.embed) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no embeddings endpoint`, unsent: true });
+      const sent = inputsFor(c);
+      if (sent.length < all.length) {
+        const each = inputTokens(sent.map((i) => all[i]), tokenFamily(c.deployment.baseModel ?? c.deployment.model, c.provider.type));
+        ctx.promptTokens = Math.max(1, each.reduce((a, b) => a + b, 0));
+      }
+      const res: EmbedResult = await provider.embed({ ...call.request, inputs: sent.map((i) => all[i]), model: c.deployment.model }, ctx.signal);
+      if (res.embeddings.length !== sent.length) {
+        throw new ProviderError({ kind: "unknown", message: `${c.deployment.id} returned ${res.embeddings.length} vectors for ${sent.length} inputs` });
+      }
+      return { res, sent };
+    });
+    ctx.cleanup();
+    const { res, sent } = value;
+    if (res.usage) ctx.usage = { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, ...(res.usage.providerCostUsd !== undefined ? { providerCostUsd: res.usage.providerCostUsd } : {}) };
+    ex.deployment = ctx.candidate;
+    ex.providerModel = res.model || ctx.candidate.deployment.model;
+    ex.finishReason = "stop";
+    ex.rawFinishReason = "";
+    // Without usage in the answer: the inputs sent, estimated.
+    settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true });
+    deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
+    return { model: ex.providerModel, sent, embeddings: res.embeddings };
   } finally {
     finishSummary(ex);
   }
@@ -536,6 +597,11 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
             break;
           case "tool_call_delta":
             deliver(e.argumentsDelta);
+            out.push(e);
+            break;
+          // Reasoning replay state: passed on, not delivered text.
+          case "reasoning_signature":
+          case "reasoning_redacted":
             out.push(e);
             break;
           case "finish":

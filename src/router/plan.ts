@@ -1,17 +1,19 @@
 // Planning: one pure function from (call, registry, health snapshot, random source) to the
 // ordered candidates with a reason for each and the excluded deployments with why.
-// RouteService.Route returns exactly this; ChatService executes exactly this.
+// RouteService.Route returns exactly this; ChatService executes exactly this. Chat and embeddings
+// calls plan alike: only deployments that serve the call's operation are candidates, and an
+// embeddings call counts its inputs' tokens, plans no output and has no parameters to fit.
 
 import { DEFAULT_COMPLEXITY, DEFAULT_RETRY_ON } from "../config/load.ts";
 import type { Capability, DeploymentConfig, RouteConfig, Task } from "../config/types.ts";
-import { promptStats, promptTokensFor, tokenFamily, type PromptStats, type TokenFamily } from "../providers/tokens.ts";
+import { countTextTokens, promptStats, promptTokensFor, tokenFamily, type PromptStats, type TokenFamily } from "../providers/tokens.ts";
 import type { DeploymentHealth, HealthSnapshot } from "../state/health.ts";
 import { type Classification, classify } from "./classifier.ts";
 import { GatewayError } from "./errors.ts";
 import type { ModelRegistry, Resolved } from "./registry.ts";
 import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
 import { fitRequest, type Fit } from "./fit-params.ts";
-import type { Adjustment, Candidate, ChatCall, Exclusion, Plan } from "./types.ts";
+import { operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type Plan } from "./types.ts";
 import { pricesFor } from "../usage/cost.ts";
 
 /**
@@ -33,8 +35,9 @@ export function expectedOutputTokens(d: DeploymentConfig, h: Readonly<Deployment
 const families = new WeakMap<DeploymentConfig, TokenFamily>();
 
 /** Capabilities the request's own content demands. */
-export function requiredCapabilities(call: ChatCall): Set<Capability> {
+export function requiredCapabilities(call: Call): Set<Capability> {
   const need = new Set<Capability>(call.routing.requiredCapabilities);
+  if (call.operation === "embeddings") return need;
   const r = call.request;
   if (r.tools?.length) need.add("tools");
   if (r.responseFormat?.type === "json_schema") need.add("json_schema");
@@ -51,8 +54,22 @@ export function expectedCostNanos(d: DeploymentConfig, inputTokens: number, outp
   return Math.round((inputTokens * p.input + outputTokens * p.output) / 1000) + (d.pricing.perRequestNanos ?? 0);
 }
 
+/**
+ * The request as the classifier and the chat request slot of a candidate see it: a chat call's
+ * own; for embeddings, the inputs as one user message (task and complexity routing read the text).
+ */
+function chatView(call: Call): ChatCall["request"] {
+  if (call.operation !== "embeddings") return call.request;
+  return { messages: [{ role: "user", content: call.request.inputs.map((text) => ({ type: "text" as const, text })) }] };
+}
+
+/** Tokens of each input of an embeddings call, by one tokenizer family. */
+export function inputTokens(inputs: readonly string[], family: TokenFamily): number[] {
+  return inputs.map((t) => countTextTokens(t, family));
+}
+
 export interface PlanInput {
-  call: ChatCall;
+  call: Call;
   registry: ModelRegistry;
   health: HealthSnapshot;
   /** Source of randomness for weighted choices (seeded per request so Route and Complete agree). */
@@ -86,10 +103,12 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   }
   const route = resolved.kind === "route" ? resolved.route : undefined;
   const adjustments: Adjustment[] = [];
+  const operation = operationOf(call);
+  const stream = call.operation === "embeddings" ? false : call.stream;
 
   // The classifier runs at most once, and only for strategies that need it.
   let classification: Classification | undefined;
-  const classified = () => (classification ??= classify(call.request, DEFAULT_COMPLEXITY.threshold));
+  const classified = () => (classification ??= classify(chatView(call), DEFAULT_COMPLEXITY.threshold));
   const taskOf = () => (call.routing.task ? { task: call.routing.task, hinted: true } : { task: classified().task, hinted: false });
   const taskNote = () => {
     const t = taskOf();
@@ -121,8 +140,9 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const effective = primaryDispatch ? (primaryDispatch.target?.kind === "route" ? primaryDispatch.target.route : primaryDispatch.home) : route;
 
   // Output cap: the smallest of the request's, the key's and the route's (and the picked route's).
-  let maxOutputTokens = call.request.maxOutputTokens;
-  for (const [cap, who] of [
+  // An embedding has no output.
+  let maxOutputTokens = call.operation === "embeddings" ? undefined : call.request.maxOutputTokens;
+  if (call.operation !== "embeddings") for (const [cap, who] of [
     [call.caller.maxOutputTokens, `key "${call.caller.keyName}"`],
     [route?.maxOutputTokens, `route "${route?.name}"`],
     [effective !== route ? effective?.maxOutputTokens : undefined, `route "${effective?.name}"`],
@@ -138,16 +158,31 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
 
   // Input tokens by each deployment's own tokenizer (exact for OpenAI's, calibrated for the
   // others): the prompt is counted once, lazily, and read per family.
+  // An embeddings call's inputs are counted one by one (each must fit the model on its own).
   let stats: PromptStats | undefined;
   const byFamily = new Map<TokenFamily, number>();
-  const inputFor = (d: DeploymentConfig): number => {
+  const largestByFamily = new Map<TokenFamily, number>();
+  const familyOf = (d: DeploymentConfig): TokenFamily => {
     let f = families.get(d);
     if (f === undefined) families.set(d, (f = tokenFamily(d.baseModel ?? d.model, registry.provider(d.provider)?.type)));
+    return f;
+  };
+  const inputFor = (d: DeploymentConfig): number => {
+    const f = familyOf(d);
     let n = byFamily.get(f);
-    if (n === undefined) byFamily.set(f, (n = Math.max(1, promptTokensFor((stats ??= promptStats(call.request)), f))));
+    if (n === undefined) {
+      if (call.operation === "embeddings") {
+        const each = inputTokens(call.request.inputs, f);
+        largestByFamily.set(f, Math.max(0, ...each));
+        n = Math.max(1, each.reduce((a, b) => a + b, 0));
+      } else {
+        n = Math.max(1, promptTokensFor((stats ??= promptStats(call.request)), f));
+      }
+      byFamily.set(f, n);
+    }
     return n;
   };
-  const outputFor = (d: DeploymentConfig): number => maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id));
+  const outputFor = (d: DeploymentConfig): number => (operation === "embeddings" ? 0 : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id))));
   const need = requiredCapabilities(call);
 
   const candidates: Candidate[] = [];
@@ -158,11 +193,13 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const notSelected = new Map<string, string>();
 
   // The request each deployment is sent: fitted to its model's parameter rules, once per deployment.
-  const capped = maxOutputTokens === call.request.maxOutputTokens ? call.request : { ...call.request, maxOutputTokens };
+  // An embeddings call has no parameters to fit: its candidates carry no chat request.
+  const chatRequest = call.operation === "embeddings" ? NO_CHAT : call.request;
+  const capped = maxOutputTokens === chatRequest.maxOutputTokens ? chatRequest : { ...chatRequest, maxOutputTokens };
   const fits = new Map<string, Fit>();
   const fitFor = (d: DeploymentConfig) => {
     let f = fits.get(d.id);
-    if (f === undefined) fits.set(d.id, (f = fitRequest(capped, d.params)));
+    if (f === undefined) fits.set(d.id, (f = operation === "embeddings" ? { request: NO_CHAT, dropped: [], notes: [], reasons: [] } : fitRequest(capped, d.params)));
     return f;
   };
 
@@ -172,19 +209,29 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     if (c === undefined) costs.set(d.id, (c = expectedCostNanos(d, inputFor(d), outputFor(d))));
     return c;
   };
-  const ctx: StrategyContext = { health, rand, stream: call.stream, cost: costOf, classification: classified, task: taskOf };
+  const ctx: StrategyContext = { health, rand, stream, cost: costOf, classification: classified, task: taskOf };
 
   /** The hard filters: capabilities, context window, cost and latency caps. Records exclusions. */
   const eligible = (d: DeploymentConfig): boolean => {
     if (seen.has(d.id)) return false;
     seen.add(d.id);
+    if (!d.operations.includes(operation)) {
+      excluded.push({ deployment: d.id, reason: "wrong_operation", detail: `serves ${d.operations.join(" and ")}, not ${operation}` });
+      return false;
+    }
     const missing = [...need].filter((c) => !d.capabilities.includes(c));
     if (missing.length) {
       excluded.push({ deployment: d.id, reason: "missing_capability", detail: `lacks ${missing.join(", ")}` });
       return false;
     }
     const inputTokens = inputFor(d);
-    if (inputTokens + (maxOutputTokens ?? 0) > d.contextWindow) {
+    const largest = largestByFamily.get(familyOf(d));
+    if (largest !== undefined) {
+      if (largest > d.contextWindow) {
+        excluded.push({ deployment: d.id, reason: "context_too_small", detail: `input limit ${d.contextWindow} tokens < estimated ${largest} tokens of the longest input` });
+        return false;
+      }
+    } else if (inputTokens + (maxOutputTokens ?? 0) > d.contextWindow) {
       excluded.push({
         deployment: d.id,
         reason: "context_too_small",
@@ -325,6 +372,14 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     const i = excluded.findIndex((e) => e.deployment === soonest.deployment.id && e.reason === "cooling_down");
     if (i >= 0) excluded.splice(i, 1);
   }
+  if (candidates.length === 0 && excluded.length > 0 && excluded.every((e) => e.reason === "wrong_operation" || e.reason === "not_selected")) {
+    const serves = [...new Set(excluded.flatMap((e) => registry.deployment(e.deployment)?.operations ?? []))].join(" and ");
+    throw new GatewayError(
+      "invalid_argument",
+      `model: "${call.model}" has no deployment that serves ${operation}${serves ? ` (its deployments serve ${serves})` : ""}; name a model that serves ${operation}`,
+      { field: "model" },
+    );
+  }
   if (candidates.length === 0) {
     const why = excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join("; ");
     throw new GatewayError("failed_precondition", `no deployment can serve "${call.model}": ${why || "no targets"}`);
@@ -338,7 +393,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   }
 
   // strict_params: a parameter some planned deployment would not be sent refuses the request.
-  const strict = (effective?.strictParams ?? false) || (route?.strictParams ?? false);
+  const strict = operation === "chat" && ((effective?.strictParams ?? false) || (route?.strictParams ?? false));
   if (strict) {
     for (const c of candidates) {
       const { dropped, reasons } = fitFor(c.deployment);
@@ -379,8 +434,12 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     retry: effective?.retry ?? { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryOn: [...DEFAULT_RETRY_ON] },
     maxOutputTokens,
     adjustments,
+    operation,
   };
 }
+
+/** The chat request slot of an embeddings plan's candidates: nothing to fit, nothing sent. */
+const NO_CHAT: ChatCall["request"] = Object.freeze({ messages: [] }) as ChatCall["request"];
 
 /** A small seeded PRNG (mulberry32) so a request's weighted draws are reproducible from its seed. */
 export function seededRandom(seed: string): () => number {

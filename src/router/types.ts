@@ -1,8 +1,8 @@
 // The router's vocabulary: a chat call as the router sees it, the plan it computes, and the
 // outcome of executing that plan (attempts, usage, cost).
 
-import type { Capability, DeploymentConfig, KeyConfig, ProviderConfig, Task } from "../config/types.ts";
-import type { FailureKind, FinishReason, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
+import type { EmbedRequest, FailureKind, FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
@@ -38,19 +38,27 @@ export interface RoutingRequest {
   hedgeAfterMs?: number;
 }
 
-/** A chat request after validation, in domain terms. */
-export interface ChatCall {
+export type { Operation };
+
+/** What every call carries, whatever its operation: who, what model, how to route, attribution. */
+export interface CallBase {
   /** The gateway's request id. */
   id: string;
   /** What the caller asked for: route, alias or deployment id. */
   model: string;
-  /** Everything sent upstream except the model. */
-  request: Omit<UpstreamRequest, "model">;
   routing: RoutingRequest;
   user?: string;
   tags: string[];
   metadata: Record<string, string>;
   caller: Caller;
+}
+
+/** A chat request after validation, in domain terms. */
+export interface ChatCall extends CallBase {
+  /** Absent: chat (every front door that builds chat calls predates embeddings). */
+  operation?: "chat";
+  /** Everything sent upstream except the model. */
+  request: Omit<UpstreamRequest, "model">;
   stream: boolean;
   /**
    * Guardrails the caller asked for on top of those attached to its route, team and key, with the
@@ -58,6 +66,19 @@ export interface ChatCall {
    */
   guardrails?: { names: string[]; field: string };
 }
+
+/** An embeddings request after validation: the same routing and attribution, texts instead of messages. */
+export interface EmbedCall extends CallBase {
+  operation: "embeddings";
+  /** Everything sent upstream except the model (each attempt sends the inputs its cache lookup left). */
+  request: Omit<EmbedRequest, "model">;
+}
+
+/** Any call the planner, admission and the usage record handle. */
+export type Call = ChatCall | EmbedCall;
+
+/** A call's operation. */
+export const operationOf = (c: Call): Operation => c.operation ?? "chat";
 
 export type ExclusionReason =
   | "cooling_down"
@@ -69,7 +90,9 @@ export type ExclusionReason =
   | "not_allowed"
   | "rate_limited"
   | "not_selected"
-  | "over_attempt_limit";
+  | "over_attempt_limit"
+  /** The deployment does not serve the call's operation (an embedding model for chat, or the reverse). */
+  | "wrong_operation";
 
 export interface Exclusion {
   deployment: string;
@@ -125,6 +148,8 @@ export interface Plan {
   /** max_output_tokens after key and route caps. */
   maxOutputTokens?: number;
   adjustments: Adjustment[];
+  /** What the plan is for. */
+  operation: Operation;
 }
 
 export type AttemptOutcome = "succeeded" | "failed" | "canceled";
@@ -180,6 +205,7 @@ export interface ChatOutcome extends CallSummary {
   id: string;
   text: string;
   reasoning?: string;
+  reasoningBlocks?: ReasoningBlock[];
   refusal?: string;
   toolCalls: ToolCall[];
 }

@@ -17,7 +17,7 @@ const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? 
  * The status a request ended with. When the caller's signal fired, the abort reason depends on
  * which side's timer won (stack notes), so the deadline is read from the context instead.
  */
-function statusOf(e: ConnectError | undefined, ctx: HandlerContext): string {
+export function statusOf(e: ConnectError | undefined, ctx: HandlerContext): string {
   if (ctx.signal.aborted) {
     // A client usually gives up on its own timer a moment before ours fires: close to the
     // deadline (250 ms, for a loaded machine) counts as the deadline.
@@ -27,7 +27,7 @@ function statusOf(e: ConnectError | undefined, ctx: HandlerContext): string {
   return e ? codeName(e.code) : "ok";
 }
 
-const CACHE_MODE: Record<number, CacheMode> = {
+export const CACHE_MODE: Record<number, CacheMode> = {
   [PbCacheMode.UNSPECIFIED]: "default",
   [PbCacheMode.USE]: "use",
   [PbCacheMode.BYPASS]: "bypass",

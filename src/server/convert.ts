@@ -16,7 +16,9 @@ import {
   type ChatResponse,
   type ChatEvent,
   ChatEventSchema,
+  type RoutingOptions,
 } from "../../gen/signalbox/v1/chat_pb.ts";
+import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
 import {
   AttemptOutcome,
   AttemptSchema,
@@ -30,7 +32,7 @@ import {
 } from "../../gen/signalbox/v1/common_pb.ts";
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
-import type { AttemptRecord, Caller, ChatCall } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall, EmbedCall, RoutingRequest } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
@@ -126,6 +128,50 @@ function messages(r: ChatRequest): ChatMessage[] {
   });
 }
 
+/** RoutingOptions (ChatRequest's and EmbedRequest's) in the router's terms; the sticky key defaults to the user. */
+function routingRequest(ro: RoutingOptions | undefined, user: string): RoutingRequest {
+  const t = ro?.timeouts;
+  return {
+    fallbacks: ro?.fallbacks ? [...ro.fallbacks] : [],
+    noFallback: ro?.noFallback ?? false,
+    task: ro ? TASK[ro.task] : undefined,
+    maxCostNanos: ro?.maxCostNanoUsd !== undefined ? Number(ro.maxCostNanoUsd) : undefined,
+    maxLatencyMs: ro?.maxLatencyMs,
+    requiredCapabilities: (ro?.requiredCapabilities ?? []).map((c) => CAPABILITY[c]).filter(Boolean),
+    stickyKey: ro?.stickyKey || user || undefined,
+    timeouts: { firstTokenMs: t?.firstTokenMs, idleMs: t?.idleMs, attemptMs: t?.attemptMs, totalMs: t?.totalMs },
+    maxAttempts: ro?.maxAttempts || undefined,
+    fallbackOnContentFilter: ro?.fallbackOnContentFilter ?? false,
+    hedgeAfterMs: ro?.hedgeAfterMs || undefined,
+  };
+}
+
+const INPUT_TYPE: Record<number, "query" | "document" | undefined> = {
+  [EmbeddingInputType.QUERY]: "query",
+  [EmbeddingInputType.DOCUMENT]: "document",
+};
+
+/** An EmbedRequest as the router's EmbedCall (validated by the caller with validateEmbedCall). */
+export function toEmbedCall(r: EmbedRequest, id: string, caller: Caller): EmbedCall {
+  const inputType = INPUT_TYPE[r.inputType];
+  return {
+    operation: "embeddings",
+    id,
+    model: r.model,
+    request: {
+      inputs: [...r.inputs],
+      ...(r.dimensions !== undefined ? { dimensions: r.dimensions } : {}),
+      ...(r.user ? { user: r.user } : {}),
+      ...(inputType ? { inputType } : {}),
+    },
+    routing: routingRequest(r.routing, r.user),
+    user: r.user || undefined,
+    tags: [...r.tags],
+    metadata: { ...r.metadata },
+    caller,
+  };
+}
+
 /** A validated ChatRequest as the router's ChatCall. */
 export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: boolean): ChatCall {
   const req: Omit<UpstreamRequest, "model"> = { messages: messages(r) };
@@ -159,25 +205,11 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
   } else if (rf?.type === ResponseFormat_Type.TEXT) req.responseFormat = { type: "text" };
   if (r.user) req.user = r.user;
 
-  const ro = r.routing;
-  const t = ro?.timeouts;
   return {
     id,
     model: r.model,
     request: req,
-    routing: {
-      fallbacks: ro?.fallbacks ? [...ro.fallbacks] : [],
-      noFallback: ro?.noFallback ?? false,
-      task: ro ? TASK[ro.task] : undefined,
-      maxCostNanos: ro?.maxCostNanoUsd !== undefined ? Number(ro.maxCostNanoUsd) : undefined,
-      maxLatencyMs: ro?.maxLatencyMs,
-      requiredCapabilities: (ro?.requiredCapabilities ?? []).map((c) => CAPABILITY[c]).filter(Boolean),
-      stickyKey: ro?.stickyKey || r.user || undefined,
-      timeouts: { firstTokenMs: t?.firstTokenMs, idleMs: t?.idleMs, attemptMs: t?.attemptMs, totalMs: t?.totalMs },
-      maxAttempts: ro?.maxAttempts || undefined,
-      fallbackOnContentFilter: ro?.fallbackOnContentFilter ?? false,
-      hedgeAfterMs: ro?.hedgeAfterMs || undefined,
-    },
+    routing: routingRequest(r.routing, r.user),
     user: r.user || undefined,
     tags: [...r.tags],
     metadata: { ...r.metadata },

@@ -4,14 +4,15 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { DeploymentHealth_State, ExclusionReason, ListModelsResponseSchema, RouteResponseSchema, RouteService } from "../../gen/signalbox/v1/route_pb.ts";
+import { DeploymentHealth_State, ExclusionReason, ListModelsResponseSchema, RouteResponseSchema, RouteService, type RouteResponse } from "../../gen/signalbox/v1/route_pb.ts";
+import { Operation as PbOperation } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GatewayCore } from "../gateway.ts";
-import type { ExclusionReason as Reason } from "../router/types.ts";
+import type { ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateCall } from "./validate.ts";
+import { validateCall, validateEmbedCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -24,7 +25,42 @@ const EXCLUSION: Record<Reason, ExclusionReason> = {
   rate_limited: ExclusionReason.RATE_LIMITED,
   not_selected: ExclusionReason.NOT_SELECTED,
   over_attempt_limit: ExclusionReason.OVER_ATTEMPT_LIMIT,
+  wrong_operation: ExclusionReason.WRONG_OPERATION,
 };
+
+const OPERATION_TO_PB: Record<Operation, PbOperation> = { chat: PbOperation.CHAT, embeddings: PbOperation.EMBEDDINGS };
+
+/** A plan as RouteService explains it (chat and embeddings plans alike). */
+function planToPb(p: Plan): RouteResponse {
+  return create(RouteResponseSchema, {
+    routing: p.routing,
+    candidates: p.candidates.map((c, i) => ({
+      position: i + 1,
+      deployment: c.deployment.id,
+      provider: c.provider.name,
+      model: c.deployment.model,
+      reason: c.reason,
+      score: c.score,
+      expectedCostNanoUsd: BigInt(c.expectedCostNanos),
+      ttftMsEstimate: c.ttftEstimateMs,
+      latencyMsEstimate: c.latencyEstimateMs,
+      source: c.source,
+      adjustments: c.adjustments,
+    })),
+    excluded: p.excluded.map((e) => ({
+      deployment: e.deployment,
+      reason: EXCLUSION[e.reason],
+      detail: e.detail,
+      until: e.until !== undefined ? timestampFromMs(e.until) : undefined,
+    })),
+    estimatedInputTokens: p.estimatedInputTokens,
+    noFallback: p.noFallback,
+    hedgeAfterMs: p.hedgeAfterMs,
+    maxAttempts: p.maxAttempts,
+    adjustments: p.adjustments,
+    operation: OPERATION_TO_PB[p.operation],
+  });
+}
 
 export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof RouteService>> {
   return {
@@ -33,34 +69,18 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       try {
         const call = toChatCall(req, ri.id, ctx.values.get(callerKey), false);
         validateCall(call);
-        const p = core.plan(call);
-        return create(RouteResponseSchema, {
-          routing: p.routing,
-          candidates: p.candidates.map((c, i) => ({
-            position: i + 1,
-            deployment: c.deployment.id,
-            provider: c.provider.name,
-            model: c.deployment.model,
-            reason: c.reason,
-            score: c.score,
-            expectedCostNanoUsd: BigInt(c.expectedCostNanos),
-            ttftMsEstimate: c.ttftEstimateMs,
-            latencyMsEstimate: c.latencyEstimateMs,
-            source: c.source,
-            adjustments: c.adjustments,
-          })),
-          excluded: p.excluded.map((e) => ({
-            deployment: e.deployment,
-            reason: EXCLUSION[e.reason],
-            detail: e.detail,
-            until: e.until !== undefined ? timestampFromMs(e.until) : undefined,
-          })),
-          estimatedInputTokens: p.estimatedInputTokens,
-          noFallback: p.noFallback,
-          hedgeAfterMs: p.hedgeAfterMs,
-          maxAttempts: p.maxAttempts,
-          adjustments: p.adjustments,
-        });
+        return planToPb(core.plan(call));
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async routeEmbedding(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toEmbedCall(req, ri.id, ctx.values.get(callerKey));
+        validateEmbedCall(call);
+        return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);
       }
@@ -105,6 +125,7 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
             contextWindow: d.contextWindow,
             maxOutputTokens: d.maxOutputTokens,
             capabilities: d.capabilities.map((c) => CAPABILITY_TO_PB[c]),
+            operations: d.operations.map((o) => OPERATION_TO_PB[o]),
             strengths: d.strengths.map((t) => TASK_TO_PB[t]),
             quality: d.quality,
             health: {

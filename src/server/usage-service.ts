@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { Dimension as PbDimension, Granularity as PbGranularity } from "../../gen/signalbox/v1/common_pb.ts";
+import { Dimension as PbDimension, Granularity as PbGranularity, Operation as PbOperation } from "../../gen/signalbox/v1/common_pb.ts";
 import {
   GetRequestResponseSchema,
   GetUsageResponseSchema,
@@ -134,6 +134,7 @@ export function recordToPb(r: UsageRecord): RequestRecord {
     streamed: r.streamed,
     finishReason: finishToPb(r.finishReason),
     adjustments: r.adjustments ?? [],
+    operation: r.operation === "embeddings" ? PbOperation.EMBEDDINGS : PbOperation.CHAT,
   });
 }
 

@@ -5,7 +5,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { ChatCall } from "../router/types.ts";
+import type { CallBase, ChatCall, EmbedCall } from "../router/types.ts";
 
 export const LIMITS = {
   messages: 2048,
@@ -16,6 +16,9 @@ export const LIMITS = {
   metadata: 64,
   metadataValue: 512,
   fallbacks: 16,
+  /** Inputs of one embeddings request (OpenAI's own limit). */
+  inputs: 2048,
+  dimensions: 65_536,
 } as const;
 
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -118,8 +121,12 @@ export function validateCall(c: ChatCall, n: FieldNames = PROTO_FIELDS): void {
     if (!rf.schema) bad(n.responseFormatSchema, "is required for json_schema");
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(rf.name)) bad(n.responseFormatName, "must match [A-Za-z0-9_-]{1,64} for json_schema");
   }
+  validateAttribution(c, n.routing);
+}
+
+/** Routing options, tags, metadata and user: what every call carries, checked alike for every operation. */
+function validateAttribution(c: CallBase, rp: string): void {
   const ro = c.routing;
-  const rp = n.routing;
   if (ro.fallbacks.length > LIMITS.fallbacks) bad(`${rp}.fallbacks`, `at most ${LIMITS.fallbacks} entries`);
   ro.fallbacks.forEach((f, i) => !f.trim() && bad(`${rp}.fallbacks[${i}]`, "must not be empty"));
   if (ro.maxCostNanos !== undefined && ro.maxCostNanos < 0) bad(`${rp}.max_cost_nano_usd`, "must not be negative");
@@ -134,6 +141,26 @@ export function validateCall(c: ChatCall, n: FieldNames = PROTO_FIELDS): void {
   if (meta.length > LIMITS.metadata) bad("metadata", `at most ${LIMITS.metadata} entries`);
   for (const [k, v] of meta) if (v.length > LIMITS.metadataValue) bad(`metadata.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
   if ((c.user ?? "").length > 256) bad("user", "at most 256 characters");
+}
+
+/** Field names of an embeddings request as its front door calls them. */
+export interface EmbedFieldNames {
+  inputs: string;
+  routing: string;
+}
+
+export const PROTO_EMBED_FIELDS: EmbedFieldNames = { inputs: "inputs", routing: "routing" };
+
+/** Validate an embeddings call (as either front door built it) before any work. */
+export function validateEmbedCall(c: EmbedCall, n: EmbedFieldNames = PROTO_EMBED_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  const inputs = c.request.inputs;
+  if (inputs.length === 0) bad(n.inputs, "must contain at least one input");
+  if (inputs.length > LIMITS.inputs) bad(n.inputs, `at most ${LIMITS.inputs} inputs, got ${inputs.length}`);
+  inputs.forEach((t, i) => t === "" && bad(`${n.inputs}[${i}]`, "must not be empty"));
+  const d = c.request.dimensions;
+  if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > LIMITS.dimensions)) bad("dimensions", `must be an integer between 1 and ${LIMITS.dimensions}, got ${d}`);
+  validateAttribution(c, n.routing);
 }
 
 /** A request's cache TTL, when it gives one. */

@@ -68,7 +68,8 @@ export function createMetrics(): GatewayMetrics {
 
   return {
     request(r, providerTypes) {
-      requests.add(1, { status: r.status, route: r.routing.route, deployment: r.deployment, streamed: r.streamed });
+      const operation = r.operation ?? "chat";
+      requests.add(1, { status: r.status, route: r.routing.route, deployment: r.deployment, streamed: r.streamed, operation });
       reqDuration.record(r.latencyMs / 1000, { status: r.status, route: r.routing.route });
       if (r.ttftMs !== undefined) ttft.record(r.ttftMs / 1000, { route: r.routing.route, deployment: r.deployment });
       if (r.attempts.length > 1 && r.status === "ok") fallbacks.add(1, { route: r.routing.route, deployment: r.deployment });
@@ -87,7 +88,7 @@ export function createMetrics(): GatewayMetrics {
       }
       for (const a of r.attempts) {
         const type = providerTypes.get(a.provider) ?? "unknown";
-        const attrs: Attributes = { "gen_ai.operation.name": "chat", "gen_ai.provider.name": GENAI_PROVIDER[type] ?? type, "gen_ai.request.model": a.model };
+        const attrs: Attributes = { "gen_ai.operation.name": operation, "gen_ai.provider.name": GENAI_PROVIDER[type] ?? type, "gen_ai.request.model": a.model };
         attempts.add(1, { deployment: a.deployment, outcome: a.outcome, ...(a.failureKind ? { "error.type": a.failureKind } : {}) });
         duration.record(a.latencyMs / 1000, a.failureKind ? { ...attrs, "error.type": a.failureKind } : attrs);
         if (a.usage.inputTokens) tokens.record(a.usage.inputTokens, { ...attrs, "gen_ai.token.type": "input" });

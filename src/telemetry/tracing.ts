@@ -1,5 +1,5 @@
 // Traces: one per request. A SERVER span per RPC, a span for the routing decision and for the
-// limit check, and one CLIENT span per upstream attempt named `chat {model}` with the GenAI
+// limit check, and one CLIENT span per upstream attempt named `{operation} {model}` (chat, embeddings) with the GenAI
 // semantic-convention attributes, so every fallback hop, retry and hedge is its own span.
 // Configured by the standard OTEL_* variables; with no exporter configured there is no tracer
 // at all (no spans, no cost), and trace ids still come from traceparent or are made up.
@@ -206,15 +206,16 @@ export interface AttemptTrace {
   end(record: AttemptRecord, err: ProviderError | undefined, providerModel: string | undefined, finish: string | undefined): void;
 }
 
-export function attemptObserver(tracer: Tracer, parent: Context): AttemptObserver {
+/** `operation`: the GenAI operation name of the attempts (chat, embeddings); it starts each span's name. */
+export function attemptObserver(tracer: Tracer, parent: Context, operation: "chat" | "embeddings" = "chat"): AttemptObserver {
   return {
     start(record, c) {
       const span = tracer.startSpan(
-        `chat ${c.deployment.model}`,
+        `${operation} ${c.deployment.model}`,
         {
           kind: SpanKind.CLIENT,
           attributes: {
-            "gen_ai.operation.name": "chat",
+            "gen_ai.operation.name": operation,
             "gen_ai.provider.name": GENAI_PROVIDER[c.provider.type] ?? c.provider.type,
             "gen_ai.request.model": c.deployment.model,
             "signalbox.attempt": record.number,

@@ -109,7 +109,7 @@ function emitRecord(logger: Logger, r: UsageRecord, providerTypes: ReadonlyMap<s
   const ok = r.status === "ok";
   const u = r.usage;
   const attrs: Attributes = {
-    "gen_ai.operation.name": "chat",
+    "gen_ai.operation.name": r.operation ?? "chat",
     "gen_ai.request.model": r.model,
     "gen_ai.request.stream": r.streamed,
     "gen_ai.usage.input_tokens": u.inputTokens,
@@ -158,7 +158,7 @@ function emitRecord(logger: Logger, r: UsageRecord, providerTypes: ReadonlyMap<s
     timestamp: r.time,
     severityNumber: ok ? SeverityNumber.INFO : SeverityNumber.WARN,
     severityText: ok ? "INFO" : "WARN",
-    body: `chat ${r.model} -> ${r.deployment || "-"}: ${r.status}, ${u.inputTokens} in / ${u.outputTokens} out tokens, ${r.latencyMs} ms`,
+    body: `${r.operation ?? "chat"} ${r.model} -> ${r.deployment || "-"}: ${r.status}, ${u.inputTokens} in / ${u.outputTokens} out tokens, ${r.latencyMs} ms`,
     attributes: attrs,
     // The RPC span when tracing carried its id, else the trace id alone (TraceLinkProcessor).
     context: trace.setSpanContext(ROOT_CONTEXT, { traceId: r.traceId, spanId: r.spanId ?? "", traceFlags: TraceFlags.NONE }),

@@ -19,7 +19,7 @@
 // dropped and counted (per hour of their time, written to signalbox_usage_dropped when PostgreSQL
 // is back, and in stats()), with one warning per outage. close() flushes with a deadline.
 //
-// Schema (src/control/migrations.ts, versions 2 and 3; the control plane's migrations, one
+// Schema (src/control/migrations.ts, versions 2, 3 and 4 (the operation column); the control plane's migrations, one
 // mechanism):
 //   signalbox_requests       one row per request, PARTITION BY RANGE (time), one partition per UTC
 //                            day (signalbox_requests_pYYYYMMDD), PRIMARY KEY (time, id); indexes
@@ -209,6 +209,7 @@ const REQUEST_COLS = [
   "attempts",
   ...COUNTER_COLS,
   "ttft_ms",
+  "operation",
   "detail",
 ] as const;
 const REQUEST_TYPES: Record<(typeof REQUEST_COLS)[number], string> = {
@@ -241,6 +242,7 @@ const REQUEST_TYPES: Record<(typeof REQUEST_COLS)[number], string> = {
   cost_reasoning: "bigint",
   latency_ms: "bigint",
   ttft_ms: "bigint",
+  operation: "text",
   detail: "json",
 };
 
@@ -331,6 +333,8 @@ function rowOf(r: UsageRecord): Record<string, unknown> {
     cache_hit: c[3] === 1,
     attempts: c[4],
     ttft_ms: c[18] ? c[17] : null,
+    // Also in detail (the record as made); the column is for queries.
+    operation: r.operation ?? "chat",
     detail,
   };
   for (let i = 0; i < COUNTER_COLS.length; i++) row[COUNTER_COLS[i]] = c[5 + i];

@@ -3,12 +3,14 @@
 
 import type { GuardrailActionRecord } from "../guardrails/types.ts";
 import type { FailureKind, FinishReason, Usage } from "../providers/types.ts";
-import type { Adjustment, AttemptRecord, RoutingInfo } from "../router/types.ts";
+import type { Adjustment, AttemptRecord, Operation, RoutingInfo } from "../router/types.ts";
 import type { CostBreakdown } from "./cost.ts";
 
 export interface UsageRecord {
   id: string;
   time: number;
+  /** What the request asked for; absent: chat (records written before embeddings). */
+  operation?: Operation;
   key: string;
   team: string;
   user: string;

@@ -2,7 +2,7 @@
 // the v1 routes (/openai/v1/chat/completions), models lists, Azure auth, content-filter annotations and error bodies.
 import { handleTransport, headerValue, idMaker, isRecord, retryHeaders, sendJson, startFake } from './common.ts';
 import type { Delivery, FakeOptions, FakeServer, RetryHints, ToolCallSpec, TransportScenario } from './common.ts';
-import { bearerToken, modelParamError, openaiBody, OPENAI_BAD_JSON_MESSAGE, openaiError, serveChatScenario, validateChatBody } from './openai.ts';
+import { bearerToken, modelParamError, openaiBody, OPENAI_BAD_JSON_MESSAGE, openaiError, serveChatScenario, serveEmbeddingsScenario, validateChatBody } from './openai.ts';
 import type { ChatSuccessOptions, ErrorResponse, OpenAIFinishReason } from './openai.ts';
 
 /** Azure errors (wire-formats §2.5). */
@@ -72,13 +72,15 @@ export async function startFakeAzure(opts: FakeAzureOptions = {}): Promise<FakeA
       const apiVersion = ex.url.searchParams.get('api-version');
       const dated = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(path);
       const isV1Chat = path === '/openai/v1/chat/completions';
+      const datedEmbeddings = /^\/openai\/deployments\/([^/]+)\/embeddings$/.exec(path);
+      const isV1Embeddings = path === '/openai/v1/embeddings';
       const isModels = path === '/openai/models';
       const isV1Models = path === '/openai/v1/models';
-      const known = (dated || isV1Chat) ? method === 'POST' : (isModels || isV1Models) && method === 'GET';
+      const known = (dated || isV1Chat || datedEmbeddings || isV1Embeddings) ? method === 'POST' : (isModels || isV1Models) && method === 'GET';
       if (!known) return fail(NOT_FOUND);
 
       // Dated routes need ?api-version=YYYY-MM-DD[-preview]; /openai/v1 takes none (or v1 / preview).
-      if (dated || isModels) {
+      if (dated || datedEmbeddings || isModels) {
         if (!apiVersion) return fail(NOT_FOUND);
         if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion)) return fail({ status: 400, body: { error: { code: 'BadRequest', message: 'API version not supported' } } });
       } else if (apiVersion && apiVersion !== 'v1' && apiVersion !== 'preview') {
@@ -93,6 +95,12 @@ export async function startFakeAzure(opts: FakeAzureOptions = {}): Promise<FakeA
 
       if (ex.badJson) return fail(openaiBody(400, OPENAI_BAD_JSON_MESSAGE, 'invalid_request_error', null, null));
       const body = ex.record.body as Record<string, unknown>;
+      if (datedEmbeddings || isV1Embeddings) {
+        const name = datedEmbeddings ? decodeURIComponent(datedEmbeddings[1]) : isRecord(body) ? String(body.model ?? '') : '';
+        if (!(name in deployments)) return fail(azureError('deployment_not_found'));
+        const version = apiVersion ?? 'v1';
+        return serveEmbeddingsScenario(ex, next, { body, model: deployments[name], headers: base, errorFor: (n, message) => azureError(n as AzureErrorName, { message, apiVersion: version }) });
+      }
       const deployment = dated ? decodeURIComponent(dated[1]) : isRecord(body) ? String(body.model ?? '') : '';
       if (!(deployment in deployments)) return fail(azureError('deployment_not_found'));
       const invalid = validateChatBody(body, 'azure');

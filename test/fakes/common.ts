@@ -471,3 +471,27 @@ export function sendJson(ex: Exchange, status: number, body: unknown, headers: R
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   return deliver(ex, { status, headers: jsonHeaders(headers), units: [text], stream: false }, d);
 }
+
+/**
+ * The fakes' deterministic embedding of a text: `dims` float32 values from an FNV-1a seed and an
+ * LCG, unit length (as OpenAI and Gemini return them). Tests compute expected vectors with it.
+ */
+export function fakeEmbedding(text: string, dims: number): number[] {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  let x = h >>> 0;
+  const v: number[] = [];
+  for (let i = 0; i < dims; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    v.push(x / 2147483648 - 1);
+  }
+  const n = Math.sqrt(v.reduce((s, a) => s + a * a, 0)) || 1;
+  return v.map((a) => Math.fround(a / n));
+}
+
+/** Little-endian float32 bytes of a vector, base64 (OpenAI's encoding_format: "base64"). */
+export function float32Base64(v: number[]): string {
+  const b = Buffer.alloc(v.length * 4);
+  v.forEach((x, i) => b.writeFloatLE(x, i * 4));
+  return b.toString('base64');
+}

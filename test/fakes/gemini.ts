@@ -1,9 +1,11 @@
 // Fake Google Gemini Developer API server: models/{m}:generateContent and :streamGenerateContent (SSE with
-// \r\n\r\n framing when alt=sse, else a JSON array), models list, google.rpc.Status errors, prompt blocks.
+// \r\n\r\n framing when alt=sse, else a JSON array), :embedContent and :batchEmbedContents, models list,
+// google.rpc.Status errors, prompt blocks.
 import {
   countWords,
   deliver,
   echoText,
+  fakeEmbedding,
   handleTransport,
   headerValue,
   idMaker,
@@ -109,7 +111,7 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
       const path = ex.url.pathname;
       const { method } = ex.req;
       const fail = (e: GeminiError, d?: Delivery) => sendJson(ex, e.status, { error: e.error }, e.headers, d);
-      const gen = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(path);
+      const gen = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$/.exec(path);
       const list = /^\/(v1beta|v1|v1alpha)\/models$/.exec(path);
       const one = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+)$/.exec(path);
       if (!(gen && method === 'POST') && !((list || one) && method === 'GET')) {
@@ -140,6 +142,24 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
       if (one) return sendJson(ex, 200, modelEntry(model));
 
       if (ex.badJson) return fail(status(400, 'INVALID_ARGUMENT', `Invalid JSON payload received. Unexpected token.\n${ex.record.rawBody.slice(0, 40)}\n^`));
+      if (gen![3] === 'embedContent' || gen![3] === 'batchEmbedContents') {
+        const batch = gen![3] === 'batchEmbedContents';
+        const invalid = validateEmbedBody(ex.record.body, model, batch);
+        if (invalid) return fail(invalid);
+        const s = next();
+        if (await handleTransport(ex, s)) return;
+        if (s.kind === 'error') {
+          const e = geminiError(s.error, { model, apiVersion, message: s.message, retryDelay: s.retryDelay });
+          return sendJson(ex, e.status, { error: e.error }, { ...e.headers, ...retryHeaders(s) }, s);
+        }
+        const body = ex.record.body as Record<string, unknown>;
+        const one = (r: Record<string, unknown>) => {
+          const text = ((r.content as { parts: { text: string }[] }).parts).map((p) => p.text).join('');
+          return { values: fakeEmbedding(text, typeof r.outputDimensionality === 'number' ? r.outputDimensionality : 3072) };
+        };
+        const answer = batch ? { embeddings: (body.requests as Record<string, unknown>[]).map(one) } : { embedding: one(body) };
+        return sendJson(ex, 200, answer, {}, s);
+      }
       const invalid = validateGenerateBody(ex.record.body, model);
       if (invalid) return fail(invalid);
       const body = ex.record.body as Record<string, unknown>;
@@ -304,6 +324,31 @@ const unknownName = (name: string, at?: string) => {
 };
 
 /** Validate a GenerateContentRequest like the Developer API; returns the error or null. Accepts camelCase and snake_case. */
+const TASK_TYPES = new Set(['TASK_TYPE_UNSPECIFIED', 'RETRIEVAL_QUERY', 'RETRIEVAL_DOCUMENT', 'SEMANTIC_SIMILARITY', 'CLASSIFICATION', 'CLUSTERING', 'QUESTION_ANSWERING', 'FACT_VERIFICATION', 'CODE_RETRIEVAL_QUERY']);
+
+/** 400 INVALID_ARGUMENT for a malformed embedContent / batchEmbedContents body, or null. */
+export function validateEmbedBody(body: unknown, model: string, batch: boolean): GeminiError | null {
+  const bad = (m: string) => status(400, 'INVALID_ARGUMENT', m);
+  if (!isRecord(body)) return bad('Invalid JSON payload received.');
+  const one = (r: unknown, at: string): GeminiError | null => {
+    if (!isRecord(r)) return bad(`Invalid value at '${at}'`);
+    if (batch && r.model !== `models/${model}`) return bad(`* BatchEmbedContentsRequest.${at}.model: unexpected model name format`);
+    const parts = isRecord(r.content) ? r.content.parts : undefined;
+    if (!Array.isArray(parts) || parts.length === 0 || !parts.every((p) => isRecord(p) && typeof p.text === 'string')) return bad(`* ${at}content.parts: contents are required.`);
+    if (r.taskType !== undefined && !TASK_TYPES.has(String(r.taskType))) return bad(`Invalid value at '${at}task_type' (type.googleapis.com/google.ai.generativelanguage.v1beta.TaskType), "${String(r.taskType)}"`);
+    if (r.outputDimensionality !== undefined && (typeof r.outputDimensionality !== 'number' || r.outputDimensionality < 1)) return bad(`* ${at}output_dimensionality: must be positive`);
+    return null;
+  };
+  if (!batch) return one(body, '');
+  if (!Array.isArray(body.requests) || body.requests.length === 0) return bad('* BatchEmbedContentsRequest.requests: requests is required.');
+  if (body.requests.length > 100) return bad('* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch');
+  for (let i = 0; i < body.requests.length; i++) {
+    const e = one(body.requests[i], `requests[${i}].`);
+    if (e) return e;
+  }
+  return null;
+}
+
 export function validateGenerateBody(body: unknown, model: string): GeminiError | null {
   if (!isRecord(body)) return badArg('Invalid JSON payload received. Expected an object.');
   for (const k of Object.keys(body)) if (!TOP_LEVEL.has(k)) return unknownName(k);

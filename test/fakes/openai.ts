@@ -1,9 +1,12 @@
-// Fake OpenAI Chat Completions server (POST /v1/chat/completions, GET /v1/models), plus the
-// chat-completions body/chunk builder and request checks that the Azure and OpenRouter fakes reuse.
+// Fake OpenAI Chat Completions server (POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models),
+// plus the chat-completions body/chunk builder, the embeddings answer and request checks that the
+// Azure and OpenRouter fakes reuse.
 import {
   countWords,
   deliver,
   echoText,
+  fakeEmbedding,
+  float32Base64,
   fragment,
   handleTransport,
   idMaker,
@@ -80,7 +83,7 @@ export const OPENAI_TEST_KEY = 'test-key-openai';
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const apiKey = opts.apiKey === undefined ? OPENAI_TEST_KEY : opts.apiKey;
   const ids = idMaker();
-  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:)/.test(m));
+  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:|text-embedding-)/.test(m));
 
   return startFake<OpenAIScenario>({
     basePath: '/v1',
@@ -94,8 +97,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       const { method } = ex.req;
       const path = ex.url.pathname;
       const isChat = path === '/v1/chat/completions';
+      const isEmbeddings = path === '/v1/embeddings';
       const isModels = path === '/v1/models' || path.startsWith('/v1/models/');
-      if (!(isChat && method === 'POST') && !(isModels && method === 'GET')) {
+      if (!((isChat || isEmbeddings) && method === 'POST') && !(isModels && method === 'GET')) {
         return fail(openaiBody(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null));
       }
       const auth = checkBearer(ex.req.headers.authorization, apiKey);
@@ -115,6 +119,12 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       }
 
       if (ex.badJson) return fail(openaiBody(400, OPENAI_BAD_JSON_MESSAGE, 'invalid_request_error', null, null));
+      if (isEmbeddings) {
+        const body = ex.record.body;
+        const model = isRecord(body) && typeof body.model === 'string' ? body.model : '';
+        if (model && !knownModel(model)) return fail(openaiError('model_not_found', { model }));
+        return serveEmbeddingsScenario(ex, next, { body, model, headers: { ...base, ...rateLimitHeaders() }, errorFor: (name, message) => openaiError(name as OpenAIErrorName, { model, message }) });
+      }
       const invalid = validateChatBody(ex.record.body, 'openai');
       if (invalid) return fail(openaiBody(400, invalid.message, 'invalid_request_error', invalid.param, invalid.code));
       const body = ex.record.body as Record<string, unknown>;
@@ -140,6 +150,71 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       });
     },
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings (POST /embeddings): the same answer from OpenAI, Azure and compatible servers
+
+/** Vector length of a model when the request sets no `dimensions`. */
+export function defaultDimensions(model: string): number {
+  return /large/.test(model) ? 3072 : 1536;
+}
+
+/** 400 for a malformed /embeddings body (OpenAI's messages), or null. */
+export function validateEmbeddingsBody(body: unknown, model: string): { message: string; param: string | null } | null {
+  if (!isRecord(body)) return { message: 'Invalid body: expected an object.', param: null };
+  if (model === '') return { message: 'you must provide a model parameter', param: null };
+  const input = body.input;
+  const ok = typeof input === 'string' || (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string' || typeof x === 'number' || Array.isArray(x)));
+  if (!ok) return { message: "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", param: null };
+  if (Array.isArray(input) && input.length > 2048) return { message: `'$.input' is too long: maximum 2048 inputs, got ${input.length}.`, param: 'input' };
+  if (body.encoding_format !== undefined && body.encoding_format !== 'float' && body.encoding_format !== 'base64') {
+    return { message: `Invalid value: '${String(body.encoding_format)}'. Supported values are: 'float' and 'base64'.`, param: 'encoding_format' };
+  }
+  if (body.dimensions !== undefined) {
+    if (!/^text-embedding-3/.test(model)) return { message: 'This model does not support specifying dimensions.', param: null };
+    if (typeof body.dimensions !== 'number' || !Number.isInteger(body.dimensions) || body.dimensions < 1) return { message: "Invalid 'dimensions': integer below minimum value.", param: 'dimensions' };
+  }
+  return null;
+}
+
+/**
+ * One /embeddings request: the next scenario's error or transport failure, else the vectors
+ * (fakeEmbedding of each input; floats or base64 per encoding_format) with usage in words.
+ */
+export async function serveEmbeddingsScenario(
+  ex: Exchange,
+  next: () => { kind: string },
+  o: { body: unknown; model: string; headers: Record<string, string>; errorFor: (name: string, message?: string) => ErrorResponse; reportModel?: string },
+): Promise<void> {
+  const invalid = validateEmbeddingsBody(o.body, o.model);
+  if (invalid) return sendJson(ex, 400, openaiBody(400, invalid.message, 'invalid_request_error', invalid.param, null).body, o.headers);
+  const body = o.body as Record<string, unknown>;
+  const s = next() as { kind: string; error?: string; message?: string } & Delivery;
+  if (await handleTransport(ex, s as TransportScenario)) return;
+  if (s.kind === 'error') {
+    const e = o.errorFor(s.error!, s.message);
+    return sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers, ...retryHeaders(s as RetryHints) });
+  }
+  const inputs = (typeof body.input === 'string' ? [body.input] : (body.input as unknown[])).map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+  const dims = typeof body.dimensions === 'number' ? body.dimensions : defaultDimensions(o.model);
+  const base64 = body.encoding_format === 'base64';
+  const tokens = inputs.reduce((n, t) => n + countWords(t), 0);
+  return sendJson(
+    ex,
+    200,
+    {
+      object: 'list',
+      data: inputs.map((t, index) => {
+        const v = fakeEmbedding(t, dims);
+        return { object: 'embedding', index, embedding: base64 ? float32Base64(v) : v };
+      }),
+      model: o.reportModel ?? o.model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    },
+    o.headers,
+    s,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

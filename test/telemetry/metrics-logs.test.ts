@@ -89,7 +89,7 @@ test("requests are measured, logged and traced without leaking a key", async () 
   assert.match(metrics, /gen_ai_client_token_usage_bucket\{[^}]*gen_ai_token_type="input"[^}]*le="\+Inf"\} \d+/);
   assert.match(metrics, /# TYPE gen_ai_client_operation_duration_seconds histogram/);
   assert.match(metrics, /signalbox_time_to_first_token_seconds_count\{[^}]*\} [1-9]/);
-  assert.match(metrics, /signalbox_requests_total\{status="ok",route="chat",deployment="openai\/gpt-4o-mini",streamed="false"\} 1/);
+  assert.match(metrics, /signalbox_requests_total\{status="ok",route="chat",deployment="openai\/gpt-4o-mini",streamed="false",operation="chat"\} 1/);
   assert.match(metrics, /signalbox_fallbacks_total\{route="flaky",deployment="mock\/a"\} [1-9]/);
   assert.match(metrics, /signalbox_refusals_total\{reason="rate_limit",team="search"\} 1/);
   assert.match(metrics, /signalbox_cost_total\{deployment="openai\/gpt-4o-mini",team="search"\} [1-9]\d*/);

@@ -478,3 +478,29 @@ test("PostgreSQL away: records wait in the buffer (bounded, overflow counted), t
     await s.close();
   }
 });
+
+test("the operation column: embeddings records say so, records without one are chat; GetRequest returns it", async (t) => {
+  if (!need(t)) return;
+  const url = await freshDb();
+  const s = await open({}, url);
+  try {
+    const r = rng(7);
+    const embed = { ...makeRecord(r, { time: Date.now() - 1000 }), operation: "embeddings" as const };
+    const old = makeRecord(r, { time: Date.now() - 500 });
+    s.record(embed);
+    s.record(old);
+    await s.flush();
+    const rows = await sql<{ id: string; operation: string }>(url, "SELECT id, operation FROM signalbox_requests ORDER BY time");
+    assert.deepEqual(
+      rows.map((x) => [x.id, x.operation]),
+      [
+        [embed.id, "embeddings"],
+        [old.id, "chat"],
+      ],
+    );
+    assert.equal((await s.get({ id: embed.id, filters: [] }))?.operation, "embeddings");
+    assert.equal((await s.get({ id: old.id, filters: [] }))?.operation, undefined);
+  } finally {
+    await s.close();
+  }
+});

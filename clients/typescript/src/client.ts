@@ -5,6 +5,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { AdminService } from "./gen/signalbox/v1/admin_pb.ts";
 import { ChatService } from "./gen/signalbox/v1/chat_pb.ts";
+import { EmbeddingService } from "./gen/signalbox/v1/embedding_pb.ts";
 import { RouteService } from "./gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "./gen/signalbox/v1/usage_pb.ts";
 import { SignalboxError } from "./errors.ts";
@@ -40,6 +41,8 @@ export interface CommonClientOptions {
 /** Every Signalbox service, typed, over one transport. */
 export interface SignalboxClient {
   chat: Client<typeof ChatService>;
+  /** Embeddings (see embedTexts for the one-line form). */
+  embedding: Client<typeof EmbeddingService>;
   route: Client<typeof RouteService>;
   usage: Client<typeof UsageService>;
   /** Keys, teams, config reload and the audit log (admin and team keys). */
@@ -94,5 +97,5 @@ export function createSignalboxClientFromTransport(transport: Transport, opts: P
   const unary = opts.timeoutMs ?? 60_000;
   const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
+  return { chat: make(ChatService), embedding: make(EmbeddingService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
 }

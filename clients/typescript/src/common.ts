@@ -3,11 +3,13 @@
 export * from "./gen/signalbox/v1/admin_pb.ts";
 export * from "./gen/signalbox/v1/chat_pb.ts";
 export * from "./gen/signalbox/v1/common_pb.ts";
+export * from "./gen/signalbox/v1/embedding_pb.ts";
 export * from "./gen/signalbox/v1/route_pb.ts";
 export * from "./gen/signalbox/v1/usage_pb.ts";
 export { type CommonClientOptions, createSignalboxClientFromTransport, type SignalboxClient } from "./client.ts";
 export { codeName, failureKindName, SignalboxError } from "./errors.ts";
 export { authInterceptor, errorInterceptor, type OtelApi, retryInterceptor, type RetryOptions, traceparentInterceptor } from "./interceptors.ts";
 export * from "./messages.ts";
+export { type EmbedOptions, embedTexts, type EmbedTextsResult, vectorOf, vectorsOf } from "./embeddings.ts";
 export { type StreamedToolCall, streamText, type StreamTextHandle, type StreamTextOptions, type StreamTextResult } from "./stream.ts";
 export { Code, ConnectError } from "@connectrpc/connect";

@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../../config/types.ts";
 import { header, tryJson, type Headers } from "../headers.ts";
 import { MIN_THINKING_BUDGET, thinkingBlockedBy } from "../../config/model-params.ts";
-import type { ChatResult, ProviderAdapter, ReasoningEffort, ResponseFormat, ToolCall, UpstreamRequest } from "../types.ts";
+import type { ChatResult, ProviderAdapter, ReasoningBlock, ReasoningEffort, ResponseFormat, ToolCall, UpstreamRequest } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import type { AnthropicRequestBody, AnthropicResponse } from "./anthropic-api-types.ts";
 import { classifyAnthropicError, type AnthropicErrorContext } from "./anthropic-error.ts";
@@ -83,7 +83,8 @@ export function buildAnthropicRequestBody(req: UpstreamRequest, stream: boolean)
       thinking = { type: "adaptive" };
       effort = ADAPTIVE_EFFORT[req.reasoningEffort];
     } else {
-      const want = THINKING_BUDGETS[req.reasoningEffort];
+      // The caller's exact budget (Anthropic front door), else the effort's.
+      const want = req.thinkingBudget ?? THINKING_BUDGETS[req.reasoningEffort];
       let budget: number;
       if (req.maxOutputTokens === undefined && !p) {
         // No caller limit and no model maximum known: leave the default room for the answer on top of the thinking.
@@ -111,6 +112,8 @@ export function buildAnthropicRequestBody(req: UpstreamRequest, stream: boolean)
     if (req.temperature !== undefined) body.temperature = anthropicTemperature(req.temperature);
     // Claude 4.5 and later reject temperature and top_p together; temperature wins.
     if (req.topP !== undefined && (req.temperature === undefined || p?.samplingExclusive === false)) body.top_p = req.topP;
+    // Not sent while thinking either (the API rejects it then); models that deprecate it answer with their own 400.
+    if (req.topK !== undefined) body.top_k = req.topK;
   }
   const stop = req.stop?.filter((s) => s.trim() !== "");
   if (stop && stop.length > 0) body.stop_sequences = stop;
@@ -152,15 +155,19 @@ export function parseAnthropicResponse(body: string, headers: Headers, ctx: Anth
   const r = json as unknown as AnthropicResponse;
   let text = "";
   let reasoning = "";
+  const blocks: ReasoningBlock[] = [];
   const toolCalls: ToolCall[] = [];
   for (const b of Array.isArray(r.content) ? r.content : []) {
     if (!isObject(b)) continue;
     if (b.type === "text" && typeof b.text === "string") text += b.text;
-    else if (b.type === "thinking" && typeof b.thinking === "string") reasoning += b.thinking;
+    else if (b.type === "thinking" && typeof b.thinking === "string") {
+      reasoning += b.thinking;
+      blocks.push({ text: b.thinking, ...(typeof b.signature === "string" && b.signature !== "" ? { signature: b.signature } : {}) });
+    } else if (b.type === "redacted_thinking" && typeof b.data === "string") blocks.push({ text: "", redacted: b.data });
     else if (b.type === "tool_use") {
       toolCalls.push({ id: String(b.id ?? ""), name: String(b.name ?? ""), arguments: JSON.stringify(b.input ?? {}) });
     }
-    // redacted_thinking, server-tool blocks and unknown types are ignored.
+    // Server-tool blocks and unknown types are ignored.
   }
 
   const raw = typeof r.stop_reason === "string" ? r.stop_reason : "";
@@ -173,6 +180,7 @@ export function parseAnthropicResponse(body: string, headers: Headers, ctx: Anth
     rawFinishReason: raw,
   };
   if (reasoning !== "") result.reasoning = reasoning;
+  if (blocks.length > 0) result.reasoningBlocks = blocks;
   const explanation = r.stop_details?.explanation;
   if (raw === "refusal" && typeof explanation === "string" && explanation !== "") result.refusal = explanation;
   if (isObject(r.usage)) result.usage = convertAnthropicUsage(r.usage);
@@ -194,6 +202,8 @@ export function createAnthropicAdapter(conn: ProviderConfig): ProviderAdapter {
         accept: stream ? "text/event-stream" : "application/json",
       };
       if (conn.apiKey) headers["x-api-key"] = conn.apiKey;
+      // The caller's betas (Anthropic front door) join the connection's own.
+      if (req.anthropicBeta?.length) headers["anthropic-beta"] = [...new Set([...(extra["anthropic-beta"]?.split(",").map((b) => b.trim()) ?? []), ...req.anthropicBeta])].filter(Boolean).join(",");
       return { method: "POST", path: "/v1/messages", headers, body: JSON.stringify(buildAnthropicRequestBody(req, stream)) };
     },
     parseResponse(body, headers) {

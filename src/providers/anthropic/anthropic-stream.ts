@@ -89,8 +89,13 @@ export function createAnthropicStreamTranslator(ctx: AnthropicErrorContext = {})
         blocks.set(d.index, { kind: "tool", toolIndex, sawDelta: false, startInput });
         return [{ type: "tool_call_start", index: toolIndex, id: String(id ?? ""), name: String(name ?? "") }];
       }
+      case "redacted_thinking": {
+        blocks.set(d.index, { kind: "other" });
+        const data = (cb as { data?: unknown }).data;
+        return typeof data === "string" ? [{ type: "reasoning_redacted", data }] : [];
+      }
       default:
-        // redacted_thinking, server-tool blocks, future block types.
+        // Server-tool blocks, future block types.
         blocks.set(d.index, { kind: "other" });
         return [];
     }
@@ -114,8 +119,12 @@ export function createAnthropicStreamTranslator(ctx: AnthropicErrorContext = {})
         b.sawDelta = true;
         return [{ type: "tool_call_delta", index: b.toolIndex, argumentsDelta: json }];
       }
+      case "signature_delta": {
+        const signature = (delta as { signature?: unknown }).signature;
+        return typeof signature === "string" && signature !== "" ? [{ type: "reasoning_signature", signature }] : [];
+      }
       default:
-        // signature_delta (thinking replay state the contract cannot carry), citations_delta, future types.
+        // citations_delta, future types.
         return [];
     }
   }

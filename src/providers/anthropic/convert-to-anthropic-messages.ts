@@ -141,7 +141,11 @@ export function convertToAnthropicMessages(messages: ChatMessage[]): AnthropicPr
         push("user", convertParts(m.content));
         break;
       case "assistant": {
-        const blocks: AnthropicContentBlock[] = convertParts(m.content);
+        // Thinking comes first in its turn, replayed as it was received.
+        const blocks: AnthropicContentBlock[] = (m.reasoningBlocks ?? []).map((r) =>
+          r.redacted !== undefined ? { type: "redacted_thinking", data: r.redacted } : { type: "thinking", thinking: r.text, signature: r.signature ?? "" },
+        );
+        blocks.push(...convertParts(m.content));
         for (const c of m.toolCalls ?? []) blocks.push({ type: "tool_use", id: c.id, name: c.name, input: parseArguments(c.arguments) });
         push("assistant", blocks);
         break;
@@ -184,7 +188,7 @@ export function convertToAnthropicTools(tools: ToolDef[]): AnthropicTool[] {
     if (schema.type === undefined) schema.type = "object";
     const tool: AnthropicTool = { name: t.name, input_schema: schema };
     if (t.description) tool.description = t.description;
-    return tool;
+    return { ...tool, ...cacheControl(t.cache) };
   });
 }
 

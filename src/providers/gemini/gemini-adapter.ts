@@ -4,6 +4,7 @@
 import type { ProviderConfig } from "../../config/types.ts";
 import type { ChatResult, HttpRequestSpec, ProviderAdapter, ToolCall } from "../types.ts";
 import { bareModel, convertToGeminiRequest } from "./convert-to-gemini-messages.ts";
+import { buildGeminiEmbedBody, geminiEmbedMethod, parseGeminiEmbedResponse } from "./gemini-embeddings.ts";
 import { classifyGeminiError } from "./gemini-error.ts";
 import { convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
 import { createGeminiStreamTranslator } from "./gemini-stream.ts";
@@ -17,18 +18,29 @@ import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
 export function createGeminiAdapter(conn: ProviderConfig): ProviderAdapter {
   const secrets = conn.apiKey ? [conn.apiKey] : [];
   const root = apiRoot(conn.baseUrl);
+  const headers = (): Record<string, string> => {
+    const h: Record<string, string> = { ...lowerCaseKeys(conn.headers), "content-type": "application/json" };
+    if (conn.apiKey) h["x-goog-api-key"] = conn.apiKey;
+    return h;
+  };
 
   return {
     buildRequest(req, stream): HttpRequestSpec {
-      const headers: Record<string, string> = { ...lowerCaseKeys(conn.headers), "content-type": "application/json" };
-      if (conn.apiKey) headers["x-goog-api-key"] = conn.apiKey;
       const method = stream ? "streamGenerateContent?alt=sse" : "generateContent";
       return {
         method: "POST",
         path: `${root}/${modelPath(req.model)}:${method}`,
-        headers,
+        headers: headers(),
         body: JSON.stringify(convertToGeminiRequest(req)),
       };
+    },
+
+    buildEmbedRequest(req): HttpRequestSpec {
+      return { method: "POST", path: `${root}/${modelPath(req.model)}:${geminiEmbedMethod(req)}`, headers: headers(), body: JSON.stringify(buildGeminiEmbedBody(req)) };
+    },
+
+    parseEmbedResponse(body, req) {
+      return parseGeminiEmbedResponse(body, req, secrets);
     },
 
     parseResponse(body, headers): ChatResult {

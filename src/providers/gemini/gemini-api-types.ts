@@ -143,3 +143,23 @@ export interface GeminiErrorStatus {
   status?: string;
   details?: GeminiErrorDetail[];
 }
+
+/** models/{model}:embedContent (and one entry of batchEmbedContents). */
+export interface GeminiEmbedContentRequest {
+  /** `models/{model}`: required on each entry of a batch. */
+  model: string;
+  content: { parts: { text: string }[] };
+  taskType?: "RETRIEVAL_QUERY" | "RETRIEVAL_DOCUMENT" | "SEMANTIC_SIMILARITY" | "CLASSIFICATION" | "CLUSTERING";
+  outputDimensionality?: number;
+}
+
+/** models/{model}:batchEmbedContents. */
+export interface GeminiBatchEmbedRequest {
+  requests: GeminiEmbedContentRequest[];
+}
+
+/** Either answer as received: `embedding` (embedContent) or `embeddings` (batchEmbedContents). */
+export interface GeminiEmbedResponseWire {
+  embedding?: { values?: unknown };
+  embeddings?: { values?: unknown }[];
+}

@@ -12,3 +12,4 @@ export {
   SKIP_THOUGHT_SIGNATURE,
 } from "./convert-to-gemini-messages.ts";
 export type * from "./gemini-api-types.ts";
+export { buildGeminiEmbedBody, geminiEmbedMethod, parseGeminiEmbedResponse } from "./gemini-embeddings.ts";

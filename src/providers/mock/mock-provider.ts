@@ -1,11 +1,13 @@
 // The built-in mock provider: deterministic replies with realistic usage, configurable latency,
 // time to first token, chunking and failure injection, so the gateway runs (and fallbacks can be
-// demonstrated) with no keys and no network.
+// demonstrated) with no keys and no network. Embeddings are deterministic unit vectors derived
+// from a hash of each text (same text, same vector), `mock.dimensions` long unless asked otherwise.
 
 import type { MockSettings, ProviderConfig } from "../../config/types.ts";
-import type { ChatResult, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import { createHash } from "node:crypto";
+import type { ChatResult, EmbedResult, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
-import { estimatePromptTokens } from "../tokens.ts";
+import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
 const WORDS =
   "signalbox routes every request to the best deployment falls back when one fails streams the answer and accounts for every token".split(" ");
@@ -71,6 +73,23 @@ const FAILURE_STATUS: Record<string, number> = {
   bad_request: 400,
 };
 
+/** A unit vector of `n` floats seeded by the text's sha256 (mulberry32 from its first 4 bytes). */
+export function mockEmbedding(text: string, n: number): Float32Array {
+  let a = createHash("sha256").update(text).digest().readUInt32LE(0);
+  const v = new Float32Array(n);
+  let norm = 0;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    v[i] = ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
+    norm += v[i] * v[i];
+  }
+  const k = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let i = 0; i < n; i++) v[i] *= k;
+  return v;
+}
+
 export function createMockProvider(conn: ProviderConfig): Provider {
   const s = conn.mock;
   let calls = 0;
@@ -114,6 +133,17 @@ export function createMockProvider(conn: ProviderConfig): Provider {
   return {
     name: conn.name,
     type: "mock",
+    async embed(req, signal): Promise<EmbedResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      const n = req.dimensions ?? s.dimensions ?? 16;
+      return {
+        model: req.model,
+        embeddings: req.inputs.map((t) => mockEmbedding(t, n)),
+        usage: { inputTokens: req.inputs.reduce((sum, t) => sum + countTextTokens(t, "o200k"), 0) },
+      };
+    },
     async complete(req, signal): Promise<ChatResult> {
       const failing = shouldFail();
       await sleep(s.ttftMs + s.interChunkMs * Math.max(0, s.chunks - 1), signal);

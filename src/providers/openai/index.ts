@@ -6,3 +6,4 @@ export { createOpenAIStreamTranslator, convertOpenAIUsage, type OpenAIStreamOpti
 export { classifyOpenAIError, errorFromPayload, redactSecrets } from "./openai-error.ts";
 export { convertToOpenAIMessages } from "./convert-to-openai-messages.ts";
 export { mapOpenAIFinishReason } from "./map-openai-finish-reason.ts";
+export { buildOpenAIEmbeddingBody, embeddingsPath, parseOpenAIEmbeddingResponse } from "./openai-embeddings.ts";

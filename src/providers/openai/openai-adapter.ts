@@ -8,6 +8,7 @@ import { header, tryJson } from "../headers.ts";
 import type { ChatResult, HttpRequestSpec, ProviderAdapter, ToolChoice, UpstreamRequest } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { convertToOpenAIMessages } from "./convert-to-openai-messages.ts";
+import { buildOpenAIEmbeddingBody, embeddingsPath, parseOpenAIEmbeddingResponse } from "./openai-embeddings.ts";
 import { finishReasonFor } from "./map-openai-finish-reason.ts";
 import type {
   OpenAIChatRequest,
@@ -96,8 +97,22 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
   const baseHeaders: Record<string, string> = { "content-type": "application/json" };
   if (conn.apiKey) baseHeaders[dialect.authHeader] = dialect.authHeader === "api-key" ? conn.apiKey : `Bearer ${conn.apiKey}`;
   for (const [k, v] of Object.entries(conn.headers)) baseHeaders[k.toLowerCase()] = v;
+  const embedPath = embeddingsPath(dialect.path);
 
   return {
+    buildEmbedRequest(req): HttpRequestSpec {
+      return {
+        method: "POST",
+        path: embedPath.replace("{model}", encodeURIComponent(req.model)),
+        headers: { ...baseHeaders, accept: "application/json" },
+        body: JSON.stringify(buildOpenAIEmbeddingBody(req)),
+      };
+    },
+
+    parseEmbedResponse(body, req) {
+      return parseOpenAIEmbeddingResponse(body, req, {}, dialect.reportsCost);
+    },
+
     buildRequest(req: UpstreamRequest, stream: boolean): HttpRequestSpec {
       return {
         method: "POST",

@@ -145,3 +145,20 @@ export interface OpenAIErrorWire {
   http_status?: number;
   availability?: { code?: string; retryable?: boolean; retry_after?: number } | null;
 }
+
+/** POST /embeddings: the fields the gateway sends. */
+export interface OpenAIEmbeddingRequest {
+  model: string;
+  input: string[];
+  encoding_format?: "float" | "base64";
+  dimensions?: number;
+  user?: string;
+}
+
+/** The /embeddings answer as received (every field may be missing or malformed). */
+export interface OpenAIEmbeddingResponseWire {
+  object?: unknown;
+  data?: { object?: unknown; index?: unknown; embedding?: unknown }[];
+  model?: unknown;
+  usage?: { prompt_tokens?: unknown; total_tokens?: unknown; cost?: unknown } | null;
+}

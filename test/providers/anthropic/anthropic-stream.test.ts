@@ -76,7 +76,7 @@ describe("anthropic stream translator", () => {
     });
   });
 
-  it("thinking stream: thinking_delta → reasoning, signature and redacted_thinking ignored, cache + thinking usage", () => {
+  it("thinking stream: thinking_delta → reasoning, signature_delta and redacted_thinking kept for replay, cache + thinking usage", () => {
     const { events, error } = run("thinking.chunks.txt");
     assert.equal(error, undefined);
     assert.deepEqual(events, [
@@ -84,6 +84,8 @@ describe("anthropic stream translator", () => {
       { type: "usage", usage: { inputTokens: 47 + 100 + 2000, outputTokens: 2, cachedInputTokens: 2000, cacheWriteTokens: 100, reasoningTokens: 0 }, outputPending: true },
       { type: "reasoning", text: "1071 = 2 × 462 + 147; " },
       { type: "reasoning", text: "462 = 3 × 147 + 21; 147 = 7 × 21." },
+      { type: "reasoning_signature", signature: "EsECCokBCBAYAipA9i3HF1aHpQITkdN8OvLd33gdPZEyLKJA9EvxTXumYzG5xgpLkCYbGOTUkjuimP" },
+      { type: "reasoning_redacted", data: "EmwKAhgBEgy3va3pzix" },
       { type: "text", text: "gcd(1071, 462) = 21" },
       { type: "finish", finishReason: "length", rawFinishReason: "max_tokens" },
       {

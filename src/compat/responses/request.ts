@@ -1,0 +1,357 @@
+// OpenAI Responses API request JSON → the router's ChatCall (the same neutral call as the other
+// doors). Shapes are checked as they are read: a wrong one is a 400 naming the parameter the way
+// OpenAI does ("input[2].content[0].image_url"); ranges and limits are ChatService's validation.
+//
+// The gateway is stateless: nothing is stored, so `previous_response_id`, `conversation`,
+// `background`, stored `prompt`s and `item_reference` inputs are refused; `store` is accepted
+// whatever its value and answered as `store: false`. Input items become chat messages:
+// instructions lead as a system message, function_call items join the assistant turn before them,
+// function_call_output items become tool results, and reasoning items (another model's state)
+// are dropped.
+
+import type { CacheMode } from "../../engine/chat-engine.ts";
+import type { ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
+import { GatewayError } from "../../router/errors.ts";
+import type { Caller, ChatCall } from "../../router/types.ts";
+import { validateCall, type FieldNames } from "../../server/validate.ts";
+import { arr, bad, bool, doorCall, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
+
+/** What the response echoes of the request (OpenAI returns the request's settings with the answer). */
+export interface ResponsesEcho {
+  instructions: string | null;
+  max_output_tokens: number | null;
+  metadata: Record<string, string>;
+  parallel_tool_calls: boolean;
+  reasoning: { effort: string | null; summary: string | null };
+  temperature: number | null;
+  top_p: number | null;
+  text: { format: Json; verbosity?: string };
+  tool_choice: unknown;
+  tools: Json[];
+  truncation: string;
+  user?: string;
+  safety_identifier: string | null;
+  prompt_cache_key: string | null;
+}
+
+export interface ResponsesRequest {
+  call: ChatCall;
+  echo: ResponsesEcho;
+  cache?: { mode: CacheMode; ttlSeconds?: number };
+}
+
+/** Parameters that need stored state or features the gateway does not have: refused, never dropped. */
+const UNSUPPORTED: Record<string, string> = {
+  previous_response_id: "this gateway does not store responses; send the conversation as input items",
+  conversation: "this gateway does not store conversations; send the conversation as input items",
+  background: "background responses are not supported by the gateway (they need stored responses)",
+  prompt: "stored prompt templates are not supported by the gateway; send instructions and input",
+  top_logprobs: "log probabilities are not supported by the gateway",
+  context_management: "server-side context management is not supported by the gateway",
+};
+
+const MESSAGE_ROLES = new Set(["user", "assistant", "system", "developer"]);
+const EFFORTS = new Set(["minimal", "low", "medium", "high"]);
+const SUMMARIES = new Set(["auto", "concise", "detailed"]);
+const DETAILS = new Set(["auto", "low", "high"]);
+const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const IMAGE_URL = /^(https?:|data:image\/[a-z0-9+.-]+;base64,)/i;
+
+/** Input item types that belong to OpenAI's hosted tools or stored state: named in the refusal. */
+const HOSTED_ITEMS = new Set([
+  "file_search_call",
+  "computer_call",
+  "computer_call_output",
+  "web_search_call",
+  "image_generation_call",
+  "code_interpreter_call",
+  "local_shell_call",
+  "local_shell_call_output",
+  "shell_call",
+  "shell_call_output",
+  "apply_patch_call",
+  "apply_patch_call_output",
+  "mcp_list_tools",
+  "mcp_approval_request",
+  "mcp_approval_response",
+  "mcp_call",
+  "custom_tool_call",
+  "custom_tool_call_output",
+  "tool_search_call",
+  "tool_search_output",
+]);
+
+function contentParts(v: unknown, path: string, role: string): ContentPart[] {
+  if (v === undefined || v === null) bad(path, "is required");
+  if (typeof v === "string") return v === "" ? [] : [{ type: "text", text: v }];
+  if (!Array.isArray(v)) bad(path, "must be a string or an array of content parts");
+  return v.map((p, j): ContentPart => {
+    const pp = `${path}[${j}]`;
+    if (!isObj(p)) bad(pp, "must be an object");
+    switch (p.type) {
+      case "input_text":
+        return { type: "text", text: str(p, "text", `${pp}.text`) ?? bad(`${pp}.text`, "is required") };
+      case "output_text":
+        // An earlier answer sent back as history.
+        if (role !== "assistant") bad(`${pp}.type`, "output_text parts are only allowed in assistant messages");
+        return { type: "text", text: str(p, "text", `${pp}.text`) ?? bad(`${pp}.text`, "is required") };
+      case "refusal":
+        if (role !== "assistant") bad(`${pp}.type`, "refusal parts are only allowed in assistant messages");
+        return { type: "text", text: str(p, "refusal", `${pp}.refusal`) ?? "" };
+      case "input_image": {
+        if (role !== "user") bad(`${pp}.type`, "images are only allowed in user messages");
+        if (str(p, "file_id", `${pp}.file_id`)) bad(`${pp}.file_id`, "uploaded files are not supported by the gateway; send the image as image_url (an https: or data: URL)");
+        const url = str(p, "image_url", `${pp}.image_url`) ?? bad(`${pp}.image_url`, "is required");
+        if (!IMAGE_URL.test(url)) bad(`${pp}.image_url`, "must be an http(s) URL or a data:image/...;base64, URL");
+        const detail = str(p, "detail", `${pp}.detail`);
+        if (detail !== undefined && !DETAILS.has(detail)) bad(`${pp}.detail`, `must be auto, low or high, got "${detail}"`);
+        return { type: "image", url, ...(detail ? { detail: detail as "auto" | "low" | "high" } : {}) };
+      }
+      case "input_file":
+        bad(`${pp}.type`, "file inputs are not supported by the gateway; send text as input_text and images as input_image");
+      // falls through (bad never returns)
+      default:
+        bad(`${pp}.type`, `must be input_text, input_image${role === "assistant" ? ", output_text or refusal" : ""}, got ${JSON.stringify(p.type)}`);
+    }
+  });
+}
+
+/** A function_call_output's output: a string, or input_text parts (the only kind a tool result carries here). */
+function toolOutput(v: unknown, path: string): ContentPart[] {
+  if (typeof v === "string") return v === "" ? [] : [{ type: "text", text: v }];
+  if (!Array.isArray(v)) bad(path, "must be a string or an array of input_text parts");
+  return v.map((p, j): ContentPart => {
+    const pp = `${path}[${j}]`;
+    if (!isObj(p)) bad(pp, "must be an object");
+    if (p.type !== "input_text") bad(`${pp}.type`, `only input_text is supported in function call outputs, got ${JSON.stringify(p.type)}`);
+    return { type: "text", text: str(p, "text", `${pp}.text`) ?? bad(`${pp}.text`, "is required") };
+  });
+}
+
+/**
+ * Input items → chat messages, with `origins[m]`: the request path message m came from, so a
+ * problem ChatService's validation finds in a message is reported at the item that made it.
+ */
+function messages(body: Json, instructions: string | undefined): { messages: ChatMessage[]; origins: string[] } {
+  const out: ChatMessage[] = [];
+  const origins: string[] = [];
+  const push = (m: ChatMessage, origin: string) => {
+    out.push(m);
+    origins.push(origin);
+  };
+  if (instructions) push({ role: "system", content: [{ type: "text", text: instructions }] }, "instructions");
+  const input = body.input;
+  if (input === undefined || input === null) bad("input", "is required");
+  if (typeof input === "string") {
+    if (input === "") bad("input", "must not be empty");
+    push({ role: "user", content: [{ type: "text", text: input }] }, "input");
+    return { messages: out, origins };
+  }
+  if (!Array.isArray(input)) bad("input", "must be a string or an array of input items");
+  if (input.length === 0) bad("input", "must contain at least one item");
+  // call_id → the name of the function it called: tool results carry it (Gemini needs it).
+  const calls = new Map<string, string>();
+  input.forEach((item, i) => {
+    const path = `input[${i}]`;
+    if (!isObj(item)) bad(path, "must be an object");
+    const type = item.type ?? (item.role !== undefined ? "message" : undefined);
+    switch (type) {
+      case "message": {
+        const role = str(item, "role", `${path}.role`) ?? bad(`${path}.role`, "is required");
+        if (!MESSAGE_ROLES.has(role)) bad(`${path}.role`, `must be user, assistant, system or developer, got "${role}"`);
+        push({ role: role as ChatMessage["role"], content: contentParts(item.content, `${path}.content`, role) }, path);
+        return;
+      }
+      case "function_call": {
+        const callId = str(item, "call_id", `${path}.call_id`) || bad(`${path}.call_id`, "is required");
+        const name = str(item, "name", `${path}.name`) ?? bad(`${path}.name`, "is required");
+        if (!TOOL_NAME.test(name)) bad(`${path}.name`, "must match [A-Za-z0-9_-]{1,64}");
+        const call = { id: callId, name, arguments: str(item, "arguments", `${path}.arguments`) ?? "" };
+        calls.set(callId, name);
+        // Calls belong to the assistant turn they follow (one message with text and calls, as
+        // chat APIs have it); a call with no such turn before it starts one.
+        const last = out[out.length - 1];
+        if (last?.role === "assistant") (last.toolCalls ??= []).push(call);
+        else push({ role: "assistant", content: [], toolCalls: [call] }, path);
+        return;
+      }
+      case "function_call_output": {
+        const callId = str(item, "call_id", `${path}.call_id`) || bad(`${path}.call_id`, "is required");
+        const name = calls.get(callId) ?? bad(`${path}.call_id`, `"${callId}" answers no earlier function_call item`);
+        if (item.output === undefined || item.output === null) bad(`${path}.output`, "is required");
+        push({ role: "tool", toolCallId: callId, name, content: toolOutput(item.output, `${path}.output`) }, path);
+        return;
+      }
+      case "reasoning":
+        // Another model's (or another provider's) reasoning state: nothing a neutral call can carry.
+        return;
+      case "item_reference":
+        // What clients send for earlier output when they believe it is stored (the Vercel AI SDK
+        // does unless its openai provider option store is false).
+        bad(`${path}.type`, "this gateway does not store responses, so items cannot be referenced; send the items themselves (with store: false, clients do)");
+      // falls through (bad never returns)
+      default:
+        if (typeof type === "string" && HOSTED_ITEMS.has(type)) bad(`${path}.type`, `${type} items (OpenAI's hosted tools) are not supported by the gateway`);
+        bad(`${path}.type`, `must be message, function_call, function_call_output or reasoning, got ${JSON.stringify(type)}`);
+    }
+  });
+  return { messages: out, origins };
+}
+
+function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[] } {
+  if (!v?.length) return { echo: [] };
+  const echo: Json[] = [];
+  const defs = v.map((t, i): ToolDef => {
+    const path = `tools[${i}]`;
+    if (!isObj(t)) bad(path, "must be an object");
+    if (t.type !== "function") {
+      bad(`${path}.type`, `only function tools are supported by the gateway, got ${JSON.stringify(t.type)}${typeof t.type === "string" && t.type !== "custom" ? " (an OpenAI hosted tool)" : ""}`);
+    }
+    // Chat Completions' nesting is a common slip: name it.
+    if (isObj(t.function)) bad(`${path}.function`, "Responses function tools are flat: put name, description and parameters on the tool itself");
+    const name = str(t, "name", `${path}.name`) ?? bad(`${path}.name`, "is required");
+    const description = str(t, "description", `${path}.description`);
+    const parameters = obj(t, "parameters", `${path}.parameters`);
+    const strict = bool(t, "strict", `${path}.strict`);
+    echo.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: strict ?? null });
+    return { name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) };
+  });
+  return { defs, echo };
+}
+
+function toolChoice(v: unknown): ToolChoice | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v === "auto" || v === "none" || v === "required") return { type: v };
+  if (isObj(v) && v.type === "function") return { type: "tool", name: str(v, "name", "tool_choice.name") ?? bad("tool_choice.name", "is required") };
+  if (isObj(v) && typeof v.type === "string") bad("tool_choice.type", `only "function" is supported by the gateway, got "${v.type}"`);
+  bad("tool_choice", 'must be "none", "auto", "required" or {"type": "function", "name": ...}');
+}
+
+function textFormat(text: Json | undefined): { format?: ResponseFormat; echo: ResponsesEcho["text"] } {
+  const verbosity = text ? str(text, "verbosity", "text.verbosity") : undefined;
+  const f = text ? obj(text, "format", "text.format") : undefined;
+  const echo = (format: Json) => ({ format, ...(verbosity ? { verbosity } : {}) });
+  if (!f) return { echo: echo({ type: "text" }) };
+  switch (f.type) {
+    case "text":
+      return { format: { type: "text" }, echo: echo({ type: "text" }) };
+    case "json_object":
+      return { format: { type: "json_object" }, echo: echo({ type: "json_object" }) };
+    case "json_schema": {
+      const name = str(f, "name", "text.format.name") ?? bad("text.format.name", "is required for json_schema");
+      const schema = obj(f, "schema", "text.format.schema") ?? bad("text.format.schema", "is required for json_schema");
+      const strict = bool(f, "strict", "text.format.strict");
+      const description = str(f, "description", "text.format.description");
+      return {
+        format: { type: "json_schema", name, schema: schema as JsonObject, ...(strict ? { strict } : {}) },
+        echo: echo({ type: "json_schema", name, schema, strict: strict ?? null, ...(description ? { description } : {}) }),
+      };
+    }
+    default:
+      bad("text.format.type", `must be text, json_object or json_schema, got ${JSON.stringify(f.type)}`);
+  }
+}
+
+const FIELDS: FieldNames = {
+  maxOutputTokens: "max_output_tokens",
+  image: "image_url",
+  responseFormatSchema: "text.format.schema",
+  responseFormatName: "text.format.name",
+  toolChoiceTool: "tool_choice.name",
+  routing: "signalbox",
+};
+
+/** ChatService's validation, with a message's path ("messages[3].content") put back as the input item's. */
+function validate(call: ChatCall, origins: string[]): void {
+  try {
+    validateCall(call, FIELDS);
+  } catch (err) {
+    const field = err instanceof GatewayError ? err.details.field : undefined;
+    if (!field || !(err instanceof GatewayError)) throw err;
+    const m = /^messages(?:\[(\d+)\])?/.exec(field);
+    if (!m) throw err;
+    const origin = m[1] === undefined ? "input" : (origins[Number(m[1])] ?? "input");
+    const rest = field.slice(m[0].length).replace(/^\.tool_call_id/, ".call_id");
+    const mapped = origin + rest;
+    throw new GatewayError(err.code, mapped + err.message.slice(field.length), { ...err.details, field: mapped });
+  }
+}
+
+/** Parse and validate one `POST /v1/responses` body. */
+export function parseResponsesRequest(body: unknown, id: string, caller: Caller): ResponsesRequest {
+  if (!isObj(body)) bad("body", "must be a JSON object");
+  for (const k in UNSUPPORTED) {
+    const v = body[k];
+    if (v !== undefined && v !== null && v !== false && !(k === "top_logprobs" && v === 0)) bad(k, UNSUPPORTED[k]);
+  }
+  // store: accepted whatever its value (the SDK and most clients leave it at OpenAI's default,
+  // true); nothing is kept, and the response says store: false.
+  bool(body, "store", "store");
+  const model = str(body, "model", "model") ?? bad("model", "is required");
+  const instructions = str(body, "instructions", "instructions");
+  const { messages: msgs, origins } = messages(body, instructions);
+
+  const req: Omit<UpstreamRequest, "model"> = { messages: msgs };
+  const t = tools(arr(body, "tools", "tools"));
+  if (t.defs) req.tools = t.defs;
+  const tc = toolChoice(body.tool_choice);
+  if (tc) req.toolChoice = tc;
+  const ptc = bool(body, "parallel_tool_calls", "parallel_tool_calls");
+  if (ptc !== undefined) req.parallelToolCalls = ptc;
+  const temperature = num(body, "temperature", "temperature");
+  if (temperature !== undefined) req.temperature = temperature;
+  const topP = num(body, "top_p", "top_p");
+  if (topP !== undefined) req.topP = topP;
+  const maxTokens = int(body, "max_output_tokens", "max_output_tokens");
+  if (maxTokens !== undefined) req.maxOutputTokens = maxTokens;
+  const text = textFormat(obj(body, "text", "text"));
+  if (text.format) req.responseFormat = text.format;
+
+  const reasoning = obj(body, "reasoning", "reasoning") ?? {};
+  const effort = str(reasoning, "effort", "reasoning.effort");
+  if (effort !== undefined && effort !== "none") {
+    if (!EFFORTS.has(effort)) bad("reasoning.effort", `must be none, minimal, low, medium or high, got "${effort}"`);
+    req.reasoningEffort = effort as ReasoningEffort;
+  }
+  // generate_summary: the deprecated name of summary.
+  const summaryName = reasoning.summary !== undefined && reasoning.summary !== null ? "summary" : "generate_summary";
+  const summary = str(reasoning, summaryName, `reasoning.${summaryName}`);
+  if (summary !== undefined && !SUMMARIES.has(summary)) bad(`reasoning.${summaryName}`, `must be auto, concise or detailed, got "${summary}"`);
+
+  // safety_identifier is the current name of the end-user id; user the deprecated one.
+  const safety = str(body, "safety_identifier", "safety_identifier");
+  const userField = str(body, "user", "user");
+  const user = safety || userField;
+  if (user) req.user = user;
+  const promptCacheKey = str(body, "prompt_cache_key", "prompt_cache_key");
+  const truncation = str(body, "truncation", "truncation");
+  if (truncation !== undefined && truncation !== "auto" && truncation !== "disabled") bad("truncation", `must be auto or disabled, got "${truncation}"`);
+  // Accepted and not acted on: what the gateway returns is the same whatever they ask
+  // (include: encrypted reasoning and other extras; stream_options: obfuscation padding).
+  stringList(arr(body, "include", "include"), "include");
+  obj(body, "stream_options", "stream_options");
+  const stream = bool(body, "stream", "stream") ?? false;
+
+  const metadata = stringMetadata(body);
+  // prompt_cache_key asks OpenAI to send like requests to the same cache: routing stickiness is
+  // the same wish across deployments.
+  const { call, cache } = doorCall(body, { id, model, request: req, user, metadata, caller, stream, sticky: user || promptCacheKey });
+  validate(call, origins);
+  const echo: ResponsesEcho = {
+    instructions: instructions ?? null,
+    max_output_tokens: maxTokens ?? null,
+    metadata,
+    parallel_tool_calls: ptc ?? true,
+    reasoning: { effort: effort ?? null, summary: summary ?? null },
+    temperature: temperature ?? null,
+    top_p: topP ?? null,
+    text: text.echo,
+    tool_choice: body.tool_choice ?? "auto",
+    tools: t.echo,
+    truncation: truncation ?? "disabled",
+    ...(userField ? { user: userField } : {}),
+    safety_identifier: safety ?? null,
+    prompt_cache_key: promptCacheKey ?? null,
+  };
+  return { call, echo, cache };
+}

@@ -1,0 +1,282 @@
+// The engine's answers and stream events in the OpenAI Responses API's shapes: the response object
+// (output items: reasoning, message, function_call) and the typed SSE event sequence, every event
+// numbered by sequence_number. Errors use the OpenAI error shape of ../response.ts.
+
+import type { Answer, Summary } from "../../engine/chat-engine.ts";
+import type { FinishReason, StreamEvent, ToolCall, Usage } from "../../providers/types.ts";
+import { extension, toOpenAIError } from "../response.ts";
+import type { ResponsesEcho } from "./request.ts";
+
+type Json = Record<string, unknown>;
+type Status = "completed" | "incomplete";
+type Extras = { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] };
+
+/** The response id for a gateway request id ("req_abc" → "resp_abc"); x-request-id keeps the original. */
+export const responseId = (requestId: string) => `resp_${requestId.replace(/^req_/, "")}`;
+
+/** What identifies one response: its id, when it was asked for, and the request settings it echoes. */
+export interface ResponseContext {
+  id: string;
+  createdAt: number;
+  echo: ResponsesEcho;
+}
+
+/** Response usage; cache writes are Anthropic's (the only provider that reports them), 0 elsewhere. */
+export function responsesUsage(u: Usage) {
+  return {
+    input_tokens: u.inputTokens,
+    input_tokens_details: { cached_tokens: u.cachedInputTokens, cache_write_tokens: u.cacheWriteTokens },
+    output_tokens: u.outputTokens,
+    output_tokens_details: { reasoning_tokens: u.reasoningTokens },
+    total_tokens: u.inputTokens + u.outputTokens,
+  };
+}
+
+/** Cut short by the output cap or a content filter: "incomplete", with the reason; otherwise "completed". */
+function outcome(f: FinishReason | undefined): { status: Status; incomplete_details: { reason: string } | null } {
+  if (f === "length") return { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } };
+  if (f === "content_filter") return { status: "incomplete", incomplete_details: { reason: "content_filter" } };
+  return { status: "completed", incomplete_details: null };
+}
+
+/** The response object around its output, in the field order OpenAI sends. */
+function envelope(ctx: ResponseContext, model: string, status: string, output: Json[], rest: Json = {}): Json {
+  const e = ctx.echo;
+  return {
+    id: ctx.id,
+    object: "response",
+    created_at: ctx.createdAt,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: null,
+    instructions: e.instructions,
+    max_output_tokens: e.max_output_tokens,
+    max_tool_calls: null,
+    model,
+    output,
+    parallel_tool_calls: e.parallel_tool_calls,
+    previous_response_id: null,
+    prompt_cache_key: e.prompt_cache_key,
+    reasoning: e.reasoning,
+    safety_identifier: e.safety_identifier,
+    service_tier: "default",
+    store: false,
+    temperature: e.temperature,
+    text: e.text,
+    tool_choice: e.tool_choice,
+    tools: e.tools,
+    top_logprobs: 0,
+    top_p: e.top_p,
+    truncation: e.truncation,
+    usage: null,
+    ...(e.user !== undefined ? { user: e.user } : {}),
+    metadata: e.metadata,
+    ...rest,
+  };
+}
+
+/** Item ids: the response's own suffix, a kind prefix and the output index (unique within the response). */
+const itemId = (ctx: ResponseContext, prefix: string, index: number) => `${prefix}_${ctx.id.slice("resp_".length)}_${index}`;
+
+const reasoningItem = (id: string, text: string): Json => ({ id, type: "reasoning", summary: [{ type: "summary_text", text }] });
+const textPart = (text: string): Json => ({ type: "output_text", annotations: [], logprobs: [], text });
+const refusalPart = (refusal: string): Json => ({ type: "refusal", refusal });
+const messageItem = (id: string, status: string, content: Json[]): Json => ({ id, type: "message", status, content, role: "assistant" });
+const callItem = (id: string, status: string, c: Pick<ToolCall, "id" | "name" | "arguments">): Json => ({ id, type: "function_call", status, arguments: c.arguments, call_id: c.id, name: c.name });
+
+/** A whole answer as a response object. */
+export function responseJson(ctx: ResponseContext, a: Answer): Json {
+  const { status, incomplete_details } = outcome(a.finishReason);
+  const output: Json[] = [];
+  if (a.reasoning) output.push(reasoningItem(itemId(ctx, "rs", output.length), a.reasoning));
+  if (a.text || a.refusal) {
+    const content = [...(a.text ? [textPart(a.text)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
+    output.push(messageItem(itemId(ctx, "msg", output.length), status, content));
+  }
+  for (const c of a.toolCalls) output.push(callItem(itemId(ctx, "fc", output.length), "completed", c));
+  return envelope(ctx, a.providerModel || a.model, status, output, {
+    incomplete_details,
+    completed_at: Math.floor(Date.now() / 1000),
+    usage: responsesUsage(a.usage),
+    signalbox: extension(a, a),
+  });
+}
+
+/** The item being written: text and refusals go into a message, reasoning into its summary. */
+type Open =
+  | { kind: "message"; index: number; item: Json & { id: string; content: Json[] }; part?: Json & { type: string } }
+  | { kind: "reasoning"; index: number; item: Json & { id: string }; text: string }
+  | { kind: "call"; index: number; item: Json & { id: string; arguments: string } };
+
+/**
+ * The typed event stream of one response, as SSE text. Items open in the order their content
+ * arrives and each is closed (its .done events) when the next one opens or the stream ends, as
+ * OpenAI sends them; the terminal event carries the whole response with usage.
+ */
+export function responsesStreamWriter(ctx: ResponseContext, model: string) {
+  let seq = 0;
+  const output: Json[] = [];
+  /** The engine's tool call index → its function_call item. */
+  const calls = new Map<number, Extract<Open, { kind: "call" }>>();
+  let open: Open | undefined;
+  let out = "";
+
+  const emit = (type: string, fields: Json) => {
+    out += `event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: seq++ })}\n\n`;
+  };
+  const take = () => {
+    const s = out;
+    out = "";
+    return s;
+  };
+
+  function closePart(o: Extract<Open, { kind: "message" }>) {
+    const part = o.part;
+    if (!part) return;
+    const at = { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1 };
+    if (part.type === "output_text") emit("response.output_text.done", { ...at, text: part.text, logprobs: [] });
+    else emit("response.refusal.done", { ...at, refusal: part.refusal });
+    emit("response.content_part.done", { ...at, part });
+    o.part = undefined;
+  }
+
+  function close(status: string) {
+    const o = open;
+    if (!o) return;
+    open = undefined;
+    if (o.kind === "message") {
+      closePart(o);
+      o.item.status = status;
+    } else if (o.kind === "reasoning") {
+      const at = { item_id: o.item.id, output_index: o.index, summary_index: 0 };
+      emit("response.reasoning_summary_text.done", { ...at, text: o.text });
+      emit("response.reasoning_summary_part.done", { ...at, part: { type: "summary_text", text: o.text } });
+      o.item.summary = [{ type: "summary_text", text: o.text }];
+    } else {
+      emit("response.function_call_arguments.done", { item_id: o.item.id, output_index: o.index, arguments: o.item.arguments });
+      o.item.status = status;
+    }
+    emit("response.output_item.done", { output_index: o.index, item: o.item });
+  }
+
+  function add<T extends Open>(o: T): T {
+    close("completed");
+    output.push(o.item);
+    emit("response.output_item.added", { output_index: o.index, item: o.item });
+    open = o;
+    return o;
+  }
+
+  function message(partType: "output_text" | "refusal"): Extract<Open, { kind: "message" }> {
+    let o = open?.kind === "message" ? open : undefined;
+    if (!o) {
+      const index = output.length;
+      o = add({ kind: "message", index, item: messageItem(itemId(ctx, "msg", index), "in_progress", []) as Json & { id: string; content: Json[] } });
+    }
+    if (o.part?.type !== partType) {
+      closePart(o);
+      const part = (partType === "output_text" ? textPart("") : refusalPart("")) as Json & { type: string };
+      o.item.content.push(part);
+      o.part = part;
+      emit("response.content_part.added", { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1, part });
+    }
+    return o;
+  }
+
+  function reasoning(): Extract<Open, { kind: "reasoning" }> {
+    if (open?.kind === "reasoning") return open;
+    const index = output.length;
+    const o = add({ kind: "reasoning", index, item: { id: itemId(ctx, "rs", index), type: "reasoning", summary: [] }, text: "" });
+    emit("response.reasoning_summary_part.added", { item_id: o.item.id, output_index: index, summary_index: 0, part: { type: "summary_text", text: "" } });
+    return o;
+  }
+
+  /** The output with what is still open as it stands (a failed stream's partial answer). */
+  const snapshot = (itemStatus: string): Json[] =>
+    output.map((item) => {
+      const copy: Json = { ...item };
+      if (copy.status === "in_progress") copy.status = itemStatus;
+      if (open?.kind === "reasoning" && item === open.item) copy.summary = [{ type: "summary_text", text: open.text }];
+      return copy;
+    });
+
+  return {
+    /** response.created and response.in_progress: the first bytes of the stream. */
+    start(): string {
+      const r = envelope(ctx, model, "in_progress", []);
+      emit("response.created", { response: r });
+      emit("response.in_progress", { response: r });
+      return take();
+    },
+
+    delta(events: StreamEvent[]): string {
+      for (const e of events) {
+        switch (e.type) {
+          case "text": {
+            const o = message("output_text");
+            o.part!.text += e.text;
+            emit("response.output_text.delta", { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1, delta: e.text, logprobs: [] });
+            break;
+          }
+          case "refusal": {
+            const o = message("refusal");
+            o.part!.refusal += e.text;
+            emit("response.refusal.delta", { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1, delta: e.text });
+            break;
+          }
+          case "reasoning": {
+            const o = reasoning();
+            o.text += e.text;
+            emit("response.reasoning_summary_text.delta", { item_id: o.item.id, output_index: o.index, summary_index: 0, delta: e.text });
+            break;
+          }
+          case "tool_call_start": {
+            const index = output.length;
+            const item = callItem(itemId(ctx, "fc", index), "in_progress", { id: e.id, name: e.name, arguments: "" }) as Json & { id: string; arguments: string };
+            calls.set(e.index, add({ kind: "call", index, item }));
+            break;
+          }
+          case "tool_call_delta": {
+            const o = calls.get(e.index);
+            if (!o || !e.argumentsDelta) break;
+            o.item.arguments += e.argumentsDelta;
+            emit("response.function_call_arguments.delta", { item_id: o.item.id, output_index: o.index, delta: e.argumentsDelta });
+            break;
+          }
+          default:
+            break;
+        }
+      }
+      return take();
+    },
+
+    /** Close what is open, then response.completed (or response.incomplete) with usage. */
+    finish(s: Summary, extras: Extras): string {
+      const { status, incomplete_details } = outcome(s.finishReason);
+      close(status);
+      const r = envelope(ctx, s.providerModel || model, status, output, {
+        incomplete_details,
+        completed_at: Math.floor(Date.now() / 1000),
+        usage: responsesUsage(s.usage),
+        signalbox: extension(s, extras),
+      });
+      emit(status === "completed" ? "response.completed" : "response.incomplete", { response: r });
+      return take();
+    },
+
+    /**
+     * A failure after the stream began: response.failed with the partial output and the error,
+     * then an `error` event (which the SDK raises as an APIError).
+     */
+    fail(err: unknown): string {
+      const e = toOpenAIError(err).body.error;
+      const r = envelope(ctx, model, "failed", snapshot("incomplete"), {
+        error: { code: e.code === "rate_limit_exceeded" ? "rate_limit_exceeded" : "server_error", message: e.message },
+      });
+      emit("response.failed", { response: r });
+      emit("error", { code: e.code ?? e.type, message: e.message, param: e.param });
+      return take();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// Embeddings, the engine's second operation: the same plan, admission, cache, execution, usage
+// record and settlement as chat (chat-engine.ts hands its steps over), with the cache per input:
+// each input's vector is stored under (scope, deployment, dimensions, input type, text), a batch
+// looks all of its inputs up alongside admission, and only the inputs without a vector go upstream.
+
+import { trace } from "@opentelemetry/api";
+import { embeddingKey, packVector, unpackVector, type CachedVector } from "../cache/cache.ts";
+import { executeEmbed, newExecution } from "../router/execute.ts";
+import type { Adjustment, AttemptRecord, Candidate, EmbedCall, Plan, RoutingInfo } from "../router/types.ts";
+import type { Usage } from "../providers/types.ts";
+import type { RequestInfo } from "../server/context.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
+import type { Admission } from "../limits/admission.ts";
+import type { CacheMode, CacheStatus, EngineParts } from "./chat-engine.ts";
+
+export interface EmbedEngineRequest {
+  call: EmbedCall;
+  ri: RequestInfo;
+  signal: AbortSignal;
+  cache?: { mode: CacheMode; ttlSeconds?: number };
+  /** The status name a failed request is recorded with. */
+  statusOf(err: unknown): string;
+}
+
+/** What both embeddings front doors answer with. */
+export interface EmbedAnswer {
+  id: string;
+  model: string;
+  /** The deployment whose vectors these are (all of them: cached vectors of another model are never mixed in). */
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  /** One per input, in input order. */
+  embeddings: Float32Array[];
+  /** Per input: answered from the cache. */
+  cached: boolean[];
+  usage: Usage;
+  usageEstimated: boolean;
+  cost: CostBreakdown;
+  attempts: AttemptRecord[];
+  latencyMs: number;
+  overheadUs: number;
+  /** hit: every input cached; miss: looked up (some may have hit); off, refresh, bypass as for chat. */
+  cache: CacheStatus;
+  routing: RoutingInfo;
+  adjustments: Adjustment[];
+  traceId: string;
+}
+
+export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promise<EmbedAnswer> {
+  const { core, cache } = e;
+
+  return async function embed(r) {
+    const { call, ri } = r;
+    const inputs = call.request.inputs;
+    const ex = newExecution(ri.arrivedAt);
+    let plan: Plan | undefined;
+    let admission: Admission | undefined;
+    try {
+      // Read in the same synchronous step as planning: a config reload swaps both at once.
+      const exec = core.exec;
+      plan = await e.planTraced(call, ri, ex);
+      const cp = e.cachePolicy(call, r.cache, plan);
+      const keyFor = (deployment: string) => (input: string) =>
+        embeddingKey({ scope: cp!.scope, deployment, dimensions: call.request.dimensions, inputType: call.request.inputType, input });
+      // The vectors of the deployment the plan tries first; looked up while admission runs.
+      const primary: Candidate = plan.candidates[0];
+      const lookup = cp?.lookup ? cache.getVectors(inputs.map(keyFor(primary.deployment.id))) : undefined;
+      admission = await e.admitTraced(call, ri, plan);
+      const found = lookup ? await lookup : [];
+      const hits = inputs.map((_, i) => found[i]);
+      const missing = inputs.flatMap((_, i) => (hits[i] ? [] : [i]));
+      let status: CacheStatus = cp?.status ?? "off";
+      if (cp?.lookup && missing.length === 0) status = "hit";
+      if (ri.otel && cp) trace.getSpan(ri.otel)?.setAttributes({ "signalbox.cache": status, "signalbox.cache.inputs_hit": inputs.length - missing.length });
+
+      const answer = (deployment: string, provider: string, providerModel: string, embeddings: Float32Array[], cached: boolean[]): EmbedAnswer => ({
+        id: call.id,
+        model: call.model,
+        deployment,
+        provider,
+        providerModel,
+        embeddings,
+        cached,
+        usage: ex.usage,
+        usageEstimated: ex.usageEstimated,
+        cost: ex.cost,
+        attempts: ex.attempts,
+        latencyMs: ex.latencyMs,
+        overheadUs: Math.max(0, ex.overheadUs),
+        cache: status,
+        routing: plan!.routing,
+        adjustments: plan!.adjustments,
+        traceId: ri.traceId,
+      });
+
+      if (missing.length === 0) {
+        const first = hits[0]!;
+        const served = { deployment: first.deployment, provider: first.provider, providerModel: first.providerModel, finishReason: "stop" as const };
+        e.servedFromCache(ex, served);
+        e.record(r, plan, ex, "ok", undefined, served);
+        return answer(first.deployment, first.provider, first.providerModel, hits.map((h) => unpackVector(h!.vector)), inputs.map(() => true));
+      }
+
+      // The primary sends only what its cache lacks; any other deployment embeds the whole batch
+      // (the cached vectors are the primary's model's, not its own).
+      const out = await executeEmbed(call, plan, r.signal, exec, ex, (c) => (c.deployment.id === primary.deployment.id ? missing : inputs.map((_, i) => i)));
+      const c = ex.deployment!;
+      const vectors: Float32Array[] = new Array(inputs.length);
+      const cached = inputs.map(() => false);
+      if (out.sent.length < inputs.length) {
+        hits.forEach((h, i) => {
+          if (h) {
+            vectors[i] = unpackVector(h.vector);
+            cached[i] = true;
+          }
+        });
+      }
+      out.sent.forEach((i, j) => (vectors[i] = out.embeddings[j]));
+      if (cp?.store) {
+        const key = keyFor(c.deployment.id);
+        const storedAt = Date.now();
+        out.sent.forEach((i, j) => {
+          const v: CachedVector = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, vector: packVector(out.embeddings[j]), storedAt };
+          cache.setVector(key(inputs[i]), v, cp.ttlSeconds);
+        });
+      }
+      e.record(r, plan, ex, "ok", undefined);
+      return answer(c.deployment.id, c.provider.name, out.model, vectors, cached);
+    } catch (err) {
+      e.record(r, plan, ex, r.statusOf(err), err);
+      throw err;
+    } finally {
+      e.settle(admission, ex);
+    }
+  };
+}

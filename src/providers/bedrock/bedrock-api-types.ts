@@ -1,0 +1,157 @@
+// The Bedrock Runtime wire shapes this adapter reads and writes: Converse and ConverseStream
+// (POST /model/{modelId}/converse, /converse-stream) and the InvokeModel bodies of the embedding
+// models. Trimmed to the fields the gateway maps; response types are partial on purpose.
+
+// ---- Converse request ----
+
+/** A prompt-cache checkpoint: everything before it is cached (Claude and Nova models). */
+export interface BedrockCachePoint {
+  cachePoint: { type: "default"; ttl?: "5m" | "1h" };
+}
+
+export type BedrockImageFormat = "png" | "jpeg" | "gif" | "webp";
+
+/** Blobs travel as base64 strings in the JSON protocol. */
+export interface BedrockImageBlock {
+  image: { format: BedrockImageFormat; source: { bytes: string } };
+}
+
+export interface BedrockDocumentBlock {
+  document: { format: "pdf"; name: string; source: { bytes: string } };
+}
+
+export interface BedrockTextBlock {
+  text: string;
+}
+
+export interface BedrockToolUseBlock {
+  toolUse: { toolUseId: string; name: string; input: Record<string, unknown> };
+}
+
+export interface BedrockToolResultBlock {
+  toolResult: {
+    toolUseId: string;
+    content: (BedrockTextBlock | BedrockImageBlock | BedrockDocumentBlock)[];
+    status?: "success" | "error";
+  };
+}
+
+/** Claude's thinking, replayed unmodified (signature included) when it thinks across a tool loop. */
+export interface BedrockReasoningBlock {
+  reasoningContent: { reasoningText: { text: string; signature?: string } } | { redactedContent: string };
+}
+
+export type BedrockContentBlock =
+  | BedrockReasoningBlock
+  | BedrockTextBlock
+  | BedrockImageBlock
+  | BedrockDocumentBlock
+  | BedrockToolUseBlock
+  | BedrockToolResultBlock
+  | BedrockCachePoint;
+
+export interface BedrockMessage {
+  role: "user" | "assistant";
+  content: BedrockContentBlock[];
+}
+
+export type BedrockSystemBlock = BedrockTextBlock | BedrockCachePoint;
+
+export interface BedrockToolSpec {
+  toolSpec: { name: string; description?: string; inputSchema: { json: Record<string, unknown> } };
+}
+
+export type BedrockToolChoice = { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } };
+
+export interface BedrockInferenceConfig {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stopSequences?: string[];
+}
+
+export interface BedrockConverseRequest {
+  messages: BedrockMessage[];
+  system?: BedrockSystemBlock[];
+  inferenceConfig?: BedrockInferenceConfig;
+  toolConfig?: { tools: (BedrockToolSpec | BedrockCachePoint)[]; toolChoice?: BedrockToolChoice };
+  /** Model-specific fields passed through (Claude's `thinking`). */
+  additionalModelRequestFields?: Record<string, unknown>;
+  outputConfig?: { effort?: string };
+}
+
+// ---- Converse response ----
+
+export interface BedrockUsage {
+  /** Prompt tokens NOT read from or written to the cache. */
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+  /** Cache writes by time to live. */
+  cacheDetails?: { ttl?: string; inputTokens?: number }[];
+}
+
+export interface BedrockResponseBlock {
+  text?: string;
+  toolUse?: { toolUseId?: string; name?: string; input?: unknown };
+  reasoningContent?: { reasoningText?: { text?: string; signature?: string }; redactedContent?: string };
+}
+
+export interface BedrockConverseResponse {
+  output?: { message?: { role?: string; content?: BedrockResponseBlock[] } };
+  stopReason?: string;
+  usage?: BedrockUsage;
+  metrics?: { latencyMs?: number };
+}
+
+// ---- ConverseStream events (the payload of each event-stream message, by :event-type) ----
+
+export interface BedrockContentBlockStart {
+  contentBlockIndex?: number;
+  start?: { toolUse?: { toolUseId?: string; name?: string } };
+}
+
+export interface BedrockContentBlockDelta {
+  contentBlockIndex?: number;
+  delta?: {
+    text?: string;
+    toolUse?: { input?: string };
+    reasoningContent?: { text?: string; signature?: string; redactedContent?: string };
+  };
+}
+
+export interface BedrockMessageStop {
+  stopReason?: string;
+}
+
+export interface BedrockStreamMetadata {
+  usage?: BedrockUsage;
+  metrics?: { latencyMs?: number };
+}
+
+// ---- InvokeModel embedding bodies ----
+
+export interface TitanEmbedRequest {
+  inputText: string;
+  dimensions?: number;
+  normalize?: boolean;
+}
+
+export interface TitanEmbedResponse {
+  embedding?: number[];
+  inputTextTokenCount?: number;
+}
+
+export interface CohereEmbedRequest {
+  texts: string[];
+  input_type: "search_document" | "search_query";
+  output_dimension?: number;
+}
+
+export interface CohereEmbedResponse {
+  /** Plain floats, or `{float: [...]}` when embedding_types was given. */
+  embeddings?: number[][] | { float?: number[][] };
+  id?: string;
+}
