@@ -3,8 +3,7 @@
 
 import type { Answer, EngineEvent, Summary } from "../engine/chat-engine.ts";
 import type { FinishReason, StreamEvent, Usage } from "../providers/types.ts";
-import { codeForFailure, GatewayError, type GatewayCode } from "../router/errors.ts";
-import { ProviderError } from "../providers/types.ts";
+import { errorFacts, type GatewayCode } from "../router/errors.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** OpenAI's finish reasons; "error" and "other" have no OpenAI equivalent and read as "stop". */
@@ -162,28 +161,7 @@ const paramOf = (field: string | undefined) => (field ? field : null);
  * reset for days says false.
  */
 export function toOpenAIError(err: unknown): OpenAIError {
-  let code: GatewayCode = "internal";
-  let message = "internal error";
-  let field: string | undefined;
-  let failureKind: string | undefined;
-  let retryAfterMs: number | undefined;
-  let refusal: string | undefined;
-  let attempted = false;
-  let guardrail: string | undefined;
-  if (err instanceof GatewayError) {
-    guardrail = err.details.guardrail;
-    code = err.code;
-    message = err.message;
-    field = err.details.field;
-    failureKind = err.details.failureKind;
-    retryAfterMs = err.details.retryAfterMs;
-    refusal = err.details.refusal;
-    attempted = (err.details.attempts?.length ?? 0) > 0;
-  } else if (err instanceof ProviderError) {
-    code = codeForFailure(err.kind);
-    message = err.kind === "canceled" ? "request canceled" : err.message;
-    failureKind = err.kind;
-  }
+  const { code, message, field, failureKind, retryAfterMs, refusal, guardrail, attempted } = errorFacts(err);
   let status = STATUS[code];
   // Every candidate tried and failed: the upstreams are the problem (502); nothing could be
   // tried at all (every deployment cooling down): 503.

@@ -247,6 +247,20 @@ const GEMINI_FAMILIES: [prefix: string, rule: ModelRule][] = [
 ];
 const GEMINI_UNKNOWN: ModelRule = { label: "this Gemini model", thinkingControl: "level" };
 
+const EFFORT_ORDER: ReasoningEffort[] = ["minimal", "low", "medium", "high"];
+
+/** The effort the model takes that is nearest to the one asked for (ties go to the higher effort). */
+export function nearestEffort(want: ReasoningEffort, have: ReasoningEffort[]): ReasoningEffort {
+  const w = EFFORT_ORDER.indexOf(want);
+  let best = have[0];
+  for (const e of have) {
+    const d = Math.abs(EFFORT_ORDER.indexOf(e) - w);
+    const bd = Math.abs(EFFORT_ORDER.indexOf(best) - w);
+    if (d < bd || (d === bd && EFFORT_ORDER.indexOf(e) > EFFORT_ORDER.indexOf(best))) best = e;
+  }
+  return best;
+}
+
 /** The Gemini rule for a model id ("models/" and "vendor/" prefixes ignored). */
 export function geminiRule(model: string): { label: string; thinkingControl?: ModelParams["thinkingControl"]; efforts?: ReasoningEffort[]; rejects?: ModelParams["rejects"] } {
   const id = (model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model).toLowerCase();

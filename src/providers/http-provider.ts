@@ -14,6 +14,16 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
   }
 
   const embedder = adapter.buildEmbedRequest && adapter.parseEmbedResponse ? { build: adapter.buildEmbedRequest.bind(adapter), parse: adapter.parseEmbedResponse.bind(adapter) } : undefined;
+  async function embedOnce(req: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
+    const res = await sendSpec(embedder!.build(req), signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return embedder!.parse(text, req, res.headers);
+  }
   async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
     if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
     const res = await transport.request(conn, spec, signal);
@@ -35,14 +45,20 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     ...(embedder
       ? {
           async embed(req: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
-            const res = await sendSpec(embedder.build(req), signal);
-            let text: string;
-            try {
-              text = await res.body.text();
-            } catch (err) {
-              throw classifyTransportError(err, signal, conn);
-            }
-            return embedder.parse(text, req);
+            const limit = adapter.embedBatchLimit?.(req.model) ?? Infinity;
+            if (req.inputs.length <= limit) return embedOnce(req, signal);
+            // More inputs than one call takes: one call per slice, concurrently; the first failure
+            // fails the whole batch (the router then retries or falls back as for any attempt).
+            const slices: string[][] = [];
+            for (let i = 0; i < req.inputs.length; i += limit) slices.push(req.inputs.slice(i, i + limit));
+            const parts = await Promise.all(slices.map((inputs) => embedOnce({ ...req, inputs }, signal)));
+            const reported = parts.every((p) => p.usage !== undefined);
+            const cost = parts.some((p) => p.usage?.providerCostUsd !== undefined) ? parts.reduce((n, p) => n + (p.usage?.providerCostUsd ?? 0), 0) : undefined;
+            return {
+              model: parts[0].model,
+              embeddings: parts.flatMap((p) => p.embeddings),
+              ...(reported ? { usage: { inputTokens: parts.reduce((n, p) => n + p.usage!.inputTokens, 0), ...(cost !== undefined ? { providerCostUsd: cost } : {}) } } : {}),
+            };
           },
         }
       : {}),

@@ -425,7 +425,14 @@ export interface ProviderAdapter {
   streamDecoder?(): StreamDecoder;
   /** Embeddings (both or neither): the upstream request, and the parse of its 2xx body. Errors go through classifyError. */
   buildEmbedRequest?(req: EmbedRequest): HttpRequestSpec;
-  parseEmbedResponse?(body: string, req: EmbedRequest): EmbedResult;
+  /** `headers`: the response's (Bedrock reports Cohere's token count only in a header). */
+  parseEmbedResponse?(body: string, req: EmbedRequest, headers?: Record<string, string | string[] | undefined>): EmbedResult;
+  /**
+   * Optional: the most inputs one upstream call takes for this model (Titan 1, Cohere 96, Gemini's
+   * batchEmbedContents 100, gemini-embedding-001 on Vertex 1). A larger batch is sent as several
+   * calls, concurrently, and merged in order; usage is summed. Absent: no limit.
+   */
+  embedBatchLimit?(model: string): number;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

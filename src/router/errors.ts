@@ -2,6 +2,7 @@
 // attempts made, and details. The server maps it to a ConnectError in exactly one place.
 
 import type { FailureKind, Usage } from "../providers/types.ts";
+import { ProviderError } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { AttemptRecord } from "./types.ts";
 
@@ -73,4 +74,29 @@ export function codeForFailure(kind: FailureKind): GatewayCode {
     default:
       return "unavailable";
   }
+}
+
+/** What every front door's error mapping reads off a failure, whatever it is. */
+export interface ErrorFacts {
+  code: GatewayCode;
+  message: string;
+  field?: string;
+  failureKind?: string;
+  retryAfterMs?: number;
+  refusal?: string;
+  guardrail?: string;
+  /** Some upstream attempt was made (else nothing could be tried at all). */
+  attempted: boolean;
+}
+
+/** The facts of a GatewayError or a ProviderError; anything else is an internal error. */
+export function errorFacts(err: unknown): ErrorFacts {
+  if (err instanceof GatewayError) {
+    const d = err.details;
+    return { code: err.code, message: err.message, field: d.field, failureKind: d.failureKind, retryAfterMs: d.retryAfterMs, refusal: d.refusal, guardrail: d.guardrail, attempted: (d.attempts?.length ?? 0) > 0 };
+  }
+  if (err instanceof ProviderError) {
+    return { code: codeForFailure(err.kind), message: err.kind === "canceled" ? "request canceled" : err.message, failureKind: err.kind, attempted: false };
+  }
+  return { code: "internal", message: "internal error", attempted: false };
 }

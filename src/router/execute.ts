@@ -435,7 +435,8 @@ export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSign
     ctx.cleanup();
     ctx.usage = res.usage;
     ex.deployment = ctx.candidate;
-    ex.providerModel = res.model;
+    // Bedrock's Converse reports no model: the pinned one answered.
+    ex.providerModel = res.model || ctx.candidate.deployment.model;
     ex.finishReason = res.finishReason;
     ex.rawFinishReason = res.rawFinishReason;
     // Without usage in the answer: the prompt and the answer's text, estimated.

@@ -3,8 +3,8 @@
 // under a route's strict_params the plan refuses the request instead. Pure; the plan runs it once
 // per candidate, so RouteService explains exactly what ChatService sends.
 
-import { acceptsEverything, thinkingBlockedBy } from "../config/model-params.ts";
-import type { ChatMessage, ModelParams, ParamName, ParamRule, ReasoningEffort, UpstreamRequest } from "../providers/types.ts";
+import { acceptsEverything, nearestEffort, thinkingBlockedBy } from "../config/model-params.ts";
+import type { ChatMessage, ModelParams, ParamName, ParamRule, UpstreamRequest } from "../providers/types.ts";
 import type { Adjustment } from "./types.ts";
 
 type Request = Omit<UpstreamRequest, "model">;
@@ -39,8 +39,6 @@ const FIELD: Record<ParamName, keyof Request> = {
 
 const PARAMS = Object.keys(FIELD) as ParamName[];
 
-const EFFORT_ORDER: ReasoningEffort[] = ["minimal", "low", "medium", "high"];
-
 function isSet(v: unknown): boolean {
   return v !== undefined && !(Array.isArray(v) && v.length === 0);
 }
@@ -56,17 +54,6 @@ function kept(rule: ParamRule, v: unknown): boolean {
   return false;
 }
 
-/** The effort the model takes that is nearest to the one asked for (ties go to the higher effort). */
-function nearestEffort(want: ReasoningEffort, have: ReasoningEffort[]): ReasoningEffort {
-  const w = EFFORT_ORDER.indexOf(want);
-  let best = have[0];
-  for (const e of have) {
-    const d = Math.abs(EFFORT_ORDER.indexOf(e) - w);
-    const bd = Math.abs(EFFORT_ORDER.indexOf(best) - w);
-    if (d < bd || (d === bd && EFFORT_ORDER.indexOf(e) > EFFORT_ORDER.indexOf(best))) best = e;
-  }
-  return best;
-}
 
 /** Fit `req` to the rules `p` (undefined: sent as it is). */
 export function fitRequest(req: Request, p: ModelParams | undefined): Fit {

@@ -1,8 +1,7 @@
 // Gateway errors in Anthropic's error shape, with the statuses its SDK turns into its own error
 // classes and retries on (408, 409, 429 and 5xx, 529 included, unless x-should-retry says no).
 
-import { ProviderError } from "../../providers/types.ts";
-import { codeForFailure, GatewayError, type GatewayCode } from "../../router/errors.ts";
+import { errorFacts, type GatewayCode } from "../../router/errors.ts";
 
 export interface AnthropicError {
   status: number;
@@ -36,26 +35,7 @@ const STATUS: Record<GatewayCode, [number, string]> = {
  * limit is 413 request_too_large; an exhausted budget a 429 the SDK is told not to retry.
  */
 export function toAnthropicError(err: unknown, requestId: string): AnthropicError {
-  let code: GatewayCode = "internal";
-  let message = "internal error";
-  let failureKind: string | undefined;
-  let retryAfterMs: number | undefined;
-  let refusal: string | undefined;
-  let field: string | undefined;
-  let attempted = false;
-  if (err instanceof GatewayError) {
-    code = err.code;
-    message = err.message;
-    field = err.details.field;
-    failureKind = err.details.failureKind;
-    retryAfterMs = err.details.retryAfterMs;
-    refusal = err.details.refusal;
-    attempted = (err.details.attempts?.length ?? 0) > 0;
-  } else if (err instanceof ProviderError) {
-    code = codeForFailure(err.kind);
-    message = err.kind === "canceled" ? "request canceled" : err.message;
-    failureKind = err.kind;
-  }
+  const { code, message, field, failureKind, retryAfterMs, refusal, attempted } = errorFacts(err);
   let [status, type] = STATUS[code];
   if (code === "unavailable" && (failureKind === "overloaded" || !attempted)) [status, type] = [529, "overloaded_error"];
   if (code === "resource_exhausted" && field === "body") [status, type] = [413, "request_too_large"];

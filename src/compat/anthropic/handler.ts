@@ -2,41 +2,25 @@
 // The compat handler authenticates (x-api-key or Bearer), reads the body and formats errors
 // (toAnthropicError); this parses, drives the engine and writes the Message or its event stream.
 
-import { ServerResponse, type IncomingMessage } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { CacheMode, ChatEngine } from "../../engine/chat-engine.ts";
+import { ServerResponse } from "node:http";
+import type { DoorDeps, Req, Res } from "../door.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../../engine/chat-engine.ts";
 import { GatewayError } from "../../router/errors.ts";
-import type { Caller, ChatCall, Plan } from "../../router/types.ts";
-import type { RequestInfo } from "../../server/context.ts";
+import type { ChatCall, Plan } from "../../router/types.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
 import { errorEvent, toAnthropicError } from "./errors.ts";
 import { parseMessagesRequest } from "./request.ts";
 import { messageJson, messageStreamWriter, PING } from "./response.ts";
 
-type Req = IncomingMessage | Http2ServerRequest;
-type Res = ServerResponse | Http2ServerResponse;
 
 /** Quiet time after which a stream sends a ping, so proxies and clients see it alive. */
 export const PING_INTERVAL_MS = 10_000;
 
 /** What the compat handler gives this door for one request. */
-export interface MessagesDeps {
-  engine: ChatEngine;
+export interface MessagesDeps extends DoorDeps {
   /** The router's plan for a call (count_tokens reads its token estimate). */
   plan(call: ChatCall): Plan;
-  ri: RequestInfo;
-  caller: Caller;
-  /** Fires when the caller goes away. */
-  signal: AbortSignal;
-  /** The request body (already within the size limit). */
-  body: Buffer;
-  /** Cache options from the request headers, which win over the body's. */
-  cache?: { mode: CacheMode; ttlSeconds?: number };
-  /** The status a failed request is recorded with. */
-  statusOf(err: unknown): string;
-  sendJson(res: Res, status: number, body: unknown, headers?: Record<string, string>): void;
   pingIntervalMs?: number;
 }
 

@@ -2,37 +2,20 @@
 // authenticates, reads the body and formats errors; this parses, drives the engine and writes the
 // response object or its typed event stream.
 
-import { ServerResponse, type IncomingMessage } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { CacheMode, ChatEngine } from "../../engine/chat-engine.ts";
+import { ServerResponse } from "node:http";
+import type { DoorDeps, Req, Res } from "../door.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../../engine/chat-engine.ts";
 import { GatewayError } from "../../router/errors.ts";
-import type { Adjustment, Caller } from "../../router/types.ts";
-import type { RequestInfo } from "../../server/context.ts";
+import type { Adjustment } from "../../router/types.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
 import { toOpenAIError } from "../response.ts";
 import { parseResponsesRequest } from "./request.ts";
 import { responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 
-type Req = IncomingMessage | Http2ServerRequest;
-type Res = ServerResponse | Http2ServerResponse;
 
 /** What the compat handler gives this door for one request. */
-export interface ResponsesDeps {
-  engine: ChatEngine;
-  ri: RequestInfo;
-  caller: Caller;
-  /** Fires when the caller goes away. */
-  signal: AbortSignal;
-  /** The request body (already within the size limit). */
-  body: Buffer;
-  /** Cache options from the request headers, which win over the body's. */
-  cache?: { mode: CacheMode; ttlSeconds?: number };
-  /** The status a failed request is recorded with. */
-  statusOf(err: unknown): string;
-  sendJson(res: Res, status: number, body: unknown, headers?: Record<string, string>): void;
-}
+export type ResponsesDeps = DoorDeps;
 
 /** Serve one request; returns the HTTP status sent. Errors before the first byte are thrown. */
 export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Promise<number> {

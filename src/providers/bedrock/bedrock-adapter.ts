@@ -10,7 +10,7 @@ import type { ChatResult, ProviderAdapter, ReasoningBlock, ReasoningEffort, Tool
 import { ProviderError } from "../types.ts";
 import type { BedrockConverseRequest, BedrockConverseResponse, BedrockResponseBlock, BedrockSystemBlock } from "./bedrock-api-types.ts";
 import { createBedrockSigner, resolveAwsCredentials } from "./bedrock-auth.ts";
-import { buildBedrockEmbedRequest, parseBedrockEmbedResponse } from "./bedrock-embed.ts";
+import { buildBedrockEmbedRequest, bedrockEmbedBatchLimit, parseBedrockEmbedResponse } from "./bedrock-embed.ts";
 import { classifyBedrockError, type BedrockErrorContext } from "./bedrock-error.ts";
 import { createBedrockStreamDecoder } from "./bedrock-event-stream.ts";
 import { bedrockModelPath } from "./bedrock-path.ts";
@@ -153,9 +153,10 @@ export function createBedrockAdapter(conn: ProviderConfig): ProviderAdapter {
       const spec = buildBedrockEmbedRequest(req, conn.name);
       return { ...spec, headers: { ...extra, ...spec.headers } };
     },
-    parseEmbedResponse(body, req) {
-      return parseBedrockEmbedResponse(body, req, conn.name);
+    parseEmbedResponse(body, req, headers) {
+      return parseBedrockEmbedResponse(body, req, conn.name, headers);
     },
+    embedBatchLimit: bedrockEmbedBatchLimit,
     parseResponse(body, headers) {
       return parseBedrockResponse(body, headers, ctx);
     },

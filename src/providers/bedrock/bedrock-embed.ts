@@ -30,8 +30,7 @@ export function buildBedrockEmbedRequest(req: EmbedRequest, label: string): Http
   const family = bedrockEmbedFamily(req.model);
   let body: TitanEmbedRequest | CohereEmbedRequest;
   if (family === "titan") {
-    // Titan embeds one text per InvokeModel call; a batch needs one call per input, which the
-    // one-request-per-call adapter contract cannot do (the embeddings engine would have to loop).
+    // Titan embeds one text per InvokeModel call: a batch is split by the provider (bedrockEmbedBatchLimit).
     if (req.inputs.length !== 1) throw bad(label, `Titan embeddings take one input per request (got ${req.inputs.length})`);
     body = { inputText: req.inputs[0] };
     if (/titan-embed-text-v2/.test(req.model)) {
@@ -69,7 +68,12 @@ function vector(v: unknown, label: string): Float32Array {
   return Float32Array.from(v as number[]);
 }
 
-export function parseBedrockEmbedResponse(body: string, req: EmbedRequest, label: string): EmbedResult {
+/** Inputs per InvokeModel call: Titan one, Cohere 96 (a larger batch is split into several calls). */
+export function bedrockEmbedBatchLimit(model: string): number {
+  return bedrockEmbedFamily(model) === "titan" ? 1 : COHERE_MAX_TEXTS;
+}
+
+export function parseBedrockEmbedResponse(body: string, req: EmbedRequest, label: string, headers?: Record<string, string | string[] | undefined>): EmbedResult {
   const json = tryJson(body);
   if (json === null || typeof json !== "object") {
     throw new ProviderError({ kind: "server_error", message: `${label}: bedrock returned a body that is not a JSON object` });
@@ -85,6 +89,10 @@ export function parseBedrockEmbedResponse(body: string, req: EmbedRequest, label
   if (!Array.isArray(raw) || raw.length !== req.inputs.length) {
     throw new ProviderError({ kind: "server_error", message: `${label}: bedrock returned ${Array.isArray(raw) ? raw.length : 0} embeddings for ${req.inputs.length} inputs` });
   }
-  // Cohere on Bedrock reports no token count in the body: the gateway estimates it.
-  return { model: req.model, embeddings: raw.map((v) => vector(v, label)) };
+  // Cohere on Bedrock reports its token count only in a header (absent: the gateway estimates it).
+  const result: EmbedResult = { model: req.model, embeddings: raw.map((v) => vector(v, label)) };
+  const h = headers?.["x-amzn-bedrock-input-token-count"];
+  const count = Number(Array.isArray(h) ? h[0] : h);
+  if (h !== undefined && Number.isInteger(count) && count >= 0) result.usage = { inputTokens: count };
+  return result;
 }

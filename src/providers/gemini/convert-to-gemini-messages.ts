@@ -3,7 +3,7 @@
 // options → generationConfig. Pure: images are referenced or inlined, never downloaded.
 
 import type { ChatMessage, ContentPart, ModelParams, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../types.ts";
-import { geminiRule } from "../../config/model-params.ts";
+import { geminiRule, nearestEffort } from "../../config/model-params.ts";
 import { ProviderError } from "../types.ts";
 import type {
   GeminiContent,
@@ -301,24 +301,12 @@ export function convertToGeminiThinkingConfig(model: string, effort: ReasoningEf
   const rule = params ? { thinkingControl: params.thinkingControl, efforts: params.efforts, rejects: params.rejects } : geminiRule(model);
   if (!rule.thinkingControl || rule.rejects?.reasoning_effort) return undefined;
   if (rule.thinkingControl === "level") {
-    const level = rule.efforts && !rule.efforts.includes(effort) ? nearestOf(effort, rule.efforts) : effort;
+    const level = rule.efforts && !rule.efforts.includes(effort) ? nearestEffort(effort, rule.efforts) : effort;
     return { thinkingLevel: level, includeThoughts: true };
   }
   return { thinkingBudget: THINKING_BUDGET[effort], includeThoughts: true };
 }
 
-const EFFORTS: ReasoningEffort[] = ["minimal", "low", "medium", "high"];
-/** The nearest effort the model takes (ties go to the higher one), as the router's fitting does. */
-function nearestOf(want: ReasoningEffort, have: ReasoningEffort[]): ReasoningEffort {
-  const w = EFFORTS.indexOf(want);
-  let best = have[0];
-  for (const e of have) {
-    const d = Math.abs(EFFORTS.indexOf(e) - w);
-    const bd = Math.abs(EFFORTS.indexOf(best) - w);
-    if (d < bd || (d === bd && EFFORTS.indexOf(e) > EFFORTS.indexOf(best))) best = e;
-  }
-  return best;
-}
 
 function badRequest(message: string): ProviderError {
   return new ProviderError({ kind: "bad_request", message: `gemini: ${message}`, retryable: false });

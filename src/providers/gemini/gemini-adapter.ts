@@ -42,6 +42,8 @@ export function createGeminiAdapter(conn: ProviderConfig): ProviderAdapter {
     parseEmbedResponse(body, req) {
       return parseGeminiEmbedResponse(body, req, secrets);
     },
+    // batchEmbedContents takes at most 100 requests.
+    embedBatchLimit: () => 100,
 
     parseResponse(body, headers): ChatResult {
       const r = parseGeminiResponse(body, headers, secrets);

@@ -112,6 +112,8 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
     parseEmbedResponse(body, req) {
       return parseOpenAIEmbeddingResponse(body, req, {}, dialect.reportsCost);
     },
+    // OpenAI takes at most 2,048 inputs per request.
+    embedBatchLimit: () => 2048,
 
     buildRequest(req: UpstreamRequest, stream: boolean): HttpRequestSpec {
       return {

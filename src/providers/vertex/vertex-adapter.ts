@@ -115,6 +115,9 @@ export function createVertexAdapter(conn: ProviderConfig, opts: VertexAdapterOpt
     parseEmbedResponse(body: string, req: EmbedRequest): EmbedResult {
       return parseVertexEmbedResponse(body, req, conn.name);
     },
+
+    // gemini-embedding-001 takes one instance per :predict call; the text-embedding models 250.
+    embedBatchLimit: (model: string) => (/gemini-embedding/.test(model) ? 1 : 250),
   };
 }
 

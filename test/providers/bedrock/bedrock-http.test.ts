@@ -114,6 +114,29 @@ describe("bedrock over a real socket", () => {
     const c = await p.embed!({ model: "cohere.embed-english-v3", inputs: ["a", "b", "c"], inputType: "document" }, AbortSignal.timeout(5000));
     assert.equal(c.embeddings.length, 3);
     assert.equal(fake.requests.at(-1)?.body.input_type, "search_document");
+    // Cohere's count comes from the x-amzn-bedrock-input-token-count header, not an estimate.
+    assert.deepEqual(c.usage, { inputTokens: 3 });
+    assert.ok(fake.signatures.every((s) => s.valid));
+  });
+
+  test("embeddings: a Titan batch is one signed InvokeModel call per input, a large Cohere batch one per 96, merged in order", async () => {
+    const p = provider();
+    const before = fake.requests.length;
+    const inputs = ["alpha one", "beta", "gamma three words"];
+    const t = await p.embed!({ model: "amazon.titan-embed-text-v2:0", inputs, dimensions: 256 }, AbortSignal.timeout(5000));
+    const sent = fake.requests.slice(before);
+    assert.equal(sent.length, 3);
+    assert.deepEqual(sent.map((r) => r.body.inputText).sort(), [...inputs].sort());
+    // Order is the caller's, whatever order the calls finished in: each vector is its own text's.
+    const single = await p.embed!({ model: "amazon.titan-embed-text-v2:0", inputs: ["beta"], dimensions: 256 }, AbortSignal.timeout(5000));
+    assert.deepEqual([...t.embeddings[1]], [...single.embeddings[0]]);
+    assert.deepEqual(t.usage, { inputTokens: 2 + 1 + 3 });
+    const many = Array.from({ length: 200 }, (_, i) => `text ${i}`);
+    const mark = fake.requests.length;
+    const c = await p.embed!({ model: "cohere.embed-english-v3", inputs: many }, AbortSignal.timeout(5000));
+    assert.deepEqual(fake.requests.slice(mark).map((r) => r.body.texts.length), [96, 96, 8]);
+    assert.equal(c.embeddings.length, 200);
+    assert.deepEqual(c.usage, { inputTokens: 400 });
     assert.ok(fake.signatures.every((s) => s.valid));
   });
 });

@@ -174,6 +174,9 @@ describe("vertex: embeddings", () => {
     assert.equal(spec.path, `${PREFIX}/google/models/text-embedding-005:predict`);
     assert.deepEqual(JSON.parse(spec.body!), { instances: [{ content: "a b", task_type: "RETRIEVAL_QUERY" }, { content: "c", task_type: "RETRIEVAL_QUERY" }], parameters: { outputDimensionality: 4 } });
     assert.deepEqual(JSON.parse(a.buildEmbedRequest!({ model: "gemini-embedding-001", inputs: ["x"] }).body!), { instances: [{ content: "x" }] });
+    // gemini-embedding-001 takes one instance per call: the provider splits a batch (http-provider).
+    assert.equal(a.embedBatchLimit!("gemini-embedding-001"), 1);
+    assert.equal(a.embedBatchLimit!("text-embedding-005"), 250);
   });
 
   test("predictions become vectors in order; token counts add up", () => {
