@@ -23,8 +23,8 @@ export const PRICES_AS_OF = "2025-12-15";
 
 /** Where the prices come from: each provider's published price list (standard tier, text tokens). */
 export const PRICE_SOURCES = {
-  openai: "OpenAI API pricing, https://platform.openai.com/docs/pricing (Standard processing)",
-  anthropic: "Anthropic Claude pricing, https://docs.claude.com/en/docs/about-claude/pricing (incl. long context pricing)",
+  openai: "OpenAI API pricing, https://platform.openai.com/docs/pricing (Standard processing); the gpt-5.4 and gpt-5.5 lines as published in 2026 (long context above 272k)",
+  anthropic: "Anthropic Claude pricing, https://docs.claude.com/en/docs/about-claude/pricing (incl. long context pricing); Claude 4.6 and later from each model's overview page on platform.claude.com, read 2026-12-04",
   gemini: "Google Gemini Developer API pricing, https://ai.google.dev/gemini-api/docs/pricing (paid tier, text/image/video input)",
   vertex:
     "Vertex AI pricing, https://cloud.google.com/vertex-ai/generative-ai/pricing: Gemini as the Gemini API's paid tier; Claude at Anthropic's prices on the global endpoint, regional endpoints 10% above for Claude 4.5 and later (set pricing on such deployments)",
@@ -92,6 +92,14 @@ const gpt5Pro = e({ input: 15, output: 120 }, 400_000, 272_000, proReasoning, 0.
 const gpt51 = e({ input: 1.25, cached: 0.125, output: 10 }, 400_000, 128_000, cachedReasoning, 0.96);
 const gpt52 = e({ input: 1.75, cached: 0.175, output: 14 }, 400_000, 128_000, cachedReasoning, 0.97);
 const gpt52Pro = e({ input: 21, output: 168 }, 400_000, 128_000, proReasoning, 0.98);
+// The 5.4 and 5.5 lines (added 2026-12-04): a 1M window; a prompt above 272k tokens bills the whole
+// request at 2× input (and cached input) and 1.5× output.
+const long272 = (input: number, cached: number, output: number) => [{ aboveInputTokens: 272_000, input: input * 2, cached: cached * 2, output: output * 1.5 }];
+const gpt55 = e({ input: 5, cached: 0.5, output: 30 }, 1_050_000, 128_000, cachedReasoning, 0.99, long272(5, 0.5, 30));
+const gpt54 = e({ input: 2.5, cached: 0.25, output: 15 }, 1_050_000, 128_000, cachedReasoning, 0.98, long272(2.5, 0.25, 15));
+const gpt54Mini = e({ input: 0.75, cached: 0.075, output: 4.5 }, 400_000, 128_000, cachedReasoning, 0.86);
+const gpt54Nano = e({ input: 0.2, cached: 0.02, output: 1.25 }, 400_000, 128_000, cachedReasoning, 0.7);
+const gpt5xPro = e({ input: 30, output: 180 }, 1_050_000, 128_000, proReasoning, 0.99);
 const o3 = e({ input: 2, cached: 0.5, output: 8 }, 200_000, 100_000, cachedReasoning, 0.93);
 const o3Pro = e({ input: 20, output: 80 }, 200_000, 100_000, proReasoning, 0.95);
 const o3Mini = e({ input: 1.1, cached: 0.55, output: 4.4 }, 200_000, 100_000, textReasoning, 0.8);
@@ -184,6 +192,12 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "gpt-5.1-2025-11-13": gpt51,
   "gpt-5.2": gpt52,
   "gpt-5.2-2025-12-11": gpt52,
+  "gpt-5.5": gpt55,
+  "gpt-5.5-pro": gpt5xPro,
+  "gpt-5.4": gpt54,
+  "gpt-5.4-pro": gpt5xPro,
+  "gpt-5.4-mini": gpt54Mini,
+  "gpt-5.4-nano": gpt54Nano,
   "gpt-5.2-pro": gpt52Pro,
   "gpt-5.2-pro-2025-12-11": gpt52Pro,
   o3,

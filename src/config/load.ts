@@ -494,6 +494,11 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     });
   }
   const maxOutputTokens: number = d.maxOutputTokens ?? cat?.maxOutputTokens ?? 8_192;
+  const operations: Operation[] = d.operations ?? cat?.operations ?? ["chat"];
+  // Anthropic's API has no embeddings endpoint: a deployment there can only chat.
+  if (operations.includes("embeddings") && provider.type === "anthropic") {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type anthropic, which has no embeddings API`);
+  }
   return {
     id: d.id,
     provider: d.provider,
@@ -502,7 +507,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     contextWindow: d.contextWindow ?? cat?.contextWindow ?? 128_000,
     maxOutputTokens,
     capabilities: d.capabilities ?? cat?.capabilities ?? ["tools", "vision", "json_mode", "json_schema", "streaming"],
-    operations: d.operations ?? cat?.operations ?? ["chat"],
+    operations,
     strengths: d.strengths as Task[],
     quality: d.quality ?? cat?.quality ?? 0.5,
     ...(d.limits && (d.limits.requestsPerMinute || d.limits.tokensPerMinute) ? { limits: d.limits } : {}),

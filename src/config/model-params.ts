@@ -74,7 +74,9 @@ const OPENAI: Record<string, ModelRule> = {
   "gpt-5.4": openaiReasoning("gpt-5.4", LOW_MEDIUM_HIGH),
   "gpt-5.4-mini": openaiReasoning("gpt-5.4-mini", LOW_MEDIUM_HIGH),
   "gpt-5.4-nano": openaiReasoning("gpt-5.4-nano", LOW_MEDIUM_HIGH),
+  "gpt-5.4-pro": openaiReasoning("gpt-5.4-pro", ["medium", "high"]),
   "gpt-5.5": openaiReasoning("gpt-5.5", LOW_MEDIUM_HIGH),
+  "gpt-5.5-pro": openaiReasoning("gpt-5.5-pro", ["medium", "high"]),
   // gpt-4o, gpt-4.1 and the *-chat-latest models take every parameter: no entry.
 };
 

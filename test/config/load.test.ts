@@ -103,6 +103,16 @@ test("dangling references name their path", () => {
   rejects(`${BASE}\naliases: { fast: mock/zz }`, 'aliases.fast: unknown route or deployment "mock/zz"');
 });
 
+test("an embeddings deployment on a provider without an embeddings API is refused at load", () => {
+  const yaml = `
+providers:
+  - { name: claude, type: anthropic, api_key: k }
+deployments:
+  - { id: claude/embed, provider: claude, model: claude-haiku-4-5, operations: [embeddings] }
+`;
+  rejects(yaml, 'deployments[0].operations: provider "claude" is of type anthropic, which has no embeddings API');
+});
+
 test("duplicates and unpriced unknown models are rejected", () => {
   rejects(BASE.replace("id: mock/a", "id: openai/gpt-4o"), 'deployments[1].id: duplicate deployment "openai/gpt-4o"');
   rejects(BASE.replace("model: gpt-4o-2024-08-06", "model: house-model-7"), /^deployments\[0\]\.pricing: model "house-model-7" is not in the built-in price table/);

@@ -28,6 +28,7 @@ deployments:
   - { id: openai/gpt-5.2, provider: openai, model: gpt-5.2-2025-12-11 }
   - { id: openai/gpt-4.1, provider: openai, model: gpt-4.1 }
   - { id: openai/gpt-5-pro, provider: openai, model: gpt-5-pro }
+  - { id: openai/gpt-5.5, provider: openai, model: gpt-5.5 }
   - { id: claude/sonnet-4-5, provider: anthropic, model: claude-sonnet-4-5-20250929 }
   - { id: claude/opus-5-5, provider: anthropic, model: claude-opus-5-5 }
   - { id: gemini/flash, provider: gemini, model: gemini-2.5-flash }
@@ -105,6 +106,14 @@ const ROWS: Row[] = [
     // $15 in (cached too), $120 out: 600 × 15 × 1000 = 9,000,000; 400 × 15 × 1000 = 6,000,000;
     // 200 × 120 × 1000 = 24,000,000; 300 × 120 × 1000 = 36,000,000 → 75,000,000
     total: 75_000_000,
+  },
+  {
+    name: "OpenAI gpt-5.5 above 272k prompt tokens: the whole request at the long-context prices",
+    deployment: "openai/gpt-5.5",
+    usage: openai({ prompt_tokens: 300_000, completion_tokens: 2_000, prompt_tokens_details: { cached_tokens: 100_000 }, completion_tokens_details: { reasoning_tokens: 500 } }),
+    // 300,000 > 272,000: $10 in: 200,000 × 10 × 1000 = 2,000,000,000; $1 cached: 100,000 × 1 × 1000 = 100,000,000;
+    // $45 out (reasoning included): 2,000 × 45 × 1000 = 90,000,000 → 2,190,000,000
+    total: 2_190_000_000,
   },
   {
     name: "Anthropic Sonnet 4.5: cache read, 5-minute and 1-hour writes",
@@ -313,10 +322,10 @@ test("start-up warns which rates of a model the catalog does not know fell back 
   assert.deepEqual(
     warnings.filter((w) => w.includes("input price")),
     [
-      'deployment "azure/4o-priced": model "prod-4o-eu" is not in the built-in price table; cache_write, cache_write_1h billed at the input price (set them in deployments[8].pricing)',
-      'deployment "house/seven": model "house-model-7" is not in the built-in price table; cached_input, cache_write, cache_write_1h billed at the input price (set them in deployments[13].pricing)',
-      'deployment "house/seven-cached": model "house-model-7b" is not in the built-in price table; cache_write, cache_write_1h billed at the input price (set them in deployments[14].pricing)',
-      'deployment "house/search": model "search-1" is not in the built-in price table; cached_input, cache_write, cache_write_1h billed at the input price (set them in deployments[15].pricing)',
+      'deployment "azure/4o-priced": model "prod-4o-eu" is not in the built-in price table; cache_write, cache_write_1h billed at the input price (set them in deployments[9].pricing)',
+      'deployment "house/seven": model "house-model-7" is not in the built-in price table; cached_input, cache_write, cache_write_1h billed at the input price (set them in deployments[14].pricing)',
+      'deployment "house/seven-cached": model "house-model-7b" is not in the built-in price table; cache_write, cache_write_1h billed at the input price (set them in deployments[15].pricing)',
+      'deployment "house/search": model "search-1" is not in the built-in price table; cached_input, cache_write, cache_write_1h billed at the input price (set them in deployments[16].pricing)',
     ],
   );
 });
