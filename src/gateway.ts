@@ -380,6 +380,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     control.directory.replaceConfig(next.config.keys, next.config.teams, Date.now());
     for (const p of next.config.providers) providerTypes.set(p.name, p.type);
     version = configVersion(next.config);
+    // Connection pools of providers that are gone (or changed) close once their requests finish.
+    void transport.prune?.(next.config.providers);
     metrics.configVersion(version);
     metrics.configReload("ok");
     log("info", "config reloaded", { config: path, actor: actor || undefined, config_version: version, previous_version: previousVersion, changes: next.changes });

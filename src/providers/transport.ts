@@ -15,6 +15,12 @@ export interface UpstreamResponse {
 
 export interface Transport {
   request(conn: ProviderConfig, spec: HttpRequestSpec, signal: AbortSignal): Promise<UpstreamResponse>;
+  /**
+   * After a config reload: close the pools no connection in `active` uses any more (a removed
+   * provider, or one whose base URL, timeouts or connection limit changed). Requests still in
+   * flight on them finish first. Optional: a transport without pools has nothing to prune.
+   */
+  prune?(active: readonly ProviderConfig[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,12 +47,16 @@ export function classifyTransportError(err: unknown, signal: AbortSignal, conn: 
 export function createTransport(): Transport {
   const pools = new Map<string, Pool>();
 
+  const poolKey = (conn: ProviderConfig, origin: string) => {
+    const t = conn.timeouts;
+    return `${conn.name} ${origin} ${conn.maxConnections} ${t.connectMs}/${t.headersMs}/${t.bodyMs}`;
+  };
+
   function poolFor(conn: ProviderConfig, origin: string): Pool {
     // The pool's own settings are part of its key: after a config reload changes a provider's
-    // timeouts or connection limit, its requests go to a pool built with the new ones (the old
-    // pool's idle connections close after keepAliveTimeout).
-    const t = conn.timeouts;
-    const key = `${conn.name} ${origin} ${conn.maxConnections} ${t.connectMs}/${t.headersMs}/${t.bodyMs}`;
+    // timeouts or connection limit, its requests go to a pool built with the new ones (prune
+    // closes the old one once its requests are done).
+    const key = poolKey(conn, origin);
     let pool = pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
@@ -91,6 +101,20 @@ export function createTransport(): Transport {
       } catch (err) {
         throw classifyTransportError(err, signal, conn);
       }
+    },
+    async prune(active) {
+      const keep = new Set<string>();
+      for (const conn of active) {
+        if (conn.type === "mock") continue;
+        try {
+          keep.add(poolKey(conn, base(conn).origin));
+        } catch {
+          // An unparsable base URL has no pool.
+        }
+      }
+      const gone = [...pools.entries()].filter(([key]) => !keep.has(key));
+      for (const [key] of gone) pools.delete(key);
+      await Promise.all(gone.map(([, p]) => p.close().catch(() => p.destroy())));
     },
     async close() {
       await Promise.all([...pools.values()].map((p) => p.close().catch(() => p.destroy())));
