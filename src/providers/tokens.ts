@@ -396,6 +396,28 @@ export function promptStats(req: Pick<UpstreamRequest, "messages" | "tools"> & P
   return { text, texts, messages: req.messages.length, system, named, images, tools };
 }
 
+/**
+ * An upper bound on any family's count of a prompt, from its length alone (no tokenizing): a BPE
+ * token is at least one UTF-8 byte (at most 3 per UTF-16 unit), and no calibration gives more than
+ * 1.6 tokens per o200k token (CJK: 1 a character plus 1.43 per o200k token), so 6 a character
+ * covers every family; framing and Anthropic's tool prompt on top. Undefined with images, whose
+ * counts depend on their size: those prompts are counted.
+ */
+export function promptTokenBound(req: Pick<UpstreamRequest, "messages" | "tools"> & Partial<Pick<UpstreamRequest, "responseFormat">>): number | undefined {
+  let chars = 0;
+  for (const m of req.messages) {
+    for (const p of m.content) {
+      if (p.type !== "text") return undefined;
+      chars += p.text.length;
+    }
+    for (const c of m.toolCalls ?? []) chars += c.name.length + c.arguments.length + 1;
+    if (m.name) chars += m.name.length;
+  }
+  if (req.responseFormat?.type === "json_schema") chars += JSON.stringify(req.responseFormat.schema).length;
+  if (req.tools?.length) chars += JSON.stringify(req.tools).length;
+  return 6 * chars + 8 * req.messages.length + 400;
+}
+
 /** Prompt tokens of a request for a family, from its stats. */
 export function promptTokensFor(s: PromptStats, family: TokenFamily): number {
   let images = 0;

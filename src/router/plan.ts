@@ -6,7 +6,7 @@
 
 import { DEFAULT_COMPLEXITY, DEFAULT_RETRY_ON } from "../config/load.ts";
 import type { Capability, DeploymentConfig, RouteConfig, Task } from "../config/types.ts";
-import { countTextTokens, promptStats, promptTokensFor, tokenFamily, type PromptStats, type TokenFamily } from "../providers/tokens.ts";
+import { countTextTokens, promptStats, promptTokenBound, promptTokensFor, tokenFamily, type PromptStats, type TokenFamily } from "../providers/tokens.ts";
 import type { DeploymentHealth, HealthSnapshot } from "../state/health.ts";
 import { type Classification, classify } from "./classifier.ts";
 import { GatewayError } from "./errors.ts";
@@ -160,6 +160,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   // others): the prompt is counted once, lazily, and read per family.
   // An embeddings call's inputs are counted one by one (each must fit the model on its own).
   let stats: PromptStats | undefined;
+  let promptBound: number | undefined;
   const byFamily = new Map<TokenFamily, number>();
   const largestByFamily = new Map<TokenFamily, number>();
   const familyOf = (d: DeploymentConfig): TokenFamily => {
@@ -224,9 +225,15 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       excluded.push({ deployment: d.id, reason: "missing_capability", detail: `lacks ${missing.join(", ")}` });
       return false;
     }
-    const inputTokens = inputFor(d);
+    // A prompt whose length alone proves it fits is not tokenized here: its count is taken only
+    // when something reads it (a cost strategy or cap, a budget, a token rate limit, Route).
+    const bound = operation === "embeddings" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
+    const fitsByLength = bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow;
+    const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
-    if (largest !== undefined) {
+    if (fitsByLength) {
+      // Fits whatever the exact count.
+    } else if (largest !== undefined) {
       if (largest > d.contextWindow) {
         excluded.push({ deployment: d.id, reason: "context_too_small", detail: `input limit ${d.contextWindow} tokens < estimated ${largest} tokens of the longest input` });
         return false;
@@ -239,10 +246,12 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       });
       return false;
     }
-    const cost = costOf(d);
-    if (call.routing.maxCostNanos !== undefined && cost > call.routing.maxCostNanos) {
-      excluded.push({ deployment: d.id, reason: "over_cost_cap", detail: `expected ${cost} nano-USD > cap ${call.routing.maxCostNanos}` });
-      return false;
+    if (call.routing.maxCostNanos !== undefined) {
+      const cost = costOf(d);
+      if (cost > call.routing.maxCostNanos) {
+        excluded.push({ deployment: d.id, reason: "over_cost_cap", detail: `expected ${cost} nano-USD > cap ${call.routing.maxCostNanos}` });
+        return false;
+      }
     }
     const h = health.get(d.id);
     if (call.routing.maxLatencyMs !== undefined && h?.latencyMs !== undefined && h.latencyMs > call.routing.maxLatencyMs) {
@@ -262,8 +271,13 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       reason,
       source,
       score,
-      expectedCostNanos: costOf(d),
-      estimatedInputTokens: inputFor(d),
+      // Counted when first read (memoized per tokenizer family): a plain request never reads them.
+      get expectedCostNanos() {
+        return costOf(d);
+      },
+      get estimatedInputTokens() {
+        return inputFor(d);
+      },
       expectedOutputTokens: outputFor(d),
       ttftEstimateMs: h?.ttftMs,
       latencyEstimateMs: h?.latencyMs,
@@ -419,8 +433,11 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     },
     candidates,
     excluded,
-    // The largest of the candidates' counts: what rate limits and unreported usage fall back on.
-    estimatedInputTokens: candidates.reduce((n, c) => Math.max(n, c.estimatedInputTokens), 1),
+    // The largest of the candidates' counts: what rate limits and unreported usage fall back on
+    // (counted when first read).
+    get estimatedInputTokens() {
+      return candidates.reduce((n, c) => Math.max(n, c.estimatedInputTokens), 1);
+    },
     noFallback,
     maxAttempts,
     hedgeAfterMs: call.routing.hedgeAfterMs || (effective?.hedgeAfterMs ?? 0),

@@ -3,7 +3,7 @@
 // table in src/providers/tokens.ts states, and the published image rules.
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { describe, test } from "node:test";
 import {
   CALIBRATION,
   calibratedTokens,
@@ -206,4 +206,25 @@ test("image tokens follow each provider's published rule", () => {
   // In a prompt: text plus the image by the family's rule.
   const prompt = { messages: [{ role: "user" as const, content: [{ type: "text" as const, text: "What is in this picture?" }, url] }] };
   assert.equal(estimatePromptTokens(prompt, "o200k"), countTextTokens("What is in this picture?", "o200k") + 7 + 765);
+});
+
+describe("the length bound the planner uses instead of counting", () => {
+  test("is never below any family's count, for every labelled sample, with tools and many turns", async () => {
+    const { promptTokenBound, promptStats, promptTokensFor } = await import("../../src/providers/tokens.ts");
+    const families = ["o200k", "cl100k", "anthropic", "anthropic-2026", "gemini", "generic"] as const;
+    const tools = [{ name: "search_orders", description: "Search orders", parameters: { type: "object", properties: { q: { type: "string" } } } }];
+    for (const s of SAMPLES) {
+      for (const req of [
+        { messages: [{ role: "user" as const, content: [{ type: "text" as const, text: s.text }] }] },
+        { messages: Array.from({ length: 6 }, (_, i) => ({ role: (i % 2 ? "assistant" : "user") as "user" | "assistant", content: [{ type: "text" as const, text: s.text.slice(0, 40 + i) }] })), tools },
+      ]) {
+        const bound = promptTokenBound(req);
+        assert.ok(bound !== undefined);
+        const st = promptStats(req);
+        for (const f of families) assert.ok(promptTokensFor(st, f) <= bound, `${s.name} (${f}): ${promptTokensFor(st, f)} > bound ${bound}`);
+      }
+    }
+    // Images are counted, not bounded.
+    assert.equal(promptTokenBound({ messages: [{ role: "user", content: [{ type: "image", url: "https://example.com/a.png" }] }] }), undefined);
+  });
 });
