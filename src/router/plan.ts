@@ -211,6 +211,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     return c;
   };
   const ctx: StrategyContext = { health, rand, stream, cost: costOf, classification: classified, task: taskOf };
+  const counts: Counts = { input: inputFor, cost: costOf };
 
   /** The hard filters: capabilities, context window, cost and latency caps. Records exclusions. */
   const eligible = (d: DeploymentConfig): boolean => {
@@ -265,25 +266,18 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const add = (d: DeploymentConfig, source: Candidate["source"], reason: string, score: number) => {
     const h = health.get(d.id);
     const fit = fitFor(d);
-    const c: Candidate = {
-      deployment: d,
-      provider: registry.provider(d.provider)!,
+    const c = new PlannedCandidate(
+      d,
+      registry.provider(d.provider)!,
       reason,
       source,
       score,
-      // Counted when first read (memoized per tokenizer family): a plain request never reads them.
-      get expectedCostNanos() {
-        return costOf(d);
-      },
-      get estimatedInputTokens() {
-        return inputFor(d);
-      },
-      expectedOutputTokens: outputFor(d),
-      ttftEstimateMs: h?.ttftMs,
-      latencyEstimateMs: h?.latencyMs,
-      request: fit.request,
-      adjustments: fit.dropped.length === 0 && fit.notes.length === 0 ? [] : [...fit.dropped, ...fit.notes],
-    };
+      outputFor(d),
+      h,
+      fit.request,
+      fit.dropped.length === 0 && fit.notes.length === 0 ? [] : [...fit.dropped, ...fit.notes],
+      counts,
+    );
     if (h?.cooldownUntil !== undefined && h.cooldownUntil > health.now) {
       excluded.push({ deployment: d.id, reason: "cooling_down", detail: `${h.lastFailureKind ?? "failures"}; cooling down`, until: h.cooldownUntil });
       cooling.push(c);
@@ -424,7 +418,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
 
   const rt = effective?.timeouts ?? { firstTokenMs: 30_000, idleMs: 30_000, attemptMs: 300_000, totalMs: 600_000 };
   const min = (a: number, b: number | undefined) => (b !== undefined && b > 0 && b < a ? b : a);
-  return {
+  return new PlannedPlan({
     routing: {
       route: route?.name ?? "",
       alias: resolved.alias,
@@ -433,11 +427,6 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     },
     candidates,
     excluded,
-    // The largest of the candidates' counts: what rate limits and unreported usage fall back on
-    // (counted when first read).
-    get estimatedInputTokens() {
-      return candidates.reduce((n, c) => Math.max(n, c.estimatedInputTokens), 1);
-    },
     noFallback,
     maxAttempts,
     hedgeAfterMs: call.routing.hedgeAfterMs || (effective?.hedgeAfterMs ?? 0),
@@ -452,7 +441,77 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     maxOutputTokens,
     adjustments,
     operation,
-  };
+  });
+}
+
+/** What a plan counts only when read: the prompt's tokens (by tokenizer family) and each deployment's expected cost. */
+interface Counts {
+  input(d: DeploymentConfig): number;
+  cost(d: DeploymentConfig): number;
+}
+
+/**
+ * A planned candidate. Its input count and expected cost are read through the plan's memoized
+ * counters, so a request nobody asks them of (no cost strategy or cap, no budget, no token rate
+ * limit) is never tokenized. A class with prototype getters: an object literal with accessors
+ * would be built through V8's slow path on every request.
+ */
+class PlannedCandidate implements Candidate {
+  deployment: DeploymentConfig;
+  provider: Candidate["provider"];
+  reason: string;
+  source: Candidate["source"];
+  score: number;
+  expectedOutputTokens: number;
+  ttftEstimateMs?: number;
+  latencyEstimateMs?: number;
+  request: Candidate["request"];
+  adjustments: Adjustment[];
+  readonly #counts: Counts;
+  constructor(
+    deployment: DeploymentConfig,
+    provider: Candidate["provider"],
+    reason: string,
+    source: Candidate["source"],
+    score: number,
+    expectedOutputTokens: number,
+    h: DeploymentHealth | undefined,
+    request: Candidate["request"],
+    adjustments: Adjustment[],
+    counts: Counts,
+  ) {
+    this.deployment = deployment;
+    this.provider = provider;
+    this.reason = reason;
+    this.source = source;
+    this.score = score;
+    this.expectedOutputTokens = expectedOutputTokens;
+    this.ttftEstimateMs = h?.ttftMs;
+    this.latencyEstimateMs = h?.latencyMs;
+    this.request = request;
+    this.adjustments = adjustments;
+    this.#counts = counts;
+  }
+  get estimatedInputTokens(): number {
+    return this.#counts.input(this.deployment);
+  }
+  get expectedCostNanos(): number {
+    return this.#counts.cost(this.deployment);
+  }
+}
+
+type PlanFields = Omit<Plan, "estimatedInputTokens">;
+// Declaration merging: a PlannedPlan has every field of Plan (assigned in its constructor).
+interface PlannedPlan extends PlanFields {}
+/** A plan whose input estimate (the largest candidate's count) is taken when first read. */
+class PlannedPlan {
+  constructor(fields: PlanFields) {
+    Object.assign(this, fields);
+  }
+  /** The largest of the candidates' counts: what rate limits and unreported usage fall back on. */
+  get estimatedInputTokens(): number {
+    return this.candidates.reduce((n, c) => Math.max(n, c.estimatedInputTokens), 1);
+  }
 }
 
 /** The chat request slot of an embeddings plan's candidates: nothing to fit, nothing sent. */
