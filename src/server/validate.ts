@@ -72,7 +72,7 @@ export function validateCall(c: ChatCall, n: FieldNames = PROTO_FIELDS): void {
       const pf = `${f}.content[${j}]`;
       if (p.type === "text") return;
       if (p.type !== "image") bad(pf, "needs text or image");
-      if (m.role !== "user") bad(pf, "images are only allowed in user messages");
+      if (m.role !== "user" && m.role !== "tool") bad(pf, "images are only allowed in user and tool messages");
       if (p.url === undefined && p.data === undefined) bad(`${pf}.${n.image}`, "needs url or data");
       if (p.url !== undefined && !/^(https?:|data:image\/[a-z+.-]+;base64,)/i.test(p.url)) {
         bad(`${pf}.${n.image}.url`, "must be an http(s) URL or a data:image/...;base64, URL");

@@ -268,6 +268,42 @@ describe("what reaches an Anthropic deployment unchanged", () => {
     assert.equal(parts[2].image_url.url, "https://example.com/cat.jpg");
   });
 
+  test("a tool result with an image (a screenshot tool): kept in tool_result for Anthropic, after the tool messages for OpenAI, inline for Gemini", async () => {
+    const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
+    const shot = { name: "screenshot", description: "Take a screenshot", input_schema: { type: "object" as const, properties: {} } };
+    const result: Anthropic.ToolResultBlockParam = {
+      type: "tool_result",
+      tool_use_id: "toolu_shot",
+      content: [
+        { type: "text", text: "Screen captured." },
+        { type: "image", source: { type: "base64", media_type: "image/png", data: png } },
+      ],
+    };
+    const messages: Anthropic.MessageParam[] = [
+      { role: "user", content: "What is on my screen?" },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_shot", name: "screenshot", input: {} }] },
+      { role: "user", content: [result] },
+    ];
+    claude.script({ kind: "text", text: "A red dot." });
+    const a = await client.messages.create({ model: "claude", max_tokens: 50, messages, tools: [shot] });
+    assert.deepEqual(a.content, [{ type: "text", text: "A red dot." }]);
+    assert.deepEqual(claude.requests.at(-1)!.body.messages[2].content, [result]);
+
+    gpt.script({ kind: "text", text: "A red dot." });
+    await client.messages.create({ model: "gpt", max_tokens: 50, messages, tools: [shot] });
+    const up = gpt.requests.at(-1)!.body.messages;
+    assert.deepEqual({ role: up[2].role, id: up[2].tool_call_id, content: up[2].content }, { role: "tool", id: "toolu_shot", content: "Screen captured." });
+    assert.equal(up[3].role, "user");
+    assert.match(up[3].content[0].text, /toolu_shot \(screenshot\)/);
+    assert.equal(up[3].content[1].image_url.url, `data:image/png;base64,${png}`);
+
+    gemini.script({ kind: "text", text: "A red dot." });
+    await client.messages.create({ model: "gemini", max_tokens: 50, messages, tools: [shot] });
+    const parts = gemini.requests.at(-1)!.body.contents.flatMap((c: { parts: unknown[] }) => c.parts);
+    assert.ok(parts.some((p: { functionResponse?: { name: string } }) => p.functionResponse?.name === "screenshot"));
+    assert.ok(parts.some((p: { inlineData?: { data: string } }) => p.inlineData?.data === png));
+  });
+
   test("a thinking block and its signature, round-tripped through a tool loop (unary)", async () => {
     claude.script([
       { kind: "tool_calls", calls: [{ id: "toolu_T1", name: "get_weather", arguments: { city: "Rome" } }], thinking: "The user wants the weather in Rome." },

@@ -14,7 +14,7 @@
 //   - top_k reaches Anthropic deployments only (OpenAI has none; Gemini's is not mapped);
 //   - metadata.user_id is the call's user; the anthropic-beta header is passed to Anthropic
 //     deployments; a `signalbox` object takes the same routing options as the OpenAI door.
-// Not supported, refused with a 400: document blocks, images inside tool_result, server tools,
+// Not supported, refused with a 400: document blocks, server tools,
 // mcp_servers and container. Ignored: service_tier, top-level cache_control, cache_control on
 // tool_use blocks, output_config.effort without thinking, and fields Anthropic adds later.
 
@@ -91,9 +91,10 @@ function toolResultContent(b: Json, path: string): ContentPart[] {
       const p = `${path}.content.${k}`;
       if (!isObj(x)) bad(p, "must be an object");
       if (x.type === "text") return textPart(x, p);
-      // Neutral tool messages carry text only (OpenAI's and Gemini's tool results are text).
-      if (x.type === "image") bad(p, "images inside tool_result are not supported by this gateway; send the image in a user text turn");
-      return bad(`${p}.type`, `must be "text", got ${JSON.stringify(x.type)}`);
+      // Images stay in the tool result for Anthropic, Bedrock and Gemini; the OpenAI adapter moves
+      // them to a user message after the turn's tool messages.
+      if (x.type === "image") return imagePart(x, p);
+      return bad(`${p}.type`, `must be "text" or "image", got ${JSON.stringify(x.type)}`);
     });
   } else return bad(`${path}.content`, "must be a string or an array of blocks");
   // A breakpoint on the tool_result itself sits after its last part (where the adapter puts it back).

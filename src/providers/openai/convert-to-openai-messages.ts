@@ -1,6 +1,7 @@
 // Converts provider-neutral chat messages to Chat Completions messages (wire-formats §1.2, §8.2).
-// Invalid input (an image outside a user message, a tool result without its call id) throws a
-// bad_request ProviderError rather than being silently dropped.
+// Invalid input (an image in a system or assistant message, a tool result without its call id)
+// throws a bad_request ProviderError rather than being silently dropped; images a tool returned
+// move to a user message after the turn's tool messages.
 
 import type { ChatMessage, ContentPart } from "../types.ts";
 import { ProviderError } from "../types.ts";
@@ -12,7 +13,28 @@ export interface ConvertMessagesOptions {
 }
 
 export function convertToOpenAIMessages(messages: ChatMessage[], opts: ConvertMessagesOptions): OpenAIMessage[] {
-  return messages.map((m, i) => convertMessage(m, i, opts));
+  const out: OpenAIMessage[] = [];
+  // Chat Completions' tool messages take text only. Images a tool returned (a screenshot, a file it
+  // read) follow the turn's tool messages in one user message, each after a line naming its call:
+  // a user message between two tool messages would break the tool_calls answer sequence.
+  let images: OpenAIContentPart[] = [];
+  const flush = () => {
+    if (images.length) out.push({ role: "user", content: images });
+    images = [];
+  };
+  messages.forEach((m, i) => {
+    if (m.role !== "tool") flush();
+    if (m.role === "tool" && m.content.some((p) => p.type === "image")) {
+      const text = m.content.filter((p) => p.type === "text");
+      out.push(convertMessage({ ...m, content: text.length ? text : [{ type: "text", text: "(the result is the image(s) in the next user message)" }] }, i, opts));
+      images.push({ type: "text", text: `Image(s) returned by tool call ${m.toolCallId}${m.name ? ` (${m.name})` : ""}:` });
+      for (const p of m.content) if (p.type === "image") images.push(convertUserPart(p, i));
+      return;
+    }
+    out.push(convertMessage(m, i, opts));
+  });
+  flush();
+  return out;
 }
 
 function convertMessage(m: ChatMessage, i: number, opts: ConvertMessagesOptions): OpenAIMessage {
