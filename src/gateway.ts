@@ -45,9 +45,9 @@ import { createRedisLimiter } from "./limits/redis.ts";
 import type { Limiter } from "./limits/types.ts";
 import { connectRedis, createRedisConnection, hasRedis } from "./state/redis.ts";
 import { log } from "./telemetry/log.ts";
-import { endRpcSpan, extractContext, startRpcSpan, startTracing, type Tracing } from "./telemetry/tracing.ts";
+import { endRpcSpan, extractContext, startRpcSpan, tracingRequested, type Tracing } from "./telemetry/tracing.ts";
 import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/metrics.ts";
-import { startUsageLogs, type UsageLogs } from "./telemetry/usage-logs.ts";
+import { usageLogsRequested, type UsageLogs } from "./telemetry/usage-logs.ts";
 import type { UsageRecord } from "./usage/record.ts";
 import type { CooldownListener } from "./state/health.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -311,8 +311,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
         },
       }
     : usageStore;
-  const tracing = opts.tracing === null ? undefined : (opts.tracing ?? startTracing());
-  const usageLogs = opts.usageLogs === null ? undefined : (opts.usageLogs ?? startUsageLogs());
+  // The OpenTelemetry SDK is loaded only when traces or usage logs are asked for.
+  const sdk = (opts.tracing === undefined && tracingRequested()) || (opts.usageLogs === undefined && usageLogsRequested()) ? await import("./telemetry/otel-sdk.ts") : undefined;
+  const tracing = opts.tracing === null ? undefined : (opts.tracing ?? sdk?.startTracing());
+  const usageLogs = opts.usageLogs === null ? undefined : (opts.usageLogs ?? sdk?.startUsageLogs());
   const core: GatewayCore = {
     ...generation(config, providers),
     tracing,

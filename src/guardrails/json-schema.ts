@@ -3,7 +3,8 @@
 // are kept by the schema's hash in a bounded, least-recently-used cache.
 
 import { createHash } from "node:crypto";
-import { Ajv, type ValidateFunction } from "ajv";
+import { createRequire } from "node:module";
+import type { Ajv, ValidateFunction } from "ajv";
 import type { JsonObject, ResponseFormat } from "../providers/types.ts";
 
 /** How many distinct schemas stay compiled. */
@@ -12,7 +13,11 @@ export const SCHEMA_CACHE_SIZE = 256;
 // One Ajv for every schema: `addUsedSchema: false` keeps a schema's $id from registering (two
 // callers' schemas may share an $id); unknown keywords and formats are ignored, not refused (the
 // provider was sent the schema as it is; the check is on structure and types).
-const ajv = new Ajv({ strict: false, addUsedSchema: false, validateFormats: false, allErrors: false, logger: false });
+// Ajv (CommonJS, so require() and import give the same module) is loaded with the first schema
+// checked: a gateway with no json_schema guardrail never carries it.
+let ajvInstance: Ajv | undefined;
+const ajv = (): Ajv =>
+  (ajvInstance ??= new (createRequire(import.meta.url)("ajv") as typeof import("ajv")).Ajv({ strict: false, addUsedSchema: false, validateFormats: false, allErrors: false, logger: false }));
 
 interface Entry {
   schema: JsonObject;
@@ -34,7 +39,7 @@ function validatorFor(schema: JsonObject): Entry {
     return e;
   }
   try {
-    e = { schema, validate: ajv.compile(schema) };
+    e = { schema, validate: ajv().compile(schema) };
   } catch (err) {
     e = { schema, error: (err as Error)?.message ?? String(err) };
   }
@@ -43,7 +48,7 @@ function validatorFor(schema: JsonObject): Entry {
     const [oldKey, old] = compiled.entries().next().value!;
     compiled.delete(oldKey);
     // Ajv keeps its own cache by schema object: let it go too.
-    if (old.validate) ajv.removeSchema(old.schema);
+    if (old.validate) ajv().removeSchema(old.schema);
   }
   return e;
 }
@@ -74,5 +79,5 @@ export function checkJsonAnswer(text: string, format: ResponseFormat | undefined
   const v = validatorFor(format.schema);
   if (!v.validate) return { ok: true, skipped: `schema "${format.name}" does not compile: ${v.error}` };
   if (v.validate(value)) return { ok: true };
-  return { ok: false, reason: `the answer does not match schema "${format.name}": ${ajv.errorsText(v.validate.errors, { dataVar: "answer" })}` };
+  return { ok: false, reason: `the answer does not match schema "${format.name}": ${ajv().errorsText(v.validate.errors, { dataVar: "answer" })}` };
 }

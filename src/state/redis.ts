@@ -7,8 +7,14 @@
 // every Lua script, MULTI and pipeline touches keys of ONE hash slot (a shared `{tag}` in the
 // key), and commands on different slots are sent separately.
 
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { createRequire } from "node:module";
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import { parseRedisNode, type RedisNode } from "../config/redis-nodes.ts";
+
+// ioredis (CommonJS only, so require() and import give the same module) is loaded when the first
+// client is made: a gateway on the in-memory store never carries it (about 9 MB of resident memory).
+let ioredis: typeof import("ioredis") | undefined;
+const lib = () => (ioredis ??= createRequire(import.meta.url)("ioredis") as typeof import("ioredis"));
 
 export { parseRedisNode, type RedisNode };
 
@@ -26,7 +32,7 @@ export interface RedisStoreConfig {
 export const hasRedis = (store: RedisStoreConfig): boolean => Boolean(store.redisUrl || store.redisCluster?.length);
 
 export function createRedisClient(url: string, extra: RedisOptions = {}): Redis {
-  const client = new Redis(url, {
+  const client = new (lib().Redis)(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
@@ -59,7 +65,7 @@ export function createRedisClient(url: string, extra: RedisOptions = {}): Redis 
 export function createClusterClient(nodes: readonly string[], extra: ClusterOptions = {}): Cluster {
   const parsed = nodes.map(parseRedisNode);
   const auth = parsed.find((n) => n.password || n.username || n.tls);
-  const client = new Cluster(
+  const client = new (lib().Cluster)(
     parsed.map(({ host, port }) => ({ host, port })),
     {
       enableOfflineQueue: false,

@@ -5,23 +5,8 @@
 // at all (no spans, no cost), and trace ids still come from traceparent or are made up.
 
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type Sampler,
-  type SpanExporter,
-  type SpanProcessor,
-} from "@opentelemetry/sdk-trace";
 import type { GuardrailActionRecord } from "../guardrails/types.ts";
 import type { ProviderError } from "../providers/types.ts";
-import { log } from "./log.ts";
 import type { AttemptRecord, Candidate, Plan } from "../router/types.ts";
 
 /** The OpenTelemetry GenAI `gen_ai.provider.name` for each provider type. */
@@ -41,24 +26,6 @@ export interface Tracing {
   forceFlush(): Promise<void>;
 }
 
-function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
-  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
-  const ratio = Number.isFinite(arg) ? Math.min(1, Math.max(0, arg)) : 1;
-  switch ((env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").trim()) {
-    case "always_on":
-      return new AlwaysOnSampler();
-    case "always_off":
-      return new AlwaysOffSampler();
-    case "traceidratio":
-      return new TraceIdRatioBasedSampler(ratio);
-    case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-    default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
 
 /** Whether the environment asks for trace export (OTLP endpoint set, or OTEL_TRACES_EXPORTER=otlp). */
 export function tracingRequested(env: Record<string, string | undefined> = process.env): boolean {
@@ -67,37 +34,6 @@ export function tracingRequested(env: Record<string, string | undefined> = proce
   return exporters.includes("otlp") || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
-/**
- * Start tracing. `processor` replaces the OTLP batch exporter (tests pass an in-memory one).
- * Returns undefined when nothing asks for traces.
- */
-export function startTracing(opts: { env?: Record<string, string | undefined>; processor?: SpanProcessor; exporter?: SpanExporter } = {}): Tracing | undefined {
-  const env = opts.env ?? process.env;
-  if (!opts.processor && !opts.exporter && !tracingRequested(env)) return undefined;
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf").trim();
-  if (protocol !== "http/protobuf") {
-    log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: traces are exported over OTLP/HTTP protobuf (Jaeger's port 4318)`);
-  }
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
-    .merge(detectResources({ detectors: [envDetector] }));
-  const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512 });
-  const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
-  // The propagator is process-wide. No context manager is registered: every span gets its parent
-  // explicitly (stream handlers run outside any async context anyway), which spares every
-  // promise in the process the async-context bookkeeping.
-  if (!registered) {
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    registered = true;
-  }
-  return {
-    tracer: provider.getTracer("signalbox", VERSION),
-    shutdown: () => provider.shutdown(),
-    forceFlush: () => provider.forceFlush(),
-  };
-}
-let registered = false;
-const VERSION = "0.1.0";
 
 const headerGetter = {
   keys: (h: Headers) => [...h.keys()],

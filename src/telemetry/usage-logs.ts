@@ -1,18 +1,12 @@
 // Usage as OpenTelemetry logs: with OTEL_LOGS_EXPORTER=otlp, every usage record is also exported
 // as one OTLP log record (event `signalbox.request`), tied to the request's trace; never any text.
 
-import { ROOT_CONTEXT, SeverityNumber, TraceFlags, isValidTraceId, trace, type Attributes, type Context, type Logger } from "@opentelemetry/api";
-import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type ReadWriteLogRecord } from "@opentelemetry/sdk-logs";
+import { ROOT_CONTEXT, SeverityNumber, TraceFlags, trace, type Attributes, type Logger } from "@opentelemetry/api";
 import type { UsageRecord, UsageSink } from "../usage/record.ts";
-import { log } from "./log.ts";
 import { GENAI_PROVIDER } from "./tracing.ts";
 
 /** The event name of every usage log record. */
 export const USAGE_EVENT_NAME = "signalbox.request";
-
-const VERSION = "0.1.0";
 
 /** Exports usage records as OTLP log records. */
 export interface UsageLogs {
@@ -39,73 +33,7 @@ export function usageLogsRequested(env: Record<string, string | undefined> = pro
   return exporters.includes("otlp") && !exporters.includes("none");
 }
 
-/**
- * Links each log record to its request's trace. The SDK takes the trace context only from a
- * valid span context (trace id and span id); without tracing a request has a trace id but no
- * span, so the record gets the trace id alone here (an empty span id is left off the wire).
- */
-class TraceLinkProcessor implements LogRecordProcessor {
-  readonly #inner: LogRecordProcessor;
-  constructor(inner: LogRecordProcessor) {
-    this.#inner = inner;
-  }
-  onEmit(rec: ReadWriteLogRecord, ctx?: Context): void {
-    if (!rec.spanContext && ctx) {
-      const sc = trace.getSpanContext(ctx);
-      if (sc && isValidTraceId(sc.traceId)) rec.spanContext = sc;
-    }
-    this.#inner.onEmit(rec, ctx);
-  }
-  forceFlush(): Promise<void> {
-    return this.#inner.forceFlush();
-  }
-  shutdown(): Promise<void> {
-    return this.#inner.shutdown();
-  }
-}
-
-/**
- * Start usage logs. Returns undefined, creating nothing, unless OTEL_LOGS_EXPORTER=otlp or a test
- * passes its own `exporter` or `processor`. The endpoint, headers and timeout come from the
- * standard OTEL_EXPORTER_OTLP[_LOGS]_* variables (OTLP/HTTP protobuf; default
- * http://localhost:4318/v1/logs); the resource is tracing's (OTEL_SERVICE_NAME,
- * OTEL_RESOURCE_ATTRIBUTES).
- */
-export function startUsageLogs(opts: { env?: Record<string, string | undefined>; exporter?: LogRecordExporter; processor?: LogRecordProcessor } = {}): UsageLogs | undefined {
-  const env = opts.env ?? process.env;
-  if (!opts.processor && !opts.exporter && !usageLogsRequested(env)) return undefined;
-  const protocol = (env.OTEL_EXPORTER_OTLP_LOGS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf").trim();
-  if (protocol !== "http/protobuf") {
-    log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: usage logs are exported over OTLP/HTTP protobuf`);
-  }
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
-    .merge(detectResources({ detectors: [envDetector] }));
-  const processor = opts.processor ?? new BatchLogRecordProcessor({ exporter: opts.exporter ?? new OTLPLogExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512, maxQueueSize: 4096 });
-  const provider = new LoggerProvider({ resource, processors: [new TraceLinkProcessor(processor)] });
-  const logger = provider.getLogger("signalbox", VERSION);
-  const emit = (r: UsageRecord, providerTypes?: ReadonlyMap<string, string>) => {
-    try {
-      emitRecord(logger, r, providerTypes);
-    } catch {
-      // Observability must never fail a request.
-    }
-  };
-  return {
-    emit,
-    sink: (inner, providerTypes) => ({
-      record(r) {
-        emit(r, providerTypes);
-        inner.record(r);
-      },
-      flush: () => inner.flush(),
-    }),
-    forceFlush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
-  };
-}
-
-function emitRecord(logger: Logger, r: UsageRecord, providerTypes: ReadonlyMap<string, string> | undefined): void {
+export function emitRecord(logger: Logger, r: UsageRecord, providerTypes: ReadonlyMap<string, string> | undefined): void {
   const ok = r.status === "ok";
   const u = r.usage;
   const attrs: Attributes = {

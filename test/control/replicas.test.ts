@@ -15,7 +15,7 @@ import pg from "pg";
 import { MIGRATIONS } from "../../src/control/postgres-store.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
-import { startTracing } from "../../src/telemetry/tracing.ts";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { createDatabase, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";

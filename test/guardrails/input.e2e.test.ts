@@ -14,7 +14,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { createSignalboxClient } from "@signalbox/client";
 import { hashKey } from "../../src/control/directory.ts";
-import { startTracing } from "../../src/telemetry/tracing.ts";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import { startTestGateway } from "../helpers/gateway.ts";
 import { ask, awsKeyId, cardNumber, errorInfo, gatewayYaml, githubToken, lastRecord, metric, OA, v1, envFor, useFakes } from "./harness.ts";
 

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { createSignalboxClient, embedTexts } from "@signalbox/client";
-import { startTracing } from "../../src/telemetry/tracing.ts";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const CONFIG = `

@@ -8,7 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-tr
 import { createSignalboxClient, userText } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
-import { startTracing } from "../../src/telemetry/tracing.ts";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import type { FakeServer } from "../fakes/common.ts";
 import { startFakeOpenAI, type OpenAIScenario } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";

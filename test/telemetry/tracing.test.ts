@@ -7,7 +7,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { createSignalboxClient, userText } from "@signalbox/client";
-import { startTracing } from "../../src/telemetry/tracing.ts";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const CONFIG = `

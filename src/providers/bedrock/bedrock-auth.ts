@@ -2,8 +2,7 @@
 // and @smithy/hash-node): credentials are resolved once per connection (its config, else the
 // standard AWS_* environment variables); every request is signed just before it is sent.
 
-import { Hash } from "@smithy/hash-node";
-import { SignatureV4 } from "@smithy/signature-v4";
+import type { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsSettings } from "../../config/types.ts";
 import type { AuthorizeContext, HttpRequestSpec } from "../types.ts";
 import { ProviderError } from "../types.ts";
@@ -40,13 +39,17 @@ export interface BedrockSigner {
  * S3). `host` is signed but not sent: undici derives the same value from the base URL.
  */
 export function createBedrockSigner(label: string, region: string, creds: AwsCredentials | undefined): BedrockSigner {
-  const signer = creds
-    ? new SignatureV4({ service: BEDROCK_SERVICE, region, credentials: { ...creds }, sha256: Hash.bind(null, "sha256"), uriEscapePath: true })
-    : undefined;
+  // The signer's modules are loaded with the first request: a gateway with no Bedrock deployment
+  // never carries them.
+  let signer: Promise<SignatureV4> | undefined;
+  const makeSigner = async () => {
+    const [{ SignatureV4 }, { Hash }] = await Promise.all([import("@smithy/signature-v4"), import("@smithy/hash-node")]);
+    return new SignatureV4({ service: BEDROCK_SERVICE, region, credentials: { ...creds! }, sha256: Hash.bind(null, "sha256"), uriEscapePath: true });
+  };
   const bases = new Map<string, URL>();
   return {
     async sign(spec, ctx) {
-      if (!signer) {
+      if (!creds) {
         throw new ProviderError({
           kind: "upstream_auth",
           message: `${label}: no AWS credentials (set aws.access_key_id and aws.secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`,
@@ -65,7 +68,7 @@ export function createBedrockSigner(label: string, region: string, creds: AwsCre
       if (q >= 0) for (const [k, v] of new URLSearchParams(full.slice(q + 1))) query[k] = v;
       let signed;
       try {
-        signed = await signer.sign({
+        signed = await (await (signer ??= makeSigner())).sign({
           method: spec.method,
           protocol: base.protocol,
           hostname: base.hostname,

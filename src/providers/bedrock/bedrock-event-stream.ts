@@ -2,8 +2,8 @@
 // well-kept codec (@smithy/eventstream-codec, which checks both CRCs). Network reads cut frames
 // anywhere, so bytes are buffered until a whole frame (its length is the first 4 bytes) is in.
 
-import { EventStreamCodec } from "@smithy/eventstream-codec";
-import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import { createRequire } from "node:module";
+import type { EventStreamCodec } from "@smithy/eventstream-codec";
 import type { SseEvent, StreamDecoder } from "../types.ts";
 import { ProviderError } from "../types.ts";
 
@@ -21,9 +21,22 @@ function corrupt(label: string, why: string, cause?: unknown): ProviderError {
  * of an exception ("throttlingException"), or "error" for a `:message-type error` frame (whose
  * :error-code and :error-message are carried as `{"__type", "message"}`); `data` is the payload.
  */
+// The codec is loaded with the first Bedrock stream (only this file uses it, so require() makes no
+// second copy): a gateway with no Bedrock deployment never carries it.
+let newCodec: (() => EventStreamCodec) | undefined;
+function codec(): EventStreamCodec {
+  if (!newCodec) {
+    const require = createRequire(import.meta.url);
+    const { EventStreamCodec } = require("@smithy/eventstream-codec") as typeof import("@smithy/eventstream-codec");
+    const { fromUtf8, toUtf8 } = require("@smithy/util-utf8") as typeof import("@smithy/util-utf8");
+    newCodec = () => new EventStreamCodec(toUtf8, fromUtf8);
+  }
+  return newCodec();
+}
+
 export function createBedrockStreamDecoder(label = ""): StreamDecoder {
   const prefix = label ? `${label}: ` : "";
-  const codec = new EventStreamCodec(toUtf8, fromUtf8);
+  const frameCodec = codec();
   let buf: Uint8Array = new Uint8Array(0);
 
   function frames(): SseEvent[] {
@@ -34,7 +47,7 @@ export function createBedrockStreamDecoder(label = ""): StreamDecoder {
       if (buf.length < total) break;
       let msg;
       try {
-        msg = codec.decode(buf.subarray(0, total));
+        msg = frameCodec.decode(buf.subarray(0, total));
       } catch (err) {
         throw corrupt(prefix, `undecodable frame (${(err as Error).message})`, err);
       }
@@ -44,7 +57,7 @@ export function createBedrockStreamDecoder(label = ""): StreamDecoder {
         return typeof v === "string" ? v : undefined;
       };
       const type = h(":message-type") ?? "event";
-      const data = toUtf8(msg.body);
+      const data = Buffer.from(msg.body.buffer, msg.body.byteOffset, msg.body.byteLength).toString("utf8");
       if (type === "exception") out.push({ event: h(":exception-type") ?? "exception", data });
       else if (type === "error") out.push({ event: "error", data: JSON.stringify({ __type: h(":error-code") ?? "", message: h(":error-message") ?? "" }) });
       else out.push({ event: h(":event-type") ?? "", data });

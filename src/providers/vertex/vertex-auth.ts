@@ -3,7 +3,7 @@
 // the library, and every failure to obtain one turned into an "upstream_auth" ProviderError.
 
 import { readFile } from "node:fs/promises";
-import { GoogleAuth, JWT, gaxios, type AuthClient } from "google-auth-library";
+import type { AuthClient, gaxios } from "google-auth-library";
 import type { ProviderConfig } from "../../config/types.ts";
 import { clip } from "../headers.ts";
 import { ProviderError } from "../types.ts";
@@ -62,6 +62,8 @@ export function createVertexTokenSource(conn: ProviderConfig, env: NodeJS.Proces
     });
 
   async function load(): Promise<AuthClient> {
+    // Loaded with the first token: a gateway with no Vertex deployment never carries the library.
+    const { GoogleAuth, JWT, gaxios } = await import("google-auth-library");
     const clientOptions = { eagerRefreshThresholdMillis: REFRESH_MARGIN_MS };
     if (!keyPath) return new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE], clientOptions }).getClient();
     let text: string;
@@ -77,7 +79,7 @@ export function createVertexTokenSource(conn: ProviderConfig, env: NodeJS.Proces
       throw fail(`the Google credentials file ${keyPath} is not JSON`);
     }
     if (key.private_key) secrets.push(key.private_key);
-    const transporter = tokenTransporter(conn.vertex?.tokenUrl ?? key.token_uri);
+    const transporter = tokenTransporter(new gaxios.Gaxios(), conn.vertex?.tokenUrl ?? key.token_uri);
     if (key.type === "service_account" || (key.type === undefined && key.private_key)) {
       if (!key.client_email || !key.private_key) throw fail(`the service-account key file ${keyPath} lacks client_email or private_key`);
       return new JWT({ email: key.client_email, key: key.private_key, keyId: key.private_key_id, scopes: [CLOUD_PLATFORM_SCOPE], transporter, ...clientOptions });
@@ -128,8 +130,7 @@ export function createVertexTokenSource(conn: ProviderConfig, env: NodeJS.Proces
  * A transporter that sends the token request to `target` when it differs from Google's endpoint
  * (a key file's own token_uri, or `vertex.token_url` for tests); the assertion is unchanged.
  */
-function tokenTransporter(target: string | undefined): gaxios.Gaxios {
-  const t = new gaxios.Gaxios();
+function tokenTransporter(t: gaxios.Gaxios, target: string | undefined): gaxios.Gaxios {
   if (target && target !== GOOGLE_TOKEN_URL) {
     t.interceptors.request.add({
       resolved: async (opts) => {

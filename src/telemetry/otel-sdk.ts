@@ -1,0 +1,145 @@
+// The OpenTelemetry SDK: trace and usage-log export over OTLP/HTTP protobuf. Loaded (by
+// gateway.ts) only when the environment asks for traces or usage logs, so a gateway without
+// them never carries the SDK, its exporters and their encoders (about 10 MB of resident memory);
+// the request path itself speaks only @opentelemetry/api (tracing.ts, usage-logs.ts).
+
+import { isValidTraceId, propagation, trace, type Context } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace";
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type ReadWriteLogRecord } from "@opentelemetry/sdk-logs";
+import type { UsageRecord } from "../usage/record.ts";
+import { log } from "./log.ts";
+import { tracingRequested, type Tracing } from "./tracing.ts";
+import { emitRecord, usageLogsRequested, type UsageLogs } from "./usage-logs.ts";
+
+const VERSION = "0.1.0";
+
+function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
+  const ratio = Number.isFinite(arg) ? Math.min(1, Math.max(0, arg)) : 1;
+  switch ((env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").trim()) {
+    case "always_on":
+      return new AlwaysOnSampler();
+    case "always_off":
+      return new AlwaysOffSampler();
+    case "traceidratio":
+      return new TraceIdRatioBasedSampler(ratio);
+    case "parentbased_always_off":
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case "parentbased_traceidratio":
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/**
+ * Start tracing. `processor` replaces the OTLP batch exporter (tests pass an in-memory one).
+ * Returns undefined when nothing asks for traces.
+ */
+export function startTracing(opts: { env?: Record<string, string | undefined>; processor?: SpanProcessor; exporter?: SpanExporter } = {}): Tracing | undefined {
+  const env = opts.env ?? process.env;
+  if (!opts.processor && !opts.exporter && !tracingRequested(env)) return undefined;
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf").trim();
+  if (protocol !== "http/protobuf") {
+    log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: traces are exported over OTLP/HTTP protobuf (Jaeger's port 4318)`);
+  }
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512 });
+  const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
+  // The propagator is process-wide. No context manager is registered: every span gets its parent
+  // explicitly (stream handlers run outside any async context anyway), which spares every
+  // promise in the process the async-context bookkeeping.
+  if (!registered) {
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    registered = true;
+  }
+  return {
+    tracer: provider.getTracer("signalbox", VERSION),
+    shutdown: () => provider.shutdown(),
+    forceFlush: () => provider.forceFlush(),
+  };
+}
+let registered = false;
+
+/**
+ * Links each log record to its request's trace. The SDK takes the trace context only from a
+ * valid span context (trace id and span id); without tracing a request has a trace id but no
+ * span, so the record gets the trace id alone here (an empty span id is left off the wire).
+ */
+class TraceLinkProcessor implements LogRecordProcessor {
+  readonly #inner: LogRecordProcessor;
+  constructor(inner: LogRecordProcessor) {
+    this.#inner = inner;
+  }
+  onEmit(rec: ReadWriteLogRecord, ctx?: Context): void {
+    if (!rec.spanContext && ctx) {
+      const sc = trace.getSpanContext(ctx);
+      if (sc && isValidTraceId(sc.traceId)) rec.spanContext = sc;
+    }
+    this.#inner.onEmit(rec, ctx);
+  }
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown();
+  }
+}
+
+/**
+ * Start usage logs. Returns undefined, creating nothing, unless OTEL_LOGS_EXPORTER=otlp or a test
+ * passes its own `exporter` or `processor`. The endpoint, headers and timeout come from the
+ * standard OTEL_EXPORTER_OTLP[_LOGS]_* variables (OTLP/HTTP protobuf; default
+ * http://localhost:4318/v1/logs); the resource is tracing's (OTEL_SERVICE_NAME,
+ * OTEL_RESOURCE_ATTRIBUTES).
+ */
+export function startUsageLogs(opts: { env?: Record<string, string | undefined>; exporter?: LogRecordExporter; processor?: LogRecordProcessor } = {}): UsageLogs | undefined {
+  const env = opts.env ?? process.env;
+  if (!opts.processor && !opts.exporter && !usageLogsRequested(env)) return undefined;
+  const protocol = (env.OTEL_EXPORTER_OTLP_LOGS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf").trim();
+  if (protocol !== "http/protobuf") {
+    log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: usage logs are exported over OTLP/HTTP protobuf`);
+  }
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const processor = opts.processor ?? new BatchLogRecordProcessor({ exporter: opts.exporter ?? new OTLPLogExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512, maxQueueSize: 4096 });
+  const provider = new LoggerProvider({ resource, processors: [new TraceLinkProcessor(processor)] });
+  const logger = provider.getLogger("signalbox", VERSION);
+  const emit = (r: UsageRecord, providerTypes?: ReadonlyMap<string, string>) => {
+    try {
+      emitRecord(logger, r, providerTypes);
+    } catch {
+      // Observability must never fail a request.
+    }
+  };
+  return {
+    emit,
+    sink: (inner, providerTypes) => ({
+      record(r) {
+        emit(r, providerTypes);
+        inner.record(r);
+      },
+      flush: () => inner.flush(),
+    }),
+    forceFlush: () => provider.forceFlush(),
+    shutdown: () => provider.shutdown(),
+  };
+}
+
