@@ -12,7 +12,8 @@
 // BENCH_CONNECTIONS (default 32), BENCH_RATE (default 200), BENCH_PROVIDER (http | builtin),
 // BENCH_SOAK_SECONDS (0 = no soak; 300 for the five-minute memory soak), BENCH_FULL_TRACING=off
 // (the "everything on" gateway without trace export: tracing's cost is the difference), BENCH_PROFILE=dir
-// (the gateway writes a --cpu-prof profile there; summarise with bench/profile-summary.ts).
+// (the gateway writes a --cpu-prof profile there; summarise with bench/profile-summary.ts),
+// BENCH_NODE_FLAGS (the gateways' V8 flags instead of `npm start`'s, to compare heap settings).
 // BENCH_ONLY selects what is measured: comma-separated tokens, AND across groups, OR within one:
 //   unary | stream      one kind only (also skips the latency probes, as for profiling)
 //   connect | compat    one front door (Connect ChatService, or OpenAI-compatible /v1/chat/completions)
@@ -255,7 +256,7 @@ ${extra}`,
   };
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The same V8 flags as `npm start` (see package.json).
-  const flags = ["--max-semi-space-size=16", "--max-old-space-size=192"];
+  const flags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? ["--max-semi-space-size=16", "--max-old-space-size=192"];
   const quiet = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off" };
   const gateway = await start([...profile, ...flags, "src/main.ts", "--config", config("")], quiet);
 
