@@ -16,11 +16,6 @@ function corrupt(label: string, why: string, cause?: unknown): ProviderError {
   return new ProviderError({ kind: "stream_interrupted", message: `${label}bedrock event stream: ${why}`, cause });
 }
 
-/**
- * Each message becomes { event, data }: `event` is the :event-type of an event, the :exception-type
- * of an exception ("throttlingException"), or "error" for a `:message-type error` frame (whose
- * :error-code and :error-message are carried as `{"__type", "message"}`); `data` is the payload.
- */
 // The codec is loaded with the first Bedrock stream (only this file uses it, so require() makes no
 // second copy): a gateway with no Bedrock deployment never carries it.
 let newCodec: (() => EventStreamCodec) | undefined;
@@ -34,6 +29,11 @@ function codec(): EventStreamCodec {
   return newCodec();
 }
 
+/**
+ * Each message becomes { event, data }: `event` is the :event-type of an event, the :exception-type
+ * of an exception ("throttlingException"), or "error" for a `:message-type error` frame (whose
+ * :error-code and :error-message are carried as `{"__type", "message"}`); `data` is the payload.
+ */
 export function createBedrockStreamDecoder(label = ""): StreamDecoder {
   const prefix = label ? `${label}: ` : "";
   const frameCodec = codec();
