@@ -2,7 +2,8 @@
 // limit check, and one CLIENT span per upstream attempt named `{operation} {model}` (chat, embeddings) with the GenAI
 // semantic-convention attributes, so every fallback hop, retry and hedge is its own span.
 // Configured by the standard OTEL_* variables; with no exporter configured there is no tracer
-// at all (no spans, no cost), and trace ids still come from traceparent or are made up.
+// at all (no spans, no cost), and trace ids still come from traceparent or are made up. The SDK
+// that records and exports spans is started from otel-sdk.ts; this file speaks only the API.
 
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import type { GuardrailActionRecord } from "../guardrails/types.ts";
@@ -26,14 +27,12 @@ export interface Tracing {
   forceFlush(): Promise<void>;
 }
 
-
 /** Whether the environment asks for trace export (OTLP endpoint set, or OTEL_TRACES_EXPORTER=otlp). */
 export function tracingRequested(env: Record<string, string | undefined> = process.env): boolean {
   const exporters = (env.OTEL_TRACES_EXPORTER ?? "").split(",").map((x) => x.trim().toLowerCase()).filter(Boolean);
   if (exporters.includes("none") || (env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return false;
   return exporters.includes("otlp") || Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
-
 
 const headerGetter = {
   keys: (h: Headers) => [...h.keys()],
