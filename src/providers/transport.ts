@@ -136,15 +136,16 @@ const DUMP_LIMIT = 128 * 1024;
  *
  * The body is read once: as chunks (async iteration), as text, or dumped.
  */
-class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse {
+class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse, AsyncIterator<Uint8Array> {
+  /** 0 until the (final, non-1xx) response head is in. */
   status = 0;
   headers: Record<string, string | string[] | undefined> = {};
   readonly started: Promise<UpstreamResponse>;
-  readonly body: UpstreamResponse["body"];
+  /** The call is its own body (and the body its own iterator): no per-request closures. */
+  readonly body: UpstreamResponse["body"] = this;
   #controller: Dispatcher.DispatchController | undefined;
   #resolve!: (r: UpstreamResponse) => void;
   #reject!: (err: unknown) => void;
-  #responded = false;
   #chunks: Buffer[] = [];
   #queued = 0;
   #ended = false;
@@ -170,18 +171,16 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse {
       this.#reject = reject;
     });
     signal.addEventListener("abort", this.#onAbort, { once: true });
-    // The body's methods, bound once (http-provider passes `res.body` around on its own).
-    this.body = {
-      [Symbol.asyncIterator]: () => ({
-        next: () => this.#next(),
-        return: async () => {
-          this.#drop();
-          return { done: true, value: undefined };
-        },
-      }),
-      text: () => this.#text(),
-      dump: () => this.#dump(),
-    };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this;
+  }
+
+  /** The reader stopped early (a `break` out of for-await): drop the rest. */
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    this.#drop();
+    return { done: true, value: undefined };
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -193,7 +192,6 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse {
     if (statusCode < 200) return; // 1xx: the real answer follows
     this.status = statusCode;
     this.headers = headers;
-    this.#responded = true;
     this.#resolve(this);
   }
 
@@ -217,7 +215,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     this.#error = err;
     this.#done();
-    if (!this.#responded) this.#reject(err);
+    if (this.status === 0) this.#reject(err);
   }
 
   #done(): void {
@@ -242,7 +240,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse {
     return out;
   }
 
-  async #next(): Promise<IteratorResult<Uint8Array>> {
+  async next(): Promise<IteratorResult<Uint8Array>> {
     for (;;) {
       if (this.#chunks.length) return { done: false, value: this.#take() };
       if (this.#error !== undefined) throw this.#error;
@@ -251,7 +249,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse {
     }
   }
 
-  async #text(): Promise<string> {
+  async text(): Promise<string> {
     this.#whole = true;
     if (this.#controller?.paused) this.#controller.resume();
     while (!this.#ended && this.#error === undefined) await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -270,7 +268,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, UpstreamResponse {
     else if (this.#controller?.paused) this.#controller.resume();
   }
 
-  async #dump(): Promise<void> {
+  async dump(): Promise<void> {
     this.#drop();
     while (!this.#ended && this.#error === undefined) await new Promise<void>((resolve) => (this.#wake = resolve));
   }

@@ -27,6 +27,13 @@ import { emitRecord, usageLogsRequested, type UsageLogs } from "./usage-logs.ts"
 
 const VERSION = "0.1.0";
 
+/** The resource of traces and usage logs alike: the gateway's name and version, then OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. */
+function signalboxResource() {
+  return defaultResource()
+    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
+    .merge(detectResources({ detectors: [envDetector] }));
+}
+
 function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
   const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
   const ratio = Number.isFinite(arg) ? Math.min(1, Math.max(0, arg)) : 1;
@@ -57,9 +64,7 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
   if (protocol !== "http/protobuf") {
     log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: traces are exported over OTLP/HTTP protobuf (Jaeger's port 4318)`);
   }
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
-    .merge(detectResources({ detectors: [envDetector] }));
+  const resource = signalboxResource();
   const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512 });
   const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
   // The propagator is process-wide. No context manager is registered: every span gets its parent
@@ -116,9 +121,7 @@ export function startUsageLogs(opts: { env?: Record<string, string | undefined>;
   if (protocol !== "http/protobuf") {
     log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: usage logs are exported over OTLP/HTTP protobuf`);
   }
-  const resource = defaultResource()
-    .merge(resourceFromAttributes({ "service.name": "signalbox", "service.version": VERSION }))
-    .merge(detectResources({ detectors: [envDetector] }));
+  const resource = signalboxResource();
   const processor = opts.processor ?? new BatchLogRecordProcessor({ exporter: opts.exporter ?? new OTLPLogExporter(), scheduledDelayMillis: 1000, maxExportBatchSize: 512, maxQueueSize: 4096 });
   const provider = new LoggerProvider({ resource, processors: [new TraceLinkProcessor(processor)] });
   const logger = provider.getLogger("signalbox", VERSION);
