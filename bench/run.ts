@@ -256,7 +256,7 @@ ${extra}`,
   };
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // The same V8 flags as `npm start` (see package.json).
-  const flags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? ["--max-semi-space-size=16", "--max-old-space-size=192"];
+  const flags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? ["--max-semi-space-size=8", "--max-old-space-size=192"];
   const quiet = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off" };
   const gateway = await start([...profile, ...flags, "src/main.ts", "--config", config("")], quiet);
 
@@ -447,6 +447,8 @@ keys:
       "added p50 ms": f2(pct(a.lat, 50) - pct(d.lat, 50)),
       "added p99 ms": f2(pct(a.lat, 99) - pct(d.lat, 99)),
       "added TTFB p50 ms": f2(pct(a.ttfb, 50) - pct(d.ttfb, 50)),
+      // What the gateway adds beyond the bare proxy hop (the floor's own figures, same run).
+      "p99 / TTFB over floor ms": isFloor ? "" : `${f2(pct(a.lat, 99) - pct(floorAcc.lat, 99))} / ${f2(pct(a.ttfb, 50) - pct(floorAcc.ttfb, 50))}`,
       "RSS MB": Math.round(a.rss),
       errors: a.errors,
     };
