@@ -20,7 +20,6 @@
 //   plain | full        one gateway (on its own, or everything on)
 // e.g. BENCH_ONLY=compat, BENCH_ONLY=compat,full, BENCH_ONLY=connect,stream. The floor always runs.
 
-import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +29,7 @@ import { Pool } from "undici";
 import { ChatRequestSchema } from "@signalbox/client";
 import { createServer } from "node:http";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
+import { createBenchKey, start } from "./procs.ts";
 import { hashKey } from "../src/server/auth.ts";
 import { startRedis } from "../test/helpers/redis.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
@@ -64,21 +64,7 @@ const CPU_TARGET = { compat: { unary: 2, stream: 2 }, compatFull: { unary: 2.5, 
 /** Every gateway row: added p99 and added stream time to first byte at 200 req/s, resident memory. */
 const LATENCY_TARGET = { p99Ms: 1.5, ttfbMs: 0.5, rssMb: 250 };
 const PROVIDER = process.env.BENCH_PROVIDER ?? (supportedProviderTypes().includes("openai") ? "http" : "builtin");
-const ROOT = new URL("..", import.meta.url).pathname;
 const CLK_TCK = 100;
-
-function start(args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      const m = /ready (\d+)/.exec(out) ?? /"msg":"signalbox listening".*"port":(\d+)/.exec(out);
-      if (m) resolve({ proc, port: Number(m[1]) });
-    });
-    proc.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}: ${out}`)));
-  });
-}
 
 /** utime + stime of a process, in ms. */
 function cpuMs(pid: number): number {
@@ -217,22 +203,6 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
-
-/** Bootstrap the everything-on gateway's key through AdminService (auth is off until it exists). */
-async function createBenchKey(origin: string): Promise<string> {
-  const call = async (method: string, body: unknown) => {
-    const r = await fetch(`${origin}/signalbox.v1.AdminService/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`AdminService.${method}: HTTP ${r.status}: ${text}`);
-    return JSON.parse(text) as { secret?: string };
-  };
-  await call("CreateTeam", { team: { name: "bench" } });
-  const { secret } = await call("CreateKey", {
-    key: { name: "bench", team: "bench", role: "KEY_ROLE_SERVICE", limits: { requestsPerMinute: 100000000, tokensPerMinute: "100000000000" }, budget: { period: "BUDGET_PERIOD_MONTH", limitUsd: 100000000 } },
-  });
-  if (!secret) throw new Error("AdminService.CreateKey returned no secret");
-  return secret;
-}
 
 async function main() {
   const upstream = await start(["bench/upstream.ts", "0"]);

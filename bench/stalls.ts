@@ -1,0 +1,162 @@
+// What stalls the event loop: one gateway at a fixed request rate under --cpu-prof (250 µs
+// samples), then its busy stretches (samples between two idle ones) of 3 ms or more, with their
+// time split by what was on the stack: garbage collection, a socket system call (a long one means
+// the process lost its core meanwhile), span encoding for export, ioredis, pg, or other (request
+// work, mostly requests queued behind a stall). Prints the latency percentiles of the run too.
+//
+// Usage: node bench/stalls.ts [plain|full]   (full: Redis limits and budget, a key in PostgreSQL,
+// traces to a local sink; as the benchmark's "everything on" gateway)
+// Options (env): STALLS_RATE (default 200), STALLS_COUNT (default 4000), STALLS_KIND (unary|stream),
+// STALLS_MIN_MS (default 3), STALLS_NODE_FLAGS (the gateway's V8 flags; default npm start's).
+
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Pool } from "undici";
+import { startPostgres } from "../test/helpers/postgres.ts";
+import { startRedis } from "../test/helpers/redis.ts";
+import { createBenchKey, start } from "./procs.ts";
+
+const full = process.argv[2] === "full";
+const RATE = Number(process.env.STALLS_RATE ?? 200);
+const COUNT = Number(process.env.STALLS_COUNT ?? 4000);
+const stream = process.env.STALLS_KIND === "stream";
+const MIN_MS = Number(process.env.STALLS_MIN_MS ?? 3);
+const flags = (process.env.STALLS_NODE_FLAGS ?? "--max-semi-space-size=8 --max-old-space-size=192").split(/\s+/).filter(Boolean);
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+
+/** Busy stretches of at least `minMs`, after the first `skipMs` (start-up and warm-up), by category. */
+export function stalls(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }, minMs: number, skipMs: number) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const category = (id: number): string => {
+    const leaf = byId.get(id)!.callFrame;
+    if (leaf.functionName === "(garbage collector)") return "garbage collection";
+    const urls: string[] = [];
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p)) urls.push(byId.get(p)!.callFrame.url);
+    if (urls.some((u) => u.includes("otlp-transformer"))) return "span encoding (OTLP export)";
+    if (!leaf.url && /^(writev|writeUtf8String|writeLatin1String|writeBuffer|read)$/.test(leaf.functionName)) return "socket system call";
+    if (urls.some((u) => u.includes("/ioredis/"))) return "ioredis";
+    if (urls.some((u) => /\/pg(-[a-z]+)?\//.test(u))) return "pg";
+    return "other (request work)";
+  };
+  const found: { ms: number; by: Map<string, number> }[] = [];
+  let cur: { ms: number; by: Map<string, number> } | undefined;
+  let t = 0;
+  profile.samples.forEach((id, i) => {
+    const d = (profile.timeDeltas[i] ?? 0) / 1000;
+    t += d;
+    if (t < skipMs) return;
+    if (byId.get(id)!.callFrame.functionName === "(idle)") {
+      if (cur && cur.ms >= minMs) found.push(cur);
+      cur = undefined;
+      return;
+    }
+    cur ??= { ms: 0, by: new Map() };
+    cur.ms += d;
+    const c = category(id);
+    cur.by.set(c, (cur.by.get(c) ?? 0) + d);
+  });
+  const total = new Map<string, number>();
+  for (const s of found) for (const [k, v] of s.by) total.set(k, (total.get(k) ?? 0) + v);
+  return { stretches: found, seconds: (t - skipMs) / 1000, total };
+}
+
+async function main() {
+  const upstream = await start(["bench/upstream.ts", "0"]);
+  const redis = full ? await startRedis() : undefined;
+  const postgres = full ? await startPostgres() : undefined;
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
+  });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  const dir = mkdtempSync(join(tmpdir(), "signalbox-stalls-"));
+  const config = join(dir, "config.yaml");
+  const store = redis ? `store: { redis_url: "${redis.url}"${postgres ? `, postgres_url: "${postgres.url}"` : ""} }` : "";
+  writeFileSync(
+    config,
+    `server: { port: 0, host: 127.0.0.1 }
+providers:
+  - { name: upstream, type: openai-compatible, base_url: "http://127.0.0.1:${upstream.port}/v1", api_key: bench-not-a-key }
+deployments:
+  - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+routes:
+  - { name: bench, targets: [bench/gpt-4o-mini] }
+${store}
+`,
+  );
+  const profDir = join(dir, "profile");
+  const env: Record<string, string> = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off" };
+  if (full) Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, OTEL_SERVICE_NAME: "signalbox-stalls" });
+  const gatewayStarted = performance.now();
+  const gateway = await start(["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-interval=250", ...flags, "src/main.ts", "--config", config], env);
+  const origin = `http://127.0.0.1:${gateway.port}`;
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (full && postgres) headers.authorization = `Bearer ${await createBenchKey(origin)}`;
+  if (full && !postgres) throw new Error("bench/stalls.ts full needs PostgreSQL's binaries (Debian's postgresql)");
+  const body = JSON.stringify({ model: "bench", stream, messages: [{ role: "user", content: "Summarise the benefits of a gateway in one sentence." }] });
+  const pool = new Pool(origin, { connections: 64 });
+
+  const run = async (n: number, rate: number) => {
+    const lat: number[] = [];
+    const t0 = performance.now();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const wait = t0 + (i * 1000) / rate - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      pending.push(
+        (async () => {
+          const s = performance.now();
+          const res = await pool.request({ method: "POST", path: "/v1/chat/completions", headers, body });
+          if (stream) {
+            for await (const _ of res.body) break;
+            lat.push(performance.now() - s);
+            await res.body.dump();
+          } else {
+            await res.body.dump();
+            lat.push(performance.now() - s);
+          }
+          if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+        })(),
+      );
+    }
+    await Promise.all(pending);
+    return lat.sort((a, b) => a - b);
+  };
+  await run(2000, 2 * RATE);
+  // The profile starts with the process: its start-up and the warm-up are left out.
+  const skipMs = performance.now() - gatewayStarted;
+  const lat = await run(COUNT, RATE);
+  gateway.proc.kill("SIGTERM");
+  await new Promise((r) => gateway.proc.once("exit", r));
+  upstream.proc.kill("SIGTERM");
+  await pool.close();
+  sink.close();
+  await redis?.stop();
+  await postgres?.destroy();
+
+  const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))].toFixed(2);
+  console.log(`${full ? "everything on" : "plain"} gateway, ${stream ? "stream (time to first byte)" : "unary"}, ${COUNT} requests at ${RATE} req/s: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, p99.9 ${p(0.999)} ms`);
+  const file = join(profDir, readdirSync(profDir)[0]);
+  const { stretches, seconds, total } = stalls(JSON.parse(readFileSync(file, "utf8")), MIN_MS, skipMs);
+  const sum = [...total.values()].reduce((a, b) => a + b, 0);
+  console.log(`${stretches.length} busy stretches of ${MIN_MS} ms or more in ${seconds.toFixed(0)} s (${(stretches.length / seconds).toFixed(1)} a second), ${sum.toFixed(0)} ms in all; the longest ${Math.max(0, ...stretches.map((s) => s.ms)).toFixed(1)} ms`);
+  for (const [k, v] of [...total].sort((a, b) => b[1] - a[1])) console.log(`  ${((100 * v) / sum).toFixed(0).padStart(3)} %  ${k}`);
+  console.log(`profile: ${file}`);
+  process.exit(0);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
