@@ -4,11 +4,18 @@
 // collection (what makes scavenges slow and feeds the old generation). WANT="fn url:line" prints
 // the call chains of one allocation site. The test client runs in the same process (its undici
 // shows up too).
+// FULL=1 measures the everything-on gateway instead (a private Redis for limits and budgets, a
+// private PostgreSQL for the caller key and usage records, spans exported over OTLP to a local sink).
 // Usage: node bench/alloc.ts compat|connect [stream]
 import { Session } from "node:inspector/promises";
 import { createServer } from "node:http";
 import { Pool } from "undici";
 import { startTestGateway } from "../test/helpers/gateway.ts";
+import { startPostgres } from "../test/helpers/postgres.ts";
+import { startRedis } from "../test/helpers/redis.ts";
+import { startTracing } from "../src/telemetry/otel-sdk.ts";
+import type { Tracing } from "../src/telemetry/tracing.ts";
+import { createBenchKey } from "./procs.ts";
 const door = process.argv[2] ?? "compat";
 const TEXT = "Signalbox benchmark reply: routed, streamed and accounted for.";
 const up = createServer((req, res) => {
@@ -27,6 +34,18 @@ const up = createServer((req, res) => {
   });
 });
 await new Promise<void>((r) => up.listen(0, "127.0.0.1", r));
+const full = process.env.FULL === "1";
+const redis = full ? await startRedis() : undefined;
+const postgres = full ? await startPostgres() : undefined;
+if (full && !postgres) throw new Error("FULL=1 needs PostgreSQL's binaries");
+let tracing: Tracing | undefined;
+if (full) {
+  const sink = createServer((req, res) => { req.resume(); req.on("end", () => res.writeHead(200).end()); });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  sink.unref();
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(sink.address() as any).port}`;
+  tracing = startTracing();
+}
 const gw = await startTestGateway(`
 providers:
   - { name: upstream, type: openai-compatible, base_url: "http://127.0.0.1:${(up.address() as any).port}/v1", api_key: bench-not-a-key }
@@ -34,7 +53,9 @@ deployments:
   - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
 routes:
   - { name: bench, targets: [bench/gpt-4o-mini] }
-`);
+${full ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }` : ""}
+`, full ? { usage: undefined, tracing } : {});
+const auth: Record<string, string> = full ? { authorization: `Bearer ${await createBenchKey(gw.url)}` } : {};
 const pool = new Pool(gw.url, { connections: 8 });
 const prompt = "Summarise the benefits of a gateway in one sentence.";
 const stream = process.argv[3] === "stream";
@@ -48,7 +69,7 @@ const reqs: Record<string, () => { path: string; headers: Record<string, string>
   },
 };
 const spec = reqs[door]();
-const one = async () => { const r = await pool.request({ method: "POST", ...spec }); await r.body.dump(); if (r.statusCode !== 200) throw new Error(String(r.statusCode)); };
+const one = async () => { const r = await pool.request({ method: "POST", ...spec, headers: { ...spec.headers, ...auth } }); await r.body.dump(); if (r.statusCode !== 200) throw new Error(String(r.statusCode)); };
 for (let i = 0; i < 2000; i++) await one();
 const s = new Session(); s.connect();
 const N = 3000;
@@ -79,4 +100,4 @@ for (const [k, v] of [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, 18)) consol
 console.log("--");
 for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${(v / N / 1024).toFixed(2).padStart(7)} KB  ${k}`);
 for (const [k, v] of [...chains].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`CHAIN ${(v / N / 1024).toFixed(2)} KB  ${k}`);
-await pool.close(); await gw.close(); up.close(); process.exit(0);
+await pool.close(); await gw.close(); up.close(); await tracing?.shutdown(); await redis?.stop(); await postgres?.destroy(); process.exit(0);
