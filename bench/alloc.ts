@@ -15,7 +15,7 @@ import { startPostgres } from "../test/helpers/postgres.ts";
 import { startRedis } from "../test/helpers/redis.ts";
 import { startTracing } from "../src/telemetry/otel-sdk.ts";
 import type { Tracing } from "../src/telemetry/tracing.ts";
-import { createBenchKey } from "./procs.ts";
+import { benchConfig, createBenchKey, startOtlpSink } from "./procs.ts";
 const door = process.argv[2] ?? "compat";
 const TEXT = "Signalbox benchmark reply: routed, streamed and accounted for.";
 const up = createServer((req, res) => {
@@ -40,21 +40,13 @@ const postgres = full ? await startPostgres() : undefined;
 if (full && !postgres) throw new Error("FULL=1 needs PostgreSQL's binaries");
 let tracing: Tracing | undefined;
 if (full) {
-  const sink = createServer((req, res) => { req.resume(); req.on("end", () => res.writeHead(200).end()); });
-  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
-  sink.unref();
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(sink.address() as any).port}`;
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = (await startOtlpSink()).origin;
   tracing = startTracing();
 }
-const gw = await startTestGateway(`
-providers:
-  - { name: upstream, type: openai-compatible, base_url: "http://127.0.0.1:${(up.address() as any).port}/v1", api_key: bench-not-a-key }
-deployments:
-  - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
-routes:
-  - { name: bench, targets: [bench/gpt-4o-mini] }
-${full ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }` : ""}
-`, full ? { usage: undefined, tracing } : {});
+const gw = await startTestGateway(
+  benchConfig(`http://127.0.0.1:${(up.address() as any).port}`, full ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }` : ""),
+  full ? { usage: undefined, tracing } : {},
+);
 const auth: Record<string, string> = full ? { authorization: `Bearer ${await createBenchKey(gw.url)}` } : {};
 const pool = new Pool(gw.url, { connections: 8 });
 const prompt = "Summarise the benefits of a gateway in one sentence.";

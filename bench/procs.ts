@@ -1,7 +1,8 @@
-// Shared by the benchmark scripts: start a child process that prints its port, and make the
-// everything-on gateway's caller key.
+// Shared by the benchmark scripts: start a child process that prints its port, the bench config,
+// the local OTLP sink, and the everything-on gateway's caller key.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:http";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -33,4 +34,31 @@ export async function createBenchKey(origin: string): Promise<string> {
   });
   if (!secret) throw new Error("AdminService.CreateKey returned no secret");
   return secret;
+}
+
+/** The bench route: one deployment on the OpenAI-style upstream at `upstreamOrigin` ("mock": the built-in mock), then `extra`. */
+export function benchConfig(upstreamOrigin: string | "mock", extra = ""): string {
+  const provider =
+    upstreamOrigin === "mock"
+      ? "  - { name: upstream, type: mock, mock: { chunks: 8, output_tokens: 16 } }"
+      : `  - { name: upstream, type: openai-compatible, base_url: "${upstreamOrigin}/v1", api_key: bench-not-a-key }`;
+  return `server: { port: 0, host: 127.0.0.1 }
+providers:
+${provider}
+deployments:
+  - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+routes:
+  - { name: bench, targets: [bench/gpt-4o-mini] }
+${extra}`;
+}
+
+/** An OTLP/HTTP endpoint that accepts and discards whatever is exported to it. */
+export async function startOtlpSink(): Promise<{ origin: string; close(): void }> {
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
+  });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  sink.unref();
+  return { origin: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, close: () => sink.close() };
 }

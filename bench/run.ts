@@ -27,9 +27,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import autocannon from "autocannon";
 import { Pool } from "undici";
 import { ChatRequestSchema } from "@signalbox/client";
-import { createServer } from "node:http";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
-import { createBenchKey, start } from "./procs.ts";
+import { benchConfig, createBenchKey, start, startOtlpSink } from "./procs.ts";
 import { hashKey } from "../src/server/auth.ts";
 import { startRedis } from "../test/helpers/redis.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
@@ -211,17 +210,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), "signalbox-bench-"));
   const config = (extra: string) => {
     const file = join(dir, `bench-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(
-      file,
-      `server: { port: 0, host: 127.0.0.1 }
-providers:
-${PROVIDER === "http" ? `  - { name: upstream, type: openai-compatible, base_url: "${upstreamOrigin}/v1", api_key: bench-not-a-key }` : "  - { name: upstream, type: mock, mock: { chunks: 8, output_tokens: 16 } }"}
-deployments:
-  - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
-routes:
-  - { name: bench, targets: [bench/gpt-4o-mini] }
-${extra}`,
-    );
+    writeFileSync(file, benchConfig(PROVIDER === "http" ? upstreamOrigin : "mock", extra));
     return file;
   };
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
@@ -237,11 +226,7 @@ ${extra}`,
   const redis = await startRedis();
   const postgres = await startPostgres();
   if (!postgres) console.error("bench: no PostgreSQL binaries here: the everything-on gateway keeps its key in the config file");
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
-  });
-  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  const sink = await startOtlpSink();
   const full = await start(
     [
       ...profile,
@@ -263,7 +248,7 @@ keys:
     ],
     process.env.BENCH_FULL_TRACING === "off"
       ? quiet
-      : { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, OTEL_SERVICE_NAME: "signalbox-bench" },
+      : { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin, OTEL_SERVICE_NAME: "signalbox-bench" },
   );
   const procs = [upstream.proc, floor.proc, gateway.proc, full.proc];
   const cleanup = () => procs.forEach((p) => p.kill("SIGTERM"));

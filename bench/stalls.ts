@@ -10,13 +10,12 @@
 // STALLS_MIN_MS (default 3), STALLS_NODE_FLAGS (the gateway's V8 flags; default npm start's).
 
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "undici";
 import { startPostgres } from "../test/helpers/postgres.ts";
 import { startRedis } from "../test/helpers/redis.ts";
-import { createBenchKey, start } from "./procs.ts";
+import { benchConfig, createBenchKey, start, startOtlpSink } from "./procs.ts";
 
 const full = process.argv[2] === "full";
 const RATE = Number(process.env.STALLS_RATE ?? 200);
@@ -73,29 +72,14 @@ async function main() {
   const upstream = await start(["bench/upstream.ts", "0"]);
   const redis = full ? await startRedis() : undefined;
   const postgres = full ? await startPostgres() : undefined;
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
-  });
-  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  const sink = await startOtlpSink();
   const dir = mkdtempSync(join(tmpdir(), "signalbox-stalls-"));
   const config = join(dir, "config.yaml");
   const store = redis ? `store: { redis_url: "${redis.url}"${postgres ? `, postgres_url: "${postgres.url}"` : ""} }` : "";
-  writeFileSync(
-    config,
-    `server: { port: 0, host: 127.0.0.1 }
-providers:
-  - { name: upstream, type: openai-compatible, base_url: "http://127.0.0.1:${upstream.port}/v1", api_key: bench-not-a-key }
-deployments:
-  - { id: bench/gpt-4o-mini, provider: upstream, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
-routes:
-  - { name: bench, targets: [bench/gpt-4o-mini] }
-${store}
-`,
-  );
+  writeFileSync(config, benchConfig(`http://127.0.0.1:${upstream.port}`, store));
   const profDir = join(dir, "profile");
   const env: Record<string, string> = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off" };
-  if (full) Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(sink.address() as { port: number }).port}`, OTEL_SERVICE_NAME: "signalbox-stalls" });
+  if (full) Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin, OTEL_SERVICE_NAME: "signalbox-stalls" });
   const gatewayStarted = performance.now();
   const gateway = await start(["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-interval=250", ...flags, "src/main.ts", "--config", config], env);
   const origin = `http://127.0.0.1:${gateway.port}`;
