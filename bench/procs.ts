@@ -2,9 +2,16 @@
 // the local OTLP sink, and the everything-on gateway's caller key.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The V8 flags `npm start` runs the gateway with (package.json), so the benchmarks measure the same heap. */
+export function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start;
+  return start.split(/\s+/).filter((a) => a.startsWith("--"));
+}
 
 /** Start `node <args>` in the repository; resolves with its port once it prints "ready <port>" or the gateway's listening line. */
 export function start(args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number }> {

@@ -28,7 +28,7 @@ import autocannon from "autocannon";
 import { Pool } from "undici";
 import { ChatRequestSchema } from "@signalbox/client";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
-import { benchConfig, createBenchKey, start, startOtlpSink } from "./procs.ts";
+import { benchConfig, createBenchKey, start, startFlags, startOtlpSink } from "./procs.ts";
 import { hashKey } from "../src/server/auth.ts";
 import { startRedis } from "../test/helpers/redis.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
@@ -214,8 +214,8 @@ async function main() {
     return file;
   };
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  // The same V8 flags as `npm start` (see package.json).
-  const flags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? ["--max-semi-space-size=8", "--max-old-space-size=192"];
+  // The same V8 flags as `npm start` (package.json).
+  const flags = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? startFlags();
   const quiet = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off" };
   const gateway = await start([...profile, ...flags, "src/main.ts", "--config", config("")], quiet);
 

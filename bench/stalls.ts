@@ -15,14 +15,14 @@ import { join } from "node:path";
 import { Pool } from "undici";
 import { startPostgres } from "../test/helpers/postgres.ts";
 import { startRedis } from "../test/helpers/redis.ts";
-import { benchConfig, createBenchKey, start, startOtlpSink } from "./procs.ts";
+import { benchConfig, createBenchKey, start, startFlags, startOtlpSink } from "./procs.ts";
 
 const full = process.argv[2] === "full";
 const RATE = Number(process.env.STALLS_RATE ?? 200);
 const COUNT = Number(process.env.STALLS_COUNT ?? 4000);
 const stream = process.env.STALLS_KIND === "stream";
 const MIN_MS = Number(process.env.STALLS_MIN_MS ?? 3);
-const flags = (process.env.STALLS_NODE_FLAGS ?? "--max-semi-space-size=8 --max-old-space-size=192").split(/\s+/).filter(Boolean);
+const flags = process.env.STALLS_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? startFlags();
 
 interface ProfileNode {
   id: number;
