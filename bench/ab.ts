@@ -15,7 +15,7 @@
 // limits and a budget, and traces exported to a local OTLP sink (the bench's "everything on").
 // A checkout given as cwd needs its node_modules (a symlink to this one's will do).
 
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,7 +32,6 @@ interface Variant {
   cwd?: string;
   env?: Record<string, string>;
 }
-const ROOT = new URL("..", import.meta.url).pathname;
 const FULL = process.env.FULL === "1";
 const RATE = Number(process.env.RATE ?? 1000);
 const SECS = Number(process.env.SECS ?? 5);
@@ -40,24 +39,6 @@ const ROUNDS = Number(process.env.ROUNDS ?? 4);
 const CLOSED = process.env.CLOSED === "1";
 const variants = JSON.parse(process.env.VARIANTS ?? '[{"name":"a"},{"name":"b"}]') as Variant[];
 const kinds = (process.argv[2] ?? "compat-stream").split(",");
-
-/** Start a gateway (`node args`) in a checkout; resolves with its port once it prints its listening line. */
-function startGateway(cwd: string, args: string[], env: Record<string, string>): Promise<{ proc: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    const onData = (d: Buffer) => {
-      out += d;
-      const m = /"msg":"signalbox listening".*"port":(\d+)/.exec(out);
-      if (!m) return;
-      proc.stdout!.off("data", onData);
-      proc.stdout!.resume();
-      resolve({ proc, port: Number(m[1]) });
-    };
-    proc.stdout!.on("data", onData);
-    proc.once("exit", (code) => reject(new Error(`gateway in ${cwd} exited with ${code}: ${out}`)));
-  });
-}
 
 function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
@@ -89,7 +70,7 @@ for (const v of variants) {
   const file = join(dir, `${v.name.replace(/\W/g, "_")}.yaml`);
   writeFileSync(file, benchConfig(`http://127.0.0.1:${upstream.port}`, FULL ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }\n` : ""));
   const env = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off", ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin, OTEL_SERVICE_NAME: "signalbox-ab" } : {}), ...v.env };
-  const { proc, port } = await startGateway(v.cwd ?? ROOT, [...startFlags(), ...(v.flags ?? []), "src/main.ts", "--config", file], env);
+  const { proc, port } = await start([...startFlags(), ...(v.flags ?? []), "src/main.ts", "--config", file], env, v.cwd);
   const origin = `http://127.0.0.1:${port}`;
   const auth: Record<string, string> = FULL ? { authorization: `Bearer ${await createBenchKey(origin)}` } : {};
   gateways.push({

@@ -13,10 +13,13 @@ export function startFlags(): string[] {
   return start.split(/\s+/).filter((a) => a.startsWith("--"));
 }
 
-/** Start `node <args>` in the repository; resolves with its port once it prints "ready <port>" or the gateway's listening line. */
-export function start(args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; port: number }> {
+/**
+ * Start `node <args>` in the repository (or in another checkout of it, `cwd`); resolves with its
+ * port once it prints "ready <port>" or the gateway's listening line.
+ */
+export function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ proc: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    const proc = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     proc.stdout!.on("data", (d) => {
       out += d;
