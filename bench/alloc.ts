@@ -4,12 +4,13 @@
 // collection (what makes scavenges slow and feeds the old generation). WANT="fn url:line" prints
 // the call chains of one allocation site. The test client runs in the same process (its undici
 // shows up too).
+// MOCK=1 serves from the built-in mock provider instead of the HTTP upstream.
 // FULL=1 measures the everything-on gateway instead (a private Redis for limits and budgets, a
 // private PostgreSQL for the caller key and usage records, spans exported over OTLP to a local sink).
 // Usage: node bench/alloc.ts compat|connect [stream]
 import { Session } from "node:inspector/promises";
 import { createServer } from "node:http";
-import { Pool } from "undici";
+import { Pool, type Dispatcher } from "undici";
 import { startTestGateway } from "../test/helpers/gateway.ts";
 import { startPostgres } from "../test/helpers/postgres.ts";
 import { startRedis } from "../test/helpers/redis.ts";
@@ -44,7 +45,7 @@ if (full) {
   tracing = startTracing();
 }
 const gw = await startTestGateway(
-  benchConfig(`http://127.0.0.1:${(up.address() as any).port}`, full ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }` : ""),
+  benchConfig(process.env.MOCK === "1" ? "mock" : `http://127.0.0.1:${(up.address() as any).port}`, full ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }` : ""),
   full ? { usage: undefined, tracing } : {},
 );
 const auth: Record<string, string> = full ? { authorization: `Bearer ${await createBenchKey(gw.url)}` } : {};
@@ -61,7 +62,19 @@ const reqs: Record<string, () => { path: string; headers: Record<string, string>
   },
 };
 const spec = reqs[door]();
-const one = async () => { const r = await pool.request({ method: "POST", ...spec, headers: { ...spec.headers, ...auth } }); await r.body.dump(); if (r.statusCode !== 200) throw new Error(String(r.statusCode)); };
+// The client uses undici's handler API: request() would add its own garbage (its per-response
+// stream outlives two scavenges) to the whole-process figures.
+const one = () =>
+  new Promise<void>((resolve, reject) => {
+    let status = 0;
+    pool.dispatch({ method: "POST", ...spec, headers: { ...spec.headers, ...auth } }, {
+      onRequestStart: () => {},
+      onResponseStart: (_c: unknown, s: number) => void (status = s),
+      onResponseData: () => {},
+      onResponseEnd: () => (status === 200 ? resolve() : reject(new Error(String(status)))),
+      onResponseError: (_c: unknown, e: Error) => reject(e),
+    } as Dispatcher.DispatchHandler);
+  });
 for (let i = 0; i < 2000; i++) await one();
 const s = new Session(); s.connect();
 const N = 3000;
