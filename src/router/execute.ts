@@ -541,7 +541,7 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
       const iter = provider.stream(upstreamRequest(c.candidate), c.signal)[Symbol.asyncIterator]();
       // Cleared by the attempt's cleanup. No closure of this function is kept on the attempt: one
       // that outlives the call here (a cleanup wrapper did) made every stream's objects survive
-      // two young collections (bench/alloc.ts PROMOTED=1: 13 KB a stream, now none).
+      // two young collections (bench/alloc.ts PROMOTED=1: 13 KB a stream; now only its usage record).
       c.firstTokenTimer = setTimeout(abortWithoutFirstToken, plan.timeouts.firstTokenMs, c, plan.timeouts.firstTokenMs);
       const early: StreamEvent[] = [];
       try {
