@@ -22,8 +22,11 @@
 // parts partly cancel. Images are counted by each provider's published rule (imageTokens below).
 
 import { createRequire } from "node:module";
-import { countChatCompletionTokens, countTokens as rawO200k } from "gpt-tokenizer/model/gpt-4o";
+import { loadO200k } from "./o200k.ts";
 import type { ContentPart, UpstreamRequest } from "./types.ts";
+
+/** gpt-tokenizer's o200k_base encoder with gpt-4o's chat framing (./o200k.ts). */
+const { countTokens: rawO200k, countChatCompletionTokens } = loadO200k();
 
 /** Which tokenizer (exact) or calibration (estimated) counts a model's tokens. */
 export type TokenFamily = "o200k" | "cl100k" | "anthropic" | "anthropic-2026" | "gemini" | "generic";
