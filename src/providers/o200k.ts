@@ -28,14 +28,13 @@ const installedVersion = (): string => (require("gpt-tokenizer/package.json") as
 
 /** The ranks from the JSON, when it was written from the installed gpt-tokenizer. */
 function readRanks(file: string): Ranks | undefined {
-  let text: string;
+  let data: { version?: unknown; ranks?: unknown };
   try {
-    text = readFileSync(file, "utf8");
+    data = JSON.parse(readFileSync(file, "utf8")) as typeof data;
   } catch {
-    return undefined;
+    return undefined; // not written (a run without the build) or cut short: the module instead
   }
-  const { version, ranks } = JSON.parse(text) as { version: string; ranks: Ranks };
-  return version === installedVersion() && Array.isArray(ranks) ? ranks : undefined;
+  return data.version === installedVersion() && Array.isArray(data.ranks) ? (data.ranks as Ranks) : undefined;
 }
 
 export function loadO200k(file = RANKS_FILE): O200k & { source: "json" | "module" } {

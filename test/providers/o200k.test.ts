@@ -48,7 +48,7 @@ describe("o200k_base from JSON", () => {
     assert.equal(enc.countChatCompletionTokens({ ...chat, functions }), reference.countChatCompletionTokens({ ...chat, functions }));
   });
 
-  test("a JSON written from another gpt-tokenizer version, or none at all, falls back to the module", () => {
+  test("a JSON written from another gpt-tokenizer version, a cut-short one or none at all falls back to the module", () => {
     const file = join(dir, "o200k_base.json");
     writeRanks(file);
     assert.equal(loadO200k(file).source, "json");
@@ -58,5 +58,7 @@ describe("o200k_base from JSON", () => {
     assert.equal(stale.source, "module");
     assert.equal(stale.countTokens("hello world"), reference.countTokens("hello world"));
     assert.equal(loadO200k(join(dir, "missing.json")).source, "module");
+    writeFileSync(file, '{"version":"cut sho');
+    assert.equal(loadO200k(file).source, "module");
   });
 });
