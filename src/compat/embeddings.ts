@@ -2,7 +2,7 @@
 // `{object: "list", data: [{object: "embedding", index, embedding}], model, usage}`. Vectors go out
 // as float arrays, or with `encoding_format: "base64"` as base64 of little-endian float32 bytes
 // (what OpenAI sends and its SDKs decode). The `signalbox` object carries the Connect API's
-// routing options, tags and cache options, as on /v1/chat/completions.
+// routing options, tags, cache options and guardrails, as on /v1/chat/completions.
 
 import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
@@ -41,7 +41,6 @@ export function parseEmbeddingsRequest(body: unknown, id: string, caller: Caller
   if (format !== "float" && format !== "base64") bad("encoding_format", `must be float or base64, got "${format}"`);
   const user = str(body, "user", "user");
   const opts = signalboxOptions(body, model, user);
-  if (opts.guardrails) bad("signalbox.guardrails", "guardrails do not run on embeddings requests");
   const inputType = str(isObj(body.signalbox) ? body.signalbox : {}, "input_type", "signalbox.input_type");
   if (inputType !== undefined && inputType !== "query" && inputType !== "document") bad("signalbox.input_type", `must be query or document, got "${inputType}"`);
   const call: EmbedCall = {
@@ -59,6 +58,7 @@ export function parseEmbeddingsRequest(body: unknown, id: string, caller: Caller
     tags: opts.tags,
     metadata: stringMetadata(body),
     caller,
+    ...(opts.guardrails ? { guardrails: opts.guardrails } : {}),
   };
   validateEmbedCall(call, FIELDS);
   if (opts.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", opts.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
@@ -82,6 +82,8 @@ export function embeddingsJson(a: EmbedAnswer, base64: boolean) {
       attempts: a.attempts.length,
       cost_nano_usd: a.cost.total,
       trace_id: a.traceId,
+      // What the gateway changed (an input guardrail's redactions), as on /v1/chat/completions.
+      adjustments: a.adjustments,
     },
   };
 }

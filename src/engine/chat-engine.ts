@@ -603,7 +603,7 @@ export interface EngineParts {
   planTraced(call: Call, ri: RequestInfo, ex: Execution): Plan | Promise<Plan>;
   admitTraced(call: Call, ri: RequestInfo, plan: Plan): Promise<Admission | undefined>;
   cachePolicy(call: Call, opts: EngineRequest["cache"], plan: Plan): CachePolicy | undefined;
-  record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served): void;
+  record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served, guard?: GuardrailRun): void;
   servedFromCache(ex: Execution, a: Served & { providerModel: string; rawFinishReason?: string }): void;
   settle(a: Admission | undefined, ex: Execution): void;
 }

@@ -2,9 +2,11 @@
 // record and settlement as chat (chat-engine.ts hands its steps over), with the cache per input:
 // each input's vector is stored under (scope, deployment, dimensions, input type, text), a batch
 // looks all of its inputs up alongside admission, and only the inputs without a vector go upstream.
+// Guardrails run their input stage on the texts before anything is answered, cached or not.
 
 import { trace } from "@opentelemetry/api";
 import { embeddingKey, packVector, unpackVector, type CachedVector } from "../cache/cache.ts";
+import { guardEmbedInput, startRun, type GuardrailRun } from "../guardrails/engine.ts";
 import { executeEmbed, newExecution } from "../router/execute.ts";
 import type { Adjustment, AttemptRecord, Candidate, EmbedCall, Plan, RoutingInfo } from "../router/types.ts";
 import type { Usage } from "../providers/types.ts";
@@ -56,10 +58,14 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
     const ex = newExecution(ri.arrivedAt);
     let plan: Plan | undefined;
     let admission: Admission | undefined;
+    let guard: GuardrailRun | undefined;
     try {
       // Read in the same synchronous step as planning: a config reload swaps both at once.
       const exec = core.exec;
+      const guardrails = core.guardrails;
       plan = await e.planTraced(call, ri, ex);
+      // Before any state round trip: a guardrail the request names must exist.
+      const selected = guardrails.select(call, plan.routing.route);
       const cp = e.cachePolicy(call, r.cache, plan);
       const keyFor = (deployment: string) => (input: string) =>
         embeddingKey({ scope: cp!.scope, deployment, dimensions: call.request.dimensions, inputType: call.request.inputType, input });
@@ -67,6 +73,10 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
       const primary: Candidate = plan.candidates[0];
       const lookup = cp?.lookup ? cache.getVectors(inputs.map(keyFor(primary.deployment.id))) : undefined;
       admission = await e.admitTraced(call, ri, plan);
+      // Input guardrails: a block answers nothing, not even from the cache; redactions change
+      // what is sent (the cache stays keyed on the inputs as the caller sent them, as for chat).
+      guard = selected && startRun(selected);
+      const sending = guard ? await guardEmbedInput(guard, plan, inputs, r.signal) : inputs;
       const found = lookup ? await lookup : [];
       const hits = inputs.map((_, i) => found[i]);
       const missing = inputs.flatMap((_, i) => (hits[i] ? [] : [i]));
@@ -98,13 +108,14 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
         const first = hits[0]!;
         const served = { deployment: first.deployment, provider: first.provider, providerModel: first.providerModel, finishReason: "stop" as const };
         e.servedFromCache(ex, served);
-        e.record(r, plan, ex, "ok", undefined, served);
+        e.record(r, plan, ex, "ok", undefined, served, guard);
         return answer(first.deployment, first.provider, first.providerModel, hits.map((h) => unpackVector(h!.vector)), inputs.map(() => true));
       }
 
       // The primary sends only what its cache lacks; any other deployment embeds the whole batch
       // (the cached vectors are the primary's model's, not its own).
-      const out = await executeEmbed(call, plan, r.signal, exec, ex, (c) => (c.deployment.id === primary.deployment.id ? missing : inputs.map((_, i) => i)));
+      const sent = sending === inputs ? call : { ...call, request: { ...call.request, inputs: [...sending] } };
+      const out = await executeEmbed(sent, plan, r.signal, exec, ex, (c) => (c.deployment.id === primary.deployment.id ? missing : inputs.map((_, i) => i)));
       const c = ex.deployment!;
       const vectors: Float32Array[] = new Array(inputs.length);
       const cached = inputs.map(() => false);
@@ -125,10 +136,10 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
           cache.setVector(key(inputs[i]), v, cp.ttlSeconds);
         });
       }
-      e.record(r, plan, ex, "ok", undefined);
+      e.record(r, plan, ex, "ok", undefined, undefined, guard);
       return answer(c.deployment.id, c.provider.name, out.model, vectors, cached);
     } catch (err) {
-      e.record(r, plan, ex, r.statusOf(err), err);
+      e.record(r, plan, ex, r.statusOf(err), err, undefined, guard);
       throw err;
     } finally {
       e.settle(admission, ex);

@@ -11,7 +11,7 @@ import type { ChatMessage, ResponseFormat, StreamEvent, ToolCall, UpstreamReques
 import { ProviderError } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { AnswerCheck, Execution } from "../router/execute.ts";
-import type { Adjustment, ChatCall, Plan } from "../router/types.ts";
+import type { Adjustment, Call, Plan } from "../router/types.ts";
 import { guardrailEvents } from "../telemetry/tracing.ts";
 import { createDenyDetector } from "./detectors/deny.ts";
 import { createPiiDetector, PII_CATEGORIES, type PiiCategory } from "./detectors/pii.ts";
@@ -65,7 +65,7 @@ export interface GuardrailSet {
    * named (or reached through an alias), "" for a deployment. A name the request asks for that
    * the configuration does not define is invalid_argument, naming the field.
    */
-  select(call: ChatCall, route: string): Selection | undefined;
+  select(call: Call, route: string): Selection | undefined;
 }
 
 /** Selections kept per (route, team, key, asked-for names); the map is cleared when it grows past this. */
@@ -366,6 +366,30 @@ export async function guardInput(run: GuardrailRun, plan: Plan, request: Omit<Up
     plan.adjustments = [...plan.adjustments, ...run.adjustments("input")];
   }
   if (hooks) await runWebhooks(run, "input", set.webhooks, sent.join("\n\n"), signal);
+}
+
+/**
+ * The input stage for an embeddings request: the same rules as a chat prompt's, on each input
+ * text (max_input_tokens on the plan's estimate; block, redact and flag per input; the webhooks
+ * see the inputs as they will leave, joined by blank lines, once). Returns the inputs to send:
+ * the same array when nothing was redacted, else a copy with the redactions, each input still at
+ * its index. There is no output stage: a vector is not text.
+ */
+export async function guardEmbedInput(run: GuardrailRun, plan: Plan, inputs: readonly string[], signal: AbortSignal): Promise<readonly string[]> {
+  const set = run.selection.input;
+  if (set.empty) return inputs;
+  for (const g of set.limits) {
+    const limit = g.config.maxInputTokens!.limit;
+    if (plan.estimatedInputTokens <= limit) continue;
+    run.note(g, "input", g.action, "max_input_tokens", 1);
+    if (g.action === "block") throw blockError(g, "input", "max_input_tokens", `the inputs are estimated at ${plan.estimatedInputTokens} tokens, over the limit of ${limit}`);
+  }
+  const scans = set.block.length + set.redact.length + set.flag.length > 0;
+  const out = scans ? inputs.map((text) => scanWhole(run, "input", set, text)) : inputs;
+  const edited = out.some((text, i) => text !== inputs[i]);
+  if (edited) plan.adjustments = [...plan.adjustments, ...run.adjustments("input")];
+  if (set.webhooks.length) await runWebhooks(run, "input", set.webhooks, out.join("\n\n"), signal);
+  return edited ? out : inputs;
 }
 
 /** A whole answer as the output stage sees it. */

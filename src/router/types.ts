@@ -51,6 +51,12 @@ export interface CallBase {
   tags: string[];
   metadata: Record<string, string>;
   caller: Caller;
+  /**
+   * Guardrails the caller asked for on top of those attached to its route, team and key, with the
+   * request field that named them (errors name "guardrails[1]" or "signalbox.guardrails[1]").
+   * Embeddings run only their input stage.
+   */
+  guardrails?: { names: string[]; field: string };
 }
 
 /** A chat request after validation, in domain terms. */
@@ -60,11 +66,6 @@ export interface ChatCall extends CallBase {
   /** Everything sent upstream except the model. */
   request: Omit<UpstreamRequest, "model">;
   stream: boolean;
-  /**
-   * Guardrails the caller asked for on top of those attached to its route, team and key, with the
-   * request field that named them (errors name "guardrails[1]" or "signalbox.guardrails[1]").
-   */
-  guardrails?: { names: string[]; field: string };
 }
 
 /** An embeddings request after validation: the same routing and attribution, texts instead of messages. */

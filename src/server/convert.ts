@@ -169,6 +169,7 @@ export function toEmbedCall(r: EmbedRequest, id: string, caller: Caller): EmbedC
     tags: [...r.tags],
     metadata: { ...r.metadata },
     caller,
+    ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
   };
 }
 
