@@ -34,6 +34,7 @@ export const DIMENSIONS: { value: Dimension; name: string; label: string }[] = [
   { value: Dimension.VARIANT, name: "variant", label: "Variant" },
   { value: Dimension.TAG, name: "tag", label: "Tag" },
   { value: Dimension.STATUS, name: "status", label: "Status" },
+  { value: Dimension.OPERATION, name: "operation", label: "Operation" },
 ];
 export const dimensionName = (d: Dimension) => DIMENSIONS.find((x) => x.value === d)?.name ?? String(d);
 

@@ -42,6 +42,7 @@ export const DIMENSION_NAME: Record<number, Dimension> = {
   [PbDimension.VARIANT]: "variant",
   [PbDimension.TAG]: "tag",
   [PbDimension.STATUS]: "status",
+  [PbDimension.OPERATION]: "operation",
 };
 
 const GRANULARITY: Record<number, Granularity> = {

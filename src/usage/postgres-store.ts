@@ -35,8 +35,8 @@
 // records) and trimmed then too.
 //
 // Queries: GetUsage reads the hourly rollups when every group-by and filter dimension is one they
-// keep (key, team, route, variant, deployment, provider, status), else the request rows (user and
-// tag; only as far back as records are kept). Both paths give the same latency histogram: a
+// keep (key, team, route, variant, deployment, provider, status), else the request rows (user, tag
+// and operation; only as far back as records are kept). Both paths give the same latency histogram: a
 // request's bucket is width_bucket(latency_ms, LATENCY_BOUNDS), store.ts's latencyBucket, computed
 // in SQL when the rollup is written and when request rows are read. ListRequests is a keyset scan
 // on (time, id), newest first. GetRequest looks a record up by id (or the newest of a trace id) in
@@ -158,7 +158,7 @@ export function defaultMaxBuffered(): number {
 const PARTITION_LOCK = [0x5b0d, 1] as const;
 const PARTITION_PREFIX = "signalbox_requests_p";
 
-/** Dimensions the hourly rollups keep (and their column); user and tag need the request rows. */
+/** Dimensions the hourly rollups keep (and their column); user, tag and operation need the request rows. */
 const ROLLUP_DIMS: ReadonlySet<Dimension> = new Set<Dimension>(["key", "team", "route", "variant", "deployment", "provider", "status"]);
 const COLUMN: Record<Exclude<Dimension, "tag">, string> = {
   key: "key",
@@ -169,6 +169,7 @@ const COLUMN: Record<Exclude<Dimension, "tag">, string> = {
   deployment: "deployment",
   provider: "provider",
   status: "status",
+  operation: "operation",
 };
 
 // Counter columns of a request row, in store.ts COUNTERS order from attempts on (requests,

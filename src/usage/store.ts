@@ -32,7 +32,7 @@ import { createHash } from "node:crypto";
 import { GatewayError } from "../router/errors.ts";
 import type { UsageRecord, UsageSink } from "./record.ts";
 
-export const DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant", "tag", "status"] as const;
+export const DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant", "tag", "status", "operation"] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 export type Granularity = "hour" | "day" | "month" | "total";
 
@@ -182,6 +182,8 @@ export interface Tuple {
   variant: string;
   status: string;
   tags: string[];
+  /** chat or embeddings; "" in tuples stored before the operation was one of them (they mixed both). */
+  operation: string;
 }
 
 export function tupleOf(r: UsageRecord): Tuple {
@@ -196,18 +198,20 @@ export function tupleOf(r: UsageRecord): Tuple {
     variant: r.routing.variant,
     status: r.status,
     tags,
+    operation: r.operation ?? "chat",
   };
 }
 
 /** A stable string for a tuple (the map key in memory, hashed into the tuple id in Redis). */
 export function tupleJson(t: Tuple): string {
-  return JSON.stringify([t.key, t.team, t.user, t.route, t.deployment, t.provider, t.variant, t.status, t.tags]);
+  return JSON.stringify([t.key, t.team, t.user, t.route, t.deployment, t.provider, t.variant, t.status, t.tags, t.operation]);
 }
 
 export function tupleFromJson(s: string): Tuple {
-  const a = JSON.parse(s) as [string, string, string, string, string, string, string, string, string[]];
-  if (!Array.isArray(a) || a.length !== 9 || !Array.isArray(a[8])) throw new Error("malformed tuple");
-  return { key: a[0], team: a[1], user: a[2], route: a[3], deployment: a[4], provider: a[5], variant: a[6], status: a[7], tags: a[8] };
+  const a = JSON.parse(s) as [string, string, string, string, string, string, string, string, string[], string?];
+  // Nine elements: a tuple stored before the operation was a dimension (chat and embeddings together).
+  if (!Array.isArray(a) || (a.length !== 9 && a.length !== 10) || !Array.isArray(a[8])) throw new Error("malformed tuple");
+  return { key: a[0], team: a[1], user: a[2], route: a[3], deployment: a[4], provider: a[5], variant: a[6], status: a[7], tags: a[8], operation: a[9] ?? "" };
 }
 
 /** 96-bit content id of a tuple (base64url, 16 characters): the same on every replica. */

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI from "openai";
-import { createSignalboxClient, embedTexts, ExclusionReason, Operation, type SignalboxClient, userText } from "@signalbox/client";
+import { createSignalboxClient, Dimension, embedTexts, ExclusionReason, Granularity, Operation, type SignalboxClient, userText } from "@signalbox/client";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { hashKey } from "../../src/server/auth.ts";
 import { AZURE_TEST_KEY, startFakeAzure, type FakeAzure } from "../fakes/azure.ts";
 import { fakeEmbedding } from "../fakes/common.ts";
@@ -280,6 +281,24 @@ describe("typed client EmbeddingService.Embed over Connect", () => {
     await t.gw.core.usage.flush();
     const got = await typed.usage.getRequest({ id: response.id });
     assert.equal(got.record?.operation, Operation.EMBEDDINGS);
+  });
+
+  test("GetUsage groups and filters by operation", async () => {
+    const since = Date.now() - 1000;
+    await typed.embedding.embed({ model: "openai/small", inputs: ["one", "two"], tags: ["op-dim"] });
+    await typed.embedding.embed({ model: "openai/small", inputs: ["three"], tags: ["op-dim"] });
+    await typed.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("hi")], tags: ["op-dim"] });
+    await t.gw.core.usage.flush();
+    const range = { startTime: timestampFromMs(since), granularity: Granularity.TOTAL };
+    const tag = { dimension: Dimension.TAG, values: ["op-dim"] };
+    const by = await typed.usage.getUsage({ ...range, groupBy: [Dimension.OPERATION], filters: [tag] });
+    assert.deepEqual(by.rows.map((r) => [r.group.operation, Number(r.requests)]).sort(), [
+      ["chat", 1],
+      ["embeddings", 2],
+    ]);
+    const embedOnly = await typed.usage.getUsage({ ...range, filters: [tag, { dimension: Dimension.OPERATION, values: ["embeddings"] }] });
+    assert.equal(Number(embedOnly.rows[0].requests), 2);
+    assert.equal(Number(embedOnly.rows[0].usage?.outputTokens), 0);
   });
 
   test("Route explains an embeddings plan: only embedding deployments are candidates", async () => {

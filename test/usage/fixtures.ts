@@ -108,6 +108,8 @@ export function makeRecord(r: ReturnType<typeof rng>, o: RecordOpts): UsageRecor
     tags,
     metadata: { n: String(n) },
     streamed: r.next() < 0.5,
+    // Without drawing from r (the sequence other tests rely on): one request in seven is an embedding.
+    operation: n % 7 === 0 ? "embeddings" : "chat",
   };
 }
 
@@ -169,7 +171,7 @@ export function naiveLatencyBucket(ms: number): number {
 }
 
 const dimValue = (r: UsageRecord, d: Exclude<Dimension, "tag">): string =>
-  d === "route" ? r.routing.route : d === "variant" ? r.routing.variant : (r[d] as string);
+  d === "route" ? r.routing.route : d === "variant" ? r.routing.variant : d === "operation" ? (r.operation ?? "chat") : (r[d] as string);
 
 /**
  * The reference: scan every record in the hours the range overlaps. Tags: once per distinct tag

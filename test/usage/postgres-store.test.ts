@@ -486,7 +486,8 @@ test("the operation column: embeddings records say so, records without one are c
   try {
     const r = rng(7);
     const embed = { ...makeRecord(r, { time: Date.now() - 1000 }), operation: "embeddings" as const };
-    const old = makeRecord(r, { time: Date.now() - 500 });
+    // A record as gateways made them before embeddings: no operation.
+    const { operation: _, ...old } = makeRecord(r, { time: Date.now() - 500 });
     s.record(embed);
     s.record(old);
     await s.flush();
@@ -500,6 +501,21 @@ test("the operation column: embeddings records say so, records without one are c
     );
     assert.equal((await s.get({ id: embed.id, filters: [] }))?.operation, "embeddings");
     assert.equal((await s.get({ id: old.id, filters: [] }))?.operation, undefined);
+    // GetUsage by operation reads the request rows (the rollups do not keep it), as ListRequests filters do.
+    const q = { start: Date.now() - HOUR, end: Date.now() + HOUR, granularity: "total" as const };
+    const by = await s.query({ ...q, groupBy: ["operation"], filters: [] });
+    assert.deepEqual(by.rows.map((x) => [x.group.operation, x.requests]).sort(), [
+      ["chat", 1],
+      ["embeddings", 1],
+    ]);
+    const only = await s.query({ ...q, groupBy: [], filters: [{ dimension: "operation", values: ["embeddings"] }] });
+    assert.equal(only.rows[0].requests, 1);
+    assert.equal(only.rows[0].cost.total, BigInt(embed.cost.total));
+    const listed = await s.list({ filters: [{ dimension: "operation", values: ["chat"] }], pageSize: 10 });
+    assert.deepEqual(
+      listed.records.map((x) => x.id),
+      [old.id],
+    );
   } finally {
     await s.close();
   }

@@ -87,3 +87,36 @@ test("a counter past 2^53 in one bucket is still summed exactly", async () => {
   await store.close();
   await client.quit();
 });
+
+test("tuples stored before the operation was a dimension read as operation \"\" (chat and embeddings together)", async () => {
+  const client = createRedisClient(redis.url);
+  assert.ok(await connectRedis(client));
+  const prefix = "sbx:usage:{legacy}";
+  const writer = createRedisUsageStore(client, { prefix });
+  const t = Math.floor(Date.now() / HOUR) * HOUR - HOUR;
+  const r = rng(9);
+  writer.record({ ...makeRecord(r, { time: t, key: "k-alpha" }), operation: "embeddings" });
+  writer.record({ ...makeRecord(r, { time: t + 1, key: "k-beta" }), operation: "chat" });
+  await writer.flush();
+  await writer.close();
+  // Rewrite the k-alpha tuple as an older gateway stored it: nine elements, no operation.
+  const day = Math.floor(t / DAY) * DAY;
+  const tuples = await client.hgetall(`${prefix}:t:${day}`);
+  const [id, json] = Object.entries(tuples).find(([, v]) => JSON.parse(v)[0] === "k-alpha")!;
+  assert.equal(JSON.parse(json).length, 10);
+  assert.equal(JSON.parse(json)[9], "embeddings");
+  await client.hset(`${prefix}:t:${day}`, id, JSON.stringify(JSON.parse(json).slice(0, 9)));
+  const reader = createRedisUsageStore(client, { prefix });
+  const res = await reader.query({ start: t, end: t + HOUR, granularity: "total", groupBy: ["key", "operation"], filters: [] });
+  assert.deepEqual(
+    res.rows.map((x) => x.group).sort((a, b) => String(a.key).localeCompare(String(b.key))),
+    [
+      { key: "k-alpha", operation: "" },
+      { key: "k-beta", operation: "chat" },
+    ],
+  );
+  const chat = await reader.query({ start: t, end: t + HOUR, granularity: "total", groupBy: [], filters: [{ dimension: "operation", values: ["chat"] }] });
+  assert.equal(chat.rows[0].requests, 1);
+  await reader.close();
+  await client.quit();
+});

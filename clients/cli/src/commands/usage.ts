@@ -30,7 +30,7 @@ import { count, dollars, enumLabel, enumValue, listOf, ms, rfc3339, time, usd } 
 import { type Column, csv, fields, json, out, section, table, waiting } from "../output.ts";
 import { parseChoice, parseCount, parseFilter, parseList, parsePastTime } from "../parse.ts";
 
-const DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant", "tag", "status"] as const;
+const DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant", "tag", "status", "operation"] as const;
 const GRANULARITIES = ["hour", "day", "month", "total"] as const;
 /** Every Connect code a request can end with; "error" is all but "ok". */
 const STATUSES = [
