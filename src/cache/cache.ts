@@ -7,7 +7,7 @@
 
 import { createHash } from "node:crypto";
 import type { RedisClient } from "../state/redis.ts";
-import type { FinishReason, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
 
 /** What a cached answer holds: enough to answer unary or replay a stream. */
@@ -17,6 +17,11 @@ export interface CachedAnswer {
   providerModel: string;
   text: string;
   reasoning?: string;
+  /**
+   * The reasoning with its replay state (Anthropic thinking signatures, redacted blocks), when the
+   * provider sent any: a client replays them in a tool loop, and a provider refuses them unsigned.
+   */
+  reasoningBlocks?: ReasoningBlock[];
   refusal?: string;
   toolCalls: ToolCall[];
   finishReason: FinishReason;

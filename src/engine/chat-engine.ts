@@ -61,7 +61,7 @@ export interface Answer extends Summary {
   model: string;
   text: string;
   reasoning?: string;
-  /** The reasoning with its replay state (Anthropic thinking signatures); absent on cache hits. */
+  /** The reasoning with its replay state (Anthropic thinking signatures), also on cache hits of an answer that had it. */
   reasoningBlocks?: ReasoningBlock[];
   refusal?: string;
   toolCalls: ToolCall[];
@@ -357,7 +357,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     };
   }
 
-  function toCached(ex: Execution, text: string, reasoning: string | undefined, refusal: string | undefined, toolCalls: ToolCall[]): CachedAnswer | undefined {
+  function toCached(ex: Execution, text: string, reasoning: string | undefined, refusal: string | undefined, toolCalls: ToolCall[], reasoningBlocks?: ReasoningBlock[]): CachedAnswer | undefined {
     if (!ex.deployment || !CACHEABLE_FINISH.has(ex.finishReason)) return undefined;
     return {
       deployment: ex.deployment.deployment.id,
@@ -365,6 +365,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
       providerModel: ex.providerModel,
       text,
       ...(reasoning ? { reasoning } : {}),
+      ...(reasoningBlocks?.length ? { reasoningBlocks } : {}),
       ...(refusal ? { refusal } : {}),
       toolCalls,
       finishReason: ex.finishReason!,
@@ -423,6 +424,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
             model: call.model,
             text: a.text,
             reasoning: a.reasoning,
+            ...(hit.reasoningBlocks ? { reasoningBlocks: hit.reasoningBlocks } : {}),
             refusal: a.refusal,
             toolCalls: a.toolCalls,
             routing: plan.routing,
@@ -441,7 +443,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         });
         record(r, plan, ex, "ok", undefined, undefined, guard);
         if (cp?.store || done) {
-          stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls);
+          stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls, o.reasoningBlocks);
           if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
         }
         return {
@@ -508,11 +510,26 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         let reasoning = "";
         let refusal = "";
         const toolCalls: ToolCall[] = [];
+        // Reasoning blocks with their replay state, when a signature or a redacted block came by.
+        const blocks: ReasoningBlock[] = [];
+        let blockText = "";
+        let replayState = false;
         const gather = (events: StreamEvent[]) => {
           for (const e of events) {
             if (e.type === "text") text += e.text;
-            else if (e.type === "reasoning") reasoning += e.text;
-            else if (e.type === "refusal") refusal += e.text;
+            else if (e.type === "reasoning") {
+              reasoning += e.text;
+              blockText += e.text;
+            } else if (e.type === "reasoning_signature") {
+              blocks.push({ text: blockText, signature: e.signature });
+              blockText = "";
+              replayState = true;
+            } else if (e.type === "reasoning_redacted") {
+              if (blockText) blocks.push({ text: blockText });
+              blocks.push({ text: "", redacted: e.data });
+              blockText = "";
+              replayState = true;
+            } else if (e.type === "refusal") refusal += e.text;
             else if (e.type === "tool_call_start") toolCalls[e.index] = { id: e.id, name: e.name, arguments: "", ...(e.signature ? { signature: e.signature } : {}) };
             else if (e.type === "tool_call_delta" && toolCalls[e.index]) toolCalls[e.index].arguments += e.argumentsDelta;
           }
@@ -562,7 +579,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
               }
             }
             if (collect) {
-              stored = toCached(ex, text, reasoning, refusal, toolCalls.filter(Boolean));
+              if (replayState && blockText) blocks.push({ text: blockText });
+              stored = toCached(ex, text, reasoning, refusal, toolCalls.filter(Boolean), replayState ? blocks : undefined);
               if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
             }
             finished = true;
@@ -621,10 +639,21 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** A cached answer as stream batches: text in pieces, then reasoning, refusal and tool calls. */
+/**
+ * A cached answer as stream batches: reasoning (block by block, each with its signature, when the
+ * answer kept them), then the text in pieces, then refusal and tool calls.
+ */
 function* replay(a: CachedAnswer): Generator<StreamEvent[]> {
   const extras: StreamEvent[] = [];
-  if (a.reasoning) extras.push({ type: "reasoning", text: a.reasoning });
+  if (a.reasoningBlocks?.length) {
+    for (const b of a.reasoningBlocks) {
+      if (b.redacted !== undefined) extras.push({ type: "reasoning_redacted", data: b.redacted });
+      else {
+        if (b.text) extras.push({ type: "reasoning", text: b.text });
+        if (b.signature) extras.push({ type: "reasoning_signature", signature: b.signature });
+      }
+    }
+  } else if (a.reasoning) extras.push({ type: "reasoning", text: a.reasoning });
   for (let i = 0; i < a.text.length; i += REPLAY_CHUNK) {
     const piece: StreamEvent[] = [{ type: "text", text: a.text.slice(i, i + REPLAY_CHUNK) }];
     yield i === 0 ? [...extras.splice(0), ...piece] : piece;

@@ -34,6 +34,7 @@ routes:
   - { name: gpt, targets: [openai/gpt-4o], retry: { max_retries: 0 } }
   - { name: gemini, targets: [gemini/flash], retry: { max_retries: 0 } }
   - { name: claude-then-gpt, targets: [claude/sonnet, openai/gpt-4o], retry: { max_retries: 0 } }
+  - { name: claude-cached, targets: [claude/sonnet], retry: { max_retries: 0 }, cache: { enabled: true } }
 keys:
   - { name: team-a, hash: "${hashKey(KEY)}", team: a, role: team }
   - { name: limited, hash: "${hashKey(LIMITED_KEY)}", team: a, role: service, allow: [gpt] }
@@ -348,6 +349,42 @@ describe("what reaches an Anthropic deployment unchanged", () => {
     assert.deepEqual(final.content[0], { type: "thinking", thinking: "Six times seven.", signature });
     assert.deepEqual(final.content[1], { type: "text", text: "42." });
     assertUsageMatches(final.usage, lastRecord());
+  });
+
+  test("a cached answer keeps its thinking signatures: a hit, unary or streamed, replays the same blocks", async () => {
+    claude.script({ kind: "tool_calls", calls: [{ id: "toolu_C1", name: "get_weather", arguments: { city: "Oslo" } }], thinking: "Weather in Oslo: call the tool." });
+    const thinking = { type: "enabled" as const, budget_tokens: 2048 };
+    const ask = { model: "claude-cached", max_tokens: 4096, thinking, tools: [weather], messages: [{ role: "user" as const, content: "Weather in Oslo?" }] };
+    const first = await client.messages.create(ask);
+    const block = first.content[0];
+    assert.ok(block.type === "thinking", JSON.stringify(first.content));
+    assert.match(block.signature, /^EqQBCkYIARgCKkA/);
+    // Unary hit: the same thinking block, signature included, and no second upstream call.
+    const { data: again, response } = await client.messages.create(ask).withResponse();
+    assert.equal(response.headers.get("x-signalbox-cache"), "hit");
+    assert.equal(claude.requests.length, 1);
+    assert.deepEqual(again.content, first.content);
+    // Streamed hit: thinking_delta, then the signature, then the tool call.
+    let signature = "";
+    const stream = client.messages.stream(ask);
+    stream.on("signature", (s) => (signature = s));
+    const final = await stream.finalMessage();
+    assert.equal(claude.requests.length, 1);
+    assert.equal(signature, block.signature);
+    assert.deepEqual(final.content[0], block);
+    assert.equal(final.content.at(-1)?.type, "tool_use");
+  });
+
+  test("an answer cached from a stream keeps its signature too", async () => {
+    claude.script({ kind: "text", text: "Cached 42.", thinking: "Six sevens, cached." });
+    const ask = { model: "claude-cached", max_tokens: 4096, thinking: { type: "enabled" as const, budget_tokens: 1024 }, messages: [{ role: "user" as const, content: "6*7, cached?" }] };
+    const streamed = await client.messages.stream(ask).finalMessage();
+    const block = streamed.content[0];
+    assert.ok(block.type === "thinking");
+    assert.match(block.signature, /^EqQBCkYIARgCKkA/);
+    const hit = await client.messages.create(ask);
+    assert.equal(claude.requests.length, 1);
+    assert.deepEqual(hit.content, streamed.content);
   });
 
   test("thinking budget becomes a reasoning effort for other providers", async () => {
