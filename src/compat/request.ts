@@ -95,6 +95,13 @@ function cacheControl(p: Json, path: string): { cache?: CacheHint } {
   return { cache: ttl ? { ttl } : {} };
 }
 
+/** A file part from a base64 data: URL (`data:application/pdf;base64,…`), as OpenAI's file_data is. */
+export function fileFromDataUrl(url: string, path: string, filename: string | undefined): Extract<ContentPart, { type: "file" }> {
+  const m = /^data:([a-z]+\/[a-z0-9.+-]+)((?:;[^;,]*)*);base64,(.*)$/is.exec(url);
+  if (!m) bad(path, "must be a base64 data: URL (data:application/pdf;base64,...)");
+  return { type: "file", data: Buffer.from(m[3], "base64"), mediaType: m[1].toLowerCase(), ...(filename ? { filename } : {}) };
+}
+
 function content(v: unknown, path: string, role: string): ContentPart[] {
   if (v === undefined || v === null) return [];
   if (typeof v === "string") return v === "" ? [] : [{ type: "text", text: v }];
@@ -116,12 +123,18 @@ function content(v: unknown, path: string, role: string): ContentPart[] {
         if (detail !== undefined && !DETAILS.has(detail)) bad(`${pp}.image_url.detail`, `must be auto, low or high, got "${detail}"`);
         return { type: "image", url, ...(detail ? { detail: detail as "auto" | "low" | "high" } : {}), ...cacheControl(p, `${pp}.cache_control`) };
       }
+      case "file": {
+        const f = obj(p, "file", `${pp}.file`) ?? bad(`${pp}.file`, "is required");
+        if (f.file_id !== undefined) bad(`${pp}.file.file_id`, "uploaded files are not supported by the gateway; send the file's bytes as file_data (a base64 data: URL)");
+        const data = str(f, "file_data", `${pp}.file.file_data`) ?? bad(`${pp}.file.file_data`, "is required");
+        const filename = str(f, "filename", `${pp}.file.filename`);
+        return { ...fileFromDataUrl(data, `${pp}.file.file_data`, filename), ...cacheControl(p, `${pp}.cache_control`) };
+      }
       case "input_audio":
-      case "file":
         bad(`${pp}.type`, `${p.type} content is not supported by the gateway`);
       // falls through (bad never returns)
       default:
-        bad(`${pp}.type`, `must be text or image_url, got ${JSON.stringify(p.type)}`);
+        bad(`${pp}.type`, `must be text, image_url or file, got ${JSON.stringify(p.type)}`);
     }
   });
 }
@@ -362,6 +375,8 @@ function fieldNames(maxName: string): FieldNames {
   return (FIELDS[maxName] ??= {
     maxOutputTokens: maxName,
     image: "image_url",
+    fileData: "file.file_data",
+    fileMediaType: "file.file_data",
     responseFormatSchema: "response_format.json_schema.schema",
     responseFormatName: "response_format.json_schema.name",
     toolChoiceTool: "tool_choice.function.name",

@@ -8,7 +8,7 @@ import type { Context } from "@opentelemetry/api";
 import type { Config, GuardrailConfig } from "../config/types.ts";
 import { ConfigError } from "../config/schema.ts";
 import type { ChatMessage, ResponseFormat, StreamEvent, ToolCall, UpstreamRequest } from "../providers/types.ts";
-import { ProviderError } from "../providers/types.ts";
+import { fileText, ProviderError } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { AnswerCheck, Execution } from "../router/execute.ts";
 import type { Adjustment, Call, Plan } from "../router/types.ts";
@@ -309,7 +309,15 @@ function applyEdits(messages: ChatMessage[], e: TextEdits): ChatMessage[] {
     if (!parts && !args) return m;
     return {
       ...m,
-      content: parts ? m.content.map((p, j) => (p.type === "text" && parts.has(j) ? { ...p, text: parts.get(j)! } : p)) : m.content,
+      content: parts
+        ? m.content.map((p, j) => {
+            if (!parts.has(j)) return p;
+            if (p.type === "text") return { ...p, text: parts.get(j)! };
+            // A text document whose content a redaction changed.
+            if (p.type === "file") return { ...p, data: Buffer.from(parts.get(j)!, "utf8") };
+            return p;
+          })
+        : m.content,
       ...(args && m.toolCalls ? { toolCalls: m.toolCalls.map((t, j) => (args.has(j) ? { ...t, arguments: args.get(j)! } : t)) } : {}),
     };
   });
@@ -318,7 +326,7 @@ function applyEdits(messages: ChatMessage[], e: TextEdits): ChatMessage[] {
 /**
  * The input stage, before any provider is called: max_input_tokens against the planner's estimate,
  * then every text the request carries (system prompts and messages of every role, tool-call
- * arguments, tool results; image parts are not text and are not checked), then the webhooks (sent
+ * arguments, tool results, text documents; image parts and PDFs are not checked), then the webhooks (sent
  * the text as it will leave, redactions applied). A block throws (nothing reaches a provider);
  * redactions are put into every candidate's request and reported in the plan's adjustments.
  */
@@ -338,9 +346,10 @@ export async function guardInput(run: GuardrailRun, plan: Plan, request: Omit<Up
   const scans = set.block.length + set.redact.length + set.flag.length > 0;
   request.messages.forEach((m, i) => {
     m.content.forEach((p, j) => {
-      if (p.type !== "text") return;
-      const out = scans ? scanWhole(run, "input", set, p.text) : p.text;
-      if (out !== p.text) {
+      const text = p.type === "text" ? p.text : p.type === "file" ? fileText(p) : undefined;
+      if (text === undefined) return;
+      const out = scans ? scanWhole(run, "input", set, text) : text;
+      if (out !== text) {
         setEdit(edits.parts, i, j, out);
         edited = true;
       }

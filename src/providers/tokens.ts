@@ -24,6 +24,7 @@
 import { createRequire } from "node:module";
 import { loadO200k } from "./o200k.ts";
 import type { ContentPart, UpstreamRequest } from "./types.ts";
+import { fileText } from "./types.ts";
 
 /** gpt-tokenizer's o200k_base encoder with gpt-4o's chat framing (./o200k.ts). */
 const { countTokens: rawO200k, countChatCompletionTokens } = loadO200k();
@@ -338,6 +339,8 @@ export interface PromptStats {
   /** Messages with a participant name (OpenAI adds a token each). */
   named: number;
   images: Extract<ContentPart, { type: "image" }>[];
+  /** PDF pages of the prompt's file parts (text documents count as their text). */
+  pdfPages: number;
   /** Tool definitions as OpenAI renders them (o200k, exact; the measure for other families too). */
   tools?: { openai: number; count: number };
 }
@@ -358,6 +361,7 @@ export function promptStats(req: Pick<UpstreamRequest, "messages" | "tools"> & P
   let text = ZERO_STATS;
   const texts: string[] = [];
   const images: PromptStats["images"] = [];
+  let pdfPages = 0;
   let named = 0;
   let system = 0;
   for (const m of req.messages) {
@@ -368,6 +372,13 @@ export function promptStats(req: Pick<UpstreamRequest, "messages" | "tools"> & P
         if (p.text) {
           text = sum(text, textStats(p.text));
           texts.push(p.text);
+        }
+      } else if (p.type === "file") {
+        const t = fileText(p);
+        if (t === undefined) pdfPages += pdfPageCount(p.data);
+        else if (t) {
+          text = sum(text, textStats(t));
+          texts.push(t);
         }
       } else images.push(p);
     }
@@ -396,7 +407,24 @@ export function promptStats(req: Pick<UpstreamRequest, "messages" | "tools"> & P
       toolCache.set(json, tools);
     }
   }
-  return { text, texts, messages: req.messages.length, system, named, images, tools };
+  return { text, texts, messages: req.messages.length, system, named, images, pdfPages, tools };
+}
+
+/**
+ * Input tokens a PDF page is estimated at, whatever the family: providers read each page as text
+ * and as an image (Anthropic documents 1,500-3,000 tokens a page); the provider's count replaces
+ * the estimate when it answers.
+ */
+export const PDF_PAGE_TOKENS = 2_000;
+
+/**
+ * The pages of a PDF, from its page objects (`/Type /Page`, not `/Pages`), without parsing it; at
+ * least 1. Compressed object streams can hide them: those count as one page per 100 KB.
+ */
+export function pdfPageCount(data: Uint8Array): number {
+  const s = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("latin1");
+  const pages = s.match(/\/Type\s*\/Page(?![a-zA-Z])/g)?.length ?? 0;
+  return Math.max(1, pages || Math.ceil(data.byteLength / 102_400));
 }
 
 /**
@@ -423,7 +451,7 @@ export function promptTokenBound(req: Pick<UpstreamRequest, "messages" | "tools"
 
 /** Prompt tokens of a request for a family, from its stats. */
 export function promptTokensFor(s: PromptStats, family: TokenFamily): number {
-  let images = 0;
+  let images = s.pdfPages * PDF_PAGE_TOKENS;
   for (const p of s.images) images += imageTokens(p, family);
   if (family === "o200k" || family === "cl100k") {
     let textTokens = s.text.o200k;

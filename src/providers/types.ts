@@ -42,7 +42,29 @@ export type ContentPart =
       mediaType?: string;
       detail?: "auto" | "low" | "high";
       cache?: CacheHint;
+    }
+  | {
+      /**
+       * A document the model reads: a PDF, or text (plain, Markdown, CSV, HTML), as bytes. Each
+       * provider gets it in its own form (OpenAI's file part, Anthropic's and Bedrock's document
+       * blocks, Gemini's inline data).
+       */
+      type: "file";
+      data: Uint8Array;
+      /** One of FILE_MEDIA_TYPES. */
+      mediaType: string;
+      /** The file's name or title, when the caller gave one. */
+      filename?: string;
+      cache?: CacheHint;
     };
+
+/** The documents a file part may hold, by media type. */
+export const FILE_MEDIA_TYPES: ReadonlySet<string> = new Set(["application/pdf", "text/plain", "text/markdown", "text/csv", "text/html"]);
+
+/** A text document's content (UTF-8), or undefined for a PDF. */
+export function fileText(p: { data: Uint8Array; mediaType: string }): string | undefined {
+  return p.mediaType.startsWith("text/") ? Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("utf8") : undefined;
+}
 
 export interface ToolCall {
   id: string;

@@ -112,6 +112,10 @@ function messages(r: ChatRequest): ChatMessage[] {
       if (p.part.case === "text") return { type: "text", text: p.part.value, ...cache };
       // An empty part: validation names it.
       if (p.part.case === undefined) return { type: "empty" } as unknown as ContentPart;
+      if (p.part.case === "file") {
+        const f = p.part.value;
+        return { type: "file", data: f.data, mediaType: f.mediaType, ...(f.filename ? { filename: f.filename } : {}), ...cache };
+      }
       const img = p.part.value;
       return img.source.case === "url"
         ? { type: "image", url: img.source.value, mediaType: img.mediaType || undefined, detail: DETAIL[img.detail], ...cache }

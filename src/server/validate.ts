@@ -6,6 +6,7 @@ import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { CallBase, ChatCall, EmbedCall } from "../router/types.ts";
+import { FILE_MEDIA_TYPES, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
   messages: 2048,
@@ -40,6 +41,9 @@ function range(field: string, v: number | undefined, lo: number, hi: number) {
 export interface FieldNames {
   maxOutputTokens: string;
   image: string;
+  /** A file part's bytes and media type, relative to the part ("file.data", "file.media_type"). */
+  fileData: string;
+  fileMediaType: string;
   responseFormatSchema: string;
   responseFormatName: string;
   toolChoiceTool: string;
@@ -49,11 +53,31 @@ export interface FieldNames {
 export const PROTO_FIELDS: FieldNames = {
   maxOutputTokens: "max_output_tokens",
   image: "image",
+  fileData: "file.data",
+  fileMediaType: "file.media_type",
   responseFormatSchema: "response_format.schema",
   responseFormatName: "response_format.schema_name",
   toolChoiceTool: "tool_choice.tool",
   routing: "routing",
 };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A file part: in a user message, a known media type, bytes that are what the type says. */
+function validateFile(p: Extract<ContentPart, { type: "file" }>, role: string, pf: string, n: FieldNames): void {
+  if (role !== "user") bad(pf, "files are only allowed in user messages");
+  if (!FILE_MEDIA_TYPES.has(p.mediaType)) bad(`${pf}.${n.fileMediaType}`, `must be one of ${[...FILE_MEDIA_TYPES].join(", ")}, got "${p.mediaType}"`);
+  if (p.data.length === 0) bad(`${pf}.${n.fileData}`, "is empty");
+  if (p.mediaType === "application/pdf") {
+    if (!Buffer.from(p.data.buffer, p.data.byteOffset, Math.min(5, p.data.byteLength)).equals(Buffer.from("%PDF-"))) bad(`${pf}.${n.fileData}`, "is not a PDF (it does not start with %PDF-)");
+  } else {
+    try {
+      utf8.decode(p.data);
+    } catch {
+      bad(`${pf}.${n.fileData}`, `is not UTF-8 text (media type ${p.mediaType})`);
+    }
+  }
+}
 
 /**
  * Validate a chat call (as either front door built it) before any work: the first problem is an
@@ -71,7 +95,8 @@ export function validateCall(c: ChatCall, n: FieldNames = PROTO_FIELDS): void {
     m.content.forEach((p, j) => {
       const pf = `${f}.content[${j}]`;
       if (p.type === "text") return;
-      if (p.type !== "image") bad(pf, "needs text or image");
+      if (p.type === "file") return validateFile(p, m.role, pf, n);
+      if (p.type !== "image") bad(pf, "needs text, image or file");
       if (m.role !== "user" && m.role !== "tool") bad(pf, "images are only allowed in user and tool messages");
       if (p.url === undefined && p.data === undefined) bad(`${pf}.${n.image}`, "needs url or data");
       if (p.url !== undefined && !/^(https?:|data:image\/[a-z+.-]+;base64,)/i.test(p.url)) {

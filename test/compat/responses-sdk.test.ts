@@ -493,7 +493,7 @@ describe("refusals and errors in OpenAI's shape", () => {
       [{ temperature: 3 }, "temperature"],
       [{ top_p: 2 }, "top_p"],
       [{ max_output_tokens: 0 }, "max_output_tokens"],
-      [{ input: [{ role: "user", content: [{ type: "input_file", file_data: "data:application/pdf;base64,AAAA" }] }] }, "input[0].content[0].type"],
+      [{ input: [{ role: "user", content: [{ type: "input_file", file_data: "data:application/pdf;base64,AAAA" }] }] }, "input[0].content[0].file_data"],
       [{ input: [{ role: "user", content: [{ type: "input_image", image_url: "ftp://x", detail: "auto" }] }] }, "input[0].content[0].image_url"],
       [{ input: [{ role: "user", content: [{ type: "input_image", file_id: "file-1", detail: "auto" }] }] }, "input[0].content[0].file_id"],
       [{ input: [{ role: "robot", content: "x" }] }, "input[0].role"],

@@ -457,6 +457,25 @@ function validateBlock(b: unknown, where: string, role: unknown): string | null 
       if (src.type === 'file') return typeof src.file_id === 'string' ? null : `${where}.image.source.file.file_id: Field required`;
       return `${where}.image.source: Input tag '${String(src.type)}' found using 'type' does not match any of the expected tags: 'base64', 'url', 'file'`;
     }
+    case 'document': {
+      // DocumentBlockParam: base64 PDF, plain text, content blocks, a URL or a file id; title and context nullable strings.
+      const src = b.source;
+      if (!isRecord(src)) return `${where}.document.source: Field required`;
+      if (b.title !== undefined && b.title !== null && typeof b.title !== 'string') return `${where}.document.title: Input should be a valid string`;
+      if (src.type === 'base64') {
+        if (src.media_type !== 'application/pdf') return `${where}.document.source.base64.media_type: Input should be 'application/pdf'`;
+        if (typeof src.data !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(src.data)) return `${where}.document.source.base64.data: Invalid base64 data`;
+        if (!Buffer.from(src.data, 'base64').subarray(0, 5).equals(Buffer.from('%PDF-'))) return `${where}.document.source.base64: The PDF specified was not valid.`;
+        return null;
+      }
+      if (src.type === 'text') {
+        if (src.media_type !== 'text/plain') return `${where}.document.source.text.media_type: Input should be 'text/plain'`;
+        return typeof src.data === 'string' ? null : `${where}.document.source.text.data: Field required`;
+      }
+      if (src.type === 'url') return typeof src.url === 'string' ? null : `${where}.document.source.url.url: Field required`;
+      if (src.type === 'content' || src.type === 'file') return null;
+      return `${where}.document.source: Input tag '${String(src.type)}' found using 'type' does not match any of the expected tags: 'base64', 'text', 'content', 'url', 'file'`;
+    }
     case 'tool_use':
       if (role !== 'assistant') return `${where}: tool_use blocks can only appear in assistant messages`;
       if (typeof b.id !== 'string' || typeof b.name !== 'string') return `${where}.tool_use.id: Field required`;

@@ -337,6 +337,7 @@ export function validateConverse(body: unknown): string | null {
   const msgs = body.messages;
   if (!Array.isArray(msgs) || msgs.length === 0) return 'A conversation must start with a user message. Try again with a conversation that starts with a user message.';
   let usesTools = false;
+  const docNames = new Set<string>();
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i] as unknown;
     if (!isRecord(m) || (m.role !== 'user' && m.role !== 'assistant')) return `Malformed input request: messages.${i}.role must be user or assistant.`;
@@ -362,8 +363,18 @@ export function validateConverse(body: unknown): string | null {
           if (!isRecord(src) || typeof src.bytes !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(src.bytes)) return `The image source at ${where} is invalid.`;
           break;
         }
-        case 'document':
+        case 'document': {
+          // DocumentBlock: format, name (letters, digits, single spaces, hyphens, parentheses, square brackets), source.bytes.
+          const doc = b.document as Record<string, unknown>;
+          if (!isRecord(doc) || !['pdf', 'csv', 'doc', 'docx', 'xls', 'xlsx', 'html', 'txt', 'md'].includes(String(doc.format))) return `The format of the document at ${where} is invalid.`;
+          if (typeof doc.name !== 'string' || !/^[A-Za-z0-9\-()[\] ]+$/.test(doc.name) || /\s{2}/.test(doc.name)) return `The document name at ${where} is invalid.`;
+          const dsrc = doc.source as Record<string, unknown>;
+          if (!isRecord(dsrc) || typeof dsrc.bytes !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(dsrc.bytes)) return `The document source at ${where} is invalid.`;
+          const name = doc.name;
+          if (docNames.has(name)) return `The document names in the request must be unique (${name}).`;
+          docNames.add(name);
           break;
+        }
         case 'toolUse':
         case 'toolResult':
           usesTools = true;

@@ -445,6 +445,16 @@ export function validateChatBody(body: unknown, flavor: ChatFlavor): ChatInvalid
         const bad = checkImageUrl(part.image_url, `${where}.image_url`);
         if (bad) return bad;
       }
+      if (part.type === 'file') {
+        // ChatCompletionContentPart.File: {file: {file_data?, file_id?, filename?}}; file_data a base64 data: URL.
+        const f = part.file;
+        if (!isRecord(f)) return { message: `Missing required parameter: '${where}.file'.`, param: `${where}.file`, code: 'missing_required_parameter' };
+        if (f.file_data === undefined && f.file_id === undefined) return { message: `Missing required parameter: '${where}.file.file_data' or '${where}.file.file_id'.`, param: `${where}.file`, code: 'missing_required_parameter' };
+        if (f.file_data !== undefined && (typeof f.file_data !== 'string' || !/^data:application\/pdf;base64,[A-Za-z0-9+/]+={0,2}$/.test(f.file_data))) {
+          return { message: `Invalid file data: '${where}.file.file_data'. Expected a base64-encoded data URL with a supported MIME type (application/pdf).`, param: `${where}.file.file_data`, code: 'invalid_value' };
+        }
+        if (f.filename !== undefined && typeof f.filename !== 'string') return { message: `Invalid type for '${where}.file.filename': expected a string.`, param: `${where}.file.filename`, code: 'invalid_type' };
+      }
     }
   }
   if (pending.size > 0) return unanswered(pending);

@@ -31,6 +31,14 @@ export function imageBytes(data: Uint8Array, mediaType: string, opts: Omit<Image
   });
 }
 
+/**
+ * A document part from its bytes: a PDF ("application/pdf") or a text document ("text/plain",
+ * "text/markdown", "text/csv", "text/html"), with its file name or title.
+ */
+export function fileBytes(data: Uint8Array, mediaType: string, filename = ""): ContentPart {
+  return create(ContentPartSchema, { part: { case: "file", value: { data, mediaType, filename } } });
+}
+
 type Content = string | ContentPart | (string | ContentPart)[];
 
 function parts(content: Content): ContentPart[] {

@@ -15,7 +15,7 @@ import type { JsonObject, Message as Message$1, UnknownEnum } from "@bufbuild/pr
  * Describes the file signalbox/v1/chat.proto.
  */
 export const file_signalbox_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChdzaWduYWxib3gvdjEvY2hhdC5wcm90bxIMc2lnbmFsYm94LnYxInMKCUltYWdlUGFydBINCgN1cmwYASABKAlIABIOCgRkYXRhGAIgASgMSAASEgoKbWVkaWFfdHlwZRgDIAEoCRIpCgZkZXRhaWwYBCABKA4yGS5zaWduYWxib3gudjEuSW1hZ2VEZXRhaWxCCAoGc291cmNlInQKCUNhY2hlSGludBIoCgN0dGwYASABKA4yGy5zaWduYWxib3gudjEuQ2FjaGVIaW50LlR0bCI9CgNUdGwSEwoPVFRMX1VOU1BFQ0lGSUVEEAASEQoNVFRMXzVfTUlOVVRFUxABEg4KClRUTF8xX0hPVVIQAiJ3CgtDb250ZW50UGFydBIOCgR0ZXh0GAEgASgJSAASKAoFaW1hZ2UYAiABKAsyFy5zaWduYWxib3gudjEuSW1hZ2VQYXJ0SAASJgoFY2FjaGUYAyABKAsyFy5zaWduYWxib3gudjEuQ2FjaGVIaW50QgYKBHBhcnQiUwoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkSGgoScHJvdmlkZXJfc2lnbmF0dXJlGAQgASgJIrkBCgdNZXNzYWdlEiAKBHJvbGUYASABKA4yEi5zaWduYWxib3gudjEuUm9sZRIqCgdjb250ZW50GAIgAygLMhkuc2lnbmFsYm94LnYxLkNvbnRlbnRQYXJ0EioKCnRvb2xfY2FsbHMYAyADKAsyFi5zaWduYWxib3gudjEuVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAQgASgJEgwKBG5hbWUYBSABKAkSEAoIaXNfZXJyb3IYBiABKAgiZgoEVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnN0cmljdBgEIAEoCCJUCgpUb29sQ2hvaWNlEiwKBG1vZGUYASABKA4yHC5zaWduYWxib3gudjEuVG9vbENob2ljZU1vZGVIABIOCgR0b29sGAIgASgJSABCCAoGY2hvaWNlIugBCg5SZXNwb25zZUZvcm1hdBIvCgR0eXBlGAEgASgOMiEuc2lnbmFsYm94LnYxLlJlc3BvbnNlRm9ybWF0LlR5cGUSEwoLc2NoZW1hX25hbWUYAiABKAkSJwoGc2NoZW1hGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJpY3QYBCABKAgiVwoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDQoJVFlQRV9URVhUEAESFAoQVFlQRV9KU09OX09CSkVDVBACEhQKEFRZUEVfSlNPTl9TQ0hFTUEQAyKoAQoIVGltZW91dHMSGwoOZmlyc3RfdG9rZW5fbXMYASABKA1IAIgBARIUCgdpZGxlX21zGAIgASgNSAGIAQESFwoKYXR0ZW1wdF9tcxgDIAEoDUgCiAEBEhUKCHRvdGFsX21zGAQgASgNSAOIAQFCEQoPX2ZpcnN0X3Rva2VuX21zQgoKCF9pZGxlX21zQg0KC19hdHRlbXB0X21zQgsKCV90b3RhbF9tcyKJAwoOUm91dGluZ09wdGlvbnMSEQoJZmFsbGJhY2tzGAEgAygJEhMKC25vX2ZhbGxiYWNrGAIgASgIEiAKBHRhc2sYAyABKA4yEi5zaWduYWxib3gudjEuVGFzaxIeChFtYXhfY29zdF9uYW5vX3VzZBgEIAEoA0gAiAEBEhsKDm1heF9sYXRlbmN5X21zGAUgASgNSAGIAQESNwoVcmVxdWlyZWRfY2FwYWJpbGl0aWVzGAYgAygOMhguc2lnbmFsYm94LnYxLkNhcGFiaWxpdHkSEgoKc3RpY2t5X2tleRgHIAEoCRIoCgh0aW1lb3V0cxgIIAEoCzIWLnNpZ25hbGJveC52MS5UaW1lb3V0cxIUCgxtYXhfYXR0ZW1wdHMYCSABKA0SIgoaZmFsbGJhY2tfb25fY29udGVudF9maWx0ZXIYCiABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYCyABKA1CFAoSX21heF9jb3N0X25hbm9fdXNkQhEKD19tYXhfbGF0ZW5jeV9tcyJKCgxDYWNoZU9wdGlvbnMSJQoEbW9kZRgBIAEoDjIXLnNpZ25hbGJveC52MS5DYWNoZU1vZGUSEwoLdHRsX3NlY29uZHMYAiABKA0iyQYKC0NoYXRSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEicKCG1lc3NhZ2VzGAIgAygLMhUuc2lnbmFsYm94LnYxLk1lc3NhZ2USGAoLdGVtcGVyYXR1cmUYAyABKAFIAIgBARISCgV0b3BfcBgEIAEoAUgBiAEBEh4KEW1heF9vdXRwdXRfdG9rZW5zGAUgASgNSAKIAQESDAoEc3RvcBgGIAMoCRIRCgRzZWVkGAcgASgDSAOIAQESNQoPcmVzcG9uc2VfZm9ybWF0GAggASgLMhwuc2lnbmFsYm94LnYxLlJlc3BvbnNlRm9ybWF0EiEKBXRvb2xzGAkgAygLMhIuc2lnbmFsYm94LnYxLlRvb2wSLQoLdG9vbF9jaG9pY2UYCiABKAsyGC5zaWduYWxib3gudjEuVG9vbENob2ljZRIgChNwYXJhbGxlbF90b29sX2NhbGxzGAsgASgISASIAQESHQoQcHJlc2VuY2VfcGVuYWx0eRgMIAEoAUgFiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GA0gASgBSAaIAQESNwoQcmVhc29uaW5nX2VmZm9ydBgOIAEoDjIdLnNpZ25hbGJveC52MS5SZWFzb25pbmdFZmZvcnQSLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxIpCgVjYWNoZRgVIAEoCzIaLnNpZ25hbGJveC52MS5DYWNoZU9wdGlvbnMSEgoKZ3VhcmRyYWlscxgWIAMoCRIMCgR1c2VyGB4gASgJEgwKBHRhZ3MYHyADKAkSOQoIbWV0YWRhdGEYICADKAsyJy5zaWduYWxib3gudjEuQ2hhdFJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIUChJfbWF4X291dHB1dF90b2tlbnNCBwoFX3NlZWRCFgoUX3BhcmFsbGVsX3Rvb2xfY2FsbHNCEwoRX3ByZXNlbmNlX3BlbmFsdHlCFAoSX2ZyZXF1ZW5jeV9wZW5hbHR5IisKCkFkanVzdG1lbnQSDQoFZmllbGQYASABKAkSDgoGZGV0YWlsGAIgASgJIk4KC1JvdXRpbmdJbmZvEg0KBXJvdXRlGAEgASgJEg0KBWFsaWFzGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEg8KB3ZhcmlhbnQYBCABKAkiUwoGVGltaW5nEhIKCmxhdGVuY3lfbXMYASABKA0SFAoHdHRmdF9tcxgCIAEoDUgAiAEBEhMKC292ZXJoZWFkX3VzGAMgASgNQgoKCF90dGZ0X21zIpYECgxDaGF0UmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRImCgdtZXNzYWdlGAYgASgLMhUuc2lnbmFsYm94LnYxLk1lc3NhZ2USEQoJcmVhc29uaW5nGAcgASgJEg8KB3JlZnVzYWwYCCABKAkSMQoNZmluaXNoX3JlYXNvbhgJIAEoDjIaLnNpZ25hbGJveC52MS5GaW5pc2hSZWFzb24SGQoRcmF3X2ZpbmlzaF9yZWFzb24YCiABKAkSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EicKCGF0dGVtcHRzGA0gAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSKgoHcm91dGluZxgOIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxIkCgZ0aW1pbmcYDyABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEhEKCWNhY2hlX2hpdBgQIAEoCBItCgthZGp1c3RtZW50cxgRIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBIgASgJIpUCCgtTdHJlYW1TdGFydBIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEioKB3JvdXRpbmcYBiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SEQoJY2FjaGVfaGl0GAcgASgIEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYCSABKAkSLQoOcHJpb3JfYXR0ZW1wdHMYCiADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdCJtCg1Ub29sQ2FsbERlbHRhEg0KBWluZGV4GAEgASgNEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSFwoPYXJndW1lbnRzX2RlbHRhGAQgASgJEhoKEnByb3ZpZGVyX3NpZ25hdHVyZRgFIAEoCSJwCgtTdHJlYW1EZWx0YRIMCgR0ZXh0GAEgASgJEhEKCXJlYXNvbmluZxgCIAEoCRIvCgp0b29sX2NhbGxzGAMgAygLMhsuc2lnbmFsYm94LnYxLlRvb2xDYWxsRGVsdGESDwoHcmVmdXNhbBgEIAEoCSK4AgoMU3RyZWFtRmluaXNoEjEKDWZpbmlzaF9yZWFzb24YASABKA4yGi5zaWduYWxib3gudjEuRmluaXNoUmVhc29uEhkKEXJhd19maW5pc2hfcmVhc29uGAIgASgJEiIKBXVzYWdlGAMgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYBCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgFIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EiQKBnRpbWluZxgGIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSFgoOcHJvdmlkZXJfbW9kZWwYByABKAkSLQoLYWRqdXN0bWVudHMYCCADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudCKaAQoJQ2hhdEV2ZW50EioKBXN0YXJ0GAEgASgLMhkuc2lnbmFsYm94LnYxLlN0cmVhbVN0YXJ0SAASKgoFZGVsdGEYAiABKAsyGS5zaWduYWxib3gudjEuU3RyZWFtRGVsdGFIABIsCgZmaW5pc2gYAyABKAsyGi5zaWduYWxib3gudjEuU3RyZWFtRmluaXNoSABCBwoFZXZlbnQqcwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEEhIKDlJPTEVfREVWRUxPUEVSEAUqbwoLSW1hZ2VEZXRhaWwSHAoYSU1BR0VfREVUQUlMX1VOU1BFQ0lGSUVEEAASFQoRSU1BR0VfREVUQUlMX0FVVE8QARIUChBJTUFHRV9ERVRBSUxfTE9XEAISFQoRSU1BR0VfREVUQUlMX0hJR0gQAyqHAQoOVG9vbENob2ljZU1vZGUSIAocVE9PTF9DSE9JQ0VfTU9ERV9VTlNQRUNJRklFRBAAEhkKFVRPT0xfQ0hPSUNFX01PREVfQVVUTxABEhkKFVRPT0xfQ0hPSUNFX01PREVfTk9ORRACEh0KGVRPT0xfQ0hPSUNFX01PREVfUkVRVUlSRUQQAyp6CgRUYXNrEhQKEFRBU0tfVU5TUEVDSUZJRUQQABIPCgtUQVNLX0NPRElORxABEhIKDlRBU0tfUkVBU09OSU5HEAISEQoNVEFTS19DUkVBVElWRRADEg8KC1RBU0tfU0lNUExFEAQSEwoPVEFTS19NVUxUSU1PREFMEAUqagoJQ2FjaGVNb2RlEhoKFkNBQ0hFX01PREVfVU5TUEVDSUZJRUQQABISCg5DQUNIRV9NT0RFX1VTRRABEhUKEUNBQ0hFX01PREVfQllQQVNTEAISFgoSQ0FDSEVfTU9ERV9SRUZSRVNIEAMqowEKD1JlYXNvbmluZ0VmZm9ydBIgChxSRUFTT05JTkdfRUZGT1JUX1VOU1BFQ0lGSUVEEAASHAoYUkVBU09OSU5HX0VGRk9SVF9NSU5JTUFMEAESGAoUUkVBU09OSU5HX0VGRk9SVF9MT1cQAhIbChdSRUFTT05JTkdfRUZGT1JUX01FRElVTRADEhkKFVJFQVNPTklOR19FRkZPUlRfSElHSBAEKtEBCgxGaW5pc2hSZWFzb24SHQoZRklOSVNIX1JFQVNPTl9VTlNQRUNJRklFRBAAEhYKEkZJTklTSF9SRUFTT05fU1RPUBABEhgKFEZJTklTSF9SRUFTT05fTEVOR1RIEAISHAoYRklOSVNIX1JFQVNPTl9UT09MX0NBTExTEAMSIAocRklOSVNIX1JFQVNPTl9DT05URU5UX0ZJTFRFUhAEEhcKE0ZJTklTSF9SRUFTT05fRVJST1IQBRIXChNGSU5JU0hfUkVBU09OX09USEVSEAYykAEKC0NoYXRTZXJ2aWNlEkEKCENvbXBsZXRlEhkuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Ghouc2lnbmFsYm94LnYxLkNoYXRSZXNwb25zZRI+CgZTdHJlYW0SGS5zaWduYWxib3gudjEuQ2hhdFJlcXVlc3QaFy5zaWduYWxib3gudjEuQ2hhdEV2ZW50MAFiBnByb3RvMw", [file_google_protobuf_struct, file_signalbox_v1_common]);
+  fileDesc("ChdzaWduYWxib3gvdjEvY2hhdC5wcm90bxIMc2lnbmFsYm94LnYxInMKCUltYWdlUGFydBINCgN1cmwYASABKAlIABIOCgRkYXRhGAIgASgMSAASEgoKbWVkaWFfdHlwZRgDIAEoCRIpCgZkZXRhaWwYBCABKA4yGS5zaWduYWxib3gudjEuSW1hZ2VEZXRhaWxCCAoGc291cmNlIj4KCEZpbGVQYXJ0EgwKBGRhdGEYASABKAwSEgoKbWVkaWFfdHlwZRgCIAEoCRIQCghmaWxlbmFtZRgDIAEoCSJ0CglDYWNoZUhpbnQSKAoDdHRsGAEgASgOMhsuc2lnbmFsYm94LnYxLkNhY2hlSGludC5UdGwiPQoDVHRsEhMKD1RUTF9VTlNQRUNJRklFRBAAEhEKDVRUTF81X01JTlVURVMQARIOCgpUVExfMV9IT1VSEAIinwEKC0NvbnRlbnRQYXJ0Eg4KBHRleHQYASABKAlIABIoCgVpbWFnZRgCIAEoCzIXLnNpZ25hbGJveC52MS5JbWFnZVBhcnRIABImCgRmaWxlGAQgASgLMhYuc2lnbmFsYm94LnYxLkZpbGVQYXJ0SAASJgoFY2FjaGUYAyABKAsyFy5zaWduYWxib3gudjEuQ2FjaGVIaW50QgYKBHBhcnQiUwoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkSGgoScHJvdmlkZXJfc2lnbmF0dXJlGAQgASgJIrkBCgdNZXNzYWdlEiAKBHJvbGUYASABKA4yEi5zaWduYWxib3gudjEuUm9sZRIqCgdjb250ZW50GAIgAygLMhkuc2lnbmFsYm94LnYxLkNvbnRlbnRQYXJ0EioKCnRvb2xfY2FsbHMYAyADKAsyFi5zaWduYWxib3gudjEuVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAQgASgJEgwKBG5hbWUYBSABKAkSEAoIaXNfZXJyb3IYBiABKAgiZgoEVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnN0cmljdBgEIAEoCCJUCgpUb29sQ2hvaWNlEiwKBG1vZGUYASABKA4yHC5zaWduYWxib3gudjEuVG9vbENob2ljZU1vZGVIABIOCgR0b29sGAIgASgJSABCCAoGY2hvaWNlIugBCg5SZXNwb25zZUZvcm1hdBIvCgR0eXBlGAEgASgOMiEuc2lnbmFsYm94LnYxLlJlc3BvbnNlRm9ybWF0LlR5cGUSEwoLc2NoZW1hX25hbWUYAiABKAkSJwoGc2NoZW1hGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJpY3QYBCABKAgiVwoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDQoJVFlQRV9URVhUEAESFAoQVFlQRV9KU09OX09CSkVDVBACEhQKEFRZUEVfSlNPTl9TQ0hFTUEQAyKoAQoIVGltZW91dHMSGwoOZmlyc3RfdG9rZW5fbXMYASABKA1IAIgBARIUCgdpZGxlX21zGAIgASgNSAGIAQESFwoKYXR0ZW1wdF9tcxgDIAEoDUgCiAEBEhUKCHRvdGFsX21zGAQgASgNSAOIAQFCEQoPX2ZpcnN0X3Rva2VuX21zQgoKCF9pZGxlX21zQg0KC19hdHRlbXB0X21zQgsKCV90b3RhbF9tcyKJAwoOUm91dGluZ09wdGlvbnMSEQoJZmFsbGJhY2tzGAEgAygJEhMKC25vX2ZhbGxiYWNrGAIgASgIEiAKBHRhc2sYAyABKA4yEi5zaWduYWxib3gudjEuVGFzaxIeChFtYXhfY29zdF9uYW5vX3VzZBgEIAEoA0gAiAEBEhsKDm1heF9sYXRlbmN5X21zGAUgASgNSAGIAQESNwoVcmVxdWlyZWRfY2FwYWJpbGl0aWVzGAYgAygOMhguc2lnbmFsYm94LnYxLkNhcGFiaWxpdHkSEgoKc3RpY2t5X2tleRgHIAEoCRIoCgh0aW1lb3V0cxgIIAEoCzIWLnNpZ25hbGJveC52MS5UaW1lb3V0cxIUCgxtYXhfYXR0ZW1wdHMYCSABKA0SIgoaZmFsbGJhY2tfb25fY29udGVudF9maWx0ZXIYCiABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYCyABKA1CFAoSX21heF9jb3N0X25hbm9fdXNkQhEKD19tYXhfbGF0ZW5jeV9tcyJKCgxDYWNoZU9wdGlvbnMSJQoEbW9kZRgBIAEoDjIXLnNpZ25hbGJveC52MS5DYWNoZU1vZGUSEwoLdHRsX3NlY29uZHMYAiABKA0iyQYKC0NoYXRSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEicKCG1lc3NhZ2VzGAIgAygLMhUuc2lnbmFsYm94LnYxLk1lc3NhZ2USGAoLdGVtcGVyYXR1cmUYAyABKAFIAIgBARISCgV0b3BfcBgEIAEoAUgBiAEBEh4KEW1heF9vdXRwdXRfdG9rZW5zGAUgASgNSAKIAQESDAoEc3RvcBgGIAMoCRIRCgRzZWVkGAcgASgDSAOIAQESNQoPcmVzcG9uc2VfZm9ybWF0GAggASgLMhwuc2lnbmFsYm94LnYxLlJlc3BvbnNlRm9ybWF0EiEKBXRvb2xzGAkgAygLMhIuc2lnbmFsYm94LnYxLlRvb2wSLQoLdG9vbF9jaG9pY2UYCiABKAsyGC5zaWduYWxib3gudjEuVG9vbENob2ljZRIgChNwYXJhbGxlbF90b29sX2NhbGxzGAsgASgISASIAQESHQoQcHJlc2VuY2VfcGVuYWx0eRgMIAEoAUgFiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GA0gASgBSAaIAQESNwoQcmVhc29uaW5nX2VmZm9ydBgOIAEoDjIdLnNpZ25hbGJveC52MS5SZWFzb25pbmdFZmZvcnQSLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxIpCgVjYWNoZRgVIAEoCzIaLnNpZ25hbGJveC52MS5DYWNoZU9wdGlvbnMSEgoKZ3VhcmRyYWlscxgWIAMoCRIMCgR1c2VyGB4gASgJEgwKBHRhZ3MYHyADKAkSOQoIbWV0YWRhdGEYICADKAsyJy5zaWduYWxib3gudjEuQ2hhdFJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIUChJfbWF4X291dHB1dF90b2tlbnNCBwoFX3NlZWRCFgoUX3BhcmFsbGVsX3Rvb2xfY2FsbHNCEwoRX3ByZXNlbmNlX3BlbmFsdHlCFAoSX2ZyZXF1ZW5jeV9wZW5hbHR5IisKCkFkanVzdG1lbnQSDQoFZmllbGQYASABKAkSDgoGZGV0YWlsGAIgASgJIk4KC1JvdXRpbmdJbmZvEg0KBXJvdXRlGAEgASgJEg0KBWFsaWFzGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEg8KB3ZhcmlhbnQYBCABKAkiUwoGVGltaW5nEhIKCmxhdGVuY3lfbXMYASABKA0SFAoHdHRmdF9tcxgCIAEoDUgAiAEBEhMKC292ZXJoZWFkX3VzGAMgASgNQgoKCF90dGZ0X21zIpYECgxDaGF0UmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRImCgdtZXNzYWdlGAYgASgLMhUuc2lnbmFsYm94LnYxLk1lc3NhZ2USEQoJcmVhc29uaW5nGAcgASgJEg8KB3JlZnVzYWwYCCABKAkSMQoNZmluaXNoX3JlYXNvbhgJIAEoDjIaLnNpZ25hbGJveC52MS5GaW5pc2hSZWFzb24SGQoRcmF3X2ZpbmlzaF9yZWFzb24YCiABKAkSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EicKCGF0dGVtcHRzGA0gAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSKgoHcm91dGluZxgOIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxIkCgZ0aW1pbmcYDyABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEhEKCWNhY2hlX2hpdBgQIAEoCBItCgthZGp1c3RtZW50cxgRIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBIgASgJIpUCCgtTdHJlYW1TdGFydBIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEioKB3JvdXRpbmcYBiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SEQoJY2FjaGVfaGl0GAcgASgIEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYCSABKAkSLQoOcHJpb3JfYXR0ZW1wdHMYCiADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdCJtCg1Ub29sQ2FsbERlbHRhEg0KBWluZGV4GAEgASgNEgoKAmlkGAIgASgJEgwKBG5hbWUYAyABKAkSFwoPYXJndW1lbnRzX2RlbHRhGAQgASgJEhoKEnByb3ZpZGVyX3NpZ25hdHVyZRgFIAEoCSJwCgtTdHJlYW1EZWx0YRIMCgR0ZXh0GAEgASgJEhEKCXJlYXNvbmluZxgCIAEoCRIvCgp0b29sX2NhbGxzGAMgAygLMhsuc2lnbmFsYm94LnYxLlRvb2xDYWxsRGVsdGESDwoHcmVmdXNhbBgEIAEoCSK4AgoMU3RyZWFtRmluaXNoEjEKDWZpbmlzaF9yZWFzb24YASABKA4yGi5zaWduYWxib3gudjEuRmluaXNoUmVhc29uEhkKEXJhd19maW5pc2hfcmVhc29uGAIgASgJEiIKBXVzYWdlGAMgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYBCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgFIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EiQKBnRpbWluZxgGIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSFgoOcHJvdmlkZXJfbW9kZWwYByABKAkSLQoLYWRqdXN0bWVudHMYCCADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudCKaAQoJQ2hhdEV2ZW50EioKBXN0YXJ0GAEgASgLMhkuc2lnbmFsYm94LnYxLlN0cmVhbVN0YXJ0SAASKgoFZGVsdGEYAiABKAsyGS5zaWduYWxib3gudjEuU3RyZWFtRGVsdGFIABIsCgZmaW5pc2gYAyABKAsyGi5zaWduYWxib3gudjEuU3RyZWFtRmluaXNoSABCBwoFZXZlbnQqcwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEEhIKDlJPTEVfREVWRUxPUEVSEAUqbwoLSW1hZ2VEZXRhaWwSHAoYSU1BR0VfREVUQUlMX1VOU1BFQ0lGSUVEEAASFQoRSU1BR0VfREVUQUlMX0FVVE8QARIUChBJTUFHRV9ERVRBSUxfTE9XEAISFQoRSU1BR0VfREVUQUlMX0hJR0gQAyqHAQoOVG9vbENob2ljZU1vZGUSIAocVE9PTF9DSE9JQ0VfTU9ERV9VTlNQRUNJRklFRBAAEhkKFVRPT0xfQ0hPSUNFX01PREVfQVVUTxABEhkKFVRPT0xfQ0hPSUNFX01PREVfTk9ORRACEh0KGVRPT0xfQ0hPSUNFX01PREVfUkVRVUlSRUQQAyp6CgRUYXNrEhQKEFRBU0tfVU5TUEVDSUZJRUQQABIPCgtUQVNLX0NPRElORxABEhIKDlRBU0tfUkVBU09OSU5HEAISEQoNVEFTS19DUkVBVElWRRADEg8KC1RBU0tfU0lNUExFEAQSEwoPVEFTS19NVUxUSU1PREFMEAUqagoJQ2FjaGVNb2RlEhoKFkNBQ0hFX01PREVfVU5TUEVDSUZJRUQQABISCg5DQUNIRV9NT0RFX1VTRRABEhUKEUNBQ0hFX01PREVfQllQQVNTEAISFgoSQ0FDSEVfTU9ERV9SRUZSRVNIEAMqowEKD1JlYXNvbmluZ0VmZm9ydBIgChxSRUFTT05JTkdfRUZGT1JUX1VOU1BFQ0lGSUVEEAASHAoYUkVBU09OSU5HX0VGRk9SVF9NSU5JTUFMEAESGAoUUkVBU09OSU5HX0VGRk9SVF9MT1cQAhIbChdSRUFTT05JTkdfRUZGT1JUX01FRElVTRADEhkKFVJFQVNPTklOR19FRkZPUlRfSElHSBAEKtEBCgxGaW5pc2hSZWFzb24SHQoZRklOSVNIX1JFQVNPTl9VTlNQRUNJRklFRBAAEhYKEkZJTklTSF9SRUFTT05fU1RPUBABEhgKFEZJTklTSF9SRUFTT05fTEVOR1RIEAISHAoYRklOSVNIX1JFQVNPTl9UT09MX0NBTExTEAMSIAocRklOSVNIX1JFQVNPTl9DT05URU5UX0ZJTFRFUhAEEhcKE0ZJTklTSF9SRUFTT05fRVJST1IQBRIXChNGSU5JU0hfUkVBU09OX09USEVSEAYykAEKC0NoYXRTZXJ2aWNlEkEKCENvbXBsZXRlEhkuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Ghouc2lnbmFsYm94LnYxLkNoYXRSZXNwb25zZRI+CgZTdHJlYW0SGS5zaWduYWxib3gudjEuQ2hhdFJlcXVlc3QaFy5zaWduYWxib3gudjEuQ2hhdEV2ZW50MAFiBnByb3RvMw", [file_google_protobuf_struct, file_signalbox_v1_common]);
 
 /**
  * An image in a user message: a URL (https or data:) or raw bytes with their media type.
@@ -65,6 +65,43 @@ export const ImagePartSchema: GenMessage<ImagePart> = /*@__PURE__*/
   messageDesc(file_signalbox_v1_chat, 0);
 
 /**
+ * A document the model reads, sent as bytes (user messages only): a PDF or a text file. Each
+ * provider gets it in its own form: OpenAI's file part, Anthropic's and Bedrock's document blocks,
+ * Gemini's inline data. A PDF is estimated at 2,000 input tokens a page until the provider counts it.
+ *
+ * @generated from message signalbox.v1.FilePart
+ */
+export type FilePart = Message$1<"signalbox.v1.FilePart"> & {
+  /**
+   * The file's bytes (base64 in JSON); required.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+
+  /**
+   * "application/pdf", "text/plain", "text/markdown", "text/csv" or "text/html"; required.
+   *
+   * @generated from field: string media_type = 2;
+   */
+  mediaType: string;
+
+  /**
+   * The file's name or title (Anthropic's document title, Bedrock's document name).
+   *
+   * @generated from field: string filename = 3;
+   */
+  filename: string;
+};
+
+/**
+ * Describes the message signalbox.v1.FilePart.
+ * Use `create(FilePartSchema)` to create a new message.
+ */
+export const FilePartSchema: GenMessage<FilePart> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_chat, 1);
+
+/**
  * A prompt-cache breakpoint on a content part: the provider may cache the prompt up to and
  * including this part. Passed to Anthropic as `cache_control: {type: "ephemeral", ttl}` (at most 4
  * per request; the gateway drops the rest and says so in the adjustments). Providers that cache
@@ -84,7 +121,7 @@ export type CacheHint = Message$1<"signalbox.v1.CacheHint"> & {
  * Use `create(CacheHintSchema)` to create a new message.
  */
 export const CacheHintSchema: GenMessage<CacheHint> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 1);
+  messageDesc(file_signalbox_v1_chat, 2);
 
 /**
  * How long the cached prefix lives.
@@ -123,7 +160,7 @@ export type CacheHint_Ttl = (typeof CacheHint_Ttl)[keyof typeof CacheHint_Ttl] |
  * Describes the enum signalbox.v1.CacheHint.Ttl.
  */
 export const CacheHint_TtlSchema: GenEnum<CacheHint_Ttl> = /*@__PURE__*/
-  enumDesc(file_signalbox_v1_chat, 1, 0);
+  enumDesc(file_signalbox_v1_chat, 2, 0);
 
 /**
  * One piece of a message's content.
@@ -146,6 +183,12 @@ export type ContentPart = Message$1<"signalbox.v1.ContentPart"> & {
      */
     value: ImagePart;
     case: "image";
+  } | {
+    /**
+     * @generated from field: signalbox.v1.FilePart file = 4;
+     */
+    value: FilePart;
+    case: "file";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -161,7 +204,7 @@ export type ContentPart = Message$1<"signalbox.v1.ContentPart"> & {
  * Use `create(ContentPartSchema)` to create a new message.
  */
 export const ContentPartSchema: GenMessage<ContentPart> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 2);
+  messageDesc(file_signalbox_v1_chat, 3);
 
 /**
  * A tool call made by the assistant.
@@ -203,7 +246,7 @@ export type ToolCall = Message$1<"signalbox.v1.ToolCall"> & {
  * Use `create(ToolCallSchema)` to create a new message.
  */
 export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 3);
+  messageDesc(file_signalbox_v1_chat, 4);
 
 /**
  * One message of the conversation.
@@ -257,7 +300,7 @@ export type Message = Message$1<"signalbox.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 4);
+  messageDesc(file_signalbox_v1_chat, 5);
 
 /**
  * A tool the model may call.
@@ -297,7 +340,7 @@ export type Tool = Message$1<"signalbox.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 5);
+  messageDesc(file_signalbox_v1_chat, 6);
 
 /**
  * Tool choice: a mode, or one named tool that must be called.
@@ -330,7 +373,7 @@ export type ToolChoice = Message$1<"signalbox.v1.ToolChoice"> & {
  * Use `create(ToolChoiceSchema)` to create a new message.
  */
 export const ToolChoiceSchema: GenMessage<ToolChoice> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 6);
+  messageDesc(file_signalbox_v1_chat, 7);
 
 /**
  * Output format constraints.
@@ -366,7 +409,7 @@ export type ResponseFormat = Message$1<"signalbox.v1.ResponseFormat"> & {
  * Use `create(ResponseFormatSchema)` to create a new message.
  */
 export const ResponseFormatSchema: GenMessage<ResponseFormat> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 7);
+  messageDesc(file_signalbox_v1_chat, 8);
 
 /**
  * @generated from enum signalbox.v1.ResponseFormat.Type
@@ -406,7 +449,7 @@ export type ResponseFormat_Type = (typeof ResponseFormat_Type)[keyof typeof Resp
  * Describes the enum signalbox.v1.ResponseFormat.Type.
  */
 export const ResponseFormat_TypeSchema: GenEnum<ResponseFormat_Type> = /*@__PURE__*/
-  enumDesc(file_signalbox_v1_chat, 7, 0);
+  enumDesc(file_signalbox_v1_chat, 8, 0);
 
 /**
  * Time limits for this request. Each overrides the route's own setting when smaller.
@@ -448,7 +491,7 @@ export type Timeouts = Message$1<"signalbox.v1.Timeouts"> & {
  * Use `create(TimeoutsSchema)` to create a new message.
  */
 export const TimeoutsSchema: GenMessage<Timeouts> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 8);
+  messageDesc(file_signalbox_v1_chat, 9);
 
 /**
  * How the router may place this request.
@@ -539,7 +582,7 @@ export type RoutingOptions = Message$1<"signalbox.v1.RoutingOptions"> & {
  * Use `create(RoutingOptionsSchema)` to create a new message.
  */
 export const RoutingOptionsSchema: GenMessage<RoutingOptions> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 9);
+  messageDesc(file_signalbox_v1_chat, 10);
 
 /**
  * Response cache options.
@@ -565,7 +608,7 @@ export type CacheOptions = Message$1<"signalbox.v1.CacheOptions"> & {
  * Use `create(CacheOptionsSchema)` to create a new message.
  */
 export const CacheOptionsSchema: GenMessage<CacheOptions> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 10);
+  messageDesc(file_signalbox_v1_chat, 11);
 
 /**
  * A chat completion request (for Complete, Stream and RouteService.Route).
@@ -706,7 +749,7 @@ export type ChatRequest = Message$1<"signalbox.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 11);
+  messageDesc(file_signalbox_v1_chat, 12);
 
 /**
  * Something the gateway changed about the request, reported so the caller is never surprised:
@@ -737,7 +780,7 @@ export type Adjustment = Message$1<"signalbox.v1.Adjustment"> & {
  * Use `create(AdjustmentSchema)` to create a new message.
  */
 export const AdjustmentSchema: GenMessage<Adjustment> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 12);
+  messageDesc(file_signalbox_v1_chat, 13);
 
 /**
  * Where the request was routed.
@@ -779,7 +822,7 @@ export type RoutingInfo = Message$1<"signalbox.v1.RoutingInfo"> & {
  * Use `create(RoutingInfoSchema)` to create a new message.
  */
 export const RoutingInfoSchema: GenMessage<RoutingInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 13);
+  messageDesc(file_signalbox_v1_chat, 14);
 
 /**
  * Timings of the whole request as the gateway saw it.
@@ -814,7 +857,7 @@ export type Timing = Message$1<"signalbox.v1.Timing"> & {
  * Use `create(TimingSchema)` to create a new message.
  */
 export const TimingSchema: GenMessage<Timing> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 14);
+  messageDesc(file_signalbox_v1_chat, 15);
 
 /**
  * The answer to a Complete call.
@@ -948,7 +991,7 @@ export type ChatResponse = Message$1<"signalbox.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 15);
+  messageDesc(file_signalbox_v1_chat, 16);
 
 /**
  * Sent once, right before the first delta: which deployment is answering.
@@ -1014,7 +1057,7 @@ export type StreamStart = Message$1<"signalbox.v1.StreamStart"> & {
  * Use `create(StreamStartSchema)` to create a new message.
  */
 export const StreamStartSchema: GenMessage<StreamStart> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 16);
+  messageDesc(file_signalbox_v1_chat, 17);
 
 /**
  * A fragment of a tool call. The first fragment of a call carries id and name; later ones only
@@ -1056,7 +1099,7 @@ export type ToolCallDelta = Message$1<"signalbox.v1.ToolCallDelta"> & {
  * Use `create(ToolCallDeltaSchema)` to create a new message.
  */
 export const ToolCallDeltaSchema: GenMessage<ToolCallDelta> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 17);
+  messageDesc(file_signalbox_v1_chat, 18);
 
 /**
  * New content.
@@ -1090,7 +1133,7 @@ export type StreamDelta = Message$1<"signalbox.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 18);
+  messageDesc(file_signalbox_v1_chat, 19);
 
 /**
  * Sent once, last: how it ended and what it cost.
@@ -1147,7 +1190,7 @@ export type StreamFinish = Message$1<"signalbox.v1.StreamFinish"> & {
  * Use `create(StreamFinishSchema)` to create a new message.
  */
 export const StreamFinishSchema: GenMessage<StreamFinish> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 19);
+  messageDesc(file_signalbox_v1_chat, 20);
 
 /**
  * One event of a Stream.
@@ -1184,7 +1227,7 @@ export type ChatEvent = Message$1<"signalbox.v1.ChatEvent"> & {
  * Use `create(ChatEventSchema)` to create a new message.
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 20);
+  messageDesc(file_signalbox_v1_chat, 21);
 
 /**
  * Who wrote a message.

@@ -14,7 +14,8 @@
 //   - top_k reaches Anthropic deployments only (OpenAI has none; Gemini's is not mapped);
 //   - metadata.user_id is the call's user; the anthropic-beta header is passed to Anthropic
 //     deployments; a `signalbox` object takes the same routing options as the OpenAI door.
-// Not supported, refused with a 400: document blocks, server tools,
+// Document blocks: base64 PDFs and plain-text sources (title kept); URL and file sources, custom
+// content, context and citations are refused. Not supported, refused with a 400: server tools,
 // mcp_servers and container. Ignored: service_tier, top-level cache_control, cache_control on
 // tool_use blocks, output_config.effort without thinking, and fields Anthropic adds later.
 
@@ -78,6 +79,34 @@ function imagePart(b: Json, path: string): ContentPart {
     return withCache({ type: "image", url }, hint);
   }
   return bad(`${path}.source.type`, `must be "base64" or "url", got ${JSON.stringify(src.type)}`);
+}
+
+/**
+ * A document block: a base64 PDF or a plain-text source, its title as the file's name. URL and
+ * file sources (the gateway does not fetch), custom content, context and citations are refused.
+ */
+function documentPart(b: Json, path: string): ContentPart {
+  const src = obj(b, "source", `${path}.source`) ?? bad(`${path}.source`, "Field required");
+  const title = str(b, "title", `${path}.title`);
+  if (b.context !== undefined && b.context !== null) bad(`${path}.context`, "document context is not supported by this gateway; put it in a text block");
+  const citations = obj(b, "citations", `${path}.citations`);
+  if (citations && citations.enabled === true) bad(`${path}.citations`, "citations are not supported by this gateway");
+  const hint = cacheHint(b, path);
+  const named = title ? { filename: title } : {};
+  if (src.type === "base64") {
+    const mt = str(src, "media_type", `${path}.source.media_type`) ?? bad(`${path}.source.media_type`, "Field required");
+    if (mt !== "application/pdf") bad(`${path}.source.media_type`, "Input should be 'application/pdf'");
+    const data = str(src, "data", `${path}.source.data`) ?? bad(`${path}.source.data`, "Field required");
+    return withCache({ type: "file", data: Buffer.from(data, "base64"), mediaType: mt, ...named }, hint);
+  }
+  if (src.type === "text") {
+    const mt = str(src, "media_type", `${path}.source.media_type`) ?? bad(`${path}.source.media_type`, "Field required");
+    if (mt !== "text/plain") bad(`${path}.source.media_type`, "Input should be 'text/plain'");
+    const data = str(src, "data", `${path}.source.data`) ?? bad(`${path}.source.data`, "Field required");
+    return withCache({ type: "file", data: Buffer.from(data, "utf8"), mediaType: mt, ...named }, hint);
+  }
+  if (src.type === "url" || src.type === "file") bad(`${path}.source.type`, `${src.type} sources are not supported by this gateway (it does not fetch files): send the document as base64 or text`);
+  return bad(`${path}.source.type`, `must be "base64" or "text", got ${JSON.stringify(src.type)}`);
 }
 
 function toolResultContent(b: Json, path: string): ContentPart[] {
@@ -179,6 +208,9 @@ function messages(v: unknown, system: ChatMessage[]): ChatMessage[] {
         case "image":
           user.push(imagePart(b, p));
           break;
+        case "document":
+          user.push(documentPart(b, p));
+          break;
         case "tool_result": {
           const id = str(b, "tool_use_id", `${p}.tool_use_id`) ?? bad(`${p}.tool_use_id`, "Field required");
           const name = open.get(id);
@@ -204,9 +236,9 @@ function messages(v: unknown, system: ChatMessage[]): ChatMessage[] {
 }
 
 function blockType(b: Json, path: string): never {
-  if (b.type === "document" || b.type === "search_result" || b.type === "container_upload") bad(`${path}.type`, `${String(b.type)} blocks are not supported by this gateway`);
+  if (b.type === "search_result" || b.type === "container_upload") bad(`${path}.type`, `${String(b.type)} blocks are not supported by this gateway`);
   if (typeof b.type === "string" && (b.type.startsWith("server_tool") || b.type.endsWith("_tool_result"))) bad(`${path}.type`, `server tool blocks are not supported by this gateway`);
-  return bad(`${path}.type`, `Input tag ${JSON.stringify(b.type)} does not match any of the expected tags: 'text', 'image', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'`);
+  return bad(`${path}.type`, `Input tag ${JSON.stringify(b.type)} does not match any of the expected tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'`);
 }
 
 /** `system`: a string, or text blocks (one system message each, keeping its cache breakpoint). */
@@ -277,6 +309,8 @@ function thinking(body: Json, maxTokens: number | undefined): Pick<UpstreamReque
 const FIELDS: FieldNames = {
   maxOutputTokens: "max_tokens",
   image: "source",
+  fileData: "source.data",
+  fileMediaType: "source.media_type",
   responseFormatSchema: "output_config.format.schema",
   responseFormatName: "output_config.format",
   toolChoiceTool: "tool_choice.name",

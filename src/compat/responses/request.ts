@@ -14,7 +14,7 @@ import type { ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFor
 import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
-import { arr, bad, bool, doorCall, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
+import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
 
 /** What the response echoes of the request (OpenAI returns the request's settings with the answer). */
 export interface ResponsesEcho {
@@ -107,11 +107,15 @@ function contentParts(v: unknown, path: string, role: string): ContentPart[] {
         if (detail !== undefined && !DETAILS.has(detail)) bad(`${pp}.detail`, `must be auto, low or high, got "${detail}"`);
         return { type: "image", url, ...(detail ? { detail: detail as "auto" | "low" | "high" } : {}) };
       }
-      case "input_file":
-        bad(`${pp}.type`, "file inputs are not supported by the gateway; send text as input_text and images as input_image");
-      // falls through (bad never returns)
+      case "input_file": {
+        if (role !== "user") bad(`${pp}.type`, "files are only allowed in user messages");
+        if (p.file_id !== undefined) bad(`${pp}.file_id`, "uploaded files are not supported by the gateway; send the file's bytes as file_data (a base64 data: URL)");
+        if (p.file_url !== undefined) bad(`${pp}.file_url`, "the gateway does not fetch files; send the file's bytes as file_data (a base64 data: URL)");
+        const data = str(p, "file_data", `${pp}.file_data`) ?? bad(`${pp}.file_data`, "is required");
+        return fileFromDataUrl(data, `${pp}.file_data`, str(p, "filename", `${pp}.filename`));
+      }
       default:
-        bad(`${pp}.type`, `must be input_text, input_image${role === "assistant" ? ", output_text or refusal" : ""}, got ${JSON.stringify(p.type)}`);
+        bad(`${pp}.type`, `must be input_text, input_image, input_file${role === "assistant" ? ", output_text or refusal" : ""}, got ${JSON.stringify(p.type)}`);
     }
   });
 }
@@ -255,6 +259,8 @@ function textFormat(text: Json | undefined): { format?: ResponseFormat; echo: Re
 const FIELDS: FieldNames = {
   maxOutputTokens: "max_output_tokens",
   image: "image_url",
+  fileData: "file_data",
+  fileMediaType: "file_data",
   responseFormatSchema: "text.format.schema",
   responseFormatName: "text.format.name",
   toolChoiceTool: "tool_choice.name",

@@ -27,7 +27,8 @@ export interface AnthropicImageBlock {
 
 export interface AnthropicDocumentBlock {
   type: "document";
-  source: AnthropicImageSource;
+  source: AnthropicImageSource | { type: "text"; media_type: "text/plain"; data: string };
+  title?: string;
   cache_control?: AnthropicCacheControl;
 }
 

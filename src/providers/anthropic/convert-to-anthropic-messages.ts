@@ -3,7 +3,7 @@
 
 import { Buffer } from "node:buffer";
 import type { CacheHint, ChatMessage, ContentPart, ToolChoice, ToolDef } from "../types.ts";
-import { ProviderError } from "../types.ts";
+import { fileText, ProviderError } from "../types.ts";
 import type {
   AnthropicCacheControl,
   AnthropicContentBlock,
@@ -66,12 +66,22 @@ function convertImage(part: Extract<ContentPart, { type: "image" }>): AnthropicI
   throw badRequest("images must be https: or data: URLs, or bytes");
 }
 
-/** Text and image parts as blocks; empty text is dropped (the API rejects empty text blocks). */
+/** A document: a PDF as base64, a text document (Markdown, CSV and HTML too) as plain text. */
+function convertFile(part: Extract<ContentPart, { type: "file" }>): AnthropicDocumentBlock {
+  const text = fileText(part);
+  const source: AnthropicDocumentBlock["source"] =
+    text !== undefined ? { type: "text", media_type: "text/plain", data: text } : { type: "base64", media_type: part.mediaType, data: Buffer.from(part.data).toString("base64") };
+  return { type: "document", source, ...(part.filename ? { title: part.filename } : {}) };
+}
+
+/** Text, image and file parts as blocks; empty text is dropped (the API rejects empty text blocks). */
 function convertParts(parts: ContentPart[]): (AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock)[] {
   const out: (AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock)[] = [];
   for (const p of parts) {
     if (p.type === "text") {
       if (p.text !== "") out.push({ type: "text", text: p.text, ...cacheControl(p.cache) });
+    } else if (p.type === "file") {
+      out.push({ ...convertFile(p), ...cacheControl(p.cache) });
     } else {
       out.push({ ...convertImage(p), ...cacheControl(p.cache) });
     }

@@ -16,8 +16,10 @@ export interface BedrockImageBlock {
   image: { format: BedrockImageFormat; source: { bytes: string } };
 }
 
+export type BedrockDocumentFormat = "pdf" | "csv" | "doc" | "docx" | "xls" | "xlsx" | "html" | "txt" | "md";
+
 export interface BedrockDocumentBlock {
-  document: { format: "pdf"; name: string; source: { bytes: string } };
+  document: { format: BedrockDocumentFormat; name: string; source: { bytes: string } };
 }
 
 export interface BedrockTextBlock {

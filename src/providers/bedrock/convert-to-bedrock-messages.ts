@@ -9,6 +9,7 @@ import type {
   BedrockCachePoint,
   BedrockContentBlock,
   BedrockDocumentBlock,
+  BedrockDocumentFormat,
   BedrockImageBlock,
   BedrockImageFormat,
   BedrockMessage,
@@ -50,6 +51,30 @@ function mediaBlock(mediaType: string, b64: string, n: number): BedrockImageBloc
   return { image: { format, source: { bytes: b64 } } };
 }
 
+const DOCUMENT_FORMATS: Record<string, BedrockDocumentFormat> = {
+  "application/pdf": "pdf",
+  "text/plain": "txt",
+  "text/markdown": "md",
+  "text/csv": "csv",
+  "text/html": "html",
+};
+
+/**
+ * A file as a Converse document. Its name (unique in the request; Converse allows letters, digits,
+ * single spaces, hyphens, parentheses and square brackets) is the file's, cleaned, numbered.
+ */
+function convertFile(part: Extract<ContentPart, { type: "file" }>, n: number): BedrockDocumentBlock {
+  const format = DOCUMENT_FORMATS[part.mediaType];
+  if (!format) throw badRequest(`file media type "${part.mediaType}" is not supported`);
+  const base = (part.filename ?? "")
+    .replace(/\.[A-Za-z0-9]{1,5}$/, "")
+    .replace(/[^A-Za-z0-9\s\-()[\]]/g, "-")
+    .replace(/\s+/g, " ")
+    .trim()
+    .slice(0, 100);
+  return { document: { format, name: `${base || "document"}-${n}`, source: { bytes: Buffer.from(part.data).toString("base64") } } };
+}
+
 /** Converse takes image bytes only: an https URL is refused here rather than by a 400 upstream. */
 function convertImage(part: Extract<ContentPart, { type: "image" }>, n: number): BedrockImageBlock | BedrockDocumentBlock {
   if (part.data !== undefined) {
@@ -86,6 +111,8 @@ function convertParts(parts: ContentPart[], opts: ConvertOptions, c: Counter): (
     if (p.type === "text") {
       if (p.text.trim() === "") continue;
       out.push({ text: p.text });
+    } else if (p.type === "file") {
+      out.push(convertFile(p, ++c.docs));
     } else {
       out.push(convertImage(p, ++c.docs));
     }

@@ -4,7 +4,7 @@
 
 import type { ChatMessage, ContentPart, ModelParams, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../types.ts";
 import { geminiRule, nearestEffort } from "../../config/model-params.ts";
-import { ProviderError } from "../types.ts";
+import { fileText, ProviderError } from "../types.ts";
 import type {
   GeminiContent,
   GeminiFunctionResponsePart,
@@ -114,6 +114,12 @@ export function convertToGeminiMessages(
 
 function convertContentPart(p: ContentPart): GeminiRequestPart[] {
   if (p.type === "text") return p.text === "" ? [] : [{ text: p.text }];
+  if (p.type === "file") {
+    // A PDF goes inline; a text document as its text.
+    const text = fileText(p);
+    if (text !== undefined) return [{ text: p.filename ? `${p.filename}:\n${text}` : text }];
+    return [{ inlineData: { mimeType: p.mediaType, data: Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("base64") } }];
+  }
   if (p.data !== undefined) {
     if (!p.mediaType) throw badRequest("an image given as bytes needs a mediaType");
     return [{ inlineData: { mimeType: p.mediaType, data: Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("base64") } }];

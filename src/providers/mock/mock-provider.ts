@@ -17,7 +17,7 @@ function lastUserText(req: UpstreamRequest): string {
   for (let i = req.messages.length - 1; i >= 0; i--) {
     const m = req.messages[i];
     if (m.role !== "user") continue;
-    const text = m.content.map((p) => (p.type === "text" ? p.text : "[image]")).join(" ").trim();
+    const text = m.content.map((p) => (p.type === "text" ? p.text : p.type === "file" ? "[file]" : "[image]")).join(" ").trim();
     if (text) return text;
   }
   return "";

@@ -4,7 +4,7 @@
 // move to a user message after the turn's tool messages.
 
 import type { ChatMessage, ContentPart } from "../types.ts";
-import { ProviderError } from "../types.ts";
+import { fileText, ProviderError } from "../types.ts";
 import type { OpenAIContentPart, OpenAIMessage } from "./openai-api-types.ts";
 
 export interface ConvertMessagesOptions {
@@ -69,6 +69,13 @@ function convertMessage(m: ChatMessage, i: number, opts: ConvertMessagesOptions)
 
 function convertUserPart(p: ContentPart, i: number): OpenAIContentPart {
   if (p.type === "text") return { type: "text", text: p.text };
+  if (p.type === "file") {
+    // Chat Completions reads PDFs as file parts; a text document goes as its text.
+    const text = fileText(p);
+    if (text !== undefined) return { type: "text", text: p.filename ? `${p.filename}:\n${text}` : text };
+    const data = `data:${p.mediaType};base64,${Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("base64")}`;
+    return { type: "file", file: { ...(p.filename ? { filename: p.filename } : {}), file_data: data } };
+  }
   const url = imageUrl(p, i);
   return { type: "image_url", image_url: p.detail ? { url, detail: p.detail } : { url } };
 }
@@ -86,7 +93,7 @@ function imageUrl(p: Extract<ContentPart, { type: "image" }>, i: number): string
 function textOnly(m: ChatMessage, i: number): string {
   let text = "";
   for (const p of m.content) {
-    if (p.type !== "text") throw badRequest(`messages[${i}]: ${m.role} messages take text only (images go in user messages)`);
+    if (p.type !== "text") throw badRequest(`messages[${i}]: ${m.role} messages take text only (images and files go in user messages)`);
     text += p.text;
   }
   return text;

@@ -8,7 +8,8 @@ import type { JsonObject } from "../types.ts";
 
 export type OpenAIContentPart =
   | { type: "text"; text: string }
-  | { type: "image_url"; image_url: { url: string; detail?: "auto" | "low" | "high" } };
+  | { type: "image_url"; image_url: { url: string; detail?: "auto" | "low" | "high" } }
+  | { type: "file"; file: { file_data: string; filename?: string } };
 
 export interface OpenAIToolCallParam {
   id: string;

@@ -129,6 +129,31 @@ describe("bedrock: request", () => {
     assert.throws(() => buildBedrockRequestBody(req({ messages: [{ role: "user", content: [{ type: "image", data: PNG, mediaType: "image/bmp" }] }] })), /not supported/);
   });
 
+  test("files: documents with their format and a clean, numbered name", () => {
+    const pdf = Buffer.from("%PDF-1.4\n%%EOF");
+    const body = buildBedrockRequestBody(
+      req({
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "Compare these." },
+              { type: "file", data: pdf, mediaType: "application/pdf", filename: "Q3 report (final)_v2.pdf" },
+              { type: "file", data: Buffer.from("a,b\n1,2\n"), mediaType: "text/csv" },
+              { type: "file", data: Buffer.from("# Notes"), mediaType: "text/markdown", filename: "notes..md" },
+            ],
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(body.messages[0].content, [
+      { text: "Compare these." },
+      { document: { format: "pdf", name: "Q3 report (final)-v2-1", source: { bytes: pdf.toString("base64") } } },
+      { document: { format: "csv", name: "document-2", source: { bytes: Buffer.from("a,b\n1,2\n").toString("base64") } } },
+      { document: { format: "md", name: "notes--3", source: { bytes: Buffer.from("# Notes").toString("base64") } } },
+    ]);
+  });
+
   test("cache hints become cachePoint blocks where the model caches; dropped where it does not", () => {
     const messages: ChatMessage[] = [
       { role: "system", content: [{ type: "text", text: "Long system prompt", cache: { ttl: "1h" } }] },
