@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { fakeEmbedding } from "../fakes/common.ts";
-import { awsKeyId, cardNumber, envFor, errorInfo, lastRecord, metric, useFakes } from "./harness.ts";
+import { awsKeyId, cardNumber, envFor, errorInfo, lastRecord, metric, rejected, useFakes } from "./harness.ts";
 
 const fakes = useFakes();
 
@@ -69,15 +69,6 @@ async function embeddings(url: string, body: Record<string, unknown>): Promise<{
 }
 
 const sentInputs = () => fakes.openai.requests.filter((r) => r.path === "/v1/embeddings").map((r) => (r.body as { input: string[] }).input);
-
-async function rejected(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  assert.fail("expected the call to fail");
-}
 
 describe("input guardrails on embeddings", () => {
   test("/v1: a redaction changes what is sent, the vectors are the redacted text's, the answer and the record say so", async (t) => {

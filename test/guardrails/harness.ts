@@ -152,6 +152,16 @@ export async function v1(url: string, body: Record<string, unknown>): Promise<V1
   return out;
 }
 
+/** The ConnectError a call fails with (the test fails when it does not). */
+export async function rejected(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  assert.fail("expected the call to fail");
+}
+
 export function errorInfo(err: ConnectError): ErrorInfo {
   const [info] = err.findDetails(ErrorInfoSchema);
   assert.ok(info, `error has an ErrorInfo detail: ${err.message}`);

@@ -16,7 +16,7 @@ import { createSignalboxClient } from "@signalbox/client";
 import { hashKey } from "../../src/control/directory.ts";
 import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import { startTestGateway } from "../helpers/gateway.ts";
-import { ask, awsKeyId, cardNumber, errorInfo, gatewayYaml, githubToken, lastRecord, metric, OA, v1, envFor, useFakes } from "./harness.ts";
+import { ask, awsKeyId, cardNumber, errorInfo, gatewayYaml, githubToken, lastRecord, metric, OA, rejected, v1, envFor, useFakes } from "./harness.ts";
 
 const fakes = useFakes();
 
@@ -37,15 +37,6 @@ routes:
 `;
 
 const env = (t: TestContext, extra = EXTRA) => envFor(t, fakes, extra);
-
-async function rejected(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  assert.fail("expected the call to fail");
-}
 
 describe("a blocked input never reaches the upstream", () => {
   test("Connect: failed_precondition with ErrorInfo naming guardrail and category, not the text", async (t) => {
