@@ -386,6 +386,31 @@ describe("chat", () => {
     assert.equal(j.start.deployment, "mock/b");
     assert.equal(j.finish.attempts.length, 2);
   });
+
+  test("--file sends documents with the prompt; an unknown type or a missing file is bad usage", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "signalbox-cli-file-"));
+    try {
+      const notes = join(dir, "notes.md");
+      writeFileSync(notes, "# Release\nShip on Friday.\n");
+      const pdf = join(dir, "q3.pdf");
+      writeFileSync(pdf, "%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n");
+      // The mock says what it got: a file, a file, then the prompt.
+      const r = ok(await cli(["chat", "--model", "default", "--file", notes, "--file", pdf, "What ships?"]));
+      assert.match(r.stdout, /You said: "\[file\] \[file\] What ships\?"/);
+      const odd = join(dir, "data.xlsx");
+      writeFileSync(odd, "x");
+      for (const [path, why] of [
+        [odd, /--file .*data\.xlsx: unknown document type/],
+        [join(dir, "gone.pdf"), /--file .*gone\.pdf: no such file/],
+      ] as const) {
+        const bad = await cli(["chat", "--model", "default", "--file", path, "hi"]);
+        assert.equal(bad.code, 2, bad.stderr);
+        assert.match(bad.stderr, why);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("exit codes", () => {

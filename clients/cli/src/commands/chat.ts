@@ -1,9 +1,11 @@
 // `signalbox chat`: the answer streams to stdout as it arrives; who answered, the tokens and the
 // cost go to stderr afterwards, so `signalbox chat … > answer.txt` holds only the answer.
 
+import { readFileSync } from "node:fs";
+import { basename, extname } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { FailureKindSchema, StreamFinishSchema, StreamStartSchema, streamText, systemText, userText, AttemptOutcome } from "@signalbox/client";
+import { FailureKindSchema, StreamFinishSchema, StreamStartSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome } from "@signalbox/client";
 import { setup, traceLink, usageError } from "../context.ts";
 import { count, dollars, enumLabel, ms } from "../format.ts";
 import { json, note, out, spinner } from "../output.ts";
@@ -17,9 +19,14 @@ export function chatCommand(program: Command): void {
     .option("--model <model>", "a route, alias or deployment id", "default")
     .option("--system <text>", "a system message")
     .option("--max-output-tokens <n>", "cap the answer's length", parseCount(1))
-    .addHelpText("after", '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  git diff | signalbox chat --model smart --system "Review this diff"')
-    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number }, cmd: Command) => {
+    .option("--file <path>", "a document to send with the prompt: .pdf, .txt, .md, .csv or .html (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .addHelpText(
+      "after",
+      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"',
+    )
+    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number; file?: string[] }, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
+      const files = (o.file ?? []).map(readDocument);
       const prompt = words.length ? words.join(" ") : await readStdin();
       if (!prompt.trim()) throw usageError("no prompt", 'pass it as an argument (signalbox chat "Hello") or on stdin');
       const abort = new AbortController();
@@ -31,7 +38,7 @@ export function chatCommand(program: Command): void {
         sb.chat,
         {
           model: o.model,
-          messages: [...(o.system ? [systemText(o.system)] : []), userText(prompt)],
+          messages: [...(o.system ? [systemText(o.system)] : []), user([...files, textPart(prompt)])],
           maxOutputTokens: o.maxOutputTokens,
         },
         { signal: abort.signal },
@@ -73,6 +80,29 @@ export function chatCommand(program: Command): void {
         process.off("SIGINT", onSigint);
       }
     });
+}
+
+/** The media types `--file` knows, by extension. */
+const DOCUMENT_TYPES: Record<string, string> = {
+  ".pdf": "application/pdf",
+  ".txt": "text/plain",
+  ".md": "text/markdown",
+  ".csv": "text/csv",
+  ".html": "text/html",
+  ".htm": "text/html",
+};
+
+/** A `--file` as a document part; an unknown extension or an unreadable file is a usage error. */
+function readDocument(path: string) {
+  const mediaType = DOCUMENT_TYPES[extname(path).toLowerCase()];
+  if (!mediaType) throw usageError(`--file ${path}: unknown document type`, `use a ${Object.keys(DOCUMENT_TYPES).join(", ")} file`);
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (err) {
+    throw usageError(`--file ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, "check the path");
+  }
+  return fileBytes(data, mediaType, basename(path));
 }
 
 async function readStdin(): Promise<string> {
