@@ -2,18 +2,44 @@
 // (routes, aliases and deployments from ListModels) and the messages editor.
 
 import { useQuery } from "@connectrpc/connect-query";
-import { assistant, developer, type Message, RouteService, system, user } from "@signalbox/client";
+import { assistant, developer, fileBytes, type Message, RouteService, system, textPart, user } from "@signalbox/client";
 
 export type DraftRole = "system" | "developer" | "user" | "assistant";
+/** A document attached to a user message, read when it was picked. */
+export interface DraftFile {
+  name: string;
+  mediaType: string;
+  data: Uint8Array;
+}
 export interface DraftMessage {
   role: DraftRole;
   text: string;
+  /** User messages only. */
+  files?: DraftFile[];
 }
 
 const BUILD: Record<DraftRole, (t: string) => Message> = { system, developer, user, assistant: (t) => assistant(t) };
 
-/** The draft as request messages (empty ones left out). */
-export const toMessages = (draft: readonly DraftMessage[]): Message[] => draft.filter((m) => m.text.trim()).map((m) => BUILD[m.role](m.text));
+/** The documents the gateway takes, by extension (a browser's File.type is often empty for .md). */
+const DOCUMENT_TYPES: Record<string, string> = { pdf: "application/pdf", txt: "text/plain", md: "text/markdown", csv: "text/csv", html: "text/html", htm: "text/html" };
+const ACCEPT = Object.keys(DOCUMENT_TYPES).map((e) => `.${e}`).join(",");
+
+/** The draft as request messages (empty ones left out); a user message's files go before its text. */
+export const toMessages = (draft: readonly DraftMessage[]): Message[] =>
+  draft
+    .filter((m) => m.text.trim() || (m.role === "user" && m.files?.length))
+    .map((m) =>
+      m.role === "user" && m.files?.length ? user([...m.files.map((f) => fileBytes(f.data, f.mediaType, f.name)), ...(m.text.trim() ? [textPart(m.text)] : [])]) : BUILD[m.role](m.text),
+    );
+
+async function readFiles(list: FileList | null): Promise<DraftFile[]> {
+  const out: DraftFile[] = [];
+  for (const f of Array.from(list ?? [])) {
+    const mediaType = DOCUMENT_TYPES[f.name.split(".").pop()?.toLowerCase() ?? ""];
+    if (mediaType) out.push({ name: f.name, mediaType, data: new Uint8Array(await f.arrayBuffer()) });
+  }
+  return out;
+}
 
 /** Everything a request may name as `model`, grouped. */
 export function ModelSelect({ value, onChange, id }: { value: string; onChange: (v: string) => void; id?: string }) {
@@ -66,7 +92,38 @@ export function MessagesEditor({ messages, onChange }: { messages: DraftMessage[
             <option value="user">user</option>
             <option value="assistant">assistant</option>
           </select>
-          <textarea value={m.text} rows={m.role === "user" ? 3 : 2} onChange={(e) => set(i, { text: e.target.value })} aria-label={`Message ${i + 1} text`} />
+          <div className="message-body">
+            <textarea value={m.text} rows={m.role === "user" ? 3 : 2} onChange={(e) => set(i, { text: e.target.value })} aria-label={`Message ${i + 1} text`} />
+            {m.role === "user" && (
+              <div className="attachments" data-testid="attachments">
+                {(m.files ?? []).map((f, k) => (
+                  <span key={k} className="badge" data-testid="attachment">
+                    {f.name}{" "}
+                    <button type="button" className="icon" aria-label={`Remove ${f.name}`} onClick={() => set(i, { files: (m.files ?? []).filter((_, j) => j !== k) })}>
+                      ×
+                    </button>
+                  </span>
+                ))}
+                <label className="link">
+                  Attach a document
+                  <input
+                    type="file"
+                    accept={ACCEPT}
+                    multiple
+                    hidden
+                    aria-label={`Attach documents to message ${i + 1}`}
+                    onChange={(e) => {
+                      const input = e.target;
+                      void readFiles(input.files).then((files) => {
+                        set(i, { files: [...(m.files ?? []), ...files] });
+                        input.value = "";
+                      });
+                    }}
+                  />
+                </label>
+              </div>
+            )}
+          </div>
           <button type="button" className="icon" aria-label={`Remove message ${i + 1}`} onClick={() => onChange(messages.filter((_, j) => j !== i))} disabled={messages.length <= 1}>
             ×
           </button>

@@ -382,6 +382,27 @@ describe("console in Chromium", { skip }, () => {
     await shot(page, "playground");
   });
 
+  test("the playground attaches documents to a user message and sends them with it", async () => {
+    await go(page, "Playground");
+    await page.locator("select[name=model] option[value=default]").waitFor({ state: "attached" });
+    await page.locator("select[name=model]").selectOption("default");
+    await page.getByLabel("Message 1 text").fill("Summarise this");
+    await page.getByLabel("Attach documents to message 1").setInputFiles([
+      { name: "q3.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n") },
+      { name: "notes.md", mimeType: "", buffer: Buffer.from("# Notes\nShip Friday.\n") },
+    ]);
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=attachment]").length === 2);
+    assert.deepEqual((await page.getByTestId("attachment").allInnerTexts()).map((t) => t.replace("×", "").trim()), ["q3.pdf", "notes.md"]);
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("stream-finish").waitFor();
+    // The mock says what it got: two files, then the text.
+    assert.match(await page.getByTestId("answer").innerText(), /You said: "\[file\] \[file\] Summarise this"/);
+    // Removing one leaves the other.
+    await page.getByRole("button", { name: "Remove q3.pdf" }).click();
+    assert.deepEqual((await page.getByTestId("attachment").allInnerTexts()).map((t) => t.replace("×", "").trim()), ["notes.md"]);
+    await shot(page, "playground-files");
+  });
+
   test("a team key sees only its team, and no admin-only controls", async () => {
     const tp = await newPage();
     await signIn(tp, SEARCH, "team");
