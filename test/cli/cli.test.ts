@@ -205,6 +205,12 @@ describe("usage and requests", () => {
     assert.equal(filtered.rows[0].requests, "5");
     const hourly = ok(await cli(["usage", "--since", since, "--granularity", "hour"])).stdout;
     assertTable(hourly, ["BUCKET", "REQUESTS"], [new Date().toISOString().slice(0, 10)]);
+    // By operation: every request of this test was a chat.
+    const byOp = JSON.parse(ok(await cli(["usage", "--since", since, "--group-by", "operation", "--filter", "operation=chat", "--json"])).stdout);
+    assert.deepEqual(
+      byOp.rows.map((r: { group: Record<string, string> }) => r.group),
+      [{ operation: "chat" }],
+    );
   });
 
   test("requests: newest first, the API's JSON, CSV, and status filters", async () => {
