@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { AttemptOutcome, FailureKind, FinishReason, ToolChoiceMode } from "@signalbox/client";
+import { AttemptOutcome, FailureKind, FinishReason, ToolChoiceMode, fileBytes, textPart, user as userMessage } from "@signalbox/client";
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { startFakeBedrock, type BedrockErrorName, type FakeAwsCredentials, type FakeBedrock } from "../fakes/bedrock.ts";
 import {
@@ -168,6 +168,22 @@ describe("bedrock: tools and images", () => {
     assert.equal(info.failureKind, FailureKind.BAD_REQUEST);
     assert.match(err.message, /does not fetch image URLs/);
     assert.equal(fake.requests.length, 1, "the refused request never reached Bedrock");
+  });
+
+  test("files become document blocks the fake accepts: a PDF and a CSV, named after the files", async () => {
+    const t = await gws.start();
+    const pdf = Buffer.from("%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n");
+    const csv = Buffer.from("region,revenue\nnorth,10\n");
+    const res = await clientFor(t).chat.complete({
+      model: "bedrock",
+      messages: [userMessage([fileBytes(pdf, "application/pdf", "Q3 report.pdf"), fileBytes(csv, "text/csv", "revenue.csv"), textPart("Compare them.")])],
+    });
+    assert.match(String(res.message?.content[0].part.value), /^Echo: Compare them\./);
+    assert.deepEqual(converse()[0].body.messages[0].content, [
+      { document: { format: "pdf", name: "Q3 report-1", source: { bytes: pdf.toString("base64") } } },
+      { document: { format: "csv", name: "revenue-2", source: { bytes: csv.toString("base64") } } },
+      { text: "Compare them." },
+    ]);
   });
 });
 
