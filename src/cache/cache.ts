@@ -6,6 +6,7 @@
 // with earlier ones.
 
 import { createHash } from "node:crypto";
+import type { Config, DeploymentConfig } from "../config/types.ts";
 import type { RedisClient } from "../state/redis.ts";
 import type { FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
@@ -73,7 +74,7 @@ export function canonicalJson(v: unknown): string {
 export interface CacheKeyParts {
   /** The caller's team, or "*" when the route shares answers across teams. */
   scope: string;
-  /** The resolved model: the route that served the plan, or the deployment named directly. */
+  /** The resolved model (the route that served the plan, or the deployment named directly) and its answerIdentity. */
   target: string;
   /** The A/B variant (answers never cross variants, or the experiment would be blurred). */
   variant: string;
@@ -81,6 +82,38 @@ export interface CacheKeyParts {
   request: Omit<UpstreamRequest, "model">;
   /** max_output_tokens after key and route caps. */
   maxOutputTokens?: number;
+}
+
+/** Identities per config generation (a reload builds a new Config object: its entries start afresh). */
+const identities = new WeakMap<Config, Map<string, string>>();
+
+/**
+ * What decides the answers of a route or a deployment in one config generation, as a short hash:
+ * for a deployment its provider (name, type, base URL, mock settings; never credentials), model,
+ * base model and accepted parameters; for a route its own settings and every deployment its
+ * targets and variants name. Part of every cache key, so a reload that changes what answers a
+ * route (another model, another provider) starts that route's cache afresh while the others
+ * keep theirs. Computed once per generation and target.
+ */
+export function answerIdentity(config: Config, target: string): string {
+  let m = identities.get(config);
+  if (!m) identities.set(config, (m = new Map()));
+  let id = m.get(target);
+  if (id === undefined) {
+    const deployment = (name: string) => {
+      const d = config.deployments.find((x) => x.id === name);
+      if (!d) return name;
+      const p = config.providers.find((x) => x.name === d.provider);
+      const provider = p ? { name: p.name, type: p.type, baseUrl: p.baseUrl, mock: (p as { mock?: unknown }).mock } : d.provider;
+      const { id: did, model, baseModel, params } = d as DeploymentConfig;
+      return { id: did, model, baseModel, params, provider };
+    };
+    const route = config.routes.find((r) => r.name === target);
+    const body = route ? { route, deployments: [...route.targets, ...route.variants.flatMap((v) => v.targets)].map((t) => deployment(t.deployment)) } : { deployment: deployment(target) };
+    id = createHash("sha256").update(JSON.stringify(body)).digest("base64url").slice(0, 16);
+    m.set(target, id);
+  }
+  return id;
 }
 
 /** sha256 over the normalised request; 43 base64url characters. */

@@ -5,7 +5,7 @@
 // steps. The front doors only translate shapes and errors.
 
 import { trace } from "@opentelemetry/api";
-import { CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
+import { answerIdentity, CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHold, type Admission } from "../limits/admission.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
@@ -210,9 +210,10 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     const p = cachePolicy(r.call, r.cache, plan);
     if (!p || p.status === "bypass") return p && { ...p, key: "" };
     const call = r.call;
+    const target = plan.routing.route || plan.candidates[0]?.deployment.id || call.model;
     const key = cacheKey({
       scope: p.scope,
-      target: plan.routing.route || plan.candidates[0]?.deployment.id || call.model,
+      target: `${target}\n${answerIdentity(core.config, target)}`,
       variant: plan.routing.variant,
       request: call.request,
       maxOutputTokens: plan.maxOutputTokens,

@@ -5,7 +5,7 @@
 // Guardrails run their input stage on the texts before anything is answered, cached or not.
 
 import { trace } from "@opentelemetry/api";
-import { embeddingKey, packVector, unpackVector, type CachedVector } from "../cache/cache.ts";
+import { answerIdentity, embeddingKey, packVector, unpackVector, type CachedVector } from "../cache/cache.ts";
 import { guardEmbedInput, startRun, type GuardrailRun } from "../guardrails/engine.ts";
 import { executeEmbed, newExecution } from "../router/execute.ts";
 import type { Adjustment, AttemptRecord, Candidate, EmbedCall, Plan, RoutingInfo } from "../router/types.ts";
@@ -67,8 +67,13 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
       // Before any state round trip: a guardrail the request names must exist.
       const selected = guardrails.select(call, plan.routing.route);
       const cp = e.cachePolicy(call, r.cache, plan);
-      const keyFor = (deployment: string) => (input: string) =>
-        embeddingKey({ scope: cp!.scope, deployment, dimensions: call.request.dimensions, inputType: call.request.inputType, input });
+      // The deployment's identity is part of the key: a reload that gives the id another model
+      // never serves the old model's vectors.
+      const config = core.config;
+      const keyFor = (deployment: string) => {
+        const who = `${deployment}\n${answerIdentity(config, deployment)}`;
+        return (input: string) => embeddingKey({ scope: cp!.scope, deployment: who, dimensions: call.request.dimensions, inputType: call.request.inputType, input });
+      };
       // The vectors of the deployment the plan tries first; looked up while admission runs.
       const primary: Candidate = plan.candidates[0];
       const lookup = cp?.lookup ? cache.getVectors(inputs.map(keyFor(primary.deployment.id))) : undefined;

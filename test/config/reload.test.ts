@@ -215,6 +215,44 @@ describe("reload in process", () => {
   });
 });
 
+test("the response cache across a reload: a route whose deployment changed answers afresh, an unchanged route still hits", async () => {
+  const path = join(dir, "cache.yaml");
+  const doc = baseDoc();
+  doc.providers.push({ name: "mock-one", type: "mock", mock: { reply: "answer one" } }, { name: "mock-two", type: "mock", mock: { reply: "answer two" } });
+  doc.deployments.push(
+    { id: "mock/one", provider: "mock-one", model: "one", pricing: { input: 1, output: 1 } },
+    { id: "mock/two", provider: "mock-two", model: "two", pricing: { input: 1, output: 1 } },
+  );
+  doc.routes.push({ name: "moved", targets: ["mock/one"], cache: { enabled: true } }, { name: "kept", targets: ["mock/one"], cache: { enabled: true } });
+  write(path, doc);
+  const gw = await createGateway(loadConfig(path), { configPath: path, tracing: null });
+  const server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
+  try {
+    const client = createSignalboxClient({ baseUrl: server.url });
+    const ask = (model: string) => client.chat.complete({ model, messages: [userText("the same question")] });
+    for (const route of ["moved", "kept"]) {
+      const first = await ask(route);
+      assert.equal(textOf(first), "answer one");
+      assert.equal(first.cacheHit, false);
+      assert.equal((await ask(route)).cacheHit, true);
+    }
+    // Only "moved" changes: it now answers from the other deployment.
+    doc.routes.find((r: Doc) => r.name === "moved").targets = ["mock/two"];
+    write(path, doc);
+    const r = await gw.reload();
+    assert.ok(r.changes.some((c) => c.includes("moved")), JSON.stringify(r.changes));
+    const moved = await ask("moved");
+    assert.equal(moved.cacheHit, false, "the old deployment's answer is not served for the new one");
+    assert.equal(textOf(moved), "answer two");
+    assert.equal((await ask("moved")).cacheHit, true);
+    const kept = await ask("kept");
+    assert.equal(kept.cacheHit, true, "a route the reload did not touch keeps its cached answers");
+    assert.equal(textOf(kept), "answer one");
+  } finally {
+    await server.shutdown(0);
+  }
+});
+
 test("reload without a config file is a failed precondition", async () => {
   const t = await startTestGateway(MOCK_CONFIG, { tracing: null });
   try {
