@@ -44,7 +44,8 @@ export function requiredCapabilities(call: Call): Set<Capability> {
   if (r.responseFormat?.type === "json_object") need.add("json_mode");
   if (r.reasoningEffort) need.add("reasoning");
   if (call.stream) need.add("streaming");
-  if (r.messages.some((m) => m.content.some((p) => p.type === "image"))) need.add("vision");
+  // A PDF is read page by page as images too (Anthropic, OpenAI, Gemini): a model without vision cannot take one.
+  if (r.messages.some((m) => m.content.some((p) => p.type === "image" || (p.type === "file" && p.mediaType === "application/pdf")))) need.add("vision");
   return need;
 }
 

@@ -159,3 +159,11 @@ test("a latency cap excludes deployments observed slower than it", () => {
   assert.deepEqual(ids(p), ["b", "c"]);
   assert.deepEqual(p.excluded.map((e) => [e.deployment, e.reason, e.detail]), [["a", "over_latency_cap", "observed 900 ms > cap 500 ms"]]);
 });
+
+test("a PDF needs vision (models read its pages as images); a text document does not", async () => {
+  const { requiredCapabilities } = await import("../../src/router/plan.ts");
+  const withFile = (mediaType: string) =>
+    call({ request: { messages: [{ role: "user", content: [{ type: "file", data: Buffer.from(mediaType === "application/pdf" ? "%PDF-1.4" : "notes"), mediaType }, { type: "text", text: "Summarise" }] }] } });
+  assert.ok(requiredCapabilities(withFile("application/pdf")).has("vision"));
+  assert.ok(!requiredCapabilities(withFile("text/plain")).has("vision"));
+});
