@@ -61,9 +61,15 @@ export type ContentPart =
 /** The documents a file part may hold, by media type. */
 export const FILE_MEDIA_TYPES: ReadonlySet<string> = new Set(["application/pdf", "text/plain", "text/markdown", "text/csv", "text/html"]);
 
-/** A text document's content (UTF-8), or undefined for a PDF. */
+/** Decoded text documents: the estimate, the guardrails and the adapter read the same bytes. */
+const decoded = new WeakMap<Uint8Array, string>();
+
+/** A text document's content (UTF-8), or undefined for a PDF; decoded once per part. */
 export function fileText(p: { data: Uint8Array; mediaType: string }): string | undefined {
-  return p.mediaType.startsWith("text/") ? Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("utf8") : undefined;
+  if (!p.mediaType.startsWith("text/")) return undefined;
+  let text = decoded.get(p.data);
+  if (text === undefined) decoded.set(p.data, (text = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("utf8")));
+  return text;
 }
 
 export interface ToolCall {
