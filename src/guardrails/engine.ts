@@ -323,6 +323,16 @@ function applyEdits(messages: ChatMessage[], e: TextEdits): ChatMessage[] {
   });
 }
 
+/** max_input_tokens against the planner's estimate: a block throws, a flag is noted. */
+function inputLimits(run: GuardrailRun, set: StageSet, plan: Plan, what: string): void {
+  for (const g of set.limits) {
+    const limit = g.config.maxInputTokens!.limit;
+    if (plan.estimatedInputTokens <= limit) continue;
+    run.note(g, "input", g.action, "max_input_tokens", 1);
+    if (g.action === "block") throw blockError(g, "input", "max_input_tokens", `${what} estimated at ${plan.estimatedInputTokens} tokens, over the limit of ${limit}`);
+  }
+}
+
 /**
  * The input stage, before any provider is called: max_input_tokens against the planner's estimate,
  * then every text the request carries (system prompts and messages of every role, tool-call
@@ -333,12 +343,7 @@ function applyEdits(messages: ChatMessage[], e: TextEdits): ChatMessage[] {
 export async function guardInput(run: GuardrailRun, plan: Plan, request: Omit<UpstreamRequest, "model">, signal: AbortSignal): Promise<void> {
   const set = run.selection.input;
   if (set.empty) return;
-  for (const g of set.limits) {
-    const limit = g.config.maxInputTokens!.limit;
-    if (plan.estimatedInputTokens <= limit) continue;
-    run.note(g, "input", g.action, "max_input_tokens", 1);
-    if (g.action === "block") throw blockError(g, "input", "max_input_tokens", `the input is estimated at ${plan.estimatedInputTokens} tokens, over the limit of ${limit}`);
-  }
+  inputLimits(run, set, plan, "the input is");
   const edits: TextEdits = { parts: new Map(), args: new Map() };
   let edited = false;
   const hooks = set.webhooks.length > 0;
@@ -387,12 +392,7 @@ export async function guardInput(run: GuardrailRun, plan: Plan, request: Omit<Up
 export async function guardEmbedInput(run: GuardrailRun, plan: Plan, inputs: readonly string[], signal: AbortSignal): Promise<readonly string[]> {
   const set = run.selection.input;
   if (set.empty) return inputs;
-  for (const g of set.limits) {
-    const limit = g.config.maxInputTokens!.limit;
-    if (plan.estimatedInputTokens <= limit) continue;
-    run.note(g, "input", g.action, "max_input_tokens", 1);
-    if (g.action === "block") throw blockError(g, "input", "max_input_tokens", `the inputs are estimated at ${plan.estimatedInputTokens} tokens, over the limit of ${limit}`);
-  }
+  inputLimits(run, set, plan, "the inputs are");
   const scans = set.block.length + set.redact.length + set.flag.length > 0;
   const out = scans ? inputs.map((text) => scanWhole(run, "input", set, text)) : inputs;
   const edited = out.some((text, i) => text !== inputs[i]);
