@@ -61,6 +61,15 @@ export type ContentPart =
 /** The documents a file part may hold, by media type. */
 export const FILE_MEDIA_TYPES: ReadonlySet<string> = new Set(["application/pdf", "text/plain", "text/markdown", "text/csv", "text/html"]);
 
+/**
+ * A text document as prompt text, for providers without a text-document form: its name on a line
+ * of its own, then its content. Undefined for a PDF.
+ */
+export function fileAsPromptText(p: { data: Uint8Array; mediaType: string; filename?: string }): string | undefined {
+  const text = fileText(p);
+  return text === undefined || !p.filename ? text : `${p.filename}:\n${text}`;
+}
+
 /** Decoded text documents: the estimate, the guardrails and the adapter read the same bytes. */
 const decoded = new WeakMap<Uint8Array, string>();
 

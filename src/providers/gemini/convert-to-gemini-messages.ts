@@ -4,7 +4,7 @@
 
 import type { ChatMessage, ContentPart, ModelParams, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../types.ts";
 import { geminiRule, nearestEffort } from "../../config/model-params.ts";
-import { fileText, ProviderError } from "../types.ts";
+import { fileAsPromptText, ProviderError } from "../types.ts";
 import type {
   GeminiContent,
   GeminiFunctionResponsePart,
@@ -116,8 +116,8 @@ function convertContentPart(p: ContentPart): GeminiRequestPart[] {
   if (p.type === "text") return p.text === "" ? [] : [{ text: p.text }];
   if (p.type === "file") {
     // A PDF goes inline; a text document as its text.
-    const text = fileText(p);
-    if (text !== undefined) return [{ text: p.filename ? `${p.filename}:\n${text}` : text }];
+    const text = fileAsPromptText(p);
+    if (text !== undefined) return [{ text }];
     return [{ inlineData: { mimeType: p.mediaType, data: Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("base64") } }];
   }
   if (p.data !== undefined) {

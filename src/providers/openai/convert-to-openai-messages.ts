@@ -4,7 +4,7 @@
 // move to a user message after the turn's tool messages.
 
 import type { ChatMessage, ContentPart } from "../types.ts";
-import { fileText, ProviderError } from "../types.ts";
+import { fileAsPromptText, ProviderError } from "../types.ts";
 import type { OpenAIContentPart, OpenAIMessage } from "./openai-api-types.ts";
 
 export interface ConvertMessagesOptions {
@@ -71,8 +71,8 @@ function convertUserPart(p: ContentPart, i: number): OpenAIContentPart {
   if (p.type === "text") return { type: "text", text: p.text };
   if (p.type === "file") {
     // Chat Completions reads PDFs as file parts; a text document goes as its text.
-    const text = fileText(p);
-    if (text !== undefined) return { type: "text", text: p.filename ? `${p.filename}:\n${text}` : text };
+    const text = fileAsPromptText(p);
+    if (text !== undefined) return { type: "text", text };
     const data = `data:${p.mediaType};base64,${Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("base64")}`;
     return { type: "file", file: { ...(p.filename ? { filename: p.filename } : {}), file_data: data } };
   }
