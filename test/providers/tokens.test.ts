@@ -228,3 +228,19 @@ describe("the length bound the planner uses instead of counting", () => {
     assert.equal(promptTokenBound({ messages: [{ role: "user", content: [{ type: "image", url: "https://example.com/a.png" }] }] }), undefined);
   });
 });
+
+describe("PDF pages", () => {
+  test("counted from the page objects: /Type /Page with any white space, never the /Pages tree", async () => {
+    const { pdfPageCount, estimatePromptTokens, PDF_PAGE_TOKENS } = await import("../../src/providers/tokens.ts");
+    const pdf = (body: string) => Buffer.from(`%PDF-1.7\n${body}\n%%EOF`);
+    assert.equal(pdfPageCount(pdf("1 0 obj << /Type /Pages /Count 3 >> endobj 2 0 obj << /Type /Page >> endobj 3 0 obj <</Type/Page/Parent 1 0 R>> endobj 4 0 obj << /Type\r\n  /Page >> endobj")), 3);
+    // Page objects hidden in compressed object streams: one page per 100 KB, at least one.
+    assert.equal(pdfPageCount(pdf("stream x endstream")), 1);
+    assert.equal(pdfPageCount(Buffer.concat([pdf(""), Buffer.alloc(250_000)])), 3);
+    // A prompt with a two-page PDF: 2,000 tokens a page on top of the text.
+    const two = pdf("<< /Type /Page >> << /Type /Page >>");
+    const withPdf = estimatePromptTokens({ messages: [{ role: "user", content: [{ type: "file", data: two, mediaType: "application/pdf" }, { type: "text", text: "Summarise" }] }] });
+    const without = estimatePromptTokens({ messages: [{ role: "user", content: [{ type: "text", text: "Summarise" }] }] });
+    assert.equal(withPdf - without, 2 * PDF_PAGE_TOKENS);
+  });
+});
