@@ -70,14 +70,18 @@ export function fileAsPromptText(p: { data: Uint8Array; mediaType: string; filen
   return text === undefined || !p.filename ? text : `${p.filename}:\n${text}`;
 }
 
-/** Decoded text documents: the estimate, the guardrails and the adapter read the same bytes. */
+/** Decoded text documents: validation, the estimate, the guardrails and the adapter read the same bytes. */
 const decoded = new WeakMap<Uint8Array, string>();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** A text document's content (UTF-8), or undefined for a PDF; decoded once per part. */
+/**
+ * A text document's content, or undefined for a PDF; decoded once per part. Throws a TypeError
+ * when the bytes are not UTF-8 (validation refuses such a part before anything else reads it).
+ */
 export function fileText(p: { data: Uint8Array; mediaType: string }): string | undefined {
   if (!p.mediaType.startsWith("text/")) return undefined;
   let text = decoded.get(p.data);
-  if (text === undefined) decoded.set(p.data, (text = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString("utf8")));
+  if (text === undefined) decoded.set(p.data, (text = utf8.decode(p.data)));
   return text;
 }
 

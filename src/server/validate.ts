@@ -6,7 +6,7 @@ import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { CallBase, ChatCall, EmbedCall } from "../router/types.ts";
-import { FILE_MEDIA_TYPES, type ContentPart } from "../providers/types.ts";
+import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
   messages: 2048,
@@ -61,8 +61,6 @@ export const PROTO_FIELDS: FieldNames = {
   routing: "routing",
 };
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** A file part: in a user message, a known media type, bytes that are what the type says. */
 function validateFile(p: Extract<ContentPart, { type: "file" }>, role: string, pf: string, n: FieldNames): void {
   if (role !== "user") bad(pf, "files are only allowed in user messages");
@@ -72,7 +70,7 @@ function validateFile(p: Extract<ContentPart, { type: "file" }>, role: string, p
     if (!Buffer.from(p.data.buffer, p.data.byteOffset, Math.min(5, p.data.byteLength)).equals(Buffer.from("%PDF-"))) bad(`${pf}.${n.fileData}`, "is not a PDF (it does not start with %PDF-)");
   } else {
     try {
-      utf8.decode(p.data);
+      fileText(p);
     } catch {
       bad(`${pf}.${n.fileData}`, `is not UTF-8 text (media type ${p.mediaType})`);
     }

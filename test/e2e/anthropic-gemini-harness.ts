@@ -2,6 +2,7 @@
 // cooldowns and latency estimates never leak between tests), typed clients over each protocol,
 // stream collection with tool-call reassembly, ErrorInfo extraction and exact usage/cost checks.
 
+import { rejectedWith as errorOf } from "../helpers/errors.ts";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -248,14 +249,7 @@ export async function rejection(p: Promise<unknown>): Promise<CaughtError> {
 }
 
 /** Await a call that must fail; returns its ConnectError (with or without details). */
-export async function errorOf(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  assert.fail("expected the call to fail");
-}
+export { errorOf };
 
 /** The name of a generated enum value (FailureKind, FinishReason, ...). */
 export function enumName(e: Record<string, number>, v: number): string {

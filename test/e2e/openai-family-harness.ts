@@ -3,6 +3,7 @@
 // collection with tool-call reassembly, error/ErrorInfo extraction, compact attempt summaries for
 // exact assertions, and a TCP probe that shows whether the gateway closed its upstream connection.
 
+import { rejectedWith as rejection } from "../helpers/errors.ts";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, test, type TestContext } from "node:test";
@@ -144,14 +145,7 @@ export async function collect(client: SignalboxClient, req: ChatRequestInit, opt
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */
-export async function rejection(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  assert.fail("expected the call to fail");
-}
+export { rejection };
 
 /** The ErrorInfo detail of a gateway error (fails the test if missing). */
 export function errorInfo(err: ConnectError): ErrorInfo {

@@ -2,6 +2,7 @@
 // Anthropic servers, a Connect client, a raw /v1 caller that keeps every byte the gateway sent,
 // and sensitive strings assembled at run time (no key-shaped literal in the repository).
 
+import { rejectedWith as rejected } from "../helpers/errors.ts";
 import assert from "node:assert/strict";
 import { after, before, type TestContext } from "node:test";
 import { ConnectError } from "@connectrpc/connect";
@@ -153,14 +154,7 @@ export async function v1(url: string, body: Record<string, unknown>): Promise<V1
 }
 
 /** The ConnectError a call fails with (the test fails when it does not). */
-export async function rejected(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  assert.fail("expected the call to fail");
-}
+export { rejected };
 
 export function errorInfo(err: ConnectError): ErrorInfo {
   const [info] = err.findDetails(ErrorInfoSchema);
