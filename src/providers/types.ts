@@ -72,7 +72,8 @@ export function fileAsPromptText(p: { data: Uint8Array; mediaType: string; filen
 
 /** Decoded text documents: validation, the estimate, the guardrails and the adapter read the same bytes. */
 const decoded = new WeakMap<Uint8Array, string>();
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Made at first use: a module-level one would be a side effect that bundles (the CLI's) keep. */
+let utf8: InstanceType<typeof TextDecoder> | undefined;
 
 /**
  * A text document's content, or undefined for a PDF; decoded once per part. Throws a TypeError
@@ -81,7 +82,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function fileText(p: { data: Uint8Array; mediaType: string }): string | undefined {
   if (!p.mediaType.startsWith("text/")) return undefined;
   let text = decoded.get(p.data);
-  if (text === undefined) decoded.set(p.data, (text = utf8.decode(p.data)));
+  if (text === undefined) decoded.set(p.data, (text = (utf8 ??= new TextDecoder("utf-8", { fatal: true })).decode(p.data)));
   return text;
 }
 
