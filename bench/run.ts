@@ -23,10 +23,10 @@
 import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import autocannon from "autocannon";
 import { Pool } from "undici";
-import { ChatRequestSchema } from "@signalbox/client";
+import { ChatEventSchema, ChatRequestSchema, ChatResponseSchema } from "@signalbox/client";
 import { supportedProviderTypes } from "../src/providers/registry.ts";
 import { benchConfig, createBenchKey, start, startFlags, startOtlpSink } from "./procs.ts";
 import { hashKey } from "../src/server/auth.ts";
@@ -163,35 +163,124 @@ async function probe(t: Target, kind: "unary" | "stream", count: number): Promis
   return out;
 }
 
-/** One unary and one streamed request to an OpenAI-compatible target; throws unless both are well-formed. */
-async function checkCompat(t: Target): Promise<void> {
+/**
+ * What every row must answer before it is measured: the upstream's own text, its usage, and the
+ * cost of that usage at the bench deployment's prices (0.15 and 0.6 USD per million tokens).
+ * `cost` is undefined for the floor, which passes the upstream's answer through untouched.
+ */
+interface Expected {
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
+  costNanos?: number;
+}
+
+async function expectedAnswer(upstreamOrigin: string): Promise<Expected> {
+  const r = await fetch(`${upstreamOrigin}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: openaiBody(false) });
+  const body = (await r.json()) as { choices: { message: { content: string } }[]; usage: { prompt_tokens: number; completion_tokens: number } };
+  const { prompt_tokens: inputTokens, completion_tokens: outputTokens } = body.usage;
+  return { text: body.choices[0].message.content, inputTokens, outputTokens, costNanos: Math.round(inputTokens * 150 + outputTokens * 600) };
+}
+
+/**
+ * One unary and one streamed request to an OpenAI-compatible target (the stream asks for its usage
+ * chunk); throws unless both carry the upstream's text, usage and, through the gateway, its cost
+ * (`usage.cost`, in USD).
+ */
+async function checkCompat(t: Target, want: Expected): Promise<void> {
   const fail = (what: string): never => {
     throw new Error(`${t.name}: ${what}`);
+  };
+  type Usage = { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number; cost?: number };
+  const checkUsage = (where: string, u: Usage | undefined) => {
+    if (!u || u.prompt_tokens !== want.inputTokens || u.completion_tokens !== want.outputTokens || u.total_tokens !== want.inputTokens + want.outputTokens) {
+      return fail(`${where}: usage ${JSON.stringify(u)}, expected ${want.inputTokens} in and ${want.outputTokens} out`);
+    }
+    if (!t.tags.includes("floor") && Math.round((u.cost ?? NaN) * 1e9) !== want.costNanos) fail(`${where}: cost ${u.cost} USD, expected ${want.costNanos! / 1e9}`);
   };
   const pool = new Pool(t.origin, { connections: 1 });
   try {
     const u = await pool.request({ method: "POST", path: t.unary.path, headers: t.unary.headers, body: t.unary.body });
     const text = await u.body.text();
     if (u.statusCode !== 200) fail(`unary: HTTP ${u.statusCode}: ${text.slice(0, 300)}`);
-    const body = JSON.parse(text) as { object?: string; choices?: { message?: { role?: string; content?: unknown } }[]; usage?: { total_tokens?: number } };
+    const body = JSON.parse(text) as { object?: string; choices?: { message?: { role?: string; content?: unknown } }[]; usage?: Usage };
     const content = body.choices?.[0]?.message?.content;
-    if (body.object !== "chat.completion" || body.choices?.[0]?.message?.role !== "assistant" || typeof content !== "string" || content === "" || !body.usage?.total_tokens) {
-      fail(`unary: not a chat.completion with content and usage: ${text.slice(0, 300)}`);
-    }
-    const s = await pool.request({ method: "POST", path: t.stream.path, headers: t.stream.headers, body: t.stream.body });
+    if (body.object !== "chat.completion" || body.choices?.[0]?.message?.role !== "assistant") fail(`unary: not a chat.completion from the assistant: ${text.slice(0, 300)}`);
+    if (content !== want.text) fail(`unary: text ${JSON.stringify(content)}, expected ${JSON.stringify(want.text)}`);
+    checkUsage("unary", body.usage);
+    const streamBody = JSON.stringify({ ...(JSON.parse(String(t.stream.body)) as object), stream_options: { include_usage: true } });
+    const s = await pool.request({ method: "POST", path: t.stream.path, headers: t.stream.headers, body: streamBody });
     const sse = await s.body.text();
     if (s.statusCode !== 200) fail(`stream: HTTP ${s.statusCode}: ${sse.slice(0, 300)}`);
     if (!String(s.headers["content-type"]).startsWith("text/event-stream")) fail(`stream: content-type ${s.headers["content-type"]}`);
     const events = sse.split("\n\n").filter(Boolean);
     if (events.at(-1) !== "data: [DONE]") fail(`stream: does not end with data: [DONE]: ${sse.slice(-300)}`);
     let streamed = "";
+    let usage: Usage | undefined;
     for (const e of events.slice(0, -1)) {
       if (!e.startsWith("data: ")) fail(`stream: not an SSE data event: ${e.slice(0, 300)}`);
-      const c = JSON.parse(e.slice(6)) as { object?: string; choices?: { delta?: { content?: string } }[] };
+      const c = JSON.parse(e.slice(6)) as { object?: string; choices?: { delta?: { content?: string } }[]; usage?: Usage };
       if (c.object !== "chat.completion.chunk") fail(`stream: not a chat.completion.chunk: ${e.slice(0, 300)}`);
       streamed += c.choices?.[0]?.delta?.content ?? "";
+      usage = c.usage ?? usage;
     }
-    if (streamed !== content) fail(`stream: streamed text ${JSON.stringify(streamed)} differs from the unary answer ${JSON.stringify(content)}`);
+    if (streamed !== want.text) fail(`stream: text ${JSON.stringify(streamed)}, expected ${JSON.stringify(want.text)}`);
+    checkUsage("stream", usage);
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * One Complete and one Stream call to a Connect target (binary protobuf, as measured); throws
+ * unless the answer is the upstream's text with its usage and cost, and the stream is a start
+ * event, deltas that add up to that text and a finish event, then an end of stream without an
+ * error. The reference row (connect-node alone) answers prebuilt messages: its shape is checked,
+ * not its figures.
+ */
+async function checkConnect(t: Target, want: Expected): Promise<void> {
+  const fail = (what: string): never => {
+    throw new Error(`${t.name}: ${what}`);
+  };
+  const exact = !t.tags.includes("reference");
+  const checkFigures = (where: string, usage: { inputTokens: bigint; outputTokens: bigint } | undefined, cost: { totalNanoUsd: bigint } | undefined) => {
+    if (!exact) return;
+    if (usage?.inputTokens !== BigInt(want.inputTokens) || usage.outputTokens !== BigInt(want.outputTokens)) fail(`${where}: usage ${usage?.inputTokens}/${usage?.outputTokens}, expected ${want.inputTokens}/${want.outputTokens}`);
+    if (cost?.totalNanoUsd !== BigInt(want.costNanos!)) fail(`${where}: cost ${cost?.totalNanoUsd} nano-USD, expected ${want.costNanos}`);
+  };
+  const pool = new Pool(t.origin, { connections: 1 });
+  try {
+    const u = await pool.request({ method: "POST", path: t.unary.path, headers: t.unary.headers, body: t.unary.body });
+    const ub = new Uint8Array(await u.body.arrayBuffer());
+    if (u.statusCode !== 200) fail(`Complete: HTTP ${u.statusCode}: ${Buffer.from(ub).toString("utf8").slice(0, 300)}`);
+    const res = fromBinary(ChatResponseSchema, ub);
+    const text = res.message?.content.map((p) => (p.part.case === "text" ? p.part.value : "")).join("");
+    if (exact && text !== want.text) fail(`Complete: text ${JSON.stringify(text)}, expected ${JSON.stringify(want.text)}`);
+    if (!text) fail("Complete: no text");
+    checkFigures("Complete", res.usage, res.cost);
+    const s = await pool.request({ method: "POST", path: t.stream.path, headers: t.stream.headers, body: t.stream.body });
+    const sb = Buffer.from(await s.body.arrayBuffer());
+    if (s.statusCode !== 200) fail(`Stream: HTTP ${s.statusCode}: ${sb.toString("utf8").slice(0, 300)}`);
+    const kinds: string[] = [];
+    let streamed = "";
+    let end: string | undefined;
+    for (let i = 0; i < sb.length; ) {
+      const flags = sb[i];
+      const n = sb.readUInt32BE(i + 1);
+      const data = sb.subarray(i + 5, i + 5 + n);
+      i += 5 + n;
+      if (flags & 2) {
+        end = data.toString("utf8");
+        continue;
+      }
+      const ev = fromBinary(ChatEventSchema, data).event;
+      kinds.push(ev.case ?? "none");
+      if (ev.case === "delta") streamed += ev.value.text;
+      if (ev.case === "finish") checkFigures("Stream finish", ev.value.usage, ev.value.cost);
+    }
+    if (end !== "{}") fail(`Stream: end of stream ${JSON.stringify(end)}, expected {} (no error)`);
+    if (kinds[0] !== "start" || kinds.at(-1) !== "finish" || kinds.slice(1, -1).some((k) => k !== "delta") || kinds.length < 3) fail(`Stream: events ${kinds.join(", ")}, expected start, deltas, finish`);
+    if (exact && streamed !== want.text) fail(`Stream: text ${JSON.stringify(streamed)}, expected ${JSON.stringify(want.text)}`);
   } finally {
     await pool.close();
   }
@@ -207,6 +296,8 @@ async function main() {
   const upstream = await start(["bench/upstream.ts", "0"]);
   const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
   const floor = await start(["bench/floor-proxy.ts", "0", upstreamOrigin]);
+  // A reference, not a target: connect-node with the same upstream call and prebuilt messages.
+  const connectFloor = await start([...startFlags(), "bench/connect-floor.ts", "0", upstreamOrigin]);
   const dir = mkdtempSync(join(tmpdir(), "signalbox-bench-"));
   const config = (extra: string) => {
     const file = join(dir, `bench-${Math.random().toString(36).slice(2)}.yaml`);
@@ -250,7 +341,7 @@ keys:
       ? quiet
       : { ...quiet, OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin, OTEL_SERVICE_NAME: "signalbox-bench" },
   );
-  const procs = [upstream.proc, floor.proc, gateway.proc, full.proc];
+  const procs = [upstream.proc, floor.proc, connectFloor.proc, gateway.proc, full.proc];
   const cleanup = () => procs.forEach((p) => p.kill("SIGTERM"));
   process.on("exit", cleanup);
 
@@ -304,19 +395,26 @@ keys:
   );
   const allTargets: Target[] = [
     floorTarget,
+    connectTarget("connect-node alone (same upstream call, prebuilt messages)", ["reference"], connectFloor.proc.pid, connectFloor.port, {}),
     plainConnect,
     compatTarget("gateway OpenAI-compatible /v1/chat/completions", ["plain"], gateway.proc.pid, gateway.port, {}),
     connectTarget(`gateway Connect, everything on (Redis limits+budget, tracing, usage${postgres ? ", key in PostgreSQL" : ""})`, ["full"], full.proc.pid, full.port, auth, CPU_TARGET.connectFull),
     compatTarget("gateway OpenAI-compatible, everything on", ["full"], full.proc.pid, full.port, auth),
   ];
   const targets = allTargets.filter(
-    (t) => t.tags.includes("floor") || ((ONLY.api.length === 0 || ONLY.api.some((x) => t.tags.includes(x))) && (ONLY.gateway.length === 0 || ONLY.gateway.some((x) => t.tags.includes(x)))),
+    (t) =>
+      t.tags.includes("floor") ||
+      ((ONLY.api.length === 0 || ONLY.api.some((x) => t.tags.includes(x))) && (t.tags.includes("reference") || ONLY.gateway.length === 0 || ONLY.gateway.some((x) => t.tags.includes(x)))),
   );
   const direct: Target = { name: "upstream direct", tags: [], origin: upstreamOrigin, unary: floorTarget.unary, stream: floorTarget.stream };
 
-  // Correctness, once: the OpenAI-compatible endpoint answers 200 with a chat.completion, and
-  // its stream is chat.completion.chunk events ending in [DONE].
-  for (const t of targets.filter((x) => x.tags.includes("compat"))) await checkCompat(t);
+  // Correctness, once, on every row: the upstream's text, usage and cost through each door, unary
+  // and streamed (with the built-in mock provider, the gateway rows answer the mock's own text).
+  const want = await expectedAnswer(upstreamOrigin);
+  for (const t of targets) {
+    if (PROVIDER !== "http" && !t.tags.includes("floor") && !t.tags.includes("reference")) continue;
+    await (t.tags.includes("connect") ? checkConnect(t, want) : checkCompat(t, want));
+  }
 
   // Warm up (JIT, pools).
   for (const t of [direct, ...targets]) {
@@ -379,7 +477,7 @@ keys:
     const verdict = (ok: boolean | undefined) => (ok === undefined ? "-" : ok ? "met" : "MISSED");
     const cpuOk = !t.cpuTarget ? undefined : [Number.isFinite(u) ? u <= t.cpuTarget.unary : undefined, Number.isFinite(st) ? st <= t.cpuTarget.stream : undefined].filter((x) => x !== undefined);
     const goal = !t.cpuTarget ? "" : `≤ ${t.cpuTarget.unary}×/${t.cpuTarget.stream}× ${cpuOk!.length === 0 ? "-" : verdict(cpuOk!.every(Boolean))}`;
-    const isFloor = t.tags.includes("floor");
+    const isFloor = t.tags.includes("floor") || t.tags.includes("reference");
     const p99 = pct(a.lat, 99) - pct(d.lat, 99);
     const ttfb = pct(a.ttfb, 50) - pct(d.ttfb, 50);
     const others = isFloor
