@@ -292,7 +292,15 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     configKeys: config.keys,
     configTeams: config.teams,
     // Allow lists name what the config in force knows (read at call time: reloads change it).
-    knownModel: (m) => core.registry.resolve(m) !== undefined,
+    // A wildcard deployment's id ("openai/*") allows every model it makes.
+    knownModel: (m) => {
+      if (core.registry.wildcard(m)) return true;
+      try {
+        return core.registry.resolve(m) !== undefined;
+      } catch {
+        return false;
+      }
+    },
   });
   let version = configVersion(config);
   metrics.configVersion(version);

@@ -100,11 +100,18 @@ export function answerIdentity(config: Config, target: string): string {
   if (!m) identities.set(config, (m = new Map()));
   let id = m.get(target);
   if (id === undefined) {
+    const providerOf = (name: string) => {
+      const p = config.providers.find((x) => x.name === name);
+      return p ? { name: p.name, type: p.type, baseUrl: p.baseUrl, mock: (p as { mock?: unknown }).mock } : name;
+    };
     const deployment = (name: string) => {
       const d = config.deployments.find((x) => x.id === name);
-      if (!d) return name;
-      const p = config.providers.find((x) => x.name === d.provider);
-      const provider = p ? { name: p.name, type: p.type, baseUrl: p.baseUrl, mock: (p as { mock?: unknown }).mock } : d.provider;
+      if (!d) {
+        // A model made from a wildcard deployment: its provider and the wildcard's model pattern.
+        const w = config.wildcards?.find((x) => name.length > x.prefix.length && name.startsWith(x.prefix));
+        return w ? { id: name, wildcard: w.id, model: w.model, provider: providerOf(w.provider) } : name;
+      }
+      const provider = providerOf(d.provider);
       const { id: did, model, baseModel, params } = d as DeploymentConfig;
       return { id: did, model, baseModel, params, provider };
     };

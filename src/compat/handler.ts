@@ -12,6 +12,7 @@ import { ServerResponse, type IncomingMessage } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
+import type { DeploymentConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Adjustment, Caller } from "../router/types.ts";
@@ -102,18 +103,35 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
 
+  /** Whether a caller's key may name a model (or, for an alias, its target). */
+  function allowedFor(caller: Caller, name: string, target?: string): boolean {
+    // An allow entry ending in "*" (a wildcard deployment's id) allows every name it starts, as in the planner.
+    const allows = (n: string) => caller.allow.includes(n) || caller.allow.some((a) => a.endsWith("*") && n.length >= a.length && n.startsWith(a.slice(0, -1)));
+    return caller.allow.length === 0 || allows(name) || (target !== undefined && allows(target));
+  }
+
   /** Models the caller may name, in OpenAI's list shape. */
   function models(caller: Caller) {
     const cfg = core.registry.config;
-    const allowed = (name: string, target?: string) => caller.allow.length === 0 || caller.allow.includes(name) || (target !== undefined && caller.allow.includes(target));
+    const allowed = (name: string, target?: string) => allowedFor(caller, name, target);
     const out: Record<string, unknown>[] = [];
     for (const r of cfg.routes) if (allowed(r.name)) out.push({ id: r.name, object: "model", created: started, owned_by: "signalbox", signalbox: { kind: "route", strategy: r.strategy, description: r.description } });
     for (const [name, target] of Object.entries(cfg.aliases)) if (allowed(name, target)) out.push({ id: name, object: "model", created: started, owned_by: "signalbox", signalbox: { kind: "alias", target } });
     for (const d of cfg.deployments) {
-      if (allowed(d.id)) out.push({ id: d.id, object: "model", created: started, owned_by: d.provider, context_length: d.contextWindow, signalbox: { kind: "deployment", model: d.model, capabilities: d.capabilities } });
+      if (allowed(d.id)) out.push(deploymentModel(d));
     }
+    // A wildcard deployment is listed by its id ("openai/*"); the models it made so far are found by id below.
+    for (const w of cfg.wildcards ?? []) if (allowed(w.id)) out.push({ id: w.id, object: "model", created: started, owned_by: w.provider, signalbox: { kind: "wildcard", model: w.model } });
     return out;
   }
+  const deploymentModel = (d: DeploymentConfig) => ({
+    id: d.id,
+    object: "model",
+    created: started,
+    owned_by: d.provider,
+    context_length: d.contextWindow,
+    signalbox: { kind: "deployment", model: d.model, capabilities: d.capabilities },
+  });
 
   function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
     if (res.headersSent) return;
@@ -255,7 +273,12 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         return;
       }
       const id = decodeURIComponent(path.slice("/v1/models/".length));
-      const m = list.find((x) => x.id === id);
+      let m: Record<string, unknown> | undefined = list.find((x) => x.id === id);
+      // A model a wildcard deployment makes (made now if it was not yet), when the key may use it.
+      if (!m && core.registry.config.wildcards?.length && allowedFor(caller, id)) {
+        const r = core.registry.resolve(id);
+        if (r?.kind === "deployment") m = deploymentModel(r.deployment);
+      }
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, m);
     } catch (err) {

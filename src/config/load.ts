@@ -26,6 +26,7 @@ import type {
   RouteConfig,
   Strategy,
   Task,
+  WildcardDeployment,
 } from "./types.ts";
 import type { FailureKind } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
@@ -175,8 +176,10 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   maxOutputTokens?: number;
   capabilities?: Capability[];
   quality?: number;
+  maxModels?: number;
 }>({
-  id: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/ })),
+  // A trailing "*" makes a wildcard deployment ("openai/*", or "*" alone): see WildcardDeployment.
+  id: req(str({ min: 1, pattern: /^(?:\*|[A-Za-z0-9][A-Za-z0-9_.:\/-]*\*?)$/ })),
   provider: req(str({ min: 1 })),
   model: req(str({ min: 1 })),
   // USD per million tokens (per_request: USD per request); rates left out keep the catalog's ratios (src/config/pricing.ts).
@@ -218,6 +221,8 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   base_model: opt(str({ min: 1 })),
   // Output tokens a request without max_output_tokens reserves until the deployment has a p95.
   expected_output_tokens: opt(num({ min: 1, int: true })),
+  // Wildcard deployments only: distinct models made from it per configuration generation.
+  max_models: opt(num({ min: 1, max: 100_000, int: true })),
 });
 
 const targetSpec = (v: unknown, p: string) => {
@@ -517,6 +522,30 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   };
 }
 
+/**
+ * A wildcard deployment: checked now as far as it can be without a model (its provider, the one
+ * "*" in its model, its operations against the provider's type), then made per model on first use
+ * by finishDeployment, so a model the catalog does not price is refused then, naming the setting.
+ */
+function finishWildcard(d: any, providers: Map<string, ProviderConfig>, path: string): WildcardDeployment {
+  if (d.model.split("*").length !== 2) throw new ConfigError(join(path, "model"), `a wildcard deployment's model has one "*" for the part of the caller's name after "${d.id.slice(0, -1)}" (e.g. "*"), got "${d.model}"`);
+  if (d.baseModel !== undefined) throw new ConfigError(join(path, "base_model"), "a wildcard deployment serves many models: base_model would price them all as one");
+  // Everything but the price table, checked with a stand-in model and prices.
+  const standIn: RawPricing = { input: 0, cachedInput: 0, cacheWrite: 0, cacheWrite1h: 0, output: 0, reasoning: 0, ...d.pricing };
+  finishDeployment({ ...d, model: d.model.replace("*", "x"), pricing: standIn }, providers, path);
+  const { maxModels = 1_000, ...spec } = d;
+  return {
+    id: d.id,
+    prefix: d.id.slice(0, -1),
+    provider: d.provider,
+    model: d.model,
+    maxModels,
+    path,
+    settings: spec,
+    make: (id, model) => finishDeployment({ ...spec, id, model }, providers, path),
+  };
+}
+
 /** Which strategy each per-strategy option block belongs to. */
 const STRATEGY_OPTIONS = { latency: "latency", hybrid: "hybrid", complexity: "complexity" } as const satisfies Record<string, Strategy>;
 
@@ -604,11 +633,15 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     providers.set(p.name, finishProvider(p, path));
   });
   const deployments = new Map<string, DeploymentConfig>();
+  const wildcards = new Map<string, WildcardDeployment>();
   raw.deployments.forEach((d: any, i: number) => {
     const path = `deployments[${i}]`;
-    if (deployments.has(d.id)) throw new ConfigError(join(path, "id"), `duplicate deployment "${d.id}"`);
+    if (deployments.has(d.id) || wildcards.has(d.id)) throw new ConfigError(join(path, "id"), `duplicate deployment "${d.id}"`);
     d.expectedOutputTokens ??= raw.limits.defaultExpectedOutputTokens;
-    deployments.set(d.id, finishDeployment(d, providers, path));
+    if (d.id.endsWith("*")) wildcards.set(d.id, finishWildcard(d, providers, path));
+    else if (d.maxModels !== undefined) throw new ConfigError(join(path, "max_models"), `only a wildcard deployment (an id ending in "*") makes models: "${d.id}" is one model`);
+    else if (d.model.includes("*")) throw new ConfigError(join(path, "model"), `"*" in a model needs a wildcard id (ending in "*", e.g. "${d.provider}/*") to fill it from`);
+    else deployments.set(d.id, finishDeployment(d, providers, path));
   });
   const routes = new Map<string, RouteConfig>();
   raw.routes.forEach((r: RouteConfig, i: number) => {
@@ -624,6 +657,8 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     }
   }
   const known = (m: string) => routes.has(m) || deployments.has(m) || m in aliases;
+  // A key may be allowed a wildcard ("openai/*": every model it makes) or one model it makes.
+  const matchesWildcard = (m: string) => wildcards.has(m) || [...wildcards.values()].some((w) => m.length > w.prefix.length && m.startsWith(w.prefix));
   raw.routes.forEach((r: RouteConfig, i: number) => finishRoute(r, `routes[${i}]`, deployments, known));
   checkTaskCycles(routes, aliases);
   const keyNames = new Set<string>();
@@ -635,7 +670,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     keyNames.add(k.name);
     hashes.add(k.hash);
     k.allow.forEach((a, j) => {
-      if (!known(a)) throw new ConfigError(`${path}.allow[${j}]`, `unknown route, alias or deployment "${a}"`);
+      if (!known(a) && !matchesWildcard(a)) throw new ConfigError(`${path}.allow[${j}]`, `unknown route, alias or deployment "${a}"`);
     });
   });
   const guardrails = buildGuardrails(
@@ -653,6 +688,8 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     console: raw.console,
     providers: [...providers.values()],
     deployments: [...deployments.values()],
+    // Longest prefix first: "openai/gpt-*" answers before "openai/*", and "*" last.
+    ...(wildcards.size ? { wildcards: [...wildcards.values()].sort((a, b) => b.prefix.length - a.prefix.length) } : {}),
     aliases,
     routes: [...routes.values()],
     keys: raw.keys,

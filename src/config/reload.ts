@@ -74,6 +74,7 @@ export function reconcile(prev: Config, next: Config): { config: Config; changes
   const changes = [
     ...diffNamed("provider", prev.providers, next.providers, (p) => p.name),
     ...diffNamed("deployment", prev.deployments, next.deployments, (d) => d.id),
+    ...diffNamed("deployment", prev.wildcards ?? [], next.wildcards ?? [], (w) => w.id),
     ...diffNamed("alias", Object.entries(prev.aliases), Object.entries(next.aliases), ([n]) => n),
     ...diffNamed("route", prev.routes, next.routes, (r) => r.name),
     ...diffNamed("key", prev.keys, next.keys, (k) => k.name),

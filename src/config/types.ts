@@ -153,6 +153,29 @@ export interface DeploymentConfig {
   expectedOutputTokens?: number;
 }
 
+/**
+ * A wildcard deployment (`id: "openai/*"`, `model: "*"`): callers name `openai/<model>` and get
+ * a deployment made for that model on first use, with the catalog's prices, context window and
+ * capabilities (or the wildcard's own settings), as if it had been listed. Never a route target.
+ */
+export interface WildcardDeployment {
+  /** As configured, ending in "*". */
+  id: string;
+  /** The id without its "*": a name starting with it (and longer) matches. */
+  prefix: string;
+  provider: string;
+  /** The upstream model, with one "*" standing for what the caller's name adds to the prefix. */
+  model: string;
+  /** Distinct models made from it per configuration generation (`max_models`, default 1,000). */
+  maxModels: number;
+  /** Where it sits in the file, for error messages: `deployments[3]`. */
+  path: string;
+  /** Its validated settings (pricing, capabilities, limits…), so reloads and the config version see changes. */
+  settings: Readonly<Record<string, unknown>>;
+  /** Makes the deployment for one name (throws a ConfigError naming what is missing). */
+  make(id: string, model: string): DeploymentConfig;
+}
+
 export type Strategy = "priority" | "weighted" | "latency" | "cost" | "least-busy" | "task" | "complexity" | "hybrid";
 
 export interface RouteTarget {
@@ -328,6 +351,8 @@ export interface Config {
   console: ConsoleConfig;
   providers: ProviderConfig[];
   deployments: DeploymentConfig[];
+  /** Wildcard deployments (`id: "openai/*"`), longest prefix first; absent or empty: none. */
+  wildcards?: WildcardDeployment[];
   aliases: Record<string, string>;
   routes: RouteConfig[];
   keys: KeyConfig[];

@@ -98,7 +98,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     throw new GatewayError("not_found", `model: unknown route, alias or deployment "${call.model}"`, { field: "model" });
   }
   const allow = call.caller.allow;
-  const allowed = (name: string) => allow.length === 0 || allow.includes(name);
+  // An entry ending in "*" (a wildcard deployment's id) allows every name it starts.
+  const allowed = (name: string) => allow.length === 0 || allow.includes(name) || allow.some((a) => a.endsWith("*") && name.length >= a.length && name.startsWith(a.slice(0, -1)));
   if (!allowed(call.model) && !(resolved.alias && allowed(resolved.kind === "route" ? resolved.route.name : resolved.deployment.id))) {
     throw new GatewayError("permission_denied", `model: key "${call.caller.keyName}" may not use "${call.model}"`, { field: "model" });
   }

@@ -1,7 +1,12 @@
 // Resolves what a caller names (route, alias, deployment id) against the configuration. Built
-// once at start-up; lookups are map reads.
+// once per configuration generation; lookups are map reads. A name no route, alias or deployment
+// has, but a wildcard deployment's prefix starts ("openai/*" for "openai/gpt-4.1"), gets a
+// deployment made for it on first use and kept for the generation (at most the wildcard's
+// max_models of them).
 
-import type { Config, DeploymentConfig, ProviderConfig, RouteConfig } from "../config/types.ts";
+import { ConfigError } from "../config/schema.ts";
+import type { Config, DeploymentConfig, ProviderConfig, RouteConfig, WildcardDeployment } from "../config/types.ts";
+import { GatewayError } from "./errors.ts";
 
 export type Resolved =
   | { kind: "route"; route: RouteConfig; alias: string }
@@ -9,15 +14,57 @@ export type Resolved =
 
 export interface ModelRegistry {
   readonly config: Config;
+  /**
+   * The route or deployment a name stands for, or undefined. Throws a GatewayError naming
+   * `model` when a wildcard matches the name but cannot serve it (a model without prices, a
+   * wildcard at its max_models).
+   */
   resolve(name: string): Resolved | undefined;
+  /** A deployment by id, listed or made from a wildcard (on first use). */
   deployment(id: string): DeploymentConfig | undefined;
   provider(name: string): ProviderConfig | undefined;
+  /** The wildcard deployment with this exact id ("openai/*"), for allow lists (it allows every name it starts). */
+  wildcard(id: string): WildcardDeployment | undefined;
 }
+
+/** What the "*" of a wildcard may stand for: a model name, no spaces, quotes or path tricks. */
+const MODEL_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@\/-]*$/;
 
 export function createModelRegistry(config: Config): ModelRegistry {
   const routes = new Map(config.routes.map((r) => [r.name, r]));
   const deployments = new Map(config.deployments.map((d) => [d.id, d]));
   const providers = new Map(config.providers.map((p) => [p.name, p]));
+  const wildcards = config.wildcards ?? [];
+  /** Deployments made from wildcards in this generation, and how many each wildcard made. */
+  const made = new Map<string, { deployment: DeploymentConfig; wildcard: string }>();
+  const count = new Map<string, number>();
+
+  const fromWildcard = (name: string): { deployment: DeploymentConfig; wildcard: string } | undefined => {
+    const hit = made.get(name);
+    if (hit) return hit;
+    const w = wildcards.find((x) => name.length > x.prefix.length && name.startsWith(x.prefix));
+    if (!w) return undefined;
+    const part = name.slice(w.prefix.length);
+    if (!MODEL_PART.test(part) || part.includes("..")) {
+      throw new GatewayError("invalid_argument", `model: "${part}" is not a model name (wildcard deployment "${w.id}")`, { field: "model" });
+    }
+    const n = count.get(w.id) ?? 0;
+    if (n >= w.maxModels) {
+      throw new GatewayError("failed_precondition", `model: wildcard deployment "${w.id}" already serves ${w.maxModels} distinct models (its max_models) until the configuration is reloaded`, { field: "model" });
+    }
+    let deployment: DeploymentConfig;
+    try {
+      deployment = w.make(name, w.model.replace("*", part));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new GatewayError("not_found", `model: "${name}" matches wildcard deployment "${w.id}", which cannot serve it: ${err.message}`, { field: "model" }, err);
+    }
+    count.set(w.id, n + 1);
+    const entry = { deployment, wildcard: w.id };
+    made.set(name, entry);
+    return entry;
+  };
+
   const direct = (name: string, alias: string): Resolved | undefined => {
     const r = routes.get(name);
     if (r) return { kind: "route", route: r, alias };
@@ -31,9 +78,13 @@ export function createModelRegistry(config: Config): ModelRegistry {
       const hit = direct(name, "");
       if (hit) return hit;
       const target = config.aliases[name];
-      return target === undefined ? undefined : direct(target, name);
+      if (target !== undefined) return direct(target, name);
+      if (wildcards.length === 0) return undefined;
+      const w = fromWildcard(name);
+      return w && { kind: "deployment", deployment: w.deployment, alias: "" };
     },
-    deployment: (id) => deployments.get(id),
+    deployment: (id) => deployments.get(id) ?? (wildcards.length ? made.get(id)?.deployment : undefined),
     provider: (name) => providers.get(name),
+    wildcard: (id) => wildcards.find((w) => w.id === id),
   };
 }
