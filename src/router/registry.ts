@@ -23,6 +23,8 @@ export interface ModelRegistry {
   /** A deployment by id, listed or made from a wildcard (on first use). */
   deployment(id: string): DeploymentConfig | undefined;
   provider(name: string): ProviderConfig | undefined;
+  /** Deployments made from wildcards so far in this generation, in the order they were made. */
+  made(): DeploymentConfig[];
   /** The wildcard deployment with this exact id ("openai/*"), for allow lists (it allows every name it starts). */
   wildcard(id: string): WildcardDeployment | undefined;
 }
@@ -85,6 +87,7 @@ export function createModelRegistry(config: Config): ModelRegistry {
     },
     deployment: (id) => deployments.get(id) ?? (wildcards.length ? made.get(id)?.deployment : undefined),
     provider: (name) => providers.get(name),
+    made: () => [...made.values()].map((m) => m.deployment),
     wildcard: (id) => wildcards.find((w) => w.id === id),
   };
 }

@@ -90,7 +90,8 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       const cfg = core.registry.config;
       const snap = core.exec.health.snapshot();
       return create(ListModelsResponseSchema, {
-        deployments: cfg.deployments.map((d) => {
+        // The listed deployments, then those wildcard deployments made so far (openai/gpt-4.1).
+        deployments: [...cfg.deployments, ...core.registry.made()].map((d) => {
           const h = snap.get(d.id);
           const cooling = h?.cooldownUntil !== undefined && h.cooldownUntil > snap.now;
           const state = cooling

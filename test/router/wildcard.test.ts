@@ -104,6 +104,9 @@ describe("wildcard deployments: through the gateway", () => {
     const rec = g.usage.recent().at(-1)!;
     assert.equal(rec.deployment, "openai/gpt-4o-mini");
     assert.equal(rec.cost.total, 210_000);
+    // ListModels: the listed deployment, then the one the wildcard made, with the catalog's figures.
+    const list = await client(g).route.listModels({});
+    assert.deepEqual(list.deployments.map((d) => [d.id, d.model, d.contextWindow]), [["openai/gpt-4o", "gpt-4o", 128_000], ["openai/gpt-4o-mini", "gpt-4o-mini", 128_000]]);
   });
 
   test("a listed deployment wins over the wildcard that also matches its name; the wildcard's key may call it", async (t) => {
