@@ -522,6 +522,9 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   };
 }
 
+/** What the "*" of a wildcard may stand for: a model name, no spaces, quotes or path tricks (as src/router/registry.ts). */
+export const WILDCARD_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@\/-]*$/;
+
 /**
  * A wildcard deployment: checked now as far as it can be without a model (its provider, the one
  * "*" in its model, its operations against the provider's type), then made per model on first use
@@ -650,6 +653,32 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     routes.set(r.name, r);
   });
   const aliases: Record<string, string> = raw.aliases;
+  // A model a wildcard makes, named by a route (targets, variants, fallbacks, task routes) or an
+  // alias, is made now and listed like any other deployment.
+  const byPrefix = [...wildcards.values()].sort((a, b) => b.prefix.length - a.prefix.length);
+  const listWildcardModel = (name: string | undefined, path: string) => {
+    if (name === undefined || deployments.has(name) || routes.has(name) || name in aliases) return;
+    const w = byPrefix.find((x) => name.length > x.prefix.length && name.startsWith(x.prefix));
+    if (!w) return;
+    const part = name.slice(w.prefix.length);
+    if (!WILDCARD_PART.test(part) || part.includes("..")) throw new ConfigError(path, `"${part}" is not a model name (wildcard deployment "${w.id}")`);
+    try {
+      deployments.set(name, w.make(name, w.model.replace("*", part)));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError(path, `"${name}" matches wildcard deployment "${w.id}", which cannot serve it: ${err.message}`);
+    }
+  };
+  if (wildcards.size) {
+    raw.routes.forEach((r: RouteConfig, i: number) => {
+      const path = `routes[${i}]`;
+      r.targets.forEach((t, j) => listWildcardModel(t.deployment, `${path}.targets[${j}]`));
+      r.variants.forEach((v, j) => v.targets.forEach((t, k) => listWildcardModel(t.deployment, `${path}.variants[${j}].targets[${k}]`)));
+      r.fallbacks.forEach((f, j) => listWildcardModel(f, `${path}.fallbacks[${j}]`));
+      for (const [task, target] of Object.entries(r.taskRoutes)) listWildcardModel(target, `${path}.task_routes.${task}`);
+    });
+    for (const [name, target] of Object.entries(aliases)) listWildcardModel(target, `aliases.${name}`);
+  }
   for (const [name, target] of Object.entries(aliases)) {
     if (routes.has(name) || deployments.has(name)) throw new ConfigError(`aliases.${name}`, `"${name}" is already a route or deployment`);
     if (!routes.has(target) && !deployments.has(target)) {

@@ -4,6 +4,7 @@
 // deployment made for it on first use and kept for the generation (at most the wildcard's
 // max_models of them).
 
+import { WILDCARD_PART } from "../config/load.ts";
 import { ConfigError } from "../config/schema.ts";
 import type { Config, DeploymentConfig, ProviderConfig, RouteConfig, WildcardDeployment } from "../config/types.ts";
 import { GatewayError } from "./errors.ts";
@@ -29,9 +30,6 @@ export interface ModelRegistry {
   wildcard(id: string): WildcardDeployment | undefined;
 }
 
-/** What the "*" of a wildcard may stand for: a model name, no spaces, quotes or path tricks. */
-const MODEL_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@\/-]*$/;
-
 export function createModelRegistry(config: Config): ModelRegistry {
   const routes = new Map(config.routes.map((r) => [r.name, r]));
   const deployments = new Map(config.deployments.map((d) => [d.id, d]));
@@ -47,7 +45,7 @@ export function createModelRegistry(config: Config): ModelRegistry {
     const w = wildcards.find((x) => name.length > x.prefix.length && name.startsWith(x.prefix));
     if (!w) return undefined;
     const part = name.slice(w.prefix.length);
-    if (!MODEL_PART.test(part) || part.includes("..")) {
+    if (!WILDCARD_PART.test(part) || part.includes("..")) {
       throw new GatewayError("invalid_argument", `model: "${part}" is not a model name (wildcard deployment "${w.id}")`, { field: "model" });
     }
     const n = count.get(w.id) ?? 0;

@@ -84,6 +84,22 @@ describe("wildcard deployments: configuration", () => {
     refused(`  - { id: "o/*", provider: openai, model: "*" }\n  - { id: "o/*", provider: openai, model: "*" }`, "deployments[1].id", /duplicate deployment/);
   });
 
+  test("routes and aliases may name a model a wildcard makes: it is made at load and listed", () => {
+    const d = `  - { id: "openai/*", provider: openai, model: "*" }\n  - { id: "ft/*", provider: openai, model: "ft:*" }`;
+    const c = buildConfig(
+      parse(`providers:\n  - { name: openai, type: openai, api_key: k }\ndeployments:\n${d}\nroutes:\n  - { name: chat, targets: [openai/gpt-4.1], fallbacks: [openai/gpt-4o-mini] }\naliases: { fast: openai/gpt-4.1-nano }`),
+      {},
+    );
+    assert.deepEqual(c.deployments.map((x) => [x.id, x.model]), [["openai/gpt-4.1", "gpt-4.1"], ["openai/gpt-4o-mini", "gpt-4o-mini"], ["openai/gpt-4.1-nano", "gpt-4.1-nano"]]);
+    assert.equal(c.deployments[0].contextWindow, 1_047_576);
+    refused(
+      `${d}\nroutes:\n  - { name: chat, targets: [ft/mine] }`,
+      "routes[0].targets[0]",
+      /"ft\/mine" matches wildcard deployment "ft\/\*", which cannot serve it: deployments\[1\]\.pricing: model "ft:mine" is not in the built-in price table/,
+    );
+    refused(`${d}\nroutes:\n  - { name: chat, targets: [openai/gpt-4.1], fallbacks: ["openai/a b"] }`, "routes[0].fallbacks[0]", /is not a model name/);
+  });
+
   test("a key may be allowed the wildcard or one of its models; other names stay unknown", () => {
     const d = `  - { id: "openai/*", provider: openai, model: "*" }`;
     build(d, `keys:\n  - { name: a, hash: "${hashKey(ANY_KEY)}", allow: ["openai/*", openai/gpt-4.1] }`);
