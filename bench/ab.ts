@@ -8,6 +8,7 @@
 // Usage:
 //   VARIANTS='[{"name":"before","cwd":"/tmp/prev"},{"name":"after"}]' node bench/ab.ts compat-stream,compat-unary
 //   VARIANTS='[{"name":"on","flags":["--allocation-site-pretenuring"]},{"name":"off"}]' node bench/ab.ts connect-unary
+//   VARIANTS='[{"name":"connect-node","reference":"connect-node"},{"name":"gateway"}]' node bench/ab.ts connect-unary,connect-stream
 // Kinds: connect-unary, connect-stream, compat-unary, compat-stream. Every variant runs with
 // `npm start`'s V8 flags first (package.json), then its own (a later flag wins).
 // RATE (default 1000 req/s, open loop) or CLOSED=1 (32 connections, saturated); SECS per phase
@@ -30,6 +31,8 @@ interface Variant {
   name: string;
   flags?: string[];
   cwd?: string;
+  /** "connect-node": bench/connect-floor.ts (connect-node alone, the bench's reference row) instead of the gateway. */
+  reference?: "connect-node";
   env?: Record<string, string>;
 }
 const FULL = process.env.FULL === "1";
@@ -70,9 +73,10 @@ for (const v of variants) {
   const file = join(dir, `${v.name.replace(/\W/g, "_")}.yaml`);
   writeFileSync(file, benchConfig(`http://127.0.0.1:${upstream.port}`, FULL ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }\n` : ""));
   const env = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off", ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin, OTEL_SERVICE_NAME: "signalbox-ab" } : {}), ...v.env };
-  const { proc, port } = await start([...startFlags(), ...(v.flags ?? []), "src/main.ts", "--config", file], env, v.cwd);
+  const script = v.reference === "connect-node" ? ["bench/connect-floor.ts", "0", `http://127.0.0.1:${upstream.port}`] : ["src/main.ts", "--config", file];
+  const { proc, port } = await start([...startFlags(), ...(v.flags ?? []), ...script], env, v.cwd);
   const origin = `http://127.0.0.1:${port}`;
-  const auth: Record<string, string> = FULL ? { authorization: `Bearer ${await createBenchKey(origin)}` } : {};
+  const auth: Record<string, string> = FULL && !v.reference ? { authorization: `Bearer ${await createBenchKey(origin)}` } : {};
   gateways.push({
     name: v.name,
     pid: proc.pid!,
