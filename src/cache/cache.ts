@@ -7,6 +7,7 @@
 
 import { createHash } from "node:crypto";
 import type { Config, DeploymentConfig } from "../config/types.ts";
+import { wildcardFor } from "../config/wildcards.ts";
 import type { RedisClient } from "../state/redis.ts";
 import type { FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
@@ -108,7 +109,7 @@ export function answerIdentity(config: Config, target: string): string {
       const d = config.deployments.find((x) => x.id === name);
       if (!d) {
         // A model made from a wildcard deployment: its provider and the wildcard's model pattern.
-        const w = config.wildcards?.find((x) => name.length > x.prefix.length && name.startsWith(x.prefix));
+        const w = wildcardFor(config.wildcards, name);
         return w ? { id: name, wildcard: w.id, model: w.model, provider: providerOf(w.provider) } : name;
       }
       const provider = providerOf(d.provider);

@@ -13,6 +13,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
 import type { DeploymentConfig } from "../config/types.ts";
+import { allowListAllows } from "../config/wildcards.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Adjustment, Caller } from "../router/types.ts";
@@ -105,9 +106,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
 
   /** Whether a caller's key may name a model (or, for an alias, its target). */
   function allowedFor(caller: Caller, name: string, target?: string): boolean {
-    // An allow entry ending in "*" (a wildcard deployment's id) allows every name it starts, as in the planner.
-    const allows = (n: string) => caller.allow.includes(n) || caller.allow.some((a) => a.endsWith("*") && n.length >= a.length && n.startsWith(a.slice(0, -1)));
-    return caller.allow.length === 0 || allows(name) || (target !== undefined && allows(target));
+    return allowListAllows(caller.allow, name) || (target !== undefined && allowListAllows(caller.allow, target));
   }
 
   /** Models the caller may name, in OpenAI's list shape. */

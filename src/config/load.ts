@@ -30,6 +30,7 @@ import type {
 } from "./types.ts";
 import type { FailureKind } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
+import { wildcardFor, wildcardPart } from "./wildcards.ts";
 import { buildGuardrails, guardrailNames } from "../guardrails/config.ts";
 import { checkGuardrail } from "../guardrails/engine.ts";
 
@@ -522,9 +523,6 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   };
 }
 
-/** What the "*" of a wildcard may stand for: a model name, no spaces, quotes or path tricks (as src/router/registry.ts). */
-export const WILDCARD_PART = /^[A-Za-z0-9][A-Za-z0-9_.:@\/-]*$/;
-
 /**
  * A wildcard deployment: checked now as far as it can be without a model (its provider, the one
  * "*" in its model, its operations against the provider's type), then made per model on first use
@@ -655,13 +653,14 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   const aliases: Record<string, string> = raw.aliases;
   // A model a wildcard makes, named by a route (targets, variants, fallbacks, task routes) or an
   // alias, is made now and listed like any other deployment.
+  // Longest prefix first: "openai/gpt-*" answers before "openai/*", and "*" last.
   const byPrefix = [...wildcards.values()].sort((a, b) => b.prefix.length - a.prefix.length);
   const listWildcardModel = (name: string | undefined, path: string) => {
     if (name === undefined || deployments.has(name) || routes.has(name) || name in aliases) return;
-    const w = byPrefix.find((x) => name.length > x.prefix.length && name.startsWith(x.prefix));
+    const w = wildcardFor(byPrefix, name);
     if (!w) return;
-    const part = name.slice(w.prefix.length);
-    if (!WILDCARD_PART.test(part) || part.includes("..")) throw new ConfigError(path, `"${part}" is not a model name (wildcard deployment "${w.id}")`);
+    const part = wildcardPart(w, name);
+    if (part === undefined) throw new ConfigError(path, `"${name.slice(w.prefix.length)}" is not a model name (wildcard deployment "${w.id}")`);
     try {
       deployments.set(name, w.make(name, w.model.replace("*", part)));
     } catch (err) {
@@ -687,7 +686,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   }
   const known = (m: string) => routes.has(m) || deployments.has(m) || m in aliases;
   // A key may be allowed a wildcard ("openai/*": every model it makes) or one model it makes.
-  const matchesWildcard = (m: string) => wildcards.has(m) || [...wildcards.values()].some((w) => m.length > w.prefix.length && m.startsWith(w.prefix));
+  const matchesWildcard = (m: string) => wildcards.has(m) || wildcardFor(byPrefix, m) !== undefined;
   raw.routes.forEach((r: RouteConfig, i: number) => finishRoute(r, `routes[${i}]`, deployments, known));
   checkTaskCycles(routes, aliases);
   const keyNames = new Set<string>();
@@ -717,8 +716,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     console: raw.console,
     providers: [...providers.values()],
     deployments: [...deployments.values()],
-    // Longest prefix first: "openai/gpt-*" answers before "openai/*", and "*" last.
-    ...(wildcards.size ? { wildcards: [...wildcards.values()].sort((a, b) => b.prefix.length - a.prefix.length) } : {}),
+    ...(wildcards.size ? { wildcards: byPrefix } : {}),
     aliases,
     routes: [...routes.values()],
     keys: raw.keys,

@@ -6,6 +6,7 @@
 
 import { DEFAULT_COMPLEXITY, DEFAULT_RETRY_ON } from "../config/load.ts";
 import type { Capability, DeploymentConfig, RouteConfig, Task } from "../config/types.ts";
+import { allowListAllows } from "../config/wildcards.ts";
 import { countTextTokens, promptStats, promptTokenBound, promptTokensFor, tokenFamily, type PromptStats, type TokenFamily } from "../providers/tokens.ts";
 import type { DeploymentHealth, HealthSnapshot } from "../state/health.ts";
 import { type Classification, classify } from "./classifier.ts";
@@ -98,8 +99,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     throw new GatewayError("not_found", `model: unknown route, alias or deployment "${call.model}"`, { field: "model" });
   }
   const allow = call.caller.allow;
-  // An entry ending in "*" (a wildcard deployment's id) allows every name it starts.
-  const allowed = (name: string) => allow.length === 0 || allow.includes(name) || allow.some((a) => a.endsWith("*") && name.length >= a.length && name.startsWith(a.slice(0, -1)));
+  const allowed = (name: string) => allowListAllows(allow, name);
   if (!allowed(call.model) && !(resolved.alias && allowed(resolved.kind === "route" ? resolved.route.name : resolved.deployment.id))) {
     throw new GatewayError("permission_denied", `model: key "${call.caller.keyName}" may not use "${call.model}"`, { field: "model" });
   }

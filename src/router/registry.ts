@@ -4,9 +4,9 @@
 // deployment made for it on first use and kept for the generation (at most the wildcard's
 // max_models of them).
 
-import { WILDCARD_PART } from "../config/load.ts";
 import { ConfigError } from "../config/schema.ts";
 import type { Config, DeploymentConfig, ProviderConfig, RouteConfig, WildcardDeployment } from "../config/types.ts";
+import { wildcardFor, wildcardPart } from "../config/wildcards.ts";
 import { GatewayError } from "./errors.ts";
 
 export type Resolved =
@@ -42,11 +42,11 @@ export function createModelRegistry(config: Config): ModelRegistry {
   const fromWildcard = (name: string): { deployment: DeploymentConfig; wildcard: string } | undefined => {
     const hit = made.get(name);
     if (hit) return hit;
-    const w = wildcards.find((x) => name.length > x.prefix.length && name.startsWith(x.prefix));
+    const w = wildcardFor(wildcards, name);
     if (!w) return undefined;
-    const part = name.slice(w.prefix.length);
-    if (!WILDCARD_PART.test(part) || part.includes("..")) {
-      throw new GatewayError("invalid_argument", `model: "${part}" is not a model name (wildcard deployment "${w.id}")`, { field: "model" });
+    const part = wildcardPart(w, name);
+    if (part === undefined) {
+      throw new GatewayError("invalid_argument", `model: "${name.slice(w.prefix.length)}" is not a model name (wildcard deployment "${w.id}")`, { field: "model" });
     }
     const n = count.get(w.id) ?? 0;
     if (n >= w.maxModels) {
