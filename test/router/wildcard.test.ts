@@ -197,6 +197,18 @@ describe("wildcard deployments: through the gateway", () => {
     assert.equal(r.headers.get("x-signalbox-deployment"), "openai/gpt-4.1");
   });
 
+  test("embeddings: a model the catalog lists as an embedding model is made to serve embeddings", async (t) => {
+    const g = await gateway(t);
+    const res = await client(g).embedding.embed({ model: "openai/text-embedding-3-small", inputs: ["one", "two"] });
+    assert.equal(res.deployment, "openai/text-embedding-3-small");
+    assert.equal(res.embeddings.length, 2);
+    const sent = openai.requests.filter((r) => r.path.endsWith("/embeddings")).at(-1);
+    assert.equal(sent?.body.model, "text-embedding-3-small");
+    // A chat model made from the same wildcard does not serve embeddings.
+    const wrong = await rejectedWith(client(g).embedding.embed({ model: "openai/gpt-4o-mini", inputs: ["x"] }));
+    assert.match(wrong.rawMessage, /embeddings/);
+  });
+
   test("/v1/models lists the wildcard by its id for keys allowed it, and retrieves a model it makes", async (t) => {
     const g = await gateway(t);
     const get = async (path: string, key: string) => {
