@@ -58,6 +58,7 @@ import { createMemoryCacheStore, createRedisCacheStore, type CacheStore } from "
 import { createChatEngine, type ChatEngine } from "./engine/chat-engine.ts";
 import { createCompatHandler } from "./compat/handler.ts";
 import { compileGuardrails, type GuardrailSet } from "./guardrails/engine.ts";
+import { createAlerter, type Alerter } from "./alerts/alerts.ts";
 
 /**
  * What the services need: the registry, the planner, the executor's dependencies, the usage sink.
@@ -84,6 +85,8 @@ export interface GatewayCore {
   plan(call: Call): Plan;
   /** The configuration's guardrails, compiled with it (a reload swaps them with plan and exec). */
   guardrails: GuardrailSet;
+  /** Webhooks told about budgets and cooldowns (the sinks in force: `config.alerts`). */
+  alerts: Alerter;
 }
 
 export interface Gateway {
@@ -114,6 +117,8 @@ export interface GatewayOptions {
   usage?: UsageSink;
   transport?: Transport;
   health?: HealthStore;
+  /** Alerts (tests): instead of webhooks from config.alerts. */
+  alerts?: Alerter;
   limits?: Limiter;
   /** Tracing to use instead of what the OTEL_* environment asks for (tests). */
   tracing?: Tracing | null;
@@ -264,9 +269,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const providers = new Map<string, Provider>();
   for (const p of config.providers) providers.set(p.name, createProvider(p, transport));
   const metrics = createMetrics();
+  // The sinks of the configuration in force (a reload swaps core.config; until core exists, the first one).
+  let coreRef: GatewayCore | undefined;
+  const alerts = opts.alerts ?? createAlerter({ sinks: () => (coreRef?.config ?? config).alerts ?? [] });
   const onCooldown: CooldownListener = (d, kind, until) => {
     metrics.cooldown(d, kind);
     log("warn", "deployment cooling down", { deployment: d, failure_kind: kind, until: new Date(until).toISOString() });
+    alerts.emit({ event: "deployment_cooldown", deployment: d, failureKind: kind, until });
   };
   const healthStore = opts.health ?? (await createHealth(config, onCooldown));
   /** The parts of the core one Config determines; a reload builds a new set and swaps it in. */
@@ -325,6 +334,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const usageLogs = opts.usageLogs === null ? undefined : (opts.usageLogs ?? sdk?.startUsageLogs());
   const core: GatewayCore = {
     ...generation(config, providers),
+    alerts,
     tracing,
     usageLogs,
     metrics,
@@ -333,6 +343,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     auth: control.directory,
     control,
   };
+  coreRef = core;
+
   const cache = opts.cache ?? (await createCache(config));
   const engine = createChatEngine(core, cache);
   const compat = createCompatHandler(core, engine);
@@ -426,7 +438,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async close() {
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
-      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close()]);
+      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush()]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });
     },

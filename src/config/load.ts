@@ -8,8 +8,10 @@ import { lookupModel } from "./catalog.ts";
 import { resolvePricing, type RawPricing } from "./pricing.ts";
 import { log } from "../telemetry/log.ts";
 import { resolveModelParams } from "./model-params.ts";
-import { bool, ConfigError, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
+import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
+import { ALERT_EVENTS } from "./types.ts";
 import type {
+  AlertConfig,
   Capability,
   CompatQuirks,
   Config,
@@ -449,6 +451,20 @@ const rootSpec = obj<any>({
   teams: opt(list(obj({ name: req(str({ min: 1 })), budget: opt(budgetSpec), guardrails: opt(guardrailNames) })), []),
   // Validated by buildGuardrails (src/guardrails/config.ts), which knows each kind's options.
   guardrails: opt((v: unknown) => v),
+  // Webhooks told about budgets and cooldowns (src/alerts/alerts.ts).
+  alerts: opt(
+    list(
+      obj({
+        name: req(str({ min: 1 })),
+        url: req(httpUrl),
+        format: opt(str({ oneOf: ["json", "slack"] }), "json"),
+        events: opt(list(str({ oneOf: ALERT_EVENTS }), { min: 1 }), [...ALERT_EVENTS]),
+        headers: opt(record(str()), {}),
+        timeout_ms: opt(num({ min: 1, max: 60_000, int: true }), 5_000),
+      }),
+    ),
+    [],
+  ),
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
   // The default of every deployment's expected_output_tokens.
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
@@ -710,8 +726,14 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     ],
     checkGuardrail,
   );
+  const alertNames = new Set<string>();
+  (raw.alerts as AlertConfig[]).forEach((a, i) => {
+    if (alertNames.has(a.name)) throw new ConfigError(`alerts[${i}].name`, `duplicate alert "${a.name}"`);
+    alertNames.add(a.name);
+  });
   return {
     ...(guardrails.length ? { guardrails } : {}),
+    ...(raw.alerts.length ? { alerts: raw.alerts as AlertConfig[] } : {}),
     server: raw.server,
     console: raw.console,
     providers: [...providers.values()],

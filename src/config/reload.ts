@@ -80,6 +80,7 @@ export function reconcile(prev: Config, next: Config): { config: Config; changes
     ...diffNamed("key", prev.keys, next.keys, (k) => k.name),
     ...diffNamed("team", prev.teams, next.teams, (t) => t.name),
     ...diffNamed("guardrail", prev.guardrails ?? [], next.guardrails ?? [], (g) => g.name),
+    ...diffNamed("alert", prev.alerts ?? [], next.alerts ?? [], (a) => a.name),
     ...changedFields(prev.server, next.server).map((k) => `server.${snake(k)} changed: requires restart`),
     ...changedFields(prev.store, next.store).map((k) => `store.${snake(k)} changed: requires restart`),
   ];

@@ -115,3 +115,16 @@ export function substituteEnv(v: unknown, env: Record<string, string | undefined
   }
   return v;
 }
+
+/** An http or https URL (webhooks: guardrails, alerts). Not echoed when bad: webhook URLs carry tokens. */
+export const httpUrl: V<string> = (v, p) => {
+  const s = str({ min: 1 })(v, p);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ConfigError(p, "is not a URL (an http or https URL was expected)");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(p, `must be an http or https URL, got ${u.protocol}`);
+  return s;
+};

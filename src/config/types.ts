@@ -263,6 +263,20 @@ export interface BudgetConfig {
   softThreshold: number;
 }
 
+export const ALERT_EVENTS = ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown"] as const;
+export type AlertEventName = (typeof ALERT_EVENTS)[number];
+
+/** One `alerts[]` webhook (src/alerts/alerts.ts). `url` and `headers` are secrets: never logged. */
+export interface AlertConfig {
+  name: string;
+  url: string;
+  /** `json` (the event object) or `slack` (`{"text": …}`, for Slack's incoming webhooks and the like). */
+  format: "json" | "slack";
+  events: AlertEventName[];
+  headers: Record<string, string>;
+  timeoutMs: number;
+}
+
 export interface KeyConfig {
   name: string;
   /** sha256 hex of the key; the key itself is never stored. */
@@ -357,6 +371,8 @@ export interface Config {
   routes: RouteConfig[];
   keys: KeyConfig[];
   teams: { name: string; budget?: BudgetConfig; guardrails?: string[] }[];
+  /** Webhooks told about budgets and cooldowns (absent: none). */
+  alerts?: AlertConfig[];
   /** Named guardrails (absent: none); attached by routes, teams and keys, or `mandatory`. */
   guardrails?: GuardrailConfig[];
   store: {

@@ -126,13 +126,31 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     const a = buildAdmission(core.control.directory.team, call, plan, Date.now());
     if (!a) return undefined;
     const r = await core.limits.admit(a.request);
-    if (!r.ok) throw refusal(r);
+    if (!r.ok) {
+      if (r.kind === "budget") {
+        const b = r.check;
+        core.alerts.emit({
+          event: "budget_exhausted",
+          budget: b.id,
+          period: b.period,
+          periodStart: b.periodStart ?? a.request.now,
+          spentNanos: r.spentNanos,
+          limitNanos: b.limitNanos,
+          key: call.caller.keyName,
+          team: call.caller.team,
+          model: call.model,
+        });
+      }
+      throw refusal(r);
+    }
     for (const s of r.soft) {
-      const k = `${s.id}:${a.request.budgets.find((b) => b.id === s.id)?.period}`;
+      const b = a.request.budgets.find((x) => x.id === s.id);
+      const k = `${s.id}:${b?.period}:${b?.periodStart}`;
       if (!warned.has(k)) {
         warned.add(k);
         log("warn", "budget soft threshold reached", { budget: s.id, spent_nano_usd: s.spentNanos, limit_nano_usd: s.limitNanos });
         core.metrics.budgetSoftThreshold(s.id);
+        if (b) core.alerts.emit({ event: "budget_soft_threshold", budget: s.id, period: b.period, periodStart: b.periodStart ?? a.request.now, spentNanos: s.spentNanos, limitNanos: s.limitNanos, threshold: b.softThreshold });
       }
     }
     return a;

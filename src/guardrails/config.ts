@@ -3,7 +3,7 @@
 // the field. src/guardrails/engine.ts compiles what this returns, once per configuration.
 
 import type { GuardrailConfig } from "../config/types.ts";
-import { bool, ConfigError, join, list, num, obj, opt, record, req, str, type V } from "../config/schema.ts";
+import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, type V } from "../config/schema.ts";
 import type { GuardrailAction, GuardrailKind, GuardrailStage } from "./types.ts";
 
 const KINDS = ["pii", "secrets", "deny", "json_schema", "webhook", "max_input_tokens"] as const satisfies readonly GuardrailKind[];
@@ -36,17 +36,6 @@ const TEXT_KINDS = new Set<GuardrailKind>(["pii", "secrets", "deny"]);
 
 const categories = (v: unknown, p: string) => list(str({ min: 1 }), { min: 1 })(v, p);
 
-const httpUrl: V<string> = (v, p) => {
-  const s = str({ min: 1 })(v, p);
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    throw new ConfigError(p, `"${s}" is not a URL`);
-  }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(p, `must be an http or https URL, got ${u.protocol}`);
-  return s;
-};
 
 const guardrailSpec = obj<any>({
   name: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/ })),

@@ -1,0 +1,145 @@
+// Alerts: what a platform team wants to hear about without watching a dashboard, POSTed to the
+// webhooks in `alerts` (Slack's incoming webhooks, or any endpoint taking JSON): a budget past its
+// soft threshold, a budget exhausted (a request refused for it), a deployment put into cooldown.
+//
+// Off the request path: emit() queues and returns; delivery has a timeout and one retry, and a
+// failure is logged by the sink's name, never its URL or headers (webhook URLs carry tokens). Each
+// condition is sent once per replica: a budget's once per period, a deployment's cooldown at most
+// once per quiet interval however often it flaps.
+
+import type { AlertConfig, AlertEventName } from "../config/types.ts";
+import type { Period } from "../limits/periods.ts";
+import { log } from "../telemetry/log.ts";
+
+export type AlertEvent =
+  | { event: "budget_soft_threshold"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; threshold: number }
+  | { event: "budget_exhausted"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; key: string; team: string; model: string }
+  | { event: "deployment_cooldown"; deployment: string; failureKind: string; until: number };
+
+export interface Alerter {
+  emit(e: AlertEvent): void;
+  /** Resolves once every alert queued so far was delivered or given up on. */
+  flush(): Promise<void>;
+}
+
+export interface AlerterOptions {
+  /** The sinks in force (read at each emit: a reload changes them). */
+  sinks: () => readonly AlertConfig[];
+  /** A deployment's next cooldown alert waits at least this long (ms). */
+  cooldownQuietMs?: number;
+  /** Wait before the one retry (ms). */
+  retryDelayMs?: number;
+  clock?: () => number;
+}
+
+/** Deliveries in flight or waiting per sink; past this, alerts are dropped (and logged). */
+const MAX_PENDING = 100;
+/** Conditions remembered for dedupe; the oldest are forgotten past this. */
+const MAX_SEEN = 10_000;
+
+const usd = (nanos: number) => `$${(nanos / 1e9).toFixed(2)}`;
+const PERIOD_ADJ: Record<Period, string> = { day: "daily", week: "weekly", month: "monthly" };
+
+/** "team:a" → team "a"; "key:ci" → key "ci". */
+function owner(budget: string): string {
+  const i = budget.indexOf(":");
+  return i < 0 ? budget : `${budget.slice(0, i)} "${budget.slice(i + 1)}"`;
+}
+
+/** The event as JSON: snake_case, amounts in USD, times in ISO 8601. */
+export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
+  const base = { event: e.event, at: new Date(at).toISOString() };
+  switch (e.event) {
+    case "budget_soft_threshold":
+      return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9, threshold: e.threshold };
+    case "budget_exhausted":
+      return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9, key: e.key, team: e.team, model: e.model };
+    case "deployment_cooldown":
+      return { ...base, deployment: e.deployment, failure_kind: e.failureKind, until: new Date(e.until).toISOString() };
+  }
+}
+
+/** One line for a chat channel (Slack's `text`). */
+export function alertText(e: AlertEvent): string {
+  switch (e.event) {
+    case "budget_soft_threshold":
+      return `:warning: Signalbox: ${owner(e.budget)} has spent ${usd(e.spentNanos)} of its ${PERIOD_ADJ[e.period]} budget of ${usd(e.limitNanos)} (${Math.round((100 * e.spentNanos) / e.limitNanos)}%, alert threshold ${Math.round(e.threshold * 100)}%).`;
+    case "budget_exhausted":
+      return `:no_entry: Signalbox: the ${PERIOD_ADJ[e.period]} budget of ${owner(e.budget)} (${usd(e.limitNanos)}) is exhausted: requests are refused until it resets (first refused: key "${e.key}", team "${e.team}", model "${e.model}").`;
+    case "deployment_cooldown":
+      return `:rotating_light: Signalbox: deployment "${e.deployment}" is in cooldown until ${new Date(e.until).toISOString()} after ${e.failureKind} failures; its traffic goes to fallbacks.`;
+  }
+}
+
+/** What makes two events the same condition (sent once). */
+function conditionOf(e: AlertEvent): string {
+  return e.event === "deployment_cooldown" ? `${e.event}\n${e.deployment}` : `${e.event}\n${e.budget}\n${e.periodStart}`;
+}
+
+export function createAlerter(opts: AlerterOptions): Alerter {
+  const clock = opts.clock ?? Date.now;
+  const quietMs = opts.cooldownQuietMs ?? 300_000;
+  const retryDelayMs = opts.retryDelayMs ?? 1_000;
+  /** Condition → when it was last sent. */
+  const seen = new Map<string, number>();
+  const pending = new Map<string, number>();
+  const inFlight = new Set<Promise<void>>();
+
+  async function post(sink: AlertConfig, body: string): Promise<string | undefined> {
+    try {
+      const res = await fetch(sink.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...sink.headers },
+        body,
+        signal: AbortSignal.timeout(sink.timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return res.status >= 200 && res.status < 300 ? undefined : `HTTP ${res.status}`;
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: unknown } };
+      if (e?.name === "TimeoutError") return `no answer within ${sink.timeoutMs} ms`;
+      return typeof e?.cause?.code === "string" ? e.cause.code : "network error";
+    }
+  }
+
+  async function deliver(sink: AlertConfig, e: AlertEvent, at: number): Promise<void> {
+    const body = JSON.stringify(sink.format === "slack" ? { text: alertText(e) } : alertJson(e, at));
+    let why = await post(sink, body);
+    if (why !== undefined) {
+      await new Promise((r) => setTimeout(r, retryDelayMs));
+      why = await post(sink, body);
+    }
+    // The sink's name only: its URL and headers are secrets.
+    if (why !== undefined) log("warn", "alert not delivered", { alert: sink.name, event: e.event, error: why });
+  }
+
+  return {
+    emit(e) {
+      const sinks = opts.sinks().filter((s) => s.events.includes(e.event as AlertEventName));
+      if (sinks.length === 0) return;
+      const now = clock();
+      const cond = conditionOf(e);
+      const last = seen.get(cond);
+      if (last !== undefined && (e.event !== "deployment_cooldown" || now - last < quietMs)) return;
+      seen.delete(cond);
+      seen.set(cond, now);
+      if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value!);
+      for (const sink of sinks) {
+        const n = pending.get(sink.name) ?? 0;
+        if (n >= MAX_PENDING) {
+          log("warn", "alert dropped: too many undelivered", { alert: sink.name, event: e.event, pending: n });
+          continue;
+        }
+        pending.set(sink.name, n + 1);
+        const p: Promise<void> = deliver(sink, e, now).finally(() => {
+          pending.set(sink.name, (pending.get(sink.name) ?? 1) - 1);
+          inFlight.delete(p);
+        });
+        inFlight.add(p);
+      }
+    },
+    async flush() {
+      while (inFlight.size) await Promise.all([...inFlight]);
+    },
+  };
+}
