@@ -43,7 +43,7 @@ import type { UsageStore } from "./usage/store.ts";
 import { createMemoryLimiter } from "./limits/memory.ts";
 import { createRedisLimiter } from "./limits/redis.ts";
 import type { Limiter } from "./limits/types.ts";
-import { connectRedis, createRedisConnection, hasRedis } from "./state/redis.ts";
+import { closeRedis, connectRedis, createRedisConnection, hasRedis, type RedisClient } from "./state/redis.ts";
 import { log } from "./telemetry/log.ts";
 import { endRpcSpan, extractContext, startRpcSpan, tracingRequested, type Tracing } from "./telemetry/tracing.ts";
 import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/metrics.ts";
@@ -271,7 +271,19 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const metrics = createMetrics();
   // The sinks of the configuration in force (a reload swaps core.config; until core exists, the first one).
   let coreRef: GatewayCore | undefined;
-  const alerts = opts.alerts ?? createAlerter({ sinks: () => (coreRef?.config ?? config).alerts ?? [] });
+  // With Redis, one replica sends each alert: the condition is claimed with SET NX PX (a client
+  // made at the first alert, so a gateway without alerts opens no connection for them).
+  let alertRedis: RedisClient | undefined;
+  const claim = hasRedis(config.store)
+    ? async (condition: string, ttlMs: number): Promise<boolean> => {
+        if (!alertRedis) {
+          alertRedis = createRedisConnection(config.store);
+          await connectRedis(alertRedis);
+        }
+        return (await alertRedis.set(`signalbox:alert:${condition.replace(/\n/g, ":")}`, "1", "PX", ttlMs, "NX")) === "OK";
+      }
+    : undefined;
+  const alerts = opts.alerts ?? createAlerter({ sinks: () => (coreRef?.config ?? config).alerts ?? [], claim });
   const onCooldown: CooldownListener = (d, kind, until) => {
     metrics.cooldown(d, kind);
     log("warn", "deployment cooling down", { deployment: d, failure_kind: kind, until: new Date(until).toISOString() });
@@ -438,7 +450,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async close() {
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
-      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush()]);
+      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis && closeRedis(alertRedis))]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });
     },

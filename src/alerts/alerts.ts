@@ -5,10 +5,12 @@
 // Off the request path: emit() queues and returns; delivery has a timeout and one retry, and a
 // failure is logged by the sink's name, never its URL or headers (webhook URLs carry tokens). Each
 // condition is sent once per replica: a budget's once per period, a deployment's cooldown at most
-// once per quiet interval however often it flaps.
+// once per quiet interval however often it flaps. With a shared store (`claim`: Redis, SET NX PX)
+// one replica sends each condition; without one, each replica does.
 
 import type { AlertConfig, AlertEventName } from "../config/types.ts";
 import type { Period } from "../limits/periods.ts";
+import { periodBounds } from "../limits/periods.ts";
 import { log } from "../telemetry/log.ts";
 
 export type AlertEvent =
@@ -29,6 +31,11 @@ export interface AlerterOptions {
   cooldownQuietMs?: number;
   /** Wait before the one retry (ms). */
   retryDelayMs?: number;
+  /**
+   * Claim a condition across replicas for `ttlMs` (true: this replica sends it). A claim that
+   * fails (the store away) sends anyway: a duplicate is better than silence.
+   */
+  claim?: (condition: string, ttlMs: number) => Promise<boolean>;
   clock?: () => number;
 }
 
@@ -124,6 +131,9 @@ export function createAlerter(opts: AlerterOptions): Alerter {
       seen.delete(cond);
       seen.set(cond, now);
       if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value!);
+      // How long the condition holds: a budget's to the end of its period, a cooldown's quiet interval.
+      const ttlMs = e.event === "deployment_cooldown" ? quietMs : Math.max(60_000, periodBounds(e.period, e.periodStart).end - now + 86_400_000);
+      const claimed = opts.claim ? opts.claim(cond, ttlMs).catch(() => true) : undefined;
       for (const sink of sinks) {
         const n = pending.get(sink.name) ?? 0;
         if (n >= MAX_PENDING) {
@@ -131,7 +141,8 @@ export function createAlerter(opts: AlerterOptions): Alerter {
           continue;
         }
         pending.set(sink.name, n + 1);
-        const p: Promise<void> = deliver(sink, e, now).finally(() => {
+        const send = claimed ? claimed.then((mine) => (mine ? deliver(sink, e, now) : undefined)) : deliver(sink, e, now);
+        const p: Promise<void> = send.finally(() => {
           pending.set(sink.name, (pending.get(sink.name) ?? 1) - 1);
           inFlight.delete(p);
         });

@@ -12,6 +12,7 @@ import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startRedis } from "../helpers/redis.ts";
 import { user } from "../e2e/anthropic-gemini-harness.ts";
 
 // Key-shaped on purpose, assembled at runtime so that secret scanners do not flag the test.
@@ -128,6 +129,28 @@ describe("alerts", () => {
       [["deployment_cooldown", "mock/flaky", "overloaded"]],
     );
     assert.ok(Date.parse(String(received[0].body.until)) > Date.now());
+  });
+
+  test("two replicas sharing Redis: each condition is sent by one of them", async (t) => {
+    const redis = await startRedis();
+    t.after(() => redis.stop());
+    const yaml = config(`  - { name: ops, url: "${origin}/ops" }`) + `\nstore: { redis_url: "${redis.url}" }\n`;
+    const a = await startTestGateway(yaml);
+    const b = await startTestGateway(yaml);
+    t.after(() => Promise.all([a.close(), b.close()]));
+    // The shared cooldown first (while the budget lasts: the fallback is paid for), then the budget.
+    for (let i = 0; i < 6; i++) await client(i % 2 ? b : a).chat.complete(ask("shaky"));
+    let refused = 0;
+    for (let i = 0; i < 60 && refused < 4; i++) {
+      await client(i % 2 ? b : a)
+        .chat.complete(ask("pricey"))
+        .catch(() => refused++);
+      // Spending reaches Redis in batches (every 50 ms): a request a tick later reads it.
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    assert.equal(refused, 4, "the shared budget ran out, on both replicas");
+    await Promise.all([a.gw.core.alerts.flush(), b.gw.core.alerts.flush()]);
+    assert.deepEqual(received.map((r) => r.body.event).sort(), ["budget_exhausted", "budget_soft_threshold", "deployment_cooldown"]);
   });
 
   test("a failing webhook is retried once, then logged by its name: its URL (a token) appears nowhere", async (t) => {
