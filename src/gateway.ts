@@ -229,13 +229,15 @@ async function createCache(config: Config): Promise<CacheStore> {
   };
 }
 
-async function createLimits(config: Config): Promise<Limiter> {
+async function createLimits(config: Config, alerts: Alerter): Promise<Limiter> {
   if (!hasRedis(config.store)) return createMemoryLimiter();
   const client = createRedisConnection(config.store);
   await connectRedis(client);
   const limiter = createRedisLimiter(client, {
-    onDegraded: (d) =>
-      log(d ? "warn" : "info", d ? "Redis unavailable: rate limits and budgets fall back to per-replica enforcement" : "Redis is back: limits are shared again"),
+    onDegraded: (d) => {
+      log(d ? "warn" : "info", d ? "Redis unavailable: rate limits and budgets fall back to per-replica enforcement" : "Redis is back: limits are shared again");
+      alerts.emit({ event: d ? "redis_unavailable" : "redis_recovered", replica: `${hostname()}:${process.pid}` });
+    },
   });
   return {
     ...limiter,
@@ -325,7 +327,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
   let version = configVersion(config);
   metrics.configVersion(version);
-  const limits = opts.limits ?? (await createLimits(config));
+  const limits = opts.limits ?? (await createLimits(config, alerts));
   const usageStore = await createUsageStore(config);
   // Tests may watch records through an extra sink of their own.
   const extra = opts.usage;

@@ -1,6 +1,7 @@
 // Alerts: what a platform team wants to hear about without watching a dashboard, POSTed to the
 // webhooks in `alerts` (Slack's incoming webhooks, or any endpoint taking JSON): a budget past its
-// soft threshold, a budget exhausted (a request refused for it), a deployment put into cooldown.
+// soft threshold, a budget exhausted (a request refused for it), a deployment put into cooldown,
+// Redis unavailable to the limiter (limits and budgets fall back to each replica) and back.
 //
 // Off the request path: emit() queues and returns; delivery has a timeout and one retry, and a
 // failure is logged by the sink's name, never its URL or headers (webhook URLs carry tokens). Each
@@ -16,7 +17,8 @@ import { log } from "../telemetry/log.ts";
 export type AlertEvent =
   | { event: "budget_soft_threshold"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; threshold: number }
   | { event: "budget_exhausted"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; key: string; team: string; model: string }
-  | { event: "deployment_cooldown"; deployment: string; failureKind: string; until: number };
+  | { event: "deployment_cooldown"; deployment: string; failureKind: string; until: number }
+  | { event: "redis_unavailable" | "redis_recovered"; replica: string };
 
 export interface Alerter {
   emit(e: AlertEvent): void;
@@ -63,6 +65,9 @@ export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
       return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9, key: e.key, team: e.team, model: e.model };
     case "deployment_cooldown":
       return { ...base, deployment: e.deployment, failure_kind: e.failureKind, until: new Date(e.until).toISOString() };
+    case "redis_unavailable":
+    case "redis_recovered":
+      return { ...base, replica: e.replica };
   }
 }
 
@@ -75,13 +80,28 @@ export function alertText(e: AlertEvent): string {
       return `:no_entry: Signalbox: the ${PERIOD_ADJ[e.period]} budget of ${owner(e.budget)} (${usd(e.limitNanos)}) is exhausted: requests are refused until it resets (first refused: key "${e.key}", team "${e.team}", model "${e.model}").`;
     case "deployment_cooldown":
       return `:rotating_light: Signalbox: deployment "${e.deployment}" is in cooldown until ${new Date(e.until).toISOString()} after ${e.failureKind} failures; its traffic goes to fallbacks.`;
+    case "redis_unavailable":
+      return `:rotating_light: Signalbox: Redis is unavailable to replica ${e.replica}: its rate limits and budgets are enforced per replica until Redis is back.`;
+    case "redis_recovered":
+      return `:white_check_mark: Signalbox: Redis is back for replica ${e.replica}: limits and budgets are shared again.`;
   }
 }
 
 /** What makes two events the same condition (sent once). */
 function conditionOf(e: AlertEvent): string {
-  return e.event === "deployment_cooldown" ? `${e.event}\n${e.deployment}` : `${e.event}\n${e.budget}\n${e.periodStart}`;
+  switch (e.event) {
+    case "deployment_cooldown":
+      return `${e.event}\n${e.deployment}`;
+    case "redis_unavailable":
+    case "redis_recovered":
+      return `${e.event}\n${e.replica}`;
+    default:
+      return `${e.event}\n${e.budget}\n${e.periodStart}`;
+  }
 }
+
+/** Events that may come back (sent again after the quiet interval), unlike a budget's once per period. */
+const recurring = (e: AlertEvent) => e.event === "deployment_cooldown" || e.event === "redis_unavailable" || e.event === "redis_recovered";
 
 export function createAlerter(opts: AlerterOptions): Alerter {
   const clock = opts.clock ?? Date.now;
@@ -127,13 +147,14 @@ export function createAlerter(opts: AlerterOptions): Alerter {
       const now = clock();
       const cond = conditionOf(e);
       const last = seen.get(cond);
-      if (last !== undefined && (e.event !== "deployment_cooldown" || now - last < quietMs)) return;
+      if (last !== undefined && (!recurring(e) || now - last < quietMs)) return;
       seen.delete(cond);
       seen.set(cond, now);
       if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value!);
       // How long the condition holds: a budget's to the end of its period, a cooldown's quiet interval.
-      const ttlMs = e.event === "deployment_cooldown" ? quietMs : Math.max(60_000, periodBounds(e.period, e.periodStart).end - now + 86_400_000);
-      const claimed = opts.claim ? opts.claim(cond, ttlMs).catch(() => true) : undefined;
+      const ttlMs = "period" in e ? Math.max(60_000, periodBounds(e.period, e.periodStart).end - now + 86_400_000) : quietMs;
+      // Each replica reports its own Redis connection: nothing to claim (and nowhere to claim it).
+      const claimed = opts.claim && e.event !== "redis_unavailable" && e.event !== "redis_recovered" ? opts.claim(cond, ttlMs).catch(() => true) : undefined;
       for (const sink of sinks) {
         const n = pending.get(sink.name) ?? 0;
         if (n >= MAX_PENDING) {

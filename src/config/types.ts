@@ -263,7 +263,7 @@ export interface BudgetConfig {
   softThreshold: number;
 }
 
-export const ALERT_EVENTS = ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown"] as const;
+export const ALERT_EVENTS = ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown", "redis_unavailable", "redis_recovered"] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
 
 /** One `alerts[]` webhook (src/alerts/alerts.ts). `url` and `headers` are secrets: never logged. */

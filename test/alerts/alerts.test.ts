@@ -42,7 +42,13 @@ before(async () => {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
-after(() => new Promise<void>((r) => server.close(() => r())));
+after(
+  () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    }),
+);
 beforeEach(() => {
   received = [];
   failing.clear();
@@ -133,11 +139,14 @@ describe("alerts", () => {
 
   test("two replicas sharing Redis: each condition is sent by one of them", async (t) => {
     const redis = await startRedis();
-    t.after(() => redis.stop());
     const yaml = config(`  - { name: ops, url: "${origin}/ops" }`) + `\nstore: { redis_url: "${redis.url}" }\n`;
     const a = await startTestGateway(yaml);
     const b = await startTestGateway(yaml);
-    t.after(() => Promise.all([a.close(), b.close()]));
+    // Gateways first, then their Redis.
+    t.after(async () => {
+      await Promise.all([a.close(), b.close()]);
+      await redis.stop();
+    });
     // The shared cooldown first (while the budget lasts: the fallback is paid for), then the budget.
     for (let i = 0; i < 6; i++) await client(i % 2 ? b : a).chat.complete(ask("shaky"));
     let refused = 0;
@@ -151,6 +160,31 @@ describe("alerts", () => {
     assert.equal(refused, 4, "the shared budget ran out, on both replicas");
     await Promise.all([a.gw.core.alerts.flush(), b.gw.core.alerts.flush()]);
     assert.deepEqual(received.map((r) => r.body.event).sort(), ["budget_exhausted", "budget_soft_threshold", "deployment_cooldown"]);
+  });
+
+  test("Redis unavailable to the limiter, and back: one alert each, and requests are served meanwhile", async (t) => {
+    const redis = await startRedis();
+    const g = await startTestGateway(config(`  - { name: ops, url: "${origin}/ops", events: [redis_unavailable, redis_recovered] }`) + `\nstore: { redis_url: "${redis.url}" }\n`);
+    t.after(async () => {
+      await g.close();
+      await redis.stop();
+    });
+    await client(g).chat.complete(ask("pricey"));
+    await redis.stop();
+    await client(g).chat.complete(ask("pricey"));
+    await client(g).chat.complete(ask("pricey"));
+    await redis.restart();
+    // The limiter is shared again at the first admission that reaches Redis after it reconnects.
+    for (let i = 0; i < 100 && !received.some((r) => r.body.event === "redis_recovered"); i++) {
+      await client(g).chat.complete(ask("pricey"));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await g.gw.core.alerts.flush();
+    assert.deepEqual(
+      received.map((r) => r.body.event),
+      ["redis_unavailable", "redis_recovered"],
+    );
+    assert.match(String(received[0].body.replica), /:\d+$/);
   });
 
   test("a failing webhook is retried once, then logged by its name: its URL (a token) appears nowhere", async (t) => {
@@ -172,7 +206,9 @@ describe("alerts", () => {
   test("configuration: defaults, and each mistake named by its field without echoing the URL", () => {
     const build = (alerts: string) => buildConfig(parse(`providers:\n  - { name: m, type: mock }\ndeployments:\n  - { id: d, provider: m, model: x }\nalerts:\n${alerts}`), {});
     const c = build(`  - { name: a, url: "https://hooks.example.com/x" }`);
-    assert.deepEqual(c.alerts, [{ name: "a", url: "https://hooks.example.com/x", format: "json", events: ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown"], headers: {}, timeoutMs: 5000 }]);
+    assert.deepEqual(c.alerts, [
+      { name: "a", url: "https://hooks.example.com/x", format: "json", events: ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown", "redis_unavailable", "redis_recovered"], headers: {}, timeoutMs: 5000 },
+    ]);
     const refused = (alerts: string, path: string, message: RegExp) =>
       assert.throws(
         () => build(alerts),
@@ -180,7 +216,7 @@ describe("alerts", () => {
       );
     refused(`  - { name: a, url: "hooks.example.com/secret-token" }`, "alerts[0].url", /is not a URL/);
     refused(`  - { name: a, url: "ftp://example.com/secret-token" }`, "alerts[0].url", /http or https/);
-    refused(`  - { name: a, url: "https://x", events: [budget_spent] }`, "alerts[0].events[0]", /must be one of budget_soft_threshold, budget_exhausted, deployment_cooldown/);
+    refused(`  - { name: a, url: "https://x", events: [budget_spent] }`, "alerts[0].events[0]", /must be one of budget_soft_threshold, budget_exhausted, deployment_cooldown, redis_unavailable, redis_recovered/);
     refused(`  - { name: a, url: "https://x", format: teams }`, "alerts[0].format", /must be one of json, slack/);
     refused(`  - { name: a, url: "https://x" }\n  - { name: a, url: "https://y" }`, "alerts[1].name", /duplicate alert "a"/);
   });
