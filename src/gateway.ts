@@ -275,14 +275,15 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   let coreRef: GatewayCore | undefined;
   // With Redis, one replica sends each alert: the condition is claimed with SET NX PX (a client
   // made at the first alert, so a gateway without alerts opens no connection for them).
-  let alertRedis: RedisClient | undefined;
+  let alertRedis: Promise<RedisClient> | undefined;
   const claim = hasRedis(config.store)
     ? async (condition: string, ttlMs: number): Promise<boolean> => {
-        if (!alertRedis) {
-          alertRedis = createRedisConnection(config.store);
-          await connectRedis(alertRedis);
-        }
-        return (await alertRedis.set(`signalbox:alert:${condition.replace(/\n/g, ":")}`, "1", "PX", ttlMs, "NX")) === "OK";
+        const client = await (alertRedis ??= (async () => {
+          const c = createRedisConnection(config.store);
+          await connectRedis(c);
+          return c;
+        })());
+        return (await client.set(`signalbox:alert:${condition.replace(/\n/g, ":")}`, "1", "PX", ttlMs, "NX")) === "OK";
       }
     : undefined;
   const alerts = opts.alerts ?? createAlerter({ sinks: () => (coreRef?.config ?? config).alerts ?? [], claim });
@@ -452,7 +453,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async close() {
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
-      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis && closeRedis(alertRedis))]);
+      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });
     },
