@@ -170,13 +170,22 @@ async function createHealth(config: Config, onCooldown: CooldownListener): Promi
  * Usage records and their aggregates: PostgreSQL (durable, queryable for months; it wins over Redis,
  * which keeps limits, health and the cache), Redis (shared, batched writes) or memory.
  */
-async function createUsageStore(config: Config): Promise<UsageStore> {
+async function createUsageStore(config: Config, alerts: Alerter): Promise<UsageStore> {
   if (config.store.postgresUrl) {
     const { createPostgresUsageStore } = await import("./usage/postgres-store.ts");
+    const replica = `${hostname()}:${process.pid}`;
     return createPostgresUsageStore(config.store.postgresUrl, {
-      replica: `${hostname()}:${process.pid}`,
+      replica,
       retentionDays: config.store.usageRetentionDays,
       log: (level, msg, fields) => log(level, msg, fields),
+      onState: (s) =>
+        alerts.emit(
+          s.kind === "unavailable"
+            ? { event: "postgres_unavailable", replica, reason: s.reason }
+            : s.kind === "recovered"
+              ? { event: "postgres_recovered", replica, downMs: s.downMs }
+              : { event: "usage_records_dropped", replica, maxBuffered: s.maxBuffered },
+        ),
     });
   }
   if (!hasRedis(config.store)) return createMemoryUsageStore();
@@ -329,7 +338,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   let version = configVersion(config);
   metrics.configVersion(version);
   const limits = opts.limits ?? (await createLimits(config, alerts));
-  const usageStore = await createUsageStore(config);
+  const usageStore = await createUsageStore(config, alerts);
   // Tests may watch records through an extra sink of their own.
   const extra = opts.usage;
   const sink: UsageSink = extra

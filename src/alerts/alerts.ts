@@ -1,7 +1,9 @@
 // Alerts: what a platform team wants to hear about without watching a dashboard, POSTed to the
 // webhooks in `alerts` (Slack's incoming webhooks, or any endpoint taking JSON): a budget past its
 // soft threshold, a budget exhausted (a request refused for it), a deployment put into cooldown,
-// Redis unavailable to the limiter (limits and budgets fall back to each replica) and back.
+// Redis unavailable to the limiter (limits and budgets fall back to each replica) and back,
+// PostgreSQL unavailable to the usage writer (records wait in its buffer) and back, and that
+// buffer full (records dropped).
 //
 // Off the request path: emit() queues and returns; delivery has a timeout and one retry, and a
 // failure is logged by the sink's name, never its URL or headers (webhook URLs carry tokens). Each
@@ -18,7 +20,10 @@ export type AlertEvent =
   | { event: "budget_soft_threshold"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; threshold: number }
   | { event: "budget_exhausted"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; key: string; team: string; model: string }
   | { event: "deployment_cooldown"; deployment: string; failureKind: string; until: number }
-  | { event: "redis_unavailable" | "redis_recovered"; replica: string };
+  | { event: "redis_unavailable" | "redis_recovered"; replica: string }
+  | { event: "postgres_unavailable"; replica: string; reason: string }
+  | { event: "postgres_recovered"; replica: string; downMs: number }
+  | { event: "usage_records_dropped"; replica: string; maxBuffered: number };
 
 export interface Alerter {
   emit(e: AlertEvent): void;
@@ -68,6 +73,12 @@ export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
     case "redis_unavailable":
     case "redis_recovered":
       return { ...base, replica: e.replica };
+    case "postgres_unavailable":
+      return { ...base, replica: e.replica, reason: e.reason };
+    case "postgres_recovered":
+      return { ...base, replica: e.replica, down_seconds: Math.round(e.downMs / 1000) };
+    case "usage_records_dropped":
+      return { ...base, replica: e.replica, max_buffered: e.maxBuffered };
   }
 }
 
@@ -84,6 +95,12 @@ export function alertText(e: AlertEvent): string {
       return `:rotating_light: Signalbox: Redis is unavailable to replica ${e.replica}: its rate limits and budgets are enforced per replica until Redis is back.`;
     case "redis_recovered":
       return `:white_check_mark: Signalbox: Redis is back for replica ${e.replica}: limits and budgets are shared again.`;
+    case "postgres_unavailable":
+      return `:rotating_light: Signalbox: PostgreSQL is unavailable to replica ${e.replica} (${e.reason}): its usage records wait in a bounded buffer.`;
+    case "postgres_recovered":
+      return `:white_check_mark: Signalbox: PostgreSQL is back for replica ${e.replica} after ${Math.round(e.downMs / 1000)} s: buffered usage records are being written.`;
+    case "usage_records_dropped":
+      return `:no_entry: Signalbox: replica ${e.replica} buffered ${e.maxBuffered} usage records while PostgreSQL was away; new records are now dropped (and counted).`;
   }
 }
 
@@ -94,6 +111,9 @@ function conditionOf(e: AlertEvent): string {
       return `${e.event}\n${e.deployment}`;
     case "redis_unavailable":
     case "redis_recovered":
+    case "postgres_unavailable":
+    case "postgres_recovered":
+    case "usage_records_dropped":
       return `${e.event}\n${e.replica}`;
     default:
       return `${e.event}\n${e.budget}\n${e.periodStart}`;
@@ -101,7 +121,9 @@ function conditionOf(e: AlertEvent): string {
 }
 
 /** Events that may come back (sent again after the quiet interval), unlike a budget's once per period. */
-const recurring = (e: AlertEvent) => e.event === "deployment_cooldown" || e.event === "redis_unavailable" || e.event === "redis_recovered";
+const recurring = (e: AlertEvent) => !("budget" in e);
+/** Events about a replica's own connections: each replica sends its own (nothing to claim). */
+const ownReplica = (e: AlertEvent) => "replica" in e;
 
 export function createAlerter(opts: AlerterOptions): Alerter {
   const clock = opts.clock ?? Date.now;
@@ -154,7 +176,7 @@ export function createAlerter(opts: AlerterOptions): Alerter {
       // How long the condition holds: a budget's to the end of its period, a cooldown's quiet interval.
       const ttlMs = "period" in e ? Math.max(60_000, periodBounds(e.period, e.periodStart).end - now + 86_400_000) : quietMs;
       // Each replica reports its own Redis connection: nothing to claim (and nowhere to claim it).
-      const claimed = opts.claim && e.event !== "redis_unavailable" && e.event !== "redis_recovered" ? opts.claim(cond, ttlMs).catch(() => true) : undefined;
+      const claimed = opts.claim && !ownReplica(e) ? opts.claim(cond, ttlMs).catch(() => true) : undefined;
       for (const sink of sinks) {
         const n = pending.get(sink.name) ?? 0;
         if (n >= MAX_PENDING) {

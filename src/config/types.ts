@@ -263,7 +263,16 @@ export interface BudgetConfig {
   softThreshold: number;
 }
 
-export const ALERT_EVENTS = ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown", "redis_unavailable", "redis_recovered"] as const;
+export const ALERT_EVENTS = [
+  "budget_soft_threshold",
+  "budget_exhausted",
+  "deployment_cooldown",
+  "redis_unavailable",
+  "redis_recovered",
+  "postgres_unavailable",
+  "postgres_recovered",
+  "usage_records_dropped",
+] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
 
 /** One `alerts[]` webhook (src/alerts/alerts.ts). `url` and `headers` are secrets: never logged. */

@@ -91,6 +91,11 @@ export interface PostgresUsageStoreOptions {
    * 200,000, or fewer when a quarter of the heap holds fewer (defaultMaxBuffered).
    */
   maxBuffered?: number;
+  /**
+   * The writer's state changes: PostgreSQL away (records wait in the buffer), back, and the buffer
+   * full (new records dropped). Once per change, with what the log line says.
+   */
+  onState?: (state: { kind: "unavailable"; reason: string } | { kind: "recovered"; downMs: number } | { kind: "dropping"; maxBuffered: number }) => void;
   /** First retry delay while PostgreSQL is away (doubling), ms; default 250. */
   retryMinMs?: number;
   /** Longest retry delay, ms; default 2,000. */
@@ -689,7 +694,10 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
       degraded = true;
       downSince = Date.now();
       const reason = unavailableReason(err);
-      if (reason) log("warn", "usage store: PostgreSQL unavailable, usage records wait in a bounded buffer", { reason, buffered: buffered(), maxBuffered });
+      if (reason) {
+        log("warn", "usage store: PostgreSQL unavailable, usage records wait in a bounded buffer", { reason, buffered: buffered(), maxBuffered });
+        opts.onState?.({ kind: "unavailable", reason });
+      }
       else log("error", "usage store: PostgreSQL refused a usage batch, retrying", { sqlstate: sqlState(err) || undefined, error: String((err as Error)?.message ?? err).slice(0, 200) });
     }
   }
@@ -700,6 +708,7 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
     degraded = false;
     warnedDrop = false;
     log("info", "usage store: PostgreSQL is back, buffered usage records are being written", { downMs: Date.now() - downSince, buffered: buffered() });
+    opts.onState?.({ kind: "recovered", downMs: Date.now() - downSince });
   }
 
   /** One step of the writer; false when there was nothing (more) to do now, or it failed. */
@@ -864,6 +873,7 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
           if (!warnedDrop) {
             warnedDrop = true;
             log("warn", "usage store: buffer full while PostgreSQL is away; new usage records are dropped and counted", { maxBuffered });
+            opts.onState?.({ kind: "dropping", maxBuffered });
           }
         } else queue.push(r);
         schedule();

@@ -13,6 +13,7 @@ import { hashKey } from "../../src/server/auth.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startRedis } from "../helpers/redis.ts";
+import { startPostgres } from "../helpers/postgres.ts";
 import { user } from "../e2e/anthropic-gemini-harness.ts";
 
 // Key-shaped on purpose, assembled at runtime so that secret scanners do not flag the test.
@@ -187,6 +188,30 @@ describe("alerts", () => {
     assert.match(String(received[0].body.replica), /:\d+$/);
   });
 
+  test("PostgreSQL unavailable to the usage writer, and back: one alert each; requests are served meanwhile", async (t) => {
+    const pg = await startPostgres();
+    if (!pg) return t.skip("no PostgreSQL binaries here");
+    const g = await startTestGateway(config(`  - { name: ops, url: "${origin}/ops", events: [postgres_unavailable, postgres_recovered] }`) + `\nstore: { postgres_url: "${pg.url}" }\n`);
+    t.after(async () => {
+      await g.close();
+      await pg.destroy();
+    });
+    await client(g).chat.complete(ask("pricey"));
+    await pg.stop();
+    await client(g).chat.complete(ask("pricey"));
+    await waitFor(() => (received.some((r) => r.body.event === "postgres_unavailable") ? true : undefined), "postgres_unavailable", 15_000);
+    await client(g).chat.complete(ask("pricey"));
+    await pg.start();
+    await waitFor(() => (received.some((r) => r.body.event === "postgres_recovered") ? true : undefined), "postgres_recovered", 15_000);
+    await g.gw.core.alerts.flush();
+    assert.deepEqual(
+      received.map((r) => r.body.event),
+      ["postgres_unavailable", "postgres_recovered"],
+    );
+    assert.equal(typeof received[0].body.reason, "string");
+    assert.ok(!JSON.stringify(received).includes(pg.url), "the database URL is not in an alert");
+  });
+
   test("a failing webhook is retried once, then logged by its name: its URL (a token) appears nowhere", async (t) => {
     const lines: string[] = [];
     setLogSink((l) => lines.push(l));
@@ -207,7 +232,14 @@ describe("alerts", () => {
     const build = (alerts: string) => buildConfig(parse(`providers:\n  - { name: m, type: mock }\ndeployments:\n  - { id: d, provider: m, model: x }\nalerts:\n${alerts}`), {});
     const c = build(`  - { name: a, url: "https://hooks.example.com/x" }`);
     assert.deepEqual(c.alerts, [
-      { name: "a", url: "https://hooks.example.com/x", format: "json", events: ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown", "redis_unavailable", "redis_recovered"], headers: {}, timeoutMs: 5000 },
+      {
+        name: "a",
+        url: "https://hooks.example.com/x",
+        format: "json",
+        events: ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown", "redis_unavailable", "redis_recovered", "postgres_unavailable", "postgres_recovered", "usage_records_dropped"],
+        headers: {},
+        timeoutMs: 5000,
+      },
     ]);
     const refused = (alerts: string, path: string, message: RegExp) =>
       assert.throws(
@@ -216,7 +248,7 @@ describe("alerts", () => {
       );
     refused(`  - { name: a, url: "hooks.example.com/secret-token" }`, "alerts[0].url", /is not a URL/);
     refused(`  - { name: a, url: "ftp://example.com/secret-token" }`, "alerts[0].url", /http or https/);
-    refused(`  - { name: a, url: "https://x", events: [budget_spent] }`, "alerts[0].events[0]", /must be one of budget_soft_threshold, budget_exhausted, deployment_cooldown, redis_unavailable, redis_recovered/);
+    refused(`  - { name: a, url: "https://x", events: [budget_spent] }`, "alerts[0].events[0]", /must be one of budget_soft_threshold, budget_exhausted, deployment_cooldown, redis_unavailable, redis_recovered, postgres_unavailable/);
     refused(`  - { name: a, url: "https://x", format: teams }`, "alerts[0].format", /must be one of json, slack/);
     refused(`  - { name: a, url: "https://x" }\n  - { name: a, url: "https://y" }`, "alerts[1].name", /duplicate alert "a"/);
   });
