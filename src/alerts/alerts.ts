@@ -7,13 +7,13 @@
 //
 // Off the request path: emit() queues and returns; delivery has a timeout and one retry, and a
 // failure is logged by the sink's name, never its URL or headers (webhook URLs carry tokens). Each
-// condition is sent once per replica: a budget's once per period, a deployment's cooldown at most
-// once per quiet interval however often it flaps. With a shared store (`claim`: Redis, SET NX PX)
-// one replica sends each condition; without one, each replica does.
+// condition is sent once per replica (conditionOf): a budget's once per period, a deployment's
+// cooldown at most once per quiet interval however often it flaps, a connection's each change of
+// state. With a shared store (`claim`: Redis, SET NX PX) one replica sends a budget's or a
+// deployment's; a replica's own connections are its own to report.
 
 import type { AlertConfig, AlertEventName } from "../config/types.ts";
-import type { Period } from "../limits/periods.ts";
-import { periodBounds } from "../limits/periods.ts";
+import { periodBounds, type Period } from "../limits/periods.ts";
 import { log } from "../telemetry/log.ts";
 
 export type AlertEvent =
@@ -34,7 +34,7 @@ export interface Alerter {
 export interface AlerterOptions {
   /** The sinks in force (read at each emit: a reload changes them). */
   sinks: () => readonly AlertConfig[];
-  /** A deployment's next cooldown alert waits at least this long (ms). */
+  /** A deployment's next cooldown alert (and a replica's next dropped-records one) waits at least this long (ms). */
   cooldownQuietMs?: number;
   /** Wait before the one retry (ms). */
   retryDelayMs?: number;
@@ -104,15 +104,21 @@ export function alertText(e: AlertEvent): string {
   }
 }
 
-/** What makes two events the same condition (sent once). */
+/**
+ * What an event is about. A budget's events are sent once per period; a deployment's cooldown at
+ * most once per quiet interval; a replica's connection (Redis, PostgreSQL) is a state, so each
+ * change is sent (down, back, down again) and a repeat of the state last sent is not.
+ */
 function conditionOf(e: AlertEvent): string {
   switch (e.event) {
     case "deployment_cooldown":
       return `${e.event}\n${e.deployment}`;
     case "redis_unavailable":
     case "redis_recovered":
+      return `redis\n${e.replica}`;
     case "postgres_unavailable":
     case "postgres_recovered":
+      return `postgres\n${e.replica}`;
     case "usage_records_dropped":
       return `${e.event}\n${e.replica}`;
     default:
@@ -120,8 +126,6 @@ function conditionOf(e: AlertEvent): string {
   }
 }
 
-/** Events that may come back (sent again after the quiet interval), unlike a budget's once per period. */
-const recurring = (e: AlertEvent) => !("budget" in e);
 /** Events about a replica's own connections: each replica sends its own (nothing to claim). */
 const ownReplica = (e: AlertEvent) => "replica" in e;
 
@@ -129,8 +133,14 @@ export function createAlerter(opts: AlerterOptions): Alerter {
   const clock = opts.clock ?? Date.now;
   const quietMs = opts.cooldownQuietMs ?? 300_000;
   const retryDelayMs = opts.retryDelayMs ?? 1_000;
-  /** Condition → when it was last sent. */
-  const seen = new Map<string, number>();
+  /** Condition → what was last sent about it, and when. */
+  const seen = new Map<string, { event: string; at: number }>();
+  const repeat = (e: AlertEvent, last: { event: string; at: number } | undefined, now: number): boolean => {
+    if (last === undefined) return false;
+    if ("budget" in e) return true;
+    if (e.event === "deployment_cooldown" || e.event === "usage_records_dropped") return now - last.at < quietMs;
+    return last.event === e.event;
+  };
   const pending = new Map<string, number>();
   const inFlight = new Set<Promise<void>>();
 
@@ -168,10 +178,9 @@ export function createAlerter(opts: AlerterOptions): Alerter {
       if (sinks.length === 0) return;
       const now = clock();
       const cond = conditionOf(e);
-      const last = seen.get(cond);
-      if (last !== undefined && (!recurring(e) || now - last < quietMs)) return;
+      if (repeat(e, seen.get(cond), now)) return;
       seen.delete(cond);
-      seen.set(cond, now);
+      seen.set(cond, { event: e.event, at: now });
       if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value!);
       // How long the condition holds: a budget's to the end of its period, a cooldown's quiet interval.
       const ttlMs = "period" in e ? Math.max(60_000, periodBounds(e.period, e.periodStart).end - now + 86_400_000) : quietMs;

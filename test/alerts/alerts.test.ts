@@ -11,6 +11,8 @@ import { createSignalboxClient } from "@signalbox/client";
 import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
+import { createAlerter, type AlertEvent } from "../../src/alerts/alerts.ts";
+import type { AlertConfig } from "../../src/config/types.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startRedis } from "../helpers/redis.ts";
 import { startPostgres } from "../helpers/postgres.ts";
@@ -226,6 +228,36 @@ describe("alerts", () => {
     assert.ok(warn, lines.join(""));
     assert.deepEqual([JSON.parse(warn).alert, JSON.parse(warn).error], ["broken", "HTTP 500"]);
     assert.ok(!lines.some((l) => l.includes("hooktoken")), "the webhook URL was logged");
+  });
+
+  test("what is sent again: a budget once per period, a cooldown after the quiet interval, a connection at each change of state", async () => {
+    let now = Date.UTC(2026, 11, 5);
+    const sink: AlertConfig = { name: "ops", url: `${origin}/rules`, format: "json", events: ["budget_soft_threshold", "deployment_cooldown", "redis_unavailable", "redis_recovered"], headers: {}, timeoutMs: 2000 };
+    const alerter = createAlerter({ sinks: () => [sink], clock: () => now, cooldownQuietMs: 60_000 });
+    const soft = (periodStart: number): AlertEvent => ({ event: "budget_soft_threshold", budget: "team:qa", period: "month", periodStart, spentNanos: 9, limitNanos: 10, threshold: 0.8 });
+    const cooldown: AlertEvent = { event: "deployment_cooldown", deployment: "d", failureKind: "overloaded", until: now + 30_000 };
+    const redis = (up: boolean): AlertEvent => ({ event: up ? "redis_recovered" : "redis_unavailable", replica: "h:1" });
+    const steps: [AlertEvent, number][] = [
+      [soft(Date.UTC(2026, 11, 1)), 0],
+      [soft(Date.UTC(2026, 11, 1)), 10_000], // same period: not again
+      [soft(Date.UTC(2027, 0, 1)), 0], // next period: again
+      [cooldown, 0],
+      [cooldown, 30_000], // within the quiet interval: not again
+      [cooldown, 31_000], // past it: again
+      [redis(false), 0],
+      [redis(false), 1_000], // the same state: not again
+      [redis(true), 1_000],
+      [redis(false), 1_000], // down again, however soon: sent
+    ];
+    for (const [e, advance] of steps) {
+      now += advance;
+      alerter.emit(e);
+    }
+    await alerter.flush();
+    assert.deepEqual(
+      received.map((r) => r.body.event),
+      ["budget_soft_threshold", "budget_soft_threshold", "deployment_cooldown", "deployment_cooldown", "redis_unavailable", "redis_recovered", "redis_unavailable"],
+    );
   });
 
   test("configuration: defaults, and each mistake named by its field without echoing the URL", () => {
