@@ -78,6 +78,17 @@ async function gateway(t: TestContext, alerts: string): Promise<TestGateway> {
   t.after(() => g.close());
   return g;
 }
+/** A gateway on a private store (Redis or PostgreSQL), closed before its store is stopped. */
+async function gatewayOn(t: TestContext, alerts: string, store: string, stopStore: () => Promise<void>): Promise<TestGateway> {
+  const g = await startTestGateway(config(alerts) + `\nstore: ${store}\n`);
+  t.after(async () => {
+    await g.close();
+    await stopStore();
+  });
+  return g;
+}
+/** Resolves once the receiver has an alert of this event. */
+const alerted = (event: string) => waitFor(() => (received.some((r) => r.body.event === event) ? true : undefined), event, 15_000);
 const client = (g: TestGateway) => createSignalboxClient({ baseUrl: g.url, apiKey: KEY });
 const ask = (model: string) => ({ model, messages: [user("how much is left?")] });
 
@@ -167,11 +178,7 @@ describe("alerts", () => {
 
   test("Redis unavailable to the limiter, and back: one alert each, and requests are served meanwhile", async (t) => {
     const redis = await startRedis();
-    const g = await startTestGateway(config(`  - { name: ops, url: "${origin}/ops", events: [redis_unavailable, redis_recovered] }`) + `\nstore: { redis_url: "${redis.url}" }\n`);
-    t.after(async () => {
-      await g.close();
-      await redis.stop();
-    });
+    const g = await gatewayOn(t, `  - { name: ops, url: "${origin}/ops", events: [redis_unavailable, redis_recovered] }`, `{ redis_url: "${redis.url}" }`, () => redis.stop());
     await client(g).chat.complete(ask("pricey"));
     await redis.stop();
     await client(g).chat.complete(ask("pricey"));
@@ -193,18 +200,14 @@ describe("alerts", () => {
   test("PostgreSQL unavailable to the usage writer, and back: one alert each; requests are served meanwhile", async (t) => {
     const pg = await startPostgres();
     if (!pg) return t.skip("no PostgreSQL binaries here");
-    const g = await startTestGateway(config(`  - { name: ops, url: "${origin}/ops", events: [postgres_unavailable, postgres_recovered] }`) + `\nstore: { postgres_url: "${pg.url}" }\n`);
-    t.after(async () => {
-      await g.close();
-      await pg.destroy();
-    });
+    const g = await gatewayOn(t, `  - { name: ops, url: "${origin}/ops", events: [postgres_unavailable, postgres_recovered] }`, `{ postgres_url: "${pg.url}" }`, () => pg.destroy());
     await client(g).chat.complete(ask("pricey"));
     await pg.stop();
     await client(g).chat.complete(ask("pricey"));
-    await waitFor(() => (received.some((r) => r.body.event === "postgres_unavailable") ? true : undefined), "postgres_unavailable", 15_000);
+    await alerted("postgres_unavailable");
     await client(g).chat.complete(ask("pricey"));
     await pg.start();
-    await waitFor(() => (received.some((r) => r.body.event === "postgres_recovered") ? true : undefined), "postgres_recovered", 15_000);
+    await alerted("postgres_recovered");
     await g.gw.core.alerts.flush();
     assert.deepEqual(
       received.map((r) => r.body.event),
