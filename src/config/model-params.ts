@@ -203,16 +203,27 @@ function bedrockBaseId(model: string): string {
 }
 
 /**
+ * Claude models whose structured outputs Bedrock serves through Converse (`outputConfig.textFormat`):
+ * Bedrock lists Sonnet 4.5, Haiku 4.5, Opus 4.5 and Opus 4.6, and the models after them; Opus 4.1
+ * has them on Anthropic's API only.
+ */
+const BEDROCK_NOT_STRUCTURED = new Set(["claude-opus-4-1"]);
+
+/**
  * Bedrock models through Converse. Claude keeps Claude's rules (its thinking goes through
- * additionalModelRequestFields), other models do not think through the gateway; JSON output is
- * asked for by instruction on every model (Converse has no JSON mode they all honour).
+ * additionalModelRequestFields), other models do not think through the gateway. JSON schemas go
+ * as `outputConfig.textFormat` to the Claude models Bedrock serves structured outputs for; JSON
+ * objects, and schemas for every other model, are asked for by instruction (Converse has no JSON
+ * mode they all honour).
  */
 export function bedrockRule(model: string): ModelRule {
   const id = bedrockBaseId(model);
   const claudeId = /^anthropic\.(claude-.+?)(-v\d+(:\d+)?)?$/.exec(id)?.[1];
   if (claudeId) {
-    const base = lookup(ANTHROPIC, claudeId)?.rule ?? ANTHROPIC_UNKNOWN;
-    return { ...base, label: `${base.label} on Bedrock`, rejects: { ...base.rejects, ...CONVERSE_REJECTS }, jsonByInstruction: ["json_object", "json_schema"] };
+    const found = lookup(ANTHROPIC, claudeId);
+    const base = found?.rule ?? ANTHROPIC_UNKNOWN;
+    const structured = base.jsonByInstruction?.includes("json_schema") === false && !BEDROCK_NOT_STRUCTURED.has(found?.id ?? "");
+    return { ...base, label: `${base.label} on Bedrock`, rejects: { ...base.rejects, ...CONVERSE_REJECTS }, jsonByInstruction: structured ? ["json_object"] : ["json_object", "json_schema"] };
   }
   return {
     label: `Bedrock ${id}`,

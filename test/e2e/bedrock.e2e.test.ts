@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { AttemptOutcome, FailureKind, FinishReason, ToolChoiceMode, fileBytes, textPart, user as userMessage } from "@signalbox/client";
+import { AttemptOutcome, FailureKind, FinishReason, ResponseFormat_Type, ToolChoiceMode, fileBytes, textPart, user as userMessage } from "@signalbox/client";
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { startFakeBedrock, type BedrockErrorName, type FakeAwsCredentials, type FakeBedrock } from "../fakes/bedrock.ts";
 import {
@@ -128,6 +128,28 @@ describe("bedrock: text", () => {
       assert.ok(fake.signatures.every((x) => x.valid));
     });
   }
+});
+
+describe("bedrock: JSON output", () => {
+  test("a JSON schema goes as structured outputs (outputConfig.textFormat) to Claude Sonnet 4.5; a JSON object by instruction, noted", async () => {
+    const t = await gws.start();
+    const c = clientFor(t);
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+    fake.script({ kind: "text", text: '{"city":"Paris"}' });
+    const res = await c.chat.complete({ model: "bedrock", messages: [user("Where is the Louvre?")], responseFormat: { type: ResponseFormat_Type.JSON_SCHEMA, schemaName: "place", schema: schema as never, strict: true } });
+    assert.deepEqual(res.message?.content.map((p) => p.part.value), ['{"city":"Paris"}']);
+    const body = converse()[0].body;
+    assert.deepEqual(body.outputConfig, { textFormat: { type: "json_schema", structure: { jsonSchema: { schema: JSON.stringify(schema), name: "place" } } } });
+    assert.equal(body.system, undefined);
+    assert.deepEqual(res.adjustments.filter((a) => a.field === "response_format"), []);
+
+    fake.script({ kind: "text", text: '{"ok":true}' });
+    const obj = await c.chat.complete({ model: "bedrock", messages: [user("JSON please")], responseFormat: { type: ResponseFormat_Type.JSON_OBJECT } });
+    const second = converse()[1].body;
+    assert.equal(second.outputConfig, undefined);
+    assert.match(second.system[0].text, /single valid JSON object/);
+    assert.deepEqual(obj.adjustments.filter((a) => a.field === "response_format").map((a) => a.detail), ["json_object: asked for in the system prompt (this model has no native form for it); validate the JSON"]);
+  });
 });
 
 describe("bedrock: tools and images", () => {

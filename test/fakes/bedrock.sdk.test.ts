@@ -70,6 +70,22 @@ describe('bedrock fake vs @aws-sdk/client-bedrock-runtime', () => {
     assert.deepEqual(res.output?.message?.content?.[0].toolUse, { toolUseId: 'tooluse_1', name: 'get_weather', input: { city: 'Paris' } });
   });
 
+  test('Converse: structured outputs (outputConfig.textFormat) as the SDK sends them are accepted; a malformed one is a ValidationException', async () => {
+    fake.script({ kind: 'text', text: '{"city":"Paris"}' });
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const res = await client().send(
+      new ConverseCommand({ modelId: MODEL, messages: hi, outputConfig: { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: JSON.stringify(schema), name: 'place' } } } } }),
+    );
+    assert.equal(res.output?.message?.content?.[0].text, '{"city":"Paris"}');
+    // The SDK's wire form, which the gateway's Bedrock adapter writes too.
+    assert.deepEqual(fake.requests[0].body.outputConfig, { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: JSON.stringify(schema), name: 'place' } } } });
+    fake.script({ kind: 'text' });
+    await assert.rejects(
+      client().send(new ConverseCommand({ modelId: MODEL, messages: hi, outputConfig: { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: '{not json' } } } } })),
+      (e: unknown) => e instanceof ValidationException && /not valid JSON/.test(e.message),
+    );
+  });
+
   test('ConverseStream: the SDK decodes the binary event stream, even cut into 7-byte reads', async () => {
     fake.script({ kind: 'text', text: 'Streaming héllo wörld', usage: { input: 12, output: 3 }, chunking: { bytes: 7 } });
     const res = await client().send(new ConverseStreamCommand({ modelId: MODEL, messages: hi }));

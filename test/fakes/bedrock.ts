@@ -334,6 +334,10 @@ export function validateConverse(body: unknown): string | null {
       if (typeof b.text === 'string' && b.text.trim() === '') return `The text field in the SystemContentBlock object at system.${i} is blank. Add text to the text field, and try again.`;
     }
   }
+  if (body.outputConfig !== undefined) {
+    const invalid = validateOutputConfig(body.outputConfig);
+    if (invalid) return invalid;
+  }
   const msgs = body.messages;
   if (!Array.isArray(msgs) || msgs.length === 0) return 'A conversation must start with a user message. Try again with a conversation that starts with a user message.';
   let usesTools = false;
@@ -401,6 +405,29 @@ export function validateConverse(body: unknown): string | null {
       if (!isRecord(spec.inputSchema) || !isRecord(spec.inputSchema.json)) return `toolConfig.tools.${i}.toolSpec.inputSchema.json is required.`;
     }
   }
+  return null;
+}
+
+/** OutputConfig: effort, and textFormat (structured outputs: type json_schema, the schema as a JSON string). */
+function validateOutputConfig(oc: unknown): string | null {
+  if (!isRecord(oc)) return 'Malformed input request: outputConfig must be an object.';
+  for (const k of Object.keys(oc)) if (k !== 'textFormat' && k !== 'effort') return `Malformed input request: extraneous key [${k}] is not permitted, please reformat your input and try again.`;
+  const tf = oc.textFormat;
+  if (tf === undefined) return null;
+  if (!isRecord(tf) || tf.type !== 'json_schema') return "The value at outputConfig.textFormat.type failed to satisfy constraint: Member must satisfy enum value set: [json_schema]";
+  const st = tf.structure;
+  if (!isRecord(st) || Object.keys(st).length !== 1 || !isRecord(st.jsonSchema)) return 'Malformed input request: outputConfig.textFormat.structure must have exactly one member (jsonSchema).';
+  const js = st.jsonSchema;
+  for (const k of Object.keys(js)) if (!['schema', 'name', 'description'].includes(k)) return `Malformed input request: extraneous key [${k}] is not permitted, please reformat your input and try again.`;
+  if (typeof js.schema !== 'string') return 'Malformed input request: outputConfig.textFormat.structure.jsonSchema.schema must be a string.';
+  let schema: unknown;
+  try {
+    schema = JSON.parse(js.schema);
+  } catch {
+    return 'The JSON schema in outputConfig.textFormat is not valid JSON.';
+  }
+  if (!isRecord(schema)) return 'The JSON schema in outputConfig.textFormat must be an object.';
+  if (js.name !== undefined && typeof js.name !== 'string') return 'Malformed input request: outputConfig.textFormat.structure.jsonSchema.name must be a string.';
   return null;
 }
 

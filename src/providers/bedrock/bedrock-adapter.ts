@@ -29,9 +29,11 @@ export function isBedrockClaude(model: string): boolean {
 const ADAPTIVE_EFFORT: Record<ReasoningEffort, "low" | "medium" | "high"> = { minimal: "low", low: "low", medium: "medium", high: "high" };
 
 /**
- * The Converse body, exported for tests. JSON output is asked for with an instruction in the system
- * prompt (Converse has no JSON mode every model honours). Thinking is Claude's own field, passed
- * through additionalModelRequestFields; `req.params` says its form and the model's output maximum.
+ * The Converse body, exported for tests. A JSON schema goes as structured outputs
+ * (`outputConfig.textFormat`) where the model has them (`req.params.jsonByInstruction` says
+ * which); otherwise JSON output is asked for with an instruction in the system prompt (Converse
+ * has no JSON mode every model honours). Thinking is Claude's own field, passed through
+ * additionalModelRequestFields; `req.params` says its form and the model's output maximum.
  */
 export function buildBedrockRequestBody(req: UpstreamRequest): BedrockConverseRequest {
   const p = req.params;
@@ -39,7 +41,9 @@ export function buildBedrockRequestBody(req: UpstreamRequest): BedrockConverseRe
   const opts = { cachePoints: p ? p.cacheBreakpoints !== undefined : true };
   const prompt = convertToBedrockMessages(req.messages, opts);
   let system: BedrockSystemBlock[] | undefined = prompt.system;
-  const json = req.responseFormat ? jsonInstruction(req.responseFormat) : undefined;
+  const format = req.responseFormat;
+  const native = format?.type === "json_schema" && p?.jsonByInstruction !== undefined && !p.jsonByInstruction.includes("json_schema") ? format : undefined;
+  const json = format && !native ? jsonInstruction(format) : undefined;
   if (json) system = [...(system ?? []), { text: json }];
 
   const body: BedrockConverseRequest = { messages: prompt.messages };
@@ -74,6 +78,12 @@ export function buildBedrockRequestBody(req: UpstreamRequest): BedrockConverseRe
   if (stop && stop.length > 0) inference.stopSequences = stop;
   if (Object.keys(inference).length > 0) body.inferenceConfig = inference;
   if (thinking) body.additionalModelRequestFields = { thinking };
+  if (native) {
+    // Bedrock takes the schema as a JSON string; the name, when the caller gave one, is theirs.
+    const jsonSchema: { schema: string; name?: string } = { schema: JSON.stringify(native.schema) };
+    if (native.name) jsonSchema.name = native.name;
+    body.outputConfig = { ...body.outputConfig, textFormat: { type: "json_schema", structure: { jsonSchema } } };
+  }
   // seed, penalties, user, parallel_tool_calls: Converse has none (the router drops and reports what the rules reject).
   return body;
 }

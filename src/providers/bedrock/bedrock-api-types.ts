@@ -79,7 +79,13 @@ export interface BedrockConverseRequest {
   toolConfig?: { tools: (BedrockToolSpec | BedrockCachePoint)[]; toolChoice?: BedrockToolChoice };
   /** Model-specific fields passed through (Claude's `thinking`). */
   additionalModelRequestFields?: Record<string, unknown>;
-  outputConfig?: { effort?: string };
+  outputConfig?: { effort?: string; textFormat?: BedrockOutputFormat };
+}
+
+/** Structured outputs: the answer's text conforms to a JSON schema, sent as a JSON string. */
+export interface BedrockOutputFormat {
+  type: "json_schema";
+  structure: { jsonSchema: { schema: string; name?: string; description?: string } };
 }
 
 // ---- Converse response ----

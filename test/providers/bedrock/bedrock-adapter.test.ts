@@ -15,6 +15,7 @@ import {
   parseBedrockResponse,
 } from "../../../src/providers/bedrock/index.ts";
 import { ProviderError, type ChatMessage, type UpstreamRequest } from "../../../src/providers/types.ts";
+import { validateConverse } from "../../fakes/bedrock.ts";
 
 const CLAUDE = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 const user = (text: string): ChatMessage => ({ role: "user", content: [{ type: "text", text }] });
@@ -182,6 +183,36 @@ describe("bedrock: request", () => {
     assert.equal(nova.cacheBreakpoints, 4);
     assert.ok(nova.rejects.seed && nova.rejects.frequency_penalty);
     assert.equal(buildBedrockRequestBody(req({ model: "amazon.nova-pro-v1:0", reasoningEffort: "high" })).additionalModelRequestFields, undefined);
+  });
+
+  test("JSON schemas: structured outputs (outputConfig.textFormat) for Claude 4.5 and later, by instruction elsewhere", () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
+    const format = { type: "json_schema" as const, name: "place", schema };
+    const sonnet = `us.${CLAUDE}`;
+    const body = buildBedrockRequestBody(req({ model: sonnet, responseFormat: format, params: resolveModelParams({ type: "bedrock" }, sonnet, 64_000) }));
+    assert.deepEqual(body.outputConfig, { textFormat: { type: "json_schema", structure: { jsonSchema: { schema: JSON.stringify(schema), name: "place" } } } });
+    assert.equal(body.system, undefined, "no instruction when the schema is enforced");
+    assert.equal(validateConverse(body), null);
+    // With adaptive thinking the effort shares outputConfig; a nameless schema goes without a name.
+    const opus46 = "global.anthropic.claude-opus-4-6-v1";
+    const both = buildBedrockRequestBody(req({ model: opus46, reasoningEffort: "high", responseFormat: { ...format, name: "" }, params: resolveModelParams({ type: "bedrock" }, opus46, 64_000) }));
+    assert.deepEqual(both.outputConfig, { effort: "high", textFormat: { type: "json_schema", structure: { jsonSchema: { schema: JSON.stringify(schema) } } } });
+    assert.equal(validateConverse(both), null);
+    // JSON objects, older Claude models (Opus 4.1 has them on Anthropic's API only), other models and unknown rules: an instruction.
+    for (const [model, rf] of [
+      [sonnet, { type: "json_object" as const }],
+      ["anthropic.claude-opus-4-1-20250805-v1:0", format],
+      ["anthropic.claude-3-5-haiku-20241022-v1:0", format],
+      ["amazon.nova-pro-v1:0", format],
+    ] as const) {
+      const b = buildBedrockRequestBody(req({ model, responseFormat: rf, params: resolveModelParams({ type: "bedrock" }, model, 8192) }));
+      assert.equal(b.outputConfig?.textFormat, undefined, model);
+      assert.match(String((b.system?.at(-1) as { text: string }).text), /single valid JSON object/, model);
+    }
+    assert.equal(buildBedrockRequestBody(req({ model: sonnet, responseFormat: format })).outputConfig, undefined, "without the deployment's rules: an instruction");
+    // The router notes an instruction, and says nothing of an enforced schema.
+    assert.deepEqual(resolveModelParams({ type: "bedrock" }, sonnet, 64_000).jsonByInstruction, ["json_object"]);
+    assert.deepEqual(resolveModelParams({ type: "bedrock" }, "amazon.nova-pro-v1:0", 8192).jsonByInstruction, ["json_object", "json_schema"]);
   });
 
   test("reasoning blocks are replayed unmodified before the assistant's content", () => {
