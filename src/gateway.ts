@@ -55,6 +55,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { createMemoryCacheStore, createRedisCacheStore, type CacheStore } from "./cache/cache.ts";
+import { createSemanticIndex } from "./cache/semantic.ts";
 import { createChatEngine, type ChatEngine } from "./engine/chat-engine.ts";
 import { createCompatHandler } from "./compat/handler.ts";
 import { compileGuardrails, type GuardrailSet } from "./guardrails/engine.ts";
@@ -231,6 +232,7 @@ async function createCache(config: Config): Promise<CacheStore> {
   const store = createRedisCacheStore(client, { onError: (err) => log("warn", "response cache unavailable: lookups are misses", { error: String((err as Error)?.message ?? err) }) });
   return {
     ...store,
+    semantic: createSemanticIndex({ redis: client, onError: (err) => log("warn", "semantic cache index unavailable: searching this replica's copy", { error: String((err as Error)?.message ?? err) }) }),
     async close() {
       await store.close();
       await client.quit().catch(() => client.disconnect());

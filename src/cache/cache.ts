@@ -11,6 +11,7 @@ import { wildcardFor } from "../config/wildcards.ts";
 import type { RedisClient } from "../state/redis.ts";
 import type { FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
+import type { SemanticIndex } from "./semantic.ts";
 
 /** What a cached answer holds: enough to answer unary or replay a stream. */
 export interface CachedAnswer {
@@ -55,6 +56,8 @@ export interface CacheStore {
   /** Store one vector with a TTL; fire and forget, never throws. */
   setVector(key: string, value: CachedVector, ttlSeconds: number): void;
   close(): Promise<void>;
+  /** The semantic cache's index that shares this store's Redis (absent: each engine keeps one in memory). */
+  semantic?: SemanticIndex;
 }
 
 /** Only finished answers worth replaying are stored. */

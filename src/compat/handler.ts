@@ -22,7 +22,7 @@ import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
-import { chunkWriter, completionJson, toOpenAIError } from "./response.ts";
+import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveResponses } from "./responses/handler.ts";
 import { serveMessages } from "./anthropic/handler.ts";
@@ -157,7 +157,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
 
     if (!parsed.call.stream) {
       const a = await engine.complete(er);
-      sendJson(res, 200, completionJson(a, created), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache });
+      sendJson(res, 200, completionJson(a, created), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
       return 200;
     }
 
@@ -179,6 +179,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
             ...common,
             "x-signalbox-deployment": ev.deployment,
             "x-signalbox-cache": ev.cache,
+            ...cacheSimilarityHeader(ev.cacheSimilarity),
           });
           w = chunkWriter(ev.id, created, ev.providerModel || ev.model, parsed.includeUsage);
           (res as ServerResponse).write(w.start());

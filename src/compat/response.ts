@@ -30,6 +30,11 @@ export function usageJson(u: Usage, cost: CostBreakdown) {
   };
 }
 
+/** `x-signalbox-cache-similarity` on a semantic hit: how close the prompt was to the cached answer's. */
+export function cacheSimilarityHeader(similarity: number | undefined): Record<string, string> {
+  return similarity === undefined ? {} : { "x-signalbox-cache-similarity": similarity.toFixed(4) };
+}
+
 /** Signalbox's own account of the request, alongside OpenAI's fields (clients ignore unknown keys). */
 export function extension(s: Summary, a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }) {
   return {
@@ -38,6 +43,7 @@ export function extension(s: Summary, a: { routing: Answer["routing"]; traceId: 
     route: a.routing.route,
     variant: a.routing.variant,
     cache: s.cache,
+    ...(s.cacheSimilarity !== undefined ? { cache_similarity: s.cacheSimilarity } : {}),
     attempts: s.attempts.length,
     cost_nano_usd: s.cost.total,
     trace_id: a.traceId,

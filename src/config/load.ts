@@ -295,6 +295,15 @@ const routeSpec = obj<RouteConfig>({
       ttl_seconds: opt(num({ min: 1, int: true }), 300),
       share_across_teams: opt(bool, false),
       dedupe: opt(bool, false),
+      // Semantic: a request the exact key misses is answered by a cached answer to a prompt whose
+      // embedding is this close (cosine similarity), same route, parameters and team.
+      semantic: opt(
+        obj({
+          embedding: req(str({ min: 1 })),
+          threshold: opt(num({ min: 0.5, max: 1 }), 0.95),
+          max_entries: opt(num({ min: 1, max: 100_000, int: true }), 1000),
+        }),
+      ),
     }),
     { enabled: false, ttlSeconds: 300, shareAcrossTeams: false, dedupe: false },
   ),
@@ -587,6 +596,15 @@ function finishRoute(r: RouteConfig, path: string, deployments: Map<string, Depl
   for (const [task, target] of mapped) {
     if (!known(target!)) throw new ConfigError(`${path}.task_routes.${task}`, `unknown route, alias or deployment "${target}"`);
     if (target === r.name) throw new ConfigError(`${path}.task_routes.${task}`, "a route cannot send a task to itself");
+  }
+  const sem = r.cache.semantic;
+  if (sem) {
+    const where = `${path}.cache.semantic.embedding`;
+    const d = deployments.get(sem.embedding);
+    if (d) {
+      if (!d.operations.includes("embeddings")) throw new ConfigError(where, `deployment "${sem.embedding}" does not serve embeddings (operations: ${d.operations.join(", ")})`);
+    } else if (!known(sem.embedding)) throw new ConfigError(where, `unknown route, alias or deployment "${sem.embedding}"`);
+    if (sem.embedding === r.name) throw new ConfigError(where, "a route cannot embed its own prompts");
   }
   if (r.variants.length > 0) {
     if (r.targets.length > 0) throw new ConfigError(`${path}.variants`, "a route has either targets or variants, not both");

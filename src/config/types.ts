@@ -212,6 +212,16 @@ export interface ComplexityOptions {
   threshold: number;
 }
 
+/** A route's semantic cache: prompts compared by their embeddings. */
+export interface SemanticCacheConfig {
+  /** The deployment, route or alias that embeds prompts (it must serve embeddings). */
+  embedding: string;
+  /** Cosine similarity at or above which a cached answer serves the request (0.5–1). */
+  threshold: number;
+  /** Prompts the route's index keeps, per replica (the oldest go first). */
+  maxEntries: number;
+}
+
 export interface RouteConfig {
   name: string;
   description: string;
@@ -240,7 +250,7 @@ export interface RouteConfig {
   hybrid: HybridOptions;
   complexity: ComplexityOptions;
   maxOutputTokens?: number;
-  cache: { enabled: boolean; ttlSeconds: number; shareAcrossTeams: boolean; dedupe: boolean };
+  cache: { enabled: boolean; ttlSeconds: number; shareAcrossTeams: boolean; dedupe: boolean; semantic?: SemanticCacheConfig };
   /**
    * Refuse (invalid_argument naming the field) a request with a parameter one of the planned
    * deployments' models does not accept, instead of dropping it and reporting an adjustment.

@@ -6,14 +6,16 @@
 
 import { trace } from "@opentelemetry/api";
 import { answerIdentity, CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
+import { createSemanticIndex, semanticIndexName, semanticText, unit, type SemanticIndex } from "../cache/semantic.ts";
+import type { SemanticCacheConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHold, type Admission } from "../limits/admission.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
-import { operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type Plan, type RoutingInfo } from "../router/types.ts";
-import type { RequestInfo } from "../server/context.ts";
+import { operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo } from "../router/types.ts";
+import { newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
 import { answerCheck, billed, guardAnswer, guardInput, guardReplay, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
@@ -23,10 +25,11 @@ export type CacheMode = "default" | "use" | "bypass" | "refresh";
 
 /**
  * How the cache treated a request: off (not asked for), miss (looked up, stored after), hit
- * (answered from the cache), shared (answered by a concurrent identical request's upstream
- * call), refresh (not looked up, stored after), bypass (neither).
+ * (answered from the cache), semantic (answered from the cache by a similar prompt's answer),
+ * shared (answered by a concurrent identical request's upstream call), refresh (not looked up,
+ * stored after), bypass (neither).
  */
-export type CacheStatus = "off" | "miss" | "hit" | "shared" | "refresh" | "bypass";
+export type CacheStatus = "off" | "miss" | "hit" | "semantic" | "shared" | "refresh" | "bypass";
 
 export interface EngineRequest {
   call: ChatCall;
@@ -52,6 +55,8 @@ export interface Summary {
   ttftMs?: number;
   overheadUs: number;
   cache: CacheStatus;
+  /** A semantic hit: the cosine similarity of this prompt's embedding to the cached answer's prompt. */
+  cacheSimilarity?: number;
   /** Changes known only at the end (a stream's output guardrail redactions). */
   adjustments?: Adjustment[];
 }
@@ -83,6 +88,8 @@ export type EngineEvent =
       priorAttempts: AttemptRecord[];
       traceId: string;
       cache: CacheStatus;
+      /** A semantic hit's similarity (cacheSimilarity of the summary). */
+      cacheSimilarity?: number;
     }
   | { type: "delta"; events: StreamEvent[] }
   | { type: "finish"; summary: Summary };
@@ -109,6 +116,20 @@ export interface CachePolicy {
 /** The cache decision for one request, made after planning (the key needs the resolved model). */
 interface CachePlan extends CachePolicy {
   key: string;
+  /** The route's semantic cache, when it has one and the request is looked up. */
+  semantic?: SemanticPlan;
+}
+
+interface SemanticPlan {
+  config: SemanticCacheConfig;
+  /** The route's index (semanticIndexName). */
+  index: string;
+  /** The exact key's parts but the messages: team, target, variant, parameters. */
+  scope: string;
+  /** After the lookup: the prompt's unit vector and the deployment that made it (stored with the answer). */
+  vector?: Float32Array;
+  deployment?: string;
+  similarity?: number;
 }
 
 /** Longest TTL a request may ask for. */
@@ -116,7 +137,7 @@ export const MAX_CACHE_TTL_SECONDS = 30 * 86_400;
 /** Answers replayed as a stream go out in pieces of this many characters. */
 const REPLAY_CHUNK = 2048;
 
-export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngine {
+export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic: SemanticIndex = cache.semantic ?? createSemanticIndex()): ChatEngine {
   const warned = new Set<string>();
   /** Concurrent identical requests (routes with cache.dedupe): key → the leader's answer. */
   const inflight = new Map<string, Promise<CachedAnswer | undefined>>();
@@ -229,14 +250,82 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     if (!p || p.status === "bypass") return p && { ...p, key: "" };
     const call = r.call;
     const target = plan.routing.route || plan.candidates[0]?.deployment.id || call.model;
-    const key = cacheKey({
+    const parts = {
       scope: p.scope,
       target: `${target}\n${answerIdentity(core.config, target)}`,
       variant: plan.routing.variant,
       request: call.request,
       maxOutputTokens: plan.maxOutputTokens,
-    });
-    return { ...p, key };
+    };
+    const key = cacheKey(parts);
+    const route = p.lookup && plan.routing.route ? core.registry.resolve(plan.routing.route) : undefined;
+    const sem = route?.kind === "route" ? route.route.cache.semantic : undefined;
+    if (!sem) return { ...p, key };
+    return {
+      ...p,
+      key,
+      semantic: {
+        config: sem,
+        index: semanticIndexName(plan.routing.route, answerIdentity(core.config, plan.routing.route)),
+        scope: cacheKey({ ...parts, request: { ...call.request, messages: [] } }),
+      },
+    };
+  }
+
+  /**
+   * The semantic cache, when the exact key missed: the prompt's text is embedded by the route's
+   * embedding deployment (an embeddings request of the caller's own, recorded and billed like any
+   * other, its spans under this request's) while the replica's copy of the route's index catches
+   * up, and the closest cached prompt of the same team, route, variant and parameters at or above
+   * the threshold serves its answer. Runs after the input guardrails (the prompt leaves the
+   * gateway); a failure of any part is a miss.
+   */
+  async function semanticLookup(r: EngineRequest, routed: Routed): Promise<void> {
+    const cp = routed.cp;
+    const sp = cp?.semantic;
+    if (!sp || routed.cached) return;
+    const { call, ri } = r;
+    const text = semanticText(call.request.messages);
+    if (text === undefined) return;
+    const embedCall: EmbedCall = {
+      operation: "embeddings",
+      id: newRequestId(),
+      model: sp.config.embedding,
+      // The route's own embedding deployment: not subject to the key's allow list.
+      caller: { ...call.caller, allow: [] },
+      routing: { fallbacks: [], noFallback: false, requiredCapabilities: [], timeouts: {}, fallbackOnContentFilter: false },
+      user: call.user,
+      tags: call.tags,
+      metadata: { ...call.metadata, "signalbox.semantic_cache_for": call.id },
+      request: { inputs: [text] },
+    };
+    const [, embedded] = await Promise.all([
+      semantic.sync(sp.index, sp.config.maxEntries),
+      embed({ call: embedCall, ri: { ...ri, id: embedCall.id, arrivedAt: performance.now() }, signal: r.signal, statusOf: r.statusOf }).catch((err: unknown) => {
+        log("warn", "semantic cache: the prompt could not be embedded; looked up by exact key only", { route: routed.plan.routing.route, embedding: sp.config.embedding, error: String((err as Error)?.message ?? err) });
+        return undefined;
+      }),
+    ]);
+    if (!embedded?.embeddings[0]) return;
+    sp.vector = unit(embedded.embeddings[0]);
+    sp.deployment = embedded.deployment;
+    const match = semantic.search(sp.index, { scope: sp.scope, deployment: sp.deployment, vector: sp.vector, threshold: sp.config.threshold });
+    const found = match && (await cache.get(match.key));
+    if (ri.otel) trace.getSpan(ri.otel)?.setAttributes(match ? { "signalbox.cache.similarity": match.similarity } : {});
+    if (!found || !match) return;
+    routed.cached = found;
+    sp.similarity = match.similarity;
+    cp.status = "semantic";
+    if (ri.otel) trace.getSpan(ri.otel)?.setAttribute("signalbox.cache", "semantic");
+  }
+
+  /** Store an answer, and index its prompt when the route has a semantic cache. */
+  function store(cp: CachePlan, answer: CachedAnswer): void {
+    cache.set(cp.key, answer, cp.ttlSeconds);
+    const sp = cp.semantic;
+    if (sp?.vector && sp.deployment) {
+      semantic.add(sp.index, { scope: sp.scope, deployment: sp.deployment, key: cp.key, vector: sp.vector, expires: Date.now() + cp.ttlSeconds * 1000 }, sp.config.maxEntries);
+    }
   }
 
   interface Routed {
@@ -358,8 +447,9 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     return { status, done };
   }
 
-  function summary(ex: Execution, status: CacheStatus, hit?: CachedAnswer): Summary {
+  function summary(ex: Execution, status: CacheStatus, hit?: CachedAnswer, similarity?: number): Summary {
     return {
+      ...(similarity !== undefined ? { cacheSimilarity: similarity } : {}),
       deployment: hit?.deployment ?? ex.deployment?.deployment.id ?? "",
       provider: hit?.provider ?? ex.deployment?.provider.name ?? "",
       providerModel: ex.providerModel,
@@ -411,8 +501,10 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
     );
   }
 
+  const embed = embedOperation({ core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle });
+
   return {
-    embed: embedOperation({ core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle }),
+    embed,
 
     async complete(r) {
       const { call, ri } = r;
@@ -429,6 +521,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         guard = routed.guard;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
+        if (routed.cp?.semantic) await semanticLookup(r, routed);
         const cp = routed.cp;
         const src = await source(routed, r.signal);
         const { hit, status } = src;
@@ -438,7 +531,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
           const a = guard ? await guardAnswer(guard, hit, r.signal) : hit;
           record(r, plan, ex, "ok", undefined, hit, guard);
           return {
-            ...summary(ex, status, hit),
+            ...summary(ex, status, hit, cp?.semantic?.similarity),
             id: call.id,
             model: call.model,
             text: a.text,
@@ -463,7 +556,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         record(r, plan, ex, "ok", undefined, undefined, guard);
         if (cp?.store || done) {
           stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls, o.reasoningBlocks);
-          if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
+          if (stored && cp?.store) store(cp, stored);
         }
         return {
           ...summary(ex, status),
@@ -506,6 +599,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         guard = routed.guard;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
+        if (routed.cp?.semantic) await semanticLookup(r, routed);
         // Output guardrails run inside the stream.
         const sg = guard && streamGuard(guard, call.request.responseFormat);
         const cp = routed.cp;
@@ -513,14 +607,14 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
         hit = src.hit;
         const cacheStatus = src.status;
         done = src.done;
-        const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus };
+        const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}) };
         if (hit) {
           servedFromCache(ex, hit);
           const batches = sg ? await guardReplay(sg, replay(hit), r.signal) : replay(hit);
           yield { ...start, deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, priorAttempts: [] };
           for (const events of batches) yield { type: "delta", events };
           finished = true;
-          yield { type: "finish", summary: { ...summary(ex, cacheStatus, hit), adjustments: withOutput([], guard) } };
+          yield { type: "finish", summary: { ...summary(ex, cacheStatus, hit, cp?.semantic?.similarity), adjustments: withOutput([], guard) } };
           return;
         }
         // Collect the answer as it passes, only when it is to be stored or shared.
@@ -600,7 +694,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore): ChatEngi
             if (collect) {
               if (replayState && blockText) blocks.push({ text: blockText });
               stored = toCached(ex, text, reasoning, refusal, toolCalls.filter(Boolean), replayState ? blocks : undefined);
-              if (stored && cp?.store) cache.set(cp.key, stored, cp.ttlSeconds);
+              if (stored && cp?.store) store(cp, stored);
             }
             finished = true;
             learnOutput(routed.exec, plan, ex);

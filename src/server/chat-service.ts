@@ -79,7 +79,7 @@ export function chatService(engine: ChatEngine): Partial<ServiceImpl<typeof Chat
                   adjustments: ev.adjustments,
                   traceId: ev.traceId,
                   priorAttempts: ev.priorAttempts.map(attemptToPb),
-                  cacheHit: ev.cache === "hit" || ev.cache === "shared",
+                  cacheHit: ev.cache === "hit" || ev.cache === "semantic" || ev.cache === "shared",
                 },
               },
             });

@@ -317,7 +317,7 @@ export function answerToResponse(a: Answer): ChatResponse {
     attempts: a.attempts.map(attemptToPb),
     routing: a.routing,
     timing: { latencyMs: a.latencyMs, ttftMs: a.ttftMs, overheadUs: a.overheadUs },
-    cacheHit: a.cache === "hit" || a.cache === "shared",
+    cacheHit: a.cache === "hit" || a.cache === "semantic" || a.cache === "shared",
     adjustments: a.adjustments,
     traceId: a.traceId,
   });

@@ -55,6 +55,7 @@ export const GATEWAY_EXPOSED_HEADERS: readonly string[] = [
   "x-signalbox-trace-id",
   "x-signalbox-deployment",
   "x-signalbox-cache",
+  "x-signalbox-cache-similarity",
   "x-request-id",
   "retry-after",
   "retry-after-ms",

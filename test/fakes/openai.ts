@@ -74,7 +74,10 @@ export type OpenAIScenario = (
   Delivery;
 
 /** Unknown models get 404 model_not_found. Default key `test-key-openai`. */
-export type FakeOpenAIOptions = FakeOptions;
+export type FakeOpenAIOptions = FakeOptions & {
+  /** The vector of one input (default fakeEmbedding: a hash, so different texts are unrelated). */
+  embed?: (text: string, dims: number) => number[];
+};
 
 export type FakeOpenAI = FakeServer<OpenAIScenario>;
 
@@ -123,7 +126,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
         const body = ex.record.body;
         const model = isRecord(body) && typeof body.model === 'string' ? body.model : '';
         if (model && !knownModel(model)) return fail(openaiError('model_not_found', { model }));
-        return serveEmbeddingsScenario(ex, next, { body, model, headers: { ...base, ...rateLimitHeaders() }, errorFor: (name, message) => openaiError(name as OpenAIErrorName, { model, message }) });
+        return serveEmbeddingsScenario(ex, next, { body, model, headers: { ...base, ...rateLimitHeaders() }, errorFor: (name, message) => openaiError(name as OpenAIErrorName, { model, message }), embed: opts.embed });
       }
       const invalid = validateChatBody(ex.record.body, 'openai');
       if (invalid) return fail(openaiBody(400, invalid.message, 'invalid_request_error', invalid.param, invalid.code));
@@ -185,7 +188,7 @@ export function validateEmbeddingsBody(body: unknown, model: string): { message:
 export async function serveEmbeddingsScenario(
   ex: Exchange,
   next: () => { kind: string },
-  o: { body: unknown; model: string; headers: Record<string, string>; errorFor: (name: string, message?: string) => ErrorResponse; reportModel?: string },
+  o: { body: unknown; model: string; headers: Record<string, string>; errorFor: (name: string, message?: string) => ErrorResponse; reportModel?: string; embed?: (text: string, dims: number) => number[] },
 ): Promise<void> {
   const invalid = validateEmbeddingsBody(o.body, o.model);
   if (invalid) return sendJson(ex, 400, openaiBody(400, invalid.message, 'invalid_request_error', invalid.param, null).body, o.headers);
@@ -206,7 +209,7 @@ export async function serveEmbeddingsScenario(
     {
       object: 'list',
       data: inputs.map((t, index) => {
-        const v = fakeEmbedding(t, dims);
+        const v = (o.embed ?? fakeEmbedding)(t, dims);
         return { object: 'embedding', index, embedding: base64 ? float32Base64(v) : v };
       }),
       model: o.reportModel ?? o.model,

@@ -12,6 +12,7 @@ import { validateCacheTtl } from "../../server/validate.ts";
 import { errorEvent, toAnthropicError } from "./errors.ts";
 import { parseMessagesRequest } from "./request.ts";
 import { messageJson, messageStreamWriter, PING } from "./response.ts";
+import { cacheSimilarityHeader } from "../response.ts";
 
 
 /** Quiet time after which a stream sends a ping, so proxies and clients see it alive. */
@@ -66,7 +67,7 @@ export async function serveMessages(req: Req, res: Res, path: string, d: Message
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);
-    d.sendJson(res, 200, messageJson(a, stop), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache });
+    d.sendJson(res, 200, messageJson(a, stop), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
     return 200;
   }
 
@@ -92,6 +93,7 @@ export async function serveMessages(req: Req, res: Res, path: string, d: Message
           ...common,
           "x-signalbox-deployment": ev.deployment,
           "x-signalbox-cache": ev.cache,
+            ...cacheSimilarityHeader(ev.cacheSimilarity),
         });
         w = messageStreamWriter(ri.id, ev.providerModel || ev.model, stop);
         write(w.start());

@@ -9,7 +9,7 @@ import { GatewayError } from "../../router/errors.ts";
 import type { Adjustment } from "../../router/types.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
-import { toOpenAIError } from "../response.ts";
+import { cacheSimilarityHeader, toOpenAIError } from "../response.ts";
 import { parseResponsesRequest } from "./request.ts";
 import { responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 
@@ -34,7 +34,7 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);
-    d.sendJson(res, 200, responseJson(ctx, a), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache });
+    d.sendJson(res, 200, responseJson(ctx, a), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
     return 200;
   }
 
@@ -56,6 +56,7 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
           ...common,
           "x-signalbox-deployment": ev.deployment,
           "x-signalbox-cache": ev.cache,
+            ...cacheSimilarityHeader(ev.cacheSimilarity),
         });
         w = responsesStreamWriter(ctx, ev.providerModel || ev.model);
         out.write(w.start());
