@@ -458,7 +458,15 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(EmbeddingService, embeddingService(engine));
       router.service(RouteService, routeService(core));
       router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
-      router.service(AdminService, adminService(control, { authEnabled: () => control.directory.enabled, reload: (actor) => gateway.reload(actor) }));
+      router.service(
+        AdminService,
+        adminService(control, {
+          authEnabled: () => control.directory.enabled,
+          reload: (actor) => gateway.reload(actor),
+          alerts: () => core.config.alerts ?? [],
+          testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
+        }),
+      );
       router.service(Health, healthService(health));
     },
     async close() {

@@ -29,6 +29,18 @@ export interface Alerter {
   emit(e: AlertEvent): void;
   /** Resolves once every alert queued so far was delivered or given up on. */
   flush(): Promise<void>;
+  /**
+   * Send a test event to one sink now, whatever events it subscribes to: one attempt, no dedupe,
+   * no claim. `by` is who asked (a key name), `replica` this replica.
+   */
+  test(sink: AlertConfig, by: string, replica: string): Promise<AlertTestResult>;
+}
+
+export interface AlertTestResult {
+  delivered: boolean;
+  /** Why not (never the sink's URL or headers). */
+  error?: string;
+  latencyMs: number;
 }
 
 export interface AlerterOptions {
@@ -203,6 +215,19 @@ export function createAlerter(opts: AlerterOptions): Alerter {
     },
     async flush() {
       while (inFlight.size) await Promise.all([...inFlight]);
+    },
+    async test(sink, by, replica) {
+      const at = clock();
+      const body = JSON.stringify(
+        sink.format === "slack"
+          ? { text: `:white_check_mark: Signalbox: a test alert from replica ${replica}, sent by "${by}". This sink receives: ${sink.events.join(", ")}.` }
+          : { event: "test", at: new Date(at).toISOString(), replica, requested_by: by, events: sink.events },
+      );
+      const t0 = performance.now();
+      const why = await post(sink, body);
+      const latencyMs = Math.round(performance.now() - t0);
+      if (why !== undefined) log("warn", "test alert not delivered", { alert: sink.name, error: why });
+      return why === undefined ? { delivered: true, latencyMs } : { delivered: false, error: why, latencyMs };
     },
   };
 }

@@ -18,7 +18,8 @@ import {
   TeamSchema,
 } from "../../gen/signalbox/v1/admin_pb.ts";
 import { BudgetPeriod } from "../../gen/signalbox/v1/usage_pb.ts";
-import type { BudgetConfig, KeyRole as DomainRole, RateLimits } from "../config/types.ts";
+import type { AlertTestResult } from "../alerts/alerts.ts";
+import type { AlertConfig, BudgetConfig, KeyRole as DomainRole, RateLimits } from "../config/types.ts";
 import type { Actor, ControlPlane, KeyPatch, TeamPatch } from "../control/control-plane.ts";
 import type { AuditEvent, ManagedKey, ManagedTeam } from "../control/types.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -157,7 +158,16 @@ function keyPatch(k: ApiKey, paths: Set<string>): KeyPatch {
   return p;
 }
 
-export function adminService(cp: ControlPlane, deps: { authEnabled: () => boolean; reload: (actor: string) => Promise<{ version: string; previousVersion: string; changes: string[] }> }): ServiceImpl<typeof AdminService> {
+export interface AdminDeps {
+  authEnabled: () => boolean;
+  reload: (actor: string) => Promise<{ version: string; previousVersion: string; changes: string[] }>;
+  /** The alert sinks in force (a reload changes them). */
+  alerts: () => readonly AlertConfig[];
+  /** Send a test event to one sink (Alerter.test). */
+  testAlert: (sink: AlertConfig, by: string) => Promise<AlertTestResult>;
+}
+
+export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typeof AdminService> {
   const actor = (ctx: HandlerContext): Actor => ({
     caller: ctx.values.get(callerKey),
     authEnabled: deps.authEnabled(),
@@ -255,6 +265,21 @@ export function adminService(cp: ControlPlane, deps: { authEnabled: () => boolea
         cp.requireAdmin(a, "reloading the config");
         const r = await deps.reload(a.caller.keyName);
         return { configVersion: r.version, previousVersion: r.previousVersion, changes: r.changes };
+      }),
+    listAlerts: (_req, ctx) =>
+      run(ctx, (a) => {
+        cp.requireAdmin(a, "listing alerts");
+        return { alerts: deps.alerts().map((x) => ({ name: x.name, format: x.format, events: [...x.events], timeoutMs: x.timeoutMs })) };
+      }),
+    testAlert: (req, ctx) =>
+      run(ctx, async (a) => {
+        cp.requireAdmin(a, "sending a test alert");
+        const name = need(req.name, "name");
+        const sink = deps.alerts().find((x) => x.name === name);
+        if (!sink) throw new GatewayError("not_found", `name: no alert named "${name}" (alerts in force: ${deps.alerts().map((x) => x.name).join(", ") || "none"})`, { field: "name" });
+        const r = await deps.testAlert(sink, a.caller.keyName);
+        await cp.audit(a, "alert.test", name, undefined, { delivered: r.delivered, ...(r.error ? { error: r.error } : {}) });
+        return { delivered: r.delivered, error: r.error ?? "", latencyMs: r.latencyMs };
       }),
     getCaller: (_req, ctx) =>
       run(ctx, (a) => ({

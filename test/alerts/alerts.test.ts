@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, beforeEach, describe, test, type TestContext } from "node:test";
 import { parse } from "yaml";
-import { createSignalboxClient } from "@signalbox/client";
+import { toJsonString } from "@bufbuild/protobuf";
+import { createSignalboxClient, ListAlertsResponseSchema, ListAuditEventsResponseSchema } from "@signalbox/client";
 import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
@@ -261,6 +262,63 @@ describe("alerts", () => {
       received.map((r) => r.body.event),
       ["budget_soft_threshold", "budget_soft_threshold", "deployment_cooldown", "deployment_cooldown", "redis_unavailable", "redis_recovered", "redis_unavailable"],
     );
+  });
+
+  test("ListAlerts and TestAlert: the sinks without their URLs; a test event delivered, or not, and audited; admins only", async (t) => {
+    const ADMIN = ["sk", "sbx", "alerts", "admin", "0123456789"].join("-");
+    const g = await startTestGateway(`
+providers: [{ name: mock, type: mock }]
+deployments: [{ id: mock/a, provider: mock, model: m, pricing: { input: 1, output: 1 } }]
+keys:
+  - { name: root, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
+  - { name: ci, hash: "${hashKey(KEY)}", team: qa, role: service }
+alerts:
+  - { name: ops, url: "${origin}/ops/${HOOK_TOKEN}", headers: { authorization: "Bearer ${HOOK_TOKEN}" } }
+  - { name: chat, url: "${origin}/slack", format: slack, events: [budget_exhausted], timeout_ms: 2000 }
+  - { name: down, url: "${origin}/down" }
+`);
+    t.after(() => g.close());
+    const admin = createSignalboxClient({ baseUrl: g.url, apiKey: ADMIN }).admin;
+    const list = await admin.listAlerts({});
+    assert.deepEqual(
+      list.alerts.map((a) => [a.name, a.format, a.events.length, a.timeoutMs]),
+      [
+        ["ops", "json", 8, 5000],
+        ["chat", "slack", 1, 2000],
+        ["down", "json", 8, 5000],
+      ],
+    );
+    assert.ok(!toJsonString(ListAlertsResponseSchema, list).includes(HOOK_TOKEN), "no URL or header in the list");
+
+    // Delivered: the JSON sink gets a test event (with its headers), Slack its text.
+    const ok = await admin.testAlert({ name: "ops" });
+    assert.equal(ok.delivered, true);
+    assert.equal(ok.error, "");
+    const got = received.find((r) => r.path.startsWith("/ops/"))!;
+    assert.equal(got.body.event, "test");
+    assert.equal(got.body.requested_by, "root");
+    assert.equal(got.headers.authorization, `Bearer ${HOOK_TOKEN}`);
+    assert.equal((await admin.testAlert({ name: "chat" })).delivered, true, "whatever events the sink subscribes to");
+    assert.match(String(received.find((r) => r.path === "/slack")!.body.text), /test alert from replica .* sent by "root"/);
+
+    // Not delivered: one attempt, the reason, never the URL.
+    failing.add("/down");
+    const bad = await admin.testAlert({ name: "down" });
+    assert.deepEqual([bad.delivered, bad.error], [false, "HTTP 500"]);
+    assert.equal(received.filter((r) => r.path === "/down").length, 1, "a test is one attempt");
+
+    // Audited, with the outcome.
+    const audit = await admin.listAuditEvents({});
+    const tests = audit.events.filter((e) => e.action === "alert.test");
+    assert.deepEqual(tests.map((e) => [e.actor, e.target]).sort(), [["root", "chat"], ["root", "down"], ["root", "ops"]]);
+    assert.ok(!toJsonString(ListAuditEventsResponseSchema, audit).includes(HOOK_TOKEN));
+
+    // An unknown name, a missing one, and a service key.
+    await assert.rejects(admin.testAlert({ name: "nope" }), /no alert named "nope" \(alerts in force: ops, chat, down\)/);
+    await assert.rejects(admin.testAlert({ name: "" }), /name: required/);
+    const svc = createSignalboxClient({ baseUrl: g.url, apiKey: KEY }).admin;
+    await assert.rejects(svc.testAlert({ name: "ops" }), (e: Error) => /permission|admin/i.test(e.message));
+    await assert.rejects(svc.listAlerts({}), (e: Error) => /permission|admin/i.test(e.message));
   });
 
   test("configuration: defaults, and each mistake named by its field without echoing the URL", () => {

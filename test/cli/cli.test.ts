@@ -6,6 +6,8 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +22,7 @@ import {
   GetUsageResponseSchema,
   Granularity,
   Dimension,
+  ListAlertsResponseSchema,
   ListKeysResponseSchema,
   ListModelsResponseSchema,
   ListRequestsResponseSchema,
@@ -149,12 +152,25 @@ function buildIfStale(): void {
 }
 
 let fallbackRecord: RequestRecord;
+let sink: Server;
+const sunk: { path: string; body: string }[] = [];
 
 before(async () => {
   buildIfStale();
   tmp = mkdtempSync(join(tmpdir(), "signalbox-cli-"));
   since = new Date(Date.now() - 60_000).toISOString();
-  g = await startTestGateway(CONFIG);
+  // Alert sinks on loopback: /ops answers 200, /down 500.
+  sink = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      sunk.push({ path: req.url ?? "", body });
+      res.writeHead(req.url === "/down" ? 500 : 200).end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+  const hook = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  g = await startTestGateway(`${CONFIG}alerts:\n  - { name: ops, url: "${hook}/ops", format: slack }\n  - { name: down, url: "${hook}/down", events: [deployment_cooldown] }\n`);
   admin = createSignalboxClient({ baseUrl: g.url, apiKey: ADMIN });
   svc = createSignalboxClient({ baseUrl: g.url, apiKey: SVC });
   // Real traffic: three successes and a fallback as the service key, a failure, one as the admin.
@@ -177,6 +193,8 @@ before(async () => {
 
 after(async () => {
   await g?.close();
+  sink?.closeAllConnections();
+  sink?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -377,6 +395,29 @@ describe("keys and teams", () => {
     assert.equal(t.budget?.limitUsd, 100);
     ok(await cli(["teams", "delete", "cli-team"]));
     assert.ok(!(await admin.admin.listTeams({})).teams.some((x) => x.name === "cli-team"));
+  });
+});
+
+describe("alerts", () => {
+  test("alerts list (table, JSON, CSV, no URLs); alerts test: delivered exits 0, not delivered exits 1 with the reason", async () => {
+    const list = ok(await cli(["alerts", "list"])).stdout;
+    assertTable(list, ["NAME", "FORMAT", "TIMEOUT", "EVENTS"], ["ops", "slack", "5000 ms", "down", "deployment_cooldown"]);
+    assert.ok(!list.includes("127.0.0.1"), "no URL");
+    assert.deepEqual(JSON.parse(ok(await cli(["alerts", "list", "--json"])).stdout), toJson(ListAlertsResponseSchema, await admin.admin.listAlerts({})));
+    assert.deepEqual(parseCsv(ok(await cli(["alerts", "list", "--csv"])).stdout)[2], ["down", "json", "5000", "deployment_cooldown"]);
+
+    const sent = ok(await cli(["alerts", "test", "ops"]));
+    assert.match(sent.stdout, /delivered\s+yes/);
+    assert.match(sunk.find((x) => x.path === "/ops")!.body, /test alert from replica/);
+    const down = await cli(["alerts", "test", "down"]);
+    assert.equal(down.code, 1);
+    assert.match(down.stdout, /delivered\s+no/);
+    assert.match(down.stdout, /error\s+HTTP 500/);
+    const unknown = await cli(["alerts", "test", "nope"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no alert named "nope"/);
+    const svcTry = await cli(["alerts", "test", "ops"], { env: { SIGNALBOX_API_KEY: SVC } });
+    assert.equal(svcTry.code, 1);
   });
 });
 

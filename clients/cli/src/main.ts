@@ -2,6 +2,7 @@
 // 2 bad usage). Built into one file, dist/signalbox.mjs, by build.mjs.
 
 import { Command, CommanderError } from "commander";
+import { alertCommands } from "./commands/alerts.ts";
 import { chatCommand } from "./commands/chat.ts";
 import { configCommands } from "./commands/config.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
@@ -15,12 +16,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, chat, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);
+  alertCommands(program);
   configCommands(program);
   // Subcommands inherit exitOverride (commander throws instead of exiting, so run() picks the
   // exit code); each points at its own help after an error.

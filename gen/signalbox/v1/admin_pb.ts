@@ -17,7 +17,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/admin.proto.
  */
 export const file_signalbox_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQi+wUKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCFAoSX21heF9vdXRwdXRfdG9rZW5zIvACCgRUZWFtEgwKBG5hbWUYASABKAkSJAoGYnVkZ2V0GAIgASgLMhQuc2lnbmFsYm94LnYxLkJ1ZGdldBI0ChJkZWZhdWx0X2tleV9saW1pdHMYAyABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIyCghtZXRhZGF0YRgEIAMoCzIgLnNpZ25hbGJveC52MS5UZWFtLk1ldGFkYXRhRW50cnkSJAoGc291cmNlGAUgASgOMhQuc2lnbmFsYm94LnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWtleV9jb3VudBgIIAEoDRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNQoQQ3JlYXRlS2V5UmVxdWVzdBIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5IkYKEUNyZWF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIl8KD0xpc3RLZXlzUmVxdWVzdBIMCgR0ZWFtGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgEIAEoCCJPChBMaXN0S2V5c1Jlc3BvbnNlEiIKBGtleXMYASADKAsyFC5zaWduYWxib3gudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdCg1HZXRLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoOR2V0S2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSJmChBVcGRhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKEVVwZGF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiIAoQUmV2b2tlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIjYKEVJldm9rZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiNwoQUm90YXRlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhUKDWdyYWNlX3NlY29uZHMYAiABKA0iRgoRUm90YXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiNQoRQ3JlYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjYKEkNyZWF0ZVRlYW1SZXNwb25zZRIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iZgoRVXBkYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI2ChJVcGRhdGVUZWFtUmVzcG9uc2USIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjkKEExpc3RUZWFtc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiTwoRTGlzdFRlYW1zUmVzcG9uc2USIQoFdGVhbXMYASADKAsyEi5zaWduYWxib3gudjEuVGVhbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoRRGVsZXRlVGVhbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVUZWFtUmVzcG9uc2UiFQoTUmVsb2FkQ29uZmlnUmVxdWVzdCJZChRSZWxvYWRDb25maWdSZXNwb25zZRIWCg5jb25maWdfdmVyc2lvbhgBIAEoCRIYChBwcmV2aW91c192ZXJzaW9uGAIgASgJEg8KB2NoYW5nZXMYAyADKAki5QEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYAyABKAkSDgoGYWN0aW9uGAQgASgJEg4KBnRhcmdldBgFIAEoCRInCgZiZWZvcmUYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiYKBWFmdGVyGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdyZXBsaWNhGAggASgJEhAKCHRyYWNlX2lkGAkgASgJIrwBChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0Ei4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgDIAEoCRIOCgZ0YXJnZXQYBCABKAkSEQoJcGFnZV9zaXplGAUgASgNEhIKCnBhZ2VfdG9rZW4YBiABKAkiXAoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguc2lnbmFsYm94LnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhIKEEdldENhbGxlclJlcXVlc3QiaQoRR2V0Q2FsbGVyUmVzcG9uc2USCwoDa2V5GAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEhQKDGF1dGhfZW5hYmxlZBgEIAEoCCpgCgdLZXlSb2xlEhgKFEtFWV9ST0xFX1VOU1BFQ0lGSUVEEAASEgoOS0VZX1JPTEVfQURNSU4QARIRCg1LRVlfUk9MRV9URUFNEAISFAoQS0VZX1JPTEVfU0VSVklDRRADKkUKBlNvdXJjZRIWChJTT1VSQ0VfVU5TUEVDSUZJRUQQABIRCg1TT1VSQ0VfQ09ORklHEAESEAoMU09VUkNFX1NUT1JFEAIytQgKDEFkbWluU2VydmljZRJMCglDcmVhdGVLZXkSHi5zaWduYWxib3gudjEuQ3JlYXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5DcmVhdGVLZXlSZXNwb25zZRJOCghMaXN0S2V5cxIdLnNpZ25hbGJveC52MS5MaXN0S2V5c1JlcXVlc3QaHi5zaWduYWxib3gudjEuTGlzdEtleXNSZXNwb25zZSIDkAIBEkgKBkdldEtleRIbLnNpZ25hbGJveC52MS5HZXRLZXlSZXF1ZXN0Ghwuc2lnbmFsYm94LnYxLkdldEtleVJlc3BvbnNlIgOQAgESTAoJVXBkYXRlS2V5Eh4uc2lnbmFsYm94LnYxLlVwZGF0ZUtleVJlcXVlc3QaHy5zaWduYWxib3gudjEuVXBkYXRlS2V5UmVzcG9uc2USTAoJUmV2b2tlS2V5Eh4uc2lnbmFsYm94LnYxLlJldm9rZUtleVJlcXVlc3QaHy5zaWduYWxib3gudjEuUmV2b2tlS2V5UmVzcG9uc2USTAoJUm90YXRlS2V5Eh4uc2lnbmFsYm94LnYxLlJvdGF0ZUtleVJlcXVlc3QaHy5zaWduYWxib3gudjEuUm90YXRlS2V5UmVzcG9uc2USTwoKQ3JlYXRlVGVhbRIfLnNpZ25hbGJveC52MS5DcmVhdGVUZWFtUmVxdWVzdBogLnNpZ25hbGJveC52MS5DcmVhdGVUZWFtUmVzcG9uc2USTwoKVXBkYXRlVGVhbRIfLnNpZ25hbGJveC52MS5VcGRhdGVUZWFtUmVxdWVzdBogLnNpZ25hbGJveC52MS5VcGRhdGVUZWFtUmVzcG9uc2USUQoJTGlzdFRlYW1zEh4uc2lnbmFsYm94LnYxLkxpc3RUZWFtc1JlcXVlc3QaHy5zaWduYWxib3gudjEuTGlzdFRlYW1zUmVzcG9uc2UiA5ACARJPCgpEZWxldGVUZWFtEh8uc2lnbmFsYm94LnYxLkRlbGV0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkRlbGV0ZVRlYW1SZXNwb25zZRJVCgxSZWxvYWRDb25maWcSIS5zaWduYWxib3gudjEuUmVsb2FkQ29uZmlnUmVxdWVzdBoiLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXNwb25zZRJjCg9MaXN0QXVkaXRFdmVudHMSJC5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBolLnNpZ25hbGJveC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBElEKCUdldENhbGxlchIeLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkdldENhbGxlclJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
+  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQi+wUKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCFAoSX21heF9vdXRwdXRfdG9rZW5zIvACCgRUZWFtEgwKBG5hbWUYASABKAkSJAoGYnVkZ2V0GAIgASgLMhQuc2lnbmFsYm94LnYxLkJ1ZGdldBI0ChJkZWZhdWx0X2tleV9saW1pdHMYAyABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIyCghtZXRhZGF0YRgEIAMoCzIgLnNpZ25hbGJveC52MS5UZWFtLk1ldGFkYXRhRW50cnkSJAoGc291cmNlGAUgASgOMhQuc2lnbmFsYm94LnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWtleV9jb3VudBgIIAEoDRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNQoQQ3JlYXRlS2V5UmVxdWVzdBIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5IkYKEUNyZWF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIl8KD0xpc3RLZXlzUmVxdWVzdBIMCgR0ZWFtGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgEIAEoCCJPChBMaXN0S2V5c1Jlc3BvbnNlEiIKBGtleXMYASADKAsyFC5zaWduYWxib3gudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdCg1HZXRLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoOR2V0S2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSJmChBVcGRhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKEVVwZGF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiIAoQUmV2b2tlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIjYKEVJldm9rZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiNwoQUm90YXRlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhUKDWdyYWNlX3NlY29uZHMYAiABKA0iRgoRUm90YXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiNQoRQ3JlYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjYKEkNyZWF0ZVRlYW1SZXNwb25zZRIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iZgoRVXBkYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI2ChJVcGRhdGVUZWFtUmVzcG9uc2USIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjkKEExpc3RUZWFtc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiTwoRTGlzdFRlYW1zUmVzcG9uc2USIQoFdGVhbXMYASADKAsyEi5zaWduYWxib3gudjEuVGVhbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoRRGVsZXRlVGVhbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVUZWFtUmVzcG9uc2UiFQoTUmVsb2FkQ29uZmlnUmVxdWVzdCJZChRSZWxvYWRDb25maWdSZXNwb25zZRIWCg5jb25maWdfdmVyc2lvbhgBIAEoCRIYChBwcmV2aW91c192ZXJzaW9uGAIgASgJEg8KB2NoYW5nZXMYAyADKAkiEwoRTGlzdEFsZXJ0c1JlcXVlc3QiTQoJQWxlcnRTaW5rEgwKBG5hbWUYASABKAkSDgoGZm9ybWF0GAIgASgJEg4KBmV2ZW50cxgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgFIj0KEkxpc3RBbGVydHNSZXNwb25zZRInCgZhbGVydHMYASADKAsyFy5zaWduYWxib3gudjEuQWxlcnRTaW5rIiAKEFRlc3RBbGVydFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJJChFUZXN0QWxlcnRSZXNwb25zZRIRCglkZWxpdmVyZWQYASABKAgSDQoFZXJyb3IYAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoBSLlAQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgDIAEoCRIOCgZhY3Rpb24YBCABKAkSDgoGdGFyZ2V0GAUgASgJEicKBmJlZm9yZRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJgoFYWZ0ZXIYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB3JlcGxpY2EYCCABKAkSEAoIdHJhY2VfaWQYCSABKAkivAEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBnRhcmdldBgEIAEoCRIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJcChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5zaWduYWxib3gudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEgoQR2V0Q2FsbGVyUmVxdWVzdCJpChFHZXRDYWxsZXJSZXNwb25zZRILCgNrZXkYASABKAkSDAoEdGVhbRgCIAEoCRIjCgRyb2xlGAMgASgOMhUuc2lnbmFsYm94LnYxLktleVJvbGUSFAoMYXV0aF9lbmFibGVkGAQgASgIKmAKB0tleVJvbGUSGAoUS0VZX1JPTEVfVU5TUEVDSUZJRUQQABISCg5LRVlfUk9MRV9BRE1JThABEhEKDUtFWV9ST0xFX1RFQU0QAhIUChBLRVlfUk9MRV9TRVJWSUNFEAMqRQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhEKDVNPVVJDRV9DT05GSUcQARIQCgxTT1VSQ0VfU1RPUkUQAjLZCQoMQWRtaW5TZXJ2aWNlEkwKCUNyZWF0ZUtleRIeLnNpZ25hbGJveC52MS5DcmVhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkNyZWF0ZUtleVJlc3BvbnNlEk4KCExpc3RLZXlzEh0uc2lnbmFsYm94LnYxLkxpc3RLZXlzUmVxdWVzdBoeLnNpZ25hbGJveC52MS5MaXN0S2V5c1Jlc3BvbnNlIgOQAgESSAoGR2V0S2V5Ehsuc2lnbmFsYm94LnYxLkdldEtleVJlcXVlc3QaHC5zaWduYWxib3gudjEuR2V0S2V5UmVzcG9uc2UiA5ACARJMCglVcGRhdGVLZXkSHi5zaWduYWxib3gudjEuVXBkYXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5VcGRhdGVLZXlSZXNwb25zZRJMCglSZXZva2VLZXkSHi5zaWduYWxib3gudjEuUmV2b2tlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5SZXZva2VLZXlSZXNwb25zZRJMCglSb3RhdGVLZXkSHi5zaWduYWxib3gudjEuUm90YXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5Sb3RhdGVLZXlSZXNwb25zZRJPCgpDcmVhdGVUZWFtEh8uc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXNwb25zZRJPCgpVcGRhdGVUZWFtEh8uc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXNwb25zZRJRCglMaXN0VGVhbXMSHi5zaWduYWxib3gudjEuTGlzdFRlYW1zUmVxdWVzdBofLnNpZ25hbGJveC52MS5MaXN0VGVhbXNSZXNwb25zZSIDkAIBEk8KCkRlbGV0ZVRlYW0SHy5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlc3BvbnNlElUKDFJlbG9hZENvbmZpZxIhLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbG9hZENvbmZpZ1Jlc3BvbnNlElQKCkxpc3RBbGVydHMSHy5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlIgOQAgESTAoJVGVzdEFsZXJ0Eh4uc2lnbmFsYm94LnYxLlRlc3RBbGVydFJlcXVlc3QaHy5zaWduYWxib3gudjEuVGVzdEFsZXJ0UmVzcG9uc2USYwoPTGlzdEF1ZGl0RXZlbnRzEiQuc2lnbmFsYm94LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJS5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJRCglHZXRDYWxsZXISHi5zaWduYWxib3gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
 
 /**
  * Requests and tokens per minute; an unset field is no limit.
@@ -719,6 +719,124 @@ export const ReloadConfigResponseSchema: GenMessage<ReloadConfigResponse> = /*@_
   messageDesc(file_signalbox_v1_admin, 25);
 
 /**
+ * @generated from message signalbox.v1.ListAlertsRequest
+ */
+export type ListAlertsRequest = Message<"signalbox.v1.ListAlertsRequest"> & {
+};
+
+/**
+ * Describes the message signalbox.v1.ListAlertsRequest.
+ * Use `create(ListAlertsRequestSchema)` to create a new message.
+ */
+export const ListAlertsRequestSchema: GenMessage<ListAlertsRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 26);
+
+/**
+ * @generated from message signalbox.v1.AlertSink
+ */
+export type AlertSink = Message<"signalbox.v1.AlertSink"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "json" or "slack".
+   *
+   * @generated from field: string format = 2;
+   */
+  format: string;
+
+  /**
+   * The events it is sent (budget_soft_threshold, budget_exhausted, deployment_cooldown, …).
+   *
+   * @generated from field: repeated string events = 3;
+   */
+  events: string[];
+
+  /**
+   * @generated from field: int32 timeout_ms = 4;
+   */
+  timeoutMs: number;
+};
+
+/**
+ * Describes the message signalbox.v1.AlertSink.
+ * Use `create(AlertSinkSchema)` to create a new message.
+ */
+export const AlertSinkSchema: GenMessage<AlertSink> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 27);
+
+/**
+ * @generated from message signalbox.v1.ListAlertsResponse
+ */
+export type ListAlertsResponse = Message<"signalbox.v1.ListAlertsResponse"> & {
+  /**
+   * @generated from field: repeated signalbox.v1.AlertSink alerts = 1;
+   */
+  alerts: AlertSink[];
+};
+
+/**
+ * Describes the message signalbox.v1.ListAlertsResponse.
+ * Use `create(ListAlertsResponseSchema)` to create a new message.
+ */
+export const ListAlertsResponseSchema: GenMessage<ListAlertsResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 28);
+
+/**
+ * @generated from message signalbox.v1.TestAlertRequest
+ */
+export type TestAlertRequest = Message<"signalbox.v1.TestAlertRequest"> & {
+  /**
+   * The sink's name (alerts[].name in the config).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message signalbox.v1.TestAlertRequest.
+ * Use `create(TestAlertRequestSchema)` to create a new message.
+ */
+export const TestAlertRequestSchema: GenMessage<TestAlertRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 29);
+
+/**
+ * @generated from message signalbox.v1.TestAlertResponse
+ */
+export type TestAlertResponse = Message<"signalbox.v1.TestAlertResponse"> & {
+  /**
+   * The sink answered 2xx.
+   *
+   * @generated from field: bool delivered = 1;
+   */
+  delivered: boolean;
+
+  /**
+   * Why not: "HTTP 500", "no answer within 5000 ms", "ECONNREFUSED" (never the URL).
+   *
+   * @generated from field: string error = 2;
+   */
+  error: string;
+
+  /**
+   * How long the attempt took.
+   *
+   * @generated from field: int32 latency_ms = 3;
+   */
+  latencyMs: number;
+};
+
+/**
+ * Describes the message signalbox.v1.TestAlertResponse.
+ * Use `create(TestAlertResponseSchema)` to create a new message.
+ */
+export const TestAlertResponseSchema: GenMessage<TestAlertResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 30);
+
+/**
  * @generated from message signalbox.v1.AuditEvent
  */
 export type AuditEvent = Message<"signalbox.v1.AuditEvent"> & {
@@ -783,7 +901,7 @@ export type AuditEvent = Message<"signalbox.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 26);
+  messageDesc(file_signalbox_v1_admin, 31);
 
 /**
  * @generated from message signalbox.v1.ListAuditEventsRequest
@@ -831,7 +949,7 @@ export type ListAuditEventsRequest = Message<"signalbox.v1.ListAuditEventsReques
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 27);
+  messageDesc(file_signalbox_v1_admin, 32);
 
 /**
  * @generated from message signalbox.v1.ListAuditEventsResponse
@@ -853,7 +971,7 @@ export type ListAuditEventsResponse = Message<"signalbox.v1.ListAuditEventsRespo
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 28);
+  messageDesc(file_signalbox_v1_admin, 33);
 
 /**
  * @generated from message signalbox.v1.GetCallerRequest
@@ -866,7 +984,7 @@ export type GetCallerRequest = Message<"signalbox.v1.GetCallerRequest"> & {
  * Use `create(GetCallerRequestSchema)` to create a new message.
  */
 export const GetCallerRequestSchema: GenMessage<GetCallerRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 29);
+  messageDesc(file_signalbox_v1_admin, 34);
 
 /**
  * @generated from message signalbox.v1.GetCallerResponse
@@ -904,7 +1022,7 @@ export type GetCallerResponse = Message<"signalbox.v1.GetCallerResponse"> & {
  * Use `create(GetCallerResponseSchema)` to create a new message.
  */
 export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 30);
+  messageDesc(file_signalbox_v1_admin, 35);
 
 /**
  * What a key may do.
@@ -1111,6 +1229,28 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ReloadConfigRequestSchema;
     output: typeof ReloadConfigResponseSchema;
+  },
+  /**
+   * ListAlerts lists the alert sinks in force (name, format, events; never their URL or headers).
+   * Admin only.
+   *
+   * @generated from rpc signalbox.v1.AdminService.ListAlerts
+   */
+  listAlerts: {
+    methodKind: "unary";
+    input: typeof ListAlertsRequestSchema;
+    output: typeof ListAlertsResponseSchema;
+  },
+  /**
+   * TestAlert sends a test event to one alert sink, whatever events it subscribes to, and says
+   * whether it was delivered (one attempt, within the sink's timeout). Admin only; audited.
+   *
+   * @generated from rpc signalbox.v1.AdminService.TestAlert
+   */
+  testAlert: {
+    methodKind: "unary";
+    input: typeof TestAlertRequestSchema;
+    output: typeof TestAlertResponseSchema;
   },
   /**
    * ListAuditEvents lists recorded admin actions and reloads, newest first. Admin only.
