@@ -6,6 +6,7 @@ import { Code, SignalboxError } from "@signalbox/client";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 import { SessionContext } from "./context.ts";
+import { AlertsPage } from "./pages/alerts.tsx";
 import { BudgetsPage } from "./pages/budgets.tsx";
 import { ExplainPage } from "./pages/explain.tsx";
 import { KeysPage } from "./pages/keys.tsx";
@@ -33,6 +34,7 @@ const NAV: NavItem[] = [
   { path: "models", label: "Models & health" },
   { path: "budgets", label: "Budgets & limits" },
   { path: "keys", label: "Keys & teams", show: (s) => s.identity.role !== "service" },
+  { path: "alerts", label: "Alerts", show: (s) => isAdmin(s.identity) },
   { path: "playground", label: "Playground" },
 ];
 
@@ -170,6 +172,8 @@ function Pages({ session }: { session: Session }) {
       return <BudgetsPage identity={session.identity} />;
     case "keys":
       return <KeysPage />;
+    case "alerts":
+      return <AlertsPage />;
     case "playground":
       return <PlaygroundPage />;
     default:

@@ -9,6 +9,8 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -98,6 +100,8 @@ describe("console in Chromium", { skip }, () => {
   let context: BrowserContext;
   let page: Page;
   let admin: SignalboxClient;
+  let sink: Server;
+  const sunk: string[] = [];
   const errors: string[] = [];
   const timings: string[] = [];
 
@@ -137,7 +141,17 @@ describe("console in Chromium", { skip }, () => {
     }
     await mkdir(OUTPUT_DIR, { recursive: true });
     work = await mkdtemp(join(tmpdir(), "signalbox-console-"));
-    gw = await startTestGateway(CONFIG);
+    // Alert sinks on loopback: /ops answers 200, /down 500.
+    sink = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        sunk.push(req.url ?? "");
+        res.writeHead(req.url === "/down" ? 500 : 200).end();
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+    const hook = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    gw = await startTestGateway(`${CONFIG}alerts:\n  - { name: ops, url: "${hook}/ops", format: slack, events: [budget_exhausted] }\n  - { name: down, url: "${hook}/down", events: [budget_exhausted] }\n`);
     admin = client(ADMIN);
 
     // Real traffic: team search (successes, a cache hit, a fallback, a failure) and team ads.
@@ -176,6 +190,8 @@ describe("console in Chromium", { skip }, () => {
   after(async () => {
     await context?.close();
     await gw?.close();
+    sink?.closeAllConnections();
+    sink?.close();
     if (work) await rm(work, { recursive: true, force: true });
     console.log(`# console suite: ${Math.round(performance.now() - started)} ms (${timings.join(", ")})`);
   });
@@ -326,6 +342,21 @@ describe("console in Chromium", { skip }, () => {
     await shot(page, "budgets");
   });
 
+  test("alerts: the sinks without their URLs; Send test says delivered, or not and why", async () => {
+    await go(page, "Alerts");
+    await page.locator("[data-testid=alert][data-name=ops]").waitFor();
+    assert.deepEqual(await page.getByTestId("alert").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name"))), ["ops", "down"]);
+    assert.ok(!(await page.getByTestId("alerts").innerText()).includes("127.0.0.1"), "no URL on the page");
+    const ops = page.locator("[data-testid=alert][data-name=ops]");
+    await ops.getByRole("button", { name: "Send test" }).click();
+    await ops.getByTestId("alert-result").getByText(/delivered in \d+ ms/).waitFor();
+    assert.deepEqual(sunk, ["/ops"]);
+    const down = page.locator("[data-testid=alert][data-name=down]");
+    await down.getByRole("button", { name: "Send test" }).click();
+    await down.getByTestId("alert-result").getByText("not delivered: HTTP 500").waitFor();
+    await shot(page, "alerts");
+  });
+
   test("a key created in the console works until it is revoked in the console", async () => {
     await go(page, "Keys & teams");
     await page.locator("[data-testid=key-row][data-name=search-team]").waitFor();
@@ -422,6 +453,7 @@ describe("console in Chromium", { skip }, () => {
     await tp.getByTestId("team-row").first().waitFor();
     assert.deepEqual(await tp.getByTestId("team-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name"))), ["search"]);
     assert.equal(await tp.getByRole("button", { name: "New team" }).count(), 0);
+    assert.equal(await tp.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Alerts", exact: true }).count(), 0, "alerts are for admins");
     assert.equal(await tp.locator("[data-testid=key-row][data-name=search-team]").getByRole("button").count(), 0, "config-file keys are read-only");
     await shot(tp, "team-keys");
     // Sign out forgets the key.

@@ -1,0 +1,78 @@
+// Alerts: the sinks in force (AdminService.ListAlerts: name, format, timeout, events; never their
+// URL or headers) and a test event sent to one of them (TestAlert), with whether it was delivered.
+// Admin keys only.
+
+import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { AdminService, type AlertSink, type TestAlertResponse } from "@signalbox/client";
+import { useState } from "react";
+import { Badge, Card, Empty, ErrorBox, Loading, PageHeader } from "../ui.tsx";
+
+export function AlertsPage() {
+  const q = useQuery(AdminService.method.listAlerts, {});
+  const alerts = q.data?.alerts ?? [];
+  return (
+    <>
+      <PageHeader title="Alerts" subtitle="Where budget, cooldown and connection alerts go. Send a sink a test event to check it is wired up." />
+      <ErrorBox error={q.error} />
+      {q.isPending ? (
+        <Loading />
+      ) : alerts.length === 0 ? (
+        <Empty>
+          No alerts are configured. Add sinks under <code>alerts:</code> in the config file (a webhook, or Slack).
+        </Empty>
+      ) : (
+        <Card>
+          <table className="table" data-testid="alerts">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Format</th>
+                <th className="num">Timeout</th>
+                <th>Events</th>
+                <th>Test</th>
+              </tr>
+            </thead>
+            <tbody>
+              {alerts.map((a) => (
+                <AlertRow key={a.name} a={a} />
+              ))}
+            </tbody>
+          </table>
+        </Card>
+      )}
+    </>
+  );
+}
+
+function AlertRow({ a }: { a: AlertSink }) {
+  const [result, setResult] = useState<TestAlertResponse>();
+  const test = useMutation(AdminService.method.testAlert, { onSuccess: setResult });
+  return (
+    <tr data-testid="alert" data-name={a.name}>
+      <td>
+        <strong>{a.name}</strong>
+      </td>
+      <td>{a.format}</td>
+      <td className="num">{a.timeoutMs} ms</td>
+      <td className="small">{a.events.join(", ")}</td>
+      <td>
+        <div className="actions">
+          <button type="button" disabled={test.isPending} onClick={() => (setResult(undefined), test.mutate({ name: a.name }))}>
+            {test.isPending ? "Sending…" : "Send test"}
+          </button>
+          <span data-testid="alert-result" aria-live="polite">
+            {result &&
+              (result.delivered ? (
+                <Badge tone="ok">delivered in {result.latencyMs} ms</Badge>
+              ) : (
+                <Badge tone="bad" title={result.error}>
+                  not delivered: {result.error}
+                </Badge>
+              ))}
+          </span>
+        </div>
+        <ErrorBox error={test.error} />
+      </td>
+    </tr>
+  );
+}
