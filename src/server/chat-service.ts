@@ -80,6 +80,7 @@ export function chatService(engine: ChatEngine): Partial<ServiceImpl<typeof Chat
                   traceId: ev.traceId,
                   priorAttempts: ev.priorAttempts.map(attemptToPb),
                   cacheHit: ev.cache === "hit" || ev.cache === "semantic" || ev.cache === "shared",
+                  cacheSimilarity: ev.cacheSimilarity,
                 },
               },
             });

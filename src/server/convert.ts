@@ -318,6 +318,7 @@ export function answerToResponse(a: Answer): ChatResponse {
     routing: a.routing,
     timing: { latencyMs: a.latencyMs, ttftMs: a.ttftMs, overheadUs: a.overheadUs },
     cacheHit: a.cache === "hit" || a.cache === "semantic" || a.cache === "shared",
+    cacheSimilarity: a.cacheSimilarity,
     adjustments: a.adjustments,
     traceId: a.traceId,
   });

@@ -104,7 +104,7 @@ describe("semantic hits and misses", () => {
 
     const second = await ask(`What is the capital of ${w}, please?`);
     assert.equal(second.response.headers.get("x-signalbox-cache"), "semantic");
-    // 7 shared words of 7 and 8: 7 / sqrt(56).
+    // 7 shared words ("user" among them) of 7 and 8: 7 / sqrt(56).
     assert.equal(second.response.headers.get("x-signalbox-cache-similarity"), (7 / Math.sqrt(56)).toFixed(4));
     assert.equal(second.data.choices[0].message.content, first.data.choices[0].message.content, "the first question's answer");
     assert.equal(calls("/chat/completions"), 1, "no second chat call");
@@ -156,15 +156,21 @@ describe("semantic hits and misses", () => {
     const c = createSignalboxClient({ baseUrl: t.url, apiKey: A });
     const first = await c.chat.complete({ model: "faq", messages: [userText(`Explain the ${w} protocol in one line`)] });
     assert.equal(first.cacheHit, false);
+    assert.equal(first.cacheSimilarity, undefined);
+    // The same words (punctuation and case aside): similarity 1.
     const unary = await c.chat.complete({ model: "faq", messages: [userText(`Explain the ${w} protocol in one line.`)] });
     assert.equal(unary.cacheHit, true);
+    assert.ok(Math.abs(unary.cacheSimilarity! - 1) < 1e-6, String(unary.cacheSimilarity));
     let text = "";
     let hit: boolean | undefined;
-    for await (const ev of c.chat.stream({ model: "faq", messages: [userText(`explain the ${w} protocol in one line`)] })) {
-      if (ev.event.case === "start") hit = ev.event.value.cacheHit;
+    let similarity: number | undefined;
+    for await (const ev of c.chat.stream({ model: "faq", messages: [userText(`explain the ${w} protocol in one short line`)] })) {
+      if (ev.event.case === "start") (hit = ev.event.value.cacheHit), (similarity = ev.event.value.cacheSimilarity);
       if (ev.event.case === "delta") text += ev.event.value.text;
     }
     assert.equal(hit, true);
+    // 8 shared words ("user" among them) of 8 and 9.
+    assert.ok(Math.abs(similarity! - 8 / Math.sqrt(72)) < 1e-6, String(similarity));
     assert.equal(text, first.message?.content.map((p) => p.part.value).join(""));
     assert.equal(calls("/chat/completions"), 1);
   });
