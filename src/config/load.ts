@@ -236,6 +236,12 @@ const targetSpec = (v: unknown, p: string) => {
   })(v, p);
 };
 
+/** A string or a list of strings (at least one, none empty), as a list. */
+const oneOrMore = (v: unknown, p: string): string[] => {
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return [str({ min: 1 })(String(v), p)];
+  return list(str({ min: 1 }), { min: 1 })(v, p);
+};
+
 const routeSpec = obj<RouteConfig>({
   name: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/ })),
   description: opt(str(), ""),
@@ -250,6 +256,8 @@ const routeSpec = obj<RouteConfig>({
     obj({ coding: opt(str()), reasoning: opt(str()), creative: opt(str()), simple: opt(str()), multimodal: opt(str()) }),
     {},
   ),
+  // Conditional routing: the first condition whose `when` all match sends the request to `target`.
+  conditions: opt(list(obj({ when: req(record(oneOrMore)), target: req(str({ min: 1 })) })), []),
   max_attempts: opt(num({ min: 1, max: 20, int: true }), 4),
   hedge_after_ms: opt(num({ min: 0, int: true }), 0),
   no_fallback: opt(bool, false),
@@ -573,6 +581,9 @@ function finishWildcard(d: any, providers: Map<string, ProviderConfig>, path: st
 }
 
 /** Which strategy each per-strategy option block belongs to. */
+/** What a routing condition may test. */
+export const CONDITION_FIELD = /^(team|key|user|tag|metadata\.[^\s]+)$/;
+
 const STRATEGY_OPTIONS = { latency: "latency", hybrid: "hybrid", complexity: "complexity" } as const satisfies Record<string, Strategy>;
 
 /** Cross-check one route against the deployments and names, and fill its strategy options. */
@@ -606,6 +617,14 @@ function finishRoute(r: RouteConfig, path: string, deployments: Map<string, Depl
     } else if (!known(sem.embedding)) throw new ConfigError(where, `unknown route, alias or deployment "${sem.embedding}"`);
     if (sem.embedding === r.name) throw new ConfigError(where, "a route cannot embed its own prompts");
   }
+  r.conditions.forEach((c, j) => {
+    const where = `${path}.conditions[${j}]`;
+    if (!known(c.target)) throw new ConfigError(`${where}.target`, `unknown route, alias or deployment "${c.target}"`);
+    if (c.target === r.name) throw new ConfigError(`${where}.target`, "a route cannot send a condition to itself");
+    const fields = Object.keys(c.when);
+    if (fields.length === 0) throw new ConfigError(`${where}.when`, "needs at least one field (team, key, user, tag or metadata.<name>)");
+    for (const f of fields) if (!CONDITION_FIELD.test(f)) throw new ConfigError(`${where}.when.${f}`, "unknown field: one of team, key, user, tag, metadata.<name>");
+  });
   if (r.variants.length > 0) {
     if (r.targets.length > 0) throw new ConfigError(`${path}.variants`, "a route has either targets or variants, not both");
     if (r.variants.every((v) => v.weight === 0)) throw new ConfigError(`${path}.variants`, "at least one variant needs a weight above 0");
@@ -646,10 +665,12 @@ function checkTaskCycles(routes: Map<string, RouteConfig>, aliases: Record<strin
     if (state.get(r.name) === "visiting") {
       const loop = [...trail.slice(trail.indexOf(r.name)), r.name].join(" -> ");
       const i = [...routes.keys()].indexOf(trail[trail.length - 1]);
-      throw new ConfigError(`routes[${i}].task_routes`, `task routes form a cycle: ${loop}`);
+      const from = routes.get(trail[trail.length - 1])!;
+      const byConditions = from.conditions.some((c) => routeOf(c.target) === r);
+      throw new ConfigError(`routes[${i}].${byConditions ? "conditions" : "task_routes"}`, `${byConditions ? "conditions" : "task routes"} form a cycle: ${loop}`);
     }
     state.set(r.name, "visiting");
-    for (const target of Object.values(r.taskRoutes)) {
+    for (const target of [...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target)]) {
       const next = target ? routeOf(target) : undefined;
       if (next) visit(next, [...trail, r.name]);
     }
@@ -709,6 +730,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       r.variants.forEach((v, j) => v.targets.forEach((t, k) => listWildcardModel(t.deployment, `${path}.variants[${j}].targets[${k}]`)));
       r.fallbacks.forEach((f, j) => listWildcardModel(f, `${path}.fallbacks[${j}]`));
       for (const [task, target] of Object.entries(r.taskRoutes)) listWildcardModel(target, `${path}.task_routes.${task}`);
+      r.conditions.forEach((c, j) => listWildcardModel(c.target, `${path}.conditions[${j}].target`));
     });
     for (const [name, target] of Object.entries(aliases)) listWildcardModel(target, `aliases.${name}`);
   }

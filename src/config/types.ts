@@ -222,6 +222,12 @@ export interface SemanticCacheConfig {
   maxEntries: number;
 }
 
+/** One routing condition: field → the values it may have (any of them). */
+export interface RouteCondition {
+  when: Record<string, string[]>;
+  target: string;
+}
+
 export interface RouteConfig {
   name: string;
   description: string;
@@ -232,6 +238,12 @@ export interface RouteConfig {
   variants: RouteVariant[];
   /** For strategy "task": task → route name. */
   taskRoutes: Partial<Record<Task, string>>;
+  /**
+   * Conditional routing, before the strategy: the first condition whose every `when` field matches
+   * the request (team, key, user, tag, metadata.<name>: one of the listed values, "*" any value)
+   * sends it to `target` (a route, alias or deployment), whose settings then apply.
+   */
+  conditions: RouteCondition[];
   maxAttempts: number;
   hedgeAfterMs: number;
   noFallback: boolean;

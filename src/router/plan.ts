@@ -81,16 +81,51 @@ export interface PlanInput {
 /** Task routes may chain (config forbids loops); this bounds the walk all the same. */
 const MAX_TASK_HOPS = 4;
 
-/** Where a task route sends a request: the task, how it was found, and the route or deployment picked. */
+/** Where a task route or a route's conditions send a request: the route or deployment picked, and why. */
 interface TaskDispatch {
-  task: Task;
-  hinted: boolean;
-  /** "task coding (classified, complexity 0.72) -> route code" (one hop per chained task route). */
+  /** "task coding (classified, complexity 0.72) -> route code", "condition 1 (team=search) -> route fast" (one hop per chained route). */
   note: string;
-  /** The route or deployment picked, or undefined: the task route's own targets (task unmapped). */
+  /** The route or deployment picked, or undefined: `home`'s own targets (no condition matched, task unmapped). */
   target?: Resolved;
-  /** The task route whose own targets serve an unmapped task. */
+  /** The route whose own targets serve the request when nothing was picked. */
   home: RouteConfig;
+}
+
+/** The values a condition field has for this call (tags: all of them). */
+function conditionValues(call: Call, field: string): readonly string[] {
+  switch (field) {
+    case "team":
+      return [call.caller.team];
+    case "key":
+      return [call.caller.keyName];
+    case "user":
+      return call.user ? [call.user] : [];
+    case "tag":
+      return call.tags;
+    default: {
+      const v = field.startsWith("metadata.") ? call.metadata[field.slice(9)] : undefined;
+      return v === undefined || v === "" ? [] : [v];
+    }
+  }
+}
+
+/** The first of a route's conditions whose every field matches (one of its values; "*" any value), by index. */
+function matchCondition(r: RouteConfig, call: Call): number {
+  outer: for (let i = 0; i < r.conditions.length; i++) {
+    for (const [field, want] of Object.entries(r.conditions[i].when)) {
+      const have = conditionValues(call, field);
+      if (!have.some((v) => v !== "" && (want.includes(v) || want.includes("*")))) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/** "team=search", "metadata.tier in [pro, enterprise]". */
+function describeCondition(when: Record<string, string[]>): string {
+  return Object.entries(when)
+    .map(([f, v]) => (v.length === 1 ? `${f}=${v[0]}` : `${f} in [${v.join(", ")}]`))
+    .join(", ");
 }
 
 export function plan({ call, registry, health, rand }: PlanInput): Plan {
@@ -117,27 +152,38 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     return `task ${t.task} (${t.hinted ? "hinted" : `classified, complexity ${classified().complexity.toFixed(2)}`})`;
   };
 
-  // A task route hands the request to the route (or deployment) its task maps to; that route's
-  // own settings (timeouts, retries, caps, fallbacks) then apply, ahead of the task route's.
-  const dispatch = (r: RouteConfig): TaskDispatch => {
-    const { task, hinted } = taskOf();
-    let note = taskNote();
+  // A route's conditions, then a task route's task, hand the request to the route (or deployment)
+  // they pick; that route's own settings (timeouts, retries, caps, fallbacks) then apply, ahead of
+  // the picking route's. Returns undefined for a route that picks nothing by either.
+  const dispatches = (r: RouteConfig) => r.conditions.length > 0 || r.strategy === "task";
+  const dispatch = (r: RouteConfig): TaskDispatch | undefined => {
+    let note = "";
     let home = r;
     for (let hop = 0; hop < MAX_TASK_HOPS; hop++) {
-      const name = home.taskRoutes[task];
-      if (!name) return { task, hinted, note: `${note} has no task route: own targets`, home };
+      const c = home.conditions.length ? matchCondition(home, call) : -1;
+      let name: string | undefined;
+      if (c >= 0) {
+        name = home.conditions[c].target;
+        note += `${note ? " -> " : ""}condition ${c + 1} (${describeCondition(home.conditions[c].when)})`;
+      } else if (home.strategy === "task") {
+        name = home.taskRoutes[taskOf().task];
+        note += `${note ? " -> " : ""}${taskNote()}`;
+        if (!name) return { note: `${note} has no task route: own targets`, home };
+      } else {
+        return hop === 0 ? undefined : { note: `${note}: own targets`, home };
+      }
       const target = registry.resolve(name);
-      if (!target) throw new GatewayError("internal", `route "${home.name}": task_routes.${task} names unknown "${name}"`);
+      if (!target) throw new GatewayError("internal", `route "${home.name}" names unknown "${name}"`);
       note += ` -> ${target.kind === "route" ? "route" : "deployment"} ${name}`;
-      if (target.kind === "route" && target.route.strategy === "task") {
+      if (target.kind === "route" && dispatches(target.route)) {
         home = target.route;
         continue;
       }
-      return { task, hinted, note, target, home };
+      return { note, target, home };
     }
-    throw new GatewayError("internal", `route "${r.name}": task routes nest more than ${MAX_TASK_HOPS} deep`);
+    throw new GatewayError("internal", `route "${r.name}": task routes and conditions nest more than ${MAX_TASK_HOPS} deep`);
   };
-  const primaryDispatch = route?.strategy === "task" ? dispatch(route) : undefined;
+  const primaryDispatch = route && dispatches(route) ? dispatch(route) : undefined;
   // The route whose settings apply: the one a task route picked, else the route called.
   const effective = primaryDispatch ? (primaryDispatch.target?.kind === "route" ? primaryDispatch.target.route : primaryDispatch.home) : route;
 
@@ -306,16 +352,17 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
    * variant picked, if any.
    */
   const addRoute = (r: RouteConfig, source: Candidate["source"], prefix: string, fallbackDepth: number | undefined, d0?: TaskDispatch): string => {
-    if (r.strategy === "task") {
-      const t = d0 ?? dispatch(r);
+    const t = d0 ?? (dispatches(r) ? dispatch(r) : undefined);
+    if (t) {
       const note = `${prefix}${t.note}`;
       if (t.target) {
+        // A picked route picks nothing further (dispatch followed its conditions and task routes).
         const v = t.target.kind === "deployment" ? (addOne(t.target.deployment, source, note), "") : addRoute(t.target.route, source, `${note}: `, fallbackDepth);
-        // As a fallback, the task route's own fallbacks follow what it picked.
+        // As a fallback, the picking route's own fallbacks follow what it picked.
         if (fallbackDepth !== undefined && fallbackDepth < 3) for (const f of r.fallbacks) expand(f, source, fallbackDepth + 1);
         return v;
       }
-      // Unmapped: the task route's own targets, in priority order.
+      // Nothing picked: the home route's own targets (a task route's in priority order).
       r = t.home;
       prefix = `${note}, `;
     }

@@ -152,6 +152,8 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
           hedgeAfterMs: r.hedgeAfterMs,
           noFallback: r.noFallback,
           cacheEnabled: r.cache.enabled,
+          conditions: r.conditions.map((c) => ({ target: c.target, when: Object.entries(c.when).map(([field, values]) => ({ field, values })) })),
+          semanticCacheEmbedding: r.cache.semantic?.embedding ?? "",
         })),
       });
     },

@@ -157,6 +157,7 @@ describe("semantic hits and misses", () => {
     const first = await c.chat.complete({ model: "faq", messages: [userText(`Explain the ${w} protocol in one line`)] });
     assert.equal(first.cacheHit, false);
     assert.equal(first.cacheSimilarity, undefined);
+    assert.equal((await c.route.listModels({})).routes.find((r) => r.name === "faq")?.semanticCacheEmbedding, "openai/small");
     // The same words (punctuation and case aside): similarity 1.
     const unary = await c.chat.complete({ model: "faq", messages: [userText(`Explain the ${w} protocol in one line.`)] });
     assert.equal(unary.cacheHit, true);

@@ -54,7 +54,7 @@ deployments:
 aliases:
   fast: mock/a
 routes:
-  - { name: default, description: everyday chat, targets: [mock/a] }
+  - { name: default, description: everyday chat, targets: [mock/a], conditions: [{ when: { metadata.tier: pro }, target: mock/b }] }
   - { name: fallback, description: flaky first then a fallback, targets: [mock/flaky, mock/b], retry: { max_retries: 0 } }
   - { name: cached, description: answers cached, targets: [mock/a], cache: { enabled: true } }
   - { name: broken, description: always fails, targets: [mock/flaky], retry: { max_retries: 0 } }
@@ -331,6 +331,7 @@ describe("console in Chromium", { skip }, () => {
     await page.locator("[data-testid=deployments] tr[data-id='mock/trickle']").waitFor();
     assert.equal(await page.locator("[data-testid=deployments] tbody tr").count(), 4);
     await page.locator("[data-testid=routes] tr[data-name=cached]").waitFor();
+    assert.equal(await page.locator("[data-testid=routes] tr[data-name=default] [data-testid=route-condition]").innerText(), "if metadata.tier = pro → mock/b");
     await shot(page, "models");
     await go(page, "Budgets & limits");
     await page.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });

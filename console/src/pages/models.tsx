@@ -134,6 +134,12 @@ export function ModelsPage() {
                         </td>
                         <td>{r.strategy}</td>
                         <td>
+                          {r.conditions.map((c, i) => (
+                            <div key={`c${i}`} data-testid="route-condition">
+                              <span className="muted">if {c.when.map((w) => `${w.field} ${w.values.length === 1 ? `= ${w.values[0]}` : `in [${w.values.join(", ")}]`}`).join(" and ")} →</span> {c.target}
+                            </div>
+                          ))}
+                          {r.conditions.length > 0 && <div className="muted small">otherwise:</div>}
                           {r.variants.length > 0
                             ? r.variants.map((v) => (
                                 <div key={v.name}>
@@ -151,6 +157,7 @@ export function ModelsPage() {
                         <td>
                           <div className="chips small">
                             {r.cacheEnabled && <span className="chip">cached</span>}
+                            {r.semanticCacheEmbedding && <span className="chip" title={`prompts compared by ${r.semanticCacheEmbedding}`}>semantic cache</span>}
                             {r.noFallback && <span className="chip">no fallback</span>}
                             {r.maxAttempts > 0 && <span className="chip">≤ {r.maxAttempts} attempts</span>}
                             {r.hedgeAfterMs > 0 && <span className="chip">hedge {r.hedgeAfterMs} ms</span>}
