@@ -20,6 +20,7 @@ import { checkJsonAnswer } from "./json-schema.ts";
 import { createStreamRedactor, redactText, type ScanOutput } from "./scanner.ts";
 import type { Finding, GuardrailAction, GuardrailActionRecord, GuardrailStage, TextDetector } from "./types.ts";
 import { moderate } from "./webhook.ts";
+import { pdfText, type PdfText } from "./pdf-text.ts";
 
 /** One guardrail, compiled. */
 export interface CompiledGuardrail {
@@ -334,11 +335,48 @@ function inputLimits(run: GuardrailRun, set: StageSet, plan: Plan, what: string)
 }
 
 /**
+ * A PDF's text against the input stage: blocks and flags as for any text; a redaction cannot be
+ * made inside a PDF, so a redact guardrail that finds something blocks instead (the text must not
+ * leave). A PDF that cannot be read blocks when a block or redact guardrail applies (it could not
+ * be checked) and is flagged otherwise. Returns the text for the webhooks.
+ */
+function scanPdf(run: GuardrailRun, set: StageSet, pdf: PdfText, name: string): string {
+  if ("error" in pdf) {
+    const g = set.block[0] ?? set.redact[0];
+    if (g) {
+      run.note(g, "input", "block", "unreadable_pdf", 1);
+      throw blockError(g, "input", "unreadable_pdf", `${name}: ${pdf.error}, so it could not be checked`);
+    }
+    for (const f of set.flag) run.note(f, "input", "flag", "unreadable_pdf", 1);
+    return "";
+  }
+  const text = pdf.text;
+  if (!text) return text;
+  for (const g of set.block) {
+    const f = g.detector!.scan(text);
+    if (f.length) {
+      run.note(g, "input", "block", f[0].category, 1);
+      throw blockError(g, "input", f[0].category, `found in ${name}`);
+    }
+  }
+  for (const g of set.flag) noteFindings(run, "input", g, "flag", g.detector!.scan(text));
+  for (const g of set.redact) {
+    const f = g.detector!.scan(text);
+    if (f.length) {
+      run.note(g, "input", "block", f[0].category, f.length);
+      throw blockError(g, "input", f[0].category, `found in ${name}, and a PDF cannot be redacted`);
+    }
+  }
+  return text;
+}
+
+/**
  * The input stage, before any provider is called: max_input_tokens against the planner's estimate,
  * then every text the request carries (system prompts and messages of every role, tool-call
- * arguments, tool results, text documents; image parts and PDFs are not checked), then the webhooks (sent
- * the text as it will leave, redactions applied). A block throws (nothing reaches a provider);
- * redactions are put into every candidate's request and reported in the plan's adjustments.
+ * arguments, tool results, text documents, the text of PDFs; image parts are not checked), then
+ * the webhooks (sent the text as it will leave, redactions applied). A block throws (nothing
+ * reaches a provider); redactions are put into every candidate's request and reported in the
+ * plan's adjustments. A PDF is read (pdf-text.ts) only when a scan or a webhook needs it.
  */
 export async function guardInput(run: GuardrailRun, plan: Plan, request: Omit<UpstreamRequest, "model">, signal: AbortSignal): Promise<void> {
   const set = run.selection.input;
@@ -349,8 +387,24 @@ export async function guardInput(run: GuardrailRun, plan: Plan, request: Omit<Up
   const hooks = set.webhooks.length > 0;
   const sent: string[] = [];
   const scans = set.block.length + set.redact.length + set.flag.length > 0;
+  // PDFs are read first, side by side (message index, part index → its text).
+  const pdfs = new Map<string, PdfText>();
+  const reads: Promise<void>[] = [];
+  request.messages.forEach((m, i) =>
+    m.content.forEach((p, j) => {
+      if (p.type === "file" && p.mediaType === "application/pdf") reads.push(pdfText(p.data).then((t) => void pdfs.set(`${i}:${j}`, t)));
+    }),
+  );
+  if (reads.length) await Promise.all(reads);
+  if (signal.aborted) throw new GatewayError("canceled", "request canceled");
   request.messages.forEach((m, i) => {
     m.content.forEach((p, j) => {
+      const pdf = pdfs.get(`${i}:${j}`);
+      if (pdf) {
+        const text = scans ? scanPdf(run, set, pdf, p.type === "file" && p.filename ? `the PDF "${p.filename}"` : "a PDF") : "text" in pdf ? pdf.text : "";
+        if (hooks && text) sent.push(text);
+        return;
+      }
       const text = p.type === "text" ? p.text : p.type === "file" ? fileText(p) : undefined;
       if (text === undefined) return;
       const out = scans ? scanWhole(run, "input", set, text) : text;

@@ -1,8 +1,8 @@
 // A gateway carries only what its configuration uses: the OpenTelemetry SDK, ioredis, the
-// Google and AWS auth libraries and Ajv are loaded when traces or usage logs, Redis, a Vertex or
-// Bedrock deployment, or a json_schema check first need them (about 26 MB of resident memory on
-// the embedded defaults). Checked on the real process, with a module hook that records every
-// package a module is resolved from.
+// Google and AWS auth libraries, Ajv and the PDF reader are loaded when traces or usage logs,
+// Redis, a Vertex or Bedrock deployment, a json_schema check, or a guardrail with a PDF to read
+// first need them (about 26 MB of resident memory on the embedded defaults). Checked on the real
+// process, with a module hook that records every package a module is resolved from.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const OPTIONAL = ["ioredis", "google-auth-library", "@smithy/signature-v4", "@smithy/eventstream-codec", "@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/exporter-trace-otlp-proto", "ajv"];
+const OPTIONAL = ["ioredis", "google-auth-library", "@smithy/signature-v4", "@smithy/eventstream-codec", "@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/exporter-trace-otlp-proto", "ajv", "unpdf"];
 
 /** Start `node src/main.ts` with the hook; the packages it loaded until it listened, then stop it. */
 async function packagesLoaded(env: Record<string, string>, request?: (origin: string) => Promise<void>): Promise<Set<string>> {
