@@ -62,6 +62,13 @@ export function batchOptions(env: Record<string, string | undefined>, prefix: "O
   };
 }
 
+/**
+ * How many exports the exporter lets run at once: a flush (at shutdown, or forceFlush) sends
+ * every batch of a full queue together, and the exporter's default (30) is fewer than a full
+ * queue's 32 batches: the rest would be refused and lost.
+ */
+const exportsAtOnce = (b: { maxQueueSize: number; maxExportBatchSize: number }) => Math.max(30, Math.ceil(b.maxQueueSize / b.maxExportBatchSize) + 1);
+
 function samplerFromEnv(env: Record<string, string | undefined>): Sampler {
   const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
   const ratio = Number.isFinite(arg) ? Math.min(1, Math.max(0, arg)) : 1;
@@ -93,7 +100,8 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
     log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: traces are exported over OTLP/HTTP protobuf (Jaeger's port 4318)`);
   }
   const resource = signalboxResource();
-  const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter(), ...batchOptions(env, "OTEL_BSP", { scheduledDelayMillis: 500, maxExportBatchSize: 128, maxQueueSize: 4096 }) });
+  const batch = batchOptions(env, "OTEL_BSP", { scheduledDelayMillis: 500, maxExportBatchSize: 128, maxQueueSize: 4096 });
+  const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter({ concurrencyLimit: exportsAtOnce(batch) }), ...batch });
   const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
   // The propagator is process-wide. No context manager is registered: every span gets its parent
   // explicitly (stream handlers run outside any async context anyway), which spares every
@@ -150,7 +158,8 @@ export function startUsageLogs(opts: { env?: Record<string, string | undefined>;
     log("warn", `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: usage logs are exported over OTLP/HTTP protobuf`);
   }
   const resource = signalboxResource();
-  const processor = opts.processor ?? new BatchLogRecordProcessor({ exporter: opts.exporter ?? new OTLPLogExporter(), ...batchOptions(env, "OTEL_BLRP", { scheduledDelayMillis: 1000, maxExportBatchSize: 128, maxQueueSize: 4096 }) });
+  const batch = batchOptions(env, "OTEL_BLRP", { scheduledDelayMillis: 1000, maxExportBatchSize: 128, maxQueueSize: 4096 });
+  const processor = opts.processor ?? new BatchLogRecordProcessor({ exporter: opts.exporter ?? new OTLPLogExporter({ concurrencyLimit: exportsAtOnce(batch) }), ...batch });
   const provider = new LoggerProvider({ resource, processors: [new TraceLinkProcessor(processor)] });
   const logger = provider.getLogger("signalbox", VERSION);
   const emit = (r: UsageRecord, providerTypes?: ReadonlyMap<string, string>) => {
