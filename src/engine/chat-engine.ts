@@ -285,7 +285,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const sp = cp?.semantic;
     if (!sp || routed.cached) return;
     const { call, ri } = r;
-    const text = semanticText(call.request.messages);
+    // The prompt as it will leave: the input guardrails' redactions are in the candidates' copies.
+    const text = semanticText(routed.plan.candidates[0]?.request.messages ?? call.request.messages);
     if (text === undefined) return;
     const embedCall: EmbedCall = {
       operation: "embeddings",

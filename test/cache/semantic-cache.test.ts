@@ -50,6 +50,7 @@ deployments:
   - { id: openai/small, provider: openai, model: text-embedding-3-small }
 guardrails:
   - { name: no-secrets-word, kind: deny, stage: input, action: block, deny: { words: [classified] } }
+  - { name: no-email, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
 routes:
   - name: faq
     targets: [openai/gpt-4o]
@@ -59,8 +60,12 @@ routes:
     targets: [openai/gpt-4o]
     guardrails: [no-secrets-word]
     cache: { enabled: true, semantic: { embedding: openai/small, threshold: 0.9 } }
+  - name: redacted
+    targets: [openai/gpt-4o]
+    guardrails: [no-email]
+    cache: { enabled: true, semantic: { embedding: openai/small, threshold: 0.9 } }
 keys:
-  - { name: a, hash: "${hashKey(A)}", team: a, role: team, allow: [faq, guarded] }
+  - { name: a, hash: "${hashKey(A)}", team: a, role: team, allow: [faq, guarded, redacted] }
   - { name: b, hash: "${hashKey(B)}", team: b, role: team }
 `;
 }
@@ -194,6 +199,14 @@ describe("semantic hits and misses", () => {
     assert.equal(calls("/chat/completions"), 1);
     const failed = t.usage.recent().filter((r) => r.operation === "embeddings").at(-1)!;
     assert.notEqual(failed.status, "ok");
+  });
+
+  test("the embedding model gets the prompt as it leaves: the route's redactions applied", async () => {
+    const email = ["jane.doe", "example.com"].join("@");
+    await ask(`Write to ${email} about ${topic()}`, { model: "redacted" });
+    const sent = JSON.stringify(fake.requests.find((r) => r.path.endsWith("/embeddings"))!.body);
+    assert.ok(!sent.includes(email), "no address in the embedding request");
+    assert.match(sent, /\[REDACTED:email\]/);
   });
 
   test("an input guardrail that blocks stops the prompt before it is embedded", async () => {
