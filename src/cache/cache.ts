@@ -80,7 +80,7 @@ export interface CacheKeyParts {
   scope: string;
   /** The resolved model (the route that served the plan, or the deployment named directly) and its answerIdentity. */
   target: string;
-  /** The A/B variant (answers never cross variants, or the experiment would be blurred). */
+  /** The A/B variant (answers never cross variants, or the experiment would be blurred), and what a condition or task route picked. */
   variant: string;
   /** The request as sent upstream (minus the model); the end-user id is not part of the key. */
   request: Omit<UpstreamRequest, "model">;

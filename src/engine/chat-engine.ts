@@ -253,7 +253,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const parts = {
       scope: p.scope,
       target: `${target}\n${answerIdentity(core.config, target)}`,
-      variant: plan.routing.variant,
+      // A condition or task route that sent the request elsewhere: another model, other answers.
+      variant: plan.picked === undefined ? plan.routing.variant : `${plan.routing.variant}\n${plan.picked}`,
       request: call.request,
       maxOutputTokens: plan.maxOutputTokens,
     };

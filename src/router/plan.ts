@@ -490,6 +490,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     maxOutputTokens,
     adjustments,
     operation,
+    ...(primaryDispatch ? { picked: primaryDispatch.target ? (primaryDispatch.target.kind === "route" ? primaryDispatch.target.route.name : primaryDispatch.target.deployment.id) : primaryDispatch.home.name } : {}),
   });
 }
 

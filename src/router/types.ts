@@ -151,6 +151,12 @@ export interface Plan {
   adjustments: Adjustment[];
   /** What the plan is for. */
   operation: Operation;
+  /**
+   * The route or deployment a route's conditions or task routes picked (the route's own name when
+   * they picked its own targets); absent when nothing dispatched. Part of the cache key: answers
+   * of one picked model never serve a request another condition sends elsewhere.
+   */
+  picked?: string;
 }
 
 export type AttemptOutcome = "succeeded" | "failed" | "canceled";

@@ -33,6 +33,7 @@ routes:
       - { when: { team: research, tag: experimental }, target: beta }
       - { when: { user: "*", metadata.region: eu }, target: tasks }
   - { name: premium, targets: [premium-a, premium-b], max_output_tokens: 777, fallbacks: [cheap] }
+  - { name: tiered, targets: [cheap], cache: { enabled: true }, conditions: [{ when: { metadata.tier: pro }, target: premium-b }] }
   - name: tasks
     strategy: task
     targets: [cheap]
@@ -126,12 +127,19 @@ describe("conditional routing: through the gateway", () => {
   });
   after(() => t.close());
 
-  test("/v1 metadata picks the premium route; the answer and the usage record say which deployment served it", async () => {
+  test("/v1 metadata picks the premium route; the answer and the usage record say which deployment served it; the cache keeps them apart", async () => {
     const sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: "unused", maxRetries: 0 });
     const pro = await sdk.chat.completions.create({ model: "chat", messages: [{ role: "user", content: "hi" }], metadata: { tier: "pro" }, store: true }).withResponse();
     assert.equal(pro.response.headers.get("x-signalbox-deployment"), "premium-a");
     const free = await sdk.chat.completions.create({ model: "chat", messages: [{ role: "user", content: "hi" }], metadata: { tier: "free" }, store: true }).withResponse();
     assert.equal(free.response.headers.get("x-signalbox-deployment"), "cheap");
+    // The same prompt, same team, same parameters: the cache keeps the two conditions' answers apart.
+    const tiered = (tier: string) => sdk.chat.completions.create({ model: "tiered", messages: [{ role: "user", content: "hello" }], metadata: { tier }, store: true }).withResponse();
+    const headers = (r: Awaited<ReturnType<typeof tiered>>) => [r.response.headers.get("x-signalbox-cache"), r.response.headers.get("x-signalbox-deployment")];
+    assert.deepEqual(headers(await tiered("pro")), ["miss", "premium-b"]);
+    assert.deepEqual(headers(await tiered("free")), ["miss", "cheap"]);
+    assert.deepEqual(headers(await tiered("pro")), ["hit", "premium-b"]);
+    assert.deepEqual(headers(await tiered("free")), ["hit", "cheap"]);
     const rec = t.usage.recent().find((r) => r.id === pro.response.headers.get("x-request-id"))!;
     assert.deepEqual([rec.routing.route, rec.deployment, rec.metadata.tier], ["chat", "premium-a", "pro"]);
   });
