@@ -392,7 +392,7 @@ export async function guardInput(run: GuardrailRun, plan: Plan, request: Omit<Up
   const reads: Promise<void>[] = [];
   request.messages.forEach((m, i) =>
     m.content.forEach((p, j) => {
-      if (p.type === "file" && p.mediaType === "application/pdf") reads.push(pdfText(p.data).then((t) => void pdfs.set(`${i}:${j}`, t)));
+      if ((scans || hooks) && p.type === "file" && p.mediaType === "application/pdf") reads.push(pdfText(p.data).then((t) => void pdfs.set(`${i}:${j}`, t)));
     }),
   );
   if (reads.length) await Promise.all(reads);
