@@ -6,6 +6,8 @@
 // never parses it.
 
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, test, type TestContext } from "node:test";
 import { Code } from "@connectrpc/connect";
 import { pdfText } from "../../src/guardrails/pdf-text.ts";
@@ -25,7 +27,7 @@ routes:
   - { name: flagged, targets: [${OA}], retry: { max_retries: 0 }, guardrails: [words] }
   - { name: open, targets: [${OA}], retry: { max_retries: 0 } }
 `;
-const env = (t: TestContext) => envFor(t, fakes, EXTRA);
+const env = (t: TestContext, extra = EXTRA) => envFor(t, fakes, extra);
 
 const withPdf = (model: string, pdf: Buffer, filename = "q3.pdf") =>
   ({
@@ -88,5 +90,32 @@ describe("input guardrails read PDFs", () => {
     fakes.openai.reset();
     await e.client.chat.complete(withPdf("open", UNREADABLE));
     assert.equal(sentFile(), `data:application/pdf;base64,${UNREADABLE.toString("base64")}`);
+  });
+
+  test("an input webhook is sent the PDF's text with the prompt, and can refuse it", async (t) => {
+    const bodies: { text: string }[] = [];
+    const hook = http.createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c) => (raw += c));
+      req.on("end", () => {
+        const body = JSON.parse(raw) as { text: string };
+        bodies.push(body);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body.text.includes("forbidden") ? { allow: false, category: "policy" } : { allow: true }));
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    t.after(() => new Promise<void>((r) => (hook.closeAllConnections(), hook.close(() => r()))));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/moderate`;
+    const e = await env(t, `
+guardrails:
+  - { name: mod, kind: webhook, stage: input, action: block, webhook: { url: "${url}", timeout_ms: 2000 } }
+routes:
+  - { name: hooked, targets: [${OA}], retry: { max_retries: 0 }, guardrails: [mod] }
+`);
+    await e.client.chat.complete(withPdf("hooked", makePdf(["Revenue grew 12 percent"])));
+    assert.equal(bodies[0].text, "Revenue grew 12 percent\n\nSummarise the attachment.");
+    const err = await rejected(e.client.chat.complete(withPdf("hooked", makePdf(["Something forbidden inside"]))));
+    assert.equal(err.code, Code.FailedPrecondition);
+    assert.equal(fakes.openai.requests.length, 1, "only the first request reached the provider");
   });
 });
