@@ -101,6 +101,9 @@ export function fitRequest(req: Request, p: ModelParams | undefined): Fit {
     drop("top_p", "this model takes temperature or top_p, not both (temperature is kept)");
   }
 
+  if (p.jsonByInstruction?.includes("json_schema") && out.tools?.some((t) => t.strict)) {
+    notes.push({ field: "tools", detail: "strict: this model has no strict tool use; the schemas guide its calls but are not enforced, validate the arguments" });
+  }
   const format = out.responseFormat;
   if (format && p.jsonByInstruction?.includes(format.type)) {
     notes.push({ field: "response_format", detail: `${format.type}: asked for in the system prompt (this model has no native form for it); validate the JSON` });

@@ -291,6 +291,7 @@ export function validateMessagesBody(body: unknown): string | null {
       if (!isRecord(t) || typeof t.name !== 'string') return `tools.${i}.name: Field required`;
       if (t.type === undefined && !isRecord(t.input_schema)) return `tools.${i}.custom.input_schema: Field required`;
       if (!/^[a-zA-Z0-9_-]{1,128}$/.test(t.name)) return `tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`;
+      if (t.strict !== undefined && typeof t.strict !== 'boolean') return `tools.${i}.custom.strict: Input should be a valid boolean`;
     }
   }
   if (!Array.isArray(body.messages)) return 'messages: Input should be a valid list';

@@ -63,10 +63,12 @@ describe('bedrock fake vs @aws-sdk/client-bedrock-runtime', () => {
       new ConverseCommand({
         modelId: MODEL,
         messages: hi,
-        toolConfig: { tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } } } } } }], toolChoice: { any: {} } },
+        toolConfig: { tools: [{ toolSpec: { name: 'get_weather', strict: true, inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } } } } } }], toolChoice: { any: {} } },
       }),
     );
     assert.equal(res.stopReason, 'tool_use');
+    // The SDK's wire form of strict tool use, which the gateway's adapter writes too.
+    assert.equal(fake.requests[0].body.toolConfig.tools[0].toolSpec.strict, true);
     assert.deepEqual(res.output?.message?.content?.[0].toolUse, { toolUseId: 'tooluse_1', name: 'get_weather', input: { city: 'Paris' } });
   });
 

@@ -403,6 +403,8 @@ export function validateConverse(body: unknown): string | null {
       const spec = t.toolSpec as Record<string, unknown>;
       if (!isRecord(spec) || typeof spec.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(spec.name)) return `The value at toolConfig.tools.${i}.toolSpec.name failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+`;
       if (!isRecord(spec.inputSchema) || !isRecord(spec.inputSchema.json)) return `toolConfig.tools.${i}.toolSpec.inputSchema.json is required.`;
+      for (const k of Object.keys(spec)) if (!['name', 'description', 'inputSchema', 'strict'].includes(k)) return `Malformed input request: extraneous key [${k}] is not permitted, please reformat your input and try again.`;
+      if (spec.strict !== undefined && typeof spec.strict !== 'boolean') return `toolConfig.tools.${i}.toolSpec.strict must be a boolean.`;
     }
   }
   return null;

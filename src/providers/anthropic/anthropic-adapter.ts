@@ -55,6 +55,14 @@ export function anthropicTemperature(t: number): number {
   return t > 1 ? t / 2 : t;
 }
 
+/**
+ * Whether the model has structured outputs (JSON schemas enforced, strict tools): the deployment's
+ * rules say so (ModelParams.jsonByInstruction without json_schema); unknown rules say no.
+ */
+export function structuredOutputs(p: UpstreamRequest["params"]): boolean {
+  return p?.jsonByInstruction !== undefined && !p.jsonByInstruction.includes("json_schema");
+}
+
 /** Reasoning effort → output_config.effort (adaptive thinking has no "minimal"). */
 const ADAPTIVE_EFFORT: Record<ReasoningEffort, "low" | "medium" | "high"> = { minimal: "low", low: "low", medium: "medium", high: "high" };
 
@@ -68,7 +76,7 @@ export function buildAnthropicRequestBody(req: UpstreamRequest, stream: boolean)
   const prompt = convertToAnthropicMessages(req.messages);
   let system = prompt.system;
   const format = req.responseFormat;
-  const native = format?.type === "json_schema" && p?.jsonByInstruction !== undefined && !p.jsonByInstruction.includes("json_schema");
+  const native = format?.type === "json_schema" && structuredOutputs(p);
   const json = format && !native ? jsonInstruction(format) : undefined;
   if (json) system = appendSystem(system, json);
 
@@ -105,7 +113,7 @@ export function buildAnthropicRequestBody(req: UpstreamRequest, stream: boolean)
     ...(system !== undefined ? { system } : {}),
     messages: prompt.messages,
   };
-  Object.assign(body, prepareAnthropicTools(req.tools, req.toolChoice, req.parallelToolCalls));
+  Object.assign(body, prepareAnthropicTools(req.tools, req.toolChoice, req.parallelToolCalls, structuredOutputs(p)));
 
   // With thinking on, the API rejects a non-default temperature and top_p below 0.95: drop both.
   if (!thinking) {

@@ -80,6 +80,8 @@ export interface AnthropicTool {
   description?: string;
   input_schema: Record<string, unknown>;
   cache_control?: AnthropicCacheControl;
+  /** Strict tool use (structured outputs): the model's calls conform to input_schema. */
+  strict?: boolean;
 }
 
 export type AnthropicToolChoice =

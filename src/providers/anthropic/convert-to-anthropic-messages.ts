@@ -192,12 +192,14 @@ export function convertToAnthropicMessages(messages: ChatMessage[]): AnthropicPr
   return { system: sys, messages: out };
 }
 
-export function convertToAnthropicTools(tools: ToolDef[]): AnthropicTool[] {
+/** `strict`: the model has structured outputs, so a tool's `strict` is sent (its calls then follow its schema). */
+export function convertToAnthropicTools(tools: ToolDef[], strict = false): AnthropicTool[] {
   return tools.map((t) => {
     const schema: Record<string, unknown> = t.parameters ? { ...t.parameters } : { type: "object", properties: {} };
     if (schema.type === undefined) schema.type = "object";
     const tool: AnthropicTool = { name: t.name, input_schema: schema };
     if (t.description) tool.description = t.description;
+    if (t.strict && strict) tool.strict = true;
     return { ...tool, ...cacheControl(t.cache) };
   });
 }
@@ -210,6 +212,7 @@ export function prepareAnthropicTools(
   tools: ToolDef[] | undefined,
   toolChoice: ToolChoice | undefined,
   parallelToolCalls: boolean | undefined,
+  strict = false,
 ): { tools?: AnthropicTool[]; tool_choice?: AnthropicToolChoice } {
   if (!tools || tools.length === 0) return {};
   const serial = parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
@@ -231,7 +234,7 @@ export function prepareAnthropicTools(
       choice = { type: "tool", name: toolChoice.name, ...serial };
       break;
   }
-  const out: { tools?: AnthropicTool[]; tool_choice?: AnthropicToolChoice } = { tools: convertToAnthropicTools(tools) };
+  const out: { tools?: AnthropicTool[]; tool_choice?: AnthropicToolChoice } = { tools: convertToAnthropicTools(tools, strict) };
   if (choice) out.tool_choice = choice;
   return out;
 }

@@ -9,6 +9,7 @@ export {
   buildAnthropicRequestBody,
   createAnthropicAdapter,
   jsonInstruction,
+  structuredOutputs,
   parseAnthropicResponse,
 } from "./anthropic-adapter.ts";
 export { classifyAnthropicError, type AnthropicErrorContext } from "./anthropic-error.ts";

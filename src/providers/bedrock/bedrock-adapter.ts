@@ -4,7 +4,7 @@
 
 import type { ProviderConfig } from "../../config/types.ts";
 import { MIN_THINKING_BUDGET, thinkingBlockedBy } from "../../config/model-params.ts";
-import { anthropicTemperature, DEFAULT_MAX_TOKENS, jsonInstruction, THINKING_BUDGETS } from "../anthropic/index.ts";
+import { anthropicTemperature, DEFAULT_MAX_TOKENS, jsonInstruction, structuredOutputs, THINKING_BUDGETS } from "../anthropic/index.ts";
 import { header, tryJson, type Headers } from "../headers.ts";
 import type { ChatResult, ProviderAdapter, ReasoningBlock, ReasoningEffort, ToolCall, UpstreamRequest } from "../types.ts";
 import { ProviderError } from "../types.ts";
@@ -42,13 +42,13 @@ export function buildBedrockRequestBody(req: UpstreamRequest): BedrockConverseRe
   const prompt = convertToBedrockMessages(req.messages, opts);
   let system: BedrockSystemBlock[] | undefined = prompt.system;
   const format = req.responseFormat;
-  const native = format?.type === "json_schema" && p?.jsonByInstruction !== undefined && !p.jsonByInstruction.includes("json_schema") ? format : undefined;
+  const native = format?.type === "json_schema" && structuredOutputs(p) ? format : undefined;
   const json = format && !native ? jsonInstruction(format) : undefined;
   if (json) system = [...(system ?? []), { text: json }];
 
   const body: BedrockConverseRequest = { messages: prompt.messages };
   if (system) body.system = system;
-  Object.assign(body, prepareBedrockTools(req.tools, req.toolChoice, prompt.messages, opts));
+  Object.assign(body, prepareBedrockTools(req.tools, req.toolChoice, prompt.messages, { ...opts, strictTools: structuredOutputs(p) }));
 
   let maxTokens = req.maxOutputTokens;
   let thinking: Record<string, unknown> | undefined;

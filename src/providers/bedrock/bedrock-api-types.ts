@@ -60,7 +60,7 @@ export interface BedrockMessage {
 export type BedrockSystemBlock = BedrockTextBlock | BedrockCachePoint;
 
 export interface BedrockToolSpec {
-  toolSpec: { name: string; description?: string; inputSchema: { json: Record<string, unknown> } };
+  toolSpec: { name: string; description?: string; inputSchema: { json: Record<string, unknown> }; strict?: boolean };
 }
 
 export type BedrockToolChoice = { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } };

@@ -28,6 +28,8 @@ export interface BedrockPrompt {
 export interface ConvertOptions {
   /** Send cache hints as cachePoint blocks (false: the model has no prompt cache, hints are dropped). */
   cachePoints: boolean;
+  /** The model has structured outputs: a tool's `strict` is sent (its calls then follow its schema). */
+  strictTools?: boolean;
 }
 
 function badRequest(message: string): ProviderError {
@@ -230,7 +232,7 @@ export function convertToBedrockTools(tools: ToolDef[], opts: ConvertOptions = {
   for (const t of tools) {
     const json: Record<string, unknown> = t.parameters ? { ...t.parameters } : { type: "object", properties: {} };
     if (json.type === undefined) json.type = "object";
-    out.push({ toolSpec: { name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: { json } } });
+    out.push({ toolSpec: { name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: { json }, ...(t.strict && opts.strictTools ? { strict: true } : {}) } });
     // A cache hint on a tool caches the definitions up to it.
     if (t.cache && opts.cachePoints) out.push(cachePoint(t.cache));
   }

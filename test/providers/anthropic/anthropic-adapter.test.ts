@@ -11,6 +11,7 @@ import type { ChatMessage, UpstreamRequest } from "../../../src/providers/types.
 import { ProviderError } from "../../../src/providers/types.ts";
 import { fixtureText } from "./replay.ts";
 import { resolveModelParams } from "../../../src/config/model-params.ts";
+import { fitRequest } from "../../../src/router/fit-params.ts";
 
 const conn = {
   name: "claude-main",
@@ -209,6 +210,17 @@ describe("anthropic buildRequest with the model's parameter rules", () => {
     assert.equal(emulated.output_config, undefined);
     assert.match(String(emulated.system), /conform to this JSON Schema/);
     assert.match(String(withRules("claude-opus-4-8", { responseFormat: { type: "json_object" } }).system), /single valid JSON object/);
+  });
+
+  it("strict tools: sent where the model has structured outputs, left out (and noted by the router) elsewhere", () => {
+    const tools = [{ name: "lookup", parameters: schema, strict: true }, { name: "loose", parameters: schema }];
+    assert.deepEqual((withRules("claude-sonnet-4-5", { tools }).tools as { strict?: boolean }[]).map((t) => t.strict), [true, undefined]);
+    assert.deepEqual((withRules("claude-3-5-haiku", { tools }).tools as { strict?: boolean }[]).map((t) => t.strict), [undefined, undefined]);
+    assert.deepEqual((body({ tools }).tools as { strict?: boolean }[]).map((t) => t.strict), [undefined, undefined], "unknown rules: not sent");
+    const fit = fitRequest({ messages: [user("q")], tools }, params("claude-3-5-haiku"));
+    assert.deepEqual(fit.notes.map((n) => n.field), ["tools"]);
+    assert.match(fit.notes[0].detail, /no strict tool use/);
+    assert.deepEqual(fitRequest({ messages: [user("q")], tools }, params("claude-sonnet-4-5")).notes, []);
   });
 
   it("temperature and top_p together only where the model takes both", () => {

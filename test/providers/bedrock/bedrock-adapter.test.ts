@@ -215,6 +215,17 @@ describe("bedrock: request", () => {
     assert.deepEqual(resolveModelParams({ type: "bedrock" }, "amazon.nova-pro-v1:0", 8192).jsonByInstruction, ["json_object", "json_schema"]);
   });
 
+  test("strict tools: toolSpec.strict for Claude models with structured outputs, left out elsewhere", () => {
+    const schema = { type: "object", properties: { q: { type: "string" } } };
+    const tools = [{ name: "lookup", parameters: schema, strict: true }];
+    const sonnet = `us.${CLAUDE}`;
+    const b = buildBedrockRequestBody(req({ model: sonnet, tools, params: resolveModelParams({ type: "bedrock" }, sonnet, 64_000) }));
+    assert.deepEqual(b.toolConfig?.tools, [{ toolSpec: { name: "lookup", inputSchema: { json: schema }, strict: true } }]);
+    assert.equal(validateConverse(b), null);
+    const nova = buildBedrockRequestBody(req({ model: "amazon.nova-pro-v1:0", tools, params: resolveModelParams({ type: "bedrock" }, "amazon.nova-pro-v1:0", 8192) }));
+    assert.deepEqual(nova.toolConfig?.tools, [{ toolSpec: { name: "lookup", inputSchema: { json: schema } } }]);
+  });
+
   test("reasoning blocks are replayed unmodified before the assistant's content", () => {
     const body = buildBedrockRequestBody(
       req({
