@@ -12,7 +12,8 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI from "openai";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { createSignalboxClient, userText } from "@signalbox/client";
-import { createSemanticIndex, semanticText, unit } from "../../src/cache/semantic.ts";
+import { answerIdentity } from "../../src/cache/cache.ts";
+import { createSemanticIndex, semanticIndexName, semanticText, unit } from "../../src/cache/semantic.ts";
 import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTracing } from "../../src/telemetry/otel-sdk.ts";
@@ -20,7 +21,8 @@ import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/open
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
 import { parse } from "yaml";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
+import { redisClusterAvailable, startRedisCluster, type TestRedisCluster } from "../helpers/redis-cluster.ts";
 
 const A = ["sbx", "test", "sem", "a"].join("_");
 const B = ["sbx", "test", "sem", "b"].join("_");
@@ -37,9 +39,9 @@ function bagOfWords(text: string, dims: number): number[] {
   return v.map((x) => x / n);
 }
 
-function config(upstream: string, redisUrl?: string): string {
+function config(upstream: string, store?: string): string {
   return `
-${redisUrl ? `store: { redis_url: "${redisUrl}" }` : ""}
+${store ? `store: ${store}` : ""}
 providers:
   - name: openai
     type: openai
@@ -221,8 +223,8 @@ describe("replicas share the index through Redis", () => {
   let two: TestGateway;
   before(async () => {
     redis = await startRedis();
-    one = await startTestGateway(config(fake.url, redis.url));
-    two = await startTestGateway(config(fake.url, redis.url));
+    one = await startTestGateway(config(fake.url, `{ redis_url: "${redis.url}" }`));
+    two = await startTestGateway(config(fake.url, `{ redis_url: "${redis.url}" }`));
   });
   after(async () => {
     await one.close();
@@ -252,6 +254,45 @@ describe("replicas share the index through Redis", () => {
     assert.equal(second.response.headers.get("x-signalbox-cache"), "semantic");
     assert.equal(second.data.choices[0].message.content, first.data.choices[0].message.content);
     assert.equal(calls("/chat/completions"), 1);
+  });
+});
+
+describe("replicas share the index through a Redis Cluster", { skip: redisClusterAvailable() ? false : "redis-server or redis-cli not installed" }, () => {
+  let cluster: TestRedisCluster;
+  let one: TestGateway;
+  let two: TestGateway;
+  before(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+    const store = `{ redis_cluster: [${cluster.nodes.map((n) => `"${n}"`).join(", ")}] }`;
+    one = await startTestGateway(config(fake.url, store));
+    two = await startTestGateway(config(fake.url, store));
+  });
+  after(async () => {
+    await Promise.allSettled([one?.close(), two?.close()]);
+    await cluster?.stop();
+  });
+
+  test("each route's stream sits on one slot; a prompt answered by one replica serves a similar one on the other", async () => {
+    const w = topic();
+    const on = (g: TestGateway) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: A, maxRetries: 0 });
+    const ask1 = (g: TestGateway, content: string) => on(g).chat.completions.create({ model: "faq", messages: [{ role: "user", content }] }).withResponse();
+    const first = await ask1(one, `List the moons of ${w}`);
+    assert.equal(first.response.headers.get("x-signalbox-cache"), "miss");
+    // Wait for the entry (written after the answer) on whichever master holds the stream's slot.
+    const key = `sbx:sem:{${semanticIndexName("faq", answerIdentity(one.config, "faq"))}}`;
+    const c = new Cluster(cluster.nodes.map((n) => ({ host: n.split(":")[0], port: Number(n.split(":")[1]) })));
+    try {
+      const deadline = Date.now() + 5000;
+      while ((await c.xlen(key)) === 0) {
+        assert.ok(Date.now() < deadline, "the index entry reached the cluster");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      c.disconnect();
+    }
+    const second = await ask1(two, `List the moons of ${w}, please`);
+    assert.equal(second.response.headers.get("x-signalbox-cache"), "semantic");
+    assert.equal(second.data.choices[0].message.content, first.data.choices[0].message.content);
   });
 });
 
