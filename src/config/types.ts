@@ -341,6 +341,8 @@ export interface GuardrailConfig {
   secrets?: { categories: string[] };
   /** Patterns run on folded text (lower case); leetspeak (default true) also matches "k1ll" for "kill". */
   deny?: { words: string[]; phrases: string[]; patterns: string[]; leetspeak?: boolean };
+  /** Families to look for (default all) and phrases of your own (reported as instruction_override). */
+  promptInjection?: { categories?: string[]; phrases: string[] };
   webhook?: {
     url: string;
     timeoutMs: number;

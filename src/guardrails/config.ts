@@ -6,7 +6,7 @@ import type { GuardrailConfig } from "../config/types.ts";
 import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, type V } from "../config/schema.ts";
 import type { GuardrailAction, GuardrailKind, GuardrailStage } from "./types.ts";
 
-const KINDS = ["pii", "secrets", "deny", "json_schema", "webhook", "max_input_tokens"] as const satisfies readonly GuardrailKind[];
+const KINDS = ["pii", "secrets", "deny", "prompt_injection", "json_schema", "webhook", "max_input_tokens"] as const satisfies readonly GuardrailKind[];
 const ACTIONS = ["block", "redact", "flag"] as const satisfies readonly GuardrailAction[];
 const STAGES = ["input", "output", "both"] as const;
 
@@ -15,6 +15,7 @@ const OPTIONS_KEY: Record<GuardrailKind, string> = {
   pii: "pii",
   secrets: "secrets",
   deny: "deny",
+  prompt_injection: "prompt_injection",
   json_schema: "json_schema",
   webhook: "webhook",
   max_input_tokens: "max_input_tokens",
@@ -25,6 +26,8 @@ const KIND_STAGES: Record<GuardrailKind, { allowed: readonly (typeof STAGES)[num
   pii: { allowed: STAGES, default: "both" },
   secrets: { allowed: STAGES, default: "both" },
   deny: { allowed: STAGES, default: "both" },
+  // Instructions smuggled into a prompt (or a tool result): the input only.
+  prompt_injection: { allowed: ["input"], default: "input" },
   // A moderation service sees the prompt before the provider does, or the final answer.
   webhook: { allowed: STAGES, default: "input" },
   max_input_tokens: { allowed: ["input"], default: "input" },
@@ -32,7 +35,7 @@ const KIND_STAGES: Record<GuardrailKind, { allowed: readonly (typeof STAGES)[num
 };
 
 /** Kinds that find spans in text (so they can redact); the others can only block or flag. */
-const TEXT_KINDS = new Set<GuardrailKind>(["pii", "secrets", "deny"]);
+const TEXT_KINDS = new Set<GuardrailKind>(["pii", "secrets", "deny", "prompt_injection"]);
 
 const categories = (v: unknown, p: string) => list(str({ min: 1 }), { min: 1 })(v, p);
 
@@ -53,6 +56,7 @@ const guardrailSpec = obj<any>({
       leetspeak: opt(bool),
     }),
   ),
+  prompt_injection: opt(obj({ categories: opt(categories), phrases: opt(list(str({ min: 1 })), []) })),
   webhook: opt(
     obj({
       url: req(httpUrl),
@@ -72,6 +76,7 @@ const OPTIONS_PROP: Record<GuardrailKind, keyof GuardrailConfig> = {
   pii: "pii",
   secrets: "secrets",
   deny: "deny",
+  prompt_injection: "promptInjection",
   json_schema: "jsonSchema",
   webhook: "webhook",
   max_input_tokens: "maxInputTokens",

@@ -14,6 +14,7 @@ import type { AnswerCheck, Execution } from "../router/execute.ts";
 import type { Adjustment, Call, Plan } from "../router/types.ts";
 import { guardrailEvents } from "../telemetry/tracing.ts";
 import { createDenyDetector } from "./detectors/deny.ts";
+import { createPromptInjectionDetector, PROMPT_INJECTION_CATEGORIES } from "./detectors/prompt-injection.ts";
 import { createPiiDetector, PII_CATEGORIES, type PiiCategory } from "./detectors/pii.ts";
 import { createSecretsDetector, SECRET_CATEGORIES, type SecretCategory } from "./detectors/secrets.ts";
 import { checkJsonAnswer } from "./json-schema.ts";
@@ -98,6 +99,12 @@ function compileDetector(g: GuardrailConfig, path: string): TextDetector | undef
       } catch (err) {
         return at("deny", err);
       }
+    case "prompt_injection":
+      try {
+        return createPromptInjectionDetector(g.promptInjection ?? {});
+      } catch (err) {
+        return at("prompt_injection.categories", err);
+      }
     default:
       return undefined;
   }
@@ -106,6 +113,7 @@ function compileDetector(g: GuardrailConfig, path: string): TextDetector | undef
 function categoriesOf(g: GuardrailConfig): ReadonlySet<string> {
   if (g.kind === "pii") return new Set(g.pii?.categories ?? PII_CATEGORIES);
   if (g.kind === "secrets") return new Set(g.secrets?.categories ?? SECRET_CATEGORIES);
+  if (g.kind === "prompt_injection") return new Set(g.promptInjection?.categories ?? PROMPT_INJECTION_CATEGORIES);
   return new Set(g.kind === "deny" ? ["deny"] : []);
 }
 

@@ -3,7 +3,7 @@
 // by detectors. A finding names the rule and category that matched, never the matched text.
 
 /** What a guardrail looks for. */
-export type GuardrailKind = "pii" | "secrets" | "deny" | "json_schema" | "webhook" | "max_input_tokens";
+export type GuardrailKind = "pii" | "secrets" | "deny" | "prompt_injection" | "json_schema" | "webhook" | "max_input_tokens";
 
 /** Where it runs: on what is sent to the provider, on what comes back, or both. */
 export type GuardrailStage = "input" | "output";
@@ -25,7 +25,7 @@ export interface Finding {
  * a stream scanner knows how much to hold back to catch a match split across chunks.
  */
 export interface TextDetector {
-  readonly kind: "pii" | "secrets" | "deny";
+  readonly kind: "pii" | "secrets" | "deny" | "prompt_injection";
   readonly maxMatchLength: number;
   scan(text: string): Finding[];
 }
