@@ -324,6 +324,14 @@ describe("console in Chromium", { skip }, () => {
     assert.equal(await page.locator("[data-testid=candidate][data-deployment='mock/flaky']").getAttribute("data-run"), "failed");
     assert.equal(await page.locator("[data-testid=candidate][data-deployment='mock/b']").getAttribute("data-run"), "answered");
     await shot(page, "explain");
+    // Metadata reaches the planner: the default route's condition sends tier=pro to mock/b.
+    await page.locator("select[name=model]").selectOption("default");
+    await page.locator("input[name=metadata]").fill("tier=pro, region=eu");
+    await page.getByRole("button", { name: "Explain" }).click();
+    const picked = page.locator("[data-testid=candidate][data-deployment='mock/b']");
+    await picked.waitFor();
+    assert.match(await picked.innerText(), /condition 1 \(metadata\.tier=pro\) -> deployment mock\/b/);
+    await page.locator("input[name=metadata]").fill("");
   });
 
   test("models, health and budgets render", async () => {

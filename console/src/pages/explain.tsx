@@ -31,6 +31,9 @@ export function ExplainPage() {
   const [sticky, setSticky] = useState("");
   const [fallbacks, setFallbacks] = useState("");
   const [noFallback, setNoFallback] = useState(false);
+  const [user, setUser] = useState("");
+  const [tags, setTags] = useState("");
+  const [metadata, setMetadata] = useState("");
   const [request, setRequest] = useState<ChatRequestInit>();
 
   const plan = useQuery(RouteService.method.route, request ?? skipToken, { staleTime: 0 });
@@ -40,7 +43,15 @@ export function ExplainPage() {
   const explain = (e: FormEvent) => {
     e.preventDefault();
     run.reset();
-    setRequest({ model, messages: toMessages(messages), routing: { task, stickyKey: sticky, fallbacks: splitList(fallbacks), noFallback } });
+    setRequest({
+      model,
+      messages: toMessages(messages),
+      routing: { task, stickyKey: sticky, fallbacks: splitList(fallbacks), noFallback },
+      // What a route's conditions test: the end user, tags and metadata.
+      user,
+      tags: splitList(tags),
+      metadata: parsePairs(metadata),
+    });
   };
 
   const health = new Map(models.data?.deployments.map((d) => [d.id, d.health]) ?? []);
@@ -82,6 +93,15 @@ export function ExplainPage() {
             </Field>
             <Field label="Fallbacks" hint="Models to try after the route's own, comma-separated.">
               <input value={fallbacks} onChange={(e) => setFallbacks(e.target.value)} name="fallbacks" />
+            </Field>
+            <Field label="User">
+              <input value={user} onChange={(e) => setUser(e.target.value)} name="user" />
+            </Field>
+            <Field label="Tags" hint="Comma-separated.">
+              <input value={tags} onChange={(e) => setTags(e.target.value)} name="tags" />
+            </Field>
+            <Field label="Metadata" hint="key=value, comma-separated: what a route's conditions test.">
+              <input value={metadata} onChange={(e) => setMetadata(e.target.value)} name="metadata" placeholder="tier=pro, region=eu" />
             </Field>
             <label className="check">
               <input type="checkbox" checked={noFallback} onChange={(e) => setNoFallback(e.target.checked)} name="no_fallback" /> No fallback (first candidate only)
@@ -220,4 +240,14 @@ export function ExplainPage() {
       )}
     </>
   );
+}
+
+/** "tier=pro, region=eu" → { tier: "pro", region: "eu" }; entries without "=" are left out. */
+function parsePairs(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of splitList(s)) {
+    const i = pair.indexOf("=");
+    if (i > 0) out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return out;
 }
