@@ -55,6 +55,7 @@ const CONFIG = `${MOCK_CONFIG}
   - name: broken
     targets: [mock/flaky]
     retry: { max_retries: 0 }
+  - { name: tiered, targets: [mock/a], conditions: [{ when: { metadata.tier: pro, tag: beta }, target: mock/b }] }
 teams:
   - name: search
     budget: { period: month, limit_usd: 50 }
@@ -298,6 +299,11 @@ describe("routing and models", () => {
     const json = JSON.parse(ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "Hello there", "--task", "coding", "--sticky-key", "u1", "--json"])).stdout);
     const direct = await admin.route.route({ model: "fallback", messages: [userText("Hello there")], routing: { task: 1, stickyKey: "u1" } });
     assert.deepEqual(json, toJson(RouteResponseSchema, direct));
+    // Metadata and tags reach the planner: a route's condition picks by them.
+    const tiered = ok(await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier=pro", "--metadata", "region=eu", "--tag", "beta,x"])).stdout;
+    assert.match(tiered, /mock\/b .*condition 1 \(metadata\.tier=pro, tag=beta\) -> deployment mock\/b/);
+    assert.doesNotMatch(ok(await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier=pro"])).stdout, /condition 1/);
+    assert.equal((await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier"])).code, 2);
     // A route that cannot be served names why each deployment is left out.
     const bad = await cli(["route", "explain", "--model", "nope", "--prompt", "x"]);
     assert.equal(bad.code, 1);

@@ -1,7 +1,7 @@
 // `signalbox route explain` and `signalbox models`: RouteService, which never calls a provider.
 
 import { toJson } from "@bufbuild/protobuf";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import {
   DeploymentHealth_State,
   DeploymentHealth_StateSchema,
@@ -20,7 +20,14 @@ import {
 import { setup } from "../context.ts";
 import { count, enumLabel, enumValue, listOf, ms, perMtok, time, usd } from "../format.ts";
 import { type Column, csv, fields, json, out, section, table, waiting } from "../output.ts";
-import { parseChoice } from "../parse.ts";
+import { parseChoice, parseList } from "../parse.ts";
+
+/** "tier=pro" → { tier: "pro" }; a value without "=" is bad usage. */
+function parsePair(v: string): Record<string, string> {
+  const i = v.indexOf("=");
+  if (i <= 0) throw new InvalidArgumentError(`expected key=value, got "${v}"`);
+  return { [v.slice(0, i).trim()]: v.slice(i + 1).trim() };
+}
 
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
 
@@ -34,14 +41,18 @@ export function routeCommands(program: Command): void {
     .option("--task <task>", `a task hint for task, complexity and hybrid routing: ${TASKS.join(", ")}`, parseChoice(TASKS))
     .option("--sticky-key <key>", "the key for sticky A/B assignment")
     .option("--user <user>", "the end user the request is made for")
-    .addHelpText("after", '\nExample:\n  signalbox route explain --model default --prompt "Write a binary search in Go" --task coding')
-    .action(async (o: { model: string; prompt: string; task?: string; stickyKey?: string; user?: string }, cmd: Command) => {
+    .option("--tag <tags>", "tags, comma-separated (what a route's conditions may test)", parseList)
+    .option("--metadata <key=value>", "metadata entries, repeatable (what a route's conditions may test)", (v: string, acc: Record<string, string> = {}) => ({ ...acc, ...parsePair(v) }))
+    .addHelpText("after", '\nExamples:\n  signalbox route explain --model default --prompt "Write a binary search in Go" --task coding\n  signalbox route explain --model chat --prompt "hi" --metadata tier=pro --tag beta')
+    .action(async (o: { model: string; prompt: string; task?: string; stickyKey?: string; user?: string; tag?: string[]; metadata?: Record<string, string> }, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
       const res = await waiting("planning", () =>
         sb.route.route({
           model: o.model,
           messages: [userText(o.prompt)],
           user: o.user ?? "",
+          tags: o.tag ?? [],
+          metadata: o.metadata ?? {},
           routing: { task: o.task ? enumValue(TaskSchema, o.task) : 0, stickyKey: o.stickyKey ?? "" },
         }),
       );
