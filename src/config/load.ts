@@ -161,6 +161,9 @@ const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Pa
       output_tokens: opt(num({ min: 1, max: 1_000_000, int: true })),
       // Length of the mock's embedding vectors (a request's dimensions wins).
       dimensions: opt(num({ min: 1, max: 65_536, int: true })),
+      // How the mock embeds a text: hash (a random unit vector per text) or words (a bag of words:
+      // texts that share words point the same way, so a semantic cache can be tried on it).
+      embedding: opt(str({ oneOf: ["hash", "words"] })),
     }),
   ),
 });

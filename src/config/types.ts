@@ -62,6 +62,8 @@ export interface MockSettings {
   outputTokens: number;
   /** Length of an embedding vector when the request sets no dimensions (default 16). */
   dimensions?: number;
+  /** hash (default): a random unit vector per text; words: a bag of words (similar texts, similar vectors). */
+  embedding?: "hash" | "words";
 }
 
 export interface ProviderConfig {

@@ -8,6 +8,7 @@
 // Redis; and the index itself (scopes, models, expiry, its bound) and the prompt text are checked.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI from "openai";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
@@ -357,5 +358,23 @@ routes:
     fails("{ threshold: 0.9 }", "routes[0].cache.semantic.embedding", /is required/);
     const c = buildConfig(parse(base("{ embedding: m/embed }")), {});
     assert.deepEqual(c.routes[0].cache.semantic, { embedding: "m/embed", threshold: 0.95, maxEntries: 1000 });
+  });
+});
+
+describe("the embedded defaults", () => {
+  test("semantic-demo: a reworded question is a semantic hit, its prompts embedded by the mock as bags of words", async () => {
+    const g = await startTestGateway(readFileSync(new URL("../../config/default.yaml", import.meta.url), "utf8"), { env: { PORT: "0" } });
+    try {
+      const sdk = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const ask1 = (content: string) => sdk.chat.completions.create({ model: "semantic-demo", messages: [{ role: "user", content }] }).withResponse();
+      const first = await ask1("What is the capital of France?");
+      assert.equal(first.response.headers.get("x-signalbox-cache"), "miss");
+      const second = await ask1("what is the capital of France, please?");
+      assert.equal(second.response.headers.get("x-signalbox-cache"), "semantic");
+      assert.equal(second.data.choices[0].message.content, first.data.choices[0].message.content);
+      assert.equal((await ask1("How do I bake sourdough bread?")).response.headers.get("x-signalbox-cache"), "miss");
+    } finally {
+      await g.close();
+    }
   });
 });

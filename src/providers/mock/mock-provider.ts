@@ -73,6 +73,26 @@ const FAILURE_STATUS: Record<string, number> = {
   bad_request: 400,
 };
 
+/**
+ * A bag of words as a unit vector of `n` floats: each word (lower case, letters and digits) adds
+ * ±1 on one dimension, both from its hash. Texts that share most words have a cosine similarity
+ * near 1, unrelated ones near 0: enough to try a semantic cache without a real embedding model.
+ */
+export function wordsEmbedding(text: string, n: number): Float32Array {
+  const v = new Float32Array(n);
+  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    let h = 2166136261;
+    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
+    h >>>= 0;
+    v[h % n] += h & 0x80000000 ? -1 : 1;
+  }
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm += v[i] * v[i];
+  const k = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let i = 0; i < n; i++) v[i] *= k;
+  return v;
+}
+
 /** A unit vector of `n` floats seeded by the text's sha256 (mulberry32 from its first 4 bytes). */
 export function mockEmbedding(text: string, n: number): Float32Array {
   let a = createHash("sha256").update(text).digest().readUInt32LE(0);
@@ -140,7 +160,7 @@ export function createMockProvider(conn: ProviderConfig): Provider {
       const n = req.dimensions ?? s.dimensions ?? 16;
       return {
         model: req.model,
-        embeddings: req.inputs.map((t) => mockEmbedding(t, n)),
+        embeddings: req.inputs.map((t) => (s.embedding === "words" ? wordsEmbedding(t, n) : mockEmbedding(t, n))),
         usage: { inputTokens: req.inputs.reduce((sum, t) => sum + countTextTokens(t, "o200k"), 0) },
       };
     },
