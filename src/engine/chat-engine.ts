@@ -259,7 +259,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       maxOutputTokens: plan.maxOutputTokens,
     };
     const key = cacheKey(parts);
-    const route = p.lookup && plan.routing.route ? core.registry.resolve(plan.routing.route) : undefined;
+    // Looked up (a hit may come from a similar prompt), or stored (refresh: the answer is indexed).
+    const route = (p.lookup || p.store) && plan.routing.route ? core.registry.resolve(plan.routing.route) : undefined;
     const sem = route?.kind === "route" ? route.route.cache.semantic : undefined;
     if (!sem) return { ...p, key };
     return {
@@ -279,7 +280,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
    * other, its spans under this request's) while the replica's copy of the route's index catches
    * up, and the closest cached prompt of the same team, route, variant and parameters at or above
    * the threshold serves its answer. Runs after the input guardrails (the prompt leaves the
-   * gateway); a failure of any part is a miss.
+   * gateway); a failure of any part is a miss. A refresh embeds the prompt only, to index the
+   * fresh answer.
    */
   async function semanticLookup(r: EngineRequest, routed: Routed): Promise<void> {
     const cp = routed.cp;
@@ -311,8 +313,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     if (!embedded?.embeddings[0]) return;
     sp.vector = unit(embedded.embeddings[0]);
     sp.deployment = embedded.deployment;
+    // Refresh: not looked up, only stored (and indexed) after the fresh answer.
+    if (!cp.lookup) return;
     const match = semantic.search(sp.index, { scope: sp.scope, deployment: sp.deployment, vector: sp.vector, threshold: sp.config.threshold });
     const found = match && (await cache.get(match.key));
+    core.metrics.semanticLookup(routed.plan.routing.route, found !== undefined);
     if (ri.otel) trace.getSpan(ri.otel)?.setAttributes(match ? { "signalbox.cache.similarity": match.similarity } : {});
     if (!found || !match) return;
     routed.cached = found;

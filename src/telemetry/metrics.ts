@@ -21,6 +21,8 @@ export interface GatewayMetrics {
   request(r: UsageRecord, providerTypes: ReadonlyMap<string, string>): void;
   cooldown(deployment: string, kind: string): void;
   budgetSoftThreshold(budget: string): void;
+  /** A route's semantic-cache lookup: a hit (a similar prompt's answer served) or a miss (embedded, nothing close enough). */
+  semanticLookup(route: string, hit: boolean): void;
   /** The version of the configuration in force: the label of `signalbox_config_info`. */
   configVersion(version: string): void;
   /** One config reload (SIGHUP or AdminService.ReloadConfig): applied, or refused as invalid. */
@@ -165,6 +167,7 @@ export function createMetrics(): GatewayMetrics {
   const cooldowns = counter("signalbox.cooldowns", "Deployments put into cooldown");
   const cacheHits = counter("signalbox.cache.hits", "Requests answered from the response cache (or by a concurrent identical request)");
   const soft = counter("signalbox.budget.soft_threshold", "Budgets crossing their soft threshold");
+  const semantic = counter("signalbox.cache.semantic_lookups", "Semantic-cache lookups by route and result (hit: a similar prompt's answer served; miss: embedded, nothing close enough)");
   const guardrails = counter("signalbox.guardrail.actions", "Guardrail actions: one per request, guardrail, stage and action taken");
   const reloads = counter("signalbox.config.reloads", "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)");
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
@@ -213,6 +216,9 @@ export function createMetrics(): GatewayMetrics {
     },
     budgetSoftThreshold(budget) {
       soft.add(1, { budget });
+    },
+    semanticLookup(route, hit) {
+      semantic.add(1, { route, result: hit ? "hit" : "miss" });
     },
     configVersion(v) {
       version = v;

@@ -133,6 +133,9 @@ describe("semantic hits and misses", () => {
       assert.ok(e.cost.total > 0, "the embedding is billed");
     }
     assert.equal(embeds[1].metadata["signalbox.semantic_cache_for"], chats[1].id);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /signalbox_cache_semantic_lookups(_total)?\{route="faq",result="hit"\} [1-9]/);
+    assert.match(metrics, /signalbox_cache_semantic_lookups(_total)?\{route="faq",result="miss"\} [1-9]/);
     // The embedding call's spans are children of the request's.
     const spans = exporter.getFinishedSpans();
     const server = spans.filter((s) => s.name === "POST /v1/chat/completions").at(-1)!;
@@ -181,6 +184,17 @@ describe("semantic hits and misses", () => {
     // 8 shared words ("user" among them) of 8 and 9.
     assert.ok(Math.abs(similarity! - 8 / Math.sqrt(72)) < 1e-6, String(similarity));
     assert.equal(text, first.message?.content.map((p) => p.part.value).join(""));
+    assert.equal(calls("/chat/completions"), 1);
+  });
+
+  test("a refresh is not looked up but indexed: a similar prompt then gets the fresh answer", async () => {
+    const w = topic();
+    const fresh = await sdk().chat.completions.create({ model: "faq", messages: [{ role: "user", content: `Who first discovered the element called ${w}?` }] }, { headers: { "x-signalbox-cache": "refresh" } }).withResponse();
+    assert.equal(fresh.response.headers.get("x-signalbox-cache"), "refresh");
+    assert.equal(calls("/embeddings"), 1, "embedded to be indexed");
+    const similar = await ask(`Who first discovered the element called ${w}, exactly?`);
+    assert.equal(similar.response.headers.get("x-signalbox-cache"), "semantic");
+    assert.equal(similar.data.choices[0].message.content, fresh.data.choices[0].message.content);
     assert.equal(calls("/chat/completions"), 1);
   });
 
