@@ -116,7 +116,7 @@ export interface CachePolicy {
 /** The cache decision for one request, made after planning (the key needs the resolved model). */
 interface CachePlan extends CachePolicy {
   key: string;
-  /** The route's semantic cache, when it has one and the request is looked up. */
+  /** The route's semantic cache, when it has one and the request is looked up or stored. */
   semantic?: SemanticPlan;
 }
 

@@ -252,13 +252,13 @@ function noteFindings(run: GuardrailRun, stage: GuardrailStage, g: CompiledGuard
  * joined into one placeholder by the scanner). Returns the text to send on (the same string when
  * nothing was redacted).
  */
-function scanWhole(run: GuardrailRun, stage: GuardrailStage, set: StageSet, text: string): string {
+function scanWhole(run: GuardrailRun, stage: GuardrailStage, set: StageSet, text: string, pdf?: string): string {
   if (!text) return text;
   for (const g of set.block) {
     const f = g.detector!.scan(text);
     if (f.length) {
       run.note(g, stage, "block", f[0].category, 1);
-      throw blockError(g, stage, f[0].category);
+      throw blockError(g, stage, f[0].category, pdf && `found in ${pdf}`);
     }
   }
   for (const g of set.flag) noteFindings(run, stage, g, "flag", g.detector!.scan(text));
@@ -266,6 +266,11 @@ function scanWhole(run: GuardrailRun, stage: GuardrailStage, set: StageSet, text
   const found: Finding[] = [];
   for (const g of set.redact) {
     const f = g.detector!.scan(text);
+    if (pdf && f.length) {
+      // The text of a PDF cannot be replaced in it: what a redaction would hide must not leave.
+      run.note(g, stage, "block", f[0].category, f.length);
+      throw blockError(g, stage, f[0].category, `found in ${pdf}, and a PDF cannot be redacted`);
+    }
     noteFindings(run, stage, g, "redact", f);
     for (const x of f) found.push(x);
   }
@@ -343,10 +348,10 @@ function inputLimits(run: GuardrailRun, set: StageSet, plan: Plan, what: string)
 }
 
 /**
- * A PDF's text against the input stage: blocks and flags as for any text; a redaction cannot be
- * made inside a PDF, so a redact guardrail that finds something blocks instead (the text must not
- * leave). A PDF that cannot be read blocks when a block or redact guardrail applies (it could not
- * be checked) and is flagged otherwise. Returns the text for the webhooks.
+ * A PDF's text against the input stage: scanned as any text, except that a redaction cannot be
+ * made inside a PDF, so a redact guardrail that finds something blocks instead (scanWhole). A PDF
+ * that cannot be read blocks when a block or redact guardrail applies (it could not be checked)
+ * and is flagged otherwise. Returns the text for the webhooks.
  */
 function scanPdf(run: GuardrailRun, set: StageSet, pdf: PdfText, name: string): string {
   if ("error" in pdf) {
@@ -358,24 +363,8 @@ function scanPdf(run: GuardrailRun, set: StageSet, pdf: PdfText, name: string): 
     for (const f of set.flag) run.note(f, "input", "flag", "unreadable_pdf", 1);
     return "";
   }
-  const text = pdf.text;
-  if (!text) return text;
-  for (const g of set.block) {
-    const f = g.detector!.scan(text);
-    if (f.length) {
-      run.note(g, "input", "block", f[0].category, 1);
-      throw blockError(g, "input", f[0].category, `found in ${name}`);
-    }
-  }
-  for (const g of set.flag) noteFindings(run, "input", g, "flag", g.detector!.scan(text));
-  for (const g of set.redact) {
-    const f = g.detector!.scan(text);
-    if (f.length) {
-      run.note(g, "input", "block", f[0].category, f.length);
-      throw blockError(g, "input", f[0].category, `found in ${name}, and a PDF cannot be redacted`);
-    }
-  }
-  return text;
+  scanWhole(run, "input", set, pdf.text, name);
+  return pdf.text;
 }
 
 /**
