@@ -82,7 +82,7 @@ export interface PlanInput {
 const MAX_TASK_HOPS = 4;
 
 /** Where a task route or a route's conditions send a request: the route or deployment picked, and why. */
-interface TaskDispatch {
+interface Dispatch {
   /** "task coding (classified, complexity 0.72) -> route code", "condition 1 (team=search) -> route fast" (one hop per chained route). */
   note: string;
   /** The route or deployment picked, or undefined: `home`'s own targets (no condition matched, task unmapped). */
@@ -156,7 +156,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   // they pick; that route's own settings (timeouts, retries, caps, fallbacks) then apply, ahead of
   // the picking route's. Returns undefined for a route that picks nothing by either.
   const dispatches = (r: RouteConfig) => r.conditions.length > 0 || r.strategy === "task";
-  const dispatch = (r: RouteConfig): TaskDispatch | undefined => {
+  const dispatch = (r: RouteConfig): Dispatch | undefined => {
     let note = "";
     let home = r;
     for (let hop = 0; hop < MAX_TASK_HOPS; hop++) {
@@ -351,7 +351,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
    * filtered, then ordered by the route's strategy. Task routes dispatch first. Returns the
    * variant picked, if any.
    */
-  const addRoute = (r: RouteConfig, source: Candidate["source"], prefix: string, fallbackDepth: number | undefined, d0?: TaskDispatch): string => {
+  const addRoute = (r: RouteConfig, source: Candidate["source"], prefix: string, fallbackDepth: number | undefined, d0?: Dispatch): string => {
     const t = d0 ?? (dispatches(r) ? dispatch(r) : undefined);
     if (t) {
       const note = `${prefix}${t.note}`;
