@@ -78,7 +78,7 @@ export interface PlanInput {
   rand: () => number;
 }
 
-/** Task routes may chain (config forbids loops); this bounds the walk all the same. */
+/** Task routes and conditions may chain (config forbids loops); this bounds the walk all the same. */
 const MAX_TASK_HOPS = 4;
 
 /** Where a task route or a route's conditions send a request: the route or deployment picked, and why. */
