@@ -111,6 +111,8 @@ export interface CachePolicy {
   status: CacheStatus;
   /** Whose entries these are: the caller's team, or "*" when the route shares them across teams. */
   scope: string;
+  /** The route's semantic cache, when it has one. */
+  semanticConfig?: SemanticCacheConfig;
 }
 
 /** The cache decision for one request, made after planning (the key needs the resolved model). */
@@ -236,6 +238,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     if (mode === "bypass") return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
     if (!enabled && !dedupe) return undefined;
     return {
+      ...(rc?.semantic ? { semanticConfig: rc.semantic } : {}),
       lookup: enabled && mode !== "refresh",
       store: enabled,
       ttlSeconds: Math.min(MAX_CACHE_TTL_SECONDS, opts?.ttlSeconds || rc?.ttlSeconds || 300),
@@ -260,8 +263,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     };
     const key = cacheKey(parts);
     // Looked up (a hit may come from a similar prompt), or stored (refresh: the answer is indexed).
-    const route = (p.lookup || p.store) && plan.routing.route ? core.registry.resolve(plan.routing.route) : undefined;
-    const sem = route?.kind === "route" ? route.route.cache.semantic : undefined;
+    const sem = p.lookup || p.store ? p.semanticConfig : undefined;
     if (!sem) return { ...p, key };
     return {
       ...p,
