@@ -1,6 +1,7 @@
 // The OpenAI-compatible front door, on the gateway's own port:
 //   POST /v1/chat/completions   (unary, or SSE with stream: true; stream_options.include_usage)
 //   POST /v1/embeddings         (OpenAI's shape, the engine's embeddings operation: embeddings.ts)
+//   POST /v1/rerank, /v2/rerank (Cohere's and Jina's shape, the engine's rerank operation: rerank.ts)
 //   POST /v1/responses          (the Responses API, stateless: responses/handler.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
@@ -24,6 +25,7 @@ import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
 import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
+import { serveRerank } from "./rerank.ts";
 import { serveResponses } from "./responses/handler.ts";
 import { serveMessages } from "./anthropic/handler.ts";
 import { toAnthropicError } from "./anthropic/errors.ts";
@@ -235,7 +237,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
-      if (path === "/v1/embeddings") {
+      if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank") {
         if (req.method !== "POST") {
           status = 405;
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
@@ -248,7 +250,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
           if (err instanceof GatewayError) throw err;
           throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
         }
-        const out = await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
+        const out =
+          path === "/v1/embeddings"
+            ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
+            : await serveRerank(engine, body, { ri, caller, signal: ac.signal, statusOf: (err) => statusOf(err, ac.signal) });
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }
@@ -294,10 +299,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
 
   return (req, res) => {
     const url = req.url ?? "";
-    if (!url.startsWith("/v1/")) return false;
+    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/")) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/")) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -29,7 +29,9 @@ export const PRICE_SOURCES = {
   vertex:
     "Vertex AI pricing, https://cloud.google.com/vertex-ai/generative-ai/pricing: Gemini as the Gemini API's paid tier; Claude at Anthropic's prices on the global endpoint, regional endpoints 10% above for Claude 4.5 and later (set pricing on such deployments)",
   bedrock:
-    "Amazon Bedrock pricing, https://aws.amazon.com/bedrock/pricing/ (on-demand, us-east-1); Claude 4.5 in-Region and geographic-profile prices are 10% above the global profile's (https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html)",
+    "Amazon Bedrock pricing, https://aws.amazon.com/bedrock/pricing/ (on-demand, us-east-1); Claude 4.5 in-Region and geographic-profile prices are 10% above the global profile's (https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html); rerank models per 1,000 queries (a query is up to 100 documents), added 2026-12-05",
+  cohere:
+    "Cohere pricing, https://cohere.com/pricing: Rerank per 1,000 searches (a search is one query and up to 100 documents), Embed per 1M text tokens; added 2026-12-05",
 } as const;
 
 /** One published price set, USD per million tokens (perRequest: USD per request). */
@@ -56,7 +58,7 @@ export interface CatalogEntry {
   maxOutputTokens: number;
   capabilities: Capability[];
   quality: number;
-  /** What the model serves; absent: chat. Embedding models say [embeddings], so their deployments need no `operations`. */
+  /** What the model serves; absent: chat. Embedding and rerank models say so ([embeddings], [rerank]), so their deployments need no `operations`. */
   operations?: Operation[];
 }
 
@@ -147,6 +149,25 @@ const embedding3Large = embedding(0.13, 8_191, 0.8);
 const embeddingAda = embedding(0.1, 8_191, 0.5);
 const geminiEmbedding = embedding(0.15, 2_048, 0.85);
 const vertexTextEmbedding = embedding(0.1, 2_048, 0.6);
+// Cohere (PRICE_SOURCES.cohere): Embed 4 takes up to 128k tokens per input; Embed v3 (512) is
+// cohereEmbedV3 below, the same price on Cohere and on Bedrock.
+const cohereEmbedV4 = embedding(0.12, 128_000, 0.85);
+
+// ---- Rerank models: a fee per search (`perRequest`, USD; charged per search unit the provider
+// reports: src/usage/cost.ts), no token prices; the context window is one document's (the
+// provider truncates longer ones, so it never excludes a deployment). Cohere (PRICE_SOURCES.cohere)
+// bills searches; Bedrock (PRICE_SOURCES.bedrock) bills queries the same way. ----
+const rerank = (perRequest: number, contextWindow: number, quality: number): CatalogEntry => ({
+  price: { input: 0, output: 0, perRequest },
+  contextWindow,
+  maxOutputTokens: 0,
+  capabilities: [],
+  quality,
+  operations: ["rerank"],
+});
+const cohereRerank35 = rerank(0.002, 4_096, 0.85);
+const cohereRerankV3 = rerank(0.002, 4_096, 0.75);
+const amazonRerankV1 = rerank(0.001, 4_096, 0.7);
 
 // ---- Amazon Bedrock (PRICE_SOURCES.bedrock). Model ids as Bedrock names them; an inference
 // profile's geographic prefix ("us.", "eu.", "apac.", …) finds the base id (same price), while
@@ -240,6 +261,13 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "gemini-embedding-001": geminiEmbedding,
   "text-embedding-004": vertexTextEmbedding,
   "text-embedding-005": vertexTextEmbedding,
+  "embed-v4.0": cohereEmbedV4,
+  "embed-english-v3.0": cohereEmbedV3,
+  "embed-multilingual-v3.0": cohereEmbedV3,
+
+  "rerank-v3.5": cohereRerank35,
+  "rerank-english-v3.0": cohereRerankV3,
+  "rerank-multilingual-v3.0": cohereRerankV3,
 
   "anthropic.claude-sonnet-4-5-20250929-v1:0": bedrockSonnet45,
   "global.anthropic.claude-sonnet-4-5-20250929-v1:0": bedrockSonnet45Global,
@@ -255,6 +283,8 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "amazon.titan-embed-text-v2:0": titanEmbedV2,
   "cohere.embed-english-v3": cohereEmbedV3,
   "cohere.embed-multilingual-v3": cohereEmbedV3,
+  "cohere.rerank-v3-5:0": cohereRerank35,
+  "amazon.rerank-v1:0": amazonRerankV1,
 };
 
 /** Bedrock's geographic inference-profile prefixes ("us.anthropic.claude-…"): priced as the base model id. */

@@ -41,10 +41,11 @@ export { ConfigError } from "./schema.ts";
 /** The embedded default: the mock provider, no keys, in-memory store. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.yaml", import.meta.url));
 
-const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "mock"] as const;
+const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
-const OPERATIONS = ["chat", "embeddings"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank"] as const;
+const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -69,6 +70,7 @@ const DEFAULT_BASE_URL: Record<ProviderType, string> = {
   // Derived from aws.region and vertex.location in finishProvider.
   bedrock: "",
   vertex: "",
+  cohere: "https://api.cohere.com",
   mock: "mock://local",
 };
 
@@ -540,6 +542,13 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   // Anthropic's API has no embeddings endpoint: a deployment there can only chat.
   if (operations.includes("embeddings") && provider.type === "anthropic") {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type anthropic, which has no embeddings API`);
+  }
+  // Rerank APIs: Cohere's, Bedrock's rerank models, and the /rerank of OpenAI-compatible servers (vLLM, Jina, TEI).
+  if (operations.includes("rerank") && !RERANK_TYPES.has(provider.type)) {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no rerank API (rerank needs cohere, bedrock, openai-compatible or mock)`);
+  }
+  if (operations.includes("chat") && provider.type === "cohere") {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type cohere, whose deployments serve rerank and embeddings only (set operations: [rerank] or [embeddings])`);
   }
   return {
     id: d.id,

@@ -4,7 +4,7 @@
 import type { GuardrailAction, GuardrailKind, GuardrailStage } from "../guardrails/types.ts";
 import type { FailureKind, ModelParams } from "../providers/types.ts";
 
-export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "mock";
+export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "cohere" | "mock";
 
 /** Amazon Bedrock: region and credentials. Absent credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
 export interface AwsSettings {
@@ -87,7 +87,7 @@ export interface ProviderConfig {
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
-export type Operation = "chat" | "embeddings";
+export type Operation = "chat" | "embeddings" | "rerank";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";

@@ -13,8 +13,9 @@ import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHo
 import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
+import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
-import { operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo } from "../router/types.ts";
+import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo } from "../router/types.ts";
 import { newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -99,6 +100,8 @@ export interface ChatEngine {
   stream(r: EngineRequest): AsyncGenerator<EngineEvent>;
   /** Embeddings: the same plan, admission, cache (per input), execution, record and settlement. */
   embed(r: EmbedEngineRequest): Promise<EmbedAnswer>;
+  /** Rerank: the same plan, admission, input guardrails, execution, record and settlement. */
+  rerank(r: RerankEngineRequest): Promise<RerankAnswer>;
 }
 
 /** How a request's cache options and its route's cache settings combine (chat and embeddings alike). */
@@ -408,6 +411,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       ttftMs: ex.ttftMs,
       overheadUs: Math.max(0, ex.overheadUs),
       cacheHit: hit !== undefined,
+      ...(hit ? { cacheKind: hit.kind ?? "exact" } : {}),
       status,
       failureKind: err instanceof GatewayError ? err.details.failureKind : undefined,
       refusal: err instanceof GatewayError ? err.details.refusal : undefined,
@@ -416,7 +420,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       spanId: ri.otel ? trace.getSpan(ri.otel)?.spanContext().spanId : undefined,
       tags: call.tags,
       metadata: call.metadata,
-      streamed: call.operation !== "embeddings" && call.stream,
+      streamed: isChat(call) && call.stream,
       adjustments: withOutput(hit ? (plan?.adjustments ?? []) : adjustmentsOf(plan, ex), guard),
       ...(guardrails?.length ? { guardrails } : {}),
     });
@@ -510,10 +514,12 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     );
   }
 
-  const embed = embedOperation({ core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle });
+  const parts: EngineParts = { core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle };
+  const embed = embedOperation(parts);
 
   return {
     embed,
+    rerank: rerankOperation(parts),
 
     async complete(r) {
       const { call, ri } = r;
@@ -538,7 +544,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         if (hit) {
           servedFromCache(ex, hit);
           const a = guard ? await guardAnswer(guard, hit, r.signal) : hit;
-          record(r, plan, ex, "ok", undefined, hit, guard);
+          record(r, plan, ex, "ok", undefined, { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(status) }, guard);
           return {
             ...summary(ex, status, hit, cp?.semantic?.similarity),
             id: call.id,
@@ -596,6 +602,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       let done: ((a: CachedAnswer | undefined) => void) | undefined;
       let stored: CachedAnswer | undefined;
       let hit: CachedAnswer | undefined;
+      let hitStatus: CacheStatus = "hit";
       const ex = newExecution(ri.arrivedAt);
       let status = "ok";
       let failure: unknown;
@@ -615,6 +622,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const src = await source(routed, r.signal);
         hit = src.hit;
         const cacheStatus = src.status;
+        hitStatus = cacheStatus;
         done = src.done;
         const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}) };
         if (hit) {
@@ -721,7 +729,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           status = r.statusOf(undefined);
           if (status === "ok") status = "canceled";
         }
-        record(r, plan, ex, status, failure, hit, guard);
+        record(r, plan, ex, status, failure, hit && { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(hitStatus) }, guard);
         done?.(stored);
         settle(admission, ex);
       }
@@ -734,7 +742,12 @@ export interface Served {
   deployment: string;
   provider: string;
   finishReason?: FinishReason;
+  /** How the hit was found (absent: exact). */
+  kind?: "exact" | "semantic" | "shared";
 }
+
+/** A hit's kind for the usage record, from the cache status it was served under. */
+const hitKind = (status: CacheStatus): Served["kind"] => (status === "semantic" ? "semantic" : status === "shared" ? "shared" : "exact");
 
 /** The engine's steps an operation other than chat is built from (./embed.ts). */
 export interface EngineParts {

@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, RerankRequest, RerankResult, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -23,6 +23,17 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
       throw classifyTransportError(err, signal, conn);
     }
     return embedder!.parse(text, req, res.headers);
+  }
+  const reranker = adapter.buildRerankRequest && adapter.parseRerankResponse ? { build: adapter.buildRerankRequest.bind(adapter), parse: adapter.parseRerankResponse.bind(adapter) } : undefined;
+  async function rerank(req: RerankRequest, signal: AbortSignal): Promise<RerankResult> {
+    const res = await sendSpec(reranker!.build(req), signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return reranker!.parse(text, req, res.headers);
   }
   async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
     if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
@@ -62,6 +73,7 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
           },
         }
       : {}),
+    ...(reranker ? { rerank } : {}),
     async complete(req, signal): Promise<ChatResult> {
       const res = await send(req, false, signal);
       let text: string;

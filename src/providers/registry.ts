@@ -4,6 +4,7 @@
 import type { ProviderConfig, ProviderType } from "../config/types.ts";
 import { createAnthropicAdapter } from "./anthropic/index.ts";
 import { createBedrockAdapter } from "./bedrock/index.ts";
+import { createCohereAdapter } from "./cohere/index.ts";
 import { createGeminiAdapter } from "./gemini/index.ts";
 import { createHttpProvider } from "./http-provider.ts";
 import { createOpenAIAdapter } from "./openai/index.ts";
@@ -25,6 +26,7 @@ const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {
   gemini: createGeminiAdapter,
   bedrock: createBedrockAdapter,
   vertex: createVertexAdapter,
+  cohere: createCohereAdapter,
 };
 
 /** Build the Provider for a connection. */

@@ -264,6 +264,11 @@ export interface Usage {
   reasoningTokens: number;
   /** Provider-reported cost in USD, when the provider gives one (OpenRouter). */
   providerCostUsd?: number;
+  /**
+   * Searches billed (Cohere rerank: one per query and up to 100 documents, more for longer
+   * documents); the deployment's per-request fee is charged per search. Absent: one.
+   */
+  searchUnits?: number;
 }
 
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "error" | "other";
@@ -389,6 +394,32 @@ export interface EmbedResult {
   usage?: { inputTokens: number; providerCostUsd?: number };
 }
 
+/** A rerank request as the router hands it to one deployment (model: the pinned upstream model). */
+export interface RerankRequest {
+  model: string;
+  /** What the documents are ranked against. */
+  query: string;
+  /** The documents, as text, in the caller's order; never empty. */
+  documents: string[];
+  /** How many of the best to return; absent: all of them. */
+  topN?: number;
+  /** The longest a document may be, in tokens, before the provider truncates it (Cohere's max_tokens_per_doc). */
+  maxTokensPerDoc?: number;
+}
+
+/** A rerank answer: the documents ranked, best first. */
+export interface RerankResult {
+  /** The model version the provider reported (empty: the pinned one). */
+  model: string;
+  /** Each ranked document's position in the request's documents and its relevance score (higher is more relevant), best first. */
+  results: { index: number; score: number }[];
+  /**
+   * What the provider billed: tokens (Jina, vLLM, Voyage, TEI), searches (Cohere) or both.
+   * Absent: the gateway estimates the tokens of the query and documents sent.
+   */
+  usage?: { inputTokens?: number; searchUnits?: number; providerCostUsd?: number };
+}
+
 /**
  * What the router calls. HTTP providers are an adapter (pure translation) composed with the
  * transport (see http-provider.ts); the built-in mock implements this directly.
@@ -408,6 +439,8 @@ export interface Provider {
   stream(req: UpstreamRequest, signal: AbortSignal): AsyncIterable<StreamEvent[]>;
   /** Embeddings; absent when the provider type has none. */
   embed?(req: EmbedRequest, signal: AbortSignal): Promise<EmbedResult>;
+  /** Rerank; absent when the provider type has none. */
+  rerank?(req: RerankRequest, signal: AbortSignal): Promise<RerankResult>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */
@@ -475,6 +508,9 @@ export interface ProviderAdapter {
    * calls, concurrently, and merged in order; usage is summed. Absent: no limit.
    */
   embedBatchLimit?(model: string): number;
+  /** Rerank (both or neither): the upstream request, and the parse of its 2xx body. Errors go through classifyError. */
+  buildRerankRequest?(req: RerankRequest): HttpRequestSpec;
+  parseRerankResponse?(body: string, req: RerankRequest, headers?: Record<string, string | string[] | undefined>): RerankResult;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

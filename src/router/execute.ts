@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, Provider, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, Provider, RerankResult, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -23,7 +23,7 @@ import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, Plan, UsageSource } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, Plan, RerankCall, UsageSource } from "./types.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -502,6 +502,62 @@ export async function executeEmbed(
     settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true });
     deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
     return { model: ex.providerModel, sent, embeddings: res.embeddings };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/** A whole rerank answer. */
+export interface RerankOutcome {
+  /** The model version the provider reported. */
+  model: string;
+  /** Best first: positions in the call's documents, and relevance scores. */
+  results: { index: number; score: number }[];
+}
+
+/**
+ * Execute a plan for a rerank call. Billed on what the provider reports (tokens, searches or both),
+ * else on the tokens of the query and documents sent (and one search).
+ */
+export async function executeRerank(call: RerankCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<RerankOutcome> {
+  const n = call.request.documents.length;
+  try {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.rerank) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no rerank endpoint`, unsent: true });
+      const res: RerankResult = await provider.rerank({ ...call.request, model: c.deployment.model }, ctx.signal);
+      const want = Math.min(n, call.request.topN ?? n);
+      const seen = new Set<number>();
+      for (const r of res.results) {
+        if (!Number.isInteger(r.index) || r.index < 0 || r.index >= n || seen.has(r.index) || !Number.isFinite(r.score)) {
+          throw new ProviderError({ kind: "unknown", message: `${c.deployment.id} returned an invalid result (index ${r.index}, score ${r.score}) for ${n} documents` });
+        }
+        seen.add(r.index);
+      }
+      // Best first, whatever order the provider used; at most top_n.
+      const results = [...res.results].sort((a, b) => b.score - a.score);
+      if (results.length > want) results.length = want;
+      return { ...res, results };
+    });
+    ctx.cleanup();
+    const reported = res.usage;
+    if (reported && (reported.inputTokens !== undefined || reported.searchUnits !== undefined || reported.providerCostUsd !== undefined)) {
+      ctx.usage = {
+        ...ZERO_USAGE,
+        inputTokens: reported.inputTokens ?? 0,
+        ...(reported.searchUnits !== undefined ? { searchUnits: reported.searchUnits } : {}),
+        ...(reported.providerCostUsd !== undefined ? { providerCostUsd: reported.providerCostUsd } : {}),
+      };
+    }
+    ex.deployment = ctx.candidate;
+    ex.providerModel = res.model || ctx.candidate.deployment.model;
+    ex.finishReason = "stop";
+    ex.rawFinishReason = "";
+    // Without usage in the answer: the query and documents sent, estimated.
+    settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true });
+    deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
+    return { model: ex.providerModel, results: res.results };
   } finally {
     finishSummary(ex);
   }

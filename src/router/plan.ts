@@ -14,7 +14,7 @@ import { GatewayError } from "./errors.ts";
 import type { ModelRegistry, Resolved } from "./registry.ts";
 import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
 import { fitRequest, type Fit } from "./fit-params.ts";
-import { operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type Plan } from "./types.ts";
+import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type Plan } from "./types.ts";
 import { pricesFor } from "../usage/cost.ts";
 
 /**
@@ -38,7 +38,7 @@ const families = new WeakMap<DeploymentConfig, TokenFamily>();
 /** Capabilities the request's own content demands. */
 export function requiredCapabilities(call: Call): Set<Capability> {
   const need = new Set<Capability>(call.routing.requiredCapabilities);
-  if (call.operation === "embeddings") return need;
+  if (!isChat(call)) return need;
   const r = call.request;
   if (r.tools?.length) need.add("tools");
   if (r.responseFormat?.type === "json_schema") need.add("json_schema");
@@ -61,8 +61,9 @@ export function expectedCostNanos(d: DeploymentConfig, inputTokens: number, outp
  * own; for embeddings, the inputs as one user message (task and complexity routing read the text).
  */
 function chatView(call: Call): ChatCall["request"] {
-  if (call.operation !== "embeddings") return call.request;
-  return { messages: [{ role: "user", content: call.request.inputs.map((text) => ({ type: "text" as const, text })) }] };
+  if (isChat(call)) return call.request;
+  const texts = call.operation === "embeddings" ? call.request.inputs : [call.request.query, ...call.request.documents];
+  return { messages: [{ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) }] };
 }
 
 /** Tokens of each input of an embeddings call, by one tokenizer family. */
@@ -141,7 +142,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const route = resolved.kind === "route" ? resolved.route : undefined;
   const adjustments: Adjustment[] = [];
   const operation = operationOf(call);
-  const stream = call.operation === "embeddings" ? false : call.stream;
+  const stream = isChat(call) ? call.stream : false;
 
   // The classifier runs at most once, and only for strategies that need it.
   let classification: Classification | undefined;
@@ -189,8 +190,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
 
   // Output cap: the smallest of the request's, the key's and the route's (and the picked route's).
   // An embedding has no output.
-  let maxOutputTokens = call.operation === "embeddings" ? undefined : call.request.maxOutputTokens;
-  if (call.operation !== "embeddings") for (const [cap, who] of [
+  let maxOutputTokens = isChat(call) ? call.request.maxOutputTokens : undefined;
+  if (isChat(call)) for (const [cap, who] of [
     [call.caller.maxOutputTokens, `key "${call.caller.keyName}"`],
     [route?.maxOutputTokens, `route "${route?.name}"`],
     [effective !== route ? effective?.maxOutputTokens : undefined, `route "${effective?.name}"`],
@@ -224,6 +225,9 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
         const each = inputTokens(call.request.inputs, f);
         largestByFamily.set(f, Math.max(0, ...each));
         n = Math.max(1, each.reduce((a, b) => a + b, 0));
+      } else if (call.operation === "rerank") {
+        // The query and every document; providers truncate long documents instead of refusing them.
+        n = Math.max(1, inputTokens([call.request.query, ...call.request.documents], f).reduce((a, b) => a + b, 0));
       } else {
         n = Math.max(1, promptTokensFor((stats ??= promptStats(call.request)), f));
       }
@@ -231,7 +235,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     }
     return n;
   };
-  const outputFor = (d: DeploymentConfig): number => (operation === "embeddings" ? 0 : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id))));
+  const outputFor = (d: DeploymentConfig): number => (operation !== "chat" ? 0 : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id))));
   const need = requiredCapabilities(call);
 
   const candidates: Candidate[] = [];
@@ -243,12 +247,12 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
 
   // The request each deployment is sent: fitted to its model's parameter rules, once per deployment.
   // An embeddings call has no parameters to fit: its candidates carry no chat request.
-  const chatRequest = call.operation === "embeddings" ? NO_CHAT : call.request;
+  const chatRequest = isChat(call) ? call.request : NO_CHAT;
   const capped = maxOutputTokens === chatRequest.maxOutputTokens ? chatRequest : { ...chatRequest, maxOutputTokens };
   const fits = new Map<string, Fit>();
   const fitFor = (d: DeploymentConfig) => {
     let f = fits.get(d.id);
-    if (f === undefined) fits.set(d.id, (f = operation === "embeddings" ? { request: NO_CHAT, dropped: [], notes: [], reasons: [] } : fitRequest(capped, d.params)));
+    if (f === undefined) fits.set(d.id, (f = operation !== "chat" ? { request: NO_CHAT, dropped: [], notes: [], reasons: [] } : fitRequest(capped, d.params)));
     return f;
   };
 
@@ -276,8 +280,9 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     }
     // A prompt whose length alone proves it fits is not tokenized here: its count is taken only
     // when something reads it (a cost strategy or cap, a budget, a token rate limit, Route).
-    const bound = operation === "embeddings" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
-    const fitsByLength = bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow;
+    const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
+    // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for length.
+    const fitsByLength = operation === "rerank" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
     const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
     if (fitsByLength) {

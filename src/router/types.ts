@@ -2,7 +2,7 @@
 // outcome of executing that plan (attempts, usage, cost).
 
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
-import type { EmbedRequest, FailureKind, FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { EmbedRequest, FailureKind, RerankRequest, FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
@@ -75,11 +75,21 @@ export interface EmbedCall extends CallBase {
   request: Omit<EmbedRequest, "model">;
 }
 
+/** A rerank request after validation: a query and the documents to order by relevance to it. */
+export interface RerankCall extends CallBase {
+  operation: "rerank";
+  /** Everything sent upstream except the model. */
+  request: Omit<RerankRequest, "model">;
+}
+
 /** Any call the planner, admission and the usage record handle. */
-export type Call = ChatCall | EmbedCall;
+export type Call = ChatCall | EmbedCall | RerankCall;
 
 /** A call's operation. */
 export const operationOf = (c: Call): Operation => c.operation ?? "chat";
+
+/** Whether a call is a chat call (narrows it). */
+export const isChat = (c: Call): c is ChatCall => c.operation === undefined || c.operation === "chat";
 
 export type ExclusionReason =
   | "cooling_down"

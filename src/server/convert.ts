@@ -19,6 +19,7 @@ import {
   type RoutingOptions,
 } from "../../gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
+import type { RerankRequest } from "../../gen/signalbox/v1/rerank_pb.ts";
 import {
   AttemptOutcome,
   AttemptSchema,
@@ -32,7 +33,7 @@ import {
 } from "../../gen/signalbox/v1/common_pb.ts";
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
-import type { AttemptRecord, Caller, ChatCall, EmbedCall, RoutingRequest } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
@@ -177,6 +178,27 @@ export function toEmbedCall(r: EmbedRequest, id: string, caller: Caller): EmbedC
   };
 }
 
+/** A RerankRequest as the router's RerankCall (validated after, by validateRerankCall). */
+export function toRerankCall(r: RerankRequest, id: string, caller: Caller): RerankCall {
+  return {
+    operation: "rerank",
+    id,
+    model: r.model,
+    request: {
+      query: r.query,
+      documents: [...r.documents],
+      ...(r.topN !== undefined ? { topN: r.topN } : {}),
+      ...(r.maxTokensPerDoc !== undefined ? { maxTokensPerDoc: r.maxTokensPerDoc } : {}),
+    },
+    routing: routingRequest(r.routing, r.user),
+    user: r.user || undefined,
+    tags: [...r.tags],
+    metadata: { ...r.metadata },
+    caller,
+    ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
+  };
+}
+
 /** A validated ChatRequest as the router's ChatCall. */
 export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: boolean): ChatCall {
   const req: Omit<UpstreamRequest, "model"> = { messages: messages(r) };
@@ -251,6 +273,7 @@ export function usageToPb(u: Usage, estimated = false, parts: EstimatedParts = {
     reasoningTokens: BigInt(u.reasoningTokens),
     totalTokens: BigInt(u.inputTokens + u.outputTokens),
     cacheWrite1hTokens: BigInt(u.cacheWrite1hTokens ?? 0),
+    searchUnits: BigInt(u.searchUnits ?? 0),
     estimated: estimated || parts.input || parts.output,
     inputEstimated: parts.input,
     outputEstimated: parts.output,

@@ -10,9 +10,9 @@ import type { GatewayCore } from "../gateway.ts";
 import type { ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toRerankCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateCall, validateEmbedCall } from "./validate.ts";
+import { validateCall, validateEmbedCall, validateRerankCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -28,7 +28,7 @@ const EXCLUSION: Record<Reason, ExclusionReason> = {
   wrong_operation: ExclusionReason.WRONG_OPERATION,
 };
 
-const OPERATION_TO_PB: Record<Operation, PbOperation> = { chat: PbOperation.CHAT, embeddings: PbOperation.EMBEDDINGS };
+const OPERATION_TO_PB: Record<Operation, PbOperation> = { chat: PbOperation.CHAT, embeddings: PbOperation.EMBEDDINGS, rerank: PbOperation.RERANK };
 
 /** A plan as RouteService explains it (chat and embeddings plans alike). */
 function planToPb(p: Plan): RouteResponse {
@@ -80,6 +80,17 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       try {
         const call = toEmbedCall(req, ri.id, ctx.values.get(callerKey));
         validateEmbedCall(call);
+        return planToPb(core.plan(call));
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async routeRerank(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toRerankCall(req, ri.id, ctx.values.get(callerKey));
+        validateRerankCall(call);
         return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);

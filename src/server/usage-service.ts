@@ -127,6 +127,7 @@ export function recordToPb(r: UsageRecord): RequestRecord {
     cost: costToPb(r.cost),
     timing: { latencyMs: u32(r.latencyMs), ttftMs: r.ttftMs === undefined ? undefined : u32(r.ttftMs), overheadUs: u32(r.overheadUs) },
     cacheHit: r.cacheHit,
+    cacheKind: r.cacheKind ?? "",
     status: r.status,
     failureKind: r.failureKind ? FAILURE_TO_PB[r.failureKind] : 0,
     traceId: r.traceId,
@@ -135,7 +136,7 @@ export function recordToPb(r: UsageRecord): RequestRecord {
     streamed: r.streamed,
     finishReason: finishToPb(r.finishReason),
     adjustments: r.adjustments ?? [],
-    operation: r.operation === "embeddings" ? PbOperation.EMBEDDINGS : PbOperation.CHAT,
+    operation: r.operation === "embeddings" ? PbOperation.EMBEDDINGS : r.operation === "rerank" ? PbOperation.RERANK : PbOperation.CHAT,
   });
 }
 

@@ -5,7 +5,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { CallBase, ChatCall, EmbedCall } from "../router/types.ts";
+import type { CallBase, ChatCall, EmbedCall, RerankCall } from "../router/types.ts";
 import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
@@ -20,6 +20,9 @@ export const LIMITS = {
   /** Inputs of one embeddings request (OpenAI's own limit). */
   inputs: 2048,
   dimensions: 65_536,
+  /** Documents of one rerank request (Cohere's and Jina's own limit). */
+  documents: 1000,
+  maxTokensPerDoc: 32_768,
 } as const;
 
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -183,6 +186,30 @@ export function validateEmbedCall(c: EmbedCall, n: EmbedFieldNames = PROTO_EMBED
   inputs.forEach((t, i) => t === "" && bad(`${n.inputs}[${i}]`, "must not be empty"));
   const d = c.request.dimensions;
   if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > LIMITS.dimensions)) bad("dimensions", `must be an integer between 1 and ${LIMITS.dimensions}, got ${d}`);
+  validateAttribution(c, n.routing);
+}
+
+export interface RerankFieldNames {
+  documents: string;
+  topN: string;
+  maxTokensPerDoc: string;
+  routing: string;
+}
+
+export const PROTO_RERANK_FIELDS: RerankFieldNames = { documents: "documents", topN: "top_n", maxTokensPerDoc: "max_tokens_per_doc", routing: "routing" };
+
+/** Validate a rerank call (as either front door built it) before any work. */
+export function validateRerankCall(c: RerankCall, n: RerankFieldNames = PROTO_RERANK_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  if (c.request.query === "") bad("query", "is required");
+  const docs = c.request.documents;
+  if (docs.length === 0) bad(n.documents, "must contain at least one document");
+  if (docs.length > LIMITS.documents) bad(n.documents, `at most ${LIMITS.documents} documents, got ${docs.length}`);
+  docs.forEach((t, i) => t === "" && bad(`${n.documents}[${i}]`, "must not be empty"));
+  const k = c.request.topN;
+  if (k !== undefined && (!Number.isInteger(k) || k < 1)) bad(n.topN, `must be a positive integer, got ${k}`);
+  const m = c.request.maxTokensPerDoc;
+  if (m !== undefined && (!Number.isInteger(m) || m < 1 || m > LIMITS.maxTokensPerDoc)) bad(n.maxTokensPerDoc, `must be an integer between 1 and ${LIMITS.maxTokensPerDoc}, got ${m}`);
   validateAttribution(c, n.routing);
 }
 

@@ -18,6 +18,7 @@ export const GENAI_PROVIDER: Record<string, string> = {
   gemini: "gcp.gemini",
   openrouter: "openrouter",
   "openai-compatible": "openai",
+  cohere: "cohere",
   mock: "signalbox.mock",
 };
 
@@ -142,7 +143,7 @@ export interface AttemptTrace {
 }
 
 /** `operation`: the GenAI operation name of the attempts (chat, embeddings); it starts each span's name. */
-export function attemptObserver(tracer: Tracer, parent: Context, operation: "chat" | "embeddings" = "chat"): AttemptObserver {
+export function attemptObserver(tracer: Tracer, parent: Context, operation: "chat" | "embeddings" | "rerank" = "chat"): AttemptObserver {
   return {
     start(record, c) {
       const span = tracer.startSpan(

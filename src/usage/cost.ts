@@ -1,7 +1,7 @@
 // Cost of token usage under a deployment's price model, in integer nano-USD so sums are exact.
 //
 // The price model (src/config/types.ts Pricing): input, cached input, cache writes (5-minute and
-// 1-hour), output and reasoning prices, a per-request fee, and long-context tiers whose prices
+// 1-hour), output and reasoning prices, a per-request fee (per search for rerank), and long-context tiers whose prices
 // apply to the whole request when its prompt exceeds their threshold. When the provider reports
 // its own bill (OpenRouter's usage.cost), that figure is the total; the computed one is kept beside
 // it (`computed`) so that disagreements can be seen.
@@ -58,7 +58,8 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
   const cacheWrite = nanos(u.cacheWriteTokens - writes1h, s.cacheWrite) + nanos(writes1h, s.cacheWrite1h ?? s.cacheWrite);
   const output = nanos(Math.max(0, u.outputTokens - u.reasoningTokens), s.output);
   const reasoning = nanos(u.reasoningTokens, s.reasoning || s.output);
-  const request = p.perRequestNanos ?? 0;
+  // A per-request fee is charged per search where the provider bills searches (Cohere rerank).
+  const request = (p.perRequestNanos ?? 0) * (u.searchUnits ?? 1);
   const computed = input + cachedInput + cacheWrite + output + reasoning + request;
   const c: CostBreakdown = { total: computed, input, cachedInput, cacheWrite, output, reasoning };
   if (request) c.request = request;
@@ -105,5 +106,6 @@ export function addUsage(a: Usage, b: Usage): Usage {
     reasoningTokens: a.reasoningTokens + b.reasoningTokens,
   };
   if (a.cacheWrite1hTokens || b.cacheWrite1hTokens) out.cacheWrite1hTokens = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
+  if (a.searchUnits !== undefined || b.searchUnits !== undefined) out.searchUnits = (a.searchUnits ?? 0) + (b.searchUnits ?? 0);
   return out;
 }

@@ -27,6 +27,8 @@ export interface UsageRecord {
   ttftMs?: number;
   overheadUs: number;
   cacheHit: boolean;
+  /** For a hit: the same request's answer (exact), a similar prompt's (semantic) or a concurrent identical request's (shared). */
+  cacheKind?: "exact" | "semantic" | "shared";
   /** The Connect code name the request ended with ("ok", "unavailable", ...). */
   status: string;
   failureKind?: FailureKind;

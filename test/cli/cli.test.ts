@@ -51,7 +51,8 @@ const ADMIN = ["adm", "secret", "cli"].join("-");
 const SVC = ["svc", "secret", "cli"].join("-");
 
 // MOCK_CONFIG ends inside `routes:`, so the first lines below add a route that always fails.
-const CONFIG = `${MOCK_CONFIG}
+const CONFIG = `${MOCK_CONFIG.replace("aliases:", "  - { id: mock/rerank, provider: mock, model: mock-rerank, operations: [rerank], pricing: { input: 0, output: 0, per_request: 0.002 } }\naliases:")}
+  - { name: rerank, targets: [mock/rerank] }
   - name: broken
     targets: [mock/flaky]
     retry: { max_retries: 0 }
@@ -78,7 +79,7 @@ let since: string;
 let tmp: string;
 
 /** Run the built CLI with the gateway's URL and the admin key in its environment. */
-function cli(args: string[], opts: { env?: Record<string, string | undefined>; node?: string } = {}): Promise<Run> {
+function cli(args: string[], opts: { env?: Record<string, string | undefined>; node?: string; stdin?: string } = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, SIGNALBOX_URL: g.url, SIGNALBOX_API_KEY: ADMIN, SIGNALBOX_TRACE_URL: undefined, NO_COLOR: "1" };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];
@@ -86,11 +87,12 @@ function cli(args: string[], opts: { env?: Record<string, string | undefined>; n
   }
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(opts.node ?? NODE24, [BUNDLE, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(opts.node ?? NODE24, [BUNDLE, ...args], { cwd: ROOT, env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     child.once("error", reject);
     child.once("close", (code) => {
@@ -424,6 +426,32 @@ describe("alerts", () => {
     assert.match(unknown.stderr, /no alert named "nope"/);
     const svcTry = await cli(["alerts", "test", "ops"], { env: { SIGNALBOX_API_KEY: SVC } });
     assert.equal(svcTry.code, 1);
+  });
+});
+
+describe("rerank", () => {
+  test("ranks the arguments (table, CSV, JSON) or stdin's lines; deployment and cost on stderr; no documents is bad usage", async () => {
+    const docs = ["Paris is the capital of France", "Bananas are yellow", "France borders Spain"];
+    const r = ok(await cli(["rerank", "--query", "capital of France", ...docs]));
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.match(lines[0], /^RANK\s+SCORE\s+INDEX\s+DOCUMENT$/);
+    assert.match(lines[1], /^\s*1\s+[\d.]+\s+0\s+Paris is the capital of France$/);
+    assert.equal(lines.length, 4);
+    assert.match(r.stderr, /mock\/rerank \(route rerank\)/);
+    assert.match(r.stderr, /\$0\.002/);
+    const top = ok(await cli(["rerank", "--query", "capital of France", "--top", "1", "--csv", ...docs])).stdout;
+    const topRows = parseCsv(top);
+    assert.deepEqual(topRows[0], ["rank", "score", "index", "document"]);
+    assert.equal(topRows.length, 2);
+    assert.deepEqual([topRows[1][0], topRows[1][2], topRows[1][3]], ["1", "0", "Paris is the capital of France"]);
+    const j = JSON.parse(ok(await cli(["rerank", "--query", "capital of France", "--json", ...docs])).stdout);
+    assert.equal(j.deployment, "mock/rerank");
+    assert.equal(j.results[0].index ?? 0, 0);
+    const piped = ok(await cli(["rerank", "--query", "bananas"], { stdin: docs.join("\n") + "\n\n" })).stdout;
+    assert.match(piped.split("\n")[1], /Bananas are yellow$/);
+    const none = await cli(["rerank", "--query", "q"], { stdin: "" });
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /no documents/);
   });
 });
 

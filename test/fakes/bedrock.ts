@@ -2,6 +2,7 @@
 // request's SigV4 signature is recomputed with the same secret (@smithy/signature-v4) and a wrong
 // one is refused as AWS refuses it (403 + x-amzn-errortype); Converse answers are JSON, streams the
 // binary event stream (@smithy/eventstream-codec), errors Bedrock's shapes, in-stream exceptions too.
+// InvokeModel serves the embedding models and the rerank models (cohere.rerank-*, amazon.rerank-*).
 import { createHash, randomUUID } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
@@ -21,6 +22,7 @@ import {
   startFake,
 } from './common.ts';
 import type { Delivery, Exchange, FakeServer, RetryHints, ToolCallSpec, TransportScenario, Usage, UsageSpec } from './common.ts';
+import { fakeRanking } from '../helpers/fake-cohere.ts';
 
 /** Static credentials the fake accepts (build them at run time: never write key-shaped literals). */
 export interface FakeAwsCredentials {
@@ -138,6 +140,11 @@ export async function startFakeBedrock(opts: FakeBedrockOptions): Promise<FakeBe
       }
       if (op === 'invoke') {
         if (s.kind === 'stream_exception') return fail(500, 'InternalServerException', s.message ?? 'Internal server error');
+        if (isRerankModel(model)) {
+          const invalidRerank = validateRerank(model, body);
+          if (invalidRerank) return fail(400, 'ValidationException', invalidRerank);
+          return sendJson(ex, 200, rerankResponse(model, body), base, s);
+        }
         const invalid = validateEmbed(model, body);
         if (invalid) return fail(400, 'ValidationException', invalid);
         return sendJson(ex, 200, embedResponse(model, body), { ...base, 'x-amzn-bedrock-input-token-count': String(embedTokens(body)) }, s);
@@ -446,6 +453,38 @@ function validateEmbed(model: string, body: Record<string, unknown>): string | n
     return null;
   }
   return `The provided model identifier is invalid.`;
+}
+
+const isRerankModel = (model: string) => /(^|\/)(cohere|amazon)\.rerank/.test(model);
+const RERANK_KEYS: Record<'cohere' | 'amazon', string[]> = {
+  // Cohere Rerank 3.5: the v2 body without model, with api_version (2 or later).
+  cohere: ['query', 'documents', 'top_n', 'max_tokens_per_doc', 'api_version'],
+  // Amazon Rerank 1.0: the query and the documents.
+  amazon: ['query', 'documents'],
+};
+
+/** A ValidationException message for a malformed rerank body, or null. */
+function validateRerank(model: string, body: Record<string, unknown>): string | null {
+  const family = /cohere\.rerank/.test(model) ? 'cohere' : 'amazon';
+  for (const k of Object.keys(body)) if (!RERANK_KEYS[family].includes(k)) return `Malformed input request: #: extraneous key [${k}] is not permitted, please reformat your input and try again.`;
+  if (typeof body.query !== 'string' || body.query === '') return 'Malformed input request: #: required key [query] not found, please reformat your input and try again.';
+  if (!Array.isArray(body.documents) || body.documents.length === 0 || body.documents.length > 1000 || !body.documents.every((d) => typeof d === 'string')) {
+    return 'Malformed input request: #/documents: expected between 1 and 1000 strings, please reformat your input and try again.';
+  }
+  if (family === 'cohere') {
+    if (typeof body.api_version !== 'number' || body.api_version < 2) return 'Malformed input request: #: required key [api_version] not found, please reformat your input and try again.';
+    for (const k of ['top_n', 'max_tokens_per_doc']) {
+      const v = body[k];
+      if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 1)) return `Malformed input request: #/${k}: must be an integer of at least 1, please reformat your input and try again.`;
+    }
+  }
+  return null;
+}
+
+/** Cohere on Bedrock answers with an id; Amazon Rerank with the results only. */
+function rerankResponse(model: string, body: Record<string, unknown>) {
+  const results = fakeRanking(String(body.query), body.documents as string[], body.top_n as number | undefined);
+  return /cohere\.rerank/.test(model) ? { id: randomUUID(), results } : { results };
 }
 
 function embedTokens(body: Record<string, unknown>): number {

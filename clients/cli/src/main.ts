@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { alertCommands } from "./commands/alerts.ts";
 import { chatCommand } from "./commands/chat.ts";
+import { rerankCommand } from "./commands/rerank.ts";
 import { configCommands } from "./commands/config.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
 import { routeCommands } from "./commands/route.ts";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   usageCommands(program);
   routeCommands(program);
   chatCommand(program);
+  rerankCommand(program);
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);

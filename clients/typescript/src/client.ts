@@ -6,6 +6,7 @@ import { type CallOptions, type Client, createClient, type Interceptor, type Tra
 import { AdminService } from "./gen/signalbox/v1/admin_pb.ts";
 import { ChatService } from "./gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingService } from "./gen/signalbox/v1/embedding_pb.ts";
+import { RerankService } from "./gen/signalbox/v1/rerank_pb.ts";
 import { RouteService } from "./gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "./gen/signalbox/v1/usage_pb.ts";
 import { SignalboxError } from "./errors.ts";
@@ -43,6 +44,8 @@ export interface SignalboxClient {
   chat: Client<typeof ChatService>;
   /** Embeddings (see embedTexts for the one-line form). */
   embedding: Client<typeof EmbeddingService>;
+  /** Rerank (see rerankDocuments for the one-line form). */
+  rerank: Client<typeof RerankService>;
   route: Client<typeof RouteService>;
   usage: Client<typeof UsageService>;
   /** Keys, teams, config reload and the audit log (admin and team keys). */
@@ -97,5 +100,5 @@ export function createSignalboxClientFromTransport(transport: Transport, opts: P
   const unary = opts.timeoutMs ?? 60_000;
   const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), embedding: make(EmbeddingService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
+  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
 }

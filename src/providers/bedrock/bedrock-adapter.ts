@@ -1,6 +1,6 @@
 // The Bedrock Converse adapter (POST /model/{modelId}/converse and /converse-stream): builds
 // requests, signs them with SigV4 (authorize), frames the binary event stream (streamDecoder),
-// parses answers, classifies errors, and builds the InvokeModel embedding requests.
+// parses answers, classifies errors, and builds the InvokeModel embedding and rerank requests.
 
 import type { ProviderConfig } from "../../config/types.ts";
 import { MIN_THINKING_BUDGET, thinkingBlockedBy } from "../../config/model-params.ts";
@@ -14,6 +14,7 @@ import { buildBedrockEmbedRequest, bedrockEmbedBatchLimit, parseBedrockEmbedResp
 import { classifyBedrockError, type BedrockErrorContext } from "./bedrock-error.ts";
 import { createBedrockStreamDecoder } from "./bedrock-event-stream.ts";
 import { bedrockModelPath } from "./bedrock-path.ts";
+import { buildBedrockRerankRequest, parseBedrockRerankResponse } from "./bedrock-rerank.ts";
 import { createBedrockStreamTranslator } from "./bedrock-stream.ts";
 import { convertBedrockUsage } from "./convert-bedrock-usage.ts";
 import { convertToBedrockMessages, prepareBedrockTools } from "./convert-to-bedrock-messages.ts";
@@ -167,6 +168,13 @@ export function createBedrockAdapter(conn: ProviderConfig): ProviderAdapter {
       return parseBedrockEmbedResponse(body, req, conn.name, headers);
     },
     embedBatchLimit: bedrockEmbedBatchLimit,
+    buildRerankRequest(req) {
+      const spec = buildBedrockRerankRequest(req, conn.name);
+      return { ...spec, headers: { ...extra, ...spec.headers } };
+    },
+    parseRerankResponse(body, req, headers) {
+      return parseBedrockRerankResponse(body, req, conn.name, headers);
+    },
     parseResponse(body, headers) {
       return parseBedrockResponse(body, headers, ctx);
     },

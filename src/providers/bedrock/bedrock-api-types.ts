@@ -163,3 +163,20 @@ export interface CohereEmbedResponse {
   embeddings?: number[][] | { float?: number[][] };
   id?: string;
 }
+
+// ---- InvokeModel rerank bodies ----
+
+/** Cohere Rerank on Bedrock: the /v2/rerank body without `model`, with `api_version: 2` (as the cohere-ai SDK's Bedrock client sends it). */
+export interface BedrockCohereRerankRequest {
+  query: string;
+  documents: string[];
+  api_version: 2;
+  top_n?: number;
+  max_tokens_per_doc?: number;
+}
+
+/** Amazon Rerank 1.0: the query and the documents only (the gateway applies top_n to the answer). */
+export interface BedrockAmazonRerankRequest {
+  query: string;
+  documents: string[];
+}

@@ -2,10 +2,11 @@
 // time to first token, chunking and failure injection, so the gateway runs (and fallbacks can be
 // demonstrated) with no keys and no network. Embeddings are deterministic unit vectors derived
 // from a hash of each text (same text, same vector), `mock.dimensions` long unless asked otherwise.
+// Rerank scores each document by how many words it shares with the query (bags of words).
 
 import type { MockSettings, ProviderConfig } from "../../config/types.ts";
 import { createHash } from "node:crypto";
-import type { ChatResult, EmbedResult, Provider, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import type { ChatResult, EmbedResult, Provider, RerankResult, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
@@ -93,6 +94,25 @@ export function wordsEmbedding(text: string, n: number): Float32Array {
   return v;
 }
 
+/** Dimensions of the bags of words rerank compares: wide enough that distinct words rarely share one. */
+const RERANK_DIMENSIONS = 1024;
+
+/**
+ * The mock's ranking: each document's relevance is the cosine of its bag of words with the query's
+ * (clipped to [0, 1], as real rerankers score), best first, equal scores in document order.
+ */
+export function mockRerank(query: string, documents: string[], topN?: number): RerankResult["results"] {
+  const q = wordsEmbedding(query, RERANK_DIMENSIONS);
+  const ranked = documents.map((d, index) => {
+    const v = wordsEmbedding(d, RERANK_DIMENSIONS);
+    let dot = 0;
+    for (let i = 0; i < RERANK_DIMENSIONS; i++) dot += q[i] * v[i];
+    return { index, score: Math.min(1, Math.max(0, dot)) };
+  });
+  ranked.sort((a, b) => b.score - a.score);
+  return topN !== undefined ? ranked.slice(0, topN) : ranked;
+}
+
 /** A unit vector of `n` floats seeded by the text's sha256 (mulberry32 from its first 4 bytes). */
 export function mockEmbedding(text: string, n: number): Float32Array {
   let a = createHash("sha256").update(text).digest().readUInt32LE(0);
@@ -162,6 +182,16 @@ export function createMockProvider(conn: ProviderConfig): Provider {
         model: req.model,
         embeddings: req.inputs.map((t) => (s.embedding === "words" ? wordsEmbedding(t, n) : mockEmbedding(t, n))),
         usage: { inputTokens: req.inputs.reduce((sum, t) => sum + countTextTokens(t, "o200k"), 0) },
+      };
+    },
+    async rerank(req, signal): Promise<RerankResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      return {
+        model: req.model,
+        results: mockRerank(req.query, req.documents, req.topN),
+        usage: { inputTokens: [req.query, ...req.documents].reduce((sum, t) => sum + countTextTokens(t, "o200k"), 0) },
       };
     },
     async complete(req, signal): Promise<ChatResult> {

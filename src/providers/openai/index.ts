@@ -7,3 +7,4 @@ export { classifyOpenAIError, errorFromPayload, redactSecrets } from "./openai-e
 export { convertToOpenAIMessages } from "./convert-to-openai-messages.ts";
 export { mapOpenAIFinishReason } from "./map-openai-finish-reason.ts";
 export { buildOpenAIEmbeddingBody, embeddingsPath, parseOpenAIEmbeddingResponse } from "./openai-embeddings.ts";
+export { buildOpenAIRerankBody, parseOpenAIRerankResponse, RERANK_PATH } from "./openai-rerank.ts";

@@ -10,6 +10,7 @@ import { ProviderError } from "../types.ts";
 import { convertToOpenAIMessages } from "./convert-to-openai-messages.ts";
 import { buildOpenAIEmbeddingBody, embeddingsPath, parseOpenAIEmbeddingResponse } from "./openai-embeddings.ts";
 import { finishReasonFor } from "./map-openai-finish-reason.ts";
+import { buildOpenAIRerankBody, parseOpenAIRerankResponse, RERANK_PATH } from "./openai-rerank.ts";
 import type {
   OpenAIChatRequest,
   OpenAIChatResponseWire,
@@ -98,8 +99,22 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
   if (conn.apiKey) baseHeaders[dialect.authHeader] = dialect.authHeader === "api-key" ? conn.apiKey : `Bearer ${conn.apiKey}`;
   for (const [k, v] of Object.entries(conn.headers)) baseHeaders[k.toLowerCase()] = v;
   const embedPath = embeddingsPath(dialect.path);
+  // Only OpenAI-compatible servers (vLLM, Jina, Infinity) have a /rerank: the others get no rerank at all.
+  const rerank: Pick<ProviderAdapter, "buildRerankRequest" | "parseRerankResponse"> =
+    conn.type === "openai-compatible"
+      ? {
+          buildRerankRequest: (req) => ({
+            method: "POST",
+            path: RERANK_PATH,
+            headers: { ...baseHeaders, accept: "application/json" },
+            body: JSON.stringify(buildOpenAIRerankBody(req)),
+          }),
+          parseRerankResponse: (body, req, headers) => parseOpenAIRerankResponse(body, req, headers, conn.name),
+        }
+      : {};
 
   return {
+    ...rerank,
     buildEmbedRequest(req): HttpRequestSpec {
       return {
         method: "POST",

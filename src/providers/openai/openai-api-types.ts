@@ -163,3 +163,19 @@ export interface OpenAIEmbeddingResponseWire {
   model?: unknown;
   usage?: { prompt_tokens?: unknown; total_tokens?: unknown; cost?: unknown } | null;
 }
+
+/** POST /rerank of OpenAI-compatible servers (vLLM, Jina, Infinity, llama.cpp): Cohere v1's shape. */
+export interface OpenAIRerankRequest {
+  model: string;
+  query: string;
+  documents: string[];
+  top_n?: number;
+}
+
+/** The /rerank answer as received: Cohere's `results`, and the token usage the server reports (Jina `total_tokens`, llama.cpp and Infinity `prompt_tokens` too). */
+export interface OpenAIRerankResponseWire {
+  id?: unknown;
+  model?: unknown;
+  results?: unknown;
+  usage?: { prompt_tokens?: unknown; total_tokens?: unknown } | null;
+}

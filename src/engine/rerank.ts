@@ -1,0 +1,95 @@
+// Rerank, the engine's third operation: a query and documents in, the documents ordered by
+// relevance out. The same plan (routes, aliases, strategies, allow lists), admission (limits and
+// budgets), execution (retries, fallbacks, cooldowns, attempt spans), usage record and settlement
+// as chat and embeddings; the input guardrails scan the query and every document before anything
+// leaves the gateway. Not cached: a ranking is cheap next to what it ranks for, and its scores
+// come back exactly as the provider gave them.
+
+import { guardEmbedInput, startRun, type GuardrailRun } from "../guardrails/engine.ts";
+import { executeRerank, newExecution } from "../router/execute.ts";
+import type { Adjustment, AttemptRecord, Plan, RerankCall, RoutingInfo } from "../router/types.ts";
+import type { Usage } from "../providers/types.ts";
+import type { RequestInfo } from "../server/context.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
+import type { Admission } from "../limits/admission.ts";
+import type { EngineParts } from "./chat-engine.ts";
+
+export interface RerankEngineRequest {
+  call: RerankCall;
+  ri: RequestInfo;
+  signal: AbortSignal;
+  /** The status name a failed request is recorded with. */
+  statusOf(err: unknown): string;
+}
+
+/** What both rerank front doors answer with. */
+export interface RerankAnswer {
+  id: string;
+  model: string;
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  /** Best first, at most top_n: each document's position in the request and its relevance score. */
+  results: { index: number; score: number }[];
+  usage: Usage;
+  usageEstimated: boolean;
+  cost: CostBreakdown;
+  attempts: AttemptRecord[];
+  latencyMs: number;
+  overheadUs: number;
+  routing: RoutingInfo;
+  adjustments: Adjustment[];
+  traceId: string;
+}
+
+export function rerankOperation(e: EngineParts): (r: RerankEngineRequest) => Promise<RerankAnswer> {
+  const { core } = e;
+
+  return async function rerank(r) {
+    const { call, ri } = r;
+    const ex = newExecution(ri.arrivedAt);
+    let plan: Plan | undefined;
+    let admission: Admission | undefined;
+    let guard: GuardrailRun | undefined;
+    try {
+      // Read in the same synchronous step as planning: a config reload swaps both at once.
+      const exec = core.exec;
+      const guardrails = core.guardrails;
+      plan = await e.planTraced(call, ri, ex);
+      // Before any state round trip: a guardrail the request names must exist.
+      const selected = guardrails.select(call, plan.routing.route);
+      admission = await e.admitTraced(call, ri, plan);
+      // Input guardrails over the query and each document: a block sends nothing; redactions
+      // change what is sent (the indexes the caller gets back are unchanged).
+      guard = selected && startRun(selected);
+      const texts = [call.request.query, ...call.request.documents];
+      const sending = guard ? await guardEmbedInput(guard, plan, texts, r.signal) : texts;
+      const sent: RerankCall = sending === texts ? call : { ...call, request: { ...call.request, query: sending[0], documents: sending.slice(1) } };
+      const out = await executeRerank(sent, plan, r.signal, exec, ex);
+      const c = ex.deployment!;
+      e.record(r, plan, ex, "ok", undefined, undefined, guard);
+      return {
+        id: call.id,
+        model: call.model,
+        deployment: c.deployment.id,
+        provider: c.provider.name,
+        providerModel: out.model,
+        results: out.results,
+        usage: ex.usage,
+        usageEstimated: ex.usageEstimated,
+        cost: ex.cost,
+        attempts: ex.attempts,
+        latencyMs: ex.latencyMs,
+        overheadUs: Math.max(0, ex.overheadUs),
+        routing: plan.routing,
+        adjustments: plan.adjustments,
+        traceId: ri.traceId,
+      };
+    } catch (err) {
+      e.record(r, plan, ex, r.statusOf(err), err, undefined, guard);
+      throw err;
+    } finally {
+      e.settle(admission, ex);
+    }
+  };
+}

@@ -1,0 +1,54 @@
+// RerankService: validate, then hand the call to the engine's rerank operation (the same one
+// /v1/rerank uses) and translate its answer into protobuf.
+
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { RerankResponseSchema, RerankService, type RerankResponse } from "../../gen/signalbox/v1/rerank_pb.ts";
+import type { ChatEngine } from "../engine/chat-engine.ts";
+import type { RerankAnswer } from "../engine/rerank.ts";
+import { callerKey } from "./auth.ts";
+import { statusOf } from "./chat-service.ts";
+import { requestInfoKey } from "./context.ts";
+import { attemptToPb, costToPb, estimatedParts, toRerankCall, usageToPb } from "./convert.ts";
+import { toConnectError } from "./errors.ts";
+import { validateRerankCall } from "./validate.ts";
+
+/** `documents`: the caller's own texts, when it asked for them back. */
+export function rerankAnswerToPb(a: RerankAnswer, documents?: readonly string[]): RerankResponse {
+  return create(RerankResponseSchema, {
+    id: a.id,
+    model: a.model,
+    deployment: a.deployment,
+    provider: a.provider,
+    providerModel: a.providerModel,
+    results: a.results.map((r) => ({ index: r.index, relevanceScore: r.score, ...(documents ? { document: documents[r.index] } : {}) })),
+    usage: usageToPb(a.usage, a.usageEstimated, estimatedParts(a.attempts)),
+    cost: costToPb(a.cost),
+    attempts: a.attempts.map(attemptToPb),
+    routing: a.routing,
+    timing: { latencyMs: a.latencyMs, overheadUs: a.overheadUs },
+    adjustments: a.adjustments,
+    traceId: a.traceId,
+  });
+}
+
+export function rerankService(engine: ChatEngine): Partial<ServiceImpl<typeof RerankService>> {
+  return {
+    async rerank(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toRerankCall(req, ri.id, ctx.values.get(callerKey));
+        validateRerankCall(call);
+        const a = await engine.rerank({
+          call,
+          ri,
+          signal: ctx.signal,
+          statusOf: (err) => statusOf(err === undefined ? undefined : toConnectError(err, ctx.signal, ri.traceId), ctx),
+        });
+        return rerankAnswerToPb(a, req.returnDocuments ? req.documents : undefined);
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+  };
+}
