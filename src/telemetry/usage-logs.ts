@@ -56,6 +56,7 @@ export function emitRecord(logger: Logger, r: UsageRecord, providerTypes: Readon
     "signalbox.overhead_us": r.overheadUs,
     "signalbox.cache.hit": r.cacheHit,
   };
+  if (r.cacheKind) attrs["signalbox.cache.kind"] = r.cacheKind;
   if (r.provider) {
     const type = providerTypes?.get(r.provider);
     if (type) attrs["gen_ai.provider.name"] = GENAI_PROVIDER[type] ?? type;

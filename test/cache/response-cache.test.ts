@@ -94,6 +94,7 @@ describe("hit and miss", () => {
     assert.equal(second.data.usage?.total_tokens, 0, "a hit costs nothing, tokens included");
     const rec = lastRecord();
     assert.equal(rec.cacheHit, true);
+    assert.equal(rec.cacheKind, "exact");
     assert.equal(rec.cost.total, 0);
     assert.equal(rec.attempts.length, 0);
     assert.equal(rec.deployment, "openai/gpt-4o", "the deployment that made the answer");
@@ -265,6 +266,10 @@ describe("concurrent de-duplication", () => {
     assert.deepEqual(statuses, ["miss", "shared", "shared", "shared", "shared"]);
     const recs = t.usage.recent().slice(-5);
     assert.equal(recs.filter((r) => r.cacheHit).length, 4);
+    assert.deepEqual(
+      recs.filter((r) => r.cacheHit).map((r) => r.cacheKind),
+      ["shared", "shared", "shared", "shared"],
+    );
     assert.equal(recs.filter((r) => r.cost.total > 0).length, 1, "only the leader is billed");
   });
 

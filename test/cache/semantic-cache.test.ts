@@ -127,7 +127,8 @@ describe("semantic hits and misses", () => {
     const embeds = recs.filter((r) => r.operation === "embeddings");
     assert.equal(chats.length, 2);
     assert.equal(embeds.length, 2);
-    assert.deepEqual([chats[1].cacheHit, chats[1].cost.total, chats[1].attempts.length], [true, 0, 0]);
+    assert.deepEqual([chats[1].cacheHit, chats[1].cacheKind, chats[1].cost.total, chats[1].attempts.length], [true, "semantic", 0, 0]);
+    assert.equal(chats[0].cacheKind, undefined, "a miss has no kind");
     for (const e of embeds) {
       assert.deepEqual([e.key, e.team, e.model, e.deployment, e.status], ["a", "a", "openai/small", "openai/small", "ok"]);
       assert.ok(e.cost.total > 0, "the embedding is billed");

@@ -4,7 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createConnectQueryKey, useQuery, useTransport } from "@connectrpc/connect-query";
-import { Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, type RequestRecord, UsageService } from "@signalbox/client";
+import { Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, OperationSchema, type RequestRecord, UsageService } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { count, dateTime, enumName, ms, shortTime, usd } from "../format.ts";
@@ -169,7 +169,7 @@ export function RequestsPage() {
                       {r.cacheHit && (
                         <>
                           {" "}
-                          <Badge tone="info">cache</Badge>
+                          <Badge tone="info">{r.cacheKind && r.cacheKind !== "exact" ? `cache: ${r.cacheKind}` : "cache"}</Badge>
                         </>
                       )}
                       {fellBack(r) && (
@@ -243,6 +243,8 @@ export function RequestPage({ id, settings }: { id: string; settings: Settings }
                     <dd>{r.user}</dd>
                   </>
                 )}
+                <dt>Operation</dt>
+                <dd data-testid="operation">{enumName(OperationSchema, r.operation, "OPERATION_") || "chat"}</dd>
                 <dt>Streamed</dt>
                 <dd>{r.streamed ? "yes" : "no"}</dd>
                 {r.tags.length > 0 && (
@@ -274,7 +276,7 @@ export function RequestPage({ id, settings }: { id: string; settings: Settings }
                   {r.cacheHit && (
                     <>
                       {" "}
-                      <Badge tone="info">cache hit</Badge>
+                      <Badge tone="info">{r.cacheKind ? `cache hit (${r.cacheKind})` : "cache hit"}</Badge>
                     </>
                   )}
                 </dd>
