@@ -390,6 +390,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** A vector or ranking answer's attempt succeeded: the deployment that served it, its model, and
+ *  usage as reported (else the inputs sent, estimated); the deployment's health hears of it. */
+function succeedNonChat(ex: Execution, ctx: AttemptCtx, deps: ExecuteDeps, model: string): void {
+  ex.deployment = ctx.candidate;
+  ex.providerModel = model || ctx.candidate.deployment.model;
+  ex.finishReason = "stop";
+  ex.rawFinishReason = "";
+  settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true });
+  deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
+}
+
 /** Close an attempt's record: outcome, timing, usage billed (see billedUsage) and its cost; fold into the totals. */
 function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["outcome"], err?: ProviderError, est?: Estimate): void {
   const r = ctx.record;
@@ -494,13 +505,7 @@ export async function executeEmbed(
     ctx.cleanup();
     const { res, sent } = value;
     if (res.usage) ctx.usage = { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, ...(res.usage.providerCostUsd !== undefined ? { providerCostUsd: res.usage.providerCostUsd } : {}) };
-    ex.deployment = ctx.candidate;
-    ex.providerModel = res.model || ctx.candidate.deployment.model;
-    ex.finishReason = "stop";
-    ex.rawFinishReason = "";
-    // Without usage in the answer: the inputs sent, estimated.
-    settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true });
-    deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
+    succeedNonChat(ex, ctx, deps, res.model);
     return { model: ex.providerModel, sent, embeddings: res.embeddings };
   } finally {
     finishSummary(ex);
@@ -550,13 +555,7 @@ export async function executeRerank(call: RerankCall, plan: Plan, signal: AbortS
         ...(reported.providerCostUsd !== undefined ? { providerCostUsd: reported.providerCostUsd } : {}),
       };
     }
-    ex.deployment = ctx.candidate;
-    ex.providerModel = res.model || ctx.candidate.deployment.model;
-    ex.finishReason = "stop";
-    ex.rawFinishReason = "";
-    // Without usage in the answer: the query and documents sent, estimated.
-    settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true });
-    deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
+    succeedNonChat(ex, ctx, deps, res.model);
     return { model: ex.providerModel, results: res.results };
   } finally {
     finishSummary(ex);

@@ -151,6 +151,19 @@ function routingRequest(ro: RoutingOptions | undefined, user: string): RoutingRe
   };
 }
 
+/** What every operation's call carries besides its request: routing, user, tags, metadata, the caller and guardrails. */
+function callerSide(r: { routing?: RoutingOptions; user: string; tags: readonly string[]; metadata: Record<string, string>; guardrails: readonly string[] }, caller: Caller) {
+  return {
+    routing: routingRequest(r.routing, r.user),
+    user: r.user || undefined,
+    tags: [...r.tags],
+    metadata: { ...r.metadata },
+    caller,
+    ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
+  };
+}
+
+
 const INPUT_TYPE: Record<number, "query" | "document" | undefined> = {
   [EmbeddingInputType.QUERY]: "query",
   [EmbeddingInputType.DOCUMENT]: "document",
@@ -169,12 +182,7 @@ export function toEmbedCall(r: EmbedRequest, id: string, caller: Caller): EmbedC
       ...(r.user ? { user: r.user } : {}),
       ...(inputType ? { inputType } : {}),
     },
-    routing: routingRequest(r.routing, r.user),
-    user: r.user || undefined,
-    tags: [...r.tags],
-    metadata: { ...r.metadata },
-    caller,
-    ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
+    ...callerSide(r, caller),
   };
 }
 
@@ -190,12 +198,7 @@ export function toRerankCall(r: RerankRequest, id: string, caller: Caller): Rera
       ...(r.topN !== undefined ? { topN: r.topN } : {}),
       ...(r.maxTokensPerDoc !== undefined ? { maxTokensPerDoc: r.maxTokensPerDoc } : {}),
     },
-    routing: routingRequest(r.routing, r.user),
-    user: r.user || undefined,
-    tags: [...r.tags],
-    metadata: { ...r.metadata },
-    caller,
-    ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
+    ...callerSide(r, caller),
   };
 }
 
