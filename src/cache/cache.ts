@@ -3,7 +3,8 @@
 // default), with a TTL per route and per request. A lookup never fails a request: any error,
 // timeout or missing Redis is a miss. Embeddings are cached per input: one entry per (scope,
 // deployment, dimensions, input type, input text), so a batch reuses whatever inputs it shares
-// with earlier ones.
+// with earlier ones. Rankings are cached whole: one entry per (scope, route or deployment and its
+// identity, variant, query, documents in order, top_n, max_tokens_per_doc).
 
 import { createHash } from "node:crypto";
 import type { Config, DeploymentConfig } from "../config/types.ts";
@@ -46,6 +47,18 @@ export interface CachedVector {
   storedAt: number;
 }
 
+/** A ranking as cached: the results (best first, at most top_n) and the deployment that ranked them. */
+export interface CachedRanking {
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  results: { index: number; score: number }[];
+  /** What the original ranking was billed (a hit itself costs nothing). */
+  usage: Usage;
+  /** Epoch ms when the ranking was stored. */
+  storedAt: number;
+}
+
 export interface CacheStore {
   /** The stored answer, or undefined on a miss, an error or a timeout. Never rejects. */
   get(key: string): Promise<CachedAnswer | undefined>;
@@ -55,6 +68,10 @@ export interface CacheStore {
   getVectors(keys: readonly string[]): Promise<(CachedVector | undefined)[]>;
   /** Store one vector with a TTL; fire and forget, never throws. */
   setVector(key: string, value: CachedVector, ttlSeconds: number): void;
+  /** A ranking by key (rankingKey); a miss, error or timeout is undefined. Never rejects. */
+  getRanking(key: string): Promise<CachedRanking | undefined>;
+  /** Store a ranking with a TTL; fire and forget, never throws. */
+  setRanking(key: string, value: CachedRanking, ttlSeconds: number): void;
   close(): Promise<void>;
   /** The semantic cache's index that shares this store's Redis (absent: each engine keeps one in memory). */
   semantic?: SemanticIndex;
@@ -154,6 +171,28 @@ export function embeddingKey(p: EmbeddingKeyParts): string {
   return h.digest("base64url");
 }
 
+export interface RankingKeyParts {
+  /** The caller's team, or "*" when the route shares answers across teams. */
+  scope: string;
+  /** The resolved model (route or deployment) and its answerIdentity. */
+  target: string;
+  /** The A/B variant: rankings never cross variants. */
+  variant: string;
+  query: string;
+  documents: readonly string[];
+  topN?: number;
+  maxTokensPerDoc?: number;
+}
+
+/** sha256 over a rerank request as sent (documents in order, lengths framed); its own prefix, never equal to the other keys. */
+export function rankingKey(p: RankingKeyParts): string {
+  const h = createHash("sha256");
+  h.update(`r1\n${p.scope}\n${p.target}\n${p.variant}\n${p.topN ?? ""}\n${p.maxTokensPerDoc ?? ""}\n${p.documents.length}\n`);
+  // Each text with its length in front: no choice of texts makes two requests' keys collide by concatenation.
+  for (const t of [p.query, ...p.documents]) h.update(`${t.length}:`).update(t);
+  return h.digest("base64url");
+}
+
 /** A vector as cached (little-endian float32 bytes, base64) and back. */
 export const packVector = (v: Float32Array): string => Buffer.from(toFloat32le(v)).toString("base64");
 export const unpackVector = (s: string): Float32Array => fromFloat32le(Buffer.from(s, "base64"));
@@ -166,7 +205,7 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
   const now = opts.now ?? Date.now;
-  const map = new Map<string, { value: CachedAnswer | CachedVector; expires: number; bytes: number }>();
+  const map = new Map<string, { value: CachedAnswer | CachedVector | CachedRanking; expires: number; bytes: number }>();
   let bytes = 0;
   const drop = (k: string) => {
     const e = map.get(k);
@@ -185,7 +224,7 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
     map.set(key, e);
     return e.value;
   };
-  const write = (key: string, value: CachedAnswer | CachedVector, size: number, ttlSeconds: number) => {
+  const write = (key: string, value: CachedAnswer | CachedVector | CachedRanking, size: number, ttlSeconds: number) => {
     drop(key);
     if (size > maxBytes) return;
     map.set(key, { value, expires: now() + ttlSeconds * 1000, bytes: size });
@@ -207,6 +246,12 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
     },
     setVector(key, value, ttlSeconds) {
       write(key, value, 256 + value.vector.length, ttlSeconds);
+    },
+    async getRanking(key) {
+      return read(key) as CachedRanking | undefined;
+    },
+    setRanking(key, value, ttlSeconds) {
+      write(key, value, 256 + 48 * value.results.length, ttlSeconds);
     },
     size: () => map.size,
     async close() {
@@ -262,6 +307,8 @@ export function createRedisCacheStore(client: RedisClient, opts: { prefix?: stri
     // One GET per input, all sent at once (one network round; keys spread over cluster slots, so no MGET).
     getVectors: (keys) => Promise.all(keys.map((k) => lookup<CachedVector>(k))),
     setVector: store,
+    getRanking: (key) => lookup<CachedRanking>(key),
+    setRanking: store,
     async close() {},
   };
 }

@@ -253,7 +253,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         const out =
           path === "/v1/embeddings"
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
-            : await serveRerank(engine, body, { ri, caller, signal: ac.signal, statusOf: (err) => statusOf(err, ac.signal) });
+            : await serveRerank(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }

@@ -4,13 +4,13 @@
 // be strings or `{text}` objects (Cohere v1 and Jina); results carry `document: {text}` when asked
 // (the caller's own text, before any redaction). The answer carries both Cohere's `meta` and
 // Jina's `usage`, so either SDK reads it. The `signalbox` object carries the Connect API's routing
-// options, tags and guardrails, as on /v1/chat/completions.
+// options, tags, cache options and guardrails, as on /v1/chat/completions.
 
-import type { ChatEngine } from "../engine/chat-engine.ts";
+import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine } from "../engine/chat-engine.ts";
 import type { RerankAnswer } from "../engine/rerank.ts";
 import type { Caller, RerankCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
-import { validateRerankCall, type RerankFieldNames } from "../server/validate.ts";
+import { validateCacheTtl, validateRerankCall, type RerankFieldNames } from "../server/validate.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
 
 const FIELDS: RerankFieldNames = { documents: "documents", topN: "top_n", maxTokensPerDoc: "max_tokens_per_doc", routing: "signalbox" };
@@ -18,6 +18,7 @@ const FIELDS: RerankFieldNames = { documents: "documents", topN: "top_n", maxTok
 export interface RerankHttpRequest {
   call: RerankCall;
   returnDocuments: boolean;
+  cache?: { mode: CacheMode; ttlSeconds?: number };
 }
 
 /** `documents`: strings, or `{text}` objects (other fields of a structured document are refused by name). */
@@ -64,7 +65,8 @@ export function parseRerankRequest(body: unknown, id: string, caller: Caller): R
     ...(opts.guardrails ? { guardrails: opts.guardrails } : {}),
   };
   validateRerankCall(call, FIELDS);
-  return { call, returnDocuments };
+  if (opts.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", opts.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
+  return { call, returnDocuments, ...(opts.cache ? { cache: opts.cache } : {}) };
 }
 
 /** The answer in Cohere's shape (with Jina's usage), and Signalbox's own account alongside. */
@@ -83,6 +85,7 @@ export function rerankJson(a: RerankAnswer, docs: readonly string[] | undefined)
       provider: a.provider,
       route: a.routing.route,
       variant: a.routing.variant,
+      cache: a.cache,
       attempts: a.attempts.length,
       cost_nano_usd: a.cost.total,
       trace_id: a.traceId,
@@ -96,9 +99,9 @@ export function rerankJson(a: RerankAnswer, docs: readonly string[] | undefined)
 export async function serveRerank(
   engine: ChatEngine,
   body: unknown,
-  r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; statusOf(err: unknown): string },
+  r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; cache?: { mode: CacheMode; ttlSeconds?: number }; statusOf(err: unknown): string },
 ): Promise<{ body: unknown; headers: Record<string, string> }> {
   const parsed = parseRerankRequest(body, r.ri.id, r.caller);
-  const a = await engine.rerank({ call: parsed.call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
-  return { body: rerankJson(a, parsed.returnDocuments ? parsed.call.request.documents : undefined), headers: { "x-signalbox-deployment": a.deployment } };
+  const a = await engine.rerank({ call: parsed.call, ri: r.ri, signal: r.signal, cache: r.cache ?? parsed.cache, statusOf: r.statusOf });
+  return { body: rerankJson(a, parsed.returnDocuments ? parsed.call.request.documents : undefined), headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache } };
 }

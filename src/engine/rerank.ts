@@ -2,9 +2,13 @@
 // relevance out. The same plan (routes, aliases, strategies, allow lists), admission (limits and
 // budgets), execution (retries, fallbacks, cooldowns, attempt spans), usage record and settlement
 // as chat and embeddings; the input guardrails scan the query and every document before anything
-// leaves the gateway. Not cached: a ranking is cheap next to what it ranks for, and its scores
-// come back exactly as the provider gave them.
+// leaves the gateway. Cached like chat answers, when the route (or the request) turns the cache
+// on: a ranking is stored whole under its request (query, documents in order, top_n), looked up
+// while admission runs, and a hit answers with the scores the provider gave, at no cost. The input
+// guardrails run first either way: a block answers nothing, not even from the cache.
 
+import { trace } from "@opentelemetry/api";
+import { answerIdentity, rankingKey, type CachedRanking } from "../cache/cache.ts";
 import { guardEmbedInput, startRun, type GuardrailRun } from "../guardrails/engine.ts";
 import { executeRerank, newExecution } from "../router/execute.ts";
 import type { Adjustment, AttemptRecord, Plan, RerankCall, RoutingInfo } from "../router/types.ts";
@@ -12,12 +16,13 @@ import type { Usage } from "../providers/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { Admission } from "../limits/admission.ts";
-import type { EngineParts } from "./chat-engine.ts";
+import type { CacheMode, CacheStatus, EngineParts } from "./chat-engine.ts";
 
 export interface RerankEngineRequest {
   call: RerankCall;
   ri: RequestInfo;
   signal: AbortSignal;
+  cache?: { mode: CacheMode; ttlSeconds?: number };
   /** The status name a failed request is recorded with. */
   statusOf(err: unknown): string;
 }
@@ -37,13 +42,15 @@ export interface RerankAnswer {
   attempts: AttemptRecord[];
   latencyMs: number;
   overheadUs: number;
+  /** hit: answered from the cache; miss: looked up and not found; off, refresh, bypass as for chat. */
+  cache: CacheStatus;
   routing: RoutingInfo;
   adjustments: Adjustment[];
   traceId: string;
 }
 
 export function rerankOperation(e: EngineParts): (r: RerankEngineRequest) => Promise<RerankAnswer> {
-  const { core } = e;
+  const { core, cache } = e;
 
   return async function rerank(r) {
     const { call, ri } = r;
@@ -58,33 +65,66 @@ export function rerankOperation(e: EngineParts): (r: RerankEngineRequest) => Pro
       plan = await e.planTraced(call, ri, ex);
       // Before any state round trip: a guardrail the request names must exist.
       const selected = guardrails.select(call, plan.routing.route);
+      const cp = e.cachePolicy(call, r.cache, plan);
+      let key = "";
+      if (cp && (cp.lookup || cp.store)) {
+        // As chat's key: the route (or deployment) with its identity, so a reload that changes what
+        // ranks for it starts afresh; rankings never cross A/B variants.
+        const target = plan.routing.route || plan.candidates[0]?.deployment.id || call.model;
+        const q = call.request;
+        key = rankingKey({
+          scope: cp.scope,
+          target: `${target}\n${answerIdentity(core.config, target)}`,
+          variant: plan.picked === undefined ? plan.routing.variant : `${plan.routing.variant}\n${plan.picked}`,
+          query: q.query,
+          documents: q.documents,
+          topN: q.topN,
+          maxTokensPerDoc: q.maxTokensPerDoc,
+        });
+      }
+      const lookup = cp?.lookup ? cache.getRanking(key) : undefined;
       admission = await e.admitTraced(call, ri, plan);
       // Input guardrails over the query and each document: a block sends nothing; redactions
       // change what is sent (the indexes the caller gets back are unchanged).
       guard = selected && startRun(selected);
       const texts = [call.request.query, ...call.request.documents];
       const sending = guard ? await guardEmbedInput(guard, plan, texts, r.signal) : texts;
-      const sent: RerankCall = sending === texts ? call : { ...call, request: { ...call.request, query: sending[0], documents: sending.slice(1) } };
-      const out = await executeRerank(sent, plan, r.signal, exec, ex);
-      const c = ex.deployment!;
-      e.record(r, plan, ex, "ok", undefined, undefined, guard);
-      return {
+      const hit = lookup ? await lookup : undefined;
+      const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
+      if (ri.otel && cp) trace.getSpan(ri.otel)?.setAttribute("signalbox.cache", status);
+      const answer = (deployment: string, provider: string, providerModel: string, results: RerankAnswer["results"]): RerankAnswer => ({
         id: call.id,
         model: call.model,
-        deployment: c.deployment.id,
-        provider: c.provider.name,
-        providerModel: out.model,
-        results: out.results,
+        deployment,
+        provider,
+        providerModel,
+        results,
         usage: ex.usage,
         usageEstimated: ex.usageEstimated,
         cost: ex.cost,
         attempts: ex.attempts,
         latencyMs: ex.latencyMs,
         overheadUs: Math.max(0, ex.overheadUs),
-        routing: plan.routing,
-        adjustments: plan.adjustments,
+        cache: status,
+        routing: plan!.routing,
+        adjustments: plan!.adjustments,
         traceId: ri.traceId,
-      };
+      });
+      if (hit) {
+        const served = { deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, finishReason: "stop" as const };
+        e.servedFromCache(ex, served);
+        e.record(r, plan, ex, "ok", undefined, served, guard);
+        return answer(hit.deployment, hit.provider, hit.providerModel, hit.results);
+      }
+      const sent: RerankCall = sending === texts ? call : { ...call, request: { ...call.request, query: sending[0], documents: sending.slice(1) } };
+      const out = await executeRerank(sent, plan, r.signal, exec, ex);
+      const c = ex.deployment!;
+      if (cp?.store) {
+        const v: CachedRanking = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, results: out.results, usage: ex.usage, storedAt: Date.now() };
+        cache.setRanking(key, v, cp.ttlSeconds);
+      }
+      e.record(r, plan, ex, "ok", undefined, undefined, guard);
+      return answer(c.deployment.id, c.provider.name, out.model, out.results);
     } catch (err) {
       e.record(r, plan, ex, r.statusOf(err), err, undefined, guard);
       throw err;

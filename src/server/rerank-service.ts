@@ -4,14 +4,14 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { RerankResponseSchema, RerankService, type RerankResponse } from "../../gen/signalbox/v1/rerank_pb.ts";
-import type { ChatEngine } from "../engine/chat-engine.ts";
+import { MAX_CACHE_TTL_SECONDS, type ChatEngine } from "../engine/chat-engine.ts";
 import type { RerankAnswer } from "../engine/rerank.ts";
 import { callerKey } from "./auth.ts";
-import { statusOf } from "./chat-service.ts";
+import { CACHE_MODE, statusOf } from "./chat-service.ts";
 import { requestInfoKey } from "./context.ts";
 import { attemptToPb, costToPb, estimatedParts, toRerankCall, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateRerankCall } from "./validate.ts";
+import { validateCacheTtl, validateRerankCall } from "./validate.ts";
 
 /** `documents`: the caller's own texts, when it asked for them back. */
 export function rerankAnswerToPb(a: RerankAnswer, documents?: readonly string[]): RerankResponse {
@@ -29,6 +29,7 @@ export function rerankAnswerToPb(a: RerankAnswer, documents?: readonly string[])
     timing: { latencyMs: a.latencyMs, overheadUs: a.overheadUs },
     adjustments: a.adjustments,
     traceId: a.traceId,
+    cacheHit: a.cache === "hit",
   });
 }
 
@@ -39,10 +40,12 @@ export function rerankService(engine: ChatEngine): Partial<ServiceImpl<typeof Re
       try {
         const call = toRerankCall(req, ri.id, ctx.values.get(callerKey));
         validateRerankCall(call);
+        validateCacheTtl("cache.ttl_seconds", req.cache?.ttlSeconds || undefined, MAX_CACHE_TTL_SECONDS);
         const a = await engine.rerank({
           call,
           ri,
           signal: ctx.signal,
+          cache: req.cache ? { mode: CACHE_MODE[req.cache.mode] ?? "default", ttlSeconds: req.cache.ttlSeconds || undefined } : undefined,
           statusOf: (err) => statusOf(err === undefined ? undefined : toConnectError(err, ctx.signal, ri.traceId), ctx),
         });
         return rerankAnswerToPb(a, req.returnDocuments ? req.documents : undefined);

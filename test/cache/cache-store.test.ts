@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { cacheKey, canonicalJson, createMemoryCacheStore, createRedisCacheStore, type CachedAnswer } from "../../src/cache/cache.ts";
+import { cacheKey, canonicalJson, createMemoryCacheStore, createRedisCacheStore, rankingKey, type CachedAnswer, type CachedRanking } from "../../src/cache/cache.ts";
 import { createRedisClient, connectRedis } from "../../src/state/redis.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
 
@@ -68,6 +68,52 @@ test("memory store: bounded by bytes", async () => {
   for (let i = 0; i < 10; i++) s.set(`k${i}`, answer("x".repeat(2_000)), 60);
   assert.ok(s.size() <= 2, `kept ${s.size()}`);
   assert.equal((await s.get("k9"))?.text.length, 2_000);
+});
+
+const ranking = (results: [number, number][]): CachedRanking => ({
+  deployment: "cohere/rerank",
+  provider: "cohere",
+  providerModel: "rerank-v3.5",
+  results: results.map(([index, score]) => ({ index, score })),
+  usage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, searchUnits: 1 },
+  storedAt: 1,
+});
+
+test("ranking keys: the whole request, texts length-framed, apart from the answer and vector keys", () => {
+  const base = { scope: "a", target: "rerank\nid", variant: "", query: "q", documents: ["ab", "c"], topN: 2 };
+  const k = rankingKey(base);
+  assert.equal(k, rankingKey({ ...base, documents: ["ab", "c"] }), "same request, same key");
+  for (const other of [
+    { ...base, scope: "b" },
+    { ...base, target: "rerank\nid2" },
+    { ...base, variant: "v" },
+    { ...base, query: "Q" },
+    { ...base, documents: ["c", "ab"] },
+    { ...base, documents: ["a", "bc"] },
+    { ...base, topN: undefined },
+    { ...base, maxTokensPerDoc: 512 },
+  ]) {
+    assert.notEqual(rankingKey(other), k, JSON.stringify(other));
+  }
+});
+
+test("rankings in the memory and Redis stores: stored whole, with a TTL", async () => {
+  let now = 0;
+  const m = createMemoryCacheStore({ now: () => now });
+  m.setRanking("r", ranking([[1, 0.9], [0, 0.2]]), 5);
+  assert.deepEqual((await m.getRanking("r"))?.results, [{ index: 1, score: 0.9 }, { index: 0, score: 0.2 }]);
+  now += 5_000;
+  assert.equal(await m.getRanking("r"), undefined, "expired");
+
+  const client = createRedisClient(redis.url);
+  await connectRedis(client);
+  const s = createRedisCacheStore(client);
+  s.setRanking("r", ranking([[2, 0.123456789], [0, 1e-7]]), 2);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await s.getRanking("r"), ranking([[2, 0.123456789], [0, 1e-7]]), "scores come back exactly");
+  const ttl = await client.pttl("sbx:cache:r");
+  assert.ok(ttl > 0 && ttl <= 2000, `pttl ${ttl}`);
+  client.disconnect();
 });
 
 let redis: TestRedis;

@@ -72,13 +72,15 @@ describe("POST /v1/rerank", () => {
     assert.equal(body.model, "mock-rerank-1");
     assert.equal(body.signalbox.route, "rerank");
     assert.ok(body.usage.total_tokens > 0);
-    // One search at $0.002.
+    // One search at $0.002, billed as one.
+    assert.equal(body.meta.billed_units.search_units, 1);
     assert.equal(body.signalbox.cost_nano_usd, 2_000_000);
     const rec = t.usage.recent().at(-1)!;
     assert.equal(rec.id, body.id);
     assert.equal(rec.operation, "rerank");
     assert.equal(rec.streamed, false);
     assert.equal(rec.cost.total, 2_000_000);
+    assert.equal(rec.usage.searchUnits, 1);
     assert.equal(rec.status, "ok");
   });
 

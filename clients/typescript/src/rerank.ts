@@ -27,7 +27,7 @@ export interface RerankDocumentsResult {
 
 /**
  * Rank documents by relevance to a query through the gateway's RerankService. `options` takes
- * any other RerankRequest field (top_n, max_tokens_per_doc, routing, guardrails, user, tags,
+ * any other RerankRequest field (top_n, max_tokens_per_doc, routing, cache, guardrails, user, tags,
  * metadata). The documents' texts are not sent back: the result pairs each with its own.
  */
 export async function rerankDocuments(

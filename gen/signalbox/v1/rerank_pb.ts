@@ -7,7 +7,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Adjustment, RoutingInfo, RoutingOptions, Timing } from "./chat_pb.ts";
+import type { Adjustment, CacheOptions, RoutingInfo, RoutingOptions, Timing } from "./chat_pb.ts";
 import { file_signalbox_v1_chat } from "./chat_pb.ts";
 import type { Attempt, Cost, Usage } from "./common_pb.ts";
 import { file_signalbox_v1_common } from "./common_pb.ts";
@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/rerank.proto.
  */
 export const file_signalbox_v1_rerank: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaWduYWxib3gvdjEvcmVyYW5rLnByb3RvEgxzaWduYWxib3gudjEi/QIKDVJlcmFua1JlcXVlc3QSDQoFbW9kZWwYASABKAkSDQoFcXVlcnkYAiABKAkSEQoJZG9jdW1lbnRzGAMgAygJEhIKBXRvcF9uGAQgASgNSACIAQESGAoQcmV0dXJuX2RvY3VtZW50cxgFIAEoCBIfChJtYXhfdG9rZW5zX3Blcl9kb2MYBiABKA1IAYgBARItCgdyb3V0aW5nGBQgASgLMhwuc2lnbmFsYm94LnYxLlJvdXRpbmdPcHRpb25zEhIKCmd1YXJkcmFpbHMYFiADKAkSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjsKCG1ldGFkYXRhGCAgAygLMikuc2lnbmFsYm94LnYxLlJlcmFua1JlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGX3RvcF9uQhUKE19tYXhfdG9rZW5zX3Blcl9kb2MiWgoMUmVyYW5rUmVzdWx0Eg0KBWluZGV4GAEgASgNEhcKD3JlbGV2YW5jZV9zY29yZRgCIAEoARIVCghkb2N1bWVudBgDIAEoCUgAiAEBQgsKCV9kb2N1bWVudCKYAwoOUmVyYW5rUmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRIrCgdyZXN1bHRzGAYgAygLMhouc2lnbmFsYm94LnYxLlJlcmFua1Jlc3VsdBIiCgV1c2FnZRgHIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAggASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJwoIYXR0ZW1wdHMYCSADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIqCgdyb3V0aW5nGAogASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEiQKBnRpbWluZxgLIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSLQoLYWRqdXN0bWVudHMYDCADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudBIQCgh0cmFjZV9pZBgNIAEoCTJUCg1SZXJhbmtTZXJ2aWNlEkMKBlJlcmFuaxIbLnNpZ25hbGJveC52MS5SZXJhbmtSZXF1ZXN0Ghwuc2lnbmFsYm94LnYxLlJlcmFua1Jlc3BvbnNlYgZwcm90bzM", [file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChlzaWduYWxib3gvdjEvcmVyYW5rLnByb3RvEgxzaWduYWxib3gudjEiqAMKDVJlcmFua1JlcXVlc3QSDQoFbW9kZWwYASABKAkSDQoFcXVlcnkYAiABKAkSEQoJZG9jdW1lbnRzGAMgAygJEhIKBXRvcF9uGAQgASgNSACIAQESGAoQcmV0dXJuX2RvY3VtZW50cxgFIAEoCBIfChJtYXhfdG9rZW5zX3Blcl9kb2MYBiABKA1IAYgBARItCgdyb3V0aW5nGBQgASgLMhwuc2lnbmFsYm94LnYxLlJvdXRpbmdPcHRpb25zEikKBWNhY2hlGBUgASgLMhouc2lnbmFsYm94LnYxLkNhY2hlT3B0aW9ucxISCgpndWFyZHJhaWxzGBYgAygJEgwKBHVzZXIYHiABKAkSDAoEdGFncxgfIAMoCRI7CghtZXRhZGF0YRggIAMoCzIpLnNpZ25hbGJveC52MS5SZXJhbmtSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBl90b3BfbkIVChNfbWF4X3Rva2Vuc19wZXJfZG9jIloKDFJlcmFua1Jlc3VsdBINCgVpbmRleBgBIAEoDRIXCg9yZWxldmFuY2Vfc2NvcmUYAiABKAESFQoIZG9jdW1lbnQYAyABKAlIAIgBAUILCglfZG9jdW1lbnQiqwMKDlJlcmFua1Jlc3BvbnNlEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEhIKCmRlcGxveW1lbnQYAyABKAkSEAoIcHJvdmlkZXIYBCABKAkSFgoOcHJvdmlkZXJfbW9kZWwYBSABKAkSKwoHcmVzdWx0cxgGIAMoCzIaLnNpZ25hbGJveC52MS5SZXJhbmtSZXN1bHQSIgoFdXNhZ2UYByABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgIIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EicKCGF0dGVtcHRzGAkgAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSKgoHcm91dGluZxgKIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxIkCgZ0aW1pbmcYCyABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEi0KC2FkanVzdG1lbnRzGAwgAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYDSABKAkSEQoJY2FjaGVfaGl0GA4gASgIMlQKDVJlcmFua1NlcnZpY2USQwoGUmVyYW5rEhsuc2lnbmFsYm94LnYxLlJlcmFua1JlcXVlc3QaHC5zaWduYWxib3gudjEuUmVyYW5rUmVzcG9uc2ViBnByb3RvMw", [file_signalbox_v1_chat, file_signalbox_v1_common]);
 
 /**
  * A rerank request (for Rerank and RouteService.RouteRerank).
@@ -77,6 +77,13 @@ export type RerankRequest = Message<"signalbox.v1.RerankRequest"> & {
    * @generated from field: signalbox.v1.RoutingOptions routing = 20;
    */
   routing?: RoutingOptions | undefined;
+
+  /**
+   * Cache options: the whole ranking is cached under the request.
+   *
+   * @generated from field: signalbox.v1.CacheOptions cache = 21;
+   */
+  cache?: CacheOptions | undefined;
 
   /**
    * Guardrails to run on the query and documents on top of those the route, team and key
@@ -232,6 +239,13 @@ export type RerankResponse = Message<"signalbox.v1.RerankResponse"> & {
    * @generated from field: string trace_id = 13;
    */
   traceId: string;
+
+  /**
+   * The ranking came from the response cache (nothing was sent upstream, and it cost nothing).
+   *
+   * @generated from field: bool cache_hit = 14;
+   */
+  cacheHit: boolean;
 };
 
 /**
@@ -245,7 +259,9 @@ export const RerankResponseSchema: GenMessage<RerankResponse> = /*@__PURE__*/
  * RerankService ranks documents through the same engine as ChatService: the requested model
  * resolves to a plan of deployments that serve rerank (RouteService.RouteRerank explains it),
  * tried in order with retries and fallbacks. The input guardrails scan the query and every
- * document before anything is sent.
+ * document before anything is sent. Rankings are cached like chat answers when the route's cache
+ * is on (or the request asks): a request with the same query, documents (in order), top_n and
+ * max_tokens_per_doc is answered from the cache at no cost.
  *
  * Authentication: `Authorization: Bearer <key>` when the gateway has caller keys configured.
  *

@@ -94,6 +94,9 @@ export function wordsEmbedding(text: string, n: number): Float32Array {
   return v;
 }
 
+/** Documents one search unit covers, as Cohere and Bedrock count them. */
+const MOCK_RERANK_DOCS_PER_SEARCH = 100;
+
 /** Dimensions of the bags of words rerank compares: wide enough that distinct words rarely share one. */
 const RERANK_DIMENSIONS = 1024;
 
@@ -191,7 +194,11 @@ export function createMockProvider(conn: ProviderConfig): Provider {
       return {
         model: req.model,
         results: mockRerank(req.query, req.documents, req.topN),
-        usage: { inputTokens: [req.query, ...req.documents].reduce((sum, t) => sum + countTextTokens(t, "o200k"), 0) },
+        // Billed as Cohere and Bedrock bill: one search per query of up to 100 documents.
+        usage: {
+          inputTokens: [req.query, ...req.documents].reduce((sum, t) => sum + countTextTokens(t, "o200k"), 0),
+          searchUnits: Math.max(1, Math.ceil(req.documents.length / MOCK_RERANK_DOCS_PER_SEARCH)),
+        },
       };
     },
     async complete(req, signal): Promise<ChatResult> {

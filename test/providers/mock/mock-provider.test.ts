@@ -28,6 +28,16 @@ describe("mock rerank", () => {
     const expected = [3 / Math.sqrt(3 * 6), 2 / Math.sqrt(3 * 6), 1 / 3, 0];
     res.results.forEach((r, i) => assert.ok(Math.abs(r.score - expected[i]) < 1e-6, `${r.score} ≈ ${expected[i]}`));
     assert.equal(res.usage?.inputTokens, [QUERY, ...DOCS].reduce((n, t) => n + countTextTokens(t, "o200k"), 0));
+    assert.equal(res.usage?.searchUnits, 1, "one search: a query with up to 100 documents");
+  });
+
+  test("a search unit per 100 documents, as Cohere and Bedrock bill", async () => {
+    const p = createMockProvider(mock());
+    const docs = (n: number) => Array.from({ length: n }, (_, i) => `document ${i}`);
+    for (const [n, units] of [[100, 1], [101, 2], [250, 3]] as const) {
+      const res = await p.rerank!({ model: "m", query: "document", documents: docs(n) }, AbortSignal.timeout(2000));
+      assert.equal(res.usage?.searchUnits, units, `${n} documents`);
+    }
   });
 
   test("deterministic, scores in [0, 1], ties in document order, top_n honoured", () => {

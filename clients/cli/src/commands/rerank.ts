@@ -37,7 +37,7 @@ export function rerankCommand(program: Command): void {
       const u = response.usage;
       note(
         [
-          `— ${response.deployment}${response.routing?.route ? ` (route ${response.routing.route})` : ""}`,
+          `— ${response.deployment}${response.routing?.route ? ` (route ${response.routing.route})` : ""}${response.cacheHit ? ", from the cache" : ""}`,
           u?.searchUnits ? `${count(u.searchUnits)} search${u.searchUnits === 1n ? "" : "es"}` : "",
           u?.inputTokens ? `${count(u.inputTokens)} tokens` : "",
           dollars(response.cost?.totalNanoUsd),
