@@ -75,8 +75,6 @@ const CACHE_MODES = new Set(["use", "bypass", "refresh"]);
 
 /** Parameters that change what OpenAI would return and that the gateway cannot honour: refused, never silently dropped. */
 const UNSUPPORTED: Record<string, string> = {
-  logprobs: "log probabilities are not supported by the gateway",
-  top_logprobs: "log probabilities are not supported by the gateway",
   logit_bias: "logit_bias is not supported by the gateway",
   audio: "audio output is not supported by the gateway",
   prediction: "predicted outputs are not supported by the gateway",
@@ -261,6 +259,9 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
   if (pp !== undefined) req.presencePenalty = pp;
   const fp = num(body, "frequency_penalty", "frequency_penalty");
   if (fp !== undefined) req.frequencyPenalty = fp;
+  if (bool(body, "logprobs", "logprobs") === true) req.logprobs = true;
+  const topLogprobs = int(body, "top_logprobs", "top_logprobs");
+  if (topLogprobs !== undefined) req.topLogprobs = topLogprobs;
   const rf = responseFormat(obj(body, "response_format", "response_format"));
   if (rf) req.responseFormat = rf;
   // OpenAI's reasoning_effort, or OpenRouter's reasoning.effort.

@@ -2,7 +2,7 @@
 // in OpenAI's error shape with the status codes (and retry headers) the OpenAI SDK acts on.
 
 import type { Answer, EngineEvent, Summary } from "../engine/chat-engine.ts";
-import type { FinishReason, StreamEvent, Usage } from "../providers/types.ts";
+import type { FinishReason, StreamEvent, TokenLogprob, Usage } from "../providers/types.ts";
 import { errorFacts, type GatewayCode } from "../router/errors.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
@@ -52,6 +52,12 @@ export function extension(s: Summary, a: { routing: Answer["routing"]; traceId: 
   };
 }
 
+/** Token log probabilities in OpenAI's shape: `{content: [{token, logprob, bytes, top_logprobs}], refusal: null}`. */
+export function logprobsJson(lp: readonly TokenLogprob[]) {
+  const one = (t: { token: string; logprob: number; bytes?: number[] }) => ({ token: t.token, logprob: t.logprob, bytes: t.bytes ?? null });
+  return { content: lp.map((t) => ({ ...one(t), top_logprobs: t.top.map(one) })), refusal: null };
+}
+
 export function completionJson(a: Answer, created: number) {
   const message: Record<string, unknown> = { role: "assistant", content: a.text || (a.toolCalls.length ? null : ""), refusal: a.refusal || null };
   if (a.toolCalls.length) message.tool_calls = a.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
@@ -61,7 +67,7 @@ export function completionJson(a: Answer, created: number) {
     object: "chat.completion",
     created,
     model: a.providerModel || a.model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(a.finishReason) }],
+    choices: [{ index: 0, message, logprobs: a.logprobs ? logprobsJson(a.logprobs) : null, finish_reason: finishReason(a.finishReason) }],
     usage: usageJson(a.usage, a.cost),
     system_fingerprint: null,
     signalbox: extension(a, a),
@@ -75,7 +81,8 @@ export function completionJson(a: Answer, created: number) {
 export function chunkWriter(id: string, created: number, model: string, includeUsage: boolean) {
   const head = `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,`;
   const usageNull = includeUsage ? `,"usage":null` : "";
-  const chunk = (delta: unknown, finish: string | null) => `${head}"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]${usageNull}}\n\n`;
+  const chunk = (delta: unknown, finish: string | null, logprobs?: TokenLogprob[]) =>
+    `${head}"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":${logprobs ? JSON.stringify(logprobsJson(logprobs)) : "null"},"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]${usageNull}}\n\n`;
   return {
     start: () => chunk({ role: "assistant", content: "", refusal: null }, null),
     delta(events: StreamEvent[]): string {
@@ -83,8 +90,12 @@ export function chunkWriter(id: string, created: number, model: string, includeU
       let reasoning = "";
       let refusal = "";
       const calls: { index: number; id?: string; type?: "function"; function: { name?: string; arguments: string } }[] = [];
+      let logprobs: TokenLogprob[] | undefined;
       for (const e of events) {
         switch (e.type) {
+          case "logprobs":
+            logprobs = logprobs ? [...logprobs, ...e.content] : e.content;
+            break;
           case "text":
             content += e.text;
             break;
@@ -112,7 +123,7 @@ export function chunkWriter(id: string, created: number, model: string, includeU
       if (reasoning) delta.reasoning = reasoning;
       if (refusal) delta.refusal = refusal;
       if (calls.length) delta.tool_calls = calls;
-      return chunk(delta, null);
+      return chunk(delta, null, logprobs);
     },
     finish(s: Summary, a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }): string {
       let out = chunk({}, finishReason(s.finishReason));

@@ -42,6 +42,7 @@ function openaiReasoning(label: string, efforts: ReasoningEffort[], extra: Model
       presence_penalty: { why: `${why}: presence_penalty is not supported` },
       frequency_penalty: { why: `${why}: frequency_penalty is not supported` },
       stop: { why: `${why}: stop sequences are not supported` },
+      logprobs: { why: `${why}: log probabilities are not supported` },
       ...extra,
     },
     efforts,
@@ -87,6 +88,7 @@ const ANTHROPIC_REJECTS: ModelParams["rejects"] = {
   seed: { why: "Anthropic has no seed" },
   presence_penalty: { why: "Anthropic has no presence_penalty" },
   frequency_penalty: { why: "Anthropic has no frequency_penalty" },
+  logprobs: { why: "Anthropic has no log probabilities" },
 };
 const WHILE_THINKING: ModelParams["rejectsWhileThinking"] = {
   temperature: { why: "Claude accepts only temperature 1 while it thinks", keepIf: { min: 1, max: 1 } },
@@ -194,6 +196,7 @@ const CONVERSE_REJECTS: ModelParams["rejects"] = {
   presence_penalty: { why: "Bedrock Converse has no presence_penalty" },
   frequency_penalty: { why: "Bedrock Converse has no frequency_penalty" },
   parallel_tool_calls: { why: "Bedrock Converse has no parallel_tool_calls" },
+  logprobs: { why: "Bedrock Converse has no log probabilities" },
 };
 
 /** A Bedrock model id without its inference-profile ARN or geographic prefix: "anthropic.claude-sonnet-4-5-20250929-v1:0". */
@@ -357,6 +360,8 @@ const WIRE_TO_PARAM: Record<string, ParamName> = {
   parallel_tool_calls: "parallel_tool_calls",
   response_format: "response_format",
   reasoning_effort: "reasoning_effort",
+  logprobs: "logprobs",
+  top_logprobs: "logprobs",
   user: "user",
 };
 
@@ -393,7 +398,8 @@ export function resolveModelParams(conn: ParamsConnection, model: string, maxOut
   } else if (claude) {
     rule = lookup(ANTHROPIC, model)?.rule ?? ANTHROPIC_UNKNOWN;
   } else if (conn.type === "gemini" || conn.type === "vertex") {
-    rule = geminiRule(model);
+    const g = geminiRule(model);
+    rule = { ...g, rejects: { ...g.rejects, logprobs: { why: `the gateway does not map ${g.label}'s log probabilities (responseLogprobs)` } } };
   } else if (conn.type === "bedrock") {
     rule = bedrockRule(model);
   }

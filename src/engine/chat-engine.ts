@@ -10,7 +10,7 @@ import { createSemanticIndex, semanticIndexName, semanticText, unit, type Semant
 import type { SemanticCacheConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHold, type Admission } from "../limits/admission.ts";
-import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../providers/types.ts";
+import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
 import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
@@ -19,7 +19,7 @@ import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, ty
 import { newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
-import { answerCheck, billed, guardAnswer, guardInput, guardReplay, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
+import { answerCheck, billed, guardAnswer, guardInput, guardReplay, hidesLogprobs, LOGPROBS_HIDDEN, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 export type CacheMode = "default" | "use" | "bypass" | "refresh";
@@ -71,6 +71,8 @@ export interface Answer extends Summary {
   reasoningBlocks?: ReasoningBlock[];
   refusal?: string;
   toolCalls: ToolCall[];
+  /** With request.logprobs, when the deployment returned them (never from the cache). */
+  logprobs?: TokenLogprob[];
   routing: RoutingInfo;
   adjustments: Adjustment[];
   traceId: string;
@@ -240,6 +242,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const scope = rc?.shareAcrossTeams ? "*" : call.caller.team;
     if (mode === "bypass") return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
     if (!enabled && !dedupe) return undefined;
+    // The cache keeps text, not token probabilities: such a request always goes upstream.
+    if (isChat(call) && call.request.logprobs) return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
     return {
       ...(rc?.semantic ? { semanticConfig: rc.semantic } : {}),
       lookup: enabled && mode !== "refresh",
@@ -534,6 +538,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         plan = routed.plan;
         admission = routed.admission;
         guard = routed.guard;
+        const hideLogprobs = call.request.logprobs === true && guard !== undefined && hidesLogprobs(guard);
+        if (hideLogprobs) plan.adjustments.push(LOGPROBS_HIDDEN);
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
         if (routed.cp?.semantic) await semanticLookup(r, routed);
@@ -582,6 +588,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           ...(o.reasoningBlocks ? { reasoningBlocks: o.reasoningBlocks } : {}),
           refusal: o.refusal,
           toolCalls: o.toolCalls,
+          ...(o.logprobs && !hideLogprobs ? { logprobs: o.logprobs } : {}),
           routing: plan.routing,
           adjustments: withOutput(adjustmentsOf(plan, ex), guard),
           traceId: ri.traceId,
@@ -613,6 +620,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         plan = routed.plan;
         admission = routed.admission;
         guard = routed.guard;
+        const hideLogprobs = call.request.logprobs === true && guard !== undefined && hidesLogprobs(guard);
+        if (hideLogprobs) plan.adjustments.push(LOGPROBS_HIDDEN);
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
         if (routed.cp?.semantic) await semanticLookup(r, routed);
@@ -674,6 +683,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           if (ev.type === "delta") {
             const grow = hold?.delta(ev.events);
             if (grow) await grow;
+            if (hideLogprobs) {
+              const events = ev.events.filter((e) => e.type !== "logprobs");
+              if (events.length === 0) continue;
+              ev = { type: "delta", events };
+            }
             if (sg) {
               let events: StreamEvent[];
               try {

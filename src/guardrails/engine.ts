@@ -530,6 +530,22 @@ export interface StreamGuard {
  * only what a match split across chunks needs); webhooks and json_schema run on the whole text at
  * the end, when it has already been delivered: they can flag, or end the stream with an error.
  */
+/**
+ * Whether the output stage holds back or rewrites text (a block or redact guardrail): then the
+ * answer's token log probabilities are not returned, since their tokens would show the text
+ * before it was scanned.
+ */
+export function hidesLogprobs(run: GuardrailRun): boolean {
+  const s = run.selection.output;
+  return s.block.length + s.redact.length > 0;
+}
+
+/** The adjustment that says so. */
+export const LOGPROBS_HIDDEN = {
+  field: "logprobs",
+  detail: "not returned: an output guardrail blocks or redacts text, and the tokens would show it before the scan",
+} as const;
+
 export function streamGuard(run: GuardrailRun, format: ResponseFormat | undefined): StreamGuard | undefined {
   const set = run.selection.output;
   const schema = jsonFormat(format) ? run.selection.jsonSchema : undefined;

@@ -166,6 +166,7 @@ export type ParamName =
   | "parallel_tool_calls"
   | "response_format"
   | "reasoning_effort"
+  | "logprobs"
   | "user";
 
 /** Why a model (or an api-version) rejects a parameter, and the values it still takes. */
@@ -234,6 +235,10 @@ export interface UpstreamRequest {
   presencePenalty?: number;
   frequencyPenalty?: number;
   reasoningEffort?: ReasoningEffort;
+  /** Return each output token's log probability (OpenAI's `logprobs`). */
+  logprobs?: boolean;
+  /** With logprobs: the most likely alternatives per position, 0..20 (OpenAI's `top_logprobs`). */
+  topLogprobs?: number;
   /**
    * An exact thinking budget in tokens (Anthropic's `budget_tokens`), alongside reasoningEffort
    * (its nearest effort, for providers that take efforts). Only used while reasoningEffort is set.
@@ -271,6 +276,15 @@ export interface Usage {
   searchUnits?: number;
 }
 
+/** One output token with its log probability; `top` holds the most likely alternatives at its position. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  /** UTF-8 bytes of the token, when the provider gives them. */
+  bytes?: number[];
+  top: { token: string; logprob: number; bytes?: number[] }[];
+}
+
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "error" | "other";
 
 /** A whole (unary) answer. */
@@ -287,6 +301,8 @@ export interface ChatResult {
   finishReason: FinishReason;
   rawFinishReason: string;
   usage?: Usage;
+  /** With request.logprobs, when the provider returned them: the text's tokens, in order. */
+  logprobs?: TokenLogprob[];
 }
 
 /**
@@ -304,6 +320,8 @@ export type StreamEvent =
   | { type: "refusal"; text: string }
   | { type: "tool_call_start"; index: number; id: string; name: string; signature?: string }
   | { type: "tool_call_delta"; index: number; argumentsDelta: string }
+  /** Log probabilities of the text just sent (after its text event); never content on its own. */
+  | { type: "logprobs"; content: TokenLogprob[] }
   | { type: "finish"; finishReason: FinishReason; rawFinishReason: string }
   /**
    * Usage as soon as the provider reports it (Anthropic message_start and message_delta, each

@@ -457,7 +457,16 @@ export async function executeUnary(call: ChatCall, plan: Plan, signal: AbortSign
     settleAttempt(ex, ctx, "succeeded", undefined, { prompt: true, output: () => answerText(res) });
     deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.record.latencyMs });
     finishSummary(ex);
-    return { ...ex, id: call.id, text: res.text, reasoning: res.reasoning, ...(res.reasoningBlocks ? { reasoningBlocks: res.reasoningBlocks } : {}), refusal: res.refusal, toolCalls: res.toolCalls };
+    return {
+      ...ex,
+      id: call.id,
+      text: res.text,
+      reasoning: res.reasoning,
+      ...(res.reasoningBlocks ? { reasoningBlocks: res.reasoningBlocks } : {}),
+      refusal: res.refusal,
+      toolCalls: res.toolCalls,
+      ...(res.logprobs ? { logprobs: res.logprobs } : {}),
+    };
   } finally {
     finishSummary(ex);
   }
@@ -657,9 +666,10 @@ export async function* executeStream(call: ChatCall, plan: Plan, signal: AbortSi
             deliver(e.argumentsDelta);
             out.push(e);
             break;
-          // Reasoning replay state: passed on, not delivered text.
+          // Reasoning replay state and token probabilities: passed on, not delivered text.
           case "reasoning_signature":
           case "reasoning_redacted":
+          case "logprobs":
             out.push(e);
             break;
           case "finish":

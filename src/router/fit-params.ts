@@ -34,6 +34,7 @@ const FIELD: Record<ParamName, keyof Request> = {
   parallel_tool_calls: "parallelToolCalls",
   response_format: "responseFormat",
   reasoning_effort: "reasoningEffort",
+  logprobs: "logprobs",
   user: "user",
 };
 
@@ -72,6 +73,8 @@ export function fitRequest(req: Request, p: ModelParams | undefined): Fit {
       delete out.toolChoice;
       delete out.parallelToolCalls;
     }
+    // top_logprobs means nothing without logprobs.
+    if (param === "logprobs") delete out.topLogprobs;
   };
   const apply = (rules: Partial<Record<ParamName, ParamRule>>) => {
     for (const param of PARAMS) {

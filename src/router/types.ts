@@ -2,7 +2,7 @@
 // outcome of executing that plan (attempts, usage, cost).
 
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
-import type { EmbedRequest, FailureKind, RerankRequest, FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { EmbedRequest, FailureKind, RerankRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
@@ -225,4 +225,5 @@ export interface ChatOutcome extends CallSummary {
   reasoningBlocks?: ReasoningBlock[];
   refusal?: string;
   toolCalls: ToolCall[];
+  logprobs?: TokenLogprob[];
 }

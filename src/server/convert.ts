@@ -32,7 +32,7 @@ import {
   type Usage as PbUsage,
 } from "../../gen/signalbox/v1/common_pb.ts";
 import type { Capability, Task } from "../config/types.ts";
-import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { AttemptRecord, Caller, ChatCall, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
@@ -226,6 +226,8 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
   if (r.seed !== undefined) req.seed = Number(r.seed);
   if (r.presencePenalty !== undefined) req.presencePenalty = r.presencePenalty;
   if (r.frequencyPenalty !== undefined) req.frequencyPenalty = r.frequencyPenalty;
+  if (r.logprobs) req.logprobs = true;
+  if (r.topLogprobs !== undefined) req.topLogprobs = r.topLogprobs;
   const effort = EFFORT[r.reasoningEffort];
   if (effort) req.reasoningEffort = effort;
   const rf = r.responseFormat;
@@ -347,7 +349,14 @@ export function answerToResponse(a: Answer): ChatResponse {
     cacheSimilarity: a.cacheSimilarity,
     adjustments: a.adjustments,
     traceId: a.traceId,
+    ...(a.logprobs ? { logprobs: logprobsToPb(a.logprobs) } : {}),
   });
+}
+
+/** Token log probabilities as TokenLogprob messages (bytes as bytes). */
+export function logprobsToPb(lp: readonly TokenLogprob[]) {
+  const one = (t: { token: string; logprob: number; bytes?: number[] }) => ({ token: t.token, logprob: t.logprob, ...(t.bytes ? { bytes: Uint8Array.from(t.bytes) } : {}) });
+  return lp.map((t) => ({ ...one(t), topLogprobs: t.top.map(one) }));
 }
 
 /**
@@ -360,8 +369,12 @@ export function deltasToPb(events: StreamEvent[]): ChatEvent {
   let reasoning = "";
   let refusal = "";
   const toolCalls: { index: number; id: string; name: string; argumentsDelta: string; providerSignature: string }[] = [];
+  let logprobs: TokenLogprob[] | undefined;
   for (const e of events) {
     switch (e.type) {
+      case "logprobs":
+        logprobs = logprobs ? [...logprobs, ...e.content] : e.content;
+        break;
       case "text":
         text += e.text;
         break;
@@ -384,6 +397,6 @@ export function deltasToPb(events: StreamEvent[]): ChatEvent {
         break;
     }
   }
-  return create(ChatEventSchema, { event: { case: "delta", value: { text, reasoning, refusal, toolCalls } } });
+  return create(ChatEventSchema, { event: { case: "delta", value: { text, reasoning, refusal, toolCalls, ...(logprobs ? { logprobs: logprobsToPb(logprobs) } : {}) } } });
 }
 

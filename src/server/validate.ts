@@ -125,6 +125,10 @@ export function validateCall(c: ChatCall, n: FieldNames = PROTO_FIELDS): void {
   range("top_p", r.topP, 0, 1);
   range("presence_penalty", r.presencePenalty, -2, 2);
   range("frequency_penalty", r.frequencyPenalty, -2, 2);
+  if (r.topLogprobs !== undefined) {
+    if (!Number.isInteger(r.topLogprobs) || r.topLogprobs < 0 || r.topLogprobs > 20) bad("top_logprobs", `must be an integer between 0 and 20, got ${r.topLogprobs}`);
+    if (!r.logprobs) bad("top_logprobs", "needs logprobs: true");
+  }
   if (r.maxOutputTokens !== undefined && (!Number.isInteger(r.maxOutputTokens) || r.maxOutputTokens < 1 || r.maxOutputTokens > LIMITS.maxOutputTokens)) {
     bad(n.maxOutputTokens, `must be an integer between 1 and ${LIMITS.maxOutputTokens}, got ${r.maxOutputTokens}`);
   }

@@ -187,6 +187,29 @@ describe('fake OpenAI vs openai SDK', () => {
     });
   });
 
+  test('logprobs: every content token with its log probability, bytes and top_logprobs, unary and streamed', async () => {
+    const res = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'say three words' }], logprobs: true, top_logprobs: 2 });
+    const lp: OpenAI.Chat.Completions.ChatCompletionTokenLogprob[] = res.choices[0].logprobs!.content!;
+    assert.equal(lp.map((t) => t.token).join(''), res.choices[0].message.content);
+    for (const t of lp) {
+      assert.ok(t.logprob < 0);
+      assert.deepEqual(t.bytes, [...Buffer.from(t.token, 'utf8')]);
+      assert.equal(t.top_logprobs.length, 2);
+      assert.equal(t.top_logprobs[0].token, t.token);
+    }
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'say three words' }], logprobs: true, stream: true });
+    let text = '';
+    let tokens = '';
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? '';
+      for (const t of c.choices[0]?.logprobs?.content ?? []) tokens += t.token;
+    }
+    assert.ok(text.length > 0);
+    assert.equal(tokens, text);
+    const plain = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(plain.choices[0].logprobs, null);
+  });
+
   test('auth: wrong key is 401 invalid_api_key; no key is 401 with the "didn\'t provide" message', async () => {
     const wrong = new OpenAI({ apiKey: 'sk-wrong-key-123456', baseURL: fake.url, maxRetries: 0 });
     await assert.rejects(wrong.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }), (e: unknown) => {

@@ -539,6 +539,21 @@ export interface ChatResult {
   obfuscation: boolean;
   /** OpenRouter: keep-alive comments before the first chunk. */
   processingComments?: number;
+  /** The request asked for `logprobs` (with `top_logprobs` alternatives): every content token carries them. */
+  logprobs?: { top: number };
+}
+
+/**
+ * One content token's `logprobs.content` entry, as OpenAI sends it: the token, a log probability
+ * (deterministic per token here), its UTF-8 bytes and `top` alternatives, the token itself first.
+ */
+export function tokenLogprobJson(token: string, top: number): Record<string, unknown> {
+  let h = 7;
+  for (let i = 0; i < token.length; i++) h = (h * 31 + token.charCodeAt(i)) % 100_003;
+  const logprob = -(h % 3000) / 1000 - 0.0001;
+  const bytes = [...Buffer.from(token, 'utf8')];
+  const alts = Array.from({ length: top }, (_, k) => (k === 0 ? { token, logprob, bytes } : { token: ` alt${k}`, logprob: logprob - k, bytes: [...Buffer.from(` alt${k}`, 'utf8')] }));
+  return { token, logprob, bytes, top_logprobs: alts };
 }
 
 /** Text of the last user (or tool) message. */
@@ -630,6 +645,7 @@ export function buildChatResult(
     usage: resolveUsage(s.usage, { input: promptWordsOpenAI(body.messages), visibleOutput: Math.max(1, visible) }),
     includeUsage: so.include_usage === true,
     obfuscation: base.flavor !== 'openrouter' && so.include_obfuscation !== false,
+    ...(body.logprobs === true ? { logprobs: { top: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0 } } : {}),
   };
 }
 
@@ -695,7 +711,8 @@ export function chatCompletionJson(r: ChatResult): Record<string, unknown> {
   if (r.flavor === 'openai') message.annotations = [];
   if (r.flavor === 'openrouter') message.reasoning = r.reasoning ?? null;
   if (r.toolCalls.length) message.tool_calls = r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
-  const choice: Record<string, unknown> = { index: 0, message, logprobs: null, finish_reason: r.finishReason };
+  const logprobs = r.logprobs ? { content: r.deltas.map((d) => tokenLogprobJson(d, r.logprobs!.top)), refusal: null } : null;
+  const choice: Record<string, unknown> = { index: 0, message, logprobs, finish_reason: r.finishReason };
   if (r.flavor === 'openrouter') choice.native_finish_reason = r.nativeFinishReason ?? r.finishReason;
   if (r.flavor === 'azure') choice.content_filter_results = azureChoiceFilter(r);
   const out: Record<string, unknown> = { id: r.id, object: 'chat.completion', created: r.created, model: r.model };
@@ -724,7 +741,8 @@ export function chatStreamUnits(r: ChatResult, cut?: { afterDeltas: number; tail
     return sseData(c);
   };
   const choice = (delta: Record<string, unknown>, finish: string | null = null, filter?: Record<string, unknown>) => {
-    const ch: Record<string, unknown> = { index: 0, delta, logprobs: null, finish_reason: finish };
+    const lp = r.logprobs && typeof delta.content === 'string' && delta.content !== '' ? { content: [tokenLogprobJson(delta.content, r.logprobs.top)], refusal: null } : null;
+    const ch: Record<string, unknown> = { index: 0, delta, logprobs: lp, finish_reason: finish };
     if (r.flavor === 'openrouter') ch.native_finish_reason = finish === null ? null : (r.nativeFinishReason ?? finish);
     if (r.flavor === 'azure') ch.content_filter_results = filter ?? {};
     return ch;

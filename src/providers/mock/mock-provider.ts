@@ -6,7 +6,7 @@
 
 import type { MockSettings, ProviderConfig } from "../../config/types.ts";
 import { createHash } from "node:crypto";
-import type { ChatResult, EmbedResult, Provider, RerankResult, StreamEvent, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import type { ChatResult, EmbedResult, Provider, RerankResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
@@ -92,6 +92,34 @@ export function wordsEmbedding(text: string, n: number): Float32Array {
   const k = norm > 0 ? 1 / Math.sqrt(norm) : 0;
   for (let i = 0; i < n; i++) v[i] *= k;
   return v;
+}
+
+const ALTERNATIVES = [" the", " a", " and", " of", " to", " in", " is", " it", " that", " for", " on", " with", " as", " at", " by", " this", " from", " or", " an", " be"];
+
+/**
+ * Deterministic log probabilities for the mock's text: a token per word (with its leading space),
+ * each with a log probability in (-2, 0] from a hash of the word, its UTF-8 bytes, and `top`
+ * alternatives (the token itself first, then common words, each less likely than the last).
+ */
+export function mockLogprobs(text: string, top: number): TokenLogprob[] {
+  const out: TokenLogprob[] = [];
+  for (const m of text.matchAll(/\s*\S+|\s+$/g)) {
+    const token = m[0];
+    let h = 2166136261;
+    for (let i = 0; i < token.length; i++) h = Math.imul(h ^ token.charCodeAt(i), 16777619) >>> 0;
+    const logprob = -(h % 2000) / 1000;
+    const bytes = [...Buffer.from(token, "utf8")];
+    const alts: TokenLogprob["top"] = [];
+    for (let k = 0; k < top; k++) {
+      if (k === 0) alts.push({ token, logprob, bytes });
+      else {
+        const alt = ALTERNATIVES[(h + k) % ALTERNATIVES.length];
+        alts.push({ token: alt, logprob: logprob - k, bytes: [...Buffer.from(alt, "utf8")] });
+      }
+    }
+    out.push({ token, logprob, bytes, top: alts });
+  }
+  return out;
 }
 
 /** Documents one search unit covers, as Cohere and Bedrock count them. */
@@ -214,6 +242,7 @@ export function createMockProvider(conn: ProviderConfig): Provider {
         finishReason: p.finish,
         rawFinishReason: raw[p.finish],
         usage: p.usage,
+        ...(req.logprobs && p.text ? { logprobs: mockLogprobs(p.text, req.topLogprobs ?? 0) } : {}),
       };
     },
     // Each chunk is its own batch, as if each arrived in its own network read.
@@ -235,7 +264,7 @@ export function createMockProvider(conn: ProviderConfig): Provider {
           if (failing && i === s.failAfterChunks) {
             throw new ProviderError({ kind: "stream_interrupted", message: `mock provider "${conn.name}" cut the stream after ${i} chunks` });
           }
-          yield [{ type: "text", text: parts[i] }];
+          yield req.logprobs ? [{ type: "text", text: parts[i] }, { type: "logprobs", content: mockLogprobs(parts[i], req.topLogprobs ?? 0) }] : [{ type: "text", text: parts[i] }];
         }
       }
       yield [

@@ -21,6 +21,7 @@ import type {
 import { classifyOpenAIError, errorFromPayload, isObject } from "./openai-error.ts";
 import {
   argumentsText,
+  convertOpenAILogprobs,
   convertOpenAIUsage,
   createOpenAIStreamTranslator,
   readPath,
@@ -175,6 +176,8 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
       if (reasoning !== "") result.reasoning = reasoning;
       if (typeof msg.refusal === "string" && msg.refusal !== "") result.refusal = msg.refusal;
       if (usage) result.usage = usage;
+      const lp = convertOpenAILogprobs((choice.logprobs as { content?: unknown } | null | undefined)?.content);
+      if (lp) result.logprobs = lp;
       return result;
     },
 
@@ -216,6 +219,10 @@ function buildBody(req: UpstreamRequest, stream: boolean, dialect: OpenAIDialect
   if (req.responseFormat) body.response_format = responseFormat(req.responseFormat);
   if (req.presencePenalty !== undefined) body.presence_penalty = req.presencePenalty;
   if (req.frequencyPenalty !== undefined) body.frequency_penalty = req.frequencyPenalty;
+  if (req.logprobs) {
+    body.logprobs = true;
+    if (req.topLogprobs !== undefined) body.top_logprobs = req.topLogprobs;
+  }
   if (req.reasoningEffort !== undefined) {
     if (dialect.reasoningField === "reasoning") body.reasoning = { effort: req.reasoningEffort };
     else body.reasoning_effort = req.reasoningEffort;

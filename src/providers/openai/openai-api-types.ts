@@ -51,6 +51,8 @@ export interface OpenAIChatRequest {
   response_format?: OpenAIResponseFormat;
   presence_penalty?: number;
   frequency_penalty?: number;
+  logprobs?: boolean;
+  top_logprobs?: number;
   reasoning_effort?: string;
   /** OpenRouter's form of reasoning_effort. */
   reasoning?: { effort: string };
@@ -109,6 +111,8 @@ export interface OpenAIChoiceWire {
   native_finish_reason?: string | null;
   /** OpenRouter: an error that happened during generation. */
   error?: unknown;
+  /** With logprobs: `{content: [{token, logprob, bytes, top_logprobs}], refusal}` (loose: checked when read). */
+  logprobs?: { content?: unknown; refusal?: unknown } | null;
 }
 
 export interface OpenAIChatResponseWire {

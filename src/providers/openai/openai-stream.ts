@@ -2,7 +2,7 @@
 // provider-neutral events (wire-formats §1.4, §2.4, §5.4, §6, §8.7). Also holds the pieces the
 // unary parser shares with it: usage normalisation (§8.4) and content/reasoning extraction.
 
-import type { StreamEvent, StreamTranslator, Usage } from "../types.ts";
+import type { StreamEvent, StreamTranslator, TokenLogprob, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { tryJson } from "../headers.ts";
 import type { OpenAIChatResponseWire, OpenAIResponseMessageWire, OpenAIToolCallWire, OpenAIUsageWire } from "./openai-api-types.ts";
@@ -102,6 +102,9 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
         const reasoning = reasoningText(d) || content.reasoning;
         if (reasoning !== "") push(out, chunk, { type: "reasoning", text: reasoning });
         if (content.text !== "") push(out, chunk, { type: "text", text: content.text });
+        // After the text they belong to: never the stream's first content.
+        const lp = convertOpenAILogprobs((choice.logprobs as { content?: unknown } | null | undefined)?.content);
+        if (lp) push(out, chunk, { type: "logprobs", content: lp });
         if (typeof d.refusal === "string" && d.refusal !== "") push(out, chunk, { type: "refusal", text: d.refusal });
         if (Array.isArray(d.tool_calls)) {
           ensureStarted(out, chunk);
@@ -158,6 +161,29 @@ export function createOpenAIStreamTranslator(opts: OpenAIStreamOptions): StreamT
 export function withUsage(e: ProviderError, usage: Usage | undefined): ProviderError {
   if (usage) e.usage = usage;
   return e;
+}
+
+/**
+ * `choices[].logprobs.content` (unary and stream chunks alike): each token with its log
+ * probability, its UTF-8 bytes and its top alternatives. Entries that are not well formed are
+ * skipped; nothing (or an empty list) is undefined.
+ */
+export function convertOpenAILogprobs(content: unknown): TokenLogprob[] | undefined {
+  if (!Array.isArray(content) || content.length === 0) return undefined;
+  const out: TokenLogprob[] = [];
+  for (const c of content) {
+    const t = tokenOf(c);
+    if (!t) continue;
+    const top = Array.isArray((c as { top_logprobs?: unknown }).top_logprobs) ? ((c as { top_logprobs: unknown[] }).top_logprobs.map(tokenOf).filter(Boolean) as TokenLogprob["top"]) : [];
+    out.push({ ...t, top });
+  }
+  return out.length ? out : undefined;
+}
+
+function tokenOf(v: unknown): { token: string; logprob: number; bytes?: number[] } | undefined {
+  if (!isObject(v) || typeof v.token !== "string" || typeof v.logprob !== "number" || !Number.isFinite(v.logprob)) return undefined;
+  const bytes = Array.isArray(v.bytes) && v.bytes.every((b) => Number.isInteger(b) && b >= 0 && b <= 255) ? (v.bytes as number[]) : undefined;
+  return bytes ? { token: v.token, logprob: v.logprob, bytes } : { token: v.token, logprob: v.logprob };
 }
 
 /** Usage normalised per wire-formats §8.4: prompt_tokens already includes cached tokens. */
