@@ -75,7 +75,6 @@ const CACHE_MODES = new Set(["use", "bypass", "refresh"]);
 
 /** Parameters that change what OpenAI would return and that the gateway cannot honour: refused, never silently dropped. */
 const UNSUPPORTED: Record<string, string> = {
-  logit_bias: "logit_bias is not supported by the gateway",
   audio: "audio output is not supported by the gateway",
   prediction: "predicted outputs are not supported by the gateway",
   web_search_options: "web search is not supported by the gateway",
@@ -262,6 +261,8 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
   if (bool(body, "logprobs", "logprobs") === true) req.logprobs = true;
   const topLogprobs = int(body, "top_logprobs", "top_logprobs");
   if (topLogprobs !== undefined) req.topLogprobs = topLogprobs;
+  const bias = obj(body, "logit_bias", "logit_bias");
+  if (bias && Object.keys(bias).length) req.logitBias = bias as Record<string, number>;
   const rf = responseFormat(obj(body, "response_format", "response_format"));
   if (rf) req.responseFormat = rf;
   // OpenAI's reasoning_effort, or OpenRouter's reasoning.effort.

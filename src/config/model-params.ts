@@ -43,6 +43,7 @@ function openaiReasoning(label: string, efforts: ReasoningEffort[], extra: Model
       frequency_penalty: { why: `${why}: frequency_penalty is not supported` },
       stop: { why: `${why}: stop sequences are not supported` },
       logprobs: { why: `${why}: log probabilities are not supported` },
+      logit_bias: { why: `${why}: logit_bias is not supported` },
       ...extra,
     },
     efforts,
@@ -89,6 +90,7 @@ const ANTHROPIC_REJECTS: ModelParams["rejects"] = {
   presence_penalty: { why: "Anthropic has no presence_penalty" },
   frequency_penalty: { why: "Anthropic has no frequency_penalty" },
   logprobs: { why: "Anthropic has no log probabilities" },
+  logit_bias: { why: "Anthropic has no logit_bias" },
 };
 const WHILE_THINKING: ModelParams["rejectsWhileThinking"] = {
   temperature: { why: "Claude accepts only temperature 1 while it thinks", keepIf: { min: 1, max: 1 } },
@@ -197,6 +199,7 @@ const CONVERSE_REJECTS: ModelParams["rejects"] = {
   frequency_penalty: { why: "Bedrock Converse has no frequency_penalty" },
   parallel_tool_calls: { why: "Bedrock Converse has no parallel_tool_calls" },
   logprobs: { why: "Bedrock Converse has no log probabilities" },
+  logit_bias: { why: "Bedrock Converse has no logit_bias" },
 };
 
 /** A Bedrock model id without its inference-profile ARN or geographic prefix: "anthropic.claude-sonnet-4-5-20250929-v1:0". */
@@ -362,6 +365,7 @@ const WIRE_TO_PARAM: Record<string, ParamName> = {
   reasoning_effort: "reasoning_effort",
   logprobs: "logprobs",
   top_logprobs: "logprobs",
+  logit_bias: "logit_bias",
   user: "user",
 };
 
@@ -399,7 +403,14 @@ export function resolveModelParams(conn: ParamsConnection, model: string, maxOut
     rule = lookup(ANTHROPIC, model)?.rule ?? ANTHROPIC_UNKNOWN;
   } else if (conn.type === "gemini" || conn.type === "vertex") {
     const g = geminiRule(model);
-    rule = { ...g, rejects: { ...g.rejects, logprobs: { why: `the gateway does not map ${g.label}'s log probabilities (responseLogprobs)` } } };
+    rule = {
+      ...g,
+      rejects: {
+        ...g.rejects,
+        logprobs: { why: `the gateway does not map ${g.label}'s log probabilities (responseLogprobs)` },
+        logit_bias: { why: `${g.label} has no logit_bias` },
+      },
+    };
   } else if (conn.type === "bedrock") {
     rule = bedrockRule(model);
   }

@@ -167,6 +167,7 @@ export type ParamName =
   | "response_format"
   | "reasoning_effort"
   | "logprobs"
+  | "logit_bias"
   | "user";
 
 /** Why a model (or an api-version) rejects a parameter, and the values it still takes. */
@@ -239,6 +240,8 @@ export interface UpstreamRequest {
   logprobs?: boolean;
   /** With logprobs: the most likely alternatives per position, 0..20 (OpenAI's `top_logprobs`). */
   topLogprobs?: number;
+  /** Token id (in the model's tokenizer, as a decimal string) → bias from -100 to 100 (OpenAI's `logit_bias`). */
+  logitBias?: Record<string, number>;
   /**
    * An exact thinking budget in tokens (Anthropic's `budget_tokens`), alongside reasoningEffort
    * (its nearest effort, for providers that take efforts). Only used while reasoningEffort is set.

@@ -35,6 +35,7 @@ const FIELD: Record<ParamName, keyof Request> = {
   response_format: "responseFormat",
   reasoning_effort: "reasoningEffort",
   logprobs: "logprobs",
+  logit_bias: "logitBias",
   user: "user",
 };
 

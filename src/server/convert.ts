@@ -228,6 +228,7 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
   if (r.frequencyPenalty !== undefined) req.frequencyPenalty = r.frequencyPenalty;
   if (r.logprobs) req.logprobs = true;
   if (r.topLogprobs !== undefined) req.topLogprobs = r.topLogprobs;
+  if (Object.keys(r.logitBias).length) req.logitBias = Object.fromEntries(Object.entries(r.logitBias).map(([k, v]) => [String(k), v]));
   const effort = EFFORT[r.reasoningEffort];
   if (effort) req.reasoningEffort = effort;
   const rf = r.responseFormat;

@@ -12,6 +12,8 @@ export const LIMITS = {
   messages: 2048,
   stop: 4,
   tools: 128,
+  /** Tokens of one logit_bias (the gateway's own bound). */
+  logitBias: 1024,
   maxOutputTokens: 1_000_000,
   tags: 32,
   metadata: 64,
@@ -125,6 +127,14 @@ export function validateCall(c: ChatCall, n: FieldNames = PROTO_FIELDS): void {
   range("top_p", r.topP, 0, 1);
   range("presence_penalty", r.presencePenalty, -2, 2);
   range("frequency_penalty", r.frequencyPenalty, -2, 2);
+  if (r.logitBias !== undefined) {
+    const entries = Object.entries(r.logitBias);
+    if (entries.length > LIMITS.logitBias) bad("logit_bias", `at most ${LIMITS.logitBias} tokens, got ${entries.length}`);
+    for (const [token, bias] of entries) {
+      if (!/^(0|[1-9]\d{0,9})$/.test(token)) bad(`logit_bias.${token}`, "keys must be token ids (non-negative integers)");
+      if (typeof bias !== "number" || !Number.isFinite(bias) || bias < -100 || bias > 100) bad(`logit_bias.${token}`, `must be a number between -100 and 100, got ${bias}`);
+    }
+  }
   if (r.topLogprobs !== undefined) {
     if (!Number.isInteger(r.topLogprobs) || r.topLogprobs < 0 || r.topLogprobs > 20) bad("top_logprobs", `must be an integer between 0 and 20, got ${r.topLogprobs}`);
     if (!r.logprobs) bad("top_logprobs", "needs logprobs: true");

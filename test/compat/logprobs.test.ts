@@ -4,7 +4,8 @@
 // tokens come back unchanged, unary and streamed, through both doors; a model without log
 // probabilities (a reasoning model) has them dropped and reported, or refused under strict_params;
 // bad values name the field and reach no provider; the response cache is bypassed; and an output
-// guardrail that redacts withholds them, since the tokens would show what it redacted.
+// guardrail that redacts withholds them, since the tokens would show what it redacted. And
+// logit_bias, the other token-level parameter: passed through, dropped where unsupported, checked.
 
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
@@ -166,6 +167,39 @@ describe("ChatService (typed client)", () => {
 
   test("top_logprobs without logprobs is invalid_argument naming the field", async () => {
     await assert.rejects(typed.chat.complete({ model: "chat", messages: [userText("x")], topLogprobs: 2 }), /top_logprobs/);
+    assert.equal(fake.requests.length, 0);
+  });
+});
+
+describe("logit_bias", () => {
+  const post = (body: Record<string, unknown>) =>
+    fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify(ask(body)) });
+
+  test("reaches the provider unchanged from both doors; a reasoning model has it dropped and reported", async () => {
+    await sdk.chat.completions.create(ask({ logit_bias: { "1234": -100, "42": 5.5 } }) as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming);
+    assert.deepEqual((fake.requests.at(-1)!.body as Record<string, unknown>).logit_bias, { "1234": -100, "42": 5.5 });
+    await typed.chat.complete({ model: "chat", messages: [userText("x")], logitBias: { 7: 10 } });
+    assert.deepEqual((fake.requests.at(-1)!.body as Record<string, unknown>).logit_bias, { "7": 10 });
+    const res = await sdk.chat.completions.create(ask({ model: "reasoning", logit_bias: { "1": 1 } }) as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming);
+    assert.equal("logit_bias" in (fake.requests.at(-1)!.body as Record<string, unknown>), false);
+    const adj = (res as unknown as { signalbox: { adjustments: { field: string; detail: string }[] } }).signalbox.adjustments;
+    assert.ok(adj.some((a) => a.field === "logit_bias" && /logit_bias is not supported/.test(a.detail)), JSON.stringify(adj));
+  });
+
+  test("bad entries name the field and reach no provider", async () => {
+    for (const [bias, param] of [
+      ["no", "logit_bias"],
+      [{ abc: 1 }, "logit_bias.abc"],
+      [{ "-3": 1 }, "logit_bias.-3"],
+      [{ "42": 101 }, "logit_bias.42"],
+      [{ "42": "high" }, "logit_bias.42"],
+      [Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [String(i), 1])), "logit_bias"],
+    ] as const) {
+      const res = await post({ logit_bias: bias });
+      assert.equal(res.status, 400, JSON.stringify(bias).slice(0, 40));
+      assert.equal(((await res.json()) as { error: { param: string } }).error.param, param);
+    }
+    await assert.rejects(typed.chat.complete({ model: "chat", messages: [userText("x")], logitBias: { [-1]: 1 } }), /logit_bias/);
     assert.equal(fake.requests.length, 0);
   });
 });

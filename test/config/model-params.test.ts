@@ -16,7 +16,7 @@ describe("OpenAI reasoning models", () => {
   test("o-series and gpt-5 reject sampling parameters and stop, take max_completion_tokens; dated snapshots find their model", () => {
     for (const m of ["o3", "o3-2025-04-16", "o4-mini-2025-04-16", "gpt-5", "gpt-5-2025-08-07", "gpt-5-mini", "gpt-5-nano-2025-08-07", "gpt-5-pro", "gpt-5.1", "gpt-5.2-2025-12-11"]) {
       const p = openai(m);
-      assert.deepEqual(rejected(p), ["frequency_penalty", "logprobs", "presence_penalty", "stop", "temperature", "top_p"], m);
+      assert.deepEqual(rejected(p), ["frequency_penalty", "logit_bias", "logprobs", "presence_penalty", "stop", "temperature", "top_p"], m);
       assert.equal(p.maxTokensField, "max_completion_tokens", m);
       assert.deepEqual(p.rejects.temperature?.keepIf, { min: 1, max: 1 }, `${m}: the default temperature is still accepted`);
     }
@@ -39,12 +39,12 @@ describe("OpenAI reasoning models", () => {
     }
   });
 
-  test("OpenRouter and the mock get no rules; Gemini only logprobs, which the gateway does not map", () => {
+  test("OpenRouter and the mock get no rules; Gemini only logprobs (not mapped) and logit_bias (none)", () => {
     assert.ok(acceptsEverything(resolveModelParams({ type: "openrouter" }, "openai/o3", 1000)));
     assert.ok(acceptsEverything(resolveModelParams({ type: "mock" }, "o3", 1000)));
     for (const type of ["gemini", "vertex"] as const) {
       const g = resolveModelParams({ type }, "gemini-2.5-pro", 1000);
-      assert.deepEqual(Object.keys(g.rejects), ["logprobs"], type);
+      assert.deepEqual(Object.keys(g.rejects).sort(), ["logit_bias", "logprobs"], type);
       assert.match(g.rejects.logprobs!.why, /Gemini 2\.5's log probabilities/);
     }
     // Claude (also on Vertex) and Bedrock Converse have none.

@@ -219,6 +219,7 @@ function buildBody(req: UpstreamRequest, stream: boolean, dialect: OpenAIDialect
   if (req.responseFormat) body.response_format = responseFormat(req.responseFormat);
   if (req.presencePenalty !== undefined) body.presence_penalty = req.presencePenalty;
   if (req.frequencyPenalty !== undefined) body.frequency_penalty = req.frequencyPenalty;
+  if (req.logitBias) body.logit_bias = req.logitBias;
   if (req.logprobs) {
     body.logprobs = true;
     if (req.topLogprobs !== undefined) body.top_logprobs = req.topLogprobs;

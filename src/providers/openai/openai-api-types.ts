@@ -53,6 +53,7 @@ export interface OpenAIChatRequest {
   frequency_penalty?: number;
   logprobs?: boolean;
   top_logprobs?: number;
+  logit_bias?: Record<string, number>;
   reasoning_effort?: string;
   /** OpenRouter's form of reasoning_effort. */
   reasoning?: { effort: string };
