@@ -180,6 +180,14 @@ for (const p of PROTOCOLS) {
       assert.equal(r.attempts.length, 1);
       assert.equal(r.attempts[0].deployment, "mock/a");
       assert.match(r.traceId, /^[0-9a-f]{32}$/);
+      assert.deepEqual(r.logprobs, [], "none unless asked");
+      const lp = await streamText(c.chat, { ...hi("stream with probabilities"), logprobs: true, topLogprobs: 2 }).result;
+      assert.ok(lp.logprobs.length >= 2);
+      assert.equal(lp.logprobs.map((t) => t.token).join(""), lp.text, "the tokens spell the text");
+      for (const t of lp.logprobs) {
+        assert.ok(t.logprob <= 0);
+        assert.equal(t.topLogprobs.length, 2);
+      }
     });
 
     test("the retry interceptor retries a rate-limited unary call after the retry-after and succeeds", async () => {

@@ -443,6 +443,29 @@ describe("console in Chromium", { skip }, () => {
     await shot(page, "playground-files");
   });
 
+  test("the playground shades each token by its probability, with the alternatives on hover", async () => {
+    await go(page, "Playground");
+    await page.locator("select[name=model] option[value=default]").waitFor({ state: "attached" });
+    await page.locator("select[name=model]").selectOption("default");
+    await page.getByLabel("Message 1 text").fill("How sure are you?");
+    await page.locator("input[name=logprobs]").check();
+    await page.locator("select[name=top_logprobs]").selectOption("3");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("stream-finish").waitFor();
+    const tokens = page.getByTestId("token");
+    const n = await tokens.count();
+    assert.ok(n >= 3, `${n} tokens`);
+    // The tokens spell the answer, each with a probability in (0, 1] and its alternatives.
+    assert.equal((await tokens.allTextContents()).join(""), await page.getByTestId("answer").textContent());
+    for (let i = 0; i < n; i++) {
+      const p = Number(await tokens.nth(i).getAttribute("data-p"));
+      assert.ok(p > 0 && p <= 1, `token ${i}: ${p}`);
+      assert.match((await tokens.nth(i).getAttribute("title")) ?? "", /%\nalternatives: .+%, .+%/);
+    }
+    assert.match((await page.getByTestId("token-summary").textContent()) ?? "", new RegExp(`^${n} tokens · mean probability [\\d.]+% · perplexity [\\d.]+`));
+    await shot(page, "playground-logprobs");
+  });
+
   test("a team key sees only its team, and no admin-only controls", async () => {
     const tp = await newPage();
     await signIn(tp, SEARCH, "team");

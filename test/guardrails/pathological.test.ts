@@ -51,9 +51,9 @@ const inputs: [string, string][] = [
   ["a a a a ", "a a a a "],
 ];
 
-function timeScan(d: TextDetector, text: string): number {
+function timeScan(d: TextDetector, text: string, runs = 5): number {
   let best = Infinity;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < runs; i++) {
     // A new string each time, so no detector can answer from a cache of the last text.
     const t = text + String(i);
     const t0 = performance.now();
@@ -70,9 +70,19 @@ test("every detector scans pathological input in linear time", () => {
   for (const [name, unit] of inputs) {
     const cells: string[] = [];
     for (const [dname, d] of detectors) {
-      const small = timeScan(d, unit.length > 1000 ? unit.slice(0, SMALL) : fill(unit, SMALL));
-      const large = timeScan(d, unit.length > 1000 ? unit.repeat(5).slice(0, LARGE) : fill(unit, LARGE));
-      const ratio = large / Math.max(small, 5); // below 5 ms, timer and GC dominate (backtracking shows as far more)
+      const smallText = unit.length > 1000 ? unit.slice(0, SMALL) : fill(unit, SMALL);
+      const largeText = unit.length > 1000 ? unit.repeat(5).slice(0, LARGE) : fill(unit, LARGE);
+      let small = timeScan(d, smallText);
+      let large = timeScan(d, largeText);
+      // below 5 ms, timer and GC dominate (backtracking shows as far more)
+      let ratio = large / Math.max(small, 5);
+      if (small > LIMIT_MS || ratio > MAX_RATIO) {
+        // A neighbour on the other core can slow one sample: measure again, longer. Real
+        // backtracking is slow every time (16x for 4x the input), noise is not.
+        small = Math.min(small, timeScan(d, smallText, 10));
+        large = Math.min(large, timeScan(d, largeText, 10));
+        ratio = large / Math.max(small, 5);
+      }
       cells.push(`${dname} ${small.toFixed(1)}/${large.toFixed(1)} ms`);
       if (small > LIMIT_MS || ratio > MAX_RATIO) slow.push(`${dname} on ${name}: ${small.toFixed(1)} ms for 50 KB, ${large.toFixed(1)} ms for 200 KB`);
     }

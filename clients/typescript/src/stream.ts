@@ -3,7 +3,7 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CallOptions, Client } from "@connectrpc/connect";
-import { type ChatRequestSchema, type ChatService, FinishReason, type StreamFinish, type StreamStart } from "./gen/signalbox/v1/chat_pb.ts";
+import { type ChatRequestSchema, type ChatService, FinishReason, type StreamFinish, type StreamStart, type TokenLogprob } from "./gen/signalbox/v1/chat_pb.ts";
 import type { Attempt, Cost, Usage } from "./gen/signalbox/v1/common_pb.ts";
 import { SignalboxError } from "./errors.ts";
 
@@ -20,6 +20,8 @@ export interface StreamTextResult {
   reasoning: string;
   refusal: string;
   toolCalls: StreamedToolCall[];
+  /** With `logprobs: true` in the request: the text's tokens with their log probabilities, in order. */
+  logprobs: TokenLogprob[];
   /** Which deployment answered, the route, the trace id. */
   start: StreamStart;
   finish: StreamFinish;
@@ -64,6 +66,7 @@ export function streamText(chat: Client<typeof ChatService>, request: MessageIni
     let reasoning = "";
     let refusal = "";
     const tools: StreamedToolCall[] = [];
+    const logprobs: TokenLogprob[] = [];
     let start: StreamStart | undefined;
     let finish: StreamFinish | undefined;
     try {
@@ -84,6 +87,7 @@ export function streamText(chat: Client<typeof ChatService>, request: MessageIni
           }
           reasoning += d.reasoning;
           refusal += d.refusal;
+          if (d.logprobs.length) logprobs.push(...d.logprobs);
           for (const tc of d.toolCalls) {
             const t = (tools[tc.index] ??= { id: "", name: "", arguments: "" });
             if (tc.id) t.id = tc.id;
@@ -107,6 +111,7 @@ export function streamText(chat: Client<typeof ChatService>, request: MessageIni
       reasoning,
       refusal,
       toolCalls: tools.filter(Boolean),
+      logprobs,
       start,
       finish,
       finishReason: finish.finishReason,

@@ -1,7 +1,9 @@
 // Playground: stream a chat through any route and watch it happen: the start event (which
-// deployment committed), each delta as it arrives, and the finish (usage, cost, attempts).
+// deployment committed), each delta as it arrives, and the finish (usage, cost, attempts). With
+// token probabilities asked for, the answer's tokens shaded by how sure the model was of each,
+// with the alternatives it weighed.
 
-import { FinishReasonSchema, type StreamStart, streamText, type StreamTextResult } from "@signalbox/client";
+import { FinishReasonSchema, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
 import { type FormEvent, useRef, useState } from "react";
 import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
 import { useSession } from "../context.ts";
@@ -21,6 +23,9 @@ export function PlaygroundPage() {
   const [model, setModel] = useState("default");
   const [messages, setMessages] = useState<DraftMessage[]>([{ role: "user", text: "Write a haiku about failover." }]);
   const [maxTokens, setMaxTokens] = useState("");
+  const [temperature, setTemperature] = useState("");
+  const [logprobs, setLogprobs] = useState(false);
+  const [alternatives, setAlternatives] = useState("3");
   const [start, setStart] = useState<{ ev: StreamStart; at: number }>();
   const [deltas, setDeltas] = useState<Delta[]>([]);
   const [finish, setFinish] = useState<{ res: StreamTextResult; at: number }>();
@@ -39,10 +44,17 @@ export function PlaygroundPage() {
     setRunning(true);
     const t0 = performance.now();
     const max = Number(maxTokens);
+    const temp = Number(temperature);
     try {
       const s = streamText(
         client.chat,
-        { model, messages: toMessages(messages), maxOutputTokens: maxTokens && max > 0 ? max : undefined },
+        {
+          model,
+          messages: toMessages(messages),
+          maxOutputTokens: maxTokens && max > 0 ? max : undefined,
+          temperature: temperature !== "" && Number.isFinite(temp) ? temp : undefined,
+          ...(logprobs ? { logprobs: true, topLogprobs: Number(alternatives) } : {}),
+        },
         {
           signal: ac.signal,
           onStart: (ev) => setStart({ ev, at: performance.now() - t0 }),
@@ -74,6 +86,23 @@ export function PlaygroundPage() {
             <Field label="Max output tokens">
               <input type="number" min={1} value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} name="max_output_tokens" placeholder="default" />
             </Field>
+            <Field label="Temperature">
+              <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(e.target.value)} name="temperature" placeholder="default" />
+            </Field>
+            <label className="check">
+              <input type="checkbox" name="logprobs" checked={logprobs} onChange={(e) => setLogprobs(e.target.checked)} /> Token probabilities
+            </label>
+            {logprobs && (
+              <Field label="Alternatives per token">
+                <select name="top_logprobs" value={alternatives} onChange={(e) => setAlternatives(e.target.value)}>
+                  {["0", "1", "3", "5", "10"].map((n) => (
+                    <option key={n} value={n}>
+                      {n}
+                    </option>
+                  ))}
+                </select>
+              </Field>
+            )}
           </div>
           <div className="compose-main">
             <span className="field-label">Messages</span>
@@ -173,11 +202,50 @@ export function PlaygroundPage() {
           </Card>
         </div>
       </div>
+      {finish && logprobs && (
+        <Card title="Token probabilities">
+          {finish.res.logprobs.length ? (
+            <TokenProbabilities tokens={finish.res.logprobs} />
+          ) : (
+            <Empty>No token probabilities: the answering model has none (see the adjustments of the request).</Empty>
+          )}
+        </Card>
+      )}
       {finish && (
         <Card title={`Attempts (${finish.res.attempts.length})`}>
           <AttemptTimeline attempts={finish.res.attempts} />
         </Card>
       )}
+    </>
+  );
+}
+
+const pct = (lp: number) => `${(Math.exp(lp) * 100).toFixed(1)}%`;
+
+/**
+ * The answer as its tokens, each shaded by how unlikely it was (none at certainty, darkest near
+ * zero); hovering one gives its probability and the alternatives the model weighed. Below, the
+ * answer's mean probability and perplexity.
+ */
+function TokenProbabilities({ tokens }: { tokens: TokenLogprob[] }) {
+  const mean = tokens.reduce((s, t) => s + t.logprob, 0) / tokens.length;
+  return (
+    <>
+      <div className="tokens" data-testid="tokens" data-count={tokens.length}>
+        {tokens.map((t, i) => {
+          const p = Math.exp(t.logprob);
+          const alts = t.topLogprobs.filter((a) => a.token !== t.token || a.logprob !== t.logprob);
+          const title = `${JSON.stringify(t.token)} ${pct(t.logprob)}${alts.length ? `\nalternatives: ${alts.map((a) => `${JSON.stringify(a.token)} ${pct(a.logprob)}`).join(", ")}` : ""}`;
+          return (
+            <span key={i} className="token" data-testid="token" data-p={p.toFixed(4)} title={title} style={{ background: `rgba(245, 158, 11, ${(0.6 * (1 - p)).toFixed(3)})` }}>
+              {t.token}
+            </span>
+          );
+        })}
+      </div>
+      <p className="muted small" data-testid="token-summary">
+        {tokens.length} tokens · mean probability {pct(mean)} · perplexity {Math.exp(-mean).toFixed(2)} · darker is less sure; hover a token for its alternatives
+      </p>
     </>
   );
 }
