@@ -51,6 +51,7 @@ deployments:
   - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 3, output: 4 } }
   - { id: mock/flaky, provider: flaky, model: mock-flaky, pricing: { input: 1, output: 1 } }
   - { id: mock/trickle, provider: trickle, model: mock-trickle, pricing: { input: 1, output: 1 } }
+  - { id: mock/rerank, provider: mock, model: mock-rerank, operations: [rerank], pricing: { input: 0, output: 0, per_request: 0.002 } }
 aliases:
   fast: mock/a
 routes:
@@ -59,6 +60,7 @@ routes:
   - { name: cached, description: answers cached, targets: [mock/a], cache: { enabled: true } }
   - { name: broken, description: always fails, targets: [mock/flaky], retry: { max_retries: 0 } }
   - { name: trickle, description: slow stream, targets: [mock/trickle] }
+  - { name: rerank, description: ranks documents, targets: [mock/rerank] }
 teams:
   - { name: search, budget: { period: month, limit_usd: 50 } }
   - { name: ads }
@@ -337,7 +339,7 @@ describe("console in Chromium", { skip }, () => {
   test("models, health and budgets render", async () => {
     await go(page, "Models & health");
     await page.locator("[data-testid=deployments] tr[data-id='mock/trickle']").waitFor();
-    assert.equal(await page.locator("[data-testid=deployments] tbody tr").count(), 4);
+    assert.equal(await page.locator("[data-testid=deployments] tbody tr").count(), 5);
     await page.locator("[data-testid=routes] tr[data-name=cached]").waitFor();
     assert.equal(await page.locator("[data-testid=routes] tr[data-name=default] [data-testid=route-condition]").innerText(), "if metadata.tier = pro → mock/b");
     await shot(page, "models");
@@ -464,6 +466,29 @@ describe("console in Chromium", { skip }, () => {
     }
     assert.match((await page.getByTestId("token-summary").textContent()) ?? "", new RegExp(`^${n} tokens · mean probability [\\d.]+% · perplexity [\\d.]+`));
     await shot(page, "playground-logprobs");
+  });
+
+  test("requests filter by operation, and a ranking shows its operation", async () => {
+    const ranked = await admin.rerank.rerank({ model: "rerank", query: "capital of France", documents: ["Paris is in France", "Bananas"] });
+    await go(page, "Requests");
+    const rows = page.getByTestId("request-row");
+    await rows.first().waitFor();
+    for (const op of ["rerank", "chat"]) {
+      await page.locator("select[name=operation]").selectOption(op);
+      await page.getByRole("button", { name: "Apply" }).click();
+      await page.waitForFunction((o) => {
+        const r = [...document.querySelectorAll("[data-testid=request-row]")];
+        return r.length > 0 && r.every((x) => x.getAttribute("data-operation") === o);
+      }, op);
+    }
+    await page.locator("select[name=operation]").selectOption("rerank");
+    await page.getByRole("button", { name: "Apply" }).click();
+    const row = page.locator(`[data-testid=request-row][data-id="${ranked.id}"]`);
+    await row.waitFor();
+    assert.equal(await rows.count(), 1);
+    assert.match(await row.innerText(), /rerank/);
+    await shot(page, "requests-rerank");
+    await page.getByRole("button", { name: "Clear" }).click();
   });
 
   test("a team key sees only its team, and no admin-only controls", async () => {

@@ -4,7 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createConnectQueryKey, useQuery, useTransport } from "@connectrpc/connect-query";
-import { Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, OperationSchema, type RequestRecord, UsageService } from "@signalbox/client";
+import { Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, Operation, OperationSchema, type RequestRecord, UsageService } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { count, dateTime, enumName, ms, shortTime, usd } from "../format.ts";
@@ -28,6 +28,7 @@ const STATUS_OPTIONS = [
 
 interface Filters {
   status: string;
+  operation: string;
   team: string;
   key: string;
   route: string;
@@ -41,11 +42,15 @@ const TEXT_FILTERS: ["team" | "key" | "route" | "deployment", Dimension, string]
   ["route", Dimension.ROUTE, "Route"],
   ["deployment", Dimension.DEPLOYMENT, "Deployment"],
 ];
-const NO_FILTERS: Filters = { status: "", team: "", key: "", route: "", deployment: "", range: "24h" };
+const NO_FILTERS: Filters = { status: "", operation: "", team: "", key: "", route: "", deployment: "", range: "24h" };
+const OPERATIONS = ["chat", "embeddings", "rerank"];
+/** A row's operation, when it is not chat: shown as a badge next to the model. */
+const otherOperation = (r: RequestRecord) => (r.operation === Operation.EMBEDDINGS ? "embeddings" : r.operation === Operation.RERANK ? "rerank" : undefined);
 
 function requestInput(f: Filters, end: number) {
   const filters: { dimension: Dimension; values: string[] }[] = [];
   if (f.status) filters.push({ dimension: Dimension.STATUS, values: f.status === "errors" ? ERROR_CODES : [f.status] });
+  if (f.operation) filters.push({ dimension: Dimension.OPERATION, values: [f.operation] });
   for (const [k, d] of TEXT_FILTERS) if (f[k]) filters.push({ dimension: d, values: [f[k]] });
   return {
     filters,
@@ -87,6 +92,16 @@ export function RequestsPage() {
               {STATUS_OPTIONS.map((o) => (
                 <option key={o.value} value={o.value}>
                   {o.label}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Operation">
+            <select value={draft.operation} onChange={set("operation")} name="operation">
+              <option value="">Any operation</option>
+              {OPERATIONS.map((o) => (
+                <option key={o} value={o}>
+                  {o}
                 </option>
               ))}
             </select>
@@ -150,6 +165,7 @@ export function RequestsPage() {
                     data-team={r.team}
                     data-status={r.status}
                     data-route={r.routing?.route ?? ""}
+                    data-operation={otherOperation(r) ?? "chat"}
                     data-fallback={fellBack(r) ? "true" : "false"}
                   >
                     <td className="nowrap" title={dateTime(r.time)}>
@@ -163,6 +179,12 @@ export function RequestsPage() {
                     <td className="nowrap">
                       {r.model}
                       {r.routing?.route && r.routing.route !== r.model && <span className="muted"> → {r.routing.route}</span>}
+                      {otherOperation(r) && (
+                        <>
+                          {" "}
+                          <Badge tone="muted">{otherOperation(r)}</Badge>
+                        </>
+                      )}
                     </td>
                     <td className="nowrap">
                       {r.deployment || <span className="muted">–</span>}

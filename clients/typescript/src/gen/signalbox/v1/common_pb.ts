@@ -947,7 +947,7 @@ export const Dimension = {
   STATUS: 9,
 
   /**
-   * The request's operation: "chat" or "embeddings".
+   * The request's operation: "chat", "embeddings" or "rerank".
    *
    * @generated from enum value: DIMENSION_OPERATION = 10;
    */
