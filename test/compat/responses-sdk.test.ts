@@ -15,7 +15,7 @@ import { responsesUsage } from "../../src/compat/responses/response.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type FakeAnthropic } from "../fakes/anthropic.ts";
 import { GEMINI_TEST_KEY, startFakeGemini, type FakeGemini } from "../fakes/gemini.ts";
-import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { OPENAI_TEST_KEY, startFakeOpenAI, tokenLogprobJson, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const KEY = ["sbx", "test", "responses", "team", "a"].join("_");
@@ -181,6 +181,42 @@ describe("text", () => {
       assert.equal(lastRecord().streamed, true);
     });
   }
+
+  test("include message.output_text.logprobs: the provider's token probabilities on output_text, unary and streamed", async () => {
+    const words = ["Par", "is", " it", " is"];
+    const want = (top: number) => words.map((w) => tokenLogprobJson(w, top) as { token: string; logprob: number; bytes: number[]; top_logprobs: { token: string; logprob: number; bytes: number[] }[] });
+    openai.script({ kind: "text", text: words });
+    const r = await client.responses.create({ model: "openai", input: "Capital?", include: ["message.output_text.logprobs"], top_logprobs: 2 });
+    assert.equal(openai.requests.at(-1)!.body.logprobs, true);
+    assert.equal(openai.requests.at(-1)!.body.top_logprobs, 2);
+    assert.equal(r.top_logprobs, 2);
+    const part = (r.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    assert.deepEqual(part.logprobs, want(2));
+    openai.script({ kind: "text", text: words });
+    const stream = client.responses.stream({ model: "openai", input: "Capital?", include: ["message.output_text.logprobs"] });
+    const deltas: OpenAI.Responses.ResponseTextDeltaEvent[] = [];
+    let done: OpenAI.Responses.ResponseTextDoneEvent | undefined;
+    for await (const e of stream) {
+      if (e.type === "response.output_text.delta") deltas.push(e);
+      if (e.type === "response.output_text.done") done = e;
+    }
+    assert.deepEqual(
+      deltas.flatMap((d) => d.logprobs.map((l) => l.token)),
+      words,
+    );
+    assert.deepEqual(
+      deltas.flatMap((d) => d.logprobs.map((l) => l.logprob)),
+      want(0).map((w) => w.logprob),
+    );
+    assert.deepEqual(done?.logprobs, want(0));
+    const final = await stream.finalResponse();
+    assert.deepEqual(((final.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText).logprobs, want(0));
+    // Without the include, nothing is asked for.
+    openai.script({ kind: "text", text: words });
+    const plain = await client.responses.create({ model: "openai", input: "Capital?", top_logprobs: 3 });
+    assert.equal("logprobs" in openai.requests.at(-1)!.body, false);
+    assert.deepEqual(((plain.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText).logprobs, []);
+  });
 
   test("stream: true iteration of the raw events", async () => {
     openai.script({ kind: "text", text: ["a", "b", "c"], usage: { input: 4, output: 3 } });
@@ -509,6 +545,7 @@ describe("refusals and errors in OpenAI's shape", () => {
       [{ text: { format: { type: "json_schema", name: "bad name!", schema: { type: "object" } } } }, "text.format.name"],
       [{ text: { format: { type: "xml" } } }, "text.format.type"],
       [{ reasoning: { effort: "ultra" } }, "reasoning.effort"],
+      [{ top_logprobs: 21 }, "top_logprobs"],
       [{ conversation: "conv_1" }, "conversation"],
       [{ background: true }, "background"],
       [{ metadata: { n: 1 } }, "metadata.n"],

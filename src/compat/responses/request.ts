@@ -32,6 +32,7 @@ export interface ResponsesEcho {
   user?: string;
   safety_identifier: string | null;
   prompt_cache_key: string | null;
+  top_logprobs: number;
 }
 
 export interface ResponsesRequest {
@@ -46,7 +47,6 @@ const UNSUPPORTED: Record<string, string> = {
   conversation: "this gateway does not store conversations; send the conversation as input items",
   background: "background responses are not supported by the gateway (they need stored responses)",
   prompt: "stored prompt templates are not supported by the gateway; send instructions and input",
-  top_logprobs: "log probabilities are not supported by the gateway",
   context_management: "server-side context management is not supported by the gateway",
 };
 
@@ -288,7 +288,7 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller)
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k in UNSUPPORTED) {
     const v = body[k];
-    if (v !== undefined && v !== null && v !== false && !(k === "top_logprobs" && v === 0)) bad(k, UNSUPPORTED[k]);
+    if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
   }
   // store: accepted whatever its value (the SDK and most clients leave it at OpenAI's default,
   // true); nothing is kept, and the response says store: false.
@@ -332,9 +332,16 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller)
   const promptCacheKey = str(body, "prompt_cache_key", "prompt_cache_key");
   const truncation = str(body, "truncation", "truncation");
   if (truncation !== undefined && truncation !== "auto" && truncation !== "disabled") bad("truncation", `must be auto or disabled, got "${truncation}"`);
-  // Accepted and not acted on: what the gateway returns is the same whatever they ask
-  // (include: encrypted reasoning and other extras; stream_options: obfuscation padding).
-  stringList(arr(body, "include", "include"), "include");
+  // include: message.output_text.logprobs asks for the text's token log probabilities (with
+  // top_logprobs alternatives each); the rest is accepted and not acted on (encrypted reasoning
+  // and other extras), as is stream_options (obfuscation padding).
+  const include = stringList(arr(body, "include", "include"), "include");
+  const topLogprobs = int(body, "top_logprobs", "top_logprobs");
+  if (topLogprobs !== undefined && (topLogprobs < 0 || topLogprobs > 20)) bad("top_logprobs", `must be an integer between 0 and 20, got ${topLogprobs}`);
+  if (include?.includes("message.output_text.logprobs")) {
+    req.logprobs = true;
+    if (topLogprobs !== undefined) req.topLogprobs = topLogprobs;
+  }
   obj(body, "stream_options", "stream_options");
   const stream = bool(body, "stream", "stream") ?? false;
 
@@ -358,6 +365,7 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller)
     ...(userField ? { user: userField } : {}),
     safety_identifier: safety ?? null,
     prompt_cache_key: promptCacheKey ?? null,
+    top_logprobs: topLogprobs ?? 0,
   };
   return { call, echo, cache };
 }

@@ -3,7 +3,7 @@
 // numbered by sequence_number. Errors use the OpenAI error shape of ../response.ts.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
-import type { FinishReason, StreamEvent, ToolCall, Usage } from "../../providers/types.ts";
+import type { FinishReason, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 import { extension, toOpenAIError } from "../response.ts";
 import type { ResponsesEcho } from "./request.ts";
 
@@ -66,7 +66,7 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
     text: e.text,
     tool_choice: e.tool_choice,
     tools: e.tools,
-    top_logprobs: 0,
+    top_logprobs: e.top_logprobs,
     top_p: e.top_p,
     truncation: e.truncation,
     usage: null,
@@ -80,7 +80,13 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
 const itemId = (ctx: ResponseContext, prefix: string, index: number) => `${prefix}_${ctx.id.slice("resp_".length)}_${index}`;
 
 const reasoningItem = (id: string, text: string): Json => ({ id, type: "reasoning", summary: [{ type: "summary_text", text }] });
-const textPart = (text: string): Json => ({ type: "output_text", annotations: [], logprobs: [], text });
+/** Token log probabilities as an output_text part carries them (bytes always an array). */
+const partLogprobs = (lp: readonly TokenLogprob[] | undefined): Json[] =>
+  (lp ?? []).map((t) => ({ token: t.token, bytes: t.bytes ?? [], logprob: t.logprob, top_logprobs: t.top.map((a) => ({ token: a.token, bytes: a.bytes ?? [], logprob: a.logprob })) }));
+/** As a response.output_text.delta event carries them (no bytes). */
+const deltaLogprobs = (lp: readonly TokenLogprob[]): Json[] =>
+  lp.map((t) => ({ token: t.token, logprob: t.logprob, top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob })) }));
+const textPart = (text: string, lp?: readonly TokenLogprob[]): Json => ({ type: "output_text", annotations: [], logprobs: partLogprobs(lp), text });
 const refusalPart = (refusal: string): Json => ({ type: "refusal", refusal });
 const messageItem = (id: string, status: string, content: Json[]): Json => ({ id, type: "message", status, content, role: "assistant" });
 const callItem = (id: string, status: string, c: Pick<ToolCall, "id" | "name" | "arguments">): Json => ({ id, type: "function_call", status, arguments: c.arguments, call_id: c.id, name: c.name });
@@ -91,7 +97,7 @@ export function responseJson(ctx: ResponseContext, a: Answer): Json {
   const output: Json[] = [];
   if (a.reasoning) output.push(reasoningItem(itemId(ctx, "rs", output.length), a.reasoning));
   if (a.text || a.refusal) {
-    const content = [...(a.text ? [textPart(a.text)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
+    const content = [...(a.text ? [textPart(a.text, a.logprobs)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
     output.push(messageItem(itemId(ctx, "msg", output.length), status, content));
   }
   for (const c of a.toolCalls) output.push(callItem(itemId(ctx, "fc", output.length), "completed", c));
@@ -135,7 +141,7 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string) {
     const part = o.part;
     if (!part) return;
     const at = { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1 };
-    if (part.type === "output_text") emit("response.output_text.done", { ...at, text: part.text, logprobs: [] });
+    if (part.type === "output_text") emit("response.output_text.done", { ...at, text: part.text, logprobs: part.logprobs });
     else emit("response.refusal.done", { ...at, refusal: part.refusal });
     emit("response.content_part.done", { ...at, part });
     o.part = undefined;
@@ -211,12 +217,25 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string) {
     },
 
     delta(events: StreamEvent[]): string {
-      for (const e of events) {
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i];
         switch (e.type) {
           case "text": {
             const o = message("output_text");
             o.part!.text += e.text;
-            emit("response.output_text.delta", { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1, delta: e.text, logprobs: [] });
+            // The text's token probabilities travel with it (the event right after it).
+            const next = events[i + 1];
+            const lp = next?.type === "logprobs" ? next.content : undefined;
+            if (lp) {
+              i++;
+              (o.part!.logprobs as Json[]).push(...partLogprobs(lp));
+            }
+            emit("response.output_text.delta", { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1, delta: e.text, logprobs: lp ? deltaLogprobs(lp) : [] });
+            break;
+          }
+          case "logprobs": {
+            // Probabilities without text of their own: kept with the text part being written.
+            if (open?.kind === "message" && open.part?.type === "output_text") (open.part.logprobs as Json[]).push(...partLogprobs(e.content));
             break;
           }
           case "refusal": {
