@@ -468,6 +468,29 @@ describe("chat", () => {
     assert.equal(j.finish.attempts.length, 2);
   });
 
+  test("--logprobs prints each token's probability on stderr (--top-logprobs: alternatives); --json carries them; bad values are bad usage", async () => {
+    const r = ok(await cli(["chat", "--model", "default", "--temperature", "0.2", "--logprobs", "--top-logprobs", "2", "How sure?"]));
+    const direct = await streamText(admin.chat, { model: "default", messages: [userText("How sure?")], logprobs: true, topLogprobs: 2 }).result;
+    assert.equal(r.stdout, direct.text.endsWith("\n") ? direct.text : `${direct.text}\n`, "stdout holds only the answer");
+    const lines = r.stderr.split("\n").filter((l) => /^\s*\d+\.\d%  "/.test(l));
+    assert.equal(lines.length, direct.logprobs.length);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(/^\s*\d+\.\d%  ("(?:[^"\\]|\\.)*")/.exec(l)![1])),
+      direct.logprobs.map((t) => t.token),
+    );
+    assert.match(lines[0], /\(".*" \d+\.\d%\)$/, "with the alternative");
+    assert.match(r.stderr, new RegExp(`${direct.logprobs.length} tokens · mean probability \\d+\\.\\d% · perplexity \\d+\\.\\d+`));
+    const j = JSON.parse(ok(await cli(["chat", "--model", "default", "--logprobs", "--json", "How sure?"])).stdout);
+    assert.equal(j.logprobs.length, direct.logprobs.length);
+    assert.equal(j.logprobs.map((t: { token: string }) => t.token).join(""), j.text);
+    assert.equal(typeof j.logprobs[0].logprob, "number");
+    for (const bad of [["--temperature", "3"], ["--temperature", "warm"], ["--top-logprobs", "21"]]) {
+      const b = await cli(["chat", "--model", "default", ...bad, "hi"]);
+      assert.equal(b.code, 2, b.stderr);
+      assert.match(b.stderr, new RegExp(bad[0]));
+    }
+  });
+
   test("--file sends documents with the prompt; an unknown type or a missing file is bad usage", async () => {
     const dir = mkdtempSync(join(tmpdir(), "signalbox-cli-file-"));
     try {

@@ -66,6 +66,16 @@ export function parseCount(min = 0, max = Number.MAX_SAFE_INTEGER): (s: string) 
   };
 }
 
+/** A decimal number within [min, max] ("0.7" for --temperature). */
+export function parseNumber(min: number, max: number): (s: string) => number {
+  return (s) => {
+    const v = s.trim();
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`"${s}" is not a number between ${min} and ${max}`);
+    return n;
+  };
+}
+
 /** Like parseCount, but "none" (clear the setting) is allowed too: returns null for it. */
 export function parseCountOrNone(min = 0): (s: string) => number | null {
   const count = parseCount(min);

@@ -122,6 +122,14 @@ export function mockLogprobs(text: string, top: number): TokenLogprob[] {
   return out;
 }
 
+/** `items` in at most `n` consecutive groups of near-equal size, none empty. */
+function groups<T>(items: T[], n: number): T[][] {
+  const k = Math.max(1, Math.min(n, items.length));
+  const out: T[][] = [];
+  for (let i = 0; i < k; i++) out.push(items.slice(Math.floor((i * items.length) / k), Math.floor(((i + 1) * items.length) / k)));
+  return out.filter((g) => g.length > 0);
+}
+
 /** Documents one search unit covers, as Cohere and Bedrock count them. */
 const MOCK_RERANK_DOCS_PER_SEARCH = 100;
 
@@ -258,13 +266,15 @@ export function createMockProvider(conn: ProviderConfig): Provider {
           { type: "tool_call_delta", index: 0, argumentsDelta: p.toolCall.arguments },
         ];
       } else {
-        const parts = split(p.text, s.chunks);
+        // With log probabilities, chunks end on token boundaries: the same tokens as a unary answer.
+        const tokens = req.logprobs ? groups(mockLogprobs(p.text, req.topLogprobs ?? 0), s.chunks) : undefined;
+        const parts = tokens ? tokens.map((g) => g.map((t) => t.token).join("")) : split(p.text, s.chunks);
         for (let i = 0; i < parts.length; i++) {
           if (i > 0) await sleep(s.interChunkMs, signal);
           if (failing && i === s.failAfterChunks) {
             throw new ProviderError({ kind: "stream_interrupted", message: `mock provider "${conn.name}" cut the stream after ${i} chunks` });
           }
-          yield req.logprobs ? [{ type: "text", text: parts[i] }, { type: "logprobs", content: mockLogprobs(parts[i], req.topLogprobs ?? 0) }] : [{ type: "text", text: parts[i] }];
+          yield tokens ? [{ type: "text", text: parts[i] }, { type: "logprobs", content: tokens[i] }] : [{ type: "text", text: parts[i] }];
         }
       }
       yield [

@@ -1,6 +1,7 @@
 // The mock provider's rerank: documents sharing words with the query rank first (the cosine of
 // their bags of words), best first and deterministic, top_n honoured, tokens counted as embed
-// counts them, and the mock's latency and failure settings applied as to embed.
+// counts them, and the mock's latency and failure settings applied as to embed; and its log
+// probabilities, the same tokens unary and streamed.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { MockSettings, ProviderConfig } from "../../../src/config/types.ts";
@@ -66,5 +67,39 @@ describe("mock rerank", () => {
     const pending = createMockProvider(mock({ ttftMs: 5000 })).rerank!({ model: "m", query: "q", documents: ["d"] }, ac.signal);
     ac.abort(new Error("caller left"));
     await assert.rejects(pending, /caller left/);
+  });
+});
+
+describe("mock log probabilities", () => {
+  const req = { model: "m", messages: [{ role: "user" as const, content: [{ type: "text" as const, text: "how sure are you" }] }], logprobs: true, topLogprobs: 2 };
+  test("deterministic, spelling the text, each with its top alternatives; streamed chunks end on the same tokens", async () => {
+    const p = createMockProvider(mock({ chunks: 4, outputTokens: 24 }));
+    const a = await p.complete(req, AbortSignal.timeout(2000));
+    const b = await p.complete(req, AbortSignal.timeout(2000));
+    assert.deepEqual(a.logprobs, b.logprobs);
+    assert.equal(a.logprobs!.map((t) => t.token).join(""), a.text);
+    for (const t of a.logprobs!) {
+      assert.ok(t.logprob <= 0 && t.logprob > -2);
+      assert.deepEqual(t.bytes, [...Buffer.from(t.token, "utf8")]);
+      assert.equal(t.top.length, 2);
+      assert.deepEqual(t.top[0], { token: t.token, logprob: t.logprob, bytes: t.bytes });
+      assert.ok(t.top[1].logprob < t.logprob);
+    }
+    const streamed: string[] = [];
+    let texts = 0;
+    for await (const batch of p.stream(req, AbortSignal.timeout(2000))) {
+      const text = batch.find((e) => e.type === "text");
+      const lp = batch.find((e) => e.type === "logprobs");
+      if (text?.type === "text") {
+        texts++;
+        assert.ok(lp?.type === "logprobs");
+        assert.equal(lp.content.map((t) => t.token).join(""), text.text, "a chunk's tokens spell its text");
+        streamed.push(...lp.content.map((t) => t.token));
+      }
+    }
+    assert.equal(texts, 4);
+    assert.deepEqual(streamed, a.logprobs!.map((t) => t.token));
+    const plain = await p.complete({ ...req, logprobs: false }, AbortSignal.timeout(2000));
+    assert.equal(plain.logprobs, undefined);
   });
 });

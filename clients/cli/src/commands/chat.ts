@@ -5,11 +5,11 @@ import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { FailureKindSchema, StreamFinishSchema, StreamStartSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome } from "@signalbox/client";
+import { FailureKindSchema, StreamFinishSchema, StreamStartSchema, TokenLogprobSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome, type TokenLogprob } from "@signalbox/client";
 import { setup, traceLink, usageError } from "../context.ts";
 import { count, dollars, enumLabel, ms } from "../format.ts";
 import { json, note, out, spinner } from "../output.ts";
-import { parseCount } from "../parse.ts";
+import { parseCount, parseNumber } from "../parse.ts";
 
 export function chatCommand(program: Command): void {
   program
@@ -19,12 +19,15 @@ export function chatCommand(program: Command): void {
     .option("--model <model>", "a route, alias or deployment id", "default")
     .option("--system <text>", "a system message")
     .option("--max-output-tokens <n>", "cap the answer's length", parseCount(1))
+    .option("--temperature <t>", "sampling temperature, 0 to 2", parseNumber(0, 2))
+    .option("--logprobs", "each token's probability on stderr afterwards")
+    .option("--top-logprobs <n>", "with --logprobs: the n likeliest alternatives of each token (0 to 20)", parseCount(0, 20))
     .option("--file <path>", "a document to send with the prompt: .pdf, .txt, .md, .csv or .html (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .addHelpText(
       "after",
-      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"',
+      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."',
     )
-    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number; file?: string[] }, cmd: Command) => {
+    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[] }, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
       const files = (o.file ?? []).map(readDocument);
       const prompt = words.length ? words.join(" ") : await readStdin();
@@ -40,6 +43,8 @@ export function chatCommand(program: Command): void {
           model: o.model,
           messages: [...(o.system ? [systemText(o.system)] : []), user([...files, textPart(prompt)])],
           maxOutputTokens: o.maxOutputTokens,
+          temperature: o.temperature,
+          ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: true, topLogprobs: o.topLogprobs } : {}),
         },
         { signal: abort.signal },
       );
@@ -48,7 +53,12 @@ export function chatCommand(program: Command): void {
         if (mode === "json") {
           const r = await s.result;
           spin.stop();
-          return await json({ text: r.text, start: toJson(StreamStartSchema, r.start), finish: toJson(StreamFinishSchema, r.finish) });
+          return await json({
+            text: r.text,
+            ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: r.logprobs.map((t) => toJson(TokenLogprobSchema, t)) } : {}),
+            start: toJson(StreamStartSchema, r.start),
+            finish: toJson(StreamFinishSchema, r.finish),
+          });
         }
         for await (const t of s.textStream) {
           spin.stop();
@@ -72,6 +82,7 @@ export function chatCommand(program: Command): void {
             .filter(Boolean)
             .join(" · "),
         );
+        if (o.logprobs || o.topLogprobs !== undefined) note(logprobsTable(r.logprobs, r.start.adjustments.find((a) => a.field === "logprobs")?.detail));
       } catch (err) {
         if (printed && !printed.endsWith("\n")) await out("\n");
         throw err;
@@ -80,6 +91,21 @@ export function chatCommand(program: Command): void {
         process.off("SIGINT", onSigint);
       }
     });
+}
+
+/**
+ * One line per token: its probability, the token (quoted, so spaces show), and the alternatives
+ * the model weighed. Without any (a model that has none), why.
+ */
+function logprobsTable(tokens: TokenLogprob[], dropped: string | undefined): string {
+  if (tokens.length === 0) return `no token probabilities${dropped ? `: ${dropped}` : ""}`;
+  const pct = (lp: number) => `${(Math.exp(lp) * 100).toFixed(1)}%`.padStart(6);
+  const lines = tokens.map((t) => {
+    const alts = t.topLogprobs.filter((a) => a.token !== t.token);
+    return `${pct(t.logprob)}  ${JSON.stringify(t.token)}${alts.length ? `   (${alts.map((a) => `${JSON.stringify(a.token)} ${pct(a.logprob).trim()}`).join(", ")})` : ""}`;
+  });
+  const mean = tokens.reduce((s, t) => s + t.logprob, 0) / tokens.length;
+  return `${lines.join("\n")}\n${tokens.length} tokens · mean probability ${pct(mean).trim()} · perplexity ${Math.exp(-mean).toFixed(2)}`;
 }
 
 /** The media types `--file` knows, by extension. */
