@@ -13,6 +13,7 @@ import type { RedisClient } from "../state/redis.ts";
 import type { FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
 import type { SemanticIndex } from "./semantic.ts";
+import type { Plan } from "../router/types.ts";
 
 /** What a cached answer holds: enough to answer unary or replay a stream. */
 export interface CachedAnswer {
@@ -142,6 +143,20 @@ export function answerIdentity(config: Config, target: string): string {
     m.set(target, id);
   }
   return id;
+}
+
+/**
+ * What a cached answer (or ranking) is kept under besides the request itself: the route that
+ * served the plan (or the deployment named directly) with its answerIdentity, so a reload that
+ * changes what answers it starts afresh; and the A/B variant with what a condition or task route
+ * picked (another model, other answers).
+ */
+export function answerTarget(config: Config, plan: Pick<Plan, "routing" | "candidates" | "picked">, model: string): { target: string; variant: string } {
+  const target = plan.routing.route || plan.candidates[0]?.deployment.id || model;
+  return {
+    target: `${target}\n${answerIdentity(config, target)}`,
+    variant: plan.picked === undefined ? plan.routing.variant : `${plan.routing.variant}\n${plan.picked}`,
+  };
 }
 
 /** sha256 over the normalised request; 43 base64url characters. */

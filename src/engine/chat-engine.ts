@@ -5,7 +5,7 @@
 // steps. The front doors only translate shapes and errors.
 
 import { trace } from "@opentelemetry/api";
-import { answerIdentity, CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
+import { answerIdentity, answerTarget, CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
 import { createSemanticIndex, semanticIndexName, semanticText, unit, type SemanticIndex } from "../cache/semantic.ts";
 import type { SemanticCacheConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
@@ -259,12 +259,9 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const p = cachePolicy(r.call, r.cache, plan);
     if (!p || p.status === "bypass") return p && { ...p, key: "" };
     const call = r.call;
-    const target = plan.routing.route || plan.candidates[0]?.deployment.id || call.model;
     const parts = {
       scope: p.scope,
-      target: `${target}\n${answerIdentity(core.config, target)}`,
-      // A condition or task route that sent the request elsewhere: another model, other answers.
-      variant: plan.picked === undefined ? plan.routing.variant : `${plan.routing.variant}\n${plan.picked}`,
+      ...answerTarget(core.config, plan, call.model),
       request: call.request,
       maxOutputTokens: plan.maxOutputTokens,
     };
@@ -353,6 +350,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     cached: CachedAnswer | undefined;
     /** The guardrails this request runs, when any applies. */
     guard: GuardrailRun | undefined;
+    /** Log probabilities were asked for and an output guardrail rewrites text: they are withheld (the plan says so). */
+    hideLogprobs: boolean;
   }
 
   /**
@@ -375,7 +374,10 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       if (cached) cp.status = "hit";
       if (ri.otel) trace.getSpan(ri.otel)?.setAttribute("signalbox.cache", cp.status);
     }
-    return { plan, exec, admission, cp, cached, guard: selected && startRun(selected) };
+    const guard = selected && startRun(selected);
+    const hideLogprobs = call.request.logprobs === true && guard !== undefined && hidesLogprobs(guard);
+    if (hideLogprobs) plan.adjustments.push(LOGPROBS_HIDDEN);
+    return { plan, exec, admission, cp, cached, guard, hideLogprobs };
   }
 
   /** The plan's adjustments (caps) and those of the deployment that answered (parameters it does not accept). */
@@ -538,8 +540,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         plan = routed.plan;
         admission = routed.admission;
         guard = routed.guard;
-        const hideLogprobs = call.request.logprobs === true && guard !== undefined && hidesLogprobs(guard);
-        if (hideLogprobs) plan.adjustments.push(LOGPROBS_HIDDEN);
+        const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
         if (routed.cp?.semantic) await semanticLookup(r, routed);
@@ -620,8 +621,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         plan = routed.plan;
         admission = routed.admission;
         guard = routed.guard;
-        const hideLogprobs = call.request.logprobs === true && guard !== undefined && hidesLogprobs(guard);
-        if (hideLogprobs) plan.adjustments.push(LOGPROBS_HIDDEN);
+        const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
         if (routed.cp?.semantic) await semanticLookup(r, routed);

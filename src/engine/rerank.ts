@@ -8,7 +8,7 @@
 // guardrails run first either way: a block answers nothing, not even from the cache.
 
 import { trace } from "@opentelemetry/api";
-import { answerIdentity, rankingKey, type CachedRanking } from "../cache/cache.ts";
+import { answerTarget, rankingKey, type CachedRanking } from "../cache/cache.ts";
 import { guardEmbedInput, startRun, type GuardrailRun } from "../guardrails/engine.ts";
 import { executeRerank, newExecution } from "../router/execute.ts";
 import type { Adjustment, AttemptRecord, Plan, RerankCall, RoutingInfo } from "../router/types.ts";
@@ -68,14 +68,11 @@ export function rerankOperation(e: EngineParts): (r: RerankEngineRequest) => Pro
       const cp = e.cachePolicy(call, r.cache, plan);
       let key = "";
       if (cp && (cp.lookup || cp.store)) {
-        // As chat's key: the route (or deployment) with its identity, so a reload that changes what
-        // ranks for it starts afresh; rankings never cross A/B variants.
-        const target = plan.routing.route || plan.candidates[0]?.deployment.id || call.model;
+        // As chat's key: rankings never cross routes, reloads that change them, or A/B variants.
         const q = call.request;
         key = rankingKey({
           scope: cp.scope,
-          target: `${target}\n${answerIdentity(core.config, target)}`,
-          variant: plan.picked === undefined ? plan.routing.variant : `${plan.routing.variant}\n${plan.picked}`,
+          ...answerTarget(core.config, plan, call.model),
           query: q.query,
           documents: q.documents,
           topN: q.topN,
