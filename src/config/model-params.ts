@@ -294,6 +294,17 @@ export function geminiRule(model: string): { label: string; thinkingControl?: Mo
   return best ?? GEMINI_UNKNOWN;
 }
 
+/**
+ * Gemini models that return log probabilities (`responseLogprobs`, `logprobs` 1..20): the 2.0
+ * Flash family and the 1.5 models. Gemini 2.5 and 3 answer 400 "Logprobs is not enabled for
+ * models/…" on the Gemini API (reported for 2.5 Flash, Flash-Lite and Pro, and for Gemini 3), so
+ * there the parameter is dropped and reported rather than failing the attempt.
+ */
+export function geminiLogprobs(model: string): boolean {
+  const id = (model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model).toLowerCase();
+  return id.startsWith("gemini-2.0-flash") || id.startsWith("gemini-1.5-");
+}
+
 // ---- Azure OpenAI api-versions ----------------------------------------------------------------
 
 /**
@@ -304,6 +315,7 @@ export const AZURE_FIELD_SINCE = {
   tools: "2023-12-01",
   tool_choice: "2023-12-01",
   response_format: "2023-12-01",
+  logprobs: "2023-12-01",
   "response_format.json_schema": "2024-08-01",
   max_completion_tokens: "2024-09-01",
   seed: "2024-10-21",
@@ -331,6 +343,7 @@ const AZURE_GATED: [ParamName, AzureField][] = [
   ["seed", "seed"],
   ["parallel_tool_calls", "parallel_tool_calls"],
   ["reasoning_effort", "reasoning_effort"],
+  ["logprobs", "logprobs"],
 ];
 
 function azureRejects(apiVersion: string): { rejects: ModelParams["rejects"]; note?: string } {
@@ -407,7 +420,7 @@ export function resolveModelParams(conn: ParamsConnection, model: string, maxOut
       ...g,
       rejects: {
         ...g.rejects,
-        logprobs: { why: `the gateway does not map ${g.label}'s log probabilities (responseLogprobs)` },
+        ...(geminiLogprobs(model) ? {} : { logprobs: { why: `${g.label} answers "Logprobs is not enabled" (responseLogprobs)` } }),
         logit_bias: { why: `${g.label} has no logit_bias` },
       },
     };

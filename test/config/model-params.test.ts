@@ -39,13 +39,21 @@ describe("OpenAI reasoning models", () => {
     }
   });
 
-  test("OpenRouter and the mock get no rules; Gemini only logprobs (not mapped) and logit_bias (none)", () => {
+  test("OpenRouter and the mock get no rules; Gemini logit_bias (none), and logprobs where the model has none", () => {
     assert.ok(acceptsEverything(resolveModelParams({ type: "openrouter" }, "openai/o3", 1000)));
     assert.ok(acceptsEverything(resolveModelParams({ type: "mock" }, "o3", 1000)));
     for (const type of ["gemini", "vertex"] as const) {
-      const g = resolveModelParams({ type }, "gemini-2.5-pro", 1000);
-      assert.deepEqual(Object.keys(g.rejects).sort(), ["logit_bias", "logprobs"], type);
-      assert.match(g.rejects.logprobs!.why, /Gemini 2\.5's log probabilities/);
+      for (const m of ["gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-3-pro-preview", "models/gemini-3-flash-preview"]) {
+        const g = resolveModelParams({ type }, m, 1000);
+        assert.ok(g.rejects.logit_bias, `${type} ${m}`);
+        assert.match(g.rejects.logprobs!.why, /Logprobs is not enabled/, `${type} ${m}`);
+      }
+      // Gemini 2.0 Flash (and Flash-Lite) and 1.5 return them: only logit_bias is refused.
+      for (const m of ["gemini-2.0-flash", "gemini-2.0-flash-lite-001", "models/gemini-1.5-flash-002"]) {
+        const g = resolveModelParams({ type }, m, 1000);
+        assert.equal(g.rejects.logprobs, undefined, `${type} ${m}`);
+        assert.ok(g.rejects.logit_bias, `${type} ${m}`);
+      }
     }
     // Claude (also on Vertex) and Bedrock Converse have none.
     assert.ok(resolveModelParams({ type: "anthropic" }, "claude-sonnet-4-5", 1000).rejects.logprobs);
@@ -143,7 +151,9 @@ describe("Azure api-versions", () => {
     assert.deepEqual(rejected(old), ["parallel_tool_calls", "reasoning_effort", "response_format", "seed"]);
     assert.deepEqual(old.rejects.response_format?.keepTypes, ["text", "json_object"], "json_object is older than json_schema");
     assert.match(old.rejects.seed!.why, /azure api-version 2024-06-01 predates seed \(added in 2024-10-21\)/);
-    assert.deepEqual(rejected(azure("2023-05-15")), ["parallel_tool_calls", "reasoning_effort", "response_format", "seed", "tool_choice", "tools"]);
+    assert.deepEqual(rejected(azure("2023-05-15")), ["logprobs", "parallel_tool_calls", "reasoning_effort", "response_format", "seed", "tool_choice", "tools"]);
+    assert.match(azure("2023-05-15").rejects.logprobs!.why, /predates logprobs \(added in 2023-12-01\)/);
+    assert.equal(azure("2023-12-01-preview").rejects.logprobs, undefined);
     assert.ok(acceptsEverything(azure("")));
     assert.ok(acceptsEverything(azure("2025-04-01-preview")));
     // A reasoning deployment on a version before max_completion_tokens cannot be sent an output limit at all.

@@ -36,6 +36,7 @@ const DATED = "azure/gpt-4o"; // api_version 2024-10-21, deployment gpt-4o
 const V1 = "azure-v1/gpt-4o-mini"; // no api_version: the v1 URL family
 const OLD = "azure-old/gpt-4o"; // api_version 2024-06-01: max_tokens, no seed, no stream_options
 const PREVIEW = "azure-preview/gpt-4o"; // api_version 2025-04-01-preview: developer role
+const FIRST_GA = "azure-2023/gpt-4o"; // api_version 2023-05-15: no tools, no logprobs
 
 function config(origin: string, apiKey = AZURE_TEST_KEY): string {
   const conn = (name: string, version?: string) => `
@@ -45,13 +46,14 @@ function config(origin: string, apiKey = AZURE_TEST_KEY): string {
     api_key: ${apiKey}${version ? `\n    api_version: "${version}"` : ""}
     timeouts: { connect_ms: 1000, headers_ms: 5000, body_ms: 5000 }`;
   return `
-providers:${conn("azure", "2024-10-21")}${conn("azure-v1")}${conn("azure-old", "2024-06-01")}${conn("azure-preview", "2025-04-01-preview")}
+providers:${conn("azure", "2024-10-21")}${conn("azure-v1")}${conn("azure-old", "2024-06-01")}${conn("azure-preview", "2025-04-01-preview")}${conn("azure-2023", "2023-05-15")}
 ${BACKUP_PROVIDER_YAML}
 deployments:
   - { id: ${DATED}, provider: azure, model: gpt-4o, pricing: { input: 2.5, cached_input: 1.25, output: 10 } }
   - { id: ${V1}, provider: azure-v1, model: gpt-4o-mini, pricing: { input: 0.15, cached_input: 0.075, output: 0.6 } }
   - { id: ${OLD}, provider: azure-old, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
   - { id: ${PREVIEW}, provider: azure-preview, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
+  - { id: ${FIRST_GA}, provider: azure-2023, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
   - { id: azure/missing, provider: azure, model: gpt-9-nowhere, pricing: { input: 1, output: 1 } }
 ${BACKUP_DEPLOYMENTS_YAML}
 routes:
@@ -169,6 +171,24 @@ describe("api-version feature gates", () => {
       assert.equal(body.seed, c.seed ? 42 : undefined);
     });
   }
+
+  test("logprobs: sent where the api-version has them (tokens back), dropped and reported on 2023-05-15 (it would answer 400)", async (t) => {
+    const { client } = await env(t);
+    fake.script({ kind: "text", text: "Hi there" });
+    const res = await client.chat.complete({ model: DATED, messages, logprobs: true, topLogprobs: 2 });
+    assert.equal(last().body.logprobs, true);
+    assert.equal(last().body.top_logprobs, 2);
+    assert.equal(res.logprobs.map((l) => l.token).join(""), "Hi there");
+    assert.ok(res.logprobs.every((l) => l.topLogprobs.length === 2));
+    fake.script({ kind: "text", text: "Hi there" });
+    const old = await client.chat.complete({ model: FIRST_GA, messages, logprobs: true, topLogprobs: 2 });
+    assert.equal(old.message?.content[0]?.part.value, "Hi there");
+    assert.equal(last().body.logprobs, undefined);
+    assert.equal(last().body.top_logprobs, undefined);
+    assert.deepEqual(old.logprobs, []);
+    const adj = old.adjustments.find((a) => a.field === "logprobs");
+    assert.match(adj?.detail ?? "", /azure api-version 2023-05-15 predates logprobs \(added in 2023-12-01\)/);
+  });
 
   test("2024-06-01 stream: no stream_options (that version rejects it), so usage is estimated", async (t) => {
     const { client, t: gw } = await env(t);

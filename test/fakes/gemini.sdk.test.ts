@@ -215,4 +215,33 @@ describe('fake Gemini vs @google/genai', () => {
     for await (const m of pager) names.push(m.name);
     assert.deepEqual(names, ['models/gemini-2.5-flash', 'models/gemini-2.5-pro', 'models/gemini-3-pro-preview']);
   });
+  test('log probabilities: logprobsResult per candidate (and per stream chunk) on 2.0 Flash; 2.5 answers "Logprobs is not enabled"', async () => {
+    const config = { responseLogprobs: true, logprobs: 3 };
+    const res = await ai.models.generateContent({ model: 'gemini-2.0-flash', contents: 'sky colour', config });
+    const c = res.candidates![0];
+    const chosen = c.logprobsResult!.chosenCandidates!;
+    assert.equal(chosen.map((t) => t.token).join(''), res.text);
+    assert.equal(chosen[0].logProbability, undefined); // a certain token: proto3 JSON leaves out the zero
+    assert.ok(chosen.slice(1).every((t) => typeof t.logProbability === 'number' && t.logProbability < 0 && typeof t.tokenId === 'number'));
+    const tops = c.logprobsResult!.topCandidates!;
+    assert.equal(tops.length, chosen.length);
+    assert.ok(tops.every((s) => s.candidates!.length === 3));
+    assert.ok(tops.every((s) => (s.candidates![0].logProbability ?? 0) >= (s.candidates![1].logProbability ?? 0)));
+    assert.equal(typeof c.avgLogprobs, 'number');
+    assert.equal(fake.requests[0].body.generationConfig.responseLogprobs, true);
+
+    const chunks = await collect(await ai.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'sky colour', config: { responseLogprobs: true } }));
+    for (const ch of chunks.filter((x) => x.text)) {
+      const lr = ch.candidates![0].logprobsResult!;
+      assert.equal(lr.chosenCandidates!.map((t) => t.token).join(''), ch.text);
+      assert.equal(lr.topCandidates, undefined); // logprobs (the count) not asked for
+    }
+
+    await assert.rejects(ai.models.generateContent({ model: MODEL, contents: 'x', config }), (e: unknown) => {
+      assert.ok(e instanceof ApiError);
+      assert.equal(e.status, 400);
+      assert.match(e.message, /Logprobs is not enabled for models\/gemini-2\.5-flash/);
+      return true;
+    });
+  });
 });

@@ -163,6 +163,8 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
       const invalid = validateGenerateBody(ex.record.body, model);
       if (invalid) return fail(invalid);
       const body = ex.record.body as Record<string, unknown>;
+      const wantsLogprobs = logprobsAsked(body);
+      if (wantsLogprobs && !modelHasLogprobs(model)) return fail(status(400, 'INVALID_ARGUMENT', `Logprobs is not enabled for models/${model}`));
       const streaming = gen![3] === 'streamGenerateContent';
       const sse = streaming && ex.url.searchParams.get('alt') === 'sse';
 
@@ -176,7 +178,7 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
         units.push(']');
         return deliver(ex, { status: 200, headers: JSON_UTF8, units, stream: true }, d);
       };
-      const ctx = { body, model, responseId: ids('fakeResp', 14), lastUser: lastUserText(body) };
+      const ctx = { body, model, responseId: ids('fakeResp', 14), lastUser: lastUserText(body), logprobs: wantsLogprobs };
       switch (s.kind) {
         case 'error': {
           const e = geminiError(s.error, { model, apiVersion, message: s.message, retryDelay: s.retryDelay });
@@ -473,11 +475,13 @@ interface Built {
   finishReason: GeminiFinishReason;
   usage: Usage;
   finalEmptyChunk: boolean;
+  /** responseLogprobs: undefined when not asked for; else the top candidates per step (0: none). */
+  logprobs?: number;
 }
 
 const BLOCKING = new Set(['SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'IMAGE_RECITATION']);
 
-function build(s: Extract<GeminiScenario, { kind: 'text' | 'tool_calls' | 'json' }>, ctx: { body: Record<string, unknown>; model: string; responseId: string; lastUser: string }): Built {
+function build(s: Extract<GeminiScenario, { kind: 'text' | 'tool_calls' | 'json' }>, ctx: { body: Record<string, unknown>; model: string; responseId: string; lastUser: string; logprobs?: number }): Built {
   const gc = pick(ctx.body, 'generationConfig');
   const jsonMode = isRecord(gc) && pick(gc, 'responseMimeType') === 'application/json';
   let deltas: string[] = [];
@@ -517,7 +521,49 @@ function build(s: Extract<GeminiScenario, { kind: 'text' | 'tool_calls' | 'json'
     finishReason,
     usage,
     finalEmptyChunk: s.finalEmptyChunk ?? ctx.model.startsWith('gemini-3'),
+    ...(ctx.logprobs !== undefined ? { logprobs: ctx.logprobs } : {}),
   };
+}
+
+/** Gemini 2.0 Flash and 1.5 return log probabilities; 2.5 and 3 answer "Logprobs is not enabled". */
+function modelHasLogprobs(model: string): boolean {
+  return model.startsWith('gemini-2.0-flash') || model.startsWith('gemini-1.5-');
+}
+
+/** With generationConfig.responseLogprobs: how many top candidates per step (0 when logprobs is absent). */
+function logprobsAsked(body: Record<string, unknown>): number | undefined {
+  const gc = pick(body, 'generationConfig');
+  if (!isRecord(gc) || pick(gc, 'responseLogprobs') !== true) return undefined;
+  const n = pick(gc, 'logprobs');
+  return typeof n === 'number' ? n : 0;
+}
+
+/**
+ * logprobsResult for some text, as Gemini gives it: one chosen candidate per token (a word with
+ * its leading space, or a run of spaces), deterministic log probabilities, and with `top` > 0 the
+ * top candidates per step, most likely first. A log probability of 0 is left out, as proto3 JSON
+ * leaves out zeros (the first token of every answer is certain here).
+ */
+export function fakeGeminiLogprobs(text: string, top: number, first: boolean): { logprobsResult: Record<string, unknown>; avgLogprobs: number } {
+  const tokens = text.match(/\s*\S+|\s+/g) ?? [];
+  const chosen: Record<string, unknown>[] = [];
+  const steps: Record<string, unknown>[] = [];
+  let sum = 0;
+  tokens.forEach((token, i) => {
+    const lp = first && i === 0 ? 0 : -((token.length * 7 + i * 3) % 23) / 10 - 0.05;
+    sum += lp;
+    const c: Record<string, unknown> = { token, tokenId: 1000 + ((token.charCodeAt(token.length - 1) * 31 + token.length) % 9000) };
+    if (lp !== 0) c.logProbability = lp;
+    chosen.push(c);
+    if (top > 0) {
+      const alts: Record<string, unknown>[] = [{ ...c }];
+      for (let k = 1; k < top; k++) alts.push({ token: `${token.trimEnd()}~${k}`, tokenId: 20000 + k, logProbability: lp - k - 0.5 });
+      steps.push({ candidates: alts });
+    }
+  });
+  const result: Record<string, unknown> = { chosenCandidates: chosen, logProbabilitySum: sum };
+  if (top > 0) result.topCandidates = steps;
+  return { logprobsResult: result, avgLogprobs: tokens.length ? sum / tokens.length : 0 };
 }
 
 function signature(seed: string): string {
@@ -569,7 +615,9 @@ function unaryJson(r: Built): Record<string, unknown> {
   if (text) parts.push(r.finalEmptyChunk && !r.calls.length ? { text, thoughtSignature: signature('text') } : { text });
   r.calls.forEach((c, i) => parts.push(callPart(c, i === 0)));
   const blocked = BLOCKING.has(r.finishReason);
-  return { candidates: [candidate(blocked ? [] : parts, r.finishReason)], usageMetadata: usageMetadata(r.usage), modelVersion: r.model, responseId: r.responseId };
+  const c = candidate(blocked ? [] : parts, r.finishReason);
+  if (r.logprobs !== undefined && !blocked) Object.assign(c, fakeGeminiLogprobs(text, r.logprobs, true));
+  return { candidates: [c], usageMetadata: usageMetadata(r.usage), modelVersion: r.model, responseId: r.responseId };
 }
 
 /** Stream chunks: thought parts, one chunk per text delta, one chunk with all function calls, finishReason last. */
@@ -581,12 +629,17 @@ function streamChunks(r: Built): Record<string, unknown>[] {
   const blocked = BLOCKING.has(r.finishReason);
   const separateFinal = r.finalEmptyChunk || blocked || parts.length === 0;
   const n = parts.length + (separateFinal ? 1 : 0);
-  const chunk = (p: Record<string, unknown>[], k: number, finish?: GeminiFinishReason) => ({
-    candidates: [candidate(p, finish)],
-    usageMetadata: usageMetadata(r.usage, k / n),
-    modelVersion: r.model,
-    responseId: r.responseId,
-  });
+  let firstText = true;
+  const chunk = (p: Record<string, unknown>[], k: number, finish?: GeminiFinishReason) => {
+    const c = candidate(p, finish);
+    // Each chunk carries the log probabilities of its own (non-thought) text.
+    const text = p.map((x) => (typeof x.text === 'string' && !x.thought ? x.text : '')).join('');
+    if (r.logprobs !== undefined && text) {
+      Object.assign(c, fakeGeminiLogprobs(text, r.logprobs, firstText));
+      firstText = false;
+    }
+    return { candidates: [c], usageMetadata: usageMetadata(r.usage, k / n), modelVersion: r.model, responseId: r.responseId };
+  };
   const out = parts.map((p, i) => chunk(p, i + 1, !separateFinal && i === parts.length - 1 ? r.finishReason : undefined));
   if (separateFinal) {
     const finalParts = blocked ? [] : r.finalEmptyChunk ? [{ text: '', thoughtSignature: signature('final') }] : [];

@@ -280,6 +280,10 @@ export function convertToGeminiGenerationConfig(req: UpstreamRequest): GeminiGen
     g.responseMimeType = "application/json";
     g.responseJsonSchema = rf.schema;
   }
+  if (req.logprobs) {
+    g.responseLogprobs = true;
+    if (req.topLogprobs) g.logprobs = req.topLogprobs;
+  }
   if (req.reasoningEffort) {
     const t = convertToGeminiThinkingConfig(req.model, req.reasoningEffort, req.params);
     if (t) g.thinkingConfig = t;

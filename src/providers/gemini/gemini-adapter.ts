@@ -6,7 +6,7 @@ import type { ChatResult, HttpRequestSpec, ProviderAdapter, ToolCall } from "../
 import { bareModel, convertToGeminiRequest } from "./convert-to-gemini-messages.ts";
 import { buildGeminiEmbedBody, geminiEmbedMethod, parseGeminiEmbedResponse } from "./gemini-embeddings.ts";
 import { classifyGeminiError } from "./gemini-error.ts";
-import { convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
+import { convertGeminiLogprobs, convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
 import { createGeminiStreamTranslator } from "./gemini-stream.ts";
 import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
 
@@ -70,6 +70,8 @@ export function createGeminiAdapter(conn: ProviderConfig): ProviderAdapter {
         rawFinishReason: raw,
       };
       if (reasoning !== undefined) result.reasoning = reasoning;
+      const lp = convertGeminiLogprobs(candidate);
+      if (lp) result.logprobs = lp;
       if (r.usageMetadata !== null && typeof r.usageMetadata === "object") result.usage = convertGeminiUsage(r.usageMetadata);
       return result;
     },

@@ -71,6 +71,10 @@ export interface GeminiGenerationConfig {
   responseMimeType?: string;
   responseJsonSchema?: GeminiJsonSchema;
   thinkingConfig?: GeminiThinkingConfig;
+  /** Return the chosen token's log probability at each step (`logprobsResult.chosenCandidates`). */
+  responseLogprobs?: boolean;
+  /** With responseLogprobs: the top alternatives per step (1..20; `logprobsResult.topCandidates`). */
+  logprobs?: number;
 }
 
 /** The body of generateContent / streamGenerateContent. */
@@ -97,6 +101,24 @@ export interface GeminiCandidate {
   finishReason?: string;
   finishMessage?: string;
   index?: number;
+  /** With responseLogprobs: the tokens of this candidate (of this chunk, when streamed). */
+  logprobsResult?: GeminiLogprobsResult;
+  avgLogprobs?: number;
+}
+
+/** One token and its log probability; a zero log probability (certainty) is omitted, as proto3 JSON omits zeros. */
+export interface GeminiLogprobsCandidate {
+  token?: string;
+  tokenId?: number;
+  logProbability?: number;
+}
+
+export interface GeminiLogprobsResult {
+  /** The token chosen at each decoding step. */
+  chosenCandidates?: GeminiLogprobsCandidate[];
+  /** The most likely tokens at each step, most likely first (absent unless `logprobs` was asked for). */
+  topCandidates?: { candidates?: GeminiLogprobsCandidate[] }[];
+  logProbabilitySum?: number;
 }
 
 export interface GeminiUsageMetadata {

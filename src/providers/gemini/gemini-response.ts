@@ -2,9 +2,9 @@
 // normalisation, the candidate, tool-call ids, and errors carried inside a 200.
 
 import type { Headers } from "../headers.ts";
-import type { ToolCall, Usage } from "../types.ts";
+import type { TokenLogprob, ToolCall, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
-import type { GeminiCandidate, GeminiResponse, GeminiResponsePart, GeminiUsageMetadata } from "./gemini-api-types.ts";
+import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiResponse, GeminiResponsePart, GeminiUsageMetadata } from "./gemini-api-types.ts";
 import { geminiErrorStatusOf, geminiStatusError, redact } from "./gemini-error.ts";
 
 /**
@@ -106,4 +106,38 @@ export function convertGeminiUsage(u: GeminiUsageMetadata): Usage {
     cacheWriteTokens: 0,
     reasoningTokens: thoughts,
   };
+}
+
+/**
+ * `logprobsResult` → tokens as OpenAI gives them: step i's chosen token with its log probability,
+ * its UTF-8 bytes, and step i's top candidates as the alternatives. A missing logProbability is 0
+ * (proto3 JSON leaves zeros out: the model was certain). Undefined when there are none.
+ */
+export function convertGeminiLogprobs(c: GeminiCandidate | undefined): TokenLogprob[] | undefined {
+  const r = c?.logprobsResult;
+  const chosen = r !== null && typeof r === "object" && Array.isArray(r.chosenCandidates) ? r.chosenCandidates : undefined;
+  if (!chosen || chosen.length === 0) return undefined;
+  const tops = Array.isArray(r!.topCandidates) ? r!.topCandidates : [];
+  const out: TokenLogprob[] = [];
+  for (let i = 0; i < chosen.length; i++) {
+    const t = geminiToken(chosen[i]);
+    if (!t) continue;
+    const alts = tops[i]?.candidates;
+    const top: TokenLogprob["top"] = [];
+    if (Array.isArray(alts)) {
+      for (const a of alts) {
+        const x = geminiToken(a);
+        if (x) top.push(x);
+      }
+    }
+    out.push({ ...t, top });
+  }
+  return out.length ? out : undefined;
+}
+
+function geminiToken(v: GeminiLogprobsCandidate | null | undefined): { token: string; logprob: number; bytes: number[] } | undefined {
+  if (v === null || typeof v !== "object" || typeof v.token !== "string") return undefined;
+  const lp = v.logProbability === undefined ? 0 : v.logProbability;
+  if (typeof lp !== "number" || !Number.isFinite(lp)) return undefined;
+  return { token: v.token, logprob: lp, bytes: [...Buffer.from(v.token, "utf8")] };
 }

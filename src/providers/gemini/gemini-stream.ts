@@ -4,7 +4,7 @@
 
 import type { SseEvent, StreamEvent, StreamTranslator, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
-import { convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
+import { convertGeminiLogprobs, convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
 import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
 
 /**
@@ -14,6 +14,7 @@ import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
  * - text / reasoning: non-thought / thought text parts; empty parts (signature carriers) are skipped.
  * - functionCall parts arrive whole: tool_call_start (id synthesised when absent, thoughtSignature
  *   kept) immediately followed by one tool_call_delta with the full JSON arguments.
+ * - logprobs: with responseLogprobs, each chunk's logprobsResult (its own tokens), after its text.
  * - finish: on the chunk with a finishReason; STOP after any function call is tool_calls.
  * - usage: whenever a chunk's cumulative usageMetadata changes (the latest is the whole so far, hidden
  *   thoughts included), so that a stream cut short is still billed on what Gemini counted.
@@ -56,6 +57,9 @@ export function createGeminiStreamTranslator(secrets: string[] = []): StreamTran
           out.push({ type: piece.type, text: piece.text });
         }
       }
+      // The chunk's tokens, after the text they belong to (never the stream's first content).
+      const lp = convertGeminiLogprobs(candidate);
+      if (lp) out.push({ type: "logprobs", content: lp });
 
       const raw = candidate?.finishReason;
       if (typeof raw === "string" && raw !== "" && !finished) {

@@ -164,3 +164,37 @@ describe("Gemini stream translation", () => {
     assert.deepEqual(second, first);
   });
 });
+
+describe("Gemini log probabilities", () => {
+  const sse = (o: unknown) => new TextEncoder().encode(`data: ${JSON.stringify(o)}\r\n\r\n`);
+  const chunk = (text: string, logprobsResult: unknown, finishReason?: string) => ({
+    candidates: [{ content: { role: "model", parts: [{ text }] }, ...(finishReason ? { finishReason } : {}), logprobsResult, index: 0 }],
+    modelVersion: "gemini-2.0-flash",
+    responseId: "r1",
+  });
+
+  it("a chunk's logprobsResult follows its text; a left-out logProbability is 0; bad entries are skipped", () => {
+    const { events, error } = replay(adapter.streamTranslator(), [
+      sse(chunk("Hi", { chosenCandidates: [{ token: "Hi", tokenId: 1 }], topCandidates: [{ candidates: [{ token: "Hi", tokenId: 1 }, { token: "Hey", logProbability: -2.5 }] }] })),
+      sse(chunk(" there", { chosenCandidates: [{ token: " there", logProbability: -0.25 }, { logProbability: -1 }, { token: "x", logProbability: "NaN" }] }, "STOP")),
+    ]);
+    assert.equal(error, undefined);
+    const bytes = (s: string) => [...Buffer.from(s, "utf8")];
+    assert.deepEqual(
+      events.filter((e) => e.type === "text" || e.type === "logprobs"),
+      [
+        { type: "text", text: "Hi" },
+        { type: "logprobs", content: [{ token: "Hi", logprob: 0, bytes: bytes("Hi"), top: [{ token: "Hi", logprob: 0, bytes: bytes("Hi") }, { token: "Hey", logprob: -2.5, bytes: bytes("Hey") }] }] },
+        { type: "text", text: " there" },
+        { type: "logprobs", content: [{ token: " there", logprob: -0.25, bytes: bytes(" there"), top: [] }] },
+      ],
+    );
+  });
+
+  it("unary: the candidate's logprobsResult on the result; none when absent or empty", () => {
+    const r = adapter.parseResponse(JSON.stringify(chunk("Hé", { chosenCandidates: [{ token: "Hé", logProbability: -0.5 }] }, "STOP")), {});
+    assert.deepEqual(r.logprobs, [{ token: "Hé", logprob: -0.5, bytes: [72, 195, 169], top: [] }]);
+    assert.equal(adapter.parseResponse(JSON.stringify(chunk("Hi", undefined, "STOP")), {}).logprobs, undefined);
+    assert.equal(adapter.parseResponse(JSON.stringify(chunk("Hi", { chosenCandidates: [] }, "STOP")), {}).logprobs, undefined);
+  });
+});
