@@ -4,6 +4,8 @@
 //   POST /v1/rerank, /v2/rerank (Cohere's and Jina's shape, the engine's rerank operation: rerank.ts)
 //   POST /v1/responses          (the Responses API, stateless: responses/handler.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
+//   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
+//        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
 //   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
 //   GET  /v1/models/{id}
 // It authenticates, parses and validates, then hands the call to the same chat engine as
@@ -29,6 +31,8 @@ import { serveRerank } from "./rerank.ts";
 import { serveResponses } from "./responses/handler.ts";
 import { serveMessages } from "./anthropic/handler.ts";
 import { toAnthropicError } from "./anthropic/errors.ts";
+import { toGeminiError } from "./gemini/errors.ts";
+import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -53,6 +57,13 @@ function readBody(req: Req, max: number): Promise<Buffer> {
     req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
     req.once("error", reject);
   });
+}
+
+/** Gemini's `?key=` query parameter (its REST API and SDK take the key there too). */
+function queryKey(url: string): string | undefined {
+  const q = url.indexOf("?");
+  if (q < 0) return undefined;
+  return new URLSearchParams(url.slice(q + 1)).get("key") ?? undefined;
 }
 
 function header(req: Req, name: string): string | undefined {
@@ -207,7 +218,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
   async function serve(req: Req, res: Res, path: string): Promise<void> {
     const arrivedAt = performance.now();
     const tracer = core.tracing?.tracer;
-    const route = path.startsWith("/v1/models/") ? "/v1/models/{id}" : path;
+    const gemini = geminiPath(path);
+    const route = gemini ? `${path.slice(0, path.indexOf("/models/"))}/models/{model}:${gemini.method}` : path.startsWith("/v1/models/") ? "/v1/models/{id}" : path;
     const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, req.headers) : undefined;
     const traceId = span ? span.span.spanContext().traceId : traceIdFrom(header(req, "traceparent") ?? null);
     const ri: RequestInfo = { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx };
@@ -220,7 +232,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     let message: string | undefined;
     try {
       // Azure's api-key and Anthropic's x-api-key carry the same keys as Authorization: Bearer.
-      const apiKey = header(req, "x-api-key") ?? header(req, "api-key");
+      // Gemini's x-goog-api-key (or its ?key= query parameter) too.
+      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       const caller = core.auth.authenticate(auth ?? null);
       if (path === "/v1/chat/completions") {
@@ -230,6 +243,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
           return;
         }
         status = await chat(req, res, ri, caller, ac.signal);
+        return;
+      }
+      if (gemini) {
+        const body = req.method === "POST" ? await readBody(req, maxBytes) : Buffer.alloc(0);
+        status = await serveGenerateContent(req, res, gemini, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
       if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
@@ -287,7 +305,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, m);
     } catch (err) {
-      const e = path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : toOpenAIError(err);
+      const e = gemini ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : toOpenAIError(err);
       status = e.status;
       message = e.body.error.message;
       sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
@@ -299,10 +317,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
 
   return (req, res) => {
     const url = req.url ?? "";
-    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank")) return false;
+    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/")) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -13,7 +13,7 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
  * Request headers the gateway accepts from browsers besides Connect's own (`cors.allowedHeaders`
  * of @connectrpc/connect: content-type, connect-protocol-version, connect-timeout-ms,
  * x-grpc-web, x-user-agent, grpc-timeout, ...). Besides the gateway's headers, these are what the
- * `openai` SDK (v7, `dangerouslyAllowBrowser`) and `@anthropic-ai/sdk` send from a browser.
+ * `openai` SDK (v7, `dangerouslyAllowBrowser`), `@anthropic-ai/sdk` and `@google/genai` send from a browser.
  */
 export const GATEWAY_ALLOWED_HEADERS: readonly string[] = [
   "authorization",
@@ -42,13 +42,16 @@ export const GATEWAY_ALLOWED_HEADERS: readonly string[] = [
   "anthropic-version",
   "anthropic-beta",
   "anthropic-dangerous-direct-browser-access",
+  // @google/genai (its API key and client headers).
+  "x-goog-api-key",
+  "x-goog-api-client",
 ];
 
 /**
  * Requested header names with these prefixes are allowed too, even when not listed above: SDKs add
  * such headers from release to release, and a preflight that leaves one out fails every call.
  */
-export const GATEWAY_ALLOWED_HEADER_PREFIXES: readonly string[] = ["x-stainless-", "openai-", "anthropic-"];
+export const GATEWAY_ALLOWED_HEADER_PREFIXES: readonly string[] = ["x-stainless-", "openai-", "anthropic-", "x-goog-"];
 
 /** Response headers scripts may read besides Connect's (`cors.exposedHeaders`: grpc-status, grpc-message, ...). */
 export const GATEWAY_EXPOSED_HEADERS: readonly string[] = [

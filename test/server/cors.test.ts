@@ -170,7 +170,7 @@ describe("origin matching", () => {
     for (const h of connectCors.exposedHeaders) assert.ok(p.exposedHeaders.includes(h.toLowerCase()), h);
     for (const h of GATEWAY_ALLOWED_HEADERS) assert.ok(p.allowedHeaders.includes(h), h);
     for (const h of GATEWAY_EXPOSED_HEADERS) assert.ok(p.exposedHeaders.includes(h), h);
-    for (const h of ["authorization", "traceparent", "tracestate", "x-signalbox-cache", "x-signalbox-cache-ttl", "cache-control", "x-api-key", "anthropic-version", "x-stainless-retry-count", "x-stainless-timeout", "openai-organization", "openai-project"]) {
+    for (const h of ["authorization", "traceparent", "tracestate", "x-signalbox-cache", "x-signalbox-cache-ttl", "cache-control", "x-api-key", "anthropic-version", "x-stainless-retry-count", "x-stainless-timeout", "openai-organization", "openai-project", "x-goog-api-key", "x-goog-api-client"]) {
       assert.ok(p.allowedHeaders.includes(h), h);
     }
     for (const h of ["x-signalbox-trace-id", "x-signalbox-deployment", "x-signalbox-cache", "x-request-id", "retry-after", "retry-after-ms", "grpc-status", "grpc-message"]) {
