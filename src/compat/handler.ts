@@ -2,6 +2,7 @@
 //   POST /v1/chat/completions   (unary, or SSE with stream: true; stream_options.include_usage)
 //   POST /v1/embeddings         (OpenAI's shape, the engine's embeddings operation: embeddings.ts)
 //   POST /v1/rerank, /v2/rerank (Cohere's and Jina's shape, the engine's rerank operation: rerank.ts)
+//   POST /v1/images/generations (OpenAI's shape, the engine's image operation: images.ts)
 //   POST /v1/responses          (the Responses API, stateless: responses/handler.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
@@ -28,6 +29,7 @@ import { parseChatRequest } from "./request.ts";
 import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
+import { serveImages } from "./images.ts";
 import { serveResponses } from "./responses/handler.ts";
 import { serveMessages } from "./anthropic/handler.ts";
 import { toAnthropicError } from "./anthropic/errors.ts";
@@ -255,7 +257,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
-      if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank") {
+      if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank" || path === "/v1/images/generations") {
         if (req.method !== "POST") {
           status = 405;
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
@@ -271,7 +273,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         const out =
           path === "/v1/embeddings"
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
-            : await serveRerank(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
+            : path === "/v1/images/generations"
+              ? await serveImages(engine, body, { ri, caller, signal: ac.signal, statusOf: (err) => statusOf(err, ac.signal) })
+              : await serveRerank(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }
@@ -320,7 +324,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

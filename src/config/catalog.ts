@@ -48,6 +48,8 @@ export interface CatalogPrices {
   reasoning?: number;
   /** A fee per request, USD; absent: none. */
   perRequest?: number;
+  /** Image generation: USD per image by "<quality> <size>", "<size>", "<quality>" or "default"; absent: none. */
+  perImage?: Record<string, number>;
 }
 
 export interface CatalogEntry {
@@ -165,6 +167,19 @@ const rerank = (perRequest: number, contextWindow: number, quality: number): Cat
   quality,
   operations: ["rerank"],
 });
+// ---- Image generation models (PRICE_SOURCES.openai, "Image generation"): GPT Image bills the
+// prompt's text tokens and the image's output tokens; DALL·E bills per image by quality and size.
+// The context window is the prompt's limit in characters' worth of tokens (never a reason to
+// exclude a deployment: the provider refuses an overlong prompt). ----
+const imageModel = (price: CatalogPrices, quality: number): CatalogEntry => ({ price, contextWindow: 32_000, maxOutputTokens: 0, capabilities: [], quality, operations: ["images"] });
+const gptImage1 = imageModel({ input: 5, cached: 1.25, output: 40 }, 0.9);
+const gptImage1Mini = imageModel({ input: 2, cached: 0.2, output: 8 }, 0.75);
+const dallE3 = imageModel(
+  { input: 0, output: 0, perImage: { "standard 1024x1024": 0.04, "standard 1792x1024": 0.08, "standard 1024x1792": 0.08, "hd 1024x1024": 0.08, "hd 1792x1024": 0.12, "hd 1024x1792": 0.12, "1792x1024": 0.08, "1024x1792": 0.08, hd: 0.08, default: 0.04 } },
+  0.7,
+);
+const dallE2 = imageModel({ input: 0, output: 0, perImage: { "256x256": 0.016, "512x512": 0.018, default: 0.02 } }, 0.5);
+
 const cohereRerank35 = rerank(0.002, 4_096, 0.85);
 const cohereRerankV3 = rerank(0.002, 4_096, 0.75);
 const amazonRerankV1 = rerank(0.001, 4_096, 0.7);
@@ -265,6 +280,10 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "embed-english-v3.0": cohereEmbedV3,
   "embed-multilingual-v3.0": cohereEmbedV3,
 
+  "gpt-image-1": gptImage1,
+  "gpt-image-1-mini": gptImage1Mini,
+  "dall-e-3": dallE3,
+  "dall-e-2": dallE2,
   "rerank-v3.5": cohereRerank35,
   "rerank-english-v3.0": cohereRerankV3,
   "rerank-multilingual-v3.0": cohereRerankV3,

@@ -44,8 +44,10 @@ export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.y
 const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
-const OPERATIONS = ["chat", "embeddings", "rerank"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images"] as const;
 const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
+/** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'). */
+const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "mock"]);
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -200,6 +202,8 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
       output: opt(usdPerM),
       reasoning: opt(usdPerM),
       per_request: opt(num({ min: 0, max: 1_000 })),
+      // USD per generated image: one price, or by "<quality> <size>", "<size>", "<quality>" and "default".
+      per_image: opt((v: unknown, p: string) => (typeof v === "number" ? num({ min: 0, max: 1_000 })(v, p) : record(num({ min: 0, max: 1_000 }))(v, p))),
       // Long context: above above_input_tokens prompt tokens the whole request is billed at the tier's prices.
       tiers: opt(
         list(
@@ -546,6 +550,9 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   // Rerank APIs: Cohere's, Bedrock's rerank models, and the /rerank of OpenAI-compatible servers (vLLM, Jina, TEI).
   if (operations.includes("rerank") && !RERANK_TYPES.has(provider.type)) {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no rerank API (rerank needs cohere, bedrock, openai-compatible or mock)`);
+  }
+  if (operations.includes("images") && !IMAGE_TYPES.has(provider.type)) {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no image generation API (images needs openai, azure, openai-compatible or mock)`);
   }
   if (operations.includes("chat") && provider.type === "cohere") {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type cohere, whose deployments serve rerank and embeddings only (set operations: [rerank] or [embeddings])`);

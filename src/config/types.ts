@@ -87,7 +87,7 @@ export interface ProviderConfig {
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
-export type Operation = "chat" | "embeddings" | "rerank";
+export type Operation = "chat" | "embeddings" | "rerank" | "images";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";
@@ -121,6 +121,11 @@ export interface PriceTier extends PriceSet {
 export interface Pricing extends PriceSet {
   /** Fee per billed attempt, in nano-USD; absent: none. */
   perRequestNanos?: number;
+  /**
+   * Price per generated image, in nano-USD, by "<quality> <size>", "<size>", "<quality>" or
+   * "default" (the first that matches the request wins); absent: images are not billed per image.
+   */
+  perImageNanos?: Record<string, number>;
   /** Ascending thresholds; the whole request is billed at the highest tier its prompt exceeds. */
   tiers?: PriceTier[];
   /** "builtin:<PRICES_AS_OF>" (the catalog's), "config" (set or overridden in the config) or "none" (an unpriced mock). */

@@ -14,6 +14,7 @@ import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall,
 import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
 import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
+import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./images.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo } from "../router/types.ts";
 import { newRequestId, type RequestInfo } from "../server/context.ts";
@@ -104,6 +105,8 @@ export interface ChatEngine {
   embed(r: EmbedEngineRequest): Promise<EmbedAnswer>;
   /** Rerank: the same plan, admission, input guardrails, execution, record and settlement. */
   rerank(r: RerankEngineRequest): Promise<RerankAnswer>;
+  /** Image generation: the same plan, admission, input guardrails, execution, record and settlement. */
+  generateImages(r: ImageEngineRequest): Promise<ImageAnswer>;
 }
 
 /** How a request's cache options and its route's cache settings combine (chat and embeddings alike). */
@@ -526,6 +529,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   return {
     embed,
     rerank: rerankOperation(parts),
+    generateImages: imagesOperation(parts),
 
     async complete(r) {
       const { call, ri } = r;

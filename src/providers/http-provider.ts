@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, RerankRequest, RerankResult, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -34,6 +34,17 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
       throw classifyTransportError(err, signal, conn);
     }
     return reranker!.parse(text, req, res.headers);
+  }
+  const imager = adapter.buildImageRequest && adapter.parseImageResponse ? { build: adapter.buildImageRequest.bind(adapter), parse: adapter.parseImageResponse.bind(adapter) } : undefined;
+  async function generateImages(req: ImageRequest, signal: AbortSignal): Promise<ImageResult> {
+    const res = await sendSpec(imager!.build(req), signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return imager!.parse(text, req);
   }
   async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
     if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
@@ -74,6 +85,7 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
         }
       : {}),
     ...(reranker ? { rerank } : {}),
+    ...(imager ? { generateImages } : {}),
     async complete(req, signal): Promise<ChatResult> {
       const res = await send(req, false, signal);
       let text: string;

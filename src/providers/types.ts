@@ -277,6 +277,11 @@ export interface Usage {
    * documents); the deployment's per-request fee is charged per search. Absent: one.
    */
   searchUnits?: number;
+  /**
+   * Images generated, with the size and quality they were asked for: each is billed at the
+   * deployment's per-image price for that size and quality (on top of any tokens). Absent: none.
+   */
+  images?: { count: number; size?: string; quality?: string };
 }
 
 /** One output token with its log probability; `top` holds the most likely alternatives at its position. */
@@ -441,6 +446,52 @@ export interface RerankResult {
   usage?: { inputTokens?: number; searchUnits?: number; providerCostUsd?: number };
 }
 
+/** An image generation request (OpenAI's /images/generations, in domain terms). */
+export interface ImageRequest {
+  model: string;
+  prompt: string;
+  /** How many images, 1..10. */
+  n: number;
+  /** "1024x1024", "1536x1024", … or "auto"; absent: the model's default. */
+  size?: string;
+  /** GPT Image: low, medium, high, auto; DALL·E 3: standard, hd. */
+  quality?: string;
+  /** DALL·E 3: vivid or natural. */
+  style?: string;
+  /** GPT Image: transparent, opaque or auto. */
+  background?: string;
+  /** GPT Image: png, jpeg or webp. */
+  outputFormat?: string;
+  /** GPT Image with jpeg or webp: 0..100. */
+  outputCompression?: number;
+  /** DALL·E: a URL (the provider hosts the image for a while) or the bytes (base64); GPT Image always returns bytes. */
+  responseFormat?: "url" | "b64_json";
+  user?: string;
+}
+
+/** One generated image: its bytes (base64) or where the provider hosts it. */
+export interface GeneratedImage {
+  b64?: string;
+  url?: string;
+  /** The prompt the model used, when it rewrote it (DALL·E 3). */
+  revisedPrompt?: string;
+}
+
+/** An image generation answer. */
+export interface ImageResult {
+  /** The model version the provider reported (empty: the pinned one). */
+  model: string;
+  created?: number;
+  images: GeneratedImage[];
+  /** What the provider reports of the images made (GPT Image). */
+  size?: string;
+  quality?: string;
+  background?: string;
+  outputFormat?: string;
+  /** Tokens, when the provider bills them (GPT Image); absent: the images are billed per image. */
+  usage?: { inputTokens: number; outputTokens: number };
+}
+
 /**
  * What the router calls. HTTP providers are an adapter (pure translation) composed with the
  * transport (see http-provider.ts); the built-in mock implements this directly.
@@ -462,6 +513,8 @@ export interface Provider {
   embed?(req: EmbedRequest, signal: AbortSignal): Promise<EmbedResult>;
   /** Rerank; absent when the provider type has none. */
   rerank?(req: RerankRequest, signal: AbortSignal): Promise<RerankResult>;
+  /** Image generation; absent when the provider type has none. */
+  generateImages?(req: ImageRequest, signal: AbortSignal): Promise<ImageResult>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */
@@ -532,6 +585,9 @@ export interface ProviderAdapter {
   /** Rerank (both or neither): the upstream request, and the parse of its 2xx body. Errors go through classifyError. */
   buildRerankRequest?(req: RerankRequest): HttpRequestSpec;
   parseRerankResponse?(body: string, req: RerankRequest, headers?: Record<string, string | string[] | undefined>): RerankResult;
+  /** Image generation (both or neither): the upstream request, and the parse of its 2xx body. Errors go through classifyError. */
+  buildImageRequest?(req: ImageRequest): HttpRequestSpec;
+  parseImageResponse?(body: string, req: ImageRequest): ImageResult;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

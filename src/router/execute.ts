@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, Provider, RerankResult, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -23,7 +23,7 @@ import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, Plan, RerankCall, UsageSource } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, Plan, RerankCall, UsageSource } from "./types.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -83,6 +83,8 @@ interface AttemptCtx {
   estimate?: Estimate;
   /** The prompt this attempt was sent, when not the candidate's planned count (an embeddings batch with cached inputs). */
   promptTokens?: number;
+  /** Images an attempt made whose provider reported no tokens: billed per image with the estimated prompt. */
+  imagesMade?: Usage["images"];
   ttftMs?: number;
   /** A stream's first-token deadline, cleared by cleanup (see executeStream). */
   firstTokenTimer?: ReturnType<typeof setTimeout>;
@@ -147,7 +149,12 @@ function billedUsage(ctx: AttemptCtx, err: ProviderError | undefined, est: Estim
   }
   if (!est?.prompt) return undefined;
   return {
-    usage: { ...ZERO_USAGE, inputTokens: ctx.promptTokens ?? ctx.candidate.estimatedInputTokens, outputTokens: estimateOutputTokens(ctx.candidate, est.output) },
+    usage: {
+      ...ZERO_USAGE,
+      inputTokens: ctx.promptTokens ?? ctx.candidate.estimatedInputTokens,
+      outputTokens: estimateOutputTokens(ctx.candidate, est.output),
+      ...(ctx.imagesMade ? { images: ctx.imagesMade } : {}),
+    },
     source: ESTIMATED,
   };
 }
@@ -570,6 +577,37 @@ export async function executeRerank(call: RerankCall, plan: Plan, signal: AbortS
     finishSummary(ex);
   }
 }
+
+/**
+ * Execute a plan for an image generation call. Billed per image at the deployment's price for the
+ * size and quality made (as the provider reports them, else as asked), plus the tokens the
+ * provider reports (GPT Image), else the prompt's tokens, estimated.
+ */
+export async function executeImages(call: ImageCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<ImageResult> {
+  try {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.generateImages) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no image generation endpoint`, unsent: true });
+      const res = await provider.generateImages({ ...call.request, model: c.deployment.model }, ctx.signal);
+      if (res.images.length === 0 || res.images.length > call.request.n) {
+        throw new ProviderError({ kind: "unknown", message: `${c.deployment.id} returned ${res.images.length} images for n=${call.request.n}` });
+      }
+      return res;
+    });
+    ctx.cleanup();
+    const images = { count: res.images.length, ...sizeAndQuality(res.size ?? call.request.size, res.quality ?? call.request.quality) };
+    ctx.usage = res.usage ? { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, outputTokens: res.usage.outputTokens, images } : undefined;
+    // Without tokens reported, the prompt is estimated and the images still billed per image.
+    if (!ctx.usage) ctx.imagesMade = images;
+    succeedNonChat(ex, ctx, deps, res.model);
+    return { ...res, model: ex.providerModel };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+const sizeAndQuality = (size: string | undefined, quality: string | undefined) => ({ ...(size ? { size } : {}), ...(quality ? { quality } : {}) });
 
 function abortWithoutFirstToken(c: AttemptCtx, ms: number): void {
   c.abort(new ProviderError({ kind: "timeout", message: `no first token within ${ms} ms` }));

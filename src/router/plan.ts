@@ -14,8 +14,8 @@ import { GatewayError } from "./errors.ts";
 import type { ModelRegistry, Resolved } from "./registry.ts";
 import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
 import { fitRequest, type Fit } from "./fit-params.ts";
-import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type Plan } from "./types.ts";
-import { pricesFor } from "../usage/cost.ts";
+import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type ImageCall, type Plan } from "./types.ts";
+import { perImageNanos, pricesFor } from "../usage/cost.ts";
 
 /**
  * Output tokens assumed for a request that sets no limit, on a deployment with no recent p95 yet
@@ -50,6 +50,20 @@ export function requiredCapabilities(call: Call): Set<Capability> {
   return need;
 }
 
+/**
+ * Output tokens GPT Image bills per 1024x1024 image by quality (OpenAI's image generation guide);
+ * a larger image (1536 on a side) costs half as many again. What a token-priced image request
+ * reserves against budgets before it is answered; per-image-priced models bill no tokens.
+ */
+const IMAGE_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 4160 };
+
+function imageOutputTokens(call: ImageCall, d: DeploymentConfig): number {
+  if (d.pricing.output === 0) return 0;
+  const per = IMAGE_TOKENS[call.request.quality ?? ""] ?? IMAGE_TOKENS.high;
+  const large = call.request.size?.includes("1536") ? 1.5 : 1;
+  return Math.round(per * large) * call.request.n;
+}
+
 export function expectedCostNanos(d: DeploymentConfig, inputTokens: number, outputTokens: number): number {
   // At the prices of the tier the prompt falls in (long context), plus any per-request fee.
   const p = pricesFor(d.pricing, inputTokens);
@@ -62,7 +76,7 @@ export function expectedCostNanos(d: DeploymentConfig, inputTokens: number, outp
  */
 function chatView(call: Call): ChatCall["request"] {
   if (isChat(call)) return call.request;
-  const texts = call.operation === "embeddings" ? call.request.inputs : [call.request.query, ...call.request.documents];
+  const texts = call.operation === "embeddings" ? call.request.inputs : call.operation === "images" ? [call.request.prompt] : [call.request.query, ...call.request.documents];
   return { messages: [{ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) }] };
 }
 
@@ -225,6 +239,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
         const each = inputTokens(call.request.inputs, f);
         largestByFamily.set(f, Math.max(0, ...each));
         n = Math.max(1, each.reduce((a, b) => a + b, 0));
+      } else if (call.operation === "images") {
+        n = Math.max(1, inputTokens([call.request.prompt], f)[0]);
       } else if (call.operation === "rerank") {
         // The query and every document; providers truncate long documents instead of refusing them.
         n = Math.max(1, inputTokens([call.request.query, ...call.request.documents], f).reduce((a, b) => a + b, 0));
@@ -235,7 +251,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     }
     return n;
   };
-  const outputFor = (d: DeploymentConfig): number => (operation !== "chat" ? 0 : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id))));
+  const outputFor = (d: DeploymentConfig): number =>
+    operation === "images" ? imageOutputTokens(call as ImageCall, d) : operation !== "chat" ? 0 : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id)));
   const need = requiredCapabilities(call);
 
   const candidates: Candidate[] = [];
@@ -259,7 +276,12 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const costs = new Map<string, number>();
   const costOf = (d: DeploymentConfig) => {
     let c = costs.get(d.id);
-    if (c === undefined) costs.set(d.id, (c = expectedCostNanos(d, inputFor(d), outputFor(d))));
+    if (c === undefined) {
+      c = expectedCostNanos(d, inputFor(d), outputFor(d));
+      // Images billed per image (DALL·E) at the price of the size and quality asked for.
+      if (call.operation === "images") c += perImageNanos(d.pricing, call.request.size, call.request.quality) * call.request.n;
+      costs.set(d.id, c);
+    }
     return c;
   };
   const ctx: StrategyContext = { health, rand, stream, cost: costOf, classification: classified, task: taskOf };
@@ -281,8 +303,9 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     // A prompt whose length alone proves it fits is not tokenized here: its count is taken only
     // when something reads it (a cost strategy or cap, a budget, a token rate limit, Route).
     const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
-    // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for length.
-    const fitsByLength = operation === "rerank" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
+    // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for
+    // length; an image prompt's limit is the provider's to enforce.
+    const fitsByLength = operation === "rerank" || operation === "images" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
     const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
     if (fitsByLength) {

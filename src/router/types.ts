@@ -2,7 +2,7 @@
 // outcome of executing that plan (attempts, usage, cost).
 
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
-import type { EmbedRequest, FailureKind, RerankRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { EmbedRequest, FailureKind, ImageRequest, RerankRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
@@ -82,8 +82,15 @@ export interface RerankCall extends CallBase {
   request: Omit<RerankRequest, "model">;
 }
 
+/** An image generation request after validation: a prompt, and how many images of what kind. */
+export interface ImageCall extends CallBase {
+  operation: "images";
+  /** Everything sent upstream except the model. */
+  request: Omit<ImageRequest, "model">;
+}
+
 /** Any call the planner, admission and the usage record handle. */
-export type Call = ChatCall | EmbedCall | RerankCall;
+export type Call = ChatCall | EmbedCall | RerankCall | ImageCall;
 
 /** A call's operation. */
 export const operationOf = (c: Call): Operation => c.operation ?? "chat";

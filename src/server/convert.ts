@@ -20,6 +20,7 @@ import {
 } from "../../gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
 import type { RerankRequest } from "../../gen/signalbox/v1/rerank_pb.ts";
+import type { GenerateImagesRequest } from "../../gen/signalbox/v1/image_pb.ts";
 import {
   AttemptOutcome,
   AttemptSchema,
@@ -33,7 +34,7 @@ import {
 } from "../../gen/signalbox/v1/common_pb.ts";
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
-import type { AttemptRecord, Caller, ChatCall, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
@@ -202,6 +203,28 @@ export function toRerankCall(r: RerankRequest, id: string, caller: Caller): Rera
   };
 }
 
+/** A GenerateImagesRequest as the router's ImageCall (validated after, by validateImageCall). */
+export function toImageCall(r: GenerateImagesRequest, id: string, caller: Caller): ImageCall {
+  return {
+    operation: "images",
+    id,
+    model: r.model,
+    request: {
+      prompt: r.prompt,
+      n: r.n ?? 1,
+      ...(r.size ? { size: r.size } : {}),
+      ...(r.quality ? { quality: r.quality } : {}),
+      ...(r.style ? { style: r.style } : {}),
+      ...(r.background ? { background: r.background } : {}),
+      ...(r.outputFormat ? { outputFormat: r.outputFormat } : {}),
+      ...(r.outputCompression !== undefined ? { outputCompression: r.outputCompression } : {}),
+      ...(r.returnUrl ? { responseFormat: "url" as const } : {}),
+      ...(r.user ? { user: r.user } : {}),
+    },
+    ...callerSide(r, caller),
+  };
+}
+
 /** A validated ChatRequest as the router's ChatCall. */
 export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: boolean): ChatCall {
   const req: Omit<UpstreamRequest, "model"> = { messages: messages(r) };
@@ -280,6 +303,7 @@ export function usageToPb(u: Usage, estimated = false, parts: EstimatedParts = {
     totalTokens: BigInt(u.inputTokens + u.outputTokens),
     cacheWrite1hTokens: BigInt(u.cacheWrite1hTokens ?? 0),
     searchUnits: BigInt(u.searchUnits ?? 0),
+    images: BigInt(u.images?.count ?? 0),
     estimated: estimated || parts.input || parts.output,
     inputEstimated: parts.input,
     outputEstimated: parts.output,

@@ -10,9 +10,9 @@ import type { GatewayCore } from "../gateway.ts";
 import type { ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toRerankCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toImageCall, toRerankCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateCall, validateEmbedCall, validateRerankCall } from "./validate.ts";
+import { validateCall, validateEmbedCall, validateImageCall, validateRerankCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -28,7 +28,7 @@ const EXCLUSION: Record<Reason, ExclusionReason> = {
   wrong_operation: ExclusionReason.WRONG_OPERATION,
 };
 
-const OPERATION_TO_PB: Record<Operation, PbOperation> = { chat: PbOperation.CHAT, embeddings: PbOperation.EMBEDDINGS, rerank: PbOperation.RERANK };
+const OPERATION_TO_PB: Record<Operation, PbOperation> = { chat: PbOperation.CHAT, embeddings: PbOperation.EMBEDDINGS, rerank: PbOperation.RERANK, images: PbOperation.IMAGES };
 
 /** A plan as RouteService explains it (chat and embeddings plans alike). */
 function planToPb(p: Plan): RouteResponse {
@@ -91,6 +91,17 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       try {
         const call = toRerankCall(req, ri.id, ctx.values.get(callerKey));
         validateRerankCall(call);
+        return planToPb(core.plan(call));
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async routeImages(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toImageCall(req, ri.id, ctx.values.get(callerKey));
+        validateImageCall(call);
         return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);

@@ -136,7 +136,7 @@ export function recordToPb(r: UsageRecord): RequestRecord {
     streamed: r.streamed,
     finishReason: finishToPb(r.finishReason),
     adjustments: r.adjustments ?? [],
-    operation: r.operation === "embeddings" ? PbOperation.EMBEDDINGS : r.operation === "rerank" ? PbOperation.RERANK : PbOperation.CHAT,
+    operation: r.operation === "embeddings" ? PbOperation.EMBEDDINGS : r.operation === "rerank" ? PbOperation.RERANK : r.operation === "images" ? PbOperation.IMAGES : PbOperation.CHAT,
   });
 }
 

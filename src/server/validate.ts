@@ -5,7 +5,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { CallBase, ChatCall, EmbedCall, RerankCall } from "../router/types.ts";
+import type { CallBase, ChatCall, EmbedCall, ImageCall, RerankCall } from "../router/types.ts";
 import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
@@ -224,6 +224,31 @@ export function validateRerankCall(c: RerankCall, n: RerankFieldNames = PROTO_RE
   if (k !== undefined && (!Number.isInteger(k) || k < 1)) bad(n.topN, `must be a positive integer, got ${k}`);
   const m = c.request.maxTokensPerDoc;
   if (m !== undefined && (!Number.isInteger(m) || m < 1 || m > LIMITS.maxTokensPerDoc)) bad(n.maxTokensPerDoc, `must be an integer between 1 and ${LIMITS.maxTokensPerDoc}, got ${m}`);
+  validateAttribution(c, n.routing);
+}
+
+/** Field names of an image request, as each front door spells them. */
+export interface ImageFieldNames {
+  n: string;
+  size: string;
+  outputCompression: string;
+  routing: string;
+}
+
+export const PROTO_IMAGE_FIELDS: ImageFieldNames = { n: "n", size: "size", outputCompression: "output_compression", routing: "routing" };
+
+/** The longest image prompt (GPT Image's limit; DALL·E's are shorter and theirs to refuse). */
+export const MAX_IMAGE_PROMPT_CHARS = 32_000;
+
+export function validateImageCall(c: ImageCall, n: ImageFieldNames = PROTO_IMAGE_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  const r = c.request;
+  if (r.prompt.trim() === "") bad("prompt", "is required");
+  if (r.prompt.length > MAX_IMAGE_PROMPT_CHARS) bad("prompt", `at most ${MAX_IMAGE_PROMPT_CHARS} characters, got ${r.prompt.length}`);
+  if (!Number.isInteger(r.n) || r.n < 1 || r.n > 10) bad(n.n, `must be an integer between 1 and 10, got ${r.n}`);
+  if (r.size !== undefined && r.size !== "auto" && !/^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$/.test(r.size)) bad(n.size, `must be "auto" or WIDTHxHEIGHT (like 1024x1024), got "${r.size}"`);
+  const oc = r.outputCompression;
+  if (oc !== undefined && (!Number.isInteger(oc) || oc < 0 || oc > 100)) bad(n.outputCompression, `must be an integer between 0 and 100, got ${oc}`);
   validateAttribution(c, n.routing);
 }
 

@@ -142,8 +142,13 @@ export interface AttemptTrace {
   end(record: AttemptRecord, err: ProviderError | undefined, providerModel: string | undefined, finish: string | undefined): void;
 }
 
-/** `operation`: the GenAI operation name of the attempts (chat, embeddings); it starts each span's name. */
-export function attemptObserver(tracer: Tracer, parent: Context, operation: "chat" | "embeddings" | "rerank" = "chat"): AttemptObserver {
+/**
+ * `op`: the gateway operation of the attempts; its GenAI operation name (chat, embeddings, rerank,
+ * and generate_content for images, the conventions' name for multimodal generation) starts each
+ * span's name.
+ */
+export function attemptObserver(tracer: Tracer, parent: Context, op: "chat" | "embeddings" | "rerank" | "images" = "chat"): AttemptObserver {
+  const operation = op === "images" ? "generate_content" : op;
   return {
     start(record, c) {
       const span = tracer.startSpan(

@@ -1,7 +1,8 @@
 // Cost of token usage under a deployment's price model, in integer nano-USD so sums are exact.
 //
 // The price model (src/config/types.ts Pricing): input, cached input, cache writes (5-minute and
-// 1-hour), output and reasoning prices, a per-request fee (per search for rerank), and long-context tiers whose prices
+// 1-hour), output and reasoning prices, a per-request fee (per search for rerank), a per-image price by size and
+// quality (image generation), and long-context tiers whose prices
 // apply to the whole request when its prompt exceeds their threshold. When the provider reports
 // its own bill (OpenRouter's usage.cost), that figure is the total; the computed one is kept beside
 // it (`computed`) so that disagreements can be seen.
@@ -58,8 +59,9 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
   const cacheWrite = nanos(u.cacheWriteTokens - writes1h, s.cacheWrite) + nanos(writes1h, s.cacheWrite1h ?? s.cacheWrite);
   const output = nanos(Math.max(0, u.outputTokens - u.reasoningTokens), s.output);
   const reasoning = nanos(u.reasoningTokens, s.reasoning || s.output);
-  // A per-request fee is charged per search where the provider bills searches (Cohere rerank).
-  const request = (p.perRequestNanos ?? 0) * (u.searchUnits ?? 1);
+  // A per-request fee is charged per search where the provider bills searches (Cohere rerank);
+  // generated images at their per-image price, with the fees.
+  const request = (p.perRequestNanos ?? 0) * (u.searchUnits ?? 1) + (u.images ? imageNanos(p, u.images) : 0);
   const computed = input + cachedInput + cacheWrite + output + reasoning + request;
   const c: CostBreakdown = { total: computed, input, cachedInput, cacheWrite, output, reasoning };
   if (request) c.request = request;
@@ -70,6 +72,17 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
   }
   return c;
 }
+
+/** The per-image price for a size and quality ("<quality> <size>", "<size>", "<quality>", "default"). */
+export function perImageNanos(p: Pick<Pricing, "perImageNanos">, size: string | undefined, quality: string | undefined): number {
+  const t = p.perImageNanos;
+  if (!t) return 0;
+  const keys = [quality && size ? `${quality} ${size}` : "", size ?? "", quality ?? "", "default"];
+  for (const k of keys) if (k && t[k] !== undefined) return t[k];
+  return 0;
+}
+
+const imageNanos = (p: Pricing, im: NonNullable<Usage["images"]>) => perImageNanos(p, im.size, im.quality) * im.count;
 
 /**
  * Whether a reported and a computed figure disagree: by more than 1% of the computed one (and more
@@ -107,5 +120,6 @@ export function addUsage(a: Usage, b: Usage): Usage {
   };
   if (a.cacheWrite1hTokens || b.cacheWrite1hTokens) out.cacheWrite1hTokens = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
   if (a.searchUnits !== undefined || b.searchUnits !== undefined) out.searchUnits = (a.searchUnits ?? 0) + (b.searchUnits ?? 0);
+  if (a.images || b.images) out.images = { ...(b.images ?? a.images!), count: (a.images?.count ?? 0) + (b.images?.count ?? 0) };
   return out;
 }

@@ -51,8 +51,9 @@ const ADMIN = ["adm", "secret", "cli"].join("-");
 const SVC = ["svc", "secret", "cli"].join("-");
 
 // MOCK_CONFIG ends inside `routes:`, so the first lines below add a route that always fails.
-const CONFIG = `${MOCK_CONFIG.replace("aliases:", "  - { id: mock/rerank, provider: mock, model: mock-rerank, operations: [rerank], pricing: { input: 0, output: 0, per_request: 0.002 } }\naliases:")}
+const CONFIG = `${MOCK_CONFIG.replace("aliases:", "  - { id: mock/rerank, provider: mock, model: mock-rerank, operations: [rerank], pricing: { input: 0, output: 0, per_request: 0.002 } }\n  - { id: mock/image, provider: mock, model: mock-image-1, operations: [images], pricing: { input: 0, output: 0, per_image: { default: 0.04, hd: 0.08 } } }\naliases:")}
   - { name: rerank, targets: [mock/rerank] }
+  - { name: images, targets: [mock/image] }
   - name: broken
     targets: [mock/flaky]
     retry: { max_retries: 0 }
@@ -79,7 +80,7 @@ let since: string;
 let tmp: string;
 
 /** Run the built CLI with the gateway's URL and the admin key in its environment. */
-function cli(args: string[], opts: { env?: Record<string, string | undefined>; node?: string; stdin?: string } = {}): Promise<Run> {
+function cli(args: string[], opts: { env?: Record<string, string | undefined>; node?: string; stdin?: string; cwd?: string } = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, SIGNALBOX_URL: g.url, SIGNALBOX_API_KEY: ADMIN, SIGNALBOX_TRACE_URL: undefined, NO_COLOR: "1" };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];
@@ -87,7 +88,7 @@ function cli(args: string[], opts: { env?: Record<string, string | undefined>; n
   }
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(opts.node ?? NODE24, [BUNDLE, ...args], { cwd: ROOT, env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const child = spawn(opts.node ?? NODE24, [BUNDLE, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
     let stdout = "";
     let stderr = "";
@@ -453,6 +454,76 @@ describe("rerank", () => {
     const none = await cli(["rerank", "--query", "q"], { stdin: "" });
     assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /no documents/);
+  });
+});
+
+/** A PNG's width and height from its IHDR chunk, after checking the 8-byte signature. */
+function pngSize(file: string): [number, number] {
+  const b = readFileSync(file);
+  assert.deepEqual([...b.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${file} is not a PNG`);
+  assert.equal(b.subarray(12, 16).toString("latin1"), "IHDR");
+  return [b.readUInt32BE(16), b.readUInt32BE(20)];
+}
+
+describe("image", () => {
+  test("writes each image to a file and prints its path; deployment, images and cost on stderr; --json; bad usage sends nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "signalbox-cli-image-"));
+    try {
+      // Bad usage is refused before any call: with an unreachable gateway it still exits 2, not 1.
+      for (const [flag, bad] of [["-n", ["-n", "0"]], ["-n", ["-n", "11"]], ["--size", ["--size", "huge"]], ["--format", ["--format", "gif"]], ["--bogus", ["--bogus"]], ["--out", ["-o", join(dir, "missing", "x.png")]]] as const) {
+        const r = await cli(["image", "images", "a red fox", ...bad], { env: { SIGNALBOX_URL: "http://127.0.0.1:9" } });
+        assert.equal(r.code, 2, `${bad.join(" ")}: ${r.stderr}`);
+        assert.ok(r.stderr.includes(flag), `${bad.join(" ")} names ${flag}: ${r.stderr}`);
+        assert.equal(r.stdout, "");
+      }
+      const none = await cli(["image", "images"], { stdin: "" });
+      assert.equal(none.code, 2, none.stderr);
+      assert.match(none.stderr, /no prompt/);
+
+      const r = ok(await cli(["image", "images", "a red fox", "-n", "2", "--size", "64x48", "-o", dir]));
+      const lines = r.stdout.trimEnd().split("\n");
+      assert.equal(lines.length, 2, r.stdout);
+      const files = lines.map((l) => l.split("\t")[0]);
+      for (const [i, f] of files.entries()) {
+        assert.ok(f.startsWith(`${dir}/`), f);
+        assert.match(f.slice(dir.length + 1), new RegExp(`^image-\\S+-${i + 1}\\.png$`));
+        assert.deepEqual(pngSize(f), [64, 48]);
+        assert.equal(lines[i].split("\t")[1], "a red fox", "the revised prompt after a tab");
+      }
+      assert.notDeepEqual(readFileSync(files[0]), readFileSync(files[1]));
+      assert.match(r.stderr, /mock\/image \(route images\) · 2 images 64x48 · (\d+ tokens · )?\$0\.08 · \d+ ms · request req_/);
+
+      const j = JSON.parse(ok(await cli(["image", "images", "a red fox", "-n", "2", "--size", "64x48", "-o", join(dir, "fox.png"), "--json"])).stdout);
+      assert.equal(j.deployment, "mock/image");
+      assert.deepEqual(j.files, [join(dir, "fox-1.png"), join(dir, "fox-2.png")]);
+      for (const f of j.files) assert.deepEqual(pngSize(f), [64, 48]);
+      assert.equal(j.images.length, 2);
+      assert.equal(j.images[0].file, j.files[0]);
+      assert.equal(j.images[0].mediaType, "image/png");
+      assert.equal(j.images[0].data, undefined, "no bytes in the JSON");
+      assert.deepEqual(j.urls, []);
+      assert.deepEqual(j.revisedPrompts, ["a red fox", "a red fox"]);
+      assert.equal(j.usage.images, "2");
+      assert.equal(j.cost.totalNanoUsd, String(2 * 40_000_000));
+      assert.match(j.id, /\S/);
+
+      const hd = ok(await cli(["image", "images", "--quality", "hd", "--size", "32x32", "-o", join(dir, "hd.png"), "--json"], { stdin: "a red fox, in hd\n" }));
+      const hj = JSON.parse(hd.stdout);
+      assert.deepEqual(hj.files, [join(dir, "hd.png")]);
+      assert.equal(hj.usage.images, "1");
+      assert.equal(hj.cost.totalNanoUsd, "80000000");
+      assert.deepEqual(hj.revisedPrompts, ["a red fox, in hd"], "the prompt came from stdin");
+
+      // No --out: image-<request id>-<i>.png in the current directory; the summary shows one image at $0.08.
+      const here = mkdtempSync(join(dir, "cwd-"));
+      const d = ok(await cli(["image", "images", "-", "--quality", "hd", "--size", "16x16"], { cwd: here, stdin: "a fox" }));
+      assert.match(d.stdout, /^image-\S+-1\.png\ta fox\n$/);
+      assert.deepEqual(readdirSync(here), [d.stdout.split("\t")[0]]);
+      assert.deepEqual(pngSize(join(here, readdirSync(here)[0])), [16, 16]);
+      assert.match(d.stderr, / · 1 image 16x16 · (\d+ tokens · )?\$0\.08 · /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -251,3 +251,23 @@ test("store: postgres_url (or DATABASE_URL) and usage_retention_days", () => {
   rejects(`${BASE}\nstore: { usage_retention_days: 0 }\n`, /^store\.usage_retention_days: /);
   rejects(`${BASE}\nstore: { usage_retention_days: 1.5 }\n`, /^store\.usage_retention_days: /);
 });
+
+test("images: the catalog's image models serve images and price them; per_image takes one price or a table; only OpenAI-style providers", () => {
+  const withDeployment = (d: string, providers = "") => BASE.replace("deployments:\n", `${providers}deployments:\n${d}`);
+  const cfg = build(withDeployment("  - { id: openai/dall-e-3, provider: openai, model: dall-e-3 }\n  - { id: openai/gpt-image-1, provider: openai, model: gpt-image-1 }\n"));
+  const dalle = cfg.deployments[0];
+  assert.deepEqual(dalle.operations, ["images"]);
+  assert.equal(dalle.pricing.perImageNanos?.["hd 1792x1024"], 120_000_000);
+  assert.equal(dalle.pricing.perImageNanos?.default, 40_000_000);
+  const gi = cfg.deployments[1];
+  assert.deepEqual([gi.operations, gi.pricing.input, gi.pricing.output, gi.pricing.perImageNanos], [["images"], 5_000_000, 40_000_000, undefined]);
+  const one = build(withDeployment("  - { id: mock/img, provider: mock, model: m, operations: [images], pricing: { input: 0, output: 0, per_image: 0.02 } }\n")).deployments[0];
+  assert.deepEqual(one.pricing.perImageNanos, { default: 20_000_000 });
+  const table = build(withDeployment("  - { id: mock/img, provider: mock, model: m, operations: [images], pricing: { input: 0, output: 0, per_image: { hd: 0.08, default: 0.04 } } }\n")).deployments[0];
+  assert.deepEqual(table.pricing.perImageNanos, { hd: 80_000_000, default: 40_000_000 });
+  rejects(withDeployment("  - { id: mock/img, provider: mock, model: m, operations: [images], pricing: { input: 0, output: 0, per_image: { hd: -1 } } }\n"), /^deployments\[0\]\.pricing\.per_image\.hd:/);
+  rejects(
+    `providers: [{ name: claude, type: anthropic, api_key: k }]\ndeployments: [{ id: claude/img, provider: claude, model: claude-sonnet-4-5, operations: [images] }]\n`,
+    /^deployments\[0\]\.operations: provider "claude" is of type anthropic, which has no image generation API/,
+  );
+});

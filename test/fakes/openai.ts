@@ -1,6 +1,8 @@
-// Fake OpenAI Chat Completions server (POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models),
-// plus the chat-completions body/chunk builder, the embeddings answer and request checks that the
-// Azure and OpenRouter fakes reuse.
+// Fake OpenAI server (POST /v1/chat/completions, POST /v1/embeddings, POST /v1/images/generations,
+// GET /v1/models, and GET /v1/files/img-*.png for the images it answered by URL), plus the
+// chat-completions body/chunk builder, the embeddings answer and request checks that the Azure and
+// OpenRouter fakes reuse.
+import { crc32, deflateSync } from 'node:zlib';
 import {
   countWords,
   deliver,
@@ -69,6 +71,9 @@ export type OpenAIScenario = (
   | { kind: 'stream_error'; text?: string; afterDeltas?: number; error?: OpenAIErrorName; message?: string; style?: 'data' | 'event'; usage?: UsageSpec; usageFirst?: boolean }
   /** 200 with invalid JSON (non-stream) or an SSE event whose data is broken JSON (stream). */
   | { kind: 'malformed' }
+  /** Images (POST /v1/images/generations) with dall-e-3's `revised_prompt` set. Not needed otherwise: the
+   *  chat success kinds (the default included) answer an images request with images too. */
+  | { kind: 'images'; revisedPrompt?: string }
   | TransportScenario
 ) &
   Delivery;
@@ -86,9 +91,19 @@ export const OPENAI_TEST_KEY = 'test-key-openai';
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const apiKey = opts.apiKey === undefined ? OPENAI_TEST_KEY : opts.apiKey;
   const ids = idMaker();
-  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:|text-embedding-)/.test(m));
+  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:|text-embedding-|dall-e-)/.test(m));
+  // Images answered by URL, by path. Kept until close(): reset() does not clear them, so a URL a test
+  // received stays downloadable, as the real one does for an hour.
+  const imageFiles = new Map<string, Buffer>();
+  const imageIds = idMaker();
+  let origin = ''; // known once listening, before any request can arrive
+  const saveImage = (png: Buffer) => {
+    const path = `/v1/files/${imageIds('img-', 24)}.png`;
+    imageFiles.set(path, png);
+    return origin + path;
+  };
 
-  return startFake<OpenAIScenario>({
+  const fake = await startFake<OpenAIScenario>({
     basePath: '/v1',
     defaultScenario: { kind: 'text' },
     async handle(ex, next) {
@@ -101,8 +116,12 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       const path = ex.url.pathname;
       const isChat = path === '/v1/chat/completions';
       const isEmbeddings = path === '/v1/embeddings';
+      const isImages = path === '/v1/images/generations';
       const isModels = path === '/v1/models' || path.startsWith('/v1/models/');
-      if (!((isChat || isEmbeddings) && method === 'POST') && !(isModels && method === 'GET')) {
+      // An image URL is a pre-signed download on the real API: no key needed, no scenario consumed.
+      const file = method === 'GET' ? imageFiles.get(path) : undefined;
+      if (file) return deliver(ex, { status: 200, headers: { 'content-type': 'image/png', 'cache-control': 'max-age=3600' }, units: [file], stream: false });
+      if (!((isChat || isEmbeddings || isImages) && method === 'POST') && !(isModels && method === 'GET')) {
         return fail(openaiBody(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null));
       }
       const auth = checkBearer(ex.req.headers.authorization, apiKey);
@@ -127,6 +146,12 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
         const model = isRecord(body) && typeof body.model === 'string' ? body.model : '';
         if (model && !knownModel(model)) return fail(openaiError('model_not_found', { model }));
         return serveEmbeddingsScenario(ex, next, { body, model, headers: { ...base, ...rateLimitHeaders() }, errorFor: (name, message) => openaiError(name as OpenAIErrorName, { model, message }), embed: opts.embed });
+      }
+      if (isImages) {
+        const body = ex.record.body;
+        const model = isRecord(body) && body.model != null ? String(body.model) : 'dall-e-2';
+        if (!knownModel(model)) return fail(openaiError('model_not_found', { model }));
+        return serveImagesScenario(ex, next, { body, model, headers: { ...base, ...rateLimitHeaders() }, errorFor: (name, message) => openaiError(name as OpenAIErrorName, { model, message }), saveImage });
       }
       const invalid = validateChatBody(ex.record.body, 'openai');
       if (invalid) return fail(openaiBody(400, invalid.message, 'invalid_request_error', invalid.param, invalid.code));
@@ -153,6 +178,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       });
     },
   });
+  origin = fake.origin;
+  return fake;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,6 +242,208 @@ export async function serveEmbeddingsScenario(
       model: o.reportModel ?? o.model,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     },
+    o.headers,
+    s,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images (POST /images/generations): GPT Image models answer base64 PNGs with token usage; DALL·E 2
+// and 3 answer URLs (or base64 on request) and no usage, DALL·E 3 with a revised prompt
+
+/** Every body field /images/generations takes (ImageGenerateParamsBase of the openai SDK). The GIF and SVG
+ *  fields are accepted and ignored: the fake only makes PNGs. */
+export const IMAGE_PARAMS: ReadonlySet<string> = new Set([
+  'prompt', 'model', 'background', 'complexity', 'frame_count', 'frame_duration_ms', 'moderation', 'n',
+  'output_compression', 'output_format', 'partial_images', 'quality', 'response_format', 'safety_identifier',
+  'size', 'stream', 'style', 'svg', 'user',
+]);
+
+/** GPT Image models (gpt-image-1, gpt-image-1-mini, gpt-image-1.5, chatgpt-image-latest, …), as opposed to DALL·E. */
+export function isGptImageModel(model: string): boolean {
+  return /^(gpt-image-|chatgpt-image)/.test(model);
+}
+
+/** What an image model accepts: sizes and qualities in OpenAI's order (the order its 400 lists them in). */
+function imageModelSpec(model: string): { sizes: string[]; qualities: string[]; maxPrompt: number } | null {
+  if (isGptImageModel(model)) return { sizes: ['1024x1024', '1536x1024', '1024x1536', 'auto'], qualities: ['low', 'medium', 'high', 'auto'], maxPrompt: 32000 };
+  if (/^dall-e-3(-|$)/.test(model)) return { sizes: ['1024x1024', '1792x1024', '1024x1792'], qualities: ['standard', 'hd'], maxPrompt: 4000 };
+  if (/^dall-e-2(-|$)/.test(model)) return { sizes: ['256x256', '512x512', '1024x1024'], qualities: ['standard'], maxPrompt: 1000 };
+  return null;
+}
+
+/** Output tokens of one GPT Image image, by size then quality (OpenAI's image-generation pricing table). */
+export const IMAGE_OUTPUT_TOKENS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  '1024x1024': { low: 272, medium: 1056, high: 4160 },
+  '1536x1024': { low: 408, medium: 1584, high: 6240 },
+  '1024x1536': { low: 408, medium: 1584, high: 6240 },
+};
+
+/** DALL·E 3's `revised_prompt` when the scenario sets none. */
+export function defaultRevisedPrompt(prompt: string): string {
+  return `A detailed, high-quality image of: ${prompt}`;
+}
+
+/** A JSON value's type as OpenAI's "Invalid type" messages name it, with its article ("an integer"). */
+function jsonType(v: unknown): string {
+  const t = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v === 'number' ? (Number.isInteger(v) ? 'integer' : 'decimal number') : typeof v === 'object' ? 'object' : typeof v;
+  return `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}`;
+}
+
+/** 400 for an /images/generations body `model` does not take (OpenAI's messages), or null. */
+export function validateImagesBody(body: unknown, model: string): ErrorResponse | null {
+  const bad = (message: string, param: string | null, code: string | null) => openaiBody(400, message, 'invalid_request_error', param, code);
+  const oneOf = (param: string, allowed: string[]) => {
+    const v = (body as Record<string, unknown>)[param];
+    return v == null || allowed.includes(v as string) ? null : bad(`Invalid value: '${String(v)}'. Supported values are: ${quoteList(allowed)}.`, param, 'invalid_value');
+  };
+  const intIn = (param: string, min: number, max: number) => {
+    const v = (body as Record<string, unknown>)[param];
+    if (v == null) return null;
+    if (typeof v !== 'number' || !Number.isInteger(v)) return bad(`Invalid type for '${param}': expected an integer, but got ${jsonType(v)} instead.`, param, 'invalid_type');
+    if (v < min) return bad(`Invalid '${param}': integer below minimum value. Expected a value >= ${min}, but got ${v} instead.`, param, 'integer_below_min_value');
+    if (v > max) return bad(`Invalid '${param}': integer above maximum value. Expected a value <= ${max}, but got ${v} instead.`, param, 'integer_above_max_value');
+    return null;
+  };
+  // GPT Image models take neither legacy DALL·E parameter (the SDK marks both unsupported for them).
+  const unknownParam = (param: string) => bad(`Unknown parameter: '${param}'.`, param, 'unknown_parameter');
+
+  if (!isRecord(body)) return bad('The request body must be a JSON object.', null, null);
+  const unknown = unrecognizedArgument(body, IMAGE_PARAMS);
+  if (unknown) return bad(unknown.message, unknown.param, unknown.code);
+  const prompt = body.prompt;
+  if (prompt == null) return bad("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
+  if (typeof prompt !== 'string') return bad(`Invalid type for 'prompt': expected a string, but got ${jsonType(prompt)} instead.`, 'prompt', 'invalid_type');
+  if (prompt === '') return bad("Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an empty string instead.", 'prompt', 'empty_string');
+  const spec = imageModelSpec(model);
+  if (!spec) return bad(`Invalid value: '${model}'. Supported values are: 'gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5', 'dall-e-2', and 'dall-e-3'.`, 'model', 'invalid_value');
+  if (prompt.length > spec.maxPrompt) {
+    return bad(`Invalid 'prompt': string too long. Expected a string with maximum length ${spec.maxPrompt}, but got a string with length ${prompt.length} instead.`, 'prompt', 'string_above_max_length');
+  }
+  const gpt = isGptImageModel(model);
+  const checks = [
+    () => intIn('n', 1, 10),
+    () => (/^dall-e-3/.test(model) && body.n != null && body.n !== 1 ? bad('You must provide n=1 for this model.', 'n', null) : null),
+    () => oneOf('size', spec.sizes),
+    () => oneOf('quality', spec.qualities),
+    () => (gpt ? (body.response_format != null ? unknownParam('response_format') : null) : oneOf('response_format', ['url', 'b64_json'])),
+    () => (gpt ? (body.style != null ? unknownParam('style') : null) : oneOf('style', ['vivid', 'natural'])),
+    () => oneOf('background', ['transparent', 'opaque', 'auto']),
+    () => oneOf('output_format', ['png', 'webp', 'jpeg']),
+    () => intIn('output_compression', 0, 100),
+    () => oneOf('moderation', ['low', 'auto']),
+    () => intIn('partial_images', 0, 3),
+    () => (!gpt && body.stream === true ? bad("Unsupported value: 'stream' does not support true with this model. Only GPT Image models can stream.", 'stream', 'unsupported_value') : null),
+  ];
+  for (const check of checks) {
+    const e = check();
+    if (e) return e;
+  }
+  return null;
+}
+
+/**
+ * A small real PNG (8×8, RGB, one colour from an FNV-1a hash of the prompt and the image index, so
+ * different prompts and the n images of one request differ). The fake does not render the requested size.
+ */
+export function fakePng(prompt: string, index: number): Buffer {
+  let h = 2166136261;
+  const seed = `${index}\u0000${prompt}`;
+  for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 16777619);
+  const side = 8;
+  const row = Buffer.alloc(1 + side * 3); // filter byte 0 (None), then RGB pixels
+  for (let x = 0; x < side; x++) row.set([(h >>> 16) & 255, (h >>> 8) & 255, h & 255], 1 + x * 3);
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(side, 0);
+  ihdr.writeUInt32BE(side, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(data, crc32(head.subarray(4))), 0); // over type and data, not the length
+    return Buffer.concat([head, data, crc]);
+  };
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.concat(Array.from({ length: side }, () => row)))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/**
+ * One /images/generations request: validation, then the next scenario's error or transport failure,
+ * else the images. GPT Image: base64 PNGs and usage (prompt words in, IMAGE_OUTPUT_TOKENS × n out),
+ * streamed as `image_generation.partial_image` / `image_generation.completed` events when asked.
+ * DALL·E: a URL from `saveImage` unless `response_format` is `b64_json`; DALL·E 3 adds `revised_prompt`.
+ */
+export async function serveImagesScenario(
+  ex: Exchange,
+  next: () => { kind: string },
+  o: { body: unknown; model: string; headers: Record<string, string>; errorFor: (name: string, message?: string) => ErrorResponse; saveImage: (png: Buffer) => string },
+): Promise<void> {
+  const invalid = validateImagesBody(o.body, o.model);
+  if (invalid) return sendJson(ex, invalid.status, invalid.body, o.headers);
+  const body = o.body as Record<string, unknown>;
+  const s = next() as { kind: string; error?: string; message?: string; revisedPrompt?: string } & Delivery;
+  if (await handleTransport(ex, s as TransportScenario)) return;
+  if (s.kind === 'error' || s.kind === 'stream_error') {
+    const e = o.errorFor(s.error ?? 'server_error', s.message);
+    return sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers, ...retryHeaders(s as RetryHints) }, s);
+  }
+  if (s.kind === 'malformed') return sendJson(ex, 200, '{"created":1700000000,"data":[{"b64_json":"iVBORw0KGgo', o.headers, s);
+
+  const prompt = body.prompt as string;
+  const n = typeof body.n === 'number' ? body.n : 1;
+  const created = Math.floor(Date.now() / 1000);
+  const pngs = Array.from({ length: n }, (_, i) => fakePng(prompt, i));
+  if (!isGptImageModel(o.model)) {
+    const revised = /^dall-e-3/.test(o.model) ? (s.revisedPrompt ?? defaultRevisedPrompt(prompt)) : undefined;
+    const data = pngs.map((png) => ({
+      ...(revised === undefined ? {} : { revised_prompt: revised }),
+      ...(body.response_format === 'b64_json' ? { b64_json: png.toString('base64') } : { url: o.saveImage(png) }),
+    }));
+    return sendJson(ex, 200, { created, data }, o.headers, s);
+  }
+
+  const size = body.size == null || body.size === 'auto' ? '1024x1024' : String(body.size);
+  const quality = body.quality == null || body.quality === 'auto' ? 'medium' : String(body.quality);
+  const meta = {
+    background: body.background === 'transparent' ? 'transparent' : 'opaque',
+    output_format: typeof body.output_format === 'string' ? body.output_format : 'png',
+    quality,
+    size,
+  };
+  const inputTokens = countWords(prompt);
+  const usageFor = (images: number) => {
+    const output = IMAGE_OUTPUT_TOKENS[size][quality] * images;
+    return { input_tokens: inputTokens, input_tokens_details: { text_tokens: inputTokens, image_tokens: 0 }, output_tokens: output, total_tokens: inputTokens + output };
+  };
+  // The effective safety identifier: safety_identifier when non-empty, else the deprecated `user`.
+  const safetyId = (typeof body.safety_identifier === 'string' && body.safety_identifier) || (typeof body.user === 'string' && body.user) || undefined;
+  if (body.stream === true) {
+    // Each image: its partial images (here the final PNG itself), then its completed event. Each completed
+    // event carries its image's output tokens and only the first the prompt's, so summing the completed
+    // events gives the same usage as the unary answer.
+    const partials = typeof body.partial_images === 'number' ? body.partial_images : 0;
+    const units: string[] = [];
+    pngs.forEach((png, i) => {
+      const b64_json = png.toString('base64');
+      for (let k = 0; k < partials; k++) {
+        units.push(sseEvent('image_generation.partial_image', { type: 'image_generation.partial_image', b64_json, created_at: created, ...meta, partial_image_index: k }));
+      }
+      const usage = usageFor(1);
+      if (i > 0) Object.assign(usage, { input_tokens: 0, input_tokens_details: { text_tokens: 0, image_tokens: 0 }, total_tokens: usage.output_tokens });
+      units.push(sseEvent('image_generation.completed', { type: 'image_generation.completed', b64_json, created_at: created, ...meta, usage, ...(safetyId ? { safety_identifier: safetyId } : {}) }));
+    });
+    return deliver(ex, { status: 200, headers: { ...o.headers, ...SSE_HEADERS }, units, stream: true }, s);
+  }
+  return sendJson(
+    ex,
+    200,
+    { created, ...meta, data: pngs.map((png) => ({ b64_json: png.toString('base64') })), usage: usageFor(n), ...(safetyId ? { safety_identifier: safetyId } : {}) },
     o.headers,
     s,
   );
@@ -325,7 +554,8 @@ function effortsOf(model: string): string[] {
   return ['minimal', 'low', 'medium', 'high'];
 }
 
-const quoteList = (xs: string[]) => (xs.length === 1 ? `'${xs[0]}'` : `${xs.slice(0, -1).map((x) => `'${x}'`).join(', ')}, and '${xs.at(-1)}'`);
+/** OpenAI's list of supported values: 'a', 'a' and 'b', 'a', 'b', and 'c'. */
+const quoteList = (xs: string[]) => (xs.length < 3 ? xs.map((x) => `'${x}'`).join(' and ') : `${xs.slice(0, -1).map((x) => `'${x}'`).join(', ')}, and '${xs.at(-1)}'`);
 
 /** The 400 OpenAI answers for a parameter this model rejects (reasoning models: sampling, stop, max_tokens), or null. */
 export function modelParamError(model: string, body: Record<string, unknown>): ErrorResponse | null {
@@ -390,9 +620,8 @@ export function validateChatBody(body: unknown, flavor: ChatFlavor): ChatInvalid
   if (!isRecord(body)) return { message: 'The request body must be a JSON object.', param: null, code: null };
   const strict = flavor !== 'openrouter';
   if (strict) {
-    for (const k of Object.keys(body)) {
-      if (!CHAT_PARAMS.has(k)) return { message: `Unrecognized request argument supplied: ${k}`, param: null, code: null };
-    }
+    const unknown = unrecognizedArgument(body, CHAT_PARAMS);
+    if (unknown) return unknown;
   }
   if (flavor === 'openai' && (typeof body.model !== 'string' || body.model === '')) {
     return { message: 'you must provide a model parameter', param: null, code: null };
@@ -477,6 +706,14 @@ export function validateChatBody(body: unknown, flavor: ChatFlavor): ChatInvalid
   }
   if (isRecord(body.response_format) && body.response_format.type === 'json_object' && !/json/i.test(JSON.stringify(body.messages))) {
     return { message: "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", param: 'messages', code: null };
+  }
+  return null;
+}
+
+/** OpenAI's 400 for the first body field outside `known` (param and code null, as the API sends them), or null. */
+export function unrecognizedArgument(body: Record<string, unknown>, known: ReadonlySet<string>): ChatInvalid | null {
+  for (const k of Object.keys(body)) {
+    if (!known.has(k)) return { message: `Unrecognized request argument supplied: ${k}`, param: null, code: null };
   }
   return null;
 }

@@ -17,6 +17,7 @@ Examples:
   signalbox requests --status error --since 1h
   signalbox route explain --model default --prompt "Hello"
   signalbox chat --model default "Write a haiku about failover"
+  signalbox image images "a red fox in the snow" -n 2 --size 1024x1024 -o renders/
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

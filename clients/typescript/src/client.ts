@@ -7,6 +7,7 @@ import { AdminService } from "./gen/signalbox/v1/admin_pb.ts";
 import { ChatService } from "./gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingService } from "./gen/signalbox/v1/embedding_pb.ts";
 import { RerankService } from "./gen/signalbox/v1/rerank_pb.ts";
+import { ImageService } from "./gen/signalbox/v1/image_pb.ts";
 import { RouteService } from "./gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "./gen/signalbox/v1/usage_pb.ts";
 import { SignalboxError } from "./errors.ts";
@@ -46,6 +47,8 @@ export interface SignalboxClient {
   embedding: Client<typeof EmbeddingService>;
   /** Rerank (see rerankDocuments for the one-line form). */
   rerank: Client<typeof RerankService>;
+  /** Image generation (see generateImages for the one-line form). */
+  images: Client<typeof ImageService>;
   route: Client<typeof RouteService>;
   usage: Client<typeof UsageService>;
   /** Keys, teams, config reload and the audit log (admin and team keys). */
@@ -100,5 +103,5 @@ export function createSignalboxClientFromTransport(transport: Transport, opts: P
   const unary = opts.timeoutMs ?? 60_000;
   const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
+  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
 }

@@ -43,9 +43,10 @@ const TEXT_FILTERS: ["team" | "key" | "route" | "deployment", Dimension, string]
   ["deployment", Dimension.DEPLOYMENT, "Deployment"],
 ];
 const NO_FILTERS: Filters = { status: "", operation: "", team: "", key: "", route: "", deployment: "", range: "24h" };
-const OPERATIONS = ["chat", "embeddings", "rerank"];
+const OPERATIONS = ["chat", "embeddings", "rerank", "images"];
 /** A row's operation, when it is not chat: shown as a badge next to the model. */
-const otherOperation = (r: RequestRecord) => (r.operation === Operation.EMBEDDINGS ? "embeddings" : r.operation === Operation.RERANK ? "rerank" : undefined);
+const otherOperation = (r: RequestRecord) =>
+  r.operation === Operation.EMBEDDINGS ? "embeddings" : r.operation === Operation.RERANK ? "rerank" : r.operation === Operation.IMAGES ? "images" : undefined;
 
 function requestInput(f: Filters, end: number) {
   const filters: { dimension: Dimension; values: string[] }[] = [];

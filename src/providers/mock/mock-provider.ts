@@ -2,17 +2,27 @@
 // time to first token, chunking and failure injection, so the gateway runs (and fallbacks can be
 // demonstrated) with no keys and no network. Embeddings are deterministic unit vectors derived
 // from a hash of each text (same text, same vector), `mock.dimensions` long unless asked otherwise.
-// Rerank scores each document by how many words it shares with the query (bags of words).
+// Rerank scores each document by how many words it shares with the query (bags of words). Images
+// are real PNGs of the size asked for (at most 1024 on a side), coloured by a hash of the prompt and
+// their position, billed per image.
 
 import type { MockSettings, ProviderConfig } from "../../config/types.ts";
 import { createHash } from "node:crypto";
-import type { ChatResult, EmbedResult, Provider, RerankResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import { encodePng } from "./png.ts";
+import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
 const WORDS =
   "signalbox routes every request to the best deployment falls back when one fails streams the answer and accounts for every token".split(" ");
 
+
+/** The mock's image size: the one asked for, each side at most 1024 (auto and absent: 1024x1024). */
+function mockImageSize(size: string | undefined): [number, number] {
+  const m = /^(\d+)x(\d+)$/.exec(size ?? "");
+  if (!m) return [1024, 1024];
+  return [Math.min(1024, Math.max(1, Number(m[1]))), Math.min(1024, Math.max(1, Number(m[2])))];
+}
 
 function lastUserText(req: UpstreamRequest): string {
   for (let i = req.messages.length - 1; i >= 0; i--) {
@@ -235,6 +245,23 @@ export function createMockProvider(conn: ProviderConfig): Provider {
           inputTokens: [req.query, ...req.documents].reduce((sum, t) => sum + countTextTokens(t, "o200k"), 0),
           searchUnits: Math.max(1, Math.ceil(req.documents.length / MOCK_RERANK_DOCS_PER_SEARCH)),
         },
+      };
+    },
+    async generateImages(req, signal): Promise<ImageResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      const [w, h] = mockImageSize(req.size);
+      return {
+        model: req.model,
+        created: Math.floor(Date.now() / 1000),
+        images: Array.from({ length: req.n }, (_, i) => {
+          const d = createHash("sha256").update(`${i}\0${req.prompt}`).digest();
+          return { b64: encodePng(w, h, [d[0], d[1], d[2]], [d[3], d[4], d[5]]).toString("base64"), revisedPrompt: req.prompt };
+        }),
+        size: `${w}x${h}`,
+        quality: req.quality ?? "standard",
+        outputFormat: "png",
       };
     },
     async complete(req, signal): Promise<ChatResult> {
