@@ -6,13 +6,11 @@
 
 import { trace } from "@opentelemetry/api";
 import { answerIdentity, embeddingKey, packVector, unpackVector, type CachedVector } from "../cache/cache.ts";
-import { guardEmbedInput, startRun, type GuardrailRun } from "../guardrails/engine.ts";
-import { executeEmbed, newExecution } from "../router/execute.ts";
-import type { Adjustment, AttemptRecord, Candidate, EmbedCall, Plan, RoutingInfo } from "../router/types.ts";
-import type { Usage } from "../providers/types.ts";
+import { guardEmbedInput } from "../guardrails/engine.ts";
+import { executeEmbed } from "../router/execute.ts";
+import type { Candidate, EmbedCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
-import type { CostBreakdown } from "../usage/cost.ts";
-import type { Admission } from "../limits/admission.ts";
+import { operationFrame, type AnswerAccount } from "./account.ts";
 import type { CacheMode, CacheStatus, EngineParts } from "./chat-engine.ts";
 
 export interface EmbedEngineRequest {
@@ -25,47 +23,25 @@ export interface EmbedEngineRequest {
 }
 
 /** What both embeddings front doors answer with. */
-export interface EmbedAnswer {
-  id: string;
-  model: string;
+export interface EmbedAnswer extends AnswerAccount {
   /** The deployment whose vectors these are (all of them: cached vectors of another model are never mixed in). */
   deployment: string;
-  provider: string;
-  providerModel: string;
   /** One per input, in input order. */
   embeddings: Float32Array[];
   /** Per input: answered from the cache. */
   cached: boolean[];
-  usage: Usage;
-  usageEstimated: boolean;
-  cost: CostBreakdown;
-  attempts: AttemptRecord[];
-  latencyMs: number;
-  overheadUs: number;
   /** hit: every input cached; miss: looked up (some may have hit); off, refresh, bypass as for chat. */
   cache: CacheStatus;
-  routing: RoutingInfo;
-  adjustments: Adjustment[];
-  traceId: string;
 }
 
 export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promise<EmbedAnswer> {
   const { core, cache } = e;
 
-  return async function embed(r) {
-    const { call, ri } = r;
-    const inputs = call.request.inputs;
-    const ex = newExecution(ri.arrivedAt);
-    let plan: Plan | undefined;
-    let admission: Admission | undefined;
-    let guard: GuardrailRun | undefined;
-    try {
-      // Read in the same synchronous step as planning: a config reload swaps both at once.
-      const exec = core.exec;
-      const guardrails = core.guardrails;
-      plan = await e.planTraced(call, ri, ex);
-      // Before any state round trip: a guardrail the request names must exist.
-      const selected = guardrails.select(call, plan.routing.route);
+  return (r) =>
+    operationFrame(e, r, async (f) => {
+      const { call, ri } = r;
+      const inputs = call.request.inputs;
+      const { plan, ex } = f;
       const cp = e.cachePolicy(call, r.cache, plan);
       // The deployment's identity is part of the key: a reload that gives the id another model
       // never serves the old model's vectors.
@@ -77,10 +53,10 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
       // The vectors of the deployment the plan tries first; looked up while admission runs.
       const primary: Candidate = plan.candidates[0];
       const lookup = cp?.lookup ? cache.getVectors(inputs.map(keyFor(primary.deployment.id))) : undefined;
-      admission = await e.admitTraced(call, ri, plan);
+      await f.admit();
       // Input guardrails: a block answers nothing, not even from the cache; redactions change
       // what is sent (the cache stays keyed on the inputs as the caller sent them, as for chat).
-      guard = selected && startRun(selected);
+      const guard = f.startGuard();
       const sending = guard ? await guardEmbedInput(guard, plan, inputs, r.signal) : inputs;
       const found = lookup ? await lookup : [];
       const hits = inputs.map((_, i) => found[i]);
@@ -90,37 +66,24 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
       if (ri.otel && cp) trace.getSpan(ri.otel)?.setAttributes({ "signalbox.cache": status, "signalbox.cache.inputs_hit": inputs.length - missing.length });
 
       const answer = (deployment: string, provider: string, providerModel: string, embeddings: Float32Array[], cached: boolean[]): EmbedAnswer => ({
-        id: call.id,
-        model: call.model,
-        deployment,
-        provider,
-        providerModel,
+        ...f.account({ deployment, provider, providerModel }),
         embeddings,
         cached,
-        usage: ex.usage,
-        usageEstimated: ex.usageEstimated,
-        cost: ex.cost,
-        attempts: ex.attempts,
-        latencyMs: ex.latencyMs,
-        overheadUs: Math.max(0, ex.overheadUs),
         cache: status,
-        routing: plan!.routing,
-        adjustments: plan!.adjustments,
-        traceId: ri.traceId,
       });
 
       if (missing.length === 0) {
         const first = hits[0]!;
         const served = { deployment: first.deployment, provider: first.provider, providerModel: first.providerModel, finishReason: "stop" as const };
         e.servedFromCache(ex, served);
-        e.record(r, plan, ex, "ok", undefined, served, guard);
+        f.ok(served);
         return answer(first.deployment, first.provider, first.providerModel, hits.map((h) => unpackVector(h!.vector)), inputs.map(() => true));
       }
 
       // The primary sends only what its cache lacks; any other deployment embeds the whole batch
       // (the cached vectors are the primary's model's, not its own).
       const sent = sending === inputs ? call : { ...call, request: { ...call.request, inputs: [...sending] } };
-      const out = await executeEmbed(sent, plan, r.signal, exec, ex, (c) => (c.deployment.id === primary.deployment.id ? missing : inputs.map((_, i) => i)));
+      const out = await executeEmbed(sent, plan, r.signal, f.exec, ex, (c) => (c.deployment.id === primary.deployment.id ? missing : inputs.map((_, i) => i)));
       const c = ex.deployment!;
       const vectors: Float32Array[] = new Array(inputs.length);
       const cached = inputs.map(() => false);
@@ -141,13 +104,7 @@ export function embedOperation(e: EngineParts): (r: EmbedEngineRequest) => Promi
           cache.setVector(key(inputs[i]), v, cp.ttlSeconds);
         });
       }
-      e.record(r, plan, ex, "ok", undefined, undefined, guard);
+      f.ok();
       return answer(c.deployment.id, c.provider.name, out.model, vectors, cached);
-    } catch (err) {
-      e.record(r, plan, ex, r.statusOf(err), err, undefined, guard);
-      throw err;
-    } finally {
-      e.settle(admission, ex);
-    }
-  };
+    });
 }

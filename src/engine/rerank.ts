@@ -9,13 +9,11 @@
 
 import { trace } from "@opentelemetry/api";
 import { answerTarget, rankingKey, type CachedRanking } from "../cache/cache.ts";
-import { guardEmbedInput, startRun, type GuardrailRun } from "../guardrails/engine.ts";
-import { executeRerank, newExecution } from "../router/execute.ts";
-import type { Adjustment, AttemptRecord, Plan, RerankCall, RoutingInfo } from "../router/types.ts";
-import type { Usage } from "../providers/types.ts";
+import { guardEmbedInput } from "../guardrails/engine.ts";
+import { executeRerank } from "../router/execute.ts";
+import type { RerankCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
-import type { CostBreakdown } from "../usage/cost.ts";
-import type { Admission } from "../limits/admission.ts";
+import { operationFrame, type AnswerAccount } from "./account.ts";
 import type { CacheMode, CacheStatus, EngineParts } from "./chat-engine.ts";
 
 export interface RerankEngineRequest {
@@ -28,43 +26,20 @@ export interface RerankEngineRequest {
 }
 
 /** What both rerank front doors answer with. */
-export interface RerankAnswer {
-  id: string;
-  model: string;
-  deployment: string;
-  provider: string;
-  providerModel: string;
+export interface RerankAnswer extends AnswerAccount {
   /** Best first, at most top_n: each document's position in the request and its relevance score. */
   results: { index: number; score: number }[];
-  usage: Usage;
-  usageEstimated: boolean;
-  cost: CostBreakdown;
-  attempts: AttemptRecord[];
-  latencyMs: number;
-  overheadUs: number;
   /** hit: answered from the cache; miss: looked up and not found; off, refresh, bypass as for chat. */
   cache: CacheStatus;
-  routing: RoutingInfo;
-  adjustments: Adjustment[];
-  traceId: string;
 }
 
 export function rerankOperation(e: EngineParts): (r: RerankEngineRequest) => Promise<RerankAnswer> {
   const { core, cache } = e;
 
-  return async function rerank(r) {
-    const { call, ri } = r;
-    const ex = newExecution(ri.arrivedAt);
-    let plan: Plan | undefined;
-    let admission: Admission | undefined;
-    let guard: GuardrailRun | undefined;
-    try {
-      // Read in the same synchronous step as planning: a config reload swaps both at once.
-      const exec = core.exec;
-      const guardrails = core.guardrails;
-      plan = await e.planTraced(call, ri, ex);
-      // Before any state round trip: a guardrail the request names must exist.
-      const selected = guardrails.select(call, plan.routing.route);
+  return (r) =>
+    operationFrame(e, r, async (f) => {
+      const { call, ri } = r;
+      const { plan, ex } = f;
       const cp = e.cachePolicy(call, r.cache, plan);
       let key = "";
       if (cp && (cp.lookup || cp.store)) {
@@ -80,53 +55,34 @@ export function rerankOperation(e: EngineParts): (r: RerankEngineRequest) => Pro
         });
       }
       const lookup = cp?.lookup ? cache.getRanking(key) : undefined;
-      admission = await e.admitTraced(call, ri, plan);
+      await f.admit();
       // Input guardrails over the query and each document: a block sends nothing; redactions
       // change what is sent (the indexes the caller gets back are unchanged).
-      guard = selected && startRun(selected);
+      const guard = f.startGuard();
       const texts = [call.request.query, ...call.request.documents];
       const sending = guard ? await guardEmbedInput(guard, plan, texts, r.signal) : texts;
       const hit = lookup ? await lookup : undefined;
       const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
       if (ri.otel && cp) trace.getSpan(ri.otel)?.setAttribute("signalbox.cache", status);
       const answer = (deployment: string, provider: string, providerModel: string, results: RerankAnswer["results"]): RerankAnswer => ({
-        id: call.id,
-        model: call.model,
-        deployment,
-        provider,
-        providerModel,
+        ...f.account({ deployment, provider, providerModel }),
         results,
-        usage: ex.usage,
-        usageEstimated: ex.usageEstimated,
-        cost: ex.cost,
-        attempts: ex.attempts,
-        latencyMs: ex.latencyMs,
-        overheadUs: Math.max(0, ex.overheadUs),
         cache: status,
-        routing: plan!.routing,
-        adjustments: plan!.adjustments,
-        traceId: ri.traceId,
       });
       if (hit) {
         const served = { deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, finishReason: "stop" as const };
         e.servedFromCache(ex, served);
-        e.record(r, plan, ex, "ok", undefined, served, guard);
+        f.ok(served);
         return answer(hit.deployment, hit.provider, hit.providerModel, hit.results);
       }
       const sent: RerankCall = sending === texts ? call : { ...call, request: { ...call.request, query: sending[0], documents: sending.slice(1) } };
-      const out = await executeRerank(sent, plan, r.signal, exec, ex);
+      const out = await executeRerank(sent, plan, r.signal, f.exec, ex);
       const c = ex.deployment!;
       if (cp?.store) {
         const v: CachedRanking = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, results: out.results, usage: ex.usage, storedAt: Date.now() };
         cache.setRanking(key, v, cp.ttlSeconds);
       }
-      e.record(r, plan, ex, "ok", undefined, undefined, guard);
+      f.ok();
       return answer(c.deployment.id, c.provider.name, out.model, out.results);
-    } catch (err) {
-      e.record(r, plan, ex, r.statusOf(err), err, undefined, guard);
-      throw err;
-    } finally {
-      e.settle(admission, ex);
-    }
-  };
+    });
 }

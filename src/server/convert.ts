@@ -34,6 +34,7 @@ import {
 } from "../../gen/signalbox/v1/common_pb.ts";
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { AnswerAccount } from "../engine/account.ts";
 import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
@@ -272,6 +273,24 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
     caller,
     stream,
     ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
+  };
+}
+
+/** The fields every non-chat response (EmbedResponse, RerankResponse, GenerateImagesResponse) shares, from its answer's account. */
+export function accountToPb(a: AnswerAccount) {
+  return {
+    id: a.id,
+    model: a.model,
+    deployment: a.deployment,
+    provider: a.provider,
+    providerModel: a.providerModel,
+    usage: usageToPb(a.usage, a.usageEstimated, estimatedParts(a.attempts)),
+    cost: costToPb(a.cost),
+    attempts: a.attempts.map(attemptToPb),
+    routing: a.routing,
+    timing: { latencyMs: a.latencyMs, overheadUs: a.overheadUs },
+    adjustments: a.adjustments,
+    traceId: a.traceId,
   };
 }
 

@@ -9,27 +9,16 @@ import type { EmbedAnswer } from "../engine/embed.ts";
 import { callerKey } from "./auth.ts";
 import { CACHE_MODE, statusOf } from "./chat-service.ts";
 import { requestInfoKey } from "./context.ts";
-import { attemptToPb, costToPb, estimatedParts, toEmbedCall, usageToPb } from "./convert.ts";
+import { accountToPb, toEmbedCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { toFloat32le } from "../providers/vectors.ts";
 import { validateCacheTtl, validateEmbedCall } from "./validate.ts";
 
 export function embedAnswerToPb(a: EmbedAnswer, packed: boolean): EmbedResponse {
   return create(EmbedResponseSchema, {
-    id: a.id,
-    model: a.model,
-    deployment: a.deployment,
-    provider: a.provider,
-    providerModel: a.providerModel,
+    ...accountToPb(a),
     embeddings: a.embeddings.map((v, index) => (packed ? { index, packed: toFloat32le(v), cacheHit: a.cached[index] } : { index, values: Array.from(v), cacheHit: a.cached[index] })),
-    usage: usageToPb(a.usage, a.usageEstimated, estimatedParts(a.attempts)),
-    cost: costToPb(a.cost),
-    attempts: a.attempts.map(attemptToPb),
-    routing: a.routing,
-    timing: { latencyMs: a.latencyMs, overheadUs: a.overheadUs },
     cachedInputs: a.cached.filter(Boolean).length,
-    adjustments: a.adjustments,
-    traceId: a.traceId,
     dimensions: a.embeddings[0]?.length ?? 0,
   });
 }

@@ -9,7 +9,7 @@ import type { ImageAnswer } from "../engine/images.ts";
 import { callerKey } from "./auth.ts";
 import { statusOf } from "./chat-service.ts";
 import { requestInfoKey } from "./context.ts";
-import { attemptToPb, costToPb, estimatedParts, toImageCall, usageToPb } from "./convert.ts";
+import { accountToPb, toImageCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateImageCall } from "./validate.ts";
 
@@ -18,11 +18,7 @@ const MEDIA_TYPES: Record<string, string> = { png: "image/png", jpeg: "image/jpe
 export function imageAnswerToPb(a: ImageAnswer): GenerateImagesResponse {
   const mediaType = MEDIA_TYPES[a.outputFormat ?? "png"] ?? "image/png";
   return create(GenerateImagesResponseSchema, {
-    id: a.id,
-    model: a.model,
-    deployment: a.deployment,
-    provider: a.provider,
-    providerModel: a.providerModel,
+    ...accountToPb(a),
     images: a.images.map((im) => ({
       ...(im.b64 ? { data: Buffer.from(im.b64, "base64"), mediaType } : {}),
       ...(im.url ? { url: im.url } : {}),
@@ -32,13 +28,6 @@ export function imageAnswerToPb(a: ImageAnswer): GenerateImagesResponse {
     quality: a.quality ?? "",
     background: a.background ?? "",
     outputFormat: a.outputFormat ?? "",
-    usage: usageToPb(a.usage, a.usageEstimated, estimatedParts(a.attempts)),
-    cost: costToPb(a.cost),
-    attempts: a.attempts.map(attemptToPb),
-    routing: a.routing,
-    timing: { latencyMs: a.latencyMs, overheadUs: a.overheadUs },
-    adjustments: a.adjustments,
-    traceId: a.traceId,
   });
 }
 

@@ -9,26 +9,15 @@ import type { RerankAnswer } from "../engine/rerank.ts";
 import { callerKey } from "./auth.ts";
 import { CACHE_MODE, statusOf } from "./chat-service.ts";
 import { requestInfoKey } from "./context.ts";
-import { attemptToPb, costToPb, estimatedParts, toRerankCall, usageToPb } from "./convert.ts";
+import { accountToPb, toRerankCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateCacheTtl, validateRerankCall } from "./validate.ts";
 
 /** `documents`: the caller's own texts, when it asked for them back. */
 export function rerankAnswerToPb(a: RerankAnswer, documents?: readonly string[]): RerankResponse {
   return create(RerankResponseSchema, {
-    id: a.id,
-    model: a.model,
-    deployment: a.deployment,
-    provider: a.provider,
-    providerModel: a.providerModel,
+    ...accountToPb(a),
     results: a.results.map((r) => ({ index: r.index, relevanceScore: r.score, ...(documents ? { document: documents[r.index] } : {}) })),
-    usage: usageToPb(a.usage, a.usageEstimated, estimatedParts(a.attempts)),
-    cost: costToPb(a.cost),
-    attempts: a.attempts.map(attemptToPb),
-    routing: a.routing,
-    timing: { latencyMs: a.latencyMs, overheadUs: a.overheadUs },
-    adjustments: a.adjustments,
-    traceId: a.traceId,
     cacheHit: a.cache === "hit",
   });
 }

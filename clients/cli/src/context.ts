@@ -3,7 +3,7 @@
 
 import type { Command } from "commander";
 import { AttemptOutcomeSchema, createSignalboxClient, FailureKindSchema, type SignalboxClient, SignalboxError } from "@signalbox/client";
-import { enumLabel } from "./format.ts";
+import { dollars, enumLabel, ms } from "./format.ts";
 import { note } from "./output.ts";
 
 /** Exit codes: scripts test these. */
@@ -125,4 +125,21 @@ export function report(err: unknown, g?: Globals): number {
   note(`error: ${err instanceof Error ? err.message : String(err)}`);
   if (process.env.SIGNALBOX_DEBUG && err instanceof Error && err.stack) note(err.stack);
   return EXIT.failed;
+}
+
+/** Standard input as text ("" on a terminal): a prompt or documents piped in. */
+export async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return "";
+  let text = "";
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) text += chunk;
+  return text;
+}
+
+/**
+ * The summary a command prints on stderr after a response: what it says first (`head`, empty
+ * parts left out), then the cost, the latency, and the request and trace ids.
+ */
+export function responseSummary(head: string[], r: { id: string; traceId: string; cost?: { totalNanoUsd: bigint }; timing?: { latencyMs: number } }): string {
+  return [...head, dollars(r.cost?.totalNanoUsd), ms(r.timing?.latencyMs), `request ${r.id}`, r.traceId ? `trace ${traceLink(r.traceId)}` : ""].filter(Boolean).join(" · ");
 }

@@ -6,7 +6,7 @@ import { basename, extname } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { FailureKindSchema, StreamFinishSchema, StreamStartSchema, TokenLogprobSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome, type TokenLogprob } from "@signalbox/client";
-import { setup, traceLink, usageError } from "../context.ts";
+import { readStdin, setup, traceLink, usageError } from "../context.ts";
 import { count, dollars, enumLabel, ms } from "../format.ts";
 import { json, note, out, spinner } from "../output.ts";
 import { parseCount, parseNumber } from "../parse.ts";
@@ -131,10 +131,3 @@ function readDocument(path: string) {
   return fileBytes(data, mediaType, basename(path));
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return "";
-  let text = "";
-  process.stdin.setEncoding("utf8");
-  for await (const chunk of process.stdin) text += chunk;
-  return text;
-}

@@ -7,8 +7,8 @@ import { basename, dirname, extname, join } from "node:path";
 import { create, toJson } from "@bufbuild/protobuf";
 import { type Command, InvalidArgumentError } from "commander";
 import { GeneratedImageSchema, GenerateImagesResponseSchema, generateImages, type ImageOptions } from "@signalbox/client";
-import { failure, setup, traceLink, usageError } from "../context.ts";
-import { count, dollars, ms } from "../format.ts";
+import { failure, readStdin, responseSummary, setup, usageError } from "../context.ts";
+import { count } from "../format.ts";
 import { json, note, out, waiting } from "../output.ts";
 import { parseChoice, parseCount } from "../parse.ts";
 
@@ -99,17 +99,14 @@ export function imageCommand(program: Command): void {
       const u = response.usage;
       const n = u?.images || BigInt(images.length);
       note(
-        [
-          `— ${response.deployment}${response.routing?.route ? ` (route ${response.routing.route})` : ""}`,
-          `${count(n)} image${n === 1n ? "" : "s"}${response.size ? ` ${response.size}` : ""}`,
-          u?.totalTokens ? `${count(u.totalTokens)} tokens` : "",
-          dollars(response.cost?.totalNanoUsd),
-          ms(response.timing?.latencyMs),
-          `request ${response.id}`,
-          response.traceId ? `trace ${traceLink(response.traceId)}` : "",
-        ]
-          .filter(Boolean)
-          .join(" · "),
+        responseSummary(
+          [
+            `— ${response.deployment}${response.routing?.route ? ` (route ${response.routing.route})` : ""}`,
+            `${count(n)} image${n === 1n ? "" : "s"}${response.size ? ` ${response.size}` : ""}`,
+            u?.totalTokens ? `${count(u.totalTokens)} tokens` : "",
+          ],
+          response,
+        ),
       );
     });
 }
@@ -143,10 +140,3 @@ function numbered(file: string, i: number, many: boolean): string {
   return `${file.slice(0, file.length - ext.length)}-${i}${ext}`;
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return "";
-  let text = "";
-  process.stdin.setEncoding("utf8");
-  for await (const chunk of process.stdin) text += chunk;
-  return text;
-}

@@ -5,8 +5,8 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { RerankResponseSchema, rerankDocuments, type RankedDocument } from "@signalbox/client";
-import { setup, traceLink, usageError } from "../context.ts";
-import { count, dollars, ms } from "../format.ts";
+import { readStdin, responseSummary, setup, usageError } from "../context.ts";
+import { count } from "../format.ts";
 import { type Column, csv, json, note, out, table, waiting } from "../output.ts";
 import { parseCount } from "../parse.ts";
 
@@ -36,25 +36,15 @@ export function rerankCommand(program: Command): void {
       await out(mode === "csv" ? csv(COLUMNS, rows) : table(COLUMNS, rows));
       const u = response.usage;
       note(
-        [
-          `— ${response.deployment}${response.routing?.route ? ` (route ${response.routing.route})` : ""}${response.cacheHit ? ", from the cache" : ""}`,
-          u?.searchUnits ? `${count(u.searchUnits)} search${u.searchUnits === 1n ? "" : "es"}` : "",
-          u?.inputTokens ? `${count(u.inputTokens)} tokens` : "",
-          dollars(response.cost?.totalNanoUsd),
-          ms(response.timing?.latencyMs),
-          `request ${response.id}`,
-          response.traceId ? `trace ${traceLink(response.traceId)}` : "",
-        ]
-          .filter(Boolean)
-          .join(" · "),
+        responseSummary(
+          [
+            `— ${response.deployment}${response.routing?.route ? ` (route ${response.routing.route})` : ""}${response.cacheHit ? ", from the cache" : ""}`,
+            u?.searchUnits ? `${count(u.searchUnits)} search${u.searchUnits === 1n ? "" : "es"}` : "",
+            u?.inputTokens ? `${count(u.inputTokens)} tokens` : "",
+          ],
+          response,
+        ),
       );
     });
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return "";
-  let text = "";
-  process.stdin.setEncoding("utf8");
-  for await (const chunk of process.stdin) text += chunk;
-  return text;
-}
