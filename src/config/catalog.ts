@@ -178,6 +178,10 @@ const dallE3 = imageModel(
   { input: 0, output: 0, perImage: { "standard 1024x1024": 0.04, "standard 1792x1024": 0.08, "standard 1024x1792": 0.08, "hd 1024x1024": 0.08, "hd 1792x1024": 0.12, "hd 1024x1792": 0.12, "1792x1024": 0.08, "1024x1792": 0.08, hd: 0.08, default: 0.04 } },
   0.7,
 );
+// Gemini's image models (PRICE_SOURCES.gemini): text input tokens, and image output tokens (1,290
+// an image for 2.5 Flash Image, $0.039; 1,120 for a 1K or 2K image of 3 Pro Image, $0.134).
+const gemini25FlashImage = imageModel({ input: 0.3, output: 30 }, 0.8);
+const gemini3ProImage = imageModel({ input: 2, output: 120 }, 0.9);
 const dallE2 = imageModel({ input: 0, output: 0, perImage: { "256x256": 0.016, "512x512": 0.018, default: 0.02 } }, 0.5);
 
 const cohereRerank35 = rerank(0.002, 4_096, 0.85);
@@ -280,6 +284,8 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "embed-english-v3.0": cohereEmbedV3,
   "embed-multilingual-v3.0": cohereEmbedV3,
 
+  "gemini-2.5-flash-image": gemini25FlashImage,
+  "gemini-3-pro-image-preview": gemini3ProImage,
   "gpt-image-1": gptImage1,
   "gpt-image-1-mini": gptImage1Mini,
   "dall-e-3": dallE3,

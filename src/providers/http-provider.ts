@@ -37,6 +37,21 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
   }
   const imager = adapter.buildImageRequest && adapter.parseImageResponse ? { build: adapter.buildImageRequest.bind(adapter), parse: adapter.parseImageResponse.bind(adapter) } : undefined;
   async function generateImages(req: ImageRequest, signal: AbortSignal): Promise<ImageResult> {
+    const per = adapter.imagesPerCall?.(req.model) ?? Infinity;
+    if (req.n <= per) return imagesOnce(req, signal);
+    // More images than one call makes: several calls, concurrently; the first failure fails them
+    // all (the router then retries or falls back as for any attempt). Usage is summed.
+    const calls: number[] = [];
+    for (let left = req.n; left > 0; left -= per) calls.push(Math.min(per, left));
+    const parts = await Promise.all(calls.map((n) => imagesOnce({ ...req, n }, signal)));
+    const reported = parts.every((p) => p.usage !== undefined);
+    return {
+      ...parts[0],
+      images: parts.flatMap((p) => p.images),
+      ...(reported ? { usage: { inputTokens: parts.reduce((t, p) => t + p.usage!.inputTokens, 0), outputTokens: parts.reduce((t, p) => t + p.usage!.outputTokens, 0) } } : { usage: undefined }),
+    };
+  }
+  async function imagesOnce(req: ImageRequest, signal: AbortSignal): Promise<ImageResult> {
     const res = await sendSpec(imager!.build(req), signal);
     let text: string;
     try {

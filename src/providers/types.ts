@@ -588,6 +588,8 @@ export interface ProviderAdapter {
   /** Image generation (both or neither): the upstream request, and the parse of its 2xx body. Errors go through classifyError. */
   buildImageRequest?(req: ImageRequest): HttpRequestSpec;
   parseImageResponse?(body: string, req: ImageRequest): ImageResult;
+  /** Optional: the most images one call makes (Gemini's image models: 1); more are asked for in several calls, concurrently. Absent: no limit. */
+  imagesPerCall?(model: string): number;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

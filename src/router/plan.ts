@@ -59,6 +59,8 @@ const IMAGE_TOKENS: Record<string, number> = { low: 272, medium: 1056, high: 416
 
 function imageOutputTokens(call: ImageCall, d: DeploymentConfig): number {
   if (d.pricing.output === 0) return 0;
+  // Gemini's image models: 1,290 tokens an image (2.5 Flash Image; 3 Pro Image 1,120 at 1K and 2K).
+  if (/gemini/i.test(d.baseModel ?? d.model)) return 1290 * call.request.n;
   const per = IMAGE_TOKENS[call.request.quality ?? ""] ?? IMAGE_TOKENS.high;
   const large = call.request.size?.includes("1536") ? 1.5 : 1;
   return Math.round(per * large) * call.request.n;

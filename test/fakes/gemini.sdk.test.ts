@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApiError, FinishReason, GoogleGenAI } from '@google/genai';
 import type { GenerateContentResponse } from '@google/genai';
-import { GEMINI_TEST_KEY, startFakeGemini } from './gemini.ts';
+import { GEMINI_IMAGE_TOKENS, GEMINI_TEST_KEY, startFakeGemini } from './gemini.ts';
 import type { FakeGemini, GeminiScenario } from './gemini.ts';
 
 const MODEL = 'gemini-2.5-flash';
@@ -243,5 +243,14 @@ describe('fake Gemini vs @google/genai', () => {
       assert.match(e.message, /Logprobs is not enabled for models\/gemini-2\.5-flash/);
       return true;
     });
+  });
+  test('image output: an image model answers an inlineData PNG with its image tokens; a text model refuses the IMAGE modality', async () => {
+    const res = await ai.models.generateContent({ model: 'gemini-2.5-flash-image', contents: 'a red kite', config: { responseModalities: ['IMAGE'], imageConfig: { aspectRatio: '16:9' } } });
+    const part = res.candidates![0].content!.parts!.find((p) => p.inlineData)!;
+    assert.equal(part.inlineData!.mimeType, 'image/png');
+    assert.deepEqual([...Buffer.from(part.inlineData!.data!, 'base64').subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    assert.equal(res.usageMetadata?.candidatesTokensDetails?.find((d) => d.modality === 'IMAGE')?.tokenCount, GEMINI_IMAGE_TOKENS);
+    assert.equal(fake.requests[0].body.generationConfig.imageConfig.aspectRatio, '16:9');
+    await assert.rejects(ai.models.generateContent({ model: MODEL, contents: 'x', config: { responseModalities: ['IMAGE'] } }), (e: unknown) => e instanceof ApiError && e.status === 400 && /response modalities/.test(e.message));
   });
 });

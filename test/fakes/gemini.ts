@@ -1,6 +1,7 @@
 // Fake Google Gemini Developer API server: models/{m}:generateContent and :streamGenerateContent (SSE with
 // \r\n\r\n framing when alt=sse, else a JSON array), :embedContent and :batchEmbedContents, models list,
 // google.rpc.Status errors, prompt blocks.
+import { fakePng } from './openai.ts';
 import {
   countWords,
   deliver,
@@ -80,6 +81,8 @@ export type FakeGeminiOptions = FakeOptions;
 export type FakeGemini = FakeServer<GeminiScenario>;
 
 export const GEMINI_TEST_KEY = 'test-key-gemini';
+/** Output tokens of one image from Gemini's image models (2.5 Flash Image). */
+export const GEMINI_IMAGE_TOKENS = 1290;
 
 const JSON_UTF8 = { 'content-type': 'application/json; charset=UTF-8', vary: 'Origin, X-Origin, Referer', server: 'scaffolding on HTTPServer2' };
 const SSE_GEMINI = { 'content-type': 'text/event-stream', vary: 'Origin, X-Origin, Referer', server: 'scaffolding on HTTPServer2' };
@@ -101,6 +104,7 @@ const DATA_FIELDS = ['text', 'inlineData', 'inline_data', 'fileData', 'file_data
 export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<FakeGemini> {
   const apiKey = opts.apiKey === undefined ? GEMINI_TEST_KEY : opts.apiKey;
   const ids = idMaker();
+  let imagesMade = 0;
   const modelList = opts.models ?? ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-3-pro-preview'];
   const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : m.startsWith('gemini-'));
 
@@ -168,8 +172,23 @@ export async function startFakeGemini(opts: FakeGeminiOptions = {}): Promise<Fak
       const streaming = gen![3] === 'streamGenerateContent';
       const sse = streaming && ex.url.searchParams.get('alt') === 'sse';
 
+      // Image output (responseModalities IMAGE): only the image models make images, one a call.
+      const modalities = (pick((pick(body, 'generationConfig') ?? {}) as Record<string, unknown>, 'responseModalities') ?? []) as unknown[];
+      const wantsImage = Array.isArray(modalities) && modalities.some((m) => String(m).toUpperCase() === 'IMAGE');
+      if (wantsImage && !/image/.test(model)) return fail(status(400, 'INVALID_ARGUMENT', 'Model does not support the requested response modalities: image'));
       const s = next();
       if (await handleTransport(ex, s)) return;
+      if (wantsImage && (s.kind === 'text' || s.kind === 'json')) {
+        const prompt = lastUserText(body);
+        const png = fakePng(prompt, imagesMade++);
+        const input = promptWords(body);
+        return sendJson(ex, 200, {
+          candidates: [{ content: { role: 'model', parts: [{ text: 'Here is the image.' }, { inlineData: { mimeType: 'image/png', data: png.toString('base64') } }] }, finishReason: 'STOP', index: 0 }],
+          usageMetadata: { promptTokenCount: input, candidatesTokenCount: GEMINI_IMAGE_TOKENS + 4, totalTokenCount: input + GEMINI_IMAGE_TOKENS + 4, candidatesTokensDetails: [{ modality: 'IMAGE', tokenCount: GEMINI_IMAGE_TOKENS }, { modality: 'TEXT', tokenCount: 4 }] },
+          modelVersion: model,
+          responseId: ids('fakeResp', 14),
+        }, {}, s);
+      }
       const reply = (chunks: Record<string, unknown>[], d: Delivery) => {
         if (!streaming) return sendJson(ex, 200, chunks[0], {}, d);
         if (sse) return deliver(ex, { status: 200, headers: SSE_GEMINI, units: chunks.map((c) => sseData(c, '\r\n')), stream: true }, d);

@@ -8,6 +8,7 @@ import { buildGeminiEmbedBody, geminiEmbedMethod, parseGeminiEmbedResponse } fro
 import { classifyGeminiError } from "./gemini-error.ts";
 import { convertGeminiLogprobs, convertGeminiUsage, firstCandidate, parseGeminiResponse, promptBlockedError, readCandidateParts } from "./gemini-response.ts";
 import { createGeminiStreamTranslator } from "./gemini-stream.ts";
+import { buildGeminiImageBody, parseGeminiImageResponse } from "./gemini-images.ts";
 import { mapGeminiFinishReason } from "./map-gemini-finish-reason.ts";
 
 /**
@@ -34,6 +35,15 @@ export function createGeminiAdapter(conn: ProviderConfig): ProviderAdapter {
         body: JSON.stringify(convertToGeminiRequest(req)),
       };
     },
+
+    buildImageRequest(req): HttpRequestSpec {
+      return { method: "POST", path: `${root}/${modelPath(req.model)}:generateContent`, headers: headers(), body: JSON.stringify(buildGeminiImageBody(req)) };
+    },
+    parseImageResponse(body) {
+      return parseGeminiImageResponse(body, secrets);
+    },
+    // Gemini's image models make one image a call.
+    imagesPerCall: () => 1,
 
     buildEmbedRequest(req): HttpRequestSpec {
       return { method: "POST", path: `${root}/${modelPath(req.model)}:${geminiEmbedMethod(req)}`, headers: headers(), body: JSON.stringify(buildGeminiEmbedBody(req)) };

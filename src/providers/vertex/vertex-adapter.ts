@@ -6,7 +6,7 @@
 import type { ProviderConfig } from "../../config/types.ts";
 import { buildAnthropicRequestBody, createAnthropicAdapter } from "../anthropic/index.ts";
 import { createGeminiAdapter } from "../gemini/index.ts";
-import type { EmbedRequest, EmbedResult, HttpRequestSpec, ProviderAdapter, UpstreamRequest } from "../types.ts";
+import type { EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ProviderAdapter, UpstreamRequest } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { createVertexTokenSource, type VertexTokenSource } from "./vertex-auth.ts";
 import { buildVertexEmbedBody, parseVertexEmbedResponse } from "./vertex-embed.ts";
@@ -115,6 +115,18 @@ export function createVertexAdapter(conn: ProviderConfig, opts: VertexAdapterOpt
     parseEmbedResponse(body: string, req: EmbedRequest): EmbedResult {
       return parseVertexEmbedResponse(body, req, conn.name);
     },
+
+    // Gemini's image models (generateContent with image output), one image a call; Claude makes none.
+    buildImageRequest(req: ImageRequest): HttpRequestSpec {
+      const { publisher, model } = of(req.model);
+      if (publisher !== "google") {
+        throw new ProviderError({ kind: "bad_request", message: `${conn.name}: ${req.model} makes no images on Vertex`, retryable: false, unsent: true });
+      }
+      const spec = gemini.buildImageRequest!({ ...req, model });
+      return { ...spec, path: modelUrl("google", model, "generateContent") };
+    },
+    parseImageResponse: (body, req) => gemini.parseImageResponse!(body, req),
+    imagesPerCall: () => 1,
 
     // gemini-embedding-001 takes one instance per :predict call; the text-embedding models 250.
     embedBatchLimit: (model: string) => (/gemini-embedding/.test(model) ? 1 : 250),
