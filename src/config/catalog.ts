@@ -182,6 +182,8 @@ const dallE3 = imageModel(
 // an image for 2.5 Flash Image, $0.039; 1,120 for a 1K or 2K image of 3 Pro Image, $0.134).
 const gemini25FlashImage = imageModel({ input: 0.3, output: 30 }, 0.8);
 const gemini3ProImage = imageModel({ input: 2, output: 120 }, 0.9);
+// Imagen on Vertex AI (PRICE_SOURCES.vertex): per image.
+const imagen = (usd: number, quality: number) => imageModel({ input: 0, output: 0, perImage: { default: usd } }, quality);
 const dallE2 = imageModel({ input: 0, output: 0, perImage: { "256x256": 0.016, "512x512": 0.018, default: 0.02 } }, 0.5);
 
 const cohereRerank35 = rerank(0.002, 4_096, 0.85);
@@ -285,6 +287,10 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "embed-multilingual-v3.0": cohereEmbedV3,
 
   "gemini-2.5-flash-image": gemini25FlashImage,
+  "imagen-4.0-generate-001": imagen(0.04, 0.85),
+  "imagen-4.0-fast-generate-001": imagen(0.02, 0.75),
+  "imagen-4.0-ultra-generate-001": imagen(0.06, 0.9),
+  "imagen-3.0-generate-002": imagen(0.04, 0.8),
   "gemini-3-pro-image-preview": gemini3ProImage,
   "gpt-image-1": gptImage1,
   "gpt-image-1-mini": gptImage1Mini,

@@ -42,21 +42,20 @@ providers:
 deployments:
   - { id: gemini/flash-image, provider: gemini, model: gemini-2.5-flash-image }
   - { id: vertex/flash-image, provider: vertex, model: gemini-2.5-flash-image }
+  - { id: vertex/imagen, provider: vertex, model: imagen-4.0-generate-001 }
   - { id: gemini/text-only, provider: gemini, model: gemini-2.5-flash, operations: [images] }
   - { id: mock/image, provider: mock, model: mock-image-1, operations: [images], pricing: { input: 0, output: 0, per_image: 0.01 } }
 routes:
   - { name: gemini-image, targets: [gemini/flash-image], retry: { max_retries: 0 } }
   - { name: vertex-image, targets: [vertex/flash-image], retry: { max_retries: 0 } }
+  - { name: imagen, targets: [vertex/imagen], retry: { max_retries: 0 } }
   - { name: refused-then-mock, targets: [gemini/text-only, mock/image], retry: { max_retries: 0 } }
 keys:
   - { name: a, hash: "${hashKey(KEY)}", team: a, role: team }
 `);
   sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: KEY, maxRetries: 0 });
 });
-beforeEach(() => {
-  gemini.reset();
-  vertex.reset();
-});
+beforeEach(() => gemini.reset());
 after(async () => {
   await t.close();
   await gemini.close();
@@ -106,5 +105,26 @@ describe("Gemini's image models", () => {
       return true;
     });
     assert.deepEqual(lastRecord().attempts.map((a) => `${a.deployment}:${a.outcome}`), ["gemini/text-only:failed"]);
+  });
+  test("Imagen on Vertex: :predict, four samples a call (n=6 is 4 + 2), the nearest of Imagen's ratios, billed per image", async () => {
+    // The fake's token list survives between tests (a reset would void the gateway's cached token): count from here.
+    const before = vertex.requests.length;
+    const res = await sdk.images.generate({ model: "imagen", prompt: "a lighthouse", n: 6, size: "1792x1024" });
+    assert.equal(res.data?.length, 6);
+    assert.ok(res.data!.every((d) => isPng(d.b64_json) && d.revised_prompt === "a lighthouse, highly detailed"));
+    const calls = vertex.requests.slice(before).filter((r) => r.path.endsWith("imagen-4.0-generate-001:predict")).map((r) => r.body as { instances: unknown; parameters: Record<string, unknown> });
+    assert.deepEqual(calls.map((c) => c.parameters.sampleCount).sort(), [2, 4]);
+    assert.ok(calls.every((c) => c.parameters.aspectRatio === "16:9" && JSON.stringify(c.instances) === JSON.stringify([{ prompt: "a lighthouse" }])));
+    const rec = lastRecord();
+    assert.equal(rec.deployment, "vertex/imagen");
+    assert.equal(rec.usage.images?.count, 6);
+    assert.equal(rec.cost.total, 6 * 40_000_000, "imagen-4.0-generate-001: $0.04 an image");
+  });
+
+  test("Imagen filtering every image is content_filtered: nothing billed per image", async () => {
+    await assert.rejects(sdk.images.generate({ model: "imagen", prompt: "something forbidden" }), (e: unknown) => e instanceof OpenAI.APIError && /safety filter/.test(e.message));
+    const rec = lastRecord();
+    assert.equal(rec.attempts[0].failureKind, "content_filtered");
+    assert.equal(rec.usage.images, undefined);
   });
 });

@@ -143,6 +143,23 @@ describe('fake Vertex vs @google/genai (vertexai: true)', () => {
     assert.equal(fake.issued.length, 0);
     assert.deepEqual(fake.refused, ['invalid_grant: Invalid grant: account not found']);
   });
+  test("Imagen's :predict: generateImages gets each image's bytes and the enhanced prompt; a filtered prompt gets its reason", async () => {
+    const ai = client();
+    const res = await ai.models.generateImages({ model: 'imagen-4.0-generate-001', prompt: 'a red kite', config: { numberOfImages: 2, aspectRatio: '16:9' } });
+    assert.equal(res.generatedImages?.length, 2);
+    for (const g of res.generatedImages!) {
+      assert.deepEqual([...Buffer.from(g.image!.imageBytes!, 'base64').subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+      assert.equal(g.image!.mimeType, 'image/png');
+      assert.equal(g.enhancedPrompt, 'a red kite, highly detailed');
+    }
+    const sent = fake.requests.at(-1)!.body as { instances: { prompt: string }[]; parameters: Record<string, unknown> };
+    assert.deepEqual(sent.instances, [{ prompt: 'a red kite' }]);
+    assert.equal(sent.parameters.sampleCount, 2);
+    assert.equal(sent.parameters.aspectRatio, '16:9');
+    const filtered = await ai.models.generateImages({ model: 'imagen-4.0-generate-001', prompt: 'something forbidden', config: { numberOfImages: 1, includeRaiReason: true } });
+    assert.match(filtered.generatedImages?.[0]?.raiFilteredReason ?? '', /safety filter/);
+    await assert.rejects(ai.models.generateImages({ model: 'imagen-4.0-generate-001', prompt: 'x', config: { numberOfImages: 5 } }), (e: unknown) => e instanceof ApiError && e.status === 400);
+  });
 });
 
 describe('fake Vertex vs @anthropic-ai/vertex-sdk', () => {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type AnthropicScenario, type FakeAnthropic } from './anthropic.ts';
 import { countWords, handleTransport, isRecord, sendJson, startFake, type Exchange, type FakeServer, type TransportScenario } from './common.ts';
 import { GEMINI_TEST_KEY, startFakeGemini, type FakeGemini, type GeminiScenario } from './gemini.ts';
+import { fakePng } from './openai.ts';
 
 /** Where google-auth-library addresses the assertion (`aud`), whatever URL it is posted to. */
 export const GOOGLE_TOKEN_AUD = 'https://oauth2.googleapis.com/token';
@@ -224,14 +225,14 @@ export async function startFakeVertex(opts: FakeVertexOptions): Promise<FakeVert
       }
       if (!t.scope.split(' ').includes(CLOUD_PLATFORM)) return gfail(status(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.'));
       if (p !== project || (l !== location && !(l === 'global' && location === 'global'))) return gfail(vertexError('permission_denied', { resource, model }));
-      const known = publisher === 'anthropic' ? model.startsWith('claude-') : /^(gemini-|text-embedding-|text-multilingual-embedding-)/.test(model);
+      const known = publisher === 'anthropic' ? model.startsWith('claude-') : /^(gemini-|text-embedding-|text-multilingual-embedding-|imagen-)/.test(model);
       if (!known) return gfail(vertexError('not_found', { resource, model }));
       if (ex.badJson || !isRecord(ex.record.body)) return gfail(status(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.'));
 
       const s = next();
       if (await handleTransport(ex, s)) return;
       if (s.kind === 'vertex_error') return gfail(vertexError(s.error, { resource, model, message: s.message }), s.array);
-      if (method === 'predict') return predict(ex, model);
+      if (method === 'predict') return model.startsWith('imagen-') ? imagen(ex) : predict(ex, model);
 
       const body = { ...(ex.record.body as Record<string, unknown>) };
       if (publisher === 'anthropic') {
@@ -391,6 +392,36 @@ export function fakeEmbedding(text: string, dims: number): number[] {
 }
 
 const TASK_TYPES = new Set(['RETRIEVAL_QUERY', 'RETRIEVAL_DOCUMENT', 'SEMANTIC_SIMILARITY', 'CLASSIFICATION', 'CLUSTERING', 'QUESTION_ANSWERING', 'FACT_VERIFICATION', 'CODE_RETRIEVAL_QUERY']);
+
+const IMAGEN_PARAMETERS = new Set(['sampleCount', 'aspectRatio', 'negativePrompt', 'seed', 'addWatermark', 'enhancePrompt', 'personGeneration', 'safetySetting', 'includeRaiReason', 'includeSafetyAttributes', 'outputOptions', 'sampleImageSize', 'language', 'guidanceScale', 'storageUri']);
+const IMAGEN_RATIOS = new Set(['1:1', '3:4', '4:3', '9:16', '16:9']);
+
+/**
+ * Imagen's :predict (what @google/genai's generateImages sends on Vertex): one instance with the
+ * prompt, 1..4 samples, one of five aspect ratios; predictions carry each image's bytes and media
+ * type, and the prompt as Imagen rewrote it when enhancePrompt is on (the default). A prompt with
+ * "forbidden" in it is filtered: its prediction carries raiFilteredReason and no bytes.
+ */
+function imagen(ex: Exchange): Promise<void> {
+  const bad = (message: string) => sendJson(ex, 400, JSON.stringify({ error: { code: 400, message, status: 'INVALID_ARGUMENT' } }, null, 2), JSON_UTF8);
+  const body = ex.record.body as Record<string, unknown>;
+  const instances = body.instances;
+  if (!Array.isArray(instances) || instances.length !== 1 || !isRecord(instances[0]) || typeof instances[0].prompt !== 'string' || instances[0].prompt === '') {
+    return bad('Invalid instances: one instance with a non-empty prompt is required.');
+  }
+  const prompt = instances[0].prompt;
+  const params = isRecord(body.parameters) ? body.parameters : {};
+  for (const k of Object.keys(params)) if (!IMAGEN_PARAMETERS.has(k)) return bad(`Invalid parameter: ${k}`);
+  const n = params.sampleCount === undefined ? 4 : Number(params.sampleCount);
+  if (!Number.isInteger(n) || n < 1 || n > 4) return bad('sampleCount must be between 1 and 4.');
+  if (params.aspectRatio !== undefined && !IMAGEN_RATIOS.has(String(params.aspectRatio))) return bad(`Unsupported aspect ratio: ${String(params.aspectRatio)}`);
+  const mime = isRecord(params.outputOptions) && typeof params.outputOptions.mimeType === 'string' ? params.outputOptions.mimeType : 'image/png';
+  const enhanced = params.enhancePrompt === false ? undefined : `${prompt}, highly detailed`;
+  const predictions = /forbidden/i.test(prompt)
+    ? [{ raiFilteredReason: "Your current safety filter threshold filtered out 1 generated images. You will not be charged for blocked images." }]
+    : Array.from({ length: n }, (_, i) => ({ bytesBase64Encoded: fakePng(prompt, i).toString('base64'), mimeType: mime, ...(enhanced ? { prompt: enhanced } : {}) }));
+  return sendJson(ex, 200, JSON.stringify({ predictions }, null, 2), JSON_UTF8);
+}
 
 function predict(ex: Exchange, model: string): Promise<void> {
   const bad = (message: string) => sendJson(ex, 400, JSON.stringify({ error: { code: 400, message, status: 'INVALID_ARGUMENT' } }, null, 2), JSON_UTF8);

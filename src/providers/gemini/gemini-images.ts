@@ -22,13 +22,16 @@ const RATIOS: [label: string, value: number][] = [
   ["21:9", 21 / 9],
 ];
 
-/** WIDTHxHEIGHT as the nearest aspect ratio Gemini takes (by log ratio); auto or absent: none (the model's default, square). */
-export function geminiAspectRatio(size: string | undefined): string | undefined {
+/**
+ * WIDTHxHEIGHT as the nearest of `ratios` (by log ratio; Gemini's image models' by default);
+ * auto or absent: none (the model's default, square).
+ */
+export function geminiAspectRatio(size: string | undefined, ratios: readonly [string, number][] = RATIOS): string | undefined {
   const m = /^(\d+)x(\d+)$/.exec(size ?? "");
   if (!m) return undefined;
   const want = Math.log(Number(m[1]) / Number(m[2]));
-  let best = RATIOS[0];
-  for (const r of RATIOS) if (Math.abs(Math.log(r[1]) - want) < Math.abs(Math.log(best[1]) - want)) best = r;
+  let best = ratios[0];
+  for (const r of ratios) if (Math.abs(Math.log(r[1]) - want) < Math.abs(Math.log(best[1]) - want)) best = r;
   return best[0];
 }
 

@@ -10,6 +10,7 @@ import type { EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, Provider
 import { ProviderError } from "../types.ts";
 import { createVertexTokenSource, type VertexTokenSource } from "./vertex-auth.ts";
 import { buildVertexEmbedBody, parseVertexEmbedResponse } from "./vertex-embed.ts";
+import { buildImagenBody, IMAGEN_SAMPLES_PER_CALL, isImagen, parseImagenResponse } from "./vertex-imagen.ts";
 import { classifyVertexError, type VertexPublisher } from "./vertex-error.ts";
 
 /** What Claude on Vertex takes in the body instead of the `anthropic-version` header. */
@@ -116,17 +117,21 @@ export function createVertexAdapter(conn: ProviderConfig, opts: VertexAdapterOpt
       return parseVertexEmbedResponse(body, req, conn.name);
     },
 
-    // Gemini's image models (generateContent with image output), one image a call; Claude makes none.
+    // Gemini's image models (generateContent with image output, one image a call) and Imagen
+    // (:predict, four a call); Claude makes none.
     buildImageRequest(req: ImageRequest): HttpRequestSpec {
       const { publisher, model } = of(req.model);
       if (publisher !== "google") {
         throw new ProviderError({ kind: "bad_request", message: `${conn.name}: ${req.model} makes no images on Vertex`, retryable: false, unsent: true });
       }
+      // Imagen: :predict, up to four samples a call.
+      if (isImagen(model)) return { method: "POST", path: modelUrl("google", model, "predict"), headers: { ...extra, "content-type": "application/json" }, body: JSON.stringify(buildImagenBody(req)) };
       const spec = gemini.buildImageRequest!({ ...req, model });
       return { ...spec, path: modelUrl("google", model, "generateContent") };
     },
-    parseImageResponse: (body, req) => gemini.parseImageResponse!(body, req),
-    imagesPerCall: () => 1,
+    // Imagen's predictions, or a Gemini image model's candidate.
+    parseImageResponse: (body, req) => (isImagen(of(req.model).model) ? parseImagenResponse(body) : gemini.parseImageResponse!(body, req)),
+    imagesPerCall: (model: string) => (isImagen(of(model).model) ? IMAGEN_SAMPLES_PER_CALL : 1),
 
     // gemini-embedding-001 takes one instance per :predict call; the text-embedding models 250.
     embedBatchLimit: (model: string) => (/gemini-embedding/.test(model) ? 1 : 250),
