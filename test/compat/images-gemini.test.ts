@@ -6,38 +6,28 @@
 // images is Gemini's 400, passed on (a bad request is not tried on the next deployment).
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
-import { GEMINI_IMAGE_TOKENS, GEMINI_TEST_KEY, startFakeGemini, type FakeGemini } from "../fakes/gemini.ts";
-import { makeTestServiceAccount, startFakeVertex, type FakeVertex } from "../fakes/vertex.ts";
+import { GEMINI_IMAGE_TOKENS, type FakeGemini } from "../fakes/gemini.ts";
+import type { FakeVertex } from "../fakes/vertex.ts";
+import { startGoogleFakes, type GoogleFakes } from "../helpers/google-fakes.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const KEY = ["sbx", "test", "gemini", "images"].join("_");
-const sa = makeTestServiceAccount("img-test");
 
+let google: GoogleFakes;
 let gemini: FakeGemini;
 let vertex: FakeVertex;
-let dir: string;
 let t: TestGateway;
 let sdk: OpenAI;
 
 before(async () => {
-  gemini = await startFakeGemini();
-  vertex = await startFakeVertex({ accounts: [sa], project: "img-test" });
-  dir = mkdtempSync(join(tmpdir(), "sb-img-"));
-  const keyPath = sa.writeKeyFile(dir);
+  google = await startGoogleFakes("img-test");
+  ({ gemini, vertex } = google);
   t = await startTestGateway(`
-providers:
-  - { name: gemini, type: gemini, base_url: "${gemini.origin}", api_key: ${GEMINI_TEST_KEY} }
-  - name: vertex
-    type: vertex
-    base_url: ${vertex.origin}
-    vertex: { project: img-test, location: us-central1, credentials_file: ${keyPath}, token_url: ${vertex.tokenUrl} }
+providers:${google.providersYaml}
   - { name: mock, type: mock }
 deployments:
   - { id: gemini/flash-image, provider: gemini, model: gemini-2.5-flash-image }
@@ -58,9 +48,7 @@ keys:
 beforeEach(() => gemini.reset());
 after(async () => {
   await t.close();
-  await gemini.close();
-  await vertex.close();
-  rmSync(dir, { recursive: true, force: true });
+  await google.close();
 });
 
 const lastRecord = (): UsageRecord => {

@@ -7,40 +7,30 @@
 // "Logprobs is not enabled" (2.5, 3) has the parameter dropped and reported instead of failing.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI from "openai";
 import { createSignalboxClient, userText, type SignalboxClient } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
-import { fakeGeminiLogprobs, GEMINI_TEST_KEY, startFakeGemini, type FakeGemini } from "../fakes/gemini.ts";
-import { makeTestServiceAccount, startFakeVertex, type FakeVertex } from "../fakes/vertex.ts";
+import { fakeGeminiLogprobs, type FakeGemini } from "../fakes/gemini.ts";
+import type { FakeVertex } from "../fakes/vertex.ts";
+import { startGoogleFakes, type GoogleFakes } from "../helpers/google-fakes.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const KEY = ["sbx", "test", "gemini", "logprobs"].join("_");
 const TEXT = "Paris is the capital of France.";
-const sa = makeTestServiceAccount("lp-test");
 
+let google: GoogleFakes;
 let gemini: FakeGemini;
 let vertex: FakeVertex;
-let dir: string;
 let t: TestGateway;
 let sdk: OpenAI;
 let typed: SignalboxClient;
 
 before(async () => {
-  gemini = await startFakeGemini();
-  vertex = await startFakeVertex({ accounts: [sa], project: "lp-test" });
-  dir = mkdtempSync(join(tmpdir(), "sb-lp-"));
-  const keyPath = sa.writeKeyFile(dir);
+  google = await startGoogleFakes("lp-test");
+  ({ gemini, vertex } = google);
   t = await startTestGateway(`
-providers:
-  - { name: gemini, type: gemini, base_url: "${gemini.origin}", api_key: ${GEMINI_TEST_KEY} }
-  - name: vertex
-    type: vertex
-    base_url: ${vertex.origin}
-    vertex: { project: lp-test, location: us-central1, credentials_file: ${keyPath}, token_url: ${vertex.tokenUrl} }
+providers:${google.providersYaml}
 deployments:
   - { id: gemini/flash-2.0, provider: gemini, model: gemini-2.0-flash, pricing: { input: 0.1, output: 0.4 } }
   - { id: gemini/flash-2.5, provider: gemini, model: gemini-2.5-flash, pricing: { input: 0.3, output: 2.5 } }
@@ -64,9 +54,7 @@ beforeEach(() => {
 });
 after(async () => {
   await t.close();
-  await gemini.close();
-  await vertex.close();
-  rmSync(dir, { recursive: true, force: true });
+  await google.close();
 });
 
 const ask = (body: Record<string, unknown>) => ({ model: "flash", messages: [{ role: "user" as const, content: "capital of France?" }], ...body });
