@@ -184,6 +184,10 @@ const gemini25FlashImage = imageModel({ input: 0.3, output: 30 }, 0.8);
 const gemini3ProImage = imageModel({ input: 2, output: 120 }, 0.9);
 // Imagen on Vertex AI (PRICE_SOURCES.vertex): per image.
 const imagen = (usd: number, quality: number) => imageModel({ input: 0, output: 0, perImage: { default: usd } }, quality);
+// Bedrock's image models (PRICE_SOURCES.bedrock): per image, by quality and size (2048 a side
+// costs more; other sizes up to 1024² are the standard price).
+const novaCanvas = imageModel({ input: 0, output: 0, perImage: { default: 0.04, premium: 0.06, hd: 0.06, high: 0.06, "2048x2048": 0.06, "premium 2048x2048": 0.08, "hd 2048x2048": 0.08, "high 2048x2048": 0.08 } }, 0.8);
+const titanImageV2 = imageModel({ input: 0, output: 0, perImage: { default: 0.01, "512x512": 0.008, premium: 0.012, hd: 0.012, high: 0.012, "premium 512x512": 0.01, "hd 512x512": 0.01, "high 512x512": 0.01 } }, 0.6);
 const dallE2 = imageModel({ input: 0, output: 0, perImage: { "256x256": 0.016, "512x512": 0.018, default: 0.02 } }, 0.5);
 
 const cohereRerank35 = rerank(0.002, 4_096, 0.85);
@@ -287,6 +291,8 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "embed-multilingual-v3.0": cohereEmbedV3,
 
   "gemini-2.5-flash-image": gemini25FlashImage,
+  "amazon.nova-canvas-v1:0": novaCanvas,
+  "amazon.titan-image-generator-v2:0": titanImageV2,
   "imagen-4.0-generate-001": imagen(0.04, 0.85),
   "imagen-4.0-fast-generate-001": imagen(0.02, 0.75),
   "imagen-4.0-ultra-generate-001": imagen(0.06, 0.9),

@@ -46,8 +46,8 @@ const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning"
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
 const OPERATIONS = ["chat", "embeddings", "rerank", "images"] as const;
 const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
-/** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'), and Gemini's image models (Gemini API, Vertex). */
-const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "mock"]);
+/** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'), Gemini's image models (Gemini API, Vertex), Imagen (Vertex), Nova Canvas and Titan Image (Bedrock). */
+const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -552,7 +552,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no rerank API (rerank needs cohere, bedrock, openai-compatible or mock)`);
   }
   if (operations.includes("images") && !IMAGE_TYPES.has(provider.type)) {
-    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no image generation API (images needs openai, azure, openai-compatible, gemini, vertex or mock)`);
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no image generation API (images needs openai, azure, openai-compatible, gemini, vertex, bedrock or mock)`);
   }
   if (operations.includes("chat") && provider.type === "cohere") {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type cohere, whose deployments serve rerank and embeddings only (set operations: [rerank] or [embeddings])`);

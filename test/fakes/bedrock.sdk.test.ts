@@ -194,4 +194,22 @@ describe('bedrock fake vs @aws-sdk/client-bedrock-runtime', () => {
     assert.equal(cj.embeddings.length, 2);
     assert.equal(cj.embeddings[0].length, 1024);
   });
+
+  test('InvokeModel on Nova Canvas: TEXT_IMAGE in, {images, error} out; its validation and content filter are ValidationExceptions', async () => {
+    const out = await client().send(new InvokeModelCommand({ modelId: 'amazon.nova-canvas-v1:0', contentType: 'application/json', body: JSON.stringify({ taskType: 'TEXT_IMAGE', textToImageParams: { text: 'a lighthouse' }, imageGenerationConfig: { numberOfImages: 2, width: 1024, height: 576, quality: 'premium' } }) }));
+    const res = JSON.parse(new TextDecoder().decode(out.body)) as { images: string[]; error: null };
+    assert.equal(res.images.length, 2);
+    assert.ok(res.images.every((b) => Buffer.from(b, 'base64').subarray(0, 4).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47]))));
+    assert.equal(res.error, null);
+    for (const [cfg, text, why] of [
+      [{ numberOfImages: 6 }, 'x', /numberOfImages/],
+      [{ width: 1000 }, 'x', /width/],
+      [{}, 'something forbidden', /content filters/],
+    ] as const) {
+      await assert.rejects(
+        client().send(new InvokeModelCommand({ modelId: 'amazon.nova-canvas-v1:0', contentType: 'application/json', body: JSON.stringify({ taskType: 'TEXT_IMAGE', textToImageParams: { text }, imageGenerationConfig: cfg }) })),
+        (e: unknown) => (e as { name?: string }).name === 'ValidationException' && why.test((e as Error).message),
+      );
+    }
+  });
 });

@@ -3,6 +3,7 @@
 // one is refused as AWS refuses it (403 + x-amzn-errortype); Converse answers are JSON, streams the
 // binary event stream (@smithy/eventstream-codec), errors Bedrock's shapes, in-stream exceptions too.
 // InvokeModel serves the embedding models and the rerank models (cohere.rerank-*, amazon.rerank-*).
+import { fakePng } from './openai.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
@@ -140,6 +141,11 @@ export async function startFakeBedrock(opts: FakeBedrockOptions): Promise<FakeBe
       }
       if (op === 'invoke') {
         if (s.kind === 'stream_exception') return fail(500, 'InternalServerException', s.message ?? 'Internal server error');
+        if (isImageModel(model)) {
+          const invalidImage = validateImage(body);
+          if (invalidImage) return fail(400, 'ValidationException', invalidImage);
+          return sendJson(ex, 200, imageResponse(body), base, s);
+        }
         if (isRerankModel(model)) {
           const invalidRerank = validateRerank(model, body);
           if (invalidRerank) return fail(400, 'ValidationException', invalidRerank);
@@ -456,6 +462,39 @@ function validateEmbed(model: string, body: Record<string, unknown>): string | n
 }
 
 const isRerankModel = (model: string) => /(^|\/)(cohere|amazon)\.rerank/.test(model);
+
+// ---------------------------------------------------------------------------------------------
+// Image generation (InvokeModel on amazon.nova-canvas-v1:0 and amazon.titan-image-generator-v2:0)
+
+const isImageModel = (model: string) => /(^|[./])amazon\.(nova-canvas|titan-image-generator)/.test(model);
+
+/**
+ * The TEXT_IMAGE body as Nova Canvas and Titan Image check it: a prompt of 1–1,024 characters,
+ * 1–5 images, sides of 320–4,096 that are multiples of 16, quality standard or premium. A prompt
+ * with "forbidden" in it is blocked by the content filters, as Bedrock answers that (a 400).
+ */
+function validateImage(body: Record<string, unknown>): string | null {
+  if (body.taskType !== 'TEXT_IMAGE') return `Malformed input request: taskType ${JSON.stringify(body.taskType)} is not supported, please reformat your input and try again.`;
+  const p = isRecord(body.textToImageParams) ? body.textToImageParams : undefined;
+  const text = p?.text;
+  if (typeof text !== 'string' || text.length < 1 || text.length > 1024) return 'Malformed input request: #/textToImageParams/text: expected minLength: 1, maxLength: 1024, please reformat your input and try again.';
+  const c = isRecord(body.imageGenerationConfig) ? body.imageGenerationConfig : {};
+  const n = c.numberOfImages ?? 1;
+  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 5) return 'Malformed input request: #/imageGenerationConfig/numberOfImages: must be between 1 and 5, please reformat your input and try again.';
+  for (const k of ['width', 'height'] as const) {
+    const v = c[k] ?? 1024;
+    if (!Number.isInteger(v) || (v as number) < 320 || (v as number) > 4096 || (v as number) % 16 !== 0) return `Malformed input request: #/imageGenerationConfig/${k}: must be a multiple of 16 between 320 and 4096, please reformat your input and try again.`;
+  }
+  if (c.quality !== undefined && c.quality !== 'standard' && c.quality !== 'premium') return 'Malformed input request: #/imageGenerationConfig/quality: standard or premium, please reformat your input and try again.';
+  if (/forbidden/i.test(text)) return 'This request has been blocked by our content filters.';
+  return null;
+}
+
+function imageResponse(body: Record<string, unknown>): { images: string[]; error: null } {
+  const text = String((body.textToImageParams as Record<string, unknown>).text);
+  const n = Number((isRecord(body.imageGenerationConfig) ? body.imageGenerationConfig.numberOfImages : undefined) ?? 1);
+  return { images: Array.from({ length: n }, (_, i) => fakePng(text, i).toString('base64')), error: null };
+}
 const RERANK_KEYS: Record<'cohere' | 'amazon', string[]> = {
   // Cohere Rerank 3.5: the v2 body without model, with api_version (2 or later).
   cohere: ['query', 'documents', 'top_n', 'max_tokens_per_doc', 'api_version'],

@@ -11,6 +11,7 @@ import { ProviderError } from "../types.ts";
 import type { BedrockConverseRequest, BedrockConverseResponse, BedrockResponseBlock, BedrockSystemBlock } from "./bedrock-api-types.ts";
 import { createBedrockSigner, resolveAwsCredentials } from "./bedrock-auth.ts";
 import { buildBedrockEmbedRequest, bedrockEmbedBatchLimit, parseBedrockEmbedResponse } from "./bedrock-embed.ts";
+import { BEDROCK_IMAGES_PER_CALL, buildBedrockImageRequest, parseBedrockImageResponse } from "./bedrock-images.ts";
 import { classifyBedrockError, type BedrockErrorContext } from "./bedrock-error.ts";
 import { createBedrockStreamDecoder } from "./bedrock-event-stream.ts";
 import { bedrockModelPath } from "./bedrock-path.ts";
@@ -168,6 +169,14 @@ export function createBedrockAdapter(conn: ProviderConfig): ProviderAdapter {
       return parseBedrockEmbedResponse(body, req, conn.name, headers);
     },
     embedBatchLimit: bedrockEmbedBatchLimit,
+    buildImageRequest(req) {
+      const spec = buildBedrockImageRequest(req);
+      return { ...spec, headers: { ...extra, ...spec.headers } };
+    },
+    parseImageResponse(body, req) {
+      return parseBedrockImageResponse(body, req, conn.name);
+    },
+    imagesPerCall: () => BEDROCK_IMAGES_PER_CALL,
     buildRerankRequest(req) {
       const spec = buildBedrockRerankRequest(req, conn.name);
       return { ...spec, headers: { ...extra, ...spec.headers } };
