@@ -17,6 +17,8 @@ import { generateContentJson, generateContentStreamWriter } from "./response.ts"
 
 /** `/v1beta/models/gemini-2.0-flash:generateContent` → its model and method, or undefined. */
 export function geminiPath(path: string): { model: string; method: "generateContent" | "streamGenerateContent" | "countTokens" } | undefined {
+  // Every other path of the door has no ":" (checked first: this runs on every /v1 request).
+  if (!path.includes(":")) return undefined;
   const m = /^\/(?:v1beta|v1)\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/.exec(path);
   if (!m) return undefined;
   let model: string;
