@@ -71,6 +71,49 @@ export function usd(nanos: number): string {
 /** A team's budget, from the config file or the control plane (an in-memory lookup). */
 export type TeamBudgets = (team: string) => { budget?: BudgetConfig } | undefined;
 
+/**
+ * The fixed strings of a scope's checks (ids and descriptions), made once per configuration object
+ * (a key's limits, a budget) instead of once per request. Per-user limits name the user, so theirs
+ * are made per request.
+ */
+const rateLabels = new WeakMap<object, Map<string, { rpmId: string; rpm: string; tpmId: string; tpm: string }>>();
+const budgetLabels = new WeakMap<BudgetConfig, Map<string, string>>();
+
+function labelsFor(l: NonNullable<KeyConfig["limits"]>, scope: string, who: string) {
+  let byScope = rateLabels.get(l);
+  if (!byScope) rateLabels.set(l, (byScope = new Map()));
+  let x = byScope.get(scope);
+  if (!x) {
+    x = { rpmId: `${scope}:rpm`, rpm: `requests per minute of ${who} (${l.requestsPerMinute})`, tpmId: `${scope}:tpm`, tpm: `tokens per minute of ${who} (${l.tokensPerMinute})` };
+    if (byScope.size < 1_000) byScope.set(scope, x);
+  }
+  return x;
+}
+
+function budgetLabel(b: BudgetConfig, who: string, limitNanos: number): string {
+  let byWho = budgetLabels.get(b);
+  if (!byWho) budgetLabels.set(b, (byWho = new Map()));
+  let d = byWho.get(who);
+  if (d === undefined) {
+    d = `${PERIOD_ADJ[b.period]} budget of ${who} (${usd(limitNanos)})`;
+    if (byWho.size < 1_000) byWho.set(who, d);
+  }
+  return d;
+}
+
+/** `key:<name>`, `team:<name>` and the description of each, made once per name. */
+const scopeNames = new Map<string, { id: string; who: string }>();
+function scopeName(kind: "key" | "team", name: string) {
+  const k = kind === "key" ? name : `\u0000${name}`;
+  let x = scopeNames.get(k);
+  if (!x) {
+    x = { id: `${kind}:${name}`, who: `${kind} "${name}"` };
+    if (scopeNames.size >= 10_000) scopeNames.clear();
+    scopeNames.set(k, x);
+  }
+  return x;
+}
+
 export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: number): Admission | undefined {
   const key: KeyConfig | undefined = call.caller.key;
   const team = teams(call.caller.team);
@@ -79,15 +122,19 @@ export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: 
   const rates: RateCheck[] = [];
   const tokenChecks: RateCheck[] = [];
   const addLimits = (scope: string, who: string, l: KeyConfig["limits"] | undefined) => {
-    if (l?.requestsPerMinute) rates.push({ id: `${scope}:rpm`, limit: l.requestsPerMinute, cost: 1, windowMs: MINUTE, describe: `requests per minute of ${who} (${l.requestsPerMinute})` });
-    if (l?.tokensPerMinute) {
-      const c = { id: `${scope}:tpm`, limit: l.tokensPerMinute, cost: estimatedTokens, windowMs: MINUTE, describe: `tokens per minute of ${who} (${l.tokensPerMinute})` };
+    if (!l || (!l.requestsPerMinute && !l.tokensPerMinute)) return;
+    const x = labelsFor(l, scope, who);
+    if (l.requestsPerMinute) rates.push({ id: x.rpmId, limit: l.requestsPerMinute, cost: 1, windowMs: MINUTE, describe: x.rpm });
+    if (l.tokensPerMinute) {
+      const c = { id: x.tpmId, limit: l.tokensPerMinute, cost: estimatedTokens, windowMs: MINUTE, describe: x.tpm };
       rates.push(c);
       tokenChecks.push(c);
     }
   };
+  const keyScope = key ? scopeName("key", key.name) : undefined;
+  const teamScope = scopeName("team", call.caller.team);
   if (key) {
-    addLimits(`key:${key.name}`, `key "${key.name}"`, key.limits);
+    addLimits(keyScope!.id, keyScope!.who, key.limits);
     if (key.perUserLimits && call.user) addLimits(`user:${key.name}:${call.user}`, `user "${call.user}" of key "${key.name}"`, key.perUserLimits);
   }
   const budgets: BudgetCheck[] = [];
@@ -101,15 +148,15 @@ export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: 
       limitNanos,
       reserveNanos: reserve,
       softThreshold: b.softThreshold,
-      describe: `${PERIOD_ADJ[b.period]} budget of ${who} (${usd(limitNanos)})`,
+      describe: budgetLabel(b, who, limitNanos),
       periodStart: periodBounds(b.period, now).start,
     });
   };
-  addBudget(`key:${key?.name}`, `key "${key?.name}"`, key?.budget);
-  addBudget(`team:${call.caller.team}`, `team "${call.caller.team}"`, team?.budget);
+  if (keyScope) addBudget(keyScope.id, keyScope.who, key?.budget);
+  addBudget(teamScope.id, teamScope.who, team?.budget);
   if (rates.length === 0 && budgets.length === 0) return undefined;
   return {
-    request: { requestId: call.id, shard: `team:${call.caller.team}`, rates, budgets, now, reservationTtlMs: Math.max(plan.timeouts.totalMs, 60_000) + 60_000 },
+    request: { requestId: call.id, shard: teamScope.id, rates, budgets, now, reservationTtlMs: Math.max(plan.timeouts.totalMs, 60_000) + 60_000 },
     estimatedTokens,
     tokenChecks,
     holdNanos: reserve,

@@ -153,6 +153,35 @@ const totalKey = (shard: string, id: string, start: number) => `sbx:brt:{${shard
 /** The four keys of one budget period, in the scripts' order. */
 const budgetKeys = (shard: string, id: string, start: number) => [spentKey(shard, id, start), resvKey(shard, id, start), heldKey(shard, id, start), totalKey(shard, id, start)];
 
+/**
+ * The keys of a window or period, made once per (shard, id, start) rather than per request: every
+ * request in a window names the same keys. At most `max` checks are remembered (per-user limits
+ * make one per user); past that the memo starts over.
+ */
+function keyMemo<K>(make: (shard: string, id: string, start: number, windowMs: number) => K, max = 10_000) {
+  let byShard = new Map<string, Map<string, { start: number; keys: K }>>();
+  let size = 0;
+  /** `windowMs`: a rate window's length (the same for every request naming `id`); unused for budgets. */
+  return (shard: string, id: string, start: number, windowMs = 0): K => {
+    let ids = byShard.get(shard);
+    if (!ids) byShard.set(shard, (ids = new Map()));
+    const hit = ids.get(id);
+    if (hit && hit.start === start) return hit.keys;
+    const keys = make(shard, id, start, windowMs);
+    if (hit) {
+      hit.start = start;
+      hit.keys = keys;
+    } else {
+      if (++size > max) {
+        byShard = new Map([[shard, (ids = new Map())]]);
+        size = 1;
+      }
+      ids.set(id, { start, keys });
+    }
+    return keys;
+  };
+}
+
 export interface RedisLimiterOptions {
   /** Settlements waiting for Redis, at most. */
   maxQueued?: number;
@@ -255,6 +284,10 @@ export function createRedisLimiter(redis: RedisClient, opts: RedisLimiterOptions
     }
   };
 
+  // A window's two keys (this one, the previous one) and a period's four, made once each.
+  const windowKeys = keyMemo((shard, id, start, windowMs) => [rateKey(shard, id, start), rateKey(shard, id, start - windowMs)] as const);
+  const periodKeys = keyMemo(budgetKeys);
+
   return {
     async admit(req: AdmissionRequest): Promise<AdmissionResult> {
       if (req.rates.length === 0 && req.budgets.length === 0) return { ok: true, soft: [] };
@@ -262,11 +295,13 @@ export function createRedisLimiter(redis: RedisClient, opts: RedisLimiterOptions
       const args: (string | number)[] = [req.now, req.rates.length, req.budgets.length, req.reservationTtlMs, req.requestId];
       for (const c of req.rates) {
         const start = req.now - (req.now % c.windowMs);
-        keys.push(rateKey(req.shard, c.id, start), rateKey(req.shard, c.id, start - c.windowMs));
+        const [cur, prev] = windowKeys(req.shard, c.id, start, c.windowMs);
+        keys.push(cur, prev);
         args.push(c.limit, Math.round(c.cost), start, c.windowMs);
       }
       for (const b of req.budgets) {
-        keys.push(...budgetKeys(req.shard, b.id, b.periodStart ?? periodBounds(b.period, req.now).start));
+        const k = periodKeys(req.shard, b.id, b.periodStart ?? periodBounds(b.period, req.now).start);
+        keys.push(k[0], k[1], k[2], k[3]);
         args.push(Math.round(b.limitNanos), Math.round(b.reserveNanos));
       }
       let res: number[];
@@ -282,10 +317,10 @@ export function createRedisLimiter(redis: RedisClient, opts: RedisLimiterOptions
         const b = req.budgets[res[1]];
         return { ok: false, kind: "budget", check: b, spentNanos: res[2], reservedNanos: res[3], resetAt: periodBounds(b.period, req.now).end };
       }
-      const soft = req.budgets
-        .map((b, i) => ({ id: b.id, spentNanos: res[i + 1], limitNanos: b.limitNanos, t: b.softThreshold }))
-        .filter((x) => x.spentNanos >= x.limitNanos * x.t)
-        .map(({ id, spentNanos, limitNanos }) => ({ id, spentNanos, limitNanos }));
+      const soft: { id: string; spentNanos: number; limitNanos: number }[] = [];
+      req.budgets.forEach((b, i) => {
+        if (res[i + 1] >= b.limitNanos * b.softThreshold) soft.push({ id: b.id, spentNanos: res[i + 1], limitNanos: b.limitNanos });
+      });
       return { ok: true, soft };
     },
     settle(s) {
