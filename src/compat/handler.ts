@@ -3,6 +3,7 @@
 //   POST /v1/embeddings         (OpenAI's shape, the engine's embeddings operation: embeddings.ts)
 //   POST /v1/rerank, /v2/rerank (Cohere's and Jina's shape, the engine's rerank operation: rerank.ts)
 //   POST /v1/images/generations (OpenAI's shape, the engine's image operation: images.ts)
+//   POST /v1/audio/transcriptions, /v1/audio/translations, /v1/audio/speech (OpenAI's Audio API: audio.ts)
 //   POST /v1/responses          (the Responses API, stateless: responses/handler.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
@@ -30,6 +31,8 @@ import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } fro
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
 import { serveImages } from "./images.ts";
+import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
+import { MAX_AUDIO_BYTES } from "../server/validate.ts";
 import { serveResponses } from "./responses/handler.ts";
 import { serveMessages } from "./anthropic/handler.ts";
 import { toAnthropicError } from "./anthropic/errors.ts";
@@ -279,6 +282,33 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }
+      if (isAudioPath(path)) {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        const ctx = { ri, caller, signal: ac.signal, statusOf: (err: unknown) => statusOf(err, ac.signal) };
+        let out;
+        if (path === "/v1/audio/speech") {
+          let body: unknown;
+          try {
+            body = JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
+          } catch (err) {
+            if (err instanceof GatewayError) throw err;
+            throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+          }
+          out = await serveSpeech(engine, body, ctx);
+        } else {
+          // A recording may be up to 25 MB (OpenAI's limit), whatever the JSON endpoints' limit is.
+          const raw = await readBody(req, Math.max(maxBytes, MAX_AUDIO_BYTES + 1024 * 1024));
+          out = await serveTranscription(engine, raw, header(req, "content-type"), path === "/v1/audio/translations", ctx);
+        }
+        const bytes = typeof out.body === "string" ? Buffer.from(out.body) : out.body;
+        (res as ServerResponse).writeHead(out.status, { ...out.headers, "content-length": String(bytes.byteLength) });
+        res.end(bytes);
+        return;
+      }
       if (path === "/v1/responses") {
         if (req.method !== "POST") {
           status = 405;
@@ -324,7 +354,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

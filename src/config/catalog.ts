@@ -50,6 +50,10 @@ export interface CatalogPrices {
   perRequest?: number;
   /** Image generation: USD per image by "<quality> <size>", "<size>", "<quality>" or "default"; absent: none. */
   perImage?: Record<string, number>;
+  /** Transcription: USD per minute of audio; absent: none. */
+  perMinute?: number;
+  /** Speech: USD per million characters read; absent: none. */
+  perMillionCharacters?: number;
 }
 
 export interface CatalogEntry {
@@ -190,6 +194,18 @@ const novaCanvas = imageModel({ input: 0, output: 0, perImage: { default: 0.04, 
 const titanImageV2 = imageModel({ input: 0, output: 0, perImage: { default: 0.01, "512x512": 0.008, premium: 0.012, hd: 0.012, high: 0.012, "premium 512x512": 0.01, "hd 512x512": 0.01, "high 512x512": 0.01 } }, 0.6);
 const dallE2 = imageModel({ input: 0, output: 0, perImage: { "256x256": 0.016, "512x512": 0.018, default: 0.02 } }, 0.5);
 
+// ---- Audio models (PRICE_SOURCES.openai, "Transcription and speech generation"): whisper-1 bills
+// the audio's minutes; the GPT-4o transcription models bill tokens (here at their audio-input
+// rate: a prompt's few text tokens cost less); tts-1 and tts-1-hd bill characters; gpt-4o-mini-tts
+// bills text input and audio output tokens. ----
+const audioModel = (price: CatalogPrices, quality: number, op: "transcription" | "speech"): CatalogEntry => ({ price, contextWindow: 16_000, maxOutputTokens: 0, capabilities: [], quality, operations: [op] });
+const whisper1 = audioModel({ input: 0, output: 0, perMinute: 0.006 }, 0.7, "transcription");
+const gpt4oTranscribe = audioModel({ input: 6, output: 10 }, 0.9, "transcription");
+const gpt4oMiniTranscribe = audioModel({ input: 3, output: 5 }, 0.8, "transcription");
+const tts1 = audioModel({ input: 0, output: 0, perMillionCharacters: 15 }, 0.6, "speech");
+const tts1Hd = audioModel({ input: 0, output: 0, perMillionCharacters: 30 }, 0.75, "speech");
+const gpt4oMiniTts = audioModel({ input: 0.6, output: 12 }, 0.85, "speech");
+
 const cohereRerank35 = rerank(0.002, 4_096, 0.85);
 const cohereRerankV3 = rerank(0.002, 4_096, 0.75);
 const amazonRerankV1 = rerank(0.001, 4_096, 0.7);
@@ -302,6 +318,14 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "gpt-image-1-mini": gptImage1Mini,
   "dall-e-3": dallE3,
   "dall-e-2": dallE2,
+  "whisper-1": whisper1,
+  "gpt-4o-transcribe": gpt4oTranscribe,
+  "gpt-4o-mini-transcribe": gpt4oMiniTranscribe,
+  "gpt-4o-mini-transcribe-2025-12-15": gpt4oMiniTranscribe,
+  "tts-1": tts1,
+  "tts-1-hd": tts1Hd,
+  "gpt-4o-mini-tts": gpt4oMiniTts,
+  "gpt-4o-mini-tts-2025-12-15": gpt4oMiniTts,
   "rerank-v3.5": cohereRerank35,
   "rerank-english-v3.0": cohereRerankV3,
   "rerank-multilingual-v3.0": cohereRerankV3,

@@ -44,10 +44,11 @@ export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.y
 const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
-const OPERATIONS = ["chat", "embeddings", "rerank", "images"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech"] as const;
 const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
 /** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'), Gemini's image models (Gemini API, Vertex), Imagen (Vertex), Nova Canvas and Titan Image (Bedrock). */
 const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
+const AUDIO_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "mock"]);
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -204,6 +205,9 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
       per_request: opt(num({ min: 0, max: 1_000 })),
       // USD per generated image: one price, or by "<quality> <size>", "<size>", "<quality>" and "default".
       per_image: opt((v: unknown, p: string) => (typeof v === "number" ? num({ min: 0, max: 1_000 })(v, p) : record(num({ min: 0, max: 1_000 }))(v, p))),
+      // USD per minute of audio transcribed (whisper-1: 0.006), and per million characters read aloud (tts-1: 15).
+      per_minute: opt(num({ min: 0, max: 1_000 })),
+      per_million_characters: opt(num({ min: 0, max: 100_000 })),
       // Long context: above above_input_tokens prompt tokens the whole request is billed at the tier's prices.
       tiers: opt(
         list(
@@ -526,7 +530,9 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   // Exact names only (src/config/catalog.ts); an Azure deployment is priced as its base_model.
   const priced = d.baseModel ?? d.model;
   const cat = lookupModel(priced);
-  const pr: RawPricing = d.pricing ?? {};
+  let pr: RawPricing = d.pricing ?? {};
+  // An audio price alone prices an audio model the catalog does not know (Groq's whisper-large-v3): no tokens billed.
+  if (!cat && (pr.perMinute !== undefined || pr.perMillionCharacters !== undefined)) pr = d.pricing = { input: 0, output: 0, ...pr };
   if (!cat && provider.type !== "mock" && (pr.input === undefined || pr.output === undefined)) {
     throw new ConfigError(
       join(path, "pricing"),
@@ -553,6 +559,11 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   }
   if (operations.includes("images") && !IMAGE_TYPES.has(provider.type)) {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no image generation API (images needs openai, azure, openai-compatible, gemini, vertex, bedrock or mock)`);
+  }
+  for (const op of ["transcription", "speech"] as const) {
+    if (operations.includes(op) && !AUDIO_TYPES.has(provider.type)) {
+      throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no ${op} API (${op} needs openai, azure, openai-compatible or mock)`);
+    }
   }
   if (operations.includes("chat") && provider.type === "cohere") {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type cohere, whose deployments serve rerank and embeddings only (set operations: [rerank] or [embeddings])`);

@@ -22,6 +22,10 @@ export interface RawPricing {
   perRequest?: number;
   /** USD per image by "<quality> <size>", "<size>", "<quality>" or "default" (a number: the default). */
   perImage?: number | Record<string, number>;
+  /** USD per minute of audio transcribed. */
+  perMinute?: number;
+  /** USD per million characters read aloud. */
+  perMillionCharacters?: number;
   tiers?: RawTier[];
 }
 
@@ -100,6 +104,12 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
   const perImageUsd = typeof o.perImage === "number" ? { default: o.perImage } : (o.perImage ?? cat?.price.perImage);
   const perImageNanos = perImageUsd ? Object.fromEntries(Object.entries(perImageUsd).map(([k, v]) => [k, Math.round(v * 1e9)])) : undefined;
 
+  // Audio: per second transcribed (the config's, else the catalog's per minute), per character read aloud.
+  const perMinute = o.perMinute ?? cat?.price.perMinute;
+  const perAudioSecondNanos = perMinute ? (perMinute * 1e9) / 60 : undefined;
+  const perMillionChars = o.perMillionCharacters ?? cat?.price.perMillionCharacters;
+  const perCharacterNanos = perMillionChars ? Math.round((perMillionChars * 1e9) / 1e6) : undefined;
+
   let tiers: PriceTier[] = [];
   if (o.tiers) {
     // Rates a tier leaves out keep the base set's ratio to its input price.
@@ -138,6 +148,8 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
       ...base,
       ...(perRequestNanos > 0 ? { perRequestNanos } : {}),
       ...(perImageNanos ? { perImageNanos } : {}),
+      ...(perAudioSecondNanos ? { perAudioSecondNanos } : {}),
+      ...(perCharacterNanos ? { perCharacterNanos } : {}),
       ...(tiers.length ? { tiers } : {}),
       source: raw ? "config" : cat ? `builtin:${PRICES_AS_OF}` : "none",
     },

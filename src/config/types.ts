@@ -87,7 +87,7 @@ export interface ProviderConfig {
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
-export type Operation = "chat" | "embeddings" | "rerank" | "images";
+export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";
@@ -126,6 +126,10 @@ export interface Pricing extends PriceSet {
    * "default" (the first that matches the request wins); absent: images are not billed per image.
    */
   perImageNanos?: Record<string, number>;
+  /** Price per second of audio transcribed (whisper-1), in nano-USD; absent: none. */
+  perAudioSecondNanos?: number;
+  /** Price per character of text read aloud (tts-1), in nano-USD; absent: none. */
+  perCharacterNanos?: number;
   /** Ascending thresholds; the whole request is billed at the highest tier its prompt exceeds. */
   tiers?: PriceTier[];
   /** "builtin:<PRICES_AS_OF>" (the catalog's), "config" (set or overridden in the config) or "none" (an unpriced mock). */

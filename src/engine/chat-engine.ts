@@ -15,8 +15,9 @@ import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
 import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
 import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./images.ts";
+import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
-import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo } from "../router/types.ts";
+import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
 import { newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -107,6 +108,10 @@ export interface ChatEngine {
   rerank(r: RerankEngineRequest): Promise<RerankAnswer>;
   /** Image generation: the same plan, admission, input guardrails, execution, record and settlement. */
   generateImages(r: ImageEngineRequest): Promise<ImageAnswer>;
+  /** Speech to text (and translation into English), then the output guardrails over the transcript. */
+  transcribe(r: AudioEngineRequest<TranscriptionCall>): Promise<TranscriptionAnswer>;
+  /** Text to speech, after the input guardrails over the text. */
+  speak(r: AudioEngineRequest<SpeechCall>): Promise<SpeechAnswer>;
 }
 
 /** How a request's cache options and its route's cache settings combine (chat and embeddings alike). */
@@ -530,6 +535,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     embed,
     rerank: rerankOperation(parts),
     generateImages: imagesOperation(parts),
+    transcribe: transcriptionOperation(parts),
+    speak: speechOperation(parts),
 
     async complete(r) {
       const { call, ri } = r;

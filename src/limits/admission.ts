@@ -34,7 +34,7 @@ export interface Admission {
 /** What one attempt on a candidate may cost: its input by its own tokenizer plus its planned output. */
 export function candidateCostNanos(c: Candidate): number {
   const p = pricesFor(c.deployment.pricing, c.estimatedInputTokens);
-  return Math.ceil((c.estimatedInputTokens * p.input + c.expectedOutputTokens * Math.max(p.output, p.reasoning)) / 1000) + (c.deployment.pricing.perRequestNanos ?? 0);
+  return Math.ceil((c.estimatedInputTokens * p.input + c.expectedOutputTokens * Math.max(p.output, p.reasoning)) / 1000) + (c.deployment.pricing.perRequestNanos ?? 0) + (c.unitCostNanos ?? 0);
 }
 
 /**
@@ -228,7 +228,7 @@ export class StreamHold {
   start(c: Candidate, priorNanos: number): void {
     const p = pricesFor(c.deployment.pricing, c.estimatedInputTokens);
     this.outPrice = Math.max(p.output, p.reasoning);
-    this.base = priorNanos + (c.estimatedInputTokens * p.input) / 1000 + (c.deployment.pricing.perRequestNanos ?? 0);
+    this.base = priorNanos + (c.estimatedInputTokens * p.input) / 1000 + (c.deployment.pricing.perRequestNanos ?? 0) + (c.unitCostNanos ?? 0);
     this.slack = Math.max(0, this.a.holdNanos - this.base) * QUICK_COUNT_MARGIN;
   }
 

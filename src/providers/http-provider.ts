@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SseEvent, StreamEvent, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -61,6 +61,29 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     }
     return imager!.parse(text, req);
   }
+  const transcriber = adapter.buildTranscriptionRequest && adapter.parseTranscriptionResponse ? { build: adapter.buildTranscriptionRequest.bind(adapter), parse: adapter.parseTranscriptionResponse.bind(adapter) } : undefined;
+  async function transcribe(req: TranscriptionRequest, signal: AbortSignal): Promise<TranscriptionResult> {
+    const res = await sendSpec(transcriber!.build(req), signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return transcriber!.parse(text, req);
+  }
+  const speaker = adapter.buildSpeechRequest && adapter.parseSpeechResponse ? { build: adapter.buildSpeechRequest.bind(adapter), parse: adapter.parseSpeechResponse.bind(adapter) } : undefined;
+  async function speak(req: SpeechRequest, signal: AbortSignal): Promise<SpeechResult> {
+    const res = await sendSpec(speaker!.build(req), signal);
+    // Audio is bytes: the body's chunks, joined once.
+    const chunks: Uint8Array[] = [];
+    try {
+      for await (const c of res.body) chunks.push(c);
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return speaker!.parse(Buffer.concat(chunks), req, res.headers);
+  }
   async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
     if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
     const res = await transport.request(conn, spec, signal);
@@ -101,6 +124,8 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
       : {}),
     ...(reranker ? { rerank } : {}),
     ...(imager ? { generateImages } : {}),
+    ...(transcriber ? { transcribe } : {}),
+    ...(speaker ? { speak } : {}),
     async complete(req, signal): Promise<ChatResult> {
       const res = await send(req, false, signal);
       let text: string;

@@ -282,6 +282,10 @@ export interface Usage {
    * deployment's per-image price for that size and quality (on top of any tokens). Absent: none.
    */
   images?: { count: number; size?: string; quality?: string };
+  /** Seconds of audio transcribed, for models billed by duration (whisper-1). Absent: none. */
+  audioSeconds?: number;
+  /** Characters of text read aloud, for speech models billed per character (tts-1). Absent: none. */
+  characters?: number;
 }
 
 /** One output token with its log probability; `top` holds the most likely alternatives at its position. */
@@ -492,6 +496,65 @@ export interface ImageResult {
   usage?: { inputTokens: number; outputTokens: number };
 }
 
+/** A transcription (or translation) request (OpenAI's /audio/transcriptions and /audio/translations). */
+export interface TranscriptionRequest {
+  model: string;
+  /** The recording. */
+  audio: Uint8Array;
+  /** Its file name (the provider reads the format from the extension) and media type. */
+  filename: string;
+  mediaType: string;
+  /** Translate into English (whisper-1) instead of transcribing. */
+  translate?: boolean;
+  /** ISO-639-1; absent: detected. */
+  language?: string;
+  prompt?: string;
+  temperature?: number;
+  /** "segment" and/or "word": segments (and words) with their times are wanted. */
+  timestamps?: ("segment" | "word")[];
+}
+
+/** A stretch of a transcript, seconds from the start of the recording. */
+export interface TranscriptSpan {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface TranscriptionResult {
+  /** The model version the provider reported (empty: the pinned one). */
+  model: string;
+  text: string;
+  language?: string;
+  /** The recording's length in seconds, when the provider says. */
+  durationSeconds?: number;
+  segments?: TranscriptSpan[];
+  words?: TranscriptSpan[];
+  /** What the provider billed: tokens (GPT-4o transcription models) or seconds of audio (whisper-1). */
+  usage?: { inputTokens: number; outputTokens: number } | { seconds: number };
+}
+
+/** A text-to-speech request (OpenAI's /audio/speech). */
+export interface SpeechRequest {
+  model: string;
+  input: string;
+  /** A built-in voice's name or a custom voice's id. */
+  voice: string;
+  /** mp3, opus, aac, flac, wav or pcm. */
+  format: SpeechFormat;
+  speed?: number;
+  instructions?: string;
+}
+export type SpeechFormat = "mp3" | "opus" | "aac" | "flac" | "wav" | "pcm";
+
+export interface SpeechResult {
+  model: string;
+  audio: Uint8Array;
+  mediaType: string;
+  /** Tokens, when the provider reports them (gpt-4o-mini-tts over SSE); absent: billed per character. */
+  usage?: { inputTokens: number; outputTokens: number };
+}
+
 /**
  * What the router calls. HTTP providers are an adapter (pure translation) composed with the
  * transport (see http-provider.ts); the built-in mock implements this directly.
@@ -515,6 +578,10 @@ export interface Provider {
   rerank?(req: RerankRequest, signal: AbortSignal): Promise<RerankResult>;
   /** Image generation; absent when the provider type has none. */
   generateImages?(req: ImageRequest, signal: AbortSignal): Promise<ImageResult>;
+  /** Speech to text; absent when the provider type has none. */
+  transcribe?(req: TranscriptionRequest, signal: AbortSignal): Promise<TranscriptionResult>;
+  /** Text to speech; absent when the provider type has none. */
+  speak?(req: SpeechRequest, signal: AbortSignal): Promise<SpeechResult>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */
@@ -524,6 +591,8 @@ export interface HttpRequestSpec {
   path: string;
   headers: Record<string, string>;
   body?: string;
+  /** A binary body instead (a multipart upload); sent as is, `body` ignored. */
+  bytes?: Uint8Array;
 }
 
 /** One server-sent event. */
@@ -590,6 +659,12 @@ export interface ProviderAdapter {
   parseImageResponse?(body: string, req: ImageRequest): ImageResult;
   /** Optional: the most images one call makes (Gemini's image models: 1); more are asked for in several calls, concurrently. Absent: no limit. */
   imagesPerCall?(model: string): number;
+  /** Speech to text (both or neither): the upstream request, and the parse of its 2xx body. */
+  buildTranscriptionRequest?(req: TranscriptionRequest): HttpRequestSpec;
+  parseTranscriptionResponse?(body: string, req: TranscriptionRequest): TranscriptionResult;
+  /** Text to speech (both or neither): the upstream request, and the parse of its 2xx body (bytes: audio, or an SSE stream of it). */
+  buildSpeechRequest?(req: SpeechRequest): HttpRequestSpec;
+  parseSpeechResponse?(body: Uint8Array, req: SpeechRequest, headers: Record<string, string | string[] | undefined>): SpeechResult;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

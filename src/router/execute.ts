@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, StreamEvent, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, SpeechResult, StreamEvent, TranscriptionResult, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -23,7 +23,7 @@ import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, Plan, RerankCall, UsageSource } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, Plan, RerankCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -600,6 +600,57 @@ export async function executeImages(call: ImageCall, plan: Plan, signal: AbortSi
     ctx.usage = res.usage ? { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, outputTokens: res.usage.outputTokens, images } : undefined;
     // Without tokens reported, the prompt is estimated and the images still billed per image.
     if (!ctx.usage) ctx.imagesMade = images;
+    succeedNonChat(ex, ctx, deps, res.model);
+    return { ...res, model: ex.providerModel };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/**
+ * Execute a plan for a transcription (or translation). Billed by what the provider reports: seconds
+ * of audio (whisper-1) or tokens (GPT-4o transcription models); a provider that reports neither is
+ * billed the recording's length as the gateway estimated it.
+ */
+export async function executeTranscription(call: TranscriptionCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<TranscriptionResult> {
+  try {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.transcribe) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no transcription endpoint`, unsent: true });
+      return provider.transcribe({ ...call.request, model: c.deployment.model }, ctx.signal);
+    });
+    ctx.cleanup();
+    const u = res.usage;
+    ctx.usage =
+      u && "seconds" in u
+        ? { ...ZERO_USAGE, audioSeconds: u.seconds }
+        : u
+          ? { ...ZERO_USAGE, inputTokens: u.inputTokens, outputTokens: u.outputTokens }
+          : { ...ZERO_USAGE, audioSeconds: res.durationSeconds ?? call.estimatedSeconds };
+    succeedNonChat(ex, ctx, deps, res.model);
+    return { ...res, model: ex.providerModel };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/**
+ * Execute a plan for speech. Billed by the tokens the provider reports (gpt-4o-mini-tts), else per
+ * character of the text sent (tts-1, tts-1-hd, the mock).
+ */
+export async function executeSpeech(call: SpeechCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<SpeechResult> {
+  try {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.speak) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no speech endpoint`, unsent: true });
+      return provider.speak({ ...call.request, model: c.deployment.model }, ctx.signal);
+    });
+    ctx.cleanup();
+    ctx.usage = res.usage
+      ? { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, outputTokens: res.usage.outputTokens }
+      : { ...ZERO_USAGE, characters: call.request.input.length };
     succeedNonChat(ex, ctx, deps, res.model);
     return { ...res, model: ex.providerModel };
   } finally {

@@ -14,7 +14,7 @@ import { GatewayError } from "./errors.ts";
 import type { ModelRegistry, Resolved } from "./registry.ts";
 import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
 import { fitRequest, type Fit } from "./fit-params.ts";
-import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type ImageCall, type Plan } from "./types.ts";
+import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type ImageCall, type Plan, type SpeechCall, type TranscriptionCall } from "./types.ts";
 import { perImageNanos, pricesFor } from "../usage/cost.ts";
 
 /**
@@ -51,6 +51,17 @@ export function requiredCapabilities(call: Call): Set<Capability> {
 }
 
 /**
+ * What an audio request reserves before it is answered, for models billed by tokens: OpenAI's
+ * GPT-4o models take about ten audio tokens a second of input audio; a second of speech is about
+ * three tokens of text; gpt-4o-mini-tts makes about 1.4 audio tokens a character read (its $0.015 a
+ * minute at $12 per million, at 15 characters a second). Estimates for budgets and the cost
+ * strategy only: the bill is what the provider reports.
+ */
+const AUDIO_TOKENS_PER_SECOND = 10;
+const SPOKEN_TOKENS_PER_SECOND = 3;
+const SPEECH_TOKENS_PER_CHARACTER = 1.4;
+
+/**
  * Output tokens GPT Image bills per 1024x1024 image by quality (OpenAI's image generation guide);
  * a larger image (1536 on a side) costs half as many again. What a token-priced image request
  * reserves against budgets before it is answered; per-image-priced models bill no tokens.
@@ -78,7 +89,16 @@ export function expectedCostNanos(d: DeploymentConfig, inputTokens: number, outp
  */
 function chatView(call: Call): ChatCall["request"] {
   if (isChat(call)) return call.request;
-  const texts = call.operation === "embeddings" ? call.request.inputs : call.operation === "images" ? [call.request.prompt] : [call.request.query, ...call.request.documents];
+  const texts =
+    call.operation === "embeddings"
+      ? call.request.inputs
+      : call.operation === "images"
+        ? [call.request.prompt]
+        : call.operation === "speech"
+          ? [call.request.input]
+          : call.operation === "transcription"
+            ? [call.request.prompt ?? ""]
+            : [call.request.query, ...call.request.documents];
   return { messages: [{ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) }] };
 }
 
@@ -243,6 +263,11 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
         n = Math.max(1, each.reduce((a, b) => a + b, 0));
       } else if (call.operation === "images") {
         n = Math.max(1, inputTokens([call.request.prompt], f)[0]);
+      } else if (call.operation === "speech") {
+        n = Math.max(1, inputTokens([call.request.input], f)[0]);
+      } else if (call.operation === "transcription") {
+        // Audio tokens: about ten a second of recording (GPT-4o transcription models), and the prompt.
+        n = Math.max(1, Math.ceil(call.estimatedSeconds * AUDIO_TOKENS_PER_SECOND) + (call.request.prompt ? inputTokens([call.request.prompt], f)[0] : 0));
       } else if (call.operation === "rerank") {
         // The query and every document; providers truncate long documents instead of refusing them.
         n = Math.max(1, inputTokens([call.request.query, ...call.request.documents], f).reduce((a, b) => a + b, 0));
@@ -254,7 +279,15 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     return n;
   };
   const outputFor = (d: DeploymentConfig): number =>
-    operation === "images" ? imageOutputTokens(call as ImageCall, d) : operation !== "chat" ? 0 : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id)));
+    operation === "images"
+      ? imageOutputTokens(call as ImageCall, d)
+      : operation === "transcription"
+        ? Math.ceil((call as TranscriptionCall).estimatedSeconds * SPOKEN_TOKENS_PER_SECOND)
+        : operation === "speech"
+          ? Math.ceil((call as SpeechCall).request.input.length * SPEECH_TOKENS_PER_CHARACTER)
+          : operation !== "chat"
+            ? 0
+            : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id)));
   const need = requiredCapabilities(call);
 
   const candidates: Candidate[] = [];
@@ -275,19 +308,26 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     return f;
   };
 
+  /** What a request is billed besides tokens: images per image (DALL·E) at the price of the size and quality asked for, audio by its length (whisper-1), text read per character (tts-1). */
+  const unitsOf = (d: DeploymentConfig): number =>
+    call.operation === "images"
+      ? perImageNanos(d.pricing, call.request.size, call.request.quality) * call.request.n
+      : call.operation === "transcription"
+        ? Math.round((d.pricing.perAudioSecondNanos ?? 0) * call.estimatedSeconds)
+        : call.operation === "speech"
+          ? (d.pricing.perCharacterNanos ?? 0) * call.request.input.length
+          : 0;
   const costs = new Map<string, number>();
   const costOf = (d: DeploymentConfig) => {
     let c = costs.get(d.id);
     if (c === undefined) {
-      c = expectedCostNanos(d, inputFor(d), outputFor(d));
-      // Images billed per image (DALL·E) at the price of the size and quality asked for.
-      if (call.operation === "images") c += perImageNanos(d.pricing, call.request.size, call.request.quality) * call.request.n;
+      c = expectedCostNanos(d, inputFor(d), outputFor(d)) + unitsOf(d);
       costs.set(d.id, c);
     }
     return c;
   };
   const ctx: StrategyContext = { health, rand, stream, cost: costOf, classification: classified, task: taskOf };
-  const counts: Counts = { input: inputFor, cost: costOf };
+  const counts: Counts = { input: inputFor, cost: costOf, units: unitsOf };
 
   /** The hard filters: capabilities, context window, cost and latency caps. Records exclusions. */
   const eligible = (d: DeploymentConfig): boolean => {
@@ -307,7 +347,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
     // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for
     // length; an image prompt's limit is the provider's to enforce.
-    const fitsByLength = operation === "rerank" || operation === "images" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
+    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
     const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
     if (fitsByLength) {
@@ -528,6 +568,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
 interface Counts {
   input(d: DeploymentConfig): number;
   cost(d: DeploymentConfig): number;
+  units(d: DeploymentConfig): number;
 }
 
 /**
@@ -577,6 +618,9 @@ class PlannedCandidate implements Candidate {
   }
   get expectedCostNanos(): number {
     return this.#counts.cost(this.deployment);
+  }
+  get unitCostNanos(): number {
+    return this.#counts.units(this.deployment);
   }
 }
 

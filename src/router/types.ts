@@ -2,7 +2,7 @@
 // outcome of executing that plan (attempts, usage, cost).
 
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
-import type { EmbedRequest, FailureKind, ImageRequest, RerankRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { EmbedRequest, FailureKind, ImageRequest, RerankRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
@@ -89,8 +89,22 @@ export interface ImageCall extends CallBase {
   request: Omit<ImageRequest, "model">;
 }
 
+/** A transcription (or translation) request after validation: a recording and how to read it. */
+export interface TranscriptionCall extends CallBase {
+  operation: "transcription";
+  request: Omit<TranscriptionRequest, "model">;
+  /** The recording's length as the gateway reads it (a WAV's header, else its size at 128 kbit/s): what admission reserves for. */
+  estimatedSeconds: number;
+}
+
+/** A speech request after validation: the text, the voice and the format. */
+export interface SpeechCall extends CallBase {
+  operation: "speech";
+  request: Omit<SpeechRequest, "model">;
+}
+
 /** Any call the planner, admission and the usage record handle. */
-export type Call = ChatCall | EmbedCall | RerankCall | ImageCall;
+export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall;
 
 /** A call's operation. */
 export const operationOf = (c: Call): Operation => c.operation ?? "chat";
@@ -127,6 +141,8 @@ export interface Candidate {
   source: "route" | "direct" | "request fallbacks" | "route fallbacks";
   score: number;
   expectedCostNanos: number;
+  /** Of that, what is billed besides tokens (images, seconds of audio, characters read); absent: none. */
+  unitCostNanos?: number;
   /** Prompt tokens by this deployment's tokenizer (exact for OpenAI models, calibrated otherwise). */
   estimatedInputTokens: number;
   /** Output tokens planned for: max_output_tokens when set, else the deployment's recent p95 (or its default). */

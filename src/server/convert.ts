@@ -21,6 +21,8 @@ import {
 import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
 import type { RerankRequest } from "../../gen/signalbox/v1/rerank_pb.ts";
 import type { GenerateImagesRequest } from "../../gen/signalbox/v1/image_pb.ts";
+import type { SpeakRequest, TranscribeRequest } from "../../gen/signalbox/v1/audio_pb.ts";
+import { audioMediaType, estimateAudioSeconds } from "../engine/audio.ts";
 import {
   AttemptOutcome,
   AttemptSchema,
@@ -35,7 +37,7 @@ import {
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { AnswerAccount } from "../engine/account.ts";
-import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
@@ -226,6 +228,48 @@ export function toImageCall(r: GenerateImagesRequest, id: string, caller: Caller
   };
 }
 
+/** A TranscribeRequest as the router's TranscriptionCall (validated after, by validateTranscriptionCall). */
+export function toTranscriptionCall(r: TranscribeRequest, id: string, caller: Caller): TranscriptionCall {
+  const mediaType = r.mediaType || audioMediaType(r.filename);
+  return {
+    operation: "transcription",
+    id,
+    model: r.model,
+    request: {
+      audio: r.audio,
+      filename: r.filename || `audio.${extensionFor(mediaType)}`,
+      mediaType,
+      ...(r.translate ? { translate: true } : {}),
+      ...(r.language ? { language: r.language } : {}),
+      ...(r.prompt ? { prompt: r.prompt } : {}),
+      ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+      ...(r.timestampGranularities.length ? { timestamps: [...r.timestampGranularities] as ("segment" | "word")[] } : {}),
+    },
+    estimatedSeconds: estimateAudioSeconds(r.audio),
+    ...callerSide(r, caller),
+  };
+}
+
+const EXTENSIONS: Record<string, string> = { "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/flac": "flac", "audio/ogg": "ogg", "audio/webm": "webm", "audio/mp4": "m4a", "audio/m4a": "m4a" };
+const extensionFor = (mediaType: string) => EXTENSIONS[mediaType] ?? "wav";
+
+/** A SpeakRequest as the router's SpeechCall (validated after, by validateSpeechCall). */
+export function toSpeechCall(r: SpeakRequest, id: string, caller: Caller): SpeechCall {
+  return {
+    operation: "speech",
+    id,
+    model: r.model,
+    request: {
+      input: r.input,
+      voice: r.voice,
+      format: (r.format || "mp3") as SpeechCall["request"]["format"],
+      ...(r.speed !== undefined ? { speed: r.speed } : {}),
+      ...(r.instructions ? { instructions: r.instructions } : {}),
+    },
+    ...callerSide(r, caller),
+  };
+}
+
 /** A validated ChatRequest as the router's ChatCall. */
 export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: boolean): ChatCall {
   const req: Omit<UpstreamRequest, "model"> = { messages: messages(r) };
@@ -323,6 +367,8 @@ export function usageToPb(u: Usage, estimated = false, parts: EstimatedParts = {
     cacheWrite1hTokens: BigInt(u.cacheWrite1hTokens ?? 0),
     searchUnits: BigInt(u.searchUnits ?? 0),
     images: BigInt(u.images?.count ?? 0),
+    audioSeconds: u.audioSeconds ?? 0,
+    characters: BigInt(u.characters ?? 0),
     estimated: estimated || parts.input || parts.output,
     inputEstimated: parts.input,
     outputEstimated: parts.output,

@@ -10,6 +10,7 @@ import type { Gateway } from "../gateway.ts";
 import { wireErrorOptions } from "./wire-errors.ts";
 import { corsPolicyFor } from "./cors.ts";
 import { createConsoleHandler } from "./console.ts";
+import { MAX_AUDIO_BYTES } from "./validate.ts";
 
 export interface ServerOptions {
   port: number;
@@ -100,6 +101,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     },
   });
 
+  const MAX_AUDIO_UPLOAD = MAX_AUDIO_BYTES + 1024 * 1024;
   let inFlight = 0;
   let drained: (() => void) | undefined;
   // server.cors, compiled once; undefined when not configured (no CORS headers at all).
@@ -107,9 +109,10 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     // CORS first, on every path: answers preflights and refuses disallowed origins itself.
     if (cors && cors.handle(req, res)) return;
-    // Oversized bodies announced up front are refused before reading them.
+    // Oversized bodies announced up front are refused before reading them (an audio upload may be
+    // up to OpenAI's 25 MB whatever the limit of the other endpoints).
     const len = Number(req.headers["content-length"] ?? 0);
-    if (len > opts.maxRequestBytes) {
+    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_UPLOAD && (req.url?.startsWith("/v1/audio/transcriptions") || req.url?.startsWith("/v1/audio/translations")))) {
       (res as http.ServerResponse).writeHead(413, { "content-type": "application/json", connection: "close" });
       res.end(JSON.stringify({ code: "resource_exhausted", message: `request body of ${len} bytes exceeds the limit of ${opts.maxRequestBytes} bytes` }));
       return;

@@ -28,7 +28,14 @@ const EXCLUSION: Record<Reason, ExclusionReason> = {
   wrong_operation: ExclusionReason.WRONG_OPERATION,
 };
 
-const OPERATION_TO_PB: Record<Operation, PbOperation> = { chat: PbOperation.CHAT, embeddings: PbOperation.EMBEDDINGS, rerank: PbOperation.RERANK, images: PbOperation.IMAGES };
+export const OPERATION_TO_PB: Record<Operation, PbOperation> = {
+  chat: PbOperation.CHAT,
+  embeddings: PbOperation.EMBEDDINGS,
+  rerank: PbOperation.RERANK,
+  images: PbOperation.IMAGES,
+  transcription: PbOperation.TRANSCRIPTION,
+  speech: PbOperation.SPEECH,
+};
 
 /** A plan as RouteService explains it (chat and embeddings plans alike). */
 function planToPb(p: Plan): RouteResponse {

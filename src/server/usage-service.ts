@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { Dimension as PbDimension, Granularity as PbGranularity, Operation as PbOperation } from "../../gen/signalbox/v1/common_pb.ts";
+import { Dimension as PbDimension, Granularity as PbGranularity } from "../../gen/signalbox/v1/common_pb.ts";
 import {
   GetRequestResponseSchema,
   GetUsageResponseSchema,
@@ -30,6 +30,7 @@ import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
 import { attemptToPb, costToPb, estimatedParts, FAILURE_TO_PB, finishToPb, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
+import { OPERATION_TO_PB } from "./route-service.ts";
 import { validateGetBudget, validateGetRequest, validateGetUsage, validateListRequests } from "./validate.ts";
 
 export const DIMENSION_NAME: Record<number, Dimension> = {
@@ -136,7 +137,7 @@ export function recordToPb(r: UsageRecord): RequestRecord {
     streamed: r.streamed,
     finishReason: finishToPb(r.finishReason),
     adjustments: r.adjustments ?? [],
-    operation: r.operation === "embeddings" ? PbOperation.EMBEDDINGS : r.operation === "rerank" ? PbOperation.RERANK : r.operation === "images" ? PbOperation.IMAGES : PbOperation.CHAT,
+    operation: OPERATION_TO_PB[r.operation ?? "chat"],
   });
 }
 

@@ -5,7 +5,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { CallBase, ChatCall, EmbedCall, ImageCall, RerankCall } from "../router/types.ts";
+import type { CallBase, ChatCall, EmbedCall, ImageCall, RerankCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
 import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
@@ -249,6 +249,44 @@ export function validateImageCall(c: ImageCall, n: ImageFieldNames = PROTO_IMAGE
   if (r.size !== undefined && r.size !== "auto" && !/^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$/.test(r.size)) bad(n.size, `must be "auto" or WIDTHxHEIGHT (like 1024x1024), got "${r.size}"`);
   const oc = r.outputCompression;
   if (oc !== undefined && (!Number.isInteger(oc) || oc < 0 || oc > 100)) bad(n.outputCompression, `must be an integer between 0 and 100, got ${oc}`);
+  validateAttribution(c, n.routing);
+}
+
+/** Field names of the audio requests, as each front door spells them. */
+export interface AudioFieldNames {
+  audio: string;
+  format: string;
+  timestamps: string;
+  routing: string;
+}
+export const PROTO_AUDIO_FIELDS: AudioFieldNames = { audio: "audio", format: "format", timestamps: "timestamp_granularities", routing: "routing" };
+
+/** OpenAI's upload limit for a recording. */
+export const MAX_AUDIO_BYTES = 25 * 1024 * 1024;
+/** OpenAI's limit on the text of one speech request. */
+export const MAX_SPEECH_CHARS = 4_096;
+const SPEECH_FORMATS = new Set(["mp3", "opus", "aac", "flac", "wav", "pcm"]);
+
+export function validateTranscriptionCall(c: TranscriptionCall, n: AudioFieldNames = PROTO_AUDIO_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  const r = c.request;
+  if (r.audio.byteLength === 0) bad(n.audio, "is required (the recording's bytes)");
+  if (r.audio.byteLength > MAX_AUDIO_BYTES) bad(n.audio, `at most 25 MB, got ${(r.audio.byteLength / 1024 / 1024).toFixed(1)} MB`);
+  if (r.temperature !== undefined && !(r.temperature >= 0 && r.temperature <= 1)) bad("temperature", `must be between 0 and 1, got ${r.temperature}`);
+  if (r.language !== undefined && !/^[a-z]{2,3}$/i.test(r.language)) bad("language", `must be an ISO-639-1 code like "en", got "${r.language}"`);
+  if (r.translate && r.language !== undefined) bad("language", "is not taken by a translation (it is always into English)");
+  r.timestamps?.forEach((g, i) => (g === "segment" || g === "word" ? undefined : bad(`${n.timestamps}[${i}]`, `must be "segment" or "word", got "${g}"`)));
+  validateAttribution(c, n.routing);
+}
+
+export function validateSpeechCall(c: SpeechCall, n: AudioFieldNames = PROTO_AUDIO_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  const r = c.request;
+  if (r.input.trim() === "") bad("input", "is required");
+  if (r.input.length > MAX_SPEECH_CHARS) bad("input", `at most ${MAX_SPEECH_CHARS} characters, got ${r.input.length}`);
+  if (!r.voice.trim()) bad("voice", "is required (alloy, ash, ballad, coral, echo, fable, onyx, nova, sage, shimmer, verse, marin, cedar, or a custom voice's id)");
+  if (!SPEECH_FORMATS.has(r.format)) bad(n.format, `must be one of mp3, opus, aac, flac, wav, pcm, got "${r.format}"`);
+  if (r.speed !== undefined && !(r.speed >= 0.25 && r.speed <= 4)) bad("speed", `must be between 0.25 and 4, got ${r.speed}`);
   validateAttribution(c, n.routing);
 }
 

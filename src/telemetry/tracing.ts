@@ -6,6 +6,7 @@
 // that records and exports spans is started from otel-sdk.ts; this file speaks only the API.
 
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import type { Operation } from "../config/types.ts";
 import type { GuardrailActionRecord } from "../guardrails/types.ts";
 import type { ProviderError } from "../providers/types.ts";
 import type { AttemptRecord, Candidate, Plan } from "../router/types.ts";
@@ -144,10 +145,10 @@ export interface AttemptTrace {
 
 /**
  * `op`: the gateway operation of the attempts; its GenAI operation name (chat, embeddings, rerank,
- * and generate_content for images, the conventions' name for multimodal generation) starts each
- * span's name.
+ * and generate_content for images, the conventions' name for multimodal generation; transcription
+ * and speech, which the conventions do not name yet) starts each span's name.
  */
-export function attemptObserver(tracer: Tracer, parent: Context, op: "chat" | "embeddings" | "rerank" | "images" = "chat"): AttemptObserver {
+export function attemptObserver(tracer: Tracer, parent: Context, op: Operation = "chat"): AttemptObserver {
   const operation = op === "images" ? "generate_content" : op;
   return {
     start(record, c) {

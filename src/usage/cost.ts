@@ -2,7 +2,7 @@
 //
 // The price model (src/config/types.ts Pricing): input, cached input, cache writes (5-minute and
 // 1-hour), output and reasoning prices, a per-request fee (per search for rerank), a per-image price by size and
-// quality (image generation), and long-context tiers whose prices
+// quality (image generation), a price per second of audio (transcription) and per character (speech), and long-context tiers whose prices
 // apply to the whole request when its prompt exceeds their threshold. When the provider reports
 // its own bill (OpenRouter's usage.cost), that figure is the total; the computed one is kept beside
 // it (`computed`) so that disagreements can be seen.
@@ -60,8 +60,12 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
   const output = nanos(Math.max(0, u.outputTokens - u.reasoningTokens), s.output);
   const reasoning = nanos(u.reasoningTokens, s.reasoning || s.output);
   // A per-request fee is charged per search where the provider bills searches (Cohere rerank);
-  // generated images at their per-image price, with the fees.
-  const request = (p.perRequestNanos ?? 0) * (u.searchUnits ?? 1) + (u.images ? imageNanos(p, u.images) : 0);
+  // generated images at their per-image price, audio by its seconds and speech per character, with the fees.
+  const request =
+    (p.perRequestNanos ?? 0) * (u.searchUnits ?? 1) +
+    (u.images ? imageNanos(p, u.images) : 0) +
+    (u.audioSeconds ? Math.round((p.perAudioSecondNanos ?? 0) * u.audioSeconds) : 0) +
+    (u.characters ? (p.perCharacterNanos ?? 0) * u.characters : 0);
   const computed = input + cachedInput + cacheWrite + output + reasoning + request;
   const c: CostBreakdown = { total: computed, input, cachedInput, cacheWrite, output, reasoning };
   if (request) c.request = request;
@@ -121,5 +125,7 @@ export function addUsage(a: Usage, b: Usage): Usage {
   if (a.cacheWrite1hTokens || b.cacheWrite1hTokens) out.cacheWrite1hTokens = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
   if (a.searchUnits !== undefined || b.searchUnits !== undefined) out.searchUnits = (a.searchUnits ?? 0) + (b.searchUnits ?? 0);
   if (a.images || b.images) out.images = { ...(b.images ?? a.images!), count: (a.images?.count ?? 0) + (b.images?.count ?? 0) };
+  if (a.audioSeconds || b.audioSeconds) out.audioSeconds = (a.audioSeconds ?? 0) + (b.audioSeconds ?? 0);
+  if (a.characters || b.characters) out.characters = (a.characters ?? 0) + (b.characters ?? 0);
   return out;
 }

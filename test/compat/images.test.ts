@@ -174,6 +174,9 @@ describe("POST /v1/images/generations (the OpenAI SDK)", () => {
     const broke = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: BROKE, maxRetries: 0 });
     await assert.rejects(broke.images.generate({ model: "gpt-image", prompt: "x" }), (e: unknown) => e instanceof OpenAI.RateLimitError);
     assert.equal(fake.requests.length, 0);
+    // Per-image prices are reserved too, not only tokens (mock/image bills no tokens at all).
+    await assert.rejects(broke.images.generate({ model: "mock/image", prompt: "x" }), (e: unknown) => e instanceof OpenAI.RateLimitError);
+    assert.equal(lastRecord().attempts.length, 0);
   });
 });
 

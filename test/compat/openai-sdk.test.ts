@@ -390,7 +390,7 @@ describe("errors in OpenAI's shape", () => {
     const get = await fetch(`${t.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(get.status, 405);
     assert.equal(get.headers.get("allow"), "POST");
-    const other = await fetch(`${t.url}/v1/audio/speech`, { method: "POST", headers: { authorization: `Bearer ${KEY}` } });
+    const other = await fetch(`${t.url}/v1/fine_tuning/jobs`, { method: "POST", headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(other.status, 404);
   });
 });

@@ -14,6 +14,8 @@ export interface RecordedRequest {
   /** Header names lower-cased, as Node parses them. */
   headers: http.IncomingHttpHeaders;
   rawBody: string;
+  /** The body's exact bytes (a multipart upload is not UTF-8 text). */
+  rawBytes: Buffer;
   /** Parsed JSON body; `undefined` when the body was empty or not valid JSON. */
   // `any` on purpose: tests index freely into provider-specific request bodies.
   body: any;
@@ -178,7 +180,8 @@ export async function startFake<S>(cfg: FakeConfig<S>): Promise<FakeServer<S>> {
     const signal = AbortSignal.any([closing.signal, clientGone.signal]);
     try {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const raw = await readBody(req);
+      const rawBytes = await readBody(req);
+      const raw = rawBytes.toString('utf8');
       let body: unknown;
       let badJson = false;
       if (raw.length > 0) {
@@ -194,6 +197,7 @@ export async function startFake<S>(cfg: FakeConfig<S>): Promise<FakeServer<S>> {
         query: Object.fromEntries(url.searchParams),
         headers: req.headers,
         rawBody: raw,
+        rawBytes,
         body,
       };
       requests.push(record);
@@ -253,11 +257,11 @@ export async function startFake<S>(cfg: FakeConfig<S>): Promise<FakeServer<S>> {
   };
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

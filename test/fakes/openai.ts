@@ -1,8 +1,10 @@
 // Fake OpenAI server (POST /v1/chat/completions, POST /v1/embeddings, POST /v1/images/generations,
-// GET /v1/models, and GET /v1/files/img-*.png for the images it answered by URL), plus the
-// chat-completions body/chunk builder, the embeddings answer and request checks that the Azure and
-// OpenRouter fakes reuse.
+// POST /v1/audio/transcriptions, /v1/audio/translations and /v1/audio/speech, GET /v1/models, and
+// GET /v1/files/img-*.png for the images it answered by URL), plus the chat-completions body/chunk
+// builder, the embeddings answer and request checks that the Azure and OpenRouter fakes reuse.
 import { crc32, deflateSync } from 'node:zlib';
+import { hearAudio, parseMultipart, speechAudio, timedSegments, toSrt, toVtt } from './audio.ts';
+import type { SpeechFormat, UploadedFile } from './audio.ts';
 import {
   countWords,
   deliver,
@@ -11,6 +13,7 @@ import {
   float32Base64,
   fragment,
   handleTransport,
+  headerValue,
   idMaker,
   isRecord,
   resolveUsage,
@@ -74,6 +77,10 @@ export type OpenAIScenario = (
   /** Images (POST /v1/images/generations) with dall-e-3's `revised_prompt` set. Not needed otherwise: the
    *  chat success kinds (the default included) answer an images request with images too. */
   | { kind: 'images'; revisedPrompt?: string }
+  /** A transcription or translation (POST /v1/audio/transcriptions|translations) that hears `text` instead of
+   *  what the upload says (a WAV's ICMT comment, else DEFAULT_HEARD_TEXT of audio.ts). Not needed otherwise:
+   *  the chat success kinds (the default included) answer audio requests with what the upload says. */
+  | { kind: 'transcription'; text?: string }
   | TransportScenario
 ) &
   Delivery;
@@ -91,7 +98,7 @@ export const OPENAI_TEST_KEY = 'test-key-openai';
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const apiKey = opts.apiKey === undefined ? OPENAI_TEST_KEY : opts.apiKey;
   const ids = idMaker();
-  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:|text-embedding-|dall-e-)/.test(m));
+  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:|text-embedding-|dall-e-|whisper-|tts-)/.test(m));
   // Images answered by URL, by path. Kept until close(): reset() does not clear them, so a URL a test
   // received stays downloadable, as the real one does for an hour.
   const imageFiles = new Map<string, Buffer>();
@@ -117,11 +124,14 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       const isChat = path === '/v1/chat/completions';
       const isEmbeddings = path === '/v1/embeddings';
       const isImages = path === '/v1/images/generations';
+      const isTranscriptions = path === '/v1/audio/transcriptions';
+      const isTranslations = path === '/v1/audio/translations';
+      const isSpeech = path === '/v1/audio/speech';
       const isModels = path === '/v1/models' || path.startsWith('/v1/models/');
       // An image URL is a pre-signed download on the real API: no key needed, no scenario consumed.
       const file = method === 'GET' ? imageFiles.get(path) : undefined;
       if (file) return deliver(ex, { status: 200, headers: { 'content-type': 'image/png', 'cache-control': 'max-age=3600' }, units: [file], stream: false });
-      if (!((isChat || isEmbeddings || isImages) && method === 'POST') && !(isModels && method === 'GET')) {
+      if (!((isChat || isEmbeddings || isImages || isTranscriptions || isTranslations || isSpeech) && method === 'POST') && !(isModels && method === 'GET')) {
         return fail(openaiBody(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null));
       }
       const auth = checkBearer(ex.req.headers.authorization, apiKey);
@@ -140,7 +150,26 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
         return sendJson(ex, 200, modelEntry(one), base);
       }
 
+      if (isTranscriptions || isTranslations) {
+        // Multipart, not JSON: served before the bad-JSON check, from the body's exact bytes.
+        const bytes = ex.record.rawBytes;
+        return serveTranscriptionScenario(ex, next, {
+          task: isTranslations ? 'translate' : 'transcribe',
+          bytes,
+          knownModel,
+          headers: { ...base, ...rateLimitHeaders() },
+          errorFor: (name, message, model) => openaiError(name as OpenAIErrorName, { model, message }),
+        });
+      }
       if (ex.badJson) return fail(openaiBody(400, OPENAI_BAD_JSON_MESSAGE, 'invalid_request_error', null, null));
+      if (isSpeech) {
+        return serveSpeechScenario(ex, next, {
+          body: ex.record.body,
+          knownModel,
+          headers: { ...base, ...rateLimitHeaders() },
+          errorFor: (name, message, model) => openaiError(name as OpenAIErrorName, { model, message }),
+        });
+      }
       if (isEmbeddings) {
         const body = ex.record.body;
         const model = isRecord(body) && typeof body.model === 'string' ? body.model : '';
@@ -447,6 +476,413 @@ export async function serveImagesScenario(
     o.headers,
     s,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audio: transcriptions and translations (POST /audio/transcriptions, /audio/translations: multipart
+// uploads) and speech (POST /audio/speech: JSON in, audio bytes or SSE out)
+//
+// How the openai SDK (v7, internal/uploads: multipartFormRequestOptions → createForm / the streaming
+// encoder) serializes a body as multipart/form-data: strings, numbers and booleans become text fields
+// (String(value): `0.2`, `true`, `false`); uploadables (File, Blob, Response, streams, toStreamingFile)
+// become file parts with a filename (a stream without a name: `unknown_file`) and their Content-Type
+// (`application/octet-stream` when unknown); an array becomes one field per element named `key[]`
+// (`timestamp_granularities[]=word`, `timestamp_granularities[]=segment`, `include[]=logprobs`); an object
+// becomes one field per property named `key[prop]` (`chunking_strategy[type]=server_vad`,
+// `chunking_strategy[threshold]=0.5`); `undefined` is left out and `null` throws before sending. The order
+// of the parts is not the body's order (nested values are appended after awaiting). A File is sent through
+// undici's FormData (boundary `----formdata-undici-…`, with a content-length); a stream through the SDK's
+// own encoder (boundary `openai-…`, chunked).
+
+/** Every form field /audio/transcriptions takes (TranscriptionCreateParamsBase of the openai SDK), named as
+ *  the SDK sends them. The bare array names (`timestamp_granularities` without `[]`) are rejected as unknown. */
+export const TRANSCRIPTION_FIELDS: ReadonlySet<string> = new Set([
+  'file', 'model', 'chunking_strategy', 'chunking_strategy[type]', 'chunking_strategy[prefix_padding_ms]',
+  'chunking_strategy[silence_duration_ms]', 'chunking_strategy[threshold]', 'include[]', 'keywords[]',
+  'known_speaker_names[]', 'known_speaker_references[]', 'language', 'languages[]', 'prompt', 'response_format',
+  'stream', 'temperature', 'timestamp_granularities[]',
+]);
+
+/** Every form field /audio/translations takes (TranslationCreateParams: no language, no stream). */
+export const TRANSLATION_FIELDS: ReadonlySet<string> = new Set(['file', 'model', 'prompt', 'response_format', 'temperature']);
+
+/** Every body field /audio/speech takes (SpeechCreateParams). */
+export const SPEECH_PARAMS: ReadonlySet<string> = new Set(['model', 'input', 'voice', 'instructions', 'response_format', 'speed', 'stream_format']);
+
+/** Extensions the audio endpoints accept, in OpenAI's "Invalid file format" message. */
+export const AUDIO_FILE_EXTENSIONS = ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm'];
+
+/** Input audio tokens a second of upload for the token-billed transcription models (1 per 100 ms). */
+export const TRANSCRIBE_AUDIO_TOKENS_PER_SECOND = 10;
+/** Output audio tokens a second of speech in the `speech.audio.done` usage (1 per 50 ms). */
+export const SPEECH_AUDIO_TOKENS_PER_SECOND = 20;
+
+/** Transcription model families: `whisper` (any model containing "whisper": billed by duration, every
+ *  text format, the only translator), `diarize` (gpt-4o-transcribe-diarize) and `transcribe` (any other
+ *  model containing "transcribe": gpt-4o-transcribe, gpt-4o-mini-transcribe, gpt-transcribe; billed by tokens). */
+export type TranscriptionFamily = 'whisper' | 'transcribe' | 'diarize';
+
+export function transcriptionFamily(model: string): TranscriptionFamily | null {
+  if (/whisper/.test(model)) return 'whisper';
+  if (/transcribe/.test(model)) return /diarize/.test(model) ? 'diarize' : 'transcribe';
+  return null;
+}
+
+/** The response formats of each family, in OpenAI's order. */
+export const TRANSCRIPTION_FORMATS: Readonly<Record<TranscriptionFamily, readonly string[]>> = {
+  whisper: ['json', 'text', 'srt', 'verbose_json', 'vtt'],
+  transcribe: ['json', 'text'],
+  diarize: ['json', 'text', 'diarized_json'],
+};
+
+/** tts-1 and tts-1-hd: no `instructions`, no `stream_format: "sse"`, the nine original voices. */
+export function isLegacyTtsModel(model: string): boolean {
+  return /^tts-1(-hd)?(-\d|$)/.test(model);
+}
+
+const LEGACY_TTS_VOICES = ['alloy', 'ash', 'coral', 'echo', 'fable', 'onyx', 'nova', 'sage', 'shimmer'];
+const TTS_VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'fable', 'onyx', 'nova', 'sage', 'shimmer', 'verse', 'marin', 'cedar'];
+const SPEECH_FORMATS: SpeechFormat[] = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'];
+const LANGUAGE_NAMES: Readonly<Record<string, string>> = {
+  en: 'english', de: 'german', es: 'spanish', fr: 'french', it: 'italian', ja: 'japanese', ko: 'korean', nl: 'dutch', pt: 'portuguese', ru: 'russian', zh: 'chinese',
+};
+
+/** The recorded body of a multipart request: text fields by name (the last one when repeated), `name[]`
+ *  fields as arrays in arrival order, file parts as {filename, type, size, bytes}. */
+export type AudioFormRecord = Record<string, string | string[] | UploadedFile | Array<string | UploadedFile>>;
+
+function formRecord(parts: Array<[string, string | UploadedFile]>): AudioFormRecord {
+  const out: AudioFormRecord = {};
+  for (const [name, value] of parts) {
+    if (name.endsWith('[]')) ((out[name] ??= []) as Array<string | UploadedFile>).push(value);
+    else out[name] = value;
+  }
+  return out;
+}
+
+/** OpenAI's "or" list for a model's formats: 'json' or 'text'; 'json', 'text', or 'diarized_json'. */
+const orList = (xs: readonly string[]) => (xs.length < 3 ? xs.map((x) => `'${x}'`).join(' or ') : `${xs.slice(0, -1).map((x) => `'${x}'`).join(', ')}, or '${xs.at(-1)}'`);
+
+/** 400 (or 404 for an unknown model) for a transcription/translation form, or null. */
+export function validateTranscriptionForm(form: AudioFormRecord, task: 'transcribe' | 'translate', knownModel: (m: string) => boolean): ErrorResponse | null {
+  const bad = (message: string, param: string | null, code: string | null) => openaiBody(400, message, 'invalid_request_error', param, code);
+  const unsupported = (param: string) => bad(`Unsupported parameter: '${param}' is not supported with this model.`, param, 'unsupported_parameter');
+  const unknown = unrecognizedArgument(form, task === 'translate' ? TRANSLATION_FIELDS : TRANSCRIPTION_FIELDS);
+  if (unknown) return bad(unknown.message, unknown.param, unknown.code);
+  const file = form.file;
+  if (file === undefined) return bad("Missing required parameter: 'file'.", 'file', 'missing_required_parameter');
+  if (typeof file === 'string' || Array.isArray(file)) return bad("Invalid type for 'file': expected a file, but got a string instead.", 'file', 'invalid_type');
+  const model = form.model;
+  if (model === undefined || model === '') return bad("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+  if (typeof model !== 'string') return bad("Invalid type for 'model': expected a string, but got a file instead.", 'model', 'invalid_type');
+  if (!knownModel(model)) return openaiError('model_not_found', { model });
+  const family = transcriptionFamily(model);
+  if (task === 'translate' && family !== 'whisper') return bad(`Invalid value: '${model}'. Supported values are: 'whisper-1'.`, 'model', 'invalid_value');
+  if (!family) {
+    return bad(`Invalid value: '${model}'. Supported values are: 'whisper-1', 'gpt-transcribe', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', and 'gpt-4o-transcribe-diarize'.`, 'model', 'invalid_value');
+  }
+  const ext = /\.([^./\\]+)$/.exec(file.filename)?.[1]?.toLowerCase();
+  if (ext !== undefined && !AUDIO_FILE_EXTENSIONS.includes(ext)) {
+    return bad(`Invalid file format. Supported formats: [${AUDIO_FILE_EXTENSIONS.map((x) => `'${x}'`).join(', ')}]`, null, null);
+  }
+  if (file.size === 0) return bad('Audio file is too short. Minimum audio length is 0.1 seconds.', 'file', 'audio_too_short');
+
+  const str = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : undefined);
+  const list = (name: string) => (Array.isArray(form[name]) ? (form[name] as unknown[]) : []);
+  const format = str('response_format') ?? 'json';
+  const allFormats = task === 'translate' ? TRANSCRIPTION_FORMATS.whisper : ['json', 'text', 'srt', 'verbose_json', 'vtt', 'diarized_json'];
+  if (!allFormats.includes(format)) return bad(`Invalid value: '${format}'. Supported values are: ${quoteList([...allFormats])}.`, 'response_format', 'invalid_value');
+  const formats = TRANSCRIPTION_FORMATS[family];
+  if (!formats.includes(format)) {
+    return bad(`response_format '${format}' is not compatible with model '${model}'. Use ${orList(formats)} instead.`, 'response_format', 'unsupported_value');
+  }
+  const temperature = str('temperature');
+  if (temperature !== undefined) {
+    const t = Number(temperature);
+    if (temperature.trim() === '' || !Number.isFinite(t)) return bad("Invalid type for 'temperature': expected a decimal number, but got a string instead.", 'temperature', 'invalid_type');
+    if (t < 0) return bad(`Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got ${t} instead.`, 'temperature', 'decimal_below_min_value');
+    if (t > 1) return bad(`Invalid 'temperature': decimal above maximum value. Expected a value <= 1, but got ${t} instead.`, 'temperature', 'decimal_above_max_value');
+  }
+  const language = str('language');
+  if (language !== undefined && !/^[a-z]{2,3}$/.test(language)) {
+    return bad(`Invalid language '${language}'. Language parameter must be specified in ISO-639-1 format.`, 'language', 'invalid_value');
+  }
+  const stream = str('stream');
+  if (stream !== undefined && stream !== 'true' && stream !== 'false') return bad("Invalid type for 'stream': expected a boolean, but got a string instead.", 'stream', 'invalid_type');
+  const granularities = list('timestamp_granularities[]');
+  if (granularities.length) {
+    if (family === 'diarize') return unsupported('timestamp_granularities');
+    const wrong = granularities.find((g) => g !== 'word' && g !== 'segment');
+    if (wrong !== undefined) return bad(`Invalid value: '${typeof wrong === 'string' ? wrong : 'file'}'. Supported values are: 'word' and 'segment'.`, 'timestamp_granularities', 'invalid_value');
+    if (format !== 'verbose_json') return bad("Unsupported value: 'timestamp_granularities' requires 'response_format' to be 'verbose_json'.", 'timestamp_granularities', 'unsupported_value');
+  }
+  const include = list('include[]');
+  if (include.length) {
+    const wrong = include.find((x) => x !== 'logprobs');
+    if (wrong !== undefined) return bad(`Invalid value: '${typeof wrong === 'string' ? wrong : 'file'}'. Supported values are: 'logprobs'.`, 'include', 'invalid_value');
+    if (family !== 'transcribe' || format !== 'json') {
+      return bad("Unsupported value: 'include' does not support 'logprobs' with this model and response_format. Use gpt-4o-transcribe or gpt-4o-mini-transcribe with response_format 'json'.", 'include', 'unsupported_value');
+    }
+  }
+  const chunking = str('chunking_strategy');
+  if (chunking !== undefined && chunking !== 'auto') return bad(`Invalid value: '${chunking}'. Supported values are: 'auto' or a server_vad object.`, 'chunking_strategy', 'invalid_value');
+  const vadFields = ['prefix_padding_ms', 'silence_duration_ms', 'threshold'].filter((k) => form[`chunking_strategy[${k}]`] !== undefined);
+  if (form['chunking_strategy[type]'] !== undefined || vadFields.length) {
+    if (chunking !== undefined) return bad("Invalid 'chunking_strategy': expected either 'auto' or an object, not both.", 'chunking_strategy', 'invalid_value');
+    const type = str('chunking_strategy[type]');
+    if (type === undefined) return bad("Missing required parameter: 'chunking_strategy.type'.", 'chunking_strategy.type', 'missing_required_parameter');
+    if (type !== 'server_vad') return bad(`Invalid value: '${type}'. Supported values are: 'server_vad'.`, 'chunking_strategy.type', 'invalid_value');
+    for (const k of vadFields) {
+      const v = str(`chunking_strategy[${k}]`) ?? '';
+      if (v.trim() === '' || !Number.isFinite(Number(v))) return bad(`Invalid type for 'chunking_strategy.${k}': expected a number, but got a string instead.`, `chunking_strategy.${k}`, 'invalid_type');
+    }
+  }
+  if (family === 'diarize' && str('prompt') !== undefined) return unsupported('prompt');
+  if (family !== 'diarize') for (const p of ['known_speaker_names', 'known_speaker_references']) if (list(`${p}[]`).length) return unsupported(p);
+  if (!/^gpt-transcribe/.test(model)) for (const p of ['keywords', 'languages']) if (list(`${p}[]`).length) return unsupported(p);
+  return null;
+}
+
+/** Whisper-style token ids of a text (deterministic per word; the fake has no real tokenizer). */
+function fakeTokenIds(text: string): number[] {
+  return text.split(/\s+/u).filter(Boolean).map((w) => {
+    let h = 2166136261;
+    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
+    return 220 + ((h >>> 0) % 50_000);
+  });
+}
+
+/** Token usage of a token-billed transcription: audio tokens from the duration (TRANSCRIBE_AUDIO_TOKENS_PER_SECOND,
+ *  rounded up), text tokens from the prompt's words, output tokens from the text's words (at least 1). */
+export function transcriptionTokenUsage(seconds: number, text: string, prompt = ''): { type: 'tokens'; input_tokens: number; input_token_details: { text_tokens: number; audio_tokens: number }; output_tokens: number; total_tokens: number } {
+  const audio = Math.ceil(seconds * TRANSCRIBE_AUDIO_TOKENS_PER_SECOND);
+  const textIn = countWords(prompt);
+  const output = Math.max(1, countWords(text));
+  return { type: 'tokens', input_tokens: audio + textIn, input_token_details: { text_tokens: textIn, audio_tokens: audio }, output_tokens: output, total_tokens: audio + textIn + output };
+}
+
+/**
+ * One /audio/transcriptions or /audio/translations request: the multipart form (recorded as the request's
+ * `body`, see AudioFormRecord), its checks, then the next scenario's error or transport failure, else what
+ * the upload says (audio.ts hearAudio; a `transcription` scenario's text instead). Translations prefix the
+ * text with `[en] ` (always: the fake does not detect languages). Whisper answers every text format and
+ * duration usage (translations: none, as the SDK's Translation types have none) and ignores `stream`;
+ * the token-billed models answer json (with `logprobs` on request) or text, or stream
+ * `transcript.text.delta` events and a `transcript.text.done` with the usage when `stream` is true.
+ */
+export async function serveTranscriptionScenario(
+  ex: Exchange,
+  next: () => { kind: string },
+  o: { task: 'transcribe' | 'translate'; bytes: Buffer; knownModel: (m: string) => boolean; headers: Record<string, string>; errorFor: (name: string, message: string | undefined, model: string) => ErrorResponse },
+): Promise<void> {
+  const reject = (e: ErrorResponse) => sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers });
+  const contentType = headerValue(ex.req.headers['content-type']) ?? '';
+  if (!/^multipart\/form-data/i.test(contentType)) {
+    return reject(openaiBody(400, `Invalid Content-Type header (${contentType || 'none'}), expected multipart/form-data. (HINT: If you're using curl, you can pass -H 'Content-Type: multipart/form-data')`, 'invalid_request_error', null, null));
+  }
+  let form: AudioFormRecord;
+  try {
+    form = formRecord(await parseMultipart(o.bytes, contentType));
+  } catch {
+    return reject(openaiBody(400, 'Could not parse multipart form.', 'invalid_request_error', null, null));
+  }
+  ex.record.body = form;
+  const invalid = validateTranscriptionForm(form, o.task, o.knownModel);
+  if (invalid) return reject(invalid);
+
+  const model = form.model as string;
+  const family = transcriptionFamily(model)!;
+  const s = next() as { kind: string; error?: string; message?: string; text?: string } & Delivery;
+  if (await handleTransport(ex, s as TransportScenario)) return;
+  if (s.kind === 'error' || s.kind === 'stream_error') {
+    const e = o.errorFor(s.error ?? 'server_error', s.message, model);
+    return sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers, ...retryHeaders(s as RetryHints) }, s);
+  }
+  if (s.kind === 'malformed') return sendJson(ex, 200, '{"text":"Hel', o.headers, s);
+
+  const heard = hearAudio((form.file as UploadedFile).bytes);
+  const text = (o.task === 'translate' ? '[en] ' : '') + (s.kind === 'transcription' && s.text !== undefined ? s.text : heard.text);
+  const duration = Math.round(heard.seconds * 1000) / 1000;
+  const str = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : undefined);
+  const format = str('response_format') ?? 'json';
+  const prompt = str('prompt') ?? '';
+  const segments = timedSegments(text, duration);
+  const logprobs = Array.isArray(form['include[]']) && form['include[]'].includes('logprobs');
+  const logprobOf = (token: string) => {
+    const lp = tokenLogprobJson(token, 0);
+    return { token, logprob: lp.logprob, bytes: lp.bytes };
+  };
+  const plain = (body: string) => deliver(ex, { status: 200, headers: { ...o.headers, 'content-type': 'text/plain; charset=utf-8' }, units: [body], stream: false }, s);
+
+  if (str('stream') === 'true' && family !== 'whisper') {
+    const units: string[] = [];
+    segments.forEach((seg, i) => {
+      const segmentId = `seg_${i}`;
+      const pieces = splitDeltas(i === 0 ? seg.text : ` ${seg.text}`);
+      for (const delta of pieces) {
+        units.push(sseData({ type: 'transcript.text.delta', delta, ...(logprobs ? { logprobs: [logprobOf(delta)] } : {}), ...(family === 'diarize' ? { segment_id: segmentId } : {}) }));
+      }
+      if (format === 'diarized_json') units.push(sseData({ type: 'transcript.text.segment', id: segmentId, start: seg.start, end: seg.end, text: seg.text, speaker: 'A' }));
+    });
+    const usage = transcriptionTokenUsage(duration, text, prompt);
+    units.push(sseData({ type: 'transcript.text.done', text, ...(logprobs ? { logprobs: splitDeltas(text).map(logprobOf) } : {}), usage }));
+    return deliver(ex, { status: 200, headers: { ...o.headers, ...SSE_HEADERS }, units, stream: true }, s);
+  }
+  switch (format) {
+    case 'text':
+      return plain(`${text}\n`);
+    case 'srt':
+      return plain(toSrt(segments));
+    case 'vtt':
+      return plain(toVtt(segments));
+    case 'verbose_json': {
+      const granularities = Array.isArray(form['timestamp_granularities[]']) ? form['timestamp_granularities[]'] : [];
+      const temperature = Number(str('temperature') ?? 0);
+      const language = o.task === 'translate' ? 'english' : (LANGUAGE_NAMES[str('language') ?? 'en'] ?? str('language')!);
+      return sendJson(
+        ex,
+        200,
+        {
+          task: o.task,
+          language,
+          duration,
+          text,
+          ...(granularities.includes('word') ? { words: segments.flatMap((g) => g.words) } : {}),
+          segments: segments.map((g, id) => ({
+            id,
+            seek: Math.floor(g.start / 30) * 3000,
+            start: g.start,
+            end: g.end,
+            text: ` ${g.text}`,
+            tokens: fakeTokenIds(g.text),
+            temperature,
+            avg_logprob: -0.25,
+            compression_ratio: 1.2,
+            no_speech_prob: 0.01,
+          })),
+          ...(o.task === 'transcribe' ? { usage: { type: 'duration', seconds: Math.ceil(duration) } } : {}),
+        },
+        o.headers,
+        s,
+      );
+    }
+    case 'diarized_json':
+      return sendJson(
+        ex,
+        200,
+        {
+          task: 'transcribe',
+          duration,
+          text,
+          segments: segments.map((g, i) => ({ type: 'transcript.text.segment', id: `seg_${i}`, start: g.start, end: g.end, text: g.text, speaker: 'A' })),
+          usage: transcriptionTokenUsage(duration, text, prompt),
+        },
+        o.headers,
+        s,
+      );
+    default: {
+      // json
+      if (family === 'whisper') {
+        return sendJson(ex, 200, o.task === 'translate' ? { text } : { text, usage: { type: 'duration', seconds: Math.ceil(duration) } }, o.headers, s);
+      }
+      const body: Record<string, unknown> = { text };
+      if (logprobs) body.logprobs = splitDeltas(text).map(logprobOf);
+      body.usage = transcriptionTokenUsage(duration, text, prompt);
+      return sendJson(ex, 200, body, o.headers, s);
+    }
+  }
+}
+
+/** 400 (or 404 for an unknown model) for an /audio/speech body, or null. */
+export function validateSpeechBody(body: unknown, knownModel: (m: string) => boolean): ErrorResponse | null {
+  const bad = (message: string, param: string | null, code: string | null) => openaiBody(400, message, 'invalid_request_error', param, code);
+  if (!isRecord(body)) return bad('The request body must be a JSON object.', null, null);
+  const unknown = unrecognizedArgument(body, SPEECH_PARAMS);
+  if (unknown) return bad(unknown.message, unknown.param, unknown.code);
+  const model = body.model;
+  if (model == null || model === '') return bad("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+  if (typeof model !== 'string') return bad(`Invalid type for 'model': expected a string, but got ${jsonType(model)} instead.`, 'model', 'invalid_type');
+  if (!knownModel(model)) return openaiError('model_not_found', { model });
+  if (!/^tts-|-tts(-|$)/.test(model)) return bad(`Invalid value: '${model}'. Supported values are: 'tts-1', 'tts-1-hd', and 'gpt-4o-mini-tts'.`, 'model', 'invalid_value');
+  const legacy = isLegacyTtsModel(model);
+  const input = body.input;
+  if (input == null) return bad("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
+  if (typeof input !== 'string') return bad(`Invalid type for 'input': expected a string, but got ${jsonType(input)} instead.`, 'input', 'invalid_type');
+  if (input === '') return bad("Invalid 'input': empty string. Expected a string with minimum length 1, but got an empty string instead.", 'input', 'empty_string');
+  if (input.length > 4096) {
+    return bad(`Invalid 'input': string too long. Expected a string with maximum length 4096, but got a string with length ${input.length} instead.`, 'input', 'string_above_max_length');
+  }
+  const voice = body.voice;
+  if (voice == null) return bad("Missing required parameter: 'voice'.", 'voice', 'missing_required_parameter');
+  if (isRecord(voice)) {
+    if (typeof voice.id !== 'string' || voice.id === '') return bad("Missing required parameter: 'voice.id'.", 'voice.id', 'missing_required_parameter');
+  } else {
+    const voices = legacy ? LEGACY_TTS_VOICES : TTS_VOICES;
+    if (typeof voice !== 'string' || !voices.includes(voice)) return bad(`Invalid value: '${String(voice)}'. Supported values are: ${quoteList(voices)}.`, 'voice', 'invalid_value');
+  }
+  if (body.instructions != null) {
+    if (typeof body.instructions !== 'string') return bad(`Invalid type for 'instructions': expected a string, but got ${jsonType(body.instructions)} instead.`, 'instructions', 'invalid_type');
+    if (legacy) return bad("Unsupported parameter: 'instructions' is not supported with this model.", 'instructions', 'unsupported_parameter');
+  }
+  if (body.response_format != null && !SPEECH_FORMATS.includes(body.response_format as SpeechFormat)) {
+    return bad(`Invalid value: '${String(body.response_format)}'. Supported values are: ${quoteList(SPEECH_FORMATS)}.`, 'response_format', 'invalid_value');
+  }
+  const speed = body.speed;
+  if (speed != null) {
+    if (typeof speed !== 'number') return bad(`Invalid type for 'speed': expected a decimal number, but got ${jsonType(speed)} instead.`, 'speed', 'invalid_type');
+    if (speed < 0.25) return bad(`Invalid 'speed': decimal below minimum value. Expected a value >= 0.25, but got ${speed} instead.`, 'speed', 'decimal_below_min_value');
+    if (speed > 4) return bad(`Invalid 'speed': decimal above maximum value. Expected a value <= 4, but got ${speed} instead.`, 'speed', 'decimal_above_max_value');
+  }
+  const sf = body.stream_format;
+  if (sf != null && sf !== 'audio' && sf !== 'sse') return bad(`Invalid value: '${String(sf)}'. Supported values are: 'sse' and 'audio'.`, 'stream_format', 'invalid_value');
+  if (sf === 'sse' && legacy) return bad("Unsupported value: 'stream_format' does not support 'sse' with this model. Supported values are: 'audio'.", 'stream_format', 'unsupported_value');
+  return null;
+}
+
+/** Cut `b` into `n` nearly equal slices (fewer when it is shorter than `n` bytes). */
+function slices(b: Buffer, n: number): Buffer[] {
+  const size = Math.max(1, Math.ceil(b.length / Math.max(1, n)));
+  const out: Buffer[] = [];
+  for (let i = 0; i < b.length; i += size) out.push(b.subarray(i, i + size));
+  return out;
+}
+
+/**
+ * One /audio/speech request: its checks, then the next scenario's error or transport failure, else the
+ * speech (audio.ts speechAudio) in `response_format` (default mp3), streamed in 16 KiB chunks with the
+ * format's content type; with `stream_format: "sse"`, `speech.audio.delta` events (the same bytes in
+ * several base64 pieces) and a `speech.audio.done` with the usage (input: the words of input and
+ * instructions; output: SPEECH_AUDIO_TOKENS_PER_SECOND of speech, rounded up). `malformed` sends the
+ * first half of the audio only (or, with SSE, an event of broken JSON).
+ */
+export async function serveSpeechScenario(
+  ex: Exchange,
+  next: () => { kind: string },
+  o: { body: unknown; knownModel: (m: string) => boolean; headers: Record<string, string>; errorFor: (name: string, message: string | undefined, model: string) => ErrorResponse },
+): Promise<void> {
+  const invalid = validateSpeechBody(o.body, o.knownModel);
+  if (invalid) return sendJson(ex, invalid.status, invalid.body, { ...o.headers, ...invalid.headers });
+  const body = o.body as Record<string, unknown>;
+  const model = body.model as string;
+  const s = next() as { kind: string; error?: string; message?: string } & Delivery;
+  if (await handleTransport(ex, s as TransportScenario)) return;
+  if (s.kind === 'error' || s.kind === 'stream_error') {
+    const e = o.errorFor(s.error ?? 'server_error', s.message, model);
+    return sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers, ...retryHeaders(s as RetryHints) }, s);
+  }
+  const input = body.input as string;
+  const audio = speechAudio(input, (body.response_format as SpeechFormat | undefined) ?? 'mp3', typeof body.speed === 'number' ? body.speed : 1);
+  if (body.stream_format === 'sse') {
+    const pieces = slices(audio.bytes, Math.max(3, Math.ceil(audio.bytes.length / 16_384)));
+    const units = pieces.map((p) => sseData({ type: 'speech.audio.delta', audio: p.toString('base64') }));
+    const inputTokens = countWords(input) + countWords(typeof body.instructions === 'string' ? body.instructions : '');
+    const outputTokens = Math.ceil(audio.seconds * SPEECH_AUDIO_TOKENS_PER_SECOND);
+    if (s.kind === 'malformed') units.splice(1, units.length, 'data: {"type":"speech.audio.delta","audio":"AAAA\n\n');
+    else units.push(sseData({ type: 'speech.audio.done', usage: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens } }));
+    return deliver(ex, { status: 200, headers: { ...o.headers, ...SSE_HEADERS }, units, stream: true }, s);
+  }
+  const bytes = s.kind === 'malformed' ? audio.bytes.subarray(0, Math.floor(audio.bytes.length / 2)) : audio.bytes;
+  return deliver(ex, { status: 200, headers: { ...o.headers, 'content-type': audio.contentType }, units: slices(bytes, Math.ceil(bytes.length / 16_384)), stream: true }, s);
 }
 
 // ---------------------------------------------------------------------------------------------

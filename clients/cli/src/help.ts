@@ -18,6 +18,8 @@ Examples:
   signalbox route explain --model default --prompt "Hello"
   signalbox chat --model default "Write a haiku about failover"
   signalbox image images "a red fox in the snow" -n 2 --size 1024x1024 -o renders/
+  signalbox transcribe transcription meeting.mp3 --format srt > meeting.srt
+  signalbox speak speech "The build is green." --voice coral -o green.mp3
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

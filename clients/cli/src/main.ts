@@ -6,6 +6,7 @@ import { alertCommands } from "./commands/alerts.ts";
 import { chatCommand } from "./commands/chat.ts";
 import { rerankCommand } from "./commands/rerank.ts";
 import { imageCommand } from "./commands/image.ts";
+import { speakCommand, transcribeCommand } from "./commands/audio.ts";
 import { configCommands } from "./commands/config.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
 import { routeCommands } from "./commands/route.ts";
@@ -18,7 +19,7 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
@@ -33,6 +34,8 @@ export function buildProgram(): Command {
   chatCommand(program);
   rerankCommand(program);
   imageCommand(program);
+  transcribeCommand(program);
+  speakCommand(program);
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);

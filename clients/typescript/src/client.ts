@@ -4,6 +4,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { AdminService } from "./gen/signalbox/v1/admin_pb.ts";
+import { AudioService } from "./gen/signalbox/v1/audio_pb.ts";
 import { ChatService } from "./gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingService } from "./gen/signalbox/v1/embedding_pb.ts";
 import { RerankService } from "./gen/signalbox/v1/rerank_pb.ts";
@@ -49,6 +50,8 @@ export interface SignalboxClient {
   rerank: Client<typeof RerankService>;
   /** Image generation (see generateImages for the one-line form). */
   images: Client<typeof ImageService>;
+  /** Speech to text and text to speech (see transcribe and speak for the one-line forms). */
+  audio: Client<typeof AudioService>;
   route: Client<typeof RouteService>;
   usage: Client<typeof UsageService>;
   /** Keys, teams, config reload and the audit log (admin and team keys). */
@@ -103,5 +106,5 @@ export function createSignalboxClientFromTransport(transport: Transport, opts: P
   const unary = opts.timeoutMs ?? 60_000;
   const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
+  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), audio: make(AudioService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
 }

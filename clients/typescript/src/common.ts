@@ -1,6 +1,7 @@
 // What both entries export: the generated API, the helpers, the error type, the interceptors.
 
 export * from "./gen/signalbox/v1/admin_pb.ts";
+export * from "./gen/signalbox/v1/audio_pb.ts";
 export * from "./gen/signalbox/v1/chat_pb.ts";
 export * from "./gen/signalbox/v1/common_pb.ts";
 export * from "./gen/signalbox/v1/embedding_pb.ts";
@@ -12,6 +13,7 @@ export { type CommonClientOptions, createSignalboxClientFromTransport, type Sign
 export { codeName, failureKindName, SignalboxError } from "./errors.ts";
 export { authInterceptor, errorInterceptor, type OtelApi, retryInterceptor, type RetryOptions, traceparentInterceptor } from "./interceptors.ts";
 export * from "./messages.ts";
+export { speak, type SpeakOptions, type SpeakResult, transcribe, type TranscribeOptions, type TranscribeResult } from "./audio.ts";
 export { type EmbedOptions, embedTexts, type EmbedTextsResult, vectorOf, vectorsOf } from "./embeddings.ts";
 export { generateImages, type GenerateImagesResult, type Image, type ImageOptions } from "./images.ts";
 export { type RankedDocument, type RerankOptions, rerankDocuments, type RerankDocumentsResult } from "./rerank.ts";

@@ -4,12 +4,14 @@
 // from a hash of each text (same text, same vector), `mock.dimensions` long unless asked otherwise.
 // Rerank scores each document by how many words it shares with the query (bags of words). Images
 // are real PNGs of the size asked for (at most 1024 on a side), coloured by a hash of the prompt and
-// their position, billed per image.
+// their position, billed per image. Speech is a real WAV (or PCM, or silent MP3 frames) that carries
+// its text, and transcription reads that text back (./audio.ts).
 
 import type { MockSettings, ProviderConfig } from "../../config/types.ts";
 import { createHash } from "node:crypto";
 import { encodePng } from "./png.ts";
-import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import { mp3WithText, pcmFor, readRecording, wavWithText } from "./audio.ts";
+import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechResult, TranscriptionResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
@@ -263,6 +265,35 @@ export function createMockProvider(conn: ProviderConfig): Provider {
         quality: req.quality ?? "standard",
         outputFormat: "png",
       };
+    },
+    async transcribe(req, signal): Promise<TranscriptionResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      const heard = readRecording(req.audio);
+      // Unknown formats: as long as 16 kB a second (128 kbit/s) says.
+      const seconds = Math.round((heard.seconds ?? req.audio.byteLength / 16_000) * 100) / 100;
+      const said = heard.text ?? `A ${seconds.toFixed(1)}-second recording.`;
+      const text = req.translate ? `[en] ${said}` : said;
+      // Segments: the sentences, spread evenly over the recording; words likewise.
+      const spread = (parts: string[]) => parts.map((t, i) => ({ start: (seconds * i) / parts.length, end: (seconds * (i + 1)) / parts.length, text: t }));
+      return {
+        model: req.model,
+        text,
+        language: req.translate ? "english" : (req.language ?? "english"),
+        durationSeconds: seconds,
+        ...(req.timestamps?.includes("segment") ? { segments: spread(text.match(/[^.!?]+[.!?]*\s*/g)?.map((x) => x.trim()).filter(Boolean) ?? [text]) } : {}),
+        ...(req.timestamps?.includes("word") ? { words: spread(text.split(/\s+/).filter(Boolean)) } : {}),
+        usage: { seconds: Math.ceil(seconds) },
+      };
+    },
+    async speak(req, signal): Promise<SpeechResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      const make = req.format === "wav" ? wavWithText : req.format === "pcm" ? pcmFor : req.format === "mp3" ? mp3WithText : undefined;
+      if (!make) throw new ProviderError({ kind: "bad_request", message: `the mock speaks mp3, wav and pcm, not ${req.format}`, unsent: true });
+      return { model: req.model, audio: make(req.input), mediaType: req.format === "wav" ? "audio/wav" : req.format === "pcm" ? "audio/pcm" : "audio/mpeg" };
     },
     async complete(req, signal): Promise<ChatResult> {
       const failing = shouldFail();

@@ -12,6 +12,7 @@ import { buildOpenAIEmbeddingBody, embeddingsPath, parseOpenAIEmbeddingResponse 
 import { finishReasonFor } from "./map-openai-finish-reason.ts";
 import { buildOpenAIRerankBody, parseOpenAIRerankResponse, RERANK_PATH } from "./openai-rerank.ts";
 import { buildOpenAIImageBody, imagesPath, parseOpenAIImageResponse } from "./openai-images.ts";
+import { audioPath, buildOpenAISpeech, buildOpenAITranscription, parseOpenAISpeech, parseOpenAITranscription } from "./openai-audio.ts";
 import type {
   OpenAIChatRequest,
   OpenAIChatResponseWire,
@@ -130,9 +131,22 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
           parseImageResponse: (body, req) => parseOpenAIImageResponse(body, req),
         };
 
+  // Audio: OpenAI's, Azure's and OpenAI-compatible servers' /audio/* (OpenRouter has none).
+  const audio: Pick<ProviderAdapter, "buildTranscriptionRequest" | "parseTranscriptionResponse" | "buildSpeechRequest" | "parseSpeechResponse"> =
+    conn.type === "openrouter"
+      ? {}
+      : {
+          buildTranscriptionRequest: (req) =>
+            buildOpenAITranscription(req, audioPath(dialect.path, req.translate ? "translations" : "transcriptions").replace("{model}", encodeURIComponent(req.model)), baseHeaders),
+          parseTranscriptionResponse: (body) => parseOpenAITranscription(body),
+          buildSpeechRequest: (req) => buildOpenAISpeech(req, audioPath(dialect.path, "speech").replace("{model}", encodeURIComponent(req.model)), baseHeaders),
+          parseSpeechResponse: (body, req, headers) => parseOpenAISpeech(body, req, headers),
+        };
+
   return {
     ...rerank,
     ...images,
+    ...audio,
     buildEmbedRequest(req): HttpRequestSpec {
       return {
         method: "POST",

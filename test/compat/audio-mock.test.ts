@@ -1,0 +1,277 @@
+// Audio on the built-in mock, over real sockets: the official OpenAI SDK's audio.speech and
+// audio.transcriptions (and translations) against the gateway, and AudioService over Connect.
+// Speech is a real WAV (or PCM, or MP3 frames) carrying its text, and transcribing it reads the
+// text back; every response format renders (json, text, srt, vtt, verbose_json); billing per
+// character and per second of audio; guardrails on the text read and on the transcript; bad fields
+// name themselves and nothing reaches a provider; every request has its usage record.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import OpenAI, { toFile } from "openai";
+import { create } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { AudioService, SpeakRequestSchema, TranscribeRequestSchema } from "../../gen/signalbox/v1/audio_pb.ts";
+import { hashKey } from "../../src/server/auth.ts";
+import { readRecording, wavWithText } from "../../src/providers/mock/audio.ts";
+import { estimateAudioSeconds } from "../../src/engine/audio.ts";
+import { renderSubtitles } from "../../src/compat/audio.ts";
+import type { UsageRecord } from "../../src/usage/record.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+
+const KEY = ["sbx", "test", "audio", "a"].join("_");
+const BROKE = ["sbx", "test", "audio", "broke"].join("_");
+
+let t: TestGateway;
+let sdk: OpenAI;
+
+before(async () => {
+  t = await startTestGateway(`
+providers:
+  - { name: mock, type: mock }
+  - { name: down, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }
+deployments:
+  - { id: mock/whisper, provider: mock, model: mock-whisper-1, operations: [transcription], pricing: { per_minute: 0.006 } }
+  - { id: mock/tts, provider: mock, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 15 } }
+  - { id: down/tts, provider: down, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 30 } }
+  - { id: mock/chat, provider: mock, model: mock-chat }
+routes:
+  - { name: transcription, targets: [mock/whisper] }
+  - { name: speech, targets: [mock/tts] }
+  - { name: speech-fallback, targets: [down/tts, mock/tts], retry: { max_retries: 0 } }
+  - { name: chat-only, targets: [mock/chat] }
+guardrails:
+  - { name: no-email-in, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
+  - { name: no-email-out, kind: pii, stage: output, action: redact, pii: { categories: [email] } }
+  - { name: block-email, kind: pii, stage: input, action: block, pii: { categories: [email] } }
+keys:
+  - { name: a, hash: "${hashKey(KEY)}", team: a, role: team }
+  - { name: broke, hash: "${hashKey(BROKE)}", team: b, role: service, budget: { period: month, limit_usd: 0 } }
+`);
+  sdk = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: KEY, maxRetries: 0 });
+});
+after(async () => {
+  await t.close();
+});
+
+const lastRecord = (): UsageRecord => {
+  const r = t.usage.recent();
+  return r[r.length - 1];
+};
+const connect = () => createClient(AudioService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1", interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${KEY}`), next(req))] }));
+
+describe("the mock's recordings", () => {
+  test("a WAV carries its text and its length; an MP3 likewise; estimates read the header", () => {
+    const wav = wavWithText("Testing one two.", 1.5);
+    assert.deepEqual(readRecording(wav), { text: "Testing one two.", seconds: 1.5 });
+    assert.equal(estimateAudioSeconds(wav), 1.5);
+    // Anything else: its size at 128 kbit/s.
+    assert.equal(estimateAudioSeconds(new Uint8Array(32_000)), 2);
+  });
+
+  test("SRT and WebVTT from segments, or the whole text as one cue", () => {
+    const segs = [
+      { start: 0, end: 1.5, text: "One." },
+      { start: 1.5, end: 3725.25, text: " Two." },
+    ];
+    assert.equal(renderSubtitles("One. Two.", segs, 3725.25, "srt"), "1\n00:00:00,000 --> 00:00:01,500\nOne.\n\n2\n00:00:01,500 --> 01:02:05,250\nTwo.\n");
+    assert.equal(renderSubtitles("One. Two.", segs, 3725.25, "vtt"), "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nOne.\n\n00:00:01.500 --> 01:02:05.250\nTwo.\n");
+    assert.equal(renderSubtitles("All.", undefined, 2, "vtt"), "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nAll.\n");
+  });
+});
+
+describe("POST /v1/audio/speech and /v1/audio/transcriptions (the OpenAI SDK)", () => {
+  test("speech as WAV, then transcribed back: the text round-trips; billed per character and per second", async () => {
+    const text = "The quick brown fox jumps over the lazy dog.";
+    const res = await sdk.audio.speech.create({ model: "speech", input: text, voice: "alloy", response_format: "wav" });
+    assert.equal(res.headers.get("content-type"), "audio/wav");
+    assert.equal(res.headers.get("x-signalbox-deployment"), "mock/tts");
+    const wav = Buffer.from(await res.arrayBuffer());
+    assert.equal(wav.toString("ascii", 0, 4), "RIFF");
+    assert.equal(readRecording(wav).text, text);
+    // 44 characters at $15 a million.
+    assert.equal(res.headers.get("x-signalbox-cost-nano-usd"), String(44 * 15_000));
+    let r = lastRecord();
+    assert.equal(r.operation, "speech");
+    assert.equal(r.status, "ok");
+    assert.equal(r.cost.total, 44 * 15_000);
+    assert.equal(r.deployment, "mock/tts");
+
+    const tr = await sdk.audio.transcriptions.create({ model: "transcription", file: await toFile(wav, "fox.wav", { type: "audio/wav" }) });
+    assert.equal(tr.text, text);
+    // 44 characters at 60 ms: 2.64 s, billed as 3 s at $0.006 a minute.
+    assert.deepEqual((tr as unknown as { usage: unknown }).usage, { type: "duration", seconds: 3 });
+    r = lastRecord();
+    assert.equal(r.operation, "transcription");
+    assert.equal(r.cost.total, 300_000);
+    assert.equal(r.usage.audioSeconds, 3);
+  });
+
+  test("MP3 (the default format) and raw PCM", async () => {
+    const mp3 = Buffer.from(await (await sdk.audio.speech.create({ model: "speech", input: "Hello there.", voice: "nova" })).arrayBuffer());
+    assert.equal(mp3.toString("ascii", 0, 3), "ID3");
+    assert.equal(readRecording(mp3).text, "Hello there.");
+    const res = await sdk.audio.speech.create({ model: "speech", input: "Hello there.", voice: "nova", response_format: "pcm" });
+    assert.equal(res.headers.get("content-type"), "audio/pcm");
+    // 12 characters: 0.72 s of 24 kHz 16-bit mono.
+    assert.equal((await res.arrayBuffer()).byteLength, Math.round(0.72 * 24_000) * 2);
+  });
+
+  test("every response format: text, srt, vtt, verbose_json with words and segments; translations", async () => {
+    const wav = wavWithText("First sentence. Second one!", 4);
+    const file = () => toFile(wav, "two.wav", { type: "audio/wav" });
+    assert.equal(await sdk.audio.transcriptions.create({ model: "transcription", file: await file(), response_format: "text" }), "First sentence. Second one!\n");
+    const srt = await sdk.audio.transcriptions.create({ model: "transcription", file: await file(), response_format: "srt" });
+    assert.equal(srt, "1\n00:00:00,000 --> 00:00:02,000\nFirst sentence.\n\n2\n00:00:02,000 --> 00:00:04,000\nSecond one!\n");
+    const vtt = await sdk.audio.transcriptions.create({ model: "transcription", file: await file(), response_format: "vtt" });
+    assert.ok(String(vtt).startsWith("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nFirst sentence.\n"));
+    const v = await sdk.audio.transcriptions.create({ model: "transcription", file: await file(), response_format: "verbose_json", timestamp_granularities: ["word", "segment"], language: "en" });
+    assert.equal(v.duration, 4);
+    assert.equal(v.language, "en");
+    assert.deepEqual(
+      v.segments?.map((s) => [s.start, s.end, s.text]),
+      [
+        [0, 2, "First sentence."],
+        [2, 4, "Second one!"],
+      ],
+    );
+    assert.deepEqual(
+      v.words?.map((w) => w.word),
+      ["First", "sentence.", "Second", "one!"],
+    );
+    const tl = await sdk.audio.translations.create({ model: "transcription", file: await file() });
+    assert.equal(tl.text, "[en] First sentence. Second one!");
+  });
+
+  test("a failing speech deployment falls back; the failed attempt is recorded", async () => {
+    const res = await sdk.audio.speech.create({ model: "speech-fallback", input: "Backup.", voice: "alloy", response_format: "wav" });
+    assert.equal(res.headers.get("x-signalbox-deployment"), "mock/tts");
+    const r = lastRecord();
+    assert.deepEqual(
+      r.attempts.map((a) => [a.deployment, a.outcome]),
+      [
+        ["down/tts", "failed"],
+        ["mock/tts", "succeeded"],
+      ],
+    );
+  });
+
+  test("guardrails: the text read is redacted before it is sent; the transcript is redacted before it is returned", async () => {
+    const res = await fetch(`${t.url}/v1/audio/speech`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "speech", input: "Mail jane@example.com today.", voice: "alloy", response_format: "wav", signalbox: { guardrails: ["no-email-in"] } }),
+    });
+    assert.equal(res.status, 200);
+    const heard = readRecording(Buffer.from(await res.arrayBuffer())).text!;
+    assert.ok(!heard.includes("jane@example.com"), heard);
+    assert.match(heard, /^Mail .+ today\.$/);
+
+    const form = new FormData();
+    form.set("model", "transcription");
+    form.set("file", new Blob([new Uint8Array(wavWithText("Write to jane@example.com. Thanks.", 3))], { type: "audio/wav" }), "mail.wav");
+    form.set("response_format", "verbose_json");
+    form.set("signalbox", JSON.stringify({ guardrails: ["no-email-out"] }));
+    const tr = await fetch(`${t.url}/v1/audio/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: form });
+    assert.equal(tr.status, 200);
+    const j = (await tr.json()) as { text: string; segments?: unknown[]; signalbox: { adjustments: { kind: string }[] } };
+    assert.ok(!j.text.includes("jane@example.com"), j.text);
+    // The segments would still carry what was redacted: left out.
+    assert.equal(j.segments, undefined);
+    assert.ok(j.signalbox.adjustments.length > 0);
+
+    const blocked = await fetch(`${t.url}/v1/audio/speech`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "speech", input: "Mail jane@example.com today.", voice: "alloy", signalbox: { guardrails: ["block-email"] } }),
+    });
+    assert.equal(blocked.status, 400);
+    assert.equal(lastRecord().attempts.length, 0);
+  });
+
+  test("bad fields name themselves and nothing is sent", async () => {
+    const before = t.usage.recent().length;
+    const speech = async (body: Record<string, unknown>) => {
+      const res = await fetch(`${t.url}/v1/audio/speech`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      return { status: res.status, error: ((await res.json()) as { error: { param: string; message: string } }).error };
+    };
+    const ok = { model: "speech", input: "hi", voice: "alloy" };
+    for (const [body, param] of [
+      [{ ...ok, input: "" }, "input"],
+      [{ ...ok, input: "x".repeat(4097) }, "input"],
+      [{ ...ok, voice: undefined }, "voice"],
+      [{ ...ok, response_format: "ogg" }, "response_format"],
+      [{ ...ok, speed: 5 }, "speed"],
+      [{ ...ok, stream_format: "chunks" }, "stream_format"],
+      [{ ...ok, pitch: 2 }, "pitch"],
+    ] as const) {
+      const r = await speech(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.equal(r.error.param, param);
+    }
+    const upload = async (fields: Record<string, string>, file = true) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      if (file) form.set("file", new Blob([new Uint8Array(wavWithText("x", 1))], { type: "audio/wav" }), "x.wav");
+      const res = await fetch(`${t.url}/v1/audio/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: form });
+      return { status: res.status, error: ((await res.json()) as { error: { param: string } }).error };
+    };
+    for (const [fields, param, file] of [
+      [{ model: "transcription" }, "file", false],
+      [{}, "model", true],
+      [{ model: "transcription", response_format: "docx" }, "response_format", true],
+      [{ model: "transcription", temperature: "2" }, "temperature", true],
+      [{ model: "transcription", language: "english!" }, "language", true],
+      [{ model: "transcription", "timestamp_granularities[]": "word" }, "timestamp_granularities[]", true],
+      [{ model: "transcription", stream: "true" }, "stream", true],
+      [{ model: "transcription", diarize: "yes" }, "diarize", true],
+    ] as const) {
+      const r = await upload(fields, file);
+      assert.equal(r.status, 400, JSON.stringify(fields));
+      assert.equal(r.error.param, param);
+    }
+    const json = await fetch(`${t.url}/v1/audio/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: "{}" });
+    assert.equal(json.status, 400);
+    // None of these planned or recorded anything.
+    assert.equal(t.usage.recent().length, before);
+  });
+
+  test("a route that serves no audio is refused by operation; an empty budget refuses before the provider", async () => {
+    const res = await fetch(`${t.url}/v1/audio/speech`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "chat-only", input: "hi", voice: "alloy" }) });
+    assert.ok(res.status >= 400);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /speech/);
+    const broke = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: BROKE, maxRetries: 0 });
+    await assert.rejects(broke.audio.speech.create({ model: "speech", input: "hi", voice: "alloy" }), (e: { status?: number }) => e.status === 429 || e.status === 402 || e.status === 403);
+    assert.equal(lastRecord().attempts.length, 0);
+  });
+});
+
+describe("AudioService over Connect", () => {
+  test("Speak then Transcribe: the bytes, the media type, usage and cost; the record's operation", async () => {
+    const c = connect();
+    const s = await c.speak(create(SpeakRequestSchema, { model: "speech", input: "Connect speaks.", voice: "echo", format: "wav", tags: ["tts"] }));
+    assert.equal(s.mediaType, "audio/wav");
+    assert.equal(s.deployment, "mock/tts");
+    assert.equal(s.usage?.characters, 15n);
+    assert.equal(s.cost?.totalNanoUsd, BigInt(15 * 15_000));
+    assert.equal(readRecording(s.audio).text, "Connect speaks.");
+    const tr = await c.transcribe(create(TranscribeRequestSchema, { model: "transcription", audio: s.audio, filename: "c.wav", timestampGranularities: ["segment"] }));
+    assert.equal(tr.text, "Connect speaks.");
+    assert.equal(tr.durationSeconds, 0.9);
+    assert.equal(tr.segments.length, 1);
+    assert.equal(tr.usage?.audioSeconds, 1);
+    assert.equal(tr.cost?.totalNanoUsd, 100_000n);
+    const rec = await fetch(`${t.url}/signalbox.v1.UsageService/GetRequest`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ id: tr.id }) });
+    assert.equal(rec.status, 200);
+    const j = (await rec.json()) as { record: { operation: string; usage: { audioSeconds: number } } };
+    assert.equal(j.record.operation, "OPERATION_TRANSCRIPTION");
+    assert.equal(j.record.usage.audioSeconds, 1);
+  });
+
+  test("validation names the proto fields", async () => {
+    const c = connect();
+    await assert.rejects(c.speak(create(SpeakRequestSchema, { model: "speech", input: "x", voice: "alloy", format: "ogg" })), /format/);
+    await assert.rejects(c.transcribe(create(TranscribeRequestSchema, { model: "transcription" })), /audio: is required/);
+    await assert.rejects(c.transcribe(create(TranscribeRequestSchema, { model: "transcription", audio: wavWithText("x", 1), timestampGranularities: ["paragraph"] })), /timestamp_granularities\[0\]/);
+  });
+});
