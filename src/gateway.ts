@@ -8,6 +8,7 @@ import { EmbeddingService } from "../gen/signalbox/v1/embedding_pb.ts";
 import { RerankService } from "../gen/signalbox/v1/rerank_pb.ts";
 import { ImageService } from "../gen/signalbox/v1/image_pb.ts";
 import { AudioService } from "../gen/signalbox/v1/audio_pb.ts";
+import { ModerationService } from "../gen/signalbox/v1/moderation_pb.ts";
 import { RouteService } from "../gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "../gen/signalbox/v1/usage_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
@@ -34,6 +35,7 @@ import { embeddingService } from "./server/embedding-service.ts";
 import { rerankService } from "./server/rerank-service.ts";
 import { imageService } from "./server/image-service.ts";
 import { audioService } from "./server/audio-service.ts";
+import { moderationService } from "./server/moderation-service.ts";
 import { newRequestId, requestInfoKey, traceIdFrom } from "./server/context.ts";
 import { toConnectError } from "./server/errors.ts";
 import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
@@ -380,7 +382,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const cache = opts.cache ?? (await createCache(config));
   const engine = createChatEngine(core, cache);
   const compat = createCompatHandler(core, engine);
-  const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
+  const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
   // caller (health checks need no key).
@@ -465,6 +467,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(RerankService, rerankService(engine));
       router.service(ImageService, imageService(engine));
       router.service(AudioService, audioService(engine));
+      router.service(ModerationService, moderationService(engine));
       router.service(RouteService, routeService(core));
       router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
       router.service(

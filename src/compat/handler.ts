@@ -4,6 +4,7 @@
 //   POST /v1/rerank, /v2/rerank (Cohere's and Jina's shape, the engine's rerank operation: rerank.ts)
 //   POST /v1/images/generations (OpenAI's shape, the engine's image operation: images.ts)
 //   POST /v1/audio/transcriptions, /v1/audio/translations, /v1/audio/speech (OpenAI's Audio API: audio.ts)
+//   POST /v1/moderations        (OpenAI's shape, the engine's moderation operation: moderations.ts)
 //   POST /v1/responses          (the Responses API, stateless: responses/handler.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
@@ -31,6 +32,7 @@ import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } fro
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
 import { serveImages } from "./images.ts";
+import { serveModerations } from "./moderations.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
 import { MAX_AUDIO_BYTES } from "../server/validate.ts";
 import { serveResponses } from "./responses/handler.ts";
@@ -260,7 +262,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
-      if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank" || path === "/v1/images/generations") {
+      if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank" || path === "/v1/images/generations" || path === "/v1/moderations") {
         if (req.method !== "POST") {
           status = 405;
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
@@ -278,7 +280,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
             : path === "/v1/images/generations"
               ? await serveImages(engine, body, { ri, caller, signal: ac.signal, statusOf: (err) => statusOf(err, ac.signal) })
-              : await serveRerank(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
+              : path === "/v1/moderations"
+                ? await serveModerations(engine, body, { ri, caller, signal: ac.signal, statusOf: (err) => statusOf(err, ac.signal) })
+                : await serveRerank(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }
@@ -354,7 +358,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/moderations" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

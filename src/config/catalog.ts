@@ -205,6 +205,8 @@ const gpt4oMiniTranscribe = audioModel({ input: 3, output: 5 }, 0.8, "transcript
 const tts1 = audioModel({ input: 0, output: 0, perMillionCharacters: 15 }, 0.6, "speech");
 const tts1Hd = audioModel({ input: 0, output: 0, perMillionCharacters: 30 }, 0.75, "speech");
 const gpt4oMiniTts = audioModel({ input: 0.6, output: 12 }, 0.85, "speech");
+// ---- Moderation models (free at OpenAI). ----
+const moderationModel = (quality: number): CatalogEntry => ({ price: { input: 0, output: 0 }, contextWindow: 32_768, maxOutputTokens: 0, capabilities: [], quality, operations: ["moderation"] });
 
 const cohereRerank35 = rerank(0.002, 4_096, 0.85);
 const cohereRerankV3 = rerank(0.002, 4_096, 0.75);
@@ -318,6 +320,10 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "gpt-image-1-mini": gptImage1Mini,
   "dall-e-3": dallE3,
   "dall-e-2": dallE2,
+  "omni-moderation-latest": moderationModel(0.9),
+  "omni-moderation-2024-09-26": moderationModel(0.9),
+  "text-moderation-latest": moderationModel(0.7),
+  "text-moderation-stable": moderationModel(0.7),
   "whisper-1": whisper1,
   "gpt-4o-transcribe": gpt4oTranscribe,
   "gpt-4o-mini-transcribe": gpt4oMiniTranscribe,

@@ -44,11 +44,12 @@ export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.y
 const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
-const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation"] as const;
 const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
 /** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'), Gemini's image models (Gemini API, Vertex), Imagen (Vertex), Nova Canvas and Titan Image (Bedrock). */
 const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
 const AUDIO_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "mock"]);
+const MODERATION_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "openai-compatible", "mock"]);
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -564,6 +565,9 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     if (operations.includes(op) && !AUDIO_TYPES.has(provider.type)) {
       throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no ${op} API (${op} needs openai, azure, openai-compatible or mock)`);
     }
+  }
+  if (operations.includes("moderation") && !MODERATION_TYPES.has(provider.type)) {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no moderation API (moderation needs openai, openai-compatible or mock)`);
   }
   if (operations.includes("chat") && provider.type === "cohere") {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type cohere, whose deployments serve rerank and embeddings only (set operations: [rerank] or [embeddings])`);

@@ -87,7 +87,7 @@ export interface ProviderConfig {
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
-export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech";
+export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech" | "moderation";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";

@@ -15,6 +15,7 @@ import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
 import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
 import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./images.ts";
+import { moderationOperation, type ModerationAnswer, type ModerationEngineRequest } from "./moderation.ts";
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
@@ -112,6 +113,8 @@ export interface ChatEngine {
   transcribe(r: AudioEngineRequest<TranscriptionCall>): Promise<TranscriptionAnswer>;
   /** Text to speech, after the input guardrails over the text. */
   speak(r: AudioEngineRequest<SpeechCall>): Promise<SpeechAnswer>;
+  /** Moderation: one verdict per input. */
+  moderate(r: ModerationEngineRequest): Promise<ModerationAnswer>;
 }
 
 /** How a request's cache options and its route's cache settings combine (chat and embeddings alike). */
@@ -537,6 +540,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     generateImages: imagesOperation(parts),
     transcribe: transcriptionOperation(parts),
     speak: speechOperation(parts),
+    moderate: moderationOperation(parts),
 
     async complete(r) {
       const { call, ri } = r;

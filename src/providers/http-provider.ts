@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechResult, ModerationRequest, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -84,6 +84,17 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     }
     return speaker!.parse(Buffer.concat(chunks), req, res.headers);
   }
+  const moderator = adapter.buildModerationRequest && adapter.parseModerationResponse ? { build: adapter.buildModerationRequest.bind(adapter), parse: adapter.parseModerationResponse.bind(adapter) } : undefined;
+  async function moderate(req: ModerationRequest, signal: AbortSignal): Promise<ModerationResult> {
+    const res = await sendSpec(moderator!.build(req), signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return moderator!.parse(text, req);
+  }
   async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
     if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
     const res = await transport.request(conn, spec, signal);
@@ -126,6 +137,7 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     ...(imager ? { generateImages } : {}),
     ...(transcriber ? { transcribe } : {}),
     ...(speaker ? { speak } : {}),
+    ...(moderator ? { moderate } : {}),
     async complete(req, signal): Promise<ChatResult> {
       const res = await send(req, false, signal);
       let text: string;

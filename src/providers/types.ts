@@ -555,6 +555,28 @@ export interface SpeechResult {
   usage?: { inputTokens: number; outputTokens: number };
 }
 
+/** A moderation request (OpenAI's /moderations): texts, and images classified with them (omni models). */
+export interface ModerationRequest {
+  model: string;
+  inputs: string[];
+  /** Image URLs (https or data URLs): with any, the provider answers one result for everything. */
+  imageUrls?: string[];
+}
+
+/** How one input was classified: each category's verdict and score. */
+export interface ModerationVerdict {
+  flagged: boolean;
+  categories: Record<string, boolean>;
+  scores: Record<string, number>;
+  /** Omni models: which input types (text, image) each category was judged on. */
+  appliedInputTypes?: Record<string, string[]>;
+}
+
+export interface ModerationResult {
+  model: string;
+  results: ModerationVerdict[];
+}
+
 /**
  * What the router calls. HTTP providers are an adapter (pure translation) composed with the
  * transport (see http-provider.ts); the built-in mock implements this directly.
@@ -582,6 +604,8 @@ export interface Provider {
   transcribe?(req: TranscriptionRequest, signal: AbortSignal): Promise<TranscriptionResult>;
   /** Text to speech; absent when the provider type has none. */
   speak?(req: SpeechRequest, signal: AbortSignal): Promise<SpeechResult>;
+  /** Moderation; absent when the provider type has none. */
+  moderate?(req: ModerationRequest, signal: AbortSignal): Promise<ModerationResult>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */
@@ -665,6 +689,9 @@ export interface ProviderAdapter {
   /** Text to speech (both or neither): the upstream request, and the parse of its 2xx body (bytes: audio, or an SSE stream of it). */
   buildSpeechRequest?(req: SpeechRequest): HttpRequestSpec;
   parseSpeechResponse?(body: Uint8Array, req: SpeechRequest, headers: Record<string, string | string[] | undefined>): SpeechResult;
+  /** Moderation (both or neither): the upstream request, and the parse of its 2xx body. */
+  buildModerationRequest?(req: ModerationRequest): HttpRequestSpec;
+  parseModerationResponse?(body: string, req: ModerationRequest): ModerationResult;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, SpeechResult, StreamEvent, TranscriptionResult, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, SpeechResult, ModerationResult, StreamEvent, TranscriptionResult, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -23,7 +23,7 @@ import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, Plan, RerankCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, Plan, RerankCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -651,6 +651,31 @@ export async function executeSpeech(call: SpeechCall, plan: Plan, signal: AbortS
     ctx.usage = res.usage
       ? { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, outputTokens: res.usage.outputTokens }
       : { ...ZERO_USAGE, characters: call.request.input.length };
+    succeedNonChat(ex, ctx, deps, res.model);
+    return { ...res, model: ex.providerModel };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/**
+ * Execute a plan for a moderation call: one verdict per input text (one in all with images).
+ * Providers report no usage: the inputs' tokens are estimated (free at OpenAI; a priced
+ * deployment bills them).
+ */
+export async function executeModeration(call: ModerationCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<ModerationResult> {
+  try {
+    const want = call.request.imageUrls?.length ? 1 : call.request.inputs.length;
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.moderate) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no moderation endpoint`, unsent: true });
+      const res = await provider.moderate({ ...call.request, model: c.deployment.model }, ctx.signal);
+      if (res.results.length !== want) throw new ProviderError({ kind: "unknown", message: `${c.deployment.id} returned ${res.results.length} results for ${want} inputs` });
+      return res;
+    });
+    ctx.cleanup();
+    ctx.usage = { ...ZERO_USAGE, inputTokens: ctx.candidate.estimatedInputTokens };
     succeedNonChat(ex, ctx, deps, res.model);
     return { ...res, model: ex.providerModel };
   } finally {

@@ -98,7 +98,9 @@ function chatView(call: Call): ChatCall["request"] {
           ? [call.request.input]
           : call.operation === "transcription"
             ? [call.request.prompt ?? ""]
-            : [call.request.query, ...call.request.documents];
+            : call.operation === "moderation"
+              ? call.request.inputs
+              : [call.request.query, ...call.request.documents];
   return { messages: [{ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) }] };
 }
 
@@ -265,6 +267,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
         n = Math.max(1, inputTokens([call.request.prompt], f)[0]);
       } else if (call.operation === "speech") {
         n = Math.max(1, inputTokens([call.request.input], f)[0]);
+      } else if (call.operation === "moderation") {
+        n = Math.max(1, inputTokens(call.request.inputs, f).reduce((a, b) => a + b, 0));
       } else if (call.operation === "transcription") {
         // Audio tokens: about ten a second of recording (GPT-4o transcription models), and the prompt.
         n = Math.max(1, Math.ceil(call.estimatedSeconds * AUDIO_TOKENS_PER_SECOND) + (call.request.prompt ? inputTokens([call.request.prompt], f)[0] : 0));
@@ -347,7 +351,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
     // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for
     // length; an image prompt's limit is the provider's to enforce.
-    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
+    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || operation === "moderation" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
     const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
     if (fitsByLength) {

@@ -2,7 +2,7 @@
 // outcome of executing that plan (attempts, usage, cost).
 
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
-import type { EmbedRequest, FailureKind, ImageRequest, RerankRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, RerankRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
@@ -103,8 +103,14 @@ export interface SpeechCall extends CallBase {
   request: Omit<SpeechRequest, "model">;
 }
 
+/** A moderation request after validation: the texts (and images) to classify. */
+export interface ModerationCall extends CallBase {
+  operation: "moderation";
+  request: Omit<ModerationRequest, "model">;
+}
+
 /** Any call the planner, admission and the usage record handle. */
-export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall;
+export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall | ModerationCall;
 
 /** A call's operation. */
 export const operationOf = (c: Call): Operation => c.operation ?? "chat";

@@ -22,6 +22,7 @@ import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/em
 import type { RerankRequest } from "../../gen/signalbox/v1/rerank_pb.ts";
 import type { GenerateImagesRequest } from "../../gen/signalbox/v1/image_pb.ts";
 import type { SpeakRequest, TranscribeRequest } from "../../gen/signalbox/v1/audio_pb.ts";
+import type { ModerateRequest } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { audioMediaType, estimateAudioSeconds } from "../engine/audio.ts";
 import {
   AttemptOutcome,
@@ -37,7 +38,7 @@ import {
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { AnswerAccount } from "../engine/account.ts";
-import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall, ModerationCall } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
@@ -267,6 +268,17 @@ export function toSpeechCall(r: SpeakRequest, id: string, caller: Caller): Speec
       ...(r.instructions ? { instructions: r.instructions } : {}),
     },
     ...callerSide(r, caller),
+  };
+}
+
+/** A ModerateRequest as the router's ModerationCall (validated after, by validateModerationCall). */
+export function toModerationCall(r: ModerateRequest, id: string, caller: Caller): ModerationCall {
+  return {
+    operation: "moderation",
+    id,
+    model: r.model,
+    request: { inputs: [...r.inputs], ...(r.imageUrls.length ? { imageUrls: [...r.imageUrls] } : {}) },
+    ...callerSide({ ...r, guardrails: [] }, caller),
   };
 }
 

@@ -10,9 +10,9 @@ import type { GatewayCore } from "../gateway.ts";
 import type { ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toImageCall, toRerankCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toImageCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateCall, validateEmbedCall, validateImageCall, validateRerankCall } from "./validate.ts";
+import { validateCall, validateEmbedCall, validateImageCall, validateRerankCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -35,6 +35,7 @@ export const OPERATION_TO_PB: Record<Operation, PbOperation> = {
   images: PbOperation.IMAGES,
   transcription: PbOperation.TRANSCRIPTION,
   speech: PbOperation.SPEECH,
+  moderation: PbOperation.MODERATION,
 };
 
 /** A plan as RouteService explains it (chat and embeddings plans alike). */
@@ -109,6 +110,28 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       try {
         const call = toImageCall(req, ri.id, ctx.values.get(callerKey));
         validateImageCall(call);
+        return planToPb(core.plan(call));
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async routeTranscription(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toTranscriptionCall(req, ri.id, ctx.values.get(callerKey));
+        validateTranscriptionCall(call);
+        return planToPb(core.plan(call));
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async routeSpeech(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toSpeechCall(req, ri.id, ctx.values.get(callerKey));
+        validateSpeechCall(call);
         return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);

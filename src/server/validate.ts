@@ -5,7 +5,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { CallBase, ChatCall, EmbedCall, ImageCall, RerankCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
+import type { CallBase, ChatCall, EmbedCall, ImageCall, ModerationCall, RerankCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
 import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
@@ -287,6 +287,25 @@ export function validateSpeechCall(c: SpeechCall, n: AudioFieldNames = PROTO_AUD
   if (!r.voice.trim()) bad("voice", "is required (alloy, ash, ballad, coral, echo, fable, onyx, nova, sage, shimmer, verse, marin, cedar, or a custom voice's id)");
   if (!SPEECH_FORMATS.has(r.format)) bad(n.format, `must be one of mp3, opus, aac, flac, wav, pcm, got "${r.format}"`);
   if (r.speed !== undefined && !(r.speed >= 0.25 && r.speed <= 4)) bad("speed", `must be between 0.25 and 4, got ${r.speed}`);
+  validateAttribution(c, n.routing);
+}
+
+/** Field names of a moderation request, as each front door spells them. */
+export interface ModerationFieldNames {
+  inputs: string;
+  imageUrls: string;
+  routing: string;
+}
+export const PROTO_MODERATION_FIELDS: ModerationFieldNames = { inputs: "inputs", imageUrls: "image_urls", routing: "routing" };
+const MAX_MODERATION_INPUTS = 32;
+
+export function validateModerationCall(c: ModerationCall, n: ModerationFieldNames = PROTO_MODERATION_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  const { inputs, imageUrls = [] } = c.request;
+  if (inputs.length + imageUrls.length === 0) bad(n.inputs, "is required: at least one text to classify");
+  if (inputs.length > MAX_MODERATION_INPUTS) bad(n.inputs, `at most ${MAX_MODERATION_INPUTS} inputs, got ${inputs.length}`);
+  inputs.forEach((t, i) => t.trim() === "" && bad(`${n.inputs}[${i}]`, "must not be empty"));
+  imageUrls.forEach((u, i) => /^(https?:\/\/|data:image\/)/i.test(u) || bad(`${n.imageUrls}[${i}]`, "must be an http(s) URL or a data:image/ URL"));
   validateAttribution(c, n.routing);
 }
 

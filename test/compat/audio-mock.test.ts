@@ -12,6 +12,8 @@ import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AudioService, SpeakRequestSchema, TranscribeRequestSchema } from "../../gen/signalbox/v1/audio_pb.ts";
+import { ExclusionReason, RouteService } from "../../gen/signalbox/v1/route_pb.ts";
+import { Operation } from "../../gen/signalbox/v1/common_pb.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { readRecording, wavWithText } from "../../src/providers/mock/audio.ts";
 import { estimateAudioSeconds } from "../../src/engine/audio.ts";
@@ -58,7 +60,8 @@ const lastRecord = (): UsageRecord => {
   const r = t.usage.recent();
   return r[r.length - 1];
 };
-const connect = () => createClient(AudioService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1", interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${KEY}`), next(req))] }));
+const transport = () => createConnectTransport({ baseUrl: t.url, httpVersion: "1.1", interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${KEY}`), next(req))] });
+const connect = () => createClient(AudioService, transport());
 
 describe("the mock's recordings", () => {
   test("a WAV carries its text and its length; an MP3 likewise; estimates read the header", () => {
@@ -273,5 +276,31 @@ describe("AudioService over Connect", () => {
     await assert.rejects(c.speak(create(SpeakRequestSchema, { model: "speech", input: "x", voice: "alloy", format: "ogg" })), /format/);
     await assert.rejects(c.transcribe(create(TranscribeRequestSchema, { model: "transcription" })), /audio: is required/);
     await assert.rejects(c.transcribe(create(TranscribeRequestSchema, { model: "transcription", audio: wavWithText("x", 1), timestampGranularities: ["paragraph"] })), /timestamp_granularities\[0\]/);
+  });
+});
+
+describe("RouteService for audio plans", () => {
+  test("RouteSpeech and RouteTranscription: only deployments of the operation, priced per character and per second", async () => {
+    const route = createClient(RouteService, transport());
+    const sp = await route.routeSpeech(create(SpeakRequestSchema, { model: "speech-fallback", input: "Twenty characters!!!", voice: "alloy" }));
+    assert.equal(sp.operation, Operation.SPEECH);
+    assert.deepEqual(
+      sp.candidates.map((c) => [c.deployment, c.expectedCostNanoUsd]),
+      [
+        ["down/tts", 20n * 30_000n],
+        ["mock/tts", 20n * 15_000n],
+      ],
+    );
+    const tr = await route.routeTranscription(create(TranscribeRequestSchema, { model: "transcription", audio: wavWithText("x", 90) }));
+    assert.equal(tr.operation, Operation.TRANSCRIPTION);
+    // 90 s at $0.006 a minute.
+    assert.deepEqual(
+      tr.candidates.map((c) => [c.deployment, c.expectedCostNanoUsd]),
+      [["mock/whisper", 9_000_000n]],
+    );
+    // Naming a chat deployment: excluded for its operation.
+    const wrong = await route.routeTranscription(create(TranscribeRequestSchema, { model: "transcription", audio: wavWithText("x", 1), routing: { fallbacks: ["mock/chat"] } }));
+    assert.ok(wrong.excluded.some((e) => e.deployment === "mock/chat" && e.reason === ExclusionReason.WRONG_OPERATION));
+    await assert.rejects(route.routeSpeech(create(SpeakRequestSchema, { model: "speech", input: "", voice: "alloy" })), /input: is required/);
   });
 });

@@ -1,6 +1,6 @@
 // Fake OpenAI server (POST /v1/chat/completions, POST /v1/embeddings, POST /v1/images/generations,
-// POST /v1/audio/transcriptions, /v1/audio/translations and /v1/audio/speech, GET /v1/models, and
-// GET /v1/files/img-*.png for the images it answered by URL), plus the chat-completions body/chunk
+// POST /v1/audio/transcriptions, /v1/audio/translations and /v1/audio/speech, POST /v1/moderations,
+// GET /v1/models, and GET /v1/files/img-*.png for the images it answered by URL), plus the chat-completions body/chunk
 // builder, the embeddings answer and request checks that the Azure and OpenRouter fakes reuse.
 import { crc32, deflateSync } from 'node:zlib';
 import { hearAudio, parseMultipart, speechAudio, timedSegments, toSrt, toVtt } from './audio.ts';
@@ -81,6 +81,8 @@ export type OpenAIScenario = (
    *  what the upload says (a WAV's ICMT comment, else DEFAULT_HEARD_TEXT of audio.ts). Not needed otherwise:
    *  the chat success kinds (the default included) answer audio requests with what the upload says. */
   | { kind: 'transcription'; text?: string }
+  /* POST /v1/moderations has no scenario kind of its own: the chat success kinds (the default included) answer
+   * it with fakeModerationScores' verdicts; `error`, `stream_error`, `malformed` and the transport kinds apply. */
   | TransportScenario
 ) &
   Delivery;
@@ -98,7 +100,7 @@ export const OPENAI_TEST_KEY = 'test-key-openai';
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const apiKey = opts.apiKey === undefined ? OPENAI_TEST_KEY : opts.apiKey;
   const ids = idMaker();
-  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:|text-embedding-|dall-e-|whisper-|tts-)/.test(m));
+  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(gpt-|chatgpt-|o\d|ft:|text-embedding-|dall-e-|whisper-|tts-|omni-moderation-|text-moderation-)/.test(m));
   // Images answered by URL, by path. Kept until close(): reset() does not clear them, so a URL a test
   // received stays downloadable, as the real one does for an hour.
   const imageFiles = new Map<string, Buffer>();
@@ -127,11 +129,12 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       const isTranscriptions = path === '/v1/audio/transcriptions';
       const isTranslations = path === '/v1/audio/translations';
       const isSpeech = path === '/v1/audio/speech';
+      const isModerations = path === '/v1/moderations';
       const isModels = path === '/v1/models' || path.startsWith('/v1/models/');
       // An image URL is a pre-signed download on the real API: no key needed, no scenario consumed.
       const file = method === 'GET' ? imageFiles.get(path) : undefined;
       if (file) return deliver(ex, { status: 200, headers: { 'content-type': 'image/png', 'cache-control': 'max-age=3600' }, units: [file], stream: false });
-      if (!((isChat || isEmbeddings || isImages || isTranscriptions || isTranslations || isSpeech) && method === 'POST') && !(isModels && method === 'GET')) {
+      if (!((isChat || isEmbeddings || isImages || isTranscriptions || isTranslations || isSpeech || isModerations) && method === 'POST') && !(isModels && method === 'GET')) {
         return fail(openaiBody(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null));
       }
       const auth = checkBearer(ex.req.headers.authorization, apiKey);
@@ -166,6 +169,15 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
         return serveSpeechScenario(ex, next, {
           body: ex.record.body,
           knownModel,
+          headers: { ...base, ...rateLimitHeaders() },
+          errorFor: (name, message, model) => openaiError(name as OpenAIErrorName, { model, message }),
+        });
+      }
+      if (isModerations) {
+        return serveModerationScenario(ex, next, {
+          body: ex.record.body,
+          knownModel,
+          ids,
           headers: { ...base, ...rateLimitHeaders() },
           errorFor: (name, message, model) => openaiError(name as OpenAIErrorName, { model, message }),
         });
@@ -883,6 +895,239 @@ export async function serveSpeechScenario(
   }
   const bytes = s.kind === 'malformed' ? audio.bytes.subarray(0, Math.floor(audio.bytes.length / 2)) : audio.bytes;
   return deliver(ex, { status: 200, headers: { ...o.headers, 'content-type': audio.contentType }, units: slices(bytes, Math.ceil(bytes.length / 16_384)), stream: true }, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Moderations (POST /moderations): one verdict per input string, or one for a multi-modal array of text and
+// image parts (omni models). Deterministic: a category scores MODERATION_HIT_SCORE when one of its
+// MODERATION_WORDS occurs in the text, else a tiny score; flagged at MODERATION_FLAG_THRESHOLD and above.
+
+/** Every body field /moderations takes (ModerationCreateParams of the openai SDK). */
+export const MODERATION_PARAMS: ReadonlySet<string> = new Set(['input', 'model']);
+
+/** The moderation models (the SDK's ModerationModel) and the model each answers as: the omni models echo the
+ *  name they were called by (OpenAI's own example answers `omni-moderation-latest`); the legacy text models
+ *  answer as their snapshot, `text-moderation-007`. */
+export const MODERATION_MODELS: Readonly<Record<string, string>> = {
+  'omni-moderation-latest': 'omni-moderation-latest',
+  'omni-moderation-2024-09-26': 'omni-moderation-2024-09-26',
+  'text-moderation-latest': 'text-moderation-007',
+  'text-moderation-stable': 'text-moderation-007',
+};
+
+/** The model used when the body names none. */
+export const DEFAULT_MODERATION_MODEL = 'omni-moderation-latest';
+
+export function isOmniModerationModel(model: string): boolean {
+  return /^omni-moderation-/.test(model);
+}
+
+/** The categories of a verdict (the keys of the SDK's Moderation.Categories), in the order OpenAI sends them. */
+export const MODERATION_CATEGORIES = [
+  'harassment', 'harassment/threatening', 'sexual', 'hate', 'hate/threatening', 'illicit', 'illicit/violent',
+  'self-harm/intent', 'self-harm/instructions', 'self-harm', 'sexual/minors', 'violence', 'violence/graphic',
+] as const;
+
+export type ModerationCategory = (typeof MODERATION_CATEGORIES)[number];
+
+/** The categories an omni model also judges images on (`Array<'text' | 'image'>` in the SDK's CategoryAppliedInputTypes). */
+export const IMAGE_MODERATION_CATEGORIES: ReadonlySet<ModerationCategory> = new Set([
+  'self-harm', 'self-harm/intent', 'self-harm/instructions', 'sexual', 'violence', 'violence/graphic',
+]);
+
+/** The legacy text models have no illicit categories: they send `null` for them, verdict and score. */
+export const TEXT_MODERATION_NULL_CATEGORIES: ReadonlySet<ModerationCategory> = new Set(['illicit', 'illicit/violent']);
+
+/**
+ * The words (and phrases) that make a category score MODERATION_HIT_SCORE: matched case-insensitively as
+ * whole words (`kill` matches "Kill!" but not "skill" or "killed"; the words of a phrase may be separated by
+ * any whitespace). A sub-category's match also makes its parent category (`violence` for `violence/graphic`)
+ * score MODERATION_HIT_SCORE. The hate and sexual/minors entries are neutral placeholders.
+ */
+export const MODERATION_WORDS: Readonly<Record<ModerationCategory, readonly string[]>> = {
+  harassment: ['idiot', 'stupid'],
+  'harassment/threatening': ['watch your back'],
+  sexual: ['explicit'],
+  hate: ['hateword'],
+  'hate/threatening': ['hatethreat'],
+  illicit: ['steal', 'lockpick'],
+  'illicit/violent': ['untraceable weapon'],
+  'self-harm/intent': ['going to hurt myself'],
+  'self-harm/instructions': ['how to hurt myself'],
+  'self-harm': ['hurt myself'],
+  'sexual/minors': ['minorsword'],
+  violence: ['kill', 'murder', 'attack'],
+  'violence/graphic': ['gore', 'gory'],
+};
+
+/** The score of a category one of whose MODERATION_WORDS occurs (or one of its sub-categories'). */
+export const MODERATION_HIT_SCORE = 0.9;
+/** A category is flagged when its score is at least this; a verdict when any category is. */
+export const MODERATION_FLAG_THRESHOLD = 0.5;
+
+const wordPattern = (phrase: string) =>
+  new RegExp(`(?<![\\p{L}\\p{N}])${phrase.trim().split(/\s+/u).map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+')}(?![\\p{L}\\p{N}])`, 'iu');
+const MODERATION_PATTERNS = MODERATION_CATEGORIES.map((c) => [c, MODERATION_WORDS[c].map(wordPattern)] as const);
+
+/** A category's score when none of its words occurs: tiny (between 1e-6 and 1.01e-4) but different per
+ *  category and text, so swapped categories show. */
+function quietScore(category: string, text: string): number {
+  let h = 2166136261;
+  const seed = `${category}\u0000${text}`;
+  for (let i = 0; i < seed.length; i++) h = Math.imul(h ^ seed.charCodeAt(i), 16777619);
+  return (1 + ((h >>> 0) % 1000)) * 1e-7;
+}
+
+/**
+ * The scores the fake gives one verdict: the text's (the words of MODERATION_WORDS score MODERATION_HIT_SCORE,
+ * others a tiny deterministic score), and, for the images of a multi-modal input, the words of each http(s)
+ * image URL (`https://example.com/gore.png` is graphic violence; a data: URL is clean) in the image categories
+ * (IMAGE_MODERATION_CATEGORIES) only, the higher score winning. For a multi-modal input, `text` is its text
+ * parts joined with "\n" ("" when it has none).
+ */
+export function fakeModerationScores(text: string, imageUrls: readonly string[] = []): Record<ModerationCategory, number> {
+  const hits = (s: string) => {
+    const found = new Set<ModerationCategory>();
+    for (const [c, patterns] of MODERATION_PATTERNS) {
+      if (patterns.some((p) => p.test(s))) {
+        found.add(c);
+        found.add(c.split('/')[0] as ModerationCategory);
+      }
+    }
+    return found;
+  };
+  const textHits = hits(text);
+  const imageHits = new Set<ModerationCategory>();
+  for (const url of imageUrls) {
+    if (!/^https?:/i.test(url)) continue;
+    for (const c of hits(url)) if (IMAGE_MODERATION_CATEGORIES.has(c)) imageHits.add(c);
+  }
+  const out = {} as Record<ModerationCategory, number>;
+  for (const c of MODERATION_CATEGORIES) out[c] = textHits.has(c) || imageHits.has(c) ? MODERATION_HIT_SCORE : quietScore(c, text);
+  return out;
+}
+
+/** One input as the fake classifies it: a string, or a multi-modal array's text (parts joined with "\n") and images. */
+export interface ModerationInput {
+  text: string;
+  imageUrls: string[];
+  /** Whether it had text (a string always has; a multi-modal array when it has a text part). */
+  hasText: boolean;
+}
+
+/** The `results` entry for one input: the 13 verdicts and scores (`null` for the illicit ones on a text model)
+ *  and, from an omni model, the input types each category was judged on. */
+export function moderationResultJson(input: ModerationInput, model: string): Record<string, unknown> {
+  const omni = isOmniModerationModel(model);
+  const scores = fakeModerationScores(input.text, input.imageUrls);
+  const categories: Record<string, boolean | null> = {};
+  const categoryScores: Record<string, number | null> = {};
+  const applied: Record<string, string[]> = {};
+  for (const c of MODERATION_CATEGORIES) {
+    const absent = !omni && TEXT_MODERATION_NULL_CATEGORIES.has(c);
+    categories[c] = absent ? null : scores[c] >= MODERATION_FLAG_THRESHOLD;
+    categoryScores[c] = absent ? null : scores[c];
+    applied[c] = [...(input.hasText ? ['text'] : []), ...(input.imageUrls.length && IMAGE_MODERATION_CATEGORIES.has(c) ? ['image'] : [])];
+  }
+  return {
+    flagged: Object.values(categories).some((v) => v === true),
+    categories,
+    category_scores: categoryScores,
+    ...(omni ? { category_applied_input_types: applied } : {}),
+  };
+}
+
+/** The inputs of a /moderations body that passed validateModerationBody: one per string, or one for a multi-modal array. */
+export function moderationInputs(input: unknown): ModerationInput[] {
+  if (typeof input === 'string') return [{ text: input, imageUrls: [], hasText: true }];
+  const list = input as unknown[];
+  if (list.every((x) => typeof x === 'string')) return (list as string[]).map((text) => ({ text, imageUrls: [], hasText: true }));
+  const parts = list as Array<{ type: string; text?: string; image_url?: { url: string } }>;
+  const texts = parts.filter((p) => p.type === 'text').map((p) => p.text!);
+  return [{ text: texts.join('\n'), imageUrls: parts.filter((p) => p.type === 'image_url').map((p) => p.image_url!.url), hasText: texts.length > 0 }];
+}
+
+/** 400 (or 404 for an unknown model) for a /moderations body, or null. */
+export function validateModerationBody(body: unknown, knownModel: (m: string) => boolean): ErrorResponse | null {
+  const bad = (message: string, param: string | null, code: string | null) => openaiBody(400, message, 'invalid_request_error', param, code);
+  if (!isRecord(body)) return bad('The request body must be a JSON object.', null, null);
+  const unknown = unrecognizedArgument(body, MODERATION_PARAMS);
+  if (unknown) return bad(unknown.message, unknown.param, unknown.code);
+  const model = body.model ?? DEFAULT_MODERATION_MODEL;
+  if (typeof model !== 'string') return bad(`Invalid type for 'model': expected a string, but got ${jsonType(model)} instead.`, 'model', 'invalid_type');
+  if (!knownModel(model)) return openaiError('model_not_found', { model });
+  if (!(model in MODERATION_MODELS)) return bad(`Invalid value: '${model}'. Supported values are: ${quoteList(Object.keys(MODERATION_MODELS))}.`, 'model', 'invalid_value');
+
+  const input = body.input;
+  if (input == null) return bad("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
+  if (typeof input === 'string') {
+    return input === '' ? bad("Invalid 'input': empty string. Expected a string with minimum length 1, but got an empty string instead.", 'input', 'empty_string') : null;
+  }
+  if (!Array.isArray(input)) {
+    return bad(`Invalid type for 'input': expected one of a string, an array of strings or an array of objects, but got ${jsonType(input)} instead.`, 'input', 'invalid_type');
+  }
+  if (input.length === 0) return bad("Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'input', 'empty_array');
+  if (typeof input[0] === 'string') {
+    for (let i = 0; i < input.length; i++) {
+      const x = input[i] as unknown;
+      if (typeof x !== 'string') return bad(`Invalid type for 'input[${i}]': expected a string, but got ${jsonType(x)} instead.`, `input[${i}]`, 'invalid_type');
+      if (x === '') return bad(`Invalid 'input[${i}]': empty string. Expected a string with minimum length 1, but got an empty string instead.`, `input[${i}]`, 'empty_string');
+    }
+    return null;
+  }
+  // The multi-modal form: text and image_url parts, classified together.
+  let images = 0;
+  for (let i = 0; i < input.length; i++) {
+    const part = input[i] as unknown;
+    const where = `input[${i}]`;
+    if (!isRecord(part)) return bad(`Invalid type for '${where}': expected an object, but got ${jsonType(part)} instead.`, where, 'invalid_type');
+    if (part.type !== 'text' && part.type !== 'image_url') {
+      return bad(`Invalid value: '${String(part.type)}'. Supported values are: 'text' and 'image_url'.`, `${where}.type`, 'invalid_value');
+    }
+    if (part.type === 'text') {
+      if (part.text == null) return bad(`Missing required parameter: '${where}.text'.`, `${where}.text`, 'missing_required_parameter');
+      if (typeof part.text !== 'string') return bad(`Invalid type for '${where}.text': expected a string, but got ${jsonType(part.text)} instead.`, `${where}.text`, 'invalid_type');
+      if (part.text === '') return bad(`Invalid '${where}.text': empty string. Expected a string with minimum length 1, but got an empty string instead.`, `${where}.text`, 'empty_string');
+    } else {
+      const invalid = checkImageUrl(part.image_url, `${where}.image_url`);
+      if (invalid) return bad(invalid.message, invalid.param, invalid.code);
+      images++;
+    }
+  }
+  if (!isOmniModerationModel(model)) {
+    const what = images ? 'image inputs' : 'multi-modal (object) inputs';
+    return bad(`Unsupported value: 'input' does not support ${what} with this model. Only the omni-moderation models accept them; send text as a string or an array of strings.`, 'input', 'unsupported_value');
+  }
+  if (images > 1) return bad(`Invalid 'input': at most 1 image input is supported per request, but got ${images}.`, 'input', 'invalid_value');
+  return null;
+}
+
+/**
+ * One /moderations request: its checks, then the next scenario's error or transport failure, else
+ * `{id: "modr-…", model, results}`: one result per input string, one for a multi-modal array
+ * (moderationResultJson, scored by fakeModerationScores), `model` as MODERATION_MODELS reports it.
+ * `malformed` sends the JSON cut short.
+ */
+export async function serveModerationScenario(
+  ex: Exchange,
+  next: () => { kind: string },
+  o: { body: unknown; knownModel: (m: string) => boolean; ids: (prefix: string, width?: number) => string; headers: Record<string, string>; errorFor: (name: string, message: string | undefined, model: string) => ErrorResponse },
+): Promise<void> {
+  const invalid = validateModerationBody(o.body, o.knownModel);
+  if (invalid) return sendJson(ex, invalid.status, invalid.body, { ...o.headers, ...invalid.headers });
+  const body = o.body as Record<string, unknown>;
+  const model = (body.model as string | undefined) ?? DEFAULT_MODERATION_MODEL;
+  const s = next() as { kind: string; error?: string; message?: string } & Delivery;
+  if (await handleTransport(ex, s as TransportScenario)) return;
+  if (s.kind === 'error' || s.kind === 'stream_error') {
+    const e = o.errorFor(s.error ?? 'server_error', s.message, model);
+    return sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers, ...retryHeaders(s as RetryHints) }, s);
+  }
+  const id = o.ids('modr-', 32);
+  const reported = MODERATION_MODELS[model];
+  if (s.kind === 'malformed') return sendJson(ex, 200, `{"id":"${id}","model":"${reported}","results":[{"flagged":fal`, o.headers, s);
+  const results = moderationInputs(body.input).map((input) => moderationResultJson(input, model));
+  return sendJson(ex, 200, { id, model: reported, results }, o.headers, s);
 }
 
 // ---------------------------------------------------------------------------------------------

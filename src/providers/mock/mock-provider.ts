@@ -10,8 +10,9 @@
 import type { MockSettings, ProviderConfig } from "../../config/types.ts";
 import { createHash } from "node:crypto";
 import { encodePng } from "./png.ts";
+import { mockModerate } from "./moderation.ts";
 import { mp3WithText, pcmFor, readRecording, wavWithText } from "./audio.ts";
-import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechResult, TranscriptionResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechResult, TranscriptionResult, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
@@ -286,6 +287,13 @@ export function createMockProvider(conn: ProviderConfig): Provider {
         ...(req.timestamps?.includes("word") ? { words: spread(text.split(/\s+/).filter(Boolean)) } : {}),
         usage: { seconds: Math.ceil(seconds) },
       };
+    },
+    async moderate(req, signal): Promise<ModerationResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      const images = req.imageUrls?.length ?? 0;
+      return { model: req.model, results: images ? [mockModerate(req.inputs, images)] : req.inputs.map((t) => mockModerate([t], 0)) };
     },
     async speak(req, signal): Promise<SpeechResult> {
       const failing = shouldFail();

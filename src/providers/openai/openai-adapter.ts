@@ -12,6 +12,7 @@ import { buildOpenAIEmbeddingBody, embeddingsPath, parseOpenAIEmbeddingResponse 
 import { finishReasonFor } from "./map-openai-finish-reason.ts";
 import { buildOpenAIRerankBody, parseOpenAIRerankResponse, RERANK_PATH } from "./openai-rerank.ts";
 import { buildOpenAIImageBody, imagesPath, parseOpenAIImageResponse } from "./openai-images.ts";
+import { buildOpenAIModerationBody, moderationsPath, parseOpenAIModerationResponse } from "./openai-moderation.ts";
 import { audioPath, buildOpenAISpeech, buildOpenAITranscription, parseOpenAISpeech, parseOpenAITranscription } from "./openai-audio.ts";
 import type {
   OpenAIChatRequest,
@@ -143,10 +144,25 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
           parseSpeechResponse: (body, req, headers) => parseOpenAISpeech(body, req, headers),
         };
 
+  // Moderation: OpenAI's and OpenAI-compatible servers' /moderations (Azure's content filters are not an API of this shape).
+  const moderation: Pick<ProviderAdapter, "buildModerationRequest" | "parseModerationResponse"> =
+    conn.type === "openai" || conn.type === "openai-compatible"
+      ? {
+          buildModerationRequest: (req) => ({
+            method: "POST",
+            path: moderationsPath(dialect.path),
+            headers: { ...baseHeaders, accept: "application/json" },
+            body: JSON.stringify(buildOpenAIModerationBody(req)),
+          }),
+          parseModerationResponse: (body) => parseOpenAIModerationResponse(body),
+        }
+      : {};
+
   return {
     ...rerank,
     ...images,
     ...audio,
+    ...moderation,
     buildEmbedRequest(req): HttpRequestSpec {
       return {
         method: "POST",
