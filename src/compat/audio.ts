@@ -16,7 +16,6 @@ import { audioMediaType, estimateAudioSeconds, type SpeechAnswer, type Transcrip
 import type { Caller, SpeechCall, TranscriptionCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { validateSpeechCall, validateTranscriptionCall, type AudioFieldNames } from "../server/validate.ts";
-import { SPEECH_MEDIA_TYPES } from "../providers/openai/openai-audio.ts";
 import type { TranscriptSpan } from "../providers/types.ts";
 import { bad, isObj, num, signalboxOptions, str, stringMetadata } from "./request.ts";
 
@@ -225,23 +224,60 @@ export function parseSpeech(body: unknown, id: string, caller: Caller): { call: 
   return { call, sse: streamFormat === "sse" };
 }
 
-/** Audio as OpenAI's speech events: deltas of base64 audio (32 KiB each), then done with the usage. */
-function speechEvents(a: SpeechAnswer): string {
-  const b = Buffer.from(a.audio.buffer, a.audio.byteOffset, a.audio.byteLength);
-  let out = "";
-  for (let at = 0; at < b.length; at += 32_768) out += `data: ${JSON.stringify({ type: "speech.audio.delta", audio: b.subarray(at, at + 32_768).toString("base64") })}\n\n`;
-  const u = a.usage;
-  out += `data: ${JSON.stringify({ type: "speech.audio.done", usage: { input_tokens: u.inputTokens, output_tokens: u.outputTokens, total_tokens: u.inputTokens + u.outputTokens } })}\n\n`;
-  return out;
+const speechEvent = (chunk: Uint8Array) => `data: {"type":"speech.audio.delta","audio":"${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("base64")}"}\n\n`;
+
+/** The response a speech stream writes to: Node's, seen through what this needs. */
+export interface SpeechResponse {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  write(chunk: Uint8Array | string): boolean;
+  once(event: "drain" | "close", fn: () => void): unknown;
+  addTrailers(headers: Record<string, string>): void;
+  end(chunk?: string): unknown;
+  readonly destroyed: boolean;
 }
 
-/** One speech request: the audio's bytes, or the speech events when stream_format is sse. */
-export async function serveSpeech(engine: ChatEngine, body: unknown, r: Ctx): Promise<AudioOut> {
+/**
+ * One speech request, streamed to the caller as the provider makes it: the head (200, the audio's
+ * media type, the deployment) at the first audio chunk, then each chunk as it arrives (a slow
+ * caller holds the provider's reads back); the cost in a trailer. With stream_format "sse",
+ * OpenAI's speech events instead: a delta per chunk, then done with the usage. A failure before
+ * the first chunk is an ordinary error answer (the caller's handler sends it); after it, the
+ * response is cut (the caller sees a truncated body) and the request is recorded as failed.
+ */
+export async function serveSpeech(engine: ChatEngine, body: unknown, res: SpeechResponse, r: Ctx): Promise<void> {
   const { call, sse } = parseSpeech(body, r.ri.id, r.caller);
-  const a = await engine.speak({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
-  const headers = accountHeaders(a, r.ri);
-  if (sse) return { status: 200, body: speechEvents(a), headers: { ...headers, "content-type": "text/event-stream", "cache-control": "no-cache" } };
-  return { status: 200, body: a.audio, headers: { ...headers, "content-type": a.mediaType || SPEECH_MEDIA_TYPES[call.request.format] } };
+  const write = (chunk: Uint8Array | string): void | Promise<void> => {
+    if (res.write(chunk) || res.destroyed) return;
+    return new Promise((resolve) => {
+      res.once("drain", resolve);
+      res.once("close", resolve);
+    });
+  };
+  const a = await engine.speak({
+    call,
+    ri: r.ri,
+    signal: r.signal,
+    statusOf: r.statusOf,
+    sink: {
+      start(mediaType, deployment) {
+        res.writeHead(200, {
+          "content-type": sse ? "text/event-stream" : mediaType,
+          ...(sse ? { "cache-control": "no-cache" } : {}),
+          "x-signalbox-deployment": deployment,
+          "x-request-id": r.ri.id,
+          "x-signalbox-trace-id": r.ri.traceId,
+          trailer: "x-signalbox-cost-nano-usd",
+        });
+      },
+      write: (chunk) => write(sse ? speechEvent(chunk) : chunk),
+    },
+  });
+  if (sse) {
+    const u = a.usage;
+    res.write(`data: ${JSON.stringify({ type: "speech.audio.done", usage: { input_tokens: u.inputTokens, output_tokens: u.outputTokens, total_tokens: u.inputTokens + u.outputTokens } })}\n\n`);
+  }
+  res.addTrailers({ "x-signalbox-cost-nano-usd": String(a.cost.total) });
+  res.end();
 }
 
 /** Whether a path is one of the audio endpoints. */

@@ -293,7 +293,6 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
           return;
         }
         const ctx = { ri, caller, signal: ac.signal, statusOf: (err: unknown) => statusOf(err, ac.signal) };
-        let out;
         if (path === "/v1/audio/speech") {
           let body: unknown;
           try {
@@ -302,13 +301,25 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
             if (err instanceof GatewayError) throw err;
             throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
           }
-          out = await serveSpeech(engine, body, ctx);
-        } else {
-          // A recording may be up to 25 MB (OpenAI's limit), whatever the JSON endpoints' limit is.
-          const raw = await readBody(req, Math.max(maxBytes, MAX_AUDIO_BYTES + 1024 * 1024));
-          out = await serveTranscription(engine, raw, header(req, "content-type"), path === "/v1/audio/translations", ctx);
+          // Streamed: the head goes out with the first audio chunk.
+          try {
+            await serveSpeech(engine, body, res as ServerResponse, ctx);
+          } catch (err) {
+            // Under way, the audio cannot turn into an error answer: the response is cut.
+            if (res.headersSent) {
+              status = 502;
+              message = (err as Error)?.message;
+              res.destroy();
+              return;
+            }
+            throw err;
+          }
+          return;
         }
-        const bytes = typeof out.body === "string" ? Buffer.from(out.body) : out.body;
+        // A recording may be up to 25 MB (OpenAI's limit), whatever the JSON endpoints' limit is.
+        const raw = await readBody(req, Math.max(maxBytes, MAX_AUDIO_BYTES + 1024 * 1024));
+        const out = await serveTranscription(engine, raw, header(req, "content-type"), path === "/v1/audio/translations", ctx);
+        const bytes = Buffer.from(out.body);
         (res as ServerResponse).writeHead(out.status, { ...out.headers, "content-length": String(bytes.byteLength) });
         res.end(bytes);
         return;

@@ -8,8 +8,8 @@
 // cached.
 
 import { guardAnswer, guardEmbedInput } from "../guardrails/engine.ts";
-import type { SpeechResult, TranscriptSpan } from "../providers/types.ts";
-import { executeSpeech, executeTranscription } from "../router/execute.ts";
+import type { TranscriptSpan } from "../providers/types.ts";
+import { executeSpeech, executeTranscription, type SpeechSink } from "../router/execute.ts";
 import type { SpeechCall, TranscriptionCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { operationFrame, type AnswerAccount } from "./account.ts";
@@ -21,6 +21,8 @@ export interface AudioEngineRequest<C> {
   signal: AbortSignal;
   /** The status name a failed request is recorded with. */
   statusOf(err: unknown): string;
+  /** Speech: where the audio goes as it is made (the /v1 door streams it); absent: collected into the answer. */
+  sink?: SpeechSink;
 }
 
 export interface TranscriptionAnswer extends AnswerAccount {
@@ -32,8 +34,11 @@ export interface TranscriptionAnswer extends AnswerAccount {
 }
 
 export interface SpeechAnswer extends AnswerAccount {
+  /** The audio, when no sink took it as it came (then empty). */
   audio: Uint8Array;
   mediaType: string;
+  /** Bytes of audio made. */
+  bytes: number;
 }
 
 const MEDIA_BY_EXTENSION: Record<string, string> = {
@@ -114,9 +119,16 @@ export function speechOperation(e: EngineParts): (r: AudioEngineRequest<SpeechCa
       const guard = f.startGuard();
       const sending = guard ? await guardEmbedInput(guard, f.plan, [call.request.input], r.signal) : undefined;
       const sent: SpeechCall = sending && sending[0] !== call.request.input ? { ...call, request: { ...call.request, input: sending[0] } } : call;
-      const out: SpeechResult = await executeSpeech(sent, f.plan, r.signal, f.exec, f.ex);
+      const chunks: Uint8Array[] = [];
+      const sink: SpeechSink = r.sink ?? { start: () => {}, write: (c) => void chunks.push(c) };
+      const out = await executeSpeech(sent, f.plan, r.signal, f.exec, f.ex, sink);
       const c = f.ex.deployment!;
       f.ok();
-      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), audio: out.audio, mediaType: out.mediaType };
+      return {
+        ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }),
+        audio: r.sink ? new Uint8Array(0) : Buffer.concat(chunks),
+        mediaType: out.mediaType,
+        bytes: out.bytes,
+      };
     });
 }

@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechResult, ModerationRequest, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechStream, ModerationRequest, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -72,17 +72,20 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     }
     return transcriber!.parse(text, req);
   }
-  const speaker = adapter.buildSpeechRequest && adapter.parseSpeechResponse ? { build: adapter.buildSpeechRequest.bind(adapter), parse: adapter.parseSpeechResponse.bind(adapter) } : undefined;
-  async function speak(req: SpeechRequest, signal: AbortSignal): Promise<SpeechResult> {
+  const speaker = adapter.buildSpeechRequest && adapter.speechDecoder ? { build: adapter.buildSpeechRequest.bind(adapter), decoder: adapter.speechDecoder.bind(adapter) } : undefined;
+  async function speak(req: SpeechRequest, signal: AbortSignal): Promise<SpeechStream> {
     const res = await sendSpec(speaker!.build(req), signal);
-    // Audio is bytes: the body's chunks, joined once.
-    const chunks: Uint8Array[] = [];
+    const dec = speaker!.decoder(req, res.headers);
+    return { model: "", mediaType: dec.mediaType, usage: () => dec.usage(), chunks: speechChunks(res.body, dec, signal) };
+  }
+  /** The audio as it arrives: each network read decoded (passed through, or SSE deltas) and handed on. */
+  async function* speechChunks(body: AsyncIterable<Uint8Array>, dec: { push(c: Uint8Array): Uint8Array[]; end(): Uint8Array[] }, signal: AbortSignal): AsyncGenerator<Uint8Array> {
     try {
-      for await (const c of res.body) chunks.push(c);
+      for await (const c of body) for (const out of dec.push(c)) yield out;
+      for (const out of dec.end()) yield out;
     } catch (err) {
-      throw classifyTransportError(err, signal, conn);
+      throw err instanceof ProviderError ? err : classifyTransportError(err, signal, conn);
     }
-    return speaker!.parse(Buffer.concat(chunks), req, res.headers);
   }
   const moderator = adapter.buildModerationRequest && adapter.parseModerationResponse ? { build: adapter.buildModerationRequest.bind(adapter), parse: adapter.parseModerationResponse.bind(adapter) } : undefined;
   async function moderate(req: ModerationRequest, signal: AbortSignal): Promise<ModerationResult> {

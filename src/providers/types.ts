@@ -555,6 +555,25 @@ export interface SpeechResult {
   usage?: { inputTokens: number; outputTokens: number };
 }
 
+/**
+ * Speech as it is made: the provider has answered (2xx), and the audio follows in chunks (one per
+ * upstream read, or per SSE delta). `usage()` is read after the last chunk (gpt-4o-mini-tts reports
+ * its tokens in its last event).
+ */
+export interface SpeechStream {
+  model: string;
+  mediaType: string;
+  chunks: AsyncIterable<Uint8Array>;
+  usage(): SpeechResult["usage"];
+}
+
+/** Turns a speech response body into audio chunks: the bytes as they come, or an SSE stream's deltas decoded. */
+export interface SpeechDecoder {
+  push(chunk: Uint8Array): Uint8Array[];
+  end(): Uint8Array[];
+  usage(): SpeechResult["usage"];
+}
+
 /** A moderation request (OpenAI's /moderations): texts, and images classified with them (omni models). */
 export interface ModerationRequest {
   model: string;
@@ -602,8 +621,8 @@ export interface Provider {
   generateImages?(req: ImageRequest, signal: AbortSignal): Promise<ImageResult>;
   /** Speech to text; absent when the provider type has none. */
   transcribe?(req: TranscriptionRequest, signal: AbortSignal): Promise<TranscriptionResult>;
-  /** Text to speech; absent when the provider type has none. */
-  speak?(req: SpeechRequest, signal: AbortSignal): Promise<SpeechResult>;
+  /** Text to speech, streamed: resolves once the provider has answered; absent when the provider type has none. */
+  speak?(req: SpeechRequest, signal: AbortSignal): Promise<SpeechStream>;
   /** Moderation; absent when the provider type has none. */
   moderate?(req: ModerationRequest, signal: AbortSignal): Promise<ModerationResult>;
 }
@@ -686,9 +705,9 @@ export interface ProviderAdapter {
   /** Speech to text (both or neither): the upstream request, and the parse of its 2xx body. */
   buildTranscriptionRequest?(req: TranscriptionRequest): HttpRequestSpec;
   parseTranscriptionResponse?(body: string, req: TranscriptionRequest): TranscriptionResult;
-  /** Text to speech (both or neither): the upstream request, and the parse of its 2xx body (bytes: audio, or an SSE stream of it). */
+  /** Text to speech (both or neither): the upstream request, and a decoder of its 2xx body (bytes: audio, or an SSE stream of it). */
   buildSpeechRequest?(req: SpeechRequest): HttpRequestSpec;
-  parseSpeechResponse?(body: Uint8Array, req: SpeechRequest, headers: Record<string, string | string[] | undefined>): SpeechResult;
+  speechDecoder?(req: SpeechRequest, headers: Record<string, string | string[] | undefined>): SpeechDecoder & { mediaType: string };
   /** Moderation (both or neither): the upstream request, and the parse of its 2xx body. */
   buildModerationRequest?(req: ModerationRequest): HttpRequestSpec;
   parseModerationResponse?(body: string, req: ModerationRequest): ModerationResult;

@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, SpeechResult, ModerationResult, StreamEvent, TranscriptionResult, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, ModerationResult, StreamEvent, TranscriptionResult, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -635,24 +635,66 @@ export async function executeTranscription(call: TranscriptionCall, plan: Plan, 
   }
 }
 
+/** Where speech goes as it is made: the response's head once (its media type), then each chunk. */
+export interface SpeechSink {
+  /** `deployment`: the one whose audio follows. */
+  start(mediaType: string, deployment: string): void;
+  /** A promise when the caller is slower than the provider: the next read waits for it. */
+  write(chunk: Uint8Array): void | Promise<void>;
+}
+
 /**
- * Execute a plan for speech. Billed by the tokens the provider reports (gpt-4o-mini-tts), else per
- * character of the text sent (tts-1, tts-1-hd, the mock).
+ * Execute a plan for speech, streamed: the first audio chunk is the commit point (a failure before
+ * it retries or falls back like any attempt; after it, the stream ends with an error saying how
+ * much was delivered). Billed by the tokens the provider reports (gpt-4o-mini-tts, in its last
+ * event), else per character of the text sent (tts-1, tts-1-hd, the mock).
  */
-export async function executeSpeech(call: SpeechCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<SpeechResult> {
+export async function executeSpeech(call: SpeechCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution, sink: SpeechSink): Promise<{ model: string; mediaType: string; bytes: number }> {
   try {
-    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+    const { value, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
       const c = ctx.candidate;
       const provider = deps.providers.get(c.provider.name)!;
       if (!provider.speak) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no speech endpoint`, unsent: true });
-      return provider.speak({ ...call.request, model: c.deployment.model }, ctx.signal);
+      const stream = await provider.speak({ ...call.request, model: c.deployment.model }, ctx.signal);
+      const it = stream.chunks[Symbol.asyncIterator]();
+      let first = await it.next();
+      while (!first.done && first.value.byteLength === 0) first = await it.next();
+      if (first.done) throw new ProviderError({ kind: "server_error", message: `${c.deployment.id} sent no audio` });
+      ctx.ttftMs = Math.round(now() - ctx.startedAt);
+      return { stream, it, first: first.value };
     });
+    // Committed: from here the audio is the caller's, and a failure cannot be retried elsewhere.
+    let bytes = 0;
+    try {
+      sink.start(value.stream.mediaType, ctx.candidate.deployment.id);
+      bytes += value.first.byteLength;
+      await sink.write(value.first);
+      for (let r = await value.it.next(); !r.done; r = await value.it.next()) {
+        bytes += r.value.byteLength;
+        await sink.write(r.value);
+      }
+    } catch (err) {
+      void value.it.return?.();
+      ctx.cleanup();
+      const e = toProviderError(err, ctx.signal);
+      const canceled = signal.aborted;
+      ctx.usage = { ...ZERO_USAGE, characters: call.request.input.length };
+      settleAttempt(ex, ctx, canceled ? "canceled" : "failed", e, { prompt: true });
+      deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceled && POLICY[e.kind].cooldown });
+      ex.deployment = ctx.candidate;
+      if (canceled) throw e;
+      throw new GatewayError(
+        e.kind === "timeout" ? "deadline_exceeded" : "unavailable",
+        `speech from ${ctx.candidate.deployment.id} failed after ${bytes} bytes of audio: ${e.message}`,
+        { failureKind: e.kind, attempts: ex.attempts, usage: ex.usage, usageEstimated: ex.usageEstimated, cost: ex.cost },
+        e,
+      );
+    }
     ctx.cleanup();
-    ctx.usage = res.usage
-      ? { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, outputTokens: res.usage.outputTokens }
-      : { ...ZERO_USAGE, characters: call.request.input.length };
-    succeedNonChat(ex, ctx, deps, res.model);
-    return { ...res, model: ex.providerModel };
+    const u = value.stream.usage();
+    ctx.usage = u ? { ...ZERO_USAGE, inputTokens: u.inputTokens, outputTokens: u.outputTokens } : { ...ZERO_USAGE, characters: call.request.input.length };
+    succeedNonChat(ex, ctx, deps, value.stream.model);
+    return { model: ex.providerModel, mediaType: value.stream.mediaType, bytes };
   } finally {
     finishSummary(ex);
   }

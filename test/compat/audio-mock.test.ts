@@ -6,6 +6,7 @@
 // name themselves and nothing reaches a provider; every request has its usage record.
 
 import assert from "node:assert/strict";
+import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import OpenAI, { toFile } from "openai";
 import { create } from "@bufbuild/protobuf";
@@ -32,15 +33,21 @@ before(async () => {
 providers:
   - { name: mock, type: mock }
   - { name: down, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }
+  - { name: slow, type: mock, mock: { chunks: 4, inter_chunk_ms: 150 } }
+  - { name: cut, type: mock, mock: { chunks: 4, inter_chunk_ms: 5, failure_rate: 1, failure_kind: server_error, fail_after_chunks: 2 } }
 deployments:
   - { id: mock/whisper, provider: mock, model: mock-whisper-1, operations: [transcription], pricing: { per_minute: 0.006 } }
   - { id: mock/tts, provider: mock, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 15 } }
   - { id: down/tts, provider: down, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 30 } }
+  - { id: slow/tts, provider: slow, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 15 } }
+  - { id: cut/tts, provider: cut, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 15 } }
   - { id: mock/chat, provider: mock, model: mock-chat }
 routes:
   - { name: transcription, targets: [mock/whisper] }
   - { name: speech, targets: [mock/tts] }
   - { name: speech-fallback, targets: [down/tts, mock/tts], retry: { max_retries: 0 } }
+  - { name: speech-slow, targets: [slow/tts] }
+  - { name: speech-cut, targets: [cut/tts, mock/tts], retry: { max_retries: 0 } }
   - { name: chat-only, targets: [mock/chat] }
 guardrails:
   - { name: no-email-in, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
@@ -92,8 +99,7 @@ describe("POST /v1/audio/speech and /v1/audio/transcriptions (the OpenAI SDK)", 
     const wav = Buffer.from(await res.arrayBuffer());
     assert.equal(wav.toString("ascii", 0, 4), "RIFF");
     assert.equal(readRecording(wav).text, text);
-    // 44 characters at $15 a million.
-    assert.equal(res.headers.get("x-signalbox-cost-nano-usd"), String(44 * 15_000));
+    // 44 characters at $15 a million (the cost is also the response's trailer: see the streaming test).
     let r = lastRecord();
     assert.equal(r.operation, "speech");
     assert.equal(r.status, "ok");
@@ -108,6 +114,50 @@ describe("POST /v1/audio/speech and /v1/audio/transcriptions (the OpenAI SDK)", 
     assert.equal(r.operation, "transcription");
     assert.equal(r.cost.total, 300_000);
     assert.equal(r.usage.audioSeconds, 3);
+  });
+
+  test("speech is streamed: the first audio arrives before the rest is made; the cost is the trailer", async () => {
+    const started = performance.now();
+    const got = await new Promise<{ firstMs: number; totalMs: number; status: number; headers: http.IncomingHttpHeaders; trailers: NodeJS.Dict<string>; body: Buffer }>((resolve, reject) => {
+      const req = http.request(`${t.url}/v1/audio/speech`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" } }, (res) => {
+        const parts: Buffer[] = [];
+        let firstMs = 0;
+        res.on("data", (c: Buffer) => {
+          if (!parts.length) firstMs = performance.now() - started;
+          parts.push(c);
+        });
+        res.on("end", () => resolve({ firstMs, totalMs: performance.now() - started, status: res.statusCode!, headers: res.headers, trailers: res.trailers, body: Buffer.concat(parts) }));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify({ model: "speech-slow", input: "Streaming as it is made.", voice: "alloy", response_format: "wav" }));
+    });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers["content-type"], "audio/wav");
+    assert.equal(got.headers["x-signalbox-deployment"], "slow/tts");
+    assert.equal(got.headers["transfer-encoding"], "chunked");
+    // Four chunks 150 ms apart: the first is here well before the last.
+    assert.ok(got.totalMs - got.firstMs >= 300, `first ${got.firstMs.toFixed(0)} ms, all ${got.totalMs.toFixed(0)} ms`);
+    assert.equal(readRecording(got.body).text, "Streaming as it is made.");
+    assert.equal(got.trailers["x-signalbox-cost-nano-usd"], String(24 * 15_000));
+    const r = lastRecord();
+    assert.equal(r.status, "ok");
+    assert.ok((r.attempts[0].ttftMs ?? 0) >= 0);
+  });
+
+  test("a stream cut after its first audio: the response is cut, the request recorded as failed and billed; before it, a fallback", async () => {
+    const res = await fetch(`${t.url}/v1/audio/speech`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "speech-cut", input: "This will be cut off midway.", voice: "alloy", response_format: "wav" }) });
+    assert.equal(res.status, 200);
+    await assert.rejects(res.arrayBuffer());
+    // The record is written as the request ends.
+    for (let i = 0; i < 50 && lastRecord().attempts[0]?.deployment !== "cut/tts"; i++) await new Promise((r) => setTimeout(r, 10));
+    const r = lastRecord();
+    assert.notEqual(r.status, "ok");
+    assert.deepEqual(
+      r.attempts.map((a) => [a.deployment, a.outcome]),
+      [["cut/tts", "failed"]],
+    );
+    assert.equal(r.cost.total, 28 * 15_000);
   });
 
   test("MP3 (the default format) and raw PCM", async () => {

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { encodePng } from "./png.ts";
 import { mockModerate } from "./moderation.ts";
 import { mp3WithText, pcmFor, readRecording, wavWithText } from "./audio.ts";
-import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechResult, TranscriptionResult, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechStream, TranscriptionResult, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
@@ -295,13 +295,25 @@ export function createMockProvider(conn: ProviderConfig): Provider {
       const images = req.imageUrls?.length ?? 0;
       return { model: req.model, results: images ? [mockModerate(req.inputs, images)] : req.inputs.map((t) => mockModerate([t], 0)) };
     },
-    async speak(req, signal): Promise<SpeechResult> {
-      const failing = shouldFail();
-      await sleep(s.ttftMs, signal);
-      if (failing) throw fail();
+    async speak(req, signal): Promise<SpeechStream> {
       const make = req.format === "wav" ? wavWithText : req.format === "pcm" ? pcmFor : req.format === "mp3" ? mp3WithText : undefined;
       if (!make) throw new ProviderError({ kind: "bad_request", message: `the mock speaks mp3, wav and pcm, not ${req.format}`, unsent: true });
-      return { model: req.model, audio: make(req.input), mediaType: req.format === "wav" ? "audio/wav" : req.format === "pcm" ? "audio/pcm" : "audio/mpeg" };
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing && s.failAfterChunks < 0) throw fail();
+      // The audio in `chunks` pieces, `inter_chunk_ms` apart, as a provider streams it; with
+      // fail_after_chunks, cut after that many.
+      const audio = make(req.input);
+      const n = Math.max(1, s.chunks);
+      const size = Math.ceil(audio.length / n);
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        for (let i = 0; i * size < audio.length; i++) {
+          if (i > 0) await sleep(s.interChunkMs, signal);
+          if (failing && i === s.failAfterChunks) throw new ProviderError({ kind: "stream_interrupted", message: `mock provider "${conn.name}" cut the audio after ${i} chunks` });
+          yield audio.subarray(i * size, (i + 1) * size);
+        }
+      }
+      return { model: req.model, mediaType: req.format === "wav" ? "audio/wav" : req.format === "pcm" ? "audio/pcm" : "audio/mpeg", chunks: chunks(), usage: () => undefined };
     },
     async complete(req, signal): Promise<ChatResult> {
       const failing = shouldFail();

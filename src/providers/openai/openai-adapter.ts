@@ -13,7 +13,7 @@ import { finishReasonFor } from "./map-openai-finish-reason.ts";
 import { buildOpenAIRerankBody, parseOpenAIRerankResponse, RERANK_PATH } from "./openai-rerank.ts";
 import { buildOpenAIImageBody, imagesPath, parseOpenAIImageResponse } from "./openai-images.ts";
 import { buildOpenAIModerationBody, moderationsPath, parseOpenAIModerationResponse } from "./openai-moderation.ts";
-import { audioPath, buildOpenAISpeech, buildOpenAITranscription, parseOpenAISpeech, parseOpenAITranscription } from "./openai-audio.ts";
+import { audioPath, buildOpenAISpeech, buildOpenAITranscription, openAISpeechDecoder, parseOpenAITranscription } from "./openai-audio.ts";
 import type {
   OpenAIChatRequest,
   OpenAIChatResponseWire,
@@ -133,7 +133,7 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
         };
 
   // Audio: OpenAI's, Azure's and OpenAI-compatible servers' /audio/* (OpenRouter has none).
-  const audio: Pick<ProviderAdapter, "buildTranscriptionRequest" | "parseTranscriptionResponse" | "buildSpeechRequest" | "parseSpeechResponse"> =
+  const audio: Pick<ProviderAdapter, "buildTranscriptionRequest" | "parseTranscriptionResponse" | "buildSpeechRequest" | "speechDecoder"> =
     conn.type === "openrouter"
       ? {}
       : {
@@ -141,7 +141,7 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
             buildOpenAITranscription(req, audioPath(dialect.path, req.translate ? "translations" : "transcriptions").replace("{model}", encodeURIComponent(req.model)), baseHeaders),
           parseTranscriptionResponse: (body) => parseOpenAITranscription(body),
           buildSpeechRequest: (req) => buildOpenAISpeech(req, audioPath(dialect.path, "speech").replace("{model}", encodeURIComponent(req.model)), baseHeaders),
-          parseSpeechResponse: (body, req, headers) => parseOpenAISpeech(body, req, headers),
+          speechDecoder: (req, headers) => openAISpeechDecoder(req, headers),
         };
 
   // Moderation: OpenAI's and OpenAI-compatible servers' /moderations (Azure's content filters are not an API of this shape).

@@ -13,7 +13,7 @@
 
 import { tryJson } from "../headers.ts";
 import { createSseParser } from "../sse.ts";
-import type { HttpRequestSpec, SpeechRequest, SpeechResult, TranscriptSpan, TranscriptionRequest, TranscriptionResult } from "../types.ts";
+import type { HttpRequestSpec, SpeechDecoder, SpeechRequest, SpeechResult, SseEvent, TranscriptSpan, TranscriptionRequest, TranscriptionResult } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { isObject } from "./openai-error.ts";
 
@@ -118,30 +118,32 @@ export function buildOpenAISpeech(req: SpeechRequest, path: string, headers: Rec
   return { method: "POST", path, headers: { ...headers, accept: sse ? "text/event-stream" : SPEECH_MEDIA_TYPES[req.format] }, body: JSON.stringify(body) };
 }
 
-/** Parse a speech answer: the bytes as they came, or the SSE stream's audio deltas joined, with its usage. */
-export function parseOpenAISpeech(body: Uint8Array, req: SpeechRequest, headers: Record<string, string | string[] | undefined>): SpeechResult {
-  const ct = String(headers["content-type"] ?? "").toLowerCase();
+/**
+ * A speech answer's decoder: the bytes as they come, or, for an SSE answer (gpt-4o-mini-tts), each
+ * `speech.audio.delta` event's audio decoded as it arrives and the `speech.audio.done` event's
+ * usage kept. An error event fails the stream.
+ */
+export function openAISpeechDecoder(req: SpeechRequest, headers: Record<string, string | string[] | undefined>): SpeechDecoder & { mediaType: string } {
   const mediaType = SPEECH_MEDIA_TYPES[req.format];
-  if (!ct.startsWith("text/event-stream")) {
-    if (body.byteLength === 0) throw new ProviderError({ kind: "server_error", message: "upstream sent no audio" });
-    return { model: "", audio: body, mediaType };
-  }
+  const ct = String(headers["content-type"] ?? "").toLowerCase();
+  if (!ct.startsWith("text/event-stream")) return { mediaType, push: (c) => [c], end: () => [], usage: () => undefined };
   const parser = createSseParser();
-  const events = [...parser.push(body), ...parser.end()];
-  const parts: Buffer[] = [];
   let usage: SpeechResult["usage"];
-  for (const e of events) {
-    if (!e.data || e.data === "[DONE]") continue;
-    const j = tryJson(e.data);
-    if (!isObject(j)) continue;
-    if (j.type === "speech.audio.delta" && typeof j.audio === "string") parts.push(Buffer.from(j.audio, "base64"));
-    else if (j.type === "speech.audio.done" && isObject(j.usage) && typeof j.usage.input_tokens === "number" && typeof j.usage.output_tokens === "number") {
-      usage = { inputTokens: j.usage.input_tokens, outputTokens: j.usage.output_tokens };
-    } else if (j.type === "error" || isObject(j.error)) {
-      const err = isObject(j.error) ? j.error : j;
-      throw new ProviderError({ kind: "server_error", message: `upstream speech stream failed: ${typeof err.message === "string" ? err.message : "error event"}` });
+  const decode = (events: SseEvent[]): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (const e of events) {
+      if (!e.data || e.data === "[DONE]") continue;
+      const j = tryJson(e.data);
+      if (!isObject(j)) throw new ProviderError({ kind: "stream_interrupted", message: "upstream sent a speech event that is not JSON" });
+      if (j.type === "speech.audio.delta" && typeof j.audio === "string") out.push(Buffer.from(j.audio, "base64"));
+      else if (j.type === "speech.audio.done" && isObject(j.usage) && typeof j.usage.input_tokens === "number" && typeof j.usage.output_tokens === "number") {
+        usage = { inputTokens: j.usage.input_tokens, outputTokens: j.usage.output_tokens };
+      } else if (j.type === "error" || isObject(j.error)) {
+        const err = isObject(j.error) ? j.error : j;
+        throw new ProviderError({ kind: "server_error", message: `upstream speech stream failed: ${typeof err.message === "string" ? err.message : "error event"}` });
+      }
     }
-  }
-  if (parts.length === 0) throw new ProviderError({ kind: "server_error", message: "upstream speech stream carried no audio" });
-  return { model: "", audio: Buffer.concat(parts), mediaType, ...(usage ? { usage } : {}) };
+    return out;
+  };
+  return { mediaType, push: (c) => decode(parser.push(c)), end: () => decode(parser.end()), usage: () => usage };
 }
