@@ -5,6 +5,7 @@
 //   POST /v1/images/generations (OpenAI's shape, the engine's image operation: images.ts)
 //   POST /v1/audio/transcriptions, /v1/audio/translations, /v1/audio/speech (OpenAI's Audio API: audio.ts)
 //   POST /v1/moderations        (OpenAI's shape, the engine's moderation operation: moderations.ts)
+//   POST /v1/completions        (the legacy text completions, on the chat engine: completions.ts)
 //   POST /v1/responses          (the Responses API, stateless: responses/handler.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
@@ -33,6 +34,7 @@ import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
 import { serveImages } from "./images.ts";
 import { serveModerations } from "./moderations.ts";
+import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
 import { MAX_AUDIO_BYTES } from "../server/validate.ts";
 import { serveResponses } from "./responses/handler.ts";
@@ -324,6 +326,16 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         res.end(bytes);
         return;
       }
+      if (path === "/v1/completions") {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        const body = await readBody(req, maxBytes);
+        status = await serveCompletions(res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
+        return;
+      }
       if (path === "/v1/responses") {
         if (req.method !== "POST") {
           status = 405;
@@ -369,7 +381,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/moderations" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/")) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();
