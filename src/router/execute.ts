@@ -637,8 +637,8 @@ export async function executeTranscription(call: TranscriptionCall, plan: Plan, 
 
 /** Where speech goes as it is made: the response's head once (its media type), then each chunk. */
 export interface SpeechSink {
-  /** `deployment`: the one whose audio follows. */
-  start(mediaType: string, deployment: string): void;
+  /** `deployment` (of `provider`): the one whose audio follows. */
+  start(mediaType: string, deployment: string, provider: string): void;
   /** A promise when the caller is slower than the provider: the next read waits for it. */
   write(chunk: Uint8Array): void | Promise<void>;
 }
@@ -666,7 +666,7 @@ export async function executeSpeech(call: SpeechCall, plan: Plan, signal: AbortS
     // Committed: from here the audio is the caller's, and a failure cannot be retried elsewhere.
     let bytes = 0;
     try {
-      sink.start(value.stream.mediaType, ctx.candidate.deployment.id);
+      sink.start(value.stream.mediaType, ctx.candidate.deployment.id, ctx.candidate.provider.name);
       bytes += value.first.byteLength;
       await sink.write(value.first);
       for (let r = await value.it.next(); !r.done; r = await value.it.next()) {

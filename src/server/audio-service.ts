@@ -3,7 +3,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AudioService, SpeakResponseSchema, TranscribeResponseSchema, type SpeakResponse, type TranscribeResponse } from "../../gen/signalbox/v1/audio_pb.ts";
+import { AudioService, SpeakResponseSchema, SpeakStartSchema, SpeakStreamResponseSchema, TranscribeResponseSchema, type SpeakResponse, type SpeakStreamResponse, type TranscribeResponse } from "../../gen/signalbox/v1/audio_pb.ts";
 import type { ChatEngine } from "../engine/chat-engine.ts";
 import type { SpeechAnswer, TranscriptionAnswer } from "../engine/audio.ts";
 import { callerKey } from "./auth.ts";
@@ -40,6 +40,66 @@ export function audioService(engine: ChatEngine): Partial<ServiceImpl<typeof Aud
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);
       }
+    },
+    /**
+     * The speech operation with a sink that hands each chunk to this stream: the sink's write waits
+     * until the message has been taken (a slow caller holds the provider's reads back).
+     */
+    async *speakStream(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      const call = (() => {
+        try {
+          const c = toSpeechCall(req, ri.id, ctx.values.get(callerKey));
+          validateSpeechCall(c);
+          return c;
+        } catch (err) {
+          throw toConnectError(err, ctx.signal, ri.traceId);
+        }
+      })();
+      type Event = SpeakStreamResponse["event"];
+      const queue: Event[] = [];
+      const taken: (() => void)[] = [];
+      let wake: (() => void) | undefined;
+      let outcome: { ok: true; answer: SpeechAnswer } | { ok: false; err: unknown } | undefined;
+      const push = (e: Event) => {
+        queue.push(e);
+        wake?.();
+      };
+      void engine
+        .speak({
+          call,
+          ri,
+          signal: ctx.signal,
+          statusOf: (err) => statusOf(err === undefined ? undefined : toConnectError(err, ctx.signal, ri.traceId), ctx),
+          sink: {
+            start: (mediaType, deployment, provider) => push({ case: "start", value: create(SpeakStartSchema, { id: ri.id, model: call.model, deployment, provider, mediaType, traceId: ri.traceId }) }),
+            write: (chunk) => {
+              push({ case: "audio", value: chunk });
+              return new Promise<void>((resolve) => taken.push(resolve));
+            },
+          },
+        })
+        .then(
+          (answer) => (outcome = { ok: true, answer }),
+          (err: unknown) => (outcome = { ok: false, err }),
+        )
+        .finally(() => wake?.());
+      try {
+        for (;;) {
+          while (queue.length) {
+            yield create(SpeakStreamResponseSchema, { event: queue.shift()! });
+            taken.shift()?.();
+          }
+          if (outcome) break;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      } finally {
+        // The caller went away: let the sink go on (the engine sees the abort and stops).
+        for (const t of taken.splice(0)) t();
+      }
+      if (!outcome.ok) throw toConnectError(outcome.err, ctx.signal, ri.traceId);
+      yield create(SpeakStreamResponseSchema, { event: { case: "finish", value: speechToPb(outcome.answer) } });
     },
     async speak(req, ctx) {
       const ri = ctx.values.get(requestInfoKey)!;

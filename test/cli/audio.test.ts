@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { AudioService, createSignalboxClient, Operation, type SignalboxClient, speak, transcribe } from "@signalbox/client";
+import { AudioService, createSignalboxClient, Operation, type SignalboxClient, speak, speakStream, transcribe } from "@signalbox/client";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { cuesOf, toSrt, toVtt } from "../../clients/cli/src/subtitles.ts";
@@ -137,9 +137,10 @@ describe("the client's audio surface (no gateway)", () => {
     const c = createSignalboxClient({ baseUrl: "http://127.0.0.1:9" });
     assert.equal(typeof c.audio.transcribe, "function");
     assert.equal(typeof c.audio.speak, "function");
+    assert.equal(typeof c.audio.speakStream, "function");
     assert.deepEqual(
       AudioService.methods.map((m) => m.localName),
-      ["transcribe", "speak"],
+      ["transcribe", "speak", "speakStream"],
     );
     assert.equal(Operation.TRANSCRIPTION, 5);
     assert.equal(Operation.SPEECH, 6);
@@ -311,5 +312,21 @@ describe("transcribe and speak against the default config", () => {
     const t = await transcribe(sb, "transcription", s.audio, { mediaType: s.mediaType });
     assert.equal(t.text, "Hello there");
     assert.equal(t.response.deployment, "mock/whisper");
+  });
+
+  test("the client's speakStream(): the start, the audio as it comes, the finish", async () => {
+    const kinds: string[] = [];
+    const parts: Uint8Array[] = [];
+    for await (const e of speakStream(sb, "speech", "Streamed hello", "alloy", { format: "wav" })) {
+      kinds.push(e.type);
+      if (e.type === "start") assert.equal(e.start.deployment, "mock/tts");
+      if (e.type === "audio") parts.push(e.audio);
+      if (e.type === "finish") assert.equal(e.response.usage?.characters, 14n);
+    }
+    assert.equal(kinds[0], "start");
+    assert.equal(kinds.at(-1), "finish");
+    assert.ok(kinds.filter((k) => k === "audio").length >= 1);
+    const t = await transcribe(sb, "transcription", Buffer.concat(parts), { mediaType: "audio/wav" });
+    assert.equal(t.text, "Streamed hello");
   });
 });

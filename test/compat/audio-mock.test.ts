@@ -12,7 +12,7 @@ import OpenAI, { toFile } from "openai";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { AudioService, SpeakRequestSchema, TranscribeRequestSchema } from "../../gen/signalbox/v1/audio_pb.ts";
+import { AudioService, SpeakRequestSchema, TranscribeRequestSchema, type SpeakResponse } from "../../gen/signalbox/v1/audio_pb.ts";
 import { ExclusionReason, RouteService } from "../../gen/signalbox/v1/route_pb.ts";
 import { Operation } from "../../gen/signalbox/v1/common_pb.ts";
 import { hashKey } from "../../src/server/auth.ts";
@@ -319,6 +319,52 @@ describe("AudioService over Connect", () => {
     const j = (await rec.json()) as { record: { operation: string; usage: { audioSeconds: number } } };
     assert.equal(j.record.operation, "OPERATION_TRANSCRIPTION");
     assert.equal(j.record.usage.audioSeconds, 1);
+  });
+
+  test("SpeakStream: the start with the first audio, chunks as they are made, the finish with usage and cost", async () => {
+    const c = connect();
+    const started = performance.now();
+    const events: { case: string; at: number; bytes?: number }[] = [];
+    let audio = Buffer.alloc(0);
+    let finish: SpeakResponse | undefined;
+    for await (const m of c.speakStream(create(SpeakRequestSchema, { model: "speech-slow", input: "Streamed over Connect.", voice: "alloy", format: "wav" }))) {
+      const e = m.event;
+      events.push({ case: e.case ?? "", at: performance.now() - started, ...(e.case === "audio" ? { bytes: e.value.length } : {}) });
+      if (e.case === "start") {
+        assert.equal(e.value.deployment, "slow/tts");
+        assert.equal(e.value.provider, "slow");
+        assert.equal(e.value.mediaType, "audio/wav");
+      } else if (e.case === "audio") audio = Buffer.concat([audio, e.value]);
+      else if (e.case === "finish") finish = e.value;
+    }
+    assert.deepEqual(
+      events.map((e) => e.case),
+      ["start", "audio", "audio", "audio", "audio", "finish"],
+    );
+    // Four chunks 150 ms apart: the first arrives well before the last.
+    assert.ok(events[4].at - events[1].at >= 300, JSON.stringify(events));
+    assert.equal(readRecording(audio).text, "Streamed over Connect.");
+    assert.equal(finish?.usage?.characters, 22n);
+    assert.equal(finish?.cost?.totalNanoUsd, BigInt(22 * 15_000));
+    assert.equal(finish?.audio.length, 0);
+
+    // Cut after the first audio: the stream ends with an error after the audio it had.
+    const got: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const m of c.speakStream(create(SpeakRequestSchema, { model: "speech-cut", input: "Cut me off.", voice: "alloy", format: "wav" }))) got.push(m.event.case ?? "");
+      })(),
+      /failed after/,
+    );
+    assert.deepEqual(got.slice(0, 2), ["start", "audio"]);
+    assert.ok(!got.includes("finish"));
+    // Refused before anything: an ordinary error.
+    await assert.rejects(
+      (async () => {
+        for await (const _ of c.speakStream(create(SpeakRequestSchema, { model: "speech", input: "", voice: "alloy" }))) void _;
+      })(),
+      /input: is required/,
+    );
   });
 
   test("validation names the proto fields", async () => {

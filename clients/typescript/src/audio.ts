@@ -10,6 +10,7 @@ import {
   TranscribeRequestSchema,
   type SpeakRequest,
   type SpeakResponse,
+  type SpeakStart,
   type TranscribeRequest,
   type TranscribeResponse,
 } from "./gen/signalbox/v1/audio_pb.ts";
@@ -56,4 +57,21 @@ export async function transcribe(client: SignalboxClient, model: string, audio: 
 export async function speak(client: SignalboxClient, model: string, input: string, voice: string, options: SpeakOptions = {}, callOptions?: CallOptions): Promise<SpeakResult> {
   const response = await client.audio.speak(create(SpeakRequestSchema, { ...options, model, input, voice }), callOptions);
   return { audio: response.audio, mediaType: response.mediaType, response };
+}
+
+/** SpeakStream as it arrives: the start (deployment, media type), then audio chunks, then the whole answer's account. */
+export type SpeechEvent = { type: "start"; start: SpeakStart } | { type: "audio"; audio: Uint8Array } | { type: "finish"; response: SpeakResponse };
+
+/**
+ * Read a text aloud through the gateway's AudioService.SpeakStream: the audio as the provider
+ * makes it (play the first chunk while the rest is being made). A failure before the first audio
+ * is retried or falls back on the gateway; after it, the iteration throws.
+ */
+export async function* speakStream(client: SignalboxClient, model: string, input: string, voice: string, options: SpeakOptions = {}, callOptions?: CallOptions): AsyncGenerator<SpeechEvent> {
+  for await (const m of client.audio.speakStream(create(SpeakRequestSchema, { ...options, model, input, voice }), callOptions)) {
+    const e = m.event;
+    if (e.case === "start") yield { type: "start", start: e.value };
+    else if (e.case === "audio") yield { type: "audio", audio: e.value };
+    else if (e.case === "finish") yield { type: "finish", response: e.value };
+  }
 }
