@@ -9,7 +9,8 @@ Environment:
 Exit codes:
   0  ok
   1  the call failed (the gateway's error, its code and the field at fault are printed on stderr),
-     or \`config check\` found the file invalid
+     or \`config check\` found the file invalid, or \`moderate\` flagged an input (gate on it:
+     \`signalbox moderate "$TEXT" >/dev/null && publish\`)
   2  bad usage: unknown command or flag, a bad value, a file that cannot be read
 
 Examples:
@@ -20,6 +21,7 @@ Examples:
   signalbox image images "a red fox in the snow" -n 2 --size 1024x1024 -o renders/
   signalbox transcribe transcription meeting.mp3 --format srt > meeting.srt
   signalbox speak speech "The build is green." --voice coral -o green.mp3
+  signalbox moderate "I will attack you" "Have a nice day"
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { alertCommands } from "./commands/alerts.ts";
 import { chatCommand } from "./commands/chat.ts";
 import { rerankCommand } from "./commands/rerank.ts";
+import { moderateCommand } from "./commands/moderate.ts";
 import { imageCommand } from "./commands/image.ts";
 import { speakCommand, transcribeCommand } from "./commands/audio.ts";
 import { configCommands } from "./commands/config.ts";
@@ -19,7 +20,7 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   imageCommand(program);
   transcribeCommand(program);
   speakCommand(program);
+  moderateCommand(program);
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);

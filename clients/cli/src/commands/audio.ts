@@ -12,6 +12,7 @@ import { CliError, failure, readStdin, responseSummary, setup, usageError } from
 import { count } from "../format.ts";
 import { json, note, out, waiting } from "../output.ts";
 import { parseChoice, parseList, parseNumber } from "../parse.ts";
+import { type RequestFlags, requestFields, requestFlags, servedBy } from "../request.ts";
 import { cuesOf, toSrt, toVtt } from "../subtitles.ts";
 
 /** What the gateway takes in one transcription request. */
@@ -70,44 +71,6 @@ function parseGranularities(s: string): string[] {
   if (list.length === 0) throw new InvalidArgumentError(`name one or both of ${GRANULARITIES.join(", ")}`);
   return [...new Set(list)];
 }
-
-/** "tier=pro" → { tier: "pro" }; a value without "=" is bad usage. */
-function parsePair(v: string, acc: Record<string, string> = {}): Record<string, string> {
-  const i = v.indexOf("=");
-  if (i <= 0) throw new InvalidArgumentError(`expected key=value, got "${v}"`);
-  return { ...acc, [v.slice(0, i).trim()]: v.slice(i + 1).trim() };
-}
-
-/** The routing and attribution flags both commands take. */
-interface RequestFlags {
-  fallbacks?: string[];
-  fallback: boolean;
-  user?: string;
-  tag?: string[];
-  metadata?: Record<string, string>;
-}
-
-function requestFlags(c: Command): Command {
-  return c
-    .option("--fallbacks <models>", "models to try, in order, after the requested one fails (comma-separated)", parseList)
-    .option("--no-fallback", "only the first candidate is tried (its retries still apply)")
-    .option("--user <user>", "the end user the request is made for")
-    .option("--tag <tags>", "tags, comma-separated (in usage records; what a route's conditions may test)", parseList)
-    .option("--metadata <key=value>", "metadata entries, repeatable (what a route's conditions may test)", parsePair);
-}
-
-/** The request fields of those flags (nothing set when none was given). */
-function requestFields(o: RequestFlags) {
-  return {
-    ...(o.fallbacks?.length || !o.fallback ? { routing: { fallbacks: o.fallbacks ?? [], noFallback: !o.fallback } } : {}),
-    ...(o.user ? { user: o.user } : {}),
-    ...(o.tag?.length ? { tags: o.tag } : {}),
-    ...(o.metadata ? { metadata: o.metadata } : {}),
-  };
-}
-
-/** "mock/tts (route speech)": who served the call, first in both summaries. */
-const servedBy = (r: { deployment: string; routing?: { route: string } }) => `${r.deployment}${r.routing?.route ? ` (route ${r.routing.route})` : ""}`;
 
 /** Seconds of audio as "0.66 s", "12.4 s" or "3 min 05.2 s". */
 function audioLength(s: number): string {
