@@ -25,11 +25,6 @@ const FORM_KNOWN = new Set(["file", "model", "language", "prompt", "response_for
 const SPEECH_KNOWN = new Set(["model", "input", "voice", "instructions", "response_format", "speed", "stream_format", "user", "metadata", "signalbox"]);
 
 type Ctx = { ri: RequestInfo; caller: Caller; signal: AbortSignal; statusOf(err: unknown): string };
-export interface AudioOut {
-  status: number;
-  body: Uint8Array | string;
-  headers: Record<string, string>;
-}
 
 /** A form's text field: once at most, a string. */
 function field(form: FormData, k: string): string | undefined {
@@ -56,7 +51,7 @@ function jsonField(form: FormData, k: string): Record<string, unknown> | undefin
 }
 
 /** Parse a transcription or translation upload into a call, and the response format asked for. */
-export async function parseTranscription(body: Buffer, contentType: string | undefined, translate: boolean, id: string, caller: Caller): Promise<{ call: TranscriptionCall; format: string }> {
+export async function parseTranscription(body: Buffer, contentType: string | undefined, translate: boolean, id: string, caller: Caller): Promise<{ call: TranscriptionCall; format: string; stream: boolean }> {
   if (!contentType?.toLowerCase().startsWith("multipart/form-data")) bad("body", "must be multipart/form-data (a file upload), as OpenAI's audio endpoints take it");
   let form: FormData;
   try {
@@ -72,8 +67,11 @@ export async function parseTranscription(body: Buffer, contentType: string | und
   const audio = new Uint8Array(await file.arrayBuffer());
   const format = field(form, "response_format") ?? "json";
   if (!TRANSCRIPT_FORMATS.has(format)) bad("response_format", `must be one of json, text, srt, verbose_json, vtt, got "${format}"`);
-  const stream = field(form, "stream");
-  if (stream === "true") bad("stream", "streaming transcription is not supported by this gateway");
+  const streamField = field(form, "stream");
+  if (streamField !== undefined && streamField !== "true" && streamField !== "false") bad("stream", `must be true or false, got "${streamField}"`);
+  const stream = streamField === "true";
+  if (stream && translate) bad("stream", "a translation is not streamed");
+  if (stream && format !== "json" && format !== "text") bad("response_format", `a streamed transcript is json or text, not ${format}`);
   if (form.getAll("include[]").length) bad("include[]", "log probabilities of a transcription are not supported by this gateway");
   if (form.has("chunking_strategy")) bad("chunking_strategy", "is not supported by this gateway");
   const language = field(form, "language");
@@ -114,7 +112,7 @@ export async function parseTranscription(body: Buffer, contentType: string | und
     ...(opts.guardrails ? { guardrails: opts.guardrails } : {}),
   };
   validateTranscriptionCall(call, FORM_FIELDS);
-  return { call, format };
+  return { call, format, stream };
 }
 
 /** Seconds as SRT ("00:01:02,345") or WebVTT ("00:01:02.345") time. */
@@ -184,12 +182,44 @@ export function transcriptionOut(a: TranscriptionAnswer, format: string, transla
   }
 }
 
-/** One transcription or translation upload: the engine's answer in the format asked for. */
-export async function serveTranscription(engine: ChatEngine, body: Buffer, contentType: string | undefined, translate: boolean, r: Ctx): Promise<AudioOut> {
-  const { call, format } = await parseTranscription(body, contentType, translate, r.ri.id, r.caller);
-  const a = await engine.transcribe({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
-  const out = transcriptionOut(a, format, translate);
-  return { status: 200, body: out.body, headers: { ...accountHeaders(a, r.ri), "content-type": out.contentType } };
+/**
+ * One transcription or translation upload: the engine's answer in the format asked for; with
+ * `stream: true`, OpenAI's transcript events as the text is made (`transcript.text.delta`, then
+ * `transcript.text.done` with the text and usage), the head with the first text. Deployments that
+ * do not stream (whisper, output guardrails in force) give their whole text as one delta.
+ */
+export async function serveTranscription(engine: ChatEngine, body: Buffer, contentType: string | undefined, translate: boolean, res: SpeechResponse, r: Ctx): Promise<void> {
+  const { call, format, stream } = await parseTranscription(body, contentType, translate, r.ri.id, r.caller);
+  if (!stream) {
+    const a = await engine.transcribe({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
+    const out = transcriptionOut(a, format, translate);
+    const bytes = Buffer.from(out.body);
+    res.writeHead(200, { ...accountHeaders(a, r.ri), "content-type": out.contentType, "content-length": String(bytes.byteLength) });
+    res.end(bytes);
+    return;
+  }
+  const write = (chunk: string): void | Promise<void> => {
+    if (res.write(chunk) || res.destroyed) return;
+    return new Promise((resolve) => {
+      res.once("drain", resolve);
+      res.once("close", resolve);
+    });
+  };
+  const a = await engine.transcribe({
+    call,
+    ri: r.ri,
+    signal: r.signal,
+    statusOf: r.statusOf,
+    transcriptSink: {
+      start(deployment) {
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-signalbox-deployment": deployment, "x-request-id": r.ri.id, "x-signalbox-trace-id": r.ri.traceId, trailer: "x-signalbox-cost-nano-usd" });
+      },
+      delta: (text) => (text ? write(`data: ${JSON.stringify({ type: "transcript.text.delta", delta: text })}\n\n`) : undefined),
+    },
+  });
+  res.write(`data: ${JSON.stringify({ type: "transcript.text.done", text: a.text, usage: transcriptionUsage(a), signalbox: signalboxJson(a) })}\n\n`);
+  res.addTrailers({ "x-signalbox-cost-nano-usd": String(a.cost.total) });
+  res.end();
 }
 
 /** Parse and validate a speech body. */
@@ -232,7 +262,7 @@ export interface SpeechResponse {
   write(chunk: Uint8Array | string): boolean;
   once(event: "drain" | "close", fn: () => void): unknown;
   addTrailers(headers: Record<string, string>): void;
-  end(chunk?: string): unknown;
+  end(chunk?: string | Uint8Array): unknown;
   readonly destroyed: boolean;
 }
 

@@ -320,10 +320,19 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine): (req
         }
         // A recording may be up to 25 MB (OpenAI's limit), whatever the JSON endpoints' limit is.
         const raw = await readBody(req, Math.max(maxBytes, MAX_AUDIO_BYTES + 1024 * 1024));
-        const out = await serveTranscription(engine, raw, header(req, "content-type"), path === "/v1/audio/translations", ctx);
-        const bytes = Buffer.from(out.body);
-        (res as ServerResponse).writeHead(out.status, { ...out.headers, "content-length": String(bytes.byteLength) });
-        res.end(bytes);
+        try {
+          await serveTranscription(engine, raw, header(req, "content-type"), path === "/v1/audio/translations", res as ServerResponse, ctx);
+        } catch (err) {
+          // A streamed transcript under way cannot turn into an error answer: it ends with an error event.
+          if (res.headersSent) {
+            const e = toOpenAIError(err);
+            status = e.status;
+            message = e.body.error.message;
+            if (!ac.signal.aborted) res.end(`data: ${JSON.stringify(e.body)}\n\n`);
+            return;
+          }
+          throw err;
+        }
         return;
       }
       if (path === "/v1/completions") {

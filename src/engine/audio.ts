@@ -9,7 +9,7 @@
 
 import { guardAnswer, guardEmbedInput } from "../guardrails/engine.ts";
 import type { TranscriptSpan } from "../providers/types.ts";
-import { executeSpeech, executeTranscription, type SpeechSink } from "../router/execute.ts";
+import { executeSpeech, executeTranscription, type SpeechSink, type TranscriptSink } from "../router/execute.ts";
 import type { SpeechCall, TranscriptionCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { operationFrame, type AnswerAccount } from "./account.ts";
@@ -23,6 +23,8 @@ export interface AudioEngineRequest<C> {
   statusOf(err: unknown): string;
   /** Speech: where the audio goes as it is made (the /v1 door streams it); absent: collected into the answer. */
   sink?: SpeechSink;
+  /** Transcription: where the transcript goes as it is made (`stream: true` on /v1); absent: whole, in the answer only. */
+  transcriptSink?: TranscriptSink;
 }
 
 export interface TranscriptionAnswer extends AnswerAccount {
@@ -86,16 +88,23 @@ export function transcriptionOperation(e: EngineParts): (r: AudioEngineRequest<T
     operationFrame(e, r, async (f) => {
       await f.admit();
       const guard = f.startGuard();
-      const out = await executeTranscription(r.call, f.plan, r.signal, f.exec, f.ex);
+      // Output guardrails judge the whole transcript before any of it leaves: with any, the
+      // transcript is not streamed but handed over whole once they passed it.
+      const guarded = guard !== undefined && !guard.selection.output.empty;
+      const out = await executeTranscription(r.call, f.plan, r.signal, f.exec, f.ex, guarded ? undefined : r.transcriptSink);
       const c = f.ex.deployment!;
       let text = out.text;
       let timed = true;
-      if (guard) {
+      if (guarded) {
         const checked = await guardAnswer(guard, { text, toolCalls: [] }, r.signal);
         if (checked.text !== text) {
           text = checked.text;
           timed = false;
           f.plan.adjustments = [...f.plan.adjustments, ...guard.adjustments("output")];
+        }
+        if (r.transcriptSink) {
+          r.transcriptSink.start(c.deployment.id, c.provider.name);
+          await r.transcriptSink.delta(text);
         }
       }
       f.ok();

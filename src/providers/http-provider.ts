@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechStream, ModerationRequest, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechStream, ModerationRequest, TranscriptionStream, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -72,20 +72,28 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     }
     return transcriber!.parse(text, req);
   }
-  const speaker = adapter.buildSpeechRequest && adapter.speechDecoder ? { build: adapter.buildSpeechRequest.bind(adapter), decoder: adapter.speechDecoder.bind(adapter) } : undefined;
-  async function speak(req: SpeechRequest, signal: AbortSignal): Promise<SpeechStream> {
-    const res = await sendSpec(speaker!.build(req), signal);
-    const dec = speaker!.decoder(req, res.headers);
-    return { model: "", mediaType: dec.mediaType, usage: () => dec.usage(), chunks: speechChunks(res.body, dec, signal) };
+  const streamer = adapter.buildTranscriptionStreamRequest && adapter.transcriptionDecoder ? { build: adapter.buildTranscriptionStreamRequest.bind(adapter), decoder: adapter.transcriptionDecoder.bind(adapter) } : undefined;
+  async function transcribeStream(req: TranscriptionRequest, signal: AbortSignal): Promise<TranscriptionStream | undefined> {
+    const spec = streamer!.build(req);
+    if (!spec) return undefined;
+    const res = await sendSpec(spec, signal);
+    const dec = streamer!.decoder();
+    return { model: "", result: () => dec.result(), deltas: decoded(res.body, dec, signal) };
   }
-  /** The audio as it arrives: each network read decoded (passed through, or SSE deltas) and handed on. */
-  async function* speechChunks(body: AsyncIterable<Uint8Array>, dec: { push(c: Uint8Array): Uint8Array[]; end(): Uint8Array[] }, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  /** A streamed body's pieces as they arrive, decoded (audio passed through or SSE deltas, transcript text deltas). */
+  async function* decoded<T>(body: AsyncIterable<Uint8Array>, dec: { push(c: Uint8Array): T[]; end(): T[] }, signal: AbortSignal): AsyncGenerator<T> {
     try {
       for await (const c of body) for (const out of dec.push(c)) yield out;
       for (const out of dec.end()) yield out;
     } catch (err) {
       throw err instanceof ProviderError ? err : classifyTransportError(err, signal, conn);
     }
+  }
+  const speaker = adapter.buildSpeechRequest && adapter.speechDecoder ? { build: adapter.buildSpeechRequest.bind(adapter), decoder: adapter.speechDecoder.bind(adapter) } : undefined;
+  async function speak(req: SpeechRequest, signal: AbortSignal): Promise<SpeechStream> {
+    const res = await sendSpec(speaker!.build(req), signal);
+    const dec = speaker!.decoder(req, res.headers);
+    return { model: "", mediaType: dec.mediaType, usage: () => dec.usage(), chunks: decoded(res.body, dec, signal) };
   }
   const moderator = adapter.buildModerationRequest && adapter.parseModerationResponse ? { build: adapter.buildModerationRequest.bind(adapter), parse: adapter.parseModerationResponse.bind(adapter) } : undefined;
   async function moderate(req: ModerationRequest, signal: AbortSignal): Promise<ModerationResult> {
@@ -139,6 +147,7 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     ...(reranker ? { rerank } : {}),
     ...(imager ? { generateImages } : {}),
     ...(transcriber ? { transcribe } : {}),
+    ...(streamer ? { transcribeStream } : {}),
     ...(speaker ? { speak } : {}),
     ...(moderator ? { moderate } : {}),
     async complete(req, signal): Promise<ChatResult> {

@@ -534,6 +534,23 @@ export interface TranscriptionResult {
   usage?: { inputTokens: number; outputTokens: number } | { seconds: number };
 }
 
+/**
+ * A transcript as it is made (GPT-4o transcription models over SSE): text deltas, then `result()`
+ * (the whole text and the usage) once the deltas are done.
+ */
+export interface TranscriptionStream {
+  model: string;
+  deltas: AsyncIterable<string>;
+  result(): TranscriptionResult | undefined;
+}
+
+/** Turns a streamed transcription's body into text deltas, keeping the final event's text and usage. */
+export interface TranscriptionDecoder {
+  push(chunk: Uint8Array): string[];
+  end(): string[];
+  result(): TranscriptionResult | undefined;
+}
+
 /** A text-to-speech request (OpenAI's /audio/speech). */
 export interface SpeechRequest {
   model: string;
@@ -621,6 +638,8 @@ export interface Provider {
   generateImages?(req: ImageRequest, signal: AbortSignal): Promise<ImageResult>;
   /** Speech to text; absent when the provider type has none. */
   transcribe?(req: TranscriptionRequest, signal: AbortSignal): Promise<TranscriptionResult>;
+  /** Speech to text as it is made: resolves once the provider answered, or undefined when this model does not stream (transcribe() then). */
+  transcribeStream?(req: TranscriptionRequest, signal: AbortSignal): Promise<TranscriptionStream | undefined>;
   /** Text to speech, streamed: resolves once the provider has answered; absent when the provider type has none. */
   speak?(req: SpeechRequest, signal: AbortSignal): Promise<SpeechStream>;
   /** Moderation; absent when the provider type has none. */
@@ -705,6 +724,9 @@ export interface ProviderAdapter {
   /** Speech to text (both or neither): the upstream request, and the parse of its 2xx body. */
   buildTranscriptionRequest?(req: TranscriptionRequest): HttpRequestSpec;
   parseTranscriptionResponse?(body: string, req: TranscriptionRequest): TranscriptionResult;
+  /** Optional: the streamed transcription request, undefined when the model does not stream; and its decoder. */
+  buildTranscriptionStreamRequest?(req: TranscriptionRequest): HttpRequestSpec | undefined;
+  transcriptionDecoder?(): TranscriptionDecoder;
   /** Text to speech (both or neither): the upstream request, and a decoder of its 2xx body (bytes: audio, or an SSE stream of it). */
   buildSpeechRequest?(req: SpeechRequest): HttpRequestSpec;
   speechDecoder?(req: SpeechRequest, headers: Record<string, string | string[] | undefined>): SpeechDecoder & { mediaType: string };

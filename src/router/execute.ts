@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, ModerationResult, StreamEvent, TranscriptionResult, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, ModerationResult, StreamEvent, TranscriptionResult, TranscriptionStream, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -607,19 +607,75 @@ export async function executeImages(call: ImageCall, plan: Plan, signal: AbortSi
   }
 }
 
+/** Where a transcript goes as it is made: the deployment once, then each piece of text. */
+export interface TranscriptSink {
+  start(deployment: string, provider: string): void;
+  /** A promise when the caller is slower than the provider: the next read waits for it. */
+  delta(text: string): void | Promise<void>;
+}
+
 /**
  * Execute a plan for a transcription (or translation). Billed by what the provider reports: seconds
  * of audio (whisper-1) or tokens (GPT-4o transcription models); a provider that reports neither is
  * billed the recording's length as the gateway estimated it.
+ *
+ * With a sink, the transcript is streamed where the deployment can (GPT-4o transcription models):
+ * its first text is the commit point, as for chat streams (before it, a failure retries or falls
+ * back; after it, the stream ends with an error saying how much was delivered). A deployment that
+ * does not stream answers whole, handed to the sink as one piece.
  */
-export async function executeTranscription(call: TranscriptionCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<TranscriptionResult> {
+export async function executeTranscription(call: TranscriptionCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution, sink?: TranscriptSink): Promise<TranscriptionResult> {
   try {
-    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+    type Got = { whole: TranscriptionResult } | { stream: TranscriptionStream; it: AsyncIterator<string>; first: IteratorResult<string> };
+    const { value, ctx } = await walk(plan, signal, deps, ex, async (ctx): Promise<Got> => {
       const c = ctx.candidate;
       const provider = deps.providers.get(c.provider.name)!;
       if (!provider.transcribe) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no transcription endpoint`, unsent: true });
-      return provider.transcribe({ ...call.request, model: c.deployment.model }, ctx.signal);
+      const req = { ...call.request, model: c.deployment.model };
+      const stream = sink && provider.transcribeStream ? await provider.transcribeStream(req, ctx.signal) : undefined;
+      if (!stream) return { whole: await provider.transcribe(req, ctx.signal) };
+      const it = stream.deltas[Symbol.asyncIterator]();
+      let first = await it.next();
+      while (!first.done && first.value === "") first = await it.next();
+      ctx.ttftMs = Math.round(now() - ctx.startedAt);
+      return { stream, it, first };
     });
+    let res: TranscriptionResult;
+    if ("whole" in value) {
+      res = value.whole;
+      if (sink) {
+        sink.start(ctx.candidate.deployment.id, ctx.candidate.provider.name);
+        await sink.delta(res.text);
+      }
+    } else {
+      // Committed: the text is the caller's, and a failure cannot be retried elsewhere.
+      const parts: string[] = [];
+      try {
+        sink!.start(ctx.candidate.deployment.id, ctx.candidate.provider.name);
+        for (let r = value.first; !r.done; r = await value.it.next()) {
+          parts.push(r.value);
+          await sink!.delta(r.value);
+        }
+      } catch (err) {
+        void value.it.return?.();
+        ctx.cleanup();
+        const e = toProviderError(err, ctx.signal);
+        const canceled = signal.aborted;
+        settleAttempt(ex, ctx, canceled ? "canceled" : "failed", e, { prompt: true });
+        deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: e.kind, cooldown: !canceled && POLICY[e.kind].cooldown });
+        ex.deployment = ctx.candidate;
+        if (canceled) throw e;
+        const chars = parts.reduce((n, p) => n + p.length, 0);
+        throw new GatewayError(
+          e.kind === "timeout" ? "deadline_exceeded" : "unavailable",
+          `transcript from ${ctx.candidate.deployment.id} failed after ${parts.length} deltas (${chars} characters): ${e.message}`,
+          { failureKind: e.kind, attempts: ex.attempts, deliveredDeltas: parts.length, deliveredChars: chars, usage: ex.usage, usageEstimated: ex.usageEstimated, cost: ex.cost },
+          e,
+        );
+      }
+      res = value.stream.result() ?? { model: value.stream.model, text: parts.join("") };
+      if (!res.model) res = { ...res, model: value.stream.model };
+    }
     ctx.cleanup();
     const u = res.usage;
     ctx.usage =

@@ -41,6 +41,8 @@ deployments:
   - { id: down/tts, provider: down, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 30 } }
   - { id: slow/tts, provider: slow, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 15 } }
   - { id: cut/tts, provider: cut, model: mock-tts-1, operations: [speech], pricing: { per_million_characters: 15 } }
+  - { id: slow/whisper, provider: slow, model: mock-whisper-1, operations: [transcription], pricing: { per_minute: 0.006 } }
+  - { id: cut/whisper, provider: cut, model: mock-whisper-1, operations: [transcription], pricing: { per_minute: 0.006 } }
   - { id: mock/chat, provider: mock, model: mock-chat }
 routes:
   - { name: transcription, targets: [mock/whisper] }
@@ -48,6 +50,8 @@ routes:
   - { name: speech-fallback, targets: [down/tts, mock/tts], retry: { max_retries: 0 } }
   - { name: speech-slow, targets: [slow/tts] }
   - { name: speech-cut, targets: [cut/tts, mock/tts], retry: { max_retries: 0 } }
+  - { name: transcription-slow, targets: [slow/whisper] }
+  - { name: transcription-cut, targets: [cut/whisper, mock/whisper], retry: { max_retries: 0 } }
   - { name: chat-only, targets: [mock/chat] }
 guardrails:
   - { name: no-email-in, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
@@ -158,6 +162,59 @@ describe("POST /v1/audio/speech and /v1/audio/transcriptions (the OpenAI SDK)", 
       [["cut/tts", "failed"]],
     );
     assert.equal(r.cost.total, 28 * 15_000);
+  });
+
+  test("a streamed transcript (stream: true): the SDK's transcript events, the text as it is made, then done with the usage", async () => {
+    const started = performance.now();
+    const stream = await sdk.audio.transcriptions.create({ model: "transcription-slow", file: await toFile(wavWithText("One two three four.", 2), "s.wav", { type: "audio/wav" }), stream: true });
+    const seen: { type: string; at: number; text: string }[] = [];
+    for await (const e of stream) seen.push({ type: e.type, at: performance.now() - started, text: e.type === "transcript.text.delta" ? e.delta : e.type === "transcript.text.done" ? e.text : "" });
+    const deltas = seen.filter((e) => e.type === "transcript.text.delta");
+    assert.deepEqual(
+      deltas.map((d) => d.text),
+      ["One ", "two ", "three ", "four."],
+    );
+    assert.ok(deltas[3].at - deltas[0].at >= 300, JSON.stringify(seen));
+    const done = seen.at(-1)!;
+    assert.equal(done.type, "transcript.text.done");
+    assert.equal(done.text, "One two three four.");
+    const r = lastRecord();
+    assert.equal(r.status, "ok");
+    assert.equal(r.usage.audioSeconds, 2);
+  });
+
+  test("a transcript cut after its first words ends with an error event, recorded as failed; output guardrails hold the stream back", async () => {
+    const form = new FormData();
+    form.set("model", "transcription-cut");
+    form.set("stream", "true");
+    form.set("file", new Blob([new Uint8Array(wavWithText("Alpha beta gamma delta.", 2))], { type: "audio/wav" }), "c.wav");
+    const res = await fetch(`${t.url}/v1/audio/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: form });
+    assert.equal(res.status, 200);
+    const events = (await res.text()).split("\n\n").filter(Boolean).map((e) => JSON.parse(e.slice(6)) as { type?: string; delta?: string; error?: { message: string } });
+    assert.deepEqual(
+      events.slice(0, 2).map((e) => e.delta),
+      ["Alpha ", "beta "],
+    );
+    assert.match(events.at(-1)!.error!.message, /after 2 deltas/);
+    for (let i = 0; i < 50 && lastRecord().attempts[0]?.deployment !== "cut/whisper"; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      lastRecord().attempts.map((a) => [a.deployment, a.outcome]),
+      [["cut/whisper", "failed"]],
+    );
+
+    // With an output guardrail the transcript is judged whole, then sent as one delta, redacted.
+    const guarded = new FormData();
+    guarded.set("model", "transcription-slow");
+    guarded.set("stream", "true");
+    guarded.set("signalbox", JSON.stringify({ guardrails: ["no-email-out"] }));
+    guarded.set("file", new Blob([new Uint8Array(wavWithText("Mail jane@example.com now.", 2))], { type: "audio/wav" }), "g.wav");
+    const g = await fetch(`${t.url}/v1/audio/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: guarded });
+    const ge = (await g.text()).split("\n\n").filter(Boolean).map((e) => JSON.parse(e.slice(6)) as { type: string; delta?: string; text?: string });
+    assert.deepEqual(
+      ge.map((e) => e.type),
+      ["transcript.text.delta", "transcript.text.done"],
+    );
+    assert.ok(!ge[0].delta!.includes("jane@example.com"));
   });
 
   test("MP3 (the default format) and raw PCM", async () => {
@@ -276,7 +333,8 @@ describe("POST /v1/audio/speech and /v1/audio/transcriptions (the OpenAI SDK)", 
       [{ model: "transcription", temperature: "2" }, "temperature", true],
       [{ model: "transcription", language: "english!" }, "language", true],
       [{ model: "transcription", "timestamp_granularities[]": "word" }, "timestamp_granularities[]", true],
-      [{ model: "transcription", stream: "true" }, "stream", true],
+      [{ model: "transcription", stream: "true", response_format: "srt" }, "response_format", true],
+      [{ model: "transcription", stream: "maybe" }, "stream", true],
       [{ model: "transcription", diarize: "yes" }, "diarize", true],
     ] as const) {
       const r = await upload(fields, file);

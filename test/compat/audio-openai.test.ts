@@ -117,6 +117,36 @@ describe("transcription through OpenAI", () => {
     assert.equal(r.cost.total, u.input_tokens * 6_000 + u.output_tokens * 10_000);
   });
 
+  test("gpt-4o-transcribe streamed: asked with stream=true upstream, its deltas passed on as they come, billed by its tokens", async () => {
+    const stream = await sdk.audio.transcriptions.create({ model: "gpt-transcribe", file: await upload("Streaming through the gateway.", 3), stream: true });
+    let text = "";
+    let done: { text: string; usage?: { input_tokens?: number } } | undefined;
+    let deltas = 0;
+    for await (const e of stream) {
+      if (e.type === "transcript.text.delta") {
+        text += e.delta;
+        deltas++;
+      } else if (e.type === "transcript.text.done") done = e as never;
+    }
+    assert.equal(text, "Streaming through the gateway.");
+    assert.ok(deltas > 1, "the provider's deltas, not one piece");
+    assert.equal(done?.text, text);
+    const form = audioRequests()[0].body as Record<string, unknown>;
+    assert.equal(form.stream, "true");
+    assert.equal(form.response_format, "json");
+    const u = transcriptionTokenUsage(3, "Streaming through the gateway.");
+    assert.equal(done?.usage?.input_tokens, u.input_tokens);
+    const r = lastRecord();
+    assert.equal(r.usage.inputTokens, u.input_tokens);
+    assert.equal(r.cost.total, u.input_tokens * 6_000 + u.output_tokens * 10_000);
+    // whisper-1 does not stream: the whole text as one delta, then done.
+    const w = await sdk.audio.transcriptions.create({ model: "whisper", file: await upload("Whole at once.", 2), stream: true });
+    const kinds: string[] = [];
+    for await (const e of w) kinds.push(e.type);
+    assert.deepEqual(kinds, ["transcript.text.delta", "transcript.text.done"]);
+    assert.equal((audioRequests().at(-1)!.body as Record<string, unknown>).stream, undefined);
+  });
+
   test("a translation skips the model that cannot translate, unsent, for whisper-1", async () => {
     const res = await sdk.audio.translations.create({ model: "transcribe-then-whisper", file: await upload("Bonjour tout le monde.", 2) });
     assert.equal(res.text, "[en] Bonjour tout le monde.");

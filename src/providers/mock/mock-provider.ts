@@ -12,13 +12,32 @@ import { createHash } from "node:crypto";
 import { encodePng } from "./png.ts";
 import { mockModerate } from "./moderation.ts";
 import { mp3WithText, pcmFor, readRecording, wavWithText } from "./audio.ts";
-import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechStream, TranscriptionResult, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechStream, TranscriptionRequest, TranscriptionResult, TranscriptionStream, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
 const WORDS =
   "signalbox routes every request to the best deployment falls back when one fails streams the answer and accounts for every token".split(" ");
 
+
+/** What the mock hears in a recording: its comment's text (else its length), in English with translate; segments and words spread evenly. */
+function mockTranscript(req: TranscriptionRequest): TranscriptionResult {
+  const heard = readRecording(req.audio);
+  // Unknown formats: as long as 16 kB a second (128 kbit/s) says.
+  const seconds = Math.round((heard.seconds ?? req.audio.byteLength / 16_000) * 100) / 100;
+  const said = heard.text ?? `A ${seconds.toFixed(1)}-second recording.`;
+  const text = req.translate ? `[en] ${said}` : said;
+  const spread = (parts: string[]) => parts.map((t, i) => ({ start: (seconds * i) / parts.length, end: (seconds * (i + 1)) / parts.length, text: t }));
+  return {
+    model: req.model,
+    text,
+    language: req.translate ? "english" : (req.language ?? "english"),
+    durationSeconds: seconds,
+    ...(req.timestamps?.includes("segment") ? { segments: spread(text.match(/[^.!?]+[.!?]*\s*/g)?.map((x) => x.trim()).filter(Boolean) ?? [text]) } : {}),
+    ...(req.timestamps?.includes("word") ? { words: spread(text.split(/\s+/).filter(Boolean)) } : {}),
+    usage: { seconds: Math.ceil(seconds) },
+  };
+}
 
 /** The mock's image size: the one asked for, each side at most 1024 (auto and absent: 1024x1024). */
 function mockImageSize(size: string | undefined): [number, number] {
@@ -271,22 +290,24 @@ export function createMockProvider(conn: ProviderConfig): Provider {
       const failing = shouldFail();
       await sleep(s.ttftMs, signal);
       if (failing) throw fail();
-      const heard = readRecording(req.audio);
-      // Unknown formats: as long as 16 kB a second (128 kbit/s) says.
-      const seconds = Math.round((heard.seconds ?? req.audio.byteLength / 16_000) * 100) / 100;
-      const said = heard.text ?? `A ${seconds.toFixed(1)}-second recording.`;
-      const text = req.translate ? `[en] ${said}` : said;
-      // Segments: the sentences, spread evenly over the recording; words likewise.
-      const spread = (parts: string[]) => parts.map((t, i) => ({ start: (seconds * i) / parts.length, end: (seconds * (i + 1)) / parts.length, text: t }));
-      return {
-        model: req.model,
-        text,
-        language: req.translate ? "english" : (req.language ?? "english"),
-        durationSeconds: seconds,
-        ...(req.timestamps?.includes("segment") ? { segments: spread(text.match(/[^.!?]+[.!?]*\s*/g)?.map((x) => x.trim()).filter(Boolean) ?? [text]) } : {}),
-        ...(req.timestamps?.includes("word") ? { words: spread(text.split(/\s+/).filter(Boolean)) } : {}),
-        usage: { seconds: Math.ceil(seconds) },
-      };
+      return mockTranscript(req);
+    },
+    async transcribeStream(req, signal): Promise<TranscriptionStream | undefined> {
+      // Like the GPT-4o transcription models: a translation or timestamps are not streamed.
+      if (req.translate || req.timestamps?.length) return undefined;
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing && s.failAfterChunks < 0) throw fail();
+      const out = mockTranscript(req);
+      const words = out.text.match(/\S+\s*/g) ?? [out.text];
+      async function* deltas(): AsyncGenerator<string> {
+        for (let i = 0; i < words.length; i++) {
+          if (i > 0) await sleep(s.interChunkMs, signal);
+          if (failing && i === s.failAfterChunks) throw new ProviderError({ kind: "stream_interrupted", message: `mock provider "${conn.name}" cut the transcript after ${i} words` });
+          yield words[i];
+        }
+      }
+      return { model: req.model, deltas: deltas(), result: () => out };
     },
     async moderate(req, signal): Promise<ModerationResult> {
       const failing = shouldFail();

@@ -13,7 +13,7 @@ import { finishReasonFor } from "./map-openai-finish-reason.ts";
 import { buildOpenAIRerankBody, parseOpenAIRerankResponse, RERANK_PATH } from "./openai-rerank.ts";
 import { buildOpenAIImageBody, imagesPath, parseOpenAIImageResponse } from "./openai-images.ts";
 import { buildOpenAIModerationBody, moderationsPath, parseOpenAIModerationResponse } from "./openai-moderation.ts";
-import { audioPath, buildOpenAISpeech, buildOpenAITranscription, openAISpeechDecoder, parseOpenAITranscription } from "./openai-audio.ts";
+import { audioPath, buildOpenAISpeech, buildOpenAITranscription, buildOpenAITranscriptionStream, openAISpeechDecoder, openAITranscriptionDecoder, parseOpenAITranscription } from "./openai-audio.ts";
 import type {
   OpenAIChatRequest,
   OpenAIChatResponseWire,
@@ -133,13 +133,15 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
         };
 
   // Audio: OpenAI's, Azure's and OpenAI-compatible servers' /audio/* (OpenRouter has none).
-  const audio: Pick<ProviderAdapter, "buildTranscriptionRequest" | "parseTranscriptionResponse" | "buildSpeechRequest" | "speechDecoder"> =
+  const audio: Pick<ProviderAdapter, "buildTranscriptionRequest" | "parseTranscriptionResponse" | "buildTranscriptionStreamRequest" | "transcriptionDecoder" | "buildSpeechRequest" | "speechDecoder"> =
     conn.type === "openrouter"
       ? {}
       : {
           buildTranscriptionRequest: (req) =>
             buildOpenAITranscription(req, audioPath(dialect.path, req.translate ? "translations" : "transcriptions").replace("{model}", encodeURIComponent(req.model)), baseHeaders),
           parseTranscriptionResponse: (body) => parseOpenAITranscription(body),
+          buildTranscriptionStreamRequest: (req) => buildOpenAITranscriptionStream(req, audioPath(dialect.path, "transcriptions").replace("{model}", encodeURIComponent(req.model)), baseHeaders),
+          transcriptionDecoder: () => openAITranscriptionDecoder(),
           buildSpeechRequest: (req) => buildOpenAISpeech(req, audioPath(dialect.path, "speech").replace("{model}", encodeURIComponent(req.model)), baseHeaders),
           speechDecoder: (req, headers) => openAISpeechDecoder(req, headers),
         };

@@ -13,7 +13,7 @@
 
 import { tryJson } from "../headers.ts";
 import { createSseParser } from "../sse.ts";
-import type { HttpRequestSpec, SpeechDecoder, SpeechRequest, SpeechResult, SseEvent, TranscriptSpan, TranscriptionRequest, TranscriptionResult } from "../types.ts";
+import type { HttpRequestSpec, TranscriptionDecoder, SpeechDecoder, SpeechRequest, SpeechResult, SseEvent, TranscriptSpan, TranscriptionRequest, TranscriptionResult } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { isObject } from "./openai-error.ts";
 
@@ -62,7 +62,7 @@ export function multipartBody(fields: [string, string][], file: { name: string; 
  * sending (unsent, so the router tries the next deployment): translation and timestamps are
  * whisper's alone.
  */
-export function buildOpenAITranscription(req: TranscriptionRequest, path: string, headers: Record<string, string>, family: TranscriptionFamily = transcriptionFamily(req.model)): HttpRequestSpec {
+export function buildOpenAITranscription(req: TranscriptionRequest, path: string, headers: Record<string, string>, family: TranscriptionFamily = transcriptionFamily(req.model), stream = false): HttpRequestSpec {
   if (family === "gpt-transcribe") {
     if (req.translate) throw new ProviderError({ kind: "model_not_found", message: `${req.model} does not translate (whisper-1 does)`, unsent: true });
     if (req.timestamps?.length) throw new ProviderError({ kind: "model_not_found", message: `${req.model} gives no timestamps (whisper-1 does)`, unsent: true });
@@ -75,8 +75,9 @@ export function buildOpenAITranscription(req: TranscriptionRequest, path: string
   if (req.temperature !== undefined) fields.push(["temperature", String(req.temperature)]);
   // The SDK sends an array field as repeated `name[]` parts.
   if (verbose) for (const g of req.timestamps ?? []) fields.push(["timestamp_granularities[]", g]);
+  if (stream) fields.push(["stream", "true"]);
   const { body, contentType } = multipartBody(fields, { name: "file", filename: req.filename, mediaType: req.mediaType, bytes: req.audio });
-  return { method: "POST", path, headers: { ...headers, accept: "application/json", "content-type": contentType }, bytes: body };
+  return { method: "POST", path, headers: { ...headers, accept: stream ? "text/event-stream" : "application/json", "content-type": contentType }, bytes: body };
 }
 
 const spans = (v: unknown, textKey: "text" | "word"): TranscriptSpan[] | undefined =>
@@ -146,4 +147,40 @@ export function openAISpeechDecoder(req: SpeechRequest, headers: Record<string, 
     return out;
   };
   return { mediaType, push: (c) => decode(parser.push(c)), end: () => decode(parser.end()), usage: () => usage };
+}
+
+/**
+ * The streamed transcription request: the GPT-4o transcription models stream (`stream: true`:
+ * `transcript.text.delta` events, then `transcript.text.done` with the text and usage); whisper
+ * does not (undefined: the unary request instead), nor does a translation.
+ */
+export function buildOpenAITranscriptionStream(req: TranscriptionRequest, path: string, headers: Record<string, string>): HttpRequestSpec | undefined {
+  const family = transcriptionFamily(req.model);
+  if (family !== "gpt-transcribe" || req.translate || req.timestamps?.length) return undefined;
+  return buildOpenAITranscription(req, path, headers, family, true);
+}
+
+export function openAITranscriptionDecoder(): TranscriptionDecoder {
+  const parser = createSseParser();
+  let result: TranscriptionResult | undefined;
+  const decode = (events: SseEvent[]): string[] => {
+    const out: string[] = [];
+    for (const e of events) {
+      if (!e.data || e.data === "[DONE]") continue;
+      const j = tryJson(e.data);
+      if (!isObject(j)) throw new ProviderError({ kind: "stream_interrupted", message: "upstream sent a transcript event that is not JSON" });
+      if (j.type === "transcript.text.delta" && typeof j.delta === "string") out.push(j.delta);
+      else if (j.type === "transcript.text.done" && typeof j.text === "string") {
+        result = { model: "", text: j.text };
+        const u = j.usage;
+        if (isObject(u) && typeof u.input_tokens === "number" && typeof u.output_tokens === "number") result.usage = { inputTokens: u.input_tokens, outputTokens: u.output_tokens };
+        else if (isObject(u) && typeof u.seconds === "number") result.usage = { seconds: u.seconds };
+      } else if (j.type === "error" || isObject(j.error)) {
+        const err = isObject(j.error) ? j.error : j;
+        throw new ProviderError({ kind: "server_error", message: `upstream transcript stream failed: ${typeof err.message === "string" ? err.message : "error event"}` });
+      }
+    }
+    return out;
+  };
+  return { push: (c) => decode(parser.push(c)), end: () => decode(parser.end()), result: () => result };
 }
