@@ -188,7 +188,7 @@ export function transcriptionOut(a: TranscriptionAnswer, format: string, transla
  * `transcript.text.done` with the text and usage), the head with the first text. Deployments that
  * do not stream (whisper, output guardrails in force) give their whole text as one delta.
  */
-export async function serveTranscription(engine: ChatEngine, body: Buffer, contentType: string | undefined, translate: boolean, res: SpeechResponse, r: Ctx): Promise<void> {
+export async function serveTranscription(engine: ChatEngine, body: Buffer, contentType: string | undefined, translate: boolean, res: StreamResponse, r: Ctx): Promise<void> {
   const { call, format, stream } = await parseTranscription(body, contentType, translate, r.ri.id, r.caller);
   if (!stream) {
     const a = await engine.transcribe({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
@@ -198,13 +198,7 @@ export async function serveTranscription(engine: ChatEngine, body: Buffer, conte
     res.end(bytes);
     return;
   }
-  const write = (chunk: string): void | Promise<void> => {
-    if (res.write(chunk) || res.destroyed) return;
-    return new Promise((resolve) => {
-      res.once("drain", resolve);
-      res.once("close", resolve);
-    });
-  };
+  const write = (chunk: string) => writeOn(res, chunk);
   const a = await engine.transcribe({
     call,
     ri: r.ri,
@@ -256,8 +250,17 @@ export function parseSpeech(body: unknown, id: string, caller: Caller): { call: 
 
 const speechEvent = (chunk: Uint8Array) => `data: {"type":"speech.audio.delta","audio":"${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("base64")}"}\n\n`;
 
-/** The response a speech stream writes to: Node's, seen through what this needs. */
-export interface SpeechResponse {
+/** Write a piece of a stream; when the caller is slower than the provider, a promise for when it has drained (or gone). */
+function writeOn(res: StreamResponse, chunk: Uint8Array | string): void | Promise<void> {
+  if (res.write(chunk) || res.destroyed) return;
+  return new Promise((resolve) => {
+    res.once("drain", resolve);
+    res.once("close", resolve);
+  });
+}
+
+/** The response a speech or transcript stream writes to: Node's, seen through what this needs. */
+export interface StreamResponse {
   writeHead(status: number, headers: Record<string, string>): unknown;
   write(chunk: Uint8Array | string): boolean;
   once(event: "drain" | "close", fn: () => void): unknown;
@@ -274,15 +277,9 @@ export interface SpeechResponse {
  * the first chunk is an ordinary error answer (the caller's handler sends it); after it, the
  * response is cut (the caller sees a truncated body) and the request is recorded as failed.
  */
-export async function serveSpeech(engine: ChatEngine, body: unknown, res: SpeechResponse, r: Ctx): Promise<void> {
+export async function serveSpeech(engine: ChatEngine, body: unknown, res: StreamResponse, r: Ctx): Promise<void> {
   const { call, sse } = parseSpeech(body, r.ri.id, r.caller);
-  const write = (chunk: Uint8Array | string): void | Promise<void> => {
-    if (res.write(chunk) || res.destroyed) return;
-    return new Promise((resolve) => {
-      res.once("drain", resolve);
-      res.once("close", resolve);
-    });
-  };
+  const write = (chunk: Uint8Array | string) => writeOn(res, chunk);
   const a = await engine.speak({
     call,
     ri: r.ri,

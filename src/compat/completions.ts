@@ -17,7 +17,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { ChatCall } from "../router/types.ts";
 import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl, validateCall, type FieldNames } from "../server/validate.ts";
-import { bad, bool, doorCall, int, isObj, num, obj, str, stringList, stringMetadata } from "./request.ts";
+import { bad, bool, doorCall, int, isObj, obj, samplingOptions, str, stringList, stringMetadata } from "./request.ts";
 import { cacheSimilarityHeader, toOpenAIError } from "./response.ts";
 
 const KNOWN = new Set([
@@ -79,20 +79,7 @@ export function parseCompletionRequest(body: unknown, id: string, caller: DoorDe
 
   const req: Omit<UpstreamRequest, "model"> = { messages: [{ role: "user", content: [{ type: "text", text: prompt }] }] };
   req.maxOutputTokens = int(body, "max_tokens", "max_tokens") ?? DEFAULT_MAX_TOKENS;
-  const temperature = num(body, "temperature", "temperature");
-  if (temperature !== undefined) req.temperature = temperature;
-  const topP = num(body, "top_p", "top_p");
-  if (topP !== undefined) req.topP = topP;
-  const stop = body.stop;
-  if (typeof stop === "string") req.stop = [stop];
-  else if (Array.isArray(stop)) req.stop = stringList(stop, "stop");
-  else if (stop !== undefined && stop !== null) bad("stop", "must be a string or an array of strings");
-  const seed = int(body, "seed", "seed");
-  if (seed !== undefined) req.seed = seed;
-  const pp = num(body, "presence_penalty", "presence_penalty");
-  if (pp !== undefined) req.presencePenalty = pp;
-  const fp = num(body, "frequency_penalty", "frequency_penalty");
-  if (fp !== undefined) req.frequencyPenalty = fp;
+  samplingOptions(body, req);
   // Legacy logprobs is a count (0..5): the chosen token's, and that many alternatives.
   const logprobs = int(body, "logprobs", "logprobs");
   if (logprobs !== undefined && (logprobs < 0 || logprobs > 5)) bad("logprobs", `must be an integer between 0 and 5, got ${logprobs}`);
@@ -100,8 +87,6 @@ export function parseCompletionRequest(body: unknown, id: string, caller: DoorDe
     req.logprobs = true;
     if (logprobs > 0) req.topLogprobs = logprobs;
   }
-  const bias = obj(body, "logit_bias", "logit_bias");
-  if (bias && Object.keys(bias).length) req.logitBias = bias as Record<string, number>;
   const user = str(body, "user", "user");
   if (user) req.user = user;
   const so = obj(body, "stream_options", "stream_options");

@@ -239,30 +239,15 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
   if (tc) req.toolChoice = tc;
   const ptc = bool(body, "parallel_tool_calls", "parallel_tool_calls");
   if (ptc !== undefined) req.parallelToolCalls = ptc;
-  const temperature = num(body, "temperature", "temperature");
-  if (temperature !== undefined) req.temperature = temperature;
-  const topP = num(body, "top_p", "top_p");
-  if (topP !== undefined) req.topP = topP;
   // max_completion_tokens is the current name; max_tokens the deprecated one (still what most
   // OpenAI-compatible clients send).
   const maxName = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens";
   const maxTokens = int(body, maxName, maxName);
   if (maxTokens !== undefined) req.maxOutputTokens = maxTokens;
-  const stop = body.stop;
-  if (typeof stop === "string") req.stop = [stop];
-  else if (Array.isArray(stop)) req.stop = stringList(stop, "stop");
-  else if (stop !== undefined && stop !== null) bad("stop", "must be a string or an array of strings");
-  const seed = int(body, "seed", "seed");
-  if (seed !== undefined) req.seed = seed;
-  const pp = num(body, "presence_penalty", "presence_penalty");
-  if (pp !== undefined) req.presencePenalty = pp;
-  const fp = num(body, "frequency_penalty", "frequency_penalty");
-  if (fp !== undefined) req.frequencyPenalty = fp;
+  samplingOptions(body, req);
   if (bool(body, "logprobs", "logprobs") === true) req.logprobs = true;
   const topLogprobs = int(body, "top_logprobs", "top_logprobs");
   if (topLogprobs !== undefined) req.topLogprobs = topLogprobs;
-  const bias = obj(body, "logit_bias", "logit_bias");
-  if (bias && Object.keys(bias).length) req.logitBias = bias as Record<string, number>;
   const rf = responseFormat(obj(body, "response_format", "response_format"));
   if (rf) req.responseFormat = rf;
   // OpenAI's reasoning_effort, or OpenRouter's reasoning.effort.
@@ -281,6 +266,29 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
   validateCall(call, fieldNames(maxName));
   return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache };
+}
+
+/**
+ * The sampling fields OpenAI's chat and legacy completions share: temperature, top_p, stop (a
+ * string or a list), seed, the presence and frequency penalties, logit_bias.
+ */
+export function samplingOptions(body: Json, req: Omit<UpstreamRequest, "model">): void {
+  const temperature = num(body, "temperature", "temperature");
+  if (temperature !== undefined) req.temperature = temperature;
+  const topP = num(body, "top_p", "top_p");
+  if (topP !== undefined) req.topP = topP;
+  const stop = body.stop;
+  if (typeof stop === "string") req.stop = [stop];
+  else if (Array.isArray(stop)) req.stop = stringList(stop, "stop");
+  else if (stop !== undefined && stop !== null) bad("stop", "must be a string or an array of strings");
+  const seed = int(body, "seed", "seed");
+  if (seed !== undefined) req.seed = seed;
+  const pp = num(body, "presence_penalty", "presence_penalty");
+  if (pp !== undefined) req.presencePenalty = pp;
+  const fp = num(body, "frequency_penalty", "frequency_penalty");
+  if (fp !== undefined) req.frequencyPenalty = fp;
+  const bias = obj(body, "logit_bias", "logit_bias");
+  if (bias && Object.keys(bias).length) req.logitBias = bias as Record<string, number>;
 }
 
 /** OpenAI's `metadata`: string values only (recorded with usage, never sent upstream). */
