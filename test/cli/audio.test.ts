@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { AudioService, createSignalboxClient, Operation, type SignalboxClient, speak, speakStream, transcribe } from "@signalbox/client";
+import { AudioService, createSignalboxClient, Operation, type SignalboxClient, speak, speakStream, transcribe, transcribeStream } from "@signalbox/client";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { cuesOf, toSrt, toVtt } from "../../clients/cli/src/subtitles.ts";
@@ -140,7 +140,7 @@ describe("the client's audio surface (no gateway)", () => {
     assert.equal(typeof c.audio.speakStream, "function");
     assert.deepEqual(
       AudioService.methods.map((m) => m.localName),
-      ["transcribe", "speak", "speakStream"],
+      ["transcribe", "transcribeStream", "speak", "speakStream"],
     );
     assert.equal(Operation.TRANSCRIPTION, 5);
     assert.equal(Operation.SPEECH, 6);
@@ -328,5 +328,16 @@ describe("transcribe and speak against the default config", () => {
     assert.ok(kinds.filter((k) => k === "audio").length >= 1);
     const t = await transcribe(sb, "transcription", Buffer.concat(parts), { mediaType: "audio/wav" });
     assert.equal(t.text, "Streamed hello");
+    // And back, streamed: the client's transcribeStream().
+    let heard = "";
+    const order: string[] = [];
+    for await (const e of transcribeStream(sb, "transcription", Buffer.concat(parts), { mediaType: "audio/wav" })) {
+      order.push(e.type);
+      if (e.type === "delta") heard += e.text;
+      if (e.type === "finish") assert.equal(e.response.text, "Streamed hello");
+    }
+    assert.equal(heard, "Streamed hello");
+    assert.equal(order[0], "start");
+    assert.equal(order.at(-1), "finish");
   });
 });

@@ -12,7 +12,7 @@ import OpenAI, { toFile } from "openai";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { AudioService, SpeakRequestSchema, TranscribeRequestSchema, type SpeakResponse } from "../../gen/signalbox/v1/audio_pb.ts";
+import { AudioService, SpeakRequestSchema, TranscribeRequestSchema, type SpeakResponse, type TranscribeResponse } from "../../gen/signalbox/v1/audio_pb.ts";
 import { ExclusionReason, RouteService } from "../../gen/signalbox/v1/route_pb.ts";
 import { Operation } from "../../gen/signalbox/v1/common_pb.ts";
 import { hashKey } from "../../src/server/auth.ts";
@@ -422,6 +422,30 @@ describe("AudioService over Connect", () => {
         for await (const _ of c.speakStream(create(SpeakRequestSchema, { model: "speech", input: "", voice: "alloy" }))) void _;
       })(),
       /input: is required/,
+    );
+  });
+
+  test("TranscribeStream: the start, the text as it is made, the finish; translations refused", async () => {
+    const c = connect();
+    const kinds: string[] = [];
+    let text = "";
+    let finish: TranscribeResponse | undefined;
+    for await (const m of c.transcribeStream(create(TranscribeRequestSchema, { model: "transcription-slow", audio: wavWithText("Red green blue.", 2), filename: "c.wav" }))) {
+      const e = m.event;
+      kinds.push(e.case ?? "");
+      if (e.case === "start") assert.equal(e.value.deployment, "slow/whisper");
+      if (e.case === "delta") text += e.value;
+      if (e.case === "finish") finish = e.value;
+    }
+    assert.deepEqual(kinds, ["start", "delta", "delta", "delta", "finish"]);
+    assert.equal(text, "Red green blue.");
+    assert.equal(finish?.text, "Red green blue.");
+    assert.equal(finish?.usage?.audioSeconds, 2);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of c.transcribeStream(create(TranscribeRequestSchema, { model: "transcription", audio: wavWithText("x", 1), translate: true }))) void _;
+      })(),
+      /translate: a translation is not streamed/,
     );
   });
 

@@ -11,6 +11,7 @@ import {
   type SpeakRequest,
   type SpeakResponse,
   type SpeakStart,
+  type TranscribeStart,
   type TranscribeRequest,
   type TranscribeResponse,
 } from "./gen/signalbox/v1/audio_pb.ts";
@@ -72,6 +73,23 @@ export async function* speakStream(client: SignalboxClient, model: string, input
     const e = m.event;
     if (e.case === "start") yield { type: "start", start: e.value };
     else if (e.case === "audio") yield { type: "audio", audio: e.value };
+    else if (e.case === "finish") yield { type: "finish", response: e.value };
+  }
+}
+
+/** TranscribeStream as it arrives: the start (deployment), text deltas, then the whole answer. */
+export type TranscriptEvent = { type: "start"; start: TranscribeStart } | { type: "delta"; text: string } | { type: "finish"; response: TranscribeResponse };
+
+/**
+ * Transcribe a recording through AudioService.TranscribeStream: the text as it is made (GPT-4o
+ * transcription models stream; whisper gives its text as one delta). Not for translations or
+ * timestamps.
+ */
+export async function* transcribeStream(client: SignalboxClient, model: string, audio: Uint8Array, options: TranscribeOptions = {}, callOptions?: CallOptions): AsyncGenerator<TranscriptEvent> {
+  for await (const m of client.audio.transcribeStream(create(TranscribeRequestSchema, { ...options, model, audio }), callOptions)) {
+    const e = m.event;
+    if (e.case === "start") yield { type: "start", start: e.value };
+    else if (e.case === "delta") yield { type: "delta", text: e.value };
     else if (e.case === "finish") yield { type: "finish", response: e.value };
   }
 }

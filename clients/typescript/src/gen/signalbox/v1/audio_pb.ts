@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/audio.proto.
  */
 export const file_signalbox_v1_audio: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvYXVkaW8ucHJvdG8SDHNpZ25hbGJveC52MSKoAwoRVHJhbnNjcmliZVJlcXVlc3QSDQoFbW9kZWwYASABKAkSDQoFYXVkaW8YAiABKAwSEAoIZmlsZW5hbWUYAyABKAkSEgoKbWVkaWFfdHlwZRgEIAEoCRIQCghsYW5ndWFnZRgFIAEoCRIOCgZwcm9tcHQYBiABKAkSGAoLdGVtcGVyYXR1cmUYByABKAFIAIgBARIRCgl0cmFuc2xhdGUYCCABKAgSHwoXdGltZXN0YW1wX2dyYW51bGFyaXRpZXMYCSADKAkSLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxISCgpndWFyZHJhaWxzGBYgAygJEgwKBHVzZXIYHiABKAkSDAoEdGFncxgfIAMoCRI/CghtZXRhZGF0YRggIAMoCzItLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfdGVtcGVyYXR1cmUiPQoRVHJhbnNjcmlwdFNlZ21lbnQSDQoFc3RhcnQYASABKAESCwoDZW5kGAIgASgBEgwKBHRleHQYAyABKAkijAQKElRyYW5zY3JpYmVSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEgwKBHRleHQYBiABKAkSEAoIbGFuZ3VhZ2UYByABKAkSGAoQZHVyYXRpb25fc2Vjb25kcxgIIAEoARIxCghzZWdtZW50cxgJIAMoCzIfLnNpZ25hbGJveC52MS5UcmFuc2NyaXB0U2VnbWVudBIuCgV3b3JkcxgKIAMoCzIfLnNpZ25hbGJveC52MS5UcmFuc2NyaXB0U2VnbWVudBIiCgV1c2FnZRgLIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAwgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJwoIYXR0ZW1wdHMYDSADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIqCgdyb3V0aW5nGA4gASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEiQKBnRpbWluZxgPIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSLQoLYWRqdXN0bWVudHMYECADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudBIQCgh0cmFjZV9pZBgRIAEoCSLLAgoMU3BlYWtSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEg0KBWlucHV0GAIgASgJEg0KBXZvaWNlGAMgASgJEg4KBmZvcm1hdBgEIAEoCRISCgVzcGVlZBgFIAEoAUgAiAEBEhQKDGluc3RydWN0aW9ucxgGIAEoCRItCgdyb3V0aW5nGBQgASgLMhwuc2lnbmFsYm94LnYxLlJvdXRpbmdPcHRpb25zEhIKCmd1YXJkcmFpbHMYFiADKAkSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjoKCG1ldGFkYXRhGCAgAygLMiguc2lnbmFsYm94LnYxLlNwZWFrUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZfc3BlZWQijQMKDVNwZWFrUmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRINCgVhdWRpbxgGIAEoDBISCgptZWRpYV90eXBlGAcgASgJEiIKBXVzYWdlGAsgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYDCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgNIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EioKB3JvdXRpbmcYDiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SJAoGdGltaW5nGA8gASgLMhQuc2lnbmFsYm94LnYxLlRpbWluZxItCgthZGp1c3RtZW50cxgQIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBEgASgJIokBChNTcGVha1N0cmVhbVJlc3BvbnNlEikKBXN0YXJ0GAEgASgLMhguc2lnbmFsYm94LnYxLlNwZWFrU3RhcnRIABIPCgVhdWRpbxgCIAEoDEgAEi0KBmZpbmlzaBgDIAEoCzIbLnNpZ25hbGJveC52MS5TcGVha1Jlc3BvbnNlSABCBwoFZXZlbnQicwoKU3BlYWtTdGFydBIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhIKCm1lZGlhX3R5cGUYBSABKAkSEAoIdHJhY2VfaWQYBiABKAky8QEKDEF1ZGlvU2VydmljZRJPCgpUcmFuc2NyaWJlEh8uc2lnbmFsYm94LnYxLlRyYW5zY3JpYmVSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlRyYW5zY3JpYmVSZXNwb25zZRJACgVTcGVhaxIaLnNpZ25hbGJveC52MS5TcGVha1JlcXVlc3QaGy5zaWduYWxib3gudjEuU3BlYWtSZXNwb25zZRJOCgtTcGVha1N0cmVhbRIaLnNpZ25hbGJveC52MS5TcGVha1JlcXVlc3QaIS5zaWduYWxib3gudjEuU3BlYWtTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChhzaWduYWxib3gvdjEvYXVkaW8ucHJvdG8SDHNpZ25hbGJveC52MSKoAwoRVHJhbnNjcmliZVJlcXVlc3QSDQoFbW9kZWwYASABKAkSDQoFYXVkaW8YAiABKAwSEAoIZmlsZW5hbWUYAyABKAkSEgoKbWVkaWFfdHlwZRgEIAEoCRIQCghsYW5ndWFnZRgFIAEoCRIOCgZwcm9tcHQYBiABKAkSGAoLdGVtcGVyYXR1cmUYByABKAFIAIgBARIRCgl0cmFuc2xhdGUYCCABKAgSHwoXdGltZXN0YW1wX2dyYW51bGFyaXRpZXMYCSADKAkSLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxISCgpndWFyZHJhaWxzGBYgAygJEgwKBHVzZXIYHiABKAkSDAoEdGFncxgfIAMoCRI/CghtZXRhZGF0YRggIAMoCzItLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfdGVtcGVyYXR1cmUiPQoRVHJhbnNjcmlwdFNlZ21lbnQSDQoFc3RhcnQYASABKAESCwoDZW5kGAIgASgBEgwKBHRleHQYAyABKAkijAQKElRyYW5zY3JpYmVSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEgwKBHRleHQYBiABKAkSEAoIbGFuZ3VhZ2UYByABKAkSGAoQZHVyYXRpb25fc2Vjb25kcxgIIAEoARIxCghzZWdtZW50cxgJIAMoCzIfLnNpZ25hbGJveC52MS5UcmFuc2NyaXB0U2VnbWVudBIuCgV3b3JkcxgKIAMoCzIfLnNpZ25hbGJveC52MS5UcmFuc2NyaXB0U2VnbWVudBIiCgV1c2FnZRgLIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAwgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJwoIYXR0ZW1wdHMYDSADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIqCgdyb3V0aW5nGA4gASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEiQKBnRpbWluZxgPIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSLQoLYWRqdXN0bWVudHMYECADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudBIQCgh0cmFjZV9pZBgRIAEoCSLLAgoMU3BlYWtSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEg0KBWlucHV0GAIgASgJEg0KBXZvaWNlGAMgASgJEg4KBmZvcm1hdBgEIAEoCRISCgVzcGVlZBgFIAEoAUgAiAEBEhQKDGluc3RydWN0aW9ucxgGIAEoCRItCgdyb3V0aW5nGBQgASgLMhwuc2lnbmFsYm94LnYxLlJvdXRpbmdPcHRpb25zEhIKCmd1YXJkcmFpbHMYFiADKAkSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjoKCG1ldGFkYXRhGCAgAygLMiguc2lnbmFsYm94LnYxLlNwZWFrUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZfc3BlZWQijQMKDVNwZWFrUmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRINCgVhdWRpbxgGIAEoDBISCgptZWRpYV90eXBlGAcgASgJEiIKBXVzYWdlGAsgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYDCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgNIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EioKB3JvdXRpbmcYDiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SJAoGdGltaW5nGA8gASgLMhQuc2lnbmFsYm94LnYxLlRpbWluZxItCgthZGp1c3RtZW50cxgQIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBEgASgJIokBChNTcGVha1N0cmVhbVJlc3BvbnNlEikKBXN0YXJ0GAEgASgLMhguc2lnbmFsYm94LnYxLlNwZWFrU3RhcnRIABIPCgVhdWRpbxgCIAEoDEgAEi0KBmZpbmlzaBgDIAEoCzIbLnNpZ25hbGJveC52MS5TcGVha1Jlc3BvbnNlSABCBwoFZXZlbnQicwoKU3BlYWtTdGFydBIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhIKCm1lZGlhX3R5cGUYBSABKAkSEAoIdHJhY2VfaWQYBiABKAkimAEKGFRyYW5zY3JpYmVTdHJlYW1SZXNwb25zZRIuCgVzdGFydBgBIAEoCzIdLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlU3RhcnRIABIPCgVkZWx0YRgCIAEoCUgAEjIKBmZpbmlzaBgDIAEoCzIgLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlUmVzcG9uc2VIAEIHCgVldmVudCJkCg9UcmFuc2NyaWJlU3RhcnQSCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIQCgh0cmFjZV9pZBgFIAEoCTLQAgoMQXVkaW9TZXJ2aWNlEk8KClRyYW5zY3JpYmUSHy5zaWduYWxib3gudjEuVHJhbnNjcmliZVJlcXVlc3QaIC5zaWduYWxib3gudjEuVHJhbnNjcmliZVJlc3BvbnNlEl0KEFRyYW5zY3JpYmVTdHJlYW0SHy5zaWduYWxib3gudjEuVHJhbnNjcmliZVJlcXVlc3QaJi5zaWduYWxib3gudjEuVHJhbnNjcmliZVN0cmVhbVJlc3BvbnNlMAESQAoFU3BlYWsSGi5zaWduYWxib3gudjEuU3BlYWtSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlNwZWFrUmVzcG9uc2USTgoLU3BlYWtTdHJlYW0SGi5zaWduYWxib3gudjEuU3BlYWtSZXF1ZXN0GiEuc2lnbmFsYm94LnYxLlNwZWFrU3RyZWFtUmVzcG9uc2UwAWIGcHJvdG8z", [file_signalbox_v1_chat, file_signalbox_v1_common]);
 
 /**
  * A transcription (or translation) request.
@@ -525,6 +525,84 @@ export const SpeakStartSchema: GenMessage<SpeakStart> = /*@__PURE__*/
   messageDesc(file_signalbox_v1_audio, 6);
 
 /**
+ * One message of TranscribeStream.
+ *
+ * @generated from message signalbox.v1.TranscribeStreamResponse
+ */
+export type TranscribeStreamResponse = Message<"signalbox.v1.TranscribeStreamResponse"> & {
+  /**
+   * @generated from oneof signalbox.v1.TranscribeStreamResponse.event
+   */
+  event: {
+    /**
+     * @generated from field: signalbox.v1.TranscribeStart start = 1;
+     */
+    value: TranscribeStart;
+    case: "start";
+  } | {
+    /**
+     * The next piece of the transcript.
+     *
+     * @generated from field: string delta = 2;
+     */
+    value: string;
+    case: "delta";
+  } | {
+    /**
+     * @generated from field: signalbox.v1.TranscribeResponse finish = 3;
+     */
+    value: TranscribeResponse;
+    case: "finish";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message signalbox.v1.TranscribeStreamResponse.
+ * Use `create(TranscribeStreamResponseSchema)` to create a new message.
+ */
+export const TranscribeStreamResponseSchema: GenMessage<TranscribeStreamResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_audio, 7);
+
+/**
+ * The first message: which deployment is transcribing.
+ *
+ * @generated from message signalbox.v1.TranscribeStart
+ */
+export type TranscribeStart = Message<"signalbox.v1.TranscribeStart"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * @generated from field: string deployment = 3;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string provider = 4;
+   */
+  provider: string;
+
+  /**
+   * @generated from field: string trace_id = 5;
+   */
+  traceId: string;
+};
+
+/**
+ * Describes the message signalbox.v1.TranscribeStart.
+ * Use `create(TranscribeStartSchema)` to create a new message.
+ */
+export const TranscribeStartSchema: GenMessage<TranscribeStart> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_audio, 8);
+
+/**
  * AudioService runs through the same engine as ChatService: the requested model resolves to a
  * plan of deployments that serve the operation (a route with `operation: transcription` or
  * `operation: speech`), tried in order with retries and fallbacks. Whisper models are billed by
@@ -545,6 +623,19 @@ export const AudioService: GenService<{
     methodKind: "unary";
     input: typeof TranscribeRequestSchema;
     output: typeof TranscribeResponseSchema;
+  },
+  /**
+   * TranscribeStream returns the transcript as it is made: a start (which deployment), text
+   * deltas, then a finish with the whole answer (usage and cost). GPT-4o transcription models
+   * stream; whisper (and a transcript under output guardrails) gives its text as one delta. Not
+   * for translations or timestamps (invalid_argument).
+   *
+   * @generated from rpc signalbox.v1.AudioService.TranscribeStream
+   */
+  transcribeStream: {
+    methodKind: "server_streaming";
+    input: typeof TranscribeRequestSchema;
+    output: typeof TranscribeStreamResponseSchema;
   },
   /**
    * Speak returns the text read aloud, as audio in the format asked for.
