@@ -50,6 +50,15 @@ export function requiredCapabilities(call: Call): Set<Capability> {
   return need;
 }
 
+/** What a request is billed besides tokens: images per image (DALL·E) at the price of the size and quality asked for, audio by its length (whisper-1), text read per character (tts-1). */
+function unitNanos(call: Call, d: DeploymentConfig): number {
+  if (call.operation === "images") return perImageNanos(d.pricing, call.request.size, call.request.quality) * call.request.n;
+  if (call.operation === "transcription") return Math.round((d.pricing.perAudioSecondNanos ?? 0) * call.estimatedSeconds);
+  if (call.operation === "speech") return (d.pricing.perCharacterNanos ?? 0) * call.request.input.length;
+  return 0;
+}
+const NO_UNITS = (): number => 0;
+
 /**
  * What an audio request reserves before it is answered, for models billed by tokens: OpenAI's
  * GPT-4o models take about ten audio tokens a second of input audio; a second of speech is about
@@ -312,15 +321,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     return f;
   };
 
-  /** What a request is billed besides tokens: images per image (DALL·E) at the price of the size and quality asked for, audio by its length (whisper-1), text read per character (tts-1). */
-  const unitsOf = (d: DeploymentConfig): number =>
-    call.operation === "images"
-      ? perImageNanos(d.pricing, call.request.size, call.request.quality) * call.request.n
-      : call.operation === "transcription"
-        ? Math.round((d.pricing.perAudioSecondNanos ?? 0) * call.estimatedSeconds)
-        : call.operation === "speech"
-          ? (d.pricing.perCharacterNanos ?? 0) * call.request.input.length
-          : 0;
+  // A chat call is billed by tokens alone: no closure made for it.
+  const unitsOf = operation === "chat" ? NO_UNITS : (d: DeploymentConfig) => unitNanos(call, d);
   const costs = new Map<string, number>();
   const costOf = (d: DeploymentConfig) => {
     let c = costs.get(d.id);
