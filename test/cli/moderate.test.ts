@@ -5,30 +5,18 @@
 // its own (no gateway).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { toJson } from "@bufbuild/protobuf";
 import { createSignalboxClient, ModerateResponseSchema, Operation, type SignalboxClient } from "@signalbox/client";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { buildCliIfStale, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
 import { score, verdict } from "../../clients/cli/src/commands/moderate.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI_DIR = join(ROOT, "clients/cli");
-const CLIENT_DIR = join(ROOT, "clients/typescript");
-const BUNDLE = join(CLI_DIR, "dist/signalbox.mjs");
-const NODE24 = existsSync(join(ROOT, "node_modules/.bin/node")) ? join(ROOT, "node_modules/.bin/node") : process.execPath;
-const SYSTEM_NODE = "/usr/bin/node";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 let g: TestGateway;
 let sb: SignalboxClient;
@@ -36,23 +24,7 @@ let tmp: string;
 
 /** Run the built CLI against the gateway (no key: the default config has none). */
 function cli(args: string[], opts: { env?: Record<string, string>; node?: string; stdin?: string } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, SIGNALBOX_URL: g?.url ?? "http://127.0.0.1:9", NO_COLOR: "1", ...opts.env };
-  delete env.SIGNALBOX_API_KEY;
-  delete env.SIGNALBOX_TRACE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(opts.node ?? NODE24, [BUNDLE, ...args], { cwd: tmp, env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(g?.url ?? "http://127.0.0.1:9", args, { ...opts, cwd: tmp });
 }
 
 /** The run exited with `code`; the run, for more checks. */
@@ -68,25 +40,6 @@ const rowsOf = (stdout: string) =>
     .split("\n")
     .map((l) => l.trim().split(/ {2,}/));
 
-/** The newest modification time of any file under dir. */
-function newest(dir: string): number {
-  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-}
-
-/**
- * Build what the CLI bundles when it is older than its sources: the client's dist (the bundle takes
- * @signalbox/client from there), then the bundle. `npm test` builds both first.
- */
-function buildIfStale(): void {
-  const clientDist = join(CLIENT_DIR, "dist/node.js");
-  if (!existsSync(clientDist) || statSync(clientDist).mtimeMs < newest(join(CLIENT_DIR, "src"))) {
-    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-    execFileSync(NODE24, [tsc, "-p", join(CLIENT_DIR, "tsconfig.json")], { cwd: ROOT, stdio: "inherit" });
-  }
-  const sources = Math.max(newest(join(CLI_DIR, "src")), statSync(join(CLI_DIR, "build.mjs")).mtimeMs, statSync(clientDist).mtimeMs);
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= sources) return;
-  execFileSync(NODE24, [join(CLI_DIR, "build.mjs")], { cwd: ROOT, stdio: "inherit" });
-}
 
 describe("moderation verdicts (no gateway)", () => {
   test("flagged categories with their scores, highest first; else the highest-scoring category", () => {
@@ -106,7 +59,7 @@ describe("moderation verdicts (no gateway)", () => {
 
 describe("signalbox moderate against a gateway on the default config", () => {
   before(async () => {
-    buildIfStale();
+    buildCliIfStale();
     tmp = mkdtempSync(join(tmpdir(), "signalbox-cli-moderate-"));
     g = await startTestGateway(readFileSync(DEFAULT_CONFIG_PATH, "utf8"));
     sb = createSignalboxClient({ baseUrl: g.url });
