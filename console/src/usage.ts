@@ -48,10 +48,50 @@ export interface Totals {
   outputTokens: number;
   totalTokens: number;
   costNanos: bigint;
+  /** What the other operations bill by, and their per-request and per-unit charges. */
+  images: number;
+  audioSeconds: number;
+  characters: number;
+  searches: number;
+  requestCostNanos: bigint;
 }
 
+/** A row's (or the totals') units as one short label: "4 images · 2.6 s of audio · 88 characters · 1 search"; "" when none. */
+export function unitsLabel(u: { images: number; audioSeconds: number; characters: number; searches: number }): string {
+  const parts: string[] = [];
+  const n = (x: number, one: string, many: string) => `${x.toLocaleString("en-US")} ${x === 1 ? one : many}`;
+  if (u.images) parts.push(n(u.images, "image", "images"));
+  if (u.audioSeconds) parts.push(`${u.audioSeconds < 60 ? `${u.audioSeconds.toFixed(1)} s` : u.audioSeconds < 3600 ? `${(u.audioSeconds / 60).toFixed(1)} min` : `${(u.audioSeconds / 3600).toFixed(1)} h`} of audio`);
+  if (u.characters) parts.push(n(u.characters, "character", "characters"));
+  if (u.searches) parts.push(n(u.searches, "search", "searches"));
+  return parts.join(" · ");
+}
+
+/** A row's units (unitsLabel's input). */
+export const rowUnits = (r: UsageRow) => ({
+  images: Number(r.usage?.images ?? 0n),
+  audioSeconds: r.usage?.audioSeconds ?? 0,
+  characters: Number(r.usage?.characters ?? 0n),
+  searches: Number(r.usage?.searchUnits ?? 0n),
+});
+
 export function sumRows(rows: readonly UsageRow[]): Totals {
-  const t: Totals = { requests: 0, failures: 0, fallbacks: 0, cacheHits: 0, attempts: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, costNanos: 0n };
+  const t: Totals = {
+    requests: 0,
+    failures: 0,
+    fallbacks: 0,
+    cacheHits: 0,
+    attempts: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    totalTokens: 0,
+    costNanos: 0n,
+    images: 0,
+    audioSeconds: 0,
+    characters: 0,
+    searches: 0,
+    requestCostNanos: 0n,
+  };
   for (const r of rows) {
     t.requests += Number(r.requests);
     t.failures += Number(r.failures);
@@ -62,6 +102,12 @@ export function sumRows(rows: readonly UsageRow[]): Totals {
     t.outputTokens += Number(r.usage?.outputTokens ?? 0n);
     t.totalTokens += Number(r.usage?.totalTokens ?? 0n);
     t.costNanos += r.cost?.totalNanoUsd ?? 0n;
+    const u = rowUnits(r);
+    t.images += u.images;
+    t.audioSeconds += u.audioSeconds;
+    t.characters += u.characters;
+    t.searches += u.searches;
+    t.requestCostNanos += r.cost?.requestNanoUsd ?? 0n;
   }
   return t;
 }

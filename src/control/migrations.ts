@@ -195,6 +195,26 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE signalbox_requests ADD COLUMN operation text NOT NULL DEFAULT 'chat';
     `,
   },
+  {
+    version: 5,
+    name: "usage: per-request and per-unit charges, searches, images, audio and characters in rows and rollups",
+    // What the operations other than chat bill by (store.ts COUNTERS, from costRequest on). Rows and
+    // rollups written before this count none of them; their cost totals always included the charges.
+    sql: `
+      ALTER TABLE signalbox_requests
+        ADD COLUMN cost_request bigint NOT NULL DEFAULT 0,
+        ADD COLUMN search_units bigint NOT NULL DEFAULT 0,
+        ADD COLUMN images bigint NOT NULL DEFAULT 0,
+        ADD COLUMN audio_ms bigint NOT NULL DEFAULT 0,
+        ADD COLUMN characters bigint NOT NULL DEFAULT 0;
+      ALTER TABLE signalbox_usage_hourly
+        ADD COLUMN cost_request bigint NOT NULL DEFAULT 0,
+        ADD COLUMN search_units bigint NOT NULL DEFAULT 0,
+        ADD COLUMN images bigint NOT NULL DEFAULT 0,
+        ADD COLUMN audio_ms bigint NOT NULL DEFAULT 0,
+        ADD COLUMN characters bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -104,6 +104,7 @@ export function rowToPb(r: UsageRow): PbUsageRow {
       cacheWriteNanoUsd: r.cost.cacheWrite,
       outputNanoUsd: r.cost.output,
       reasoningNanoUsd: r.cost.reasoning,
+      requestNanoUsd: r.cost.request,
     },
     meanLatencyMs: r.meanLatencyMs,
     meanTtftMs: r.meanTtftMs,

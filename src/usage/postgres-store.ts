@@ -19,7 +19,7 @@
 // dropped and counted (per hour of their time, written to signalbox_usage_dropped when PostgreSQL
 // is back, and in stats()), with one warning per outage. close() flushes with a deadline.
 //
-// Schema (src/control/migrations.ts, versions 2, 3 and 4 (the operation column); the control plane's migrations, one
+// Schema (src/control/migrations.ts, versions 2, 3, 4 (the operation column) and 5 (the unit columns); the control plane's migrations, one
 // mechanism):
 //   signalbox_requests       one row per request, PARTITION BY RANGE (time), one partition per UTC
 //                            day (signalbox_requests_pYYYYMMDD), PRIMARY KEY (time, id); indexes
@@ -53,6 +53,7 @@ import type { UsageRecord } from "./record.ts";
 import {
   ceilHour,
   compileFilters,
+  COUNTERS,
   countersOf,
   DAY,
   floorDay,
@@ -193,8 +194,12 @@ const COUNTER_COLS = [
   "cost_reasoning",
   "latency_ms",
 ] as const;
+// The counters added later (store.ts COUNTERS from costRequest on, index UNIT_COL_AT): in request rows
+// and rollups alike.
+const UNIT_COLS = ["cost_request", "search_units", "images", "audio_ms", "characters"] as const;
+const UNIT_COL_AT = COUNTERS.findIndex((c) => c.name === "costRequest");
 const ROLLUP_DIM_COLS = ["team", "key", "route", "variant", "deployment", "provider", "model", "status"] as const;
-const ROLLUP_SUM_COLS = ["requests", "failures", "fallbacks", "cache_hits", "attempts", ...COUNTER_COLS, "ttft_ms", "ttft_count"] as const;
+const ROLLUP_SUM_COLS = ["requests", "failures", "fallbacks", "cache_hits", "attempts", ...COUNTER_COLS, "ttft_ms", "ttft_count", ...UNIT_COLS] as const;
 
 const REQUEST_COLS = [
   "time",
@@ -216,6 +221,7 @@ const REQUEST_COLS = [
   ...COUNTER_COLS,
   "ttft_ms",
   "operation",
+  ...UNIT_COLS,
   "detail",
 ] as const;
 const REQUEST_TYPES: Record<(typeof REQUEST_COLS)[number], string> = {
@@ -249,6 +255,11 @@ const REQUEST_TYPES: Record<(typeof REQUEST_COLS)[number], string> = {
   latency_ms: "bigint",
   ttft_ms: "bigint",
   operation: "text",
+  cost_request: "bigint",
+  search_units: "bigint",
+  images: "bigint",
+  audio_ms: "bigint",
+  characters: "bigint",
   detail: "json",
 };
 
@@ -266,12 +277,13 @@ WITH src AS (
   INSERT INTO signalbox_requests (${REQUEST_COLS.join(", ")})
   SELECT ${REQUEST_COLS.join(", ")} FROM src
   ON CONFLICT DO NOTHING
-  RETURNING time, ${ROLLUP_DIM_COLS.join(", ")}, fallback, cache_hit, attempts, ${COUNTER_COLS.join(", ")}, ttft_ms
+  RETURNING time, ${ROLLUP_DIM_COLS.join(", ")}, fallback, cache_hit, attempts, ${COUNTER_COLS.join(", ")}, ttft_ms, ${UNIT_COLS.join(", ")}
 ), roll AS (
   INSERT INTO signalbox_usage_hourly AS h (hour, ${ROLLUP_DIM_COLS.join(", ")}, ${ROLLUP_SUM_COLS.join(", ")}, latency_hist)
   SELECT date_trunc('hour', time, 'UTC'), ${ROLLUP_DIM_COLS.join(", ")},
     count(*), count(*) FILTER (WHERE status <> 'ok'), count(*) FILTER (WHERE fallback), count(*) FILTER (WHERE cache_hit), sum(attempts),
     ${COUNTER_COLS.map((c) => `sum(${c})`).join(", ")}, coalesce(sum(ttft_ms), 0), count(ttft_ms),
+    ${UNIT_COLS.map((c) => `sum(${c})`).join(", ")},
     signalbox_hist_of(array_agg(${latencyBucketSql("latency_ms")}))
   FROM ins
   GROUP BY 1, ${ROLLUP_DIM_COLS.map((_, i) => i + 2).join(", ")}
@@ -344,6 +356,7 @@ function rowOf(r: UsageRecord): Record<string, unknown> {
     detail,
   };
   for (let i = 0; i < COUNTER_COLS.length; i++) row[COUNTER_COLS[i]] = c[5 + i];
+  for (let i = 0; i < UNIT_COLS.length; i++) row[UNIT_COLS[i]] = c[UNIT_COL_AT + i];
   return row;
 }
 
@@ -948,6 +961,7 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
             ...COUNTER_COLS.map((c) => `sum(r.${c})`),
             "sum(r.ttft_ms)",
             "count(r.ttft_ms)",
+            ...UNIT_COLS.map((c) => `sum(r.${c})`),
           ];
       // One statement (one snapshot), two kinds of rows: the counter sums per group (h IS NULL), and
       // the latency histogram per group, one row per bucket (h the bucket, s0 its requests): from

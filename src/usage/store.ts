@@ -60,9 +60,14 @@ export interface TokenSums {
   reasoningTokens: bigint;
   /** input + output. */
   totalTokens: bigint;
+  /** What other operations bill by (Usage's units): rerank searches, images, audio seconds (kept as whole milliseconds), characters spoken. */
+  searchUnits: bigint;
+  images: bigint;
+  audioSeconds: number;
+  characters: bigint;
 }
 
-/** Nano-USD sums, all six components of CostBreakdown. */
+/** Nano-USD sums, all seven components of CostBreakdown. */
 export interface CostSums {
   total: bigint;
   input: bigint;
@@ -70,6 +75,8 @@ export interface CostSums {
   cacheWrite: bigint;
   output: bigint;
   reasoning: bigint;
+  /** Per-request fees and per-unit charges (searches, images, audio seconds, characters). */
+  request: bigint;
 }
 
 export interface UsageRow {
@@ -242,6 +249,12 @@ export const COUNTERS = [
   { name: "latencyMs", code: "l" },
   { name: "ttftMs", code: "t" },
   { name: "ttftCount", code: "tn" },
+  // Added later, so at the end (older aggregates and rows simply have none):
+  { name: "costRequest", code: "cq" },
+  { name: "searchUnits", code: "su" },
+  { name: "images", code: "im" },
+  { name: "audioMs", code: "am" },
+  { name: "characters", code: "cs" },
 ] as const;
 export const N_COUNTERS = COUNTERS.length;
 export const COUNTER_INDEX: ReadonlyMap<string, number> = new Map(COUNTERS.map((c, i) => [c.code, i]));
@@ -282,6 +295,11 @@ export function countersOf(r: UsageRecord): number[] {
     int(r.latencyMs),
     int(r.ttftMs),
     r.ttftMs !== undefined && Number.isFinite(r.ttftMs) ? 1 : 0,
+    int(c.request),
+    int(u.searchUnits),
+    u.images ? int(u.images.count) : 0,
+    u.audioSeconds ? int(u.audioSeconds * 1000) : 0,
+    int(u.characters),
   ];
 }
 
@@ -549,8 +567,19 @@ export function usageRow(bucketStart: number, group: Partial<Record<Dimension, s
     fallbacks: Number(s[2]),
     cacheHits: Number(s[3]),
     attempts: Number(s[4]),
-    usage: { inputTokens: s[5], outputTokens: s[6], cachedInputTokens: s[7], cacheWriteTokens: s[8], reasoningTokens: s[9], totalTokens: s[5] + s[6] },
-    cost: { total: s[10], input: s[11], cachedInput: s[12], cacheWrite: s[13], output: s[14], reasoning: s[15] },
+    usage: {
+      inputTokens: s[5],
+      outputTokens: s[6],
+      cachedInputTokens: s[7],
+      cacheWriteTokens: s[8],
+      reasoningTokens: s[9],
+      totalTokens: s[5] + s[6],
+      searchUnits: s[20] ?? 0n,
+      images: s[21] ?? 0n,
+      audioSeconds: Number(s[22] ?? 0n) / 1000,
+      characters: s[23] ?? 0n,
+    },
+    cost: { total: s[10], input: s[11], cachedInput: s[12], cacheWrite: s[13], output: s[14], reasoning: s[15], request: s[19] ?? 0n },
     latencyMsSum: s[16],
     meanLatencyMs: requests ? Number(s[16]) / requests : 0,
     latencyHist,

@@ -83,7 +83,7 @@ export function makeRecord(r: ReturnType<typeof rng>, o: RecordOpts): UsageRecor
   const status = o.status ?? (r.next() < 0.8 ? "ok" : r.pick(["unavailable", "canceled", "resource_exhausted"]));
   const tagPool = ["alpha", "beta", "gamma"];
   const tags = o.tags ?? (r.next() < 0.3 ? [] : Array.from({ length: r.int(1, 3) }, () => r.pick(tagPool)));
-  return {
+  const rec: UsageRecord = {
     id: `req_${++n}`,
     time: o.time,
     key: k.key,
@@ -111,6 +111,17 @@ export function makeRecord(r: ReturnType<typeof rng>, o: RecordOpts): UsageRecor
     // Without drawing from r (the sequence other tests rely on): one request in seven is an embedding.
     operation: n % 7 === 0 ? "embeddings" : "chat",
   };
+  // Units and per-unit charges, also without drawing from r: some requests made images, audio,
+  // speech or searches, and paid a per-request charge (in the total unless the total was given).
+  if (n % 5 === 0) rec.usage.images = { count: 1 + (n % 3), size: "1024x1024", quality: "standard" };
+  if (n % 11 === 0) rec.usage.audioSeconds = (n % 97) + 0.25;
+  if (n % 13 === 0) rec.usage.characters = n * 3;
+  if (n % 17 === 0) rec.usage.searchUnits = 1 + (n % 4);
+  if (n % 4 === 0 && o.cost === undefined) {
+    rec.cost.request = n * 1000;
+    rec.cost.total += n * 1000;
+  }
+  return rec;
 }
 
 const floorHour = (t: number) => Math.floor(t / HOUR) * HOUR;
@@ -128,6 +139,8 @@ export interface PlainRow {
   attempts: number;
   tokens: string[];
   cost: string[];
+  /** searchUnits, images, audioSeconds, characters, and the per-request charges (nano-USD). */
+  units: string[];
   latencyMsSum: string;
   ttftMsSum: string;
   ttftCount: number;
@@ -150,6 +163,7 @@ export function plain(r: UsageRow): PlainRow {
     attempts: r.attempts,
     tokens: [u.inputTokens, u.outputTokens, u.cachedInputTokens, u.cacheWriteTokens, u.reasoningTokens, u.totalTokens].map(String),
     cost: [c.total, c.input, c.cachedInput, c.cacheWrite, c.output, c.reasoning].map(String),
+    units: [u.searchUnits, u.images, u.audioSeconds, u.characters, c.request].map(String),
     latencyMsSum: String(r.latencyMsSum),
     ttftMsSum: String(r.ttftMsSum),
     ttftCount: r.ttftCount,
@@ -201,7 +215,7 @@ export function reference(records: UsageRecord[], q: UsageQuery): PlainRow[] {
       for (const d of groupBy) group[d] = d === "tag" ? tag : dimValue(r, d);
       const id = `${bucket}|${JSON.stringify(groupBy.map((d) => group[d]))}`;
       let row = rows.get(id);
-      if (!row) rows.set(id, (row = { bucketStart: bucket, group, s: new Array<bigint>(20).fill(0n), h: new Map() }));
+      if (!row) rows.set(id, (row = { bucketStart: bucket, group, s: new Array<bigint>(25).fill(0n), h: new Map() }));
       const lb = naiveLatencyBucket(Math.round(r.latencyMs));
       row.h.set(lb, (row.h.get(lb) ?? 0) + 1);
       const v = [
@@ -225,6 +239,11 @@ export function reference(records: UsageRecord[], q: UsageQuery): PlainRow[] {
         Math.round(r.latencyMs),
         r.ttftMs === undefined ? 0 : Math.round(r.ttftMs),
         r.ttftMs === undefined ? 0 : 1,
+        r.usage.searchUnits ?? 0,
+        r.usage.images?.count ?? 0,
+        Math.round((r.usage.audioSeconds ?? 0) * 1000),
+        r.usage.characters ?? 0,
+        r.cost.request ?? 0,
       ];
       v.forEach((x, i) => (row.s[i] += BigInt(x)));
     }
@@ -243,6 +262,7 @@ export function reference(records: UsageRecord[], q: UsageQuery): PlainRow[] {
       latencyMsSum: String(s[17]),
       ttftMsSum: String(s[18]),
       ttftCount: Number(s[19]),
+      units: [String(s[20]), String(s[21]), String(Number(s[22]) / 1000), String(s[23]), String(s[24])],
       latencyHist: [...h].sort((a, b) => a[0] - b[0]),
       p50LatencyMs: percentile(h, 0.5),
       p95LatencyMs: percentile(h, 0.95),

@@ -39,6 +39,13 @@ export function ms(v: number | undefined): string {
   return `${(v / 1000).toFixed(1)} s`;
 }
 
+/** A length of audio: "42.5 s", "12.3 min", "4.2 h". */
+export function audioLength(s: number): string {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  if (s < 3600) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
 /** Seconds as "1h", "30m", "45s", "2d". */
 export function seconds(s: number): string {
   for (const [unit, n] of [["d", 86_400], ["h", 3_600], ["m", 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;

@@ -8,7 +8,7 @@ import { PALETTE, ShareBar, TimeChart } from "../chart.tsx";
 import { download, nanosToDecimal, toCsv } from "../csv.ts";
 import { count, dateTime, ms, tsToMs, usd } from "../format.ts";
 import { Card, Empty, ErrorBox, Loading, PageHeader, Segmented } from "../ui.tsx";
-import { bucketTimes, DIMENSIONS, dimensionName, groupLabel, type RangeName, RANGE_OPTIONS, seriesOf, sumRows, windowFor, windowInput } from "../usage.ts";
+import { bucketTimes, DIMENSIONS, dimensionName, groupLabel, type RangeName, RANGE_OPTIONS, rowUnits, seriesOf, sumRows, unitsLabel, windowFor, windowInput } from "../usage.ts";
 
 const NO_ROWS: UsageRow[] = [];
 const PAGE = 50;
@@ -55,6 +55,8 @@ export function UsagePage() {
     [rows],
   );
   const totals = sumRows(rows);
+  // The units column only when some row has images, audio, characters or searches.
+  const withUnits = Boolean(unitsLabel(totals));
   const pages = Math.max(1, Math.ceil(sorted.length / PAGE));
   const shown = sorted.slice((page - 1) * PAGE, page * PAGE);
   const lead = (granularity !== Granularity.TOTAL ? 1 : 0) + dims.length;
@@ -82,7 +84,7 @@ export function UsagePage() {
   };
 
   const exportCsv = () => {
-    const header = ["bucket_start", ...dims, "requests", "failures", "fallbacks", "cache_hits", "attempts", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "mean_latency_ms", "p50_latency_ms", "p95_latency_ms", "mean_ttft_ms"];
+    const header = ["bucket_start", ...dims, "requests", "failures", "fallbacks", "cache_hits", "attempts", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "mean_latency_ms", "p50_latency_ms", "p95_latency_ms", "mean_ttft_ms", "images", "audio_seconds", "characters", "search_units", "request_cost_usd"];
     const body = sorted.map((r) => [
       new Date(tsToMs(r.bucketStart) ?? 0).toISOString(),
       ...dims.map((d) => r.group[d] ?? ""),
@@ -99,6 +101,11 @@ export function UsagePage() {
       r.p50LatencyMs.toFixed(1),
       r.p95LatencyMs.toFixed(1),
       r.meanTtftMs.toFixed(1),
+      String(r.usage?.images ?? 0n),
+      String(r.usage?.audioSeconds ?? 0),
+      String(r.usage?.characters ?? 0n),
+      String(r.usage?.searchUnits ?? 0n),
+      nanosToDecimal(r.cost?.requestNanoUsd ?? 0n),
     ]);
     download(`signalbox-usage-${new Date(win.start).toISOString().slice(0, 16)}-${gran}${dims.length ? `-by-${dims.join("-")}` : ""}.csv`, toCsv(header, body));
   };
@@ -171,6 +178,7 @@ export function UsagePage() {
                   <th className="num">Cached</th>
                   <th className="num">In tok.</th>
                   <th className="num">Out tok.</th>
+                  {withUnits && <th title="Images, seconds of audio, characters spoken and searches">Units</th>}
                   <th className="num">Cost</th>
                   <th className="num">Mean</th>
                   <th className="num">p50 / p95</th>
@@ -193,6 +201,7 @@ export function UsagePage() {
                     <td className="num">{count(r.cacheHits)}</td>
                     <td className="num">{count(r.usage?.inputTokens)}</td>
                     <td className="num">{count(r.usage?.outputTokens)}</td>
+                    {withUnits && <td className="nowrap">{unitsLabel(rowUnits(r)) || <span className="muted">–</span>}</td>}
                     <td className="num">{usd(r.cost?.totalNanoUsd)}</td>
                     <td className="num">{ms(r.meanLatencyMs)}</td>
                     <td className="num">{r.p95LatencyMs ? `${ms(r.p50LatencyMs)} / ${ms(r.p95LatencyMs)}` : "–"}</td>
@@ -209,6 +218,11 @@ export function UsagePage() {
                   data-input-tokens={totals.inputTokens}
                   data-output-tokens={totals.outputTokens}
                   data-cost-nanos={String(totals.costNanos)}
+                  data-images={totals.images}
+                  data-audio-seconds={totals.audioSeconds}
+                  data-characters={totals.characters}
+                  data-searches={totals.searches}
+                  data-request-cost-nanos={String(totals.requestCostNanos)}
                 >
                   <th colSpan={Math.max(1, lead)}>Total</th>
                   <th className="num">{count(totals.requests)}</th>
@@ -217,6 +231,7 @@ export function UsagePage() {
                   <th className="num">{count(totals.cacheHits)}</th>
                   <th className="num">{count(totals.inputTokens)}</th>
                   <th className="num">{count(totals.outputTokens)}</th>
+                  {withUnits && <th className="nowrap">{unitsLabel(totals)}</th>}
                   <th className="num">{usd(totals.costNanos)}</th>
                   <th colSpan={2} />
                 </tr>

@@ -26,7 +26,7 @@ import {
   SignalboxError,
 } from "@signalbox/client";
 import { failure, setup, traceLink, usageError } from "../context.ts";
-import { count, dollars, enumLabel, enumValue, listOf, ms, rfc3339, time, usd } from "../format.ts";
+import { audioLength, count, dollars, enumLabel, enumValue, listOf, ms, rfc3339, time, usd } from "../format.ts";
 import { type Column, csv, fields, json, out, section, table, waiting } from "../output.ts";
 import { parseChoice, parseCount, parseFilter, parseList, parsePastTime } from "../parse.ts";
 
@@ -82,7 +82,18 @@ export function usageCommands(program: Command): void {
         { header: "mean latency", csv: "mean_latency_ms", show: (r) => ms(r.meanLatencyMs), raw: (r) => r.meanLatencyMs.toFixed(1), right: true },
         { header: "p95 latency", csv: "p95_latency_ms", show: (r) => ms(r.p95LatencyMs), raw: (r) => r.p95LatencyMs.toFixed(1), right: true },
       );
-      if (mode === "csv") return out(csv(cols, res.rows));
+      // What the other operations bill by: always in CSV (a fixed schema), in the table only when
+      // some row has any.
+      const units: Column<UsageRow>[] = [
+        { header: "images", show: (r) => count(r.usage?.images ?? 0n), raw: (r) => r.usage?.images ?? 0n, right: true },
+        { header: "audio", csv: "audio_seconds", show: (r) => audioLength(r.usage?.audioSeconds ?? 0), raw: (r) => r.usage?.audioSeconds ?? 0, right: true },
+        { header: "characters", show: (r) => count(r.usage?.characters ?? 0n), raw: (r) => r.usage?.characters ?? 0n, right: true },
+        { header: "searches", csv: "search_units", show: (r) => count(r.usage?.searchUnits ?? 0n), raw: (r) => r.usage?.searchUnits ?? 0n, right: true },
+        { header: "unit cost", csv: "request_cost_usd", show: (r) => dollars(r.cost?.requestNanoUsd), raw: (r) => usd(r.cost?.requestNanoUsd), right: true },
+      ];
+      if (mode === "csv") return out(csv([...cols, ...units], res.rows));
+      const hasUnits = (r: UsageRow) => Boolean(r.usage?.images || r.usage?.audioSeconds || r.usage?.characters || r.usage?.searchUnits || r.cost?.requestNanoUsd);
+      if (res.rows.some(hasUnits)) cols.splice(cols.findIndex((c) => c.header === "cost"), 0, ...units.slice(0, 4));
       await out(res.rows.length ? table(cols, res.rows) : "no usage in this range\n");
       if (res.droppedRecords > 0n) process.stderr.write(`note: ${res.droppedRecords} records in this range could not be stored and are not counted\n`);
     });
