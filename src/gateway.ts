@@ -30,6 +30,9 @@ import { plan as planCall, seededRandom } from "./router/plan.ts";
 import { createModelRegistry, type ModelRegistry } from "./router/registry.ts";
 import type { Call, Plan } from "./router/types.ts";
 import { callerKey, type Authenticator } from "./server/auth.ts";
+import { createMemoryBatchStore } from "./batch/store.ts";
+import { createBatchRunner } from "./batch/runner.ts";
+import type { BatchApi } from "./batch/http.ts";
 import { chatService } from "./server/chat-service.ts";
 import { embeddingService } from "./server/embedding-service.ts";
 import { rerankService } from "./server/rerank-service.ts";
@@ -102,6 +105,8 @@ export interface Gateway {
   core: GatewayCore;
   /** The one chat engine behind ChatService and the OpenAI-compatible endpoint. */
   engine: ChatEngine;
+  /** The Batch API's files and batches, and the runner working through them. */
+  batches: BatchApi;
   /** Plain-HTTP front door (the OpenAI-compatible endpoint); true when it answered the request. */
   handleHttp(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean;
   health: HealthState;
@@ -381,7 +386,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
 
   const cache = opts.cache ?? (await createCache(config));
   const engine = createChatEngine(core, cache);
-  const compat = createCompatHandler(core, engine);
+  // The Batch API: its store (PostgreSQL with store.postgres_url, else memory) and the runner that works through batches.
+  const batchStore = config.store.postgresUrl
+    ? await (await import("./batch/postgres-store.ts")).createPostgresBatchStore(config.store.postgresUrl, { log })
+    : createMemoryBatchStore();
+  const batchRunner = createBatchRunner({ store: batchStore, engine, core: () => core, callerOf: (name) => control.directory.callerByName(name), concurrency: config.batches.concurrency });
+  const batches: BatchApi = { store: batchStore, runner: batchRunner, maxFileBytes: config.batches.maxFileBytes };
+  batchRunner.kick();
+  const compat = createCompatHandler(core, engine, batches);
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
@@ -449,6 +461,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const gateway: Gateway = {
     core,
     engine,
+    batches,
     handleHttp: compat,
     health,
     interceptors: [identify],
@@ -482,6 +495,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(Health, healthService(health));
     },
     async close() {
+      // Batch lines under way finish first (they record usage and write to the stores below).
+      await batchRunner.stop().catch(() => {});
+      await batchStore.close().catch(() => {});
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
       await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);

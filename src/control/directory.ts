@@ -35,6 +35,11 @@ interface Entry {
 
 export interface Directory extends Authenticator {
   key(name: string): ManagedKey | undefined;
+  /**
+   * The caller a key acts as, by its name, for work done later on its behalf (a batch's lines):
+   * undefined when it was revoked, expired or removed. With no keys at all, everyone is anonymous.
+   */
+  callerByName(name: string): Caller | undefined;
   team(name: string): TeamView | undefined;
   /** The full team record (config or store). */
   teamRecord(name: string): ManagedTeam | undefined;
@@ -135,6 +140,12 @@ export function createDirectory(now: () => number = Date.now): Directory {
       return e.caller;
     },
     key: (name) => byName.get(name)?.key,
+    callerByName(name) {
+      if (byName.size === 0) return name === ANONYMOUS.keyName ? ANONYMOUS : undefined;
+      const e = byName.get(name);
+      if (!e || e.key.revokedAt !== undefined || (e.key.expiresAt !== undefined && e.key.expiresAt <= now())) return undefined;
+      return e.caller;
+    },
     team: (name) => teams.get(name),
     teamRecord: (name) => teams.get(name),
     keys: function* () {

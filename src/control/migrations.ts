@@ -13,7 +13,8 @@ export interface Migration {
 /**
  * Every table lives in the connection's default schema with a `signalbox_` prefix, so Signalbox
  * can share a database (and its `search_path`) with other software without a schema of its own.
- * Add new steps at the end: the control plane (1) and the durable usage store (2, 3) share this list.
+ * Add new steps at the end: the control plane (1), the durable usage store (2 to 5) and the batch
+ * store (6) share this list.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -213,6 +214,56 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN images bigint NOT NULL DEFAULT 0,
         ADD COLUMN audio_ms bigint NOT NULL DEFAULT 0,
         ADD COLUMN characters bigint NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 6,
+    name: "batches: files, batches with their leases, finished lines",
+    // See src/batch/postgres-store.ts. Each file and batch is kept whole as its record (meta, record);
+    // the columns beside it are copies of the record's fields that lists, claims and expiry filter and
+    // sort by. Ids are COLLATE "C" so their order is the memory store's (JavaScript string order).
+    sql: `
+      CREATE TABLE signalbox_files (
+        id         text COLLATE "C" PRIMARY KEY,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz,
+        purpose    text NOT NULL,
+        owner_team text NOT NULL,
+        owner_key  text NOT NULL,
+        meta       jsonb NOT NULL,
+        content    bytea NOT NULL
+      );
+      CREATE INDEX signalbox_files_list_idx ON signalbox_files (created_at DESC, id DESC);
+      CREATE INDEX signalbox_files_expires_idx ON signalbox_files (expires_at) WHERE expires_at IS NOT NULL;
+
+      -- lease_holder and lease_until: the replica running the batch, and until when (both null: free).
+      CREATE TABLE signalbox_batches (
+        id           text COLLATE "C" PRIMARY KEY,
+        created_at   timestamptz NOT NULL,
+        status       text NOT NULL,
+        owner_team   text NOT NULL,
+        owner_key    text NOT NULL,
+        record       jsonb NOT NULL,
+        lease_holder text,
+        lease_until  timestamptz
+      );
+      CREATE INDEX signalbox_batches_claim_idx ON signalbox_batches (status, created_at, id);
+      CREATE INDEX signalbox_batches_list_idx ON signalbox_batches (created_at DESC, id DESC);
+
+      -- Kept only while a batch runs (dropped once its output and error files are written).
+      CREATE TABLE signalbox_batch_results (
+        batch_id            text COLLATE "C" NOT NULL,
+        line                integer NOT NULL,
+        ok                  boolean NOT NULL,
+        custom_id           text NOT NULL,
+        json                text NOT NULL,
+        input_tokens        bigint NOT NULL,
+        cached_input_tokens bigint NOT NULL,
+        output_tokens       bigint NOT NULL,
+        reasoning_tokens    bigint NOT NULL,
+        cost_nanos          bigint NOT NULL,
+        PRIMARY KEY (batch_id, line)
+      );
     `,
   },
 ];

@@ -140,8 +140,19 @@ test("migrations run once, even from three pools at once on an empty database", 
   const tables = await pools[0].query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'signalbox_%' ORDER BY 1");
   assert.deepEqual(
     tables.rows.map((r) => r.tablename),
-    // The usage store's tables (migration 2) come with the same mechanism.
-    ["signalbox_audit", "signalbox_keys", "signalbox_migrations", "signalbox_requests", "signalbox_teams", "signalbox_usage_dropped", "signalbox_usage_hourly"],
+    // The usage store's tables (migration 2) and the Batch API's (migration 6) come with the same mechanism.
+    [
+      "signalbox_audit",
+      "signalbox_batch_results",
+      "signalbox_batches",
+      "signalbox_files",
+      "signalbox_keys",
+      "signalbox_migrations",
+      "signalbox_requests",
+      "signalbox_teams",
+      "signalbox_usage_dropped",
+      "signalbox_usage_hourly",
+    ],
   );
   // And a store opens on an already migrated database.
   await openStore(t, url);

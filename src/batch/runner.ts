@@ -1,0 +1,522 @@
+// Runs batches: each line of a batch's input file goes through the same engine as a request to
+// its endpoint would (routing, fallbacks, retries, limits, budgets, guardrails, usage records,
+// traces), as the key that made the batch, a few lines at a time, so that a batch never crowds
+// out interactive traffic. Any provider, including those without a batch API of their own.
+//
+// - One batch at a time per replica, oldest first, while this replica holds its lease (store.ts);
+//   other replicas take other batches. Lines finished are kept as they finish (in small groups),
+//   so a batch whose replica stopped is taken up again from the first line not yet finished.
+// - A line refused by a rate limit, or by every deployment cooling down, waits as the refusal says
+//   (retry-after) and is tried again, while the batch has time: a batch is meant to run at the
+//   pace the limits allow. Every other error is the line's answer, in the error file, with the
+//   status and body the endpoint would have answered.
+// - Cancelling stops taking lines; the lines under way finish. Past its completion window a batch
+//   expires. Either way the output file holds what was answered, and the error file the rest.
+// - A key revoked (or expired) while its batch runs: its remaining lines fail as unauthenticated.
+
+import { randomBytes } from "node:crypto";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { ChatEngine } from "../engine/chat-engine.ts";
+import type { GatewayCore } from "../gateway.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { Caller } from "../router/types.ts";
+import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
+import { serveEmbeddings } from "../compat/embeddings.ts";
+import { serveModerations } from "../compat/moderations.ts";
+import { parseChatRequest } from "../compat/request.ts";
+import { completionJson, toOpenAIError } from "../compat/response.ts";
+import { log } from "../telemetry/log.ts";
+import { newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
+
+/** OpenAI's limit of requests in one batch. */
+export const MAX_BATCH_LINES = 50_000;
+/** How many of the input file's errors a failed validation lists. */
+const MAX_ERRORS = 100;
+const LEASE_MS = 30_000;
+/** Results are kept in groups of this many, or every FLUSH_MS, whichever comes first. */
+const FLUSH_LINES = 50;
+const FLUSH_MS = 500;
+/** Tries of a line refused by a rate limit or a cooldown (then the refusal is its answer). */
+const MAX_WAITS = 30;
+const MAX_WAIT_MS = 60_000;
+
+export interface BatchRunnerOptions {
+  store: BatchStore;
+  engine: ChatEngine;
+  /** Read at call time: a reload swaps the configuration and its keys. */
+  core: () => GatewayCore;
+  /** The caller a batch runs as, by key name (undefined: revoked, expired or gone). */
+  callerOf(keyName: string): Caller | undefined;
+  /** Lines of one batch run at once (`batches.concurrency`). */
+  concurrency: number;
+  /** How often an idle replica looks for batches to run. */
+  pollMs?: number;
+  /** This replica's name in leases. */
+  holder?: string;
+  /** How often finished lines are kept and the batch's counts updated (default 500 ms). */
+  flushMs?: number;
+  now?: () => number;
+}
+
+export interface BatchRunner {
+  /** Look for work now (a batch was created or cancelled). */
+  kick(): void;
+  /** Stop taking lines; the lines under way get `graceMs` to finish, then are cut (and run again by whoever takes the batch up). */
+  stop(graceMs?: number): Promise<void>;
+  /** Resolves when no batch is being run (tests). */
+  idle(): Promise<void>;
+}
+
+interface Line {
+  line: number;
+  customId: string;
+  body: Record<string, unknown>;
+}
+
+type Parsed = { lines: Line[]; errors: BatchError[] };
+
+/** Whether a string can be kept as text anywhere (no NUL, no lone surrogate). */
+export const storable = (s: string) => !s.includes("\u0000") && s.isWellFormed();
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const secs = (ms: number) => Math.floor(ms / 1000);
+
+/** The input file's lines, or why it cannot run (OpenAI's validation: the whole batch fails). */
+export function parseInput(content: Buffer, endpoint: BatchEndpoint): Parsed {
+  const lines: Line[] = [];
+  const errors: BatchError[] = [];
+  const seen = new Set<string>();
+  const err = (line: number | null, code: string, message: string, param: string | null = null) => {
+    if (errors.length < MAX_ERRORS) errors.push({ code, message, param, line });
+  };
+  const text = content.toString("utf8");
+  let n = 0;
+  for (const raw of text.split("\n")) {
+    n++;
+    const s = raw.trim();
+    if (!s) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(s);
+    } catch {
+      err(n, "invalid_json_line", `line ${n} is not valid JSON`);
+      continue;
+    }
+    if (!isObj(v)) {
+      err(n, "invalid_json_line", `line ${n} must be a JSON object with custom_id, method, url and body`);
+      continue;
+    }
+    const customId = v.custom_id;
+    if (typeof customId !== "string" || !customId) {
+      err(n, "missing_required_parameter", `line ${n}: custom_id must be a non-empty string`, "custom_id");
+      continue;
+    }
+    // Kept as text by the stores (PostgreSQL holds no NUL and no half of a surrogate pair).
+    if (!storable(customId)) {
+      err(n, "invalid_request", `line ${n}: custom_id holds a NUL character or invalid UTF-16`, "custom_id");
+      continue;
+    }
+    if (seen.has(customId)) {
+      err(n, "duplicate_custom_id", `line ${n}: custom_id "${customId}" is used by an earlier line; each must be unique`, "custom_id");
+      continue;
+    }
+    seen.add(customId);
+    if (v.method !== "POST") {
+      err(n, "invalid_request", `line ${n}: method must be "POST"`, "method");
+      continue;
+    }
+    if (v.url !== endpoint) {
+      err(n, "mismatched_endpoint", `line ${n}: url must be the batch's endpoint "${endpoint}", got ${JSON.stringify(v.url)}`, "url");
+      continue;
+    }
+    if (!isObj(v.body)) {
+      err(n, "invalid_request", `line ${n}: body must be a JSON object`, "body");
+      continue;
+    }
+    lines.push({ line: n, customId, body: v.body });
+  }
+  if (!lines.length && !errors.length) err(null, "empty_file", "the input file holds no requests");
+  if (lines.length > MAX_BATCH_LINES) err(null, "too_many_requests", `the input file holds ${lines.length} requests; a batch may hold at most ${MAX_BATCH_LINES}`);
+  return { lines, errors };
+}
+
+/** Running sums of a batch's finished lines. */
+export interface Sums {
+  completed: number;
+  failed: number;
+  input: number;
+  cached: number;
+  output: number;
+  reasoning: number;
+  cost: number;
+}
+
+export const sumsOf = (results: readonly LineResult[]): Sums => {
+  const s: Sums = { completed: 0, failed: 0, input: 0, cached: 0, output: 0, reasoning: 0, cost: 0 };
+  for (const r of results) addLine(s, r);
+  return s;
+};
+
+function addLine(s: Sums, r: LineResult): void {
+  if (r.ok) s.completed++;
+  else s.failed++;
+  s.input += r.inputTokens;
+  s.cached += r.cachedInputTokens;
+  s.output += r.outputTokens;
+  s.reasoning += r.reasoningTokens;
+  s.cost += r.costNanos;
+}
+
+/** The batch with its counts, usage and cost as the sums say. */
+export function tally(b: BatchRecord, s: Sums): BatchRecord {
+  return {
+    ...b,
+    request_counts: { total: b.request_counts.total, completed: s.completed, failed: s.failed },
+    usage: { input_tokens: s.input, input_tokens_details: { cached_tokens: s.cached }, output_tokens: s.output, output_tokens_details: { reasoning_tokens: s.reasoning }, total_tokens: s.input + s.output },
+    cost_nano_usd: s.cost,
+  };
+}
+
+const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+
+/** What a line's response body says it used and cost. */
+function usageOf(body: unknown): Pick<LineResult, "inputTokens" | "cachedInputTokens" | "outputTokens" | "reasoningTokens" | "costNanos"> {
+  const b = isObj(body) ? body : {};
+  const u = isObj(b.usage) ? b.usage : {};
+  const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+  const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : {};
+  const sb = isObj(b.signalbox) ? b.signalbox : {};
+  return {
+    inputTokens: num(u.prompt_tokens),
+    cachedInputTokens: num(pd.cached_tokens),
+    outputTokens: num(u.completion_tokens),
+    reasoningTokens: num(cd.reasoning_tokens),
+    costNanos: num(sb.cost_nano_usd),
+  };
+}
+
+const requestLineId = () => `batch_req_${randomBytes(12).toString("hex")}`;
+
+/** A line that was never run (cancelled or expired): in the error file, with the reason. */
+function unrunLine(l: Line, code: "batch_cancelled" | "batch_expired"): LineResult {
+  const message = code === "batch_cancelled" ? "the batch was cancelled before this request ran" : "the batch expired before this request ran";
+  return {
+    line: l.line,
+    customId: l.customId,
+    ok: false,
+    json: JSON.stringify({ id: requestLineId(), custom_id: l.customId, response: null, error: { code, message } }),
+    inputTokens: 0,
+    cachedInputTokens: 0,
+    outputTokens: 0,
+    reasoningTokens: 0,
+    costNanos: 0,
+  };
+}
+
+const statusOf = (signal: AbortSignal) => (err: unknown) => (signal.aborted ? "canceled" : err === undefined ? "ok" : err instanceof GatewayError ? err.code : "internal");
+
+export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
+  const { store } = o;
+  const now = o.now ?? Date.now;
+  const holder = o.holder ?? `${process.pid}-${randomBytes(4).toString("hex")}`;
+  const flushMs = o.flushMs ?? FLUSH_MS;
+  let running: Promise<void> | undefined;
+  let stopping = false;
+  let again = false;
+  /** Cuts the lines under way (stop, a lost lease). */
+  let cut = new AbortController();
+  const timer = setInterval(() => kick(), o.pollMs ?? 1000);
+  timer.unref();
+
+  function kick() {
+    if (stopping) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = loop().finally(() => {
+      running = undefined;
+      if (again && !stopping) {
+        again = false;
+        kick();
+      }
+    });
+  }
+
+  async function loop() {
+    while (!stopping) {
+      let id: string | undefined;
+      try {
+        id = await store.claim(holder, LEASE_MS, now());
+      } catch (err) {
+        log("warn", "batches: could not look for work", { error: (err as Error).message });
+        return;
+      }
+      if (!id) return;
+      try {
+        await runBatch(id);
+      } catch (err) {
+        // The store failed under the batch: leave it to the lease (it runs again from its last finished line).
+        log("warn", "batches: a batch stopped on a store error; it resumes when its lease runs out", { batch: id, error: (err as Error).message });
+        return;
+      } finally {
+        await store.release(id, holder).catch(() => {});
+      }
+    }
+  }
+
+  async function input(b: BatchRecord): Promise<Parsed> {
+    const content = await store.fileContent(b.input_file_id);
+    if (!content) return { lines: [], errors: [{ code: "file_not_found", message: `the input file ${b.input_file_id} no longer exists`, param: "input_file_id", line: null }] };
+    return parseInput(content, b.endpoint);
+  }
+
+  async function runBatch(id: string) {
+    let b = await store.getBatch(id);
+    if (!b) return;
+    if (b.status === "validating") {
+      const parsed = await input(b);
+      if (parsed.errors.length) {
+        await store.updateBatch(id, ["validating"], { ...b, status: "failed", failed_at: secs(now()), errors: { object: "list", data: parsed.errors } });
+        return;
+      }
+      const next = await store.updateBatch(id, ["validating"], { ...b, status: "in_progress", in_progress_at: secs(now()), request_counts: { total: parsed.lines.length, completed: 0, failed: 0 } });
+      if (!next) b = await store.getBatch(id);
+      else b = next;
+      if (!b) return;
+    }
+    if (b.status === "in_progress") b = await runLines(b);
+    if (!b) return;
+    if (b.status === "cancelling" || b.status === "finalizing") await finish(b);
+  }
+
+  /** Run the lines not yet finished; returns the batch as it stands after (finalizing, cancelling) or undefined when the lease was lost. */
+  async function runLines(b0: BatchRecord): Promise<BatchRecord | undefined> {
+    let b = b0;
+    const { lines, errors } = await input(b);
+    if (errors.length) {
+      // The input file went away under the batch (deleted): what ran stands, the rest cannot run.
+      const failed = await store.updateBatch(b.id, ["in_progress"], { ...b, status: "failed", failed_at: secs(now()), errors: { object: "list", data: errors } });
+      return failed ? undefined : await store.getBatch(b.id);
+    }
+    const finished = await store.results(b.id);
+    const sums = sumsOf(finished);
+    const done = new Set(finished.map((r) => r.line));
+    const todo = lines.filter((l) => !done.has(l.line));
+    let next = 0;
+    let pending: LineResult[] = [];
+    let flushing: Promise<void> = Promise.resolve();
+    let halted: "cancelling" | "expired" | "lease" | "stopping" | undefined;
+    let lastFlush = now();
+    let lastRenew = now();
+
+    const flush = async () => {
+      const rs = pending;
+      pending = [];
+      lastFlush = now();
+      if (rs.length) await store.addResults(b.id, rs);
+      for (const r of rs) addLine(sums, r);
+      // The counts as they stand (the status check also sees a cancel made on any replica).
+      const cur = await store.updateBatch(b.id, ["in_progress"], tally(b, sums));
+      if (cur) b = cur;
+      else if (!halted) {
+        const fresh = await store.getBatch(b.id);
+        if (fresh?.status === "cancelling") halted = "cancelling";
+        else halted = "lease";
+        if (fresh) b = fresh;
+      }
+      if (now() - lastRenew > LEASE_MS / 3) {
+        lastRenew = now();
+        if (!(await store.renew(b.id, holder, LEASE_MS, now())) && !halted) {
+          halted = "lease";
+          cut.abort();
+        }
+      }
+    };
+    const queueFlush = () => {
+      flushing = flushing.then(flush, flush);
+      return flushing;
+    };
+
+    const worker = async () => {
+      while (!halted && !stopping && next < todo.length) {
+        if (now() >= b.expires_at * 1000) {
+          halted = "expired";
+          break;
+        }
+        const l = todo[next++];
+        const r = await runLine(b, l);
+        if (!r) continue; // cut: not finished, runs again
+        pending.push(r);
+        if (pending.length >= FLUSH_LINES || now() - lastFlush >= flushMs) await queueFlush();
+      }
+    };
+    const heartbeat = setInterval(() => {
+      if (now() - lastFlush >= flushMs) void queueFlush().catch(() => {});
+    }, flushMs);
+    heartbeat.unref();
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, todo.length)) }, worker));
+    } finally {
+      clearInterval(heartbeat);
+    }
+    await queueFlush();
+    if (stopping && !halted) halted = "stopping";
+    if (halted === "lease" || halted === "stopping") return undefined;
+    if (halted === "expired") {
+      const rest = todo.slice(next).map((l) => unrunLine(l, "batch_expired"));
+      if (rest.length) await store.addResults(b.id, rest);
+      await finish({ ...b, status: "finalizing", finalizing_at: secs(now()) }, "expired");
+      return undefined;
+    }
+    if (halted === "cancelling") return (await store.getBatch(b.id)) ?? undefined;
+    const fin = await store.updateBatch(b.id, ["in_progress"], { ...b, status: "finalizing", finalizing_at: secs(now()) });
+    return fin ?? (await store.getBatch(b.id));
+  }
+
+  /** Write the output and error files and end the batch: completed, cancelled or expired. */
+  async function finish(b: BatchRecord, as?: "expired") {
+    const final: BatchStatus = as ?? (b.status === "cancelling" ? "cancelled" : "completed");
+    const { lines } = await input(b);
+    let results = await store.results(b.id);
+    if (final === "cancelled") {
+      const done = new Set(results.map((r) => r.line));
+      const rest = lines.filter((l) => !done.has(l.line)).map((l) => unrunLine(l, "batch_cancelled"));
+      if (rest.length) await store.addResults(b.id, rest);
+      results = await store.results(b.id);
+    }
+    const t = now();
+    const file = async (suffix: "output" | "error", rs: LineResult[]): Promise<string | undefined> => {
+      if (!rs.length) return undefined;
+      const content = Buffer.from(rs.map((r) => `${r.json}\n`).join(""), "utf8");
+      const f: StoredFile = { id: newFileId(), object: "file", bytes: content.length, created_at: secs(t), filename: `${b.id}_${suffix}.jsonl`, purpose: "batch_output", status: "processed", owner: b.owner };
+      await store.putFile(f, content);
+      return f.id;
+    };
+    const outputFileId = await file("output", results.filter((r) => r.ok));
+    const errorFileId = await file("error", results.filter((r) => !r.ok));
+    const counted = tally(b, sumsOf(results));
+    const end: BatchRecord = {
+      ...counted,
+      request_counts: { ...counted.request_counts, total: Math.max(counted.request_counts.total, lines.length) },
+      status: final,
+      ...(outputFileId ? { output_file_id: outputFileId } : {}),
+      ...(errorFileId ? { error_file_id: errorFileId } : {}),
+      finalizing_at: b.finalizing_at ?? secs(t),
+      ...(final === "completed" ? { completed_at: secs(t) } : final === "cancelled" ? { cancelled_at: secs(t) } : { expired_at: secs(t) }),
+    };
+    const from: BatchStatus[] = final === "cancelled" ? ["cancelling"] : final === "expired" ? ["in_progress", "finalizing"] : ["finalizing"];
+    if (await store.updateBatch(b.id, from, end)) await store.dropResults(b.id);
+    else {
+      // Another replica finished it first (or it was cancelled meanwhile): our files are spare.
+      if (outputFileId) await store.deleteFile(outputFileId);
+      if (errorFileId) await store.deleteFile(errorFileId);
+    }
+  }
+
+  /** One line through the engine; undefined when it was cut (stop, lost lease) and must run again. */
+  async function runLine(b: BatchRecord, l: Line): Promise<LineResult | undefined> {
+    for (let tries = 1; ; tries++) {
+      const signal = cut.signal;
+      const ri: RequestInfo = { id: newRequestId(), traceId: traceIdFrom(null), arrivedAt: performance.now() };
+      const tracer = o.core().tracing?.tracer;
+      const span = tracer?.startSpan(`batch ${b.endpoint}`, { kind: SpanKind.INTERNAL, attributes: { "signalbox.batch.id": b.id, "signalbox.batch.custom_id": l.customId, "signalbox.batch.line": l.line } });
+      if (span) {
+        ri.traceId = span.spanContext().traceId;
+        ri.otel = trace.setSpan(ROOT_CONTEXT, span);
+      }
+      let status = 200;
+      let body: unknown;
+      let wait: number | undefined;
+      try {
+        const caller = o.callerOf(b.owner.key);
+        if (!caller) throw new GatewayError("unauthenticated", `API key "${b.owner.key}" was revoked, expired or removed while its batch ran`);
+        body = await serve(b.endpoint, tagged(l, b), ri, caller, signal);
+      } catch (err) {
+        if (signal.aborted) {
+          span?.end();
+          return undefined;
+        }
+        const e = toOpenAIError(err);
+        status = e.status;
+        body = e.body;
+        const retryable = (status === 429 && e.body.error.code === "rate_limit_exceeded") || status === 503;
+        if (retryable && tries < MAX_WAITS) wait = Math.min(MAX_WAIT_MS, Number(e.headers["retry-after-ms"] ?? 1000));
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: e.body.error.message });
+      }
+      span?.setAttribute("http.response.status_code", status);
+      span?.end();
+      // Stopping: a line waiting out a refusal is left to whoever takes the batch up.
+      if (wait !== undefined && stopping) return undefined;
+      if (wait !== undefined && now() + wait < b.expires_at * 1000) {
+        await sleep(wait, signal);
+        if (signal.aborted) return undefined;
+        continue;
+      }
+      const ok = status >= 200 && status < 300;
+      return {
+        line: l.line,
+        customId: l.customId,
+        ok,
+        json: JSON.stringify({ id: requestLineId(), custom_id: l.customId, response: { status_code: status, request_id: ri.id, body }, error: null }),
+        ...(ok ? usageOf(body) : { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0 }),
+      };
+    }
+  }
+
+  async function serve(endpoint: BatchEndpoint, body: Record<string, unknown>, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<unknown> {
+    const ctx = { ri, caller, signal, statusOf: statusOf(signal) };
+    switch (endpoint) {
+      case "/v1/chat/completions": {
+        if (body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
+        const parsed = parseChatRequest(body, ri.id, caller);
+        const a = await o.engine.complete({ call: parsed.call, ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
+        return completionJson(a, Math.floor(now() / 1000));
+      }
+      case "/v1/embeddings":
+        return (await serveEmbeddings(o.engine, body, ctx)).body;
+      case "/v1/moderations":
+        return (await serveModerations(o.engine, body, ctx)).body;
+    }
+  }
+
+  return {
+    kick,
+    async stop(graceMs = 10_000) {
+      stopping = true;
+      clearInterval(timer);
+      const r = running;
+      if (!r) return;
+      const t = setTimeout(() => cut.abort(), graceMs);
+      try {
+        await r;
+      } finally {
+        clearTimeout(t);
+        cut = new AbortController();
+      }
+    },
+    async idle() {
+      while (running) await running;
+    },
+  };
+}
+
+/** The line's body with the batch in its metadata and the tag "batch" (recorded with its usage, never sent upstream). */
+function tagged(l: Line, b: BatchRecord): Record<string, unknown> {
+  const md = isObj(l.body.metadata) ? l.body.metadata : {};
+  const sb = isObj(l.body.signalbox) ? l.body.signalbox : {};
+  const tags = Array.isArray(sb.tags) ? sb.tags : [];
+  return { ...l.body, metadata: { ...md, batch_id: b.id, batch_custom_id: l.customId }, signalbox: { ...sb, tags: [...tags, "batch"] } };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

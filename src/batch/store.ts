@@ -1,0 +1,259 @@
+// The Batch API's state: uploaded files, batches, and each batch's finished lines. Two stores behind
+// one interface: memory (the embedded default: lost with the process, like its usage) and
+// PostgreSQL (postgres-store.ts, with `store.postgres_url`: durable, shared by replicas, and a batch
+// under way when its replica stops is taken up by another, or by the same one restarted, from the
+// first line not yet finished).
+//
+// Leases: a replica runs a batch only while it holds the batch's lease (claim, then renew before it
+// runs out). A lease that ran out (its replica stopped or lost its database) lets any replica
+// claim the batch; lines already finished are never run again, because results are kept per line
+// and addResults is idempotent by (batch, line).
+
+import { randomBytes } from "node:crypto";
+
+/** Who made a file or batch: only they (their key, or their team's key of role team) and admins see it. */
+export interface Owner {
+  key: string;
+  team: string;
+}
+
+export type FilePurpose = "batch" | "batch_output" | "user_data";
+export const FILE_PURPOSES: readonly FilePurpose[] = ["batch", "batch_output", "user_data"];
+
+/** An uploaded (or produced) file, as OpenAI's FileObject plus its owner. */
+export interface StoredFile {
+  id: string;
+  object: "file";
+  bytes: number;
+  /** Seconds since the epoch. */
+  created_at: number;
+  filename: string;
+  purpose: FilePurpose;
+  status: "processed";
+  /** Seconds since the epoch; absent: kept until deleted. */
+  expires_at?: number;
+  owner: Owner;
+}
+
+export type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
+export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/embeddings", "/v1/moderations"] as const;
+export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
+/** Statuses a runner still has work in. */
+export const ACTIVE: readonly BatchStatus[] = ["validating", "in_progress", "finalizing", "cancelling"];
+
+export interface BatchError {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+/** A batch, as OpenAI's Batch plus its owner and what it cost. Times are seconds since the epoch. */
+export interface BatchRecord {
+  id: string;
+  object: "batch";
+  endpoint: BatchEndpoint;
+  input_file_id: string;
+  completion_window: "24h";
+  status: BatchStatus;
+  output_file_id?: string;
+  error_file_id?: string;
+  created_at: number;
+  in_progress_at?: number;
+  expires_at: number;
+  finalizing_at?: number;
+  completed_at?: number;
+  failed_at?: number;
+  expired_at?: number;
+  cancelling_at?: number;
+  cancelled_at?: number;
+  request_counts: { total: number; completed: number; failed: number };
+  metadata: Record<string, string> | null;
+  errors?: { object: "list"; data: BatchError[] };
+  usage: {
+    input_tokens: number;
+    input_tokens_details: { cached_tokens: number };
+    output_tokens: number;
+    output_tokens_details: { reasoning_tokens: number };
+    total_tokens: number;
+  };
+  /** What the batch's lines cost so far, nano-USD (the gateway's own field). */
+  cost_nano_usd: number;
+  owner: Owner;
+}
+
+/** One finished line: its output (or error) file line, and what it used. */
+export interface LineResult {
+  /** 1-based line number in the input file. */
+  line: number;
+  customId: string;
+  /** 2xx: the output file; else the error file. */
+  ok: boolean;
+  /** The JSONL line written to the output or error file (no newline). */
+  json: string;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  costNanos: number;
+}
+
+export interface ListPage<T> {
+  data: T[];
+  hasMore: boolean;
+}
+
+/** Which files or batches a caller may see: undefined sees all (admin, or no keys). */
+export interface Visibility {
+  team?: string;
+  key?: string;
+}
+
+export const visible = (o: Owner, v: Visibility | undefined) => !v || ((v.team === undefined || o.team === v.team) && (v.key === undefined || o.key === v.key));
+
+export interface BatchStore {
+  readonly kind: "memory" | "postgres";
+  putFile(f: StoredFile, content: Buffer): Promise<void>;
+  getFile(id: string): Promise<StoredFile | undefined>;
+  fileContent(id: string): Promise<Buffer | undefined>;
+  /** Newest first (order "desc", the default) or oldest first; `after` is the id of the last file of the previous page. */
+  listFiles(q: { visibility?: Visibility; purpose?: FilePurpose; after?: string; limit: number; order?: "asc" | "desc" }): Promise<ListPage<StoredFile>>;
+  /** False when there was no such file. */
+  deleteFile(id: string): Promise<boolean>;
+
+  createBatch(b: BatchRecord): Promise<void>;
+  getBatch(id: string): Promise<BatchRecord | undefined>;
+  /** Newest first; `after` is the id of the last batch of the previous page. */
+  listBatches(q: { visibility?: Visibility; after?: string; limit: number }): Promise<ListPage<BatchRecord>>;
+  /**
+   * Replace a batch's record when its status is one of `from` (compare and set): the new record,
+   * or undefined when the status had moved on (or there is no such batch).
+   */
+  updateBatch(id: string, from: readonly BatchStatus[], next: BatchRecord): Promise<BatchRecord | undefined>;
+
+  /** Keep finished lines; a line already kept is kept once (the first one wins). */
+  addResults(batchId: string, results: LineResult[]): Promise<void>;
+  /** A batch's finished lines, by line number. */
+  results(batchId: string): Promise<LineResult[]>;
+  /** Forget a batch's finished lines (once its output and error files are written). */
+  dropResults(batchId: string): Promise<void>;
+
+  /**
+   * Lease the oldest batch with work left (an ACTIVE status) whose lease is free or ran out, for
+   * `leaseMs`, to `holder`: its id, or undefined when there is none.
+   */
+  claim(holder: string, leaseMs: number, now: number): Promise<string | undefined>;
+  /** Extend a lease `holder` still holds: false when it lost it (ran out and taken, or released). */
+  renew(batchId: string, holder: string, leaseMs: number, now: number): Promise<boolean>;
+  release(batchId: string, holder: string): Promise<void>;
+  /** Files whose expires_at has passed: deleted. Returns how many. */
+  expireFiles(now: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** `file-…` and `batch_…` ids, as OpenAI's look (24 random bytes, base62-ish via hex). */
+export const newFileId = () => `file-${randomBytes(12).toString("hex")}`;
+export const newBatchId = () => `batch_${randomBytes(12).toString("hex")}`;
+
+const byNewest = <T extends { created_at: number; id: string }>(a: T, b: T) => b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+function page<T extends { id: string }>(sorted: T[], after: string | undefined, limit: number): ListPage<T> {
+  let start = 0;
+  if (after) {
+    const i = sorted.findIndex((x) => x.id === after);
+    start = i < 0 ? sorted.length : i + 1;
+  }
+  return { data: sorted.slice(start, start + limit), hasMore: start + limit < sorted.length };
+}
+
+/** The embedded default: everything in this process. */
+export function createMemoryBatchStore(): BatchStore {
+  const files = new Map<string, { f: StoredFile; content: Buffer }>();
+  const batches = new Map<string, BatchRecord>();
+  const results = new Map<string, Map<number, LineResult>>();
+  const leases = new Map<string, { holder: string; until: number }>();
+  const copy = <T>(x: T): T => structuredClone(x);
+  return {
+    kind: "memory",
+    async putFile(f, content) {
+      files.set(f.id, { f: copy(f), content });
+    },
+    async getFile(id) {
+      const e = files.get(id);
+      return e ? copy(e.f) : undefined;
+    },
+    async fileContent(id) {
+      return files.get(id)?.content;
+    },
+    async listFiles(q) {
+      const all = [...files.values()].map((e) => e.f).filter((f) => visible(f.owner, q.visibility) && (!q.purpose || f.purpose === q.purpose));
+      all.sort(byNewest);
+      if (q.order === "asc") all.reverse();
+      return page(all.map(copy), q.after, q.limit);
+    },
+    async deleteFile(id) {
+      return files.delete(id);
+    },
+    async createBatch(b) {
+      batches.set(b.id, copy(b));
+    },
+    async getBatch(id) {
+      const b = batches.get(id);
+      return b ? copy(b) : undefined;
+    },
+    async listBatches(q) {
+      const all = [...batches.values()].filter((b) => visible(b.owner, q.visibility)).sort(byNewest);
+      return page(all.map(copy), q.after, q.limit);
+    },
+    async updateBatch(id, from, next) {
+      const b = batches.get(id);
+      if (!b || !from.includes(b.status)) return undefined;
+      batches.set(id, copy(next));
+      return copy(next);
+    },
+    async addResults(batchId, rs) {
+      let m = results.get(batchId);
+      if (!m) results.set(batchId, (m = new Map()));
+      for (const r of rs) if (!m.has(r.line)) m.set(r.line, { ...r });
+    },
+    async results(batchId) {
+      return [...(results.get(batchId)?.values() ?? [])].sort((a, b) => a.line - b.line).map((r) => ({ ...r }));
+    },
+    async dropResults(batchId) {
+      results.delete(batchId);
+    },
+    async claim(holder, leaseMs, now) {
+      const ready = [...batches.values()]
+        .filter((b) => ACTIVE.includes(b.status))
+        .filter((b) => {
+          const l = leases.get(b.id);
+          return !l || l.until <= now || l.holder === holder;
+        })
+        .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
+      const b = ready[0];
+      if (!b) return undefined;
+      leases.set(b.id, { holder, until: now + leaseMs });
+      return b.id;
+    },
+    async renew(batchId, holder, leaseMs, now) {
+      const l = leases.get(batchId);
+      if (!l || l.holder !== holder) return false;
+      l.until = now + leaseMs;
+      return true;
+    },
+    async release(batchId, holder) {
+      if (leases.get(batchId)?.holder === holder) leases.delete(batchId);
+    },
+    async expireFiles(now) {
+      let n = 0;
+      for (const [id, e] of files) {
+        if (e.f.expires_at !== undefined && e.f.expires_at * 1000 <= now) {
+          files.delete(id);
+          n++;
+        }
+      }
+      return n;
+    },
+    async close() {},
+  };
+}
