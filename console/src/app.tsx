@@ -7,6 +7,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 import { SessionContext } from "./context.ts";
 import { AlertsPage } from "./pages/alerts.tsx";
+import { BatchesPage } from "./pages/batches.tsx";
 import { BudgetsPage } from "./pages/budgets.tsx";
 import { ExplainPage } from "./pages/explain.tsx";
 import { KeysPage } from "./pages/keys.tsx";
@@ -30,6 +31,7 @@ const NAV: NavItem[] = [
   { path: "", label: "Overview" },
   { path: "usage", label: "Usage" },
   { path: "requests", label: "Requests" },
+  { path: "batches", label: "Batches" },
   { path: "explain", label: "Route explainer" },
   { path: "models", label: "Models & health" },
   { path: "budgets", label: "Budgets & limits" },
@@ -164,6 +166,8 @@ function Pages({ session }: { session: Session }) {
       return <UsagePage />;
     case "requests":
       return rest.length ? <RequestPage id={decodeURIComponent(rest.join("/"))} settings={session.settings} /> : <RequestsPage />;
+    case "batches":
+      return <BatchesPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
     case "explain":
       return <ExplainPage />;
     case "models":

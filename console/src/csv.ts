@@ -17,8 +17,8 @@ export function nanosToDecimal(n: bigint): string {
   return `${neg ? "-" : ""}${a / 1_000_000_000n}.${String(a % 1_000_000_000n).padStart(9, "0")}`;
 }
 
-/** Offer text as a file download. */
-export function download(name: string, text: string, type = "text/csv;charset=utf-8"): void {
+/** Offer text (or bytes) as a file download. */
+export function download(name: string, text: BlobPart, type = "text/csv;charset=utf-8"): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
   const a = document.createElement("a");
   a.href = url;

@@ -8,28 +8,18 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, createSignalboxClient, Dimension, Granularity, SignalboxError, type SignalboxClient, system, user } from "@signalbox/client";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CONSOLE = join(ROOT, "console");
-const OUTPUT_DIR = join(ROOT, "test-output", "console");
-
-const haveChromium = existsSync(CHROMIUM);
-const skip = !haveChromium && !process.env.CI ? `${CHROMIUM} is missing (apt-get install -y chromium); set CI=1 to make this a failure` : false;
+import { launchChromium, OUTPUT_DIR, prepareConsole, skipWithoutChromium } from "../helpers/browser.ts";
 
 // Secrets are built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "console", "secret"].join("-");
@@ -75,16 +65,6 @@ console: { trace_url: "http://jaeger.test/trace/{trace_id}" }
 const EXPECTED = { requests: 29, errors: 1, fallbacks: 1, cacheHits: 1, search: 7, ads: 22 };
 
 /** The console's sources are newer than its build (or there is no build). */
-function consoleStale(): boolean {
-  const built = join(CONSOLE, "dist", "index.html");
-  if (!existsSync(built)) return true;
-  const builtAt = statSync(built).mtimeMs;
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  const clientDist = join(ROOT, "clients", "typescript", "dist");
-  return Math.max(newest(join(CONSOLE, "src")), statSync(join(CONSOLE, "build.mjs")).mtimeMs, statSync(join(CONSOLE, "index.html")).mtimeMs, existsSync(clientDist) ? newest(clientDist) : 0) > builtAt;
-}
-
 async function poll<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -95,7 +75,7 @@ async function poll<T>(fn: () => Promise<T | undefined>, ms: number, what: strin
   }
 }
 
-describe("console in Chromium", { skip }, () => {
+describe("console in Chromium", { skip: skipWithoutChromium }, () => {
   const started = performance.now();
   let work: string;
   let gw: TestGateway;
@@ -134,14 +114,9 @@ describe("console in Chromium", { skip }, () => {
   const shot = (p: Page, name: string, fullPage = true) => p.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage });
 
   before(async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
     let t = performance.now();
-    if (consoleStale()) {
-      const r = spawnSync(process.execPath, [join(CONSOLE, "build.mjs")], { encoding: "utf8" });
-      assert.equal(r.status, 0, `console build failed:\n${r.stdout}\n${r.stderr}`);
-      timings.push(`build ${Math.round(performance.now() - t)} ms`);
-    }
-    await mkdir(OUTPUT_DIR, { recursive: true });
+    await prepareConsole();
+    timings.push(`build check ${Math.round(performance.now() - t)} ms`);
     work = await mkdtemp(join(tmpdir(), "signalbox-console-"));
     // Alert sinks on loopback: /ops answers 200, /down 500.
     sink = createServer((req, res) => {
@@ -179,12 +154,7 @@ describe("console in Chromium", { skip }, () => {
     timings.push(`traffic ${Math.round(performance.now() - t)} ms`);
 
     t = performance.now();
-    context = await chromium.launchPersistentContext(join(work, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      viewport: { width: 1200, height: 800 },
-    });
+    context = await launchChromium(join(work, "profile"), { width: 1200, height: 800 });
     page = await newPage();
     timings.push(`browser ${Math.round(performance.now() - t)} ms`);
   });
