@@ -54,9 +54,15 @@ export function modeOf(g: Globals, opts: { csv: boolean }): Mode {
   return g.json ? "json" : g.csv ? "csv" : "table";
 }
 
+/** The gateway's URL, checked: bad usage when it is not http(s). */
+export function checkedUrl(g: Globals): string {
+  if (!/^https?:\/\/[^/\s]+/.test(g.url)) throw usageError(`--url: "${g.url}" is not an http(s) URL`, "use e.g. --url http://localhost:8080 (or set SIGNALBOX_URL)");
+  return g.url;
+}
+
 /** The typed client for these flags. A command line has no active span: no trace forwarding. */
 export function clientOf(g: Globals): SignalboxClient {
-  if (!/^https?:\/\/[^/\s]+/.test(g.url)) throw usageError(`--url: "${g.url}" is not an http(s) URL`, "use e.g. --url http://localhost:8080 (or set SIGNALBOX_URL)");
+  checkedUrl(g);
   return createSignalboxClient({ baseUrl: g.url, apiKey: g.apiKey, opentelemetry: false, timeoutMs: 30_000 });
 }
 
@@ -75,8 +81,8 @@ export function traceLink(traceId: string): string {
 
 const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|socket hang up|fetch failed/;
 
-/** What to do next, by code. */
-function hintFor(err: SignalboxError, g: Globals | undefined): string | undefined {
+/** What to do next, by code (a Connect error's, or the one a REST call's HTTP status stands for). */
+export function hintFor(err: { codeName: string; rawMessage: string; field?: string; retryAfterMs?: number }, g: Globals | undefined): string | undefined {
   const where = g?.url ?? DEFAULT_URL;
   switch (err.codeName) {
     case "unauthenticated":

@@ -32,6 +32,16 @@ export function rfc3339(t: Timestamp | undefined): string {
   return t ? timestampDate(t).toISOString() : "";
 }
 
+/** Seconds since the epoch (the OpenAI-compatible APIs' times) as "2026-11-20 14:03:05Z"; "" when absent. */
+export function unixTime(s: number | null | undefined): string {
+  return s ? new Date(s * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "";
+}
+
+/** Seconds since the epoch as RFC 3339, for CSV; "" when absent. */
+export function unixRfc3339(s: number | null | undefined): string {
+  return s ? new Date(s * 1000).toISOString() : "";
+}
+
 /** Milliseconds as "850 ms", "12.3 s". */
 export function ms(v: number | undefined): string {
   if (v === undefined) return "";

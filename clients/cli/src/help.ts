@@ -10,7 +10,8 @@ Exit codes:
   0  ok
   1  the call failed (the gateway's error, its code and the field at fault are printed on stderr),
      or \`config check\` found the file invalid, or \`moderate\` flagged an input (gate on it:
-     \`signalbox moderate "$TEXT" >/dev/null && publish\`)
+     \`signalbox moderate "$TEXT" >/dev/null && publish\`), or \`batch create --wait\` saw the batch
+     fail, expire or be cancelled
   2  bad usage: unknown command or flag, a bad value, a file that cannot be read
 
 Examples:
@@ -22,6 +23,7 @@ Examples:
   signalbox transcribe transcription meeting.mp3 --format srt > meeting.srt
   signalbox speak speech "The build is green." --voice coral -o green.mp3
   signalbox moderate "I will attack you" "Have a nice day"
+  signalbox batch create requests.jsonl --endpoint /v1/chat/completions --wait
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

@@ -74,6 +74,8 @@ export function json(value: unknown): Promise<void> {
 }
 
 export interface Spinner {
+  /** Say something else from the next frame on (progress). */
+  update(label: string): void;
   stop(): void;
 }
 
@@ -82,9 +84,10 @@ const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "
 /** A spinner on stderr while something waits; nothing at all when stderr is not a terminal. */
 export function spinner(label: string): Spinner {
   const err = process.stderr;
-  if (!err.isTTY) return { stop() {} };
+  if (!err.isTTY) return { update() {}, stop() {} };
   let i = 0;
-  const draw = () => err.write(`\r${FRAMES[i++ % FRAMES.length]} ${label}`);
+  // "\x1b[K" clears what a longer label left behind.
+  const draw = () => err.write(`\r${FRAMES[i++ % FRAMES.length]} ${label}\x1b[K`);
   // Only after a short wait: a fast answer should not flash.
   let timer: NodeJS.Timeout | undefined;
   const delay = setTimeout(() => {
@@ -93,6 +96,9 @@ export function spinner(label: string): Spinner {
   }, 120);
   let stopped = false;
   return {
+    update(next) {
+      label = next;
+    },
     stop() {
       if (stopped) return;
       stopped = true;
@@ -105,11 +111,11 @@ export function spinner(label: string): Spinner {
   };
 }
 
-/** Run `work` with a spinner on stderr. */
-export async function waiting<T>(label: string, work: () => Promise<T>): Promise<T> {
+/** Run `work` with a spinner on stderr (`work` may change its label to show progress). */
+export async function waiting<T>(label: string, work: (progress: (label: string) => void) => Promise<T>): Promise<T> {
   const s = spinner(label);
   try {
-    return await work();
+    return await work((l) => s.update(l));
   } finally {
     s.stop();
   }
