@@ -10,9 +10,9 @@ import type { GatewayCore } from "../gateway.ts";
 import type { ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toImageCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateCall, validateEmbedCall, validateImageCall, validateRerankCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
+import { validateCall, validateEmbedCall, validateImageCall, validateModerationCall, validateRerankCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -132,6 +132,17 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       try {
         const call = toSpeechCall(req, ri.id, ctx.values.get(callerKey));
         validateSpeechCall(call);
+        return planToPb(core.plan(call));
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async routeModeration(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toModerationCall(req, ri.id, ctx.values.get(callerKey));
+        validateModerationCall(call);
         return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);

@@ -10,6 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ModerateRequestSchema, ModerationService } from "../../gen/signalbox/v1/moderation_pb.ts";
+import { ExclusionReason, RouteService } from "../../gen/signalbox/v1/route_pb.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import { MOCK_MODERATION_WORDS } from "../../src/providers/mock/moderation.ts";
@@ -148,6 +149,20 @@ describe("ModerationService and a guardrail pointed at the gateway", () => {
     );
     assert.ok(res.results[0].categoryScores.harassment > 0.5);
     await assert.rejects(c.moderate(create(ModerateRequestSchema, { model: "moderation", inputs: [] })), /inputs: is required/);
+  });
+
+  test("RouteModeration: only deployments that serve moderation are candidates; bad input names its field", async () => {
+    const route = createClient(RouteService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1", interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${KEY}`), next(req))] }));
+    const plan = await route.routeModeration(create(ModerateRequestSchema, { model: "omni-backup", inputs: ["hello"] }));
+    // (The OpenAI deployment may be cooling down after the fallback test above: then it is excluded for that.)
+    const openai = plan.candidates.some((c) => c.deployment === "openai/omni-moderation-latest") || plan.excluded.some((e) => e.deployment === "openai/omni-moderation-latest" && e.reason === ExclusionReason.COOLING_DOWN);
+    assert.ok(openai, JSON.stringify(plan.excluded, (_, v) => (typeof v === "bigint" ? String(v) : v)));
+    assert.equal(plan.candidates.at(-1)?.deployment, "mock/moderation");
+    assert.ok(plan.candidates.every((c) => c.deployment !== "mock/chat"));
+    assert.equal(plan.routing?.route, "omni-backup");
+    // Naming a chat deployment: refused, naming the field, as Moderate itself would.
+    await assert.rejects(route.routeModeration(create(ModerateRequestSchema, { model: "mock/chat", inputs: ["hello"] })), /model: "mock\/chat" has no deployment that serves moderation/);
+    await assert.rejects(route.routeModeration(create(ModerateRequestSchema, { model: "moderation", inputs: [] })), /inputs: is required/);
   });
 
   test("a webhook guardrail in OpenAI's format can use the gateway's own /v1/moderations", async () => {
