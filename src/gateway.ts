@@ -390,7 +390,16 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const batchStore = config.store.postgresUrl
     ? await (await import("./batch/postgres-store.ts")).createPostgresBatchStore(config.store.postgresUrl, { log })
     : createMemoryBatchStore();
-  const batchRunner = createBatchRunner({ store: batchStore, engine, core: () => core, callerOf: (name) => control.directory.callerByName(name), concurrency: config.batches.concurrency });
+  const batchRunner = createBatchRunner({
+    store: batchStore,
+    engine,
+    core: () => core,
+    callerOf: (name) => control.directory.callerByName(name),
+    concurrency: config.batches.concurrency,
+    // A batch is started at once by the replica that took it; the idle poll only finds batches
+    // another replica left (or that outlived a restart): every 5 s is one small query on PostgreSQL.
+    pollMs: batchStore.kind === "postgres" ? 5000 : 1000,
+  });
   const batches: BatchApi = { store: batchStore, runner: batchRunner, maxFileBytes: config.batches.maxFileBytes };
   batchRunner.kick();
   const compat = createCompatHandler(core, engine, batches);

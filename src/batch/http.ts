@@ -88,6 +88,16 @@ function metadataOf(v: unknown): Record<string, string> | null {
   return out;
 }
 
+/** OpenAI's `expires_after` / `output_expires_after`: `{anchor: "created_at", seconds}`, 1 hour to 30 days. */
+function expiryOf(v: unknown, field: string): { anchor: "created_at"; seconds: number } | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) return bad(field, 'must be an object {"anchor": "created_at", "seconds": n}');
+  if (v.anchor !== "created_at") bad(`${field}.anchor`, 'must be "created_at"');
+  const s = v.seconds;
+  if (typeof s !== "number" || !Number.isInteger(s) || s < 3600 || s > 2_592_000) bad(`${field}.seconds`, `must be an integer from 3600 (1 hour) to 2592000 (30 days), got ${JSON.stringify(s ?? null)}`);
+  return { anchor: "created_at", seconds: s as number };
+}
+
 /** Serve one Files or Batches request; returns the HTTP status. */
 export async function serveBatchApi(
   api: BatchApi,
@@ -108,7 +118,9 @@ export async function serveBatchApi(
   };
   const fileFor = async (id: string) => {
     const f = await store.getFile(id);
-    if (!f || !canSee(f.owner, v)) throw new GatewayError("not_found", `file_id: no file "${id}" (or this key may not see it)`, { field: "file_id" });
+    // Past its expiry a file is gone, though the store deletes it only at its next sweep.
+    const expired = f?.expires_at !== undefined && f.expires_at * 1000 <= Date.now();
+    if (!f || expired || !canSee(f.owner, v)) throw new GatewayError("not_found", `file_id: no file "${id}" (or this key may not see it)`, { field: "file_id" });
     return f;
   };
   const batchFor = async (id: string) => {
@@ -147,14 +159,9 @@ export async function serveBatchApi(
     if (!content.length) bad("file", "is empty");
     const anchor = form.get("expires_after[anchor]");
     const seconds = form.get("expires_after[seconds]");
-    let expiresAt: number | undefined;
     const created = secs(Date.now());
-    if (anchor !== null || seconds !== null) {
-      if (anchor !== "created_at") bad("expires_after.anchor", `must be "created_at"`);
-      const s = Number(seconds);
-      if (!Number.isInteger(s) || s < 3600 || s > 2_592_000) bad("expires_after.seconds", `must be an integer from 3600 (1 hour) to 2592000 (30 days), got ${JSON.stringify(seconds)}`);
-      expiresAt = created + s;
-    }
+    const expiry = anchor === null && seconds === null ? undefined : expiryOf({ anchor, seconds: seconds === null || seconds === "" ? undefined : Number(seconds) }, "expires_after");
+    const expiresAt = expiry ? created + expiry.seconds : undefined;
     const f: StoredFile = {
       id: newFileId(),
       object: "file",
@@ -221,6 +228,7 @@ export async function serveBatchApi(
     }
     if (body.completion_window !== "24h") bad("completion_window", `must be "24h", got ${JSON.stringify(body.completion_window ?? null)}`);
     const metadata = metadataOf(body.metadata);
+    const outputExpiry = expiryOf(body.output_expires_after, "output_expires_after");
     const f = await store.getFile(fileId);
     if (!f || !canSee(f.owner, v)) throw new GatewayError("not_found", `input_file_id: no file "${fileId}" (or this key may not see it)`, { field: "input_file_id" });
     if (f.purpose !== "batch") bad("input_file_id", `the file's purpose is "${f.purpose}"; a batch's input must be uploaded with purpose "batch"`);
@@ -236,6 +244,7 @@ export async function serveBatchApi(
       expires_at: secs(now) + 86_400,
       request_counts: { total: 0, completed: 0, failed: 0 },
       metadata,
+      ...(outputExpiry ? { output_expires_after: outputExpiry } : {}),
       usage: { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
       cost_nano_usd: 0,
       owner,

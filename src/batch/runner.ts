@@ -225,7 +225,15 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
   let again = false;
   /** Cuts the lines under way (stop, a lost lease). */
   let cut = new AbortController();
-  const timer = setInterval(() => kick(), o.pollMs ?? 1000);
+  /** Files past their expires_at are deleted at most once a minute, by whichever replica polls. */
+  let expiredAt = 0;
+  const timer = setInterval(() => {
+    if (now() - expiredAt >= 60_000) {
+      expiredAt = now();
+      store.expireFiles(expiredAt).catch((err: unknown) => log("warn", "batches: could not delete expired files", { error: (err as Error).message }));
+    }
+    kick();
+  }, o.pollMs ?? 1000);
   timer.unref();
 
   function kick() {
@@ -389,7 +397,17 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     const file = async (suffix: "output" | "error", rs: LineResult[]): Promise<string | undefined> => {
       if (!rs.length) return undefined;
       const content = Buffer.from(rs.map((r) => `${r.json}\n`).join(""), "utf8");
-      const f: StoredFile = { id: newFileId(), object: "file", bytes: content.length, created_at: secs(t), filename: `${b.id}_${suffix}.jsonl`, purpose: "batch_output", status: "processed", owner: b.owner };
+      const f: StoredFile = {
+        id: newFileId(),
+        object: "file",
+        bytes: content.length,
+        created_at: secs(t),
+        filename: `${b.id}_${suffix}.jsonl`,
+        purpose: "batch_output",
+        status: "processed",
+        ...(b.output_expires_after ? { expires_at: secs(t) + b.output_expires_after.seconds } : {}),
+        owner: b.owner,
+      };
       await store.putFile(f, content);
       return f.id;
     };

@@ -69,6 +69,8 @@ export interface BatchRecord {
   cancelled_at?: number;
   request_counts: { total: number; completed: number; failed: number };
   metadata: Record<string, string> | null;
+  /** When the output and error files expire, counted from their creation (absent: kept until deleted). */
+  output_expires_after?: { anchor: "created_at"; seconds: number };
   errors?: { object: "list"; data: BatchError[] };
   usage: {
     input_tokens: number;

@@ -28,11 +28,13 @@ providers:
 deployments:
   - { id: mock/chat, provider: mock, model: mock-chat, pricing: { input: 1, output: 2 } }
   - { id: mock/embed, provider: mock, model: mock-embed, operations: [embeddings], pricing: { input: 0.02, output: 0 } }
+  - { id: mock/moderation, provider: mock, model: mock-moderation-1, operations: [moderation], pricing: { input: 0, output: 0 } }
   - { id: slow/chat, provider: slow, model: mock-chat }
   - { id: busy/chat, provider: busy, model: mock-chat }
 routes:
   - { name: chat, targets: [mock/chat] }
   - { name: embed, targets: [mock/embed] }
+  - { name: moderation, targets: [mock/moderation] }
   - { name: slow, targets: [slow/chat] }
   - { name: busy, targets: [busy/chat], retry: { max_retries: 0 } }
 batches: { concurrency: 2 }
@@ -153,6 +155,23 @@ describe("a chat batch, start to finish", () => {
     assert.equal(outFile.filename, `${b.id}_output.jsonl`);
   });
 
+  test("files and outputs that expire: expires_after on the upload, output_expires_after on the batch", async () => {
+    const client = sdk(KEYS.teamA);
+    const file = await client.files.create({
+      file: await toFile(Buffer.from(jsonl([chatLine("x", "hi")])), "x.jsonl"),
+      purpose: "batch",
+      expires_after: { anchor: "created_at", seconds: 7200 },
+    });
+    assert.equal(file.expires_at, file.created_at + 7200);
+    const b = await settle(client, (await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h", output_expires_after: { anchor: "created_at", seconds: 3600 } })).id);
+    const out = await client.files.retrieve(b.output_file_id!);
+    assert.equal(out.expires_at, out.created_at + 3600);
+    await assert.rejects(
+      client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h", output_expires_after: { anchor: "created_at", seconds: 60 } }),
+      (e: InstanceType<typeof OpenAI.APIError>) => e.status === 400 && (e.error as { param?: string }).param === "output_expires_after.seconds",
+    );
+  });
+
   test("embeddings and moderations batches", async () => {
     const client = sdk(KEYS.svcA);
     const file = await upload(
@@ -169,6 +188,18 @@ describe("a chat batch, start to finish", () => {
     assert.equal(e2.response!.body.data.length, 2);
     assert.equal(e2.response!.body.data[0].embedding.length, 16);
     assert.equal(b.error_file_id ?? null, null);
+
+    const mod = await upload(client, jsonl([{ custom_id: "m1", method: "POST", url: "/v1/moderations", body: { model: "moderation", input: ["I will attack you", "Have a nice day."] } }]));
+    const mb = await settle(client, (await client.batches.create({ input_file_id: mod.id, endpoint: "/v1/moderations", completion_window: "24h" })).id);
+    assert.equal(mb.status, "completed");
+    const [m1] = await linesOf(client, mb.output_file_id);
+    assert.deepEqual(
+      m1.response!.body.results.map((r: { flagged: boolean; categories: { violence: boolean } }) => [r.flagged, r.categories.violence]),
+      [
+        [true, true],
+        [false, false],
+      ],
+    );
   });
 });
 
