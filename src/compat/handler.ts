@@ -32,7 +32,7 @@ import { parseChatRequest } from "./request.ts";
 import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
-import { serveImages } from "./images.ts";
+import { MAX_IMAGE_EDIT_BYTES, serveImageEdit, serveImages } from "./images.ts";
 import { serveModerations } from "./moderations.ts";
 import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
@@ -305,6 +305,18 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }
+      if (path === "/v1/images/edits") {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        // The images to edit may be larger than the JSON endpoints' limit.
+        const raw = await readBody(req, Math.max(maxBytes, MAX_IMAGE_EDIT_BYTES));
+        const out = await serveImageEdit(engine, raw, header(req, "content-type"), { ri, caller, signal: ac.signal, statusOf: (err) => statusOf(err, ac.signal) });
+        sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
+        return;
+      }
       if (isAudioPath(path)) {
         if (req.method !== "POST") {
           status = 405;
@@ -407,7 +419,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && isBatchPath(path))) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && isBatchPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -6,13 +6,14 @@
 // guardrails, as on /v1/chat/completions. Streaming partial images is refused by name.
 
 import type { ChatEngine } from "../engine/chat-engine.ts";
+import type { InputImage } from "../providers/types.ts";
 import type { ImageAnswer } from "../engine/images.ts";
 import type { Caller, ImageCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { validateImageCall, type ImageFieldNames } from "../server/validate.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
 
-const FIELDS: ImageFieldNames = { n: "n", size: "size", outputCompression: "output_compression", routing: "signalbox" };
+const FIELDS: ImageFieldNames = { n: "n", size: "size", outputCompression: "output_compression", routing: "signalbox", images: "image", mask: "mask", inputFidelity: "input_fidelity" };
 const RESPONSE_FORMATS = new Set(["url", "b64_json"]);
 const KNOWN = new Set(["model", "prompt", "n", "size", "quality", "style", "background", "output_format", "output_compression", "response_format", "user", "safety_identifier", "moderation", "stream", "partial_images", "metadata", "signalbox"]);
 
@@ -116,6 +117,95 @@ export async function serveImages(
   r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; statusOf(err: unknown): string },
 ): Promise<{ body: unknown; headers: Record<string, string> }> {
   const call = parseImageRequest(body, r.ri.id, r.caller);
+  const a = await engine.generateImages({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
+  return { body: imagesJson(a, call.request), headers: { "x-signalbox-deployment": a.deployment } };
+}
+
+/** The largest edit upload: GPT Image takes images of up to 50 MB each; the whole form is held to this. */
+export const MAX_IMAGE_EDIT_BYTES = 64 * 1024 * 1024;
+const EDIT_KNOWN = new Set([...KNOWN, "image", "image[]", "mask", "input_fidelity"]);
+const FIDELITY = new Set(["high", "low"]);
+const IMAGE_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp" };
+
+async function inputImage(f: File, field: string): Promise<InputImage> {
+  const ext = f.name.includes(".") ? f.name.slice(f.name.lastIndexOf(".") + 1).toLowerCase() : "";
+  const mediaType = f.type && f.type !== "application/octet-stream" ? f.type : (IMAGE_TYPES[ext] ?? "");
+  if (!Object.values(IMAGE_TYPES).includes(mediaType)) bad(field, `must be a PNG, JPEG or WebP image, got ${JSON.stringify(f.type || f.name || "a file of no type")}`);
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  if (!bytes.length) bad(field, "is empty");
+  return { bytes, filename: f.name && f.name !== "blob" ? f.name : `image.${mediaType.slice("image/".length)}`, mediaType };
+}
+
+/**
+ * POST /v1/images/edits in OpenAI's shape (multipart, as the SDK's `images.edit` sends it): the
+ * images to edit as `image` (one) or `image[]` (up to 16), an optional `mask`, and the
+ * generation's fields plus `input_fidelity`. The same image operation, with the images attached.
+ */
+export async function parseImageEdit(raw: Buffer, contentType: string | undefined, id: string, caller: Caller): Promise<ImageCall> {
+  if (!contentType?.toLowerCase().startsWith("multipart/form-data")) bad("body", "must be multipart/form-data (the images to edit and the prompt), as OpenAI's image edits take it");
+  let form: FormData;
+  try {
+    form = await new Response(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) as Uint8Array<ArrayBuffer>, { headers: { "content-type": contentType } }).formData();
+  } catch {
+    return bad("body", "could not parse the multipart/form-data body");
+  }
+  for (const k of new Set(form.keys())) if (!EDIT_KNOWN.has(k)) bad(k, `Unrecognized request argument supplied: ${k}`);
+  const files = [...form.getAll("image"), ...form.getAll("image[]")];
+  if (!files.length) bad("image", "is required: the image (or images, as image[]) to edit");
+  if (files.length > 16) bad("image", `at most 16 images, got ${files.length}`);
+  const images: InputImage[] = [];
+  for (const f of files) {
+    if (typeof f === "string") return bad("image", "must be a file, not a text field");
+    images.push(await inputImage(f, "image"));
+  }
+  const maskField = form.getAll("mask");
+  if (maskField.length > 1) bad("mask", "one mask at most");
+  const maskFile = maskField[0];
+  if (maskFile !== undefined && typeof maskFile === "string") bad("mask", "must be a file, not a text field");
+  const mask = maskFile ? await inputImage(maskFile as File, "mask") : undefined;
+  if (mask && mask.mediaType !== "image/png") bad("mask", "must be a PNG (its transparent areas are where the image is edited)");
+  const inputFidelity = form.get("input_fidelity");
+  if (inputFidelity !== null && (typeof inputFidelity !== "string" || !FIDELITY.has(inputFidelity))) bad("input_fidelity", `must be high or low, got ${JSON.stringify(inputFidelity)}`);
+  // The text fields as a JSON body, so that they are read (and refused) exactly as a generation's.
+  const body: Record<string, unknown> = {};
+  const json = (k: string) => {
+    const v = form.get(k);
+    if (typeof v !== "string") return undefined;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return bad(k, "must be a JSON object");
+    }
+  };
+  for (const k of ["model", "prompt", "size", "quality", "background", "output_format", "response_format", "user", "safety_identifier", "moderation"]) {
+    const v = form.get(k);
+    if (typeof v === "string") body[k] = v;
+  }
+  for (const k of ["n", "output_compression", "partial_images"]) {
+    const v = form.get(k);
+    if (typeof v === "string") {
+      const n = Number(v);
+      if (!Number.isInteger(n)) bad(k, `must be an integer, got "${v}"`);
+      body[k] = n;
+    }
+  }
+  const stream = form.get("stream");
+  if (stream === "true") bad("stream", "streaming partial images is not supported by this gateway");
+  for (const k of ["signalbox", "metadata"]) if (form.has(k)) body[k] = json(k);
+  const call = parseImageRequest(body, id, caller);
+  call.request = { ...call.request, images, ...(mask ? { mask } : {}), ...(inputFidelity ? { inputFidelity: inputFidelity as string } : {}) };
+  validateImageCall(call, FIELDS);
+  return call;
+}
+
+/** One /v1/images/edits request, the raw multipart body read: the engine's answer as the response body and headers. */
+export async function serveImageEdit(
+  engine: ChatEngine,
+  raw: Buffer,
+  contentType: string | undefined,
+  r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; statusOf(err: unknown): string },
+): Promise<{ body: unknown; headers: Record<string, string> }> {
+  const call = await parseImageEdit(raw, contentType, r.ri.id, r.caller);
   const a = await engine.generateImages({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
   return { body: imagesJson(a, call.request), headers: { "x-signalbox-deployment": a.deployment } };
 }

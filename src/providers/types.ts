@@ -471,6 +471,22 @@ export interface ImageRequest {
   /** DALL·E: a URL (the provider hosts the image for a while) or the bytes (base64); GPT Image always returns bytes. */
   responseFormat?: "url" | "b64_json";
   user?: string;
+  /**
+   * An edit (`/images/edits`): the images to start from (GPT Image takes up to 16, DALL·E 2 one
+   * square PNG; Gemini's image models take them as parts of the prompt). Absent: a generation.
+   */
+  images?: InputImage[];
+  /** An edit's mask: a PNG whose fully transparent areas are where the first image is edited. */
+  mask?: InputImage;
+  /** GPT Image edits: how closely the input images' details are kept, high or low. */
+  inputFidelity?: string;
+}
+
+/** An image sent upstream: its bytes, a file name and a media type. */
+export interface InputImage {
+  bytes: Uint8Array;
+  filename: string;
+  mediaType: string;
 }
 
 /** One generated image: its bytes (base64) or where the provider hosts it. */

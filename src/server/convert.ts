@@ -20,7 +20,8 @@ import {
 } from "../../gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
 import type { RerankRequest } from "../../gen/signalbox/v1/rerank_pb.ts";
-import type { GenerateImagesRequest } from "../../gen/signalbox/v1/image_pb.ts";
+import type { GenerateImagesRequest, InputImage as PbInputImage } from "../../gen/signalbox/v1/image_pb.ts";
+import { sniffImageType } from "./validate.ts";
 import type { SpeakRequest, TranscribeRequest } from "../../gen/signalbox/v1/audio_pb.ts";
 import type { ModerateRequest } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { audioMediaType, estimateAudioSeconds } from "../engine/audio.ts";
@@ -224,9 +225,18 @@ export function toImageCall(r: GenerateImagesRequest, id: string, caller: Caller
       ...(r.outputCompression !== undefined ? { outputCompression: r.outputCompression } : {}),
       ...(r.returnUrl ? { responseFormat: "url" as const } : {}),
       ...(r.user ? { user: r.user } : {}),
+      ...(r.images.length ? { images: r.images.map(inputImageOf) } : {}),
+      ...(r.mask ? { mask: inputImageOf(r.mask) } : {}),
+      ...(r.inputFidelity ? { inputFidelity: r.inputFidelity } : {}),
     },
     ...callerSide(r, caller),
   };
+}
+
+/** An InputImage as the provider takes it: its media type read from its bytes when not given. */
+function inputImageOf(im: PbInputImage) {
+  const mediaType = im.mediaType || sniffImageType(im.data);
+  return { bytes: im.data, mediaType, filename: im.filename || `image.${mediaType.slice("image/".length) || "png"}` };
 }
 
 /** A TranscribeRequest as the router's TranscriptionCall (validated after, by validateTranscriptionCall). */

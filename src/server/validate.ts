@@ -233,9 +233,13 @@ export interface ImageFieldNames {
   size: string;
   outputCompression: string;
   routing: string;
+  images: string;
+  mask: string;
+  inputFidelity: string;
 }
 
-export const PROTO_IMAGE_FIELDS: ImageFieldNames = { n: "n", size: "size", outputCompression: "output_compression", routing: "routing" };
+export const PROTO_IMAGE_FIELDS: ImageFieldNames = { n: "n", size: "size", outputCompression: "output_compression", routing: "routing", images: "images", mask: "mask", inputFidelity: "input_fidelity" };
+const EDIT_IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/webp"]);
 
 /** The longest image prompt (GPT Image's limit; DALL·E's are shorter and theirs to refuse). */
 export const MAX_IMAGE_PROMPT_CHARS = 32_000;
@@ -249,7 +253,26 @@ export function validateImageCall(c: ImageCall, n: ImageFieldNames = PROTO_IMAGE
   if (r.size !== undefined && r.size !== "auto" && !/^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$/.test(r.size)) bad(n.size, `must be "auto" or WIDTHxHEIGHT (like 1024x1024), got "${r.size}"`);
   const oc = r.outputCompression;
   if (oc !== undefined && (!Number.isInteger(oc) || oc < 0 || oc > 100)) bad(n.outputCompression, `must be an integer between 0 and 100, got ${oc}`);
+  // An edit's images.
+  const images = r.images ?? [];
+  if (images.length > 16) bad(n.images, `at most 16 images, got ${images.length}`);
+  images.forEach((im, i) => {
+    if (im.bytes.byteLength === 0) bad(`${n.images}[${i}]`, "is empty");
+    if (!EDIT_IMAGE_TYPES.has(im.mediaType)) bad(`${n.images}[${i}]`, `must be a PNG, JPEG or WebP image, got ${JSON.stringify(im.mediaType || "an unknown type")}`);
+  });
+  if (r.mask && !images.length) bad(n.mask, "applies to an edit: send the image to edit with it");
+  if (r.mask && (r.mask.bytes.byteLength === 0 || r.mask.mediaType !== "image/png")) bad(n.mask, "must be a PNG (its transparent areas are where the image is edited)");
+  if (r.inputFidelity !== undefined && r.inputFidelity !== "high" && r.inputFidelity !== "low") bad(n.inputFidelity, `must be high or low, got "${r.inputFidelity}"`);
+  if (r.inputFidelity !== undefined && !images.length) bad(n.inputFidelity, "applies to an edit: send the image to edit with it");
   validateAttribution(c, n.routing);
+}
+
+/** An image's media type from its first bytes (PNG, JPEG, WebP), or "" when it is none of them. */
+export function sniffImageType(b: Uint8Array): string {
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return "image/png";
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "image/jpeg";
+  if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return "image/webp";
+  return "";
 }
 
 /** Field names of the audio requests, as each front door spells them. */

@@ -16,7 +16,7 @@ export { authInterceptor, errorInterceptor, type OtelApi, retryInterceptor, type
 export * from "./messages.ts";
 export { speak, speakStream, type SpeakOptions, type SpeakResult, type SpeechEvent, transcribe, transcribeStream, type TranscribeOptions, type TranscribeResult, type TranscriptEvent } from "./audio.ts";
 export { type EmbedOptions, embedTexts, type EmbedTextsResult, vectorOf, vectorsOf } from "./embeddings.ts";
-export { generateImages, type GenerateImagesResult, type Image, type ImageOptions } from "./images.ts";
+export { editImages, generateImages, type GenerateImagesResult, type Image, type ImageInput, type ImageOptions } from "./images.ts";
 export { type RankedDocument, type RerankOptions, rerankDocuments, type RerankDocumentsResult } from "./rerank.ts";
 export { type StreamedToolCall, streamText, type StreamTextHandle, type StreamTextOptions, type StreamTextResult } from "./stream.ts";
 export { Code, ConnectError } from "@connectrpc/connect";

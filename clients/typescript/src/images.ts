@@ -1,5 +1,6 @@
 // Images in one line: `generateImages(client, model, prompt, { n, size, quality })` returns each
-// image's bytes (or the URL where the provider hosts it) with its media type and revised prompt.
+// image's bytes (or the URL where the provider hosts it) with its media type and revised prompt;
+// `editImages(client, model, prompt, [png], { mask })` edits images the same way.
 
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CallOptions } from "@connectrpc/connect";
@@ -42,4 +43,26 @@ export async function generateImages(client: SignalboxClient, model: string, pro
     })),
     response,
   };
+}
+
+/** An image to edit: its bytes, or its bytes with a media type and file name (read from the bytes when not given). */
+export type ImageInput = Uint8Array | { data: Uint8Array; mediaType?: string; filename?: string };
+
+const inputOf = (im: ImageInput) => (im instanceof Uint8Array ? { data: im } : im);
+
+/**
+ * Edit images through the gateway's ImageService: `images` are the images to start from (GPT
+ * Image takes up to 16, DALL·E 2 one square PNG), `options.mask` a PNG whose transparent areas
+ * are where the first image is edited, `options.inputFidelity` "high" or "low".
+ */
+export async function editImages(
+  client: SignalboxClient,
+  model: string,
+  prompt: string,
+  images: ImageInput[],
+  options: Omit<ImageOptions, "images" | "mask"> & { mask?: ImageInput } = {},
+  callOptions?: CallOptions,
+): Promise<GenerateImagesResult> {
+  const { mask, ...rest } = options;
+  return generateImages(client, model, prompt, { ...rest, images: images.map(inputOf), ...(mask ? { mask: inputOf(mask) } : {}) }, callOptions);
 }

@@ -18,6 +18,8 @@ const PREMIUM = new Set(["premium", "hd", "high"]);
 const side = (v: number) => Math.min(4096, Math.max(320, Math.round(v / 16) * 16));
 
 export function buildBedrockImageRequest(req: ImageRequest): HttpRequestSpec {
+  // Titan and Nova Canvas edit through other task types (inpainting, variations) not wired here: refused unsent.
+  if (req.images?.length) throw new ProviderError({ kind: "model_not_found", message: `${req.model} is not used for image edits by this gateway`, unsent: true });
   const m = /^(\d+)x(\d+)$/.exec(req.size ?? "");
   const [width, height] = m ? [side(Number(m[1])), side(Number(m[2]))] : [1024, 1024];
   const body = {

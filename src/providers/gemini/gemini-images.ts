@@ -35,11 +35,17 @@ export function geminiAspectRatio(size: string | undefined, ratios: readonly [st
   return best[0];
 }
 
-/** The body of one call: the prompt as the user turn, image output only, the aspect ratio of the size asked for. */
+/**
+ * The body of one call: the prompt as the user turn (after the images to edit, as inline data: how
+ * Gemini's image models edit), image output only, the aspect ratio of the size asked for. A mask
+ * has no place in Gemini's request: refused unsent, so the router tries the next deployment.
+ */
 export function buildGeminiImageBody(req: ImageRequest): GeminiRequest & { generationConfig: Record<string, unknown> } {
+  if (req.mask) throw new ProviderError({ kind: "model_not_found", message: `${req.model} takes no mask (describe the edit in the prompt)`, unsent: true });
   const aspectRatio = geminiAspectRatio(req.size);
+  const images = (req.images ?? []).map((im) => ({ inlineData: { mimeType: im.mediaType, data: Buffer.from(im.bytes.buffer, im.bytes.byteOffset, im.bytes.byteLength).toString("base64") } }));
   return {
-    contents: [{ role: "user", parts: [{ text: req.prompt }] }],
+    contents: [{ role: "user", parts: [...images, { text: req.prompt }] }],
     generationConfig: { responseModalities: ["IMAGE"], ...(aspectRatio ? { imageConfig: { aspectRatio } } : {}) },
   };
 }

@@ -274,12 +274,18 @@ export function createMockProvider(conn: ProviderConfig): Provider {
       await sleep(s.ttftMs, signal);
       if (failing) throw fail();
       const [w, h] = mockImageSize(req.size);
+      // An edit: its colours follow the images it starts from too, and the revised prompt says what it edited.
+      const inputs = createHash("sha256");
+      for (const im of req.images ?? []) inputs.update(im.bytes);
+      if (req.mask) inputs.update(req.mask.bytes);
+      const seed = req.images?.length ? inputs.digest("hex") : "";
+      const revised = req.images?.length ? `${req.prompt} (an edit of ${req.images.length} image${req.images.length === 1 ? "" : "s"}${req.mask ? ", masked" : ""})` : req.prompt;
       return {
         model: req.model,
         created: Math.floor(Date.now() / 1000),
         images: Array.from({ length: req.n }, (_, i) => {
-          const d = createHash("sha256").update(`${i}\0${req.prompt}`).digest();
-          return { b64: encodePng(w, h, [d[0], d[1], d[2]], [d[3], d[4], d[5]]).toString("base64"), revisedPrompt: req.prompt };
+          const d = createHash("sha256").update(seed ? `${i}\0${req.prompt}\0${seed}` : `${i}\0${req.prompt}`).digest();
+          return { b64: encodePng(w, h, [d[0], d[1], d[2]], [d[3], d[4], d[5]]).toString("base64"), revisedPrompt: revised };
         }),
         size: `${w}x${h}`,
         quality: req.quality ?? "standard",

@@ -11,7 +11,7 @@ import { convertToOpenAIMessages } from "./convert-to-openai-messages.ts";
 import { buildOpenAIEmbeddingBody, embeddingsPath, parseOpenAIEmbeddingResponse } from "./openai-embeddings.ts";
 import { finishReasonFor } from "./map-openai-finish-reason.ts";
 import { buildOpenAIRerankBody, parseOpenAIRerankResponse, RERANK_PATH } from "./openai-rerank.ts";
-import { buildOpenAIImageBody, imagesPath, parseOpenAIImageResponse } from "./openai-images.ts";
+import { buildOpenAIImageBody, buildOpenAIImageEdit, imagesPath, parseOpenAIImageResponse } from "./openai-images.ts";
 import { buildOpenAIModerationBody, moderationsPath, parseOpenAIModerationResponse } from "./openai-moderation.ts";
 import { audioPath, buildOpenAISpeech, buildOpenAITranscription, buildOpenAITranscriptionStream, openAISpeechDecoder, openAITranscriptionDecoder, parseOpenAITranscription } from "./openai-audio.ts";
 import type {
@@ -119,16 +119,20 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
 
   // Image generation: OpenAI's, Azure's and OpenAI-compatible servers' /images/generations (OpenRouter has none).
   const imagePath = imagesPath(dialect.path);
+  const editPath = imagesPath(dialect.path, "edits");
   const images: Pick<ProviderAdapter, "buildImageRequest" | "parseImageResponse"> =
     conn.type === "openrouter"
       ? {}
       : {
-          buildImageRequest: (req) => ({
-            method: "POST",
-            path: imagePath.replace("{model}", encodeURIComponent(req.model)),
-            headers: { ...baseHeaders, accept: "application/json" },
-            body: JSON.stringify(buildOpenAIImageBody(req)),
-          }),
+          buildImageRequest: (req) =>
+            req.images?.length
+              ? buildOpenAIImageEdit(req, editPath.replace("{model}", encodeURIComponent(req.model)), baseHeaders)
+              : {
+                  method: "POST",
+                  path: imagePath.replace("{model}", encodeURIComponent(req.model)),
+                  headers: { ...baseHeaders, accept: "application/json" },
+                  body: JSON.stringify(buildOpenAIImageBody(req)),
+                },
           parseImageResponse: (body, req) => parseOpenAIImageResponse(body, req),
         };
 

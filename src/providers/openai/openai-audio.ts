@@ -46,14 +46,20 @@ export const SPEECH_MEDIA_TYPES: Record<string, string> = {
   pcm: "audio/pcm",
 };
 
-/** One multipart/form-data body: text fields, then the file. The boundary is fixed per request (random). */
-export function multipartBody(fields: [string, string][], file: { name: string; filename: string; mediaType: string; bytes: Uint8Array }): { body: Uint8Array; contentType: string } {
+type FilePart = { name: string; filename: string; mediaType: string; bytes: Uint8Array };
+
+/** One multipart/form-data body: text fields, then the files. The boundary is fixed per request (random). */
+export function multipartBody(fields: [string, string][], files: FilePart | FilePart[]): { body: Uint8Array; contentType: string } {
   const boundary = `----signalbox${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
   const quote = (s: string) => s.replace(/[\r\n"]/g, (c) => (c === '"' ? "%22" : c === "\r" ? "%0D" : "%0A"));
   let head = "";
   for (const [k, v] of fields) head += `--${boundary}\r\nContent-Disposition: form-data; name="${quote(k)}"\r\n\r\n${v}\r\n`;
-  head += `--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.name)}"; filename="${quote(file.filename)}"\r\nContent-Type: ${file.mediaType}\r\n\r\n`;
-  const body = Buffer.concat([Buffer.from(head, "utf8"), file.bytes, Buffer.from(`\r\n--${boundary}--\r\n`, "utf8")]);
+  const parts: Uint8Array[] = [];
+  for (const file of Array.isArray(files) ? files : [files]) {
+    parts.push(Buffer.from(`${head}--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.name)}"; filename="${quote(file.filename)}"\r\nContent-Type: ${file.mediaType}\r\n\r\n`, "utf8"), file.bytes);
+    head = "\r\n";
+  }
+  const body = Buffer.concat([...parts, Buffer.from(`${head}--${boundary}--\r\n`, "utf8")]);
   return { body, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 

@@ -9,13 +9,14 @@
 // OpenAI-compatible server's) is sent every field the caller gave.
 
 import { tryJson } from "../headers.ts";
-import type { GeneratedImage, ImageRequest, ImageResult } from "../types.ts";
+import type { GeneratedImage, HttpRequestSpec, ImageRequest, ImageResult } from "../types.ts";
 import { ProviderError } from "../types.ts";
+import { multipartBody } from "./openai-audio.ts";
 import { isObject } from "./openai-error.ts";
 
-/** The images path of a dialect whose chat path is `chatPath` (same URL family, same query). */
-export function imagesPath(chatPath: string): string {
-  return chatPath.replace("/chat/completions", "/images/generations");
+/** The images path of a dialect whose chat path is `chatPath` (same URL family, same query): generations, or edits. */
+export function imagesPath(chatPath: string, kind: "generations" | "edits" = "generations"): string {
+  return chatPath.replace("/chat/completions", `/images/${kind}`);
 }
 
 type Family = "gpt-image" | "dall-e-3" | "dall-e-2" | "other";
@@ -75,4 +76,25 @@ export function parseOpenAIImageResponse(body: string, req: ImageRequest): Image
   const u = json.usage;
   if (isObject(u) && typeof u.input_tokens === "number" && typeof u.output_tokens === "number") out.usage = { inputTokens: u.input_tokens, outputTokens: u.output_tokens };
   return out;
+}
+
+/**
+ * An edit (`POST /images/edits`, multipart, as the SDK's images.edit sends it): GPT Image takes up
+ * to 16 images as repeated `image[]` parts and `input_fidelity`; DALL·E 2 one square PNG as
+ * `image`. DALL·E 3 has no edits: refused unsent, so the router tries the next deployment.
+ */
+export function buildOpenAIImageEdit(req: ImageRequest, path: string, headers: Record<string, string>, family: Family = imageFamily(req.model)): HttpRequestSpec {
+  const images = req.images ?? [];
+  if (family === "dall-e-3") throw new ProviderError({ kind: "model_not_found", message: `${req.model} does not edit images (gpt-image-1 and dall-e-2 do)`, unsent: true });
+  if (family === "dall-e-2" && images.length > 1) throw new ProviderError({ kind: "model_not_found", message: `${req.model} edits one image at a time`, unsent: true });
+  const body = buildOpenAIImageBody(req, family);
+  if (req.inputFidelity !== undefined && (family === "gpt-image" || family === "other")) body.input_fidelity = req.inputFidelity;
+  // The edit endpoint takes no style (DALL·E 3's).
+  delete body.style;
+  const fields: [string, string][] = Object.entries(body).map(([k, v]) => [k, String(v)]);
+  const name = family === "dall-e-2" ? "image" : "image[]";
+  const files = images.map((im) => ({ name, filename: im.filename, mediaType: im.mediaType, bytes: im.bytes }));
+  if (req.mask) files.push({ name: "mask", filename: req.mask.filename, mediaType: req.mask.mediaType, bytes: req.mask.bytes });
+  const { body: bytes, contentType } = multipartBody(fields, files);
+  return { method: "POST", path, headers: { ...headers, accept: "application/json", "content-type": contentType }, bytes };
 }

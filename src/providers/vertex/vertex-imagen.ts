@@ -25,6 +25,8 @@ export const isImagen = (model: string) => /^imagen-/i.test(model);
 const MIME: Record<string, string> = { png: "image/png", jpeg: "image/jpeg", webp: "image/webp" };
 
 export function buildImagenBody(req: ImageRequest): { instances: { prompt: string }[]; parameters: Record<string, unknown> } {
+  // Imagen edits through its own edit models and reference images, not wired here: refused unsent.
+  if (req.images?.length) throw new ProviderError({ kind: "model_not_found", message: `${req.model} is not used for image edits by this gateway`, unsent: true });
   const parameters: Record<string, unknown> = { sampleCount: req.n };
   const ratio = geminiAspectRatio(req.size, IMAGEN_RATIOS);
   if (ratio) parameters.aspectRatio = ratio;

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/image.proto.
  */
 export const file_signalbox_v1_image: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvaW1hZ2UucHJvdG8SDHNpZ25hbGJveC52MSLGAwoVR2VuZXJhdGVJbWFnZXNSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEg4KBnByb21wdBgCIAEoCRIOCgFuGAMgASgNSACIAQESDAoEc2l6ZRgEIAEoCRIPCgdxdWFsaXR5GAUgASgJEg0KBXN0eWxlGAYgASgJEhIKCmJhY2tncm91bmQYByABKAkSFQoNb3V0cHV0X2Zvcm1hdBgIIAEoCRIfChJvdXRwdXRfY29tcHJlc3Npb24YCSABKA1IAYgBARISCgpyZXR1cm5fdXJsGAogASgIEi0KB3JvdXRpbmcYFCABKAsyHC5zaWduYWxib3gudjEuUm91dGluZ09wdGlvbnMSEgoKZ3VhcmRyYWlscxgWIAMoCRIMCgR1c2VyGB4gASgJEgwKBHRhZ3MYHyADKAkSQwoIbWV0YWRhdGEYICADKAsyMS5zaWduYWxib3gudjEuR2VuZXJhdGVJbWFnZXNSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgQKAl9uQhUKE19vdXRwdXRfY29tcHJlc3Npb24iVwoOR2VuZXJhdGVkSW1hZ2USDAoEZGF0YRgBIAEoDBILCgN1cmwYAiABKAkSFgoOcmV2aXNlZF9wcm9tcHQYAyABKAkSEgoKbWVkaWFfdHlwZRgEIAEoCSLrAwoWR2VuZXJhdGVJbWFnZXNSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEiwKBmltYWdlcxgGIAMoCzIcLnNpZ25hbGJveC52MS5HZW5lcmF0ZWRJbWFnZRIMCgRzaXplGAcgASgJEg8KB3F1YWxpdHkYCCABKAkSEgoKYmFja2dyb3VuZBgJIAEoCRIVCg1vdXRwdXRfZm9ybWF0GAogASgJEiIKBXVzYWdlGAsgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYDCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgNIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EioKB3JvdXRpbmcYDiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SJAoGdGltaW5nGA8gASgLMhQuc2lnbmFsYm94LnYxLlRpbWluZxItCgthZGp1c3RtZW50cxgQIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBEgASgJMmUKDEltYWdlU2VydmljZRJVCghHZW5lcmF0ZRIjLnNpZ25hbGJveC52MS5HZW5lcmF0ZUltYWdlc1JlcXVlc3QaJC5zaWduYWxib3gudjEuR2VuZXJhdGVJbWFnZXNSZXNwb25zZWIGcHJvdG8z", [file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChhzaWduYWxib3gvdjEvaW1hZ2UucHJvdG8SDHNpZ25hbGJveC52MSKwBAoVR2VuZXJhdGVJbWFnZXNSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEg4KBnByb21wdBgCIAEoCRIOCgFuGAMgASgNSACIAQESDAoEc2l6ZRgEIAEoCRIPCgdxdWFsaXR5GAUgASgJEg0KBXN0eWxlGAYgASgJEhIKCmJhY2tncm91bmQYByABKAkSFQoNb3V0cHV0X2Zvcm1hdBgIIAEoCRIfChJvdXRwdXRfY29tcHJlc3Npb24YCSABKA1IAYgBARISCgpyZXR1cm5fdXJsGAogASgIEigKBmltYWdlcxgLIAMoCzIYLnNpZ25hbGJveC52MS5JbnB1dEltYWdlEiYKBG1hc2sYDCABKAsyGC5zaWduYWxib3gudjEuSW5wdXRJbWFnZRIWCg5pbnB1dF9maWRlbGl0eRgNIAEoCRItCgdyb3V0aW5nGBQgASgLMhwuc2lnbmFsYm94LnYxLlJvdXRpbmdPcHRpb25zEhIKCmd1YXJkcmFpbHMYFiADKAkSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEkMKCG1ldGFkYXRhGCAgAygLMjEuc2lnbmFsYm94LnYxLkdlbmVyYXRlSW1hZ2VzUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIECgJfbkIVChNfb3V0cHV0X2NvbXByZXNzaW9uIkAKCklucHV0SW1hZ2USDAoEZGF0YRgBIAEoDBISCgptZWRpYV90eXBlGAIgASgJEhAKCGZpbGVuYW1lGAMgASgJIlcKDkdlbmVyYXRlZEltYWdlEgwKBGRhdGEYASABKAwSCwoDdXJsGAIgASgJEhYKDnJldmlzZWRfcHJvbXB0GAMgASgJEhIKCm1lZGlhX3R5cGUYBCABKAki6wMKFkdlbmVyYXRlSW1hZ2VzUmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRIsCgZpbWFnZXMYBiADKAsyHC5zaWduYWxib3gudjEuR2VuZXJhdGVkSW1hZ2USDAoEc2l6ZRgHIAEoCRIPCgdxdWFsaXR5GAggASgJEhIKCmJhY2tncm91bmQYCSABKAkSFQoNb3V0cHV0X2Zvcm1hdBgKIAEoCRIiCgV1c2FnZRgLIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAwgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJwoIYXR0ZW1wdHMYDSADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIqCgdyb3V0aW5nGA4gASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEiQKBnRpbWluZxgPIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSLQoLYWRqdXN0bWVudHMYECADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudBIQCgh0cmFjZV9pZBgRIAEoCTJlCgxJbWFnZVNlcnZpY2USVQoIR2VuZXJhdGUSIy5zaWduYWxib3gudjEuR2VuZXJhdGVJbWFnZXNSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLkdlbmVyYXRlSW1hZ2VzUmVzcG9uc2ViBnByb3RvMw", [file_signalbox_v1_chat, file_signalbox_v1_common]);
 
 /**
  * An image generation request (for Generate and RouteService.RouteImages).
@@ -102,6 +102,29 @@ export type GenerateImagesRequest = Message<"signalbox.v1.GenerateImagesRequest"
   returnUrl: boolean;
 
   /**
+   * An edit: the images to start from (GPT Image takes up to 16; DALL·E 2 one square PNG; Gemini's
+   * image models take them with the prompt; deployments that cannot edit are skipped unsent).
+   * Empty: a generation.
+   *
+   * @generated from field: repeated signalbox.v1.InputImage images = 11;
+   */
+  images: InputImage[];
+
+  /**
+   * An edit's mask: a PNG whose fully transparent areas are where the first image is edited.
+   *
+   * @generated from field: signalbox.v1.InputImage mask = 12;
+   */
+  mask?: InputImage | undefined;
+
+  /**
+   * GPT Image edits: "high" or "low", how closely the input images' details are kept.
+   *
+   * @generated from field: string input_fidelity = 13;
+   */
+  inputFidelity: string;
+
+  /**
    * Routing options (first_token_ms and idle_ms do not apply: images are not streamed).
    *
    * @generated from field: signalbox.v1.RoutingOptions routing = 20;
@@ -147,7 +170,41 @@ export const GenerateImagesRequestSchema: GenMessage<GenerateImagesRequest> = /*
 
 /**
  * One generated image.
+ * An image sent to be edited.
  *
+ * @generated from message signalbox.v1.InputImage
+ */
+export type InputImage = Message<"signalbox.v1.InputImage"> & {
+  /**
+   * Its bytes: PNG, JPEG or WebP.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+
+  /**
+   * "image/png", "image/jpeg" or "image/webp" (unset: read from the bytes' signature).
+   *
+   * @generated from field: string media_type = 2;
+   */
+  mediaType: string;
+
+  /**
+   * The file name sent upstream with it (unset: "image.<format>").
+   *
+   * @generated from field: string filename = 3;
+   */
+  filename: string;
+};
+
+/**
+ * Describes the message signalbox.v1.InputImage.
+ * Use `create(InputImageSchema)` to create a new message.
+ */
+export const InputImageSchema: GenMessage<InputImage> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_image, 1);
+
+/**
  * @generated from message signalbox.v1.GeneratedImage
  */
 export type GeneratedImage = Message<"signalbox.v1.GeneratedImage"> & {
@@ -185,7 +242,7 @@ export type GeneratedImage = Message<"signalbox.v1.GeneratedImage"> & {
  * Use `create(GeneratedImageSchema)` to create a new message.
  */
 export const GeneratedImageSchema: GenMessage<GeneratedImage> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_image, 1);
+  messageDesc(file_signalbox_v1_image, 2);
 
 /**
  * @generated from message signalbox.v1.GenerateImagesResponse
@@ -296,7 +353,7 @@ export type GenerateImagesResponse = Message<"signalbox.v1.GenerateImagesRespons
  * Use `create(GenerateImagesResponseSchema)` to create a new message.
  */
 export const GenerateImagesResponseSchema: GenMessage<GenerateImagesResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_image, 2);
+  messageDesc(file_signalbox_v1_image, 3);
 
 /**
  * ImageService generates images through the same engine as ChatService: the requested model
