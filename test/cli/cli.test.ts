@@ -521,6 +521,21 @@ describe("image", () => {
       assert.deepEqual(readdirSync(here), [d.stdout.split("\t")[0]]);
       assert.deepEqual(pngSize(join(here, readdirSync(here)[0])), [16, 16]);
       assert.match(d.stderr, / · 1 image 16x16 · (\d+ tokens · )?\$0\.08 · /);
+
+      // --edit: the images written above, edited (the mock says so in the revised prompt); a mask
+      // without --edit, or a missing file, is bad usage.
+      const e = JSON.parse(ok(await cli(["image", "images", "give it a hat", "--edit", files[0], "--edit", files[1], "--mask", join(dir, "hd.png"), "--size", "32x32", "-o", join(dir, "edited.png"), "--json"])).stdout);
+      assert.deepEqual(e.revisedPrompts, ["give it a hat (an edit of 2 images, masked)"]);
+      assert.deepEqual(pngSize(e.files[0]), [32, 32]);
+      for (const [bad, says] of [
+        [["--mask", files[0]], "--mask applies to an edit"],
+        [["--edit", join(dir, "nope.png")], "no such file"],
+        [["--edit", files[0], "--fidelity", "medium"], "--fidelity"],
+      ] as const) {
+        const r2 = await cli(["image", "images", "x", ...bad]);
+        assert.equal(r2.code, 2, r2.stderr);
+        assert.ok(r2.stderr.includes(says), r2.stderr);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,8 +1,9 @@
-// `signalbox image`: images generated from a prompt (ImageService.Generate). Each image's bytes go
+// `signalbox image`: images generated from a prompt, or edited (--edit, --mask), through
+// ImageService.Generate. Each image's bytes go
 // to a file (never to stdout); stdout gets one line per image (the file written, or the URL where
 // the provider hosts it), and who drew them, how many, the cost and the time go to stderr.
 
-import { statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { create, toJson } from "@bufbuild/protobuf";
 import { type Command, InvalidArgumentError } from "commander";
@@ -33,12 +34,24 @@ interface ImageFlags {
   format?: (typeof FORMATS)[number];
   returnUrl?: boolean;
   out?: string;
+  edit?: string[];
+  mask?: string;
+  fidelity?: "high" | "low";
+}
+
+/** An image file read for an edit (its type read from its bytes by the gateway). */
+function readImage(path: string, flag: string) {
+  try {
+    return { data: new Uint8Array(readFileSync(path)), filename: basename(path) };
+  } catch (err) {
+    throw usageError(`${flag} ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, "name a PNG, JPEG or WebP file");
+  }
 }
 
 export function imageCommand(program: Command): void {
   program
     .command("image")
-    .description("generate images from a prompt; each is written to a file, its path on stdout, deployment and cost on stderr")
+    .description("generate images from a prompt, or edit images (--edit); each is written to a file, its path on stdout, deployment and cost on stderr")
     .argument("<model>", "a route, alias or deployment id that serves images (e.g. images)")
     .argument("[prompt...]", "what to draw (read from stdin when absent or -)")
     .option("-n, --n <count>", "how many images, 1 to 10 (default: 1)", parseCount(1, 10))
@@ -49,9 +62,12 @@ export function imageCommand(program: Command): void {
     .option("--format <format>", `the image format: ${FORMATS.join(", ")} (GPT Image)`, parseChoice(FORMATS))
     .option("--return-url", "DALL·E: ask for a URL where the provider hosts each image instead of its bytes")
     .option("-o, --out <path>", "a file name (with n > 1: -1, -2 … before the extension) or a directory (default: ./image-<request id>-<i>.<ext>)")
+    .option("--edit <file>", "edit this image instead of drawing from nothing (repeat for several: GPT Image takes up to 16)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--mask <file>", "with --edit: a PNG whose transparent areas are where the first image changes")
+    .option("--fidelity <level>", "with --edit, GPT Image: how closely the input's details are kept, high or low", parseChoice(["high", "low"] as const))
     .addHelpText(
       "after",
-      '\nExamples:\n  signalbox image images "a red fox in the snow"\n  signalbox image images "a lighthouse at dusk" -n 3 --size 1024x1024 -o renders/\n  echo "a watercolour map of Lisbon" | signalbox image dall-e-3 --quality hd --style natural -o lisbon.png',
+      '\nExamples:\n  signalbox image images "a red fox in the snow"\n  signalbox image images "a lighthouse at dusk" -n 3 --size 1024x1024 -o renders/\n  echo "a watercolour map of Lisbon" | signalbox image dall-e-3 --quality hd --style natural -o lisbon.png\n  signalbox image gpt-image "put a hat on the fox" --edit fox.png --mask hat-area.png -o fox-hat.png',
     )
     .action(async (model: string, words: string[], o: ImageFlags, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
@@ -67,7 +83,13 @@ export function imageCommand(program: Command): void {
         ...(o.format ? { outputFormat: o.format } : {}),
         ...(o.returnUrl ? { returnUrl: true } : {}),
       };
-      const { images, response } = await waiting("drawing", () => generateImages(sb, model, prompt, options));
+      if ((o.mask || o.fidelity) && !o.edit?.length) throw usageError(`${o.mask ? "--mask" : "--fidelity"} applies to an edit`, "name the image to edit with --edit <file>");
+      if (o.edit?.length) {
+        options.images = o.edit.map((f) => readImage(f, "--edit"));
+        if (o.mask) options.mask = readImage(o.mask, "--mask");
+        if (o.fidelity) options.inputFidelity = o.fidelity;
+      }
+      const { images, response } = await waiting(o.edit?.length ? "editing" : "drawing", () => generateImages(sb, model, prompt, options));
       const many = images.length > 1;
       const written = images.map((im, i) => {
         if (im.data.length === 0) return { ...im, file: undefined };
