@@ -10,7 +10,7 @@ import type { InputImage } from "../providers/types.ts";
 import type { ImageAnswer } from "../engine/images.ts";
 import type { Caller, ImageCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
-import { validateImageCall, type ImageFieldNames } from "../server/validate.ts";
+import { sniffImageType, validateImageCall, type ImageFieldNames } from "../server/validate.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
 
 const FIELDS: ImageFieldNames = { n: "n", size: "size", outputCompression: "output_compression", routing: "signalbox", images: "image", mask: "mask", inputFidelity: "input_fidelity" };
@@ -87,7 +87,7 @@ export function imagesJson(a: ImageAnswer, asked: ImageCall["request"]) {
       ? {
           usage: {
             input_tokens: a.usage.inputTokens,
-            input_tokens_details: { text_tokens: a.usage.inputTokens, image_tokens: 0 },
+            input_tokens_details: { text_tokens: a.usage.inputTokens - (a.usage.imageInputTokens ?? 0), image_tokens: a.usage.imageInputTokens ?? 0 },
             output_tokens: a.usage.outputTokens,
             total_tokens: a.usage.inputTokens + a.usage.outputTokens,
           },
@@ -125,14 +125,15 @@ export async function serveImages(
 export const MAX_IMAGE_EDIT_BYTES = 64 * 1024 * 1024;
 const EDIT_KNOWN = new Set([...KNOWN, "image", "image[]", "mask", "input_fidelity"]);
 const FIDELITY = new Set(["high", "low"]);
-const IMAGE_TYPES: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp" };
 
+/** An uploaded image: its type is what its bytes are (a declared type that disagrees is refused). */
 async function inputImage(f: File, field: string): Promise<InputImage> {
-  const ext = f.name.includes(".") ? f.name.slice(f.name.lastIndexOf(".") + 1).toLowerCase() : "";
-  const mediaType = f.type && f.type !== "application/octet-stream" ? f.type : (IMAGE_TYPES[ext] ?? "");
-  if (!Object.values(IMAGE_TYPES).includes(mediaType)) bad(field, `must be a PNG, JPEG or WebP image, got ${JSON.stringify(f.type || f.name || "a file of no type")}`);
   const bytes = new Uint8Array(await f.arrayBuffer());
   if (!bytes.length) bad(field, "is empty");
+  const mediaType = sniffImageType(bytes);
+  const declared = f.type && f.type !== "application/octet-stream" ? f.type.toLowerCase() : "";
+  if (!mediaType) bad(field, `must be a PNG, JPEG or WebP image, got ${JSON.stringify(declared || f.name || "a file of no type")}`);
+  if (declared && declared !== mediaType && !(declared === "image/jpg" && mediaType === "image/jpeg")) bad(field, `is declared ${declared} but its bytes are ${mediaType}`);
   return { bytes, filename: f.name && f.name !== "blob" ? f.name : `image.${mediaType.slice("image/".length)}`, mediaType };
 }
 

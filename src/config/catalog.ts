@@ -48,6 +48,8 @@ export interface CatalogPrices {
   reasoning?: number;
   /** A fee per request, USD; absent: none. */
   perRequest?: number;
+  /** An image edit's input-image tokens, USD per million; absent: the input price. */
+  imageInput?: number;
   /** Image generation: USD per image by "<quality> <size>", "<size>", "<quality>" or "default"; absent: none. */
   perImage?: Record<string, number>;
   /** Transcription: USD per minute of audio; absent: none. */
@@ -176,8 +178,8 @@ const rerank = (perRequest: number, contextWindow: number, quality: number): Cat
 // The context window is the prompt's limit in characters' worth of tokens (never a reason to
 // exclude a deployment: the provider refuses an overlong prompt). ----
 const imageModel = (price: CatalogPrices, quality: number): CatalogEntry => ({ price, contextWindow: 32_000, maxOutputTokens: 0, capabilities: [], quality, operations: ["images"] });
-const gptImage1 = imageModel({ input: 5, cached: 1.25, output: 40 }, 0.9);
-const gptImage1Mini = imageModel({ input: 2, cached: 0.2, output: 8 }, 0.75);
+const gptImage1 = imageModel({ input: 5, cached: 1.25, output: 40, imageInput: 10 }, 0.9);
+const gptImage1Mini = imageModel({ input: 2, cached: 0.2, output: 8, imageInput: 2.5 }, 0.75);
 const dallE3 = imageModel(
   { input: 0, output: 0, perImage: { "standard 1024x1024": 0.04, "standard 1792x1024": 0.08, "standard 1024x1792": 0.08, "hd 1024x1024": 0.08, "hd 1792x1024": 0.12, "hd 1024x1792": 0.12, "1792x1024": 0.08, "1024x1792": 0.08, hd: 0.08, default: 0.04 } },
   0.7,

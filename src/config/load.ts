@@ -204,6 +204,8 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
       output: opt(usdPerM),
       reasoning: opt(usdPerM),
       per_request: opt(num({ min: 0, max: 1_000 })),
+      // USD per million input-image tokens of an image edit (gpt-image-1: 10); absent: the input price.
+      image_input: opt(usdPerM),
       // USD per generated image: one price, or by "<quality> <size>", "<size>", "<quality>" and "default".
       per_image: opt((v: unknown, p: string) => (typeof v === "number" ? num({ min: 0, max: 1_000 })(v, p) : record(num({ min: 0, max: 1_000 }))(v, p))),
       // USD per minute of audio transcribed (whisper-1: 0.006), and per million characters read aloud (tts-1: 15).

@@ -20,6 +20,8 @@ export interface RawPricing {
   output?: number;
   reasoning?: number;
   perRequest?: number;
+  /** USD per million input-image tokens of an image edit. */
+  imageInput?: number;
   /** USD per image by "<quality> <size>", "<size>", "<quality>" or "default" (a number: the default). */
   perImage?: number | Record<string, number>;
   /** USD per minute of audio transcribed. */
@@ -100,6 +102,7 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
 
   const perRequestUsd = o.perRequest ?? cat?.price.perRequest ?? 0;
   const perRequestNanos = Math.round(perRequestUsd * 1e9);
+  const imageInputUsd = o.imageInput ?? cat?.price.imageInput;
   // Per-image prices: the config's (a number is the default for every size and quality), else the catalog's.
   const perImageUsd = typeof o.perImage === "number" ? { default: o.perImage } : (o.perImage ?? cat?.price.perImage);
   const perImageNanos = perImageUsd ? Object.fromEntries(Object.entries(perImageUsd).map(([k, v]) => [k, Math.round(v * 1e9)])) : undefined;
@@ -147,6 +150,7 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
     pricing: {
       ...base,
       ...(perRequestNanos > 0 ? { perRequestNanos } : {}),
+      ...(imageInputUsd !== undefined ? { imageInput: micro(imageInputUsd) } : {}),
       ...(perImageNanos ? { perImageNanos } : {}),
       ...(perAudioSecondNanos ? { perAudioSecondNanos } : {}),
       ...(perCharacterNanos ? { perCharacterNanos } : {}),

@@ -121,6 +121,8 @@ export interface PriceTier extends PriceSet {
 export interface Pricing extends PriceSet {
   /** Fee per billed attempt, in nano-USD; absent: none. */
   perRequestNanos?: number;
+  /** Input images' tokens of an image edit (GPT Image prices them apart), micro-USD per million; absent: the input price. */
+  imageInput?: number;
   /**
    * Price per generated image, in nano-USD, by "<quality> <size>", "<size>", "<quality>" or
    * "default" (the first that matches the request wins); absent: images are not billed per image.

@@ -270,6 +270,8 @@ export interface Usage {
   /** Of cacheWriteTokens, those written for 1 hour (Anthropic), billed at their own price; absent: 0. */
   cacheWrite1hTokens?: number;
   reasoningTokens: number;
+  /** Of inputTokens, the input images' tokens of an image edit (GPT Image), billed at the image-input price; absent: 0. */
+  imageInputTokens?: number;
   /** Provider-reported cost in USD, when the provider gives one (OpenRouter). */
   providerCostUsd?: number;
   /**
@@ -509,7 +511,7 @@ export interface ImageResult {
   background?: string;
   outputFormat?: string;
   /** Tokens, when the provider bills them (GPT Image); absent: the images are billed per image. */
-  usage?: { inputTokens: number; outputTokens: number };
+  usage?: { inputTokens: number; outputTokens: number; imageInputTokens?: number };
 }
 
 /** A transcription (or translation) request (OpenAI's /audio/transcriptions and /audio/translations). */

@@ -597,7 +597,9 @@ export async function executeImages(call: ImageCall, plan: Plan, signal: AbortSi
     });
     ctx.cleanup();
     const images = { count: res.images.length, ...sizeAndQuality(res.size ?? call.request.size, res.quality ?? call.request.quality) };
-    ctx.usage = res.usage ? { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, outputTokens: res.usage.outputTokens, images } : undefined;
+    ctx.usage = res.usage
+      ? { ...ZERO_USAGE, inputTokens: res.usage.inputTokens, outputTokens: res.usage.outputTokens, ...(res.usage.imageInputTokens ? { imageInputTokens: res.usage.imageInputTokens } : {}), images }
+      : undefined;
     // Without tokens reported, the prompt is estimated and the images still billed per image.
     if (!ctx.usage) ctx.imagesMade = images;
     succeedNonChat(ex, ctx, deps, res.model);

@@ -54,7 +54,9 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
   const s = pricesFor(p, u.inputTokens);
   const writes1h = Math.min(Math.max(0, u.cacheWrite1hTokens ?? 0), u.cacheWriteTokens);
   const uncached = Math.max(0, u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens);
-  const input = nanos(uncached, s.input);
+  // An image edit's input images, at the image-input price where the model has one (GPT Image).
+  const imageIn = Math.min(uncached, Math.max(0, u.imageInputTokens ?? 0));
+  const input = nanos(uncached - imageIn, s.input) + (imageIn ? nanos(imageIn, p.imageInput ?? s.input) : 0);
   const cachedInput = nanos(u.cachedInputTokens, s.cachedInput);
   const cacheWrite = nanos(u.cacheWriteTokens - writes1h, s.cacheWrite) + nanos(writes1h, s.cacheWrite1h ?? s.cacheWrite);
   const output = nanos(Math.max(0, u.outputTokens - u.reasoningTokens), s.output);
@@ -123,6 +125,7 @@ export function addUsage(a: Usage, b: Usage): Usage {
     reasoningTokens: a.reasoningTokens + b.reasoningTokens,
   };
   if (a.cacheWrite1hTokens || b.cacheWrite1hTokens) out.cacheWrite1hTokens = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
+  if (a.imageInputTokens || b.imageInputTokens) out.imageInputTokens = (a.imageInputTokens ?? 0) + (b.imageInputTokens ?? 0);
   if (a.searchUnits !== undefined || b.searchUnits !== undefined) out.searchUnits = (a.searchUnits ?? 0) + (b.searchUnits ?? 0);
   if (a.images || b.images) out.images = { ...(b.images ?? a.images!), count: (a.images?.count ?? 0) + (b.images?.count ?? 0) };
   if (a.audioSeconds || b.audioSeconds) out.audioSeconds = (a.audioSeconds ?? 0) + (b.audioSeconds ?? 0);

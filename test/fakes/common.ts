@@ -19,6 +19,10 @@ export interface RecordedRequest {
   /** Parsed JSON body; `undefined` when the body was empty or not valid JSON. */
   // `any` on purpose: tests index freely into provider-specific request bodies.
   body: any;
+  /** A multipart/form-data body's parts in arrival order, set by the fakes that take uploads once they parsed
+   *  it: `[name, text]` for a text field, `[name, file]` for a file part (its filename, Content-Type, byte
+   *  length and bytes). Repeated names (`image[]`) stay separate entries. */
+  parts?: Array<[name: string, value: string | { filename: string; type: string; size: number; bytes: Buffer }]>;
   /** Status the fake answered with; stays `undefined` for hangs and connection resets. */
   status?: number;
 }

@@ -1,5 +1,5 @@
-// Fake OpenAI server (POST /v1/chat/completions, POST /v1/embeddings, POST /v1/images/generations,
-// POST /v1/audio/transcriptions, /v1/audio/translations and /v1/audio/speech, POST /v1/moderations,
+// Fake OpenAI server (POST /v1/chat/completions, POST /v1/embeddings, POST /v1/images/generations and
+// /v1/images/edits, POST /v1/audio/transcriptions, /v1/audio/translations and /v1/audio/speech, POST /v1/moderations,
 // GET /v1/models, and GET /v1/files/img-*.png for the images it answered by URL), plus the chat-completions body/chunk
 // builder, the embeddings answer and request checks that the Azure and OpenRouter fakes reuse.
 import { crc32, deflateSync } from 'node:zlib';
@@ -126,6 +126,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       const isChat = path === '/v1/chat/completions';
       const isEmbeddings = path === '/v1/embeddings';
       const isImages = path === '/v1/images/generations';
+      const isImageEdits = path === '/v1/images/edits';
       const isTranscriptions = path === '/v1/audio/transcriptions';
       const isTranslations = path === '/v1/audio/translations';
       const isSpeech = path === '/v1/audio/speech';
@@ -134,7 +135,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       // An image URL is a pre-signed download on the real API: no key needed, no scenario consumed.
       const file = method === 'GET' ? imageFiles.get(path) : undefined;
       if (file) return deliver(ex, { status: 200, headers: { 'content-type': 'image/png', 'cache-control': 'max-age=3600' }, units: [file], stream: false });
-      if (!((isChat || isEmbeddings || isImages || isTranscriptions || isTranslations || isSpeech || isModerations) && method === 'POST') && !(isModels && method === 'GET')) {
+      if (!((isChat || isEmbeddings || isImages || isImageEdits || isTranscriptions || isTranslations || isSpeech || isModerations) && method === 'POST') && !(isModels && method === 'GET')) {
         return fail(openaiBody(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null));
       }
       const auth = checkBearer(ex.req.headers.authorization, apiKey);
@@ -162,6 +163,15 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
           knownModel,
           headers: { ...base, ...rateLimitHeaders() },
           errorFor: (name, message, model) => openaiError(name as OpenAIErrorName, { model, message }),
+        });
+      }
+      if (isImageEdits) {
+        // Multipart too: the images to edit are file parts.
+        return serveImageEditScenario(ex, next, {
+          knownModel,
+          headers: { ...base, ...rateLimitHeaders() },
+          errorFor: (name, message, model) => openaiError(name as OpenAIErrorName, { model, message }),
+          saveImage,
         });
       }
       if (ex.badJson) return fail(openaiBody(400, OPENAI_BAD_JSON_MESSAGE, 'invalid_request_error', null, null));
@@ -331,8 +341,9 @@ function jsonType(v: unknown): string {
   return `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}`;
 }
 
-/** 400 for an /images/generations body `model` does not take (OpenAI's messages), or null. */
-export function validateImagesBody(body: unknown, model: string): ErrorResponse | null {
+/** 400 for an /images/generations body `model` does not take (OpenAI's messages), or null. `known`: the
+ *  fields the endpoint takes (an edit's text fields are checked with EDIT_TEXT_FIELDS). */
+export function validateImagesBody(body: unknown, model: string, known: ReadonlySet<string> = IMAGE_PARAMS): ErrorResponse | null {
   const bad = (message: string, param: string | null, code: string | null) => openaiBody(400, message, 'invalid_request_error', param, code);
   const oneOf = (param: string, allowed: string[]) => {
     const v = (body as Record<string, unknown>)[param];
@@ -350,7 +361,7 @@ export function validateImagesBody(body: unknown, model: string): ErrorResponse 
   const unknownParam = (param: string) => bad(`Unknown parameter: '${param}'.`, param, 'unknown_parameter');
 
   if (!isRecord(body)) return bad('The request body must be a JSON object.', null, null);
-  const unknown = unrecognizedArgument(body, IMAGE_PARAMS);
+  const unknown = unrecognizedArgument(body, known);
   if (unknown) return bad(unknown.message, unknown.param, unknown.code);
   const prompt = body.prompt;
   if (prompt == null) return bad("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
@@ -436,6 +447,21 @@ export async function serveImagesScenario(
   }
   if (s.kind === 'malformed') return sendJson(ex, 200, '{"created":1700000000,"data":[{"b64_json":"iVBORw0KGgo', o.headers, s);
 
+  return answerImages(ex, s, { body, model: o.model, headers: o.headers, saveImage: o.saveImage, imageTokens: 0, events: 'image_generation' });
+}
+
+/**
+ * The images of a generation or an edit that passed validation, for a success scenario `s`: GPT Image's base64
+ * PNGs, resolved settings and usage (`imageTokens` of input images on top of the prompt's words), streamed as
+ * `<events>.partial_image` / `<events>.completed` when `stream` is true; DALL·E's URLs or base64 (DALL·E 3 with
+ * its revised prompt).
+ */
+async function answerImages(
+  ex: Exchange,
+  s: { kind: string; revisedPrompt?: string } & Delivery,
+  o: { body: Record<string, unknown>; model: string; headers: Record<string, string>; saveImage: (png: Buffer) => string; imageTokens: number; events: 'image_generation' | 'image_edit' },
+): Promise<void> {
+  const body = o.body;
   const prompt = body.prompt as string;
   const n = typeof body.n === 'number' ? body.n : 1;
   const created = Math.floor(Date.now() / 1000);
@@ -457,10 +483,11 @@ export async function serveImagesScenario(
     quality,
     size,
   };
-  const inputTokens = countWords(prompt);
+  const textTokens = countWords(prompt);
+  const inputTokens = textTokens + o.imageTokens;
   const usageFor = (images: number) => {
     const output = IMAGE_OUTPUT_TOKENS[size][quality] * images;
-    return { input_tokens: inputTokens, input_tokens_details: { text_tokens: inputTokens, image_tokens: 0 }, output_tokens: output, total_tokens: inputTokens + output };
+    return { input_tokens: inputTokens, input_tokens_details: { text_tokens: textTokens, image_tokens: o.imageTokens }, output_tokens: output, total_tokens: inputTokens + output };
   };
   // The effective safety identifier: safety_identifier when non-empty, else the deprecated `user`.
   const safetyId = (typeof body.safety_identifier === 'string' && body.safety_identifier) || (typeof body.user === 'string' && body.user) || undefined;
@@ -473,11 +500,11 @@ export async function serveImagesScenario(
     pngs.forEach((png, i) => {
       const b64_json = png.toString('base64');
       for (let k = 0; k < partials; k++) {
-        units.push(sseEvent('image_generation.partial_image', { type: 'image_generation.partial_image', b64_json, created_at: created, ...meta, partial_image_index: k }));
+        units.push(sseEvent(`${o.events}.partial_image`, { type: `${o.events}.partial_image`, b64_json, created_at: created, ...meta, partial_image_index: k }));
       }
       const usage = usageFor(1);
       if (i > 0) Object.assign(usage, { input_tokens: 0, input_tokens_details: { text_tokens: 0, image_tokens: 0 }, total_tokens: usage.output_tokens });
-      units.push(sseEvent('image_generation.completed', { type: 'image_generation.completed', b64_json, created_at: created, ...meta, usage, ...(safetyId ? { safety_identifier: safetyId } : {}) }));
+      units.push(sseEvent(`${o.events}.completed`, { type: `${o.events}.completed`, b64_json, created_at: created, ...meta, usage, ...(safetyId ? { safety_identifier: safetyId } : {}) }));
     });
     return deliver(ex, { status: 200, headers: { ...o.headers, ...SSE_HEADERS }, units, stream: true }, s);
   }
@@ -488,6 +515,202 @@ export async function serveImagesScenario(
     o.headers,
     s,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image edits (POST /images/edits: multipart, as the SDK's images.edit sends it). GPT Image takes 1–16
+// images (PNG, JPEG or WebP, by the part's Content-Type, their bytes checked against it; one as `image`, an
+// array as `image[]`), an optional PNG mask with an alpha channel the size of the first image, and
+// `input_fidelity`; its usage counts the input images as image tokens (editImageTokens). DALL·E 2 takes exactly
+// one square PNG as `image` (and a mask) and answers as its generations do; DALL·E 3 has no edits. The text
+// fields are checked as a generation's body is (validateImagesBody). The request's `parts` and `body`
+// (AudioFormRecord: text by name, `image[]` as an array, files as {filename, type, size, bytes}) record what came.
+
+/** The text fields /images/edits takes (ImageEditParamsBase of the openai SDK), named as the SDK sends them. */
+export const EDIT_TEXT_FIELDS: ReadonlySet<string> = new Set([
+  'prompt', 'model', 'background', 'complexity', 'frame_count', 'frame_duration_ms', 'input_fidelity', 'n',
+  'output_compression', 'output_format', 'partial_images', 'quality', 'response_format', 'safety_identifier', 'size',
+  'stream', 'svg[model]', 'svg[reasoning][effort]', 'user',
+]);
+/** The file fields /images/edits takes (`markup`: GPT Image 2.5 only). */
+export const EDIT_FILE_FIELDS: ReadonlySet<string> = new Set(['image', 'image[]', 'mask', 'markup']);
+
+/** Input tokens of one image to edit, as the fake bills GPT Image's image inputs: 65, plus 129 for each 512-px
+ *  tile of the image once fitted in 2048×2048 and its shortest side brought down to 512. */
+export const EDIT_IMAGE_BASE_TOKENS = 65;
+export const EDIT_IMAGE_TILE_TOKENS = 129;
+/** What `input_fidelity: high` adds to each input image, square or not. */
+export const HIGH_FIDELITY_TOKENS = { square: 4160, other: 6240 } as const;
+/** The size assumed for an input image the fake cannot measure (JPEG, WebP). */
+export const UNMEASURED_IMAGE_SIZE = { width: 1024, height: 1024 } as const;
+
+/** The image tokens of one input image of `width`×`height` (see EDIT_IMAGE_BASE_TOKENS). */
+export function editImageTokens(width: number, height: number, fidelity: 'high' | 'low' = 'low'): number {
+  let w = width;
+  let h = height;
+  const fit = Math.min(1, 2048 / Math.max(w, h));
+  w *= fit;
+  h *= fit;
+  const shrink = Math.min(1, 512 / Math.min(w, h));
+  w *= shrink;
+  h *= shrink;
+  const tiles = Math.max(1, Math.ceil(w / 512 - 1e-9)) * Math.max(1, Math.ceil(h / 512 - 1e-9));
+  const extra = fidelity === 'high' ? (width === height ? HIGH_FIDELITY_TOKENS.square : HIGH_FIDELITY_TOKENS.other) : 0;
+  return EDIT_IMAGE_BASE_TOKENS + EDIT_IMAGE_TILE_TOKENS * tiles + extra;
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** A PNG's size and whether it has transparency (colour type 4 or 6, or a tRNS chunk); null when the bytes are not a PNG. */
+export function pngInfo(b: Buffer): { width: number; height: number; alpha: boolean } | null {
+  if (b.length < 33 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') return null;
+  const colourType = b[25];
+  let alpha = colourType === 4 || colourType === 6;
+  for (let at = 8; !alpha && at + 8 <= b.length; ) {
+    const type = b.toString('latin1', at + 4, at + 8);
+    if (type === 'tRNS') alpha = true;
+    if (type === 'IEND') break;
+    at += 12 + b.readUInt32BE(at);
+  }
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20), alpha };
+}
+
+/** The image format the bytes are (by their magic number), or null. */
+function sniffImage(b: Buffer): string | null {
+  if (b.length >= 8 && b.subarray(0, 8).equals(PNG_SIGNATURE)) return 'image/png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  return null;
+}
+
+const MB = 1024 * 1024;
+const EDIT_INT_FIELDS = new Set(['n', 'output_compression', 'partial_images', 'frame_count', 'frame_duration_ms']);
+
+/**
+ * An /images/edits form's checks (OpenAI's messages where known; the fake's own wording for DALL·E 2's
+ * single image, squareness and the mask's size). Passing: the text fields as a typed body (integers and
+ * booleans parsed), the model (default dall-e-2) and the input images' tokens (GPT Image; 0 for DALL·E 2).
+ */
+export function validateEditForm(
+  parts: Array<[string, string | UploadedFile]>,
+  knownModel: (m: string) => boolean,
+): { error: ErrorResponse } | { body: Record<string, unknown>; model: string; imageTokens: number } {
+  const bad = (message: string, param: string | null, code: string | null) => ({ error: openaiBody(400, message, 'invalid_request_error', param, code) });
+  const unsupported = (param: string) => bad(`Unsupported parameter: '${param}' is not supported with this model.`, param, 'unsupported_parameter');
+  const mimeError = (field: string, type: string, allowed: string[]) =>
+    bad(`Invalid file '${field}': unsupported mimetype ('${type}'). Supported file formats are ${quoteList(allowed)}.`, field, 'invalid_value');
+  const typeOf = (f: UploadedFile) => f.type.split(';')[0].trim().toLowerCase();
+
+  for (const [name, value] of parts) {
+    if (!EDIT_TEXT_FIELDS.has(name) && !EDIT_FILE_FIELDS.has(name)) return bad(`Unrecognized request argument supplied: ${name}`, null, null);
+    const bare = name.replace(/\[\]$/, '');
+    if (EDIT_TEXT_FIELDS.has(name) && typeof value !== 'string') return bad(`Invalid type for '${bare}': expected a string, but got a file instead.`, bare, 'invalid_type');
+    if (EDIT_FILE_FIELDS.has(name) && typeof value === 'string') return bad(`Invalid type for '${bare}': expected a file, but got a string instead.`, bare, 'invalid_type');
+  }
+  const body: Record<string, unknown> = {};
+  for (const [name, value] of parts) {
+    if (typeof value !== 'string') continue;
+    body[name] = EDIT_INT_FIELDS.has(name) && /^-?\d+$/.test(value) ? Number(value) : name === 'stream' && (value === 'true' || value === 'false') ? value === 'true' : value;
+  }
+  const model = typeof body.model === 'string' && body.model !== '' ? body.model : 'dall-e-2';
+  if (!knownModel(model)) return { error: openaiError('model_not_found', { model }) };
+  if (/^dall-e-3(-|$)/.test(model)) {
+    return bad(`Invalid value: '${model}'. This model does not support edits. Supported values are: 'gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5', and 'dall-e-2'.`, 'model', 'invalid_value');
+  }
+  const invalid = validateImagesBody(body, model, EDIT_TEXT_FIELDS);
+  if (invalid) return { error: invalid };
+  const gpt = isGptImageModel(model);
+
+  const images = parts.filter(([n]) => n === 'image' || n === 'image[]') as Array<[string, UploadedFile]>;
+  if (images.length === 0) return bad("Missing required parameter: 'image'.", 'image', 'missing_required_parameter');
+  if (gpt) {
+    if (images.length > 16) return bad(`Invalid 'image': array too long. Expected an array with maximum length 16, but got an array with length ${images.length} instead.`, 'image', 'array_above_max_length');
+    for (const [i, [, f]] of images.entries()) {
+      const type = typeOf(f);
+      if (!['image/png', 'image/jpeg', 'image/webp'].includes(type)) return mimeError('image', f.type, ['image/jpeg', 'image/png', 'image/webp']);
+      if (f.size > 50 * MB) return bad(`Invalid file 'image': image ${i + 1} is larger than the 50 MB limit.`, 'image', 'file_too_large');
+      if (sniffImage(f.bytes) !== type) return bad(`Invalid image file or mode for image ${i + 1}, please check your image file.`, 'image', 'invalid_image_file');
+    }
+  } else {
+    if (images.length !== 1 || images[0][0] !== 'image') {
+      return bad(`Invalid 'image': ${model} edits exactly one image, sent as 'image'; got ${images.length} file${images.length === 1 ? '' : 's'} as '${images[0][0]}'.`, 'image', 'invalid_value');
+    }
+    const f = images[0][1];
+    if (typeOf(f) !== 'image/png') return mimeError('image', f.type, ['image/png']);
+    const info = pngInfo(f.bytes);
+    if (!info || f.size >= 4 * MB) return bad('Uploaded image must be a PNG and less than 4 MB.', 'image', 'invalid_value');
+    if (info.width !== info.height) return bad(`Uploaded image must be square, but it is ${info.width}x${info.height}.`, 'image', 'invalid_value');
+  }
+
+  const masks = parts.filter(([n]) => n === 'mask') as Array<[string, UploadedFile]>;
+  if (masks.length > 1) return bad(`Invalid 'mask': expected a single file, but got ${masks.length}.`, 'mask', 'invalid_type');
+  const markup = parts.some(([n]) => n === 'markup');
+  if (markup && !/^gpt-image-2\.5/.test(model)) return unsupported('markup');
+  if (markup && masks.length) return bad("Invalid 'markup': cannot be combined with 'mask'.", 'markup', 'invalid_value');
+  if (masks.length) {
+    const m = masks[0][1];
+    if (typeOf(m) !== 'image/png') return mimeError('mask', m.type, ['image/png']);
+    const info = pngInfo(m.bytes);
+    if (!info || m.size >= 4 * MB) return bad('Uploaded mask must be a PNG and less than 4 MB.', 'mask', 'invalid_value');
+    if (!info.alpha) return bad('Invalid mask image format - mask image missing alpha channel', 'mask', 'invalid_value');
+    const first = pngInfo(images[0][1].bytes);
+    if (first && (first.width !== info.width || first.height !== info.height)) {
+      return bad(`Invalid mask image - the mask (${info.width}x${info.height}) must be the size of the first image (${first.width}x${first.height}).`, 'mask', 'invalid_value');
+    }
+  }
+
+  const fidelity = body.input_fidelity;
+  if (fidelity !== undefined) {
+    if (!gpt) return unsupported('input_fidelity');
+    if (fidelity !== 'high' && fidelity !== 'low') return bad(`Invalid value: '${String(fidelity)}'. Supported values are: 'high' and 'low'.`, 'input_fidelity', 'invalid_value');
+    if (/^gpt-image-1-mini/.test(model) && fidelity === 'high') {
+      return bad("Unsupported value: 'input_fidelity' does not support 'high' with this model. Supported values are: 'low'.", 'input_fidelity', 'unsupported_value');
+    }
+  }
+  const imageTokens = gpt
+    ? images.reduce((sum, [, f]) => {
+        const size = pngInfo(f.bytes) ?? UNMEASURED_IMAGE_SIZE;
+        return sum + editImageTokens(size.width, size.height, fidelity === 'high' ? 'high' : 'low');
+      }, 0)
+    : 0;
+  return { body, model, imageTokens };
+}
+
+/**
+ * One /images/edits request: the multipart form (recorded as the request's `parts` and `body`), its checks
+ * (validateEditForm), then the next scenario's error or transport failure, else the edited images: new
+ * fakePng(prompt, i) images as a generation makes them, GPT Image's usage counting the input images' tokens,
+ * streamed as `image_edit.partial_image` / `image_edit.completed` events when `stream` is true.
+ */
+export async function serveImageEditScenario(
+  ex: Exchange,
+  next: () => { kind: string },
+  o: { knownModel: (m: string) => boolean; headers: Record<string, string>; errorFor: (name: string, message: string | undefined, model: string) => ErrorResponse; saveImage: (png: Buffer) => string },
+): Promise<void> {
+  const reject = (e: ErrorResponse) => sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers });
+  const contentType = headerValue(ex.req.headers['content-type']) ?? '';
+  if (!/^multipart\/form-data/i.test(contentType)) {
+    return reject(openaiBody(400, `Invalid Content-Type header (${contentType || 'none'}), expected multipart/form-data. (HINT: If you're using curl, you can pass -H 'Content-Type: multipart/form-data')`, 'invalid_request_error', null, null));
+  }
+  let parts: Array<[string, string | UploadedFile]>;
+  try {
+    parts = await parseMultipart(ex.record.rawBytes, contentType);
+  } catch {
+    return reject(openaiBody(400, 'Could not parse multipart form.', 'invalid_request_error', null, null));
+  }
+  ex.record.parts = parts;
+  ex.record.body = formRecord(parts);
+  const checked = validateEditForm(parts, o.knownModel);
+  if ('error' in checked) return reject(checked.error);
+
+  const s = next() as { kind: string; error?: string; message?: string } & Delivery;
+  if (await handleTransport(ex, s as TransportScenario)) return;
+  if (s.kind === 'error' || s.kind === 'stream_error') {
+    const e = o.errorFor(s.error ?? 'server_error', s.message, checked.model);
+    return sendJson(ex, e.status, e.body, { ...o.headers, ...e.headers, ...retryHeaders(s as RetryHints) }, s);
+  }
+  if (s.kind === 'malformed') return sendJson(ex, 200, '{"created":1700000000,"data":[{"b64_json":"iVBORw0KGgo', o.headers, s);
+  return answerImages(ex, s, { body: checked.body, model: checked.model, headers: o.headers, saveImage: o.saveImage, imageTokens: checked.imageTokens, events: 'image_edit' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -694,7 +917,9 @@ export async function serveTranscriptionScenario(
   }
   let form: AudioFormRecord;
   try {
-    form = formRecord(await parseMultipart(o.bytes, contentType));
+    const parts = await parseMultipart(o.bytes, contentType);
+    ex.record.parts = parts;
+    form = formRecord(parts);
   } catch {
     return reject(openaiBody(400, 'Could not parse multipart form.', 'invalid_request_error', null, null));
   }

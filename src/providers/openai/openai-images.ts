@@ -74,7 +74,12 @@ export function parseOpenAIImageResponse(body: string, req: ImageRequest): Image
     if (typeof json[f] === "string") out[k] = json[f] as string;
   }
   const u = json.usage;
-  if (isObject(u) && typeof u.input_tokens === "number" && typeof u.output_tokens === "number") out.usage = { inputTokens: u.input_tokens, outputTokens: u.output_tokens };
+  if (isObject(u) && typeof u.input_tokens === "number" && typeof u.output_tokens === "number") {
+    out.usage = { inputTokens: u.input_tokens, outputTokens: u.output_tokens };
+    // An edit's input images: their tokens are priced apart (GPT Image's image-input rate).
+    const d = u.input_tokens_details;
+    if (isObject(d) && typeof d.image_tokens === "number" && d.image_tokens > 0) out.usage.imageInputTokens = Math.min(d.image_tokens, u.input_tokens);
+  }
   return out;
 }
 
@@ -86,7 +91,9 @@ export function parseOpenAIImageResponse(body: string, req: ImageRequest): Image
 export function buildOpenAIImageEdit(req: ImageRequest, path: string, headers: Record<string, string>, family: Family = imageFamily(req.model)): HttpRequestSpec {
   const images = req.images ?? [];
   if (family === "dall-e-3") throw new ProviderError({ kind: "model_not_found", message: `${req.model} does not edit images (gpt-image-1 and dall-e-2 do)`, unsent: true });
-  if (family === "dall-e-2" && images.length > 1) throw new ProviderError({ kind: "model_not_found", message: `${req.model} edits one image at a time`, unsent: true });
+  if (family === "dall-e-2" && (images.length > 1 || images.some((im) => im.mediaType !== "image/png"))) {
+    throw new ProviderError({ kind: "model_not_found", message: `${req.model} edits one PNG at a time`, unsent: true });
+  }
   const body = buildOpenAIImageBody(req, family);
   if (req.inputFidelity !== undefined && (family === "gpt-image" || family === "other")) body.input_fidelity = req.inputFidelity;
   // The edit endpoint takes no style (DALL·E 3's).
