@@ -36,6 +36,8 @@ export function parseImageRequest(body: unknown, id: string, caller: Caller): Im
   const style = opt("style");
   const background = opt("background");
   const outputFormat = opt("output_format");
+  const moderation = opt("moderation");
+  if (moderation !== undefined && moderation !== "low" && moderation !== "auto") bad("moderation", `must be low or auto, got "${moderation}"`);
   const opts = signalboxOptions(body, model, user);
   const call: ImageCall = {
     operation: "images",
@@ -50,6 +52,7 @@ export function parseImageRequest(body: unknown, id: string, caller: Caller): Im
       ...(background ? { background } : {}),
       ...(outputFormat ? { outputFormat } : {}),
       ...(outputCompression !== undefined ? { outputCompression } : {}),
+      ...(moderation ? { moderation } : {}),
       ...(responseFormat ? { responseFormat: responseFormat as "url" | "b64_json" } : {}),
       ...(user ? { user } : {}),
     },
@@ -123,7 +126,8 @@ export async function serveImages(
 
 /** The largest edit upload: GPT Image takes images of up to 50 MB each; the whole form is held to this. */
 export const MAX_IMAGE_EDIT_BYTES = 64 * 1024 * 1024;
-const EDIT_KNOWN = new Set([...KNOWN, "image", "image[]", "mask", "input_fidelity"]);
+// An edit takes the generation's fields but style (DALL·E 3's, which has no edits) and moderation (generations only).
+const EDIT_KNOWN = new Set([...[...KNOWN].filter((k) => k !== "style" && k !== "moderation"), "image", "image[]", "mask", "input_fidelity"]);
 const FIDELITY = new Set(["high", "low"]);
 
 /** An uploaded image: its type is what its bytes are (a declared type that disagrees is refused). */
@@ -178,7 +182,7 @@ export async function parseImageEdit(raw: Buffer, contentType: string | undefine
       return bad(k, "must be a JSON object");
     }
   };
-  for (const k of ["model", "prompt", "size", "quality", "background", "output_format", "response_format", "user", "safety_identifier", "moderation"]) {
+  for (const k of ["model", "prompt", "size", "quality", "background", "output_format", "response_format", "user", "safety_identifier"]) {
     const v = form.get(k);
     if (typeof v === "string") body[k] = v;
   }

@@ -470,6 +470,8 @@ export interface ImageRequest {
   outputFormat?: string;
   /** GPT Image with jpeg or webp: 0..100. */
   outputCompression?: number;
+  /** GPT Image generations: the provider's content moderation level, low or auto. */
+  moderation?: string;
   /** DALL·E: a URL (the provider hosts the image for a while) or the bytes (base64); GPT Image always returns bytes. */
   responseFormat?: "url" | "b64_json";
   user?: string;

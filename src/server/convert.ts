@@ -228,6 +228,7 @@ export function toImageCall(r: GenerateImagesRequest, id: string, caller: Caller
       ...(r.images.length ? { images: r.images.map(inputImageOf) } : {}),
       ...(r.mask ? { mask: inputImageOf(r.mask) } : {}),
       ...(r.inputFidelity ? { inputFidelity: r.inputFidelity } : {}),
+      ...(r.moderation ? { moderation: r.moderation } : {}),
     },
     ...callerSide(r, caller),
   };

@@ -264,6 +264,8 @@ export function validateImageCall(c: ImageCall, n: ImageFieldNames = PROTO_IMAGE
   if (r.mask && (r.mask.bytes.byteLength === 0 || r.mask.mediaType !== "image/png")) bad(n.mask, "must be a PNG (its transparent areas are where the image is edited)");
   if (r.inputFidelity !== undefined && r.inputFidelity !== "high" && r.inputFidelity !== "low") bad(n.inputFidelity, `must be high or low, got "${r.inputFidelity}"`);
   if (r.inputFidelity !== undefined && !images.length) bad(n.inputFidelity, "applies to an edit: send the image to edit with it");
+  if (r.moderation !== undefined && r.moderation !== "low" && r.moderation !== "auto") bad("moderation", `must be low or auto, got "${r.moderation}"`);
+  if (r.moderation !== undefined && images.length) bad("moderation", "applies to a generation, not an edit");
   validateAttribution(c, n.routing);
 }
 

@@ -77,7 +77,7 @@ function assertPng(bytes: Buffer, size?: [number, number]) {
 
 describe("POST /v1/images/generations (the OpenAI SDK)", () => {
   test("GPT Image: the bytes, OpenAI's usage, billed by tokens; only the fields GPT Image takes are sent", async () => {
-    const res = await sdk.images.generate({ model: "gpt-image", prompt: "a lighthouse at dusk", n: 2, size: "1024x1024", quality: "low", background: "opaque", user: "u-1" });
+    const res = await sdk.images.generate({ model: "gpt-image", prompt: "a lighthouse at dusk", n: 2, size: "1024x1024", quality: "low", background: "opaque", moderation: "low", user: "u-1" });
     assert.equal(res.data?.length, 2);
     for (const im of res.data!) assertPng(Buffer.from(im.b64_json!, "base64"));
     assert.notDeepEqual(res.data![0].b64_json, res.data![1].b64_json);
@@ -85,6 +85,7 @@ describe("POST /v1/images/generations (the OpenAI SDK)", () => {
     assert.equal(body.n, 2);
     assert.equal(body.quality, "low");
     assert.equal(body.background, "opaque");
+    assert.equal(body.moderation, "low", "the moderation level is passed on");
     assert.equal("response_format" in body, false, "GPT Image refuses response_format");
     const out = IMAGE_OUTPUT_TOKENS["1024x1024"].low * 2;
     assert.equal(res.usage?.output_tokens, out);

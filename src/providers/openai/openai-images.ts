@@ -41,6 +41,7 @@ export function buildOpenAIImageBody(req: ImageRequest, family: Family = imageFa
     if (req.background !== undefined) body.background = req.background;
     if (req.outputFormat !== undefined) body.output_format = req.outputFormat;
     if (req.outputCompression !== undefined) body.output_compression = req.outputCompression;
+    if (req.moderation !== undefined) body.moderation = req.moderation;
   }
   // GPT Image always answers with the bytes and refuses the field; DALL·E defaults to a URL, so
   // the bytes are asked for unless the caller wants the URL.
@@ -96,8 +97,9 @@ export function buildOpenAIImageEdit(req: ImageRequest, path: string, headers: R
   }
   const body = buildOpenAIImageBody(req, family);
   if (req.inputFidelity !== undefined && (family === "gpt-image" || family === "other")) body.input_fidelity = req.inputFidelity;
-  // The edit endpoint takes no style (DALL·E 3's).
+  // The edit endpoint takes no style (DALL·E 3's) and no moderation level (generations only).
   delete body.style;
+  delete body.moderation;
   const fields: [string, string][] = Object.entries(body).map(([k, v]) => [k, String(v)]);
   const name = family === "dall-e-2" ? "image" : "image[]";
   const files = images.map((im) => ({ name, filename: im.filename, mediaType: im.mediaType, bytes: im.bytes }));
