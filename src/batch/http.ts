@@ -50,7 +50,7 @@ export function visibilityOf(caller: Caller): Visibility | undefined {
   }
 }
 
-const canSee = (o: { team: string; key: string }, v: Visibility | undefined) => !v || ((v.team === undefined || o.team === v.team) && (v.key === undefined || o.key === v.key));
+export const canSee = (o: { team: string; key: string }, v: Visibility | undefined) => !v || ((v.team === undefined || o.team === v.team) && (v.key === undefined || o.key === v.key));
 
 /** The file as OpenAI shows it (without its owner). */
 export function fileJson(f: StoredFile) {
@@ -60,11 +60,11 @@ export function fileJson(f: StoredFile) {
 
 /** The batch as OpenAI shows it, with what it cost under `signalbox` (without its owner). */
 export function batchJson(b: BatchRecord) {
-  const { owner: _owner, cost_nano_usd, ...rest } = b;
+  const { owner: _owner, cost_nano_usd, unrun: _unrun, ...rest } = b;
   return { ...rest, signalbox: { cost_nano_usd } };
 }
 
-function intParam(q: URLSearchParams, name: string, min: number, max: number, dflt: number): number {
+export function intParam(q: URLSearchParams, name: string, min: number, max: number, dflt: number): number {
   const raw = q.get(name);
   if (raw === null) return dflt;
   const n = Number(raw);
@@ -206,7 +206,8 @@ export async function serveBatchApi(
 
   if (path === "/v1/batches") {
     if (method === "GET") {
-      const p = await store.listBatches({ visibility: v, after: query.get("after") ?? undefined, limit: intParam(query, "limit", 1, 100, 20) });
+      // OpenAI's batches only (Anthropic's message batches are listed at /v1/messages/batches).
+      const p = await store.listBatches({ visibility: v, after: query.get("after") ?? undefined, limit: intParam(query, "limit", 1, 100, 20), idPrefix: "batch_" });
       send(200, { object: "list", data: p.data.map(batchJson), first_id: p.data[0]?.id ?? null, last_id: p.data.at(-1)?.id ?? null, has_more: p.hasMore });
       return 200;
     }

@@ -51,7 +51,7 @@ interface ListFilter {
   values: unknown[];
 }
 
-function visibilityFilter(v: Visibility | undefined, purpose: string | undefined): ListFilter {
+function visibilityFilter(v: Visibility | undefined, purpose: string | undefined, idPrefix?: string): ListFilter {
   const conds: string[] = [];
   const values: unknown[] = [];
   const add = (cond: (n: string) => string, value: unknown) => {
@@ -61,6 +61,7 @@ function visibilityFilter(v: Visibility | undefined, purpose: string | undefined
   if (v?.team !== undefined) add((n) => `owner_team = ${n}`, v.team);
   if (v?.key !== undefined) add((n) => `owner_key = ${n}`, v.key);
   if (purpose) add((n) => `purpose = ${n}`, purpose);
+  if (idPrefix) add((n) => `starts_with(id, ${n})`, idPrefix);
   return { where: conds.length ? conds.join(" AND ") : "true", values };
 }
 
@@ -166,7 +167,7 @@ export async function createPostgresBatchStore(url: string, opts: PostgresBatchS
     },
 
     async listBatches(q) {
-      return listPage<BatchRecord>(pool, "signalbox_batches", "record", visibilityFilter(q.visibility, undefined), q.after, q.limit, false);
+      return listPage<BatchRecord>(pool, "signalbox_batches", "record", visibilityFilter(q.visibility, undefined, q.idPrefix), q.after, q.limit, false);
     },
 
     async updateBatch(id, from, next) {
@@ -230,6 +231,16 @@ export async function createPostgresBatchStore(url: string, opts: PostgresBatchS
 
     async dropResults(batchId) {
       await pool.query("DELETE FROM signalbox_batch_results WHERE batch_id = $1", [batchId]);
+    },
+
+    async deleteBatch(id) {
+      // One statement: the batch and its finished lines go together.
+      const { rows } = await pool.query<{ n: number }>(
+        `WITH r AS (DELETE FROM signalbox_batch_results WHERE batch_id = $1), b AS (DELETE FROM signalbox_batches WHERE id = $1 RETURNING 1)
+         SELECT count(*)::int AS n FROM b`,
+        [id],
+      );
+      return (rows[0]?.n ?? 0) > 0;
     },
 
     async claim(holder, leaseMs, now) {

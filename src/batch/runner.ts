@@ -25,6 +25,9 @@ import { serveEmbeddings } from "../compat/embeddings.ts";
 import { serveModerations } from "../compat/moderations.ts";
 import { parseChatRequest } from "../compat/request.ts";
 import { completionJson, toOpenAIError } from "../compat/response.ts";
+import { toAnthropicError } from "../compat/anthropic/errors.ts";
+import { parseMessagesRequest } from "../compat/anthropic/request.ts";
+import { messageJson } from "../compat/anthropic/response.ts";
 import { log } from "../telemetry/log.ts";
 import { newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
 
@@ -179,8 +182,20 @@ export function tally(b: BatchRecord, s: Sums): BatchRecord {
 
 const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 
-/** What a line's response body says it used and cost. */
-function usageOf(body: unknown): Pick<LineResult, "inputTokens" | "cachedInputTokens" | "outputTokens" | "reasoningTokens" | "costNanos"> {
+type Used = Pick<LineResult, "inputTokens" | "cachedInputTokens" | "outputTokens" | "reasoningTokens" | "costNanos">;
+const NOTHING_USED: Used = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0 };
+
+/** What an engine answer used and cost. */
+const usedBy = (a: { usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number; reasoningTokens: number }; cost: { total: number } }): Used => ({
+  inputTokens: a.usage.inputTokens,
+  cachedInputTokens: a.usage.cachedInputTokens,
+  outputTokens: a.usage.outputTokens,
+  reasoningTokens: a.usage.reasoningTokens,
+  costNanos: a.cost.total,
+});
+
+/** What a line's response body says it used and cost (embeddings, moderations). */
+function usageOf(body: unknown): Used {
   const b = isObj(body) ? body : {};
   const u = isObj(b.usage) ? b.usage : {};
   const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
@@ -414,10 +429,19 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     const outputFileId = await file("output", results.filter((r) => r.ok));
     const errorFileId = await file("error", results.filter((r) => !r.ok));
     const counted = tally(b, sumsOf(results));
+    // Of the failed lines, those never run (Anthropic's results count them apart).
+    const unrun = { cancelled: 0, expired: 0 };
+    for (const r of results) {
+      if (r.ok) continue;
+      const code = (JSON.parse(r.json) as { error?: { code?: string } | null }).error?.code;
+      if (code === "batch_cancelled") unrun.cancelled++;
+      else if (code === "batch_expired") unrun.expired++;
+    }
     const end: BatchRecord = {
       ...counted,
       request_counts: { ...counted.request_counts, total: Math.max(counted.request_counts.total, lines.length) },
       status: final,
+      ...(unrun.cancelled || unrun.expired ? { unrun } : {}),
       ...(outputFileId ? { output_file_id: outputFileId } : {}),
       ...(errorFileId ? { error_file_id: errorFileId } : {}),
       finalizing_at: b.finalizing_at ?? secs(t),
@@ -445,20 +469,23 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       }
       let status = 200;
       let body: unknown;
+      let used: Used = NOTHING_USED;
       let wait: number | undefined;
       try {
         const caller = o.callerOf(b.owner.key);
         if (!caller) throw new GatewayError("unauthenticated", `API key "${b.owner.key}" was revoked, expired or removed while its batch ran`);
-        body = await serve(b.endpoint, tagged(l, b), ri, caller, signal);
+        ({ body, used } = await serve(b, l, ri, caller, signal));
       } catch (err) {
         if (signal.aborted) {
           span?.end();
           return undefined;
         }
-        const e = toOpenAIError(err);
+        // The error as the endpoint itself would answer it (OpenAI's shape, or Anthropic's).
+        const e = b.endpoint === "/v1/messages" ? toAnthropicError(err, ri.id) : toOpenAIError(err);
         status = e.status;
         body = e.body;
-        const retryable = (status === 429 && e.body.error.code === "rate_limit_exceeded") || status === 503;
+        // A rate limit (not a spent budget) or no deployment to try right now: wait as told, and try again.
+        const retryable = (status === 429 && e.headers["x-should-retry"] !== "false") || status === 503 || status === 529;
         if (retryable && tries < MAX_WAITS) wait = Math.min(MAX_WAIT_MS, Number(e.headers["retry-after-ms"] ?? 1000));
         span?.setStatus({ code: SpanStatusCode.ERROR, message: e.body.error.message });
       }
@@ -477,24 +504,37 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
         customId: l.customId,
         ok,
         json: JSON.stringify({ id: requestLineId(), custom_id: l.customId, response: { status_code: status, request_id: ri.id, body }, error: null }),
-        ...(ok ? usageOf(body) : { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0 }),
+        ...used,
       };
     }
   }
 
-  async function serve(endpoint: BatchEndpoint, body: Record<string, unknown>, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<unknown> {
+  /** One line's answer, and what it used (from the engine's answer where the body does not say). */
+  async function serve(b: BatchRecord, l: Line, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<{ body: unknown; used: Used }> {
     const ctx = { ri, caller, signal, statusOf: statusOf(signal) };
-    switch (endpoint) {
+    if (l.body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
+    switch (b.endpoint) {
       case "/v1/chat/completions": {
-        if (body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
-        const parsed = parseChatRequest(body, ri.id, caller);
+        const parsed = parseChatRequest(tagged(l, b), ri.id, caller);
         const a = await o.engine.complete({ call: parsed.call, ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
-        return completionJson(a, Math.floor(now() / 1000));
+        return { body: completionJson(a, Math.floor(now() / 1000)), used: usedBy(a) };
       }
-      case "/v1/embeddings":
-        return (await serveEmbeddings(o.engine, body, ctx)).body;
-      case "/v1/moderations":
-        return (await serveModerations(o.engine, body, ctx)).body;
+      case "/v1/embeddings": {
+        const body = (await serveEmbeddings(o.engine, tagged(l, b), ctx)).body;
+        return { body, used: usageOf(body) };
+      }
+      case "/v1/moderations": {
+        const body = (await serveModerations(o.engine, tagged(l, b), ctx)).body;
+        return { body, used: usageOf(body) };
+      }
+      case "/v1/messages": {
+        // Anthropic's metadata holds only user_id: the batch goes on the parsed call instead.
+        const parsed = parseMessagesRequest(l.body, ri.id, caller);
+        parsed.call.metadata = { ...parsed.call.metadata, batch_id: b.id, batch_custom_id: l.customId };
+        parsed.call.tags = [...parsed.call.tags, "batch"];
+        const a = await o.engine.complete({ call: parsed.call, ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
+        return { body: messageJson(a, parsed.call.request.stop), used: usedBy(a) };
+      }
     }
   }
 

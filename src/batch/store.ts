@@ -36,7 +36,8 @@ export interface StoredFile {
 }
 
 export type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
-export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/embeddings", "/v1/moderations"] as const;
+/** What a batch's lines may call: OpenAI's batch endpoints, and Anthropic's messages (its Message Batches API). */
+export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/embeddings", "/v1/moderations", "/v1/messages"] as const;
 export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
 /** Statuses a runner still has work in. */
 export const ACTIVE: readonly BatchStatus[] = ["validating", "in_progress", "finalizing", "cancelling"];
@@ -81,6 +82,8 @@ export interface BatchRecord {
   };
   /** What the batch's lines cost so far, nano-USD (the gateway's own field). */
   cost_nano_usd: number;
+  /** Of request_counts.failed, the lines never run because the batch was cancelled or expired (set when it ends). */
+  unrun?: { cancelled: number; expired: number };
   owner: Owner;
 }
 
@@ -125,13 +128,16 @@ export interface BatchStore {
 
   createBatch(b: BatchRecord): Promise<void>;
   getBatch(id: string): Promise<BatchRecord | undefined>;
-  /** Newest first; `after` is the id of the last batch of the previous page. */
-  listBatches(q: { visibility?: Visibility; after?: string; limit: number }): Promise<ListPage<BatchRecord>>;
+  /** Newest first; `after` is the id of the last batch of the previous page; `idPrefix` keeps one API's batches ("batch_", "msgbatch_"). */
+  listBatches(q: { visibility?: Visibility; after?: string; limit: number; idPrefix?: string }): Promise<ListPage<BatchRecord>>;
   /**
    * Replace a batch's record when its status is one of `from` (compare and set): the new record,
    * or undefined when the status had moved on (or there is no such batch).
    */
   updateBatch(id: string, from: readonly BatchStatus[], next: BatchRecord): Promise<BatchRecord | undefined>;
+
+  /** Forget a batch, with its finished lines (its files are deleted on their own): false when there was none. */
+  deleteBatch(id: string): Promise<boolean>;
 
   /** Keep finished lines; a line already kept is kept once (the first one wins). */
   addResults(batchId: string, results: LineResult[]): Promise<void>;
@@ -156,6 +162,8 @@ export interface BatchStore {
 /** `file-…` and `batch_…` ids, as OpenAI's look (24 random bytes, base62-ish via hex). */
 export const newFileId = () => `file-${randomBytes(12).toString("hex")}`;
 export const newBatchId = () => `batch_${randomBytes(12).toString("hex")}`;
+/** Anthropic's Message Batches: `msgbatch_…`. */
+export const newMessageBatchId = () => `msgbatch_${randomBytes(12).toString("hex")}`;
 
 const byNewest = <T extends { created_at: number; id: string }>(a: T, b: T) => b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
@@ -204,7 +212,7 @@ export function createMemoryBatchStore(): BatchStore {
       return b ? copy(b) : undefined;
     },
     async listBatches(q) {
-      const all = [...batches.values()].filter((b) => visible(b.owner, q.visibility)).sort(byNewest);
+      const all = [...batches.values()].filter((b) => visible(b.owner, q.visibility) && (!q.idPrefix || b.id.startsWith(q.idPrefix))).sort(byNewest);
       return page(all.map(copy), q.after, q.limit);
     },
     async updateBatch(id, from, next) {
@@ -212,6 +220,11 @@ export function createMemoryBatchStore(): BatchStore {
       if (!b || !from.includes(b.status)) return undefined;
       batches.set(id, copy(next));
       return copy(next);
+    },
+    async deleteBatch(id) {
+      results.delete(id);
+      leases.delete(id);
+      return batches.delete(id);
     },
     async addResults(batchId, rs) {
       let m = results.get(batchId);

@@ -43,6 +43,7 @@ import { toAnthropicError } from "./anthropic/errors.ts";
 import { toGeminiError } from "./gemini/errors.ts";
 import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
+import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -237,7 +238,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           ? `/v1/files/{id}${path.endsWith("/content") ? "/content" : ""}`
           : path.startsWith("/v1/batches/")
             ? `/v1/batches/{id}${path.endsWith("/cancel") ? "/cancel" : ""}`
-            : path;
+            : path.startsWith("/v1/messages/batches/")
+              ? `/v1/messages/batches/{id}${path.endsWith("/cancel") ? "/cancel" : path.endsWith("/results") ? "/results" : ""}`
+              : path;
     const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, req.headers) : undefined;
     const traceId = span ? span.span.spanContext().traceId : traceIdFrom(header(req, "traceparent") ?? null);
     const ri: RequestInfo = { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx };
@@ -254,6 +257,14 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       const caller = core.auth.authenticate(auth ?? null);
+      if (batches && isMessageBatchPath(path)) {
+        const url = req.url ?? "";
+        const q = url.indexOf("?");
+        status = await serveMessageBatches(batches, req, res as ServerResponse, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), caller, (limit) => readBody(req, limit), (s, b, h) =>
+          sendJson(res, s, b, { ...h, "request-id": ri.id, "x-request-id": ri.id }),
+        );
+        return;
+      }
       if (batches && isBatchPath(path)) {
         const url = req.url ?? "";
         const q = url.indexOf("?");
@@ -419,7 +430,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && isBatchPath(path))) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -321,6 +321,29 @@ export function batchStoreSuite(name: string, open: () => Promise<BatchStore>): 
     );
   });
 
+  describe(`${name}: deleting and listing by prefix`, () => {
+    test(
+      "deleteBatch forgets a batch and its lines, and nothing else; listBatches keeps one API's ids by prefix",
+      use(async (s) => {
+        await s.createBatch({ ...batchOf("batch_a", 1_700_000_001) });
+        await s.createBatch({ ...batchOf("msgbatch_b", 1_700_000_002) });
+        await s.createBatch({ ...batchOf("msgbatch_c", 1_700_000_003) });
+        await s.addResults("msgbatch_b", [resultOf(1, '{"b":1}')]);
+        await s.addResults("batch_a", [resultOf(1, '{"a":1}')]);
+        assert.deepEqual((await s.listBatches({ limit: 10, idPrefix: "msgbatch_" })).data.map((b) => b.id), ["msgbatch_c", "msgbatch_b"]);
+        assert.deepEqual((await s.listBatches({ limit: 10, idPrefix: "batch_" })).data.map((b) => b.id), ["batch_a"]);
+        const page = await s.listBatches({ limit: 1, idPrefix: "msgbatch_" });
+        assert.deepEqual([page.data.map((b) => b.id), page.hasMore], [["msgbatch_c"], true]);
+        assert.equal(await s.deleteBatch("msgbatch_b"), true);
+        assert.equal(await s.deleteBatch("msgbatch_b"), false);
+        assert.equal(await s.getBatch("msgbatch_b"), undefined);
+        assert.deepEqual(await s.results("msgbatch_b"), []);
+        assert.deepEqual(await s.results("batch_a"), [resultOf(1, '{"a":1}')]);
+        assert.deepEqual((await s.listBatches({ limit: 10 })).data.map((b) => b.id), ["msgbatch_c", "batch_a"]);
+      }),
+    );
+  });
+
   describe(`${name}: leases`, () => {
     test(
       "claim takes the oldest batch with work left (ties by id), never a finished one",
