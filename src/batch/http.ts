@@ -35,6 +35,9 @@ const bad = (field: string, message: string): never => {
 const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 const secs = (ms: number) => Math.floor(ms / 1000);
 
+/** What OpenAI's batches may call (Anthropic's messages are batched at /v1/messages/batches). */
+const OPENAI_ENDPOINTS: readonly string[] = BATCH_ENDPOINTS.filter((e) => e !== "/v1/messages");
+
 export const isBatchPath = (path: string) => path === "/v1/files" || path.startsWith("/v1/files/") || path === "/v1/batches" || path.startsWith("/v1/batches/");
 
 /** What a caller may see: undefined is everything. */
@@ -224,8 +227,8 @@ export async function serveBatchApi(
     const fileId = body.input_file_id;
     if (typeof fileId !== "string" || !fileId) return bad("input_file_id", "is required: the id of a file uploaded with purpose batch");
     const endpoint = body.endpoint;
-    if (typeof endpoint !== "string" || !(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)) {
-      return bad("endpoint", `must be one of ${BATCH_ENDPOINTS.join(", ")}, got ${JSON.stringify(endpoint ?? null)}`);
+    if (typeof endpoint !== "string" || !OPENAI_ENDPOINTS.includes(endpoint)) {
+      return bad("endpoint", `must be one of ${OPENAI_ENDPOINTS.join(", ")}, got ${JSON.stringify(endpoint ?? null)}`);
     }
     if (body.completion_window !== "24h") bad("completion_window", `must be "24h", got ${JSON.stringify(body.completion_window ?? null)}`);
     const metadata = metadataOf(body.metadata);

@@ -28,6 +28,9 @@ import { completionJson, toOpenAIError } from "../compat/response.ts";
 import { toAnthropicError } from "../compat/anthropic/errors.ts";
 import { parseMessagesRequest } from "../compat/anthropic/request.ts";
 import { messageJson } from "../compat/anthropic/response.ts";
+import { completionTextJson, parseCompletionRequest } from "../compat/completions.ts";
+import { parseResponsesRequest } from "../compat/responses/request.ts";
+import { responseId, responseJson } from "../compat/responses/response.ts";
 import { log } from "../telemetry/log.ts";
 import { newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
 
@@ -515,9 +518,19 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     if (l.body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
     switch (b.endpoint) {
       case "/v1/chat/completions": {
-        const parsed = parseChatRequest(tagged(l, b), ri.id, caller);
-        const a = await o.engine.complete({ call: parsed.call, ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
+        const parsed = parseChatRequest(l.body, ri.id, caller);
+        const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: completionJson(a, Math.floor(now() / 1000)), used: usedBy(a) };
+      }
+      case "/v1/responses": {
+        const parsed = parseResponsesRequest(l.body, ri.id, caller);
+        const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
+        return { body: responseJson({ id: responseId(ri.id), createdAt: Math.floor(now() / 1000), echo: parsed.echo }, a), used: usedBy(a) };
+      }
+      case "/v1/completions": {
+        const parsed = parseCompletionRequest(l.body, ri.id, caller);
+        const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
+        return { body: completionTextJson(a, parsed.logprobs), used: usedBy(a) };
       }
       case "/v1/embeddings": {
         const body = (await serveEmbeddings(o.engine, tagged(l, b), ctx)).body;
@@ -530,9 +543,7 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       case "/v1/messages": {
         // Anthropic's metadata holds only user_id: the batch goes on the parsed call instead.
         const parsed = parseMessagesRequest(l.body, ri.id, caller);
-        parsed.call.metadata = { ...parsed.call.metadata, batch_id: b.id, batch_custom_id: l.customId };
-        parsed.call.tags = [...parsed.call.tags, "batch"];
-        const a = await o.engine.complete({ call: parsed.call, ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
+        const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: messageJson(a, parsed.call.request.stop), used: usedBy(a) };
       }
     }
@@ -557,6 +568,11 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       while (running) await running;
     },
   };
+}
+
+/** A parsed call with the batch in its metadata and the tag "batch" (doors whose metadata has a shape of its own). */
+function inBatch<C extends { metadata: Record<string, string>; tags: string[] }>(call: C, b: BatchRecord, l: Line): C {
+  return { ...call, metadata: { ...call.metadata, batch_id: b.id, batch_custom_id: l.customId }, tags: [...call.tags, "batch"] };
 }
 
 /** The line's body with the batch in its metadata and the tag "batch" (recorded with its usage, never sent upstream). */

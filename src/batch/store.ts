@@ -37,7 +37,7 @@ export interface StoredFile {
 
 export type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
 /** What a batch's lines may call: OpenAI's batch endpoints, and Anthropic's messages (its Message Batches API). */
-export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/embeddings", "/v1/moderations", "/v1/messages"] as const;
+export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/completions", "/v1/embeddings", "/v1/moderations", "/v1/messages"] as const;
 export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
 /** Statuses a runner still has work in. */
 export const ACTIVE: readonly BatchStatus[] = ["validating", "in_progress", "finalizing", "cancelling"];

@@ -203,6 +203,33 @@ describe("a chat batch, start to finish", () => {
   });
 });
 
+describe("the other chat doors in a batch", () => {
+  test("/v1/responses and /v1/completions lines answer as those endpoints would", async () => {
+    const client = sdk(KEYS.teamA);
+    const rf = await upload(client, jsonl([{ custom_id: "r1", method: "POST", url: "/v1/responses", body: { model: "chat", input: "Say hello", metadata: { mine: "r" } } }]));
+    const rb = await settle(client, (await client.batches.create({ input_file_id: rf.id, endpoint: "/v1/responses", completion_window: "24h" })).id);
+    assert.equal(rb.status, "completed");
+    const [r1] = await linesOf(client, rb.output_file_id);
+    assert.equal(r1.response!.body.object, "response");
+    assert.equal(r1.response!.body.status, "completed");
+    assert.ok(r1.response!.body.output[0].content[0].text.length > 0);
+    assert.equal(rb.usage!.input_tokens, r1.response!.body.usage.input_tokens);
+
+    const cf = await upload(client, jsonl([{ custom_id: "c1", method: "POST", url: "/v1/completions", body: { model: "chat", prompt: "Once upon a time", max_tokens: 8 } }]));
+    const cb = await settle(client, (await client.batches.create({ input_file_id: cf.id, endpoint: "/v1/completions", completion_window: "24h" })).id);
+    assert.equal(cb.status, "completed");
+    const [c1] = await linesOf(client, cb.output_file_id);
+    assert.equal(c1.response!.body.object, "text_completion");
+    assert.ok(c1.response!.body.choices[0].text.length > 0);
+
+    await t.gw.core.usage.flush();
+    const recs = t.usage.recent().filter((r: UsageRecord) => r.metadata.batch_id === rb.id || r.metadata.batch_id === cb.id);
+    assert.deepEqual(recs.map((r) => r.metadata.batch_custom_id).sort(), ["c1", "r1"]);
+    assert.equal(recs.find((r) => r.metadata.batch_custom_id === "r1")!.metadata.mine, "r");
+    assert.ok(recs.every((r) => r.tags.includes("batch")));
+  });
+});
+
 describe("validation", () => {
   test("a malformed input file fails the batch and names each bad line", async () => {
     const client = sdk(KEYS.teamA);
@@ -242,6 +269,7 @@ describe("validation", () => {
       assert.equal((await client.batches.list()).data.length, before);
     };
     await refused({ input_file_id: file.id, endpoint: "/v1/images/edits", completion_window: "24h" }, "endpoint");
+    await refused({ input_file_id: file.id, endpoint: "/v1/messages", completion_window: "24h" }, "endpoint");
     await refused({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "1h" }, "completion_window");
     await refused({ endpoint: "/v1/chat/completions", completion_window: "24h" }, "input_file_id");
     await refused({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h", metadata: { n: 1 } }, "metadata.n");

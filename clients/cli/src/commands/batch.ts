@@ -16,8 +16,8 @@ import { parseCount } from "../parse.ts";
 import { parsePair } from "../request.ts";
 import { type Rest, restOf } from "../rest.ts";
 
-/** The endpoints a batch may target (the gateway's batch/store.ts BATCH_ENDPOINTS). */
-export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/embeddings", "/v1/moderations"] as const;
+/** The endpoints an OpenAI-style batch may target (the gateway's batch/http.ts; Anthropic's messages batch at /v1/messages/batches). */
+export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/completions", "/v1/embeddings", "/v1/moderations"] as const;
 /** Statuses a batch ends in. */
 const FINAL = ["completed", "failed", "expired", "cancelled"];
 /** The Batch API's largest list page. */
