@@ -334,7 +334,7 @@ keys:
     const mixed = file("mixed.jsonl", jsonl([chatLine("a", "x"), { ...chatLine("b", "y"), url: "/v1/embeddings" }]));
     const empty = file("empty.jsonl", "");
     const cases: [string[], RegExp][] = [
-      [["batch", "create", ok3, "--endpoint", "/v1/images/generations"], /--endpoint <path>' argument '\/v1\/images\/generations' is invalid\. .*use one of \/v1\/chat\/completions, \/v1\/embeddings, \/v1\/moderations/],
+      [["batch", "create", ok3, "--endpoint", "/v1/images/generations"], /--endpoint <path>' argument '\/v1\/images\/generations' is invalid\. .*use one of \/v1\/chat\/completions, \/v1\/responses, \/v1\/completions, \/v1\/embeddings, \/v1\/moderations/],
       [["batch", "create", mixed], /--endpoint is required: the file's lines do not all name one endpoint/],
       [["batch", "create", join(tmp, "missing.jsonl")], /missing\.jsonl: no such file/],
       [["batch", "create", empty], /empty\.jsonl is empty/],
