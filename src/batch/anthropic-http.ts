@@ -203,20 +203,29 @@ export async function serveMessageBatches(
   if (method !== "GET") return notAllowed("GET");
   const b = await batchFor(id);
   if (!ENDED.includes(b.status)) throw new GatewayError("failed_precondition", `message_batch_id: batch "${id}" has not ended; its results are ready when processing_status is "ended"`, { field: "message_batch_id" });
-  const read = async (fileId: string | undefined) => (fileId ? ((await store.fileContent(fileId))?.toString("utf8") ?? "") : "");
-  const byId = new Map<string, string>();
-  for (const text of [await read(b.output_file_id), await read(b.error_file_id)]) {
-    for (const l of text.split("\n")) {
-      if (!l) continue;
-      const line = JSON.parse(l) as Parameters<typeof resultOf>[0];
-      byId.set(line.custom_id, JSON.stringify(resultOf(line)));
+  // Each output and error line by its custom id, as a view into its file (nothing copied), then
+  // converted one at a time in the order the requests were given: a large batch's results never
+  // sit in the V8 heap all at once.
+  const byId = new Map<string, Buffer>();
+  for (const fileId of [b.output_file_id, b.error_file_id]) {
+    const content = fileId ? await store.fileContent(fileId) : undefined;
+    if (!content) continue;
+    for (let start = 0; start < content.length; ) {
+      let end = content.indexOf(0x0a, start);
+      if (end < 0) end = content.length;
+      const line = content.subarray(start, end);
+      start = end + 1;
+      if (line.length) byId.set((JSON.parse(line.toString("utf8")) as { custom_id: string }).custom_id, line);
     }
   }
-  // In the order the requests were given.
   const input = await store.fileContent(b.input_file_id);
   const order = input ? parseInput(input, "/v1/messages").lines.map((l) => l.customId) : [...byId.keys()];
-  const out = order.filter((c) => byId.has(c)).map((c) => `${byId.get(c)}\n`).join("");
-  const bytes = Buffer.from(out, "utf8");
+  const chunks: Buffer[] = [];
+  for (const c of order) {
+    const line = byId.get(c);
+    if (line) chunks.push(Buffer.from(`${JSON.stringify(resultOf(JSON.parse(line.toString("utf8")) as Parameters<typeof resultOf>[0]))}\n`, "utf8"));
+  }
+  const bytes = Buffer.concat(chunks);
   res.writeHead(200, { "content-type": "application/binary", "content-length": String(bytes.length) });
   res.end(bytes);
   return 200;

@@ -208,11 +208,11 @@ export async function createPostgresBatchStore(url: string, opts: PostgresBatchS
       );
     },
 
-    async results(batchId) {
+    async results(batchId, after = 0, limit) {
       const { rows } = await pool.query<ResultRow>(
         `SELECT line, ok, custom_id, json, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nanos
-         FROM signalbox_batch_results WHERE batch_id = $1 ORDER BY line`,
-        [batchId],
+         FROM signalbox_batch_results WHERE batch_id = $1 AND line > $2 ORDER BY line LIMIT $3`,
+        [batchId, after, limit === undefined || !Number.isFinite(limit) ? null : limit],
       );
       return rows.map(
         (r): LineResult => ({

@@ -41,6 +41,8 @@ const MAX_ERRORS = 100;
 const LEASE_MS = 30_000;
 /** Results are kept in groups of this many, or every FLUSH_MS, whichever comes first. */
 const FLUSH_LINES = 50;
+/** Finished lines read at a time (resuming a batch, writing its files). */
+const RESULT_PAGE = 1000;
 const FLUSH_MS = 500;
 /** Tries of a line refused by a rate limit or a cooldown (then the refusal is its answer). */
 const MAX_WAITS = 30;
@@ -73,11 +75,18 @@ export interface BatchRunner {
   idle(): Promise<void>;
 }
 
-interface Line {
+/**
+ * One request of the input file. Its bytes are a view into the file (no copy), and its body is
+ * parsed when it runs: a large file's requests never sit in the V8 heap all at once.
+ */
+export interface Line {
   line: number;
   customId: string;
-  body: Record<string, unknown>;
+  bytes: Buffer;
 }
+
+/** A line's request body (its JSON parsed again; parseInput checked it is an object). */
+export const bodyOf = (l: Line): Record<string, unknown> => (JSON.parse(l.bytes.toString("utf8")) as { body: Record<string, unknown> }).body;
 
 type Parsed = { lines: Line[]; errors: BatchError[] };
 
@@ -95,11 +104,15 @@ export function parseInput(content: Buffer, endpoint: BatchEndpoint): Parsed {
   const err = (line: number | null, code: string, message: string, param: string | null = null) => {
     if (errors.length < MAX_ERRORS) errors.push({ code, message, param, line });
   };
-  const text = content.toString("utf8");
   let n = 0;
-  for (const raw of text.split("\n")) {
+  // Line by line over the bytes: each line is decoded and parsed on its own, then let go.
+  for (let start = 0; start <= content.length; ) {
+    let end = content.indexOf(0x0a, start);
+    if (end < 0) end = content.length;
+    const bytes = content.subarray(start, end);
+    start = end + 1;
     n++;
-    const s = raw.trim();
+    const s = bytes.toString("utf8").trim();
     if (!s) continue;
     let v: unknown;
     try {
@@ -139,7 +152,7 @@ export function parseInput(content: Buffer, endpoint: BatchEndpoint): Parsed {
       err(n, "invalid_request", `line ${n}: body must be a JSON object`, "body");
       continue;
     }
-    lines.push({ line: n, customId, body: v.body });
+    lines.push({ line: n, customId, bytes });
   }
   if (!lines.length && !errors.length) err(null, "empty_file", "the input file holds no requests");
   if (lines.length > MAX_BATCH_LINES) err(null, "too_many_requests", `the input file holds ${lines.length} requests; a batch may hold at most ${MAX_BATCH_LINES}`);
@@ -325,9 +338,14 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       const failed = await store.updateBatch(b.id, ["in_progress"], { ...b, status: "failed", failed_at: secs(now()), errors: { object: "list", data: errors } });
       return failed ? undefined : await store.getBatch(b.id);
     }
-    const finished = await store.results(b.id);
-    const sums = sumsOf(finished);
-    const done = new Set(finished.map((r) => r.line));
+    const sums = sumsOf([]);
+    const done = new Set<number>();
+    for await (const page of resultPages(b.id)) {
+      for (const r of page) {
+        done.add(r.line);
+        addLine(sums, r);
+      }
+    }
     const todo = lines.filter((l) => !done.has(l.line));
     let next = 0;
     let pending: LineResult[] = [];
@@ -404,17 +422,33 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
   async function finish(b: BatchRecord, as?: "expired") {
     const final: BatchStatus = as ?? (b.status === "cancelling" ? "cancelled" : "completed");
     const { lines } = await input(b);
-    let results = await store.results(b.id);
+    // One pass over the finished lines, a page at a time: the files are built off the V8 heap (a
+    // batch's output may be far larger than the heap), with the sums and the unrun counts.
+    const sums = sumsOf([]);
+    const unrun = { cancelled: 0, expired: 0 };
+    const done = new Set<number>();
+    const chunks: Record<"output" | "error", Buffer[]> = { output: [], error: [] };
+    const take = (r: LineResult) => {
+      done.add(r.line);
+      addLine(sums, r);
+      chunks[r.ok ? "output" : "error"].push(Buffer.from(`${r.json}\n`, "utf8"));
+      if (r.ok) return;
+      // Of the failed lines, those never run (Anthropic's results count them apart).
+      const code = (JSON.parse(r.json) as { error?: { code?: string } | null }).error?.code;
+      if (code === "batch_cancelled") unrun.cancelled++;
+      else if (code === "batch_expired") unrun.expired++;
+    };
+    for await (const page of resultPages(b.id)) for (const r of page) take(r);
     if (final === "cancelled") {
-      const done = new Set(results.map((r) => r.line));
       const rest = lines.filter((l) => !done.has(l.line)).map((l) => unrunLine(l, "batch_cancelled"));
       if (rest.length) await store.addResults(b.id, rest);
-      results = await store.results(b.id);
+      for (const r of rest) take(r);
     }
     const t = now();
-    const file = async (suffix: "output" | "error", rs: LineResult[]): Promise<string | undefined> => {
-      if (!rs.length) return undefined;
-      const content = Buffer.from(rs.map((r) => `${r.json}\n`).join(""), "utf8");
+    const file = async (suffix: "output" | "error"): Promise<string | undefined> => {
+      if (!chunks[suffix].length) return undefined;
+      const content = Buffer.concat(chunks[suffix]);
+      chunks[suffix] = [];
       const f: StoredFile = {
         id: newFileId(),
         object: "file",
@@ -429,17 +463,9 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       await store.putFile(f, content);
       return f.id;
     };
-    const outputFileId = await file("output", results.filter((r) => r.ok));
-    const errorFileId = await file("error", results.filter((r) => !r.ok));
-    const counted = tally(b, sumsOf(results));
-    // Of the failed lines, those never run (Anthropic's results count them apart).
-    const unrun = { cancelled: 0, expired: 0 };
-    for (const r of results) {
-      if (r.ok) continue;
-      const code = (JSON.parse(r.json) as { error?: { code?: string } | null }).error?.code;
-      if (code === "batch_cancelled") unrun.cancelled++;
-      else if (code === "batch_expired") unrun.expired++;
-    }
+    const outputFileId = await file("output");
+    const errorFileId = await file("error");
+    const counted = tally(b, sums);
     const end: BatchRecord = {
       ...counted,
       request_counts: { ...counted.request_counts, total: Math.max(counted.request_counts.total, lines.length) },
@@ -456,6 +482,17 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       // Another replica finished it first (or it was cancelled meanwhile): our files are spare.
       if (outputFileId) await store.deleteFile(outputFileId);
       if (errorFileId) await store.deleteFile(errorFileId);
+    }
+  }
+
+  /** A batch's finished lines, a page at a time. */
+  async function* resultPages(batchId: string): AsyncGenerator<LineResult[]> {
+    for (let after = 0; ; ) {
+      const page = await store.results(batchId, after, RESULT_PAGE);
+      if (!page.length) return;
+      yield page;
+      after = page[page.length - 1].line;
+      if (page.length < RESULT_PAGE) return;
     }
   }
 
@@ -515,34 +552,35 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
   /** One line's answer, and what it used (from the engine's answer where the body does not say). */
   async function serve(b: BatchRecord, l: Line, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<{ body: unknown; used: Used }> {
     const ctx = { ri, caller, signal, statusOf: statusOf(signal) };
-    if (l.body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
+    const body = bodyOf(l);
+    if (body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
     switch (b.endpoint) {
       case "/v1/chat/completions": {
-        const parsed = parseChatRequest(l.body, ri.id, caller);
+        const parsed = parseChatRequest(body, ri.id, caller);
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: completionJson(a, Math.floor(now() / 1000)), used: usedBy(a) };
       }
       case "/v1/responses": {
-        const parsed = parseResponsesRequest(l.body, ri.id, caller);
+        const parsed = parseResponsesRequest(body, ri.id, caller);
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: responseJson({ id: responseId(ri.id), createdAt: Math.floor(now() / 1000), echo: parsed.echo }, a), used: usedBy(a) };
       }
       case "/v1/completions": {
-        const parsed = parseCompletionRequest(l.body, ri.id, caller);
+        const parsed = parseCompletionRequest(body, ri.id, caller);
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: completionTextJson(a, parsed.logprobs), used: usedBy(a) };
       }
       case "/v1/embeddings": {
-        const body = (await serveEmbeddings(o.engine, tagged(l, b), ctx)).body;
-        return { body, used: usageOf(body) };
+        const out = (await serveEmbeddings(o.engine, tagged(body, l, b), ctx)).body;
+        return { body: out, used: usageOf(out) };
       }
       case "/v1/moderations": {
-        const body = (await serveModerations(o.engine, tagged(l, b), ctx)).body;
-        return { body, used: usageOf(body) };
+        const out = (await serveModerations(o.engine, tagged(body, l, b), ctx)).body;
+        return { body: out, used: usageOf(out) };
       }
       case "/v1/messages": {
         // Anthropic's metadata holds only user_id: the batch goes on the parsed call instead.
-        const parsed = parseMessagesRequest(l.body, ri.id, caller);
+        const parsed = parseMessagesRequest(body, ri.id, caller);
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: messageJson(a, parsed.call.request.stop), used: usedBy(a) };
       }
@@ -576,11 +614,11 @@ function inBatch<C extends { metadata: Record<string, string>; tags: string[] }>
 }
 
 /** The line's body with the batch in its metadata and the tag "batch" (recorded with its usage, never sent upstream). */
-function tagged(l: Line, b: BatchRecord): Record<string, unknown> {
-  const md = isObj(l.body.metadata) ? l.body.metadata : {};
-  const sb = isObj(l.body.signalbox) ? l.body.signalbox : {};
+function tagged(body: Record<string, unknown>, l: Line, b: BatchRecord): Record<string, unknown> {
+  const md = isObj(body.metadata) ? body.metadata : {};
+  const sb = isObj(body.signalbox) ? body.signalbox : {};
   const tags = Array.isArray(sb.tags) ? sb.tags : [];
-  return { ...l.body, metadata: { ...md, batch_id: b.id, batch_custom_id: l.customId }, signalbox: { ...sb, tags: [...tags, "batch"] } };
+  return { ...body, metadata: { ...md, batch_id: b.id, batch_custom_id: l.customId }, signalbox: { ...sb, tags: [...tags, "batch"] } };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -141,8 +141,8 @@ export interface BatchStore {
 
   /** Keep finished lines; a line already kept is kept once (the first one wins). */
   addResults(batchId: string, results: LineResult[]): Promise<void>;
-  /** A batch's finished lines, by line number. */
-  results(batchId: string): Promise<LineResult[]>;
+  /** A batch's finished lines, by line number: those after line `after` (default 0), at most `limit` (default all). */
+  results(batchId: string, after?: number, limit?: number): Promise<LineResult[]>;
   /** Forget a batch's finished lines (once its output and error files are written). */
   dropResults(batchId: string): Promise<void>;
 
@@ -231,8 +231,12 @@ export function createMemoryBatchStore(): BatchStore {
       if (!m) results.set(batchId, (m = new Map()));
       for (const r of rs) if (!m.has(r.line)) m.set(r.line, { ...r });
     },
-    async results(batchId) {
-      return [...(results.get(batchId)?.values() ?? [])].sort((a, b) => a.line - b.line).map((r) => ({ ...r }));
+    async results(batchId, after = 0, limit = Infinity) {
+      return [...(results.get(batchId)?.values() ?? [])]
+        .filter((r) => r.line > after)
+        .sort((a, b) => a.line - b.line)
+        .slice(0, limit)
+        .map((r) => ({ ...r }));
     },
     async dropResults(batchId) {
       results.delete(batchId);

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createBatchRunner, parseInput } from "../../src/batch/runner.ts";
+import { bodyOf, createBatchRunner, parseInput } from "../../src/batch/runner.ts";
 import { createMemoryBatchStore, newBatchId, newFileId, type BatchRecord, type BatchStore } from "../../src/batch/store.ts";
 import type { Caller } from "../../src/router/types.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
@@ -154,4 +154,11 @@ test("parseInput: blank lines skipped, line numbers are the file's", () => {
     ],
   );
   assert.deepEqual(parseInput(Buffer.from("\n\n"), "/v1/embeddings").errors.map((e) => e.code), ["empty_file"]);
+  // CRLF line ends, no newline at the end, non-ASCII text: each line's body read back from its bytes.
+  const crlf = parseInput(Buffer.from(`${ok}\r\n${ok.replace('"a"', '"b"').replace('"x"', '"été ✓"')}`), "/v1/embeddings");
+  assert.deepEqual(crlf.errors, []);
+  assert.deepEqual(crlf.lines.map((l) => [l.line, l.customId, bodyOf(l).input]), [
+    [1, "a", "x"],
+    [2, "b", "été ✓"],
+  ]);
 });
