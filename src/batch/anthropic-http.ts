@@ -16,9 +16,9 @@
 import type { ServerResponse } from "node:http";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
-import { canSee, intParam, visibilityOf, type BatchApi } from "./http.ts";
+import { canSee, intParam, requestCancel, visibilityOf, type BatchApi } from "./http.ts";
 import { MAX_BATCH_LINES, parseInput } from "./runner.ts";
-import { newFileId, newMessageBatchId, type BatchRecord, type BatchStatus, type StoredFile } from "./store.ts";
+import { jsonlLines, newFileId, newMessageBatchId, type BatchRecord, type BatchStatus, type StoredFile } from "./store.ts";
 
 export const isMessageBatchPath = (path: string) => path === "/v1/messages/batches" || path.startsWith("/v1/messages/batches/");
 
@@ -184,17 +184,8 @@ export async function serveMessageBatches(
 
   if (action === "cancel") {
     if (method !== "POST") return notAllowed("POST");
-    let b = await batchFor(id);
-    for (let i = 0; i < 5; i++) {
-      if (b.status !== "validating" && b.status !== "in_progress") break;
-      const next = await store.updateBatch(id, [b.status], { ...b, status: "cancelling", cancelling_at: Math.floor(Date.now() / 1000) });
-      if (next) {
-        b = next;
-        break;
-      }
-      b = await batchFor(id);
-    }
-    api.runner.kick();
+    // An ended batch is answered as it is, as Anthropic does.
+    const b = await requestCancel(api, await batchFor(id), batchFor);
     send(200, messageBatchJson(b, origin));
     return 200;
   }
@@ -210,13 +201,7 @@ export async function serveMessageBatches(
   for (const fileId of [b.output_file_id, b.error_file_id]) {
     const content = fileId ? await store.fileContent(fileId) : undefined;
     if (!content) continue;
-    for (let start = 0; start < content.length; ) {
-      let end = content.indexOf(0x0a, start);
-      if (end < 0) end = content.length;
-      const line = content.subarray(start, end);
-      start = end + 1;
-      if (line.length) byId.set((JSON.parse(line.toString("utf8")) as { custom_id: string }).custom_id, line);
-    }
+    for (const { bytes } of jsonlLines(content)) if (bytes.length) byId.set((JSON.parse(bytes.toString("utf8")) as { custom_id: string }).custom_id, bytes);
   }
   const input = await store.fileContent(b.input_file_id);
   const order = input ? parseInput(input, "/v1/messages").lines.map((l) => l.customId) : [...byId.keys()];

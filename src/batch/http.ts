@@ -101,6 +101,20 @@ function expiryOf(v: unknown, field: string): { anchor: "created_at"; seconds: n
   return { anchor: "created_at", seconds: s as number };
 }
 
+/**
+ * Move a batch to cancelling if it is still validating or in progress (compare and set: the runner
+ * may move it on meanwhile, so look again and retry), and wake the runner; the batch as it stands.
+ */
+export async function requestCancel(api: BatchApi, b0: BatchRecord, reload: (id: string) => Promise<BatchRecord>): Promise<BatchRecord> {
+  let b = b0;
+  for (let i = 0; i < 5 && (b.status === "validating" || b.status === "in_progress"); i++) {
+    const next = await api.store.updateBatch(b.id, [b.status], { ...b, status: "cancelling", cancelling_at: secs(Date.now()) });
+    b = next ?? (await reload(b.id));
+  }
+  api.runner.kick();
+  return b;
+}
+
 /** Serve one Files or Batches request; returns the HTTP status. */
 export async function serveBatchApi(
   api: BatchApi,
@@ -270,21 +284,10 @@ export async function serveBatchApi(
     return 200;
   }
   if (method !== "POST") return notAllowed("POST");
-  let b = await batchFor(id);
-  // The runner may move it on meanwhile: compare and set, and look again.
-  for (let i = 0; i < 5; i++) {
-    if (b.status === "cancelling" || b.status === "cancelled") break;
-    if (b.status !== "validating" && b.status !== "in_progress") {
-      throw new GatewayError("failed_precondition", `batch_id: batch "${id}" is ${b.status} and can no longer be cancelled`, { field: "batch_id" });
-    }
-    const next = await store.updateBatch(id, [b.status], { ...b, status: "cancelling", cancelling_at: secs(Date.now()) });
-    if (next) {
-      b = next;
-      break;
-    }
-    b = await batchFor(id);
+  const b = await requestCancel(api, await batchFor(id), batchFor);
+  if (b.status !== "cancelling" && b.status !== "cancelled") {
+    throw new GatewayError("failed_precondition", `batch_id: batch "${id}" is ${b.status} and can no longer be cancelled`, { field: "batch_id" });
   }
-  api.runner.kick();
   send(200, batchJson(b));
   return 200;
 }

@@ -32,7 +32,7 @@ import { completionTextJson, parseCompletionRequest } from "../compat/completion
 import { parseResponsesRequest } from "../compat/responses/request.ts";
 import { responseId, responseJson } from "../compat/responses/response.ts";
 import { log } from "../telemetry/log.ts";
-import { newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
+import { jsonlLines, newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
 
 /** OpenAI's limit of requests in one batch. */
 export const MAX_BATCH_LINES = 50_000;
@@ -104,14 +104,8 @@ export function parseInput(content: Buffer, endpoint: BatchEndpoint): Parsed {
   const err = (line: number | null, code: string, message: string, param: string | null = null) => {
     if (errors.length < MAX_ERRORS) errors.push({ code, message, param, line });
   };
-  let n = 0;
   // Line by line over the bytes: each line is decoded and parsed on its own, then let go.
-  for (let start = 0; start <= content.length; ) {
-    let end = content.indexOf(0x0a, start);
-    if (end < 0) end = content.length;
-    const bytes = content.subarray(start, end);
-    start = end + 1;
-    n++;
+  for (const { n, bytes } of jsonlLines(content)) {
     const s = bytes.toString("utf8").trim();
     if (!s) continue;
     let v: unknown;

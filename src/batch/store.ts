@@ -276,3 +276,15 @@ export function createMemoryBatchStore(): BatchStore {
     async close() {},
   };
 }
+
+/** The lines of a JSONL buffer, each a view into it (nothing copied), with its 1-based number. */
+export function* jsonlLines(content: Buffer): Generator<{ n: number; bytes: Buffer }> {
+  let n = 0;
+  for (let start = 0; start < content.length; ) {
+    let end = content.indexOf(0x0a, start);
+    if (end < 0) end = content.length;
+    n++;
+    yield { n, bytes: content.subarray(start, end) };
+    start = end + 1;
+  }
+}
