@@ -373,6 +373,8 @@ export interface ProviderErrorInit {
   usage?: Usage;
   /** The request never reached the provider (connect timeout): there is nothing to bill. */
   unsent?: boolean;
+  /** The request field the provider said its refusal is about (OpenAI's `param`). */
+  param?: string;
   cause?: unknown;
 }
 
@@ -390,6 +392,7 @@ export class ProviderError extends Error {
   /** Usage the failed response reported; set by whoever parsed it (adapters, stream translators). */
   usage?: Usage;
   readonly unsent?: boolean;
+  readonly param?: string;
 
   constructor(init: ProviderErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -402,6 +405,7 @@ export class ProviderError extends Error {
     this.retryable = init.retryable;
     this.usage = init.usage;
     this.unsent = init.unsent;
+    this.param = init.param;
   }
 }
 

@@ -377,7 +377,8 @@ async function walk<T>(
   throw new GatewayError(
     codeForFailure(e.kind),
     tried <= 1 ? `${e.message}` : `all ${tried} attempts failed; last: ${e.message}`,
-    { failureKind: e.kind, attempts: ex.attempts, retryAfterMs },
+    // The provider's refusal of a field is passed on naming it (OpenAI's `param`).
+    { failureKind: e.kind, attempts: ex.attempts, retryAfterMs, ...(e.kind === "bad_request" && e.param ? { field: e.param } : {}) },
     e,
   );
 }

@@ -289,6 +289,17 @@ describe("POST /v1/images/edits through the gateway (the OpenAI SDK's images.edi
     },
   );
 
+  test("a provider's refusal of a field is passed on naming it (OpenAI's param)", async () => {
+    // A mask without an alpha channel: OpenAI's 400 is about `mask`.
+    await assert.rejects(sdk.images.edit({ model: "gpt-image", image: await pngFile(png(8, 8, 91), "a.png"), mask: await pngFile(png(8, 8, 92, false), "m.png"), prompt: "x" }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.BadRequestError, String(e));
+      assert.equal(e.param, "mask");
+      assert.match(e.message, /mask image missing alpha channel/);
+      return true;
+    });
+    assert.equal(edits().length, 1, "sent once: a caller's mistake is not retried elsewhere");
+  });
+
   test("dall-e-2: one PNG as `image` (not image[]), the bytes asked for with response_format b64_json, billed per image", async () => {
     const square = png(64, 64, 31);
     const prompt = "a lighthouse at night";

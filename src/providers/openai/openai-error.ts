@@ -26,6 +26,8 @@ export interface OpenAIErrorInfo {
   moderated: boolean;
   /** Retry hint from the body (availability, metadata, or "try again in 2s"). */
   retryAfterMs?: number;
+  /** OpenAI's `param`: the request field the error is about. */
+  param?: string;
 }
 
 /** OpenRouter `error_type` → kind (§5.5). `unmapped` falls through to the status. */
@@ -138,6 +140,7 @@ function parseOpenAIErrorValue(root: unknown): OpenAIErrorInfo | undefined {
     errorType: stringOr(meta?.error_type) ?? stringOr(e.error_type),
     innerCode: stringOr((e.innererror ?? e.inner_error)?.code),
     moderated: !!meta && ("reasons" in meta || "flagged_input" in meta || "patterns" in meta),
+    param: stringOr((e as { param?: unknown }).param),
   };
   if (avail) {
     info.availability = {
@@ -170,6 +173,7 @@ function buildError(info: OpenAIErrorInfo, status: number | undefined, headers: 
     providerCode: providerCode(info),
     requestId: header(headers, "x-request-id") ?? header(headers, "apim-request-id"),
     retryable: shouldRetry ?? retryable,
+    ...(info.param ? { param: clip(info.param, 200) } : {}),
   });
 }
 
