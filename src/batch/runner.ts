@@ -32,7 +32,7 @@ import { completionTextJson, parseCompletionRequest } from "../compat/completion
 import { parseResponsesRequest } from "../compat/responses/request.ts";
 import { responseId, responseJson } from "../compat/responses/response.ts";
 import { log } from "../telemetry/log.ts";
-import { jsonlLines, newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
+import { ACTIVE, jsonlLines, newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
 
 /** OpenAI's limit of requests in one batch. */
 export const MAX_BATCH_LINES = 50_000;
@@ -44,6 +44,8 @@ const FLUSH_LINES = 50;
 /** Finished lines read at a time (resuming a batch, writing its files). */
 const RESULT_PAGE = 1000;
 const FLUSH_MS = 500;
+/** Store errors in a row under one batch before it fails (rather than hold up the batches behind it). */
+const MAX_STORE_FAILURES = 5;
 /** Tries of a line refused by a rate limit or a cooldown (then the refusal is its answer). */
 const MAX_WAITS = 30;
 const MAX_WAIT_MS = 60_000;
@@ -246,6 +248,8 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
   const holder = o.holder ?? `${process.pid}-${randomBytes(4).toString("hex")}`;
   const flushMs = o.flushMs ?? FLUSH_MS;
   let running: Promise<void> | undefined;
+  /** Store errors in a row, by batch. */
+  const storeFailures = new Map<string, number>();
   let stopping = false;
   let again = false;
   /** Cuts the lines under way (stop, a lost lease). */
@@ -288,9 +292,24 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       if (!id) return;
       try {
         await runBatch(id);
+        storeFailures.delete(id);
       } catch (err) {
-        // The store failed under the batch: leave it to the lease (it runs again from its last finished line).
-        log("warn", "batches: a batch stopped on a store error; it resumes when its lease runs out", { batch: id, error: (err as Error).message });
+        // The store failed under the batch: it runs again from its last finished line at the next
+        // poll. A batch the store keeps refusing would hold up every batch behind it (the oldest
+        // is taken first): after a few tries in a row it fails, saying why.
+        const n = (storeFailures.get(id) ?? 0) + 1;
+        storeFailures.set(id, n);
+        const message = (err as Error).message;
+        log("warn", "batches: a batch stopped on a store error; it is tried again at the next poll", { batch: id, error: message, tries: n });
+        if (n >= MAX_STORE_FAILURES) {
+          const b = await store.getBatch(id).catch(() => undefined);
+          const failed = b
+            ? await store
+                .updateBatch(id, ACTIVE, { ...b, status: "failed", failed_at: secs(now()), errors: { object: "list", data: [{ code: "store_error", message: `the batch could not be kept: ${message}`, param: null, line: null }] } })
+                .catch(() => undefined)
+            : undefined;
+          if (failed) storeFailures.delete(id);
+        }
         return;
       } finally {
         await store.release(id, holder).catch(() => {});

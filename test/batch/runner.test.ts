@@ -143,6 +143,30 @@ test("a key revoked while its batch runs: the remaining lines fail as unauthenti
   assert.ok(err.every((l) => l.response.status_code === 401 && /revoked, expired or removed/.test(l.response.body.error.message)));
 });
 
+test("a batch the store keeps refusing fails after a few tries, saying why, and the batch behind it runs", async () => {
+  const inner = createMemoryBatchStore();
+  const poisoned = await seed(inner, 3);
+  await new Promise((r) => setTimeout(r, 5));
+  const next = await seed(inner, 3);
+  // A store that refuses every result of the first batch (as PostgreSQL would a value it cannot hold).
+  const store: BatchStore = { ...inner, addResults: (id, rs) => (id === poisoned.id ? Promise.reject(new Error("invalid byte sequence")) : inner.addResults(id, rs)) };
+  const r = runner(store);
+  r.kick();
+  let a = poisoned;
+  let b = next;
+  for (let i = 0; i < 400 && (a.status !== "failed" || b.status !== "completed"); i++) {
+    await new Promise((res) => setTimeout(res, 25));
+    r.kick();
+    a = (await store.getBatch(poisoned.id))!;
+    b = (await store.getBatch(next.id))!;
+  }
+  await r.stop();
+  assert.equal(a.status, "failed");
+  assert.deepEqual(a.errors?.data.map((e) => [e.code, e.message]), [["store_error", "the batch could not be kept: invalid byte sequence"]]);
+  assert.equal(b.status, "completed");
+  assert.deepEqual(b.request_counts, { total: 3, completed: 3, failed: 0 });
+});
+
 test("parseInput: blank lines skipped, line numbers are the file's", () => {
   const ok = JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/embeddings", body: { model: "m", input: "x" } });
   const p = parseInput(Buffer.from(`\n${ok}\n\n${ok.replace('"a"', '"b"')}\n`), "/v1/embeddings");
