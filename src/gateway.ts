@@ -396,6 +396,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     core: () => core,
     callerOf: (name) => control.directory.callerByName(name),
     concurrency: config.batches.concurrency,
+    parallel: config.batches.parallel,
     // A batch is started at once by the replica that took it; the idle poll only finds batches
     // another replica left (or that outlived a restart): every 5 s is one small query on PostgreSQL.
     pollMs: batchStore.kind === "postgres" ? 5000 : 1000,

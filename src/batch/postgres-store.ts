@@ -243,20 +243,20 @@ export async function createPostgresBatchStore(url: string, opts: PostgresBatchS
       return (rows[0]?.n ?? 0) > 0;
     },
 
-    async claim(holder, leaseMs, now) {
+    async claim(holder, leaseMs, now, exclude = []) {
       // SKIP LOCKED: a replica claiming at the same moment passes over the row being taken here; a
       // row taken and committed meanwhile is checked again against the lease condition when locked.
       const { rows } = await pool.query<{ id: string }>(
         `UPDATE signalbox_batches SET lease_holder = $1, lease_until = $3
          WHERE id = (
            SELECT id FROM signalbox_batches
-           WHERE status = ANY($4::text[]) AND (lease_holder IS NULL OR lease_until <= $2 OR lease_holder = $1)
+           WHERE status = ANY($4::text[]) AND (lease_holder IS NULL OR lease_until <= $2 OR lease_holder = $1) AND NOT (id = ANY($5::text[]))
            ORDER BY created_at, id
            LIMIT 1
            FOR UPDATE SKIP LOCKED
          )
          RETURNING id`,
-        [holder, ms(now), ms(now + leaseMs), [...ACTIVE]],
+        [holder, ms(now), ms(now + leaseMs), [...ACTIVE], [...exclude]],
       );
       return rows[0]?.id;
     },

@@ -57,8 +57,10 @@ export interface BatchRunnerOptions {
   core: () => GatewayCore;
   /** The caller a batch runs as, by key name (undefined: revoked, expired or gone). */
   callerOf(keyName: string): Caller | undefined;
-  /** Lines of one batch run at once (`batches.concurrency`). */
+  /** Lines run at once by this replica, shared by its batches (`batches.concurrency`). */
   concurrency: number;
+  /** Batches run at once by this replica (`batches.parallel`, default 4): a long batch does not hold up a short one. */
+  parallel?: number;
   /** How often an idle replica looks for batches to run. */
   pollMs?: number;
   /** This replica's name in leases. */
@@ -247,13 +249,18 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
   const now = o.now ?? Date.now;
   const holder = o.holder ?? `${process.pid}-${randomBytes(4).toString("hex")}`;
   const flushMs = o.flushMs ?? FLUSH_MS;
-  let running: Promise<void> | undefined;
+  const parallel = Math.max(1, o.parallel ?? 4);
+  /** The claim loop, while it looks for batches. */
+  let claiming: Promise<void> | undefined;
+  /** The batches this replica runs, by id. */
+  const runs = new Map<string, Promise<void>>();
   /** Store errors in a row, by batch. */
   const storeFailures = new Map<string, number>();
   let stopping = false;
   let again = false;
-  /** Cuts the lines under way (stop, a lost lease). */
+  /** Cuts every line under way (a stop past its grace); each batch also has its own (a lost lease). */
   let cut = new AbortController();
+  const slots = semaphore(Math.max(1, o.concurrency));
   /** Files past their expires_at are deleted at most once a minute, by whichever replica polls. */
   let expiredAt = 0;
   const timer = setInterval(() => {
@@ -267,12 +274,12 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
 
   function kick() {
     if (stopping) return;
-    if (running) {
+    if (claiming) {
       again = true;
       return;
     }
-    running = loop().finally(() => {
-      running = undefined;
+    claiming = claim().finally(() => {
+      claiming = undefined;
       if (again && !stopping) {
         again = false;
         kick();
@@ -280,40 +287,52 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     });
   }
 
-  async function loop() {
-    while (!stopping) {
+  /** Take batches (oldest first, passing over those this replica runs) while there is room. */
+  async function claim() {
+    while (!stopping && runs.size < parallel) {
       let id: string | undefined;
       try {
-        id = await store.claim(holder, LEASE_MS, now());
+        id = await store.claim(holder, LEASE_MS, now(), [...runs.keys()]);
       } catch (err) {
         log("warn", "batches: could not look for work", { error: (err as Error).message });
         return;
       }
       if (!id) return;
-      try {
-        await runBatch(id);
-        storeFailures.delete(id);
-      } catch (err) {
-        // The store failed under the batch: it runs again from its last finished line at the next
-        // poll. A batch the store keeps refusing would hold up every batch behind it (the oldest
-        // is taken first): after a few tries in a row it fails, saying why.
-        const n = (storeFailures.get(id) ?? 0) + 1;
-        storeFailures.set(id, n);
-        const message = (err as Error).message;
-        log("warn", "batches: a batch stopped on a store error; it is tried again at the next poll", { batch: id, error: message, tries: n });
-        if (n >= MAX_STORE_FAILURES) {
-          const b = await store.getBatch(id).catch(() => undefined);
-          const failed = b
-            ? await store
-                .updateBatch(id, ACTIVE, { ...b, status: "failed", failed_at: secs(now()), errors: { object: "list", data: [{ code: "store_error", message: `the batch could not be kept: ${message}`, param: null, line: null }] } })
-                .catch(() => undefined)
-            : undefined;
-          if (failed) storeFailures.delete(id);
-        }
-        return;
-      } finally {
-        await store.release(id, holder).catch(() => {});
+      const batchId = id;
+      runs.set(
+        batchId,
+        runOne(batchId).finally(() => {
+          runs.delete(batchId);
+          // Room for another.
+          kick();
+        }),
+      );
+    }
+  }
+
+  async function runOne(id: string) {
+    try {
+      await runBatch(id);
+      storeFailures.delete(id);
+    } catch (err) {
+      // The store failed under the batch: it runs again from its last finished line at the next
+      // poll. A batch the store keeps refusing would hold up the batches behind it (the oldest
+      // are taken first): after a few tries in a row it fails, saying why.
+      const n = (storeFailures.get(id) ?? 0) + 1;
+      storeFailures.set(id, n);
+      const message = (err as Error).message;
+      log("warn", "batches: a batch stopped on a store error; it is tried again at the next poll", { batch: id, error: message, tries: n });
+      if (n >= MAX_STORE_FAILURES) {
+        const b = await store.getBatch(id).catch(() => undefined);
+        const failed = b
+          ? await store
+              .updateBatch(id, ACTIVE, { ...b, status: "failed", failed_at: secs(now()), errors: { object: "list", data: [{ code: "store_error", message: `the batch could not be kept: ${message}`, param: null, line: null }] } })
+              .catch(() => undefined)
+          : undefined;
+        if (failed) storeFailures.delete(id);
       }
+    } finally {
+      await store.release(id, holder).catch(() => {});
     }
   }
 
@@ -366,6 +385,11 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     let halted: "cancelling" | "expired" | "lease" | "stopping" | undefined;
     let lastFlush = now();
     let lastRenew = now();
+    // This batch's lines are cut when its lease is lost, or when the replica's stop runs out of grace.
+    const batchCut = new AbortController();
+    const stopCut = cut.signal;
+    const onStopCut = () => batchCut.abort();
+    stopCut.addEventListener("abort", onStopCut, { once: true });
 
     const flush = async () => {
       const rs = pending;
@@ -386,7 +410,7 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
         lastRenew = now();
         if (!(await store.renew(b.id, holder, LEASE_MS, now())) && !halted) {
           halted = "lease";
-          cut.abort();
+          batchCut.abort();
         }
       }
     };
@@ -402,8 +426,15 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
           break;
         }
         const l = todo[next++];
-        const r = await runLine(b, l);
-        if (!r) continue; // cut: not finished, runs again
+        // One of the replica's line slots, shared fairly (first come, first served) by its batches.
+        const release = await slots.acquire();
+        let r: LineResult | undefined;
+        try {
+          r = halted || stopping ? undefined : await runLine(b, l, batchCut.signal);
+        } finally {
+          release();
+        }
+        if (!r) continue; // cut or halted: not finished, runs again
         pending.push(r);
         if (pending.length >= FLUSH_LINES || now() - lastFlush >= flushMs) await queueFlush();
       }
@@ -416,13 +447,12 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, todo.length)) }, worker));
     } finally {
       clearInterval(heartbeat);
+      stopCut.removeEventListener("abort", onStopCut);
     }
     await queueFlush();
     if (stopping && !halted) halted = "stopping";
     if (halted === "lease" || halted === "stopping") return undefined;
     if (halted === "expired") {
-      const rest = todo.slice(next).map((l) => unrunLine(l, "batch_expired"));
-      if (rest.length) await store.addResults(b.id, rest);
       await finish({ ...b, status: "finalizing", finalizing_at: secs(now()) }, "expired");
       return undefined;
     }
@@ -452,8 +482,9 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       else if (code === "batch_expired") unrun.expired++;
     };
     for await (const page of resultPages(b.id)) for (const r of page) take(r);
-    if (final === "cancelled") {
-      const rest = lines.filter((l) => !done.has(l.line)).map((l) => unrunLine(l, "batch_cancelled"));
+    if (final !== "completed") {
+      // Every line not answered, wherever it was when the batch stopped, is in the error file.
+      const rest = lines.filter((l) => !done.has(l.line)).map((l) => unrunLine(l, final === "cancelled" ? "batch_cancelled" : "batch_expired"));
       if (rest.length) await store.addResults(b.id, rest);
       for (const r of rest) take(r);
     }
@@ -510,9 +541,8 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
   }
 
   /** One line through the engine; undefined when it was cut (stop, lost lease) and must run again. */
-  async function runLine(b: BatchRecord, l: Line): Promise<LineResult | undefined> {
+  async function runLine(b: BatchRecord, l: Line, signal: AbortSignal): Promise<LineResult | undefined> {
     for (let tries = 1; ; tries++) {
-      const signal = cut.signal;
       const ri: RequestInfo = { id: newRequestId(), traceId: traceIdFrom(null), arrivedAt: performance.now() };
       const tracer = o.core().tracing?.tracer;
       const span = tracer?.startSpan(`batch ${b.endpoint}`, { kind: SpanKind.INTERNAL, attributes: { "signalbox.batch.id": b.id, "signalbox.batch.custom_id": l.customId, "signalbox.batch.line": l.line } });
@@ -605,18 +635,20 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     async stop(graceMs = 10_000) {
       stopping = true;
       clearInterval(timer);
-      const r = running;
-      if (!r) return;
       const t = setTimeout(() => cut.abort(), graceMs);
       try {
-        await r;
+        await claiming;
+        await Promise.all(runs.values());
       } finally {
         clearTimeout(t);
         cut = new AbortController();
       }
     },
     async idle() {
-      while (running) await running;
+      while (claiming || runs.size) {
+        await claiming;
+        await Promise.all(runs.values());
+      }
     },
   };
 }
@@ -644,4 +676,24 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+/** N slots, handed out first come, first served: acquire() resolves to the slot's release. */
+function semaphore(n: number): { acquire(): Promise<() => void> } {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+  return {
+    acquire() {
+      if (free > 0) {
+        free--;
+        return Promise.resolve(release);
+      }
+      return new Promise((resolve) => waiting.push(() => resolve(release)));
+    },
+  };
 }

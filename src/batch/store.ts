@@ -148,9 +148,10 @@ export interface BatchStore {
 
   /**
    * Lease the oldest batch with work left (an ACTIVE status) whose lease is free or ran out, for
-   * `leaseMs`, to `holder`: its id, or undefined when there is none.
+   * `leaseMs`, to `holder`, passing over `exclude` (the batches the holder already runs): its id,
+   * or undefined when there is none.
    */
-  claim(holder: string, leaseMs: number, now: number): Promise<string | undefined>;
+  claim(holder: string, leaseMs: number, now: number, exclude?: readonly string[]): Promise<string | undefined>;
   /** Extend a lease `holder` still holds: false when it lost it (ran out and taken, or released). */
   renew(batchId: string, holder: string, leaseMs: number, now: number): Promise<boolean>;
   release(batchId: string, holder: string): Promise<void>;
@@ -241,9 +242,9 @@ export function createMemoryBatchStore(): BatchStore {
     async dropResults(batchId) {
       results.delete(batchId);
     },
-    async claim(holder, leaseMs, now) {
+    async claim(holder, leaseMs, now, exclude = []) {
       const ready = [...batches.values()]
-        .filter((b) => ACTIVE.includes(b.status))
+        .filter((b) => ACTIVE.includes(b.status) && !exclude.includes(b.id))
         .filter((b) => {
           const l = leases.get(b.id);
           return !l || l.until <= now || l.holder === holder;

@@ -501,8 +501,8 @@ const rootSpec = obj<any>({
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
   // The default of every deployment's expected_output_tokens.
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
-  // The Batch API (src/batch): lines of one batch run at once per replica, and the largest input file.
-  batches: opt(obj({ concurrency: opt(num({ min: 1, max: 256, int: true }), 4), max_file_mb: opt(num({ min: 1, max: 512, int: true }), 100) }), {}),
+  // The Batch API (src/batch): lines run at once per replica, batches run at once per replica, and the largest input file.
+  batches: opt(obj({ concurrency: opt(num({ min: 1, max: 256, int: true }), 4), parallel: opt(num({ min: 1, max: 64, int: true }), 4), max_file_mb: opt(num({ min: 1, max: 512, int: true }), 100) }), {}),
 });
 
 function finishProvider(p: any, path: string): ProviderConfig {
@@ -826,7 +826,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       postgresUrl: raw.store.postgresUrl || env.DATABASE_URL || undefined,
       usageRetentionDays: raw.store.usageRetentionDays,
     },
-    batches: { concurrency: raw.batches.concurrency ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
+    batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
   };
 }
 

@@ -431,6 +431,10 @@ export interface Config {
     /** Days of request records kept in PostgreSQL (`store.usage_retention_days`, default 90). */
     usageRetentionDays?: number;
   };
-  /** The Batch API: lines of one batch run at once per replica (`batches.concurrency`, default 4), and the largest input file (`batches.max_file_mb`, default 100). */
-  batches: { concurrency: number; maxFileBytes: number };
+  /**
+   * The Batch API: lines run at once per replica, shared by its batches (`batches.concurrency`,
+   * default 4); batches run at once per replica (`batches.parallel`, default 4); the largest input
+   * file (`batches.max_file_mb`, default 100).
+   */
+  batches: { concurrency: number; parallel: number; maxFileBytes: number };
 }

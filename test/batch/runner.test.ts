@@ -167,6 +167,29 @@ test("a batch the store keeps refusing fails after a few tries, saying why, and 
   assert.deepEqual(b.request_counts, { total: 3, completed: 3, failed: 0 });
 });
 
+test("a short batch is not held up by a long one ahead of it: batches share the replica's line slots", async () => {
+  const store = createMemoryBatchStore();
+  const seeded = await seed(store, 40);
+  // Older by a minute: the long batch is the one taken first.
+  const long = (await store.updateBatch(seeded.id, ["validating"], { ...seeded, created_at: seeded.created_at - 60 }))!;
+  const short = await seed(store, 2);
+  const r = createBatchRunner({ store, engine: t.gw.engine, core: () => t.gw.core, callerOf: () => OWNER, concurrency: 2, parallel: 2, pollMs: 50, flushMs: 20 });
+  r.kick();
+  let s = short;
+  for (let i = 0; i < 400 && s.status !== "completed"; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+    s = (await store.getBatch(short.id))!;
+  }
+  const l = (await store.getBatch(long.id))!;
+  assert.equal(s.status, "completed");
+  assert.equal(l.status, "in_progress", "the long batch was still running when the short one ended");
+  await r.idle();
+  const end = (await store.getBatch(long.id))!;
+  await r.stop();
+  assert.equal(end.status, "completed");
+  assert.deepEqual(end.request_counts, { total: 40, completed: 40, failed: 0 });
+});
+
 test("parseInput: blank lines skipped, line numbers are the file's", () => {
   const ok = JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/embeddings", body: { model: "m", input: "x" } });
   const p = parseInput(Buffer.from(`\n${ok}\n\n${ok.replace('"a"', '"b"')}\n`), "/v1/embeddings");

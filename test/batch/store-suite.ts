@@ -366,6 +366,21 @@ export function batchStoreSuite(name: string, open: () => Promise<BatchStore>): 
     );
 
     test(
+      "claim passes over the batches the holder says it already runs",
+      use(async (s) => {
+        for (const [id, at] of [["batch_a", 1], ["batch_b", 2], ["batch_c", 3]] as const) await s.createBatch(batchOf(id, at));
+        assert.equal(await s.claim("h1", 60_000, 1_000), "batch_a");
+        // Without exclude the holder is handed its own batch again (a restarted loop resumes it).
+        assert.equal(await s.claim("h1", 60_000, 1_000), "batch_a");
+        assert.equal(await s.claim("h1", 60_000, 1_000, ["batch_a"]), "batch_b");
+        assert.equal(await s.claim("h1", 60_000, 1_000, ["batch_a", "batch_b"]), "batch_c");
+        assert.equal(await s.claim("h1", 60_000, 1_000, ["batch_a", "batch_b", "batch_c"]), undefined);
+        // Another holder gets none of them while the leases hold.
+        assert.equal(await s.claim("h2", 60_000, 1_000), undefined);
+      }),
+    );
+
+    test(
       "a leased batch goes to no other holder until its lease runs out; then to the next, and the first loses it",
       use(async (s) => {
         await s.createBatch(batchOf("batch_1", 1));
