@@ -13,22 +13,17 @@
 // and the results are read from the output and error files, in the order the requests were given.
 // Who sees what is the same rule.
 
-import type { ServerResponse } from "node:http";
 import { GatewayError } from "../router/errors.ts";
-import type { Caller } from "../router/types.ts";
-import { canSee, intParam, requestCancel, visibilityOf, type BatchApi } from "./http.ts";
+import { bad, isObj } from "../compat/request.ts";
+import { canSee, intParam, requestCancel, visibilityOf, type BatchRequest } from "./http.ts";
 import { MAX_BATCH_LINES, parseInput } from "./runner.ts";
-import { jsonlLines, newFileId, newMessageBatchId, type BatchRecord, type BatchStatus, type StoredFile } from "./store.ts";
+import { jsonlLines, newFileId, newMessageBatchId, secs, type BatchRecord, type BatchStatus, type StoredFile } from "./store.ts";
 
 export const isMessageBatchPath = (path: string) => path === "/v1/messages/batches" || path.startsWith("/v1/messages/batches/");
 
 const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 const ENDED: readonly BatchStatus[] = ["completed", "failed", "expired", "cancelled"];
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const bad = (field: string, message: string): never => {
-  throw new GatewayError("invalid_argument", `${field}: ${message}`, { field });
-};
-const rfc3339 = (secs: number | undefined) => (secs === undefined ? null : new Date(secs * 1000).toISOString());
+const rfc3339 = (s: number | undefined) => (s === undefined ? null : new Date(s * 1000).toISOString());
 
 /** Where this gateway is, as the caller reached it: the results_url the SDK fetches. */
 function originOf(headers: Record<string, string | string[] | undefined>): string {
@@ -77,16 +72,7 @@ function resultOf(line: { custom_id: string; response: { status_code: number; bo
 }
 
 /** Serve one Message Batches request; returns the HTTP status. */
-export async function serveMessageBatches(
-  api: BatchApi,
-  req: { method?: string; headers: Record<string, string | string[] | undefined> },
-  res: ServerResponse,
-  path: string,
-  query: URLSearchParams,
-  caller: Caller,
-  readBody: (limit: number) => Promise<Buffer>,
-  send: (status: number, body: unknown, headers?: Record<string, string>) => void,
-): Promise<number> {
+export async function serveMessageBatches({ api, req, res, path, query, caller, readBody, send }: BatchRequest): Promise<number> {
   const { store } = api;
   const v = visibilityOf(caller);
   const method = req.method ?? "GET";
@@ -137,7 +123,7 @@ export async function serveMessageBatches(
     // The same reading the runner will do: nothing it would refuse is accepted here.
     const check = parseInput(content, "/v1/messages");
     if (check.errors.length) bad(`requests.${Math.max(0, (check.errors[0].line ?? 1) - 1)}`, check.errors[0].message);
-    const now = Math.floor(Date.now() / 1000);
+    const now = secs(Date.now());
     const owner = { key: caller.keyName, team: caller.team };
     const id = newMessageBatchId();
     const file: StoredFile = { id: newFileId(), object: "file", bytes: content.length, created_at: now, filename: `${id}_requests.jsonl`, purpose: "batch", status: "processed", owner };

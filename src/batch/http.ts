@@ -17,8 +17,9 @@
 import type { ServerResponse } from "node:http";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
-import { storable, type BatchRunner } from "./runner.ts";
-import { BATCH_ENDPOINTS, newBatchId, newFileId, type BatchEndpoint, type BatchRecord, type BatchStore, type FilePurpose, type StoredFile, type Visibility } from "./store.ts";
+import { bad, isObj } from "../compat/request.ts";
+import type { BatchRunner } from "./runner.ts";
+import { BATCH_ENDPOINTS, newBatchId, secs, storable, newFileId, type BatchEndpoint, type BatchRecord, type BatchStore, type FilePurpose, type StoredFile, type Visibility } from "./store.ts";
 
 export interface BatchApi {
   store: BatchStore;
@@ -26,14 +27,8 @@ export interface BatchApi {
   maxFileBytes: number;
 }
 
-type Json = Record<string, unknown>;
 type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
 
-const bad = (field: string, message: string): never => {
-  throw new GatewayError("invalid_argument", `${field}: ${message}`, { field });
-};
-const isObj = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
-const secs = (ms: number) => Math.floor(ms / 1000);
 
 /** What OpenAI's batches may call (Anthropic's messages are batched at /v1/messages/batches). */
 const OPENAI_ENDPOINTS: readonly string[] = BATCH_ENDPOINTS.filter((e) => e !== "/v1/messages");
@@ -115,17 +110,20 @@ export async function requestCancel(api: BatchApi, b0: BatchRecord, reload: (id:
   return b;
 }
 
+/** One request to either batch API, as the OpenAI-compatible handler passes it on. */
+export interface BatchRequest {
+  api: BatchApi;
+  req: { method?: string; headers: Record<string, string | string[] | undefined> };
+  res: ServerResponse;
+  path: string;
+  query: URLSearchParams;
+  caller: Caller;
+  readBody: (limit: number) => Promise<Buffer>;
+  send: Send;
+}
+
 /** Serve one Files or Batches request; returns the HTTP status. */
-export async function serveBatchApi(
-  api: BatchApi,
-  req: { method?: string; headers: Record<string, string | string[] | undefined> },
-  res: ServerResponse,
-  path: string,
-  query: URLSearchParams,
-  caller: Caller,
-  readBody: (limit: number) => Promise<Buffer>,
-  send: Send,
-): Promise<number> {
+export async function serveBatchApi({ api, req, res, path, query, caller, readBody, send }: BatchRequest): Promise<number> {
   const { store } = api;
   const v = visibilityOf(caller);
   const method = req.method ?? "GET";

@@ -32,7 +32,8 @@ import { completionTextJson, parseCompletionRequest } from "../compat/completion
 import { parseResponsesRequest } from "../compat/responses/request.ts";
 import { responseId, responseJson } from "../compat/responses/response.ts";
 import { log } from "../telemetry/log.ts";
-import { ACTIVE, jsonlLines, newFileId, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
+import { isObj } from "../compat/request.ts";
+import { ACTIVE, jsonlLines, newFileId, secs, storable, type BatchEndpoint, type BatchError, type BatchRecord, type BatchStatus, type BatchStore, type LineResult, type StoredFile } from "./store.ts";
 
 /** OpenAI's limit of requests in one batch. */
 export const MAX_BATCH_LINES = 50_000;
@@ -94,11 +95,6 @@ export const bodyOf = (l: Line): Record<string, unknown> => (JSON.parse(l.bytes.
 
 type Parsed = { lines: Line[]; errors: BatchError[] };
 
-/** Whether a string can be kept as text anywhere (no NUL, no lone surrogate). */
-export const storable = (s: string) => !s.includes("\u0000") && s.isWellFormed();
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const secs = (ms: number) => Math.floor(ms / 1000);
 
 /** The input file's lines, or why it cannot run (OpenAI's validation: the whole batch fails). */
 export function parseInput(content: Buffer, endpoint: BatchEndpoint): Parsed {

@@ -160,6 +160,12 @@ export interface BatchStore {
   close(): Promise<void>;
 }
 
+/** Seconds since the epoch, as the records keep times. */
+export const secs = (ms: number) => Math.floor(ms / 1000);
+
+/** Whether a string can be kept as text by every store (no NUL, no lone surrogate: PostgreSQL holds neither). */
+export const storable = (s: string) => !s.includes("\u0000") && s.isWellFormed();
+
 /** `file-…` and `batch_…` ids, as OpenAI's look (24 random bytes, base62-ish via hex). */
 export const newFileId = () => `file-${randomBytes(12).toString("hex")}`;
 export const newBatchId = () => `batch_${randomBytes(12).toString("hex")}`;

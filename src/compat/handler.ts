@@ -257,22 +257,6 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       const caller = core.auth.authenticate(auth ?? null);
-      if (batches && isMessageBatchPath(path)) {
-        const url = req.url ?? "";
-        const q = url.indexOf("?");
-        status = await serveMessageBatches(batches, req, res as ServerResponse, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), caller, (limit) => readBody(req, limit), (s, b, h) =>
-          sendJson(res, s, b, { ...h, "request-id": ri.id, "x-request-id": ri.id }),
-        );
-        return;
-      }
-      if (batches && isBatchPath(path)) {
-        const url = req.url ?? "";
-        const q = url.indexOf("?");
-        status = await serveBatchApi(batches, req, res as ServerResponse, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), caller, (limit) => readBody(req, limit), (s, b, h) =>
-          sendJson(res, s, b, { ...h, "x-request-id": ri.id }),
-        );
-        return;
-      }
       if (path === "/v1/chat/completions") {
         if (req.method !== "POST") {
           status = 405;
@@ -280,6 +264,18 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           return;
         }
         status = await chat(req, res, ri, caller, ac.signal);
+        return;
+      }
+      // The Batch APIs (after chat: the hot path checks nothing more).
+      if (batches && (isBatchPath(path) || isMessageBatchPath(path))) {
+        const url = req.url ?? "";
+        const q = url.indexOf("?");
+        const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+        const read = (limit: number) => readBody(req, limit);
+        const r = { api: batches, req, res: res as ServerResponse, path, query, caller, readBody: read };
+        status = isMessageBatchPath(path)
+          ? await serveMessageBatches({ ...r, send: (s, b, h) => sendJson(res, s, b, { ...h, "request-id": ri.id, "x-request-id": ri.id }) })
+          : await serveBatchApi({ ...r, send: (s, b, h) => sendJson(res, s, b, { ...h, "x-request-id": ri.id }) });
         return;
       }
       if (gemini) {
