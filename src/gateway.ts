@@ -3,6 +3,7 @@
 // can run it on port 0 or in memory.
 
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
 import { ChatService } from "../gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingService } from "../gen/signalbox/v1/embedding_pb.ts";
 import { RerankService } from "../gen/signalbox/v1/rerank_pb.ts";
@@ -17,6 +18,7 @@ import { createControlPlane, type ControlPlane } from "./control/control-plane.t
 import { createMemoryControlStore } from "./control/memory-store.ts";
 import type { ControlStore } from "./control/types.ts";
 import { adminService } from "./server/admin-service.ts";
+import type { RpcCall, RpcHooks } from "./server/connect-lane.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
 import { loadConfig } from "./config/load.ts";
@@ -56,7 +58,7 @@ import { createRedisLimiter } from "./limits/redis.ts";
 import type { Limiter } from "./limits/types.ts";
 import { closeRedis, connectRedis, createRedisConnection, hasRedis, type RedisClient } from "./state/redis.ts";
 import { log } from "./telemetry/log.ts";
-import { endRpcSpan, extractContext, startRpcSpan, tracingRequested, type Tracing } from "./telemetry/tracing.ts";
+import { endRpcSpan, extractContext, extractNodeContext, startRpcSpan, tracingRequested, type Tracing } from "./telemetry/tracing.ts";
 import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/metrics.ts";
 import { usageLogsRequested, type UsageLogs } from "./telemetry/usage-logs.ts";
 import type { UsageRecord } from "./usage/record.ts";
@@ -113,6 +115,10 @@ export interface Gateway {
   /** Registers every service on a Connect router. */
   routes(router: ConnectRouter): void;
   interceptors: Interceptor[];
+  /** Every service with its implementation (what `routes` registers). */
+  services: ReadonlyArray<readonly [DescService, object]>;
+  /** The identify interceptor's work, for the Connect lane (server/connect-lane.ts). */
+  rpc: RpcHooks<LaneRpc>;
   /** A short hash of the configuration in force (see config/reload.ts); a reload that changes it changes this. */
   readonly configVersion: string;
   /**
@@ -270,6 +276,11 @@ async function createLimits(config: Config, alerts: Alerter): Promise<Limiter> {
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/** A call opened by the Connect lane: its trace id and, when tracing, its span. */
+interface LaneRpc extends RpcCall {
+  span?: import("@opentelemetry/api").Span;
 }
 
 const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
@@ -434,6 +445,34 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     return { ...res, message: endWithStream(res.message, rpc.span, req.signal) };
   };
 
+  // The identify step for the Connect lane (server/connect-lane.ts): the same request id, span,
+  // trace id and caller as the interceptor above, from Node's headers instead of a Headers object.
+  const rpc: RpcHooks<LaneRpc> = {
+    open(service, method, headers, values) {
+      const arrivedAt = performance.now();
+      const span = tracing ? startRpcSpan(tracing.tracer, service, method, extractNodeContext(headers)) : undefined;
+      const tp = headers.traceparent;
+      const traceId = span ? span.span.spanContext().traceId : traceIdFrom((Array.isArray(tp) ? tp[0] : tp) ?? null);
+      values.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx });
+      return { traceId, span: span?.span };
+    },
+    authenticate(_call, headers, values) {
+      values.set(callerKey, core.auth.authenticate(headers.authorization ?? null));
+    },
+    ok(call) {
+      if (call.span) endRpcSpan(call.span, "ok");
+    },
+    fail(call, err, signal) {
+      recodeClientDecodeError(err);
+      const ce = toConnectError(err, signal, call.traceId);
+      if (call.span) endRpcSpan(call.span, codeName(ce.code), ce.rawMessage);
+      return ce;
+    },
+    stream(call, it, signal) {
+      return call.span ? endWithStream(it, call.span, signal) : it;
+    },
+  };
+
   /** One reload: read and validate the whole file, build what changed, then swap in one step. */
   async function reloadNow(actor: string): Promise<ReloadResult> {
     const path = opts.configPath;
@@ -468,6 +507,29 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   }
   let reloading: Promise<unknown> = Promise.resolve();
 
+  // Every service with its implementation, built once: registered on connect-node's router, and
+  // served by the Connect lane (server/connect-lane.ts) for the Connect protocol's POST calls.
+  const services: Array<readonly [DescService, object]> = [
+    [ChatService, chatService(engine)],
+    [EmbeddingService, embeddingService(engine)],
+    [RerankService, rerankService(engine)],
+    [ImageService, imageService(engine)],
+    [AudioService, audioService(engine)],
+    [ModerationService, moderationService(engine)],
+    [RouteService, routeService(core)],
+    [UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) }],
+    [
+      AdminService,
+      adminService(control, {
+        authEnabled: () => control.directory.enabled,
+        reload: (actor) => gateway.reload(actor),
+        alerts: () => core.config.alerts ?? [],
+        testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
+      }),
+    ],
+    [Health, healthService(health)],
+  ];
+
   const gateway: Gateway = {
     core,
     engine,
@@ -485,25 +547,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       return run;
     },
     routes(router) {
-      router.service(ChatService, chatService(engine));
-      router.service(EmbeddingService, embeddingService(engine));
-      router.service(RerankService, rerankService(engine));
-      router.service(ImageService, imageService(engine));
-      router.service(AudioService, audioService(engine));
-      router.service(ModerationService, moderationService(engine));
-      router.service(RouteService, routeService(core));
-      router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
-      router.service(
-        AdminService,
-        adminService(control, {
-          authEnabled: () => control.directory.enabled,
-          reload: (actor) => gateway.reload(actor),
-          alerts: () => core.config.alerts ?? [],
-          testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
-        }),
-      );
-      router.service(Health, healthService(health));
+      for (const [desc, impl] of services) router.service(desc, impl as never);
     },
+    services,
+    rpc,
     async close() {
       // Batch lines under way finish first (they record usage and write to the stores below).
       await batchRunner.stop().catch(() => {});

@@ -472,6 +472,7 @@ const rootSpec = obj<any>({
       shutdown_grace_ms: opt(num({ min: 0, int: true }), 10_000),
       cors: opt(corsSpec),
       console: opt(bool, true),
+      connect_lane: opt(bool, true),
     }),
     {},
   ),
