@@ -6,7 +6,7 @@
 import { isValidTraceId, propagation, trace, type Context } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { FastOTLPTraceExporter } from "./otlp-spans.ts";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
@@ -101,7 +101,7 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
   }
   const resource = signalboxResource();
   const batch = batchOptions(env, "OTEL_BSP", { scheduledDelayMillis: 500, maxExportBatchSize: 128, maxQueueSize: 4096 });
-  const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new OTLPTraceExporter({ concurrencyLimit: exportsAtOnce(batch) }), ...batch });
+  const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new FastOTLPTraceExporter({ concurrencyLimit: exportsAtOnce(batch) }), ...batch });
   const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
   // The propagator is process-wide. No context manager is registered: every span gets its parent
   // explicitly (stream handlers run outside any async context anyway), which spares every

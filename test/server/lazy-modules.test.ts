@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const OPTIONAL = ["ioredis", "google-auth-library", "@smithy/signature-v4", "@smithy/eventstream-codec", "@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/exporter-trace-otlp-proto", "ajv", "unpdf"];
+const OPTIONAL = ["ioredis", "google-auth-library", "@smithy/signature-v4", "@smithy/eventstream-codec", "@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/otlp-exporter-base", "ajv", "unpdf"];
 
 /** Start `node src/main.ts` with the hook; the packages it loaded until it listened, then stop it. */
 async function packagesLoaded(env: Record<string, string>, request?: (origin: string) => Promise<void>): Promise<Set<string>> {
@@ -70,6 +70,6 @@ test("the embedded defaults load none of the optional integrations, and still an
 test("asking for traces and usage logs loads the OpenTelemetry SDK", async () => {
   // Nothing listens on the endpoint: export fails quietly in the background, as in production.
   const loaded = await packagesLoaded({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_LOGS_EXPORTER: "otlp" });
-  for (const p of ["@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/exporter-trace-otlp-proto"]) assert.ok(loaded.has(p), `${p} is loaded when traces and logs are asked for`);
+  for (const p of ["@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/otlp-exporter-base"]) assert.ok(loaded.has(p), `${p} is loaded when traces and logs are asked for`);
   assert.ok(!loaded.has("ioredis"));
 });
