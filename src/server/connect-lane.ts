@@ -1,6 +1,6 @@
-// The Connect protocol's POST calls (unary, and server streaming) served by the gateway itself, on the
-// same service implementations connect-node serves: gRPC, gRPC-web, Connect GET and every request this
-// lane does not take are left to connect-node, which answers them as before.
+// The POST calls of Connect, gRPC (HTTP/2) and gRPC-web (unary, and server streaming) served by the gateway
+// itself, on the same service implementations connect-node serves: Connect GET, grpc-web-text, gRPC over
+// HTTP/1.1 and every request this lane does not take are left to connect-node, which answers them as before.
 //
 // Why: connect-node alone costs more CPU per stream than the gateway's whole target for a stream
 // (README, "What connect-node costs by itself"): a universal request with WHATWG Headers made from
@@ -9,13 +9,13 @@
 // body once, decodes it with connect-es's own serialization (so the same bytes parse the same way),
 // calls the implementation, and writes one buffer per message.
 //
-// What it takes: POST to a method of a registered service, a Connect content type matching the
+// What it takes: POST to a method of a registered service; a Connect content type matching the
 // method's kind (application/proto or application/json for unary, application/connect+proto or
-// +json for server streaming), a compression connect-node also accepts (or none), and a valid
-// connect-timeout-ms (or none). Anything else is passed on before a byte of the body is read, so
+// +json for server streaming), or gRPC's over HTTP/2, or gRPC-web's (binary or JSON); a compression
+// connect-node also accepts (or none); and a valid connect-timeout-ms or grpc-timeout (or none). Anything else is passed on before a byte of the body is read, so
 // connect-node answers it exactly as it did (HTTP 415, unimplemented compression, bad timeouts,
-// unknown methods). Errors are written with connect-es's own serializers (errorToJsonBytes and the
-// end-stream serialization), status mapping and compression. test/server/connect-lane.test.ts
+// unknown methods). Errors are written with connect-es's own serializers (errorToJsonBytes, the
+// end-stream serialization, setTrailerStatus and the gRPC-web trailer), status mapping and compression. test/server/connect-lane.test.ts
 // compares this lane's answers with connect-node's, byte for byte where nothing varies per request.
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
@@ -35,6 +35,21 @@ import {
   parseContentType,
   parseTimeout,
 } from "@connectrpc/connect/protocol-connect";
+import {
+  contentTypeJson as grpcJson,
+  contentTypeProto as grpcProto,
+  grpcStatusOk,
+  parseContentType as parseGrpcContentType,
+  parseTimeout as parseGrpcTimeout,
+  setTrailerStatus,
+} from "@connectrpc/connect/protocol-grpc";
+import {
+  contentTypeJson as grpcWebJson,
+  contentTypeProto as grpcWebProto,
+  parseContentType as parseGrpcWebContentType,
+  trailerFlag,
+  trailerSerialize,
+} from "@connectrpc/connect/protocol-grpc-web";
 import { recodeClientDecodeError } from "./wire-errors.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -115,23 +130,46 @@ export function createConnectLane(opts: ConnectLaneOptions): (req: Req, res: Res
     const m = methods.get(q < 0 ? url : url.slice(0, q));
     if (m === undefined) return false;
     const h = req.headers;
-    const type = parseContentType(h["content-type"] ?? null);
-    if (type === undefined || type.stream !== m.stream) return false;
-    const compression = compressionNegotiate(
-      opts.compression,
-      first(m.stream ? h["connect-content-encoding"] : h["content-encoding"]) ?? null,
-      first(m.stream ? h["connect-accept-encoding"] : h["accept-encoding"]) ?? null,
-      m.stream ? "connect-accept-encoding" : "accept-encoding",
-    );
-    if (compression.error) return false;
-    const timeout = parseTimeout(first(h["connect-timeout-ms"]) ?? null, Number.MAX_SAFE_INTEGER);
-    if (timeout.error) return false;
-    const call = new LaneCall(m, req, res, type.binary, compression.request, compression.response, timeout.timeoutMs);
-    if (m.stream) void serveStream(env, call);
+    const ct = h["content-type"] ?? null;
+    let protocol: Protocol;
+    let binary: boolean;
+    let encoding: string | undefined;
+    let accept: string | undefined;
+    let acceptName: string;
+    let timeout: { timeoutMs?: number; error?: ConnectError };
+    const type = parseContentType(ct);
+    if (type !== undefined) {
+      if (type.stream !== m.stream) return false;
+      protocol = "connect";
+      binary = type.binary;
+      encoding = first(m.stream ? h["connect-content-encoding"] : h["content-encoding"]);
+      accept = first(m.stream ? h["connect-accept-encoding"] : h["accept-encoding"]);
+      acceptName = m.stream ? "connect-accept-encoding" : "accept-encoding";
+      timeout = parseTimeout(first(h["connect-timeout-ms"]) ?? null, Number.MAX_SAFE_INTEGER);
+    } else {
+      const grpc = parseGrpcContentType(ct);
+      const web = grpc === undefined ? parseGrpcWebContentType(ct) : undefined;
+      // gRPC needs HTTP/2's trailers; grpc-web-text (base64 bodies) is rare: both left to connect-node.
+      if (grpc !== undefined && req.httpVersion === "2.0") protocol = "grpc";
+      else if (web !== undefined && !web.text) protocol = "grpc-web";
+      else return false;
+      binary = (grpc ?? web)!.binary;
+      encoding = first(h["grpc-encoding"]);
+      accept = first(h["grpc-accept-encoding"]);
+      acceptName = "grpc-accept-encoding";
+      timeout = parseGrpcTimeout(first(h["grpc-timeout"]) ?? null, Number.MAX_SAFE_INTEGER);
+    }
+    const compression = compressionNegotiate(opts.compression, encoding ?? null, accept ?? null, acceptName);
+    if (compression.error || timeout.error) return false;
+    const call = new LaneCall(m, req, res, binary, compression.request, compression.response, timeout.timeoutMs);
+    if (protocol !== "connect") void serveGrpc(env, call, protocol);
+    else if (m.stream) void serveStream(env, call);
     else void serveUnary(env, call);
     return true;
   };
 }
+
+type Protocol = "connect" | "grpc" | "grpc-web";
 
 interface Env {
   hooks: RpcHooks;
@@ -151,6 +189,8 @@ class LaneCall implements HandlerContext {
   readonly ac = new AbortController();
   readonly deadline: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when the call's work is over (see done()).  */
+  answered = false;
   private reqHeader: Headers | undefined;
   private resHeader: Headers | undefined;
   private resTrailer: Headers | undefined;
@@ -231,7 +271,13 @@ class LaneCall implements HandlerContext {
     return this.resTrailer !== undefined && hasKeys(this.resTrailer) ? this.resTrailer : undefined;
   }
 
+  /** The call's work is over (its answer, or its error, is being written): a close from here on cancels nothing. */
   done(): void {
+    this.answered = true;
+    this.clearTimer();
+  }
+
+  clearTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -251,8 +297,9 @@ function onDeadline(call: LaneCall): void {
 function onClose(this: Res & { [kCall]?: LaneCall }): void {
   const call = this[kCall];
   if (!call) return;
-  call.done();
-  if (!this.writableFinished && !call.signal.aborted) call.ac.abort(new ConnectError("the client closed the call", Code.Canceled));
+  call.clearTimer();
+  // Our own flag, not writableFinished: an HTTP/2 response reset by the client reads as finished.
+  if (!call.answered && !call.signal.aborted) call.ac.abort(new ConnectError("the client closed the call", Code.Canceled));
 }
 
 /** The whole request body, within the size limit, checked against its declared length (as connect-es does). */
@@ -358,8 +405,12 @@ function frame(flags: number, data: Uint8Array): Buffer {
   return b;
 }
 
-/** The one request message of a server-streaming call, from its envelopes (as connect-es reads them). */
-async function singleInput(env: Env, c: LaneCall, bytes: Uint8Array): Promise<Message> {
+/**
+ * The one request message of a call, from its envelopes (as connect-es reads them): envelopes flagged
+ * `skip` (a Connect end-stream, a gRPC-web trailer) are passed over.
+ */
+async function singleInput(env: Env, c: LaneCall, bytes: Uint8Array, skip: number | undefined = endStreamFlag): Promise<Message> {
+  const kind = c.m.stream ? "server-streaming" : "unary";
   let input: Message | undefined;
   let at = 0;
   while (at < bytes.byteLength) {
@@ -374,11 +425,11 @@ async function singleInput(env: Env, c: LaneCall, bytes: Uint8Array): Promise<Me
       if (!c.decompress) throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.InvalidArgument);
       data = await c.decompress.decompress(data, env.readMaxBytes);
     }
-    if ((flags & endStreamFlag) === endStreamFlag) continue; // an end-stream envelope from a client is skipped
-    if (input !== undefined) throw new ConnectError("protocol error: received extra input message for server-streaming method", Code.Unimplemented);
+    if (skip !== undefined && (flags & skip) === skip) continue; // an end-stream (trailer) envelope from a client is passed over
+    if (input !== undefined) throw new ConnectError(`protocol error: received extra input message for ${kind} method`, Code.Unimplemented);
     input = c.m.ser.getI(c.binary).parse(data);
   }
-  if (input === undefined) throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
+  if (input === undefined) throw new ConnectError(`protocol error: missing input message for ${kind} method`, Code.Unimplemented);
   return input;
 }
 
@@ -438,4 +489,72 @@ async function serveStream(env: Env, c: LaneCall): Promise<void> {
   }
   const data = endStream.serialize({ metadata: new Headers(trailers), error });
   res.end(await envelope(c, endStreamFlag, data));
+}
+
+/** The trailers of a gRPC or gRPC-web call: grpc-status (and the error), with what handlers added. */
+function grpcTrailers(c: LaneCall, error: ConnectError | undefined): Headers {
+  const t = new Headers(c.trailers());
+  t.set("grpc-status", grpcStatusOk);
+  return setTrailerStatus(t, error);
+}
+
+/**
+ * gRPC (HTTP/2, trailers) and gRPC-web (a trailer envelope at the end of the body): unary and server
+ * streaming alike, as connect-es serves them: the call is identified before the body is read, exactly
+ * one request message, the messages enveloped, the status in the trailers (HTTP 200 either way).
+ */
+async function serveGrpc(env: Env, c: LaneCall, protocol: "grpc" | "grpc-web"): Promise<void> {
+  const { m, res } = c;
+  const web = protocol === "grpc-web";
+  const base: Record<string, string> = {};
+  if (c.compress) base["grpc-encoding"] = c.compress.name;
+  const contentType = web ? (c.binary ? grpcWebProto : grpcWebJson) : c.binary ? grpcProto : grpcJson;
+  let started = false;
+  const start = () => {
+    started = true;
+    (res as ServerResponse).writeHead(200, c.headers(contentType, base, undefined, false));
+  };
+  const ser = m.ser.getO(c.binary);
+  let error: ConnectError | undefined;
+  try {
+    const rpc = env.hooks.open(m.service.typeName, m.method.name, c.req.headers, c.values);
+    let messages: AsyncIterable<unknown> | undefined;
+    let single: unknown;
+    try {
+      env.hooks.authenticate(rpc, c.req.headers, c.values);
+      const input = await singleInput(env, c, await readBody(c.req, env.readMaxBytes), web ? trailerFlag : undefined);
+      if (m.stream) messages = m.impl(input, c) as AsyncIterable<unknown>;
+      else single = await m.impl(input, c);
+    } catch (err) {
+      throw env.hooks.fail(rpc, err, c.signal);
+    }
+    if (!m.stream) env.hooks.ok(rpc);
+    base["x-signalbox-trace-id"] = rpc.traceId;
+    if (messages === undefined) {
+      const env5 = await envelope(c, 0, ser.serialize(output(m, single)));
+      start();
+      if (!res.destroyed) (res as ServerResponse).write(env5);
+    } else {
+      for await (const msg of env.hooks.stream(rpc, messages, c.signal)) {
+        if (res.destroyed) break;
+        const env5 = await envelope(c, 0, ser.serialize(output(m, msg)));
+        if (!started) start();
+        if (!(res as ServerResponse).write(env5) && !res.destroyed) await drained(res);
+      }
+    }
+  } catch (err) {
+    error = asError(err);
+  }
+  c.done();
+  if (res.destroyed) return;
+  if (!started) start();
+  const trailers = grpcTrailers(c, error);
+  if (web) {
+    res.end(await envelope(c, trailerFlag, trailerSerialize(trailers)));
+    return;
+  }
+  const out: Record<string, string> = {};
+  trailers.forEach((v, k) => (out[k] = v));
+  (res as Http2ServerResponse).addTrailers(out);
+  res.end();
 }

@@ -238,6 +238,94 @@ describe("streams answer as connect-node does", () => {
   });
 });
 
+/** One HTTP/2 request (a new session each time); headers, body and trailers as they arrived. */
+async function h2call(t: TestGateway, headers: http2.OutgoingHttpHeaders, body: Buffer) {
+  const s = http2.connect(t.url);
+  try {
+    return await new Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
+      const st = s.request({ ":method": "POST", authorization: `Bearer ${KEY}`, ...headers });
+      let h: http2.IncomingHttpHeaders = {};
+      let tr: http2.IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      st.on("response", (x) => (h = x));
+      st.on("trailers", (x) => (tr = x));
+      st.on("data", (c: Buffer) => chunks.push(c));
+      st.on("end", () => resolve({ headers: h, body: Buffer.concat(chunks), trailers: tr }));
+      st.on("error", reject);
+      st.end(body);
+    });
+  } finally {
+    s.close();
+  }
+}
+
+/** gRPC's status and message, and the error detail with what varies per call masked. */
+function grpcStatus(tr: Record<string, unknown>) {
+  return { status: tr["grpc-status"], message: decodeURIComponent(String(tr["grpc-message"] ?? "")).replace(/retry in \d+ s/, "retry in N s"), details: tr["grpc-status-details-bin"] !== undefined, retryAfter: tr["retry-after"] !== undefined };
+}
+
+describe("gRPC and gRPC-web answer as connect-node does", () => {
+  const grpcCases: [string, string, Record<string, string>, () => Buffer, string][] = [
+    ["unary", COMPLETE, {}, () => envelope(chat()), "0"],
+    ["stream", STREAM, {}, () => envelope(chat()), "0"],
+    ["unary, JSON", COMPLETE, { "content-type": "application/grpc+json" }, () => envelope(Buffer.from(chatJson())), "0"],
+    ["unary, gzip both ways", COMPLETE, { "grpc-encoding": "gzip", "grpc-accept-encoding": "gzip" }, () => envelope(gzipSync(chat()), 1), "0"],
+    ["stream, gzip answers", STREAM, { "grpc-accept-encoding": "gzip" }, () => envelope(chat()), "0"],
+    ["a validation error", COMPLETE, { "content-type": "application/grpc+json" }, () => envelope(Buffer.from(chatJson("default", { temperature: 9 }))), "3"],
+    ["an unknown model, streamed", STREAM, {}, () => envelope(chat({ model: "nope" })), "5"],
+    ["no message", COMPLETE, {}, () => Buffer.alloc(0), "12"],
+    ["two messages", STREAM, {}, () => Buffer.concat([envelope(chat()), envelope(chat())]), "12"],
+    ["bytes that are not protobuf", COMPLETE, {}, () => envelope(Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x01])), "3"],
+    ["a compressed envelope without an encoding", COMPLETE, {}, () => envelope(gzipSync(chat()), 1), "3"],
+    ["a wrong key", COMPLETE, { authorization: "Bearer nope" }, () => envelope(chat()), "16"],
+    ["a deadline that passes", STREAM, { "grpc-timeout": "150m" }, () => envelope(chat({ model: "slow" })), "4"],
+    ["an unknown compression (left to connect-node)", COMPLETE, { "grpc-encoding": "zstd" }, () => envelope(chat()), "12"],
+  ];
+  for (const [name, path, headers, body, status] of grpcCases) {
+    test(`gRPC: ${name}`, async () => {
+      const h = { ":path": path, "content-type": "application/grpc", te: "trailers", ...headers };
+      const [a, b] = await Promise.all([h2call(lane, h, body()), h2call(node, h, body())]);
+      assert.equal(a.headers[":status"], 200);
+      assert.equal(a.headers["content-type"], b.headers["content-type"]);
+      assert.equal(a.headers["grpc-encoding"], b.headers["grpc-encoding"]);
+      assert.equal(a.headers["x-signalbox-trace-id"] === undefined, b.headers["x-signalbox-trace-id"] === undefined, "a trace id header on both or neither");
+      assert.deepEqual(grpcStatus(a.trailers), grpcStatus(b.trailers));
+      assert.equal(a.trailers["grpc-status"], status, JSON.stringify(a.trailers));
+      assert.deepEqual(envelopes(a.body).map((e) => e.flags), envelopes(b.body).map((e) => e.flags));
+    });
+  }
+
+  const webCases: [string, string, Record<string, string>, () => Buffer][] = [
+    ["unary", COMPLETE, {}, () => envelope(chat())],
+    ["stream", STREAM, {}, () => envelope(chat())],
+    ["unary, JSON", COMPLETE, { "content-type": "application/grpc-web+json" }, () => envelope(Buffer.from(chatJson()))],
+    ["a validation error", COMPLETE, { "content-type": "application/grpc-web+json" }, () => envelope(Buffer.from(chatJson("default", { temperature: 9 })))],
+    ["a wrong key, streamed", STREAM, { authorization: "Bearer nope" }, () => envelope(chat())],
+    ["two messages", COMPLETE, {}, () => Buffer.concat([envelope(chat()), envelope(chat())])],
+    ["a rate limit", COMPLETE, { authorization: `Bearer ${LIMITED}` }, () => envelope(chat())],
+  ];
+  for (const [name, path, headers, body] of webCases) {
+    test(`gRPC-web over HTTP/1.1: ${name}`, async () => {
+      const h = { "content-type": "application/grpc-web+proto", ...headers };
+      const [a, b] = await both(path, h, body());
+      assert.equal(a.status, 200);
+      const trailer = (x: Answer) => {
+        const last = envelopes(x.body).at(-1)!;
+        assert.equal(last.flags & 0x80, 0x80, "the last envelope is the trailer");
+        return Object.fromEntries(last.data.toString().split("\r\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
+      };
+      assert.deepEqual(grpcStatus(trailer(a)), grpcStatus(trailer(b)));
+      assert.deepEqual(envelopes(a.body).map((e) => e.flags), envelopes(b.body).map((e) => e.flags));
+    });
+  }
+
+  test("gRPC messages decode to the same answer", async () => {
+    const h = { ":path": COMPLETE, "content-type": "application/grpc", te: "trailers" };
+    const [a, b] = await Promise.all([h2call(lane, h, envelope(chat())), h2call(node, h, envelope(chat()))]);
+    assert.deepEqual(chatAnswer(envelopes(a.body)[0].data), chatAnswer(envelopes(b.body)[0].data));
+  });
+});
+
 describe("what the lane takes", () => {
   test("Connect POST calls go through the lane (and with connect_lane off, none do)", async () => {
     const count = (t: TestGateway) => {
@@ -251,7 +339,10 @@ describe("what the lane takes", () => {
       await both(COMPLETE, { "content-type": "application/proto" }, chat());
       await both(STREAM, { "content-type": "application/connect+proto" }, envelope(chat()));
       await both(COMPLETE, { "content-type": "application/proto", "content-encoding": "zstd" }, chat());
-      assert.equal(l.counter.n, 2, "the lane took the unary call and the stream, and left the unknown compression");
+      await both(COMPLETE, { "content-type": "application/grpc-web+proto" }, envelope(chat()));
+      await both(COMPLETE, { "content-type": "application/grpc-web-text" }, envelope(chat()).toString("base64"));
+      await h2call(lane, { ":path": COMPLETE, "content-type": "application/grpc", te: "trailers" }, envelope(chat()));
+      assert.equal(l.counter.n, 4, "the lane took the Connect unary call and stream, gRPC-web and gRPC, and left the unknown compression and grpc-web-text");
       assert.equal(n.counter.n, 0);
     } finally {
       l.restore();
@@ -259,33 +350,12 @@ describe("what the lane takes", () => {
     }
   });
 
-  test("over HTTP/2 too, and gRPC on the same port stays connect-node's", async () => {
-    const s = http2.connect(lane.url);
-    try {
-      const call = (headers: http2.OutgoingHttpHeaders, body: Buffer) =>
-        new Promise<{ headers: http2.IncomingHttpHeaders; body: Buffer; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
-          const st = s.request({ ":method": "POST", authorization: `Bearer ${KEY}`, ...headers });
-          let h: http2.IncomingHttpHeaders = {};
-          let tr: http2.IncomingHttpHeaders = {};
-          const chunks: Buffer[] = [];
-          st.on("response", (x) => (h = x));
-          st.on("trailers", (x) => (tr = x));
-          st.on("data", (c: Buffer) => chunks.push(c));
-          st.on("end", () => resolve({ headers: h, body: Buffer.concat(chunks), trailers: tr }));
-          st.on("error", reject);
-          st.end(body);
-        });
-      const unary = await call({ ":path": COMPLETE, "content-type": "application/proto" }, Buffer.from(chat()));
-      assert.equal(unary.headers[":status"], 200);
-      assert.match(chatAnswer(unary.body).text ?? "", /long answer/);
-      const stream = await call({ ":path": STREAM, "content-type": "application/connect+proto" }, envelope(chat()));
-      assert.equal(envelopes(stream.body).at(-1)!.flags, 2);
-      const grpc = await call({ ":path": COMPLETE, "content-type": "application/grpc", te: "trailers" }, envelope(chat()));
-      assert.equal(grpc.trailers["grpc-status"], "0");
-      assert.match(chatAnswer(envelopes(grpc.body)[0].data).text ?? "", /long answer/);
-    } finally {
-      s.close();
-    }
+  test("over HTTP/2 too", async () => {
+    const unary = await h2call(lane, { ":path": COMPLETE, "content-type": "application/proto" }, Buffer.from(chat()));
+    assert.equal(unary.headers[":status"], 200);
+    assert.match(chatAnswer(unary.body).text ?? "", /long answer/);
+    const stream = await h2call(lane, { ":path": STREAM, "content-type": "application/connect+proto" }, envelope(chat()));
+    assert.equal(envelopes(stream.body).at(-1)!.flags, 2);
   });
 
   test("Connect GET (no side effects) is connect-node's", async () => {
