@@ -246,7 +246,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     const ri: RequestInfo = { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx };
     const ac = new AbortController();
     const onClose = () => {
-      if (!res.writableFinished) ac.abort();
+      if (!res.writableEnded) ac.abort();
     };
     res.once("close", onClose);
     let status = 200;

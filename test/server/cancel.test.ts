@@ -64,3 +64,24 @@ for (const protocol of ["connect", "grpc", "grpc-web"] as const) {
     assert.equal(await waitFor(() => (inFlight("mock/trickle") === 0 ? true : undefined), 600), true);
   });
 }
+
+test("/v1 over HTTP/2: a stream the client resets stops the upstream stream and is recorded as canceled", async () => {
+  const { connect, constants } = await import("node:http2");
+  const n0 = t.usage.recent().length;
+  const s = connect(t.url);
+  try {
+    const st = s.request({ ":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json" });
+    st.on("error", () => {});
+    st.end(JSON.stringify({ model: "trickle", stream: true, messages: [{ role: "user", content: "reset me" }] }));
+    let chunks = 0;
+    st.on("data", () => {
+      if (++chunks === 2) st.close(constants.NGHTTP2_CANCEL);
+    });
+    // The mock sends 10 chunks 100 ms apart: the record must come long before they would have finished.
+    const rec = await waitFor(() => t.usage.recent().slice(n0).find((r) => r.model === "trickle"), 600);
+    assert.equal(rec.status, "canceled");
+    assert.equal(await waitFor(() => (inFlight("mock/trickle") === 0 ? true : undefined), 600), true);
+  } finally {
+    s.close();
+  }
+});
