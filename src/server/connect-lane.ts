@@ -191,6 +191,8 @@ class LaneCall implements HandlerContext {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Set when the call's work is over (see done()).  */
   answered = false;
+  /** Set once the status line and headers are written. */
+  started = false;
   private reqHeader: Headers | undefined;
   private resHeader: Headers | undefined;
   private resTrailer: Headers | undefined;
@@ -264,6 +266,13 @@ class LaneCall implements HandlerContext {
     }
     if (trailers) add(this.resTrailer, "trailer-");
     return out;
+  }
+
+  /** A streaming answer's status line and headers, written once, when its first bytes are ready. */
+  begin(contentType: string, extra: Record<string, string>): void {
+    if (this.started) return;
+    this.started = true;
+    (this.res as ServerResponse).writeHead(200, this.headers(contentType, extra, undefined, false));
   }
 
   /** Trailers a handler set, if any. */
@@ -446,16 +455,23 @@ function drained(res: Res): Promise<void> {
   });
 }
 
+/** A stream's messages, enveloped, one write each (with backpressure); the headers go with the first. */
+async function pump(env: Env, c: LaneCall, rpc: RpcCall, messages: AsyncIterable<unknown>, contentType: string, base: Record<string, string>): Promise<void> {
+  const { m, res } = c;
+  const ser = m.ser.getO(c.binary);
+  for await (const msg of env.hooks.stream(rpc, messages, c.signal)) {
+    if (res.destroyed) break; // the client went away: return() ends the handler's stream
+    const env5 = await envelope(c, 0, ser.serialize(output(m, msg)));
+    c.begin(contentType, base);
+    if (!(res as ServerResponse).write(env5) && !res.destroyed) await drained(res);
+  }
+}
+
 async function serveStream(env: Env, c: LaneCall): Promise<void> {
   const { m, res } = c;
   const contentType = c.binary ? contentTypeStreamProto : contentTypeStreamJson;
   const base: Record<string, string> = {};
   if (c.compress) base["connect-content-encoding"] = c.compress.name;
-  let started = false;
-  const start = () => {
-    started = true;
-    (res as ServerResponse).writeHead(200, c.headers(contentType, base, undefined, false));
-  };
   let error: ConnectError | undefined;
   try {
     // As connect-es: the call is identified before its body is read.
@@ -469,19 +485,13 @@ async function serveStream(env: Env, c: LaneCall): Promise<void> {
       throw env.hooks.fail(rpc, err, c.signal);
     }
     base["x-signalbox-trace-id"] = rpc.traceId;
-    const ser = m.ser.getO(c.binary);
-    for await (const msg of env.hooks.stream(rpc, messages, c.signal)) {
-      if (res.destroyed) break; // the client went away: return() ends the handler's stream
-      const env5 = await envelope(c, 0, ser.serialize(output(m, msg)));
-      if (!started) start();
-      if (!(res as ServerResponse).write(env5) && !res.destroyed) await drained(res);
-    }
+    await pump(env, c, rpc, messages, contentType, base);
   } catch (err) {
     error = asError(err);
   }
   c.done();
   if (res.destroyed) return;
-  if (!started) start();
+  c.begin(contentType, base);
   const trailers = c.trailers();
   if (error === undefined && trailers === undefined) {
     res.end(END_OK);
@@ -509,12 +519,6 @@ async function serveGrpc(env: Env, c: LaneCall, protocol: "grpc" | "grpc-web"): 
   const base: Record<string, string> = {};
   if (c.compress) base["grpc-encoding"] = c.compress.name;
   const contentType = web ? (c.binary ? grpcWebProto : grpcWebJson) : c.binary ? grpcProto : grpcJson;
-  let started = false;
-  const start = () => {
-    started = true;
-    (res as ServerResponse).writeHead(200, c.headers(contentType, base, undefined, false));
-  };
-  const ser = m.ser.getO(c.binary);
   let error: ConnectError | undefined;
   try {
     const rpc = env.hooks.open(m.service.typeName, m.method.name, c.req.headers, c.values);
@@ -531,23 +535,16 @@ async function serveGrpc(env: Env, c: LaneCall, protocol: "grpc" | "grpc-web"): 
     if (!m.stream) env.hooks.ok(rpc);
     base["x-signalbox-trace-id"] = rpc.traceId;
     if (messages === undefined) {
-      const env5 = await envelope(c, 0, ser.serialize(output(m, single)));
-      start();
+      const env5 = await envelope(c, 0, m.ser.getO(c.binary).serialize(output(m, single)));
+      c.begin(contentType, base);
       if (!res.destroyed) (res as ServerResponse).write(env5);
-    } else {
-      for await (const msg of env.hooks.stream(rpc, messages, c.signal)) {
-        if (res.destroyed) break;
-        const env5 = await envelope(c, 0, ser.serialize(output(m, msg)));
-        if (!started) start();
-        if (!(res as ServerResponse).write(env5) && !res.destroyed) await drained(res);
-      }
-    }
+    } else await pump(env, c, rpc, messages, contentType, base);
   } catch (err) {
     error = asError(err);
   }
   c.done();
   if (res.destroyed) return;
-  if (!started) start();
+  c.begin(contentType, base);
   const trailers = grpcTrailers(c, error);
   if (web) {
     res.end(await envelope(c, trailerFlag, trailerSerialize(trailers)));

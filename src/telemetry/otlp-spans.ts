@@ -22,8 +22,12 @@ type Resource = ReadableSpan["resource"];
 type Scope = ReadableSpan["instrumentationScope"];
 
 class Writer {
-  buf = Buffer.allocUnsafe(64 * 1024);
+  buf: Buffer;
   pos = 0;
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
 
   ensure(n: number): void {
     const need = this.pos + n;
@@ -180,6 +184,13 @@ class Writer {
   }
 }
 
+/** What `write` writes, as a Buffer of its own (for the encodings kept and reused). */
+function bytesOf(write: (w: Writer) => void): Buffer {
+  const w = new Writer(256);
+  write(w);
+  return Buffer.from(w.buf.subarray(0, w.pos));
+}
+
 const MIN_64 = -(2 ** 63);
 const MAX_64 = 2 ** 63;
 
@@ -190,10 +201,10 @@ const MAX_KEYS = 4096;
 function keyBytes(key: string): Buffer {
   let b = keys.get(key);
   if (b === undefined) {
-    const w = new Writer();
-    w.tag(1, 2);
-    w.str(key);
-    b = Buffer.from(w.buf.subarray(0, w.pos));
+    b = bytesOf((w) => {
+      w.tag(1, 2);
+      w.str(key);
+    });
     if (keys.size < MAX_KEYS) keys.set(key, b);
   }
   return b;
@@ -350,14 +361,14 @@ const resources = new WeakMap<Resource, Buffer>();
 function resourceBytes(r: Resource): Buffer {
   let b = resources.get(r);
   if (b === undefined) {
-    const w = new Writer();
-    w.tag(1, 2);
-    const at = w.start();
-    if (r.attributes) attributes(w, r.attributes, 1);
-    w.tag(2, 0);
-    w.varint(0);
-    w.finish(at);
-    b = Buffer.from(w.buf.subarray(0, w.pos));
+    b = bytesOf((w) => {
+      w.tag(1, 2);
+      const at = w.start();
+      if (r.attributes) attributes(w, r.attributes, 1);
+      w.tag(2, 0);
+      w.varint(0);
+      w.finish(at);
+    });
     // Attributes still being detected would change: not kept until they are settled.
     if (!r.asyncAttributesPending) resources.set(r, b);
   }
@@ -369,23 +380,23 @@ const scopes = new WeakMap<Scope, Buffer>();
 function scopeBytes(s: Scope): Buffer {
   let b = scopes.get(s);
   if (b === undefined) {
-    const w = new Writer();
-    w.tag(1, 2);
-    const at = w.start();
-    w.tag(1, 2);
-    w.str(s.name);
-    if (s.version) {
-      w.tag(2, 2);
-      w.str(s.version);
-    }
     const scoped = s as Scope & { attributes?: Attributes; droppedAttributesCount?: number };
-    if (scoped.attributes) attributes(w, scoped.attributes, 3);
-    if (scoped.droppedAttributesCount) {
-      w.tag(4, 0);
-      w.varint(scoped.droppedAttributesCount);
-    }
-    w.finish(at);
-    b = Buffer.from(w.buf.subarray(0, w.pos));
+    b = bytesOf((w) => {
+      w.tag(1, 2);
+      const at = w.start();
+      w.tag(1, 2);
+      w.str(s.name);
+      if (s.version) {
+        w.tag(2, 2);
+        w.str(s.version);
+      }
+      if (scoped.attributes) attributes(w, scoped.attributes, 3);
+      if (scoped.droppedAttributesCount) {
+        w.tag(4, 0);
+        w.varint(scoped.droppedAttributesCount);
+      }
+      w.finish(at);
+    });
     scopes.set(s, b);
   }
   return b;

@@ -11,6 +11,7 @@ import { create, toBinary, type JsonValue, type MessageInitShape } from "@bufbui
 import { ChatRequestSchema, Role } from "../../gen/signalbox/v1/chat_pb.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { seeded as prng } from "../guardrails/samples.ts";
 
 let t: TestGateway;
 let port = 0;
@@ -37,17 +38,6 @@ const CODE_NAMES = [
 
 // ---- bytes -------------------------------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so every run sends the same "random" bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, min: number, max: number): Buffer {
   const n = min + Math.floor(rand() * (max - min + 1));

@@ -13,18 +13,8 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { encodeSpans, FastOTLPTraceExporter } from "../../src/telemetry/otlp-spans.ts";
 import { startOtlpReceiver } from "../helpers/otlp-receiver.ts";
+import { seeded as prng } from "../guardrails/samples.ts";
 
-/** mulberry32, so every run makes the same spans. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = ["", "ok", "chat gpt-4o-mini", "é", "日本語のテキスト", "emoji 🚀 and more", "x".repeat(42), "y".repeat(43), "z".repeat(127), "w".repeat(128), "v".repeat(20_000), "mixed ü".repeat(30)];
 const NUMBERS = [0, 1, -1, 127, 128, 16383, 16384, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 3, -(2 ** 40), Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0.5, -3.25, 1e300, NaN, Infinity, 2 ** 63];
