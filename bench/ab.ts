@@ -9,7 +9,8 @@
 //   VARIANTS='[{"name":"before","cwd":"/tmp/prev"},{"name":"after"}]' node bench/ab.ts compat-stream,compat-unary
 //   VARIANTS='[{"name":"on","flags":["--allocation-site-pretenuring"]},{"name":"off"}]' node bench/ab.ts connect-unary
 //   VARIANTS='[{"name":"connect-node","reference":"connect-node"},{"name":"gateway"}]' node bench/ab.ts connect-unary,connect-stream
-// Kinds: connect-unary, connect-stream, compat-unary, compat-stream. Every variant runs with
+//   VARIANTS='[{"name":"connect-node","connectLane":false},{"name":"lane"}]' node bench/ab.ts grpcweb-unary,connect-stream
+// Kinds: connect-unary, connect-stream, grpcweb-unary, grpcweb-stream, compat-unary, compat-stream. Every variant runs with
 // `npm start`'s V8 flags first (package.json), then its own (a later flag wins).
 // RATE (default 1000 req/s, open loop) or CLOSED=1 (32 connections, saturated); SECS per phase
 // (5); ROUNDS (4); FULL=1 gives each variant a private Redis and PostgreSQL, a caller key with
@@ -34,6 +35,8 @@ interface Variant {
   /** "connect-node": bench/connect-floor.ts (connect-node alone, the bench's reference row) instead of the gateway. */
   reference?: "connect-node";
   env?: Record<string, string>;
+  /** false: `server.connect_lane: false` (every RPC on connect-node instead of the gateway's own handler). */
+  connectLane?: boolean;
 }
 const FULL = process.env.FULL === "1";
 const RATE = Number(process.env.RATE ?? 1000);
@@ -51,13 +54,19 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 
 const prompt = "Summarise the benefits of a gateway in one sentence.";
 const chatReq = toBinary(ChatRequestSchema, create(ChatRequestSchema, { model: "bench", messages: [{ role: 2, content: [{ part: { case: "text", value: prompt } }] }] }));
-const envelope = Buffer.alloc(5 + chatReq.length);
-envelope.writeUInt32BE(chatReq.length, 1);
-envelope.set(chatReq, 5);
+function envelopeOf(data: Uint8Array): Buffer {
+  const b = Buffer.alloc(5 + data.length);
+  b.writeUInt32BE(data.length, 1);
+  b.set(data, 5);
+  return b;
+}
+const envelope = envelopeOf(chatReq);
 const openai = (stream: boolean) => JSON.stringify({ model: "bench", messages: [{ role: "user", content: prompt }], ...(stream ? { stream: true } : {}) });
 const SPECS: Record<string, { path: string; headers: Record<string, string>; body: string | Uint8Array }> = {
   "connect-unary": { path: "/signalbox.v1.ChatService/Complete", headers: { "content-type": "application/proto" }, body: chatReq },
   "connect-stream": { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/connect+proto" }, body: envelope },
+  "grpcweb-unary": { path: "/signalbox.v1.ChatService/Complete", headers: { "content-type": "application/grpc-web+proto" }, body: envelopeOf(chatReq) },
+  "grpcweb-stream": { path: "/signalbox.v1.ChatService/Stream", headers: { "content-type": "application/grpc-web+proto" }, body: envelope },
   "compat-unary": { path: "/v1/chat/completions", headers: { "content-type": "application/json" }, body: openai(false) },
   "compat-stream": { path: "/v1/chat/completions", headers: { "content-type": "application/json" }, body: openai(true) },
 };
@@ -71,7 +80,8 @@ for (const v of variants) {
   const postgres = FULL ? await startPostgres() : undefined;
   const sink = FULL ? await startOtlpSink() : undefined;
   const file = join(dir, `${v.name.replace(/\W/g, "_")}.yaml`);
-  writeFileSync(file, benchConfig(`http://127.0.0.1:${upstream.port}`, FULL ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }\n` : ""));
+  const config = benchConfig(`http://127.0.0.1:${upstream.port}`, FULL ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }\n` : "");
+  writeFileSync(file, v.connectLane === false ? config.replace("server: { port: 0, host: 127.0.0.1 }", "server: { port: 0, host: 127.0.0.1, connect_lane: false }") : config);
   const env = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off", ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin, OTEL_SERVICE_NAME: "signalbox-ab" } : {}), ...v.env };
   const script = v.reference === "connect-node" ? ["bench/connect-floor.ts", "0", `http://127.0.0.1:${upstream.port}`] : ["src/main.ts", "--config", file];
   const { proc, port } = await start([...startFlags(), ...(v.flags ?? []), ...script], env, v.cwd);
@@ -99,7 +109,10 @@ async function phase(g: (typeof gateways)[number], kind: string, secs: number) {
   const one = async () => {
     try {
       const r = await g.pool.request({ method: "POST", path: spec.path, headers: { ...spec.headers, ...g.auth }, body: spec.body });
-      await r.body.dump();
+      if (kind.startsWith("grpcweb")) {
+        // gRPC-web answers 200 either way: the status is in the trailer at the end of the body.
+        if (!(await r.body.text()).includes("grpc-status: 0")) errors++;
+      } else await r.body.dump();
       if (r.statusCode !== 200) errors++;
     } catch {
       errors++;
