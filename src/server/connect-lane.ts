@@ -51,6 +51,7 @@ import {
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
 import { recodeClientDecodeError } from "./wire-errors.ts";
+import { log } from "../telemetry/log.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -161,15 +162,27 @@ export function createConnectLane(opts: ConnectLaneOptions): (req: Req, res: Res
     }
     const compression = compressionNegotiate(opts.compression, encoding ?? null, accept ?? null, acceptName);
     if (compression.error || timeout.error) return false;
-    const call = new LaneCall(m, req, res, binary, compression.request, compression.response, timeout.timeoutMs);
-    if (protocol !== "connect") void serveGrpc(env, call, protocol);
-    else if (m.stream) void serveStream(env, call);
-    else void serveUnary(env, call);
+    const call = new LaneCall(m, protocol, req, res, binary, compression.request, compression.response, timeout.timeoutMs);
+    guard(protocol !== "connect" ? serveGrpc(env, call, protocol) : m.stream ? serveStream(env, call) : serveUnary(env, call), call);
     return true;
   };
 }
 
 type Protocol = "connect" | "grpc" | "grpc-web";
+
+/**
+ * Every error a call can meet is answered in its protocol's form; what is left (a write that throws)
+ * must not become an unhandled rejection, which would stop the process: the call is aborted and its
+ * connection reset, and the error logged.
+ */
+function guard(p: Promise<void>, c: LaneCall): void {
+  p.catch((err: unknown) => {
+    log("error", "RPC handler failed while answering", { rpc: `${c.m.service.typeName}/${c.m.method.name}`, protocol: c.protocolName, error: (err as Error)?.message ?? String(err) });
+    c.done();
+    if (!c.signal.aborted) c.ac.abort(new ConnectError("internal error", Code.Internal));
+    if (!c.res.destroyed) (c.res as ServerResponse).destroy();
+  });
+}
 
 interface Env {
   hooks: RpcHooks;
@@ -197,7 +210,7 @@ class LaneCall implements HandlerContext {
   private resHeader: Headers | undefined;
   private resTrailer: Headers | undefined;
   readonly requestMethod = "POST";
-  readonly protocolName = "connect";
+  readonly protocolName: Protocol;
 
   readonly m: LaneMethod;
   readonly req: Req;
@@ -206,8 +219,9 @@ class LaneCall implements HandlerContext {
   readonly decompress: Compression | null;
   readonly compress: Compression | null;
 
-  constructor(m: LaneMethod, req: Req, res: Res, binary: boolean, decompress: Compression | null, compress: Compression | null, timeoutMs: number | undefined) {
+  constructor(m: LaneMethod, protocol: Protocol, req: Req, res: Res, binary: boolean, decompress: Compression | null, compress: Compression | null, timeoutMs: number | undefined) {
     this.m = m;
+    this.protocolName = protocol;
     this.req = req;
     this.res = res;
     this.binary = binary;

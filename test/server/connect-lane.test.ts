@@ -382,3 +382,34 @@ describe("what the lane takes", () => {
     assert.ok(rec.latencyMs < 1500, `the upstream stream (2 s) ended early: ${rec.latencyMs} ms`);
   });
 });
+
+test("a write that throws (a header Node refuses) resets that call's connection and leaves the process serving", async () => {
+  const { createServer } = await import("node:http");
+  const { ChatService } = await import("../../gen/signalbox/v1/chat_pb.ts");
+  const { createConnectLane } = await import("../../src/server/connect-lane.ts");
+  const lanes = createConnectLane({
+    services: [[ChatService, { complete: async () => ({ id: "x" }) }]],
+    hooks: {
+      // A trace id no header may carry: writeHead throws after the call was answered.
+      open: (_s, _m, headers) => ({ traceId: headers["x-bad"] ? "bad\nvalue" : "0123456789abcdef0123456789abcdef" }),
+      authenticate: () => {},
+      ok: () => {},
+      fail: (_c, err) => err as never,
+      stream: (_c, it) => it,
+    },
+    readMaxBytes: 65536,
+    compression: [],
+  });
+  const server = createServer((req, res) => void lanes(req, res));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}${COMPLETE}`;
+  try {
+    await assert.rejects(request(url, { method: "POST", headers: { "content-type": "application/json", "x-bad": "1" }, body: "{}" }));
+    const ok = await request(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(((await ok.body.json()) as { id: string }).id, "x");
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
