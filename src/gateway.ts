@@ -2,8 +2,9 @@
 // services and interceptors. Building is separate from listening (server/http.ts), so tests
 // can run it on port 0 or in memory.
 
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
+import type { Context } from "@opentelemetry/api";
 import { ChatService } from "../gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingService } from "../gen/signalbox/v1/embedding_pb.ts";
 import { RerankService } from "../gen/signalbox/v1/rerank_pb.ts";
@@ -417,44 +418,21 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const compat = createCompatHandler(core, engine, batches);
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
-  // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
-  // caller (health checks need no key).
-  const identify: Interceptor = (next) => async (req) => {
+  // What happens around every RPC, on either server of it (connect-node's interceptor below, or the
+  // gateway's own handler, server/connect-lane.ts): request id, trace (continuing the caller's
+  // traceparent: `parent`, extracted only when tracing, and undefined for health checks, which get
+  // no span), the caller, and the span's end with the call's outcome.
+  function openCall(service: string, method: string, parent: Context | undefined, traceparent: string | null | undefined, values: ContextValues): LaneRpc {
     const arrivedAt = performance.now();
-    const rpc = tracing && req.service.typeName !== Health.typeName ? startRpcSpan(tracing.tracer, req.service.typeName, req.method.name, extractContext(req.header)) : undefined;
-    const traceId = rpc ? rpc.span.spanContext().traceId : traceIdFrom(req.header.get("traceparent"));
-    req.contextValues.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: rpc?.ctx });
-    let res;
-    try {
-      if (req.service.typeName !== Health.typeName) req.contextValues.set(callerKey, core.auth.authenticate(req.header.get("authorization")));
-      res = await next(req);
-    } catch (err) {
-      // A body connect-es could not decode is the caller's fault (invalid_argument), also in the span.
-      recodeClientDecodeError(err);
-      const ce = toConnectError(err, req.signal, traceId);
-      if (rpc) endRpcSpan(rpc.span, codeName(ce.code), ce.rawMessage);
-      throw ce;
-    }
-    res.header.set("x-signalbox-trace-id", traceId);
-    if (!rpc) return res;
-    if (!res.stream) {
-      endRpcSpan(rpc.span, "ok");
-      return res;
-    }
-    // A stream's RPC span ends when the stream does (the handler runs after next() returned).
-    return { ...res, message: endWithStream(res.message, rpc.span, req.signal) };
-  };
-
-  // The identify step for the Connect lane (server/connect-lane.ts): the same request id, span,
-  // trace id and caller as the interceptor above, from Node's headers instead of a Headers object.
+    const span = tracing && parent ? startRpcSpan(tracing.tracer, service, method, parent) : undefined;
+    const traceId = span ? span.span.spanContext().traceId : traceIdFrom(traceparent ?? null);
+    values.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx });
+    return { traceId, span: span?.span };
+  }
   const rpc: RpcHooks<LaneRpc> = {
     open(service, method, headers, values) {
-      const arrivedAt = performance.now();
-      const span = tracing ? startRpcSpan(tracing.tracer, service, method, extractNodeContext(headers)) : undefined;
       const tp = headers.traceparent;
-      const traceId = span ? span.span.spanContext().traceId : traceIdFrom((Array.isArray(tp) ? tp[0] : tp) ?? null);
-      values.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx });
-      return { traceId, span: span?.span };
+      return openCall(service, method, tracing ? extractNodeContext(headers) : undefined, Array.isArray(tp) ? tp[0] : tp, values);
     },
     authenticate(_call, headers, values) {
       values.set(callerKey, core.auth.authenticate(headers.authorization ?? null));
@@ -463,6 +441,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       if (call.span) endRpcSpan(call.span, "ok");
     },
     fail(call, err, signal) {
+      // A body connect-es could not decode is the caller's fault (invalid_argument), also in the span.
       recodeClientDecodeError(err);
       const ce = toConnectError(err, signal, call.traceId);
       if (call.span) endRpcSpan(call.span, codeName(ce.code), ce.rawMessage);
@@ -471,6 +450,23 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     stream(call, it, signal) {
       return call.span ? endWithStream(it, call.span, signal) : it;
     },
+  };
+
+  // Runs first for every RPC connect-node serves (health checks need no key).
+  const identify: Interceptor = (next) => async (req) => {
+    const checked = req.service.typeName !== Health.typeName;
+    const call = openCall(req.service.typeName, req.method.name, tracing && checked ? extractContext(req.header) : undefined, req.header.get("traceparent"), req.contextValues);
+    let res;
+    try {
+      if (checked) req.contextValues.set(callerKey, core.auth.authenticate(req.header.get("authorization")));
+      res = await next(req);
+    } catch (err) {
+      throw rpc.fail(call, err, req.signal);
+    }
+    res.header.set("x-signalbox-trace-id", call.traceId);
+    if (res.stream) return call.span ? { ...res, message: rpc.stream(call, res.message, req.signal) } : res;
+    rpc.ok(call);
+    return res;
   };
 
   /** One reload: read and validate the whole file, build what changed, then swap in one step. */
