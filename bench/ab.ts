@@ -9,7 +9,6 @@
 //   VARIANTS='[{"name":"before","cwd":"/tmp/prev"},{"name":"after"}]' node bench/ab.ts compat-stream,compat-unary
 //   VARIANTS='[{"name":"on","flags":["--allocation-site-pretenuring"]},{"name":"off"}]' node bench/ab.ts connect-unary
 //   VARIANTS='[{"name":"connect-node","reference":"connect-node"},{"name":"gateway"}]' node bench/ab.ts connect-unary,connect-stream
-//   VARIANTS='[{"name":"connect-node","connectLane":false},{"name":"lane"}]' node bench/ab.ts grpcweb-unary,connect-stream
 // Kinds: connect-unary, connect-stream, grpcweb-unary, grpcweb-stream, compat-unary, compat-stream. Every variant runs with
 // `npm start`'s V8 flags first (package.json), then its own (a later flag wins).
 // RATE (default 1000 req/s, open loop) or CLOSED=1 (32 connections, saturated); SECS per phase
@@ -35,8 +34,6 @@ interface Variant {
   /** "connect-node": bench/connect-floor.ts (connect-node alone, the bench's reference row) instead of the gateway. */
   reference?: "connect-node";
   env?: Record<string, string>;
-  /** false: `server.connect_lane: false` (every RPC on connect-node instead of the gateway's own handler). */
-  connectLane?: boolean;
 }
 const FULL = process.env.FULL === "1";
 const RATE = Number(process.env.RATE ?? 1000);
@@ -81,7 +78,7 @@ for (const v of variants) {
   const sink = FULL ? await startOtlpSink() : undefined;
   const file = join(dir, `${v.name.replace(/\W/g, "_")}.yaml`);
   const config = benchConfig(`http://127.0.0.1:${upstream.port}`, FULL ? `store: { redis_url: "${redis!.url}", postgres_url: "${postgres!.url}" }\n` : "");
-  writeFileSync(file, v.connectLane === false ? config.replace("server: { port: 0, host: 127.0.0.1 }", "server: { port: 0, host: 127.0.0.1, connect_lane: false }") : config);
+  writeFileSync(file, config);
   const env = { PORT: "0", SIGNALBOX_REQUEST_LOG: "off", ...(sink ? { OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin, OTEL_SERVICE_NAME: "signalbox-ab" } : {}), ...v.env };
   const script = v.reference === "connect-node" ? ["bench/connect-floor.ts", "0", `http://127.0.0.1:${upstream.port}`] : ["src/main.ts", "--config", file];
   const { proc, port } = await start([...startFlags(), ...(v.flags ?? []), ...script], env, v.cwd);

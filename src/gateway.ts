@@ -2,9 +2,7 @@
 // services and interceptors. Building is separate from listening (server/http.ts), so tests
 // can run it on port 0 or in memory.
 
-import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
-import type { DescService } from "@bufbuild/protobuf";
-import type { Context } from "@opentelemetry/api";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { ChatService } from "../gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingService } from "../gen/signalbox/v1/embedding_pb.ts";
 import { RerankService } from "../gen/signalbox/v1/rerank_pb.ts";
@@ -19,7 +17,6 @@ import { createControlPlane, type ControlPlane } from "./control/control-plane.t
 import { createMemoryControlStore } from "./control/memory-store.ts";
 import type { ControlStore } from "./control/types.ts";
 import { adminService } from "./server/admin-service.ts";
-import type { RpcCall, RpcHooks } from "./server/connect-lane.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
 import { loadConfig } from "./config/load.ts";
@@ -59,7 +56,7 @@ import { createRedisLimiter } from "./limits/redis.ts";
 import type { Limiter } from "./limits/types.ts";
 import { closeRedis, connectRedis, createRedisConnection, hasRedis, type RedisClient } from "./state/redis.ts";
 import { log } from "./telemetry/log.ts";
-import { endRpcSpan, extractContext, extractNodeContext, startRpcSpan, tracingRequested, type Tracing } from "./telemetry/tracing.ts";
+import { endRpcSpan, extractContext, startRpcSpan, tracingRequested, type Tracing } from "./telemetry/tracing.ts";
 import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/metrics.ts";
 import { usageLogsRequested, type UsageLogs } from "./telemetry/usage-logs.ts";
 import type { UsageRecord } from "./usage/record.ts";
@@ -116,10 +113,6 @@ export interface Gateway {
   /** Registers every service on a Connect router. */
   routes(router: ConnectRouter): void;
   interceptors: Interceptor[];
-  /** Every service with its implementation (what `routes` registers). */
-  services: ReadonlyArray<readonly [DescService, object]>;
-  /** The identify interceptor's work, for the Connect lane (server/connect-lane.ts). */
-  rpc: RpcHooks<LaneRpc>;
   /** A short hash of the configuration in force (see config/reload.ts); a reload that changes it changes this. */
   readonly configVersion: string;
   /**
@@ -279,11 +272,6 @@ async function createLimits(config: Config, alerts: Alerter): Promise<Limiter> {
   };
 }
 
-/** A call opened by the Connect lane: its trace id and, when tracing, its span. */
-interface LaneRpc extends RpcCall {
-  span?: import("@opentelemetry/api").Span;
-}
-
 const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
 
 async function* endWithStream<T>(it: AsyncIterable<T>, span: import("@opentelemetry/api").Span, signal: AbortSignal): AsyncIterable<T> {
@@ -418,55 +406,32 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const compat = createCompatHandler(core, engine, batches);
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
-  // What happens around every RPC, on either server of it (connect-node's interceptor below, or the
-  // gateway's own handler, server/connect-lane.ts): request id, trace (continuing the caller's
-  // traceparent: `parent`, extracted only when tracing, and undefined for health checks, which get
-  // no span), the caller, and the span's end with the call's outcome.
-  function openCall(service: string, method: string, parent: Context | undefined, traceparent: string | null | undefined, values: ContextValues): LaneRpc {
-    const arrivedAt = performance.now();
-    const span = tracing && parent ? startRpcSpan(tracing.tracer, service, method, parent) : undefined;
-    const traceId = span ? span.span.spanContext().traceId : traceIdFrom(traceparent ?? null);
-    values.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx });
-    return { traceId, span: span?.span };
-  }
-  const rpc: RpcHooks<LaneRpc> = {
-    open(service, method, headers, values) {
-      const tp = headers.traceparent;
-      return openCall(service, method, tracing ? extractNodeContext(headers) : undefined, Array.isArray(tp) ? tp[0] : tp, values);
-    },
-    authenticate(_call, headers, values) {
-      values.set(callerKey, core.auth.authenticate(headers.authorization ?? null));
-    },
-    ok(call) {
-      if (call.span) endRpcSpan(call.span, "ok");
-    },
-    fail(call, err, signal) {
-      // A body connect-es could not decode is the caller's fault (invalid_argument), also in the span.
-      recodeClientDecodeError(err);
-      const ce = toConnectError(err, signal, call.traceId);
-      if (call.span) endRpcSpan(call.span, codeName(ce.code), ce.rawMessage);
-      return ce;
-    },
-    stream(call, it, signal) {
-      return call.span ? endWithStream(it, call.span, signal) : it;
-    },
-  };
-
-  // Runs first for every RPC connect-node serves (health checks need no key).
+  // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
+  // caller (health checks need no key).
   const identify: Interceptor = (next) => async (req) => {
-    const checked = req.service.typeName !== Health.typeName;
-    const call = openCall(req.service.typeName, req.method.name, tracing && checked ? extractContext(req.header) : undefined, req.header.get("traceparent"), req.contextValues);
+    const arrivedAt = performance.now();
+    const rpc = tracing && req.service.typeName !== Health.typeName ? startRpcSpan(tracing.tracer, req.service.typeName, req.method.name, extractContext(req.header)) : undefined;
+    const traceId = rpc ? rpc.span.spanContext().traceId : traceIdFrom(req.header.get("traceparent"));
+    req.contextValues.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: rpc?.ctx });
     let res;
     try {
-      if (checked) req.contextValues.set(callerKey, core.auth.authenticate(req.header.get("authorization")));
+      if (req.service.typeName !== Health.typeName) req.contextValues.set(callerKey, core.auth.authenticate(req.header.get("authorization")));
       res = await next(req);
     } catch (err) {
-      throw rpc.fail(call, err, req.signal);
+      // A body connect-es could not decode is the caller's fault (invalid_argument), also in the span.
+      recodeClientDecodeError(err);
+      const ce = toConnectError(err, req.signal, traceId);
+      if (rpc) endRpcSpan(rpc.span, codeName(ce.code), ce.rawMessage);
+      throw ce;
     }
-    res.header.set("x-signalbox-trace-id", call.traceId);
-    if (res.stream) return call.span ? { ...res, message: rpc.stream(call, res.message, req.signal) } : res;
-    rpc.ok(call);
-    return res;
+    res.header.set("x-signalbox-trace-id", traceId);
+    if (!rpc) return res;
+    if (!res.stream) {
+      endRpcSpan(rpc.span, "ok");
+      return res;
+    }
+    // A stream's RPC span ends when the stream does (the handler runs after next() returned).
+    return { ...res, message: endWithStream(res.message, rpc.span, req.signal) };
   };
 
   /** One reload: read and validate the whole file, build what changed, then swap in one step. */
@@ -503,29 +468,6 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   }
   let reloading: Promise<unknown> = Promise.resolve();
 
-  // Every service with its implementation, built once: registered on connect-node's router, and
-  // served by the Connect lane (server/connect-lane.ts) for the Connect protocol's POST calls.
-  const services: Array<readonly [DescService, object]> = [
-    [ChatService, chatService(engine)],
-    [EmbeddingService, embeddingService(engine)],
-    [RerankService, rerankService(engine)],
-    [ImageService, imageService(engine)],
-    [AudioService, audioService(engine)],
-    [ModerationService, moderationService(engine)],
-    [RouteService, routeService(core)],
-    [UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) }],
-    [
-      AdminService,
-      adminService(control, {
-        authEnabled: () => control.directory.enabled,
-        reload: (actor) => gateway.reload(actor),
-        alerts: () => core.config.alerts ?? [],
-        testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
-      }),
-    ],
-    [Health, healthService(health)],
-  ];
-
   const gateway: Gateway = {
     core,
     engine,
@@ -543,10 +485,25 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       return run;
     },
     routes(router) {
-      for (const [desc, impl] of services) router.service(desc, impl as never);
+      router.service(ChatService, chatService(engine));
+      router.service(EmbeddingService, embeddingService(engine));
+      router.service(RerankService, rerankService(engine));
+      router.service(ImageService, imageService(engine));
+      router.service(AudioService, audioService(engine));
+      router.service(ModerationService, moderationService(engine));
+      router.service(RouteService, routeService(core));
+      router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
+      router.service(
+        AdminService,
+        adminService(control, {
+          authEnabled: () => control.directory.enabled,
+          reload: (actor) => gateway.reload(actor),
+          alerts: () => core.config.alerts ?? [],
+          testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
+        }),
+      );
+      router.service(Health, healthService(health));
     },
-    services,
-    rpc,
     async close() {
       // Batch lines under way finish first (they record usage and write to the stores below).
       await batchRunner.stop().catch(() => {});

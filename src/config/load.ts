@@ -472,7 +472,6 @@ const rootSpec = obj<any>({
       shutdown_grace_ms: opt(num({ min: 0, int: true }), 10_000),
       cors: opt(corsSpec),
       console: opt(bool, true),
-      connect_lane: opt(bool, true),
     }),
     {},
   ),

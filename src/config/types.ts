@@ -398,11 +398,6 @@ export interface ServerConfig {
   cors?: CorsConfig;
   /** Serve the web console at /console/ (`server.console`, default true; absent also means on). */
   console?: boolean;
-  /**
-   * Serve the Connect protocol's POST calls on the gateway's own lane (`server.connect_lane`,
-   * default true; src/server/connect-lane.ts); false leaves every RPC to connect-node.
-   */
-  connectLane?: boolean;
 }
 
 /** The web console's settings (`console`); src/server/console.ts serves them as /console/config.json. */

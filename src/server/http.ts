@@ -8,8 +8,6 @@ import * as net from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Gateway } from "../gateway.ts";
 import { wireErrorOptions } from "./wire-errors.ts";
-import { createConnectLane } from "./connect-lane.ts";
-import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { corsPolicyFor } from "./cors.ts";
 import { createConsoleHandler } from "./console.ts";
 import { MAX_AUDIO_BYTES } from "./validate.ts";
@@ -69,18 +67,6 @@ function uncorkLater(res: Coalescing): void {
 export async function startServer(gw: Gateway, opts: ServerOptions): Promise<RunningServer> {
   // The web console under /console/ (server.console), read from the config in force per request.
   const serveConsole = createConsoleHandler(() => gw.core);
-  const wire = wireErrorOptions();
-  // The Connect protocol's POST calls on the gateway's own lane (connect-lane.ts), unless
-  // server.connect_lane is off; everything else (gRPC, gRPC-web, GET, health) on connect-node.
-  const lane =
-    gw.core.config.server.connectLane === false
-      ? undefined
-      : createConnectLane({
-          services: gw.services.filter(([s]) => s.typeName !== Health.typeName),
-          hooks: gw.rpc,
-          readMaxBytes: opts.maxRequestBytes,
-          compression: wire.acceptCompression,
-        });
   const connect = connectNodeAdapter({
     routes: (r) => gw.routes(r),
     interceptors: gw.interceptors,
@@ -88,7 +74,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     // Connect GET for NO_SIDE_EFFECTS methods.
     requireConnectProtocolHeader: false,
     // Request bodies that do not decode or inflate: invalid_argument, not internal (wire-errors.ts).
-    ...wire,
+    ...wireErrorOptions(),
     fallback(req, res) {
       if (req.url === "/metrics" && req.method === "GET") {
         gw.core.metrics.scrape().then(
@@ -141,9 +127,8 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     res.once("finish", finish);
     res.once("close", finish);
     if (res instanceof http.ServerResponse && isStreamingContentType(req.headers["content-type"])) coalesceWrites(res);
-    // Plain-HTTP front door (the OpenAI-compatible endpoint) first, then the Connect lane, then connect-node.
+    // Plain-HTTP front door (the OpenAI-compatible endpoint) first, then Connect.
     if (gw.handleHttp(req, res)) return;
-    if (lane !== undefined && lane(req, res)) return;
     connect(req as never, res as never);
   };
 

@@ -60,11 +60,6 @@ const nodeHeaderGetter = {
   get: (h: Record<string, string | string[] | undefined>, k: string) => h[k],
 };
 
-/** The caller's trace context from Node's header object (traceparent, tracestate, baggage). */
-export function extractNodeContext(headers: Record<string, string | string[] | undefined>): Context {
-  return propagation.extract(ROOT_CONTEXT, headers, nodeHeaderGetter);
-}
-
 /**
  * A SERVER span for a plain-HTTP request (the OpenAI-compatible endpoint), continuing the
  * caller's traceparent from Node's header object.
