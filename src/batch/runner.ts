@@ -24,7 +24,8 @@ import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.t
 import { serveEmbeddings } from "../compat/embeddings.ts";
 import { serveModerations } from "../compat/moderations.ts";
 import { parseChatRequest } from "../compat/request.ts";
-import { completionJson, toOpenAIError } from "../compat/response.ts";
+import { completionJson, mergedSummary, toOpenAIError } from "../compat/response.ts";
+import { completeChoices } from "../compat/choices.ts";
 import { toAnthropicError } from "../compat/anthropic/errors.ts";
 import { parseMessagesRequest } from "../compat/anthropic/request.ts";
 import { messageJson } from "../compat/anthropic/response.ts";
@@ -596,8 +597,8 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     switch (b.endpoint) {
       case "/v1/chat/completions": {
         const parsed = parseChatRequest(body, ri.id, caller);
-        const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
-        return { body: completionJson(a, Math.floor(now() / 1000)), used: usedBy(a) };
+        const answers = await completeChoices(o.engine, { call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf }, parsed.n);
+        return { body: completionJson(answers, Math.floor(now() / 1000)), used: usedBy(mergedSummary(answers)) };
       }
       case "/v1/responses": {
         const parsed = parseResponsesRequest(body, ri.id, caller);

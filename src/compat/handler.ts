@@ -17,7 +17,7 @@
 
 import { ServerResponse, type IncomingMessage } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
+import type { CacheMode, ChatEngine, EngineRequest, Summary } from "../engine/chat-engine.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
 import type { DeploymentConfig } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
@@ -29,6 +29,7 @@ import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
+import { completeChoices, startChoices } from "./choices.ts";
 import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
@@ -180,10 +181,12 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
     if (!parsed.call.stream) {
-      const a = await engine.complete(er);
-      sendJson(res, 200, completionJson(a, created), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+      const answers = await completeChoices(engine, er, parsed.n);
+      const a = answers[0];
+      sendJson(res, 200, completionJson(answers, created), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
       return 200;
     }
+    if (parsed.n > 1) return streamChoices(res, er, parsed.n, parsed.includeUsage, created, common);
 
     // Nothing is written before the commit point: a failure before it is a plain HTTP error
     // the SDK can retry; after it, an error event ends the stream.
@@ -224,6 +227,62 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       return toOpenAIError(err).status;
     }
     return 200;
+  }
+
+  /**
+   * A stream of several choices (`n`, choices.ts): every choice's stream has started before the
+   * answer's head is written (a refusal of any is a plain HTTP error), then each one's chunks go
+   * out as they come, tagged with its index; its finish chunk when it ends; the usage of all of
+   * them (summed) and [DONE] after the last. A choice that fails after the head ends the stream
+   * with an error event and cancels the others.
+   */
+  async function streamChoices(res: Res, er: EngineRequest, n: number, includeUsage: boolean, created: number, common: Record<string, string>): Promise<number> {
+    const { starts, streams, fail, done } = await startChoices(engine, er, n);
+    const first = starts[0];
+    const ids = starts.map((st) => st.id);
+    try {
+      if (res instanceof ServerResponse) coalesceWrites(res);
+      (res as ServerResponse).writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        ...common,
+        "x-signalbox-deployment": first.deployment,
+        "x-signalbox-cache": first.cache,
+      });
+      const writers = starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
+      for (const w of writers) (res as ServerResponse).write(w.start());
+      const summaries: Summary[] = [];
+      const adjustments: Adjustment[] = [...first.adjustments];
+      await Promise.all(
+        streams.map(async (it, i) => {
+          try {
+            for (let r = await it.next(); !r.done; r = await it.next()) {
+              const ev = r.value;
+              if (ev.type === "delta") (res as ServerResponse).write(writers[i].delta(ev.events));
+              else if (ev.type === "finish") {
+                summaries[i] = ev.summary;
+                if (ev.summary.adjustments?.length) adjustments.push(...ev.summary.adjustments);
+                (res as ServerResponse).write(writers[i].finishChoice(ev.summary));
+              }
+            }
+          } catch (err) {
+            fail();
+            throw err;
+          }
+        }),
+      );
+      res.end(writers[0].end(summaries, { routing: first.routing, traceId: er.ri.traceId, adjustments }, ids));
+      return 200;
+    } catch (err) {
+      await Promise.allSettled(streams.map((it) => it.return?.(undefined)));
+      if (!er.signal.aborted) {
+        const e = toOpenAIError(err);
+        res.end(`data: ${JSON.stringify(e.body)}\n\n`);
+      }
+      return toOpenAIError(err).status;
+    } finally {
+      done();
+    }
   }
 
   async function serve(req: Req, res: Res, path: string): Promise<void> {

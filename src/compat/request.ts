@@ -9,6 +9,7 @@
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
 //     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
+import { MAX_CHOICES } from "./choices.ts";
 import type { CacheMode } from "../engine/chat-engine.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -23,6 +24,8 @@ export interface CompatRequest {
   /** stream_options.include_usage */
   includeUsage: boolean;
   cache?: { mode: CacheMode; ttlSeconds?: number };
+  /** How many choices (`n`, 1–MAX_CHOICES): each is its own call through the engine (choices.ts). */
+  n: number;
 }
 
 export function bad(param: string, message: string): never {
@@ -227,8 +230,9 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
     if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
   }
   const model = str(body, "model", "model") ?? bad("model", "is required");
-  const n = int(body, "n", "n");
-  if (n !== undefined && n !== 1) bad("n", "only n=1 is supported");
+  const n = int(body, "n", "n") ?? 1;
+  if (n < 1) bad("n", `must be at least 1, got ${n}`);
+  if (n > MAX_CHOICES) bad("n", `at most ${MAX_CHOICES} choices (each is its own upstream call), got ${n}`);
   const modalities = arr(body, "modalities", "modalities");
   if (modalities && modalities.some((m) => m !== "text")) bad("modalities", "only text output is supported");
 
@@ -265,7 +269,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
 
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
   validateCall(call, fieldNames(maxName));
-  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache };
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n };
 }
 
 /**

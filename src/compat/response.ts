@@ -4,6 +4,7 @@
 import type { Answer, EngineEvent, Summary } from "../engine/chat-engine.ts";
 import type { FinishReason, StreamEvent, TokenLogprob, Usage } from "../providers/types.ts";
 import { errorFacts, type GatewayCode } from "../router/errors.ts";
+import { sumUsage } from "./choices.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 /** OpenAI's finish reasons; "error" and "other" have no OpenAI equivalent and read as "stop". */
@@ -58,19 +59,39 @@ export function logprobsJson(lp: readonly TokenLogprob[]) {
   return { content: lp.map((t) => ({ ...one(t), top_logprobs: t.top.map(one) })), refusal: null };
 }
 
-export function completionJson(a: Answer, created: number) {
+function choiceJson(a: Answer, index: number) {
   const message: Record<string, unknown> = { role: "assistant", content: a.text || (a.toolCalls.length ? null : ""), refusal: a.refusal || null };
   if (a.toolCalls.length) message.tool_calls = a.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
   if (a.reasoning) message.reasoning = a.reasoning;
+  return { index, message, logprobs: a.logprobs ? logprobsJson(a.logprobs) : null, finish_reason: finishReason(a.finishReason) };
+}
+
+/**
+ * The summaries of a request's choices as one (`n` > 1, compat/choices.ts): usage and cost summed,
+ * every attempt; deployment, provider and cache status of the first.
+ */
+export function mergedSummary<S extends Summary>(parts: readonly S[]): S {
+  return parts.length === 1 ? parts[0] : { ...parts[0], ...sumUsage(parts), attempts: parts.flatMap((p) => p.attempts) };
+}
+
+/** What each choice of a request with several cost, and where it was served (`signalbox.choices`). */
+const choiceAccounts = (parts: readonly Summary[], ids: readonly string[]) =>
+  parts.length === 1 ? {} : { choices: parts.map((p, i) => ({ id: ids[i], deployment: p.deployment, provider: p.provider, attempts: p.attempts.length, cost_nano_usd: p.cost.total })) };
+
+/** A chat completion with one choice per answer (`n`), in order. */
+export function completionJson(a: Answer | readonly Answer[], created: number) {
+  const answers: readonly Answer[] = Array.isArray(a) ? a : [a as Answer];
+  const first = answers[0];
+  const all = mergedSummary(answers);
   return {
-    id: a.id,
+    id: first.id,
     object: "chat.completion",
     created,
-    model: a.providerModel || a.model,
-    choices: [{ index: 0, message, logprobs: a.logprobs ? logprobsJson(a.logprobs) : null, finish_reason: finishReason(a.finishReason) }],
-    usage: usageJson(a.usage, a.cost),
+    model: first.providerModel || first.model,
+    choices: answers.map(choiceJson),
+    usage: usageJson(all.usage, all.cost),
     system_fingerprint: null,
-    signalbox: extension(a, a),
+    signalbox: { ...extension(all, first), ...choiceAccounts(answers, answers.map((x) => x.id)) },
   };
 }
 
@@ -78,11 +99,11 @@ export function completionJson(a: Answer, created: number) {
  * Stream chunks as SSE text. The prefix of every chunk (id, created, model) is built once per
  * stream; each engine batch becomes one chunk.
  */
-export function chunkWriter(id: string, created: number, model: string, includeUsage: boolean) {
+export function chunkWriter(id: string, created: number, model: string, includeUsage: boolean, index = 0) {
   const head = `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,`;
   const usageNull = includeUsage ? `,"usage":null` : "";
   const chunk = (delta: unknown, finish: string | null, logprobs?: TokenLogprob[]) =>
-    `${head}"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":${logprobs ? JSON.stringify(logprobsJson(logprobs)) : "null"},"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]${usageNull}}\n\n`;
+    `${head}"choices":[{"index":${index},"delta":${JSON.stringify(delta)},"logprobs":${logprobs ? JSON.stringify(logprobsJson(logprobs)) : "null"},"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]${usageNull}}\n\n`;
   return {
     start: () => chunk({ role: "assistant", content: "", refusal: null }, null),
     delta(events: StreamEvent[]): string {
@@ -126,9 +147,15 @@ export function chunkWriter(id: string, created: number, model: string, includeU
       return chunk(delta, null, logprobs);
     },
     finish(s: Summary, a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }): string {
-      let out = chunk({}, finishReason(s.finishReason));
-      if (includeUsage) out += `${head}"choices":[],"usage":${JSON.stringify(usageJson(s.usage, s.cost))},"signalbox":${JSON.stringify(extension(s, a))}}\n\n`;
-      return out + "data: [DONE]\n\n";
+      return this.finishChoice(s) + this.end([s], a);
+    },
+    /** This choice's last chunk (its finish reason). */
+    finishChoice: (s: Summary): string => chunk({}, finishReason(s.finishReason)),
+    /** The end of the stream: the usage chunk when asked for (every choice's summed), then [DONE]. */
+    end(parts: readonly Summary[], a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }, ids: readonly string[] = []): string {
+      const s = mergedSummary(parts);
+      const ext = { ...extension(s, a), ...choiceAccounts(parts, ids) };
+      return (includeUsage ? `${head}"choices":[],"usage":${JSON.stringify(usageJson(s.usage, s.cost))},"signalbox":${JSON.stringify(ext)}}\n\n` : "") + "data: [DONE]\n\n";
     },
   };
 }

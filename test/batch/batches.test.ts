@@ -204,6 +204,26 @@ describe("a chat batch, start to finish", () => {
 });
 
 describe("the other chat doors in a batch", () => {
+  test("a chat line with n: 2 answers two choices from two calls; the batch's usage counts both", async () => {
+    const client = sdk(KEYS.teamA);
+    const f = await upload(client, jsonl([chatLine("two", "Two takes, please", { n: 2, seed: 3 })]));
+    const b = await settle(client, (await client.batches.create({ input_file_id: f.id, endpoint: "/v1/chat/completions", completion_window: "24h" })).id);
+    assert.equal(b.status, "completed");
+    const [line] = await linesOf(client, b.output_file_id);
+    const body = line.response!.body;
+    assert.deepEqual(
+      body.choices.map((c: { index: number }) => c.index),
+      [0, 1],
+    );
+    assert.ok(body.choices.every((c: { message: { content: string } }) => c.message.content.length > 0));
+    await t.gw.core.usage.flush();
+    const recs = t.usage.recent().filter((r: UsageRecord) => r.metadata.batch_id === b.id);
+    assert.equal(recs.length, 2, "one record a choice");
+    assert.equal(body.usage.prompt_tokens, recs[0].usage.inputTokens + recs[1].usage.inputTokens);
+    assert.equal(b.usage!.input_tokens, body.usage.prompt_tokens);
+    assert.equal(b.usage!.output_tokens, body.usage.completion_tokens);
+  });
+
   test("/v1/responses and /v1/completions lines answer as those endpoints would", async () => {
     const client = sdk(KEYS.teamA);
     const rf = await upload(client, jsonl([{ custom_id: "r1", method: "POST", url: "/v1/responses", body: { model: "chat", input: "Say hello", metadata: { mine: "r" } } }]));

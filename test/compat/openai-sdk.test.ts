@@ -290,7 +290,7 @@ describe("errors in OpenAI's shape", () => {
       [{ messages: [] }, "messages"],
       [{ messages: [{ role: "tool", content: "x", tool_call_id: "nope" }] }, "messages[0].tool_call_id"],
       [{ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "ftp://x" } }] }] }, "messages[0].content[0].image_url.url"],
-      [{ n: 2 }, "n"],
+      [{ n: 17 }, "n"],
       [{ logprobs: true, top_logprobs: 21 }, "top_logprobs"],
       [{ top_logprobs: 2 }, "top_logprobs"],
       [{ tool_choice: "required" }, "tool_choice"],
