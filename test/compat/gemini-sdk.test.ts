@@ -242,9 +242,28 @@ describe("keys and errors", () => {
     });
   });
 
+  test("candidateCount: each candidate is its own call (Gemini upstream), indexed, usage summed, one record each", async () => {
+    gemini.script([
+      { kind: "text", text: "first take", usage: { input: 8, output: 2 } },
+      { kind: "text", text: "second take", usage: { input: 8, output: 3 } },
+    ]);
+    const r = await ai.models.generateContent({ model: "gemini", contents: "Two takes", config: { candidateCount: 2, seed: 5 } });
+    assert.deepEqual(
+      r.candidates?.map((c) => c.index),
+      [0, 1],
+    );
+    assert.deepEqual(new Set(r.candidates?.map((c) => c.content?.parts?.[0]?.text)), new Set(["first take", "second take"]));
+    assert.equal(r.usageMetadata?.promptTokenCount, 16);
+    assert.equal(r.usageMetadata?.candidatesTokenCount, 5);
+    assert.equal(gemini.requests.length, 2);
+    assert.ok(gemini.requests.every((q) => (q.body as { generationConfig?: { candidateCount?: number } }).generationConfig?.candidateCount === undefined), "each upstream call asks for one candidate");
+    const recs = t.usage.recent().filter((x) => x.id === r.responseId || x.id === `${r.responseId}-1`);
+    assert.equal(recs.length, 2);
+  });
+
   test("bad fields are 400 INVALID_ARGUMENT naming the field, and reach no provider; an unknown model is 404", async () => {
     const cases: [Parameters<GoogleGenAI["models"]["generateContent"]>[0], RegExp][] = [
-      [{ model: "gpt", contents: "x", config: { candidateCount: 2 } }, /generation_config\.candidate_count/],
+      [{ model: "gpt", contents: "x", config: { candidateCount: 17 } }, /generation_config\.candidate_count/],
       [{ model: "gpt", contents: "x", config: { tools: [{ googleSearch: {} }] } }, /tools\[0\]\.google_search/],
       [{ model: "gpt", contents: [{ role: "user", parts: [{ fileData: { fileUri: "https://generativelanguage.googleapis.com/v1beta/files/abc", mimeType: "application/pdf" } }] }] }, /contents\[0\]\.parts\[0\]\.file_data/],
       [{ model: "gpt", contents: [{ role: "user", parts: [{ functionResponse: { name: "nobody", response: {} } }] }] }, /contents\[0\]\.parts\[0\]\.function_response/],
@@ -260,6 +279,13 @@ describe("keys and errors", () => {
         return true;
       });
     }
+    // Several candidates are answered by generateContent, not by a stream.
+    await assert.rejects(async () => collect(await ai.models.generateContentStream({ model: "gpt", contents: "x", config: { candidateCount: 2 } })), (e: unknown) => {
+      assert.ok(e instanceof ApiError, String(e));
+      assert.equal(e.status, 400);
+      assert.match(e.message, /generation_config\.candidate_count: streamGenerateContent answers one candidate/);
+      return true;
+    });
     assert.equal(gpt.requests.length, 0);
     await assert.rejects(ai.models.generateContent({ model: "no-such-model", contents: "x" }), (e: unknown) => e instanceof ApiError && e.status === 404 && /NOT_FOUND/.test(e.message));
   });

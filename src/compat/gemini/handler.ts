@@ -10,6 +10,7 @@ import { GatewayError } from "../../router/errors.ts";
 import type { ChatCall, Plan } from "../../router/types.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
+import { completeChoices } from "../choices.ts";
 import { cacheSimilarityHeader } from "../response.ts";
 import { errorChunk, toGeminiError } from "./errors.ts";
 import { parseGenerateContentRequest } from "./request.ts";
@@ -65,8 +66,9 @@ export async function serveGenerateContent(req: Req, res: Res, target: NonNullab
   const er = { call: parsed.call, ri, signal, cache: d.cache ?? parsed.cache, statusOf: d.statusOf };
 
   if (!stream) {
-    const a = await d.engine.complete(er);
-    d.sendJson(res, 200, generateContentJson(a), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+    const answers = await completeChoices(d.engine, er, parsed.n);
+    const a = answers[0];
+    d.sendJson(res, 200, generateContentJson(answers), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
     return 200;
   }
 

@@ -12,7 +12,8 @@
 // responseMimeType with responseJsonSchema or responseSchema, thinkingConfig, responseLogprobs
 // and logprobs), and a `signalbox` object with the same routing options as the other doors.
 // Refused with a 400 naming the field: other tools (googleSearch, codeExecution, urlContext, …),
-// fileData (the gateway does not fetch files), cachedContent, candidateCount above 1, and
+// fileData (the gateway does not fetch files), cachedContent, candidateCount above 1 on a stream
+// (generateContent answers up to 16 candidates, each its own call: ../choices.ts), and
 // response modalities other than text. safetySettings are accepted and not forwarded (a Gemini
 // deployment answers with its own defaults; the gateway's guardrails are the policy here).
 
@@ -21,10 +22,13 @@ import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEff
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { effortForBudget } from "../anthropic/request.ts";
+import { MAX_CHOICES } from "../choices.ts";
 import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, str, stringList, type Json } from "../request.ts";
 
 export interface GenerateContentRequest {
   call: ChatCall;
+  /** candidateCount: each candidate is its own call through the engine (../choices.ts). */
+  n: number;
   cache?: { mode: CacheMode; ttlSeconds?: number };
 }
 
@@ -247,8 +251,9 @@ function thinking(gc: Json, req: Omit<UpstreamRequest, "model">): void {
   }
 }
 
-function generationConfig(gc: Json | undefined, req: Omit<UpstreamRequest, "model">): void {
-  if (!gc) return;
+/** Reads generationConfig into `req`; returns candidateCount (1 when absent). */
+function generationConfig(gc: Json | undefined, req: Omit<UpstreamRequest, "model">): number {
+  if (!gc) return 1;
   const g = "generation_config";
   const temperature = pNum(gc, "temperature", `${g}.temperature`);
   if (temperature !== undefined) req.temperature = temperature;
@@ -270,8 +275,8 @@ function generationConfig(gc: Json | undefined, req: Omit<UpstreamRequest, "mode
   if (pp !== undefined) req.presencePenalty = pp;
   const fp = pNum(gc, "frequencyPenalty", `${g}.frequency_penalty`);
   if (fp !== undefined) req.frequencyPenalty = fp;
-  const n = pInt(gc, "candidateCount", `${g}.candidate_count`);
-  if (n !== undefined && n !== 1) bad(`${g}.candidate_count`, "the gateway returns one candidate: candidate_count must be 1");
+  const n = pInt(gc, "candidateCount", `${g}.candidate_count`) ?? 1;
+  if (n < 1 || n > MAX_CHOICES) bad(`${g}.candidate_count`, `must be 1 to ${MAX_CHOICES} (each candidate is its own upstream call), got ${n}`);
   const modalities = stringList(pArr(gc, "responseModalities", `${g}.response_modalities`), `${g}.response_modalities`);
   if (modalities.some((m) => m.toUpperCase() !== "TEXT")) bad(`${g}.response_modalities`, "only TEXT responses are supported by this gateway");
   const mime = pStr(gc, "responseMimeType", `${g}.response_mime_type`);
@@ -291,6 +296,7 @@ function generationConfig(gc: Json | undefined, req: Omit<UpstreamRequest, "mode
     if (top !== undefined) req.topLogprobs = top;
   }
   thinking(gc, req);
+  return n;
 }
 
 const FIELDS: FieldNames = {
@@ -321,7 +327,8 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
   if (t?.length) req.tools = t;
   const tc = toolChoice(pObj(b, "toolConfig", "tool_config"));
   if (tc && t?.length) req.toolChoice = tc;
-  generationConfig(pObj(b, "generationConfig", "generation_config"), req);
+  const n = generationConfig(pObj(b, "generationConfig", "generation_config"), req);
+  if (n > 1 && opts.stream) bad("generation_config.candidate_count", "streamGenerateContent answers one candidate; ask generateContent for more");
 
   const sb = signalboxOptions(b, model, undefined);
   const call: ChatCall = {
@@ -337,5 +344,5 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
   };
   validateCall(call, FIELDS);
-  return { call, ...(sb.cache ? { cache: sb.cache } : {}) };
+  return { call, n, ...(sb.cache ? { cache: sb.cache } : {}) };
 }

@@ -3,6 +3,7 @@
 // is a whole GenerateContentResponse carrying only the new parts, framed with CRLF CRLF as Google
 // frames it; the last one has the finishReason and the usage.
 
+import { sumUsage } from "../choices.ts";
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
 import type { FinishReason, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 
@@ -63,16 +64,22 @@ function logprobsResult(lp: TokenLogprob[]): { logprobsResult: Record<string, un
 /** `responseId`: the gateway's request id, which is also x-request-id. */
 const responseId = (id: string) => id;
 
-/** A unary answer as a GenerateContentResponse. */
-export function generateContentJson(a: Answer): Record<string, unknown> {
+function candidateJson(a: Answer, index: number): Record<string, unknown> {
   const parts: Record<string, unknown>[] = [];
   if (a.reasoning) parts.push({ text: a.reasoning, thought: true });
   if (a.text) parts.push({ text: a.text });
   for (const c of a.toolCalls) parts.push(callPart(c));
-  const candidate: Record<string, unknown> = { content: { role: "model", parts }, finishReason: finishReason(a), index: 0 };
+  const candidate: Record<string, unknown> = { content: { role: "model", parts }, finishReason: finishReason(a), index };
   if (a.refusal) candidate.finishMessage = a.refusal;
   if (a.logprobs?.length) Object.assign(candidate, logprobsResult(a.logprobs));
-  return { candidates: [candidate], usageMetadata: usageMetadata(a.usage), modelVersion: a.providerModel || a.model, responseId: responseId(a.id) };
+  return candidate;
+}
+
+/** A unary answer as a GenerateContentResponse; several (candidateCount) as its candidates, usage summed. */
+export function generateContentJson(a: Answer | readonly Answer[]): Record<string, unknown> {
+  const answers: readonly Answer[] = Array.isArray(a) ? a : [a as Answer];
+  const first = answers[0];
+  return { candidates: answers.map(candidateJson), usageMetadata: usageMetadata(sumUsage(answers).usage), modelVersion: first.providerModel || first.model, responseId: responseId(first.id) };
 }
 
 const chunk = (o: Record<string, unknown>) => `data: ${JSON.stringify(o)}\r\n\r\n`;
