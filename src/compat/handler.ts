@@ -125,6 +125,12 @@ function statusOf(err: unknown, signal: AbortSignal): string {
   return "internal";
 }
 
+/** The head of a chat stream's answer. The chunks of one upstream read leave in one write (HTTP/1.1; HTTP/2 frames them itself). */
+function openEventStream(res: Res, headers: Record<string, string>): void {
+  if (res instanceof ServerResponse) coalesceWrites(res);
+  (res as ServerResponse).writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...headers });
+}
+
 export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
@@ -198,16 +204,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         if (ev.type === "start") {
           routing = ev.routing;
           adjustments = ev.adjustments;
-          // The chunks of one upstream read leave in one write (HTTP/1.1; HTTP/2 frames them itself).
-          if (res instanceof ServerResponse) coalesceWrites(res);
-          (res as ServerResponse).writeHead(200, {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache",
-            ...common,
-            "x-signalbox-deployment": ev.deployment,
-            "x-signalbox-cache": ev.cache,
-            ...cacheSimilarityHeader(ev.cacheSimilarity),
-          });
+          openEventStream(res, { ...common, "x-signalbox-deployment": ev.deployment, "x-signalbox-cache": ev.cache, ...cacheSimilarityHeader(ev.cacheSimilarity) });
           w = chunkWriter(ev.id, created, ev.providerModel || ev.model, parsed.includeUsage);
           (res as ServerResponse).write(w.start());
         } else if (ev.type === "delta") {
@@ -241,14 +238,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     const first = starts[0];
     const ids = starts.map((st) => st.id);
     try {
-      if (res instanceof ServerResponse) coalesceWrites(res);
-      (res as ServerResponse).writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        ...common,
-        "x-signalbox-deployment": first.deployment,
-        "x-signalbox-cache": first.cache,
-      });
+      openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
       const writers = starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
       for (const w of writers) (res as ServerResponse).write(w.start());
       const summaries: Summary[] = [];

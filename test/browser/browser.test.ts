@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
+import { waitFor } from "../helpers/wait.ts";
 import { build } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { parse } from "yaml";
@@ -170,16 +171,6 @@ interface PageRun {
   consoleErrors: string[];
   failedRequests: string[];
   events: PageEvent[];
-}
-
-async function waitFor<T>(fn: () => T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe("@signalbox/client in Chromium, cross-origin", { skip }, () => {

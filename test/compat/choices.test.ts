@@ -10,6 +10,7 @@ import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const KEY = ["sbx", "test", "choices", "caller"].join("_");
 
@@ -38,15 +39,6 @@ after(async () => {
 beforeEach(() => fake.reset());
 
 const recordsOf = (id: string) => t.usage.recent().filter((r) => r.id === id || r.id.startsWith(`${id}-`));
-const waitFor = async <T>(f: () => T | undefined, ms = 2000): Promise<T> => {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe("n choices", () => {
   test("unary: n choices from n upstream calls, indexed, usage and cost summed, one record each", async () => {

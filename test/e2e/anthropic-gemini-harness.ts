@@ -3,6 +3,7 @@
 // stream collection with tool-call reassembly, ErrorInfo extraction and exact usage/cost checks.
 
 import { rejectedWith as errorOf } from "../helpers/errors.ts";
+import { waitFor } from "../helpers/wait.ts";
 import assert from "node:assert/strict";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -338,15 +339,7 @@ export function attemptSummary(attempts: Attempt[]): [string, number, number][] 
 // ---------------------------------------------------------------------------------------------
 // Misc
 
-export async function waitFor<T>(fn: () => T | undefined, ms = 2000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+export { waitFor };
 
 /** The usage record of the most recent request to `model` (records are written off the response path). */
 export function lastRecord(t: TestGateway, model: string, after = 0): Promise<UsageRecord> {

@@ -6,22 +6,13 @@ import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createSignalboxClient, userText } from "@signalbox/client";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 let t: TestGateway;
 before(async () => {
   t = await startTestGateway(MOCK_CONFIG);
 });
 after(() => t.close());
-
-async function waitFor<T>(fn: () => T | undefined, ms = 2000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 const inFlight = (dep: string) => t.gw.core.exec.health.snapshot().get(dep)?.inFlight ?? 0;
 
