@@ -607,8 +607,8 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       }
       case "/v1/completions": {
         const parsed = parseCompletionRequest(body, ri.id, caller);
-        const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
-        return { body: completionTextJson(a, parsed.logprobs), used: usedBy(a) };
+        const answers = await completeChoices(o.engine, { call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf }, parsed.n);
+        return { body: completionTextJson(answers, parsed.logprobs), used: usedBy(mergedSummary(answers)) };
       }
       case "/v1/embeddings": {
         const out = (await serveEmbeddings(o.engine, tagged(body, l, b), ctx)).body;

@@ -65,11 +65,15 @@ export async function completeChoices(engine: ChatEngine, er: EngineRequest, n: 
  * any choice, a rate limit say, is a plain HTTP error before anything is written), with each
  * stream's start event and the iterator to read the rest from.
  */
-export async function startChoices(
-  engine: ChatEngine,
-  er: EngineRequest,
-  n: number,
-): Promise<{ starts: Extract<EngineEvent, { type: "start" }>[]; streams: AsyncIterator<EngineEvent>[]; fail(): void; done(): void }> {
+export interface StartedChoices {
+  /** Each choice's start event, in order. */
+  starts: Extract<EngineEvent, { type: "start" }>[];
+  streams: AsyncIterator<EngineEvent>[];
+  fail(): void;
+  done(): void;
+}
+
+export async function startChoices(engine: ChatEngine, er: EngineRequest, n: number): Promise<StartedChoices> {
   const s = choiceSignal(er.signal);
   const streams = Array.from({ length: n }, (_, i) => engine.stream(choiceRequest(er, i, s.signal))[Symbol.asyncIterator]());
   try {
@@ -91,6 +95,31 @@ export async function startChoices(
     await Promise.allSettled(streams.map((it) => it.return?.(undefined)));
     s.done();
     throw err;
+  }
+}
+
+/**
+ * Reads the started choices' streams to their ends, together, handing each event to `each` with
+ * its choice's index. The first failure cancels the others, waits for every stream to end (their
+ * records say canceled), and is thrown.
+ */
+export async function pumpChoices(c: StartedChoices, each: (i: number, ev: EngineEvent) => void): Promise<void> {
+  try {
+    await Promise.all(
+      c.streams.map(async (it, i) => {
+        try {
+          for (let r = await it.next(); !r.done; r = await it.next()) each(i, r.value);
+        } catch (err) {
+          c.fail();
+          throw err;
+        }
+      }),
+    );
+  } catch (err) {
+    await Promise.allSettled(c.streams.map((it) => it.return?.(undefined)));
+    throw err;
+  } finally {
+    c.done();
   }
 }
 

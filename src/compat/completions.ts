@@ -6,11 +6,12 @@
 // guardrails, cache, usage records and traces. Token log probabilities come back in the legacy
 // shape (`logprobs: n` → tokens, token_logprobs, top_logprobs, text_offset). What only a raw
 // completion model can do is refused by name: `echo`, `suffix` (fill-in-the-middle), `best_of` > 1,
-// `n` > 1, token-array prompts, several prompts.
+// token-array prompts, several prompts. `n` (up to 16) is n calls through the engine, as on
+// /v1/chat/completions (choices.ts).
 
 import { ServerResponse } from "node:http";
 import type { DoorDeps, Res } from "./door.ts";
-import type { Answer, Summary } from "../engine/chat-engine.ts";
+import type { Answer, EngineRequest, Summary } from "../engine/chat-engine.ts";
 import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
 import type { FinishReason, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -18,7 +19,8 @@ import type { ChatCall } from "../router/types.ts";
 import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl, validateCall, type FieldNames } from "../server/validate.ts";
 import { bad, bool, doorCall, int, isObj, obj, samplingOptions, str, stringList, stringMetadata } from "./request.ts";
-import { cacheSimilarityHeader, toOpenAIError } from "./response.ts";
+import { cacheSimilarityHeader, mergedSummary, toOpenAIError } from "./response.ts";
+import { completeChoices, MAX_CHOICES, pumpChoices, startChoices } from "./choices.ts";
 
 const KNOWN = new Set([
   "model",
@@ -58,7 +60,7 @@ const FIELDS: FieldNames = {
 /** OpenAI's legacy default when max_tokens is not given. */
 const DEFAULT_MAX_TOKENS = 16;
 
-export function parseCompletionRequest(body: unknown, id: string, caller: DoorDeps["caller"]): { call: ChatCall; includeUsage: boolean; logprobs?: number; cache?: ReturnType<typeof doorCall>["cache"] } {
+export function parseCompletionRequest(body: unknown, id: string, caller: DoorDeps["caller"]): { call: ChatCall; includeUsage: boolean; n: number; logprobs?: number; cache?: ReturnType<typeof doorCall>["cache"] } {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k of Object.keys(body)) if (!KNOWN.has(k)) bad(k, `Unrecognized request argument supplied: ${k}`);
   const model = str(body, "model", "model") ?? bad("model", "is required");
@@ -72,8 +74,9 @@ export function parseCompletionRequest(body: unknown, id: string, caller: DoorDe
   if (prompt.trim() === "") bad("prompt", "must not be empty");
   if (bool(body, "echo", "echo") === true) bad("echo", "echoing the prompt is not supported by this gateway");
   if (str(body, "suffix", "suffix")) bad("suffix", "fill-in-the-middle (suffix) is not supported by this gateway");
-  const n = int(body, "n", "n");
-  if (n !== undefined && n !== 1) bad("n", "only n=1 is supported");
+  const n = int(body, "n", "n") ?? 1;
+  if (n < 1) bad("n", `must be at least 1, got ${n}`);
+  if (n > MAX_CHOICES) bad("n", `at most ${MAX_CHOICES} choices (each is its own upstream call), got ${n}`);
   const bestOf = int(body, "best_of", "best_of");
   if (bestOf !== undefined && bestOf !== 1) bad("best_of", "only best_of=1 is supported");
 
@@ -94,7 +97,7 @@ export function parseCompletionRequest(body: unknown, id: string, caller: DoorDe
   if (so && !stream) bad("stream_options", "is only allowed when stream is true");
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(Array.isArray(body.models) ? body.models : undefined, "models") });
   validateCall(call, FIELDS);
-  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, ...(logprobs !== undefined ? { logprobs } : {}), ...(cache ? { cache } : {}) };
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, n, ...(logprobs !== undefined ? { logprobs } : {}), ...(cache ? { cache } : {}) };
 }
 
 const FINISH: Record<FinishReason, string> = { stop: "stop", length: "length", tool_calls: "stop", content_filter: "content_filter", error: "stop", other: "stop" };
@@ -124,15 +127,19 @@ function legacyLogprobs(lp: TokenLogprob[], offset: number) {
 
 const cmplId = (id: string) => `cmpl-${id.replace(/^req_/, "")}`;
 
-export function completionTextJson(a: Answer, logprobs: number | undefined) {
+/** A text completion with one choice per answer (`n`), usage and cost summed. */
+export function completionTextJson(answers: Answer | readonly Answer[], logprobs: number | undefined) {
+  const list: readonly Answer[] = Array.isArray(answers) ? answers : [answers as Answer];
+  const a = list[0];
+  const all = mergedSummary(list);
   return {
     id: cmplId(a.id),
     object: "text_completion",
     created: Math.floor(Date.now() / 1000),
     model: a.providerModel || a.model,
-    choices: [{ text: a.text, index: 0, logprobs: logprobs !== undefined && a.logprobs ? legacyLogprobs(a.logprobs, 0) : null, finish_reason: FINISH[a.finishReason ?? "stop"] }],
-    usage: usageJson(a.usage),
-    signalbox: { deployment: a.deployment, provider: a.provider, route: a.routing.route, variant: a.routing.variant, attempts: a.attempts.length, cost_nano_usd: a.cost.total, cache: a.cache, trace_id: a.traceId, adjustments: a.adjustments },
+    choices: list.map((x, index) => ({ text: x.text, index, logprobs: logprobs !== undefined && x.logprobs ? legacyLogprobs(x.logprobs, 0) : null, finish_reason: FINISH[x.finishReason ?? "stop"] })),
+    usage: usageJson(all.usage),
+    signalbox: { deployment: a.deployment, provider: a.provider, route: a.routing.route, variant: a.routing.variant, attempts: all.attempts.length, cost_nano_usd: all.cost.total, cache: a.cache, trace_id: a.traceId, adjustments: a.adjustments, ...(list.length > 1 ? { choices: list.map((x) => ({ id: x.id, deployment: x.deployment, provider: x.provider, attempts: x.attempts.length, cost_nano_usd: x.cost.total })) } : {}) },
   };
 }
 
@@ -151,10 +158,13 @@ export async function serveCompletions(res: Res, d: DoorDeps): Promise<number> {
   const er = { call: parsed.call, ri, signal, cache: d.cache ?? parsed.cache, statusOf: d.statusOf };
 
   if (!parsed.call.stream) {
-    const a = await d.engine.complete(er);
-    d.sendJson(res, 200, completionTextJson(a, parsed.logprobs), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+    const answers = await completeChoices(d.engine, er, parsed.n);
+    const a = answers[0];
+    d.sendJson(res, 200, completionTextJson(answers, parsed.logprobs), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
     return 200;
   }
+
+  if (parsed.n > 1) return streamChoices(res, d, er, parsed, common);
 
   // Nothing is written before the engine's start (the first content): a failure before it is a
   // plain HTTP error; after it, an error event and no [DONE], as on /v1/chat/completions.
@@ -164,8 +174,7 @@ export async function serveCompletions(res: Res, d: DoorDeps): Promise<number> {
   let offset = 0;
   const created = Math.floor(Date.now() / 1000);
   const id = cmplId(ri.id);
-  const chunk = (text: string, lp: TokenLogprob[] | undefined, finish: string | null) =>
-    `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [{ text, index: 0, logprobs: lp ? legacyLogprobs(lp, offset) : null, finish_reason: finish }] })}\n\n`;
+  const chunk = (text: string, lp: TokenLogprob[] | undefined, finish: string | null) => textChunk(id, created, model, 0, text, lp ? legacyLogprobs(lp, offset) : null, finish);
   try {
     for await (const ev of d.engine.stream(er)) {
       if (ev.type === "start") {
@@ -180,8 +189,8 @@ export async function serveCompletions(res: Res, d: DoorDeps): Promise<number> {
           offset += s.text.length;
         }
       } else {
-        out.write(finishChunks(ev.summary, id, created, model, parsed.includeUsage));
-        res.end("data: [DONE]\n\n");
+        out.write(textChunk(id, created, model, 0, "", null, FINISH[ev.summary.finishReason ?? "stop"]));
+        res.end(endChunks([ev.summary], id, created, model, parsed.includeUsage));
       }
     }
   } catch (err) {
@@ -203,8 +212,44 @@ function deltaText(events: StreamEvent[], wantLogprobs: boolean): { text: string
   return logprobs ? { text, logprobs } : { text };
 }
 
-function finishChunks(s: Summary, id: string, created: number, model: string, includeUsage: boolean): string {
-  let out = `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [{ text: "", index: 0, logprobs: null, finish_reason: FINISH[s.finishReason ?? "stop"] }] })}\n\n`;
-  if (includeUsage) out += `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [], usage: usageJson(s.usage) })}\n\n`;
-  return out;
+const textChunk = (id: string, created: number, model: string, index: number, text: string, logprobs: unknown, finish: string | null) =>
+  `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [{ text, index, logprobs, finish_reason: finish }] })}\n\n`;
+
+/** The end of a stream: the usage chunk when asked for (every choice's, summed), then [DONE]. */
+function endChunks(parts: readonly Summary[], id: string, created: number, model: string, includeUsage: boolean): string {
+  return (includeUsage ? `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [], usage: usageJson(mergedSummary(parts).usage) })}\n\n` : "") + "data: [DONE]\n\n";
+}
+
+/** `n` > 1, streamed: every choice started before the head, then each one's chunks with its index (choices.ts). */
+async function streamChoices(res: Res, d: DoorDeps, er: EngineRequest, parsed: { n: number; includeUsage: boolean; logprobs?: number }, common: Record<string, string>): Promise<number> {
+  const started = await startChoices(d.engine, er, parsed.n);
+  const first = started.starts[0];
+  const out = res as ServerResponse;
+  if (res instanceof ServerResponse) coalesceWrites(res);
+  out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
+  const id = cmplId(first.id);
+  const created = Math.floor(Date.now() / 1000);
+  const model = first.providerModel || first.model;
+  const offsets = started.starts.map(() => 0);
+  const summaries: Summary[] = [];
+  try {
+    await pumpChoices(started, (i, ev) => {
+      if (ev.type === "delta") {
+        const s = deltaText(ev.events, parsed.logprobs !== undefined);
+        if (s.text || s.logprobs) {
+          out.write(textChunk(id, created, model, i, s.text, s.logprobs ? legacyLogprobs(s.logprobs, offsets[i]) : null, null));
+          offsets[i] += s.text.length;
+        }
+      } else if (ev.type === "finish") {
+        summaries[i] = ev.summary;
+        out.write(textChunk(id, created, model, i, "", null, FINISH[ev.summary.finishReason ?? "stop"]));
+      }
+    });
+  } catch (err) {
+    const e = toOpenAIError(err);
+    if (!er.signal.aborted) res.end(`data: ${JSON.stringify(e.body)}\n\n`);
+    return e.status;
+  }
+  res.end(endChunks(summaries, id, created, model, parsed.includeUsage));
+  return 200;
 }

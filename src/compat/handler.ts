@@ -29,7 +29,7 @@ import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
-import { completeChoices, startChoices } from "./choices.ts";
+import { completeChoices, pumpChoices, startChoices } from "./choices.ts";
 import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
@@ -234,45 +234,29 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
    * with an error event and cancels the others.
    */
   async function streamChoices(res: Res, er: EngineRequest, n: number, includeUsage: boolean, created: number, common: Record<string, string>): Promise<number> {
-    const { starts, streams, fail, done } = await startChoices(engine, er, n);
-    const first = starts[0];
-    const ids = starts.map((st) => st.id);
+    const started = await startChoices(engine, er, n);
+    const first = started.starts[0];
+    openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
+    const out = res as ServerResponse;
+    const writers = started.starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
+    for (const w of writers) out.write(w.start());
+    const summaries: Summary[] = [];
+    const adjustments: Adjustment[] = [...first.adjustments];
     try {
-      openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
-      const writers = starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
-      for (const w of writers) (res as ServerResponse).write(w.start());
-      const summaries: Summary[] = [];
-      const adjustments: Adjustment[] = [...first.adjustments];
-      await Promise.all(
-        streams.map(async (it, i) => {
-          try {
-            for (let r = await it.next(); !r.done; r = await it.next()) {
-              const ev = r.value;
-              if (ev.type === "delta") (res as ServerResponse).write(writers[i].delta(ev.events));
-              else if (ev.type === "finish") {
-                summaries[i] = ev.summary;
-                if (ev.summary.adjustments?.length) adjustments.push(...ev.summary.adjustments);
-                (res as ServerResponse).write(writers[i].finishChoice(ev.summary));
-              }
-            }
-          } catch (err) {
-            fail();
-            throw err;
-          }
-        }),
-      );
-      res.end(writers[0].end(summaries, { routing: first.routing, traceId: er.ri.traceId, adjustments }, ids));
-      return 200;
+      await pumpChoices(started, (i, ev) => {
+        if (ev.type === "delta") out.write(writers[i].delta(ev.events));
+        else if (ev.type === "finish") {
+          summaries[i] = ev.summary;
+          if (ev.summary.adjustments?.length) adjustments.push(...ev.summary.adjustments);
+          out.write(writers[i].finishChoice(ev.summary));
+        }
+      });
     } catch (err) {
-      await Promise.allSettled(streams.map((it) => it.return?.(undefined)));
-      if (!er.signal.aborted) {
-        const e = toOpenAIError(err);
-        res.end(`data: ${JSON.stringify(e.body)}\n\n`);
-      }
+      if (!er.signal.aborted) res.end(`data: ${JSON.stringify(toOpenAIError(err).body)}\n\n`);
       return toOpenAIError(err).status;
-    } finally {
-      done();
     }
+    res.end(writers[0].end(summaries, { routing: first.routing, traceId: er.ri.traceId, adjustments }, started.starts.map((st) => st.id)));
+    return 200;
   }
 
   async function serve(req: Req, res: Res, path: string): Promise<void> {

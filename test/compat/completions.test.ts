@@ -113,11 +113,45 @@ describe("POST /v1/completions (the OpenAI SDK)", () => {
     );
   });
 
+  test("n: one choice per call, indexed, usage summed; streamed, each choice's chunks with its index and the summed usage", async () => {
+    fake.script([
+      { kind: "text", text: "first", usage: { input: 4, output: 1 } },
+      { kind: "text", text: "second", usage: { input: 4, output: 2 } },
+    ]);
+    const res = await sdk.completions.create({ model: "upstream", prompt: "Two of them", n: 2 });
+    assert.deepEqual(
+      res.choices.map((c) => c.index),
+      [0, 1],
+    );
+    assert.deepEqual(new Set(res.choices.map((c) => c.text)), new Set(["first", "second"]));
+    assert.deepEqual(res.usage, { prompt_tokens: 8, completion_tokens: 3, total_tokens: 11 });
+    assert.equal(fake.requests.length, 2);
+
+    fake.script([
+      { kind: "text", text: ["a", "b"], usage: { input: 3, output: 2 } },
+      { kind: "text", text: ["c", "d"], usage: { input: 3, output: 2 } },
+    ]);
+    const stream = await sdk.completions.create({ model: "upstream", prompt: "Two streamed", n: 2, stream: true, stream_options: { include_usage: true } });
+    const text = ["", ""];
+    const finish: (string | null)[] = [null, null];
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const c of stream) {
+      for (const ch of c.choices) {
+        text[ch.index] += ch.text;
+        if (ch.finish_reason) finish[ch.index] = ch.finish_reason;
+      }
+      if (c.usage) usage = c.usage;
+    }
+    assert.deepEqual(new Set(text), new Set(["ab", "cd"]));
+    assert.deepEqual(finish, ["stop", "stop"]);
+    assert.deepEqual(usage, { prompt_tokens: 6, completion_tokens: 4, total_tokens: 10 });
+  });
+
   test("what only raw completion models do is refused by name, and nothing is sent", async () => {
     for (const [body, param] of [
       [{ prompt: "x", echo: true }, "echo"],
       [{ prompt: "def f(", suffix: "return 1" }, "suffix"],
-      [{ prompt: "x", n: 2 }, "n"],
+      [{ prompt: "x", n: 17 }, "n"],
       [{ prompt: "x", best_of: 3 }, "best_of"],
       [{ prompt: [1, 2, 3] }, "prompt"],
       [{ prompt: ["a", "b"] }, "prompt"],
