@@ -60,11 +60,7 @@ export async function completeChoices(engine: ChatEngine, er: EngineRequest, n: 
   }
 }
 
-/**
- * The choices' streams, opened together: resolves once every one has started (so a refusal of
- * any choice, a rate limit say, is a plain HTTP error before anything is written), with each
- * stream's start event and the iterator to read the rest from.
- */
+/** Several choices' streams, each past its start. */
 export interface StartedChoices {
   /** Each choice's start event, in order. */
   starts: Extract<EngineEvent, { type: "start" }>[];
@@ -73,6 +69,11 @@ export interface StartedChoices {
   done(): void;
 }
 
+/**
+ * The choices' streams, opened together: resolves once every one has started (so a refusal of
+ * any choice, a rate limit say, is a plain HTTP error before anything is written), with each
+ * stream's start event and the iterator to read the rest from.
+ */
 export async function startChoices(engine: ChatEngine, er: EngineRequest, n: number): Promise<StartedChoices> {
   const s = choiceSignal(er.signal);
   const streams = Array.from({ length: n }, (_, i) => engine.stream(choiceRequest(er, i, s.signal))[Symbol.asyncIterator]());
@@ -92,10 +93,16 @@ export async function startChoices(engine: ChatEngine, er: EngineRequest, n: num
     return { starts, streams, fail: s.fail, done: s.done };
   } catch (err) {
     // The streams that did start end now (their records say canceled).
-    await Promise.allSettled(streams.map((it) => it.return?.(undefined)));
-    s.done();
+    await closeChoices({ streams, fail: s.fail, done: s.done });
     throw err;
   }
+}
+
+/** Cancels whatever of the choices' streams still runs and waits for each to end (idempotent). */
+export async function closeChoices(c: Pick<StartedChoices, "streams" | "fail" | "done">): Promise<void> {
+  c.fail();
+  await Promise.allSettled(c.streams.map((it) => it.return?.(undefined)));
+  c.done();
 }
 
 /**
@@ -116,11 +123,10 @@ export async function pumpChoices(c: StartedChoices, each: (i: number, ev: Engin
       }),
     );
   } catch (err) {
-    await Promise.allSettled(c.streams.map((it) => it.return?.(undefined)));
+    await closeChoices(c);
     throw err;
-  } finally {
-    c.done();
   }
+  c.done();
 }
 
 /** Summed usage and cost of several answers or summaries (what the request as a whole used). */

@@ -20,7 +20,7 @@ import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl, validateCall, type FieldNames } from "../server/validate.ts";
 import { bad, bool, doorCall, int, isObj, obj, samplingOptions, str, stringList, stringMetadata } from "./request.ts";
 import { cacheSimilarityHeader, mergedSummary, toOpenAIError } from "./response.ts";
-import { completeChoices, MAX_CHOICES, pumpChoices, startChoices } from "./choices.ts";
+import { closeChoices, completeChoices, MAX_CHOICES, pumpChoices, startChoices } from "./choices.ts";
 
 const KNOWN = new Set([
   "model",
@@ -225,14 +225,14 @@ async function streamChoices(res: Res, d: DoorDeps, er: EngineRequest, parsed: {
   const started = await startChoices(d.engine, er, parsed.n);
   const first = started.starts[0];
   const out = res as ServerResponse;
-  if (res instanceof ServerResponse) coalesceWrites(res);
-  out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
   const id = cmplId(first.id);
   const created = Math.floor(Date.now() / 1000);
   const model = first.providerModel || first.model;
   const offsets = started.starts.map(() => 0);
   const summaries: Summary[] = [];
   try {
+    if (res instanceof ServerResponse) coalesceWrites(res);
+    out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
     await pumpChoices(started, (i, ev) => {
       if (ev.type === "delta") {
         const s = deltaText(ev.events, parsed.logprobs !== undefined);
@@ -246,6 +246,8 @@ async function streamChoices(res: Res, d: DoorDeps, er: EngineRequest, parsed: {
       }
     });
   } catch (err) {
+    await closeChoices(started);
+    if (!out.headersSent) throw err;
     const e = toOpenAIError(err);
     if (!er.signal.aborted) res.end(`data: ${JSON.stringify(e.body)}\n\n`);
     return e.status;

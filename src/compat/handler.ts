@@ -29,7 +29,7 @@ import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
-import { completeChoices, pumpChoices, startChoices } from "./choices.ts";
+import { closeChoices, completeChoices, pumpChoices, startChoices } from "./choices.ts";
 import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
@@ -236,13 +236,13 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
   async function streamChoices(res: Res, er: EngineRequest, n: number, includeUsage: boolean, created: number, common: Record<string, string>): Promise<number> {
     const started = await startChoices(engine, er, n);
     const first = started.starts[0];
-    openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
     const out = res as ServerResponse;
     const writers = started.starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
-    for (const w of writers) out.write(w.start());
     const summaries: Summary[] = [];
     const adjustments: Adjustment[] = [...first.adjustments];
     try {
+      openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
+      for (const w of writers) out.write(w.start());
       await pumpChoices(started, (i, ev) => {
         if (ev.type === "delta") out.write(writers[i].delta(ev.events));
         else if (ev.type === "finish") {
@@ -252,6 +252,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
       });
     } catch (err) {
+      await closeChoices(started);
+      if (!out.headersSent) throw err;
       if (!er.signal.aborted) res.end(`data: ${JSON.stringify(toOpenAIError(err).body)}\n\n`);
       return toOpenAIError(err).status;
     }

@@ -179,6 +179,34 @@ describe("n choices", () => {
     assert.doesNotMatch(text, /\[DONE\]/);
   });
 
+  test("a caller that goes away mid-stream cancels every choice's upstream call, each recorded as canceled", async () => {
+    fake.script([
+      { kind: "text", text: ["a", "b", "c", "d", "e", "f"], chunkDelayMs: 150 },
+      { kind: "text", text: ["g", "h", "i", "j", "k", "l"], chunkDelayMs: 150 },
+    ]);
+    const ac = new AbortController();
+    const r = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: "solo", messages: [{ role: "user", content: "go away" }], n: 2, stream: true }),
+      signal: ac.signal,
+    });
+    const id = r.headers.get("x-request-id")!;
+    const reader = r.body!.getReader();
+    await reader.read();
+    const started = Date.now();
+    ac.abort();
+    const recs = await waitFor(() => {
+      const x = recordsOf(id);
+      return x.length === 2 ? x : undefined;
+    });
+    assert.deepEqual(
+      recs.map((x) => x.status),
+      ["canceled", "canceled"],
+    );
+    assert.ok(Date.now() - started < 600, "canceled long before the 900 ms the upstreams would have taken");
+  });
+
   test("bad n is refused by name and reaches no upstream", async () => {
     for (const [n, re] of [
       [0, /^n: must be at least 1/],
