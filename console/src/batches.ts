@@ -1,7 +1,8 @@
-// The Batch API as the console calls it: OpenAI's REST Files and Batches endpoints on the gateway
-// (/v1/batches, /v1/files; there is no Connect service for them), sending the session's caller key
-// as a bearer token. A refusal comes back as a SignalboxError with the Connect code of its HTTP
-// status, so ErrorBox and the query client's retry rule treat it like any other call's error.
+// The Batch APIs as the console calls them: OpenAI's REST Files and Batches endpoints on the gateway
+// (/v1/batches, /v1/files; there is no Connect service for them) and Anthropic's Message Batches
+// (/v1/messages/batches, on the same store), sending the session's caller key as a bearer token.
+// A refusal comes back as a SignalboxError with the Connect code of its HTTP status, so ErrorBox
+// and the query client's retry rule treat it like any other call's error.
 
 import { Code, ConnectError, SignalboxError } from "@signalbox/client";
 import { download } from "./csv.ts";
@@ -136,4 +137,67 @@ export const getFile = (id: string): Promise<FileObject> => json<FileObject>(`/v
 export async function downloadFile(id: string): Promise<void> {
   const [file, content] = await Promise.all([getFile(id), call(`/v1/files/${seg(id)}/content`).then((r) => r.blob())]);
   download(file.filename, content, "application/jsonl");
+}
+
+// Anthropic's Message Batches: the same store, ids `msgbatch_…`, Anthropic's shapes.
+
+/** Sent with every Message Batches call, as Anthropic's SDKs do (the gateway does not require it). */
+const ANTHROPIC = { "anthropic-version": "2023-06-01" };
+
+export type MessageBatchStatus = "in_progress" | "canceling" | "ended";
+
+export interface MessageBatchCounts {
+  processing: number;
+  succeeded: number;
+  errored: number;
+  canceled: number;
+  expired: number;
+}
+
+/** A message batch as GET /v1/messages/batches/{id} answers it. Times are RFC 3339 strings. */
+export interface MessageBatch {
+  id: string;
+  type: "message_batch";
+  processing_status: MessageBatchStatus;
+  request_counts: MessageBatchCounts;
+  created_at: string;
+  expires_at: string;
+  ended_at: string | null;
+  archived_at: string | null;
+  cancel_initiated_at: string | null;
+  results_url: string | null;
+  /** The gateway's own: what the batch's requests cost so far. */
+  signalbox?: { cost_nano_usd: number };
+}
+
+export interface MessageBatchList {
+  data: MessageBatch[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
+/** A message batch's id, as the gateway makes them: one route (batches/{id}) opens either kind. */
+export const isMessageBatchId = (id: string): boolean => id.startsWith("msgbatch_");
+export const isMessageBatchActive = (s: MessageBatchStatus): boolean => s !== "ended";
+/** What POST /v1/messages/batches/{id}/cancel changes (an ended batch is answered as it is). */
+export const isMessageBatchCancellable = (s: MessageBatchStatus): boolean => s === "in_progress";
+/** All the batch's requests, whatever became of them. */
+export const messageBatchTotal = (c: MessageBatchCounts): number => c.processing + c.succeeded + c.errored + c.canceled + c.expired;
+
+/** A page of message batches, newest first; `after` is the last id of the page before. */
+export function listMessageBatches(after: string, limit: number): Promise<MessageBatchList> {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (after) q.set("after_id", after);
+  return json<MessageBatchList>(`/v1/messages/batches?${q}`, { headers: ANTHROPIC });
+}
+
+export const getMessageBatch = (id: string): Promise<MessageBatch> => json<MessageBatch>(`/v1/messages/batches/${seg(id)}`, { headers: ANTHROPIC });
+
+export const cancelMessageBatch = (id: string): Promise<MessageBatch> => json<MessageBatch>(`/v1/messages/batches/${seg(id)}/cancel`, { method: "POST", headers: ANTHROPIC });
+
+/** Save an ended message batch's results (JSONL, in the order the requests were given) as `{id}_results.jsonl`. */
+export async function downloadMessageBatchResults(id: string): Promise<void> {
+  const content = await call(`/v1/messages/batches/${seg(id)}/results`, { headers: ANTHROPIC }).then((r) => r.blob());
+  download(`${id}_results.jsonl`, content, "application/jsonl");
 }

@@ -4,7 +4,11 @@
 // and a slow one cancelled from the page. Checks what the page shows against GET /v1/batches:
 // statuses, counts, cost, tokens and metadata; the failed batch's bad lines; Cancel; the output
 // file downloaded under its own name; Load more; the refresh stopping once nothing runs; a missing
-// batch's "not found". Screenshots go to test-output/console/.
+// batch's "not found". Then Anthropic message batches made with the official SDK
+// (messages.batches.create) on the same page: listed with their API, status, counts and cost; an
+// ended one's results downloaded; a running one refreshed and cancelled from its panel (the
+// Anthropic endpoints, with the key as a bearer token); a missing one's "not found".
+// Screenshots go to test-output/console/.
 //
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
@@ -13,6 +17,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import Anthropic from "@anthropic-ai/sdk";
 import type { BrowserContext, Page } from "playwright-core";
 import { count, usd } from "../../console/src/format.ts";
 import { hashKey } from "../../src/server/auth.ts";
@@ -54,6 +59,8 @@ interface Batch {
 const jsonl = (lines: unknown[]) => lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
 const chatLine = (id: string, text: string, model = "default") => ({ custom_id: id, method: "POST", url: "/v1/chat/completions", body: { model, messages: [{ role: "user", content: text }] } });
 const FINAL = ["completed", "failed", "expired", "cancelled"];
+const msgParams = (text: string, extra: Record<string, unknown> = {}, model = "default") => ({ model, max_tokens: 32, messages: [{ role: "user" as const, content: text }], ...extra });
+type MessageBatch = Anthropic.Messages.MessageBatch & { signalbox: { cost_nano_usd: number } };
 
 describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
   const started = performance.now();
@@ -64,7 +71,12 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
   const errors: string[] = [];
   /** GET /v1/batches list calls the page made. */
   const listCalls: number[] = [];
-  const ids = { done: "", bad: "", slow: "" };
+  /** GET /v1/messages/batches list calls the page made. */
+  const messageListCalls: number[] = [];
+  /** Headers of the page's calls to /v1/messages/batches…, by method and path. */
+  const messageCalls: { method: string; path: string; headers: Record<string, string> }[] = [];
+  const ids = { done: "", bad: "", slow: "", msgDone: "", msgSlow: "" };
+  let sdk: Anthropic;
 
   async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
     const res = await fetch(`${gw.url}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, ...init.headers } });
@@ -120,6 +132,7 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     await prepareConsole();
     work = await mkdtemp(join(tmpdir(), "signalbox-console-batches-"));
     gw = await startTestGateway(CONFIG);
+    sdk = new Anthropic({ baseURL: gw.url, apiKey: ADMIN, maxRetries: 0 });
 
     // One that completes, then one whose file is malformed (line 2 is not JSON, line 3 repeats a custom_id).
     ids.done = (await createBatch(jsonl([chatLine("a", "Say one"), chatLine("b", "Say two"), chatLine("c", "Say three")]), "three.jsonl")).id;
@@ -134,7 +147,10 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     });
     page.on("pageerror", (e) => errors.push(`pageerror on ${page.url()}: ${e.message}`));
     page.on("request", (r) => {
-      if (new URL(r.url()).pathname === "/v1/batches" && r.method() === "GET") listCalls.push(Date.now());
+      const path = new URL(r.url()).pathname;
+      if (path === "/v1/batches" && r.method() === "GET") listCalls.push(Date.now());
+      if (path === "/v1/messages/batches" && r.method() === "GET") messageListCalls.push(Date.now());
+      if (path.startsWith("/v1/messages/batches")) messageCalls.push({ method: r.method(), path, headers: r.headers() });
     });
     await page.goto(`${gw.url}/console/`);
     await page.locator("input[name=key]").fill(ADMIN);
@@ -161,13 +177,15 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     assert.ok(done.usage.total_tokens > 0 && done.signalbox.cost_nano_usd > 0);
     const cells = await row(ids.done).locator("td").allInnerTexts();
     assert.equal(cells[0].trim(), ids.done);
-    assert.equal(cells[1].trim(), "completed");
-    assert.equal(cells[2].trim(), "/v1/chat/completions");
-    assert.match(cells[4], /^3 \/ 3/);
-    assert.equal(cells[5].trim(), usd(done.signalbox.cost_nano_usd));
-    assert.equal(cells[6].trim(), count(done.usage.total_tokens));
-    assert.equal(cells[7].trim(), "job=x");
-    assert.equal(await row(ids.bad).locator(".badge").innerText(), "failed");
+    assert.equal(cells[1].trim(), "OpenAI");
+    assert.equal(cells[2].trim(), "completed");
+    assert.equal(cells[3].trim(), "/v1/chat/completions");
+    assert.match(cells[5], /^3 \/ 3/);
+    assert.equal(cells[6].trim(), usd(done.signalbox.cost_nano_usd));
+    assert.equal(cells[7].trim(), count(done.usage.total_tokens));
+    assert.equal(cells[8].trim(), "job=x");
+    assert.deepEqual(await rows().evaluateAll((rs) => [...new Set(rs.map((r) => r.getAttribute("data-kind")))]), ["batch"]);
+    assert.equal(await row(ids.bad).locator("td").nth(2).locator(".badge").innerText(), "failed");
     // Nothing runs: no refresh, and no Load more for two batches.
     assert.equal(await page.getByTestId("batches-table").getAttribute("data-refreshing"), "false");
     assert.equal(await page.getByTestId("batches-load-more").count(), 0);
@@ -282,6 +300,183 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     assert.deepEqual(last.sort(), [ids.slow, ids.bad, ids.done].sort());
   });
 
+  /** A message batch row's counts as the page shows them, or the API's counts, to compare. */
+  const msgShown = (id: string) =>
+    row(id).evaluate((r) => ({
+      kind: r.getAttribute("data-kind"),
+      status: r.getAttribute("data-status"),
+      ...Object.fromEntries(["processing", "succeeded", "errored", "canceled", "expired"].map((k) => [k, Number(r.getAttribute(`data-${k}`))])),
+    }));
+  const msgAsShown = (b: Anthropic.Messages.MessageBatch) => ({ kind: "message_batch", status: b.processing_status, ...b.request_counts });
+  const retrieve = async (id: string) => (await sdk.messages.batches.retrieve(id)) as MessageBatch;
+  async function ended(id: string): Promise<MessageBatch> {
+    for (let i = 0; i < 400; i++) {
+      const b = await retrieve(id);
+      if (b.processing_status === "ended") return b;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`message batch ${id} did not end`);
+  }
+  const lastCall = (method: string, path: string) => messageCalls.findLast((c) => c.method === method && c.path === path);
+
+  test("an Anthropic message batch is listed with the OpenAI ones, marked Anthropic; its panel shows its counts and downloads its results", async () => {
+    const created = await sdk.messages.batches.create({
+      requests: [
+        { custom_id: "m1", params: msgParams("Say one") },
+        { custom_id: "m2", params: msgParams("Say two", { temperature: "hot" }) },
+        { custom_id: "m3", params: msgParams("Say three") },
+      ],
+    });
+    assert.match(created.id, /^msgbatch_/);
+    ids.msgDone = created.id;
+    const b = await ended(ids.msgDone);
+    assert.deepEqual(b.request_counts, { processing: 0, succeeded: 2, errored: 1, canceled: 0, expired: 0 });
+    assert.ok(b.signalbox.cost_nano_usd > 0);
+
+    // Nothing was running: Refresh shows it, among the 23 OpenAI batches.
+    await page.getByTestId("batches-refresh").click();
+    await row(ids.msgDone).waitFor();
+    assert.equal(await rows().count(), 24);
+    assert.deepEqual(await msgShown(ids.msgDone), msgAsShown(b));
+    const cells = (await row(ids.msgDone).locator("td").allInnerTexts()).map((t) => t.trim());
+    assert.equal(cells[0], ids.msgDone);
+    assert.equal(cells[1], "Anthropic");
+    assert.equal(cells[2], "ended");
+    assert.equal(cells[3], "/v1/messages");
+    assert.match(cells[5], /^3 \/ 3 \(1 errored\)/);
+    assert.equal(cells[6], usd(b.signalbox.cost_nano_usd));
+    // The OpenAI ones are still there, marked OpenAI, in the API's order.
+    const openai = await page.locator("[data-testid=batch-row][data-kind=batch]").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-id")));
+    assert.deepEqual(openai, (await allBatches()).map((x) => x.id));
+    assert.equal((await row(ids.done).locator("td").nth(1).innerText()).trim(), "OpenAI");
+    const list = lastCall("GET", "/v1/messages/batches");
+    assert.equal(list?.headers.authorization, `Bearer ${ADMIN}`, "the session's key as a bearer token");
+
+    await row(ids.msgDone).click();
+    const detail = page.locator(`[data-testid=batch-detail][data-kind=message_batch][data-id="${ids.msgDone}"]`);
+    await detail.waitFor();
+    assert.match(page.url(), new RegExp(`/console/batches/${ids.msgDone}$`));
+    assert.equal(await detail.getAttribute("data-status"), "ended");
+    const counts = detail.getByTestId("batch-counts");
+    assert.deepEqual(
+      await counts.evaluate((d) => Object.fromEntries(["processing", "succeeded", "errored", "canceled", "expired", "total"].map((k) => [k, Number(d.getAttribute(`data-${k}`))]))),
+      { ...b.request_counts, total: 3 },
+    );
+    assert.match(await counts.innerText(), /Succeeded\s+2\s+Errored\s+1\s+Canceled\s+0/);
+    assert.equal(await detail.getByTestId("batch-cost").innerText(), usd(b.signalbox.cost_nano_usd));
+    assert.match(await detail.getByTestId("batch-times").innerText(), /Ended/);
+    assert.equal(await detail.getByTestId("batch-cancel").count(), 0, "an ended batch cannot be cancelled");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), detail.getByTestId("batch-download-results").click()]);
+    assert.equal(download.suggestedFilename(), `${ids.msgDone}_results.jsonl`);
+    const text = await readFile((await download.path())!, "utf8");
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as Anthropic.Messages.MessageBatchIndividualResponse);
+    assert.deepEqual(
+      lines.map((l) => [l.custom_id, l.result.type]),
+      [
+        ["m1", "succeeded"],
+        ["m2", "errored"],
+        ["m3", "succeeded"],
+      ],
+    );
+    const res = await fetch(`${gw.url}/v1/messages/batches/${ids.msgDone}/results`, { headers: { "x-api-key": ADMIN, "anthropic-version": "2023-06-01" } });
+    assert.equal(text, await res.text(), "the bytes the API serves");
+    const fetched = lastCall("GET", `/v1/messages/batches/${ids.msgDone}/results`);
+    assert.equal(fetched?.headers.authorization, `Bearer ${ADMIN}`);
+    assert.equal(fetched?.headers["anthropic-version"], "2023-06-01");
+    await shot("batches-message-ended");
+  });
+
+  test("a running message batch refreshes as it goes; Cancel in its panel cancels it through the Anthropic API, then the refresh stops", async () => {
+    const created = await sdk.messages.batches.create({ requests: Array.from({ length: SLOW_LINES }, (_, i) => ({ custom_id: `s${i}`, params: msgParams(`Say ${i}`, {}, "slow") })) });
+    ids.msgSlow = created.id;
+    await page.getByTestId("batch-close").click();
+    await page.locator("[data-testid=batch-detail]").waitFor({ state: "detached" });
+    await page.getByTestId("batches-refresh").click();
+    const slow = row(ids.msgSlow);
+    await slow.waitFor();
+    assert.equal(await slow.getAttribute("data-kind"), "message_batch");
+    await page.waitForFunction((id) => document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-status") === "in_progress", ids.msgSlow);
+    // Seen again further on without a reload: the 2 s refresh of the message batches.
+    const seen = Number(await slow.getAttribute("data-succeeded"));
+    await page.waitForFunction(
+      ([id, n]) => Number(document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-succeeded")) > Number(n),
+      [ids.msgSlow, seen] as const,
+      { timeout: 5000 },
+    );
+    assert.equal(await page.getByTestId("batches-table").getAttribute("data-refreshing"), "true");
+    assert.equal(await slow.getAttribute("data-total"), String(SLOW_LINES));
+    assert.equal((await slow.locator("td").nth(1).innerText()).trim(), "Anthropic");
+
+    await slow.click();
+    const detail = page.locator(`[data-testid=batch-detail][data-kind=message_batch][data-id="${ids.msgSlow}"]`);
+    await detail.waitFor();
+    assert.equal(await detail.getByTestId("batch-download-results").count(), 0, "no results before it ends");
+    await detail.getByTestId("batch-cancel").click();
+    await shot("batches-message-cancel");
+    await page.getByTestId("batch-cancel-confirm").click();
+    await page.locator(`[data-testid=batch-row][data-id="${ids.msgSlow}"][data-status=ended]`).waitFor({ timeout: 10_000 });
+    const cancel = lastCall("POST", `/v1/messages/batches/${ids.msgSlow}/cancel`);
+    assert.ok(cancel, "the page called the Anthropic cancel endpoint");
+    assert.equal(cancel.headers.authorization, `Bearer ${ADMIN}`);
+    const b = await retrieve(ids.msgSlow);
+    assert.equal(b.processing_status, "ended");
+    assert.ok(b.cancel_initiated_at);
+    assert.ok(b.request_counts.succeeded > 0 && b.request_counts.canceled > 0, JSON.stringify(b.request_counts));
+    assert.equal(b.request_counts.succeeded + b.request_counts.canceled + b.request_counts.errored, SLOW_LINES);
+    assert.deepEqual(await msgShown(ids.msgSlow), msgAsShown(b));
+    await page.locator(`[data-testid=batch-detail][data-id="${ids.msgSlow}"][data-status=ended]`).waitFor();
+    assert.equal(await detail.getByTestId("batch-cancel").count(), 0, "no Cancel once ended");
+    await detail.getByTestId("batch-download-results").waitFor();
+    assert.equal(await detail.getByTestId("batch-counts").getAttribute("data-canceled"), String(b.request_counts.canceled));
+    assert.match(await detail.getByTestId("batch-times").innerText(), /Cancel requested[\s\S]*Ended/);
+    await shot("batches-message-cancelled");
+
+    // Nothing runs now: neither list is fetched again.
+    assert.equal(await page.getByTestId("batches-table").getAttribute("data-refreshing"), "false");
+    const calls = [listCalls.length, messageListCalls.length];
+    await new Promise((r) => setTimeout(r, 2600));
+    assert.deepEqual([listCalls.length, messageListCalls.length], calls, "the page stopped refreshing");
+  });
+
+  test("Load more pages through both kinds at once: newest first, each in its API's order, only ever adding rows below", async () => {
+    // 20 more message batches (22 in all) and the 23 OpenAI ones: each API pages 20 at a time.
+    const more: string[] = [];
+    for (let i = 0; i < 20; i++) more.push((await sdk.messages.batches.create({ requests: [{ custom_id: "only", params: msgParams(`Say ${i}`) }] })).id);
+    for (const id of more) await ended(id);
+    const messages: MessageBatch[] = [];
+    for await (const b of sdk.messages.batches.list({ limit: 20 })) messages.push(b as MessageBatch);
+    assert.equal(messages.length, 22);
+    const openai = await allBatches();
+    assert.equal(openai.length, 23);
+    // The whole list as it should end up: by creation time, newest first, each API's order kept.
+    type Item = { id: string; at: number };
+    const a: Item[] = openai.map((b) => ({ id: b.id, at: (b as unknown as { created_at: number }).created_at * 1000 }));
+    const m: Item[] = messages.map((b) => ({ id: b.id, at: Date.parse(b.created_at) }));
+    const want: string[] = [];
+    while (a.length && m.length) want.push((m[0].at > a[0].at ? m.shift()! : a.shift()!).id);
+    want.push(...a.map((x) => x.id), ...m.map((x) => x.id));
+
+    // A fresh page: one page of each.
+    await page.goto(`${gw.url}/console/batches`);
+    await page.getByTestId("batches-table").waitFor();
+    await page.getByTestId("batches-load-more").waitFor();
+    let seen = (await shown()).map((r) => r.id);
+    assert.ok(seen.length >= 20 && seen.length < want.length, `first view: ${seen.length} rows`);
+    assert.deepEqual(seen, want.slice(0, seen.length), "the first view is the head of the whole list");
+    for (let i = 0; (await page.getByTestId("batches-load-more").count()) > 0; i++) {
+      assert.ok(i < 4, "Load more ends");
+      const before = seen.length;
+      await page.getByTestId("batches-load-more").click();
+      await page.waitForFunction((n) => document.querySelectorAll("[data-testid=batch-row]").length > n, before);
+      seen = (await shown()).map((r) => r.id);
+      assert.deepEqual(seen, want.slice(0, seen.length), `after Load more ${i + 1}: rows only added below`);
+    }
+    assert.deepEqual(seen, want);
+    assert.equal(await page.locator("[data-testid=batch-row][data-kind=message_batch]").count(), 22);
+    assert.equal(await page.locator("[data-testid=batch-row][data-kind=batch]").count(), 23);
+  });
+
   test("a batch that is not there: the panel says so, as other pages show errors", async () => {
     await page.goto(`${gw.url}/console/batches/batch_nope`);
     const alert = page.locator("[data-testid=batch-detail] [role=alert][data-code=not_found]");
@@ -289,10 +484,17 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     assert.match(await alert.innerText(), /Not found\.[\s\S]*no batch "batch_nope"/);
   });
 
+  test("a message batch that is not there: its panel says so the same way", async () => {
+    await page.goto(`${gw.url}/console/batches/msgbatch_nope`);
+    const alert = page.locator("[data-testid=batch-detail][data-kind=message_batch] [role=alert][data-code=not_found]");
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /Not found\.[\s\S]*no message batch "msgbatch_nope"/);
+  });
+
   test("no errors in the browser console", () => {
-    // The 404 just asked for is the browser's own report of that fetch, not a fault of the page.
+    // The 404s just asked for are the browser's own report of those fetches, not a fault of the page.
     assert.deepEqual(
-      errors.filter((e) => !/batches\/batch_nope: Failed to load resource: the server responded with a status of 404/.test(e)),
+      errors.filter((e) => !/batches\/(msg)?batch_nope: Failed to load resource: the server responded with a status of 404/.test(e)),
       [],
     );
   });
