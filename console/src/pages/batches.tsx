@@ -362,20 +362,17 @@ export function BatchesPage({ selected }: { selected?: string }) {
   );
 }
 
-/** One batch: from the list when it is there (the list's refresh keeps it current), else fetched. */
-function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
+/**
+ * A batch panel's actions, one at a time, with the last one's error: `act` runs one (a download);
+ * `cancel` (after its dialog, `confirm`) stores the batch as the cancel answers it and refreshes
+ * every batch query, whatever the answer, since the batch may have moved on.
+ */
+function usePanelActions<A extends string>(key: readonly unknown[], cancelCall: () => Promise<unknown>) {
   const queryClient = useQueryClient();
-  const one = useQuery({
-    queryKey: batchKey(id),
-    queryFn: () => getBatch(id),
-    enabled: !listed,
-    refetchInterval: (query) => (query.state.data && isActive(query.state.data.status) ? REFRESH_MS : false),
-  });
-  const b = listed ?? one.data;
   const [confirm, setConfirm] = useState(false);
-  const [busy, setBusy] = useState<"cancel" | "output" | "errors">();
+  const [busy, setBusy] = useState<A | "cancel">();
   const [error, setError] = useState<unknown>();
-  const act = async (what: "cancel" | "output" | "errors", fn: () => Promise<unknown>) => {
+  const act = async (what: A | "cancel", fn: () => Promise<unknown>) => {
     setBusy(what);
     setError(undefined);
     try {
@@ -390,12 +387,24 @@ function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
     act("cancel", async () => {
       setConfirm(false);
       try {
-        queryClient.setQueryData(batchKey(id), await cancelBatch(id));
+        queryClient.setQueryData(key, await cancelCall());
       } finally {
-        // Whatever the answer, the batch may have moved on: show it as it is now.
         await queryClient.invalidateQueries({ queryKey: ["batches"] });
       }
     });
+  return { confirm, setConfirm, busy, error, act, cancel };
+}
+
+/** One batch: from the list when it is there (the list's refresh keeps it current), else fetched. */
+function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
+  const one = useQuery({
+    queryKey: batchKey(id),
+    queryFn: () => getBatch(id),
+    enabled: !listed,
+    refetchInterval: (query) => (query.state.data && isActive(query.state.data.status) ? REFRESH_MS : false),
+  });
+  const b = listed ?? one.data;
+  const { confirm, setConfirm, busy, error, act, cancel } = usePanelActions<"output" | "errors">(batchKey(id), () => cancelBatch(id));
 
   const u = b?.usage;
   const times: [string, number | null | undefined][] = b
@@ -556,7 +565,6 @@ function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
 
 /** One message batch: from the list when it is there (the list's refresh keeps it current), else fetched. */
 function MessageBatchDetail({ id, listed }: { id: string; listed?: MessageBatch }) {
-  const queryClient = useQueryClient();
   const one = useQuery({
     queryKey: messageBatchKey(id),
     queryFn: () => getMessageBatch(id),
@@ -564,30 +572,7 @@ function MessageBatchDetail({ id, listed }: { id: string; listed?: MessageBatch 
     refetchInterval: (query) => (query.state.data && isMessageBatchActive(query.state.data.processing_status) ? REFRESH_MS : false),
   });
   const b = listed ?? one.data;
-  const [confirm, setConfirm] = useState(false);
-  const [busy, setBusy] = useState<"cancel" | "results">();
-  const [error, setError] = useState<unknown>();
-  const act = async (what: "cancel" | "results", fn: () => Promise<unknown>) => {
-    setBusy(what);
-    setError(undefined);
-    try {
-      await fn();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(undefined);
-    }
-  };
-  const cancel = () =>
-    act("cancel", async () => {
-      setConfirm(false);
-      try {
-        queryClient.setQueryData(messageBatchKey(id), await cancelMessageBatch(id));
-      } finally {
-        // Whatever the answer, the batch may have moved on: show it as it is now.
-        await queryClient.invalidateQueries({ queryKey: ["batches"] });
-      }
-    });
+  const { confirm, setConfirm, busy, error, act, cancel } = usePanelActions<"results">(messageBatchKey(id), () => cancelMessageBatch(id));
 
   const c = b?.request_counts;
   const total = c ? messageBatchTotal(c) : 0;
