@@ -6,7 +6,7 @@
 // batch's panel has its request counts, Cancel while in progress and its results once ended.
 
 import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type KeyboardEvent, useState } from "react";
+import { type KeyboardEvent, type ReactNode, useState } from "react";
 import {
   type Batch,
   type BatchStatus,
@@ -395,6 +395,32 @@ function usePanelActions<A extends string>(key: readonly unknown[], cancelCall: 
   return { confirm, setConfirm, busy, error, act, cancel };
 }
 
+/** A batch panel's Cancel button (it asks first: CancelDialog). */
+function CancelButton({ busy, onClick }: { busy: boolean; onClick: () => void }) {
+  return (
+    <button type="button" className="danger" onClick={onClick} disabled={busy} data-testid="batch-cancel">
+      {busy ? "Cancelling…" : "Cancel batch"}
+    </button>
+  );
+}
+
+/** What cancelling a batch does (`children`), and the choice: keep it running or cancel it. */
+function CancelDialog({ title, onKeep, onCancel, children }: { title: string; onKeep: () => void; onCancel: () => void; children: ReactNode }) {
+  return (
+    <Dialog title={title} onClose={onKeep}>
+      <p>{children}</p>
+      <div className="dialog-actions">
+        <button type="button" onClick={onKeep}>
+          Keep running
+        </button>
+        <button type="button" className="danger" onClick={onCancel} data-testid="batch-cancel-confirm">
+          Cancel batch
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
 /** One batch: from the list when it is there (the list's refresh keeps it current), else fetched. */
 function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
   const one = useQuery({
@@ -432,9 +458,7 @@ function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
         actions={
           <>
             {b && isCancellable(b.status) && (
-              <button type="button" className="danger" onClick={() => setConfirm(true)} disabled={busy === "cancel"} data-testid="batch-cancel">
-                {busy === "cancel" ? "Cancelling…" : "Cancel batch"}
-              </button>
+              <CancelButton busy={busy === "cancel"} onClick={() => setConfirm(true)} />
             )}
             {b?.output_file_id && (
               <button type="button" onClick={() => act("output", () => downloadFile(b.output_file_id!))} disabled={busy === "output"} data-testid="batch-download-output">
@@ -547,17 +571,9 @@ function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
         </Card>
       )}
       {confirm && b && (
-        <Dialog title={`Cancel batch ${b.id}`} onClose={() => setConfirm(false)}>
-          <p>No more of its lines are started; those under way finish. The output file keeps what was answered, and the lines never run go to the error file as <code>batch_cancelled</code>.</p>
-          <div className="dialog-actions">
-            <button type="button" onClick={() => setConfirm(false)}>
-              Keep running
-            </button>
-            <button type="button" className="danger" onClick={cancel} data-testid="batch-cancel-confirm">
-              Cancel batch
-            </button>
-          </div>
-        </Dialog>
+        <CancelDialog title={`Cancel batch ${b.id}`} onKeep={() => setConfirm(false)} onCancel={cancel}>
+          No more of its lines are started; those under way finish. The output file keeps what was answered, and the lines never run go to the error file as <code>batch_cancelled</code>.
+        </CancelDialog>
       )}
     </section>
   );
@@ -596,9 +612,7 @@ function MessageBatchDetail({ id, listed }: { id: string; listed?: MessageBatch 
         actions={
           <>
             {b && isMessageBatchCancellable(b.processing_status) && (
-              <button type="button" className="danger" onClick={() => setConfirm(true)} disabled={busy === "cancel"} data-testid="batch-cancel">
-                {busy === "cancel" ? "Cancelling…" : "Cancel batch"}
-              </button>
+              <CancelButton busy={busy === "cancel"} onClick={() => setConfirm(true)} />
             )}
             {b?.processing_status === "ended" && (
               <button type="button" onClick={() => act("results", () => downloadMessageBatchResults(b.id))} disabled={busy === "results"} data-testid="batch-download-results">
@@ -674,17 +688,9 @@ function MessageBatchDetail({ id, listed }: { id: string; listed?: MessageBatch 
         )}
       </Card>
       {confirm && b && (
-        <Dialog title={`Cancel message batch ${b.id}`} onClose={() => setConfirm(false)}>
-          <p>No more of its requests are started; those under way finish. It then ends, and the requests never run are in its results as <code>canceled</code>.</p>
-          <div className="dialog-actions">
-            <button type="button" onClick={() => setConfirm(false)}>
-              Keep running
-            </button>
-            <button type="button" className="danger" onClick={cancel} data-testid="batch-cancel-confirm">
-              Cancel batch
-            </button>
-          </div>
-        </Dialog>
+        <CancelDialog title={`Cancel message batch ${b.id}`} onKeep={() => setConfirm(false)} onCancel={cancel}>
+          No more of its requests are started; those under way finish. It then ends, and the requests never run are in its results as <code>canceled</code>.
+        </CancelDialog>
       )}
     </section>
   );
