@@ -153,9 +153,9 @@ export function chunkWriter(id: string, created: number, model: string, includeU
     finishChoice: (s: Summary): string => chunk({}, finishReason(s.finishReason)),
     /** The end of the stream: the usage chunk when asked for (every choice's summed), then [DONE]. */
     end(parts: readonly Summary[], a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }, ids: readonly string[] = []): string {
+      if (!includeUsage) return "data: [DONE]\n\n";
       const s = mergedSummary(parts);
-      const ext = { ...extension(s, a), ...choiceAccounts(parts, ids) };
-      return (includeUsage ? `${head}"choices":[],"usage":${JSON.stringify(usageJson(s.usage, s.cost))},"signalbox":${JSON.stringify(ext)}}\n\n` : "") + "data: [DONE]\n\n";
+      return `${head}"choices":[],"usage":${JSON.stringify(usageJson(s.usage, s.cost))},"signalbox":${JSON.stringify({ ...extension(s, a), ...choiceAccounts(parts, ids) })}}\n\ndata: [DONE]\n\n`;
     },
   };
 }
