@@ -1,4 +1,5 @@
-// OpenAI's `n` on /v1/chat/completions (and in batches): n choices are n calls through the
+// OpenAI's `n` on /v1/chat/completions and /v1/completions (and in batches), and Gemini's
+// candidateCount: n choices are n calls through the
 // engine, run together. Each is a whole gateway request of its own: planned (a load-balanced
 // route may answer choices from different deployments), admitted against the caller's limits and
 // budgets, retried and fallen back on its own, and recorded as its own usage record (request id

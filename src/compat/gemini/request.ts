@@ -12,8 +12,8 @@
 // responseMimeType with responseJsonSchema or responseSchema, thinkingConfig, responseLogprobs
 // and logprobs), and a `signalbox` object with the same routing options as the other doors.
 // Refused with a 400 naming the field: other tools (googleSearch, codeExecution, urlContext, …),
-// fileData (the gateway does not fetch files), cachedContent, candidateCount above 1 on a stream
-// (generateContent answers up to 16 candidates, each its own call: ../choices.ts), and
+// fileData (the gateway does not fetch files), cachedContent, candidateCount above 16 (up to 16
+// candidates are answered, each its own call: ../choices.ts), and
 // response modalities other than text. safetySettings are accepted and not forwarded (a Gemini
 // deployment answers with its own defaults; the gateway's guardrails are the policy here).
 
@@ -328,7 +328,6 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
   const tc = toolChoice(pObj(b, "toolConfig", "tool_config"));
   if (tc && t?.length) req.toolChoice = tc;
   const n = generationConfig(pObj(b, "generationConfig", "generation_config"), req);
-  if (n > 1 && opts.stream) bad("generation_config.candidate_count", "streamGenerateContent answers one candidate; ask generateContent for more");
 
   const sb = signalboxOptions(b, model, undefined);
   const call: ChatCall = {

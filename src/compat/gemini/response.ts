@@ -89,7 +89,7 @@ const chunk = (o: Record<string, unknown>) => `data: ${JSON.stringify(o)}\r\n\r\
  * a tool call goes whole (Gemini sends function calls whole) once its arguments are complete, at
  * the end; log probabilities ride with the text of their delta.
  */
-export function generateContentStreamWriter(id: string, model: string) {
+export function generateContentStreamWriter(id: string, model: string, index = 0) {
   const calls = new Map<number, ToolCall>();
   let refusal = "";
   const base = { modelVersion: model, responseId: responseId(id) };
@@ -124,15 +124,16 @@ export function generateContentStreamWriter(id: string, model: string) {
         }
       }
       if (!parts.length) return "";
-      const candidate: Record<string, unknown> = { content: { role: "model", parts }, index: 0 };
+      const candidate: Record<string, unknown> = { content: { role: "model", parts }, index };
       if (lp?.length) Object.assign(candidate, logprobsResult(lp));
       return chunk({ candidates: [candidate], ...base });
     },
-    finish(s: Summary): string {
+    /** The candidate's last chunk; `usage`: the request's so far (several candidates: those finished, summed), as Gemini's usageMetadata is a running total. */
+    finish(s: Summary, usage = s.usage): string {
       const parts = [...calls.values()].map(callPart);
-      const candidate: Record<string, unknown> = { content: { role: "model", parts: parts.length ? parts : [{ text: "" }] }, finishReason: finishReason(s), index: 0 };
+      const candidate: Record<string, unknown> = { content: { role: "model", parts: parts.length ? parts : [{ text: "" }] }, finishReason: finishReason(s), index };
       if (refusal) candidate.finishMessage = refusal;
-      return chunk({ candidates: [candidate], usageMetadata: usageMetadata(s.usage), ...base });
+      return chunk({ candidates: [candidate], usageMetadata: usageMetadata(usage), ...base });
     },
   };
 }
