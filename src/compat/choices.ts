@@ -1,13 +1,13 @@
 // OpenAI's `n` on /v1/chat/completions and /v1/completions (and in batches), and Gemini's
-// candidateCount: n choices are n calls through the
-// engine, run together. Each is a whole gateway request of its own: planned (a load-balanced
-// route may answer choices from different deployments), admitted against the caller's limits and
-// budgets, retried and fallen back on its own, and recorded as its own usage record (request id
-// `<id>`, `<id>-1`, …, `<id>-(n-1)`), so every choice's tokens and cost are accounted for. A
-// provider's native `n` would bill the prompt once; n calls bill it n times, which the summed
-// `usage` says. Choices are never served from or stored in the response cache (n copies of one
-// answer are not n choices), and with a `seed`, choice i asks for seed + i. All or nothing: the
-// first choice that fails cancels the others and is the request's error.
+// candidateCount: n choices are n calls through the engine, run together. Each is a whole gateway
+// request of its own: planned (a load-balanced route may answer choices from different
+// deployments), admitted against the caller's limits and budgets, retried and fallen back on its
+// own, and recorded as its own usage record (request id `<id>`, `<id>-1`, …, `<id>-(n-1)`), so
+// every choice's tokens and cost are accounted for. A provider's native `n` would bill the prompt
+// once; n calls bill it n times, which the summed `usage` says. Choices are never served from or
+// stored in the response cache (n copies of one answer are not n choices), and with a `seed`,
+// choice i asks for seed + i. All or nothing: the first choice that fails cancels the others and is
+// the request's error.
 
 import type { Answer, ChatEngine, EngineEvent, EngineRequest, Summary } from "../engine/chat-engine.ts";
 
