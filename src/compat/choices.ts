@@ -75,7 +75,7 @@ export interface StartedChoices {
  * any choice, a rate limit say, is a plain HTTP error before anything is written), with each
  * stream's start event and the iterator to read the rest from.
  */
-export async function startChoices(engine: ChatEngine, er: EngineRequest, n: number): Promise<StartedChoices> {
+async function startChoices(engine: ChatEngine, er: EngineRequest, n: number): Promise<StartedChoices> {
   const s = choiceSignal(er.signal);
   const streams = Array.from({ length: n }, (_, i) => engine.stream(choiceRequest(er, i, s.signal))[Symbol.asyncIterator]());
   try {
@@ -100,7 +100,7 @@ export async function startChoices(engine: ChatEngine, er: EngineRequest, n: num
 }
 
 /** Cancels whatever of the choices' streams still runs and waits for each to end (idempotent). */
-export async function closeChoices(c: Pick<StartedChoices, "streams" | "fail" | "done">): Promise<void> {
+async function closeChoices(c: Pick<StartedChoices, "streams" | "fail" | "done">): Promise<void> {
   c.fail();
   await Promise.allSettled(c.streams.map((it) => it.return?.(undefined)));
   c.done();
@@ -111,7 +111,7 @@ export async function closeChoices(c: Pick<StartedChoices, "streams" | "fail" | 
  * its choice's index. The first failure cancels the others, waits for every stream to end (their
  * records say canceled), and is thrown.
  */
-export async function pumpChoices(c: StartedChoices, each: (i: number, ev: EngineEvent) => void): Promise<void> {
+async function pumpChoices(c: StartedChoices, each: (i: number, ev: EngineEvent) => void): Promise<void> {
   try {
     await Promise.all(
       c.streams.map(async (it, i) => {
@@ -128,6 +128,45 @@ export async function pumpChoices(c: StartedChoices, each: (i: number, ev: Engin
     throw err;
   }
   c.done();
+}
+
+/** How a door writes several choices' stream, made once every choice has started. */
+export interface ChoiceStream {
+  /** Each event of choice `i` after its start. */
+  each(i: number, ev: EngineEvent): void;
+  /** The stream's last bytes, after every choice has ended. */
+  end(): string;
+  /** A failure after the head: the door's error chunk and the status to record. */
+  failed(err: unknown): { status: number; text: string };
+}
+
+/**
+ * Several choices streamed: every choice's stream started (a refusal of any is thrown, before a
+ * byte is written), then `open` writes the head and returns the door's writer, and each choice's
+ * events reach it as they come. A choice that fails after the head cancels the others and ends the
+ * stream with the door's error chunk. Returns the status to record.
+ */
+export async function streamChoices(
+  res: { readonly headersSent: boolean; end(chunk: string): unknown },
+  engine: ChatEngine,
+  er: EngineRequest,
+  n: number,
+  open: (starts: StartedChoices["starts"]) => ChoiceStream,
+): Promise<number> {
+  const started = await startChoices(engine, er, n);
+  let w: ChoiceStream | undefined;
+  try {
+    const opened = (w = open(started.starts));
+    await pumpChoices(started, (i, ev) => opened.each(i, ev));
+  } catch (err) {
+    await closeChoices(started);
+    if (!w || !res.headersSent) throw err;
+    const f = w.failed(err);
+    if (!er.signal.aborted) res.end(f.text);
+    return f.status;
+  }
+  res.end(w.end());
+  return 200;
 }
 
 /** Summed usage and cost of several answers or summaries (what the request as a whole used). */

@@ -20,7 +20,7 @@ import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl, validateCall, type FieldNames } from "../server/validate.ts";
 import { bad, bool, doorCall, int, isObj, obj, samplingOptions, str, stringList, stringMetadata } from "./request.ts";
 import { cacheSimilarityHeader, mergedSummary, toOpenAIError } from "./response.ts";
-import { closeChoices, completeChoices, MAX_CHOICES, pumpChoices, startChoices } from "./choices.ts";
+import { completeChoices, MAX_CHOICES, streamChoices } from "./choices.ts";
 
 const KNOWN = new Set([
   "model",
@@ -164,7 +164,7 @@ export async function serveCompletions(res: Res, d: DoorDeps): Promise<number> {
     return 200;
   }
 
-  if (parsed.n > 1) return streamChoices(res, d, er, parsed, common);
+  if (parsed.n > 1) return streamTextChoices(res, d, er, parsed, common);
 
   // Nothing is written before the engine's start (the first content): a failure before it is a
   // plain HTTP error; after it, an error event and no [DONE], as on /v1/chat/completions.
@@ -220,38 +220,36 @@ function endChunks(parts: readonly Summary[], id: string, created: number, model
   return (includeUsage ? `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [], usage: usageJson(mergedSummary(parts).usage) })}\n\n` : "") + "data: [DONE]\n\n";
 }
 
-/** `n` > 1, streamed: every choice started before the head, then each one's chunks with its index (choices.ts). */
-async function streamChoices(res: Res, d: DoorDeps, er: EngineRequest, parsed: { n: number; includeUsage: boolean; logprobs?: number }, common: Record<string, string>): Promise<number> {
-  const started = await startChoices(d.engine, er, parsed.n);
-  const first = started.starts[0];
+/** `n` > 1, streamed (choices.ts): each choice's chunks with its index, the usage of all of them at the end. */
+function streamTextChoices(res: Res, d: DoorDeps, er: EngineRequest, parsed: { n: number; includeUsage: boolean; logprobs?: number }, common: Record<string, string>): Promise<number> {
   const out = res as ServerResponse;
-  const id = cmplId(first.id);
-  const created = Math.floor(Date.now() / 1000);
-  const model = first.providerModel || first.model;
-  const offsets = started.starts.map(() => 0);
-  const summaries: Summary[] = [];
-  try {
+  return streamChoices(out, d.engine, er, parsed.n, (starts) => {
+    const first = starts[0];
+    const id = cmplId(first.id);
+    const created = Math.floor(Date.now() / 1000);
+    const model = first.providerModel || first.model;
+    const offsets = starts.map(() => 0);
+    const summaries: Summary[] = [];
     if (res instanceof ServerResponse) coalesceWrites(res);
     out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
-    await pumpChoices(started, (i, ev) => {
-      if (ev.type === "delta") {
-        const s = deltaText(ev.events, parsed.logprobs !== undefined);
-        if (s.text || s.logprobs) {
-          out.write(textChunk(id, created, model, i, s.text, s.logprobs ? legacyLogprobs(s.logprobs, offsets[i]) : null, null));
-          offsets[i] += s.text.length;
+    return {
+      each(i, ev) {
+        if (ev.type === "delta") {
+          const s = deltaText(ev.events, parsed.logprobs !== undefined);
+          if (s.text || s.logprobs) {
+            out.write(textChunk(id, created, model, i, s.text, s.logprobs ? legacyLogprobs(s.logprobs, offsets[i]) : null, null));
+            offsets[i] += s.text.length;
+          }
+        } else if (ev.type === "finish") {
+          summaries[i] = ev.summary;
+          out.write(textChunk(id, created, model, i, "", null, FINISH[ev.summary.finishReason ?? "stop"]));
         }
-      } else if (ev.type === "finish") {
-        summaries[i] = ev.summary;
-        out.write(textChunk(id, created, model, i, "", null, FINISH[ev.summary.finishReason ?? "stop"]));
-      }
-    });
-  } catch (err) {
-    await closeChoices(started);
-    if (!out.headersSent) throw err;
-    const e = toOpenAIError(err);
-    if (!er.signal.aborted) res.end(`data: ${JSON.stringify(e.body)}\n\n`);
-    return e.status;
-  }
-  res.end(endChunks(summaries, id, created, model, parsed.includeUsage));
-  return 200;
+      },
+      end: () => endChunks(summaries, id, created, model, parsed.includeUsage),
+      failed(err) {
+        const e = toOpenAIError(err);
+        return { status: e.status, text: `data: ${JSON.stringify(e.body)}\n\n` };
+      },
+    };
+  });
 }

@@ -29,7 +29,7 @@ import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
-import { closeChoices, completeChoices, pumpChoices, startChoices } from "./choices.ts";
+import { completeChoices, streamChoices } from "./choices.ts";
 import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
@@ -192,7 +192,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 200, completionJson(answers, created), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
       return 200;
     }
-    if (parsed.n > 1) return streamChoices(res, er, parsed.n, parsed.includeUsage, created, common);
+    if (parsed.n > 1) return streamChatChoices(res, er, parsed.n, parsed.includeUsage, created, common);
 
     // Nothing is written before the commit point: a failure before it is a plain HTTP error
     // the SDK can retry; after it, an error event ends the stream.
@@ -233,32 +233,31 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
    * them (summed) and [DONE] after the last. A choice that fails after the head ends the stream
    * with an error event and cancels the others.
    */
-  async function streamChoices(res: Res, er: EngineRequest, n: number, includeUsage: boolean, created: number, common: Record<string, string>): Promise<number> {
-    const started = await startChoices(engine, er, n);
-    const first = started.starts[0];
+  function streamChatChoices(res: Res, er: EngineRequest, n: number, includeUsage: boolean, created: number, common: Record<string, string>): Promise<number> {
     const out = res as ServerResponse;
-    const writers = started.starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
-    const summaries: Summary[] = [];
-    const adjustments: Adjustment[] = [...first.adjustments];
-    try {
+    return streamChoices(out, engine, er, n, (starts) => {
+      const first = starts[0];
+      const writers = starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
+      const summaries: Summary[] = [];
+      const adjustments: Adjustment[] = [...first.adjustments];
       openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
       for (const w of writers) out.write(w.start());
-      await pumpChoices(started, (i, ev) => {
-        if (ev.type === "delta") out.write(writers[i].delta(ev.events));
-        else if (ev.type === "finish") {
-          summaries[i] = ev.summary;
-          if (ev.summary.adjustments?.length) adjustments.push(...ev.summary.adjustments);
-          out.write(writers[i].finishChoice(ev.summary));
-        }
-      });
-    } catch (err) {
-      await closeChoices(started);
-      if (!out.headersSent) throw err;
-      if (!er.signal.aborted) res.end(`data: ${JSON.stringify(toOpenAIError(err).body)}\n\n`);
-      return toOpenAIError(err).status;
-    }
-    res.end(writers[0].end(summaries, { routing: first.routing, traceId: er.ri.traceId, adjustments }, started.starts.map((st) => st.id)));
-    return 200;
+      return {
+        each(i, ev) {
+          if (ev.type === "delta") out.write(writers[i].delta(ev.events));
+          else if (ev.type === "finish") {
+            summaries[i] = ev.summary;
+            if (ev.summary.adjustments?.length) adjustments.push(...ev.summary.adjustments);
+            out.write(writers[i].finishChoice(ev.summary));
+          }
+        },
+        end: () => writers[0].end(summaries, { routing: first.routing, traceId: er.ri.traceId, adjustments }, starts.map((st) => st.id)),
+        failed(err) {
+          const e = toOpenAIError(err);
+          return { status: e.status, text: `data: ${JSON.stringify(e.body)}\n\n` };
+        },
+      };
+    });
   }
 
   async function serve(req: Req, res: Res, path: string): Promise<void> {

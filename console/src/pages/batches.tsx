@@ -362,6 +362,17 @@ export function BatchesPage({ selected }: { selected?: string }) {
   );
 }
 
+/** A panel's batch: the list's copy when it has one (the list's refresh keeps it current), else fetched and refreshed while `active`. */
+function usePanelBatch<T>(key: readonly unknown[], get: () => Promise<T>, listed: T | undefined, active: (b: T) => boolean) {
+  const one = useQuery({
+    queryKey: key,
+    queryFn: get,
+    enabled: !listed,
+    refetchInterval: (query) => (query.state.data && active(query.state.data) ? REFRESH_MS : false),
+  });
+  return { one, b: listed ?? one.data };
+}
+
 /**
  * A batch panel's actions, one at a time, with the last one's error: `act` runs one (a download);
  * `cancel` (after its dialog, `confirm`) stores the batch as the cancel answers it and refreshes
@@ -423,13 +434,7 @@ function CancelDialog({ title, onKeep, onCancel, children }: { title: string; on
 
 /** One batch: from the list when it is there (the list's refresh keeps it current), else fetched. */
 function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
-  const one = useQuery({
-    queryKey: batchKey(id),
-    queryFn: () => getBatch(id),
-    enabled: !listed,
-    refetchInterval: (query) => (query.state.data && isActive(query.state.data.status) ? REFRESH_MS : false),
-  });
-  const b = listed ?? one.data;
+  const { one, b } = usePanelBatch(batchKey(id), () => getBatch(id), listed, (x) => isActive(x.status));
   const { confirm, setConfirm, busy, error, act, cancel } = usePanelActions<"output" | "errors">(batchKey(id), () => cancelBatch(id));
 
   const u = b?.usage;
@@ -581,13 +586,7 @@ function BatchDetail({ id, listed }: { id: string; listed?: Batch }) {
 
 /** One message batch: from the list when it is there (the list's refresh keeps it current), else fetched. */
 function MessageBatchDetail({ id, listed }: { id: string; listed?: MessageBatch }) {
-  const one = useQuery({
-    queryKey: messageBatchKey(id),
-    queryFn: () => getMessageBatch(id),
-    enabled: !listed,
-    refetchInterval: (query) => (query.state.data && isMessageBatchActive(query.state.data.processing_status) ? REFRESH_MS : false),
-  });
-  const b = listed ?? one.data;
+  const { one, b } = usePanelBatch(messageBatchKey(id), () => getMessageBatch(id), listed, (x) => isMessageBatchActive(x.processing_status));
   const { confirm, setConfirm, busy, error, act, cancel } = usePanelActions<"results">(messageBatchKey(id), () => cancelMessageBatch(id));
 
   const c = b?.request_counts;

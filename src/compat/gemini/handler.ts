@@ -10,7 +10,7 @@ import { GatewayError } from "../../router/errors.ts";
 import type { ChatCall, Plan } from "../../router/types.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
-import { closeChoices, completeChoices, pumpChoices, startChoices, sumUsage } from "../choices.ts";
+import { completeChoices, streamChoices, sumUsage } from "../choices.ts";
 import type { EngineRequest, Summary } from "../../engine/chat-engine.ts";
 import { cacheSimilarityHeader } from "../response.ts";
 import { errorChunk, toGeminiError } from "./errors.ts";
@@ -113,31 +113,29 @@ export async function serveGenerateContent(req: Req, res: Res, target: NonNullab
  * before the head is written, then each one's chunks with its index; each finish chunk carries the
  * usage of the candidates finished so far, so the last one's is the request's.
  */
-async function streamCandidates(res: Res, er: EngineRequest, n: number, d: GenerateContentDeps, common: Record<string, string>): Promise<number> {
-  const started = await startChoices(d.engine, er, n);
-  const first = started.starts[0];
+function streamCandidates(res: Res, er: EngineRequest, n: number, d: GenerateContentDeps, common: Record<string, string>): Promise<number> {
   const out = res as ServerResponse;
-  const writers = started.starts.map((st, i) => generateContentStreamWriter(d.ri.id, st.providerModel || st.model, i));
-  const finished: Summary[] = [];
-  try {
+  return streamChoices(out, d.engine, er, n, (starts) => {
+    const first = starts[0];
+    const writers = starts.map((st, i) => generateContentStreamWriter(d.ri.id, st.providerModel || st.model, i));
+    const finished: Summary[] = [];
     if (res instanceof ServerResponse) coalesceWrites(res);
     out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
-    await pumpChoices(started, (i, ev) => {
-      if (ev.type === "delta") {
-        const text = writers[i].delta(ev.events);
-        if (text) out.write(text);
-      } else if (ev.type === "finish") {
-        finished.push(ev.summary);
-        out.write(writers[i].finish(ev.summary, sumUsage(finished).usage));
-      }
-    });
-  } catch (err) {
-    await closeChoices(started);
-    if (!out.headersSent) throw err;
-    const e = toGeminiError(err);
-    if (!er.signal.aborted) res.end(errorChunk(e));
-    return e.status;
-  }
-  res.end();
-  return 200;
+    return {
+      each(i, ev) {
+        if (ev.type === "delta") {
+          const text = writers[i].delta(ev.events);
+          if (text) out.write(text);
+        } else if (ev.type === "finish") {
+          finished.push(ev.summary);
+          out.write(writers[i].finish(ev.summary, sumUsage(finished).usage));
+        }
+      },
+      end: () => "",
+      failed(err) {
+        const e = toGeminiError(err);
+        return { status: e.status, text: errorChunk(e) };
+      },
+    };
+  });
 }
