@@ -31,6 +31,7 @@ import { createModelRegistry, type ModelRegistry } from "./router/registry.ts";
 import type { Call, Plan } from "./router/types.ts";
 import { callerKey, type Authenticator } from "./server/auth.ts";
 import { createMemoryBatchStore } from "./batch/store.ts";
+import { createMemoryResponseStore } from "./compat/responses/store.ts";
 import { createBatchRunner } from "./batch/runner.ts";
 import type { BatchApi } from "./batch/http.ts";
 import { chatService } from "./server/chat-service.ts";
@@ -403,7 +404,17 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
   const batches: BatchApi = { store: batchStore, runner: batchRunner, maxFileBytes: config.batches.maxFileBytes };
   batchRunner.kick();
-  const compat = createCompatHandler(core, engine, batches);
+  // Stored Responses API responses (responses.store): PostgreSQL with store.postgres_url, else memory;
+  // what has expired is dropped at start and every hour.
+  const responseStore = !config.responses.store
+    ? undefined
+    : config.store.postgresUrl
+      ? await (await import("./compat/responses/postgres-store.ts")).createPostgresResponseStore(config.store.postgresUrl, { log })
+      : createMemoryResponseStore({ maxBytes: config.responses.memoryBytes });
+  const sweepResponses = () => void responseStore?.sweep().catch((err) => log("warn", "responses: could not drop expired responses", { reason: (err as Error).message }));
+  sweepResponses();
+  const responseSweeper = responseStore ? setInterval(sweepResponses, 3_600_000).unref() : undefined;
+  const compat = createCompatHandler(core, engine, batches, responseStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000 });
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
@@ -508,6 +519,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       // Batch lines under way finish first (they record usage and write to the stores below).
       await batchRunner.stop().catch(() => {});
       await batchStore.close().catch(() => {});
+      clearInterval(responseSweeper);
+      await responseStore?.close().catch(() => {});
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
       await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);

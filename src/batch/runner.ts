@@ -601,9 +601,13 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
         return { body: completionJson(answers, Math.floor(now() / 1000)), used: usedBy(mergedSummary(answers)) };
       }
       case "/v1/responses": {
+        // A batch's responses are not stored (as OpenAI's), so they neither continue nor reference one.
+        if (body.previous_response_id !== undefined && body.previous_response_id !== null) {
+          throw new GatewayError("invalid_argument", "previous_response_id: a batch's responses are not stored; send the conversation as input items", { field: "previous_response_id" });
+        }
         const parsed = parseResponsesRequest(body, ri.id, caller);
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
-        return { body: responseJson({ id: responseId(ri.id), createdAt: Math.floor(now() / 1000), echo: parsed.echo }, a), used: usedBy(a) };
+        return { body: responseJson({ id: responseId(ri.id), createdAt: Math.floor(now() / 1000), echo: parsed.echo, store: false }, a), used: usedBy(a) };
       }
       case "/v1/completions": {
         const parsed = parseCompletionRequest(body, ri.id, caller);

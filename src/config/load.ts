@@ -503,6 +503,8 @@ const rootSpec = obj<any>({
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
   // The Batch API (src/batch): lines run at once per replica, batches run at once per replica, and the largest input file.
   batches: opt(obj({ concurrency: opt(num({ min: 1, max: 256, int: true }), 4), parallel: opt(num({ min: 1, max: 64, int: true }), 4), max_file_mb: opt(num({ min: 1, max: 512, int: true }), 100) }), {}),
+  // Stored Responses API responses (src/compat/responses/store.ts): whether store: true keeps them, for how long, and the memory store's bound.
+  responses: opt(obj({ store: opt(bool, true), retention_days: opt(num({ min: 1, max: 3650, int: true }), 30), memory_mb: opt(num({ min: 1, max: 65_536, int: true }), 64) }), {}),
 });
 
 function finishProvider(p: any, path: string): ProviderConfig {
@@ -827,6 +829,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       usageRetentionDays: raw.store.usageRetentionDays,
     },
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
+    responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
   };
 }
 

@@ -437,4 +437,10 @@ export interface Config {
    * file (`batches.max_file_mb`, default 100).
    */
   batches: { concurrency: number; parallel: number; maxFileBytes: number };
+  /**
+   * Stored Responses API responses: whether a request's `store` (true unless it says false) keeps
+   * its response (`responses.store`, default true), for how many days (`responses.retention_days`,
+   * default 30, as OpenAI), and the memory store's bound without PostgreSQL (`responses.memory_mb`, default 64).
+   */
+  responses: { store: boolean; retentionDays: number; memoryBytes: number };
 }

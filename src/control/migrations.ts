@@ -266,6 +266,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: "responses: stored Responses API responses",
+    // See src/compat/responses/store.ts. Each response is kept whole (the object as returned, and
+    // its request's input items); previous_id links a conversation's turns, read back by one
+    // recursive query; expiry is dropped by its index.
+    sql: `
+      CREATE TABLE signalbox_responses (
+        id          text COLLATE "C" PRIMARY KEY,
+        previous_id text COLLATE "C",
+        created_at  timestamptz NOT NULL,
+        expires_at  timestamptz NOT NULL,
+        owner_team  text NOT NULL,
+        owner_key   text NOT NULL,
+        response    jsonb NOT NULL,
+        input_items jsonb NOT NULL
+      );
+      CREATE INDEX signalbox_responses_expires_idx ON signalbox_responses (expires_at);
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

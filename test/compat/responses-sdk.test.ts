@@ -2,7 +2,7 @@
 // iteration, `responses.parse`) pointed at the gateway's POST /v1/responses, over a real socket,
 // with fake OpenAI, Anthropic and Gemini upstreams behind it: text, function-call round trips,
 // JSON schemas, reasoning, the typed event sequence, usage equal to the usage record, and the
-// refusals of a stateless door (previous_response_id) and of bad input, which reach no provider.
+// refusals of bad input, which reach no provider. Stored responses: responses-store.test.ts.
 
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
@@ -233,11 +233,16 @@ describe("text", () => {
     assert.equal(openai.requests[0].body.stream, true);
   });
 
-  test("store: true is accepted and answered as not stored", async () => {
-    openai.script({ kind: "text", text: "ok" });
+  test("store: true (the default) is answered as stored, store: false as not", async () => {
+    openai.script([
+      { kind: "text", text: "ok" },
+      { kind: "text", text: "ok" },
+    ]);
     const r = await client.responses.create({ model: "openai", input: "Hi", store: true });
     assert.equal(r.output_text, "ok");
-    assert.equal((r as unknown as { store: boolean }).store, false);
+    assert.equal((r as unknown as { store: boolean }).store, true);
+    const f = await client.responses.create({ model: "openai", input: "Hi", store: false });
+    assert.equal((f as unknown as { store: boolean }).store, false);
   });
 
   test("the output cap cuts the answer short: status incomplete, reason max_output_tokens", async () => {
@@ -513,11 +518,11 @@ describe("the Vercel AI SDK's Responses provider", () => {
 describe("refusals and errors in OpenAI's shape", () => {
   const nothingSent = () => assert.equal(openai.requests.length + anthropic.requests.length + gemini.requests.length, 0, "a provider was called");
 
-  test("previous_response_id is refused: the gateway stores nothing", async () => {
+  test("a previous_response_id that names no stored response is a 400 naming it", async () => {
     const err = await client.responses.create({ model: "openai", input: "And then?", previous_response_id: "resp_123" }).catch((e) => e);
     assert.ok(err instanceof OpenAI.BadRequestError, String(err));
     assert.equal(err.param, "previous_response_id");
-    assert.match(err.message, /does not store responses; send the conversation as input items/);
+    assert.match(err.message, /no response "resp_123"/);
     nothingSent();
   });
 
@@ -535,7 +540,7 @@ describe("refusals and errors in OpenAI's shape", () => {
       [{ input: [{ role: "robot", content: "x" }] }, "input[0].role"],
       [{ input: [{ role: "user", content: "Hi" }, { type: "function_call_output", call_id: "nope", output: "x" }] }, "input[1].call_id"],
       [{ input: [{ role: "user", content: "Hi" }, { role: "user", content: [] }] }, "input[1].content"],
-      [{ input: [{ type: "item_reference", id: "msg_1" }] }, "input[0].type"],
+      [{ input: [{ type: "item_reference", id: "msg_1" }] }, "input[0].id"],
       [{ input: [{ type: "web_search_call", id: "ws_1", status: "completed" }] }, "input[0].type"],
       [{ tools: [{ type: "web_search" }] }, "tools[0].type"],
       [{ tools: [{ type: "function", function: { name: "f" } }] }, "tools[0].function"],

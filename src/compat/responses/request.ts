@@ -2,12 +2,13 @@
 // doors). Shapes are checked as they are read: a wrong one is a 400 naming the parameter the way
 // OpenAI does ("input[2].content[0].image_url"); ranges and limits are ChatService's validation.
 //
-// The gateway is stateless: nothing is stored, so `previous_response_id`, `conversation`,
-// `background`, stored `prompt`s and `item_reference` inputs are refused; `store` is accepted
-// whatever its value and answered as `store: false`. Input items become chat messages:
-// instructions lead as a system message, function_call items join the assistant turn before them,
-// function_call_output items become tool results, and reasoning items (another model's state)
-// are dropped.
+// Stored responses (store.ts) are read by the handler before this: a `previous_response_id`'s
+// conversation arrives here as `history` (the earlier turns' input and output items, oldest
+// first) and `item_reference` inputs already replaced by the items they name. `conversation`,
+// `background` and stored `prompt`s are refused. Input items become chat messages: instructions
+// lead as a system message (a previous response's are not carried over, as OpenAI does),
+// function_call items join the assistant turn before them, function_call_output items become tool
+// results, and reasoning items (another model's state) are dropped.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
@@ -43,8 +44,7 @@ export interface ResponsesRequest {
 
 /** Parameters that need stored state or features the gateway does not have: refused, never dropped. */
 const UNSUPPORTED: Record<string, string> = {
-  previous_response_id: "this gateway does not store responses; send the conversation as input items",
-  conversation: "this gateway does not store conversations; send the conversation as input items",
+  conversation: "the Conversations API is not supported by the gateway; continue with previous_response_id, or send the conversation as input items",
   background: "background responses are not supported by the gateway (they need stored responses)",
   prompt: "stored prompt templates are not supported by the gateway; send instructions and input",
   context_management: "server-side context management is not supported by the gateway",
@@ -135,42 +135,32 @@ function toolOutput(v: unknown, path: string): ContentPart[] {
 /**
  * Input items → chat messages, with `origins[m]`: the request path message m came from, so a
  * problem ChatService's validation finds in a message is reported at the item that made it.
+ * `history` (a previous response's conversation) comes first, after the instructions.
  */
-function messages(body: Json, instructions: string | undefined): { messages: ChatMessage[]; origins: string[] } {
+function messages(body: Json, instructions: string | undefined, history: readonly unknown[]): { messages: ChatMessage[]; origins: string[] } {
   const out: ChatMessage[] = [];
   const origins: string[] = [];
   const push = (m: ChatMessage, origin: string) => {
     out.push(m);
     origins.push(origin);
   };
-  if (instructions) push({ role: "system", content: [{ type: "text", text: instructions }] }, "instructions");
-  const input = body.input;
-  if (input === undefined || input === null) bad("input", "is required");
-  if (typeof input === "string") {
-    if (input === "") bad("input", "must not be empty");
-    push({ role: "user", content: [{ type: "text", text: input }] }, "input");
-    return { messages: out, origins };
-  }
-  if (!Array.isArray(input)) bad("input", "must be a string or an array of input items");
-  if (input.length === 0) bad("input", "must contain at least one item");
   // call_id → the name of the function it called: tool results carry it (Gemini needs it).
   const calls = new Map<string, string>();
-  input.forEach((item, i) => {
-    const path = `input[${i}]`;
-    if (!isObj(item)) bad(path, "must be an object");
-    const type = item.type ?? (item.role !== undefined ? "message" : undefined);
+  const item = (it: unknown, path: string) => {
+    if (!isObj(it)) bad(path, "must be an object");
+    const type = it.type ?? (it.role !== undefined ? "message" : undefined);
     switch (type) {
       case "message": {
-        const role = str(item, "role", `${path}.role`) ?? bad(`${path}.role`, "is required");
+        const role = str(it, "role", `${path}.role`) ?? bad(`${path}.role`, "is required");
         if (!MESSAGE_ROLES.has(role)) bad(`${path}.role`, `must be user, assistant, system or developer, got "${role}"`);
-        push({ role: role as ChatMessage["role"], content: contentParts(item.content, `${path}.content`, role) }, path);
+        push({ role: role as ChatMessage["role"], content: contentParts(it.content, `${path}.content`, role) }, path);
         return;
       }
       case "function_call": {
-        const callId = str(item, "call_id", `${path}.call_id`) || bad(`${path}.call_id`, "is required");
-        const name = str(item, "name", `${path}.name`) ?? bad(`${path}.name`, "is required");
+        const callId = str(it, "call_id", `${path}.call_id`) || bad(`${path}.call_id`, "is required");
+        const name = str(it, "name", `${path}.name`) ?? bad(`${path}.name`, "is required");
         if (!TOOL_NAME.test(name)) bad(`${path}.name`, "must match [A-Za-z0-9_-]{1,64}");
-        const call = { id: callId, name, arguments: str(item, "arguments", `${path}.arguments`) ?? "" };
+        const call = { id: callId, name, arguments: str(it, "arguments", `${path}.arguments`) ?? "" };
         calls.set(callId, name);
         // Calls belong to the assistant turn they follow (one message with text and calls, as
         // chat APIs have it); a call with no such turn before it starts one.
@@ -180,25 +170,36 @@ function messages(body: Json, instructions: string | undefined): { messages: Cha
         return;
       }
       case "function_call_output": {
-        const callId = str(item, "call_id", `${path}.call_id`) || bad(`${path}.call_id`, "is required");
+        const callId = str(it, "call_id", `${path}.call_id`) || bad(`${path}.call_id`, "is required");
         const name = calls.get(callId) ?? bad(`${path}.call_id`, `"${callId}" answers no earlier function_call item`);
-        if (item.output === undefined || item.output === null) bad(`${path}.output`, "is required");
-        push({ role: "tool", toolCallId: callId, name, content: toolOutput(item.output, `${path}.output`) }, path);
+        if (it.output === undefined || it.output === null) bad(`${path}.output`, "is required");
+        push({ role: "tool", toolCallId: callId, name, content: toolOutput(it.output, `${path}.output`) }, path);
         return;
       }
       case "reasoning":
         // Another model's (or another provider's) reasoning state: nothing a neutral call can carry.
         return;
       case "item_reference":
-        // What clients send for earlier output when they believe it is stored (the Vercel AI SDK
-        // does unless its openai provider option store is false).
-        bad(`${path}.type`, "this gateway does not store responses, so items cannot be referenced; send the items themselves (with store: false, clients do)");
+        // The handler replaces the references it can resolve; one left here names nothing stored.
+        bad(`${path}.id`, "names no stored item (stored responses are kept only when store is not false, for responses.retention_days)");
       // falls through (bad never returns)
       default:
         if (typeof type === "string" && HOSTED_ITEMS.has(type)) bad(`${path}.type`, `${type} items (OpenAI's hosted tools) are not supported by the gateway`);
-        bad(`${path}.type`, `must be message, function_call, function_call_output or reasoning, got ${JSON.stringify(type)}`);
+        bad(`${path}.type`, `must be message, function_call, function_call_output, reasoning or item_reference, got ${JSON.stringify(type)}`);
     }
-  });
+  };
+  if (instructions) push({ role: "system", content: [{ type: "text", text: instructions }] }, "instructions");
+  for (const h of history) item(h, "previous_response_id");
+  const input = body.input;
+  if (input === undefined || input === null) bad("input", "is required");
+  if (typeof input === "string") {
+    if (input === "") bad("input", "must not be empty");
+    push({ role: "user", content: [{ type: "text", text: input }] }, "input");
+    return { messages: out, origins };
+  }
+  if (!Array.isArray(input)) bad("input", "must be a string or an array of input items");
+  if (input.length === 0) bad("input", "must contain at least one item");
+  input.forEach((it, i) => item(it, `input[${i}]`));
   return { messages: out, origins };
 }
 
@@ -283,19 +284,18 @@ function validate(call: ChatCall, origins: string[]): void {
   }
 }
 
-/** Parse and validate one `POST /v1/responses` body. */
-export function parseResponsesRequest(body: unknown, id: string, caller: Caller): ResponsesRequest {
+/** Parse and validate one `POST /v1/responses` body; `history` is its previous response's conversation. */
+export function parseResponsesRequest(body: unknown, id: string, caller: Caller, history: readonly unknown[] = []): ResponsesRequest {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k in UNSUPPORTED) {
     const v = body[k];
     if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
   }
-  // store: accepted whatever its value (the SDK and most clients leave it at OpenAI's default,
-  // true); nothing is kept, and the response says store: false.
+  // store: whether the handler keeps the response (store.ts); a batch's never are.
   bool(body, "store", "store");
   const model = str(body, "model", "model") ?? bad("model", "is required");
   const instructions = str(body, "instructions", "instructions");
-  const { messages: msgs, origins } = messages(body, instructions);
+  const { messages: msgs, origins } = messages(body, instructions, history);
 
   const req: Omit<UpstreamRequest, "model"> = { messages: msgs };
   const t = tools(arr(body, "tools", "tools"));

@@ -19,6 +19,10 @@ export interface ResponseContext {
   id: string;
   createdAt: number;
   echo: ResponsesEcho;
+  /** The response this one continues. */
+  previousResponseId?: string;
+  /** Whether it is to be stored (then retrievable by id, and continued by previous_response_id). */
+  store: boolean;
 }
 
 /** Response usage; cache writes are Anthropic's (the only provider that reports them), 0 elsewhere. */
@@ -56,12 +60,12 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
     model,
     output,
     parallel_tool_calls: e.parallel_tool_calls,
-    previous_response_id: null,
+    previous_response_id: ctx.previousResponseId ?? null,
     prompt_cache_key: e.prompt_cache_key,
     reasoning: e.reasoning,
     safety_identifier: e.safety_identifier,
     service_tier: "default",
-    store: false,
+    store: ctx.store,
     temperature: e.temperature,
     text: e.text,
     tool_choice: e.tool_choice,
@@ -270,17 +274,24 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string) {
       return take();
     },
 
-    /** Close what is open, then response.completed (or response.incomplete) with usage. */
-    finish(s: Summary, extras: Extras): string {
+    /**
+     * Close what is open (its .done events wait for ended()), and the whole response with usage:
+     * what the stream's last event carries, and what is stored.
+     */
+    finish(s: Summary, extras: Extras): Json {
       const { status, incomplete_details } = outcome(s.finishReason);
       close(status);
-      const r = envelope(ctx, s.providerModel || model, status, output, {
+      return envelope(ctx, s.providerModel || model, status, output, {
         incomplete_details,
         completed_at: Math.floor(Date.now() / 1000),
         usage: responsesUsage(s.usage),
         signalbox: extension(s, extras),
       });
-      emit(status === "completed" ? "response.completed" : "response.incomplete", { response: r });
+    },
+
+    /** The stream's end: the closing events, then response.completed (or response.incomplete). */
+    ended(r: Json): string {
+      emit(r.status === "completed" ? "response.completed" : "response.incomplete", { response: r });
       return take();
     },
 

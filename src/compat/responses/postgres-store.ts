@@ -1,0 +1,117 @@
+// The stored responses in PostgreSQL (store.ts has the contract), shared by replicas. Schema:
+// migration 7 in src/control/migrations.ts, one row per response, previous_id linking a
+// conversation's turns (read back by one recursive query), expiry dropped by its index.
+//
+// Writes are group commits: a response is written before it is answered (so the next turn may name
+// it at once, on any replica), and the responses finished while one INSERT is under way go together
+// in the next one.
+
+import pg from "pg";
+import { migrate } from "../../control/migrations.ts";
+import { postgresClientConfig, unavailableReason } from "../../control/postgres-store.ts";
+import { log as defaultLog } from "../../telemetry/log.ts";
+import { MAX_CHAIN, type Json, type ResponseStore, type StoredResponse } from "./store.ts";
+
+interface Row {
+  id: string;
+  previous_id: string | null;
+  created_at: Date;
+  expires_at: Date;
+  owner_team: string;
+  owner_key: string;
+  response: Json;
+  input_items: Json[];
+}
+
+const fromRow = (r: Row): StoredResponse => ({
+  id: r.id,
+  owner: { team: r.owner_team, key: r.owner_key },
+  createdAt: r.created_at.getTime(),
+  expiresAt: r.expires_at.getTime(),
+  ...(r.previous_id ? { previousId: r.previous_id } : {}),
+  response: r.response,
+  inputItems: r.input_items,
+});
+
+/** Shared by replicas. Reads are one statement each (a chain is one recursive query). */
+export async function createPostgresResponseStore(url: string, opts: { log?: typeof defaultLog } = {}): Promise<ResponseStore> {
+  const log = opts.log ?? defaultLog;
+  const pool = new pg.Pool({ ...postgresClientConfig(url, "signalbox responses", { statementMs: 30_000, queryMs: 35_000 }), max: 4, idleTimeoutMillis: 30_000 });
+  pool.on("error", (err) => log("warn", "response store: idle connection lost", { reason: unavailableReason(err) ?? "unexpected error" }));
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+
+  // Group commit: what waits goes in the next INSERT, which starts when the one under way ends.
+  let waiting: { r: StoredResponse; done: (err?: unknown) => void }[] = [];
+  let writing = false;
+  async function write(): Promise<void> {
+    writing = true;
+    while (waiting.length) {
+      const batch = waiting.slice(0, 200);
+      waiting = waiting.slice(batch.length);
+      const values: unknown[] = [];
+      const rows = batch.map(({ r }, i) => {
+        values.push(r.id, r.previousId ?? null, new Date(r.createdAt), new Date(r.expiresAt), r.owner.team, r.owner.key, JSON.stringify(r.response), JSON.stringify(r.inputItems));
+        const b = i * 8;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
+      });
+      try {
+        // A response written twice (a retry after a lost acknowledgement) is stored once.
+        await pool.query(
+          `INSERT INTO signalbox_responses (id, previous_id, created_at, expires_at, owner_team, owner_key, response, input_items)
+           VALUES ${rows.join(", ")} ON CONFLICT (id) DO NOTHING`,
+          values,
+        );
+        for (const w of batch) w.done();
+      } catch (err) {
+        log("warn", "response store: could not store responses", { responses: batch.length, reason: unavailableReason(err) ?? (err as Error).message });
+        for (const w of batch) w.done(err);
+      }
+    }
+    writing = false;
+  }
+
+  const COLUMNS = "id, previous_id, created_at, expires_at, owner_team, owner_key, response, input_items";
+  return {
+    kind: "postgres",
+    put(r) {
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ r, done: (err) => (err ? reject(err) : resolve()) });
+        if (!writing) void write();
+      });
+    },
+    async get(id, now = Date.now()) {
+      const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM signalbox_responses WHERE id = $1 AND expires_at > $2`, [id, new Date(now)]);
+      return rows[0] ? fromRow(rows[0]) : undefined;
+    },
+    async chain(id, now = Date.now()) {
+      const { rows } = await pool.query<Row>(
+        `WITH RECURSIVE c (id, previous_id, depth) AS (
+           SELECT id, previous_id, 0 FROM signalbox_responses WHERE id = $1 AND expires_at > $2
+           UNION ALL
+           SELECT r.id, r.previous_id, c.depth + 1 FROM signalbox_responses r JOIN c ON r.id = c.previous_id
+           WHERE c.depth < $3 - 1 AND r.expires_at > $2
+         )
+         SELECT ${COLUMNS.split(", ").map((x) => `r.${x}`).join(", ")} FROM c JOIN signalbox_responses r USING (id) ORDER BY c.depth DESC`,
+        [id, new Date(now), MAX_CHAIN],
+      );
+      return rows.map(fromRow);
+    },
+    async delete(id) {
+      const r = await pool.query("DELETE FROM signalbox_responses WHERE id = $1", [id]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    async sweep(now = Date.now()) {
+      const r = await pool.query("DELETE FROM signalbox_responses WHERE expires_at <= $1", [new Date(now)]);
+      return r.rowCount ?? 0;
+    },
+    async close() {
+      while (writing) await new Promise((r) => setTimeout(r, 5));
+      await pool.end();
+    },
+  };
+}

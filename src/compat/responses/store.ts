@@ -1,0 +1,115 @@
+// Stored responses of the Responses API: what `previous_response_id`, `item_reference` inputs,
+// `GET /v1/responses/{id}`, its input items and `DELETE` read. Two stores behind one interface:
+// memory (the embedded default: per replica, bounded by size, lost with the process) and PostgreSQL
+// (postgres-store.ts, with `store.postgres_url`: shared by replicas, survives restarts).
+//
+// A stored response keeps three things: the response object as it was returned, this request's
+// input items (each with an id, as `input_items` lists them; instructions and tools are not
+// items and are not carried to the next turn, as OpenAI does), and who made it. The conversation a
+// `previous_response_id` continues is the chain of responses before it, oldest first: each one's
+// input items and then its output items, parsed again as input (request.ts), so a stored turn
+// reads back exactly as the same items sent by the caller would. A response is stored before it
+// is answered, so the next turn may name it at once.
+
+export type Json = Record<string, unknown>;
+
+export interface StoredResponse {
+  /** `resp_…` */
+  id: string;
+  owner: { team: string; key: string };
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** Milliseconds since the epoch: gone after it. */
+  expiresAt: number;
+  previousId?: string;
+  /** The response object as returned. */
+  response: Json;
+  /** This request's input items, each with an id. */
+  inputItems: Json[];
+}
+
+export interface ResponseStore {
+  readonly kind: "memory" | "postgres";
+  /** Resolves once the response can be read by any replica; rejects when it could not be stored. */
+  put(r: StoredResponse): Promise<void>;
+  get(id: string, now?: number): Promise<StoredResponse | undefined>;
+  /** The response and those before it (previous_response_id), oldest first; empty if it is gone. */
+  chain(id: string, now?: number): Promise<StoredResponse[]>;
+  delete(id: string): Promise<boolean>;
+  /** Drop what has expired (PostgreSQL: in one statement by the expiry index); returns how many. */
+  sweep(now?: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The longest conversation a previous_response_id may continue (a cycle cannot be made: ids are new). */
+export const MAX_CHAIN = 1000;
+
+/** The size a response counts for against the memory store's bound (its JSON, as PostgreSQL would hold it). */
+export const sizeOf = (r: StoredResponse) => JSON.stringify(r.response).length + JSON.stringify(r.inputItems).length + 200;
+
+/**
+ * Per replica, newest kept: when the responses held pass `maxBytes`, the oldest go first.
+ * Continuing a conversation on another replica needs PostgreSQL.
+ */
+export function createMemoryResponseStore(opts: { maxBytes: number }): ResponseStore {
+  const byId = new Map<string, { r: StoredResponse; size: number }>();
+  let bytes = 0;
+  const drop = (id: string) => {
+    const e = byId.get(id);
+    if (!e) return false;
+    byId.delete(id);
+    bytes -= e.size;
+    return true;
+  };
+  const live = (id: string, now: number) => {
+    const e = byId.get(id);
+    if (!e) return undefined;
+    if (e.r.expiresAt <= now) {
+      drop(id);
+      return undefined;
+    }
+    return e.r;
+  };
+  return {
+    kind: "memory",
+    async put(r) {
+      drop(r.id);
+      const size = sizeOf(r);
+      // Larger than the whole store: kept nowhere (the caller answers it with store: false).
+      if (size > opts.maxBytes) throw new Error(`the response is larger than the store's bound (${opts.maxBytes} bytes)`);
+      byId.set(r.id, { r, size });
+      bytes += size;
+      // Map order is insertion order: the first entries are the oldest.
+      for (const id of byId.keys()) {
+        if (bytes <= opts.maxBytes) break;
+        drop(id);
+      }
+    },
+    async get(id, now = Date.now()) {
+      return live(id, now);
+    },
+    async chain(id, now = Date.now()) {
+      const out: StoredResponse[] = [];
+      let at: string | undefined = id;
+      while (at !== undefined && out.length < MAX_CHAIN) {
+        const r = live(at, now);
+        if (!r) break;
+        out.push(r);
+        at = r.previousId;
+      }
+      return out.reverse();
+    },
+    async delete(id) {
+      return drop(id);
+    },
+    async sweep(now = Date.now()) {
+      let n = 0;
+      for (const [id, e] of byId) if (e.r.expiresAt <= now && drop(id)) n++;
+      return n;
+    },
+    async close() {
+      byId.clear();
+      bytes = 0;
+    },
+  };
+}

@@ -1,0 +1,153 @@
+// Stored responses in PostgreSQL (a private server): a conversation begun on one gateway and
+// continued on another at once (a response is stored before it is answered), streamed turns too;
+// everything still there for a gateway started after both stopped; a response answered while
+// PostgreSQL is down says store: false, a continuation then is a 503, and the gateway stores and
+// continues again once it is back; and, on the
+// store itself, a response written twice stored once, group commits under concurrency, expiry
+// and the sweep that drops it.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import OpenAI from "openai";
+import pg from "pg";
+import { createPostgresResponseStore } from "../../src/compat/responses/postgres-store.ts";
+import type { StoredResponse } from "../../src/compat/responses/store.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { createDatabase, postgresBinDir, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+
+const available = postgresBinDir() !== undefined || !!process.env.CI;
+let server: TestPostgres | undefined;
+before(async () => {
+  if (available) server = await startPostgres();
+});
+after(() => server?.destroy());
+
+const config = (url: string) => `
+providers:
+  - { name: mock, type: mock, mock: { chunks: 3 } }
+deployments:
+  - { id: mock/chat, provider: mock, model: mock-chat, pricing: { input: 1, output: 2 } }
+routes:
+  - { name: chat, targets: [mock/chat] }
+store: { postgres_url: "${url}" }
+`;
+
+const storedFlag = (r: object) => (r as { store?: boolean }).store;
+
+test("a conversation across two gateways and a restart of both", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "responses_gateways");
+  let a: TestGateway | undefined = await startTestGateway(config(url));
+  let b: TestGateway | undefined = await startTestGateway(config(url));
+  let c: TestGateway | undefined;
+  try {
+    const onA = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const onB = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const first = await onA.responses.create({ model: "chat", input: "Hello there" });
+    assert.equal(storedFlag(first), true);
+    // At once on the other gateway: it was stored before it was answered.
+    const second = await onB.responses.create({ model: "chat", input: "And then?", previous_response_id: first.id });
+    assert.equal(second.previous_response_id, first.id);
+    assert.deepEqual(await onB.responses.retrieve(first.id), first);
+    // A streamed turn on B, continued on A.
+    const third = await onB.responses.stream({ model: "chat", input: [{ role: "user", content: "Once more" }], previous_response_id: second.id }).finalResponse();
+    assert.equal(storedFlag(third), true);
+    const fourth = await onA.responses.create({ model: "chat", input: "Last", previous_response_id: third.id });
+    // The mock counts the prompt it was sent: each turn's prompt is larger than the one before.
+    const prompts = [first, second, third, fourth].map((r) => r.usage!.input_tokens);
+    assert.ok(prompts.every((n, i) => i === 0 || n > prompts[i - 1]), `prompts grow with the conversation: ${prompts}`);
+
+    await Promise.all([a.close(), b.close()]);
+    a = b = undefined;
+    c = await startTestGateway(config(url));
+    const onC = new OpenAI({ baseURL: `${c.url}/v1`, apiKey: "none", maxRetries: 0 });
+    assert.deepEqual(await onC.responses.retrieve(fourth.id), fourth, "still there after both gateways stopped");
+    const items = await onC.responses.inputItems.list(third.id);
+    assert.deepEqual(
+      items.data.map((i) => ((i as OpenAI.Responses.ResponseInputMessageItem).content[0] as { text: string }).text),
+      ["Once more"],
+    );
+    const fifth = await onC.responses.create({ model: "chat", input: "After the restart", previous_response_id: fourth.id });
+    assert.ok(fifth.usage!.input_tokens > fourth.usage!.input_tokens);
+    await onC.responses.delete(first.id);
+    assert.ok((await onC.responses.retrieve(first.id).catch((e) => e)) instanceof OpenAI.NotFoundError);
+    const broken = await onC.responses.create({ model: "chat", input: "x", previous_response_id: fifth.id }).catch((e) => e);
+    assert.ok(broken instanceof OpenAI.BadRequestError);
+    assert.match(broken.message, /lost its turns before/);
+  } finally {
+    await Promise.all([a?.close(), b?.close(), c?.close()]);
+  }
+});
+
+test("with PostgreSQL down a response is answered with store: false; once it is back, responses are stored again", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "responses_outage");
+  const gw = await startTestGateway(config(url));
+  try {
+    const sdk = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const before = await sdk.responses.create({ model: "chat", input: "Before" });
+    await server.stop();
+    let down: OpenAI.Responses.Response;
+    try {
+      down = await sdk.responses.create({ model: "chat", input: "While the database is away" });
+      // Continuing needs the store: a 503 that says so (the SDK would retry it), not a 500.
+      const cont = await sdk.responses.create({ model: "chat", input: "More", previous_response_id: before.id }).catch((e) => e);
+      assert.ok(cont instanceof OpenAI.APIError && cont.status === 503, String(cont));
+      assert.match(cont.message, /response store is unavailable/);
+    } finally {
+      await server.start();
+    }
+    assert.equal(down.output_text.length > 0, true, "answered");
+    assert.equal(storedFlag(down), false);
+    assert.ok((await sdk.responses.retrieve(down.id).catch((e) => e)) instanceof OpenAI.NotFoundError);
+    const back = await sdk.responses.create({ model: "chat", input: "Back again" });
+    assert.equal(storedFlag(back), true);
+    assert.equal((await sdk.responses.retrieve(back.id)).id, back.id);
+    assert.equal((await sdk.responses.create({ model: "chat", input: "More", previous_response_id: before.id })).previous_response_id, before.id);
+  } finally {
+    await gw.close();
+  }
+});
+
+test("the store: a response written twice is stored once, concurrent writes, a chain of 100, expiry and its sweep", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "responses_store");
+  const store = await createPostgresResponseStore(url, { log: () => {} });
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const now = Date.now();
+    const rec = (id: string, expiresAt = now + 60_000, previousId?: string): StoredResponse => ({
+      id,
+      owner: { team: "a", key: "k" },
+      createdAt: now,
+      expiresAt,
+      ...(previousId ? { previousId } : {}),
+      response: { id, object: "response", output: [{ type: "message", role: "assistant", content: [{ type: "output_text", text: `answer ${id} ✓` }] }] },
+      inputItems: [{ id: `msg_${id}_i0`, type: "message", role: "user", content: [{ type: "input_text", text: "q" }] }],
+    });
+    await store.put(rec("resp_twice"));
+    await store.put(rec("resp_twice"));
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM signalbox_responses WHERE id = 'resp_twice'");
+    assert.equal(rows[0].n, 1);
+    assert.deepEqual(await store.get("resp_twice"), rec("resp_twice"), "read back as written");
+
+    // 100 at once (group commits), a chain read back oldest first by one query.
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.put(rec(`resp_c${String(i).padStart(3, "0")}`, now + 60_000, i ? `resp_c${String(i - 1).padStart(3, "0")}` : undefined))));
+    const chain = await store.chain("resp_c099");
+    assert.equal(chain.length, 100);
+    assert.deepEqual(chain.map((r) => r.id).slice(0, 3), ["resp_c000", "resp_c001", "resp_c002"]);
+
+    // Expired: not read, and dropped by the sweep (and only it).
+    await store.put(rec("resp_old", now - 1));
+    assert.equal(await store.get("resp_old"), undefined);
+    assert.deepEqual(await store.chain("resp_old"), []);
+    assert.equal(await store.sweep(), 1);
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM signalbox_responses")).rows[0].n, 101);
+    assert.equal(await store.delete("resp_twice"), true);
+    assert.equal(await store.delete("resp_twice"), false);
+  } finally {
+    await db.end();
+    await store.close();
+  }
+});
