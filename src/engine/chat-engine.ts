@@ -96,6 +96,11 @@ export type EngineEvent =
       cache: CacheStatus;
       /** A semantic hit's similarity (cacheSimilarity of the summary). */
       cacheSimilarity?: number;
+      /**
+       * Output guardrails scan this stream: text they hold back comes later than the events beside
+       * it (a reasoning signature can precede the end of the thinking it signs), and may be changed.
+       */
+      outputGuarded?: true;
     }
   | { type: "delta"; events: StreamEvent[] }
   | { type: "finish"; summary: Summary };
@@ -648,7 +653,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const cacheStatus = src.status;
         hitStatus = cacheStatus;
         done = src.done;
-        const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}) };
+        const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
         if (hit) {
           servedFromCache(ex, hit);
           const batches = sg ? await guardReplay(sg, replay(hit), r.signal) : replay(hit);

@@ -13,6 +13,8 @@ import { generateText, isStepCount, jsonSchema, tool } from "ai";
 import OpenAI from "openai";
 import { createMemoryResponseStore, type StoredResponse } from "../../src/compat/responses/store.ts";
 import { hashKey } from "../../src/server/auth.ts";
+import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type FakeAnthropic } from "../fakes/anthropic.ts";
+import { GEMINI_TEST_KEY, startFakeGemini, type FakeGemini } from "../fakes/gemini.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
@@ -22,13 +24,22 @@ const TEAM_A_SERVICE = key("service", "a");
 const TEAM_B = key("team", "b");
 const ADMIN = key("admin");
 
-const config = (openai: string, extra = "") => `
+const config = (extra = "") => `
 providers:
-  - { name: openai, type: openai, base_url: ${openai}, api_key: ${OPENAI_TEST_KEY} }
+  - { name: openai, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
+  - { name: anthropic, type: anthropic, base_url: ${anthropic.url}, api_key: ${ANTHROPIC_TEST_KEY} }
+  - { name: gemini, type: gemini, base_url: ${gemini.url}, api_key: ${GEMINI_TEST_KEY} }
 deployments:
   - { id: openai/gpt-4o, provider: openai, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
+  - { id: claude/sonnet, provider: anthropic, model: claude-sonnet-4-5-20250929, pricing: { input: 3, output: 15 } }
+  - { id: gemini/pro, provider: gemini, model: gemini-3-pro-preview, pricing: { input: 2, output: 12 } }
 routes:
   - { name: openai, targets: [openai/gpt-4o], retry: { max_retries: 0 } }
+  - { name: claude, targets: [claude/sonnet], retry: { max_retries: 0 } }
+  - { name: gemini, targets: [gemini/pro], retry: { max_retries: 0 } }
+  - { name: claude-guarded, targets: [claude/sonnet], retry: { max_retries: 0 }, guardrails: [pii] }
+guardrails:
+  - { name: pii, kind: pii, stage: output, action: redact, pii: { categories: [email] } }
 keys:
   - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
   - { name: service-a, hash: "${hashKey(TEAM_A_SERVICE)}", team: a, role: service }
@@ -37,20 +48,26 @@ keys:
 ${extra}`;
 
 let openai: FakeOpenAI;
+let anthropic: FakeAnthropic;
+let gemini: FakeGemini;
 let t: TestGateway;
 const sdk = (apiKey = TEAM_A) => new OpenAI({ baseURL: `${t.url}/v1`, apiKey, maxRetries: 0 });
 let client: OpenAI;
 
 before(async () => {
-  openai = await startFakeOpenAI();
-  t = await startTestGateway(config(openai.url));
+  [openai, anthropic, gemini] = await Promise.all([startFakeOpenAI(), startFakeAnthropic(), startFakeGemini()]);
+  t = await startTestGateway(config());
   client = sdk();
 });
 after(async () => {
   await t.close();
-  await openai.close();
+  await Promise.all([openai.close(), anthropic.close(), gemini.close()]);
 });
-beforeEach(() => openai.reset());
+beforeEach(() => {
+  openai.reset();
+  anthropic.reset();
+  gemini.reset();
+});
 
 /** The chat messages the provider received on its i-th call, as role: text (tool calls and results named). */
 function sent(i: number): string[] {
@@ -243,6 +260,93 @@ describe("a stored response", () => {
   });
 });
 
+describe("the provider's replay state across turns", () => {
+  test("Claude keeps thinking across a tool loop continued by previous_response_id: its signed thinking goes back with the turn that made the call", async () => {
+    anthropic.script([
+      { kind: "tool_calls", calls: [{ id: "toolu_1", name: "get_weather", arguments: { city: "Paris" } }], thinking: "I should look it up." },
+      { kind: "text", text: "Sunny.", thinking: "It is sunny." },
+    ]);
+    const first = await client.responses.create({ model: "claude", input: "Weather in Paris?", tools: [weather], reasoning: { effort: "low" } });
+    const rs = first.output.find((o) => o.type === "reasoning") as OpenAI.Responses.ResponseReasoningItem;
+    assert.match(rs.encrypted_content ?? "", /^sbx1\./, "a stored response keeps its replay state");
+    const call = first.output.find((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === "function_call")!;
+    const final = await client.responses
+      .stream({ model: "claude", previous_response_id: first.id, tools: [weather], reasoning: { effort: "low" }, input: [{ type: "function_call_output", call_id: call.call_id, output: '{"sky":"sunny"}' }] })
+      .finalResponse();
+    assert.equal(final.output_text, "Sunny.");
+    const up = anthropic.requests[1].body;
+    assert.equal(up.thinking?.type, "enabled", "thinking stays on mid tool loop");
+    const turn = up.messages[1].content;
+    assert.equal(turn[0].type, "thinking");
+    assert.equal(turn[0].thinking, "I should look it up.");
+    assert.match(turn[0].signature, /^EqQB/, "the signature Anthropic gave, unchanged");
+    assert.equal(turn[1].type, "tool_use");
+    assert.equal(t.usage.recent().at(-1)!.adjustments?.some((a) => /thinking/i.test(a.detail)) ?? false, false, "no adjustment turned thinking off");
+    // The streamed answer's reasoning item carries its own state when it closes.
+    const streamed = final.output.find((o) => o.type === "reasoning") as OpenAI.Responses.ResponseReasoningItem;
+    assert.match(streamed.encrypted_content ?? "", /^sbx1\./);
+  });
+
+  test("stateless: include reasoning.encrypted_content, and the items sent back carry the thinking to the next turn", async () => {
+    anthropic.script([
+      { kind: "tool_calls", calls: [{ id: "toolu_2", name: "get_weather", arguments: { city: "Oslo" } }], thinking: "Look up Oslo." },
+      { kind: "text", text: "Snow." },
+    ]);
+    const input: OpenAI.Responses.ResponseInputItem[] = [{ role: "user", content: "Weather in Oslo?" }];
+    const first = await client.responses.create({ model: "claude", input, tools: [weather], reasoning: { effort: "low" }, store: false, include: ["reasoning.encrypted_content"] });
+    const call = first.output.find((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === "function_call")!;
+    await client.responses.create({
+      model: "claude",
+      tools: [weather],
+      reasoning: { effort: "low" },
+      store: false,
+      input: [...input, ...(first.output as OpenAI.Responses.ResponseInputItem[]), { type: "function_call_output", call_id: call.call_id, output: '{"sky":"snow"}' }],
+    });
+    const up = anthropic.requests[1].body;
+    assert.equal(up.thinking?.type, "enabled");
+    assert.equal(up.messages[1].content[0].type, "thinking");
+    assert.equal(up.messages[1].content[0].thinking, "Look up Oslo.");
+    // Without include (and not stored), no state is returned: as before, thinking is off mid loop.
+    anthropic.script([{ kind: "tool_calls", calls: [{ id: "toolu_3", name: "get_weather", arguments: { city: "Rome" } }], thinking: "Rome." }]);
+    const plain = await client.responses.create({ model: "claude", input: "Weather in Rome?", tools: [weather], reasoning: { effort: "low" }, store: false });
+    assert.equal((plain.output.find((o) => o.type === "reasoning") as OpenAI.Responses.ResponseReasoningItem).encrypted_content, undefined);
+  });
+
+  test("with an output guardrail: state only for thinking it left as it was (unary), none for a stream it scans", async () => {
+    anthropic.script([
+      { kind: "text", text: "Done.", thinking: "Nothing private here." },
+      { kind: "text", text: "Done.", thinking: "Mail ann@example.com about it." },
+      { kind: "text", text: "Done.", thinking: "Nothing private here." },
+    ]);
+    const state = (r: { output: OpenAI.Responses.ResponseOutputItem[] }) => (r.output.find((o) => o.type === "reasoning") as OpenAI.Responses.ResponseReasoningItem).encrypted_content;
+    const clean = await client.responses.create({ model: "claude-guarded", input: "Go", reasoning: { effort: "low" } });
+    assert.match(state(clean) ?? "", /^sbx1\./, "the guardrail changed nothing: the signed thinking is replayable");
+    const redacted = await client.responses.create({ model: "claude-guarded", input: "Go", reasoning: { effort: "low" } });
+    assert.doesNotMatch(JSON.stringify(redacted.output), /ann@example\.com/);
+    assert.equal(state(redacted), undefined, "redacted thinking would not match its signature, and would replay what was removed");
+    const streamed = await client.responses.stream({ model: "claude-guarded", input: "Go", reasoning: { effort: "low" } }).finalResponse();
+    assert.equal(state(streamed as never), undefined, "a scanned stream's text comes out of step with its signatures");
+  });
+
+  test("Gemini 3's thought signature on a function call goes back with it (not the stand-in), unary and streamed", async () => {
+    for (const stream of [false, true]) {
+      gemini.reset();
+      gemini.script([
+        { kind: "tool_calls", calls: [{ name: "get_weather", arguments: { city: "Lima" } }] },
+        { kind: "text", text: "Warm." },
+      ]);
+      const first = stream
+        ? await client.responses.stream({ model: "gemini", input: "Weather in Lima?", tools: [weather] }).finalResponse()
+        : await client.responses.create({ model: "gemini", input: "Weather in Lima?", tools: [weather] });
+      const call = (first.output as OpenAI.Responses.ResponseOutputItem[]).find((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === "function_call")!;
+      const next = await client.responses.create({ model: "gemini", previous_response_id: first.id, tools: [weather], input: [{ type: "function_call_output", call_id: call.call_id, output: '{"temp":24}' }] });
+      assert.equal(next.output_text, "Warm.", `stream: ${stream}`);
+      const part = gemini.requests[1].body.contents[1].parts.find((p: { functionCall?: unknown }) => p.functionCall);
+      assert.equal(part.thoughtSignature, "Ct" + Buffer.from("fake-thought-signature:get_weather").toString("base64"), `stream: ${stream}`);
+    }
+  });
+});
+
 describe("the Vercel AI SDK with its default store: true", () => {
   test("a tool loop, then the next turn with its history: the earlier answer sent back as an item reference, resolved from the store", async () => {
     openai.script([
@@ -275,7 +379,7 @@ describe("the Vercel AI SDK with its default store: true", () => {
 
 describe("a gateway with responses.store: false", () => {
   test("answers store: false and refuses previous_response_id and item references, naming the setting", async () => {
-    const off = await startTestGateway(config(openai.url, "responses: { store: false }"));
+    const off = await startTestGateway(config("responses: { store: false }"));
     try {
       openai.script({ kind: "text", text: "ok" });
       const c = new OpenAI({ baseURL: `${off.url}/v1`, apiKey: TEAM_A, maxRetries: 0 });

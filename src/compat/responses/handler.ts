@@ -159,7 +159,8 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
   if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
   const er = { call: parsed.call, ri, signal, cache: d.cache ?? parsed.cache, statusOf: d.statusOf };
   const stored = d.responses && raw.store !== false ? d.responses : undefined;
-  const ctx: ResponseContext = { id: responseId(ri.id), createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, store: stored !== undefined };
+  // Stored responses keep their replay state (their reasoning items' encrypted_content), so the next turn has it.
+  const ctx: ResponseContext = { id: responseId(ri.id), createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, store: stored !== undefined, replay: stored !== undefined || parsed.encryptedReasoning };
   const items = stored ? inputItems(body.input, ctx.id.slice("resp_".length)) : [];
   const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
@@ -191,7 +192,7 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
           "x-signalbox-cache": ev.cache,
           ...cacheSimilarityHeader(ev.cacheSimilarity),
         });
-        w = responsesStreamWriter(ctx, ev.providerModel || ev.model);
+        w = responsesStreamWriter(ctx, ev.providerModel || ev.model, ev.outputGuarded);
         out.write(w.start());
       } else if (ev.type === "delta") {
         const text = w!.delta(ev.events);

@@ -11,10 +11,11 @@
 // results, and reasoning items (another model's state) are dropped.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
-import type { ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
+import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
+import { decodeReplay } from "./response.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
 
 /** What the response echoes of the request (OpenAI returns the request's settings with the answer). */
@@ -39,6 +40,8 @@ export interface ResponsesEcho {
 export interface ResponsesRequest {
   call: ChatCall;
   echo: ResponsesEcho;
+  /** `include` asks for reasoning.encrypted_content: the replay state in reasoning items. */
+  encryptedReasoning: boolean;
   cache?: { mode: CacheMode; ttlSeconds?: number };
 }
 
@@ -140,12 +143,16 @@ function toolOutput(v: unknown, path: string): ContentPart[] {
 function messages(body: Json, instructions: string | undefined, history: readonly unknown[]): { messages: ChatMessage[]; origins: string[] } {
   const out: ChatMessage[] = [];
   const origins: string[] = [];
+  // call_id → the name of the function it called: tool results carry it (Gemini needs it).
+  const calls = new Map<string, string>();
+  // Replay state of reasoning items: blocks waiting for their assistant turn, calls' signatures.
+  const pending: ReasoningBlock[] = [];
+  const signatures = new Map<string, string>();
   const push = (m: ChatMessage, origin: string) => {
+    if (m.role === "assistant" && pending.length) m.reasoningBlocks = pending.splice(0);
     out.push(m);
     origins.push(origin);
   };
-  // call_id → the name of the function it called: tool results carry it (Gemini needs it).
-  const calls = new Map<string, string>();
   const item = (it: unknown, path: string) => {
     if (!isObj(it)) bad(path, "must be an object");
     const type = it.type ?? (it.role !== undefined ? "message" : undefined);
@@ -176,9 +183,21 @@ function messages(body: Json, instructions: string | undefined, history: readonl
         push({ role: "tool", toolCallId: callId, name, content: toolOutput(it.output, `${path}.output`) }, path);
         return;
       }
-      case "reasoning":
-        // Another model's (or another provider's) reasoning state: nothing a neutral call can carry.
+      case "reasoning": {
+        // Replay state made here (encrypted_content, response.ts) goes back to the provider with
+        // the assistant turn it belongs to; anything else (another gateway's, or OpenAI's own
+        // encrypted reasoning) is nothing a neutral call can carry, and is dropped.
+        const state = decodeReplay(it.encrypted_content);
+        if (!state) return;
+        for (const [id, sig] of Object.entries(state.calls ?? {})) signatures.set(id, sig);
+        if (state.blocks?.length) {
+          // The turn under way (after a user or tool message, every assistant item is one turn).
+          const last = out[out.length - 1];
+          if (last?.role === "assistant") (last.reasoningBlocks ??= []).push(...state.blocks);
+          else pending.push(...state.blocks);
+        }
         return;
+      }
       case "item_reference":
         // The handler replaces the references it can resolve; one left here names nothing stored.
         bad(`${path}.id`, "names no stored item (stored responses are kept only when store is not false, for responses.retention_days)");
@@ -195,11 +214,13 @@ function messages(body: Json, instructions: string | undefined, history: readonl
   if (typeof input === "string") {
     if (input === "") bad("input", "must not be empty");
     push({ role: "user", content: [{ type: "text", text: input }] }, "input");
-    return { messages: out, origins };
+  } else {
+    if (!Array.isArray(input)) bad("input", "must be a string or an array of input items");
+    if (input.length === 0) bad("input", "must contain at least one item");
+    input.forEach((it, i) => item(it, `input[${i}]`));
   }
-  if (!Array.isArray(input)) bad("input", "must be a string or an array of input items");
-  if (input.length === 0) bad("input", "must contain at least one item");
-  input.forEach((it, i) => item(it, `input[${i}]`));
+  // A call's signature may come in a reasoning item after the call (a stream's last item).
+  if (signatures.size) for (const m of out) for (const c of m.toolCalls ?? []) c.signature ??= signatures.get(c.id);
   return { messages: out, origins };
 }
 
@@ -367,5 +388,5 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
     prompt_cache_key: promptCacheKey ?? null,
     top_logprobs: topLogprobs ?? 0,
   };
-  return { call, echo, cache };
+  return { call, echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
 }

@@ -3,7 +3,7 @@
 // numbered by sequence_number. Errors use the OpenAI error shape of ../response.ts.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
-import type { FinishReason, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
+import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 import { extension, toOpenAIError } from "../response.ts";
 import type { ResponsesEcho } from "./request.ts";
 
@@ -23,7 +23,58 @@ export interface ResponseContext {
   previousResponseId?: string;
   /** Whether it is to be stored (then retrievable by id, and continued by previous_response_id). */
   store: boolean;
+  /**
+   * Whether reasoning items carry the provider's replay state as `encrypted_content` (stored
+   * responses always; otherwise when `include` asks for reasoning.encrypted_content).
+   */
+  replay?: boolean;
 }
+
+/** What marks replay state made here (anything else in encrypted_content is another gateway's, and dropped). */
+const REPLAY_PREFIX = "sbx1.";
+
+/** Replay state: the reasoning blocks with their signatures (Anthropic), and tool calls' signatures by call id (Gemini). */
+export interface ReplayState {
+  blocks?: ReasoningBlock[];
+  calls?: Record<string, string>;
+}
+
+/**
+ * The replay state of an answer as an opaque `encrypted_content` string, or undefined when there is
+ * none to replay (no signed or redacted block, no signed call). It is not encrypted: it holds only
+ * what the caller saw (the reasoning text) and the provider's signatures, which the provider checks.
+ */
+export function encodeReplay(blocks: readonly ReasoningBlock[] | undefined, calls: readonly Pick<ToolCall, "id" | "signature">[]): string | undefined {
+  const signed = blocks?.some((b) => b.signature !== undefined || b.redacted !== undefined) ? blocks : undefined;
+  let sigs: Record<string, string> | undefined;
+  for (const c of calls) if (c.signature) (sigs ??= {})[c.id] = c.signature;
+  if (!signed && !sigs) return undefined;
+  const state: ReplayState = { ...(signed ? { blocks: signed.map((b) => ({ text: b.text, ...(b.signature !== undefined ? { signature: b.signature } : {}), ...(b.redacted !== undefined ? { redacted: b.redacted } : {}) })) } : {}), ...(sigs ? { calls: sigs } : {}) };
+  return REPLAY_PREFIX + Buffer.from(JSON.stringify(state)).toString("base64url");
+}
+
+/** Replay state made by encodeReplay, or undefined for anything else (checked field by field). */
+export function decodeReplay(v: unknown): ReplayState | undefined {
+  if (typeof v !== "string" || !v.startsWith(REPLAY_PREFIX)) return undefined;
+  let s: unknown;
+  try {
+    s = JSON.parse(Buffer.from(v.slice(REPLAY_PREFIX.length), "base64url").toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (!s || typeof s !== "object") return undefined;
+  const { blocks, calls } = s as Record<string, unknown>;
+  const out: ReplayState = {};
+  if (Array.isArray(blocks)) {
+    const ok = blocks.every((b) => b && typeof b === "object" && typeof b.text === "string" && (b.signature === undefined || typeof b.signature === "string") && (b.redacted === undefined || typeof b.redacted === "string"));
+    if (ok) out.blocks = blocks as ReasoningBlock[];
+  }
+  if (calls && typeof calls === "object" && !Array.isArray(calls) && Object.values(calls).every((x) => typeof x === "string")) out.calls = calls as Record<string, string>;
+  return out.blocks || out.calls ? out : undefined;
+}
+
+/** An answer's blocks, when they are the reasoning it returns (an output guardrail that changed the text leaves none to replay). */
+const intactBlocks = (a: Pick<Answer, "reasoning" | "reasoningBlocks">) => (a.reasoningBlocks?.length && a.reasoningBlocks.map((b) => b.text).join("") === (a.reasoning ?? "") ? a.reasoningBlocks : undefined);
 
 /** Response usage; cache writes are Anthropic's (the only provider that reports them), 0 elsewhere. */
 export function responsesUsage(u: Usage) {
@@ -83,7 +134,7 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
 /** Item ids: the response's own suffix, a kind prefix and the output index (unique within the response). */
 const itemId = (ctx: ResponseContext, prefix: string, index: number) => `${prefix}_${ctx.id.slice("resp_".length)}_${index}`;
 
-const reasoningItem = (id: string, text: string): Json => ({ id, type: "reasoning", summary: [{ type: "summary_text", text }] });
+const reasoningItem = (id: string, text: string, state?: string): Json => ({ id, type: "reasoning", summary: text ? [{ type: "summary_text", text }] : [], ...(state ? { encrypted_content: state } : {}) });
 /** Token log probabilities as an output_text part carries them (bytes always an array). */
 const partLogprobs = (lp: readonly TokenLogprob[] | undefined): Json[] =>
   (lp ?? []).map((t) => ({ token: t.token, bytes: t.bytes ?? [], logprob: t.logprob, top_logprobs: t.top.map((a) => ({ token: a.token, bytes: a.bytes ?? [], logprob: a.logprob })) }));
@@ -99,7 +150,8 @@ const callItem = (id: string, status: string, c: Pick<ToolCall, "id" | "name" | 
 export function responseJson(ctx: ResponseContext, a: Answer): Json {
   const { status, incomplete_details } = outcome(a.finishReason);
   const output: Json[] = [];
-  if (a.reasoning) output.push(reasoningItem(itemId(ctx, "rs", output.length), a.reasoning));
+  const state = ctx.replay ? encodeReplay(intactBlocks(a), a.toolCalls) : undefined;
+  if (a.reasoning || state) output.push(reasoningItem(itemId(ctx, "rs", output.length), a.reasoning ?? "", state));
   if (a.text || a.refusal) {
     const content = [...(a.text ? [textPart(a.text, a.logprobs)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
     output.push(messageItem(itemId(ctx, "msg", output.length), status, content));
@@ -116,15 +168,21 @@ export function responseJson(ctx: ResponseContext, a: Answer): Json {
 /** The item being written: text and refusals go into a message, reasoning into its summary. */
 type Open =
   | { kind: "message"; index: number; item: Json & { id: string; content: Json[] }; part?: Json & { type: string } }
-  | { kind: "reasoning"; index: number; item: Json & { id: string }; text: string }
+  | { kind: "reasoning"; index: number; item: Json & { id: string }; text: string; blocks: ReasoningBlock[]; blockText: string }
   | { kind: "call"; index: number; item: Json & { id: string; arguments: string } };
 
 /**
  * The typed event stream of one response, as SSE text. Items open in the order their content
  * arrives and each is closed (its .done events) when the next one opens or the stream ends, as
- * OpenAI sends them; the terminal event carries the whole response with usage.
+ * OpenAI sends them; the terminal event carries the whole response with usage. With replay
+ * (ctx.replay, and no output guardrail reordering or changing the text: `outputGuarded`), a
+ * reasoning item carries its blocks' signatures as encrypted_content when it closes, and the
+ * calls' signatures come in a reasoning item of their own at the end.
  */
-export function responsesStreamWriter(ctx: ResponseContext, model: string) {
+export function responsesStreamWriter(ctx: ResponseContext, model: string, outputGuarded = false) {
+  const replay = ctx.replay === true && !outputGuarded;
+  /** Signed tool calls (Gemini thought signatures), by call id. */
+  const signedCalls: { id: string; signature: string }[] = [];
   let seq = 0;
   const output: Json[] = [];
   /** The engine's tool call index → its function_call item. */
@@ -163,6 +221,11 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string) {
       emit("response.reasoning_summary_text.done", { ...at, text: o.text });
       emit("response.reasoning_summary_part.done", { ...at, part: { type: "summary_text", text: o.text } });
       o.item.summary = [{ type: "summary_text", text: o.text }];
+      if (replay) {
+        if (o.blockText) o.blocks.push({ text: o.blockText });
+        const state = encodeReplay(o.blocks, []);
+        if (state) o.item.encrypted_content = state;
+      }
     } else {
       emit("response.function_call_arguments.done", { item_id: o.item.id, output_index: o.index, arguments: o.item.arguments });
       o.item.status = status;
@@ -197,7 +260,7 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string) {
   function reasoning(): Extract<Open, { kind: "reasoning" }> {
     if (open?.kind === "reasoning") return open;
     const index = output.length;
-    const o = add({ kind: "reasoning", index, item: { id: itemId(ctx, "rs", index), type: "reasoning", summary: [] }, text: "" });
+    const o = add({ kind: "reasoning", index, item: { id: itemId(ctx, "rs", index), type: "reasoning", summary: [] }, text: "", blocks: [], blockText: "" });
     emit("response.reasoning_summary_part.added", { item_id: o.item.id, output_index: index, summary_index: 0, part: { type: "summary_text", text: "" } });
     return o;
   }
@@ -251,10 +314,28 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string) {
           case "reasoning": {
             const o = reasoning();
             o.text += e.text;
+            o.blockText += e.text;
             emit("response.reasoning_summary_text.delta", { item_id: o.item.id, output_index: o.index, summary_index: 0, delta: e.text });
             break;
           }
+          case "reasoning_signature": {
+            // The end of a thinking block: the text since the last one is what it signs.
+            if (!replay) break;
+            const o = reasoning();
+            o.blocks.push({ text: o.blockText, signature: e.signature });
+            o.blockText = "";
+            break;
+          }
+          case "reasoning_redacted": {
+            if (!replay) break;
+            const o = reasoning();
+            if (o.blockText) o.blocks.push({ text: o.blockText });
+            o.blocks.push({ text: "", redacted: e.data });
+            o.blockText = "";
+            break;
+          }
           case "tool_call_start": {
+            if (replay && e.signature) signedCalls.push({ id: e.id, signature: e.signature });
             const index = output.length;
             const item = callItem(itemId(ctx, "fc", index), "in_progress", { id: e.id, name: e.name, arguments: "" }) as Json & { id: string; arguments: string };
             calls.set(e.index, add({ kind: "call", index, item }));
@@ -281,6 +362,14 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string) {
     finish(s: Summary, extras: Extras): Json {
       const { status, incomplete_details } = outcome(s.finishReason);
       close(status);
+      const calls = signedCalls.length ? encodeReplay(undefined, signedCalls) : undefined;
+      if (calls) {
+        const index = output.length;
+        const item = reasoningItem(itemId(ctx, "rs", index), "", calls);
+        output.push(item);
+        emit("response.output_item.added", { output_index: index, item: { ...item, encrypted_content: undefined } });
+        emit("response.output_item.done", { output_index: index, item });
+      }
       return envelope(ctx, s.providerModel || model, status, output, {
         incomplete_details,
         completed_at: Math.floor(Date.now() / 1000),
