@@ -8,7 +8,8 @@
 // `background` and stored `prompt`s are refused. Input items become chat messages: instructions
 // lead as a system message (a previous response's are not carried over, as OpenAI does),
 // function_call items join the assistant turn before them, function_call_output items become tool
-// results, and reasoning items (another model's state) are dropped.
+// results, and reasoning items give their turn the replay state this gateway put in them
+// (encrypted_content: signed thinking blocks, calls' signatures), or are dropped.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
