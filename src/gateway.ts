@@ -32,6 +32,7 @@ import type { Call, Plan } from "./router/types.ts";
 import { callerKey, type Authenticator } from "./server/auth.ts";
 import { createMemoryBatchStore } from "./batch/store.ts";
 import { createMemoryResponseStore } from "./compat/responses/store.ts";
+import { createMemoryConversationStore } from "./compat/responses/conversations.ts";
 import { createBatchRunner } from "./batch/runner.ts";
 import type { BatchApi } from "./batch/http.ts";
 import { chatService } from "./server/chat-service.ts";
@@ -406,15 +407,18 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   batchRunner.kick();
   // Stored Responses API responses (responses.store): PostgreSQL with store.postgres_url, else memory;
   // what has expired is dropped at start and every hour.
+  const responsesPg = config.responses.store && config.store.postgresUrl ? await import("./compat/responses/postgres-store.ts") : undefined;
   const responseStore = !config.responses.store
     ? undefined
-    : config.store.postgresUrl
-      ? await (await import("./compat/responses/postgres-store.ts")).createPostgresResponseStore(config.store.postgresUrl, { log })
+    : responsesPg
+      ? await responsesPg.createPostgresResponseStore(config.store.postgresUrl!, { log })
       : createMemoryResponseStore({ maxBytes: config.responses.memoryBytes });
+  // The Conversations API's conversations, beside them (memory: the newest 10,000 per replica).
+  const conversationStore = !config.responses.store ? undefined : responsesPg ? await responsesPg.createPostgresConversationStore(config.store.postgresUrl!, { log }) : createMemoryConversationStore({ maxConversations: 10_000 });
   const sweepResponses = () => void responseStore?.sweep().catch((err) => log("warn", "responses: could not drop expired responses", { reason: (err as Error).message }));
   sweepResponses();
   const responseSweeper = responseStore ? setInterval(sweepResponses, 3_600_000).unref() : undefined;
-  const compat = createCompatHandler(core, engine, batches, responseStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000 });
+  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000, conversations: conversationStore });
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
@@ -520,7 +524,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await batchRunner.stop().catch(() => {});
       await batchStore.close().catch(() => {});
       clearInterval(responseSweeper);
-      await responseStore?.close().catch(() => {});
+      await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {})]);
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
       await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);

@@ -8,6 +8,7 @@
 //   POST /v1/completions        (the legacy text completions, on the chat engine: completions.ts)
 //   POST /v1/responses          (the Responses API: responses/handler.ts; stored responses:
 //   GET|DELETE /v1/responses/{id}[/input_items], POST /v1/responses/{id}/cancel)
+//   /v1/conversations[/{id}[/items[/{item_id}]]] (the Conversations API: responses/conversations-http.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
@@ -40,6 +41,7 @@ import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
 import { MAX_AUDIO_BYTES } from "../server/validate.ts";
 import { isStoredResponsePath, serveResponses, serveStoredResponse, type StoredResponses } from "./responses/handler.ts";
+import { isConversationPath, serveConversations } from "./responses/conversations-http.ts";
 import { serveMessages } from "./anthropic/handler.ts";
 import { toAnthropicError } from "./anthropic/errors.ts";
 import { toGeminiError } from "./gemini/errors.ts";
@@ -277,7 +279,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
               ? `/v1/messages/batches/{id}${path.endsWith("/cancel") ? "/cancel" : path.endsWith("/results") ? "/results" : ""}`
               : path.startsWith("/v1/responses/")
                 ? `/v1/responses/{id}${path.endsWith("/input_items") ? "/input_items" : path.endsWith("/cancel") ? "/cancel" : ""}`
-                : path;
+                : path.startsWith("/v1/conversations/")
+                  ? `/v1/conversations/{id}${/\/items\/[^/]+$/.test(path) ? "/items/{item_id}" : path.endsWith("/items") ? "/items" : ""}`
+                  : path;
     const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, req.headers) : undefined;
     const traceId = span ? span.span.spanContext().traceId : traceIdFrom(header(req, "traceparent") ?? null);
     const ri: RequestInfo = { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx };
@@ -428,6 +432,17 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses });
         return;
       }
+      if (isConversationPath(path)) {
+        const url = req.url ?? "";
+        const q = url.indexOf("?");
+        status = await serveConversations(req, res, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), {
+          caller,
+          conversations: responses?.conversations,
+          body: () => (req.method === "POST" ? readBody(req, maxBytes) : Promise.resolve(Buffer.alloc(0))),
+          sendJson: (r, st, b, h) => sendJson(r, st, b, { ...h, "x-request-id": ri.id }),
+        });
+        return;
+      }
       if (isStoredResponsePath(path)) {
         const url = req.url ?? "";
         const q = url.indexOf("?");
@@ -469,7 +484,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
+    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -286,6 +286,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_responses_expires_idx ON signalbox_responses (expires_at);
     `,
   },
+  {
+    version: 8,
+    name: "conversations: the Conversations API's conversations and their items",
+    // See src/compat/responses/postgres-store.ts. Items keep their order by seq; an item's id is
+    // unique within its conversation (appending one again adds nothing); deleting a conversation
+    // deletes its items.
+    sql: `
+      CREATE TABLE signalbox_conversations (
+        id         text COLLATE "C" PRIMARY KEY,
+        created_at timestamptz NOT NULL,
+        owner_team text NOT NULL,
+        owner_key  text NOT NULL,
+        metadata   jsonb NOT NULL
+      );
+      CREATE TABLE signalbox_conversation_items (
+        conversation_id text COLLATE "C" NOT NULL REFERENCES signalbox_conversations (id) ON DELETE CASCADE,
+        seq             bigint GENERATED ALWAYS AS IDENTITY,
+        id              text COLLATE "C" NOT NULL,
+        item            jsonb NOT NULL,
+        PRIMARY KEY (conversation_id, seq),
+        UNIQUE (conversation_id, id)
+      );
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

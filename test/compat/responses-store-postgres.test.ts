@@ -1,4 +1,4 @@
-// Stored responses in PostgreSQL (a private server): a conversation begun on one gateway and
+// Stored responses and conversations in PostgreSQL (a private server): a conversation begun on one gateway and
 // continued on another at once (a response is stored before it is answered), streamed turns too;
 // everything still there for a gateway started after both stopped; a response answered while
 // PostgreSQL is down says store: false, a continuation then is a 503, and the gateway stores and
@@ -74,6 +74,49 @@ test("a conversation across two gateways and a restart of both", async (t) => {
     const broken = await onC.responses.create({ model: "chat", input: "x", previous_response_id: fifth.id }).catch((e) => e);
     assert.ok(broken instanceof OpenAI.BadRequestError);
     assert.match(broken.message, /lost its turns before/);
+  } finally {
+    await Promise.all([a?.close(), b?.close(), c?.close()]);
+  }
+});
+
+test("a conversation on PostgreSQL: created on one gateway, answered on another, all of it there after both stopped", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "conversations_gateways");
+  let a: TestGateway | undefined = await startTestGateway(config(url));
+  let b: TestGateway | undefined = await startTestGateway(config(url));
+  let c: TestGateway | undefined;
+  const text = (i: OpenAI.Conversations.ConversationItem) => ((i as { content?: { text: string }[] }).content ?? []).map((p) => p.text).join("");
+  try {
+    const onA = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const onB = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const conv = await onA.conversations.create({ metadata: { team: "x" }, items: [{ type: "message", role: "developer", content: "Be brief." }] });
+    const first = await onB.responses.create({ model: "chat", conversation: conv.id, input: "First question" });
+    const second = await onA.responses.stream({ model: "chat", conversation: conv.id, input: "Second question" }).finalResponse();
+    assert.ok(second.usage!.input_tokens > first.usage!.input_tokens, "the second turn read the first");
+    await onB.conversations.items.create(conv.id, { items: [{ type: "message", role: "user", content: "A note" }] });
+    await onA.conversations.update(conv.id, { metadata: { team: "y" } });
+
+    await Promise.all([a.close(), b.close()]);
+    a = b = undefined;
+    c = await startTestGateway(config(url));
+    const onC = new OpenAI({ baseURL: `${c.url}/v1`, apiKey: "none", maxRetries: 0 });
+    assert.deepEqual((await onC.conversations.retrieve(conv.id)).metadata, { team: "y" });
+    const items: OpenAI.Conversations.ConversationItem[] = [];
+    for await (const i of onC.conversations.items.list(conv.id, { order: "asc" })) items.push(i);
+    assert.deepEqual(
+      items.map((i) => `${(i as { role?: string }).role}: ${text(i)}`),
+      ["developer: Be brief.", "user: First question", `assistant: ${first.output_text}`, "user: Second question", `assistant: ${second.output_text}`, "user: A note"],
+    );
+    await onC.conversations.items.delete(items[5].id!, { conversation_id: conv.id });
+    await onC.conversations.delete(conv.id);
+    assert.ok((await onC.conversations.retrieve(conv.id).catch((e) => e)) instanceof OpenAI.NotFoundError);
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      assert.equal((await db.query("SELECT count(*)::int AS n FROM signalbox_conversation_items")).rows[0].n, 0, "its items went with it");
+    } finally {
+      await db.end();
+    }
   } finally {
     await Promise.all([a?.close(), b?.close(), c?.close()]);
   }

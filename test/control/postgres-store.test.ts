@@ -140,11 +140,13 @@ test("migrations run once, even from three pools at once on an empty database", 
   const tables = await pools[0].query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'signalbox_%' ORDER BY 1");
   assert.deepEqual(
     tables.rows.map((r) => r.tablename),
-    // The usage store's tables (migration 2), the Batch API's (migration 6) and the stored responses (7) come with the same mechanism.
+    // The usage store's tables (migration 2), the Batch API's (migration 6), the stored responses (7) and conversations (8) come with the same mechanism.
     [
       "signalbox_audit",
       "signalbox_batch_results",
       "signalbox_batches",
+      "signalbox_conversation_items",
+      "signalbox_conversations",
       "signalbox_files",
       "signalbox_keys",
       "signalbox_migrations",

@@ -22,14 +22,17 @@ import { cacheSimilarityHeader, toOpenAIError } from "../response.ts";
 import { isObj } from "../request.ts";
 import { parseResponsesRequest } from "./request.ts";
 import { responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
-import { MAX_CHAIN, type ResponseStore, type StoredResponse } from "./store.ts";
+import { MAX_CHAIN, withIds, type ResponseStore, type StoredResponse } from "./store.ts";
+import { MAX_CONVERSATION_ITEMS, type ConversationStore } from "./conversations.ts";
+import { storeCall, visibleConversation } from "./conversations-http.ts";
 
 type Json = Record<string, unknown>;
 
-/** The stored responses, when the gateway keeps them (`responses.store`). */
+/** The stored responses and conversations, when the gateway keeps them (`responses.store`). */
 export interface StoredResponses {
   store: ResponseStore;
   retentionMs: number;
+  conversations: ConversationStore;
 }
 
 /** What the compat handler gives this door for one request. */
@@ -39,20 +42,9 @@ export const isStoredResponsePath = (path: string) => path.startsWith("/v1/respo
 
 const notFound = (id: string) => new GatewayError("not_found", `response_id: no response "${id}" (it was not stored, has expired or was deleted, or this key may not see it)`, { field: "response_id" });
 
-/** A read of the store; its failure (PostgreSQL away) is a 503 that says so, never a 500. */
-async function reading<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof GatewayError) throw err;
-    log("warn", "responses: the response store could not be read", { reason: (err as Error).message });
-    throw new GatewayError("unavailable", "the response store is unavailable; try again shortly", {});
-  }
-}
-
 /** A stored response the caller may see, or a 404. */
 async function visible(s: StoredResponses, id: string, caller: Caller): Promise<StoredResponse> {
-  const r = await reading(s.store.get(id));
+  const r = await storeCall(s.store.get(id), "response");
   if (!r || !canSee(r.owner, visibilityOf(caller))) throw notFound(id);
   return r;
 }
@@ -64,42 +56,51 @@ function responseOfItem(itemId: string): string | undefined {
   return first > 0 && last > first + 1 ? `resp_${itemId.slice(first + 1, last)}` : undefined;
 }
 
-/**
- * This request's input as input items, each with an id (the caller's, else one made here), as
- * `input_items` lists them and a later turn reads them back.
- */
-function inputItems(input: unknown, suffix: string): Json[] {
-  if (typeof input === "string") return [{ id: `msg_${suffix}_i0`, type: "message", status: "completed", role: "user", content: [{ type: "input_text", text: input }] }];
-  if (!Array.isArray(input)) return [];
-  return input.map((it, i): Json => {
-    const item = it as Json;
-    const type = (item.type as string | undefined) ?? "message";
-    const id = typeof item.id === "string" && item.id ? item.id : `${type === "message" ? "msg" : type === "function_call" ? "fc" : type === "function_call_output" ? "fco" : "item"}_${suffix}_i${i}`;
-    if (type !== "message") return { ...item, id };
-    const role = item.role;
-    const content = typeof item.content === "string" ? [{ type: role === "assistant" ? "output_text" : "input_text", text: item.content, ...(role === "assistant" ? { annotations: [] } : {}) }] : item.content;
-    return { id, type: "message", status: "completed", ...item, content };
-  });
+interface Context {
+  /** The conversation before this request, oldest first. */
+  history: unknown[];
+  /** Where the history came from, for an error in it. */
+  historyPath: string;
+  /** The body with its item_reference inputs replaced by the items they name. */
+  body: Json;
+  previousId?: string;
+  conversationId?: string;
 }
 
 /**
- * A previous response's conversation (its chain's input and output items, oldest first) and the
- * body with its item_reference inputs replaced by the items they name.
+ * What comes before a request: a previous response's conversation (its chain's input and output
+ * items, oldest first), or a conversation's items; and its item_reference inputs resolved.
  */
-async function conversation(body: Json, s: StoredResponses | undefined, caller: Caller): Promise<{ history: unknown[]; body: Json; previousId?: string }> {
+async function context(body: Json, s: StoredResponses | undefined, caller: Caller): Promise<Context> {
   const prev = body.previous_response_id;
+  const conv = body.conversation;
   const input = body.input;
   const refs = Array.isArray(input) && input.some((it) => isObj(it) && it.type === "item_reference");
-  if ((prev === undefined || prev === null) && !refs) return { history: [], body };
+  const hasPrev = prev !== undefined && prev !== null;
+  const hasConv = conv !== undefined && conv !== null;
+  if (!hasPrev && !hasConv && !refs) return { history: [], historyPath: "input", body };
   if (!s) {
-    const field = prev !== undefined && prev !== null ? "previous_response_id" : "input";
-    throw new GatewayError("invalid_argument", `${field}: this gateway does not store responses (responses.store is false); send the conversation as input items`, { field });
+    const field = hasPrev ? "previous_response_id" : hasConv ? "conversation" : "input";
+    throw new GatewayError("invalid_argument", `${field}: this gateway does not store responses or conversations (responses.store is false); send the conversation as input items`, { field });
   }
+  if (hasPrev && hasConv) throw new GatewayError("invalid_argument", "previous_response_id: cannot be used together with conversation (a conversation already holds the earlier turns)", { field: "previous_response_id" });
   const history: unknown[] = [];
   let previousId: string | undefined;
-  if (prev !== undefined && prev !== null) {
+  let conversationId: string | undefined;
+  if (hasConv) {
+    const id = typeof conv === "string" ? conv : isObj(conv) ? conv.id : undefined;
+    if (typeof id !== "string" || !id) throw new GatewayError("invalid_argument", 'conversation: must be a conversation id, or {"id": ...}', { field: "conversation" });
+    await visibleConversation(s.conversations, id, caller).catch((err) => {
+      throw err instanceof GatewayError && err.code === "not_found" ? new GatewayError("not_found", `conversation: no conversation "${id}" (it does not exist or was deleted, or this key may not see it)`, { field: "conversation" }) : err;
+    });
+    history.push(...(await storeCall(s.conversations.items(id), "conversation")));
+    const adding = Array.isArray(input) ? input.length : 1;
+    if (history.length + adding > MAX_CONVERSATION_ITEMS) throw new GatewayError("invalid_argument", `conversation: "${id}" holds ${history.length} items, and a conversation holds at most ${MAX_CONVERSATION_ITEMS}`, { field: "conversation" });
+    conversationId = id;
+  }
+  if (hasPrev) {
     if (typeof prev !== "string" || !prev) throw new GatewayError("invalid_argument", "previous_response_id: must be a response id (a non-empty string)", { field: "previous_response_id" });
-    const chain = await reading(s.store.chain(prev));
+    const chain = await storeCall(s.store.chain(prev), "response");
     const head = chain[chain.length - 1];
     if (!head || !canSee(head.owner, visibilityOf(caller))) {
       throw new GatewayError("invalid_argument", `previous_response_id: no response "${prev}" (it was not stored, has expired or was deleted, or this key may not see it)`, { field: "previous_response_id" });
@@ -111,7 +112,8 @@ async function conversation(body: Json, s: StoredResponses | undefined, caller: 
     for (const r of chain) history.push(...r.inputItems, ...((r.response.output as unknown[]) ?? []));
     previousId = prev;
   }
-  if (!refs) return { history, body, previousId };
+  const historyPath = conversationId ? "conversation" : "previous_response_id";
+  if (!refs) return { history, historyPath, body, previousId, conversationId };
   const found = new Map<string, StoredResponse | undefined>();
   const resolved = await Promise.all(
     (input as unknown[]).map(async (it, i) => {
@@ -120,7 +122,7 @@ async function conversation(body: Json, s: StoredResponses | undefined, caller: 
       if (typeof id !== "string" || !id) throw new GatewayError("invalid_argument", `input[${i}].id: must be the id of a stored item`, { field: `input[${i}].id` });
       const rid = responseOfItem(id);
       if (rid && !found.has(rid)) {
-        const r = await reading(s.store.get(rid));
+        const r = await storeCall(s.store.get(rid), "response");
         found.set(rid, r && canSee(r.owner, visibilityOf(caller)) ? r : undefined);
       }
       const r = rid ? found.get(rid) : undefined;
@@ -129,18 +131,27 @@ async function conversation(body: Json, s: StoredResponses | undefined, caller: 
       return item;
     }),
   );
-  return { history, body: { ...body, input: resolved }, previousId };
+  return { history, historyPath, body: { ...body, input: resolved }, previousId, conversationId };
 }
 
-/** Store a response before it is answered; when that fails it is answered with store: false. */
+/**
+ * Before a response is answered: store it (when that fails it is answered with store: false), and
+ * add its input and output items to its conversation (when that fails the answer still goes out,
+ * and the log says which conversation lacks the turn).
+ */
 async function keep(s: StoredResponses, r: Json, ctx: ResponseContext, caller: Caller, items: Json[]): Promise<void> {
   const now = Date.now();
-  try {
-    await s.store.put({ id: ctx.id, owner: { team: caller.team, key: caller.keyName }, createdAt: now, expiresAt: now + s.retentionMs, ...(ctx.previousResponseId ? { previousId: ctx.previousResponseId } : {}), response: r, inputItems: items });
-  } catch (err) {
-    log("warn", "responses: a response could not be stored; answered with store: false", { response: ctx.id, reason: (err as Error).message });
-    r.store = false;
-  }
+  await Promise.all([
+    ctx.store &&
+      s.store.put({ id: ctx.id, owner: { team: caller.team, key: caller.keyName }, createdAt: now, expiresAt: now + s.retentionMs, ...(ctx.previousResponseId ? { previousId: ctx.previousResponseId } : {}), response: r, inputItems: items }).catch((err) => {
+        log("warn", "responses: a response could not be stored; answered with store: false", { response: ctx.id, reason: (err as Error).message });
+        r.store = false;
+      }),
+    ctx.conversationId &&
+      s.conversations.append(ctx.conversationId, [...items, ...((r.output as Json[]) ?? [])]).catch((err) => {
+        log("error", "responses: a turn could not be added to its conversation; the answer went out without it", { response: ctx.id, conversation: ctx.conversationId, reason: (err as Error).message });
+      }),
+  ]);
 }
 
 /** Serve one POST /v1/responses; returns the HTTP status sent. Errors before the first byte are thrown. */
@@ -154,20 +165,22 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
   if (!isObj(raw)) throw new GatewayError("invalid_argument", "body: must be a JSON object", { field: "body" });
   if (raw.store !== undefined && raw.store !== null && typeof raw.store !== "boolean") throw new GatewayError("invalid_argument", "store: must be a boolean", { field: "store" });
   const { ri, signal, caller } = d;
-  const { history, body, previousId } = await conversation(raw, d.responses, caller);
-  const parsed = parseResponsesRequest(body, ri.id, caller, history);
+  const { history, historyPath, body, previousId, conversationId } = await context(raw, d.responses, caller);
+  const parsed = parseResponsesRequest(body, ri.id, caller, history, historyPath);
   if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
   const er = { call: parsed.call, ri, signal, cache: d.cache ?? parsed.cache, statusOf: d.statusOf };
-  const stored = d.responses && raw.store !== false ? d.responses : undefined;
-  // Stored responses keep their replay state (their reasoning items' encrypted_content), so the next turn has it.
-  const ctx: ResponseContext = { id: responseId(ri.id), createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, store: stored !== undefined, replay: stored !== undefined || parsed.encryptedReasoning };
-  const items = stored ? inputItems(body.input, ctx.id.slice("resp_".length)) : [];
+  const store = d.responses !== undefined && raw.store !== false;
+  const kept = store || conversationId !== undefined ? d.responses : undefined;
+  // Stored responses and conversations keep their replay state (their reasoning items' encrypted_content), so the next turn has it.
+  const ctx: ResponseContext = { id: responseId(ri.id), createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, conversationId, store, replay: kept !== undefined || parsed.encryptedReasoning };
+  const suffix = ctx.id.slice("resp_".length);
+  const items = kept ? withIds(body.input, (prefix, i) => `${prefix}_${suffix}_i${i}`) : [];
   const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);
     const r = responseJson(ctx, a);
-    if (stored) await keep(stored, r, ctx, caller, items);
+    if (kept) await keep(kept, r, ctx, caller, items);
     d.sendJson(res, 200, r, { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
     return 200;
   }
@@ -202,7 +215,7 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
         const all = ev.summary.adjustments?.length ? [...adjustments, ...ev.summary.adjustments] : adjustments;
         const r = w!.finish(ev.summary, { routing, traceId: ri.traceId, adjustments: all });
         // Stored before its last event: a client that has it may continue from it at once.
-        if (stored) await keep(stored, r, ctx, caller, items);
+        if (kept) await keep(kept, r, ctx, caller, items);
         res.end(w!.ended(r));
       }
     }
@@ -258,7 +271,7 @@ export async function serveStoredResponse(req: Req, res: Res, path: string, quer
   }
   if (method === "DELETE") {
     await visible(d.responses, id, d.caller);
-    if (!(await reading(d.responses.store.delete(id)))) throw notFound(id);
+    if (!(await storeCall(d.responses.store.delete(id), "response"))) throw notFound(id);
     d.sendJson(res, 200, { id, object: "response", deleted: true });
     return 200;
   }

@@ -1,6 +1,7 @@
-// The stored responses in PostgreSQL (store.ts has the contract), shared by replicas. Schema:
-// migration 7 in src/control/migrations.ts, one row per response, previous_id linking a
-// conversation's turns (read back by one recursive query), expiry dropped by its index.
+// The stored responses (store.ts has the contract) and the conversations (conversations.ts) in
+// PostgreSQL, shared by replicas. Schema: migration 7 in src/control/migrations.ts, one row per
+// response, previous_id linking a conversation's turns (read back by one recursive query), expiry
+// dropped by its index; migration 8, one row per conversation and one per item, in order.
 //
 // Writes are group commits: a response is written before it is answered (so the next turn may name
 // it at once, on any replica), and the responses finished while one INSERT is under way go together
@@ -10,6 +11,7 @@ import pg from "pg";
 import { migrate } from "../../control/migrations.ts";
 import { postgresClientConfig, unavailableReason } from "../../control/postgres-store.ts";
 import { log as defaultLog } from "../../telemetry/log.ts";
+import type { ConversationStore, StoredConversation } from "./conversations.ts";
 import { MAX_CHAIN, type Json, type ResponseStore, type StoredResponse } from "./store.ts";
 
 interface Row {
@@ -111,6 +113,83 @@ export async function createPostgresResponseStore(url: string, opts: { log?: typ
     },
     async close() {
       while (writing) await new Promise((r) => setTimeout(r, 5));
+      await pool.end();
+    },
+  };
+}
+
+interface ConversationRow {
+  id: string;
+  created_at: Date;
+  owner_team: string;
+  owner_key: string;
+  metadata: Record<string, string>;
+}
+
+const conversationOf = (r: ConversationRow): StoredConversation => ({
+  id: r.id,
+  owner: { team: r.owner_team, key: r.owner_key },
+  createdAt: Math.floor(r.created_at.getTime() / 1000),
+  metadata: r.metadata,
+});
+
+/** Conversations shared by replicas: each call is one statement. */
+export async function createPostgresConversationStore(url: string, opts: { log?: typeof defaultLog } = {}): Promise<ConversationStore> {
+  const log = opts.log ?? defaultLog;
+  const pool = new pg.Pool({ ...postgresClientConfig(url, "signalbox conversations", { statementMs: 30_000, queryMs: 35_000 }), max: 4, idleTimeoutMillis: 30_000 });
+  pool.on("error", (err) => log("warn", "conversation store: idle connection lost", { reason: unavailableReason(err) ?? "unexpected error" }));
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  // Items in their given order (identity values are taken row by row, in the SELECT's order);
+  // one the conversation already has (by id) is skipped.
+  const appendItems = `INSERT INTO signalbox_conversation_items (conversation_id, id, item)
+    SELECT $1, x->>'id', x FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t (x, n) ORDER BY n
+    ON CONFLICT (conversation_id, id) DO NOTHING`;
+  const COLUMNS = "id, created_at, owner_team, owner_key, metadata";
+  return {
+    kind: "postgres",
+    async create(c, items) {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query("INSERT INTO signalbox_conversations (id, created_at, owner_team, owner_key, metadata) VALUES ($1, $2, $3, $4, $5)", [c.id, new Date(c.createdAt * 1000), c.owner.team, c.owner.key, JSON.stringify(c.metadata)]);
+        if (items.length) await client.query(appendItems, [c.id, JSON.stringify(items)]);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async get(id) {
+      const { rows } = await pool.query<ConversationRow>(`SELECT ${COLUMNS} FROM signalbox_conversations WHERE id = $1`, [id]);
+      return rows[0] ? conversationOf(rows[0]) : undefined;
+    },
+    async setMetadata(id, metadata) {
+      const { rows } = await pool.query<ConversationRow>(`UPDATE signalbox_conversations SET metadata = $2 WHERE id = $1 RETURNING ${COLUMNS}`, [id, JSON.stringify(metadata)]);
+      return rows[0] ? conversationOf(rows[0]) : undefined;
+    },
+    async delete(id) {
+      const r = await pool.query("DELETE FROM signalbox_conversations WHERE id = $1", [id]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    async append(id, items) {
+      if (items.length) await pool.query(appendItems, [id, JSON.stringify(items)]);
+    },
+    async items(id) {
+      const { rows } = await pool.query<{ item: Json }>("SELECT item FROM signalbox_conversation_items WHERE conversation_id = $1 ORDER BY seq", [id]);
+      return rows.map((r) => r.item);
+    },
+    async deleteItem(id, itemId) {
+      const r = await pool.query("DELETE FROM signalbox_conversation_items WHERE conversation_id = $1 AND id = $2", [id, itemId]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    async close() {
       await pool.end();
     },
   };

@@ -48,7 +48,6 @@ export interface ResponsesRequest {
 
 /** Parameters that need stored state or features the gateway does not have: refused, never dropped. */
 const UNSUPPORTED: Record<string, string> = {
-  conversation: "the Conversations API is not supported by the gateway; continue with previous_response_id, or send the conversation as input items",
   background: "background responses are not supported by the gateway (they need stored responses)",
   prompt: "stored prompt templates are not supported by the gateway; send instructions and input",
   context_management: "server-side context management is not supported by the gateway",
@@ -141,7 +140,7 @@ function toolOutput(v: unknown, path: string): ContentPart[] {
  * problem ChatService's validation finds in a message is reported at the item that made it.
  * `history` (a previous response's conversation) comes first, after the instructions.
  */
-function messages(body: Json, instructions: string | undefined, history: readonly unknown[]): { messages: ChatMessage[]; origins: string[] } {
+function messages(body: Json, instructions: string | undefined, history: readonly unknown[], historyPath = "previous_response_id", inputName = "input"): { messages: ChatMessage[]; origins: string[] } {
   const out: ChatMessage[] = [];
   const origins: string[] = [];
   // call_id → the name of the function it called: tool results carry it (Gemini needs it).
@@ -209,16 +208,16 @@ function messages(body: Json, instructions: string | undefined, history: readonl
     }
   };
   if (instructions) push({ role: "system", content: [{ type: "text", text: instructions }] }, "instructions");
-  for (const h of history) item(h, "previous_response_id");
-  const input = body.input;
-  if (input === undefined || input === null) bad("input", "is required");
+  for (const h of history) item(h, historyPath);
+  const input = body[inputName];
+  if (input === undefined || input === null) bad(inputName, "is required");
   if (typeof input === "string") {
-    if (input === "") bad("input", "must not be empty");
-    push({ role: "user", content: [{ type: "text", text: input }] }, "input");
+    if (input === "") bad(inputName, "must not be empty");
+    push({ role: "user", content: [{ type: "text", text: input }] }, inputName);
   } else {
-    if (!Array.isArray(input)) bad("input", "must be a string or an array of input items");
-    if (input.length === 0) bad("input", "must contain at least one item");
-    input.forEach((it, i) => item(it, `input[${i}]`));
+    if (!Array.isArray(input)) bad(inputName, "must be a string or an array of input items");
+    if (input.length === 0) bad(inputName, "must contain at least one item");
+    input.forEach((it, i) => item(it, `${inputName}[${i}]`));
   }
   // A call's signature may come in a reasoning item after the call (a stream's last item).
   if (signatures.size) for (const m of out) for (const c of m.toolCalls ?? []) c.signature ??= signatures.get(c.id);
@@ -306,8 +305,19 @@ function validate(call: ChatCall, origins: string[]): void {
   }
 }
 
-/** Parse and validate one `POST /v1/responses` body; `history` is its previous response's conversation. */
-export function parseResponsesRequest(body: unknown, id: string, caller: Caller, history: readonly unknown[] = []): ResponsesRequest {
+/**
+ * Check items given to a conversation (`items[i]`, after the conversation's `history`) as a
+ * response's input would be: a 400 naming the bad one.
+ */
+export function checkItems(items: unknown[], history: readonly unknown[]): void {
+  messages({ items }, undefined, history, "conversation", "items");
+}
+
+/**
+ * Parse and validate one `POST /v1/responses` body; `history` is the conversation before it (its
+ * previous response's, or its `conversation`'s items), reported as `historyPath` if it is bad.
+ */
+export function parseResponsesRequest(body: unknown, id: string, caller: Caller, history: readonly unknown[] = [], historyPath = "previous_response_id"): ResponsesRequest {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k in UNSUPPORTED) {
     const v = body[k];
@@ -317,7 +327,7 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
   bool(body, "store", "store");
   const model = str(body, "model", "model") ?? bad("model", "is required");
   const instructions = str(body, "instructions", "instructions");
-  const { messages: msgs, origins } = messages(body, instructions, history);
+  const { messages: msgs, origins } = messages(body, instructions, history, historyPath);
 
   const req: Omit<UpstreamRequest, "model"> = { messages: msgs };
   const t = tools(arr(body, "tools", "tools"));

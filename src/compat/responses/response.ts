@@ -21,6 +21,8 @@ export interface ResponseContext {
   echo: ResponsesEcho;
   /** The response this one continues. */
   previousResponseId?: string;
+  /** The conversation it reads and adds to. */
+  conversationId?: string;
   /** Whether it is to be stored (then retrievable by id, and continued by previous_response_id). */
   store: boolean;
   /**
@@ -127,6 +129,7 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
     usage: null,
     ...(e.user !== undefined ? { user: e.user } : {}),
     metadata: e.metadata,
+    ...(ctx.conversationId ? { conversation: { id: ctx.conversationId } } : {}),
     ...rest,
   };
 }

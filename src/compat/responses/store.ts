@@ -113,3 +113,22 @@ export function createMemoryResponseStore(opts: { maxBytes: number }): ResponseS
     },
   };
 }
+
+/**
+ * Input (a string, or items) as input items, each with an id: the caller's, else `idOf(prefix, i)`
+ * (prefix `msg`, `fc`, `fco` or `item` by type); a message's string content becomes its part. This
+ * is how `input_items` and conversations list them, and how a later turn reads them back.
+ */
+export function withIds(input: unknown, idOf: (prefix: string, index: number) => string): Json[] {
+  if (typeof input === "string") return [{ id: idOf("msg", 0), type: "message", status: "completed", role: "user", content: [{ type: "input_text", text: input }] }];
+  if (!Array.isArray(input)) return [];
+  return input.map((it, i): Json => {
+    const item = it as Json;
+    const type = (item.type as string | undefined) ?? "message";
+    const id = typeof item.id === "string" && item.id ? item.id : idOf(type === "message" ? "msg" : type === "function_call" ? "fc" : type === "function_call_output" ? "fco" : "item", i);
+    if (type !== "message") return { ...item, id };
+    const role = item.role;
+    const content = typeof item.content === "string" ? [{ type: role === "assistant" ? "output_text" : "input_text", text: item.content, ...(role === "assistant" ? { annotations: [] } : {}) }] : item.content;
+    return { id, type: "message", status: "completed", ...item, content };
+  });
+}

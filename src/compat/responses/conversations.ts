@@ -1,0 +1,88 @@
+// OpenAI's Conversations API: a conversation is a list of items (the Responses API's input and
+// output items) kept by the gateway, that a response given `conversation` reads as its context and
+// appends its input and output to. Two stores behind one interface, as the stored responses
+// (store.ts): memory (per replica, bounded, lost with the process) and PostgreSQL (migration 8:
+// shared by replicas, kept across restarts). Conversations do not expire; they are kept until
+// deleted.
+
+import { randomBytes } from "node:crypto";
+import type { Json } from "./store.ts";
+
+export interface StoredConversation {
+  /** `conv_…` */
+  id: string;
+  owner: { team: string; key: string };
+  /** Seconds since the epoch, as the API shows it. */
+  createdAt: number;
+  metadata: Record<string, string>;
+}
+
+export interface ConversationStore {
+  readonly kind: "memory" | "postgres";
+  create(c: StoredConversation, items: Json[]): Promise<void>;
+  get(id: string): Promise<StoredConversation | undefined>;
+  setMetadata(id: string, metadata: Record<string, string>): Promise<StoredConversation | undefined>;
+  /** The conversation and its items; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  /** Append items after the last; an item whose id the conversation already has is not added again. */
+  append(id: string, items: Json[]): Promise<void>;
+  /** Every item, oldest first. */
+  items(id: string): Promise<Json[]>;
+  /** Remove one item; false when the conversation has none by that id. */
+  deleteItem(id: string, itemId: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A new conversation id (random: the id is the only thing needed to name it, so it must not be guessable). */
+export const conversationId = () => `conv_${randomBytes(24).toString("hex")}`;
+/** An id for an item given to a conversation without one (prefix by its type, as withIds gives it). */
+export const conversationItemId = (prefix: string) => `${prefix}_${randomBytes(16).toString("hex")}`;
+
+/** The most items a conversation holds (a response reads them all as its context). */
+export const MAX_CONVERSATION_ITEMS = 10_000;
+
+/** Per replica, bounded by conversations held (the oldest go first). */
+export function createMemoryConversationStore(opts: { maxConversations: number }): ConversationStore {
+  const byId = new Map<string, { c: StoredConversation; items: Json[] }>();
+  return {
+    kind: "memory",
+    async create(c, items) {
+      byId.set(c.id, { c, items: [...items] });
+      for (const id of byId.keys()) {
+        if (byId.size <= opts.maxConversations) break;
+        byId.delete(id);
+      }
+    },
+    async get(id) {
+      return byId.get(id)?.c;
+    },
+    async setMetadata(id, metadata) {
+      const e = byId.get(id);
+      if (!e) return undefined;
+      e.c = { ...e.c, metadata };
+      return e.c;
+    },
+    async delete(id) {
+      return byId.delete(id);
+    },
+    async append(id, items) {
+      const e = byId.get(id);
+      if (!e) throw new Error(`no conversation ${id}`);
+      const have = new Set(e.items.map((i) => i.id));
+      for (const i of items) if (!have.has(i.id)) e.items.push(i);
+    },
+    async items(id) {
+      return [...(byId.get(id)?.items ?? [])];
+    },
+    async deleteItem(id, itemId) {
+      const e = byId.get(id);
+      const at = e ? e.items.findIndex((i) => i.id === itemId) : -1;
+      if (at < 0) return false;
+      e!.items.splice(at, 1);
+      return true;
+    },
+    async close() {
+      byId.clear();
+    },
+  };
+}
