@@ -413,8 +413,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     : responsesPg
       ? await responsesPg.createPostgresResponseStore(config.store.postgresUrl!, { log })
       : createMemoryResponseStore({ maxBytes: config.responses.memoryBytes });
-  // The Conversations API's conversations, beside them (memory: the newest 10,000 per replica).
-  const conversationStore = !config.responses.store ? undefined : responsesPg ? await responsesPg.createPostgresConversationStore(config.store.postgresUrl!, { log }) : createMemoryConversationStore({ maxConversations: 10_000 });
+  // The Conversations API's conversations, beside them (memory: up to responses.memory_mb more, per replica).
+  const conversationStore = !config.responses.store ? undefined : responsesPg ? await responsesPg.createPostgresConversationStore(config.store.postgresUrl!, { log }) : createMemoryConversationStore({ maxBytes: config.responses.memoryBytes });
   const sweepResponses = () => void responseStore?.sweep().catch((err) => log("warn", "responses: could not drop expired responses", { reason: (err as Error).message }));
   sweepResponses();
   const responseSweeper = responseStore ? setInterval(sweepResponses, 3_600_000).unref() : undefined;

@@ -11,6 +11,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText } from "ai";
 import OpenAI from "openai";
+import { createMemoryConversationStore } from "../../src/compat/responses/conversations.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -193,5 +194,24 @@ describe("refusals, which reach no provider", () => {
       assert.equal(err.param, param, err.message);
     }
     assert.deepEqual(await allItems(c.id), [], "nothing was added");
+  });
+});
+
+describe("the memory store", () => {
+  test("bounded by what its items weigh: the conversations made longest ago go first, never the one being written", async () => {
+    const s = createMemoryConversationStore({ maxBytes: 5_000 });
+    const item = (id: string) => ({ id, type: "message", role: "user", content: [{ type: "input_text", text: "x".repeat(900) }] });
+    const owner = { team: "a", key: "k" };
+    for (const id of ["conv_1", "conv_2", "conv_3"]) await s.create({ id, owner, createdAt: 0, metadata: {} }, [item(`${id}_a`)]);
+    assert.ok(await s.get("conv_1"));
+    // conv_3 grows past the bound: the oldest make room, conv_3 itself stays whole.
+    await s.append("conv_3", [item("b"), item("c"), item("d"), item("e")]);
+    assert.equal(await s.get("conv_1"), undefined);
+    assert.equal((await s.items("conv_3")).length, 5);
+    await s.append("conv_3", [item("b")]);
+    assert.equal((await s.items("conv_3")).length, 5, "an item it has is not added again");
+    assert.equal(await s.deleteItem("conv_3", "c"), true);
+    assert.equal(await s.deleteItem("conv_3", "c"), false);
+    assert.deepEqual((await s.items("conv_3")).map((i) => i.id), ["conv_3_a", "b", "d", "e"]);
   });
 });

@@ -41,17 +41,31 @@ export const conversationItemId = (prefix: string) => `${prefix}_${randomBytes(1
 /** The most items a conversation holds (a response reads them all as its context). */
 export const MAX_CONVERSATION_ITEMS = 10_000;
 
-/** Per replica, bounded by conversations held (the oldest go first). */
-export function createMemoryConversationStore(opts: { maxConversations: number }): ConversationStore {
-  const byId = new Map<string, { c: StoredConversation; items: Json[] }>();
+/** Per replica, bounded by the size of what it holds (the items' JSON): the conversations made longest ago go first. */
+export function createMemoryConversationStore(opts: { maxBytes: number }): ConversationStore {
+  const byId = new Map<string, { c: StoredConversation; items: Json[]; size: number }>();
+  let bytes = 0;
+  const sizeOf = (items: Json[]) => items.reduce((n, i) => n + JSON.stringify(i).length, 200);
+  const drop = (id: string) => {
+    const e = byId.get(id);
+    if (!e) return false;
+    byId.delete(id);
+    bytes -= e.size;
+    return true;
+  };
+  const bound = (keep: string) => {
+    for (const id of byId.keys()) {
+      if (bytes <= opts.maxBytes) break;
+      if (id !== keep) drop(id);
+    }
+  };
   return {
     kind: "memory",
     async create(c, items) {
-      byId.set(c.id, { c, items: [...items] });
-      for (const id of byId.keys()) {
-        if (byId.size <= opts.maxConversations) break;
-        byId.delete(id);
-      }
+      const size = sizeOf(items);
+      byId.set(c.id, { c, items: [...items], size });
+      bytes += size;
+      bound(c.id);
     },
     async get(id) {
       return byId.get(id)?.c;
@@ -63,13 +77,18 @@ export function createMemoryConversationStore(opts: { maxConversations: number }
       return e.c;
     },
     async delete(id) {
-      return byId.delete(id);
+      return drop(id);
     },
     async append(id, items) {
       const e = byId.get(id);
       if (!e) throw new Error(`no conversation ${id}`);
       const have = new Set(e.items.map((i) => i.id));
-      for (const i of items) if (!have.has(i.id)) e.items.push(i);
+      const fresh = items.filter((i) => !have.has(i.id));
+      e.items.push(...fresh);
+      const size = sizeOf(fresh) - 200;
+      e.size += size;
+      bytes += size;
+      bound(id);
     },
     async items(id) {
       return [...(byId.get(id)?.items ?? [])];
@@ -78,11 +97,15 @@ export function createMemoryConversationStore(opts: { maxConversations: number }
       const e = byId.get(id);
       const at = e ? e.items.findIndex((i) => i.id === itemId) : -1;
       if (at < 0) return false;
-      e!.items.splice(at, 1);
+      const [gone] = e!.items.splice(at, 1);
+      const size = JSON.stringify(gone).length;
+      e!.size -= size;
+      bytes -= size;
       return true;
     },
     async close() {
       byId.clear();
+      bytes = 0;
     },
   };
 }
