@@ -14,6 +14,7 @@ import OpenAI from "openai";
 import { createMemoryConversationStore } from "../../src/compat/responses/conversations.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { chatTurns } from "../helpers/chat-turns.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const key = (...parts: string[]) => ["sbx", "test", "conv", ...parts].join("_");
@@ -45,15 +46,8 @@ after(async () => {
 });
 beforeEach(() => openai.reset());
 
-/** The chat messages the provider received on its i-th call, as role: text (tool calls and results named). */
-function sent(i: number): string[] {
-  return openai.requests[i].body.messages.map((m: { role: string; content: unknown; tool_calls?: { id: string; function: { name: string } }[]; tool_call_id?: string }) => {
-    const text = typeof m.content === "string" ? m.content : Array.isArray(m.content) ? m.content.map((p: { text?: string }) => p.text ?? "").join("") : "";
-    if (m.tool_calls) return `${m.role}: ${text}[calls ${m.tool_calls.map((c) => `${c.id} ${c.function.name}`).join(", ")}]`;
-    if (m.role === "tool") return `tool(${m.tool_call_id}): ${text}`;
-    return `${m.role}: ${text}`;
-  });
-}
+/** The chat messages the provider received on its i-th call. */
+const sent = (i: number) => chatTurns(openai.requests[i].body);
 
 type Item = OpenAI.Conversations.ConversationItem;
 /** An item as type/role: text. */

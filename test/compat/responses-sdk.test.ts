@@ -551,7 +551,6 @@ describe("refusals and errors in OpenAI's shape", () => {
       [{ text: { format: { type: "xml" } } }, "text.format.type"],
       [{ reasoning: { effort: "ultra" } }, "reasoning.effort"],
       [{ top_logprobs: 21 }, "top_logprobs"],
-      [{ conversation: "conv_1" }, "conversation"],
       [{ background: true }, "background"],
       [{ metadata: { n: 1 } }, "metadata.n"],
     ];

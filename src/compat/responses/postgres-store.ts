@@ -14,6 +14,19 @@ import { log as defaultLog } from "../../telemetry/log.ts";
 import type { ConversationStore, StoredConversation } from "./conversations.ts";
 import { MAX_CHAIN, type Json, type ResponseStore, type StoredResponse } from "./store.ts";
 
+/** A pool on a migrated database; an idle connection dying (a database restart) is logged, never a crash. */
+async function openPool(url: string, what: "response" | "conversation", log: typeof defaultLog): Promise<pg.Pool> {
+  const pool = new pg.Pool({ ...postgresClientConfig(url, `signalbox ${what}s`, { statementMs: 30_000, queryMs: 35_000 }), max: 4, idleTimeoutMillis: 30_000 });
+  pool.on("error", (err) => log("warn", `${what} store: idle connection lost`, { reason: unavailableReason(err) ?? "unexpected error" }));
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return pool;
+}
+
 interface Row {
   id: string;
   previous_id: string | null;
@@ -38,14 +51,7 @@ const fromRow = (r: Row): StoredResponse => ({
 /** Shared by replicas. Reads are one statement each (a chain is one recursive query). */
 export async function createPostgresResponseStore(url: string, opts: { log?: typeof defaultLog } = {}): Promise<ResponseStore> {
   const log = opts.log ?? defaultLog;
-  const pool = new pg.Pool({ ...postgresClientConfig(url, "signalbox responses", { statementMs: 30_000, queryMs: 35_000 }), max: 4, idleTimeoutMillis: 30_000 });
-  pool.on("error", (err) => log("warn", "response store: idle connection lost", { reason: unavailableReason(err) ?? "unexpected error" }));
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await pool.end().catch(() => {});
-    throw err;
-  }
+  const pool = await openPool(url, "response", log);
 
   // Group commit: what waits goes in the next INSERT, which starts when the one under way ends.
   let waiting: { r: StoredResponse; done: (err?: unknown) => void }[] = [];
@@ -135,15 +141,7 @@ const conversationOf = (r: ConversationRow): StoredConversation => ({
 
 /** Conversations shared by replicas: each call is one statement. */
 export async function createPostgresConversationStore(url: string, opts: { log?: typeof defaultLog } = {}): Promise<ConversationStore> {
-  const log = opts.log ?? defaultLog;
-  const pool = new pg.Pool({ ...postgresClientConfig(url, "signalbox conversations", { statementMs: 30_000, queryMs: 35_000 }), max: 4, idleTimeoutMillis: 30_000 });
-  pool.on("error", (err) => log("warn", "conversation store: idle connection lost", { reason: unavailableReason(err) ?? "unexpected error" }));
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await pool.end().catch(() => {});
-    throw err;
-  }
+  const pool = await openPool(url, "conversation", opts.log ?? defaultLog);
   // Items in their given order (identity values are taken row by row, in the SELECT's order);
   // one the conversation already has (by id) is skipped.
   const appendItems = `INSERT INTO signalbox_conversation_items (conversation_id, id, item)
