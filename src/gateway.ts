@@ -33,6 +33,7 @@ import { callerKey, type Authenticator } from "./server/auth.ts";
 import { createMemoryBatchStore } from "./batch/store.ts";
 import { createMemoryResponseStore } from "./compat/responses/store.ts";
 import { createMemoryConversationStore } from "./compat/responses/conversations.ts";
+import { createBackgroundRuns } from "./compat/responses/background.ts";
 import { createBatchRunner } from "./batch/runner.ts";
 import type { BatchApi } from "./batch/http.ts";
 import { chatService } from "./server/chat-service.ts";
@@ -418,7 +419,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const sweepResponses = () => void responseStore?.sweep().catch((err) => log("warn", "responses: could not drop expired responses", { reason: (err as Error).message }));
   sweepResponses();
   const responseSweeper = responseStore ? setInterval(sweepResponses, 3_600_000).unref() : undefined;
-  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000, conversations: conversationStore });
+  const backgroundRuns = createBackgroundRuns((id, err) => log("error", "responses: a background response could not record how it ended", { response: id, reason: (err as Error).message }));
+  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000, conversations: conversationStore, runs: backgroundRuns });
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
@@ -524,6 +526,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await batchRunner.stop().catch(() => {});
       await batchStore.close().catch(() => {});
       clearInterval(responseSweeper);
+      // Background responses under way end now, as failed (saying the gateway stopped), and record their usage.
+      await backgroundRuns.close().catch(() => {});
       await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {})]);
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);

@@ -601,9 +601,10 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
         return { body: completionJson(answers, Math.floor(now() / 1000)), used: usedBy(mergedSummary(answers)) };
       }
       case "/v1/responses": {
-        // A batch's responses are not stored (as OpenAI's), so they neither continue nor reference one.
-        if (body.previous_response_id !== undefined && body.previous_response_id !== null) {
-          throw new GatewayError("invalid_argument", "previous_response_id: a batch's responses are not stored; send the conversation as input items", { field: "previous_response_id" });
+        // A batch's responses are not stored (as OpenAI's), so they neither continue one nor join a conversation.
+        for (const field of ["previous_response_id", "conversation", "background"]) {
+          const v = body[field];
+          if (v !== undefined && v !== null && v !== false) throw new GatewayError("invalid_argument", `${field}: a batch's responses are not stored (a batch is itself run in the background); send the conversation as input items`, { field });
         }
         const parsed = parseResponsesRequest(body, ri.id, caller);
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });

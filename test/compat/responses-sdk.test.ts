@@ -551,7 +551,7 @@ describe("refusals and errors in OpenAI's shape", () => {
       [{ text: { format: { type: "xml" } } }, "text.format.type"],
       [{ reasoning: { effort: "ultra" } }, "reasoning.effort"],
       [{ top_logprobs: 21 }, "top_logprobs"],
-      [{ background: true }, "background"],
+      [{ background: "yes" }, "background"],
       [{ metadata: { n: 1 } }, "metadata.n"],
     ];
     for (const [body, param] of cases) {

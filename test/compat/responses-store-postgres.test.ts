@@ -2,7 +2,7 @@
 // continued on another at once (a response is stored before it is answered), streamed turns too;
 // everything still there for a gateway started after both stopped; a response answered while
 // PostgreSQL is down says store: false, a continuation then is a 503, and the gateway stores and
-// continues again once it is back; and, on the
+// continues again once it is back; a background response cut short by its gateway's shutdown; and, on the
 // store itself, a response written twice stored once, group commits under concurrency, expiry
 // and the sweep that drops it.
 
@@ -119,6 +119,28 @@ test("a conversation on PostgreSQL: created on one gateway, answered on another,
     }
   } finally {
     await Promise.all([a?.close(), b?.close(), c?.close()]);
+  }
+});
+
+test("a background response under way when its gateway stops ends failed, saying so, for the next gateway's callers", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "responses_background");
+  const slow = config(url).replace("mock: { chunks: 3 }", "mock: { chunks: 3, ttft_ms: 60000 }");
+  let gw: TestGateway | undefined = await startTestGateway(slow);
+  try {
+    const sdk = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const r = await sdk.responses.create({ model: "chat", input: "A long job", background: true });
+    for (let i = 0; i < 200 && (await sdk.responses.retrieve(r.id)).status !== "in_progress"; i++) await new Promise((res) => setTimeout(res, 10));
+    await gw.close();
+    const records = gw.usage.recent();
+    gw = await startTestGateway(config(url));
+    const again = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const got = await again.responses.retrieve(r.id);
+    assert.equal(got.status, "failed");
+    assert.match(got.error?.message ?? "", /the gateway stopped before this background response was answered/);
+    assert.equal(records.find((x) => x.id.replace(/^req_/, "resp_") === r.id)?.status, "canceled", "its usage was recorded before the gateway closed");
+  } finally {
+    await gw?.close();
   }
 });
 

@@ -18,6 +18,7 @@ import { GEMINI_TEST_KEY, startFakeGemini, type FakeGemini } from "../fakes/gemi
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { chatTurns } from "../helpers/chat-turns.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const key = (...parts: string[]) => ["sbx", "test", "stored", ...parts].join("_");
 const TEAM_A = key("team", "a");
@@ -244,14 +245,6 @@ describe("a stored response", () => {
     // Still there for team a after all that.
     assert.equal((await client.responses.retrieve(r.id)).id, r.id);
   });
-
-  test("cancel is for background responses, which the gateway runs none of", async () => {
-    openai.script({ kind: "text", text: "ok" });
-    const r = await client.responses.create({ model: "openai", input: "Hi" });
-    const err = await client.responses.cancel(r.id).catch((e) => e);
-    assert.ok(err instanceof OpenAI.BadRequestError, String(err));
-    assert.match(err.message, /only background responses can be cancelled/);
-  });
 });
 
 describe("the provider's replay state across turns", () => {
@@ -338,6 +331,75 @@ describe("the provider's replay state across turns", () => {
       const part = gemini.requests[1].body.contents[1].parts.find((p: { functionCall?: unknown }) => p.functionCall);
       assert.equal(part.thoughtSignature, "Ct" + Buffer.from("fake-thought-signature:get_weather").toString("base64"), `stream: ${stream}`);
     }
+  });
+});
+
+describe("background responses", () => {
+  /** Poll the stored response until its status leaves queued and in_progress. */
+  async function settled(id: string): Promise<OpenAI.Responses.Response> {
+    for (let i = 0; i < 500; i++) {
+      const r = await client.responses.retrieve(id);
+      if (r.status !== "queued" && r.status !== "in_progress") return r;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    throw new Error(`${id} did not settle`);
+  }
+
+  test("answered at once as queued, then read back completed, its usage recorded as any request's", async () => {
+    openai.script({ kind: "text", text: "Done in the background.", delayMs: 100 });
+    const r = await client.responses.create({ model: "openai", input: "Take your time", background: true });
+    assert.equal(r.status, "queued");
+    assert.equal(r.background, true);
+    assert.deepEqual(r.output, []);
+    const done = await settled(r.id);
+    assert.equal(done.status, "completed");
+    assert.equal(done.output_text, "Done in the background.");
+    assert.equal(done.background, true);
+    const rec = await waitFor(() => t.usage.recent().find((x) => x.id.replace(/^req_/, "resp_") === r.id));
+    assert.equal(rec.status, "ok");
+    assert.equal(done.usage!.input_tokens, rec.usage.inputTokens);
+  });
+
+  test("cancelled while the provider is still working: the call is stopped, recorded as canceled; a second cancel says the same, an ended one cannot be", async () => {
+    openai.script([{ kind: "hang" }, { kind: "text", text: "quick" }]);
+    const r = await client.responses.create({ model: "openai", input: "Think forever", background: true });
+    await waitFor(() => (openai.requests.length === 1 ? true : undefined));
+    const cancelled = await client.responses.cancel(r.id);
+    assert.equal(cancelled.status, "cancelled");
+    assert.equal((await client.responses.retrieve(r.id)).status, "cancelled");
+    const rec = await waitFor(() => t.usage.recent().find((x) => x.id.replace(/^req_/, "resp_") === r.id));
+    assert.equal(rec.status, "canceled");
+    assert.equal((await client.responses.cancel(r.id)).status, "cancelled", "cancelling twice is harmless");
+    const ended = await client.responses.create({ model: "openai", input: "Quick", background: true });
+    await settled(ended.id);
+    const late = await client.responses.cancel(ended.id).catch((e) => e);
+    assert.ok(late instanceof OpenAI.BadRequestError, String(late));
+    assert.match(late.message, /has already ended \(completed\)/);
+  });
+
+  test("a conversation gets the turn once it is answered; refusals: streamed, not stored, a foreground response cancelled", async () => {
+    openai.script([
+      { kind: "text", text: "Later." },
+      { kind: "text", text: "now" },
+    ]);
+    const c = await client.conversations.create();
+    const r = await client.responses.create({ model: "openai", conversation: c.id, input: "Whenever", background: true });
+    await settled(r.id);
+    const items: string[] = [];
+    for await (const i of client.conversations.items.list(c.id, { order: "asc" })) items.push((i as { role: string }).role);
+    assert.deepEqual(items, ["user", "assistant"]);
+    for (const [body, param] of [
+      [{ stream: true }, "background"],
+      [{ store: false }, "background"],
+    ] as const) {
+      const err = await client.responses.create({ model: "openai", input: "x", background: true, ...body } as never).catch((e) => e);
+      assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+      assert.equal(err.param, param);
+    }
+    const fg = await client.responses.create({ model: "openai", input: "x" });
+    const err = await client.responses.cancel(fg.id).catch((e) => e);
+    assert.ok(err instanceof OpenAI.BadRequestError);
+    assert.match(err.message, /only background responses can be cancelled/);
   });
 });
 

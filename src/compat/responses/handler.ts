@@ -5,7 +5,7 @@
 //   GET    /v1/responses/{id}                  a stored response
 //   GET    /v1/responses/{id}/input_items      its request's input items (after, limit, order)
 //   DELETE /v1/responses/{id}
-//   POST   /v1/responses/{id}/cancel           only background responses can be: this gateway runs none
+//   POST   /v1/responses/{id}/cancel           a background response (background.ts) still queued or in progress
 // A key sees the responses it may see of batches (../../batch/http.ts): an admin key (or anyone,
 // with no keys) every one, a team key its team's, a service key its own; anything else is not found.
 
@@ -15,15 +15,17 @@ import { MAX_CACHE_TTL_SECONDS } from "../../engine/chat-engine.ts";
 import { canSee, visibilityOf } from "../../batch/http.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Adjustment, Caller } from "../../router/types.ts";
+import type { EngineRequest } from "../../engine/chat-engine.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
 import { log } from "../../telemetry/log.ts";
 import { cacheSimilarityHeader, toOpenAIError } from "../response.ts";
 import { isObj } from "../request.ts";
 import { parseResponsesRequest } from "./request.ts";
-import { responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
+import { failedJson, pendingJson, responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 import { MAX_CHAIN, withIds, type ResponseStore, type StoredResponse } from "./store.ts";
 import { MAX_CONVERSATION_ITEMS, type ConversationStore } from "./conversations.ts";
+import type { BackgroundRuns, StopReason } from "./background.ts";
 import { storeCall, visibleConversation } from "./conversations-http.ts";
 
 type Json = Record<string, unknown>;
@@ -33,6 +35,8 @@ export interface StoredResponses {
   store: ResponseStore;
   retentionMs: number;
   conversations: ConversationStore;
+  /** This replica's background responses under way. */
+  runs: BackgroundRuns;
 }
 
 /** What the compat handler gives this door for one request. */
@@ -164,6 +168,13 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
   }
   if (!isObj(raw)) throw new GatewayError("invalid_argument", "body: must be a JSON object", { field: "body" });
   if (raw.store !== undefined && raw.store !== null && typeof raw.store !== "boolean") throw new GatewayError("invalid_argument", "store: must be a boolean", { field: "store" });
+  if (raw.background !== undefined && raw.background !== null && typeof raw.background !== "boolean") throw new GatewayError("invalid_argument", "background: must be a boolean", { field: "background" });
+  const background = raw.background === true;
+  if (background) {
+    if (!d.responses) throw new GatewayError("invalid_argument", "background: this gateway does not store responses (responses.store is false), and a background response is read back by id", { field: "background" });
+    if (raw.store === false) throw new GatewayError("invalid_argument", "background: requires store (a background response is read back by id)", { field: "background" });
+    if (raw.stream === true) throw new GatewayError("invalid_argument", "background: a background response cannot be streamed by this gateway; poll GET /v1/responses/{id}", { field: "background" });
+  }
   const { ri, signal, caller } = d;
   const { history, historyPath, body, previousId, conversationId } = await context(raw, d.responses, caller);
   const parsed = parseResponsesRequest(body, ri.id, caller, history, historyPath);
@@ -172,10 +183,12 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
   const store = d.responses !== undefined && raw.store !== false;
   const kept = store || conversationId !== undefined ? d.responses : undefined;
   // Stored responses and conversations keep their replay state (their reasoning items' encrypted_content), so the next turn has it.
-  const ctx: ResponseContext = { id: responseId(ri.id), createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, conversationId, store, replay: kept !== undefined || parsed.encryptedReasoning };
+  const ctx: ResponseContext = { id: responseId(ri.id), createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, conversationId, store, replay: kept !== undefined || parsed.encryptedReasoning, background };
   const suffix = ctx.id.slice("resp_".length);
   const items = kept ? withIds(body.input, (prefix, i) => `${prefix}_${suffix}_i${i}`) : [];
   const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
+
+  if (background) return runInBackground(res, d, d.responses!, ctx, er, items, common);
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);
@@ -227,6 +240,35 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
   return 200;
 }
 
+/**
+ * A background response: stored as queued and answered at once; then run on this replica with a
+ * signal of its own (the caller may go away), moving to in_progress and to its end in the store.
+ * Each move is conditional, so a cancel (from any replica) wins over a late end; a run stopped by
+ * the gateway's shutdown ends failed, saying so.
+ */
+async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, ctx: ResponseContext, er: EngineRequest, items: Json[], common: Record<string, string>): Promise<number> {
+  const model = er.call.model;
+  const queued = pendingJson(ctx, model, "queued");
+  const now = Date.now();
+  await storeCall(s.store.put({ id: ctx.id, owner: { team: d.caller.team, key: d.caller.keyName }, createdAt: now, expiresAt: now + s.retentionMs, ...(ctx.previousResponseId ? { previousId: ctx.previousResponseId } : {}), response: queued, inputItems: items }), "response");
+  d.sendJson(res, 200, queued, common);
+  s.runs.start(ctx.id, async (signal) => {
+    if (!(await s.store.update(ctx.id, pendingJson(ctx, model, "in_progress"), ["queued"]))) return;
+    let done: Json;
+    try {
+      const a = await d.engine.complete({ ...er, signal, statusOf: (err) => (signal.aborted ? "canceled" : d.statusOf(err)) });
+      done = responseJson(ctx, a);
+    } catch (err) {
+      if (signal.aborted && (signal.reason as StopReason) === "cancelled") return;
+      done = failedJson(ctx, model, signal.aborted ? new GatewayError("unavailable", "the gateway stopped before this background response was answered; create it again") : err);
+    }
+    if ((await s.store.update(ctx.id, done, ["in_progress"])) && ctx.conversationId && done.status !== "failed") {
+      await s.conversations.append(ctx.conversationId, [...items, ...((done.output as Json[]) ?? [])]);
+    }
+  });
+  return 200;
+}
+
 /** GET, DELETE and cancel of a stored response, and its input items; returns the status sent. */
 export async function serveStoredResponse(req: Req, res: Res, path: string, query: URLSearchParams, d: { caller: Caller; responses?: StoredResponses; sendJson: DoorDeps["sendJson"] }): Promise<number> {
   const rest = path.slice("/v1/responses/".length);
@@ -234,16 +276,29 @@ export async function serveStoredResponse(req: Req, res: Res, path: string, quer
   const id = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
   const sub = slash < 0 ? "" : rest.slice(slash + 1);
   const method = req.method ?? "GET";
+  const send = (body: unknown) => {
+    d.sendJson(res, 200, body);
+    return 200;
+  };
   const allow = (methods: string) => {
     d.sendJson(res, 405, { error: { message: `${method} is not allowed on ${path}; use ${methods.replace(", ", " or ")}`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: methods });
     return 405;
   };
+  if (sub !== "" && sub !== "input_items" && sub !== "cancel") throw new GatewayError("not_found", `${path}: no such endpoint`, { field: "path" });
+  if (!d.responses) throw new GatewayError("not_found", `response_id: no response "${id}" (this gateway does not store responses: responses.store is false)`, { field: "response_id" });
   if (sub === "cancel") {
     if (method !== "POST") return allow("POST");
-    throw new GatewayError("invalid_argument", "response_id: only background responses can be cancelled, and this gateway runs none (background is not supported)", { field: "response_id" });
+    const r = await visible(d.responses, id, d.caller);
+    if (r.response.background !== true) throw new GatewayError("invalid_argument", `response_id: "${id}" was not created with background: true; only background responses can be cancelled`, { field: "response_id" });
+    if (r.response.status === "cancelled") return send(r.response);
+    const cancelled = { ...r.response, status: "cancelled" };
+    if (!(await storeCall(d.responses.store.update(id, cancelled, ["queued", "in_progress"]), "response"))) {
+      throw new GatewayError("invalid_argument", `response_id: "${id}" has already ended (${(await visible(d.responses, id, d.caller)).response.status}); it cannot be cancelled`, { field: "response_id" });
+    }
+    // Stops the provider call when the run is on this replica; on another, its answer is dropped when it comes.
+    d.responses.runs.cancel(id);
+    return send(cancelled);
   }
-  if (sub !== "" && sub !== "input_items") throw new GatewayError("not_found", `${path}: no such endpoint`, { field: "path" });
-  if (!d.responses) throw new GatewayError("not_found", `response_id: no response "${id}" (this gateway does not store responses: responses.store is false)`, { field: "response_id" });
   if (sub === "input_items") {
     if (method !== "GET") return allow("GET");
     const r = await visible(d.responses, id, d.caller);

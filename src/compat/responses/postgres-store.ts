@@ -96,6 +96,10 @@ export async function createPostgresResponseStore(url: string, opts: { log?: typ
       const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM signalbox_responses WHERE id = $1 AND expires_at > $2`, [id, new Date(now)]);
       return rows[0] ? fromRow(rows[0]) : undefined;
     },
+    async update(id, response, onlyIf) {
+      const r = await pool.query("UPDATE signalbox_responses SET response = $2 WHERE id = $1 AND response->>'status' = ANY($3::text[])", [id, JSON.stringify(response), [...onlyIf]]);
+      return (r.rowCount ?? 0) > 0;
+    },
     async chain(id, now = Date.now()) {
       const { rows } = await pool.query<Row>(
         `WITH RECURSIVE c (id, previous_id, depth) AS (

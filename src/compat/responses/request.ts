@@ -4,8 +4,8 @@
 //
 // Stored responses (store.ts) are read by the handler before this: a `previous_response_id`'s
 // conversation arrives here as `history` (the earlier turns' input and output items, oldest
-// first) and `item_reference` inputs already replaced by the items they name. `conversation`,
-// `background` and stored `prompt`s are refused. Input items become chat messages: instructions
+// first) and `item_reference` inputs already replaced by the items they name (`background` is
+// the handler's too). Stored `prompt`s are refused. Input items become chat messages: instructions
 // lead as a system message (a previous response's are not carried over, as OpenAI does),
 // function_call items join the assistant turn before them, function_call_output items become tool
 // results, and reasoning items give their turn the replay state this gateway put in them
@@ -48,7 +48,6 @@ export interface ResponsesRequest {
 
 /** Parameters that need stored state or features the gateway does not have: refused, never dropped. */
 const UNSUPPORTED: Record<string, string> = {
-  background: "background responses are not supported by the gateway (they need stored responses)",
   prompt: "stored prompt templates are not supported by the gateway; send instructions and input",
   context_management: "server-side context management is not supported by the gateway",
 };

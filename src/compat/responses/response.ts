@@ -23,6 +23,8 @@ export interface ResponseContext {
   previousResponseId?: string;
   /** The conversation it reads and adds to. */
   conversationId?: string;
+  /** Run in the background (answered at once, read back by id). */
+  background?: boolean;
   /** Whether it is to be stored (then retrievable by id, and continued by previous_response_id). */
   store: boolean;
   /**
@@ -104,7 +106,7 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
     object: "response",
     created_at: ctx.createdAt,
     status,
-    background: false,
+    background: ctx.background === true,
     error: null,
     incomplete_details: null,
     instructions: e.instructions,
@@ -132,6 +134,15 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
     ...(ctx.conversationId ? { conversation: { id: ctx.conversationId } } : {}),
     ...rest,
   };
+}
+
+/** A response not yet answered (a background one, queued or in progress, or cancelled before its end). */
+export const pendingJson = (ctx: ResponseContext, model: string, status: "queued" | "in_progress" | "cancelled"): Json => envelope(ctx, model, status, []);
+
+/** A response that failed: its error in the Responses API's terms, with what output there was. */
+export function failedJson(ctx: ResponseContext, model: string, err: unknown, output: Json[] = []): Json {
+  const e = toOpenAIError(err).body.error;
+  return envelope(ctx, model, "failed", output, { error: { code: e.code === "rate_limit_exceeded" ? "rate_limit_exceeded" : "server_error", message: e.message } });
 }
 
 /** Item ids: the response's own suffix, a kind prefix and the output index (unique within the response). */
@@ -393,10 +404,7 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
      */
     fail(err: unknown): string {
       const e = toOpenAIError(err).body.error;
-      const r = envelope(ctx, model, "failed", snapshot("incomplete"), {
-        error: { code: e.code === "rate_limit_exceeded" ? "rate_limit_exceeded" : "server_error", message: e.message },
-      });
-      emit("response.failed", { response: r });
+      emit("response.failed", { response: failedJson(ctx, model, err, snapshot("incomplete")) });
       emit("error", { code: e.code ?? e.type, message: e.message, param: e.param });
       return take();
     },

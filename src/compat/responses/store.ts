@@ -33,6 +33,11 @@ export interface ResponseStore {
   /** Resolves once the response can be read by any replica; rejects when it could not be stored. */
   put(r: StoredResponse): Promise<void>;
   get(id: string, now?: number): Promise<StoredResponse | undefined>;
+  /**
+   * Replace a stored response object, only while its status is one of `onlyIf` (a background
+   * response moving on: queued → in_progress → its end, or cancelled); whether it was replaced.
+   */
+  update(id: string, response: Json, onlyIf: readonly string[]): Promise<boolean>;
   /** The response and those before it (previous_response_id), oldest first; empty if it is gone. */
   chain(id: string, now?: number): Promise<StoredResponse[]>;
   delete(id: string): Promise<boolean>;
@@ -87,6 +92,12 @@ export function createMemoryResponseStore(opts: { maxBytes: number }): ResponseS
     },
     async get(id, now = Date.now()) {
       return live(id, now);
+    },
+    async update(id, response, onlyIf) {
+      const e = byId.get(id);
+      if (!e || !onlyIf.includes(e.r.response.status as string)) return false;
+      e.r = { ...e.r, response };
+      return true;
     },
     async chain(id, now = Date.now()) {
       const out: StoredResponse[] = [];
