@@ -33,7 +33,7 @@ import { callerKey, type Authenticator } from "./server/auth.ts";
 import { createMemoryBatchStore } from "./batch/store.ts";
 import { createMemoryResponseStore } from "./compat/responses/store.ts";
 import { createMemoryConversationStore } from "./compat/responses/conversations.ts";
-import { createBackgroundRuns } from "./compat/responses/background.ts";
+import { createBackgroundRuns, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from "./compat/responses/background.ts";
 import { createBatchRunner } from "./batch/runner.ts";
 import type { BatchApi } from "./batch/http.ts";
 import { chatService } from "./server/chat-service.ts";
@@ -420,6 +420,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   sweepResponses();
   const responseSweeper = responseStore ? setInterval(sweepResponses, 3_600_000).unref() : undefined;
   const backgroundRuns = createBackgroundRuns((id, err) => log("error", "responses: a background response could not record how it ended", { response: id, reason: (err as Error).message }));
+  // While they run, this replica vouches for its background responses (one statement for all of them).
+  const heartbeat = setInterval(() => {
+    if (backgroundRuns.size) responseStore?.keepAlive(backgroundRuns.ids(), Date.now() + HEARTBEAT_TTL_MS).catch((err) => log("warn", "responses: could not renew the background responses' heartbeat", { reason: (err as Error).message }));
+  }, HEARTBEAT_MS).unref();
   const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000, conversations: conversationStore, runs: backgroundRuns });
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
@@ -527,6 +531,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await batchStore.close().catch(() => {});
       clearInterval(responseSweeper);
       // Background responses under way end now, as failed (saying the gateway stopped), and record their usage.
+      clearInterval(heartbeat);
       await backgroundRuns.close().catch(() => {});
       await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {})]);
       // Each store closes whatever the others do: a Redis error must not lose pending spans.

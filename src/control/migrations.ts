@@ -310,6 +310,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: "responses: a background response's heartbeat",
+    // Until when the replica running a background response vouches for it (renewed while it runs):
+    // past it, a response still queued or in progress was left by a replica that died.
+    sql: `ALTER TABLE signalbox_responses ADD COLUMN alive_until timestamptz;`,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

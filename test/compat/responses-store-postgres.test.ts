@@ -144,6 +144,33 @@ test("a background response under way when its gateway stops ends failed, saying
   }
 });
 
+test("a background response whose replica died (its heartbeat ran out) is read back failed; the heartbeat is renewed by keepAlive", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "responses_heartbeat");
+  const store = await createPostgresResponseStore(url, { log: () => {} });
+  const gw = await startTestGateway(config(url));
+  try {
+    const now = Date.now();
+    const running = (id: string, aliveUntil: number): StoredResponse => ({ id, owner: { team: "", key: "" }, createdAt: now, expiresAt: now + 60_000, response: { id, object: "response", status: "in_progress", background: true, output: [] }, inputItems: [], aliveUntil });
+    await store.put(running("resp_dead", now - 1));
+    await store.put(running("resp_alive", now + 1));
+    await store.keepAlive(["resp_alive"], now + 60_000);
+    assert.equal((await store.get("resp_alive"))?.aliveUntil, now + 60_000);
+    const sdk = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const dead = await sdk.responses.retrieve("resp_dead");
+    assert.equal(dead.status, "failed");
+    assert.match(dead.error?.message ?? "", /replica running this background response stopped/);
+    assert.equal((await store.get("resp_dead"))?.response.status, "failed", "and so it stays");
+    assert.equal((await sdk.responses.retrieve("resp_alive")).status, "in_progress");
+    const cont = await sdk.responses.create({ model: "chat", input: "x", previous_response_id: "resp_alive" }).catch((e) => e);
+    assert.ok(cont instanceof OpenAI.BadRequestError);
+    assert.match(cont.message, /still in_progress/);
+  } finally {
+    await gw.close();
+    await store.close();
+  }
+});
+
 test("with PostgreSQL down a response is answered with store: false; once it is back, responses are stored again", async (t) => {
   if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
   const url = await createDatabase(server.url, "responses_outage");

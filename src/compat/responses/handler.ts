@@ -25,7 +25,7 @@ import { parseResponsesRequest } from "./request.ts";
 import { failedJson, pendingJson, responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 import { MAX_CHAIN, withIds, type ResponseStore, type StoredResponse } from "./store.ts";
 import { MAX_CONVERSATION_ITEMS, type ConversationStore } from "./conversations.ts";
-import type { BackgroundRuns, StopReason } from "./background.ts";
+import { HEARTBEAT_TTL_MS, type BackgroundRuns, type StopReason } from "./background.ts";
 import { storeCall, visibleConversation } from "./conversations-http.ts";
 
 type Json = Record<string, unknown>;
@@ -46,10 +46,20 @@ export const isStoredResponsePath = (path: string) => path.startsWith("/v1/respo
 
 const notFound = (id: string) => new GatewayError("not_found", `response_id: no response "${id}" (it was not stored, has expired or was deleted, or this key may not see it)`, { field: "response_id" });
 
-/** A stored response the caller may see, or a 404. */
+const running = (r: StoredResponse) => r.response.status === "queued" || r.response.status === "in_progress";
+
+/**
+ * A stored response the caller may see, or a 404. A background response still running past its
+ * heartbeat was left by a replica that died: it is failed now (in the store too), saying so.
+ */
 async function visible(s: StoredResponses, id: string, caller: Caller): Promise<StoredResponse> {
   const r = await storeCall(s.store.get(id), "response");
   if (!r || !canSee(r.owner, visibilityOf(caller))) throw notFound(id);
+  if (running(r) && r.aliveUntil !== undefined && r.aliveUntil < Date.now()) {
+    const failed = { ...r.response, status: "failed", error: { code: "server_error", message: "the gateway replica running this background response stopped before it was answered; create it again" } };
+    await storeCall(s.store.update(id, failed, ["queued", "in_progress"]), "response");
+    return { ...r, response: failed };
+  }
   return r;
 }
 
@@ -109,6 +119,7 @@ async function context(body: Json, s: StoredResponses | undefined, caller: Calle
     if (!head || !canSee(head.owner, visibilityOf(caller))) {
       throw new GatewayError("invalid_argument", `previous_response_id: no response "${prev}" (it was not stored, has expired or was deleted, or this key may not see it)`, { field: "previous_response_id" });
     }
+    if (running(head)) throw new GatewayError("invalid_argument", `previous_response_id: "${prev}" is a background response still ${head.response.status}; continue from it once it has ended`, { field: "previous_response_id" });
     if (chain[0].previousId) {
       const why = chain.length >= MAX_CHAIN ? `is longer than ${MAX_CHAIN} turns` : `lost its turns before "${chain[0].id}" (expired or deleted)`;
       throw new GatewayError("invalid_argument", `previous_response_id: the conversation of "${prev}" ${why}; send the conversation as input items`, { field: "previous_response_id" });
@@ -250,7 +261,7 @@ async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, c
   const model = er.call.model;
   const queued = pendingJson(ctx, model, "queued");
   const now = Date.now();
-  await storeCall(s.store.put({ id: ctx.id, owner: { team: d.caller.team, key: d.caller.keyName }, createdAt: now, expiresAt: now + s.retentionMs, ...(ctx.previousResponseId ? { previousId: ctx.previousResponseId } : {}), response: queued, inputItems: items }), "response");
+  await storeCall(s.store.put({ id: ctx.id, owner: { team: d.caller.team, key: d.caller.keyName }, createdAt: now, expiresAt: now + s.retentionMs, ...(ctx.previousResponseId ? { previousId: ctx.previousResponseId } : {}), response: queued, inputItems: items, aliveUntil: now + HEARTBEAT_TTL_MS }), "response");
   d.sendJson(res, 200, queued, common);
   s.runs.start(ctx.id, async (signal) => {
     if (!(await s.store.update(ctx.id, pendingJson(ctx, model, "in_progress"), ["queued"]))) return;

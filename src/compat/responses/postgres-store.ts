@@ -36,6 +36,7 @@ interface Row {
   owner_key: string;
   response: Json;
   input_items: Json[];
+  alive_until: Date | null;
 }
 
 const fromRow = (r: Row): StoredResponse => ({
@@ -46,6 +47,7 @@ const fromRow = (r: Row): StoredResponse => ({
   ...(r.previous_id ? { previousId: r.previous_id } : {}),
   response: r.response,
   inputItems: r.input_items,
+  ...(r.alive_until ? { aliveUntil: r.alive_until.getTime() } : {}),
 });
 
 /** Shared by replicas. Reads are one statement each (a chain is one recursive query). */
@@ -63,14 +65,14 @@ export async function createPostgresResponseStore(url: string, opts: { log?: typ
       waiting = waiting.slice(batch.length);
       const values: unknown[] = [];
       const rows = batch.map(({ r }, i) => {
-        values.push(r.id, r.previousId ?? null, new Date(r.createdAt), new Date(r.expiresAt), r.owner.team, r.owner.key, JSON.stringify(r.response), JSON.stringify(r.inputItems));
-        const b = i * 8;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
+        values.push(r.id, r.previousId ?? null, new Date(r.createdAt), new Date(r.expiresAt), r.owner.team, r.owner.key, JSON.stringify(r.response), JSON.stringify(r.inputItems), r.aliveUntil === undefined ? null : new Date(r.aliveUntil));
+        const b = i * 9;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
       });
       try {
         // A response written twice (a retry after a lost acknowledgement) is stored once.
         await pool.query(
-          `INSERT INTO signalbox_responses (id, previous_id, created_at, expires_at, owner_team, owner_key, response, input_items)
+          `INSERT INTO signalbox_responses (id, previous_id, created_at, expires_at, owner_team, owner_key, response, input_items, alive_until)
            VALUES ${rows.join(", ")} ON CONFLICT (id) DO NOTHING`,
           values,
         );
@@ -83,7 +85,7 @@ export async function createPostgresResponseStore(url: string, opts: { log?: typ
     writing = false;
   }
 
-  const COLUMNS = "id, previous_id, created_at, expires_at, owner_team, owner_key, response, input_items";
+  const COLUMNS = "id, previous_id, created_at, expires_at, owner_team, owner_key, response, input_items, alive_until";
   return {
     kind: "postgres",
     put(r) {
@@ -95,6 +97,9 @@ export async function createPostgresResponseStore(url: string, opts: { log?: typ
     async get(id, now = Date.now()) {
       const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM signalbox_responses WHERE id = $1 AND expires_at > $2`, [id, new Date(now)]);
       return rows[0] ? fromRow(rows[0]) : undefined;
+    },
+    async keepAlive(ids, until) {
+      if (ids.length) await pool.query("UPDATE signalbox_responses SET alive_until = $2 WHERE id = ANY($1::text[])", [[...ids], new Date(until)]);
     },
     async update(id, response, onlyIf) {
       const r = await pool.query("UPDATE signalbox_responses SET response = $2 WHERE id = $1 AND response->>'status' = ANY($3::text[])", [id, JSON.stringify(response), [...onlyIf]]);

@@ -26,6 +26,8 @@ export interface StoredResponse {
   response: Json;
   /** This request's input items, each with an id. */
   inputItems: Json[];
+  /** A background response's heartbeat (ms): the replica running it renews it; PostgreSQL only. */
+  aliveUntil?: number;
 }
 
 export interface ResponseStore {
@@ -38,6 +40,8 @@ export interface ResponseStore {
    * response moving on: queued → in_progress → its end, or cancelled); whether it was replaced.
    */
   update(id: string, response: Json, onlyIf: readonly string[]): Promise<boolean>;
+  /** Renew the heartbeat of background responses this replica runs (a memory store dies with its runs: nothing to do). */
+  keepAlive(ids: readonly string[], until: number): Promise<void>;
   /** The response and those before it (previous_response_id), oldest first; empty if it is gone. */
   chain(id: string, now?: number): Promise<StoredResponse[]>;
   delete(id: string): Promise<boolean>;
@@ -93,6 +97,7 @@ export function createMemoryResponseStore(opts: { maxBytes: number }): ResponseS
     async get(id, now = Date.now()) {
       return live(id, now);
     },
+    async keepAlive() {},
     async update(id, response, onlyIf) {
       const e = byId.get(id);
       if (!e || !onlyIf.includes(e.r.response.status as string)) return false;
