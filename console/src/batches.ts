@@ -104,7 +104,8 @@ function codeOf(status: number): Code {
   }
 }
 
-async function call(path: string, init: RequestInit = {}): Promise<Response> {
+/** A REST call on the gateway with the session's key; a refusal throws a SignalboxError (see above). */
+export async function call(path: string, init: RequestInit = {}): Promise<Response> {
   const key = storedKey();
   let res: Response;
   try {
@@ -117,8 +118,10 @@ async function call(path: string, init: RequestInit = {}): Promise<Response> {
   throw new SignalboxError(new ConnectError(body?.error?.message ?? `${path} answered HTTP ${res.status}`, codeOf(res.status), res.headers));
 }
 
-const json = async <T>(path: string, init?: RequestInit): Promise<T> => (await call(path, init)).json() as Promise<T>;
-const seg = encodeURIComponent;
+/** A REST call's JSON answer. */
+export const json = async <T>(path: string, init?: RequestInit): Promise<T> => (await call(path, init)).json() as Promise<T>;
+/** A path segment, encoded. */
+export const seg = encodeURIComponent;
 
 /** A page of batches, newest first; `after` is the last id of the page before. */
 export function listBatches(after: string, limit: number): Promise<BatchList> {

@@ -1,17 +1,19 @@
 // Requests: ListRequests with filters, a page at a time; a request opens its attempts as a
-// timeline with tokens, cost and a link to its trace.
+// timeline with tokens, cost and a link to its trace, and, when it was a stored Responses API
+// response, its conversation: the request's input items and the response's output items.
 
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createConnectQueryKey, useQuery, useTransport } from "@connectrpc/connect-query";
-import { Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, Operation, OperationSchema, type RequestRecord, UsageService } from "@signalbox/client";
-import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { Code, Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, Operation, OperationSchema, type RequestRecord, SignalboxError, UsageService } from "@signalbox/client";
+import { useQuery as useRestQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, type ReactNode, useState } from "react";
 import { count, dateTime, enumName, ms, shortTime, usd } from "../format.ts";
+import { allInputItems, type ContentPart, getStoredResponse, requestIdOf, type ResponseItem, responseIdOf, type StoredResponse } from "../responses.ts";
 import { Link, navigate } from "../router.tsx";
 import { type Settings, traceLink } from "../session.ts";
 import { AttemptTimeline } from "../timeline.tsx";
-import { Badge, Card, Empty, ErrorBox, Field, Loading, PageHeader, Pager, StatusBadge, usePager } from "../ui.tsx";
+import { Badge, Card, Empty, ErrorBox, Field, Loading, PageHeader, Pager, StatusBadge, type Tone, usePager } from "../ui.tsx";
 import { RANGE_MS, type RangeName } from "../usage.ts";
 
 const PAGE_SIZE = 25;
@@ -346,6 +348,159 @@ export function RequestPage({ id, settings }: { id: string; settings: Settings }
           </Card>
         </>
       )}
+      <Conversation requestId={id} />
     </>
+  );
+}
+
+/** Longer texts than this show their start, with "Show all". */
+const CLIP_CHARS = 2000;
+/** A background response under way is read again this often. */
+const RUNNING_REFRESH_MS = 2000;
+
+const RESPONSE_TONES: Record<string, Tone> = { completed: "ok", failed: "bad", incomplete: "warn", cancelled: "warn", queued: "info", in_progress: "info" };
+
+/** Text kept as written (new lines, spaces), cut at CLIP_CHARS with a toggle to show it all. */
+function ClippedText({ text, className }: { text: string; className?: string }) {
+  const [all, setAll] = useState(false);
+  const long = text.length > CLIP_CHARS;
+  return (
+    <div className={`convo-text ${className ?? ""}`}>
+      {long && !all ? `${text.slice(0, CLIP_CHARS)}…` : text}
+      {long && (
+        <div>
+          <button type="button" className="link small" onClick={() => setAll(!all)} data-testid="convo-toggle">
+            {all ? "Show less" : `Show all (${count(text.length)} characters)`}
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** A function call's output, as text. */
+const outputText = (o: unknown): string => (typeof o === "string" ? o : Array.isArray(o) ? o.map((p) => (p && typeof p === "object" && "text" in p ? String(p.text) : JSON.stringify(p))).join("") : JSON.stringify(o) ?? "");
+
+/** A message's content part: its text, a refusal, or what it is (an image, a file). */
+function Part({ part }: { part: ContentPart & { filename?: string } }) {
+  if (part.type === "refusal") return <ClippedText className="convo-refusal" text={`Refused: ${part.refusal ?? part.text ?? ""}`} />;
+  if (typeof part.text === "string") return <ClippedText text={part.text} />;
+  return <div className="muted small">[{part.type.replace(/^input_/, "")}{part.filename ? `: ${part.filename}` : ""}]</div>;
+}
+
+/** One input or output item: who, and what it says. */
+function Item({ item, side }: { item: ResponseItem; side: "input" | "output" }) {
+  let who: string;
+  let body: ReactNode;
+  switch (item.type) {
+    case "message":
+      who = item.role ?? (side === "output" ? "assistant" : "user");
+      body = typeof item.content === "string" ? <ClippedText text={item.content} /> : (item.content ?? []).map((p, i) => <Part key={i} part={p} />);
+      break;
+    case "function_call":
+      who = "call";
+      body = <ClippedText className="convo-code" text={`${item.name ?? "?"}(${item.arguments ?? ""})`} />;
+      break;
+    case "function_call_output":
+      who = "result";
+      body = <ClippedText className="convo-code" text={outputText(item.output)} />;
+      break;
+    case "reasoning":
+      who = "reasoning";
+      body = <ClippedText className="muted" text={(item.summary ?? []).map((s) => s.text).join("\n\n") || "(no summary)"} />;
+      break;
+    default:
+      who = item.type;
+      body = <ClippedText className="convo-code muted" text={JSON.stringify(item)} />;
+  }
+  return (
+    <div className={`convo-item convo-${side}${item.type === "reasoning" ? " muted" : ""}`} data-testid="convo-item" data-side={side} data-type={item.type} data-role={item.role ?? ""}>
+      <div className="convo-who">{who}</div>
+      <div className="convo-body">{body}</div>
+    </div>
+  );
+}
+
+/** The header line: status, model, the response it continues, its conversation, background. */
+function ResponseFacts({ resp }: { resp: StoredResponse }) {
+  return (
+    <div className="convo-facts" data-testid="convo-facts">
+      <Badge tone={RESPONSE_TONES[resp.status] ?? "muted"}>{resp.status.replace("_", " ")}</Badge>
+      <span>{resp.model}</span>
+      {resp.previous_response_id && (
+        <span>
+          <span className="muted">continues </span>
+          <Link to={`requests/${encodeURIComponent(requestIdOf(resp.previous_response_id))}`} data-testid="previous-response">
+            <code>{resp.previous_response_id}</code>
+          </Link>
+        </span>
+      )}
+      {resp.conversation?.id && (
+        <span data-testid="convo-conversation">
+          <span className="muted">conversation </span>
+          <code>{resp.conversation.id}</code>
+        </span>
+      )}
+      {resp.background === true && <Badge tone="info">background</Badge>}
+      {resp.usage && (
+        <span className="muted small">
+          {count(resp.usage.input_tokens)} in · {count(resp.usage.output_tokens)} out
+        </span>
+      )}
+    </div>
+  );
+}
+
+/**
+ * A request's stored Responses API response, when it has one: its input items (all pages), then
+ * its output items. Nothing at all when there is none (a 404: another API, store: false, expired).
+ */
+function Conversation({ requestId }: { requestId: string }) {
+  const id = responseIdOf(requestId);
+  const q = useRestQuery({
+    queryKey: ["responses", "conversation", id],
+    queryFn: async () => {
+      try {
+        const response = await getStoredResponse(id);
+        return { response, input: await allInputItems(id) };
+      } catch (err) {
+        if (SignalboxError.from(err).code === Code.NotFound) return null;
+        throw err;
+      }
+    },
+    refetchInterval: (query) => (query.state.data && ["queued", "in_progress"].includes(query.state.data.response.status) ? RUNNING_REFRESH_MS : false),
+  });
+  if (q.error)
+    return (
+      <div data-testid="conversation" data-response-id={id} data-status="error">
+        <Card title="Conversation">
+          <ErrorBox error={q.error} />
+        </Card>
+      </div>
+    );
+  if (q.isPending || !q.data) return null;
+  const { response, input } = q.data;
+  return (
+    <div data-testid="conversation" data-response-id={response.id} data-status={response.status}>
+      <Card title="Conversation" actions={<code className="small muted">{response.id}</code>}>
+        <ResponseFacts resp={response} />
+        {response.error?.message && (
+          <div className="convo-error" data-testid="convo-response-error">
+            {response.error.code ? `${response.error.code}: ` : ""}
+            {response.error.message}
+          </div>
+        )}
+        <div className="convo">
+          {input.map((item, i) => (
+            <Item key={`${response.id}-in-${item.id ?? i}`} item={item} side="input" />
+          ))}
+          {response.output.length === 0 ? (
+            <Empty>No output{["queued", "in_progress"].includes(response.status) ? " yet" : ""}.</Empty>
+          ) : (
+            response.output.map((item, i) => <Item key={`${response.id}-out-${item.id ?? i}`} item={item} side="output" />)
+          )}
+        </div>
+      </Card>
+    </div>
   );
 }
