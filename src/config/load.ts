@@ -30,7 +30,7 @@ import type {
   Task,
   WildcardDeployment,
 } from "./types.ts";
-import type { FailureKind } from "../providers/types.ts";
+import type { FailureKind, ModelParams } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
 import { wildcardFor, wildcardPart } from "./wildcards.ts";
 import { buildGuardrails, guardrailNames } from "../guardrails/config.ts";
@@ -240,6 +240,9 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   base_model: opt(str({ min: 1 })),
   // Output tokens a request without max_output_tokens reserves until the deployment has a p95.
   expected_output_tokens: opt(num({ min: 1, int: true })),
+  // auto: cache breakpoints after the system prompt and the last message of a request that has
+  // none (Claude on anthropic, bedrock or vertex), so each turn of a conversation reads the last one's.
+  prompt_cache: opt(str({ oneOf: ["auto", "off"] }), "off"),
   // Wildcard deployments only: distinct models made from it per configuration generation.
   max_models: opt(num({ min: 1, max: 100_000, int: true })),
 });
@@ -592,8 +595,17 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     ...(d.limits && (d.limits.requestsPerMinute || d.limits.tokensPerMinute) ? { limits: d.limits } : {}),
     ...(d.baseModel ? { baseModel: d.baseModel } : {}),
     ...(d.expectedOutputTokens ? { expectedOutputTokens: d.expectedOutputTokens } : {}),
-    params: resolveModelParams(provider, d.baseModel ?? d.model, maxOutputTokens),
+    params: promptCache(resolveModelParams(provider, d.baseModel ?? d.model, maxOutputTokens), d.promptCache, path),
   };
+}
+
+/** `prompt_cache: auto` needs a model whose prompt cache takes breakpoints. */
+function promptCache(params: ModelParams, mode: "auto" | "off" | undefined, path: string): ModelParams {
+  if (mode !== "auto") return params;
+  if (params.cacheBreakpoints === undefined) {
+    throw new ConfigError(join(path, "prompt_cache"), "auto needs a model whose prompt cache takes breakpoints (Claude, on an anthropic, bedrock or vertex provider); other providers cache prompts by themselves or not at all");
+  }
+  return { ...params, autoCache: true };
 }
 
 /**

@@ -468,6 +468,7 @@ export function acceptsEverything(p: ModelParams): boolean {
     !p.samplingExclusive &&
     !p.efforts &&
     !p.jsonByInstruction &&
-    p.cacheBreakpoints === undefined
+    p.cacheBreakpoints === undefined &&
+    !p.autoCache
   );
 }

@@ -213,6 +213,11 @@ export interface ModelParams {
   jsonByInstruction?: ResponseFormat["type"][];
   /** Content-part cache hints are sent (Anthropic cache_control), at most this many per request. */
   cacheBreakpoints?: number;
+  /**
+   * The deployment's `prompt_cache: auto`: a request with no cache hints of its own gets them
+   * after its system prompt and its last message (fit-params.ts).
+   */
+  autoCache?: boolean;
   /** The model's own output maximum: sent when the provider requires a limit and the caller set none. */
   maxOutputTokens: number;
 }

@@ -4,7 +4,7 @@
 // per candidate, so RouteService explains exactly what ChatService sends.
 
 import { acceptsEverything, nearestEffort, thinkingBlockedBy } from "../config/model-params.ts";
-import type { ChatMessage, ModelParams, ParamName, ParamRule, UpstreamRequest } from "../providers/types.ts";
+import type { ChatMessage, ModelParams, ParamName, ParamRule, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import type { Adjustment } from "./types.ts";
 
 type Request = Omit<UpstreamRequest, "model">;
@@ -113,6 +113,15 @@ export function fitRequest(req: Request, p: ModelParams | undefined): Fit {
     notes.push({ field: "response_format", detail: `${format.type}: asked for in the system prompt (this model has no native form for it); validate the JSON` });
   }
 
+  // Placed at the deployment's asking: a change of the request, not one to report.
+  let cached = false;
+  if (p.autoCache) {
+    const placed = autoCacheHints(out.messages, out.tools);
+    if (placed) {
+      out.messages = placed;
+      cached = true;
+    }
+  }
   if (p.cacheBreakpoints !== undefined) {
     const trimmed = trimCacheHints(out.messages, p.cacheBreakpoints);
     if (trimmed) {
@@ -121,7 +130,37 @@ export function fitRequest(req: Request, p: ModelParams | undefined): Fit {
     }
   }
 
-  return { request: dropped.length === 0 && notes.length === 0 ? req : out, dropped, reasons, notes };
+  return { request: dropped.length === 0 && notes.length === 0 && !cached ? req : out, dropped, reasons, notes };
+}
+
+/**
+ * `prompt_cache: auto`: when the request has no cache hints of its own (on its messages or tools),
+ * one after the last system (or developer) text, which reads the system prompt from the cache on
+ * any request that shares it, and one after the last message's last part, which the next turn of
+ * the same conversation reads its whole prefix from. Providers write nothing for a prefix below
+ * their minimum (1,024 tokens for most Claude models), so short prompts cost the same. Undefined
+ * when nothing was placed.
+ */
+function autoCacheHints(messages: ChatMessage[], tools: ToolDef[] | undefined): ChatMessage[] | undefined {
+  if (tools?.some((t) => t.cache)) return undefined;
+  for (const m of messages) for (const part of m.content) if (part.cache) return undefined;
+  const at = new Set<number>();
+  let system = -1;
+  for (let i = 0; i < messages.length; i++) {
+    const r = messages[i].role;
+    if ((r === "system" || r === "developer") && messages[i].content.some((part) => part.type === "text")) system = i;
+  }
+  if (system >= 0) at.add(system);
+  const last = messages.length - 1;
+  if (last >= 0 && last !== system && messages[last].content.length > 0) at.add(last);
+  if (at.size === 0) return undefined;
+  return messages.map((m, i) => {
+    if (!at.has(i)) return m;
+    // The system text's last text part; the last message's last part (text, image, document).
+    let k = m.content.length - 1;
+    if (i === system) while (k >= 0 && m.content[k].type !== "text") k--;
+    return { ...m, content: m.content.map((part, j) => (j === k ? { ...part, cache: {} } : part)) };
+  });
 }
 
 /** Keep the last `limit` cache hints (the longest cached prefixes); undefined when there are no more than that. */

@@ -96,6 +96,29 @@ describe("fitRequest", () => {
     assert.deepEqual(fitRequest(req, openai("o3")).notes, []);
   });
 
+  test("prompt_cache: auto places breakpoints after the system prompt and the last message, only when the caller placed none", () => {
+    const auto = { ...claude("claude-sonnet-4-5"), autoCache: true };
+    const sys = (text: string): ChatMessage => ({ role: "system", content: [{ type: "text", text }] });
+    const req: Req = {
+      messages: [sys("You are terse."), user("first"), { role: "assistant", content: [{ type: "text", text: "ok" }] }, { role: "user", content: [{ type: "text", text: "second" }, { type: "image", url: "https://x/cat.png" }] }],
+    };
+    const fit = fitRequest(req, auto);
+    assert.deepEqual(
+      fit.request.messages.map((m) => m.content.map((p) => p.cache !== undefined)),
+      [[true], [false], [false], [false, true]],
+    );
+    assert.deepEqual([fit.dropped, fit.notes], [[], []], "nothing to report: the deployment asked for it");
+    assert.equal(req.messages[3].content[1].cache, undefined, "the caller's request is not modified");
+    // The caller's own hints win: none added.
+    const hinted: Req = { messages: [sys("S"), { role: "user", content: [{ type: "text", text: "q", cache: { ttl: "1h" } }] }] };
+    assert.deepEqual(fitRequest(hinted, auto).request.messages.map((m) => m.content.map((p) => p.cache)), [[undefined], [{ ttl: "1h" }]]);
+    const toolHint: Req = { messages: [user("q")], tools: [{ name: "f", cache: {} }] };
+    assert.equal(fitRequest(toolHint, auto).request.messages[0].content[0].cache, undefined);
+    // No system prompt: the last message alone; without the setting, nothing.
+    assert.deepEqual(fitRequest(base, auto).request.messages[0].content[0].cache, {});
+    assert.equal(fitRequest(base, claude("claude-sonnet-4-5")).request.messages[0].content[0].cache, undefined);
+  });
+
   test("rules reached through ModelParams alone (any provider shape)", () => {
     const p: ModelParams = { source: "test", rejects: { user: { why: "no user" } }, maxOutputTokens: 1 };
     assert.deepEqual(fitRequest({ ...base, user: "u" }, p).dropped, [{ field: "user", detail: 'not sent ("u"): no user' }]);
