@@ -317,6 +317,18 @@ export const MIGRATIONS: readonly Migration[] = [
     // past it, a response still queued or in progress was left by a replica that died.
     sql: `ALTER TABLE signalbox_responses ADD COLUMN alive_until timestamptz;`,
   },
+  {
+    version: 10,
+    name: "conversations: what their responses used and cost",
+    // Running totals, added to in the transaction that adds a response's turn.
+    sql: `
+      ALTER TABLE signalbox_conversations
+        ADD COLUMN responses integer NOT NULL DEFAULT 0,
+        ADD COLUMN input_tokens bigint NOT NULL DEFAULT 0,
+        ADD COLUMN output_tokens bigint NOT NULL DEFAULT 0,
+        ADD COLUMN cost_nanos bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -124,6 +124,17 @@ describe("a conversation", () => {
     // The items are the response's own: the output item keeps its id.
     const items = await allItems(c.id);
     assert.equal(items[4].id, second.output.find((o) => o.type === "message")!.id);
+    // What its responses used and cost, summed, equal to their usage records.
+    const records = t.usage.recent().filter((r) => [first.id, second.id].includes(r.id.replace(/^req_/, "resp_")));
+    assert.equal(records.length, 2);
+    const totals = ((await client.conversations.retrieve(c.id)) as unknown as { signalbox: Record<string, number> }).signalbox;
+    assert.deepEqual(totals, {
+      responses: 2,
+      input_tokens: first.usage!.input_tokens + second.usage!.input_tokens,
+      output_tokens: first.usage!.output_tokens + second.usage!.output_tokens,
+      cost_nano_usd: records.reduce((n, r) => n + r.cost.total, 0),
+    });
+    assert.ok(totals.cost_nano_usd > 0);
   });
 
   test("a function-call loop: the tool's output alone continues it", async () => {

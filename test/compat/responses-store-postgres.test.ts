@@ -100,7 +100,14 @@ test("a conversation on PostgreSQL: created on one gateway, answered on another,
     a = b = undefined;
     c = await startTestGateway(config(url));
     const onC = new OpenAI({ baseURL: `${c.url}/v1`, apiKey: "none", maxRetries: 0 });
-    assert.deepEqual((await onC.conversations.retrieve(conv.id)).metadata, { team: "y" });
+    const kept = await onC.conversations.retrieve(conv.id);
+    assert.deepEqual(kept.metadata, { team: "y" });
+    assert.deepEqual((kept as unknown as { signalbox: Record<string, number> }).signalbox, {
+      responses: 2,
+      input_tokens: first.usage!.input_tokens + second.usage!.input_tokens,
+      output_tokens: first.usage!.output_tokens + second.usage!.output_tokens,
+      cost_nano_usd: (first as unknown as { signalbox: { cost_nano_usd: number } }).signalbox.cost_nano_usd + (second as unknown as { signalbox: { cost_nano_usd: number } }).signalbox.cost_nano_usd,
+    }, "what its responses used and cost, summed across gateways and kept");
     const items: OpenAI.Conversations.ConversationItem[] = [];
     for await (const i of onC.conversations.items.list(conv.id, { order: "asc" })) items.push(i);
     assert.deepEqual(

@@ -53,7 +53,14 @@ export async function visibleConversation(store: ConversationStore, id: string, 
   return c;
 }
 
-export const conversationJson = (c: StoredConversation) => ({ id: c.id, object: "conversation", created_at: c.createdAt, metadata: c.metadata });
+/** The conversation as OpenAI shows it, and under `signalbox` what its responses used and cost. */
+export const conversationJson = (c: StoredConversation) => ({
+  id: c.id,
+  object: "conversation",
+  created_at: c.createdAt,
+  metadata: c.metadata,
+  signalbox: { responses: c.usage?.responses ?? 0, input_tokens: c.usage?.inputTokens ?? 0, output_tokens: c.usage?.outputTokens ?? 0, cost_nano_usd: c.usage?.costNanos ?? 0 },
+});
 
 /** Items for a conversation: checked as a response's input would be (after `history`), each given an id. */
 function newItems(v: unknown, history: readonly unknown[], required: boolean): Json[] {

@@ -15,6 +15,16 @@ export interface StoredConversation {
   /** Seconds since the epoch, as the API shows it. */
   createdAt: number;
   metadata: Record<string, string>;
+  /** What the responses given this conversation used and cost, summed (absent: none yet). */
+  usage?: ConversationUsage;
+}
+
+/** A conversation's running totals: its responses, their tokens and their cost. */
+export interface ConversationUsage {
+  responses: number;
+  inputTokens: number;
+  outputTokens: number;
+  costNanos: number;
 }
 
 export interface ConversationStore {
@@ -24,14 +34,25 @@ export interface ConversationStore {
   setMetadata(id: string, metadata: Record<string, string>): Promise<StoredConversation | undefined>;
   /** The conversation and its items; false when there was none. */
   delete(id: string): Promise<boolean>;
-  /** Append items after the last; an item whose id the conversation already has is not added again. */
-  append(id: string, items: Json[]): Promise<void>;
+  /**
+   * Append items after the last (an item whose id the conversation already has is not added
+   * again), and add a response's usage to the conversation's totals when one is given.
+   */
+  append(id: string, items: Json[], usage?: ConversationUsage): Promise<void>;
   /** Every item, oldest first. */
   items(id: string): Promise<Json[]>;
   /** Remove one item; false when the conversation has none by that id. */
   deleteItem(id: string, itemId: string): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** Totals with one more response's. */
+export const addUsage = (a: ConversationUsage | undefined, b: ConversationUsage): ConversationUsage => ({
+  responses: (a?.responses ?? 0) + b.responses,
+  inputTokens: (a?.inputTokens ?? 0) + b.inputTokens,
+  outputTokens: (a?.outputTokens ?? 0) + b.outputTokens,
+  costNanos: (a?.costNanos ?? 0) + b.costNanos,
+});
 
 /** A new conversation id (random: the id is the only thing needed to name it, so it must not be guessable). */
 export const conversationId = () => `conv_${randomBytes(24).toString("hex")}`;
@@ -79,9 +100,10 @@ export function createMemoryConversationStore(opts: { maxBytes: number }): Conve
     async delete(id) {
       return drop(id);
     },
-    async append(id, items) {
+    async append(id, items, usage) {
       const e = byId.get(id);
       if (!e) throw new Error(`no conversation ${id}`);
+      if (usage) e.c = { ...e.c, usage: addUsage(e.c.usage, usage) };
       const have = new Set(e.items.map((i) => i.id));
       const fresh = items.filter((i) => !have.has(i.id));
       e.items.push(...fresh);

@@ -24,7 +24,7 @@ import { isObj } from "../request.ts";
 import { parseResponsesRequest } from "./request.ts";
 import { failedJson, pendingJson, responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 import { MAX_CHAIN, withIds, type ResponseStore, type StoredResponse } from "./store.ts";
-import { MAX_CONVERSATION_ITEMS, type ConversationStore } from "./conversations.ts";
+import { MAX_CONVERSATION_ITEMS, type ConversationStore, type ConversationUsage } from "./conversations.ts";
 import { HEARTBEAT_TTL_MS, type BackgroundRuns, type StopReason } from "./background.ts";
 import { storeCall, visibleConversation } from "./conversations-http.ts";
 
@@ -149,6 +149,13 @@ async function context(body: Json, s: StoredResponses | undefined, caller: Calle
   return { history, historyPath, body: { ...body, input: resolved }, previousId, conversationId };
 }
 
+/** A response's usage and cost, as its conversation adds them up. */
+function usageOf(r: Json): ConversationUsage {
+  const u = r.usage as { input_tokens?: number; output_tokens?: number } | null | undefined;
+  const cost = (r.signalbox as { cost_nano_usd?: number } | undefined)?.cost_nano_usd ?? 0;
+  return { responses: 1, inputTokens: u?.input_tokens ?? 0, outputTokens: u?.output_tokens ?? 0, costNanos: cost };
+}
+
 /**
  * Before a response is answered: store it (when that fails it is answered with store: false), and
  * add its input and output items to its conversation (when that fails the answer still goes out,
@@ -163,7 +170,7 @@ async function keep(s: StoredResponses, r: Json, ctx: ResponseContext, caller: C
         r.store = false;
       }),
     ctx.conversationId &&
-      s.conversations.append(ctx.conversationId, [...items, ...((r.output as Json[]) ?? [])]).catch((err) => {
+      s.conversations.append(ctx.conversationId, [...items, ...((r.output as Json[]) ?? [])], usageOf(r)).catch((err) => {
         log("error", "responses: a turn could not be added to its conversation; the answer went out without it", { response: ctx.id, conversation: ctx.conversationId, reason: (err as Error).message });
       }),
   ]);
@@ -274,7 +281,7 @@ async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, c
       done = failedJson(ctx, model, signal.aborted ? new GatewayError("unavailable", "the gateway stopped before this background response was answered; create it again") : err);
     }
     if ((await s.store.update(ctx.id, done, ["in_progress"])) && ctx.conversationId && done.status !== "failed") {
-      await s.conversations.append(ctx.conversationId, [...items, ...((done.output as Json[]) ?? [])]);
+      await s.conversations.append(ctx.conversationId, [...items, ...((done.output as Json[]) ?? [])], usageOf(done));
     }
   });
   return 200;

@@ -139,6 +139,10 @@ interface ConversationRow {
   owner_team: string;
   owner_key: string;
   metadata: Record<string, string>;
+  responses: number;
+  input_tokens: string;
+  output_tokens: string;
+  cost_nanos: string;
 }
 
 const conversationOf = (r: ConversationRow): StoredConversation => ({
@@ -146,6 +150,7 @@ const conversationOf = (r: ConversationRow): StoredConversation => ({
   owner: { team: r.owner_team, key: r.owner_key },
   createdAt: Math.floor(r.created_at.getTime() / 1000),
   metadata: r.metadata,
+  ...(r.responses > 0 ? { usage: { responses: r.responses, inputTokens: Number(r.input_tokens), outputTokens: Number(r.output_tokens), costNanos: Number(r.cost_nanos) } } : {}),
 });
 
 /** Conversations shared by replicas: each call is one statement. */
@@ -156,7 +161,7 @@ export async function createPostgresConversationStore(url: string, opts: { log?:
   const appendItems = `INSERT INTO signalbox_conversation_items (conversation_id, id, item)
     SELECT $1, x->>'id', x FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t (x, n) ORDER BY n
     ON CONFLICT (conversation_id, id) DO NOTHING`;
-  const COLUMNS = "id, created_at, owner_team, owner_key, metadata";
+  const COLUMNS = "id, created_at, owner_team, owner_key, metadata, responses, input_tokens, output_tokens, cost_nanos";
   return {
     kind: "postgres",
     async create(c, items) {
@@ -185,8 +190,27 @@ export async function createPostgresConversationStore(url: string, opts: { log?:
       const r = await pool.query("DELETE FROM signalbox_conversations WHERE id = $1", [id]);
       return (r.rowCount ?? 0) > 0;
     },
-    async append(id, items) {
-      if (items.length) await pool.query(appendItems, [id, JSON.stringify(items)]);
+    async append(id, items, usage) {
+      if (!usage) {
+        if (items.length) await pool.query(appendItems, [id, JSON.stringify(items)]);
+        return;
+      }
+      // A response's turn and its usage together, or neither.
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        if (items.length) await client.query(appendItems, [id, JSON.stringify(items)]);
+        await client.query(
+          `UPDATE signalbox_conversations SET responses = responses + $2, input_tokens = input_tokens + $3, output_tokens = output_tokens + $4, cost_nanos = cost_nanos + $5 WHERE id = $1`,
+          [id, usage.responses, usage.inputTokens, usage.outputTokens, usage.costNanos],
+        );
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
     },
     async items(id) {
       const { rows } = await pool.query<{ item: Json }>("SELECT item FROM signalbox_conversation_items WHERE conversation_id = $1 ORDER BY seq", [id]);
