@@ -65,10 +65,11 @@ function changedFields(prev: object, next: object): string[] {
 
 /**
  * Compare the configuration in force with a newly read one. Providers, deployments, aliases,
- * routes, keys, teams and guardrails change live; `server.*` and `store.*` are read once at start-up (the
- * listening socket, request size limits, CORS, the Redis connections), so a change there is
+ * routes, keys, teams and guardrails change live; `server.*`, `store.*`, `batches.*` and `responses.*`
+ * are read once at start-up (the listening socket, request size limits, CORS, the Redis connections,
+ * the batch runner, the response stores), so a change there is
  * reported as "requires restart" and the running values are kept: the returned `config` is `next`
- * with `prev`'s server and store sections, i.e. what will really be in force.
+ * with `prev`'s sections of those, i.e. what will really be in force.
  */
 export function reconcile(prev: Config, next: Config): { config: Config; changes: string[] } {
   const changes = [
@@ -83,8 +84,10 @@ export function reconcile(prev: Config, next: Config): { config: Config; changes
     ...diffNamed("alert", prev.alerts ?? [], next.alerts ?? [], (a) => a.name),
     ...changedFields(prev.server, next.server).map((k) => `server.${snake(k)} changed: requires restart`),
     ...changedFields(prev.store, next.store).map((k) => `store.${snake(k)} changed: requires restart`),
+    ...changedFields(prev.batches, next.batches).map((k) => `batches.${snake(k)} changed: requires restart`),
+    ...changedFields(prev.responses, next.responses).map((k) => `responses.${snake(k)} changed: requires restart`),
   ];
-  return { config: { ...next, server: prev.server, store: prev.store }, changes };
+  return { config: { ...next, server: prev.server, store: prev.store, batches: prev.batches, responses: prev.responses }, changes };
 }
 
 /**

@@ -213,6 +213,24 @@ describe("reload in process", () => {
     assert.equal(gw.core.config.server.port, 8080);
     assert.equal(r.version, r.previousVersion);
   });
+
+  test("batches and responses settings too: the runner and the response stores are built at start-up", async () => {
+    const doc = parse(readFileSync(path, "utf8")) as Doc & { batches?: unknown; responses?: unknown };
+    doc.batches = { concurrency: 9 };
+    doc.responses = { store: false, retention_days: 7 };
+    write(path, doc);
+    const r = await gw.reload();
+    assert.deepEqual(
+      r.changes.filter((c) => /^(batches|responses)\./.test(c)),
+      ["batches.concurrency changed: requires restart", "responses.store changed: requires restart", "responses.retention_days changed: requires restart"],
+    );
+    assert.equal(gw.core.config.batches.concurrency, 4);
+    assert.equal(gw.core.config.responses.store, true);
+    delete doc.batches;
+    delete doc.responses;
+    write(path, doc);
+    await gw.reload();
+  });
 });
 
 test("the response cache across a reload: a route whose deployment changed answers afresh, an unchanged route still hits", async () => {
