@@ -205,7 +205,7 @@ const paramOf = (field: string | undefined) => (field ? field : null);
  * reset for days says false.
  */
 export function toOpenAIError(err: unknown): OpenAIError {
-  const { code, message, field, failureKind, retryAfterMs, refusal, guardrail, attempted } = errorFacts(err);
+  const { code, message, field, failureKind, retryAfterMs, refusal, guardrail, reason, attempted } = errorFacts(err);
   let status = STATUS[code];
   // Every candidate tried and failed: the upstreams are the problem (502); nothing could be
   // tried at all (every deployment cooling down): 503.
@@ -218,6 +218,7 @@ export function toOpenAIError(err: unknown): OpenAIError {
   if (failureKind === "content_filtered") errCode = "content_filter";
   // A guardrail's refusal (400): its message names the guardrail and category, never the text.
   if (guardrail) errCode = "guardrail_blocked";
+  if (reason) errCode = reason;
   if (status === 429) {
     if (refusal === "budget") {
       type = "insufficient_quota";

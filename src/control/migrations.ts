@@ -329,6 +329,12 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN cost_nanos bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 11,
+    name: "conversations: the response holding each one",
+    // busy_by (a response id) holds the conversation until busy_until: one response at a time.
+    sql: `ALTER TABLE signalbox_conversations ADD COLUMN busy_by text, ADD COLUMN busy_until timestamptz;`,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

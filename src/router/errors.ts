@@ -40,6 +40,8 @@ export interface GatewayErrorDetails {
   /** Refused by a guardrail: its name and the category that matched (never the matched text). */
   guardrail?: string;
   guardrailCategory?: string;
+  /** A machine-readable reason the OpenAI-shaped doors give as the error's `code` (e.g. conversation_locked). */
+  reason?: string;
 }
 
 export class GatewayError extends Error {
@@ -85,6 +87,7 @@ export interface ErrorFacts {
   retryAfterMs?: number;
   refusal?: string;
   guardrail?: string;
+  reason?: string;
   /** Some upstream attempt was made (else nothing could be tried at all). */
   attempted: boolean;
 }
@@ -93,7 +96,7 @@ export interface ErrorFacts {
 export function errorFacts(err: unknown): ErrorFacts {
   if (err instanceof GatewayError) {
     const d = err.details;
-    return { code: err.code, message: err.message, field: d.field, failureKind: d.failureKind, retryAfterMs: d.retryAfterMs, refusal: d.refusal, guardrail: d.guardrail, attempted: (d.attempts?.length ?? 0) > 0 };
+    return { code: err.code, message: err.message, field: d.field, failureKind: d.failureKind, retryAfterMs: d.retryAfterMs, refusal: d.refusal, guardrail: d.guardrail, reason: d.reason, attempted: (d.attempts?.length ?? 0) > 0 };
   }
   if (err instanceof ProviderError) {
     return { code: codeForFailure(err.kind), message: err.kind === "canceled" ? "request canceled" : err.message, failureKind: err.kind, attempted: false };

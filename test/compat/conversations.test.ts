@@ -16,6 +16,7 @@ import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { chatTurns } from "../helpers/chat-turns.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const key = (...parts: string[]) => ["sbx", "test", "conv", ...parts].join("_");
 const TEAM_A = key("team", "a");
@@ -161,6 +162,43 @@ describe("a conversation", () => {
     const r = await generateText({ model, prompt: "Next?", providerOptions: { openai: { conversation: c.id } } });
     assert.equal(r.text, "Two.");
     assert.deepEqual(sent(1), ["user: Count with me.", "assistant: One.", "user: Next?"]);
+  });
+});
+
+describe("one response at a time", () => {
+  test("a second response on a conversation in use is refused (conversation_locked); a failed one lets go too", async () => {
+    openai.script([
+      { kind: "text", text: "Slow answer.", delayMs: 300 },
+      { kind: "error", error: "server_error" },
+      { kind: "text", text: "After the failure." },
+    ]);
+    const c = await client.conversations.create();
+    const slow = client.responses.create({ model: "openai", conversation: c.id, input: "Take your time" });
+    await waitFor(() => (openai.requests.length === 1 ? true : undefined));
+    const busy = await client.responses.create({ model: "openai", conversation: c.id, input: "Me too" }).catch((e) => e);
+    assert.ok(busy instanceof OpenAI.BadRequestError, String(busy));
+    assert.equal(busy.code, "conversation_locked");
+    assert.equal(busy.param, "conversation");
+    assert.equal((await slow).output_text, "Slow answer.");
+    assert.equal(openai.requests.length, 1, "the refused one reached no provider");
+    const failed = await client.responses.create({ model: "openai", conversation: c.id, input: "Break" }).catch((e) => e);
+    assert.ok(failed instanceof OpenAI.APIError && failed.status >= 500, String(failed));
+    const after = await client.responses.create({ model: "openai", conversation: c.id, input: "Again" });
+    assert.equal(after.output_text, "After the failure.");
+    assert.deepEqual((await allItems(c.id)).map(show), ["user: Take your time", "assistant: Slow answer.", "user: Again", "assistant: After the failure."]);
+  });
+
+  test("the store's hold: taken once, by its holder again, by another after it lapses", async () => {
+    const s = createMemoryConversationStore({ maxBytes: 1_000_000 });
+    await s.create({ id: "conv_x", owner: { team: "", key: "" }, createdAt: 0, metadata: {} }, []);
+    assert.equal(await s.lock("conv_x", "resp_a", 1000, 0), true);
+    assert.equal(await s.lock("conv_x", "resp_b", 1000, 500), false);
+    assert.equal(await s.lock("conv_x", "resp_a", 2000, 500), true, "its holder may renew it");
+    assert.equal(await s.lock("conv_x", "resp_b", 3000, 2000), true, "lapsed: another takes it");
+    await s.unlock("conv_x", "resp_a");
+    assert.equal(await s.lock("conv_x", "resp_c", 4000, 2500), false, "only its holder lets go");
+    await s.unlock("conv_x", "resp_b");
+    assert.equal(await s.lock("conv_x", "resp_c", 4000, 2500), true);
   });
 });
 

@@ -114,6 +114,20 @@ test("a conversation on PostgreSQL: created on one gateway, answered on another,
       items.map((i) => `${(i as { role?: string }).role}: ${text(i)}`),
       ["developer: Be brief.", "user: First question", `assistant: ${first.output_text}`, "user: Second question", `assistant: ${second.output_text}`, "user: A note"],
     );
+    // The hold is shared by replicas: taken on one, refused on another until let go.
+    const { createPostgresConversationStore } = await import("../../src/compat/responses/postgres-store.ts");
+    const [s1, s2] = await Promise.all([createPostgresConversationStore(url, { log: () => {} }), createPostgresConversationStore(url, { log: () => {} })]);
+    try {
+      const now = Date.now();
+      assert.equal(await s1.lock(conv.id, "resp_1", now + 60_000, now), true);
+      assert.equal(await s2.lock(conv.id, "resp_2", now + 60_000, now), false);
+      const busy = await onC.responses.create({ model: "chat", conversation: conv.id, input: "x" }).catch((e) => e);
+      assert.equal(busy.code, "conversation_locked");
+      assert.equal(await s2.lock(conv.id, "resp_2", now + 120_000, now + 61_000), true, "lapsed");
+      await s2.unlock(conv.id, "resp_2");
+    } finally {
+      await Promise.all([s1.close(), s2.close()]);
+    }
     await onC.conversations.items.delete(items[5].id!, { conversation_id: conv.id });
     await onC.conversations.delete(conv.id);
     assert.ok((await onC.conversations.retrieve(conv.id).catch((e) => e)) instanceof OpenAI.NotFoundError);

@@ -43,6 +43,13 @@ export interface ConversationStore {
   items(id: string): Promise<Json[]>;
   /** Remove one item; false when the conversation has none by that id. */
   deleteItem(id: string, itemId: string): Promise<boolean>;
+  /**
+   * Take the conversation for one response until `until` (ms), unless another holds it; whether it
+   * was taken. A response reads the conversation and adds its turn while it holds it, so two at
+   * once cannot interleave; a holder that never lets go (a replica that died) loses it at `until`.
+   */
+  lock(id: string, holder: string, until: number, now?: number): Promise<boolean>;
+  unlock(id: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +72,7 @@ export const MAX_CONVERSATION_ITEMS = 10_000;
 /** Per replica, bounded by the size of what it holds (the items' JSON): the conversations made longest ago go first. */
 export function createMemoryConversationStore(opts: { maxBytes: number }): ConversationStore {
   const byId = new Map<string, { c: StoredConversation; items: Json[]; size: number }>();
+  const locks = new Map<string, { holder: string; until: number }>();
   let bytes = 0;
   const sizeOf = (items: Json[]) => items.reduce((n, i) => n + JSON.stringify(i).length, 200);
   const drop = (id: string) => {
@@ -125,8 +133,18 @@ export function createMemoryConversationStore(opts: { maxBytes: number }): Conve
       bytes -= size;
       return true;
     },
+    async lock(id, holder, until, now = Date.now()) {
+      const l = locks.get(id);
+      if (l && l.holder !== holder && l.until > now) return false;
+      locks.set(id, { holder, until });
+      return true;
+    },
+    async unlock(id, holder) {
+      if (locks.get(id)?.holder === holder) locks.delete(id);
+    },
     async close() {
       byId.clear();
+      locks.clear();
       bytes = 0;
     },
   };

@@ -46,6 +46,10 @@ export const isStoredResponsePath = (path: string) => path.startsWith("/v1/respo
 
 const notFound = (id: string) => new GatewayError("not_found", `response_id: no response "${id}" (it was not stored, has expired or was deleted, or this key may not see it)`, { field: "response_id" });
 
+/** How long a response holds its conversation at most (a holder that died lets go then). */
+const LOCK_MS = 10 * 60_000;
+const BACKGROUND_LOCK_MS = 60 * 60_000;
+
 const running = (r: StoredResponse) => r.response.status === "queued" || r.response.status === "in_progress";
 
 /**
@@ -85,7 +89,7 @@ interface Context {
  * What comes before a request: a previous response's conversation (its chain's input and output
  * items, oldest first), or a conversation's items; and its item_reference inputs resolved.
  */
-async function context(body: Json, s: StoredResponses | undefined, caller: Caller): Promise<Context> {
+async function context(body: Json, s: StoredResponses | undefined, caller: Caller, holder: string, background: boolean): Promise<Context> {
   const prev = body.previous_response_id;
   const conv = body.conversation;
   const input = body.input;
@@ -107,10 +111,20 @@ async function context(body: Json, s: StoredResponses | undefined, caller: Calle
     await visibleConversation(s.conversations, id, caller).catch((err) => {
       throw err instanceof GatewayError && err.code === "not_found" ? new GatewayError("not_found", `conversation: no conversation "${id}" (it does not exist or was deleted, or this key may not see it)`, { field: "conversation" }) : err;
     });
-    history.push(...(await storeCall(s.conversations.items(id), "conversation")));
-    const adding = Array.isArray(input) ? input.length : 1;
-    if (history.length + adding > MAX_CONVERSATION_ITEMS) throw new GatewayError("invalid_argument", `conversation: "${id}" holds ${history.length} items, and a conversation holds at most ${MAX_CONVERSATION_ITEMS}`, { field: "conversation" });
+    // Held from before its items are read until this response's turn is added (the caller lets go).
+    if (!(await storeCall(s.conversations.lock(id, holder, Date.now() + (background ? BACKGROUND_LOCK_MS : LOCK_MS)), "conversation"))) {
+      throw new GatewayError("invalid_argument", "conversation: another response is currently operating on this conversation; retry in a few seconds", { field: "conversation", reason: "conversation_locked" });
+    }
     conversationId = id;
+    try {
+      history.push(...(await storeCall(s.conversations.items(id), "conversation")));
+      const adding = Array.isArray(input) ? input.length : 1;
+      if (history.length + adding > MAX_CONVERSATION_ITEMS) throw new GatewayError("invalid_argument", `conversation: "${id}" holds ${history.length} items, and a conversation holds at most ${MAX_CONVERSATION_ITEMS}`, { field: "conversation" });
+      return await resolveReferences({ history, historyPath: "conversation", body, conversationId }, s, caller);
+    } catch (err) {
+      await s.conversations.unlock(id, holder).catch(() => {});
+      throw err;
+    }
   }
   if (hasPrev) {
     if (typeof prev !== "string" || !prev) throw new GatewayError("invalid_argument", "previous_response_id: must be a response id (a non-empty string)", { field: "previous_response_id" });
@@ -127,8 +141,13 @@ async function context(body: Json, s: StoredResponses | undefined, caller: Calle
     for (const r of chain) history.push(...r.inputItems, ...((r.response.output as unknown[]) ?? []));
     previousId = prev;
   }
-  const historyPath = conversationId ? "conversation" : "previous_response_id";
-  if (!refs) return { history, historyPath, body, previousId, conversationId };
+  return resolveReferences({ history, historyPath: "previous_response_id", body, previousId }, s, caller);
+}
+
+/** The body with its item_reference inputs replaced by the stored items they name. */
+async function resolveReferences(c: Context, s: StoredResponses, caller: Caller): Promise<Context> {
+  const input = c.body.input;
+  if (!Array.isArray(input) || !input.some((it) => isObj(it) && it.type === "item_reference")) return c;
   const found = new Map<string, StoredResponse | undefined>();
   const resolved = await Promise.all(
     (input as unknown[]).map(async (it, i) => {
@@ -146,7 +165,7 @@ async function context(body: Json, s: StoredResponses | undefined, caller: Calle
       return item;
     }),
   );
-  return { history, historyPath, body: { ...body, input: resolved }, previousId, conversationId };
+  return { ...c, body: { ...c.body, input: resolved } };
 }
 
 /** A response's usage and cost, as its conversation adds them up. */
@@ -193,20 +212,34 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
     if (raw.store === false) throw new GatewayError("invalid_argument", "background: requires store (a background response is read back by id)", { field: "background" });
     if (raw.stream === true) throw new GatewayError("invalid_argument", "background: a background response cannot be streamed by this gateway; poll GET /v1/responses/{id}", { field: "background" });
   }
+  const { ri, caller } = d;
+  const id = responseId(ri.id);
+  const c = await context(raw, d.responses, caller, id, background);
+  // A conversation is held from before its items were read until this response's turn is added
+  // (a background run lets go when it ends).
+  const hold = { handedOff: false };
+  try {
+    return await answer(res, d, raw, c, id, background, hold);
+  } finally {
+    if (c.conversationId && !hold.handedOff) await d.responses!.conversations.unlock(c.conversationId, id).catch(() => {});
+  }
+}
+
+async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: string, background: boolean, hold: { handedOff: boolean }): Promise<number> {
   const { ri, signal, caller } = d;
-  const { history, historyPath, body, previousId, conversationId } = await context(raw, d.responses, caller);
+  const { history, historyPath, body, previousId, conversationId } = c;
   const parsed = parseResponsesRequest(body, ri.id, caller, history, historyPath);
   if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
   const er = { call: parsed.call, ri, signal, cache: d.cache ?? parsed.cache, statusOf: d.statusOf };
   const store = d.responses !== undefined && raw.store !== false;
   const kept = store || conversationId !== undefined ? d.responses : undefined;
   // Stored responses and conversations keep their replay state (their reasoning items' encrypted_content), so the next turn has it.
-  const ctx: ResponseContext = { id: responseId(ri.id), createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, conversationId, store, replay: kept !== undefined || parsed.encryptedReasoning, background };
+  const ctx: ResponseContext = { id, createdAt: Math.floor(Date.now() / 1000), echo: parsed.echo, previousResponseId: previousId, conversationId, store, replay: kept !== undefined || parsed.encryptedReasoning, background };
   const suffix = ctx.id.slice("resp_".length);
   const items = kept ? withIds(body.input, (prefix, i) => `${prefix}_${suffix}_i${i}`) : [];
   const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
-  if (background) return runInBackground(res, d, d.responses!, ctx, er, items, common);
+  if (background) return runInBackground(res, d, d.responses!, ctx, er, items, common, hold);
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);
@@ -264,13 +297,17 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
  * Each move is conditional, so a cancel (from any replica) wins over a late end; a run stopped by
  * the gateway's shutdown ends failed, saying so.
  */
-async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, ctx: ResponseContext, er: EngineRequest, items: Json[], common: Record<string, string>): Promise<number> {
+async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, ctx: ResponseContext, er: EngineRequest, items: Json[], common: Record<string, string>, hold: { handedOff: boolean }): Promise<number> {
   const model = er.call.model;
   const queued = pendingJson(ctx, model, "queued");
   const now = Date.now();
   await storeCall(s.store.put({ id: ctx.id, owner: { team: d.caller.team, key: d.caller.keyName }, createdAt: now, expiresAt: now + s.retentionMs, ...(ctx.previousResponseId ? { previousId: ctx.previousResponseId } : {}), response: queued, inputItems: items, aliveUntil: now + HEARTBEAT_TTL_MS }), "response");
   d.sendJson(res, 200, queued, common);
-  s.runs.start(ctx.id, async (signal) => {
+  hold.handedOff = true;
+  s.runs.start(ctx.id, (signal) => run(signal).finally(() => (ctx.conversationId ? s.conversations.unlock(ctx.conversationId, ctx.id) : undefined)));
+  return 200;
+
+  async function run(signal: AbortSignal): Promise<void> {
     if (!(await s.store.update(ctx.id, pendingJson(ctx, model, "in_progress"), ["queued"]))) return;
     let done: Json;
     try {
@@ -283,8 +320,7 @@ async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, c
     if ((await s.store.update(ctx.id, done, ["in_progress"])) && ctx.conversationId && done.status !== "failed") {
       await s.conversations.append(ctx.conversationId, [...items, ...((done.output as Json[]) ?? [])], usageOf(done));
     }
-  });
-  return 200;
+  }
 }
 
 /** GET, DELETE and cancel of a stored response, and its input items; returns the status sent. */

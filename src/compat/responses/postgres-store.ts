@@ -220,6 +220,17 @@ export async function createPostgresConversationStore(url: string, opts: { log?:
       const r = await pool.query("DELETE FROM signalbox_conversation_items WHERE conversation_id = $1 AND id = $2", [id, itemId]);
       return (r.rowCount ?? 0) > 0;
     },
+    // Lease times are the caller's clock (ms), as the batch leases', never the database's.
+    async lock(id, holder, until, now = Date.now()) {
+      const r = await pool.query(
+        "UPDATE signalbox_conversations SET busy_by = $2, busy_until = $3 WHERE id = $1 AND (busy_by IS NULL OR busy_by = $2 OR busy_until <= $4)",
+        [id, holder, new Date(until), new Date(now)],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+    async unlock(id, holder) {
+      await pool.query("UPDATE signalbox_conversations SET busy_by = NULL, busy_until = NULL WHERE id = $1 AND busy_by = $2", [id, holder]);
+    },
     async close() {
       await pool.end();
     },
