@@ -133,6 +133,21 @@ export async function createPostgresResponseStore(url: string, opts: { log?: typ
   };
 }
 
+/** `fn` in one transaction on one pooled connection: committed, or rolled back when it throws. */
+async function inTransaction(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await fn(client);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 interface ConversationRow {
   id: string;
   created_at: Date;
@@ -165,18 +180,10 @@ export async function createPostgresConversationStore(url: string, opts: { log?:
   return {
     kind: "postgres",
     async create(c, items) {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
+      await inTransaction(pool, async (client) => {
         await client.query("INSERT INTO signalbox_conversations (id, created_at, owner_team, owner_key, metadata) VALUES ($1, $2, $3, $4, $5)", [c.id, new Date(c.createdAt * 1000), c.owner.team, c.owner.key, JSON.stringify(c.metadata)]);
         if (items.length) await client.query(appendItems, [c.id, JSON.stringify(items)]);
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
     async get(id) {
       const { rows } = await pool.query<ConversationRow>(`SELECT ${COLUMNS} FROM signalbox_conversations WHERE id = $1`, [id]);
@@ -196,21 +203,13 @@ export async function createPostgresConversationStore(url: string, opts: { log?:
         return;
       }
       // A response's turn and its usage together, or neither.
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
+      await inTransaction(pool, async (client) => {
         if (items.length) await client.query(appendItems, [id, JSON.stringify(items)]);
         await client.query(
           `UPDATE signalbox_conversations SET responses = responses + $2, input_tokens = input_tokens + $3, output_tokens = output_tokens + $4, cost_nanos = cost_nanos + $5 WHERE id = $1`,
           [id, usage.responses, usage.inputTokens, usage.outputTokens, usage.costNanos],
         );
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
     async items(id) {
       const { rows } = await pool.query<{ item: Json }>("SELECT item FROM signalbox_conversation_items WHERE conversation_id = $1 ORDER BY seq", [id]);
