@@ -606,7 +606,7 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
           const v = body[field];
           if (v !== undefined && v !== null && v !== false) throw new GatewayError("invalid_argument", `${field}: a batch's responses are not stored (a batch is itself run in the background); send the conversation as input items`, { field });
         }
-        const parsed = parseResponsesRequest(body, ri.id, caller);
+        const parsed = parseResponsesRequest(body, ri.id, caller, [], "input", o.core().registry.config.prompts);
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: responseJson({ id: responseId(ri.id), createdAt: Math.floor(now() / 1000), echo: parsed.echo, store: false }, a), used: usedBy(a) };
       }

@@ -429,7 +429,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           return;
         }
         const body = await readBody(req, maxBytes);
-        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses });
+        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.registry.config.prompts });
         return;
       }
       if (isConversationPath(path)) {

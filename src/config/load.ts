@@ -9,9 +9,10 @@ import { resolvePricing, type RawPricing } from "./pricing.ts";
 import { log } from "../telemetry/log.ts";
 import { resolveModelParams } from "./model-params.ts";
 import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
-import { ALERT_EVENTS } from "./types.ts";
+import { ALERT_EVENTS, PLACEHOLDER } from "./types.ts";
 import type {
   AlertConfig,
+  PromptConfig,
   Capability,
   CompatQuirks,
   Config,
@@ -506,6 +507,19 @@ const rootSpec = obj<any>({
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
   // The Batch API (src/batch): lines run at once per replica, batches run at once per replica, and the largest input file.
   batches: opt(obj({ concurrency: opt(num({ min: 1, max: 256, int: true }), 4), parallel: opt(num({ min: 1, max: 64, int: true }), 4), max_file_mb: opt(num({ min: 1, max: 512, int: true }), 100) }), {}),
+  // Prompt templates the Responses API's `prompt` names: id, version, model, instructions, messages ({{variable}} placeholders).
+  prompts: opt(
+    list(
+      obj({
+        id: req(str({ min: 1, pattern: /^[A-Za-z0-9_.:-]{1,128}$/ })),
+        version: opt((v: unknown, p: string) => (typeof v === "number" && Number.isFinite(v) ? String(v) : str({ min: 1 })(v, p)), "1"),
+        model: opt(str({ min: 1 })),
+        instructions: opt(str({ min: 1 })),
+        messages: opt(list(obj({ role: req(str({ oneOf: ["user", "assistant", "system", "developer"] })), content: req(str({ min: 1 })) })), []),
+      }),
+    ),
+    [],
+  ),
   // Stored Responses API responses (src/compat/responses/store.ts): whether store: true keeps them, for how long, and the memory store's bound.
   responses: opt(obj({ store: opt(bool, true), retention_days: opt(num({ min: 1, max: 3650, int: true }), 30), memory_mb: opt(num({ min: 1, max: 65_536, int: true }), 64) }), {}),
 });
@@ -823,9 +837,11 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     if (alertNames.has(a.name)) throw new ConfigError(`alerts[${i}].name`, `duplicate alert "${a.name}"`);
     alertNames.add(a.name);
   });
+  const prompts = finishPrompts(raw.prompts, (m) => routes.has(m) || m in aliases || deployments.has(m));
   return {
     ...(guardrails.length ? { guardrails } : {}),
     ...(raw.alerts.length ? { alerts: raw.alerts as AlertConfig[] } : {}),
+    ...(prompts.length ? { prompts } : {}),
     server: raw.server,
     console: raw.console,
     providers: [...providers.values()],
@@ -843,6 +859,24 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
     responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
   };
+}
+
+/** Prompts checked: (id, version) once each, a model that exists, placeholders collected. */
+function finishPrompts(raw: any[], known: (model: string) => boolean): PromptConfig[] {
+  const seen = new Set<string>();
+  return raw.map((p, i): PromptConfig => {
+    const path = `prompts[${i}]`;
+    const key = `${p.id}@${p.version}`;
+    if (seen.has(key)) throw new ConfigError(join(path, "version"), `prompt "${p.id}" version "${p.version}" is listed twice`);
+    seen.add(key);
+    if (p.model !== undefined && !known(p.model)) throw new ConfigError(join(path, "model"), `"${p.model}" is not a route, alias or deployment`);
+    if (p.instructions === undefined && p.messages.length === 0) throw new ConfigError(path, "needs instructions or messages");
+    const variables: string[] = [];
+    for (const text of [p.instructions ?? "", ...p.messages.map((m: { content: string }) => m.content)]) {
+      for (const m of text.matchAll(PLACEHOLDER)) if (!variables.includes(m[1])) variables.push(m[1]);
+    }
+    return { id: p.id, version: p.version, ...(p.model ? { model: p.model } : {}), ...(p.instructions ? { instructions: p.instructions } : {}), messages: p.messages, variables };
+  });
 }
 
 /** Read, parse and validate a config file. */

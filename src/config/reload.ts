@@ -82,6 +82,7 @@ export function reconcile(prev: Config, next: Config): { config: Config; changes
     ...diffNamed("team", prev.teams, next.teams, (t) => t.name),
     ...diffNamed("guardrail", prev.guardrails ?? [], next.guardrails ?? [], (g) => g.name),
     ...diffNamed("alert", prev.alerts ?? [], next.alerts ?? [], (a) => a.name),
+    ...diffNamed("prompt", prev.prompts ?? [], next.prompts ?? [], (p) => `${p.id}@${p.version}`),
     ...changedFields(prev.server, next.server).map((k) => `server.${snake(k)} changed: requires restart`),
     ...changedFields(prev.store, next.store).map((k) => `store.${snake(k)} changed: requires restart`),
     ...changedFields(prev.batches, next.batches).map((k) => `batches.${snake(k)} changed: requires restart`),

@@ -419,6 +419,8 @@ export interface Config {
   teams: { name: string; budget?: BudgetConfig; guardrails?: string[] }[];
   /** Webhooks told about budgets and cooldowns (absent: none). */
   alerts?: AlertConfig[];
+  /** Prompt templates the Responses API's `prompt` names (`prompts[]`). */
+  prompts?: PromptConfig[];
   /** Named guardrails (absent: none); attached by routes, teams and keys, or `mandatory`. */
   guardrails?: GuardrailConfig[];
   store: {
@@ -443,4 +445,25 @@ export interface Config {
    * default 30, as OpenAI), and the memory store's bound without PostgreSQL (`responses.memory_mb`, default 64).
    */
   responses: { store: boolean; retentionDays: number; memoryBytes: number };
+}
+
+/** A prompt's {{placeholder}}: a name of letters, digits and underscores. */
+export const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/**
+ * A prompt template (`prompts[]`), kept with the configuration (reviewed and versioned with it):
+ * a request names it by `prompt: {id, version, variables}` on the Responses API.
+ */
+export interface PromptConfig {
+  id: string;
+  /** Several entries may share an id with different versions; a request without one gets the last listed. */
+  version: string;
+  /** The route, alias or deployment used when the request names no model. */
+  model?: string;
+  /** Instructions (a system message), with {{variable}} placeholders. */
+  instructions?: string;
+  /** Messages before the request's input (a fixed opening, few-shot examples), with placeholders. */
+  messages: { role: "user" | "assistant" | "system" | "developer"; content: string }[];
+  /** The placeholders' names, in order of first use: every one must be given a value. */
+  variables: string[];
 }

@@ -16,6 +16,7 @@ import { canSee, visibilityOf } from "../../batch/http.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Adjustment, Caller } from "../../router/types.ts";
 import type { EngineRequest } from "../../engine/chat-engine.ts";
+import type { PromptConfig } from "../../config/types.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
 import { log } from "../../telemetry/log.ts";
@@ -40,7 +41,7 @@ export interface StoredResponses {
 }
 
 /** What the compat handler gives this door for one request. */
-export type ResponsesDeps = DoorDeps & { responses?: StoredResponses };
+export type ResponsesDeps = DoorDeps & { responses?: StoredResponses; prompts?: readonly PromptConfig[] };
 
 export const isStoredResponsePath = (path: string) => path.startsWith("/v1/responses/") && path.length > "/v1/responses/".length;
 
@@ -228,7 +229,7 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
 async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: string, background: boolean, hold: { handedOff: boolean }): Promise<number> {
   const { ri, signal, caller } = d;
   const { history, historyPath, body, previousId, conversationId } = c;
-  const parsed = parseResponsesRequest(body, ri.id, caller, history, historyPath);
+  const parsed = parseResponsesRequest(body, ri.id, caller, history, historyPath, d.prompts);
   if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
   const er = { call: parsed.call, ri, signal, cache: d.cache ?? parsed.cache, statusOf: d.statusOf };
   const store = d.responses !== undefined && raw.store !== false;

@@ -17,6 +17,7 @@ import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
+import { PLACEHOLDER, type PromptConfig } from "../../config/types.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
 
 /** What the response echoes of the request (OpenAI returns the request's settings with the answer). */
@@ -33,6 +34,8 @@ export interface ResponsesEcho {
   tools: Json[];
   truncation: string;
   user?: string;
+  /** The prompt template used: its id, version and the variables given. */
+  prompt?: { id: string; version: string; variables: Record<string, string> };
   safety_identifier: string | null;
   prompt_cache_key: string | null;
   top_logprobs: number;
@@ -48,7 +51,6 @@ export interface ResponsesRequest {
 
 /** Parameters that need stored state or features the gateway does not have: refused, never dropped. */
 const UNSUPPORTED: Record<string, string> = {
-  prompt: "stored prompt templates are not supported by the gateway; send instructions and input",
   context_management: "server-side context management is not supported by the gateway",
 };
 
@@ -304,6 +306,45 @@ function validate(call: ChatCall, origins: string[]): void {
   }
 }
 
+/** A template named by `prompt`, rendered: its placeholders filled from `prompt.variables`. */
+interface Rendered {
+  id: string;
+  version: string;
+  model?: string;
+  instructions?: string;
+  messages: { role: string; content: string }[];
+  variables: Record<string, string>;
+}
+
+function promptOf(body: Json, prompts: readonly PromptConfig[]): Rendered | undefined {
+  const p = obj(body, "prompt", "prompt");
+  if (!p) return undefined;
+  const id = str(p, "id", "prompt.id") ?? bad("prompt.id", "is required");
+  const version = p.version === undefined || p.version === null ? undefined : typeof p.version === "number" ? String(p.version) : (str(p, "version", "prompt.version") ?? undefined);
+  const all = prompts.filter((t) => t.id === id);
+  if (all.length === 0) bad("prompt.id", `no prompt "${id}" in this gateway's configuration (prompts[])`);
+  const t = version === undefined ? all[all.length - 1] : all.find((x) => x.version === version);
+  if (!t) bad("prompt.version", `prompt "${id}" has no version "${version}" (it has ${all.map((x) => `"${x.version}"`).join(", ")})`);
+  const given = obj(p, "variables", "prompt.variables") ?? {};
+  const variables: Record<string, string> = {};
+  for (const [k, v] of Object.entries(given)) {
+    if (!t.variables.includes(k)) bad(`prompt.variables.${k}`, `is not a variable of prompt "${id}" version "${t.version}" (it has ${t.variables.length ? t.variables.join(", ") : "none"})`);
+    // A string, or an input_text part (the SDK's other text form).
+    const text = typeof v === "string" ? v : isObj(v) && v.type === "input_text" && typeof v.text === "string" ? v.text : bad(`prompt.variables.${k}`, "must be a string or an input_text part");
+    variables[k] = text;
+  }
+  for (const name of t.variables) if (!(name in variables)) bad(`prompt.variables.${name}`, `is required by prompt "${id}" version "${t.version}"`);
+  const fill = (s: string) => s.replace(PLACEHOLDER, (_, name: string) => variables[name]);
+  return {
+    id,
+    version: t.version,
+    ...(t.model ? { model: t.model } : {}),
+    ...(t.instructions ? { instructions: fill(t.instructions) } : {}),
+    messages: t.messages.map((m) => ({ role: m.role, content: fill(m.content) })),
+    variables,
+  };
+}
+
 /**
  * Check items given to a conversation (`items[i]`, after the conversation's `history`) as a
  * response's input would be: a 400 naming the bad one.
@@ -316,7 +357,7 @@ export function checkItems(items: unknown[], history: readonly unknown[]): void 
  * Parse and validate one `POST /v1/responses` body; `history` is the conversation before it (its
  * previous response's, or its `conversation`'s items), reported as `historyPath` if it is bad.
  */
-export function parseResponsesRequest(body: unknown, id: string, caller: Caller, history: readonly unknown[] = [], historyPath = "previous_response_id"): ResponsesRequest {
+export function parseResponsesRequest(body: unknown, id: string, caller: Caller, history: readonly unknown[] = [], historyPath = "previous_response_id", prompts: readonly PromptConfig[] = []): ResponsesRequest {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k in UNSUPPORTED) {
     const v = body[k];
@@ -324,9 +365,12 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
   }
   // store: whether the handler keeps the response (store.ts); a batch's never are.
   bool(body, "store", "store");
-  const model = str(body, "model", "model") ?? bad("model", "is required");
+  const template = promptOf(body, prompts);
+  const model = str(body, "model", "model") ?? template?.model ?? bad("model", template ? `is required (prompt "${template.id}" names no model)` : "is required");
   const instructions = str(body, "instructions", "instructions");
-  const { messages: msgs, origins } = messages(body, instructions, history, historyPath);
+  // A template's instructions lead, then the request's own; its messages come before the conversation.
+  const before = template ? [...template.messages, ...history] : history;
+  const { messages: msgs, origins } = messages(body, template?.instructions && instructions ? `${template.instructions}\n\n${instructions}` : (template?.instructions ?? instructions), before, historyPath);
 
   const req: Omit<UpstreamRequest, "model"> = { messages: msgs };
   const t = tools(arr(body, "tools", "tools"));
@@ -397,6 +441,9 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
     safety_identifier: safety ?? null,
     prompt_cache_key: promptCacheKey ?? null,
     top_logprobs: topLogprobs ?? 0,
+    ...(template ? { prompt: { id: template.id, version: template.version, variables: template.variables } } : {}),
   };
+  // Usage by prompt version: a tag, so GetUsage groups by it.
+  if (template) call.tags = [...call.tags, `prompt:${template.id}@${template.version}`];
   return { call, echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
 }

@@ -132,6 +132,7 @@ function envelope(ctx: ResponseContext, model: string, status: string, output: J
     ...(e.user !== undefined ? { user: e.user } : {}),
     metadata: e.metadata,
     ...(ctx.conversationId ? { conversation: { id: ctx.conversationId } } : {}),
+    ...(e.prompt ? { prompt: e.prompt } : {}),
     ...rest,
   };
 }
