@@ -24,6 +24,8 @@ Examples:
   signalbox speak speech "The build is green." --voice coral -o green.mp3
   signalbox moderate "I will attack you" "Have a nice day"
   signalbox batch create requests.jsonl --endpoint /v1/chat/completions --wait
+  signalbox response req_579cba1dmx8kg7ez2
+  signalbox conversation conv_68f1… --json
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { alertCommands } from "./commands/alerts.ts";
 import { batchCommands } from "./commands/batch.ts";
+import { responseCommands } from "./commands/responses.ts";
 import { chatCommand } from "./commands/chat.ts";
 import { rerankCommand } from "./commands/rerank.ts";
 import { moderateCommand } from "./commands/moderate.ts";
@@ -21,7 +22,7 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, batches, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   speakCommand(program);
   moderateCommand(program);
   batchCommands(program);
+  responseCommands(program);
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);

@@ -1,4 +1,4 @@
-// Calls to the gateway's REST endpoints (the OpenAI-compatible Files and Batch APIs, which have no
+// Calls to the gateway's REST endpoints (the OpenAI-compatible Files, Batch, Responses and Conversations APIs, which have no
 // Connect service): fetch with the same URL and key as the typed client, and an OpenAI error body
 // ({error: {message, type, param, code}}) turned into the CLI's usual words on stderr: the message,
 // the code its HTTP status stands for, the field at fault, the trace, and what to do next.
@@ -38,6 +38,8 @@ export interface Rest {
   upload<T>(path: string, form: FormData): Promise<T>;
   /** GET the bytes of a path, as a response whose body is still to be read. */
   download(path: string): Promise<Response>;
+  /** DELETE a path; the JSON answer. */
+  delete<T>(path: string): Promise<T>;
 }
 
 /** REST calls for these flags (bad usage when --url is not http(s)); `hints` by code name override the usual ones. */
@@ -81,6 +83,9 @@ export function restOf(g: Globals, hints: Partial<Record<string, string>> = {}):
     },
     download(path) {
       return call("GET", path, { headers: { accept: "*/*" }, timeoutMs: FILE_TIMEOUT_MS });
+    },
+    async delete(path) {
+      return jsonOf(await call("DELETE", path));
     },
   };
 }
