@@ -388,6 +388,9 @@ describe("background responses", () => {
     const items: string[] = [];
     for await (const i of client.conversations.items.list(c.id, { order: "asc" })) items.push((i as { role: string }).role);
     assert.deepEqual(items, ["user", "assistant"]);
+    const replay = await fetch(`${t.url}/v1/responses/${r.id}?stream=true`, { headers: { authorization: `Bearer ${TEAM_A}` } });
+    assert.equal(replay.status, 400);
+    assert.equal(((await replay.json()) as { error: { param: string } }).error.param, "stream");
     for (const [body, param] of [
       [{ stream: true }, "background"],
       [{ store: false }, "background"],

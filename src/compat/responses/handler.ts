@@ -375,6 +375,7 @@ export async function serveStoredResponse(req: Req, res: Res, path: string, quer
     return 200;
   }
   if (method === "GET" || method === "HEAD") {
+    if (query.get("stream") === "true") throw new GatewayError("invalid_argument", "stream: this gateway does not replay a response's stream; GET it without stream (a background one shows its status as it moves on)", { field: "stream" });
     const r = await visible(d.responses, id, d.caller);
     d.sendJson(res, 200, r.response);
     return 200;
