@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { buildCliIfStale, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
+import { buildCliIfStale, exited, fieldsOf, ok, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
 import { type Batch, endpointOfLines } from "../../clients/cli/src/commands/batch.ts";
 import { dollars } from "../../clients/cli/src/format.ts";
 
@@ -29,21 +29,7 @@ function cli(args: string[], opts: { key?: string | null; node?: string; stdin?:
   return runCli(g?.url ?? "http://127.0.0.1:9", [...(key ? ["--api-key", key] : []), ...args], { cwd: tmp, node: opts.node, stdin: opts.stdin });
 }
 
-function exited(r: Run, code: number, what = "the command"): Run {
-  assert.equal(r.code, code, `${what} exited ${r.code}, not ${code}\nstdout:\n${r.stdout.slice(0, 3000)}\nstderr:\n${r.stderr}`);
-  return r;
-}
-const ok = (r: Run, what?: string) => exited(r, 0, what);
 
-/** A fields view ("NAME  value" lines) as a map; a table below it (after a blank line) is left out. */
-function fieldsOf(stdout: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of stdout.split("\n\n")[0].split("\n")) {
-    const [name, value] = line.split(/ {2,}/);
-    if (name) m.set(name, value ?? "");
-  }
-  return m;
-}
 
 /** The table's rows (header first), each split into its cells on runs of two or more spaces. */
 const rowsOf = (stdout: string) =>

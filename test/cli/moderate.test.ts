@@ -13,7 +13,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { createSignalboxClient, ModerateResponseSchema, Operation, type SignalboxClient } from "@signalbox/client";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { buildCliIfStale, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
+import { buildCliIfStale, exited, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
 import { score, verdict } from "../../clients/cli/src/commands/moderate.ts";
 
 type Run = CliRun;
@@ -25,12 +25,6 @@ let tmp: string;
 /** Run the built CLI against the gateway (no key: the default config has none). */
 function cli(args: string[], opts: { env?: Record<string, string>; node?: string; stdin?: string } = {}): Promise<Run> {
   return runCli(g?.url ?? "http://127.0.0.1:9", args, { ...opts, cwd: tmp });
-}
-
-/** The run exited with `code`; the run, for more checks. */
-function exited(r: Run, code: number, what = "the command"): Run {
-  assert.equal(r.code, code, `${what} exited ${r.code}, not ${code}\nstdout:\n${r.stdout.slice(0, 2000)}\nstderr:\n${r.stderr}`);
-  return r;
 }
 
 /** The table's rows (header first), each split into its cells on runs of two or more spaces. */

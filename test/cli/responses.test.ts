@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { buildCliIfStale, runCli, type CliRun } from "../helpers/cli.ts";
+import { buildCliIfStale, exited, fieldsOf, ok, runCli, type CliRun } from "../helpers/cli.ts";
 import { itemText, responseIdOf, type Item, type StoredResponse } from "../../clients/cli/src/commands/responses.ts";
 
 const KEY = ["sbx", "test", "cliresp", "team", "a"].join("_");
@@ -23,21 +23,7 @@ function cli(args: string[]): Promise<CliRun> {
   return runCli(g.url, ["--api-key", KEY, ...args], { cwd: tmp });
 }
 
-function exited(r: CliRun, code: number, what = "the command"): CliRun {
-  assert.equal(r.code, code, `${what} exited ${r.code}, not ${code}\nstdout:\n${r.stdout.slice(0, 3000)}\nstderr:\n${r.stderr}`);
-  return r;
-}
-const ok = (r: CliRun, what?: string) => exited(r, 0, what);
 
-/** The "NAME  value" lines before the first blank line, as a map. */
-function fieldsOf(stdout: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const line of stdout.split("\n\n")[0].split("\n")) {
-    const [name, value] = line.split(/ {2,}/);
-    if (name) m.set(name, value ?? "");
-  }
-  return m;
-}
 
 /** The item blocks after a section title ("TURN", "ITEMS"): one line each here. */
 const blocksOf = (stdout: string, title: string) => stdout.slice(stdout.indexOf(`\n${title}\n`) + title.length + 2).trimEnd().split("\n");

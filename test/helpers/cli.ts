@@ -2,6 +2,7 @@
 // against a gateway, with no key and no colours, and building what it bundles when it is older than
 // its sources (`npm test` builds both first; a single test file run may not have).
 
+import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -59,4 +60,21 @@ export function buildCliIfStale(): void {
   const sources = Math.max(newest(join(CLI_DIR, "src")), statSync(join(CLI_DIR, "build.mjs")).mtimeMs, statSync(clientDist).mtimeMs);
   if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= sources) return;
   execFileSync(NODE24, [join(CLI_DIR, "build.mjs")], { cwd: ROOT, stdio: "inherit" });
+}
+
+/** The run, after checking it exited with `code` (its output in the message when not). */
+export function exited(r: CliRun, code: number, what = "the command"): CliRun {
+  assert.equal(r.code, code, `${what} exited ${r.code}, not ${code}\nstdout:\n${r.stdout.slice(0, 3000)}\nstderr:\n${r.stderr}`);
+  return r;
+}
+export const ok = (r: CliRun, what?: string) => exited(r, 0, what);
+
+/** A fields view ("NAME  value" lines) as a map; a table below it (after a blank line) is left out. */
+export function fieldsOf(stdout: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of stdout.split("\n\n")[0].split("\n")) {
+    const [name, value] = line.split(/ {2,}/);
+    if (name) m.set(name, value ?? "");
+  }
+  return m;
 }
