@@ -22,7 +22,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { count, usd } from "../../console/src/format.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 
 // Built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "batches", "secret"].join("-");
@@ -141,21 +141,13 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     assert.equal((await settle(ids.bad)).status, "failed");
 
     context = await launchChromium(join(work, "profile"), { width: 1280, height: 860 });
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => errors.push(`pageerror on ${page.url()}: ${e.message}`));
+    page = await signedInPage(context, gw.url, ADMIN, errors);
     page.on("request", (r) => {
       const path = new URL(r.url()).pathname;
       if (path === "/v1/batches" && r.method() === "GET") listCalls.push(Date.now());
       if (path === "/v1/messages/batches" && r.method() === "GET") messageListCalls.push(Date.now());
       if (path.startsWith("/v1/messages/batches")) messageCalls.push({ method: r.method(), path, headers: r.headers() });
     });
-    await page.goto(`${gw.url}/console/`);
-    await page.locator("input[name=key]").fill(ADMIN);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.locator("[data-testid=identity][data-role=admin]").waitFor();
   });
 
   after(async () => {

@@ -17,7 +17,7 @@ import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Built at run time so no literal key sits in the source.
@@ -88,19 +88,11 @@ describe("console: a stored response's conversation on its request page", { skip
     assert.match(chatRequestId, /^req_/);
 
     context = await launchChromium(join(work, "profile"), { width: 1280, height: 900 });
-    page = await context.newPage();
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => errors.push(`pageerror on ${page.url()}: ${e.message}`));
+    page = await signedInPage(context, gw.url, ADMIN, errors);
     page.on("request", (r) => {
       const u = new URL(r.url());
       if (u.pathname.startsWith("/v1/responses")) responseCalls.push({ path: u.pathname, search: u.search, authorization: r.headers().authorization });
     });
-    await page.goto(`${gw.url}/console/`);
-    await page.locator("input[name=key]").fill(ADMIN);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.locator("[data-testid=identity][data-role=admin]").waitFor();
   });
 
   after(async () => {

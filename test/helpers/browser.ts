@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type BrowserContext } from "playwright-core";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -48,4 +48,21 @@ export function launchChromium(profileDir: string, viewport: { width: number; he
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     viewport,
   });
+}
+
+/**
+ * A page of `context` signed in to the console at `origin` with `key` (an admin key: the identity
+ * badge says admin), its browser-console errors and page errors collected into `errors`.
+ */
+export async function signedInPage(context: BrowserContext, origin: string, key: string, errors: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror on ${page.url()}: ${e.message}`));
+  await page.goto(`${origin}/console/`);
+  await page.locator("input[name=key]").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("[data-testid=identity][data-role=admin]").waitFor();
+  return page;
 }
