@@ -10,8 +10,7 @@
 // A key sees the conversations it may see of batches and stored responses: an admin key (or
 // anyone, with no keys) all, a team key its team's, a service key its own; others are not found.
 
-import type { Res } from "../door.ts";
-import type { DoorDeps, Req } from "../door.ts";
+import type { DoorDeps, Req, Res } from "../door.ts";
 import { canSee, visibilityOf } from "../../batch/http.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Caller } from "../../router/types.ts";

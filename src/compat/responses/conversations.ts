@@ -6,7 +6,7 @@
 // deleted.
 
 import { randomBytes } from "node:crypto";
-import type { Json } from "./store.ts";
+import { SizedMap, type Json } from "./store.ts";
 
 export interface StoredConversation {
   /** `conv_…` */
@@ -71,30 +71,13 @@ export const MAX_CONVERSATION_ITEMS = 10_000;
 
 /** Per replica, bounded by the size of what it holds (the items' JSON): the conversations made longest ago go first. */
 export function createMemoryConversationStore(opts: { maxBytes: number }): ConversationStore {
-  const byId = new Map<string, { c: StoredConversation; items: Json[]; size: number }>();
+  const byId = new SizedMap<{ c: StoredConversation; items: Json[] }>(opts.maxBytes);
   const locks = new Map<string, { holder: string; until: number }>();
-  let bytes = 0;
-  const sizeOf = (items: Json[]) => items.reduce((n, i) => n + JSON.stringify(i).length, 200);
-  const drop = (id: string) => {
-    const e = byId.get(id);
-    if (!e) return false;
-    byId.delete(id);
-    bytes -= e.size;
-    return true;
-  };
-  const bound = (keep: string) => {
-    for (const id of byId.keys()) {
-      if (bytes <= opts.maxBytes) break;
-      if (id !== keep) drop(id);
-    }
-  };
+  const weight = (items: Json[]) => items.reduce((n, i) => n + JSON.stringify(i).length, 0);
   return {
     kind: "memory",
     async create(c, items) {
-      const size = sizeOf(items);
-      byId.set(c.id, { c, items: [...items], size });
-      bytes += size;
-      bound(c.id);
+      byId.set(c.id, { c, items: [...items] }, 200 + weight(items));
     },
     async get(id) {
       return byId.get(id)?.c;
@@ -106,7 +89,7 @@ export function createMemoryConversationStore(opts: { maxBytes: number }): Conve
       return e.c;
     },
     async delete(id) {
-      return drop(id);
+      return byId.delete(id);
     },
     async append(id, items, usage) {
       const e = byId.get(id);
@@ -115,10 +98,7 @@ export function createMemoryConversationStore(opts: { maxBytes: number }): Conve
       const have = new Set(e.items.map((i) => i.id));
       const fresh = items.filter((i) => !have.has(i.id));
       e.items.push(...fresh);
-      const size = sizeOf(fresh) - 200;
-      e.size += size;
-      bytes += size;
-      bound(id);
+      byId.update(id, e, weight(fresh));
     },
     async items(id) {
       return [...(byId.get(id)?.items ?? [])];
@@ -128,9 +108,7 @@ export function createMemoryConversationStore(opts: { maxBytes: number }): Conve
       const at = e ? e.items.findIndex((i) => i.id === itemId) : -1;
       if (at < 0) return false;
       const [gone] = e!.items.splice(at, 1);
-      const size = JSON.stringify(gone).length;
-      e!.size -= size;
-      bytes -= size;
+      byId.update(id, e!, -weight([gone]));
       return true;
     },
     async lock(id, holder, until, now = Date.now()) {
@@ -145,7 +123,6 @@ export function createMemoryConversationStore(opts: { maxBytes: number }): Conve
     async close() {
       byId.clear();
       locks.clear();
-      bytes = 0;
     },
   };
 }

@@ -54,54 +54,98 @@ export interface ResponseStore {
 export const MAX_CHAIN = 1000;
 
 /** The size a response counts for against the memory store's bound (its JSON, as PostgreSQL would hold it). */
-export const sizeOf = (r: StoredResponse) => JSON.stringify(r.response).length + JSON.stringify(r.inputItems).length + 200;
+const sizeOf = (r: StoredResponse) => JSON.stringify(r.response).length + JSON.stringify(r.inputItems).length + 200;
+
+/**
+ * The memory stores' map: entries with a size, bounded by their sum. Map order is insertion
+ * order, so when the sum passes `maxBytes` the oldest entries go first (never `keep`, the one
+ * being written).
+ */
+export class SizedMap<V> {
+  private readonly entries = new Map<string, { v: V; size: number }>();
+  private bytes = 0;
+  private readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  get(id: string): V | undefined {
+    return this.entries.get(id)?.v;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  /** Add or replace an entry, then make room. */
+  set(id: string, v: V, size: number): void {
+    this.delete(id);
+    this.entries.set(id, { v, size });
+    this.bytes += size;
+    this.bound(id);
+  }
+
+  /** Replace an entry's value, its size grown (or shrunk) by `delta`, then make room. */
+  update(id: string, v: V, delta = 0): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    e.v = v;
+    e.size += delta;
+    this.bytes += delta;
+    if (delta > 0) this.bound(id);
+  }
+
+  delete(id: string): boolean {
+    const e = this.entries.get(id);
+    if (!e) return false;
+    this.entries.delete(id);
+    this.bytes -= e.size;
+    return true;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  private bound(keep: string): void {
+    for (const id of this.entries.keys()) {
+      if (this.bytes <= this.maxBytes) break;
+      if (id !== keep) this.delete(id);
+    }
+  }
+}
 
 /**
  * Per replica, newest kept: when the responses held pass `maxBytes`, the oldest go first.
  * Continuing a conversation on another replica needs PostgreSQL.
  */
 export function createMemoryResponseStore(opts: { maxBytes: number }): ResponseStore {
-  const byId = new Map<string, { r: StoredResponse; size: number }>();
-  let bytes = 0;
-  const drop = (id: string) => {
-    const e = byId.get(id);
-    if (!e) return false;
-    byId.delete(id);
-    bytes -= e.size;
-    return true;
-  };
+  const byId = new SizedMap<StoredResponse>(opts.maxBytes);
   const live = (id: string, now: number) => {
-    const e = byId.get(id);
-    if (!e) return undefined;
-    if (e.r.expiresAt <= now) {
-      drop(id);
+    const r = byId.get(id);
+    if (r && r.expiresAt <= now) {
+      byId.delete(id);
       return undefined;
     }
-    return e.r;
+    return r;
   };
   return {
     kind: "memory",
     async put(r) {
-      drop(r.id);
       const size = sizeOf(r);
       // Larger than the whole store: kept nowhere (the caller answers it with store: false).
       if (size > opts.maxBytes) throw new Error(`the response is larger than the store's bound (${opts.maxBytes} bytes)`);
-      byId.set(r.id, { r, size });
-      bytes += size;
-      // Map order is insertion order: the first entries are the oldest.
-      for (const id of byId.keys()) {
-        if (bytes <= opts.maxBytes) break;
-        drop(id);
-      }
+      byId.set(r.id, r, size);
     },
     async get(id, now = Date.now()) {
       return live(id, now);
     },
     async keepAlive() {},
     async update(id, response, onlyIf) {
-      const e = byId.get(id);
-      if (!e || !onlyIf.includes(e.r.response.status as string)) return false;
-      e.r = { ...e.r, response };
+      const r = byId.get(id);
+      if (!r || !onlyIf.includes(r.response.status as string)) return false;
+      byId.update(id, { ...r, response });
       return true;
     },
     async chain(id, now = Date.now()) {
@@ -116,16 +160,15 @@ export function createMemoryResponseStore(opts: { maxBytes: number }): ResponseS
       return out.reverse();
     },
     async delete(id) {
-      return drop(id);
+      return byId.delete(id);
     },
     async sweep(now = Date.now()) {
       let n = 0;
-      for (const [id, e] of byId) if (e.r.expiresAt <= now && drop(id)) n++;
+      for (const id of [...byId.keys()]) if (byId.get(id)!.expiresAt <= now && byId.delete(id)) n++;
       return n;
     },
     async close() {
       byId.clear();
-      bytes = 0;
     },
   };
 }
