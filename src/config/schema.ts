@@ -72,6 +72,8 @@ export const req = <T>(v: V<T>): Field<T> => ({ v });
 /** A field that may be absent; `def` fills it in. */
 export const opt = <T>(v: V<T>, def?: T): Field<T> => ({ v, optional: true, def });
 
+const isEmptyMapping = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+
 /** An object with exactly these (snake_case) keys; unknown keys are errors. Output keys are camelCase. */
 export function obj<T>(spec: Spec): V<T> {
   return (v, p) => {
@@ -88,7 +90,9 @@ export function obj<T>(spec: Spec): V<T> {
       const x = input[k];
       if (x === undefined || x === null) {
         if (!f.optional) throw new ConfigError(join(p, k), "is required");
-        if (f.def !== undefined) out[camel(k)] = structuredClone(f.def);
+        // An empty mapping's default goes through its validator, so the fields inside get their
+        // defaults too (`server:` left out still gets server.host and server.port).
+        if (f.def !== undefined) out[camel(k)] = isEmptyMapping(f.def) ? f.v({}, join(p, k)) : structuredClone(f.def);
         continue;
       }
       out[camel(k)] = f.v(x, join(p, k));
