@@ -19,7 +19,7 @@ import type { ControlStore } from "./control/types.ts";
 import { adminService } from "./server/admin-service.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
-import { loadConfig } from "./config/load.ts";
+import { isMcpAllowEntry, loadConfig } from "./config/load.ts";
 import { configVersion, reconcile, reuseUnchanged, type ReloadResult } from "./config/reload.ts";
 import { GatewayError } from "./router/errors.ts";
 import { createProvider } from "./providers/registry.ts";
@@ -72,6 +72,8 @@ import { createMemoryCacheStore, createRedisCacheStore, type CacheStore } from "
 import { createSemanticIndex } from "./cache/semantic.ts";
 import { createChatEngine, type ChatEngine } from "./engine/chat-engine.ts";
 import { createCompatHandler } from "./compat/handler.ts";
+import { createMcpHub, type McpHub } from "./mcp/hub.ts";
+import { createMcpEndpoint } from "./mcp/http.ts";
 import { compileGuardrails, type GuardrailSet } from "./guardrails/engine.ts";
 import { createAlerter, type Alerter } from "./alerts/alerts.ts";
 
@@ -102,6 +104,8 @@ export interface GatewayCore {
   guardrails: GuardrailSet;
   /** Webhooks told about budgets and cooldowns (the sinks in force: `config.alerts`). */
   alerts: Alerter;
+  /** The MCP servers of `config.mcpServers`: their connections, tools and recorded tool calls. */
+  mcp: McpHub;
 }
 
 export interface Gateway {
@@ -345,7 +349,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     // Allow lists name what the config in force knows (read at call time: reloads change it).
     // A wildcard deployment's id ("openai/*") allows every model it makes.
     knownModel: (m) => {
-      if (core.registry.wildcard(m)) return true;
+      if (core.registry.wildcard(m) || isMcpAllowEntry(m, core.config.mcpServers)) return true;
       try {
         return core.registry.resolve(m) !== undefined;
       } catch {
@@ -384,6 +388,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     usage: observedSink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth: control.directory,
     control,
+    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing }),
   };
   coreRef = core;
 
@@ -425,6 +430,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     if (backgroundRuns.size) responseStore?.keepAlive(backgroundRuns.ids(), Date.now() + HEARTBEAT_TTL_MS).catch((err) => log("warn", "responses: could not renew the background responses' heartbeat", { reason: (err as Error).message }));
   }, HEARTBEAT_MS).unref();
   const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000, conversations: conversationStore, runs: backgroundRuns });
+  // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
+  const mcpEndpoint = createMcpEndpoint(core, core.mcp);
+  const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
@@ -493,7 +501,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     core,
     engine,
     batches,
-    handleHttp: compat,
+    handleHttp,
     health,
     interceptors: [identify],
     get configVersion() {
@@ -533,7 +541,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       // Background responses under way end now, as failed (saying the gateway stopped), and record their usage.
       clearInterval(heartbeat);
       await backgroundRuns.close().catch(() => {});
-      await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {})]);
+      await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {}), core.mcp.close().catch(() => {})]);
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
       await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);

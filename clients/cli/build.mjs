@@ -1,6 +1,6 @@
 // Builds dist/signalbox.mjs: type-checks the CLI, then bundles it with everything it uses
-// (commander, @signalbox/client and its Connect and protobuf runtime, yaml, and the gateway's
-// config validator) into one ES module for Node 20+. Nothing is left to install at run time, and
+// (commander, @signalbox/client and its Connect and protobuf runtime, yaml, the MCP client
+// @modelcontextprotocol/client, and the gateway's config validator) into one ES module for Node 20+. Nothing is left to install at run time, and
 // the build fails if any gateway code other than config validation gets in.
 
 import { execFileSync } from "node:child_process";

@@ -55,7 +55,7 @@ type Res = ServerResponse | Http2ServerResponse;
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** Read the body up to `max` bytes; a larger one is a 413. */
-function readBody(req: Req, max: number): Promise<Buffer> {
+export function readBody(req: Req, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -429,7 +429,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           return;
         }
         const body = await readBody(req, maxBytes);
-        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.registry.config.prompts });
+        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.registry.config.prompts, mcp: core.config.mcpServers ? core.mcp : undefined });
         return;
       }
       if (isConversationPath(path)) {

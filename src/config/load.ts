@@ -11,6 +11,7 @@ import { resolveModelParams } from "./model-params.ts";
 import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
 import { ALERT_EVENTS, PLACEHOLDER } from "./types.ts";
 import type {
+  McpServerConfig,
   AlertConfig,
   PromptConfig,
   Capability,
@@ -520,6 +521,22 @@ const rootSpec = obj<any>({
     ),
     [],
   ),
+  // MCP servers (src/mcp): fronted at /mcp and run for the Responses API's `mcp` tool.
+  mcp_servers: opt(
+    list(
+      obj({
+        id: req(str({ min: 1, pattern: /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/ })),
+        url: req(httpUrl),
+        description: opt(str({ min: 1 })),
+        headers: opt(record(str()), {}),
+        tools: opt(list(str({ min: 1 }), { min: 1 })),
+        teams: opt(list(str({ min: 1 }), { min: 1 })),
+        timeout_ms: opt(num({ min: 1, max: 600_000, int: true }), 60_000),
+        price_per_call_usd: opt(num({ min: 0, max: 1000 })),
+      }),
+    ),
+    [],
+  ),
   // Stored Responses API responses (src/compat/responses/store.ts): whether store: true keeps them, for how long, and the memory store's bound.
   responses: opt(obj({ store: opt(bool, true), retention_days: opt(num({ min: 1, max: 3650, int: true }), 30), memory_mb: opt(num({ min: 1, max: 65_536, int: true }), 64) }), {}),
 });
@@ -806,7 +823,8 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       throw new ConfigError(`aliases.${name}`, `unknown route or deployment "${target}"`);
     }
   }
-  const known = (m: string) => routes.has(m) || deployments.has(m) || m in aliases;
+  // `mcp:<id>` (or `mcp:*`) allows an MCP server of mcp_servers[].
+  const known = (m: string) => routes.has(m) || deployments.has(m) || m in aliases || isMcpAllowEntry(m, raw.mcpServers);
   // A key may be allowed a wildcard ("openai/*": every model it makes) or one model it makes.
   const matchesWildcard = (m: string) => wildcards.has(m) || wildcardFor(byPrefix, m) !== undefined;
   raw.routes.forEach((r: RouteConfig, i: number) => finishRoute(r, `routes[${i}]`, deployments, known));
@@ -838,7 +856,9 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     alertNames.add(a.name);
   });
   const prompts = finishPrompts(raw.prompts, (m) => routes.has(m) || m in aliases || deployments.has(m));
+  const mcpServers = finishMcpServers(raw.mcpServers);
   return {
+    ...(mcpServers.length ? { mcpServers } : {}),
     ...(guardrails.length ? { guardrails } : {}),
     ...(raw.alerts.length ? { alerts: raw.alerts as AlertConfig[] } : {}),
     ...(prompts.length ? { prompts } : {}),
@@ -859,6 +879,33 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
     responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
   };
+}
+
+/** An allow-list entry naming MCP servers: `mcp:*` or `mcp:<id>` of a configured server. */
+export function isMcpAllowEntry(m: string, servers: readonly { id: string }[] | undefined): boolean {
+  if (!m.startsWith("mcp:")) return false;
+  const id = m.slice(4);
+  return id === "*" || (servers ?? []).some((s) => s.id === id);
+}
+
+/** MCP servers checked: ids once each; the price in nano-USD. (Teams may live in the control plane only: not checked.) */
+function finishMcpServers(raw: any[]): McpServerConfig[] {
+  const seen = new Set<string>();
+  return raw.map((m, i): McpServerConfig => {
+    const path = `mcp_servers[${i}]`;
+    if (seen.has(m.id)) throw new ConfigError(join(path, "id"), `duplicate MCP server "${m.id}"`);
+    seen.add(m.id);
+    return {
+      id: m.id,
+      url: m.url,
+      ...(m.description ? { description: m.description } : {}),
+      headers: m.headers,
+      ...(m.tools ? { tools: m.tools } : {}),
+      ...(m.teams ? { teams: m.teams } : {}),
+      timeoutMs: m.timeoutMs,
+      ...(m.pricePerCallUsd ? { pricePerCallNanos: Math.round(m.pricePerCallUsd * 1e9) } : {}),
+    };
+  });
 }
 
 /** Prompts checked: (id, version) once each, a model that exists, placeholders collected. */

@@ -321,6 +321,26 @@ export interface AlertConfig {
   timeoutMs: number;
 }
 
+/**
+ * One `mcp_servers[]` entry (src/mcp): an MCP server (streamable HTTP) the gateway connects to with
+ * its own credentials (`headers`, secrets: never logged or answered) and offers to callers' keys.
+ */
+export interface McpServerConfig {
+  /** Letters, digits, `-` and single `_`: tools are offered at /mcp as `<id>__<tool>`. */
+  id: string;
+  url: string;
+  description?: string;
+  headers: Record<string, string>;
+  /** Only these of the server's tools are offered and may be called (absent: all). */
+  tools?: string[];
+  /** Only keys of these teams may use it (absent: every key; an admin key always). */
+  teams?: string[];
+  /** A tool call's deadline. */
+  timeoutMs: number;
+  /** What one tool call costs, recorded on its usage record (nano-USD; absent: 0). */
+  pricePerCallNanos?: number;
+}
+
 export interface KeyConfig {
   name: string;
   /** sha256 hex of the key; the key itself is never stored. */
@@ -421,6 +441,8 @@ export interface Config {
   alerts?: AlertConfig[];
   /** Prompt templates the Responses API's `prompt` names (`prompts[]`). */
   prompts?: PromptConfig[];
+  /** MCP servers the gateway fronts at /mcp and runs for the Responses API's `mcp` tool (`mcp_servers[]`; absent: none). */
+  mcpServers?: McpServerConfig[];
   /** Named guardrails (absent: none); attached by routes, teams and keys, or `mandatory`. */
   guardrails?: GuardrailConfig[];
   store: {

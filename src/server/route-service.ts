@@ -28,7 +28,7 @@ const EXCLUSION: Record<Reason, ExclusionReason> = {
   wrong_operation: ExclusionReason.WRONG_OPERATION,
 };
 
-export const OPERATION_TO_PB: Record<Operation, PbOperation> = {
+export const OPERATION_TO_PB: Record<Operation | "tool_call", PbOperation> = {
   chat: PbOperation.CHAT,
   embeddings: PbOperation.EMBEDDINGS,
   rerank: PbOperation.RERANK,
@@ -36,6 +36,7 @@ export const OPERATION_TO_PB: Record<Operation, PbOperation> = {
   transcription: PbOperation.TRANSCRIPTION,
   speech: PbOperation.SPEECH,
   moderation: PbOperation.MODERATION,
+  tool_call: PbOperation.TOOL_CALL,
 };
 
 /** A plan as RouteService explains it (chat and embeddings plans alike). */

@@ -11,7 +11,7 @@ Exit codes:
   1  the call failed (the gateway's error, its code and the field at fault are printed on stderr),
      or \`config check\` found the file invalid, or \`moderate\` flagged an input (gate on it:
      \`signalbox moderate "$TEXT" >/dev/null && publish\`), or \`batch create --wait\` saw the batch
-     fail, expire or be cancelled
+     fail, expire or be cancelled, or \`mcp call\` ran a tool that reported an error
   2  bad usage: unknown command or flag, a bad value, a file that cannot be read
 
 Examples:
@@ -26,6 +26,8 @@ Examples:
   signalbox batch create requests.jsonl --endpoint /v1/chat/completions --wait
   signalbox response req_579cba1dmx8kg7ez2
   signalbox conversation conv_68f1… --json
+  signalbox mcp tools
+  signalbox mcp call math__add --args '{"a": 2, "b": 3}'
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

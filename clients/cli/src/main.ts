@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { alertCommands } from "./commands/alerts.ts";
 import { batchCommands } from "./commands/batch.ts";
 import { responseCommands } from "./commands/responses.ts";
+import { mcpCommands } from "./commands/mcp.ts";
 import { chatCommand } from "./commands/chat.ts";
 import { rerankCommand } from "./commands/rerank.ts";
 import { moderateCommand } from "./commands/moderate.ts";
@@ -22,12 +23,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp tools)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   moderateCommand(program);
   batchCommands(program);
   responseCommands(program);
+  mcpCommands(program);
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);

@@ -22,7 +22,9 @@ import { validateCacheTtl } from "../../server/validate.ts";
 import { log } from "../../telemetry/log.ts";
 import { cacheSimilarityHeader, toOpenAIError } from "../response.ts";
 import { isObj } from "../request.ts";
-import { parseResponsesRequest } from "./request.ts";
+import { parseResponsesRequest, type ResponsesRequest } from "./request.ts";
+import { runApprovals, runMcpTurns } from "./mcp-loop.ts";
+import type { McpHub } from "../../mcp/hub.ts";
 import { failedJson, pendingJson, responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 import { MAX_CHAIN, withIds, type ResponseStore, type StoredResponse } from "./store.ts";
 import { MAX_CONVERSATION_ITEMS, type ConversationStore, type ConversationUsage } from "./conversations.ts";
@@ -41,7 +43,7 @@ export interface StoredResponses {
 }
 
 /** What the compat handler gives this door for one request. */
-export type ResponsesDeps = DoorDeps & { responses?: StoredResponses; prompts?: readonly PromptConfig[] };
+export type ResponsesDeps = DoorDeps & { responses?: StoredResponses; prompts?: readonly PromptConfig[]; mcp?: McpHub };
 
 export const isStoredResponsePath = (path: string) => path.startsWith("/v1/responses/") && path.length > "/v1/responses/".length;
 
@@ -240,6 +242,7 @@ async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: str
   const items = kept ? withIds(body.input, (prefix, i) => `${prefix}_${suffix}_i${i}`) : [];
   const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
+  if (parsed.mcp.length || hasApprovalAnswers(body)) return answerWithMcp(res, d, { body, history, historyPath, parsed, ctx, er, kept, items, common, background });
   if (background) return runInBackground(res, d, d.responses!, ctx, er, items, common, hold);
 
   if (!parsed.call.stream) {
@@ -290,6 +293,68 @@ async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: str
     return toOpenAIError(err).status;
   }
   return 200;
+}
+
+const hasApprovalAnswers = (body: Json) => Array.isArray(body.input) && body.input.some((it) => isObj(it) && it.type === "mcp_approval_response");
+
+/**
+ * A response with mcp tools (mcp-loop.ts): approvals answered in the input run first, then the
+ * model's turns and the calls they make; unary, or streamed as each step happens.
+ */
+async function answerWithMcp(
+  res: Res,
+  d: ResponsesDeps,
+  x: { body: Json; history: unknown[]; historyPath: string; parsed: ResponsesRequest; ctx: ResponseContext; er: EngineRequest; kept?: StoredResponses; items: Json[]; common: Record<string, string>; background: boolean },
+): Promise<number> {
+  const { ri, caller, signal } = d;
+  const { history, historyPath, ctx, er, kept, items, common } = x;
+  if (x.background) throw new GatewayError("invalid_argument", "background: a response with mcp tools cannot run in the background on this gateway", { field: "background" });
+  const hub = d.mcp;
+  if (x.parsed.mcp.length === 0) throw new GatewayError("invalid_argument", "input: mcp_approval_response items need the request's mcp tools (send the tools again, as with OpenAI)", { field: "input" });
+  const approvals = await runApprovals({ hub: hub!, caller, ri }, ctx, x.body, history, x.parsed.mcp, signal);
+  const reparse = (extra: Json[], id: string) => {
+    const input = approvals.body.input;
+    const all = [...(Array.isArray(input) ? input : [{ type: "message", role: "user", content: input }]), ...extra];
+    return parseResponsesRequest({ ...approvals.body, input: all }, id, caller, history, historyPath, d.prompts);
+  };
+  const parsed = approvals.body !== x.body ? reparse([], ri.id) : x.parsed;
+  const listedBefore = new Set(history.filter((h): h is Json => isObj(h) && h.type === "mcp_list_tools").map((h) => String(h.server_label)));
+  const turns = { hub: hub!, caller, ri, run: (e: EngineRequest) => d.engine.complete(e), reparse, listedBefore, approvedCalls: approvals.approved };
+  const model = er.call.model;
+
+  if (!er.call.stream) {
+    const r = await runMcpTurns(turns, ctx, { ...er, call: parsed.call }, parsed, undefined, []);
+    if (kept) await keep(kept, r, ctx, caller, items);
+    d.sendJson(res, 200, r, { ...common, "x-signalbox-deployment": String((r.signalbox as Json).deployment) });
+    return 200;
+  }
+
+  const out = res as ServerResponse;
+  if (res instanceof ServerResponse) coalesceWrites(res);
+  out.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...common });
+  let seq = 0;
+  const emit = (type: string, fields: Json) => {
+    out.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: seq++ })}\n\n`);
+  };
+  const started = pendingJson(ctx, model, "in_progress");
+  emit("response.created", { response: started });
+  emit("response.in_progress", { response: started });
+  const partial: Json[] = [];
+  try {
+    const r = await runMcpTurns(turns, ctx, { ...er, call: parsed.call }, parsed, { emit }, partial);
+    if (kept) await keep(kept, r, ctx, caller, items);
+    emit(r.status === "completed" ? "response.completed" : "response.incomplete", { response: r });
+    res.end();
+    return 200;
+  } catch (err) {
+    if (!signal.aborted) {
+      const e = toOpenAIError(err).body.error;
+      emit("response.failed", { response: failedJson(ctx, model, err, partial) });
+      emit("error", { code: e.code ?? e.type, message: e.message, param: e.param });
+      res.end();
+    }
+    return toOpenAIError(err).status;
+  }
 }
 
 /**

@@ -17,6 +17,7 @@ import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
+import { mcpFunctionName, parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
 import { PLACEHOLDER, type PromptConfig } from "../../config/types.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
 
@@ -43,6 +44,8 @@ export interface ResponsesEcho {
 
 export interface ResponsesRequest {
   call: ChatCall;
+  /** The request's `mcp` tools, which the gateway runs (mcp-loop.ts); empty: none. */
+  mcp: McpToolSpec[];
   echo: ResponsesEcho;
   /** `include` asks for reasoning.encrypted_content: the replay state in reasoning items. */
   encryptedReasoning: boolean;
@@ -75,10 +78,6 @@ const HOSTED_ITEMS = new Set([
   "shell_call_output",
   "apply_patch_call",
   "apply_patch_call_output",
-  "mcp_list_tools",
-  "mcp_approval_request",
-  "mcp_approval_response",
-  "mcp_call",
   "custom_tool_call",
   "custom_tool_call_output",
   "tool_search_call",
@@ -199,13 +198,34 @@ function messages(body: Json, instructions: string | undefined, history: readonl
         }
         return;
       }
+      case "mcp_call": {
+        // A call the gateway ran (mcp-loop.ts): the model sees it as its own call and the result.
+        const callId = str(it, "id", `${path}.id`) || bad(`${path}.id`, "is required");
+        const label = str(it, "server_label", `${path}.server_label`) ?? bad(`${path}.server_label`, "is required");
+        const tool = str(it, "name", `${path}.name`) ?? bad(`${path}.name`, "is required");
+        const name = mcpFunctionName(label, tool);
+        const call = { id: callId, name, arguments: str(it, "arguments", `${path}.arguments`) ?? "{}" };
+        const last = out[out.length - 1];
+        if (last?.role === "assistant") (last.toolCalls ??= []).push(call);
+        else push({ role: "assistant", content: [], toolCalls: [call] }, path);
+        const error = it.error === undefined || it.error === null ? undefined : typeof it.error === "string" ? it.error : JSON.stringify(it.error);
+        const output = typeof it.output === "string" ? it.output : "";
+        push({ role: "tool", toolCallId: callId, name, content: [{ type: "text", text: error !== undefined ? `Error: ${error}` : output }] }, path);
+        return;
+      }
+      case "mcp_list_tools":
+      case "mcp_approval_request":
+      case "mcp_approval_response":
+        // A tool list is the request's tools; an approval request and its answer become the call
+        // that follows it (an mcp_call, or the handler's replacement of the answer under way).
+        return;
       case "item_reference":
         // The handler replaces the references it can resolve; one left here names nothing stored.
         bad(`${path}.id`, "names no stored item (stored responses are kept only when store is not false, for responses.retention_days)");
       // falls through (bad never returns)
       default:
         if (typeof type === "string" && HOSTED_ITEMS.has(type)) bad(`${path}.type`, `${type} items (OpenAI's hosted tools) are not supported by the gateway`);
-        bad(`${path}.type`, `must be message, function_call, function_call_output, reasoning or item_reference, got ${JSON.stringify(type)}`);
+        bad(`${path}.type`, `must be message, function_call, function_call_output, reasoning, item_reference or an mcp item, got ${JSON.stringify(type)}`);
     }
   };
   if (instructions) push({ role: "system", content: [{ type: "text", text: instructions }] }, "instructions");
@@ -225,12 +245,21 @@ function messages(body: Json, instructions: string | undefined, history: readonl
   return { messages: out, origins };
 }
 
-function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[] } {
-  if (!v?.length) return { echo: [] };
+function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[] } {
+  if (!v?.length) return { echo: [], mcp: [] };
   const echo: Json[] = [];
-  const defs = v.map((t, i): ToolDef => {
+  const mcp: McpToolSpec[] = [];
+  const defs: ToolDef[] = [];
+  v.forEach((t, i) => {
     const path = `tools[${i}]`;
     if (!isObj(t)) bad(path, "must be an object");
+    if (t.type === "mcp") {
+      const m = parseMcpTool(t, path);
+      if (mcp.some((x) => x.label === m.spec.label)) bad(`${path}.server_label`, `"${m.spec.label}" is named by two mcp tools`);
+      mcp.push(m.spec);
+      echo.push(m.echo);
+      return;
+    }
     if (t.type !== "function") {
       bad(`${path}.type`, `only function tools are supported by the gateway, got ${JSON.stringify(t.type)}${typeof t.type === "string" && t.type !== "custom" ? " (an OpenAI hosted tool)" : ""}`);
     }
@@ -241,9 +270,9 @@ function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[] } {
     const parameters = obj(t, "parameters", `${path}.parameters`);
     const strict = bool(t, "strict", `${path}.strict`);
     echo.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: strict ?? null });
-    return { name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) };
+    defs.push({ name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) });
   });
-  return { defs, echo };
+  return { ...(defs.length ? { defs } : {}), echo, mcp };
 }
 
 function toolChoice(v: unknown): ToolChoice | undefined {
@@ -445,5 +474,5 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
   };
   // Usage by prompt version: a tag, so GetUsage groups by it.
   if (template) call.tags = [...call.tags, `prompt:${template.id}@${template.version}`];
-  return { call, echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
+  return { call, mcp: t.mcp, echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
 }

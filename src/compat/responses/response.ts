@@ -147,7 +147,7 @@ export function failedJson(ctx: ResponseContext, model: string, err: unknown, ou
 }
 
 /** Item ids: the response's own suffix, a kind prefix and the output index (unique within the response). */
-const itemId = (ctx: ResponseContext, prefix: string, index: number) => `${prefix}_${ctx.id.slice("resp_".length)}_${index}`;
+export const itemId = (ctx: ResponseContext, prefix: string, index: number) => `${prefix}_${ctx.id.slice("resp_".length)}_${index}`;
 
 const reasoningItem = (id: string, text: string, state?: string): Json => ({ id, type: "reasoning", summary: text ? [{ type: "summary_text", text }] : [], ...(state ? { encrypted_content: state } : {}) });
 /** Token log probabilities as an output_text part carries them (bytes always an array). */
@@ -162,16 +162,18 @@ const messageItem = (id: string, status: string, content: Json[]): Json => ({ id
 const callItem = (id: string, status: string, c: Pick<ToolCall, "id" | "name" | "arguments">): Json => ({ id, type: "function_call", status, arguments: c.arguments, call_id: c.id, name: c.name });
 
 /** A whole answer as a response object. */
-export function responseJson(ctx: ResponseContext, a: Answer): Json {
+export function responseJson(ctx: ResponseContext, a: Answer, firstIndex = 0): Json {
   const { status, incomplete_details } = outcome(a.finishReason);
   const output: Json[] = [];
+  // Item ids count from firstIndex: a later model turn of one response (mcp-loop.ts) continues its numbering.
+  const at = () => firstIndex + output.length;
   const state = ctx.replay ? encodeReplay(intactBlocks(a), a.toolCalls) : undefined;
-  if (a.reasoning || state) output.push(reasoningItem(itemId(ctx, "rs", output.length), a.reasoning ?? "", state));
+  if (a.reasoning || state) output.push(reasoningItem(itemId(ctx, "rs", at()), a.reasoning ?? "", state));
   if (a.text || a.refusal) {
     const content = [...(a.text ? [textPart(a.text, a.logprobs)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
-    output.push(messageItem(itemId(ctx, "msg", output.length), status, content));
+    output.push(messageItem(itemId(ctx, "msg", at()), status, content));
   }
-  for (const c of a.toolCalls) output.push(callItem(itemId(ctx, "fc", output.length), "completed", c));
+  for (const c of a.toolCalls) output.push(callItem(itemId(ctx, "fc", at()), "completed", c));
   return envelope(ctx, a.providerModel || a.model, status, output, {
     incomplete_details,
     completed_at: Math.floor(Date.now() / 1000),

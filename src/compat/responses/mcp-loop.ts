@@ -1,0 +1,292 @@
+// A response with `mcp` tools (mcp-tool.ts): the gateway lists the servers' tools, offers them to
+// the model as functions (`<label>__<tool>`), and runs the calls the model makes itself, turn
+// after turn, until the model answers, calls one of the caller's own functions, asks for a call
+// that waits for approval, or has made MAX_TURNS turns. The output is OpenAI's:
+// `mcp_list_tools` (once per server a conversation, as OpenAI lists them), `mcp_call` (arguments,
+// output or error), `mcp_approval_request` (answered by an `mcp_approval_response` input item in
+// the next request, which the handler runs before the model is called: `approvedCalls`), and
+// the model's own items. Each model turn is its own usage record; each tool call too (the hub's);
+// the response's usage and cost are their sums.
+//
+// Streamed, the events come as each step happens: the list, then per model turn its items, and
+// each call's in_progress, arguments and completed (or failed) around its run. A turn's text comes
+// whole, in one delta, when the turn ends (the model turns are not streamed token by token here,
+// because a turn's text is only known to be the answer when the turn ends without calls).
+
+import type { McpServerConfig } from "../../config/types.ts";
+import type { Answer, EngineRequest } from "../../engine/chat-engine.ts";
+import type { McpHub, McpCallResult } from "../../mcp/hub.ts";
+import type { ToolDef, Usage } from "../../providers/types.ts";
+import { GatewayError } from "../../router/errors.ts";
+import type { Caller } from "../../router/types.ts";
+import { newRequestId, type RequestInfo } from "../../server/context.ts";
+import { bad, isObj, type Json } from "../request.ts";
+import { mcpFunctionName, type McpToolSpec } from "./mcp-tool.ts";
+import type { ResponsesRequest } from "./request.ts";
+import { itemId, responseJson, responsesUsage, type ResponseContext } from "./response.ts";
+
+/** Model turns one response makes at most. */
+export const MAX_TURNS = 16;
+
+interface Exposed {
+  spec: McpToolSpec;
+  server: McpServerConfig;
+  tool: string;
+}
+
+/** The MCP servers of a request's mcp tools: configured ones this key may use, or a 400 naming the tool. */
+export function resolveServers(hub: McpHub | undefined, caller: Caller, specs: readonly McpToolSpec[]): McpServerConfig[] {
+  return specs.map((spec) => {
+    if (!hub) bad(`${spec.path}.type`, "mcp tools are not run here (a batch's lines, or a gateway without mcp_servers)");
+    const s = hub.server(spec.label);
+    if (s && spec.url !== undefined && s.url !== spec.url) bad(`${spec.path}.server_url`, `is not the URL of MCP server "${s.id}" of this gateway; leave server_url out to use it`);
+    if (!s || !hub.mayUse(caller, s)) bad(`${spec.path}.server_label`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration, mcp_servers[])`);
+    return s;
+  });
+}
+
+/** A call's result as the output an mcp_call item carries: its text content, else its structured content. */
+function outputText(r: McpCallResult): string {
+  const text = r.content
+    .map((c) => (c.type === "text" ? String(c.text ?? "") : c.type === "resource" && isObj(c.resource) && typeof c.resource.text === "string" ? c.resource.text : ""))
+    .filter(Boolean)
+    .join("\n");
+  if (text) return text;
+  if (r.structuredContent) return JSON.stringify(r.structuredContent);
+  return JSON.stringify(r.content);
+}
+
+function parseArgs(s: string): Record<string, unknown> | undefined {
+  try {
+    const v = s.trim() === "" ? {} : JSON.parse(s);
+    return isObj(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the events of a streamed response are written through (undefined: unary). */
+export interface McpEvents {
+  emit(type: string, fields: Json): void;
+}
+
+/** The SSE events of an item that is whole when it is written (a model turn's, a list's, an approval request). */
+function itemEvents(ev: McpEvents, item: Json, index: number): void {
+  const inProgress = { ...item, ...(item.type === "message" ? { status: "in_progress", content: [] } : {}), ...(item.type === "function_call" ? { status: "in_progress", arguments: "" } : {}), ...(item.type === "reasoning" ? { summary: [], encrypted_content: undefined } : {}) };
+  ev.emit("response.output_item.added", { output_index: index, item: inProgress });
+  const id = item.id as string;
+  if (item.type === "message") {
+    (item.content as Json[]).forEach((part, c) => {
+      const at = { item_id: id, output_index: index, content_index: c };
+      ev.emit("response.content_part.added", { ...at, part: part.type === "output_text" ? { ...part, text: "", logprobs: [] } : { ...part, refusal: "" } });
+      if (part.type === "output_text") {
+        ev.emit("response.output_text.delta", { ...at, delta: part.text, logprobs: [] });
+        ev.emit("response.output_text.done", { ...at, text: part.text, logprobs: part.logprobs });
+      } else {
+        ev.emit("response.refusal.delta", { ...at, delta: part.refusal });
+        ev.emit("response.refusal.done", { ...at, refusal: part.refusal });
+      }
+      ev.emit("response.content_part.done", { ...at, part });
+    });
+  } else if (item.type === "reasoning") {
+    for (const [k, part] of ((item.summary as Json[]) ?? []).entries()) {
+      const at = { item_id: id, output_index: index, summary_index: k };
+      ev.emit("response.reasoning_summary_part.added", { ...at, part: { type: "summary_text", text: "" } });
+      ev.emit("response.reasoning_summary_text.delta", { ...at, delta: part.text });
+      ev.emit("response.reasoning_summary_text.done", { ...at, text: part.text });
+      ev.emit("response.reasoning_summary_part.done", { ...at, part });
+    }
+  } else if (item.type === "function_call") {
+    ev.emit("response.function_call_arguments.delta", { item_id: id, output_index: index, delta: item.arguments });
+    ev.emit("response.function_call_arguments.done", { item_id: id, output_index: index, arguments: item.arguments });
+  } else if (item.type === "mcp_list_tools") {
+    ev.emit("response.mcp_list_tools.in_progress", { item_id: id, output_index: index });
+    ev.emit(item.error ? "response.mcp_list_tools.failed" : "response.mcp_list_tools.completed", { item_id: id, output_index: index });
+  }
+  ev.emit("response.output_item.done", { output_index: index, item });
+}
+
+export interface McpTurnDeps {
+  hub: McpHub;
+  caller: Caller;
+  ri: RequestInfo;
+  run: (er: EngineRequest) => Promise<Answer>;
+  /** The request parsed again with items after its input (the turns so far), under a new record id. */
+  reparse(extra: Json[], id: string): ResponsesRequest;
+  /** Labels whose tools the conversation already listed (an mcp_list_tools item in its history). */
+  listedBefore: ReadonlySet<string>;
+  /** Calls run from this request's mcp_approval_response items (approved), before the first turn. */
+  approvedCalls: Json[];
+}
+
+/**
+ * Run the turns of a response with mcp tools; returns the whole response. `ev` (a stream) is told
+ * each step as it happens. A failure before any output is thrown; after it, the caller writes
+ * response.failed with `partial()`.
+ */
+export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: EngineRequest, parsed: ResponsesRequest, ev: McpEvents | undefined, partial: Json[]): Promise<Json> {
+  const servers = resolveServers(d.hub, d.caller, parsed.mcp);
+  const suffix = ctx.id.slice("resp_".length);
+  const exposed = new Map<string, Exposed>();
+  const defs: ToolDef[] = [];
+  const output = partial;
+  const push = (item: Json) => {
+    output.push(item);
+    if (ev) itemEvents(ev, item, output.length - 1);
+  };
+  for (const item of d.approvedCalls) push(item);
+  const lists = await Promise.all(
+    servers.map((s, i) =>
+      d.hub.tools(s, er.signal).catch((err) => {
+        throw new GatewayError("unavailable", `${parsed.mcp[i].path}: could not list the tools of MCP server "${s.id}": ${(err as Error).message}`, { field: `${parsed.mcp[i].path}.server_label` });
+      }),
+    ),
+  );
+  const own = new Set((parsed.call.request.tools ?? []).map((t) => t.name));
+  lists.forEach((tools, i) => {
+    const spec = parsed.mcp[i];
+    const offered = spec.allowed ? tools.filter((t) => spec.allowed!.includes(t.name)) : tools;
+    for (const t of offered) {
+      const name = mcpFunctionName(spec.label, t.name);
+      if (own.has(name)) bad(`${spec.path}.server_label`, `its tool "${t.name}" would be offered to the model as "${name}", the name of a function tool of the request`);
+      exposed.set(name, { spec, server: servers[i], tool: t.name });
+      defs.push({ name, ...(t.description ? { description: t.description } : {}), parameters: (t.inputSchema ?? { type: "object", properties: {} }) as ToolDef["parameters"] & object });
+    }
+    if (!d.listedBefore.has(spec.label)) {
+      push({ id: itemId(ctx, "mcpl", output.length), type: "mcp_list_tools", server_label: spec.label, tools: offered.map((t) => ({ name: t.name, description: t.description ?? null, input_schema: t.inputSchema, annotations: t.annotations ?? null })), error: null });
+    }
+  });
+
+  const sum: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+  let cost = 0;
+  let attempts = 0;
+  // The items the later turns see after the request's input: each turn's own items (function
+  // calls with their provider ids and replay state) and the results of the calls run.
+  const turns: Json[] = [];
+  let last: Json | undefined;
+  for (let turn = 0; turn < MAX_TURNS; turn++) {
+    const p = turn === 0 ? parsed : d.reparse(turns, newRequestId());
+    p.call.request.tools = [...(p.call.request.tools ?? []), ...defs];
+    const a = await d.run({ ...er, call: p.call });
+    for (const k of ["inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "reasoningTokens"] as const) sum[k] += a.usage[k] ?? 0;
+    cost += a.cost.total;
+    attempts += a.attempts.length;
+    // Replay state always (the next turn needs Claude's signed thinking and Gemini's call
+    // signatures); shown to the caller only when the response keeps it (ctx.replay).
+    const r = responseJson({ ...ctx, replay: true }, a, output.length);
+    last = r;
+    const items = r.output as Json[];
+    const runs: Promise<void>[] = [];
+    const results: Json[] = [];
+    let stop = false;
+    for (const item of items) {
+      const x = item.type === "function_call" ? exposed.get(item.name as string) : undefined;
+      if (!x) {
+        if (item.type === "function_call") stop = true; // the caller's own function: the caller runs it
+        const shown = item.type === "reasoning" && !ctx.replay ? { ...item, encrypted_content: undefined } : item;
+        if (item.type !== "reasoning" || (shown.summary as Json[]).length > 0 || ctx.replay) push(shown);
+        continue;
+      }
+      const index = output.length;
+      if (x.spec.needsApproval(x.tool)) {
+        stop = true;
+        push({ id: itemId(ctx, "mcpr", index), type: "mcp_approval_request", server_label: x.spec.label, name: x.tool, arguments: item.arguments });
+        continue;
+      }
+      const call: Json = { id: itemId(ctx, "mcp", index), type: "mcp_call", status: "in_progress", server_label: x.spec.label, name: x.tool, arguments: item.arguments, output: null, error: null, approval_request_id: null };
+      output.push(call);
+      if (ev) {
+        ev.emit("response.output_item.added", { output_index: index, item: { ...call, arguments: "" } });
+        ev.emit("response.mcp_call.in_progress", { item_id: call.id, output_index: index });
+        ev.emit("response.mcp_call_arguments.delta", { item_id: call.id, output_index: index, delta: call.arguments });
+        ev.emit("response.mcp_call_arguments.done", { item_id: call.id, output_index: index, arguments: call.arguments });
+      }
+      runs.push(
+        runCall(d, x, call, er.signal).then(() => {
+          results.push({ type: "function_call_output", call_id: item.call_id, output: call.error ? `Error: ${call.error}` : call.output });
+          if (ev) {
+            ev.emit(call.error ? "response.mcp_call.failed" : "response.mcp_call.completed", { item_id: call.id, output_index: index });
+            ev.emit("response.output_item.done", { output_index: index, item: call });
+          }
+        }),
+      );
+    }
+    await Promise.all(runs);
+    if (er.signal.aborted) throw new GatewayError("canceled", "the caller went away");
+    if (stop || runs.length === 0 || a.finishReason === "length" || a.finishReason === "content_filter") break;
+    turns.push(...items, ...results);
+  }
+  const r = last!;
+  const sig = r.signalbox as Json;
+  return { ...r, output, usage: responsesUsage(sum), signalbox: { ...sig, cost_nano_usd: cost, attempts } };
+}
+
+/** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure). */
+async function runCall(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, x: Exposed, call: Json, signal: AbortSignal): Promise<void> {
+  const args = parseArgs(call.arguments as string);
+  if (!args) {
+    call.error = "the model's arguments are not a JSON object";
+    call.status = "failed";
+    return;
+  }
+  try {
+    const r = await d.hub.call(x.server, x.tool, args, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "responses", signal });
+    if (r.isError) {
+      call.error = outputText(r);
+      call.status = "failed";
+    } else {
+      call.output = outputText(r);
+      call.status = "completed";
+    }
+  } catch (err) {
+    call.error = (err as Error).message;
+    call.status = "failed";
+  }
+}
+
+/**
+ * This request's mcp_approval_response items, run before the model is called: each names an
+ * mcp_approval_request of the conversation (its history); an approved call runs now and becomes an
+ * mcp_call of this response's output; the input the model sees has, in place of each answer, the
+ * call and its result (or that it was not approved). A 400 names an answer that names no request,
+ * or whose server is not among this request's mcp tools.
+ */
+export async function runApprovals(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, ctx: ResponseContext, body: Json, history: readonly unknown[], specs: readonly McpToolSpec[], signal: AbortSignal): Promise<{ body: Json; approved: Json[] }> {
+  const input = body.input;
+  if (!Array.isArray(input) || !input.some((it) => isObj(it) && it.type === "mcp_approval_response")) return { body, approved: [] };
+  const requests = new Map<string, Json>();
+  for (const h of history) if (isObj(h) && h.type === "mcp_approval_request" && typeof h.id === "string") requests.set(h.id, h);
+  for (const it of input) if (isObj(it) && it.type === "mcp_approval_request" && typeof it.id === "string") requests.set(it.id, it);
+  const approved: Json[] = [];
+  const servers = resolveServers(d.hub, d.caller, specs);
+  const replaced: unknown[] = [];
+  for (const [i, it] of input.entries()) {
+    if (!isObj(it) || it.type !== "mcp_approval_response") {
+      replaced.push(it);
+      continue;
+    }
+    const path = `input[${i}]`;
+    const rid = typeof it.approval_request_id === "string" ? it.approval_request_id : bad(`${path}.approval_request_id`, "is required");
+    if (typeof it.approve !== "boolean") bad(`${path}.approve`, "is required (true or false)");
+    const req = requests.get(rid) ?? bad(`${path}.approval_request_id`, `names no mcp_approval_request of this conversation ("${rid}")`);
+    const at = specs.findIndex((s) => s.label === req.server_label);
+    if (at < 0) bad(`${path}.approval_request_id`, `asks for a call on MCP server "${String(req.server_label)}", which is not among this request's mcp tools`);
+    const spec = specs[at];
+    const tool = String(req.name);
+    const name = mcpFunctionName(spec.label, tool);
+    const args = typeof req.arguments === "string" ? req.arguments : "{}";
+    let text: string;
+    if (it.approve) {
+      // The approved calls lead the response's output (runMcpTurns): their ids count from 0.
+      const call: Json = { id: itemId(ctx, "mcp", approved.length), type: "mcp_call", status: "in_progress", server_label: spec.label, name: tool, arguments: args, output: null, error: null, approval_request_id: rid };
+      await runCall(d, { spec, server: servers[at], tool }, call, signal);
+      approved.push(call);
+      text = call.error ? `Error: ${call.error}` : String(call.output);
+    } else {
+      text = `The user did not approve this call of ${tool}${typeof it.reason === "string" && it.reason ? `: ${it.reason}` : "."}`;
+    }
+    replaced.push({ type: "function_call", call_id: rid, name, arguments: args }, { type: "function_call_output", call_id: rid, output: text });
+  }
+  return { body: { ...body, input: replaced }, approved };
+}
+

@@ -1,0 +1,74 @@
+// The Responses API's `mcp` tool, as a request gives it: which MCP server (by `server_label`, a
+// server of this gateway's `mcp_servers[]`), which of its tools, and which calls wait for the
+// caller's approval. The gateway runs the calls itself (mcp-loop.ts) with the server's own
+// credential from the configuration, so a request's `headers`, `authorization` and
+// `connector_id` are refused rather than ignored.
+
+import { createHash } from "node:crypto";
+import { bad, isObj, str, type Json } from "../request.ts";
+
+export interface McpToolSpec {
+  /** Where the tool is in the request (`tools[2]`), for errors. */
+  path: string;
+  label: string;
+  url?: string;
+  /** Only these tools (absent: all the server offers). */
+  allowed?: string[];
+  /** Whether a call of this tool waits for an mcp_approval_response. */
+  needsApproval(tool: string): boolean;
+}
+
+const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The function name the model sees for an MCP tool: `<label>__<tool>`, shortened with a hash when it would not fit 64 characters. */
+export function mcpFunctionName(label: string, tool: string): string {
+  const name = `${label}__${tool}`;
+  if (TOOL_NAME.test(name)) return name;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
+  return `${label.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 20)}__${tool.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 31)}_${hash}`;
+}
+
+function names(v: unknown, path: string): string[] {
+  if (!Array.isArray(v) || v.some((n) => typeof n !== "string" || !n)) bad(path, "must be an array of tool names");
+  return v as string[];
+}
+
+/** Tool names from a list, or from `{tool_names: [...]}` (`read_only` is not known here: refused). */
+function filter(v: unknown, path: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return names(v, path);
+  if (!isObj(v)) bad(path, "must be an array of tool names or {tool_names: [...]}");
+  if (v.read_only !== undefined && v.read_only !== null) bad(`${path}.read_only`, "is not supported by the gateway; list the tools by tool_names");
+  return v.tool_names === undefined ? undefined : names(v.tool_names, `${path}.tool_names`);
+}
+
+/** One `{type: "mcp", ...}` tool: its spec, and what the response echoes of it. */
+export function parseMcpTool(t: Json, path: string): { spec: McpToolSpec; echo: Json } {
+  for (const k of ["headers", "authorization"] as const) {
+    if (t[k] !== undefined && t[k] !== null) bad(`${path}.${k}`, "the gateway calls MCP servers with their own credentials from its configuration (mcp_servers[].headers); leave it out");
+  }
+  if (t.connector_id !== undefined && t.connector_id !== null) bad(`${path}.connector_id`, "OpenAI's connectors are not supported by the gateway; name one of its MCP servers by server_label");
+  const label = str(t, "server_label", `${path}.server_label`) ?? bad(`${path}.server_label`, "is required");
+  const url = str(t, "server_url", `${path}.server_url`);
+  const allowed = filter(t.allowed_tools, `${path}.allowed_tools`);
+  const ra = t.require_approval;
+  let needsApproval: (tool: string) => boolean;
+  if (ra === undefined || ra === null || ra === "always") needsApproval = () => true;
+  else if (ra === "never") needsApproval = () => false;
+  else if (isObj(ra)) {
+    const always = ra.always === undefined || ra.always === null ? undefined : (filter(ra.always, `${path}.require_approval.always`) ?? []);
+    const never = ra.never === undefined || ra.never === null ? undefined : (filter(ra.never, `${path}.require_approval.never`) ?? []);
+    // Named in `never`: no approval; named in `always`, or in neither: approval (OpenAI's default).
+    needsApproval = (tool) => always?.includes(tool) === true || !never?.includes(tool);
+  } else bad(`${path}.require_approval`, 'must be "always", "never" or {always: {tool_names}, never: {tool_names}}');
+  const echo: Json = {
+    type: "mcp",
+    server_label: label,
+    ...(url !== undefined ? { server_url: url } : {}),
+    ...(t.server_description !== undefined ? { server_description: t.server_description } : {}),
+    allowed_tools: t.allowed_tools ?? null,
+    headers: null,
+    require_approval: ra ?? "always",
+  };
+  return { spec: { path, label, ...(url !== undefined ? { url } : {}), ...(allowed ? { allowed } : {}), needsApproval }, echo };
+}

@@ -1,0 +1,280 @@
+// The MCP servers of `mcp_servers[]`: one client connection per server (the official SDK's
+// streamable HTTP client, which speaks the 2026 protocol and falls back to the 2025 one), made
+// when first needed and remade when the server's entry changes on a reload. Tools are listed once
+// a minute at most per server (callers list them often, servers rarely change them), filtered by
+// the entry's `tools`. Every tool call is a usage record (operation "tool_call") and a span; both
+// /mcp (http.ts) and the Responses API's `mcp` tool call through here, so a key's tool calls are
+// counted, priced and traced the same whichever door they came in by.
+
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
+import type { McpServerConfig } from "../config/types.ts";
+import { allowListAllows } from "../config/wildcards.ts";
+import { GatewayError, type GatewayCode } from "../router/errors.ts";
+import type { Caller } from "../router/types.ts";
+import { newRequestId } from "../server/context.ts";
+import type { Tracing } from "../telemetry/tracing.ts";
+import type { UsageRecord, UsageSink } from "../usage/record.ts";
+import { log } from "../telemetry/log.ts";
+
+/** A tool as an MCP server lists it (name, description, JSON schema of its input, annotations). */
+export interface McpTool {
+  name: string;
+  title?: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown>;
+  annotations?: Record<string, unknown>;
+}
+
+/** A tool's answer as MCP returns it: content blocks, structured content, and whether it is an error. */
+export interface McpCallResult {
+  content: Record<string, unknown>[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+}
+
+/** Who calls a tool and through which door: what the usage record and the span say. */
+export interface McpCallContext {
+  caller: Caller;
+  traceId: string;
+  /** The parent span (the request's), when tracing is on. */
+  otel?: Context;
+  /** The end user, when the request named one. */
+  user?: string;
+  /** `mcp` (the /mcp endpoint) or `responses` (the Responses API's mcp tool). */
+  via: "mcp" | "responses";
+  signal?: AbortSignal;
+  /** The request's tags (a Responses call's), added to the record's. */
+  tags?: readonly string[];
+}
+
+export interface McpHub {
+  /** The configured server by id (the configuration in force). */
+  server(id: string): McpServerConfig | undefined;
+  /** The servers this caller may use, in the configuration's order. */
+  serversFor(caller: Caller): McpServerConfig[];
+  /** Whether the caller's key may use the server: its team, and its allow list (`mcp:<id>` or `mcp:*`) when it has one. */
+  mayUse(caller: Caller, server: McpServerConfig): boolean;
+  /** The server's tools the gateway offers (its entry's `tools` filter applied). Fails with `unavailable` when it cannot be reached. */
+  tools(server: McpServerConfig, signal?: AbortSignal): Promise<McpTool[]>;
+  /**
+   * Call one tool: refused (`not_found`, `invalid_argument`) when the server does not offer it;
+   * `unavailable` or `deadline_exceeded` when the server cannot answer. A tool that answers with
+   * `isError` is an answer, not a failure. Recorded and traced either way.
+   */
+  call(server: McpServerConfig, tool: string, args: Record<string, unknown>, ctx: McpCallContext): Promise<McpCallResult>;
+  close(): Promise<void>;
+}
+
+const TOOLS_TTL_MS = 60_000;
+
+interface Connection {
+  fingerprint: string;
+  client?: Promise<Client>;
+  tools?: { at: number; list: Promise<McpTool[]> };
+}
+
+/** What identifies a server's connection: a change of any of it makes a new one. */
+function fingerprint(s: McpServerConfig): string {
+  return JSON.stringify([s.url, s.headers]);
+}
+
+/** An upstream failure as the gateway's error, without the server's URL or credentials. */
+function upstreamError(server: McpServerConfig, err: unknown, signal?: AbortSignal): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (signal?.aborted) return new GatewayError("canceled", `MCP server "${server.id}": the call was canceled`);
+  const e = err as { name?: string; code?: unknown; message?: string };
+  const message = String(e?.message ?? err).slice(0, 300);
+  if (e?.name === "TimeoutError" || e?.code === -32001 || /timed? ?out/i.test(message)) {
+    return new GatewayError("deadline_exceeded", `MCP server "${server.id}" did not answer within ${server.timeoutMs} ms`);
+  }
+  if (e?.code === -32602) return new GatewayError("invalid_argument", `MCP server "${server.id}": ${message}`);
+  return new GatewayError("unavailable", `MCP server "${server.id}" could not be reached or failed: ${redact(message, server)}`);
+}
+
+/** Never echo what the configuration keeps secret (header values) if an error message carries it. */
+function redact(message: string, server: McpServerConfig): string {
+  let out = message;
+  for (const v of Object.values(server.headers)) {
+    if (v.length >= 4) out = out.split(v).join("[redacted]");
+    const bare = v.replace(/^(Bearer|Basic)\s+/i, "");
+    if (bare.length >= 4) out = out.split(bare).join("[redacted]");
+  }
+  return out;
+}
+
+export function createMcpHub(deps: { config: () => McpServerConfig[] | undefined; usage: () => UsageSink; tracing: () => Tracing | undefined }): McpHub {
+  const connections = new Map<string, Connection>();
+
+  function connection(server: McpServerConfig): Connection {
+    const fp = fingerprint(server);
+    let c = connections.get(server.id);
+    if (!c || c.fingerprint !== fp) {
+      if (c) void close(c);
+      c = { fingerprint: fp };
+      connections.set(server.id, c);
+    }
+    return c;
+  }
+
+  async function close(c: Connection): Promise<void> {
+    const client = await c.client?.catch(() => undefined);
+    await client?.close().catch(() => undefined);
+  }
+
+  function client(server: McpServerConfig, c: Connection): Promise<Client> {
+    if (!c.client) {
+      const made = (async () => {
+        const client = new Client({ name: "signalbox", version: "1" }, { versionNegotiation: { mode: "auto" } } as never);
+        const transport = new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } });
+        await client.connect(transport, { timeout: server.timeoutMs });
+        return client;
+      })();
+      c.client = made;
+      // A failed connection is forgotten, so the next use tries again.
+      made.catch(() => {
+        if (c.client === made) c.client = undefined;
+      });
+    }
+    return c.client;
+  }
+
+  /** Run an operation on the server's client; a broken connection is dropped so the next call reconnects. */
+  async function withClient<T>(server: McpServerConfig, signal: AbortSignal | undefined, op: (client: Client) => Promise<T>): Promise<T> {
+    const c = connection(server);
+    try {
+      return await op(await client(server, c));
+    } catch (err) {
+      const e = err as { code?: unknown };
+      // A JSON-RPC error is the server's answer; anything else may be a dead connection.
+      if (typeof e?.code !== "number" || e.code === -32001) {
+        const stale = c.client;
+        c.client = undefined;
+        void stale?.then((cl) => cl.close()).catch(() => undefined);
+      }
+      throw upstreamError(server, err, signal);
+    }
+  }
+
+  async function listAll(server: McpServerConfig): Promise<McpTool[]> {
+    return withClient(server, undefined, async (cl) => {
+      const out: McpTool[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const r = await cl.listTools(cursor ? { cursor } : {}, { timeout: server.timeoutMs });
+        for (const t of r.tools as McpTool[]) {
+          if (!server.tools || server.tools.includes(t.name)) out.push(t);
+        }
+        cursor = r.nextCursor;
+        if (!cursor) break;
+      }
+      return out;
+    });
+  }
+
+  const hub: McpHub = {
+    server: (id) => deps.config()?.find((s) => s.id === id),
+    serversFor: (caller) => (deps.config() ?? []).filter((s) => hub.mayUse(caller, s)),
+    mayUse(caller, server) {
+      if (caller.role === "admin" || caller.role === "anonymous") return true;
+      if (server.teams && !server.teams.includes(caller.team)) return false;
+      return caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`);
+    },
+    async tools(server) {
+      const c = connection(server);
+      const now = Date.now();
+      if (!c.tools || now - c.tools.at > TOOLS_TTL_MS) {
+        const list = listAll(server);
+        c.tools = { at: now, list };
+        list.catch(() => {
+          if (c.tools?.list === list) c.tools = undefined;
+        });
+      }
+      return c.tools.list;
+    },
+    async call(server, tool, args, ctx) {
+      const started = performance.now();
+      const tracing = deps.tracing();
+      const span = tracing && ctx.otel
+        ? tracing.tracer.startSpan(
+            `execute_tool ${tool}`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": tool,
+                "gen_ai.tool.type": "extension",
+                "mcp.server": server.id,
+                "mcp.method.name": "tools/call",
+                "signalbox.via": ctx.via,
+              },
+            },
+            ctx.otel,
+          )
+        : undefined;
+      let status: GatewayCode | "ok" = "ok";
+      let result: McpCallResult | undefined;
+      try {
+        const offered = await hub.tools(server);
+        if (!offered.some((t) => t.name === tool)) {
+          throw new GatewayError("not_found", `tool "${tool}" is not offered by MCP server "${server.id}"`, { field: "name" });
+        }
+        result = await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: args }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
+        return result;
+      } catch (err) {
+        const e = err instanceof GatewayError ? err : upstreamError(server, err, ctx.signal);
+        status = e.code;
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+        throw e;
+      } finally {
+        const latencyMs = performance.now() - started;
+        if (span) {
+          if (result?.isError) span.setAttribute("error.type", "tool_error");
+          span.end();
+        }
+        record(server, tool, ctx, status, latencyMs, result?.isError === true);
+      }
+    },
+    async close() {
+      const all = [...connections.values()];
+      connections.clear();
+      await Promise.all(all.map(close));
+    },
+  };
+
+  function record(server: McpServerConfig, tool: string, ctx: McpCallContext, status: GatewayCode | "ok", latencyMs: number, toolError: boolean): void {
+    const price = status === "ok" ? (server.pricePerCallNanos ?? 0) : 0;
+    const r: UsageRecord = {
+      id: newRequestId(),
+      time: Date.now(),
+      operation: "tool_call",
+      key: ctx.caller.keyName,
+      team: ctx.caller.team,
+      user: ctx.user ?? "",
+      model: tool,
+      routing: { route: `mcp:${server.id}`, alias: "", strategy: "", variant: "" },
+      deployment: server.id,
+      provider: "mcp",
+      attempts: [],
+      usage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
+      usageEstimated: false,
+      cost: { total: price, input: 0, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0, ...(price ? { request: price } : {}) },
+      latencyMs,
+      overheadUs: 0,
+      cacheHit: false,
+      status,
+      traceId: ctx.traceId,
+      tags: ["mcp", ...(toolError ? ["mcp:tool_error"] : []), ...(ctx.tags ?? [])],
+      metadata: { via: ctx.via },
+      streamed: false,
+    };
+    try {
+      deps.usage().record(r);
+    } catch (err) {
+      log("error", "mcp: could not record a tool call", { server: server.id, tool, error: String(err) });
+    }
+  }
+
+  return hub;
+}

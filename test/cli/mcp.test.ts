@@ -1,0 +1,234 @@
+// `signalbox mcp tools` and `signalbox mcp call` as users run them: the built bundle in a child
+// process against a real gateway started in process, whose MCP gateway fronts two real MCP servers
+// (the official SDK's, on loopback ports): tools listed by key (every server at /mcp, one at
+// /mcp/{server}), calls with --args and --arg, the --json forms, a tool error, bad flags, and the
+// gateway's own refusals (no key, a server the key may not use, an unknown tool).
+
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { hashKey } from "../../src/server/auth.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { FAKE_MCP_TOOLS, startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
+import { buildCliIfStale, exited, ok, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
+import { argumentsOf, parseArg, parseArgsJson, resultText, shortDescription } from "../../clients/cli/src/commands/mcp.ts";
+
+// Key-shaped strings made at run time.
+const key = (name: string) => ["sk", "test", "climcp", name, "0123456789abcdef"].join("-");
+const TEAM_A = key("team-a");
+const TEAM_B = key("team-b");
+const MATH_TOKEN = ["mcp", "secret", "cli", "77e2"].join("-");
+
+describe("how tools and results read (no gateway)", () => {
+  test("arguments, descriptions, results and the argument flags", () => {
+    assert.equal(argumentsOf(FAKE_MCP_TOOLS[0]), "a, b");
+    assert.equal(argumentsOf(FAKE_MCP_TOOLS.find((t) => t.name === "slow")!), "ms?");
+    assert.equal(argumentsOf({ name: "bare" }), "");
+    assert.equal(shortDescription("first line\nsecond"), "first line");
+    assert.equal(shortDescription("x".repeat(100)), `${"x".repeat(79)}…`);
+    assert.equal(shortDescription(undefined), "");
+    // structuredContent is printed unless a text block already is it.
+    assert.equal(resultText({ content: [{ type: "text", text: "5" }], structuredContent: { sum: 5 } }), '5\n{\n  "sum": 5\n}\n');
+    assert.equal(resultText({ content: [{ type: "text", text: '{"sum":5}' }], structuredContent: { sum: 5 } }), '{"sum":5}\n');
+    assert.equal(resultText({ content: [{ type: "text", text: "a" }, { type: "image", mimeType: "image/png", data: "AAAA" }, { type: "resource_link", uri: "file:///x" }] }), "a\n[image image/png, 3 bytes]\n[resource file:///x]\n");
+    assert.deepEqual(parseArgsJson('{"a": 1}'), { a: 1 });
+    assert.throws(() => parseArgsJson("{a: 1}"), /--args is not JSON/);
+    assert.throws(() => parseArgsJson("[1]"), /--args must be a JSON object/);
+    assert.deepEqual(parseArg("n=2", parseArg("s=hello world")), [["s", "hello world"], ["n", 2]]);
+    assert.deepEqual(parseArg('q="2"'), [["q", "2"]]);
+    assert.deepEqual(parseArg("e="), [["e", ""]]);
+    assert.deepEqual(parseArg("t=a=b"), [["t", "a=b"]]);
+    assert.throws(() => parseArg("novalue"), /is not an argument/);
+    assert.throws(() => parseArg("=1"), /is not an argument/);
+  });
+});
+
+describe("signalbox mcp against a gateway", () => {
+  let math: FakeMcp;
+  let docs: FakeMcp;
+  let gw: TestGateway;
+  let tmp: string;
+
+  const cli = (args: string[], apiKey: string | null = TEAM_A, node?: string): Promise<CliRun> => runCli(gw.url, [...(apiKey ? ["--api-key", apiKey] : []), ...args], { cwd: tmp, node });
+  /** A table's rows as cells (split on two or more spaces), the header row left out. */
+  const rowsOf = (stdout: string) =>
+    stdout
+      .trimEnd()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(/ {2,}/));
+
+  before(async () => {
+    buildCliIfStale();
+    tmp = mkdtempSync(join(tmpdir(), "signalbox-cli-mcp-"));
+    math = await startFakeMcp("math");
+    docs = await startFakeMcp("docs");
+    gw = await startTestGateway(
+      `
+providers:
+  - { name: mock, type: mock }
+deployments:
+  - { id: mock/a, provider: mock, model: mock-a }
+keys:
+  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
+  - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
+mcp_servers:
+  - id: math
+    url: ${math.url}
+    headers: { Authorization: "Bearer \${MATH_TOKEN}" }
+    tools: [add, echo, whoami, fail, slow]
+  - id: docs
+    url: ${docs.url}
+    teams: [a]
+`,
+      { env: { MATH_TOKEN } },
+    );
+  });
+
+  after(async () => {
+    await gw?.close();
+    await math?.close();
+    await docs?.close();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("mcp tools: every server's tools the key may use, named server__tool, with arguments and descriptions", async () => {
+    const r = ok(await cli(["mcp", "tools"]));
+    assert.equal(r.stderr, "");
+    assert.match(r.stdout, /^NAME +ARGUMENTS +DESCRIPTION\n/);
+    const rows = rowsOf(r.stdout);
+    const names = rows.map((c) => c[0]).sort();
+    // math's filter hides boom and secret; docs offers every tool to team a.
+    assert.deepEqual(
+      names.filter((n) => n.startsWith("math__")),
+      ["math__add", "math__echo", "math__fail", "math__slow", "math__whoami"],
+    );
+    assert.deepEqual(
+      names.filter((n) => n.startsWith("docs__")),
+      FAKE_MCP_TOOLS.map((t) => `docs__${t.name}`).sort(),
+    );
+    assert.deepEqual(
+      rows.find((c) => c[0] === "math__add"),
+      ["math__add", "a, b", "Adds two numbers"],
+    );
+    assert.deepEqual(
+      rows.find((c) => c[0] === "math__slow"),
+      ["math__slow", "ms?", "Waits"],
+    );
+    // A team the docs server is not for sees only math's tools.
+    const b = rowsOf(ok(await cli(["mcp", "tools"], TEAM_B)).stdout).map((c) => c[0]);
+    assert.ok(b.length > 0 && b.every((n) => n.startsWith("math__")), `team b sees no docs tool: ${b}`);
+  });
+
+  test("mcp tools <server>: that server's tools under their own names; --json the tools as listed; --csv", async () => {
+    const r = ok(await cli(["mcp", "tools", "math"]));
+    assert.deepEqual(rowsOf(r.stdout).map((c) => c[0]).sort(), ["add", "echo", "fail", "slow", "whoami"]);
+
+    const j = JSON.parse(ok(await cli(["mcp", "tools", "docs", "--json"])).stdout) as { name: string; description: string; inputSchema: { required?: string[] } }[];
+    assert.ok(Array.isArray(j));
+    assert.deepEqual(j.map((t) => t.name).sort(), FAKE_MCP_TOOLS.map((t) => t.name).sort());
+    const add = j.find((t) => t.name === "add")!;
+    assert.equal(add.description, "Adds two numbers");
+    assert.deepEqual(add.inputSchema.required, ["a", "b"]);
+
+    const all = JSON.parse(ok(await cli(["--json", "mcp", "tools"])).stdout) as { name: string }[];
+    assert.ok(all.some((t) => t.name === "math__add") && all.some((t) => t.name === "docs__secret"));
+
+    const c = ok(await cli(["mcp", "tools", "math", "--csv"]));
+    assert.match(c.stdout, /^name,arguments,description\r\n/);
+    assert.match(c.stdout, /\r\nadd,"a, b",Adds two numbers\r\n/);
+  });
+
+  test("mcp tools <server> the key may not use, or that does not exist: not found, with a hint", async () => {
+    for (const server of ["docs", "nope"]) {
+      const r = exited(await cli(["mcp", "tools", server], TEAM_B), 1, `mcp tools ${server}`);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, new RegExp(`error: MCP server "${server}" does not exist or this key may not use it \\(not_found\\)`));
+      assert.match(r.stderr, /hint: check the server id: `signalbox mcp tools` lists/);
+    }
+  });
+
+  test("mcp call with --args: the text, then structuredContent as JSON; the server got the arguments", async () => {
+    const from = math.calls.length;
+    const r = ok(await cli(["mcp", "call", "math__add", "--args", '{"a": 2, "b": 3}']));
+    assert.equal(r.stdout, '5\n{\n  "sum": 5\n}\n');
+    assert.equal(r.stderr, "");
+    assert.deepEqual(math.calls.slice(from), [{ name: "add", arguments: { a: 2, b: 3 } }]);
+  });
+
+  test("mcp call with --arg: values as JSON when they parse, else strings; overriding --args; --server for bare names", async () => {
+    const from = math.calls.length;
+    ok(await cli(["mcp", "call", "math__add", "--arg", "a=4", "--arg", "b=1.5"]));
+    const r = ok(await cli(["mcp", "call", "math__add", "--args", '{"a": 1, "b": 1}', "--arg", "b=10"]));
+    assert.match(r.stdout, /^11\n/);
+    assert.deepEqual(math.calls.slice(from), [
+      { name: "add", arguments: { a: 4, b: 1.5 } },
+      { name: "add", arguments: { a: 1, b: 10 } },
+    ]);
+
+    const e = ok(await cli(["mcp", "call", "echo", "--server", "docs", "--arg", "text=hello world"]));
+    assert.equal(e.stdout, "hello world\n");
+    assert.deepEqual(docs.calls.at(-1), { name: "echo", arguments: { text: "hello world" } });
+    // A value that parses as JSON is sent as that JSON; quoted, it stays a string.
+    ok(await cli(["mcp", "call", "docs__echo", "--arg", 'text="42"']));
+    assert.deepEqual(docs.calls.at(-1), { name: "echo", arguments: { text: "42" } });
+
+    // The server gets the gateway's credential, never the caller's key.
+    assert.equal(ok(await cli(["mcp", "call", "whoami", "--server", "math"])).stdout, `Bearer ${MATH_TOKEN}\n`);
+    assert.ok(!math.authorizations.includes(`Bearer ${TEAM_A}`));
+  });
+
+  test("mcp call --json: the whole result", async () => {
+    const j = JSON.parse(ok(await cli(["mcp", "call", "math__add", "--arg", "a=2", "--arg", "b=3", "--json"])).stdout) as { content: { type: string; text: string }[]; structuredContent: unknown; isError?: boolean };
+    assert.deepEqual(j.content, [{ type: "text", text: "5" }]);
+    assert.deepEqual(j.structuredContent, { sum: 5 });
+    assert.ok(!j.isError);
+  });
+
+  test("a tool error (isError): its text on stderr, nothing on stdout, exit 1; --json prints the result and exits 1", async () => {
+    const r = exited(await cli(["mcp", "call", "math__fail"]), 1);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, "the tool failed on purpose\n");
+
+    const j = exited(await cli(["mcp", "call", "fail", "--server", "docs", "--json"]), 1);
+    const body = JSON.parse(j.stdout) as { isError: boolean; content: { text: string }[] };
+    assert.equal(body.isError, true);
+    assert.equal(body.content[0].text, "the tool failed on purpose");
+  });
+
+  test("bad --args JSON, or a bad --arg: bad usage (exit 2) naming the flag, and nothing is sent", async () => {
+    const from = math.calls.length + docs.calls.length;
+    for (const args of ["{a: 1}", "[1, 2]", ""]) {
+      const r = exited(await cli(["mcp", "call", "math__add", "--args", args]), 2, `--args ${JSON.stringify(args)}`);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /--args (is not JSON|must be a JSON object)/);
+    }
+    const a = exited(await cli(["mcp", "call", "math__add", "--arg", "a"]), 2);
+    assert.match(a.stderr, /"a" is not an argument: use --arg <name>=<value>/);
+    assert.equal(math.calls.length + docs.calls.length, from, "no tool was called");
+  });
+
+  test("an unknown tool, no key, a gateway that is not there: the error, its code and a hint, exit 1", async () => {
+    const from = math.calls.length;
+    const u = exited(await cli(["mcp", "call", "add", "--arg", "a=1"]), 1);
+    assert.match(u.stderr, /error: Unknown tool: add \(invalid_argument\)/);
+    assert.match(u.stderr, /hint: `signalbox mcp tools` lists the tools this key may use; at \/mcp tools are named <server>__<tool>/);
+    assert.equal(math.calls.length, from);
+
+    const n = exited(await cli(["mcp", "tools"], null), 1);
+    assert.match(n.stderr, /error: missing Authorization: Bearer <key> header \(unauthenticated\)/);
+    assert.match(n.stderr, /hint: pass a caller key with --api-key or set SIGNALBOX_API_KEY/);
+
+    const d = exited(await runCli("http://127.0.0.1:1", ["--api-key", TEAM_A, "mcp", "tools"], { cwd: tmp }), 1);
+    assert.match(d.stderr, /\(unavailable\)/);
+    assert.match(d.stderr, /hint: is the gateway running at http:\/\/127\.0\.0\.1:1\?/);
+  });
+
+  test("the bundle runs mcp on Node 20", { skip: !existsSync(SYSTEM_NODE) }, async () => {
+    const r = ok(await cli(["mcp", "call", "math__add", "--args", '{"a": 20, "b": 22}'], TEAM_A, SYSTEM_NODE), "mcp call on Node 20");
+    assert.match(r.stdout, /^42\n/);
+    assert.ok(rowsOf(ok(await cli(["mcp", "tools", "math"], TEAM_A, SYSTEM_NODE)).stdout).some((c) => c[0] === "add"));
+  });
+});

@@ -1,0 +1,250 @@
+// The MCP gateway (/mcp and /mcp/{server}) against two real MCP servers on loopback ports (the
+// official SDK's server), called with the official SDK's client in both protocol revisions: the
+// tools offered by key (team, allow list) and by the configuration's filter, calls that reach the
+// server with the gateway's credential and never the caller's key, tool errors, a server that is
+// down or too slow, and a usage record for every call (priced, by key and team).
+
+import assert from "node:assert/strict";
+import { after, before, beforeEach, test } from "node:test";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { hashKey } from "../../src/server/auth.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
+
+// Key-shaped strings made at run time.
+const key = (name: string) => ["sk", "test", name, "0123456789abcdef"].join("-");
+const TEAM_A = key("team-a");
+const TEAM_B = key("team-b");
+const NARROW = key("narrow");
+const ADMIN = key("admin");
+const MATH_TOKEN = ["mcp", "secret", "4f9a1c77e2"].join("-");
+
+let math: FakeMcp;
+let docs: FakeMcp;
+let gw: TestGateway;
+
+before(async () => {
+  math = await startFakeMcp("math");
+  docs = await startFakeMcp("docs");
+  gw = await startTestGateway(
+    `
+providers:
+  - { name: mock, type: mock }
+deployments:
+  - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
+keys:
+  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
+  - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
+  - { name: narrow, hash: "${hashKey(NARROW)}", team: b, role: service, allow: [mock/a, "mcp:math"] }
+  - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
+mcp_servers:
+  - id: math
+    url: ${math.url}
+    headers: { Authorization: "Bearer \${MATH_TOKEN}" }
+    tools: [add, echo, whoami, fail, boom, slow]
+    price_per_call_usd: 0.002
+  - id: docs
+    url: ${docs.url}
+    teams: [a]
+    timeout_ms: 400
+`,
+    { env: { MATH_TOKEN } },
+  );
+});
+
+after(async () => {
+  await gw?.close();
+  await math?.close();
+  await docs?.close();
+});
+
+beforeEach(() => {
+  math.failWith = undefined;
+  docs.failWith = undefined;
+});
+
+async function connect(apiKey: string | undefined, path = "/mcp", legacy = false): Promise<Client> {
+  const client = new Client({ name: "test", version: "1" }, legacy ? undefined : ({ versionNegotiation: { mode: "auto" } } as never));
+  const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}${path}`), { requestInit: { headers } }));
+  return client;
+}
+
+const names = async (c: Client) => (await c.listTools()).tools.map((t) => t.name).sort();
+const text = (r: unknown) => ((r as { content: { text: string }[] }).content ?? []).map((c) => c.text).join("");
+const toolRecords = () => gw.usage.recent().filter((r) => r.operation === "tool_call");
+
+for (const legacy of [false, true]) {
+  test(`/mcp offers every server the key may use, named server__tool, and calls them (${legacy ? "2025 protocol" : "2026 protocol"})`, async () => {
+    const c = await connect(TEAM_A, "/mcp", legacy);
+    try {
+      const listed = await names(c);
+      // math's filter hides "secret"; docs offers all its tools to team a.
+      assert.deepEqual(listed.filter((n) => n.startsWith("math__")), ["math__add", "math__boom", "math__echo", "math__fail", "math__slow", "math__whoami"]);
+      assert.ok(listed.includes("docs__secret"));
+      const tool = (await c.listTools()).tools.find((t) => t.name === "math__add")!;
+      assert.equal(tool.description, "Adds two numbers");
+      assert.deepEqual(tool.inputSchema.required, ["a", "b"]);
+
+      const before = math.calls.length;
+      const r = await c.callTool({ name: "math__add", arguments: { a: 2, b: 3 } });
+      assert.equal(text(r), "5");
+      assert.deepEqual(r.structuredContent, { sum: 5 });
+      assert.deepEqual(math.calls.slice(before), [{ name: "add", arguments: { a: 2, b: 3 } }]);
+    } finally {
+      await c.close();
+    }
+  });
+}
+
+test("/mcp/{server} offers that server's tools under their own names", async () => {
+  const c = await connect(TEAM_A, "/mcp/docs");
+  try {
+    assert.deepEqual(await names(c), ["add", "boom", "echo", "fail", "secret", "slow", "whoami"]);
+    assert.equal(text(await c.callTool({ name: "echo", arguments: { text: "hi" } })), "hi");
+  } finally {
+    await c.close();
+  }
+});
+
+test("the server gets the gateway's credential, never the caller's key; the record is priced and names key and team", async () => {
+  const c = await connect(TEAM_A);
+  const from = gw.usage.recent().length;
+  try {
+    assert.equal(text(await c.callTool({ name: "math__whoami", arguments: {} })), `Bearer ${MATH_TOKEN}`);
+  } finally {
+    await c.close();
+  }
+  assert.ok(math.authorizations.every((a) => a === `Bearer ${MATH_TOKEN}`), "every request to the server carried the configured credential");
+  assert.ok(docs.authorizations.every((a) => a === undefined));
+  const recs = gw.usage.recent().slice(from).filter((r) => r.operation === "tool_call");
+  assert.equal(recs.length, 1);
+  const r = recs[0];
+  assert.equal(r.model, "whoami");
+  assert.equal(r.deployment, "math");
+  assert.equal(r.provider, "mcp");
+  assert.equal(r.routing.route, "mcp:math");
+  assert.equal(r.key, "team-a");
+  assert.equal(r.team, "a");
+  assert.equal(r.status, "ok");
+  assert.equal(r.cost.total, 2_000_000);
+  assert.equal(r.metadata.via, "mcp");
+  assert.match(r.traceId, /^[0-9a-f]{32}$/);
+  assert.ok(!JSON.stringify(gw.usage.recent()).includes(TEAM_A));
+});
+
+test("keys see only the servers their team and allow list permit", async () => {
+  const b = await connect(TEAM_B);
+  try {
+    const listed = await names(b);
+    assert.ok(listed.length > 0 && listed.every((n) => n.startsWith("math__")), `team b sees no docs tool: ${listed}`);
+    await assert.rejects(b.callTool({ name: "docs__echo", arguments: { text: "x" } }), /Unknown tool: docs__echo/);
+  } finally {
+    await b.close();
+  }
+  const narrow = await connect(NARROW);
+  try {
+    assert.ok((await names(narrow)).every((n) => n.startsWith("math__")));
+  } finally {
+    await narrow.close();
+  }
+  const admin = await connect(ADMIN);
+  try {
+    assert.ok((await names(admin)).includes("docs__echo"));
+  } finally {
+    await admin.close();
+  }
+  // A server the key may not use is not found at /mcp/{server}, as one that does not exist.
+  for (const path of ["/mcp/docs", "/mcp/nope"]) {
+    const res = await fetch(`${gw.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${TEAM_B}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }) });
+    assert.equal(res.status, 404, path);
+    assert.match((await res.json()).error.message, /does not exist or this key may not use it/);
+  }
+});
+
+test("without a key (keys configured) /mcp is a 401 that asks for a bearer token", async () => {
+  const res = await fetch(`${gw.url}/mcp`, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }) });
+  assert.equal(res.status, 401);
+  assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer/);
+  await assert.rejects(connect(key("wrong")));
+});
+
+test("an unknown tool, or one the filter hides, is a protocol error and reaches no server", async () => {
+  const c = await connect(TEAM_A);
+  const before = math.calls.length;
+  try {
+    await assert.rejects(c.callTool({ name: "math__secret", arguments: {} }), /Unknown tool: math__secret/);
+    await assert.rejects(c.callTool({ name: "nope", arguments: {} }), /Unknown tool: nope/);
+    await assert.rejects(c.callTool({ name: "nope__add", arguments: {} }), /Unknown tool: nope__add/);
+  } finally {
+    await c.close();
+  }
+  assert.equal(math.calls.length, before);
+});
+
+test("a tool's own error comes back as it is (isError), recorded ok and tagged", async () => {
+  const c = await connect(TEAM_A);
+  const from = gw.usage.recent().length;
+  try {
+    const r = await c.callTool({ name: "math__fail", arguments: {} });
+    assert.equal(r.isError, true);
+    assert.equal(text(r), "the tool failed on purpose");
+  } finally {
+    await c.close();
+  }
+  const rec = gw.usage.recent().slice(from).find((r) => r.operation === "tool_call")!;
+  assert.equal(rec.status, "ok");
+  assert.ok(rec.tags.includes("mcp:tool_error"));
+});
+
+test("a server that is down: its tools are hidden at /mcp, and a call is a tool error naming it, recorded unavailable, with no secret", async () => {
+  const c = await connect(TEAM_A);
+  try {
+    // Listed once while up (the list is kept a minute), then the server goes down.
+    assert.ok((await names(c)).includes("math__add"));
+    math.failWith = 503;
+    const from = gw.usage.recent().length;
+    const r = await c.callTool({ name: "math__add", arguments: { a: 1, b: 1 } });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /MCP server "math" could not be reached or failed/);
+    assert.ok(!text(r).includes(MATH_TOKEN));
+    const rec = gw.usage.recent().slice(from).find((x) => x.operation === "tool_call")!;
+    assert.equal(rec.status, "unavailable");
+    assert.equal(rec.cost.total, 0, "a failed call is not charged");
+  } finally {
+    await c.close();
+  }
+});
+
+test("a tool slower than the server's timeout_ms is a deadline error, recorded", async () => {
+  const c = await connect(TEAM_A);
+  const from = gw.usage.recent().length;
+  try {
+    const started = Date.now();
+    const r = await c.callTool({ name: "docs__slow", arguments: { ms: 5000 } });
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(r.isError, true);
+    assert.match(text(r), /did not answer within 400 ms/);
+  } finally {
+    await c.close();
+  }
+  const rec = gw.usage.recent().slice(from).find((x) => x.operation === "tool_call")!;
+  assert.equal(rec.status, "deadline_exceeded");
+  assert.equal(rec.deployment, "docs");
+});
+
+test("without mcp_servers there is no /mcp", async () => {
+  const plain = await startTestGateway(`
+providers:
+  - { name: mock, type: mock }
+deployments:
+  - { id: mock/a, provider: mock, model: mock-a }
+`);
+  try {
+    const res = await fetch(`${plain.url}/mcp`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(res.status, 404);
+  } finally {
+    await plain.close();
+  }
+  assert.ok(toolRecords().length > 0);
+});
