@@ -47,6 +47,7 @@ import { toConnectError } from "./server/errors.ts";
 import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
 import { routeService } from "./server/route-service.ts";
 import { usageService } from "./server/usage-service.ts";
+import { MAX_AUDIO_REQUEST_BYTES } from "./server/validate.ts";
 import { budgetService } from "./server/budget-service.ts";
 import { createMemoryHealthStore, type HealthStore } from "./state/health.ts";
 import { createRedisHealthStore } from "./state/redis-health.ts";
@@ -388,7 +389,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     usage: observedSink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth: control.directory,
     control,
-    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing }),
+    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: (t) => control.directory.team(t) }),
   };
   coreRef = core;
 
@@ -518,9 +519,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(EmbeddingService, embeddingService(engine));
       router.service(RerankService, rerankService(engine));
       router.service(ImageService, imageService(engine));
-      router.service(AudioService, audioService(engine));
+      // Audio may be up to 25 MB (OpenAI's limit), whatever server.max_request_bytes is: AudioService, and RouteService (RouteTranscription).
+      const audioSized = { readMaxBytes: Math.max(config.server.maxRequestBytes, MAX_AUDIO_REQUEST_BYTES) };
+      router.service(AudioService, audioService(engine), audioSized);
       router.service(ModerationService, moderationService(engine));
-      router.service(RouteService, routeService(core));
+      router.service(RouteService, routeService(core), audioSized);
       router.service(UsageService, { ...usageService({ store: usageStore }), ...budgetService(core) });
       router.service(
         AdminService,

@@ -114,31 +114,33 @@ function scopeName(kind: "key" | "team", name: string) {
   return x;
 }
 
-export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: number): Admission | undefined {
-  const key: KeyConfig | undefined = call.caller.key;
-  const team = teams(call.caller.team);
+/**
+ * The checks of a caller's scopes: its key's limits (and its user's), its key's and team's budgets.
+ * `tokens`: what token-rate checks are charged (undefined: none are, as for a tool call).
+ */
+function scopeChecks(teams: TeamBudgets, caller: Call["caller"], user: string | undefined, tokens: number | undefined, reserve: number, now: number) {
+  const key: KeyConfig | undefined = caller.key;
+  const team = teams(caller.team);
   if (!key && !team?.budget) return undefined;
-  const estimatedTokens = plan.estimatedInputTokens + plannedOutput(plan);
   const rates: RateCheck[] = [];
   const tokenChecks: RateCheck[] = [];
   const addLimits = (scope: string, who: string, l: KeyConfig["limits"] | undefined) => {
     if (!l || (!l.requestsPerMinute && !l.tokensPerMinute)) return;
     const x = labelsFor(l, scope, who);
     if (l.requestsPerMinute) rates.push({ id: x.rpmId, limit: l.requestsPerMinute, cost: 1, windowMs: MINUTE, describe: x.rpm });
-    if (l.tokensPerMinute) {
-      const c = { id: x.tpmId, limit: l.tokensPerMinute, cost: estimatedTokens, windowMs: MINUTE, describe: x.tpm };
+    if (l.tokensPerMinute && tokens !== undefined) {
+      const c = { id: x.tpmId, limit: l.tokensPerMinute, cost: tokens, windowMs: MINUTE, describe: x.tpm };
       rates.push(c);
       tokenChecks.push(c);
     }
   };
   const keyScope = key ? scopeName("key", key.name) : undefined;
-  const teamScope = scopeName("team", call.caller.team);
+  const teamScope = scopeName("team", caller.team);
   if (key) {
     addLimits(keyScope!.id, keyScope!.who, key.limits);
-    if (key.perUserLimits && call.user) addLimits(`user:${key.name}:${call.user}`, `user "${call.user}" of key "${key.name}"`, key.perUserLimits);
+    if (key.perUserLimits && user) addLimits(`user:${key.name}:${user}`, `user "${user}" of key "${key.name}"`, key.perUserLimits);
   }
   const budgets: BudgetCheck[] = [];
-  const reserve = maxCostNanos(plan);
   const addBudget = (id: string, who: string, b: BudgetConfig | undefined) => {
     if (!b) return;
     const limitNanos = Math.round(b.limitUsd * NANOS_PER_USD);
@@ -155,12 +157,35 @@ export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: 
   if (keyScope) addBudget(keyScope.id, keyScope.who, key?.budget);
   addBudget(teamScope.id, teamScope.who, team?.budget);
   if (rates.length === 0 && budgets.length === 0) return undefined;
+  return { shard: teamScope.id, rates, tokenChecks, budgets };
+}
+
+export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: number): Admission | undefined {
+  const estimatedTokens = plan.estimatedInputTokens + plannedOutput(plan);
+  const reserve = maxCostNanos(plan);
+  const c = scopeChecks(teams, call.caller, call.user, estimatedTokens, reserve, now);
+  if (!c) return undefined;
   return {
-    request: { requestId: call.id, shard: teamScope.id, rates, budgets, now, reservationTtlMs: Math.max(plan.timeouts.totalMs, 60_000) + 60_000 },
+    request: { requestId: call.id, shard: c.shard, rates: c.rates, budgets: c.budgets, now, reservationTtlMs: Math.max(plan.timeouts.totalMs, 60_000) + 60_000 },
     estimatedTokens,
-    tokenChecks,
+    tokenChecks: c.tokenChecks,
     holdNanos: reserve,
   };
+}
+
+/**
+ * An MCP tool call's admission (src/mcp/hub.ts): one request against the key's (and its user's)
+ * requests per minute, and its price held on the key's and team's budgets; no tokens.
+ */
+export function toolAdmission(teams: TeamBudgets, caller: Call["caller"], user: string | undefined, requestId: string, priceNanos: number, timeoutMs: number, now: number): Admission | undefined {
+  const c = scopeChecks(teams, caller, user, undefined, priceNanos, now);
+  if (!c) return undefined;
+  return { request: { requestId, shard: c.shard, rates: c.rates, budgets: c.budgets, now, reservationTtlMs: timeoutMs + 60_000 }, estimatedTokens: 0, tokenChecks: [], holdNanos: priceNanos };
+}
+
+/** What a tool call settles: its price if it was answered, nothing if it failed. */
+export function toolSettlement(a: Admission, actualNanos: number, now: number): Settlement {
+  return { requestId: a.request.requestId, shard: a.request.shard, tokenAdjustments: [], budgets: a.request.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart, reservedNanos: a.holdNanos, actualNanos })), now };
 }
 
 /** A refusal as the caller sees it: resource_exhausted naming the limit and when it resets. */

@@ -16,6 +16,8 @@ import { newRequestId } from "../server/context.ts";
 import type { Tracing } from "../telemetry/tracing.ts";
 import type { UsageRecord, UsageSink } from "../usage/record.ts";
 import { log } from "../telemetry/log.ts";
+import { refusal, toolAdmission, toolSettlement, type Admission, type TeamBudgets } from "../limits/admission.ts";
+import type { Limiter } from "../limits/types.ts";
 
 /** A tool as an MCP server lists it (name, description, JSON schema of its input, annotations). */
 export interface McpTool {
@@ -104,7 +106,16 @@ function redact(message: string, server: McpServerConfig): string {
   return out;
 }
 
-export function createMcpHub(deps: { config: () => McpServerConfig[] | undefined; usage: () => UsageSink; tracing: () => Tracing | undefined }): McpHub {
+export interface McpHubDeps {
+  config: () => McpServerConfig[] | undefined;
+  usage: () => UsageSink;
+  tracing: () => Tracing | undefined;
+  /** Rate limits and budgets: a call is one request of the key's, and holds its price on its budgets. */
+  limits: () => Limiter;
+  teams: TeamBudgets;
+}
+
+export function createMcpHub(deps: McpHubDeps): McpHub {
   const connections = new Map<string, Connection>();
 
   function connection(server: McpServerConfig): Connection {
@@ -140,18 +151,24 @@ export function createMcpHub(deps: { config: () => McpServerConfig[] | undefined
     return c.client;
   }
 
-  /** Run an operation on the server's client; a broken connection is dropped so the next call reconnects. */
-  async function withClient<T>(server: McpServerConfig, signal: AbortSignal | undefined, op: (client: Client) => Promise<T>): Promise<T> {
+  /**
+   * Run an operation on the server's client; a broken connection is dropped so the next call
+   * reconnects. A session the server no longer knows (a 404, as the 2025 transport answers for an
+   * expired session or after a restart) is tried once more on a new connection: nothing ran.
+   */
+  async function withClient<T>(server: McpServerConfig, signal: AbortSignal | undefined, op: (client: Client) => Promise<T>, retried = false): Promise<T> {
     const c = connection(server);
+    const reused = c.client !== undefined;
+    const current = client(server, c);
     try {
-      return await op(await client(server, c));
+      return await op(await current);
     } catch (err) {
-      const e = err as { code?: unknown };
+      const e = err as { code?: unknown; data?: { status?: unknown } };
       // A JSON-RPC error is the server's answer; anything else may be a dead connection.
       if (typeof e?.code !== "number" || e.code === -32001) {
-        const stale = c.client;
-        c.client = undefined;
-        void stale?.then((cl) => cl.close()).catch(() => undefined);
+        if (c.client === current) c.client = undefined;
+        void current.then((cl) => cl.close()).catch(() => undefined);
+        if (reused && !retried && !signal?.aborted && e?.data?.status === 404) return withClient(server, signal, op, true);
       }
       throw upstreamError(server, err, signal);
     }
@@ -215,10 +232,23 @@ export function createMcpHub(deps: { config: () => McpServerConfig[] | undefined
         : undefined;
       let status: GatewayCode | "ok" = "ok";
       let result: McpCallResult | undefined;
+      let refused: "rate_limit" | "budget" | undefined;
+      let admission: Admission | undefined;
+      const id = newRequestId();
+      const price = server.pricePerCallNanos ?? 0;
       try {
         const offered = await hub.tools(server);
         if (!offered.some((t) => t.name === tool)) {
           throw new GatewayError("not_found", `tool "${tool}" is not offered by MCP server "${server.id}"`, { field: "name" });
+        }
+        const a = toolAdmission(deps.teams, ctx.caller, ctx.user, id, price, server.timeoutMs, Date.now());
+        if (a) {
+          const r = await deps.limits().admit(a.request);
+          if (!r.ok) {
+            refused = r.kind === "rate" ? "rate_limit" : "budget";
+            throw refusal(r);
+          }
+          admission = a;
         }
         result = await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: args }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
         return result;
@@ -229,11 +259,12 @@ export function createMcpHub(deps: { config: () => McpServerConfig[] | undefined
         throw e;
       } finally {
         const latencyMs = performance.now() - started;
+        if (admission) deps.limits().settle(toolSettlement(admission, status === "ok" ? price : 0, Date.now()));
         if (span) {
           if (result?.isError) span.setAttribute("error.type", "tool_error");
           span.end();
         }
-        record(server, tool, ctx, status, latencyMs, result?.isError === true);
+        record(id, server, tool, ctx, status, latencyMs, result?.isError === true, refused);
       }
     },
     async close() {
@@ -243,10 +274,10 @@ export function createMcpHub(deps: { config: () => McpServerConfig[] | undefined
     },
   };
 
-  function record(server: McpServerConfig, tool: string, ctx: McpCallContext, status: GatewayCode | "ok", latencyMs: number, toolError: boolean): void {
+  function record(id: string, server: McpServerConfig, tool: string, ctx: McpCallContext, status: GatewayCode | "ok", latencyMs: number, toolError: boolean, refused: "rate_limit" | "budget" | undefined): void {
     const price = status === "ok" ? (server.pricePerCallNanos ?? 0) : 0;
     const r: UsageRecord = {
-      id: newRequestId(),
+      id,
       time: Date.now(),
       operation: "tool_call",
       key: ctx.caller.keyName,
@@ -264,6 +295,7 @@ export function createMcpHub(deps: { config: () => McpServerConfig[] | undefined
       overheadUs: 0,
       cacheHit: false,
       status,
+      ...(refused ? { refusal: refused } : {}),
       traceId: ctx.traceId,
       tags: ["mcp", ...(toolError ? ["mcp:tool_error"] : []), ...(ctx.tags ?? [])],
       metadata: { via: ctx.via },

@@ -10,7 +10,7 @@ import type { Gateway } from "../gateway.ts";
 import { wireErrorOptions } from "./wire-errors.ts";
 import { corsPolicyFor } from "./cors.ts";
 import { createConsoleHandler } from "./console.ts";
-import { MAX_AUDIO_BYTES } from "./validate.ts";
+import { MAX_AUDIO_REQUEST_BYTES } from "./validate.ts";
 
 export interface ServerOptions {
   port: number;
@@ -64,6 +64,11 @@ function uncorkLater(res: Coalescing): void {
   res.socket?.uncork();
 }
 
+/** Paths whose requests may carry audio up to 25 MB, whatever server.max_request_bytes says (see gateway.ts's routes for Connect's own limit). */
+function carriesAudio(url: string | undefined): boolean {
+  return url !== undefined && (url.startsWith("/v1/audio/transcriptions") || url.startsWith("/v1/audio/translations") || url.startsWith("/signalbox.v1.AudioService/") || url.startsWith("/signalbox.v1.RouteService/"));
+}
+
 export async function startServer(gw: Gateway, opts: ServerOptions): Promise<RunningServer> {
   // The web console under /console/ (server.console), read from the config in force per request.
   const serveConsole = createConsoleHandler(() => gw.core);
@@ -101,7 +106,6 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     },
   });
 
-  const MAX_AUDIO_UPLOAD = MAX_AUDIO_BYTES + 1024 * 1024;
   let inFlight = 0;
   let drained: (() => void) | undefined;
   // server.cors, compiled once; undefined when not configured (no CORS headers at all).
@@ -112,7 +116,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     // Oversized bodies announced up front are refused before reading them (an audio upload may be
     // up to OpenAI's 25 MB whatever the limit of the other endpoints).
     const len = Number(req.headers["content-length"] ?? 0);
-    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_UPLOAD && (req.url?.startsWith("/v1/audio/transcriptions") || req.url?.startsWith("/v1/audio/translations")))) {
+    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_REQUEST_BYTES && carriesAudio(req.url))) {
       (res as http.ServerResponse).writeHead(413, { "content-type": "application/json", connection: "close" });
       res.end(JSON.stringify({ code: "resource_exhausted", message: `request body of ${len} bytes exceeds the limit of ${opts.maxRequestBytes} bytes` }));
       return;

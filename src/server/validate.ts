@@ -288,6 +288,8 @@ export const PROTO_AUDIO_FIELDS: AudioFieldNames = { audio: "audio", format: "fo
 
 /** OpenAI's upload limit for a recording. */
 export const MAX_AUDIO_BYTES = 25 * 1024 * 1024;
+/** The largest request that may carry audio (the audio, and room for the rest of the request): audio uploads, AudioService and RouteService calls. */
+export const MAX_AUDIO_REQUEST_BYTES = MAX_AUDIO_BYTES + 1024 * 1024;
 /** OpenAI's limit on the text of one speech request. */
 export const MAX_SPEECH_CHARS = 4_096;
 const SPEECH_FORMATS = new Set(["mp3", "opus", "aac", "flac", "wav", "pcm"]);

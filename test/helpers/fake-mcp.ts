@@ -6,7 +6,8 @@
 
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createMcpHandler, Server } from "@modelcontextprotocol/server";
+import { randomUUID } from "node:crypto";
+import { createMcpHandler, Server, WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/server";
 
 export interface FakeMcp {
   url: string;
@@ -14,6 +15,10 @@ export interface FakeMcp {
   authorizations: (string | undefined)[];
   /** Answer every request with this HTTP status (a server that is down); undefined: serve. */
   failWith?: number;
+  /** A stateful (2025 sessions) server: forget every session, as a restart does. */
+  forgetSessions(): void;
+  /** Sessions opened so far (stateful). */
+  sessionsOpened: number;
   close(): Promise<void>;
 }
 
@@ -28,10 +33,15 @@ export const FAKE_MCP_TOOLS = [
   { name: "secret", description: "Not for everyone", inputSchema: { type: "object", properties: {} } },
 ];
 
-export async function startFakeMcp(name = "fake"): Promise<FakeMcp> {
+/**
+ * `stateful`: the 2025 protocol only, with sessions (an `mcp-session-id` per initialize, a 404 for
+ * one it does not know), as many servers still run; otherwise the SDK's stateless handler.
+ */
+export async function startFakeMcp(name = "fake", opts: { stateful?: boolean } = {}): Promise<FakeMcp> {
   let auth: string | undefined;
-  const fake: FakeMcp = { url: "", calls: [], authorizations: [], close: async () => {} };
-  const handler = createMcpHandler(() => {
+  const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
+  const fake: FakeMcp = { url: "", calls: [], authorizations: [], close: async () => {}, forgetSessions: () => sessions.clear(), sessionsOpened: 0 };
+  const makeServer = () => {
     const s = new Server({ name, version: "1" }, { capabilities: { tools: {} } });
     s.setRequestHandler("tools/list", async () => ({ tools: FAKE_MCP_TOOLS }) as never);
     s.setRequestHandler("tools/call", async (req, ctx) => {
@@ -63,7 +73,26 @@ export async function startFakeMcp(name = "fake"): Promise<FakeMcp> {
       }
     });
     return s;
-  });
+  };
+  const handler = createMcpHandler(makeServer);
+  /** The stateful server: a session's transport, or a new one for an initialize. */
+  async function stateful(request: Request): Promise<Response> {
+    const sid = request.headers.get("mcp-session-id");
+    if (sid) {
+      const t = sessions.get(sid);
+      if (!t) return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }), { status: 404, headers: { "content-type": "application/json" } });
+      return t.handleRequest(request);
+    }
+    const t: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, t);
+        fake.sessionsOpened++;
+      },
+    });
+    await makeServer().connect(t);
+    return t.handleRequest(request);
+  }
   const server = http.createServer(async (req, res) => {
     fake.authorizations.push(req.headers.authorization);
     if (fake.failWith) {
@@ -76,7 +105,8 @@ export async function startFakeMcp(name = "fake"): Promise<FakeMcp> {
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
     auth = req.headers.authorization;
-    const answer = await handler.fetch(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body: req.method === "POST" ? Buffer.concat(chunks) : undefined }));
+    const request = new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body: req.method === "POST" ? Buffer.concat(chunks) : undefined });
+    const answer = opts.stateful ? await stateful(request) : await handler.fetch(request);
     res.writeHead(answer.status, Object.fromEntries(answer.headers));
     if (answer.body) for await (const c of answer.body) res.write(c);
     res.end();

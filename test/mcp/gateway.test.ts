@@ -17,15 +17,19 @@ const TEAM_A = key("team-a");
 const TEAM_B = key("team-b");
 const NARROW = key("narrow");
 const ADMIN = key("admin");
+const LIMITED = key("limited");
+const BUDGETED = key("budgeted");
 const MATH_TOKEN = ["mcp", "secret", "4f9a1c77e2"].join("-");
 
 let math: FakeMcp;
 let docs: FakeMcp;
+let legacy: FakeMcp;
 let gw: TestGateway;
 
 before(async () => {
   math = await startFakeMcp("math");
   docs = await startFakeMcp("docs");
+  legacy = await startFakeMcp("legacy", { stateful: true });
   gw = await startTestGateway(
     `
 providers:
@@ -37,6 +41,8 @@ keys:
   - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
   - { name: narrow, hash: "${hashKey(NARROW)}", team: b, role: service, allow: [mock/a, "mcp:math"] }
   - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
+  - { name: limited, hash: "${hashKey(LIMITED)}", team: c, role: service, limits: { requests_per_minute: 2 } }
+  - { name: budgeted, hash: "${hashKey(BUDGETED)}", team: d, role: service, budget: { period: day, limit_usd: 0.003 } }
 mcp_servers:
   - id: math
     url: ${math.url}
@@ -47,6 +53,7 @@ mcp_servers:
     url: ${docs.url}
     teams: [a]
     timeout_ms: 400
+  - { id: legacy, url: ${legacy.url}, tools: [echo], teams: [ops] }
 `,
     { env: { MATH_TOKEN } },
   );
@@ -56,6 +63,7 @@ after(async () => {
   await gw?.close();
   await math?.close();
   await docs?.close();
+  await legacy?.close();
 });
 
 beforeEach(() => {
@@ -247,4 +255,50 @@ deployments:
     await plain.close();
   }
   assert.ok(toolRecords().length > 0);
+});
+
+test("tool calls count against the key's requests per minute and hold their price on its budget", async () => {
+  const limited = await connect(LIMITED);
+  const from = gw.usage.recent().length;
+  const before = math.calls.length;
+  try {
+    for (let i = 0; i < 2; i++) assert.equal(text(await limited.callTool({ name: "math__echo", arguments: { text: "x" } })), "x");
+    const third = await limited.callTool({ name: "math__echo", arguments: { text: "x" } });
+    assert.equal(third.isError, true);
+    assert.match(text(third), /rate limit exceeded: requests per minute of key "limited"/);
+  } finally {
+    await limited.close();
+  }
+  assert.equal(math.calls.length - before, 2, "the refused call reached no server");
+  const refused = gw.usage.recent().slice(from).filter((r) => r.operation === "tool_call" && r.status === "resource_exhausted");
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0].refusal, "rate_limit");
+
+  // $0.003 a day at $0.002 a call: the first call fits, the second would pass the budget.
+  const budgeted = await connect(BUDGETED);
+  try {
+    assert.equal(text(await budgeted.callTool({ name: "math__echo", arguments: { text: "y" } })), "y");
+    const second = await budgeted.callTool({ name: "math__echo", arguments: { text: "y" } });
+    assert.equal(second.isError, true);
+    assert.match(text(second), /budget exhausted: daily budget of key "budgeted"/);
+  } finally {
+    await budgeted.close();
+  }
+});
+
+test("a server with 2025 sessions: the gateway keeps one, and opens a new one when the server forgets it (a restart), with no failed call", async () => {
+  const c = await connect(ADMIN, "/mcp/legacy");
+  try {
+    assert.deepEqual(await names(c), ["echo"]);
+    assert.equal(text(await c.callTool({ name: "echo", arguments: { text: "one" } })), "one");
+    assert.equal(text(await c.callTool({ name: "echo", arguments: { text: "two" } })), "two");
+    assert.equal(legacy.sessionsOpened, 1, "one session for every call");
+    legacy.forgetSessions();
+    const r = await c.callTool({ name: "echo", arguments: { text: "three" } });
+    assert.equal(r.isError, undefined, JSON.stringify(r));
+    assert.equal(text(r), "three");
+    assert.equal(legacy.sessionsOpened, 2);
+  } finally {
+    await c.close();
+  }
 });
