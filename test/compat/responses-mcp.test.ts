@@ -107,7 +107,7 @@ test("the gateway lists the server's tools, runs the model's call and gives the 
   assert.equal(r.signalbox.cost_nano_usd, chatCost);
 });
 
-test("streamed: OpenAI's events for the list and the call, in order, and the SDK's final response", async () => {
+test("streamed: OpenAI's events for the list and the call, in order, the turns token by token, and the SDK's final response", async () => {
   openai.script([
     { kind: "tool_calls", calls: [{ id: "call_s", name: "math__echo", arguments: { text: "hello" } }] },
     { kind: "text", text: ["It said ", "hello."] },
@@ -130,6 +130,9 @@ test("streamed: OpenAI's events for the list and the call, in order, and the SDK
     "response.output_text.delta",
     "response.completed",
   ];
+  // The model's turns are streamed as they come: the answer's two deltas are two events.
+  assert.equal(types.filter((t) => t === "response.output_text.delta").length, 2);
+  assert.ok(types.includes("response.mcp_call_arguments.delta"));
   let at = -1;
   for (const t of order) {
     const i = types.indexOf(t, at + 1);
@@ -218,5 +221,17 @@ test("refusals name the field and reach neither the model nor the server", async
   // An approval answer that names no request.
   await assert.rejects(client.responses.create({ model: "agent", input: [{ role: "user", content: "hi" }, { type: "mcp_approval_response", approval_request_id: "mcpr_nope", approve: true }] as never, tools: [MCP as never] }), /approval_request_id: names no mcp_approval_request/);
   assert.equal(openai.requests.length, 0);
+  assert.equal(math.calls.length, 0);
+});
+
+test("streamed, with approval: the request waits as an mcp_approval_request item, and the stream ends", async () => {
+  openai.script([{ kind: "tool_calls", calls: [{ id: "call_sa", name: "math__add", arguments: { a: 1, b: 1 } }] }]);
+  const stream = client.responses.stream({ model: "agent", input: "1 + 1?", tools: [{ type: "mcp", server_label: "math" } as never] });
+  const done: string[] = [];
+  for await (const ev of stream) if (ev.type === "response.output_item.done") done.push((ev as unknown as Json).item.type);
+  const final = (await stream.finalResponse()) as unknown as Json;
+  assert.deepEqual(done, ["mcp_list_tools", "mcp_approval_request"]);
+  assert.deepEqual(final.output.map((o: Json) => o.type), ["mcp_list_tools", "mcp_approval_request"]);
+  assert.deepEqual(JSON.parse(final.output[1].arguments), { a: 1, b: 1 });
   assert.equal(math.calls.length, 0);
 });

@@ -332,16 +332,16 @@ async function answerWithMcp(
   const out = res as ServerResponse;
   if (res instanceof ServerResponse) coalesceWrites(res);
   out.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...common });
-  let seq = 0;
+  const seq = { n: 0 };
   const emit = (type: string, fields: Json) => {
-    out.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: seq++ })}\n\n`);
+    out.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: seq.n++ })}\n\n`);
   };
   const started = pendingJson(ctx, model, "in_progress");
   emit("response.created", { response: started });
   emit("response.in_progress", { response: started });
   const partial: Json[] = [];
   try {
-    const r = await runMcpTurns(turns, ctx, { ...er, call: parsed.call }, parsed, { emit }, partial);
+    const r = await runMcpTurns({ ...turns, stream: (e) => d.engine.stream(e) }, ctx, { ...er, call: parsed.call }, parsed, { seq, emit, write: (text) => out.write(text) }, partial);
     if (kept) await keep(kept, r, ctx, caller, items);
     emit(r.status === "completed" ? "response.completed" : "response.incomplete", { response: r });
     res.end();

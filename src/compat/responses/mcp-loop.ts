@@ -8,22 +8,21 @@
 // the model's own items. Each model turn is its own usage record; each tool call too (the hub's);
 // the response's usage and cost are their sums.
 //
-// Streamed, the events come as each step happens: the list, then per model turn its items, and
-// each call's in_progress, arguments and completed (or failed) around its run. A turn's text comes
-// whole, in one delta, when the turn ends (the model turns are not streamed token by token here,
-// because a turn's text is only known to be the answer when the turn ends without calls).
+// Streamed, the events come as each step happens: the list, then every model turn as it streams
+// (the Responses stream writer, told which functions are mcp tools, writes their calls as mcp_call
+// items), and each call's completed (or failed) once it has run; one sequence across the turns.
 
 import type { McpServerConfig } from "../../config/types.ts";
-import type { Answer, EngineRequest } from "../../engine/chat-engine.ts";
+import type { Answer, EngineEvent, EngineRequest, Summary } from "../../engine/chat-engine.ts";
 import type { McpHub, McpCallResult } from "../../mcp/hub.ts";
 import type { ToolDef, Usage } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
-import type { Caller } from "../../router/types.ts";
+import type { Adjustment, Caller } from "../../router/types.ts";
 import { newRequestId, type RequestInfo } from "../../server/context.ts";
 import { bad, isObj, type Json } from "../request.ts";
 import { mcpFunctionName, type McpToolSpec } from "./mcp-tool.ts";
 import type { ResponsesRequest } from "./request.ts";
-import { itemId, responseJson, responsesUsage, type ResponseContext } from "./response.ts";
+import { itemId, responseJson, responsesStreamWriter, responsesUsage, type ResponseContext } from "./response.ts";
 
 /** Model turns one response makes at most. */
 export const MAX_TURNS = 16;
@@ -67,41 +66,20 @@ function parseArgs(s: string): Record<string, unknown> | undefined {
 
 /** What the events of a streamed response are written through (undefined: unary). */
 export interface McpEvents {
+  /** The response's sequence numbers, shared with its turns' writers. */
+  seq: { n: number };
+  /** Write one event, numbered next. */
   emit(type: string, fields: Json): void;
+  /** Write SSE text a turn's writer made (numbered from `seq`). */
+  write(text: string): void;
 }
 
-/** The SSE events of an item that is whole when it is written (a model turn's, a list's, an approval request). */
+/** The events of an item that is whole when it is written: a tool list, an approved call. */
 function itemEvents(ev: McpEvents, item: Json, index: number): void {
-  const inProgress = { ...item, ...(item.type === "message" ? { status: "in_progress", content: [] } : {}), ...(item.type === "function_call" ? { status: "in_progress", arguments: "" } : {}), ...(item.type === "reasoning" ? { summary: [], encrypted_content: undefined } : {}) };
-  ev.emit("response.output_item.added", { output_index: index, item: inProgress });
-  const id = item.id as string;
-  if (item.type === "message") {
-    (item.content as Json[]).forEach((part, c) => {
-      const at = { item_id: id, output_index: index, content_index: c };
-      ev.emit("response.content_part.added", { ...at, part: part.type === "output_text" ? { ...part, text: "", logprobs: [] } : { ...part, refusal: "" } });
-      if (part.type === "output_text") {
-        ev.emit("response.output_text.delta", { ...at, delta: part.text, logprobs: [] });
-        ev.emit("response.output_text.done", { ...at, text: part.text, logprobs: part.logprobs });
-      } else {
-        ev.emit("response.refusal.delta", { ...at, delta: part.refusal });
-        ev.emit("response.refusal.done", { ...at, refusal: part.refusal });
-      }
-      ev.emit("response.content_part.done", { ...at, part });
-    });
-  } else if (item.type === "reasoning") {
-    for (const [k, part] of ((item.summary as Json[]) ?? []).entries()) {
-      const at = { item_id: id, output_index: index, summary_index: k };
-      ev.emit("response.reasoning_summary_part.added", { ...at, part: { type: "summary_text", text: "" } });
-      ev.emit("response.reasoning_summary_text.delta", { ...at, delta: part.text });
-      ev.emit("response.reasoning_summary_text.done", { ...at, text: part.text });
-      ev.emit("response.reasoning_summary_part.done", { ...at, part });
-    }
-  } else if (item.type === "function_call") {
-    ev.emit("response.function_call_arguments.delta", { item_id: id, output_index: index, delta: item.arguments });
-    ev.emit("response.function_call_arguments.done", { item_id: id, output_index: index, arguments: item.arguments });
-  } else if (item.type === "mcp_list_tools") {
-    ev.emit("response.mcp_list_tools.in_progress", { item_id: id, output_index: index });
-    ev.emit(item.error ? "response.mcp_list_tools.failed" : "response.mcp_list_tools.completed", { item_id: id, output_index: index });
+  ev.emit("response.output_item.added", { output_index: index, item: item.type === "mcp_list_tools" ? { ...item, tools: [] } : item });
+  if (item.type === "mcp_list_tools") {
+    ev.emit("response.mcp_list_tools.in_progress", { item_id: item.id, output_index: index });
+    ev.emit("response.mcp_list_tools.completed", { item_id: item.id, output_index: index });
   }
   ev.emit("response.output_item.done", { output_index: index, item });
 }
@@ -111,6 +89,8 @@ export interface McpTurnDeps {
   caller: Caller;
   ri: RequestInfo;
   run: (er: EngineRequest) => Promise<Answer>;
+  /** A streamed request's model turns are streamed too (their text token by token). */
+  stream?: (er: EngineRequest) => AsyncIterable<EngineEvent>;
   /** The request parsed again with items after its input (the turns so far), under a new record id. */
   reparse(extra: Json[], id: string): ResponsesRequest;
   /** Labels whose tools the conversation already listed (an mcp_list_tools item in its history). */
@@ -119,14 +99,29 @@ export interface McpTurnDeps {
   approvedCalls: Json[];
 }
 
+/** One model turn: what the caller sees, what the next turn sees, the calls to run, and what it used. */
+interface Turn {
+  response: Json;
+  /** The caller's items: the model's, with mcp_call and mcp_approval_request items for its calls of mcp tools. */
+  shown: Json[];
+  /** The next turn's: the model's own items (function calls with their provider ids and replay state). */
+  internal: Json[];
+  calls: { x: Exposed; item: Json; callId: string; index: number }[];
+  /** The turn ends the response: an approval to wait for, or a call of the caller's own function. */
+  stop: boolean;
+  usage: Usage;
+  cost: number;
+  attempts: number;
+  finishReason?: string;
+}
+
 /**
  * Run the turns of a response with mcp tools; returns the whole response. `ev` (a stream) is told
  * each step as it happens. A failure before any output is thrown; after it, the caller writes
- * response.failed with `partial()`.
+ * response.failed with `partial` (the output so far).
  */
 export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: EngineRequest, parsed: ResponsesRequest, ev: McpEvents | undefined, partial: Json[]): Promise<Json> {
   const servers = resolveServers(d.hub, d.caller, parsed.mcp);
-  const suffix = ctx.id.slice("resp_".length);
   const exposed = new Map<string, Exposed>();
   const defs: ToolDef[] = [];
   const output = partial;
@@ -160,65 +155,114 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
   const sum: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
   let cost = 0;
   let attempts = 0;
-  // The items the later turns see after the request's input: each turn's own items (function
-  // calls with their provider ids and replay state) and the results of the calls run.
+  // What the later turns see after the request's input: each turn's own items and the results of its calls.
   const turns: Json[] = [];
   let last: Json | undefined;
-  for (let turn = 0; turn < MAX_TURNS; turn++) {
-    const p = turn === 0 ? parsed : d.reparse(turns, newRequestId());
+  for (let n = 0; n < MAX_TURNS; n++) {
+    const p = n === 0 ? parsed : d.reparse(turns, newRequestId());
     p.call.request.tools = [...(p.call.request.tools ?? []), ...defs];
-    const a = await d.run({ ...er, call: p.call });
-    for (const k of ["inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "reasoningTokens"] as const) sum[k] += a.usage[k] ?? 0;
-    cost += a.cost.total;
-    attempts += a.attempts.length;
-    // Replay state always (the next turn needs Claude's signed thinking and Gemini's call
-    // signatures); shown to the caller only when the response keeps it (ctx.replay).
-    const r = responseJson({ ...ctx, replay: true }, a, output.length);
-    last = r;
-    const items = r.output as Json[];
-    const runs: Promise<void>[] = [];
+    const turnEr = { ...er, call: p.call };
+    const t = ev && d.stream ? await streamedTurn(d.stream, turnEr, ctx, exposed, output.length, ev, d.ri.traceId) : await unaryTurn(d.run, turnEr, ctx, exposed, output.length);
+    last = t.response;
+    for (const k of ["inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "reasoningTokens"] as const) sum[k] += t.usage[k] ?? 0;
+    cost += t.cost;
+    attempts += t.attempts;
+    output.push(...t.shown);
     const results: Json[] = [];
-    let stop = false;
-    for (const item of items) {
-      const x = item.type === "function_call" ? exposed.get(item.name as string) : undefined;
-      if (!x) {
-        if (item.type === "function_call") stop = true; // the caller's own function: the caller runs it
-        const shown = item.type === "reasoning" && !ctx.replay ? { ...item, encrypted_content: undefined } : item;
-        if (item.type !== "reasoning" || (shown.summary as Json[]).length > 0 || ctx.replay) push(shown);
-        continue;
-      }
-      const index = output.length;
-      if (x.spec.needsApproval(x.tool)) {
-        stop = true;
-        push({ id: itemId(ctx, "mcpr", index), type: "mcp_approval_request", server_label: x.spec.label, name: x.tool, arguments: item.arguments });
-        continue;
-      }
-      const call: Json = { id: itemId(ctx, "mcp", index), type: "mcp_call", status: "in_progress", server_label: x.spec.label, name: x.tool, arguments: item.arguments, output: null, error: null, approval_request_id: null };
-      output.push(call);
-      if (ev) {
-        ev.emit("response.output_item.added", { output_index: index, item: { ...call, arguments: "" } });
-        ev.emit("response.mcp_call.in_progress", { item_id: call.id, output_index: index });
-        ev.emit("response.mcp_call_arguments.delta", { item_id: call.id, output_index: index, delta: call.arguments });
-        ev.emit("response.mcp_call_arguments.done", { item_id: call.id, output_index: index, arguments: call.arguments });
-      }
-      runs.push(
-        runCall(d, x, call, er.signal).then(() => {
-          results.push({ type: "function_call_output", call_id: item.call_id, output: call.error ? `Error: ${call.error}` : call.output });
-          if (ev) {
-            ev.emit(call.error ? "response.mcp_call.failed" : "response.mcp_call.completed", { item_id: call.id, output_index: index });
-            ev.emit("response.output_item.done", { output_index: index, item: call });
-          }
-        }),
-      );
-    }
-    await Promise.all(runs);
+    await Promise.all(
+      t.calls.map(async (c) => {
+        await runCall(d, c.x, c.item, er.signal);
+        results.push({ type: "function_call_output", call_id: c.callId, output: c.item.error ? `Error: ${c.item.error}` : c.item.output });
+        if (ev) {
+          ev.emit(c.item.error ? "response.mcp_call.failed" : "response.mcp_call.completed", { item_id: c.item.id, output_index: c.index });
+          ev.emit("response.output_item.done", { output_index: c.index, item: c.item });
+        }
+      }),
+    );
     if (er.signal.aborted) throw new GatewayError("canceled", "the caller went away");
-    if (stop || runs.length === 0 || a.finishReason === "length" || a.finishReason === "content_filter") break;
-    turns.push(...items, ...results);
+    if (t.stop || t.calls.length === 0 || t.finishReason === "length" || t.finishReason === "content_filter") break;
+    turns.push(...t.internal, ...results);
   }
   const r = last!;
-  const sig = r.signalbox as Json;
-  return { ...r, output, usage: responsesUsage(sum), signalbox: { ...sig, cost_nano_usd: cost, attempts } };
+  return { ...r, output, usage: responsesUsage(sum), signalbox: { ...(r.signalbox as Json), cost_nano_usd: cost, attempts } };
+}
+
+/** A model turn answered whole (a unary request). */
+async function unaryTurn(run: McpTurnDeps["run"], er: EngineRequest, ctx: ResponseContext, exposed: ReadonlyMap<string, Exposed>, base: number): Promise<Turn> {
+  const a = await run(er);
+  // Replay state always (the next turn needs Claude's signed thinking and Gemini's call
+  // signatures); shown to the caller only when the response keeps it (ctx.replay).
+  const response = responseJson({ ...ctx, replay: true }, a, base);
+  const internal = response.output as Json[];
+  const shown: Json[] = [];
+  const calls: Turn["calls"] = [];
+  let stop = false;
+  for (const item of internal) {
+    const index = base + shown.length;
+    const x = item.type === "function_call" ? exposed.get(item.name as string) : undefined;
+    if (!x) {
+      if (item.type === "function_call") stop = true; // the caller's own function: the caller runs it
+      if (item.type === "reasoning" && !ctx.replay) {
+        if ((item.summary as Json[]).length) shown.push({ ...item, encrypted_content: undefined });
+      } else shown.push(item);
+      continue;
+    }
+    if (x.spec.needsApproval(x.tool)) {
+      stop = true;
+      shown.push({ id: itemId(ctx, "mcpr", index), type: "mcp_approval_request", server_label: x.spec.label, name: x.tool, arguments: item.arguments });
+      continue;
+    }
+    const call: Json = { id: itemId(ctx, "mcp", index), type: "mcp_call", status: "in_progress", server_label: x.spec.label, name: x.tool, arguments: item.arguments, output: null, error: null, approval_request_id: null };
+    shown.push(call);
+    calls.push({ x, item: call, callId: item.call_id as string, index });
+  }
+  return { response, shown, internal, calls, stop, usage: a.usage, cost: a.cost.total, attempts: a.attempts.length, finishReason: a.finishReason };
+}
+
+/** A model turn streamed: its items' events as they come (mcp calls as mcp_call items), through the Responses stream writer. */
+async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: EngineRequest, ctx: ResponseContext, exposed: ReadonlyMap<string, Exposed>, base: number, ev: McpEvents, traceId: string): Promise<Turn> {
+  let w: ReturnType<typeof responsesStreamWriter> | undefined;
+  let routing = { route: "", alias: "", strategy: "", variant: "" };
+  let adjustments: Adjustment[] = [];
+  let response: Json | undefined;
+  let summary: Summary | undefined;
+  const mcp = (name: string) => {
+    const x = exposed.get(name);
+    return x && { label: x.spec.label, tool: x.tool, approval: x.spec.needsApproval(x.tool) };
+  };
+  for await (const e of stream(er)) {
+    if (e.type === "start") {
+      routing = e.routing;
+      adjustments = e.adjustments;
+      w = responsesStreamWriter({ ...ctx, replay: true }, e.providerModel || e.model, e.outputGuarded, { base, seq: ev.seq, mcp });
+    } else if (e.type === "delta") {
+      const text = w!.delta(e.events);
+      if (text) ev.write(text);
+    } else {
+      const all = e.summary.adjustments?.length ? [...adjustments, ...e.summary.adjustments] : adjustments;
+      response = w!.finish(e.summary, { routing, traceId, adjustments: all });
+      ev.write(w!.pending());
+      summary = e.summary;
+    }
+  }
+  if (!w || !response || !summary) throw new GatewayError("unavailable", "the model's stream ended without its end");
+  const shown = response.output as Json[];
+  const byItem = new Map(w.mcpCalls().map((c) => [c.item, c]));
+  const internal: Json[] = [];
+  const calls: Turn["calls"] = [];
+  let stop = false;
+  for (const item of shown) {
+    const c = byItem.get(item as Json & { id: string; arguments: string });
+    if (!c) {
+      if (item.type === "function_call") stop = true;
+      internal.push(item);
+    } else if (c.approval) stop = true;
+    else {
+      internal.push({ type: "function_call", call_id: c.callId, name: c.fn, arguments: c.item.arguments });
+      calls.push({ x: exposed.get(c.fn)!, item: c.item, callId: c.callId, index: c.index });
+    }
+  }
+  return { response, shown, internal, calls, stop, usage: summary.usage, cost: summary.cost.total, attempts: summary.attempts.length, finishReason: summary.finishReason };
 }
 
 /** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure). */

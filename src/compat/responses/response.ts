@@ -186,7 +186,28 @@ export function responseJson(ctx: ResponseContext, a: Answer, firstIndex = 0): J
 type Open =
   | { kind: "message"; index: number; item: Json & { id: string; content: Json[] }; part?: Json & { type: string } }
   | { kind: "reasoning"; index: number; item: Json & { id: string }; text: string; blocks: ReasoningBlock[]; blockText: string }
-  | { kind: "call"; index: number; item: Json & { id: string; arguments: string } };
+  | { kind: "call"; index: number; item: Json & { id: string; arguments: string } }
+  | { kind: "mcp"; index: number; item: Json & { id: string; arguments: string }; call: McpStreamCall };
+
+/** A call of an mcp tool as a stream shows it (mcp-loop.ts): an mcp_call, or an mcp_approval_request. */
+export interface McpStreamCall {
+  /** The provider's call id and the function name the model called. */
+  callId: string;
+  fn: string;
+  approval: boolean;
+  index: number;
+  item: Json & { id: string; arguments: string };
+}
+
+/** Options of a stream writer that writes one model turn of a longer response (mcp-loop.ts). */
+export interface TurnOptions {
+  /** The output index (and item id number) of the turn's first item. */
+  base: number;
+  /** The response's sequence numbers, shared by its turns. */
+  seq: { n: number };
+  /** Whether a function is an mcp tool's, and whether its calls wait for approval. */
+  mcp(name: string): { label: string; tool: string; approval: boolean } | undefined;
+}
 
 /**
  * The typed event stream of one response, as SSE text. Items open in the order their content
@@ -196,19 +217,22 @@ type Open =
  * reasoning item carries its blocks' signatures as encrypted_content when it closes, and the
  * calls' signatures come in a reasoning item of their own at the end.
  */
-export function responsesStreamWriter(ctx: ResponseContext, model: string, outputGuarded = false) {
+export function responsesStreamWriter(ctx: ResponseContext, model: string, outputGuarded = false, turn?: TurnOptions) {
   const replay = ctx.replay === true && !outputGuarded;
+  const base = turn?.base ?? 0;
+  const counter = turn?.seq ?? { n: 0 };
+  /** This turn's calls of mcp tools. */
+  const mcpCalls: McpStreamCall[] = [];
   /** Signed tool calls (Gemini thought signatures), by call id. */
   const signedCalls: { id: string; signature: string }[] = [];
-  let seq = 0;
   const output: Json[] = [];
   /** The engine's tool call index → its function_call item. */
-  const calls = new Map<number, Extract<Open, { kind: "call" }>>();
+  const calls = new Map<number, Extract<Open, { kind: "call" | "mcp" }>>();
   let open: Open | undefined;
   let out = "";
 
   const emit = (type: string, fields: Json) => {
-    out += `event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: seq++ })}\n\n`;
+    out += `event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: counter.n++ })}\n\n`;
   };
   const take = () => {
     const s = out;
@@ -243,6 +267,12 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
         const state = encodeReplay(o.blocks, []);
         if (state) o.item.encrypted_content = state;
       }
+    } else if (o.kind === "mcp") {
+      // An mcp_call is done when the loop has run it (mcp-loop.ts); an approval request is whole now.
+      if (!o.call.approval) {
+        emit("response.mcp_call_arguments.done", { item_id: o.item.id, output_index: o.index, arguments: o.item.arguments });
+        return;
+      }
     } else {
       emit("response.function_call_arguments.done", { item_id: o.item.id, output_index: o.index, arguments: o.item.arguments });
       o.item.status = status;
@@ -261,7 +291,7 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
   function message(partType: "output_text" | "refusal"): Extract<Open, { kind: "message" }> {
     let o = open?.kind === "message" ? open : undefined;
     if (!o) {
-      const index = output.length;
+      const index = base + output.length;
       o = add({ kind: "message", index, item: messageItem(itemId(ctx, "msg", index), "in_progress", []) as Json & { id: string; content: Json[] } });
     }
     if (o.part?.type !== partType) {
@@ -276,7 +306,7 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
 
   function reasoning(): Extract<Open, { kind: "reasoning" }> {
     if (open?.kind === "reasoning") return open;
-    const index = output.length;
+    const index = base + output.length;
     const o = add({ kind: "reasoning", index, item: { id: itemId(ctx, "rs", index), type: "reasoning", summary: [] }, text: "", blocks: [], blockText: "" });
     emit("response.reasoning_summary_part.added", { item_id: o.item.id, output_index: index, summary_index: 0, part: { type: "summary_text", text: "" } });
     return o;
@@ -353,7 +383,20 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
           }
           case "tool_call_start": {
             if (replay && e.signature) signedCalls.push({ id: e.id, signature: e.signature });
-            const index = output.length;
+            const index = base + output.length;
+            const m = turn?.mcp(e.name);
+            if (m) {
+              const item = (
+                m.approval
+                  ? { id: itemId(ctx, "mcpr", index), type: "mcp_approval_request", server_label: m.label, name: m.tool, arguments: "" }
+                  : { id: itemId(ctx, "mcp", index), type: "mcp_call", status: "in_progress", server_label: m.label, name: m.tool, arguments: "", output: null, error: null, approval_request_id: null }
+              ) as Json & { id: string; arguments: string };
+              const call: McpStreamCall = { callId: e.id, fn: e.name, approval: m.approval, index, item };
+              mcpCalls.push(call);
+              calls.set(e.index, add({ kind: "mcp", index, item, call }));
+              if (!m.approval) emit("response.mcp_call.in_progress", { item_id: item.id, output_index: index });
+              break;
+            }
             const item = callItem(itemId(ctx, "fc", index), "in_progress", { id: e.id, name: e.name, arguments: "" }) as Json & { id: string; arguments: string };
             calls.set(e.index, add({ kind: "call", index, item }));
             break;
@@ -362,7 +405,9 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
             const o = calls.get(e.index);
             if (!o || !e.argumentsDelta) break;
             o.item.arguments += e.argumentsDelta;
-            emit("response.function_call_arguments.delta", { item_id: o.item.id, output_index: o.index, delta: e.argumentsDelta });
+            if (o.kind === "mcp") {
+              if (!o.call.approval) emit("response.mcp_call_arguments.delta", { item_id: o.item.id, output_index: o.index, delta: e.argumentsDelta });
+            } else emit("response.function_call_arguments.delta", { item_id: o.item.id, output_index: o.index, delta: e.argumentsDelta });
             break;
           }
           default:
@@ -381,7 +426,7 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
       close(status);
       const calls = signedCalls.length ? encodeReplay(undefined, signedCalls) : undefined;
       if (calls) {
-        const index = output.length;
+        const index = base + output.length;
         const item = reasoningItem(itemId(ctx, "rs", index), "", calls);
         output.push(item);
         emit("response.output_item.added", { output_index: index, item: { ...item, encrypted_content: undefined } });
@@ -393,6 +438,16 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
         usage: responsesUsage(s.usage),
         signalbox: extension(s, extras),
       });
+    },
+
+    /** This turn's calls of mcp tools, in the order the model made them (a turn of mcp-loop.ts). */
+    mcpCalls: (): readonly McpStreamCall[] => mcpCalls,
+    /** Events written but not yet taken (finish's closing events, when a turn ends without ended()). */
+    pending: (): string => take(),
+    /** One more event of the response, numbered in its sequence (an mcp call's end). */
+    event(type: string, fields: Json): string {
+      emit(type, fields);
+      return take();
     },
 
     /** The stream's end: the closing events, then response.completed (or response.incomplete). */
