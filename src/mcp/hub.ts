@@ -95,9 +95,17 @@ function upstreamError(server: McpServerConfig, err: unknown, signal?: AbortSign
   return new GatewayError("unavailable", `MCP server "${server.id}" could not be reached or failed: ${redact(message, server)}`);
 }
 
-/** Never echo what the configuration keeps secret (header values) if an error message carries it. */
+/** Never echo what the configuration keeps secret (header values, the URL's path and query, which may carry a token) if an error message carries it. */
 function redact(message: string, server: McpServerConfig): string {
-  let out = message;
+  let out = message.split(server.url).join("[url]");
+  try {
+    const u = new URL(server.url);
+    const rest = u.pathname + u.search;
+    if (rest.length > 1) out = out.split(rest).join("[url]");
+    if (u.search.length > 1) out = out.split(u.search.slice(1)).join("[url]");
+  } catch {
+    // not a URL: nothing else to take out
+  }
   for (const v of Object.values(server.headers)) {
     if (v.length >= 4) out = out.split(v).join("[redacted]");
     const bare = v.replace(/^(Bearer|Basic)\s+/i, "");

@@ -1,12 +1,15 @@
-// RouteService: the plan for a request (without calling any provider) and the model listing
-// with live health.
+// RouteService: the plan for a request (without calling any provider), the model listing
+// with live health, and the MCP servers a key may use.
 
-import { create } from "@bufbuild/protobuf";
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { DeploymentHealth_State, ExclusionReason, ListModelsResponseSchema, RouteResponseSchema, RouteService, type RouteResponse } from "../../gen/signalbox/v1/route_pb.ts";
+import { DeploymentHealth_State, ExclusionReason, ListMcpServersResponseSchema, ListModelsResponseSchema, RouteResponseSchema, RouteService, type McpServerSchema, type RouteResponse } from "../../gen/signalbox/v1/route_pb.ts";
 import { Operation as PbOperation } from "../../gen/signalbox/v1/common_pb.ts";
+import type { McpServerConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
+import type { McpHub } from "../mcp/hub.ts";
+import { GatewayError } from "../router/errors.ts";
 import type { ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
@@ -69,6 +72,45 @@ function planToPb(p: Plan): RouteResponse {
     adjustments: p.adjustments,
     operation: OPERATION_TO_PB[p.operation],
   });
+}
+
+/** Only the host (and port) of an MCP server's URL: its path and query may carry a token. */
+function urlHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * An MCP server as ListMcpServers shows it: its configuration without URL path, query or headers;
+ * with `withTools`, its tools as the hub lists them (cached a minute), or why they could not be.
+ */
+async function mcpServerToPb(hub: McpHub, s: McpServerConfig, withTools: boolean): Promise<MessageInitShape<typeof McpServerSchema>> {
+  const out: MessageInitShape<typeof McpServerSchema> = {
+    id: s.id,
+    description: s.description ?? "",
+    urlHost: urlHost(s.url),
+    teams: s.teams ?? [],
+    allowedTools: s.tools ?? [],
+    timeoutMs: s.timeoutMs,
+    pricePerCallNanoUsd: BigInt(s.pricePerCallNanos ?? 0),
+  };
+  if (!withTools) return out;
+  try {
+    const tools = await hub.tools(s);
+    out.tools = tools.map((t) => ({
+      name: t.name,
+      description: t.description ?? "",
+      // Through JSON: a Struct holds JSON values only.
+      inputSchema: JSON.parse(JSON.stringify(t.inputSchema ?? {})) as JsonObject,
+    }));
+  } catch (err) {
+    // The hub's errors name the server, never its URL's path or credentials; anything else is not shown.
+    out.error = err instanceof GatewayError ? err.message : `MCP server "${s.id}": the tools could not be listed`;
+  }
+  return out;
 }
 
 export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof RouteService>> {
@@ -220,6 +262,17 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
           semanticCacheEmbedding: r.cache.semantic?.embedding ?? "",
         })),
       });
+    },
+
+    async listMcpServers(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const servers = core.mcp.serversFor(ctx.values.get(callerKey));
+        // Each server's tools listed at once: a slow or unreachable one holds up only itself.
+        return create(ListMcpServersResponseSchema, { servers: await Promise.all(servers.map((s) => mcpServerToPb(core.mcp, s, req.includeTools))) });
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
     },
   };
 }

@@ -1,8 +1,10 @@
-// `signalbox mcp tools` and `signalbox mcp call` as users run them: the built bundle in a child
-// process against a real gateway started in process, whose MCP gateway fronts two real MCP servers
-// (the official SDK's, on loopback ports): tools listed by key (every server at /mcp, one at
-// /mcp/{server}), calls with --args and --arg, the --json forms, a tool error, bad flags, and the
-// gateway's own refusals (no key, a server the key may not use, an unknown tool).
+// `signalbox mcp servers`, `signalbox mcp tools` and `signalbox mcp call` as users run them: the
+// built bundle in a child process against a real gateway started in process, whose MCP gateway
+// fronts two real MCP servers (the official SDK's, on loopback ports) and one that is down: the
+// servers a key may use (RouteService.ListMcpServers, with --tools, --json and --csv), tools listed
+// by key (every server at /mcp, one at /mcp/{server}), calls with --args and --arg, the --json
+// forms, a tool error, bad flags, and the gateway's own refusals (no key, a server the key may not
+// use, an unknown tool).
 
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -19,6 +21,9 @@ import { argumentsOf, parseArg, parseArgsJson, resultText, shortDescription } fr
 const key = (name: string) => ["sk", "test", "climcp", name, "0123456789abcdef"].join("-");
 const TEAM_A = key("team-a");
 const TEAM_B = key("team-b");
+const ADMIN = key("admin");
+const NONE = key("none");
+const GONE_SECRET = ["qs", "secret", "cli", "9d1e"].join("-");
 const MATH_TOKEN = ["mcp", "secret", "cli", "77e2"].join("-");
 
 describe("how tools and results read (no gateway)", () => {
@@ -48,6 +53,7 @@ describe("how tools and results read (no gateway)", () => {
 describe("signalbox mcp against a gateway", () => {
   let math: FakeMcp;
   let docs: FakeMcp;
+  let goneUrl: string;
   let gw: TestGateway;
   let tmp: string;
 
@@ -65,6 +71,10 @@ describe("signalbox mcp against a gateway", () => {
     tmp = mkdtempSync(join(tmpdir(), "signalbox-cli-mcp-"));
     math = await startFakeMcp("math");
     docs = await startFakeMcp("docs");
+    // A server that is down (only an admin key may use it): started for its port, then closed.
+    const gone = await startFakeMcp("gone");
+    goneUrl = `${gone.url}/private?token=${GONE_SECRET}`;
+    await gone.close();
     gw = await startTestGateway(
       `
 providers:
@@ -74,14 +84,20 @@ deployments:
 keys:
   - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
   - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
+  - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
+  - { name: none, hash: "${hashKey(NONE)}", team: a, role: service, allow: [mock/a] }
 mcp_servers:
   - id: math
     url: ${math.url}
     headers: { Authorization: "Bearer \${MATH_TOKEN}" }
     tools: [add, echo, whoami, fail, slow]
   - id: docs
+    description: Searches the docs
     url: ${docs.url}
     teams: [a]
+    price_per_call_usd: 0.0005
+    timeout_ms: 5000
+  - { id: gone, url: "${goneUrl}", teams: [ops], timeout_ms: 2000 }
 `,
       { env: { MATH_TOKEN } },
     );
@@ -92,6 +108,68 @@ mcp_servers:
     await math?.close();
     await docs?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("mcp servers: the servers this key may use, a table of id, host, teams, tools filter, price, timeout", async () => {
+    const r = ok(await cli(["mcp", "servers"]));
+    assert.equal(r.stderr, "");
+    assert.match(r.stdout, /^ID +HOST +TEAMS +TOOLS FILTER +PRICE\/CALL +TIMEOUT +DESCRIPTION\n/);
+    const host = new URL(math.url).host;
+    assert.deepEqual(rowsOf(r.stdout), [
+      ["math", host, "all", "add, echo, whoami, fail, slow", "$0.00", "60.0 s"],
+      ["docs", new URL(docs.url).host, "a", "all", "$0.0005", "5000 ms", "Searches the docs"],
+    ]);
+    // Team b: not docs (team a's); an admin key: every server.
+    assert.deepEqual(rowsOf(ok(await cli(["mcp", "servers"], TEAM_B)).stdout).map((c) => c[0]), ["math"]);
+    assert.deepEqual(rowsOf(ok(await cli(["mcp", "servers"], ADMIN)).stdout).map((c) => c[0]), ["math", "docs", "gone"]);
+    // Never the URL's path or query, nor the headers.
+    const all = ok(await cli(["mcp", "servers", "--json"], ADMIN)).stdout;
+    for (const secret of [MATH_TOKEN, GONE_SECRET, "/private", "/mcp", "Bearer"]) assert.ok(!all.includes(secret), `${secret} in ${all}`);
+  });
+
+  test("mcp servers --tools: each server's tools, or why they could not be listed (exit 0, a note on stderr)", async () => {
+    const r = ok(await cli(["mcp", "servers", "--tools"], ADMIN));
+    const sections = r.stdout.split(/\n(?=TOOLS OF )/);
+    assert.equal(sections.length, 4, r.stdout);
+    assert.match(sections[1], /^TOOLS OF math\nNAME +ARGUMENTS +DESCRIPTION\n/);
+    assert.deepEqual(rowsOf(sections[1].slice(sections[1].indexOf("\n") + 1)), [
+      ["add", "a, b", "Adds two numbers"],
+      ["echo", "text", "Echoes its text"],
+      // No arguments: the empty cell is part of the gap.
+      ["whoami", "Says which credential the server was sent"],
+      ["fail", "Always fails"],
+      ["slow", "ms?", "Waits"],
+    ]);
+    assert.match(sections[2], /^TOOLS OF docs\n/);
+    assert.ok(sections[2].includes("secret"), "docs has no filter");
+    assert.match(sections[3], /^TOOLS OF gone\nerror: MCP server "gone" (could not be reached|did not answer)/);
+    assert.ok(!r.stdout.includes(GONE_SECRET) && !r.stdout.includes("/private"), r.stdout);
+    assert.equal(r.stderr, "the tools of gone could not be listed: see above\n");
+
+    const j = JSON.parse(ok(await cli(["mcp", "servers", "--tools", "--json"], ADMIN)).stdout) as {
+      servers: { id: string; urlHost: string; pricePerCallNanoUsd?: string; teams?: string[]; allowedTools?: string[]; tools?: { name: string; description: string; inputSchema: { required?: string[] } }[]; error?: string }[];
+    };
+    assert.deepEqual(j.servers.map((s) => s.id), ["math", "docs", "gone"]);
+    const [m, d, g] = j.servers;
+    assert.equal(m.urlHost, new URL(math.url).host);
+    assert.deepEqual(m.allowedTools, ["add", "echo", "whoami", "fail", "slow"]);
+    assert.deepEqual(m.tools!.find((t) => t.name === "add")!.inputSchema.required, ["a", "b"]);
+    assert.equal(d.pricePerCallNanoUsd, "500000");
+    assert.deepEqual(d.teams, ["a"]);
+    assert.equal(d.tools!.length, FAKE_MCP_TOOLS.length);
+    assert.equal(g.tools, undefined);
+    assert.match(g.error!, /MCP server "gone"/);
+  });
+
+  test("mcp servers --csv; a key that may use no server: nothing on stdout, a note, exit 0", async () => {
+    const c = ok(await cli(["mcp", "servers", "--csv"]));
+    assert.match(c.stdout, /^id,host,teams,allowed_tools,price_per_call_usd,timeout_ms,description\r\n/);
+    assert.match(c.stdout, /\r\nmath,127\.0\.0\.1:\d+,,add echo whoami fail slow,0\.00,60000,\r\n/);
+    assert.match(c.stdout, /\r\ndocs,127\.0\.0\.1:\d+,a,,0\.0005,5000,Searches the docs\r\n/);
+
+    const n = ok(await cli(["mcp", "servers", "--tools"], NONE));
+    assert.equal(n.stdout, "");
+    assert.match(n.stderr, /no MCP servers: this key may use none/);
   });
 
   test("mcp tools: every server's tools the key may use, named server__tool, with arguments and descriptions", async () => {
@@ -230,5 +308,6 @@ mcp_servers:
     const r = ok(await cli(["mcp", "call", "math__add", "--args", '{"a": 20, "b": 22}'], TEAM_A, SYSTEM_NODE), "mcp call on Node 20");
     assert.match(r.stdout, /^42\n/);
     assert.ok(rowsOf(ok(await cli(["mcp", "tools", "math"], TEAM_A, SYSTEM_NODE)).stdout).some((c) => c[0] === "add"));
+    assert.deepEqual(rowsOf(ok(await cli(["mcp", "servers"], TEAM_A, SYSTEM_NODE)).stdout).map((c) => c[0]), ["math", "docs"]);
   });
 });

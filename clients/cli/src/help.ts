@@ -26,6 +26,7 @@ Examples:
   signalbox batch create requests.jsonl --endpoint /v1/chat/completions --wait
   signalbox response req_579cba1dmx8kg7ez2
   signalbox conversation conv_68f1… --json
+  signalbox mcp servers --tools
   signalbox mcp tools
   signalbox mcp call math__add --args '{"a": 2, "b": 3}'
   signalbox keys create --name search-indexer --team search --role service --budget 10/month

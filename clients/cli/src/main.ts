@@ -28,7 +28,7 @@ export function buildProgram(): Command {
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp tools)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp servers, mcp tools)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)

@@ -1,9 +1,11 @@
 // Models & health: every deployment with its prices, context window, capabilities and live health
-// (cooldowns, latency estimates, in flight), refreshed every few seconds; then aliases and routes.
+// (cooldowns, latency estimates, in flight), refreshed every few seconds; then aliases and routes;
+// then the MCP servers the key may use (when there are any), whose tools are listed on demand.
 
-import { useQuery } from "@connectrpc/connect-query";
-import { CapabilitySchema, DeploymentHealth_State, DeploymentHealth_StateSchema, type DeploymentHealth, FailureKindSchema, RouteService, TaskSchema } from "@signalbox/client";
-import { count, dateTime, enumName, ms, pricePerMtok, relative } from "../format.ts";
+import { skipToken, useQuery } from "@connectrpc/connect-query";
+import { CapabilitySchema, Code, DeploymentHealth_State, DeploymentHealth_StateSchema, type DeploymentHealth, FailureKindSchema, type McpServer, RouteService, SignalboxError, TaskSchema } from "@signalbox/client";
+import { useState } from "react";
+import { count, dateTime, enumName, ms, pricePerMtok, relative, usd } from "../format.ts";
 import { Badge, Card, ErrorBox, Loading, PageHeader } from "../ui.tsx";
 
 const REFRESH_MS = 3000;
@@ -21,6 +23,113 @@ function HealthBadge({ h }: { h: DeploymentHealth | undefined }) {
     default:
       return <Badge tone="ok">healthy</Badge>;
   }
+}
+
+/** A server's tools (name and description), or why they could not be listed. */
+function McpTools({ server }: { server: McpServer | undefined }) {
+  if (!server) return <span className="muted">Not listed.</span>;
+  if (server.error) {
+    return (
+      <div className="error" role="alert" data-testid="mcp-tools-error">
+        {server.error}
+      </div>
+    );
+  }
+  if (server.tools.length === 0) return <span className="muted">This server offers no tools.</span>;
+  return (
+    <table className="table compact" data-testid="mcp-tools">
+      <tbody>
+        {server.tools.map((t) => (
+          <tr key={t.name} data-name={t.name}>
+            <td>
+              <code>{t.name}</code>
+            </td>
+            <td>{t.description || <span className="muted">–</span>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** The MCP servers (mcp_servers) the key may use, without URLs or credentials; nothing when there are none. */
+function McpServers() {
+  const q = useQuery(RouteService.method.listMcpServers, { includeTools: false });
+  const [showTools, setShowTools] = useState(false);
+  // Asked only when shown: listing tools asks every server.
+  const tools = useQuery(RouteService.method.listMcpServers, showTools ? { includeTools: true } : skipToken, { staleTime: 30_000 });
+  // A gateway without ListMcpServers (an older version) has nothing to show here.
+  if (q.error && SignalboxError.from(q.error).code !== Code.Unimplemented) return <ErrorBox error={q.error} title="The MCP servers could not be listed." />;
+  const servers = q.data?.servers ?? [];
+  if (servers.length === 0) return null;
+  const listed = new Map((tools.data?.servers ?? []).map((s) => [s.id, s]));
+  return (
+    <Card
+      title={`MCP servers (${servers.length})`}
+      actions={
+        <button type="button" onClick={() => setShowTools(!showTools)} aria-pressed={showTools} data-testid="mcp-show-tools">
+          {showTools ? "Hide tools" : "Show tools"}
+        </button>
+      }
+    >
+      <p className="muted small">
+        Served at <code>/mcp</code> (every tool, as <code>server__tool</code>) and <code>/mcp/&lt;server&gt;</code>; only the host of a server's URL is shown.
+      </p>
+      <ErrorBox error={showTools ? tools.error : undefined} />
+      <div className="table-wrap">
+        <table className="table" data-testid="mcp-servers">
+          <thead>
+            <tr>
+              <th>Server</th>
+              <th>Host</th>
+              <th>Teams</th>
+              <th>Tools filter</th>
+              <th className="num">Price / call</th>
+              <th className="num">Timeout</th>
+            </tr>
+          </thead>
+          <tbody>
+            {servers.flatMap((s) => {
+              const row = (
+                <tr key={s.id} data-id={s.id}>
+                  <td>
+                    <strong>{s.id}</strong>
+                    {s.description && <div className="muted small">{s.description}</div>}
+                  </td>
+                  <td>
+                    <code>{s.urlHost}</code>
+                  </td>
+                  <td>{s.teams.length ? s.teams.join(", ") : <span className="muted">all</span>}</td>
+                  <td>
+                    {s.allowedTools.length ? (
+                      <div className="chips small">
+                        {s.allowedTools.map((t) => (
+                          <span key={t} className="chip">
+                            {t}
+                          </span>
+                        ))}
+                      </div>
+                    ) : (
+                      <span className="muted">all</span>
+                    )}
+                  </td>
+                  <td className="num">{usd(s.pricePerCallNanoUsd)}</td>
+                  <td className="num">{ms(s.timeoutMs)}</td>
+                </tr>
+              );
+              if (!showTools) return [row];
+              return [
+                row,
+                <tr key={`${s.id}/tools`} data-tools-of={s.id}>
+                  <td colSpan={6}>{tools.isPending ? <Loading what="Listing tools" /> : <McpTools server={listed.get(s.id)} />}</td>
+                </tr>,
+              ];
+            })}
+          </tbody>
+        </table>
+      </div>
+    </Card>
+  );
 }
 
 export function ModelsPage() {
@@ -188,6 +297,7 @@ export function ModelsPage() {
               )}
             </Card>
           </div>
+          <McpServers />
         </>
       )}
     </>

@@ -1,14 +1,18 @@
-// `signalbox mcp tools [server]` and `signalbox mcp call <tool>`: the gateway's MCP gateway
-// (streamable HTTP, stateless) as the official MCP client sees it. POST /mcp offers every tool of
+// `signalbox mcp servers [--tools]`: the MCP servers this key may use, from RouteService's
+// ListMcpServers (the typed API: configuration without URLs or credentials, and each server's tools
+// or why they could not be listed). `signalbox mcp tools [server]` and `signalbox mcp call <tool>`:
+// the gateway's MCP gateway (streamable HTTP, stateless) as the official MCP client sees it. POST /mcp offers every tool of
 // every MCP server the key may use, named `<server>__<tool>`; POST /mcp/{server} one server's tools
 // under their own names. The key goes as `Authorization: Bearer <key>`, as for every other call.
 
 import { isDeepStrictEqual } from "node:util";
+import { toJson } from "@bufbuild/protobuf";
 import { Client, ProtocolError, SdkError, SdkErrorCode, SdkHttpError, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { type Command, InvalidArgumentError } from "commander";
-import { CliError, checkedUrl, EXIT, type Globals, globals, hintFor, modeOf } from "../context.ts";
-import { count } from "../format.ts";
-import { type Column, csv, json, note, out, table, waiting } from "../output.ts";
+import { ListMcpServersResponseSchema, type McpServer, type McpTool as PbMcpTool } from "@signalbox/client";
+import { CliError, checkedUrl, EXIT, type Globals, globals, hintFor, modeOf, setup } from "../context.ts";
+import { count, dollars, listOf, ms } from "../format.ts";
+import { type Column, csv, json, note, out, section, table, waiting } from "../output.ts";
 import { parseDuration } from "../parse.ts";
 import { codeOfStatus } from "../rest.ts";
 
@@ -72,6 +76,22 @@ const TOOL_COLUMNS: Column<McpTool>[] = [
   { header: "Arguments", show: argumentsOf },
   { header: "Description", show: (t) => shortDescription(t.description), raw: (t) => t.description ?? "" },
 ];
+
+const SERVER_COLUMNS: Column<McpServer>[] = [
+  { header: "Id", show: (s) => s.id },
+  { header: "Host", show: (s) => s.urlHost },
+  { header: "Teams", show: (s) => listOf(s.teams, "all"), raw: (s) => s.teams.join(" ") },
+  { header: "Tools filter", csv: "allowed_tools", show: (s) => listOf(s.allowedTools, "all"), raw: (s) => s.allowedTools.join(" ") },
+  { header: "Price/call", csv: "price_per_call_usd", show: (s) => dollars(s.pricePerCallNanoUsd), raw: (s) => usdRaw(s.pricePerCallNanoUsd), right: true },
+  { header: "Timeout", csv: "timeout_ms", show: (s) => ms(s.timeoutMs), raw: (s) => s.timeoutMs, right: true },
+  { header: "Description", show: (s) => shortDescription(s.description, 60), raw: (s) => s.description },
+];
+
+/** Dollars without the sign, for CSV. */
+const usdRaw = (nano: bigint) => dollars(nano).slice(1);
+
+/** A tool of ListMcpServers as `mcp tools` shows one (its input schema is the same JSON). */
+const asTool = (t: PbMcpTool): McpTool => ({ name: t.name, description: t.description, inputSchema: t.inputSchema as McpTool["inputSchema"] });
 
 /** One content block as text: its text, or what it is ([image image/png, 1,234 bytes]). */
 function blockText(b: ContentBlock): string {
@@ -238,7 +258,7 @@ export function mcpError(err: unknown, g: Globals, server: string | undefined): 
 export function mcpCommands(program: Command): void {
   const mcp = program
     .command("mcp")
-    .description("the gateway's MCP servers: the tools this key may use (mcp tools), and calling one (mcp call)")
+    .description("the gateway's MCP servers: the servers this key may use (mcp servers), their tools (mcp tools), and calling one (mcp call)")
     .addHelpText(
       "after",
       [
@@ -247,12 +267,54 @@ export function mcpCommands(program: Command): void {
         "use, named <server>__<tool>, and at /mcp/<server>, one server's tools under their own names.",
         "",
         "Examples:",
+        "  signalbox mcp servers --tools",
         "  signalbox mcp tools",
         "  signalbox mcp tools math --json | jq -r '.[].name'",
         "  signalbox mcp call math__add --args '{\"a\": 2, \"b\": 3}'",
         "  signalbox mcp call add --server math --arg a=2 --arg b=3",
       ].join("\n"),
     );
+
+  mcp
+    .command("servers")
+    .description("list the MCP servers this key may use: id, host, teams, tools filter, price per call, timeout")
+    .option("--tools", "also list each server's tools (asking each server), or why they could not be listed")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "From RouteService.ListMcpServers: only the host of a server's URL is shown, never its path,",
+        "query or headers (the gateway's credentials). --json prints the answer as the API gives it",
+        "(with --tools, each server's tools with their input schemas, and error when listing failed);",
+        "--csv prints the servers table.",
+        "",
+        "Examples:",
+        "  signalbox mcp servers",
+        "  signalbox mcp servers --tools",
+        "  signalbox mcp servers --json | jq -r '.servers[].id'",
+      ].join("\n"),
+    )
+    .action(async (o: { tools?: boolean }, cmd: Command) => {
+      const { mode, sb } = setup(cmd, { csv: true });
+      const res = await waiting(o.tools ? "listing the MCP servers and their tools" : "listing the MCP servers", () => sb.route.listMcpServers({ includeTools: !!o.tools }));
+      if (mode === "json") return json(toJson(ListMcpServersResponseSchema, res));
+      if (mode === "csv") return out(csv(SERVER_COLUMNS, res.servers));
+      if (!res.servers.length) {
+        note("no MCP servers: this key may use none, or the gateway has no mcp_servers configured");
+        return;
+      }
+      let text = table(SERVER_COLUMNS, res.servers);
+      if (o.tools) {
+        for (const s of res.servers) {
+          text += `\n${section(`TOOLS OF ${s.id}`)}`;
+          if (s.error) text += `error: ${s.error}\n`;
+          else text += s.tools.length ? table(TOOL_COLUMNS, s.tools.map(asTool)) : "none\n";
+        }
+      }
+      await out(text);
+      const failed = o.tools ? res.servers.filter((s) => s.error) : [];
+      if (failed.length) note(`${failed.length === 1 ? `the tools of ${failed[0].id} could not be listed` : `the tools of ${failed.length} servers could not be listed`}: see above`);
+    });
 
   mcp
     .command("tools")

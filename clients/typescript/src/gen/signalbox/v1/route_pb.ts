@@ -7,7 +7,7 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { SpeakRequestSchema, TranscribeRequestSchema } from "./audio_pb.ts";
 import { file_signalbox_v1_audio } from "./audio_pb.ts";
 import type { Adjustment, ChatRequestSchema, RoutingInfo, Task } from "./chat_pb.ts";
@@ -22,13 +22,13 @@ import type { ModerateRequestSchema } from "./moderation_pb.ts";
 import { file_signalbox_v1_moderation } from "./moderation_pb.ts";
 import type { RerankRequestSchema } from "./rerank_pb.ts";
 import { file_signalbox_v1_rerank } from "./rerank_pb.ts";
-import type { Message, UnknownEnum } from "@bufbuild/protobuf";
+import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file signalbox/v1/route.proto.
  */
 export const file_signalbox_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvcm91dGUucHJvdG8SDHNpZ25hbGJveC52MSK+AgoJQ2FuZGlkYXRlEhAKCHBvc2l0aW9uGAEgASgNEhIKCmRlcGxveW1lbnQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSDgoGcmVhc29uGAUgASgJEg0KBXNjb3JlGAYgASgBEh4KFmV4cGVjdGVkX2Nvc3RfbmFub191c2QYByABKAMSHQoQdHRmdF9tc19lc3RpbWF0ZRgIIAEoAUgAiAEBEiAKE2xhdGVuY3lfbXNfZXN0aW1hdGUYCSABKAFIAYgBARIOCgZzb3VyY2UYCiABKAkSLQoLYWRqdXN0bWVudHMYCyADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudEITChFfdHRmdF9tc19lc3RpbWF0ZUIWChRfbGF0ZW5jeV9tc19lc3RpbWF0ZSKJAQoJRXhjbHVzaW9uEhIKCmRlcGxveW1lbnQYASABKAkSLQoGcmVhc29uGAIgASgOMh0uc2lnbmFsYm94LnYxLkV4Y2x1c2lvblJlYXNvbhIOCgZkZXRhaWwYAyABKAkSKQoFdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItECCg1Sb3V0ZVJlc3BvbnNlEioKB3JvdXRpbmcYASABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SKwoKY2FuZGlkYXRlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5DYW5kaWRhdGUSKQoIZXhjbHVkZWQYAyADKAsyFy5zaWduYWxib3gudjEuRXhjbHVzaW9uEh4KFmVzdGltYXRlZF9pbnB1dF90b2tlbnMYBCABKA0SEwoLbm9fZmFsbGJhY2sYBSABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYBiABKA0SFAoMbWF4X2F0dGVtcHRzGAcgASgNEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSKgoJb3BlcmF0aW9uGAkgASgOMhcuc2lnbmFsYm94LnYxLk9wZXJhdGlvbiITChFMaXN0TW9kZWxzUmVxdWVzdCKKAwoQRGVwbG95bWVudEhlYWx0aBIzCgVzdGF0ZRgBIAEoDjIkLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoLlN0YXRlEjIKDmNvb2xkb3duX3VudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoDRIUCgd0dGZ0X21zGAQgASgBSACIAQESFwoKbGF0ZW5jeV9tcxgFIAEoAUgBiAEBEhEKCWluX2ZsaWdodBgGIAEoDRI0ChFsYXN0X2ZhaWx1cmVfa2luZBgHIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZCJcCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX0hFQUxUSFkQARIWChJTVEFURV9DT09MSU5HX0RPV04QAhIRCg1TVEFURV9QUk9CSU5HEANCCgoIX3R0ZnRfbXNCDQoLX2xhdGVuY3lfbXMi9AIKDkRlcGxveW1lbnRJbmZvEgoKAmlkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhUKDXByb3ZpZGVyX3R5cGUYAyABKAkSDQoFbW9kZWwYBCABKAkSJgoHcHJpY2luZxgFIAEoCzIVLnNpZ25hbGJveC52MS5QcmljaW5nEhYKDmNvbnRleHRfd2luZG93GAYgASgNEhkKEW1heF9vdXRwdXRfdG9rZW5zGAcgASgNEi4KDGNhcGFiaWxpdGllcxgIIAMoDjIYLnNpZ25hbGJveC52MS5DYXBhYmlsaXR5Ei4KBmhlYWx0aBgJIAEoCzIeLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoEiUKCXN0cmVuZ3RocxgKIAMoDjISLnNpZ25hbGJveC52MS5UYXNrEg8KB3F1YWxpdHkYCyABKAESKwoKb3BlcmF0aW9ucxgMIAMoDjIXLnNpZ25hbGJveC52MS5PcGVyYXRpb24iKQoJQWxpYXNJbmZvEgwKBG5hbWUYASABKAkSDgoGdGFyZ2V0GAIgASgJIjEKC1JvdXRlVGFyZ2V0EhIKCmRlcGxveW1lbnQYASABKAkSDgoGd2VpZ2h0GAIgASgNIlgKDFJvdXRlVmFyaWFudBIMCgRuYW1lGAEgASgJEg4KBndlaWdodBgCIAEoDRIqCgd0YXJnZXRzGAMgAygLMhkuc2lnbmFsYm94LnYxLlJvdXRlVGFyZ2V0ItsCCglSb3V0ZUluZm8SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIqCgd0YXJnZXRzGAQgAygLMhkuc2lnbmFsYm94LnYxLlJvdXRlVGFyZ2V0EhEKCWZhbGxiYWNrcxgFIAMoCRIsCgh2YXJpYW50cxgGIAMoCzIaLnNpZ25hbGJveC52MS5Sb3V0ZVZhcmlhbnQSFAoMbWF4X2F0dGVtcHRzGAcgASgNEhYKDmhlZGdlX2FmdGVyX21zGAggASgNEhMKC25vX2ZhbGxiYWNrGAkgASgIEhUKDWNhY2hlX2VuYWJsZWQYCiABKAgSMAoKY29uZGl0aW9ucxgLIAMoCzIcLnNpZ25hbGJveC52MS5Sb3V0ZUNvbmRpdGlvbhIgChhzZW1hbnRpY19jYWNoZV9lbWJlZGRpbmcYDCABKAkiTAoOUm91dGVDb25kaXRpb24SKgoEd2hlbhgBIAMoCzIcLnNpZ25hbGJveC52MS5Db25kaXRpb25GaWVsZBIOCgZ0YXJnZXQYAiABKAkiLwoOQ29uZGl0aW9uRmllbGQSDQoFZmllbGQYASABKAkSDgoGdmFsdWVzGAIgAygJIpoBChJMaXN0TW9kZWxzUmVzcG9uc2USMQoLZGVwbG95bWVudHMYASADKAsyHC5zaWduYWxib3gudjEuRGVwbG95bWVudEluZm8SKAoHYWxpYXNlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5BbGlhc0luZm8SJwoGcm91dGVzGAMgAygLMhcuc2lnbmFsYm94LnYxLlJvdXRlSW5mbyrLAwoPRXhjbHVzaW9uUmVhc29uEiAKHEVYQ0xVU0lPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FWENMVVNJT05fUkVBU09OX0NPT0xJTkdfRE9XThABEiYKIkVYQ0xVU0lPTl9SRUFTT05fQ09OVEVYVF9UT09fU01BTEwQAhIgChxFWENMVVNJT05fUkVBU09OX09WRVJfQlVER0VUEAMSIgoeRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0NPU1RfQ0FQEAQSJQohRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0xBVEVOQ1lfQ0FQEAUSJwojRVhDTFVTSU9OX1JFQVNPTl9NSVNTSU5HX0NBUEFCSUxJVFkQBhIgChxFWENMVVNJT05fUkVBU09OX05PVF9BTExPV0VEEAcSIQodRVhDTFVTSU9OX1JFQVNPTl9SQVRFX0xJTUlURUQQCBIhCh1FWENMVVNJT05fUkVBU09OX05PVF9TRUxFQ1RFRBAJEicKI0VYQ0xVU0lPTl9SRUFTT05fT1ZFUl9BVFRFTVBUX0xJTUlUEAoSJAogRVhDTFVTSU9OX1JFQVNPTl9XUk9OR19PUEVSQVRJT04QCzL1BAoMUm91dGVTZXJ2aWNlEj8KBVJvdXRlEhkuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USSQoOUm91dGVFbWJlZGRpbmcSGi5zaWduYWxib3gudjEuRW1iZWRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USRwoLUm91dGVSZXJhbmsSGy5zaWduYWxib3gudjEuUmVyYW5rUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk8KC1JvdXRlSW1hZ2VzEiMuc2lnbmFsYm94LnYxLkdlbmVyYXRlSW1hZ2VzUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlElIKElJvdXRlVHJhbnNjcmlwdGlvbhIfLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEkYKC1JvdXRlU3BlZWNoEhouc2lnbmFsYm94LnYxLlNwZWFrUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk0KD1JvdXRlTW9kZXJhdGlvbhIdLnNpZ25hbGJveC52MS5Nb2RlcmF0ZVJlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJUCgpMaXN0TW9kZWxzEh8uc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_signalbox_v1_audio, file_signalbox_v1_chat, file_signalbox_v1_common, file_signalbox_v1_embedding, file_signalbox_v1_image, file_signalbox_v1_moderation, file_signalbox_v1_rerank]);
+  fileDesc("ChhzaWduYWxib3gvdjEvcm91dGUucHJvdG8SDHNpZ25hbGJveC52MSK+AgoJQ2FuZGlkYXRlEhAKCHBvc2l0aW9uGAEgASgNEhIKCmRlcGxveW1lbnQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSDgoGcmVhc29uGAUgASgJEg0KBXNjb3JlGAYgASgBEh4KFmV4cGVjdGVkX2Nvc3RfbmFub191c2QYByABKAMSHQoQdHRmdF9tc19lc3RpbWF0ZRgIIAEoAUgAiAEBEiAKE2xhdGVuY3lfbXNfZXN0aW1hdGUYCSABKAFIAYgBARIOCgZzb3VyY2UYCiABKAkSLQoLYWRqdXN0bWVudHMYCyADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudEITChFfdHRmdF9tc19lc3RpbWF0ZUIWChRfbGF0ZW5jeV9tc19lc3RpbWF0ZSKJAQoJRXhjbHVzaW9uEhIKCmRlcGxveW1lbnQYASABKAkSLQoGcmVhc29uGAIgASgOMh0uc2lnbmFsYm94LnYxLkV4Y2x1c2lvblJlYXNvbhIOCgZkZXRhaWwYAyABKAkSKQoFdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItECCg1Sb3V0ZVJlc3BvbnNlEioKB3JvdXRpbmcYASABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SKwoKY2FuZGlkYXRlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5DYW5kaWRhdGUSKQoIZXhjbHVkZWQYAyADKAsyFy5zaWduYWxib3gudjEuRXhjbHVzaW9uEh4KFmVzdGltYXRlZF9pbnB1dF90b2tlbnMYBCABKA0SEwoLbm9fZmFsbGJhY2sYBSABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYBiABKA0SFAoMbWF4X2F0dGVtcHRzGAcgASgNEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSKgoJb3BlcmF0aW9uGAkgASgOMhcuc2lnbmFsYm94LnYxLk9wZXJhdGlvbiITChFMaXN0TW9kZWxzUmVxdWVzdCKKAwoQRGVwbG95bWVudEhlYWx0aBIzCgVzdGF0ZRgBIAEoDjIkLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoLlN0YXRlEjIKDmNvb2xkb3duX3VudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoDRIUCgd0dGZ0X21zGAQgASgBSACIAQESFwoKbGF0ZW5jeV9tcxgFIAEoAUgBiAEBEhEKCWluX2ZsaWdodBgGIAEoDRI0ChFsYXN0X2ZhaWx1cmVfa2luZBgHIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZCJcCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX0hFQUxUSFkQARIWChJTVEFURV9DT09MSU5HX0RPV04QAhIRCg1TVEFURV9QUk9CSU5HEANCCgoIX3R0ZnRfbXNCDQoLX2xhdGVuY3lfbXMi9AIKDkRlcGxveW1lbnRJbmZvEgoKAmlkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhUKDXByb3ZpZGVyX3R5cGUYAyABKAkSDQoFbW9kZWwYBCABKAkSJgoHcHJpY2luZxgFIAEoCzIVLnNpZ25hbGJveC52MS5QcmljaW5nEhYKDmNvbnRleHRfd2luZG93GAYgASgNEhkKEW1heF9vdXRwdXRfdG9rZW5zGAcgASgNEi4KDGNhcGFiaWxpdGllcxgIIAMoDjIYLnNpZ25hbGJveC52MS5DYXBhYmlsaXR5Ei4KBmhlYWx0aBgJIAEoCzIeLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoEiUKCXN0cmVuZ3RocxgKIAMoDjISLnNpZ25hbGJveC52MS5UYXNrEg8KB3F1YWxpdHkYCyABKAESKwoKb3BlcmF0aW9ucxgMIAMoDjIXLnNpZ25hbGJveC52MS5PcGVyYXRpb24iKQoJQWxpYXNJbmZvEgwKBG5hbWUYASABKAkSDgoGdGFyZ2V0GAIgASgJIjEKC1JvdXRlVGFyZ2V0EhIKCmRlcGxveW1lbnQYASABKAkSDgoGd2VpZ2h0GAIgASgNIlgKDFJvdXRlVmFyaWFudBIMCgRuYW1lGAEgASgJEg4KBndlaWdodBgCIAEoDRIqCgd0YXJnZXRzGAMgAygLMhkuc2lnbmFsYm94LnYxLlJvdXRlVGFyZ2V0ItsCCglSb3V0ZUluZm8SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIqCgd0YXJnZXRzGAQgAygLMhkuc2lnbmFsYm94LnYxLlJvdXRlVGFyZ2V0EhEKCWZhbGxiYWNrcxgFIAMoCRIsCgh2YXJpYW50cxgGIAMoCzIaLnNpZ25hbGJveC52MS5Sb3V0ZVZhcmlhbnQSFAoMbWF4X2F0dGVtcHRzGAcgASgNEhYKDmhlZGdlX2FmdGVyX21zGAggASgNEhMKC25vX2ZhbGxiYWNrGAkgASgIEhUKDWNhY2hlX2VuYWJsZWQYCiABKAgSMAoKY29uZGl0aW9ucxgLIAMoCzIcLnNpZ25hbGJveC52MS5Sb3V0ZUNvbmRpdGlvbhIgChhzZW1hbnRpY19jYWNoZV9lbWJlZGRpbmcYDCABKAkiTAoOUm91dGVDb25kaXRpb24SKgoEd2hlbhgBIAMoCzIcLnNpZ25hbGJveC52MS5Db25kaXRpb25GaWVsZBIOCgZ0YXJnZXQYAiABKAkiLwoOQ29uZGl0aW9uRmllbGQSDQoFZmllbGQYASABKAkSDgoGdmFsdWVzGAIgAygJIpoBChJMaXN0TW9kZWxzUmVzcG9uc2USMQoLZGVwbG95bWVudHMYASADKAsyHC5zaWduYWxib3gudjEuRGVwbG95bWVudEluZm8SKAoHYWxpYXNlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5BbGlhc0luZm8SJwoGcm91dGVzGAMgAygLMhcuc2lnbmFsYm94LnYxLlJvdXRlSW5mbyIuChVMaXN0TWNwU2VydmVyc1JlcXVlc3QSFQoNaW5jbHVkZV90b29scxgBIAEoCCJbCgdNY3BUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSLQoMaW5wdXRfc2NoZW1hGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLOAQoJTWNwU2VydmVyEgoKAmlkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhAKCHVybF9ob3N0GAMgASgJEg0KBXRlYW1zGAQgAygJEhUKDWFsbG93ZWRfdG9vbHMYBSADKAkSEgoKdGltZW91dF9tcxgGIAEoDRIfChdwcmljZV9wZXJfY2FsbF9uYW5vX3VzZBgHIAEoAxIkCgV0b29scxgIIAMoCzIVLnNpZ25hbGJveC52MS5NY3BUb29sEg0KBWVycm9yGAkgASgJIkIKFkxpc3RNY3BTZXJ2ZXJzUmVzcG9uc2USKAoHc2VydmVycxgBIAMoCzIXLnNpZ25hbGJveC52MS5NY3BTZXJ2ZXIqywMKD0V4Y2x1c2lvblJlYXNvbhIgChxFWENMVVNJT05fUkVBU09OX1VOU1BFQ0lGSUVEEAASIQodRVhDTFVTSU9OX1JFQVNPTl9DT09MSU5HX0RPV04QARImCiJFWENMVVNJT05fUkVBU09OX0NPTlRFWFRfVE9PX1NNQUxMEAISIAocRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0JVREdFVBADEiIKHkVYQ0xVU0lPTl9SRUFTT05fT1ZFUl9DT1NUX0NBUBAEEiUKIUVYQ0xVU0lPTl9SRUFTT05fT1ZFUl9MQVRFTkNZX0NBUBAFEicKI0VYQ0xVU0lPTl9SRUFTT05fTUlTU0lOR19DQVBBQklMSVRZEAYSIAocRVhDTFVTSU9OX1JFQVNPTl9OT1RfQUxMT1dFRBAHEiEKHUVYQ0xVU0lPTl9SRUFTT05fUkFURV9MSU1JVEVEEAgSIQodRVhDTFVTSU9OX1JFQVNPTl9OT1RfU0VMRUNURUQQCRInCiNFWENMVVNJT05fUkVBU09OX09WRVJfQVRURU1QVF9MSU1JVBAKEiQKIEVYQ0xVU0lPTl9SRUFTT05fV1JPTkdfT1BFUkFUSU9OEAsy1wUKDFJvdXRlU2VydmljZRI/CgVSb3V0ZRIZLnNpZ25hbGJveC52MS5DaGF0UmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEkkKDlJvdXRlRW1iZWRkaW5nEhouc2lnbmFsYm94LnYxLkVtYmVkUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEkcKC1JvdXRlUmVyYW5rEhsuc2lnbmFsYm94LnYxLlJlcmFua1JlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJPCgtSb3V0ZUltYWdlcxIjLnNpZ25hbGJveC52MS5HZW5lcmF0ZUltYWdlc1JlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJSChJSb3V0ZVRyYW5zY3JpcHRpb24SHy5zaWduYWxib3gudjEuVHJhbnNjcmliZVJlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJGCgtSb3V0ZVNwZWVjaBIaLnNpZ25hbGJveC52MS5TcGVha1JlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJNCg9Sb3V0ZU1vZGVyYXRpb24SHS5zaWduYWxib3gudjEuTW9kZXJhdGVSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USVAoKTGlzdE1vZGVscxIfLnNpZ25hbGJveC52MS5MaXN0TW9kZWxzUmVxdWVzdBogLnNpZ25hbGJveC52MS5MaXN0TW9kZWxzUmVzcG9uc2UiA5ACARJgCg5MaXN0TWNwU2VydmVycxIjLnNpZ25hbGJveC52MS5MaXN0TWNwU2VydmVyc1JlcXVlc3QaJC5zaWduYWxib3gudjEuTGlzdE1jcFNlcnZlcnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_audio, file_signalbox_v1_chat, file_signalbox_v1_common, file_signalbox_v1_embedding, file_signalbox_v1_image, file_signalbox_v1_moderation, file_signalbox_v1_rerank]);
 
 /**
  * One deployment the router would try, in order.
@@ -667,6 +667,155 @@ export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PUR
   messageDesc(file_signalbox_v1_route, 12);
 
 /**
+ * @generated from message signalbox.v1.ListMcpServersRequest
+ */
+export type ListMcpServersRequest = Message<"signalbox.v1.ListMcpServersRequest"> & {
+  /**
+   * List each server's tools from the server itself (the gateway keeps a server's list for a
+   * minute at most); false (the default): only the configuration, no server is asked.
+   *
+   * @generated from field: bool include_tools = 1;
+   */
+  includeTools: boolean;
+};
+
+/**
+ * Describes the message signalbox.v1.ListMcpServersRequest.
+ * Use `create(ListMcpServersRequestSchema)` to create a new message.
+ */
+export const ListMcpServersRequestSchema: GenMessage<ListMcpServersRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_route, 13);
+
+/**
+ * A tool of an MCP server as the gateway offers it (the server's entry's tools filter applied).
+ *
+ * @generated from message signalbox.v1.McpTool
+ */
+export type McpTool = Message<"signalbox.v1.McpTool"> & {
+  /**
+   * The tool's own name (at POST /mcp it is offered as "<server>__<name>").
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * JSON Schema of the tool's arguments (an object schema), as the server lists it.
+   *
+   * @generated from field: google.protobuf.Struct input_schema = 3;
+   */
+  inputSchema?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.McpTool.
+ * Use `create(McpToolSchema)` to create a new message.
+ */
+export const McpToolSchema: GenMessage<McpTool> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_route, 14);
+
+/**
+ * An MCP server of the configuration, as the caller may see it: never its full URL (which may
+ * carry a token in its path or query) nor its headers (the gateway's credentials).
+ *
+ * @generated from message signalbox.v1.McpServer
+ */
+export type McpServer = Message<"signalbox.v1.McpServer"> & {
+  /**
+   * The server's id: its tools are at POST /mcp/{id}, and at POST /mcp as "<id>__<tool>".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * Only the host of the server's URL (with its port, if any), e.g. "api.githubcopilot.com".
+   *
+   * @generated from field: string url_host = 3;
+   */
+  urlHost: string;
+
+  /**
+   * Only these teams' keys may use it (empty: every key; an admin key always).
+   *
+   * @generated from field: repeated string teams = 4;
+   */
+  teams: string[];
+
+  /**
+   * Only these of the server's tools are offered and may be called (empty: all of them).
+   *
+   * @generated from field: repeated string allowed_tools = 5;
+   */
+  allowedTools: string[];
+
+  /**
+   * A tool call's deadline.
+   *
+   * @generated from field: uint32 timeout_ms = 6;
+   */
+  timeoutMs: number;
+
+  /**
+   * What one tool call costs, as recorded on its usage record (0: free).
+   *
+   * @generated from field: int64 price_per_call_nano_usd = 7;
+   */
+  pricePerCallNanoUsd: bigint;
+
+  /**
+   * With include_tools: the tools the gateway offers (empty when the listing failed).
+   *
+   * @generated from field: repeated signalbox.v1.McpTool tools = 8;
+   */
+  tools: McpTool[];
+
+  /**
+   * With include_tools: why the server's tools could not be listed ("" when they were), e.g.
+   * "MCP server \"docs\" could not be reached or failed: ..." (never the URL or credentials).
+   *
+   * @generated from field: string error = 9;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message signalbox.v1.McpServer.
+ * Use `create(McpServerSchema)` to create a new message.
+ */
+export const McpServerSchema: GenMessage<McpServer> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_route, 15);
+
+/**
+ * @generated from message signalbox.v1.ListMcpServersResponse
+ */
+export type ListMcpServersResponse = Message<"signalbox.v1.ListMcpServersResponse"> & {
+  /**
+   * The servers the caller's key may use, in the configuration's order.
+   *
+   * @generated from field: repeated signalbox.v1.McpServer servers = 1;
+   */
+  servers: McpServer[];
+};
+
+/**
+ * Describes the message signalbox.v1.ListMcpServersResponse.
+ * Use `create(ListMcpServersResponseSchema)` to create a new message.
+ */
+export const ListMcpServersResponseSchema: GenMessage<ListMcpServersResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_route, 16);
+
+/**
  * Why a deployment is not in the plan.
  *
  * @generated from enum signalbox.v1.ExclusionReason
@@ -845,6 +994,18 @@ export const RouteService: GenService<{
     methodKind: "unary";
     input: typeof ListModelsRequestSchema;
     output: typeof ListModelsResponseSchema;
+  },
+  /**
+   * ListMcpServers lists the MCP servers (mcp_servers in the configuration) the caller's key may
+   * use (an admin key: all of them), without their credentials; with include_tools, each one's
+   * tools as the gateway offers them at /mcp.
+   *
+   * @generated from rpc signalbox.v1.RouteService.ListMcpServers
+   */
+  listMcpServers: {
+    methodKind: "unary";
+    input: typeof ListMcpServersRequestSchema;
+    output: typeof ListMcpServersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_signalbox_v1_route, 0);
