@@ -533,6 +533,7 @@ const rootSpec = obj<any>({
         teams: opt(list(str({ min: 1 }), { min: 1 })),
         timeout_ms: opt(num({ min: 1, max: 600_000, int: true }), 60_000),
         price_per_call_usd: opt(num({ min: 0, max: 1000 })),
+        guardrails: opt(guardrailNames),
       }),
     ),
     [],
@@ -847,6 +848,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       ...raw.routes.map((r: RouteConfig, i: number) => ({ path: `routes[${i}].guardrails`, names: r.guardrails })),
       ...raw.teams.map((t: { guardrails?: string[] }, i: number) => ({ path: `teams[${i}].guardrails`, names: t.guardrails })),
       ...(raw.keys as KeyConfig[]).map((k, i) => ({ path: `keys[${i}].guardrails`, names: k.guardrails })),
+      ...(raw.mcpServers as { guardrails?: string[] }[]).map((m, i) => ({ path: `mcp_servers[${i}].guardrails`, names: m.guardrails })),
     ],
     checkGuardrail,
   );
@@ -904,6 +906,7 @@ function finishMcpServers(raw: any[]): McpServerConfig[] {
       ...(m.teams ? { teams: m.teams } : {}),
       timeoutMs: m.timeoutMs,
       ...(m.pricePerCallUsd ? { pricePerCallNanos: Math.round(m.pricePerCallUsd * 1e9) } : {}),
+      ...(m.guardrails?.length ? { guardrails: m.guardrails } : {}),
     };
   });
 }

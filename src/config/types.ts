@@ -339,6 +339,8 @@ export interface McpServerConfig {
   timeoutMs: number;
   /** What one tool call costs, recorded on its usage record (nano-USD; absent: 0). */
   pricePerCallNanos?: number;
+  /** Guardrails (`guardrails[]` names) run on its calls: the input stage on the arguments, the output stage on the results. */
+  guardrails?: string[];
 }
 
 export interface KeyConfig {

@@ -68,6 +68,11 @@ export interface GuardrailSet {
    * the configuration does not define is invalid_argument, naming the field.
    */
   select(call: Call, route: string): Selection | undefined;
+  /**
+   * The set of these guardrails (an MCP server's, `mcp_servers[].guardrails`), or undefined when
+   * none: input stage for a call's arguments, output stage (and prompt_injection) for its result.
+   */
+  named(names: readonly string[]): Selection | undefined;
 }
 
 /** Selections kept per (route, team, key, asked-for names); the map is cleared when it grows past this. */
@@ -175,6 +180,19 @@ export function compileGuardrails(cfg: Config): GuardrailSet {
       const t = teams.get(call.caller.team);
       const k = keys.get(call.caller.keyName);
       const s = selection(all.filter((g) => g.config.mandatory || r?.has(g.name) || t?.has(g.name) || k?.has(g.name) || wanted?.has(g.name)));
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      memo.set(memoKey, s);
+      return s;
+    },
+    named(names) {
+      const memoKey = `\u0001${names.join("\0")}`;
+      if (memo.has(memoKey)) return memo.get(memoKey);
+      const gs = all.filter((g) => names.includes(g.name));
+      // A tool's result is what a model reads next: prompt_injection (an input guardrail of a model's
+      // request) runs on results, not on the arguments a model wrote.
+      const injection = (g: CompiledGuardrail) => g.config.kind === "prompt_injection";
+      const results = gs.map((g) => (injection(g) ? { ...g, config: { ...g.config, stages: ["output"] as GuardrailStage[] } } : g));
+      const s = gs.length ? { guardrails: gs, input: stageSet(gs.filter((g) => !injection(g)), "input"), output: stageSet(results, "output") } : undefined;
       if (memo.size >= MEMO_LIMIT) memo.clear();
       memo.set(memoKey, s);
       return s;
@@ -472,6 +490,19 @@ export async function guardAnswer<A extends AnswerText>(run: GuardrailRun, a: A,
   const out: A = { ...a, text: scan(a.text)!, reasoning: scan(a.reasoning), refusal: scan(a.refusal) };
   if (a.toolCalls.length) out.toolCalls = a.toolCalls.map((t) => ({ ...t, arguments: scan(t.arguments)! }));
   await runWebhooks(run, "output", set.webhooks, finalText(out), signal);
+  return out;
+}
+
+/**
+ * A stage over texts that are not a model's (an MCP tool call's arguments or results): each is
+ * scanned (a block throws, redactions come back in place), then the stage's webhooks see them
+ * together.
+ */
+export async function guardTexts(run: GuardrailRun, stage: GuardrailStage, texts: readonly string[], signal: AbortSignal): Promise<string[]> {
+  const set = stage === "input" ? run.selection.input : run.selection.output;
+  if (set.empty || texts.length === 0) return [...texts];
+  const out = texts.map((t) => scanWhole(run, stage, set, t));
+  await runWebhooks(run, stage, set.webhooks, out.join("\n\n"), signal);
   return out;
 }
 

@@ -7,7 +7,7 @@
 // counted, priced and traced the same whichever door they came in by.
 
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, trace, type Context } from "@opentelemetry/api";
 import type { McpServerConfig } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
 import { GatewayError, type GatewayCode } from "../router/errors.ts";
@@ -18,6 +18,8 @@ import type { UsageRecord, UsageSink } from "../usage/record.ts";
 import { log } from "../telemetry/log.ts";
 import { refusal, toolAdmission, toolSettlement, type Admission, type TeamBudgets } from "../limits/admission.ts";
 import type { Limiter } from "../limits/types.ts";
+import { guardTexts, startRun, type GuardrailRun, type GuardrailSet } from "../guardrails/engine.ts";
+import type { GuardrailActionRecord, GuardrailStage } from "../guardrails/types.ts";
 
 /** A tool as an MCP server lists it (name, description, JSON schema of its input, annotations). */
 export interface McpTool {
@@ -121,6 +123,8 @@ export interface McpHubDeps {
   /** Rate limits and budgets: a call is one request of the key's, and holds its price on its budgets. */
   limits: () => Limiter;
   teams: TeamBudgets;
+  /** The configuration's guardrails (swapped on reload): a server's `guardrails` run on its calls. */
+  guardrails: () => GuardrailSet;
 }
 
 export function createMcpHub(deps: McpHubDeps): McpHub {
@@ -242,6 +246,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       let result: McpCallResult | undefined;
       let refused: "rate_limit" | "budget" | undefined;
       let admission: Admission | undefined;
+      let guard: GuardrailRun | undefined;
       const id = newRequestId();
       const price = server.pricePerCallNanos ?? 0;
       try {
@@ -258,7 +263,13 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
           }
           admission = a;
         }
-        result = await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: args }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
+        // The server's guardrails: the input stage on the arguments before the call, the output
+        // stage on the result before anyone sees it (a block is an error; redactions replace the text).
+        const selection = server.guardrails?.length ? deps.guardrails().named(server.guardrails) : undefined;
+        guard = selection && startRun(selection);
+        const sent = guard && !selection!.input.empty ? await guardJson(guard, "input", args, ctx.signal) : args;
+        result = await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: sent }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
+        if (guard && !selection!.output.empty) result = await guardResult(guard, result, ctx.signal);
         return result;
       } catch (err) {
         const e = err instanceof GatewayError ? err : upstreamError(server, err, ctx.signal);
@@ -272,7 +283,8 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
           if (result?.isError) span.setAttribute("error.type", "tool_error");
           span.end();
         }
-        record(id, server, tool, ctx, status, latencyMs, result?.isError === true, refused);
+        guard?.trace(span ? trace.setSpan(ctx.otel!, span) : undefined);
+        record(id, server, tool, ctx, status, latencyMs, result?.isError === true, refused, guard?.actions());
       }
     },
     async close() {
@@ -282,7 +294,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
     },
   };
 
-  function record(id: string, server: McpServerConfig, tool: string, ctx: McpCallContext, status: GatewayCode | "ok", latencyMs: number, toolError: boolean, refused: "rate_limit" | "budget" | undefined): void {
+  function record(id: string, server: McpServerConfig, tool: string, ctx: McpCallContext, status: GatewayCode | "ok", latencyMs: number, toolError: boolean, refused: "rate_limit" | "budget" | undefined, guardrails: GuardrailActionRecord[] | undefined): void {
     const price = status === "ok" ? (server.pricePerCallNanos ?? 0) : 0;
     const r: UsageRecord = {
       id,
@@ -308,6 +320,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       tags: ["mcp", ...(toolError ? ["mcp:tool_error"] : []), ...(ctx.tags ?? [])],
       metadata: { via: ctx.via },
       streamed: false,
+      ...(guardrails?.length ? { guardrails } : {}),
     };
     try {
       deps.usage().record(r);
@@ -317,4 +330,33 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
   }
 
   return hub;
+}
+
+/** The string values of a JSON value, in a fixed order, and the value rebuilt with new ones. */
+function strings(v: unknown, out: string[]): void {
+  if (typeof v === "string") out.push(v);
+  else if (Array.isArray(v)) for (const x of v) strings(x, out);
+  else if (v && typeof v === "object") for (const x of Object.values(v)) strings(x, out);
+}
+function rebuild(v: unknown, next: () => string): unknown {
+  if (typeof v === "string") return next();
+  if (Array.isArray(v)) return v.map((x) => rebuild(x, next));
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x, next)]));
+  return v;
+}
+
+/** A stage over a JSON value's strings (a call's arguments, a result's structured content): its JSON stays JSON. */
+async function guardJson<T>(run: GuardrailRun, stage: GuardrailStage, v: T, signal?: AbortSignal): Promise<T> {
+  const found: string[] = [];
+  strings(v, found);
+  if (found.length === 0) return v;
+  const scanned = await guardTexts(run, stage, found, signal ?? new AbortController().signal);
+  let i = 0;
+  return rebuild(v, () => scanned[i++]) as T;
+}
+
+/** The output stage over a result: its text blocks and its structured content. */
+async function guardResult(run: GuardrailRun, r: McpCallResult, signal?: AbortSignal): Promise<McpCallResult> {
+  const content = await guardJson(run, "output", r.content.map((c) => (c.type === "text" ? { ...c, text: String(c.text ?? "") } : c)), signal);
+  return { ...r, content, ...(r.structuredContent ? { structuredContent: await guardJson(run, "output", r.structuredContent, signal) } : {}) };
 }
