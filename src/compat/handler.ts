@@ -326,7 +326,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
         const body = req.method === "POST" ? await readBody(req, maxBytes) : Buffer.alloc(0);
-        status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
+        status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers ? core.mcp : undefined });
         return;
       }
       if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank" || path === "/v1/images/generations" || path === "/v1/moderations") {

@@ -46,8 +46,8 @@ export interface McpCallContext {
   otel?: Context;
   /** The end user, when the request named one. */
   user?: string;
-  /** `mcp` (the /mcp endpoint) or `responses` (the Responses API's mcp tool). */
-  via: "mcp" | "responses";
+  /** `mcp` (the /mcp endpoint), `responses` (the Responses API's mcp tool) or `messages` (the Messages API's mcp_servers). */
+  via: "mcp" | "responses" | "messages";
   signal?: AbortSignal;
   /** The request's tags (a Responses call's), added to the record's. */
   tags?: readonly string[];

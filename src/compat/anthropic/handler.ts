@@ -13,6 +13,8 @@ import { errorEvent, toAnthropicError } from "./errors.ts";
 import { parseMessagesRequest } from "./request.ts";
 import { messageJson, messageStreamWriter, PING } from "./response.ts";
 import { cacheSimilarityHeader } from "../response.ts";
+import { serveWithMcp } from "./mcp.ts";
+import type { McpHub } from "../../mcp/hub.ts";
 
 
 /** Quiet time after which a stream sends a ping, so proxies and clients see it alive. */
@@ -23,6 +25,8 @@ export interface MessagesDeps extends DoorDeps {
   /** The router's plan for a call (count_tokens reads its token estimate). */
   plan(call: ChatCall): Plan;
   pingIntervalMs?: number;
+  /** The MCP servers (`mcp_servers` of a request names them); absent when the gateway has none. */
+  mcp?: McpHub;
 }
 
 function header(req: Req, name: string): string | undefined {
@@ -64,6 +68,10 @@ export async function serveMessages(req: Req, res: Res, path: string, d: Message
   if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
   const er = { call: parsed.call, ri, signal, cache: d.cache ?? parsed.cache, statusOf: d.statusOf };
   const stop = parsed.call.request.stop;
+
+  if (parsed.mcp.length) {
+    return serveWithMcp(res, { hub: d.mcp, caller: d.caller, ri, signal, complete: (e) => d.engine.complete(e), stream: (e) => d.engine.stream(e), sendJson: d.sendJson }, parsed, er, common);
+  }
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);

@@ -15,8 +15,9 @@
 //   - metadata.user_id is the call's user; the anthropic-beta header is passed to Anthropic
 //     deployments; a `signalbox` object takes the same routing options as the OpenAI door.
 // Document blocks: base64 PDFs and plain-text sources (title kept); URL and file sources, custom
-// content, context and citations are refused. Not supported, refused with a 400: server tools,
-// mcp_servers and container. Ignored: service_tier, top-level cache_control, cache_control on
+// content, context and citations are refused. `mcp_servers` (and mcp_toolset tools) name MCP
+// servers of the gateway's configuration, which the gateway runs (mcp.ts). Not supported, refused
+// with a 400: server tools and container. Ignored: service_tier, top-level cache_control, cache_control on
 // tool_use blocks, output_config.effort without thinking, and fields Anthropic adds later.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
@@ -24,9 +25,17 @@ import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningBlock, R
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, str, stringList, type Json } from "../request.ts";
+import { mcpFunctionName, type OfferSpec } from "../../mcp/offer.ts";
+
+/** An MCP server of `mcp_servers`: its name (a server of the gateway's configuration), its URL as given, and which tools are on. */
+export interface McpServerSpec extends OfferSpec {
+  url: string;
+}
 
 export interface MessagesRequest {
   call: ChatCall;
+  /** The MCP servers the request names (`mcp_servers`), whose tools the gateway runs (mcp.ts); empty: none. */
+  mcp: McpServerSpec[];
   cache?: { mode: CacheMode; ttlSeconds?: number };
 }
 
@@ -35,7 +44,6 @@ const MIN_BUDGET = 1024;
 const IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
 const EFFORTS: Record<string, ReasoningEffort> = { low: "low", medium: "medium", high: "high", xhigh: "high", max: "high" };
 const REFUSED: Record<string, string> = {
-  mcp_servers: "MCP connectors are not supported by this gateway",
   container: "code-execution containers are not supported by this gateway",
 };
 
@@ -161,9 +169,11 @@ function messages(v: unknown, system: ChatMessage[]): ChatMessage[] {
           ? m.content.map((b, j) => (isObj(b) ? b : bad(`${path}.content.${j}`, "must be an object")))
           : bad(`${path}.content`, "must be a string or an array of content blocks");
     if (role === "assistant") {
-      const msg: ChatMessage = { role: "assistant", content: [] };
-      const reasoning: ReasoningBlock[] = [];
+      let msg: ChatMessage = { role: "assistant", content: [] };
+      let reasoning: ReasoningBlock[] = [];
       open = new Map();
+      /** Calls of MCP tools this turn made (mcp_tool_use), answered in the turn itself by mcp_tool_result. */
+      const mcpCalls = new Map<string, string>();
       blocks.forEach((b, j) => {
         const p = `${path}.content.${j}`;
         switch (b.type) {
@@ -183,6 +193,26 @@ function messages(v: unknown, system: ChatMessage[]): ChatMessage[] {
             const name = str(b, "name", `${p}.name`) ?? bad(`${p}.name`, "Field required");
             (msg.toolCalls ??= []).push({ id, name, arguments: toolInput(b, p) });
             open.set(id, name);
+            break;
+          }
+          case "mcp_tool_use": {
+            // A call the gateway ran for an MCP server (mcp.ts): the model's call, answered below.
+            const id = str(b, "id", `${p}.id`) ?? bad(`${p}.id`, "Field required");
+            const name = mcpFunctionName(str(b, "server_name", `${p}.server_name`) ?? bad(`${p}.server_name`, "Field required"), str(b, "name", `${p}.name`) ?? bad(`${p}.name`, "Field required"));
+            (msg.toolCalls ??= []).push({ id, name, arguments: toolInput(b, p) });
+            mcpCalls.set(id, name);
+            break;
+          }
+          case "mcp_tool_result": {
+            const id = str(b, "tool_use_id", `${p}.tool_use_id`) ?? bad(`${p}.tool_use_id`, "Field required");
+            const name = mcpCalls.get(id) ?? bad(`${p}.tool_use_id`, `answers no mcp_tool_use block before it in this message: ${id}`);
+            // The turn so far, then the result; what follows is the model's next turn.
+            if (reasoning.length) msg.reasoningBlocks = reasoning;
+            if (msg.content.length || msg.toolCalls?.length || reasoning.length) out.push(msg);
+            const isError = bool(b, "is_error", `${p}.is_error`);
+            out.push({ role: "tool", toolCallId: id, name, content: toolResultContent(b, p), ...(isError ? { isError } : {}) });
+            msg = { role: "assistant", content: [] };
+            reasoning = [];
             break;
           }
           case "tool_result":
@@ -253,23 +283,83 @@ function systemMessages(v: unknown): ChatMessage[] {
   });
 }
 
-function tools(v: unknown[] | undefined): ToolDef[] | undefined {
+/** An mcp_toolset tool (mcp-client-2025-11-20): which of a server's tools are on. */
+interface Toolset {
+  server: string;
+  path: string;
+  allows(tool: string): boolean;
+}
+
+function toolset(t: Json, p: string): Toolset {
+  const server = str(t, "mcp_server_name", `${p}.mcp_server_name`) ?? bad(`${p}.mcp_server_name`, "Field required");
+  const def = obj(t, "default_config", `${p}.default_config`) ?? {};
+  const on = bool(def, "enabled", `${p}.default_config.enabled`) ?? true;
+  const configs = obj(t, "configs", `${p}.configs`) ?? {};
+  const each = new Map<string, boolean>();
+  for (const [name, c] of Object.entries(configs)) {
+    if (!isObj(c)) bad(`${p}.configs.${name}`, "must be an object");
+    const e = bool(c, "enabled", `${p}.configs.${name}.enabled`);
+    if (e !== undefined) each.set(name, e);
+  }
+  if (Array.isArray(t.tools)) bad(`${p}.tools`, "a pinned tool listing is not supported by this gateway: it lists the server's tools itself");
+  return { server, path: p, allows: (tool) => each.get(tool) ?? on };
+}
+
+function tools(v: unknown[] | undefined, toolsets: Toolset[]): ToolDef[] | undefined {
   if (!v) return undefined;
-  return v.map((t, i) => {
+  const defs: ToolDef[] = [];
+  v.forEach((t, i) => {
     const p = `tools.${i}`;
     if (!isObj(t)) bad(p, "must be an object");
-    if (t.type !== undefined && t.type !== null && t.type !== "custom") bad(`${p}.type`, `server tools (${JSON.stringify(t.type)}) are not supported by this gateway`);
-    const name = str(t, "name", `${p}.name`) ?? bad(`${p}.name`, "Field required");
-    const schema = obj(t, "input_schema", `${p}.input_schema`) ?? bad(`${p}.input_schema`, "Field required");
-    const def: ToolDef = { name, parameters: schema as JsonObject };
-    const description = str(t, "description", `${p}.description`);
-    if (description) def.description = description;
-    const strict = bool(t, "strict", `${p}.strict`);
-    if (strict !== undefined) def.strict = strict;
-    const hint = cacheHint(t, p);
-    if (hint) def.cache = hint;
-    return def;
+    if (t.type === "mcp_toolset") {
+      toolsets.push(toolset(t, p));
+      return;
+    }
+    defs.push(tool(t, p));
   });
+  // Only mcp_toolset tools: no tools of the request's own.
+  return defs.length || toolsets.length === 0 ? defs : undefined;
+}
+
+/** A custom tool (the only kind besides mcp_toolset this gateway takes). */
+function tool(t: Json, p: string): ToolDef {
+  if (t.type !== undefined && t.type !== null && t.type !== "custom") bad(`${p}.type`, `server tools (${JSON.stringify(t.type)}) are not supported by this gateway`);
+  const name = str(t, "name", `${p}.name`) ?? bad(`${p}.name`, "Field required");
+  const schema = obj(t, "input_schema", `${p}.input_schema`) ?? bad(`${p}.input_schema`, "Field required");
+  const def: ToolDef = { name, parameters: schema as JsonObject };
+  const description = str(t, "description", `${p}.description`);
+  if (description) def.description = description;
+  const strict = bool(t, "strict", `${p}.strict`);
+  if (strict !== undefined) def.strict = strict;
+  const hint = cacheHint(t, p);
+  if (hint) def.cache = hint;
+  return def;
+}
+
+/**
+ * `mcp_servers` (Anthropic's MCP connector): servers of the gateway's configuration by name, with
+ * the tools their `tool_configuration` (mcp-client-2025-04-04) or an mcp_toolset tool
+ * (mcp-client-2025-11-20) turns on. The gateway calls them with its own credentials, so an
+ * `authorization_token` is refused rather than ignored.
+ */
+function mcpServers(v: unknown[] | undefined, toolsets: readonly Toolset[]): McpServerSpec[] {
+  const specs = (v ?? []).map((m, i): McpServerSpec => {
+    const p = `mcp_servers.${i}`;
+    if (!isObj(m)) bad(p, "must be an object");
+    if (m.type !== "url") bad(`${p}.type`, `Input should be 'url', got ${JSON.stringify(m.type)}`);
+    const label = str(m, "name", `${p}.name`) ?? bad(`${p}.name`, "Field required");
+    const url = str(m, "url", `${p}.url`) ?? bad(`${p}.url`, "Field required");
+    if (m.authorization_token !== undefined && m.authorization_token !== null) bad(`${p}.authorization_token`, "the gateway calls MCP servers with their own credentials from its configuration (mcp_servers[].headers); leave it out");
+    const tc = obj(m, "tool_configuration", `${p}.tool_configuration`);
+    const enabled = tc ? bool(tc, "enabled", `${p}.tool_configuration.enabled`) : undefined;
+    const allowed = tc ? stringList(arr(tc, "allowed_tools", `${p}.tool_configuration.allowed_tools`), `${p}.tool_configuration.allowed_tools`) : [];
+    const set = toolsets.find((t) => t.server === label);
+    const allows = enabled === false ? () => false : set ? set.allows : undefined;
+    return { path: p, label, url, ...(allowed.length ? { allowed } : {}), ...(allows ? { allows } : {}) };
+  });
+  for (const t of toolsets) if (!specs.some((s) => s.label === t.server)) bad(`${t.path}.mcp_server_name`, `names no server of mcp_servers: "${t.server}"`);
+  specs.forEach((s, i) => specs.findIndex((x) => x.label === s.label) !== i && bad(`${s.path}.name`, `"${s.label}" is named twice`));
+  return specs;
 }
 
 function toolChoice(v: Json | undefined): { choice?: ToolChoice; serial: boolean } {
@@ -330,7 +420,9 @@ export function parseMessagesRequest(body: unknown, id: string, caller: Caller, 
 
   const req: Omit<UpstreamRequest, "model"> = { messages: messages(body.messages, systemMessages(body.system)) };
   if (!opts.countOnly && maxTokens !== undefined) req.maxOutputTokens = maxTokens;
-  const t = tools(arr(body, "tools", "tools"));
+  const toolsets: Toolset[] = [];
+  const t = tools(arr(body, "tools", "tools"), toolsets);
+  const mcp = mcpServers(arr(body, "mcp_servers", "mcp_servers"), toolsets);
   if (t) req.tools = t;
   const tc = toolChoice(obj(body, "tool_choice", "tool_choice"));
   // tool_choice without tools is meaningless to Anthropic too: dropped rather than refused.
@@ -382,5 +474,5 @@ export function parseMessagesRequest(body: unknown, id: string, caller: Caller, 
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
   };
   validateCall(call, FIELDS);
-  return { call, ...(sb.cache ? { cache: sb.cache } : {}) };
+  return { call, mcp, ...(sb.cache ? { cache: sb.cache } : {}) };
 }

@@ -91,7 +91,7 @@ export const PING = sse("ping", {});
  * (block indexes count every block); a tool call's argument fragments that arrive after another
  * block opened still go to its own index, which the SDK's accumulator follows.
  */
-export function messageStreamWriter(id: string, model: string, stop: string[] | undefined) {
+export function messageStreamWriter(id: string, model: string, stop: string[] | undefined, mcp?: (name: string) => { server: string; tool: string } | undefined) {
   let index = -1;
   let open: "text" | "thinking" | "tool" | undefined;
   let openTool = -1;
@@ -148,11 +148,14 @@ export function messageStreamWriter(id: string, model: string, stop: string[] | 
           case "refusal":
             refusal += e.text;
             break;
-          case "tool_call_start":
-            out += start("tool", { type: "tool_use", id: e.id, name: e.name, input: {} });
+          case "tool_call_start": {
+            // A call of an MCP server's tool (mcp.ts) shows as an mcp_tool_use block of that server.
+            const m = mcp?.(e.name);
+            out += start("tool", m ? { type: "mcp_tool_use", id: e.id, name: m.tool, server_name: m.server, input: {} } : { type: "tool_use", id: e.id, name: e.name, input: {} });
             openTool = e.index;
             toolBlocks.set(e.index, index);
             break;
+          }
           case "tool_call_delta": {
             const i = open === "tool" && openTool === e.index ? index : toolBlocks.get(e.index);
             if (i !== undefined && e.argumentsDelta) out += delta(i, { type: "input_json_delta", partial_json: e.argumentsDelta });
@@ -163,6 +166,15 @@ export function messageStreamWriter(id: string, model: string, stop: string[] | 
         }
       }
       return out;
+    },
+    /** The end of a model turn of a longer message (mcp.ts): its open block closes; the next turn's calls count from 0 again. */
+    endTurn(): string {
+      toolBlocks.clear();
+      return close();
+    },
+    /** An MCP call's result, as the block after its mcp_tool_use. */
+    mcpResult(toolUseId: string, isError: boolean, text: string): string {
+      return close() + sse("content_block_start", { index: ++index, content_block: { type: "mcp_tool_result", tool_use_id: toolUseId, is_error: isError, content: [{ type: "text", text }] } }) + sse("content_block_stop", { index });
     },
     finish(s: Summary): string {
       return (

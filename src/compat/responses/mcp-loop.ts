@@ -14,24 +14,21 @@
 
 import type { McpServerConfig } from "../../config/types.ts";
 import type { Answer, EngineEvent, EngineRequest, Summary } from "../../engine/chat-engine.ts";
-import type { McpHub, McpCallResult } from "../../mcp/hub.ts";
-import type { ToolDef, Usage } from "../../providers/types.ts";
+import type { McpHub } from "../../mcp/hub.ts";
+import type { Usage } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Adjustment, Caller } from "../../router/types.ts";
 import { newRequestId, type RequestInfo } from "../../server/context.ts";
 import { bad, isObj, type Json } from "../request.ts";
-import { mcpFunctionName, type McpToolSpec } from "./mcp-tool.ts";
+import type { McpToolSpec } from "./mcp-tool.ts";
+import { mcpFunctionName, offerTools, runTool, type Offered } from "../../mcp/offer.ts";
 import type { ResponsesRequest } from "./request.ts";
 import { itemId, responseJson, responsesStreamWriter, responsesUsage, type ResponseContext } from "./response.ts";
 
 /** Model turns one response makes at most. */
 export const MAX_TURNS = 16;
 
-interface Exposed {
-  spec: McpToolSpec;
-  server: McpServerConfig;
-  tool: string;
-}
+type Exposed = Offered<McpToolSpec>;
 
 /** The MCP servers of a request's mcp tools: configured ones this key may use, or a 400 naming the tool. */
 export function resolveServers(hub: McpHub | undefined, caller: Caller, specs: readonly McpToolSpec[]): McpServerConfig[] {
@@ -42,26 +39,6 @@ export function resolveServers(hub: McpHub | undefined, caller: Caller, specs: r
     if (!s || !hub.mayUse(caller, s)) bad(`${spec.path}.server_label`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration, mcp_servers[])`);
     return s;
   });
-}
-
-/** A call's result as the output an mcp_call item carries: its text content, else its structured content. */
-function outputText(r: McpCallResult): string {
-  const text = r.content
-    .map((c) => (c.type === "text" ? String(c.text ?? "") : c.type === "resource" && isObj(c.resource) && typeof c.resource.text === "string" ? c.resource.text : ""))
-    .filter(Boolean)
-    .join("\n");
-  if (text) return text;
-  if (r.structuredContent) return JSON.stringify(r.structuredContent);
-  return JSON.stringify(r.content);
-}
-
-function parseArgs(s: string): Record<string, unknown> | undefined {
-  try {
-    const v = s.trim() === "" ? {} : JSON.parse(s);
-    return isObj(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** What the events of a streamed response are written through (undefined: unary). */
@@ -122,33 +99,18 @@ interface Turn {
  */
 export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: EngineRequest, parsed: ResponsesRequest, ev: McpEvents | undefined, partial: Json[]): Promise<Json> {
   const servers = resolveServers(d.hub, d.caller, parsed.mcp);
-  const exposed = new Map<string, Exposed>();
-  const defs: ToolDef[] = [];
   const output = partial;
   const push = (item: Json) => {
     output.push(item);
     if (ev) itemEvents(ev, item, output.length - 1);
   };
   for (const item of d.approvedCalls) push(item);
-  const lists = await Promise.all(
-    servers.map((s, i) =>
-      d.hub.tools(s, er.signal).catch((err) => {
-        throw new GatewayError("unavailable", `${parsed.mcp[i].path}: could not list the tools of MCP server "${s.id}": ${(err as Error).message}`, { field: `${parsed.mcp[i].path}.server_label` });
-      }),
-    ),
-  );
   const own = new Set((parsed.call.request.tools ?? []).map((t) => t.name));
-  lists.forEach((tools, i) => {
+  const { exposed, defs, offered } = await offerTools(d.hub, parsed.mcp, servers, own, er.signal, "server_label");
+  offered.forEach((list, i) => {
     const spec = parsed.mcp[i];
-    const offered = spec.allowed ? tools.filter((t) => spec.allowed!.includes(t.name)) : tools;
-    for (const t of offered) {
-      const name = mcpFunctionName(spec.label, t.name);
-      if (own.has(name)) bad(`${spec.path}.server_label`, `its tool "${t.name}" would be offered to the model as "${name}", the name of a function tool of the request`);
-      exposed.set(name, { spec, server: servers[i], tool: t.name });
-      defs.push({ name, ...(t.description ? { description: t.description } : {}), parameters: (t.inputSchema ?? { type: "object", properties: {} }) as ToolDef["parameters"] & object });
-    }
     if (!d.listedBefore.has(spec.label)) {
-      push({ id: itemId(ctx, "mcpl", output.length), type: "mcp_list_tools", server_label: spec.label, tools: offered.map((t) => ({ name: t.name, description: t.description ?? null, input_schema: t.inputSchema, annotations: t.annotations ?? null })), error: null });
+      push({ id: itemId(ctx, "mcpl", output.length), type: "mcp_list_tools", server_label: spec.label, tools: list.map((t) => ({ name: t.name, description: t.description ?? null, input_schema: t.inputSchema, annotations: t.annotations ?? null })), error: null });
     }
   });
 
@@ -267,24 +229,13 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
 
 /** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure). */
 async function runCall(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, x: Exposed, call: Json, signal: AbortSignal): Promise<void> {
-  const args = parseArgs(call.arguments as string);
-  if (!args) {
-    call.error = "the model's arguments are not a JSON object";
+  const r = await runTool(d.hub, x, call.arguments as string, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "responses", signal });
+  if (r.error !== undefined) {
+    call.error = r.error;
     call.status = "failed";
-    return;
-  }
-  try {
-    const r = await d.hub.call(x.server, x.tool, args, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "responses", signal });
-    if (r.isError) {
-      call.error = outputText(r);
-      call.status = "failed";
-    } else {
-      call.output = outputText(r);
-      call.status = "completed";
-    }
-  } catch (err) {
-    call.error = (err as Error).message;
-    call.status = "failed";
+  } else {
+    call.output = r.output;
+    call.status = "completed";
   }
 }
 

@@ -4,7 +4,6 @@
 // credential from the configuration, so a request's `headers`, `authorization` and
 // `connector_id` are refused rather than ignored.
 
-import { createHash } from "node:crypto";
 import { bad, isObj, str, type Json } from "../request.ts";
 
 export interface McpToolSpec {
@@ -18,15 +17,7 @@ export interface McpToolSpec {
   needsApproval(tool: string): boolean;
 }
 
-const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** The function name the model sees for an MCP tool: `<label>__<tool>`, shortened with a hash when it would not fit 64 characters. */
-export function mcpFunctionName(label: string, tool: string): string {
-  const name = `${label}__${tool}`;
-  if (TOOL_NAME.test(name)) return name;
-  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
-  return `${label.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 20)}__${tool.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 31)}_${hash}`;
-}
+export { mcpFunctionName } from "../../mcp/offer.ts";
 
 function names(v: unknown, path: string): string[] {
   if (!Array.isArray(v) || v.some((n) => typeof n !== "string" || !n)) bad(path, "must be an array of tool names");
