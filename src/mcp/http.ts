@@ -10,7 +10,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { createMcpHandler, ProtocolError, ProtocolErrorCode, Server } from "@modelcontextprotocol/server";
+import type { McpHttpHandler } from "@modelcontextprotocol/server";
 import type { GatewayCore } from "../gateway.ts";
 import { readBody } from "../compat/handler.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -43,59 +43,67 @@ function header(req: Req, name: string): string | undefined {
 const HTTP_STATUS: Partial<Record<string, number>> = { unauthenticated: 401, permission_denied: 403, not_found: 404, resource_exhausted: 413, invalid_argument: 400 };
 
 export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, res: Res) => boolean {
-  /** One MCP server instance per HTTP request (stateless), bound to the caller and the path's scope. */
-  const handler = createMcpHandler(
-    (ctx) => {
-      // The caller and scope travel as the request's auth info, which the SDK passes through untouched.
-      const scope = ctx.authInfo?.extra?.scope as Scope | undefined;
-      if (!scope) throw new Error("mcp: request without a scope");
-      const server = new Server({ name: "signalbox", version: "1" }, { capabilities: { tools: { listChanged: false } } });
-      const servers = () => (scope.only ? [hub.server(scope.only)!] : hub.serversFor(scope.caller));
-      const named = (id: string, t: McpTool): McpTool => (scope.only ? t : { ...t, name: `${id}${TOOL_SEPARATOR}${t.name}` });
+  /**
+   * One MCP server instance per HTTP request (stateless), bound to the caller and the path's scope.
+   * Made at the first request: the SDK is loaded only by a gateway that is asked for MCP.
+   */
+  let made: Promise<McpHttpHandler> | undefined;
+  const handler = () => (made ??= build());
+  async function build(): Promise<McpHttpHandler> {
+    const { createMcpHandler, ProtocolError, ProtocolErrorCode, Server } = await import("@modelcontextprotocol/server");
+    return createMcpHandler(
+      (ctx) => {
+        // The caller and scope travel as the request's auth info, which the SDK passes through untouched.
+        const scope = ctx.authInfo?.extra?.scope as Scope | undefined;
+        if (!scope) throw new Error("mcp: request without a scope");
+        const server = new Server({ name: "signalbox", version: "1" }, { capabilities: { tools: { listChanged: false } } });
+        const servers = () => (scope.only ? [hub.server(scope.only)!] : hub.serversFor(scope.caller));
+        const named = (id: string, t: McpTool): McpTool => (scope.only ? t : { ...t, name: `${id}${TOOL_SEPARATOR}${t.name}` });
 
-      server.setRequestHandler("tools/list", async () => {
-        const list = servers();
-        const results = await Promise.allSettled(list.map((s) => hub.tools(s)));
-        const tools: McpTool[] = [];
-        results.forEach((r, i) => {
-          if (r.status === "fulfilled") for (const t of r.value) tools.push(named(list[i].id, t));
-          else if (scope.only) throw new ProtocolError(ProtocolErrorCode.InternalError, (r.reason as Error).message);
-          // At /mcp a server that is away hides its tools rather than the others'.
-          else log("warn", "mcp: a server's tools could not be listed", { server: list[i].id, error: (r.reason as Error).message });
+        server.setRequestHandler("tools/list", async () => {
+          const list = servers();
+          const results = await Promise.allSettled(list.map((s) => hub.tools(s)));
+          const tools: McpTool[] = [];
+          results.forEach((r, i) => {
+            if (r.status === "fulfilled") for (const t of r.value) tools.push(named(list[i].id, t));
+            else if (scope.only) throw new ProtocolError(ProtocolErrorCode.InternalError, (r.reason as Error).message);
+            // At /mcp a server that is away hides its tools rather than the others'.
+            else log("warn", "mcp: a server's tools could not be listed", { server: list[i].id, error: (r.reason as Error).message });
+          });
+          return { tools } as never;
         });
-        return { tools } as never;
-      });
 
-      server.setRequestHandler("tools/call", async (request) => {
-        const name = request.params.name;
-        let serverId = scope.only;
-        let tool = name;
-        if (!serverId) {
-          const at = name.indexOf(TOOL_SEPARATOR);
-          if (at > 0) {
-            serverId = name.slice(0, at);
-            tool = name.slice(at + TOOL_SEPARATOR.length);
+        server.setRequestHandler("tools/call", async (request) => {
+          const name = request.params.name;
+          let serverId = scope.only;
+          let tool = name;
+          if (!serverId) {
+            const at = name.indexOf(TOOL_SEPARATOR);
+            if (at > 0) {
+              serverId = name.slice(0, at);
+              tool = name.slice(at + TOOL_SEPARATOR.length);
+            }
           }
-        }
-        const target = serverId ? hub.server(serverId) : undefined;
-        if (!target || !hub.mayUse(scope.caller, target)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
-        try {
-          return (await hub.call(target, tool, (request.params.arguments ?? {}) as Record<string, unknown>, { caller: scope.caller, traceId: scope.traceId, otel: scope.otel, via: "mcp" })) as never;
-        } catch (err) {
-          const e = err as GatewayError;
-          if (e.code === "not_found") throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
-          if (e.code === "invalid_argument") throw new ProtocolError(ProtocolErrorCode.InvalidParams, e.message);
-          // The server could not answer: a tool execution error, which the model (or the user) sees.
-          return { content: [{ type: "text", text: e.message }], isError: true } as never;
-        }
-      });
-      return server;
-    },
-    {
-      onerror: (err) => log("warn", "mcp: a request was refused", { error: err.message }),
-      maxRequestBodySize: core.config.server.maxRequestBytes,
-    },
-  );
+          const target = serverId ? hub.server(serverId) : undefined;
+          if (!target || !hub.mayUse(scope.caller, target)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+          try {
+            return (await hub.call(target, tool, (request.params.arguments ?? {}) as Record<string, unknown>, { caller: scope.caller, traceId: scope.traceId, otel: scope.otel, via: "mcp" })) as never;
+          } catch (err) {
+            const e = err as GatewayError;
+            if (e.code === "not_found") throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+            if (e.code === "invalid_argument") throw new ProtocolError(ProtocolErrorCode.InvalidParams, e.message);
+            // The server could not answer: a tool execution error, which the model (or the user) sees.
+            return { content: [{ type: "text", text: e.message }], isError: true } as never;
+          }
+        });
+        return server;
+      },
+      {
+        onerror: (err) => log("warn", "mcp: a request was refused", { error: err.message }),
+        maxRequestBodySize: core.config.server.maxRequestBytes,
+      },
+    );
+  }
 
   async function serve(req: Req, res: Res, only: string | undefined): Promise<void> {
     const tracer = core.tracing?.tracer;
@@ -122,7 +130,7 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
       }
       const request = new Request(`http://${header(req, "host") ?? "localhost"}${req.url ?? "/mcp"}`, { method, headers, body: body as BodyInit | undefined });
       const scope: Scope = { caller, only, traceId, otel: span?.ctx };
-      const answer = await handler.fetch(request, { authInfo: { token: "", clientId: caller.keyName, scopes: [], extra: { scope } } });
+      const answer = await (await handler()).fetch(request, { authInfo: { token: "", clientId: caller.keyName, scopes: [], extra: { scope } } });
       status = answer.status;
       const out: Record<string, string> = { "x-request-id": id, "x-signalbox-trace-id": traceId };
       answer.headers.forEach((v, k) => {

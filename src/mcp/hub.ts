@@ -6,7 +6,9 @@
 // /mcp (http.ts) and the Responses API's `mcp` tool call through here, so a key's tool calls are
 // counted, priced and traced the same whichever door they came in by.
 
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+// The SDK is loaded when a server is first used: a gateway without MCP servers never loads it (its
+// resident memory stays what the benchmark measures).
+import type { Client } from "@modelcontextprotocol/client";
 import { SpanKind, SpanStatusCode, trace, type Context } from "@opentelemetry/api";
 import type { McpServerConfig } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
@@ -149,6 +151,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
   function client(server: McpServerConfig, c: Connection): Promise<Client> {
     if (!c.client) {
       const made = (async () => {
+        const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
         const client = new Client({ name: "signalbox", version: "1" }, { versionNegotiation: { mode: "auto" } } as never);
         const transport = new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } });
         await client.connect(transport, { timeout: server.timeoutMs });
