@@ -526,7 +526,10 @@ const rootSpec = obj<any>({
     list(
       obj({
         id: req(str({ min: 1, pattern: /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/ })),
-        url: req(httpUrl),
+        url: opt(httpUrl),
+        command: opt(str({ min: 1 })),
+        args: opt(list(str())),
+        env: opt(record(str())),
         description: opt(str({ min: 1 })),
         headers: opt(record(str()), {}),
         tools: opt(list(str({ min: 1 }), { min: 1 })),
@@ -897,9 +900,12 @@ function finishMcpServers(raw: any[]): McpServerConfig[] {
     const path = `mcp_servers[${i}]`;
     if (seen.has(m.id)) throw new ConfigError(join(path, "id"), `duplicate MCP server "${m.id}"`);
     seen.add(m.id);
+    if ((m.url === undefined) === (m.command === undefined)) throw new ConfigError(path, "needs url (a streamable HTTP server) or command (a local server over stdio), and only one of them");
+    if (m.url !== undefined && (m.args || m.env)) throw new ConfigError(join(path, m.args ? "args" : "env"), "only applies to a local server (command)");
+    if (m.command !== undefined && Object.keys(m.headers).length) throw new ConfigError(join(path, "headers"), "only applies to an HTTP server (url); give a local server its credentials in env");
     return {
       id: m.id,
-      url: m.url,
+      ...(m.url !== undefined ? { url: m.url } : { command: m.command, args: m.args ?? [], env: m.env ?? {} }),
       ...(m.description ? { description: m.description } : {}),
       headers: m.headers,
       ...(m.tools ? { tools: m.tools } : {}),

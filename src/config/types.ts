@@ -328,7 +328,12 @@ export interface AlertConfig {
 export interface McpServerConfig {
   /** Letters, digits, `-` and single `_`: tools are offered at /mcp as `<id>__<tool>`. */
   id: string;
-  url: string;
+  /** A streamable HTTP server; or else `command`, a local server the gateway starts and talks to over stdio. */
+  url?: string;
+  command?: string;
+  args?: string[];
+  /** The local server's environment, added to the minimal one the SDK gives a child (secrets: never logged). */
+  env?: Record<string, string>;
   description?: string;
   headers: Record<string, string>;
   /** Only these of the server's tools are offered and may be called (absent: all). */

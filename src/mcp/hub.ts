@@ -83,7 +83,7 @@ interface Connection {
 
 /** What identifies a server's connection: a change of any of it makes a new one. */
 function fingerprint(s: McpServerConfig): string {
-  return JSON.stringify([s.url, s.headers]);
+  return JSON.stringify([s.url, s.headers, s.command, s.args, s.env]);
 }
 
 /** An upstream failure as the gateway's error, without the server's URL or credentials. */
@@ -99,17 +99,21 @@ function upstreamError(server: McpServerConfig, err: unknown, signal?: AbortSign
   return new GatewayError("unavailable", `MCP server "${server.id}" could not be reached or failed: ${redact(message, server)}`);
 }
 
-/** Never echo what the configuration keeps secret (header values, the URL's path and query, which may carry a token) if an error message carries it. */
-function redact(message: string, server: McpServerConfig): string {
-  let out = message.split(server.url).join("[url]");
-  try {
-    const u = new URL(server.url);
-    const rest = u.pathname + u.search;
-    if (rest.length > 1) out = out.split(rest).join("[url]");
-    if (u.search.length > 1) out = out.split(u.search.slice(1)).join("[url]");
-  } catch {
-    // not a URL: nothing else to take out
+/** Never echo what the configuration keeps secret (header values, a local server's environment, the URL's path and query, which may carry a token) if a message carries it. */
+export function redact(message: string, server: McpServerConfig): string {
+  let out = message;
+  if (server.url) {
+    out = out.split(server.url).join("[url]");
+    try {
+      const u = new URL(server.url);
+      const rest = u.pathname + u.search;
+      if (rest.length > 1) out = out.split(rest).join("[url]");
+      if (u.search.length > 1) out = out.split(u.search.slice(1)).join("[url]");
+    } catch {
+      // not a URL: nothing else to take out
+    }
   }
+  for (const v of Object.values(server.env ?? {})) if (v.length >= 4) out = out.split(v).join("[redacted]");
   for (const v of Object.values(server.headers)) {
     if (v.length >= 4) out = out.split(v).join("[redacted]");
     const bare = v.replace(/^(Bearer|Basic)\s+/i, "");
@@ -127,6 +131,23 @@ export interface McpHubDeps {
   teams: TeamBudgets;
   /** The configuration's guardrails (swapped on reload): a server's `guardrails` run on its calls. */
   guardrails: () => GuardrailSet;
+}
+
+/**
+ * A local server: its process, started with the SDK's minimal environment plus the entry's `env`;
+ * what it writes to stderr goes to the log (a line at most 500 characters, secrets taken out). The
+ * process ends with its connection (hub.close, a reload that changes it, or a failure).
+ */
+async function stdioTransport(server: McpServerConfig) {
+  const { StdioClientTransport, getDefaultEnvironment } = await import("@modelcontextprotocol/client/stdio");
+  const t = new StdioClientTransport({ command: server.command!, args: server.args ?? [], env: { ...getDefaultEnvironment(), ...server.env }, stderr: "pipe" });
+  let tail = "";
+  t.stderr?.on("data", (chunk: Buffer) => {
+    const lines = (tail + chunk.toString("utf8")).split("\n");
+    tail = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) log("warn", "mcp: a local server wrote to stderr", { server: server.id, line: redact(line.slice(0, 500), server) });
+  });
+  return t;
 }
 
 export function createMcpHub(deps: McpHubDeps): McpHub {
@@ -153,7 +174,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       const made = (async () => {
         const { Client, StreamableHTTPClientTransport } = await import("@modelcontextprotocol/client");
         const client = new Client({ name: "signalbox", version: "1" }, { versionNegotiation: { mode: "auto" } } as never);
-        const transport = new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } });
+        const transport = server.url ? new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }) : await stdioTransport(server);
         await client.connect(transport, { timeout: server.timeoutMs });
         return client;
       })();

@@ -91,7 +91,8 @@ async function mcpServerToPb(hub: McpHub, s: McpServerConfig, withTools: boolean
   const out: MessageInitShape<typeof McpServerSchema> = {
     id: s.id,
     description: s.description ?? "",
-    urlHost: urlHost(s.url),
+    urlHost: s.url ? urlHost(s.url) : "",
+    transport: s.url ? "http" : "stdio",
     teams: s.teams ?? [],
     allowedTools: s.tools ?? [],
     timeoutMs: s.timeoutMs,

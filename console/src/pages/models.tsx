@@ -97,7 +97,7 @@ function McpServers() {
                     {s.description && <div className="muted small">{s.description}</div>}
                   </td>
                   <td>
-                    <code>{s.urlHost}</code>
+                    <code>{s.transport === "stdio" ? "local (stdio)" : s.urlHost}</code>
                   </td>
                   <td>{s.teams.length ? s.teams.join(", ") : <span className="muted">all</span>}</td>
                   <td>

@@ -43,7 +43,7 @@ function resolve(hub: McpHub | undefined, caller: Caller, specs: readonly McpSer
     const s = hub.server(spec.label);
     if (!s || !hub.mayUse(caller, s)) bad(`${spec.path}.name`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration)`);
     const url = spec.url.replace(/\/+$/, "");
-    if (url !== s.url.replace(/\/+$/, "") && !url.endsWith(`/mcp/${s.id}`)) bad(`${spec.path}.url`, `is neither the URL of MCP server "${s.id}" nor the gateway's own /mcp/${s.id}`);
+    if (url !== s.url?.replace(/\/+$/, "") && !url.endsWith(`/mcp/${s.id}`)) bad(`${spec.path}.url`, `is neither the URL of MCP server "${s.id}" nor the gateway's own /mcp/${s.id}`);
     return s;
   });
 }

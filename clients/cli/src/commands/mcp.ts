@@ -79,7 +79,7 @@ const TOOL_COLUMNS: Column<McpTool>[] = [
 
 const SERVER_COLUMNS: Column<McpServer>[] = [
   { header: "Id", show: (s) => s.id },
-  { header: "Host", show: (s) => s.urlHost },
+  { header: "Host", show: (s) => (s.transport === "stdio" ? "local (stdio)" : s.urlHost) },
   { header: "Teams", show: (s) => listOf(s.teams, "all"), raw: (s) => s.teams.join(" ") },
   { header: "Tools filter", csv: "allowed_tools", show: (s) => listOf(s.allowedTools, "all"), raw: (s) => s.allowedTools.join(" ") },
   { header: "Price/call", csv: "price_per_call_usd", show: (s) => dollars(s.pricePerCallNanoUsd), raw: (s) => usdRaw(s.pricePerCallNanoUsd), right: true },
