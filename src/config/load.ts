@@ -886,11 +886,14 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   };
 }
 
-/** An allow-list entry naming MCP servers: `mcp:*` or `mcp:<id>` of a configured server. */
+/** An allow-list entry naming MCP servers or tools: `mcp:*`, `mcp:<id>`, or `mcp:<id>/<tool>` (`mcp:<id>/get_*`) of a configured server. */
 export function isMcpAllowEntry(m: string, servers: readonly { id: string }[] | undefined): boolean {
   if (!m.startsWith("mcp:")) return false;
-  const id = m.slice(4);
-  return id === "*" || (servers ?? []).some((s) => s.id === id);
+  const rest = m.slice(4);
+  const slash = rest.indexOf("/");
+  const id = slash < 0 ? rest : rest.slice(0, slash);
+  if (slash >= 0 && slash === rest.length - 1) return false;
+  return (id === "*" && slash < 0) || (servers ?? []).some((s) => s.id === id);
 }
 
 /** MCP servers checked: ids once each; the price in nano-USD. (Teams may live in the control plane only: not checked.) */

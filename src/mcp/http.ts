@@ -62,7 +62,7 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
 
         server.setRequestHandler("tools/list", async () => {
           const list = servers();
-          const results = await Promise.allSettled(list.map((s) => hub.tools(s)));
+          const results = await Promise.allSettled(list.map((s) => hub.toolsFor(scope.caller, s)));
           const tools: McpTool[] = [];
           results.forEach((r, i) => {
             if (r.status === "fulfilled") for (const t of r.value) tools.push(named(list[i].id, t));

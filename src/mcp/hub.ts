@@ -60,8 +60,12 @@ export interface McpHub {
   server(id: string): McpServerConfig | undefined;
   /** The servers this caller may use, in the configuration's order. */
   serversFor(caller: Caller): McpServerConfig[];
-  /** Whether the caller's key may use the server: its team, and its allow list (`mcp:<id>` or `mcp:*`) when it has one. */
+  /** Whether the caller's key may use the server: its team, and its allow list (`mcp:<id>`, `mcp:*`, or a tool of it, `mcp:<id>/<tool>`) when it has one. */
   mayUse(caller: Caller, server: McpServerConfig): boolean;
+  /** Whether the caller's key may call this tool of the server: the whole server allowed, or the tool (`mcp:<id>/<tool>`, `mcp:<id>/get_*`). */
+  mayCall(caller: Caller, server: McpServerConfig, tool: string): boolean;
+  /** The server's tools this caller may call. */
+  toolsFor(caller: Caller, server: McpServerConfig, signal?: AbortSignal): Promise<McpTool[]>;
   /** The server's tools the gateway offers (its entry's `tools` filter applied). Fails with `unavailable` when it cannot be reached. */
   tools(server: McpServerConfig, signal?: AbortSignal): Promise<McpTool[]>;
   /**
@@ -232,7 +236,17 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
     mayUse(caller, server) {
       if (caller.role === "admin" || caller.role === "anonymous") return true;
       if (server.teams && !server.teams.includes(caller.team)) return false;
-      return caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`);
+      return caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`) || caller.allow.some((a) => a.startsWith(`mcp:${server.id}/`));
+    },
+    mayCall(caller, server, tool) {
+      if (!hub.mayUse(caller, server)) return false;
+      if (caller.role === "admin" || caller.role === "anonymous" || caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`)) return true;
+      const prefix = `mcp:${server.id}/`;
+      const entries = caller.allow.filter((a) => a.startsWith(prefix));
+      return entries.length > 0 && allowListAllows(entries, `${prefix}${tool}`);
+    },
+    async toolsFor(caller, server, signal) {
+      return (await hub.tools(server, signal)).filter((t) => hub.mayCall(caller, server, t.name));
     },
     async tools(server) {
       const c = connection(server);
@@ -274,8 +288,9 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       const id = newRequestId();
       const price = server.pricePerCallNanos ?? 0;
       try {
+        // A tool the server does not offer and one the key may not call are the same to the caller.
         const offered = await hub.tools(server);
-        if (!offered.some((t) => t.name === tool)) {
+        if (!offered.some((t) => t.name === tool) || !hub.mayCall(ctx.caller, server, tool)) {
           throw new GatewayError("not_found", `tool "${tool}" is not offered by MCP server "${server.id}"`, { field: "name" });
         }
         const a = toolAdmission(deps.teams, ctx.caller, ctx.user, id, price, server.timeoutMs, Date.now());

@@ -5,6 +5,7 @@
 import type { McpServerConfig } from "../config/types.ts";
 import type { ToolDef } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
+import type { Caller } from "../router/types.ts";
 import type { McpCallContext, McpCallResult, McpHub, McpTool } from "./hub.ts";
 import { createHash } from "node:crypto";
 
@@ -36,12 +37,13 @@ export interface Offered<S extends OfferSpec> {
 }
 
 /**
- * The servers' tools (filtered by each spec's `allowed`) as functions for the model, by function
+ * The servers' tools the caller may call (filtered by each spec's `allowed`) as functions for the model, by function
  * name. A server that cannot list its tools fails the request (`unavailable`, naming its field);
  * a function name the request already uses for a tool of its own is a 400.
  */
 export async function offerTools<S extends OfferSpec>(
   hub: McpHub,
+  caller: Caller,
   specs: readonly S[],
   servers: readonly McpServerConfig[],
   own: ReadonlySet<string>,
@@ -50,7 +52,7 @@ export async function offerTools<S extends OfferSpec>(
 ): Promise<{ exposed: Map<string, Offered<S>>; defs: ToolDef[]; offered: McpTool[][] }> {
   const lists = await Promise.all(
     servers.map((s, i) =>
-      hub.tools(s, signal).catch((err) => {
+      hub.toolsFor(caller, s, signal).catch((err) => {
         throw new GatewayError("unavailable", `${specs[i].path}: could not list the tools of MCP server "${s.id}": ${(err as Error).message}`, { field: `${specs[i].path}.${labelField}` });
       }),
     ),

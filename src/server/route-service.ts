@@ -10,7 +10,7 @@ import type { McpServerConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { McpHub } from "../mcp/hub.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
+import type { Caller, ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
 import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
@@ -85,9 +85,9 @@ function urlHost(url: string): string {
 
 /**
  * An MCP server as ListMcpServers shows it: its configuration without URL path, query or headers;
- * with `withTools`, its tools as the hub lists them (cached a minute), or why they could not be.
+ * with `withTools`, its tools the caller may call as the hub lists them (cached a minute), or why they could not be.
  */
-async function mcpServerToPb(hub: McpHub, s: McpServerConfig, withTools: boolean): Promise<MessageInitShape<typeof McpServerSchema>> {
+async function mcpServerToPb(hub: McpHub, caller: Caller, s: McpServerConfig, withTools: boolean): Promise<MessageInitShape<typeof McpServerSchema>> {
   const out: MessageInitShape<typeof McpServerSchema> = {
     id: s.id,
     description: s.description ?? "",
@@ -100,7 +100,7 @@ async function mcpServerToPb(hub: McpHub, s: McpServerConfig, withTools: boolean
   };
   if (!withTools) return out;
   try {
-    const tools = await hub.tools(s);
+    const tools = await hub.toolsFor(caller, s);
     out.tools = tools.map((t) => ({
       name: t.name,
       description: t.description ?? "",
@@ -268,9 +268,10 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
     async listMcpServers(req, ctx) {
       const ri = ctx.values.get(requestInfoKey)!;
       try {
-        const servers = core.mcp.serversFor(ctx.values.get(callerKey));
+        const caller = ctx.values.get(callerKey);
+        const servers = core.mcp.serversFor(caller);
         // Each server's tools listed at once: a slow or unreachable one holds up only itself.
-        return create(ListMcpServersResponseSchema, { servers: await Promise.all(servers.map((s) => mcpServerToPb(core.mcp, s, req.includeTools))) });
+        return create(ListMcpServersResponseSchema, { servers: await Promise.all(servers.map((s) => mcpServerToPb(core.mcp, caller, s, req.includeTools))) });
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);
       }

@@ -281,13 +281,15 @@ test("a config without a server section gets the server's defaults (it used to s
 
 test("mcp_servers: ids, URLs, prices, env-substituted headers, and allow-list entries", () => {
   const base = "providers: [{ name: mock, type: mock }]\ndeployments: [{ id: mock/a, provider: mock, model: mock-a }]\n";
-  const cfg = buildConfig(parse(`${base}mcp_servers:\n  - { id: docs-search, url: "https://mcp.example/mcp", headers: { Authorization: "Bearer \${TOK}" }, price_per_call_usd: 0.0005, tools: [search] }\nkeys:\n  - { name: k, hash: "sha256:${"ab".repeat(32)}", team: t, allow: [mock/a, "mcp:docs-search"] }\n`), { TOK: "t0k" });
+  const cfg = buildConfig(parse(`${base}mcp_servers:\n  - { id: docs-search, url: "https://mcp.example/mcp", headers: { Authorization: "Bearer \${TOK}" }, price_per_call_usd: 0.0005, tools: [search] }\nkeys:\n  - { name: k, hash: "sha256:${"ab".repeat(32)}", team: t, allow: [mock/a, "mcp:docs-search", "mcp:docs-search/search", "mcp:docs-search/get_*"] }\n`), { TOK: "t0k" });
   assert.deepEqual(cfg.mcpServers, [{ id: "docs-search", url: "https://mcp.example/mcp", headers: { Authorization: "Bearer t0k" }, tools: ["search"], timeoutMs: 60_000, pricePerCallNanos: 500_000 }]);
   const refused: [string, RegExp][] = [
     [`mcp_servers: [{ id: "a__b", url: "https://x.example" }]`, /mcp_servers\[0\]\.id/],
     [`mcp_servers: [{ id: a, url: "ftp://x.example" }]`, /mcp_servers\[0\]\.url/],
     [`mcp_servers: [{ id: a, url: "https://x.example" }, { id: a, url: "https://y.example" }]`, /mcp_servers\[1\]\.id: duplicate MCP server "a"/],
     [`keys: [{ name: k, hash: "sha256:${"ab".repeat(32)}", team: t, allow: ["mcp:nope"] }]`, /keys\[0\]\.allow\[0\]/],
+    [`mcp_servers: [{ id: a, url: "https://x.example" }]\nkeys: [{ name: k, hash: "sha256:${"ab".repeat(32)}", team: t, allow: ["mcp:a/"] }]`, /keys\[0\]\.allow\[0\]/],
+    [`mcp_servers: [{ id: a, url: "https://x.example" }]\nkeys: [{ name: k, hash: "sha256:${"ab".repeat(32)}", team: t, allow: ["mcp:b/x"] }]`, /keys\[0\]\.allow\[0\]/],
   ];
   for (const [extra, message] of refused) assert.throws(() => buildConfig(parse(`${base}${extra}\n`), {}), message);
 });

@@ -20,6 +20,7 @@ const NARROW = key("narrow");
 const ADMIN = key("admin");
 const LIMITED = key("limited");
 const BUDGETED = key("budgeted");
+const TOOLY = key("tooly");
 const MATH_TOKEN = ["mcp", "secret", "4f9a1c77e2"].join("-");
 
 let math: FakeMcp;
@@ -44,6 +45,7 @@ keys:
   - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
   - { name: limited, hash: "${hashKey(LIMITED)}", team: c, role: service, limits: { requests_per_minute: 2 } }
   - { name: budgeted, hash: "${hashKey(BUDGETED)}", team: d, role: service, budget: { period: day, limit_usd: 0.003 } }
+  - { name: tooly, hash: "${hashKey(TOOLY)}", team: e, role: service, allow: [mock/a, "mcp:math/echo", "mcp:math/a*"] }
 mcp_servers:
   - id: math
     url: ${math.url}
@@ -337,4 +339,17 @@ test("a server's guardrails: its arguments' input stage before the call, its res
   assert.deepEqual(recs[0].guardrails?.map((g) => [g.name, g.stage, g.action]), [["no-secrets-out", "output", "redact"]]);
   assert.deepEqual(recs[1].guardrails?.map((g) => [g.name, g.stage, g.action]), [["no-email-in", "input", "block"]]);
   assert.ok(!JSON.stringify(recs).includes(aws));
+});
+
+test("an allow list may name tools (mcp:<server>/<tool>, with a trailing *): only those are listed and may be called", async () => {
+  const c = await connect(TOOLY);
+  const before = math.calls.length;
+  try {
+    assert.deepEqual(await names(c), ["math__add", "math__echo"]);
+    assert.equal(text(await c.callTool({ name: "math__add", arguments: { a: 1, b: 1 } })), "2");
+    await assert.rejects(c.callTool({ name: "math__whoami", arguments: {} }), /Unknown tool: math__whoami/);
+  } finally {
+    await c.close();
+  }
+  assert.equal(math.calls.length - before, 1, "the refused call reached no server");
 });

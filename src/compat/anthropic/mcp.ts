@@ -61,7 +61,7 @@ function continuation(text: string, calls: readonly ToolCall[], blocks: readonly
 export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: MessagesRequest, er: EngineRequest, common: Record<string, string>): Promise<number> {
   const servers = resolve(d.hub, d.caller, parsed.mcp);
   const own = new Set((parsed.call.request.tools ?? []).map((t) => t.name));
-  const { exposed, defs } = await offerTools(d.hub!, parsed.mcp, servers, own, d.signal, "name");
+  const { exposed, defs } = await offerTools(d.hub!, d.caller, parsed.mcp, servers, own, d.signal, "name");
   const stop = parsed.call.request.stop;
   const base = parsed.call.request.messages;
   const sum: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };

@@ -106,7 +106,7 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
   };
   for (const item of d.approvedCalls) push(item);
   const own = new Set((parsed.call.request.tools ?? []).map((t) => t.name));
-  const { exposed, defs, offered } = await offerTools(d.hub, parsed.mcp, servers, own, er.signal, "server_label");
+  const { exposed, defs, offered } = await offerTools(d.hub, d.caller, parsed.mcp, servers, own, er.signal, "server_label");
   offered.forEach((list, i) => {
     const spec = parsed.mcp[i];
     if (!d.listedBefore.has(spec.label)) {
