@@ -389,7 +389,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     usage: observedSink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth: control.directory,
     control,
-    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: (t) => control.directory.team(t), guardrails: () => core.guardrails }),
+    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: (t) => control.directory.team(t), guardrails: () => core.guardrails, alerts: () => core.alerts }),
   };
   coreRef = core;
 

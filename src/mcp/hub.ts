@@ -20,6 +20,7 @@ import type { UsageRecord, UsageSink } from "../usage/record.ts";
 import { log } from "../telemetry/log.ts";
 import { refusal, toolAdmission, toolSettlement, type Admission, type TeamBudgets } from "../limits/admission.ts";
 import type { Limiter } from "../limits/types.ts";
+import type { Alerter } from "../alerts/alerts.ts";
 import { guardTexts, startRun, type GuardrailRun, type GuardrailSet } from "../guardrails/engine.ts";
 import type { GuardrailActionRecord, GuardrailStage } from "../guardrails/types.ts";
 
@@ -135,6 +136,8 @@ export interface McpHubDeps {
   teams: TeamBudgets;
   /** The configuration's guardrails (swapped on reload): a server's `guardrails` run on its calls. */
   guardrails: () => GuardrailSet;
+  /** Told when a call is refused because a budget is spent (as a model call's refusal is). */
+  alerts?: () => Alerter;
 }
 
 /**
@@ -298,6 +301,10 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
           const r = await deps.limits().admit(a.request);
           if (!r.ok) {
             refused = r.kind === "rate" ? "rate_limit" : "budget";
+            if (r.kind === "budget") {
+              const b = r.check;
+              deps.alerts?.().emit({ event: "budget_exhausted", budget: b.id, period: b.period, periodStart: b.periodStart ?? a.request.now, spentNanos: r.spentNanos, limitNanos: b.limitNanos, key: ctx.caller.keyName, team: ctx.caller.team, model: `mcp:${server.id}/${tool}` });
+            }
             throw refusal(r);
           }
           admission = a;

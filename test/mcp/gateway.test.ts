@@ -27,6 +27,8 @@ let math: FakeMcp;
 let docs: FakeMcp;
 let legacy: FakeMcp;
 let gw: TestGateway;
+/** The alerts the gateway emitted (a recording Alerter instead of webhooks). */
+const alerts: Record<string, unknown>[] = [];
 
 before(async () => {
   math = await startFakeMcp("math");
@@ -63,7 +65,7 @@ guardrails:
   - { name: no-email-in, kind: pii, stage: input, action: block, pii: { categories: [email] } }
   - { name: injections, kind: prompt_injection, action: block }
 `,
-    { env: { MATH_TOKEN } },
+    { env: { MATH_TOKEN }, alerts: { emit: (e) => void alerts.push(e as never), flush: async () => {}, test: async () => ({ delivered: true }) as never } },
   );
 });
 
@@ -292,6 +294,8 @@ test("tool calls count against the key's requests per minute and hold their pric
   } finally {
     await budgeted.close();
   }
+  // The platform team is told, as for a model call.
+  assert.ok(alerts.some((a) => a.event === "budget_exhausted" && a.key === "budgeted" && a.model === "mcp:math/echo"), JSON.stringify(alerts));
 });
 
 test("a server with 2025 sessions: the gateway keeps one, and opens a new one when the server forgets it (a restart), with no failed call", async () => {
