@@ -88,7 +88,15 @@ export function outputText(r: McpCallResult): string {
  * Run one call the model made (its arguments as JSON text): the result's text, or the error the
  * model is told (the tool's own error, the server's failure, a guardrail's block, a limit).
  */
-export async function runTool(hub: McpHub, x: { server: McpServerConfig; tool: string }, args: string, ctx: McpCallContext): Promise<{ output?: string; error?: string }> {
+/** Image types every provider takes in a tool's result. */
+const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/** A result's images (a screenshot tool's), as data: URLs, for the model to see. */
+export function outputImages(r: McpCallResult): string[] {
+  return r.content.filter((c) => c.type === "image" && typeof c.data === "string" && IMAGE_TYPES.has(String(c.mimeType))).map((c) => `data:${String(c.mimeType)};base64,${String(c.data)}`);
+}
+
+export async function runTool(hub: McpHub, x: { server: McpServerConfig; tool: string }, args: string, ctx: McpCallContext): Promise<{ output?: string; error?: string; images?: string[] }> {
   let parsed: unknown;
   try {
     parsed = args.trim() === "" ? {} : JSON.parse(args);
@@ -98,7 +106,9 @@ export async function runTool(hub: McpHub, x: { server: McpServerConfig; tool: s
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return { error: "the model's arguments are not a JSON object" };
   try {
     const r = await hub.call(x.server, x.tool, parsed as Record<string, unknown>, ctx);
-    return r.isError ? { error: outputText(r) } : { output: outputText(r) };
+    if (r.isError) return { error: outputText(r) };
+    const images = outputImages(r);
+    return { output: images.length && r.content.every((c) => c.type === "image") ? "" : outputText(r), ...(images.length ? { images } : {}) };
   } catch (err) {
     return { error: (err as Error).message };
   }

@@ -9,7 +9,7 @@ import { after, before, beforeEach, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
-import { startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
+import { PIXEL_PNG, startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const KEY = ["sk", "test", "messages-mcp", "77aa01"].join("-");
@@ -23,7 +23,7 @@ type Json = Record<string, any>;
 
 before(async () => {
   openai = await startFakeOpenAI();
-  math = await startFakeMcp("math");
+  math = await startFakeMcp("math", { screenshot: true });
   gw = await startTestGateway(`
 providers:
   - { name: openai, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
@@ -35,6 +35,7 @@ keys:
   - { name: agent, hash: "${hashKey(KEY)}", team: a, role: team }
 mcp_servers:
   - { id: math, url: ${math.url}, tools: [add, echo, fail] }
+  - { id: camera, url: ${math.url}, tools: [screenshot] }
 `);
   client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
 });
@@ -163,4 +164,15 @@ test("refusals name the field and reach neither the model nor the server", async
   );
   assert.equal(openai.requests.length, 0);
   assert.equal(math.calls.length, 0);
+});
+
+test("a tool's image (a screenshot) is an image block of the mcp_tool_result, and the model sees it", async () => {
+  openai.script([{ kind: "tool_calls", calls: [{ id: "call_img", name: "camera__screenshot", arguments: {} }] }, { kind: "text", text: "A pixel." }]);
+  const m = (await client.beta.messages.create({ model: "agent", max_tokens: 64, messages: [{ role: "user", content: "Look" }], mcp_servers: [{ type: "url", url: `${gw.url}/mcp/camera`, name: "camera" }], betas: BETAS })) as unknown as Json;
+  const result = m.content.find((b: Json) => b.type === "mcp_tool_result");
+  assert.deepEqual(result.content, [
+    { type: "text", text: "the page" },
+    { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL_PNG } },
+  ]);
+  assert.ok(JSON.stringify(upstream()[1].messages).includes(`data:image/png;base64,${PIXEL_PNG}`), "the image went to the model");
 });

@@ -11,7 +11,7 @@ import { after, before, beforeEach, test } from "node:test";
 import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
-import { startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
+import { PIXEL_PNG, startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const key = (name: string) => ["sk", "test", name, "5e1b7c0a9d"].join("-");
@@ -27,7 +27,7 @@ type Json = Record<string, any>;
 
 before(async () => {
   openai = await startFakeOpenAI();
-  math = await startFakeMcp("math");
+  math = await startFakeMcp("math", { screenshot: true });
   gw = await startTestGateway(`
 providers:
   - { name: openai, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
@@ -40,6 +40,7 @@ keys:
   - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
 mcp_servers:
   - { id: math, url: ${math.url}, tools: [add, echo, fail, whoami], teams: [a], price_per_call_usd: 0.001 }
+  - { id: camera, url: ${math.url}, tools: [screenshot] }
 `);
   client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: TEAM_A, maxRetries: 0 });
 });
@@ -234,4 +235,31 @@ test("streamed, with approval: the request waits as an mcp_approval_request item
   assert.deepEqual(final.output.map((o: Json) => o.type), ["mcp_list_tools", "mcp_approval_request"]);
   assert.deepEqual(JSON.parse(final.output[1].arguments), { a: 1, b: 1 });
   assert.equal(math.calls.length, 0);
+});
+
+test("a tool's image (a screenshot) reaches the model with its text; the mcp_call carries the text", async () => {
+  openai.script([{ kind: "tool_calls", calls: [{ id: "call_img", name: "camera__screenshot", arguments: {} }] }, { kind: "text", text: "A pixel." }]);
+  const r = (await client.responses.create({ model: "agent", input: "Look at the page", tools: [{ type: "mcp", server_label: "camera", require_approval: "never" } as never] })) as unknown as Json;
+  const call = r.output.find((o: Json) => o.type === "mcp_call");
+  assert.equal(call.output, "the page");
+  const sent = JSON.stringify(upstream()[1].messages);
+  assert.ok(sent.includes(`data:image/png;base64,${PIXEL_PNG}`), "the image went to the model");
+  assert.ok(sent.includes("the page"));
+});
+
+test("a caller's own function_call_output may carry images (input_image), as at OpenAI", async () => {
+  openai.script([{ kind: "text", text: "Seen." }]);
+  await client.responses.create({
+    model: "agent",
+    input: [
+      { type: "function_call", call_id: "call_own", name: "look", arguments: "{}" },
+      { type: "function_call_output", call_id: "call_own", output: [{ type: "input_text", text: "here" }, { type: "input_image", image_url: `data:image/png;base64,${PIXEL_PNG}` }] },
+    ] as never,
+    tools: [{ type: "function", name: "look", parameters: { type: "object", properties: {} }, strict: false }],
+  });
+  assert.ok(JSON.stringify(upstream()[0].messages).includes(`data:image/png;base64,${PIXEL_PNG}`));
+  await assert.rejects(
+    client.responses.create({ model: "agent", input: [{ type: "function_call", call_id: "c", name: "look", arguments: "{}" }, { type: "function_call_output", call_id: "c", output: [{ type: "input_image", image_url: "ftp://x" }] }] as never, tools: [{ type: "function", name: "look", parameters: { type: "object", properties: {} }, strict: false }] }),
+    /input\[1\]\.output\[0\]\.image_url/,
+  );
 });

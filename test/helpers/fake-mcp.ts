@@ -37,13 +37,18 @@ export const FAKE_MCP_TOOLS = [
  * `stateful`: the 2025 protocol only, with sessions (an `mcp-session-id` per initialize, a 404 for
  * one it does not know), as many servers still run; otherwise the SDK's stateless handler.
  */
-export async function startFakeMcp(name = "fake", opts: { stateful?: boolean } = {}): Promise<FakeMcp> {
+/** A 1×1 PNG, what the `screenshot` tool returns as its image. */
+export const PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+/** `screenshot`: one more tool, answering with a text block and an image block (PIXEL_PNG). */
+export async function startFakeMcp(name = "fake", opts: { stateful?: boolean; screenshot?: boolean } = {}): Promise<FakeMcp> {
   let auth: string | undefined;
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const fake: FakeMcp = { url: "", calls: [], authorizations: [], close: async () => {}, forgetSessions: () => sessions.clear(), sessionsOpened: 0 };
   const makeServer = () => {
     const s = new Server({ name, version: "1" }, { capabilities: { tools: {} } });
-    s.setRequestHandler("tools/list", async () => ({ tools: FAKE_MCP_TOOLS }) as never);
+    const screenshot = { name: "screenshot", description: "A picture of the page", inputSchema: { type: "object", properties: {} } };
+    s.setRequestHandler("tools/list", async () => ({ tools: opts.screenshot ? [...FAKE_MCP_TOOLS, screenshot] : FAKE_MCP_TOOLS }) as never);
     s.setRequestHandler("tools/call", async (req, ctx) => {
       const args = (req.params.arguments ?? {}) as Record<string, unknown>;
       fake.calls.push({ name: req.params.name, arguments: args });
@@ -55,6 +60,8 @@ export async function startFakeMcp(name = "fake", opts: { stateful?: boolean } =
           return text(String(args.text));
         case "whoami":
           return text(auth ?? "nobody");
+        case "screenshot":
+          return { content: [{ type: "text", text: "the page" }, { type: "image", data: PIXEL_PNG, mimeType: "image/png" }] } as never;
         case "fail":
           return text("the tool failed on purpose", true);
         case "boom":

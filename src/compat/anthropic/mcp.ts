@@ -51,10 +51,39 @@ function resolve(hub: McpHub | undefined, caller: Caller, specs: readonly McpSer
 type Exposed = Offered<McpServerSpec>;
 
 /** One model turn as the next turn reads it: the model's message (text, calls, replay state) and the results of its MCP calls. */
-function continuation(text: string, calls: readonly ToolCall[], blocks: readonly ReasoningBlock[] | undefined, results: readonly { id: string; fn: string; text: string; isError: boolean }[]): ChatMessage[] {
+function continuation(text: string, calls: readonly ToolCall[], blocks: readonly ReasoningBlock[] | undefined, results: readonly Result[]): ChatMessage[] {
   const msg: ChatMessage = { role: "assistant", content: text ? [{ type: "text", text }] : [], toolCalls: [...calls] };
   if (blocks?.length) msg.reasoningBlocks = [...blocks];
-  return [msg, ...results.map((r): ChatMessage => ({ role: "tool", toolCallId: r.id, name: r.fn, content: [{ type: "text", text: r.text }], ...(r.isError ? { isError: true } : {}) }))];
+  return [
+    msg,
+    ...results.map(
+      (r): ChatMessage => ({
+        role: "tool",
+        toolCallId: r.id,
+        name: r.fn,
+        content: [...(r.text ? [{ type: "text" as const, text: r.text }] : []), ...r.images.map((url) => ({ type: "image" as const, url }))],
+        ...(r.isError ? { isError: true } : {}),
+      }),
+    ),
+  ];
+}
+
+/** A call's result: its text (or error) and its images (data: URLs). */
+interface Result {
+  id: string;
+  fn: string;
+  text: string;
+  isError: boolean;
+  images: string[];
+}
+
+/** An mcp_tool_result's content blocks: the text, then the images as base64 image blocks. */
+function resultContent(r: Result): Record<string, unknown>[] {
+  const images = r.images.map((url) => {
+    const m = /^data:([^;]+);base64,(.*)$/s.exec(url)!;
+    return { type: "image", source: { type: "base64", media_type: m[1], data: m[2] } };
+  });
+  return [...(r.text || images.length === 0 ? [{ type: "text", text: r.text }] : []), ...images];
 }
 
 /** Serve a Messages request with mcp_servers; returns the HTTP status sent. Errors before the first byte are thrown. */
@@ -70,9 +99,9 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
   };
   const extra: ChatMessage[] = [];
   const turnCall = (n: number) => ({ ...er, call: { ...parsed.call, id: n === 0 ? parsed.call.id : newRequestId(), request: { ...parsed.call.request, messages: [...base, ...extra], tools: [...(parsed.call.request.tools ?? []), ...defs] } } });
-  const run = async (x: Exposed, c: ToolCall) => {
+  const run = async (x: Exposed, c: ToolCall): Promise<Result> => {
     const r = await runTool(d.hub!, x, c.arguments, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "messages", signal: d.signal });
-    return { id: c.id, fn: c.name, text: r.error !== undefined ? r.error : (r.output ?? ""), isError: r.error !== undefined };
+    return { id: c.id, fn: c.name, text: r.error !== undefined ? r.error : (r.output ?? ""), isError: r.error !== undefined, images: r.images ?? [] };
   };
 
   if (!parsed.call.stream) {
@@ -93,7 +122,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
         }
         content.push({ type: "mcp_tool_use", id: b.id, name: x.tool, server_name: x.spec.label, input: b.input });
         const r = results.find((y) => y.id === b.id)!;
-        content.push({ type: "mcp_tool_result", tool_use_id: r.id, is_error: r.isError, content: [{ type: "text", text: r.text }] });
+        content.push({ type: "mcp_tool_result", tool_use_id: r.id, is_error: r.isError, content: resultContent(r) });
       }
       if (d.signal.aborted) throw new GatewayError("canceled", "the caller went away");
       if (mine.length === 0 || mine.length < a.toolCalls.length || a.finishReason !== "tool_calls") break;
@@ -155,7 +184,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
       const all = [...calls.values()];
       const mine = all.filter((c) => exposed.has(c.name));
       const results = await Promise.all(mine.map((c) => run(exposed.get(c.name)!, c)));
-      for (const r of results) out.write(w!.mcpResult(r.id, r.isError, r.text));
+      for (const r of results) out.write(w!.mcpResult(r.id, r.isError, resultContent(r)));
       if (d.signal.aborted) throw new GatewayError("canceled", "the caller went away");
       if (mine.length === 0 || mine.length < all.length || last?.finishReason !== "tool_calls") break;
       extra.push(...continuation(text, all, blocks, results));

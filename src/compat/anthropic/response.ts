@@ -173,8 +173,8 @@ export function messageStreamWriter(id: string, model: string, stop: string[] | 
       return close();
     },
     /** An MCP call's result, as the block after its mcp_tool_use. */
-    mcpResult(toolUseId: string, isError: boolean, text: string): string {
-      return close() + sse("content_block_start", { index: ++index, content_block: { type: "mcp_tool_result", tool_use_id: toolUseId, is_error: isError, content: [{ type: "text", text }] } }) + sse("content_block_stop", { index });
+    mcpResult(toolUseId: string, isError: boolean, content: Record<string, unknown>[]): string {
+      return close() + sse("content_block_start", { index: ++index, content_block: { type: "mcp_tool_result", tool_use_id: toolUseId, is_error: isError, content } }) + sse("content_block_stop", { index });
     },
     finish(s: Summary): string {
       return (

@@ -133,8 +133,11 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
     const results: Json[] = [];
     await Promise.all(
       t.calls.map(async (c) => {
-        await runCall(d, c.x, c.item, er.signal);
-        results.push({ type: "function_call_output", call_id: c.callId, output: c.item.error ? `Error: ${c.item.error}` : c.item.output });
+        const images = await runCall(d, c.x, c.item, er.signal);
+        const text = c.item.error ? `Error: ${c.item.error}` : (c.item.output as string);
+        // The result's images go to the model with its text (the mcp_call item carries the text).
+        const output = images?.length ? [...(text ? [{ type: "input_text", text }] : []), ...images.map((url) => ({ type: "input_image", image_url: url }))] : text;
+        results.push({ type: "function_call_output", call_id: c.callId, output });
         if (ev) {
           ev.emit(c.item.error ? "response.mcp_call.failed" : "response.mcp_call.completed", { item_id: c.item.id, output_index: c.index });
           ev.emit("response.output_item.done", { output_index: c.index, item: c.item });
@@ -227,16 +230,17 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
   return { response, shown, internal, calls, stop, usage: summary.usage, cost: summary.cost.total, attempts: summary.attempts.length, finishReason: summary.finishReason };
 }
 
-/** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure). */
-async function runCall(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, x: Exposed, call: Json, signal: AbortSignal): Promise<void> {
+/** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure); returns the result's images (data: URLs), which the model is shown. */
+async function runCall(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, x: Exposed, call: Json, signal: AbortSignal): Promise<string[] | undefined> {
   const r = await runTool(d.hub, x, call.arguments as string, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "responses", signal });
   if (r.error !== undefined) {
     call.error = r.error;
     call.status = "failed";
-  } else {
-    call.output = r.output;
-    call.status = "completed";
+    return undefined;
   }
+  call.output = r.output;
+  call.status = "completed";
+  return r.images;
 }
 
 /**

@@ -126,11 +126,18 @@ function contentParts(v: unknown, path: string, role: string): ContentPart[] {
 /** A function_call_output's output: a string, or input_text parts (the only kind a tool result carries here). */
 function toolOutput(v: unknown, path: string): ContentPart[] {
   if (typeof v === "string") return v === "" ? [] : [{ type: "text", text: v }];
-  if (!Array.isArray(v)) bad(path, "must be a string or an array of input_text parts");
+  if (!Array.isArray(v)) bad(path, "must be a string or an array of input_text and input_image parts");
   return v.map((p, j): ContentPart => {
     const pp = `${path}[${j}]`;
     if (!isObj(p)) bad(pp, "must be an object");
-    if (p.type !== "input_text") bad(`${pp}.type`, `only input_text is supported in function call outputs, got ${JSON.stringify(p.type)}`);
+    if (p.type === "input_image") {
+      // A tool's image (a screenshot): kept in the tool result where the provider takes it there.
+      if (str(p, "file_id", `${pp}.file_id`)) bad(`${pp}.file_id`, "uploaded files are not supported by the gateway; send the image as image_url (an https: or data: URL)");
+      const url = str(p, "image_url", `${pp}.image_url`) ?? bad(`${pp}.image_url`, "is required");
+      if (!IMAGE_URL.test(url)) bad(`${pp}.image_url`, "must be an http(s) URL or a data:image/...;base64, URL");
+      return { type: "image", url };
+    }
+    if (p.type !== "input_text") bad(`${pp}.type`, `only input_text and input_image are supported in function call outputs, got ${JSON.stringify(p.type)}`);
     return { type: "text", text: str(p, "text", `${pp}.text`) ?? bad(`${pp}.text`, "is required") };
   });
 }
