@@ -1,7 +1,8 @@
 // The MCP gateway's front door, on the gateway's own port (streamable HTTP, stateless: any replica
 // answers any request, so no session stickiness is needed behind a load balancer):
 //   POST /mcp          every tool of every MCP server the caller's key may use, named `<server>__<tool>`
-//   POST /mcp/{server} one server's tools under their own names
+//                      (prompts too, `<server>__<prompt>`; resources by their own URIs)
+//   POST /mcp/{server} one server's tools, prompts and resources under their own names
 // Callers authenticate with the gateway's keys (Authorization: Bearer, or x-api-key), never with
 // the servers' credentials, which stay in the configuration. The protocol (both the 2026 and the
 // 2025 revisions) is the official SDK's (`createMcpHandler`): this file only authenticates, scopes
@@ -11,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { McpHttpHandler } from "@modelcontextprotocol/server";
+import type { Client as McpClient } from "@modelcontextprotocol/client";
 import type { GatewayCore } from "../gateway.ts";
 import { readBody } from "../compat/handler.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -56,7 +58,7 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
         // The caller and scope travel as the request's auth info, which the SDK passes through untouched.
         const scope = ctx.authInfo?.extra?.scope as Scope | undefined;
         if (!scope) throw new Error("mcp: request without a scope");
-        const server = new Server({ name: "signalbox", version: "1" }, { capabilities: { tools: { listChanged: false } } });
+        const server = new Server({ name: "signalbox", version: "1" }, { capabilities: { tools: { listChanged: false }, prompts: { listChanged: false }, resources: { listChanged: false } } });
         const servers = () => (scope.only ? [hub.server(scope.only)!] : hub.serversFor(scope.caller));
         const named = (id: string, t: McpTool): McpTool => (scope.only ? t : { ...t, name: `${id}${TOOL_SEPARATOR}${t.name}` });
 
@@ -95,6 +97,53 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
             // The server could not answer: a tool execution error, which the model (or the user) sees.
             return { content: [{ type: "text", text: e.message }], isError: true } as never;
           }
+        });
+        // Prompts and resources, as the servers offer them: a prompt's name is prefixed as a tool's
+        // at /mcp; a resource keeps its URI (at /mcp a read goes to the servers in order until one
+        // has it). Not recorded as tool calls: nothing runs.
+        const each = async <T,>(capability: "prompts" | "resources", op: (c: McpClient) => Promise<T>) => {
+          const list = servers();
+          const got = await Promise.allSettled(list.map((s) => hub.request(s, capability, op)));
+          return got.map((g, i) => ({ server: list[i], value: g.status === "fulfilled" ? g.value : undefined }));
+        };
+        const pages = async <T,>(first: (cursor?: string) => Promise<{ nextCursor?: string } & T>, take: (page: T) => unknown[]) => {
+          const out: unknown[] = [];
+          let cursor: string | undefined;
+          for (let page = 0; page < 20; page++) {
+            const r = await first(cursor);
+            out.push(...take(r));
+            cursor = r.nextCursor;
+            if (!cursor) break;
+          }
+          return out;
+        };
+        server.setRequestHandler("prompts/list", async () => {
+          const all = await each("prompts", (c) => pages((cursor) => c.listPrompts(cursor ? { cursor } : {}), (p) => p.prompts));
+          return { prompts: all.flatMap(({ server: s, value }) => ((value ?? []) as { name: string }[]).map((p) => (scope.only ? p : { ...p, name: `${s.id}${TOOL_SEPARATOR}${p.name}` }))) } as never;
+        });
+        server.setRequestHandler("prompts/get", async (request) => {
+          const name = request.params.name;
+          const at = scope.only ? -1 : name.indexOf(TOOL_SEPARATOR);
+          const target = scope.only ? hub.server(scope.only) : at > 0 ? hub.server(name.slice(0, at)) : undefined;
+          if (!target || !hub.mayUse(scope.caller, target)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+          const r = await hub.request(target, "prompts", (c) => c.getPrompt({ name: scope.only ? name : name.slice(at + TOOL_SEPARATOR.length), arguments: request.params.arguments }));
+          if (!r) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+          return r as never;
+        });
+        server.setRequestHandler("resources/list", async () => {
+          const all = await each("resources", (c) => pages((cursor) => c.listResources(cursor ? { cursor } : {}), (p) => p.resources));
+          return { resources: all.flatMap(({ value }) => (value ?? []) as unknown[]) } as never;
+        });
+        server.setRequestHandler("resources/templates/list", async () => {
+          const all = await each("resources", (c) => pages((cursor) => c.listResourceTemplates(cursor ? { cursor } : {}), (p) => p.resourceTemplates));
+          return { resourceTemplates: all.flatMap(({ value }) => (value ?? []) as unknown[]) } as never;
+        });
+        server.setRequestHandler("resources/read", async (request) => {
+          for (const s of servers()) {
+            const r = await hub.request(s, "resources", (c) => c.readResource({ uri: request.params.uri })).catch(() => undefined);
+            if (r) return r as never;
+          }
+          throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Resource not found: ${request.params.uri}`);
         });
         return server;
       },

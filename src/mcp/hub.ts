@@ -75,6 +75,11 @@ export interface McpHub {
    * `isError` is an answer, not a failure. Recorded and traced either way.
    */
   call(server: McpServerConfig, tool: string, args: Record<string, unknown>, ctx: McpCallContext): Promise<McpCallResult>;
+  /**
+   * A request other than a tool call (prompts, resources) on the server's connection; undefined
+   * when the server does not offer the capability. Fails as tools() does.
+   */
+  request<T>(server: McpServerConfig, capability: "prompts" | "resources", op: (client: Client) => Promise<T>, signal?: AbortSignal): Promise<T | undefined>;
   close(): Promise<void>;
 }
 
@@ -332,6 +337,9 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
         guard?.trace(span ? trace.setSpan(ctx.otel!, span) : undefined);
         record(id, server, tool, ctx, status, latencyMs, result?.isError === true, refused, guard?.actions());
       }
+    },
+    request(server, capability, op, signal) {
+      return withClient(server, signal, async (cl) => (cl.getServerCapabilities()?.[capability] ? op(cl) : undefined));
     },
     async close() {
       const all = [...connections.values()];

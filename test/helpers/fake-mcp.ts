@@ -2,7 +2,8 @@
 // revisions) on a loopback port, for tests: tools `add`, `echo`, `whoami` (says which credential
 // it was sent), `fail` (answers with isError), `boom` (throws), `slow` (waits until canceled or
 // `ms`), `secret` (hidden by the gateway's `tools` filter in the tests that set one). It records
-// every tools/call it served and the authorization header of every request.
+// every tools/call it served and the authorization header of every request. It also offers a
+// prompt (`summarize`) and a resource (`memo://<name>/readme`).
 
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -46,7 +47,15 @@ export async function startFakeMcp(name = "fake", opts: { stateful?: boolean; sc
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
   const fake: FakeMcp = { url: "", calls: [], authorizations: [], close: async () => {}, forgetSessions: () => sessions.clear(), sessionsOpened: 0 };
   const makeServer = () => {
-    const s = new Server({ name, version: "1" }, { capabilities: { tools: {} } });
+    const s = new Server({ name, version: "1" }, { capabilities: { tools: {}, prompts: {}, resources: {} } });
+    // A prompt and a resource, named after the server.
+    s.setRequestHandler("prompts/list", async () => ({ prompts: [{ name: "summarize", description: "Summarize a text", arguments: [{ name: "text", required: true }] }] }) as never);
+    s.setRequestHandler("prompts/get", async (req) => ({ messages: [{ role: "user", content: { type: "text", text: `Summarize for ${name}: ${String(req.params.arguments?.text ?? "")}` } }] }) as never);
+    s.setRequestHandler("resources/list", async () => ({ resources: [{ uri: `memo://${name}/readme`, name: "readme", mimeType: "text/plain" }] }) as never);
+    s.setRequestHandler("resources/read", async (req) => {
+      if (req.params.uri !== `memo://${name}/readme`) throw new Error(`no resource ${req.params.uri}`);
+      return { contents: [{ uri: req.params.uri, mimeType: "text/plain", text: `${name} readme` }] } as never;
+    });
     const screenshot = { name: "screenshot", description: "A picture of the page", inputSchema: { type: "object", properties: {} } };
     s.setRequestHandler("tools/list", async () => ({ tools: opts.screenshot ? [...FAKE_MCP_TOOLS, screenshot] : FAKE_MCP_TOOLS }) as never);
     s.setRequestHandler("tools/call", async (req, ctx) => {

@@ -357,3 +357,36 @@ test("an allow list may name tools (mcp:<server>/<tool>, with a trailing *): onl
   }
   assert.equal(math.calls.length - before, 1, "the refused call reached no server");
 });
+
+test("prompts and resources: /mcp offers every server's (prompts named server__prompt, resources by their URIs), /mcp/{server} one server's", async () => {
+  const c = await connect(TEAM_A);
+  try {
+    const prompts = (await c.listPrompts()).prompts.map((p) => p.name).sort();
+    assert.ok(prompts.includes("math__summarize") && prompts.includes("docs__summarize"), prompts.join(", "));
+    const got = await c.getPrompt({ name: "docs__summarize", arguments: { text: "a long text" } });
+    assert.deepEqual(got.messages[0].content, { type: "text", text: "Summarize for docs: a long text" });
+    const uris = (await c.listResources()).resources.map((r) => r.uri).sort();
+    assert.ok(uris.includes("memo://docs/readme") && uris.includes("memo://math/readme"), uris.join(", "));
+    const read = await c.readResource({ uri: "memo://docs/readme" });
+    assert.equal((read.contents[0] as { text: string }).text, "docs readme");
+    await assert.rejects(c.readResource({ uri: "memo://nowhere" }), /Resource not found/);
+  } finally {
+    await c.close();
+  }
+  // Team b may not use docs: its prompts and resources are not offered either.
+  const b = await connect(TEAM_B);
+  try {
+    assert.ok(!(await b.listPrompts()).prompts.some((p) => p.name.startsWith("docs__")));
+    await assert.rejects(b.getPrompt({ name: "docs__summarize", arguments: { text: "x" } }), /Unknown prompt/);
+    await assert.rejects(b.readResource({ uri: "memo://docs/readme" }), /Resource not found/);
+  } finally {
+    await b.close();
+  }
+  const one = await connect(TEAM_A, "/mcp/docs");
+  try {
+    assert.deepEqual((await one.listPrompts()).prompts.map((p) => p.name), ["summarize"]);
+    assert.equal((await one.getPrompt({ name: "summarize", arguments: { text: "t" } })).messages.length, 1);
+  } finally {
+    await one.close();
+  }
+});
