@@ -5,58 +5,32 @@
 // those blocks; and the refusals, which reach neither the model nor the server.
 
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { hashKey } from "../../src/server/auth.ts";
-import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
-import { PIXEL_PNG, startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { PIXEL_PNG } from "../helpers/fake-mcp.ts";
+import { mcpRig } from "../helpers/mcp-rig.ts";
 
 const KEY = ["sk", "test", "messages-mcp", "77aa01"].join("-");
 
-let openai: FakeOpenAI;
-let math: FakeMcp;
-let gw: TestGateway;
+const rig = mcpRig({
+  route: "agent",
+  keys: `  - { name: agent, hash: "${hashKey(KEY)}", team: a, role: team }`,
+  servers: `  - { id: math, url: \${MATH_URL}, tools: [add, echo, fail] }
+  - { id: camera, url: \${MATH_URL}, tools: [screenshot] }`,
+  ready: (r) => {
+    client = new Anthropic({ baseURL: r.gw.url, apiKey: KEY, maxRetries: 0 });
+  },
+});
 let client: Anthropic;
 
 type Json = Record<string, any>;
-
-before(async () => {
-  openai = await startFakeOpenAI();
-  math = await startFakeMcp("math", { screenshot: true });
-  gw = await startTestGateway(`
-providers:
-  - { name: openai, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
-deployments:
-  - { id: openai/gpt-4o, provider: openai, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
-routes:
-  - { name: agent, targets: [openai/gpt-4o], retry: { max_retries: 0 } }
-keys:
-  - { name: agent, hash: "${hashKey(KEY)}", team: a, role: team }
-mcp_servers:
-  - { id: math, url: ${math.url}, tools: [add, echo, fail] }
-  - { id: camera, url: ${math.url}, tools: [screenshot] }
-`);
-  client = new Anthropic({ baseURL: gw.url, apiKey: KEY, maxRetries: 0 });
-});
-
-after(async () => {
-  await gw?.close();
-  await math?.close();
-  await openai?.close();
-});
-
-beforeEach(() => {
-  openai.reset();
-  math.calls.length = 0;
-});
-
-const upstream = () => openai.requests.map((r) => JSON.parse(r.rawBody) as Json);
-const servers = () => [{ type: "url" as const, url: `${gw.url}/mcp/math`, name: "math" }];
+const upstream = () => rig.upstream();
+const servers = () => [{ type: "url" as const, url: `${rig.gw.url}/mcp/math`, name: "math" }];
 const BETAS = ["mcp-client-2025-04-04"];
 
 test("the gateway runs the model's MCP calls within one message: mcp_tool_use, mcp_tool_result, then the answer (unary)", async () => {
-  openai.script([
+  rig.openai.script([
     { kind: "tool_calls", calls: [{ id: "call_1", name: "math__add", arguments: { a: 2, b: 3 } }], usage: { input: 50, output: 5 } },
     { kind: "text", text: "2 + 3 = 5", usage: { input: 70, output: 6 } },
   ]);
@@ -68,16 +42,16 @@ test("the gateway runs the model's MCP calls within one message: mcp_tool_use, m
   assert.equal(m.stop_reason, "end_turn");
   assert.equal(m.usage.input_tokens, 120);
   assert.equal(m.usage.output_tokens, 11);
-  assert.deepEqual(math.calls, [{ name: "add", arguments: { a: 2, b: 3 } }]);
+  assert.deepEqual(rig.math.calls, [{ name: "add", arguments: { a: 2, b: 3 } }]);
   const [first, second] = upstream();
   assert.deepEqual(first.tools.map((t: Json) => t.function.name).sort(), ["math__add", "math__echo", "math__fail"]);
   assert.deepEqual(second.messages.at(-1), { role: "tool", tool_call_id: "call_1", content: "5" });
-  const recs = gw.usage.recent().filter((r) => r.operation === "tool_call");
+  const recs = rig.gw.usage.recent().filter((r) => r.operation === "tool_call");
   assert.equal(recs.at(-1)!.metadata.via, "messages");
 });
 
 test("streamed: the blocks stream in order, one index across the turns, and the SDK's final message has them", async () => {
-  openai.script([
+  rig.openai.script([
     { kind: "tool_calls", calls: [{ id: "call_s", name: "math__echo", arguments: { text: "hi" } }] },
     { kind: "text", text: ["It said ", "hi."] },
   ]);
@@ -103,12 +77,12 @@ test("streamed: the blocks stream in order, one index across the turns, and the 
 });
 
 test("mcp_toolset (mcp-client-2025-11-20) chooses the tools; the configured URL names the server too", async () => {
-  openai.script([{ kind: "text", text: "ok" }]);
+  rig.openai.script([{ kind: "text", text: "ok" }]);
   await client.beta.messages.create({
     model: "agent",
     max_tokens: 64,
     messages: [{ role: "user", content: "hi" }],
-    mcp_servers: [{ type: "url", url: math.url, name: "math" }],
+    mcp_servers: [{ type: "url", url: rig.math.url, name: "math" }],
     tools: [{ type: "mcp_toolset", mcp_server_name: "math", default_config: { enabled: false }, configs: { echo: { enabled: true } } }] as never,
     betas: ["mcp-client-2025-11-20"],
   });
@@ -116,7 +90,7 @@ test("mcp_toolset (mcp-client-2025-11-20) chooses the tools; the configured URL 
 });
 
 test("a conversation sent back with mcp_tool_use and mcp_tool_result blocks reads as the call and its result", async () => {
-  openai.script([{ kind: "text", text: "You're welcome." }]);
+  rig.openai.script([{ kind: "text", text: "You're welcome." }]);
   await client.beta.messages.create({
     model: "agent",
     max_tokens: 64,
@@ -142,14 +116,14 @@ test("a conversation sent back with mcp_tool_use and mcp_tool_result blocks read
   );
   assert.equal(msgs[1].tool_calls[0].function.name, "math__add");
   assert.deepEqual(msgs[2], { role: "tool", tool_call_id: "call_h", content: "5" });
-  assert.equal(math.calls.length, 0, "history runs nothing again");
+  assert.equal(rig.math.calls.length, 0, "history runs nothing again");
 });
 
 test("refusals name the field and reach neither the model nor the server", async () => {
   const cases: [unknown, RegExp][] = [
     [[{ type: "url", url: "https://elsewhere.example/mcp", name: "nope" }], /mcp_servers\.0\.name: no MCP server "nope"/],
     [[{ type: "url", url: "https://elsewhere.example/mcp", name: "math" }], /mcp_servers\.0\.url: is neither the URL of MCP server "math"/],
-    [[{ type: "url", url: math.url, name: "math", authorization_token: "x" }], /mcp_servers\.0\.authorization_token/],
+    [[{ type: "url", url: rig.math.url, name: "math", authorization_token: "x" }], /mcp_servers\.0\.authorization_token/],
   ];
   for (const [mcp, message] of cases) {
     await assert.rejects(client.beta.messages.create({ model: "agent", max_tokens: 64, messages: [{ role: "user", content: "hi" }], mcp_servers: mcp as never, betas: BETAS }), (err: { status?: number; message: string; error?: { error?: { message?: string } } }) => {
@@ -162,13 +136,13 @@ test("refusals name the field and reach neither the model nor the server", async
     client.beta.messages.create({ model: "agent", max_tokens: 64, messages: [{ role: "user", content: "hi" }], mcp_servers: servers(), tools: [{ type: "mcp_toolset", mcp_server_name: "other" }] as never, betas: BETAS }),
     /tools\.0\.mcp_server_name: names no server of mcp_servers/,
   );
-  assert.equal(openai.requests.length, 0);
-  assert.equal(math.calls.length, 0);
+  assert.equal(rig.openai.requests.length, 0);
+  assert.equal(rig.math.calls.length, 0);
 });
 
 test("a tool's image (a screenshot) is an image block of the mcp_tool_result, and the model sees it", async () => {
-  openai.script([{ kind: "tool_calls", calls: [{ id: "call_img", name: "camera__screenshot", arguments: {} }] }, { kind: "text", text: "A pixel." }]);
-  const m = (await client.beta.messages.create({ model: "agent", max_tokens: 64, messages: [{ role: "user", content: "Look" }], mcp_servers: [{ type: "url", url: `${gw.url}/mcp/camera`, name: "camera" }], betas: BETAS })) as unknown as Json;
+  rig.openai.script([{ kind: "tool_calls", calls: [{ id: "call_img", name: "camera__screenshot", arguments: {} }] }, { kind: "text", text: "A pixel." }]);
+  const m = (await client.beta.messages.create({ model: "agent", max_tokens: 64, messages: [{ role: "user", content: "Look" }], mcp_servers: [{ type: "url", url: `${rig.gw.url}/mcp/camera`, name: "camera" }], betas: BETAS })) as unknown as Json;
   const result = m.content.find((b: Json) => b.type === "mcp_tool_result");
   assert.deepEqual(result.content, [
     { type: "text", text: "the page" },

@@ -7,62 +7,37 @@
 // headers, background, in a batch line), which reach neither the model nor the server.
 
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
-import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
-import { PIXEL_PNG, startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { PIXEL_PNG } from "../helpers/fake-mcp.ts";
+import { mcpRig } from "../helpers/mcp-rig.ts";
 
 const key = (name: string) => ["sk", "test", name, "5e1b7c0a9d"].join("-");
 const TEAM_A = key("team-a");
 const TEAM_B = key("team-b");
 
-let openai: FakeOpenAI;
-let math: FakeMcp;
-let gw: TestGateway;
+const rig = mcpRig({
+  route: "agent",
+  keys: `  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
+  - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }`,
+  servers: `  - { id: math, url: \${MATH_URL}, tools: [add, echo, fail, whoami], teams: [a], price_per_call_usd: 0.001 }
+  - { id: camera, url: \${MATH_URL}, tools: [screenshot] }`,
+  ready: (r) => {
+    client = new OpenAI({ baseURL: `${r.gw.url}/v1`, apiKey: TEAM_A, maxRetries: 0 });
+  },
+});
 let client: OpenAI;
 
 type Json = Record<string, any>;
 
-before(async () => {
-  openai = await startFakeOpenAI();
-  math = await startFakeMcp("math", { screenshot: true });
-  gw = await startTestGateway(`
-providers:
-  - { name: openai, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
-deployments:
-  - { id: openai/gpt-4o, provider: openai, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
-routes:
-  - { name: agent, targets: [openai/gpt-4o], retry: { max_retries: 0 } }
-keys:
-  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
-  - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
-mcp_servers:
-  - { id: math, url: ${math.url}, tools: [add, echo, fail, whoami], teams: [a], price_per_call_usd: 0.001 }
-  - { id: camera, url: ${math.url}, tools: [screenshot] }
-`);
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: TEAM_A, maxRetries: 0 });
-});
-
-after(async () => {
-  await gw?.close();
-  await math?.close();
-  await openai?.close();
-});
-
-beforeEach(() => {
-  openai.reset();
-  math.calls.length = 0;
-});
-
 const MCP = { type: "mcp", server_label: "math", require_approval: "never" } as const;
 /** What the model was offered and sent, request by request. */
-const upstream = () => openai.requests.map((r) => JSON.parse(r.rawBody) as Json);
+const upstream = () => rig.upstream();
 const toolNames = (body: Json) => (body.tools ?? []).map((t: Json) => t.function.name).sort();
 
 test("the gateway lists the server's tools, runs the model's call and gives the model its result (unary)", async () => {
-  openai.script([
+  rig.openai.script([
     { kind: "tool_calls", calls: [{ id: "call_1", name: "math__add", arguments: { a: 2, b: 3 } }], usage: { input: 100, output: 10 } },
     { kind: "text", text: "2 + 3 = 5", usage: { input: 130, output: 8 } },
   ]);
@@ -84,7 +59,7 @@ test("the gateway lists the server's tools, runs the model's call and gives the 
   assert.equal(call.error, null);
   assert.match(call.id, /^mcp_/);
   assert.equal(r.output_text, "2 + 3 = 5");
-  assert.deepEqual(math.calls, [{ name: "add", arguments: { a: 2, b: 3 } }]);
+  assert.deepEqual(rig.math.calls, [{ name: "add", arguments: { a: 2, b: 3 } }]);
 
   // The model was offered the server's tools as functions, and saw the call and its result.
   const [first, second] = upstream();
@@ -98,7 +73,7 @@ test("the gateway lists the server's tools, runs the model's call and gives the 
   // Usage: both model turns summed; a record per turn and one for the call.
   assert.equal(r.usage.input_tokens, 230);
   assert.equal(r.usage.output_tokens, 18);
-  const recs = gw.usage.recent().filter((x) => x.traceId === r.signalbox.trace_id);
+  const recs = rig.gw.usage.recent().filter((x) => x.traceId === r.signalbox.trace_id);
   assert.equal(recs.filter((x) => (x.operation ?? "chat") === "chat").length, 2);
   const tool = recs.find((x) => x.operation === "tool_call")!;
   assert.equal(tool.key, "team-a");
@@ -109,7 +84,7 @@ test("the gateway lists the server's tools, runs the model's call and gives the 
 });
 
 test("streamed: OpenAI's events for the list and the call, in order, the turns token by token, and the SDK's final response", async () => {
-  openai.script([
+  rig.openai.script([
     { kind: "tool_calls", calls: [{ id: "call_s", name: "math__echo", arguments: { text: "hello" } }] },
     { kind: "text", text: ["It said ", "hello."] },
   ]);
@@ -143,47 +118,47 @@ test("streamed: OpenAI's events for the list and the call, in order, the turns t
 });
 
 test("approval: the call waits as an mcp_approval_request; approved on the next turn, it runs and the model answers", async () => {
-  openai.script([{ kind: "tool_calls", calls: [{ id: "call_a", name: "math__add", arguments: { a: 4, b: 5 } }] }]);
+  rig.openai.script([{ kind: "tool_calls", calls: [{ id: "call_a", name: "math__add", arguments: { a: 4, b: 5 } }] }]);
   const tools = [{ type: "mcp", server_label: "math" }] as never[];
   const first = (await client.responses.create({ model: "agent", input: "4 + 5?", tools })) as unknown as Json;
   assert.deepEqual(first.output.map((o: Json) => o.type), ["mcp_list_tools", "mcp_approval_request"]);
   const req = first.output[1];
   assert.equal(req.name, "add");
-  assert.equal(math.calls.length, 0, "nothing ran before the approval");
+  assert.equal(rig.math.calls.length, 0, "nothing ran before the approval");
 
-  openai.script([{ kind: "text", text: "9" }]);
+  rig.openai.script([{ kind: "text", text: "9" }]);
   const second = (await client.responses.create({ model: "agent", previous_response_id: first.id, input: [{ type: "mcp_approval_response", approval_request_id: req.id, approve: true }] as never, tools })) as unknown as Json;
   assert.deepEqual(second.output.map((o: Json) => o.type), ["mcp_call", "message"], "the list is not made again in a conversation that has it");
   assert.equal(second.output[0].approval_request_id, req.id);
   assert.equal(second.output[0].output, "9");
   assert.equal(second.output_text, "9");
-  assert.deepEqual(math.calls, [{ name: "add", arguments: { a: 4, b: 5 } }]);
+  assert.deepEqual(rig.math.calls, [{ name: "add", arguments: { a: 4, b: 5 } }]);
   const msgs = upstream().at(-1)!.messages as Json[];
   assert.deepEqual(msgs.at(-1), { role: "tool", tool_call_id: req.id, content: "9" });
 
   // A third turn sees the call as history (no approval request, the call and its result).
-  openai.script([{ kind: "text", text: "ok" }]);
+  rig.openai.script([{ kind: "text", text: "ok" }]);
   await client.responses.create({ model: "agent", previous_response_id: second.id, input: "thanks", tools });
   const third = upstream().at(-1)!.messages as Json[];
   assert.ok(third.some((m) => m.role === "tool" && m.content === "9"));
 });
 
 test("approval refused: nothing runs and the model is told", async () => {
-  openai.script([{ kind: "tool_calls", calls: [{ id: "call_d", name: "math__whoami", arguments: {} }] }]);
+  rig.openai.script([{ kind: "tool_calls", calls: [{ id: "call_d", name: "math__whoami", arguments: {} }] }]);
   const tools = [{ type: "mcp", server_label: "math", require_approval: { never: { tool_names: ["add"] } } }] as never[];
   const first = (await client.responses.create({ model: "agent", input: "who?", tools })) as unknown as Json;
   const req = first.output.find((o: Json) => o.type === "mcp_approval_request");
   assert.ok(req, "whoami is not in never: it waits");
-  openai.script([{ kind: "text", text: "fine" }]);
+  rig.openai.script([{ kind: "text", text: "fine" }]);
   const second = (await client.responses.create({ model: "agent", previous_response_id: first.id, input: [{ type: "mcp_approval_response", approval_request_id: req.id, approve: false, reason: "not now" }] as never, tools })) as unknown as Json;
   assert.deepEqual(second.output.map((o: Json) => o.type), ["message"]);
-  assert.equal(math.calls.length, 0);
+  assert.equal(rig.math.calls.length, 0);
   const msgs = upstream().at(-1)!.messages as Json[];
   assert.match(msgs.at(-1)!.content, /did not approve this call of whoami: not now/);
 });
 
 test("a tool's error is the call's error, and the model is told", async () => {
-  openai.script([
+  rig.openai.script([
     { kind: "tool_calls", calls: [{ id: "call_f", name: "math__fail", arguments: {} }] },
     { kind: "text", text: "It failed." },
   ]);
@@ -195,10 +170,10 @@ test("a tool's error is the call's error, and the model is told", async () => {
 });
 
 test("a call of the caller's own function ends the response with it, as without mcp tools", async () => {
-  openai.script([{ kind: "tool_calls", calls: [{ id: "call_o", name: "lookup", arguments: { q: "x" } }] }]);
+  rig.openai.script([{ kind: "tool_calls", calls: [{ id: "call_o", name: "lookup", arguments: { q: "x" } }] }]);
   const r = (await client.responses.create({ model: "agent", input: "look up x", tools: [MCP as never, { type: "function", name: "lookup", parameters: { type: "object", properties: { q: { type: "string" } } }, strict: false }] })) as unknown as Json;
   assert.deepEqual(r.output.map((o: Json) => o.type), ["mcp_list_tools", "function_call"]);
-  assert.equal(openai.requests.length, 1);
+  assert.equal(rig.openai.requests.length, 1);
 });
 
 test("refusals name the field and reach neither the model nor the server", async () => {
@@ -212,7 +187,7 @@ test("refusals name the field and reach neither the model nor the server", async
     [[{ type: "mcp", server_label: "math" }], /tools\[0\]\.server_label: no MCP server "math"/, "team-b"],
   ];
   for (const [tools, message, mode] of cases) {
-    const c = mode === "team-b" ? new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: TEAM_B, maxRetries: 0 }) : client;
+    const c = mode === "team-b" ? new OpenAI({ baseURL: `${rig.gw.url}/v1`, apiKey: TEAM_B, maxRetries: 0 }) : client;
     await assert.rejects(c.responses.create({ model: "agent", input: "x", tools: tools as never, ...(mode === "background" ? { background: true } : {}) }), (err: { status?: number; message: string }) => {
       assert.equal(err.status, 400, err.message);
       assert.match(err.message, message);
@@ -221,12 +196,12 @@ test("refusals name the field and reach neither the model nor the server", async
   }
   // An approval answer that names no request.
   await assert.rejects(client.responses.create({ model: "agent", input: [{ role: "user", content: "hi" }, { type: "mcp_approval_response", approval_request_id: "mcpr_nope", approve: true }] as never, tools: [MCP as never] }), /approval_request_id: names no mcp_approval_request/);
-  assert.equal(openai.requests.length, 0);
-  assert.equal(math.calls.length, 0);
+  assert.equal(rig.openai.requests.length, 0);
+  assert.equal(rig.math.calls.length, 0);
 });
 
 test("streamed, with approval: the request waits as an mcp_approval_request item, and the stream ends", async () => {
-  openai.script([{ kind: "tool_calls", calls: [{ id: "call_sa", name: "math__add", arguments: { a: 1, b: 1 } }] }]);
+  rig.openai.script([{ kind: "tool_calls", calls: [{ id: "call_sa", name: "math__add", arguments: { a: 1, b: 1 } }] }]);
   const stream = client.responses.stream({ model: "agent", input: "1 + 1?", tools: [{ type: "mcp", server_label: "math" } as never] });
   const done: string[] = [];
   for await (const ev of stream) if (ev.type === "response.output_item.done") done.push((ev as unknown as Json).item.type);
@@ -234,11 +209,11 @@ test("streamed, with approval: the request waits as an mcp_approval_request item
   assert.deepEqual(done, ["mcp_list_tools", "mcp_approval_request"]);
   assert.deepEqual(final.output.map((o: Json) => o.type), ["mcp_list_tools", "mcp_approval_request"]);
   assert.deepEqual(JSON.parse(final.output[1].arguments), { a: 1, b: 1 });
-  assert.equal(math.calls.length, 0);
+  assert.equal(rig.math.calls.length, 0);
 });
 
 test("a tool's image (a screenshot) reaches the model with its text; the mcp_call carries the text", async () => {
-  openai.script([{ kind: "tool_calls", calls: [{ id: "call_img", name: "camera__screenshot", arguments: {} }] }, { kind: "text", text: "A pixel." }]);
+  rig.openai.script([{ kind: "tool_calls", calls: [{ id: "call_img", name: "camera__screenshot", arguments: {} }] }, { kind: "text", text: "A pixel." }]);
   const r = (await client.responses.create({ model: "agent", input: "Look at the page", tools: [{ type: "mcp", server_label: "camera", require_approval: "never" } as never] })) as unknown as Json;
   const call = r.output.find((o: Json) => o.type === "mcp_call");
   assert.equal(call.output, "the page");
@@ -248,7 +223,7 @@ test("a tool's image (a screenshot) reaches the model with its text; the mcp_cal
 });
 
 test("a caller's own function_call_output may carry images (input_image), as at OpenAI", async () => {
-  openai.script([{ kind: "text", text: "Seen." }]);
+  rig.openai.script([{ kind: "text", text: "Seen." }]);
   await client.responses.create({
     model: "agent",
     input: [
