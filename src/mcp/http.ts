@@ -42,6 +42,8 @@ function header(req: Req, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"]);
+
 const HTTP_STATUS: Partial<Record<string, number>> = { unauthenticated: 401, permission_denied: 403, not_found: 404, resource_exhausted: 413, invalid_argument: 400 };
 
 export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, res: Res) => boolean {
@@ -183,7 +185,8 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
       status = answer.status;
       const out: Record<string, string> = { "x-request-id": id, "x-signalbox-trace-id": traceId };
       answer.headers.forEach((v, k) => {
-        out[k] = v;
+        // Hop-by-hop headers are the connection's (and refused on HTTP/2): Node sets its own.
+        if (!HOP_BY_HOP.has(k)) out[k] = v;
       });
       (res as ServerResponse).writeHead(answer.status, out);
       if (answer.body) {

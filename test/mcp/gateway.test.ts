@@ -5,6 +5,7 @@
 // down or too slow, and a usage record for every call (priced, by key and team).
 
 import assert from "node:assert/strict";
+import * as http2 from "node:http2";
 import { after, before, beforeEach, test } from "node:test";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { hashKey } from "../../src/server/auth.ts";
@@ -388,5 +389,24 @@ test("prompts and resources: /mcp offers every server's (prompts named server__p
     assert.equal((await one.getPrompt({ name: "summarize", arguments: { text: "t" } })).messages.length, 1);
   } finally {
     await one.close();
+  }
+});
+
+test("/mcp over HTTP/2 (cleartext, as a proxy in front may speak it): answered, with no hop-by-hop header", async () => {
+  const c = http2.connect(gw.url);
+  try {
+    const req = c.request({ ":method": "POST", ":path": "/mcp/docs", authorization: `Bearer ${TEAM_A}`, "content-type": "application/json", accept: "application/json, text/event-stream" });
+    req.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { text: "over h2" } } }));
+    let headers: http2.IncomingHttpHeaders = {};
+    let body = "";
+    req.on("response", (h) => (headers = h));
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => (body += d));
+    await new Promise((r) => req.on("end", r));
+    assert.equal(headers[":status"], 200);
+    assert.equal(headers.connection, undefined);
+    assert.match(body, /"text":"over h2"/);
+  } finally {
+    c.close();
   }
 });
