@@ -51,9 +51,10 @@ test("the embedded default config loads", () => {
 
 test("the multi-provider example loads with its env vars set", () => {
   const c = loadConfig(new URL("../../config/multi-provider.yaml", import.meta.url).pathname, {
-    OPENAI_API_KEY: "x", ANTHROPIC_API_KEY: "x", GEMINI_API_KEY: "x", AZURE_OPENAI_API_KEY: "x", AZURE_OPENAI_ENDPOINT: "https://example.openai.azure.com", OPENROUTER_API_KEY: "x", GROQ_API_KEY: "x",
+    OPENAI_API_KEY: "x", ANTHROPIC_API_KEY: "x", GEMINI_API_KEY: "x", AZURE_OPENAI_API_KEY: "x", AZURE_OPENAI_ENDPOINT: "https://example.openai.azure.com", OPENROUTER_API_KEY: "x", GROQ_API_KEY: "x", GITHUB_MCP_TOKEN: "x",
   });
   assert.ok(c.providers.length >= 6);
+  assert.deepEqual(c.mcpServers?.map((m) => m.id), ["github", "everything"]);
   // It shows every strategy and an A/B split.
   for (const s of ["priority", "weighted", "latency", "cost", "task", "complexity", "hybrid"]) assert.ok(c.routes.some((r) => r.strategy === s), s);
   assert.ok(c.routes.some((r) => r.variants.length >= 2));
