@@ -37,7 +37,8 @@ export function emitRecord(logger: Logger, r: UsageRecord, providerTypes: Readon
   const ok = r.status === "ok";
   const u = r.usage;
   const attrs: Attributes = {
-    "gen_ai.operation.name": r.operation ?? "chat",
+    // An MCP tool call is GenAI's execute_tool, its tool the record's model.
+    "gen_ai.operation.name": r.operation === "tool_call" ? "execute_tool" : (r.operation ?? "chat"),
     "gen_ai.request.model": r.model,
     "gen_ai.request.stream": r.streamed,
     "gen_ai.usage.input_tokens": u.inputTokens,
@@ -57,6 +58,10 @@ export function emitRecord(logger: Logger, r: UsageRecord, providerTypes: Readon
     "signalbox.cache.hit": r.cacheHit,
   };
   if (r.cacheKind) attrs["signalbox.cache.kind"] = r.cacheKind;
+  if (r.operation === "tool_call") {
+    attrs["gen_ai.tool.name"] = r.model;
+    attrs["mcp.server"] = r.deployment;
+  }
   if (r.provider) {
     const type = providerTypes?.get(r.provider);
     if (type) attrs["gen_ai.provider.name"] = GENAI_PROVIDER[type] ?? type;

@@ -1,7 +1,8 @@
 // The MCP gateway in the gateway as the README starts it (`node src/main.ts --config …`), with
-// traces exported to a loopback OTLP receiver: a tool call through /mcp is a CLIENT span
-// `execute_tool <tool>` under the request's `POST /mcp` span, with the GenAI attributes, and the
-// server's credential (from the environment) appears in no span, log line or answer.
+// traces and usage logs exported to a loopback OTLP receiver: a tool call through /mcp is a CLIENT
+// span `execute_tool <tool>` under the request's `POST /mcp` span, with the GenAI attributes, and
+// an OTLP log record on the same trace; the server's credential (from the environment) appears in
+// no span, log record, log line or answer.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -49,7 +50,7 @@ mcp_servers:
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("OTEL_") && k !== "REDIS_URL") env[k] = v;
   const proc = spawn(process.execPath, ["src/main.ts", "--config", config, "--port", String(port)], {
     cwd: ROOT,
-    env: { ...env, TOOLS_TOKEN: TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: "signalbox-mcp-test" },
+    env: { ...env, TOOLS_TOKEN: TOKEN, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_LOGS_EXPORTER: "otlp", OTEL_SERVICE_NAME: "signalbox-mcp-test" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -88,7 +89,14 @@ mcp_servers:
   assert.equal(parent.traceId, tool.traceId);
   assert.equal(parent.attributes["http.response.status_code"], 200);
 
+  // The usage records as OTLP logs: GenAI's execute_tool, tied to the tool's trace.
+  const logs = await receiver.waitForLogs((l) => l.some((x) => x.attributes["gen_ai.tool.name"] === "add"), 5000);
+  const log = logs.find((x) => x.attributes["gen_ai.tool.name"] === "add")!;
+  assert.equal(log.attributes["gen_ai.operation.name"], "execute_tool");
+  assert.equal(log.attributes["mcp.server"], "tools");
+  assert.equal(log.traceId, tool.traceId);
+
   await stop();
-  const everything = JSON.stringify(spans, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + out;
+  const everything = JSON.stringify([spans, logs], (_k, v) => (typeof v === "bigint" ? String(v) : v)) + out;
   assert.ok(!everything.includes(TOKEN), "the server's credential is in no span and no log line");
 });
