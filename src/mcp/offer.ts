@@ -25,8 +25,8 @@ export interface OfferSpec {
   /** The request's field that names it (`tools[2]`, `mcp_servers.0`). */
   path: string;
   allowed?: readonly string[];
-  /** Whether a tool is offered, when the request decides it tool by tool (absent: all that `allowed` lets through). */
-  allows?: (tool: string) => boolean;
+  /** Whether a tool is offered, when the request decides it tool by tool or by its annotations (absent: all that `allowed` lets through). */
+  allows?: (tool: McpTool) => boolean;
 }
 
 /** A function the model was offered: whose tool it is. */
@@ -34,6 +34,8 @@ export interface Offered<S extends OfferSpec> {
   spec: S;
   server: McpServerConfig;
   tool: string;
+  /** The tool as the server lists it (its annotations: readOnlyHint). */
+  def: McpTool;
 }
 
 /**
@@ -61,11 +63,11 @@ export async function offerTools<S extends OfferSpec>(
   const defs: ToolDef[] = [];
   const offered = lists.map((tools, i) => {
     const spec = specs[i];
-    const list = tools.filter((t) => (!spec.allowed || spec.allowed.includes(t.name)) && (!spec.allows || spec.allows(t.name)));
+    const list = tools.filter((t) => (!spec.allowed || spec.allowed.includes(t.name)) && (!spec.allows || spec.allows(t)));
     for (const t of list) {
       const name = mcpFunctionName(spec.label, t.name);
       if (own.has(name)) throw new GatewayError("invalid_argument", `${spec.path}.${labelField}: its tool "${t.name}" would be offered to the model as "${name}", the name of a tool of the request`, { field: `${spec.path}.${labelField}` });
-      exposed.set(name, { spec, server: servers[i], tool: t.name });
+      exposed.set(name, { spec, server: servers[i], tool: t.name, def: t });
       defs.push({ name, ...(t.description ? { description: t.description } : {}), parameters: (t.inputSchema ?? { type: "object", properties: {} }) as ToolDef["parameters"] & object });
     }
     return list;

@@ -238,3 +238,18 @@ test("a caller's own function_call_output may carry images (input_image), as at 
     /input\[1\]\.output\[0\]\.image_url/,
   );
 });
+
+test("read_only filters (the tools' readOnlyHint): allowed_tools offers only those, require_approval.never runs only those unasked", async () => {
+  rig.openai.script([{ kind: "text", text: "ok" }]);
+  await client.responses.create({ model: "agent", input: "hi", tools: [{ type: "mcp", server_label: "math", allowed_tools: { read_only: true }, require_approval: "never" } as never] });
+  assert.deepEqual(toolNames(upstream()[0]), ["math__echo", "math__whoami"]);
+
+  rig.openai.script([{ kind: "tool_calls", calls: [{ id: "call_ro", name: "math__echo", arguments: { text: "x" } }, { id: "call_rw", name: "math__add", arguments: { a: 1, b: 2 } }] }]);
+  const r = (await client.responses.create({ model: "agent", input: "both", tools: [{ type: "mcp", server_label: "math", require_approval: { never: { read_only: true } } } as never] })) as unknown as Json;
+  const kinds = r.output.filter((o: Json) => o.type !== "mcp_list_tools").map((o: Json) => [o.type, o.name]);
+  assert.deepEqual(kinds, [
+    ["mcp_call", "echo"],
+    ["mcp_approval_request", "add"],
+  ]);
+  assert.deepEqual(rig.math.calls, [{ name: "echo", arguments: { text: "x" } }]);
+});

@@ -26,8 +26,8 @@ export interface FakeMcp {
 const num = { type: "number" };
 export const FAKE_MCP_TOOLS = [
   { name: "add", description: "Adds two numbers", inputSchema: { type: "object", properties: { a: num, b: num }, required: ["a", "b"] } },
-  { name: "echo", description: "Echoes its text", inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] } },
-  { name: "whoami", description: "Says which credential the server was sent", inputSchema: { type: "object", properties: {} } },
+  { name: "echo", description: "Echoes its text", inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] }, annotations: { readOnlyHint: true } },
+  { name: "whoami", description: "Says which credential the server was sent", inputSchema: { type: "object", properties: {} }, annotations: { readOnlyHint: true } },
   { name: "fail", description: "Always fails", inputSchema: { type: "object", properties: {} } },
   { name: "boom", description: "Throws", inputSchema: { type: "object", properties: {} } },
   { name: "slow", description: "Waits", inputSchema: { type: "object", properties: { ms: num } } },

@@ -26,6 +26,7 @@ import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, str, stringList, type Json } from "../request.ts";
 import { mcpFunctionName, type OfferSpec } from "../../mcp/offer.ts";
+import type { McpTool } from "../../mcp/hub.ts";
 
 /** An MCP server of `mcp_servers`: its name (a server of the gateway's configuration), its URL as given, and which tools are on. */
 export interface McpServerSpec extends OfferSpec {
@@ -287,7 +288,7 @@ function systemMessages(v: unknown): ChatMessage[] {
 interface Toolset {
   server: string;
   path: string;
-  allows(tool: string): boolean;
+  allows(tool: McpTool): boolean;
 }
 
 function toolset(t: Json, p: string): Toolset {
@@ -302,7 +303,7 @@ function toolset(t: Json, p: string): Toolset {
     if (e !== undefined) each.set(name, e);
   }
   if (Array.isArray(t.tools)) bad(`${p}.tools`, "a pinned tool listing is not supported by this gateway: it lists the server's tools itself");
-  return { server, path: p, allows: (tool) => each.get(tool) ?? on };
+  return { server, path: p, allows: (tool) => each.get(tool.name) ?? on };
 }
 
 function tools(v: unknown[] | undefined, toolsets: Toolset[]): ToolDef[] | undefined {

@@ -172,7 +172,7 @@ async function unaryTurn(run: McpTurnDeps["run"], er: EngineRequest, ctx: Respon
       } else shown.push(item);
       continue;
     }
-    if (x.spec.needsApproval(x.tool)) {
+    if (x.spec.needsApproval(x.def)) {
       stop = true;
       shown.push({ id: itemId(ctx, "mcpr", index), type: "mcp_approval_request", server_label: x.spec.label, name: x.tool, arguments: item.arguments });
       continue;
@@ -193,7 +193,7 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
   let summary: Summary | undefined;
   const mcp = (name: string) => {
     const x = exposed.get(name);
-    return x && { label: x.spec.label, tool: x.tool, approval: x.spec.needsApproval(x.tool) };
+    return x && { label: x.spec.label, tool: x.tool, approval: x.spec.needsApproval(x.def) };
   };
   for await (const e of stream(er)) {
     if (e.type === "start") {
@@ -231,7 +231,7 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
 }
 
 /** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure); returns the result's images (data: URLs), which the model is shown. */
-async function runCall(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, x: Exposed, call: Json, signal: AbortSignal): Promise<string[] | undefined> {
+async function runCall(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, x: Pick<Exposed, "server" | "tool">, call: Json, signal: AbortSignal): Promise<string[] | undefined> {
   const r = await runTool(d.hub, x, call.arguments as string, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "responses", signal });
   if (r.error !== undefined) {
     call.error = r.error;
@@ -278,7 +278,7 @@ export async function runApprovals(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">
     if (it.approve) {
       // The approved calls lead the response's output (runMcpTurns): their ids count from 0.
       const call: Json = { id: itemId(ctx, "mcp", approved.length), type: "mcp_call", status: "in_progress", server_label: spec.label, name: tool, arguments: args, output: null, error: null, approval_request_id: rid };
-      await runCall(d, { spec, server: servers[at], tool }, call, signal);
+      await runCall(d, { server: servers[at], tool }, call, signal);
       approved.push(call);
       text = call.error ? `Error: ${call.error}` : String(call.output);
     } else {

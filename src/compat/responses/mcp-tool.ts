@@ -4,17 +4,14 @@
 // credential from the configuration, so a request's `headers`, `authorization` and
 // `connector_id` are refused rather than ignored.
 
-import { bad, isObj, str, type Json } from "../request.ts";
+import { bad, bool, isObj, str, type Json } from "../request.ts";
+import type { McpTool } from "../../mcp/hub.ts";
+import type { OfferSpec } from "../../mcp/offer.ts";
 
-export interface McpToolSpec {
-  /** Where the tool is in the request (`tools[2]`), for errors. */
-  path: string;
-  label: string;
+export interface McpToolSpec extends OfferSpec {
   url?: string;
-  /** Only these tools (absent: all the server offers). */
-  allowed?: string[];
   /** Whether a call of this tool waits for an mcp_approval_response. */
-  needsApproval(tool: string): boolean;
+  needsApproval(tool: McpTool): boolean;
 }
 
 export { mcpFunctionName } from "../../mcp/offer.ts";
@@ -24,13 +21,20 @@ function names(v: unknown, path: string): string[] {
   return v as string[];
 }
 
-/** Tool names from a list, or from `{tool_names: [...]}` (`read_only` is not known here: refused). */
-function filter(v: unknown, path: string): string[] | undefined {
+/**
+ * OpenAI's tool filter: a list of names, or `{tool_names, read_only}` (a tool matches when its name
+ * is listed, if names are, and its readOnlyHint annotation is `read_only`, if that is given).
+ */
+function filter(v: unknown, path: string): ((t: McpTool) => boolean) | undefined {
   if (v === undefined || v === null) return undefined;
-  if (Array.isArray(v)) return names(v, path);
-  if (!isObj(v)) bad(path, "must be an array of tool names or {tool_names: [...]}");
-  if (v.read_only !== undefined && v.read_only !== null) bad(`${path}.read_only`, "is not supported by the gateway; list the tools by tool_names");
-  return v.tool_names === undefined ? undefined : names(v.tool_names, `${path}.tool_names`);
+  if (Array.isArray(v)) {
+    const list = names(v, path);
+    return (t) => list.includes(t.name);
+  }
+  if (!isObj(v)) bad(path, "must be an array of tool names or {tool_names: [...], read_only: ...}");
+  const list = v.tool_names === undefined || v.tool_names === null ? undefined : names(v.tool_names, `${path}.tool_names`);
+  const readOnly = bool(v, "read_only", `${path}.read_only`);
+  return (t) => (!list || list.includes(t.name)) && (readOnly === undefined || (t.annotations?.readOnlyHint === true) === readOnly);
 }
 
 /** One `{type: "mcp", ...}` tool: its spec, and what the response echoes of it. */
@@ -41,16 +45,16 @@ export function parseMcpTool(t: Json, path: string): { spec: McpToolSpec; echo: 
   if (t.connector_id !== undefined && t.connector_id !== null) bad(`${path}.connector_id`, "OpenAI's connectors are not supported by the gateway; name one of its MCP servers by server_label");
   const label = str(t, "server_label", `${path}.server_label`) ?? bad(`${path}.server_label`, "is required");
   const url = str(t, "server_url", `${path}.server_url`);
-  const allowed = filter(t.allowed_tools, `${path}.allowed_tools`);
+  const allows = filter(t.allowed_tools, `${path}.allowed_tools`);
   const ra = t.require_approval;
-  let needsApproval: (tool: string) => boolean;
+  let needsApproval: (tool: McpTool) => boolean;
   if (ra === undefined || ra === null || ra === "always") needsApproval = () => true;
   else if (ra === "never") needsApproval = () => false;
   else if (isObj(ra)) {
-    const always = ra.always === undefined || ra.always === null ? undefined : (filter(ra.always, `${path}.require_approval.always`) ?? []);
-    const never = ra.never === undefined || ra.never === null ? undefined : (filter(ra.never, `${path}.require_approval.never`) ?? []);
-    // Named in `never`: no approval; named in `always`, or in neither: approval (OpenAI's default).
-    needsApproval = (tool) => always?.includes(tool) === true || !never?.includes(tool);
+    const always = ra.always === undefined || ra.always === null ? undefined : (filter(ra.always, `${path}.require_approval.always`) ?? (() => true));
+    const never = ra.never === undefined || ra.never === null ? undefined : (filter(ra.never, `${path}.require_approval.never`) ?? (() => true));
+    // Matched by `never`: no approval; matched by `always`, or by neither: approval (OpenAI's default).
+    needsApproval = (tool) => always?.(tool) === true || !never?.(tool);
   } else bad(`${path}.require_approval`, 'must be "always", "never" or {always: {tool_names}, never: {tool_names}}');
   const echo: Json = {
     type: "mcp",
@@ -61,5 +65,5 @@ export function parseMcpTool(t: Json, path: string): { spec: McpToolSpec; echo: 
     headers: null,
     require_approval: ra ?? "always",
   };
-  return { spec: { path, label, ...(url !== undefined ? { url } : {}), ...(allowed ? { allowed } : {}), needsApproval }, echo };
+  return { spec: { path, label, ...(url !== undefined ? { url } : {}), ...(allows ? { allows } : {}), needsApproval }, echo };
 }
