@@ -11,12 +11,21 @@ import { createHash } from "node:crypto";
 
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** Model turns one response (or message) that runs MCP tools makes at most. */
+export const MAX_TURNS = 16;
+
 /** The function name the model sees for an MCP tool: `<label>__<tool>`, shortened with a hash when it would not fit 64 characters. */
 export function mcpFunctionName(label: string, tool: string): string {
   const name = `${label}__${tool}`;
   if (TOOL_NAME.test(name)) return name;
   const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   return `${label.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 20)}__${tool.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 31)}_${hash}`;
+}
+
+/** A server of the configuration by id that this caller may use (a door names it in its own error otherwise). */
+export function usableServer(hub: McpHub, caller: Caller, id: string): McpServerConfig | undefined {
+  const s = hub.server(id);
+  return s && hub.mayUse(caller, s) ? s : undefined;
 }
 
 /** One server as a request names it: its label, where in the request (for errors), and which tools. */

@@ -11,8 +11,9 @@ import { ServerResponse } from "node:http";
 import type { McpServerConfig } from "../../config/types.ts";
 import type { Answer, EngineRequest, Summary } from "../../engine/chat-engine.ts";
 import type { McpHub } from "../../mcp/hub.ts";
-import { offerTools, runTool, type Offered } from "../../mcp/offer.ts";
-import type { ChatMessage, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../../providers/types.ts";
+import { MAX_TURNS, offerTools, runTool, usableServer, type Offered } from "../../mcp/offer.ts";
+import { sumUsage } from "../choices.ts";
+import type { ChatMessage, ReasoningBlock, StreamEvent, ToolCall } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Caller } from "../../router/types.ts";
 import { newRequestId, type RequestInfo } from "../../server/context.ts";
@@ -23,8 +24,6 @@ import type { McpServerSpec, MessagesRequest } from "./request.ts";
 import { messageId, messageJson, messageStreamWriter, stopReason, usageJson } from "./response.ts";
 import { errorEvent, toAnthropicError } from "./errors.ts";
 
-/** Model turns one message makes at most. */
-export const MAX_TURNS = 16;
 
 export interface McpMessageDeps {
   hub?: McpHub;
@@ -40,8 +39,7 @@ export interface McpMessageDeps {
 function resolve(hub: McpHub | undefined, caller: Caller, specs: readonly McpServerSpec[]): McpServerConfig[] {
   return specs.map((spec) => {
     if (!hub) bad(`${spec.path}`, "this gateway has no MCP servers (mcp_servers in its configuration)");
-    const s = hub.server(spec.label);
-    if (!s || !hub.mayUse(caller, s)) bad(`${spec.path}.name`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration)`);
+    const s = usableServer(hub, caller, spec.label) ?? bad(`${spec.path}.name`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration)`);
     const url = spec.url.replace(/\/+$/, "");
     if (url !== s.url?.replace(/\/+$/, "") && !url.endsWith(`/mcp/${s.id}`)) bad(`${spec.path}.url`, `is neither the URL of MCP server "${s.id}" nor the gateway's own /mcp/${s.id}`);
     return s;
@@ -93,10 +91,8 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
   const { exposed, defs } = await offerTools(d.hub!, d.caller, parsed.mcp, servers, own, d.signal, "name");
   const stop = parsed.call.request.stop;
   const base = parsed.call.request.messages;
-  const sum: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
-  const add = (u: Usage) => {
-    for (const k of ["inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "reasoningTokens"] as const) sum[k] += u[k] ?? 0;
-  };
+  /** What each model turn used; the message's usage is their sum. */
+  const used: Pick<Summary, "usage" | "cost">[] = [];
   const extra: ChatMessage[] = [];
   const turnCall = (n: number) => ({ ...er, call: { ...parsed.call, id: n === 0 ? parsed.call.id : newRequestId(), request: { ...parsed.call.request, messages: [...base, ...extra], tools: [...(parsed.call.request.tools ?? []), ...defs] } } });
   const run = async (x: Exposed, c: ToolCall): Promise<Result> => {
@@ -110,7 +106,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
     for (let n = 0; n < MAX_TURNS; n++) {
       const a = await d.complete(turnCall(n));
       last = a;
-      add(a.usage);
+      used.push(a);
       const m = messageJson(a, stop);
       const mine = a.toolCalls.filter((c) => exposed.has(c.name));
       const results = await Promise.all(mine.map((c) => run(exposed.get(c.name)!, c)));
@@ -129,7 +125,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
       extra.push(...continuation(a.text, a.toolCalls, a.reasoningBlocks, results));
     }
     const a = last!;
-    d.sendJson(res, 200, { id: messageId(d.ri.id), type: "message", role: "assistant", model: a.providerModel || a.model, content, ...stopReason(a, stop), usage: usageJson(sum) }, { ...common, "x-signalbox-deployment": a.deployment });
+    d.sendJson(res, 200, { id: messageId(d.ri.id), type: "message", role: "assistant", model: a.providerModel || a.model, content, ...stopReason(a, stop), usage: usageJson(sumUsage(used).usage) }, { ...common, "x-signalbox-deployment": a.deployment });
     return 200;
   }
 
@@ -176,7 +172,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
           if (t) out.write(t);
         } else {
           last = ev.summary;
-          add(ev.summary.usage);
+          used.push(ev.summary);
           out.write(w!.endTurn());
         }
       }
@@ -189,7 +185,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
       if (mine.length === 0 || mine.length < all.length || last?.finishReason !== "tool_calls") break;
       extra.push(...continuation(text, all, blocks, results));
     }
-    res.end(w!.finish({ ...last!, usage: sum }));
+    res.end(w!.finish({ ...last!, usage: sumUsage(used).usage }));
     return 200;
   } catch (err) {
     if (!w) throw err;

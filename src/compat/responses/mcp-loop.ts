@@ -15,18 +15,16 @@
 import type { McpServerConfig } from "../../config/types.ts";
 import type { Answer, EngineEvent, EngineRequest, Summary } from "../../engine/chat-engine.ts";
 import type { McpHub } from "../../mcp/hub.ts";
-import type { Usage } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Adjustment, Caller } from "../../router/types.ts";
 import { newRequestId, type RequestInfo } from "../../server/context.ts";
 import { bad, isObj, type Json } from "../request.ts";
 import type { McpToolSpec } from "./mcp-tool.ts";
-import { mcpFunctionName, offerTools, runTool, type Offered } from "../../mcp/offer.ts";
+import { MAX_TURNS, mcpFunctionName, offerTools, runTool, usableServer, type Offered } from "../../mcp/offer.ts";
+import { sumUsage } from "../choices.ts";
 import type { ResponsesRequest } from "./request.ts";
 import { itemId, responseJson, responsesStreamWriter, responsesUsage, type ResponseContext } from "./response.ts";
 
-/** Model turns one response makes at most. */
-export const MAX_TURNS = 16;
 
 type Exposed = Offered<McpToolSpec>;
 
@@ -34,9 +32,8 @@ type Exposed = Offered<McpToolSpec>;
 export function resolveServers(hub: McpHub | undefined, caller: Caller, specs: readonly McpToolSpec[]): McpServerConfig[] {
   return specs.map((spec) => {
     if (!hub) bad(`${spec.path}.type`, "mcp tools are not run here (a batch's lines, or a gateway without mcp_servers)");
-    const s = hub.server(spec.label);
-    if (s && spec.url !== undefined && s.url !== spec.url) bad(`${spec.path}.server_url`, `is not the URL of MCP server "${s.id}" of this gateway; leave server_url out to use it`);
-    if (!s || !hub.mayUse(caller, s)) bad(`${spec.path}.server_label`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration, mcp_servers[])`);
+    const s = usableServer(hub, caller, spec.label) ?? bad(`${spec.path}.server_label`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration, mcp_servers[])`);
+    if (spec.url !== undefined && s.url !== spec.url) bad(`${spec.path}.server_url`, `is not the URL of MCP server "${s.id}" of this gateway; leave server_url out to use it`);
     return s;
   });
 }
@@ -86,8 +83,8 @@ interface Turn {
   calls: { x: Exposed; item: Json; callId: string; index: number }[];
   /** The turn ends the response: an approval to wait for, or a call of the caller's own function. */
   stop: boolean;
-  usage: Usage;
-  cost: number;
+  /** What the turn used and cost (its usage record's), and how many attempts it made. */
+  used: Pick<Summary, "usage" | "cost">;
   attempts: number;
   finishReason?: string;
 }
@@ -114,8 +111,7 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
     }
   });
 
-  const sum: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
-  let cost = 0;
+  const used: Pick<Summary, "usage" | "cost">[] = [];
   let attempts = 0;
   // What the later turns see after the request's input: each turn's own items and the results of its calls.
   const turns: Json[] = [];
@@ -126,8 +122,7 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
     const turnEr = { ...er, call: p.call };
     const t = ev && d.stream ? await streamedTurn(d.stream, turnEr, ctx, exposed, output.length, ev, d.ri.traceId) : await unaryTurn(d.run, turnEr, ctx, exposed, output.length);
     last = t.response;
-    for (const k of ["inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "reasoningTokens"] as const) sum[k] += t.usage[k] ?? 0;
-    cost += t.cost;
+    used.push(t.used);
     attempts += t.attempts;
     output.push(...t.shown);
     const results: Json[] = [];
@@ -149,7 +144,8 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
     turns.push(...t.internal, ...results);
   }
   const r = last!;
-  return { ...r, output, usage: responsesUsage(sum), signalbox: { ...(r.signalbox as Json), cost_nano_usd: cost, attempts } };
+  const total = sumUsage(used);
+  return { ...r, output, usage: responsesUsage(total.usage), signalbox: { ...(r.signalbox as Json), cost_nano_usd: total.cost.total, attempts } };
 }
 
 /** A model turn answered whole (a unary request). */
@@ -181,7 +177,7 @@ async function unaryTurn(run: McpTurnDeps["run"], er: EngineRequest, ctx: Respon
     shown.push(call);
     calls.push({ x, item: call, callId: item.call_id as string, index });
   }
-  return { response, shown, internal, calls, stop, usage: a.usage, cost: a.cost.total, attempts: a.attempts.length, finishReason: a.finishReason };
+  return { response, shown, internal, calls, stop, used: a, attempts: a.attempts.length, finishReason: a.finishReason };
 }
 
 /** A model turn streamed: its items' events as they come (mcp calls as mcp_call items), through the Responses stream writer. */
@@ -227,7 +223,7 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
       calls.push({ x: exposed.get(c.fn)!, item: c.item, callId: c.callId, index: c.index });
     }
   }
-  return { response, shown, internal, calls, stop, usage: summary.usage, cost: summary.cost.total, attempts: summary.attempts.length, finishReason: summary.finishReason };
+  return { response, shown, internal, calls, stop, used: summary, attempts: summary.attempts.length, finishReason: summary.finishReason };
 }
 
 /** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure); returns the result's images (data: URLs), which the model is shown. */

@@ -14,8 +14,6 @@ export interface McpToolSpec extends OfferSpec {
   needsApproval(tool: McpTool): boolean;
 }
 
-export { mcpFunctionName } from "../../mcp/offer.ts";
-
 function names(v: unknown, path: string): string[] {
   if (!Array.isArray(v) || v.some((n) => typeof n !== "string" || !n)) bad(path, "must be an array of tool names");
   return v as string[];

@@ -17,7 +17,8 @@ import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
-import { mcpFunctionName, parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
+import { parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
+import { mcpFunctionName } from "../../mcp/offer.ts";
 import { PLACEHOLDER, type PromptConfig } from "../../config/types.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
 
