@@ -44,6 +44,7 @@ const KNOWN = new Set([
   "metadata",
   "signalbox",
   "models",
+  "provider",
 ]);
 
 const FIELDS: FieldNames = {

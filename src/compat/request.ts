@@ -3,9 +3,12 @@
 // Everything else (ranges, tool-call pairing, limits) is the same validation ChatService runs.
 //
 // Accepted beyond OpenAI's own parameters:
-//   - OpenRouter's `models` (models tried in order after `model`), `reasoning.effort`, and its
-//     routing hints (`route`, `provider`, `transforms`, `usage`), which are accepted and ignored;
-//   - a `signalbox` object with the Connect API's routing options, tags and cache options;
+//   - OpenRouter's `models` (models tried in order after `model`), `reasoning.effort`, its
+//     `provider` preferences (order, only, ignore, allow_fallbacks, sort, max_price,
+//     require_parameters, data_collection, zdr: src/router/provider-preferences.ts), and its
+//     hints `route`, `transforms` and `usage`, which are accepted and ignored;
+//   - a `signalbox` object with the Connect API's routing options (`providers` is `provider`),
+//     tags and cache options;
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
 //     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
@@ -13,7 +16,8 @@ import { MAX_CHOICES } from "./choices.ts";
 import type { CacheMode } from "../engine/chat-engine.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { Caller, ChatCall } from "../router/types.ts";
+import type { Caller, ChatCall, ProviderPreferences } from "../router/types.ts";
+import { finishPreferences } from "../router/provider-preferences.ts";
 import { validateCall, type FieldNames } from "../server/validate.ts";
 import type { Task } from "../config/types.ts";
 
@@ -323,6 +327,13 @@ export interface DoorCall {
 /** A front door's ChatCall: what it parsed, with the routing, tags, guardrails and cache of its `signalbox` object. */
 export function doorCall(body: Json, d: DoorCall): { call: ChatCall; cache?: CompatRequest["cache"] } {
   const opts = signalboxOptions(body, d.model, d.sticky ?? d.user, d.extraFallbacks);
+  // OpenRouter's `provider` object; the `signalbox` object's `providers` is the same thing.
+  const provider = obj(body, "provider", "provider");
+  if (provider) {
+    if (opts.routing.providers) bad("provider", "give provider or signalbox.providers, not both");
+    const prefs = providerPreferences(provider, "provider");
+    if (prefs) opts.routing.providers = prefs;
+  }
   const call: ChatCall = {
     id: d.id,
     model: d.model,
@@ -358,6 +369,8 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
   }
   const maxCost = int(sb, "max_cost_nano_usd", "signalbox.max_cost_nano_usd");
   const guardrails = stringList(arr(sb, "guardrails", "signalbox.guardrails"), "signalbox.guardrails");
+  const providersObj = obj(sb, "providers", "signalbox.providers");
+  const providers = providersObj ? providerPreferences(providersObj, "signalbox.providers") : undefined;
 
   return {
     routing: {
@@ -377,11 +390,67 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
       maxAttempts: int(sb, "max_attempts", "signalbox.max_attempts") || undefined,
       fallbackOnContentFilter: bool(sb, "fallback_on_content_filter", "signalbox.fallback_on_content_filter") ?? false,
       hedgeAfterMs: int(sb, "hedge_after_ms", "signalbox.hedge_after_ms") || undefined,
+      ...(providers ? { providers } : {}),
     },
     tags: stringList(arr(sb, "tags", "signalbox.tags"), "signalbox.tags"),
     ...(guardrails.length ? { guardrails: { names: guardrails, field: "signalbox.guardrails" } } : {}),
     ...(cache ? { cache } : {}),
   };
+}
+
+const PREFERENCE_KEYS = new Set(["order", "only", "ignore", "allow_fallbacks", "sort", "max_price", "require_parameters", "data_collection", "zdr", "quantizations", "enforce_distillable_text", "preferred_min_throughput", "preferred_max_latency"]);
+const SORTS = new Set(["price", "throughput", "latency"]);
+
+/** A price of OpenRouter's max_price: a number, or a number in a string (its SDKs send strings). */
+function price(o: Json, k: string, path: string): number | undefined {
+  const v = o[k];
+  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
+  const n = num(o, k, path);
+  if (n !== undefined && n < 0) bad(path, `must be 0 or more, got ${n}`);
+  return n;
+}
+
+/**
+ * OpenRouter's provider preferences. What the gateway cannot honour is refused, never ignored:
+ * quantizations and distillation (it does not know them of its deployments) and the soft
+ * throughput and latency preferences (sort says the same thing).
+ */
+export function providerPreferences(o: Json, field: string): ProviderPreferences | undefined {
+  for (const k of Object.keys(o)) if (!PREFERENCE_KEYS.has(k)) bad(`${field}.${k}`, "is not a provider preference (order, only, ignore, allow_fallbacks, sort, max_price, require_parameters, data_collection, zdr)");
+  if ((arr(o, "quantizations", `${field}.quantizations`) ?? []).length > 0) bad(`${field}.quantizations`, "is not supported: the gateway does not know its deployments' quantization");
+  if (bool(o, "enforce_distillable_text", `${field}.enforce_distillable_text`) === true) bad(`${field}.enforce_distillable_text`, "is not supported: the gateway does not know which models allow distillation");
+  for (const k of ["preferred_min_throughput", "preferred_max_latency"]) {
+    if (o[k] !== undefined && o[k] !== null) bad(`${field}.${k}`, `is not supported; sort by ${k.endsWith("throughput") ? "throughput" : "latency"} instead`);
+  }
+  // sort: "price", or the newer {by: "price", partition?}.
+  let sort: unknown = o.sort;
+  if (isObj(sort)) sort = str(sort, "by", `${field}.sort.by`);
+  if (sort !== undefined && sort !== null && (typeof sort !== "string" || !SORTS.has(sort))) bad(`${field}.sort`, `must be price, throughput or latency, got ${JSON.stringify(sort)}`);
+  const dc = str(o, "data_collection", `${field}.data_collection`);
+  if (dc !== undefined && dc !== "allow" && dc !== "deny") bad(`${field}.data_collection`, `must be allow or deny, got "${dc}"`);
+  const mp = obj(o, "max_price", `${field}.max_price`);
+  if (mp) for (const k of Object.keys(mp)) if (!["prompt", "completion", "request", "image"].includes(k)) bad(`${field}.max_price.${k}`, "must be one of prompt, completion, request, image (USD; per million tokens for prompt and completion)");
+  return finishPreferences({
+    order: stringList(arr(o, "order", `${field}.order`), `${field}.order`),
+    only: stringList(arr(o, "only", `${field}.only`), `${field}.only`),
+    ignore: stringList(arr(o, "ignore", `${field}.ignore`), `${field}.ignore`),
+    allowFallbacks: bool(o, "allow_fallbacks", `${field}.allow_fallbacks`) ?? true,
+    ...(typeof sort === "string" ? { sort: sort as ProviderPreferences["sort"] } : {}),
+    ...(mp
+      ? {
+          maxPrice: {
+            prompt: price(mp, "prompt", `${field}.max_price.prompt`),
+            completion: price(mp, "completion", `${field}.max_price.completion`),
+            request: price(mp, "request", `${field}.max_price.request`),
+            image: price(mp, "image", `${field}.max_price.image`),
+          },
+        }
+      : {}),
+    requireParameters: bool(o, "require_parameters", `${field}.require_parameters`) ?? false,
+    dataCollection: (dc ?? "allow") as ProviderPreferences["dataCollection"],
+    zdr: bool(o, "zdr", `${field}.zdr`) ?? false,
+    field,
+  });
 }
 
 const FIELDS: Record<string, FieldNames> = {};

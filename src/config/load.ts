@@ -146,6 +146,8 @@ const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Pa
   headers: opt(record(str()), {}),
   timeouts: opt(timeoutsSpec, { connectMs: 5_000, headersMs: 60_000, bodyMs: 300_000 }),
   max_connections: opt(num({ min: 1, max: 10_000, int: true }), 128),
+  // What the provider does with prompts (the provider preferences' data_collection and zdr read it).
+  data_policy: opt(obj({ collects: opt(bool), zero_retention: opt(bool) })),
   compat: opt(
     obj({
       vendor: opt(str({ oneOf: Object.keys(VENDOR_QUIRKS) })),
@@ -563,10 +565,15 @@ function finishProvider(p: any, path: string): ProviderConfig {
     throw new ConfigError(join(path, "compat"), `only applies to types openai, azure and openai-compatible`);
   }
   if (p.mock && type !== "mock") throw new ConfigError(join(path, "mock"), "only applies to type mock");
+  if (p.dataPolicy?.zeroRetention === true && p.dataPolicy.collects === true) {
+    throw new ConfigError(join(path, "data_policy.collects"), "cannot be true with zero_retention: a provider that keeps nothing collects nothing");
+  }
+  const zeroRetention: boolean = p.dataPolicy?.zeroRetention ?? type === "mock";
+  const dataPolicy = { zeroRetention, collects: p.dataPolicy?.collects ?? (!zeroRetention && type !== "mock") };
   const { vendor, ...compatOverrides } = p.compat ?? {};
   const base = type === "openai-compatible" ? COMPAT_QUIRKS : OPENAI_QUIRKS;
   const compat: CompatQuirks = { ...base, ...VENDOR_QUIRKS[vendor ?? "generic"], ...compatOverrides };
-  return { ...p, baseUrl, compat, mock: { ...DEFAULT_MOCK, ...(p.mock ?? {}) } };
+  return { ...p, baseUrl, compat, dataPolicy, mock: { ...DEFAULT_MOCK, ...(p.mock ?? {}) } };
 }
 
 function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: string): DeploymentConfig {

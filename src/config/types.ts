@@ -84,6 +84,11 @@ export interface ProviderConfig {
   aws?: AwsSettings;
   /** type vertex only. */
   vertex?: VertexSettings;
+  /**
+   * What the provider does with prompts, as agreed with it: read by the provider preferences'
+   * data_collection and zdr. Absent: it may collect (the mock: zero retention).
+   */
+  dataPolicy?: { collects: boolean; zeroRetention: boolean };
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */

@@ -245,7 +245,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   const learnOutput = (exec: GatewayCore["exec"], plan: Plan, ex: Execution) => {
     const a = ex.attempts.find((x) => x.outcome === "succeeded");
     if (!a || (plan.maxOutputTokens !== undefined && ex.finishReason === "length")) return;
-    exec.health.observeOutput?.(a.deployment, a.usage.outputTokens);
+    exec.health.observeOutput?.(a.deployment, a.usage.outputTokens, a.ttftMs !== undefined ? a.latencyMs - a.ttftMs : a.latencyMs);
   };
 
   /** The request's cache options against its route's settings; undefined when the cache is not involved. */

@@ -14,6 +14,7 @@ import { GatewayError } from "./errors.ts";
 import type { ModelRegistry, Resolved } from "./registry.ts";
 import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
 import { fitRequest, type Fit } from "./fit-params.ts";
+import { orderByPreferences, orderRank, preferenceExclusion, resolvePreferences } from "./provider-preferences.ts";
 import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type ImageCall, type Plan, type SpeechCall, type TranscriptionCall } from "./types.ts";
 import { perImageNanos, pricesFor } from "../usage/cost.ts";
 
@@ -187,6 +188,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     throw new GatewayError("permission_denied", `model: key "${call.caller.keyName}" may not use "${call.model}"`, { field: "model" });
   }
   const route = resolved.kind === "route" ? resolved.route : undefined;
+  const prefs = call.routing.providers && resolvePreferences(call.routing.providers, registry.config.providers);
   const adjustments: Adjustment[] = [];
   const operation = operationOf(call);
   const stream = isChat(call) ? call.stream : false;
@@ -383,6 +385,13 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       excluded.push({ deployment: d.id, reason: "over_latency_cap", detail: `observed ${Math.round(h.latencyMs)} ms > cap ${call.routing.maxLatencyMs} ms` });
       return false;
     }
+    if (prefs) {
+      const out = preferenceExclusion(prefs, d, registry.provider(d.provider)!, () => fitFor(d).dropped, () => inputFor(d));
+      if (out) {
+        excluded.push({ deployment: d.id, ...out });
+        return false;
+      }
+    }
     return true;
   };
 
@@ -484,19 +493,28 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     addRoute(r.route, source, `fallback via route ${r.route.name}: `, depth);
   };
 
+  // Where each model's candidates start (the model asked for, then each fallback): provider
+  // preferences reorder within a model, never across.
+  const groups: number[] = [0];
+  const group = () => groups.push(candidates.length);
   let variant = "";
   if (route) {
     variant = addRoute(route, "route", "", undefined, primaryDispatch);
   } else if (resolved.kind === "deployment") {
     addOne(resolved.deployment, "direct", "named directly");
   }
-  for (const f of call.routing.fallbacks) expand(f, "request fallbacks", 0);
+  for (const f of call.routing.fallbacks) (group(), expand(f, "request fallbacks", 0));
   // The picked route's fallbacks come before the task route's own.
-  if (effective && effective !== route) for (const f of effective.fallbacks) expand(f, "route fallbacks", 0);
-  if (route) for (const f of route.fallbacks) expand(f, "route fallbacks", 0);
+  if (effective && effective !== route) for (const f of effective.fallbacks) (group(), expand(f, "route fallbacks", 0));
+  if (route) for (const f of route.fallbacks) (group(), expand(f, "route fallbacks", 0));
   for (const [id, detail] of notSelected) if (!seen.has(id)) excluded.push({ deployment: id, reason: "not_selected", detail });
+  if (prefs) excluded.push(...orderByPreferences(prefs, candidates, groups, { health, stream }));
 
-  // Every candidate cooling down: rather than fail at once, try the one that recovers soonest.
+  // Every candidate cooling down: rather than fail at once, try the one that recovers soonest
+  // (of the providers in the preferences' order, when nothing else may serve).
+  if (prefs && !prefs.prefs.allowFallbacks && prefs.order.length > 0) {
+    for (let i = cooling.length - 1; i >= 0; i--) if (orderRank(prefs, cooling[i].provider.name) === prefs.order.length) cooling.splice(i, 1);
+  }
   if (candidates.length === 0 && cooling.length > 0) {
     const until = (c: Candidate) => health.get(c.deployment.id)?.cooldownUntil ?? 0;
     const soonest = cooling.reduce((a, b) => (until(b) < until(a) ? b : a));

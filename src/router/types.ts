@@ -36,6 +36,32 @@ export interface RoutingRequest {
   maxAttempts?: number;
   fallbackOnContentFilter: boolean;
   hedgeAfterMs?: number;
+  /** Which providers may serve the request and in what order (OpenRouter's `provider` object). */
+  providers?: ProviderPreferences;
+}
+
+/**
+ * OpenRouter's provider preferences (src/router/provider-preferences.ts). Providers are named by
+ * their configured name, their type or OpenRouter's slug for the type, case-insensitively.
+ */
+export interface ProviderPreferences {
+  /** Providers tried first, in this order. */
+  order: string[];
+  only: string[];
+  ignore: string[];
+  /** false: only the providers in `order` (without one, the first candidate's provider). */
+  allowFallbacks: boolean;
+  sort?: "price" | "throughput" | "latency";
+  /** Prices in USD: per million prompt and completion tokens, per request, per image. */
+  maxPrice?: { prompt?: number; completion?: number; request?: number; image?: number };
+  /** Only deployments that accept every parameter of the request. */
+  requireParameters: boolean;
+  /** "deny": only providers whose data policy says they do not collect prompts. */
+  dataCollection: "allow" | "deny";
+  /** Only providers with a zero-retention data policy. */
+  zdr: boolean;
+  /** The request field the preferences came from ("provider", "routing.providers"), for errors. */
+  field: string;
 }
 
 export type { Operation };
@@ -130,7 +156,9 @@ export type ExclusionReason =
   | "not_selected"
   | "over_attempt_limit"
   /** The deployment does not serve the call's operation (an embedding model for chat, or the reverse). */
-  | "wrong_operation";
+  | "wrong_operation"
+  /** Left out by the request's provider preferences (only, ignore, allow_fallbacks, data policy, require_parameters). */
+  | "provider_preference";
 
 export interface Exclusion {
   deployment: string;

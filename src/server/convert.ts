@@ -17,7 +17,11 @@ import {
   type ChatEvent,
   ChatEventSchema,
   type RoutingOptions,
+  type ProviderPreferences as PbProviderPreferences,
+  ProviderSort,
+  DataCollection,
 } from "../../gen/signalbox/v1/chat_pb.ts";
+import { finishPreferences } from "../router/provider-preferences.ts";
 import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
 import type { RerankRequest } from "../../gen/signalbox/v1/rerank_pb.ts";
 import type { GenerateImagesRequest, InputImage as PbInputImage } from "../../gen/signalbox/v1/image_pb.ts";
@@ -154,7 +158,33 @@ function routingRequest(ro: RoutingOptions | undefined, user: string): RoutingRe
     maxAttempts: ro?.maxAttempts || undefined,
     fallbackOnContentFilter: ro?.fallbackOnContentFilter ?? false,
     hedgeAfterMs: ro?.hedgeAfterMs || undefined,
+    ...(ro?.providers ? providerPreferences(ro.providers) : {}),
   };
+}
+
+const SORT: Record<number, "price" | "throughput" | "latency" | undefined> = {
+  [ProviderSort.PRICE]: "price",
+  [ProviderSort.THROUGHPUT]: "throughput",
+  [ProviderSort.LATENCY]: "latency",
+};
+
+/** RoutingOptions.providers in the router's terms (nothing when it asks for nothing). */
+function providerPreferences(p: PbProviderPreferences): Pick<RoutingRequest, "providers"> {
+  const sort = SORT[p.sort];
+  const m = p.maxPrice;
+  const prefs = finishPreferences({
+    order: [...p.order],
+    only: [...p.only],
+    ignore: [...p.ignore],
+    allowFallbacks: p.allowFallbacks ?? true,
+    ...(sort ? { sort } : {}),
+    ...(m ? { maxPrice: { prompt: m.prompt, completion: m.completion, request: m.request, image: m.image } } : {}),
+    requireParameters: p.requireParameters,
+    dataCollection: p.dataCollection === DataCollection.DENY ? "deny" : "allow",
+    zdr: p.zdr,
+    field: "routing.providers",
+  });
+  return prefs ? { providers: prefs } : {};
 }
 
 /** What every operation's call carries besides its request: routing, user, tags, metadata, the caller and guardrails. */

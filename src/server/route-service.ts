@@ -29,6 +29,7 @@ const EXCLUSION: Record<Reason, ExclusionReason> = {
   not_selected: ExclusionReason.NOT_SELECTED,
   over_attempt_limit: ExclusionReason.OVER_ATTEMPT_LIMIT,
   wrong_operation: ExclusionReason.WRONG_OPERATION,
+  provider_preference: ExclusionReason.PROVIDER_PREFERENCE,
 };
 
 export const OPERATION_TO_PB: Record<Operation | "tool_call", PbOperation> = {

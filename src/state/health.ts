@@ -24,6 +24,11 @@ export interface DeploymentHealth {
    * set once OUTPUT_MIN_SAMPLES were seen. What a request without max_output_tokens reserves.
    */
   outputP95?: number;
+  /**
+   * Output tokens a second after the first token (moving average of answers no cap cut short,
+   * per replica): what provider preferences' sort by throughput orders by.
+   */
+  tokensPerSecond?: number;
 }
 
 /** Answers a deployment's output p95 is taken over, and how many it needs before it is used. */
@@ -55,7 +60,7 @@ export interface HealthStore {
    * The output tokens of an answer no cap cut short (per replica, in memory): feeds the
    * deployment's outputP95. Never waits.
    */
-  observeOutput?(deployment: string, outputTokens: number): void;
+  observeOutput?(deployment: string, outputTokens: number, generationMs?: number): void;
   close(): Promise<void>;
 }
 
@@ -150,8 +155,13 @@ export class LocalHealth {
   }
 
   /** Record an answer's output tokens; the p95 is recomputed on each of the first 64, then every 8th. */
-  observeOutput(d: string, tokens: number): void {
+  observeOutput(d: string, tokens: number, generationMs?: number): void {
     if (!(tokens >= 0)) return;
+    // Throughput needs a few tokens to mean anything; an answer that came in one read is timed as 1 ms.
+    if (generationMs !== undefined && tokens >= 4) {
+      const h = this.get(d);
+      h.tokensPerSecond = ewma(h.tokensPerSecond, (tokens * 1000) / Math.max(1, generationMs));
+    }
     let o = this.outputs.get(d);
     if (!o) this.outputs.set(d, (o = { ring: new Float64Array(OUTPUT_WINDOW), n: 0 }));
     o.ring[o.n % OUTPUT_WINDOW] = tokens;
@@ -198,7 +208,7 @@ export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOW
     async claimProbe(d) {
       return local.claimLocal(d);
     },
-    observeOutput: (d, n) => local.observeOutput(d, n),
+    observeOutput: (d, n, ms) => local.observeOutput(d, n, ms),
     async close() {},
   };
 }

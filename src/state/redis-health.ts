@@ -119,7 +119,7 @@ export async function createRedisHealthStore(
     },
     snapshot: () => local.snapshot(),
     // Output sizes are learnt per replica: every replica sees enough answers for a p95.
-    observeOutput: (d, n) => local.observeOutput(d, n),
+    observeOutput: (d, n, ms) => local.observeOutput(d, n, ms),
     begin(d) {
       local.get(d).inFlight++;
     },

@@ -307,6 +307,16 @@ describe("routing and models", () => {
     assert.match(tiered, /mock\/b .*condition 1 \(metadata\.tier=pro, tag=beta\) -> deployment mock\/b/);
     assert.doesNotMatch(ok(await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier=pro"])).stdout, /condition 1/);
     assert.equal((await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier"])).code, 2);
+    // Provider preferences: an order, an ignored provider (left out, with why), a bad sort.
+    const ordered = ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--provider-order", "mock"])).stdout;
+    assert.ok(ordered.indexOf("mock/b") < ordered.indexOf("mock/flaky"), ordered);
+    assert.match(ordered, /routing\.providers\.order 1/);
+    const ignored = JSON.parse(ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--ignore-providers", "flaky", "--sort-providers", "price", "--json"])).stdout);
+    assert.deepEqual(ignored.candidates.map((c: { deployment: string }) => c.deployment), ["mock/b"]);
+    assert.deepEqual(ignored.excluded.find((e: { deployment: string }) => e.deployment === "mock/flaky"), { deployment: "mock/flaky", reason: "EXCLUSION_REASON_PROVIDER_PREFERENCE", detail: 'provider flaky is in routing.providers.ignore ("flaky")' });
+    assert.equal((await cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--sort-providers", "speed"])).code, 2);
+    const chatted = ok(await cli(["chat", "--model", "fallback", "--only-providers", "mock", "hi"]));
+    assert.match(chatted.stderr, /mock\/b/);
     // A route that cannot be served names why each deployment is left out.
     const bad = await cli(["route", "explain", "--model", "nope", "--prompt", "x"]);
     assert.equal(bad.code, 1);

@@ -1,8 +1,10 @@
 // The routing and attribution flags the model-calling commands share (transcribe, speak,
 // moderate): --fallbacks, --no-fallback, --user, --tag and --metadata, their request fields, and
-// the "who served it" head of their summaries.
+// the "who served it" head of their summaries; and the provider preference flags of `route
+// explain` and `chat` (--provider-order, --only-providers, --ignore-providers, --sort-providers, --zdr).
 
 import { type Command, InvalidArgumentError } from "commander";
+import { ProviderSort } from "@signalbox/client";
 import { parseList } from "./parse.ts";
 
 /** "tier=pro" → { tier: "pro" }; a value without "=" is bad usage. */
@@ -43,3 +45,40 @@ export function requestFields(o: RequestFlags) {
 
 /** "mock/tts (route speech)": who served the call, first in the summaries. */
 export const servedBy = (r: { deployment: string; routing?: { route: string } }) => `${r.deployment}${r.routing?.route ? ` (route ${r.routing.route})` : ""}`;
+
+/** The provider preference flags (`route explain`, `chat`), as commander parses them. */
+export interface ProviderFlags {
+  providerOrder?: string[];
+  onlyProviders?: string[];
+  ignoreProviders?: string[];
+  sortProviders?: "price" | "throughput" | "latency";
+  zdr?: boolean;
+}
+
+const SORTS = ["price", "throughput", "latency"] as const;
+const SORT = { price: ProviderSort.PRICE, throughput: ProviderSort.THROUGHPUT, latency: ProviderSort.LATENCY };
+
+/** Add those flags to a command. */
+export function providerFlags(c: Command): Command {
+  return c
+    .option("--provider-order <providers>", "providers tried first, in this order (names or types, comma-separated)", parseList)
+    .option("--only-providers <providers>", "only these providers (comma-separated)", parseList)
+    .option("--ignore-providers <providers>", "never these providers (comma-separated)", parseList)
+    .option("--sort-providers <by>", `order the candidates by ${SORTS.join(", ")}`, (v: string) => {
+      if (!(SORTS as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of ${SORTS.join(", ")}`);
+      return v;
+    })
+    .option("--zdr", "only providers with a zero-retention data policy");
+}
+
+/** RoutingOptions.providers of those flags (undefined when none was given). */
+export function providerPreferences(o: ProviderFlags) {
+  if (!o.providerOrder?.length && !o.onlyProviders?.length && !o.ignoreProviders?.length && !o.sortProviders && !o.zdr) return undefined;
+  return {
+    order: o.providerOrder ?? [],
+    only: o.onlyProviders ?? [],
+    ignore: o.ignoreProviders ?? [],
+    sort: o.sortProviders ? SORT[o.sortProviders] : ProviderSort.UNSPECIFIED,
+    zdr: o.zdr ?? false,
+  };
+}

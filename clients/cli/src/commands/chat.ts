@@ -10,10 +10,11 @@ import { readStdin, setup, traceLink, usageError } from "../context.ts";
 import { count, dollars, enumLabel, ms } from "../format.ts";
 import { json, note, out, spinner } from "../output.ts";
 import { parseCount, parseNumber } from "../parse.ts";
+import { type ProviderFlags, providerFlags, providerPreferences } from "../request.ts";
 
 export function chatCommand(program: Command): void {
-  program
-    .command("chat")
+  providerFlags(program
+    .command("chat"))
     .description("stream an answer to stdout; deployment, tokens and cost follow on stderr")
     .argument("[prompt...]", "the user message (read from stdin when absent)")
     .option("--model <model>", "a route, alias or deployment id", "default")
@@ -27,7 +28,8 @@ export function chatCommand(program: Command): void {
       "after",
       '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."',
     )
-    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[] }, cmd: Command) => {
+    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[] } & ProviderFlags, cmd: Command) => {
+      const providers = providerPreferences(o);
       const { mode, sb } = setup(cmd, { csv: false });
       const files = (o.file ?? []).map(readDocument);
       const prompt = words.length ? words.join(" ") : await readStdin();
@@ -45,6 +47,7 @@ export function chatCommand(program: Command): void {
           maxOutputTokens: o.maxOutputTokens,
           temperature: o.temperature,
           ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: true, topLogprobs: o.topLogprobs } : {}),
+          ...(providers ? { routing: { providers } } : {}),
         },
         { signal: abort.signal },
       );

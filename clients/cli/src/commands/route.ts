@@ -21,6 +21,7 @@ import { setup } from "../context.ts";
 import { count, enumLabel, enumValue, listOf, ms, perMtok, time, usd } from "../format.ts";
 import { type Column, csv, fields, json, out, section, table, waiting } from "../output.ts";
 import { parseChoice, parseList } from "../parse.ts";
+import { type ProviderFlags, providerFlags, providerPreferences } from "../request.ts";
 
 /** "tier=pro" → { tier: "pro" }; a value without "=" is bad usage. */
 function parsePair(v: string): Record<string, string> {
@@ -33,8 +34,8 @@ const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as con
 
 export function routeCommands(program: Command): void {
   const route = program.command("route").description("where requests go, and why");
-  route
-    .command("explain")
+  providerFlags(route
+    .command("explain"))
     .description("the plan the router would follow for a request right now (no provider is called)")
     .requiredOption("--model <model>", "a route, alias or deployment id")
     .requiredOption("--prompt <text>", "the user message")
@@ -43,8 +44,8 @@ export function routeCommands(program: Command): void {
     .option("--user <user>", "the end user the request is made for")
     .option("--tag <tags>", "tags, comma-separated (what a route's conditions may test)", parseList)
     .option("--metadata <key=value>", "metadata entries, repeatable (what a route's conditions may test)", (v: string, acc: Record<string, string> = {}) => ({ ...acc, ...parsePair(v) }))
-    .addHelpText("after", '\nExamples:\n  signalbox route explain --model default --prompt "Write a binary search in Go" --task coding\n  signalbox route explain --model chat --prompt "hi" --metadata tier=pro --tag beta')
-    .action(async (o: { model: string; prompt: string; task?: string; stickyKey?: string; user?: string; tag?: string[]; metadata?: Record<string, string> }, cmd: Command) => {
+    .addHelpText("after", '\nExamples:\n  signalbox route explain --model default --prompt "Write a binary search in Go" --task coding\n  signalbox route explain --model chat --prompt "hi" --metadata tier=pro --tag beta\n  signalbox route explain --model chat --prompt "hi" --sort-providers price --ignore-providers openai')
+    .action(async (o: { model: string; prompt: string; task?: string; stickyKey?: string; user?: string; tag?: string[]; metadata?: Record<string, string> } & ProviderFlags, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
       const res = await waiting("planning", () =>
         sb.route.route({
@@ -53,7 +54,7 @@ export function routeCommands(program: Command): void {
           user: o.user ?? "",
           tags: o.tag ?? [],
           metadata: o.metadata ?? {},
-          routing: { task: o.task ? enumValue(TaskSchema, o.task) : 0, stickyKey: o.stickyKey ?? "" },
+          routing: { task: o.task ? enumValue(TaskSchema, o.task) : 0, stickyKey: o.stickyKey ?? "", providers: providerPreferences(o) },
         }),
       );
       if (mode === "json") return json(toJson(RouteResponseSchema, res));

@@ -15,7 +15,7 @@ import type { JsonObject, Message as Message$1, UnknownEnum } from "@bufbuild/pr
  * Describes the file signalbox/v1/chat.proto.
  */
 export const file_signalbox_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChdzaWduYWxib3gvdjEvY2hhdC5wcm90bxIMc2lnbmFsYm94LnYxInMKCUltYWdlUGFydBINCgN1cmwYASABKAlIABIOCgRkYXRhGAIgASgMSAASEgoKbWVkaWFfdHlwZRgDIAEoCRIpCgZkZXRhaWwYBCABKA4yGS5zaWduYWxib3gudjEuSW1hZ2VEZXRhaWxCCAoGc291cmNlIj4KCEZpbGVQYXJ0EgwKBGRhdGEYASABKAwSEgoKbWVkaWFfdHlwZRgCIAEoCRIQCghmaWxlbmFtZRgDIAEoCSJ0CglDYWNoZUhpbnQSKAoDdHRsGAEgASgOMhsuc2lnbmFsYm94LnYxLkNhY2hlSGludC5UdGwiPQoDVHRsEhMKD1RUTF9VTlNQRUNJRklFRBAAEhEKDVRUTF81X01JTlVURVMQARIOCgpUVExfMV9IT1VSEAIinwEKC0NvbnRlbnRQYXJ0Eg4KBHRleHQYASABKAlIABIoCgVpbWFnZRgCIAEoCzIXLnNpZ25hbGJveC52MS5JbWFnZVBhcnRIABImCgRmaWxlGAQgASgLMhYuc2lnbmFsYm94LnYxLkZpbGVQYXJ0SAASJgoFY2FjaGUYAyABKAsyFy5zaWduYWxib3gudjEuQ2FjaGVIaW50QgYKBHBhcnQiUwoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkSGgoScHJvdmlkZXJfc2lnbmF0dXJlGAQgASgJIrkBCgdNZXNzYWdlEiAKBHJvbGUYASABKA4yEi5zaWduYWxib3gudjEuUm9sZRIqCgdjb250ZW50GAIgAygLMhkuc2lnbmFsYm94LnYxLkNvbnRlbnRQYXJ0EioKCnRvb2xfY2FsbHMYAyADKAsyFi5zaWduYWxib3gudjEuVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAQgASgJEgwKBG5hbWUYBSABKAkSEAoIaXNfZXJyb3IYBiABKAgiZgoEVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnN0cmljdBgEIAEoCCJUCgpUb29sQ2hvaWNlEiwKBG1vZGUYASABKA4yHC5zaWduYWxib3gudjEuVG9vbENob2ljZU1vZGVIABIOCgR0b29sGAIgASgJSABCCAoGY2hvaWNlIugBCg5SZXNwb25zZUZvcm1hdBIvCgR0eXBlGAEgASgOMiEuc2lnbmFsYm94LnYxLlJlc3BvbnNlRm9ybWF0LlR5cGUSEwoLc2NoZW1hX25hbWUYAiABKAkSJwoGc2NoZW1hGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJpY3QYBCABKAgiVwoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDQoJVFlQRV9URVhUEAESFAoQVFlQRV9KU09OX09CSkVDVBACEhQKEFRZUEVfSlNPTl9TQ0hFTUEQAyKoAQoIVGltZW91dHMSGwoOZmlyc3RfdG9rZW5fbXMYASABKA1IAIgBARIUCgdpZGxlX21zGAIgASgNSAGIAQESFwoKYXR0ZW1wdF9tcxgDIAEoDUgCiAEBEhUKCHRvdGFsX21zGAQgASgNSAOIAQFCEQoPX2ZpcnN0X3Rva2VuX21zQgoKCF9pZGxlX21zQg0KC19hdHRlbXB0X21zQgsKCV90b3RhbF9tcyKJAwoOUm91dGluZ09wdGlvbnMSEQoJZmFsbGJhY2tzGAEgAygJEhMKC25vX2ZhbGxiYWNrGAIgASgIEiAKBHRhc2sYAyABKA4yEi5zaWduYWxib3gudjEuVGFzaxIeChFtYXhfY29zdF9uYW5vX3VzZBgEIAEoA0gAiAEBEhsKDm1heF9sYXRlbmN5X21zGAUgASgNSAGIAQESNwoVcmVxdWlyZWRfY2FwYWJpbGl0aWVzGAYgAygOMhguc2lnbmFsYm94LnYxLkNhcGFiaWxpdHkSEgoKc3RpY2t5X2tleRgHIAEoCRIoCgh0aW1lb3V0cxgIIAEoCzIWLnNpZ25hbGJveC52MS5UaW1lb3V0cxIUCgxtYXhfYXR0ZW1wdHMYCSABKA0SIgoaZmFsbGJhY2tfb25fY29udGVudF9maWx0ZXIYCiABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYCyABKA1CFAoSX21heF9jb3N0X25hbm9fdXNkQhEKD19tYXhfbGF0ZW5jeV9tcyJKCgxDYWNoZU9wdGlvbnMSJQoEbW9kZRgBIAEoDjIXLnNpZ25hbGJveC52MS5DYWNoZU1vZGUSEwoLdHRsX3NlY29uZHMYAiABKA0i9wcKC0NoYXRSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEicKCG1lc3NhZ2VzGAIgAygLMhUuc2lnbmFsYm94LnYxLk1lc3NhZ2USGAoLdGVtcGVyYXR1cmUYAyABKAFIAIgBARISCgV0b3BfcBgEIAEoAUgBiAEBEh4KEW1heF9vdXRwdXRfdG9rZW5zGAUgASgNSAKIAQESDAoEc3RvcBgGIAMoCRIRCgRzZWVkGAcgASgDSAOIAQESNQoPcmVzcG9uc2VfZm9ybWF0GAggASgLMhwuc2lnbmFsYm94LnYxLlJlc3BvbnNlRm9ybWF0EiEKBXRvb2xzGAkgAygLMhIuc2lnbmFsYm94LnYxLlRvb2wSLQoLdG9vbF9jaG9pY2UYCiABKAsyGC5zaWduYWxib3gudjEuVG9vbENob2ljZRIgChNwYXJhbGxlbF90b29sX2NhbGxzGAsgASgISASIAQESHQoQcHJlc2VuY2VfcGVuYWx0eRgMIAEoAUgFiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GA0gASgBSAaIAQESNwoQcmVhc29uaW5nX2VmZm9ydBgOIAEoDjIdLnNpZ25hbGJveC52MS5SZWFzb25pbmdFZmZvcnQSEAoIbG9ncHJvYnMYDyABKAgSGQoMdG9wX2xvZ3Byb2JzGBAgASgNSAeIAQESPAoKbG9naXRfYmlhcxgRIAMoCzIoLnNpZ25hbGJveC52MS5DaGF0UmVxdWVzdC5Mb2dpdEJpYXNFbnRyeRItCgdyb3V0aW5nGBQgASgLMhwuc2lnbmFsYm94LnYxLlJvdXRpbmdPcHRpb25zEikKBWNhY2hlGBUgASgLMhouc2lnbmFsYm94LnYxLkNhY2hlT3B0aW9ucxISCgpndWFyZHJhaWxzGBYgAygJEgwKBHVzZXIYHiABKAkSDAoEdGFncxgfIAMoCRI5CghtZXRhZGF0YRggIAMoCzInLnNpZ25hbGJveC52MS5DaGF0UmVxdWVzdC5NZXRhZGF0YUVudHJ5GjAKDkxvZ2l0Qmlhc0VudHJ5EgsKA2tleRgBIAEoBRINCgV2YWx1ZRgCIAEoAToCOAEaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCFAoSX21heF9vdXRwdXRfdG9rZW5zQgcKBV9zZWVkQhYKFF9wYXJhbGxlbF90b29sX2NhbGxzQhMKEV9wcmVzZW5jZV9wZW5hbHR5QhQKEl9mcmVxdWVuY3lfcGVuYWx0eUIPCg1fdG9wX2xvZ3Byb2JzIisKCkFkanVzdG1lbnQSDQoFZmllbGQYASABKAkSDgoGZGV0YWlsGAIgASgJIk4KC1JvdXRpbmdJbmZvEg0KBXJvdXRlGAEgASgJEg0KBWFsaWFzGAIgASgJEhAKCHN0cmF0ZWd5GAMgASgJEg8KB3ZhcmlhbnQYBCABKAkiUwoGVGltaW5nEhIKCmxhdGVuY3lfbXMYASABKA0SFAoHdHRmdF9tcxgCIAEoDUgAiAEBEhMKC292ZXJoZWFkX3VzGAMgASgNQgoKCF90dGZ0X21zIvgECgxDaGF0UmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRImCgdtZXNzYWdlGAYgASgLMhUuc2lnbmFsYm94LnYxLk1lc3NhZ2USEQoJcmVhc29uaW5nGAcgASgJEg8KB3JlZnVzYWwYCCABKAkSMQoNZmluaXNoX3JlYXNvbhgJIAEoDjIaLnNpZ25hbGJveC52MS5GaW5pc2hSZWFzb24SGQoRcmF3X2ZpbmlzaF9yZWFzb24YCiABKAkSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EicKCGF0dGVtcHRzGA0gAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSKgoHcm91dGluZxgOIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxIkCgZ0aW1pbmcYDyABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEhEKCWNhY2hlX2hpdBgQIAEoCBItCgthZGp1c3RtZW50cxgRIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBIgASgJEh0KEGNhY2hlX3NpbWlsYXJpdHkYEyABKAFIAIgBARIsCghsb2dwcm9icxgUIAMoCzIaLnNpZ25hbGJveC52MS5Ub2tlbkxvZ3Byb2JCEwoRX2NhY2hlX3NpbWlsYXJpdHkifgoMVG9rZW5Mb2dwcm9iEg0KBXRva2VuGAEgASgJEg8KB2xvZ3Byb2IYAiABKAESEgoFYnl0ZXMYAyABKAxIAIgBARIwCgx0b3BfbG9ncHJvYnMYBCADKAsyGi5zaWduYWxib3gudjEuVG9rZW5Mb2dwcm9iQggKBl9ieXRlcyLJAgoLU3RyZWFtU3RhcnQSCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRIqCgdyb3V0aW5nGAYgASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEhEKCWNhY2hlX2hpdBgHIAEoCBItCgthZGp1c3RtZW50cxgIIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGAkgASgJEi0KDnByaW9yX2F0dGVtcHRzGAogAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSHQoQY2FjaGVfc2ltaWxhcml0eRgLIAEoAUgAiAEBQhMKEV9jYWNoZV9zaW1pbGFyaXR5Im0KDVRvb2xDYWxsRGVsdGESDQoFaW5kZXgYASABKA0SCgoCaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIXCg9hcmd1bWVudHNfZGVsdGEYBCABKAkSGgoScHJvdmlkZXJfc2lnbmF0dXJlGAUgASgJIp4BCgtTdHJlYW1EZWx0YRIMCgR0ZXh0GAEgASgJEhEKCXJlYXNvbmluZxgCIAEoCRIvCgp0b29sX2NhbGxzGAMgAygLMhsuc2lnbmFsYm94LnYxLlRvb2xDYWxsRGVsdGESDwoHcmVmdXNhbBgEIAEoCRIsCghsb2dwcm9icxgFIAMoCzIaLnNpZ25hbGJveC52MS5Ub2tlbkxvZ3Byb2IiuAIKDFN0cmVhbUZpbmlzaBIxCg1maW5pc2hfcmVhc29uGAEgASgOMhouc2lnbmFsYm94LnYxLkZpbmlzaFJlYXNvbhIZChFyYXdfZmluaXNoX3JlYXNvbhgCIAEoCRIiCgV1c2FnZRgDIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAQgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJwoIYXR0ZW1wdHMYBSADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIkCgZ0aW1pbmcYBiABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEhYKDnByb3ZpZGVyX21vZGVsGAcgASgJEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQimgEKCUNoYXRFdmVudBIqCgVzdGFydBgBIAEoCzIZLnNpZ25hbGJveC52MS5TdHJlYW1TdGFydEgAEioKBWRlbHRhGAIgASgLMhkuc2lnbmFsYm94LnYxLlN0cmVhbURlbHRhSAASLAoGZmluaXNoGAMgASgLMhouc2lnbmFsYm94LnYxLlN0cmVhbUZpbmlzaEgAQgcKBWV2ZW50KnMKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfU1lTVEVNEAESDQoJUk9MRV9VU0VSEAISEgoOUk9MRV9BU1NJU1RBTlQQAxINCglST0xFX1RPT0wQBBISCg5ST0xFX0RFVkVMT1BFUhAFKm8KC0ltYWdlRGV0YWlsEhwKGElNQUdFX0RFVEFJTF9VTlNQRUNJRklFRBAAEhUKEUlNQUdFX0RFVEFJTF9BVVRPEAESFAoQSU1BR0VfREVUQUlMX0xPVxACEhUKEUlNQUdFX0RFVEFJTF9ISUdIEAMqhwEKDlRvb2xDaG9pY2VNb2RlEiAKHFRPT0xfQ0hPSUNFX01PREVfVU5TUEVDSUZJRUQQABIZChVUT09MX0NIT0lDRV9NT0RFX0FVVE8QARIZChVUT09MX0NIT0lDRV9NT0RFX05PTkUQAhIdChlUT09MX0NIT0lDRV9NT0RFX1JFUVVJUkVEEAMqegoEVGFzaxIUChBUQVNLX1VOU1BFQ0lGSUVEEAASDwoLVEFTS19DT0RJTkcQARISCg5UQVNLX1JFQVNPTklORxACEhEKDVRBU0tfQ1JFQVRJVkUQAxIPCgtUQVNLX1NJTVBMRRAEEhMKD1RBU0tfTVVMVElNT0RBTBAFKmoKCUNhY2hlTW9kZRIaChZDQUNIRV9NT0RFX1VOU1BFQ0lGSUVEEAASEgoOQ0FDSEVfTU9ERV9VU0UQARIVChFDQUNIRV9NT0RFX0JZUEFTUxACEhYKEkNBQ0hFX01PREVfUkVGUkVTSBADKqMBCg9SZWFzb25pbmdFZmZvcnQSIAocUkVBU09OSU5HX0VGRk9SVF9VTlNQRUNJRklFRBAAEhwKGFJFQVNPTklOR19FRkZPUlRfTUlOSU1BTBABEhgKFFJFQVNPTklOR19FRkZPUlRfTE9XEAISGwoXUkVBU09OSU5HX0VGRk9SVF9NRURJVU0QAxIZChVSRUFTT05JTkdfRUZGT1JUX0hJR0gQBCrRAQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEhwKGEZJTklTSF9SRUFTT05fVE9PTF9DQUxMUxADEiAKHEZJTklTSF9SRUFTT05fQ09OVEVOVF9GSUxURVIQBBIXChNGSU5JU0hfUkVBU09OX0VSUk9SEAUSFwoTRklOSVNIX1JFQVNPTl9PVEhFUhAGMpABCgtDaGF0U2VydmljZRJBCghDb21wbGV0ZRIZLnNpZ25hbGJveC52MS5DaGF0UmVxdWVzdBoaLnNpZ25hbGJveC52MS5DaGF0UmVzcG9uc2USPgoGU3RyZWFtEhkuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Ghcuc2lnbmFsYm94LnYxLkNoYXRFdmVudDABYgZwcm90bzM", [file_google_protobuf_struct, file_signalbox_v1_common]);
+  fileDesc("ChdzaWduYWxib3gvdjEvY2hhdC5wcm90bxIMc2lnbmFsYm94LnYxInMKCUltYWdlUGFydBINCgN1cmwYASABKAlIABIOCgRkYXRhGAIgASgMSAASEgoKbWVkaWFfdHlwZRgDIAEoCRIpCgZkZXRhaWwYBCABKA4yGS5zaWduYWxib3gudjEuSW1hZ2VEZXRhaWxCCAoGc291cmNlIj4KCEZpbGVQYXJ0EgwKBGRhdGEYASABKAwSEgoKbWVkaWFfdHlwZRgCIAEoCRIQCghmaWxlbmFtZRgDIAEoCSJ0CglDYWNoZUhpbnQSKAoDdHRsGAEgASgOMhsuc2lnbmFsYm94LnYxLkNhY2hlSGludC5UdGwiPQoDVHRsEhMKD1RUTF9VTlNQRUNJRklFRBAAEhEKDVRUTF81X01JTlVURVMQARIOCgpUVExfMV9IT1VSEAIinwEKC0NvbnRlbnRQYXJ0Eg4KBHRleHQYASABKAlIABIoCgVpbWFnZRgCIAEoCzIXLnNpZ25hbGJveC52MS5JbWFnZVBhcnRIABImCgRmaWxlGAQgASgLMhYuc2lnbmFsYm94LnYxLkZpbGVQYXJ0SAASJgoFY2FjaGUYAyABKAsyFy5zaWduYWxib3gudjEuQ2FjaGVIaW50QgYKBHBhcnQiUwoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkSGgoScHJvdmlkZXJfc2lnbmF0dXJlGAQgASgJIrkBCgdNZXNzYWdlEiAKBHJvbGUYASABKA4yEi5zaWduYWxib3gudjEuUm9sZRIqCgdjb250ZW50GAIgAygLMhkuc2lnbmFsYm94LnYxLkNvbnRlbnRQYXJ0EioKCnRvb2xfY2FsbHMYAyADKAsyFi5zaWduYWxib3gudjEuVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAQgASgJEgwKBG5hbWUYBSABKAkSEAoIaXNfZXJyb3IYBiABKAgiZgoEVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnN0cmljdBgEIAEoCCJUCgpUb29sQ2hvaWNlEiwKBG1vZGUYASABKA4yHC5zaWduYWxib3gudjEuVG9vbENob2ljZU1vZGVIABIOCgR0b29sGAIgASgJSABCCAoGY2hvaWNlIugBCg5SZXNwb25zZUZvcm1hdBIvCgR0eXBlGAEgASgOMiEuc2lnbmFsYm94LnYxLlJlc3BvbnNlRm9ybWF0LlR5cGUSEwoLc2NoZW1hX25hbWUYAiABKAkSJwoGc2NoZW1hGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJpY3QYBCABKAgiVwoEVHlwZRIUChBUWVBFX1VOU1BFQ0lGSUVEEAASDQoJVFlQRV9URVhUEAESFAoQVFlQRV9KU09OX09CSkVDVBACEhQKEFRZUEVfSlNPTl9TQ0hFTUEQAyKoAQoIVGltZW91dHMSGwoOZmlyc3RfdG9rZW5fbXMYASABKA1IAIgBARIUCgdpZGxlX21zGAIgASgNSAGIAQESFwoKYXR0ZW1wdF9tcxgDIAEoDUgCiAEBEhUKCHRvdGFsX21zGAQgASgNSAOIAQFCEQoPX2ZpcnN0X3Rva2VuX21zQgoKCF9pZGxlX21zQg0KC19hdHRlbXB0X21zQgsKCV90b3RhbF9tcyK/AwoOUm91dGluZ09wdGlvbnMSEQoJZmFsbGJhY2tzGAEgAygJEhMKC25vX2ZhbGxiYWNrGAIgASgIEiAKBHRhc2sYAyABKA4yEi5zaWduYWxib3gudjEuVGFzaxIeChFtYXhfY29zdF9uYW5vX3VzZBgEIAEoA0gAiAEBEhsKDm1heF9sYXRlbmN5X21zGAUgASgNSAGIAQESNwoVcmVxdWlyZWRfY2FwYWJpbGl0aWVzGAYgAygOMhguc2lnbmFsYm94LnYxLkNhcGFiaWxpdHkSEgoKc3RpY2t5X2tleRgHIAEoCRIoCgh0aW1lb3V0cxgIIAEoCzIWLnNpZ25hbGJveC52MS5UaW1lb3V0cxIUCgxtYXhfYXR0ZW1wdHMYCSABKA0SIgoaZmFsbGJhY2tfb25fY29udGVudF9maWx0ZXIYCiABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYCyABKA0SNAoJcHJvdmlkZXJzGAwgASgLMiEuc2lnbmFsYm94LnYxLlByb3ZpZGVyUHJlZmVyZW5jZXNCFAoSX21heF9jb3N0X25hbm9fdXNkQhEKD19tYXhfbGF0ZW5jeV9tcyKSAQoITWF4UHJpY2USEwoGcHJvbXB0GAEgASgBSACIAQESFwoKY29tcGxldGlvbhgCIAEoAUgBiAEBEhQKB3JlcXVlc3QYAyABKAFIAogBARISCgVpbWFnZRgEIAEoAUgDiAEBQgkKB19wcm9tcHRCDQoLX2NvbXBsZXRpb25CCgoIX3JlcXVlc3RCCAoGX2ltYWdlIqkCChNQcm92aWRlclByZWZlcmVuY2VzEg0KBW9yZGVyGAEgAygJEgwKBG9ubHkYAiADKAkSDgoGaWdub3JlGAMgAygJEhwKD2FsbG93X2ZhbGxiYWNrcxgEIAEoCEgAiAEBEigKBHNvcnQYBSABKA4yGi5zaWduYWxib3gudjEuUHJvdmlkZXJTb3J0EikKCW1heF9wcmljZRgGIAEoCzIWLnNpZ25hbGJveC52MS5NYXhQcmljZRIaChJyZXF1aXJlX3BhcmFtZXRlcnMYByABKAgSNQoPZGF0YV9jb2xsZWN0aW9uGAggASgOMhwuc2lnbmFsYm94LnYxLkRhdGFDb2xsZWN0aW9uEgsKA3pkchgJIAEoCEISChBfYWxsb3dfZmFsbGJhY2tzIkoKDENhY2hlT3B0aW9ucxIlCgRtb2RlGAEgASgOMhcuc2lnbmFsYm94LnYxLkNhY2hlTW9kZRITCgt0dGxfc2Vjb25kcxgCIAEoDSL3BwoLQ2hhdFJlcXVlc3QSDQoFbW9kZWwYASABKAkSJwoIbWVzc2FnZXMYAiADKAsyFS5zaWduYWxib3gudjEuTWVzc2FnZRIYCgt0ZW1wZXJhdHVyZRgDIAEoAUgAiAEBEhIKBXRvcF9wGAQgASgBSAGIAQESHgoRbWF4X291dHB1dF90b2tlbnMYBSABKA1IAogBARIMCgRzdG9wGAYgAygJEhEKBHNlZWQYByABKANIA4gBARI1Cg9yZXNwb25zZV9mb3JtYXQYCCABKAsyHC5zaWduYWxib3gudjEuUmVzcG9uc2VGb3JtYXQSIQoFdG9vbHMYCSADKAsyEi5zaWduYWxib3gudjEuVG9vbBItCgt0b29sX2Nob2ljZRgKIAEoCzIYLnNpZ25hbGJveC52MS5Ub29sQ2hvaWNlEiAKE3BhcmFsbGVsX3Rvb2xfY2FsbHMYCyABKAhIBIgBARIdChBwcmVzZW5jZV9wZW5hbHR5GAwgASgBSAWIAQESHgoRZnJlcXVlbmN5X3BlbmFsdHkYDSABKAFIBogBARI3ChByZWFzb25pbmdfZWZmb3J0GA4gASgOMh0uc2lnbmFsYm94LnYxLlJlYXNvbmluZ0VmZm9ydBIQCghsb2dwcm9icxgPIAEoCBIZCgx0b3BfbG9ncHJvYnMYECABKA1IB4gBARI8Cgpsb2dpdF9iaWFzGBEgAygLMiguc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0LkxvZ2l0Qmlhc0VudHJ5Ei0KB3JvdXRpbmcYFCABKAsyHC5zaWduYWxib3gudjEuUm91dGluZ09wdGlvbnMSKQoFY2FjaGUYFSABKAsyGi5zaWduYWxib3gudjEuQ2FjaGVPcHRpb25zEhIKCmd1YXJkcmFpbHMYFiADKAkSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjkKCG1ldGFkYXRhGCAgAygLMicuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaMAoOTG9naXRCaWFzRW50cnkSCwoDa2V5GAEgASgFEg0KBXZhbHVlGAIgASgBOgI4ARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIUChJfbWF4X291dHB1dF90b2tlbnNCBwoFX3NlZWRCFgoUX3BhcmFsbGVsX3Rvb2xfY2FsbHNCEwoRX3ByZXNlbmNlX3BlbmFsdHlCFAoSX2ZyZXF1ZW5jeV9wZW5hbHR5Qg8KDV90b3BfbG9ncHJvYnMiKwoKQWRqdXN0bWVudBINCgVmaWVsZBgBIAEoCRIOCgZkZXRhaWwYAiABKAkiTgoLUm91dGluZ0luZm8SDQoFcm91dGUYASABKAkSDQoFYWxpYXMYAiABKAkSEAoIc3RyYXRlZ3kYAyABKAkSDwoHdmFyaWFudBgEIAEoCSJTCgZUaW1pbmcSEgoKbGF0ZW5jeV9tcxgBIAEoDRIUCgd0dGZ0X21zGAIgASgNSACIAQESEwoLb3ZlcmhlYWRfdXMYAyABKA1CCgoIX3R0ZnRfbXMi+AQKDENoYXRSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEiYKB21lc3NhZ2UYBiABKAsyFS5zaWduYWxib3gudjEuTWVzc2FnZRIRCglyZWFzb25pbmcYByABKAkSDwoHcmVmdXNhbBgIIAEoCRIxCg1maW5pc2hfcmVhc29uGAkgASgOMhouc2lnbmFsYm94LnYxLkZpbmlzaFJlYXNvbhIZChFyYXdfZmluaXNoX3JlYXNvbhgKIAEoCRIiCgV1c2FnZRgLIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAwgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJwoIYXR0ZW1wdHMYDSADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIqCgdyb3V0aW5nGA4gASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEiQKBnRpbWluZxgPIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSEQoJY2FjaGVfaGl0GBAgASgIEi0KC2FkanVzdG1lbnRzGBEgAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYEiABKAkSHQoQY2FjaGVfc2ltaWxhcml0eRgTIAEoAUgAiAEBEiwKCGxvZ3Byb2JzGBQgAygLMhouc2lnbmFsYm94LnYxLlRva2VuTG9ncHJvYkITChFfY2FjaGVfc2ltaWxhcml0eSJ+CgxUb2tlbkxvZ3Byb2ISDQoFdG9rZW4YASABKAkSDwoHbG9ncHJvYhgCIAEoARISCgVieXRlcxgDIAEoDEgAiAEBEjAKDHRvcF9sb2dwcm9icxgEIAMoCzIaLnNpZ25hbGJveC52MS5Ub2tlbkxvZ3Byb2JCCAoGX2J5dGVzIskCCgtTdHJlYW1TdGFydBIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEioKB3JvdXRpbmcYBiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SEQoJY2FjaGVfaGl0GAcgASgIEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYCSABKAkSLQoOcHJpb3JfYXR0ZW1wdHMYCiADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIdChBjYWNoZV9zaW1pbGFyaXR5GAsgASgBSACIAQFCEwoRX2NhY2hlX3NpbWlsYXJpdHkibQoNVG9vbENhbGxEZWx0YRINCgVpbmRleBgBIAEoDRIKCgJpZBgCIAEoCRIMCgRuYW1lGAMgASgJEhcKD2FyZ3VtZW50c19kZWx0YRgEIAEoCRIaChJwcm92aWRlcl9zaWduYXR1cmUYBSABKAkingEKC1N0cmVhbURlbHRhEgwKBHRleHQYASABKAkSEQoJcmVhc29uaW5nGAIgASgJEi8KCnRvb2xfY2FsbHMYAyADKAsyGy5zaWduYWxib3gudjEuVG9vbENhbGxEZWx0YRIPCgdyZWZ1c2FsGAQgASgJEiwKCGxvZ3Byb2JzGAUgAygLMhouc2lnbmFsYm94LnYxLlRva2VuTG9ncHJvYiK4AgoMU3RyZWFtRmluaXNoEjEKDWZpbmlzaF9yZWFzb24YASABKA4yGi5zaWduYWxib3gudjEuRmluaXNoUmVhc29uEhkKEXJhd19maW5pc2hfcmVhc29uGAIgASgJEiIKBXVzYWdlGAMgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYBCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgFIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EiQKBnRpbWluZxgGIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSFgoOcHJvdmlkZXJfbW9kZWwYByABKAkSLQoLYWRqdXN0bWVudHMYCCADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudCKaAQoJQ2hhdEV2ZW50EioKBXN0YXJ0GAEgASgLMhkuc2lnbmFsYm94LnYxLlN0cmVhbVN0YXJ0SAASKgoFZGVsdGEYAiABKAsyGS5zaWduYWxib3gudjEuU3RyZWFtRGVsdGFIABIsCgZmaW5pc2gYAyABKAsyGi5zaWduYWxib3gudjEuU3RyZWFtRmluaXNoSABCBwoFZXZlbnQqcwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEEhIKDlJPTEVfREVWRUxPUEVSEAUqbwoLSW1hZ2VEZXRhaWwSHAoYSU1BR0VfREVUQUlMX1VOU1BFQ0lGSUVEEAASFQoRSU1BR0VfREVUQUlMX0FVVE8QARIUChBJTUFHRV9ERVRBSUxfTE9XEAISFQoRSU1BR0VfREVUQUlMX0hJR0gQAyqHAQoOVG9vbENob2ljZU1vZGUSIAocVE9PTF9DSE9JQ0VfTU9ERV9VTlNQRUNJRklFRBAAEhkKFVRPT0xfQ0hPSUNFX01PREVfQVVUTxABEhkKFVRPT0xfQ0hPSUNFX01PREVfTk9ORRACEh0KGVRPT0xfQ0hPSUNFX01PREVfUkVRVUlSRUQQAyp6CgRUYXNrEhQKEFRBU0tfVU5TUEVDSUZJRUQQABIPCgtUQVNLX0NPRElORxABEhIKDlRBU0tfUkVBU09OSU5HEAISEQoNVEFTS19DUkVBVElWRRADEg8KC1RBU0tfU0lNUExFEAQSEwoPVEFTS19NVUxUSU1PREFMEAUqfwoMUHJvdmlkZXJTb3J0Eh0KGVBST1ZJREVSX1NPUlRfVU5TUEVDSUZJRUQQABIXChNQUk9WSURFUl9TT1JUX1BSSUNFEAESHAoYUFJPVklERVJfU09SVF9USFJPVUdIUFVUEAISGQoVUFJPVklERVJfU09SVF9MQVRFTkNZEAMqZgoORGF0YUNvbGxlY3Rpb24SHwobREFUQV9DT0xMRUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVREFUQV9DT0xMRUNUSU9OX0FMTE9XEAESGAoUREFUQV9DT0xMRUNUSU9OX0RFTlkQAipqCglDYWNoZU1vZGUSGgoWQ0FDSEVfTU9ERV9VTlNQRUNJRklFRBAAEhIKDkNBQ0hFX01PREVfVVNFEAESFQoRQ0FDSEVfTU9ERV9CWVBBU1MQAhIWChJDQUNIRV9NT0RFX1JFRlJFU0gQAyqjAQoPUmVhc29uaW5nRWZmb3J0EiAKHFJFQVNPTklOR19FRkZPUlRfVU5TUEVDSUZJRUQQABIcChhSRUFTT05JTkdfRUZGT1JUX01JTklNQUwQARIYChRSRUFTT05JTkdfRUZGT1JUX0xPVxACEhsKF1JFQVNPTklOR19FRkZPUlRfTUVESVVNEAMSGQoVUkVBU09OSU5HX0VGRk9SVF9ISUdIEAQq0QEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAhIcChhGSU5JU0hfUkVBU09OX1RPT0xfQ0FMTFMQAxIgChxGSU5JU0hfUkVBU09OX0NPTlRFTlRfRklMVEVSEAQSFwoTRklOSVNIX1JFQVNPTl9FUlJPUhAFEhcKE0ZJTklTSF9SRUFTT05fT1RIRVIQBjKQAQoLQ2hhdFNlcnZpY2USQQoIQ29tcGxldGUSGS5zaWduYWxib3gudjEuQ2hhdFJlcXVlc3QaGi5zaWduYWxib3gudjEuQ2hhdFJlc3BvbnNlEj4KBlN0cmVhbRIZLnNpZ25hbGJveC52MS5DaGF0UmVxdWVzdBoXLnNpZ25hbGJveC52MS5DaGF0RXZlbnQwAWIGcHJvdG8z", [file_google_protobuf_struct, file_signalbox_v1_common]);
 
 /**
  * An image in a user message: a URL (https or data:) or raw bytes with their media type.
@@ -575,6 +575,13 @@ export type RoutingOptions = Message$1<"signalbox.v1.RoutingOptions"> & {
    * @generated from field: uint32 hedge_after_ms = 11;
    */
   hedgeAfterMs: number;
+
+  /**
+   * Which providers may serve the request and in what order (OpenRouter's provider preferences).
+   *
+   * @generated from field: signalbox.v1.ProviderPreferences providers = 12;
+   */
+  providers?: ProviderPreferences | undefined;
 };
 
 /**
@@ -583,6 +590,123 @@ export type RoutingOptions = Message$1<"signalbox.v1.RoutingOptions"> & {
  */
 export const RoutingOptionsSchema: GenMessage<RoutingOptions> = /*@__PURE__*/
   messageDesc(file_signalbox_v1_chat, 10);
+
+/**
+ * The most the request may pay, as OpenRouter's max_price: deployments priced above it are excluded.
+ *
+ * @generated from message signalbox.v1.MaxPrice
+ */
+export type MaxPrice = Message$1<"signalbox.v1.MaxPrice"> & {
+  /**
+   * USD per million prompt tokens.
+   *
+   * @generated from field: optional double prompt = 1;
+   */
+  prompt?: number | undefined;
+
+  /**
+   * USD per million completion tokens.
+   *
+   * @generated from field: optional double completion = 2;
+   */
+  completion?: number | undefined;
+
+  /**
+   * USD per request (a deployment's per-request fee).
+   *
+   * @generated from field: optional double request = 3;
+   */
+  request?: number | undefined;
+
+  /**
+   * USD per generated image.
+   *
+   * @generated from field: optional double image = 4;
+   */
+  image?: number | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.MaxPrice.
+ * Use `create(MaxPriceSchema)` to create a new message.
+ */
+export const MaxPriceSchema: GenMessage<MaxPrice> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_chat, 11);
+
+/**
+ * Provider preferences. A provider is named by its configured name ("openai-eu"), its type
+ * ("anthropic", "bedrock") or OpenRouter's slug for that type ("amazon-bedrock", "google-vertex",
+ * "google-ai-studio", "azure"), case-insensitively. Filters apply to every candidate, fallbacks
+ * included; order and sort reorder the candidates of each model asked for (the model, then each
+ * fallback) without moving one model's deployments ahead of another's.
+ *
+ * @generated from message signalbox.v1.ProviderPreferences
+ */
+export type ProviderPreferences = Message$1<"signalbox.v1.ProviderPreferences"> & {
+  /**
+   * Providers tried first, in this order; the rest follow unless allow_fallbacks is false.
+   *
+   * @generated from field: repeated string order = 1;
+   */
+  order: string[];
+
+  /**
+   * Only these providers.
+   *
+   * @generated from field: repeated string only = 2;
+   */
+  only: string[];
+
+  /**
+   * Never these providers.
+   *
+   * @generated from field: repeated string ignore = 3;
+   */
+  ignore: string[];
+
+  /**
+   * false: only the providers in order (without order, only the first candidate's provider).
+   *
+   * @generated from field: optional bool allow_fallbacks = 4;
+   */
+  allowFallbacks?: boolean | undefined;
+
+  /**
+   * @generated from field: signalbox.v1.ProviderSort sort = 5;
+   */
+  sort: ProviderSort;
+
+  /**
+   * @generated from field: signalbox.v1.MaxPrice max_price = 6;
+   */
+  maxPrice?: MaxPrice | undefined;
+
+  /**
+   * Only deployments that accept every parameter of the request (none dropped to fit the model).
+   *
+   * @generated from field: bool require_parameters = 7;
+   */
+  requireParameters: boolean;
+
+  /**
+   * @generated from field: signalbox.v1.DataCollection data_collection = 8;
+   */
+  dataCollection: DataCollection;
+
+  /**
+   * Only providers configured with data_policy.zero_retention.
+   *
+   * @generated from field: bool zdr = 9;
+   */
+  zdr: boolean;
+};
+
+/**
+ * Describes the message signalbox.v1.ProviderPreferences.
+ * Use `create(ProviderPreferencesSchema)` to create a new message.
+ */
+export const ProviderPreferencesSchema: GenMessage<ProviderPreferences> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_chat, 12);
 
 /**
  * Response cache options.
@@ -608,7 +732,7 @@ export type CacheOptions = Message$1<"signalbox.v1.CacheOptions"> & {
  * Use `create(CacheOptionsSchema)` to create a new message.
  */
 export const CacheOptionsSchema: GenMessage<CacheOptions> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 11);
+  messageDesc(file_signalbox_v1_chat, 13);
 
 /**
  * A chat completion request (for Complete, Stream and RouteService.Route).
@@ -774,7 +898,7 @@ export type ChatRequest = Message$1<"signalbox.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 12);
+  messageDesc(file_signalbox_v1_chat, 14);
 
 /**
  * Something the gateway changed about the request, reported so the caller is never surprised:
@@ -805,7 +929,7 @@ export type Adjustment = Message$1<"signalbox.v1.Adjustment"> & {
  * Use `create(AdjustmentSchema)` to create a new message.
  */
 export const AdjustmentSchema: GenMessage<Adjustment> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 13);
+  messageDesc(file_signalbox_v1_chat, 15);
 
 /**
  * Where the request was routed.
@@ -847,7 +971,7 @@ export type RoutingInfo = Message$1<"signalbox.v1.RoutingInfo"> & {
  * Use `create(RoutingInfoSchema)` to create a new message.
  */
 export const RoutingInfoSchema: GenMessage<RoutingInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 14);
+  messageDesc(file_signalbox_v1_chat, 16);
 
 /**
  * Timings of the whole request as the gateway saw it.
@@ -882,7 +1006,7 @@ export type Timing = Message$1<"signalbox.v1.Timing"> & {
  * Use `create(TimingSchema)` to create a new message.
  */
 export const TimingSchema: GenMessage<Timing> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 15);
+  messageDesc(file_signalbox_v1_chat, 17);
 
 /**
  * The answer to a Complete call.
@@ -1031,7 +1155,7 @@ export type ChatResponse = Message$1<"signalbox.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 16);
+  messageDesc(file_signalbox_v1_chat, 18);
 
 /**
  * One output token and its log probability (OpenAI's `logprobs.content` entries).
@@ -1074,7 +1198,7 @@ export type TokenLogprob = Message$1<"signalbox.v1.TokenLogprob"> & {
  * Use `create(TokenLogprobSchema)` to create a new message.
  */
 export const TokenLogprobSchema: GenMessage<TokenLogprob> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 17);
+  messageDesc(file_signalbox_v1_chat, 19);
 
 /**
  * Sent once, right before the first delta: which deployment is answering.
@@ -1147,7 +1271,7 @@ export type StreamStart = Message$1<"signalbox.v1.StreamStart"> & {
  * Use `create(StreamStartSchema)` to create a new message.
  */
 export const StreamStartSchema: GenMessage<StreamStart> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 18);
+  messageDesc(file_signalbox_v1_chat, 20);
 
 /**
  * A fragment of a tool call. The first fragment of a call carries id and name; later ones only
@@ -1189,7 +1313,7 @@ export type ToolCallDelta = Message$1<"signalbox.v1.ToolCallDelta"> & {
  * Use `create(ToolCallDeltaSchema)` to create a new message.
  */
 export const ToolCallDeltaSchema: GenMessage<ToolCallDelta> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 19);
+  messageDesc(file_signalbox_v1_chat, 21);
 
 /**
  * New content.
@@ -1230,7 +1354,7 @@ export type StreamDelta = Message$1<"signalbox.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 20);
+  messageDesc(file_signalbox_v1_chat, 22);
 
 /**
  * Sent once, last: how it ended and what it cost.
@@ -1287,7 +1411,7 @@ export type StreamFinish = Message$1<"signalbox.v1.StreamFinish"> & {
  * Use `create(StreamFinishSchema)` to create a new message.
  */
 export const StreamFinishSchema: GenMessage<StreamFinish> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 21);
+  messageDesc(file_signalbox_v1_chat, 23);
 
 /**
  * One event of a Stream.
@@ -1324,7 +1448,7 @@ export type ChatEvent = Message$1<"signalbox.v1.ChatEvent"> & {
  * Use `create(ChatEventSchema)` to create a new message.
  */
 export const ChatEventSchema: GenMessage<ChatEvent> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_chat, 22);
+  messageDesc(file_signalbox_v1_chat, 24);
 
 /**
  * Who wrote a message.
@@ -1520,6 +1644,93 @@ export const TaskSchema: GenEnum<Task> = /*@__PURE__*/
   enumDesc(file_signalbox_v1_chat, 3);
 
 /**
+ * How providers are sorted by ProviderPreferences.sort.
+ *
+ * @generated from enum signalbox.v1.ProviderSort
+ */
+export const ProviderSort = {
+  /**
+   * The route's own strategy.
+   *
+   * @generated from enum value: PROVIDER_SORT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Lowest expected cost of this request first.
+   *
+   * @generated from enum value: PROVIDER_SORT_PRICE = 1;
+   */
+  PRICE: 1,
+
+  /**
+   * Highest observed output tokens per second first (deployments not yet observed last).
+   *
+   * @generated from enum value: PROVIDER_SORT_THROUGHPUT = 2;
+   */
+  THROUGHPUT: 2,
+
+  /**
+   * Lowest observed latency first (time to first token for streams).
+   *
+   * @generated from enum value: PROVIDER_SORT_LATENCY = 3;
+   */
+  LATENCY: 3,
+} as const;
+
+/**
+ * How providers are sorted by ProviderPreferences.sort.
+ *
+ * @generated from enum signalbox.v1.ProviderSort
+ */
+export type ProviderSort = (typeof ProviderSort)[keyof typeof ProviderSort] | UnknownEnum;
+
+/**
+ * Describes the enum signalbox.v1.ProviderSort.
+ */
+export const ProviderSortSchema: GenEnum<ProviderSort> = /*@__PURE__*/
+  enumDesc(file_signalbox_v1_chat, 4);
+
+/**
+ * Whether providers that may keep or train on prompts may serve the request.
+ *
+ * @generated from enum signalbox.v1.DataCollection
+ */
+export const DataCollection = {
+  /**
+   * Allow them (the default).
+   *
+   * @generated from enum value: DATA_COLLECTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * @generated from enum value: DATA_COLLECTION_ALLOW = 1;
+   */
+  ALLOW: 1,
+
+  /**
+   * Only providers whose configuration says data_policy.collects: false (or zero_retention).
+   *
+   * @generated from enum value: DATA_COLLECTION_DENY = 2;
+   */
+  DENY: 2,
+} as const;
+
+/**
+ * Whether providers that may keep or train on prompts may serve the request.
+ *
+ * @generated from enum signalbox.v1.DataCollection
+ */
+export type DataCollection = (typeof DataCollection)[keyof typeof DataCollection] | UnknownEnum;
+
+/**
+ * Describes the enum signalbox.v1.DataCollection.
+ */
+export const DataCollectionSchema: GenEnum<DataCollection> = /*@__PURE__*/
+  enumDesc(file_signalbox_v1_chat, 5);
+
+/**
  * How the response cache treats this request.
  *
  * @generated from enum signalbox.v1.CacheMode
@@ -1565,7 +1776,7 @@ export type CacheMode = (typeof CacheMode)[keyof typeof CacheMode] | UnknownEnum
  * Describes the enum signalbox.v1.CacheMode.
  */
 export const CacheModeSchema: GenEnum<CacheMode> = /*@__PURE__*/
-  enumDesc(file_signalbox_v1_chat, 4);
+  enumDesc(file_signalbox_v1_chat, 6);
 
 /**
  * Reasoning effort for models that reason ("low", "medium", "high"; mapped per provider).
@@ -1610,7 +1821,7 @@ export type ReasoningEffort = (typeof ReasoningEffort)[keyof typeof ReasoningEff
  * Describes the enum signalbox.v1.ReasoningEffort.
  */
 export const ReasoningEffortSchema: GenEnum<ReasoningEffort> = /*@__PURE__*/
-  enumDesc(file_signalbox_v1_chat, 5);
+  enumDesc(file_signalbox_v1_chat, 7);
 
 /**
  * Why generation stopped, unified across providers.
@@ -1677,7 +1888,7 @@ export type FinishReason = (typeof FinishReason)[keyof typeof FinishReason] | Un
  * Describes the enum signalbox.v1.FinishReason.
  */
 export const FinishReasonSchema: GenEnum<FinishReason> = /*@__PURE__*/
-  enumDesc(file_signalbox_v1_chat, 6);
+  enumDesc(file_signalbox_v1_chat, 8);
 
 /**
  * ChatService runs a chat completion through the router: it resolves the requested model to a
