@@ -17,6 +17,8 @@ import { createControlPlane, type ControlPlane } from "./control/control-plane.t
 import { createMemoryControlStore } from "./control/memory-store.ts";
 import type { ControlStore } from "./control/types.ts";
 import { adminService } from "./server/admin-service.ts";
+import { promptService } from "./server/prompt-service.ts";
+import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
 import { isMcpAllowEntry, loadConfig } from "./config/load.ts";
@@ -347,6 +349,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     store: await createControlStore(config),
     configKeys: config.keys,
     configTeams: config.teams,
+    configPrompts: () => core.registry.config.prompts,
     // Allow lists name what the config in force knows (read at call time: reloads change it).
     // A wildcard deployment's id ("openai/*") allows every model it makes.
     knownModel: (m) => {
@@ -434,7 +437,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
   const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));
-  const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName]);
+  const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName, PromptService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
   // caller (health checks need no key).
@@ -515,7 +518,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       return run;
     },
     routes(router) {
-      router.service(ChatService, chatService(engine));
+      router.service(ChatService, chatService(engine, control.prompts));
       router.service(EmbeddingService, embeddingService(engine));
       router.service(RerankService, rerankService(engine));
       router.service(ImageService, imageService(engine));
@@ -534,6 +537,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
           testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
         }),
       );
+      router.service(PromptService, promptService(control, () => control.directory.enabled));
       router.service(Health, healthService(health));
     },
     async close() {

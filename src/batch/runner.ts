@@ -596,7 +596,7 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     if (body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
     switch (b.endpoint) {
       case "/v1/chat/completions": {
-        const parsed = parseChatRequest(body, ri.id, caller);
+        const parsed = parseChatRequest(body, ri.id, caller, o.core().control.prompts);
         const answers = await completeChoices(o.engine, { call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf }, parsed.n);
         return { body: completionJson(answers, Math.floor(now() / 1000)), used: usedBy(mergedSummary(answers)) };
       }
@@ -606,7 +606,7 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
           const v = body[field];
           if (v !== undefined && v !== null && v !== false) throw new GatewayError("invalid_argument", `${field}: a batch's responses are not stored (a batch is itself run in the background); send the conversation as input items`, { field });
         }
-        const parsed = parseResponsesRequest(body, ri.id, caller, [], "input", o.core().registry.config.prompts);
+        const parsed = parseResponsesRequest(body, ri.id, caller, [], "input", o.core().control.prompts);
         if (parsed.mcp.length) throw new GatewayError("invalid_argument", `${parsed.mcp[0].path}.type: mcp tools are not run in a batch's lines; send them to /v1/responses`, { field: `${parsed.mcp[0].path}.type` });
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: responseJson({ id: responseId(ri.id), createdAt: Math.floor(now() / 1000), echo: parsed.echo, store: false }, a), used: usedBy(a) };

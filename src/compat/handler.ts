@@ -182,7 +182,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     } catch {
       throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
     }
-    const parsed = parseChatRequest(body, ri.id, caller);
+    const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts);
     const cache = cacheFromHeaders(req) ?? parsed.cache;
     if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
     const er = { call: parsed.call, ri, signal, cache, statusOf: (err: unknown) => statusOf(err, signal) };
@@ -429,7 +429,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           return;
         }
         const body = await readBody(req, maxBytes);
-        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.registry.config.prompts, mcp: core.config.mcpServers ? core.mcp : undefined });
+        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.control.prompts, mcp: core.config.mcpServers ? core.mcp : undefined });
         return;
       }
       if (isConversationPath(path)) {

@@ -18,6 +18,7 @@ import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, 
 import { GatewayError } from "../router/errors.ts";
 import type { Caller, ChatCall, ProviderPreferences } from "../router/types.ts";
 import { finishPreferences } from "../router/provider-preferences.ts";
+import { applyPrompt, findPrompt, pickVersion, renderPrompt, validatePrompted, type PromptLibrary, type RenderedPrompt } from "../control/prompts.ts";
 import { validateCall, type FieldNames } from "../server/validate.ts";
 import type { Task } from "../config/types.ts";
 
@@ -227,20 +228,22 @@ export function stringList(v: unknown[] | undefined, path: string): string[] {
 }
 
 /** Parse and validate one chat completion request body. */
-export function parseChatRequest(body: unknown, id: string, caller: Caller): CompatRequest {
+export function parseChatRequest(body: unknown, id: string, caller: Caller, prompts?: PromptLibrary): CompatRequest {
   if (!isObj(body)) bad("body", "must be a JSON object");
+  // LiteLLM's prompt_id, prompt_version and prompt_variables: a template of the prompt library.
+  const template = chatPrompt(body, caller, prompts);
   for (const k in UNSUPPORTED) {
     const v = body[k];
     if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
   }
-  const model = str(body, "model", "model") ?? bad("model", "is required");
+  const model = str(body, "model", "model") ?? template?.model ?? bad("model", template ? `is required (prompt "${template.id}" names no model)` : "is required");
   const n = int(body, "n", "n") ?? 1;
   if (n < 1) bad("n", `must be at least 1, got ${n}`);
   if (n > MAX_CHOICES) bad("n", `at most ${MAX_CHOICES} choices (each is its own upstream call), got ${n}`);
   const modalities = arr(body, "modalities", "modalities");
   if (modalities && modalities.some((m) => m !== "text")) bad("modalities", "only text output is supported");
 
-  const req: Omit<UpstreamRequest, "model"> = { messages: messages(body.messages) };
+  const req: Omit<UpstreamRequest, "model"> = { messages: template && (body.messages === undefined || body.messages === null) ? [] : messages(body.messages) };
   const t = tools(arr(body, "tools", "tools"));
   if (t) req.tools = t;
   const tc = toolChoice(body.tool_choice);
@@ -272,8 +275,23 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller): Com
   if (so && !stream) bad("stream_options", "is only allowed when stream is true");
 
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
-  validateCall(call, fieldNames(maxName));
+  const offset = template ? applyPrompt(call, template) : 0;
+  validatePrompted(offset, () => validateCall(call, fieldNames(maxName)));
   return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n };
+}
+
+/** LiteLLM's prompt fields on Chat Completions, rendered; undefined without prompt_id. */
+function chatPrompt(body: Json, caller: Caller, prompts: PromptLibrary | undefined): RenderedPrompt | undefined {
+  const id = str(body, "prompt_id", "prompt_id");
+  if (id === undefined) {
+    for (const k of ["prompt_version", "prompt_variables"]) if (body[k] !== undefined && body[k] !== null) bad(k, "needs prompt_id");
+    return undefined;
+  }
+  if (!prompts) bad("prompt_id", `no prompt "${id}"`);
+  const v = body.prompt_version;
+  const version = v === undefined || v === null ? undefined : typeof v === "number" ? String(v) : str(body, "prompt_version", "prompt_version");
+  const p = findPrompt(prompts, caller, id, "prompt_id");
+  return renderPrompt(p, pickVersion(p, version, "prompt_version"), obj(body, "prompt_variables", "prompt_variables") ?? {}, "prompt_variables");
 }
 
 /**

@@ -8,7 +8,9 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { log } from "../telemetry/log.ts";
 import { createDirectory, type Directory, hashKey } from "./directory.ts";
-import { type AuditEvent, type ControlStore, type ManagedKey, type ManagedTeam, StoreError } from "./types.ts";
+import { type AuditEvent, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
+import { createPromptLibrary, mayUse, type PromptLibrary, type PromptVersionView, type PromptView } from "./prompts.ts";
+import type { PromptConfig } from "../config/types.ts";
 
 /** The fields a caller may set on a key. */
 export type KeyInput = Pick<ManagedKey, "name" | "team" | "role" | "allow" | "limits" | "perUserLimits" | "budget" | "maxOutputTokens" | "expiresAt" | "metadata">;
@@ -32,8 +34,29 @@ export interface Page<T> {
   next?: string;
 }
 
+/** A new version of a prompt (PromptService.CreatePromptVersion). */
+export interface PromptInput {
+  id: string;
+  /** The owning team of a new prompt; undefined: the caller's (a team key's) or shared (an admin's). */
+  team?: string;
+  model?: string;
+  instructions?: string;
+  messages: PromptVersionRecord["messages"];
+  description: string;
+  labels: string[];
+}
+
 export interface ControlPlane {
   readonly directory: Directory;
+  /** Prompt templates (config file and store), in memory: what requests resolve. */
+  readonly prompts: PromptLibrary;
+  createPromptVersion(a: Actor, input: PromptInput): Promise<{ prompt: PromptView; version: PromptVersionView }>;
+  /** The prompts the caller may use (an admin may ask for one team's). */
+  listPrompts(a: Actor, team?: string): PromptView[];
+  getPrompt(a: Actor, id: string): PromptView;
+  /** Points a label at a version; undefined removes it. */
+  setPromptLabel(a: Actor, id: string, label: string, version: string | undefined): Promise<PromptView>;
+  deletePrompt(a: Actor, id: string): Promise<void>;
   readonly storeKind: "memory" | "postgres";
   readonly replica: string;
   createKey(a: Actor, input: KeyInput): Promise<{ key: ManagedKey; secret: string }>;
@@ -62,6 +85,8 @@ export interface ControlPlaneOptions {
   /** The config file's keys and teams (read-only here). */
   configKeys: import("../config/types.ts").KeyConfig[];
   configTeams: { name: string; budget?: BudgetConfig }[];
+  /** The config file's prompts[] in force (read at each lookup: reloads change it). */
+  configPrompts?: () => readonly PromptConfig[] | undefined;
   /** Whether a name is a route, alias or deployment (allow lists are checked against it). */
   knownModel: (name: string) => boolean;
   now?: () => number;
@@ -71,6 +96,17 @@ export interface ControlPlaneOptions {
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const PROMPT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const LABEL = /^[a-z0-9][a-z0-9_.-]{0,31}$/;
+const PROMPT_ROLES = new Set(["system", "developer", "user", "assistant"]);
+const MAX_PROMPT_TEXT = 100_000;
+const MAX_PROMPT_MESSAGES = 256;
+
+function checkLabel(l: string, field: string) {
+  if (!LABEL.test(l)) throw bad(field, `"${l}": 1 to 32 characters: lowercase letters, digits, '_', '.' or '-', starting with a letter or digit`);
+  if (l === "latest") throw bad(field, `"latest" is reserved: it always means the newest version`);
+  if (/^\d+$/.test(l)) throw bad(field, `"${l}": a label may not be a number (it would read as a version)`);
+}
 const MAX_GRACE_SECONDS = 30 * 86_400;
 const MAX_METADATA = 64;
 const SECRET_PREFIX = "sbk_";
@@ -164,6 +200,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   const replica = opts.replica ?? `${hostname()}:${process.pid}`;
   const directory = createDirectory(now);
   directory.replaceConfig(opts.configKeys, opts.configTeams, now());
+  const prompts = createPromptLibrary(opts.configPrompts ?? (() => []));
 
   let synced = false;
   let resyncing: Promise<void> | undefined;
@@ -172,7 +209,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       try {
         const all = await store.loadAll();
         directory.replaceStore(all.keys, all.teams);
-        if (!synced) log("info", "control plane in sync", { store: store.kind, keys: all.keys.length, teams: all.teams.length });
+        prompts.replaceStore(all.prompts);
+        if (!synced) log("info", "control plane in sync", { store: store.kind, keys: all.keys.length, teams: all.teams.length, prompts: all.prompts.length });
         synced = true;
       } catch (err) {
         log("warn", "control store unavailable: serving the keys already in memory", { error: (err as Error).message });
@@ -185,16 +223,17 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   // out of order: only the newest read of a name is applied.
   const latest = new Map<string, number>();
   let reads = 0;
-  const onChange = async (c: { kind: "key" | "team"; name: string }) => {
+  const onChange = async (c: { kind: "key" | "team" | "prompt"; name: string }) => {
     const id = `${c.kind}:${c.name}`;
     const n = ++reads;
     latest.set(id, n);
     try {
-      const v = c.kind === "key" ? await store.getKey(c.name) : await store.getTeam(c.name);
+      const v = c.kind === "key" ? await store.getKey(c.name) : c.kind === "team" ? await store.getTeam(c.name) : await store.getPrompt(c.name);
       if (latest.get(id) !== n) return;
       latest.delete(id);
       if (c.kind === "key") directory.setKey(c.name, v as ManagedKey | undefined);
-      else directory.setTeam(c.name, v as ManagedTeam | undefined);
+      else if (c.kind === "team") directory.setTeam(c.name, v as ManagedTeam | undefined);
+      else prompts.setStore(c.name, v as ManagedPrompt | undefined);
     } catch {
       void resync();
     }
@@ -311,11 +350,118 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     return n;
   }
 
+  // --- prompts -----------------------------------------------------------------------------
+
+  /** A prompt the caller may see; others' are not found, never "forbidden" (names are not revealed). */
+  function visiblePrompt(a: Actor, id: string): PromptView {
+    const p = prompts.find(id);
+    if (!p || !mayUse(p, a.caller)) throw new GatewayError("not_found", `prompt_id: no prompt "${id}"`, { field: "prompt_id" });
+    return p;
+  }
+  /** Admins manage every store prompt; a team key its team's; service keys none. */
+  function requirePromptWriter(a: Actor, team: string | undefined, field: string) {
+    if (isAdmin(a)) return;
+    if (a.caller.role !== "team") throw denied(`key "${a.caller.keyName}" is a ${a.caller.role} key: only admin and team keys manage prompts`);
+    if (team !== undefined && team !== a.caller.team) throw denied(`key "${a.caller.keyName}" may only manage prompts of team "${a.caller.team}"`, field);
+  }
+  function writablePrompt(a: Actor, id: string): PromptView {
+    const p = visiblePrompt(a, id);
+    if (p.source === "config") throw new GatewayError("failed_precondition", `prompt_id: prompt "${id}" is defined in the config file (prompts[]) and is read-only here: change it there`, { field: "prompt_id" });
+    requirePromptWriter(a, p.team, "prompt_id");
+    return p;
+  }
+  /** Applies a store write to this replica at once (the change notice does it on the others). */
+  const applyPrompt = (p: ManagedPrompt | undefined, id: string) => {
+    prompts.setStore(id, p);
+    return prompts.find(id);
+  };
+
   return {
     directory,
+    prompts,
     storeKind: store.kind,
     replica,
     requireAdmin,
+
+    async createPromptVersion(a, input) {
+      if (!PROMPT_ID.test(input.id)) throw bad("prompt_id", "1 to 128 characters: letters, digits, '_', '.', ':' or '-'");
+      const existing = prompts.find(input.id);
+      if (existing?.source === "config") throw new GatewayError("failed_precondition", `prompt_id: prompt "${input.id}" is defined in the config file (prompts[]) and is read-only here: change it there`, { field: "prompt_id" });
+      if (existing && !mayUse(existing, a.caller)) throw denied(`prompt "${input.id}" belongs to another team`, "prompt_id");
+      const team = existing ? existing.team : (input.team ?? (isAdmin(a) ? "" : a.caller.team));
+      requirePromptWriter(a, existing ? existing.team : team, existing ? "prompt_id" : "team");
+      if (!existing && team !== "" && !directory.team(team)) throw bad("team", `no team "${team}"`);
+      if (input.model !== undefined && input.model !== "" && !opts.knownModel(input.model)) throw bad("model", `unknown route, alias or deployment "${input.model}"`);
+      if (!input.instructions && input.messages.length === 0) throw bad("instructions", "a prompt needs instructions or at least one message");
+      if ((input.instructions?.length ?? 0) > MAX_PROMPT_TEXT) throw bad("instructions", `at most ${MAX_PROMPT_TEXT} characters`);
+      if (input.messages.length > MAX_PROMPT_MESSAGES) throw bad("messages", `at most ${MAX_PROMPT_MESSAGES} messages`);
+      input.messages.forEach((m, i) => {
+        if (!PROMPT_ROLES.has(m.role)) throw bad(`messages[${i}].role`, `must be system, developer, user or assistant, got "${m.role}"`);
+        if (!m.content) throw bad(`messages[${i}].content`, "is required");
+        if (m.content.length > MAX_PROMPT_TEXT) throw bad(`messages[${i}].content`, `at most ${MAX_PROMPT_TEXT} characters`);
+      });
+      input.labels.forEach((l, i) => checkLabel(l, `labels[${i}]`));
+      if (input.description.length > 1_000) throw bad("description", "at most 1000 characters");
+      const version: Omit<PromptVersionRecord, "version"> = {
+        ...(input.model ? { model: input.model } : {}),
+        ...(input.instructions ? { instructions: input.instructions } : {}),
+        messages: input.messages,
+        description: input.description,
+        createdAt: now(),
+        createdBy: a.caller.keyName,
+      };
+      let after: ManagedPrompt;
+      try {
+        after = await store.addPromptVersion(
+          input.id,
+          team,
+          version,
+          [...new Set(input.labels)],
+          (before) => {
+            // Another replica made it meanwhile, for a team this caller may not write.
+            if (before && before.team !== team) requirePromptWriter(a, before.team, "prompt_id");
+          },
+          (p) => auditOf(a, "prompt.create_version", `prompt:${input.id}`, undefined, { version: p.versions.at(-1)!.version, team: p.team, model: version.model, description: version.description, labels: input.labels }),
+        );
+      } catch (err) {
+        storeFailure(err);
+      }
+      const view = applyPrompt(after, input.id)!;
+      return { prompt: view, version: view.versions[view.versions.length - 1] };
+    },
+
+    listPrompts(a, team) {
+      if (team !== undefined && team !== "" && !isAdmin(a) && team !== a.caller.team) throw denied(`key "${a.caller.keyName}" may only list prompts of team "${a.caller.team}" and shared ones`, "team");
+      return prompts.list().filter((p) => mayUse(p, a.caller) && (team === undefined || team === "" || p.team === team));
+    },
+
+    getPrompt: visiblePrompt,
+
+    async setPromptLabel(a, id, label, version) {
+      const p = writablePrompt(a, id);
+      checkLabel(label, "label");
+      if (version !== undefined && !p.versions.some((v) => v.version === version)) {
+        throw bad("version", `prompt "${id}" has no version "${version}" (it has ${p.versions.map((v) => v.version).join(", ")})`);
+      }
+      if (version === undefined && p.labels[label] === undefined) throw new GatewayError("not_found", `label: prompt "${id}" has no label "${label}"`, { field: "label" });
+      let after: ManagedPrompt;
+      try {
+        after = await store.setPromptLabel(id, label, version === undefined ? undefined : Number(version), (before) => requirePromptWriter(a, before.team, "prompt_id"), auditOf(a, "prompt.label", `prompt:${id}`, { [label]: p.labels[label] ?? null }, { [label]: version ?? null }));
+      } catch (err) {
+        storeFailure(err);
+      }
+      return applyPrompt(after, id)!;
+    },
+
+    async deletePrompt(a, id) {
+      const p = writablePrompt(a, id);
+      try {
+        await store.deletePrompt(id, (before) => requirePromptWriter(a, before.team, "prompt_id"), auditOf(a, "prompt.delete", `prompt:${id}`, { team: p.team, versions: p.versions.length, labels: p.labels }, undefined));
+      } catch (err) {
+        storeFailure(err);
+      }
+      applyPrompt(undefined, id);
+    },
 
     async createKey(a, input) {
       if (!NAME.test(input.name)) throw bad("key.name", "1 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit");

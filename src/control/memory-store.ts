@@ -1,7 +1,7 @@
 // The embedded default control store: keys, teams and the audit log in this process's memory,
 // lost on restart (start-up says so). Same contract as the PostgreSQL store, one replica only.
 
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedTeam, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, StoreError } from "./types.ts";
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -11,6 +11,7 @@ const MAX_AUDIT = 100_000;
 export function createMemoryControlStore(): ControlStore {
   const keys = new Map<string, ManagedKey>();
   const teams = new Map<string, ManagedTeam>();
+  const prompts = new Map<string, ManagedPrompt>();
   const audit: AuditEvent[] = [];
   let seq = 0;
   const listeners: ((c: ControlChange) => void)[] = [];
@@ -30,7 +31,47 @@ export function createMemoryControlStore(): ControlStore {
   return {
     kind: "memory",
     async loadAll() {
-      return { keys: [...keys.values()].map(clone), teams: [...teams.values()].map(clone) };
+      return { keys: [...keys.values()].map(clone), teams: [...teams.values()].map(clone), prompts: [...prompts.values()].map(clone) };
+    },
+    async getPrompt(id) {
+      const p = prompts.get(id);
+      return p && clone(p);
+    },
+    async addPromptVersion(id, team, v, labels, check, a) {
+      const before = prompts.get(id);
+      check(before && clone(before));
+      const t = v.createdAt;
+      const after: ManagedPrompt = before ? clone(before) : { id, team, versions: [], labels: {}, createdAt: t, updatedAt: t };
+      const version = (after.versions.at(-1)?.version ?? 0) + 1;
+      after.versions.push({ ...clone(v), version });
+      for (const l of labels) after.labels[l] = version;
+      after.updatedAt = t;
+      prompts.set(id, after);
+      record(a(clone(after)));
+      notify({ kind: "prompt", name: id });
+      return clone(after);
+    },
+    async setPromptLabel(id, label, version, check, a) {
+      const before = prompts.get(id);
+      if (!before) throw new StoreError("not_found", `prompt "${id}" does not exist`);
+      check(clone(before));
+      const after = clone(before);
+      if (version === undefined) delete after.labels[label];
+      else after.labels[label] = version;
+      after.updatedAt = Date.now();
+      prompts.set(id, after);
+      record(a);
+      notify({ kind: "prompt", name: id });
+      return clone(after);
+    },
+    async deletePrompt(id, check, a) {
+      const before = prompts.get(id);
+      if (!before) throw new StoreError("not_found", `prompt "${id}" does not exist`);
+      check(clone(before));
+      prompts.delete(id);
+      record(a);
+      notify({ kind: "prompt", name: id });
+      return clone(before);
     },
     async getKey(name) {
       const k = keys.get(name);

@@ -335,6 +335,30 @@ export const MIGRATIONS: readonly Migration[] = [
     // busy_by (a response id) holds the conversation until busy_until: one response at a time.
     sql: `ALTER TABLE signalbox_conversations ADD COLUMN busy_by text, ADD COLUMN busy_until timestamptz;`,
   },
+  {
+    version: 12,
+    name: "prompts: managed prompt templates, their immutable versions and their labels",
+    sql: `
+      CREATE TABLE signalbox_prompts (
+        id text PRIMARY KEY,
+        team text NOT NULL DEFAULT '',
+        labels jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE signalbox_prompt_versions (
+        prompt_id text NOT NULL REFERENCES signalbox_prompts (id) ON DELETE CASCADE,
+        version integer NOT NULL,
+        model text,
+        instructions text,
+        messages jsonb NOT NULL DEFAULT '[]',
+        description text NOT NULL DEFAULT '',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        created_by text NOT NULL DEFAULT '',
+        PRIMARY KEY (prompt_id, version)
+      );
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

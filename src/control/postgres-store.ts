@@ -4,11 +4,11 @@
 import pg from "pg";
 import { log as defaultLog, type Level } from "../telemetry/log.ts";
 import { migrate } from "./migrations.ts";
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedTeam, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
 
 export { migrate, MIGRATIONS, type Migration } from "./migrations.ts";
 
-/** The NOTIFY channel that carries `{"kind":"key"|"team","name":…}` to every replica. */
+/** The NOTIFY channel that carries `{"kind":"key"|"team"|"prompt","name":…}` to every replica. */
 export const CONTROL_CHANNEL = "signalbox_control";
 
 export interface PostgresControlStoreOptions {
@@ -113,6 +113,47 @@ function teamFromRow(r: TeamRow): ManagedTeam {
   if (r.budget != null) t.budget = r.budget;
   if (r.default_key_limits != null) t.defaultKeyLimits = r.default_key_limits;
   return t;
+}
+
+interface PromptRow {
+  id: string;
+  team: string;
+  labels: Record<string, number>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface PromptVersionRow {
+  prompt_id: string;
+  version: number;
+  model: string | null;
+  instructions: string | null;
+  messages: PromptVersionRecord["messages"];
+  description: string;
+  created_at: Date;
+  created_by: string;
+}
+
+const PROMPT_COLS = "id, team, labels, created_at, updated_at";
+const PROMPT_VERSION_COLS = "prompt_id, version, model, instructions, messages, description, created_at, created_by";
+
+function promptFromRows(r: PromptRow, versions: PromptVersionRow[]): ManagedPrompt {
+  return {
+    id: r.id,
+    team: r.team,
+    labels: r.labels ?? {},
+    createdAt: r.created_at.getTime(),
+    updatedAt: r.updated_at.getTime(),
+    versions: versions.map((v) => ({
+      version: v.version,
+      ...(v.model != null ? { model: v.model } : {}),
+      ...(v.instructions != null ? { instructions: v.instructions } : {}),
+      messages: v.messages ?? [],
+      description: v.description,
+      createdAt: v.created_at.getTime(),
+      createdBy: v.created_by,
+    })),
+  };
 }
 
 function auditFromRow(r: AuditRow): AuditEvent {
@@ -308,6 +349,14 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
     );
   }
 
+  /** A prompt with its versions; `lock` holds its row until the transaction ends. */
+  async function readPrompt(sql: Sql, id: string, lock = false): Promise<ManagedPrompt | undefined> {
+    const { rows } = await sql(`SELECT ${PROMPT_COLS} FROM signalbox_prompts WHERE id = $1${lock ? " FOR UPDATE" : ""}`, [id]);
+    if (!rows[0]) return undefined;
+    const versions = await sql(`SELECT ${PROMPT_VERSION_COLS} FROM signalbox_prompt_versions WHERE prompt_id = $1 ORDER BY version`, [id]);
+    return promptFromRows(rows[0] as PromptRow, versions.rows as PromptVersionRow[]);
+  }
+
   const notify = (sql: Sql, c: ControlChange) => sql("SELECT pg_notify($1, $2)", [CONTROL_CHANNEL, JSON.stringify({ kind: c.kind, name: c.name })]);
 
   /**
@@ -403,7 +452,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       let c: ControlChange;
       try {
         const p = JSON.parse(n.payload) as Partial<ControlChange>;
-        if ((p.kind !== "key" && p.kind !== "team") || typeof p.name !== "string") throw new Error("bad shape");
+        if ((p.kind !== "key" && p.kind !== "team" && p.kind !== "prompt") || typeof p.name !== "string") throw new Error("bad shape");
         c = { kind: p.kind, name: p.name };
       } catch {
         log("warn", "control store: ignored a malformed change notice", {});
@@ -447,8 +496,82 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       return tx(async (sql) => {
         const keys = await sql(`SELECT ${KEY_COLS} FROM signalbox_keys ORDER BY name`);
         const teams = await sql(`SELECT ${TEAM_COLS} FROM signalbox_teams ORDER BY name`);
-        return { keys: keys.rows.map(keyFromRow), teams: teams.rows.map(teamFromRow) };
+        const prompts = await sql(`SELECT ${PROMPT_COLS} FROM signalbox_prompts ORDER BY id`);
+        const versions = await sql(`SELECT ${PROMPT_VERSION_COLS} FROM signalbox_prompt_versions ORDER BY prompt_id, version`);
+        const byPrompt = new Map<string, PromptVersionRow[]>();
+        for (const v of versions.rows as PromptVersionRow[]) {
+          const list = byPrompt.get(v.prompt_id);
+          if (list) list.push(v);
+          else byPrompt.set(v.prompt_id, [v]);
+        }
+        return { keys: keys.rows.map(keyFromRow), teams: teams.rows.map(teamFromRow), prompts: (prompts.rows as PromptRow[]).map((r) => promptFromRows(r, byPrompt.get(r.id) ?? [])) };
       }, "", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    },
+
+    async getPrompt(id) {
+      return tx((sql) => readPrompt(sql, id), "", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    },
+
+    async addPromptVersion(id, team, v, labels, check, audit) {
+      return tx(async (sql) => {
+        // A new prompt's row first (a race of two creators: the second waits on the row lock, then sees it).
+        await sql(`INSERT INTO signalbox_prompts (id, team, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT (id) DO NOTHING`, [id, team, time(v.createdAt)]);
+        const before = await readPrompt(sql, id, true);
+        const fresh = before!.versions.length === 0;
+        try {
+          check(fresh ? undefined : before);
+        } catch (err) {
+          throw new Passthrough(err);
+        }
+        const version = (before!.versions.at(-1)?.version ?? 0) + 1;
+        await sql(
+          `INSERT INTO signalbox_prompt_versions (${PROMPT_VERSION_COLS}) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)`,
+          [id, version, v.model ?? null, v.instructions ?? null, json(v.messages), v.description, time(v.createdAt), v.createdBy],
+        );
+        const next = { ...before!.labels };
+        for (const l of labels) next[l] = version;
+        await sql(`UPDATE signalbox_prompts SET labels = $2::jsonb, updated_at = $3 WHERE id = $1`, [id, json(next), time(v.createdAt)]);
+        const after = (await readPrompt(sql, id))!;
+        await writeAudit(sql, audit(after));
+        await notify(sql, { kind: "prompt", name: id });
+        return after;
+      }, id);
+    },
+
+    async setPromptLabel(id, label, version, check, audit) {
+      return tx(async (sql) => {
+        const before = await readPrompt(sql, id, true);
+        if (!before || before.versions.length === 0) throw new StoreError("not_found", `prompt "${id}" does not exist`);
+        try {
+          check(before);
+        } catch (err) {
+          throw new Passthrough(err);
+        }
+        const next = { ...before.labels };
+        if (version === undefined) delete next[label];
+        else next[label] = version;
+        await sql(`UPDATE signalbox_prompts SET labels = $2::jsonb, updated_at = now() WHERE id = $1`, [id, json(next)]);
+        const after = (await readPrompt(sql, id))!;
+        await writeAudit(sql, audit);
+        await notify(sql, { kind: "prompt", name: id });
+        return after;
+      }, id);
+    },
+
+    async deletePrompt(id, check, audit) {
+      return tx(async (sql) => {
+        const before = await readPrompt(sql, id, true);
+        if (!before || before.versions.length === 0) throw new StoreError("not_found", `prompt "${id}" does not exist`);
+        try {
+          check(before);
+        } catch (err) {
+          throw new Passthrough(err);
+        }
+        await sql("DELETE FROM signalbox_prompts WHERE id = $1", [id]);
+        await writeAudit(sql, audit);
+        await notify(sql, { kind: "prompt", name: id });
+        return before;
+      }, id);
     },
 
     async getKey(name) {

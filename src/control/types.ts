@@ -44,6 +44,28 @@ export interface ManagedTeam {
   updatedAt: number;
 }
 
+/** One immutable version of a managed prompt (PromptService). Times are epoch ms. */
+export interface PromptVersionRecord {
+  version: number;
+  model?: string;
+  instructions?: string;
+  messages: { role: "user" | "assistant" | "system" | "developer"; content: string }[];
+  description: string;
+  createdAt: number;
+  createdBy: string;
+}
+
+/** A managed prompt: its versions (oldest first) and labels (label → version). */
+export interface ManagedPrompt {
+  id: string;
+  /** The owning team; "" is shared (made by an admin). */
+  team: string;
+  versions: PromptVersionRecord[];
+  labels: Record<string, number>;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** One recorded admin action or reload. `before`/`after` never hold secrets or hashes. */
 export interface AuditEvent {
   id: string;
@@ -71,7 +93,7 @@ export interface AuditQuery {
 
 /** What changed, as told to every replica: the name of the key or team to re-read. */
 export interface ControlChange {
-  kind: "key" | "team";
+  kind: "key" | "team" | "prompt";
   name: string;
 }
 
@@ -92,8 +114,18 @@ export class StoreError extends Error {
  */
 export interface ControlStore {
   readonly kind: "memory" | "postgres";
-  /** Every key and team, for a full sync of a replica's memory. */
-  loadAll(): Promise<{ keys: ManagedKey[]; teams: ManagedTeam[] }>;
+  /** Every key, team and prompt, for a full sync of a replica's memory. */
+  loadAll(): Promise<{ keys: ManagedKey[]; teams: ManagedTeam[]; prompts: ManagedPrompt[] }>;
+  getPrompt(id: string): Promise<ManagedPrompt | undefined>;
+  /**
+   * Adds a version (numbered one past the newest; a new prompt starts at 1, owned by `team`) and
+   * points `labels` at it. `check` sees the prompt as stored (undefined: new) and may throw.
+   */
+  addPromptVersion(id: string, team: string, version: Omit<PromptVersionRecord, "version">, labels: string[], check: (before: ManagedPrompt | undefined) => void, audit: (after: ManagedPrompt) => AuditInput): Promise<ManagedPrompt>;
+  /** Points a label at a version (undefined: removes it). `check` sees the prompt as stored and may throw. */
+  setPromptLabel(id: string, label: string, version: number | undefined, check: (before: ManagedPrompt) => void, audit: AuditInput): Promise<ManagedPrompt>;
+  /** Deletes a prompt and its versions. `check` sees the prompt as stored and may throw. */
+  deletePrompt(id: string, check: (before: ManagedPrompt) => void, audit: AuditInput): Promise<ManagedPrompt>;
   getKey(name: string): Promise<ManagedKey | undefined>;
   getTeam(name: string): Promise<ManagedTeam | undefined>;
   /** Fails with "exists" when the name (or hash) is taken. */

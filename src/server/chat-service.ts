@@ -7,9 +7,10 @@ import { CacheMode as PbCacheMode, ChatEventSchema, ChatService, type ChatEvent,
 import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine, type EngineRequest } from "../engine/chat-engine.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey, type RequestInfo } from "./context.ts";
-import { answerToResponse, attemptToPb, costToPb, deltasToPb, estimatedParts, finishToPb, toChatCall, usageToPb } from "./convert.ts";
+import type { PromptLibrary } from "../control/prompts.ts";
+import { answerToResponse, attemptToPb, costToPb, deltasToPb, estimatedParts, finishToPb, checkedChatCall, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateCacheTtl, validateCall } from "./validate.ts";
+import { validateCacheTtl } from "./validate.ts";
 
 const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
 
@@ -34,11 +35,10 @@ export const CACHE_MODE: Record<number, CacheMode> = {
   [PbCacheMode.REFRESH]: "refresh",
 };
 
-export function chatService(engine: ChatEngine): Partial<ServiceImpl<typeof ChatService>> {
+export function chatService(engine: ChatEngine, prompts: PromptLibrary): Partial<ServiceImpl<typeof ChatService>> {
   function prepare(req: ChatRequest, ctx: HandlerContext, stream: boolean): EngineRequest {
     const ri: RequestInfo = ctx.values.get(requestInfoKey)!;
-    const call = toChatCall(req, ri.id, ctx.values.get(callerKey), stream);
-    validateCall(call);
+    const call = checkedChatCall(req, ri.id, ctx.values.get(callerKey), stream, prompts);
     validateCacheTtl("cache.ttl_seconds", req.cache?.ttlSeconds || undefined, MAX_CACHE_TTL_SECONDS);
     return {
       call,

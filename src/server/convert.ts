@@ -25,7 +25,9 @@ import { finishPreferences } from "../router/provider-preferences.ts";
 import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
 import type { RerankRequest } from "../../gen/signalbox/v1/rerank_pb.ts";
 import type { GenerateImagesRequest, InputImage as PbInputImage } from "../../gen/signalbox/v1/image_pb.ts";
-import { sniffImageType } from "./validate.ts";
+import { sniffImageType, validateCall } from "./validate.ts";
+import { applyPrompt, findPrompt, pickVersion, renderPrompt, validatePrompted, type PromptLibrary } from "../control/prompts.ts";
+import { GatewayError } from "../router/errors.ts";
 import type { SpeakRequest, TranscribeRequest } from "../../gen/signalbox/v1/audio_pb.ts";
 import type { ModerateRequest } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { audioMediaType, estimateAudioSeconds } from "../engine/audio.ts";
@@ -323,7 +325,25 @@ export function toModerationCall(r: ModerateRequest, id: string, caller: Caller)
   };
 }
 
-/** A validated ChatRequest as the router's ChatCall. */
+/**
+ * A ChatRequest as the router's ChatCall, validated, with the prompt it names (ChatRequest.prompt)
+ * put in front of its messages: what ChatService and RouteService.Route both run.
+ */
+export function checkedChatCall(r: ChatRequest, id: string, caller: Caller, stream: boolean, prompts: PromptLibrary): ChatCall {
+  const call = toChatCall(r, id, caller, stream);
+  const ref = r.prompt;
+  if (!ref?.id) {
+    if (ref && (ref.version || Object.keys(ref.variables).length)) throw new GatewayError("invalid_argument", "prompt.id: is required", { field: "prompt.id" });
+    validateCall(call);
+    return call;
+  }
+  const p = findPrompt(prompts, caller, ref.id, "prompt.id");
+  const offset = applyPrompt(call, renderPrompt(p, pickVersion(p, ref.version, "prompt.version"), ref.variables, "prompt.variables"));
+  validatePrompted(offset, () => validateCall(call));
+  return call;
+}
+
+/** A ChatRequest as the router's ChatCall (not yet validated; see checkedChatCall). */
 export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: boolean): ChatCall {
   const req: Omit<UpstreamRequest, "model"> = { messages: messages(r) };
   if (r.tools.length) {

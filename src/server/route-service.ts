@@ -13,9 +13,9 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller, ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, toChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, checkedChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
-import { validateCall, validateEmbedCall, validateImageCall, validateModerationCall, validateRerankCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
+import { validateEmbedCall, validateImageCall, validateModerationCall, validateRerankCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -120,8 +120,7 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
     async route(req, ctx) {
       const ri = ctx.values.get(requestInfoKey)!;
       try {
-        const call = toChatCall(req, ri.id, ctx.values.get(callerKey), false);
-        validateCall(call);
+        const call = checkedChatCall(req, ri.id, ctx.values.get(callerKey), false, core.control.prompts);
         return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);

@@ -91,7 +91,7 @@ test("the latest version unless one is named: its instructions, messages and mod
 test("refusals name the field, and reach no provider", async () => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
     [{ prompt: { id: "nope" } }, "prompt.id", /no prompt "nope"/],
-    [{ prompt: { id: "support", version: "9", variables: { company: "A" } } }, "prompt.version", /has no version "9" \(it has "1", "2"\)/],
+    [{ prompt: { id: "support", version: "9", variables: { company: "A" } } }, "prompt.version", /has no version or label "9" \(versions "1", "2"\)/],
     [{ prompt: { id: "support", variables: { company: "A" } } }, "prompt.variables.customer", /is required by prompt "support" version "2"/],
     [{ prompt: { id: "support", version: "1", variables: { company: "A", extra: "x" } } }, "prompt.variables.extra", /is not a variable of prompt "support" version "1" \(it has company\)/],
     [{ prompt: { id: "support", version: "1", variables: { company: 3 } } }, "prompt.variables.company", /must be a string or an input_text part/],

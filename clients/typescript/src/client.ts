@@ -4,6 +4,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { AdminService } from "./gen/signalbox/v1/admin_pb.ts";
+import { PromptService } from "./gen/signalbox/v1/prompt_pb.ts";
 import { AudioService } from "./gen/signalbox/v1/audio_pb.ts";
 import { ChatService } from "./gen/signalbox/v1/chat_pb.ts";
 import { EmbeddingService } from "./gen/signalbox/v1/embedding_pb.ts";
@@ -59,6 +60,7 @@ export interface SignalboxClient {
   usage: Client<typeof UsageService>;
   /** Keys, teams, config reload and the audit log (admin and team keys). */
   admin: Client<typeof AdminService>;
+  prompts: Client<typeof PromptService>;
   transport: Transport;
 }
 
@@ -109,5 +111,5 @@ export function createSignalboxClientFromTransport(transport: Transport, opts: P
   const unary = opts.timeoutMs ?? 60_000;
   const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), audio: make(AudioService), moderation: make(ModerationService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), transport };
+  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), audio: make(AudioService), moderation: make(ModerationService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), prompts: make(PromptService), transport };
 }

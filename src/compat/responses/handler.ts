@@ -16,7 +16,7 @@ import { canSee, visibilityOf } from "../../batch/http.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Adjustment, Caller } from "../../router/types.ts";
 import type { EngineRequest } from "../../engine/chat-engine.ts";
-import type { PromptConfig } from "../../config/types.ts";
+import type { PromptLibrary } from "../../control/prompts.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
 import { log } from "../../telemetry/log.ts";
@@ -43,7 +43,7 @@ export interface StoredResponses {
 }
 
 /** What the compat handler gives this door for one request. */
-export type ResponsesDeps = DoorDeps & { responses?: StoredResponses; prompts?: readonly PromptConfig[]; mcp?: McpHub };
+export type ResponsesDeps = DoorDeps & { responses?: StoredResponses; prompts?: PromptLibrary; mcp?: McpHub };
 
 export const isStoredResponsePath = (path: string) => path.startsWith("/v1/responses/") && path.length > "/v1/responses/".length;
 

@@ -19,7 +19,7 @@ import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
 import { parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
 import { mcpFunctionName } from "../../mcp/offer.ts";
-import { PLACEHOLDER, type PromptConfig } from "../../config/types.ts";
+import { findPrompt, pickVersion, promptTag, renderPrompt, type PromptLibrary, type RenderedPrompt } from "../../control/prompts.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
 
 /** What the response echoes of the request (OpenAI returns the request's settings with the answer). */
@@ -148,7 +148,7 @@ function toolOutput(v: unknown, path: string): ContentPart[] {
  * problem ChatService's validation finds in a message is reported at the item that made it.
  * `history` (a previous response's conversation) comes first, after the instructions.
  */
-function messages(body: Json, instructions: string | undefined, history: readonly unknown[], historyPath = "previous_response_id", inputName = "input"): { messages: ChatMessage[]; origins: string[] } {
+function messages(body: Json, instructions: string | undefined, history: readonly unknown[], historyPath = "previous_response_id", inputName = "input", inputOptional = false): { messages: ChatMessage[]; origins: string[] } {
   const out: ChatMessage[] = [];
   const origins: string[] = [];
   // call_id → the name of the function it called: tool results carry it (Gemini needs it).
@@ -239,6 +239,8 @@ function messages(body: Json, instructions: string | undefined, history: readonl
   if (instructions) push({ role: "system", content: [{ type: "text", text: instructions }] }, "instructions");
   for (const h of history) item(h, historyPath);
   const input = body[inputName];
+  // A prompt template may be the whole request (its instructions and messages), as at OpenAI.
+  if ((input === undefined || input === null) && inputOptional && out.length > 0) return { messages: out, origins };
   if (input === undefined || input === null) bad(inputName, "is required");
   if (typeof input === "string") {
     if (input === "") bad(inputName, "must not be empty");
@@ -343,43 +345,17 @@ function validate(call: ChatCall, origins: string[]): void {
   }
 }
 
-/** A template named by `prompt`, rendered: its placeholders filled from `prompt.variables`. */
-interface Rendered {
-  id: string;
-  version: string;
-  model?: string;
-  instructions?: string;
-  messages: { role: string; content: string }[];
-  variables: Record<string, string>;
-}
-
-function promptOf(body: Json, prompts: readonly PromptConfig[]): Rendered | undefined {
+/** A template named by `prompt` (the config file's prompts[] or PromptService's), rendered: its placeholders filled from `prompt.variables`. */
+function promptOf(body: Json, caller: Caller, prompts: PromptLibrary | undefined): RenderedPrompt | undefined {
   const p = obj(body, "prompt", "prompt");
   if (!p) return undefined;
   const id = str(p, "id", "prompt.id") ?? bad("prompt.id", "is required");
   const version = p.version === undefined || p.version === null ? undefined : typeof p.version === "number" ? String(p.version) : (str(p, "version", "prompt.version") ?? undefined);
-  const all = prompts.filter((t) => t.id === id);
-  if (all.length === 0) bad("prompt.id", `no prompt "${id}" in this gateway's configuration (prompts[])`);
-  const t = version === undefined ? all[all.length - 1] : all.find((x) => x.version === version);
-  if (!t) bad("prompt.version", `prompt "${id}" has no version "${version}" (it has ${all.map((x) => `"${x.version}"`).join(", ")})`);
-  const given = obj(p, "variables", "prompt.variables") ?? {};
-  const variables: Record<string, string> = {};
-  for (const [k, v] of Object.entries(given)) {
-    if (!t.variables.includes(k)) bad(`prompt.variables.${k}`, `is not a variable of prompt "${id}" version "${t.version}" (it has ${t.variables.length ? t.variables.join(", ") : "none"})`);
-    // A string, or an input_text part (the SDK's other text form).
-    const text = typeof v === "string" ? v : isObj(v) && v.type === "input_text" && typeof v.text === "string" ? v.text : bad(`prompt.variables.${k}`, "must be a string or an input_text part");
-    variables[k] = text;
-  }
-  for (const name of t.variables) if (!(name in variables)) bad(`prompt.variables.${name}`, `is required by prompt "${id}" version "${t.version}"`);
-  const fill = (s: string) => s.replace(PLACEHOLDER, (_, name: string) => variables[name]);
-  return {
-    id,
-    version: t.version,
-    ...(t.model ? { model: t.model } : {}),
-    ...(t.instructions ? { instructions: fill(t.instructions) } : {}),
-    messages: t.messages.map((m) => ({ role: m.role, content: fill(m.content) })),
-    variables,
-  };
+  if (!prompts) bad("prompt.id", `no prompt "${id}"`);
+  const t = findPrompt(prompts, caller, id, "prompt.id");
+  // A string, or an input_text part (the SDK's other text form).
+  const text = (v: unknown, path: string) => (typeof v === "string" ? v : isObj(v) && v.type === "input_text" && typeof v.text === "string" ? v.text : bad(path, "must be a string or an input_text part"));
+  return renderPrompt(t, pickVersion(t, version, "prompt.version"), obj(p, "variables", "prompt.variables") ?? {}, "prompt.variables", text);
 }
 
 /**
@@ -394,7 +370,7 @@ export function checkItems(items: unknown[], history: readonly unknown[]): void 
  * Parse and validate one `POST /v1/responses` body; `history` is the conversation before it (its
  * previous response's, or its `conversation`'s items), reported as `historyPath` if it is bad.
  */
-export function parseResponsesRequest(body: unknown, id: string, caller: Caller, history: readonly unknown[] = [], historyPath = "previous_response_id", prompts: readonly PromptConfig[] = []): ResponsesRequest {
+export function parseResponsesRequest(body: unknown, id: string, caller: Caller, history: readonly unknown[] = [], historyPath = "previous_response_id", prompts?: PromptLibrary): ResponsesRequest {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k in UNSUPPORTED) {
     const v = body[k];
@@ -402,12 +378,12 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
   }
   // store: whether the handler keeps the response (store.ts); a batch's never are.
   bool(body, "store", "store");
-  const template = promptOf(body, prompts);
+  const template = promptOf(body, caller, prompts);
   const model = str(body, "model", "model") ?? template?.model ?? bad("model", template ? `is required (prompt "${template.id}" names no model)` : "is required");
   const instructions = str(body, "instructions", "instructions");
   // A template's instructions lead, then the request's own; its messages come before the conversation.
   const before = template ? [...template.messages, ...history] : history;
-  const { messages: msgs, origins } = messages(body, template?.instructions && instructions ? `${template.instructions}\n\n${instructions}` : (template?.instructions ?? instructions), before, historyPath);
+  const { messages: msgs, origins } = messages(body, template?.instructions && instructions ? `${template.instructions}\n\n${instructions}` : (template?.instructions ?? instructions), before, historyPath, "input", template !== undefined);
 
   const req: Omit<UpstreamRequest, "model"> = { messages: msgs };
   const t = tools(arr(body, "tools", "tools"));
@@ -481,6 +457,6 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
     ...(template ? { prompt: { id: template.id, version: template.version, variables: template.variables } } : {}),
   };
   // Usage by prompt version: a tag, so GetUsage groups by it.
-  if (template) call.tags = [...call.tags, `prompt:${template.id}@${template.version}`];
+  if (template) call.tags = [...call.tags, promptTag(template)];
   return { call, mcp: t.mcp, echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
 }
