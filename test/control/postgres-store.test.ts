@@ -140,7 +140,7 @@ test("migrations run once, even from three pools at once on an empty database", 
   const tables = await pools[0].query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'signalbox_%' ORDER BY 1");
   assert.deepEqual(
     tables.rows.map((r) => r.tablename),
-    // The usage store's tables (migration 2), the Batch API's (migration 6), the stored responses (7) and conversations (8) come with the same mechanism.
+    // The usage store's tables (migration 2), the Batch API's (migration 6), the stored responses (7), conversations (8) and prompts (12) come with the same mechanism.
     [
       "signalbox_audit",
       "signalbox_batch_results",
@@ -150,6 +150,8 @@ test("migrations run once, even from three pools at once on an empty database", 
       "signalbox_files",
       "signalbox_keys",
       "signalbox_migrations",
+      "signalbox_prompt_versions",
+      "signalbox_prompts",
       "signalbox_requests",
       "signalbox_responses",
       "signalbox_teams",
