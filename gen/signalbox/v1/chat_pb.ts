@@ -738,7 +738,8 @@ export const CacheOptionsSchema: GenMessage<CacheOptions> = /*@__PURE__*/
  * A chat completion request (for Complete, Stream and RouteService.Route).
  *
  * Validation (before any work; failures are invalid_argument naming the field):
- * model is required; messages has 1..2048 entries, each with a role; temperature in [0, 2];
+ * model is required (unless prompt names a template with one); messages has 1..2048 entries
+ * (the prompt's included), each with a role; temperature in [0, 2];
  * top_p in [0, 1]; max_output_tokens at most 1,000,000; stop at most 4 entries; tool names
  * match [A-Za-z0-9_-]{1,64}; a ROLE_TOOL message has tool_call_id; an image has url or data.
  *
