@@ -45,6 +45,7 @@ const KNOWN = new Set([
   "signalbox",
   "models",
   "provider",
+  "transforms",
 ]);
 
 const FIELDS: FieldNames = {

@@ -5,8 +5,9 @@
 // Accepted beyond OpenAI's own parameters:
 //   - OpenRouter's `models` (models tried in order after `model`), `reasoning.effort`, its
 //     `provider` preferences (order, only, ignore, allow_fallbacks, sort, max_price,
-//     require_parameters, data_collection, zdr: src/router/provider-preferences.ts), and its
-//     hints `route`, `transforms` and `usage`, which are accepted and ignored;
+//     require_parameters, data_collection, zdr: src/router/provider-preferences.ts), its
+//     `transforms: ["middle-out"]` (src/router/middle-out.ts), and its hints `route` and `usage`,
+//     which are accepted and ignored;
 //   - a `signalbox` object with the Connect API's routing options (`providers` is `provider`),
 //     tags and cache options;
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
@@ -345,6 +346,12 @@ export interface DoorCall {
 /** A front door's ChatCall: what it parsed, with the routing, tags, guardrails and cache of its `signalbox` object. */
 export function doorCall(body: Json, d: DoorCall): { call: ChatCall; cache?: CompatRequest["cache"] } {
   const opts = signalboxOptions(body, d.model, d.sticky ?? d.user, d.extraFallbacks);
+  // OpenRouter's transforms: ["middle-out"] (and [] for none, its default here).
+  const transforms = stringList(arr(body, "transforms", "transforms"), "transforms");
+  transforms.forEach((t, i) => {
+    if (t !== "middle-out") bad(`transforms[${i}]`, `unknown transform "${t}" (the one there is: middle-out)`);
+  });
+  if (transforms.length) opts.routing.middleOut = true;
   // OpenRouter's `provider` object; the `signalbox` object's `providers` is the same thing.
   const provider = obj(body, "provider", "provider");
   if (provider) {
@@ -409,6 +416,7 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
       fallbackOnContentFilter: bool(sb, "fallback_on_content_filter", "signalbox.fallback_on_content_filter") ?? false,
       hedgeAfterMs: int(sb, "hedge_after_ms", "signalbox.hedge_after_ms") || undefined,
       ...(providers ? { providers } : {}),
+      ...(bool(sb, "middle_out", "signalbox.middle_out") ? { middleOut: true } : {}),
     },
     tags: stringList(arr(sb, "tags", "signalbox.tags"), "signalbox.tags"),
     ...(guardrails.length ? { guardrails: { names: guardrails, field: "signalbox.guardrails" } } : {}),

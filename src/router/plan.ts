@@ -15,6 +15,7 @@ import type { ModelRegistry, Resolved } from "./registry.ts";
 import { orderTargets, pickVariant, routeData, type StrategyContext } from "./strategies.ts";
 import { fitRequest, type Fit } from "./fit-params.ts";
 import { orderByPreferences, orderRank, preferenceExclusion, resolvePreferences } from "./provider-preferences.ts";
+import { middleOut, type Compressed } from "./middle-out.ts";
 import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type ImageCall, type Plan, type SpeechCall, type TranscriptionCall } from "./types.ts";
 import { perImageNanos, pricesFor } from "../usage/cost.ts";
 
@@ -323,19 +324,31 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     return f;
   };
 
+  // Deployments whose window the prompt fits only with its middle removed (middle-out), and how.
+  let compressed: Map<string, Compressed> | undefined;
+  const promptFor = (d: DeploymentConfig) => (compressed === undefined ? inputFor(d) : (compressed.get(d.id)?.tokens ?? inputFor(d)));
+  /** The prompt made to fit `d`'s window by middle-out, or undefined when even its ends do not fit. */
+  const compressFor = (d: DeploymentConfig): Compressed | undefined => {
+    const f = familyOf(d);
+    const fit = fitFor(d).request;
+    const c = middleOut(fit, d.contextWindow - (maxOutputTokens ?? 0), (messages) => Math.max(1, promptTokensFor(promptStats({ ...fit, messages }), f)));
+    if (c) (compressed ??= new Map()).set(d.id, c);
+    return c;
+  };
+
   // A chat call is billed by tokens alone: no closure made for it.
   const unitsOf = operation === "chat" ? NO_UNITS : (d: DeploymentConfig) => unitNanos(call, d);
   const costs = new Map<string, number>();
   const costOf = (d: DeploymentConfig) => {
     let c = costs.get(d.id);
     if (c === undefined) {
-      c = expectedCostNanos(d, inputFor(d), outputFor(d)) + unitsOf(d);
+      c = expectedCostNanos(d, promptFor(d), outputFor(d)) + unitsOf(d);
       costs.set(d.id, c);
     }
     return c;
   };
   const ctx: StrategyContext = { health, rand, stream, cost: costOf, classification: classified, task: taskOf };
-  const counts: Counts = { input: inputFor, cost: costOf, units: unitsOf };
+  const counts: Counts = { input: promptFor, cost: costOf, units: unitsOf };
 
   /** The hard filters: capabilities, context window, cost and latency caps. Records exclusions. */
   const eligible = (d: DeploymentConfig): boolean => {
@@ -366,12 +379,14 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
         return false;
       }
     } else if (inputTokens + (maxOutputTokens ?? 0) > d.contextWindow) {
-      excluded.push({
-        deployment: d.id,
-        reason: "context_too_small",
-        detail: `context window ${d.contextWindow} < estimated ${inputTokens} input + ${maxOutputTokens ?? 0} output tokens`,
-      });
-      return false;
+      if (!call.routing.middleOut || operation !== "chat" || !compressFor(d)) {
+        excluded.push({
+          deployment: d.id,
+          reason: "context_too_small",
+          detail: `context window ${d.contextWindow} < estimated ${inputTokens} input + ${maxOutputTokens ?? 0} output tokens${call.routing.middleOut && operation === "chat" ? " (middle-out cannot fit it: the leading system messages and the last turn alone are too long)" : ""}`,
+        });
+        return false;
+      }
     }
     if (call.routing.maxCostNanos !== undefined) {
       const cost = costOf(d);
@@ -399,6 +414,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const add = (d: DeploymentConfig, source: Candidate["source"], reason: string, score: number) => {
     const h = health.get(d.id);
     const fit = fitFor(d);
+    const squeezed = compressed?.get(d.id);
+    const fitted = fit.dropped.length === 0 && fit.notes.length === 0 ? [] : [...fit.dropped, ...fit.notes];
     const c = new PlannedCandidate(
       d,
       registry.provider(d.provider)!,
@@ -407,8 +424,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       score,
       outputFor(d),
       h,
-      fit.request,
-      fit.dropped.length === 0 && fit.notes.length === 0 ? [] : [...fit.dropped, ...fit.notes],
+      squeezed ? squeezed.request : fit.request,
+      squeezed ? [...fitted, { field: "messages", detail: squeezedNote(squeezed, fit.request.messages.length, d.contextWindow) }] : fitted,
       counts,
     );
     if (h?.cooldownUntil !== undefined && h.cooldownUntil > health.now) {
@@ -586,6 +603,12 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     operation,
     ...(primaryDispatch ? { picked: primaryDispatch.target ? (primaryDispatch.target.kind === "route" ? primaryDispatch.target.route.name : primaryDispatch.target.deployment.id) : primaryDispatch.home.name } : {}),
   });
+}
+
+/** The adjustment middle-out makes: what it removed to fit which window. */
+function squeezedNote(c: Compressed, messages: number, window: number): string {
+  const what = [c.removed > 0 ? `removed ${c.removed} of ${messages} messages from the middle` : "", c.cut > 0 ? `cut ${c.cut} characters from the middle of the longest text` : ""].filter(Boolean).join(" and ");
+  return `middle-out ${what} to fit the ${window}-token context window (${c.tokens} prompt tokens)`;
 }
 
 /** What a plan counts only when read: the prompt's tokens (by tokenizer family) and each deployment's expected cost. */

@@ -38,6 +38,8 @@ export interface RoutingRequest {
   hedgeAfterMs?: number;
   /** Which providers may serve the request and in what order (OpenRouter's `provider` object). */
   providers?: ProviderPreferences;
+  /** OpenRouter's middle-out transform: a prompt too long for a deployment loses its middle instead of the deployment (src/router/middle-out.ts). */
+  middleOut?: boolean;
 }
 
 /**

@@ -161,6 +161,7 @@ function routingRequest(ro: RoutingOptions | undefined, user: string): RoutingRe
     fallbackOnContentFilter: ro?.fallbackOnContentFilter ?? false,
     hedgeAfterMs: ro?.hedgeAfterMs || undefined,
     ...(ro?.providers ? providerPreferences(ro.providers) : {}),
+    ...(ro?.middleOut ? { middleOut: true } : {}),
   };
 }
 
