@@ -357,6 +357,18 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
     return promptFromRows(rows[0] as PromptRow, versions.rows as PromptVersionRow[]);
   }
 
+  /** An existing prompt, locked until the transaction ends, that `check` accepted (its error passes through). */
+  async function lockedPrompt(sql: Sql, id: string, check: (before: ManagedPrompt) => void): Promise<ManagedPrompt> {
+    const before = await readPrompt(sql, id, true);
+    if (!before || before.versions.length === 0) throw new StoreError("not_found", `prompt "${id}" does not exist`);
+    try {
+      check(before);
+    } catch (err) {
+      throw new Passthrough(err);
+    }
+    return before;
+  }
+
   const notify = (sql: Sql, c: ControlChange) => sql("SELECT pg_notify($1, $2)", [CONTROL_CHANNEL, JSON.stringify({ kind: c.kind, name: c.name })]);
 
   /**
@@ -540,13 +552,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
 
     async setPromptLabel(id, label, version, check, audit) {
       return tx(async (sql) => {
-        const before = await readPrompt(sql, id, true);
-        if (!before || before.versions.length === 0) throw new StoreError("not_found", `prompt "${id}" does not exist`);
-        try {
-          check(before);
-        } catch (err) {
-          throw new Passthrough(err);
-        }
+        const before = await lockedPrompt(sql, id, check);
         const next = { ...before.labels };
         if (version === undefined) delete next[label];
         else next[label] = version;
@@ -560,13 +566,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
 
     async deletePrompt(id, check, audit) {
       return tx(async (sql) => {
-        const before = await readPrompt(sql, id, true);
-        if (!before || before.versions.length === 0) throw new StoreError("not_found", `prompt "${id}" does not exist`);
-        try {
-          check(before);
-        } catch (err) {
-          throw new Passthrough(err);
-        }
+        const before = await lockedPrompt(sql, id, check);
         await sql("DELETE FROM signalbox_prompts WHERE id = $1", [id]);
         await writeAudit(sql, audit);
         await notify(sql, { kind: "prompt", name: id });
