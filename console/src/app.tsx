@@ -14,6 +14,7 @@ import { KeysPage } from "./pages/keys.tsx";
 import { ModelsPage } from "./pages/models.tsx";
 import { OverviewPage } from "./pages/overview.tsx";
 import { PlaygroundPage } from "./pages/playground.tsx";
+import { PromptsPage } from "./pages/prompts.tsx";
 import { RequestPage, RequestsPage } from "./pages/requests.tsx";
 import { UsagePage } from "./pages/usage.tsx";
 import { Link, usePath } from "./router.tsx";
@@ -37,6 +38,7 @@ const NAV: NavItem[] = [
   { path: "budgets", label: "Budgets & limits" },
   { path: "keys", label: "Keys & teams", show: (s) => s.identity.role !== "service" },
   { path: "alerts", label: "Alerts", show: (s) => isAdmin(s.identity) },
+  { path: "prompts", label: "Prompts" },
   { path: "playground", label: "Playground" },
 ];
 
@@ -178,6 +180,8 @@ function Pages({ session }: { session: Session }) {
       return <KeysPage />;
     case "alerts":
       return <AlertsPage />;
+    case "prompts":
+      return <PromptsPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
     case "playground":
       return <PlaygroundPage />;
     default:

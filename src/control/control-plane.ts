@@ -42,6 +42,7 @@ export interface PromptInput {
   model?: string;
   instructions?: string;
   messages: PromptVersionRecord["messages"];
+  parameters?: PromptVersionRecord["parameters"];
   description: string;
   labels: string[];
 }
@@ -401,11 +402,18 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
         if (m.content.length > MAX_PROMPT_TEXT) throw bad(`messages[${i}].content`, `at most ${MAX_PROMPT_TEXT} characters`);
       });
       input.labels.forEach((l, i) => checkLabel(l, `labels[${i}]`));
+      const pp = input.parameters;
+      if (pp?.temperature !== undefined && !(pp.temperature >= 0 && pp.temperature <= 2)) throw bad("parameters.temperature", `must be between 0 and 2, got ${pp.temperature}`);
+      if (pp?.topP !== undefined && !(pp.topP >= 0 && pp.topP <= 1)) throw bad("parameters.top_p", `must be between 0 and 1, got ${pp.topP}`);
+      if (pp?.maxOutputTokens !== undefined && !(Number.isInteger(pp.maxOutputTokens) && pp.maxOutputTokens >= 1 && pp.maxOutputTokens <= 1_000_000)) throw bad("parameters.max_output_tokens", "must be between 1 and 1000000");
+      if ((pp?.stop?.length ?? 0) > 4) throw bad("parameters.stop", "at most 4 stop sequences");
+      if (pp?.reasoningEffort !== undefined && !["minimal", "low", "medium", "high"].includes(pp.reasoningEffort)) throw bad("parameters.reasoning_effort", `must be minimal, low, medium or high, got "${pp.reasoningEffort}"`);
       if (input.description.length > 1_000) throw bad("description", "at most 1000 characters");
       const version: Omit<PromptVersionRecord, "version"> = {
         ...(input.model ? { model: input.model } : {}),
         ...(input.instructions ? { instructions: input.instructions } : {}),
         messages: input.messages,
+        ...(pp && Object.values(pp).some((v) => v !== undefined && !(Array.isArray(v) && v.length === 0)) ? { parameters: pp } : {}),
         description: input.description,
         createdAt: now(),
         createdBy: a.caller.keyName,
@@ -421,7 +429,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
             // Another replica made it meanwhile, for a team this caller may not write.
             if (before && before.team !== team) requirePromptWriter(a, before.team, "prompt_id");
           },
-          (p) => auditOf(a, "prompt.create_version", `prompt:${input.id}`, undefined, { version: p.versions.at(-1)!.version, team: p.team, model: version.model, description: version.description, labels: input.labels }),
+          (p) => auditOf(a, "prompt.create_version", `prompt:${input.id}`, undefined, { version: p.versions.at(-1)!.version, team: p.team, model: version.model, parameters: version.parameters, description: version.description, labels: input.labels }),
         );
       } catch (err) {
         storeFailure(err);

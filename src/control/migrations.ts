@@ -352,6 +352,7 @@ export const MIGRATIONS: readonly Migration[] = [
         model text,
         instructions text,
         messages jsonb NOT NULL DEFAULT '[]',
+        parameters jsonb,
         description text NOT NULL DEFAULT '',
         created_at timestamptz NOT NULL DEFAULT now(),
         created_by text NOT NULL DEFAULT '',

@@ -129,13 +129,14 @@ interface PromptVersionRow {
   model: string | null;
   instructions: string | null;
   messages: PromptVersionRecord["messages"];
+  parameters: PromptVersionRecord["parameters"] | null;
   description: string;
   created_at: Date;
   created_by: string;
 }
 
 const PROMPT_COLS = "id, team, labels, created_at, updated_at";
-const PROMPT_VERSION_COLS = "prompt_id, version, model, instructions, messages, description, created_at, created_by";
+const PROMPT_VERSION_COLS = "prompt_id, version, model, instructions, messages, parameters, description, created_at, created_by";
 
 function promptFromRows(r: PromptRow, versions: PromptVersionRow[]): ManagedPrompt {
   return {
@@ -149,6 +150,7 @@ function promptFromRows(r: PromptRow, versions: PromptVersionRow[]): ManagedProm
       ...(v.model != null ? { model: v.model } : {}),
       ...(v.instructions != null ? { instructions: v.instructions } : {}),
       messages: v.messages ?? [],
+      ...(v.parameters != null ? { parameters: v.parameters } : {}),
       description: v.description,
       createdAt: v.created_at.getTime(),
       createdBy: v.created_by,
@@ -537,8 +539,8 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
         }
         const version = (before!.versions.at(-1)?.version ?? 0) + 1;
         await sql(
-          `INSERT INTO signalbox_prompt_versions (${PROMPT_VERSION_COLS}) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)`,
-          [id, version, v.model ?? null, v.instructions ?? null, json(v.messages), v.description, time(v.createdAt), v.createdBy],
+          `INSERT INTO signalbox_prompt_versions (${PROMPT_VERSION_COLS}) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9)`,
+          [id, version, v.model ?? null, v.instructions ?? null, json(v.messages), json(v.parameters), v.description, time(v.createdAt), v.createdBy],
         );
         const next = { ...before!.labels };
         for (const l of labels) next[l] = version;

@@ -6,7 +6,7 @@ import { PLACEHOLDER, type PromptConfig } from "../config/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import type { Caller, ChatCall } from "../router/types.ts";
-import type { ManagedPrompt } from "./types.ts";
+import type { ManagedPrompt, PromptParameters } from "./types.ts";
 
 /** The label a request without a version gets, when the prompt has it. */
 export const DEFAULT_LABEL = "production";
@@ -18,6 +18,7 @@ export interface PromptVersionView {
   messages: PromptConfig["messages"];
   /** The placeholders, in order of first use. */
   variables: string[];
+  parameters?: PromptParameters;
   description: string;
   createdAt: number;
   createdBy: string;
@@ -45,6 +46,7 @@ export interface RenderedPrompt {
   instructions?: string;
   messages: { role: string; content: string }[];
   variables: Record<string, string>;
+  parameters?: PromptParameters;
 }
 
 export interface PromptLibrary {
@@ -76,6 +78,7 @@ function storeView(p: ManagedPrompt): PromptView {
       ...(v.instructions ? { instructions: v.instructions } : {}),
       messages: v.messages,
       variables: placeholders([v.instructions, ...v.messages.map((m) => m.content)]),
+      ...(v.parameters ? { parameters: v.parameters } : {}),
       description: v.description,
       createdAt: v.createdAt,
       createdBy: v.createdBy,
@@ -194,7 +197,18 @@ export function renderPrompt(p: PromptView, v: PromptVersionView, given: Record<
     ...(v.instructions ? { instructions: fill(v.instructions) } : {}),
     messages: v.messages.map((m) => ({ role: m.role, content: fill(m.content) })),
     variables,
+    ...(v.parameters ? { parameters: v.parameters } : {}),
   };
+}
+
+/** A version's model parameters, where the request set none of its own. */
+export function applyPromptParameters(req: ChatCall["request"], p: PromptParameters | undefined): void {
+  if (!p) return;
+  if (req.temperature === undefined && p.temperature !== undefined) req.temperature = p.temperature;
+  if (req.topP === undefined && p.topP !== undefined) req.topP = p.topP;
+  if (req.maxOutputTokens === undefined && p.maxOutputTokens !== undefined) req.maxOutputTokens = p.maxOutputTokens;
+  if (req.stop === undefined && p.stop?.length) req.stop = [...p.stop];
+  if (req.reasoningEffort === undefined && p.reasoningEffort !== undefined) req.reasoningEffort = p.reasoningEffort;
 }
 
 function plainText(value: unknown, path: string): string {
@@ -215,6 +229,7 @@ export function applyPrompt(call: ChatCall, r: RenderedPrompt): number {
   if (r.instructions) lead.push({ role: "system", content: [{ type: "text", text: r.instructions }] });
   for (const m of r.messages) lead.push({ role: m.role as ChatMessage["role"], content: [{ type: "text", text: m.content }] });
   call.request = { ...call.request, messages: [...lead, ...call.request.messages] };
+  applyPromptParameters(call.request, r.parameters);
   if (!call.model.trim() && r.model) call.model = r.model;
   call.tags = [...call.tags, promptTag(r)];
   return lead.length;

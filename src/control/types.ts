@@ -50,9 +50,20 @@ export interface PromptVersionRecord {
   model?: string;
   instructions?: string;
   messages: { role: "user" | "assistant" | "system" | "developer"; content: string }[];
+  /** Model parameters the version sets (a request's own win). */
+  parameters?: PromptParameters;
   description: string;
   createdAt: number;
   createdBy: string;
+}
+
+/** Model parameters stored with a prompt version. */
+export interface PromptParameters {
+  temperature?: number;
+  topP?: number;
+  maxOutputTokens?: number;
+  stop?: string[];
+  reasoningEffort?: "minimal" | "low" | "medium" | "high";
 }
 
 /** A managed prompt: its versions (oldest first) and labels (label → version). */

@@ -13,10 +13,12 @@ import {
   type PromptVersion as PbPromptVersion,
   PromptVersionSchema,
   PromptMessageSchema,
+  PromptParametersSchema,
+  type PromptParameters as PbPromptParameters,
 } from "../../gen/signalbox/v1/prompt_pb.ts";
 import type { Actor, ControlPlane } from "../control/control-plane.ts";
 import { findPrompt, pickVersion, renderPrompt, type PromptVersionView, type PromptView } from "../control/prompts.ts";
-import type { PromptVersionRecord } from "../control/types.ts";
+import type { PromptParameters, PromptVersionRecord } from "../control/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
@@ -31,6 +33,21 @@ function labelsOf(p: PromptView): Map<string, string[]> {
   return m;
 }
 
+function parametersToPb(p: PromptParameters | undefined): PbPromptParameters | undefined {
+  return p && create(PromptParametersSchema, { temperature: p.temperature, topP: p.topP, maxOutputTokens: p.maxOutputTokens, stop: p.stop ?? [], reasoningEffort: p.reasoningEffort ?? "" });
+}
+
+function parametersFromPb(p: PbPromptParameters | undefined): PromptParameters | undefined {
+  if (!p) return undefined;
+  return {
+    ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
+    ...(p.topP !== undefined ? { topP: p.topP } : {}),
+    ...(p.maxOutputTokens !== undefined ? { maxOutputTokens: p.maxOutputTokens } : {}),
+    ...(p.stop.length ? { stop: [...p.stop] } : {}),
+    ...(p.reasoningEffort ? { reasoningEffort: p.reasoningEffort as PromptParameters["reasoningEffort"] } : {}),
+  };
+}
+
 export function promptVersionToPb(p: PromptView, v: PromptVersionView, labels = labelsOf(p)): PbPromptVersion {
   return create(PromptVersionSchema, {
     promptId: p.id,
@@ -43,6 +60,7 @@ export function promptVersionToPb(p: PromptView, v: PromptVersionView, labels = 
     createTime: timestampFromMs(v.createdAt),
     createdBy: v.createdBy,
     labels: labels.get(v.version) ?? [],
+    parameters: parametersToPb(v.parameters),
   });
 }
 
@@ -82,6 +100,7 @@ export function promptService(cp: ControlPlane, authEnabled: () => boolean): Ser
           ...(req.model ? { model: req.model } : {}),
           ...(req.instructions ? { instructions: req.instructions } : {}),
           messages: req.messages.map((m) => ({ role: m.role as PromptVersionRecord["messages"][number]["role"], content: m.content })),
+          parameters: parametersFromPb(req.parameters),
           description: req.description,
           labels: req.labels,
         });

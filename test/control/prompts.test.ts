@@ -142,6 +142,30 @@ describe("prompts on the embedded store", () => {
     );
   });
 
+  test("a version's model parameters apply where the request sets none of its own, at every door", async () => {
+    const made = await admin.prompts.createPromptVersion({ promptId: "tuned", model: "default", instructions: "Classify {{x}}.", parameters: { temperature: 0.2, maxOutputTokens: 77, stop: ["END"], reasoningEffort: "" } });
+    assert.equal(made.version?.parameters?.temperature, 0.2);
+    assert.equal((await admin.prompts.getPrompt({ promptId: "tuned" })).versions[0].parameters?.maxOutputTokens, 77);
+    const body = () => fake.requests.filter((r) => r.path.endsWith("/chat/completions")).at(-1)!.body as Record<string, unknown>;
+    const maxOf = (b: Record<string, unknown>) => b.max_completion_tokens ?? b.max_tokens;
+    fake.script({ kind: "text", text: "a" });
+    await openai.chat.completions.create({ prompt_id: "tuned", prompt_variables: { x: "this" } } as never);
+    assert.deepEqual([body().temperature, maxOf(body()), body().stop], [0.2, 77, ["END"]]);
+    fake.script({ kind: "text", text: "a" });
+    await openai.chat.completions.create({ prompt_id: "tuned", prompt_variables: { x: "this" }, temperature: 1, max_tokens: 5 } as never);
+    assert.deepEqual([body().temperature, maxOf(body()), body().stop], [1, 5, ["END"]], "the request's own win");
+    fake.script({ kind: "text", text: "a" });
+    await openai.responses.create({ prompt: { id: "tuned", variables: { x: "that" } } } as never);
+    assert.deepEqual([body().temperature, maxOf(body())], [0.2, 77]);
+    const sb = createSignalboxClient({ baseUrl: t.url, apiKey: SERVICE_A });
+    fake.script({ kind: "text", text: "a" });
+    await sb.chat.complete({ prompt: { id: "tuned", variables: { x: "it" } } });
+    assert.deepEqual([body().temperature, maxOf(body())], [0.2, 77]);
+    await assert.rejects(admin.prompts.createPromptVersion({ promptId: "tuned", instructions: "x", parameters: { temperature: 3 } }), (e: any) => /parameters\.temperature/.test(e.rawMessage));
+    await assert.rejects(admin.prompts.createPromptVersion({ promptId: "tuned", instructions: "x", parameters: { reasoningEffort: "max" } }), (e: any) => /parameters\.reasoning_effort/.test(e.rawMessage));
+    await admin.prompts.deletePrompt({ promptId: "tuned" });
+  });
+
   test("bad references are 400s naming the field, and nothing reaches the provider", async () => {
     const before = fake.requests.length;
     const cases: [Record<string, unknown>, string, RegExp][] = [

@@ -29,6 +29,8 @@ Examples:
   signalbox mcp servers --tools
   signalbox mcp tools
   signalbox mcp call math__add --args '{"a": 2, "b": 3}'
+  signalbox prompts create support --instructions "You help {{customer}}." --label production
+  signalbox prompts render support --var customer=Ada
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

@@ -6,6 +6,7 @@ import { alertCommands } from "./commands/alerts.ts";
 import { batchCommands } from "./commands/batch.ts";
 import { responseCommands } from "./commands/responses.ts";
 import { mcpCommands } from "./commands/mcp.ts";
+import { promptCommands } from "./commands/prompts.ts";
 import { chatCommand } from "./commands/chat.ts";
 import { rerankCommand } from "./commands/rerank.ts";
 import { moderateCommand } from "./commands/moderate.ts";
@@ -23,12 +24,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp servers, mcp tools)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp servers, mcp tools, prompts list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   batchCommands(program);
   responseCommands(program);
   mcpCommands(program);
+  promptCommands(program);
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);

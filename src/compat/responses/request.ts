@@ -19,7 +19,7 @@ import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
 import { parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
 import { mcpFunctionName } from "../../mcp/offer.ts";
-import { findPrompt, pickVersion, promptTag, renderPrompt, type PromptLibrary, type RenderedPrompt } from "../../control/prompts.ts";
+import { applyPromptParameters, findPrompt, pickVersion, promptTag, renderPrompt, type PromptLibrary, type RenderedPrompt } from "../../control/prompts.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
 
 /** What the response echoes of the request (OpenAI returns the request's settings with the answer). */
@@ -457,6 +457,9 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
     ...(template ? { prompt: { id: template.id, version: template.version, variables: template.variables } } : {}),
   };
   // Usage by prompt version: a tag, so GetUsage groups by it.
-  if (template) call.tags = [...call.tags, promptTag(template)];
+  if (template) {
+    call.tags = [...call.tags, promptTag(template)];
+    applyPromptParameters(call.request, template.parameters);
+  }
   return { call, mcp: t.mcp, echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
 }

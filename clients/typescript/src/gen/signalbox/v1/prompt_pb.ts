@@ -17,7 +17,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/prompt.proto.
  */
 export const file_signalbox_v1_prompt: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaWduYWxib3gvdjEvcHJvbXB0LnByb3RvEgxzaWduYWxib3gudjEiLgoNUHJvbXB0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkihAIKDVByb21wdFZlcnNpb24SEQoJcHJvbXB0X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFbW9kZWwYAyABKAkSFAoMaW5zdHJ1Y3Rpb25zGAQgASgJEi0KCG1lc3NhZ2VzGAUgAygLMhsuc2lnbmFsYm94LnYxLlByb21wdE1lc3NhZ2USEQoJdmFyaWFibGVzGAYgAygJEhMKC2Rlc2NyaXB0aW9uGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAkgASgJEg4KBmxhYmVscxgKIAMoCSKrAgoGUHJvbXB0EhEKCXByb21wdF9pZBgBIAEoCRIMCgR0ZWFtGAIgASgJEioKBnNvdXJjZRgDIAEoDjIaLnNpZ25hbGJveC52MS5Qcm9tcHRTb3VyY2USFgoObGF0ZXN0X3ZlcnNpb24YBCABKAkSMAoGbGFiZWxzGAUgAygLMiAuc2lnbmFsYm94LnYxLlByb21wdC5MYWJlbHNFbnRyeRIVCg12ZXJzaW9uX2NvdW50GAYgASgNEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkZXNjcmlwdGlvbhgIIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrYBChpDcmVhdGVQcm9tcHRWZXJzaW9uUmVxdWVzdBIRCglwcm9tcHRfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSFAoMaW5zdHJ1Y3Rpb25zGAMgASgJEi0KCG1lc3NhZ2VzGAQgAygLMhsuc2lnbmFsYm94LnYxLlByb21wdE1lc3NhZ2USEwoLZGVzY3JpcHRpb24YBSABKAkSDgoGbGFiZWxzGAYgAygJEgwKBHRlYW0YByABKAkicQobQ3JlYXRlUHJvbXB0VmVyc2lvblJlc3BvbnNlEiwKB3ZlcnNpb24YASABKAsyGy5zaWduYWxib3gudjEuUHJvbXB0VmVyc2lvbhIkCgZwcm9tcHQYAiABKAsyFC5zaWduYWxib3gudjEuUHJvbXB0IiIKEkxpc3RQcm9tcHRzUmVxdWVzdBIMCgR0ZWFtGAEgASgJIjwKE0xpc3RQcm9tcHRzUmVzcG9uc2USJQoHcHJvbXB0cxgBIAMoCzIULnNpZ25hbGJveC52MS5Qcm9tcHQiJQoQR2V0UHJvbXB0UmVxdWVzdBIRCglwcm9tcHRfaWQYASABKAkiaAoRR2V0UHJvbXB0UmVzcG9uc2USJAoGcHJvbXB0GAEgASgLMhQuc2lnbmFsYm94LnYxLlByb21wdBItCgh2ZXJzaW9ucxgCIAMoCzIbLnNpZ25hbGJveC52MS5Qcm9tcHRWZXJzaW9uIkoKFVNldFByb21wdExhYmVsUmVxdWVzdBIRCglwcm9tcHRfaWQYASABKAkSDQoFbGFiZWwYAiABKAkSDwoHdmVyc2lvbhgDIAEoCSI+ChZTZXRQcm9tcHRMYWJlbFJlc3BvbnNlEiQKBnByb21wdBgBIAEoCzIULnNpZ25hbGJveC52MS5Qcm9tcHQiKAoTRGVsZXRlUHJvbXB0UmVxdWVzdBIRCglwcm9tcHRfaWQYASABKAkiFgoURGVsZXRlUHJvbXB0UmVzcG9uc2UisAEKE1JlbmRlclByb21wdFJlcXVlc3QSEQoJcHJvbXB0X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSQwoJdmFyaWFibGVzGAMgAygLMjAuc2lnbmFsYm94LnYxLlJlbmRlclByb21wdFJlcXVlc3QuVmFyaWFibGVzRW50cnkaMAoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKYAQoUUmVuZGVyUHJvbXB0UmVzcG9uc2USLAoHdmVyc2lvbhgBIAEoCzIbLnNpZ25hbGJveC52MS5Qcm9tcHRWZXJzaW9uEg0KBW1vZGVsGAIgASgJEhQKDGluc3RydWN0aW9ucxgDIAEoCRItCghtZXNzYWdlcxgEIAMoCzIbLnNpZ25hbGJveC52MS5Qcm9tcHRNZXNzYWdlKmAKDFByb21wdFNvdXJjZRIdChlQUk9NUFRfU09VUkNFX1VOU1BFQ0lGSUVEEAASGAoUUFJPTVBUX1NPVVJDRV9DT05GSUcQARIXChNQUk9NUFRfU09VUkNFX1NUT1JFEAIytwQKDVByb21wdFNlcnZpY2USagoTQ3JlYXRlUHJvbXB0VmVyc2lvbhIoLnNpZ25hbGJveC52MS5DcmVhdGVQcm9tcHRWZXJzaW9uUmVxdWVzdBopLnNpZ25hbGJveC52MS5DcmVhdGVQcm9tcHRWZXJzaW9uUmVzcG9uc2USVwoLTGlzdFByb21wdHMSIC5zaWduYWxib3gudjEuTGlzdFByb21wdHNSZXF1ZXN0GiEuc2lnbmFsYm94LnYxLkxpc3RQcm9tcHRzUmVzcG9uc2UiA5ACARJRCglHZXRQcm9tcHQSHi5zaWduYWxib3gudjEuR2V0UHJvbXB0UmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRQcm9tcHRSZXNwb25zZSIDkAIBElsKDlNldFByb21wdExhYmVsEiMuc2lnbmFsYm94LnYxLlNldFByb21wdExhYmVsUmVxdWVzdBokLnNpZ25hbGJveC52MS5TZXRQcm9tcHRMYWJlbFJlc3BvbnNlElUKDERlbGV0ZVByb21wdBIhLnNpZ25hbGJveC52MS5EZWxldGVQcm9tcHRSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLkRlbGV0ZVByb21wdFJlc3BvbnNlEloKDFJlbmRlclByb21wdBIhLnNpZ25hbGJveC52MS5SZW5kZXJQcm9tcHRSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbmRlclByb21wdFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChlzaWduYWxib3gvdjEvcHJvbXB0LnByb3RvEgxzaWduYWxib3gudjEiLgoNUHJvbXB0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkiuAIKDVByb21wdFZlcnNpb24SEQoJcHJvbXB0X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFbW9kZWwYAyABKAkSFAoMaW5zdHJ1Y3Rpb25zGAQgASgJEi0KCG1lc3NhZ2VzGAUgAygLMhsuc2lnbmFsYm94LnYxLlByb21wdE1lc3NhZ2USEQoJdmFyaWFibGVzGAYgAygJEhMKC2Rlc2NyaXB0aW9uGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAkgASgJEg4KBmxhYmVscxgKIAMoCRIyCgpwYXJhbWV0ZXJzGAsgASgLMh4uc2lnbmFsYm94LnYxLlByb21wdFBhcmFtZXRlcnMiuAEKEFByb21wdFBhcmFtZXRlcnMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEh4KEW1heF9vdXRwdXRfdG9rZW5zGAMgASgNSAKIAQESDAoEc3RvcBgEIAMoCRIYChByZWFzb25pbmdfZWZmb3J0GAUgASgJQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCFAoSX21heF9vdXRwdXRfdG9rZW5zIqsCCgZQcm9tcHQSEQoJcHJvbXB0X2lkGAEgASgJEgwKBHRlYW0YAiABKAkSKgoGc291cmNlGAMgASgOMhouc2lnbmFsYm94LnYxLlByb21wdFNvdXJjZRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoCRIwCgZsYWJlbHMYBSADKAsyIC5zaWduYWxib3gudjEuUHJvbXB0LkxhYmVsc0VudHJ5EhUKDXZlcnNpb25fY291bnQYBiABKA0SLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2Rlc2NyaXB0aW9uGAggASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi6gEKGkNyZWF0ZVByb21wdFZlcnNpb25SZXF1ZXN0EhEKCXByb21wdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIUCgxpbnN0cnVjdGlvbnMYAyABKAkSLQoIbWVzc2FnZXMYBCADKAsyGy5zaWduYWxib3gudjEuUHJvbXB0TWVzc2FnZRITCgtkZXNjcmlwdGlvbhgFIAEoCRIOCgZsYWJlbHMYBiADKAkSDAoEdGVhbRgHIAEoCRIyCgpwYXJhbWV0ZXJzGAggASgLMh4uc2lnbmFsYm94LnYxLlByb21wdFBhcmFtZXRlcnMicQobQ3JlYXRlUHJvbXB0VmVyc2lvblJlc3BvbnNlEiwKB3ZlcnNpb24YASABKAsyGy5zaWduYWxib3gudjEuUHJvbXB0VmVyc2lvbhIkCgZwcm9tcHQYAiABKAsyFC5zaWduYWxib3gudjEuUHJvbXB0IiIKEkxpc3RQcm9tcHRzUmVxdWVzdBIMCgR0ZWFtGAEgASgJIjwKE0xpc3RQcm9tcHRzUmVzcG9uc2USJQoHcHJvbXB0cxgBIAMoCzIULnNpZ25hbGJveC52MS5Qcm9tcHQiJQoQR2V0UHJvbXB0UmVxdWVzdBIRCglwcm9tcHRfaWQYASABKAkiaAoRR2V0UHJvbXB0UmVzcG9uc2USJAoGcHJvbXB0GAEgASgLMhQuc2lnbmFsYm94LnYxLlByb21wdBItCgh2ZXJzaW9ucxgCIAMoCzIbLnNpZ25hbGJveC52MS5Qcm9tcHRWZXJzaW9uIkoKFVNldFByb21wdExhYmVsUmVxdWVzdBIRCglwcm9tcHRfaWQYASABKAkSDQoFbGFiZWwYAiABKAkSDwoHdmVyc2lvbhgDIAEoCSI+ChZTZXRQcm9tcHRMYWJlbFJlc3BvbnNlEiQKBnByb21wdBgBIAEoCzIULnNpZ25hbGJveC52MS5Qcm9tcHQiKAoTRGVsZXRlUHJvbXB0UmVxdWVzdBIRCglwcm9tcHRfaWQYASABKAkiFgoURGVsZXRlUHJvbXB0UmVzcG9uc2UisAEKE1JlbmRlclByb21wdFJlcXVlc3QSEQoJcHJvbXB0X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSQwoJdmFyaWFibGVzGAMgAygLMjAuc2lnbmFsYm94LnYxLlJlbmRlclByb21wdFJlcXVlc3QuVmFyaWFibGVzRW50cnkaMAoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKYAQoUUmVuZGVyUHJvbXB0UmVzcG9uc2USLAoHdmVyc2lvbhgBIAEoCzIbLnNpZ25hbGJveC52MS5Qcm9tcHRWZXJzaW9uEg0KBW1vZGVsGAIgASgJEhQKDGluc3RydWN0aW9ucxgDIAEoCRItCghtZXNzYWdlcxgEIAMoCzIbLnNpZ25hbGJveC52MS5Qcm9tcHRNZXNzYWdlKmAKDFByb21wdFNvdXJjZRIdChlQUk9NUFRfU09VUkNFX1VOU1BFQ0lGSUVEEAASGAoUUFJPTVBUX1NPVVJDRV9DT05GSUcQARIXChNQUk9NUFRfU09VUkNFX1NUT1JFEAIytwQKDVByb21wdFNlcnZpY2USagoTQ3JlYXRlUHJvbXB0VmVyc2lvbhIoLnNpZ25hbGJveC52MS5DcmVhdGVQcm9tcHRWZXJzaW9uUmVxdWVzdBopLnNpZ25hbGJveC52MS5DcmVhdGVQcm9tcHRWZXJzaW9uUmVzcG9uc2USVwoLTGlzdFByb21wdHMSIC5zaWduYWxib3gudjEuTGlzdFByb21wdHNSZXF1ZXN0GiEuc2lnbmFsYm94LnYxLkxpc3RQcm9tcHRzUmVzcG9uc2UiA5ACARJRCglHZXRQcm9tcHQSHi5zaWduYWxib3gudjEuR2V0UHJvbXB0UmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRQcm9tcHRSZXNwb25zZSIDkAIBElsKDlNldFByb21wdExhYmVsEiMuc2lnbmFsYm94LnYxLlNldFByb21wdExhYmVsUmVxdWVzdBokLnNpZ25hbGJveC52MS5TZXRQcm9tcHRMYWJlbFJlc3BvbnNlElUKDERlbGV0ZVByb21wdBIhLnNpZ25hbGJveC52MS5EZWxldGVQcm9tcHRSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLkRlbGV0ZVByb21wdFJlc3BvbnNlEloKDFJlbmRlclByb21wdBIhLnNpZ25hbGJveC52MS5SZW5kZXJQcm9tcHRSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbmRlclByb21wdFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * One message of a template. role: system, developer, user or assistant.
@@ -114,6 +114,13 @@ export type PromptVersion = Message<"signalbox.v1.PromptVersion"> & {
    * @generated from field: repeated string labels = 10;
    */
   labels: string[];
+
+  /**
+   * Model parameters the version sets; a request's own values win.
+   *
+   * @generated from field: signalbox.v1.PromptParameters parameters = 11;
+   */
+  parameters?: PromptParameters | undefined;
 };
 
 /**
@@ -122,6 +129,56 @@ export type PromptVersion = Message<"signalbox.v1.PromptVersion"> & {
  */
 export const PromptVersionSchema: GenMessage<PromptVersion> = /*@__PURE__*/
   messageDesc(file_signalbox_v1_prompt, 1);
+
+/**
+ * Model parameters stored with a version (as Portkey and Langfuse keep them with a prompt): used
+ * by a request that names the prompt and does not set them itself.
+ *
+ * @generated from message signalbox.v1.PromptParameters
+ */
+export type PromptParameters = Message<"signalbox.v1.PromptParameters"> & {
+  /**
+   * 0..2.
+   *
+   * @generated from field: optional double temperature = 1;
+   */
+  temperature?: number | undefined;
+
+  /**
+   * 0..1.
+   *
+   * @generated from field: optional double top_p = 2;
+   */
+  topP?: number | undefined;
+
+  /**
+   * 1..1,000,000.
+   *
+   * @generated from field: optional uint32 max_output_tokens = 3;
+   */
+  maxOutputTokens?: number | undefined;
+
+  /**
+   * At most 4.
+   *
+   * @generated from field: repeated string stop = 4;
+   */
+  stop: string[];
+
+  /**
+   * minimal, low, medium or high.
+   *
+   * @generated from field: string reasoning_effort = 5;
+   */
+  reasoningEffort: string;
+};
+
+/**
+ * Describes the message signalbox.v1.PromptParameters.
+ * Use `create(PromptParametersSchema)` to create a new message.
+ */
+export const PromptParametersSchema: GenMessage<PromptParameters> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_prompt, 2);
 
 /**
  * A prompt: its versions' summary and its labels.
@@ -183,7 +240,7 @@ export type Prompt = Message<"signalbox.v1.Prompt"> & {
  * Use `create(PromptSchema)` to create a new message.
  */
 export const PromptSchema: GenMessage<Prompt> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 2);
+  messageDesc(file_signalbox_v1_prompt, 3);
 
 /**
  * @generated from message signalbox.v1.CreatePromptVersionRequest
@@ -230,6 +287,13 @@ export type CreatePromptVersionRequest = Message<"signalbox.v1.CreatePromptVersi
    * @generated from field: string team = 7;
    */
   team: string;
+
+  /**
+   * Model parameters of the new version.
+   *
+   * @generated from field: signalbox.v1.PromptParameters parameters = 8;
+   */
+  parameters?: PromptParameters | undefined;
 };
 
 /**
@@ -237,7 +301,7 @@ export type CreatePromptVersionRequest = Message<"signalbox.v1.CreatePromptVersi
  * Use `create(CreatePromptVersionRequestSchema)` to create a new message.
  */
 export const CreatePromptVersionRequestSchema: GenMessage<CreatePromptVersionRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 3);
+  messageDesc(file_signalbox_v1_prompt, 4);
 
 /**
  * @generated from message signalbox.v1.CreatePromptVersionResponse
@@ -259,7 +323,7 @@ export type CreatePromptVersionResponse = Message<"signalbox.v1.CreatePromptVers
  * Use `create(CreatePromptVersionResponseSchema)` to create a new message.
  */
 export const CreatePromptVersionResponseSchema: GenMessage<CreatePromptVersionResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 4);
+  messageDesc(file_signalbox_v1_prompt, 5);
 
 /**
  * @generated from message signalbox.v1.ListPromptsRequest
@@ -278,7 +342,7 @@ export type ListPromptsRequest = Message<"signalbox.v1.ListPromptsRequest"> & {
  * Use `create(ListPromptsRequestSchema)` to create a new message.
  */
 export const ListPromptsRequestSchema: GenMessage<ListPromptsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 5);
+  messageDesc(file_signalbox_v1_prompt, 6);
 
 /**
  * @generated from message signalbox.v1.ListPromptsResponse
@@ -295,7 +359,7 @@ export type ListPromptsResponse = Message<"signalbox.v1.ListPromptsResponse"> & 
  * Use `create(ListPromptsResponseSchema)` to create a new message.
  */
 export const ListPromptsResponseSchema: GenMessage<ListPromptsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 6);
+  messageDesc(file_signalbox_v1_prompt, 7);
 
 /**
  * @generated from message signalbox.v1.GetPromptRequest
@@ -312,7 +376,7 @@ export type GetPromptRequest = Message<"signalbox.v1.GetPromptRequest"> & {
  * Use `create(GetPromptRequestSchema)` to create a new message.
  */
 export const GetPromptRequestSchema: GenMessage<GetPromptRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 7);
+  messageDesc(file_signalbox_v1_prompt, 8);
 
 /**
  * @generated from message signalbox.v1.GetPromptResponse
@@ -336,7 +400,7 @@ export type GetPromptResponse = Message<"signalbox.v1.GetPromptResponse"> & {
  * Use `create(GetPromptResponseSchema)` to create a new message.
  */
 export const GetPromptResponseSchema: GenMessage<GetPromptResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 8);
+  messageDesc(file_signalbox_v1_prompt, 9);
 
 /**
  * @generated from message signalbox.v1.SetPromptLabelRequest
@@ -365,7 +429,7 @@ export type SetPromptLabelRequest = Message<"signalbox.v1.SetPromptLabelRequest"
  * Use `create(SetPromptLabelRequestSchema)` to create a new message.
  */
 export const SetPromptLabelRequestSchema: GenMessage<SetPromptLabelRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 9);
+  messageDesc(file_signalbox_v1_prompt, 10);
 
 /**
  * @generated from message signalbox.v1.SetPromptLabelResponse
@@ -382,7 +446,7 @@ export type SetPromptLabelResponse = Message<"signalbox.v1.SetPromptLabelRespons
  * Use `create(SetPromptLabelResponseSchema)` to create a new message.
  */
 export const SetPromptLabelResponseSchema: GenMessage<SetPromptLabelResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 10);
+  messageDesc(file_signalbox_v1_prompt, 11);
 
 /**
  * @generated from message signalbox.v1.DeletePromptRequest
@@ -399,7 +463,7 @@ export type DeletePromptRequest = Message<"signalbox.v1.DeletePromptRequest"> & 
  * Use `create(DeletePromptRequestSchema)` to create a new message.
  */
 export const DeletePromptRequestSchema: GenMessage<DeletePromptRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 11);
+  messageDesc(file_signalbox_v1_prompt, 12);
 
 /**
  * @generated from message signalbox.v1.DeletePromptResponse
@@ -412,7 +476,7 @@ export type DeletePromptResponse = Message<"signalbox.v1.DeletePromptResponse"> 
  * Use `create(DeletePromptResponseSchema)` to create a new message.
  */
 export const DeletePromptResponseSchema: GenMessage<DeletePromptResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 12);
+  messageDesc(file_signalbox_v1_prompt, 13);
 
 /**
  * @generated from message signalbox.v1.RenderPromptRequest
@@ -441,7 +505,7 @@ export type RenderPromptRequest = Message<"signalbox.v1.RenderPromptRequest"> & 
  * Use `create(RenderPromptRequestSchema)` to create a new message.
  */
 export const RenderPromptRequestSchema: GenMessage<RenderPromptRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 13);
+  messageDesc(file_signalbox_v1_prompt, 14);
 
 /**
  * @generated from message signalbox.v1.RenderPromptResponse
@@ -475,7 +539,7 @@ export type RenderPromptResponse = Message<"signalbox.v1.RenderPromptResponse"> 
  * Use `create(RenderPromptResponseSchema)` to create a new message.
  */
 export const RenderPromptResponseSchema: GenMessage<RenderPromptResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_prompt, 14);
+  messageDesc(file_signalbox_v1_prompt, 15);
 
 /**
  * Where a prompt is defined.
