@@ -15,6 +15,7 @@ export { type CommonClientOptions, createSignalboxClientFromTransport, type Sign
 export { codeName, failureKindName, SignalboxError } from "./errors.ts";
 export { authInterceptor, errorInterceptor, type OtelApi, retryInterceptor, type RetryOptions, traceparentInterceptor } from "./interceptors.ts";
 export * from "./messages.ts";
+export { promptParametersText } from "./prompts.ts";
 export { speak, speakStream, type SpeakOptions, type SpeakResult, type SpeechEvent, transcribe, transcribeStream, type TranscribeOptions, type TranscribeResult, type TranscriptEvent } from "./audio.ts";
 export { type EmbedOptions, embedTexts, type EmbedTextsResult, vectorOf, vectorsOf } from "./embeddings.ts";
 export { editImages, generateImages, type GenerateImagesResult, type Image, type ImageInput, type ImageOptions } from "./images.ts";

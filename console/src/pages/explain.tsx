@@ -3,7 +3,18 @@
 
 import { type MessageInitShape } from "@bufbuild/protobuf";
 import { skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
-import { type ChatRequestSchema, ChatService, DeploymentHealth_State, ExclusionReasonSchema, RouteService, Task } from "@signalbox/client";
+import {
+  type ChatRequestSchema,
+  ChatService,
+  DataCollection,
+  DeploymentHealth_State,
+  ExclusionReason,
+  ExclusionReasonSchema,
+  type ProviderPreferencesSchema,
+  ProviderSort,
+  RouteService,
+  Task,
+} from "@signalbox/client";
 import { type FormEvent, useState } from "react";
 import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
 import { dateTime, enumName, ms, splitList, usd } from "../format.ts";
@@ -11,6 +22,81 @@ import { AttemptTimeline, outcomeName } from "../timeline.tsx";
 import { Badge, Card, Empty, ErrorBox, Field, Loading, PageHeader } from "../ui.tsx";
 
 type ChatRequestInit = MessageInitShape<typeof ChatRequestSchema>;
+type ProvidersInit = MessageInitShape<typeof ProviderPreferencesSchema>;
+
+const SORTS: { value: ProviderSort; label: string }[] = [
+  { value: ProviderSort.UNSPECIFIED, label: "route's strategy" },
+  { value: ProviderSort.PRICE, label: "price" },
+  { value: ProviderSort.THROUGHPUT, label: "throughput" },
+  { value: ProviderSort.LATENCY, label: "latency" },
+];
+
+/** Readable names of the exclusion reasons; any other falls back to the enum's own name. */
+const EXCLUSION_LABELS: Partial<Record<ExclusionReason, string>> = {
+  [ExclusionReason.COOLING_DOWN]: "cooling down",
+  [ExclusionReason.CONTEXT_TOO_SMALL]: "context too small",
+  [ExclusionReason.OVER_BUDGET]: "over budget",
+  [ExclusionReason.OVER_COST_CAP]: "over cost cap",
+  [ExclusionReason.OVER_LATENCY_CAP]: "over latency cap",
+  [ExclusionReason.MISSING_CAPABILITY]: "missing capability",
+  [ExclusionReason.NOT_ALLOWED]: "not allowed",
+  [ExclusionReason.RATE_LIMITED]: "rate limited",
+  [ExclusionReason.NOT_SELECTED]: "not selected",
+  [ExclusionReason.OVER_ATTEMPT_LIMIT]: "over attempt limit",
+  [ExclusionReason.WRONG_OPERATION]: "wrong operation",
+  [ExclusionReason.PROVIDER_PREFERENCE]: "provider preference",
+};
+const exclusionLabel = (r: ExclusionReason) => EXCLUSION_LABELS[r] ?? (enumName(ExclusionReasonSchema, r, "EXCLUSION_REASON_").replaceAll("_", " ") || "unspecified");
+
+/** The Providers fieldset's state. */
+interface ProviderDraft {
+  order: string;
+  only: string;
+  ignore: string;
+  sort: ProviderSort;
+  allowFallbacks: boolean;
+  maxPrompt: string;
+  maxCompletion: string;
+  requireParameters: boolean;
+  denyDataCollection: boolean;
+  zdr: boolean;
+}
+
+const NO_PREFERENCES: ProviderDraft = {
+  order: "",
+  only: "",
+  ignore: "",
+  sort: ProviderSort.UNSPECIFIED,
+  allowFallbacks: true,
+  maxPrompt: "",
+  maxCompletion: "",
+  requireParameters: false,
+  denyDataCollection: false,
+  zdr: false,
+};
+
+/** An optional price field: a number when filled in, else undefined. */
+const price = (s: string): number | undefined => (s.trim() === "" || !Number.isFinite(Number(s)) ? undefined : Number(s));
+
+/** RoutingOptions.providers from the draft, or undefined when it asks for nothing (the route plans as before). */
+function toProviders(d: ProviderDraft): ProvidersInit | undefined {
+  const out: ProvidersInit = {};
+  const order = splitList(d.order);
+  const only = splitList(d.only);
+  const ignore = splitList(d.ignore);
+  if (order.length) out.order = order;
+  if (only.length) out.only = only;
+  if (ignore.length) out.ignore = ignore;
+  if (d.sort !== ProviderSort.UNSPECIFIED) out.sort = d.sort;
+  if (!d.allowFallbacks) out.allowFallbacks = false;
+  const prompt = price(d.maxPrompt);
+  const completion = price(d.maxCompletion);
+  if (prompt !== undefined || completion !== undefined) out.maxPrice = { ...(prompt !== undefined ? { prompt } : {}), ...(completion !== undefined ? { completion } : {}) };
+  if (d.requireParameters) out.requireParameters = true;
+  if (d.denyDataCollection) out.dataCollection = DataCollection.DENY;
+  if (d.zdr) out.zdr = true;
+  return Object.keys(out).length ? out : undefined;
+}
 
 const TASKS: { value: Task; label: string }[] = [
   { value: Task.UNSPECIFIED, label: "(classify)" },
@@ -34,6 +120,9 @@ export function ExplainPage() {
   const [user, setUser] = useState("");
   const [tags, setTags] = useState("");
   const [metadata, setMetadata] = useState("");
+  const [prov, setProv] = useState<ProviderDraft>(NO_PREFERENCES);
+  const [middleOut, setMiddleOut] = useState(false);
+  const setP = (patch: Partial<ProviderDraft>) => setProv((d) => ({ ...d, ...patch }));
   const [request, setRequest] = useState<ChatRequestInit>();
 
   const plan = useQuery(RouteService.method.route, request ?? skipToken, { staleTime: 0 });
@@ -43,10 +132,11 @@ export function ExplainPage() {
   const explain = (e: FormEvent) => {
     e.preventDefault();
     run.reset();
+    const providers = toProviders(prov);
     setRequest({
       model,
       messages: toMessages(messages),
-      routing: { task, stickyKey: sticky, fallbacks: splitList(fallbacks), noFallback },
+      routing: { task, stickyKey: sticky, fallbacks: splitList(fallbacks), noFallback, ...(providers ? { providers } : {}), middleOut },
       // What a route's conditions test: the end user, tags and metadata.
       user,
       tags: splitList(tags),
@@ -105,6 +195,50 @@ export function ExplainPage() {
             </Field>
             <label className="check">
               <input type="checkbox" checked={noFallback} onChange={(e) => setNoFallback(e.target.checked)} name="no_fallback" /> No fallback (first candidate only)
+            </label>
+            <fieldset className="providers" aria-label="Providers">
+              <legend>Providers</legend>
+              <Field label="Order" hint="Providers tried first, comma-separated.">
+                <input value={prov.order} onChange={(e) => setP({ order: e.target.value })} name="providers_order" />
+              </Field>
+              <Field label="Only">
+                <input value={prov.only} onChange={(e) => setP({ only: e.target.value })} name="providers_only" />
+              </Field>
+              <Field label="Ignore">
+                <input value={prov.ignore} onChange={(e) => setP({ ignore: e.target.value })} name="providers_ignore" />
+              </Field>
+              <Field label="Sort">
+                <select value={prov.sort} onChange={(e) => setP({ sort: Number(e.target.value) as ProviderSort })} name="providers_sort">
+                  {SORTS.map((s) => (
+                    <option key={s.value} value={s.value}>
+                      {s.label}
+                    </option>
+                  ))}
+                </select>
+              </Field>
+              <div className="providers-prices">
+                <Field label="Max prompt $/M">
+                  <input type="number" min={0} step="any" value={prov.maxPrompt} onChange={(e) => setP({ maxPrompt: e.target.value })} name="providers_max_prompt" placeholder="any" />
+                </Field>
+                <Field label="Max completion $/M">
+                  <input type="number" min={0} step="any" value={prov.maxCompletion} onChange={(e) => setP({ maxCompletion: e.target.value })} name="providers_max_completion" placeholder="any" />
+                </Field>
+              </div>
+              <label className="check">
+                <input type="checkbox" checked={prov.allowFallbacks} onChange={(e) => setP({ allowFallbacks: e.target.checked })} name="providers_allow_fallbacks" /> Allow fallbacks (to providers not in order)
+              </label>
+              <label className="check">
+                <input type="checkbox" checked={prov.requireParameters} onChange={(e) => setP({ requireParameters: e.target.checked })} name="providers_require_parameters" /> Require parameters
+              </label>
+              <label className="check">
+                <input type="checkbox" checked={prov.denyDataCollection} onChange={(e) => setP({ denyDataCollection: e.target.checked })} name="providers_deny_data_collection" /> Deny data collection
+              </label>
+              <label className="check">
+                <input type="checkbox" checked={prov.zdr} onChange={(e) => setP({ zdr: e.target.checked })} name="providers_zdr" /> Zero retention only
+              </label>
+            </fieldset>
+            <label className="check">
+              <input type="checkbox" checked={middleOut} onChange={(e) => setMiddleOut(e.target.checked)} name="middle_out" /> Middle-out (drop the middle of a prompt too long for a deployment)
             </label>
           </div>
           <div className="compose-main">
@@ -171,7 +305,18 @@ export function ExplainPage() {
                             {c.provider} · {c.model}
                           </div>
                         </td>
-                        <td>{c.reason}</td>
+                        <td>
+                          <span data-testid="candidate-reason">{c.reason}</span>
+                          {c.adjustments.length > 0 && (
+                            <ul className="small muted candidate-adjustments" data-testid="candidate-adjustments">
+                              {c.adjustments.map((a, i) => (
+                                <li key={i}>
+                                  <code>{a.field}</code>: {a.detail}
+                                </li>
+                              ))}
+                            </ul>
+                          )}
+                        </td>
                         <td className="muted">{c.source}</td>
                         <td className="num">{usd(c.expectedCostNanoUsd)}</td>
                         <td className="num">{ms(c.ttftMsEstimate)}</td>
@@ -200,10 +345,10 @@ export function ExplainPage() {
                 </thead>
                 <tbody>
                   {p.excluded.map((x) => (
-                    <tr key={x.deployment} data-deployment={x.deployment}>
+                    <tr key={x.deployment} data-testid="exclusion" data-deployment={x.deployment} data-reason={exclusionLabel(x.reason)}>
                       <td>{x.deployment}</td>
                       <td>
-                        <Badge tone="warn">{enumName(ExclusionReasonSchema, x.reason, "EXCLUSION_REASON_").replaceAll("_", " ")}</Badge>
+                        <Badge tone="warn">{exclusionLabel(x.reason)}</Badge>
                       </td>
                       <td>{x.detail}</td>
                       <td>{x.until ? dateTime(x.until) : "–"}</td>

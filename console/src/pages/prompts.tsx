@@ -5,7 +5,7 @@
 // file are read-only here; a service key reads and renders, and sees no write controls.
 
 import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
-import { type Prompt, type PromptMessage, PromptService, PromptSource, type PromptVersion, SignalboxError } from "@signalbox/client";
+import { type Prompt, type PromptMessage, promptParametersText, PromptService, PromptSource, type PromptVersion, SignalboxError } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { json } from "../batches.ts";
@@ -309,9 +309,9 @@ function VersionView({ prompt, v, writable, onTry }: { prompt: Prompt; v: Prompt
           <span className="muted">none</span>
         )}
       </div>
-      {parametersText(v.parameters) && (
+      {promptParametersText(v.parameters) && (
         <div className="small" data-testid="version-parameters">
-          Parameters: {parametersText(v.parameters)}
+          Parameters: {promptParametersText(v.parameters, " · ")}
         </div>
       )}
       {writable && (
@@ -454,20 +454,6 @@ const answerText = (r: RunAnswer): string =>
     .flatMap((o) => o.content ?? [])
     .map((c) => (c.type === "output_text" ? (c.text ?? "") : (c.refusal ?? "")))
     .join("");
-
-/** "temperature 0.2 · max output tokens 300": the model parameters a version sets ("" for none). */
-function parametersText(p: PromptVersion["parameters"]): string {
-  if (!p) return "";
-  return [
-    p.temperature !== undefined ? `temperature ${p.temperature}` : "",
-    p.topP !== undefined ? `top_p ${p.topP}` : "",
-    p.maxOutputTokens !== undefined ? `max output tokens ${p.maxOutputTokens}` : "",
-    p.stop.length ? `stop ${p.stop.map((x) => JSON.stringify(x)).join(" ")}` : "",
-    p.reasoningEffort ? `reasoning effort ${p.reasoningEffort}` : "",
-  ]
-    .filter(Boolean)
-    .join(" · ");
-}
 
 /** Render a version or label with its variables (RenderPrompt), or run it (POST /v1/responses). */
 function TryPanel({ prompt, versions, initial }: { prompt: Prompt; versions: PromptVersion[]; initial?: string }) {

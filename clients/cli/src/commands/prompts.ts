@@ -7,6 +7,7 @@ import { readFileSync, statSync } from "node:fs";
 import { toJson } from "@bufbuild/protobuf";
 import { type Command, InvalidArgumentError } from "commander";
 import {
+  promptParametersText,
   CreatePromptVersionResponseSchema,
   GetPromptResponseSchema,
   ListPromptsResponseSchema,
@@ -112,20 +113,6 @@ function describePrompt(p: Prompt): string {
   ]);
 }
 
-/** "temperature 0.2, max output tokens 300, stop [END]"; "" when the version sets none. */
-function parametersText(p: PromptVersion["parameters"]): string {
-  if (!p) return "";
-  return [
-    p.temperature !== undefined ? `temperature ${p.temperature}` : "",
-    p.topP !== undefined ? `top_p ${p.topP}` : "",
-    p.maxOutputTokens !== undefined ? `max output tokens ${p.maxOutputTokens}` : "",
-    p.stop.length ? `stop ${p.stop.map((x) => JSON.stringify(x)).join(" ")}` : "",
-    p.reasoningEffort ? `reasoning effort ${p.reasoningEffort}` : "",
-  ]
-    .filter(Boolean)
-    .join(", ");
-}
-
 function describeVersion(v: PromptVersion): string {
   const created = [time(v.createTime), v.createdBy ? `by ${v.createdBy}` : ""].filter(Boolean).join(" ");
   return (
@@ -136,7 +123,7 @@ function describeVersion(v: PromptVersion): string {
       ["CREATED", created],
       ["DESCRIPTION", v.description],
       ["VARIABLES", listOf(v.variables)],
-      ["PARAMETERS", parametersText(v.parameters)],
+      ["PARAMETERS", promptParametersText(v.parameters)],
     ]) + body(v.instructions, v.messages)
   );
 }
