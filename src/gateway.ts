@@ -34,6 +34,7 @@ import type { Call, Plan } from "./router/types.ts";
 import { callerKey, type Authenticator } from "./server/auth.ts";
 import { createMemoryBatchStore } from "./batch/store.ts";
 import { createMemoryResponseStore } from "./compat/responses/store.ts";
+import { createMemoryCompletionStore } from "./compat/chat-store.ts";
 import { createMemoryConversationStore } from "./compat/responses/conversations.ts";
 import { createBackgroundRuns, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from "./compat/responses/background.ts";
 import { createBatchRunner } from "./batch/runner.ts";
@@ -425,7 +426,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       : createMemoryResponseStore({ maxBytes: config.responses.memoryBytes });
   // The Conversations API's conversations, beside them (memory: up to responses.memory_mb more, per replica).
   const conversationStore = !config.responses.store ? undefined : responsesPg ? await responsesPg.createPostgresConversationStore(config.store.postgresUrl!, { log }) : createMemoryConversationStore({ maxBytes: config.responses.memoryBytes });
-  const sweepResponses = () => void responseStore?.sweep().catch((err) => log("warn", "responses: could not drop expired responses", { reason: (err as Error).message }));
+  // Stored Chat Completions (store: true), beside them (memory: up to responses.memory_mb more, per replica).
+  const chatStorePg = config.responses.store && config.store.postgresUrl ? await import("./compat/chat-store-postgres.ts") : undefined;
+  const completionStore = !config.responses.store ? undefined : chatStorePg ? await chatStorePg.createPostgresCompletionStore(config.store.postgresUrl!, { log }) : createMemoryCompletionStore({ maxBytes: config.responses.memoryBytes });
+  const sweepResponses = () => {
+    void responseStore?.sweep().catch((err) => log("warn", "responses: could not drop expired responses", { reason: (err as Error).message }));
+    void completionStore?.sweep().catch((err) => log("warn", "chat completions: could not drop expired completions", { reason: (err as Error).message }));
+  };
   sweepResponses();
   const responseSweeper = responseStore ? setInterval(sweepResponses, 3_600_000).unref() : undefined;
   const backgroundRuns = createBackgroundRuns((id, err) => log("error", "responses: a background response could not record how it ended", { response: id, reason: (err as Error).message }));
@@ -433,7 +440,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const heartbeat = setInterval(() => {
     if (backgroundRuns.size) responseStore?.keepAlive(backgroundRuns.ids(), Date.now() + HEARTBEAT_TTL_MS).catch((err) => log("warn", "responses: could not renew the background responses' heartbeat", { reason: (err as Error).message }));
   }, HEARTBEAT_MS).unref();
-  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs: config.responses.retentionDays * 86_400_000, conversations: conversationStore, runs: backgroundRuns });
+  const retentionMs = config.responses.retentionDays * 86_400_000;
+  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs });
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
   const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));
@@ -548,7 +556,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       // Background responses under way end now, as failed (saying the gateway stopped), and record their usage.
       clearInterval(heartbeat);
       await backgroundRuns.close().catch(() => {});
-      await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {}), core.mcp.close().catch(() => {})]);
+      await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {}), completionStore?.close().catch(() => {}), core.mcp.close().catch(() => {})]);
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
       await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);

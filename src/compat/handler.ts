@@ -26,6 +26,8 @@ import { allowListAllows } from "../config/wildcards.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Adjustment, Caller } from "../router/types.ts";
+import type { StreamEvent } from "../providers/types.ts";
+import { log } from "../telemetry/log.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl } from "../server/validate.ts";
@@ -41,6 +43,8 @@ import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
 import { MAX_AUDIO_BYTES } from "../server/validate.ts";
 import { isStoredResponsePath, serveResponses, serveStoredResponse, type StoredResponses } from "./responses/handler.ts";
+import { completionView, isStoredCompletionPath, serveStoredCompletions } from "./chat-stored.ts";
+import type { CompletionStore, StoredCompletion } from "./chat-store.ts";
 import { isConversationPath, serveConversations } from "./responses/conversations-http.ts";
 import { serveMessages } from "./anthropic/handler.ts";
 import { toAnthropicError } from "./anthropic/errors.ts";
@@ -134,7 +138,39 @@ function openEventStream(res: Res, headers: Record<string, string>): void {
   (res as ServerResponse).writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...headers });
 }
 
-export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses): (req: Req, res: Res) => boolean {
+/** Stored chat completions (store: true) and how long they are kept. */
+export interface StoredCompletions {
+  store: CompletionStore;
+  retentionMs: number;
+}
+
+/** A streamed answer gathered for storing: its text, refusal, reasoning and tool calls. */
+interface Gathered {
+  text: string;
+  refusal: string;
+  reasoning: string;
+  calls: { id: string; name: string; arguments: string }[];
+}
+const newGathered = (): Gathered => ({ text: "", refusal: "", reasoning: "", calls: [] });
+
+function gather(g: Gathered, events: readonly StreamEvent[]): void {
+  for (const e of events) {
+    if (e.type === "text") g.text += e.text;
+    else if (e.type === "refusal") g.refusal += e.text;
+    else if (e.type === "reasoning") g.reasoning += e.text;
+    else if (e.type === "tool_call_start") g.calls[e.index] = { id: e.id, name: e.name, arguments: "" };
+    else if (e.type === "tool_call_delta" && g.calls[e.index]) g.calls[e.index].arguments += e.argumentsDelta;
+  }
+}
+
+const gatheredAnswer = (g: Gathered) => ({
+  text: g.text,
+  toolCalls: g.calls.filter(Boolean),
+  ...(g.refusal ? { refusal: g.refusal } : {}),
+  ...(g.reasoning ? { reasoning: g.reasoning } : {}),
+});
+
+export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
 
@@ -174,6 +210,24 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     res.end(buf);
   }
 
+  /** A chat completion made with store: true, kept with its metadata and the request's messages; a store that fails is logged, never the answer's failure. */
+  async function keepCompletion(completion: Record<string, unknown>, metadata: Record<string, string>, caller: Caller, messages: unknown): Promise<void> {
+    if (!completions) return;
+    const id = String(completion.id);
+    const now = Date.now();
+    const c: StoredCompletion = {
+      id,
+      owner: { team: caller.team, key: caller.keyName },
+      createdAt: now,
+      expiresAt: now + completions.retentionMs,
+      model: String(completion.model),
+      metadata,
+      completion,
+      messages: (Array.isArray(messages) ? messages : []).map((m, i) => ({ id: `${id}-${i}`, ...(m as Record<string, unknown>) })),
+    };
+    await completions.store.put(c).catch((err) => log("warn", "chat completions: could not store a completion (store: true)", { id, reason: (err as Error).message }));
+  }
+
   async function chat(req: Req, res: Res, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<number> {
     const raw = await readBody(req, maxBytes);
     let body: unknown;
@@ -183,6 +237,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
     }
     const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts);
+    if (parsed.store) {
+      if (!completions) throw new GatewayError("invalid_argument", "store: this gateway keeps no chat completions (responses.store is false in its configuration)", { field: "store" });
+      if (parsed.call.stream && parsed.n > 1) throw new GatewayError("invalid_argument", "store: a streamed answer of several choices (n > 1) is not stored; store it unstreamed or with n = 1", { field: "store" });
+    }
+    const keep = (completion: Record<string, unknown>) => keepCompletion(completion, parsed.call.metadata, caller, (body as { messages?: unknown }).messages);
     const cache = cacheFromHeaders(req) ?? parsed.cache;
     if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
     const er = { call: parsed.call, ri, signal, cache, statusOf: (err: unknown) => statusOf(err, signal) };
@@ -192,7 +251,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!parsed.call.stream) {
       const answers = await completeChoices(engine, er, parsed.n);
       const a = answers[0];
-      sendJson(res, 200, completionJson(answers, created), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+      const answer = completionJson(answers, created);
+      // Stored before it is answered, so a GET right after finds it.
+      if (parsed.store) await keep(answer);
+      sendJson(res, 200, answer, { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
       return 200;
     }
     if (parsed.n > 1) return streamChatChoices(res, er, parsed.n, parsed.includeUsage, created, common);
@@ -202,20 +264,26 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     let w: ReturnType<typeof chunkWriter> | undefined;
     let routing = { route: "", alias: "", strategy: "", variant: "" };
     let adjustments: Adjustment[] = [];
+    // store: true gathers the answer as it goes, and keeps it once the stream has ended.
+    const gathered = parsed.store ? newGathered() : undefined;
+    let started: { id: string; model: string } | undefined;
     try {
       for await (const ev of engine.stream(er)) {
         if (ev.type === "start") {
           routing = ev.routing;
           adjustments = ev.adjustments;
+          started = ev;
           openEventStream(res, { ...common, "x-signalbox-deployment": ev.deployment, "x-signalbox-cache": ev.cache, ...cacheSimilarityHeader(ev.cacheSimilarity) });
           w = chunkWriter(ev.id, created, ev.providerModel || ev.model, parsed.includeUsage);
           (res as ServerResponse).write(w.start());
         } else if (ev.type === "delta") {
           (res as ServerResponse).write(w!.delta(ev.events));
+          if (gathered) gather(gathered, ev.events);
         } else {
           // Output guardrails' redactions are known only now.
           const all = ev.summary.adjustments?.length ? [...adjustments, ...ev.summary.adjustments] : adjustments;
           res.end(w!.finish(ev.summary, { routing, traceId: ri.traceId, adjustments: all }));
+          if (gathered) await keep(completionJson({ ...ev.summary, ...started!, ...gatheredAnswer(gathered), routing, adjustments: all, traceId: ri.traceId }, created));
         }
       }
     } catch (err) {
@@ -277,7 +345,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
             ? `/v1/batches/{id}${path.endsWith("/cancel") ? "/cancel" : ""}`
             : path.startsWith("/v1/messages/batches/")
               ? `/v1/messages/batches/{id}${path.endsWith("/cancel") ? "/cancel" : path.endsWith("/results") ? "/results" : ""}`
-              : path.startsWith("/v1/responses/")
+              : isStoredCompletionPath(path)
+                ? `/v1/chat/completions/{id}${path.endsWith("/messages") ? "/messages" : ""}`
+                : path.startsWith("/v1/responses/")
                 ? `/v1/responses/{id}${path.endsWith("/input_items") ? "/input_items" : path.endsWith("/cancel") ? "/cancel" : ""}`
                 : path.startsWith("/v1/conversations/")
                   ? `/v1/conversations/{id}${/\/items\/[^/]+$/.test(path) ? "/items/{item_id}" : path.endsWith("/items") ? "/items" : ""}`
@@ -298,13 +368,32 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       const caller = core.auth.authenticate(auth ?? null);
-      if (path === "/v1/chat/completions") {
-        if (req.method !== "POST") {
+      if (path === "/v1/chat/completions" && req.method === "POST") {
+        status = await chat(req, res, ri, caller, ac.signal);
+        return;
+      }
+      // Stored chat completions (store: true): the list, and one by id.
+      if (path === "/v1/chat/completions" || isStoredCompletionPath(path)) {
+        if (path === "/v1/chat/completions" && req.method !== "GET") {
           status = 405;
-          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST or GET`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST, GET" });
           return;
         }
-        status = await chat(req, res, ri, caller, ac.signal);
+        const u = req.url ?? "";
+        const qi = u.indexOf("?");
+        status = await serveStoredCompletions(req, res, path, new URLSearchParams(qi < 0 ? "" : u.slice(qi + 1)), {
+          caller,
+          store: completions?.store,
+          sendJson: (r, st, b, h) => sendJson(r, st, b, { ...h, "x-request-id": ri.id }),
+          readJson: async () => {
+            try {
+              return JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
+            } catch (err) {
+              if (err instanceof GatewayError) throw err;
+              throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+            }
+          },
+        });
         return;
       }
       // The Batch APIs (after chat: the hot path checks nothing more).
@@ -484,7 +573,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

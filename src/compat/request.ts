@@ -32,6 +32,8 @@ export interface CompatRequest {
   cache?: { mode: CacheMode; ttlSeconds?: number };
   /** How many choices (`n`, 1–MAX_CHOICES): each is its own call through the engine (choices.ts). */
   n: number;
+  /** OpenAI's `store`: keep the completion for GET /v1/chat/completions (chat-stored.ts). */
+  store: boolean;
 }
 
 export function bad(param: string, message: string): never {
@@ -278,7 +280,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller, prom
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, fieldNames(maxName)));
-  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n };
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true };
 }
 
 /** LiteLLM's prompt fields on Chat Completions, rendered; undefined without prompt_id. */

@@ -360,6 +360,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 13,
+    name: "chat completions: stored Chat Completions (store: true)",
+    sql: `
+      CREATE TABLE signalbox_chat_completions (
+        id text PRIMARY KEY,
+        owner_team text NOT NULL,
+        owner_key text NOT NULL,
+        model text NOT NULL,
+        metadata jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        completion jsonb NOT NULL,
+        messages jsonb NOT NULL
+      );
+      CREATE INDEX signalbox_chat_completions_team ON signalbox_chat_completions (owner_team, created_at, id);
+      CREATE INDEX signalbox_chat_completions_time ON signalbox_chat_completions (created_at, id);
+      CREATE INDEX signalbox_chat_completions_expiry ON signalbox_chat_completions (expires_at);
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -387,9 +387,13 @@ describe("errors in OpenAI's shape", () => {
   });
 
   test("unknown paths and methods", async () => {
+    // GET lists the stored chat completions (store: true); other methods are not allowed.
+    const put = await fetch(`${t.url}/v1/chat/completions`, { method: "PUT", headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get("allow"), "POST, GET");
     const get = await fetch(`${t.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` } });
-    assert.equal(get.status, 405);
-    assert.equal(get.headers.get("allow"), "POST");
+    assert.equal(get.status, 200);
+    assert.equal(((await get.json()) as { object: string }).object, "list");
     const other = await fetch(`${t.url}/v1/fine_tuning/jobs`, { method: "POST", headers: { authorization: `Bearer ${KEY}` } });
     assert.equal(other.status, 404);
   });
