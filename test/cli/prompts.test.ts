@@ -223,6 +223,15 @@ prompts:
     assert.ok(!/\n\s+at /.test(missing.stderr), `no stack trace:\n${missing.stderr}`);
   });
 
+  test("chat --template: the answer starts from the prompt, on the template's model; --var without --template is bad usage", async () => {
+    const r = ok(await cli(["chat", "--template", "greet", "--var", "name=Ada", "--var", "place=Paris", "--var", "topic=trains", "and briefly"]));
+    assert.match(r.stdout, /and briefly/, "the mock answers the last user message");
+    assert.match(r.stderr, /mock\/b/, "production is version 2, whose model is mock/b");
+    const only = ok(await cli(["chat", "--template", "greet", "--template-version", "1", "--var", "name=Ada", "--var", "place=Paris", "--var", "topic=trains"]));
+    assert.match(only.stdout, /Tell me about trains/, "the template alone is the whole request");
+    exited(await cli(["chat", "--var", "name=Ada", "hi"]), 2);
+  });
+
   test("the config file's prompt: read and rendered, but read-only", async () => {
     const g = ok(await cli(["prompts", "get", "cfg"]));
     const [head, v1] = sectionsOf(g.stdout);

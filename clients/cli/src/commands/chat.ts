@@ -10,14 +10,17 @@ import { readStdin, setup, traceLink, usageError } from "../context.ts";
 import { count, dollars, enumLabel, ms } from "../format.ts";
 import { json, note, out, spinner } from "../output.ts";
 import { parseCount, parseNumber } from "../parse.ts";
-import { type ProviderFlags, providerFlags, providerPreferences } from "../request.ts";
+import { parsePair, type ProviderFlags, providerFlags, providerPreferences } from "../request.ts";
 
 export function chatCommand(program: Command): void {
   providerFlags(program
     .command("chat"))
     .description("stream an answer to stdout; deployment, tokens and cost follow on stderr")
     .argument("[prompt...]", "the user message (read from stdin when absent)")
-    .option("--model <model>", "a route, alias or deployment id", "default")
+    .option("--model <model>", 'a route, alias or deployment id (default: "default", or the template\'s model)')
+    .option("--template <id>", "start from a prompt of the gateway's library (signalbox prompts list): its instructions and messages come first")
+    .option("--template-version <version>", 'with --template: a version or a label (default: "production" if set, else the newest)')
+    .option("--var <name=value>", "with --template: a variable's value (repeatable)", parsePair)
     .option("--system <text>", "a system message")
     .option("--max-output-tokens <n>", "cap the answer's length", parseCount(1))
     .option("--temperature <t>", "sampling temperature, 0 to 2", parseNumber(0, 2))
@@ -26,14 +29,16 @@ export function chatCommand(program: Command): void {
     .option("--file <path>", "a document to send with the prompt: .pdf, .txt, .md, .csv or .html (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .addHelpText(
       "after",
-      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."',
+      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  signalbox chat --template support-reply --var company=Acme "Where is my order?"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."',
     )
-    .action(async (words: string[], o: { model: string; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[] } & ProviderFlags, cmd: Command) => {
+    .action(async (words: string[], o: { model?: string; template?: string; templateVersion?: string; var?: Record<string, string>; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[] } & ProviderFlags, cmd: Command) => {
       const providers = providerPreferences(o);
       const { mode, sb } = setup(cmd, { csv: false });
+      if (!o.template && (o.templateVersion || o.var)) throw usageError("--template-version and --var need --template", "name the prompt: --template <id>");
       const files = (o.file ?? []).map(readDocument);
-      const prompt = words.length ? words.join(" ") : await readStdin();
-      if (!prompt.trim()) throw usageError("no prompt", 'pass it as an argument (signalbox chat "Hello") or on stdin');
+      // With a template, the message is optional (the template may be the whole request).
+      const prompt = words.length ? words.join(" ") : o.template ? "" : await readStdin();
+      if (!prompt.trim() && !o.template) throw usageError("no prompt", 'pass it as an argument (signalbox chat "Hello") or on stdin');
       const abort = new AbortController();
       // Ctrl-C stops the upstream call too, not only this process.
       const onSigint = () => abort.abort();
@@ -42,8 +47,9 @@ export function chatCommand(program: Command): void {
       const s = streamText(
         sb.chat,
         {
-          model: o.model,
-          messages: [...(o.system ? [systemText(o.system)] : []), user([...files, textPart(prompt)])],
+          model: o.model ?? (o.template ? "" : "default"),
+          messages: [...(o.system ? [systemText(o.system)] : []), ...(prompt.trim() || files.length ? [user([...files, ...(prompt.trim() ? [textPart(prompt)] : [])])] : [])],
+          ...(o.template ? { prompt: { id: o.template, version: o.templateVersion ?? "", variables: o.var ?? {} } } : {}),
           maxOutputTokens: o.maxOutputTokens,
           temperature: o.temperature,
           ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: true, topLogprobs: o.topLogprobs } : {}),
