@@ -335,7 +335,9 @@ describe("@signalbox/client in Chromium, cross-origin", { skip }, () => {
     const c0 = upstream.calls.length;
     const run = await openPage(allowed.origin, { protocol: "connect", model: "browser-cancel", mode: "cancel" });
     assert.match(run.status, /^aborted: canceled/, `page status: ${run.status}`);
-    assert.equal(run.events.filter((e) => e.kind === "delta").length, 1);
+    // The page aborts on its first delta; a second may already be in the same read under load.
+    const deltas = run.events.filter((e) => e.kind === "delta").length;
+    assert.ok(deltas >= 1 && deltas < UPSTREAM_CHUNKS, `${deltas} deltas before the abort`);
     const abortedAt = await run.page.evaluate(() => window.__abortedAt);
     assert.ok(typeof abortedAt === "number");
 
