@@ -19,7 +19,7 @@ import type { ChatCall } from "../router/types.ts";
 import { coalesceWrites } from "../server/http.ts";
 import { validateCacheTtl, validateCall, type FieldNames } from "../server/validate.ts";
 import { bad, bool, doorCall, int, isObj, obj, samplingOptions, str, stringList, stringMetadata } from "./request.ts";
-import { cacheSimilarityHeader, mergedSummary, toOpenAIError } from "./response.ts";
+import { cacheSimilarityHeader, rateLimitHeaders, mergedSummary, toOpenAIError } from "./response.ts";
 import { completeChoices, MAX_CHOICES, streamChoices } from "./choices.ts";
 
 const KNOWN = new Set([
@@ -162,7 +162,7 @@ export async function serveCompletions(res: Res, d: DoorDeps): Promise<number> {
   if (!parsed.call.stream) {
     const answers = await completeChoices(d.engine, er, parsed.n);
     const a = answers[0];
-    d.sendJson(res, 200, completionTextJson(answers, parsed.logprobs), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+    d.sendJson(res, 200, completionTextJson(answers, parsed.logprobs), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity), ...rateLimitHeaders(a.limits) });
     return 200;
   }
 
@@ -181,7 +181,7 @@ export async function serveCompletions(res: Res, d: DoorDeps): Promise<number> {
     for await (const ev of d.engine.stream(er)) {
       if (ev.type === "start") {
         if (res instanceof ServerResponse) coalesceWrites(res);
-        out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": ev.deployment, "x-signalbox-cache": ev.cache, ...cacheSimilarityHeader(ev.cacheSimilarity) });
+        out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": ev.deployment, "x-signalbox-cache": ev.cache, ...cacheSimilarityHeader(ev.cacheSimilarity), ...rateLimitHeaders(ev.limits) });
         started = true;
         model = ev.providerModel || ev.model;
       } else if (ev.type === "delta") {
@@ -233,7 +233,7 @@ function streamTextChoices(res: Res, d: DoorDeps, er: EngineRequest, parsed: { n
     const offsets = starts.map(() => 0);
     const summaries: Summary[] = [];
     if (res instanceof ServerResponse) coalesceWrites(res);
-    out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
+    out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache, ...rateLimitHeaders(first.limits) });
     return {
       each(i, ev) {
         if (ev.type === "delta") {

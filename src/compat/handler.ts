@@ -34,7 +34,7 @@ import { validateCacheTtl } from "../server/validate.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { parseChatRequest } from "./request.ts";
 import { completeChoices, streamChoices } from "./choices.ts";
-import { cacheSimilarityHeader, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
+import { cacheSimilarityHeader, rateLimitHeaders, chunkWriter, completionJson, toOpenAIError } from "./response.ts";
 import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
 import { MAX_IMAGE_EDIT_BYTES, serveImageEdit, serveImages } from "./images.ts";
@@ -254,7 +254,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       const answer = completionJson(answers, created);
       // Stored before it is answered, so a GET right after finds it.
       if (parsed.store) await keep(answer);
-      sendJson(res, 200, answer, { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+      sendJson(res, 200, answer, { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity), ...rateLimitHeaders(a.limits) });
       return 200;
     }
     if (parsed.n > 1) return streamChatChoices(res, er, parsed.n, parsed.includeUsage, created, common);
@@ -273,7 +273,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           routing = ev.routing;
           adjustments = ev.adjustments;
           started = ev;
-          openEventStream(res, { ...common, "x-signalbox-deployment": ev.deployment, "x-signalbox-cache": ev.cache, ...cacheSimilarityHeader(ev.cacheSimilarity) });
+          openEventStream(res, { ...common, "x-signalbox-deployment": ev.deployment, "x-signalbox-cache": ev.cache, ...cacheSimilarityHeader(ev.cacheSimilarity), ...rateLimitHeaders(ev.limits) });
           w = chunkWriter(ev.id, created, ev.providerModel || ev.model, parsed.includeUsage);
           (res as ServerResponse).write(w.start());
         } else if (ev.type === "delta") {
@@ -311,7 +311,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       const writers = starts.map((st, i) => chunkWriter(first.id, created, st.providerModel || st.model, includeUsage, i));
       const summaries: Summary[] = [];
       const adjustments: Adjustment[] = [...first.adjustments];
-      openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });
+      openEventStream(res, { ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache, ...rateLimitHeaders(first.limits) });
       for (const w of writers) out.write(w.start());
       return {
         each(i, ev) {

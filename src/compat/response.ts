@@ -6,6 +6,7 @@ import type { FinishReason, StreamEvent, TokenLogprob, Usage } from "../provider
 import { errorFacts, type GatewayCode } from "../router/errors.ts";
 import { sumUsage } from "./choices.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
+import type { RateStanding } from "../limits/types.ts";
 
 /** OpenAI's finish reasons; "error" and "other" have no OpenAI equivalent and read as "stop". */
 const FINISH: Record<FinishReason, string> = {
@@ -34,6 +35,39 @@ export function usageJson(u: Usage, cost: CostBreakdown) {
 /** `x-signalbox-cache-similarity` on a semantic hit: how close the prompt was to the cached answer's. */
 export function cacheSimilarityHeader(similarity: number | undefined): Record<string, string> {
   return similarity === undefined ? {} : { "x-signalbox-cache-similarity": similarity.toFixed(4) };
+}
+
+/**
+ * OpenAI's x-ratelimit-* headers, from where the caller's rate limits stand after this request: of
+ * its requests-per-minute checks (key, user) the one with the least left, and likewise tokens.
+ * Nothing when the caller has no limits.
+ */
+export function rateLimitHeaders(limits: readonly RateStanding[] | undefined): Record<string, string> {
+  if (limits === undefined) return NO_HEADERS;
+  let requests: RateStanding | undefined;
+  let tokens: RateStanding | undefined;
+  const left = (x: RateStanding) => x.check.limit - x.used;
+  for (const l of limits) {
+    if (l.check.id.endsWith(":rpm")) {
+      if (!requests || left(l) < left(requests)) requests = l;
+    } else if (l.check.id.endsWith(":tpm") && (!tokens || left(l) < left(tokens))) tokens = l;
+  }
+  const out: Record<string, string> = {};
+  for (const [kind, l] of [["requests", requests], ["tokens", tokens]] as const) {
+    if (!l) continue;
+    out[`x-ratelimit-limit-${kind}`] = String(l.check.limit);
+    out[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, Math.floor(left(l))));
+    out[`x-ratelimit-reset-${kind}`] = resetText(l.resetMs);
+  }
+  return out;
+}
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A wait as OpenAI writes it in x-ratelimit-reset-*: "250ms", "12s", "1m5s". */
+export function resetText(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`;
+  const s = Math.ceil(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
 }
 
 /** Signalbox's own account of the request, alongside OpenAI's fields (clients ignore unknown keys). */

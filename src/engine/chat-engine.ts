@@ -10,6 +10,7 @@ import { createSemanticIndex, semanticIndexName, semanticText, unit, type Semant
 import type { SemanticCacheConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHold, type Admission } from "../limits/admission.ts";
+import type { RateStanding } from "../limits/types.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
@@ -66,6 +67,8 @@ export interface Summary {
 }
 
 export interface Answer extends Summary {
+  /** Where the caller's rate limits stand after this request (x-ratelimit-* headers); absent without limits. */
+  limits?: RateStanding[];
   id: string;
   model: string;
   text: string;
@@ -84,6 +87,8 @@ export interface Answer extends Summary {
 export type EngineEvent =
   | {
       type: "start";
+      /** As Answer.limits. */
+      limits?: RateStanding[];
       id: string;
       model: string;
       deployment: string;
@@ -187,6 +192,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       }
       throw refusal(r);
     }
+    a.rates = r.rates;
     for (const s of r.soft) {
       const b = a.request.budgets.find((x) => x.id === s.id);
       const k = `${s.id}:${b?.period}:${b?.periodStart}`;
@@ -574,6 +580,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           record(r, plan, ex, "ok", undefined, { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(status) }, guard);
           return {
             ...summary(ex, status, hit, cp?.semantic?.similarity),
+            ...(admission?.rates?.length ? { limits: admission.rates } : {}),
             id: call.id,
             model: call.model,
             text: a.text,
@@ -602,6 +609,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         }
         return {
           ...summary(ex, status),
+          ...(admission?.rates?.length ? { limits: admission.rates } : {}),
           id: call.id,
           model: call.model,
           text: o.text,
@@ -653,7 +661,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const cacheStatus = src.status;
         hitStatus = cacheStatus;
         done = src.done;
-        const start = { type: "start" as const, id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
+        const start = { type: "start" as const, ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
         if (hit) {
           servedFromCache(ex, hit);
           const batches = sg ? await guardReplay(sg, replay(hit), r.signal) : replay(hit);

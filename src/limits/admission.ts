@@ -17,13 +17,15 @@ import type { Call, Candidate, Plan } from "../router/types.ts";
 import type { Execution } from "../router/execute.ts";
 import { pricesFor } from "../usage/cost.ts";
 import { periodBounds } from "./periods.ts";
-import type { AdmissionRequest, AdmissionResult, BudgetCheck, Limiter, RateCheck, Settlement } from "./types.ts";
+import type { AdmissionRequest, AdmissionResult, BudgetCheck, Limiter, RateCheck, RateStanding, Settlement } from "./types.ts";
 
 const MINUTE = 60_000;
 const NANOS_PER_USD = 1_000_000_000;
 
 export interface Admission {
   request: AdmissionRequest;
+  /** Where the caller's rate checks stand once admitted (the x-ratelimit-* headers); absent before. */
+  rates?: RateStanding[];
   /** Estimated tokens charged to token-rate checks. */
   estimatedTokens: number;
   tokenChecks: RateCheck[];
@@ -167,6 +169,7 @@ export function buildAdmission(teams: TeamBudgets, call: Call, plan: Plan, now: 
   if (!c) return undefined;
   return {
     request: { requestId: call.id, shard: c.shard, rates: c.rates, budgets: c.budgets, now, reservationTtlMs: Math.max(plan.timeouts.totalMs, 60_000) + 60_000 },
+    rates: undefined,
     estimatedTokens,
     tokenChecks: c.tokenChecks,
     holdNanos: reserve,

@@ -2,7 +2,7 @@
 // (the embedded default, and the fallback while Redis is away).
 
 import { periodBounds, type Period } from "./periods.ts";
-import type { AdmissionRequest, AdmissionResult, BudgetState, Extension, ExtensionResult, Limiter, RateState, Settlement } from "./types.ts";
+import type { AdmissionRequest, AdmissionResult, BudgetState, RateStanding, Extension, ExtensionResult, Limiter, RateState, Settlement } from "./types.ts";
 
 interface Window {
   start: number;
@@ -61,11 +61,14 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
   return {
     async admit(req: AdmissionRequest): Promise<AdmissionResult> {
       const { now } = req;
+      const rates: RateStanding[] = [];
       for (const c of req.rates) {
         const w = win(c.id, c.windowMs, now);
-        if (slidingEstimate(w, now - w.start, c.windowMs) + c.cost > c.limit) {
+        const used = slidingEstimate(w, now - w.start, c.windowMs) + c.cost;
+        if (used > c.limit) {
           return { ok: false, kind: "rate", check: c, retryAfterMs: w.start + c.windowMs - now };
         }
+        rates.push({ check: c, used: Math.floor(used), resetMs: w.start + c.windowMs - now });
       }
       const soft: { id: string; spentNanos: number; limitNanos: number }[] = [];
       for (const b of req.budgets) {
@@ -88,7 +91,7 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
         h.byRequest.set(req.requestId, { nanos: b.reserveNanos, expires });
         h.nextExpiry = Math.min(h.nextExpiry, expires);
       }
-      return { ok: true, soft };
+      return { ok: true, soft, rates };
     },
     settle(s: Settlement) {
       for (const a of s.tokenAdjustments) {

@@ -47,6 +47,7 @@ const ADMIT = `${SWEEP}
 local now = tonumber(ARGV[1]); local nr = tonumber(ARGV[2]); local nb = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4]); local rid = ARGV[5]
 local a = 6
+local used = {}
 for r = 0, nr - 1 do
   local limit = tonumber(ARGV[a]); local cost = tonumber(ARGV[a + 1]); local ws = tonumber(ARGV[a + 2]); local wm = tonumber(ARGV[a + 3])
   a = a + 4
@@ -54,6 +55,7 @@ for r = 0, nr - 1 do
   local prev = tonumber(redis.call('GET', KEYS[2 * r + 2]) or '0')
   local est = prev * math.max(0, (wm - (now - ws)) / wm) + cur
   if est + cost > limit then return {0, r, ws + wm - now} end
+  used[r + 1] = math.floor(est + cost)
 end
 local kb = 2 * nr
 local out = {2}
@@ -84,6 +86,7 @@ for b = 0, nb - 1 do
   redis.call('INCRBY', KEYS[k + 4], int(reserve - prev))
   for j = 2, 4 do redis.call('PEXPIRE', KEYS[k + j], 2 * ttl) end
 end
+for r = 1, nr do out[#out + 1] = used[r] end
 return out
 `;
 
@@ -321,7 +324,10 @@ export function createRedisLimiter(redis: RedisClient, opts: RedisLimiterOptions
       req.budgets.forEach((b, i) => {
         if (res[i + 1] >= b.limitNanos * b.softThreshold) soft.push({ id: b.id, spentNanos: res[i + 1], limitNanos: b.limitNanos });
       });
-      return { ok: true, soft };
+      // After the budgets' spend: each rate window's count, this request's included.
+      const at = 1 + req.budgets.length;
+      const rates = req.rates.map((c, i) => ({ check: c, used: res[at + i] ?? 0, resetMs: req.now - (req.now % c.windowMs) + c.windowMs - req.now }));
+      return { ok: true, soft, rates };
     },
     settle(s) {
       if (degraded) fallback.settle(s);

@@ -45,8 +45,17 @@ export interface AdmissionRequest {
   reservationTtlMs: number;
 }
 
+/** Where a rate check stands once the request is admitted: what its window holds now (this request included) and when the window ends. */
+export interface RateStanding {
+  check: RateCheck;
+  /** Requests or tokens in the sliding window, this request's included (floored). */
+  used: number;
+  /** Milliseconds until the current window ends. */
+  resetMs: number;
+}
+
 export type AdmissionResult =
-  | { ok: true; soft: { id: string; spentNanos: number; limitNanos: number }[] }
+  | { ok: true; soft: { id: string; spentNanos: number; limitNanos: number }[]; rates?: RateStanding[] }
   | { ok: false; kind: "rate"; check: RateCheck; retryAfterMs: number }
   | { ok: false; kind: "budget"; check: BudgetCheck; spentNanos: number; reservedNanos: number; resetAt: number };
 

@@ -62,6 +62,12 @@ export const GATEWAY_EXPOSED_HEADERS: readonly string[] = [
   "x-request-id",
   "retry-after",
   "retry-after-ms",
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-reset-requests",
+  "x-ratelimit-limit-tokens",
+  "x-ratelimit-remaining-tokens",
+  "x-ratelimit-reset-tokens",
 ];
 
 /** A wildcard-subdomain pattern split into the fixed parts an Origin must start and end with. */

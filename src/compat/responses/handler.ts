@@ -20,7 +20,7 @@ import type { PromptLibrary } from "../../control/prompts.ts";
 import { coalesceWrites } from "../../server/http.ts";
 import { validateCacheTtl } from "../../server/validate.ts";
 import { log } from "../../telemetry/log.ts";
-import { cacheSimilarityHeader, toOpenAIError } from "../response.ts";
+import { cacheSimilarityHeader, rateLimitHeaders, toOpenAIError } from "../response.ts";
 import { isObj } from "../request.ts";
 import { parseResponsesRequest, type ResponsesRequest } from "./request.ts";
 import { runApprovals, runMcpTurns } from "./mcp-loop.ts";
@@ -249,7 +249,7 @@ async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: str
     const a = await d.engine.complete(er);
     const r = responseJson(ctx, a);
     if (kept) await keep(kept, r, ctx, caller, items);
-    d.sendJson(res, 200, r, { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+    d.sendJson(res, 200, r, { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity), ...rateLimitHeaders(a.limits) });
     return 200;
   }
 
@@ -272,6 +272,7 @@ async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: str
           "x-signalbox-deployment": ev.deployment,
           "x-signalbox-cache": ev.cache,
           ...cacheSimilarityHeader(ev.cacheSimilarity),
+          ...rateLimitHeaders(ev.limits),
         });
         w = responsesStreamWriter(ctx, ev.providerModel || ev.model, ev.outputGuarded);
         out.write(w.start());
