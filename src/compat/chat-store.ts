@@ -4,7 +4,7 @@
 // default: per replica, bounded by size, lost with the process) and PostgreSQL (chat-store-postgres.ts,
 // with `store.postgres_url`: shared by replicas, survives restarts). Kept `responses.retention_days`.
 
-import { SizedMap, type Json } from "./responses/store.ts";
+import { ExpiringMap, type Json } from "./responses/store.ts";
 
 export interface StoredCompletion {
   /** `chatcmpl-…`: the completion's own id. */
@@ -61,21 +61,12 @@ export function matches(c: StoredCompletion, q: CompletionQuery): boolean {
 
 /** Per replica, newest kept: past `maxBytes`, the oldest go first. */
 export function createMemoryCompletionStore(opts: { maxBytes: number }): CompletionStore {
-  const byId = new SizedMap<StoredCompletion>(opts.maxBytes);
-  const live = (id: string, now: number) => {
-    const c = byId.get(id);
-    if (c && c.expiresAt <= now) {
-      byId.delete(id);
-      return undefined;
-    }
-    return c;
-  };
+  const byId = new ExpiringMap<StoredCompletion>(opts.maxBytes);
+  const live = (id: string, now: number) => byId.live(id, now);
   return {
     kind: "memory",
     async put(c) {
-      const size = sizeOf(c);
-      if (size > opts.maxBytes) throw new Error(`the completion is larger than the store's bound (${opts.maxBytes} bytes)`);
-      byId.set(c.id, c, size);
+      byId.add(c.id, c, sizeOf(c), "completion");
     },
     async get(id, now = Date.now()) {
       return live(id, now);

@@ -11,7 +11,7 @@ import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { createDatabase, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { startPostgresReplicas } from "../helpers/postgres.ts";
 
 const SVC_A = ["sbx", "stored", "svc", "a"].join("_");
 const SVC_A2 = ["sbx", "stored", "svc", "a2"].join("_");
@@ -146,29 +146,21 @@ describe("stored chat completions: a gateway that stores nothing", () => {
 });
 
 describe("stored chat completions on PostgreSQL, two replicas", () => {
-  let pgServer: TestPostgres | undefined;
+  let rig: Awaited<ReturnType<typeof startPostgresReplicas>>;
   let fake: FakeOpenAI;
   let A: TestGateway;
   let B: TestGateway;
-  let cfg = "";
   before(async () => {
-    pgServer = await startPostgres();
-    if (!pgServer) {
-      if (process.env.CI) throw new Error("PostgreSQL binaries not installed");
-      return;
-    }
-    fake = await startFakeOpenAI();
-    cfg = yaml(fake.url, `store: { postgres_url: "${await createDatabase(pgServer.url, "stored_completions")}" }`);
-    [A, B] = await Promise.all([startTestGateway(cfg), startTestGateway(cfg)]);
+    rig = await startPostgresReplicas("stored_completions", (openai, url) => yaml(openai, `store: { postgres_url: "${url}" }`));
+    if (rig) [fake, [A, B]] = [rig.fake, rig.replicas];
   });
   after(async () => {
-    await Promise.allSettled([A?.close(), B?.close()]);
-    await fake?.close();
-    await pgServer?.destroy();
+    if (rig) rig.replicas[1] = B;
+    await rig?.close();
   });
 
   test("stored on A, read, listed, updated and deleted on B, and still there after B restarts", async (t) => {
-    if (!pgServer) return t.skip("PostgreSQL binaries not installed");
+    if (!rig) return t.skip("PostgreSQL binaries not installed");
     fake.script({ kind: "text", text: "from A" });
     const made = await sdk(A, SVC_A).chat.completions.create({ model: "default", store: true, metadata: { shard: "x" }, messages: [{ role: "user", content: "hello" }] });
     fake.script({ kind: "text", text: "also A" });
@@ -180,7 +172,7 @@ describe("stored chat completions on PostgreSQL, two replicas", () => {
     assert.deepEqual((await b.chat.completions.list({ metadata: { shard: "x" }, order: "desc", limit: 1 })).data.map((c) => c.id), [second.id]);
     await b.chat.completions.update(made.id, { metadata: { shard: "x", seen: "b" } });
     await B.close();
-    B = await startTestGateway(cfg);
+    B = await startTestGateway(rig.config);
     const again = sdk(B, SVC_A);
     assert.deepEqual((await again.chat.completions.retrieve(made.id)).metadata, { shard: "x", seen: "b" });
     assert.deepEqual((await all(again.chat.completions.messages.list(made.id))).map((m) => m.content), ["hello"]);

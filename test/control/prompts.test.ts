@@ -12,7 +12,7 @@ import { Code, createSignalboxClient, PromptSource, Role, userText, type Signalb
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { createDatabase, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { startPostgresReplicas } from "../helpers/postgres.ts";
 
 const ADMIN = ["sbx", "prompts", "admin"].join("_");
 const TEAM_A = ["sbx", "prompts", "team", "a"].join("_");
@@ -222,26 +222,17 @@ describe("prompts on the embedded store", () => {
 });
 
 describe("prompts on PostgreSQL, two replicas", () => {
-  let pgServer: TestPostgres | undefined;
+  let rig: Awaited<ReturnType<typeof startPostgresReplicas>>;
   let fake: FakeOpenAI;
   let A: TestGateway;
   let B: TestGateway;
-  let cfg = "";
   before(async () => {
-    pgServer = await startPostgres();
-    if (!pgServer) {
-      if (process.env.CI) throw new Error("PostgreSQL binaries not installed");
-      return;
-    }
-    fake = await startFakeOpenAI();
-    const url = await createDatabase(pgServer.url, "prompts");
-    cfg = yaml(fake.url, `store: { postgres_url: "${url}" }`);
-    [A, B] = await Promise.all([startTestGateway(cfg), startTestGateway(cfg)]);
+    rig = await startPostgresReplicas("prompts", (openai, url) => yaml(openai, `store: { postgres_url: "${url}" }`));
+    if (rig) [fake, [A, B]] = [rig.fake, rig.replicas];
   });
   after(async () => {
-    await Promise.allSettled([A?.close(), B?.close()]);
-    await fake?.close();
-    await pgServer?.destroy();
+    if (rig) rig.replicas[1] = B;
+    await rig?.close();
   });
 
   /** Polls `fn` on a replica until it holds (a change notice takes well under a second). */
@@ -254,7 +245,7 @@ describe("prompts on PostgreSQL, two replicas", () => {
   }
 
   test("a version made on A serves requests on B; a label moved on B moves on A; both survive a restart", async (t) => {
-    if (!pgServer) return t.skip("PostgreSQL binaries not installed");
+    if (!rig) return t.skip("PostgreSQL binaries not installed");
     const onA = createSignalboxClient({ baseUrl: A.url, apiKey: ADMIN });
     const onB = () => createSignalboxClient({ baseUrl: B.url, apiKey: ADMIN });
     await onA.prompts.createPromptVersion({ promptId: "triage", model: "default", instructions: "Triage v1 for {{team}}", labels: ["production"] });
@@ -279,7 +270,7 @@ describe("prompts on PostgreSQL, two replicas", () => {
 
     // A replica started afresh reads them from the store.
     await B.close();
-    B = await startTestGateway(cfg);
+    B = await startTestGateway(rig.config);
     const again = await onB().prompts.getPrompt({ promptId: "triage" });
     assert.equal(again.prompt?.labels.production, "2");
     assert.deepEqual(again.versions.map((v) => v.version), ["4", "3", "2", "1"]);

@@ -7,6 +7,8 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { freePort } from "./redis.ts";
+import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { startTestGateway, type TestGateway } from "./gateway.ts";
 
 export interface TestPostgres {
   /** `postgres://postgres@127.0.0.1:<port>/postgres` (trust auth: any password is accepted). */
@@ -150,4 +152,35 @@ export async function createDatabase(url: string, name: string): Promise<string>
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * A private PostgreSQL with a fresh database and a fake OpenAI upstream, and two gateway replicas
+ * on them (`yaml` makes the config from the upstream's URL and the database's). Undefined when
+ * PostgreSQL's binaries are missing (an error under CI). `close` stops everything, `replicas`
+ * included as they stand then (a test may restart one).
+ */
+export async function startPostgresReplicas(
+  database: string,
+  yaml: (openaiUrl: string, postgresUrl: string) => string,
+): Promise<{ server: TestPostgres; fake: FakeOpenAI; config: string; replicas: [TestGateway, TestGateway]; close(): Promise<void> } | undefined> {
+  const server = await startPostgres();
+  if (!server) {
+    if (process.env.CI) throw new Error("PostgreSQL binaries not installed");
+    return undefined;
+  }
+  const fake = await startFakeOpenAI();
+  const config = yaml(fake.url, await createDatabase(server.url, database));
+  const out = {
+    server,
+    fake,
+    config,
+    replicas: (await Promise.all([startTestGateway(config), startTestGateway(config)])) as [TestGateway, TestGateway],
+    async close() {
+      await Promise.allSettled(out.replicas.map((r) => r.close()));
+      await fake.close();
+      await server.destroy();
+    },
+  };
+  return out;
 }

@@ -64,7 +64,7 @@ const sizeOf = (r: StoredResponse) => JSON.stringify(r.response).length + JSON.s
 export class SizedMap<V> {
   private readonly entries = new Map<string, { v: V; size: number }>();
   private bytes = 0;
-  private readonly maxBytes: number;
+  protected readonly maxBytes: number;
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
   }
@@ -116,27 +116,37 @@ export class SizedMap<V> {
   }
 }
 
+/** A SizedMap of entries that expire (stored responses, chat completions). */
+export class ExpiringMap<V extends { expiresAt: number }> extends SizedMap<V> {
+  /** The entry, unless it has expired (then it is dropped). */
+  live(id: string, now: number): V | undefined {
+    const v = this.get(id);
+    if (v && v.expiresAt <= now) {
+      this.delete(id);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** Adds an entry; one larger than the whole bound is kept nowhere (an error naming `what`). */
+  add(id: string, v: V, size: number, what: string): void {
+    if (size > this.maxBytes) throw new Error(`the ${what} is larger than the store's bound (${this.maxBytes} bytes)`);
+    this.set(id, v, size);
+  }
+}
+
 /**
  * Per replica, newest kept: when the responses held pass `maxBytes`, the oldest go first.
  * Continuing a conversation on another replica needs PostgreSQL.
  */
 export function createMemoryResponseStore(opts: { maxBytes: number }): ResponseStore {
-  const byId = new SizedMap<StoredResponse>(opts.maxBytes);
-  const live = (id: string, now: number) => {
-    const r = byId.get(id);
-    if (r && r.expiresAt <= now) {
-      byId.delete(id);
-      return undefined;
-    }
-    return r;
-  };
+  const byId = new ExpiringMap<StoredResponse>(opts.maxBytes);
+  const live = (id: string, now: number) => byId.live(id, now);
   return {
     kind: "memory",
     async put(r) {
-      const size = sizeOf(r);
       // Larger than the whole store: kept nowhere (the caller answers it with store: false).
-      if (size > opts.maxBytes) throw new Error(`the response is larger than the store's bound (${opts.maxBytes} bytes)`);
-      byId.set(r.id, r, size);
+      byId.add(r.id, r, sizeOf(r), "response");
     },
     async get(id, now = Date.now()) {
       return live(id, now);
