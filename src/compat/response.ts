@@ -44,21 +44,41 @@ export function cacheSimilarityHeader(similarity: number | undefined): Record<st
  */
 export function rateLimitHeaders(limits: readonly RateStanding[] | undefined): Record<string, string> {
   if (limits === undefined) return NO_HEADERS;
+  const out: Record<string, string> = {};
+  for (const [kind, l] of tightest(limits)) {
+    out[`x-ratelimit-limit-${kind}`] = String(l.check.limit);
+    out[`x-ratelimit-remaining-${kind}`] = String(left(l));
+    out[`x-ratelimit-reset-${kind}`] = resetText(l.resetMs);
+  }
+  return out;
+}
+
+/** The same figures as Anthropic sends them: anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}, the reset an RFC 3339 time. */
+export function anthropicRateLimitHeaders(limits: readonly RateStanding[] | undefined, now = Date.now()): Record<string, string> {
+  if (limits === undefined) return NO_HEADERS;
+  const out: Record<string, string> = {};
+  for (const [kind, l] of tightest(limits)) {
+    out[`anthropic-ratelimit-${kind}-limit`] = String(l.check.limit);
+    out[`anthropic-ratelimit-${kind}-remaining`] = String(left(l));
+    out[`anthropic-ratelimit-${kind}-reset`] = new Date(Math.ceil((now + l.resetMs) / 1000) * 1000).toISOString().replace(".000Z", "Z");
+  }
+  return out;
+}
+
+const left = (x: RateStanding) => Math.max(0, Math.floor(x.check.limit - x.used));
+
+/** Of the requests-per-minute checks (key, user) the one with the least left, and likewise tokens. */
+function tightest(limits: readonly RateStanding[]): ["requests" | "tokens", RateStanding][] {
   let requests: RateStanding | undefined;
   let tokens: RateStanding | undefined;
-  const left = (x: RateStanding) => x.check.limit - x.used;
   for (const l of limits) {
     if (l.check.id.endsWith(":rpm")) {
       if (!requests || left(l) < left(requests)) requests = l;
     } else if (l.check.id.endsWith(":tpm") && (!tokens || left(l) < left(tokens))) tokens = l;
   }
-  const out: Record<string, string> = {};
-  for (const [kind, l] of [["requests", requests], ["tokens", tokens]] as const) {
-    if (!l) continue;
-    out[`x-ratelimit-limit-${kind}`] = String(l.check.limit);
-    out[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, Math.floor(left(l))));
-    out[`x-ratelimit-reset-${kind}`] = resetText(l.resetMs);
-  }
+  const out: ["requests" | "tokens", RateStanding][] = [];
+  if (requests) out.push(["requests", requests]);
+  if (tokens) out.push(["tokens", tokens]);
   return out;
 }
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;

@@ -68,6 +68,12 @@ export const GATEWAY_EXPOSED_HEADERS: readonly string[] = [
   "x-ratelimit-limit-tokens",
   "x-ratelimit-remaining-tokens",
   "x-ratelimit-reset-tokens",
+  "anthropic-ratelimit-requests-limit",
+  "anthropic-ratelimit-requests-remaining",
+  "anthropic-ratelimit-requests-reset",
+  "anthropic-ratelimit-tokens-limit",
+  "anthropic-ratelimit-tokens-remaining",
+  "anthropic-ratelimit-tokens-reset",
 ];
 
 /** A wildcard-subdomain pattern split into the fixed parts an Origin must start and end with. */

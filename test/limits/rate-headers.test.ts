@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
-import { rateLimitHeaders, resetText } from "../../src/compat/response.ts";
+import Anthropic from "@anthropic-ai/sdk";
+import { anthropicRateLimitHeaders, rateLimitHeaders, resetText } from "../../src/compat/response.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
@@ -39,6 +40,11 @@ test("the headers' text: the tightest check of each kind, resets as OpenAI write
     "x-ratelimit-reset-tokens": "1m6s",
   });
   assert.deepEqual(rateLimitHeaders(undefined), {});
+  assert.deepEqual(anthropicRateLimitHeaders([{ check: check("key:k:rpm", 50), used: 10, resetMs: 30_500 }], Date.parse("2026-12-06T10:00:00Z")), {
+    "anthropic-ratelimit-requests-limit": "50",
+    "anthropic-ratelimit-requests-remaining": "40",
+    "anthropic-ratelimit-requests-reset": "2026-12-06T10:00:31Z",
+  });
   assert.deepEqual([resetText(250.2), resetText(1000), resetText(59_001), resetText(120_000)], ["251ms", "1s", "1m0s", "2m0s"]);
 });
 
@@ -85,6 +91,12 @@ for (const backend of ["memory", "redis"] as const) {
       assert.equal(r.headers.get("x-ratelimit-remaining-requests"), "1");
       const { response: free } = await sdk(FREE).chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] }).withResponse();
       assert.equal(free.headers.get("x-ratelimit-limit-requests"), null);
+      // Anthropic's door sends them as Anthropic does.
+      const claude = new Anthropic({ baseURL: t.url, apiKey: PER_USER, maxRetries: 0 });
+      const { response: m } = await claude.messages.create({ model: "default", max_tokens: 20, metadata: { user_id: "alice" }, messages: [{ role: "user", content: "hi" }] }).withResponse();
+      assert.equal(m.headers.get("anthropic-ratelimit-requests-limit"), "3");
+      assert.equal(m.headers.get("anthropic-ratelimit-requests-remaining"), "0");
+      assert.ok(Date.parse(m.headers.get("anthropic-ratelimit-requests-reset")!) > Date.now() - 1000);
     });
   });
 }

@@ -12,7 +12,7 @@ import { validateCacheTtl } from "../../server/validate.ts";
 import { errorEvent, toAnthropicError } from "./errors.ts";
 import { parseMessagesRequest } from "./request.ts";
 import { messageJson, messageStreamWriter, PING } from "./response.ts";
-import { cacheSimilarityHeader } from "../response.ts";
+import { anthropicRateLimitHeaders, cacheSimilarityHeader } from "../response.ts";
 import { serveWithMcp } from "./mcp.ts";
 import type { McpHub } from "../../mcp/hub.ts";
 
@@ -75,7 +75,7 @@ export async function serveMessages(req: Req, res: Res, path: string, d: Message
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);
-    d.sendJson(res, 200, messageJson(a, stop), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity) });
+    d.sendJson(res, 200, messageJson(a, stop), { ...common, "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...cacheSimilarityHeader(a.cacheSimilarity), ...anthropicRateLimitHeaders(a.limits) });
     return 200;
   }
 
@@ -101,7 +101,8 @@ export async function serveMessages(req: Req, res: Res, path: string, d: Message
           ...common,
           "x-signalbox-deployment": ev.deployment,
           "x-signalbox-cache": ev.cache,
-            ...cacheSimilarityHeader(ev.cacheSimilarity),
+          ...cacheSimilarityHeader(ev.cacheSimilarity),
+          ...anthropicRateLimitHeaders(ev.limits),
         });
         w = messageStreamWriter(ri.id, ev.providerModel || ev.model, stop);
         write(w.start());
