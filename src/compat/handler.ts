@@ -43,7 +43,7 @@ import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
 import { MAX_AUDIO_BYTES } from "../server/validate.ts";
 import { isStoredResponsePath, serveResponses, serveStoredResponse, type StoredResponses } from "./responses/handler.ts";
-import { completionView, isStoredCompletionPath, serveStoredCompletions } from "./chat-stored.ts";
+import { isStoredCompletionPath, serveStoredCompletions } from "./chat-stored.ts";
 import type { CompletionStore, StoredCompletion } from "./chat-store.ts";
 import { isConversationPath, serveConversations } from "./responses/conversations-http.ts";
 import { serveMessages } from "./anthropic/handler.ts";
