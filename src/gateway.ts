@@ -21,7 +21,9 @@ import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
-import { isMcpAllowEntry, loadConfig } from "./config/load.ts";
+import { extendConfig, isMcpAllowEntry, loadConfig } from "./config/load.ts";
+import type { ApplyEntries } from "./control/entries.ts";
+import { MASTER_KEY_ENV } from "./control/sealed.ts";
 import { configVersion, reconcile, reuseUnchanged, type ReloadResult } from "./config/reload.ts";
 import { GatewayError } from "./router/errors.ts";
 import { createProvider } from "./providers/registry.ts";
@@ -155,6 +157,8 @@ export interface GatewayOptions {
   cache?: CacheStore;
   /** The file `config` was read from: what reload() re-reads. */
   configPath?: string;
+  /** Seals the credentials of providers made at run time; default: the SIGNALBOX_MASTER_KEY environment variable. */
+  masterKey?: string;
 }
 
 /** One line per request: ids, routing, outcome, tokens, cost, timings. No prompt or completion text, no key. */
@@ -303,8 +307,6 @@ async function* endWithStream<T>(it: AsyncIterable<T>, span: import("@openteleme
 
 export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const transport = opts.transport ?? createTransport();
-  const providers = new Map<string, Provider>();
-  for (const p of config.providers) providers.set(p.name, createProvider(p, transport));
   const metrics = createMetrics();
   // The sinks of the configuration in force (a reload swaps core.config; until core exists, the first one).
   let coreRef: GatewayCore | undefined;
@@ -343,10 +345,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       guardrails: compileGuardrails(cfg),
     };
   };
-  // Only grows (a reload adds or retypes providers): requests in flight on a removed provider
-  // still get their metric label.
-  const providerTypes = new Map(config.providers.map((p) => [p.name, p.type as string]));
   const control = await createControlPlane({
+    masterKey: opts.masterKey ?? process.env[MASTER_KEY_ENV],
     store: await createControlStore(config),
     configKeys: config.keys,
     configTeams: config.teams,
@@ -362,7 +362,16 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       }
     },
   });
-  let version = configVersion(config);
+  // The config file's configuration (what a reload re-reads), and in force: it with the providers,
+  // deployments and routes made at run time (AdminService.PutConfigEntry).
+  let base = config;
+  const initial = extendConfig(base, control.entries.opened()).config;
+  const providers = new Map<string, Provider>();
+  for (const p of initial.providers) providers.set(p.name, createProvider(p, transport));
+  // Only grows (a reload adds or retypes providers): requests in flight on a removed provider
+  // still get their metric label.
+  const providerTypes = new Map(initial.providers.map((p) => [p.name, p.type as string]));
+  let version = configVersion(initial);
   metrics.configVersion(version);
   const limits = opts.limits ?? (await createLimits(config, alerts));
   const usageStore = await createUsageStore(config, alerts);
@@ -384,7 +393,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const tracing = opts.tracing === null ? undefined : (opts.tracing ?? sdk?.startTracing());
   const usageLogs = opts.usageLogs === null ? undefined : (opts.usageLogs ?? sdk?.startUsageLogs());
   const core: GatewayCore = {
-    ...generation(config, providers),
+    ...generation(initial, providers),
     alerts,
     tracing,
     usageLogs,
@@ -475,6 +484,33 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     return { ...res, message: endWithStream(res.message, rpc.span, req.signal) };
   };
 
+  /**
+   * The one step: every request from here on plans and executes on the new generation; those in
+   * flight keep the plan and exec they read at their start.
+   */
+  function commit(swap: Partial<GatewayCore>, next: Config): void {
+    Object.assign(core, swap);
+    control.directory.replaceConfig(next.keys, next.teams, Date.now());
+    for (const p of next.providers) providerTypes.set(p.name, p.type);
+    version = configVersion(next);
+    // Connection pools of providers that are gone (or changed) close once their requests finish.
+    void transport.prune?.(next.providers);
+    metrics.configVersion(version);
+  }
+  const build = (next: Config) => generation(next, reuseUnchanged(core.config.providers, core.exec.providers, next.providers, (p) => createProvider(p, transport)));
+
+  /** Entries made at run time, built into the file's configuration (dryRun: only what would change). */
+  const applyEntries: ApplyEntries = (entries, dryRun) => {
+    const { config: extended, problems } = extendConfig(base, entries);
+    const next = reconcile(core.config, extended);
+    if (dryRun) return { version: configVersion(next.config), changes: next.changes, problems };
+    const previousVersion = version;
+    commit(build(next.config), next.config);
+    if (version !== previousVersion) log("info", "config entries applied", { config_version: version, previous_version: previousVersion, changes: next.changes });
+    return { version, changes: next.changes, problems };
+  };
+  control.entries.attach(applyEntries);
+
   /** One reload: read and validate the whole file, build what changed, then swap in one step. */
   async function reloadNow(actor: string): Promise<ReloadResult> {
     const path = opts.configPath;
@@ -482,30 +518,30 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     const previousVersion = version;
     const prev = core.config;
     let next: ReturnType<typeof reconcile>;
+    let file: Config;
     let swap: Partial<GatewayCore>;
+    let problems: ReturnType<typeof extendConfig>["problems"];
     try {
-      next = reconcile(prev, loadConfig(path));
-      const provs = reuseUnchanged(prev.providers, core.exec.providers, next.config.providers, (p) => createProvider(p, transport));
-      swap = generation(next.config, provs);
+      file = loadConfig(path);
+      const extended = extendConfig(file, control.entries.opened());
+      problems = extended.problems;
+      next = reconcile(prev, extended.config);
+      swap = build(next.config);
     } catch (err) {
       metrics.configReload("invalid");
       const message = (err as Error)?.message ?? String(err);
       log("error", "config reload refused: the file is invalid, nothing changed", { config: path, actor: actor || undefined, config_version: previousVersion, error: message });
       throw new GatewayError("failed_precondition", `invalid configuration in ${path}: ${message}`, {}, err);
     }
-    // The one step: every request from here on plans and executes on the new generation; those
-    // in flight keep the plan and exec they read at their start.
-    Object.assign(core, swap);
-    control.directory.replaceConfig(next.config.keys, next.config.teams, Date.now());
-    for (const p of next.config.providers) providerTypes.set(p.name, p.type);
-    version = configVersion(next.config);
-    // Connection pools of providers that are gone (or changed) close once their requests finish.
-    void transport.prune?.(next.config.providers);
-    metrics.configVersion(version);
+    base = file;
+    commit(swap, next.config);
+    control.entries.noteProblems(problems);
+    // An entry made at run time that the file now shadows (or breaks) is left out: say so.
+    const changes = [...next.changes, ...[...problems].map(([id, e]) => `${id} (made at run time) not in force: ${e.message}`)];
     metrics.configReload("ok");
-    log("info", "config reloaded", { config: path, actor: actor || undefined, config_version: version, previous_version: previousVersion, changes: next.changes });
-    await control.audit(actor || "unknown", "config.reload", "config", { version: previousVersion }, { version, changes: next.changes });
-    return { version, previousVersion, changes: next.changes };
+    log("info", "config reloaded", { config: path, actor: actor || undefined, config_version: version, previous_version: previousVersion, changes });
+    await control.audit(actor || "unknown", "config.reload", "config", { version: previousVersion }, { version, changes });
+    return { version, previousVersion, changes };
   }
   let reloading: Promise<unknown> = Promise.resolve();
 

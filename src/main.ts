@@ -58,7 +58,7 @@ async function main() {
     });
   }
   if (gw.core.control.storeKind === "memory") {
-    log("warn", "keys, teams, prompts and the audit log managed through AdminService and PromptService are kept in memory and lost on restart (set store.postgres_url or DATABASE_URL to keep them in PostgreSQL)");
+    log("warn", "keys, teams, prompts, providers, deployments and routes made at run time, and the audit log managed through AdminService and PromptService are kept in memory and lost on restart (set store.postgres_url or DATABASE_URL to keep them in PostgreSQL)");
   } else {
     log("info", "keys, teams and the audit log in PostgreSQL", { postgres: redactUrl(config.store.postgresUrl!) });
   }

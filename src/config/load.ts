@@ -879,6 +879,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     providers: [...providers.values()],
     deployments: [...deployments.values()],
     ...(wildcards.size ? { wildcards: byPrefix } : {}),
+    ...(raw.limits.defaultExpectedOutputTokens ? { defaultExpectedOutputTokens: raw.limits.defaultExpectedOutputTokens } : {}),
     aliases,
     routes: [...routes.values()],
     keys: raw.keys,
@@ -890,6 +891,142 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     },
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
     responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
+  };
+}
+
+/** What may be added to a configuration at run time (AdminService.PutConfigEntry). */
+export type EntryKind = "provider" | "deployment" | "route";
+
+/** A provider, deployment or route made at run time: its spec as the config file would hold it (snake_case, secrets in the clear). */
+export interface RuntimeEntry {
+  kind: EntryKind;
+  name: string;
+  spec: Record<string, unknown>;
+}
+
+export const entryKey = (kind: EntryKind, name: string) => `${kind}/${name}`;
+
+const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name" };
+
+/**
+ * A configuration with entries made at run time added: each checked as the config file's would be
+ * (the same validators, so the same errors, with paths under `spec`), against the file's entries
+ * and the other runtime ones. An entry that fails is left out and reported in `problems` (by
+ * `entryKey`); the rest are in force. Entries never shadow the file's: a name the file defines is
+ * a problem of the entry. No `${VAR}` substitution: a stored spec cannot read the environment.
+ */
+export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { config: Config; problems: Map<string, ConfigError> } {
+  const problems = new Map<string, ConfigError>();
+  if (entries.length === 0) return { config: base, problems };
+  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const of = (k: EntryKind) => sorted.filter((e) => e.kind === k);
+  const attempt = (e: RuntimeEntry, f: () => void) => {
+    try {
+      f();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.set(entryKey(e.kind, e.name), err);
+    }
+  };
+  /** The spec with its name field filled from the entry's name (a different one is refused). */
+  const named = (e: RuntimeEntry): Record<string, unknown> => {
+    const field = NAME_FIELD[e.kind];
+    const given = e.spec[field];
+    if (given !== undefined && given !== e.name) throw new ConfigError(`spec.${field}`, `"${String(given)}" differs from the entry's name "${e.name}" (leave it out)`);
+    return { ...e.spec, [field]: e.name };
+  };
+  const inFile = (what: string, name: string) => new ConfigError("name", `${what} "${name}" is defined in the config file, which a runtime entry cannot shadow: change it there`);
+
+  const providers = new Map(base.providers.map((p) => [p.name, p]));
+  for (const e of of("provider")) {
+    attempt(e, () => {
+      if (providers.has(e.name)) throw inFile("provider", e.name);
+      providers.set(e.name, finishProvider(providerSpec(named(e), "spec"), "spec"));
+    });
+  }
+
+  const deployments = new Map(base.deployments.map((d) => [d.id, d]));
+  const wildcards = new Map((base.wildcards ?? []).map((w) => [w.id, w]));
+  const routes = new Map(base.routes.map((r) => [r.name, r]));
+  const taken = (name: string) => deployments.has(name) || wildcards.has(name) || routes.has(name) || name in base.aliases;
+  for (const e of of("deployment")) {
+    attempt(e, () => {
+      if (taken(e.name)) throw inFile("deployment, route or alias", e.name);
+      const d = deploymentSpec(named(e), "spec") as any;
+      d.expectedOutputTokens ??= base.defaultExpectedOutputTokens;
+      if (d.id.endsWith("*")) wildcards.set(d.id, finishWildcard(d, providers, "spec"));
+      else if (d.maxModels !== undefined) throw new ConfigError("spec.max_models", `only a wildcard deployment (an id ending in "*") makes models: "${d.id}" is one model`);
+      else if (d.model.includes("*")) throw new ConfigError("spec.model", `"*" in a model needs a wildcard id (ending in "*", e.g. "${d.provider}/*") to fill it from`);
+      else deployments.set(d.id, finishDeployment(d, providers, "spec"));
+    });
+  }
+  const byPrefix = [...wildcards.values()].sort((a, b) => b.prefix.length - a.prefix.length);
+
+  // Routes may name each other: all names first, then each checked; one that fails is taken out
+  // and the rest checked again, until none fails.
+  const pending = new Map<string, { e: RuntimeEntry; r: RouteConfig }>();
+  for (const e of of("route")) {
+    attempt(e, () => {
+      if (taken(e.name)) throw inFile("deployment, route or alias", e.name);
+      pending.set(e.name, { e, r: routeSpec(named(e), "spec") });
+    });
+  }
+  const guardrailNames = new Set((base.guardrails ?? []).map((g) => g.name));
+  const wildcardModel = (name: string | undefined, path: string) => {
+    if (name === undefined || deployments.has(name) || routes.has(name) || pending.has(name) || name in base.aliases) return;
+    const w = wildcardFor(byPrefix, name);
+    const part = w && wildcardPart(w, name);
+    if (w && part !== undefined) deployments.set(name, w.make(name, w.model.replace("*", part)));
+    else if (w) throw new ConfigError(path, `"${name.slice(w.prefix.length)}" is not a model name (wildcard deployment "${w.id}")`);
+  };
+  for (let again = true; again; ) {
+    again = false;
+    const known = (m: string) => routes.has(m) || pending.has(m) || deployments.has(m) || m in base.aliases || isMcpAllowEntry(m, base.mcpServers);
+    for (const [name, { e, r }] of pending) {
+      const route = structuredClone(r);
+      attempt(e, () => {
+        route.targets.forEach((t, j) => wildcardModel(t.deployment, `spec.targets[${j}]`));
+        route.variants.forEach((v, j) => v.targets.forEach((t, k) => wildcardModel(t.deployment, `spec.variants[${j}].targets[${k}]`)));
+        route.fallbacks.forEach((f, j) => wildcardModel(f, `spec.fallbacks[${j}]`));
+        finishRoute(route, "spec", deployments, known);
+        (route.guardrails ?? []).forEach((g, j) => {
+          if (!guardrailNames.has(g)) throw new ConfigError(`spec.guardrails[${j}]`, `unknown guardrail "${g}" (guardrails are defined in the config file)`);
+        });
+      });
+      if (problems.has(entryKey("route", name))) {
+        pending.delete(name);
+        again = true;
+        break;
+      }
+      pending.get(name)!.r = route;
+    }
+  }
+  const checked = new Map(routes);
+  for (const [name, { r }] of pending) checked.set(name, r);
+  // A loop of task routes or conditions through runtime routes (the file alone has none): the
+  // first runtime route in it is the problem, and the rest are checked again without it.
+  for (;;) {
+    try {
+      checkTaskCycles(checked, base.aliases);
+      break;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const loop = err.message.slice(err.message.indexOf("cycle: ") + 7).split(" -> ");
+      const culprit = loop.find((n) => pending.has(n) && checked.has(n));
+      if (culprit === undefined) throw err;
+      problems.set(entryKey("route", culprit), new ConfigError(err.path.replace(/^routes\[\d+\]/, "spec"), err.message.replace(/^[^:]*: /, "")));
+      checked.delete(culprit);
+    }
+  }
+  return {
+    config: {
+      ...base,
+      providers: [...providers.values()],
+      deployments: [...deployments.values()],
+      ...(byPrefix.length ? { wildcards: byPrefix } : {}),
+      routes: [...checked.values()],
+    },
+    problems,
   };
 }
 

@@ -445,6 +445,8 @@ export interface Config {
   deployments: DeploymentConfig[];
   /** Wildcard deployments (`id: "openai/*"`), longest prefix first; absent or empty: none. */
   wildcards?: WildcardDeployment[];
+  /** `limits.default_expected_output_tokens`, for deployments made at run time (absent: none). */
+  defaultExpectedOutputTokens?: number;
   aliases: Record<string, string>;
   routes: RouteConfig[];
   keys: KeyConfig[];

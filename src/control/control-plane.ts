@@ -11,6 +11,9 @@ import { createDirectory, type Directory, hashKey } from "./directory.ts";
 import { type AuditEvent, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
 import { createPromptLibrary, mayUse, type PromptLibrary, type PromptVersionView, type PromptView } from "./prompts.ts";
 import type { PromptConfig } from "../config/types.ts";
+import type { EntryKind } from "../config/load.ts";
+import { createEntryBook, type EntryBook, type EntryInput, type EntryView } from "./entries.ts";
+import { createSealer } from "./sealed.ts";
 
 /** The fields a caller may set on a key. */
 export type KeyInput = Pick<ManagedKey, "name" | "team" | "role" | "allow" | "limits" | "perUserLimits" | "budget" | "maxOutputTokens" | "expiresAt" | "metadata">;
@@ -60,6 +63,11 @@ export interface ControlPlane {
   deletePrompt(a: Actor, id: string): Promise<void>;
   readonly storeKind: "memory" | "postgres";
   readonly replica: string;
+  /** Providers, deployments and routes made at run time. */
+  readonly entries: EntryBook;
+  putConfigEntry(a: Actor, input: EntryInput): Promise<{ entry: EntryView; version: string; changes: string[] }>;
+  listConfigEntries(a: Actor, kind?: EntryKind): EntryView[];
+  deleteConfigEntry(a: Actor, kind: EntryKind, name: string, expectedRevision?: number): Promise<{ version: string; changes: string[] }>;
   createKey(a: Actor, input: KeyInput): Promise<{ key: ManagedKey; secret: string }>;
   listKeys(a: Actor, q: { team?: string; limit: number; cursor?: string; includeRevoked: boolean }): Page<ManagedKey>;
   getKey(a: Actor, name: string): ManagedKey;
@@ -91,6 +99,8 @@ export interface ControlPlaneOptions {
   /** Whether a name is a route, alias or deployment (allow lists are checked against it). */
   knownModel: (name: string) => boolean;
   now?: () => number;
+  /** Seals the credentials of providers made at run time (SIGNALBOX_MASTER_KEY); absent: they cannot go to PostgreSQL. */
+  masterKey?: string;
   /** How often last-used times are written (ms). Default 15 000. */
   touchEveryMs?: number;
   replica?: string;
@@ -202,6 +212,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   const directory = createDirectory(now);
   directory.replaceConfig(opts.configKeys, opts.configTeams, now());
   const prompts = createPromptLibrary(opts.configPrompts ?? (() => []));
+  const entries = createEntryBook(store, createSealer(opts.masterKey || undefined), now);
 
   let synced = false;
   let resyncing: Promise<void> | undefined;
@@ -211,6 +222,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
         const all = await store.loadAll();
         directory.replaceStore(all.keys, all.teams);
         prompts.replaceStore(all.prompts);
+        entries.replaceAll(all.entries);
         if (!synced) log("info", "control plane in sync", { store: store.kind, keys: all.keys.length, teams: all.teams.length, prompts: all.prompts.length });
         synced = true;
       } catch (err) {
@@ -224,7 +236,11 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   // out of order: only the newest read of a name is applied.
   const latest = new Map<string, number>();
   let reads = 0;
-  const onChange = async (c: { kind: "key" | "team" | "prompt"; name: string }) => {
+  const onChange = async (c: { kind: "key" | "team" | "prompt" | "entry"; name: string }) => {
+    if (c.kind === "entry") {
+      await entries.changed(c.name).catch(() => void resync());
+      return;
+    }
     const id = `${c.kind}:${c.name}`;
     const n = ++reads;
     latest.set(id, n);
@@ -620,6 +636,37 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
         return { items: r.events, next: r.next };
       } catch (err) {
         if (err instanceof RangeError) throw bad("page_token", "not a token from a previous page");
+        storeFailure(err);
+      }
+    },
+
+    entries,
+
+    async putConfigEntry(a, input) {
+      requireAdmin(a, "changing providers, deployments and routes");
+      try {
+        return await entries.put(input, a.caller.keyName, (action, target, before, after) => auditOf(a, action, target, before, after));
+      } catch (err) {
+        storeFailure(err);
+      }
+    },
+
+    listConfigEntries(a, kind) {
+      requireAdmin(a, "listing providers, deployments and routes made at run time");
+      return entries.list(kind);
+    },
+
+    async deleteConfigEntry(a, kind, name, expectedRevision) {
+      requireAdmin(a, "deleting providers, deployments and routes");
+      // A managed key allowed only this model would be left allowed nothing it names.
+      const inUse = (k: EntryKind, n: string) => {
+        if (k === "provider") return undefined;
+        const users = [...directory.keys()].filter((key) => key.source === "store" && key.revokedAt === undefined && key.allow.includes(n)).map((key) => `key "${key.name}"`);
+        return users.length ? `the allow list of ${users.join(", ")}` : undefined;
+      };
+      try {
+        return await entries.delete(kind, name, expectedRevision, (action, target, before) => auditOf(a, action, target, before, undefined), inUse);
+      } catch (err) {
         storeFailure(err);
       }
     },

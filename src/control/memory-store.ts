@@ -1,7 +1,7 @@
 // The embedded default control store: keys, teams and the audit log in this process's memory,
 // lost on restart (start-up says so). Same contract as the PostgreSQL store, one replica only.
 
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type StoredEntry, StoreError } from "./types.ts";
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -12,6 +12,7 @@ export function createMemoryControlStore(): ControlStore {
   const keys = new Map<string, ManagedKey>();
   const teams = new Map<string, ManagedTeam>();
   const prompts = new Map<string, ManagedPrompt>();
+  const entries = new Map<string, StoredEntry>();
   const audit: AuditEvent[] = [];
   let seq = 0;
   const listeners: ((c: ControlChange) => void)[] = [];
@@ -31,7 +32,30 @@ export function createMemoryControlStore(): ControlStore {
   return {
     kind: "memory",
     async loadAll() {
-      return { keys: [...keys.values()].map(clone), teams: [...teams.values()].map(clone), prompts: [...prompts.values()].map(clone) };
+      return { keys: [...keys.values()].map(clone), teams: [...teams.values()].map(clone), prompts: [...prompts.values()].map(clone), entries: [...entries.values()].map(clone) };
+    },
+    async getEntry(kind, name) {
+      const e = entries.get(`${kind}/${name}`);
+      return e && clone(e);
+    },
+    async putEntry(kind, name, build, a) {
+      const id = `${kind}/${name}`;
+      const before = entries.get(id);
+      const after = clone(build(before && clone(before)));
+      entries.set(id, after);
+      record(a(before && clone(before), clone(after)));
+      notify({ kind: "entry", name: id });
+      return clone(after);
+    },
+    async deleteEntry(kind, name, check, a) {
+      const id = `${kind}/${name}`;
+      const before = entries.get(id);
+      if (!before) throw new StoreError("not_found", `${kind} "${name}" was not made at run time (no such entry)`);
+      check(clone(before));
+      entries.delete(id);
+      record(a(clone(before)));
+      notify({ kind: "entry", name: id });
+      return clone(before);
     },
     async getPrompt(id) {
       const p = prompts.get(id);

@@ -380,6 +380,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_chat_completions_expiry ON signalbox_chat_completions (expires_at);
     `,
   },
+  {
+    version: 14,
+    name: "config entries: providers, deployments and routes made at run time (credentials sealed)",
+    sql: `
+      CREATE TABLE signalbox_config_entries (
+        kind text NOT NULL CHECK (kind IN ('provider', 'deployment', 'route')),
+        name text NOT NULL,
+        spec jsonb NOT NULL,
+        revision bigint NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        created_by text NOT NULL,
+        updated_by text NOT NULL,
+        PRIMARY KEY (kind, name)
+      );
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -4,7 +4,8 @@
 import pg from "pg";
 import { log as defaultLog, type Level } from "../telemetry/log.ts";
 import { migrate } from "./migrations.ts";
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, type StoredEntry, StoreError } from "./types.ts";
+import type { EntryKind } from "../config/load.ts";
 
 export { migrate, MIGRATIONS, type Migration } from "./migrations.ts";
 
@@ -166,6 +167,21 @@ function auditFromRow(r: AuditRow): AuditEvent {
 }
 
 /** jsonb parameter: always serialised here (pg would turn a JS array into a PostgreSQL array). */
+const ENTRY_COLS = "kind, name, spec, revision, created_at, updated_at, created_by, updated_by";
+
+function entryFromRow(r: any): StoredEntry {
+  return {
+    kind: r.kind,
+    name: r.name,
+    spec: r.spec,
+    revision: Number(r.revision),
+    createdAt: new Date(r.created_at).getTime(),
+    updatedAt: new Date(r.updated_at).getTime(),
+    createdBy: r.created_by,
+    updatedBy: r.updated_by,
+  };
+}
+
 const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 const time = (ms: number | undefined): Date | null => (ms === undefined || ms === null ? null : new Date(ms));
 
@@ -351,6 +367,12 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
     );
   }
 
+  /** A runtime config entry; `lock` holds its row until the transaction ends. */
+  async function readEntry(sql: Sql, kind: EntryKind, name: string, lock = false): Promise<StoredEntry | undefined> {
+    const { rows } = await sql(`SELECT ${ENTRY_COLS} FROM signalbox_config_entries WHERE kind = $1 AND name = $2${lock ? " FOR UPDATE" : ""}`, [kind, name]);
+    return rows[0] ? entryFromRow(rows[0]) : undefined;
+  }
+
   /** A prompt with its versions; `lock` holds its row until the transaction ends. */
   async function readPrompt(sql: Sql, id: string, lock = false): Promise<ManagedPrompt | undefined> {
     const { rows } = await sql(`SELECT ${PROMPT_COLS} FROM signalbox_prompts WHERE id = $1${lock ? " FOR UPDATE" : ""}`, [id]);
@@ -466,7 +488,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       let c: ControlChange;
       try {
         const p = JSON.parse(n.payload) as Partial<ControlChange>;
-        if ((p.kind !== "key" && p.kind !== "team" && p.kind !== "prompt") || typeof p.name !== "string") throw new Error("bad shape");
+        if ((p.kind !== "key" && p.kind !== "team" && p.kind !== "prompt" && p.kind !== "entry") || typeof p.name !== "string") throw new Error("bad shape");
         c = { kind: p.kind, name: p.name };
       } catch {
         log("warn", "control store: ignored a malformed change notice", {});
@@ -518,7 +540,8 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
           if (list) list.push(v);
           else byPrompt.set(v.prompt_id, [v]);
         }
-        return { keys: keys.rows.map(keyFromRow), teams: teams.rows.map(teamFromRow), prompts: (prompts.rows as PromptRow[]).map((r) => promptFromRows(r, byPrompt.get(r.id) ?? [])) };
+        const entries = await sql(`SELECT ${ENTRY_COLS} FROM signalbox_config_entries ORDER BY kind, name`);
+        return { keys: keys.rows.map(keyFromRow), teams: teams.rows.map(teamFromRow), prompts: (prompts.rows as PromptRow[]).map((r) => promptFromRows(r, byPrompt.get(r.id) ?? [])), entries: entries.rows.map(entryFromRow) };
       }, "", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     },
 
@@ -574,6 +597,40 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
         await notify(sql, { kind: "prompt", name: id });
         return before;
       }, id);
+    },
+
+    async getEntry(kind, name) {
+      const { rows } = await q(`SELECT ${ENTRY_COLS} FROM signalbox_config_entries WHERE kind = $1 AND name = $2`, [kind, name]);
+      return rows[0] ? entryFromRow(rows[0]) : undefined;
+    },
+
+    async putEntry(kind, name, build, audit) {
+      return tx(async (sql) => {
+        // A new entry's race: the second writer's INSERT waits on the first's row, then conflicts.
+        const before = await readEntry(sql, kind, name, true);
+        const after = build(before);
+        await sql(
+          `INSERT INTO signalbox_config_entries (kind, name, spec, revision, created_at, updated_at, created_by, updated_by)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)
+           ON CONFLICT (kind, name) DO UPDATE SET spec = EXCLUDED.spec, revision = EXCLUDED.revision, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`,
+          [kind, name, json(after.spec), after.revision, time(after.createdAt), time(after.updatedAt), after.createdBy, after.updatedBy],
+        );
+        await writeAudit(sql, audit(before, after));
+        await notify(sql, { kind: "entry", name: `${kind}/${name}` });
+        return after;
+      }, `${kind} "${name}"`);
+    },
+
+    async deleteEntry(kind, name, check, audit) {
+      return tx(async (sql) => {
+        const before = await readEntry(sql, kind, name, true);
+        if (!before) throw new StoreError("not_found", `${kind} "${name}" was not made at run time (no such entry)`);
+        check(before);
+        await sql("DELETE FROM signalbox_config_entries WHERE kind = $1 AND name = $2", [kind, name]);
+        await writeAudit(sql, audit(before));
+        await notify(sql, { kind: "entry", name: `${kind}/${name}` });
+        return before;
+      }, `${kind} "${name}"`);
     },
 
     async getKey(name) {

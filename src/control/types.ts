@@ -1,6 +1,7 @@
 // The control plane's vocabulary: managed keys and teams, audit events, and the one narrow store
 // interface behind them (memory for the embedded default, PostgreSQL for real deployments).
 
+import type { EntryKind } from "../config/load.ts";
 import type { BudgetConfig, KeyRole, RateLimits } from "../config/types.ts";
 
 /** Where a key or team is defined: the config file (read-only) or the store (AdminService). */
@@ -102,9 +103,26 @@ export interface AuditQuery {
   cursor?: string;
 }
 
-/** What changed, as told to every replica: the name of the key or team to re-read. */
+/**
+ * A provider, deployment or route made at run time (AdminService.PutConfigEntry). `spec` is the
+ * entry as the config file would hold it; its credentials are sealed (src/control/sealed.ts) when
+ * the gateway has a master key. Times are epoch ms.
+ */
+export interface StoredEntry {
+  kind: EntryKind;
+  name: string;
+  spec: Record<string, unknown>;
+  /** 1 for a new entry, one more at each change. */
+  revision: number;
+  createdAt: number;
+  updatedAt: number;
+  createdBy: string;
+  updatedBy: string;
+}
+
+/** What changed, as told to every replica: the name of the key, team, prompt or entry ("deployment/groq-llama") to re-read. */
 export interface ControlChange {
-  kind: "key" | "team" | "prompt";
+  kind: "key" | "team" | "prompt" | "entry";
   name: string;
 }
 
@@ -125,8 +143,16 @@ export class StoreError extends Error {
  */
 export interface ControlStore {
   readonly kind: "memory" | "postgres";
-  /** Every key, team and prompt, for a full sync of a replica's memory. */
-  loadAll(): Promise<{ keys: ManagedKey[]; teams: ManagedTeam[]; prompts: ManagedPrompt[] }>;
+  /** Every key, team, prompt and runtime config entry, for a full sync of a replica's memory. */
+  loadAll(): Promise<{ keys: ManagedKey[]; teams: ManagedTeam[]; prompts: ManagedPrompt[]; entries: StoredEntry[] }>;
+  getEntry(kind: EntryKind, name: string): Promise<StoredEntry | undefined>;
+  /**
+   * Adds or replaces an entry under a lock: `build` sees it as stored (undefined: new) and returns
+   * what to store (its revision one past the stored one's), or throws (nothing is written).
+   */
+  putEntry(kind: EntryKind, name: string, build: (before: StoredEntry | undefined) => StoredEntry, audit: (before: StoredEntry | undefined, after: StoredEntry) => AuditInput): Promise<StoredEntry>;
+  /** Deletes an entry. `check` sees it as stored and may throw; not_found when there is none. */
+  deleteEntry(kind: EntryKind, name: string, check: (before: StoredEntry) => void, audit: (before: StoredEntry) => AuditInput): Promise<StoredEntry>;
   getPrompt(id: string): Promise<ManagedPrompt | undefined>;
   /**
    * Adds a version (numbered one past the newest; a new prompt starts at 1, owned by `team`) and

@@ -11,6 +11,9 @@ import {
   type AuditEvent as PbAuditEvent,
   AuditEventSchema,
   type Budget,
+  type ConfigEntry as PbConfigEntry,
+  ConfigEntryKind,
+  ConfigEntrySchema,
   KeyRole,
   type RateLimits as PbRateLimits,
   Source,
@@ -22,6 +25,8 @@ import type { AlertTestResult } from "../alerts/alerts.ts";
 import type { AlertConfig, BudgetConfig, KeyRole as DomainRole, RateLimits } from "../config/types.ts";
 import type { Actor, ControlPlane, KeyPatch, TeamPatch } from "../control/control-plane.ts";
 import type { AuditEvent, ManagedKey, ManagedTeam } from "../control/types.ts";
+import type { EntryView } from "../control/entries.ts";
+import type { EntryKind } from "../config/load.ts";
 import { GatewayError } from "../router/errors.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
@@ -70,6 +75,30 @@ function budgetFromPb(b: Budget | undefined, field: string): BudgetConfig | unde
   const period = PERIOD_FROM_PB[b.period];
   if (!period) throw bad(`${field}.period`, "required: BUDGET_PERIOD_DAY, _WEEK or _MONTH");
   return { period, limitUsd: b.limitUsd, softThreshold: b.softThreshold ?? 0.8 };
+}
+
+const KIND_TO_PB: Record<EntryKind, ConfigEntryKind> = { provider: ConfigEntryKind.PROVIDER, deployment: ConfigEntryKind.DEPLOYMENT, route: ConfigEntryKind.ROUTE };
+const KIND_FROM_PB: Record<number, EntryKind | undefined> = { [ConfigEntryKind.PROVIDER]: "provider", [ConfigEntryKind.DEPLOYMENT]: "deployment", [ConfigEntryKind.ROUTE]: "route" };
+
+function kindFromPb(k: ConfigEntryKind, field = "kind"): EntryKind {
+  const kind = KIND_FROM_PB[k];
+  if (!kind) throw bad(field, "required: CONFIG_ENTRY_KIND_PROVIDER, _DEPLOYMENT or _ROUTE");
+  return kind;
+}
+
+export function entryToPb(e: EntryView): PbConfigEntry {
+  return create(ConfigEntrySchema, {
+    kind: KIND_TO_PB[e.kind],
+    name: e.name,
+    spec: e.spec as JsonObject,
+    secretFields: e.secretFields,
+    revision: BigInt(e.revision),
+    createTime: ts(e.createdAt),
+    updateTime: ts(e.updatedAt),
+    createdBy: e.createdBy,
+    updatedBy: e.updatedBy,
+    problem: e.problem,
+  });
 }
 
 function timeFromPb(t: Timestamp | undefined): number | undefined {
@@ -288,6 +317,26 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
         role: a.caller.role === "anonymous" ? KeyRole.UNSPECIFIED : ROLE_TO_PB[a.caller.role],
         authEnabled: a.authEnabled,
       })),
+    putConfigEntry: (req, ctx) =>
+      run(ctx, async (a) => {
+        const kind = kindFromPb(req.kind);
+        const name = need(req.name, "name");
+        if (!req.spec) throw bad("spec", `required: the ${kind}'s fields, as in the config file`);
+        const r = await cp.putConfigEntry(a, {
+          kind,
+          name,
+          spec: req.spec as Record<string, unknown>,
+          expectedRevision: req.expectedRevision === undefined ? undefined : Number(req.expectedRevision),
+          validateOnly: req.validateOnly,
+        });
+        return { entry: entryToPb(r.entry), configVersion: r.version, changes: r.changes };
+      }),
+    listConfigEntries: (req, ctx) => run(ctx, (a) => ({ entries: cp.listConfigEntries(a, req.kind === ConfigEntryKind.UNSPECIFIED ? undefined : kindFromPb(req.kind)).map(entryToPb) })),
+    deleteConfigEntry: (req, ctx) =>
+      run(ctx, async (a) => {
+        const r = await cp.deleteConfigEntry(a, kindFromPb(req.kind), need(req.name, "name"), req.expectedRevision === undefined ? undefined : Number(req.expectedRevision));
+        return { configVersion: r.version, changes: r.changes };
+      }),
     listAuditEvents: (req, ctx) =>
       run(ctx, async (a) => {
         const start = timeFromPb(req.startTime);

@@ -17,7 +17,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/admin.proto.
  */
 export const file_signalbox_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQi+wUKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCFAoSX21heF9vdXRwdXRfdG9rZW5zIvACCgRUZWFtEgwKBG5hbWUYASABKAkSJAoGYnVkZ2V0GAIgASgLMhQuc2lnbmFsYm94LnYxLkJ1ZGdldBI0ChJkZWZhdWx0X2tleV9saW1pdHMYAyABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIyCghtZXRhZGF0YRgEIAMoCzIgLnNpZ25hbGJveC52MS5UZWFtLk1ldGFkYXRhRW50cnkSJAoGc291cmNlGAUgASgOMhQuc2lnbmFsYm94LnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWtleV9jb3VudBgIIAEoDRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNQoQQ3JlYXRlS2V5UmVxdWVzdBIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5IkYKEUNyZWF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIl8KD0xpc3RLZXlzUmVxdWVzdBIMCgR0ZWFtGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgEIAEoCCJPChBMaXN0S2V5c1Jlc3BvbnNlEiIKBGtleXMYASADKAsyFC5zaWduYWxib3gudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdCg1HZXRLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoOR2V0S2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSJmChBVcGRhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKEVVwZGF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiIAoQUmV2b2tlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIjYKEVJldm9rZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiNwoQUm90YXRlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhUKDWdyYWNlX3NlY29uZHMYAiABKA0iRgoRUm90YXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiNQoRQ3JlYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjYKEkNyZWF0ZVRlYW1SZXNwb25zZRIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iZgoRVXBkYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI2ChJVcGRhdGVUZWFtUmVzcG9uc2USIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjkKEExpc3RUZWFtc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiTwoRTGlzdFRlYW1zUmVzcG9uc2USIQoFdGVhbXMYASADKAsyEi5zaWduYWxib3gudjEuVGVhbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoRRGVsZXRlVGVhbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVUZWFtUmVzcG9uc2UiFQoTUmVsb2FkQ29uZmlnUmVxdWVzdCJZChRSZWxvYWRDb25maWdSZXNwb25zZRIWCg5jb25maWdfdmVyc2lvbhgBIAEoCRIYChBwcmV2aW91c192ZXJzaW9uGAIgASgJEg8KB2NoYW5nZXMYAyADKAkiEwoRTGlzdEFsZXJ0c1JlcXVlc3QiTQoJQWxlcnRTaW5rEgwKBG5hbWUYASABKAkSDgoGZm9ybWF0GAIgASgJEg4KBmV2ZW50cxgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgFIj0KEkxpc3RBbGVydHNSZXNwb25zZRInCgZhbGVydHMYASADKAsyFy5zaWduYWxib3gudjEuQWxlcnRTaW5rIiAKEFRlc3RBbGVydFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJJChFUZXN0QWxlcnRSZXNwb25zZRIRCglkZWxpdmVyZWQYASABKAgSDQoFZXJyb3IYAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoBSLlAQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgDIAEoCRIOCgZhY3Rpb24YBCABKAkSDgoGdGFyZ2V0GAUgASgJEicKBmJlZm9yZRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJgoFYWZ0ZXIYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB3JlcGxpY2EYCCABKAkSEAoIdHJhY2VfaWQYCSABKAkivAEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBnRhcmdldBgEIAEoCRIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJcChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5zaWduYWxib3gudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEgoQR2V0Q2FsbGVyUmVxdWVzdCJpChFHZXRDYWxsZXJSZXNwb25zZRILCgNrZXkYASABKAkSDAoEdGVhbRgCIAEoCRIjCgRyb2xlGAMgASgOMhUuc2lnbmFsYm94LnYxLktleVJvbGUSFAoMYXV0aF9lbmFibGVkGAQgASgIKmAKB0tleVJvbGUSGAoUS0VZX1JPTEVfVU5TUEVDSUZJRUQQABISCg5LRVlfUk9MRV9BRE1JThABEhEKDUtFWV9ST0xFX1RFQU0QAhIUChBLRVlfUk9MRV9TRVJWSUNFEAMqRQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhEKDVNPVVJDRV9DT05GSUcQARIQCgxTT1VSQ0VfU1RPUkUQAjLZCQoMQWRtaW5TZXJ2aWNlEkwKCUNyZWF0ZUtleRIeLnNpZ25hbGJveC52MS5DcmVhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkNyZWF0ZUtleVJlc3BvbnNlEk4KCExpc3RLZXlzEh0uc2lnbmFsYm94LnYxLkxpc3RLZXlzUmVxdWVzdBoeLnNpZ25hbGJveC52MS5MaXN0S2V5c1Jlc3BvbnNlIgOQAgESSAoGR2V0S2V5Ehsuc2lnbmFsYm94LnYxLkdldEtleVJlcXVlc3QaHC5zaWduYWxib3gudjEuR2V0S2V5UmVzcG9uc2UiA5ACARJMCglVcGRhdGVLZXkSHi5zaWduYWxib3gudjEuVXBkYXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5VcGRhdGVLZXlSZXNwb25zZRJMCglSZXZva2VLZXkSHi5zaWduYWxib3gudjEuUmV2b2tlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5SZXZva2VLZXlSZXNwb25zZRJMCglSb3RhdGVLZXkSHi5zaWduYWxib3gudjEuUm90YXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5Sb3RhdGVLZXlSZXNwb25zZRJPCgpDcmVhdGVUZWFtEh8uc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXNwb25zZRJPCgpVcGRhdGVUZWFtEh8uc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXNwb25zZRJRCglMaXN0VGVhbXMSHi5zaWduYWxib3gudjEuTGlzdFRlYW1zUmVxdWVzdBofLnNpZ25hbGJveC52MS5MaXN0VGVhbXNSZXNwb25zZSIDkAIBEk8KCkRlbGV0ZVRlYW0SHy5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlc3BvbnNlElUKDFJlbG9hZENvbmZpZxIhLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbG9hZENvbmZpZ1Jlc3BvbnNlElQKCkxpc3RBbGVydHMSHy5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlIgOQAgESTAoJVGVzdEFsZXJ0Eh4uc2lnbmFsYm94LnYxLlRlc3RBbGVydFJlcXVlc3QaHy5zaWduYWxib3gudjEuVGVzdEFsZXJ0UmVzcG9uc2USYwoPTGlzdEF1ZGl0RXZlbnRzEiQuc2lnbmFsYm94LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJS5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJRCglHZXRDYWxsZXISHi5zaWduYWxib3gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
+  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQi+wUKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCFAoSX21heF9vdXRwdXRfdG9rZW5zIvACCgRUZWFtEgwKBG5hbWUYASABKAkSJAoGYnVkZ2V0GAIgASgLMhQuc2lnbmFsYm94LnYxLkJ1ZGdldBI0ChJkZWZhdWx0X2tleV9saW1pdHMYAyABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIyCghtZXRhZGF0YRgEIAMoCzIgLnNpZ25hbGJveC52MS5UZWFtLk1ldGFkYXRhRW50cnkSJAoGc291cmNlGAUgASgOMhQuc2lnbmFsYm94LnYxLlNvdXJjZRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWtleV9jb3VudBgIIAEoDRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNQoQQ3JlYXRlS2V5UmVxdWVzdBIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5IkYKEUNyZWF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIl8KD0xpc3RLZXlzUmVxdWVzdBIMCgR0ZWFtGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgEIAEoCCJPChBMaXN0S2V5c1Jlc3BvbnNlEiIKBGtleXMYASADKAsyFC5zaWduYWxib3gudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIdCg1HZXRLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoOR2V0S2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSJmChBVcGRhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKEVVwZGF0ZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiIAoQUmV2b2tlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJIjYKEVJldm9rZUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiNwoQUm90YXRlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhUKDWdyYWNlX3NlY29uZHMYAiABKA0iRgoRUm90YXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiNQoRQ3JlYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjYKEkNyZWF0ZVRlYW1SZXNwb25zZRIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iZgoRVXBkYXRlVGVhbVJlcXVlc3QSIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI2ChJVcGRhdGVUZWFtUmVzcG9uc2USIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtIjkKEExpc3RUZWFtc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiTwoRTGlzdFRlYW1zUmVzcG9uc2USIQoFdGVhbXMYASADKAsyEi5zaWduYWxib3gudjEuVGVhbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoRRGVsZXRlVGVhbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIUChJEZWxldGVUZWFtUmVzcG9uc2UiFQoTUmVsb2FkQ29uZmlnUmVxdWVzdCJZChRSZWxvYWRDb25maWdSZXNwb25zZRIWCg5jb25maWdfdmVyc2lvbhgBIAEoCRIYChBwcmV2aW91c192ZXJzaW9uGAIgASgJEg8KB2NoYW5nZXMYAyADKAkiEwoRTGlzdEFsZXJ0c1JlcXVlc3QiTQoJQWxlcnRTaW5rEgwKBG5hbWUYASABKAkSDgoGZm9ybWF0GAIgASgJEg4KBmV2ZW50cxgDIAMoCRISCgp0aW1lb3V0X21zGAQgASgFIj0KEkxpc3RBbGVydHNSZXNwb25zZRInCgZhbGVydHMYASADKAsyFy5zaWduYWxib3gudjEuQWxlcnRTaW5rIiAKEFRlc3RBbGVydFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJJChFUZXN0QWxlcnRSZXNwb25zZRIRCglkZWxpdmVyZWQYASABKAgSDQoFZXJyb3IYAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoBSLlAQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgDIAEoCRIOCgZhY3Rpb24YBCABKAkSDgoGdGFyZ2V0GAUgASgJEicKBmJlZm9yZRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJgoFYWZ0ZXIYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB3JlcGxpY2EYCCABKAkSEAoIdHJhY2VfaWQYCSABKAkivAEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBnRhcmdldBgEIAEoCRIRCglwYWdlX3NpemUYBSABKA0SEgoKcGFnZV90b2tlbhgGIAEoCSJcChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5zaWduYWxib3gudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEgoQR2V0Q2FsbGVyUmVxdWVzdCJpChFHZXRDYWxsZXJSZXNwb25zZRILCgNrZXkYASABKAkSDAoEdGVhbRgCIAEoCRIjCgRyb2xlGAMgASgOMhUuc2lnbmFsYm94LnYxLktleVJvbGUSFAoMYXV0aF9lbmFibGVkGAQgASgIIrMCCgtDb25maWdFbnRyeRIrCgRraW5kGAEgASgOMh0uc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5S2luZBIMCgRuYW1lGAIgASgJEiUKBHNwZWMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhUKDXNlY3JldF9maWVsZHMYBCADKAkSEAoIcmV2aXNpb24YBSABKAMSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAggASgJEhIKCnVwZGF0ZWRfYnkYCSABKAkSDwoHcHJvYmxlbRgKIAEoCSLGAQoVUHV0Q29uZmlnRW50cnlSZXF1ZXN0EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkSJQoEc3BlYxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSHgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANIAIgBARIVCg12YWxpZGF0ZV9vbmx5GAUgASgIQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJrChZQdXRDb25maWdFbnRyeVJlc3BvbnNlEigKBWVudHJ5GAEgASgLMhkuc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5EhYKDmNvbmZpZ192ZXJzaW9uGAIgASgJEg8KB2NoYW5nZXMYAyADKAkiRwoYTGlzdENvbmZpZ0VudHJpZXNSZXF1ZXN0EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kIkcKGUxpc3RDb25maWdFbnRyaWVzUmVzcG9uc2USKgoHZW50cmllcxgBIAMoCzIZLnNpZ25hbGJveC52MS5Db25maWdFbnRyeSKLAQoYRGVsZXRlQ29uZmlnRW50cnlSZXF1ZXN0EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkSHgoRZXhwZWN0ZWRfcmV2aXNpb24YAyABKANIAIgBAUIUChJfZXhwZWN0ZWRfcmV2aXNpb24iRAoZRGVsZXRlQ29uZmlnRW50cnlSZXNwb25zZRIWCg5jb25maWdfdmVyc2lvbhgBIAEoCRIPCgdjaGFuZ2VzGAIgAygJKmAKB0tleVJvbGUSGAoUS0VZX1JPTEVfVU5TUEVDSUZJRUQQABISCg5LRVlfUk9MRV9BRE1JThABEhEKDUtFWV9ST0xFX1RFQU0QAhIUChBLRVlfUk9MRV9TRVJWSUNFEAMqRQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhEKDVNPVVJDRV9DT05GSUcQARIQCgxTT1VSQ0VfU1RPUkUQAiqTAQoPQ29uZmlnRW50cnlLaW5kEiEKHUNPTkZJR19FTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaQ09ORklHX0VOVFJZX0tJTkRfUFJPVklERVIQARIgChxDT05GSUdfRU5UUllfS0lORF9ERVBMT1lNRU5UEAISGwoXQ09ORklHX0VOVFJZX0tJTkRfUk9VVEUQAzKHDAoMQWRtaW5TZXJ2aWNlEkwKCUNyZWF0ZUtleRIeLnNpZ25hbGJveC52MS5DcmVhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkNyZWF0ZUtleVJlc3BvbnNlEk4KCExpc3RLZXlzEh0uc2lnbmFsYm94LnYxLkxpc3RLZXlzUmVxdWVzdBoeLnNpZ25hbGJveC52MS5MaXN0S2V5c1Jlc3BvbnNlIgOQAgESSAoGR2V0S2V5Ehsuc2lnbmFsYm94LnYxLkdldEtleVJlcXVlc3QaHC5zaWduYWxib3gudjEuR2V0S2V5UmVzcG9uc2UiA5ACARJMCglVcGRhdGVLZXkSHi5zaWduYWxib3gudjEuVXBkYXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5VcGRhdGVLZXlSZXNwb25zZRJMCglSZXZva2VLZXkSHi5zaWduYWxib3gudjEuUmV2b2tlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5SZXZva2VLZXlSZXNwb25zZRJMCglSb3RhdGVLZXkSHi5zaWduYWxib3gudjEuUm90YXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5Sb3RhdGVLZXlSZXNwb25zZRJPCgpDcmVhdGVUZWFtEh8uc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXNwb25zZRJPCgpVcGRhdGVUZWFtEh8uc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXNwb25zZRJRCglMaXN0VGVhbXMSHi5zaWduYWxib3gudjEuTGlzdFRlYW1zUmVxdWVzdBofLnNpZ25hbGJveC52MS5MaXN0VGVhbXNSZXNwb25zZSIDkAIBEk8KCkRlbGV0ZVRlYW0SHy5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlc3BvbnNlElUKDFJlbG9hZENvbmZpZxIhLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbG9hZENvbmZpZ1Jlc3BvbnNlElQKCkxpc3RBbGVydHMSHy5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlIgOQAgESTAoJVGVzdEFsZXJ0Eh4uc2lnbmFsYm94LnYxLlRlc3RBbGVydFJlcXVlc3QaHy5zaWduYWxib3gudjEuVGVzdEFsZXJ0UmVzcG9uc2USYwoPTGlzdEF1ZGl0RXZlbnRzEiQuc2lnbmFsYm94LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJS5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJRCglHZXRDYWxsZXISHi5zaWduYWxib3gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBElsKDlB1dENvbmZpZ0VudHJ5EiMuc2lnbmFsYm94LnYxLlB1dENvbmZpZ0VudHJ5UmVxdWVzdBokLnNpZ25hbGJveC52MS5QdXRDb25maWdFbnRyeVJlc3BvbnNlEmkKEUxpc3RDb25maWdFbnRyaWVzEiYuc2lnbmFsYm94LnYxLkxpc3RDb25maWdFbnRyaWVzUmVxdWVzdBonLnNpZ25hbGJveC52MS5MaXN0Q29uZmlnRW50cmllc1Jlc3BvbnNlIgOQAgESZAoRRGVsZXRlQ29uZmlnRW50cnkSJi5zaWduYWxib3gudjEuRGVsZXRlQ29uZmlnRW50cnlSZXF1ZXN0Gicuc2lnbmFsYm94LnYxLkRlbGV0ZUNvbmZpZ0VudHJ5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
 
 /**
  * Requests and tokens per minute; an unset field is no limit.
@@ -1025,6 +1025,243 @@ export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE_
   messageDesc(file_signalbox_v1_admin, 35);
 
 /**
+ * @generated from message signalbox.v1.ConfigEntry
+ */
+export type ConfigEntry = Message<"signalbox.v1.ConfigEntry"> & {
+  /**
+   * @generated from field: signalbox.v1.ConfigEntryKind kind = 1;
+   */
+  kind: ConfigEntryKind;
+
+  /**
+   * The provider's name, the deployment's id or the route's name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The entry as the config file would hold it (snake_case fields); every credential is "********".
+   *
+   * @generated from field: google.protobuf.Struct spec = 3;
+   */
+  spec?: JsonObject | undefined;
+
+  /**
+   * The credentials the entry holds, by field ("api_key", "aws.secret_access_key", "headers.x-api-key").
+   *
+   * @generated from field: repeated string secret_fields = 4;
+   */
+  secretFields: string[];
+
+  /**
+   * Incremented by every change; PutConfigEntry's expected_revision compares against it.
+   *
+   * @generated from field: int64 revision = 5;
+   */
+  revision: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 6;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 7;
+   */
+  updateTime?: Timestamp | undefined;
+
+  /**
+   * The keys that made and last changed it.
+   *
+   * @generated from field: string created_by = 8;
+   */
+  createdBy: string;
+
+  /**
+   * @generated from field: string updated_by = 9;
+   */
+  updatedBy: string;
+
+  /**
+   * Why the entry is not in force, if it is not (e.g. the config file now defines the same name,
+   * or its secrets cannot be decrypted with this replica's SIGNALBOX_MASTER_KEY); empty when it is.
+   *
+   * @generated from field: string problem = 10;
+   */
+  problem: string;
+};
+
+/**
+ * Describes the message signalbox.v1.ConfigEntry.
+ * Use `create(ConfigEntrySchema)` to create a new message.
+ */
+export const ConfigEntrySchema: GenMessage<ConfigEntry> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 36);
+
+/**
+ * @generated from message signalbox.v1.PutConfigEntryRequest
+ */
+export type PutConfigEntryRequest = Message<"signalbox.v1.PutConfigEntryRequest"> & {
+  /**
+   * @generated from field: signalbox.v1.ConfigEntryKind kind = 1;
+   */
+  kind: ConfigEntryKind;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The entry's fields, as in the config file. On a replace, a credential left out (or given as
+   * "********") keeps its stored value, and an empty string removes it.
+   *
+   * @generated from field: google.protobuf.Struct spec = 3;
+   */
+  spec?: JsonObject | undefined;
+
+  /**
+   * When set, the write happens only if the entry's revision is still this (0: it must not exist).
+   *
+   * @generated from field: optional int64 expected_revision = 4;
+   */
+  expectedRevision?: bigint | undefined;
+
+  /**
+   * Check the entry and report the changes without writing anything.
+   *
+   * @generated from field: bool validate_only = 5;
+   */
+  validateOnly: boolean;
+};
+
+/**
+ * Describes the message signalbox.v1.PutConfigEntryRequest.
+ * Use `create(PutConfigEntryRequestSchema)` to create a new message.
+ */
+export const PutConfigEntryRequestSchema: GenMessage<PutConfigEntryRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 37);
+
+/**
+ * @generated from message signalbox.v1.PutConfigEntryResponse
+ */
+export type PutConfigEntryResponse = Message<"signalbox.v1.PutConfigEntryResponse"> & {
+  /**
+   * @generated from field: signalbox.v1.ConfigEntry entry = 1;
+   */
+  entry?: ConfigEntry | undefined;
+
+  /**
+   * The configuration version now in force on the replica that answered.
+   *
+   * @generated from field: string config_version = 2;
+   */
+  configVersion: string;
+
+  /**
+   * What changed: "deployment added: groq/llama-3.3-70b", "route changed: chat".
+   *
+   * @generated from field: repeated string changes = 3;
+   */
+  changes: string[];
+};
+
+/**
+ * Describes the message signalbox.v1.PutConfigEntryResponse.
+ * Use `create(PutConfigEntryResponseSchema)` to create a new message.
+ */
+export const PutConfigEntryResponseSchema: GenMessage<PutConfigEntryResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 38);
+
+/**
+ * @generated from message signalbox.v1.ListConfigEntriesRequest
+ */
+export type ListConfigEntriesRequest = Message<"signalbox.v1.ListConfigEntriesRequest"> & {
+  /**
+   * Only entries of this kind (unspecified: all).
+   *
+   * @generated from field: signalbox.v1.ConfigEntryKind kind = 1;
+   */
+  kind: ConfigEntryKind;
+};
+
+/**
+ * Describes the message signalbox.v1.ListConfigEntriesRequest.
+ * Use `create(ListConfigEntriesRequestSchema)` to create a new message.
+ */
+export const ListConfigEntriesRequestSchema: GenMessage<ListConfigEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 39);
+
+/**
+ * @generated from message signalbox.v1.ListConfigEntriesResponse
+ */
+export type ListConfigEntriesResponse = Message<"signalbox.v1.ListConfigEntriesResponse"> & {
+  /**
+   * @generated from field: repeated signalbox.v1.ConfigEntry entries = 1;
+   */
+  entries: ConfigEntry[];
+};
+
+/**
+ * Describes the message signalbox.v1.ListConfigEntriesResponse.
+ * Use `create(ListConfigEntriesResponseSchema)` to create a new message.
+ */
+export const ListConfigEntriesResponseSchema: GenMessage<ListConfigEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 40);
+
+/**
+ * @generated from message signalbox.v1.DeleteConfigEntryRequest
+ */
+export type DeleteConfigEntryRequest = Message<"signalbox.v1.DeleteConfigEntryRequest"> & {
+  /**
+   * @generated from field: signalbox.v1.ConfigEntryKind kind = 1;
+   */
+  kind: ConfigEntryKind;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * When set, the delete happens only if the entry's revision is still this.
+   *
+   * @generated from field: optional int64 expected_revision = 3;
+   */
+  expectedRevision?: bigint | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.DeleteConfigEntryRequest.
+ * Use `create(DeleteConfigEntryRequestSchema)` to create a new message.
+ */
+export const DeleteConfigEntryRequestSchema: GenMessage<DeleteConfigEntryRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 41);
+
+/**
+ * @generated from message signalbox.v1.DeleteConfigEntryResponse
+ */
+export type DeleteConfigEntryResponse = Message<"signalbox.v1.DeleteConfigEntryResponse"> & {
+  /**
+   * @generated from field: string config_version = 1;
+   */
+  configVersion: string;
+
+  /**
+   * @generated from field: repeated string changes = 2;
+   */
+  changes: string[];
+};
+
+/**
+ * Describes the message signalbox.v1.DeleteConfigEntryResponse.
+ * Use `create(DeleteConfigEntryResponseSchema)` to create a new message.
+ */
+export const DeleteConfigEntryResponseSchema: GenMessage<DeleteConfigEntryResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 42);
+
+/**
  * What a key may do.
  *
  * @generated from enum signalbox.v1.KeyRole
@@ -1108,6 +1345,52 @@ export type Source = (typeof Source)[keyof typeof Source] | UnknownEnum;
  */
 export const SourceSchema: GenEnum<Source> = /*@__PURE__*/
   enumDesc(file_signalbox_v1_admin, 1);
+
+/**
+ * What a config entry made at run time is.
+ *
+ * @generated from enum signalbox.v1.ConfigEntryKind
+ */
+export const ConfigEntryKind = {
+  /**
+   * @generated from enum value: CONFIG_ENTRY_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * An entry of providers[]: where requests go and with what credentials.
+   *
+   * @generated from enum value: CONFIG_ENTRY_KIND_PROVIDER = 1;
+   */
+  PROVIDER: 1,
+
+  /**
+   * An entry of deployments[]: a model on a provider, with its prices and limits.
+   *
+   * @generated from enum value: CONFIG_ENTRY_KIND_DEPLOYMENT = 2;
+   */
+  DEPLOYMENT: 2,
+
+  /**
+   * An entry of routes[]: a name callers use, with its strategy, targets and fallbacks.
+   *
+   * @generated from enum value: CONFIG_ENTRY_KIND_ROUTE = 3;
+   */
+  ROUTE: 3,
+} as const;
+
+/**
+ * What a config entry made at run time is.
+ *
+ * @generated from enum signalbox.v1.ConfigEntryKind
+ */
+export type ConfigEntryKind = (typeof ConfigEntryKind)[keyof typeof ConfigEntryKind] | UnknownEnum;
+
+/**
+ * Describes the enum signalbox.v1.ConfigEntryKind.
+ */
+export const ConfigEntryKindSchema: GenEnum<ConfigEntryKind> = /*@__PURE__*/
+  enumDesc(file_signalbox_v1_admin, 2);
 
 /**
  * AdminService manages keys and teams. An admin key may do everything; a team key may manage
@@ -1271,6 +1554,42 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof GetCallerRequestSchema;
     output: typeof GetCallerResponseSchema;
+  },
+  /**
+   * PutConfigEntry adds or replaces a provider, deployment or route at run time, beside the
+   * config file's (which it may not shadow). The spec is what the config file's entry would be
+   * (its snake_case fields, no ${VAR} substitution), checked as the file is, and in force on every
+   * replica within a second, without a restart or a reload. A provider's credentials (api_key,
+   * aws.*, headers) are kept encrypted with SIGNALBOX_MASTER_KEY and never returned. Admin only;
+   * audited without secrets.
+   *
+   * @generated from rpc signalbox.v1.AdminService.PutConfigEntry
+   */
+  putConfigEntry: {
+    methodKind: "unary";
+    input: typeof PutConfigEntryRequestSchema;
+    output: typeof PutConfigEntryResponseSchema;
+  },
+  /**
+   * ListConfigEntries lists the entries made at run time, their secrets redacted. Admin only.
+   *
+   * @generated from rpc signalbox.v1.AdminService.ListConfigEntries
+   */
+  listConfigEntries: {
+    methodKind: "unary";
+    input: typeof ListConfigEntriesRequestSchema;
+    output: typeof ListConfigEntriesResponseSchema;
+  },
+  /**
+   * DeleteConfigEntry removes an entry made at run time; refused while another entry or a
+   * managed key's allow list still names it. Admin only; audited.
+   *
+   * @generated from rpc signalbox.v1.AdminService.DeleteConfigEntry
+   */
+  deleteConfigEntry: {
+    methodKind: "unary";
+    input: typeof DeleteConfigEntryRequestSchema;
+    output: typeof DeleteConfigEntryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_signalbox_v1_admin, 0);
