@@ -26,7 +26,6 @@ import { allowListAllows } from "../config/wildcards.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Adjustment, Caller } from "../router/types.ts";
-import type { StreamEvent } from "../providers/types.ts";
 import { log } from "../telemetry/log.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { coalesceWrites } from "../server/http.ts";
@@ -144,32 +143,6 @@ export interface StoredCompletions {
   retentionMs: number;
 }
 
-/** A streamed answer gathered for storing: its text, refusal, reasoning and tool calls. */
-interface Gathered {
-  text: string;
-  refusal: string;
-  reasoning: string;
-  calls: { id: string; name: string; arguments: string }[];
-}
-const newGathered = (): Gathered => ({ text: "", refusal: "", reasoning: "", calls: [] });
-
-function gather(g: Gathered, events: readonly StreamEvent[]): void {
-  for (const e of events) {
-    if (e.type === "text") g.text += e.text;
-    else if (e.type === "refusal") g.refusal += e.text;
-    else if (e.type === "reasoning") g.reasoning += e.text;
-    else if (e.type === "tool_call_start") g.calls[e.index] = { id: e.id, name: e.name, arguments: "" };
-    else if (e.type === "tool_call_delta" && g.calls[e.index]) g.calls[e.index].arguments += e.argumentsDelta;
-  }
-}
-
-const gatheredAnswer = (g: Gathered) => ({
-  text: g.text,
-  toolCalls: g.calls.filter(Boolean),
-  ...(g.refusal ? { refusal: g.refusal } : {}),
-  ...(g.reasoning ? { reasoning: g.reasoning } : {}),
-});
-
 export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
@@ -244,7 +217,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     const keep = (completion: Record<string, unknown>) => keepCompletion(completion, parsed.call.metadata, caller, (body as { messages?: unknown }).messages);
     const cache = cacheFromHeaders(req) ?? parsed.cache;
     if (parsed.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", parsed.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
-    const er = { call: parsed.call, ri, signal, cache, statusOf: (err: unknown) => statusOf(err, signal) };
+    // store: true on a stream has the engine gather the answer as it goes, kept once the stream has ended.
+    const er: EngineRequest = { call: parsed.call, ri, signal, cache, statusOf: (err: unknown) => statusOf(err, signal), gather: parsed.store };
     const created = Math.floor(Date.now() / 1000);
     const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
@@ -264,8 +238,6 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     let w: ReturnType<typeof chunkWriter> | undefined;
     let routing = { route: "", alias: "", strategy: "", variant: "" };
     let adjustments: Adjustment[] = [];
-    // store: true gathers the answer as it goes, and keeps it once the stream has ended.
-    const gathered = parsed.store ? newGathered() : undefined;
     let started: { id: string; model: string } | undefined;
     try {
       for await (const ev of engine.stream(er)) {
@@ -278,12 +250,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           (res as ServerResponse).write(w.start());
         } else if (ev.type === "delta") {
           (res as ServerResponse).write(w!.delta(ev.events));
-          if (gathered) gather(gathered, ev.events);
         } else {
           // Output guardrails' redactions are known only now.
           const all = ev.summary.adjustments?.length ? [...adjustments, ...ev.summary.adjustments] : adjustments;
           res.end(w!.finish(ev.summary, { routing, traceId: ri.traceId, adjustments: all }));
-          if (gathered) await keep(completionJson({ ...ev.summary, ...started!, ...gatheredAnswer(gathered), routing, adjustments: all, traceId: ri.traceId }, created));
+          if (ev.answer) await keep(completionJson({ ...ev.summary, ...started!, ...ev.answer, routing, adjustments: all, traceId: ri.traceId }, created));
         }
       }
     } catch (err) {

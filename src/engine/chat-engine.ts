@@ -43,7 +43,12 @@ export interface EngineRequest {
   cache?: { mode: CacheMode; ttlSeconds?: number };
   /** The status name a failed request is recorded with (front doors see deadlines differently). */
   statusOf(err: unknown): string;
+  /** A stream's whole answer, gathered as it passes, is wanted in its finish event (a stored chat completion). */
+  gather?: boolean;
 }
+
+/** A streamed answer as a whole (the finish event's, when the request asked to gather it). */
+export type GatheredAnswer = Pick<Answer, "text" | "reasoning" | "refusal" | "toolCalls">;
 
 /** Everything both front doors report at the end of a request. */
 export interface Summary {
@@ -108,7 +113,7 @@ export type EngineEvent =
       outputGuarded?: true;
     }
   | { type: "delta"; events: StreamEvent[] }
-  | { type: "finish"; summary: Summary };
+  | { type: "finish"; summary: Summary; answer?: GatheredAnswer };
 
 export interface ChatEngine {
   complete(r: EngineRequest): Promise<Answer>;
@@ -668,11 +673,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           yield { ...start, deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, priorAttempts: [] };
           for (const events of batches) yield { type: "delta", events };
           finished = true;
-          yield { type: "finish", summary: { ...summary(ex, cacheStatus, hit, cp?.semantic?.similarity), adjustments: withOutput([], guard) } };
+          yield { type: "finish", summary: { ...summary(ex, cacheStatus, hit, cp?.semantic?.similarity), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(hit.text, hit.reasoning, hit.refusal, hit.toolCalls) } : {}) };
           return;
         }
-        // Collect the answer as it passes, only when it is to be stored or shared.
-        const collect = cp?.store || done !== undefined;
+        // Collect the answer as it passes, only when it is to be stored, shared or handed on whole.
+        const collect = cp?.store || done !== undefined || r.gather;
         let text = "";
         let reasoning = "";
         let refusal = "";
@@ -757,7 +762,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             }
             finished = true;
             learnOutput(routed.exec, plan, ex);
-            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard) } };
+            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(text, reasoning, refusal, toolCalls.filter(Boolean)) } : {}) };
           }
         }
       } catch (err) {
@@ -778,6 +783,13 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     },
   };
 }
+
+const gatheredAnswer = (text: string, reasoning: string | undefined, refusal: string | undefined, toolCalls: ToolCall[]): GatheredAnswer => ({
+  text,
+  toolCalls,
+  ...(refusal ? { refusal } : {}),
+  ...(reasoning ? { reasoning } : {}),
+});
 
 /** Where a request's answer was served from, when not upstream (a cached or shared answer, cached vectors). */
 export interface Served {

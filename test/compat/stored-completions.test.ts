@@ -28,6 +28,7 @@ deployments:
 routes:
   - { name: default, targets: [openai/gpt-4o], retry: { max_retries: 0 } }
   - { name: small, targets: [openai/gpt-4o-mini], retry: { max_retries: 0 } }
+  - { name: cached, targets: [openai/gpt-4o-mini], retry: { max_retries: 0 }, cache: { enabled: true } }
 keys:
   - { name: svc-a, hash: "${hashKey(SVC_A)}", team: a, role: service }
   - { name: svc-a2, hash: "${hashKey(SVC_A2)}", team: a, role: service }
@@ -85,6 +86,16 @@ describe("stored chat completions on the embedded store", () => {
     for await (const c of s2) id = c.id;
     const call = (await a.chat.completions.retrieve(id)).choices[0].message.tool_calls?.[0];
     assert.equal(call?.type === "function" ? call.function.arguments : "", '{"city":"Oslo"}');
+    // Served from the cache: the cached answer is what is stored.
+    fake.script({ kind: "text", text: ["From ", "the cache"] });
+    for await (const c of await a.chat.completions.create({ model: "cached", stream: true, messages: [{ role: "user", content: "cache me" }] })) void c;
+    const sent = fake.requests.length;
+    const hit = await a.chat.completions.create({ model: "cached", stream: true, store: true, messages: [{ role: "user", content: "cache me" }] }).withResponse();
+    assert.equal(hit.response.headers.get("x-signalbox-cache"), "hit");
+    for await (const c of hit.data) id = c.id;
+    assert.equal(fake.requests.length, sent, "no upstream call");
+    assert.equal((await a.chat.completions.retrieve(id)).choices[0].message.content, "From the cache");
+    await a.chat.completions.delete(id);
   });
 
   test("list: by model and metadata, both orders, cursor pages; update replaces the metadata; delete", async () => {
