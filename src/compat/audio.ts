@@ -18,6 +18,7 @@ import type { RequestInfo } from "../server/context.ts";
 import { validateSpeechCall, validateTranscriptionCall, type AudioFieldNames } from "../server/validate.ts";
 import type { TranscriptSpan } from "../providers/types.ts";
 import { bad, isObj, num, signalboxOptions, str, stringMetadata } from "./request.ts";
+import { rateLimitHeaders } from "./response.ts";
 
 const FORM_FIELDS: AudioFieldNames = { audio: "file", format: "response_format", timestamps: "timestamp_granularities[]", routing: "signalbox" };
 const TRANSCRIPT_FORMATS = new Set(["json", "text", "srt", "verbose_json", "vtt"]);
@@ -131,7 +132,7 @@ export function renderSubtitles(text: string, segments: readonly TranscriptSpan[
 }
 
 function accountHeaders(a: TranscriptionAnswer | SpeechAnswer, ri: RequestInfo): Record<string, string> {
-  return { "x-signalbox-deployment": a.deployment, "x-signalbox-cost-nano-usd": String(a.cost.total), "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
+  return { "x-signalbox-deployment": a.deployment, "x-signalbox-cost-nano-usd": String(a.cost.total), "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...rateLimitHeaders(a.limits) };
 }
 
 function signalboxJson(a: TranscriptionAnswer | SpeechAnswer) {

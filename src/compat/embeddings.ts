@@ -12,6 +12,7 @@ import type { RequestInfo } from "../server/context.ts";
 import { toFloat32le } from "../providers/vectors.ts";
 import { validateCacheTtl, validateEmbedCall, type EmbedFieldNames } from "../server/validate.ts";
 import { bad, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
+import { rateLimitHeaders } from "./response.ts";
 
 const FIELDS: EmbedFieldNames = { inputs: "input", routing: "signalbox" };
 
@@ -96,5 +97,5 @@ export async function serveEmbeddings(
 ): Promise<{ body: unknown; headers: Record<string, string> }> {
   const parsed = parseEmbeddingsRequest(body, r.ri.id, r.caller);
   const a = await engine.embed({ call: parsed.call, ri: r.ri, signal: r.signal, cache: r.cache ?? parsed.cache, statusOf: r.statusOf });
-  return { body: embeddingsJson(a, parsed.base64), headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache } };
+  return { body: embeddingsJson(a, parsed.base64), headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...rateLimitHeaders(a.limits) } };
 }

@@ -12,6 +12,7 @@ import type { Caller, ImageCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { sniffImageType, validateImageCall, type ImageFieldNames } from "../server/validate.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
+import { rateLimitHeaders } from "./response.ts";
 
 const FIELDS: ImageFieldNames = { n: "n", size: "size", outputCompression: "output_compression", routing: "signalbox", images: "image", mask: "mask", inputFidelity: "input_fidelity" };
 const RESPONSE_FORMATS = new Set(["url", "b64_json"]);
@@ -121,7 +122,7 @@ export async function serveImages(
 ): Promise<{ body: unknown; headers: Record<string, string> }> {
   const call = parseImageRequest(body, r.ri.id, r.caller);
   const a = await engine.generateImages({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
-  return { body: imagesJson(a, call.request), headers: { "x-signalbox-deployment": a.deployment } };
+  return { body: imagesJson(a, call.request), headers: { "x-signalbox-deployment": a.deployment, ...rateLimitHeaders(a.limits) } };
 }
 
 /** The largest edit upload: GPT Image takes images of up to 50 MB each; the whole form is held to this. */
@@ -212,5 +213,5 @@ export async function serveImageEdit(
 ): Promise<{ body: unknown; headers: Record<string, string> }> {
   const call = await parseImageEdit(raw, contentType, r.ri.id, r.caller);
   const a = await engine.generateImages({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
-  return { body: imagesJson(a, call.request), headers: { "x-signalbox-deployment": a.deployment } };
+  return { body: imagesJson(a, call.request), headers: { "x-signalbox-deployment": a.deployment, ...rateLimitHeaders(a.limits) } };
 }

@@ -11,6 +11,7 @@ import type { Caller, ModerationCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { validateModerationCall } from "../server/validate.ts";
 import { bad, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
+import { rateLimitHeaders } from "./response.ts";
 
 const KNOWN = new Set(["model", "input", "user", "metadata", "signalbox"]);
 
@@ -83,5 +84,5 @@ export function moderationsJson(a: ModerationAnswer) {
 export async function serveModerations(engine: ChatEngine, body: unknown, r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; statusOf(err: unknown): string }): Promise<{ body: unknown; headers: Record<string, string> }> {
   const call = parseModerationRequest(body, r.ri.id, r.caller);
   const a = await engine.moderate({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
-  return { body: moderationsJson(a), headers: { "x-signalbox-deployment": a.deployment } };
+  return { body: moderationsJson(a), headers: { "x-signalbox-deployment": a.deployment, ...rateLimitHeaders(a.limits) } };
 }

@@ -12,6 +12,7 @@ import type { Caller, RerankCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { validateCacheTtl, validateRerankCall, type RerankFieldNames } from "../server/validate.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
+import { rateLimitHeaders } from "./response.ts";
 
 const FIELDS: RerankFieldNames = { documents: "documents", topN: "top_n", maxTokensPerDoc: "max_tokens_per_doc", routing: "signalbox" };
 
@@ -103,5 +104,5 @@ export async function serveRerank(
 ): Promise<{ body: unknown; headers: Record<string, string> }> {
   const parsed = parseRerankRequest(body, r.ri.id, r.caller);
   const a = await engine.rerank({ call: parsed.call, ri: r.ri, signal: r.signal, cache: r.cache ?? parsed.cache, statusOf: r.statusOf });
-  return { body: rerankJson(a, parsed.returnDocuments ? parsed.call.request.documents : undefined), headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache } };
+  return { body: rerankJson(a, parsed.returnDocuments ? parsed.call.request.documents : undefined), headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...rateLimitHeaders(a.limits) } };
 }

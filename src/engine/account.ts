@@ -5,6 +5,7 @@
 
 import { startRun, type GuardrailRun } from "../guardrails/engine.ts";
 import type { Admission } from "../limits/admission.ts";
+import type { RateStanding } from "../limits/types.ts";
 import type { Usage } from "../providers/types.ts";
 import { newExecution, type ExecuteDeps, type Execution } from "../router/execute.ts";
 import type { Adjustment, AttemptRecord, Call, Plan, RoutingInfo } from "../router/types.ts";
@@ -28,11 +29,14 @@ export interface AnswerAccount {
   routing: RoutingInfo;
   adjustments: Adjustment[];
   traceId: string;
+  /** Where the caller's rate limits stand after this request (x-ratelimit-* headers); absent without limits. */
+  limits?: RateStanding[];
 }
 
 /** The account of a finished execution, for the deployment that answered (or whose answer was cached). */
-export function answerAccount(call: Call, ri: RequestInfo, plan: Plan, ex: Execution, served: { deployment: string; provider: string; providerModel: string }): AnswerAccount {
+export function answerAccount(call: Call, ri: RequestInfo, plan: Plan, ex: Execution, served: { deployment: string; provider: string; providerModel: string }, limits?: RateStanding[]): AnswerAccount {
   return {
+    ...(limits?.length ? { limits } : {}),
     id: call.id,
     model: call.model,
     deployment: served.deployment,
@@ -92,7 +96,7 @@ export async function operationFrame<A>(e: EngineParts, r: { call: Call; ri: Req
         admission = await e.admitTraced(call, ri, p);
       },
       startGuard: () => (guard = selected && startRun(selected)),
-      account: (served) => answerAccount(call, ri, p, ex, served),
+      account: (served) => answerAccount(call, ri, p, ex, served, admission?.rates),
       ok: (served) => e.record(r, p, ex, "ok", undefined, served, guard),
     });
   } catch (err) {

@@ -100,3 +100,31 @@ for (const backend of ["memory", "redis"] as const) {
     });
   });
 }
+
+describe("x-ratelimit-* headers on the other OpenAI doors (embeddings, moderations)", () => {
+  let t: TestGateway;
+  before(async () => {
+    t = await startTestGateway(
+      yaml().replace(
+        "aliases:",
+        "  - { id: mock/embed, provider: mock, model: mock-embed, operations: [embeddings], pricing: { input: 0.1, output: 0 } }\n  - { id: mock/mod, provider: mock, model: mock-mod, operations: [moderation], pricing: { input: 0, output: 0 } }\naliases:",
+      ),
+    );
+  });
+  after(() => t.close());
+
+  test("one key's limits, counted down across chat, embeddings and moderations", async () => {
+    const a = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: LIMITED, maxRetries: 0 });
+    const chat = await a.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    const embed = await a.embeddings.create({ model: "mock/embed", input: ["one", "two"] }).withResponse();
+    const mod = await a.moderations.create({ model: "mock/mod", input: "hello" }).withResponse();
+    assert.deepEqual(
+      [chat, embed, mod].map((r) => r.response.headers.get("x-ratelimit-remaining-requests")),
+      ["4", "3", "2"],
+    );
+    assert.equal(embed.response.headers.get("x-ratelimit-limit-tokens"), "100000");
+    assert.match(mod.response.headers.get("x-ratelimit-reset-requests")!, /^(\d+ms|\d+s|1m0s)$/);
+    const free = await new OpenAI({ baseURL: `${t.url}/v1`, apiKey: FREE, maxRetries: 0 }).embeddings.create({ model: "mock/embed", input: "x" }).withResponse();
+    assert.equal(free.response.headers.get("x-ratelimit-limit-requests"), null, "no limits, no headers");
+  });
+});
