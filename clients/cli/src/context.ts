@@ -96,7 +96,7 @@ export function hintFor(err: { codeName: string; rawMessage: string; field?: str
     case "resource_exhausted":
       return err.retryAfterMs !== undefined ? `try again in ${Math.ceil(err.retryAfterMs / 1000)}s` : "a limit or budget is spent: see `signalbox budget`";
     case "not_found":
-      return "check the name or id: `signalbox requests`, `signalbox models`, `signalbox keys list` and `signalbox teams list` show what exists";
+      return "check the name or id: `signalbox requests`, `signalbox models`, `signalbox keys list`, `signalbox teams list` and `signalbox entries list` show what exists";
     case "invalid_argument":
       return err.field ? `fix the value of ${err.field} and try again` : undefined;
     case "unimplemented":

@@ -31,6 +31,7 @@ Examples:
   signalbox mcp call math__add --args '{"a": 2, "b": 3}'
   signalbox prompts create support --instructions "You help {{customer}}." --label production
   signalbox prompts render support --var customer=Ada
+  signalbox entries put provider groq --set type=openai-compatible --set base_url=https://api.groq.com/openai/v1 --api-key-env GROQ_API_KEY
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;

@@ -13,6 +13,7 @@ import { moderateCommand } from "./commands/moderate.ts";
 import { imageCommand } from "./commands/image.ts";
 import { speakCommand, transcribeCommand } from "./commands/audio.ts";
 import { configCommands } from "./commands/config.ts";
+import { entryCommands } from "./commands/entries.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
 import { routeCommands } from "./commands/route.ts";
 import { usageCommands } from "./commands/usage.ts";
@@ -24,12 +25,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, config entries made at run time, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp servers, mcp tools, prompts list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp servers, mcp tools, prompts list, entries list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   teamCommands(program);
   whoamiCommand(program);
   alertCommands(program);
+  entryCommands(program);
   configCommands(program);
   // Subcommands inherit exitOverride (commander throws instead of exiting, so run() picks the
   // exit code); each points at its own help after an error.
