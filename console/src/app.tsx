@@ -9,6 +9,7 @@ import { SessionContext } from "./context.ts";
 import { AlertsPage } from "./pages/alerts.tsx";
 import { BatchesPage } from "./pages/batches.tsx";
 import { BudgetsPage } from "./pages/budgets.tsx";
+import { EntriesPage } from "./pages/entries.tsx";
 import { ExplainPage } from "./pages/explain.tsx";
 import { KeysPage } from "./pages/keys.tsx";
 import { ModelsPage } from "./pages/models.tsx";
@@ -35,6 +36,7 @@ const NAV: NavItem[] = [
   { path: "batches", label: "Batches" },
   { path: "explain", label: "Route explainer" },
   { path: "models", label: "Models & health" },
+  { path: "entries", label: "Providers & routes", show: (s) => isAdmin(s.identity) },
   { path: "budgets", label: "Budgets & limits" },
   { path: "keys", label: "Keys & teams", show: (s) => s.identity.role !== "service" },
   { path: "alerts", label: "Alerts", show: (s) => isAdmin(s.identity) },
@@ -174,6 +176,8 @@ function Pages({ session }: { session: Session }) {
       return <ExplainPage />;
     case "models":
       return <ModelsPage />;
+    case "entries":
+      return <EntriesPage />;
     case "budgets":
       return <BudgetsPage identity={session.identity} />;
     case "keys":

@@ -1,0 +1,370 @@
+// The console's Providers & routes page (AdminService's config entries) in a real browser:
+// Debian's Chromium (driven by playwright-core) signs in to a gateway started in process, adds a
+// provider pointing at a fake OpenAI upstream (its API key typed into a password field) and a
+// deployment on it, "Check"ing first (nothing is written; a bad field is named), lists and filters
+// them, and never shows the key. A chat request through the gateway reaches the fake with that
+// key; the deployment is edited (revision 2), a concurrent change is refused readably, deleting the
+// provider while the deployment uses it is refused readably, and both are deleted in order.
+// Screenshots go to test-output/console/.
+//
+// Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
+
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ConfigEntryKind, createSignalboxClient, type SignalboxClient } from "@signalbox/client";
+import type { BrowserContext, Locator, Page } from "playwright-core";
+import { hashKey } from "../../src/server/auth.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+
+// Built at run time so no literal key sits in the source.
+const ADMIN = ["adm", "entries", "console", "secret"].join("_");
+const UPSTREAM_KEY = ["sk", "test", "console", "entries", "0123456789abcdef"].join("-");
+
+const CONFIG = `
+providers:
+  - { name: mock, type: mock }
+deployments:
+  - { id: mock/chat, provider: mock, model: mock-chat, pricing: { input: 1, output: 2 } }
+routes:
+  - { name: default, targets: [mock/chat] }
+keys:
+  - { name: console-admin, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
+`;
+
+const PROVIDER = "acme";
+const DEPLOYMENT = "acme/gpt-4o";
+
+/** A fake OpenAI upstream: POST /v1/chat/completions answers a chat.completion; every request's Authorization is recorded. */
+interface FakeUpstream {
+  url: string;
+  seen: { path: string; authorization?: string; model?: string }[];
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of req) parts.push(c as Buffer);
+  return Buffer.concat(parts).toString("utf8");
+}
+
+async function startFakeUpstream(): Promise<FakeUpstream> {
+  const seen: FakeUpstream["seen"] = [];
+  const server: Server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    let model: string | undefined;
+    try {
+      model = (JSON.parse(body) as { model?: string }).model;
+    } catch {
+      model = undefined;
+    }
+    seen.push({ path, authorization: req.headers.authorization, model });
+    if (req.method !== "POST" || path !== "/v1/chat/completions") {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found", type: "invalid_request_error" } }));
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        id: "chatcmpl-fake",
+        object: "chat.completion",
+        created: Math.floor(Date.now() / 1000),
+        model: model ?? "gpt-4o",
+        choices: [{ index: 0, message: { role: "assistant", content: "hello from the fake upstream" }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe("console: the Providers & routes page", { skip: skipWithoutChromium }, () => {
+  const started = performance.now();
+  let work: string;
+  let gw: TestGateway;
+  let fake: FakeUpstream;
+  let admin: SignalboxClient;
+  let context: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+
+  const shot = (p: Page, name: string) => p.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage: true });
+  const row = (kind: string, name: string) => page.locator(`[data-testid=entry-row][data-kind="${kind}"][data-name="${name}"]`);
+  const rowsShown = () => page.getByTestId("entry-row").evaluateAll((els) => els.map((e) => `${e.getAttribute("data-kind")}/${e.getAttribute("data-name")}@${e.getAttribute("data-revision")}`));
+  const cells = (r: Locator) => r.locator("td").evaluateAll((tds) => tds.map((td) => (td as HTMLElement).innerText.trim()));
+  const dialog = () => page.getByRole("dialog");
+  const outcomeChanges = () => page.getByTestId("entry-outcome").getByTestId("entry-change").allInnerTexts();
+  const stored = async () => (await admin.admin.listConfigEntries({})).entries.map((e) => `${e.name}@${e.revision}`);
+  const chat = (model: string) =>
+    fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+    });
+  /** The page's HTML (attributes included) never holds the upstream key. */
+  const assertNoKey = async (when: string) => {
+    const html = await page.content();
+    assert.ok(!html.includes(UPSTREAM_KEY), `the key is in the page's HTML ${when}`);
+  };
+
+  before(async () => {
+    await prepareConsole();
+    work = await mkdtemp(join(tmpdir(), "signalbox-console-entries-"));
+    fake = await startFakeUpstream();
+    await writeFile(join(work, "config.yaml"), CONFIG);
+    gw = await startTestGateway(CONFIG, { configPath: join(work, "config.yaml") });
+    admin = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN, protocol: "connect", opentelemetry: false });
+    context = await launchChromium(join(work, "profile"), { width: 1280, height: 1000 });
+    page = await signedInPage(context, gw.url, ADMIN, errors);
+  });
+
+  after(async () => {
+    await context?.close();
+    await gw?.close();
+    await fake?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+    console.log(`# console config entries suite: ${Math.round(performance.now() - started)} ms`);
+  });
+
+  test("the navigation leads to Providers & routes; nothing is made at run time yet", async () => {
+    await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Providers & routes", exact: true }).click();
+    await page.waitForURL(`${gw.url}/console/entries`);
+    await page.getByText("No entries made at run time").waitFor();
+    assert.equal(await page.getByTestId("entries-table").count(), 0);
+  });
+
+  test("a provider: Check writes nothing and shows the change; Save adds it, its key typed in a password field", async () => {
+    await page.getByTestId("entry-new").click();
+    const form = dialog().getByRole("form", { name: "Add entry" });
+    await form.waitFor();
+    assert.equal(await form.locator("select[name=kind]").inputValue(), String(ConfigEntryKind.PROVIDER));
+    await form.locator("input[name=name]").fill(PROVIDER);
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ type: "openai", base_url: `${fake.url}/v1` }, null, 2));
+    const keyInput = form.locator("input[name=api_key]");
+    assert.equal(await keyInput.getAttribute("type"), "password");
+    await keyInput.fill(UPSTREAM_KEY);
+
+    await form.getByTestId("entry-check-button").click();
+    const check = form.getByTestId("entry-check");
+    await check.waitFor();
+    assert.deepEqual(await check.getByTestId("entry-change").allInnerTexts(), [`provider added: ${PROVIDER}`]);
+    assert.deepEqual(await stored(), [], "Check writes nothing");
+    await assertNoKey("with the key typed in the form");
+    assert.equal(fake.seen.length, 0, "nothing reached the upstream");
+    await shot(page, "entries-check");
+
+    await form.getByRole("button", { name: "Save" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await page.getByTestId("entry-outcome").waitFor();
+    assert.deepEqual(await outcomeChanges(), [`provider added: ${PROVIDER}`]);
+    const version = await page.getByTestId("entry-outcome").getAttribute("data-version");
+    assert.ok(version, "the new config version is shown");
+    assert.equal(await page.getByTestId("entry-outcome-version").innerText(), version);
+    assert.equal(version, gw.gw.configVersion);
+
+    await row("provider", PROVIDER).waitFor();
+    assert.equal(await row("provider", PROVIDER).getAttribute("data-revision"), "1");
+    assert.deepEqual(await row("provider", PROVIDER).getByTestId("entry-secret").allInnerTexts(), ["api_key"]);
+    await assertNoKey("after the provider was saved");
+    assert.deepEqual(await stored(), [`${PROVIDER}@1`]);
+  });
+
+  test("a deployment on it: a bad field is named inline; then saved; the table lists and filters both", async () => {
+    await page.getByTestId("entry-new").click();
+    const form = dialog().getByRole("form", { name: "Add entry" });
+    await form.waitFor();
+    await form.locator("select[name=kind]").selectOption(String(ConfigEntryKind.DEPLOYMENT));
+    assert.equal(await form.locator("input[name=api_key]").count(), 0, "only providers have an API key field");
+    assert.deepEqual(JSON.parse(await form.locator("textarea[name=spec]").inputValue()), { provider: "", model: "", pricing: { input: 0, output: 0 } }, "the deployment template");
+    await form.locator("input[name=name]").fill(DEPLOYMENT);
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ provider: "nope", model: "gpt-4o", context_window: 64000 }));
+    await form.getByTestId("entry-check-button").click();
+    const refusal = form.getByRole("alert");
+    await refusal.waitFor();
+    assert.equal(await refusal.getAttribute("data-code"), "invalid_argument");
+    assert.match(await refusal.innerText(), /spec\.provider: unknown provider "nope"/);
+    assert.equal(await form.locator("textarea[name=spec]").getAttribute("aria-invalid"), "true");
+    assert.equal(await form.getByTestId("entry-check").count(), 0);
+
+    // Not JSON: said before anything is sent.
+    await form.locator("textarea[name=spec]").fill("{ provider: acme");
+    await form.getByTestId("entry-check-button").click();
+    await form.getByRole("alert").filter({ hasText: "The spec is not valid JSON." }).waitFor();
+
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ provider: PROVIDER, model: "gpt-4o", context_window: 64000 }, null, 2));
+    await form.getByTestId("entry-check-button").click();
+    await form.getByTestId("entry-check").waitFor();
+    assert.deepEqual(await form.getByTestId("entry-check").getByTestId("entry-change").allInnerTexts(), [`deployment added: ${DEPLOYMENT}`]);
+    assert.deepEqual(await stored(), [`${PROVIDER}@1`], "Check writes nothing");
+    await form.getByRole("button", { name: "Save" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await row("deployment", DEPLOYMENT).waitFor();
+    assert.deepEqual(await outcomeChanges(), [`deployment added: ${DEPLOYMENT}`]);
+
+    assert.deepEqual((await rowsShown()).sort(), [`deployment/${DEPLOYMENT}@1`, `provider/${PROVIDER}@1`]);
+    const [kind, name, revision, updated, secrets, status] = await cells(row("deployment", DEPLOYMENT));
+    assert.deepEqual([kind, revision, secrets, status], ["deployment", "1", "–", "in force"]);
+    assert.match(name, new RegExp(`^${DEPLOYMENT}\\s+created .* by console-admin$`));
+    assert.match(updated, /ago\s+by console-admin$/);
+    assert.equal(await page.getByTestId("entry-problem").count(), 0);
+
+    // Filter by kind.
+    await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "Providers" }).click();
+    await row("deployment", DEPLOYMENT).waitFor({ state: "detached" });
+    assert.deepEqual(await rowsShown(), [`provider/${PROVIDER}@1`]);
+    await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "Deployments" }).click();
+    await row("provider", PROVIDER).waitFor({ state: "detached" });
+    assert.deepEqual(await rowsShown(), [`deployment/${DEPLOYMENT}@1`]);
+    await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "All" }).click();
+    await row("provider", PROVIDER).waitFor();
+    await assertNoKey("with both listed");
+    await shot(page, "entries-listed");
+  });
+
+  test("a chat request through the gateway reaches the fake upstream with the stored key", async () => {
+    const res = await chat(DEPLOYMENT);
+    const body = (await res.json()) as { choices: { message: { content: string } }[]; signalbox?: { deployment?: string } };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.choices[0].message.content, "hello from the fake upstream");
+    assert.equal(body.signalbox?.deployment, DEPLOYMENT);
+    const last = fake.seen.at(-1);
+    assert.equal(last?.path, "/v1/chat/completions");
+    assert.equal(last?.model, "gpt-4o");
+    assert.equal(last?.authorization, `Bearer ${UPSTREAM_KEY}`);
+  });
+
+  test("edit: the provider's spec shows its key redacted and keeps it; the deployment goes to revision 2", async () => {
+    // The provider, saved unchanged: the "********" the server sent back keeps the stored key.
+    await page.getByRole("button", { name: `Edit provider ${PROVIDER}` }).click();
+    let form = dialog().getByRole("form", { name: "Edit entry" });
+    await form.waitFor();
+    assert.equal(await form.locator("input[name=name]").getAttribute("readonly"), "");
+    assert.equal(await form.locator("select[name=kind]").isDisabled(), true);
+    const spec = JSON.parse(await form.locator("textarea[name=spec]").inputValue()) as Record<string, unknown>;
+    assert.equal(spec.api_key, "********");
+    assert.equal(spec.base_url, `${fake.url}/v1`);
+    assert.equal(await form.locator("input[name=api_key]").inputValue(), "", "the key is never filled back in");
+    await assertNoKey("in the provider's edit form");
+    await form.getByRole("button", { name: "Save" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await page.locator(`[data-testid=entry-row][data-kind=provider][data-name="${PROVIDER}"][data-revision="2"]`).waitFor();
+    const again = await chat(DEPLOYMENT);
+    assert.equal(again.status, 200, await again.text());
+    assert.equal(fake.seen.at(-1)?.authorization, `Bearer ${UPSTREAM_KEY}`, "the key kept through the replace");
+
+    // The deployment: context_window changed.
+    await page.getByRole("button", { name: `Edit deployment ${DEPLOYMENT}` }).click();
+    form = dialog().getByRole("form", { name: "Edit entry" });
+    await form.waitFor();
+    const dep = JSON.parse(await form.locator("textarea[name=spec]").inputValue()) as Record<string, unknown>;
+    assert.equal(dep.provider, PROVIDER);
+    assert.equal(dep.context_window, 64000);
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ ...dep, context_window: 32000 }, null, 2));
+    await form.getByTestId("entry-check-button").click();
+    await form.getByTestId("entry-check").waitFor();
+    assert.deepEqual(await form.getByTestId("entry-check").getByTestId("entry-change").allInnerTexts(), [`deployment changed: ${DEPLOYMENT}`]);
+    await form.getByRole("button", { name: "Save" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await page.locator(`[data-testid=entry-row][data-kind=deployment][data-name="${DEPLOYMENT}"][data-revision="2"]`).waitFor();
+    assert.deepEqual(await outcomeChanges(), [`deployment changed: ${DEPLOYMENT}`]);
+    const saved = (await admin.admin.listConfigEntries({ kind: ConfigEntryKind.DEPLOYMENT })).entries[0];
+    assert.equal(saved.revision, 2n);
+    assert.equal(saved.spec?.context_window, 32000);
+    assert.equal(saved.updatedBy, "console-admin");
+  });
+
+  test("a change made meanwhile is refused with a readable message", async () => {
+    await page.getByRole("button", { name: `Edit deployment ${DEPLOYMENT}` }).click();
+    const form = dialog().getByRole("form", { name: "Edit entry" });
+    await form.waitFor();
+    const dep = JSON.parse(await form.locator("textarea[name=spec]").inputValue()) as Record<string, unknown>;
+    // Someone else changes it now (revision 3).
+    await admin.admin.putConfigEntry({ kind: ConfigEntryKind.DEPLOYMENT, name: DEPLOYMENT, spec: { ...dep, context_window: 16000 } as never, expectedRevision: 2n });
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ ...dep, context_window: 8000 }, null, 2));
+    await form.getByRole("button", { name: "Save" }).click();
+    const refusal = form.getByRole("alert");
+    await refusal.waitFor();
+    assert.equal(await refusal.getAttribute("data-code"), "aborted");
+    const said = await refusal.innerText();
+    assert.match(said, /Changed meanwhile/);
+    assert.match(said, /at revision 3, not 2/);
+    await shot(page, "entries-conflict");
+    await form.getByRole("button", { name: "Cancel" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await page.locator(`[data-testid=entry-row][data-kind=deployment][data-name="${DEPLOYMENT}"][data-revision="3"]`).waitFor();
+    assert.equal((await admin.admin.listConfigEntries({ kind: ConfigEntryKind.DEPLOYMENT })).entries[0].spec?.context_window, 16000);
+  });
+
+  test("deleting the provider while the deployment uses it is refused readably; then both go, in order", async () => {
+    await page.getByRole("button", { name: `Delete provider ${PROVIDER}` }).click();
+    let confirm = page.getByRole("dialog", { name: `Delete provider ${PROVIDER}` });
+    await confirm.waitFor();
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    const refusal = confirm.getByRole("alert");
+    await refusal.waitFor();
+    assert.equal(await refusal.getAttribute("data-code"), "failed_precondition");
+    const said = await refusal.innerText();
+    assert.match(said, /Still in use/);
+    assert.match(said, new RegExp(`deployment/${DEPLOYMENT} out of force`));
+    await shot(page, "entries-in-use");
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    await confirm.waitFor({ state: "detached" });
+    assert.deepEqual((await stored()).sort(), [`${DEPLOYMENT}@3`, `${PROVIDER}@2`]);
+
+    await page.getByRole("button", { name: `Delete deployment ${DEPLOYMENT}` }).click();
+    confirm = page.getByRole("dialog", { name: `Delete deployment ${DEPLOYMENT}` });
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await row("deployment", DEPLOYMENT).waitFor({ state: "detached" });
+    assert.deepEqual(await outcomeChanges(), [`deployment removed: ${DEPLOYMENT}`]);
+
+    await page.getByRole("button", { name: `Delete provider ${PROVIDER}` }).click();
+    confirm = page.getByRole("dialog", { name: `Delete provider ${PROVIDER}` });
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await page.getByText("No entries made at run time").waitFor();
+    assert.deepEqual(await outcomeChanges(), [`provider removed: ${PROVIDER}`]);
+    assert.equal(await page.getByTestId("entry-outcome").getAttribute("data-version"), gw.gw.configVersion);
+    assert.deepEqual(await stored(), []);
+    const gone = await chat(DEPLOYMENT);
+    assert.equal(gone.status, 404, await gone.text());
+    await assertNoKey("at the end");
+  });
+
+  test("an entry the config file now shadows is listed with its problem, in a warning", async () => {
+    await admin.admin.putConfigEntry({ kind: ConfigEntryKind.ROUTE, name: "smart", spec: { targets: ["mock/chat"] } });
+    // The file now defines a route of the same name: the file wins, the entry says why it is not in force.
+    await writeFile(join(work, "config.yaml"), CONFIG.replace("routes:\n", "routes:\n  - { name: smart, targets: [mock/chat] }\n"));
+    await admin.admin.reloadConfig({});
+    await page.reload();
+    const r = row("route", "smart");
+    await r.waitFor();
+    assert.match(await r.getAttribute("data-problem") ?? "", /defined in the config file/);
+    const warning = r.getByTestId("entry-problem");
+    assert.match(await warning.innerText(), /^not in force .*defined in the config file/);
+    assert.equal(await warning.evaluate((e) => getComputedStyle(e).backgroundColor), "rgb(253, 243, 225)", "the warning's colour");
+    await shot(page, "entries-problem");
+    await page.getByRole("button", { name: "Delete route smart" }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete route smart" });
+    await confirm.getByRole("button", { name: "Delete" }).click();
+    await confirm.waitFor({ state: "detached" });
+    await page.getByText("No entries made at run time").waitFor();
+  });
+
+  test("no errors in the browser console", () => {
+    // The refusals (invalid_argument, failed_precondition: 400; aborted: 409) are logged by Chromium as failed loads.
+    const refused = /\/console\/entries: Failed to load resource: the server responded with a status of 40[09] \((Bad Request|Conflict)\)$/;
+    assert.ok(errors.filter((e) => refused.test(e)).length <= 3, errors.join("\n"));
+    assert.deepEqual(
+      errors.filter((e) => !refused.test(e)),
+      [],
+    );
+  });
+});
