@@ -84,3 +84,12 @@ export const count = (n: bigint | number | undefined) => (n === undefined ? "" :
 
 /** A list for a table cell: "a, b"; `empty` when there is none. */
 export const listOf = (xs: readonly string[], empty = "") => (xs.length ? xs.join(", ") : empty);
+
+/** Text under a title, each line indented: a prompt's instructions and messages, an entry's spec. */
+export function block(title: string, text: string): string {
+  return `${title}\n${text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((l) => (l ? `  ${l}` : ""))
+    .join("\n")}\n`;
+}

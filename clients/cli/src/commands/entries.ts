@@ -18,7 +18,7 @@ import {
   type ConfigEntryKind,
 } from "@signalbox/client";
 import { CliError, failure, readStdin, setup, usageError } from "../context.ts";
-import { enumLabel, enumValue, listOf, rfc3339, time } from "../format.ts";
+import { block, enumLabel, enumValue, listOf, rfc3339, time } from "../format.ts";
 import { type Column, csv, fields, json, out, table, waiting } from "../output.ts";
 import { parseCount } from "../parse.ts";
 import { shortDescription } from "./mcp.ts";
@@ -129,15 +129,6 @@ const ENTRY_COLUMNS: Column<ConfigEntry>[] = [
   { header: "secrets", show: (e) => listOf(e.secretFields), raw: (e) => e.secretFields.join(" ") },
   { header: "problem", show: (e) => shortDescription(e.problem, 60), raw: (e) => e.problem },
 ];
-
-/** Text under a title, each line indented (the spec). */
-function block(title: string, text: string): string {
-  return `${title}\n${text
-    .replace(/\n$/, "")
-    .split("\n")
-    .map((l) => (l ? `  ${l}` : ""))
-    .join("\n")}\n`;
-}
 
 /** A spec as YAML, as the config file would hold it (credentials stay "********"). */
 const specText = (spec: JsonObject | undefined) => yamlText(spec ?? {}, { lineWidth: 0 });

@@ -19,7 +19,7 @@ import {
   type PromptVersion,
 } from "@signalbox/client";
 import { CliError, readStdin, setup, usageError } from "../context.ts";
-import { count, enumLabel, listOf, rfc3339, time } from "../format.ts";
+import { block, count, enumLabel, listOf, rfc3339, time } from "../format.ts";
 import { type Column, csv, fields, json, out, table, waiting } from "../output.ts";
 import { parseChoice, parseCount, parseList, parseNumber } from "../parse.ts";
 import { parsePair } from "../request.ts";
@@ -82,15 +82,6 @@ const PROMPT_COLUMNS: Column<Prompt>[] = [
   { header: "updated", show: (p) => time(p.updateTime), raw: (p) => rfc3339(p.updateTime) },
   { header: "description", show: (p) => shortDescription(p.description, 60), raw: (p) => p.description },
 ];
-
-/** Text under a title, each line indented: instructions, messages. */
-function block(title: string, text: string): string {
-  return `${title}\n${text
-    .replace(/\n$/, "")
-    .split("\n")
-    .map((l) => (l ? `  ${l}` : ""))
-    .join("\n")}\n`;
-}
 
 /** Messages as "role: content", a message's further lines indented under its first. */
 const messagesText = (ms: PromptMessage[]) => ms.map((m) => `${m.role}: ${m.content.replace(/\n/g, `\n${" ".repeat(m.role.length + 2)}`)}`).join("\n");
