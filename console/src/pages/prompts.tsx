@@ -327,6 +327,9 @@ function VersionView({ prompt, v, writable, onTry }: { prompt: Prompt; v: Prompt
   );
 }
 
+/** A typed number, or undefined when the field is empty. */
+const number = (text: string): number | undefined => (text.trim() === "" ? undefined : Number(text));
+
 /** CreatePromptVersion: a new prompt (id, and a team for admins) or the next version of `prompt`, starting from `base`. */
 function VersionDialog({ prompt, base, onClose }: { prompt?: Prompt; base?: PromptVersion; onClose: () => void }) {
   const { identity } = useSession();
@@ -337,6 +340,13 @@ function VersionDialog({ prompt, base, onClose }: { prompt?: Prompt; base?: Prom
   const [instructions, setInstructions] = useState(base?.instructions ?? "");
   const [messages, setMessages] = useState<DraftMessage[]>(base?.messages.map((m) => ({ role: m.role, content: m.content })) ?? []);
   const [description, setDescription] = useState("");
+  // Model parameters the version sets, as typed (empty: not set; a request's own values win).
+  const bp = base?.parameters;
+  const [temperature, setTemperature] = useState(bp?.temperature === undefined ? "" : String(bp.temperature));
+  const [topP, setTopP] = useState(bp?.topP === undefined ? "" : String(bp.topP));
+  const [maxOutput, setMaxOutput] = useState(bp?.maxOutputTokens === undefined ? "" : String(bp.maxOutputTokens));
+  const [stop, setStop] = useState(bp?.stop.join("\n") ?? "");
+  const [effort, setEffort] = useState(bp?.reasoningEffort ?? "");
   const [labels, setLabels] = useState("");
   const [team, setTeam] = useState("");
   const create = useMutation(PromptService.method.createPromptVersion, {
@@ -349,8 +359,13 @@ function VersionDialog({ prompt, base, onClose }: { prompt?: Prompt; base?: Prom
   const bad = fieldOf(create.error);
   const invalid = (name: string) => (names(bad, name) ? true : undefined);
   const setMessage = (i: number, m: Partial<DraftMessage>) => setMessages(messages.map((x, j) => (j === i ? { ...x, ...m } : x)));
+  const [notNumber, setNotNumber] = useState("");
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    const typed = { Temperature: temperature, "Top p": topP, "Max output tokens": maxOutput };
+    const wrong = Object.entries(typed).find(([, v]) => Number.isNaN(number(v) ?? 0));
+    setNotNumber(wrong ? `${wrong[0]}: "${wrong[1]}" is not a number.` : "");
+    if (wrong) return;
     create.mutate({
       promptId: id.trim(),
       model: model.trim(),
@@ -359,6 +374,13 @@ function VersionDialog({ prompt, base, onClose }: { prompt?: Prompt; base?: Prom
       description: description.trim(),
       labels: splitList(labels),
       team: prompt ? "" : team.trim(),
+      parameters: {
+        temperature: number(temperature),
+        topP: number(topP),
+        maxOutputTokens: number(maxOutput),
+        stop: stop.split("\n").filter((l) => l !== ""),
+        reasoningEffort: effort,
+      },
     });
   };
   return (
@@ -403,6 +425,29 @@ function VersionDialog({ prompt, base, onClose }: { prompt?: Prompt; base?: Prom
             </button>
           </div>
         </div>
+        <div className="row" data-testid="draft-parameters">
+          <Field label="Temperature" hint="0 to 2; empty: not set.">
+            <input value={temperature} onChange={(e) => setTemperature(e.target.value)} name="parameters.temperature" inputMode="decimal" aria-invalid={invalid("parameters.temperature")} />
+          </Field>
+          <Field label="Top p" hint="0 to 1.">
+            <input value={topP} onChange={(e) => setTopP(e.target.value)} name="parameters.top_p" inputMode="decimal" aria-invalid={invalid("parameters.top_p")} />
+          </Field>
+          <Field label="Max output tokens">
+            <input value={maxOutput} onChange={(e) => setMaxOutput(e.target.value)} name="parameters.max_output_tokens" inputMode="numeric" aria-invalid={invalid("parameters.max_output_tokens")} />
+          </Field>
+          <Field label="Reasoning effort">
+            <select value={effort} onChange={(e) => setEffort(e.target.value)} name="parameters.reasoning_effort" aria-invalid={invalid("parameters.reasoning_effort")}>
+              {["", "minimal", "low", "medium", "high"].map((x) => (
+                <option key={x} value={x}>
+                  {x || "not set"}
+                </option>
+              ))}
+            </select>
+          </Field>
+        </div>
+        <Field label="Stop sequences" hint="One per line, at most 4.">
+          <textarea value={stop} onChange={(e) => setStop(e.target.value)} name="parameters.stop" rows={2} aria-invalid={invalid("parameters.stop")} />
+        </Field>
         <div className="row">
           <Field label="Description" hint="What this version changes.">
             <input value={description} onChange={(e) => setDescription(e.target.value)} name="description" aria-invalid={invalid("description")} />
@@ -411,6 +456,11 @@ function VersionDialog({ prompt, base, onClose }: { prompt?: Prompt; base?: Prom
             <input value={labels} onChange={(e) => setLabels(e.target.value)} name="labels" placeholder="production" aria-invalid={invalid("labels")} />
           </Field>
         </div>
+        {notNumber && (
+          <div className="error" role="alert">
+            {notNumber}
+          </div>
+        )}
         <ErrorBox error={create.error} />
         <DialogActions onCancel={onClose} label={prompt ? "Create version" : "Create prompt"} busyLabel="Creating…" busy={create.isPending} disabled={!id.trim()} />
       </form>
