@@ -145,7 +145,9 @@ export function createEntryBook(store: ControlStore, sealer: Sealer, now: () => 
       const result = applyFn(candidate, true);
       const own = result.problems.get(id);
       if (own) {
-        const field = own.path === "name" || own.path === "spec.name" || own.path === "spec.id" ? (input.spec[own.path.slice(5)] === undefined ? "name" : own.path) : own.path || "spec";
+        // The spec's name field is filled from the entry's name unless the spec gave its own.
+        const fromName = own.path === "name" || ((own.path === "spec.name" || own.path === "spec.id") && input.spec[own.path.slice(5)] === undefined);
+        const field = fromName ? "name" : own.path || "spec";
         throw bad(field, own.message.replace(/^[^:]*: /, ""));
       }
       const hurt = broken(result, id);

@@ -9,8 +9,6 @@
 // never appears in anything the CLI prints.
 
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +16,7 @@ import { after, before, describe, test } from "node:test";
 import { toJson } from "@bufbuild/protobuf";
 import { parse as parseYaml } from "yaml";
 import type { SignalboxClient } from "@signalbox/client";
+import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { buildCliIfStale, exited, fieldsOf, ok, runCli, type CliRun } from "../helpers/cli.ts";
@@ -32,46 +31,15 @@ const { applySets, parseKind, parseSet } = await import("../../clients/cli/src/c
 const ADMIN = ["sbx", "cli", "entries", "admin", "0123456789abcdef"].join("_");
 const UPSTREAM_KEY = ["sk", "test", "cli", "entries", "upstream", "0123456789abcdef"].join("-");
 
-/** A tiny OpenAI-compatible upstream: POST /v1/chat/completions answers a chat.completion and records the Authorization header. */
-interface FakeUpstream {
-  url: string;
-  auth: string[];
-  close(): Promise<void>;
+/** The fake OpenAI upstream, answering with this text and accepting only the key stored at run time. */
+async function startFakeUpstream(): Promise<FakeOpenAI> {
+  const fake = await startFakeOpenAI({ apiKey: UPSTREAM_KEY, models: ["my-model"] });
+  fake.setDefault({ kind: "text", text: "hello from the fake upstream" });
+  return fake;
 }
 
-async function startFakeUpstream(): Promise<FakeUpstream> {
-  const auth: string[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
-        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found", type: "invalid_request_error" } }));
-        return;
-      }
-      auth.push(req.headers.authorization ?? "");
-      const model = (JSON.parse(body) as { model?: string }).model ?? "unknown";
-      res.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          id: "chatcmpl-fake1",
-          object: "chat.completion",
-          created: Math.floor(Date.now() / 1000),
-          model,
-          choices: [{ index: 0, message: { role: "assistant", content: "hello from the fake upstream" }, finish_reason: "stop" }],
-          usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    auth,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+/** The Authorization header of every chat request the fake received. */
+const auths = (fake: FakeOpenAI) => fake.requests.filter((r) => r.path === "/v1/chat/completions").map((r) => r.headers.authorization);
 
 describe("the entries flags (no gateway)", () => {
   test("<kind>, --set and how sets build a spec", () => {
@@ -95,7 +63,7 @@ describe("the entries flags (no gateway)", () => {
 
 describe("signalbox entries against a gateway", () => {
   let gw: TestGateway;
-  let fake: FakeUpstream;
+  let fake: FakeOpenAI;
   let tmp: string;
   let admin: SignalboxClient;
   /** Everything the CLI printed, to check the upstream key never appears in it. */
@@ -161,7 +129,7 @@ keys:
     assert.equal(res.status, 200, await res.clone().text());
     const body = (await res.json()) as { choices: { message: { content: string } }[] };
     assert.equal(body.choices[0].message.content, "hello from the fake upstream");
-    assert.deepEqual(fake.auth, [`Bearer ${UPSTREAM_KEY}`]);
+    assert.deepEqual(auths(fake), [`Bearer ${UPSTREAM_KEY}`]);
   });
 
   test("list: a table, --json as the API gives it, --csv, --kind", async () => {
@@ -218,7 +186,7 @@ keys:
     assert.match(p.stdout, /\nCHANGES\n {2}provider changed: acme\n/);
     assert.equal(fieldsOf(p.stdout.split("\n").slice(1).join("\n")).get("SECRETS"), "api_key, headers.x-team");
     assert.equal((await chat("acme/my-model")).status, 200);
-    assert.equal(fake.auth.at(-1), `Bearer ${UPSTREAM_KEY}`, "the key kept through the replace");
+    assert.equal(auths(fake).at(-1), `Bearer ${UPSTREAM_KEY}`, "the key kept through the replace");
 
     // A stale revision is the server's refusal (exit 1), naming the field.
     const stale = exited(await cli(["entries", "put", "provider", "acme", "-f", "acme.yaml", "--expect-revision", "1"]), 1);

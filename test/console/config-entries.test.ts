@@ -11,13 +11,12 @@
 
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ConfigEntryKind, createSignalboxClient, type SignalboxClient } from "@signalbox/client";
 import type { BrowserContext, Locator, Page } from "playwright-core";
+import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -40,56 +39,18 @@ keys:
 const PROVIDER = "acme";
 const DEPLOYMENT = "acme/gpt-4o";
 
-/** A fake OpenAI upstream: POST /v1/chat/completions answers a chat.completion; every request's Authorization is recorded. */
-interface FakeUpstream {
-  url: string;
-  seen: { path: string; authorization?: string; model?: string }[];
-  close(): Promise<void>;
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const c of req) parts.push(c as Buffer);
-  return Buffer.concat(parts).toString("utf8");
-}
-
-async function startFakeUpstream(): Promise<FakeUpstream> {
-  const seen: FakeUpstream["seen"] = [];
-  const server: Server = createServer(async (req, res) => {
-    const body = await readBody(req);
-    const path = new URL(req.url ?? "/", "http://x").pathname;
-    let model: string | undefined;
-    try {
-      model = (JSON.parse(body) as { model?: string }).model;
-    } catch {
-      model = undefined;
-    }
-    seen.push({ path, authorization: req.headers.authorization, model });
-    if (req.method !== "POST" || path !== "/v1/chat/completions") {
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found", type: "invalid_request_error" } }));
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/json" }).end(
-      JSON.stringify({
-        id: "chatcmpl-fake",
-        object: "chat.completion",
-        created: Math.floor(Date.now() / 1000),
-        model: model ?? "gpt-4o",
-        choices: [{ index: 0, message: { role: "assistant", content: "hello from the fake upstream" }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
-      }),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((resolve) => server.close(() => resolve())) };
+/** The fake OpenAI upstream, answering with this text and accepting only the key stored at run time. */
+async function startFakeUpstream(): Promise<FakeOpenAI> {
+  const fake = await startFakeOpenAI({ apiKey: UPSTREAM_KEY });
+  fake.setDefault({ kind: "text", text: "hello from the fake upstream" });
+  return fake;
 }
 
 describe("console: the Providers & routes page", { skip: skipWithoutChromium }, () => {
   const started = performance.now();
   let work: string;
   let gw: TestGateway;
-  let fake: FakeUpstream;
+  let fake: FakeOpenAI;
   let admin: SignalboxClient;
   let context: BrowserContext;
   let page: Page;
@@ -146,7 +107,7 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     await form.waitFor();
     assert.equal(await form.locator("select[name=kind]").inputValue(), String(ConfigEntryKind.PROVIDER));
     await form.locator("input[name=name]").fill(PROVIDER);
-    await form.locator("textarea[name=spec]").fill(JSON.stringify({ type: "openai", base_url: `${fake.url}/v1` }, null, 2));
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ type: "openai", base_url: `${fake.url}` }, null, 2));
     const keyInput = form.locator("input[name=api_key]");
     assert.equal(await keyInput.getAttribute("type"), "password");
     await keyInput.fill(UPSTREAM_KEY);
@@ -157,7 +118,7 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     assert.deepEqual(await check.getByTestId("entry-change").allInnerTexts(), [`provider added: ${PROVIDER}`]);
     assert.deepEqual(await stored(), [], "Check writes nothing");
     await assertNoKey("with the key typed in the form");
-    assert.equal(fake.seen.length, 0, "nothing reached the upstream");
+    assert.equal(fake.requests.length, 0, "nothing reached the upstream");
     await shot(page, "entries-check");
 
     await form.getByRole("button", { name: "Save" }).click();
@@ -234,10 +195,10 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.choices[0].message.content, "hello from the fake upstream");
     assert.equal(body.signalbox?.deployment, DEPLOYMENT);
-    const last = fake.seen.at(-1);
+    const last = fake.requests.at(-1);
     assert.equal(last?.path, "/v1/chat/completions");
-    assert.equal(last?.model, "gpt-4o");
-    assert.equal(last?.authorization, `Bearer ${UPSTREAM_KEY}`);
+    assert.equal(last?.body?.model, "gpt-4o");
+    assert.equal(last?.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
   });
 
   test("edit: the provider's spec shows its key redacted and keeps it; the deployment goes to revision 2", async () => {
@@ -249,7 +210,7 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     assert.equal(await form.locator("select[name=kind]").isDisabled(), true);
     const spec = JSON.parse(await form.locator("textarea[name=spec]").inputValue()) as Record<string, unknown>;
     assert.equal(spec.api_key, "********");
-    assert.equal(spec.base_url, `${fake.url}/v1`);
+    assert.equal(spec.base_url, `${fake.url}`);
     assert.equal(await form.locator("input[name=api_key]").inputValue(), "", "the key is never filled back in");
     await assertNoKey("in the provider's edit form");
     await form.getByRole("button", { name: "Save" }).click();
@@ -257,7 +218,7 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     await page.locator(`[data-testid=entry-row][data-kind=provider][data-name="${PROVIDER}"][data-revision="2"]`).waitFor();
     const again = await chat(DEPLOYMENT);
     assert.equal(again.status, 200, await again.text());
-    assert.equal(fake.seen.at(-1)?.authorization, `Bearer ${UPSTREAM_KEY}`, "the key kept through the replace");
+    assert.equal(fake.requests.at(-1)?.headers.authorization, `Bearer ${UPSTREAM_KEY}`, "the key kept through the replace");
 
     // The deployment: context_window changed.
     await page.getByRole("button", { name: `Edit deployment ${DEPLOYMENT}` }).click();
