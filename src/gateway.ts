@@ -23,7 +23,7 @@ import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
 import { extendConfig, isMcpAllowEntry, loadConfig } from "./config/load.ts";
 import type { ApplyEntries } from "./control/entries.ts";
-import { MASTER_KEY_ENV } from "./control/sealed.ts";
+import { MASTER_KEY_ENV, parsePreviousKeys, PREVIOUS_KEYS_ENV } from "./control/sealed.ts";
 import { configVersion, reconcile, reuseUnchanged, type ReloadResult } from "./config/reload.ts";
 import { GatewayError } from "./router/errors.ts";
 import { createProvider } from "./providers/registry.ts";
@@ -159,6 +159,8 @@ export interface GatewayOptions {
   configPath?: string;
   /** Seals the credentials of providers made at run time; default: the SIGNALBOX_MASTER_KEY environment variable. */
   masterKey?: string;
+  /** Keys that only open sealed credentials (a rotation's old key); default: SIGNALBOX_MASTER_KEY_PREVIOUS, separated by commas. */
+  previousMasterKeys?: string[];
 }
 
 /** One line per request: ids, routing, outcome, tokens, cost, timings. No prompt or completion text, no key. */
@@ -347,6 +349,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   };
   const control = await createControlPlane({
     masterKey: opts.masterKey ?? process.env[MASTER_KEY_ENV],
+    previousMasterKeys: opts.previousMasterKeys ?? parsePreviousKeys(process.env[PREVIOUS_KEYS_ENV]),
     store: await createControlStore(config),
     configKeys: config.keys,
     configTeams: config.teams,

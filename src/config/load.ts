@@ -35,7 +35,7 @@ import type {
 import type { FailureKind, ModelParams } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
 import { wildcardFor, wildcardPart } from "./wildcards.ts";
-import { buildGuardrails, guardrailNames } from "../guardrails/config.ts";
+import { buildGuardrails, guardrailEntry, guardrailNames } from "../guardrails/config.ts";
 import { checkGuardrail } from "../guardrails/engine.ts";
 
 export { ConfigError } from "./schema.ts";
@@ -895,7 +895,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
 }
 
 /** What may be added to a configuration at run time (AdminService.PutConfigEntry). */
-export type EntryKind = "provider" | "deployment" | "route";
+export type EntryKind = "provider" | "deployment" | "route" | "guardrail";
 
 /** A provider, deployment or route made at run time: its spec as the config file would hold it (snake_case, secrets in the clear). */
 export interface RuntimeEntry {
@@ -906,7 +906,7 @@ export interface RuntimeEntry {
 
 export const entryKey = (kind: EntryKind, name: string) => `${kind}/${name}`;
 
-const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name" };
+const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name", guardrail: "name" };
 
 /**
  * A configuration with entries made at run time added: each checked as the config file's would be
@@ -971,7 +971,14 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
       pending.set(e.name, { e, r: routeSpec(named(e), "spec") });
     });
   }
-  const guardrailNames = new Set((base.guardrails ?? []).map((g) => g.name));
+  // Guardrails stand alone (a kind and its options); routes made at run time may name them.
+  const guardrails = new Map((base.guardrails ?? []).map((g) => [g.name, g]));
+  for (const e of of("guardrail")) {
+    attempt(e, () => {
+      if (guardrails.has(e.name)) throw inFile("guardrail", e.name);
+      guardrails.set(e.name, guardrailEntry(checkGuardrail)(named(e), "spec"));
+    });
+  }
   const wildcardModel = (name: string | undefined, path: string) => {
     if (name === undefined || deployments.has(name) || routes.has(name) || pending.has(name) || name in base.aliases) return;
     const w = wildcardFor(byPrefix, name);
@@ -990,7 +997,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
         route.fallbacks.forEach((f, j) => wildcardModel(f, `spec.fallbacks[${j}]`));
         finishRoute(route, "spec", deployments, known);
         (route.guardrails ?? []).forEach((g, j) => {
-          if (!guardrailNames.has(g)) throw new ConfigError(`spec.guardrails[${j}]`, `unknown guardrail "${g}" (guardrails are defined in the config file)`);
+          if (!guardrails.has(g)) throw new ConfigError(`spec.guardrails[${j}]`, `unknown guardrail "${g}"${guardrails.size ? ` (defined: ${[...guardrails.keys()].join(", ")})` : " (none is defined)"}`);
         });
       });
       if (problems.has(entryKey("route", name))) {
@@ -1025,6 +1032,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
       deployments: [...deployments.values()],
       ...(byPrefix.length ? { wildcards: byPrefix } : {}),
       routes: [...checked.values()],
+      ...(guardrails.size ? { guardrails: [...guardrails.values()] } : {}),
     },
     problems,
   };

@@ -12,7 +12,7 @@ import { type AuditEvent, type ControlStore, type ManagedKey, type ManagedPrompt
 import { createPromptLibrary, mayUse, type PromptLibrary, type PromptVersionView, type PromptView } from "./prompts.ts";
 import type { PromptConfig } from "../config/types.ts";
 import type { EntryKind } from "../config/load.ts";
-import { createEntryBook, type EntryBook, type EntryInput, type EntryView } from "./entries.ts";
+import { createEntryBook, type EntryBook, type EntryInput, type EntryView, type ResealReport } from "./entries.ts";
 import { createSealer } from "./sealed.ts";
 
 /** The fields a caller may set on a key. */
@@ -63,11 +63,13 @@ export interface ControlPlane {
   deletePrompt(a: Actor, id: string): Promise<void>;
   readonly storeKind: "memory" | "postgres";
   readonly replica: string;
-  /** Providers, deployments and routes made at run time. */
+  /** Providers, deployments, routes and guardrails made at run time. */
   readonly entries: EntryBook;
   putConfigEntry(a: Actor, input: EntryInput): Promise<{ entry: EntryView; version: string; changes: string[] }>;
   listConfigEntries(a: Actor, kind?: EntryKind): EntryView[];
   deleteConfigEntry(a: Actor, kind: EntryKind, name: string, expectedRevision?: number): Promise<{ version: string; changes: string[] }>;
+  getConfigEntry(a: Actor, kind: EntryKind, name: string): EntryView;
+  resealConfigEntries(a: Actor, validateOnly: boolean): Promise<ResealReport>;
   createKey(a: Actor, input: KeyInput): Promise<{ key: ManagedKey; secret: string }>;
   listKeys(a: Actor, q: { team?: string; limit: number; cursor?: string; includeRevoked: boolean }): Page<ManagedKey>;
   getKey(a: Actor, name: string): ManagedKey;
@@ -101,6 +103,8 @@ export interface ControlPlaneOptions {
   now?: () => number;
   /** Seals the credentials of providers made at run time (SIGNALBOX_MASTER_KEY); absent: they cannot go to PostgreSQL. */
   masterKey?: string;
+  /** Keys that open credentials but never seal them (SIGNALBOX_MASTER_KEY_PREVIOUS): a rotation's old key. */
+  previousMasterKeys?: readonly string[];
   /** How often last-used times are written (ms). Default 15 000. */
   touchEveryMs?: number;
   replica?: string;
@@ -212,7 +216,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   const directory = createDirectory(now);
   directory.replaceConfig(opts.configKeys, opts.configTeams, now());
   const prompts = createPromptLibrary(opts.configPrompts ?? (() => []));
-  const entries = createEntryBook(store, createSealer(opts.masterKey || undefined), now);
+  const entries = createEntryBook(store, createSealer(opts.masterKey || undefined, opts.previousMasterKeys ?? []), now);
 
   let synced = false;
   let resyncing: Promise<void> | undefined;
@@ -643,7 +647,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     entries,
 
     async putConfigEntry(a, input) {
-      requireAdmin(a, "changing providers, deployments and routes");
+      requireAdmin(a, "changing providers, deployments, routes and guardrails");
       try {
         return await entries.put(input, a.caller.keyName, (action, target, before, after) => auditOf(a, action, target, before, after));
       } catch (err) {
@@ -652,12 +656,12 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     },
 
     listConfigEntries(a, kind) {
-      requireAdmin(a, "listing providers, deployments and routes made at run time");
+      requireAdmin(a, "listing providers, deployments, routes and guardrails made at run time");
       return entries.list(kind);
     },
 
     async deleteConfigEntry(a, kind, name, expectedRevision) {
-      requireAdmin(a, "deleting providers, deployments and routes");
+      requireAdmin(a, "deleting providers, deployments, routes and guardrails");
       // A managed key allowed only this model would be left allowed nothing it names.
       const inUse = (k: EntryKind, n: string) => {
         if (k === "provider") return undefined;
@@ -666,6 +670,20 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       };
       try {
         return await entries.delete(kind, name, expectedRevision, (action, target, before) => auditOf(a, action, target, before, undefined), inUse);
+      } catch (err) {
+        storeFailure(err);
+      }
+    },
+
+    getConfigEntry(a, kind, name) {
+      requireAdmin(a, "reading providers, deployments, routes and guardrails made at run time");
+      return entries.get(kind, name);
+    },
+
+    async resealConfigEntries(a, validateOnly) {
+      requireAdmin(a, "sealing credentials again");
+      try {
+        return await entries.reseal(validateOnly, a.caller.keyName, (action, target, before, after) => auditOf(a, action, target, before, after));
       } catch (err) {
         storeFailure(err);
       }

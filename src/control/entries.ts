@@ -1,4 +1,4 @@
-// Providers, deployments and routes made at run time (AdminService.PutConfigEntry): kept in the
+// Providers, deployments, routes and guardrails made at run time (AdminService.PutConfigEntry): kept in the
 // control store with their credentials sealed, opened into every replica's memory, and handed to
 // the gateway, which builds them into the configuration in force (config/load.ts extendConfig)
 // exactly as it would the config file's. Off the hot path: a request reads the built config.
@@ -7,10 +7,10 @@ import { ConfigError } from "../config/schema.ts";
 import { type EntryKind, entryKey, type RuntimeEntry } from "../config/load.ts";
 import { GatewayError } from "../router/errors.ts";
 import { log } from "../telemetry/log.ts";
-import { carrySecrets, MASTER_KEY_ENV, mapSecrets, redactSpec, type Sealer, secretPaths } from "./sealed.ts";
+import { carrySecrets, getPath, MASTER_KEY_ENV, SEALED_PREFIX, mapSecrets, redactSpec, type Sealer, secretPaths } from "./sealed.ts";
 import { type AuditInput, type ControlStore, type StoredEntry, StoreError } from "./types.ts";
 
-export const ENTRY_KINDS: readonly EntryKind[] = ["provider", "deployment", "route"];
+export const ENTRY_KINDS: readonly EntryKind[] = ["provider", "deployment", "route", "guardrail"];
 
 /** What the gateway answers when handed a set of entries: what it would change, or did. */
 export interface EntryApplication {
@@ -29,6 +29,16 @@ export interface EntryView extends Omit<StoredEntry, "spec"> {
   secretFields: string[];
   /** Why it is not in force ("" when it is). */
   problem: string;
+  /** The ids of the master keys its credentials are sealed with. */
+  sealedWith: string[];
+}
+
+/** What ResealConfigEntries did (or, validate_only, would do). */
+export interface ResealReport {
+  keyId: string;
+  resealed: string[];
+  current: number;
+  failed: { entry: string; reason: string }[];
 }
 
 export interface EntryInput {
@@ -51,6 +61,9 @@ export interface EntryBook {
   /** What a configuration built elsewhere (a reload) left out. */
   noteProblems(problems: ReadonlyMap<string, ConfigError>): void;
   list(kind?: EntryKind): EntryView[];
+  get(kind: EntryKind, name: string): EntryView;
+  /** Seals every stored credential again with the current master key. */
+  reseal(validateOnly: boolean, actor: string, audit: (action: string, target: string, before: Record<string, unknown>, after: Record<string, unknown>) => AuditInput): Promise<ResealReport>;
   put(input: EntryInput, actor: string, audit: (action: string, target: string, before?: Record<string, unknown>, after?: Record<string, unknown>) => AuditInput): Promise<{ entry: EntryView; version: string; changes: string[] }>;
   delete(kind: EntryKind, name: string, expectedRevision: number | undefined, audit: (action: string, target: string, before?: Record<string, unknown>) => AuditInput, inUse: (kind: EntryKind, name: string) => string | undefined): Promise<{ version: string; changes: string[] }>;
   /** Another replica's change (or ours, told back): re-read that entry. */
@@ -95,8 +108,17 @@ export function createEntryBook(store: ControlStore, sealer: Sealer, now: () => 
   function view(e: StoredEntry): EntryView {
     const id = entryKey(e.kind, e.name);
     const spec = redactSpec(e.kind, e.spec);
-    return { ...e, spec, secretFields: secretPaths(e.kind, e.spec), problem: unopened.get(id) ?? problems.get(id)?.message ?? "" };
+    return { ...e, spec, secretFields: secretPaths(e.kind, e.spec), problem: unopened.get(id) ?? problems.get(id)?.message ?? "", sealedWith: sealedWith(e) };
   }
+  function sealedWith(e: StoredEntry): string[] {
+    const ids = new Set<string>();
+    for (const path of secretPaths(e.kind, e.spec)) {
+      const id = sealer.keyOf(String(getPath(e.spec, path)), bound(e.kind, e.name, path));
+      if (id) ids.add(id);
+    }
+    return [...ids].sort();
+  }
+  const badKind = () => bad("kind", `must be ${ENTRY_KINDS.slice(0, -1).join(", ")} or ${ENTRY_KINDS.at(-1)}`);
   const need = () => {
     if (!apply) throw new GatewayError("failed_precondition", "config entries cannot be changed before the gateway has started");
     return apply;
@@ -120,10 +142,62 @@ export function createEntryBook(store: ControlStore, sealer: Sealer, now: () => 
       return [...stored.values()].filter((e) => kind === undefined || e.kind === kind).sort((a, b) => (a.kind === b.kind ? (a.name < b.name ? -1 : 1) : ENTRY_KINDS.indexOf(a.kind) - ENTRY_KINDS.indexOf(b.kind))).map(view);
     },
 
+    get(kind, name) {
+      if (!ENTRY_KINDS.includes(kind)) throw badKind();
+      if (!name) throw bad("name", "is required");
+      const e = stored.get(entryKey(kind, name));
+      if (!e) throw new GatewayError("not_found", `name: no ${kind} "${name}" was made at run time`, { field: "name" });
+      return view(e);
+    },
+
+    async reseal(validateOnly, actor, audit) {
+      if (!sealer.keyed) throw new GatewayError("failed_precondition", `this gateway has no ${MASTER_KEY_ENV}: there is no key to seal with`);
+      const keyId = sealer.keyId!;
+      const report: ResealReport = { keyId, resealed: [], current: 0, failed: [] };
+      for (const e of [...stored.values()]) {
+        const id = entryKey(e.kind, e.name);
+        const paths = secretPaths(e.kind, e.spec);
+        if (!paths.length) continue;
+        // Current when every credential is a v2 value under this key.
+        const mine = `${SEALED_PREFIX}${keyId}:`;
+        if (paths.every((path) => String(getPath(e.spec, path)).startsWith(mine))) {
+          report.current++;
+          continue;
+        }
+        const plain = opened.get(id);
+        if (!plain) {
+          report.failed.push({ entry: id, reason: unopened.get(id) ?? "its credentials cannot be opened" });
+          continue;
+        }
+        report.resealed.push(id);
+        if (validateOnly) continue;
+        const t = now();
+        try {
+          const saved = await store.putEntry(
+            e.kind,
+            e.name,
+            (was) => {
+              // Changed meanwhile: the change was sealed with the current key already.
+              if (was?.revision !== e.revision) throw new StoreError("conflict", `${id} changed meanwhile`);
+              return { ...was, spec: seal(e.kind, e.name, plain.spec), revision: was.revision + 1, updatedAt: t, updatedBy: actor };
+            },
+            (was, after) => audit("config_entry.reseal", id, { revision: was!.revision, sealed_with: sealedWith(was!) }, { revision: after.revision, sealed_with: [keyId] }),
+          );
+          stored.set(id, saved);
+        } catch (err) {
+          if (!(err instanceof StoreError && err.kind === "conflict")) throw err;
+          report.resealed.pop();
+          report.current++;
+        }
+      }
+      if (report.resealed.length && !validateOnly) log("info", "config entries sealed again", { key: keyId, entries: report.resealed, by: actor });
+      return report;
+    },
+
     async put(input, actor, audit) {
       const applyFn = need();
       const { kind, name } = input;
-      if (!ENTRY_KINDS.includes(kind)) throw bad("kind", "must be provider, deployment or route");
+      if (!ENTRY_KINDS.includes(kind)) throw badKind();
       if (!name) throw bad("name", "is required");
       if (Buffer.byteLength(JSON.stringify(input.spec)) > MAX_SPEC_BYTES) throw bad("spec", `at most ${MAX_SPEC_BYTES / 1024} KiB`);
       const id = entryKey(kind, name);
@@ -179,7 +253,7 @@ export function createEntryBook(store: ControlStore, sealer: Sealer, now: () => 
 
     async delete(kind, name, expectedRevision, audit, inUse) {
       const applyFn = need();
-      if (!ENTRY_KINDS.includes(kind)) throw bad("kind", "must be provider, deployment or route");
+      if (!ENTRY_KINDS.includes(kind)) throw badKind();
       const id = entryKey(kind, name);
       const before = stored.get(id);
       if (!before) throw new GatewayError("not_found", `name: no ${kind} "${name}" was made at run time (entries in the config file are changed there)`, { field: "name" });

@@ -397,6 +397,15 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 15,
+    name: "config entries: guardrails too",
+    sql: `
+      ALTER TABLE signalbox_config_entries
+        DROP CONSTRAINT signalbox_config_entries_kind_check,
+        ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail'));
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

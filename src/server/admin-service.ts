@@ -77,12 +77,12 @@ function budgetFromPb(b: Budget | undefined, field: string): BudgetConfig | unde
   return { period, limitUsd: b.limitUsd, softThreshold: b.softThreshold ?? 0.8 };
 }
 
-const KIND_TO_PB: Record<EntryKind, ConfigEntryKind> = { provider: ConfigEntryKind.PROVIDER, deployment: ConfigEntryKind.DEPLOYMENT, route: ConfigEntryKind.ROUTE };
-const KIND_FROM_PB: Record<number, EntryKind | undefined> = { [ConfigEntryKind.PROVIDER]: "provider", [ConfigEntryKind.DEPLOYMENT]: "deployment", [ConfigEntryKind.ROUTE]: "route" };
+const KIND_TO_PB: Record<EntryKind, ConfigEntryKind> = { provider: ConfigEntryKind.PROVIDER, deployment: ConfigEntryKind.DEPLOYMENT, route: ConfigEntryKind.ROUTE, guardrail: ConfigEntryKind.GUARDRAIL };
+const KIND_FROM_PB: Record<number, EntryKind | undefined> = { [ConfigEntryKind.PROVIDER]: "provider", [ConfigEntryKind.DEPLOYMENT]: "deployment", [ConfigEntryKind.ROUTE]: "route", [ConfigEntryKind.GUARDRAIL]: "guardrail" };
 
 function kindFromPb(k: ConfigEntryKind, field = "kind"): EntryKind {
   const kind = KIND_FROM_PB[k];
-  if (!kind) throw bad(field, "required: CONFIG_ENTRY_KIND_PROVIDER, _DEPLOYMENT or _ROUTE");
+  if (!kind) throw bad(field, "required: CONFIG_ENTRY_KIND_PROVIDER, _DEPLOYMENT, _ROUTE or _GUARDRAIL");
   return kind;
 }
 
@@ -98,6 +98,7 @@ export function entryToPb(e: EntryView): PbConfigEntry {
     createdBy: e.createdBy,
     updatedBy: e.updatedBy,
     problem: e.problem,
+    sealedWith: e.sealedWith,
   });
 }
 
@@ -336,6 +337,12 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
       run(ctx, async (a) => {
         const r = await cp.deleteConfigEntry(a, kindFromPb(req.kind), need(req.name, "name"), req.expectedRevision === undefined ? undefined : Number(req.expectedRevision));
         return { configVersion: r.version, changes: r.changes };
+      }),
+    getConfigEntry: (req, ctx) => run(ctx, (a) => ({ entry: entryToPb(cp.getConfigEntry(a, kindFromPb(req.kind), need(req.name, "name"))) })),
+    resealConfigEntries: (req, ctx) =>
+      run(ctx, async (a) => {
+        const r = await cp.resealConfigEntries(a, req.validateOnly);
+        return { keyId: r.keyId, resealed: r.resealed, current: r.current, failed: r.failed };
       }),
     listAuditEvents: (req, ctx) =>
       run(ctx, async (a) => {

@@ -1,12 +1,16 @@
-// Providers, deployments and routes made at run time (AdminService.PutConfigEntry): checked as the
-// config file's are (errors name the field under `spec`), in force at once without a reload, their
-// credentials never returned, logged or audited, sealed at rest with SIGNALBOX_MASTER_KEY, kept
-// across restarts and a config reload, and on every replica within a second (PostgreSQL).
+// Providers, deployments, routes and guardrails made at run time (AdminService.PutConfigEntry):
+// checked as the config file's are (errors name the field under `spec`), in force at once without a
+// reload, their credentials never returned, logged or audited, sealed at rest with
+// SIGNALBOX_MASTER_KEY (and sealed again with a new one: ResealConfigEntries), kept across restarts
+// and a config reload, and on every replica within a second (PostgreSQL).
 // Requests go over real HTTP, through the `openai` SDK and @signalbox/client, to a fake OpenAI
 // upstream that refuses any key but the one stored at run time.
 
 import assert from "node:assert/strict";
+import { createCipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -17,7 +21,7 @@ import { parse } from "yaml";
 import { toJson } from "@bufbuild/protobuf";
 import { createSignalboxClient, ConfigEntryKind, KeyRole, ListAuditEventsResponseSchema, type SignalboxClient } from "@signalbox/client";
 import { buildConfig, extendConfig, type RuntimeEntry } from "../../src/config/load.ts";
-import { createSealer, REDACTED, carrySecrets } from "../../src/control/sealed.ts";
+import { createSealer, masterKeyId, REDACTED, carrySecrets, parsePreviousKeys, redactSpec, secretPaths } from "../../src/control/sealed.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
@@ -48,6 +52,19 @@ keys:
 const P = ConfigEntryKind.PROVIDER;
 const D = ConfigEntryKind.DEPLOYMENT;
 const R = ConfigEntryKind.ROUTE;
+const G = ConfigEntryKind.GUARDRAIL;
+const NEXT_MASTER = ["next", "master", "key", "for", "the", "entries", "test", "0123456789"].join("-");
+const HOOK_TOKEN = ["hook", "token", "0123456789abcdef"].join("-");
+
+/** What the first version of the sealer wrote (no key id): still opened, and sealed again by a reseal. */
+function sealV1(plain: string, bound: string, master: string): string {
+  const key = Buffer.from(hkdfSync("sha256", master, "signalbox", "config-entry-secrets", 32));
+  const iv = randomBytes(12);
+  const c = createCipheriv("aes-256-gcm", key, iv);
+  c.setAAD(Buffer.from(bound, "utf8"));
+  const body = Buffer.concat([c.update(plain, "utf8"), c.final()]);
+  return `sealed:v1:${Buffer.concat([iv, body, c.getAuthTag()]).toString("base64url")}`;
+}
 
 async function refused(p: Promise<unknown>, code: Code, text: RegExp): Promise<ConnectError> {
   const err = await p.then(
@@ -109,13 +126,44 @@ describe("sealed credentials", () => {
   test("sealed for one place, opened only there and only with the same key", () => {
     const s = createSealer(MASTER);
     const sealed = s.seal(UPSTREAM_KEY, "provider/acme#api_key");
-    assert.ok(!sealed.includes(UPSTREAM_KEY) && sealed.startsWith("sealed:v1:"));
+    const id = masterKeyId(MASTER);
+    assert.match(id, /^mk_[0-9a-f]{12}$/);
+    assert.equal(s.keyId, id);
+    assert.ok(!sealed.includes(UPSTREAM_KEY) && sealed.startsWith(`sealed:v2:${id}:`));
     assert.notEqual(s.seal(UPSTREAM_KEY, "provider/acme#api_key"), sealed, "a fresh nonce each time");
     assert.equal(s.open(sealed, "provider/acme#api_key"), UPSTREAM_KEY);
-    assert.throws(() => s.open(sealed, "provider/other#api_key"), /do not open/);
-    assert.throws(() => createSealer(`${MASTER}-other`).open(sealed, "provider/acme#api_key"), /do not open/);
+    assert.equal(s.keyOf(sealed, "provider/acme#api_key"), id);
+    assert.throws(() => s.open(sealed, "provider/other#api_key"), /do not open with master key mk_/);
+    assert.throws(() => createSealer(`${MASTER}-other`).open(sealed, "provider/acme#api_key"), new RegExp(`sealed with master key ${id}, which this replica does not have`));
     assert.throws(() => createSealer(undefined).open(sealed, "provider/acme#api_key"), /no SIGNALBOX_MASTER_KEY/);
     assert.throws(() => createSealer("short"), /at least 32 characters/);
+    assert.throws(() => createSealer(MASTER, ["short"]), /every key of SIGNALBOX_MASTER_KEY_PREVIOUS must be at least 32/);
+    assert.throws(() => createSealer(undefined, [MASTER]), /SIGNALBOX_MASTER_KEY_PREVIOUS is set without SIGNALBOX_MASTER_KEY/);
+  });
+
+  test("a rotation: the new key seals, the previous one still opens, and first-version values open with either", () => {
+    const old = createSealer(MASTER);
+    const rotated = createSealer(NEXT_MASTER, parsePreviousKeys(` ${MASTER},\n`));
+    const underOld = old.seal(UPSTREAM_KEY, "provider/acme#api_key");
+    assert.equal(rotated.open(underOld, "provider/acme#api_key"), UPSTREAM_KEY);
+    assert.equal(rotated.keyOf(underOld, "provider/acme#api_key"), masterKeyId(MASTER));
+    const underNew = rotated.seal(UPSTREAM_KEY, "provider/acme#api_key");
+    assert.ok(underNew.startsWith(`sealed:v2:${masterKeyId(NEXT_MASTER)}:`), "the current key seals");
+    assert.throws(() => old.open(underNew, "provider/acme#api_key"), /which this replica does not have/);
+    const v1 = sealV1(UPSTREAM_KEY, "provider/acme#api_key", MASTER);
+    assert.equal(old.open(v1, "provider/acme#api_key"), UPSTREAM_KEY);
+    assert.equal(rotated.open(v1, "provider/acme#api_key"), UPSTREAM_KEY);
+    assert.equal(rotated.keyOf(v1, "provider/acme#api_key"), masterKeyId(MASTER));
+    assert.throws(() => createSealer(NEXT_MASTER).open(v1, "provider/acme#api_key"), /open with none of this replica's master keys/);
+  });
+
+  test("a webhook guardrail's headers are credentials too, whatever their names hold", () => {
+    const spec = { kind: "webhook", action: "block", webhook: { url: "http://h/x", headers: { authorization: "Bearer t", "x.dotted": "v" } } };
+    assert.deepEqual(secretPaths("guardrail", spec), ["webhook.headers.authorization", "webhook.headers.x.dotted"]);
+    assert.deepEqual(redactSpec("guardrail", spec), { ...spec, webhook: { url: "http://h/x", headers: { authorization: REDACTED, "x.dotted": REDACTED } } });
+    assert.equal(spec.webhook.headers.authorization, "Bearer t", "the original is left alone");
+    const kept = carrySecrets("guardrail", { kind: "webhook", action: "flag", webhook: { url: "http://h/y", headers: { authorization: REDACTED, "x.dotted": "" } } }, spec);
+    assert.deepEqual(kept.webhook, { url: "http://h/y", headers: { authorization: "Bearer t" } });
   });
 
   test("a replace keeps the credentials it leaves out or redacts, and drops an emptied one", () => {
@@ -249,6 +297,105 @@ describe("config entries on one gateway (memory store)", () => {
   });
 });
 
+describe("guardrails made at run time (memory store)", () => {
+  let fake: FakeOpenAI;
+  let gw: TestGateway;
+  let admin: SignalboxClient;
+  let hook: http.Server;
+  let hookUrl = "";
+  const seen: { text: string; authorization?: string }[] = [];
+  const logs: string[] = [];
+  before(async () => {
+    setLogSink((line) => logs.push(line));
+    fake = await startFakeOpenAI({ apiKey: UPSTREAM_KEY });
+    // A moderation service that wants its token and refuses any text with "forbidden".
+    hook = http.createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c) => (raw += c));
+      req.on("end", () => {
+        const { text } = JSON.parse(raw) as { text: string };
+        seen.push({ text, authorization: req.headers.authorization });
+        if (req.headers.authorization !== `Bearer ${HOOK_TOKEN}`) return void res.writeHead(401).end();
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(text.includes("forbidden") ? { allow: false, category: "policy" } : { allow: true }));
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/moderate`;
+    gw = await startTestGateway(FILE(`${KEYS}\nguardrails:\n  - { name: file-words, kind: deny, action: block, deny: { words: [verboten] } }`), { masterKey: MASTER });
+    admin = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN });
+    await admin.admin.putConfigEntry({ kind: P, name: "acme", spec: { type: "openai", base_url: fake.url, api_key: UPSTREAM_KEY } });
+    await admin.admin.putConfigEntry({ kind: D, name: "acme/gpt-4o", spec: { provider: "acme", model: "gpt-4o" } });
+  });
+  after(async () => {
+    await gw?.close();
+    await fake?.close();
+    await new Promise((r) => hook?.close(r));
+    setLogSink((line) => process.stdout.write(`${line}\n`));
+  });
+
+  const ask = (model: string, text: string, extra: Record<string, unknown> = {}) =>
+    fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: text }], ...extra }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: { code: string; message: string }; choices?: { message: { content: string } }[] } }));
+
+  test("a guardrail added at run time guards a runtime route at once; its webhook token is sealed, sent, and never shown", async () => {
+    await refused(admin.admin.putConfigEntry({ kind: G, name: "mod", spec: { kind: "webhook", action: "redact", webhook: { url: hookUrl } } }), Code.InvalidArgument, /^spec\.action: kind webhook finds no span/);
+    await refused(admin.admin.putConfigEntry({ kind: G, name: "file-words", spec: { kind: "deny", action: "block", deny: { words: ["x"] } } }), Code.InvalidArgument, /^name: .*defined in the config file/);
+    await refused(admin.admin.putConfigEntry({ kind: G, name: "bad-re", spec: { kind: "deny", action: "block", deny: { patterns: ["(unclosed"] } } }), Code.InvalidArgument, /^spec\.deny: deny pattern "\(unclosed": /);
+    const made = await admin.admin.putConfigEntry({ kind: G, name: "mod", spec: { kind: "webhook", action: "block", webhook: { url: hookUrl, headers: { authorization: `Bearer ${HOOK_TOKEN}` } } } });
+    assert.deepEqual(made.changes, ["guardrail added: mod"]);
+    assert.deepEqual(made.entry?.secretFields, ["webhook.headers.authorization"]);
+    assert.deepEqual(made.entry?.sealedWith, [masterKeyId(MASTER)]);
+    assert.equal(((made.entry?.spec?.webhook as Record<string, unknown>).headers as Record<string, unknown>).authorization, REDACTED);
+    await admin.admin.putConfigEntry({ kind: R, name: "guarded", spec: { targets: ["acme/gpt-4o"], guardrails: ["mod", "file-words"], retry: { max_retries: 0 } } });
+
+    const sent = fake.requests.length;
+    const blocked = await ask("guarded", "something forbidden");
+    assert.equal(blocked.status, 400);
+    assert.equal(blocked.body.error?.code, "guardrail_blocked");
+    assert.match(blocked.body.error!.message, /guardrail "mod" blocked the request/);
+    assert.deepEqual(seen.at(-1), { text: "something forbidden", authorization: `Bearer ${HOOK_TOKEN}` });
+    assert.equal((await ask("guarded", "this is verboten")).body.error?.code, "guardrail_blocked", "the file's guardrail on the same route");
+    assert.equal(fake.requests.length, sent, "nothing blocked reached the provider");
+    fake.script({ kind: "text", text: "allowed through" });
+    const fine = await ask("guarded", "a fine question");
+    assert.equal(fine.status, 200);
+    assert.equal(fine.body.choices?.[0].message.content, "allowed through");
+    // Named per request too, on a route that does not attach it.
+    assert.equal((await ask("acme/gpt-4o", "forbidden again", { signalbox: { guardrails: ["mod"] } })).body.error?.code, "guardrail_blocked");
+
+    // A replace that leaves the header redacted keeps the token; one that drops it fails closed.
+    await admin.admin.putConfigEntry({ kind: G, name: "mod", spec: { kind: "webhook", action: "flag", webhook: { url: hookUrl, headers: { authorization: REDACTED } } } });
+    fake.script({ kind: "text", text: "flagged, not blocked" });
+    assert.equal((await ask("guarded", "forbidden but flagged")).body.choices?.[0].message.content, "flagged, not blocked");
+    assert.equal(seen.at(-1)?.authorization, `Bearer ${HOOK_TOKEN}`);
+
+    const got = await admin.admin.getConfigEntry({ kind: G, name: "mod" });
+    assert.equal(got.entry?.revision, 2n);
+    assert.equal(got.entry?.problem, "");
+    await refused(admin.admin.getConfigEntry({ kind: G, name: "none-such" }), Code.NotFound, /^name: no guardrail "none-such"/);
+    await refused(createSignalboxClient({ baseUrl: gw.url, apiKey: TEAM }).admin.getConfigEntry({ kind: G, name: "mod" }), Code.PermissionDenied, /needs an admin key/);
+    await refused(admin.admin.deleteConfigEntry({ kind: G, name: "mod" }), Code.FailedPrecondition, /route\/guarded out of force \(spec\.guardrails\[0\]: unknown guardrail "mod"/);
+    await admin.admin.deleteConfigEntry({ kind: R, name: "guarded" });
+    const gone = await admin.admin.deleteConfigEntry({ kind: G, name: "mod" });
+    assert.deepEqual(gone.changes, ["guardrail removed: mod"]);
+
+    const everything = JSON.stringify(toJson(ListAuditEventsResponseSchema, await admin.admin.listAuditEvents({}))) + logs.join("\n");
+    assert.ok(everything.includes("guardrail/mod"), "audited");
+    assert.ok(!everything.includes(HOOK_TOKEN) && !everything.includes(UPSTREAM_KEY), "a credential leaked");
+  });
+
+  test("a reseal on the memory store: every credential already under the current key", async () => {
+    const r = await admin.admin.resealConfigEntries({});
+    assert.equal(r.keyId, masterKeyId(MASTER));
+    assert.deepEqual(r.resealed, []);
+    assert.equal(r.current, 1);
+    await refused(createSignalboxClient({ baseUrl: gw.url, apiKey: TEAM }).admin.resealConfigEntries({}), Code.PermissionDenied, /needs an admin key/);
+  });
+});
+
 describe("config entries on PostgreSQL, two replicas", () => {
   let rig: Awaited<ReturnType<typeof startPostgresReplicas>>;
   let A: TestGateway;
@@ -292,7 +439,7 @@ describe("config entries on PostgreSQL, two replicas", () => {
     const rows = (await c.query("SELECT spec::text AS spec FROM signalbox_config_entries WHERE kind = 'provider'")).rows;
     const audit = (await c.query("SELECT coalesce(before::text, '') || coalesce(after::text, '') AS t FROM signalbox_audit")).rows.map((r) => r.t).join("\n");
     await c.end();
-    assert.match(rows[0].spec, /"api_key": "sealed:v1:/);
+    assert.match(rows[0].spec, new RegExp(`"api_key": "sealed:v2:${masterKeyId(MASTER)}:`));
     assert.ok(!rows[0].spec.includes(UPSTREAM_KEY) && !audit.includes(UPSTREAM_KEY));
     // B restarts: the entries come back from the store.
     await B.close();
@@ -307,7 +454,7 @@ describe("config entries on PostgreSQL, two replicas", () => {
     const other = await startTestGateway(rig.config, { masterKey: `${MASTER}-rotated` });
     try {
       const listed = (await createSignalboxClient({ baseUrl: other.url, apiKey: ADMIN }).admin.listConfigEntries({})).entries;
-      assert.match(listed.find((e) => e.name === "acme")!.problem, /do not open with this replica's SIGNALBOX_MASTER_KEY/);
+      assert.match(listed.find((e) => e.name === "acme")!.problem, new RegExp(`sealed with master key ${masterKeyId(MASTER)}, which this replica does not have`));
       assert.match(listed.find((e) => e.name === "acme/gpt-4o")!.problem, /unknown provider "acme"/);
       const sdk = new OpenAI({ baseURL: `${other.url}/v1`, apiKey: ADMIN, maxRetries: 0 });
       assert.ok(!(await sdk.models.list()).data.some((m) => m.id === "acme/gpt-4o"));
@@ -323,6 +470,64 @@ describe("config entries on PostgreSQL, two replicas", () => {
       await c.admin.deleteConfigEntry({ kind: P, name: "local" });
     } finally {
       await none.close();
+    }
+  });
+
+  test("rotating the master key: a replica with the new key and the old as previous serves, reseals, and then the old key is no longer needed", async (t) => {
+    if (!rig) return t.skip("PostgreSQL binaries not installed");
+    const oldId = masterKeyId(MASTER);
+    const newId = masterKeyId(NEXT_MASTER);
+    const rotating = await startTestGateway(rig.config, { masterKey: NEXT_MASTER, previousMasterKeys: [MASTER] });
+    const c = new pg.Client({ connectionString: dbUrl });
+    await c.connect();
+    try {
+      const admin = createSignalboxClient({ baseUrl: rotating.url, apiKey: ADMIN });
+      const listed = (await admin.admin.listConfigEntries({ kind: P })).entries.find((e) => e.name === "acme")!;
+      assert.equal(listed.problem, "");
+      assert.deepEqual(listed.sealedWith, [oldId]);
+      const sdk = new OpenAI({ baseURL: `${rotating.url}/v1`, apiKey: ADMIN, maxRetries: 0 });
+      fake.script({ kind: "text", text: "opened with the previous key" });
+      assert.equal((await sdk.chat.completions.create({ model: "acme/gpt-4o", messages: [{ role: "user", content: "hi" }] })).choices[0].message.content, "opened with the previous key");
+
+      const dry = await admin.admin.resealConfigEntries({ validateOnly: true });
+      assert.deepEqual([dry.keyId, dry.resealed, dry.current, dry.failed], [newId, ["provider/acme"], 0, []]);
+      const spec = async () => (await c.query("SELECT spec::text AS spec, revision FROM signalbox_config_entries WHERE kind = 'provider' AND name = 'acme'")).rows[0] as { spec: string; revision: string };
+      assert.match((await spec()).spec, new RegExp(`sealed:v2:${oldId}:`), "validate_only wrote nothing");
+      const done = await admin.admin.resealConfigEntries({});
+      assert.deepEqual([done.resealed, done.current], [["provider/acme"], 0]);
+      const after = await spec();
+      assert.match(after.spec, new RegExp(`"api_key": "sealed:v2:${newId}:`));
+      assert.ok(!after.spec.includes(UPSTREAM_KEY));
+      assert.deepEqual((await admin.admin.getConfigEntry({ kind: P, name: "acme" })).entry?.sealedWith, [newId]);
+      const again = await admin.admin.resealConfigEntries({});
+      assert.deepEqual([again.resealed, again.current], [[], 1]);
+      const audit = await admin.admin.listAuditEvents({ target: "provider/acme" });
+      assert.equal(audit.events[0].action, "config_entry.reseal");
+      assert.deepEqual(audit.events[0].before?.sealed_with, [oldId]);
+      assert.deepEqual(audit.events[0].after?.sealed_with, [newId]);
+      await refused(createSignalboxClient({ baseUrl: rotating.url, apiKey: TEAM }).admin.resealConfigEntries({}), Code.PermissionDenied, /needs an admin key/);
+    } finally {
+      await rotating.close();
+      await c.end();
+    }
+    // The new key alone now opens everything; the old key alone no longer does.
+    const rotated = await startTestGateway(rig.config, { masterKey: NEXT_MASTER, previousMasterKeys: [] });
+    try {
+      fake.script({ kind: "text", text: "the new key alone" });
+      const sdk = new OpenAI({ baseURL: `${rotated.url}/v1`, apiKey: ADMIN, maxRetries: 0 });
+      assert.equal((await sdk.chat.completions.create({ model: "acme/gpt-4o", messages: [{ role: "user", content: "hi" }] })).choices[0].message.content, "the new key alone");
+    } finally {
+      await rotated.close();
+    }
+    const stale = await startTestGateway(rig.config, { masterKey: MASTER, previousMasterKeys: [] });
+    try {
+      const listed = (await createSignalboxClient({ baseUrl: stale.url, apiKey: ADMIN }).admin.listConfigEntries({ kind: P })).entries;
+      assert.match(listed.find((e) => e.name === "acme")!.problem, new RegExp(`sealed with master key ${newId}, which this replica does not have`));
+      const r = await createSignalboxClient({ baseUrl: stale.url, apiKey: ADMIN }).admin.resealConfigEntries({});
+      assert.deepEqual(r.failed.map((f) => f.entry), ["provider/acme"]);
+      assert.match(r.failed[0].reason, /which this replica does not have/);
+    } finally {
+      await stale.close();
     }
   });
 });
