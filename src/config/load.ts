@@ -140,6 +140,8 @@ const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Pa
       project: req(str({ min: 1 })),
       location: req(str({ min: 1, pattern: /^(global|[a-z]+-[a-z]+\d+)$/ })),
       credentials_file: opt(str({ min: 1 })),
+      // The key file's contents (a secret: sealed when the provider is made at run time).
+      credentials_json: opt(str({ min: 1 })),
       token_url: opt(str({ pattern: /^https?:\/\/\S+$/ })),
     }),
   ),
@@ -547,12 +549,30 @@ const rootSpec = obj<any>({
   responses: opt(obj({ store: opt(bool, true), retention_days: opt(num({ min: 1, max: 3650, int: true }), 30), memory_mb: opt(num({ min: 1, max: 65_536, int: true }), 64) }), {}),
 });
 
+/** A Vertex key given inline: one source of credentials, and JSON of a kind Google issues (its text never in a message). */
+function checkVertexCredentials(v: { credentialsFile?: string; credentialsJson?: string }, path: string): void {
+  if (v.credentialsJson === undefined) return;
+  if (v.credentialsFile !== undefined) throw new ConfigError(join(path, "credentials_json"), "give credentials_file or credentials_json, not both");
+  let key: unknown;
+  try {
+    key = JSON.parse(v.credentialsJson);
+  } catch {
+    throw new ConfigError(join(path, "credentials_json"), "is not JSON: give the contents of a Google credentials file (a service-account key)");
+  }
+  const k = key as Record<string, unknown> | null;
+  if (!k || typeof k !== "object" || Array.isArray(k) || typeof k.type !== "string") throw new ConfigError(join(path, "credentials_json"), 'is not a Google credentials file (no "type")');
+  if (k.type === "service_account" && (typeof k.client_email !== "string" || typeof k.private_key !== "string")) {
+    throw new ConfigError(join(path, "credentials_json"), "a service-account key needs client_email and private_key");
+  }
+}
+
 function finishProvider(p: any, path: string): ProviderConfig {
   const type = p.type as ProviderType;
   if (p.aws && type !== "bedrock") throw new ConfigError(join(path, "aws"), "only applies to type bedrock");
   if (p.vertex && type !== "vertex") throw new ConfigError(join(path, "vertex"), "only applies to type vertex");
   if (type === "bedrock" && !p.aws) throw new ConfigError(join(path, "aws"), "is required for type bedrock (aws.region; credentials default to the AWS_* environment variables)");
   if (type === "vertex" && !p.vertex) throw new ConfigError(join(path, "vertex"), "is required for type vertex (vertex.project and vertex.location)");
+  if (type === "vertex") checkVertexCredentials(p.vertex, join(path, "vertex"));
   let defaultBase = DEFAULT_BASE_URL[type];
   if (type === "bedrock") defaultBase = `https://bedrock-runtime.${p.aws.region}.amazonaws.com`;
   if (type === "vertex") defaultBase = p.vertex.location === "global" ? "https://aiplatform.googleapis.com" : `https://${p.vertex.location}-aiplatform.googleapis.com`;

@@ -23,6 +23,8 @@ export interface VertexSettings {
   location: string;
   /** Path of a service-account key file; absent: GOOGLE_APPLICATION_CREDENTIALS. */
   credentialsFile?: string;
+  /** The key file's contents instead of its path. Secret. Never logged, traced or returned. */
+  credentialsJson?: string;
   /** OAuth token endpoint override (tests point it at a fake); absent: the key file's token_uri. */
   tokenUrl?: string;
 }

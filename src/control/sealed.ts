@@ -23,7 +23,7 @@ const PREFIX = SEALED_PREFIX;
 
 /**
  * The dotted paths of a spec's credentials: a provider's api_key, aws.access_key_id,
- * aws.secret_access_key, aws.session_token and headers.<name>; a webhook guardrail's
+ * aws.secret_access_key, aws.session_token, vertex.credentials_json and headers.<name>; a webhook guardrail's
  * webhook.headers.<name>.
  */
 export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): string[] {
@@ -35,6 +35,8 @@ export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): str
     if (typeof spec.api_key === "string") out.push("api_key");
     const aws = spec.aws as Record<string, unknown> | undefined;
     if (aws && typeof aws === "object") for (const f of ["access_key_id", "secret_access_key", "session_token"]) if (typeof aws[f] === "string") out.push(`aws.${f}`);
+    const vertex = spec.vertex as Record<string, unknown> | undefined;
+    if (vertex && typeof vertex === "object" && typeof vertex.credentials_json === "string") out.push("vertex.credentials_json");
     headers(spec.headers, "headers.");
   } else if (kind === "guardrail") {
     const webhook = spec.webhook as Record<string, unknown> | undefined;
@@ -45,7 +47,7 @@ export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): str
 
 /** A path's steps: the objects it passes through, then the field (a header's name may hold dots). */
 function steps(path: string): string[] {
-  for (const prefix of ["webhook.headers.", "headers.", "aws."]) {
+  for (const prefix of ["webhook.headers.", "headers.", "aws.", "vertex."]) {
     if (path.startsWith(prefix)) return [...prefix.slice(0, -1).split("."), path.slice(prefix.length)];
   }
   return [path];

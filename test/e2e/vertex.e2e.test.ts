@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { AttemptOutcome, FailureKind, FinishReason } from "@signalbox/client";
+import { AttemptOutcome, ConfigEntryKind, FailureKind, FinishReason } from "@signalbox/client";
+import { parse } from "yaml";
+import { buildConfig } from "../../src/config/load.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { startTestGateway } from "../helpers/gateway.ts";
 import { makeTestServiceAccount, startFakeVertex, type FakeVertex } from "../fakes/vertex.ts";
@@ -291,5 +293,51 @@ describe("vertex: secrets", () => {
       setLogSink((line) => process.stdout.write(line));
       await t.close();
     }
+  });
+});
+
+describe("vertex: the key inline (vertex.credentials_json)", () => {
+  test("a Vertex provider made at run time carries its key file's contents, sealed, never returned, and serves", async () => {
+    const master = ["vertex", "inline", "master", "key", "0123456789abcdef"].join("-");
+    const t = await startTestGateway(config(), { masterKey: master });
+    const logs: string[] = [];
+    setLogSink((line) => logs.push(line));
+    try {
+      const c = clientFor(t, "connect-json");
+      const keyJson = JSON.stringify(sa.keyFile());
+      const made = await c.admin.putConfigEntry({
+        kind: ConfigEntryKind.PROVIDER,
+        name: "vertex-inline",
+        spec: { type: "vertex", base_url: fake.origin, vertex: { project: PROJECT, location: LOCATION, credentials_json: keyJson, token_url: fake.tokenUrl } },
+      });
+      assert.deepEqual(made.entry?.secretFields, ["vertex.credentials_json"]);
+      assert.equal((made.entry?.spec?.vertex as Record<string, unknown>).credentials_json, "********");
+      await c.admin.putConfigEntry({ kind: ConfigEntryKind.DEPLOYMENT, name: "inline/flash", spec: { provider: "vertex-inline", model: FLASH, pricing: { input: 0.5, output: 4 } } });
+      fake.script({ kind: "text", text: "Hello from the inline key." });
+      const res = await c.chat.complete({ model: "inline/flash", messages: [user("Hi")] });
+      assert.deepEqual(res.message?.content.map((p) => p.part.value), ["Hello from the inline key."]);
+      assert.equal(calls().at(-1)!.headers.authorization, `Bearer ${fake.issued.at(-1)!.token}`);
+      const all = JSON.stringify(made.entry?.spec) + JSON.stringify((await c.admin.listConfigEntries({})).entries.map((e) => e.spec)) + logs.join("\n");
+      for (const line of sa.privateKeyPem.split("\n").slice(1, -2)) assert.ok(!all.includes(line), "private key material leaked");
+    } finally {
+      setLogSink((line) => process.stdout.write(line));
+      await t.close();
+    }
+  });
+
+  test("checked when read: one source only, JSON of a Google kind, and the message never quotes it", () => {
+    const yaml = (vertex: string) => `
+providers:
+  - { name: v, type: vertex, vertex: { project: p, location: us-central1, ${vertex} } }
+deployments: [{ id: v/flash, provider: v, model: ${FLASH} }]
+routes: [{ name: r, targets: [v/flash] }]
+`;
+    const secret = ["not", "json", "secret", "material"].join("-");
+    assert.throws(() => buildConfig(parse(yaml(`credentials_json: "${secret}"`)), {}), (e: Error) => /^providers\[0\]\.vertex\.credentials_json: is not JSON/.test(e.message) && !e.message.includes(secret));
+    assert.throws(() => buildConfig(parse(yaml(`credentials_json: '{"type":"service_account"}'`)), {}), /credentials_json: a service-account key needs client_email and private_key/);
+    assert.throws(() => buildConfig(parse(yaml(`credentials_json: '{"a":1}'`)), {}), /credentials_json: is not a Google credentials file/);
+    assert.throws(() => buildConfig(parse(yaml(`credentials_json: '{"type":"authorized_user"}', credentials_file: /k.json`)), {}), /credentials_json: give credentials_file or credentials_json, not both/);
+    const ok = buildConfig(parse(yaml(`credentials_json: '${JSON.stringify(sa.keyFile())}'`)), {});
+    assert.equal(ok.providers[0].vertex?.credentialsJson, JSON.stringify(sa.keyFile()));
   });
 });

@@ -41,13 +41,16 @@ interface KeyFile {
 }
 
 /**
- * The token source of a `type: vertex` connection. Credentials come from `vertex.credentials_file`,
- * else GOOGLE_APPLICATION_CREDENTIALS, else the rest of Application Default Credentials (gcloud's
+ * The token source of a `type: vertex` connection. Credentials come from `vertex.credentials_json`
+ * (the key file's contents), else `vertex.credentials_file`, else GOOGLE_APPLICATION_CREDENTIALS, else the rest of Application Default Credentials (gcloud's
  * user credentials, the GCE/GKE metadata server). The key file is read on first use, so a missing
  * or broken file fails that deployment's requests (upstream_auth) rather than the gateway's start.
  */
 export function createVertexTokenSource(conn: ProviderConfig, env: NodeJS.ProcessEnv = process.env): VertexTokenSource {
-  const keyPath = conn.vertex?.credentialsFile ?? env.GOOGLE_APPLICATION_CREDENTIALS;
+  const inline = conn.vertex?.credentialsJson;
+  const keyPath = inline === undefined ? (conn.vertex?.credentialsFile ?? env.GOOGLE_APPLICATION_CREDENTIALS) : undefined;
+  /** How messages name where the key came from. */
+  const source = inline === undefined ? `the Google credentials file ${keyPath}` : "the Google credentials in vertex.credentials_json";
   let client: Promise<AuthClient> | undefined;
   // Strings that must never appear in a message: filled once the key file is read.
   const secrets: string[] = [];
@@ -65,23 +68,26 @@ export function createVertexTokenSource(conn: ProviderConfig, env: NodeJS.Proces
     // Loaded with the first token: a gateway with no Vertex deployment never carries the library.
     const { GoogleAuth, JWT, gaxios } = await import("google-auth-library");
     const clientOptions = { eagerRefreshThresholdMillis: REFRESH_MARGIN_MS };
-    if (!keyPath) return new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE], clientOptions }).getClient();
+    if (inline === undefined && !keyPath) return new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE], clientOptions }).getClient();
     let text: string;
-    try {
-      text = await readFile(keyPath, "utf8");
-    } catch (err) {
-      throw fail(`cannot read the Google credentials file ${keyPath} (${(err as { code?: string }).code ?? "error"})`);
+    if (inline !== undefined) text = inline;
+    else {
+      try {
+        text = await readFile(keyPath!, "utf8");
+      } catch (err) {
+        throw fail(`cannot read ${source} (${(err as { code?: string }).code ?? "error"})`);
+      }
     }
     let key: KeyFile;
     try {
       key = JSON.parse(text) as KeyFile;
     } catch {
-      throw fail(`the Google credentials file ${keyPath} is not JSON`);
+      throw fail(`${source} is not JSON`);
     }
     if (key.private_key) secrets.push(key.private_key);
     const transporter = tokenTransporter(new gaxios.Gaxios(), conn.vertex?.tokenUrl ?? key.token_uri);
     if (key.type === "service_account" || (key.type === undefined && key.private_key)) {
-      if (!key.client_email || !key.private_key) throw fail(`the service-account key file ${keyPath} lacks client_email or private_key`);
+      if (!key.client_email || !key.private_key) throw fail(`the service-account key in ${source.replace(/^the /, "")} lacks client_email or private_key`);
       return new JWT({ email: key.client_email, key: key.private_key, keyId: key.private_key_id, scopes: [CLOUD_PLATFORM_SCOPE], transporter, ...clientOptions });
     }
     // authorized_user, external_account, …: the library knows each kind.
