@@ -345,8 +345,15 @@ export interface DoorCall {
   extraFallbacks?: string[];
 }
 
+/** OpenRouter's model suffixes that stand for a provider sort (`:online`, `:free` and the rest name nothing here). */
+const MODEL_VARIANT = /:(nitro|floor)$/;
+const VARIANT_SORT: Record<string, "throughput" | "price"> = { nitro: "throughput", floor: "price" };
+
 /** A front door's ChatCall: what it parsed, with the routing, tags, guardrails and cache of its `signalbox` object. */
-export function doorCall(body: Json, d: DoorCall): { call: ChatCall; cache?: CompatRequest["cache"] } {
+export function doorCall(body: Json, door: DoorCall): { call: ChatCall; cache?: CompatRequest["cache"] } {
+  // OpenRouter's shortcuts: "model:nitro" sorts providers by throughput, "model:floor" by price.
+  const variant = MODEL_VARIANT.exec(door.model);
+  const d = variant ? { ...door, model: door.model.slice(0, variant.index) } : door;
   const opts = signalboxOptions(body, d.model, d.sticky ?? d.user, d.extraFallbacks);
   // OpenRouter's transforms: ["middle-out"] (and [] for none, its default here).
   const transforms = stringList(arr(body, "transforms", "transforms"), "transforms");
@@ -360,6 +367,12 @@ export function doorCall(body: Json, d: DoorCall): { call: ChatCall; cache?: Com
     if (opts.routing.providers) bad("provider", "give provider or signalbox.providers, not both");
     const prefs = providerPreferences(provider, "provider");
     if (prefs) opts.routing.providers = prefs;
+  }
+  if (variant) {
+    const sort = VARIANT_SORT[variant[1]!]!;
+    const given = opts.routing.providers;
+    if (given?.sort && given.sort !== sort) bad("model", `the ${variant[0]} shortcut sorts providers by ${sort}, and ${given.field}.sort says ${given.sort}: give one`);
+    opts.routing.providers = given ? { ...given, sort } : providerPreferences({ sort }, "model");
   }
   const call: ChatCall = {
     id: d.id,

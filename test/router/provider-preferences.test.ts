@@ -220,6 +220,25 @@ describe("provider preferences: the gateway", () => {
     assert.equal(generations(gemini), 0, "never observed: last");
   });
 
+  test("OpenRouter's model shortcuts: :floor sorts by price, :nitro by throughput, with the other preferences; a conflicting sort is a 400", async () => {
+    const ask = (model: string, extra: Record<string, unknown> = {}) =>
+      openai.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
+    const floor = await ask("all:floor");
+    assert.equal(floor.response.headers.get("x-signalbox-deployment"), "gemini/flash");
+    assert.equal(lastRecord().model, "all", "recorded under the route's own name");
+    const floorNoGemini = await ask("all:floor", { provider: { ignore: ["gemini"] } });
+    assert.equal(floorNoGemini.response.headers.get("x-signalbox-deployment"), "openai/gpt-4o", "next cheapest");
+    // Throughput as measured by the test before: GPT fastest, Gemini never observed.
+    const nitro = await ask("all:nitro");
+    assert.equal(nitro.response.headers.get("x-signalbox-deployment"), "openai/gpt-4o");
+    const legacy = await openai.completions.create({ model: "all:floor", prompt: "hi" } as OpenAI.CompletionCreateParamsNonStreaming).withResponse();
+    assert.equal(legacy.response.headers.get("x-signalbox-deployment"), "gemini/flash");
+    const sent = generations(gpt) + generations(claude) + generations(gemini);
+    await assert.rejects(ask("all:floor", { provider: { sort: "throughput" } }), (e: any) => e.status === 400 && e.param === "model" && /:floor shortcut sorts providers by price, and provider\.sort says throughput/.test(e.message));
+    await assert.rejects(ask("all:online"), (e: any) => e.status === 404 || e.status === 400);
+    assert.equal(generations(gpt) + generations(claude) + generations(gemini), sent, "nothing refused reached a provider");
+  });
+
   test("chat: allow_fallbacks false with the only allowed provider failing is the provider's error; no other provider is called", async () => {
     claude.script({ kind: "error", error: "overloaded_error" } as never);
     await assert.rejects(
