@@ -5,12 +5,18 @@
 // them, and never shows the key. A chat request through the gateway reaches the fake with that
 // key; the deployment is edited (revision 2), a concurrent change is refused readably, deleting the
 // provider while the deployment uses it is refused readably, and both are deleted in order.
+// Guardrails: a deny one, then a webhook one whose authorization header is typed into a password
+// field (sent to a fake moderation service, never shown). The gateway has a master key: each
+// entry's credentials show the key id they are sealed with, and "Seal credentials again" (Check,
+// then Seal again) finds them all current; a gateway without a master key refuses it readably.
 // Screenshots go to test-output/console/.
 //
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -18,12 +24,16 @@ import { ConfigEntryKind, createSignalboxClient, type SignalboxClient } from "@s
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { hashKey } from "../../src/server/auth.ts";
+import { masterKeyId } from "../../src/control/sealed.ts";
 import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "entries", "console", "secret"].join("_");
 const UPSTREAM_KEY = ["sk", "test", "console", "entries", "0123456789abcdef"].join("-");
+const HOOK_TOKEN = ["hook", "token", "console", "entries", "fedcba9876543210"].join("-");
+const MASTER = ["master", "key", "console", "entries", "0123456789abcdef0123"].join("-");
+const KEY_ID = masterKeyId(MASTER);
 
 const CONFIG = `
 providers:
@@ -54,6 +64,10 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
   let admin: SignalboxClient;
   let context: BrowserContext;
   let page: Page;
+  let hook: http.Server;
+  let hookUrl = "";
+  /** What the fake moderation service was asked, with the authorization header it got. */
+  const hookSeen: { text: string; authorization?: string }[] = [];
   const errors: string[] = [];
 
   const shot = (p: Page, name: string) => p.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage: true });
@@ -69,18 +83,31 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
       headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
       body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
     });
-  /** The page's HTML (attributes included) never holds the upstream key. */
+  /** The page's HTML (attributes included) never holds the upstream key, nor the webhook's token. */
   const assertNoKey = async (when: string) => {
     const html = await page.content();
     assert.ok(!html.includes(UPSTREAM_KEY), `the key is in the page's HTML ${when}`);
+    assert.ok(!html.includes(HOOK_TOKEN), `the webhook token is in the page's HTML ${when}`);
   };
 
   before(async () => {
     await prepareConsole();
     work = await mkdtemp(join(tmpdir(), "signalbox-console-entries-"));
     fake = await startFakeUpstream();
+    // A moderation service that wants its token and allows everything.
+    hook = http.createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c) => (raw += c));
+      req.on("end", () => {
+        hookSeen.push({ text: (JSON.parse(raw) as { text: string }).text, authorization: req.headers.authorization });
+        if (req.headers.authorization !== `Bearer ${HOOK_TOKEN}`) return void res.writeHead(401).end();
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ allow: true }));
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/moderate`;
     await writeFile(join(work, "config.yaml"), CONFIG);
-    gw = await startTestGateway(CONFIG, { configPath: join(work, "config.yaml") });
+    gw = await startTestGateway(CONFIG, { configPath: join(work, "config.yaml"), masterKey: MASTER });
     admin = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN, protocol: "connect", opentelemetry: false });
     context = await launchChromium(join(work, "profile"), { width: 1280, height: 1000 });
     page = await signedInPage(context, gw.url, ADMIN, errors);
@@ -90,6 +117,7 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     await context?.close();
     await gw?.close();
     await fake?.close();
+    if (hook) await new Promise((r) => hook.close(r));
     if (work) await rm(work, { recursive: true, force: true });
     console.log(`# console config entries suite: ${Math.round(performance.now() - started)} ms`);
   });
@@ -133,6 +161,9 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     await row("provider", PROVIDER).waitFor();
     assert.equal(await row("provider", PROVIDER).getAttribute("data-revision"), "1");
     assert.deepEqual(await row("provider", PROVIDER).getByTestId("entry-secret").allInnerTexts(), ["api_key"]);
+    const sealed = row("provider", PROVIDER).getByTestId("entry-sealed-with");
+    assert.equal(await sealed.getAttribute("data-keys"), KEY_ID);
+    assert.equal(await sealed.innerText(), `sealed with ${KEY_ID}`);
     await assertNoKey("after the provider was saved");
     assert.deepEqual(await stored(), [`${PROVIDER}@1`]);
   });
@@ -143,6 +174,7 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     await form.waitFor();
     await form.locator("select[name=kind]").selectOption(String(ConfigEntryKind.DEPLOYMENT));
     assert.equal(await form.locator("input[name=api_key]").count(), 0, "only providers have an API key field");
+    assert.equal(await form.locator("input[name=webhook_authorization]").count(), 0, "only guardrails have a webhook header field");
     assert.deepEqual(JSON.parse(await form.locator("textarea[name=spec]").inputValue()), { provider: "", model: "", pricing: { input: 0, output: 0 } }, "the deployment template");
     await form.locator("input[name=name]").fill(DEPLOYMENT);
     await form.locator("textarea[name=spec]").fill(JSON.stringify({ provider: "nope", model: "gpt-4o", context_window: 64000 }));
@@ -319,10 +351,140 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     await page.getByText("No entries made at run time").waitFor();
   });
 
+  test("guardrails: a deny one, then a webhook one whose authorization header is typed in a password field and never shown", async () => {
+    // A deny guardrail, from the kind's template.
+    await page.getByTestId("entry-new").click();
+    let form = dialog().getByRole("form", { name: "Add entry" });
+    await form.waitFor();
+    await form.locator("select[name=kind]").selectOption(String(ConfigEntryKind.GUARDRAIL));
+    assert.deepEqual(JSON.parse(await form.locator("textarea[name=spec]").inputValue()), { kind: "deny", action: "block", deny: { words: [] } }, "the guardrail template");
+    assert.equal(await form.locator("input[name=api_key]").count(), 0);
+    assert.equal(await form.getByText("Guardrail name").count(), 1);
+    await form.locator("input[name=name]").fill("words");
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ kind: "deny", action: "block", deny: { words: ["verboten"] } }, null, 2));
+    await form.getByTestId("entry-check-button").click();
+    await form.getByTestId("entry-check").waitFor();
+    assert.deepEqual(await form.getByTestId("entry-check").getByTestId("entry-change").allInnerTexts(), ["guardrail added: words"]);
+    await form.getByRole("button", { name: "Save" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await row("guardrail", "words").waitFor();
+    assert.deepEqual(await outcomeChanges(), ["guardrail added: words"]);
+    const [kind, , revision, , secrets, status] = await cells(row("guardrail", "words"));
+    assert.deepEqual([kind, revision, secrets, status], ["guardrail", "1", "–", "in force"]);
+
+    // A webhook guardrail: the token typed into the password field becomes webhook.headers.authorization.
+    await page.getByTestId("entry-new").click();
+    form = dialog().getByRole("form", { name: "Add entry" });
+    await form.waitFor();
+    await form.locator("select[name=kind]").selectOption(String(ConfigEntryKind.GUARDRAIL));
+    await form.locator("input[name=name]").fill("mod");
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ kind: "webhook", action: "block", webhook: { url: hookUrl } }, null, 2));
+    const auth = form.locator("input[name=webhook_authorization]");
+    assert.equal(await auth.getAttribute("type"), "password");
+    await auth.fill(`Bearer ${HOOK_TOKEN}`);
+    await form.getByTestId("entry-check-button").click();
+    await form.getByTestId("entry-check").waitFor();
+    assert.deepEqual(await form.getByTestId("entry-check").getByTestId("entry-change").allInnerTexts(), ["guardrail added: mod"]);
+    assert.deepEqual((await stored()).sort(), ["words@1"], "Check writes nothing");
+    await assertNoKey("with the webhook token typed in the form");
+    await form.getByRole("button", { name: "Save" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await row("guardrail", "mod").waitFor();
+    assert.deepEqual(await outcomeChanges(), ["guardrail added: mod"]);
+    assert.deepEqual(await row("guardrail", "mod").getByTestId("entry-secret").allInnerTexts(), ["webhook.headers.authorization"]);
+    assert.equal(await row("guardrail", "mod").getByTestId("entry-sealed-with").getAttribute("data-keys"), KEY_ID);
+    await assertNoKey("after the webhook guardrail was saved");
+    const got = (await admin.admin.getConfigEntry({ kind: ConfigEntryKind.GUARDRAIL, name: "mod" })).entry;
+    assert.deepEqual([got?.secretFields, got?.sealedWith], [["webhook.headers.authorization"], [KEY_ID]]);
+    assert.equal(((got?.spec?.webhook as Record<string, unknown>).headers as Record<string, unknown>).authorization, "********");
+
+    // Named on a request: the moderation service gets the token typed in the page.
+    const asked = async (text: string) => {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "mock/chat", messages: [{ role: "user", content: text }], signalbox: { guardrails: ["mod"] } }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      assert.deepEqual(hookSeen.at(-1), { text, authorization: `Bearer ${HOOK_TOKEN}` });
+    };
+    await asked("checked by the hook");
+
+    // The Guardrails filter lists both, and only them.
+    await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "Guardrails" }).click();
+    await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=entry-row]")].every((r) => r.getAttribute("data-kind") === "guardrail"));
+    assert.deepEqual(await rowsShown(), ["guardrail/mod@1", "guardrail/words@1"]);
+
+    // Edited with the header left blank: the stored token stays.
+    await page.getByRole("button", { name: "Edit guardrail mod" }).click();
+    form = dialog().getByRole("form", { name: "Edit entry" });
+    await form.waitFor();
+    const spec = JSON.parse(await form.locator("textarea[name=spec]").inputValue()) as { webhook: { headers: Record<string, string> } };
+    assert.equal(spec.webhook.headers.authorization, "********");
+    assert.equal(await form.locator("input[name=webhook_authorization]").inputValue(), "", "the token is never filled back in");
+    assert.equal(await form.locator("input[name=webhook_authorization]").getAttribute("placeholder"), "********");
+    await form.locator("textarea[name=spec]").fill(JSON.stringify({ ...spec, action: "flag" }, null, 2));
+    await form.getByRole("button", { name: "Save" }).click();
+    await dialog().waitFor({ state: "detached" });
+    await page.locator(`[data-testid=entry-row][data-kind=guardrail][data-name=mod][data-revision="2"]`).waitFor();
+    assert.deepEqual(await outcomeChanges(), ["guardrail changed: mod"]);
+    await asked("still checked by the hook");
+    await assertNoKey("with the guardrails listed");
+    await shot(page, "entries-guardrails");
+    await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "All" }).click();
+  });
+
+  test("seal credentials again: Check and Seal again find every credential already under the current key", async () => {
+    const card = page.locator("section.card").filter({ has: page.getByRole("heading", { name: "Seal credentials again" }) });
+    const before = await stored();
+    await card.getByTestId("reseal-check").click();
+    let result = card.locator("[data-testid=reseal-result][data-validate-only=true]");
+    await result.waitFor();
+    assert.equal(await result.getAttribute("data-key-id"), KEY_ID);
+    assert.equal(await result.getByTestId("reseal-key").innerText(), KEY_ID);
+    assert.equal(await result.getByTestId("reseal-current").getAttribute("data-count"), "1", "the webhook guardrail's token, sealed with this key");
+    assert.equal(await result.getByTestId("reseal-current").innerText(), "Already sealed with this key: 1 entry");
+    assert.equal(await result.getByTestId("reseal-entry").count(), 0);
+    assert.match(await result.getByTestId("reseal-resealed").innerText(), /^Entries to seal again: none$/);
+    assert.match(await result.innerText(), /Checked; nothing was written\./);
+    assert.equal(await card.getByTestId("reseal-failed").count(), 0);
+
+    await card.getByTestId("reseal-apply").click();
+    result = card.locator("[data-testid=reseal-result][data-validate-only=false]");
+    await result.waitFor();
+    assert.equal(await result.getAttribute("data-key-id"), KEY_ID);
+    assert.equal(await result.getByTestId("reseal-current").getAttribute("data-count"), "1");
+    assert.match(await result.getByTestId("reseal-resealed").innerText(), /^Entries sealed again: none$/);
+    assert.deepEqual(await stored(), before, "nothing needed writing");
+    assert.equal(await card.getByRole("alert").count(), 0);
+    await shot(page, "entries-reseal");
+  });
+
+  test("seal credentials again on a gateway without a master key: refused readably", async () => {
+    const keyless = await startTestGateway(CONFIG);
+    const other = await signedInPage(context, keyless.url, ADMIN, errors);
+    try {
+      await other.goto(`${keyless.url}/console/entries`);
+      const card = other.locator("section.card").filter({ has: other.getByRole("heading", { name: "Seal credentials again" }) });
+      await card.getByTestId("reseal-check").click();
+      const refusal = card.getByRole("alert");
+      await refusal.waitFor();
+      assert.equal(await refusal.getAttribute("data-code"), "failed_precondition");
+      const said = await refusal.innerText();
+      assert.match(said, /Nothing to seal with: this gateway has no master key/);
+      assert.match(said, /no SIGNALBOX_MASTER_KEY/);
+      assert.equal(await card.getByTestId("reseal-result").count(), 0);
+      await other.screenshot({ path: join(OUTPUT_DIR, "entries-reseal-no-key.png"), fullPage: true });
+    } finally {
+      await other.close();
+      await keyless.close();
+    }
+  });
+
   test("no errors in the browser console", () => {
     // The refusals (invalid_argument, failed_precondition: 400; aborted: 409) are logged by Chromium as failed loads.
     const refused = /\/console\/entries: Failed to load resource: the server responded with a status of 40[09] \((Bad Request|Conflict)\)$/;
-    assert.ok(errors.filter((e) => refused.test(e)).length <= 3, errors.join("\n"));
+    assert.ok(errors.filter((e) => refused.test(e)).length <= 4, errors.join("\n"));
     assert.deepEqual(
       errors.filter((e) => !refused.test(e)),
       [],

@@ -1,14 +1,16 @@
-// Providers & routes: the providers, deployments and routes made at run time (AdminService's
-// PutConfigEntry, ListConfigEntries and DeleteConfigEntry), beside the config file's. The list
-// filtered by kind, with each entry's revision, last change, the credentials it holds (by field
-// name only) and why it is not in force when it is not; "Add" and "Edit" with the spec as JSON, a
-// "Check" that writes nothing, and Delete after a confirm. Admin only. An API key typed here goes
-// to the gateway in the request only: those calls bypass the query cache on purpose, and the
-// gateway answers every credential as "********" (kept as it is on a replace).
+// Providers & routes: the providers, deployments, routes and guardrails made at run time
+// (AdminService's PutConfigEntry, ListConfigEntries and DeleteConfigEntry), beside the config
+// file's. The list filtered by kind, with each entry's revision, last change, the credentials it
+// holds (by field name only) and the master keys they are sealed with, and why it is not in force
+// when it is not; "Add" and "Edit" with the spec as JSON, a "Check" that writes nothing, and Delete
+// after a confirm; "Seal credentials again" (ResealConfigEntries), the last step of a master-key
+// rotation, with a "Check" of its own. Admin only. An API key or a webhook's authorization header
+// typed here goes to the gateway in the request only: those calls bypass the query cache on
+// purpose, and the gateway answers every credential as "********" (kept as it is on a replace).
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
-import { AdminService, Code, type ConfigEntry, ConfigEntryKind, ConfigEntryKindSchema, type PutConfigEntryResponse, SignalboxError } from "@signalbox/client";
+import { AdminService, Code, type ConfigEntry, ConfigEntryKind, ConfigEntryKindSchema, type PutConfigEntryResponse, type ResealConfigEntriesResponse, SignalboxError } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useRef, useState } from "react";
 import { useSession } from "../context.ts";
@@ -16,7 +18,9 @@ import { dateTime, enumName, relative } from "../format.ts";
 import { Badge, Card, Dialog, DialogActions, Empty, ErrorBox, Field, Loading, PageHeader, Segmented } from "../ui.tsx";
 
 const REDACTED = "********";
-const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE] as const;
+const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL] as const;
+/** The credential a webhook guardrail's authorization header is (a secret field of its spec). */
+const WEBHOOK_AUTH = "webhook.headers.authorization";
 const kindName = (k: ConfigEntryKind) => enumName(ConfigEntryKindSchema, k, "CONFIG_ENTRY_KIND_");
 
 /** What a new entry of each kind starts from. */
@@ -24,6 +28,7 @@ const TEMPLATES: Record<number, object> = {
   [ConfigEntryKind.PROVIDER]: { type: "openai", base_url: "https://api.openai.com/v1" },
   [ConfigEntryKind.DEPLOYMENT]: { provider: "", model: "", pricing: { input: 0, output: 0 } },
   [ConfigEntryKind.ROUTE]: { strategy: "priority", targets: [{ deployment: "", weight: 1 }], fallbacks: [] },
+  [ConfigEntryKind.GUARDRAIL]: { kind: "deny", action: "block", deny: { words: [] } },
 };
 const pretty = (v: unknown) => JSON.stringify(v, null, 2);
 const templateOf = (k: ConfigEntryKind) => pretty(TEMPLATES[k]);
@@ -33,6 +38,7 @@ const NAME_LABEL: Record<number, string> = {
   [ConfigEntryKind.PROVIDER]: "Provider name",
   [ConfigEntryKind.DEPLOYMENT]: "Deployment id",
   [ConfigEntryKind.ROUTE]: "Route name",
+  [ConfigEntryKind.GUARDRAIL]: "Guardrail name",
 };
 
 /** The last save or delete: what changed, and the configuration version now in force. */
@@ -69,7 +75,7 @@ export function EntriesPage() {
     <>
       <PageHeader
         title="Providers & routes"
-        subtitle="Providers, deployments and routes added at run time, beside the config file's (which they may not replace). A change is in force on every replica within a second."
+        subtitle="Providers, deployments, routes and guardrails added at run time, beside the config file's (which they may not replace), their credentials sealed with the master key. A change is in force on every replica within a second."
         actions={
           <button type="button" className="primary" onClick={() => setDialog({ kind: "create" })} data-testid="entry-new">
             Add entry
@@ -78,6 +84,7 @@ export function EntriesPage() {
       />
       {outcome && <OutcomeCard outcome={outcome} onDismiss={() => setOutcome(undefined)} />}
       <EntriesCard onEdit={(entry) => setDialog({ kind: "edit", entry })} onDelete={(entry) => setDialog({ kind: "delete", entry })} />
+      <ResealCard />
       {dialog?.kind === "create" && <EntryDialog onClose={close} onDone={done} />}
       {dialog?.kind === "edit" && <EntryDialog key={`${dialog.entry.kind}/${dialog.entry.name}`} entry={dialog.entry} onClose={close} onDone={done} />}
       {dialog?.kind === "delete" && <DeleteEntryDialog entry={dialog.entry} onClose={close} onDone={done} />}
@@ -118,18 +125,20 @@ function OutcomeCard({ outcome, onDismiss }: { outcome: Outcome; onDismiss: () =
   );
 }
 
-type Filter = "all" | "provider" | "deployment" | "route";
+type Filter = "all" | "provider" | "deployment" | "route" | "guardrail";
 const FILTERS: { value: Filter; label: string }[] = [
   { value: "all", label: "All" },
   { value: "provider", label: "Providers" },
   { value: "deployment", label: "Deployments" },
   { value: "route", label: "Routes" },
+  { value: "guardrail", label: "Guardrails" },
 ];
 const FILTER_KIND: Record<Filter, ConfigEntryKind> = {
   all: ConfigEntryKind.UNSPECIFIED,
   provider: ConfigEntryKind.PROVIDER,
   deployment: ConfigEntryKind.DEPLOYMENT,
   route: ConfigEntryKind.ROUTE,
+  guardrail: ConfigEntryKind.GUARDRAIL,
 };
 
 function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; onDelete: (e: ConfigEntry) => void }) {
@@ -142,7 +151,7 @@ function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; o
       {q.isPending ? (
         <Loading />
       ) : entries.length === 0 ? (
-        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments and routes are all there is." : `No ${filter}s made at run time.`}</Empty>
+        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments, routes and guardrails are all there is." : `No ${filter}s made at run time.`}</Empty>
       ) : (
         <div className="table-wrap">
           <table className="table dense" data-testid="entries-table">
@@ -178,13 +187,16 @@ function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; o
                     </td>
                     <td>
                       {e.secretFields.length ? (
-                        <span className="chips small">
-                          {e.secretFields.map((f) => (
-                            <code key={f} className="chip" data-testid="entry-secret" title="Stored encrypted; never shown">
-                              {f}
-                            </code>
-                          ))}
-                        </span>
+                        <>
+                          <span className="chips small">
+                            {e.secretFields.map((f) => (
+                              <code key={f} className="chip" data-testid="entry-secret" title="Stored encrypted; never shown">
+                                {f}
+                              </code>
+                            ))}
+                          </span>
+                          <SealedWith keys={e.sealedWith} />
+                        </>
                       ) : (
                         <span className="muted">–</span>
                       )}
@@ -217,6 +229,27 @@ function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; o
   );
 }
 
+/** The ids of the master keys an entry's credentials are sealed with. */
+function SealedWith({ keys }: { keys: string[] }) {
+  return (
+    <div className="muted small nowrap" data-testid="entry-sealed-with" data-keys={keys.join(" ")}>
+      {keys.length ? (
+        <>
+          sealed with{" "}
+          {keys.map((k, i) => (
+            <span key={k}>
+              {i > 0 && ", "}
+              <code title="The id of a master key (it reveals nothing of the key)">{k}</code>
+            </span>
+          ))}
+        </>
+      ) : (
+        <span title="This gateway has no SIGNALBOX_MASTER_KEY: the credentials are held unsealed, in memory only">not sealed</span>
+      )}
+    </div>
+  );
+}
+
 /** The spec as typed, parsed: an object, or why not. */
 function parseSpec(text: string): { spec?: Record<string, unknown>; problem?: string } {
   let v: unknown;
@@ -241,11 +274,13 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
   const [specText, setSpecText] = useState(entry ? pretty(entry.spec ?? {}) : templateOf(ConfigEntryKind.PROVIDER));
   // Uncontrolled on purpose: a controlled input mirrors its value into the DOM's value attribute.
   const apiKeyRef = useRef<HTMLInputElement>(null);
+  const webhookAuthRef = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState<"check" | "save">();
   const [error, setError] = useState<unknown>();
   const [specProblem, setSpecProblem] = useState<string>();
   const [checked, setChecked] = useState<PutConfigEntryResponse>();
   const storedKey = entry?.secretFields.includes("api_key") ?? false;
+  const storedAuth = entry?.secretFields.includes(WEBHOOK_AUTH) ?? false;
 
   // Any edit makes an earlier check (and its refusal) stale.
   const stale = () => {
@@ -273,6 +308,16 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
     const spec = { ...parsed.spec };
     const apiKey = apiKeyRef.current?.value.trim() ?? "";
     if (kind === ConfigEntryKind.PROVIDER && apiKey) spec.api_key = apiKey;
+    const webhookAuth = webhookAuthRef.current?.value.trim() ?? "";
+    if (kind === ConfigEntryKind.GUARDRAIL && webhookAuth) {
+      if (spec.kind !== "webhook") {
+        setSpecProblem(`the webhook authorization header is for a guardrail of kind "webhook" (this spec's kind is ${JSON.stringify(spec.kind ?? null)})`);
+        return;
+      }
+      const webhook = spec.webhook && typeof spec.webhook === "object" && !Array.isArray(spec.webhook) ? (spec.webhook as Record<string, unknown>) : {};
+      const headers = webhook.headers && typeof webhook.headers === "object" && !Array.isArray(webhook.headers) ? (webhook.headers as Record<string, unknown>) : {};
+      spec.webhook = { ...webhook, headers: { ...headers, authorization: webhookAuth } };
+    }
     setBusy(validateOnly ? "check" : "save");
     try {
       const res = await client.admin.putConfigEntry({ kind, name: name.trim(), spec: spec as JsonObject, expectedRevision: entry?.revision ?? 0n, validateOnly });
@@ -281,6 +326,7 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
         return;
       }
       if (apiKeyRef.current) apiKeyRef.current.value = "";
+      if (webhookAuthRef.current) webhookAuthRef.current.value = "";
       refresh();
       onDone({ title: `Saved ${kindName(kind)} ${res.entry?.name ?? name.trim()} (revision ${String(res.entry?.revision ?? "")})`, version: res.configVersion, changes: res.changes });
     } catch (err) {
@@ -321,7 +367,19 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
             <input type="password" ref={apiKeyRef} defaultValue="" onChange={stale} name="api_key" autoComplete="new-password" placeholder={storedKey ? REDACTED : "sk-…"} />
           </Field>
         )}
-        {specProblem && <ErrorBox error={new Error(specProblem)} title="The spec is not valid JSON." />}
+        {kind === ConfigEntryKind.GUARDRAIL && (
+          <Field
+            label="Webhook authorization header"
+            hint={
+              storedAuth
+                ? "A webhook guardrail's header is stored: leave this empty to keep it; what you type replaces it."
+                : `For a webhook guardrail: sent once as the spec's ${WEBHOOK_AUTH} (e.g. "Bearer …"), stored encrypted and never shown again.`
+            }
+          >
+            <input type="password" ref={webhookAuthRef} defaultValue="" onChange={stale} name="webhook_authorization" autoComplete="new-password" placeholder={storedAuth ? REDACTED : "Bearer …"} />
+          </Field>
+        )}
+        {specProblem && <ErrorBox error={new Error(specProblem)} title={specProblem.startsWith("the webhook") ? "The spec does not take this header." : "The spec is not valid JSON."} />}
         <ErrorBox error={error} title={refusalTitle(error, "save")} />
         {checked && (
           <div className="answer" data-testid="entry-check" data-version={checked.configVersion}>
@@ -365,5 +423,90 @@ function DeleteEntryDialog({ entry, onClose, onDone }: { entry: ConfigEntry; onC
       <ErrorBox error={del.error} title={refusalTitle(del.error, "delete")} />
       <DialogActions onCancel={onClose} label="Delete" busyLabel="Deleting…" busy={del.isPending} onConfirm={() => del.mutate({ kind: entry.kind, name: entry.name, expectedRevision: entry.revision })} danger />
     </Dialog>
+  );
+}
+
+/** ResealConfigEntries' refusal in the words of this page (the gateway's message follows it). */
+function resealRefusalTitle(error: unknown): string | undefined {
+  if (!error) return undefined;
+  if (SignalboxError.from(error).code === Code.FailedPrecondition) return "Nothing to seal with: this gateway has no master key.";
+  return undefined;
+}
+
+const entriesCount = (n: number) => `${n} ${n === 1 ? "entry" : "entries"}`;
+
+/**
+ * "Seal credentials again": every stored credential sealed with the current master key, the last
+ * step of a rotation (each replica runs with the new key as SIGNALBOX_MASTER_KEY and the old one as
+ * SIGNALBOX_MASTER_KEY_PREVIOUS; after this the old key is no longer needed). "Check" writes nothing.
+ */
+function ResealCard() {
+  const refresh = useAdminRefresh();
+  const reseal = useMutation(AdminService.method.resealConfigEntries, {
+    onSuccess: (res, req) => {
+      if (!req.validateOnly && res.resealed.length) refresh();
+    },
+  });
+  const checking = reseal.isPending && reseal.variables?.validateOnly;
+  const sealing = reseal.isPending && !reseal.variables?.validateOnly;
+  return (
+    <Card
+      title="Seal credentials again"
+      actions={
+        <>
+          <button type="button" onClick={() => reseal.mutate({ validateOnly: true })} disabled={reseal.isPending} data-testid="reseal-check">
+            {checking ? "Checking…" : "Check"}
+          </button>
+          <button type="button" className="primary" onClick={() => reseal.mutate({ validateOnly: false })} disabled={reseal.isPending} data-testid="reseal-apply">
+            {sealing ? "Sealing…" : "Seal again"}
+          </button>
+        </>
+      }
+    >
+      <p className="muted small">
+        The last step of a master-key rotation: with the new key as <code>SIGNALBOX_MASTER_KEY</code> and the old one as <code>SIGNALBOX_MASTER_KEY_PREVIOUS</code> on every replica, this seals every stored credential with the new key; then the old one is no longer needed. <strong>Check</strong> says what it would do and writes nothing.
+      </p>
+      <ErrorBox error={reseal.error} title={resealRefusalTitle(reseal.error)} />
+      {reseal.data && <ResealResult result={reseal.data} validateOnly={!!reseal.variables?.validateOnly} />}
+    </Card>
+  );
+}
+
+function ResealResult({ result, validateOnly }: { result: ResealConfigEntriesResponse; validateOnly: boolean }) {
+  return (
+    <div className="answer" data-testid="reseal-result" data-key-id={result.keyId} data-validate-only={validateOnly ? "true" : "false"} data-current={result.current}>
+      <div>
+        <strong>{validateOnly ? "Checked; nothing was written." : "Done."}</strong> Current master key: <code data-testid="reseal-key">{result.keyId}</code>
+      </div>
+      <div data-testid="reseal-resealed">
+        {validateOnly ? "Entries to seal again" : "Entries sealed again"}:{" "}
+        {result.resealed.length ? (
+          <span className="chips small">
+            {result.resealed.map((id) => (
+              <code key={id} className="chip" data-testid="reseal-entry">
+                {id}
+              </code>
+            ))}
+          </span>
+        ) : (
+          <span className="muted">none</span>
+        )}
+      </div>
+      <div data-testid="reseal-current" data-count={result.current}>
+        Already sealed with this key: {entriesCount(result.current)}
+      </div>
+      {result.failed.length > 0 && (
+        <div className="warning" role="status" data-testid="reseal-failed">
+          <Badge tone="warn">not sealed again</Badge> {entriesCount(result.failed.length)} whose credentials none of this replica's keys open, left as they are:
+          <ul className="entry-changes">
+            {result.failed.map((f) => (
+              <li key={f.entry} data-testid="reseal-failure" data-entry={f.entry}>
+                <code>{f.entry}</code>: {f.reason}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </div>
   );
 }
