@@ -472,6 +472,22 @@ function redisStore(store: { redisUrl?: string; redisCluster?: string[] }, env: 
   return redisCluster ? { redisCluster } : { redisUrl };
 }
 
+/** One entry of mcp_servers (and an MCP server made at run time). */
+const mcpServerSpec = obj<any>({
+  id: req(str({ min: 1, pattern: /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/ })),
+  url: opt(httpUrl),
+  command: opt(str({ min: 1 })),
+  args: opt(list(str())),
+  env: opt(record(str())),
+  description: opt(str({ min: 1 })),
+  headers: opt(record(str()), {}),
+  tools: opt(list(str({ min: 1 }), { min: 1 })),
+  teams: opt(list(str({ min: 1 }), { min: 1 })),
+  timeout_ms: opt(num({ min: 1, max: 600_000, int: true }), 60_000),
+  price_per_call_usd: opt(num({ min: 0, max: 1000 })),
+  guardrails: opt(guardrailNames),
+});
+
 const rootSpec = obj<any>({
   server: opt(
     obj({
@@ -526,25 +542,7 @@ const rootSpec = obj<any>({
     [],
   ),
   // MCP servers (src/mcp): fronted at /mcp and run for the Responses API's `mcp` tool.
-  mcp_servers: opt(
-    list(
-      obj({
-        id: req(str({ min: 1, pattern: /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/ })),
-        url: opt(httpUrl),
-        command: opt(str({ min: 1 })),
-        args: opt(list(str())),
-        env: opt(record(str())),
-        description: opt(str({ min: 1 })),
-        headers: opt(record(str()), {}),
-        tools: opt(list(str({ min: 1 }), { min: 1 })),
-        teams: opt(list(str({ min: 1 }), { min: 1 })),
-        timeout_ms: opt(num({ min: 1, max: 600_000, int: true }), 60_000),
-        price_per_call_usd: opt(num({ min: 0, max: 1000 })),
-        guardrails: opt(guardrailNames),
-      }),
-    ),
-    [],
-  ),
+  mcp_servers: opt(list(mcpServerSpec), []),
   // Stored Responses API responses (src/compat/responses/store.ts): whether store: true keeps them, for how long, and the memory store's bound.
   responses: opt(obj({ store: opt(bool, true), retention_days: opt(num({ min: 1, max: 3650, int: true }), 30), memory_mb: opt(num({ min: 1, max: 65_536, int: true }), 64) }), {}),
 });
@@ -915,7 +913,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
 }
 
 /** What may be added to a configuration at run time (AdminService.PutConfigEntry). */
-export type EntryKind = "provider" | "deployment" | "route" | "guardrail";
+export type EntryKind = "provider" | "deployment" | "route" | "guardrail" | "mcp_server";
 
 /** A provider, deployment or route made at run time: its spec as the config file would hold it (snake_case, secrets in the clear). */
 export interface RuntimeEntry {
@@ -926,7 +924,7 @@ export interface RuntimeEntry {
 
 export const entryKey = (kind: EntryKind, name: string) => `${kind}/${name}`;
 
-const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name", guardrail: "name" };
+const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name", guardrail: "name", mcp_server: "id" };
 
 /**
  * A configuration with entries made at run time added: each checked as the config file's would be
@@ -999,6 +997,24 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
       guardrails.set(e.name, guardrailEntry(checkGuardrail)(named(e), "spec"));
     });
   }
+  // MCP servers: HTTP ones only. A local server (command) runs a program on the gateway's host,
+  // which only the config file may ask for.
+  const mcpServers = new Map((base.mcpServers ?? []).map((m) => [m.id, m]));
+  for (const e of of("mcp_server")) {
+    attempt(e, () => {
+      if (mcpServers.has(e.name)) throw inFile("MCP server", e.name);
+      const spec = named(e);
+      for (const f of ["command", "args", "env"]) {
+        if (spec[f] !== undefined) throw new ConfigError(`spec.${f}`, "a local MCP server runs a program on the gateway's host, which only the config file may start: give the url of an HTTP server");
+      }
+      const [m] = finishMcpServers([mcpServerSpec(spec, "spec")], () => "spec");
+      (m!.guardrails ?? []).forEach((g, j) => {
+        if (!guardrails.has(g)) throw new ConfigError(`spec.guardrails[${j}]`, `unknown guardrail "${g}"`);
+      });
+      mcpServers.set(e.name, m!);
+    });
+  }
+  const allServers = [...mcpServers.values()];
   const wildcardModel = (name: string | undefined, path: string) => {
     if (name === undefined || deployments.has(name) || routes.has(name) || pending.has(name) || name in base.aliases) return;
     const w = wildcardFor(byPrefix, name);
@@ -1008,7 +1024,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   };
   for (let again = true; again; ) {
     again = false;
-    const known = (m: string) => routes.has(m) || pending.has(m) || deployments.has(m) || m in base.aliases || isMcpAllowEntry(m, base.mcpServers);
+    const known = (m: string) => routes.has(m) || pending.has(m) || deployments.has(m) || m in base.aliases || isMcpAllowEntry(m, allServers);
     for (const [name, { e, r }] of pending) {
       const route = structuredClone(r);
       attempt(e, () => {
@@ -1053,6 +1069,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
       ...(byPrefix.length ? { wildcards: byPrefix } : {}),
       routes: [...checked.values()],
       ...(guardrails.size ? { guardrails: [...guardrails.values()] } : {}),
+      ...(allServers.length ? { mcpServers: allServers } : {}),
     },
     problems,
   };
@@ -1069,10 +1086,10 @@ export function isMcpAllowEntry(m: string, servers: readonly { id: string }[] | 
 }
 
 /** MCP servers checked: ids once each; the price in nano-USD. (Teams may live in the control plane only: not checked.) */
-function finishMcpServers(raw: any[]): McpServerConfig[] {
+function finishMcpServers(raw: any[], pathOf: (i: number) => string = (i) => `mcp_servers[${i}]`): McpServerConfig[] {
   const seen = new Set<string>();
   return raw.map((m, i): McpServerConfig => {
-    const path = `mcp_servers[${i}]`;
+    const path = pathOf(i);
     if (seen.has(m.id)) throw new ConfigError(join(path, "id"), `duplicate MCP server "${m.id}"`);
     seen.add(m.id);
     if ((m.url === undefined) === (m.command === undefined)) throw new ConfigError(path, "needs url (a streamable HTTP server) or command (a local server over stdio), and only one of them");

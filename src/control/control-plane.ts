@@ -647,7 +647,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     entries,
 
     async putConfigEntry(a, input) {
-      requireAdmin(a, "changing providers, deployments, routes and guardrails");
+      requireAdmin(a, "changing config entries (providers, deployments, routes, guardrails, MCP servers)");
       try {
         return await entries.put(input, a.caller.keyName, (action, target, before, after) => auditOf(a, action, target, before, after));
       } catch (err) {
@@ -656,16 +656,18 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     },
 
     listConfigEntries(a, kind) {
-      requireAdmin(a, "listing providers, deployments, routes and guardrails made at run time");
+      requireAdmin(a, "listing config entries made at run time");
       return entries.list(kind);
     },
 
     async deleteConfigEntry(a, kind, name, expectedRevision) {
-      requireAdmin(a, "deleting providers, deployments, routes and guardrails");
+      requireAdmin(a, "deleting config entries");
       // A managed key allowed only this model would be left allowed nothing it names.
       const inUse = (k: EntryKind, n: string) => {
-        if (k === "provider") return undefined;
-        const users = [...directory.keys()].filter((key) => key.source === "store" && key.revokedAt === undefined && key.allow.includes(n)).map((key) => `key "${key.name}"`);
+        if (k === "provider" || k === "guardrail") return undefined;
+        // An MCP server is allowed as mcp:<id> or one of its tools as mcp:<id>/<tool>.
+        const names = k === "mcp_server" ? (a: string) => a === `mcp:${n}` || a.startsWith(`mcp:${n}/`) : (a: string) => a === n;
+        const users = [...directory.keys()].filter((key) => key.source === "store" && key.revokedAt === undefined && key.allow.some(names)).map((key) => `key "${key.name}"`);
         return users.length ? `the allow list of ${users.join(", ")}` : undefined;
       };
       try {
@@ -676,7 +678,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     },
 
     getConfigEntry(a, kind, name) {
-      requireAdmin(a, "reading providers, deployments, routes and guardrails made at run time");
+      requireAdmin(a, "reading config entries made at run time");
       return entries.get(kind, name);
     },
 

@@ -399,11 +399,11 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 15,
-    name: "config entries: guardrails too",
+    name: "config entries: guardrails and MCP servers too",
     sql: `
       ALTER TABLE signalbox_config_entries
         DROP CONSTRAINT signalbox_config_entries_kind_check,
-        ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail'));
+        ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail', 'mcp_server'));
     `,
   },
 ];

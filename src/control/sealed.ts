@@ -24,7 +24,7 @@ const PREFIX = SEALED_PREFIX;
 /**
  * The dotted paths of a spec's credentials: a provider's api_key, aws.access_key_id,
  * aws.secret_access_key, aws.session_token, vertex.credentials_json and headers.<name>; a webhook guardrail's
- * webhook.headers.<name>.
+ * webhook.headers.<name>; an MCP server's headers.<name>.
  */
 export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): string[] {
   const out: string[] = [];
@@ -37,6 +37,8 @@ export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): str
     if (aws && typeof aws === "object") for (const f of ["access_key_id", "secret_access_key", "session_token"]) if (typeof aws[f] === "string") out.push(`aws.${f}`);
     const vertex = spec.vertex as Record<string, unknown> | undefined;
     if (vertex && typeof vertex === "object" && typeof vertex.credentials_json === "string") out.push("vertex.credentials_json");
+    headers(spec.headers, "headers.");
+  } else if (kind === "mcp_server") {
     headers(spec.headers, "headers.");
   } else if (kind === "guardrail") {
     const webhook = spec.webhook as Record<string, unknown> | undefined;

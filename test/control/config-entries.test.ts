@@ -25,6 +25,7 @@ import { createSealer, masterKeyId, REDACTED, carrySecrets, parsePreviousKeys, r
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { startFakeMcp } from "../helpers/fake-mcp.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startPostgresReplicas } from "../helpers/postgres.ts";
 
@@ -53,6 +54,7 @@ const P = ConfigEntryKind.PROVIDER;
 const D = ConfigEntryKind.DEPLOYMENT;
 const R = ConfigEntryKind.ROUTE;
 const G = ConfigEntryKind.GUARDRAIL;
+const M = ConfigEntryKind.MCP_SERVER;
 const NEXT_MASTER = ["next", "master", "key", "for", "the", "entries", "test", "0123456789"].join("-");
 const HOOK_TOKEN = ["hook", "token", "0123456789abcdef"].join("-");
 
@@ -385,6 +387,31 @@ describe("guardrails made at run time (memory store)", () => {
     const everything = JSON.stringify(toJson(ListAuditEventsResponseSchema, await admin.admin.listAuditEvents({}))) + logs.join("\n");
     assert.ok(everything.includes("guardrail/mod"), "audited");
     assert.ok(!everything.includes(HOOK_TOKEN) && !everything.includes(UPSTREAM_KEY), "a credential leaked");
+  });
+
+  test("an MCP server added at run time: its header sealed and sent, listed with its tools, a local command refused, kept while a key allows it", async () => {
+    const docs = await startFakeMcp("docs");
+    try {
+      await refused(admin.admin.putConfigEntry({ kind: M, name: "local", spec: { command: "/bin/sh", args: ["-c", "id"] } }), Code.InvalidArgument, /^spec\.command: a local MCP server runs a program on the gateway's host/);
+      await refused(admin.admin.putConfigEntry({ kind: M, name: "docs", spec: { url: docs.url, guardrails: ["none-such"] } }), Code.InvalidArgument, /^spec\.guardrails\[0\]: unknown guardrail "none-such"/);
+      await refused(admin.admin.putConfigEntry({ kind: M, name: "docs", spec: { description: "no url" } }), Code.InvalidArgument, /^spec: needs url/);
+      const made = await admin.admin.putConfigEntry({ kind: M, name: "docs", spec: { url: docs.url, headers: { Authorization: `Bearer ${HOOK_TOKEN}` }, tools: ["echo", "whoami"], guardrails: ["file-words"] } });
+      assert.deepEqual(made.changes, ["mcp server added: docs"]);
+      assert.deepEqual(made.entry?.secretFields, ["headers.Authorization"]);
+      const listed = await admin.route.listMcpServers({ includeTools: true });
+      const server = listed.servers.find((x) => x.id === "docs")!;
+      assert.equal(server.error, "");
+      assert.deepEqual(server.tools.map((x) => x.name).sort(), ["echo", "whoami"]);
+      assert.ok(docs.authorizations.length > 0 && docs.authorizations.every((a) => a === `Bearer ${HOOK_TOKEN}`), "the stored header went to the server");
+      // A managed key allowed one of its tools keeps it from being deleted.
+      await admin.admin.createKey({ key: { name: "docs-only", team: "build", role: KeyRole.SERVICE, allow: ["mcp:docs/echo"] } });
+      await refused(admin.admin.deleteConfigEntry({ kind: M, name: "docs" }), Code.FailedPrecondition, /allow list of key "docs-only"/);
+      await admin.admin.revokeKey({ name: "docs-only" });
+      assert.deepEqual((await admin.admin.deleteConfigEntry({ kind: M, name: "docs" })).changes, ["mcp server removed: docs"]);
+      assert.ok(!(await admin.route.listMcpServers({})).servers.some((x) => x.id === "docs"));
+    } finally {
+      await docs.close();
+    }
   });
 
   test("a reseal on the memory store: every credential already under the current key", async () => {
