@@ -23,6 +23,7 @@ import { after, before, describe, test } from "node:test";
 import { ConfigEntryKind, createSignalboxClient, type SignalboxClient } from "@signalbox/client";
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { startFakeMcp } from "../helpers/fake-mcp.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { masterKeyId } from "../../src/control/sealed.ts";
 import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
@@ -481,10 +482,47 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     }
   });
 
+  test("an MCP server: its Authorization header typed in a password field, never shown; a local command refused readably", async () => {
+    const MCP_TOKEN = ["mcp", "token", "console", "0123456789abcdef"].join("-");
+    const docs = await startFakeMcp("docs");
+    try {
+      await page.getByTestId("entry-new").click();
+      const form = dialog().getByRole("form", { name: "Add entry" });
+      await form.waitFor();
+      await form.locator("select[name=kind]").selectOption(String(ConfigEntryKind.MCP_SERVER));
+      assert.equal(await form.getByText("MCP server id").count(), 1);
+      await form.locator("input[name=name]").fill("docs");
+      // A local server is the config file's to start.
+      await form.locator("textarea[name=spec]").fill(JSON.stringify({ command: "/bin/sh" }, null, 2));
+      await form.getByTestId("entry-check-button").click();
+      await form.getByText(/a local MCP server runs a program on the gateway's host/).waitFor();
+      await form.locator("textarea[name=spec]").fill(JSON.stringify({ url: docs.url, tools: ["echo", "whoami"] }, null, 2));
+      const auth = form.locator("input[name=mcp_authorization]");
+      assert.equal(await auth.getAttribute("type"), "password");
+      await auth.fill(`Bearer ${MCP_TOKEN}`);
+      await form.getByRole("button", { name: "Save" }).click();
+      await dialog().waitFor({ state: "detached" });
+      await row("mcp_server", "docs").waitFor();
+      assert.deepEqual(await outcomeChanges(), ["mcp server added: docs"]);
+      assert.deepEqual(await row("mcp_server", "docs").getByTestId("entry-secret").allInnerTexts(), ["headers.Authorization"]);
+      assert.ok(!(await page.content()).includes(MCP_TOKEN), "the MCP token is in the page's HTML");
+      const listed = await admin.route.listMcpServers({ includeTools: true });
+      assert.deepEqual(listed.servers.find((x) => x.id === "docs")?.tools.map((x) => x.name).sort(), ["echo", "whoami"]);
+      assert.ok(docs.authorizations.length > 0 && docs.authorizations.every((a) => a === `Bearer ${MCP_TOKEN}`), "the typed header reached the server");
+      await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "MCP servers" }).click();
+      await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=entry-row]")].every((r) => r.getAttribute("data-kind") === "mcp_server"));
+      assert.deepEqual(await rowsShown(), ["mcp_server/docs@1"]);
+      await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "All" }).click();
+      await admin.admin.deleteConfigEntry({ kind: ConfigEntryKind.MCP_SERVER, name: "docs" });
+    } finally {
+      await docs.close();
+    }
+  });
+
   test("no errors in the browser console", () => {
     // The refusals (invalid_argument, failed_precondition: 400; aborted: 409) are logged by Chromium as failed loads.
     const refused = /\/console\/entries: Failed to load resource: the server responded with a status of 40[09] \((Bad Request|Conflict)\)$/;
-    assert.ok(errors.filter((e) => refused.test(e)).length <= 4, errors.join("\n"));
+    assert.ok(errors.filter((e) => refused.test(e)).length <= 5, errors.join("\n"));
     assert.deepEqual(
       errors.filter((e) => !refused.test(e)),
       [],

@@ -18,9 +18,11 @@ import { dateTime, enumName, relative } from "../format.ts";
 import { Badge, Card, Dialog, DialogActions, Empty, ErrorBox, Field, Loading, PageHeader, Segmented } from "../ui.tsx";
 
 const REDACTED = "********";
-const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL] as const;
+const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL, ConfigEntryKind.MCP_SERVER] as const;
 /** The credential a webhook guardrail's authorization header is (a secret field of its spec). */
 const WEBHOOK_AUTH = "webhook.headers.authorization";
+/** The credential an MCP server's Authorization header is. */
+const MCP_AUTH = "headers.Authorization";
 const kindName = (k: ConfigEntryKind) => enumName(ConfigEntryKindSchema, k, "CONFIG_ENTRY_KIND_");
 
 /** What a new entry of each kind starts from. */
@@ -29,6 +31,7 @@ const TEMPLATES: Record<number, object> = {
   [ConfigEntryKind.DEPLOYMENT]: { provider: "", model: "", pricing: { input: 0, output: 0 } },
   [ConfigEntryKind.ROUTE]: { strategy: "priority", targets: [{ deployment: "", weight: 1 }], fallbacks: [] },
   [ConfigEntryKind.GUARDRAIL]: { kind: "deny", action: "block", deny: { words: [] } },
+  [ConfigEntryKind.MCP_SERVER]: { url: "https://", description: "", tools: [] },
 };
 const pretty = (v: unknown) => JSON.stringify(v, null, 2);
 const templateOf = (k: ConfigEntryKind) => pretty(TEMPLATES[k]);
@@ -39,6 +42,7 @@ const NAME_LABEL: Record<number, string> = {
   [ConfigEntryKind.DEPLOYMENT]: "Deployment id",
   [ConfigEntryKind.ROUTE]: "Route name",
   [ConfigEntryKind.GUARDRAIL]: "Guardrail name",
+  [ConfigEntryKind.MCP_SERVER]: "MCP server id",
 };
 
 /** The last save or delete: what changed, and the configuration version now in force. */
@@ -75,7 +79,7 @@ export function EntriesPage() {
     <>
       <PageHeader
         title="Providers & routes"
-        subtitle="Providers, deployments, routes and guardrails added at run time, beside the config file's (which they may not replace), their credentials sealed with the master key. A change is in force on every replica within a second."
+        subtitle="Providers, deployments, routes, guardrails and MCP servers added at run time, beside the config file's (which they may not replace), their credentials sealed with the master key. A change is in force on every replica within a second."
         actions={
           <button type="button" className="primary" onClick={() => setDialog({ kind: "create" })} data-testid="entry-new">
             Add entry
@@ -125,13 +129,14 @@ function OutcomeCard({ outcome, onDismiss }: { outcome: Outcome; onDismiss: () =
   );
 }
 
-type Filter = "all" | "provider" | "deployment" | "route" | "guardrail";
+type Filter = "all" | "provider" | "deployment" | "route" | "guardrail" | "mcp_server";
 const FILTERS: { value: Filter; label: string }[] = [
   { value: "all", label: "All" },
   { value: "provider", label: "Providers" },
   { value: "deployment", label: "Deployments" },
   { value: "route", label: "Routes" },
   { value: "guardrail", label: "Guardrails" },
+  { value: "mcp_server", label: "MCP servers" },
 ];
 const FILTER_KIND: Record<Filter, ConfigEntryKind> = {
   all: ConfigEntryKind.UNSPECIFIED,
@@ -139,6 +144,7 @@ const FILTER_KIND: Record<Filter, ConfigEntryKind> = {
   deployment: ConfigEntryKind.DEPLOYMENT,
   route: ConfigEntryKind.ROUTE,
   guardrail: ConfigEntryKind.GUARDRAIL,
+  mcp_server: ConfigEntryKind.MCP_SERVER,
 };
 
 function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; onDelete: (e: ConfigEntry) => void }) {
@@ -151,7 +157,7 @@ function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; o
       {q.isPending ? (
         <Loading />
       ) : entries.length === 0 ? (
-        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments, routes and guardrails are all there is." : `No ${filter}s made at run time.`}</Empty>
+        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments, routes, guardrails and MCP servers are all there is." : `No ${(FILTERS.find((f) => f.value === filter)?.label ?? filter).toLowerCase()} made at run time.`}</Empty>
       ) : (
         <div className="table-wrap">
           <table className="table dense" data-testid="entries-table">
@@ -281,6 +287,8 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
   const [checked, setChecked] = useState<PutConfigEntryResponse>();
   const storedKey = entry?.secretFields.includes("api_key") ?? false;
   const storedAuth = entry?.secretFields.includes(WEBHOOK_AUTH) ?? false;
+  const mcpAuthRef = useRef<HTMLInputElement>(null);
+  const storedMcpAuth = entry?.secretFields.includes(MCP_AUTH) ?? false;
 
   // Any edit makes an earlier check (and its refusal) stale.
   const stale = () => {
@@ -318,6 +326,11 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
       const headers = webhook.headers && typeof webhook.headers === "object" && !Array.isArray(webhook.headers) ? (webhook.headers as Record<string, unknown>) : {};
       spec.webhook = { ...webhook, headers: { ...headers, authorization: webhookAuth } };
     }
+    const mcpAuth = mcpAuthRef.current?.value.trim() ?? "";
+    if (kind === ConfigEntryKind.MCP_SERVER && mcpAuth) {
+      const headers = spec.headers && typeof spec.headers === "object" && !Array.isArray(spec.headers) ? (spec.headers as Record<string, unknown>) : {};
+      spec.headers = { ...headers, Authorization: mcpAuth };
+    }
     setBusy(validateOnly ? "check" : "save");
     try {
       const res = await client.admin.putConfigEntry({ kind, name: name.trim(), spec: spec as JsonObject, expectedRevision: entry?.revision ?? 0n, validateOnly });
@@ -327,6 +340,7 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
       }
       if (apiKeyRef.current) apiKeyRef.current.value = "";
       if (webhookAuthRef.current) webhookAuthRef.current.value = "";
+      if (mcpAuthRef.current) mcpAuthRef.current.value = "";
       refresh();
       onDone({ title: `Saved ${kindName(kind)} ${res.entry?.name ?? name.trim()} (revision ${String(res.entry?.revision ?? "")})`, version: res.configVersion, changes: res.changes });
     } catch (err) {
@@ -377,6 +391,18 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
             }
           >
             <input type="password" ref={webhookAuthRef} defaultValue="" onChange={stale} name="webhook_authorization" autoComplete="new-password" placeholder={storedAuth ? REDACTED : "Bearer …"} />
+          </Field>
+        )}
+        {kind === ConfigEntryKind.MCP_SERVER && (
+          <Field
+            label="Authorization header"
+            hint={
+              storedMcpAuth
+                ? "The server's Authorization header is stored: leave this empty to keep it; what you type replaces it."
+                : `Sent once as the spec's ${MCP_AUTH} (e.g. "Bearer …"), stored encrypted and never shown again. An HTTP server only: a local command comes from the config file.`
+            }
+          >
+            <input type="password" ref={mcpAuthRef} defaultValue="" onChange={stale} name="mcp_authorization" autoComplete="new-password" placeholder={storedMcpAuth ? REDACTED : "Bearer …"} />
           </Field>
         )}
         {specProblem && <ErrorBox error={new Error(specProblem)} title={specProblem.startsWith("the webhook") ? "The spec does not take this header." : "The spec is not valid JSON."} />}
