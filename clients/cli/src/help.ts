@@ -11,7 +11,8 @@ Exit codes:
   1  the call failed (the gateway's error, its code and the field at fault are printed on stderr),
      or \`config check\` found the file invalid, or \`moderate\` flagged an input (gate on it:
      \`signalbox moderate "$TEXT" >/dev/null && publish\`), or \`batch create --wait\` saw the batch
-     fail, expire or be cancelled, or \`mcp call\` ran a tool that reported an error
+     fail, expire or be cancelled, or \`mcp call\` ran a tool that reported an error, or
+     \`entries reseal\` could not seal an entry again
   2  bad usage: unknown command or flag, a bad value, a file that cannot be read
 
 Examples:
@@ -32,6 +33,8 @@ Examples:
   signalbox prompts create support --instructions "You help {{customer}}." --label production
   signalbox prompts render support --var customer=Ada
   signalbox entries put provider groq --set type=openai-compatible --set base_url=https://api.groq.com/openai/v1 --api-key-env GROQ_API_KEY
+  signalbox entries put guardrail mod -f mod.yaml --header-env authorization=MOD_AUTH
+  signalbox entries reseal --dry-run
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;
