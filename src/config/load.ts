@@ -472,6 +472,16 @@ function redisStore(store: { redisUrl?: string; redisCluster?: string[] }, env: 
   return redisCluster ? { redisCluster } : { redisUrl };
 }
 
+/** One entry of alerts (and an alert made at run time). */
+const alertSpec = obj<any>({
+  name: req(str({ min: 1 })),
+  url: req(httpUrl),
+  format: opt(str({ oneOf: ["json", "slack"] }), "json"),
+  events: opt(list(str({ oneOf: ALERT_EVENTS }), { min: 1 }), [...ALERT_EVENTS]),
+  headers: opt(record(str()), {}),
+  timeout_ms: opt(num({ min: 1, max: 60_000, int: true }), 5_000),
+});
+
 /** One entry of mcp_servers (and an MCP server made at run time). */
 const mcpServerSpec = obj<any>({
   id: req(str({ min: 1, pattern: /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/ })),
@@ -510,19 +520,7 @@ const rootSpec = obj<any>({
   // Validated by buildGuardrails (src/guardrails/config.ts), which knows each kind's options.
   guardrails: opt((v: unknown) => v),
   // Webhooks told about budgets and cooldowns (src/alerts/alerts.ts).
-  alerts: opt(
-    list(
-      obj({
-        name: req(str({ min: 1 })),
-        url: req(httpUrl),
-        format: opt(str({ oneOf: ["json", "slack"] }), "json"),
-        events: opt(list(str({ oneOf: ALERT_EVENTS }), { min: 1 }), [...ALERT_EVENTS]),
-        headers: opt(record(str()), {}),
-        timeout_ms: opt(num({ min: 1, max: 60_000, int: true }), 5_000),
-      }),
-    ),
-    [],
-  ),
+  alerts: opt(list(alertSpec), []),
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
   // The default of every deployment's expected_output_tokens.
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
@@ -913,7 +911,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
 }
 
 /** What may be added to a configuration at run time (AdminService.PutConfigEntry). */
-export type EntryKind = "provider" | "deployment" | "route" | "guardrail" | "mcp_server";
+export type EntryKind = "provider" | "deployment" | "route" | "guardrail" | "mcp_server" | "alias" | "alert";
 
 /** A provider, deployment or route made at run time: its spec as the config file would hold it (snake_case, secrets in the clear). */
 export interface RuntimeEntry {
@@ -924,7 +922,7 @@ export interface RuntimeEntry {
 
 export const entryKey = (kind: EntryKind, name: string) => `${kind}/${name}`;
 
-const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name", guardrail: "name", mcp_server: "id" };
+const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name", guardrail: "name", mcp_server: "id", alias: "name", alert: "name" };
 
 /**
  * A configuration with entries made at run time added: each checked as the config file's would be
@@ -1061,6 +1059,28 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
       checked.delete(culprit);
     }
   }
+  // Aliases name a route or deployment (the file's or a runtime one, or a model a wildcard
+  // makes); routes made at run time name only the file's aliases, so no loop can form.
+  const aliases: Record<string, string> = { ...base.aliases };
+  for (const e of of("alias")) {
+    attempt(e, () => {
+      if (e.name in base.aliases || deployments.has(e.name) || wildcards.has(e.name) || routes.has(e.name)) throw inFile("deployment, route or alias", e.name);
+      if (checked.has(e.name)) throw new ConfigError("name", `"${e.name}" is already a route made at run time`);
+      const spec = named(e);
+      for (const k of Object.keys(spec)) if (k !== "name" && k !== "target") throw new ConfigError(`spec.${k}`, "unknown key (an alias has only a target)");
+      const target = str({ min: 1 })(spec.target, "spec.target");
+      wildcardModel(target, "spec.target");
+      if (!checked.has(target) && !deployments.has(target)) throw new ConfigError("spec.target", `unknown route or deployment "${target}"`);
+      aliases[e.name] = target;
+    });
+  }
+  const alerts = new Map((base.alerts ?? []).map((a) => [a.name, a]));
+  for (const e of of("alert")) {
+    attempt(e, () => {
+      if (alerts.has(e.name)) throw inFile("alert", e.name);
+      alerts.set(e.name, alertSpec(named(e), "spec") as AlertConfig);
+    });
+  }
   return {
     config: {
       ...base,
@@ -1070,6 +1090,8 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
       routes: [...checked.values()],
       ...(guardrails.size ? { guardrails: [...guardrails.values()] } : {}),
       ...(allServers.length ? { mcpServers: allServers } : {}),
+      ...(alerts.size ? { alerts: [...alerts.values()] } : {}),
+      aliases,
     },
     problems,
   };

@@ -399,11 +399,11 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 15,
-    name: "config entries: guardrails and MCP servers too",
+    name: "config entries: guardrails, MCP servers, aliases and alerts too",
     sql: `
       ALTER TABLE signalbox_config_entries
         DROP CONSTRAINT signalbox_config_entries_kind_check,
-        ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail', 'mcp_server'));
+        ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail', 'mcp_server', 'alias', 'alert'));
     `,
   },
 ];

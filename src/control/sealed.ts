@@ -24,7 +24,7 @@ const PREFIX = SEALED_PREFIX;
 /**
  * The dotted paths of a spec's credentials: a provider's api_key, aws.access_key_id,
  * aws.secret_access_key, aws.session_token, vertex.credentials_json and headers.<name>; a webhook guardrail's
- * webhook.headers.<name>; an MCP server's headers.<name>.
+ * webhook.headers.<name>; an MCP server's headers.<name>; an alert's url and headers.<name>.
  */
 export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): string[] {
   const out: string[] = [];
@@ -39,6 +39,10 @@ export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): str
     if (vertex && typeof vertex === "object" && typeof vertex.credentials_json === "string") out.push("vertex.credentials_json");
     headers(spec.headers, "headers.");
   } else if (kind === "mcp_server") {
+    headers(spec.headers, "headers.");
+  } else if (kind === "alert") {
+    // A webhook's URL is often its credential (Slack's, Teams').
+    if (typeof spec.url === "string") out.push("url");
     headers(spec.headers, "headers.");
   } else if (kind === "guardrail") {
     const webhook = spec.webhook as Record<string, unknown> | undefined;

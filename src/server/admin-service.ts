@@ -77,12 +77,12 @@ function budgetFromPb(b: Budget | undefined, field: string): BudgetConfig | unde
   return { period, limitUsd: b.limitUsd, softThreshold: b.softThreshold ?? 0.8 };
 }
 
-const KIND_TO_PB: Record<EntryKind, ConfigEntryKind> = { provider: ConfigEntryKind.PROVIDER, deployment: ConfigEntryKind.DEPLOYMENT, route: ConfigEntryKind.ROUTE, guardrail: ConfigEntryKind.GUARDRAIL, mcp_server: ConfigEntryKind.MCP_SERVER };
-const KIND_FROM_PB: Record<number, EntryKind | undefined> = { [ConfigEntryKind.PROVIDER]: "provider", [ConfigEntryKind.DEPLOYMENT]: "deployment", [ConfigEntryKind.ROUTE]: "route", [ConfigEntryKind.GUARDRAIL]: "guardrail", [ConfigEntryKind.MCP_SERVER]: "mcp_server" };
+const KIND_TO_PB: Record<EntryKind, ConfigEntryKind> = { provider: ConfigEntryKind.PROVIDER, deployment: ConfigEntryKind.DEPLOYMENT, route: ConfigEntryKind.ROUTE, guardrail: ConfigEntryKind.GUARDRAIL, mcp_server: ConfigEntryKind.MCP_SERVER, alias: ConfigEntryKind.ALIAS, alert: ConfigEntryKind.ALERT };
+const KIND_FROM_PB: Record<number, EntryKind | undefined> = { [ConfigEntryKind.PROVIDER]: "provider", [ConfigEntryKind.DEPLOYMENT]: "deployment", [ConfigEntryKind.ROUTE]: "route", [ConfigEntryKind.GUARDRAIL]: "guardrail", [ConfigEntryKind.MCP_SERVER]: "mcp_server", [ConfigEntryKind.ALIAS]: "alias", [ConfigEntryKind.ALERT]: "alert" };
 
 function kindFromPb(k: ConfigEntryKind, field = "kind"): EntryKind {
   const kind = KIND_FROM_PB[k];
-  if (!kind) throw bad(field, "required: CONFIG_ENTRY_KIND_PROVIDER, _DEPLOYMENT, _ROUTE, _GUARDRAIL or _MCP_SERVER");
+  if (!kind) throw bad(field, "required: CONFIG_ENTRY_KIND_PROVIDER, _DEPLOYMENT, _ROUTE, _GUARDRAIL, _MCP_SERVER, _ALIAS or _ALERT");
   return kind;
 }
 

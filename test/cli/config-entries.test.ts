@@ -57,7 +57,11 @@ describe("the entries flags (no gateway)", () => {
     assert.equal(parseKind("routes"), "route");
     assert.equal(parseKind("guardrail"), "guardrail");
     assert.equal(parseKind("Guardrails"), "guardrail");
-    assert.throws(() => parseKind("widget"), /"widget" is not a kind of entry: use one of provider, deployment, route, guardrail$/);
+    assert.equal(parseKind("mcp-server"), "mcp_server");
+    assert.equal(parseKind("MCP_Servers"), "mcp_server");
+    assert.equal(parseKind("aliases"), "alias");
+    assert.equal(parseKind("alerts"), "alert");
+    assert.throws(() => parseKind("widget"), /"widget" is not a kind of entry: use one of provider, deployment, route, guardrail, mcp_server, alias, alert$/);
     const sets = parseSet("aws.region=eu-west-1", parseSet("targets=[\"a\",\"b\"]", parseSet("stream=true", parseSet("pricing.input=0.5", parseSet("model=gpt-4o")))));
     assert.deepEqual(applySets({ provider: "acme", pricing: { output: 2 } }, sets), {
       provider: "acme",
@@ -86,7 +90,7 @@ describe("the entries flags (no gateway)", () => {
     assert.deepEqual(applyHeaderEnv({ type: "openai" }, "provider", headers.slice(0, 1), env), { type: "openai", headers: { authorization: "Bearer t" } });
     assert.deepEqual(applyHeaderEnv({ model: "m" }, "deployment", [], env), { model: "m" }, "nothing to set: any kind");
     for (const bad of ["authorization", "=VAR", "authorization=", "authorization=not-a-var"]) assert.throws(() => parseHeaderEnv(bad), /is not a header from the environment: use --header-env <header>=<VAR>/, bad);
-    assert.throws(() => applyHeaderEnv({}, "route", headers, env), /--header-env sets a provider's headers or a webhook guardrail's webhook.headers: a route has none/);
+    assert.throws(() => applyHeaderEnv({}, "route", headers, env), /--header-env sets the headers of a provider, an MCP server, an alert or a webhook guardrail: a route has none/);
     assert.throws(() => applyHeaderEnv({ kind: "deny" }, "guardrail", headers, env), /guardrail kind "deny" calls no webhook/);
     assert.throws(() => applyHeaderEnv({}, "guardrail", [["authorization", "NOPE_VAR"]], env), /--header-env authorization=NOPE_VAR: the environment variable NOPE_VAR is not set/);
     assert.throws(() => applyHeaderEnv({ webhook: { headers: "x" } }, "guardrail", headers, env), /--header-env: webhook.headers is not an object/);
@@ -261,7 +265,7 @@ keys:
       [["entries", "put", "provider", "p2", "--set", "type=openai", "--api-key-env", "SIGNALBOX_CLI_TEST_UNSET_VAR"], /--api-key-env SIGNALBOX_CLI_TEST_UNSET_VAR: the environment variable is not set/],
       [["entries", "put", "deployment", "d2", "--set", "provider=acme", "--api-key-env", "P2_KEY"], /--api-key-env sets a provider's api_key: a deployment has none/, { env: { P2_KEY: UPSTREAM_KEY } }],
       [["entries", "put", "guardrail", "g2", "--set", "kind=webhook", "--api-key-stdin"], /--api-key-stdin sets a provider's api_key: a guardrail has none\nhint: .*--header-env <header>=<VAR>/, { stdin: UPSTREAM_KEY }],
-      [["entries", "put", "route", "r2", "--set", "targets=[\"mock/a\"]", "--header-env", "authorization=P2_KEY"], /--header-env sets a provider's headers or a webhook guardrail's webhook.headers: a route has none/, { env: { P2_KEY: UPSTREAM_KEY } }],
+      [["entries", "put", "route", "r2", "--set", "targets=[\"mock/a\"]", "--header-env", "authorization=P2_KEY"], /--header-env sets the headers of a provider, an MCP server, an alert or a webhook guardrail: a route has none/, { env: { P2_KEY: UPSTREAM_KEY } }],
       [["entries", "put", "guardrail", "g2", "--set", "kind=webhook", "--header-env", "authorization=SIGNALBOX_CLI_TEST_UNSET_VAR"], /--header-env authorization=SIGNALBOX_CLI_TEST_UNSET_VAR: the environment variable SIGNALBOX_CLI_TEST_UNSET_VAR is not set/],
       [["entries", "put", "guardrail", "g2", "--header-env", "authorization"], /"authorization" is not a header from the environment/],
       [["entries", "put", "guardrail", "g2", "--set", "kind=deny", "--header-env", "authorization=P2_KEY"], /guardrail kind "deny" calls no webhook/, { env: { P2_KEY: UPSTREAM_KEY } }],
@@ -450,6 +454,24 @@ keys:
     const dj = JSON.parse(ok(await cli(["entries", "reseal", "--dry-run", "--json"])).stdout) as Record<string, unknown>;
     assert.deepEqual(dj, j);
     assert.deepEqual((await admin.admin.getConfigEntry({ kind: ConfigEntryKind.PROVIDER, name: "vault" })).entry?.sealedWith, [keyId]);
+  });
+
+  test("an MCP server, an alias and an alert: kinds by their CLI names, the alert's URL from --url-env, never printed", async () => {
+    const secretPath = ["hooks", HOOK_TOKEN].join("/");
+    ok(await cli(["entries", "put", "mcp-server", "docs", "--set", `url=${hookUrl}`, "--header-env", "Authorization=MCP_AUTH", "--dry-run"], { env: { MCP_AUTH: `Bearer ${HOOK_TOKEN}` } }));
+    ok(await cli(["entries", "put", "alias", "fast", "--set", "target=default"]));
+    const alert = ok(await cli(["entries", "put", "alert", "ops", "--url-env", "OPS_HOOK", "--set", "events=[\"deployment_cooldown\"]"], { env: { OPS_HOOK: `${hookUrl.replace("/moderate", "")}/${secretPath}` } }));
+    assert.equal(fieldsOf(alert.stdout.split("\n").slice(1).join("\n")).get("SECRETS"), "url");
+    const got = (await admin.admin.getConfigEntry({ kind: ConfigEntryKind.ALERT, name: "ops" })).entry;
+    assert.deepEqual([got?.spec?.url, got?.sealedWith], ["********", [keyId]]);
+    const listed = ok(await cli(["entries", "list", "--kind", "aliases"]));
+    assert.deepEqual(rowsOf(listed.stdout).map((r) => r.slice(0, 2)), [["alias", "fast"]]);
+    const misuse = await cli(["entries", "put", "alias", "slow", "--url-env", "OPS_HOOK"], { env: { OPS_HOOK: "http://x" } });
+    assert.equal(misuse.code, 2);
+    assert.match(misuse.stderr, /--url-env sets an alert.s url: a alias has none/);
+    ok(await cli(["entries", "delete", "alert", "ops"]));
+    ok(await cli(["entries", "delete", "alias", "fast"]));
+    assert.ok(!printed.join("\n").includes(secretPath), "the alert's URL was printed");
   });
 
   test("the webhook token and the provider key never appear in anything the CLI printed", () => {

@@ -519,6 +519,49 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     }
   });
 
+  test("an alias and an alert: the alert's webhook URL typed in a password field, never shown, and TestAlert reaches it", async () => {
+    const addEntry = async (kind: ConfigEntryKind, name: string, spec: object, secret?: [string, string]) => {
+      await page.getByTestId("entry-new").click();
+      const form = dialog().getByRole("form", { name: "Add entry" });
+      await form.waitFor();
+      await form.locator("select[name=kind]").selectOption(String(kind));
+      await form.locator("input[name=name]").fill(name);
+      await form.locator("textarea[name=spec]").fill(JSON.stringify(spec, null, 2));
+      if (secret) {
+        assert.equal(await form.locator(`input[name=${secret[0]}]`).getAttribute("type"), "password");
+        await form.locator(`input[name=${secret[0]}]`).fill(secret[1]);
+      }
+      await form.getByRole("button", { name: "Save" }).click();
+      await dialog().waitFor({ state: "detached" });
+    };
+    await addEntry(ConfigEntryKind.ALIAS, "quick", { target: "mock/chat" });
+    await row("alias", "quick").waitFor();
+    assert.deepEqual(await outcomeChanges(), ["alias added: quick"]);
+    const viaAlias = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ model: "quick", messages: [{ role: "user", content: "hi" }] }) });
+    assert.equal(viaAlias.status, 200, await viaAlias.clone().text());
+
+    const paths: string[] = [];
+    const sink = http.createServer((req, res) => {
+      paths.push(req.url ?? "");
+      req.resume();
+      req.on("end", () => res.writeHead(200).end());
+    });
+    await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+    const secretPath = `/services/${HOOK_TOKEN}`;
+    try {
+      await addEntry(ConfigEntryKind.ALERT, "ops", { format: "json", events: ["budget_exhausted"] }, ["alert_url", `http://127.0.0.1:${(sink.address() as AddressInfo).port}${secretPath}`]);
+      await row("alert", "ops").waitFor();
+      assert.deepEqual(await row("alert", "ops").getByTestId("entry-secret").allInnerTexts(), ["url"]);
+      await assertNoKey("after the alert was saved");
+      assert.equal((await admin.admin.testAlert({ name: "ops" })).delivered, true);
+      assert.deepEqual(paths, [secretPath]);
+    } finally {
+      await new Promise((r) => sink.close(r));
+    }
+    await admin.admin.deleteConfigEntry({ kind: ConfigEntryKind.ALERT, name: "ops" });
+    await admin.admin.deleteConfigEntry({ kind: ConfigEntryKind.ALIAS, name: "quick" });
+  });
+
   test("no errors in the browser console", () => {
     // The refusals (invalid_argument, failed_precondition: 400; aborted: 409) are logged by Chromium as failed loads.
     const refused = /\/console\/entries: Failed to load resource: the server responded with a status of 40[09] \((Bad Request|Conflict)\)$/;

@@ -55,6 +55,8 @@ const D = ConfigEntryKind.DEPLOYMENT;
 const R = ConfigEntryKind.ROUTE;
 const G = ConfigEntryKind.GUARDRAIL;
 const M = ConfigEntryKind.MCP_SERVER;
+const A = ConfigEntryKind.ALIAS;
+const AL = ConfigEntryKind.ALERT;
 const NEXT_MASTER = ["next", "master", "key", "for", "the", "entries", "test", "0123456789"].join("-");
 const HOOK_TOKEN = ["hook", "token", "0123456789abcdef"].join("-");
 
@@ -411,6 +413,63 @@ describe("guardrails made at run time (memory store)", () => {
       assert.ok(!(await admin.route.listMcpServers({})).servers.some((x) => x.id === "docs"));
     } finally {
       await docs.close();
+    }
+  });
+
+  test("an alias added at run time names a route or deployment (file or runtime); it cannot chain or shadow, and a key's allow list keeps it", async () => {
+    await refused(admin.admin.putConfigEntry({ kind: A, name: "fast", spec: { target: "nope" } }), Code.InvalidArgument, /^spec\.target: unknown route or deployment "nope"/);
+    await refused(admin.admin.putConfigEntry({ kind: A, name: "fast", spec: { target: "default", weight: 2 } }), Code.InvalidArgument, /^spec\.weight: unknown key/);
+    await refused(admin.admin.putConfigEntry({ kind: A, name: "default", spec: { target: "mock/a" } }), Code.InvalidArgument, /^name: .*defined in the config file/);
+    await refused(admin.admin.putConfigEntry({ kind: A, name: "fast", spec: {} }), Code.InvalidArgument, /^spec\.target: /);
+    const made = await admin.admin.putConfigEntry({ kind: A, name: "fast", spec: { target: "acme/gpt-4o" } });
+    assert.deepEqual(made.changes, ["alias added: fast"]);
+    await refused(admin.admin.putConfigEntry({ kind: A, name: "faster", spec: { target: "fast" } }), Code.InvalidArgument, /^spec\.target: unknown route or deployment "fast"/);
+    fake.script({ kind: "text", text: "through the alias" });
+    const r = await ask("fast", "hi");
+    assert.equal(r.body.choices?.[0].message.content, "through the alias");
+    // Repointed at the file's route: in force at once.
+    await admin.admin.putConfigEntry({ kind: A, name: "fast", spec: { target: "default" } });
+    const viaMock = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify({ model: "fast", messages: [{ role: "user", content: "hi" }] }) });
+    assert.equal(viaMock.headers.get("x-signalbox-deployment"), "mock/a");
+    await admin.admin.createKey({ key: { name: "fast-only", team: "build", role: KeyRole.SERVICE, allow: ["fast"] } });
+    await refused(admin.admin.deleteConfigEntry({ kind: A, name: "fast" }), Code.FailedPrecondition, /allow list of key "fast-only"/);
+    await admin.admin.revokeKey({ name: "fast-only" });
+    assert.deepEqual((await admin.admin.deleteConfigEntry({ kind: A, name: "fast" })).changes, ["alias removed: fast"]);
+  });
+
+  test("an alert added at run time: its URL is a credential (sealed, never shown), and TestAlert reaches it", async () => {
+    const got: { path?: string; body: Record<string, unknown>; auth?: string }[] = [];
+    const sink = http.createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c) => (raw += c));
+      req.on("end", () => {
+        got.push({ path: req.url, body: JSON.parse(raw) as Record<string, unknown>, auth: req.headers.authorization });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+    const secretPath = ["services", "T000", "B000", HOOK_TOKEN].join("/");
+    const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/${secretPath}`;
+    try {
+      await refused(admin.admin.putConfigEntry({ kind: AL, name: "ops", spec: { url, events: ["budget_exploded"] } }), Code.InvalidArgument, /^spec\.events\[0\]: /);
+      const made = await admin.admin.putConfigEntry({ kind: AL, name: "ops", spec: { url, format: "json", events: ["budget_exhausted", "deployment_cooldown"], headers: { authorization: `Bearer ${HOOK_TOKEN}` } } });
+      assert.deepEqual(made.changes, ["alert added: ops"]);
+      assert.deepEqual(made.entry?.secretFields, ["url", "headers.authorization"]);
+      assert.equal(made.entry?.spec?.url, REDACTED);
+      const tested = await admin.admin.testAlert({ name: "ops" });
+      assert.equal(tested.delivered, true, tested.error);
+      assert.equal(got.at(-1)?.path, `/${secretPath}`);
+      assert.equal(got.at(-1)?.auth, `Bearer ${HOOK_TOKEN}`);
+      assert.ok((await admin.admin.listAlerts({})).alerts.some((x) => x.name === "ops"));
+      // A replace that leaves the url out keeps it.
+      await admin.admin.putConfigEntry({ kind: AL, name: "ops", spec: { format: "json", events: ["budget_exhausted"] } });
+      assert.equal((await admin.admin.testAlert({ name: "ops" })).delivered, true);
+      assert.equal(got.at(-1)?.path, `/${secretPath}`);
+      const everything = JSON.stringify(toJson(ListAuditEventsResponseSchema, await admin.admin.listAuditEvents({}))) + logs.join("\n") + JSON.stringify((await admin.admin.listConfigEntries({})).entries.map((e) => e.spec));
+      assert.ok(!everything.includes(HOOK_TOKEN), "the alert's URL or header leaked");
+      await admin.admin.deleteConfigEntry({ kind: AL, name: "ops" });
+    } finally {
+      await new Promise((r) => sink.close(r));
     }
   });
 

@@ -1,4 +1,4 @@
-// Providers & routes: the providers, deployments, routes and guardrails made at run time
+// Providers & routes: the providers, deployments, routes, guardrails, MCP servers, aliases and alerts made at run time
 // (AdminService's PutConfigEntry, ListConfigEntries and DeleteConfigEntry), beside the config
 // file's. The list filtered by kind, with each entry's revision, last change, the credentials it
 // holds (by field name only) and the master keys they are sealed with, and why it is not in force
@@ -18,7 +18,7 @@ import { dateTime, enumName, relative } from "../format.ts";
 import { Badge, Card, Dialog, DialogActions, Empty, ErrorBox, Field, Loading, PageHeader, Segmented } from "../ui.tsx";
 
 const REDACTED = "********";
-const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL, ConfigEntryKind.MCP_SERVER] as const;
+const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL, ConfigEntryKind.MCP_SERVER, ConfigEntryKind.ALIAS, ConfigEntryKind.ALERT] as const;
 /** The credential a webhook guardrail's authorization header is (a secret field of its spec). */
 const WEBHOOK_AUTH = "webhook.headers.authorization";
 /** The credential an MCP server's Authorization header is. */
@@ -32,6 +32,8 @@ const TEMPLATES: Record<number, object> = {
   [ConfigEntryKind.ROUTE]: { strategy: "priority", targets: [{ deployment: "", weight: 1 }], fallbacks: [] },
   [ConfigEntryKind.GUARDRAIL]: { kind: "deny", action: "block", deny: { words: [] } },
   [ConfigEntryKind.MCP_SERVER]: { url: "https://", description: "", tools: [] },
+  [ConfigEntryKind.ALIAS]: { target: "" },
+  [ConfigEntryKind.ALERT]: { format: "slack", events: ["budget_exhausted", "deployment_cooldown"] },
 };
 const pretty = (v: unknown) => JSON.stringify(v, null, 2);
 const templateOf = (k: ConfigEntryKind) => pretty(TEMPLATES[k]);
@@ -43,6 +45,8 @@ const NAME_LABEL: Record<number, string> = {
   [ConfigEntryKind.ROUTE]: "Route name",
   [ConfigEntryKind.GUARDRAIL]: "Guardrail name",
   [ConfigEntryKind.MCP_SERVER]: "MCP server id",
+  [ConfigEntryKind.ALIAS]: "Alias",
+  [ConfigEntryKind.ALERT]: "Alert name",
 };
 
 /** The last save or delete: what changed, and the configuration version now in force. */
@@ -79,7 +83,7 @@ export function EntriesPage() {
     <>
       <PageHeader
         title="Providers & routes"
-        subtitle="Providers, deployments, routes, guardrails and MCP servers added at run time, beside the config file's (which they may not replace), their credentials sealed with the master key. A change is in force on every replica within a second."
+        subtitle="Providers, deployments, routes, guardrails, MCP servers, aliases and alerts added at run time, beside the config file's (which they may not replace), their credentials sealed with the master key. A change is in force on every replica within a second."
         actions={
           <button type="button" className="primary" onClick={() => setDialog({ kind: "create" })} data-testid="entry-new">
             Add entry
@@ -129,7 +133,7 @@ function OutcomeCard({ outcome, onDismiss }: { outcome: Outcome; onDismiss: () =
   );
 }
 
-type Filter = "all" | "provider" | "deployment" | "route" | "guardrail" | "mcp_server";
+type Filter = "all" | "provider" | "deployment" | "route" | "guardrail" | "mcp_server" | "alias" | "alert";
 const FILTERS: { value: Filter; label: string }[] = [
   { value: "all", label: "All" },
   { value: "provider", label: "Providers" },
@@ -137,6 +141,8 @@ const FILTERS: { value: Filter; label: string }[] = [
   { value: "route", label: "Routes" },
   { value: "guardrail", label: "Guardrails" },
   { value: "mcp_server", label: "MCP servers" },
+  { value: "alias", label: "Aliases" },
+  { value: "alert", label: "Alerts" },
 ];
 const FILTER_KIND: Record<Filter, ConfigEntryKind> = {
   all: ConfigEntryKind.UNSPECIFIED,
@@ -145,6 +151,8 @@ const FILTER_KIND: Record<Filter, ConfigEntryKind> = {
   route: ConfigEntryKind.ROUTE,
   guardrail: ConfigEntryKind.GUARDRAIL,
   mcp_server: ConfigEntryKind.MCP_SERVER,
+  alias: ConfigEntryKind.ALIAS,
+  alert: ConfigEntryKind.ALERT,
 };
 
 function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; onDelete: (e: ConfigEntry) => void }) {
@@ -157,7 +165,7 @@ function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; o
       {q.isPending ? (
         <Loading />
       ) : entries.length === 0 ? (
-        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments, routes, guardrails and MCP servers are all there is." : `No ${(FILTERS.find((f) => f.value === filter)?.label ?? filter).toLowerCase()} made at run time.`}</Empty>
+        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments, routes, guardrails, MCP servers, aliases and alerts are all there is." : `No ${(FILTERS.find((f) => f.value === filter)?.label ?? filter).toLowerCase()} made at run time.`}</Empty>
       ) : (
         <div className="table-wrap">
           <table className="table dense" data-testid="entries-table">
@@ -289,6 +297,8 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
   const storedAuth = entry?.secretFields.includes(WEBHOOK_AUTH) ?? false;
   const mcpAuthRef = useRef<HTMLInputElement>(null);
   const storedMcpAuth = entry?.secretFields.includes(MCP_AUTH) ?? false;
+  const alertUrlRef = useRef<HTMLInputElement>(null);
+  const storedAlertUrl = entry?.secretFields.includes("url") ?? false;
 
   // Any edit makes an earlier check (and its refusal) stale.
   const stale = () => {
@@ -326,6 +336,8 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
       const headers = webhook.headers && typeof webhook.headers === "object" && !Array.isArray(webhook.headers) ? (webhook.headers as Record<string, unknown>) : {};
       spec.webhook = { ...webhook, headers: { ...headers, authorization: webhookAuth } };
     }
+    const alertUrl = alertUrlRef.current?.value.trim() ?? "";
+    if (kind === ConfigEntryKind.ALERT && alertUrl) spec.url = alertUrl;
     const mcpAuth = mcpAuthRef.current?.value.trim() ?? "";
     if (kind === ConfigEntryKind.MCP_SERVER && mcpAuth) {
       const headers = spec.headers && typeof spec.headers === "object" && !Array.isArray(spec.headers) ? (spec.headers as Record<string, unknown>) : {};
@@ -341,6 +353,7 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
       if (apiKeyRef.current) apiKeyRef.current.value = "";
       if (webhookAuthRef.current) webhookAuthRef.current.value = "";
       if (mcpAuthRef.current) mcpAuthRef.current.value = "";
+      if (alertUrlRef.current) alertUrlRef.current.value = "";
       refresh();
       onDone({ title: `Saved ${kindName(kind)} ${res.entry?.name ?? name.trim()} (revision ${String(res.entry?.revision ?? "")})`, version: res.configVersion, changes: res.changes });
     } catch (err) {
@@ -403,6 +416,14 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
             }
           >
             <input type="password" ref={mcpAuthRef} defaultValue="" onChange={stale} name="mcp_authorization" autoComplete="new-password" placeholder={storedMcpAuth ? REDACTED : "Bearer …"} />
+          </Field>
+        )}
+        {kind === ConfigEntryKind.ALERT && (
+          <Field
+            label="Webhook URL"
+            hint={storedAlertUrl ? "A URL is stored: leave this empty to keep it; what you type replaces it." : "Sent once as the spec's url (a Slack or Teams webhook's URL is its credential), stored encrypted and never shown again."}
+          >
+            <input type="password" ref={alertUrlRef} defaultValue="" onChange={stale} name="alert_url" autoComplete="off" placeholder={storedAlertUrl ? REDACTED : "https://hooks.slack.com/services/…"} />
           </Field>
         )}
         {specProblem && <ErrorBox error={new Error(specProblem)} title={specProblem.startsWith("the webhook") ? "The spec does not take this header." : "The spec is not valid JSON."} />}

@@ -1,9 +1,9 @@
-// `signalbox entries …`: AdminService's config entries. Providers, deployments, routes and
-// guardrails added, replaced and deleted at run time, beside the config file's, in force on every
-// replica within a second. `list` and `get` read them (credentials as "********"), `put` adds or
-// replaces one from a YAML or JSON spec and --set fields (a provider's key and headers, a webhook
-// guardrail's headers, from environment variables or stdin, so they are never on the command
-// line), `--dry-run` says what would change, `delete` removes one, and `reseal` seals every stored
+// `signalbox entries …`: AdminService's config entries. Providers, deployments, routes,
+// guardrails, MCP servers, aliases and alerts added, replaced and deleted at run time, beside the
+// config file's, in force on every replica within a second. `list` and `get` read them
+// (credentials as "********"), `put` adds or replaces one from a YAML or JSON spec and --set fields
+// (a provider's key, every header credential and an alert's URL come from environment variables
+// or stdin, so they are never on the command line), `--dry-run` says what would change, `delete` removes one, and `reseal` seals every stored
 // credential again with the gateway's current master key (the last step of rotating it).
 
 import { readFileSync, statSync } from "node:fs";
@@ -28,14 +28,15 @@ import { parseCount } from "../parse.ts";
 import { shortDescription } from "./mcp.ts";
 
 /** What an entry may be. */
-export const ENTRY_KINDS = ["provider", "deployment", "route", "guardrail"] as const;
+export const ENTRY_KINDS = ["provider", "deployment", "route", "guardrail", "mcp_server", "alias", "alert"] as const;
 export type EntryKindWord = (typeof ENTRY_KINDS)[number];
 
 // ── the arguments and flags ────────────────────────────────────────────────────────────────────
 
-/** `<kind>` and `--kind`: provider, deployment, route or guardrail (a plural is taken too). */
+/** `<kind>` and `--kind`: one of ENTRY_KINDS (a plural, and mcp-server for mcp_server, are taken too). */
 export function parseKind(s: string): EntryKindWord {
-  const v = s.trim().toLowerCase().replace(/s$/, "");
+  const w = s.trim().toLowerCase().replace(/-/g, "_");
+  const v = ENTRY_KINDS.find((k) => w === k || w === (k.endsWith("s") ? `${k}es` : `${k}s`)) ?? w;
   if (!(ENTRY_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`"${s}" is not a kind of entry: use one of ${ENTRY_KINDS.join(", ")}`);
   return v as EntryKindWord;
 }
@@ -89,7 +90,7 @@ export function parseHeaderEnv(s: string, prev: [string, string][] = []): [strin
 }
 
 /** Where --header-env puts headers: a provider's `headers`, a (webhook) guardrail's `webhook.headers`. */
-const HEADERS_AT: Partial<Record<EntryKindWord, string[]>> = { provider: ["headers"], guardrail: ["webhook", "headers"] };
+const HEADERS_AT: Partial<Record<EntryKindWord, string[]>> = { provider: ["headers"], guardrail: ["webhook", "headers"], mcp_server: ["headers"], alert: ["headers"] };
 
 /**
  * The spec with each --header-env set from its environment variable (after -f and --set): the
@@ -98,7 +99,7 @@ const HEADERS_AT: Partial<Record<EntryKindWord, string[]>> = { provider: ["heade
 export function applyHeaderEnv(spec: Record<string, unknown>, kind: EntryKindWord, headers: [string, string][], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   if (!headers.length) return spec;
   const path = HEADERS_AT[kind];
-  if (!path) throw usageError(`--header-env sets a provider's headers or a webhook guardrail's webhook.headers: a ${kind} has none`, "leave it out, or put a provider or a guardrail");
+  if (!path) throw usageError(`--header-env sets the headers of a provider, an MCP server, an alert or a webhook guardrail: a ${kind} has none`, "leave it out");
   if (kind === "guardrail" && spec.kind !== undefined && spec.kind !== "webhook") {
     throw usageError(`--header-env sets webhook.headers: guardrail kind ${JSON.stringify(spec.kind)} calls no webhook`, "leave it out, or set kind: webhook");
   }
@@ -144,13 +145,21 @@ async function specFile(path: string): Promise<Record<string, unknown>> {
   return v as Record<string, unknown>;
 }
 
+/** An alert's url from --url-env: a webhook's URL is often its credential, so never on the command line. */
+function alertUrl(v: string, kind: EntryKindWord): string {
+  if (kind !== "alert") throw usageError(`--url-env sets an alert's url: a ${kind} has none`, "leave it out, or put an alert");
+  const url = (process.env[v] ?? "").trim();
+  if (!url) throw usageError(`--url-env ${v}: the environment variable is not set (or empty)`, `export ${v}=… first`);
+  return url;
+}
+
 /** The provider key of --api-key-env or --api-key-stdin (undefined when neither is given). */
 async function providerKey(o: PutFlags, kind: EntryKindWord): Promise<string | undefined> {
   if (o.apiKeyEnv === undefined && !o.apiKeyStdin) return undefined;
   if (o.apiKeyEnv !== undefined && o.apiKeyStdin) throw usageError("--api-key-env and --api-key-stdin cannot be used together", "pick one");
   if (kind !== "provider") {
     const flag = o.apiKeyEnv !== undefined ? "--api-key-env" : "--api-key-stdin";
-    throw usageError(`${flag} sets a provider's api_key: a ${kind} has none`, kind === "guardrail" ? "leave it out; a webhook guardrail's headers come from --header-env <header>=<VAR>" : "leave it out, or put a provider");
+    throw usageError(`${flag} sets a provider's api_key: a ${kind} has none`, HEADERS_AT[kind] ? `leave it out; a ${kind === "guardrail" ? "webhook guardrail" : kind.replace("_", " ")}'s headers come from --header-env <header>=<VAR>` : "leave it out, or put a provider");
   }
   if (o.apiKeyEnv !== undefined) {
     const v = (process.env[o.apiKeyEnv] ?? "").trim();
@@ -231,6 +240,7 @@ interface PutFlags {
   headerEnv?: [string, string][];
   apiKeyEnv?: string;
   apiKeyStdin?: boolean;
+  urlEnv?: string;
   expectRevision?: number;
   dryRun?: boolean;
 }
@@ -238,15 +248,17 @@ interface PutFlags {
 export function entryCommands(program: Command): void {
   const entries = program
     .command("entries")
-    .description("providers, deployments, routes and guardrails added at run time, beside the config file's: list, get, put, delete, reseal (admin keys)")
+    .description("providers, deployments, routes, guardrails, MCP servers, aliases and alerts added at run time, beside the config file's: list, get, put, delete, reseal (admin keys)")
     .addHelpText(
       "after",
       [
         "",
         "A spec is the entry as the config file would hold it (its snake_case fields); its name",
-        "(a provider's name, a deployment's id, a route's or a guardrail's name) comes from <name>.",
+        "(a provider's name, a deployment's or MCP server's id, a route's, guardrail's, alias's or",
+        "alert's name) comes from <name>; an alias's spec is {target: <route or deployment>}.",
         "It is checked as the file is and in force on every replica within a second, without a",
-        "reload. Credentials (api_key, aws.*, headers.*, a webhook guardrail's webhook.headers.*) are",
+        "reload. Credentials (api_key, aws.*, vertex.credentials_json, headers.*, a webhook guardrail's",
+        "webhook.headers.*, an alert's url) are",
         'stored sealed with SIGNALBOX_MASTER_KEY and shown as "********"; on a replace, one left out',
         'or given as "********" keeps its stored value. Entries of the config file are changed there,',
         "and cannot be shadowed.",
@@ -283,7 +295,7 @@ export function entryCommands(program: Command): void {
     .command("get")
     .description("one entry: revision, who made and changed it and when, secrets held and the keys they are sealed with, problem, and its spec as YAML")
     .argument("<kind>", ENTRY_KINDS.join(", "), parseKind)
-    .argument("<name>", "the provider's name, deployment's id, route's or guardrail's name")
+    .argument("<name>", "the provider's name, deployment's or MCP server's id, or the route's, guardrail's, alias's or alert's name")
     .option("--spec", "print only the spec, as YAML (to edit and put back with -f)")
     .action(async (kind: EntryKindWord, name: string, o: { spec?: boolean }, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
@@ -299,12 +311,13 @@ export function entryCommands(program: Command): void {
     .command("put")
     .description("add or replace an entry: its spec from -f and --set; prints what changed and the new config version")
     .argument("<kind>", ENTRY_KINDS.join(", "), parseKind)
-    .argument("<name>", "the provider's name, deployment's id, route's or guardrail's name")
+    .argument("<name>", "the provider's name, deployment's or MCP server's id, or the route's, guardrail's, alias's or alert's name")
     .option("-f, --file <path>", "the spec, a YAML or JSON mapping of the entry's fields (- for stdin)")
     .option("--set <field=value>", "a field (repeatable; after -f): a dotted path, the value as JSON when it parses (0.5, true, [\"a\"]), else as text", parseSet)
     .option("--api-key-env <var>", "a provider's api_key from this environment variable (never on the command line)")
     .option("--api-key-stdin", "a provider's api_key from stdin")
-    .option("--header-env <header=VAR>", "a header from this environment variable (repeatable): a provider's headers.<header>, a webhook guardrail's webhook.headers.<header>", parseHeaderEnv)
+    .option("--header-env <header=VAR>", "a header from this environment variable (repeatable): headers.<header> of a provider, MCP server or alert, a webhook guardrail's webhook.headers.<header>", parseHeaderEnv)
+    .option("--url-env <var>", "an alert's url from this environment variable (a Slack webhook's URL is its credential)")
     .option("--expect-revision <n>", "only if the entry is still at this revision (0: it must not exist yet)", parseCount(0))
     .option("--dry-run", "check it and print what would change; nothing is written")
     .addHelpText(
@@ -320,16 +333,20 @@ export function entryCommands(program: Command): void {
         "  signalbox entries put route smart --set targets='[\"acme/gpt-4o\"]' --set fallbacks='[\"default\"]'",
         "  signalbox entries put guardrail words --set kind=deny --set action=block --set deny.words='[\"secret project\"]'",
         "  signalbox entries put guardrail mod --set kind=webhook --set action=block --set webhook.url=https://mod.internal/check --header-env authorization=MOD_AUTH",
+        "  signalbox entries put mcp-server github --set url=https://api.githubcopilot.com/mcp/ --set tools='[\"search_issues\"]' --header-env Authorization=GITHUB_MCP_AUTH",
+        "  signalbox entries put alias fast --set target=groq/llama-3.3-70b",
+        "  signalbox entries put alert ops --set format=slack --url-env SLACK_WEBHOOK_URL --set events='[\"budget_exhausted\"]'",
       ].join("\n"),
     )
     .action(async (kind: EntryKindWord, name: string, o: PutFlags, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
-      if (o.file === undefined && !o.set?.length && !o.headerEnv?.length && o.apiKeyEnv === undefined && !o.apiKeyStdin) {
+      if (o.file === undefined && !o.set?.length && !o.headerEnv?.length && o.apiKeyEnv === undefined && !o.apiKeyStdin && o.urlEnv === undefined) {
         throw usageError("no spec", `pass -f <file> and/or --set <field>=<value>, e.g. signalbox entries put ${kind} ${name} -f ${kind}.yaml`);
       }
       const key = await providerKey(o, kind);
       const spec = applyHeaderEnv(applySets(o.file !== undefined ? await specFile(o.file) : {}, o.set ?? []), kind, o.headerEnv ?? []);
       if (key !== undefined) spec.api_key = key;
+      if (o.urlEnv !== undefined) spec.url = alertUrl(o.urlEnv, kind);
       const res = await waiting(o.dryRun ? "checking the entry" : "saving the entry", () =>
         sb.admin.putConfigEntry({
           kind: kindPb(kind),
@@ -361,7 +378,7 @@ export function entryCommands(program: Command): void {
     .command("delete")
     .description("remove an entry made at run time (refused while a deployment, route or key's allow list still names it)")
     .argument("<kind>", ENTRY_KINDS.join(", "), parseKind)
-    .argument("<name>", "the provider's name, deployment's id, route's or guardrail's name")
+    .argument("<name>", "the provider's name, deployment's or MCP server's id, or the route's, guardrail's, alias's or alert's name")
     .option("--expect-revision <n>", "only if the entry is still at this revision", parseCount(1))
     .addHelpText("after", "\nExamples:\n  signalbox entries delete route chat-fast\n  signalbox entries delete provider groq --expect-revision 2")
     .action(async (kind: EntryKindWord, name: string, o: { expectRevision?: number }, cmd: Command) => {
