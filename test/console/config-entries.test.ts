@@ -33,6 +33,7 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 const ADMIN = ["adm", "entries", "console", "secret"].join("_");
 const UPSTREAM_KEY = ["sk", "test", "console", "entries", "0123456789abcdef"].join("-");
 const HOOK_TOKEN = ["hook", "token", "console", "entries", "fedcba9876543210"].join("-");
+const TEAM = ["team", "entries", "console", "secret"].join("_");
 const MASTER = ["master", "key", "console", "entries", "0123456789abcdef0123"].join("-");
 const KEY_ID = masterKeyId(MASTER);
 
@@ -45,6 +46,7 @@ routes:
   - { name: default, targets: [mock/chat] }
 keys:
   - { name: console-admin, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
+  - { name: console-team, hash: "${hashKey(TEAM)}", team: search, role: team }
 `;
 
 const PROVIDER = "acme";
@@ -560,6 +562,32 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     }
     await admin.admin.deleteConfigEntry({ kind: ConfigEntryKind.ALERT, name: "ops" });
     await admin.admin.deleteConfigEntry({ kind: ConfigEntryKind.ALIAS, name: "quick" });
+  });
+
+  test("a team key: no Providers & routes in the navigation; the page itself says it has no access, and shows no entry", async () => {
+    await admin.admin.putConfigEntry({ kind: ConfigEntryKind.ALIAS, name: "team-visible", spec: { target: "mock/chat" } });
+    const teamErrors: string[] = [];
+    const p = await context.newPage();
+    p.on("console", (m) => {
+      if (m.type() === "error") teamErrors.push(m.text());
+    });
+    try {
+      await p.goto(`${gw.url}/console/`);
+      await p.locator("input[name=key]").fill(TEAM);
+      await p.getByRole("button", { name: "Sign in" }).click();
+      await p.locator("[data-testid=identity][data-role=team]").waitFor();
+      const nav = p.getByRole("navigation", { name: "Pages" });
+      await nav.getByRole("link").first().waitFor();
+      assert.equal(await nav.getByRole("link", { name: "Providers & routes" }).count(), 0);
+      await p.goto(`${gw.url}/console/entries`);
+      await p.getByText("Your key's role (team) has no access to this page.").waitFor();
+      assert.equal(await p.getByTestId("entry-row").count(), 0);
+      assert.ok(!(await p.content()).includes("team-visible"), "an entry reached a team key's page");
+      assert.ok(teamErrors.every((e) => /status of 403|Forbidden/.test(e)), teamErrors.join("\n"));
+    } finally {
+      await p.close();
+      await admin.admin.deleteConfigEntry({ kind: ConfigEntryKind.ALIAS, name: "team-visible" });
+    }
   });
 
   test("no errors in the browser console", () => {

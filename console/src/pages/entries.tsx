@@ -19,10 +19,54 @@ import { Badge, Card, Dialog, DialogActions, Empty, ErrorBox, Field, Loading, Pa
 
 const REDACTED = "********";
 const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL, ConfigEntryKind.MCP_SERVER, ConfigEntryKind.ALIAS, ConfigEntryKind.ALERT] as const;
-/** The credential a webhook guardrail's authorization header is (a secret field of its spec). */
-const WEBHOOK_AUTH = "webhook.headers.authorization";
-/** The credential an MCP server's Authorization header is. */
-const MCP_AUTH = "headers.Authorization";
+/**
+ * The credential each kind takes in a password field of its own (never in the JSON, which the DOM
+ * shows): where it goes in the spec, and how the field reads. Left empty, a stored one is kept.
+ */
+interface Credential {
+  /** The input's name, and the spec path (dotted) it fills. */
+  input: string;
+  path: string[];
+  label: string;
+  placeholder: string;
+  /** What the field is for, when nothing is stored yet. */
+  hint: string;
+  /** Set only when the spec is of this guardrail kind. */
+  needsKind?: string;
+}
+const CREDENTIALS: Partial<Record<ConfigEntryKind, Credential>> = {
+  [ConfigEntryKind.PROVIDER]: { input: "api_key", path: ["api_key"], label: "API key", placeholder: "sk-…", hint: "Sent once as the spec's api_key, stored encrypted and never shown again." },
+  [ConfigEntryKind.GUARDRAIL]: {
+    input: "webhook_authorization",
+    path: ["webhook", "headers", "authorization"],
+    label: "Webhook authorization header",
+    placeholder: "Bearer …",
+    hint: 'For a webhook guardrail: sent once as the spec\'s webhook.headers.authorization (e.g. "Bearer …"), stored encrypted and never shown again.',
+    needsKind: "webhook",
+  },
+  [ConfigEntryKind.MCP_SERVER]: {
+    input: "mcp_authorization",
+    path: ["headers", "Authorization"],
+    label: "Authorization header",
+    placeholder: "Bearer …",
+    hint: 'Sent once as the spec\'s headers.Authorization (e.g. "Bearer …"), stored encrypted and never shown again. An HTTP server only: a local command comes from the config file.',
+  },
+  [ConfigEntryKind.ALERT]: {
+    input: "alert_url",
+    path: ["url"],
+    label: "Webhook URL",
+    placeholder: "https://hooks.slack.com/services/…",
+    hint: "Sent once as the spec's url (a Slack or Teams webhook's URL is its credential), stored encrypted and never shown again.",
+  },
+};
+
+/** The spec with `value` at `path`, the objects on the way copied (or made). */
+function withValue(spec: Record<string, unknown>, path: string[], value: string): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (!rest.length) return { ...spec, [head!]: value };
+  const inner = spec[head!];
+  return { ...spec, [head!]: withValue(inner && typeof inner === "object" && !Array.isArray(inner) ? (inner as Record<string, unknown>) : {}, rest, value) };
+}
 const kindName = (k: ConfigEntryKind) => enumName(ConfigEntryKindSchema, k, "CONFIG_ENTRY_KIND_");
 
 /** What a new entry of each kind starts from. */
@@ -287,18 +331,13 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
   const [name, setName] = useState(entry?.name ?? "");
   const [specText, setSpecText] = useState(entry ? pretty(entry.spec ?? {}) : templateOf(ConfigEntryKind.PROVIDER));
   // Uncontrolled on purpose: a controlled input mirrors its value into the DOM's value attribute.
-  const apiKeyRef = useRef<HTMLInputElement>(null);
-  const webhookAuthRef = useRef<HTMLInputElement>(null);
+  const secretRef = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState<"check" | "save">();
   const [error, setError] = useState<unknown>();
   const [specProblem, setSpecProblem] = useState<string>();
   const [checked, setChecked] = useState<PutConfigEntryResponse>();
-  const storedKey = entry?.secretFields.includes("api_key") ?? false;
-  const storedAuth = entry?.secretFields.includes(WEBHOOK_AUTH) ?? false;
-  const mcpAuthRef = useRef<HTMLInputElement>(null);
-  const storedMcpAuth = entry?.secretFields.includes(MCP_AUTH) ?? false;
-  const alertUrlRef = useRef<HTMLInputElement>(null);
-  const storedAlertUrl = entry?.secretFields.includes("url") ?? false;
+  const credential = CREDENTIALS[kind];
+  const storedSecret = credential !== undefined && (entry?.secretFields.includes(credential.path.join(".")) ?? false);
 
   // Any edit makes an earlier check (and its refusal) stale.
   const stale = () => {
@@ -323,25 +362,14 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
       setSpecProblem(parsed.problem);
       return;
     }
-    const spec = { ...parsed.spec };
-    const apiKey = apiKeyRef.current?.value.trim() ?? "";
-    if (kind === ConfigEntryKind.PROVIDER && apiKey) spec.api_key = apiKey;
-    const webhookAuth = webhookAuthRef.current?.value.trim() ?? "";
-    if (kind === ConfigEntryKind.GUARDRAIL && webhookAuth) {
-      if (spec.kind !== "webhook") {
-        setSpecProblem(`the webhook authorization header is for a guardrail of kind "webhook" (this spec's kind is ${JSON.stringify(spec.kind ?? null)})`);
+    let spec = { ...parsed.spec };
+    const secret = secretRef.current?.value.trim() ?? "";
+    if (credential && secret) {
+      if (credential.needsKind && spec.kind !== credential.needsKind) {
+        setSpecProblem(`the ${credential.label.toLowerCase()} is for a guardrail of kind "${credential.needsKind}" (this spec's kind is ${JSON.stringify(spec.kind ?? null)})`);
         return;
       }
-      const webhook = spec.webhook && typeof spec.webhook === "object" && !Array.isArray(spec.webhook) ? (spec.webhook as Record<string, unknown>) : {};
-      const headers = webhook.headers && typeof webhook.headers === "object" && !Array.isArray(webhook.headers) ? (webhook.headers as Record<string, unknown>) : {};
-      spec.webhook = { ...webhook, headers: { ...headers, authorization: webhookAuth } };
-    }
-    const alertUrl = alertUrlRef.current?.value.trim() ?? "";
-    if (kind === ConfigEntryKind.ALERT && alertUrl) spec.url = alertUrl;
-    const mcpAuth = mcpAuthRef.current?.value.trim() ?? "";
-    if (kind === ConfigEntryKind.MCP_SERVER && mcpAuth) {
-      const headers = spec.headers && typeof spec.headers === "object" && !Array.isArray(spec.headers) ? (spec.headers as Record<string, unknown>) : {};
-      spec.headers = { ...headers, Authorization: mcpAuth };
+      spec = withValue(spec, credential.path, secret);
     }
     setBusy(validateOnly ? "check" : "save");
     try {
@@ -350,10 +378,7 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
         setChecked(res);
         return;
       }
-      if (apiKeyRef.current) apiKeyRef.current.value = "";
-      if (webhookAuthRef.current) webhookAuthRef.current.value = "";
-      if (mcpAuthRef.current) mcpAuthRef.current.value = "";
-      if (alertUrlRef.current) alertUrlRef.current.value = "";
+      if (secretRef.current) secretRef.current.value = "";
       refresh();
       onDone({ title: `Saved ${kindName(kind)} ${res.entry?.name ?? name.trim()} (revision ${String(res.entry?.revision ?? "")})`, version: res.configVersion, changes: res.changes });
     } catch (err) {
@@ -389,44 +414,13 @@ function EntryDialog({ entry, onClose, onDone }: { entry?: ConfigEntry; onClose:
         <Field label="Spec (JSON)" hint={`The entry as the config file would hold it (its snake_case fields). Credentials show as "${REDACTED}": left so, the stored value stays; "" removes one.`}>
           <textarea className="code-input" value={specText} onChange={(e) => (setSpecText(e.target.value), stale())} name="spec" rows={12} spellCheck={false} aria-invalid={specProblem || invalid("spec") ? true : undefined} />
         </Field>
-        {kind === ConfigEntryKind.PROVIDER && (
-          <Field label="API key" hint={storedKey ? "A key is stored: leave this empty to keep it; what you type replaces it." : "Sent once as the spec's api_key, stored encrypted and never shown again."}>
-            <input type="password" ref={apiKeyRef} defaultValue="" onChange={stale} name="api_key" autoComplete="new-password" placeholder={storedKey ? REDACTED : "sk-…"} />
+        {credential && (
+          <Field label={credential.label} hint={storedSecret ? "One is stored: leave this empty to keep it; what you type replaces it." : credential.hint}>
+            {/* Keyed by kind: a value typed for one kind never goes with another. */}
+            <input key={kind} type="password" ref={secretRef} defaultValue="" onChange={stale} name={credential.input} autoComplete="new-password" placeholder={storedSecret ? REDACTED : credential.placeholder} />
           </Field>
         )}
-        {kind === ConfigEntryKind.GUARDRAIL && (
-          <Field
-            label="Webhook authorization header"
-            hint={
-              storedAuth
-                ? "A webhook guardrail's header is stored: leave this empty to keep it; what you type replaces it."
-                : `For a webhook guardrail: sent once as the spec's ${WEBHOOK_AUTH} (e.g. "Bearer …"), stored encrypted and never shown again.`
-            }
-          >
-            <input type="password" ref={webhookAuthRef} defaultValue="" onChange={stale} name="webhook_authorization" autoComplete="new-password" placeholder={storedAuth ? REDACTED : "Bearer …"} />
-          </Field>
-        )}
-        {kind === ConfigEntryKind.MCP_SERVER && (
-          <Field
-            label="Authorization header"
-            hint={
-              storedMcpAuth
-                ? "The server's Authorization header is stored: leave this empty to keep it; what you type replaces it."
-                : `Sent once as the spec's ${MCP_AUTH} (e.g. "Bearer …"), stored encrypted and never shown again. An HTTP server only: a local command comes from the config file.`
-            }
-          >
-            <input type="password" ref={mcpAuthRef} defaultValue="" onChange={stale} name="mcp_authorization" autoComplete="new-password" placeholder={storedMcpAuth ? REDACTED : "Bearer …"} />
-          </Field>
-        )}
-        {kind === ConfigEntryKind.ALERT && (
-          <Field
-            label="Webhook URL"
-            hint={storedAlertUrl ? "A URL is stored: leave this empty to keep it; what you type replaces it." : "Sent once as the spec's url (a Slack or Teams webhook's URL is its credential), stored encrypted and never shown again."}
-          >
-            <input type="password" ref={alertUrlRef} defaultValue="" onChange={stale} name="alert_url" autoComplete="off" placeholder={storedAlertUrl ? REDACTED : "https://hooks.slack.com/services/…"} />
-          </Field>
-        )}
-        {specProblem && <ErrorBox error={new Error(specProblem)} title={specProblem.startsWith("the webhook") ? "The spec does not take this header." : "The spec is not valid JSON."} />}
+        {specProblem && <ErrorBox error={new Error(specProblem)} title={specProblem.startsWith("the ") ? "The spec does not take this credential." : "The spec is not valid JSON."} />}
         <ErrorBox error={error} title={refusalTitle(error, "save")} />
         {checked && (
           <div className="answer" data-testid="entry-check" data-version={checked.configVersion}>
