@@ -25,8 +25,9 @@ export interface DeploymentHealth {
    */
   outputP95?: number;
   /**
-   * Output tokens a second after the first token (moving average of answers no cap cut short,
-   * per replica): what provider preferences' sort by throughput orders by.
+   * Output tokens a second after the first token (moving average of answers no cap cut short;
+   * with Redis, blended with the other replicas' every few seconds): what provider preferences'
+   * sort by throughput orders by.
    */
   tokensPerSecond?: number;
 }
@@ -91,6 +92,11 @@ export class LocalHealth {
   private readonly outputs = new Map<string, { ring: Float64Array; n: number }>();
   readonly policy: CooldownPolicy;
   readonly clock: () => number;
+  /**
+   * Set by a shared store: observations per deployment since its estimates were last shared
+   * (latency, time to first token, tokens a second), what weighs them against the other replicas'.
+   */
+  fresh?: Map<string, [number, number, number]>;
 
   constructor(policy: CooldownPolicy, clock: () => number) {
     this.policy = policy;
@@ -115,6 +121,13 @@ export class LocalHealth {
     return { get: (d) => this.state.get(d), now };
   }
 
+  private count(d: string, i: 0 | 2, ttft = false): void {
+    let c = this.fresh!.get(d);
+    if (!c) this.fresh!.set(d, (c = [0, 0, 0]));
+    c[i]++;
+    if (ttft) c[1]++;
+  }
+
   claimLocal(d: string): boolean {
     const now = this.clock();
     const until = this.probeClaims.get(d);
@@ -137,6 +150,7 @@ export class LocalHealth {
       if (r.ttftMs !== undefined) h.ttftMs = ewma(h.ttftMs, r.ttftMs);
       h.latencyMs = ewma(h.latencyMs, r.latencyMs);
       h.observedAt = now;
+      if (this.fresh) this.count(d, 0, r.ttftMs !== undefined);
       return wasUnhealthy ? "recovered" : undefined;
     }
     if (!r.cooldown) return undefined;
@@ -161,6 +175,7 @@ export class LocalHealth {
     if (generationMs !== undefined && tokens >= 4) {
       const h = this.get(d);
       h.tokensPerSecond = ewma(h.tokensPerSecond, (tokens * 1000) / Math.max(1, generationMs));
+      if (this.fresh) this.count(d, 2);
     }
     let o = this.outputs.get(d);
     if (!o) this.outputs.set(d, (o = { ring: new Float64Array(OUTPUT_WINDOW), n: 0 }));

@@ -9,6 +9,13 @@
 //   sbx:health:cooldowns          HASH  deployment -> {"until", "kind"}: cooldowns in force
 //   sbx:health:fails:{<d>}        STRING  consecutive failures across replicas (PEXPIRE cooldownMs)
 //   sbx:health:probe:{<d>}        STRING  who holds the probe after a cooldown (SET NX PX)
+//   sbx:health:estimates          HASH  "<d>\n<replica>" -> {"l","t","p","n","at"}: each replica's moving
+//                                 latency, time to first token and tokens a second, with how many
+//                                 observations they rest on, written and read every few seconds
+// Moving estimates are blended, not replicated: every SHARE_EVERY_MS a replica writes the estimates
+// of the deployments it observed, reads everyone's, and moves its own towards the others' recent
+// ones, weighted by observations. A replica that never served a deployment so sorts it by what the
+// others measured (throughput, latency), and one serving most of the traffic keeps most of its own.
 // Events go out with classic PUBLISH on sbx:health:events: a Redis Cluster broadcasts it to every
 // node over the cluster bus, so a replica's subscriber connection may sit on any node (ioredis
 // moves it to another node, resubscribed, when that node dies). Sharded pub/sub (SPUBLISH, Redis
@@ -37,6 +44,32 @@ export interface RedisHealthStore extends HealthStore {
 /** How often a cluster replica re-reads the cooldown table (an event may be missed while its subscriber moves). */
 const CLUSTER_RESYNC_MS = 5_000;
 
+const ESTIMATES = "sbx:health:estimates";
+/** How often a replica shares its moving estimates and blends in the others' (SIGNALBOX_HEALTH_SHARE_MS overrides it). */
+const SHARE_EVERY_MS = 5_000;
+/** Another replica's estimate older than this is not blended in (it stopped, or stopped serving the deployment)… */
+const ESTIMATE_FRESH_MS = 60_000;
+/** …and one older than this is deleted. */
+const ESTIMATE_DROP_MS = 10 * ESTIMATE_FRESH_MS;
+
+interface SharedEstimate {
+  /** Latency, time to first token (ms), tokens a second; absent when not observed. */
+  l?: number;
+  t?: number;
+  p?: number;
+  /** Observations behind each since the replica last shared. */
+  n: [number, number, number];
+  at: number;
+}
+
+/** `own` moved towards the others' values (sum of value × weight, total weight), weighted by observations. */
+function blend(own: number | undefined, ownWeight: number, sum: number, weight: number): number | undefined {
+  if (weight === 0) return own;
+  if (own === undefined) return sum / weight;
+  const w = Math.max(1, ownWeight);
+  return (own * w + sum) / (w + weight);
+}
+
 /** `store`: a redis:// URL, or the configured store (one Redis or a cluster). */
 export async function createRedisHealthStore(
   store: string | RedisStoreConfig,
@@ -45,6 +78,7 @@ export async function createRedisHealthStore(
   onCooldown?: CooldownListener,
 ): Promise<RedisHealthStore> {
   const local = new LocalHealth(policy, clock);
+  local.fresh = new Map();
   const me = randomBytes(6).toString("hex");
   const cfg: RedisStoreConfig = typeof store === "string" ? { redisUrl: store } : store;
   const cmd: RedisClient = createRedisConnection(cfg);
@@ -97,6 +131,53 @@ export async function createRedisHealthStore(
   const resync = cfg.redisCluster?.length ? setInterval(() => void load(true).catch(() => {}), CLUSTER_RESYNC_MS) : undefined;
   resync?.unref();
 
+  /** Write this replica's estimates of what it observed since the last time, then blend in everyone's. */
+  const share = async () => {
+    const now = clock();
+    const fresh = local.fresh!;
+    local.fresh = new Map();
+    const mine: Record<string, string> = {};
+    for (const [d, n] of fresh) {
+      const h = local.get(d);
+      mine[`${d}\n${me}`] = JSON.stringify({ l: h.latencyMs, t: h.ttftMs, p: h.tokensPerSecond, n, at: now } satisfies SharedEstimate);
+    }
+    if (Object.keys(mine).length) await cmd.hset(ESTIMATES, mine);
+    const all = await cmd.hgetall(ESTIMATES);
+    const others = new Map<string, [number, number, number, number, number, number]>();
+    const stale: string[] = [];
+    for (const [field, raw] of Object.entries(all)) {
+      const cut = field.lastIndexOf("\n");
+      if (field.slice(cut + 1) === me) continue;
+      let e: SharedEstimate;
+      try {
+        e = JSON.parse(raw) as SharedEstimate;
+      } catch {
+        stale.push(field);
+        continue;
+      }
+      if (!(e.at > now - ESTIMATE_DROP_MS)) stale.push(field);
+      if (!(e.at > now - ESTIMATE_FRESH_MS)) continue;
+      const d = field.slice(0, cut);
+      let acc = others.get(d);
+      if (!acc) others.set(d, (acc = [0, 0, 0, 0, 0, 0]));
+      // Each value with its weight: at least 1, so an estimate is never weightless.
+      [e.l, e.t, e.p].forEach((v, i) => {
+        if (typeof v !== "number" || !Number.isFinite(v)) return;
+        const w = Math.max(1, e.n?.[i] ?? 1);
+        acc[i * 2] += v * w;
+        acc[i * 2 + 1] += w;
+      });
+    }
+    for (const [d, [ls, lw, ts, tw, ps, pw]] of others) {
+      const h = local.get(d);
+      const n = fresh.get(d) ?? [0, 0, 0];
+      h.latencyMs = blend(h.latencyMs, n[0], ls, lw);
+      h.ttftMs = blend(h.ttftMs, n[1], ts, tw);
+      h.tokensPerSecond = blend(h.tokensPerSecond, n[2], ps, pw);
+    }
+    if (stale.length) await cmd.hdel(ESTIMATES, ...stale);
+  };
+
   const publish = (ev: HealthEvent) => cmd.publish(CHANNEL, JSON.stringify(ev));
   const background = (p: Promise<unknown>) =>
     p.then(
@@ -113,12 +194,16 @@ export async function createRedisHealthStore(
         .then(() => publish({ t: "cool", d, until, kind, from: me })),
     );
 
+  const sharing = setInterval(() => void background(share()), Number(process.env.SIGNALBOX_HEALTH_SHARE_MS) || SHARE_EVERY_MS);
+  sharing.unref();
+
   return {
     get connected() {
       return connected;
     },
     snapshot: () => local.snapshot(),
-    // Output sizes are learnt per replica: every replica sees enough answers for a p95.
+    // Output sizes are learnt per replica (every replica sees enough answers for a p95); the
+    // throughput measured with them is shared with the moving estimates.
     observeOutput: (d, n, ms) => local.observeOutput(d, n, ms),
     begin(d) {
       local.get(d).inFlight++;
@@ -173,6 +258,7 @@ export async function createRedisHealthStore(
     },
     async close() {
       clearInterval(resync);
+      clearInterval(sharing);
       sub.disconnect();
       await closeRedis(cmd);
     },

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
-import { createSignalboxClient, ExclusionReason, userText } from "@signalbox/client";
+import { createSignalboxClient, ExclusionReason, ProviderSort, userText } from "@signalbox/client";
 import { createRedisHealthStore } from "../../src/state/redis-health.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
@@ -111,5 +111,54 @@ test("with Redis gone, the store keeps serving from its own view", async () => {
     assert.equal(await s.claimProbe("d/z"), true, "a probe claim falls back to the local claim");
   } finally {
     await s.close();
+  }
+});
+
+test("moving estimates are shared: a replica that never served a deployment sorts by the throughput the others measured", async () => {
+  const admin = new Redis(redis.url);
+  await admin.flushall();
+  const saved = process.env.SIGNALBOX_HEALTH_SHARE_MS;
+  process.env.SIGNALBOX_HEALTH_SHARE_MS = "100";
+  const yaml = `
+store: { redis_url: "${redis.url}" }
+providers:
+  - { name: slow, type: mock, mock: { inter_chunk_ms: 30, chunks: 6, output_tokens: 60 } }
+  - { name: fast, type: mock, mock: { inter_chunk_ms: 0, chunks: 6, output_tokens: 60 } }
+deployments:
+  - { id: d/slow, provider: slow, model: s, pricing: { input: 1, output: 1 } }
+  - { id: d/fast, provider: fast, model: f, pricing: { input: 1, output: 1 } }
+routes:
+  - { name: both, targets: [d/slow, d/fast], retry: { max_retries: 0 } }
+`;
+  const a = await startTestGateway(yaml);
+  const b = await startTestGateway(yaml);
+  try {
+    const byThroughput = { model: "both", messages: [userText("x")], routing: { providers: { sort: ProviderSort.THROUGHPUT } } };
+    const order = async (g: TestGateway) => (await createSignalboxClient({ baseUrl: g.url }).route.route(byThroughput as never)).candidates;
+    const before = await order(b);
+    assert.deepEqual(before.map((c) => c.deployment), ["d/slow", "d/fast"], "nothing measured: the route's order");
+    assert.match(before[0].reason, /throughput not observed yet/);
+    // Only A serves, both deployments, streamed.
+    const ca = createSignalboxClient({ baseUrl: a.url });
+    for (let i = 0; i < 3; i++) {
+      for (const model of ["d/slow", "d/fast"]) {
+        for await (const _ of ca.chat.stream({ model, messages: [userText("hi")] })) void _;
+      }
+    }
+    assert.deepEqual((await order(a)).map((c) => c.deployment), ["d/fast", "d/slow"], "A measured both");
+    // B blends in A's estimates within a few share intervals, without having served anything.
+    const after = await until(async () => {
+      const c = await order(b);
+      return c[0].deployment === "d/fast" && !/not observed/.test(c[1].reason) ? c : undefined;
+    });
+    assert.match(after[0].reason, /\d+ tokens\/s/);
+    const shared = await admin.hgetall("sbx:health:estimates");
+    assert.deepEqual(Object.keys(shared).map((f) => f.split("\n")[0]).sort(), ["d/fast", "d/slow"], "only A wrote, one field per deployment");
+  } finally {
+    await a.close();
+    await b.close();
+    await admin.quit();
+    if (saved === undefined) delete process.env.SIGNALBOX_HEALTH_SHARE_MS;
+    else process.env.SIGNALBOX_HEALTH_SHARE_MS = saved;
   }
 });
