@@ -506,7 +506,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       if (isStoredResponsePath(path)) {
         const url = req.url ?? "";
         const q = url.indexOf("?");
-        status = await serveStoredResponse(req, res, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), { caller, responses, sendJson: (r, st, b, h) => sendJson(r, st, b, { ...h, "x-request-id": ri.id }) });
+        status = await serveStoredResponse(req, res, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), { caller, responses, signal: ac.signal, sendJson: (r, st, b, h) => sendJson(r, st, b, { ...h, "x-request-id": ri.id }) });
         return;
       }
       if (req.method !== "GET" && req.method !== "HEAD") {

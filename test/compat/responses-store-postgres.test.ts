@@ -165,6 +165,35 @@ test("a background response under way when its gateway stops ends failed, saying
   }
 });
 
+test("a streamed background response followed again on another replica: it waits for the end, then replays it whole", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "responses_background_stream");
+  const slow = config(url).replace("mock: { chunks: 3 }", "mock: { chunks: 6, inter_chunk_ms: 80 }");
+  const a = await startTestGateway(slow);
+  const b = await startTestGateway(slow);
+  try {
+    const onA = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const onB = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: "none", maxRetries: 0 });
+    let id = "";
+    for await (const e of await onA.responses.create({ model: "chat", input: "A long job", background: true, stream: true })) {
+      if (e.type === "response.created") id = e.response.id;
+      if (e.type === "response.output_text.delta") break;
+    }
+    assert.ok(id);
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const e of await onB.responses.retrieve(id, { stream: true })) events.push(e);
+    assert.equal(events[0]!.type, "response.created");
+    assert.equal(events.at(-1)!.type, "response.completed");
+    const done = await onB.responses.retrieve(id);
+    assert.equal(done.status, "completed");
+    const text = events.flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : [])).join("");
+    assert.equal(text, done.output_text, "the replay carries the whole answer");
+    assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i), "numbered in the replay's own sequence");
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
 test("a background response whose replica died (its heartbeat ran out) is read back failed; the heartbeat is renewed by keepAlive", async (t) => {
   if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
   const url = await createDatabase(server.url, "responses_heartbeat");

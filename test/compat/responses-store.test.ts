@@ -377,7 +377,7 @@ describe("background responses", () => {
     assert.match(late.message, /has already ended \(completed\)/);
   });
 
-  test("a conversation gets the turn once it is answered; refusals: streamed, not stored, a foreground response cancelled", async () => {
+  test("a conversation gets the turn once it is answered; refusals: not stored, a foreground response cancelled or streamed again", async () => {
     openai.script([
       { kind: "text", text: "Later." },
       { kind: "text", text: "now" },
@@ -388,13 +388,7 @@ describe("background responses", () => {
     const items: string[] = [];
     for await (const i of client.conversations.items.list(c.id, { order: "asc" })) items.push((i as { role: string }).role);
     assert.deepEqual(items, ["user", "assistant"]);
-    const replay = await fetch(`${t.url}/v1/responses/${r.id}?stream=true`, { headers: { authorization: `Bearer ${TEAM_A}` } });
-    assert.equal(replay.status, 400);
-    assert.equal(((await replay.json()) as { error: { param: string } }).error.param, "stream");
-    for (const [body, param] of [
-      [{ stream: true }, "background"],
-      [{ store: false }, "background"],
-    ] as const) {
+    for (const [body, param] of [[{ store: false }, "background"]] as const) {
       const err = await client.responses.create({ model: "openai", input: "x", background: true, ...body } as never).catch((e) => e);
       assert.ok(err instanceof OpenAI.BadRequestError, String(err));
       assert.equal(err.param, param);
@@ -403,6 +397,89 @@ describe("background responses", () => {
     const err = await client.responses.cancel(fg.id).catch((e) => e);
     assert.ok(err instanceof OpenAI.BadRequestError);
     assert.match(err.message, /only background responses can be cancelled/);
+    const again = await fetch(`${t.url}/v1/responses/${fg.id}?stream=true`, { headers: { authorization: `Bearer ${TEAM_A}` } });
+    assert.equal(again.status, 400);
+    assert.equal(((await again.json()) as { error: { param: string } }).error.param, "stream");
+  });
+});
+
+describe("background responses, streamed (background: true, stream: true)", () => {
+  type Event = OpenAI.Responses.ResponseStreamEvent;
+  const texts = (events: Event[]) => events.flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : [])).join("");
+  const CHUNKS = ["The ", "run ", "goes ", "on ", "without ", "its ", "caller."];
+
+  test("the stream is the run's: queued, in progress, every delta, completed; stored as it ends", async () => {
+    openai.script({ kind: "text", text: CHUNKS, chunkDelayMs: 5 });
+    const events: Event[] = [];
+    for await (const e of await client.responses.create({ model: "openai", input: "Go", background: true, stream: true })) events.push(e);
+    assert.deepEqual(events.slice(0, 3).map((e) => e.type), ["response.created", "response.queued", "response.in_progress"]);
+    assert.equal((events[0] as OpenAI.Responses.ResponseCreatedEvent).response.status, "queued");
+    assert.equal((events[0] as OpenAI.Responses.ResponseCreatedEvent).response.background, true);
+    assert.equal(events.at(-1)!.type, "response.completed");
+    assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i), "numbered from 0, none missing");
+    assert.equal(texts(events), CHUNKS.join(""));
+    const id = (events[0] as OpenAI.Responses.ResponseCreatedEvent).response.id;
+    const stored = await client.responses.retrieve(id);
+    assert.equal(stored.status, "completed");
+    assert.equal(stored.output_text, CHUNKS.join(""));
+  });
+
+  test("the caller goes away mid-stream: the run goes on, and the stream is followed again from the last event seen", async () => {
+    openai.script({ kind: "text", text: CHUNKS, chunkDelayMs: 60 });
+    const first: Event[] = [];
+    const stream = await client.responses.create({ model: "openai", input: "Go", background: true, stream: true });
+    for await (const e of stream) {
+      first.push(e);
+      if (e.type === "response.output_text.delta" && first.filter((x) => x.type === "response.output_text.delta").length === 2) break;
+    }
+    const id = (first[0] as OpenAI.Responses.ResponseCreatedEvent).response.id;
+    const last = first.at(-1)!.sequence_number;
+    assert.notEqual((await client.responses.retrieve(id)).status, "completed", "still running when the caller left");
+    const rest: Event[] = [];
+    for await (const e of await client.responses.retrieve(id, { stream: true, starting_after: last })) rest.push(e);
+    assert.equal(rest[0]!.sequence_number, last + 1, "from the next event on");
+    assert.deepEqual(rest.map((e) => e.sequence_number), rest.map((_, i) => last + 1 + i));
+    assert.equal(rest.at(-1)!.type, "response.completed");
+    assert.equal(texts(first) + texts(rest), CHUNKS.join(""), "nothing lost, nothing twice");
+    // From the start, once it has ended: every event again.
+    const all: Event[] = [];
+    for await (const e of await client.responses.retrieve(id, { stream: true })) all.push(e);
+    assert.equal(all.length, last + 1 + rest.length);
+    const rec = await waitFor(() => t.usage.recent().find((x) => x.id.replace(/^req_/, "resp_") === id));
+    assert.equal(rec.status, "ok", "the run's usage, as any request's");
+  });
+
+  test("cancelled while streaming: the stream ends with an error the SDK raises; the response reads cancelled", async () => {
+    openai.script({ kind: "text", text: CHUNKS, chunkDelayMs: 80 });
+    const stream = await client.responses.create({ model: "openai", input: "Go", background: true, stream: true });
+    let id = "";
+    const err = await (async () => {
+      for await (const e of stream) {
+        if (e.type === "response.created") id = e.response.id;
+        if (e.type === "response.output_text.delta") await client.responses.cancel(id);
+      }
+    })().catch((e) => e);
+    assert.ok(err instanceof OpenAI.APIError, String(err));
+    assert.match(String(err.message), /the response was cancelled/);
+    assert.equal((await client.responses.retrieve(id)).status, "cancelled");
+  });
+
+  test("a background response run without a stream is replayed whole from the store; bad starting_after names the field", async () => {
+    openai.script({ kind: "text", text: "Replayed from the store." });
+    const r = await client.responses.create({ model: "openai", input: "Go", background: true });
+    const events: Event[] = [];
+    for await (const e of await client.responses.retrieve(r.id, { stream: true })) events.push(e);
+    assert.equal(events[0]!.type, "response.created");
+    assert.equal(events.at(-1)!.type, "response.completed");
+    assert.equal(texts(events), "Replayed from the store.");
+    const tail: Event[] = [];
+    for await (const e of await client.responses.retrieve(r.id, { stream: true, starting_after: events.length - 2 })) tail.push(e);
+    assert.deepEqual(tail.map((e) => e.type), ["response.completed"]);
+    const bad = await fetch(`${t.url}/v1/responses/${r.id}?stream=true&starting_after=soon`, { headers: { authorization: `Bearer ${TEAM_A}` } });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: { param: string } }).error.param, "starting_after");
+    const other = await fetch(`${t.url}/v1/responses/${r.id}?stream=true`, { headers: { authorization: `Bearer ${TEAM_B}` } });
+    assert.equal(other.status, 404, "another team's response is not found, streamed or not");
   });
 });
 

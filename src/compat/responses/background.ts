@@ -4,10 +4,88 @@
 // replica, so a cancel can stop the provider call, a shutdown can end each run with a status, and
 // the replica can renew their heartbeat (HEARTBEAT_MS) while they run: a response still running
 // past its heartbeat was left by a replica that died, and is read back as failed.
+// A background response created with `stream: true` keeps the events of its stream in a log on
+// this replica while it runs and for LOG_KEEP_MS after: the request that created it follows the
+// log (and may go away: the run goes on), and GET /v1/responses/{id}?stream=true&starting_after=N
+// on this replica follows it from any event on.
 
 /** How often the runs' heartbeat is renewed, and how long each renewal vouches for them. */
 export const HEARTBEAT_MS = 10_000;
 export const HEARTBEAT_TTL_MS = 45_000;
+
+/** How long a finished run's event log is kept for a resumed stream, and the most it holds. */
+export const LOG_KEEP_MS = 5 * 60_000;
+export const LOG_MAX_BYTES = 8 * 1024 * 1024;
+
+/** The events of a streamed background response, by sequence_number. */
+export interface StreamLog {
+  /** Each event's SSE frame, at its sequence_number. */
+  readonly frames: readonly string[];
+  readonly ended: boolean;
+  /** Grew past LOG_MAX_BYTES: its early events are gone, it cannot be followed from the start. */
+  readonly truncated: boolean;
+  /** Frames after sequence_number `after`, then each new batch as it comes, then undefined at the end; returns how to stop. */
+  follow(after: number, fn: (text: string | undefined) => void): () => void;
+}
+
+export interface StreamLogWriter extends StreamLog {
+  /** One or more SSE frames (`event: …\ndata: …\n\n`), numbered in order. */
+  push(text: string): void;
+  end(): void;
+}
+
+function createStreamLog(onEnd: () => void): StreamLogWriter {
+  let frames: string[] = [];
+  /** sequence_number of frames[0] (past 0 once truncated). */
+  let first = 0;
+  let bytes = 0;
+  let ended = false;
+  let truncated = false;
+  const followers = new Set<(text: string | undefined) => void>();
+  return {
+    get frames() {
+      return frames;
+    },
+    get ended() {
+      return ended;
+    },
+    get truncated() {
+      return truncated;
+    },
+    push(text) {
+      if (!text || ended) return;
+      for (const f of text.split("\n\n")) {
+        if (!f) continue;
+        frames.push(`${f}\n\n`);
+        bytes += f.length + 2;
+      }
+      while (bytes > LOG_MAX_BYTES && frames.length > 1) {
+        bytes -= frames[0]!.length;
+        frames = frames.slice(1);
+        first++;
+        truncated = true;
+      }
+      for (const fn of followers) fn(text);
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      for (const fn of followers) fn(undefined);
+      followers.clear();
+      onEnd();
+    },
+    follow(after, fn) {
+      const from = Math.max(0, after + 1 - first);
+      if (from < frames.length) fn(frames.slice(from).join(""));
+      if (ended) {
+        fn(undefined);
+        return () => {};
+      }
+      followers.add(fn);
+      return () => followers.delete(fn);
+    },
+  };
+}
 
 /** Why a run was stopped before its end. */
 export type StopReason = "cancelled" | "stopping";
@@ -17,6 +95,10 @@ export interface BackgroundRuns {
   start(id: string, fn: (signal: AbortSignal) => Promise<void>): void;
   /** Stop a run of this replica; whether it was running here. */
   cancel(id: string): boolean;
+  /** A new event log for a streamed run (kept LOG_KEEP_MS after it ends). */
+  openLog(id: string): StreamLogWriter;
+  /** The event log of a streamed run of this replica, while it runs and for LOG_KEEP_MS after. */
+  log(id: string): StreamLog | undefined;
   /** Runs under way on this replica. */
   readonly size: number;
   ids(): string[];
@@ -26,7 +108,14 @@ export interface BackgroundRuns {
 
 export function createBackgroundRuns(onError: (id: string, err: unknown) => void): BackgroundRuns {
   const runs = new Map<string, { ac: AbortController; done: Promise<void> }>();
+  const logs = new Map<string, StreamLogWriter>();
   return {
+    openLog(id) {
+      const log: StreamLogWriter = createStreamLog(() => setTimeout(() => logs.get(id) === log && logs.delete(id), LOG_KEEP_MS).unref());
+      logs.set(id, log);
+      return log;
+    },
+    log: (id) => logs.get(id),
     start(id, fn) {
       const ac = new AbortController();
       const done = fn(ac.signal)

@@ -2,7 +2,7 @@
 // formats errors; this parses, drives the engine and writes the response object or its typed event
 // stream, and serves the stored responses (store.ts):
 //   POST   /v1/responses                       store (unless store: false), previous_response_id, item_reference
-//   GET    /v1/responses/{id}                  a stored response
+//   GET    /v1/responses/{id}                  a stored response; ?stream=true&starting_after=N a background one's events
 //   GET    /v1/responses/{id}/input_items      its request's input items (after, limit, order)
 //   DELETE /v1/responses/{id}
 //   POST   /v1/responses/{id}/cancel           a background response (background.ts) still queued or in progress
@@ -25,10 +25,10 @@ import { isObj } from "../request.ts";
 import { parseResponsesRequest, type ResponsesRequest } from "./request.ts";
 import { runApprovals, runMcpTurns } from "./mcp-loop.ts";
 import type { McpHub } from "../../mcp/hub.ts";
-import { failedJson, pendingJson, responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
+import { failedJson, pendingJson, replayEvents, responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 import { MAX_CHAIN, withIds, type ResponseStore, type StoredResponse } from "./store.ts";
 import { MAX_CONVERSATION_ITEMS, type ConversationStore, type ConversationUsage } from "./conversations.ts";
-import { HEARTBEAT_TTL_MS, type BackgroundRuns, type StopReason } from "./background.ts";
+import { HEARTBEAT_TTL_MS, type BackgroundRuns, type StopReason, type StreamLog } from "./background.ts";
 import { storeCall, visibleConversation } from "./conversations-http.ts";
 
 type Json = Record<string, unknown>;
@@ -213,7 +213,6 @@ export async function serveResponses(_req: Req, res: Res, d: ResponsesDeps): Pro
   if (background) {
     if (!d.responses) throw new GatewayError("invalid_argument", "background: this gateway does not store responses (responses.store is false), and a background response is read back by id", { field: "background" });
     if (raw.store === false) throw new GatewayError("invalid_argument", "background: requires store (a background response is read back by id)", { field: "background" });
-    if (raw.stream === true) throw new GatewayError("invalid_argument", "background: a background response cannot be streamed by this gateway; poll GET /v1/responses/{id}", { field: "background" });
   }
   const { ri, caller } = d;
   const id = responseId(ri.id);
@@ -243,7 +242,7 @@ async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: str
   const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
   if (parsed.mcp.length || hasApprovalAnswers(body)) return answerWithMcp(res, d, { body, history, historyPath, parsed, ctx, er, kept, items, common, background });
-  if (background) return runInBackground(res, d, d.responses!, ctx, er, items, common, hold);
+  if (background) return runInBackground(res, d, d.responses!, ctx, er, items, common, hold, parsed.call.stream);
 
   if (!parsed.call.stream) {
     const a = await d.engine.complete(er);
@@ -362,36 +361,143 @@ async function answerWithMcp(
  * A background response: stored as queued and answered at once; then run on this replica with a
  * signal of its own (the caller may go away), moving to in_progress and to its end in the store.
  * Each move is conditional, so a cancel (from any replica) wins over a late end; a run stopped by
- * the gateway's shutdown ends failed, saying so.
+ * the gateway's shutdown ends failed, saying so. With `stream`, the answer is the run's events as
+ * they come, from its event log (background.ts): a caller that goes away stops following, not the
+ * run, and may follow again with GET ?stream=true&starting_after=N.
  */
-async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, ctx: ResponseContext, er: EngineRequest, items: Json[], common: Record<string, string>, hold: { handedOff: boolean }): Promise<number> {
+async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, ctx: ResponseContext, er: EngineRequest, items: Json[], common: Record<string, string>, hold: { handedOff: boolean }, stream: boolean): Promise<number> {
   const model = er.call.model;
   const queued = pendingJson(ctx, model, "queued");
   const now = Date.now();
   await storeCall(s.store.put({ id: ctx.id, owner: { team: d.caller.team, key: d.caller.keyName }, createdAt: now, expiresAt: now + s.retentionMs, ...(ctx.previousResponseId ? { previousId: ctx.previousResponseId } : {}), response: queued, inputItems: items, aliveUntil: now + HEARTBEAT_TTL_MS }), "response");
-  d.sendJson(res, 200, queued, common);
   hold.handedOff = true;
-  s.runs.start(ctx.id, (signal) => run(signal).finally(() => (ctx.conversationId ? s.conversations.unlock(ctx.conversationId, ctx.id) : undefined)));
+  const unlock = () => (ctx.conversationId ? s.conversations.unlock(ctx.conversationId, ctx.id) : undefined);
+  if (!stream) {
+    d.sendJson(res, 200, queued, common);
+    s.runs.start(ctx.id, (signal) => run(signal).finally(unlock));
+    return 200;
+  }
+  const log = s.runs.openLog(ctx.id);
+  const w = responsesStreamWriter(ctx, model);
+  log.push(w.event("response.created", { response: queued }) + w.event("response.queued", { response: queued }));
+  s.runs.start(ctx.id, (signal) => runStreamed(signal).finally(() => (log.end(), unlock())));
+  await followLog(res as ServerResponse, d.signal, log, -1, common);
   return 200;
+
+  /** The end of a run: stored if it still may be (a cancel wins), and the conversation continued. */
+  async function end(done: Json): Promise<void> {
+    if ((await s.store.update(ctx.id, done, ["in_progress"])) && ctx.conversationId && done.status !== "failed") {
+      await s.conversations.append(ctx.conversationId, [...items, ...((done.output as Json[]) ?? [])], usageOf(done));
+    }
+  }
+  function stopped(): GatewayError {
+    return new GatewayError("unavailable", "the gateway stopped before this background response was answered; create it again");
+  }
+  function statusOf(signal: AbortSignal): (err: unknown) => string {
+    return (err) => (signal.aborted ? "canceled" : d.statusOf(err));
+  }
 
   async function run(signal: AbortSignal): Promise<void> {
     if (!(await s.store.update(ctx.id, pendingJson(ctx, model, "in_progress"), ["queued"]))) return;
     let done: Json;
     try {
-      const a = await d.engine.complete({ ...er, signal, statusOf: (err) => (signal.aborted ? "canceled" : d.statusOf(err)) });
-      done = responseJson(ctx, a);
+      done = responseJson(ctx, await d.engine.complete({ ...er, signal, statusOf: statusOf(signal) }));
     } catch (err) {
       if (signal.aborted && (signal.reason as StopReason) === "cancelled") return;
-      done = failedJson(ctx, model, signal.aborted ? new GatewayError("unavailable", "the gateway stopped before this background response was answered; create it again") : err);
+      done = failedJson(ctx, model, signal.aborted ? stopped() : err);
     }
-    if ((await s.store.update(ctx.id, done, ["in_progress"])) && ctx.conversationId && done.status !== "failed") {
-      await s.conversations.append(ctx.conversationId, [...items, ...((done.output as Json[]) ?? [])], usageOf(done));
+    await end(done);
+  }
+
+  async function runStreamed(signal: AbortSignal): Promise<void> {
+    const cancelled = () => log.push(w.event("error", { code: "response_cancelled", message: "the response was cancelled", param: null }));
+    if (!(await s.store.update(ctx.id, pendingJson(ctx, model, "in_progress"), ["queued"]))) return cancelled();
+    log.push(w.event("response.in_progress", { response: pendingJson(ctx, model, "in_progress") }));
+    let routing = { route: "", alias: "", strategy: "", variant: "" };
+    let adjustments: Adjustment[] = [];
+    try {
+      for await (const ev of d.engine.stream({ ...er, signal, statusOf: statusOf(signal) })) {
+        if (ev.type === "start") {
+          routing = ev.routing;
+          adjustments = ev.adjustments;
+        } else if (ev.type === "delta") {
+          log.push(w.delta(ev.events));
+        } else {
+          const all = ev.summary.adjustments?.length ? [...adjustments, ...ev.summary.adjustments] : adjustments;
+          const r = w.finish(ev.summary, { routing, traceId: d.ri.traceId, adjustments: all });
+          // Stored before its last event, as a streamed response is.
+          await end(r);
+          log.push(w.ended(r));
+        }
+      }
+    } catch (err) {
+      if (signal.aborted && (signal.reason as StopReason) === "cancelled") return cancelled();
+      const why = signal.aborted ? stopped() : err;
+      await end(failedJson(ctx, model, why));
+      log.push(w.fail(why));
     }
   }
 }
 
+/** Keep-alive comments while a stream waits (proxies close idle connections). */
+const KEEPALIVE_MS = 15_000;
+
+/**
+ * Write a background response's events after sequence_number `after` from its log, then each new
+ * one, until the log ends or the caller goes away (which stops the following, not the run).
+ */
+function followLog(res: ServerResponse, signal: AbortSignal, log: StreamLog, after: number, headers: Record<string, string>): Promise<void> {
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...headers });
+  return new Promise<void>((resolve) => {
+    let stop = () => {};
+    const keepalive = setInterval(() => res.write(": keep-alive\n\n"), KEEPALIVE_MS);
+    const done = () => {
+      clearInterval(keepalive);
+      signal.removeEventListener("abort", gone);
+      stop();
+      resolve();
+    };
+    const gone = () => done();
+    signal.addEventListener("abort", gone, { once: true });
+    stop = log.follow(after, (text) => {
+      if (text === undefined) {
+        res.end();
+        done();
+      } else res.write(text);
+    });
+  });
+}
+
+/**
+ * GET /v1/responses/{id}?stream=true: a background response's events after `starting_after`. From
+ * its log when it runs (or ran) here; else, once it has ended, its events replayed from what is
+ * stored (numbered in that replay), keep-alive comments meanwhile.
+ */
+async function streamStored(res: ServerResponse, s: StoredResponses, id: string, query: URLSearchParams, caller: Caller, signal: AbortSignal): Promise<number> {
+  const raw = query.get("starting_after");
+  const after = raw === null || raw === "" ? -1 : Number(raw);
+  if (!Number.isInteger(after) || after < -1) throw new GatewayError("invalid_argument", `starting_after: must be a sequence_number (an integer, 0 or more), got "${raw}"`, { field: "starting_after" });
+  const r = await visible(s, id, caller);
+  if (r.response.background !== true) throw new GatewayError("invalid_argument", `stream: response "${id}" was not created with background: true; only a background response's stream can be followed again`, { field: "stream" });
+  const log = s.runs.log(id);
+  if (log && !(log.truncated && after < 0)) {
+    await followLog(res, signal, log, after, {});
+    return 200;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  let last = r.response;
+  while (last.status === "queued" || last.status === "in_progress") {
+    if (signal.aborted) return 200;
+    res.write(": waiting for the response to end (it runs on another replica)\n\n");
+    await new Promise((ok) => setTimeout(ok, 250));
+    last = (await visible(s, id, caller)).response;
+  }
+  res.end(replayEvents(last).slice(after + 1).join(""));
+  return 200;
+}
+
 /** GET, DELETE and cancel of a stored response, and its input items; returns the status sent. */
-export async function serveStoredResponse(req: Req, res: Res, path: string, query: URLSearchParams, d: { caller: Caller; responses?: StoredResponses; sendJson: DoorDeps["sendJson"] }): Promise<number> {
+export async function serveStoredResponse(req: Req, res: Res, path: string, query: URLSearchParams, d: { caller: Caller; responses?: StoredResponses; sendJson: DoorDeps["sendJson"]; signal: AbortSignal }): Promise<number> {
   const rest = path.slice("/v1/responses/".length);
   const slash = rest.indexOf("/");
   const id = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
@@ -441,7 +547,7 @@ export async function serveStoredResponse(req: Req, res: Res, path: string, quer
     return 200;
   }
   if (method === "GET" || method === "HEAD") {
-    if (query.get("stream") === "true") throw new GatewayError("invalid_argument", "stream: this gateway does not replay a response's stream; GET it without stream (a background one shows its status as it moves on)", { field: "stream" });
+    if (query.get("stream") === "true") return streamStored(res as ServerResponse, d.responses, id, query, d.caller, d.signal);
     const r = await visible(d.responses, id, d.caller);
     d.sendJson(res, 200, r.response);
     return 200;

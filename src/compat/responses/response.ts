@@ -468,3 +468,65 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
     },
   };
 }
+
+/**
+ * The events of a stream that would have produced this finished response, numbered from 0: what
+ * GET /v1/responses/{id}?stream=true sends for a background response whose own event log is not on
+ * this replica (another replica ran it, or its log has expired). Each text, refusal, reasoning
+ * summary and arguments comes as one delta; the events are numbered in this replay's own sequence.
+ */
+export function replayEvents(r: Json): string[] {
+  const frames: string[] = [];
+  let n = 0;
+  const emit = (type: string, fields: Json) => frames.push(`event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: n++ })}\n\n`);
+  const head: Json = { ...r, output: [], usage: null };
+  delete head.completed_at;
+  delete head.signalbox;
+  emit("response.created", { response: { ...head, status: "queued", error: null, incomplete_details: null } });
+  emit("response.queued", { response: { ...head, status: "queued", error: null, incomplete_details: null } });
+  emit("response.in_progress", { response: { ...head, status: "in_progress", error: null, incomplete_details: null } });
+  const output = Array.isArray(r.output) ? (r.output as (Json & { id: string; type: string })[]) : [];
+  output.forEach((item, index) => {
+    const at = { item_id: item.id, output_index: index };
+    if (item.type === "message") {
+      emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress", content: [] } });
+      ((item.content as Json[] | undefined) ?? []).forEach((part, content_index) => {
+        const where = { ...at, content_index };
+        if (part.type === "output_text") {
+          emit("response.content_part.added", { ...where, part: { ...part, text: "", logprobs: [] } });
+          emit("response.output_text.delta", { ...where, delta: part.text, logprobs: [] });
+          emit("response.output_text.done", { ...where, text: part.text, logprobs: part.logprobs ?? [] });
+        } else if (part.type === "refusal") {
+          emit("response.content_part.added", { ...where, part: { ...part, refusal: "" } });
+          emit("response.refusal.delta", { ...where, delta: part.refusal });
+          emit("response.refusal.done", { ...where, refusal: part.refusal });
+        }
+        emit("response.content_part.done", { ...where, part });
+      });
+    } else if (item.type === "reasoning") {
+      emit("response.output_item.added", { output_index: index, item: { ...item, summary: [], encrypted_content: undefined } });
+      ((item.summary as Json[] | undefined) ?? []).forEach((part, summary_index) => {
+        const where = { ...at, summary_index };
+        emit("response.reasoning_summary_part.added", { ...where, part: { type: "summary_text", text: "" } });
+        emit("response.reasoning_summary_text.delta", { ...where, delta: part.text });
+        emit("response.reasoning_summary_text.done", { ...where, text: part.text });
+        emit("response.reasoning_summary_part.done", { ...where, part });
+      });
+    } else if (item.type === "function_call") {
+      emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress", arguments: "" } });
+      emit("response.function_call_arguments.delta", { ...at, delta: item.arguments });
+      emit("response.function_call_arguments.done", { ...at, arguments: item.arguments });
+    } else {
+      emit("response.output_item.added", { output_index: index, item });
+    }
+    emit("response.output_item.done", { output_index: index, item });
+  });
+  if (r.status === "completed") emit("response.completed", { response: r });
+  else if (r.status === "incomplete") emit("response.incomplete", { response: r });
+  else if (r.status === "failed") {
+    emit("response.failed", { response: r });
+    const e = (r.error ?? {}) as Json;
+    emit("error", { code: e.code ?? "server_error", message: e.message ?? "the response failed", param: null });
+  } else emit("error", { code: "response_cancelled", message: `the response was ${String(r.status)}`, param: null });
+  return frames;
+}
