@@ -1,6 +1,8 @@
-// Credentials of providers (and webhook guardrails) made at run time: which fields of a spec are secret, sealing them with
-// the gateway's master key before they reach a store (AES-256-GCM, node:crypto), opening them when
-// read back, and the redacted view every response and audit event gets instead.
+// Credentials of the config entries made at run time (providers' keys, the headers of providers,
+// MCP servers, alerts and webhook guardrails, alerts' URLs): which fields of a spec are secret,
+// sealing them with the gateway's master key before they reach a store (AES-256-GCM, node:crypto),
+// opening them when read back (with the current key or a previous one, during a rotation), and
+// the redacted view every response and audit event gets instead.
 
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import type { EntryKind } from "../config/load.ts";
