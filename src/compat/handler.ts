@@ -12,6 +12,7 @@
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
+//   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
 //   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
 //   GET  /v1/models/{id}
 // It authenticates, parses and validates, then hands the call to the same chat engine as
@@ -24,6 +25,7 @@ import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
 import type { DeploymentConfig } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
 import type { GatewayCore } from "../gateway.ts";
+import { submitFeedback, type FeedbackDeps } from "../server/feedback.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Adjustment, Caller } from "../router/types.ts";
 import { log } from "../telemetry/log.ts";
@@ -143,7 +145,7 @@ export interface StoredCompletions {
   retentionMs: number;
 }
 
-export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions): (req: Req, res: Res) => boolean {
+export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
 
@@ -472,6 +474,39 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
         return;
       }
+      // Portkey's feedback endpoint: a score for an answered request, by trace id or request id.
+      if (path === "/v1/feedback" && feedback) {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        let body: Record<string, unknown>;
+        try {
+          body = JSON.parse((await readBody(req, maxBytes)).toString("utf8")) as Record<string, unknown>;
+        } catch (err) {
+          if (err instanceof GatewayError) throw err;
+          throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+        }
+        if (!body || typeof body !== "object" || Array.isArray(body)) throw new GatewayError("invalid_argument", "body: must be a JSON object", { field: "body" });
+        const text = (v: unknown, field: string) => {
+          if (v === undefined || v === null || v === "") return undefined;
+          if (typeof v !== "string") throw new GatewayError("invalid_argument", `${field}: must be a string`, { field });
+          return v;
+        };
+        // Portkey's SDKs may send metadata as a JSON string.
+        let metadata = body.metadata;
+        if (typeof metadata === "string") {
+          try {
+            metadata = JSON.parse(metadata);
+          } catch {
+            throw new GatewayError("invalid_argument", "metadata: must be an object (or a JSON string of one)", { field: "metadata" });
+          }
+        }
+        const f = await submitFeedback(feedback, caller, { requestId: text(body.request_id, "request_id"), traceId: text(body.trace_id, "trace_id"), value: body.value, weight: body.weight, metadata });
+        sendJson(res, 200, { status: "success", message: "feedback accepted", feedback_ids: [f.id], request_id: f.requestId }, { "x-request-id": ri.id });
+        return;
+      }
       if (path === "/v1/completions") {
         if (req.method !== "POST") {
           status = 405;
@@ -544,7 +579,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && path === "/v1/feedback") && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

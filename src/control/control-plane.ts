@@ -8,7 +8,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { log } from "../telemetry/log.ts";
 import { createDirectory, type Directory, hashKey } from "./directory.ts";
-import { type AuditEvent, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
+import { type AuditEvent, type ControlStore, type FeedbackQuery, type FeedbackRecord, type FeedbackRow, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
 import { createPromptLibrary, mayUse, type PromptLibrary, type PromptVersionView, type PromptView } from "./prompts.ts";
 import type { PromptConfig } from "../config/types.ts";
 import type { EntryKind } from "../config/load.ts";
@@ -69,6 +69,9 @@ export interface ControlPlane {
   listConfigEntries(a: Actor, kind?: EntryKind): EntryView[];
   deleteConfigEntry(a: Actor, kind: EntryKind, name: string, expectedRevision?: number): Promise<{ version: string; changes: string[] }>;
   getConfigEntry(a: Actor, kind: EntryKind, name: string): EntryView;
+  /** Scores of answered requests (feedback.ts): who may give and read them is the caller's business. */
+  putFeedback(f: FeedbackRecord): Promise<void>;
+  feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>;
   resealConfigEntries(a: Actor, validateOnly: boolean): Promise<ResealReport>;
   createKey(a: Actor, input: KeyInput): Promise<{ key: ManagedKey; secret: string }>;
   listKeys(a: Actor, q: { team?: string; limit: number; cursor?: string; includeRevoked: boolean }): Page<ManagedKey>;
@@ -672,6 +675,22 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       };
       try {
         return await entries.delete(kind, name, expectedRevision, (action, target, before) => auditOf(a, action, target, before, undefined), inUse);
+      } catch (err) {
+        storeFailure(err);
+      }
+    },
+
+    async putFeedback(f) {
+      try {
+        await store.putFeedback(f);
+      } catch (err) {
+        storeFailure(err);
+      }
+    },
+
+    async feedbackSummary(q) {
+      try {
+        return await store.feedbackSummary(q);
       } catch (err) {
         storeFailure(err);
       }

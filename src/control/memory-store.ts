@@ -1,12 +1,15 @@
 // The embedded default control store: keys, teams and the audit log in this process's memory,
 // lost on restart (start-up says so). Same contract as the PostgreSQL store, one replica only.
 
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type StoredEntry, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type FeedbackRecord, type ManagedKey, type ManagedPrompt, type ManagedTeam, type StoredEntry, StoreError } from "./types.ts";
+import { summarizeFeedback } from "./feedback.ts";
 
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** Audit events kept in memory at most (oldest dropped first). */
 const MAX_AUDIT = 100_000;
+/** Scores kept in memory (the oldest go first). */
+const MAX_FEEDBACK = 100_000;
 
 export function createMemoryControlStore(): ControlStore {
   const keys = new Map<string, ManagedKey>();
@@ -14,6 +17,7 @@ export function createMemoryControlStore(): ControlStore {
   const prompts = new Map<string, ManagedPrompt>();
   const entries = new Map<string, StoredEntry>();
   const audit: AuditEvent[] = [];
+  const feedback = new Map<string, FeedbackRecord>();
   let seq = 0;
   const listeners: ((c: ControlChange) => void)[] = [];
 
@@ -155,6 +159,18 @@ export function createMemoryControlStore(): ControlStore {
     },
     async appendAudit(a) {
       record(a);
+    },
+    async putFeedback(f) {
+      feedback.delete(f.id);
+      feedback.set(f.id, structuredClone(f));
+      // The oldest go first past the bound (a Map keeps insertion order).
+      for (const id of feedback.keys()) {
+        if (feedback.size <= MAX_FEEDBACK) break;
+        feedback.delete(id);
+      }
+    },
+    async feedbackSummary(q) {
+      return summarizeFeedback([...feedback.values()], q);
     },
     async listAudit(q: AuditQuery) {
       const before = q.cursor ? Number(q.cursor) : Infinity;

@@ -406,6 +406,32 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail', 'mcp_server', 'alias', 'alert'));
     `,
   },
+  {
+    version: 16,
+    name: "feedback: scores of answered requests, with the request's dimensions",
+    sql: `
+      CREATE TABLE signalbox_feedback (
+        id          text PRIMARY KEY,
+        at          timestamptz NOT NULL,
+        request_id  text NOT NULL,
+        trace_id    text NOT NULL,
+        key         text NOT NULL,
+        team        text NOT NULL,
+        end_user    text NOT NULL,
+        route       text NOT NULL,
+        deployment  text NOT NULL,
+        provider    text NOT NULL,
+        variant     text NOT NULL,
+        model       text NOT NULL,
+        value       integer NOT NULL,
+        weight      double precision NOT NULL,
+        metadata    jsonb NOT NULL,
+        given_by    text NOT NULL
+      );
+      CREATE INDEX signalbox_feedback_at ON signalbox_feedback (at);
+      CREATE INDEX signalbox_feedback_team_at ON signalbox_feedback (team, at);
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

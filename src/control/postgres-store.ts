@@ -4,7 +4,7 @@
 import pg from "pg";
 import { log as defaultLog, type Level } from "../telemetry/log.ts";
 import { migrate } from "./migrations.ts";
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, type StoredEntry, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type FeedbackDimension, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, type StoredEntry, StoreError } from "./types.ts";
 import type { EntryKind } from "../config/load.ts";
 
 export { migrate, MIGRATIONS, type Migration } from "./migrations.ts";
@@ -741,6 +741,43 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
 
     async appendAudit(event) {
       await writeAudit(q, event);
+    },
+
+    async putFeedback(f) {
+      await q(
+        `INSERT INTO signalbox_feedback (id, at, request_id, trace_id, key, team, end_user, route, deployment, provider, variant, model, value, weight, metadata, given_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at, value = EXCLUDED.value, weight = EXCLUDED.weight, metadata = EXCLUDED.metadata`,
+        [f.id, new Date(f.time), f.requestId, f.traceId, f.key, f.team, f.user, f.route, f.deployment, f.provider, f.variant, f.model, f.value, f.weight, JSON.stringify(f.metadata), f.by],
+      );
+    },
+
+    async feedbackSummary(query) {
+      // Column names from a fixed list only (FEEDBACK_DIMENSIONS): never from the request.
+      const col = (d: FeedbackDimension) => (d === "user" ? "end_user" : d);
+      const values: unknown[] = [new Date(query.start), new Date(query.end)];
+      const where = ["at >= $1", "at < $2"];
+      for (const f of query.filters) {
+        values.push(f.values);
+        where.push(`${col(f.dimension)} = ANY($${values.length}::text[])`);
+      }
+      const groups = query.groupBy.map(col);
+      const { rows } = await q(
+        `SELECT ${groups.map((g, i) => `${g} AS g${i}, `).join("")}count(*)::int AS n, (count(*) FILTER (WHERE value > 0))::int AS pos, (count(*) FILTER (WHERE value < 0))::int AS neg,
+                avg(value)::float8 AS mean, CASE WHEN sum(weight) > 0 THEN (sum(value * weight) / sum(weight))::float8 ELSE 0 END AS wmean
+         FROM signalbox_feedback WHERE ${where.join(" AND ")}${groups.length ? ` GROUP BY ${groups.join(", ")}` : ""} ORDER BY n DESC`,
+        values,
+      );
+      return rows
+        .filter((r: { n: number }) => r.n > 0)
+        .map((r: Record<string, unknown>) => ({
+          group: Object.fromEntries(query.groupBy.map((d, i) => [d, r[`g${i}`] as string])),
+          count: r.n as number,
+          positive: r.pos as number,
+          negative: r.neg as number,
+          meanValue: r.mean as number,
+          weightedMeanValue: r.wmean as number,
+        }));
     },
 
     async listAudit(query: AuditQuery) {

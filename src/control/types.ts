@@ -120,6 +120,50 @@ export interface StoredEntry {
   updatedBy: string;
 }
 
+/** A score given to an answered request (UsageService.SubmitFeedback, POST /v1/feedback), kept with the request's dimensions. */
+export interface FeedbackRecord {
+  /** One per (request, key that scored it): scoring again replaces. */
+  id: string;
+  time: number;
+  requestId: string;
+  traceId: string;
+  key: string;
+  team: string;
+  user: string;
+  route: string;
+  deployment: string;
+  provider: string;
+  variant: string;
+  model: string;
+  /** -10 to 10. */
+  value: number;
+  /** 0 to 1. */
+  weight: number;
+  metadata: Record<string, string>;
+  /** The key that gave it. */
+  by: string;
+}
+
+export const FEEDBACK_DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant"] as const;
+export type FeedbackDimension = (typeof FEEDBACK_DIMENSIONS)[number];
+
+export interface FeedbackQuery {
+  start: number;
+  end: number;
+  groupBy: FeedbackDimension[];
+  /** Values OR-ed within a filter, filters AND-ed. */
+  filters: { dimension: FeedbackDimension; values: string[] }[];
+}
+
+export interface FeedbackRow {
+  group: Partial<Record<FeedbackDimension, string>>;
+  count: number;
+  positive: number;
+  negative: number;
+  meanValue: number;
+  weightedMeanValue: number;
+}
+
 /** What changed, as told to every replica: the name of the key, team, prompt or entry ("deployment/groq-llama") to re-read. */
 export interface ControlChange {
   kind: "key" | "team" | "prompt" | "entry";
@@ -176,6 +220,10 @@ export interface ControlStore {
   /** Number of keys (revoked included) per team. */
   keyCounts(): Promise<Map<string, number>>;
   appendAudit(event: AuditInput): Promise<void>;
+  /** Adds a score, or replaces the one with the same id. */
+  putFeedback(f: FeedbackRecord): Promise<void>;
+  /** Scores given in [start, end), counted and averaged by group, most scored first. */
+  feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>;
   /** Newest first. */
   listAudit(q: AuditQuery): Promise<{ events: AuditEvent[]; next?: string }>;
   /** Last-used times, written in batches (never on the request path). */

@@ -9,6 +9,10 @@ import { timestampFromMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { Dimension as PbDimension, Granularity as PbGranularity } from "../../gen/signalbox/v1/common_pb.ts";
 import {
+  GetFeedbackSummaryResponseSchema,
+  SubmitFeedbackResponseSchema,
+  type GetFeedbackSummaryRequest,
+  type SubmitFeedbackRequest,
   GetRequestResponseSchema,
   GetUsageResponseSchema,
   ListRequestsResponseSchema,
@@ -30,6 +34,7 @@ import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
 import { attemptToPb, costToPb, estimatedParts, FAILURE_TO_PB, finishToPb, usageToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
+import { feedbackSummary, submitFeedback, type FeedbackDeps } from "./feedback.ts";
 import { OPERATION_TO_PB } from "./route-service.ts";
 import { validateGetBudget, validateGetRequest, validateGetUsage, validateListRequests } from "./validate.ts";
 
@@ -55,6 +60,9 @@ const GRANULARITY: Record<number, Granularity> = {
 };
 
 const denied = (message: string) => new GatewayError("permission_denied", message);
+const badDimension = (field: string): never => {
+  throw new GatewayError("invalid_argument", `${field}: a dimension is required`, { field });
+};
 
 /**
  * The filters a caller's usage query runs with. Admin and anonymous callers (auth off: one
@@ -146,6 +154,8 @@ export interface UsageServiceDeps {
   /** Without a store, GetUsage and ListRequests answer unimplemented (after validation). */
   store?: UsageStore;
   now?: () => number;
+  /** Where feedback is kept (the control store); without it, SubmitFeedback and GetFeedbackSummary are unimplemented. */
+  feedback?: FeedbackDeps["control"];
 }
 
 const notYet = (rpc: string) =>
@@ -198,5 +208,34 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
       return create(GetRequestResponseSchema, { record: recordToPb(record) });
     }),
     getBudget: handle("GetBudget", validateGetBudget),
+    submitFeedback: async (req: SubmitFeedbackRequest, ctx: HandlerContext) => {
+      try {
+        if (!core.feedback) throw notYet("SubmitFeedback");
+        const f = await submitFeedback({ usage: core.store, control: core.feedback, now }, ctx.values.get(callerKey), {
+          requestId: req.requestId || undefined,
+          traceId: req.traceId || undefined,
+          value: req.value,
+          weight: req.weight,
+          metadata: req.metadata,
+        });
+        return create(SubmitFeedbackResponseSchema, { feedbackId: f.id, requestId: f.requestId });
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ctx.values.get(requestInfoKey)?.traceId ?? "");
+      }
+    },
+    getFeedbackSummary: async (req: GetFeedbackSummaryRequest, ctx: HandlerContext) => {
+      try {
+        if (!core.feedback) throw notYet("GetFeedbackSummary");
+        const rows = await feedbackSummary({ usage: core.store, control: core.feedback, now }, ctx.values.get(callerKey), {
+          start: tsMs(req.startTime),
+          end: tsMs(req.endTime),
+          groupBy: req.groupBy.map((g, i) => DIMENSION_NAME[g] ?? badDimension(`group_by[${i}]`)),
+          filters: req.filters.map((f, i) => ({ dimension: DIMENSION_NAME[f.dimension] ?? badDimension(`filters[${i}].dimension`), values: [...f.values] })),
+        });
+        return create(GetFeedbackSummaryResponseSchema, { rows: rows.map((r) => ({ group: r.group as Record<string, string>, count: BigInt(r.count), positive: BigInt(r.positive), negative: BigInt(r.negative), meanValue: r.meanValue, weightedMeanValue: r.weightedMeanValue })) });
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ctx.values.get(requestInfoKey)?.traceId ?? "");
+      }
+    },
   };
 }

@@ -18,7 +18,177 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/usage.proto.
  */
 export const file_signalbox_v1_usage: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvdXNhZ2UucHJvdG8SDHNpZ25hbGJveC52MSJNCg9EaW1lbnNpb25GaWx0ZXISKgoJZGltZW5zaW9uGAEgASgOMhcuc2lnbmFsYm94LnYxLkRpbWVuc2lvbhIOCgZ2YWx1ZXMYAiADKAki+gEKD0dldFVzYWdlUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoLZ3JhbnVsYXJpdHkYAyABKA4yGS5zaWduYWxib3gudjEuR3JhbnVsYXJpdHkSKQoIZ3JvdXBfYnkYBCADKA4yFy5zaWduYWxib3gudjEuRGltZW5zaW9uEi4KB2ZpbHRlcnMYBSADKAsyHS5zaWduYWxib3gudjEuRGltZW5zaW9uRmlsdGVyIp4DCghVc2FnZVJvdxIwCgxidWNrZXRfc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKBWdyb3VwGAIgAygLMiEuc2lnbmFsYm94LnYxLlVzYWdlUm93Lkdyb3VwRW50cnkSEAoIcmVxdWVzdHMYAyABKAQSEAoIZmFpbHVyZXMYBCABKAQSEQoJZmFsbGJhY2tzGAUgASgEEhIKCmNhY2hlX2hpdHMYBiABKAQSIgoFdXNhZ2UYByABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgIIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EhcKD21lYW5fbGF0ZW5jeV9tcxgJIAEoARIUCgxtZWFuX3R0ZnRfbXMYCiABKAESEAoIYXR0ZW1wdHMYCyABKAQSFgoOcDUwX2xhdGVuY3lfbXMYDCABKAESFgoOcDk1X2xhdGVuY3lfbXMYDSABKAEaLAoKR3JvdXBFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKEEdldFVzYWdlUmVzcG9uc2USJAoEcm93cxgBIAMoCzIWLnNpZ25hbGJveC52MS5Vc2FnZVJvdxIXCg9kcm9wcGVkX3JlY29yZHMYAiABKAQi3AEKE0xpc3RSZXF1ZXN0c1JlcXVlc3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KB2ZpbHRlcnMYAyADKAsyHS5zaWduYWxib3gudjEuRGltZW5zaW9uRmlsdGVyEhEKCXBhZ2Vfc2l6ZRgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJEhAKCHRyYWNlX2lkGAYgASgJIvoFCg1SZXF1ZXN0UmVjb3JkEgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2tleRgDIAEoCRIMCgR0ZWFtGAQgASgJEgwKBHVzZXIYBSABKAkSDQoFbW9kZWwYBiABKAkSKgoHcm91dGluZxgHIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxISCgpkZXBsb3ltZW50GAggASgJEhAKCHByb3ZpZGVyGAkgASgJEicKCGF0dGVtcHRzGAogAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EiQKBnRpbWluZxgNIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSEQoJY2FjaGVfaGl0GA4gASgIEg4KBnN0YXR1cxgPIAEoCRIvCgxmYWlsdXJlX2tpbmQYECABKA4yGS5zaWduYWxib3gudjEuRmFpbHVyZUtpbmQSEAoIdHJhY2VfaWQYESABKAkSDAoEdGFncxgSIAMoCRI7CghtZXRhZGF0YRgTIAMoCzIpLnNpZ25hbGJveC52MS5SZXF1ZXN0UmVjb3JkLk1ldGFkYXRhRW50cnkSEAoIc3RyZWFtZWQYFCABKAgSMQoNZmluaXNoX3JlYXNvbhgVIAEoDjIaLnNpZ25hbGJveC52MS5GaW5pc2hSZWFzb24SLQoLYWRqdXN0bWVudHMYFiADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudBIqCglvcGVyYXRpb24YFyABKA4yFy5zaWduYWxib3gudjEuT3BlcmF0aW9uEhIKCmNhY2hlX2tpbmQYGCABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl0KFExpc3RSZXF1ZXN0c1Jlc3BvbnNlEiwKB3JlY29yZHMYASADKAsyGy5zaWduYWxib3gudjEuUmVxdWVzdFJlY29yZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMQoRR2V0UmVxdWVzdFJlcXVlc3QSCgoCaWQYASABKAkSEAoIdHJhY2VfaWQYAiABKAkiQQoSR2V0UmVxdWVzdFJlc3BvbnNlEisKBnJlY29yZBgBIAEoCzIbLnNpZ25hbGJveC52MS5SZXF1ZXN0UmVjb3JkIi0KEEdldEJ1ZGdldFJlcXVlc3QSCwoDa2V5GAEgASgJEgwKBHRlYW0YAiABKAkirQIKDEJ1ZGdldFN0YXR1cxIiCgVzY29wZRgBIAEoDjITLnNpZ25hbGJveC52MS5TY29wZRIMCgRuYW1lGAIgASgJEioKBnBlcmlvZBgDIAEoDjIaLnNpZ25hbGJveC52MS5CdWRnZXRQZXJpb2QSFgoObGltaXRfbmFub191c2QYBCABKAMSFgoOc3BlbnRfbmFub191c2QYBSABKAMSGQoRcmVzZXJ2ZWRfbmFub191c2QYBiABKAMSGgoScmVtYWluaW5nX25hbm9fdXNkGAcgASgDEi4KCnJlc2V0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnNvZnRfdGhyZXNob2xkGAkgASgBEhAKCGV4Y2VlZGVkGAogASgIIuEBCg9SYXRlTGltaXRTdGF0dXMSIgoFc2NvcGUYASABKA4yEy5zaWduYWxib3gudjEuU2NvcGUSDAoEbmFtZRgCIAEoCRIbChNyZXF1ZXN0c19wZXJfbWludXRlGAMgASgNEhoKEnJlbWFpbmluZ19yZXF1ZXN0cxgEIAEoDRIZChF0b2tlbnNfcGVyX21pbnV0ZRgFIAEoBBIYChByZW1haW5pbmdfdG9rZW5zGAYgASgEEi4KCnJlc2V0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInQKEUdldEJ1ZGdldFJlc3BvbnNlEisKB2J1ZGdldHMYASADKAsyGi5zaWduYWxib3gudjEuQnVkZ2V0U3RhdHVzEjIKC3JhdGVfbGltaXRzGAIgAygLMh0uc2lnbmFsYm94LnYxLlJhdGVMaW1pdFN0YXR1cyp1CgxCdWRnZXRQZXJpb2QSHQoZQlVER0VUX1BFUklPRF9VTlNQRUNJRklFRBAAEhUKEUJVREdFVF9QRVJJT0RfREFZEAESFgoSQlVER0VUX1BFUklPRF9XRUVLEAISFwoTQlVER0VUX1BFUklPRF9NT05USBADKmMKBVNjb3BlEhUKEVNDT1BFX1VOU1BFQ0lGSUVEEAASDQoJU0NPUEVfS0VZEAESDgoKU0NPUEVfVEVBTRACEg4KClNDT1BFX1VTRVIQAxIUChBTQ09QRV9ERVBMT1lNRU5UEAQy4wIKDFVzYWdlU2VydmljZRJOCghHZXRVc2FnZRIdLnNpZ25hbGJveC52MS5HZXRVc2FnZVJlcXVlc3QaHi5zaWduYWxib3gudjEuR2V0VXNhZ2VSZXNwb25zZSIDkAIBEloKDExpc3RSZXF1ZXN0cxIhLnNpZ25hbGJveC52MS5MaXN0UmVxdWVzdHNSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLkxpc3RSZXF1ZXN0c1Jlc3BvbnNlIgOQAgESVAoKR2V0UmVxdWVzdBIfLnNpZ25hbGJveC52MS5HZXRSZXF1ZXN0UmVxdWVzdBogLnNpZ25hbGJveC52MS5HZXRSZXF1ZXN0UmVzcG9uc2UiA5ACARJRCglHZXRCdWRnZXQSHi5zaWduYWxib3gudjEuR2V0QnVkZ2V0UmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRCdWRnZXRSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp, file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChhzaWduYWxib3gvdjEvdXNhZ2UucHJvdG8SDHNpZ25hbGJveC52MSLiAQoVU3VibWl0RmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIdHJhY2VfaWQYAiABKAkSDQoFdmFsdWUYAyABKAUSEwoGd2VpZ2h0GAQgASgBSACIAQESQwoIbWV0YWRhdGEYBSADKAsyMS5zaWduYWxib3gudjEuU3VibWl0RmVlZGJhY2tSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB193ZWlnaHQiQQoWU3VibWl0RmVlZGJhY2tSZXNwb25zZRITCgtmZWVkYmFja19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJItQBChlHZXRGZWVkYmFja1N1bW1hcnlSZXF1ZXN0Ei4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCghncm91cF9ieRgDIAMoDjIXLnNpZ25hbGJveC52MS5EaW1lbnNpb24SLgoHZmlsdGVycxgEIAMoCzIdLnNpZ25hbGJveC52MS5EaW1lbnNpb25GaWx0ZXIi1AEKC0ZlZWRiYWNrUm93EjMKBWdyb3VwGAEgAygLMiQuc2lnbmFsYm94LnYxLkZlZWRiYWNrUm93Lkdyb3VwRW50cnkSDQoFY291bnQYAiABKAMSEAoIcG9zaXRpdmUYAyABKAMSEAoIbmVnYXRpdmUYBCABKAMSEgoKbWVhbl92YWx1ZRgFIAEoARIbChN3ZWlnaHRlZF9tZWFuX3ZhbHVlGAYgASgBGiwKCkdyb3VwRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJFChpHZXRGZWVkYmFja1N1bW1hcnlSZXNwb25zZRInCgRyb3dzGAEgAygLMhkuc2lnbmFsYm94LnYxLkZlZWRiYWNrUm93Ik0KD0RpbWVuc2lvbkZpbHRlchIqCglkaW1lbnNpb24YASABKA4yFy5zaWduYWxib3gudjEuRGltZW5zaW9uEg4KBnZhbHVlcxgCIAMoCSL6AQoPR2V0VXNhZ2VSZXF1ZXN0Ei4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgtncmFudWxhcml0eRgDIAEoDjIZLnNpZ25hbGJveC52MS5HcmFudWxhcml0eRIpCghncm91cF9ieRgEIAMoDjIXLnNpZ25hbGJveC52MS5EaW1lbnNpb24SLgoHZmlsdGVycxgFIAMoCzIdLnNpZ25hbGJveC52MS5EaW1lbnNpb25GaWx0ZXIingMKCFVzYWdlUm93EjAKDGJ1Y2tldF9zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoFZ3JvdXAYAiADKAsyIS5zaWduYWxib3gudjEuVXNhZ2VSb3cuR3JvdXBFbnRyeRIQCghyZXF1ZXN0cxgDIAEoBBIQCghmYWlsdXJlcxgEIAEoBBIRCglmYWxsYmFja3MYBSABKAQSEgoKY2FjaGVfaGl0cxgGIAEoBBIiCgV1c2FnZRgHIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAggASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSFwoPbWVhbl9sYXRlbmN5X21zGAkgASgBEhQKDG1lYW5fdHRmdF9tcxgKIAEoARIQCghhdHRlbXB0cxgLIAEoBBIWCg5wNTBfbGF0ZW5jeV9tcxgMIAEoARIWCg5wOTVfbGF0ZW5jeV9tcxgNIAEoARosCgpHcm91cEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoQR2V0VXNhZ2VSZXNwb25zZRIkCgRyb3dzGAEgAygLMhYuc2lnbmFsYm94LnYxLlVzYWdlUm93EhcKD2Ryb3BwZWRfcmVjb3JkcxgCIAEoBCLcAQoTTGlzdFJlcXVlc3RzUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHZmlsdGVycxgDIAMoCzIdLnNpZ25hbGJveC52MS5EaW1lbnNpb25GaWx0ZXISEQoJcGFnZV9zaXplGAQgASgNEhIKCnBhZ2VfdG9rZW4YBSABKAkSEAoIdHJhY2VfaWQYBiABKAki+gUKDVJlcXVlc3RSZWNvcmQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDa2V5GAMgASgJEgwKBHRlYW0YBCABKAkSDAoEdXNlchgFIAEoCRINCgVtb2RlbBgGIAEoCRIqCgdyb3V0aW5nGAcgASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEhIKCmRlcGxveW1lbnQYCCABKAkSEAoIcHJvdmlkZXIYCSABKAkSJwoIYXR0ZW1wdHMYCiADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIiCgV1c2FnZRgLIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAwgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJAoGdGltaW5nGA0gASgLMhQuc2lnbmFsYm94LnYxLlRpbWluZxIRCgljYWNoZV9oaXQYDiABKAgSDgoGc3RhdHVzGA8gASgJEi8KDGZhaWx1cmVfa2luZBgQIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZBIQCgh0cmFjZV9pZBgRIAEoCRIMCgR0YWdzGBIgAygJEjsKCG1ldGFkYXRhGBMgAygLMikuc2lnbmFsYm94LnYxLlJlcXVlc3RSZWNvcmQuTWV0YWRhdGFFbnRyeRIQCghzdHJlYW1lZBgUIAEoCBIxCg1maW5pc2hfcmVhc29uGBUgASgOMhouc2lnbmFsYm94LnYxLkZpbmlzaFJlYXNvbhItCgthZGp1c3RtZW50cxgWIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EioKCW9wZXJhdGlvbhgXIAEoDjIXLnNpZ25hbGJveC52MS5PcGVyYXRpb24SEgoKY2FjaGVfa2luZBgYIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXQoUTGlzdFJlcXVlc3RzUmVzcG9uc2USLAoHcmVjb3JkcxgBIAMoCzIbLnNpZ25hbGJveC52MS5SZXF1ZXN0UmVjb3JkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIxChFHZXRSZXF1ZXN0UmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh0cmFjZV9pZBgCIAEoCSJBChJHZXRSZXF1ZXN0UmVzcG9uc2USKwoGcmVjb3JkGAEgASgLMhsuc2lnbmFsYm94LnYxLlJlcXVlc3RSZWNvcmQiLQoQR2V0QnVkZ2V0UmVxdWVzdBILCgNrZXkYASABKAkSDAoEdGVhbRgCIAEoCSKtAgoMQnVkZ2V0U3RhdHVzEiIKBXNjb3BlGAEgASgOMhMuc2lnbmFsYm94LnYxLlNjb3BlEgwKBG5hbWUYAiABKAkSKgoGcGVyaW9kGAMgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIWCg5saW1pdF9uYW5vX3VzZBgEIAEoAxIWCg5zcGVudF9uYW5vX3VzZBgFIAEoAxIZChFyZXNlcnZlZF9uYW5vX3VzZBgGIAEoAxIaChJyZW1haW5pbmdfbmFub191c2QYByABKAMSLgoKcmVzZXRfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOc29mdF90aHJlc2hvbGQYCSABKAESEAoIZXhjZWVkZWQYCiABKAgi4QEKD1JhdGVMaW1pdFN0YXR1cxIiCgVzY29wZRgBIAEoDjITLnNpZ25hbGJveC52MS5TY29wZRIMCgRuYW1lGAIgASgJEhsKE3JlcXVlc3RzX3Blcl9taW51dGUYAyABKA0SGgoScmVtYWluaW5nX3JlcXVlc3RzGAQgASgNEhkKEXRva2Vuc19wZXJfbWludXRlGAUgASgEEhgKEHJlbWFpbmluZ190b2tlbnMYBiABKAQSLgoKcmVzZXRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidAoRR2V0QnVkZ2V0UmVzcG9uc2USKwoHYnVkZ2V0cxgBIAMoCzIaLnNpZ25hbGJveC52MS5CdWRnZXRTdGF0dXMSMgoLcmF0ZV9saW1pdHMYAiADKAsyHS5zaWduYWxib3gudjEuUmF0ZUxpbWl0U3RhdHVzKnUKDEJ1ZGdldFBlcmlvZBIdChlCVURHRVRfUEVSSU9EX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1BFUklPRF9EQVkQARIWChJCVURHRVRfUEVSSU9EX1dFRUsQAhIXChNCVURHRVRfUEVSSU9EX01PTlRIEAMqYwoFU2NvcGUSFQoRU0NPUEVfVU5TUEVDSUZJRUQQABINCglTQ09QRV9LRVkQARIOCgpTQ09QRV9URUFNEAISDgoKU0NPUEVfVVNFUhADEhQKEFNDT1BFX0RFUExPWU1FTlQQBDKuBAoMVXNhZ2VTZXJ2aWNlEk4KCEdldFVzYWdlEh0uc2lnbmFsYm94LnYxLkdldFVzYWdlUmVxdWVzdBoeLnNpZ25hbGJveC52MS5HZXRVc2FnZVJlc3BvbnNlIgOQAgESWgoMTGlzdFJlcXVlc3RzEiEuc2lnbmFsYm94LnYxLkxpc3RSZXF1ZXN0c1JlcXVlc3QaIi5zaWduYWxib3gudjEuTGlzdFJlcXVlc3RzUmVzcG9uc2UiA5ACARJUCgpHZXRSZXF1ZXN0Eh8uc2lnbmFsYm94LnYxLkdldFJlcXVlc3RSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkdldFJlcXVlc3RSZXNwb25zZSIDkAIBElEKCUdldEJ1ZGdldBIeLnNpZ25hbGJveC52MS5HZXRCdWRnZXRSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkdldEJ1ZGdldFJlc3BvbnNlIgOQAgESWwoOU3VibWl0RmVlZGJhY2sSIy5zaWduYWxib3gudjEuU3VibWl0RmVlZGJhY2tSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLlN1Ym1pdEZlZWRiYWNrUmVzcG9uc2USbAoSR2V0RmVlZGJhY2tTdW1tYXJ5Eicuc2lnbmFsYm94LnYxLkdldEZlZWRiYWNrU3VtbWFyeVJlcXVlc3QaKC5zaWduYWxib3gudjEuR2V0RmVlZGJhY2tTdW1tYXJ5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_signalbox_v1_chat, file_signalbox_v1_common]);
+
+/**
+ * @generated from message signalbox.v1.SubmitFeedbackRequest
+ */
+export type SubmitFeedbackRequest = Message<"signalbox.v1.SubmitFeedbackRequest"> & {
+  /**
+   * The request scored: its id (RequestRecord.id, the x-request-id header) or its trace id; one of them.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string trace_id = 2;
+   */
+  traceId: string;
+
+  /**
+   * The score, -10 to 10 (Portkey's range): 1 and -1 for a thumbs up and down.
+   *
+   * @generated from field: int32 value = 3;
+   */
+  value: number;
+
+  /**
+   * How much the score counts, 0 to 1 (default 1).
+   *
+   * @generated from field: optional double weight = 4;
+   */
+  weight?: number | undefined;
+
+  /**
+   * Up to 16 entries of your own (a comment, the UI it came from).
+   *
+   * @generated from field: map<string, string> metadata = 5;
+   */
+  metadata: { [key: string]: string };
+};
+
+/**
+ * Describes the message signalbox.v1.SubmitFeedbackRequest.
+ * Use `create(SubmitFeedbackRequestSchema)` to create a new message.
+ */
+export const SubmitFeedbackRequestSchema: GenMessage<SubmitFeedbackRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 0);
+
+/**
+ * @generated from message signalbox.v1.SubmitFeedbackResponse
+ */
+export type SubmitFeedbackResponse = Message<"signalbox.v1.SubmitFeedbackResponse"> & {
+  /**
+   * @generated from field: string feedback_id = 1;
+   */
+  feedbackId: string;
+
+  /**
+   * The request scored (the one a trace id named).
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message signalbox.v1.SubmitFeedbackResponse.
+ * Use `create(SubmitFeedbackResponseSchema)` to create a new message.
+ */
+export const SubmitFeedbackResponseSchema: GenMessage<SubmitFeedbackResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 1);
+
+/**
+ * @generated from message signalbox.v1.GetFeedbackSummaryRequest
+ */
+export type GetFeedbackSummaryRequest = Message<"signalbox.v1.GetFeedbackSummaryRequest"> & {
+  /**
+   * Feedback given in [start_time, end_time) (default: the last 30 days, up to now).
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 2;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * KEY, TEAM, USER, ROUTE, DEPLOYMENT, PROVIDER or VARIANT (none: one row).
+   *
+   * @generated from field: repeated signalbox.v1.Dimension group_by = 3;
+   */
+  groupBy: Dimension[];
+
+  /**
+   * @generated from field: repeated signalbox.v1.DimensionFilter filters = 4;
+   */
+  filters: DimensionFilter[];
+};
+
+/**
+ * Describes the message signalbox.v1.GetFeedbackSummaryRequest.
+ * Use `create(GetFeedbackSummaryRequestSchema)` to create a new message.
+ */
+export const GetFeedbackSummaryRequestSchema: GenMessage<GetFeedbackSummaryRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 2);
+
+/**
+ * @generated from message signalbox.v1.FeedbackRow
+ */
+export type FeedbackRow = Message<"signalbox.v1.FeedbackRow"> & {
+  /**
+   * The group's value of each group_by dimension, by its name ("variant": "b").
+   *
+   * @generated from field: map<string, string> group = 1;
+   */
+  group: { [key: string]: string };
+
+  /**
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * Scores above and below 0.
+   *
+   * @generated from field: int64 positive = 3;
+   */
+  positive: bigint;
+
+  /**
+   * @generated from field: int64 negative = 4;
+   */
+  negative: bigint;
+
+  /**
+   * @generated from field: double mean_value = 5;
+   */
+  meanValue: number;
+
+  /**
+   * Sum of score × weight over the sum of weights (0 when every weight is 0).
+   *
+   * @generated from field: double weighted_mean_value = 6;
+   */
+  weightedMeanValue: number;
+};
+
+/**
+ * Describes the message signalbox.v1.FeedbackRow.
+ * Use `create(FeedbackRowSchema)` to create a new message.
+ */
+export const FeedbackRowSchema: GenMessage<FeedbackRow> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 3);
+
+/**
+ * @generated from message signalbox.v1.GetFeedbackSummaryResponse
+ */
+export type GetFeedbackSummaryResponse = Message<"signalbox.v1.GetFeedbackSummaryResponse"> & {
+  /**
+   * @generated from field: repeated signalbox.v1.FeedbackRow rows = 1;
+   */
+  rows: FeedbackRow[];
+};
+
+/**
+ * Describes the message signalbox.v1.GetFeedbackSummaryResponse.
+ * Use `create(GetFeedbackSummaryResponseSchema)` to create a new message.
+ */
+export const GetFeedbackSummaryResponseSchema: GenMessage<GetFeedbackSummaryResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 4);
 
 /**
  * Keep records or aggregates whose dimension has one of these values.
@@ -44,7 +214,7 @@ export type DimensionFilter = Message<"signalbox.v1.DimensionFilter"> & {
  * Use `create(DimensionFilterSchema)` to create a new message.
  */
 export const DimensionFilterSchema: GenMessage<DimensionFilter> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 0);
+  messageDesc(file_signalbox_v1_usage, 5);
 
 /**
  * @generated from message signalbox.v1.GetUsageRequest
@@ -89,7 +259,7 @@ export type GetUsageRequest = Message<"signalbox.v1.GetUsageRequest"> & {
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 1);
+  messageDesc(file_signalbox_v1_usage, 6);
 
 /**
  * Aggregated usage of one bucket and group.
@@ -185,7 +355,7 @@ export type UsageRow = Message<"signalbox.v1.UsageRow"> & {
  * Use `create(UsageRowSchema)` to create a new message.
  */
 export const UsageRowSchema: GenMessage<UsageRow> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 2);
+  messageDesc(file_signalbox_v1_usage, 7);
 
 /**
  * @generated from message signalbox.v1.GetUsageResponse
@@ -209,7 +379,7 @@ export type GetUsageResponse = Message<"signalbox.v1.GetUsageResponse"> & {
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 3);
+  messageDesc(file_signalbox_v1_usage, 8);
 
 /**
  * @generated from message signalbox.v1.ListRequestsRequest
@@ -257,7 +427,7 @@ export type ListRequestsRequest = Message<"signalbox.v1.ListRequestsRequest"> & 
  * Use `create(ListRequestsRequestSchema)` to create a new message.
  */
 export const ListRequestsRequestSchema: GenMessage<ListRequestsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 4);
+  messageDesc(file_signalbox_v1_usage, 9);
 
 /**
  * The record of one request.
@@ -409,7 +579,7 @@ export type RequestRecord = Message<"signalbox.v1.RequestRecord"> & {
  * Use `create(RequestRecordSchema)` to create a new message.
  */
 export const RequestRecordSchema: GenMessage<RequestRecord> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 5);
+  messageDesc(file_signalbox_v1_usage, 10);
 
 /**
  * @generated from message signalbox.v1.ListRequestsResponse
@@ -433,7 +603,7 @@ export type ListRequestsResponse = Message<"signalbox.v1.ListRequestsResponse"> 
  * Use `create(ListRequestsResponseSchema)` to create a new message.
  */
 export const ListRequestsResponseSchema: GenMessage<ListRequestsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 6);
+  messageDesc(file_signalbox_v1_usage, 11);
 
 /**
  * Exactly one of id and trace_id is required.
@@ -461,7 +631,7 @@ export type GetRequestRequest = Message<"signalbox.v1.GetRequestRequest"> & {
  * Use `create(GetRequestRequestSchema)` to create a new message.
  */
 export const GetRequestRequestSchema: GenMessage<GetRequestRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 7);
+  messageDesc(file_signalbox_v1_usage, 12);
 
 /**
  * @generated from message signalbox.v1.GetRequestResponse
@@ -478,7 +648,7 @@ export type GetRequestResponse = Message<"signalbox.v1.GetRequestResponse"> & {
  * Use `create(GetRequestResponseSchema)` to create a new message.
  */
 export const GetRequestResponseSchema: GenMessage<GetRequestResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 8);
+  messageDesc(file_signalbox_v1_usage, 13);
 
 /**
  * @generated from message signalbox.v1.GetBudgetRequest
@@ -504,7 +674,7 @@ export type GetBudgetRequest = Message<"signalbox.v1.GetBudgetRequest"> & {
  * Use `create(GetBudgetRequestSchema)` to create a new message.
  */
 export const GetBudgetRequestSchema: GenMessage<GetBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 9);
+  messageDesc(file_signalbox_v1_usage, 14);
 
 /**
  * @generated from message signalbox.v1.BudgetStatus
@@ -576,7 +746,7 @@ export type BudgetStatus = Message<"signalbox.v1.BudgetStatus"> & {
  * Use `create(BudgetStatusSchema)` to create a new message.
  */
 export const BudgetStatusSchema: GenMessage<BudgetStatus> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 10);
+  messageDesc(file_signalbox_v1_usage, 15);
 
 /**
  * @generated from message signalbox.v1.RateLimitStatus
@@ -623,7 +793,7 @@ export type RateLimitStatus = Message<"signalbox.v1.RateLimitStatus"> & {
  * Use `create(RateLimitStatusSchema)` to create a new message.
  */
 export const RateLimitStatusSchema: GenMessage<RateLimitStatus> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 11);
+  messageDesc(file_signalbox_v1_usage, 16);
 
 /**
  * @generated from message signalbox.v1.GetBudgetResponse
@@ -645,7 +815,7 @@ export type GetBudgetResponse = Message<"signalbox.v1.GetBudgetResponse"> & {
  * Use `create(GetBudgetResponseSchema)` to create a new message.
  */
 export const GetBudgetResponseSchema: GenMessage<GetBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 12);
+  messageDesc(file_signalbox_v1_usage, 17);
 
 /**
  * A budget's period, calendar-aligned in UTC.
@@ -782,6 +952,30 @@ export const UsageService: GenService<{
     methodKind: "unary";
     input: typeof GetBudgetRequestSchema;
     output: typeof GetBudgetResponseSchema;
+  },
+  /**
+   * SubmitFeedback scores an answered request (by request id or trace id): what its user made of
+   * the answer, kept with the request's route, variant, deployment and model, so they can be
+   * compared. A key may score the requests it may read (a team key its team's, a service key its
+   * own); the same (request, key) scored again replaces the earlier score.
+   *
+   * @generated from rpc signalbox.v1.UsageService.SubmitFeedback
+   */
+  submitFeedback: {
+    methodKind: "unary";
+    input: typeof SubmitFeedbackRequestSchema;
+    output: typeof SubmitFeedbackResponseSchema;
+  },
+  /**
+   * GetFeedbackSummary counts feedback and averages its scores over a range, grouped by key, team,
+   * user, route, deployment, provider or variant: which variant of an A/B split users prefer.
+   *
+   * @generated from rpc signalbox.v1.UsageService.GetFeedbackSummary
+   */
+  getFeedbackSummary: {
+    methodKind: "unary";
+    input: typeof GetFeedbackSummaryRequestSchema;
+    output: typeof GetFeedbackSummaryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_signalbox_v1_usage, 0);

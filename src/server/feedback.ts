@@ -1,0 +1,57 @@
+// Scoring an answered request, for both doors (UsageService.SubmitFeedback and POST /v1/feedback):
+// the request is found in the usage store within what the caller may read (a team key its team's
+// requests, a service key its own), so a score can only be given to a request the caller could
+// see, and is kept with that request's dimensions (src/control/feedback.ts).
+
+import { checkFeedback, DEFAULT_FEEDBACK_DAYS, feedbackOf, isFeedbackDimension, type FeedbackInput } from "../control/feedback.ts";
+import type { FeedbackDimension, FeedbackQuery, FeedbackRecord, FeedbackRow } from "../control/types.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { Caller } from "../router/types.ts";
+import type { UsageRecord } from "../usage/record.ts";
+import type { UsageFilter, UsageStore } from "../usage/store.ts";
+import { authorizeUsageFilters } from "./usage-service.ts";
+
+export interface FeedbackDeps {
+  usage?: UsageStore;
+  control: { putFeedback(f: FeedbackRecord): Promise<void>; feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]> };
+  now?: () => number;
+}
+
+/** How long a score waits for its request's usage record (written off the response path, in batches). */
+const FIND_WITHIN_MS = 2_000;
+
+/** Score a request; `names`: how the door spells the fields, for errors. */
+export async function submitFeedback(d: FeedbackDeps, caller: Caller, input: FeedbackInput, names = { requestId: "request_id", traceId: "trace_id", value: "value", weight: "weight", metadata: "metadata" }): Promise<FeedbackRecord> {
+  const f = checkFeedback(input, names);
+  if (!d.usage) throw new GatewayError("failed_precondition", "feedback needs the usage store, which finds the request scored");
+  const filters = authorizeUsageFilters(caller, []);
+  const deadline = Date.now() + FIND_WITHIN_MS;
+  let record: UsageRecord | undefined;
+  for (;;) {
+    record = await d.usage.get({ id: f.requestId, traceId: f.traceId, filters });
+    if (record || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!record) {
+    const field = f.requestId ? names.requestId : names.traceId;
+    throw new GatewayError("not_found", `${field}: no request ${f.requestId ? `"${f.requestId}"` : `with trace ${f.traceId}`} that this key may read`, { field });
+  }
+  const rec = feedbackOf(record, caller, f, (d.now ?? Date.now)());
+  await d.control.putFeedback(rec);
+  return rec;
+}
+
+/** Scores over a range, grouped; a team key sees its team's, a service key its own key's requests' scores. */
+export async function feedbackSummary(d: FeedbackDeps, caller: Caller, q: { start?: number; end?: number; groupBy: string[]; filters: UsageFilter[] }): Promise<FeedbackRow[]> {
+  const end = q.end ?? (d.now ?? Date.now)();
+  const start = q.start ?? end - DEFAULT_FEEDBACK_DAYS * 86_400_000;
+  if (end <= start) throw new GatewayError("invalid_argument", "end_time: must be after start_time", { field: "end_time" });
+  q.groupBy.forEach((g, i) => {
+    if (!isFeedbackDimension(g)) throw new GatewayError("invalid_argument", `group_by[${i}]: feedback is grouped by key, team, user, route, deployment, provider or variant, not ${g}`, { field: `group_by[${i}]` });
+  });
+  const filters = authorizeUsageFilters(caller, q.filters);
+  filters.forEach((f, i) => {
+    if (!isFeedbackDimension(f.dimension)) throw new GatewayError("invalid_argument", `filters[${i}].dimension: feedback is filtered by key, team, user, route, deployment, provider or variant, not ${f.dimension}`, { field: `filters[${i}].dimension` });
+  });
+  return d.control.feedbackSummary({ start, end, groupBy: q.groupBy as FeedbackDimension[], filters: filters as FeedbackQuery["filters"] });
+}
