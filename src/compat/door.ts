@@ -6,6 +6,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { CacheMode, ChatEngine } from "../engine/chat-engine.ts";
 import type { Caller } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
+import type { PromptLibrary } from "../control/prompts.ts";
 
 export type Req = IncomingMessage | Http2ServerRequest;
 export type Res = ServerResponse | Http2ServerResponse;
@@ -23,4 +24,6 @@ export interface DoorDeps {
   /** The status a failed request is recorded with. */
   statusOf(err: unknown): string;
   sendJson(res: Res, status: number, body: unknown, headers?: Record<string, string>): void;
+  /** The prompt library the signalbox object's `prompt` names (absent: none). */
+  prompts?: PromptLibrary;
 }

@@ -383,12 +383,12 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       if (gemini) {
         const body = req.method === "POST" ? await readBody(req, maxBytes) : Buffer.alloc(0);
-        status = await serveGenerateContent(req, res, gemini, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
+        status = await serveGenerateContent(req, res, gemini, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, prompts: core.control.prompts });
         return;
       }
       if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
         const body = req.method === "POST" ? await readBody(req, maxBytes) : Buffer.alloc(0);
-        status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers ? core.mcp : undefined });
+        status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers ? core.mcp : undefined, prompts: core.control.prompts });
         return;
       }
       if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank" || path === "/v1/images/generations" || path === "/v1/moderations") {

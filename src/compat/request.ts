@@ -283,18 +283,37 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller, prom
   return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true };
 }
 
-/** LiteLLM's prompt fields on Chat Completions, rendered; undefined without prompt_id. */
+/** LiteLLM's prompt fields on Chat Completions (or the signalbox object's prompt), rendered; undefined without one. */
 function chatPrompt(body: Json, caller: Caller, prompts: PromptLibrary | undefined): RenderedPrompt | undefined {
   const id = str(body, "prompt_id", "prompt_id");
   if (id === undefined) {
     for (const k of ["prompt_version", "prompt_variables"]) if (body[k] !== undefined && body[k] !== null) bad(k, "needs prompt_id");
-    return undefined;
+    return signalboxPrompt(body, caller, prompts);
   }
+  if (isObj(body.signalbox) && body.signalbox.prompt !== undefined && body.signalbox.prompt !== null) bad("signalbox.prompt", "give prompt_id or signalbox.prompt, not both");
   if (!prompts) bad("prompt_id", `no prompt "${id}"`);
   const v = body.prompt_version;
   const version = v === undefined || v === null ? undefined : typeof v === "number" ? String(v) : str(body, "prompt_version", "prompt_version");
   const p = findPrompt(prompts, caller, id, "prompt_id");
   return renderPrompt(p, pickVersion(p, version, "prompt_version"), obj(body, "prompt_variables", "prompt_variables") ?? {}, "prompt_variables");
+}
+
+/**
+ * The signalbox object's `prompt` ({id, version, variables}): a template of the prompt library on
+ * any door (the Anthropic and Gemini doors have no prompt field of their own), rendered; undefined
+ * without one. Errors name `signalbox.prompt.<field>`.
+ */
+export function signalboxPrompt(body: Json, caller: Caller, prompts: PromptLibrary | undefined): RenderedPrompt | undefined {
+  const sb = obj(body, "signalbox", "signalbox");
+  const p = sb && obj(sb, "prompt", "signalbox.prompt");
+  if (!p) return undefined;
+  for (const k of Object.keys(p)) if (k !== "id" && k !== "version" && k !== "variables") bad(`signalbox.prompt.${k}`, "unknown field (a prompt takes id, version and variables)");
+  const id = str(p, "id", "signalbox.prompt.id") ?? bad("signalbox.prompt.id", "is required");
+  if (!prompts) bad("signalbox.prompt.id", `no prompt "${id}"`);
+  const v = p.version;
+  const version = v === undefined || v === null ? undefined : typeof v === "number" ? String(v) : str(p, "version", "signalbox.prompt.version");
+  const found = findPrompt(prompts, caller, id, "signalbox.prompt.id");
+  return renderPrompt(found, pickVersion(found, version, "signalbox.prompt.version"), obj(p, "variables", "signalbox.prompt.variables") ?? {}, "signalbox.prompt.variables");
 }
 
 /**

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { Code, createSignalboxClient, PromptSource, Role, userText, type SignalboxClient } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
@@ -126,6 +127,43 @@ describe("prompts on the embedded store", () => {
     for await (const _ of s);
     assert.deepEqual(sent(fake), ["system: You greet Cy briefly.", "user: Hi to Cy."]);
     assert.ok(lastTags().includes("prompt:greet@2"));
+  });
+
+  test("the Anthropic and Gemini doors name a prompt in the signalbox object; so may Chat Completions", async () => {
+    const anthropic = new Anthropic({ baseURL: t.url, apiKey: SERVICE_A, maxRetries: 0 });
+    fake.script({ kind: "text", text: "Hi from the Messages API" });
+    const m = await anthropic.messages.create({ max_tokens: 100, messages: [{ role: "user", content: "thanks" }], signalbox: { prompt: { id: "greet", version: "1", variables: { who: "Ann", place: "Lyon" } } } } as never);
+    assert.equal((m as unknown as { content: { text: string }[] }).content[0]!.text, "Hi from the Messages API");
+    assert.deepEqual(sent(fake), ["system: You greet Ann warmly.", "user: Say hi to Ann from Lyon.", "user: thanks"]);
+    assert.ok(lastTags().includes("prompt:greet@1"));
+    fake.script({ kind: "text", text: "Hi from generateContent" });
+    const g = await fetch(`${t.url}/v1beta/models/default:generateContent`, {
+      method: "POST",
+      headers: { "x-goog-api-key": SERVICE_A, "content-type": "application/json" },
+      body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "cheers" }] }], signalbox: { prompt: { id: "greet", version: "staging", variables: { who: "Gil" } } } }),
+    });
+    assert.equal(g.status, 200, await g.clone().text());
+    assert.deepEqual(sent(fake), ["system: You greet Gil briefly.", "user: Hi to Gil.", "user: cheers"]);
+    assert.ok(lastTags().includes("prompt:greet@2"));
+    fake.script({ kind: "text", text: "ok" });
+    await openai.chat.completions.create({ signalbox: { prompt: { id: "greet", version: "1", variables: { who: "Hal", place: "Bonn" } } } } as never);
+    assert.deepEqual(sent(fake), ["system: You greet Hal warmly.", "user: Say hi to Hal from Bonn."]);
+    // Errors name the field; nothing reaches the provider.
+    const before = fake.requests.length;
+    const bad = await anthropic.messages.create({ model: "default", max_tokens: 10, messages: [{ role: "user", content: "x" }], signalbox: { prompt: { id: "greet", version: "1", variables: { who: "x" } } } } as never).catch((e) => e);
+    assert.equal(bad.status, 400);
+    assert.match((bad.error as { error: { message: string } }).error.message, /^signalbox\.prompt\.variables\.place: is required by prompt "greet"/);
+    const unknown = await fetch(`${t.url}/v1beta/models/default:generateContent`, {
+      method: "POST",
+      headers: { "x-goog-api-key": SERVICE_A, "content-type": "application/json" },
+      body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "x" }] }], signalbox: { prompt: { id: "nope" } } }),
+    });
+    assert.equal(unknown.status, 400);
+    assert.match(JSON.stringify(await unknown.json()), /signalbox\.prompt\.id: no prompt \\"nope\\"/);
+    const both = await openai.chat.completions.create({ prompt_id: "greet", signalbox: { prompt: { id: "greet" } }, messages: [{ role: "user", content: "x" }] } as never).catch((e) => e);
+    assert.equal(both.status, 400);
+    assert.equal(both.param, "signalbox.prompt");
+    assert.equal(fake.requests.length, before);
   });
 
   test("Connect: ChatRequest.prompt with no model; Route plans the same; errors name the caller's own message", async () => {

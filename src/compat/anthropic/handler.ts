@@ -53,7 +53,7 @@ export async function serveMessages(req: Req, res: Res, path: string, d: Message
     .map((b) => b.trim())
     .filter(Boolean);
   const countOnly = path === "/v1/messages/count_tokens";
-  const parsed = parseMessagesRequest(json, ri.id, d.caller, { countOnly, betas });
+  const parsed = parseMessagesRequest(json, ri.id, d.caller, { countOnly, betas, prompts: d.prompts });
   const common = { "request-id": ri.id, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
   if (countOnly) {

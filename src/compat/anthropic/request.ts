@@ -24,7 +24,8 @@ import type { CacheMode } from "../../engine/chat-engine.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
-import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, str, stringList, type Json } from "../request.ts";
+import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
+import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
 import { mcpFunctionName, type OfferSpec } from "../../mcp/offer.ts";
 import type { McpTool } from "../../mcp/hub.ts";
 
@@ -412,14 +413,16 @@ const FIELDS: FieldNames = {
  * Parse a Messages request (or, with `countOnly`, a count_tokens request: no max_tokens, never
  * streamed). `betas` is the anthropic-beta header's list.
  */
-export function parseMessagesRequest(body: unknown, id: string, caller: Caller, opts: { countOnly?: boolean; betas?: string[] } = {}): MessagesRequest {
+export function parseMessagesRequest(body: unknown, id: string, caller: Caller, opts: { countOnly?: boolean; betas?: string[]; prompts?: PromptLibrary } = {}): MessagesRequest {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k in REFUSED) if (body[k] !== undefined && body[k] !== null) bad(k, REFUSED[k]);
-  const model = str(body, "model", "model") ?? bad("model", "Field required");
+  // A template of the prompt library, put before the request's own system prompt and messages.
+  const template = signalboxPrompt(body, caller, opts.prompts);
+  const model = str(body, "model", "model") ?? template?.model ?? bad("model", template ? `Field required (prompt "${template.id}" names no model)` : "Field required");
   const maxTokens = int(body, "max_tokens", "max_tokens");
   if (maxTokens === undefined && !opts.countOnly) bad("max_tokens", "Field required");
 
-  const req: Omit<UpstreamRequest, "model"> = { messages: messages(body.messages, systemMessages(body.system)) };
+  const req: Omit<UpstreamRequest, "model"> = { messages: template && (body.messages === undefined || body.messages === null) ? systemMessages(body.system) : messages(body.messages, systemMessages(body.system)) };
   if (!opts.countOnly && maxTokens !== undefined) req.maxOutputTokens = maxTokens;
   const toolsets: Toolset[] = [];
   const t = tools(arr(body, "tools", "tools"), toolsets);
@@ -474,6 +477,7 @@ export function parseMessagesRequest(body: unknown, id: string, caller: Caller, 
     stream,
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
   };
-  validateCall(call, FIELDS);
+  const offset = template ? applyPrompt(call, template) : 0;
+  validatePrompted(offset, () => validateCall(call, FIELDS));
   return { call, mcp, ...(sb.cache ? { cache: sb.cache } : {}) };
 }

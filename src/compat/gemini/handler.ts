@@ -53,7 +53,7 @@ export async function serveGenerateContent(req: Req, res: Res, target: NonNullab
   }
   const countOnly = target.method === "countTokens";
   const stream = target.method === "streamGenerateContent";
-  const parsed = parseGenerateContentRequest(json, target.model, ri.id, d.caller, { stream, countOnly });
+  const parsed = parseGenerateContentRequest(json, target.model, ri.id, d.caller, { stream, countOnly, prompts: d.prompts });
 
   if (countOnly) {
     // The router's own count for the deployment the call would go to first (Gemini's countTokens is not called).

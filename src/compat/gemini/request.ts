@@ -23,7 +23,8 @@ import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { effortForBudget } from "../anthropic/request.ts";
 import { MAX_CHOICES } from "../choices.ts";
-import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, str, stringList, type Json } from "../request.ts";
+import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
+import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
 
 export interface GenerateContentRequest {
   call: ChatCall;
@@ -314,7 +315,7 @@ const FIELDS: FieldNames = {
  * Parse a generateContent (or streamGenerateContent) body for the model named in the path. With
  * `countOnly` (countTokens) the body is `{contents}` or `{generateContentRequest}`.
  */
-export function parseGenerateContentRequest(body: unknown, model: string, id: string, caller: Caller, opts: { stream: boolean; countOnly?: boolean }): GenerateContentRequest {
+export function parseGenerateContentRequest(body: unknown, model: string, id: string, caller: Caller, opts: { stream: boolean; countOnly?: boolean; prompts?: PromptLibrary }): GenerateContentRequest {
   if (!isObj(body)) bad("body", "Invalid JSON payload received. Expected an object.");
   if (opts.countOnly) {
     const inner = pObj(body, "generateContentRequest", "generate_content_request");
@@ -322,7 +323,11 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
   }
   const b = body as Json;
   if (pick(b, "cachedContent") !== undefined) bad("cached_content", "cached contents are not supported by this gateway");
-  const req: Omit<UpstreamRequest, "model"> = { messages: conversation(b.contents, systemMessages(pick(b, "systemInstruction"))) };
+  // A template of the prompt library, put before the request's own system instruction and contents.
+  const template = signalboxPrompt(b, caller, opts.prompts);
+  const req: Omit<UpstreamRequest, "model"> = {
+    messages: template && (b.contents === undefined || b.contents === null) ? systemMessages(pick(b, "systemInstruction")) : conversation(b.contents, systemMessages(pick(b, "systemInstruction"))),
+  };
   const t = tools(arr(b, "tools", "tools"));
   if (t?.length) req.tools = t;
   const tc = toolChoice(pObj(b, "toolConfig", "tool_config"));
@@ -342,6 +347,7 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
     stream: opts.countOnly ? false : opts.stream,
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
   };
-  validateCall(call, FIELDS);
+  const offset = template ? applyPrompt(call, template) : 0;
+  validatePrompted(offset, () => validateCall(call, FIELDS));
   return { call, n, ...(sb.cache ? { cache: sb.cache } : {}) };
 }
