@@ -605,6 +605,11 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
     const cutoff = new Date(floorHour(t - rollupMs));
     await pool.query("DELETE FROM signalbox_usage_hourly WHERE hour < $1", [cutoff]);
     await pool.query("DELETE FROM signalbox_usage_dropped WHERE hour < $1", [cutoff]);
+    // Feedback (the control store's table, src/control/feedback.ts) is kept as long as the rollups it
+    // is compared with; the table is not there until the control plane's migration 16 has run.
+    await pool.query("DELETE FROM signalbox_feedback WHERE at < $1", [cutoff]).catch((err: { code?: string }) => {
+      if (err.code !== "42P01") throw err;
+    });
     maintainedDay = today;
     return { created, dropped };
   }

@@ -13,6 +13,7 @@ import { Dimension } from "../../gen/signalbox/v1/common_pb.ts";
 import { UsageService } from "../../gen/signalbox/v1/usage_pb.ts";
 import type { Caller } from "../../src/router/types.ts";
 import { ANONYMOUS, callerKey } from "../../src/server/auth.ts";
+import { createPostgresControlStore } from "../../src/control/postgres-store.ts";
 import { requestInfoKey } from "../../src/server/context.ts";
 import { usageService } from "../../src/server/usage-service.ts";
 import { migrate, MIGRATIONS } from "../../src/control/migrations.ts";
@@ -131,6 +132,25 @@ test("schema: partitioned by day with the indexes queries need; partitions made 
     assert.deepEqual(defs.sort(), ["btree (id)", "btree (key, \"time\", id)", "btree (team, \"time\", id)", "btree (\"time\", id)", "btree (trace_id)", "gin (tags)"].sort());
   } finally {
     await s.close();
+  }
+});
+
+test("feedback is kept as long as the rollups it is compared with: the daily upkeep trims both", async (t) => {
+  if (!need(t)) return;
+  const url = await freshDb();
+  const control = await createPostgresControlStore(url, { replica: "test" });
+  let clock = Date.now();
+  const s = await open({ retentionDays: 1, rollupRetentionDays: 2, now: () => clock }, url);
+  try {
+    const fb = (id: string, time: number) => ({ id, time, requestId: `req_${id}`, traceId: "t", key: "k", team: "a", user: "", route: "r", deployment: "d", provider: "p", variant: "", model: "m", value: 1, weight: 1, metadata: {}, by: "k" });
+    await control.putFeedback(fb("old", clock - 3 * DAY));
+    await control.putFeedback(fb("new", clock - 1000));
+    await s.maintain();
+    const ids = (await sql<{ id: string }>(url, "SELECT id FROM signalbox_feedback ORDER BY id")).map((r) => r.id);
+    assert.deepEqual(ids, ["new"]);
+  } finally {
+    await s.close();
+    await control.close();
   }
 });
 
