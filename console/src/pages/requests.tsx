@@ -1,10 +1,11 @@
 // Requests: ListRequests with filters, a page at a time; a request opens its attempts as a
 // timeline with tokens, cost and a link to its trace, and, when it was a stored Responses API
-// response, its conversation: the request's input items and the response's output items.
+// response, its conversation: the request's input items and the response's output items; and a
+// Feedback card scoring it (SubmitFeedback: thumbs up or down, with an optional comment).
 
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createConnectQueryKey, useQuery, useTransport } from "@connectrpc/connect-query";
+import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
 import { Code, Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, Operation, OperationSchema, type RequestRecord, SignalboxError, UsageService } from "@signalbox/client";
 import { useQuery as useRestQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useState } from "react";
@@ -346,10 +347,67 @@ export function RequestPage({ id, settings }: { id: string; settings: Settings }
           <Card title={`Attempts (${r.attempts.length})`}>
             <AttemptTimeline attempts={r.attempts} />
           </Card>
+          <FeedbackCard requestId={r.id} />
         </>
       )}
       <Conversation requestId={id} />
     </>
+  );
+}
+
+/** What a score was saved as: the value given, its comment, and the stored feedback's id. */
+interface SavedFeedback {
+  value: number;
+  comment: string;
+  feedbackId: string;
+}
+
+/**
+ * Score this request: thumbs up (+1) or down (-1), with an optional comment (metadata.comment).
+ * The score is this key's: scoring again replaces it. Summaries on the usage page are refreshed.
+ */
+function FeedbackCard({ requestId }: { requestId: string }) {
+  const [comment, setComment] = useState("");
+  const [saved, setSaved] = useState<SavedFeedback>();
+  const queryClient = useQueryClient();
+  const submit = useMutation(UsageService.method.submitFeedback, {
+    onMutate: () => setSaved(undefined),
+    onSuccess: (res, input) => {
+      setSaved({ value: input.value ?? 0, comment: input.metadata?.comment ?? "", feedbackId: res.feedbackId });
+      return queryClient.invalidateQueries({ queryKey: createConnectQueryKey({ schema: UsageService.method.getFeedbackSummary, cardinality: undefined }) });
+    },
+  });
+  const score = (value: number) => {
+    const text = comment.trim();
+    submit.mutate({ requestId, value, metadata: text ? { comment: text } : {} });
+  };
+  return (
+    <div data-testid="feedback">
+      <Card title="Feedback">
+        <form className="toolbar" aria-label="Feedback" onSubmit={(e) => e.preventDefault()}>
+          <Field label="Comment (optional)">
+            <input name="comment" value={comment} onChange={(e) => setComment(e.target.value)} placeholder="What was good or bad about the answer" maxLength={1000} size={48} />
+          </Field>
+          <div className="actions">
+            <button type="button" data-testid="feedback-up" aria-label="Thumbs up" aria-pressed={saved?.value === 1} className={saved?.value === 1 ? "primary" : ""} disabled={submit.isPending} onClick={() => score(1)}>
+              👍 Good
+            </button>
+            <button type="button" data-testid="feedback-down" aria-label="Thumbs down" aria-pressed={saved?.value === -1} className={saved?.value === -1 ? "primary" : ""} disabled={submit.isPending} onClick={() => score(-1)}>
+              👎 Bad
+            </button>
+            {submit.isPending && <span className="muted">Saving…</span>}
+          </div>
+        </form>
+        <p className="muted small">Your key's score for this request; scoring it again replaces the earlier one. The usage page's Feedback card sums scores by variant, deployment, route, team or key.</p>
+        {saved && (
+          <div data-testid="feedback-saved" data-value={saved.value} data-comment={saved.comment} data-feedback-id={saved.feedbackId} aria-live="polite">
+            Saved <Badge tone={saved.value > 0 ? "ok" : "bad"}>{saved.value > 0 ? `👍 +${saved.value}` : `👎 ${saved.value}`}</Badge>
+            {saved.comment ? <> with the comment “{saved.comment}”</> : " without a comment"} <code className="small muted">{saved.feedbackId}</code>
+          </div>
+        )}
+        <ErrorBox error={submit.error} />
+      </Card>
+    </div>
   );
 }
 

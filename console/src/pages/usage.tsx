@@ -1,16 +1,19 @@
 // Usage: GetUsage with any grouping and filters, as a chart (per group over time) and a table with
-// totals, exported as CSV from the rows already loaded.
+// totals, exported as CSV from the rows already loaded; and a Feedback card: GetFeedbackSummary over
+// the same range, grouped by a dimension picked (variant by default), to compare an A/B split's
+// variants (or deployments, routes, teams, keys) by what their users thought.
 
 import { useQuery } from "@connectrpc/connect-query";
-import { type Dimension, Granularity, UsageService, type UsageRow } from "@signalbox/client";
+import { Dimension, type FeedbackRow, Granularity, UsageService, type UsageRow } from "@signalbox/client";
 import { useMemo, useState } from "react";
 import { PALETTE, ShareBar, TimeChart } from "../chart.tsx";
 import { download, nanosToDecimal, toCsv } from "../csv.ts";
 import { count, dateTime, ms, tsToMs, usd } from "../format.ts";
 import { Card, Empty, ErrorBox, Loading, PageHeader, Segmented } from "../ui.tsx";
-import { bucketTimes, DIMENSIONS, dimensionName, groupLabel, type RangeName, RANGE_OPTIONS, rowUnits, seriesOf, sumRows, unitsLabel, windowFor, windowInput } from "../usage.ts";
+import { bucketTimes, DIMENSIONS, dimensionName, groupLabel, type RangeName, RANGE_OPTIONS, rowUnits, seriesOf, sumRows, unitsLabel, type Window, windowFor, windowInput } from "../usage.ts";
 
 const NO_ROWS: UsageRow[] = [];
+const NO_FEEDBACK: FeedbackRow[] = [];
 const PAGE = 50;
 const MAX_SERIES = 6;
 
@@ -253,7 +256,90 @@ export function UsagePage() {
           </div>
         )}
       </Card>
+      <FeedbackCard win={win} filters={filters} />
     </>
+  );
+}
+
+/** What the Feedback card groups by (variant first: comparing an A/B split's variants). */
+const FEEDBACK_GROUPS: { value: string; label: string; d: Dimension }[] = [
+  { value: "variant", label: "Variant", d: Dimension.VARIANT },
+  { value: "deployment", label: "Deployment", d: Dimension.DEPLOYMENT },
+  { value: "route", label: "Route", d: Dimension.ROUTE },
+  { value: "team", label: "Team", d: Dimension.TEAM },
+  { value: "key", label: "Key", d: Dimension.KEY },
+];
+/** The dimensions feedback is kept by: the page's filters on others (tag, status, operation) do not apply to it. */
+const FEEDBACK_FILTERABLE = new Set<Dimension>([Dimension.KEY, Dimension.TEAM, Dimension.USER, Dimension.ROUTE, Dimension.DEPLOYMENT, Dimension.PROVIDER, Dimension.VARIANT]);
+/** A mean score, signed, to two places: "+0.50", "-1.00", "0.00". */
+const score = (v: number) => `${v > 0 ? "+" : ""}${v.toFixed(2)}`;
+
+/** Scores given in the page's range (by when they were given), grouped by one dimension; the page's filters on feedback's dimensions apply. */
+function FeedbackCard({ win, filters }: { win: Window; filters: Filter[] }) {
+  const [group, setGroup] = useState("variant");
+  const g = FEEDBACK_GROUPS.find((x) => x.value === group)!;
+  const applied = filters.filter((f) => FEEDBACK_FILTERABLE.has(f.dimension));
+  const ignored = filters.filter((f) => !FEEDBACK_FILTERABLE.has(f.dimension));
+  const q = useQuery(UsageService.method.getFeedbackSummary, { ...windowInput(win), groupBy: [g.d], filters: applied });
+  const rows = useMemo(() => [...(q.data?.rows ?? NO_FEEDBACK)].sort((a, b) => Number(b.count - a.count) || (a.group[g.value] ?? "").localeCompare(b.group[g.value] ?? "")), [q.data, g.value]);
+  const total = rows.reduce((n, r) => n + Number(r.count), 0);
+  return (
+    <div data-testid="feedback-summary" data-group-by={g.value} data-state={q.isPending ? "loading" : q.error ? "error" : rows.length ? "rows" : "empty"}>
+      <Card title="Feedback" actions={<Segmented name="Feedback group by" value={group} options={FEEDBACK_GROUPS} onChange={setGroup} />}>
+        <p className="muted small">
+          Scores given in this range (SubmitFeedback, or POST /v1/feedback): -10 to 10, a thumbs up being +1 and down -1; the weighted mean counts each score by its weight.
+          {ignored.length > 0 && ` The ${ignored.map((f) => dimensionName(f.dimension)).join(" and ")} filter does not apply to feedback.`}
+        </p>
+        <ErrorBox error={q.error} />
+        {q.isPending ? (
+          <Loading />
+        ) : q.error ? null : rows.length === 0 ? (
+          <Empty>No feedback in this range.</Empty>
+        ) : (
+          <div className="table-wrap">
+            <table className="table dense" data-testid="feedback-table">
+              <thead>
+                <tr>
+                  <th>{g.value}</th>
+                  <th className="num">Count</th>
+                  <th className="num" title="Scores above 0 (👍)">Positive</th>
+                  <th className="num" title="Scores below 0 (👎)">Negative</th>
+                  <th className="num">Mean</th>
+                  <th className="num">Weighted mean</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((r) => {
+                  const name = r.group[g.value] ?? "";
+                  return (
+                    <tr
+                      key={name}
+                      data-testid="feedback-row"
+                      data-group={name}
+                      data-count={String(r.count)}
+                      data-positive={String(r.positive)}
+                      data-negative={String(r.negative)}
+                      data-mean={String(r.meanValue)}
+                      data-weighted-mean={String(r.weightedMeanValue)}
+                    >
+                      <td>
+                        {name || <span className="muted">(none)</span>}
+                        <ShareBar value={Number(r.count)} max={total} />
+                      </td>
+                      <td className="num">{count(r.count)}</td>
+                      <td className="num">{count(r.positive)}</td>
+                      <td className="num">{count(r.negative)}</td>
+                      <td className="num">{score(r.meanValue)}</td>
+                      <td className="num">{score(r.weightedMeanValue)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+    </div>
   );
 }
 
