@@ -378,6 +378,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   metrics.configVersion(version);
   const limits = opts.limits ?? (await createLimits(config, alerts));
   const usageStore = await createUsageStore(config, alerts);
+  /** Usage records in Redis or PostgreSQL: written in batches, maybe by another replica (feedback waits for them). */
+  const sharedUsage = hasRedis(config.store) || !!config.store.postgresUrl;
   // Tests may watch records through an extra sink of their own.
   const extra = opts.usage;
   const sink: UsageSink = extra
@@ -453,7 +455,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     if (backgroundRuns.size) responseStore?.keepAlive(backgroundRuns.ids(), Date.now() + HEARTBEAT_TTL_MS).catch((err) => log("warn", "responses: could not renew the background responses' heartbeat", { reason: (err as Error).message }));
   }, HEARTBEAT_MS).unref();
   const retentionMs = config.responses.retentionDays * 86_400_000;
-  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control });
+  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 });
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
   const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));
@@ -574,7 +576,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(AudioService, audioService(engine), audioSized);
       router.service(ModerationService, moderationService(engine));
       router.service(RouteService, routeService(core), audioSized);
-      router.service(UsageService, { ...usageService({ store: usageStore, feedback: core.control }), ...budgetService(core) });
+      router.service(UsageService, { ...usageService({ store: usageStore, feedback: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }), ...budgetService(core) });
       router.service(
         AdminService,
         adminService(control, {

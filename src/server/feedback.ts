@@ -15,17 +15,20 @@ export interface FeedbackDeps {
   usage?: UsageStore;
   control: { putFeedback(f: FeedbackRecord): Promise<void>; feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]> };
   now?: () => number;
+  /**
+   * How long a score waits for its request's usage record: a shared store (Redis, PostgreSQL) is
+   * written in batches off the response path, maybe by another replica. Default 2 s; the gateway
+   * gives the in-memory store, which has a record as its answer ends, a quarter of a second.
+   */
+  findWithinMs?: number;
 }
-
-/** How long a score waits for its request's usage record (written off the response path, in batches). */
-const FIND_WITHIN_MS = 2_000;
 
 /** Score a request; `names`: how the door spells the fields, for errors. */
 export async function submitFeedback(d: FeedbackDeps, caller: Caller, input: FeedbackInput, names = { requestId: "request_id", traceId: "trace_id", value: "value", weight: "weight", metadata: "metadata" }): Promise<FeedbackRecord> {
   const f = checkFeedback(input, names);
   if (!d.usage) throw new GatewayError("failed_precondition", "feedback needs the usage store, which finds the request scored");
   const filters = authorizeUsageFilters(caller, []);
-  const deadline = Date.now() + FIND_WITHIN_MS;
+  const deadline = Date.now() + (d.findWithinMs ?? 2_000);
   let record: UsageRecord | undefined;
   for (;;) {
     record = await d.usage.get({ id: f.requestId, traceId: f.traceId, filters });

@@ -156,6 +156,7 @@ export interface UsageServiceDeps {
   now?: () => number;
   /** Where feedback is kept (the control store); without it, SubmitFeedback and GetFeedbackSummary are unimplemented. */
   feedback?: FeedbackDeps["control"];
+  findWithinMs?: number;
 }
 
 const notYet = (rpc: string) =>
@@ -211,7 +212,7 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
     submitFeedback: async (req: SubmitFeedbackRequest, ctx: HandlerContext) => {
       try {
         if (!core.feedback) throw notYet("SubmitFeedback");
-        const f = await submitFeedback({ usage: core.store, control: core.feedback, now }, ctx.values.get(callerKey), {
+        const f = await submitFeedback({ usage: core.store, control: core.feedback, now, findWithinMs: core.findWithinMs }, ctx.values.get(callerKey), {
           requestId: req.requestId || undefined,
           traceId: req.traceId || undefined,
           value: req.value,

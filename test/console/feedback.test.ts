@@ -20,29 +20,12 @@ import { feedbackId } from "../../src/control/feedback.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { abConfig, askBoth, type Answered } from "../helpers/ab-route.ts";
 
 // Built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "feedback", "console", "secret"].join("_");
 
-const CONFIG = `
-providers:
-  - { name: mock, type: mock }
-deployments:
-  - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
-  - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 1, output: 2 } }
-routes:
-  - name: ab
-    variants:
-      - { name: control, weight: 50, targets: [mock/a] }
-      - { name: candidate, weight: 50, targets: [mock/b] }
-keys:
-  - { name: console-admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
-`;
-
-interface Answered {
-  requestId: string;
-  variant: string;
-}
+const CONFIG = abConfig(`  - { name: console-admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }`);
 
 describe("console: feedback on a request and the usage page's Feedback card", { skip: skipWithoutChromium }, () => {
   const started = performance.now();
@@ -55,16 +38,6 @@ describe("console: feedback on a request and the usage page's Feedback card", { 
   const answered: Answered[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage: true });
-  const ask = async (i: number): Promise<Answered> => {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "ab", user: `user-${i}`, messages: [{ role: "user", content: `hi ${i}` }] }),
-    });
-    assert.equal(res.status, 200, await res.clone().text());
-    await res.json();
-    return { requestId: res.headers.get("x-request-id")!, variant: res.headers.get("x-signalbox-deployment") === "mock/b" ? "candidate" : "control" };
-  };
   const one = (variant: string) => answered.find((a) => a.variant === variant)!;
   const summary = async (groupBy: Dimension[]) =>
     (await admin.usage.getFeedbackSummary({ groupBy })).rows
@@ -93,7 +66,7 @@ describe("console: feedback on a request and the usage page's Feedback card", { 
     work = await mkdtemp(join(tmpdir(), "signalbox-console-feedback-"));
     gw = await startTestGateway(CONFIG);
     admin = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN, protocol: "connect", opentelemetry: false });
-    for (let i = 0; i < 40 && (answered.length < 6 || new Set(answered.map((a) => a.variant)).size < 2); i++) answered.push(await ask(i));
+    answered.push(...(await askBoth(gw.url, ADMIN, 6)));
     assert.equal(new Set(answered.map((a) => a.variant)).size, 2, "both variants answered");
     // Usage records are written off the response path: wait until every request is listed.
     for (let t = Date.now(); ; ) {

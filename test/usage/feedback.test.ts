@@ -1,40 +1,31 @@
 // Feedback on answered requests: POST /v1/feedback (Portkey's shape, by trace id or request id) and
 // UsageService.SubmitFeedback, kept with the request's own route, variant and deployment, and
 // GetFeedbackSummary comparing an A/B split's variants by their users' scores. Who may score and
-// read what follows the usage rules (a team key its team's requests). Over real sockets, with the
-// OpenAI SDK and @signalbox/client; then two replicas on a private PostgreSQL: a request answered
+// read what follows the usage rules (a team key its team's requests). Over real sockets, with fetch and
+// @signalbox/client; then two replicas on a private PostgreSQL: a request answered
 // on one, scored on the other, summarised on the first, and still there after a restart.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import OpenAI from "openai";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createSignalboxClient, Dimension, type SignalboxClient } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startPostgresReplicas } from "../helpers/postgres.ts";
+import { abConfig, askAb, askBoth, type Answered } from "../helpers/ab-route.ts";
 
 const key = (...p: string[]) => ["sbx", "test", "feedback", ...p].join("_");
 const TEAM_A = key("team", "a");
 const TEAM_B = key("team", "b");
 const ADMIN = key("admin");
 
-const YAML = (extra = "") => `
-providers:
-  - { name: mock, type: mock }
-deployments:
-  - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
-  - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 1, output: 2 } }
-routes:
-  - name: ab
-    variants:
-      - { name: control, weight: 50, targets: [mock/a] }
-      - { name: candidate, weight: 50, targets: [mock/b] }
-keys:
-  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
+const YAML = (extra = "") =>
+  abConfig(
+    `  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
   - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
-  - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
-${extra}`;
+  - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }`,
+    extra,
+  );
 
 async function refused(p: Promise<unknown>, code: Code, text: RegExp): Promise<void> {
   const err = await p.then(
@@ -45,21 +36,7 @@ async function refused(p: Promise<unknown>, code: Code, text: RegExp): Promise<v
   assert.match(err.rawMessage, text);
 }
 
-interface Answered {
-  requestId: string;
-  traceId: string;
-  variant: string;
-}
-
-/** Ask `ab` as user `u` through the OpenAI SDK; the request's ids from its headers, its variant from its record. */
-async function ask(gw: TestGateway, apiKey: string, u: string): Promise<Answered> {
-  const sdk = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey, maxRetries: 0 });
-  const { response } = await sdk.chat.completions.create({ model: "ab", user: u, messages: [{ role: "user", content: "hi" }] }).withResponse();
-  const requestId = response.headers.get("x-request-id")!;
-  const traceId = response.headers.get("x-signalbox-trace-id")!;
-  const variant = response.headers.get("x-signalbox-deployment") === "mock/b" ? "candidate" : "control";
-  return { requestId, traceId, variant };
-}
+const ask = (gw: TestGateway, apiKey: string, u: string) => askAb(gw.url, apiKey, u);
 
 const feedback = (gw: TestGateway, apiKey: string, body: unknown) =>
   fetch(`${gw.url}/v1/feedback`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => ({
@@ -78,7 +55,7 @@ describe("feedback (memory store)", () => {
     a = createSignalboxClient({ baseUrl: gw.url, apiKey: TEAM_A });
     b = createSignalboxClient({ baseUrl: gw.url, apiKey: TEAM_B });
     admin = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN });
-    for (let i = 0; answered.length < 12 || new Set(answered.map((x) => x.variant)).size < 2; i++) answered.push(await ask(gw, TEAM_A, `user-${i}`));
+    answered.push(...(await askBoth(gw.url, TEAM_A, 12)));
   });
   after(() => gw?.close());
 

@@ -18,6 +18,8 @@ Exit codes:
 Examples:
   signalbox usage --since 7d --group-by team,deployment
   signalbox requests --status error --since 1h
+  signalbox feedback give req_579cba1dmx8kg7ez2 --up --meta comment="spot on"
+  signalbox feedback summary --by variant --route ab --since 7d
   signalbox route explain --model default --prompt "Hello"
   signalbox chat --model default "Write a haiku about failover"
   signalbox image images "a red fox in the snow" -n 2 --size 1024x1024 -o renders/

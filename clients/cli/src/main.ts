@@ -17,6 +17,7 @@ import { entryCommands } from "./commands/entries.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
 import { routeCommands } from "./commands/route.ts";
 import { usageCommands } from "./commands/usage.ts";
+import { feedbackCommands } from "./commands/feedback.ts";
 import { DEFAULT_URL, EXIT, globals, type Globals, report } from "./context.ts";
 import { HELP_FOOTER } from "./help.ts";
 
@@ -25,17 +26,18 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, routing, models, budgets, keys and teams, alerts, config entries made at run time, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys and teams, alerts, config entries made at run time, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, models, keys list, teams list, alerts list, batches, mcp servers, mcp tools, prompts list, entries list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, models, keys list, teams list, alerts list, batches, mcp servers, mcp tools, prompts list, entries list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
     .exitOverride();
   usageCommands(program);
+  feedbackCommands(program);
   routeCommands(program);
   chatCommand(program);
   rerankCommand(program);
