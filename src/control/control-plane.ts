@@ -72,6 +72,7 @@ export interface ControlPlane {
   /** Scores of answered requests (feedback.ts): who may give and read them is the caller's business. */
   putFeedback(f: FeedbackRecord): Promise<void>;
   feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>;
+  feedbackFor(requestId: string): Promise<FeedbackRecord[]>;
   resealConfigEntries(a: Actor, validateOnly: boolean): Promise<ResealReport>;
   createKey(a: Actor, input: KeyInput): Promise<{ key: ManagedKey; secret: string }>;
   listKeys(a: Actor, q: { team?: string; limit: number; cursor?: string; includeRevoked: boolean }): Page<ManagedKey>;
@@ -691,6 +692,14 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     async feedbackSummary(q) {
       try {
         return await store.feedbackSummary(q);
+      } catch (err) {
+        storeFailure(err);
+      }
+    },
+
+    async feedbackFor(requestId) {
+      try {
+        return await store.feedbackFor(requestId);
       } catch (err) {
         storeFailure(err);
       }

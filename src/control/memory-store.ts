@@ -169,6 +169,9 @@ export function createMemoryControlStore(): ControlStore {
         feedback.delete(id);
       }
     },
+    async feedbackFor(requestId) {
+      return [...feedback.values()].filter((f) => f.requestId === requestId).sort((a, b) => b.time - a.time).map(clone);
+    },
     async feedbackSummary(q) {
       return summarizeFeedback([...feedback.values()], q);
     },

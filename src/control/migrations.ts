@@ -432,6 +432,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_feedback_team_at ON signalbox_feedback (team, at);
     `,
   },
+  {
+    version: 17,
+    name: "feedback: read back by request",
+    sql: `
+      CREATE INDEX signalbox_feedback_request ON signalbox_feedback (request_id);
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

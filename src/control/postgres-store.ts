@@ -752,6 +752,31 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       );
     },
 
+    async feedbackFor(requestId) {
+      const { rows } = await q(
+        "SELECT id, at, request_id, trace_id, key, team, end_user, route, deployment, provider, variant, model, value, weight, metadata, given_by FROM signalbox_feedback WHERE request_id = $1 ORDER BY at DESC, id",
+        [requestId],
+      );
+      return rows.map((r: Record<string, unknown>) => ({
+        id: r.id as string,
+        time: (r.at as Date).getTime(),
+        requestId: r.request_id as string,
+        traceId: r.trace_id as string,
+        key: r.key as string,
+        team: r.team as string,
+        user: r.end_user as string,
+        route: r.route as string,
+        deployment: r.deployment as string,
+        provider: r.provider as string,
+        variant: r.variant as string,
+        model: r.model as string,
+        value: r.value as number,
+        weight: r.weight as number,
+        metadata: r.metadata as Record<string, string>,
+        by: r.given_by as string,
+      }));
+    },
+
     async feedbackSummary(query) {
       // Column names from a fixed list only (FEEDBACK_DIMENSIONS): never from the request.
       const col = (d: FeedbackDimension) => (d === "user" ? "end_user" : d);

@@ -222,6 +222,8 @@ export interface ControlStore {
   appendAudit(event: AuditInput): Promise<void>;
   /** Adds a score, or replaces the one with the same id. */
   putFeedback(f: FeedbackRecord): Promise<void>;
+  /** The scores of one request, newest first. */
+  feedbackFor(requestId: string): Promise<FeedbackRecord[]>;
   /** Scores given in [start, end), counted and averaged by group, most scored first. */
   feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>;
   /** Newest first. */

@@ -13,7 +13,7 @@ import { authorizeUsageFilters } from "./usage-service.ts";
 
 export interface FeedbackDeps {
   usage?: UsageStore;
-  control: { putFeedback(f: FeedbackRecord): Promise<void>; feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]> };
+  control: { putFeedback(f: FeedbackRecord): Promise<void>; feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>; feedbackFor(requestId: string): Promise<FeedbackRecord[]> };
   now?: () => number;
   /**
    * How long a score waits for its request's usage record: a shared store (Redis, PostgreSQL) is

@@ -206,7 +206,11 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
           field: req.id ? "id" : "trace_id",
         });
       }
-      return create(GetRequestResponseSchema, { record: recordToPb(record) });
+      const feedback = core.feedback ? await core.feedback.feedbackFor(record.id) : [];
+      return create(GetRequestResponseSchema, {
+        record: recordToPb(record),
+        feedback: feedback.map((f) => ({ feedbackId: f.id, value: f.value, weight: f.weight, metadata: f.metadata, givenBy: f.by, time: timestampFromMs(f.time) })),
+      });
     }),
     getBudget: handle("GetBudget", validateGetBudget),
     submitFeedback: async (req: SubmitFeedbackRequest, ctx: HandlerContext) => {

@@ -128,6 +128,10 @@ describe("signalbox feedback", () => {
     assert.equal(json.rows[0].count, String(n("candidate")), "replaced, not added");
     assert.equal(json.rows[0].negative, "1");
     assert.equal(json.rows[0].meanValue, (n("candidate") - 1 - 10) / n("candidate"));
+    // `signalbox request` shows the request's scores under its attempts.
+    const shown = ok(await cli(["request", r.requestId])).stdout;
+    assert.match(shown, /\nFEEDBACK\n/);
+    assert.match(shown, /-10 +1 +team-a .*changed my mind/);
   });
 
   test("bad usage exits 2 naming what is wrong, and nothing is sent", async () => {

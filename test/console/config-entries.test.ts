@@ -212,11 +212,14 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     assert.equal(await page.getByTestId("entry-problem").count(), 0);
 
     // Filter by kind.
+    // Each filter is a query of its own: wait for its rows, not only for the others to go.
     await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "Providers" }).click();
     await row("deployment", DEPLOYMENT).waitFor({ state: "detached" });
+    await row("provider", PROVIDER).waitFor();
     assert.deepEqual(await rowsShown(), [`provider/${PROVIDER}@1`]);
     await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "Deployments" }).click();
     await row("provider", PROVIDER).waitFor({ state: "detached" });
+    await row("deployment", DEPLOYMENT).waitFor();
     assert.deepEqual(await rowsShown(), [`deployment/${DEPLOYMENT}@1`]);
     await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "All" }).click();
     await row("provider", PROVIDER).waitFor();

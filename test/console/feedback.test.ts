@@ -129,6 +129,12 @@ describe("console: feedback on a request and the usage page's Feedback card", { 
       { group: { variant: "candidate" }, count: 1n, positive: 0n, negative: 1n, mean: -1 },
       { group: { variant: "control" }, count: 1n, positive: 1n, negative: 0n, mean: 1 },
     ]);
+    // Opened again later, the page lists the score already given, and whose it is.
+    await openRequest(one("control").requestId);
+    const entry = page.getByTestId("feedback-entry");
+    await entry.waitFor();
+    assert.deepEqual([await entry.getAttribute("data-value"), await entry.getAttribute("data-by")], ["1", "console-admin"]);
+    assert.match(await entry.innerText(), /\+1 by console-admin \(you\).*“clear and short”/);
   });
 
   test("a refusal shows in the error box, and nothing is shown as saved", async () => {

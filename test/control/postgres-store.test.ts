@@ -140,7 +140,7 @@ test("migrations run once, even from three pools at once on an empty database", 
   const tables = await pools[0].query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'signalbox_%' ORDER BY 1");
   assert.deepEqual(
     tables.rows.map((r) => r.tablename),
-    // The usage store's tables (migration 2), the Batch API's (migration 6), the stored responses (7), conversations (8), prompts (12) and runtime config entries (14) come with the same mechanism.
+    // The usage store's tables (migration 2), the Batch API's (migration 6), the stored responses (7), conversations (8), prompts (12), runtime config entries (14) and feedback (16) come with the same mechanism.
     [
       "signalbox_audit",
       "signalbox_batch_results",
@@ -149,6 +149,7 @@ test("migrations run once, even from three pools at once on an empty database", 
       "signalbox_config_entries",
       "signalbox_conversation_items",
       "signalbox_conversations",
+      "signalbox_feedback",
       "signalbox_files",
       "signalbox_keys",
       "signalbox_migrations",

@@ -80,16 +80,22 @@ describe("feedback (memory store)", () => {
     assert.deepEqual([by.get("control")?.count, by.get("control")?.negative, by.get("control")?.meanValue, by.get("control")?.weightedMeanValue], [n("control"), n("control"), -1, -1]);
   });
 
-  test("scoring a request again replaces its score; weights count in the weighted mean", async () => {
+  test("scoring a request again replaces its score; weights count in the weighted mean; GetRequest reads it back", async () => {
     const r = answered.find((x) => x.variant === "control")!;
     const before = (await admin.usage.getFeedbackSummary({ groupBy: [Dimension.VARIANT] })).rows.find((x) => x.group.variant === "control")!;
     await a.usage.submitFeedback({ requestId: r.requestId, value: 10, weight: 1 });
     const after = (await admin.usage.getFeedbackSummary({ groupBy: [Dimension.VARIANT] })).rows.find((x) => x.group.variant === "control")!;
     assert.equal(after.count, before.count, "replaced, not added");
     assert.ok(after.meanValue > before.meanValue);
+    const got = await a.usage.getRequest({ id: r.requestId });
+    assert.deepEqual(got.feedback.map((f) => [f.value, f.weight, f.givenBy]), [[10, 1, "team-a"]], "one score per key, the latest");
+    await admin.usage.submitFeedback({ requestId: r.requestId, value: -2, metadata: { comment: "reviewed" } });
+    const both = (await admin.usage.getRequest({ id: r.requestId })).feedback;
+    assert.deepEqual(both.map((f) => [f.givenBy, f.value, f.metadata.comment ?? ""]), [["admin", -2, "reviewed"], ["team-a", 10, ""]], "newest first");
+    await admin.usage.submitFeedback({ requestId: r.requestId, value: 10, weight: 1 });
     const one = await admin.usage.getFeedbackSummary({ filters: [{ dimension: Dimension.VARIANT, values: ["control"] }] });
     assert.equal(one.rows.length, 1);
-    assert.equal(one.rows[0]!.count, before.count);
+    assert.equal(one.rows[0]!.count, before.count + 1n, "one more: the admin's own score of it");
   });
 
   test("a team key scores and reads its own team's requests only; another team's request is not found", async () => {

@@ -3,14 +3,14 @@
 // response, its conversation: the request's input items and the response's output items; and a
 // Feedback card scoring it (SubmitFeedback: thumbs up or down, with an optional comment).
 
-import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createConnectQueryKey, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
-import { Code, Dimension, FailureKindSchema, FinishReasonSchema, GetRequestResponseSchema, Operation, OperationSchema, type RequestRecord, SignalboxError, UsageService } from "@signalbox/client";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
+import { Code, Dimension, FailureKindSchema, FinishReasonSchema, Operation, OperationSchema, type Feedback, type RequestRecord, SignalboxError, UsageService } from "@signalbox/client";
 import { useQuery as useRestQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useState } from "react";
-import { count, dateTime, enumName, ms, shortTime, usd } from "../format.ts";
+import { count, dateTime, enumName, ms, relative, shortTime, usd } from "../format.ts";
 import { allInputItems, type ContentPart, getStoredResponse, requestIdOf, type ResponseItem, responseIdOf, type StoredResponse } from "../responses.ts";
+import { useSession } from "../context.ts";
 import { Link, navigate } from "../router.tsx";
 import { type Settings, traceLink } from "../session.ts";
 import { AttemptTimeline } from "../timeline.tsx";
@@ -71,18 +71,13 @@ export function RequestsPage() {
   const [applied, setApplied] = useState({ filters: NO_FILTERS, end: Date.now() });
   const pager = usePager(JSON.stringify(applied));
   const q = useQuery(UsageService.method.listRequests, { ...requestInput(applied.filters, applied.end), pageSize: PAGE_SIZE, pageToken: pager.token });
-  const queryClient = useQueryClient();
-  const transport = useTransport();
 
   const apply = (e?: FormEvent) => {
     e?.preventDefault();
     setApplied({ filters: draft, end: Date.now() });
   };
-  // The record is already loaded: hand it to the detail page's query instead of fetching it again.
-  const open = (r: RequestRecord) => {
-    queryClient.setQueryData(createConnectQueryKey({ schema: UsageService.method.getRequest, input: { id: r.id }, transport, cardinality: "finite" }), create(GetRequestResponseSchema, { record: r }));
-    navigate(`requests/${encodeURIComponent(r.id)}`);
-  };
+  // The detail page fetches the request again: its answer carries the request's feedback too.
+  const open = (r: RequestRecord) => navigate(`requests/${encodeURIComponent(r.id)}`);
   const set = (k: keyof Filters) => (e: { target: { value: string } }) => setDraft({ ...draft, [k]: e.target.value });
   const records = q.data?.records ?? [];
 
@@ -223,8 +218,8 @@ export function RequestsPage() {
 
 /** One request: who, where, what it cost, and its attempts on a timeline. */
 export function RequestPage({ id, settings }: { id: string; settings: Settings }) {
-  // Records never change: one fetched (or handed over by the list) is good for the session.
-  const q = useQuery(UsageService.method.getRequest, { id }, { staleTime: Infinity, retry: false });
+  // Records never change; their feedback does (a score given here refreshes it).
+  const q = useQuery(UsageService.method.getRequest, { id }, { retry: false });
   const r = q.data?.record;
   const trace = r ? traceLink(settings, r.traceId) : undefined;
   return (
@@ -347,7 +342,7 @@ export function RequestPage({ id, settings }: { id: string; settings: Settings }
           <Card title={`Attempts (${r.attempts.length})`}>
             <AttemptTimeline attempts={r.attempts} />
           </Card>
-          <FeedbackCard requestId={r.id} />
+          <FeedbackCard requestId={r.id} given={q.data?.feedback ?? []} />
         </>
       )}
       <Conversation requestId={id} />
@@ -366,7 +361,8 @@ interface SavedFeedback {
  * Score this request: thumbs up (+1) or down (-1), with an optional comment (metadata.comment).
  * The score is this key's: scoring again replaces it. Summaries on the usage page are refreshed.
  */
-function FeedbackCard({ requestId }: { requestId: string }) {
+function FeedbackCard({ requestId, given }: { requestId: string; given: readonly Feedback[] }) {
+  const { identity } = useSession();
   const [comment, setComment] = useState("");
   const [saved, setSaved] = useState<SavedFeedback>();
   const queryClient = useQueryClient();
@@ -374,7 +370,10 @@ function FeedbackCard({ requestId }: { requestId: string }) {
     onMutate: () => setSaved(undefined),
     onSuccess: (res, input) => {
       setSaved({ value: input.value ?? 0, comment: input.metadata?.comment ?? "", feedbackId: res.feedbackId });
-      return queryClient.invalidateQueries({ queryKey: createConnectQueryKey({ schema: UsageService.method.getFeedbackSummary, cardinality: undefined }) });
+      return Promise.all([
+        queryClient.invalidateQueries({ queryKey: createConnectQueryKey({ schema: UsageService.method.getFeedbackSummary, cardinality: undefined }) }),
+        queryClient.invalidateQueries({ queryKey: createConnectQueryKey({ schema: UsageService.method.getRequest, input: { id: requestId }, cardinality: undefined }) }),
+      ]);
     },
   });
   const score = (value: number) => {
@@ -406,6 +405,18 @@ function FeedbackCard({ requestId }: { requestId: string }) {
           </div>
         )}
         <ErrorBox error={submit.error} />
+        {given.length > 0 && (
+          <ul className="plain" data-testid="feedback-given">
+            {given.map((f) => (
+              <li key={f.feedbackId} data-testid="feedback-entry" data-value={f.value} data-by={f.givenBy}>
+                <Badge tone={f.value > 0 ? "ok" : f.value < 0 ? "bad" : undefined}>{f.value > 0 ? `+${f.value}` : String(f.value)}</Badge> by <code>{f.givenBy}</code>
+                {f.givenBy === identity.key ? " (you)" : ""}
+                {f.time ? `, ${relative(timestampMs(f.time))}` : ""}
+                {f.metadata.comment ? <> — “{f.metadata.comment}”</> : null}
+              </li>
+            ))}
+          </ul>
+        )}
       </Card>
     </div>
   );

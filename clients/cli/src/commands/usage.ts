@@ -18,6 +18,7 @@ import {
   type Attempt,
   type BudgetStatus,
   type DimensionFilter,
+  type Feedback,
   type RateLimitStatus,
   type RequestRecord,
   type SignalboxClient,
@@ -147,9 +148,9 @@ export function usageCommands(program: Command): void {
     .argument("<id>", "a request id (`signalbox requests`, the x-request-id header) or a trace id (32 hex digits: that trace's latest request)")
     .action(async (id: string, _o: object, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
-      const r = await waiting("looking up the request", () => getRequest(sb, id));
+      const { record: r, feedback } = await waiting("looking up the request", () => getRequest(sb, id));
       if (mode === "json") return json(toJson(RequestRecordSchema, r));
-      await out(describeRequest(r));
+      await out(describeRequest(r) + describeFeedback(feedback));
     });
 
   program
@@ -246,18 +247,18 @@ function parseTraceId(s: string): string {
  * One request by id, or a trace's latest request (UsageService.GetRequest). A gateway from before
  * GetRequest answers unimplemented: then page through ListRequests (newest first) for the id.
  */
-async function getRequest(sb: SignalboxClient, id: string): Promise<RequestRecord> {
+async function getRequest(sb: SignalboxClient, id: string): Promise<{ record: RequestRecord; feedback: Feedback[] }> {
   const byTrace = TRACE_ID.test(id);
   try {
     const res = await sb.usage.getRequest(byTrace ? { traceId: id } : { id });
-    if (res.record) return res.record;
+    if (res.record) return { record: res.record, feedback: res.feedback };
   } catch (err) {
     if (!(err instanceof SignalboxError && err.code === Code.Unimplemented) || byTrace) throw err;
     let pageToken = "";
     do {
       const page = await sb.usage.listRequests({ pageSize: MAX_PAGE, pageToken });
       const hit = page.records.find((r) => r.id === id);
-      if (hit) return hit;
+      if (hit) return { record: hit, feedback: [] };
       pageToken = page.nextPageToken;
     } while (pageToken);
   }
@@ -304,6 +305,19 @@ function describeRequest(r: RequestRecord): string {
     { header: "reason", show: (a) => a.reason + (a.errorMessage ? ` — ${a.errorMessage}` : "") },
   ];
   return `${head}\n${section("ATTEMPTS")}${table(cols, r.attempts)}`;
+}
+
+/** The scores given to the request (`signalbox feedback give`), newest first; nothing when there are none. */
+function describeFeedback(feedback: Feedback[]): string {
+  if (!feedback.length) return "";
+  const cols: Column<Feedback>[] = [
+    { header: "value", show: (f) => (f.value > 0 ? `+${f.value}` : String(f.value)), right: true },
+    { header: "weight", show: (f) => String(f.weight), right: true },
+    { header: "by", show: (f) => f.givenBy },
+    { header: "when", show: (f) => time(f.time) },
+    { header: "comment", show: (f) => f.metadata.comment ?? "" },
+  ];
+  return `\n${section("FEEDBACK")}${table(cols, feedback)}`;
 }
 
 const startMs = (a: Attempt) => (a.startTime ? Number(a.startTime.seconds) * 1000 + Math.floor(a.startTime.nanos / 1e6) : undefined);
