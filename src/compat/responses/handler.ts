@@ -486,11 +486,18 @@ async function streamStored(res: ServerResponse, s: StoredResponses, id: string,
   }
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   let last = r.response;
-  while (last.status === "queued" || last.status === "in_progress") {
-    if (signal.aborted) return 200;
-    res.write(": waiting for the response to end (it runs on another replica)\n\n");
-    await new Promise((ok) => setTimeout(ok, 250));
-    last = (await visible(s, id, caller)).response;
+  try {
+    while (last.status === "queued" || last.status === "in_progress") {
+      if (signal.aborted) return 200;
+      res.write(": waiting for the response to end (it runs on another replica)\n\n");
+      await new Promise((ok) => setTimeout(ok, 250));
+      last = (await visible(s, id, caller)).response;
+    }
+  } catch (err) {
+    // Deleted meanwhile, or the store went away: the stream has begun, so the error is an event.
+    const e = toOpenAIError(err).body.error;
+    res.end(`event: error\ndata: ${JSON.stringify({ type: "error", code: e.code ?? e.type, message: e.message, param: e.param, sequence_number: 0 })}\n\n`);
+    return toOpenAIError(err).status;
   }
   res.end(replayEvents(last).slice(after + 1).join(""));
   return 200;
