@@ -148,6 +148,31 @@ describe("signalbox response and conversation against a gateway", () => {
     assert.match(late.stderr, /hint: only a background response that is queued or in progress can be cancelled/);
   });
 
+  test("response follow: a streamed background response's text, from the start or after an event; --json is the events", async () => {
+    // Made streamed and left after its first delta: the run goes on without its caller.
+    const res = await fetch(`${g.url}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "mock/trickle", input: "Tell me slowly", background: true, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    let seen = "";
+    while (!seen.includes("response.output_text.delta")) seen += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const events = seen.split("\n\n").filter((f) => f.includes("data: ")).map((f) => JSON.parse(f.slice(f.indexOf("data: ") + 6)) as { type: string; sequence_number: number; response?: { id: string } });
+    const id = events[0]!.response!.id;
+    const last = events.at(-1)!.sequence_number;
+    const whole = ok(await cli(["response", "follow", id]));
+    const stored = (await openai.responses.retrieve(id)).output_text;
+    assert.equal(whole.stdout, `${stored}\n`);
+    assert.match(whole.stderr, /completed · \d+ in, \d+ out/);
+    const tail = ok(await cli(["response", "follow", id, "--after", String(last), "--json"])).stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string; sequence_number: number });
+    assert.equal(tail[0]!.sequence_number, last + 1);
+    assert.equal(tail.at(-1)!.type, "response.completed");
+    const notBackground = exited(await cli(["response", "follow", first.id]), 1);
+    assert.match(notBackground.stderr, /only a background response's stream can be followed/);
+  });
+
   test("an unknown conversation: not found, exit 1, with the hint", async () => {
     for (const args of [["conversation", "conv_nope"], ["conversation", "delete", "conv_nope"]]) {
       const r = exited(await cli(args), 1, args.join(" "));

@@ -6,10 +6,11 @@
 // `signalbox requests` lists them) names the response it answered (resp_…).
 
 import type { Command } from "commander";
-import { globals, modeOf, traceLink } from "../context.ts";
+import { failure, globals, modeOf, traceLink } from "../context.ts";
 import { count, dollars, unixTime } from "../format.ts";
 import { fields, json, note, out, section, waiting } from "../output.ts";
 import { type Rest, restOf } from "../rest.ts";
+import { parseCount } from "../parse.ts";
 
 /** The largest list page the input_items and items endpoints give. */
 const LIST_PAGE = 100;
@@ -183,6 +184,36 @@ async function allItems(rest: Rest, path: string): Promise<Item[]> {
   }
 }
 
+/**
+ * Read a Server-Sent Events body, handing each event's JSON to `on`; what a failed or cancelled
+ * response said (its `error` event), or undefined when it ended well.
+ */
+async function followEvents(res: Response, on: (e: Record<string, unknown>) => void): Promise<string | undefined> {
+  const decoder = new TextDecoder();
+  let buf = "";
+  let error: string | undefined;
+  const take = (frame: string) => {
+    const data = frame
+      .split("\n")
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => l.slice(5).trimStart())
+      .join("\n");
+    if (!data) return;
+    const e = JSON.parse(data) as Record<string, unknown>;
+    if (e.type === "error") error = `${String(e.message ?? "the response failed")}${e.code ? ` (${String(e.code)})` : ""}`;
+    on(e);
+  };
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    for (let at = buf.indexOf("\n\n"); at >= 0; at = buf.indexOf("\n\n")) {
+      take(buf.slice(0, at));
+      buf = buf.slice(at + 2);
+    }
+  }
+  if (buf.trim()) take(buf);
+  return error;
+}
+
 // ── the commands ───────────────────────────────────────────────────────────────────────────────
 
 export function responseCommands(program: Command): void {
@@ -230,6 +261,43 @@ export function responseCommands(program: Command): void {
       const r = await waiting("cancelling the response", () => rest.post<StoredResponse>(`${responsePath(responseIdOf(raw))}/cancel`));
       if (mode === "json") return json(r);
       await out(`${r.status} response ${r.id}\n`);
+    });
+
+  response
+    .command("follow")
+    .description("follow a background response's stream (created with background and stream): its text as it comes, from the start or after an event")
+    .argument("<id>", "the response's id (resp_…) or its request's (req_…)")
+    .option("--after <n>", "start after this sequence_number (the last event you saw)", parseCount(0))
+    .addHelpText(
+      "after",
+      [
+        "",
+        "The text goes to stdout as it comes; the end (completed, incomplete) and the tokens to stderr.",
+        "--json prints every event as a line of JSON (its sequence_number in it) instead. A response that",
+        "failed or was cancelled exits 1 with its error. On a replica that does not run it, the gateway",
+        "waits for its end and replays it whole.",
+        "",
+        "Examples:",
+        "  signalbox response follow resp_579cba1dmx8kg7ez2",
+        "  signalbox response follow resp_579cba1dmx8kg7ez2 --after 41 --json | jq -c '[.sequence_number, .type]'",
+      ].join("\n"),
+    )
+    .action(async (raw: string, o: { after?: number }, cmd: Command) => {
+      const g = globals(cmd);
+      const mode = modeOf(g, { csv: false });
+      const rest = restOf(g, { ...RESPONSE_HINTS, invalid_argument: "only a background response's stream can be followed: one created with background and stream (`signalbox response` shows it)" });
+      const query = `?stream=true${o.after === undefined ? "" : `&starting_after=${o.after}`}`;
+      const res = await rest.download(`${responsePath(responseIdOf(raw))}${query}`);
+      const failed = await followEvents(res, (e) => {
+        if (mode === "json") process.stdout.write(`${JSON.stringify(e)}\n`);
+        else if (e.type === "response.output_text.delta" && typeof e.delta === "string") process.stdout.write(e.delta);
+        else if (e.type === "response.completed" || e.type === "response.incomplete") {
+          const r = e.response as StoredResponse;
+          process.stdout.write("\n");
+          note(`${r.status} · ${count(r.usage?.input_tokens ?? 0)} in, ${count(r.usage?.output_tokens ?? 0)} out`);
+        }
+      });
+      if (failed) throw failure(failed, "`signalbox response` shows how it ended");
     });
 
   response
