@@ -959,7 +959,8 @@ export const ScopeSchema: GenEnum<Scope> = /*@__PURE__*/
 
 /**
  * UsageService reads the usage the gateway records for every request (successful, failed,
- * cut off or cancelled). A team key sees its own team's usage; an admin key sees all.
+ * cut off or cancelled), and keeps what users thought of the answers (feedback). A team key sees
+ * its own team's usage and feedback; an admin key sees all.
  *
  * @generated from service signalbox.v1.UsageService
  */
