@@ -964,10 +964,17 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   const deployments = new Map(base.deployments.map((d) => [d.id, d]));
   const wildcards = new Map((base.wildcards ?? []).map((w) => [w.id, w]));
   const routes = new Map(base.routes.map((r) => [r.name, r]));
+  // Deployments, routes and aliases share one namespace: a name the file uses is the file's to
+  // change; one another runtime entry took first (or a model a runtime wildcard made) is refused too.
+  const fileNames = new Set([...deployments.keys(), ...wildcards.keys(), ...routes.keys(), ...Object.keys(base.aliases)]);
+  const claim = (name: string, runtime: boolean) => {
+    if (fileNames.has(name)) throw inFile("deployment, route or alias", name);
+    if (runtime) throw new ConfigError("name", `"${name}" is already a deployment, route or alias made at run time`);
+  };
   const taken = (name: string) => deployments.has(name) || wildcards.has(name) || routes.has(name) || name in base.aliases;
   for (const e of of("deployment")) {
     attempt(e, () => {
-      if (taken(e.name)) throw inFile("deployment, route or alias", e.name);
+      claim(e.name, taken(e.name));
       const d = deploymentSpec(named(e), "spec") as any;
       d.expectedOutputTokens ??= base.defaultExpectedOutputTokens;
       if (d.id.endsWith("*")) wildcards.set(d.id, finishWildcard(d, providers, "spec"));
@@ -983,7 +990,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   const pending = new Map<string, { e: RuntimeEntry; r: RouteConfig }>();
   for (const e of of("route")) {
     attempt(e, () => {
-      if (taken(e.name)) throw inFile("deployment, route or alias", e.name);
+      claim(e.name, taken(e.name));
       pending.set(e.name, { e, r: routeSpec(named(e), "spec") });
     });
   }
@@ -1064,8 +1071,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   const aliases: Record<string, string> = { ...base.aliases };
   for (const e of of("alias")) {
     attempt(e, () => {
-      if (e.name in base.aliases || deployments.has(e.name) || wildcards.has(e.name) || routes.has(e.name)) throw inFile("deployment, route or alias", e.name);
-      if (checked.has(e.name)) throw new ConfigError("name", `"${e.name}" is already a route made at run time`);
+      claim(e.name, deployments.has(e.name) || wildcards.has(e.name) || checked.has(e.name));
       const spec = named(e);
       for (const k of Object.keys(spec)) if (k !== "name" && k !== "target") throw new ConfigError(`spec.${k}`, "unknown key (an alias has only a target)");
       const target = str({ min: 1 })(spec.target, "spec.target");

@@ -97,6 +97,21 @@ describe("the entries flags (no gateway)", () => {
   });
 });
 
+/** The built CLI as the admin key, in `cwd`; what it printed kept in `printed` (no credential may show in it). */
+async function adminCli(url: string, cwd: string, printed: string[], args: string[], opts: { env?: Record<string, string>; stdin?: string }): Promise<CliRun> {
+  const r = await runCli(url, ["--api-key", ADMIN, ...args], { cwd, ...opts });
+  printed.push(r.stdout, r.stderr);
+  return r;
+}
+
+/** A table's rows as cells (split on two or more spaces), the header row left out. */
+const rowsOf = (stdout: string) =>
+  stdout
+    .trimEnd()
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim().split(/ {2,}/));
+
 describe("signalbox entries against a gateway", () => {
   let gw: TestGateway;
   let fake: FakeOpenAI;
@@ -105,18 +120,7 @@ describe("signalbox entries against a gateway", () => {
   /** Everything the CLI printed, to check the upstream key never appears in it. */
   const printed: string[] = [];
 
-  const cli = async (args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliRun> => {
-    const r = await runCli(gw.url, ["--api-key", ADMIN, ...args], { cwd: tmp, ...opts });
-    printed.push(r.stdout, r.stderr);
-    return r;
-  };
-  /** A table's rows as cells (split on two or more spaces), the header row left out. */
-  const rowsOf = (stdout: string) =>
-    stdout
-      .trimEnd()
-      .split("\n")
-      .slice(1)
-      .map((l) => l.trim().split(/ {2,}/));
+  const cli = (args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}) => adminCli(gw.url, tmp, printed, args, opts);
   const chat = (model: string) =>
     fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",
@@ -327,17 +331,7 @@ describe("signalbox entries: guardrails and sealed credentials, against a gatewa
   const hookAuths: (string | undefined)[] = [];
   const printed: string[] = [];
 
-  const cli = async (args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliRun> => {
-    const r = await runCli(gw.url, ["--api-key", ADMIN, ...args], { cwd: tmp, ...opts });
-    printed.push(r.stdout, r.stderr);
-    return r;
-  };
-  const rowsOf = (stdout: string) =>
-    stdout
-      .trimEnd()
-      .split("\n")
-      .slice(1)
-      .map((l) => l.trim().split(/ {2,}/));
+  const cli = (args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}) => adminCli(gw.url, tmp, printed, args, opts);
 
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), "signalbox-cli-entries-sealed-"));

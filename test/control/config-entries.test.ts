@@ -113,6 +113,11 @@ describe("extendConfig: entries checked as the file's are", () => {
     ]);
     assert.match(problems.get("provider/mock")!.message, /defined in the config file/);
     assert.match(problems.get("deployment/default")!.message, /defined in the config file/);
+    // Between runtime entries: the second to claim a name is told whose it is.
+    const clash = extendConfig(base, [entry("deployment", "twin", { provider: "mock", model: "m" }), entry("route", "twin", { targets: ["mock/a"] }), entry("alias", "twin", { target: "mock/a" })]).problems;
+    assert.equal(clash.has("deployment/twin"), false);
+    assert.match(clash.get("route/twin")!.message, /"twin" is already a deployment, route or alias made at run time/);
+    assert.match(clash.get("alias/twin")!.message, /"twin" is already a deployment, route or alias made at run time/);
     assert.match(problems.get("route/r1")!.message, /cycle: r1 -> r2 -> r1/);
     assert.equal(problems.has("route/r2"), false);
     assert.equal(problems.get("route/r3")?.path, "spec.name");
