@@ -206,7 +206,9 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
           field: req.id ? "id" : "trace_id",
         });
       }
-      const feedback = core.feedback ? await core.feedback.feedbackFor(record.id) : [];
+      // The record is the answer; its scores come from the control store, and a control store that
+      // is away costs them, not the record.
+      const feedback = core.feedback ? await core.feedback.feedbackFor(record.id).catch(() => []) : [];
       return create(GetRequestResponseSchema, {
         record: recordToPb(record),
         feedback: feedback.map((f) => ({ feedbackId: f.id, value: f.value, weight: f.weight, metadata: f.metadata, givenBy: f.by, time: timestampFromMs(f.time) })),
