@@ -56,7 +56,8 @@ export interface ProviderFlags {
 }
 
 const SORTS = ["price", "throughput", "latency"] as const;
-const SORT = { price: ProviderSort.PRICE, throughput: ProviderSort.THROUGHPUT, latency: ProviderSort.LATENCY };
+// A function, not a table built at load: @signalbox/client is only loaded when a command runs.
+const sortOf = (by: (typeof SORTS)[number]) => ({ price: ProviderSort.PRICE, throughput: ProviderSort.THROUGHPUT, latency: ProviderSort.LATENCY })[by];
 
 /** Add those flags to a command. */
 export function providerFlags(c: Command): Command {
@@ -78,7 +79,7 @@ export function providerPreferences(o: ProviderFlags) {
     order: o.providerOrder ?? [],
     only: o.onlyProviders ?? [],
     ignore: o.ignoreProviders ?? [],
-    sort: o.sortProviders ? SORT[o.sortProviders] : ProviderSort.UNSPECIFIED,
+    sort: o.sortProviders ? sortOf(o.sortProviders) : ProviderSort.UNSPECIFIED,
     zdr: o.zdr ?? false,
   };
 }
