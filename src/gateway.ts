@@ -47,6 +47,7 @@ import { rerankService } from "./server/rerank-service.ts";
 import { imageService } from "./server/image-service.ts";
 import { audioService } from "./server/audio-service.ts";
 import { moderationService } from "./server/moderation-service.ts";
+import { createRealtimeDoor, type RealtimeDoor } from "./compat/realtime.ts";
 import { newRequestId, requestInfoKey, traceIdFrom } from "./server/context.ts";
 import { toConnectError } from "./server/errors.ts";
 import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
@@ -122,6 +123,8 @@ export interface Gateway {
   batches: BatchApi;
   /** Plain-HTTP front door (the OpenAI-compatible endpoint); true when it answered the request. */
   handleHttp(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean;
+  /** The Realtime API (/v1/realtime): HTTP/1.1 WebSocket upgrades, and the sessions they opened. */
+  realtime: RealtimeDoor;
   health: HealthState;
   /** Registers every service on a Connect router. */
   routes(router: ConnectRouter): void;
@@ -459,6 +462,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
   const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));
+  const realtime = createRealtimeDoor(core, engine);
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName, PromptService.typeName]);
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
@@ -555,6 +559,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     engine,
     batches,
     handleHttp,
+    realtime,
     health,
     interceptors: [identify],
     get configVersion() {

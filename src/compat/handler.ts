@@ -13,6 +13,7 @@
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
+//   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
 //   GET  /v1/models/{id}
 // It authenticates, parses and validates, then hands the call to the same chat engine as
@@ -579,6 +580,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
+    // The Realtime API is a WebSocket (compat/realtime.ts takes the upgrades); a plain request is told so.
+    if (path === "/v1/realtime") {
+      sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
+      return true;
+    }
     if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && path === "/v1/feedback") && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });

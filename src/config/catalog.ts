@@ -50,6 +50,10 @@ export interface CatalogPrices {
   perRequest?: number;
   /** An image edit's input-image tokens, USD per million; absent: the input price. */
   imageInput?: number;
+  /** Audio input tokens (Realtime), USD per million; absent: the input price. */
+  audioInput?: number;
+  /** Audio output tokens (Realtime), USD per million; absent: the output price. */
+  audioOutput?: number;
   /** Image generation: USD per image by "<quality> <size>", "<size>", "<quality>" or "default"; absent: none. */
   perImage?: Record<string, number>;
   /** Transcription: USD per minute of audio; absent: none. */
@@ -207,6 +211,14 @@ const gpt4oMiniTranscribe = audioModel({ input: 3, output: 5 }, 0.8, "transcript
 const tts1 = audioModel({ input: 0, output: 0, perMillionCharacters: 15 }, 0.6, "speech");
 const tts1Hd = audioModel({ input: 0, output: 0, perMillionCharacters: 30 }, 0.75, "speech");
 const gpt4oMiniTts = audioModel({ input: 0.6, output: 12 }, 0.85, "speech");
+// ---- Realtime models (the Realtime API over a WebSocket, /v1/realtime): text and audio tokens
+// priced apart, cached input (text or audio) at the cached price; a 32k context. Added 2026-12-06
+// from OpenAI's pricing page. ----
+const realtimeModel = (price: CatalogPrices, quality: number): CatalogEntry => ({ price, contextWindow: 32_000, maxOutputTokens: 4_096, capabilities: ["tools"], quality, operations: ["realtime"] });
+const gptRealtime = realtimeModel({ input: 4, cached: 0.4, output: 16, audioInput: 32, audioOutput: 64, imageInput: 5 }, 0.9);
+const gptRealtimeMini = realtimeModel({ input: 0.6, cached: 0.06, output: 2.4, audioInput: 10, audioOutput: 20, imageInput: 0.8 }, 0.75);
+const gpt4oRealtime = realtimeModel({ input: 5, cached: 2.5, output: 20, audioInput: 40, audioOutput: 80 }, 0.85);
+const gpt4oMiniRealtime = realtimeModel({ input: 0.6, cached: 0.3, output: 2.4, audioInput: 10, audioOutput: 20 }, 0.7);
 // ---- Moderation models (free at OpenAI). ----
 const moderationModel = (quality: number): CatalogEntry => ({ price: { input: 0, output: 0 }, contextWindow: 32_768, maxOutputTokens: 0, capabilities: [], quality, operations: ["moderation"] });
 
@@ -334,6 +346,14 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "tts-1-hd": tts1Hd,
   "gpt-4o-mini-tts": gpt4oMiniTts,
   "gpt-4o-mini-tts-2025-12-15": gpt4oMiniTts,
+  "gpt-realtime": gptRealtime,
+  "gpt-realtime-2025-08-28": gptRealtime,
+  "gpt-realtime-mini": gptRealtimeMini,
+  "gpt-realtime-mini-2025-10-06": gptRealtimeMini,
+  "gpt-4o-realtime-preview": gpt4oRealtime,
+  "gpt-4o-realtime-preview-2025-06-03": gpt4oRealtime,
+  "gpt-4o-mini-realtime-preview": gpt4oMiniRealtime,
+  "gpt-4o-mini-realtime-preview-2024-12-17": gpt4oMiniRealtime,
   "rerank-v3.5": cohereRerank35,
   "rerank-english-v3.0": cohereRerankV3,
   "rerank-multilingual-v3.0": cohereRerankV3,

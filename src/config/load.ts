@@ -46,7 +46,7 @@ export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.y
 const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
-const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "realtime"] as const;
 const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
 /** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'), Gemini's image models (Gemini API, Vertex), Imagen (Vertex), Nova Canvas and Titan Image (Bedrock). */
 const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
@@ -212,6 +212,9 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
       per_request: opt(num({ min: 0, max: 1_000 })),
       // USD per million input-image tokens of an image edit (gpt-image-1: 10); absent: the input price.
       image_input: opt(usdPerM),
+      // USD per million audio input and output tokens (the Realtime API; gpt-realtime: 32 and 64); absent: the input and output prices.
+      audio_input: opt(usdPerM),
+      audio_output: opt(usdPerM),
       // USD per generated image: one price, or by "<quality> <size>", "<size>", "<quality>" and "default".
       per_image: opt((v: unknown, p: string) => (typeof v === "number" ? num({ min: 0, max: 1_000 })(v, p) : record(num({ min: 0, max: 1_000 }))(v, p))),
       // USD per minute of audio transcribed (whisper-1: 0.006), and per million characters read aloud (tts-1: 15).
@@ -632,6 +635,9 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     if (operations.includes(op) && !AUDIO_TYPES.has(provider.type)) {
       throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no ${op} API (${op} needs openai, azure, openai-compatible or mock)`);
     }
+  }
+  if (operations.includes("realtime") && !AUDIO_TYPES.has(provider.type)) {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no Realtime API (realtime needs openai, azure, openai-compatible or mock)`);
   }
   if (operations.includes("moderation") && !MODERATION_TYPES.has(provider.type)) {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no moderation API (moderation needs openai, openai-compatible or mock)`);

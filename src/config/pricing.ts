@@ -22,6 +22,9 @@ export interface RawPricing {
   perRequest?: number;
   /** USD per million input-image tokens of an image edit. */
   imageInput?: number;
+  /** USD per million audio input and output tokens (the Realtime API). */
+  audioInput?: number;
+  audioOutput?: number;
   /** USD per image by "<quality> <size>", "<size>", "<quality>" or "default" (a number: the default). */
   perImage?: number | Record<string, number>;
   /** USD per minute of audio transcribed. */
@@ -103,6 +106,8 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
   const perRequestUsd = o.perRequest ?? cat?.price.perRequest ?? 0;
   const perRequestNanos = Math.round(perRequestUsd * 1e9);
   const imageInputUsd = o.imageInput ?? cat?.price.imageInput;
+  const audioInputUsd = o.audioInput ?? cat?.price.audioInput;
+  const audioOutputUsd = o.audioOutput ?? cat?.price.audioOutput;
   // Per-image prices: the config's (a number is the default for every size and quality), else the catalog's.
   const perImageUsd = typeof o.perImage === "number" ? { default: o.perImage } : (o.perImage ?? cat?.price.perImage);
   const perImageNanos = perImageUsd ? Object.fromEntries(Object.entries(perImageUsd).map(([k, v]) => [k, Math.round(v * 1e9)])) : undefined;
@@ -151,6 +156,8 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
       ...base,
       ...(perRequestNanos > 0 ? { perRequestNanos } : {}),
       ...(imageInputUsd !== undefined ? { imageInput: micro(imageInputUsd) } : {}),
+      ...(audioInputUsd !== undefined ? { audioInput: micro(audioInputUsd) } : {}),
+      ...(audioOutputUsd !== undefined ? { audioOutput: micro(audioOutputUsd) } : {}),
       ...(perImageNanos ? { perImageNanos } : {}),
       ...(perAudioSecondNanos ? { perAudioSecondNanos } : {}),
       ...(perCharacterNanos ? { perCharacterNanos } : {}),

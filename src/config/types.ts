@@ -94,7 +94,7 @@ export interface ProviderConfig {
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
-export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech" | "moderation";
+export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech" | "moderation" | "realtime";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";
@@ -130,6 +130,10 @@ export interface Pricing extends PriceSet {
   perRequestNanos?: number;
   /** Input images' tokens of an image edit (GPT Image prices them apart), micro-USD per million; absent: the input price. */
   imageInput?: number;
+  /** Audio input tokens (the Realtime API, GPT-4o audio models), micro-USD per million; absent: the input price. */
+  audioInput?: number;
+  /** Audio output tokens, micro-USD per million; absent: the output price. */
+  audioOutput?: number;
   /**
    * Price per generated image, in nano-USD, by "<quality> <size>", "<size>", "<quality>" or
    * "default" (the first that matches the request wins); absent: images are not billed per image.

@@ -61,8 +61,8 @@ export interface OperationFrame {
   /** Read in the same synchronous step as planning: a config reload swaps both at once. */
   exec: ExecuteDeps;
   plan: Plan;
-  /** Admission (limits and budgets): called once by the body, where its own work (a cache lookup) should overlap it. */
-  admit(): Promise<void>;
+  /** Admission (limits and budgets): called once by the body, where its own work (a cache lookup) should overlap it; the admission, when any check applies. */
+  admit(): Promise<Admission | undefined>;
   /** The request's guardrails, started after admission; undefined when none apply. */
   startGuard(): GuardrailRun | undefined;
   /** The account of the answer, for the deployment that served it. */
@@ -92,9 +92,7 @@ export async function operationFrame<A>(e: EngineParts, r: { call: Call; ri: Req
       ex,
       exec,
       plan: p,
-      admit: async () => {
-        admission = await e.admitTraced(call, ri, p);
-      },
+      admit: async () => (admission = await e.admitTraced(call, ri, p)),
       startGuard: () => (guard = selected && startRun(selected)),
       account: (served) => answerAccount(call, ri, p, ex, served, admission?.rates),
       ok: (served) => e.record(r, p, ex, "ok", undefined, served, guard),

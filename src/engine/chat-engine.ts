@@ -17,6 +17,7 @@ import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./emb
 import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
 import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./images.ts";
 import { moderationOperation, type ModerationAnswer, type ModerationEngineRequest } from "./moderation.ts";
+import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } from "./realtime.ts";
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
@@ -130,6 +131,8 @@ export interface ChatEngine {
   speak(r: AudioEngineRequest<SpeechCall>): Promise<SpeechAnswer>;
   /** Moderation: one verdict per input. */
   moderate(r: ModerationEngineRequest): Promise<ModerationAnswer>;
+  /** A Realtime session: planned, admitted and opened once, relayed until it ends, one record. */
+  realtime(r: RealtimeEngineRequest): Promise<RealtimeAnswer>;
 }
 
 /** How a request's cache options and its route's cache settings combine (chat and embeddings alike). */
@@ -557,6 +560,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     transcribe: transcriptionOperation(parts),
     speak: speechOperation(parts),
     moderate: moderationOperation(parts),
+    realtime: realtimeOperation(parts),
 
     async complete(r) {
       const { call, ri } = r;

@@ -277,6 +277,10 @@ export interface Usage {
   reasoningTokens: number;
   /** Of inputTokens, the input images' tokens of an image edit (GPT Image), billed at the image-input price; absent: 0. */
   imageInputTokens?: number;
+  /** Of inputTokens, uncached audio tokens (the Realtime API), billed at the audio-input price; absent: 0. */
+  audioInputTokens?: number;
+  /** Of outputTokens, audio tokens (the Realtime API), billed at the audio-output price; absent: 0. */
+  audioOutputTokens?: number;
   /** Provider-reported cost in USD, when the provider gives one (OpenRouter). */
   providerCostUsd?: number;
   /**

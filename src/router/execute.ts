@@ -23,7 +23,9 @@ import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, Plan, RerankCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, Plan, RealtimeCall, RerankCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
+import { openRealtimeLink, type RealtimeLink } from "../providers/realtime.ts";
+import type { CostBreakdown } from "../usage/cost.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -757,6 +759,70 @@ export async function executeSpeech(call: SpeechCall, plan: Plan, signal: AbortS
   } finally {
     finishSummary(ex);
   }
+}
+
+/** A Realtime session opened on a candidate, until it ends. */
+export interface OpenedRealtime {
+  link: RealtimeLink;
+  candidate: Candidate;
+  /** Count one response's reported usage on the session's attempt and the execution; its cost. */
+  meter(u: Usage): CostBreakdown;
+  /** The session is over: close its attempt (and span) with the usage metered; `err` when the provider's side failed. */
+  end(err?: ProviderError): void;
+}
+
+/**
+ * Execute a plan for a Realtime session: open the provider's WebSocket on the first candidate that
+ * takes it, falling back (and retrying) on a refused or failed handshake as for any attempt; once
+ * one is open the session is committed to it. The attempt stays open for the session's life, so
+ * its span covers the session and carries its usage; its deadline ends with the handshake.
+ */
+export async function executeRealtime(call: RealtimeCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution, headers: Record<string, string>): Promise<OpenedRealtime> {
+  let opened: { value: RealtimeLink; ctx: AttemptCtx };
+  try {
+    opened = await walk(plan, signal, deps, ex, async (ctx) => {
+      const link = await openRealtimeLink(ctx.candidate.provider, ctx.candidate.deployment.model, ctx.signal, headers);
+      if (ctx.signal.aborted) {
+        link.close(1001, "going away");
+        throw toProviderError(ctx.signal.reason, ctx.signal);
+      }
+      ctx.ttftMs = Math.round(now() - ctx.startedAt);
+      return link;
+    });
+  } catch (err) {
+    finishSummary(ex);
+    throw err;
+  }
+  const { value: link, ctx } = opened;
+  // The handshake is done: the attempt's timers no longer apply (a session lasts minutes).
+  ctx.cleanup();
+  ex.deployment = ctx.candidate;
+  ex.providerModel = ctx.candidate.deployment.model;
+  ex.finishReason = "stop";
+  ex.rawFinishReason = "";
+  let used: Usage | undefined;
+  let ended = false;
+  return {
+    link,
+    candidate: ctx.candidate,
+    meter(u) {
+      used = used ? addUsage(used, u) : u;
+      return computeCost(u, ctx.candidate.deployment.pricing);
+    },
+    end(err) {
+      if (ended) return;
+      ended = true;
+      ctx.usage = used ?? { ...ZERO_USAGE };
+      if (err) {
+        settleAttempt(ex, ctx, "failed", err);
+        deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: err.kind, cooldown: POLICY[err.kind].cooldown });
+      } else {
+        settleAttempt(ex, ctx, "succeeded");
+        deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.ttftMs ?? ctx.record.latencyMs });
+      }
+      finishSummary(ex);
+    },
+  };
 }
 
 /**

@@ -71,6 +71,9 @@ const NO_UNITS = (): number => 0;
 const AUDIO_TOKENS_PER_SECOND = 10;
 const SPOKEN_TOKENS_PER_SECOND = 3;
 const SPEECH_TOKENS_PER_CHARACTER = 1.4;
+/** What a Realtime session reserves when it opens: one turn of about a minute's conversation. */
+const REALTIME_RESERVE_INPUT_TOKENS = 1_000;
+const REALTIME_RESERVE_OUTPUT_TOKENS = 600;
 
 /**
  * Output tokens GPT Image bills per 1024x1024 image by quality (OpenAI's image generation guide);
@@ -111,7 +114,9 @@ function chatView(call: Call): ChatCall["request"] {
             ? [call.request.prompt ?? ""]
             : call.operation === "moderation"
               ? call.request.inputs
-              : [call.request.query, ...call.request.documents];
+              : call.operation === "realtime"
+                ? []
+                : [call.request.query, ...call.request.documents];
   return { messages: [{ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) }] };
 }
 
@@ -284,6 +289,10 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       } else if (call.operation === "transcription") {
         // Audio tokens: about ten a second of recording (GPT-4o transcription models), and the prompt.
         n = Math.max(1, Math.ceil(call.estimatedSeconds * AUDIO_TOKENS_PER_SECOND) + (call.request.prompt ? inputTokens([call.request.prompt], f)[0] : 0));
+      } else if (call.operation === "realtime") {
+        // A session's first turn: what admission reserves before the provider reports usage (the
+        // hold then grows with the session's responses).
+        n = REALTIME_RESERVE_INPUT_TOKENS;
       } else if (call.operation === "rerank") {
         // The query and every document; providers truncate long documents instead of refusing them.
         n = Math.max(1, inputTokens([call.request.query, ...call.request.documents], f).reduce((a, b) => a + b, 0));
@@ -301,6 +310,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
         ? Math.ceil((call as TranscriptionCall).estimatedSeconds * SPOKEN_TOKENS_PER_SECOND)
         : operation === "speech"
           ? Math.ceil((call as SpeechCall).request.input.length * SPEECH_TOKENS_PER_CHARACTER)
+          : operation === "realtime"
+            ? REALTIME_RESERVE_OUTPUT_TOKENS
           : operation !== "chat"
             ? 0
             : (maxOutputTokens ?? expectedOutputTokens(d, health.get(d.id)));
@@ -368,7 +379,7 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
     const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
     // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for
     // length; an image prompt's limit is the provider's to enforce.
-    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || operation === "moderation" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
+    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || operation === "moderation" || operation === "realtime" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
     const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
     if (fitsByLength) {

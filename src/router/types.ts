@@ -137,8 +137,18 @@ export interface ModerationCall extends CallBase {
   request: Omit<ModerationRequest, "model">;
 }
 
+/**
+ * A Realtime API session (a WebSocket at /v1/realtime): planned and admitted once, when it opens;
+ * its usage is every response the provider reports in it. The request carries nothing to plan
+ * by: the session's events are the caller's and the provider's.
+ */
+export interface RealtimeCall extends CallBase {
+  operation: "realtime";
+  request: Record<string, never>;
+}
+
 /** Any call the planner, admission and the usage record handle. */
-export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall | ModerationCall;
+export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall | ModerationCall | RealtimeCall;
 
 /** A call's operation. */
 export const operationOf = (c: Call): Operation => c.operation ?? "chat";

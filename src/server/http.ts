@@ -69,6 +69,12 @@ function carriesAudio(url: string | undefined): boolean {
   return url !== undefined && (url.startsWith("/v1/audio/transcriptions") || url.startsWith("/v1/audio/translations") || url.startsWith("/signalbox.v1.AudioService/") || url.startsWith("/signalbox.v1.RouteService/"));
 }
 
+/** A plain HTTP answer to an upgrade request that is not accepted. */
+function answerUpgrade(socket: net.Socket, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}
+
 export async function startServer(gw: Gateway, opts: ServerOptions): Promise<RunningServer> {
   // The web console under /console/ (server.console), read from the config in force per request.
   const serveConsole = createConsoleHandler(() => gw.core);
@@ -137,6 +143,12 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
   };
 
   const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handler);
+  // WebSocket upgrades: the Realtime API (/v1/realtime); any other path is not found.
+  h1.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    if (!gw.health.serving) return answerUpgrade(socket, 503, { code: "unavailable", message: "the gateway is draining" });
+    if (gw.realtime.upgrade(req, socket, head)) return;
+    answerUpgrade(socket, 404, { code: "not_found", message: `no WebSocket endpoint at ${(req.url ?? "").split("?")[0]}` });
+  });
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
@@ -189,6 +201,8 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
       shuttingDown ??= (async () => {
         gw.health.setServing(false);
         server.close();
+        // Realtime sessions last minutes: they are told to go away (1001) now, and reconnect elsewhere.
+        gw.realtime.closeAll();
         // HTTP/2: GOAWAY lets in-flight streams finish; HTTP/1.1: close idle keep-alive sockets.
         for (const s of sessions) s.close();
         h1.closeIdleConnections();

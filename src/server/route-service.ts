@@ -41,6 +41,7 @@ export const OPERATION_TO_PB: Record<Operation | "tool_call", PbOperation> = {
   speech: PbOperation.SPEECH,
   moderation: PbOperation.MODERATION,
   tool_call: PbOperation.TOOL_CALL,
+  realtime: PbOperation.REALTIME,
 };
 
 /** A plan as RouteService explains it (chat and embeddings plans alike). */

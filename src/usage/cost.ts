@@ -56,10 +56,13 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
   const uncached = Math.max(0, u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens);
   // An image edit's input images, at the image-input price where the model has one (GPT Image).
   const imageIn = Math.min(uncached, Math.max(0, u.imageInputTokens ?? 0));
-  const input = nanos(uncached - imageIn, s.input) + (imageIn ? nanos(imageIn, p.imageInput ?? s.input) : 0);
+  // Realtime audio in and out, at the audio prices where the model has them.
+  const audioIn = Math.min(uncached - imageIn, Math.max(0, u.audioInputTokens ?? 0));
+  const audioOut = Math.min(Math.max(0, u.outputTokens - u.reasoningTokens), Math.max(0, u.audioOutputTokens ?? 0));
+  const input = nanos(uncached - imageIn - audioIn, s.input) + (imageIn ? nanos(imageIn, p.imageInput ?? s.input) : 0) + (audioIn ? nanos(audioIn, p.audioInput ?? s.input) : 0);
   const cachedInput = nanos(u.cachedInputTokens, s.cachedInput);
   const cacheWrite = nanos(u.cacheWriteTokens - writes1h, s.cacheWrite) + nanos(writes1h, s.cacheWrite1h ?? s.cacheWrite);
-  const output = nanos(Math.max(0, u.outputTokens - u.reasoningTokens), s.output);
+  const output = nanos(Math.max(0, u.outputTokens - u.reasoningTokens) - audioOut, s.output) + (audioOut ? nanos(audioOut, p.audioOutput ?? s.output) : 0);
   const reasoning = nanos(u.reasoningTokens, s.reasoning || s.output);
   // A per-request fee is charged per search where the provider bills searches (Cohere rerank);
   // generated images at their per-image price, audio by its seconds and speech per character, with the fees.
@@ -126,6 +129,8 @@ export function addUsage(a: Usage, b: Usage): Usage {
   };
   if (a.cacheWrite1hTokens || b.cacheWrite1hTokens) out.cacheWrite1hTokens = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
   if (a.imageInputTokens || b.imageInputTokens) out.imageInputTokens = (a.imageInputTokens ?? 0) + (b.imageInputTokens ?? 0);
+  if (a.audioInputTokens || b.audioInputTokens) out.audioInputTokens = (a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0);
+  if (a.audioOutputTokens || b.audioOutputTokens) out.audioOutputTokens = (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0);
   if (a.searchUnits !== undefined || b.searchUnits !== undefined) out.searchUnits = (a.searchUnits ?? 0) + (b.searchUnits ?? 0);
   if (a.images || b.images) out.images = { ...(b.images ?? a.images!), count: (a.images?.count ?? 0) + (b.images?.count ?? 0) };
   if (a.audioSeconds || b.audioSeconds) out.audioSeconds = (a.audioSeconds ?? 0) + (b.audioSeconds ?? 0);

@@ -273,6 +273,18 @@ test("images: the catalog's image models serve images and price them; per_image 
   );
 });
 
+test("realtime: the catalog's realtime models serve realtime with text and audio prices apart; audio prices in pricing; only OpenAI-style providers", () => {
+  const withDeployment = (d: string) => BASE.replace("deployments:\n", `deployments:\n${d}`);
+  const cfg = build(withDeployment("  - { id: openai/rt, provider: openai, model: gpt-realtime }\n  - { id: mock/rt, provider: mock, model: m, operations: [realtime], pricing: { input: 1, output: 2, audio_input: 10, audio_output: 20 } }\n"));
+  const [rt, mock] = cfg.deployments;
+  assert.deepEqual([rt.operations, rt.pricing.input, rt.pricing.cachedInput, rt.pricing.output, rt.pricing.audioInput, rt.pricing.audioOutput], [["realtime"], 4_000_000, 400_000, 16_000_000, 32_000_000, 64_000_000]);
+  assert.deepEqual([mock.pricing.audioInput, mock.pricing.audioOutput], [10_000_000, 20_000_000]);
+  rejects(
+    `providers: [{ name: claude, type: anthropic, api_key: k }]\ndeployments: [{ id: claude/rt, provider: claude, model: claude-sonnet-4-5, operations: [realtime] }]\n`,
+    /^deployments\[0\]\.operations: provider "claude" is of type anthropic, which has no Realtime API/,
+  );
+});
+
 test("a config without a server section gets the server's defaults (it used to start with no host)", () => {
   const cfg = buildConfig(parse("providers: [{ name: mock, type: mock }]\ndeployments: [{ id: mock/a, provider: mock, model: mock-a }]\n"), {});
   assert.equal(cfg.server.host, "0.0.0.0");

@@ -37,6 +37,25 @@ test("Gemini: thinking tokens are counted apart and added to output", () => {
   assert.deepEqual(computeCost(u, P), { input: 2_250_000, cachedInput: 75_000, cacheWrite: 0, output: 4_500_000, reasoning: 1_500_000, total: 8_325_000 });
 });
 
+test("Realtime: audio tokens in and out at their own prices, cached audio at the cached price", async () => {
+  const { realtimeUsage } = await import("../../src/providers/realtime.ts");
+  // gpt-realtime: $4 text in, $0.40 cached, $16 text out, $32 audio in, $64 audio out.
+  const RT: Pricing = { input: 4_000_000, cachedInput: 400_000, cacheWrite: 4_000_000, output: 16_000_000, reasoning: 0, audioInput: 32_000_000, audioOutput: 64_000_000, source: "test" };
+  const u = realtimeUsage({
+    total_tokens: 1500,
+    input_tokens: 1000,
+    output_tokens: 500,
+    input_token_details: { text_tokens: 400, audio_tokens: 600, image_tokens: 0, cached_tokens: 300, cached_tokens_details: { text_tokens: 100, audio_tokens: 200 } },
+    output_token_details: { text_tokens: 100, audio_tokens: 400 },
+  })!;
+  assert.deepEqual([u.inputTokens, u.cachedInputTokens, u.audioInputTokens, u.outputTokens, u.audioOutputTokens], [1000, 300, 400, 500, 400]);
+  // Uncached: 300 text × $4 = 1,200,000 and 400 audio × $32 = 12,800,000; 300 cached × $0.40 =
+  // 120,000; 100 text out × $16 = 1,600,000 and 400 audio out × $64 = 25,600,000.
+  assert.deepEqual(computeCost(u, RT), { input: 14_000_000, cachedInput: 120_000, cacheWrite: 0, output: 27_200_000, reasoning: 0, total: 41_320_000 });
+  // Without audio prices, audio is billed as text.
+  assert.equal(computeCost(u, { ...RT, audioInput: undefined, audioOutput: undefined }).total, 700 * 4000 + 300 * 400 + 500 * 16000);
+});
+
 test("a separate reasoning price applies when set", () => {
   const c = computeCost({ inputTokens: 0, outputTokens: 10, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 4 }, { ...P, reasoning: 60_000_000 });
   assert.equal(c.output, 6 * 15_000);

@@ -1,0 +1,414 @@
+// The Realtime API (/v1/realtime, a WebSocket) over real sockets: the Agents SDK's WebSocket
+// transport (an official OpenAI package) against the built-in mock; a raw client against the fake
+// OpenAI Realtime server (test/fakes/openai-realtime.ts, itself checked against the `openai` SDK):
+// frames relayed unchanged both ways, the provider's key sent and the caller's not, usage and
+// cost (audio tokens at audio prices) in one record per session; a refused handshake falls back;
+// every refusal is a plain HTTP answer before the WebSocket is accepted, with nothing sent to a
+// provider; a budget that runs out mid-session, a provider that drops the session, guardrails that
+// refuse it, Azure's path, and a draining gateway.
+
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, test } from "node:test";
+import WebSocket from "ws";
+import { OpenAIRealtimeWebSocket } from "@openai/agents-realtime";
+import { hashKey } from "../../src/server/auth.ts";
+import type { UsageRecord } from "../../src/usage/record.ts";
+import { REALTIME_TEST_KEY, startFakeRealtime, type FakeRealtime } from "../fakes/openai-realtime.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+
+const KEY = ["sbx", "test", "realtime", "team", "a"].join("_");
+const LIMITED = ["sbx", "test", "realtime", "limited"].join("_");
+const BROKE = ["sbx", "test", "realtime", "broke"].join("_");
+
+function config(fake: string): string {
+  return `
+providers:
+  - { name: mock, type: mock }
+  - { name: wordy, type: mock, mock: { output_tokens: 2000, chunks: 4, ttft_ms: 1, inter_chunk_ms: 1 } }
+  - { name: openai, type: openai, base_url: "${fake}", api_key: ${REALTIME_TEST_KEY}, timeouts: { connect_ms: 1000, headers_ms: 2000, body_ms: 2000 } }
+  - { name: openai-b, type: openai, base_url: "${fake}", api_key: ${REALTIME_TEST_KEY}, timeouts: { connect_ms: 1000, headers_ms: 2000, body_ms: 2000 } }
+  - { name: azure, type: azure, base_url: "${fake.replace(/\/v1$/, "")}", api_key: ${REALTIME_TEST_KEY} }
+deployments:
+  - { id: mock/realtime, provider: mock, model: mock-realtime-1, operations: [realtime], pricing: { input: 0.6, cached_input: 0.06, output: 2.4, audio_input: 10, audio_output: 20 } }
+  - { id: mock/wordy, provider: wordy, model: mock-wordy, operations: [realtime], pricing: { input: 0.6, output: 2.4 } }
+  - { id: rt/primary, provider: openai, model: gpt-realtime, operations: [realtime] }
+  - { id: rt/backup, provider: openai-b, model: gpt-realtime-mini, operations: [realtime] }
+  - { id: rt/first, provider: openai, model: gpt-realtime, operations: [realtime] }
+  - { id: rt/second, provider: openai-b, model: gpt-realtime-mini, operations: [realtime] }
+  - { id: rt/azure, provider: azure, model: my-realtime, operations: [realtime], pricing: { input: 4, cached_input: 0.4, output: 16, audio_input: 32, audio_output: 64 } }
+  - { id: mock/chat, provider: mock, model: mock-chat }
+guardrails:
+  - { name: pii, kind: pii, action: block }
+routes:
+  - { name: realtime, targets: [mock/realtime] }
+  - { name: wordy, targets: [mock/wordy] }
+  - { name: rt, targets: [rt/primary, rt/backup], retry: { max_retries: 0 } }
+  - { name: rt-fallback, targets: [rt/first, rt/second], retry: { max_retries: 0 } }
+  - { name: rt-azure, targets: [rt/azure], retry: { max_retries: 0 } }
+  - { name: guarded, targets: [mock/realtime], guardrails: [pii] }
+  - { name: chat, targets: [mock/chat] }
+keys:
+  - { name: team-a, hash: "${hashKey(KEY)}", team: a, role: team }
+  - { name: limited, hash: "${hashKey(LIMITED)}", team: a, role: service, allow: [realtime] }
+  - { name: broke, hash: "${hashKey(BROKE)}", team: b, role: service, budget: { period: day, limit_usd: 0.003 } }
+`;
+}
+
+let fake: FakeRealtime;
+let t: TestGateway;
+let ws: string;
+
+before(async () => {
+  fake = await startFakeRealtime();
+  t = await startTestGateway(config(fake.url));
+  ws = t.url.replace(/^http/, "ws");
+});
+after(async () => {
+  await t.close();
+  await fake.close();
+});
+beforeEach(() => fake.reset());
+
+/** A session's frames as the client saw them, and how it ended. */
+interface Client {
+  sock: WebSocket;
+  frames: string[];
+  headers: Record<string, string | string[] | undefined>;
+  closed: Promise<{ code: number; reason: string }>;
+  /** Resolves with the next server event of this type (or one already received after `from`). */
+  next(type: string, from?: number): Promise<Record<string, any>>;
+  send(ev: Record<string, unknown>): string;
+}
+
+/** Open a raw WebSocket to the gateway; rejects with the HTTP status and body when it is refused. */
+function connect(query: string, opts: { key?: string; protocols?: string[]; headers?: Record<string, string> } = {}): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+    const sock = new WebSocket(`${ws}/v1/realtime?${query}`, opts.protocols ?? [], { headers });
+    const frames: string[] = [];
+    const waiters: { type: string; from: number; resolve: (e: Record<string, any>) => void }[] = [];
+    let upgradeHeaders: Client["headers"] = {};
+    sock.on("upgrade", (res) => (upgradeHeaders = res.headers));
+    sock.on("message", (d: Buffer) => {
+      frames.push(d.toString("utf8"));
+      for (const w of [...waiters]) check(w);
+    });
+    const check = (w: (typeof waiters)[number]) => {
+      for (let i = w.from; i < frames.length; i++) {
+        const e = JSON.parse(frames[i]);
+        if (e.type === w.type) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(e);
+          return;
+        }
+      }
+    };
+    const closed = new Promise<{ code: number; reason: string }>((r) => sock.once("close", (code, reason) => r({ code, reason: reason.toString() })));
+    sock.once("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body: JSON.parse(body || "{}"), headers: res.headers })));
+    });
+    sock.once("error", (e) => reject(e));
+    sock.once("open", () =>
+      resolve({
+        sock,
+        frames,
+        get headers() {
+          return upgradeHeaders;
+        },
+        closed,
+        next(type, from = 0) {
+          return new Promise((res) => {
+            const w = { type, from, resolve: res };
+            waiters.push(w);
+            check(w);
+          });
+        },
+        send(ev) {
+          const text = JSON.stringify(ev);
+          sock.send(text);
+          return text;
+        },
+      }),
+    );
+  });
+}
+
+type Refusal = Error & { status: number; body: { error: { message: string; type: string; param: string | null; code: string | null } }; headers: Record<string, string> };
+
+async function refused(p: Promise<unknown>, status: number, param?: string | null): Promise<Refusal> {
+  let caught: Refusal | undefined;
+  await assert.rejects(p, (e: Refusal) => {
+    caught = e;
+    return true;
+  });
+  assert.equal(caught!.status, status, JSON.stringify(caught!.body));
+  if (param !== undefined) assert.equal(caught!.body.error.param, param, caught!.body.error.message);
+  return caught!;
+}
+
+/** The usage record of a session, once written (after both sides closed). */
+async function recordOf(requestId: string | undefined, pred: (r: UsageRecord) => boolean = () => true): Promise<UsageRecord> {
+  for (let i = 0; i < 200; i++) {
+    const r = t.usage.recent().find((x) => x.operation === "realtime" && (requestId === undefined || x.id === requestId) && pred(x));
+    if (r) return r;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error(`no realtime record${requestId ? ` ${requestId}` : ""}`);
+}
+
+/** Cost in nano-USD of one response's usage at USD-per-million prices (an implementation of the price model independent of the gateway's). */
+function costOf(u: Record<string, any>, p: { input: number; cached: number; output: number; audioIn: number; audioOut: number }): number {
+  const d = u.input_token_details ?? {};
+  const cachedAudio = d.cached_tokens_details?.audio_tokens ?? 0;
+  const cached = d.cached_tokens ?? 0;
+  const audioIn = (d.audio_tokens ?? 0) - cachedAudio;
+  const textIn = u.input_tokens - cached - audioIn;
+  const audioOut = u.output_token_details?.audio_tokens ?? 0;
+  const nanos = (n: number, usd: number) => Math.round(n * usd * 1000);
+  return nanos(textIn, p.input) + nanos(audioIn, p.audioIn) + nanos(cached, p.cached) + nanos(u.output_tokens - audioOut, p.output) + nanos(audioOut, p.audioOut);
+}
+const GPT_REALTIME = { input: 4, cached: 0.4, output: 16, audioIn: 32, audioOut: 64 };
+
+describe("sessions", () => {
+  test("the Agents SDK's WebSocket transport holds a session with the built-in mock; the session is one usage record", async () => {
+    const rt = new OpenAIRealtimeWebSocket({ url: `${ws}/v1/realtime?model=realtime` });
+    await rt.connect({ apiKey: KEY, model: "realtime", initialSessionConfig: { outputModalities: ["text"], instructions: "Be brief." } });
+    const turns: any[] = [];
+    const done = new Promise<void>((resolve) =>
+      rt.on("turn_done", (ev: any) => {
+        turns.push(ev);
+        if (turns.length === 2) resolve();
+        else rt.sendMessage("and again", {});
+      }),
+    );
+    let text = "";
+    rt.on("output_text_delta" as never, ((ev: { delta: string }) => (text += ev.delta)) as never);
+    rt.sendMessage("hello over a socket", {});
+    await done;
+    rt.close();
+    assert.match(text, /You said: "hello over a socket"/);
+    const rec = await recordOf(undefined, (r) => r.key === "team-a");
+    assert.equal(rec.status, "ok");
+    assert.equal(rec.deployment, "mock/realtime");
+    assert.equal(rec.routing.route, "realtime");
+    const inTokens = turns.reduce((n, ev) => n + ev.response.usage.inputTokens, 0);
+    const outTokens = turns.reduce((n, ev) => n + ev.response.usage.outputTokens, 0);
+    assert.equal(rec.usage.inputTokens, inTokens);
+    assert.equal(rec.usage.outputTokens, outTokens);
+    assert.ok(inTokens > 0 && outTokens > 0);
+    // Text only: input at $0.6 and output at $2.4 a million.
+    assert.equal(rec.cost.total, Math.round(inTokens * 600) + Math.round(outTokens * 2400));
+    assert.equal(rec.attempts.length, 1);
+    assert.equal(rec.attempts[0].outcome, "succeeded");
+  });
+
+  test("frames go both ways unchanged; the provider is sent its key and never the caller's; audio is billed at audio prices", async () => {
+    const c = await connect("model=rt", { key: KEY, headers: { "openai-beta": "realtime=v1" } });
+    assert.equal(c.headers["x-signalbox-deployment"], "rt/primary");
+    const requestId = c.headers["x-request-id"] as string;
+    assert.match(requestId, /^req_/);
+    await c.next("session.created");
+    const sent: string[] = [];
+    sent.push(c.send({ type: "session.update", session: { type: "realtime", output_modalities: ["text"], instructions: "Answer in one sentence.", extra_field_we_do_not_know: { kept: [1, 2, 3] } } }));
+    await c.next("session.updated");
+    sent.push(c.send({ type: "conversation.item.create", event_id: "evt_client_1", item: { type: "message", role: "user", content: [{ type: "input_text", text: "héllo — ünïcode ✓" }] } }));
+    sent.push(c.send({ type: "response.create" }));
+    const first = await c.next("response.done");
+    // A second turn with a second of audio, answered in audio.
+    const pcm = Buffer.alloc(48_000).toString("base64");
+    sent.push(c.send({ type: "input_audio_buffer.append", audio: pcm }));
+    sent.push(c.send({ type: "input_audio_buffer.commit" }));
+    await c.next("input_audio_buffer.committed");
+    const mark = c.frames.length;
+    sent.push(c.send({ type: "response.create", response: { output_modalities: ["audio"] } }));
+    const second = await c.next("response.done", mark);
+    c.sock.close(1000, "done here");
+    await c.closed;
+    const rec = await recordOf(requestId);
+
+    const s = fake.sessions[0];
+    assert.equal(fake.sessions.length, 1);
+    assert.equal(s.model, "gpt-realtime");
+    assert.equal(s.headers.authorization, `Bearer ${REALTIME_TEST_KEY}`);
+    assert.equal(s.headers["openai-beta"], "realtime=v1");
+    assert.ok(!JSON.stringify(s.headers).includes(KEY), "the caller's key never reaches the provider");
+    assert.deepEqual(s.received, sent, "client frames reach the provider byte for byte");
+    assert.deepEqual(c.frames, s.sent, "server frames reach the client byte for byte");
+    for (let i = 0; i < 100 && !s.closed; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(s.closed, { code: 1000, reason: "done here" });
+
+    assert.equal(rec.status, "ok");
+    assert.equal(rec.deployment, "rt/primary");
+    const u1 = first.response.usage;
+    const u2 = second.response.usage;
+    assert.ok(u2.input_token_details.audio_tokens > 0 && u2.output_token_details.audio_tokens > 0, JSON.stringify(u2));
+    assert.equal(rec.usage.inputTokens, u1.input_tokens + u2.input_tokens);
+    assert.equal(rec.usage.outputTokens, u1.output_tokens + u2.output_tokens);
+    assert.equal(rec.cost.total, costOf(u1, GPT_REALTIME) + costOf(u2, GPT_REALTIME));
+    assert.ok(!JSON.stringify(rec).includes(REALTIME_TEST_KEY) && !JSON.stringify(rec).includes(KEY));
+  });
+
+  test("cached input is billed at the cached price", async () => {
+    fake.cacheHistory = true;
+    const c = await connect("model=rt", { key: KEY });
+    const requestId = c.headers["x-request-id"] as string;
+    let usage: Record<string, any>[] = [];
+    for (const say of ["first thing", "second thing"]) {
+      c.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: say.repeat(40) }] } });
+      const mark = c.frames.length;
+      c.send({ type: "response.create", response: { output_modalities: ["text"] } });
+      usage.push((await c.next("response.done", mark)).response.usage);
+    }
+    c.sock.close();
+    const rec = await recordOf(requestId);
+    assert.ok(usage[1].input_token_details.cached_tokens > 0, JSON.stringify(usage[1]));
+    assert.equal(rec.usage.cachedInputTokens, usage[0].input_token_details.cached_tokens + usage[1].input_token_details.cached_tokens);
+    assert.equal(rec.cost.total, costOf(usage[0], GPT_REALTIME) + costOf(usage[1], GPT_REALTIME));
+  });
+
+  test("a handshake the provider refuses falls back to the next deployment before the caller is connected", async () => {
+    fake.refuseNext(429);
+    const c = await connect("model=rt-fallback", { key: KEY });
+    assert.equal(c.headers["x-signalbox-deployment"], "rt/second");
+    await c.next("session.created");
+    c.sock.close();
+    const rec = await recordOf(c.headers["x-request-id"] as string);
+    assert.deepEqual(fake.refusals, [{ model: "gpt-realtime", status: 429 }]);
+    assert.equal(fake.sessions[0].model, "gpt-realtime-mini");
+    assert.deepEqual(
+      rec.attempts.map((a) => [a.deployment, a.outcome, a.failureKind]),
+      [
+        ["rt/first", "failed", "rate_limited"],
+        ["rt/second", "succeeded", undefined],
+      ],
+    );
+  });
+
+  test("when no provider takes the session the caller gets a 502 in OpenAI's shape, and the failure is recorded", async () => {
+    // rt/first cools down after the 429 above: only rt/second is tried, and a 500 from it is a 502.
+    fake.refuseNext(500, 2);
+    const e = await refused(connect("model=rt-fallback", { key: KEY }), 502);
+    assert.match(e.body.error.message, /openai-b refused the realtime session/);
+    assert.match(e.headers["x-request-id"], /^req_/);
+    const rec = await recordOf(e.headers["x-request-id"]);
+    assert.equal(rec.status, "unavailable");
+    assert.ok(rec.attempts.length >= 1 && rec.attempts.every((a) => a.outcome === "failed"));
+  });
+
+  test("Azure's realtime path names the deployment and sends api-key", async () => {
+    const c = await connect("model=rt-azure", { key: KEY });
+    await c.next("session.created");
+    c.sock.close();
+    await c.closed;
+    const s = fake.sessions[0];
+    assert.equal(s.path, "/openai/v1/realtime");
+    assert.equal(s.model, "my-realtime");
+    assert.equal(s.headers["api-key"], REALTIME_TEST_KEY);
+    assert.equal(s.headers.authorization, undefined);
+  });
+});
+
+describe("refusals: plain HTTP answers before the WebSocket is accepted, nothing sent to a provider", () => {
+  test("keys: none, a wrong one, one that may not use the model; a browser's key in the sub-protocol", async () => {
+    await refused(connect("model=rt"), 401);
+    await refused(connect("model=rt", { key: "sbx_nope" }), 401);
+    const e = await refused(connect("model=rt", { key: LIMITED }), 403, "model");
+    assert.match(e.body.error.message, /may not use "rt"/);
+    // Browsers cannot set headers: the key travels as a sub-protocol, and "realtime" is echoed.
+    const c = await connect("model=realtime", { protocols: ["realtime", `openai-insecure-api-key.${LIMITED}`, "openai-beta.realtime-v1"] });
+    assert.equal(c.sock.protocol, "realtime");
+    await c.next("session.created");
+    c.sock.close();
+    assert.equal(fake.sessions.length + fake.refusals.length, 0);
+  });
+
+  test("parameters name their field", async () => {
+    await refused(connect("", { key: KEY }), 400, "model");
+    await refused(connect("model=rt&call_id=rtc_123", { key: KEY }), 400, "call_id");
+    await refused(connect("model=rt&intent=transcription", { key: KEY }), 400, "intent");
+    await refused(connect(`model=rt&signalbox=${encodeURIComponent("{nope")}`, { key: KEY }), 400, "signalbox");
+    await refused(connect(`model=rt&signalbox=${encodeURIComponent(JSON.stringify({ tags: "x" }))}`, { key: KEY }), 400, "signalbox.tags");
+    const chat = await refused(connect("model=chat", { key: KEY }), 400);
+    assert.match(chat.body.error.message, /realtime/);
+    await refused(connect("model=no-such-model", { key: KEY }), 404, "model");
+    assert.equal(fake.sessions.length + fake.refusals.length, 0);
+  });
+
+  test("guardrails that apply to the request refuse the session", async () => {
+    const e = await refused(connect("model=guarded", { key: KEY }), 400);
+    assert.match(e.body.error.message, /guardrails apply to this request \(pii\)/);
+  });
+
+  test("another path, or a request that is not an upgrade", async () => {
+    const other = await new Promise<number>((resolve) => {
+      const s = new WebSocket(`${ws}/v1/elsewhere`);
+      s.on("unexpected-response", (_q, res) => resolve(res.statusCode!));
+      s.on("error", () => {});
+    });
+    assert.equal(other, 404);
+    const plain = await fetch(`${t.url}/v1/realtime?model=realtime`, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(plain.status, 426);
+    assert.match((await plain.json()).error.message, /WebSocket/);
+  });
+});
+
+describe("sessions that end badly", () => {
+  test("a budget that runs out mid-session ends it with an error event and 1008; the record keeps its cost", async () => {
+    const c = await connect("model=wordy", { key: BROKE });
+    c.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: "talk a lot" }] } });
+    c.send({ type: "response.create", response: { output_modalities: ["text"] } });
+    const done = await c.next("response.done");
+    const err = await c.next("error");
+    const closed = await c.closed;
+    assert.equal(err.error.code, "budget_exhausted");
+    assert.match(err.error.message, /budget exhausted during a realtime session/);
+    assert.equal(closed.code, 1008);
+    const rec = await recordOf(c.headers["x-request-id"] as string);
+    assert.equal(rec.status, "resource_exhausted");
+    assert.equal(rec.usage.outputTokens, done.response.usage.output_tokens);
+    assert.equal(rec.cost.total, Math.round(done.response.usage.input_tokens * 600) + Math.round(done.response.usage.output_tokens * 2400));
+    // The day's spend is what the session cost: the next one is refused up front.
+    const again = await refused(connect("model=wordy", { key: BROKE }), 429);
+    assert.equal(again.body.error.code, "insufficient_quota");
+  });
+
+  test("a provider that drops the session: the caller sees 1011, the record is a failure with the usage so far", async () => {
+    fake.dropAfter(1, "destroy");
+    const c = await connect("model=rt", { key: KEY });
+    c.send({ type: "response.create", response: { output_modalities: ["text"] } });
+    const done = await c.next("response.done");
+    const closed = await c.closed;
+    assert.equal(closed.code, 1011);
+    const rec = await recordOf(c.headers["x-request-id"] as string);
+    assert.equal(rec.status, "unavailable");
+    assert.equal(rec.attempts[0].failureKind, "stream_interrupted");
+    assert.equal(rec.cost.total, costOf(done.response.usage, GPT_REALTIME));
+  });
+
+  test("a provider's own close code reaches the caller", async () => {
+    fake.dropAfter(1, { code: 4000, reason: "session expired" });
+    const c = await connect("model=rt", { key: KEY });
+    c.send({ type: "response.create" });
+    await c.next("response.done");
+    assert.deepEqual(await c.closed, { code: 4000, reason: "session expired" });
+    const rec = await recordOf(c.headers["x-request-id"] as string);
+    assert.equal(rec.status, "ok");
+  });
+
+  test("a draining gateway tells its sessions to go away (1001)", async () => {
+    const g = await startTestGateway(config(fake.url));
+    const c = await new Promise<WebSocket>((resolve, reject) => {
+      const s = new WebSocket(`${g.url.replace(/^http/, "ws")}/v1/realtime?model=realtime`, { headers: { authorization: `Bearer ${KEY}` } });
+      s.once("open", () => resolve(s));
+      s.once("error", reject);
+    });
+    const closed = new Promise<number>((r) => c.once("close", (code) => r(code)));
+    await g.server.shutdown(200);
+    assert.equal(await closed, 1001);
+    assert.equal(g.gw.realtime.open, 0);
+    assert.equal(g.usage.recent().filter((r) => r.operation === "realtime").length, 1);
+  });
+});

@@ -1,0 +1,629 @@
+// Fake OpenAI Realtime API (the GA WebSocket protocol) for tests: `GET /v1/realtime?model=X` upgraded to a
+// WebSocket with `Authorization: Bearer <key>`, and Azure's `/openai/v1/realtime?model=<deployment>` with an
+// `api-key` header. It runs one `ws` WebSocketServer (noServer) behind two listeners: plain HTTP (`url`, the
+// provider base_url a gateway turns into ws://) and HTTPS with a throwaway self-signed certificate (`tlsUrl` and
+// `ca`, for the official SDK, which only dials wss:).
+//
+// What it models (event shapes from openai v7's resources/realtime types):
+// - handshake refusals as OpenAI answers them, before the upgrade, with its error JSON: 401 invalid_api_key
+//   (wrong or missing key), 400 (no ?model=), 404 (other paths), and scripted ones (`refuseNext`: 429 with
+//   retry-after: 1, 500 server_error, …). A plain HTTP request gets 426 on the realtime paths, 404 elsewhere;
+// - session.created on open, session.update → session.updated (instructions, output_modalities, audio, tools, …
+//   merged; `session.type` is required, as in GA), conversation.item.create → conversation.item.added + .done,
+//   input_audio_buffer.append/commit/clear (PCM16 24 kHz mono; committing under 100 ms is OpenAI's
+//   input_audio_buffer_commit_empty error), response.create → the full response event sequence (below),
+//   response.cancel (the running response ends with status "cancelled"), and `error` events for invalid JSON,
+//   unknown event types and a second response.create while one runs (conversation_already_has_active_response);
+//   the session stays open after an error event. Turn detection is reported as null: the fake never answers on
+//   its own, only on response.create;
+// - a response: response.created, response.output_item.added, conversation.item.added, response.content_part.added,
+//   3–5 deltas (text: response.output_text.delta; audio: response.output_audio_transcript.delta each followed by
+//   response.output_audio.delta with 0.1 s of silent PCM16 per word of that delta), then response.output_text.done
+//   (or response.output_audio.done + response.output_audio_transcript.done), response.content_part.done,
+//   response.output_item.done, conversation.item.done, response.done with usage. Deltas are spaced by
+//   DELTA_DELAY_MS so a response.cancel can land mid-response. The reply is
+//   `You said: "<last user text | a 1.0-second recording>". This is a short reply from the fake realtime model.`
+// - scripted server-side endings (`dropAfter`): a TCP cut without a close frame, or a close frame with a code;
+// - recording: every frame both ways as raw text, the handshake headers, how the connection closed.
+//
+// Usage arithmetic (every response.done carries it; the formulas are deliberately simple so a test can recompute
+// them from the events it saw):
+//   text tokens of a string  = ceil(chars / 4)                      (textTokens)
+//   audio tokens of PCM16    = ceil(bytes / 4800), i.e. 10 per second at 24 kHz (48,000 bytes/s)   (audioTokens)
+//   input  = the whole conversation re-read when the response starts: the instructions in effect (the response's
+//            own `instructions` if given, else the session's) as text, then every item: user/system/assistant text
+//            and function_call_output as text, a committed or input_audio user item as audio (its bytes), an
+//            assistant audio reply as audio (the bytes of audio the fake sent); its transcript is not re-counted.
+//            input_tokens = text_tokens + audio_tokens; image_tokens = 0.
+//   output = text tokens of the text sent (the transcript in audio modality) + audio tokens of the audio sent.
+//            A cancelled response counts only what was sent before the cancel.
+//   cached = 0, unless `cacheHistory` is true and this session already finished a response: then the
+//            instructions and every item before the newest user item are cached (split into text and audio in
+//            cached_tokens_details), so cached_tokens = cached text + cached audio ≤ input_tokens.
+//   total_tokens = input_tokens + output_tokens.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { promisify } from 'node:util';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import { idMaker, isRecord } from './common.ts';
+
+/** The only key the fake accepts, assembled at run time so no key-shaped literal sits in the source. */
+export const REALTIME_TEST_KEY: string = ['sk', 'fake', 'realtime', 'key'].join('-');
+
+export interface FakeRealtimeSession {
+  /** "/v1/realtime", or "/openai/v1/realtime" for Azure. */
+  path: string;
+  /** From ?model= (Azure: the deployment). */
+  model: string;
+  /** The handshake's request headers (names lower-cased, as Node parses them). */
+  headers: Record<string, string | string[] | undefined>;
+  /** Every client frame as raw text, in order. */
+  received: string[];
+  /** Every server frame as raw text, in order. */
+  sent: string[];
+  /** How the connection closed, once it did: the code and reason the fake's socket saw (the client's close
+   *  frame; for a server-initiated close, the code the client echoed; 1006 for a cut connection). */
+  closed?: { code: number; reason: string };
+}
+
+export interface FakeRealtime {
+  /** "http://127.0.0.1:<port>/v1": a provider base_url (the gateway turns http into ws). */
+  url: string;
+  /** "https://127.0.0.1:<port2>/v1": the same handler over TLS, for the official SDK (it only speaks wss:). */
+  tlsUrl: string;
+  /** PEM of tlsUrl's self-signed certificate (CN and SAN 127.0.0.1). */
+  ca: string;
+  /** Accepted sessions, in handshake order. */
+  sessions: FakeRealtimeSession[];
+  /** Handshakes refused: model ('' when none was given) and HTTP status. */
+  refusals: { model: string; status: number }[];
+  /** The next `count` handshakes (default 1) that would be accepted are refused with this HTTP status and
+   *  OpenAI's error JSON (429 also sends retry-after: 1; 401 code invalid_api_key; 500 server_error). */
+  refuseNext(status: number, count?: number): void;
+  /** The next accepted session ends from the server side once it has sent `responses` response.done events
+   *  (0: right after session.created): "destroy" cuts the TCP connection without a close frame; otherwise a
+   *  close frame with that code and reason. */
+  dropAfter(responses: number, how: 'destroy' | { code: number; reason: string }): void;
+  /** Report the conversation before the newest user item as cached (see the usage notes at the top). Default false. */
+  cacheHistory: boolean;
+  /** Clears sessions, refusals, pending refusals and drops, and sets cacheHistory back to false. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Pause between the deltas of a response (and before its closing events). */
+export const DELTA_DELAY_MS = 10;
+/** PCM16 mono at 24 kHz. */
+const BYTES_PER_SECOND = 48_000;
+/** 10 audio tokens per second of audio. */
+const BYTES_PER_AUDIO_TOKEN = 4_800;
+/** Audio the fake speaks per word of its reply (0.1 s). */
+const AUDIO_BYTES_PER_WORD = 4_800;
+const REALTIME_PATH = '/v1/realtime';
+const AZURE_PATH = '/openai/v1/realtime';
+
+export const textTokens = (s: string): number => Math.ceil(s.length / 4);
+export const audioTokens = (bytes: number): number => Math.ceil(bytes / BYTES_PER_AUDIO_TOKEN);
+
+interface OpenAIErrorBody {
+  error: { message: string; type: string; code: string | null; param: string | null };
+}
+
+const STATUS_TEXT: Record<number, string> = http.STATUS_CODES as Record<number, string>;
+
+/** OpenAI's error body for a refused handshake. */
+function handshakeError(status: number, model: string): OpenAIErrorBody {
+  const e = (message: string, type: string, code: string | null, param: string | null = null): OpenAIErrorBody => ({ error: { message, type, code, param } });
+  switch (status) {
+    case 400:
+      return e("Missing required parameter: 'model'.", 'invalid_request_error', 'missing_required_parameter', 'model');
+    case 401:
+      return e('Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key');
+    case 403:
+      return e('Country, region, or territory not supported', 'request_forbidden', 'unsupported_country_region_territory');
+    case 404:
+      return e(`The model \`${model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found');
+    case 429:
+      return e(`Rate limit reached for ${model || 'realtime'} on requests per min (RPM): Limit 100, Used 100, Requested 1. Please try again in 1s.`, 'requests', 'rate_limit_exceeded');
+    case 500:
+      return e('The server had an error while processing your request. Sorry about that!', 'server_error', 'server_error');
+    case 503:
+      return e('The engine is currently overloaded, please try again later.', 'server_error', 'overloaded');
+    default:
+      return e(STATUS_TEXT[status] ?? `HTTP ${status}`, status >= 500 ? 'server_error' : 'invalid_request_error', null);
+  }
+}
+
+/** Write a raw HTTP response onto an upgrade socket (nothing has been sent on it yet) and close it. */
+function refuseSocket(socket: Duplex, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`,
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(text)}`,
+    'Connection: close',
+    ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
+  ].join('\r\n');
+  socket.end(`${head}\r\n\r\n${text}`);
+}
+
+const execFileAsync = promisify(execFile);
+
+/** A self-signed certificate for 127.0.0.1, made with the openssl CLI in a temp dir that is removed at once. */
+async function selfSigned(): Promise<{ key: string; cert: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'fake-realtime-tls-'));
+  try {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    await execFileAsync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    ]);
+    return { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** One item of the conversation, with what usage needs. */
+interface ConvItem {
+  id: string;
+  role: 'user' | 'assistant' | 'system' | 'tool';
+  /** Text the item contributes (its text parts, or a function output). */
+  text: string;
+  /** PCM16 bytes the item contributes. */
+  audioBytes: number;
+}
+
+interface TokenSplit {
+  text: number;
+  audio: number;
+}
+
+type Json = Record<string, unknown>;
+
+/** Deep-ish merge for session.update: objects are merged recursively, anything else replaces. */
+function merge(into: Json, from: Json): Json {
+  const out: Json = { ...into };
+  for (const [k, v] of Object.entries(from)) out[k] = isRecord(v) && isRecord(out[k]) ? merge(out[k] as Json, v) : v;
+  return out;
+}
+
+/** The reply's words, cut into 3–5 deltas (each delta keeps its trailing space). */
+function cutDeltas(reply: string): string[] {
+  const words = reply.match(/\S+\s*/g) ?? [];
+  const n = Math.max(3, Math.min(5, Math.ceil(words.length / 3)));
+  const per = Math.ceil(words.length / n);
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i += per) out.push(words.slice(i, i + per).join(''));
+  return out;
+}
+
+const CLIENT_EVENTS = [
+  'session.update',
+  'input_audio_buffer.append',
+  'input_audio_buffer.commit',
+  'input_audio_buffer.clear',
+  'conversation.item.create',
+  'conversation.item.retrieve',
+  'conversation.item.truncate',
+  'conversation.item.delete',
+  'response.create',
+  'response.cancel',
+  'output_audio_buffer.clear',
+];
+
+export async function startFakeRealtime(): Promise<FakeRealtime> {
+  const ids = idMaker();
+  const sessions: FakeRealtimeSession[] = [];
+  const refusals: { model: string; status: number }[] = [];
+  let pendingRefusals: number[] = [];
+  let pendingDrops: Array<{ responses: number; how: 'destroy' | { code: number; reason: string } }> = [];
+  const live = new Set<WebSocket>();
+  let cacheHistory = false;
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => {});
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const model = url.searchParams.get('model') ?? '';
+    const refuse = (status: number, extra: Record<string, string> = {}, body: unknown = handshakeError(status, model)): void => {
+      refusals.push({ model, status });
+      refuseSocket(socket, status, body, extra);
+    };
+    const azure = url.pathname === AZURE_PATH;
+    if (url.pathname !== REALTIME_PATH && !azure) {
+      refuse(404, {}, { error: { message: `Invalid URL (GET ${url.pathname})`, type: 'invalid_request_error', code: null, param: null } });
+      return;
+    }
+    const presented = azure ? req.headers['api-key'] : req.headers.authorization;
+    const expected = azure ? REALTIME_TEST_KEY : `Bearer ${REALTIME_TEST_KEY}`;
+    if (presented !== expected) {
+      refuse(401);
+      return;
+    }
+    if (!model) {
+      refuse(400);
+      return;
+    }
+    const scripted = pendingRefusals.shift();
+    if (scripted !== undefined) {
+      refuse(scripted, scripted === 429 ? { 'retry-after': '1' } : {});
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const rec: FakeRealtimeSession = { path: url.pathname, model, headers: { ...req.headers }, received: [], sent: [] };
+      sessions.push(rec);
+      live.add(ws);
+      runSession(ws, rec, pendingDrops.shift());
+    });
+  };
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const path = new URL(req.url ?? '/', 'http://fake').pathname;
+    const realtime = path === REALTIME_PATH || path === AZURE_PATH;
+    const status = realtime ? 426 : 404;
+    const message = realtime ? 'This endpoint only accepts WebSocket connections (Upgrade: websocket).' : `Invalid URL (${req.method} ${path})`;
+    const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code: null, param: null } });
+    req.resume();
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(realtime ? { upgrade: 'websocket' } : {}) });
+    res.end(body);
+  };
+
+  function runSession(ws: WebSocket, rec: FakeRealtimeSession, drop: { responses: number; how: 'destroy' | { code: number; reason: string } } | undefined): void {
+    let session: Json = {
+      type: 'realtime',
+      object: 'realtime.session',
+      id: ids('sess_'),
+      model: rec.model,
+      output_modalities: ['audio'],
+      instructions: '',
+      tools: [],
+      tool_choice: 'auto',
+      max_output_tokens: 'inf',
+      tracing: null,
+      truncation: 'auto',
+      prompt: null,
+      expires_at: Math.floor(Date.now() / 1000) + 3600,
+      include: null,
+      audio: {
+        input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: null, noise_reduction: null, turn_detection: null },
+        output: { format: { type: 'audio/pcm', rate: 24000 }, voice: 'alloy', speed: 1 },
+      },
+    };
+    const conversationId = ids('conv_');
+    const items: ConvItem[] = [];
+    let bufferBytes = 0;
+    let active: { id: string; cancelled: boolean } | undefined;
+    let responsesDone = 0;
+    let ended = false;
+
+    /** Settles once the latest frame has been handed to the socket (a cut must not swallow it). */
+    let flushed: Promise<void> = Promise.resolve();
+    const send = (type: string, fields: Json = {}): void => {
+      if (ended || ws.readyState !== ws.OPEN) return;
+      const text = JSON.stringify({ type, event_id: ids('event_'), ...fields });
+      rec.sent.push(text);
+      flushed = new Promise((resolve) => ws.send(text, () => resolve()));
+    };
+    const error = (code: string | null, message: string, param: string | null, clientEventId: unknown): void =>
+      send('error', { error: { type: 'invalid_request_error', code, message, param, event_id: typeof clientEventId === 'string' ? clientEventId : null } });
+    const lastId = (): string | null => items.at(-1)?.id ?? null;
+    const maybeDrop = (): void => {
+      if (!drop || responsesDone < drop.responses || ended) return;
+      ended = true;
+      const how = drop.how;
+      if (how === 'destroy') {
+        // Let the frames already sent reach the client, then cut the TCP connection without a close frame.
+        void flushed.then(() => setTimeout(() => ws.terminate(), 10));
+      } else {
+        try {
+          ws.close(how.code, how.reason);
+        } catch {
+          ws.terminate(); // a code ws may not send (1005, 1006, …): cut instead
+        }
+      }
+    };
+
+    ws.on('error', () => {});
+    ws.on('close', (code, reason) => {
+      ended = true;
+      live.delete(ws);
+      rec.closed = { code, reason: reason.toString() };
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      const text = raw.toString('utf8');
+      rec.received.push(text);
+      let ev: unknown;
+      try {
+        if (isBinary) throw new SyntaxError('binary frame');
+        ev = JSON.parse(text);
+      } catch {
+        error('invalid_json', "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.", null, null);
+        return;
+      }
+      if (!isRecord(ev) || typeof ev.type !== 'string') {
+        error('missing_required_parameter', "Missing required parameter: 'type'.", 'type', isRecord(ev) ? ev.event_id : null);
+        return;
+      }
+      handle(ev as Json & { type: string });
+    });
+
+    function handle(ev: Json & { type: string }): void {
+      const evId = ev.event_id;
+      switch (ev.type) {
+        case 'session.update': {
+          const upd = ev.session;
+          if (!isRecord(upd)) return error('missing_required_parameter', "Missing required parameter: 'session'.", 'session', evId);
+          if (upd.type === undefined) return error('missing_required_parameter', "Missing required parameter: 'session.type'.", 'session.type', evId);
+          if (upd.type !== 'realtime') return error('invalid_value', "Invalid value: 'session.type'. A realtime session cannot be changed into a transcription session.", 'session.type', evId);
+          const mods = upd.output_modalities;
+          if (mods !== undefined && !(Array.isArray(mods) && mods.length === 1 && (mods[0] === 'text' || mods[0] === 'audio'))) {
+            return error('invalid_value', "Invalid modalities: supported combinations are: ['text'] and ['audio'].", 'session.output_modalities', evId);
+          }
+          if (upd.instructions !== undefined && typeof upd.instructions !== 'string') {
+            return error('invalid_type', "Invalid type for 'session.instructions': expected a string.", 'session.instructions', evId);
+          }
+          const { type: _type, ...rest } = upd;
+          session = merge(session, rest);
+          send('session.updated', { session });
+          return;
+        }
+        case 'conversation.item.create': {
+          const item = ev.item;
+          if (!isRecord(item)) return error('missing_required_parameter', "Missing required parameter: 'item'.", 'item', evId);
+          const id = typeof item.id === 'string' && item.id ? item.id : ids('item_');
+          if (items.some((i) => i.id === id)) return error('item_id_already_exists', `Item with id '${id}' already exists.`, 'item.id', evId);
+          let conv: ConvItem;
+          if (item.type === 'message') {
+            const role = item.role;
+            if (role !== 'user' && role !== 'assistant' && role !== 'system') return error('invalid_value', `Invalid value: '${String(role)}'. Supported values are: 'user', 'assistant', and 'system'.`, 'item.role', evId);
+            if (!Array.isArray(item.content)) return error('missing_required_parameter', "Missing required parameter: 'item.content'.", 'item.content', evId);
+            let text = '';
+            let audioBytes = 0;
+            for (const [i, part] of item.content.entries()) {
+              if (!isRecord(part)) return error('invalid_type', `Invalid type for 'item.content[${i}]'.`, `item.content[${i}]`, evId);
+              if (part.type === 'input_text' || part.type === 'output_text' || part.type === 'text') text += typeof part.text === 'string' ? part.text : '';
+              else if (part.type === 'input_audio' && role === 'user') audioBytes += typeof part.audio === 'string' ? Buffer.from(part.audio, 'base64').length : 0;
+              else return error('invalid_value', `Invalid value: '${String(part.type)}' is not a supported content type for role '${role}'.`, `item.content[${i}].type`, evId);
+            }
+            conv = { id, role, text, audioBytes };
+          } else if (item.type === 'function_call_output') {
+            conv = { id, role: 'tool', text: typeof item.output === 'string' ? item.output : '', audioBytes: 0 };
+          } else {
+            return error('invalid_value', `Invalid value: '${String(item.type)}'. Supported values are: 'message' and 'function_call_output'.`, 'item.type', evId);
+          }
+          const prev = typeof ev.previous_item_id === 'string' ? ev.previous_item_id : lastId();
+          items.push(conv);
+          const wire = { ...item, id, object: 'realtime.item', status: 'completed' };
+          send('conversation.item.added', { previous_item_id: prev, item: wire });
+          send('conversation.item.done', { previous_item_id: prev, item: wire });
+          return;
+        }
+        case 'input_audio_buffer.append': {
+          if (typeof ev.audio !== 'string') return error('missing_required_parameter', "Missing required parameter: 'audio'.", 'audio', evId);
+          bufferBytes += Buffer.from(ev.audio, 'base64').length;
+          return;
+        }
+        case 'input_audio_buffer.commit': {
+          if (bufferBytes < BYTES_PER_SECOND / 10) {
+            const ms = ((bufferBytes / BYTES_PER_SECOND) * 1000).toFixed(2);
+            return error('input_audio_buffer_commit_empty', `Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has ${ms}ms of audio.`, null, evId);
+          }
+          const id = ids('item_');
+          const prev = lastId();
+          items.push({ id, role: 'user', text: '', audioBytes: bufferBytes });
+          bufferBytes = 0;
+          send('input_audio_buffer.committed', { previous_item_id: prev, item_id: id });
+          const wire = { id, type: 'message', object: 'realtime.item', status: 'completed', role: 'user', content: [{ type: 'input_audio', transcript: null }] };
+          send('conversation.item.added', { previous_item_id: prev, item: wire });
+          send('conversation.item.done', { previous_item_id: prev, item: wire });
+          return;
+        }
+        case 'input_audio_buffer.clear':
+          bufferBytes = 0;
+          send('input_audio_buffer.cleared');
+          return;
+        case 'response.cancel':
+          if (!active || active.cancelled) return error('response_cancel_not_active', 'Cancellation failed: no active response found', null, evId);
+          active.cancelled = true;
+          return;
+        case 'response.create': {
+          if (active) return error('conversation_already_has_active_response', `Conversation already has an active response in progress: ${active.id}. Wait until the response is finished before creating a new one.`, null, evId);
+          const params = isRecord(ev.response) ? ev.response : {};
+          const mods = params.output_modalities;
+          if (mods !== undefined && !(Array.isArray(mods) && mods.length === 1 && (mods[0] === 'text' || mods[0] === 'audio'))) {
+            return error('invalid_value', "Invalid modalities: supported combinations are: ['text'] and ['audio'].", 'response.output_modalities', evId);
+          }
+          active = { id: ids('resp_'), cancelled: false };
+          void respond(active, params).catch(() => {});
+          return;
+        }
+        default:
+          if (CLIENT_EVENTS.includes(ev.type)) {
+            return error('unsupported_event', `The fake does not implement '${ev.type}'.`, 'type', evId);
+          }
+          return error('invalid_value', `Invalid value: '${ev.type}'. Supported values are: ${CLIENT_EVENTS.map((t) => `'${t}'`).join(', ')}.`, 'type', evId);
+      }
+    }
+
+    /** Token split of instructions + items[0..end). */
+    function tokensOf(instructions: string, end: number): TokenSplit {
+      const t: TokenSplit = { text: textTokens(instructions), audio: 0 };
+      for (const it of items.slice(0, end)) {
+        t.text += textTokens(it.text);
+        t.audio += audioTokens(it.audioBytes);
+      }
+      return t;
+    }
+
+    function replyFor(): string {
+      const lastUser = items.findLast((i) => i.role === 'user');
+      const said = !lastUser ? 'nothing' : lastUser.text || `a ${(lastUser.audioBytes / BYTES_PER_SECOND).toFixed(1)}-second recording`;
+      return `You said: "${said}". This is a short reply from the fake realtime model.`;
+    }
+
+    async function respond(run: { id: string; cancelled: boolean }, params: Json): Promise<void> {
+      const modalities = (params.output_modalities as string[] | undefined) ?? (session.output_modalities as string[]);
+      const audio = modalities[0] === 'audio';
+      const instructions = typeof params.instructions === 'string' ? params.instructions : String(session.instructions ?? '');
+      const input = tokensOf(instructions, items.length);
+      const newestUser = items.findLastIndex((i) => i.role === 'user');
+      const cached = cacheHistory && responsesDone > 0 ? tokensOf(instructions, newestUser === -1 ? items.length : newestUser) : { text: 0, audio: 0 };
+      const sessionAudio = session.audio as { output?: { format?: unknown; voice?: unknown } };
+      const response: Json = {
+        object: 'realtime.response',
+        id: run.id,
+        status: 'in_progress',
+        status_details: null,
+        output: [],
+        conversation_id: conversationId,
+        output_modalities: modalities,
+        max_output_tokens: params.max_output_tokens ?? session.max_output_tokens ?? 'inf',
+        audio: { output: { format: sessionAudio.output?.format ?? { type: 'audio/pcm', rate: 24000 }, voice: sessionAudio.output?.voice ?? 'alloy' } },
+        usage: null,
+        metadata: params.metadata ?? null,
+      };
+      send('response.created', { response });
+      const itemId = ids('item_');
+      const prev = lastId();
+      const at = { response_id: run.id, item_id: itemId, output_index: 0, content_index: 0 };
+      send('response.output_item.added', { response_id: run.id, output_index: 0, item: { id: itemId, type: 'message', object: 'realtime.item', status: 'in_progress', role: 'assistant', content: [] } });
+      send('conversation.item.added', { previous_item_id: prev, item: { id: itemId, type: 'message', object: 'realtime.item', status: 'in_progress', role: 'assistant', content: [] } });
+      send('response.content_part.added', { ...at, part: audio ? { type: 'audio', transcript: '' } : { type: 'text', text: '' } });
+      let said = '';
+      let audioBytes = 0;
+      for (const delta of cutDeltas(replyFor())) {
+        await new Promise((r) => setTimeout(r, DELTA_DELAY_MS));
+        if (run.cancelled || ended) break;
+        said += delta;
+        if (audio) {
+          const pcm = Buffer.alloc(AUDIO_BYTES_PER_WORD * delta.trim().split(/\s+/).length);
+          audioBytes += pcm.length;
+          send('response.output_audio_transcript.delta', { ...at, delta });
+          send('response.output_audio.delta', { ...at, delta: pcm.toString('base64') });
+        } else {
+          send('response.output_text.delta', { ...at, delta });
+        }
+      }
+      await new Promise((r) => setTimeout(r, DELTA_DELAY_MS));
+      const status = run.cancelled ? 'cancelled' : 'completed';
+      if (audio) {
+        send('response.output_audio.done', at);
+        send('response.output_audio_transcript.done', { ...at, transcript: said });
+        send('response.content_part.done', { ...at, part: { type: 'audio', transcript: said } });
+      } else {
+        send('response.output_text.done', { ...at, text: said });
+        send('response.content_part.done', { ...at, part: { type: 'text', text: said } });
+      }
+      const item = {
+        id: itemId,
+        type: 'message',
+        object: 'realtime.item',
+        status: run.cancelled ? 'incomplete' : 'completed',
+        role: 'assistant',
+        content: [audio ? { type: 'output_audio', transcript: said } : { type: 'output_text', text: said }],
+      };
+      send('response.output_item.done', { response_id: run.id, output_index: 0, item });
+      send('conversation.item.done', { previous_item_id: prev, item });
+      // An assistant audio reply is re-read as audio; a text reply as text (see the usage notes at the top).
+      items.push({ id: itemId, role: 'assistant', text: audio ? '' : said, audioBytes });
+      const out = { text: textTokens(said), audio: audioTokens(audioBytes) };
+      const inputTokens = input.text + input.audio;
+      const outputTokens = out.text + out.audio;
+      const usage = {
+        total_tokens: inputTokens + outputTokens,
+        input_tokens: inputTokens,
+        output_tokens: outputTokens,
+        input_token_details: {
+          text_tokens: input.text,
+          audio_tokens: input.audio,
+          image_tokens: 0,
+          cached_tokens: cached.text + cached.audio,
+          cached_tokens_details: { text_tokens: cached.text, audio_tokens: cached.audio, image_tokens: 0 },
+        },
+        output_token_details: { text_tokens: out.text, audio_tokens: out.audio },
+      };
+      active = undefined;
+      send('response.done', {
+        response: { ...response, status, status_details: run.cancelled ? { type: 'cancelled', reason: 'client_cancelled' } : null, output: [item], usage },
+      });
+      responsesDone++;
+      maybeDrop();
+    }
+
+    send('session.created', { session });
+    maybeDrop();
+  }
+
+  const tls = await selfSigned();
+  const plain = http.createServer(onRequest);
+  const secure = https.createServer({ key: tls.key, cert: tls.cert }, onRequest);
+  // Every TCP connection, upgraded or not, so close() can end them all (server.close waits for upgraded ones).
+  const sockets = new Set<Socket>();
+  for (const server of [plain, secure]) {
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    server.on('upgrade', onUpgrade);
+    server.on('clientError', (_err, socket: Socket) => socket.destroy());
+  }
+  const listen = (server: http.Server): Promise<number> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    });
+  const [port, tlsPort] = [await listen(plain), await listen(secure)];
+
+  const fake: FakeRealtime = {
+    url: `http://127.0.0.1:${port}/v1`,
+    tlsUrl: `https://127.0.0.1:${tlsPort}/v1`,
+    ca: tls.cert,
+    sessions,
+    refusals,
+    get cacheHistory() {
+      return cacheHistory;
+    },
+    set cacheHistory(v: boolean) {
+      cacheHistory = v;
+    },
+    refuseNext(status, count = 1) {
+      for (let i = 0; i < count; i++) pendingRefusals.push(status);
+    },
+    dropAfter(responses, how) {
+      pendingDrops.push({ responses, how });
+    },
+    reset() {
+      sessions.length = 0;
+      refusals.length = 0;
+      pendingRefusals = [];
+      pendingDrops = [];
+      cacheHistory = false;
+    },
+    async close() {
+      for (const ws of live) ws.terminate();
+      live.clear();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((r) => wss.close(() => r()));
+      await Promise.all(
+        [plain, secure].map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.close(() => r());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+    },
+  };
+  return fake;
+}
