@@ -21,7 +21,7 @@ import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
-import { extendConfig, isMcpAllowEntry, loadConfig } from "./config/load.ts";
+import { extendConfig, isMcpAllowEntry, isPassthroughAllowEntry, loadConfig } from "./config/load.ts";
 import type { ApplyEntries } from "./control/entries.ts";
 import { MASTER_KEY_ENV, parsePreviousKeys, PREVIOUS_KEYS_ENV } from "./control/sealed.ts";
 import { configVersion, reconcile, reuseUnchanged, type ReloadResult } from "./config/reload.ts";
@@ -48,6 +48,7 @@ import { imageService } from "./server/image-service.ts";
 import { audioService } from "./server/audio-service.ts";
 import { moderationService } from "./server/moderation-service.ts";
 import { createRealtimeDoor, type RealtimeDoor } from "./compat/realtime.ts";
+import { createPassthrough } from "./compat/passthrough.ts";
 import { newRequestId, requestInfoKey, traceIdFrom } from "./server/context.ts";
 import { toConnectError } from "./server/errors.ts";
 import { createHealthState, healthService, type HealthState } from "./server/health-service.ts";
@@ -360,7 +361,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     // Allow lists name what the config in force knows (read at call time: reloads change it).
     // A wildcard deployment's id ("openai/*") allows every model it makes.
     knownModel: (m) => {
-      if (core.registry.wildcard(m) || isMcpAllowEntry(m, core.config.mcpServers)) return true;
+      if (core.registry.wildcard(m) || isMcpAllowEntry(m, core.config.mcpServers) || isPassthroughAllowEntry(m, core.registry.config.providers)) return true;
       try {
         return core.registry.resolve(m) !== undefined;
       } catch {
@@ -458,7 +459,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     if (backgroundRuns.size) responseStore?.keepAlive(backgroundRuns.ids(), Date.now() + HEARTBEAT_TTL_MS).catch((err) => log("warn", "responses: could not renew the background responses' heartbeat", { reason: (err as Error).message }));
   }, HEARTBEAT_MS).unref();
   const retentionMs = config.responses.retentionDays * 86_400_000;
-  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 });
+  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }, createPassthrough(core, transport));
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
   const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));

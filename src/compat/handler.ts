@@ -13,6 +13,7 @@
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
+//   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
 //   GET  /v1/models/{id}
@@ -53,6 +54,7 @@ import { toAnthropicError } from "./anthropic/errors.ts";
 import { toGeminiError } from "./gemini/errors.ts";
 import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
+import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -146,7 +148,7 @@ export interface StoredCompletions {
   retentionMs: number;
 }
 
-export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps): (req: Req, res: Res) => boolean {
+export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps, passthrough?: Passthrough): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
 
@@ -339,11 +341,15 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     try {
       // Azure's api-key and Anthropic's x-api-key carry the same keys as Authorization: Bearer.
       // Gemini's x-goog-api-key (or its ?key= query parameter) too.
-      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
+      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       const caller = core.auth.authenticate(auth ?? null);
       if (path === "/v1/chat/completions" && req.method === "POST") {
         status = await chat(req, res, ri, caller, ac.signal);
+        return;
+      }
+      if (passthrough && path.startsWith(PASSTHROUGH_PREFIX)) {
+        status = await passthrough(req, res, req.url ?? path, ri, caller, ac.signal);
         return;
       }
       // Stored chat completions (store: true): the list, and one by id.
@@ -577,7 +583,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
 
   return (req, res) => {
     const url = req.url ?? "";
-    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/")) return false;
+    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) return false;
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     // The Realtime API is a WebSocket (compat/realtime.ts takes the upgrades); a plain request is told so.
@@ -585,7 +591,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && path === "/v1/feedback") && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path)))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && path === "/v1/feedback") && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -858,6 +858,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   }
   // `mcp:<id>` (or `mcp:*`) allows an MCP server of mcp_servers[].
   const known = (m: string) => routes.has(m) || deployments.has(m) || m in aliases || isMcpAllowEntry(m, raw.mcpServers);
+  const passes = (m: string) => isPassthroughAllowEntry(m, [...providers.values()]);
   // A key may be allowed a wildcard ("openai/*": every model it makes) or one model it makes.
   const matchesWildcard = (m: string) => wildcards.has(m) || wildcardFor(byPrefix, m) !== undefined;
   raw.routes.forEach((r: RouteConfig, i: number) => finishRoute(r, `routes[${i}]`, deployments, known));
@@ -871,7 +872,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     keyNames.add(k.name);
     hashes.add(k.hash);
     k.allow.forEach((a, j) => {
-      if (!known(a) && !matchesWildcard(a)) throw new ConfigError(`${path}.allow[${j}]`, `unknown route, alias or deployment "${a}"`);
+      if (!known(a) && !matchesWildcard(a) && !passes(a)) throw new ConfigError(`${path}.allow[${j}]`, `unknown route, alias or deployment "${a}"${a.startsWith("passthrough:") ? " (passthrough: names a provider connection)" : ""}`);
     });
   });
   const guardrails = buildGuardrails(
@@ -1117,6 +1118,14 @@ export function isMcpAllowEntry(m: string, servers: readonly { id: string }[] | 
   const id = slash < 0 ? rest : rest.slice(0, slash);
   if (slash >= 0 && slash === rest.length - 1) return false;
   return (id === "*" && slash < 0) || (servers ?? []).some((s) => s.id === id);
+}
+
+/** An allow-list entry granting pass-through to providers: `passthrough:*`, `passthrough:<name>` of a provider connection, or a prefix pattern (`passthrough:openai-*`). */
+export function isPassthroughAllowEntry(m: string, providers: readonly { name: string }[]): boolean {
+  if (!m.startsWith("passthrough:")) return false;
+  const rest = m.slice("passthrough:".length);
+  if (rest === "*" || (rest.endsWith("*") && rest.length > 1)) return true;
+  return providers.some((p) => p.name === rest);
 }
 
 /** MCP servers checked: ids once each; the price in nano-USD. (Teams may live in the control plane only: not checked.) */

@@ -37,6 +37,20 @@ export function createProvider(conn: ProviderConfig, transport: Transport): Prov
   return createHttpProvider(conn, factory(conn), transport);
 }
 
+/**
+ * A connection's adapter, made once per connection config (Vertex's keeps its OAuth token cache,
+ * Bedrock's its credentials): for what signs or authorizes a request outside the Provider (the
+ * pass-through). Undefined for the mock.
+ */
+const adapters = new WeakMap<ProviderConfig, ProviderAdapter>();
+export function adapterFor(conn: ProviderConfig): ProviderAdapter | undefined {
+  const factory = ADAPTERS[conn.type];
+  if (!factory) return undefined;
+  let a = adapters.get(conn);
+  if (!a) adapters.set(conn, (a = factory(conn)));
+  return a;
+}
+
 export function supportedProviderTypes(): ProviderType[] {
   return ["mock", ...(Object.keys(ADAPTERS) as ProviderType[])];
 }

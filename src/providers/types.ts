@@ -681,7 +681,8 @@ export interface Provider {
 
 /** A fully built upstream HTTP request, produced by an adapter. */
 export interface HttpRequestSpec {
-  method: "POST" | "GET";
+  /** The adapters send POST and GET; the pass-through any of these. */
+  method: "POST" | "GET" | "PUT" | "PATCH" | "DELETE" | "HEAD";
   /** Path and query, appended to the connection's base URL (which may itself carry a path). */
   path: string;
   headers: Record<string, string>;

@@ -32,7 +32,7 @@ const EXCLUSION: Record<Reason, ExclusionReason> = {
   provider_preference: ExclusionReason.PROVIDER_PREFERENCE,
 };
 
-export const OPERATION_TO_PB: Record<Operation | "tool_call", PbOperation> = {
+export const OPERATION_TO_PB: Record<Operation | "tool_call" | "passthrough", PbOperation> = {
   chat: PbOperation.CHAT,
   embeddings: PbOperation.EMBEDDINGS,
   rerank: PbOperation.RERANK,
@@ -42,6 +42,7 @@ export const OPERATION_TO_PB: Record<Operation | "tool_call", PbOperation> = {
   moderation: PbOperation.MODERATION,
   tool_call: PbOperation.TOOL_CALL,
   realtime: PbOperation.REALTIME,
+  passthrough: PbOperation.PASSTHROUGH,
 };
 
 /** A plan as RouteService explains it (chat and embeddings plans alike). */

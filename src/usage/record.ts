@@ -10,7 +10,7 @@ export interface UsageRecord {
   id: string;
   time: number;
   /** What the request asked for; absent: chat (records written before embeddings). */
-  operation?: Operation | "tool_call";
+  operation?: Operation | "tool_call" | "passthrough";
   key: string;
   team: string;
   user: string;
