@@ -270,6 +270,8 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
       status = statusName(up.status);
       const head: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !DROP_RESPONSE.has(k)) head[k] = v;
+      // The provider's own request id stays readable beside the gateway's (x-request-id, the record's id).
+      if (head["x-request-id"] !== undefined) head["x-upstream-request-id"] = head["x-request-id"];
       const contentType = String(up.headers["content-type"] ?? "");
       streamed = /event-stream/i.test(contentType);
       const reader = up.status < 300 ? new UsageReader(streamed, conn.type === "openrouter") : undefined;

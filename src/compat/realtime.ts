@@ -16,6 +16,7 @@
 import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
+import type { Span } from "@opentelemetry/api";
 import type { ChatEngine } from "../engine/chat-engine.ts";
 import type { RealtimeEnd, RealtimeSession } from "../engine/realtime.ts";
 import type { GatewayCore } from "../gateway.ts";
@@ -140,7 +141,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
           }
           accepted = true;
           extra.set(req, [`x-request-id: ${ri.id}`, `x-signalbox-trace-id: ${traceId}`, `x-signalbox-deployment: ${s.deployment}`]);
-          return relay(req, socket, head, s);
+          return relay(req, socket, head, s, span?.span);
         },
       });
       message = `${answer.responses} responses`;
@@ -157,7 +158,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
   }
 
   /** Accept the caller's WebSocket and relay the session until either side ends it. */
-  function relay(req: IncomingMessage, socket: Duplex, head: Buffer, s: RealtimeSession): Promise<RealtimeEnd> {
+  function relay(req: IncomingMessage, socket: Duplex, head: Buffer, s: RealtimeSession, span: Span | undefined): Promise<RealtimeEnd> {
     return new Promise((resolve) => {
       const end: RealtimeEnd = { responses: 0 };
       let client: WebSocket | undefined;
@@ -202,6 +203,8 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
         }
         if (!usage) return;
         end.responses++;
+        // The session's span shows each response as it is done.
+        span?.addEvent("gen_ai.realtime.response", { "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, "signalbox.response": end.responses });
         const growing = s.meter(usage);
         growing?.catch((err: unknown) => {
           if (done) return;

@@ -84,6 +84,9 @@ describe("pass-through", () => {
     assert.ok(!JSON.stringify(sent.headers).includes(KEY), "the caller's key is not passed on");
     assert.equal(sent.body.messages[0].content, "hello through");
     const rec = await recordOf(response.headers.get("x-request-id"));
+    // The provider's own id stays readable beside the gateway's, with its other headers.
+    assert.match(response.headers.get("x-upstream-request-id") ?? "", /\S/);
+    assert.equal(response.headers.get("openai-version"), "2020-10-01");
     assert.equal(rec.operation, "passthrough");
     assert.equal(rec.status, "ok");
     assert.equal(rec.provider, "oa");

@@ -11,6 +11,8 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import WebSocket from "ws";
 import { OpenAIRealtimeWebSocket } from "@openai/agents-realtime";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import { REALTIME_TEST_KEY, startFakeRealtime, type FakeRealtime } from "../fakes/openai-realtime.ts";
@@ -57,10 +59,11 @@ keys:
 let fake: FakeRealtime;
 let t: TestGateway;
 let ws: string;
+const spans = new InMemorySpanExporter();
 
 before(async () => {
   fake = await startFakeRealtime();
-  t = await startTestGateway(config(fake.url));
+  t = await startTestGateway(config(fake.url), { tracing: startTracing({ processor: new SimpleSpanProcessor({ exporter: spans }) })! });
   ws = t.url.replace(/^http/, "ws");
 });
 after(async () => {
@@ -249,6 +252,12 @@ describe("sessions", () => {
     assert.equal(rec.usage.outputTokens, u1.output_tokens + u2.output_tokens);
     assert.equal(rec.cost.total, costOf(u1, GPT_REALTIME) + costOf(u2, GPT_REALTIME));
     assert.ok(!JSON.stringify(rec).includes(REALTIME_TEST_KEY) && !JSON.stringify(rec).includes(KEY));
+    // The trace: the session's span with an event per response, and its attempt span with the provider.
+    const mine = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === rec.traceId);
+    const server = mine.find((s) => s.name === "GET /v1/realtime")!;
+    assert.deepEqual(server.events.filter((e) => e.name === "gen_ai.realtime.response").map((e) => e.attributes?.["gen_ai.usage.output_tokens"]), [u1.output_tokens, u2.output_tokens]);
+    assert.ok(mine.some((s) => s.name === "realtime gpt-realtime" && s.attributes["signalbox.deployment"] === "rt/primary"), mine.map((s) => s.name).join(", "));
+    assert.ok(!JSON.stringify(mine.map((s) => s.attributes)).includes(REALTIME_TEST_KEY));
   });
 
   test("cached input is billed at the cached price", async () => {
