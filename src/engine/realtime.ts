@@ -15,7 +15,7 @@ import { executeRealtime } from "../router/execute.ts";
 import type { RealtimeCall, RoutingInfo } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { periodBounds } from "../limits/periods.ts";
-import { usd, type Admission } from "../limits/admission.ts";
+import { extendHold, usd, type Admission } from "../limits/admission.ts";
 import type { Limiter } from "../limits/types.ts";
 import type { RealtimeLink } from "../providers/realtime.ts";
 import type { ProviderError, Usage } from "../providers/types.ts";
@@ -110,17 +110,8 @@ export function realtimeOperation(e: EngineParts): (r: RealtimeEngineRequest) =>
 async function growHold(limiter: Limiter, a: Admission, spent: number): Promise<void> {
   const step = Math.ceil(Math.max(a.holdNanos / 4, spent - a.holdNanos + a.holdNanos / 4));
   const req = a.request;
-  const r = await limiter.extend({
-    requestId: req.requestId,
-    shard: req.shard,
-    budgets: req.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart ?? periodBounds(b.period, req.now).start, limitNanos: b.limitNanos })),
-    nanos: step,
-    now: Date.now(),
-  });
-  if (r.ok) {
-    a.holdNanos += step;
-    return;
-  }
+  const r = await extendHold(limiter, a, step);
+  if (r.ok) return;
   const b = req.budgets[r.index];
   throw new GatewayError(
     "resource_exhausted",

@@ -17,7 +17,7 @@ import type { Call, Candidate, Plan } from "../router/types.ts";
 import type { Execution } from "../router/execute.ts";
 import { pricesFor } from "../usage/cost.ts";
 import { periodBounds } from "./periods.ts";
-import type { AdmissionRequest, AdmissionResult, BudgetCheck, Limiter, RateCheck, RateStanding, Settlement } from "./types.ts";
+import type { AdmissionRequest, AdmissionResult, BudgetCheck, ExtensionResult, Limiter, RateCheck, RateStanding, Settlement } from "./types.ts";
 
 const MINUTE = 60_000;
 const NANOS_PER_USD = 1_000_000_000;
@@ -228,6 +228,23 @@ export const EXTENSION_MIN_TOKENS = 256;
 export const QUICK_COUNT_MARGIN = 0.2;
 
 /**
+ * Add `step` nano-USD to a request's hold on every budget it reserved on (one limiter round trip),
+ * all or nothing; on success the admission's hold is updated.
+ */
+export async function extendHold(limiter: Limiter, a: Admission, step: number): Promise<ExtensionResult> {
+  const req = a.request;
+  const r = await limiter.extend({
+    requestId: req.requestId,
+    shard: req.shard,
+    budgets: req.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart ?? periodBounds(b.period, req.now).start, limitNanos: b.limitNanos })),
+    nanos: step,
+    now: Date.now(),
+  });
+  if (r.ok) a.holdNanos += step;
+  return r;
+}
+
+/**
  * Keeps a stream's budget hold ahead of what it delivers. The cost so far is estimated as the
  * earlier attempts' cost, the answering attempt's input and its delivered output (counted cheaply
  * from the text, a little on the high side); when it passes the hold by more than the count's own
@@ -275,15 +292,8 @@ export class StreamHold {
   private async extend(cost: number): Promise<void> {
     const step = Math.ceil(Math.max(this.a.holdNanos / 4, (EXTENSION_MIN_TOKENS * this.outPrice) / 1000, cost - this.a.holdNanos));
     const req = this.a.request;
-    const r = await this.limiter.extend({
-      requestId: req.requestId,
-      shard: req.shard,
-      budgets: req.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart ?? periodBounds(b.period, req.now).start, limitNanos: b.limitNanos })),
-      nanos: step,
-      now: Date.now(),
-    });
+    const r = await extendHold(this.limiter, this.a, step);
     if (r.ok) {
-      this.a.holdNanos += step;
       this.extensions++;
       return;
     }
