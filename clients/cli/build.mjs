@@ -1,6 +1,6 @@
 // Builds dist/signalbox.mjs: type-checks the CLI, then bundles it with everything it uses
 // (commander, @signalbox/client and its Connect and protobuf runtime, yaml, the MCP client
-// @modelcontextprotocol/client, and the gateway's config validator) into one ES module for Node 20+. Nothing is left to install at run time, and
+// @modelcontextprotocol/client, ws for `realtime`, and the gateway's config validator) into one ES module for Node 20+. Nothing is left to install at run time, and
 // the build fails if any gateway code other than config validation gets in.
 
 import { execFileSync } from "node:child_process";
@@ -26,7 +26,8 @@ const SERVER_PACKAGE = /node_modules\/(ioredis|pg|pg-[a-z-]+|undici|@opentelemet
 /**
  * Start-up time. A command line pays for every module it evaluates, on every run, whatever the
  * command; most of the bundle (the protobuf descriptors of @signalbox/client and their runtime, the
- * MCP client with its zod schemas, yaml, the gateway's config validator) is only needed once a
+ * MCP client with its zod schemas, yaml, ws with the http, https, net, tls, crypto and zlib
+ * built-ins it loads, the gateway's config validator) is only needed once a
  * command's action runs. Two plugins keep it out of `--help`, `--version` and commands that do not
  * use it, without changing what any code does:
  *
@@ -44,7 +45,7 @@ const SERVER_PACKAGE = /node_modules\/(ioredis|pg|pg-[a-z-]+|undici|@opentelemet
  *   every run. Required through esbuild's CommonJS interop, each loads when the module using it
  *   is evaluated, and a named import still reads the built-in's property at the time of use.
  */
-const LAZY = /^(@signalbox\/client|@bufbuild\/protobuf(\/[a-z0-9]+)?|@modelcontextprotocol\/client|yaml)$/;
+const LAZY = /^(@signalbox\/client|@bufbuild\/protobuf(\/[a-z0-9]+)?|@modelcontextprotocol\/client|yaml|ws)$/;
 const LAZY_PATH = /\/src\/config\/[^/]+\.ts$/;
 const CLI_SOURCE = join(here, "src") + "/";
 

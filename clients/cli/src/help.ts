@@ -22,6 +22,7 @@ Examples:
   signalbox feedback summary --by variant --route ab --since 7d
   signalbox route explain --model default --prompt "Hello"
   signalbox chat --model default "Write a haiku about failover"
+  signalbox realtime realtime "Hello over a socket"
   signalbox image images "a red fox in the snow" -n 2 --size 1024x1024 -o renders/
   signalbox transcribe transcription meeting.mp3 --format srt > meeting.srt
   signalbox speak speech "The build is green." --voice coral -o green.mp3

@@ -8,6 +8,7 @@ import { responseCommands } from "./commands/responses.ts";
 import { mcpCommands } from "./commands/mcp.ts";
 import { promptCommands } from "./commands/prompts.ts";
 import { chatCommand } from "./commands/chat.ts";
+import { realtimeCommand } from "./commands/realtime.ts";
 import { rerankCommand } from "./commands/rerank.ts";
 import { moderateCommand } from "./commands/moderate.ts";
 import { imageCommand } from "./commands/image.ts";
@@ -26,7 +27,7 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys and teams, alerts, config entries made at run time, chat, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys and teams, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   feedbackCommands(program);
   routeCommands(program);
   chatCommand(program);
+  realtimeCommand(program);
   rerankCommand(program);
   imageCommand(program);
   transcribeCommand(program);

@@ -93,6 +93,22 @@ export function restOf(g: Globals, hints: Partial<Record<string, string>> = {}):
 /** An error answer as the CLI says it: `error: <message> (<code>)`, the field, the trace, a hint. */
 async function apiError(res: Response, g: Globals, hints: Partial<Record<string, string>>): Promise<CliError> {
   const text = await res.text().catch(() => "");
+  return answerError({ status: res.status, statusText: res.statusText, url: res.url, header: (name) => res.headers.get(name), text }, g, hints);
+}
+
+/** An HTTP error answer, however it was received (fetch, or a refused WebSocket upgrade). */
+export interface ErrorAnswer {
+  status: number;
+  statusText: string;
+  /** The URL asked for (http or https). */
+  url: string;
+  header(name: string): string | null;
+  text: string;
+}
+
+/** An error answer's body ({error: {message, param}}) and headers as the CLI says them (see apiError). */
+export function answerError(res: ErrorAnswer, g: Globals, hints: Partial<Record<string, string>> = {}): CliError {
+  const text = res.text;
   let body: { error?: { message?: unknown; param?: unknown; code?: unknown }; message?: unknown } | undefined;
   try {
     body = JSON.parse(text);
@@ -103,11 +119,11 @@ async function apiError(res: Response, g: Globals, hints: Partial<Record<string,
   const e = body?.error;
   const message = typeof e?.message === "string" && e.message ? e.message : typeof body?.message === "string" ? body.message : text.trim().slice(0, 200) || `HTTP ${res.status} ${res.statusText}`;
   const field = typeof e?.param === "string" && e.param ? e.param : undefined;
-  const retryAfter = res.headers.get("retry-after-ms") ?? (res.headers.get("retry-after") ? String(Number(res.headers.get("retry-after")) * 1000) : null);
+  const retryAfter = res.header("retry-after-ms") ?? (res.header("retry-after") ? String(Number(res.header("retry-after")) * 1000) : null);
   const retryAfterMs = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
   const lines = [`${message} (${codeName})`];
   if (field) lines.push(`  field: ${field}`);
-  const traceId = res.headers.get("x-signalbox-trace-id");
+  const traceId = res.header("x-signalbox-trace-id");
   if (traceId) lines.push(`  trace: ${traceLink(traceId)}`);
   // No OpenAI error body on a 404 or 405: the path itself is not served (a gateway from before it).
   const unserved = !e && (res.status === 404 || res.status === 405);
