@@ -8,7 +8,8 @@
 // - Who: a key whose allow list names `passthrough:<provider>` (or a pattern of it, like
 //   `passthrough:*`), an admin key, or anyone when auth is off. An allow list that is empty (every
 //   model) does not include pass-through: raw access to a provider is granted by name.
-// - What is sent: the method, the path and query, the body, and the caller's headers except its
+// - What is sent: the method, the path and query, the body (an upload as it is read, up to 512 MB;
+//   JSON read whole, within server.max_request_bytes), and the caller's headers except its
 //   credentials (authorization, api-key, x-api-key, x-goog-api-key, cookies), hop-by-hop headers,
 //   accept-encoding (so usage can be read) and the gateway's own x-signalbox-* headers.
 // - What is recorded: one usage record (operation passthrough) with the method and path, the
@@ -19,6 +20,7 @@
 //   cost is settled against the budget.
 
 import type { ServerResponse } from "node:http";
+import { Transform, type Readable } from "node:stream";
 import type { ProviderConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { allowListAllows } from "../config/wildcards.ts";
@@ -41,9 +43,10 @@ import { log } from "../telemetry/log.ts";
 import { computeCost, ZERO_COST, ZERO_USAGE, type CostBreakdown } from "../usage/cost.ts";
 import type { UsageRecord } from "../usage/record.ts";
 import { readBody } from "./handler.ts";
+import { MAX_PASSTHROUGH_BYTES, PASSTHROUGH_PREFIX } from "../server/validate.ts";
 import type { Req, Res } from "./door.ts";
 
-export const PASSTHROUGH_PREFIX = "/passthrough/";
+export { PASSTHROUGH_PREFIX };
 
 export type Passthrough = (req: Req, res: Res, url: string, ri: RequestInfo, caller: Caller, signal: AbortSignal) => Promise<number>;
 
@@ -69,6 +72,26 @@ function statusName(s: number): "ok" | GatewayCode {
   if (s === 409) return "aborted";
   if (s === 429) return "resource_exhausted";
   return "unavailable";
+}
+
+/** A request body read as it is sent on, cut (an error) past `max` bytes. */
+function limitedBody(req: Readable, max: number): { stream: Readable; tooLarge(): boolean } {
+  let seen = 0;
+  let over = false;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > max) {
+        over = true;
+        done(new Error("body too large"));
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+  req.pipe(stream);
+  req.once("error", (e) => stream.destroy(e));
+  return { stream, tooLarge: () => over };
 }
 
 /** A path and query without a `key` query parameter. */
@@ -233,7 +256,23 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
         if (v === undefined || k.startsWith(":") || DROP_REQUEST.has(k) || k.startsWith("x-signalbox-")) continue;
         incoming[k] = Array.isArray(v) ? v.join(", ") : v;
       }
-      const body = method === "GET" || method === "HEAD" || method === "DELETE" ? undefined : await readBody(req as never, maxBytes);
+      const hasBody = !(method === "GET" || method === "HEAD" || method === "DELETE");
+      // Uploads (multipart, binary) go on as they are read; JSON is read whole (its model prices
+      // the answer) and so is anything Bedrock signs.
+      const sendAsRead = hasBody && !/json/i.test(incoming["content-type"] ?? "") && conn.type !== "bedrock";
+      const declared = Number(req.headers["content-length"] ?? 0);
+      if (hasBody && !sendAsRead && declared > maxBytes) {
+        // Read whole, so within the gateway's limit (uploads go on as they are read instead).
+        status = "invalid_argument";
+        const text = JSON.stringify({ error: { message: `body: a JSON (or Bedrock) pass-through body is read whole: at most ${maxBytes} bytes (server.max_request_bytes), got ${declared}`, type: "invalid_request_error", param: "body", code: "request_too_large" } });
+        (res as ServerResponse).writeHead(413, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), connection: "close", "x-request-id": ri.id });
+        res.end(text);
+        return 413;
+      }
+      const body = hasBody && !sendAsRead ? await readBody(req as never, maxBytes) : undefined;
+      const upload = sendAsRead ? limitedBody(req as Readable, MAX_PASSTHROUGH_BYTES) : undefined;
+      // A body sent as it is read keeps its announced length (some upload endpoints need it).
+      if (upload && req.headers["content-length"] !== undefined) incoming["content-length"] = String(req.headers["content-length"]);
       let parsed: unknown;
       if (body?.length && /json/i.test(incoming["content-type"] ?? "")) {
         try {
@@ -258,14 +297,20 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
         admission = a;
       }
 
-      let spec: HttpRequestSpec = { method: method as HttpRequestSpec["method"], path: upstreamPath, headers: { ...incoming, ...credentialHeaders(conn, incoming) }, ...(body ? { bytes: body } : {}) };
+      let spec: HttpRequestSpec = { method: method as HttpRequestSpec["method"], path: upstreamPath, headers: { ...incoming, ...credentialHeaders(conn, incoming) }, ...(body ? { bytes: body } : {}), ...(upload ? { stream: upload.stream } : {}) };
       const adapter = adapterFor(conn);
       if (adapter?.authorize) {
         // SigV4 signs the body as text; a JSON or text body is what Bedrock's APIs take.
         if (body) spec = { ...spec, body: body.toString("utf8"), bytes: undefined };
         spec = await adapter.authorize(spec, { baseUrl: conn.baseUrl, signal });
       }
-      const up = await transport.request(conn, spec, signal);
+      let up;
+      try {
+        up = await transport.request(conn, spec, signal);
+      } catch (err) {
+        if (upload?.tooLarge()) throw new GatewayError("resource_exhausted", `body: a pass-through upload is at most ${MAX_PASSTHROUGH_BYTES} bytes`, { field: "body" });
+        throw err;
+      }
       upstreamStatus = up.status;
       status = statusName(up.status);
       const head: Record<string, string | string[]> = {};

@@ -93,7 +93,7 @@ export function createTransport(): Transport {
       if (signal.aborted) throw classifyTransportError(signal.reason, signal, conn);
       const call = new UpstreamCall(signal);
       try {
-        poolFor(conn, origin).dispatch({ method: spec.method as Dispatcher.HttpMethod, path: prefix + spec.path, headers: spec.headers, body: spec.bytes ?? spec.body ?? null }, call);
+        poolFor(conn, origin).dispatch({ method: spec.method as Dispatcher.HttpMethod, path: prefix + spec.path, headers: spec.headers, body: spec.stream ?? spec.bytes ?? spec.body ?? null }, call);
         return await call.started;
       } catch (err) {
         throw classifyTransportError(err, signal, conn);

@@ -1,6 +1,8 @@
 // The provider contract: the provider-neutral request, result, stream events and failure kinds
 // that every adapter translates to and from. Nothing here knows about Connect or HTTP.
 
+import type { Readable } from "node:stream";
+
 /** Why an upstream attempt failed. Adapters classify; the router decides what to do per kind. */
 export type FailureKind =
   | "rate_limited"
@@ -689,6 +691,8 @@ export interface HttpRequestSpec {
   body?: string;
   /** A binary body instead (a multipart upload); sent as is, `body` ignored. */
   bytes?: Uint8Array;
+  /** A body sent as it is read (the pass-through's uploads); `body` and `bytes` ignored. */
+  stream?: Readable;
 }
 
 /** One server-sent event. */

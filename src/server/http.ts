@@ -10,7 +10,7 @@ import type { Gateway } from "../gateway.ts";
 import { wireErrorOptions } from "./wire-errors.ts";
 import { corsPolicyFor } from "./cors.ts";
 import { createConsoleHandler } from "./console.ts";
-import { MAX_AUDIO_REQUEST_BYTES } from "./validate.ts";
+import { MAX_AUDIO_REQUEST_BYTES, MAX_PASSTHROUGH_BYTES, PASSTHROUGH_PREFIX } from "./validate.ts";
 
 export interface ServerOptions {
   port: number;
@@ -122,7 +122,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     // Oversized bodies announced up front are refused before reading them (an audio upload may be
     // up to OpenAI's 25 MB whatever the limit of the other endpoints).
     const len = Number(req.headers["content-length"] ?? 0);
-    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_REQUEST_BYTES && carriesAudio(req.url))) {
+    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_REQUEST_BYTES && carriesAudio(req.url)) && !(len <= MAX_PASSTHROUGH_BYTES && req.url?.startsWith(PASSTHROUGH_PREFIX))) {
       (res as http.ServerResponse).writeHead(413, { "content-type": "application/json", connection: "close" });
       res.end(JSON.stringify({ code: "resource_exhausted", message: `request body of ${len} bytes exceeds the limit of ${opts.maxRequestBytes} bytes` }));
       return;

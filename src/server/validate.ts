@@ -290,6 +290,13 @@ export const PROTO_AUDIO_FIELDS: AudioFieldNames = { audio: "audio", format: "fo
 export const MAX_AUDIO_BYTES = 25 * 1024 * 1024;
 /** The largest request that may carry audio (the audio, and room for the rest of the request): audio uploads, AudioService and RouteService calls. */
 export const MAX_AUDIO_REQUEST_BYTES = MAX_AUDIO_BYTES + 1024 * 1024;
+/** The provider pass-through's path prefix (compat/passthrough.ts). */
+export const PASSTHROUGH_PREFIX = "/passthrough/";
+/**
+ * Largest body a pass-through sends as it reads it (an upload: OpenAI's file limit); JSON bodies,
+ * read whole for their model, and Bedrock's, signed whole, stay within server.max_request_bytes.
+ */
+export const MAX_PASSTHROUGH_BYTES = 512 * 1024 * 1024;
 /** OpenAI's limit on the text of one speech request. */
 export const MAX_SPEECH_CHARS = 4_096;
 const SPEECH_FORMATS = new Set(["mp3", "opus", "aac", "flac", "wav", "pcm"]);

@@ -26,6 +26,7 @@ const BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
 function config(openai: string, anthropic: string, gemini: string, bedrock: string): string {
   return `
+server: { max_request_bytes: 65536 }
 providers:
   - { name: oa, type: openai, base_url: "${openai}", api_key: ${OPENAI_TEST_KEY} }
   - { name: claude, type: anthropic, base_url: "${anthropic}", api_key: ${ANTHROPIC_TEST_KEY} }
@@ -170,6 +171,27 @@ describe("pass-through", () => {
     assert.deepEqual([rec.usage.inputTokens, rec.usage.outputTokens], [body.usage.inputTokens, body.usage.outputTokens]);
     assert.ok(rec.cost.total > 0);
     assert.ok(!JSON.stringify(rec).includes(AWS.secretAccessKey));
+  });
+
+  test("an upload larger than server.max_request_bytes goes on as it is read, byte for byte, with its length", async () => {
+    const bytes = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) & 0xff;
+    const form = new FormData();
+    form.append("purpose", "fine-tune");
+    form.append("file", new Blob([bytes], { type: "application/jsonl" }), "train.jsonl");
+    const body = Buffer.from(await new Response(form).arrayBuffer());
+    const contentType = new Response(form).headers.get("content-type")!;
+    const r = await fetch(`${t.url}/passthrough/oa/files`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": contentType }, body });
+    await r.arrayBuffer();
+    const sent = oa.requests.at(-1)!;
+    assert.deepEqual([sent.method, sent.path], ["POST", "/v1/files"]);
+    assert.equal(sent.headers["content-length"], String(body.length));
+    assert.ok(sent.rawBytes.equals(body), "the upload arrives unchanged");
+    const rec = await recordOf(r.headers.get("x-request-id"));
+    assert.equal(rec.metadata.path, "/files");
+    // A JSON body is read whole, so it stays within the limit.
+    const big = await fetch(`${t.url}/passthrough/oa/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "x".repeat(70_000) }] }) });
+    assert.equal(big.status, 413);
   });
 
   test("the provider's errors come back as they are, and are recorded with their status", async () => {
