@@ -17,10 +17,14 @@ import { hashKey } from "../../src/server/auth.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import { REALTIME_TEST_KEY, startFakeRealtime, type FakeRealtime } from "../fakes/openai-realtime.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { Redis } from "ioredis";
+import { createRedisLimiter } from "../../src/limits/redis.ts";
+import { startRedis } from "../helpers/redis.ts";
 
 const KEY = ["sbx", "test", "realtime", "team", "a"].join("_");
 const LIMITED = ["sbx", "test", "realtime", "limited"].join("_");
 const BROKE = ["sbx", "test", "realtime", "broke"].join("_");
+const ROOMY = ["sbx", "test", "realtime", "roomy"].join("_");
 
 function config(fake: string): string {
   return `
@@ -53,6 +57,7 @@ keys:
   - { name: team-a, hash: "${hashKey(KEY)}", team: a, role: team }
   - { name: limited, hash: "${hashKey(LIMITED)}", team: a, role: service, allow: [realtime] }
   - { name: broke, hash: "${hashKey(BROKE)}", team: b, role: service, budget: { period: day, limit_usd: 0.003 } }
+  - { name: roomy, hash: "${hashKey(ROOMY)}", team: c, role: service, budget: { period: day, limit_usd: 1 } }
 `;
 }
 
@@ -421,3 +426,63 @@ describe("sessions that end badly", () => {
     assert.equal(g.usage.recent().filter((r) => r.operation === "realtime").length, 1);
   });
 });
+
+describe("budgets on a shared Redis", () => {
+  test("a session's hold grows on Redis turn by turn; when it ends the spend is its cost and nothing stays held; a budget that runs out ends a session", async () => {
+    const redis = await startRedis();
+    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const limiter = createRedisLimiter(client as never);
+    const g = await startTestGateway(config(fake.url), { limits: limiter });
+    const wsUrl = g.url.replace(/^http/, "ws");
+    const open = (key: string) =>
+      new Promise<{ sock: WebSocket; frames: Record<string, any>[]; id: string; closed: Promise<number> }>((resolve, reject) => {
+        const sock = new WebSocket(`${wsUrl}/v1/realtime?model=wordy`, { headers: { authorization: `Bearer ${key}` } });
+        const frames: Record<string, any>[] = [];
+        let id = "";
+        sock.on("upgrade", (res) => (id = String(res.headers["x-request-id"])));
+        sock.on("message", (d: Buffer) => frames.push(JSON.parse(d.toString())));
+        const closed = new Promise<number>((r) => sock.once("close", (code) => r(code)));
+        sock.once("open", () => resolve({ sock, frames, id, closed }));
+        sock.once("error", reject);
+      });
+    const turn = async (s: { sock: WebSocket; frames: Record<string, any>[] }) => {
+      const before = s.frames.filter((f) => f.type === "response.done").length;
+      s.sock.send(JSON.stringify({ type: "response.create", response: { output_modalities: ["text"] } }));
+      for (let i = 0; i < 500 && s.frames.filter((f) => f.type === "response.done").length === before; i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    const now = Date.now();
+    try {
+      const s = await open(ROOMY);
+      for (let i = 0; i < 3; i++) await turn(s);
+      // Mid-session: the hold grew past the first turn's reservation (about 2 million nano-USD).
+      const mid = await limiter.budgetState("team:c", "key:roomy", "day", Date.now());
+      s.sock.close();
+      const rec = await new Promise<UsageRecord>((resolve) => {
+        const poll = () => {
+          const r = g.usage.recent().find((x) => x.id === s.id);
+          if (r) resolve(r);
+          else setTimeout(poll, 10);
+        };
+        poll();
+      });
+      assert.equal(rec.status, "ok");
+      assert.ok(mid.reservedNanos >= rec.cost.total, `held ${mid.reservedNanos} mid-session, the session cost ${rec.cost.total}`);
+      let after = await limiter.budgetState("team:c", "key:roomy", "day", now);
+      for (let i = 0; i < 100 && after.spentNanos === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        after = await limiter.budgetState("team:c", "key:roomy", "day", now);
+      }
+      assert.deepEqual([after.spentNanos, after.reservedNanos], [rec.cost.total, 0]);
+
+      const b = await open(BROKE);
+      await turn(b);
+      assert.equal(await b.closed, 1008);
+      assert.equal(b.frames.find((f) => f.type === "error")?.error.code, "budget_exhausted");
+    } finally {
+      await g.close();
+      client.disconnect();
+      await redis.stop();
+    }
+  });
+});
+
