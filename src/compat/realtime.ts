@@ -15,12 +15,12 @@
 
 import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocketServer, type WebSocket } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import type { Span } from "@opentelemetry/api";
 import type { ChatEngine } from "../engine/chat-engine.ts";
 import type { RealtimeEnd, RealtimeSession } from "../engine/realtime.ts";
 import type { GatewayCore } from "../gateway.ts";
-import { closable, realtimeUsage } from "../providers/realtime.ts";
+import { closable, loadWs, realtimeUsage } from "../providers/realtime.ts";
 import { ProviderError } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { RealtimeCall } from "../router/types.ts";
@@ -76,18 +76,25 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
   // One server for every session, without a listener of its own: the gateway's port hands it the
   // upgrades. The caller's "realtime" sub-protocol is echoed (a browser that asked for one fails
   // without it); the key sub-protocol never is.
-  const wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    maxPayload: MAX_EVENT_BYTES,
-    handleProtocols: (protocols) => (protocols.has("realtime") ? "realtime" : false),
-  });
   // Headers of the 101 answer, per upgrade request.
   const extra = new WeakMap<IncomingMessage, string[]>();
-  wss.on("headers", (headers, req) => {
-    const h = extra.get(req);
-    if (h) headers.push(...h);
-  });
+  // Made with the first session: a gateway that serves none never loads `ws`.
+  let wss: WebSocketServer | undefined;
+  const server = async (): Promise<WebSocketServer> => {
+    if (wss) return wss;
+    const { WebSocketServer } = await loadWs();
+    wss ??= new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: MAX_EVENT_BYTES,
+      handleProtocols: (protocols) => (protocols.has("realtime") ? "realtime" : false),
+    });
+    wss.on("headers", (headers, req) => {
+      const h = extra.get(req);
+      if (h) headers.push(...h);
+    });
+    return wss;
+  };
   const sessions = new Set<{ close(code: number, reason: string): void }>();
 
   async function open(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
@@ -127,6 +134,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
       const user = query.get("user") ?? undefined;
       const call: RealtimeCall = { id: ri.id, operation: "realtime", model, routing: opts.routing, tags: opts.tags, metadata: {}, caller, ...(user ? { user } : {}), ...(opts.guardrails ? { guardrails: opts.guardrails } : {}), request: {} };
       const beta = header(req, "openai-beta");
+      const ws = await server();
       const answer = await engine.realtime({
         call,
         ri,
@@ -141,7 +149,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
           }
           accepted = true;
           extra.set(req, [`x-request-id: ${ri.id}`, `x-signalbox-trace-id: ${traceId}`, `x-signalbox-deployment: ${s.deployment}`]);
-          return relay(req, socket, head, s, span?.span);
+          return relay(ws, req, socket, head, s, span?.span);
         },
       });
       message = `${answer.responses} responses`;
@@ -158,7 +166,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
   }
 
   /** Accept the caller's WebSocket and relay the session until either side ends it. */
-  function relay(req: IncomingMessage, socket: Duplex, head: Buffer, s: RealtimeSession, span: Span | undefined): Promise<RealtimeEnd> {
+  function relay(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, s: RealtimeSession, span: Span | undefined): Promise<RealtimeEnd> {
     return new Promise((resolve) => {
       const end: RealtimeEnd = { responses: 0 };
       let client: WebSocket | undefined;
@@ -226,7 +234,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
         flushAndClose();
       };
       s.link.start({ message: onMessage, close: onClose });
-      wss.handleUpgrade(req, socket, head, (ws) => {
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         client = ws;
         if (done) {
           ws.close(1001, "session ended");

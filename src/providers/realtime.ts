@@ -4,7 +4,7 @@
 // (mock/realtime.ts). The gateway relays frames both ways without re-encoding them; it reads only
 // the server's `response.done` events, for their usage.
 
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import type { ProviderConfig } from "../config/types.ts";
 import { classifyOpenAIError } from "./openai/openai-error.ts";
 import { ProviderError, type Usage } from "./types.ts";
@@ -76,7 +76,11 @@ const MAX_ERROR_BODY = 16 * 1024;
  * slower than `connectMs` timeout) so the router can fall back before the caller is connected.
  * `headers` are the caller's headers to pass on (OpenAI-Beta).
  */
-export function openRealtimeLink(conn: ProviderConfig, model: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<RealtimeLink> {
+/** The `ws` package, loaded with the first session (a gateway that serves none never loads it). */
+let wsModule: Promise<typeof import("ws")> | undefined;
+export const loadWs = () => (wsModule ??= import("ws"));
+
+export async function openRealtimeLink(conn: ProviderConfig, model: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<RealtimeLink> {
   if (conn.type === "mock") return mockRealtimeLink(conn, model, signal);
   if (!REALTIME_TYPES.has(conn.type)) {
     return Promise.reject(new ProviderError({ kind: "model_not_found", message: `provider "${conn.name}" (type ${conn.type}) has no Realtime API`, unsent: true }));
@@ -88,9 +92,10 @@ export function openRealtimeLink(conn: ProviderConfig, model: string, signal: Ab
   }
   for (const [k, v] of Object.entries(conn.headers)) h[k.toLowerCase()] = v;
   const url = realtimeUrl(conn, model);
+  const { WebSocket } = await loadWs();
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(canceled(signal));
-    const ws = new WebSocket(url, { headers: h, perMessageDeflate: false, handshakeTimeout: conn.timeouts.connectMs + conn.timeouts.headersMs, maxPayload: 64 * 1024 * 1024 });
+    const ws: WebSocket = new WebSocket(url, { headers: h, perMessageDeflate: false, handshakeTimeout: conn.timeouts.connectMs + conn.timeouts.headersMs, maxPayload: 64 * 1024 * 1024 });
     let settled = false;
     const fail = (e: ProviderError) => {
       if (settled) return;

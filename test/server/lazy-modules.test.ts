@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const OPTIONAL = ["ioredis", "google-auth-library", "@smithy/signature-v4", "@smithy/eventstream-codec", "@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/otlp-exporter-base", "ajv", "unpdf"];
+const OPTIONAL = ["ioredis", "google-auth-library", "@smithy/signature-v4", "@smithy/eventstream-codec", "@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/otlp-exporter-base", "ajv", "unpdf", "ws"];
 
 /** Start `node src/main.ts` with the hook; the packages it loaded until it listened, then stop it. */
 async function packagesLoaded(env: Record<string, string>, request?: (origin: string) => Promise<void>): Promise<Set<string>> {
@@ -72,4 +72,29 @@ test("asking for traces and usage logs loads the OpenTelemetry SDK", async () =>
   const loaded = await packagesLoaded({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9", OTEL_LOGS_EXPORTER: "otlp" });
   for (const p of ["@opentelemetry/sdk-trace", "@opentelemetry/sdk-logs", "@opentelemetry/otlp-exporter-base"]) assert.ok(loaded.has(p), `${p} is loaded when traces and logs are asked for`);
   assert.ok(!loaded.has("ioredis"));
+});
+
+test("the first realtime session loads ws (the WebSocket server and client)", async () => {
+  const { default: WebSocket } = await import("ws");
+  let said = "";
+  const loaded = await packagesLoaded({}, async (origin) => {
+    const sock = new WebSocket(`${origin.replace(/^http/, "ws")}/v1/realtime?model=realtime`);
+    await new Promise<void>((resolve, reject) => {
+      sock.on("message", (d: Buffer) => {
+        const e = JSON.parse(d.toString());
+        if (e.type === "session.created") {
+          sock.send(JSON.stringify({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: "lazy hello" }] } }));
+          sock.send(JSON.stringify({ type: "response.create", response: { output_modalities: ["text"] } }));
+        }
+        if (e.type === "response.done") {
+          said = JSON.stringify(e.response.output);
+          sock.close();
+          resolve();
+        }
+      });
+      sock.once("error", reject);
+    });
+  });
+  assert.match(said, /lazy hello/);
+  assert.ok(loaded.has("ws"), "ws is loaded once a session opens");
 });
