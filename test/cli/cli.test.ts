@@ -259,6 +259,12 @@ describe("usage and requests", () => {
     assert.ok(twoPages.nextPageToken, "says there is more");
     const onB = JSON.parse(ok(await cli(["requests", "--deployment", "mock/b", "--route", "fallback", "--team", "search", "--json"])).stdout);
     assert.deepEqual(onB.records.map((r: { id: string }) => r.id), [fallbackRecord.id]);
+    // By operation: every request here was a chat, none a realtime session; an unknown one is bad usage.
+    assert.equal(JSON.parse(ok(await cli(["requests", "--operation", "chat", "--json"])).stdout).records.length, 6);
+    assert.equal(ok(await cli(["requests", "--operation", "realtime"])).stdout, "no requests match\n");
+    const bad = await cli(["requests", "--operation", "teleport"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /realtime, passthrough/);
   });
 
   test("request <id>: the attempts as a timeline, tokens, cost, and the trace link", async () => {

@@ -32,6 +32,8 @@ import { type Column, csv, fields, json, out, section, table, waiting } from "..
 import { parseChoice, parseCount, parseFilter, parseList, parsePastTime } from "../parse.ts";
 
 const DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant", "tag", "status", "operation"] as const;
+/** What a record's operation may be (the usage store's names). */
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough"] as const;
 const GRANULARITIES = ["hour", "day", "month", "total"] as const;
 /** Every Connect code a request can end with; "error" is all but "ok". */
 const STATUSES = [
@@ -108,11 +110,12 @@ export function usageCommands(program: Command): void {
     .option("--route <route>", "only requests served by this route")
     .option("--deployment <id>", "only requests answered by (or last tried on) this deployment")
     .option("--user <user>", "only requests made for this end user")
+    .option("--operation <op>", `only requests of this operation (${OPERATIONS.join(", ")})`, parseChoice([...OPERATIONS]))
     .option("--trace <trace-id>", "only the requests of this trace (32 hex digits)", parseTraceId)
     .option("--since <time>", "a duration back from now (30s, 15m, 2h, 7d) or RFC 3339", (s) => parsePastTime(s))
     .option("--until <time>", "a duration back from now or RFC 3339", (s) => parsePastTime(s))
     .option("--limit <n>", "at most this many (pages are followed)", parseCount(1, 100_000), 50)
-    .addHelpText("after", "\nExamples:\n  signalbox requests --status error --since 1h\n  signalbox requests --team search --deployment openai/gpt-4o --limit 200 --csv")
+    .addHelpText("after", "\nExamples:\n  signalbox requests --status error --since 1h\n  signalbox requests --team search --deployment openai/gpt-4o --limit 200 --csv\n  signalbox requests --operation realtime --since 1d")
     .action(async (o: RequestsFlags, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: true });
       const { records, nextPageToken } = await waiting("listing requests", () => listRequests(sb, o));
@@ -199,6 +202,7 @@ function parseDims(s: string): string[] {
 
 interface RequestsFlags {
   status?: string;
+  operation?: string;
   team?: string;
   key?: string;
   route?: string;
@@ -214,7 +218,7 @@ interface RequestsFlags {
 async function listRequests(sb: SignalboxClient, o: RequestsFlags): Promise<{ records: RequestRecord[]; nextPageToken: string }> {
   const filters: DimensionFilter[] = [];
   if (o.status) filters.push(filterOf("status", o.status === "error" ? STATUSES.filter((s) => s !== "ok") : [o.status]));
-  for (const d of ["team", "key", "route", "deployment", "user"] as const) {
+  for (const d of ["team", "key", "route", "deployment", "user", "operation"] as const) {
     const v = o[d];
     if (v) filters.push(filterOf(d, [v]));
   }
