@@ -74,6 +74,19 @@ function statusName(s: number): "ok" | GatewayCode {
   return "unavailable";
 }
 
+/** Resolves when the response may be written again, or has closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
 /** A request body read as it is sent on, cut (an error) past `max` bytes. */
 function limitedBody(req: Readable, max: number): { stream: Readable; tooLarge(): boolean } {
   let seen = 0;
@@ -270,9 +283,6 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
         return 413;
       }
       const body = hasBody && !sendAsRead ? await readBody(req as never, maxBytes) : undefined;
-      const upload = sendAsRead ? limitedBody(req as Readable, MAX_PASSTHROUGH_BYTES) : undefined;
-      // A body sent as it is read keeps its announced length (some upload endpoints need it).
-      if (upload && req.headers["content-length"] !== undefined) incoming["content-length"] = String(req.headers["content-length"]);
       let parsed: unknown;
       if (body?.length && /json/i.test(incoming["content-type"] ?? "")) {
         try {
@@ -297,6 +307,10 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
         admission = a;
       }
 
+      // An upload is read only once it is admitted, as it is sent on; it keeps its announced length
+      // (some upload endpoints need it).
+      const upload = sendAsRead ? limitedBody(req as Readable, MAX_PASSTHROUGH_BYTES) : undefined;
+      if (upload && req.headers["content-length"] !== undefined) incoming["content-length"] = String(req.headers["content-length"]);
       let spec: HttpRequestSpec = { method: method as HttpRequestSpec["method"], path: upstreamPath, headers: { ...incoming, ...credentialHeaders(conn, incoming) }, ...(body ? { bytes: body } : {}), ...(upload ? { stream: upload.stream } : {}) };
       const adapter = adapterFor(conn);
       if (adapter?.authorize) {
@@ -324,7 +338,8 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
       try {
         for await (const chunk of up.body) {
           reader?.chunk(chunk);
-          if (!(res as ServerResponse).write(chunk)) await new Promise<void>((r) => (res as ServerResponse).once("drain", r));
+          // A slow caller holds the provider's reads back; one that left ends the loop.
+          if (!(res as ServerResponse).write(chunk)) await drained(res as ServerResponse);
           if (signal.aborted) break;
         }
       } catch (err) {

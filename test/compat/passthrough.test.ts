@@ -194,6 +194,19 @@ describe("pass-through", () => {
     assert.equal(big.status, 413);
   });
 
+  test("a caller that leaves mid-stream: the stream stops, the request is recorded as canceled", async () => {
+    oa.script({ kind: "text", text: ["a", "b", "c", "d", "e", "f", "g", "h"], chunkDelayMs: 150 });
+    const ac = new AbortController();
+    const r = await fetch(`${t.url}/passthrough/oa/chat/completions`, { method: "POST", signal: ac.signal, headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o", stream: true, messages: [{ role: "user", content: "long" }] }) });
+    const reader = r.body!.getReader();
+    await reader.read();
+    ac.abort();
+    const rec = await recordOf(r.headers.get("x-request-id"));
+    assert.equal(rec.status, "canceled");
+    assert.equal(rec.streamed, true);
+    assert.ok(rec.latencyMs < 1000, `recorded ${rec.latencyMs} ms after it started, not when the provider finished`);
+  });
+
   test("the provider's errors come back as they are, and are recorded with their status", async () => {
     const r = await fetch(`${t.url}/passthrough/oa/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o", messages: [] }) });
     assert.equal(r.status, 400);
