@@ -15,6 +15,8 @@
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
+//   POST /v1/realtime/calls, /v1/realtime/calls/{id}/hangup, /v1/realtime/client_secrets
+//                               (WebRTC calls and client secrets: realtime.ts, realtime-secrets.ts)
 //   GET  /v1/models             (what the caller's key may use: routes, aliases, deployments)
 //   GET  /v1/models/{id}
 // It authenticates, parses and validates, then hands the call to the same chat engine as
@@ -55,6 +57,7 @@ import { toGeminiError } from "./gemini/errors.ts";
 import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
 import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
+import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -148,7 +151,7 @@ export interface StoredCompletions {
   retentionMs: number;
 }
 
-export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps, passthrough?: Passthrough): (req: Req, res: Res) => boolean {
+export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps, passthrough?: Passthrough, realtime?: RealtimeDoor): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
 
@@ -327,7 +330,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
                 ? `/v1/responses/{id}${path.endsWith("/input_items") ? "/input_items" : path.endsWith("/cancel") ? "/cancel" : ""}`
                 : path.startsWith("/v1/conversations/")
                   ? `/v1/conversations/{id}${/\/items\/[^/]+$/.test(path) ? "/items/{item_id}" : path.endsWith("/items") ? "/items" : ""}`
-                  : path;
+                  : path.startsWith("/v1/realtime/calls/")
+                    ? "/v1/realtime/calls/{call_id}/hangup"
+                    : path;
     const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, req.headers) : undefined;
     const traceId = span ? span.span.spanContext().traceId : traceIdFrom(header(req, "traceparent") ?? null);
     const ri: RequestInfo = { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx };
@@ -343,6 +348,20 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       // Gemini's x-goog-api-key (or its ?key= query parameter) too.
       const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
+      if (realtime && isCallsPath(path)) {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        const raw = await readBody(req, maxBytes);
+        const url = req.url ?? "";
+        const q = url.indexOf("?");
+        // The calls endpoints take a client secret too: the realtime door authenticates.
+        message = await realtime.serveCall(req as IncomingMessage, res as ServerResponse, path, raw, { ri, authorization: auth ?? null, signal: ac.signal, query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), span: span?.span });
+        status = res.statusCode;
+        return;
+      }
       const caller = core.auth.authenticate(auth ?? null);
       if (path === "/v1/chat/completions" && req.method === "POST") {
         status = await chat(req, res, ri, caller, ac.signal);
@@ -591,7 +610,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && path === "/v1/feedback") && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && path === "/v1/feedback") && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -12,23 +12,33 @@
 // Then events go both ways unchanged, frame for frame; only the provider's `response.done` events
 // are parsed, for their usage. A budget that runs out mid-session ends it with an `error` event
 // (code budget_exhausted) and close code 1008. A draining gateway closes its sessions with 1001.
+//
+// WebRTC calls (POST /v1/realtime/calls): the caller's SDP offer goes through the same plan,
+// admission and fallbacks to the provider's calls endpoint, with the provider's key; its SDP
+// answer comes back (201, Location /v1/realtime/calls/{call_id}). The audio then flows between the
+// caller and the provider directly; the gateway watches the call over the provider's sideband
+// (/v1/realtime?call_id=) and meters it there, as a session. The caller's own server may attach a
+// sideband of its own through the gateway (`?call_id=` on this door, the same key) and hang the
+// call up (POST /v1/realtime/calls/{call_id}/hangup). Client secrets (realtime-secrets.ts) let a
+// browser open either kind without the gateway key.
 
-import { STATUS_CODES, type IncomingMessage } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { Span } from "@opentelemetry/api";
 import type { ChatEngine } from "../engine/chat-engine.ts";
 import type { RealtimeEnd, RealtimeSession } from "../engine/realtime.ts";
 import type { GatewayCore } from "../gateway.ts";
-import { closable, loadWs, realtimeUsage } from "../providers/realtime.ts";
+import { closable, loadWs, realtimeUsage, type RealtimeCallInfo, type RealtimeHandlers, type RealtimeLink, type RealtimeOffer } from "../providers/realtime.ts";
 import { ProviderError } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { RealtimeCall } from "../router/types.ts";
+import type { Caller, RealtimeCall } from "../router/types.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { signalboxOptions } from "./request.ts";
 import { toOpenAIError } from "./response.ts";
+import { createSecretBook, parseSecretRequest, SECRET_PREFIX, type SecretClaims } from "./realtime-secrets.ts";
 
 export const REALTIME_PATH = "/v1/realtime";
 /** The browsers' way to send a key (they cannot set headers on a WebSocket). */
@@ -47,10 +57,113 @@ const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 export interface RealtimeDoor {
   /** An HTTP/1.1 upgrade request: true when it was for /v1/realtime (and is now answered). */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-  /** Close every open session (the gateway is draining): code 1001, the caller reconnects elsewhere. */
-  closeAll(): void;
-  /** Sessions open now. */
+  /**
+   * POST /v1/realtime/calls (a WebRTC call: the caller's SDP offer in, the provider's answer out,
+   * then the call metered over its sideband until it ends) and POST /v1/realtime/calls/{id}/hangup.
+   * Resolves when the call is over (the answer went out long before); rejects only while nothing
+   * has been answered. The span's message is returned.
+   */
+  serveCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, ctx: CallContext): Promise<string | undefined>;
+  /**
+   * Close every open session (the gateway is draining): code 1001, the caller reconnects
+   * elsewhere; WebRTC calls are hung up (the gateway could no longer meter them). Resolves when
+   * their records are written (at most a few seconds).
+   */
+  closeAll(): Promise<void>;
+  /** Sessions and calls open now. */
   readonly open: number;
+}
+
+/** What the HTTP handler knows of a request to the calls endpoints. */
+export interface CallContext {
+  ri: RequestInfo;
+  /** The Authorization header (a gateway key, or a client secret on the calls endpoint). */
+  authorization: string | null;
+  signal: AbortSignal;
+  query: URLSearchParams;
+  span?: Span;
+}
+
+/** Paths of OpenAI's WebRTC calls API. */
+export const CALLS_PATH = "/v1/realtime/calls";
+export const CLIENT_SECRETS_PATH = "/v1/realtime/client_secrets";
+export const isCallsPath = (path: string): boolean => path === CALLS_PATH || path === CLIENT_SECRETS_PATH || path.startsWith(`${CALLS_PATH}/`);
+/** Most a call's SDP offer may be (browsers' are a few kilobytes). */
+const MAX_SDP_BYTES = 64 * 1024;
+
+/** A call that is on, as its sidebands and hang-ups find it. */
+interface LiveCall {
+  owner: string;
+  attach(ws: WebSocket): void;
+  hangup(reason: string): Promise<void>;
+}
+
+/** Whether a caller may control a call (its own key's, or an admin). */
+const mayControl = (caller: Caller, call: LiveCall): boolean => caller.role === "admin" || caller.keyName === call.owner;
+
+/** The routing options of `?signalbox=<JSON>` (the other doors' `signalbox` object). */
+function queryOptions(query: URLSearchParams): unknown {
+  const raw = query.get("signalbox");
+  if (raw === null) return {};
+  let sb: unknown;
+  try {
+    sb = JSON.parse(raw);
+  } catch {
+    throw new GatewayError("invalid_argument", "signalbox: must be a JSON object (URL-encoded in the query)", { field: "signalbox" });
+  }
+  if (!sb || typeof sb !== "object" || Array.isArray(sb)) throw new GatewayError("invalid_argument", "signalbox: must be a JSON object (URL-encoded in the query)", { field: "signalbox" });
+  return sb;
+}
+
+/**
+ * The offer of a call request: `multipart/form-data` with `sdp` and `session` (JSON, its `model`
+ * naming the route), as OpenAI's SDKs send it, or `application/sdp` with `?model=`.
+ */
+export async function parseOffer(contentType: string | undefined, body: Buffer, query: URLSearchParams, secret?: SecretClaims): Promise<{ offer: RealtimeOffer; model: string }> {
+  const ct = (contentType ?? "").toLowerCase();
+  let sdp: string | undefined;
+  let session: Record<string, unknown> = {};
+  let modelField = "model";
+  if (ct.startsWith("multipart/form-data")) {
+    let form: FormData;
+    try {
+      form = await new Response(new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>, { headers: { "content-type": contentType! } }).formData();
+    } catch {
+      throw new GatewayError("invalid_argument", "body: could not parse the multipart/form-data body", { field: "body" });
+    }
+    const part = async (name: string) => {
+      const v = form.get(name);
+      return v === null ? undefined : typeof v === "string" ? v : await v.text();
+    };
+    sdp = await part("sdp");
+    const raw = await part("session");
+    if (raw !== undefined) {
+      let v: unknown;
+      try {
+        v = JSON.parse(raw);
+      } catch {
+        throw new GatewayError("invalid_argument", "session: must be a JSON object (a realtime session's configuration)", { field: "session" });
+      }
+      if (!v || typeof v !== "object" || Array.isArray(v)) throw new GatewayError("invalid_argument", "session: must be a JSON object (a realtime session's configuration)", { field: "session" });
+      session = v as Record<string, unknown>;
+    }
+    modelField = "session.model";
+  } else if (ct.startsWith("application/sdp")) {
+    sdp = body.toString("utf8");
+  } else {
+    throw new GatewayError("invalid_argument", "content-type: a call's offer is application/sdp (with ?model=) or multipart/form-data (sdp and session)", { field: "content-type" });
+  }
+  if (!sdp || !sdp.startsWith("v=0")) throw new GatewayError("invalid_argument", "sdp: is required: the WebRTC offer (an SDP starting with v=0)", { field: "sdp" });
+  if (Buffer.byteLength(sdp) > MAX_SDP_BYTES) throw new GatewayError("invalid_argument", `sdp: is larger than ${MAX_SDP_BYTES} bytes`, { field: "sdp" });
+  if (session.type !== undefined && session.type !== "realtime") throw new GatewayError("invalid_argument", `session.type: "${String(session.type)}" is not supported here; a call is a "realtime" session`, { field: "session.type" });
+  if (session.model !== undefined && typeof session.model !== "string") throw new GatewayError("invalid_argument", "session.model: must be a string", { field: "session.model" });
+  const named = (session.model as string | undefined) || (query.get("model") ?? "");
+  // A client secret names the model (and the session's configuration, which the offer's may add to).
+  if (secret && named && named !== secret.model) throw new GatewayError("invalid_argument", `${modelField}: this client secret is for "${secret.model}", not "${named}"`, { field: modelField });
+  const model = secret?.model ?? named;
+  if (!model) throw new GatewayError("invalid_argument", `${modelField}: is required (a route, alias or deployment that serves realtime)`, { field: modelField });
+  const { model: _m, ...rest } = session;
+  return { offer: { sdp, session: { ...secret?.session, ...rest } }, model };
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -72,7 +185,44 @@ export function isResponseDone(data: Buffer): boolean {
   return data.subarray(0, HEAD_BYTES).includes(DONE_MARK);
 }
 
-export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): RealtimeDoor {
+/**
+ * Meter a provider event: a `response.done`'s usage is counted and shown on the span. Returns a
+ * promise when the session's budget hold has to grow first; it rejects when a budget is out.
+ */
+function meterEvent(data: Buffer, s: RealtimeSession, end: RealtimeEnd, span: Span | undefined): Promise<void> | undefined {
+  if (!isResponseDone(data)) return undefined;
+  let usage;
+  try {
+    usage = realtimeUsage((JSON.parse(data.toString("utf8")) as { response?: { usage?: unknown } }).response?.usage);
+  } catch {
+    return undefined;
+  }
+  if (!usage) return undefined;
+  end.responses++;
+  // The session's span shows each response as it is done.
+  span?.addEvent("gen_ai.realtime.response", { "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, "signalbox.response": end.responses });
+  return s.meter(usage);
+}
+
+/** The `error` event a session ends with when its budget ran out. */
+function budgetEvent(err: GatewayError): Buffer {
+  const e = toOpenAIError(err);
+  return Buffer.from(JSON.stringify({ type: "error", event_id: `event_sbx_${Date.now().toString(36)}`, error: { type: e.body.error.type, code: "budget_exhausted", message: e.body.error.message, param: null, event_id: null } }));
+}
+
+const asGatewayError = (err: unknown): GatewayError => (err instanceof GatewayError ? err : new GatewayError("internal", (err as Error)?.message ?? String(err)));
+
+export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, masterKey?: string): RealtimeDoor {
+  const secrets = createSecretBook(masterKey);
+  /** The caller of a realtime request: a gateway key, or a client secret acting for one. */
+  function authenticate(authorization: string | null): { caller: Caller; secret?: SecretClaims } {
+    const m = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+    if (!m || !m[1].startsWith(SECRET_PREFIX)) return { caller: core.auth.authenticate(authorization) };
+    const secret = secrets.open(m[1]);
+    const caller = core.control.directory.callerByName(secret.key);
+    if (!caller) throw new GatewayError("unauthenticated", "client secret: the key it was made with is revoked, expired or gone");
+    return { caller, secret };
+  }
   // One server for every session, without a listener of its own: the gateway's port hands it the
   // upgrades. The caller's "realtime" sub-protocol is echoed (a browser that asked for one fails
   // without it); the key sub-protocol never is.
@@ -96,6 +246,9 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
     return wss;
   };
   const sessions = new Set<{ close(code: number, reason: string): void }>();
+  // WebRTC calls by the provider's call id, and the operations still writing their records.
+  const calls = new Map<string, LiveCall>();
+  const running = new Set<Promise<unknown>>();
 
   async function open(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
     const arrivedAt = performance.now();
@@ -115,22 +268,28 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
       const protocols = (header(req, "sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
       const fromProtocol = protocols.find((p) => p.startsWith(KEY_PROTOCOL))?.slice(KEY_PROTOCOL.length);
       const apiKey = header(req, "api-key") ?? header(req, "x-api-key") ?? fromProtocol;
-      const caller = core.auth.authenticate(header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : null));
-      if (query.has("call_id")) throw new GatewayError("invalid_argument", "call_id: sideband connections to WebRTC calls are not supported by this gateway; open a session with ?model=", { field: "call_id" });
-      if (query.has("intent")) throw new GatewayError("invalid_argument", "intent: transcription-only sessions are not supported by this gateway; open a session with ?model= (or use /v1/audio/transcriptions)", { field: "intent" });
-      const model = query.get("model") || query.get("deployment") || "";
-      if (!model) throw new GatewayError("invalid_argument", "model: is required (?model=<route, alias or deployment> that serves realtime)", { field: "model" });
-      let sb: unknown = {};
-      const raw = query.get("signalbox");
-      if (raw !== null) {
-        try {
-          sb = JSON.parse(raw);
-        } catch {
-          throw new GatewayError("invalid_argument", "signalbox: must be a JSON object (URL-encoded in the query)", { field: "signalbox" });
-        }
-        if (!sb || typeof sb !== "object" || Array.isArray(sb)) throw new GatewayError("invalid_argument", "signalbox: must be a JSON object (URL-encoded in the query)", { field: "signalbox" });
+      const { caller, secret } = authenticate(header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : null));
+      const callId = query.get("call_id");
+      if (callId !== null) {
+        if (secret) throw new GatewayError("permission_denied", "call_id: a call's sideband is for servers, with a gateway key; a client secret cannot open one", { field: "call_id" });
+        // A sideband to a WebRTC call this replica placed: the caller's server watching and
+        // steering it (instructions, tool results) through the gateway's own sideband.
+        const live = calls.get(callId);
+        if (!live || !mayControl(caller, live)) throw new GatewayError("not_found", `call_id: no call "${callId}" placed by this key is on at this gateway replica`, { field: "call_id" });
+        const ws = await server();
+        if (socket.destroyed) return;
+        accepted = true;
+        extra.set(req, [`x-request-id: ${ri.id}`, `x-signalbox-trace-id: ${traceId}`]);
+        ws.handleUpgrade(req, socket, head, (client: WebSocket) => live.attach(client));
+        message = "sideband attached";
+        return;
       }
-      const opts = signalboxOptions({ signalbox: sb } as never, model, undefined);
+      if (query.has("intent")) throw new GatewayError("invalid_argument", "intent: transcription-only sessions are not supported by this gateway; open a session with ?model= (or use /v1/audio/transcriptions)", { field: "intent" });
+      const named = query.get("model") || query.get("deployment") || "";
+      if (secret && named && named !== secret.model) throw new GatewayError("invalid_argument", `model: this client secret is for "${secret.model}", not "${named}"`, { field: "model" });
+      const model = secret?.model ?? named;
+      if (!model) throw new GatewayError("invalid_argument", "model: is required (?model=<route, alias or deployment> that serves realtime)", { field: "model" });
+      const opts = signalboxOptions({ signalbox: queryOptions(query) } as never, model, undefined);
       const user = query.get("user") ?? undefined;
       const call: RealtimeCall = { id: ri.id, operation: "realtime", model, routing: opts.routing, tags: opts.tags, metadata: {}, caller, ...(user ? { user } : {}), ...(opts.guardrails ? { guardrails: opts.guardrails } : {}), request: {} };
       const beta = header(req, "openai-beta");
@@ -149,6 +308,8 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
           }
           accepted = true;
           extra.set(req, [`x-request-id: ${ri.id}`, `x-signalbox-trace-id: ${traceId}`, `x-signalbox-deployment: ${s.deployment}`]);
+          // A client secret's session configuration is the session's first update.
+          if (secret && Object.keys(secret.session).length) s.link.send(Buffer.from(JSON.stringify({ type: "session.update", session: { type: "realtime", ...secret.session } })), false);
           return relay(ws, req, socket, head, s, span?.span);
         },
       });
@@ -202,23 +363,11 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
       });
       const onMessage = (data: Buffer, binary: boolean) => {
         toClient(data, binary);
-        if (binary || !isResponseDone(data)) return;
-        let usage;
-        try {
-          usage = realtimeUsage((JSON.parse(data.toString("utf8")) as { response?: { usage?: unknown } }).response?.usage);
-        } catch {
-          return;
-        }
-        if (!usage) return;
-        end.responses++;
-        // The session's span shows each response as it is done.
-        span?.addEvent("gen_ai.realtime.response", { "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, "signalbox.response": end.responses });
-        const growing = s.meter(usage);
-        growing?.catch((err: unknown) => {
+        if (binary) return;
+        meterEvent(data, s, end, span)?.catch((err: unknown) => {
           if (done) return;
-          end.gatewayError = err instanceof GatewayError ? err : new GatewayError("internal", (err as Error)?.message ?? String(err));
-          const e = toOpenAIError(end.gatewayError);
-          toClient(Buffer.from(JSON.stringify({ type: "error", event_id: `event_sbx_${Date.now().toString(36)}`, error: { type: e.body.error.type, code: "budget_exhausted", message: e.body.error.message, param: null, event_id: null } })), false);
+          end.gatewayError = asGatewayError(err);
+          toClient(budgetEvent(end.gatewayError), false);
           closeBoth(1008, "budget exhausted");
         });
       };
@@ -255,7 +404,170 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
     });
   }
 
+  /**
+   * Watch a WebRTC call over its sideband until it ends: every response metered, the events
+   * passed to the caller's own sidebands (and theirs to the provider), a budget that runs out
+   * hanging the call up. A sideband cut while the call goes on is reopened (three tries); a call
+   * the gateway cannot watch any more is hung up rather than left running unmetered.
+   */
+  function watchCall(s: RealtimeSession, info: RealtimeCallInfo, owner: Caller, span: Span | undefined): Promise<RealtimeEnd> {
+    return new Promise((resolve) => {
+      const end: RealtimeEnd = { responses: 0 };
+      const attached = new Set<WebSocket>();
+      let link: RealtimeLink = s.link;
+      let done = false;
+      let hanging: Promise<void> | undefined;
+      const finish = (code: number, reason: string) => {
+        if (done) return;
+        done = true;
+        sessions.delete(entry);
+        calls.delete(info.id);
+        for (const ws of attached) ws.close(closable(code), reason.slice(0, 120));
+        attached.clear();
+        link.close(1000, reason);
+        resolve(end);
+      };
+      const hangup = (reason: string): Promise<void> =>
+        (hanging ??= info.hangup().then(() => {
+          // The provider closes the sideband when the call is over; one that does not is not waited for.
+          setTimeout(() => finish(1000, reason), 2000).unref();
+        }));
+      const entry = { close: (_code: number, reason: string) => void hangup(reason) };
+      sessions.add(entry);
+      const fanOut = (data: Buffer, binary: boolean) => {
+        for (const ws of attached) {
+          if (ws.readyState !== 1) continue;
+          if (ws.bufferedAmount > MAX_UNREAD_BYTES) ws.close(1008, "the sideband is not reading");
+          else ws.send(data, { binary });
+        }
+      };
+      const handlers: RealtimeHandlers = {
+        message(data, binary) {
+          fanOut(data, binary);
+          if (binary) return;
+          meterEvent(data, s, end, span)?.catch((err: unknown) => {
+            if (done || end.gatewayError) return;
+            end.gatewayError = asGatewayError(err);
+            fanOut(budgetEvent(end.gatewayError), false);
+            void hangup("budget exhausted");
+          });
+        },
+        close(code, reason, abnormal) {
+          if (done) return;
+          if (hanging || (!abnormal && code !== 1011)) return finish(code === 1005 ? 1000 : code, reason || "call ended");
+          void reopen(abnormal ? "without a close frame" : `with code ${code}`);
+        },
+      };
+      // The sideband was cut while the call may go on: open another (a 404 means the call ended).
+      async function reopen(how: string): Promise<void> {
+        for (let i = 0; i < 3 && !done && !hanging; i++) {
+          await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+          try {
+            link = await info.reattach(AbortSignal.timeout(10_000));
+            link.start(handlers);
+            return;
+          } catch (err) {
+            if (err instanceof ProviderError && (err.status === 404 || err.kind === "model_not_found")) return finish(1000, "call ended");
+          }
+        }
+        if (done || hanging) return;
+        end.providerError = new ProviderError({ kind: "stream_interrupted", message: `${s.provider} dropped the call's sideband ${how} and it could not be reopened; the call was hung up` });
+        void hangup("the gateway lost the call's sideband");
+      }
+      calls.set(info.id, {
+        owner: owner.keyName,
+        attach(ws) {
+          if (done) {
+            ws.close(1000, "call ended");
+            return;
+          }
+          attached.add(ws);
+          ws.on("message", (data: Buffer, binary: boolean) => link.send(data, binary));
+          ws.on("error", () => {});
+          ws.once("close", () => attached.delete(ws));
+        },
+        hangup,
+      });
+      link.start(handlers);
+    });
+  }
+
+  async function serveCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, c: CallContext): Promise<string | undefined> {
+    const { caller, secret } = authenticate(c.authorization);
+    if (path === CLIENT_SECRETS_PATH) {
+      if (secret) throw new GatewayError("permission_denied", "authorization: a client secret cannot make another; use a gateway key", { field: "authorization" });
+      let json: unknown;
+      try {
+        json = JSON.parse(body.toString("utf8"));
+      } catch {
+        throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+      }
+      const r = parseSecretRequest(json, Date.now());
+      const value = secrets.mint({ key: caller.keyName, model: r.model, session: r.session, expiresAt: r.expiresAt });
+      const text = JSON.stringify({ value, expires_at: Math.floor(r.expiresAt / 1000), session: { type: "realtime", object: "realtime.session", model: r.model, ...r.session } });
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), "cache-control": "no-store", "x-request-id": c.ri.id, "x-signalbox-trace-id": c.ri.traceId }).end(text);
+      return "client secret made";
+    }
+    const hang = /^\/v1\/realtime\/calls\/([^/]+)\/hangup$/.exec(path);
+    if (hang) {
+      const id = decodeURIComponent(hang[1]);
+      const live = calls.get(id);
+      if (!live || !mayControl(caller, live)) throw new GatewayError("not_found", `call_id: no call "${id}" placed by this key is on at this gateway replica`, { field: "call_id" });
+      await live.hangup("hung up by the caller");
+      res.writeHead(200, { "content-length": "0", "x-request-id": c.ri.id, "x-signalbox-trace-id": c.ri.traceId }).end();
+      return "hung up";
+    }
+    if (path !== CALLS_PATH) throw new GatewayError("not_found", `${path}: not found (a call is placed with POST ${CALLS_PATH}, ended with POST ${CALLS_PATH}/{call_id}/hangup)`);
+    const { offer, model } = await parseOffer(header(req, "content-type"), body, c.query, secret);
+    const opts = signalboxOptions({ signalbox: queryOptions(c.query) } as never, model, undefined);
+    const user = c.query.get("user") ?? undefined;
+    const call: RealtimeCall = { id: c.ri.id, operation: "realtime", model, routing: opts.routing, tags: opts.tags, metadata: {}, caller, ...(user ? { user } : {}), ...(opts.guardrails ? { guardrails: opts.guardrails } : {}), request: { offer } };
+    const beta = header(req, "openai-beta");
+    let answered = false;
+    const op = engine.realtime({
+      call,
+      ri: c.ri,
+      signal: c.signal,
+      statusOf: (err) => (err instanceof GatewayError ? err.code : c.signal.aborted ? "canceled" : "internal"),
+      headers: beta ? { "openai-beta": beta } : {},
+      relay: (s) => {
+        const info = s.link.call!;
+        if (res.destroyed) {
+          // The caller left while the call was being placed: nobody will connect to it.
+          void info.hangup();
+          s.link.close(1000, "the caller went away");
+          return Promise.resolve({ responses: 0 });
+        }
+        call.metadata["realtime.call_id"] = info.id;
+        res.writeHead(201, {
+          "content-type": "application/sdp",
+          "content-length": String(Buffer.byteLength(info.answer)),
+          location: `${CALLS_PATH}/${encodeURIComponent(info.id)}`,
+          "x-request-id": c.ri.id,
+          "x-signalbox-trace-id": c.ri.traceId,
+          "x-signalbox-deployment": s.deployment,
+        });
+        res.end(info.answer);
+        answered = true;
+        return watchCall(s, info, caller, c.span);
+      },
+    });
+    running.add(op);
+    try {
+      const answer = await op;
+      return `${answer.responses} responses`;
+    } catch (err) {
+      if (!answered) throw err;
+      const e = toOpenAIError(err);
+      log("warn", "realtime: call ended with an error", { id: c.ri.id, status: e.status, reason: e.body.error.message });
+      return e.body.error.message;
+    } finally {
+      running.delete(op);
+    }
+  }
+
   return {
+    serveCall,
     upgrade(req, socket, head) {
       const url = req.url ?? "";
       const q = url.indexOf("?");
@@ -272,8 +584,12 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine): Realt
       });
       return true;
     },
-    closeAll() {
+    async closeAll() {
       for (const s of [...sessions]) s.close(1001, "the gateway is going away");
+      if (running.size === 0) return;
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...running]), new Promise((r) => (t = setTimeout(r, 5000)))]);
+      clearTimeout(t);
     },
     get open() {
       return sessions.size;

@@ -21,6 +21,8 @@ export interface RealtimeLink {
    * order) and its close (`abnormal`: without a close frame).
    */
   start(handlers: RealtimeHandlers): void;
+  /** A WebRTC call's: the call this link is the sideband of. */
+  call?: RealtimeCallInfo;
 }
 
 export interface RealtimeHandlers {
@@ -80,18 +82,28 @@ const MAX_ERROR_BODY = 16 * 1024;
 let wsModule: Promise<typeof import("ws")> | undefined;
 export const loadWs = () => (wsModule ??= import("ws"));
 
-export async function openRealtimeLink(conn: ProviderConfig, model: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<RealtimeLink> {
+export async function openRealtimeLink(conn: ProviderConfig, model: string, signal: AbortSignal, headers: Record<string, string> = {}, offer?: RealtimeOffer): Promise<RealtimeLink> {
+  if (offer) return openRealtimeCall(conn, model, offer, signal, headers);
   if (conn.type === "mock") return mockRealtimeLink(conn, model, signal);
   if (!REALTIME_TYPES.has(conn.type)) {
     return Promise.reject(new ProviderError({ kind: "model_not_found", message: `provider "${conn.name}" (type ${conn.type}) has no Realtime API`, unsent: true }));
   }
-  const h: Record<string, string> = { ...headers };
+  return openSocket(conn, realtimeUrl(conn, model), { ...headers, ...authHeaders(conn) }, signal, "session");
+}
+
+/** The provider's own credentials and configured headers (never the caller's). */
+function authHeaders(conn: ProviderConfig): Record<string, string> {
+  const h: Record<string, string> = {};
   if (conn.apiKey) {
     if (conn.type === "azure") h["api-key"] = conn.apiKey;
     else h.authorization = `Bearer ${conn.apiKey}`;
   }
   for (const [k, v] of Object.entries(conn.headers)) h[k.toLowerCase()] = v;
-  const url = realtimeUrl(conn, model);
+  return h;
+}
+
+/** A WebSocket to the provider (a session, or a call's sideband), as a link. */
+async function openSocket(conn: ProviderConfig, url: string, h: Record<string, string>, signal: AbortSignal, what: "session" | "call's sideband"): Promise<RealtimeLink> {
   const { WebSocket } = await loadWs();
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(canceled(signal));
@@ -117,7 +129,7 @@ export async function openRealtimeLink(conn: ProviderConfig, model: string, sign
       });
       const done = () => {
         const e = classifyOpenAIError(res.statusCode ?? 502, Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY), res.headers);
-        fail(new ProviderError({ kind: e.kind, status: e.status, retryAfterMs: e.retryAfterMs, providerCode: e.providerCode, message: `${conn.name} refused the realtime session: ${e.message}`, unsent: true }));
+        fail(new ProviderError({ kind: e.kind, status: e.status, retryAfterMs: e.retryAfterMs, providerCode: e.providerCode, message: `${conn.name} refused the realtime ${what}: ${e.message}`, unsent: true }));
       };
       res.once("end", done);
       res.once("error", done);
@@ -154,6 +166,110 @@ export async function openRealtimeLink(conn: ProviderConfig, model: string, sign
       resolve(link);
     });
   });
+}
+
+// ---- WebRTC calls ----------------------------------------------------------------------------
+//
+// A WebRTC call (POST /v1/realtime/calls) carries its audio between the caller's browser and the
+// provider directly; the gateway relays only the set-up (the caller's SDP offer, the provider's
+// SDP answer) and then watches the call over a "sideband" WebSocket (/v1/realtime?call_id=…, the
+// provider's own server-side control channel), where the same events as a WebSocket session's
+// arrive, `response.done` with its usage among them. The sideband is the call's link: metering,
+// ending it (hang-up) and relaying a caller's own sideband all go through it.
+
+/** What the caller sent to start a WebRTC call: its SDP offer and the session's configuration. */
+export interface RealtimeOffer {
+  sdp: string;
+  /** The `session` part (type "realtime"); the gateway sets `model` to the deployment's. */
+  session: Record<string, unknown>;
+}
+
+/** A WebRTC call a provider accepted. */
+export interface RealtimeCallInfo {
+  /** The provider's call id (rtc_…). */
+  id: string;
+  /** The provider's SDP answer, for the caller. */
+  answer: string;
+  /** End the call at the provider (POST …/calls/{id}/hangup); an already ended call is not an error. */
+  hangup(): Promise<void>;
+  /** Open another sideband to the same call (after the gateway's was cut). */
+  reattach(signal: AbortSignal): Promise<RealtimeLink>;
+}
+
+/** Provider types whose Realtime API takes WebRTC calls. */
+export const CALL_TYPES: ReadonlySet<string> = new Set(["openai", "azure", "openai-compatible"]);
+
+/** Most an SDP answer may be (they are a few kilobytes). */
+const MAX_ANSWER_BYTES = 256 * 1024;
+
+/** The provider's calls URL (http: or https:); Azure's is in its v1 API family. */
+export function callsUrl(conn: ProviderConfig): string {
+  const base = conn.baseUrl.replace(/\/+$/, "");
+  return conn.type === "azure" ? `${base}/openai/v1/realtime/calls` : `${base}/realtime/calls`;
+}
+
+/** The provider's sideband URL for a call (ws: or wss:). */
+export function sidebandUrl(conn: ProviderConfig, callId: string): string {
+  const base = conn.baseUrl.replace(/\/+$/, "").replace(/^http(s?):/i, "ws$1:");
+  return `${conn.type === "azure" ? `${base}/openai/v1/realtime` : `${base}/realtime`}?call_id=${encodeURIComponent(callId)}`;
+}
+
+/**
+ * Start a WebRTC call with a provider: the offer goes to its calls endpoint (multipart: `sdp`
+ * and `session` with the deployment's model), then the gateway's sideband is opened. Refusals
+ * are ProviderErrors classified like any HTTP failure, before anything reached the caller, so the
+ * router falls back as for a session. A call whose sideband cannot be opened is hung up: a call
+ * the gateway cannot meter is not left running.
+ */
+export async function openRealtimeCall(conn: ProviderConfig, model: string, offer: RealtimeOffer, signal: AbortSignal, headers: Record<string, string> = {}): Promise<RealtimeLink> {
+  if (!CALL_TYPES.has(conn.type)) {
+    throw new ProviderError({ kind: "model_not_found", message: `provider "${conn.name}" (type ${conn.type}) takes no WebRTC calls${conn.type === "mock" ? "; the mock serves realtime sessions over the WebSocket (/v1/realtime?model=)" : ""}`, unsent: true });
+  }
+  if (conn.type === "azure" && /^\d{4}-\d{2}-\d{2}/.test(conn.apiVersion?.trim() ?? "")) {
+    throw new ProviderError({ kind: "model_not_found", message: `provider "${conn.name}": WebRTC calls need Azure's v1 API (api_version "${conn.apiVersion}" is a dated preview)`, unsent: true });
+  }
+  const auth = authHeaders(conn);
+  const form = new FormData();
+  form.append("sdp", new Blob([offer.sdp], { type: "application/sdp" }), "");
+  form.append("session", new Blob([JSON.stringify({ ...offer.session, type: "realtime", model })], { type: "application/json" }), "");
+  const timeout = AbortSignal.timeout(conn.timeouts.connectMs + conn.timeouts.headersMs + conn.timeouts.bodyMs);
+  let res: Response;
+  try {
+    res = await fetch(callsUrl(conn), { method: "POST", headers: { ...headers, ...auth, accept: "application/sdp" }, body: form, signal: AbortSignal.any([signal, timeout]) });
+  } catch (err) {
+    if (signal.aborted) throw canceled(signal);
+    const code = (err as { cause?: { code?: string } })?.cause?.code;
+    const timedOut = timeout.aborted;
+    throw new ProviderError({ kind: timedOut ? "timeout" : "network", message: `${conn.name}: the realtime call could not be placed (${timedOut ? "timeout" : (code ?? "connection failed")})`, cause: err, unsent: !timedOut });
+  }
+  const head = Object.fromEntries(res.headers) as Record<string, string>;
+  if (!res.ok) {
+    const text = (await res.text().catch(() => "")).slice(0, MAX_ERROR_BODY);
+    const e = classifyOpenAIError(res.status, text, head);
+    throw new ProviderError({ kind: e.kind, status: e.status, retryAfterMs: e.retryAfterMs, providerCode: e.providerCode, message: `${conn.name} refused the realtime call: ${e.message}`, unsent: true });
+  }
+  const answer = await res.text();
+  const id = /\/calls\/([^/?#]+)/.exec(res.headers.get("location") ?? "")?.[1];
+  if (!id || answer.length > MAX_ANSWER_BYTES) throw new ProviderError({ kind: "unknown", message: `${conn.name} accepted the realtime call without ${id ? "a usable SDP answer" : "a Location header naming it"}` });
+  const callId = decodeURIComponent(id);
+  const hangup = async (): Promise<void> => {
+    try {
+      const r = await fetch(`${callsUrl(conn)}/${encodeURIComponent(callId)}/hangup`, { method: "POST", headers: auth, signal: AbortSignal.timeout(conn.timeouts.connectMs + conn.timeouts.headersMs) });
+      await r.body?.cancel();
+    } catch {
+      // Best effort: an unreachable provider ends the call by itself when the browser leaves.
+    }
+  };
+  const reattach = (s: AbortSignal) => openSocket(conn, sidebandUrl(conn, callId), auth, s, "call's sideband");
+  let link: RealtimeLink;
+  try {
+    link = await reattach(signal);
+  } catch (err) {
+    await hangup();
+    throw err;
+  }
+  link.call = { id: callId, answer, hangup, reattach };
+  return link;
 }
 
 /** A close code that may be sent in a close frame (1005 and 1006 only describe one). */

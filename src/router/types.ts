@@ -4,6 +4,7 @@
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
 import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, RerankRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
+import type { RealtimeOffer } from "../providers/realtime.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
 export interface Caller {
@@ -144,7 +145,8 @@ export interface ModerationCall extends CallBase {
  */
 export interface RealtimeCall extends CallBase {
   operation: "realtime";
-  request: Record<string, never>;
+  /** A WebRTC call's offer; none for a WebSocket session. */
+  request: { offer?: RealtimeOffer };
 }
 
 /** Any call the planner, admission and the usage record handle. */

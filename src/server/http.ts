@@ -202,7 +202,8 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
         gw.health.setServing(false);
         server.close();
         // Realtime sessions last minutes: they are told to go away (1001) now, and reconnect elsewhere.
-        gw.realtime.closeAll();
+        // WebRTC calls are hung up (nobody would meter them); their records are written before the stores close.
+        const realtimeClosed = gw.realtime.closeAll();
         // HTTP/2: GOAWAY lets in-flight streams finish; HTTP/1.1: close idle keep-alive sockets.
         for (const s of sessions) s.close();
         h1.closeIdleConnections();
@@ -217,6 +218,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
         }
         for (const s of sessions) s.destroy();
         for (const s of sockets) s.destroy();
+        await realtimeClosed;
         await gw.close();
       })();
       return shuttingDown;

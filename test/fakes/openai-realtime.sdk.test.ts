@@ -6,15 +6,23 @@
 // by the SDK's own `reconnect` option), server-side drops (a cut seen as 1006, a 1011 close frame), the Azure path
 // through AzureOpenAI, and, with a plain `ws` client on the http `url`, the 400/401/404 refusals and 426 for plain
 // HTTP. Usage is recomputed here from the events received, with the formulas documented in openai-realtime.ts.
+//
+// The WebRTC calls API against the SDK's `client.realtime.calls` (over https, through undici's fetch with the fake's
+// CA): create as multipart (sdp + session) and as raw application/sdp, 400s as BadRequestError with the right param,
+// a wrong key's AuthenticationError, refuseNext; sidebands through OpenAIRealtimeWS({ callID }) seeing the peer's
+// responses and driving their own; hangup (1000 "call ended", then NotFoundError), peer.hangup, cutSidebands;
+// Azure (AzureOpenAI on /openai/v1 with api-key) for create, sideband and hangup; and the plain http `url` with
+// fetch and ws.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import OpenAI, { AzureOpenAI } from 'openai';
+import OpenAI, { AuthenticationError, AzureOpenAI, BadRequestError, NotFoundError, RateLimitError } from 'openai';
 import { OpenAIRealtimeError } from 'openai/realtime/index';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import type { RealtimeServerEvent, ResponseDoneEvent } from 'openai/resources/realtime/realtime';
+import type { RealtimeServerEvent, RealtimeSessionCreateRequest, ResponseDoneEvent } from 'openai/resources/realtime/realtime';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { WebSocket } from 'ws';
-import { REALTIME_TEST_KEY, startFakeRealtime } from './openai-realtime.ts';
-import type { FakeRealtime } from './openai-realtime.ts';
+import { REALTIME_ANSWER_SDP, REALTIME_OFFER_SDP, REALTIME_TEST_KEY, startFakeRealtime } from './openai-realtime.ts';
+import type { FakeRealtime, FakeRealtimeCall } from './openai-realtime.ts';
 
 const MODEL = 'gpt-realtime';
 const INSTRUCTIONS = 'Answer briefly and kindly.';
@@ -486,5 +494,310 @@ describe('fake OpenAI Realtime vs the openai SDK (OpenAIRealtimeWS over wss:)', 
     assert.equal(plain.status, 426);
     assert.equal(((await plain.json()) as any).error.type, 'invalid_request_error');
     assert.equal((await fetch(`${fake.url}/models`)).status, 404);
+  });
+});
+
+/**
+ * A fetch for the SDK that trusts the fake's CA: Node's global fetch takes no CA option, and the npm undici Agent
+ * does not plug into it, so the request is serialized by the global Request (multipart bodies included) and sent
+ * with undici's own fetch, and the answer is rewrapped as a global Response. `Response` is exposed so the SDK's
+ * FormData probe checks the global classes.
+ */
+function fetchTrusting(ca: string): typeof fetch {
+  const dispatcher = new Agent({ connect: { ca } });
+  const f = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const req = new Request(input, init);
+    const body = req.body ? Buffer.from(await req.arrayBuffer()) : undefined;
+    const res = await undiciFetch(req.url, { method: req.method, headers: Object.fromEntries(req.headers), body, dispatcher, signal: init?.signal ?? undefined });
+    // Back into the global Response class, which is what the SDK hands out for calls.create.
+    return new Response(res.body as ReadableStream<Uint8Array> | null, { status: res.status, statusText: res.statusText, headers: [...res.headers] });
+  };
+  return Object.assign(f, { Response }) as unknown as typeof fetch;
+}
+
+describe('fake OpenAI Realtime WebRTC calls vs the openai SDK (client.realtime.calls, sidebands)', () => {
+  let fake: FakeRealtime;
+  let client: OpenAI;
+  const open: Conn[] = [];
+  before(async () => {
+    fake = await startFakeRealtime();
+    client = new OpenAI({ apiKey: REALTIME_TEST_KEY, baseURL: fake.tlsUrl, fetch: fetchTrusting(fake.ca), maxRetries: 0 });
+  });
+  after(async () => {
+    for (const c of open) c.rt.socket.terminate();
+    await fake.close();
+  });
+  beforeEach(() => fake.reset());
+
+  const SESSION: RealtimeSessionCreateRequest = { type: 'realtime', model: MODEL, instructions: INSTRUCTIONS, output_modalities: ['text'] };
+  /** Create a call (multipart, text output, INSTRUCTIONS) and return the fake's record of it. */
+  const newCall = async (c: OpenAI = client): Promise<FakeRealtimeCall> => {
+    const res = await c.realtime.calls.create({ sdp: REALTIME_OFFER_SDP, session: SESSION });
+    assert.equal(res.status, 201);
+    const id = res.headers.get('location')!.split('/').at(-1)!;
+    await res.text();
+    return fake.calls.find((k) => k.id === id)!;
+  };
+  /** Attach a sideband through the SDK and wait until it is open. */
+  const sideband = async (callID: string): Promise<Conn> => {
+    const conn = new Conn(new OpenAIRealtimeWS({ callID, options: { ca: fake.ca } }, client));
+    open.push(conn);
+    await new Promise((resolve, reject) => {
+      conn.rt.socket.once('open', resolve);
+      conn.rt.socket.once('unexpected-response', (_req, res) => reject(new Error(`sideband refused: ${res.statusCode}`)));
+    });
+    return conn;
+  };
+  const peerEvents = (call: FakeRealtimeCall): any[] => call.peer.received.map((t) => JSON.parse(t));
+  const peerSay = (call: FakeRealtimeCall, text: string): void =>
+    call.peer.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
+
+  test('calls.create({ sdp, session }): multipart, 201 with location and an SDP answer; the session starts preset', async () => {
+    const res = await client.realtime.calls.create({ sdp: REALTIME_OFFER_SDP, session: { type: 'realtime', model: MODEL, instructions: INSTRUCTIONS } });
+    assert.ok(res instanceof Response);
+    assert.equal(res.status, 201);
+    assert.equal(res.headers.get('content-type'), 'application/sdp');
+    const location = res.headers.get('location')!;
+    assert.match(location, /^\/v1\/realtime\/calls\/rtc_[0-9a-f]{24}$/);
+    const answer = await res.text();
+    assert.equal(answer, REALTIME_ANSWER_SDP);
+    assert.ok(answer.startsWith('v=0\r\n') && answer.endsWith('\r\n'));
+    assert.ok(answer.split('\r\n').slice(0, -1).every((l) => /^[a-z]=/.test(l)), 'SDP lines');
+
+    assert.equal(fake.calls.length, 1);
+    const [call] = fake.calls;
+    assert.equal(call.id, location.split('/').at(-1));
+    assert.equal(call.path, '/v1/realtime/calls');
+    assert.equal(call.contentType, 'multipart');
+    assert.equal(call.model, MODEL);
+    assert.equal(call.sdp, REALTIME_OFFER_SDP);
+    assert.deepEqual(call.session, { type: 'realtime', model: MODEL, instructions: INSTRUCTIONS });
+    assert.equal(call.headers.authorization, `Bearer ${REALTIME_TEST_KEY}`);
+    assert.match(String(call.headers['content-type']), /^multipart\/form-data; boundary=/);
+    assert.equal(call.headers.accept, 'application/sdp');
+    assert.deepEqual(call.sidebands, []);
+    assert.equal(call.ended, undefined);
+
+    const [created] = peerEvents(call);
+    assert.equal(created.type, 'session.created');
+    assert.equal(created.session.model, MODEL);
+    assert.equal(created.session.instructions, INSTRUCTIONS, 'the session part is applied');
+    assert.deepEqual(created.session.output_modalities, ['audio'], 'defaults kept');
+    assert.equal(fake.sessions.length, 0, 'a call is not a WebSocket session');
+  });
+
+  test('calls.create({ sdp }) with ?model=: a raw application/sdp body', async () => {
+    const res = await client.realtime.calls.create({ sdp: REALTIME_OFFER_SDP }, { query: { model: 'gpt-realtime-mini' } });
+    assert.equal(res.status, 201);
+    assert.equal(await res.text(), REALTIME_ANSWER_SDP);
+    const [call] = fake.calls;
+    assert.equal(call.contentType, 'sdp');
+    assert.equal(call.model, 'gpt-realtime-mini');
+    assert.equal(call.session, undefined);
+    assert.equal(call.sdp, REALTIME_OFFER_SDP);
+    assert.equal(call.headers['content-type'], 'application/sdp');
+    assert.equal(peerEvents(call)[0].session.model, 'gpt-realtime-mini');
+  });
+
+  test('bad input: BadRequestError with the param; a wrong key: AuthenticationError; refuseNext(429): RateLimitError', async () => {
+    const rejectsWith = async (p: Promise<unknown>, cls: new (...a: any[]) => Error, param: string | null): Promise<void> => {
+      const err = await p.then(
+        () => assert.fail('expected a rejection'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof cls, `${String(err)} is a ${cls.name}`);
+      assert.equal((err as BadRequestError).param, param);
+      assert.equal((err as BadRequestError).type, 'invalid_request_error');
+    };
+    await rejectsWith(client.realtime.calls.create({ sdp: 'not an offer', session: { type: 'realtime', model: MODEL } }), BadRequestError, 'sdp');
+    await rejectsWith(client.realtime.calls.create({ sdp: '' }, { query: { model: MODEL } }), BadRequestError, 'sdp');
+    await rejectsWith(client.realtime.calls.create({ sdp: REALTIME_OFFER_SDP }), BadRequestError, 'model');
+    await rejectsWith(client.realtime.calls.create({ sdp: REALTIME_OFFER_SDP, session: { type: 'realtime' } }), BadRequestError, 'session.model');
+    await rejectsWith(client.realtime.calls.create({ sdp: REALTIME_OFFER_SDP, session: { type: 'transcription', model: MODEL } as never }), BadRequestError, 'session.type');
+    const wrong = new OpenAI({ apiKey: ['sk', 'wrong', 'key'].join('-'), baseURL: fake.tlsUrl, fetch: fetchTrusting(fake.ca), maxRetries: 0 });
+    const auth = await wrong.realtime.calls.create({ sdp: REALTIME_OFFER_SDP, session: SESSION }).catch((e: unknown) => e);
+    assert.ok(auth instanceof AuthenticationError);
+    assert.equal(auth.code, 'invalid_api_key');
+
+    fake.refuseNext(429);
+    const limited = await client.realtime.calls.create({ sdp: REALTIME_OFFER_SDP, session: SESSION }).catch((e: unknown) => e);
+    assert.ok(limited instanceof RateLimitError);
+    assert.equal(limited.headers.get('retry-after'), '1');
+    assert.equal(limited.code, 'rate_limit_exceeded');
+    assert.equal(fake.calls.length, 0);
+    await newCall();
+    assert.equal(fake.calls.length, 1, 'the next create succeeds');
+    assert.deepEqual(fake.refusals, [
+      { model: MODEL, status: 400 },
+      { model: MODEL, status: 400 },
+      { model: '', status: 400 },
+      { model: '', status: 400 },
+      { model: MODEL, status: 400 },
+      { model: '', status: 401 },
+      { model: MODEL, status: 429 },
+    ]);
+  });
+
+  test('a sideband (OpenAIRealtimeWS { callID }) sees the peer\'s response; its own response.create reaches both', async () => {
+    const call = await newCall();
+    const sb = await sideband(call.id);
+    const [rec] = call.sidebands;
+    assert.equal(rec.path, '/v1/realtime');
+    assert.equal(rec.model, MODEL);
+    assert.equal(rec.headers.authorization, `Bearer ${REALTIME_TEST_KEY}`);
+
+    // The peer talks; the sideband watches (no session.created replay).
+    peerSay(call, 'Hello from the browser');
+    call.peer.send({ type: 'response.create' });
+    const done = await sb.next('response.done');
+    const deltas = sb.events.filter((e) => e.type === 'response.output_text.delta').length;
+    assert.deepEqual(sb.types(), ['conversation.item.added', 'conversation.item.done', ...RESPONSE_TEXT_SEQUENCE(deltas)]);
+    assert.match((done.response.output![0] as any).content[0].text, /^You said: "Hello from the browser"/);
+    const u = checkUsageShape(done);
+    assert.equal(u.input_tokens, tok(INSTRUCTIONS) + tok('Hello from the browser'), 'the session part\'s instructions count');
+    const peer = peerEvents(call);
+    assert.deepEqual(peer.slice(1), sb.events, 'the peer got the same events after session.created');
+    assert.deepEqual(rec.sent.map((t) => JSON.parse(t)), sb.events);
+
+    // The sideband drives: session.update and response.create act on the call's session; both sides see it.
+    sb.rt.send({ type: 'session.update', session: { type: 'realtime', instructions: 'Be terse.' } });
+    assert.equal(((await sb.next('session.updated')).session as any).instructions, 'Be terse.');
+    sb.rt.send({ type: 'response.create' });
+    const second = await sb.next('response.done', 1);
+    assert.equal(checkUsageShape(second).input_token_details!.text_tokens, tok('Be terse.') + tok('Hello from the browser') + tok((done.response.output![0] as any).content[0].text));
+    const peerDone = await until(() => peerEvents(call).filter((e) => e.type === 'response.done')[1], 'peer response.done #2');
+    assert.deepEqual(peerDone, second);
+    assert.deepEqual(rec.received.map((t) => JSON.parse(t).type), ['session.update', 'response.create']);
+
+    // Errors caused by the sideband reach it as error events; the call goes on.
+    sb.rt.send({ type: 'response.cancel' });
+    await until(() => sb.errors.length === 1, 'sideband error');
+    assert.equal(sb.errors[0].error?.code, 'response_cancel_not_active');
+    assert.equal(call.ended, undefined);
+  });
+
+  test('several sidebands; one closing or being cut leaves the call running', async () => {
+    const call = await newCall();
+    const a = await sideband(call.id);
+    const b = await sideband(call.id);
+    assert.equal(call.sidebands.length, 2);
+    a.rt.close({ code: 1000, reason: 'bye' });
+    assert.deepEqual(await a.closed, { code: 1000, reason: 'bye' });
+    await until(() => call.sidebands[0].closed, 'a closed');
+    peerSay(call, 'Still there?');
+    call.peer.send({ type: 'response.create' });
+    await b.next('response.done');
+    assert.equal(a.events.length, 0);
+    assert.equal(call.ended, undefined);
+
+    call.cutSidebands();
+    assert.equal((await b.closed).code, 1006);
+    assert.equal((await until(() => call.sidebands[1].closed, 'b closed')).code, 1006);
+    peerSay(call, 'And now?');
+    call.peer.send({ type: 'response.create' });
+    await until(() => peerEvents(call).filter((e) => e.type === 'response.done').length === 2, 'peer response.done #2');
+    const c = await sideband(call.id);
+    call.peer.send({ type: 'response.create' });
+    await c.next('response.done');
+    assert.equal(call.sidebands.length, 3);
+  });
+
+  test('calls.hangup(id): sidebands closed with 1000, ended "hangup"; then 404s (NotFoundError, sideband refused)', async () => {
+    const call = await newCall();
+    const sb = await sideband(call.id);
+    assert.equal(await client.realtime.calls.hangup(call.id), '', 'an empty 200');
+    assert.deepEqual(await sb.closed, { code: 1000, reason: 'call ended' });
+    assert.equal(call.ended, 'hangup');
+    assert.deepEqual(await until(() => call.sidebands[0].closed, 'sideband closed'), { code: 1000, reason: 'call ended' });
+    assert.throws(() => call.peer.send({ type: 'response.create' }), /ended/);
+
+    const again = await client.realtime.calls.hangup(call.id).catch((e: unknown) => e);
+    assert.ok(again instanceof NotFoundError);
+    assert.equal(again.param, 'call_id');
+    assert.ok((await client.realtime.calls.hangup('rtc_000000000000000000000000').catch((e: unknown) => e)) instanceof NotFoundError);
+    await assert.rejects(sideband(call.id), /sideband refused: 404/);
+    await assert.rejects(sideband('rtc_ffffffffffffffffffffffff'), /sideband refused: 404/);
+    assert.deepEqual(fake.refusals, [
+      { model: '', status: 404 },
+      { model: '', status: 404 },
+    ]);
+    // SIP-only actions are refused for a WebRTC call.
+    const live = await newCall();
+    const accept = await client.realtime.calls.accept(live.id, { type: 'realtime' }).catch((e: unknown) => e);
+    assert.ok(accept instanceof BadRequestError);
+  });
+
+  test('peer.hangup(): the browser leaves, sidebands closed with 1000, ended "peer"', async () => {
+    const call = await newCall();
+    const sb = await sideband(call.id);
+    call.peer.hangup();
+    assert.deepEqual(await sb.closed, { code: 1000, reason: 'call ended' });
+    assert.equal(call.ended, 'peer');
+    assert.ok((await client.realtime.calls.hangup(call.id).catch((e: unknown) => e)) instanceof NotFoundError);
+  });
+
+  test('Azure: AzureOpenAI on /openai/v1 creates the call with api-key; OpenAIRealtimeWS.azure({ callID }) attaches', async () => {
+    const azure = new AzureOpenAI({ apiKey: REALTIME_TEST_KEY, baseURL: `${new URL(fake.tlsUrl).origin}/openai/v1`, apiVersion: '2025-08-28', fetch: fetchTrusting(fake.ca), maxRetries: 0 });
+    const res = await azure.realtime.calls.create({ sdp: REALTIME_OFFER_SDP, session: { type: 'realtime', model: 'my-realtime', output_modalities: ['text'] } });
+    assert.equal(res.status, 201);
+    assert.match(res.headers.get('location')!, /^\/openai\/v1\/realtime\/calls\/rtc_[0-9a-f]{24}$/);
+    assert.equal(await res.text(), REALTIME_ANSWER_SDP);
+    const [call] = fake.calls;
+    assert.equal(call.path, '/openai/v1/realtime/calls');
+    assert.equal(call.model, 'my-realtime');
+    assert.equal(call.headers['api-key'], REALTIME_TEST_KEY);
+    assert.equal(call.headers.authorization, undefined);
+
+    const rt = await OpenAIRealtimeWS.azure(azure, { callID: call.id, options: { ca: fake.ca } });
+    const sb = new Conn(rt);
+    open.push(sb);
+    await new Promise((r) => rt.socket.once('open', r));
+    const [rec] = call.sidebands;
+    assert.equal(rec.path, '/openai/v1/realtime');
+    assert.equal(rec.headers['api-key'], REALTIME_TEST_KEY);
+    peerSay(call, 'Hello Azure');
+    rt.send({ type: 'response.create' });
+    assert.match(((await sb.next('response.done')).response.output![0] as any).content[0].text, /^You said: "Hello Azure"/);
+
+    await azure.realtime.calls.hangup(call.id);
+    assert.deepEqual(await sb.closed, { code: 1000, reason: 'call ended' });
+    assert.equal(call.ended, 'hangup');
+  });
+
+  test('plain http `url` (what a gateway dials): fetch create/hangup, ws:// sideband, 401/415, Azure wants api-key', async () => {
+    const bearer = { authorization: `Bearer ${REALTIME_TEST_KEY}` };
+    const origin = new URL(fake.url).origin;
+    const created = await fetch(`${fake.url}/realtime/calls?model=m`, { method: 'POST', headers: { ...bearer, 'content-type': 'application/sdp' }, body: REALTIME_OFFER_SDP });
+    assert.equal(created.status, 201);
+    assert.equal(await created.text(), REALTIME_ANSWER_SDP);
+    const [call] = fake.calls;
+    assert.equal(call.model, 'm');
+
+    const ws = new WebSocket(`${fake.url.replace(/^http/, 'ws')}/realtime?call_id=${call.id}`, { headers: bearer });
+    const frames: any[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    const closed = new Promise<[number, string]>((r) => ws.on('close', (code, reason) => r([code, reason.toString()])));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['text'] } }));
+    await until(() => frames.find((f) => f.type === 'response.done'), 'response.done');
+    assert.equal(peerEvents(call).filter((e) => e.type === 'response.done').length, 1);
+
+    const hung = await fetch(`${fake.url}/realtime/calls/${call.id}/hangup`, { method: 'POST', headers: bearer });
+    assert.equal(hung.status, 200);
+    assert.equal(await hung.text(), '');
+    assert.deepEqual(await closed, [1000, 'call ended']);
+
+    const post = (path: string, headers: Record<string, string>, body = REALTIME_OFFER_SDP): Promise<Response> =>
+      fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/sdp', ...headers }, body });
+    assert.equal((await post('/v1/realtime/calls?model=m', { 'api-key': REALTIME_TEST_KEY })).status, 401);
+    assert.equal((await post('/openai/v1/realtime/calls?model=d', bearer)).status, 401);
+    const unsupported = await post('/v1/realtime/calls?model=m', { ...bearer, 'content-type': 'text/plain' });
+    assert.equal(unsupported.status, 415);
+    assert.equal(((await unsupported.json()) as any).error.type, 'invalid_request_error');
+    const az = await post('/openai/v1/realtime/calls?model=d', { 'api-key': REALTIME_TEST_KEY });
+    assert.equal(az.status, 201);
+    assert.match(az.headers.get('location')!, /^\/openai\/v1\/realtime\/calls\/rtc_/);
+    assert.equal(fake.calls[1].contentType, 'sdp');
+    assert.equal((await fetch(`${fake.url}/realtime/calls`)).status, 404, 'GET is not a route');
   });
 });

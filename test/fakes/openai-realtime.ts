@@ -24,7 +24,19 @@
 //   DELTA_DELAY_MS so a response.cancel can land mid-response. The reply is
 //   `You said: "<last user text | a 1.0-second recording>". This is a short reply from the fake realtime model.`
 // - scripted server-side endings (`dropAfter`): a TCP cut without a close frame, or a close frame with a code;
-// - recording: every frame both ways as raw text, the handshake headers, how the connection closed.
+// - recording: every frame both ways as raw text, the handshake headers, how the connection closed;
+// - the WebRTC calls API (no media: SDP is opaque text, the browser's data channel is a test-side handle):
+//   `POST /v1/realtime/calls` (Azure: /openai/v1/realtime/calls, api-key), with multipart/form-data parts `sdp`
+//   (the offer) and `session` (JSON, `type: "realtime"`, `model`), as the SDK's calls.create({ sdp, session })
+//   sends it, or a raw application/sdp body with ?model= (calls.create({ sdp })). 201 with an answer SDP
+//   (REALTIME_ANSWER_SDP) and `location: …/realtime/calls/rtc_<24 hex>`; 400 (no sdp, not `v=0…`, bad session,
+//   no model), 401, 415, and refuseNext's scripted refusals. The call runs a session like a WebSocket one (the
+//   session part preset as session.update would, same events and usage) whose client is the call's `peer` plus
+//   any sidebands: `GET /v1/realtime?call_id=rtc_…` upgraded (404 for an unknown or ended call) receives every
+//   server event sent after it attached, and its client events act on the session like the peer's. A sideband
+//   closing leaves the call running; `POST …/calls/{id}/hangup` (200, empty body; 404 once ended) or
+//   peer.hangup() ends it and closes every sideband with 1000 "call ended". /accept, /reject and /refer are
+//   SIP-only: 400 for a WebRTC call. dropAfter does not apply to calls or sidebands.
 //
 // Usage arithmetic (every response.done carries it; the formulas are deliberately simple so a test can recompute
 // them from the events it saw):
@@ -42,6 +54,7 @@
 //            cached_tokens_details), so cached_tokens = cached text + cached audio ≤ input_tokens.
 //   total_tokens = input_tokens + output_tokens.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -73,6 +86,41 @@ export interface FakeRealtimeSession {
   closed?: { code: number; reason: string };
 }
 
+/** A WebRTC call made through POST /v1/realtime/calls (or Azure's /openai/v1/realtime/calls). */
+export interface FakeRealtimeCall {
+  /** "rtc_" + 24 hex digits. */
+  id: string;
+  /** "/v1/realtime/calls", or "/openai/v1/realtime/calls" for Azure. */
+  path: string;
+  /** The session part's `model`, else ?model=. */
+  model: string;
+  /** The SDP offer as received. */
+  sdp: string;
+  /** The parsed `session` part, if there was one. */
+  session: Record<string, unknown> | undefined;
+  /** multipart/form-data (sdp + session parts), or a raw application/sdp body. */
+  contentType: 'multipart' | 'sdp';
+  /** The POST's request headers (names lower-cased, as Node parses them). */
+  headers: Record<string, string | string[] | undefined>;
+  /** The browser's side: its data channel. */
+  peer: {
+    /** A client event as the data channel would carry it (throws once the call ended, like a closed channel). */
+    send(event: Record<string, unknown>): void;
+    /** Every server event delivered to the peer, raw text, from session.created on. */
+    received: string[];
+    /** The browser closes the peer connection: the call ends, every sideband is closed with 1000. */
+    hangup(): void;
+  };
+  /** One record per accepted sideband WebSocket, in attach order (`model` is the call's; `received` is what that
+   *  sideband sent, `sent` what it was sent). Sidebands are not listed in FakeRealtime.sessions. */
+  sidebands: FakeRealtimeSession[];
+  /** How it ended, once it did: POST …/hangup, or peer.hangup(). */
+  ended?: 'hangup' | 'peer';
+  /** Cut every open sideband's TCP connection without a close frame (a network drop between gateway and
+   *  provider; the sideband records 1006); the call goes on. */
+  cutSidebands(): void;
+}
+
 export interface FakeRealtime {
   /** "http://127.0.0.1:<port>/v1": a provider base_url (the gateway turns http into ws). */
   url: string;
@@ -82,19 +130,24 @@ export interface FakeRealtime {
   ca: string;
   /** Accepted sessions, in handshake order. */
   sessions: FakeRealtimeSession[];
-  /** Handshakes refused: model ('' when none was given) and HTTP status. */
+  /** WebRTC calls created, in creation order. */
+  calls: FakeRealtimeCall[];
+  /** Handshakes (sidebands included) and call creations refused: model ('' when none was given or known) and
+   *  HTTP status. */
   refusals: { model: string; status: number }[];
-  /** The next `count` handshakes (default 1) that would be accepted are refused with this HTTP status and
-   *  OpenAI's error JSON (429 also sends retry-after: 1; 401 code invalid_api_key; 500 server_error). */
+  /** The next `count` handshakes or call creations (default 1) that would be accepted are refused with this HTTP
+   *  status and OpenAI's error JSON (429 also sends retry-after: 1; 401 code invalid_api_key; 500 server_error). */
   refuseNext(status: number, count?: number): void;
-  /** The next accepted session ends from the server side once it has sent `responses` response.done events
-   *  (0: right after session.created): "destroy" cuts the TCP connection without a close frame; otherwise a
-   *  close frame with that code and reason. */
+  /** The next accepted WebSocket session (not a call, not a sideband) ends from the server side once it has sent
+   *  `responses` response.done events (0: right after session.created): "destroy" cuts the TCP connection
+   *  without a close frame; otherwise a close frame with that code and reason. */
   dropAfter(responses: number, how: 'destroy' | { code: number; reason: string }): void;
   /** Report the conversation before the newest user item as cached (see the usage notes at the top). Default false. */
   cacheHistory: boolean;
-  /** Clears sessions, refusals, pending refusals and drops, and sets cacheHistory back to false. */
+  /** Clears sessions, calls, refusals, pending refusals and drops, and sets cacheHistory back to false. Calls
+   *  still running go on (their ids stay valid for sidebands and hangup). */
   reset(): void;
+  /** Ends every connection and every running call (without setting `ended`), then stops listening. */
   close(): Promise<void>;
 }
 
@@ -108,6 +161,62 @@ const BYTES_PER_AUDIO_TOKEN = 4_800;
 const AUDIO_BYTES_PER_WORD = 4_800;
 const REALTIME_PATH = '/v1/realtime';
 const AZURE_PATH = '/openai/v1/realtime';
+/** POST …/realtime/calls, and POST …/realtime/calls/{id}/{action}. */
+const CALLS_RE = /^(\/v1|\/openai\/v1)\/realtime\/calls(?:\/([^/]+)\/([^/]+))?$/;
+
+/** The SDP answer every call gets (opaque to the fake: syntactically plausible, never negotiated). */
+export const REALTIME_ANSWER_SDP: string = [
+  'v=0',
+  'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
+  's=-',
+  't=0 0',
+  'a=group:BUNDLE 0 1',
+  'a=msid-semantic: WMS',
+  'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+  'c=IN IP4 0.0.0.0',
+  'a=rtcp:9 IN IP4 0.0.0.0',
+  'a=ice-ufrag:fakeRtc1',
+  'a=ice-pwd:fakeRealtimeIcePassword0001',
+  'a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF',
+  'a=setup:passive',
+  'a=mid:0',
+  'a=sendrecv',
+  'a=rtcp-mux',
+  'a=rtpmap:111 opus/48000/2',
+  'a=fmtp:111 minptime=10;useinbandfec=1',
+  'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+  'c=IN IP4 0.0.0.0',
+  'a=ice-ufrag:fakeRtc1',
+  'a=ice-pwd:fakeRealtimeIcePassword0001',
+  'a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF',
+  'a=setup:passive',
+  'a=mid:1',
+  'a=sctp-port:5000',
+  '',
+].join('\r\n');
+
+/** A browser-like SDP offer (audio + the "oai-events" data channel) a test can send; the fake only checks `v=0`. */
+export const REALTIME_OFFER_SDP: string = [
+  'v=0',
+  'o=- 2890844526 2 IN IP4 127.0.0.1',
+  's=-',
+  't=0 0',
+  'a=group:BUNDLE 0 1',
+  'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+  'c=IN IP4 0.0.0.0',
+  'a=ice-ufrag:offr',
+  'a=ice-pwd:fakeOfferIcePassword00001',
+  'a=setup:actpass',
+  'a=mid:0',
+  'a=sendrecv',
+  'a=rtcp-mux',
+  'a=rtpmap:111 opus/48000/2',
+  'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+  'c=IN IP4 0.0.0.0',
+  'a=mid:1',
+  'a=sctp-port:5000',
+  '',
+].join('\r\n');
 
 export const textTokens = (s: string): number => Math.ceil(s.length / 4);
 export const audioTokens = (bytes: number): number => Math.ceil(bytes / BYTES_PER_AUDIO_TOKEN);
@@ -206,6 +315,44 @@ function cutDeltas(reply: string): string[] {
   return out;
 }
 
+/** A session.update's `session` (or a call's session part) that OpenAI would reject: why, else undefined. */
+function sessionConfigError(upd: unknown): { code: string; message: string; param: string } | undefined {
+  if (!isRecord(upd)) return { code: 'missing_required_parameter', message: "Missing required parameter: 'session'.", param: 'session' };
+  if (upd.type === undefined) return { code: 'missing_required_parameter', message: "Missing required parameter: 'session.type'.", param: 'session.type' };
+  if (upd.type !== 'realtime') return { code: 'invalid_value', message: "Invalid value: 'session.type'. A realtime session cannot be changed into a transcription session.", param: 'session.type' };
+  const mods = upd.output_modalities;
+  if (mods !== undefined && !(Array.isArray(mods) && mods.length === 1 && (mods[0] === 'text' || mods[0] === 'audio'))) {
+    return { code: 'invalid_value', message: "Invalid modalities: supported combinations are: ['text'] and ['audio'].", param: 'session.output_modalities' };
+  }
+  if (upd.instructions !== undefined && typeof upd.instructions !== 'string') {
+    return { code: 'invalid_type', message: "Invalid type for 'session.instructions': expected a string.", param: 'session.instructions' };
+  }
+  return undefined;
+}
+
+/** A ws message's bytes as text. */
+function rawText(data: RawData): string {
+  const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+  return raw.toString('utf8');
+}
+
+/** Where a session's server events go, and how it can be dropped: a WebSocket, or a call (peer + sidebands). */
+interface SessionIO {
+  model: string;
+  /** Whether a server event can go out now. */
+  canSend(): boolean;
+  /** Deliver (and record) one server event. */
+  send(text: string): void;
+  /** A scripted server-side ending (dropAfter). */
+  drop?: { responses: number; perform(): void };
+}
+
+/** A running session: feed it client events; end() stops it (a running response stops sending). */
+interface SessionHandle {
+  receive(text: string, isBinary: boolean): void;
+  end(): void;
+}
+
 const CLIENT_EVENTS = [
   'session.update',
   'input_audio_buffer.append',
@@ -220,9 +367,24 @@ const CLIENT_EVENTS = [
   'output_audio_buffer.clear',
 ];
 
+/** A call's live state behind its public record. */
+interface CallState {
+  call: FakeRealtimeCall;
+  session: SessionHandle;
+  /** Open sidebands and their records. */
+  open: Map<WebSocket, FakeRealtimeSession>;
+  done: boolean;
+}
+
+/** OpenAI-shaped error body. */
+const apiError = (message: string, code: string | null, param: string | null = null, type = 'invalid_request_error'): OpenAIErrorBody => ({ error: { message, type, code, param } });
+const callNotFound = (id: string): OpenAIErrorBody => apiError(`Call '${id}' not found.`, 'call_not_found', 'call_id');
+
 export async function startFakeRealtime(): Promise<FakeRealtime> {
   const ids = idMaker();
   const sessions: FakeRealtimeSession[] = [];
+  const calls: FakeRealtimeCall[] = [];
+  const callsById = new Map<string, CallState>();
   const refusals: { model: string; status: number }[] = [];
   let pendingRefusals: number[] = [];
   let pendingDrops: Array<{ responses: number; how: 'destroy' | { code: number; reason: string } }> = [];
@@ -233,7 +395,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => {});
     const url = new URL(req.url ?? '/', 'http://fake');
-    const model = url.searchParams.get('model') ?? '';
+    let model = url.searchParams.get('model') ?? '';
     const refuse = (status: number, extra: Record<string, string> = {}, body: unknown = handshakeError(status, model)): void => {
       refusals.push({ model, status });
       refuseSocket(socket, status, body, extra);
@@ -249,6 +411,22 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       refuse(401);
       return;
     }
+    const callId = url.searchParams.get('call_id');
+    if (callId !== null) {
+      const st = callsById.get(callId);
+      if (!st || st.done) {
+        refuse(404, {}, callNotFound(callId));
+        return;
+      }
+      model = st.call.model;
+      const scripted = pendingRefusals.shift();
+      if (scripted !== undefined) {
+        refuse(scripted, scripted === 429 ? { 'retry-after': '1' } : {});
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => attachSideband(st, ws, { path: url.pathname, model, headers: { ...req.headers }, received: [], sent: [] }));
+      return;
+    }
     if (!model) {
       refuse(400);
       return;
@@ -262,12 +440,226 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       const rec: FakeRealtimeSession = { path: url.pathname, model, headers: { ...req.headers }, received: [], sent: [] };
       sessions.push(rec);
       live.add(ws);
-      runSession(ws, rec, pendingDrops.shift());
+      const drop = pendingDrops.shift();
+      /** Settles once the latest frame has been handed to the socket (a cut must not swallow it). */
+      let flushed: Promise<void> = Promise.resolve();
+      const io: SessionIO = {
+        model,
+        canSend: () => ws.readyState === ws.OPEN,
+        send(text) {
+          rec.sent.push(text);
+          flushed = new Promise((resolve) => ws.send(text, () => resolve()));
+        },
+        drop: drop && {
+          responses: drop.responses,
+          perform() {
+            const how = drop.how;
+            if (how === 'destroy') {
+              // Let the frames already sent reach the client, then cut the TCP connection without a close frame.
+              void flushed.then(() => setTimeout(() => ws.terminate(), 10));
+            } else {
+              try {
+                ws.close(how.code, how.reason);
+              } catch {
+                ws.terminate(); // a code ws may not send (1005, 1006, …): cut instead
+              }
+            }
+          },
+        },
+      };
+      ws.on('error', () => {});
+      const session = runSession(io);
+      ws.on('close', (code, reason) => {
+        session.end();
+        live.delete(ws);
+        rec.closed = { code, reason: reason.toString() };
+      });
+      ws.on('message', (data: RawData, isBinary: boolean) => {
+        const text = rawText(data);
+        rec.received.push(text);
+        session.receive(text, isBinary);
+      });
     });
   };
 
+  /** A sideband joins a call: it gets every server event from now on, and its client events drive the session. */
+  function attachSideband(st: CallState, ws: WebSocket, rec: FakeRealtimeSession): void {
+    st.call.sidebands.push(rec);
+    live.add(ws);
+    ws.on('error', () => {});
+    ws.on('close', (code, reason) => {
+      st.open.delete(ws);
+      live.delete(ws);
+      rec.closed = { code, reason: reason.toString() };
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const text = rawText(data);
+      rec.received.push(text);
+      st.session.receive(text, isBinary);
+    });
+    if (st.done) ws.close(1000, 'call ended'); // it ended while the upgrade was in flight
+    else st.open.set(ws, rec);
+  }
+
+  /** Ends a call: the session stops, every sideband gets a 1000 close frame. `how` unset: the fake is closing. */
+  function endCall(st: CallState, how?: 'hangup' | 'peer'): void {
+    if (st.done) return;
+    st.done = true;
+    if (how) st.call.ended = how;
+    st.session.end();
+    for (const ws of st.open.keys()) {
+      try {
+        ws.close(1000, 'call ended');
+      } catch {
+        ws.terminate();
+      }
+    }
+  }
+
+  const sendJson = (res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra });
+    res.end(text);
+  };
+
+  /** POST …/realtime/calls and POST …/realtime/calls/{id}/{hangup|accept|reject|refer}. */
+  async function onCalls(req: http.IncomingMessage, res: http.ServerResponse, url: URL, match: RegExpExecArray): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const [, prefix, callId, action] = match;
+    const azure = prefix === '/openai/v1';
+    const presented = azure ? req.headers['api-key'] : req.headers.authorization;
+    const authorized = presented === (azure ? REALTIME_TEST_KEY : `Bearer ${REALTIME_TEST_KEY}`);
+    if (callId !== undefined) {
+      if (!authorized) return sendJson(res, 401, handshakeError(401, ''));
+      if (!['hangup', 'accept', 'reject', 'refer'].includes(action)) {
+        return sendJson(res, 404, apiError(`Invalid URL (POST ${url.pathname})`, null));
+      }
+      const st = callsById.get(callId);
+      if (!st || st.done) return sendJson(res, 404, callNotFound(callId));
+      if (action !== 'hangup') {
+        return sendJson(res, 400, apiError(`Call '${callId}' is a WebRTC call: '${action}' only applies to incoming SIP calls.`, 'invalid_call_type', 'call_id'));
+      }
+      endCall(st, 'hangup');
+      res.writeHead(200, { 'content-length': '0' });
+      res.end();
+      return;
+    }
+
+    let model = url.searchParams.get('model') ?? '';
+    const fail = (status: number, err: OpenAIErrorBody, extra: Record<string, string> = {}): void => {
+      refusals.push({ model, status });
+      sendJson(res, status, err, extra);
+    };
+    if (!authorized) return fail(401, handshakeError(401, model));
+    const contentTypeHeader = String(req.headers['content-type'] ?? '');
+    const media = contentTypeHeader.split(';')[0].trim().toLowerCase();
+    let sdp: string | undefined;
+    let sessionText: string | undefined;
+    let contentType: 'multipart' | 'sdp';
+    if (media === 'multipart/form-data') {
+      contentType = 'multipart';
+      let form: FormData;
+      try {
+        form = await new Response(body, { headers: { 'content-type': contentTypeHeader } }).formData();
+      } catch {
+        return fail(400, apiError('Could not parse the multipart/form-data body.', 'invalid_request_body'));
+      }
+      const part = async (name: string): Promise<string | undefined> => {
+        const v = form.get(name);
+        return v === null ? undefined : typeof v === 'string' ? v : await v.text();
+      };
+      sdp = await part('sdp');
+      sessionText = await part('session');
+    } else if (media === 'application/sdp') {
+      contentType = 'sdp';
+      sdp = body.toString('utf8');
+    } else {
+      return fail(
+        415,
+        apiError(`Unsupported content type: '${media || 'none'}'. Send multipart/form-data (parts 'sdp' and 'session') or an application/sdp body.`, 'unsupported_content_type'),
+      );
+    }
+    let session: Json | undefined;
+    if (sessionText !== undefined) {
+      try {
+        session = JSON.parse(sessionText);
+      } catch {
+        return fail(400, apiError("Invalid 'session': expected a JSON object.", 'invalid_json', 'session'));
+      }
+      if (isRecord(session) && typeof session.model === 'string' && session.model) model = session.model;
+    }
+    if (!sdp) return fail(400, apiError("Missing required parameter: 'sdp'.", 'missing_required_parameter', 'sdp'));
+    if (!sdp.startsWith('v=0')) return fail(400, apiError("Invalid SDP offer: it must start with 'v=0'.", 'invalid_offer', 'sdp'));
+    if (session !== undefined) {
+      const bad = sessionConfigError(session);
+      if (bad) return fail(400, apiError(bad.message, bad.code, bad.param));
+    }
+    if (!model) {
+      const param = contentType === 'multipart' ? 'session.model' : 'model';
+      return fail(400, apiError(`Missing required parameter: '${param}'.`, 'missing_required_parameter', param));
+    }
+    const scripted = pendingRefusals.shift();
+    if (scripted !== undefined) return fail(scripted, handshakeError(scripted, model), scripted === 429 ? { 'retry-after': '1' } : {});
+
+    const id = `rtc_${randomBytes(12).toString('hex')}`;
+    const callsPath = `${prefix}/realtime/calls`;
+    const st: CallState = { call: undefined as unknown as FakeRealtimeCall, session: undefined as unknown as SessionHandle, open: new Map(), done: false };
+    const call: FakeRealtimeCall = {
+      id,
+      path: callsPath,
+      model,
+      sdp,
+      session,
+      contentType,
+      headers: { ...req.headers },
+      peer: {
+        send(event) {
+          if (st.done) throw new Error(`call ${id} has ended: its data channel is closed`);
+          st.session.receive(JSON.stringify(event), false);
+        },
+        received: [],
+        hangup: () => endCall(st, 'peer'),
+      },
+      sidebands: [],
+      cutSidebands() {
+        for (const ws of st.open.keys()) ws.terminate();
+      },
+    };
+    st.call = call;
+    calls.push(call);
+    callsById.set(id, st);
+    st.session = runSession(
+      {
+        model,
+        canSend: () => !st.done,
+        send(text) {
+          call.peer.received.push(text);
+          for (const [ws, rec] of st.open) {
+            if (ws.readyState !== ws.OPEN) continue;
+            rec.sent.push(text);
+            ws.send(text);
+          }
+        },
+      },
+      session,
+    );
+    res.writeHead(201, { 'content-type': 'application/sdp', 'content-length': Buffer.byteLength(REALTIME_ANSWER_SDP), location: `${callsPath}/${id}` });
+    res.end(REALTIME_ANSWER_SDP);
+  }
+
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const path = new URL(req.url ?? '/', 'http://fake').pathname;
+    const reqUrl = new URL(req.url ?? '/', 'http://fake');
+    const path = reqUrl.pathname;
+    const callsMatch = req.method === 'POST' ? CALLS_RE.exec(path) : null;
+    if (callsMatch) {
+      void onCalls(req, res, reqUrl, callsMatch).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, handshakeError(500, ''));
+        else res.destroy();
+      });
+      return;
+    }
     const realtime = path === REALTIME_PATH || path === AZURE_PATH;
     const status = realtime ? 426 : 404;
     const message = realtime ? 'This endpoint only accepts WebSocket connections (Upgrade: websocket).' : `Invalid URL (${req.method} ${path})`;
@@ -277,12 +669,14 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     res.end(body);
   };
 
-  function runSession(ws: WebSocket, rec: FakeRealtimeSession, drop: { responses: number; how: 'destroy' | { code: number; reason: string } } | undefined): void {
+  /** One session's logic, independent of its transport: a WebSocket, or a call's peer plus its sidebands. It sends
+   *  session.created (with `initial` merged in as session.update would) before returning. */
+  function runSession(io: SessionIO, initial: Json = {}): SessionHandle {
     let session: Json = {
       type: 'realtime',
       object: 'realtime.session',
       id: ids('sess_'),
-      model: rec.model,
+      model: io.model,
       output_modalities: ['audio'],
       instructions: '',
       tools: [],
@@ -305,43 +699,21 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     let responsesDone = 0;
     let ended = false;
 
-    /** Settles once the latest frame has been handed to the socket (a cut must not swallow it). */
-    let flushed: Promise<void> = Promise.resolve();
     const send = (type: string, fields: Json = {}): void => {
-      if (ended || ws.readyState !== ws.OPEN) return;
-      const text = JSON.stringify({ type, event_id: ids('event_'), ...fields });
-      rec.sent.push(text);
-      flushed = new Promise((resolve) => ws.send(text, () => resolve()));
+      if (ended || !io.canSend()) return;
+      io.send(JSON.stringify({ type, event_id: ids('event_'), ...fields }));
     };
     const error = (code: string | null, message: string, param: string | null, clientEventId: unknown): void =>
       send('error', { error: { type: 'invalid_request_error', code, message, param, event_id: typeof clientEventId === 'string' ? clientEventId : null } });
     const lastId = (): string | null => items.at(-1)?.id ?? null;
     const maybeDrop = (): void => {
-      if (!drop || responsesDone < drop.responses || ended) return;
+      if (!io.drop || responsesDone < io.drop.responses || ended) return;
       ended = true;
-      const how = drop.how;
-      if (how === 'destroy') {
-        // Let the frames already sent reach the client, then cut the TCP connection without a close frame.
-        void flushed.then(() => setTimeout(() => ws.terminate(), 10));
-      } else {
-        try {
-          ws.close(how.code, how.reason);
-        } catch {
-          ws.terminate(); // a code ws may not send (1005, 1006, …): cut instead
-        }
-      }
+      io.drop.perform();
     };
 
-    ws.on('error', () => {});
-    ws.on('close', (code, reason) => {
-      ended = true;
-      live.delete(ws);
-      rec.closed = { code, reason: reason.toString() };
-    });
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      const text = raw.toString('utf8');
-      rec.received.push(text);
+    function receive(text: string, isBinary: boolean): void {
+      if (ended) return;
       let ev: unknown;
       try {
         if (isBinary) throw new SyntaxError('binary frame');
@@ -355,24 +727,16 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
         return;
       }
       handle(ev as Json & { type: string });
-    });
+    }
 
     function handle(ev: Json & { type: string }): void {
       const evId = ev.event_id;
       switch (ev.type) {
         case 'session.update': {
           const upd = ev.session;
-          if (!isRecord(upd)) return error('missing_required_parameter', "Missing required parameter: 'session'.", 'session', evId);
-          if (upd.type === undefined) return error('missing_required_parameter', "Missing required parameter: 'session.type'.", 'session.type', evId);
-          if (upd.type !== 'realtime') return error('invalid_value', "Invalid value: 'session.type'. A realtime session cannot be changed into a transcription session.", 'session.type', evId);
-          const mods = upd.output_modalities;
-          if (mods !== undefined && !(Array.isArray(mods) && mods.length === 1 && (mods[0] === 'text' || mods[0] === 'audio'))) {
-            return error('invalid_value', "Invalid modalities: supported combinations are: ['text'] and ['audio'].", 'session.output_modalities', evId);
-          }
-          if (upd.instructions !== undefined && typeof upd.instructions !== 'string') {
-            return error('invalid_type', "Invalid type for 'session.instructions': expected a string.", 'session.instructions', evId);
-          }
-          const { type: _type, ...rest } = upd;
+          const bad = sessionConfigError(upd);
+          if (bad) return error(bad.code, bad.message, bad.param, evId);
+          const { type: _type, ...rest } = upd as Json;
           session = merge(session, rest);
           send('session.updated', { session });
           return;
@@ -560,8 +924,16 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       maybeDrop();
     }
 
+    const { type: _type, ...preset } = initial;
+    session = merge(session, preset);
     send('session.created', { session });
     maybeDrop();
+    return {
+      receive,
+      end() {
+        ended = true;
+      },
+    };
   }
 
   const tls = await selfSigned();
@@ -589,6 +961,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     tlsUrl: `https://127.0.0.1:${tlsPort}/v1`,
     ca: tls.cert,
     sessions,
+    calls,
     refusals,
     get cacheHistory() {
       return cacheHistory;
@@ -604,12 +977,14 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     },
     reset() {
       sessions.length = 0;
+      calls.length = 0;
       refusals.length = 0;
       pendingRefusals = [];
       pendingDrops = [];
       cacheHistory = false;
     },
     async close() {
+      for (const st of callsById.values()) endCall(st);
       for (const ws of live) ws.terminate();
       live.clear();
       for (const socket of sockets) socket.destroy();
