@@ -10,7 +10,8 @@
 // retry-after, 502 when no provider took it): the key, the model, the plan, admission (limits and
 // budgets) and the provider's own handshake, falling back to the next deployment when one refuses.
 // Then events go both ways unchanged, frame for frame; only the provider's `response.done` events
-// are parsed, for their usage. A budget that runs out mid-session ends it with an `error` event
+// are parsed, for their usage, and its transcriptions of the caller's audio and session
+// configuration events (which model transcribes, at what price). A budget that runs out mid-session ends it with an `error` event
 // (code budget_exhausted) and close code 1008. A draining gateway closes its sessions with 1001.
 //
 // WebRTC calls (POST /v1/realtime/calls): the caller's SDP offer goes through the same plan,
@@ -29,7 +30,7 @@ import type { Span } from "@opentelemetry/api";
 import type { ChatEngine } from "../engine/chat-engine.ts";
 import type { RealtimeEnd, RealtimeSession } from "../engine/realtime.ts";
 import type { GatewayCore } from "../gateway.ts";
-import { closable, loadWs, realtimeUsage, type RealtimeCallInfo, type RealtimeHandlers, type RealtimeLink, type RealtimeOffer } from "../providers/realtime.ts";
+import { closable, loadWs, realtimeUsage, transcriptionModelOf, transcriptionUsage, type RealtimeCallInfo, type RealtimeHandlers, type RealtimeLink, type RealtimeOffer } from "../providers/realtime.ts";
 import { ProviderError } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller, RealtimeCall } from "../router/types.ts";
@@ -48,6 +49,9 @@ const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 /** A `response.done` names its type in its first bytes (`{"type":"response.done",…}` or after a short event_id). */
 const DONE_MARK = Buffer.from('"response.done"');
 const HEAD_BYTES = 96;
+/** A session's configuration (session.created, session.updated) and a finished transcription of the caller's audio. */
+const SESSION_MARK = Buffer.from('"session.');
+const TRANSCRIBED_MARK = Buffer.from('"conversation.item.input_audio_transcription.completed"');
 /**
  * Most the gateway holds for a caller that does not read (a stalled client while the provider
  * streams audio at 24 kB a second): past it the session ends (1008) instead of growing the heap.
@@ -186,11 +190,34 @@ export function isResponseDone(data: Buffer): boolean {
 }
 
 /**
- * Meter a provider event: a `response.done`'s usage is counted and shown on the span. Returns a
+ * Meter a provider event: a `response.done`'s usage is counted and shown on the span, as is a
+ * finished transcription of the caller's audio (at the transcription model's prices, which the
+ * session's configuration events name). Returns a
  * promise when the session's budget hold has to grow first; it rejects when a budget is out.
  */
 function meterEvent(data: Buffer, s: RealtimeSession, end: RealtimeEnd, span: Span | undefined): Promise<void> | undefined {
-  if (!isResponseDone(data)) return undefined;
+  const head = data.subarray(0, HEAD_BYTES);
+  // The session's configuration: which model transcribes the caller's audio (billed apart).
+  if (head.includes(SESSION_MARK)) {
+    try {
+      const m = transcriptionModelOf((JSON.parse(data.toString("utf8")) as { session?: unknown }).session);
+      if (m !== undefined) end.transcriptionModel = m ?? undefined;
+    } catch {}
+    return undefined;
+  }
+  if (head.includes(TRANSCRIBED_MARK)) {
+    let usage;
+    try {
+      usage = transcriptionUsage((JSON.parse(data.toString("utf8")) as { usage?: unknown }).usage);
+    } catch {
+      return undefined;
+    }
+    if (!usage || !end.transcriptionModel) return undefined;
+    end.transcriptions = (end.transcriptions ?? 0) + 1;
+    span?.addEvent("gen_ai.realtime.transcription", { "gen_ai.request.model": end.transcriptionModel, "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, ...(usage.audioSeconds ? { "signalbox.audio_seconds": usage.audioSeconds } : {}) });
+    return s.meter(usage, end.transcriptionModel);
+  }
+  if (!head.includes(DONE_MARK)) return undefined;
   let usage;
   try {
     usage = realtimeUsage((JSON.parse(data.toString("utf8")) as { response?: { usage?: unknown } }).response?.usage);

@@ -1,10 +1,11 @@
 // Realtime sessions, the engine's eighth operation: a WebSocket session with a provider's Realtime
-// API (/v1/realtime). Planned, admitted and opened once, with the same plan (routes, aliases,
+// API (/v1/realtime), or a WebRTC call watched over its sideband (/v1/realtime/calls). Planned, admitted and opened once, with the same plan (routes, aliases,
 // strategies, allow lists), admission (rate limits count the session as one request; its budget
 // hold grows with the session), fallbacks on a refused handshake, attempt span and usage record as
 // every other operation; then the caller's and the provider's events are relayed as they are
-// (compat/realtime.ts) and every `response.done` the provider sends is metered. The session is one
-// usage record, written when it ends, with the usage of all its responses.
+// (compat/realtime.ts) and every `response.done` the provider sends is metered, and every
+// transcription of the caller's audio at its own model's prices. The session is one usage record,
+// written when it ends, with the usage of all its responses.
 //
 // Guardrails read whole requests and answers; a session's events are relayed as they come, so a
 // session that any guardrail applies to (the route's, the team's, the key's, a mandatory one, or
@@ -21,6 +22,10 @@ import type { RealtimeLink } from "../providers/realtime.ts";
 import type { ProviderError, Usage } from "../providers/types.ts";
 import { operationFrame, type AnswerAccount } from "./account.ts";
 import type { EngineParts } from "./chat-engine.ts";
+import type { Pricing } from "../config/types.ts";
+import { lookupModel } from "../config/catalog.ts";
+import { resolvePricing } from "../config/pricing.ts";
+import { log } from "../telemetry/log.ts";
 
 /** An open session, as the relay sees it. */
 export interface RealtimeSession {
@@ -30,11 +35,13 @@ export interface RealtimeSession {
   providerModel: string;
   routing: RoutingInfo;
   /**
-   * Count one response's usage (a `response.done`). A promise when the session's budget hold had
-   * to grow first; it rejects (resource_exhausted) when a budget has no room left, and the relay
-   * then ends the session.
+   * Count one response's usage (a `response.done`), or with `transcriptionModel` a transcription
+   * of the caller's audio, billed at that model's prices (a deployment of the same provider
+   * connection serving it, else the catalog's). A promise when the session's budget hold had to
+   * grow first; it rejects (resource_exhausted) when a budget has no room left, and the relay then
+   * ends the session.
    */
-  meter(u: Usage): Promise<void> | undefined;
+  meter(u: Usage, transcriptionModel?: string): Promise<void> | undefined;
 }
 
 /** How a session ended, as the relay saw it. */
@@ -45,6 +52,10 @@ export interface RealtimeEnd {
   gatewayError?: GatewayError;
   /** Responses the provider completed. */
   responses: number;
+  /** The model transcribing the caller's audio, as the session's configuration last said. */
+  transcriptionModel?: string;
+  /** Transcriptions metered. */
+  transcriptions?: number;
 }
 
 export interface RealtimeEngineRequest {
@@ -79,6 +90,7 @@ export function realtimeOperation(e: EngineParts): (r: RealtimeEngineRequest) =>
       const opened = await executeRealtime(r.call, f.plan, r.signal, f.exec, f.ex, r.headers);
       const c = opened.candidate;
       let spent = 0;
+      const unpriced = new Set<string>();
       let end: RealtimeEnd | undefined;
       try {
         end = await r.relay({
@@ -87,8 +99,17 @@ export function realtimeOperation(e: EngineParts): (r: RealtimeEngineRequest) =>
           provider: c.provider.name,
           providerModel: c.deployment.model,
           routing: f.plan.routing,
-          meter(u) {
-            spent += opened.meter(u).total;
+          meter(u, transcriptionModel) {
+            if (transcriptionModel === undefined) spent += opened.meter(u).total;
+            else {
+              const p = transcriptionPricing(e, c.provider.name, transcriptionModel);
+              if (!p) {
+                if (!unpriced.has(transcriptionModel)) log("warn", "realtime: a transcription model has no price (neither a deployment of the provider nor the catalog): its transcriptions are not billed", { model: transcriptionModel, deployment: c.deployment.id });
+                unpriced.add(transcriptionModel);
+                return undefined;
+              }
+              spent += opened.meterFee(u, p).total;
+            }
             if (!admission || admission.request.budgets.length === 0 || spent <= admission.holdNanos) return undefined;
             return growHold(e.core.limits, admission, spent);
           },
@@ -101,6 +122,14 @@ export function realtimeOperation(e: EngineParts): (r: RealtimeEngineRequest) =>
       f.ok();
       return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: c.deployment.model }), responses: end.responses };
     });
+}
+
+/** The prices of a transcription model a session uses: a deployment of the same provider connection serving it (Azure names its own), else the catalog's. */
+function transcriptionPricing(e: EngineParts, provider: string, model: string): Pricing | undefined {
+  const d = e.core.registry.config.deployments.find((x) => x.provider === provider && x.model === model);
+  if (d) return d.pricing;
+  const cat = lookupModel(model);
+  return cat ? resolvePricing(cat, undefined).pricing : undefined;
 }
 
 /**

@@ -308,3 +308,32 @@ export function realtimeUsage(u: unknown): Usage | undefined {
     ...(imageIn ? { imageInputTokens: Math.min(imageIn, input - cached) } : {}),
   };
 }
+
+/**
+ * The usage of an input-audio transcription (`conversation.item.input_audio_transcription.completed`),
+ * billed by the transcription model, not the session's: tokens (the GPT-4o transcription models:
+ * audio and text in, text out) or the audio's seconds (whisper-1).
+ */
+export function transcriptionUsage(u: unknown): Usage | undefined {
+  if (!u || typeof u !== "object") return undefined;
+  const o = u as Record<string, unknown>;
+  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 0);
+  if (o.type === "duration") {
+    const seconds = n(o.seconds);
+    return seconds ? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, audioSeconds: seconds } : undefined;
+  }
+  const input = n(o.input_tokens);
+  const output = n(o.output_tokens);
+  if (!input && !output) return undefined;
+  const audio = Math.min(input, n(((o.input_token_details ?? {}) as Record<string, unknown>).audio_tokens));
+  return { inputTokens: input, outputTokens: output, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, ...(audio ? { audioInputTokens: audio } : {}) };
+}
+
+/** The transcription model a session's configuration names (GA `audio.input.transcription`, or the beta's `input_audio_transcription`). */
+export function transcriptionModelOf(session: unknown): string | null | undefined {
+  if (!session || typeof session !== "object") return undefined;
+  const s = session as { audio?: { input?: { transcription?: { model?: unknown } | null } }; input_audio_transcription?: { model?: unknown } | null };
+  const t = s.audio?.input && "transcription" in s.audio.input ? s.audio.input.transcription : "input_audio_transcription" in s ? s.input_audio_transcription : undefined;
+  if (t === undefined) return undefined;
+  return t && typeof t.model === "string" ? t.model : null;
+}

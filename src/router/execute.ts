@@ -26,6 +26,7 @@ import { inputTokens } from "./plan.ts";
 import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, Plan, RealtimeCall, RerankCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
 import { openRealtimeLink, type RealtimeLink } from "../providers/realtime.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
+import type { Pricing } from "../config/types.ts";
 
 export interface ExecuteDeps {
   /** Providers by connection name. */
@@ -436,6 +437,11 @@ function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["o
   ctx.trace?.end(r, err, outcome === "succeeded" ? ex.providerModel : undefined, outcome === "succeeded" ? ex.rawFinishReason : undefined);
 }
 
+/** A cost with a fee added (to its request component, its total and, when it has one, its computed figure). */
+function withFee(c: CostBreakdown, fee: number): CostBreakdown {
+  return { ...c, total: c.total + fee, request: (c.request ?? 0) + fee, ...(c.computed !== undefined ? { computed: c.computed + fee } : {}) };
+}
+
 function finishSummary(ex: Execution): void {
   ex.latencyMs = Math.round(now() - ex.arrivedAt);
   if (ex.overheadUs < 0) ex.overheadUs = 0;
@@ -767,6 +773,12 @@ export interface OpenedRealtime {
   candidate: Candidate;
   /** Count one response's reported usage on the session's attempt and the execution; its cost. */
   meter(u: Usage): CostBreakdown;
+  /**
+   * Count a transcription of the caller's audio, priced at the transcription model's `pricing`:
+   * its cost joins the attempt's and the execution's as a fee (`cost.request`), not as the session
+   * model's tokens (the record's tokens stay the session model's). Its cost.
+   */
+  meterFee(u: Usage, pricing: Pricing): CostBreakdown;
   /** The session is over: close its attempt (and span) with the usage metered; `err` when the provider's side failed. */
   end(err?: ProviderError): void;
 }
@@ -802,6 +814,8 @@ export async function executeRealtime(call: RealtimeCall, plan: Plan, signal: Ab
   ex.rawFinishReason = "";
   let used: Usage | undefined;
   let ended = false;
+  // What transcriptions of the caller's audio cost.
+  let fees = 0;
   return {
     link,
     candidate: ctx.candidate,
@@ -809,17 +823,23 @@ export async function executeRealtime(call: RealtimeCall, plan: Plan, signal: Ab
       used = used ? addUsage(used, u) : u;
       return computeCost(u, ctx.candidate.deployment.pricing);
     },
+    meterFee(u, pricing) {
+      const c = computeCost(u, pricing);
+      fees += c.total;
+      return c;
+    },
     end(err) {
       if (ended) return;
       ended = true;
       ctx.usage = used ?? { ...ZERO_USAGE };
-      if (err) {
-        settleAttempt(ex, ctx, "failed", err);
-        deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: err.kind, cooldown: POLICY[err.kind].cooldown });
-      } else {
-        settleAttempt(ex, ctx, "succeeded");
-        deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.ttftMs ?? ctx.record.latencyMs });
+      if (err) settleAttempt(ex, ctx, "failed", err);
+      else settleAttempt(ex, ctx, "succeeded");
+      if (fees) {
+        ctx.record.cost = withFee(ctx.record.cost ?? { ...ZERO_COST }, fees);
+        ex.cost = withFee(ex.cost, fees);
       }
+      if (err) deps.health.end(ctx.candidate.deployment.id, { ok: false, kind: err.kind, cooldown: POLICY[err.kind].cooldown });
+      else deps.health.end(ctx.candidate.deployment.id, { ok: true, latencyMs: ctx.ttftMs ?? ctx.record.latencyMs });
       finishSummary(ex);
     },
   };

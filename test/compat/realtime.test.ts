@@ -283,6 +283,43 @@ describe("sessions", () => {
     assert.equal(rec.cost.total, costOf(usage[0], GPT_REALTIME) + costOf(usage[1], GPT_REALTIME));
   });
 
+  test("transcriptions of the caller's audio are billed at the transcription model's prices: tokens (gpt-4o-transcribe), seconds (whisper-1)", async () => {
+    const c = await connect("model=rt", { key: KEY });
+    const requestId = c.headers["x-request-id"] as string;
+    const transcribed: Record<string, any>[] = [];
+    for (const [model, seconds] of [["gpt-4o-transcribe", 1], ["whisper-1", 1.5]] as const) {
+      let mark = c.frames.length;
+      c.send({ type: "session.update", session: { type: "realtime", output_modalities: ["text"], audio: { input: { transcription: { model } } } } });
+      await c.next("session.updated", mark);
+      mark = c.frames.length;
+      c.send({ type: "input_audio_buffer.append", audio: Buffer.alloc(48_000 * seconds).toString("base64") });
+      c.send({ type: "input_audio_buffer.commit" });
+      transcribed.push(await c.next("conversation.item.input_audio_transcription.completed", mark));
+    }
+    // With transcription off again, a recording is not transcribed (nor billed as one).
+    let mark = c.frames.length;
+    c.send({ type: "session.update", session: { type: "realtime", audio: { input: { transcription: null } } } });
+    await c.next("session.updated", mark);
+    mark = c.frames.length;
+    c.send({ type: "input_audio_buffer.append", audio: Buffer.alloc(48_000).toString("base64") });
+    c.send({ type: "input_audio_buffer.commit" });
+    await c.next("input_audio_buffer.committed", mark);
+    c.send({ type: "response.create" });
+    const done = await c.next("response.done", mark);
+    c.sock.close();
+    const rec = await recordOf(requestId);
+    const [tokens, duration] = transcribed.map((e) => e.usage);
+    assert.equal(tokens.type, "tokens");
+    assert.equal(duration.type, "duration");
+    assert.equal(c.frames.filter((f) => f.includes("input_audio_transcription.completed")).length, 2);
+    // gpt-4o-transcribe: $6 per million input (audio) tokens, $10 per million output; whisper-1: $0.006 a minute.
+    const transcription = Math.round(tokens.input_tokens * 6 * 1000) + Math.round(tokens.output_tokens * 10 * 1000) + Math.round(((0.006 * 1e9) / 60) * duration.seconds);
+    assert.equal(rec.cost.total, costOf(done.response.usage, GPT_REALTIME) + transcription);
+    assert.equal(rec.cost.request, transcription);
+    // The record's tokens are the session model's.
+    assert.equal(rec.usage.inputTokens, done.response.usage.input_tokens);
+  });
+
   test("a handshake the provider refuses falls back to the next deployment before the caller is connected", async () => {
     fake.refuseNext(429);
     const c = await connect("model=rt-fallback", { key: KEY });

@@ -23,6 +23,10 @@
 //   response.output_item.done, conversation.item.done, response.done with usage. Deltas are spaced by
 //   DELTA_DELAY_MS so a response.cancel can land mid-response. The reply is
 //   `You said: "<last user text | a 1.0-second recording>". This is a short reply from the fake realtime model.`
+// - input transcription: with the session's audio.input.transcription.model set, a committed recording gets
+//   conversation.item.input_audio_transcription.completed (transcript `a N.N-second recording`) with the
+//   transcription model's usage: {type: "duration", seconds} for whisper-1, else {type: "tokens"} with the
+//   recording's audio tokens in and the transcript's text tokens out;
 // - scripted server-side endings (`dropAfter`): a TCP cut without a close frame, or a close frame with a code;
 // - recording: every frame both ways as raw text, the handshake headers, how the connection closed;
 // - the WebRTC calls API (no media: SDP is opaque text, the browser's data channel is a test-side handle):
@@ -706,6 +710,20 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
     const error = (code: string | null, message: string, param: string | null, clientEventId: unknown): void =>
       send('error', { error: { type: 'invalid_request_error', code, message, param, event_id: typeof clientEventId === 'string' ? clientEventId : null } });
     const lastId = (): string | null => items.at(-1)?.id ?? null;
+    /** With audio.input.transcription set, a committed recording is transcribed, billed by the transcription model:
+     *  whisper-1 by its seconds ({type: "duration"}), the others in tokens (audio tokens of the recording in, text
+     *  tokens of the transcript out). */
+    const transcribe = (itemId: string, bytes: number): void => {
+      const t = (session.audio as Json | undefined)?.input as Json | undefined;
+      const model = (t?.transcription as Json | null | undefined)?.model;
+      if (typeof model !== 'string') return;
+      const transcript = `a ${(bytes / BYTES_PER_SECOND).toFixed(1)}-second recording`;
+      const usage =
+        model === 'whisper-1'
+          ? { type: 'duration', seconds: bytes / BYTES_PER_SECOND }
+          : { type: 'tokens', input_tokens: audioTokens(bytes), input_token_details: { audio_tokens: audioTokens(bytes), text_tokens: 0 }, output_tokens: textTokens(transcript), total_tokens: audioTokens(bytes) + textTokens(transcript) };
+      send('conversation.item.input_audio_transcription.completed', { item_id: itemId, content_index: 0, transcript, usage });
+    };
     const maybeDrop = (): void => {
       if (!io.drop || responsesDone < io.drop.responses || ended) return;
       ended = true;
@@ -790,6 +808,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           const wire = { id, type: 'message', object: 'realtime.item', status: 'completed', role: 'user', content: [{ type: 'input_audio', transcript: null }] };
           send('conversation.item.added', { previous_item_id: prev, item: wire });
           send('conversation.item.done', { previous_item_id: prev, item: wire });
+          transcribe(id, items[items.length - 1].audioBytes);
           return;
         }
         case 'input_audio_buffer.clear':
