@@ -460,6 +460,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   }, HEARTBEAT_MS).unref();
   const retentionMs = config.responses.retentionDays * 86_400_000;
   const realtime = createRealtimeDoor(core, engine, opts.masterKey ?? process.env[MASTER_KEY_ENV]);
+  metrics.watchRealtime(() => ({ websocket: realtime.open - realtime.calls, webrtc: realtime.calls }));
   const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }, createPassthrough(core, transport), realtime);
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);

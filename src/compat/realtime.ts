@@ -76,6 +76,8 @@ export interface RealtimeDoor {
   closeAll(): Promise<void>;
   /** Sessions and calls open now. */
   readonly open: number;
+  /** Calls open now (the rest of `open` are WebSocket sessions). */
+  readonly calls: number;
 }
 
 /** What the HTTP handler knows of a request to the calls endpoints. */
@@ -620,6 +622,9 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
     },
     get open() {
       return sessions.size;
+    },
+    get calls() {
+      return calls.size;
     },
   };
 }

@@ -29,6 +29,8 @@ export interface GatewayMetrics {
   configVersion(version: string): void;
   /** One config reload (SIGHUP or AdminService.ReloadConfig): applied, or refused as invalid. */
   configReload(outcome: "ok" | "invalid"): void;
+  /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
+  watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** The Prometheus text exposition. */
   scrape(): Promise<string>;
   shutdown(): Promise<void>;
@@ -198,6 +200,7 @@ export function createMetrics(): GatewayMetrics {
   reloads.add(0, "invalid");
   // An info gauge with exactly one series (the version in force).
   let version = "";
+  let realtimeOpen: (() => { websocket: number; webrtc: number }) | undefined;
 
   return {
     request(r, providerTypes) {
@@ -248,13 +251,20 @@ export function createMetrics(): GatewayMetrics {
     configReload(outcome) {
       reloads.add(1, outcome);
     },
+    watchRealtime(open) {
+      realtimeOpen = open;
+    },
     async scrape() {
       const out: string[] = [];
       for (const m of all) m.render(out);
       const info = version
         ? `# HELP signalbox_config_info The configuration in force (version: a hash of it)\n# TYPE signalbox_config_info gauge\nsignalbox_config_info{version="${escape(version)}"} 1\n`
         : "";
-      return `${out.join("\n")}\n${info}`;
+      const rt = realtimeOpen?.();
+      const open = rt
+        ? `# HELP signalbox_realtime_open Realtime sessions (websocket) and WebRTC calls (webrtc) open now on this replica\n# TYPE signalbox_realtime_open gauge\nsignalbox_realtime_open{transport="websocket"} ${rt.websocket}\nsignalbox_realtime_open{transport="webrtc"} ${rt.webrtc}\n`
+        : "";
+      return `${out.join("\n")}\n${info}${open}`;
     },
     shutdown: async () => {},
   };

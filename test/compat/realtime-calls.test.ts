@@ -149,6 +149,9 @@ describe("WebRTC calls", () => {
     const u1 = (await turn(c, "hello over WebRTC")).response.usage;
     const u2 = (await turn(c, "and once more")).response.usage;
     assert.equal(t.gw.realtime.open, 1);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /^signalbox_realtime_open\{transport="webrtc"\} 1$/m);
+    assert.match(metrics, /^signalbox_realtime_open\{transport="websocket"\} 0$/m);
     c.peer.hangup();
     const id = res.headers.get("x-request-id")!;
     const rec = await recordOf(id);
