@@ -214,10 +214,11 @@ function meterEvent(data: Buffer, s: RealtimeSession, end: RealtimeEnd, span: Sp
     } catch {
       return undefined;
     }
-    if (!usage || !end.transcriptionModel) return undefined;
+    if (!usage || (!end.transcriptionModel && !end.transcriptionSession)) return undefined;
     end.transcriptions = (end.transcriptions ?? 0) + 1;
-    span?.addEvent("gen_ai.realtime.transcription", { "gen_ai.request.model": end.transcriptionModel, "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, ...(usage.audioSeconds ? { "signalbox.audio_seconds": usage.audioSeconds } : {}) });
-    return s.meter(usage, end.transcriptionModel);
+    span?.addEvent("gen_ai.realtime.transcription", { "gen_ai.request.model": end.transcriptionSession ? s.providerModel : end.transcriptionModel, "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, ...(usage.audioSeconds ? { "signalbox.audio_seconds": usage.audioSeconds } : {}) });
+    // A transcription session's transcriptions are its own usage, at its deployment's prices.
+    return end.transcriptionSession ? s.meter(usage) : s.meter(usage, end.transcriptionModel);
   }
   if (!head.includes(DONE_MARK)) return undefined;
   let usage;
@@ -231,6 +232,27 @@ function meterEvent(data: Buffer, s: RealtimeSession, end: RealtimeEnd, span: Sp
   // The session's span shows each response as it is done.
   span?.addEvent("gen_ai.realtime.response", { "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens, "signalbox.response": end.responses });
   return s.meter(usage);
+}
+
+const UPDATE_MARK = Buffer.from('"session.update"');
+
+/**
+ * A transcription session's `session.update` from the caller, with the transcription model it
+ * names replaced by the deployment's (the caller names the model it knows, or the route; the
+ * provider is told the model the gateway routed to). Every other frame is passed on as it is.
+ */
+export function pinTranscriptionModel(data: Buffer, model: string): Buffer {
+  if (!data.subarray(0, HEAD_BYTES).includes(UPDATE_MARK)) return data;
+  let ev: { session?: { audio?: { input?: { transcription?: { model?: unknown } | null } } } };
+  try {
+    ev = JSON.parse(data.toString("utf8"));
+  } catch {
+    return data;
+  }
+  const t = ev.session?.audio?.input?.transcription;
+  if (!t || typeof t !== "object" || t.model === model) return data;
+  t.model = model;
+  return Buffer.from(JSON.stringify(ev));
 }
 
 /** The `error` event a session ends with when its budget ran out. */
@@ -313,14 +335,17 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         message = "sideband attached";
         return;
       }
-      if (query.has("intent")) throw new GatewayError("invalid_argument", "intent: transcription-only sessions are not supported by this gateway; open a session with ?model= (or use /v1/audio/transcriptions)", { field: "intent" });
+      const intent = query.get("intent");
+      if (intent !== null && intent !== "transcription") throw new GatewayError("invalid_argument", `intent: "${intent}" is not an intent of the Realtime API (transcription, or none for a conversation)`, { field: "intent" });
+      if (intent && secret) throw new GatewayError("invalid_argument", "intent: a client secret opens a realtime conversation, not a transcription session", { field: "intent" });
       const named = query.get("model") || query.get("deployment") || "";
+      if (intent && !named) throw new GatewayError("invalid_argument", "model: is required with intent=transcription (the route, alias or deployment of a transcription model, e.g. gpt-4o-transcribe, that transcribes the session)", { field: "model" });
       if (secret && named && named !== secret.model) throw new GatewayError("invalid_argument", `model: this client secret is for "${secret.model}", not "${named}"`, { field: "model" });
       const model = secret?.model ?? named;
       if (!model) throw new GatewayError("invalid_argument", "model: is required (?model=<route, alias or deployment> that serves realtime)", { field: "model" });
       const opts = signalboxOptions({ signalbox: queryOptions(query) } as never, model, undefined);
       const user = query.get("user") ?? undefined;
-      const call: RealtimeCall = { id: ri.id, operation: "realtime", model, routing: opts.routing, tags: opts.tags, metadata: {}, caller, ...(user ? { user } : {}), ...(opts.guardrails ? { guardrails: opts.guardrails } : {}), request: {} };
+      const call: RealtimeCall = { id: ri.id, operation: "realtime", model, routing: opts.routing, tags: opts.tags, metadata: intent ? { "realtime.intent": intent } : {}, caller, ...(user ? { user } : {}), ...(opts.guardrails ? { guardrails: opts.guardrails } : {}), request: intent ? { intent: "transcription" } : {} };
       const beta = header(req, "openai-beta");
       const ws = await server();
       const answer = await engine.realtime({
@@ -337,9 +362,11 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
           }
           accepted = true;
           extra.set(req, [`x-request-id: ${ri.id}`, `x-signalbox-trace-id: ${traceId}`, `x-signalbox-deployment: ${s.deployment}`]);
-          // A client secret's session configuration is the session's first update.
+          // A client secret's session configuration is the session's first update; a transcription
+          // session's first update names the deployment's model (it opened without one).
           if (secret && Object.keys(secret.session).length) s.link.send(Buffer.from(JSON.stringify({ type: "session.update", session: { type: "realtime", ...secret.session } })), false);
-          return relay(ws, req, socket, head, s, span?.span);
+          if (intent) s.link.send(Buffer.from(JSON.stringify({ type: "session.update", session: { type: "transcription", audio: { input: { transcription: { model: s.providerModel } } } } })), false);
+          return relay(ws, req, socket, head, s, span?.span, !!intent);
         },
       });
       message = `${answer.responses} responses`;
@@ -356,9 +383,9 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
   }
 
   /** Accept the caller's WebSocket and relay the session until either side ends it. */
-  function relay(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, s: RealtimeSession, span: Span | undefined): Promise<RealtimeEnd> {
+  function relay(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, s: RealtimeSession, span: Span | undefined, transcription: boolean): Promise<RealtimeEnd> {
     return new Promise((resolve) => {
-      const end: RealtimeEnd = { responses: 0 };
+      const end: RealtimeEnd = { responses: 0, ...(transcription ? { transcriptionSession: true } : {}) };
       let client: WebSocket | undefined;
       let pending: { data: Buffer; binary: boolean }[] | undefined = [];
       let done = false;
@@ -421,7 +448,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         const queued = pending ?? [];
         pending = undefined;
         for (const m of queued) ws.send(m.data, { binary: m.binary });
-        ws.on("message", (data: Buffer, binary: boolean) => s.link.send(data, binary));
+        ws.on("message", transcription ? (data: Buffer, binary: boolean) => s.link.send(binary ? data : pinTranscriptionModel(data, s.providerModel), binary) : (data: Buffer, binary: boolean) => s.link.send(data, binary));
         ws.on("error", () => {});
         ws.once("close", (code: number, reason: Buffer) => {
           if (done) return;

@@ -56,6 +56,8 @@ export interface RealtimeEnd {
   transcriptionModel?: string;
   /** Transcriptions metered. */
   transcriptions?: number;
+  /** A transcription session (intent=transcription): its transcriptions are its own usage. */
+  transcriptionSession?: boolean;
 }
 
 export interface RealtimeEngineRequest {

@@ -82,13 +82,26 @@ const MAX_ERROR_BODY = 16 * 1024;
 let wsModule: Promise<typeof import("ws")> | undefined;
 export const loadWs = () => (wsModule ??= import("ws"));
 
-export async function openRealtimeLink(conn: ProviderConfig, model: string, signal: AbortSignal, headers: Record<string, string> = {}, offer?: RealtimeOffer): Promise<RealtimeLink> {
+export async function openRealtimeLink(conn: ProviderConfig, model: string, signal: AbortSignal, headers: Record<string, string> = {}, offer?: RealtimeOffer, intent?: "transcription"): Promise<RealtimeLink> {
   if (offer) return openRealtimeCall(conn, model, offer, signal, headers);
+  if (intent && conn.type === "mock") return Promise.reject(new ProviderError({ kind: "model_not_found", message: `provider "${conn.name}" (type mock) has no realtime transcription sessions`, unsent: true }));
   if (conn.type === "mock") return mockRealtimeLink(conn, model, signal);
   if (!REALTIME_TYPES.has(conn.type)) {
     return Promise.reject(new ProviderError({ kind: "model_not_found", message: `provider "${conn.name}" (type ${conn.type}) has no Realtime API`, unsent: true }));
   }
-  return openSocket(conn, realtimeUrl(conn, model), { ...headers, ...authHeaders(conn) }, signal, "session");
+  // A transcription session names no model when it opens: its first session.update does (the relay sends it).
+  return openSocket(conn, intent ? transcriptionUrl(conn) : realtimeUrl(conn, model), { ...headers, ...authHeaders(conn) }, signal, "session");
+}
+
+/** The provider's URL for a transcription session (`?intent=transcription`, no model). */
+export function transcriptionUrl(conn: ProviderConfig): string {
+  const base = conn.baseUrl.replace(/\/+$/, "").replace(/^http(s?):/i, "ws$1:");
+  if (conn.type === "azure") {
+    const v = conn.apiVersion?.trim() ?? "";
+    if (/^\d{4}-\d{2}-\d{2}/.test(v)) return `${base}/openai/realtime?api-version=${encodeURIComponent(v)}&intent=transcription`;
+    return `${base}/openai/v1/realtime?intent=transcription`;
+  }
+  return `${base}/realtime?intent=transcription`;
 }
 
 /** The provider's own credentials and configured headers (never the caller's). */

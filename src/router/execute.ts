@@ -793,7 +793,7 @@ export async function executeRealtime(call: RealtimeCall, plan: Plan, signal: Ab
   let opened: { value: RealtimeLink; ctx: AttemptCtx };
   try {
     opened = await walk(plan, signal, deps, ex, async (ctx) => {
-      const link = await openRealtimeLink(ctx.candidate.provider, ctx.candidate.deployment.model, ctx.signal, headers, call.request.offer);
+      const link = await openRealtimeLink(ctx.candidate.provider, ctx.candidate.deployment.model, ctx.signal, headers, call.request.offer, call.request.intent);
       if (ctx.signal.aborted) {
         link.close(1001, "going away");
         throw toProviderError(ctx.signal.reason, ctx.signal);

@@ -197,6 +197,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const prefs = call.routing.providers && resolvePreferences(call.routing.providers, registry.config.providers);
   const adjustments: Adjustment[] = [];
   const operation = operationOf(call);
+  // What a deployment must serve: a realtime transcription session is served by transcription models.
+  const serves = call.operation === "realtime" && call.request.intent === "transcription" ? "transcription" : operation;
   const stream = isChat(call) ? call.stream : false;
 
   // The classifier runs at most once, and only for strategies that need it.
@@ -365,8 +367,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   const eligible = (d: DeploymentConfig): boolean => {
     if (seen.has(d.id)) return false;
     seen.add(d.id);
-    if (!d.operations.includes(operation)) {
-      excluded.push({ deployment: d.id, reason: "wrong_operation", detail: `serves ${d.operations.join(" and ")}, not ${operation}` });
+    if (!d.operations.includes(serves)) {
+      excluded.push({ deployment: d.id, reason: "wrong_operation", detail: `serves ${d.operations.join(" and ")}, not ${serves}` });
       return false;
     }
     const missing = [...need].filter((c) => !d.capabilities.includes(c));

@@ -145,8 +145,8 @@ export interface ModerationCall extends CallBase {
  */
 export interface RealtimeCall extends CallBase {
   operation: "realtime";
-  /** A WebRTC call's offer; none for a WebSocket session. */
-  request: { offer?: RealtimeOffer };
+  /** A WebRTC call's offer (none for a WebSocket session); `intent: "transcription"` for a transcription session. */
+  request: { offer?: RealtimeOffer; intent?: "transcription" };
 }
 
 /** Any call the planner, admission and the usage record handle. */

@@ -43,6 +43,7 @@ deployments:
   - { id: rt/second, provider: openai-b, model: gpt-realtime-mini, operations: [realtime] }
   - { id: rt/azure, provider: azure, model: my-realtime, operations: [realtime], pricing: { input: 4, cached_input: 0.4, output: 16, audio_input: 32, audio_output: 64 } }
   - { id: mock/chat, provider: mock, model: mock-chat }
+  - { id: tr/openai, provider: openai, model: gpt-4o-transcribe }
 guardrails:
   - { name: pii, kind: pii, action: block }
 routes:
@@ -53,6 +54,7 @@ routes:
   - { name: rt-azure, targets: [rt/azure], retry: { max_retries: 0 } }
   - { name: guarded, targets: [mock/realtime], guardrails: [pii] }
   - { name: chat, targets: [mock/chat] }
+  - { name: transcribe, targets: [tr/openai] }
 keys:
   - { name: team-a, hash: "${hashKey(KEY)}", team: a, role: team }
   - { name: limited, hash: "${hashKey(LIMITED)}", team: a, role: service, allow: [realtime] }
@@ -320,6 +322,44 @@ describe("sessions", () => {
     assert.equal(rec.usage.inputTokens, done.response.usage.input_tokens);
   });
 
+  test("a transcription session (intent=transcription): opened without a model, told the deployment's model first, the caller's model pinned to it, transcriptions billed as its usage", async () => {
+    const c = await connect("intent=transcription&model=transcribe", { key: KEY });
+    assert.equal(c.headers["x-signalbox-deployment"], "tr/openai");
+    const requestId = c.headers["x-request-id"] as string;
+    let mark = c.frames.length;
+    const update = c.send({ type: "session.update", session: { type: "transcription", audio: { input: { transcription: { model: "gpt-4o-mini-transcribe", language: "en" }, turn_detection: null } } } });
+    // Two updates answered: the gateway's, then the caller's.
+    for (let i = 0; i < 200 && c.frames.filter((f) => f.includes('"session.updated"')).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const s = fake.sessions[0];
+    assert.equal(s.intent, "transcription");
+    assert.equal(s.model, "");
+    // The gateway's update first (the session opened without a model), then the caller's with the model pinned.
+    assert.deepEqual(JSON.parse(s.received[0]), { type: "session.update", session: { type: "transcription", audio: { input: { transcription: { model: "gpt-4o-transcribe" } } } } });
+    const pinned = JSON.parse(s.received[1]);
+    assert.deepEqual(pinned.session.audio.input.transcription, { model: "gpt-4o-transcribe", language: "en" });
+    assert.notEqual(s.received[1], update);
+    const said: Record<string, any>[] = [];
+    for (const seconds of [1, 2]) {
+      mark = c.frames.length;
+      c.send({ type: "input_audio_buffer.append", audio: Buffer.alloc(48_000 * seconds).toString("base64") });
+      const commit = c.send({ type: "input_audio_buffer.commit" });
+      said.push(await c.next("conversation.item.input_audio_transcription.completed", mark));
+      // Other frames reach the provider as they were sent.
+      assert.equal(s.received.at(-1), commit);
+    }
+    assert.equal(said[1].transcript, "a 2.0-second recording");
+    c.sock.close();
+    const rec = await recordOf(requestId);
+    assert.equal(rec.status, "ok");
+    assert.equal(rec.metadata["realtime.intent"], "transcription");
+    assert.equal(rec.deployment, "tr/openai");
+    const u = said.map((e) => e.usage);
+    assert.equal(rec.usage.inputTokens, u[0].input_tokens + u[1].input_tokens);
+    assert.equal(rec.usage.outputTokens, u[0].output_tokens + u[1].output_tokens);
+    // gpt-4o-transcribe: $6 per million input tokens (audio), $10 per million output.
+    assert.equal(rec.cost.total, u.reduce((n, x) => n + Math.round(x.input_tokens * 6 * 1000) + Math.round(x.output_tokens * 10 * 1000), 0));
+  });
+
   test("a handshake the provider refuses falls back to the next deployment before the caller is connected", async () => {
     fake.refuseNext(429);
     const c = await connect("model=rt-fallback", { key: KEY });
@@ -380,7 +420,10 @@ describe("refusals: plain HTTP answers before the WebSocket is accepted, nothing
     await refused(connect("", { key: KEY }), 400, "model");
     // A sideband names a call this replica placed for this key (test/compat/realtime-calls.test.ts).
     await refused(connect("model=rt&call_id=rtc_123", { key: KEY }), 404, "call_id");
-    await refused(connect("model=rt&intent=transcription", { key: KEY }), 400, "intent");
+    await refused(connect("model=rt&intent=translation", { key: KEY }), 400, "intent");
+    await refused(connect("intent=transcription", { key: KEY }), 400, "model");
+    // A conversation route does not transcribe.
+    await refused(connect("model=rt&intent=transcription", { key: KEY }), 400, "model");
     await refused(connect(`model=rt&signalbox=${encodeURIComponent("{nope")}`, { key: KEY }), 400, "signalbox");
     await refused(connect(`model=rt&signalbox=${encodeURIComponent(JSON.stringify({ tags: "x" }))}`, { key: KEY }), 400, "signalbox.tags");
     const chat = await refused(connect("model=chat", { key: KEY }), 400);

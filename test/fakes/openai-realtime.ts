@@ -27,6 +27,9 @@
 //   conversation.item.input_audio_transcription.completed (transcript `a N.N-second recording`) with the
 //   transcription model's usage: {type: "duration", seconds} for whisper-1, else {type: "tokens"} with the
 //   recording's audio tokens in and the transcript's text tokens out;
+// - transcription sessions: `?intent=transcription` without a model opens one (session.type "transcription",
+//   object realtime.transcription_session); its session.update must keep type "transcription" and names the
+//   model in audio.input.transcription; committed audio is transcribed as below; response.create is an error;
 // - scripted server-side endings (`dropAfter`): a TCP cut without a close frame, or a close frame with a code;
 // - recording: every frame both ways as raw text, the handshake headers, how the connection closed;
 // - the WebRTC calls API (no media: SDP is opaque text, the browser's data channel is a test-side handle):
@@ -75,6 +78,8 @@ import { idMaker, isRecord } from './common.ts';
 export const REALTIME_TEST_KEY: string = ['sk', 'fake', 'realtime', 'key'].join('-');
 
 export interface FakeRealtimeSession {
+  /** "transcription" for a transcription session (?intent=transcription, no model). */
+  intent?: string;
   /** "/v1/realtime", or "/openai/v1/realtime" for Azure. */
   path: string;
   /** From ?model= (Azure: the deployment). */
@@ -343,6 +348,8 @@ function rawText(data: RawData): string {
 /** Where a session's server events go, and how it can be dropped: a WebSocket, or a call (peer + sidebands). */
 interface SessionIO {
   model: string;
+  /** A transcription session (?intent=transcription): session.type "transcription", no responses. */
+  transcription?: boolean;
   /** Whether a server event can go out now. */
   canSend(): boolean;
   /** Deliver (and record) one server event. */
@@ -431,7 +438,12 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       wss.handleUpgrade(req, socket, head, (ws) => attachSideband(st, ws, { path: url.pathname, model, headers: { ...req.headers }, received: [], sent: [] }));
       return;
     }
-    if (!model) {
+    const intent = url.searchParams.get('intent') ?? undefined;
+    if (intent !== undefined && intent !== 'transcription') {
+      refuse(400, {}, { error: { message: `Invalid value: '${intent}'. Supported values are: 'transcription'.`, type: 'invalid_request_error', code: 'invalid_value', param: 'intent' } });
+      return;
+    }
+    if (!model && !intent) {
       refuse(400);
       return;
     }
@@ -441,7 +453,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const rec: FakeRealtimeSession = { path: url.pathname, model, headers: { ...req.headers }, received: [], sent: [] };
+      const rec: FakeRealtimeSession = { path: url.pathname, model, headers: { ...req.headers }, received: [], sent: [], ...(intent ? { intent } : {}) };
       sessions.push(rec);
       live.add(ws);
       const drop = pendingDrops.shift();
@@ -449,6 +461,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       let flushed: Promise<void> = Promise.resolve();
       const io: SessionIO = {
         model,
+        ...(intent ? { transcription: true } : {}),
         canSend: () => ws.readyState === ws.OPEN,
         send(text) {
           rec.sent.push(text);
@@ -676,7 +689,14 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
   /** One session's logic, independent of its transport: a WebSocket, or a call's peer plus its sidebands. It sends
    *  session.created (with `initial` merged in as session.update would) before returning. */
   function runSession(io: SessionIO, initial: Json = {}): SessionHandle {
-    let session: Json = {
+    let session: Json = io.transcription ? {
+      type: 'transcription',
+      object: 'realtime.transcription_session',
+      id: ids('sess_'),
+      expires_at: Math.floor(Date.now() / 1000) + 3600,
+      include: null,
+      audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, transcription: null, noise_reduction: null, turn_detection: null } },
+    } : {
       type: 'realtime',
       object: 'realtime.session',
       id: ids('sess_'),
@@ -752,6 +772,13 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
       switch (ev.type) {
         case 'session.update': {
           const upd = ev.session;
+          if (io.transcription) {
+            if (!isRecord(upd) || upd.type !== 'transcription') return error('invalid_value', "Invalid value: 'session.type'. A transcription session cannot be changed into a realtime session.", 'session.type', evId);
+            const { type: _t, ...rest } = upd;
+            session = merge(session, rest);
+            send('session.updated', { session });
+            return;
+          }
           const bad = sessionConfigError(upd);
           if (bad) return error(bad.code, bad.message, bad.param, evId);
           const { type: _type, ...rest } = upd as Json;
@@ -820,6 +847,7 @@ export async function startFakeRealtime(): Promise<FakeRealtime> {
           active.cancelled = true;
           return;
         case 'response.create': {
+          if (io.transcription) return error('invalid_request_error', 'Transcription sessions do not create responses.', null, evId);
           if (active) return error('conversation_already_has_active_response', `Conversation already has an active response in progress: ${active.id}. Wait until the response is finished before creating a new one.`, null, evId);
           const params = isRecord(ev.response) ? ev.response : {};
           const mods = params.output_modalities;
