@@ -38,6 +38,7 @@ const SERVER_PACKAGE = /node_modules\/(ioredis|pg|pg-[a-z-]+|undici|@opentelemet
  *   the CLI's own imports are redirected: the packages import each other as usual. Code evaluated
  *   at load time must therefore not read these names (the program's definition only builds
  *   commander objects); read them in actions or in functions actions call.
+ *   test/cli/startup.test.ts checks that `--version` and `--help` load no network built-in.
  * - builtinsByRequire: Node built-ins are loaded with `require`, not `import`. An ES import of a
  *   built-in makes Node build its ES facade, which reads every export: `node:http`'s lazy fetch
  *   getters then load Node's internal undici (~50 ms on Node 24), and `import` statements of

@@ -418,7 +418,11 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
 
     // The Guardrails filter lists both, and only them.
     await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "Guardrails" }).click();
-    await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=entry-row]")].every((r) => r.getAttribute("data-kind") === "guardrail"));
+    await page.waitForFunction(() => {
+      // The filtered list, once loaded (an empty list while it loads would pass the check).
+      const rows = [...document.querySelectorAll("[data-testid=entry-row]")];
+      return rows.length > 0 && rows.every((r) => r.getAttribute("data-kind") === "guardrail");
+    });
     assert.deepEqual(await rowsShown(), ["guardrail/mod@1", "guardrail/words@1"]);
 
     // Edited with the header left blank: the stored token stays.
@@ -515,7 +519,11 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
       assert.deepEqual(listed.servers.find((x) => x.id === "docs")?.tools.map((x) => x.name).sort(), ["echo", "whoami"]);
       assert.ok(docs.authorizations.length > 0 && docs.authorizations.every((a) => a === `Bearer ${MCP_TOKEN}`), "the typed header reached the server");
       await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "MCP servers" }).click();
-      await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=entry-row]")].every((r) => r.getAttribute("data-kind") === "mcp_server"));
+      await page.waitForFunction(() => {
+      // The filtered list, once loaded (an empty list while it loads would pass the check).
+      const rows = [...document.querySelectorAll("[data-testid=entry-row]")];
+      return rows.length > 0 && rows.every((r) => r.getAttribute("data-kind") === "mcp_server");
+    });
       assert.deepEqual(await rowsShown(), ["mcp_server/docs@1"]);
       await page.getByRole("radiogroup", { name: "Kind" }).getByRole("radio", { name: "All" }).click();
       await admin.admin.deleteConfigEntry({ kind: ConfigEntryKind.MCP_SERVER, name: "docs" });
