@@ -195,7 +195,7 @@ export function isResponseDone(data: Buffer): boolean {
  * Meter a provider event: a `response.done`'s usage is counted and shown on the span, as is a
  * finished transcription of the caller's audio (at the transcription model's prices, which the
  * session's configuration events name). Returns a
- * promise when the session's budget hold has to grow first; it rejects when a budget is out.
+ * promise while the session's budgets are settled for it; it rejects when a budget is out.
  */
 function meterEvent(data: Buffer, s: RealtimeSession, end: RealtimeEnd, span: Span | undefined): Promise<void> | undefined {
   const head = data.subarray(0, HEAD_BYTES);

@@ -1,7 +1,7 @@
 // Realtime sessions, the engine's eighth operation: a WebSocket session with a provider's Realtime
 // API (/v1/realtime), or a WebRTC call watched over its sideband (/v1/realtime/calls). Planned, admitted and opened once, with the same plan (routes, aliases,
 // strategies, allow lists), admission (rate limits count the session as one request; its budget
-// hold grows with the session), fallbacks on a refused handshake, attempt span and usage record as
+// hold is settled and taken afresh turn by turn), fallbacks on a refused handshake, attempt span and usage record as
 // every other operation; then the caller's and the provider's events are relayed as they are
 // (compat/realtime.ts) and every `response.done` the provider sends is metered, and every
 // transcription of the caller's audio at its own model's prices. The session is one usage record,
@@ -16,8 +16,8 @@ import { executeRealtime } from "../router/execute.ts";
 import type { RealtimeCall, RoutingInfo } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { periodBounds } from "../limits/periods.ts";
-import { extendHold, usd, type Admission } from "../limits/admission.ts";
-import type { Limiter } from "../limits/types.ts";
+import { usd, type Admission } from "../limits/admission.ts";
+import type { AdmissionRequest, Limiter } from "../limits/types.ts";
 import type { RealtimeLink } from "../providers/realtime.ts";
 import type { ProviderError, Usage } from "../providers/types.ts";
 import { operationFrame, type AnswerAccount } from "./account.ts";
@@ -37,9 +37,9 @@ export interface RealtimeSession {
   /**
    * Count one response's usage (a `response.done`), or with `transcriptionModel` a transcription
    * of the caller's audio, billed at that model's prices (a deployment of the same provider
-   * connection serving it, else the catalog's). A promise when the session's budget hold had to
-   * grow first; it rejects (resource_exhausted) when a budget has no room left, and the relay then
-   * ends the session.
+   * connection serving it, else the catalog's). A promise while the session's budgets are settled
+   * for it and the next turn held (with budgets); it rejects (resource_exhausted) when a budget has
+   * no room for the next turn, and the relay then ends the session.
    */
   meter(u: Usage, transcriptionModel?: string): Promise<void> | undefined;
 }
@@ -86,12 +86,16 @@ export function realtimeOperation(e: EngineParts): (r: RealtimeEngineRequest) =>
         const names = guard.selection.guardrails.map((g) => g.name).join(", ");
         throw new GatewayError("failed_precondition", `guardrails apply to this request (${names}); a realtime session's events are relayed as they come and cannot be checked, so the session is refused`, { field: "model" });
       }
-      // The hold outlives the handshake: it is kept (and grown) for the session's life.
+      // The hold outlives the handshake: it is kept (and taken afresh turn by turn) for the session's life.
       f.plan.timeouts = { ...f.plan.timeouts, totalMs: Math.max(f.plan.timeouts.totalMs, SESSION_HOLD_MS - 120_000) };
       const admission = await f.admit();
       const opened = await executeRealtime(r.call, f.plan, r.signal, f.exec, f.ex, r.headers);
       const c = opened.candidate;
-      let spent = 0;
+      // What the session spent since its last checkpoint, and the checkpoints in order.
+      let unsettled = 0;
+      let seq = 0;
+      let checkpoints: Promise<void> = Promise.resolve();
+      const initialHold = admission?.holdNanos ?? 0;
       const unpriced = new Set<string>();
       let end: RealtimeEnd | undefined;
       try {
@@ -102,7 +106,8 @@ export function realtimeOperation(e: EngineParts): (r: RealtimeEngineRequest) =>
           providerModel: c.deployment.model,
           routing: f.plan.routing,
           meter(u, transcriptionModel) {
-            if (transcriptionModel === undefined) spent += opened.meter(u).total;
+            let cost: number;
+            if (transcriptionModel === undefined) cost = opened.meter(u).total;
             else {
               const p = transcriptionPricing(e, c.provider.name, transcriptionModel);
               if (!p) {
@@ -110,14 +115,24 @@ export function realtimeOperation(e: EngineParts): (r: RealtimeEngineRequest) =>
                 unpriced.add(transcriptionModel);
                 return undefined;
               }
-              spent += opened.meterFee(u, p).total;
+              cost = opened.meterFee(u, p).total;
             }
-            if (!admission || admission.request.budgets.length === 0 || spent <= admission.holdNanos) return undefined;
-            return growHold(e.core.limits, admission, spent);
+            if (!admission || admission.request.budgets.length === 0) return undefined;
+            unsettled += cost;
+            // The next turn is held at what this one cost, a quarter more (at least the first turn's hold).
+            const next = Math.max(initialHold, Math.ceil(cost * 1.25));
+            checkpoints = checkpoints.then(() => {
+              const charge = unsettled;
+              unsettled = 0;
+              return checkpoint(e.core.limits, admission, charge, next, `${r.call.id}.${++seq}`);
+            });
+            return checkpoints;
           },
         });
       } finally {
         opened.end(end?.providerError);
+        // A checkpoint under way finishes before the session settles (its hold would outlive it).
+        await checkpoints.catch(() => {});
       }
       if (end.gatewayError) throw end.gatewayError;
       if (end.providerError) throw new GatewayError("unavailable", `realtime session with ${c.deployment.id} ended: ${end.providerError.message}`, { failureKind: end.providerError.kind, attempts: f.ex.attempts, usage: f.ex.usage, usageEstimated: false, cost: f.ex.cost }, end.providerError);
@@ -135,18 +150,33 @@ function transcriptionPricing(e: EngineParts, provider: string, model: string): 
 }
 
 /**
- * Grow a session's budget hold to cover what it has spent, and a quarter more for what comes next
- * (one limiter round trip per step); a budget without room ends the session.
+ * A session's budget checkpoint, after each response (or transcription) it was billed for: what
+ * it spent since the last one is settled (the hold released, the spend charged: two limiter round
+ * trips with the hold taken next), and the next turn is held afresh, as an admission of budgets
+ * only under `holdId`. So a budget shows a session's spend as it goes, and a gateway that dies
+ * mid-session loses at most the turn under way, not the session's spend. A budget without room
+ * for the next turn ends the session.
  */
-async function growHold(limiter: Limiter, a: Admission, spent: number): Promise<void> {
-  const step = Math.ceil(Math.max(a.holdNanos / 4, spent - a.holdNanos + a.holdNanos / 4));
+async function checkpoint(limiter: Limiter, a: Admission, charge: number, next: number, holdId: string): Promise<void> {
   const req = a.request;
-  const r = await extendHold(limiter, a, step);
-  if (r.ok) return;
-  const b = req.budgets[r.index];
+  const now = Date.now();
+  limiter.settle({ requestId: req.requestId, shard: req.shard, tokenAdjustments: [], budgets: req.budgets.map((b) => ({ id: b.id, period: b.period, reservedNanos: a.holdNanos, actualNanos: charge, ...(b.periodStart !== undefined ? { periodStart: b.periodStart } : {}) })), now });
+  a.chargedNanos = (a.chargedNanos ?? 0) + charge;
+  a.holdNanos = 0;
+  // The settlement is written before the next hold is asked for, so the two are never counted together.
+  await limiter.flush();
+  const hold: AdmissionRequest = { requestId: holdId, shard: req.shard, rates: [], budgets: req.budgets.map((b) => ({ ...b, reserveNanos: next, periodStart: periodBounds(b.period, now).start })), now, reservationTtlMs: req.reservationTtlMs };
+  a.request = hold;
+  const r = await limiter.admit(hold);
+  if (r.ok) {
+    a.holdNanos = next;
+    return;
+  }
+  if (r.kind !== "budget") return;
+  const b = r.check;
   throw new GatewayError(
     "resource_exhausted",
-    `budget exhausted during a realtime session: ${b.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight; the session has cost ${usd(spent)}; resets ${new Date(periodBounds(b.period, req.now).end).toISOString()}`,
-    { retryAfterMs: Math.max(1000, periodBounds(b.period, req.now).end - Date.now()), refusal: "budget" },
+    `budget exhausted during a realtime session: ${b.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, the next turn needs ${usd(next)}; the session has cost ${usd(a.chargedNanos)}; resets ${new Date(r.resetAt).toISOString()}`,
+    { retryAfterMs: Math.max(1000, r.resetAt - Date.now()), refusal: "budget" },
   );
 }

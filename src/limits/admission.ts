@@ -31,6 +31,8 @@ export interface Admission {
   tokenChecks: RateCheck[];
   /** What the request holds on each of its budgets now: its reservation plus any extensions. */
   holdNanos: number;
+  /** What was already settled before the request ended (a realtime session's checkpoints). */
+  chargedNanos?: number;
 }
 
 /** What one attempt on a candidate may cost: its input by its own tokenizer plus its planned output. */
@@ -211,7 +213,7 @@ export function buildSettlement(a: Admission, ex: Execution, now: number): Settl
     shard: a.request.shard,
     tokenAdjustments: a.tokenChecks.map((c) => ({ id: c.id, delta: actualTokens - a.estimatedTokens, windowMs: c.windowMs })),
     // Charged to the period that reserved (a request may end after midnight).
-    budgets: a.request.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart, reservedNanos: a.holdNanos, actualNanos: ex.cost.total })),
+    budgets: a.request.budgets.map((b) => ({ id: b.id, period: b.period, periodStart: b.periodStart, reservedNanos: a.holdNanos, actualNanos: ex.cost.total - (a.chargedNanos ?? 0) })),
     now,
   };
 }

@@ -380,6 +380,9 @@ export function createRedisLimiter(redis: RedisClient, opts: RedisLimiterOptions
     },
     async flush() {
       clearTimeout(timer);
+      timer = undefined;
+      // What is queued now is written, after a batch already under way (which would not include it).
+      while (flushing) await flushing;
       await flush();
     },
     async close() {

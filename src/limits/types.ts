@@ -104,6 +104,7 @@ export interface Limiter {
   extend(x: Extension): Promise<ExtensionResult>;
   budgetState(shard: string, id: string, period: Period, now: number): Promise<BudgetState>;
   rateState(shard: string, id: string, windowMs: number, now: number): Promise<RateState>;
+  /** Write every settlement queued so far (after a batch already being written). */
   flush(): Promise<void>;
   close(): Promise<void>;
   /** "redis", "memory", or "memory (redis unavailable)". */

@@ -422,6 +422,27 @@ test("Redis keeps a running total of holds: admission reads it, expired holds le
   }
 });
 
+test("flush() writes what was queued while a batch was already being written (a realtime checkpoint relies on it)", async () => {
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  const limiter = createRedisLimiter(client as never, { flushEveryMs: 60_000 });
+  try {
+    const now = Date.UTC(2030, 6, 1, 12);
+    const periodStart = periodBounds("day", now).start;
+    const check = { id: "key:flush", period: "day" as const, limitNanos: 1_000_000, reserveNanos: 1_000, softThreshold: 1, describe: "daily budget", periodStart };
+    for (const id of ["a", "b"]) await limiter.admit({ requestId: id, shard: "team:flush", rates: [], budgets: [check], now, reservationTtlMs: 600_000 });
+    const settle = (id: string, actual: number) => limiter.settle({ requestId: id, shard: "team:flush", tokenAdjustments: [], budgets: [{ id: "key:flush", period: "day", periodStart, reservedNanos: 1_000, actualNanos: actual }], now });
+    settle("a", 300);
+    const first = limiter.flush(); // a batch under way
+    settle("b", 500); // queued behind it
+    await limiter.flush();
+    await first;
+    assert.deepEqual(await limiter.budgetState("team:flush", "key:flush", "day", now), { spentNanos: 800, reservedNanos: 0 });
+  } finally {
+    await limiter.close();
+    client.disconnect();
+  }
+});
+
 after(() => {
   // The figures the issue asks for (admitted counts, spend as % of the limit), in the test log.
   console.log(`budget figures: ${JSON.stringify(FIGURES)}`);
