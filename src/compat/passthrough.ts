@@ -35,7 +35,8 @@ import { convertAnthropicUsage, mergeAnthropicUsage } from "../providers/anthrop
 import type { AnthropicUsage } from "../providers/anthropic/anthropic-api-types.ts";
 import { convertGeminiUsage } from "../providers/gemini/gemini-response.ts";
 import { convertOpenAIUsage } from "../providers/openai/openai-stream.ts";
-import { ProviderError, type HttpRequestSpec, type Usage } from "../providers/types.ts";
+import { ProviderError, type HttpRequestSpec, type SseEvent, type StreamDecoder, type Usage } from "../providers/types.ts";
+import { createBedrockStreamDecoder } from "../providers/bedrock/bedrock-event-stream.ts";
 import { GatewayError, type GatewayCode } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
@@ -140,12 +141,20 @@ function modelOf(path: string, body: unknown): string {
   return m ? decodeURIComponent(m[1]) : "";
 }
 
+/** How an answer's body is framed, for reading its usage. */
+export type AnswerFraming = "json" | "sse" | "eventstream";
+
+/** The framing of an answer by its content type: server-sent events, Bedrock's binary event stream, or a body read whole. */
+export const framingOf = (contentType: string): AnswerFraming => (/vnd\.amazon\.eventstream/i.test(contentType) ? "eventstream" : /event-stream/i.test(contentType) ? "sse" : "json");
+
 /**
  * Reads usage out of an answer as it passes: a JSON body at its end, or a stream's events as they
  * come (the last usage an OpenAI or Gemini stream reports; Anthropic's message_start and
- * message_delta merged; the Responses API's response.completed).
+ * message_delta merged; the Responses API's response.completed; Bedrock's binary event streams:
+ * ConverseStream's `metadata` event, InvokeModelWithResponseStream's chunks with the model's own
+ * usage and Bedrock's `amazon-bedrock-invocationMetrics`).
  */
-class UsageReader {
+export class UsageReader {
   private text = "";
   private tooLong = false;
   private pending = "";
@@ -153,12 +162,15 @@ class UsageReader {
   usage: Usage | undefined;
   private readonly sse: boolean;
   private readonly reportsCost: boolean;
-  constructor(sse: boolean, reportsCost: boolean) {
-    this.sse = sse;
+  private frames: StreamDecoder | undefined;
+  constructor(framing: AnswerFraming, reportsCost: boolean) {
+    this.sse = framing !== "json";
     this.reportsCost = reportsCost;
+    if (framing === "eventstream") this.frames = createBedrockStreamDecoder("passthrough");
   }
 
   chunk(b: Uint8Array): void {
+    if (this.frames) return this.events(() => this.frames!.push(b));
     const s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
     if (!this.sse) {
       if (this.tooLong) return;
@@ -180,8 +192,38 @@ class UsageReader {
   }
 
   end(): Usage | undefined {
+    if (this.frames) this.events(() => this.frames!.end());
     if (!this.sse && !this.tooLong && this.text) this.take(this.text);
     return this.usage;
+  }
+
+  /** Bedrock's frames: the usage events read; a stream that cannot be decoded is not read further (it is still relayed). */
+  private events(next: () => SseEvent[]): void {
+    let evs: SseEvent[];
+    try {
+      evs = next();
+    } catch {
+      this.frames = undefined;
+      return;
+    }
+    for (const e of evs) {
+      if (e.event === "metadata") this.take(e.data);
+      else if (e.event === "chunk") {
+        let inner: Record<string, any>;
+        try {
+          inner = JSON.parse(Buffer.from((JSON.parse(e.data) as { bytes?: string }).bytes ?? "", "base64").toString("utf8"));
+        } catch {
+          continue;
+        }
+        const m = inner?.["amazon-bedrock-invocationMetrics"];
+        if (m && typeof m.inputTokenCount === "number") {
+          // Bedrock's own count of the call (input here excludes cache reads and writes).
+          const read = typeof m.cacheReadInputTokenCount === "number" ? m.cacheReadInputTokenCount : 0;
+          const write = typeof m.cacheWriteInputTokenCount === "number" ? m.cacheWriteInputTokenCount : 0;
+          this.usage = { ...ZERO_USAGE, inputTokens: m.inputTokenCount + read + write, outputTokens: typeof m.outputTokenCount === "number" ? m.outputTokenCount : 0, cachedInputTokens: read, cacheWriteTokens: write };
+        } else if (inner && typeof inner === "object") this.takeObject(inner);
+      }
+    }
   }
 
   private take(json: string): void {
@@ -191,8 +233,10 @@ class UsageReader {
     } catch {
       return;
     }
-    if (!v || typeof v !== "object") return;
-    const o = v as Record<string, any>;
+    if (v && typeof v === "object") this.takeObject(v);
+  }
+
+  private takeObject(o: Record<string, any>): void {
     if (o.usageMetadata) {
       this.usage = convertGeminiUsage(o.usageMetadata);
       return;
@@ -332,8 +376,9 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
       // The provider's own request id stays readable beside the gateway's (x-request-id, the record's id).
       if (head["x-request-id"] !== undefined) head["x-upstream-request-id"] = head["x-request-id"];
       const contentType = String(up.headers["content-type"] ?? "");
-      streamed = /event-stream/i.test(contentType);
-      const reader = up.status < 300 ? new UsageReader(streamed, conn.type === "openrouter") : undefined;
+      const framing = framingOf(contentType);
+      streamed = framing !== "json";
+      const reader = up.status < 300 ? new UsageReader(framing, conn.type === "openrouter") : undefined;
       (res as ServerResponse).writeHead(up.status, { ...head, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
       try {
         for await (const chunk of up.body) {

@@ -14,6 +14,9 @@ import type { UsageRecord } from "../../src/usage/record.ts";
 import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type FakeAnthropic } from "../fakes/anthropic.ts";
 import { GEMINI_TEST_KEY, startFakeGemini, type FakeGemini } from "../fakes/gemini.ts";
 import { startFakeBedrock, type FakeAwsCredentials, type FakeBedrock } from "../fakes/bedrock.ts";
+import { EventStreamCodec } from "@smithy/eventstream-codec";
+import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import { framingOf, UsageReader } from "../../src/compat/passthrough.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
@@ -171,6 +174,59 @@ describe("pass-through", () => {
     assert.deepEqual([rec.usage.inputTokens, rec.usage.outputTokens], [body.usage.inputTokens, body.usage.outputTokens]);
     assert.ok(rec.cost.total > 0);
     assert.ok(!JSON.stringify(rec).includes(AWS.secretAccessKey));
+  });
+
+  test("Bedrock's binary event stream (ConverseStream) is relayed byte for byte; the usage of its metadata event is read", async () => {
+    const r = await fetch(`${t.url}/passthrough/br/model/${encodeURIComponent(BEDROCK_MODEL)}/converse-stream`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: [{ role: "user", content: [{ text: "stream from bedrock" }] }], inferenceConfig: { maxTokens: 64 } }),
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-type"), "application/vnd.amazon.eventstream");
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    // The caller decodes it as the AWS SDKs do.
+    const codec = new EventStreamCodec(toUtf8, fromUtf8);
+    const events: { type: string; body: any }[] = [];
+    for (let at = 0; at < bytes.length; ) {
+      const len = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0);
+      const m = codec.decode(bytes.subarray(at, at + len));
+      events.push({ type: String(m.headers[":event-type"]?.value), body: JSON.parse(toUtf8(m.body)) });
+      at += len;
+    }
+    const meta = events.find((e) => e.type === "metadata")!.body;
+    assert.ok(events.some((e) => e.type === "contentBlockDelta"));
+    const rec = await recordOf(r.headers.get("x-request-id"));
+    assert.equal(rec.streamed, true);
+    assert.deepEqual([rec.usage.inputTokens, rec.usage.outputTokens], [meta.usage.inputTokens, meta.usage.outputTokens]);
+    assert.ok(rec.cost.total > 0);
+  });
+
+  test("InvokeModelWithResponseStream's chunks: the model's own usage, then Bedrock's invocation metrics, read however the frames are cut", () => {
+    const codec = new EventStreamCodec(toUtf8, fromUtf8);
+    const chunk = (payload: unknown) =>
+      codec.encode({
+        headers: { ":event-type": { type: "string", value: "chunk" }, ":content-type": { type: "string", value: "application/json" }, ":message-type": { type: "string", value: "event" } },
+        body: fromUtf8(JSON.stringify({ bytes: Buffer.from(JSON.stringify(payload)).toString("base64") })),
+      });
+    const frames = [
+      chunk({ type: "message_start", message: { usage: { input_tokens: 40, output_tokens: 1, cache_read_input_tokens: 10 } } }),
+      chunk({ type: "content_block_delta", delta: { type: "text_delta", text: "hello" } }),
+      chunk({ type: "message_delta", usage: { output_tokens: 25 } }),
+      chunk({ type: "message_stop", "amazon-bedrock-invocationMetrics": { inputTokenCount: 40, outputTokenCount: 25, cacheReadInputTokenCount: 10, cacheWriteInputTokenCount: 0, invocationLatency: 900, firstByteLatency: 300 } }),
+    ];
+    const all = Buffer.concat(frames.map((f) => Buffer.from(f)));
+    const reader = new UsageReader(framingOf("application/vnd.amazon.eventstream"), false);
+    for (let i = 0; i < all.length; i += 7) reader.chunk(all.subarray(i, i + 7));
+    assert.deepEqual(reader.end(), { inputTokens: 50, outputTokens: 25, cachedInputTokens: 10, cacheWriteTokens: 0, reasoningTokens: 0 });
+    // Without the metrics chunk, the model's own (Anthropic's) usage.
+    const partial = new UsageReader("eventstream", false);
+    partial.chunk(Buffer.concat(frames.slice(0, 3).map((f) => Buffer.from(f))));
+    assert.deepEqual([partial.end()?.inputTokens, partial.end()?.outputTokens, partial.end()?.cachedInputTokens], [50, 25, 10]);
+    // A stream that cannot be decoded is not read (and does not throw).
+    const broken = new UsageReader("eventstream", false);
+    broken.chunk(Buffer.from([0, 0, 0, 1, 2, 3, 4, 5]));
+    assert.equal(broken.end(), undefined);
   });
 
   test("an upload larger than server.max_request_bytes goes on as it is read, byte for byte, with its length", async () => {
