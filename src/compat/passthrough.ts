@@ -353,7 +353,8 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
 
       // An upload is read only once it is admitted, as it is sent on; it keeps its announced length
       // (some upload endpoints need it).
-      const upload = sendAsRead ? limitedBody(req as Readable, MAX_PASSTHROUGH_BYTES) : undefined;
+      const maxUpload = core.config.server.maxPassthroughBytes ?? MAX_PASSTHROUGH_BYTES;
+      const upload = sendAsRead ? limitedBody(req as Readable, maxUpload) : undefined;
       if (upload && req.headers["content-length"] !== undefined) incoming["content-length"] = String(req.headers["content-length"]);
       let spec: HttpRequestSpec = { method: method as HttpRequestSpec["method"], path: upstreamPath, headers: { ...incoming, ...credentialHeaders(conn, incoming) }, ...(body ? { bytes: body } : {}), ...(upload ? { stream: upload.stream } : {}) };
       const adapter = adapterFor(conn);
@@ -366,7 +367,7 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
       try {
         up = await transport.request(conn, spec, signal);
       } catch (err) {
-        if (upload?.tooLarge()) throw new GatewayError("resource_exhausted", `body: a pass-through upload is at most ${MAX_PASSTHROUGH_BYTES} bytes`, { field: "body" });
+        if (upload?.tooLarge()) throw new GatewayError("resource_exhausted", `body: a pass-through upload is at most ${maxUpload} bytes (server.max_passthrough_bytes)`, { field: "body" });
         throw err;
       }
       upstreamStatus = up.status;

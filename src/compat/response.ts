@@ -244,7 +244,7 @@ const STATUS: Record<GatewayCode, number> = {
 function errorType(status: number): string {
   if (status === 401) return "authentication_error";
   if (status === 403) return "permission_error";
-  if (status === 404 || status === 400 || status === 409) return "invalid_request_error";
+  if (status === 404 || status === 400 || status === 409 || status === 413) return "invalid_request_error";
   if (status === 429) return "rate_limit_error";
   if (status === 504) return "timeout_error";
   return "api_error";
@@ -273,6 +273,12 @@ export function toOpenAIError(err: unknown): OpenAIError {
   // A guardrail's refusal (400): its message names the guardrail and category, never the text.
   if (guardrail) errCode = "guardrail_blocked";
   if (reason) errCode = reason;
+  // A body past a size limit (read as it came, with no length declared up front) is a 413, as one declared too large is.
+  if (code === "resource_exhausted" && field === "body" && !refusal) {
+    status = 413;
+    type = errorType(status);
+    errCode = "request_too_large";
+  }
   if (status === 429) {
     if (refusal === "budget") {
       type = "insufficient_quota";

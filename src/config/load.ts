@@ -507,6 +507,8 @@ const rootSpec = obj<any>({
       port: opt(num({ min: 0, max: 65_535, int: true }), 8080),
       host: opt(str(), "0.0.0.0"),
       max_request_bytes: opt(num({ min: 1024, int: true }), 4 * 1024 * 1024),
+      // A pass-through upload (a fine-tuning file, a vector-store document): OpenAI's file limit by default.
+      max_passthrough_bytes: opt(num({ min: 1024, int: true }), 512 * 1024 * 1024),
       shutdown_grace_ms: opt(num({ min: 0, int: true }), 10_000),
       cors: opt(corsSpec),
       console: opt(bool, true),

@@ -431,6 +431,8 @@ export interface ServerConfig {
   port: number;
   host: string;
   maxRequestBytes: number;
+  /** Largest upload /passthrough sends on as it is read (`server.max_passthrough_bytes`, default 512 MB). */
+  maxPassthroughBytes: number;
   shutdownGraceMs: number;
   /** Absent: no CORS headers at all (browsers on other origins cannot read responses). */
   cors?: CorsConfig;

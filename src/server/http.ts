@@ -122,7 +122,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     // Oversized bodies announced up front are refused before reading them (an audio upload may be
     // up to OpenAI's 25 MB whatever the limit of the other endpoints).
     const len = Number(req.headers["content-length"] ?? 0);
-    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_REQUEST_BYTES && carriesAudio(req.url)) && !(len <= MAX_PASSTHROUGH_BYTES && req.url?.startsWith(PASSTHROUGH_PREFIX))) {
+    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_REQUEST_BYTES && carriesAudio(req.url)) && !(len <= (gw.core.config.server.maxPassthroughBytes ?? MAX_PASSTHROUGH_BYTES) && req.url?.startsWith(PASSTHROUGH_PREFIX))) {
       (res as http.ServerResponse).writeHead(413, { "content-type": "application/json", connection: "close" });
       res.end(JSON.stringify({ code: "resource_exhausted", message: `request body of ${len} bytes exceeds the limit of ${opts.maxRequestBytes} bytes` }));
       return;

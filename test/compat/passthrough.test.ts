@@ -29,7 +29,7 @@ const BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
 function config(openai: string, anthropic: string, gemini: string, bedrock: string): string {
   return `
-server: { max_request_bytes: 65536 }
+server: { max_request_bytes: 65536, max_passthrough_bytes: 4194304 }
 providers:
   - { name: oa, type: openai, base_url: "${openai}", api_key: ${OPENAI_TEST_KEY} }
   - { name: claude, type: anthropic, base_url: "${anthropic}", api_key: ${ANTHROPIC_TEST_KEY} }
@@ -248,6 +248,30 @@ describe("pass-through", () => {
     // A JSON body is read whole, so it stays within the limit.
     const big = await fetch(`${t.url}/passthrough/oa/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-4o", messages: [{ role: "user", content: "x".repeat(70_000) }] }) });
     assert.equal(big.status, 413);
+  });
+
+  test("an upload past server.max_passthrough_bytes: refused before anything is sent when declared, cut and answered 413 when it grows past it", async () => {
+    const before = oa.requests.length;
+    const declared = await fetch(`${t.url}/passthrough/oa/files`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/octet-stream" }, body: Buffer.alloc(5 * 1024 * 1024) });
+    assert.equal(declared.status, 413);
+    await declared.arrayBuffer();
+    assert.equal(oa.requests.length, before, "nothing reached the provider");
+    // No length given (chunked): read and sent on until it passes the limit.
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= 5 * 1024 * 1024) return c.close();
+        sent += 64 * 1024;
+        c.enqueue(new Uint8Array(64 * 1024));
+      },
+    });
+    const cut = await fetch(`${t.url}/passthrough/oa/files`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/octet-stream" }, body, duplex: "half" } as RequestInit);
+    const answer = (await cut.json()) as { error: { message: string; param: string } };
+    assert.equal(cut.status, 413);
+    assert.equal(answer.error.param, "body");
+    assert.match(answer.error.message, /at most 4194304 bytes \(server\.max_passthrough_bytes\)/);
+    const rec = await recordOf(cut.headers.get("x-request-id"));
+    assert.equal(rec.status, "resource_exhausted");
   });
 
   test("a caller that leaves mid-stream: the stream stops, the request is recorded as canceled", async () => {
