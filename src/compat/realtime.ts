@@ -519,7 +519,13 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         for (let i = 0; i < 3 && !done && !hanging; i++) {
           await new Promise((r) => setTimeout(r, 200 * 2 ** i));
           try {
-            link = await info.reattach(AbortSignal.timeout(10_000));
+            const next = await info.reattach(AbortSignal.timeout(10_000));
+            // The call ended (or is being hung up) meanwhile: the new sideband is not kept.
+            if (done || hanging) {
+              next.close(1000, "call ended");
+              return;
+            }
+            link = next;
             link.start(handlers);
             return;
           } catch (err) {
