@@ -5,7 +5,8 @@
 // leaves the server.
 //
 // A secret is self-contained and signed: `ek_sbx_`, the base64url of its claims (the key it acts
-// for, by name, the model, the session, when it expires), `.` and an HMAC-SHA256 of them, so any
+// for, by name, the model, the session and whether it is a transcription session's, when it
+// expires), `.` and an HMAC-SHA256 of them, so any
 // replica that shares the key that signs them can check one without a store round trip. That key
 // is derived from SIGNALBOX_MASTER_KEY (HKDF, its own label); without a master key it is random
 // per process, and secrets work only on the replica that minted them. A secret acts for its key
@@ -32,6 +33,8 @@ export interface SecretClaims {
   model: string;
   /** The session's configuration (without model and type). */
   session: Record<string, unknown>;
+  /** A transcription session's secret (`session.type: "transcription"`); absent: a conversation's. */
+  transcription?: boolean;
   /** Unix milliseconds. */
   expiresAt: number;
 }
@@ -49,7 +52,7 @@ export function createSecretBook(masterKey: string | undefined, now: () => numbe
   const sign = (body: string) => createHmac("sha256", key).update(body).digest();
   return {
     mint(c) {
-      const body = b64(JSON.stringify({ v: 1, k: c.key, m: c.model, s: c.session, e: c.expiresAt, n: b64(randomBytes(9)) }));
+      const body = b64(JSON.stringify({ v: 1, k: c.key, m: c.model, s: c.session, e: c.expiresAt, ...(c.transcription ? { t: 1 } : {}), n: b64(randomBytes(9)) }));
       return `${SECRET_PREFIX}${body}.${b64(sign(body))}`;
     },
     open(value) {
@@ -61,7 +64,7 @@ export function createSecretBook(masterKey: string | undefined, now: () => numbe
       const mac = Buffer.from(value.slice(dot + 1), "base64url");
       const want = sign(body);
       if (mac.length !== want.length || !timingSafeEqual(mac, want)) throw invalid();
-      let c: { k?: unknown; m?: unknown; s?: unknown; e?: unknown };
+      let c: { k?: unknown; m?: unknown; s?: unknown; e?: unknown; t?: unknown };
       try {
         c = JSON.parse(Buffer.from(body, "base64url").toString("utf8"));
       } catch {
@@ -69,7 +72,7 @@ export function createSecretBook(masterKey: string | undefined, now: () => numbe
       }
       if (typeof c.k !== "string" || typeof c.m !== "string" || typeof c.e !== "number" || !c.s || typeof c.s !== "object") throw invalid();
       if (c.e <= now()) throw new GatewayError("unauthenticated", "client secret expired");
-      return { key: c.k, model: c.m, session: c.s as Record<string, unknown>, expiresAt: c.e };
+      return { key: c.k, model: c.m, session: c.s as Record<string, unknown>, expiresAt: c.e, ...(c.t === 1 ? { transcription: true } : {}) };
     },
   };
 }
@@ -78,7 +81,7 @@ export function createSecretBook(masterKey: string | undefined, now: () => numbe
  * The body of POST /v1/realtime/client_secrets, checked: `session` (type "realtime", `model`
  * naming a route, alias or deployment) and `expires_after` ({anchor: "created_at", seconds}).
  */
-export function parseSecretRequest(body: unknown, nowMs: number): { model: string; session: Record<string, unknown>; expiresAt: number } {
+export function parseSecretRequest(body: unknown, nowMs: number): { model: string; session: Record<string, unknown>; expiresAt: number; transcription: boolean } {
   const bad = (field: string, what: string) => new GatewayError("invalid_argument", `${field}: ${what}`, { field });
   if (!body || typeof body !== "object" || Array.isArray(body)) throw bad("body", "must be a JSON object");
   const b = body as Record<string, unknown>;
@@ -86,8 +89,9 @@ export function parseSecretRequest(body: unknown, nowMs: number): { model: strin
   const s = b.session;
   if (!s || typeof s !== "object" || Array.isArray(s)) throw bad("session", "is required: the session's configuration, with its model");
   const session = s as Record<string, unknown>;
-  if (session.type !== undefined && session.type !== "realtime") throw bad("session.type", `"${String(session.type)}" is not supported here; a client secret opens a "realtime" session`);
-  if (typeof session.model !== "string" || !session.model) throw bad("session.model", "is required (a route, alias or deployment that serves realtime)");
+  if (session.type !== undefined && session.type !== "realtime" && session.type !== "transcription") throw bad("session.type", `"${String(session.type)}" is not a session type ("realtime" or "transcription")`);
+  const transcription = session.type === "transcription";
+  if (typeof session.model !== "string" || !session.model) throw bad("session.model", transcription ? "is required (the route, alias or deployment of a transcription model that transcribes the session)" : "is required (a route, alias or deployment that serves realtime)");
   let seconds = DEFAULT_SECRET_SECONDS;
   if (b.expires_after !== undefined) {
     const e = b.expires_after;
@@ -101,5 +105,5 @@ export function parseSecretRequest(body: unknown, nowMs: number): { model: strin
   }
   const { model, type: _t, ...rest } = session;
   if (Buffer.byteLength(JSON.stringify(rest)) > MAX_SECRET_SESSION_BYTES) throw bad("session", `is larger than ${MAX_SECRET_SESSION_BYTES} bytes as JSON (a client secret carries it); set long instructions or tools with session.update once connected`);
-  return { model: model as string, session: rest, expiresAt: nowMs + seconds * 1000 };
+  return { model: model as string, session: rest, expiresAt: nowMs + seconds * 1000, transcription };
 }

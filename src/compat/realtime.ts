@@ -236,6 +236,13 @@ function meterEvent(data: Buffer, s: RealtimeSession, end: RealtimeEnd, span: Sp
 
 const UPDATE_MARK = Buffer.from('"session.update"');
 
+/** A transcription session's first update: its configuration (a client secret's, if any) with the deployment's model. */
+function transcriptionUpdate(session: Record<string, unknown>, model: string): Buffer {
+  const audio = (session.audio ?? {}) as { input?: { transcription?: Record<string, unknown> | null } & Record<string, unknown> } & Record<string, unknown>;
+  const input = audio.input ?? {};
+  return Buffer.from(JSON.stringify({ type: "session.update", session: { ...session, type: "transcription", audio: { ...audio, input: { ...input, transcription: { ...(input.transcription ?? {}), model } } } } }));
+}
+
 /**
  * A transcription session's `session.update` from the caller, with the transcription model it
  * names replaced by the deployment's (the caller names the model it knows, or the route; the
@@ -335,11 +342,13 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         message = "sideband attached";
         return;
       }
-      const intent = query.get("intent");
-      if (intent !== null && intent !== "transcription") throw new GatewayError("invalid_argument", `intent: "${intent}" is not an intent of the Realtime API (transcription, or none for a conversation)`, { field: "intent" });
-      if (intent && secret) throw new GatewayError("invalid_argument", "intent: a client secret opens a realtime conversation, not a transcription session", { field: "intent" });
+      const asked = query.get("intent");
+      if (asked !== null && asked !== "transcription") throw new GatewayError("invalid_argument", `intent: "${asked}" is not an intent of the Realtime API (transcription, or none for a conversation)`, { field: "intent" });
+      // A client secret says which kind of session it opens.
+      if (secret && !!asked !== !!secret.transcription) throw new GatewayError("invalid_argument", `intent: this client secret opens a ${secret.transcription ? "transcription session (intent=transcription)" : "realtime conversation (no intent)"}`, { field: "intent" });
+      const intent = asked ?? (secret?.transcription ? "transcription" : null);
       const named = query.get("model") || query.get("deployment") || "";
-      if (intent && !named) throw new GatewayError("invalid_argument", "model: is required with intent=transcription (the route, alias or deployment of a transcription model, e.g. gpt-4o-transcribe, that transcribes the session)", { field: "model" });
+      if (intent && !named && !secret) throw new GatewayError("invalid_argument", "model: is required with intent=transcription (the route, alias or deployment of a transcription model, e.g. gpt-4o-transcribe, that transcribes the session)", { field: "model" });
       if (secret && named && named !== secret.model) throw new GatewayError("invalid_argument", `model: this client secret is for "${secret.model}", not "${named}"`, { field: "model" });
       const model = secret?.model ?? named;
       if (!model) throw new GatewayError("invalid_argument", "model: is required (?model=<route, alias or deployment> that serves realtime)", { field: "model" });
@@ -364,8 +373,8 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
           extra.set(req, [`x-request-id: ${ri.id}`, `x-signalbox-trace-id: ${traceId}`, `x-signalbox-deployment: ${s.deployment}`]);
           // A client secret's session configuration is the session's first update; a transcription
           // session's first update names the deployment's model (it opened without one).
-          if (secret && Object.keys(secret.session).length) s.link.send(Buffer.from(JSON.stringify({ type: "session.update", session: { type: "realtime", ...secret.session } })), false);
-          if (intent) s.link.send(Buffer.from(JSON.stringify({ type: "session.update", session: { type: "transcription", audio: { input: { transcription: { model: s.providerModel } } } } })), false);
+          if (intent) s.link.send(transcriptionUpdate(secret?.session ?? {}, s.providerModel), false);
+          else if (secret && Object.keys(secret.session).length) s.link.send(Buffer.from(JSON.stringify({ type: "session.update", session: { type: "realtime", ...secret.session } })), false);
           return relay(ws, req, socket, head, s, span?.span, !!intent);
         },
       });
@@ -565,8 +574,8 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
       }
       const r = parseSecretRequest(json, Date.now());
-      const value = secrets.mint({ key: caller.keyName, model: r.model, session: r.session, expiresAt: r.expiresAt });
-      const text = JSON.stringify({ value, expires_at: Math.floor(r.expiresAt / 1000), session: { type: "realtime", object: "realtime.session", model: r.model, ...r.session } });
+      const value = secrets.mint({ key: caller.keyName, model: r.model, session: r.session, expiresAt: r.expiresAt, ...(r.transcription ? { transcription: true } : {}) });
+      const text = JSON.stringify({ value, expires_at: Math.floor(r.expiresAt / 1000), session: r.transcription ? { type: "transcription", object: "realtime.transcription_session", model: r.model, ...r.session } : { type: "realtime", object: "realtime.session", model: r.model, ...r.session } });
       res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), "cache-control": "no-store", "x-request-id": c.ri.id, "x-signalbox-trace-id": c.ri.traceId }).end(text);
       return "client secret made";
     }
@@ -580,6 +589,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
       return "hung up";
     }
     if (path !== CALLS_PATH) throw new GatewayError("not_found", `${path}: not found (a call is placed with POST ${CALLS_PATH}, ended with POST ${CALLS_PATH}/{call_id}/hangup)`);
+    if (secret?.transcription) throw new GatewayError("invalid_argument", "authorization: this client secret opens a transcription session, over the WebSocket (/v1/realtime?intent=transcription); calls are realtime conversations", { field: "authorization" });
     const { offer, model } = await parseOffer(header(req, "content-type"), body, c.query, secret);
     const opts = signalboxOptions({ signalbox: queryOptions(c.query) } as never, model, undefined);
     const user = c.query.get("user") ?? undefined;

@@ -348,7 +348,7 @@ describe("client secrets", () => {
     for (const [body, param] of [
       [{}, "session"],
       [{ session: { type: "realtime" } }, "session.model"],
-      [{ session: { type: "transcription", model: "rt" } }, "session.type"],
+      [{ session: { type: "translation", model: "rt" } }, "session.type"],
       [{ session: { model: "rt" }, expires_after: { anchor: "created_at", seconds: 5 } }, "expires_after.seconds"],
       [{ session: { model: "rt" }, expires_after: { anchor: "last_used", seconds: 60 } }, "expires_after.anchor"],
       [{ session: { model: "rt" }, colour: "blue" }, "colour"],

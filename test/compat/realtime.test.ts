@@ -360,6 +360,36 @@ describe("sessions", () => {
     assert.equal(rec.cost.total, u.reduce((n, x) => n + Math.round(x.input_tokens * 6 * 1000) + Math.round(x.output_tokens * 10 * 1000), 0));
   });
 
+  test("a transcription session's client secret: a browser opens it with the key sub-protocol, its configuration sent first with the deployment's model", async () => {
+    const mint = async (session: Record<string, unknown>) => {
+      const r = await fetch(`${t.url}/v1/realtime/client_secrets`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ session }) });
+      assert.equal(r.status, 200);
+      return (await r.json()) as { value: string; session: Record<string, unknown> };
+    };
+    const secret = await mint({ type: "transcription", model: "transcribe", audio: { input: { transcription: { language: "en" }, turn_detection: null } } });
+    assert.equal(secret.session.object, "realtime.transcription_session");
+    const c = await connect("intent=transcription", { protocols: ["realtime", `openai-insecure-api-key.${secret.value}`] });
+    const requestId = c.headers["x-request-id"] as string;
+    await c.next("session.updated");
+    const s = fake.sessions[0];
+    assert.equal(s.intent, "transcription");
+    assert.deepEqual(JSON.parse(s.received[0]).session, { type: "transcription", audio: { input: { transcription: { language: "en", model: "gpt-4o-transcribe" }, turn_detection: null } } });
+    c.send({ type: "input_audio_buffer.append", audio: Buffer.alloc(48_000).toString("base64") });
+    c.send({ type: "input_audio_buffer.commit" });
+    const said = await c.next("conversation.item.input_audio_transcription.completed");
+    c.sock.close();
+    const rec = await recordOf(requestId);
+    assert.equal(rec.key, "team-a");
+    assert.equal(rec.metadata["realtime.intent"], "transcription");
+    assert.equal(rec.usage.outputTokens, said.usage.output_tokens);
+    // A secret opens the kind of session it was made for.
+    await refused(connect("", { protocols: ["realtime", `openai-insecure-api-key.${secret.value}`] }), 400, "intent");
+    const conversation = await mint({ type: "realtime", model: "realtime" });
+    await refused(connect("intent=transcription", { protocols: ["realtime", `openai-insecure-api-key.${conversation.value}`] }), 400, "intent");
+    const call = await fetch(`${t.url}/v1/realtime/calls`, { method: "POST", headers: { authorization: `Bearer ${secret.value}`, "content-type": "application/sdp" }, body: "v=0\r\n" });
+    assert.equal(call.status, 400);
+  });
+
   test("a handshake the provider refuses falls back to the next deployment before the caller is connected", async () => {
     fake.refuseNext(429);
     const c = await connect("model=rt-fallback", { key: KEY });
