@@ -16,6 +16,7 @@ import { ModelsPage } from "./pages/models.tsx";
 import { OverviewPage } from "./pages/overview.tsx";
 import { PlaygroundPage } from "./pages/playground.tsx";
 import { PromptsPage } from "./pages/prompts.tsx";
+import { RealtimePage } from "./pages/realtime.tsx";
 import { RequestPage, RequestsPage } from "./pages/requests.tsx";
 import { UsagePage } from "./pages/usage.tsx";
 import { Link, usePath } from "./router.tsx";
@@ -42,6 +43,7 @@ const NAV: NavItem[] = [
   { path: "alerts", label: "Alerts", show: (s) => isAdmin(s.identity) },
   { path: "prompts", label: "Prompts" },
   { path: "playground", label: "Playground" },
+  { path: "realtime", label: "Realtime" },
 ];
 
 /** Retry only what may pass on a second try; a refusal or bad input will not. */
@@ -188,6 +190,8 @@ function Pages({ session }: { session: Session }) {
       return <PromptsPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
     case "playground":
       return <PlaygroundPage />;
+    case "realtime":
+      return <RealtimePage />;
     default:
       return (
         <Empty>

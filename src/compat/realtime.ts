@@ -39,6 +39,7 @@ import { log } from "../telemetry/log.ts";
 import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { signalboxOptions } from "./request.ts";
 import { toOpenAIError } from "./response.ts";
+import { allowListAllows } from "../config/wildcards.ts";
 import { createSecretBook, parseSecretRequest, SECRET_PREFIX, type SecretClaims } from "./realtime-secrets.ts";
 
 export const REALTIME_PATH = "/v1/realtime";
@@ -574,6 +575,11 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
       }
       const r = parseSecretRequest(json, Date.now());
+      // A secret for a model that does not exist, or that the key may not use, would only fail later, in a browser.
+      const target = core.registry.config.aliases[r.model];
+      if (!core.registry.resolve(r.model) || !(allowListAllows(caller.allow, r.model) || (target !== undefined && allowListAllows(caller.allow, target)))) {
+        throw new GatewayError("not_found", `session.model: "${r.model}" does not exist or this key may not use it`, { field: "session.model" });
+      }
       const value = secrets.mint({ key: caller.keyName, model: r.model, session: r.session, expiresAt: r.expiresAt, ...(r.transcription ? { transcription: true } : {}) });
       const text = JSON.stringify({ value, expires_at: Math.floor(r.expiresAt / 1000), session: r.transcription ? { type: "transcription", object: "realtime.transcription_session", model: r.model, ...r.session } : { type: "realtime", object: "realtime.session", model: r.model, ...r.session } });
       res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), "cache-control": "no-store", "x-request-id": c.ri.id, "x-signalbox-trace-id": c.ri.traceId }).end(text);

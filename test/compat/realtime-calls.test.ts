@@ -357,6 +357,10 @@ describe("client secrets", () => {
       assert.equal(r.status, 400);
       assert.equal(((await r.json()) as any).error.param, param);
     }
+    // The model is checked when the secret is made, not only when a browser uses it.
+    const unknown = await fetch(`${t.url}/v1/realtime/client_secrets`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: JSON.stringify({ session: { model: "no-such-model" } }) });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as any).error.param, "session.model");
     const noKey = await fetch(`${t.url}/v1/realtime/client_secrets`, { method: "POST", body: JSON.stringify({ session: { model: "rt" } }) });
     assert.equal(noKey.status, 401);
     let now = 1_000_000;
