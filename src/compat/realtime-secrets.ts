@@ -43,6 +43,10 @@ export interface SecretBook {
   mint(claims: SecretClaims): string;
   /** The claims of a secret, or unauthenticated (forged, malformed or expired). */
   open(value: string): SecretClaims;
+  /** An opaque token carrying `claims`, signed with the same key (another use than secrets: its prefix is signed too). */
+  seal(prefix: string, claims: Record<string, unknown>): string;
+  /** The claims of a token `seal` made with `prefix`; undefined when it is not one (or was altered). */
+  unseal(prefix: string, token: string): Record<string, unknown> | undefined;
 }
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString("base64url");
@@ -51,6 +55,24 @@ export function createSecretBook(masterKey: string | undefined, now: () => numbe
   const key = masterKey ? Buffer.from(hkdfSync("sha256", masterKey, "signalbox", "realtime-client-secrets", 32)) : randomBytes(32);
   const sign = (body: string) => createHmac("sha256", key).update(body).digest();
   return {
+    seal(prefix, claims) {
+      const body = b64(JSON.stringify(claims));
+      return `${prefix}${body}.${b64(sign(`${prefix}${body}`))}`;
+    },
+    unseal(prefix, token) {
+      if (!token.startsWith(prefix)) return undefined;
+      const dot = token.lastIndexOf(".");
+      if (dot < prefix.length) return undefined;
+      const mac = Buffer.from(token.slice(dot + 1), "base64url");
+      const want = sign(token.slice(0, dot));
+      if (mac.length !== want.length || !timingSafeEqual(mac, want)) return undefined;
+      try {
+        const v = JSON.parse(Buffer.from(token.slice(prefix.length, dot), "base64url").toString("utf8"));
+        return v && typeof v === "object" && !Array.isArray(v) ? v : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     mint(c) {
       const body = b64(JSON.stringify({ v: 1, k: c.key, m: c.model, s: c.session, e: c.expiresAt, ...(c.transcription ? { t: 1 } : {}), n: b64(randomBytes(9)) }));
       return `${SECRET_PREFIX}${body}.${b64(sign(body))}`;

@@ -20,7 +20,8 @@
 // caller and the provider directly; the gateway watches the call over the provider's sideband
 // (/v1/realtime?call_id=) and meters it there, as a session. The caller's own server may attach a
 // sideband of its own through the gateway (`?call_id=` on this door, the same key) and hang the
-// call up (POST /v1/realtime/calls/{call_id}/hangup). Client secrets (realtime-secrets.ts) let a
+// call up (POST /v1/realtime/calls/{call_id}/hangup), through any replica: the call id the caller
+// is given is signed and names the deployment and the provider's call id. Client secrets (realtime-secrets.ts) let a
 // browser open either kind without the gateway key.
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
@@ -30,7 +31,8 @@ import type { Span } from "@opentelemetry/api";
 import type { ChatEngine } from "../engine/chat-engine.ts";
 import type { RealtimeEnd, RealtimeSession } from "../engine/realtime.ts";
 import type { GatewayCore } from "../gateway.ts";
-import { closable, loadWs, realtimeUsage, transcriptionModelOf, transcriptionUsage, type RealtimeCallInfo, type RealtimeHandlers, type RealtimeLink, type RealtimeOffer } from "../providers/realtime.ts";
+import type { ProviderConfig } from "../config/types.ts";
+import { closable, hangupCall, loadWs, openSideband, realtimeUsage, transcriptionModelOf, transcriptionUsage, type RealtimeCallInfo, type RealtimeHandlers, type RealtimeLink, type RealtimeOffer } from "../providers/realtime.ts";
 import { ProviderError } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller, RealtimeCall } from "../router/types.ts";
@@ -95,6 +97,8 @@ export interface CallContext {
 export const CALLS_PATH = "/v1/realtime/calls";
 export const CLIENT_SECRETS_PATH = "/v1/realtime/client_secrets";
 export const isCallsPath = (path: string): boolean => path === CALLS_PATH || path === CLIENT_SECRETS_PATH || path.startsWith(`${CALLS_PATH}/`);
+/** What the call ids the gateway gives its callers start with (then the signed claims: deployment, provider call id, key). */
+export const CALL_PREFIX = "rtc_sbx_";
 /** Most a call's SDP offer may be (browsers' are a few kilobytes). */
 const MAX_SDP_BYTES = 64 * 1024;
 
@@ -333,13 +337,22 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         if (secret) throw new GatewayError("permission_denied", "call_id: a call's sideband is for servers, with a gateway key; a client secret cannot open one", { field: "call_id" });
         // A sideband to a WebRTC call this replica placed: the caller's server watching and
         // steering it (instructions, tool results) through the gateway's own sideband.
-        const live = calls.get(callId);
-        if (!live || !mayControl(caller, live)) throw new GatewayError("not_found", `call_id: no call "${callId}" placed by this key is on at this gateway replica`, { field: "call_id" });
+        const found = findCall(callId, caller);
         const ws = await server();
-        if (socket.destroyed) return;
+        // Placed through another replica: a sideband of this replica's own to the provider, relayed as it is (the owner meters the call).
+        const remote = found.live
+          ? undefined
+          : await openSideband(found.conn, found.providerCallId, ac.signal).catch((err: unknown) => {
+              if (err instanceof ProviderError && err.status === 404) throw new GatewayError("not_found", `call_id: the call "${callId}" has ended`, { field: "call_id" });
+              throw new GatewayError("unavailable", `call_id: the provider's sideband to the call could not be opened: ${(err as Error).message}`, { field: "call_id" });
+            });
+        if (socket.destroyed) {
+          remote?.close(1000, "the caller went away");
+          return;
+        }
         accepted = true;
         extra.set(req, [`x-request-id: ${ri.id}`, `x-signalbox-trace-id: ${traceId}`]);
-        ws.handleUpgrade(req, socket, head, (client: WebSocket) => live.attach(client));
+        ws.handleUpgrade(req, socket, head, (client: WebSocket) => (found.live ? found.live.attach(client) : relaySideband(client, remote!)));
         message = "sideband attached";
         return;
       }
@@ -471,12 +484,57 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
   }
 
   /**
+   * A call by the id its caller was given: on this replica, the live call; placed through another
+   * replica, its provider connection and the provider's call id, from the id's signed claims.
+   * Another key's call (an admin's may reach any) and an id that is not one are not found.
+   */
+  function findCall(id: string, caller: Caller): { live: LiveCall; conn?: undefined; providerCallId?: undefined } | { live?: undefined; conn: ProviderConfig; providerCallId: string } {
+    const missing = () => new GatewayError("not_found", `call_id: no call "${id}" placed by this key`, { field: "call_id" });
+    const live = calls.get(id);
+    if (live) {
+      if (!mayControl(caller, live)) throw missing();
+      return { live };
+    }
+    const claims = secrets.unseal(CALL_PREFIX, id);
+    if (!claims || typeof claims.d !== "string" || typeof claims.c !== "string" || (caller.role !== "admin" && claims.k !== caller.keyName)) throw missing();
+    const d = core.registry.deployment(claims.d);
+    const conn = d && core.registry.provider(d.provider);
+    if (!conn) throw missing();
+    return { conn, providerCallId: claims.c };
+  }
+
+  /** A caller's sideband to a call placed through another replica: frames both ways as they are, until either side closes. */
+  function relaySideband(client: WebSocket, link: RealtimeLink): void {
+    let done = false;
+    const entry = { close: (code: number, reason: string) => end(code, reason) };
+    const end = (code: number, reason: string) => {
+      if (done) return;
+      done = true;
+      sessions.delete(entry);
+      link.close(closable(code), reason);
+      if (client.readyState <= 1) client.close(closable(code), reason.slice(0, 120));
+    };
+    sessions.add(entry);
+    link.start({
+      message: (data, binary) => {
+        if (client.readyState !== 1) return;
+        if (client.bufferedAmount > MAX_UNREAD_BYTES) end(1008, "the sideband is not reading");
+        else client.send(data, { binary });
+      },
+      close: (code, reason, abnormal) => end(abnormal ? 1011 : code === 1005 ? 1000 : code, reason),
+    });
+    client.on("message", (data: Buffer, binary: boolean) => link.send(data, binary));
+    client.on("error", () => {});
+    client.once("close", (code: number, reason: Buffer) => end(code === 1005 ? 1000 : code, reason.toString("utf8")));
+  }
+
+  /**
    * Watch a WebRTC call over its sideband until it ends: every response metered, the events
    * passed to the caller's own sidebands (and theirs to the provider), a budget that runs out
    * hanging the call up. A sideband cut while the call goes on is reopened (three tries); a call
    * the gateway cannot watch any more is hung up rather than left running unmetered.
    */
-  function watchCall(s: RealtimeSession, info: RealtimeCallInfo, owner: Caller, span: Span | undefined): Promise<RealtimeEnd> {
+  function watchCall(s: RealtimeSession, info: RealtimeCallInfo, callId: string, owner: Caller, span: Span | undefined): Promise<RealtimeEnd> {
     return new Promise((resolve) => {
       const end: RealtimeEnd = { responses: 0 };
       const attached = new Set<WebSocket>();
@@ -487,7 +545,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         if (done) return;
         done = true;
         sessions.delete(entry);
-        calls.delete(info.id);
+        calls.delete(callId);
         for (const ws of attached) ws.close(closable(code), reason.slice(0, 120));
         attached.clear();
         link.close(1000, reason);
@@ -546,7 +604,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
         end.providerError = new ProviderError({ kind: "stream_interrupted", message: `${s.provider} dropped the call's sideband ${how} and it could not be reopened; the call was hung up` });
         void hangup("the gateway lost the call's sideband");
       }
-      calls.set(info.id, {
+      calls.set(callId, {
         owner: owner.keyName,
         attach(ws) {
           if (done) {
@@ -587,10 +645,14 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
     }
     const hang = /^\/v1\/realtime\/calls\/([^/]+)\/hangup$/.exec(path);
     if (hang) {
-      const id = decodeURIComponent(hang[1]);
-      const live = calls.get(id);
-      if (!live || !mayControl(caller, live)) throw new GatewayError("not_found", `call_id: no call "${id}" placed by this key is on at this gateway replica`, { field: "call_id" });
-      await live.hangup("hung up by the caller");
+      const found = findCall(decodeURIComponent(hang[1]), caller);
+      if (found.live) await found.live.hangup("hung up by the caller");
+      // Placed through another replica: the provider is told directly (the owner's sideband then ends, and it records the call).
+      else {
+        const status = await hangupCall(found.conn, found.providerCallId);
+        if (status === 404) throw new GatewayError("not_found", `call_id: the call "${hang[1]}" has ended`, { field: "call_id" });
+        if (status === undefined || status >= 300) throw new GatewayError("unavailable", `call_id: the provider did not hang the call up (${status ?? "unreachable"})`, { field: "call_id" });
+      }
       res.writeHead(200, { "content-length": "0", "x-request-id": c.ri.id, "x-signalbox-trace-id": c.ri.traceId }).end();
       return "hung up";
     }
@@ -616,18 +678,21 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
           s.link.close(1000, "the caller went away");
           return Promise.resolve({ responses: 0 });
         }
-        call.metadata["realtime.call_id"] = info.id;
+        // The caller's call id names the deployment and the key too, signed: any replica can hang it up or attach to it.
+        const callId = secrets.seal(CALL_PREFIX, { d: s.deployment, c: info.id, k: caller.keyName });
+        call.metadata["realtime.call_id"] = callId;
+        call.metadata["realtime.provider_call_id"] = info.id;
         res.writeHead(201, {
           "content-type": "application/sdp",
           "content-length": String(Buffer.byteLength(info.answer)),
-          location: `${CALLS_PATH}/${encodeURIComponent(info.id)}`,
+          location: `${CALLS_PATH}/${encodeURIComponent(callId)}`,
           "x-request-id": c.ri.id,
           "x-signalbox-trace-id": c.ri.traceId,
           "x-signalbox-deployment": s.deployment,
         });
         res.end(info.answer);
         answered = true;
-        return watchCall(s, info, caller, c.span);
+        return watchCall(s, info, callId, caller, c.span);
       },
     });
     running.add(op);

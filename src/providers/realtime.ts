@@ -209,6 +209,23 @@ export interface RealtimeCallInfo {
   reattach(signal: AbortSignal): Promise<RealtimeLink>;
 }
 
+/** End a call at the provider (POST …/calls/{id}/hangup), best effort: an already ended call is not an error, and an unreachable provider ends the call by itself when the browser leaves. */
+export async function hangupCall(conn: ProviderConfig, callId: string): Promise<number | undefined> {
+  try {
+    const r = await fetch(`${callsUrl(conn)}/${encodeURIComponent(callId)}/hangup`, { method: "POST", headers: authHeaders(conn), signal: AbortSignal.timeout(conn.timeouts.connectMs + conn.timeouts.headersMs) });
+    await r.body?.cancel();
+    return r.status;
+  } catch {
+    // Best effort (above): no status.
+    return undefined;
+  }
+}
+
+/** A sideband to a call at the provider (`/realtime?call_id=`), with the provider's credentials. */
+export function openSideband(conn: ProviderConfig, callId: string, signal: AbortSignal): Promise<RealtimeLink> {
+  return openSocket(conn, sidebandUrl(conn, callId), authHeaders(conn), signal, "call's sideband");
+}
+
 /** Provider types whose Realtime API takes WebRTC calls. */
 export const CALL_TYPES: ReadonlySet<string> = new Set(["openai", "azure", "openai-compatible"]);
 
@@ -265,15 +282,8 @@ export async function openRealtimeCall(conn: ProviderConfig, model: string, offe
   const id = /\/calls\/([^/?#]+)/.exec(res.headers.get("location") ?? "")?.[1];
   if (!id || answer.length > MAX_ANSWER_BYTES) throw new ProviderError({ kind: "unknown", message: `${conn.name} accepted the realtime call without ${id ? "a usable SDP answer" : "a Location header naming it"}` });
   const callId = decodeURIComponent(id);
-  const hangup = async (): Promise<void> => {
-    try {
-      const r = await fetch(`${callsUrl(conn)}/${encodeURIComponent(callId)}/hangup`, { method: "POST", headers: auth, signal: AbortSignal.timeout(conn.timeouts.connectMs + conn.timeouts.headersMs) });
-      await r.body?.cancel();
-    } catch {
-      // Best effort: an unreachable provider ends the call by itself when the browser leaves.
-    }
-  };
-  const reattach = (s: AbortSignal) => openSocket(conn, sidebandUrl(conn, callId), auth, s, "call's sideband");
+  const hangup = async () => void (await hangupCall(conn, callId));
+  const reattach = (s: AbortSignal) => openSideband(conn, callId, s);
   let link: RealtimeLink;
   try {
     link = await reattach(signal);

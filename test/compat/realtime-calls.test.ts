@@ -79,6 +79,9 @@ async function until<T>(f: () => T | undefined, what: string): Promise<T> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The gateway's id of a call, from its answer's Location. */
+const callIdOf = (res: Response): string => decodeURIComponent(res.headers.get("location")!.split("/").pop()!);
+
 /** The usage record of a call, once written (after the call ended). */
 const recordOf = (id: string): Promise<UsageRecord> => until(() => t.usage.recent().find((r) => r.id === id), `the record of ${id}`);
 
@@ -108,9 +111,9 @@ async function place(body: BodyInit, headers: Record<string, string>, query = ""
 }
 
 /** A sideband WebSocket to the gateway; rejects with the HTTP status when refused. */
-function sideband(callId: string, key: string): Promise<{ sock: WebSocket; frames: Record<string, any>[]; closed: Promise<{ code: number; reason: string }> }> {
+function sideband(callId: string, key: string, base = t.url): Promise<{ sock: WebSocket; frames: Record<string, any>[]; closed: Promise<{ code: number; reason: string }> }> {
   return new Promise((resolve, reject) => {
-    const sock = new WebSocket(`${t.url.replace(/^http/, "ws")}/v1/realtime?call_id=${encodeURIComponent(callId)}`, { headers: { authorization: `Bearer ${key}` } });
+    const sock = new WebSocket(`${base.replace(/^http/, "ws")}/v1/realtime?call_id=${encodeURIComponent(callId)}`, { headers: { authorization: `Bearer ${key}` } });
     const frames: Record<string, any>[] = [];
     sock.on("message", (d: Buffer) => frames.push(JSON.parse(d.toString("utf8"))));
     const closed = new Promise<{ code: number; reason: string }>((r) => sock.once("close", (code, reason) => r({ code, reason: reason.toString() })));
@@ -133,7 +136,10 @@ describe("WebRTC calls", () => {
     const answer = await res.text();
     assert.equal(fake.calls.length, 1);
     const c = fake.calls[0];
-    assert.equal(res.headers.get("location"), `/v1/realtime/calls/${c.id}`);
+    // The caller's call id is the gateway's (signed: deployment, provider call id, key), not the provider's.
+    const location = res.headers.get("location")!;
+    assert.match(location, /^\/v1\/realtime\/calls\/rtc_sbx_[\w-]+\.[\w-]+$/);
+    assert.ok(!location.includes(c.id));
     assert.match(answer, /^v=0\r\n/);
     // The provider saw the caller's offer and session, with the deployment's model and its own key, never the caller's.
     assert.equal(c.sdp, OFFER);
@@ -159,7 +165,8 @@ describe("WebRTC calls", () => {
     assert.equal(rec.status, "ok");
     assert.equal(rec.deployment, "rt/primary");
     assert.equal(rec.key, "team-a");
-    assert.equal(rec.metadata["realtime.call_id"], c.id);
+    assert.equal(`/v1/realtime/calls/${rec.metadata["realtime.call_id"]}`, location);
+    assert.equal(rec.metadata["realtime.provider_call_id"], c.id);
     assert.equal(rec.usage.inputTokens, u1.input_tokens + u2.input_tokens);
     assert.equal(rec.usage.outputTokens, u1.output_tokens + u2.output_tokens);
     assert.equal(rec.cost.total, costOf(u1, 4, 16) + costOf(u2, 4, 16));
@@ -184,23 +191,56 @@ describe("WebRTC calls", () => {
   test("the caller's own sideband through the gateway sees the call's events and steers it; hang-up through the gateway ends it", async () => {
     const res = await sdk(KEY).realtime.calls.create({ sdp: OFFER, session: { type: "realtime", model: "rt" } });
     const c = fake.calls[0];
-    const sb = await sideband(c.id, KEY);
+    const id = callIdOf(res);
+    const sb = await sideband(id, KEY);
     // Another key may neither watch nor end the call.
-    await assert.rejects(sideband(c.id, OTHER), (e: any) => e.status === 404 && e.body.error.param === "call_id");
-    await assert.rejects(sdk(OTHER).realtime.calls.hangup(c.id), (e: any) => e.status === 404);
+    await assert.rejects(sideband(id, OTHER), (e: any) => e.status === 404 && e.body.error.param === "call_id");
+    await assert.rejects(sdk(OTHER).realtime.calls.hangup(id), (e: any) => e.status === 404);
+    // Nor can the provider's own id be used, nor a forged one.
+    await assert.rejects(sdk(KEY).realtime.calls.hangup(c.id), (e: any) => e.status === 404);
+    await assert.rejects(sdk(KEY).realtime.calls.hangup(`${id.slice(0, -3)}abc`), (e: any) => e.status === 404);
     // A response the server asks for over its sideband: the provider got it through the gateway's sideband.
     sb.sock.send(JSON.stringify({ type: "response.create", response: { output_modalities: ["text"], instructions: "Say hi." } }));
     const done = await until(() => sb.frames.find((f) => f.type === "response.done"), "response.done on the caller's sideband");
     assert.ok(c.sidebands[0].received.some((f) => f.includes('"Say hi."')));
     assert.equal(peerEvents(c, "response.done").length, 1);
-    await sdk(KEY).realtime.calls.hangup(c.id);
+    await sdk(KEY).realtime.calls.hangup(id);
     assert.equal(c.ended, "hangup");
     assert.equal((await sb.closed).code, 1000);
     const rec = await recordOf(res.headers.get("x-request-id")!);
     assert.equal(rec.status, "ok");
     assert.equal(rec.cost.total, costOf(done.response.usage, 4, 16));
     // An ended call is gone.
-    await assert.rejects(sdk(KEY).realtime.calls.hangup(c.id), (e: any) => e.status === 404);
+    await assert.rejects(sdk(KEY).realtime.calls.hangup(id), (e: any) => e.status === 404);
+  });
+
+  test("any replica with the same master key controls a call: a sideband through another replica sees and steers it, a hang-up there ends it, the placing replica records it", async () => {
+    const masterKey = ["calls", "master", "key", "shared", "by", "both", "replicas"].join("-");
+    const a = await startTestGateway(config(fake.url), { masterKey });
+    const b = await startTestGateway(config(fake.url), { masterKey });
+    try {
+      const res = await new OpenAI({ baseURL: `${a.url}/v1`, apiKey: KEY, maxRetries: 0 }).realtime.calls.create({ sdp: OFFER, session: { type: "realtime", model: "rt" } });
+      const c = fake.calls[0];
+      const id = callIdOf(res);
+      const sb = await sideband(id, KEY, b.url);
+      // Replica b opened its own sideband to the provider, beside a's.
+      assert.equal(c.sidebands.length, 2);
+      await assert.rejects(sideband(id, OTHER, b.url), (e: any) => e.status === 404);
+      sb.sock.send(JSON.stringify({ type: "response.create", response: { output_modalities: ["text"] } }));
+      const done = await until(() => sb.frames.find((f) => f.type === "response.done"), "response.done through replica b");
+      await new OpenAI({ baseURL: `${b.url}/v1`, apiKey: KEY, maxRetries: 0 }).realtime.calls.hangup(id);
+      assert.equal(c.ended, "hangup");
+      assert.equal((await sb.closed).code, 1000);
+      // Replica a metered the call over its own sideband and recorded it; b recorded nothing.
+      const rec = await until(() => a.usage.recent().find((r) => r.id === res.headers.get("x-request-id")), "a's record");
+      assert.equal(rec.cost.total, costOf(done.response.usage, 4, 16));
+      assert.equal(b.usage.recent().filter((r) => r.operation === "realtime").length, 0);
+      // A replica with another master key does not know the id.
+      await assert.rejects(sdk(KEY).realtime.calls.hangup(id), (e: any) => e.status === 404);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   test("a provider that refuses the call (429) falls back to the next deployment before the caller sees anything", async () => {
@@ -236,7 +276,7 @@ describe("WebRTC calls", () => {
   test("a budget that runs out hangs the call up; the record keeps its cost and the next call is refused up front", async () => {
     const res = await sdk(BROKE).realtime.calls.create({ sdp: OFFER, session: { type: "realtime", model: "pricey" } });
     const c = fake.calls[0];
-    const sb = await sideband(c.id, BROKE);
+    const sb = await sideband(callIdOf(res), BROKE);
     // Turns until the budget runs out (each re-reads the conversation, so each costs more).
     for (let i = 0; i < 30 && !c.ended; i++) {
       const n = peerEvents(c, "response.done").length;
