@@ -4,7 +4,8 @@
 // arguments, then stdin's lines), the replies on stdout, the summary's tokens equal to the
 // session's usage record; --json's lines are the server's events; --audio -o writes a WAV; a
 // refused session (unknown model, a key whose allow list leaves the model out) exits 1 with the
-// gateway's message and a hint; no model is bad usage (exit 2).
+// gateway's message and a hint; no model is bad usage (exit 2); a budget that runs out mid-session
+// ends it with 1008 and exit 1.
 
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -17,7 +18,7 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { buildCliIfStale, exited, ok, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
 
 const k = (...p: string[]) => ["sbx", "test", "clirealtime", ...p].join("_");
-const KEYS = { team: k("team", "a"), limited: k("limited") };
+const KEYS = { team: k("team", "a"), limited: k("limited"), broke: k("broke") };
 
 let g: TestGateway;
 let tmp: string;
@@ -53,15 +54,19 @@ describe("signalbox realtime against a gateway", () => {
     g = await startTestGateway(`
 providers:
   - { name: mock, type: mock }
+  - { name: wordy, type: mock, mock: { output_tokens: 2000, chunks: 4, ttft_ms: 1, inter_chunk_ms: 1 } }
 deployments:
   - { id: mock/realtime, provider: mock, model: mock-realtime-1, operations: [realtime], pricing: { input: 0.6, output: 2.4 } }
   - { id: mock/chat, provider: mock, model: mock-chat }
+  - { id: mock/wordy, provider: wordy, model: mock-wordy, operations: [realtime], pricing: { input: 0.6, output: 2.4 } }
 routes:
   - { name: realtime, targets: [mock/realtime] }
+  - { name: wordy, targets: [mock/wordy] }
   - { name: chat, targets: [mock/chat] }
 keys:
   - { name: team-a, hash: "${hashKey(KEYS.team)}", team: a, role: team }
   - { name: limited, hash: "${hashKey(KEYS.limited)}", team: a, role: service, allow: [chat] }
+  - { name: broke, hash: "${hashKey(KEYS.broke)}", team: b, role: service, budget: { period: day, limit_usd: 0.003 } }
 `);
   });
 
@@ -151,5 +156,18 @@ keys:
 
     exited(usage, 2, "no model");
     assert.match(usage.stderr, /missing required argument 'model'/);
+  });
+
+  test("a budget that runs out mid-session: the reply that spent it is printed, then the gateway's error and close 1008, exit 1 with a hint; the next session is refused", async () => {
+    const run = await cli(["realtime", "wordy"], { key: KEYS.broke, stdin: "talk a lot\nand more\n" });
+    exited(run, 1, "a spent budget");
+    assert.match(run.stdout, /You said: "talk a lot"/);
+    assert.doesNotMatch(run.stdout, /You said: "and more"/);
+    assert.match(run.stderr, /budget exhausted during a realtime session/);
+    assert.match(run.stderr, /1008/);
+    assert.match(run.stderr, /hint: a budget is spent: see `signalbox budget`/);
+    const again = await cli(["realtime", "wordy", "hi"], { key: KEYS.broke });
+    exited(again, 1, "a spent budget, up front");
+    assert.match(again.stderr, /budget exhausted/);
   });
 });

@@ -453,7 +453,9 @@ export function realtimeCommand(program: Command): void {
           .join(" · "),
       );
       if (wavError) throw failure(`writing ${o.output}: ${wavError}`, "check the --output path, its permissions and the free space");
-      if (closed && !closing && closed.code !== 1000 && closed.code !== 1005) {
+      // The gateway's own close code is reported even when it crossed ours (a budget that ran out
+      // as the input ended); a connection we cut after our close went unanswered is not.
+      if (closed && closed.code !== 1000 && closed.code !== 1005 && !(closing && closed.code === 1006)) {
         throw failure(`the session was closed: ${closed.code}${closed.reason ? ` ${closed.reason}` : ""}`, closeHint(closed.code, closed.reason));
       }
       // Each error event has been printed: only the exit code is left to set.
