@@ -309,7 +309,8 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
     return wss;
   };
   const sessions = new Set<{ close(code: number, reason: string): void }>();
-  // WebRTC calls by the provider's call id, and the operations still writing their records.
+  // WebRTC calls placed through this replica, by the call id their callers were given, and the
+  // operations still writing their records.
   const calls = new Map<string, LiveCall>();
   const running = new Set<Promise<unknown>>();
 
@@ -335,8 +336,8 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
       const callId = query.get("call_id");
       if (callId !== null) {
         if (secret) throw new GatewayError("permission_denied", "call_id: a call's sideband is for servers, with a gateway key; a client secret cannot open one", { field: "call_id" });
-        // A sideband to a WebRTC call this replica placed: the caller's server watching and
-        // steering it (instructions, tool results) through the gateway's own sideband.
+        // A sideband to a WebRTC call placed through the gateway: the caller's server watching and
+        // steering it (instructions, tool results), through the placing replica's own sideband.
         const found = findCall(callId, caller);
         const ws = await server();
         // Placed through another replica: a sideband of this replica's own to the provider, relayed as it is (the owner meters the call).
