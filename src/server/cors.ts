@@ -60,6 +60,8 @@ export const GATEWAY_EXPOSED_HEADERS: readonly string[] = [
   "x-signalbox-cache",
   "x-signalbox-cache-similarity",
   "x-request-id",
+  // A WebRTC call's id (POST /v1/realtime/calls answers 201 with it), for a page that hangs up or hands it to its server.
+  "location",
   "retry-after",
   "retry-after-ms",
   "x-ratelimit-limit-requests",

@@ -240,7 +240,7 @@ describe("gateway with server.cors", () => {
     assert.ok(list(r.headers.vary).includes("origin"));
     assert.equal(r.headers["access-control-allow-credentials"], undefined);
     const exposed = list(r.headers["access-control-expose-headers"]);
-    for (const h of ["x-signalbox-trace-id", "x-signalbox-deployment", "x-request-id", "retry-after", "grpc-status", "grpc-message"]) assert.ok(exposed.includes(h), h);
+    for (const h of ["x-signalbox-trace-id", "x-signalbox-deployment", "x-request-id", "location", "retry-after", "grpc-status", "grpc-message"]) assert.ok(exposed.includes(h), h);
     assert.match(String(r.headers["x-signalbox-trace-id"]), /^[0-9a-f]{32}$/);
     assert.match(r.body, /hi from a page/);
   });
