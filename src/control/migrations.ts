@@ -439,6 +439,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_feedback_request ON signalbox_feedback (request_id);
     `,
   },
+  {
+    version: 18,
+    name: "stored responses: a streamed background response's events, for following it on any replica",
+    sql: `
+      CREATE TABLE signalbox_response_events (
+        response_id text NOT NULL,
+        seq         integer NOT NULL,
+        frame       text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (response_id, seq)
+      );
+      CREATE INDEX signalbox_response_events_created ON signalbox_response_events (created_at);
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -165,21 +165,68 @@ test("a background response under way when its gateway stops ends failed, saying
   }
 });
 
-test("a streamed background response followed again on another replica: it waits for the end, then replays it whole", async (t) => {
+test("a streamed background response followed again on another replica, from where the caller left: the same events, numbered alike, live to the end", async (t) => {
   if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
-  const url = await createDatabase(server.url, "responses_background_stream");
-  const slow = config(url).replace("mock: { chunks: 3 }", "mock: { chunks: 6, inter_chunk_ms: 80 }");
+  const url = await createDatabase(server.url, "responses_background_shared");
+  const slow = config(url).replace("mock: { chunks: 3 }", "mock: { chunks: 12, inter_chunk_ms: 60 }");
   const a = await startTestGateway(slow);
   const b = await startTestGateway(slow);
   try {
     const onA = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: "none", maxRetries: 0 });
     const onB = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: "none", maxRetries: 0 });
     let id = "";
+    const seen: OpenAI.Responses.ResponseStreamEvent[] = [];
     for await (const e of await onA.responses.create({ model: "chat", input: "A long job", background: true, stream: true })) {
+      seen.push(e);
       if (e.type === "response.created") id = e.response.id;
-      if (e.type === "response.output_text.delta") break;
+      // The caller drops after two deltas.
+      if (seen.filter((x) => x.type === "response.output_text.delta").length === 2) break;
+    }
+    const lastSeen = seen.at(-1)!.sequence_number;
+    // It comes back through replica b, which does not run it, from the event after the last it saw.
+    const rest: OpenAI.Responses.ResponseStreamEvent[] = [];
+    let liveDeltas = 0;
+    for await (const e of await onB.responses.retrieve(id, { stream: true, starting_after: lastSeen })) {
+      rest.push(e);
+      // Still running while b streams it: the deltas come live, not in one replay at the end.
+      if (e.type === "response.output_text.delta" && (await onB.responses.retrieve(id)).status === "in_progress") liveDeltas++;
+    }
+    assert.ok(liveDeltas > 0, "followed live");
+    assert.deepEqual(rest.map((e) => e.sequence_number), rest.map((_, i) => lastSeen + 1 + i), "numbered as the stream was, after starting_after");
+    assert.equal(rest.at(-1)!.type, "response.completed");
+    const text = [...seen, ...rest].flatMap((e) => (e.type === "response.output_text.delta" ? [e.delta] : [])).join("");
+    assert.equal(text, (await onB.responses.retrieve(id)).output_text, "what a saw and what b streamed make the whole answer");
+    // From the start on b: every event, numbered from 0, the same as a's.
+    const all: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const e of await onB.responses.retrieve(id, { stream: true })) all.push(e);
+    assert.deepEqual(all.map((e) => e.sequence_number), all.map((_, i) => i));
+    assert.deepEqual(all.slice(0, seen.length).map((e) => JSON.stringify(e)), seen.map((e) => JSON.stringify(e)));
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test("a streamed background response whose shared events were swept: another replica replays it whole from the store", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "responses_background_stream");
+  const a = await startTestGateway(config(url));
+  const b = await startTestGateway(config(url));
+  try {
+    const onA = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: "none", maxRetries: 0 });
+    const onB = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: "none", maxRetries: 0 });
+    let id = "";
+    for await (const e of await onA.responses.create({ model: "chat", input: "A short job", background: true, stream: true })) {
+      if (e.type === "response.created") id = e.response.id;
     }
     assert.ok(id);
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      // Its events were shared (the end's marker written), then swept.
+      for (let i = 0; i < 80 && !(await pool.query("SELECT 1 FROM signalbox_response_events WHERE response_id = $1 AND seq = -1", [id])).rowCount; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok((await pool.query("DELETE FROM signalbox_response_events WHERE response_id = $1", [id])).rowCount! > 1);
+    } finally {
+      await pool.end();
+    }
     const events: OpenAI.Responses.ResponseStreamEvent[] = [];
     for await (const e of await onB.responses.retrieve(id, { stream: true })) events.push(e);
     assert.equal(events[0]!.type, "response.created");

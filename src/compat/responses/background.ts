@@ -7,7 +7,10 @@
 // A background response created with `stream: true` keeps the events of its stream in a log on
 // this replica while it runs and for LOG_KEEP_MS after: the request that created it follows the
 // log (and may go away: the run goes on), and GET /v1/responses/{id}?stream=true&starting_after=N
-// on this replica follows it from any event on.
+// on this replica follows it from any event on. With a shared store (PostgreSQL) the log is
+// mirrored there every MIRROR_EVERY_MS, so another replica follows the same events, numbered alike.
+
+import { log as logLine } from "../../telemetry/log.ts";
 
 /** How often the runs' heartbeat is renewed, and how long each renewal vouches for them. */
 export const HEARTBEAT_MS = 10_000;
@@ -34,7 +37,17 @@ export interface StreamLogWriter extends StreamLog {
   end(): void;
 }
 
-function createStreamLog(onEnd: () => void): StreamLogWriter {
+/** Where a log's events are shared with the other replicas (the response store's), batched. */
+export interface LogMirror {
+  append(frames: readonly { seq: number; frame: string }[], ended: boolean): Promise<void>;
+}
+
+/** How often a log's new events are written to its mirror (and so how far behind another replica follows). */
+export const MIRROR_EVERY_MS = 100;
+/** Most frames one mirror write carries. */
+const MIRROR_BATCH = 1000;
+
+function createStreamLog(onEnd: () => void, mirror?: LogMirror, onMirrorError?: (err: unknown) => void): StreamLogWriter {
   let frames: string[] = [];
   /** sequence_number of frames[0] (past 0 once truncated). */
   let first = 0;
@@ -42,6 +55,22 @@ function createStreamLog(onEnd: () => void): StreamLogWriter {
   let ended = false;
   let truncated = false;
   const followers = new Set<(text: string | undefined) => void>();
+  // Frames not yet written to the mirror, and the writes in order.
+  let unshared: { seq: number; frame: string }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let writes: Promise<void> = Promise.resolve();
+  const share = (end: boolean) => {
+    clearTimeout(timer);
+    timer = undefined;
+    const batch = unshared;
+    unshared = [];
+    writes = writes.then(async () => {
+      for (let i = 0; i < batch.length || (end && i === 0); i += MIRROR_BATCH) {
+        const part = batch.slice(i, i + MIRROR_BATCH);
+        await mirror!.append(part, end && i + MIRROR_BATCH >= batch.length);
+      }
+    }).catch((err) => onMirrorError?.(err));
+  };
   return {
     get frames() {
       return frames;
@@ -58,7 +87,9 @@ function createStreamLog(onEnd: () => void): StreamLogWriter {
         if (!f) continue;
         frames.push(`${f}\n\n`);
         bytes += f.length + 2;
+        if (mirror) unshared.push({ seq: first + frames.length - 1, frame: `${f}\n\n` });
       }
+      if (mirror && unshared.length && !timer) timer = setTimeout(() => share(false), MIRROR_EVERY_MS);
       while (bytes > LOG_MAX_BYTES && frames.length > 1) {
         bytes -= frames[0]!.length;
         frames = frames.slice(1);
@@ -70,6 +101,7 @@ function createStreamLog(onEnd: () => void): StreamLogWriter {
     end() {
       if (ended) return;
       ended = true;
+      if (mirror) share(true);
       for (const fn of followers) fn(undefined);
       followers.clear();
       onEnd();
@@ -95,8 +127,8 @@ export interface BackgroundRuns {
   start(id: string, fn: (signal: AbortSignal) => Promise<void>): void;
   /** Stop a run of this replica; whether it was running here. */
   cancel(id: string): boolean;
-  /** A new event log for a streamed run (kept LOG_KEEP_MS after it ends). */
-  openLog(id: string): StreamLogWriter;
+  /** A new event log for a streamed run (kept LOG_KEEP_MS after it ends), shared through `mirror` when given. */
+  openLog(id: string, mirror?: LogMirror): StreamLogWriter;
   /** The event log of a streamed run of this replica, while it runs and for LOG_KEEP_MS after. */
   log(id: string): StreamLog | undefined;
   /** Runs under way on this replica. */
@@ -110,8 +142,13 @@ export function createBackgroundRuns(onError: (id: string, err: unknown) => void
   const runs = new Map<string, { ac: AbortController; done: Promise<void> }>();
   const logs = new Map<string, StreamLogWriter>();
   return {
-    openLog(id) {
-      const log: StreamLogWriter = createStreamLog(() => setTimeout(() => logs.get(id) === log && logs.delete(id), LOG_KEEP_MS).unref());
+    openLog(id, mirror) {
+      const log: StreamLogWriter = createStreamLog(
+        () => setTimeout(() => logs.get(id) === log && logs.delete(id), LOG_KEEP_MS).unref(),
+        mirror,
+        // Another replica then follows what was shared, and the rest once the response ends (from the store).
+        (err) => logLine("warn", "responses: a background stream's events could not be shared with the other replicas", { response: id, reason: (err as Error)?.message }),
+      );
       logs.set(id, log);
       return log;
     },

@@ -377,7 +377,8 @@ async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, c
     s.runs.start(ctx.id, (signal) => run(signal).finally(unlock));
     return 200;
   }
-  const log = s.runs.openLog(ctx.id);
+  const shared = s.store.events;
+  const log = s.runs.openLog(ctx.id, shared && { append: (frames, ended) => shared.append(ctx.id, frames, ended) });
   const w = responsesStreamWriter(ctx, model);
   log.push(w.event("response.created", { response: queued }) + w.event("response.queued", { response: queued }));
   s.runs.start(ctx.id, (signal) => runStreamed(signal).finally(() => (log.end(), unlock())));
@@ -470,8 +471,9 @@ function followLog(res: ServerResponse, signal: AbortSignal, log: StreamLog, aft
 
 /**
  * GET /v1/responses/{id}?stream=true: a background response's events after `starting_after`. From
- * its log when it runs (or ran) here; else, once it has ended, its events replayed from what is
- * stored (numbered in that replay), keep-alive comments meanwhile.
+ * its log when it runs (or ran) here; else from the events its replica shares in the store (the
+ * same events, numbered alike); else, once it has ended, its events replayed from what is stored
+ * (numbered in that replay), keep-alive comments meanwhile.
  */
 async function streamStored(res: ServerResponse, s: StoredResponses, id: string, query: URLSearchParams, caller: Caller, signal: AbortSignal): Promise<number> {
   const raw = query.get("starting_after");
@@ -485,6 +487,7 @@ async function streamStored(res: ServerResponse, s: StoredResponses, id: string,
     return 200;
   }
   res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  if (s.store.events && (await followShared(res, signal, s, id, after, caller))) return 200;
   let last = r.response;
   try {
     while (last.status === "queued" || last.status === "in_progress") {
@@ -501,6 +504,60 @@ async function streamStored(res: ServerResponse, s: StoredResponses, id: string,
   }
   res.end(replayEvents(last).slice(after + 1).join(""));
   return 200;
+}
+
+/** How often another replica's shared events are read while following them. */
+const SHARED_POLL_MS = 250;
+/** How long a response may have ended without its stream's end marker before the following stops (its replica died mid-write). */
+const SHARED_END_GRACE_MS = 2_000;
+
+/**
+ * Follow a background response run by another replica through the events it shares in the store
+ * (background.ts mirrors its log there): the same frames, numbered as they were, from after
+ * `after`, live until the end's marker. False when nothing was shared for it and it has ended (a
+ * response from before the store shared events, or whose events were swept): the caller replays it
+ * from the stored response instead.
+ */
+async function followShared(res: ServerResponse, signal: AbortSignal, s: StoredResponses, id: string, after: number, caller: Caller): Promise<boolean> {
+  const events = s.store.events!;
+  let last = after;
+  let sawAny = false;
+  let endedAt: number | undefined;
+  let quietSince = Date.now();
+  for (let poll = 0; !signal.aborted; poll++) {
+    const { frames, ended } = await events.read(id, last);
+    if (frames.length) {
+      res.write(frames.map((f) => f.frame).join(""));
+      last = frames.at(-1)!.seq;
+      sawAny = true;
+      quietSince = Date.now();
+    }
+    if (ended) {
+      res.end();
+      return true;
+    }
+    // Now and then: has the response ended without the marker (or was its stream never shared)?
+    if (poll % 4 === 0) {
+      const r = (await visible(s, id, caller)).response;
+      if (r.status !== "queued" && r.status !== "in_progress") {
+        if (!sawAny && last === after && poll === 0) {
+          const { frames: any } = await events.read(id, -1);
+          if (any.length === 0) return false;
+        }
+        endedAt ??= Date.now();
+        if (Date.now() - endedAt > SHARED_END_GRACE_MS) {
+          res.end();
+          return true;
+        }
+      }
+    }
+    if (Date.now() - quietSince >= KEEPALIVE_MS) {
+      res.write(": keep-alive\n\n");
+      quietSince = Date.now();
+    }
+    await new Promise((ok) => setTimeout(ok, SHARED_POLL_MS));
+  }
+  return true;
 }
 
 /** GET, DELETE and cancel of a stored response, and its input items; returns the status sent. */

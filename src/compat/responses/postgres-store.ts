@@ -13,6 +13,7 @@ import { postgresClientConfig, unavailableReason } from "../../control/postgres-
 import { log as defaultLog } from "../../telemetry/log.ts";
 import type { ConversationStore, StoredConversation } from "./conversations.ts";
 import { MAX_CHAIN, type Json, type ResponseStore, type StoredResponse } from "./store.ts";
+import { LOG_KEEP_MS } from "./background.ts";
 
 /** A pool on a migrated database; an idle connection dying (a database restart) is logged, never a crash. */
 async function openPool(url: string, what: "response" | "conversation", log: typeof defaultLog): Promise<pg.Pool> {
@@ -124,7 +125,30 @@ export async function createPostgresResponseStore(url: string, opts: { log?: typ
     },
     async sweep(now = Date.now()) {
       const r = await pool.query("DELETE FROM signalbox_responses WHERE expires_at <= $1", [new Date(now)]);
+      // Events of streams that ended LOG_KEEP_MS ago, and any a day old (a replica died before the end).
+      await pool.query(
+        `DELETE FROM signalbox_response_events WHERE created_at <= $2
+           OR response_id IN (SELECT response_id FROM signalbox_response_events WHERE seq = -1 AND created_at <= $1)`,
+        [new Date(now - LOG_KEEP_MS), new Date(now - 86_400_000)],
+      );
       return r.rowCount ?? 0;
+    },
+    events: {
+      async append(id, frames, ended) {
+        const rows = ended ? [...frames, { seq: -1, frame: "" }] : frames;
+        if (rows.length === 0) return;
+        const values: unknown[] = [id];
+        const tuples = rows.map((f, i) => {
+          values.push(f.seq, f.frame);
+          return `($1, $${2 * i + 2}, $${2 * i + 3})`;
+        });
+        await pool.query(`INSERT INTO signalbox_response_events (response_id, seq, frame) VALUES ${tuples.join(", ")} ON CONFLICT DO NOTHING`, values);
+      },
+      async read(id, after) {
+        const { rows } = await pool.query<{ seq: number; frame: string }>("SELECT seq, frame FROM signalbox_response_events WHERE response_id = $1 AND (seq > $2 OR seq = -1) ORDER BY seq", [id, after]);
+        const ended = rows.length > 0 && rows[0]!.seq === -1;
+        return { frames: ended ? rows.slice(1) : rows, ended };
+      },
     },
     async close() {
       while (writing) await new Promise((r) => setTimeout(r, 5));

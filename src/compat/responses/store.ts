@@ -47,6 +47,16 @@ export interface ResponseStore {
   delete(id: string): Promise<boolean>;
   /** Drop what has expired (PostgreSQL: in one statement by the expiry index); returns how many. */
   sweep(now?: number): Promise<number>;
+  /**
+   * A streamed background response's events, shared so that any replica can follow it (PostgreSQL
+   * only: a memory store serves one replica, whose own log is enough). `append` adds frames by
+   * sequence_number (again is harmless) and, with `ended`, the end's marker; `events` reads those
+   * after `after`, and whether the end was written.
+   */
+  events?: {
+    append(id: string, frames: readonly { seq: number; frame: string }[], ended: boolean): Promise<void>;
+    read(id: string, after: number): Promise<{ frames: { seq: number; frame: string }[]; ended: boolean }>;
+  };
   close(): Promise<void>;
 }
 
