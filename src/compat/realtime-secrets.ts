@@ -11,7 +11,9 @@
 // is derived from SIGNALBOX_MASTER_KEY (HKDF, its own label); without a master key it is random
 // per process, and secrets work only on the replica that minted them. A secret acts for its key
 // as it is when used: a key revoked or expired since then makes its secrets fail too. Secrets
-// authenticate only the realtime endpoints, never chat or the admin API.
+// authenticate only the realtime endpoints, never chat or the admin API. The same key signs the
+// call ids the gateway gives the callers of WebRTC calls (`seal`/`unseal`, their own prefix), so
+// any replica can act on a call another placed.
 
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { GatewayError } from "../router/errors.ts";
