@@ -230,6 +230,9 @@ describe("gateway with server.cors", () => {
     assert.ok(allowed.includes("x-stainless-brand-new"));
     assert.ok(allowed.includes("openai-something"));
     assert.ok(!allowed.includes("x-unrelated"));
+    // The Agents SDK's WebRTC transport posts its offer with X-OpenAI-Agents-SDK.
+    const call = await preflight("https://app.example.com", "/v1/realtime/calls", "authorization, content-type, x-openai-agents-sdk");
+    assert.ok(list(call.headers["access-control-allow-headers"]).includes("x-openai-agents-sdk"));
   });
 
   test("Connect JSON call with an allowed Origin gets ACAO and the exposed headers", async () => {
