@@ -164,10 +164,17 @@ async function checkpoint(limiter: Limiter, a: Admission, charge: number, next: 
   a.chargedNanos = (a.chargedNanos ?? 0) + charge;
   a.holdNanos = 0;
   // The settlement is written before the next hold is asked for, so the two are never counted together.
-  await limiter.flush();
+  await limiter.flush().catch(() => {});
   const hold: AdmissionRequest = { requestId: holdId, shard: req.shard, rates: [], budgets: req.budgets.map((b) => ({ ...b, reserveNanos: next, periodStart: periodBounds(b.period, now).start })), now, reservationTtlMs: req.reservationTtlMs };
   a.request = hold;
-  const r = await limiter.admit(hold);
+  let r;
+  try {
+    r = await limiter.admit(hold);
+  } catch (err) {
+    // The limiter failing is not the budget running out: the session goes on, unheld until the next turn.
+    log("warn", "realtime: a session's next turn could not be held", { hold: holdId, reason: (err as Error)?.message });
+    return;
+  }
   if (r.ok) {
     a.holdNanos = next;
     return;
