@@ -208,9 +208,22 @@ function computeStats(text: string): TextStats {
   return { o200k, prose: latin * (1 - w), code: latin * w, cjkChars, cjkO200k };
 }
 
-/** The stats of one text (cached when long). */
+// Short texts come back too (a one-line system prompt, a fixed instruction, a classifier's
+// question): a small cache of their own, so that they never push the long ones out. A miss costs a
+// string hash and an insertion beside the count itself.
+const SHORT_CACHE_MAX_ENTRIES = 4096;
+const shortCache = new Map<string, TextStats>();
+
+/** The stats of one text (cached). */
 export function textStats(text: string): TextStats {
-  if (text.length < CACHE_MIN_CHARS) return computeStats(text);
+  if (text.length < CACHE_MIN_CHARS) {
+    let s = shortCache.get(text);
+    if (s) return s;
+    s = computeStats(text);
+    if (shortCache.size >= SHORT_CACHE_MAX_ENTRIES) shortCache.delete(shortCache.keys().next().value as string);
+    shortCache.set(text, s);
+    return s;
+  }
   const hit = statsCache.get(text);
   if (hit) return hit;
   const s = computeStats(text);
