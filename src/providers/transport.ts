@@ -53,11 +53,14 @@ export function createTransport(): Transport {
     return `${conn.name} ${origin} ${conn.maxConnections} ${t.connectMs}/${t.headersMs}/${t.bodyMs}`;
   };
 
+  // A connection config's pool key, made once per config object (not per request).
+  const keys = new WeakMap<ProviderConfig, string>();
   function poolFor(conn: ProviderConfig, origin: string): Pool {
     // The pool's own settings are part of its key: after a config reload changes a provider's
     // timeouts or connection limit, its requests go to a pool built with the new ones (prune
     // closes the old one once its requests are done).
-    const key = poolKey(conn, origin);
+    let key = keys.get(conn);
+    if (key === undefined) keys.set(conn, (key = poolKey(conn, origin)));
     let pool = pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
