@@ -13,6 +13,7 @@
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
+//   PUT  /v1/feedback/{id}      (Portkey's update of a score)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   POST /v1/realtime/calls, /v1/realtime/calls/{id}/hangup, /v1/realtime/client_secrets
@@ -29,7 +30,7 @@ import { MAX_CACHE_TTL_SECONDS } from "../engine/chat-engine.ts";
 import type { DeploymentConfig } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
 import type { GatewayCore } from "../gateway.ts";
-import { submitFeedback, type FeedbackDeps } from "../server/feedback.ts";
+import { submitFeedback, updateFeedback, type FeedbackDeps } from "../server/feedback.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Adjustment, Caller } from "../router/types.ts";
 import { log } from "../telemetry/log.ts";
@@ -330,7 +331,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
                 ? `/v1/responses/{id}${path.endsWith("/input_items") ? "/input_items" : path.endsWith("/cancel") ? "/cancel" : ""}`
                 : path.startsWith("/v1/conversations/")
                   ? `/v1/conversations/{id}${/\/items\/[^/]+$/.test(path) ? "/items/{item_id}" : path.endsWith("/items") ? "/items" : ""}`
-                  : path.startsWith("/v1/realtime/calls/")
+                  : path.startsWith("/v1/feedback/")
+                    ? "/v1/feedback/{id}"
+                    : path.startsWith("/v1/realtime/calls/")
                     ? "/v1/realtime/calls/{call_id}/hangup"
                     : path;
     const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, req.headers) : undefined;
@@ -501,10 +504,12 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       // Portkey's feedback endpoint: a score for an answered request, by trace id or request id.
-      if (path === "/v1/feedback" && feedback) {
-        if (req.method !== "POST") {
+      if ((path === "/v1/feedback" || path.startsWith("/v1/feedback/")) && feedback) {
+        const one = path !== "/v1/feedback";
+        const method = one ? "PUT" : "POST";
+        if (req.method !== method) {
           status = 405;
-          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use ${method}`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: method });
           return;
         }
         let body: Record<string, unknown>;
@@ -528,6 +533,12 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           } catch {
             throw new GatewayError("invalid_argument", "metadata: must be an object (or a JSON string of one)", { field: "metadata" });
           }
+        }
+        if (one) {
+          // Portkey's update: a score by its id.
+          const f = await updateFeedback(feedback, caller, decodeURIComponent(path.slice("/v1/feedback/".length)), { value: body.value, weight: body.weight, metadata });
+          sendJson(res, 200, { status: "success", message: "feedback updated", feedback_ids: [f.id], request_id: f.requestId }, { "x-request-id": ri.id });
+          return;
         }
         const f = await submitFeedback(feedback, caller, { requestId: text(body.request_id, "request_id"), traceId: text(body.trace_id, "trace_id"), value: body.value, weight: body.weight, metadata });
         sendJson(res, 200, { status: "success", message: "feedback accepted", feedback_ids: [f.id], request_id: f.requestId }, { "x-request-id": ri.id });
@@ -610,7 +621,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && path === "/v1/feedback") && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/"))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

@@ -73,6 +73,7 @@ export interface ControlPlane {
   putFeedback(f: FeedbackRecord): Promise<void>;
   feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>;
   feedbackFor(requestId: string): Promise<FeedbackRecord[]>;
+  feedbackById(id: string): Promise<FeedbackRecord | undefined>;
   resealConfigEntries(a: Actor, validateOnly: boolean): Promise<ResealReport>;
   createKey(a: Actor, input: KeyInput): Promise<{ key: ManagedKey; secret: string }>;
   listKeys(a: Actor, q: { team?: string; limit: number; cursor?: string; includeRevoked: boolean }): Page<ManagedKey>;
@@ -700,6 +701,14 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     async feedbackFor(requestId) {
       try {
         return await store.feedbackFor(requestId);
+      } catch (err) {
+        storeFailure(err);
+      }
+    },
+
+    async feedbackById(id) {
+      try {
+        return await store.feedbackById(id);
       } catch (err) {
         storeFailure(err);
       }

@@ -169,6 +169,10 @@ export function createMemoryControlStore(): ControlStore {
         feedback.delete(id);
       }
     },
+    async feedbackById(id) {
+      const f = feedback.get(id);
+      return f && clone(f);
+    },
     async feedbackFor(requestId) {
       return [...feedback.values()].filter((f) => f.requestId === requestId).sort((a, b) => b.time - a.time).map(clone);
     },

@@ -4,7 +4,7 @@
 import pg from "pg";
 import { log as defaultLog, type Level } from "../telemetry/log.ts";
 import { migrate } from "./migrations.ts";
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type FeedbackDimension, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, type StoredEntry, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type FeedbackDimension, type FeedbackRecord, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, type StoredEntry, StoreError } from "./types.ts";
 import type { EntryKind } from "../config/load.ts";
 
 export { migrate, MIGRATIONS, type Migration } from "./migrations.ts";
@@ -752,29 +752,14 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       );
     },
 
+    async feedbackById(id) {
+      const { rows } = await q(`SELECT ${FEEDBACK_COLUMNS} FROM signalbox_feedback WHERE id = $1`, [id]);
+      return rows.length ? feedbackFromRow(rows[0]) : undefined;
+    },
+
     async feedbackFor(requestId) {
-      const { rows } = await q(
-        "SELECT id, at, request_id, trace_id, key, team, end_user, route, deployment, provider, variant, model, value, weight, metadata, given_by FROM signalbox_feedback WHERE request_id = $1 ORDER BY at DESC, id",
-        [requestId],
-      );
-      return rows.map((r: Record<string, unknown>) => ({
-        id: r.id as string,
-        time: (r.at as Date).getTime(),
-        requestId: r.request_id as string,
-        traceId: r.trace_id as string,
-        key: r.key as string,
-        team: r.team as string,
-        user: r.end_user as string,
-        route: r.route as string,
-        deployment: r.deployment as string,
-        provider: r.provider as string,
-        variant: r.variant as string,
-        model: r.model as string,
-        value: r.value as number,
-        weight: r.weight as number,
-        metadata: r.metadata as Record<string, string>,
-        by: r.given_by as string,
-      }));
+      const { rows } = await q(`SELECT ${FEEDBACK_COLUMNS} FROM signalbox_feedback WHERE request_id = $1 ORDER BY at DESC, id`, [requestId]);
+      return rows.map(feedbackFromRow);
     },
 
     async feedbackSummary(query) {
@@ -874,5 +859,29 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       })();
       return closing;
     },
+  };
+}
+
+const FEEDBACK_COLUMNS = "id, at, request_id, trace_id, key, team, end_user, route, deployment, provider, variant, model, value, weight, metadata, given_by";
+
+/** A score as stored (FEEDBACK_COLUMNS). */
+function feedbackFromRow(r: Record<string, unknown>): FeedbackRecord {
+  return {
+    id: r.id as string,
+    time: (r.at as Date).getTime(),
+    requestId: r.request_id as string,
+    traceId: r.trace_id as string,
+    key: r.key as string,
+    team: r.team as string,
+    user: r.end_user as string,
+    route: r.route as string,
+    deployment: r.deployment as string,
+    provider: r.provider as string,
+    variant: r.variant as string,
+    model: r.model as string,
+    value: r.value as number,
+    weight: r.weight as number,
+    metadata: r.metadata as Record<string, string>,
+    by: r.given_by as string,
   };
 }

@@ -224,6 +224,8 @@ export interface ControlStore {
   putFeedback(f: FeedbackRecord): Promise<void>;
   /** The scores of one request, newest first. */
   feedbackFor(requestId: string): Promise<FeedbackRecord[]>;
+  /** One score by its id. */
+  feedbackById(id: string): Promise<FeedbackRecord | undefined>;
   /** Scores given in [start, end), counted and averaged by group, most scored first. */
   feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>;
   /** Newest first. */

@@ -13,7 +13,7 @@ import { authorizeUsageFilters } from "./usage-service.ts";
 
 export interface FeedbackDeps {
   usage?: UsageStore;
-  control: { putFeedback(f: FeedbackRecord): Promise<void>; feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>; feedbackFor(requestId: string): Promise<FeedbackRecord[]> };
+  control: { putFeedback(f: FeedbackRecord): Promise<void>; feedbackSummary(q: FeedbackQuery): Promise<FeedbackRow[]>; feedbackFor(requestId: string): Promise<FeedbackRecord[]>; feedbackById(id: string): Promise<FeedbackRecord | undefined> };
   now?: () => number;
   /**
    * How long a score waits for its request's usage record: a shared store (Redis, PostgreSQL) is
@@ -42,6 +42,20 @@ export async function submitFeedback(d: FeedbackDeps, caller: Caller, input: Fee
   const rec = feedbackOf(record, caller, f, (d.now ?? Date.now)());
   await d.control.putFeedback(rec);
   return rec;
+}
+
+/**
+ * Change a score by its id (Portkey's PUT /feedback/{id}): its value, and its weight and metadata
+ * when given (else kept). Only the key that gave it (or an admin key) may; any other is told the
+ * score does not exist.
+ */
+export async function updateFeedback(d: FeedbackDeps, caller: Caller, id: string, input: { value: unknown; weight?: unknown; metadata?: unknown }): Promise<FeedbackRecord> {
+  const before = await d.control.feedbackById(id);
+  if (!before || (before.by !== caller.keyName && caller.role !== "admin")) throw new GatewayError("not_found", `feedback_id: no score "${id}" given by this key`, { field: "feedback_id" });
+  const f = checkFeedback({ requestId: before.requestId, value: input.value, weight: input.weight ?? before.weight, metadata: input.metadata ?? before.metadata }, { requestId: "request_id", traceId: "trace_id", value: "value", weight: "weight", metadata: "metadata" });
+  const after: FeedbackRecord = { ...before, value: f.value, weight: f.weight, metadata: f.metadata, time: (d.now ?? Date.now)() };
+  await d.control.putFeedback(after);
+  return after;
 }
 
 /** Scores over a range, grouped; a team key sees its team's, a service key its own key's requests' scores. */

@@ -98,6 +98,29 @@ describe("feedback (memory store)", () => {
     assert.equal(one.rows[0]!.count, before.count + 1n, "one more: the admin's own score of it");
   });
 
+  test("PUT /v1/feedback/{id} (Portkey's update) changes a score by its id: its value, and its weight and metadata when given; only by the key that gave it", async () => {
+    const r = answered.find((x) => x.variant === "candidate")!;
+    const given = await feedback(gw, TEAM_A, { trace_id: r.traceId, value: 2, weight: 0.5, metadata: { comment: "first look" } });
+    const id = given.body.feedback_ids![0]!;
+    const put = (apiKey: string, body: unknown, fid = id) =>
+      fetch(`${gw.url}/v1/feedback/${encodeURIComponent(fid)}`, { method: "PUT", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then(async (x) => ({ status: x.status, body: (await x.json()) as any }));
+    const updated = await put(TEAM_A, { value: -3 });
+    assert.equal(updated.status, 200, JSON.stringify(updated.body));
+    assert.deepEqual([updated.body.status, updated.body.message, updated.body.feedback_ids], ["success", "feedback updated", [id]]);
+    let mine = (await a.usage.getRequest({ id: r.requestId })).feedback.find((f) => f.givenBy === "team-a")!;
+    assert.deepEqual([mine.value, mine.weight, mine.metadata.comment], [-3, 0.5, "first look"], "weight and metadata kept");
+    assert.equal((await put(TEAM_A, { value: 4, weight: 1, metadata: JSON.stringify({ comment: "on reflection" }) })).status, 200);
+    mine = (await a.usage.getRequest({ id: r.requestId })).feedback.find((f) => f.givenBy === "team-a")!;
+    assert.deepEqual([mine.value, mine.weight, mine.metadata.comment], [4, 1, "on reflection"]);
+    // Another key's score is not found; bad input names its field; POST is not an update.
+    assert.equal((await put(TEAM_B, { value: 1 })).status, 404);
+    assert.equal((await put(TEAM_A, { value: 1 }, "fb_nope")).body.error.param, "feedback_id");
+    const bad = await put(TEAM_A, { value: 99 });
+    assert.deepEqual([bad.status, bad.body.error.param], [400, "value"]);
+    const wrong = await fetch(`${gw.url}/v1/feedback/${id}`, { method: "POST", headers: { authorization: `Bearer ${TEAM_A}` }, body: "{}" });
+    assert.deepEqual([wrong.status, wrong.headers.get("allow")], [405, "PUT"]);
+  });
+
   test("a team key scores and reads its own team's requests only; another team's request is not found", async () => {
     const r = answered[0]!;
     await refused(b.usage.submitFeedback({ requestId: r.requestId, value: 1 }), Code.NotFound, /^request_id: no request "req_.*" that this key may read/);
@@ -158,5 +181,9 @@ describe("feedback on PostgreSQL, two replicas", () => {
     await B.close();
     rig.replicas[1] = await startTestGateway(rig.config);
     assert.deepEqual((await summary(rig.replicas[1])).map((x) => x.count), [1n], "still there after a restart");
+    // Updated by its id on the restarted replica (PostgreSQL's feedbackById), read back on A.
+    const up = await fetch(`${rig.replicas[1].url}/v1/feedback/${res.body.feedback_ids![0]}`, { method: "PUT", headers: { authorization: `Bearer ${TEAM_A}`, "content-type": "application/json" }, body: JSON.stringify({ value: -1 }) });
+    assert.equal(up.status, 200);
+    assert.deepEqual((await summary(A)).map((x) => [x.count, x.meanValue, x.weightedMeanValue]), [[1n, -1, -1]]);
   });
 });
