@@ -112,18 +112,22 @@ interface LiveCall {
 /** Whether a caller may control a call (its own key's, or an admin). */
 const mayControl = (caller: Caller, call: LiveCall): boolean => caller.role === "admin" || caller.keyName === call.owner;
 
+/** A JSON object given as text, or a 400 naming `field` (`what` says what it should be). */
+function jsonObject(raw: string, field: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    v = undefined;
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new GatewayError("invalid_argument", `${field}: must be a JSON object (${what})`, { field });
+  return v as Record<string, unknown>;
+}
+
 /** The routing options of `?signalbox=<JSON>` (the other doors' `signalbox` object). */
 function queryOptions(query: URLSearchParams): unknown {
   const raw = query.get("signalbox");
-  if (raw === null) return {};
-  let sb: unknown;
-  try {
-    sb = JSON.parse(raw);
-  } catch {
-    throw new GatewayError("invalid_argument", "signalbox: must be a JSON object (URL-encoded in the query)", { field: "signalbox" });
-  }
-  if (!sb || typeof sb !== "object" || Array.isArray(sb)) throw new GatewayError("invalid_argument", "signalbox: must be a JSON object (URL-encoded in the query)", { field: "signalbox" });
-  return sb;
+  return raw === null ? {} : jsonObject(raw, "signalbox", "URL-encoded in the query");
 }
 
 /**
@@ -148,16 +152,7 @@ export async function parseOffer(contentType: string | undefined, body: Buffer, 
     };
     sdp = await part("sdp");
     const raw = await part("session");
-    if (raw !== undefined) {
-      let v: unknown;
-      try {
-        v = JSON.parse(raw);
-      } catch {
-        throw new GatewayError("invalid_argument", "session: must be a JSON object (a realtime session's configuration)", { field: "session" });
-      }
-      if (!v || typeof v !== "object" || Array.isArray(v)) throw new GatewayError("invalid_argument", "session: must be a JSON object (a realtime session's configuration)", { field: "session" });
-      session = v as Record<string, unknown>;
-    }
+    if (raw !== undefined) session = jsonObject(raw, "session", "a realtime session's configuration");
     modelField = "session.model";
   } else if (ct.startsWith("application/sdp")) {
     sdp = body.toString("utf8");
