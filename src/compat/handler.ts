@@ -14,6 +14,7 @@
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
 //   PUT  /v1/feedback/{id}      (Portkey's update of a score)
+//   GET  /v1/generation, POST /v1/generation/feedback, GET /v1/key (OpenRouter's, ./openrouter.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   POST /v1/realtime/calls, /v1/realtime/calls/{id}/hangup, /v1/realtime/client_secrets
@@ -59,6 +60,7 @@ import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
 import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
+import { isOpenRouterPath, serveOpenRouter, toOpenRouterError } from "./openrouter.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -503,6 +505,27 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
         return;
       }
+      // OpenRouter's account endpoints: a generation's stats, a report on it, the calling key.
+      if (feedback && isOpenRouterPath(path)) {
+        const u = req.url ?? "";
+        const qi = u.indexOf("?");
+        status = await serveOpenRouter(req.method ?? "GET", path, {
+          core,
+          feedback,
+          caller,
+          query: new URLSearchParams(qi < 0 ? "" : u.slice(qi + 1)),
+          readJson: async () => {
+            try {
+              return JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
+            } catch (err) {
+              if (err instanceof GatewayError) throw err;
+              throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+            }
+          },
+          send: (st, b, h) => sendJson(res, st, b, { ...h, "x-request-id": ri.id }),
+        });
+        return;
+      }
       // Portkey's feedback endpoint: a score for an answered request, by trace id or request id.
       if ((path === "/v1/feedback" || path.startsWith("/v1/feedback/")) && feedback) {
         const one = path !== "/v1/feedback";
@@ -601,7 +624,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, m);
     } catch (err) {
-      const e = gemini ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : toOpenAIError(err);
+      const e = gemini ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : toOpenAIError(err);
       status = e.status;
       message = e.body.error.message;
       sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
@@ -621,7 +644,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/"))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

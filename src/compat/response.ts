@@ -154,7 +154,7 @@ export function completionJson(a: Answer | readonly Answer[], created: number) {
  * stream; each engine batch becomes one chunk.
  */
 export function chunkWriter(id: string, created: number, model: string, includeUsage: boolean, index = 0) {
-  const head = `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,`;
+  const head = `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},`;
   const usageNull = includeUsage ? `,"usage":null` : "";
   const chunk = (delta: unknown, finish: string | null, logprobs?: TokenLogprob[]) =>
     `${head}"choices":[{"index":${index},"delta":${JSON.stringify(delta)},"logprobs":${logprobs ? JSON.stringify(logprobsJson(logprobs)) : "null"},"finish_reason":${finish === null ? "null" : JSON.stringify(finish)}}]${usageNull}}\n\n`;
