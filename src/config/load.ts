@@ -363,6 +363,7 @@ const keySpec = obj<KeyConfig>({
   limits: opt(limitsSpec, {}),
   per_user_limits: opt(limitsSpec),
   budget: opt(budgetSpec),
+  per_user_budget: opt(budgetSpec),
   max_output_tokens: opt(num({ min: 1, int: true })),
   guardrails: opt(guardrailNames),
 });

@@ -370,6 +370,8 @@ export interface KeyConfig {
   limits: RateLimits;
   perUserLimits?: RateLimits;
   budget?: BudgetConfig;
+  /** A budget each end user of the key has (the request's `user`), apart from the key's own. */
+  perUserBudget?: BudgetConfig;
   maxOutputTokens?: number;
   /** Named guardrails every request with this key runs (mandatory for it). */
   guardrails?: string[];

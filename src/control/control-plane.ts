@@ -16,7 +16,7 @@ import { createEntryBook, type EntryBook, type EntryInput, type EntryView, type 
 import { createSealer } from "./sealed.ts";
 
 /** The fields a caller may set on a key. */
-export type KeyInput = Pick<ManagedKey, "name" | "team" | "role" | "allow" | "limits" | "perUserLimits" | "budget" | "maxOutputTokens" | "expiresAt" | "metadata">;
+export type KeyInput = Pick<ManagedKey, "name" | "team" | "role" | "allow" | "limits" | "perUserLimits" | "budget" | "perUserBudget" | "maxOutputTokens" | "expiresAt" | "metadata">;
 
 export type KeyPatch = Partial<Omit<KeyInput, "name" | "team">>;
 
@@ -155,6 +155,7 @@ export function keyView(k: ManagedKey): Record<string, unknown> {
       limits: k.limits,
       per_user_limits: k.perUserLimits,
       budget: k.budget,
+      per_user_budget: k.perUserBudget,
       max_output_tokens: k.maxOutputTokens,
       expire_time: iso(k.expiresAt),
       metadata: k.metadata,
@@ -328,6 +329,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     checkLimits(p.limits, `${field}.limits`);
     checkLimits(p.perUserLimits, `${field}.per_user_limits`);
     checkBudget(p.budget, `${field}.budget`);
+    checkBudget(p.perUserBudget, `${field}.per_user_budget`);
     if (p.maxOutputTokens !== undefined && !(Number.isInteger(p.maxOutputTokens) && p.maxOutputTokens > 0)) throw bad(`${field}.max_output_tokens`, "must be > 0");
     if (p.expiresAt !== undefined && p.expiresAt <= now()) throw bad(`${field}.expire_time`, "is in the past");
     if (p.metadata) checkMetadata(p.metadata, `${field}.metadata`);

@@ -72,6 +72,7 @@ export function configKey(k: KeyConfig, now: number): ManagedKey {
     limits: k.limits,
     perUserLimits: k.perUserLimits,
     budget: k.budget,
+    perUserBudget: k.perUserBudget,
     maxOutputTokens: k.maxOutputTokens,
     metadata: {},
     source: "config",
@@ -95,7 +96,7 @@ export function createDirectory(now: () => number = Date.now): Directory {
   function callerOf(k: ManagedKey): Caller {
     const team = teams.get(k.team);
     const limits = hasLimits(k.limits) ? k.limits : (team?.defaultKeyLimits ?? k.limits);
-    const key: KeyConfig = { name: k.name, hash: "", team: k.team, role: k.role, allow: k.allow, limits, perUserLimits: k.perUserLimits, budget: k.budget, maxOutputTokens: k.maxOutputTokens };
+    const key: KeyConfig = { name: k.name, hash: "", team: k.team, role: k.role, allow: k.allow, limits, perUserLimits: k.perUserLimits, budget: k.budget, perUserBudget: k.perUserBudget, maxOutputTokens: k.maxOutputTokens };
     return { keyName: k.name, team: k.team, role: k.role, allow: k.allow, maxOutputTokens: k.maxOutputTokens, key };
   }
 

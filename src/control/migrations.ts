@@ -453,6 +453,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_response_events_created ON signalbox_response_events (created_at);
     `,
   },
+  {
+    version: 19,
+    name: "keys: a budget for each end user of a key",
+    sql: `
+      ALTER TABLE signalbox_keys ADD COLUMN per_user_budget jsonb;
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -20,6 +20,8 @@ export interface ManagedKey {
   limits: RateLimits;
   perUserLimits?: RateLimits;
   budget?: BudgetConfig;
+  /** A budget each end user of the key has (the request's `user`). */
+  perUserBudget?: BudgetConfig;
   maxOutputTokens?: number;
   expiresAt?: number;
   metadata: Record<string, string>;

@@ -9,7 +9,7 @@ import { answerIdentity, answerTarget, CACHEABLE_FINISH, cacheKey, type CachedAn
 import { createSemanticIndex, semanticIndexName, semanticText, unit, type SemanticIndex } from "../cache/semantic.ts";
 import type { SemanticCacheConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
-import { buildAdmission, buildSettlement, deploymentAdmission, refusal, StreamHold, type Admission } from "../limits/admission.ts";
+import { buildAdmission, buildSettlement, deploymentAdmission, isUserBudget, refusal, StreamHold, type Admission } from "../limits/admission.ts";
 import type { RateStanding } from "../limits/types.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -184,7 +184,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     if (!a) return undefined;
     const r = await core.limits.admit(a.request);
     if (!r.ok) {
-      if (r.kind === "budget") {
+      if (r.kind === "budget" && !isUserBudget(r.check.id)) {
         const b = r.check;
         core.alerts.emit({
           event: "budget_exhausted",
@@ -202,6 +202,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     }
     a.rates = r.rates;
     for (const s of r.soft) {
+      if (isUserBudget(s.id)) continue;
       const b = a.request.budgets.find((x) => x.id === s.id);
       const k = `${s.id}:${b?.period}:${b?.periodStart}`;
       if (!warned.has(k)) {

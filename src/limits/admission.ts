@@ -118,6 +118,11 @@ function scopeName(kind: "key" | "team", name: string) {
   return x;
 }
 
+/** The budget id of an end user of a key (per_user_budget): `user:<key>:<user>`. */
+export const userBudgetId = (key: string, user: string): string => `user:${key}:${user}`;
+/** Whether a budget id is an end user's: their soft thresholds are not alerted (one a user would flood the channels and the metrics). */
+export const isUserBudget = (id: string): boolean => id.startsWith("user:");
+
 /**
  * The checks of a caller's scopes: its key's limits (and its user's), its key's and team's budgets.
  * `tokens`: what token-rate checks are charged (undefined: none are, as for a tool call).
@@ -159,6 +164,8 @@ function scopeChecks(teams: TeamBudgets, caller: Call["caller"], user: string | 
     });
   };
   if (keyScope) addBudget(keyScope.id, keyScope.who, key?.budget);
+  // An end user's own budget under the key (per_user_budget), in the team's shard like the rest.
+  if (key?.perUserBudget && user) addBudget(userBudgetId(key.name, user), `user "${user}" of key "${key.name}"`, key.perUserBudget);
   addBudget(teamScope.id, teamScope.who, team?.budget);
   if (rates.length === 0 && budgets.length === 0) return undefined;
   return { shard: teamScope.id, rates, tokenChecks, budgets };

@@ -23,6 +23,13 @@ interface Holds {
   nextExpiry: number;
 }
 
+/** How often ended windows and periods are looked for, and when one counts as ended. */
+const SWEEP_EVERY_MS = 10 * 60_000;
+/** Every rate window is a minute long; one unused for an hour is gone. */
+const STALE_WINDOW_MS = 60 * 60_000;
+/** A period that started over 32 days ago has ended, whatever its length (a month at most). */
+const STALE_PERIOD_MS = 32 * 24 * 60 * 60_000;
+
 export function createMemoryLimiter(): Limiter & { reset(): void } {
   const windows = new Map<string, Window>();
   const spent = new Map<string, number>();
@@ -58,9 +65,24 @@ export function createMemoryLimiter(): Limiter & { reset(): void } {
     return h.total;
   };
 
+  /**
+   * Entries of ended windows and periods are dropped now and then: per-user limits and budgets make
+   * one per end user, so an unpruned map would grow with every user ever seen.
+   */
+  let nextSweep = 0;
+  const sweep = (now: number) => {
+    if (now < nextSweep) return;
+    nextSweep = now + SWEEP_EVERY_MS;
+    for (const [id, w] of windows) if (now - w.start > STALE_WINDOW_MS) windows.delete(id);
+    const ended = (key: string) => Number(key.slice(key.lastIndexOf(":") + 1)) < now - STALE_PERIOD_MS;
+    for (const key of spent.keys()) if (ended(key)) spent.delete(key);
+    for (const [key, h] of holds) if (h.byRequest.size === 0 && ended(key)) holds.delete(key);
+  };
+
   return {
     async admit(req: AdmissionRequest): Promise<AdmissionResult> {
       const { now } = req;
+      sweep(now);
       const rates: RateStanding[] = [];
       for (const c of req.rates) {
         const w = win(c.id, c.windowMs, now);

@@ -18,7 +18,7 @@ import { newRequestId } from "../server/context.ts";
 import type { Tracing } from "../telemetry/tracing.ts";
 import type { UsageRecord, UsageSink } from "../usage/record.ts";
 import { log } from "../telemetry/log.ts";
-import { refusal, toolAdmission, toolSettlement, type Admission, type TeamBudgets } from "../limits/admission.ts";
+import { isUserBudget, refusal, toolAdmission, toolSettlement, type Admission, type TeamBudgets } from "../limits/admission.ts";
 import type { Limiter } from "../limits/types.ts";
 import type { Alerter } from "../alerts/alerts.ts";
 import { guardTexts, startRun, type GuardrailRun, type GuardrailSet } from "../guardrails/engine.ts";
@@ -308,7 +308,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
             refused = r.kind === "rate" ? "rate_limit" : "budget";
             if (r.kind === "budget") {
               const b = r.check;
-              deps.alerts?.().emit({ event: "budget_exhausted", budget: b.id, period: b.period, periodStart: b.periodStart ?? a.request.now, spentNanos: r.spentNanos, limitNanos: b.limitNanos, key: ctx.caller.keyName, team: ctx.caller.team, model: `mcp:${server.id}/${tool}` });
+              if (!isUserBudget(b.id)) deps.alerts?.().emit({ event: "budget_exhausted", budget: b.id, period: b.period, periodStart: b.periodStart ?? a.request.now, spentNanos: r.spentNanos, limitNanos: b.limitNanos, key: ctx.caller.keyName, team: ctx.caller.team, model: `mcp:${server.id}/${tool}` });
             }
             throw refusal(r);
           }

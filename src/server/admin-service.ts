@@ -116,6 +116,7 @@ export function keyToPb(k: ManagedKey): ApiKey {
     limits: limitsToPb(k.limits),
     perUserLimits: limitsToPb(k.perUserLimits),
     budget: budgetToPb(k.budget),
+    perUserBudget: budgetToPb(k.perUserBudget),
     maxOutputTokens: k.maxOutputTokens,
     expireTime: ts(k.expiresAt),
     metadata: k.metadata,
@@ -168,7 +169,7 @@ function maskPaths(mask: FieldMask | undefined, allowed: readonly string[], fiel
   return out;
 }
 
-const KEY_PATHS = ["allow", "limits", "per_user_limits", "budget", "max_output_tokens", "expire_time", "metadata", "role"] as const;
+const KEY_PATHS = ["allow", "limits", "per_user_limits", "budget", "per_user_budget", "max_output_tokens", "expire_time", "metadata", "role"] as const;
 const TEAM_PATHS = ["budget", "default_key_limits", "metadata"] as const;
 
 function keyPatch(k: ApiKey, paths: Set<string>): KeyPatch {
@@ -177,6 +178,7 @@ function keyPatch(k: ApiKey, paths: Set<string>): KeyPatch {
   if (paths.has("limits")) p.limits = limitsFromPb(k.limits);
   if (paths.has("per_user_limits")) p.perUserLimits = k.perUserLimits ? limitsFromPb(k.perUserLimits) : undefined;
   if (paths.has("budget")) p.budget = budgetFromPb(k.budget, "key.budget");
+  if (paths.has("per_user_budget")) p.perUserBudget = budgetFromPb(k.perUserBudget, "key.per_user_budget");
   if (paths.has("max_output_tokens")) p.maxOutputTokens = k.maxOutputTokens;
   if (paths.has("expire_time")) p.expiresAt = timeFromPb(k.expireTime);
   if (paths.has("metadata")) p.metadata = k.metadata;
@@ -232,6 +234,7 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
           limits: limitsFromPb(k.limits),
           perUserLimits: k.perUserLimits ? limitsFromPb(k.perUserLimits) : undefined,
           budget: budgetFromPb(k.budget, "key.budget"),
+          perUserBudget: budgetFromPb(k.perUserBudget, "key.per_user_budget"),
           maxOutputTokens: k.maxOutputTokens,
           expiresAt: timeFromPb(k.expireTime),
           metadata: k.metadata,

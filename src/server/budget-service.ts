@@ -8,6 +8,7 @@ import { BudgetPeriod, GetBudgetResponseSchema, Scope, type BudgetStatus, type R
 import type { BudgetConfig, KeyConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { periodBounds } from "../limits/periods.ts";
+import { userBudgetId } from "../limits/admission.ts";
 import { GatewayError } from "../router/errors.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
@@ -25,7 +26,7 @@ export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof Usa
     if (!k) return undefined;
     const own = k.limits.requestsPerMinute !== undefined || k.limits.tokensPerMinute !== undefined;
     const limits = own ? k.limits : (core.control.directory.team(k.team)?.defaultKeyLimits ?? k.limits);
-    return { name: k.name, hash: "", team: k.team, role: k.role, allow: k.allow, limits, perUserLimits: k.perUserLimits, budget: k.budget, maxOutputTokens: k.maxOutputTokens };
+    return { name: k.name, hash: "", team: k.team, role: k.role, allow: k.allow, limits, perUserLimits: k.perUserLimits, budget: k.budget, perUserBudget: k.perUserBudget, maxOutputTokens: k.maxOutputTokens };
   };
   const teamNamed = (name: string) => core.control.directory.team(name);
 
@@ -92,6 +93,11 @@ export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof Usa
         }
         const budgets: BudgetStatus[] = [];
         if (key?.budget) budgets.push(await budget(Scope.KEY, key.name, `team:${key.team}`, `key:${key.name}`, key.budget, now));
+        if (req.user) {
+          if (!key) throw new GatewayError("invalid_argument", "user: an end user's budget is a key's (per_user_budget): name the key too, or call with it", { field: "user" });
+          if (!key.perUserBudget) throw new GatewayError("failed_precondition", `user: key "${key.name}" has no per_user_budget`, { field: "user" });
+          budgets.push(await budget(Scope.USER, `${key.name}:${req.user}`, `team:${key.team}`, userBudgetId(key.name, req.user), key.perUserBudget, now));
+        }
         const team = teamName ? teamNamed(teamName) : undefined;
         if (team?.budget) budgets.push(await budget(Scope.TEAM, team.name, `team:${team.name}`, `team:${team.name}`, team.budget, now));
         return create(GetBudgetResponseSchema, { budgets, rateLimits: key ? await rates(key, now) : [] });

@@ -395,4 +395,6 @@ export function validateGetRequest(r: GetRequestRequest): void {
   checkTraceId(r.traceId);
 }
 
-export function validateGetBudget(_r: GetBudgetRequest): void {}
+export function validateGetBudget(r: GetBudgetRequest): void {
+  if (r.user.length > 256) bad("user", "at most 256 characters");
+}

@@ -63,6 +63,7 @@ const fullKey = (name: string, hash: string): ManagedKey => ({
   limits: { requestsPerMinute: 60, tokensPerMinute: 100_000 },
   perUserLimits: { requestsPerMinute: 5 },
   budget: { period: "month", limitUsd: 12.5, softThreshold: 0.8 },
+  perUserBudget: { period: "day", limitUsd: 0.5, softThreshold: 0.9 },
   maxOutputTokens: 2048,
   expiresAt: 1_900_000_000_123,
   metadata: { owner: "ana", "cost-center": "42" },
@@ -186,6 +187,7 @@ test("keys round-trip every field; updateKey returns both sides as stored", asyn
       const next: ManagedKey = { ...k, hash: "sha256:ccc", prevHash: k.hash, prevHashExpiresAt: 1_800_001_000_000, updatedAt: 1_800_000_900_000, allow: [] };
       delete next.budget;
       delete next.perUserLimits;
+      delete next.perUserBudget;
       delete next.revokedAt;
       next.metadata = { owner: "bo" };
       return next;
@@ -196,6 +198,7 @@ test("keys round-trip every field; updateKey returns both sides as stored", asyn
   const expected: ManagedKey = { ...full, hash: "sha256:ccc", prevHash: "sha256:aaa", prevHashExpiresAt: 1_800_001_000_000, updatedAt: 1_800_000_900_000, allow: [], metadata: { owner: "bo" } };
   delete expected.budget;
   delete expected.perUserLimits;
+  delete expected.perUserBudget;
   delete expected.revokedAt;
   assert.deepEqual(after, expected);
   assert.deepEqual(await store.getKey("full"), expected);

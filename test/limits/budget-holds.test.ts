@@ -447,3 +447,31 @@ after(() => {
   // The figures the issue asks for (admitted counts, spend as % of the limit), in the test log.
   console.log(`budget figures: ${JSON.stringify(FIGURES)}`);
 });
+
+test("the in-memory limiter forgets ended windows and periods (one per end user would otherwise pile up), never a live one", async () => {
+  const limiter = createMemoryLimiter();
+  const day0 = Date.UTC(2026, 0, 5, 12);
+  const admit = (user: string, now: number) =>
+    limiter.admit({
+      requestId: `r-${user}-${now}`,
+      shard: "team:t",
+      rates: [{ id: `user:k:${user}:rpm`, limit: 1, cost: 1, windowMs: 60_000, describe: "rpm" }],
+      budgets: [{ id: `user:k:${user}`, period: "day", limitNanos: 1_000, reserveNanos: 100, softThreshold: 1, describe: "b", periodStart: periodBounds("day", now).start }],
+      now,
+      reservationTtlMs: 60_000,
+    });
+  for (let i = 0; i < 50; i++) {
+    assert.equal((await admit(`u${i}`, day0)).ok, true);
+    limiter.settle({ requestId: `r-u${i}-${day0}`, shard: "team:t", tokenAdjustments: [], budgets: [{ id: `user:k:u${i}`, period: "day", periodStart: periodBounds("day", day0).start, reservedNanos: 100, actualNanos: 400 }], now: day0 });
+  }
+  // The same user within the minute: the window is remembered; the day's spend too.
+  assert.equal((await admit("u0", day0 + 1_000)).ok, false);
+  assert.deepEqual(await limiter.budgetState("team:t", "user:k:u1", "day", day0 + 1_000), { spentNanos: 400, reservedNanos: 0 });
+  // Forty days later a sweep runs: the ended periods and windows are gone, so is their memory.
+  const later = day0 + 40 * 86_400_000;
+  assert.equal((await admit("fresh", later)).ok, true);
+  assert.deepEqual(await limiter.budgetState("team:t", "user:k:u1", "day", day0 + 1_000), { spentNanos: 0, reservedNanos: 0 });
+  assert.deepEqual(await limiter.rateState("team:t", "user:k:u1:rpm", 60_000, day0 + 1_000), { used: 0 });
+  // The live ones stay.
+  assert.equal((await admit("fresh", later + 1_000)).ok, false);
+});

@@ -1,5 +1,6 @@
-// Two gateway processes sharing one private Redis enforce one rate limit and one budget: send
-// more than the limit through both and count exactly how many passed.
+// Two gateway processes sharing one private Redis enforce one rate limit, one budget and one
+// budget per end user of a key: send more than the limit through both and count exactly how many
+// passed.
 
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,6 +15,7 @@ import { freePort, startRedis, type TestRedis } from "../helpers/redis.ts";
 
 const RATE_KEY = "sbx_test_rate_key_0001";
 const BUDGET_KEY = "sbx_test_budget_key_0002";
+const PER_USER_KEY = ["sbx", "test", "per", "user", "0003"].join("_");
 // mock/a: $1/M input, $2/M output; "hi" is 8 prompt tokens (o200k: 1, and OpenAI's framing of one
 // message, 7) and the mock answers 24 tokens: 8 × 1,000 + 24 × 2,000 = 56,000 nano-USD a request.
 // The budget fits exactly five.
@@ -58,6 +60,7 @@ routes:
 keys:
   - { name: rate-limited, hash: "${hashKey(RATE_KEY)}", team: alpha, limits: { requests_per_minute: 10 } }
   - { name: budgeted, hash: "${hashKey(BUDGET_KEY)}", team: beta, budget: { period: day, limit_usd: ${(5 * PER_REQUEST) / 1e9} } }
+  - { name: per-user, hash: "${hashKey(PER_USER_KEY)}", team: gamma, budget: { period: month, limit_usd: ${(9 * PER_REQUEST) / 1e9} }, per_user_budget: { period: day, limit_usd: ${(3 * PER_REQUEST) / 1e9} } }
 `,
   );
   urls.push(await startGateway(file), await startGateway(file));
@@ -121,6 +124,48 @@ test("one budget across two replicas: concurrent requests cannot overspend it", 
     assert.equal(b.budgets[0].remainingNanoUsd, 0n);
     assert.equal(b.budgets[0].exceeded, true);
   }
+});
+
+test("a budget per end user across two replicas: each user of the key gets exactly theirs, the key's own budget still bounds them all", async () => {
+  const clients = urls.map((u) => createSignalboxClient({ baseUrl: u, apiKey: PER_USER_KEY }));
+  const ask = (i: number, user?: string) => outcome(clients[i % 2].chat.complete({ model: "default", messages: [userText("hi")], maxOutputTokens: 24, ...(user ? { user } : {}) }));
+  // Ten at once from alice through both replicas: her daily budget fits three.
+  const alice = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(i, "alice")));
+  assert.equal(alice.filter((r) => r === "ok").length, 3, JSON.stringify(alice));
+  assert.ok(alice.every((r) => r === "ok" || r === Code.ResourceExhausted));
+  try {
+    await clients[1].chat.complete({ model: "default", messages: [userText("hi")], maxOutputTokens: 24, user: "alice" });
+    assert.fail("expected a refusal");
+  } catch (e) {
+    assert.match(ConnectError.from(e).rawMessage, /budget exhausted: daily budget of user "alice" of key "per-user" \(\$0\.000168\)/);
+  }
+  // Bob is not held to Alice's spend; over the OpenAI-compatible door too (its `user` field).
+  const bob = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await fetch(`${urls[i % 2]}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${PER_USER_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "default", max_tokens: 24, user: "bob", messages: [{ role: "user", content: "hi" }] }) });
+    bob.push(r.status);
+    if (r.status === 429) assert.match(((await r.json()) as { error: { message: string } }).error.message, /daily budget of user "bob" of key "per-user"/);
+  }
+  assert.deepEqual(bob, [200, 200, 200, 429]);
+  // Requests without a user are held to the key's budget only: six spent of its nine, three left.
+  const anon = [];
+  for (let i = 0; i < 5; i++) anon.push(await ask(i));
+  assert.deepEqual(anon, ["ok", "ok", "ok", Code.ResourceExhausted, Code.ResourceExhausted]);
+  await new Promise((r) => setTimeout(r, 150)); // settlements are batched
+  // GetBudget with a user: the key's budget and the user's, from either replica.
+  for (const c of clients) {
+    const b = await c.usage.getBudget({ user: "alice" });
+    assert.deepEqual(
+      b.budgets.map((x) => [x.name, x.spentNanoUsd, x.exceeded]),
+      [
+        ["per-user", BigInt(9 * PER_REQUEST), true],
+        ["per-user:alice", BigInt(3 * PER_REQUEST), true],
+      ],
+    );
+  }
+  const carol = await clients[0].usage.getBudget({ user: "carol" });
+  assert.deepEqual([carol.budgets[1]?.spentNanoUsd, carol.budgets[1]?.remainingNanoUsd], [0n, BigInt(3 * PER_REQUEST)]);
+  await assert.rejects(createSignalboxClient({ baseUrl: urls[0], apiKey: BUDGET_KEY }).usage.getBudget({ user: "alice" }), /has no per_user_budget/);
 });
 
 test("GetBudget shows the rate-limit window of a key", async () => {

@@ -95,6 +95,24 @@ describe("keys", () => {
     assert.equal(limited.code, Code.ResourceExhausted);
   });
 
+  test("a budget per end user set at run time: one user past it is refused, the others and user-less requests go on; update clears it; bad input names the field", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret, key } = await admin.createKey({ key: { name: "per-user", team: "search", role: KeyRole.SERVICE, perUserBudget: { period: BudgetPeriod.DAY, limitUsd: 0.000001 } } });
+    assert.deepEqual([key?.perUserBudget?.period, key?.perUserBudget?.limitUsd, key?.perUserBudget?.softThreshold], [BudgetPeriod.DAY, 0.000001, 0.8]);
+    const ask = (user?: string) => as(secret).chat.complete({ model: "default", messages: [userText("hello there")], ...(user ? { user } : {}) });
+    const e = await code(ask("dana"));
+    assert.equal(e.code, Code.ResourceExhausted);
+    assert.match(e.message, /budget exhausted: daily budget of user "dana" of key "per-user"/);
+    await ask(); // no user: the key has no budget of its own
+    const b = await as(secret).usage.getBudget({ user: "dana" });
+    assert.deepEqual(b.budgets.map((x) => x.name), ["per-user:dana"]);
+    const bad = await code(admin.updateKey({ key: { name: "per-user", perUserBudget: { period: BudgetPeriod.DAY, limitUsd: -1 } }, updateMask: { paths: ["per_user_budget"] } }));
+    assert.deepEqual([bad.code, bad.field], [Code.InvalidArgument, "key.per_user_budget.limit_usd"]);
+    const cleared = await admin.updateKey({ key: { name: "per-user" }, updateMask: { paths: ["per_user_budget"] } });
+    assert.equal(cleared.key?.perUserBudget, undefined);
+    await ask("dana");
+  });
+
   test("revoke refuses the key at once; it stays listed as revoked", async () => {
     const admin = as(ADMIN).admin;
     const { secret } = await admin.createKey({ key: { name: "to-revoke", team: "search", role: KeyRole.SERVICE } });
