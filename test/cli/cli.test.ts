@@ -409,6 +409,46 @@ describe("keys and teams", () => {
     ok(await cli(["keys", "revoke", "cli-json"]));
   });
 
+  test("per-user budgets: keys create --user-budget → keys get → budget --key --user → keys update --user-budget (none clears it)", async () => {
+    const secret = ok(await cli(["keys", "create", "--name", "cli-peruser", "--team", "search", "--budget", "10/month", "--user-budget", "1/day"])).stdout.trim();
+    assert.equal((await admin.admin.getKey({ name: "cli-peruser" })).key?.perUserBudget?.limitUsd, 1);
+    const got = ok(await cli(["keys", "get", "cli-peruser"])).stdout;
+    assert.match(got, /^BUDGET +\$10 \/ month( \(warn at 80%\))?$/m);
+    assert.match(got, /^USER BUDGET +\$1 \/ day( \(warn at 80%\))?$/m);
+
+    // An end user's spending under the key, as the budgets table shows it: scope "user", name "<key>:<user>".
+    await createSignalboxClient({ baseUrl: g.url, apiKey: secret }).chat.complete({ model: "default", messages: [userText("from alice")], user: "alice" });
+    const b = ok(await cli(["budget", "--key", "cli-peruser", "--user", "alice"])).stdout;
+    assertTable(b, ["SCOPE", "NAME", "PERIOD", "LIMIT", "SPENT", "REMAINING"], ["cli-peruser:alice"]);
+    assert.match(b, /^user +cli-peruser:alice +day +\$1\.00 /m);
+    assert.match(b, /^key +cli-peruser +month +\$10\.00 /m);
+    assert.match(b, /^team +search +month +\$50\.00 /m);
+    const bj = JSON.parse(ok(await cli(["budget", "--key", "cli-peruser", "--user", "alice", "--json"])).stdout);
+    const scopeAndName = (j: unknown) => (j as { budgets: { scope: string; name: string; limitNanoUsd: string }[] }).budgets.map((x) => [x.scope, x.name, x.limitNanoUsd]);
+    assert.deepEqual(scopeAndName(bj), scopeAndName(toJson(GetBudgetResponseSchema, await admin.usage.getBudget({ key: "cli-peruser", user: "alice" }))));
+    assert.ok(bj.budgets.some((x: { scope: string; name: string }) => x.scope === "SCOPE_USER" && x.name === "cli-peruser:alice"));
+    // The key's own secret may ask about its users too.
+    assert.match(ok(await cli(["budget", "--user", "bob"], { env: { SIGNALBOX_API_KEY: secret } })).stdout, /^user +cli-peruser:bob +day +\$1\.00 /m);
+    // Without --user, no user row.
+    assert.doesNotMatch(ok(await cli(["budget", "--key", "cli-peruser"])).stdout, /cli-peruser:/);
+
+    // Only the per-user budget changes; "none" removes it.
+    ok(await cli(["keys", "update", "cli-peruser", "--user-budget", "2.50/week"]));
+    let k = (await admin.admin.getKey({ name: "cli-peruser" })).key!;
+    assert.equal(k.perUserBudget?.limitUsd, 2.5);
+    assert.equal(k.budget?.limitUsd, 10, "the key's own budget is kept");
+    assert.match(ok(await cli(["keys", "update", "cli-peruser", "--user-budget", "none"])).stdout, /^BUDGET +\$10 \/ month( \(warn at 80%\))?$/m);
+    k = (await admin.admin.getKey({ name: "cli-peruser" })).key!;
+    assert.equal(k.perUserBudget, undefined);
+    assert.equal(k.budget?.limitUsd, 10);
+    assert.doesNotMatch(ok(await cli(["keys", "get", "cli-peruser"])).stdout, /USER BUDGET/);
+    // With no per-user budget, a user's budget cannot be read: the gateway says why.
+    const none = await cli(["budget", "--key", "cli-peruser", "--user", "alice"]);
+    assert.equal(none.code, 1, none.stderr);
+    assert.match(none.stderr, /per_user_budget/);
+    ok(await cli(["keys", "revoke", "cli-peruser"]));
+  });
+
   test("teams create, list, update, delete", async () => {
     ok(await cli(["teams", "create", "--name", "cli-team", "--budget", "100/month", "--rpm", "50"]));
     const list = ok(await cli(["teams", "list"])).stdout;
@@ -662,6 +702,9 @@ describe("exit codes", () => {
       ["requests", "--trace", "not-a-trace"],
       ["keys", "create", "--name", "x"],
       ["keys", "create", "--name", "x", "--team", "t", "--budget", "ten"],
+      ["keys", "create", "--name", "x", "--team", "t", "--user-budget", "ten"],
+      ["keys", "create", "--name", "x", "--team", "t", "--user-budget", "none"],
+      ["keys", "update", "cli-made", "--user-budget", "1/fortnight"],
       ["keys", "update", "cli-made"],
       ["usage", "--json", "--csv"],
       ["budget", "--csv"],
@@ -680,6 +723,7 @@ describe("exit codes", () => {
         }),
       );
     }
+    assert.match((await cli(["keys", "update", "cli-made"])).stderr, /--budget, --user-budget,/);
     const help = await cli(["--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Exit codes:/);

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, createSignalboxClient, Dimension, Granularity, SignalboxError, type SignalboxClient, system, user } from "@signalbox/client";
+import { BudgetPeriod, Code, createSignalboxClient, Dimension, Granularity, SignalboxError, type SignalboxClient, system, user } from "@signalbox/client";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -351,6 +351,9 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     await form.locator("input[name=name]").fill("console-made");
     await form.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });
     await form.locator("select[aria-label=Team]").selectOption("search");
+    // A budget per end user, beside the key's own.
+    await form.locator("input[name=per_user_budget]").fill("1.5");
+    await form.locator("select[name=per_user_period]").selectOption({ label: "week" });
     await form.getByRole("button", { name: "Create key" }).click();
     const secretEl = page.getByTestId("secret");
     await secretEl.waitFor();
@@ -369,7 +372,40 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
 
     const row = page.locator("[data-testid=key-row][data-name=console-made]");
     await row.waitFor();
+    assert.equal(await row.getByTestId("per-user-budget").innerText(), "$1.5 / week per end user");
+    const perUser = (await admin.admin.getKey({ name: "console-made" })).key?.perUserBudget;
+    assert.equal(perUser?.limitUsd, 1.5);
+    assert.equal(perUser?.period, BudgetPeriod.WEEK);
     await shot(page, "keys");
+
+    // The budgets page shows an end user's budget under the key when one is named.
+    await made.chat.complete({ model: "default", messages: [user("from an end user")], user: "alice" });
+    await go(page, "Budgets & limits");
+    const endUser = page.locator("input[aria-label='End user']");
+    assert.ok(await endUser.isDisabled(), "no end user before a key is chosen");
+    await page.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });
+    await page.locator("select[aria-label=Team]").selectOption("search");
+    await page.locator("select[aria-label=Key] option[value=console-made]").waitFor({ state: "attached" });
+    await page.locator("select[aria-label=Key]").selectOption("console-made");
+    await page.locator("[data-testid=budget][data-name=search]").waitFor();
+    assert.equal(await page.locator("[data-testid=budget][data-scope=user]").count(), 0);
+    await endUser.fill("alice");
+    const userBudget = page.locator("[data-testid=budget][data-scope=user][data-name='console-made:alice']");
+    await userBudget.waitFor();
+    assert.match(await userBudget.innerText(), /Limit\s*\$1\.50*\s*per week/);
+    await page.locator("[data-testid=budget][data-scope=team][data-name=search]").waitFor();
+    await shot(page, "budgets-end-user");
+
+    // Emptying the field in the edit form removes the per-user budget.
+    await go(page, "Keys & teams");
+    await row.getByRole("button", { name: "Edit" }).click();
+    const edit = page.getByRole("form", { name: "Edit key" });
+    assert.equal(await edit.locator("input[name=per_user_budget]").inputValue(), "1.5");
+    await edit.locator("input[name=per_user_budget]").fill("");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await edit.waitFor({ state: "detached" });
+    assert.equal((await admin.admin.getKey({ name: "console-made" })).key?.perUserBudget, undefined);
+    await row.getByTestId("per-user-budget").waitFor({ state: "detached" });
     await row.getByRole("button", { name: "Revoke" }).click();
     await page.getByRole("button", { name: "Revoke key" }).click();
     await row.waitFor({ state: "detached" });

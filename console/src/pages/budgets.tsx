@@ -1,10 +1,11 @@
 // Budgets & limits: GetBudget for a team and key (spent, held by requests in flight, remaining,
 // when it resets) and the key's rate-limit windows. Admins pick any team and key, team keys the
-// keys of their team; service keys see their own.
+// keys of their team; service keys see their own. With an end user named (the requests' `user`),
+// that user's budget under the key's per-user budget shows too.
 
 import { useQuery } from "@connectrpc/connect-query";
 import { type BudgetStatus, BudgetPeriodSchema, type RateLimitStatus, ScopeSchema, UsageService } from "@signalbox/client";
-import { useState } from "react";
+import { useDeferredValue, useState } from "react";
 import { count, dateTime, enumName, relative, usd } from "../format.ts";
 import { KeyPicker, TeamPicker } from "../pickers.tsx";
 import { type Identity, isAdmin } from "../session.ts";
@@ -14,22 +15,39 @@ export function BudgetsPage({ identity }: { identity: Identity }) {
   const admin = isAdmin(identity);
   const [team, setTeam] = useState(admin ? "" : identity.team);
   const [key, setKey] = useState("");
-  const q = useQuery(UsageService.method.getBudget, { team, key });
+  const [user, setUser] = useState("");
+  // An end user's budget is a key's: it is asked for once a key is chosen (a service key: its own).
+  const keyed = !!key || identity.role === "service";
+  const askedUser = useDeferredValue(keyed ? user.trim() : "");
+  const q = useQuery(UsageService.method.getBudget, { team, key, user: askedUser });
   const budgets = q.data?.budgets ?? [];
   const rates = q.data?.rateLimits ?? [];
   return (
     <>
       <PageHeader title="Budgets & limits" subtitle="Spend against each budget in its current period, what requests in flight hold, and the rate-limit windows." />
-      {identity.role !== "service" && (
-        <Card>
-          <div className="toolbar">
-            <Field label="Team">{admin ? <TeamPicker value={team} onChange={(t) => (setTeam(t), setKey(""))} /> : <input value={identity.team} readOnly aria-label="Team" />}</Field>
-            <Field label="Key">
-              <KeyPicker team={team} value={key} onChange={setKey} />
-            </Field>
-          </div>
-        </Card>
-      )}
+      <Card>
+        <div className="toolbar">
+          {identity.role !== "service" && (
+            <>
+              <Field label="Team">{admin ? <TeamPicker value={team} onChange={(t) => (setTeam(t), setKey(""))} /> : <input value={identity.team} readOnly aria-label="Team" />}</Field>
+              <Field label="Key">
+                <KeyPicker team={team} value={key} onChange={setKey} />
+              </Field>
+            </>
+          )}
+          <Field label="End user">
+            <input
+              value={user}
+              onChange={(e) => setUser(e.target.value)}
+              name="user"
+              aria-label="End user"
+              placeholder={keyed ? "the requests' user (optional)" : "choose a key first"}
+              disabled={!keyed}
+              title="Shows this end user's budget under the key's per-user budget"
+            />
+          </Field>
+        </div>
+      </Card>
       <ErrorBox error={q.error} />
       {q.isPending ? (
         <Loading />
@@ -37,12 +55,7 @@ export function BudgetsPage({ identity }: { identity: Identity }) {
         q.data && (
           <>
             {budgets.length === 0 ? (
-              <Empty>
-                No budget applies {key ? `to key ${key}` : ""}
-                {key && team ? " or " : ""}
-                {team ? `to team ${team}` : ""}
-                {!key && !team ? "to your key" : ""}.
-              </Empty>
+              <Empty>No budget applies to {appliesTo(key, team, askedUser)}.</Empty>
             ) : (
               <div className="grid-2">
                 {budgets.map((b) => (
@@ -60,18 +73,33 @@ export function BudgetsPage({ identity }: { identity: Identity }) {
   );
 }
 
+/** Whom the budgets asked for are of, for the empty state: "key k or team t", "end user u of key k". */
+function appliesTo(key: string, team: string, user: string): string {
+  const k = key ? `key ${key}` : "your key";
+  const parts = [user ? `end user ${user} of ${k}` : key || !team ? k : "", team ? `team ${team}` : ""].filter(Boolean);
+  return parts.join(" or ");
+}
+
 function BudgetCard({ b }: { b: BudgetStatus }) {
   const limit = Number(b.limitNanoUsd);
   const pct = (n: bigint) => (limit > 0 ? Math.min(100, (Number(n) / limit) * 100) : 0);
   const spent = pct(b.spentNanoUsd);
   const held = Math.min(100 - spent, pct(b.reservedNanoUsd));
   const scope = enumName(ScopeSchema, b.scope, "SCOPE_");
+  // A user's budget is named "<key>:<user>": shown as the end user of the key.
+  const sep = b.name.indexOf(":");
   return (
     <Card
       title={
-        <>
-          {scope} <strong>{b.name}</strong>
-        </>
+        scope === "user" && sep > 0 ? (
+          <>
+            end user <strong>{b.name.slice(sep + 1)}</strong> <span className="muted">of key {b.name.slice(0, sep)}</span>
+          </>
+        ) : (
+          <>
+            {scope} <strong>{b.name}</strong>
+          </>
+        )
       }
       actions={b.exceeded ? <Badge tone="bad">exceeded</Badge> : spent >= b.softThreshold * 100 ? <Badge tone="warn">over {Math.round(b.softThreshold * 100)}%</Badge> : <Badge tone="ok">within budget</Badge>}
     >

@@ -118,7 +118,14 @@ function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
                       {k.limits?.tokensPerMinute !== undefined && <div>{count(k.limits.tokensPerMinute)} tok/min</div>}
                       {k.limits?.requestsPerMinute === undefined && k.limits?.tokensPerMinute === undefined && <span className="muted">team default</span>}
                     </td>
-                    <td className="nowrap">{k.budget ? `$${k.budget.limitUsd} / ${periodName(k.budget.period)}` : <span className="muted">–</span>}</td>
+                    <td className="nowrap">
+                      {k.budget ? `$${k.budget.limitUsd} / ${periodName(k.budget.period)}` : <span className="muted">–</span>}
+                      {k.perUserBudget && (
+                        <div className="muted small" data-testid="per-user-budget">
+                          ${k.perUserBudget.limitUsd} / {periodName(k.perUserBudget.period)} per end user
+                        </div>
+                      )}
+                    </td>
                     <td className="nowrap">{k.lastUsedTime ? relative(k.lastUsedTime) : <span className="muted">never</span>}</td>
                     <td>
                       <Badge tone={st.tone} title={k.expireTime ? `expires ${dateTime(k.expireTime)}` : undefined}>
@@ -163,6 +170,9 @@ interface KeyForm {
   tpm: string;
   period: BudgetPeriod;
   limitUsd: string;
+  /** The budget each end user of the key (the requests' `user`) has, beside the key's own. */
+  userPeriod: BudgetPeriod;
+  userLimitUsd: string;
   maxOutput: string;
 }
 
@@ -172,6 +182,8 @@ const formOf = (k?: ApiKey): KeyForm => ({
   tpm: k?.limits?.tokensPerMinute?.toString() ?? "",
   period: k?.budget?.period ?? BudgetPeriod.MONTH,
   limitUsd: k?.budget ? String(k.budget.limitUsd) : "",
+  userPeriod: k?.perUserBudget?.period ?? BudgetPeriod.DAY,
+  userLimitUsd: k?.perUserBudget ? String(k.perUserBudget.limitUsd) : "",
   maxOutput: k?.maxOutputTokens?.toString() ?? "",
 });
 
@@ -181,16 +193,18 @@ function keyFields(f: KeyForm) {
   const rpm = optNum(f.rpm);
   const tpm = optNum(f.tpm);
   const limit = optNum(f.limitUsd);
+  const userLimit = optNum(f.userLimitUsd);
   return {
     allow: splitList(f.allow),
     limits: rpm === undefined && tpm === undefined ? undefined : { requestsPerMinute: rpm, tokensPerMinute: tpm === undefined ? undefined : BigInt(tpm) },
     budget: limit === undefined ? undefined : { period: f.period, limitUsd: limit },
+    perUserBudget: userLimit === undefined ? undefined : { period: f.userPeriod, limitUsd: userLimit },
     maxOutputTokens: optNum(f.maxOutput),
   };
 }
 
 function KeyFormFields({ f, set }: { f: KeyForm; set: (f: KeyForm) => void }) {
-  const on = (k: keyof KeyForm) => (e: { target: { value: string } }) => set({ ...f, [k]: k === "period" ? Number(e.target.value) : e.target.value });
+  const on = (k: keyof KeyForm) => (e: { target: { value: string } }) => set({ ...f, [k]: k === "period" || k === "userPeriod" ? Number(e.target.value) : e.target.value });
   return (
     <>
       <Field label="Allowed models" hint="Routes, aliases or deployments, comma-separated; empty allows everything.">
@@ -217,6 +231,18 @@ function KeyFormFields({ f, set }: { f: KeyForm; set: (f: KeyForm) => void }) {
         </Field>
         <Field label="Max output tokens">
           <input type="number" min={1} value={f.maxOutput} onChange={on("maxOutput")} name="max_output_tokens" placeholder="no cap" />
+        </Field>
+      </div>
+      <div className="row">
+        <Field label="Budget per end user (USD)" hint="Each end user of the key (the requests' user) has this budget, beside the key's own; empty means none.">
+          <input type="number" min={0} step="0.01" value={f.userLimitUsd} onChange={on("userLimitUsd")} name="per_user_budget" placeholder="none" />
+        </Field>
+        <Field label="Per">
+          <select value={f.userPeriod} onChange={on("userPeriod")} name="per_user_period">
+            <option value={BudgetPeriod.DAY}>day</option>
+            <option value={BudgetPeriod.WEEK}>week</option>
+            <option value={BudgetPeriod.MONTH}>month</option>
+          </select>
         </Field>
       </div>
     </>
@@ -280,7 +306,7 @@ function EditKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     // The form shows every editable field, so every one is in the mask (an empty one clears it).
-    update.mutate({ key: { name: k.name, ...keyFields(f) }, updateMask: { paths: ["allow", "limits", "budget", "max_output_tokens"] } });
+    update.mutate({ key: { name: k.name, ...keyFields(f) }, updateMask: { paths: ["allow", "limits", "budget", "per_user_budget", "max_output_tokens"] } });
   };
   return (
     <Dialog title={`Edit key ${k.name}`} onClose={onClose}>

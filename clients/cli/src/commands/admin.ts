@@ -83,6 +83,7 @@ function describeKey(k: ApiKey): string {
     ["LIMITS", limitsText(k.limits)],
     ["PER USER", limitsText(k.perUserLimits)],
     ["BUDGET", budgetText(k.budget)],
+    ["USER BUDGET", budgetText(k.perUserBudget)],
     ["MAX OUTPUT", k.maxOutputTokens !== undefined ? `${count(k.maxOutputTokens)} tokens` : ""],
     ["EXPIRES", time(k.expireTime)],
     ["OLD SECRET UNTIL", k.previousSecretExpireTime && !before(k.previousSecretExpireTime, Date.now()) ? time(k.previousSecretExpireTime) : ""],
@@ -145,6 +146,7 @@ interface KeyFlags {
   rpm?: number | null;
   tpm?: number | null;
   budget?: BudgetFlag | null;
+  userBudget?: BudgetFlag | null;
   expires?: Date | null;
   maxOutputTokens?: number | null;
   role?: string;
@@ -163,6 +165,7 @@ export function keyCommands(program: Command): void {
     .option("--rpm <n>", "requests per minute", parseCount(1))
     .option("--tpm <n>", "tokens per minute", parseCount(1))
     .option("--budget <usd/period>", "spending limit, e.g. 10/month, 2.50/day", (s) => nonNull(parseBudget(s), "--budget"))
+    .option("--user-budget <usd/period>", "spending limit of each end user of the key (the requests' user), e.g. 1/day", (s) => nonNull(parseBudget(s), "--user-budget"))
     .option("--expires <time>", "when it stops working: a duration from now (30d) or RFC 3339", (s) => parseFutureTime(s))
     .option("--max-output-tokens <n>", "cap on every request's output tokens", parseCount(1))
     .addHelpText("after", "\nExample:\n  SECRET=$(signalbox keys create --name search-indexer --team search --role service --allow default --rpm 600 --budget 10/month --expires 90d)")
@@ -177,6 +180,7 @@ export function keyCommands(program: Command): void {
             allow: o.allow ?? [],
             limits: o.rpm != null || o.tpm != null ? limitsPb(o.rpm ?? undefined, o.tpm ?? undefined) : undefined,
             budget: o.budget ? budgetPb(o.budget) : undefined,
+            perUserBudget: o.userBudget ? budgetPb(o.userBudget) : undefined,
             expireTime: o.expires ? timestampFromDate(o.expires) : undefined,
             maxOutputTokens: o.maxOutputTokens ?? undefined,
           },
@@ -224,6 +228,7 @@ export function keyCommands(program: Command): void {
     .option("--rpm <n>", 'requests per minute ("none" removes the limit)', parseCountOrNone(1))
     .option("--tpm <n>", 'tokens per minute ("none" removes the limit)', parseCountOrNone(1))
     .option("--budget <usd/period>", 'e.g. 10/month ("none" removes it)', parseBudget)
+    .option("--user-budget <usd/period>", 'each end user\'s spending limit, e.g. 1/day ("none" removes it)', parseBudget)
     .option("--expires <time>", 'a duration from now (30d), RFC 3339, or "never"', parseExpires)
     .option("--max-output-tokens <n>", '"none" removes the cap', parseCountOrNone(1))
     .option("--role <role>", `${ROLES.join(", ")}`, parseChoice(ROLES))
@@ -270,6 +275,7 @@ interface KeyPatch {
   allow?: string[];
   limits?: RateLimits;
   budget?: Budget;
+  perUserBudget?: Budget;
   expireTime?: Timestamp;
   maxOutputTokens?: number;
   role?: KeyRole;
@@ -290,6 +296,10 @@ async function keyUpdate(sb: SignalboxClient, name: string, o: KeyFlags): Promis
     paths.push("budget");
     key.budget = o.budget ? budgetPb(o.budget) : undefined;
   }
+  if (o.userBudget !== undefined) {
+    paths.push("per_user_budget");
+    key.perUserBudget = o.userBudget ? budgetPb(o.userBudget) : undefined;
+  }
   if (o.expires !== undefined) {
     paths.push("expire_time");
     key.expireTime = o.expires ? timestampFromDate(o.expires) : undefined;
@@ -302,7 +312,7 @@ async function keyUpdate(sb: SignalboxClient, name: string, o: KeyFlags): Promis
     paths.push("role");
     key.role = enumValue(KeyRoleSchema, o.role);
   }
-  if (!paths.length) throw usageError("nothing to change", "name at least one of --allow, --rpm, --tpm, --budget, --expires, --max-output-tokens, --role");
+  if (!paths.length) throw usageError("nothing to change", "name at least one of --allow, --rpm, --tpm, --budget, --user-budget, --expires, --max-output-tokens, --role");
   return { key, paths };
 }
 

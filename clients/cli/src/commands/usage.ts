@@ -158,12 +158,14 @@ export function usageCommands(program: Command): void {
 
   program
     .command("budget")
-    .description("budgets (spent, held, remaining, reset) and rate-limit windows of a key and its team")
+    .description("budgets (spent, held, remaining, reset) and rate-limit windows of a key and its team (and of one end user of the key)")
     .option("--team <team>", "a team (admins: any; team keys: their own)")
     .option("--key <key>", "a key name (default: the calling key; admins may name any)")
-    .action(async (o: { team?: string; key?: string }, cmd: Command) => {
+    .option("--user <id>", "an end user of the key (the requests' user): their budget under the key's per-user budget too")
+    .addHelpText("after", "\nExample:\n  signalbox budget --key search-indexer --user alice")
+    .action(async (o: { team?: string; key?: string; user?: string }, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
-      const res = await waiting("reading budgets", () => sb.usage.getBudget({ team: o.team ?? "", key: o.key ?? "" }));
+      const res = await waiting("reading budgets", () => sb.usage.getBudget({ team: o.team ?? "", key: o.key ?? "", user: o.user ?? "" }));
       if (mode === "json") return json(toJson(GetBudgetResponseSchema, res));
       const budgets: Column<BudgetStatus>[] = [
         { header: "scope", show: (b) => enumLabel(ScopeSchema, b.scope) },
