@@ -61,6 +61,7 @@ import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
 import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
 import { isOpenRouterPath, serveOpenRouter, toOpenRouterError } from "./openrouter.ts";
+import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -109,7 +110,9 @@ function cacheFromHeaders(req: Req): { mode: CacheMode; ttlSeconds?: number } | 
   const h = header(req, "x-signalbox-cache");
   const ttlText = header(req, "x-signalbox-cache-ttl");
   const cc = header(req, "cache-control");
-  if (h === undefined && ttlText === undefined && cc === undefined) return undefined;
+  // Portkey's SDK: cacheForceRefresh answers afresh and refreshes the cached answer.
+  const pkRefresh = header(req, "x-portkey-cache-force-refresh");
+  if (h === undefined && ttlText === undefined && cc === undefined && pkRefresh === undefined) return undefined;
   let mode: CacheMode | undefined;
   let ttlSeconds: number | undefined;
   if (cc) {
@@ -121,6 +124,11 @@ function cacheFromHeaders(req: Req): { mode: CacheMode; ttlSeconds?: number } | 
       ttlSeconds = Number(m[1]);
       mode ??= "use";
     }
+  }
+  if (pkRefresh !== undefined) {
+    const v = pkRefresh.trim().toLowerCase();
+    if (v !== "true" && v !== "false") throw new GatewayError("invalid_argument", `x-portkey-cache-force-refresh: must be true or false, got "${pkRefresh}"`, { field: "x-portkey-cache-force-refresh" });
+    if (v === "true") mode = "refresh";
   }
   if (h !== undefined) {
     if (h !== "use" && h !== "bypass" && h !== "refresh") throw new GatewayError("invalid_argument", `x-signalbox-cache: must be use, bypass or refresh, got "${h}"`, { field: "x-signalbox-cache" });
@@ -338,8 +346,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
                     : path.startsWith("/v1/realtime/calls/")
                     ? "/v1/realtime/calls/{call_id}/hangup"
                     : path;
-    const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, req.headers) : undefined;
-    const traceId = span ? span.span.spanContext().traceId : traceIdFrom(header(req, "traceparent") ?? null);
+    // Portkey's x-portkey-trace-id, when no traceparent is given, names the trace (./portkey.ts).
+    const pkTrace = header(req, "traceparent") === undefined ? header(req, "x-portkey-trace-id") : undefined;
+    const traceparent = pkTrace ? portkeyTraceparent(pkTrace) : undefined;
+    const span = tracer ? startHttpSpan(tracer, req.method ?? "GET", route, traceparent ? { ...req.headers, traceparent } : req.headers) : undefined;
+    const traceId = span ? span.span.spanContext().traceId : traceIdFrom(traceparent ?? header(req, "traceparent") ?? null);
     const ri: RequestInfo = { id: newRequestId(), traceId, arrivedAt, otel: span?.ctx };
     const ac = new AbortController();
     const onClose = () => {
@@ -351,7 +362,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     try {
       // Azure's api-key and Anthropic's x-api-key carry the same keys as Authorization: Bearer.
       // Gemini's x-goog-api-key (or its ?key= query parameter) too.
-      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
+      // Portkey's SDK sends its key as x-portkey-api-key, with no Authorization header.
+      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? header(req, "x-portkey-api-key") ?? (gemini || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       if (realtime && isCallsPath(path)) {
         if (req.method !== "POST") {
@@ -368,6 +380,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       const caller = core.auth.authenticate(auth ?? null);
+      const pkMetadata = header(req, "x-portkey-metadata");
+      if (pkMetadata !== undefined) ri.context = portkeyContext(pkMetadata);
       if (path === "/v1/chat/completions" && req.method === "POST") {
         status = await chat(req, res, ri, caller, ac.signal);
         return;

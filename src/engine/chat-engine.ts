@@ -21,7 +21,7 @@ import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } fr
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
-import { newRequestId, type RequestInfo } from "../server/context.ts";
+import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
 import { answerCheck, billed, guardAnswer, guardInput, guardReplay, hidesLogprobs, LOGPROBS_HIDDEN, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
@@ -536,6 +536,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
 
   /** Traced planning (a `route {model}` span) with attempt spans through the observer. */
   function planTraced(call: Call, ri: RequestInfo, ex: Execution): Plan | Promise<Plan> {
+    if (ri.context) applyRequestContext(call, ri.context);
     const tracer = core.tracing?.tracer;
     if (!tracer || !ri.otel) return core.plan(call);
     ex.observer = attemptObserver(tracer, ri.otel, operationOf(call));

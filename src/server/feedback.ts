@@ -10,6 +10,7 @@ import type { Caller } from "../router/types.ts";
 import type { UsageRecord } from "../usage/record.ts";
 import type { UsageFilter, UsageStore } from "../usage/store.ts";
 import { authorizeUsageFilters } from "./usage-service.ts";
+import { traceIdOfText } from "./context.ts";
 
 export interface FeedbackDeps {
   usage?: UsageStore;
@@ -31,7 +32,8 @@ export async function submitFeedback(d: FeedbackDeps, caller: Caller, input: Fee
   const deadline = Date.now() + (d.findWithinMs ?? 2_000);
   let record: UsageRecord | undefined;
   for (;;) {
-    record = await d.usage.get({ id: f.requestId, traceId: f.traceId, filters });
+    // A trace id of the caller's own naming (Portkey's x-portkey-trace-id) stands for the W3C id it was hashed to.
+    record = await d.usage.get({ id: f.requestId, traceId: f.traceId === undefined ? undefined : traceIdOfText(f.traceId), filters });
     if (record || Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
