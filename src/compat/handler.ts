@@ -60,7 +60,7 @@ import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
 import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
-import { isOpenRouterPath, serveOpenRouter, toOpenRouterError } from "./openrouter.ts";
+import { isOpenRouterPath, openRouterModelFields, serveOpenRouter, toOpenRouterError } from "./openrouter.ts";
 import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
@@ -171,18 +171,31 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     return allowListAllows(caller.allow, name) || (target !== undefined && allowListAllows(caller.allow, target));
   }
 
-  /** Models the caller may name, in OpenAI's list shape. */
+  /**
+   * Models the caller may name, in OpenAI's list shape, with OpenRouter's fields beside (prices per
+   * token, context, modalities, parameters: ./openrouter.ts), which model pickers read.
+   */
   function models(caller: Caller) {
     const cfg = core.registry.config;
     const allowed = (name: string, target?: string) => allowedFor(caller, name, target);
+    const byId = new Map(cfg.deployments.map((d) => [d.id, d]));
+    const routes = new Map(cfg.routes.map((r) => [r.name, r]));
+    const behind = (name: string): DeploymentConfig[] => {
+      const d = byId.get(name);
+      if (d) return [d];
+      const r = routes.get(name);
+      if (!r) return [];
+      const ids = [...r.targets, ...r.variants.flatMap((v) => v.targets)].map((t) => t.deployment);
+      return [...new Set(ids)].map((id) => byId.get(id)).filter((x): x is DeploymentConfig => x !== undefined);
+    };
     const out: Record<string, unknown>[] = [];
-    for (const r of cfg.routes) if (allowed(r.name)) out.push({ id: r.name, object: "model", created: started, owned_by: "signalbox", signalbox: { kind: "route", strategy: r.strategy, description: r.description } });
-    for (const [name, target] of Object.entries(cfg.aliases)) if (allowed(name, target)) out.push({ id: name, object: "model", created: started, owned_by: "signalbox", signalbox: { kind: "alias", target } });
+    for (const r of cfg.routes) if (allowed(r.name)) out.push({ id: r.name, object: "model", created: started, owned_by: "signalbox", ...openRouterModelFields(r.name, r.description || r.name, behind(r.name)), signalbox: { kind: "route", strategy: r.strategy, description: r.description } });
+    for (const [name, target] of Object.entries(cfg.aliases)) if (allowed(name, target)) out.push({ id: name, object: "model", created: started, owned_by: "signalbox", ...openRouterModelFields(name, `${name} (${target})`, behind(target)), signalbox: { kind: "alias", target } });
     for (const d of cfg.deployments) {
       if (allowed(d.id)) out.push(deploymentModel(d));
     }
     // A wildcard deployment is listed by its id ("openai/*"); the models it made so far are found by id below.
-    for (const w of cfg.wildcards ?? []) if (allowed(w.id)) out.push({ id: w.id, object: "model", created: started, owned_by: w.provider, signalbox: { kind: "wildcard", model: w.model } });
+    for (const w of cfg.wildcards ?? []) if (allowed(w.id)) out.push({ id: w.id, object: "model", created: started, owned_by: w.provider, ...openRouterModelFields(w.id, w.id, []), signalbox: { kind: "wildcard", model: w.model } });
     return out;
   }
   const deploymentModel = (d: DeploymentConfig) => ({
@@ -190,7 +203,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     object: "model",
     created: started,
     owned_by: d.provider,
-    context_length: d.contextWindow,
+    ...openRouterModelFields(d.id, d.model, [d]),
     signalbox: { kind: "deployment", model: d.model, capabilities: d.capabilities },
   });
 
@@ -625,7 +638,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       const list = models(caller);
       if (path === "/v1/models") {
-        sendJson(res, 200, { object: "list", data: list });
+        // OpenRouter's list adds its links and count (one page: every model the key may name).
+        sendJson(res, 200, { object: "list", data: list, links: { next: null }, total_count: list.length });
         return;
       }
       const id = decodeURIComponent(path.slice("/v1/models/".length));

@@ -14,7 +14,9 @@
 // The id of a generation is the completion's id (the request id, x-request-id). Errors keep
 // OpenRouter's shape ({"error": {"code": <status>, "message", "metadata"}}), so its SDK reads them.
 
+import type { DeploymentConfig, Operation } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
+import type { ParamName } from "../providers/types.ts";
 import { periodBounds } from "../limits/periods.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
@@ -250,4 +252,92 @@ export function toOpenRouterError(err: unknown): OpenAIError & { body: { error: 
   const e = toOpenAIError(err);
   const { message, type, param, code } = e.body.error;
   return { ...e, body: { error: { code: e.status, message, metadata: { type, param, code } } } } as never;
+}
+
+// ---- /v1/models in OpenRouter's shape too -----------------------------------------------------
+
+/** USD per token, as OpenRouter writes prices (a decimal string), from micro-USD per million tokens. */
+function perToken(microPerMillion: number): string {
+  const s = (microPerMillion / 1e12).toFixed(15).replace(/0+$/, "").replace(/\.$/, "");
+  return s === "-0" ? "0" : s;
+}
+
+/** OpenRouter's parameter names a deployment's model accepts (its capabilities less what its rules reject). */
+function supportedParameters(d: DeploymentConfig): string[] {
+  // The sampling and tool parameters are chat's; other operations take their own fields.
+  if (!d.operations.includes("chat")) return [];
+  const rejects = d.params.rejects;
+  const out: string[] = [];
+  const take = (name: string, rule?: ParamName) => {
+    if (!rule || !rejects[rule] || rejects[rule]!.keepIf || rejects[rule]!.keepTypes) out.push(name);
+  };
+  take("max_tokens", "max_output_tokens");
+  take("temperature", "temperature");
+  take("top_p", "top_p");
+  take("stop", "stop");
+  take("seed", "seed");
+  take("frequency_penalty", "frequency_penalty");
+  take("presence_penalty", "presence_penalty");
+  take("logit_bias", "logit_bias");
+  if (!rejects.logprobs) out.push("logprobs", "top_logprobs");
+  if (d.capabilities.includes("tools")) {
+    take("tools", "tools");
+    take("tool_choice", "tool_choice");
+    take("parallel_tool_calls", "parallel_tool_calls");
+  }
+  if (d.capabilities.includes("json_mode") || d.capabilities.includes("json_schema")) take("response_format", "response_format");
+  if (d.capabilities.includes("json_schema")) out.push("structured_outputs");
+  if (d.capabilities.includes("reasoning")) {
+    out.push("reasoning", "include_reasoning");
+    take("reasoning_effort", "reasoning_effort");
+  }
+  return out;
+}
+
+const OUTPUT: Partial<Record<Operation, string>> = { chat: "text", embeddings: "embeddings", images: "image", speech: "audio", transcription: "text", moderation: "text", rerank: "text", realtime: "audio" };
+
+const INPUT: Partial<Record<Operation, string[]>> = { transcription: ["audio"], realtime: ["text", "audio"], speech: ["text"], rerank: ["text"], images: ["text", "image"] };
+
+/** A deployment's architecture: what it takes and gives. */
+function architecture(d: DeploymentConfig) {
+  const vision = d.capabilities.includes("vision") ? ["image", "file"] : [];
+  const input = [...new Set(d.operations.flatMap((o) => INPUT[o] ?? ["text", ...vision]))];
+  const output = [...new Set(d.operations.map((o) => OUTPUT[o] ?? "text"))];
+  return { input_modalities: input, output_modalities: output, modality: `${input.join("+")}->${output.join("+")}`, instruct_type: null };
+}
+
+/**
+ * The fields OpenRouter's model list gives beside OpenAI's, for one model a caller may name:
+ * `deployments` are what it resolves to (a deployment, its alias's target, a route's targets).
+ * A route whose targets price alike has their price; one whose prices differ is "-1", as
+ * OpenRouter marks its own routers (the price depends on where each request goes).
+ */
+export function openRouterModelFields(id: string, name: string, deployments: readonly DeploymentConfig[]) {
+  const d = deployments[0];
+  const prices = new Set(deployments.map((x) => `${x.pricing.input}/${x.pricing.output}`));
+  const fixed = d !== undefined && prices.size === 1;
+  const context = deployments.length ? Math.max(...deployments.map((x) => x.contextWindow)) : null;
+  const pricing = !fixed
+    ? { prompt: "-1", completion: "-1" }
+    : {
+        prompt: perToken(d.pricing.input),
+        completion: perToken(d.pricing.output),
+        input_cache_read: perToken(d.pricing.cachedInput),
+        input_cache_write: perToken(d.pricing.cacheWrite),
+        ...(d.pricing.reasoning ? { internal_reasoning: perToken(d.pricing.reasoning) } : {}),
+        ...(d.pricing.perRequestNanos ? { request: String(d.pricing.perRequestNanos / 1e9) } : {}),
+      };
+  return {
+    canonical_slug: id,
+    name,
+    context_length: context,
+    architecture: d ? architecture(d) : { input_modalities: ["text"], output_modalities: ["text"], modality: "text->text", instruct_type: null },
+    pricing,
+    top_provider: { context_length: context, max_completion_tokens: d ? Math.max(...deployments.map((x) => x.maxOutputTokens)) : null, is_moderated: false },
+    per_request_limits: null,
+    default_parameters: null,
+    supported_parameters: d ? supportedParameters(d) : [],
+    supported_voices: null,
+    links: { details: `/v1/models/${encodeURIComponent(id)}` },
+  };
 }

@@ -2,7 +2,8 @@
 // whose responses are checked against its zod schemas, so a field missing or of the wrong type
 // fails): GET /v1/generation (a request's cost, tokens, attempts), POST /v1/generation/feedback
 // (a report kept as a score of -1) and GET /v1/key (the calling key, its budget and its spend);
-// and the SDK's chat calls, unary and streamed, read the gateway's answers.
+// its model list reads /v1/models; and the SDK's chat calls, unary and streamed, read the gateway's
+// answers.
 // Real sockets, the gateway on the mock provider; a key sees only what it may read.
 
 import assert from "node:assert/strict";
@@ -139,6 +140,28 @@ describe("OpenRouter's account endpoints, through @openrouter/sdk", () => {
     assert.match(((await bad.json()) as { error: { message: string } }).error.message, /^category: must be one of latency, incoherence/);
     const other = await fetch(`${gw.url}/v1/generation/feedback`, { method: "POST", headers: { authorization: `Bearer ${OTHER}`, "content-type": "application/json" }, body: JSON.stringify({ generation_id: c.id, category: "other" }) });
     assert.equal(other.status, 404);
+  });
+
+  test("GET /v1/models in OpenRouter's shape too: prices per token, context, modalities and parameters, as its SDK reads them", async () => {
+    const page = await sdk(SVC).models.list();
+    const list = page.result;
+    assert.equal(list.totalCount, list.data.length);
+    assert.equal(list.links.next, null);
+    const by = new Map(list.data.map((m) => [m.id, m]));
+    // default → mock/a ($1 and $2 a million tokens); fallback → mock/flaky and mock/b, priced apart: "-1", as OpenRouter marks a router.
+    assert.deepEqual([by.get("default")?.pricing.prompt, by.get("default")?.pricing.completion], ["0.000001", "0.000002"]);
+    assert.deepEqual([by.get("fallback")?.pricing.prompt, by.get("fallback")?.pricing.completion], ["-1", "-1"]);
+    assert.deepEqual([by.get("mock/b")?.pricing.prompt, by.get("mock/b")?.pricing.completion], ["0.000003", "0.000004"]);
+    const b = by.get("mock/b")!;
+    assert.equal(b.canonicalSlug, "mock/b");
+    assert.ok((b.contextLength ?? 0) > 0);
+    assert.deepEqual(b.architecture.outputModalities, ["text"]);
+    assert.ok(b.supportedParameters.includes("max_tokens"));
+    assert.equal(b.topProvider.isModerated, false);
+    // The OpenAI fields are all still there.
+    const raw = (await (await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${SVC}` } })).json()) as { object: string; data: { id: string; object: string; owned_by: string }[] };
+    assert.equal(raw.object, "list");
+    assert.deepEqual(raw.data.find((m) => m.id === "mock/b")?.owned_by, "mock");
   });
 
   test("GET /v1/key: the budget with the least room bounds the key; its spend today, this week, this month and in all match its requests", async () => {
