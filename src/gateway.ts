@@ -84,6 +84,7 @@ import { createMcpHub, type McpHub } from "./mcp/hub.ts";
 import { createMcpEndpoint } from "./mcp/http.ts";
 import { compileGuardrails, type GuardrailSet } from "./guardrails/engine.ts";
 import { createAlerter, type Alerter } from "./alerts/alerts.ts";
+import { createConsoleSso, type ConsoleSso } from "./server/sso.ts";
 
 /**
  * What the services need: the registry, the planner, the executor's dependencies, the usage sink.
@@ -93,6 +94,8 @@ import { createAlerter, type Alerter } from "./alerts/alerts.ts";
  */
 export interface GatewayCore {
   config: Config;
+  /** Console sign-in through console.sso (its session tokens are accepted as keys). */
+  sso: ConsoleSso;
   /** Present when traces are exported. */
   tracing?: Tracing;
   /** Present when usage records are also exported as OTLP logs (OTEL_LOGS_EXPORTER=otlp). */
@@ -369,6 +372,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       }
     },
   });
+  // Console sign-in (console.sso): its sessions are bearer tokens the directory accepts beside keys.
+  const consoleSso = createConsoleSso(() => (coreRef ? coreRef.config.console.sso : config.console.sso), opts.masterKey ?? process.env[MASTER_KEY_ENV]);
+  control.directory.setSessionVerifier((token) => consoleSso.verify(token));
   // The config file's configuration (what a reload re-reads), and in force: it with the providers,
   // deployments and routes made at run time (AdminService.PutConfigEntry).
   let base = config;
@@ -410,6 +416,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     limits,
     usage: observedSink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth: control.directory,
+    sso: consoleSso,
     control,
     mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: (t) => control.directory.team(t), guardrails: () => core.guardrails, alerts: () => core.alerts }),
   };

@@ -20,7 +20,7 @@ import { RealtimePage } from "./pages/realtime.tsx";
 import { RequestPage, RequestsPage } from "./pages/requests.tsx";
 import { UsagePage } from "./pages/usage.tsx";
 import { Link, usePath } from "./router.tsx";
-import { clientFor, forgetKey, identify, isAdmin, loadSettings, type Session, type Settings, storedKey, storeKey } from "./session.ts";
+import { clientFor, forgetKey, identify, isAdmin, loadSettings, type Session, type Settings, SSO_LOGIN_PATH, ssoHost, storedKey, storeKey, takeSsoResult } from "./session.ts";
 import { Badge, Empty, Loading } from "./ui.tsx";
 
 interface NavItem {
@@ -58,17 +58,20 @@ export function App() {
   const [problem, setProblem] = useState<string>();
 
   useEffect(() => {
+    // Back from an SSO sign-in: keep its token (or its error) and clear the fragment first.
+    const sso = takeSsoResult();
     (async () => {
       try {
         const s = await loadSettings();
         setSettings(s);
+        if (sso.error) setProblem(`SSO sign-in failed: ${sso.error}`);
         const key = storedKey();
         if (key || !s.authEnabled) {
           try {
             setSession({ identity: await identify(key), client: clientFor(key), settings: s });
           } catch (err) {
             forgetKey();
-            setProblem(`Signed out: ${(err as Error).message}`);
+            setProblem(`${sso.signedIn ? "SSO sign-in failed" : "Signed out"}: ${(err as Error).message}`);
           }
         }
       } catch (err) {
@@ -119,20 +122,34 @@ function SignIn({ settings, notice, onSession }: { settings: Settings; notice?: 
           <Logo /> Signalbox
         </div>
         <h1>Sign in to the console</h1>
-        <p className="muted">Use a caller key. What you see follows its role: an admin key sees everything, a team key its team, a service key itself.</p>
+        {settings.sso ? (
+          <>
+            <p className="muted">Sign in with your company account, or use a caller key. What you see follows your role: an admin sees everything, a team member their team, a service key itself.</p>
+            <button type="button" className="primary wide" data-testid="sso-signin" onClick={() => location.assign(SSO_LOGIN_PATH)}>
+              Sign in with SSO <span className="sso-host">({ssoHost(settings.sso)})</span>
+            </button>
+            <div className="signin-or" aria-hidden="true">
+              <span>or use a caller key</span>
+            </div>
+          </>
+        ) : (
+          <p className="muted">Use a caller key. What you see follows its role: an admin key sees everything, a team key its team, a service key itself.</p>
+        )}
         <label className="field">
           <span className="field-label">Caller key</span>
-          <input type="password" name="key" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} placeholder="sbk_…" autoFocus required />
+          <input type="password" name="key" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} placeholder="sbk_…" autoFocus={!settings.sso} required />
         </label>
         {error && (
           <div className="error" role="alert">
             {error}
           </div>
         )}
-        <button type="submit" className="primary wide" disabled={busy || !key.trim()}>
+        <button type="submit" className={settings.sso ? "wide" : "primary wide"} disabled={busy || !key.trim()}>
           {busy ? "Checking…" : "Sign in"}
         </button>
-        <p className="muted small">The key is kept in this browser tab only (session storage) and sent as a bearer token; signing out or closing the tab forgets it.</p>
+        <p className="muted small">
+          {settings.sso ? "The key or SSO session" : "The key"} is kept in this browser tab only (session storage) and sent as a bearer token; signing out or closing the tab forgets it.
+        </p>
       </form>
     </div>
   );

@@ -9,6 +9,8 @@ const STORAGE_KEY = "signalbox.console.key";
 export interface Settings {
   traceUrl?: string;
   authEnabled: boolean;
+  /** Present when console sign-in through the company's SSO (OpenID Connect) is configured. */
+  sso?: { issuer: string };
 }
 
 /** The key's name, team and role as the gateway resolves it (AdminService.GetCaller). */
@@ -27,6 +29,52 @@ export interface Session {
 export const storedKey = (): string | undefined => sessionStorage.getItem(STORAGE_KEY) ?? undefined;
 export const storeKey = (key: string): void => sessionStorage.setItem(STORAGE_KEY, key);
 export const forgetKey = (): void => sessionStorage.removeItem(STORAGE_KEY);
+
+/** Where the console's SSO sign-in starts: a full-page navigation to the identity provider. */
+export const SSO_LOGIN_PATH = "/console/sso/login";
+
+/** The identity provider's host, for the sign-in button ("login.example.com"). */
+export function ssoHost(sso: { issuer: string }): string {
+  try {
+    return new URL(sso.issuer).host || sso.issuer;
+  } catch {
+    return sso.issuer;
+  }
+}
+
+function decodeFragment(value: string): string {
+  const plus = value.replaceAll("+", " ");
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    return plus;
+  }
+}
+
+/**
+ * What the gateway handed back after an SSO sign-in, in the URL fragment: `#sso=<token>` (kept
+ * like a caller key, in this tab's sessionStorage) or `#sso_error=<message>`. The fragment is
+ * removed from the URL (and so from history) either way; says whether a token was kept, and the
+ * error message, if any.
+ */
+export function takeSsoResult(): { signedIn?: boolean; error?: string } {
+  const hash = location.hash;
+  let error: string | undefined;
+  let signedIn = false;
+  if (hash.startsWith("#sso=")) {
+    const token = decodeFragment(hash.slice("#sso=".length)).trim();
+    if (token) {
+      storeKey(token);
+      signedIn = true;
+    } else error = "The SSO sign-in returned no token.";
+  } else if (hash.startsWith("#sso_error=")) {
+    error = decodeFragment(hash.slice("#sso_error=".length)).trim() || "The SSO sign-in failed.";
+  } else {
+    return {};
+  }
+  history.replaceState(null, "", location.pathname + location.search);
+  return { signedIn, error };
+}
 
 async function getJson<T>(path: string, key?: string): Promise<T> {
   const res = await fetch(path, { headers: key ? { authorization: `Bearer ${key}` } : {}, cache: "no-store" });

@@ -442,6 +442,39 @@ const traceUrlTemplate: V<string> = (v, p) => {
   return s;
 };
 
+/** `console.sso`'s members: e-mail addresses (stored lower-case) and group names. */
+const ssoMembers = obj({
+  emails: opt(list(str({ min: 3 }) as V<string>), []),
+  groups: opt(list(str({ min: 1 })), []),
+});
+const lowerEmails = <T extends { emails: string[] }>(m: T): T => ({ ...m, emails: m.emails.map((e) => e.trim().toLowerCase()) });
+
+/** `console.sso`: OpenID Connect sign-in to the console. */
+const ssoSpec: V<any> = (v, p) => {
+  const s = obj<any>({
+    issuer: req(httpUrl),
+    client_id: req(str({ min: 1 })),
+    client_secret: opt(str({ min: 1 })),
+    redirect_url: req(httpUrl),
+    scopes: opt(list(str({ min: 1 })), ["openid", "email", "profile"]),
+    groups_claim: opt(str({ min: 1 }), "groups"),
+    admins: opt(ssoMembers, { emails: [], groups: [] }),
+    teams: opt(list(obj({ team: req(str({ min: 1 })), emails: opt(list(str({ min: 3 })), []), groups: opt(list(str({ min: 1 })), []) })), []),
+    session_hours: opt(num({ min: 0.1, max: 720 }), 8),
+  })(v, p);
+  if (!s.scopes.includes("openid")) throw new ConfigError(join(p, "scopes"), 'must include "openid"');
+  if (!new URL(s.redirectUrl).pathname.endsWith("/console/sso/callback")) throw new ConfigError(join(p, "redirect_url"), "must be this gateway's /console/sso/callback URL");
+  const admins = lowerEmails(s.admins);
+  const teams = s.teams.map((t: any) => lowerEmails(t));
+  if (!admins.emails.length && !admins.groups.length && !teams.some((t: any) => t.emails.length || t.groups.length)) {
+    throw new ConfigError(p, "names nobody: give admins or teams emails or groups, or nobody could sign in");
+  }
+  teams.forEach((t: any, i: number) => {
+    if (!t.emails.length && !t.groups.length) throw new ConfigError(join(join(p, "teams"), i), "names nobody: give emails or groups");
+  });
+  return { ...s, admins, teams };
+};
+
 /** One seed node of `store.redis_cluster`: "host:port" or a redis:// / rediss:// URL. */
 const redisNode: V<string> = (v, p) => {
   const s = str({ min: 1 })(v, p).trim();
@@ -516,7 +549,7 @@ const rootSpec = obj<any>({
     }),
     {},
   ),
-  console: opt(obj({ trace_url: opt(traceUrlTemplate) }), {}),
+  console: opt(obj({ trace_url: opt(traceUrlTemplate), sso: opt(ssoSpec) }), {}),
   providers: req(list(providerSpec, { min: 1 })),
   deployments: req(list(deploymentSpec, { min: 1 })),
   aliases: opt(record(str({ min: 1 })), {}),

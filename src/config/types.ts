@@ -446,6 +446,34 @@ export interface ServerConfig {
 export interface ConsoleConfig {
   /** Link template for a request's trace, with `{trace_id}` in it (e.g. `http://jaeger:16686/trace/{trace_id}`). */
   traceUrl?: string;
+  /** Sign-in to the console through an OpenID Connect provider (src/server/sso.ts). */
+  sso?: SsoConfig;
+}
+
+/** Who may sign in: by e-mail address (exact, case-insensitive) or by a group the provider lists. */
+export interface SsoMembers {
+  emails: string[];
+  groups: string[];
+}
+
+/** `console.sso`: the console's sign-in through the company's OpenID Connect provider. */
+export interface SsoConfig {
+  /** The provider's issuer URL (its /.well-known/openid-configuration is read once). */
+  issuer: string;
+  clientId: string;
+  /** Secret. Never logged or returned. Absent: a public client (PKCE only). */
+  clientSecret?: string;
+  /** This gateway's /console/sso/callback as the provider knows it (registered there). */
+  redirectUrl: string;
+  scopes: string[];
+  /** The ID token (or userinfo) claim that lists the user's groups. */
+  groupsClaim: string;
+  /** Signed-in users with the admin role. */
+  admins: SsoMembers;
+  /** Signed-in users with the team role of a team: the first entry that names them wins. */
+  teams: (SsoMembers & { team: string })[];
+  /** How long a console session lasts. */
+  sessionHours: number;
 }
 
 export interface Config {

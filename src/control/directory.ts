@@ -51,6 +51,8 @@ export interface Directory extends Authenticator {
   teams(): IterableIterator<ManagedTeam>;
   /** A store key created, changed, revoked or rotated (or gone: undefined). */
   setKey(name: string, key: ManagedKey | undefined): void;
+  /** Who a console session token (`sbs_…`, console.sso) stands for; unset: such tokens are unknown keys. */
+  setSessionVerifier(verify: ((token: string) => Caller) | undefined): void;
   setTeam(name: string, team: ManagedTeam | undefined): void;
   /** Replace every store key and team (a full resync); config entries stay. */
   replaceStore(keys: ManagedKey[], teams: ManagedTeam[]): void;
@@ -92,6 +94,7 @@ export function createDirectory(now: () => number = Date.now): Directory {
   const configTeams = new Set<string>();
   const configKeys = new Set<string>();
   let lastUsed = new Map<string, number>();
+  let sessions: ((token: string) => Caller) | undefined;
 
   function callerOf(k: ManagedKey): Caller {
     const team = teams.get(k.team);
@@ -129,6 +132,8 @@ export function createDirectory(now: () => number = Date.now): Directory {
       if (!authorization) throw new GatewayError("unauthenticated", "missing Authorization: Bearer <key> header");
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!m) throw new GatewayError("unauthenticated", 'Authorization header must be "Bearer <key>"');
+      // A console session of a person signed in through console.sso (src/server/sso.ts).
+      if (sessions && m[1].startsWith("sbs_")) return sessions(m[1]);
       const h = hashKey(m[1]);
       const name = byHash.get(h);
       // Looking up the sha256 of the presented key leaks nothing useful through timing.
@@ -157,6 +162,9 @@ export function createDirectory(now: () => number = Date.now): Directory {
       for (const e of byName.values()) yield e.key;
     },
     teams: () => teams.values(),
+    setSessionVerifier(verify) {
+      sessions = verify;
+    },
     setKey(name, k) {
       if (configKeys.has(name)) return; // the config file's key wins its name
       if (k) index(k);

@@ -8,6 +8,7 @@ import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/types.ts";
 import type { Authenticator } from "./auth.ts";
+import type { ConsoleSso } from "./sso.ts";
 
 /** What the handler reads of a request (HTTP/1.1 and HTTP/2 compatibility requests alike). */
 interface Req {
@@ -32,6 +33,8 @@ export const CONSOLE_PATH = "/console/";
 export interface ConsoleDeps {
   config: Pick<Config, "server" | "console">;
   auth: Authenticator;
+  /** Sign-in through console.sso (/console/sso/login and /callback). */
+  sso?: ConsoleSso;
 }
 
 /** Answers /console and everything under /console/; true when it did. */
@@ -43,6 +46,8 @@ export interface ConsoleSettings {
   traceUrl?: string;
   /** False while no key exists: every caller is anonymous and the console needs no sign-in. */
   authEnabled: boolean;
+  /** console.sso is configured: the sign-in offers the identity provider (never its client's secret). */
+  sso?: { issuer: string };
 }
 
 const TYPES: Record<string, string> = {
@@ -90,8 +95,9 @@ export function createConsoleHandler(deps: () => ConsoleDeps, dir: string = CONS
     const q = url.indexOf("?");
     const rawPath = q < 0 ? url : url.slice(0, q);
     if (rawPath !== "/console" && !rawPath.startsWith(CONSOLE_PATH)) return false;
-    const { config, auth } = deps();
+    const { config, auth, sso } = deps();
     if (config.server.console === false) return false;
+    if (sso?.handle(rawPath, req as never, res as never)) return true;
     if (req.method !== "GET" && req.method !== "HEAD") {
       send(res, req, 405, { "content-type": "application/json", allow: "GET, HEAD" }, JSON.stringify({ code: "unimplemented", message: `${req.method} is not served under /console/` }));
       return true;
@@ -108,7 +114,11 @@ export function createConsoleHandler(deps: () => ConsoleDeps, dir: string = CONS
       return true;
     }
     if (rel === "config.json") {
-      const body: ConsoleSettings = { authEnabled: auth.enabled, ...(config.console.traceUrl ? { traceUrl: config.console.traceUrl } : {}) };
+      const body: ConsoleSettings = {
+        authEnabled: auth.enabled,
+        ...(config.console.traceUrl ? { traceUrl: config.console.traceUrl } : {}),
+        ...(config.console.sso ? { sso: { issuer: config.console.sso.issuer } } : {}),
+      };
       send(res, req, 200, { "content-type": "application/json", "cache-control": "no-store" }, JSON.stringify(body));
       return true;
     }

@@ -16,11 +16,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(yaml: string, opts: GatewayOptions & { env?: Record<string, string> } = {}): Promise<TestGateway> {
+export async function startTestGateway(yaml: string, opts: GatewayOptions & { env?: Record<string, string>; port?: number } = {}): Promise<TestGateway> {
   const config = buildConfig(parse(yaml), { ...opts.env });
   const usage = createMemoryUsageSink();
   const gw = await createGateway(config, { usage, ...opts });
-  const server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: config.server.maxRequestBytes });
+  const server = await startServer(gw, { port: opts.port ?? 0, host: "127.0.0.1", maxRequestBytes: config.server.maxRequestBytes });
   return { url: server.url, gw, server, config, usage, close: () => server.shutdown(0) };
 }
 

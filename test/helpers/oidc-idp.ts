@@ -1,0 +1,75 @@
+// A real OpenID Connect identity provider for tests: oidc-provider on a loopback port, with one
+// confidential client and its development login and consent pages (any login name signs in; the
+// account's e-mail is `<login>@example.com`, its groups come from `groups`).
+
+import { createServer, type Server } from "node:http";
+
+/** oidc-provider ships no type declarations; the little used here is typed by hand. */
+interface ProviderLike {
+  callback(): (req: unknown, res: unknown) => void;
+  on(event: string, fn: (...args: unknown[]) => void): void;
+}
+
+export interface TestIdp {
+  /** The issuer, e.g. http://127.0.0.1:41234 (no trailing slash). */
+  issuer: string;
+  /** Errors the provider reported (server_error and the like), for assertions and diagnostics. */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+export interface TestIdpOptions {
+  port: number;
+  clientId: string;
+  clientSecret: string;
+  redirectUris: string[];
+  /** A login name's groups; default none. */
+  groups?: (login: string) => string[];
+}
+
+export async function startTestIdp(opts: TestIdpOptions): Promise<TestIdp> {
+  // A non-literal specifier: the module has no declarations, and its shape is ProviderLike.
+  const moduleName: string = "oidc-provider";
+  const Provider = (await import(moduleName)).default as new (issuer: string, config: unknown) => ProviderLike;
+  const issuer = `http://127.0.0.1:${opts.port}`;
+  const groups = opts.groups ?? (() => []);
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: opts.clientId,
+        client_secret: opts.clientSecret,
+        redirect_uris: opts.redirectUris,
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "client_secret_basic",
+      },
+    ],
+    findAccount: (_ctx: unknown, id: string) => ({
+      accountId: id,
+      claims: () => ({ sub: id, email: `${id}@example.com`, name: id, groups: groups(id) }),
+    }),
+    claims: { openid: ["sub"], email: ["email"], profile: ["name"], groups: ["groups"] },
+    scopes: ["openid", "email", "profile", "groups"],
+    features: { devInteractions: { enabled: true } },
+    // Cookie signing keys, made per run.
+    cookies: { keys: [crypto.randomUUID()] },
+  });
+  const errors: string[] = [];
+  for (const event of ["server_error", "authorization.error", "grant.error", "userinfo.error"]) {
+    provider.on(event, (_ctx: unknown, err: unknown) => errors.push(`${event}: ${(err as Error)?.message ?? String(err)}`));
+  }
+  const server: Server = createServer(provider.callback() as Parameters<typeof createServer>[0] & {});
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, "127.0.0.1", () => resolve());
+  });
+  return {
+    issuer,
+    errors,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,184 @@
+// Console sign-in through OpenID Connect (console.sso), against a real identity provider
+// (oidc-provider on a loopback port) over HTTP, the browser played by fetch with a cookie jar:
+// the code flow with PKCE, state and nonce; roles from e-mail addresses and groups; the session
+// token accepted as a key (GetCaller, AdminService, audit actor) and refused when forged,
+// expired, or when its user is taken out of console.sso by a reload; a user named nowhere, and a
+// callback without the flow's cookie, refused. The browser test (test/console/sso.browser.test.ts)
+// walks the same flow in chromium.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createSignalboxClient, KeyRole } from "@signalbox/client";
+import { buildConfig } from "../../src/config/load.ts";
+import { hashKey } from "../../src/server/auth.ts";
+import { createConsoleSso, ssoRole } from "../../src/server/sso.ts";
+import { parse } from "yaml";
+import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { freePort } from "../helpers/redis.ts";
+import { startTestIdp, type TestIdp } from "../helpers/oidc-idp.ts";
+
+const ADMIN_KEY = ["sbx", "test", "sso", "admin"].join("_");
+const CLIENT_SECRET = ["idp", "client", "secret", "for", "tests"].join("-");
+const MASTER = ["master", "key", "for", "sso", "tests", "0123456789"].join("-");
+
+const GROUPS: Record<string, string[]> = { alice: ["platform-admins"], bob: ["search-team", "everyone"], carol: ["everyone"] };
+
+/** A cookie jar per origin, good enough for one flow. */
+class Browser {
+  jar = new Map<string, Map<string, string>>();
+  async get(url: string, init: RequestInit = {}): Promise<Response> {
+    const u = new URL(url);
+    const cookies = [...(this.jar.get(u.host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join("; ");
+    const res = await fetch(u, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), ...(cookies ? { cookie: cookies } : {}) } });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const i = pair!.indexOf("=");
+      let m = this.jar.get(u.host);
+      if (!m) this.jar.set(u.host, (m = new Map()));
+      const v = pair!.slice(i + 1);
+      if (v === "" || /max-age=0/i.test(c) || /expires=Thu, 01 Jan 1970/i.test(c)) m.delete(pair!.slice(0, i));
+      else m.set(pair!.slice(0, i), v);
+    }
+    return res;
+  }
+  /** Follow redirects (and the provider's login and consent forms) until a URL starting with `stop`. */
+  async signIn(start: string, login: string, stop: string): Promise<string> {
+    let url = start;
+    for (let i = 0; i < 20; i++) {
+      if (url.startsWith(stop)) return url;
+      const res = await this.get(url);
+      if (res.status >= 300 && res.status < 400) {
+        url = new URL(res.headers.get("location")!, url).href;
+        continue;
+      }
+      const html = await res.text();
+      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+      assert.ok(action, `no form at ${url}: ${res.status} ${html.slice(0, 300)}`);
+      const prompt = /name="prompt" value="([^"]+)"/.exec(html)![1]!;
+      const body = new URLSearchParams(prompt === "login" ? { prompt, login, password: "any" } : { prompt });
+      const post = await this.get(new URL(action!.replaceAll("&amp;", "&"), url).href, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
+      assert.ok(post.status >= 300 && post.status < 400, `form post: ${post.status}`);
+      url = new URL(post.headers.get("location")!, url).href;
+    }
+    throw new Error("too many redirects");
+  }
+}
+
+describe("console sign-in through OpenID Connect", () => {
+  let gw: TestGateway;
+  let idp: TestIdp;
+  let origin: string;
+  const yaml = (issuer: string, admins = "{ groups: [platform-admins] }") => `${MOCK_CONFIG}
+keys:
+  - { name: root, hash: "${hashKey(ADMIN_KEY)}", team: ops, role: admin }
+teams: [{ name: search }, { name: ops }]
+console:
+  sso:
+    issuer: ${issuer}
+    client_id: signalbox-console
+    client_secret: ${CLIENT_SECRET}
+    redirect_url: ORIGIN/console/sso/callback
+    scopes: [openid, email, profile, groups]
+    admins: ${admins}
+    teams: [{ team: search, groups: [search-team] }, { team: ops, emails: [dave@example.com] }]
+`;
+  before(async () => {
+    const idpPort = await freePort();
+    const gwPort = await freePort();
+    origin = `http://127.0.0.1:${gwPort}`;
+    idp = await startTestIdp({ port: idpPort, clientId: "signalbox-console", clientSecret: CLIENT_SECRET, redirectUris: [`${origin}/console/sso/callback`], groups: (login) => GROUPS[login] ?? [] });
+    gw = await startTestGateway(yaml(idp.issuer).replace("ORIGIN", origin), { port: gwPort, masterKey: MASTER });
+    assert.equal(gw.url, origin);
+  });
+  after(async () => {
+    await gw?.close();
+    await idp?.close();
+  });
+
+  const signIn = async (who: string) => {
+    const b = new Browser();
+    const end = await b.signIn(`${origin}/console/sso/login`, who, `${origin}/console/#`);
+    return { end, browser: b };
+  };
+
+  test("an admin by group: the session is a key of its own, audited by name; the flow cookie is gone", async () => {
+    const cfg = (await (await fetch(`${origin}/console/config.json`)).json()) as { sso?: { issuer: string } };
+    assert.deepEqual(cfg.sso, { issuer: idp.issuer });
+    const { end, browser } = await signIn("alice");
+    const token = new URL(end).hash.replace(/^#sso=/, "");
+    assert.match(token, /^sbs_[\w-]+\.[\w-]+$/);
+    assert.equal(browser.jar.get(new URL(origin).host)?.has("sbx_sso_flow") ?? false, false, "the flow's cookie is cleared");
+    const sb = createSignalboxClient({ baseUrl: origin, apiKey: token });
+    const me = await sb.admin.getCaller({});
+    assert.deepEqual([me.key, me.role, me.authEnabled], ["sso:alice@example.com", KeyRole.ADMIN, true]);
+    await sb.admin.createKey({ key: { name: "made-by-alice", team: "search", role: KeyRole.SERVICE } });
+    const audit = await createSignalboxClient({ baseUrl: origin, apiKey: ADMIN_KEY }).admin.listAuditEvents({});
+    assert.equal(audit.events.find((e) => e.target === "key:made-by-alice")?.actor, "sso:alice@example.com");
+    assert.ok(!JSON.stringify(audit.events, (_k, v) => (typeof v === "bigint" ? String(v) : v)).includes(token), "the session token is not in the audit log");
+  });
+
+  test("a team user by group (bob) and by e-mail (dave); a user named nowhere (carol) is refused", async () => {
+    const bob = new URL((await signIn("bob")).end).hash.replace(/^#sso=/, "");
+    const me = await createSignalboxClient({ baseUrl: origin, apiKey: bob }).admin.getCaller({});
+    assert.deepEqual([me.key, me.team, me.role], ["sso:bob@example.com", "search", KeyRole.TEAM]);
+    await assert.rejects(createSignalboxClient({ baseUrl: origin, apiKey: bob }).admin.createKey({ key: { name: "x", team: "ops", role: KeyRole.SERVICE } }), /permission_denied|may not/);
+    const dave = new URL((await signIn("dave")).end).hash.replace(/^#sso=/, "");
+    assert.equal((await createSignalboxClient({ baseUrl: origin, apiKey: dave }).admin.getCaller({})).team, "ops");
+    const carol = new URL((await signIn("carol")).end);
+    assert.match(decodeURIComponent(carol.hash), /^#sso_error=carol@example\.com may not use this console/);
+  });
+
+  test("a callback without the flow's cookie, or with a forged state, is refused; so is a forged, tampered or foreign session", async () => {
+    const r = await fetch(`${origin}/console/sso/callback?code=abc&state=def`, { redirect: "manual" });
+    assert.equal(r.status, 302);
+    assert.match(decodeURIComponent(r.headers.get("location")!), /#sso_error=the sign-in took too long or was started elsewhere/);
+    const { end } = await signIn("alice");
+    const token = new URL(end).hash.replace(/^#sso=/, "");
+    const [payload, mac] = token.split(".");
+    const forged = `${payload!.slice(0, -2)}AA.${mac}`;
+    await assert.rejects(createSignalboxClient({ baseUrl: origin, apiKey: forged }).admin.getCaller({}), /not a valid console session/);
+    // A session signed under another master key (another deployment) means nothing here.
+    const other = createConsoleSso(() => gw.config.console.sso, "another-master-key-entirely");
+    assert.throws(() => other.verify(token), /not a valid console session/);
+  });
+
+  test("the role is worked out again at every request: a reload that takes a user out of console.sso ends their session", async () => {
+    const sso = createConsoleSso(() => current, MASTER, () => now);
+    let now = Date.now();
+    let current = gw.config.console.sso;
+    const token = new URL((await signIn("alice")).end).hash.replace(/^#sso=/, "");
+    assert.equal(sso.verify(token).role, "admin");
+    current = buildConfig(parse(yaml(idp.issuer, "{ emails: [someone-else@example.com] }").replace("ORIGIN", origin)), {}).console.sso;
+    assert.throws(() => sso.verify(token), /alice@example\.com may no longer use this console/);
+    current = gw.config.console.sso;
+    now += 9 * 3_600_000;
+    assert.throws(() => sso.verify(token), /expired/);
+  });
+});
+
+test("roles: admins by e-mail or group; the first team that names the user; nobody else", () => {
+  const cfg = buildConfig(parse(`${MOCK_CONFIG}
+console:
+  sso:
+    issuer: https://login.example.com
+    client_id: c
+    redirect_url: https://gw.example.com/console/sso/callback
+    admins: { emails: [Root@Example.com], groups: [admins] }
+    teams: [{ team: a, groups: [g1] }, { team: b, groups: [g1, g2] }]
+`), {}).console.sso!;
+  assert.deepEqual(ssoRole(cfg, "root@example.com", []), { role: "admin", team: "platform" });
+  assert.deepEqual(ssoRole(cfg, "x@example.com", ["admins", "g2"]), { role: "admin", team: "b" });
+  assert.deepEqual(ssoRole(cfg, "x@example.com", ["g2", "g1"]), { role: "team", team: "a" });
+  assert.equal(ssoRole(cfg, "x@example.com", ["g3"]), undefined);
+  assert.deepEqual([cfg.scopes, cfg.groupsClaim, cfg.sessionHours], [["openid", "email", "profile"], "groups", 8]);
+});
+
+test("console.sso's configuration is checked, naming the field", () => {
+  const bad = (sso: string, field: RegExp) => assert.throws(() => buildConfig(parse(`${MOCK_CONFIG}\nconsole:\n  sso: ${sso}\n`), {}), field);
+  const base = "issuer: https://login.example.com, client_id: c, redirect_url: https://gw.example.com/console/sso/callback";
+  bad(`{ ${base} }`, /console\.sso.*names nobody/);
+  bad(`{ ${base}, admins: { groups: [a] }, scopes: [email] }`, /console\.sso\.scopes.*openid/);
+  bad(`{ issuer: https://login.example.com, client_id: c, redirect_url: https://gw.example.com/elsewhere, admins: { groups: [a] } }`, /console\.sso\.redirect_url/);
+  bad(`{ ${base}, admins: { groups: [a] }, teams: [{ team: t }] }`, /console\.sso\.teams\[0\].*names nobody/);
+  bad(`{ client_id: c, redirect_url: https://gw.example.com/console/sso/callback, admins: { groups: [a] } }`, /console\.sso\.issuer/);
+});
