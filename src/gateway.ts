@@ -32,7 +32,7 @@ import type { Provider } from "./providers/types.ts";
 import type { ExecuteDeps } from "./router/execute.ts";
 import { plan as planCall, seededRandom } from "./router/plan.ts";
 import { createModelRegistry, type ModelRegistry } from "./router/registry.ts";
-import type { Call, Plan } from "./router/types.ts";
+import type { Call, Caller, Plan } from "./router/types.ts";
 import { callerKey, type Authenticator } from "./server/auth.ts";
 import { createMemoryBatchStore } from "./batch/store.ts";
 import { createMemoryResponseStore } from "./compat/responses/store.ts";
@@ -85,6 +85,7 @@ import { createMcpEndpoint } from "./mcp/http.ts";
 import { compileGuardrails, type GuardrailSet } from "./guardrails/engine.ts";
 import { createAlerter, type Alerter } from "./alerts/alerts.ts";
 import { createConsoleSso, type ConsoleSso } from "./server/sso.ts";
+import { createJwtAuth } from "./server/jwt-auth.ts";
 
 /**
  * What the services need: the registry, the planner, the executor's dependencies, the usage sink.
@@ -96,6 +97,11 @@ export interface GatewayCore {
   config: Config;
   /** Console sign-in through console.sso (its session tokens are accepted as keys). */
   sso: ConsoleSso;
+  /**
+   * The caller of an Authorization header: a key (or console session) at once, a token of a
+   * trusted issuer (auth.jwt) once verified: a promise only then, and only the first time a token is seen.
+   */
+  identify(authorization: string | null): Caller | Promise<Caller>;
   /** Present when traces are exported. */
   tracing?: Tracing;
   /** Present when usage records are also exported as OTLP logs (OTEL_LOGS_EXPORTER=otlp). */
@@ -375,6 +381,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // Console sign-in (console.sso): its sessions are bearer tokens the directory accepts beside keys.
   const consoleSso = createConsoleSso(() => (coreRef ? coreRef.config.console.sso : config.console.sso), opts.masterKey ?? process.env[MASTER_KEY_ENV]);
   control.directory.setSessionVerifier((token) => consoleSso.verify(token));
+  // Tokens of trusted issuers (auth.jwt) in place of keys' secrets.
+  const jwtAuth = createJwtAuth(() => (coreRef ? coreRef.config.jwtIssuers : config.jwtIssuers), (name) => control.directory.callerByName(name));
   // The config file's configuration (what a reload re-reads), and in force: it with the providers,
   // deployments and routes made at run time (AdminService.PutConfigEntry).
   let base = config;
@@ -417,6 +425,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     usage: observedSink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth: control.directory,
     sso: consoleSso,
+    identify(authorization) {
+      if (authorization && control.directory.enabled) {
+        const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+        if (m && jwtAuth.matches(m[1])) return jwtAuth.verify(m[1]);
+      }
+      return control.directory.authenticate(authorization);
+    },
     control,
     mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: (t) => control.directory.team(t), guardrails: () => core.guardrails, alerts: () => core.alerts }),
   };
@@ -483,7 +498,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     req.contextValues.set(requestInfoKey, { id: newRequestId(), traceId, arrivedAt, otel: rpc?.ctx });
     let res;
     try {
-      if (req.service.typeName !== Health.typeName) req.contextValues.set(callerKey, core.auth.authenticate(req.header.get("authorization")));
+      if (req.service.typeName !== Health.typeName) {
+        const c = core.identify(req.header.get("authorization"));
+        req.contextValues.set(callerKey, c instanceof Promise ? await c : c);
+      }
       res = await next(req);
     } catch (err) {
       // A body connect-es could not decode is the caller's fault (invalid_argument), also in the span.

@@ -392,7 +392,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         status = res.statusCode;
         return;
       }
-      const caller = core.auth.authenticate(auth ?? null);
+      const who = core.identify(auth ?? null);
+      const caller = who instanceof Promise ? await who : who;
       const pkMetadata = header(req, "x-portkey-metadata");
       if (pkMetadata !== undefined) ri.context = portkeyContext(pkMetadata);
       if (path === "/v1/chat/completions" && req.method === "POST") {

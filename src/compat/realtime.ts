@@ -273,9 +273,9 @@ const asGatewayError = (err: unknown): GatewayError => (err instanceof GatewayEr
 export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, masterKey?: string): RealtimeDoor {
   const secrets = createSecretBook(masterKey);
   /** The caller of a realtime request: a gateway key, or a client secret acting for one. */
-  function authenticate(authorization: string | null): { caller: Caller; secret?: SecretClaims } {
+  async function authenticate(authorization: string | null): Promise<{ caller: Caller; secret?: SecretClaims }> {
     const m = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
-    if (!m || !m[1].startsWith(SECRET_PREFIX)) return { caller: core.auth.authenticate(authorization) };
+    if (!m || !m[1].startsWith(SECRET_PREFIX)) return { caller: await core.identify(authorization) };
     const secret = secrets.open(m[1]);
     const caller = core.control.directory.callerByName(secret.key);
     if (!caller) throw new GatewayError("unauthenticated", "client secret: the key it was made with is revoked, expired or gone");
@@ -327,7 +327,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
       const protocols = (header(req, "sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
       const fromProtocol = protocols.find((p) => p.startsWith(KEY_PROTOCOL))?.slice(KEY_PROTOCOL.length);
       const apiKey = header(req, "api-key") ?? header(req, "x-api-key") ?? fromProtocol;
-      const { caller, secret } = authenticate(header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : null));
+      const { caller, secret } = await authenticate(header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : null));
       const callId = query.get("call_id");
       if (callId !== null) {
         if (secret) throw new GatewayError("permission_denied", "call_id: a call's sideband is for servers, with a gateway key; a client secret cannot open one", { field: "call_id" });
@@ -619,7 +619,7 @@ export function createRealtimeDoor(core: GatewayCore, engine: ChatEngine, master
   }
 
   async function serveCall(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, c: CallContext): Promise<string | undefined> {
-    const { caller, secret } = authenticate(c.authorization);
+    const { caller, secret } = await authenticate(c.authorization);
     if (path === CLIENT_SECRETS_PATH) {
       if (secret) throw new GatewayError("permission_denied", "authorization: a client secret cannot make another; use a gateway key", { field: "authorization" });
       let json: unknown;

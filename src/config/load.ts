@@ -442,6 +442,40 @@ const traceUrlTemplate: V<string> = (v, p) => {
   return s;
 };
 
+/** An https URL, or plain http to this machine (a development identity provider). */
+const secureUrl: V<string> = (v, p) => {
+  const s = httpUrl(v, p);
+  const u = new URL(s);
+  if (u.protocol !== "https:" && !["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) throw new ConfigError(p, `"${s}" must be https (plain http only to this machine)`);
+  return s;
+};
+
+const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/** One entry per issuer: a token's `iss` picks its entry. */
+function uniqueIssuers<T extends { issuer: string }>(list: T[]): T[] {
+  list.forEach((x, i) => {
+    if (list.findIndex((y) => y.issuer === x.issuer) !== i) throw new ConfigError(`auth.jwt[${i}].issuer`, `"${x.issuer}" is listed twice: put its subjects in one entry`);
+  });
+  return list;
+}
+
+/** `auth.jwt[]`: an issuer whose tokens stand in for keys' secrets. */
+const jwtIssuerSpec: V<any> = (v, p) => {
+  const s = obj<any>({
+    issuer: req(str({ min: 1 })),
+    audience: req((x, q) => (Array.isArray(x) ? list(str({ min: 1 }), { min: 1 })(x, q) : [str({ min: 1 })(x, q)])),
+    jwks_url: opt(secureUrl),
+    claim: opt(str({ min: 1 }), "sub"),
+    subjects: req(record(str({ min: 1 }))),
+    algorithms: opt(list(str({ oneOf: JWT_ALGORITHMS })), ["RS256", "ES256", "PS256", "EdDSA"]),
+  })(v, p);
+  if (!s.jwksUrl) secureUrl(s.issuer, join(p, "issuer"));
+  if (Object.keys(s.subjects).length === 0) throw new ConfigError(join(p, "subjects"), "binds nobody: map a claim value to a key name");
+  const { audience, ...rest } = s;
+  return { ...rest, audiences: audience };
+};
+
 /** `console.sso`'s members: e-mail addresses (stored lower-case) and group names. */
 const ssoMembers = obj({
   emails: opt(list(str({ min: 3 }) as V<string>), []),
@@ -555,6 +589,7 @@ const rootSpec = obj<any>({
   aliases: opt(record(str({ min: 1 })), {}),
   routes: opt(list(routeSpec), []),
   keys: opt(list(keySpec), []),
+  auth: opt(obj({ jwt: opt(list(jwtIssuerSpec), []) }), { jwt: [] }),
   teams: opt(list(obj({ name: req(str({ min: 1 })), budget: opt(budgetSpec), guardrails: opt(guardrailNames) })), []),
   // Validated by buildGuardrails (src/guardrails/config.ts), which knows each kind's options.
   guardrails: opt((v: unknown) => v),
@@ -942,6 +977,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     aliases,
     routes: [...routes.values()],
     keys: raw.keys,
+    ...(raw.auth.jwt.length ? { jwtIssuers: uniqueIssuers(raw.auth.jwt) } : {}),
     teams: raw.teams,
     store: {
       ...redisStore(raw.store, env),

@@ -450,6 +450,26 @@ export interface ConsoleConfig {
   sso?: SsoConfig;
 }
 
+/**
+ * `auth.jwt[]`: an issuer whose signed tokens (a Kubernetes service account's, a cloud workload
+ * identity's, an OIDC provider's client-credentials token) stand in for a key's secret: a token's
+ * subject is bound to a key, whose team, role, limits, budget and allow list then apply.
+ */
+export interface JwtIssuerConfig {
+  /** The token's `iss`, exactly. */
+  issuer: string;
+  /** Accepted `aud` values: the token must name one. */
+  audiences: string[];
+  /** Where the signing keys are; absent: the issuer's /.well-known/openid-configuration says. */
+  jwksUrl?: string;
+  /** The claim that names the caller (default `sub`). */
+  claim: string;
+  /** That claim's value → the name of the key the caller acts as. */
+  subjects: Record<string, string>;
+  /** Signature algorithms accepted (default RS256, ES256, PS256, EdDSA). */
+  algorithms: string[];
+}
+
 /** Who may sign in: by e-mail address (exact, case-insensitive) or by a group the provider lists. */
 export interface SsoMembers {
   emails: string[];
@@ -488,6 +508,8 @@ export interface Config {
   aliases: Record<string, string>;
   routes: RouteConfig[];
   keys: KeyConfig[];
+  /** Callers that present a JWT of a trusted issuer instead of a key's secret (`auth.jwt`, src/server/jwt-auth.ts). */
+  jwtIssuers?: JwtIssuerConfig[];
   teams: { name: string; budget?: BudgetConfig; guardrails?: string[] }[];
   /** Webhooks told about budgets and cooldowns (absent: none). */
   alerts?: AlertConfig[];

@@ -166,7 +166,8 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
     let message: string | undefined;
     try {
       const apiKey = header(req, "x-api-key");
-      const caller = core.auth.authenticate(header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : null));
+      const who = core.identify(header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : null));
+      const caller = who instanceof Promise ? await who : who;
       if (only !== undefined) {
         const s = hub.server(only);
         if (!s || !hub.mayUse(caller, s)) throw new GatewayError("not_found", `MCP server "${only}" does not exist or this key may not use it`);
