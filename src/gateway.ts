@@ -426,7 +426,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     auth: control.directory,
     sso: consoleSso,
     identify(authorization) {
-      if (authorization && control.directory.enabled) {
+      // Only a gateway that trusts issuers looks for a token (the key path stays as it was).
+      if (authorization && core.config.jwtIssuers && control.directory.enabled) {
         const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
         if (m && jwtAuth.matches(m[1])) return jwtAuth.verify(m[1]);
       }
