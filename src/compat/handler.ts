@@ -15,6 +15,7 @@
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
 //   PUT  /v1/feedback/{id}      (Portkey's update of a score)
 //   GET  /v1/generation, POST /v1/generation/feedback, GET /v1/key (OpenRouter's, ./openrouter.ts)
+//   /key/{generate,info,update,delete,list}, /team/{new,info}, /spend/logs (LiteLLM's management API, ./litellm.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   POST /v1/realtime/calls, /v1/realtime/calls/{id}/hangup, /v1/realtime/client_secrets
@@ -62,6 +63,7 @@ import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
 import { isOpenRouterPath, openRouterModelFields, serveOpenRouter, toOpenRouterError } from "./openrouter.ts";
 import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
+import { isLiteLLMPath, serveLiteLLM, toLiteLLMError } from "./litellm.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -533,6 +535,28 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
         return;
       }
+      // LiteLLM's management API: keys, teams and spend logs, on the control plane.
+      if (feedback && isLiteLLMPath(path)) {
+        const u = req.url ?? "";
+        const qi = u.indexOf("?");
+        status = await serveLiteLLM(req.method ?? "GET", path, {
+          core,
+          caller,
+          traceId: ri.traceId,
+          usage: feedback.usage,
+          query: new URLSearchParams(qi < 0 ? "" : u.slice(qi + 1)),
+          readJson: async () => {
+            try {
+              return JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
+            } catch (err) {
+              if (err instanceof GatewayError) throw err;
+              throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+            }
+          },
+          send: (st, b) => sendJson(res, st, b, { "x-request-id": ri.id }),
+        });
+        return;
+      }
       // OpenRouter's account endpoints: a generation's stats, a report on it, the calling key.
       if (feedback && isOpenRouterPath(path)) {
         const u = req.url ?? "";
@@ -653,7 +677,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, m);
     } catch (err) {
-      const e = gemini ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : toOpenAIError(err);
+      const e = gemini ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : toOpenAIError(err);
       status = e.status;
       message = e.body.error.message;
       sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
@@ -665,8 +689,16 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
 
   return (req, res) => {
     const url = req.url ?? "";
-    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) return false;
     const q = url.indexOf("?");
+    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) {
+      // LiteLLM's management API lives at the root (/key/…, /team/…, /spend/logs).
+      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
+      serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: "500" } });
+        else res.destroy();
+      });
+      return true;
+    }
     const path = q < 0 ? url : url.slice(0, q);
     // The Realtime API is a WebSocket (compat/realtime.ts takes the upgrades); a plain request is told so.
     if (path === "/v1/realtime") {
