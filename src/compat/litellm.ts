@@ -224,7 +224,8 @@ export async function serveLiteLLM(method: string, path: string, d: LiteLLMDeps)
       if (!refs.length) throw bad("keys", "give keys (secrets or tokens) or key_aliases");
       const keys = refs.map((r, i) => keyNamed(r, i < (Array.isArray(b.keys) ? b.keys.length : 0) ? "keys" : "key_aliases"));
       for (const k of keys) await cp.revokeKey(a, k.name);
-      d.send(200, { deleted_keys: refs });
+      // Named by alias and token, never by the secrets a caller may have sent.
+      d.send(200, { deleted_keys: keys.map((k) => k.name), deleted_tokens: keys.map(token) });
       return 200;
     }
     case "/key/info": {

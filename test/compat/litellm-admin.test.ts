@@ -69,8 +69,9 @@ keys:
     assert.equal(list.body.current_page, 2);
     assert.equal(list.body.keys.length, 1);
     assert.ok(list.body.total_count >= 3);
-    const d = await call("POST", "/key/delete", ADMIN, { key_aliases: ["crawler"] });
-    assert.deepEqual(d.body, { deleted_keys: ["crawler"] });
+    const d = await call("POST", "/key/delete", ADMIN, { keys: [k.key] });
+    assert.deepEqual(d.body, { deleted_keys: ["crawler"], deleted_tokens: [k.token] });
+    assert.ok(!JSON.stringify(d.body).includes(k.key), "the secret is not echoed");
     assert.equal((await chat(k.key, "fast")).status, 401);
   });
 
