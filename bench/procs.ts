@@ -30,18 +30,26 @@ export function start(args: string[], env: Record<string, string> = {}, cwd = RO
   });
 }
 
-/** Bootstrap the everything-on gateway's key through AdminService (auth is off until it exists). */
+/**
+ * Bootstrap the everything-on gateway's key through AdminService: auth is off until the first key
+ * exists, and the first must be an admin key (it turns auth on); that one then makes the bench's
+ * service key, with its limits and budget.
+ */
 export async function createBenchKey(origin: string): Promise<string> {
-  const call = async (method: string, body: unknown) => {
-    const r = await fetch(`${origin}/signalbox.v1.AdminService/${method}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const call = async (method: string, body: unknown, bearer?: string) => {
+    const r = await fetch(`${origin}/signalbox.v1.AdminService/${method}`, { method: "POST", headers: { "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) });
     const text = await r.text();
     if (!r.ok) throw new Error(`AdminService.${method}: HTTP ${r.status}: ${text}`);
     return JSON.parse(text) as { secret?: string };
   };
   await call("CreateTeam", { team: { name: "bench" } });
-  const { secret } = await call("CreateKey", {
-    key: { name: "bench", team: "bench", role: "KEY_ROLE_SERVICE", limits: { requestsPerMinute: 100000000, tokensPerMinute: "100000000000" }, budget: { period: "BUDGET_PERIOD_MONTH", limitUsd: 100000000 } },
-  });
+  const { secret: admin } = await call("CreateKey", { key: { name: "bench-admin", team: "bench", role: "KEY_ROLE_ADMIN" } });
+  if (!admin) throw new Error("AdminService.CreateKey returned no secret");
+  const { secret } = await call(
+    "CreateKey",
+    { key: { name: "bench", team: "bench", role: "KEY_ROLE_SERVICE", limits: { requestsPerMinute: 100000000, tokensPerMinute: "100000000000" }, budget: { period: "BUDGET_PERIOD_MONTH", limitUsd: 100000000 } } },
+    admin,
+  );
   if (!secret) throw new Error("AdminService.CreateKey returned no secret");
   return secret;
 }

@@ -506,6 +506,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       checkKeyFields(input, "key", a);
       if (!directory.team(input.team)) throw bad("key.team", `no team "${input.team}": create it first`);
       if (directory.key(input.name)) throw new GatewayError("already_exists", `key.name: a key named "${input.name}" already exists`, { field: "key.name" });
+      // The first key turns auth on: were it not an admin key, nobody could manage keys afterwards.
+      if (!a.authEnabled && input.role !== "admin") throw bad("key.role", "the first key turns auth on: make it an admin key (role admin), or nobody could manage keys afterwards");
       const secret = newSecret();
       const t = now();
       const key: ManagedKey = {

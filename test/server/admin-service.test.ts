@@ -327,11 +327,16 @@ describe("audit", () => {
 });
 
 describe("auth off (the embedded default)", () => {
-  test("anyone may bootstrap the first admin key, which turns auth on", async () => {
+  test("anyone may bootstrap the first admin key, which turns auth on; a first key of another role is refused", async () => {
     const open = await startTestGateway(MOCK_CONFIG);
     try {
       const anon = createSignalboxClient({ baseUrl: open.url }).admin;
       await anon.createTeam({ team: { name: "platform" } });
+      // A first key that is not an admin would lock everyone out of key management: refused, and auth stays off.
+      const locked = await code(anon.createKey({ key: { name: "first-service", team: "platform", role: KeyRole.SERVICE } }));
+      assert.deepEqual([locked.code, locked.field], [Code.InvalidArgument, "key.role"]);
+      assert.match(locked.message, /the first key turns auth on: make it an admin key/);
+      await createSignalboxClient({ baseUrl: open.url }).chat.complete({ model: "default", messages: [userText("still open")] });
       const { secret } = await anon.createKey({ key: { name: "first-admin", team: "platform", role: KeyRole.ADMIN } });
       assert.equal((await code(createSignalboxClient({ baseUrl: open.url }).chat.complete({ model: "default", messages: [userText("x")] }))).code, Code.Unauthenticated);
       const admin = createSignalboxClient({ baseUrl: open.url, apiKey: secret });
