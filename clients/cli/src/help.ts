@@ -38,6 +38,7 @@ Examples:
   signalbox entries put provider groq --set type=openai-compatible --set base_url=https://api.groq.com/openai/v1 --api-key-env GROQ_API_KEY
   signalbox entries put guardrail mod -f mod.yaml --header-env authorization=MOD_AUTH
   signalbox entries reseal --dry-run
+  signalbox audit --target key:search-indexer --since 7d
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox config check config/default.yaml
 `;
