@@ -7,6 +7,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 import { SessionContext } from "./context.ts";
 import { AlertsPage } from "./pages/alerts.tsx";
+import { AuditPage } from "./pages/audit.tsx";
 import { BatchesPage } from "./pages/batches.tsx";
 import { BudgetsPage } from "./pages/budgets.tsx";
 import { EntriesPage } from "./pages/entries.tsx";
@@ -41,6 +42,7 @@ const NAV: NavItem[] = [
   { path: "budgets", label: "Budgets & limits" },
   { path: "keys", label: "Keys & teams", show: (s) => s.identity.role !== "service" },
   { path: "alerts", label: "Alerts", show: (s) => isAdmin(s.identity) },
+  { path: "audit", label: "Audit log", show: (s) => isAdmin(s.identity) },
   { path: "prompts", label: "Prompts" },
   { path: "playground", label: "Playground" },
   { path: "realtime", label: "Realtime" },
@@ -203,6 +205,8 @@ function Pages({ session }: { session: Session }) {
       return <KeysPage />;
     case "alerts":
       return <AlertsPage />;
+    case "audit":
+      return <AuditPage />;
     case "prompts":
       return <PromptsPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
     case "playground":

@@ -113,10 +113,11 @@ describe("signalbox audit", () => {
   test("--json is the API's JSON; --csv has a header and a row per event", async () => {
     const r = ok(await cli(["audit", "--target", "key:audited-key", "--json"]));
     const res = await admin.admin.listAuditEvents({ target: "key:audited-key" });
-    const got = JSON.parse(r.stdout);
+    const got = JSON.parse(r.stdout) as { events: { action: string; actor: string }[] };
+    const events = got.events;
     assert.deepEqual(got, toJson(ListAuditEventsResponseSchema, res));
     assert.deepEqual(
-      got.events.map((e: { action: string; actor: string }) => [e.actor, e.action]),
+      events.map((e: { action: string; actor: string }) => [e.actor, e.action]),
       [
         ["root", "key.update"],
         ["root", "key.update"],
