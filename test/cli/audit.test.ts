@@ -113,7 +113,7 @@ describe("signalbox audit", () => {
   test("--json is the API's JSON; --csv has a header and a row per event", async () => {
     const r = ok(await cli(["audit", "--target", "key:audited-key", "--json"]));
     const res = await admin.admin.listAuditEvents({ target: "key:audited-key" });
-    const got = JSON.parse(r.stdout) as { events: { action: string; actor: string }[] };
+    const got = JSON.parse(r.stdout) as { events: { action: string; actor: string; after: { limits?: unknown } }[] };
     const events = got.events;
     assert.deepEqual(got, toJson(ListAuditEventsResponseSchema, res));
     assert.deepEqual(
@@ -124,7 +124,7 @@ describe("signalbox audit", () => {
         ["root", "key.create"],
       ],
     );
-    assert.deepEqual(got.events[0].after.limits, { requestsPerMinute: 60 });
+    assert.deepEqual(events[0]!.after.limits, { requestsPerMinute: 60 });
 
     const c = ok(await cli(["audit", "--csv", "--target", "key:audited-key"]));
     const lines = c.stdout.trimEnd().split("\r\n");
