@@ -2,7 +2,9 @@
 // openid-client: the authorization code flow with PKCE, state and nonce.
 //
 //   GET /console/sso/login      redirects to the provider; the flow's state, nonce and PKCE
-//                               verifier ride in a signed, HttpOnly cookie (any replica can finish it)
+//                               verifier ride in a signed, HttpOnly cookie (any replica can finish it);
+//                               with ?cli_port= the session goes to `signalbox login`'s listener on
+//                               127.0.0.1 instead of the console
 //   GET /console/sso/callback   exchanges the code, reads the user's e-mail and groups (the ID
 //                               token, else userinfo), maps them to a role (console.sso.admins, or
 //                               the first of console.sso.teams that names them), and sends the
@@ -107,16 +109,32 @@ export function createConsoleSso(config: () => SsoConfig | undefined, masterKey:
     res.end();
   };
   const cookieAttrs = (cfg: SsoConfig, maxAgeS: number) => `Path=/console/sso; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}${new URL(cfg.redirectUrl).protocol === "https:" ? "; Secure" : ""}`;
-  const fail = (res: Res, cfg: SsoConfig, message: string) => redirect(res, `/console/#sso_error=${encodeURIComponent(message)}`, `${FLOW_COOKIE}=; ${cookieAttrs(cfg, 0)}`);
+  /** Where a finished sign-in goes: the console, or the command line's loopback listener (`signalbox login`). */
+  const landing = (cliPort: number | undefined, result: string) => (cliPort ? `http://127.0.0.1:${cliPort}/signalbox/login?${result}` : `/console/#${result}`);
+  const fail = (res: Res, cfg: SsoConfig, message: string, cliPort?: number) => redirect(res, landing(cliPort, `sso_error=${encodeURIComponent(message)}`), `${FLOW_COOKIE}=; ${cookieAttrs(cfg, 0)}`);
 
-  async function login(cfg: SsoConfig, res: Res): Promise<void> {
+  async function login(cfg: SsoConfig, req: Req, res: Res): Promise<void> {
+    // `signalbox login` listens on a loopback port for the session; only a port, so the session
+    // can go nowhere but this machine's 127.0.0.1.
+    const reqUrl = req.url ?? "";
+    const q = reqUrl.indexOf("?");
+    const portText = new URLSearchParams(q < 0 ? "" : reqUrl.slice(q + 1)).get("cli_port");
+    let cliPort: number | undefined;
+    if (portText !== null) {
+      cliPort = Number(portText);
+      if (!Number.isInteger(cliPort) || cliPort < 1024 || cliPort > 65_535) {
+        (res as ServerResponse).writeHead(400, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: "invalid_argument", message: "cli_port: must be a port from 1024 to 65535" }));
+        return;
+      }
+    }
     if (!warned) {
       warned = true;
       log("warn", "console.sso without SIGNALBOX_MASTER_KEY: console sessions are signed with a key of this process, valid on this replica only and until it restarts");
     }
     const oc = await import("openid-client");
     const config = await client(cfg);
-    const flow = { state: oc.randomState(), nonce: oc.randomNonce(), verifier: oc.randomPKCECodeVerifier(), exp: now() + FLOW_TTL_MS };
+    const flow = { state: oc.randomState(), nonce: oc.randomNonce(), verifier: oc.randomPKCECodeVerifier(), exp: now() + FLOW_TTL_MS, ...(cliPort ? { cliPort } : {}) };
     const url = oc.buildAuthorizationUrl(config, {
       redirect_uri: cfg.redirectUrl,
       scope: cfg.scopes.join(" "),
@@ -130,13 +148,14 @@ export function createConsoleSso(config: () => SsoConfig | undefined, masterKey:
 
   async function callback(cfg: SsoConfig, req: Req, res: Res): Promise<void> {
     const cookie = /(?:^|;\s*)sbx_sso_flow=([^;]+)/.exec(String(req.headers.cookie ?? ""))?.[1];
-    const flow = cookie ? open<{ state: string; nonce: string; verifier: string; exp: number }>(cookie, "f_") : undefined;
+    const flow = cookie ? open<{ state: string; nonce: string; verifier: string; exp: number; cliPort?: number }>(cookie, "f_") : undefined;
     if (!flow || flow.exp <= now()) return fail(res, cfg, "the sign-in took too long or was started elsewhere: sign in again");
+    const cli = flow.cliPort;
     const url = req.url ?? "";
     const q = url.indexOf("?");
     const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
     const error = query.get("error");
-    if (error) return fail(res, cfg, `the identity provider refused the sign-in: ${query.get("error_description") || error}`);
+    if (error) return fail(res, cfg, `the identity provider refused the sign-in: ${query.get("error_description") || error}`, cli);
     const oc = await import("openid-client");
     const config = await client(cfg);
     const current = new URL(cfg.redirectUrl);
@@ -152,11 +171,11 @@ export function createConsoleSso(config: () => SsoConfig | undefined, masterKey:
       }
     } catch (err) {
       log("warn", "console sign-in: the code exchange failed", { reason: (err as Error).message });
-      return fail(res, cfg, `the sign-in could not be completed: ${(err as Error).message}`);
+      return fail(res, cfg, `the sign-in could not be completed: ${(err as Error).message}`, cli);
     }
     const email = typeof claims.email === "string" ? claims.email.toLowerCase() : "";
-    if (!email) return fail(res, cfg, "the identity provider gave no e-mail address (ask for the email scope)");
-    if (claims.email_verified === false) return fail(res, cfg, `${email} is not verified at the identity provider`);
+    if (!email) return fail(res, cfg, "the identity provider gave no e-mail address (ask for the email scope)", cli);
+    if (claims.email_verified === false) return fail(res, cfg, `${email} is not verified at the identity provider`, cli);
     const raw = claims[cfg.groupsClaim];
     // Only the groups console.sso names are kept (a provider may list hundreds; the session is a header).
     const named = new Set([...cfg.admins.groups, ...cfg.teams.flatMap((t) => t.groups)]);
@@ -164,12 +183,12 @@ export function createConsoleSso(config: () => SsoConfig | undefined, masterKey:
     const role = ssoRole(cfg, email, groups);
     if (!role) {
       log("info", "console sign-in refused: not named in console.sso", { user: email });
-      return fail(res, cfg, `${email} may not use this console: not named in console.sso's admins or teams`);
+      return fail(res, cfg, `${email} may not use this console: not named in console.sso's admins or teams`, cli);
     }
     const t = now();
     const session: SessionClaims = { v: 1, email, name: typeof claims.name === "string" ? claims.name : email, groups, iat: t, exp: t + cfg.sessionHours * 3_600_000 };
     log("info", "console sign-in", { user: email, role: role.role, team: role.team });
-    redirect(res, `/console/#sso=${seal(SESSION_PREFIX, session)}`, `${FLOW_COOKIE}=; ${cookieAttrs(cfg, 0)}`);
+    redirect(res, landing(cli, `sso=${seal(SESSION_PREFIX, session)}`), `${FLOW_COOKIE}=; ${cookieAttrs(cfg, 0)}`);
   }
 
   return {
@@ -182,7 +201,7 @@ export function createConsoleSso(config: () => SsoConfig | undefined, masterKey:
         res.end(JSON.stringify({ code: "unimplemented", message: `${req.method} is not served on ${path}` }));
         return true;
       }
-      const run = path === "/console/sso/login" ? login(cfg, res) : callback(cfg, req, res);
+      const run = path === "/console/sso/login" ? login(cfg, req, res) : callback(cfg, req, res);
       run.catch((err) => {
         log("warn", "console sign-in failed", { path, reason: (err as Error).message });
         if (!res.headersSent) fail(res, cfg, `the identity provider could not be reached: ${(err as Error).message}`);

@@ -15,54 +15,13 @@ import { createConsoleSso, ssoRole } from "../../src/server/sso.ts";
 import { parse } from "yaml";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { freePort } from "../helpers/redis.ts";
-import { startTestIdp, type TestIdp } from "../helpers/oidc-idp.ts";
+import { Browser, startTestIdp, type TestIdp } from "../helpers/oidc-idp.ts";
 
 const ADMIN_KEY = ["sbx", "test", "sso", "admin"].join("_");
 const CLIENT_SECRET = ["idp", "client", "secret", "for", "tests"].join("-");
 const MASTER = ["master", "key", "for", "sso", "tests", "0123456789"].join("-");
 
 const GROUPS: Record<string, string[]> = { alice: ["platform-admins"], bob: ["search-team", "everyone"], carol: ["everyone"] };
-
-/** A cookie jar per origin, good enough for one flow. */
-class Browser {
-  jar = new Map<string, Map<string, string>>();
-  async get(url: string, init: RequestInit = {}): Promise<Response> {
-    const u = new URL(url);
-    const cookies = [...(this.jar.get(u.host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join("; ");
-    const res = await fetch(u, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), ...(cookies ? { cookie: cookies } : {}) } });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const i = pair!.indexOf("=");
-      let m = this.jar.get(u.host);
-      if (!m) this.jar.set(u.host, (m = new Map()));
-      const v = pair!.slice(i + 1);
-      if (v === "" || /max-age=0/i.test(c) || /expires=Thu, 01 Jan 1970/i.test(c)) m.delete(pair!.slice(0, i));
-      else m.set(pair!.slice(0, i), v);
-    }
-    return res;
-  }
-  /** Follow redirects (and the provider's login and consent forms) until a URL starting with `stop`. */
-  async signIn(start: string, login: string, stop: string): Promise<string> {
-    let url = start;
-    for (let i = 0; i < 20; i++) {
-      if (url.startsWith(stop)) return url;
-      const res = await this.get(url);
-      if (res.status >= 300 && res.status < 400) {
-        url = new URL(res.headers.get("location")!, url).href;
-        continue;
-      }
-      const html = await res.text();
-      const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-      assert.ok(action, `no form at ${url}: ${res.status} ${html.slice(0, 300)}`);
-      const prompt = /name="prompt" value="([^"]+)"/.exec(html)![1]!;
-      const body = new URLSearchParams(prompt === "login" ? { prompt, login, password: "any" } : { prompt });
-      const post = await this.get(new URL(action!.replaceAll("&amp;", "&"), url).href, { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
-      assert.ok(post.status >= 300 && post.status < 400, `form post: ${post.status}`);
-      url = new URL(post.headers.get("location")!, url).href;
-    }
-    throw new Error("too many redirects");
-  }
-}
 
 describe("console sign-in through OpenID Connect", () => {
   let gw: TestGateway;

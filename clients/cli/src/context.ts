@@ -1,6 +1,7 @@
 // What every command shares: the global flags, the client they build, the output mode, and
 // turning a failure into words on stderr and an exit code a script can test.
 
+import { storedSession } from "./sessions.ts";
 import type { Command } from "commander";
 import { AttemptOutcomeSchema, createSignalboxClient, FailureKindSchema, type SignalboxClient, SignalboxError } from "@signalbox/client";
 import { dollars, enumLabel, ms } from "./format.ts";
@@ -43,8 +44,10 @@ export type Mode = "table" | "json" | "csv";
 /** The global flags as seen from a command (they may be written before or after it). */
 export function globals(cmd: Command): Globals {
   const o = cmd.optsWithGlobals<{ url?: string; apiKey?: string; json?: boolean; csv?: boolean }>();
-  const url = (o.url ?? process.env.SIGNALBOX_URL ?? "").trim() || DEFAULT_URL;
-  return { url: url.replace(/\/+$/, ""), apiKey: o.apiKey ?? (process.env.SIGNALBOX_API_KEY || undefined), json: !!o.json, csv: !!o.csv };
+  const url = ((o.url ?? process.env.SIGNALBOX_URL ?? "").trim() || DEFAULT_URL).replace(/\/+$/, "");
+  // A key given wins; else the session `signalbox login` stored for this gateway.
+  const apiKey = o.apiKey ?? (process.env.SIGNALBOX_API_KEY || undefined) ?? storedSession(url)?.token;
+  return { url, apiKey, json: !!o.json, csv: !!o.csv };
 }
 
 /** How to print: --json, --csv (only where the command prints one table) or a table. */

@@ -17,6 +17,7 @@ import { configCommands } from "./commands/config.ts";
 import { entryCommands } from "./commands/entries.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
 import { auditCommand } from "./commands/audit.ts";
+import { loginCommands } from "./commands/login.ts";
 import { routeCommands } from "./commands/route.ts";
 import { usageCommands } from "./commands/usage.ts";
 import { feedbackCommands } from "./commands/feedback.ts";
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys and teams, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
-    .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY)")
+    .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY, else the session `signalbox login` kept)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
     .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, models, keys list, teams list, audit, alerts list, batches, mcp servers, mcp tools, prompts list, entries list)")
     .showSuggestionAfterError(true)
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   keyCommands(program);
   teamCommands(program);
   whoamiCommand(program);
+  loginCommands(program);
   auditCommand(program);
   alertCommands(program);
   entryCommands(program);
