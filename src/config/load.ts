@@ -1064,6 +1064,13 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   }
   const byPrefix = [...wildcards.values()].sort((a, b) => b.prefix.length - a.prefix.length);
 
+  // Aliases made at run time, by name, as their specs say: routes made at run time may name them
+  // (they are checked below, after the routes they may name; a route naming one that fails fails too).
+  const runtimeAliases = new Map<string, string>();
+  for (const e of of("alias")) {
+    const t = (e.spec as { target?: unknown } | undefined)?.target;
+    if (typeof t === "string" && t && !(e.name in base.aliases)) runtimeAliases.set(e.name, t);
+  }
   // Routes may name each other: all names first, then each checked; one that fails is taken out
   // and the rest checked again, until none fails.
   const pending = new Map<string, { e: RuntimeEntry; r: RouteConfig }>();
@@ -1100,7 +1107,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   }
   const allServers = [...mcpServers.values()];
   const wildcardModel = (name: string | undefined, path: string) => {
-    if (name === undefined || deployments.has(name) || routes.has(name) || pending.has(name) || name in base.aliases) return;
+    if (name === undefined || deployments.has(name) || routes.has(name) || pending.has(name) || name in base.aliases || runtimeAliases.has(name)) return;
     const w = wildcardFor(byPrefix, name);
     const part = w && wildcardPart(w, name);
     if (w && part !== undefined) deployments.set(name, w.make(name, w.model.replace("*", part)));
@@ -1108,7 +1115,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   };
   for (let again = true; again; ) {
     again = false;
-    const known = (m: string) => routes.has(m) || pending.has(m) || deployments.has(m) || m in base.aliases || isMcpAllowEntry(m, allServers);
+    const known = (m: string) => routes.has(m) || pending.has(m) || deployments.has(m) || m in base.aliases || runtimeAliases.has(m) || isMcpAllowEntry(m, allServers);
     for (const [name, { e, r }] of pending) {
       const route = structuredClone(r);
       attempt(e, () => {
@@ -1134,7 +1141,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   // first runtime route in it is the problem, and the rest are checked again without it.
   for (;;) {
     try {
-      checkTaskCycles(checked, base.aliases);
+      checkTaskCycles(checked, { ...Object.fromEntries(runtimeAliases), ...base.aliases });
       break;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -1146,18 +1153,36 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
     }
   }
   // Aliases name a route or deployment (the file's or a runtime one, or a model a wildcard
-  // makes); routes made at run time name only the file's aliases, so no loop can form.
-  const aliases: Record<string, string> = { ...base.aliases };
-  for (const e of of("alias")) {
-    attempt(e, () => {
-      claim(e.name, deployments.has(e.name) || wildcards.has(e.name) || checked.has(e.name));
-      const spec = named(e);
-      for (const k of Object.keys(spec)) if (k !== "name" && k !== "target") throw new ConfigError(`spec.${k}`, "unknown key (an alias has only a target)");
-      const target = str({ min: 1 })(spec.target, "spec.target");
-      wildcardModel(target, "spec.target");
-      if (!checked.has(target) && !deployments.has(target)) throw new ConfigError("spec.target", `unknown route or deployment "${target}"`);
-      aliases[e.name] = target;
-    });
+  // makes), never another alias. Routes made at run time may name them: a runtime route that
+  // names an alias which fails (or whose route failed) fails too, until nothing changes.
+  let aliases: Record<string, string> = {};
+  for (let again = true; again; ) {
+    again = false;
+    aliases = { ...base.aliases };
+    for (const e of of("alias")) {
+      if (problems.has(entryKey("alias", e.name))) continue;
+      attempt(e, () => {
+        claim(e.name, deployments.has(e.name) || wildcards.has(e.name) || checked.has(e.name));
+        const spec = named(e);
+        for (const k of Object.keys(spec)) if (k !== "name" && k !== "target") throw new ConfigError(`spec.${k}`, "unknown key (an alias has only a target)");
+        const target = str({ min: 1 })(spec.target, "spec.target");
+        wildcardModel(target, "spec.target");
+        if (!checked.has(target) && !deployments.has(target)) throw new ConfigError("spec.target", `unknown route or deployment "${target}"`);
+        aliases[e.name] = target;
+      });
+    }
+    for (const [name, { e }] of pending) {
+      if (!checked.has(name)) continue;
+      const r = checked.get(name)!;
+      const refs = [...r.fallbacks, ...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target)];
+      const lost = refs.find((m) => runtimeAliases.has(m) && !(m in aliases));
+      if (lost === undefined) continue;
+      attempt(e, () => {
+        throw new ConfigError("spec", `names alias "${lost}", which is not in force (${problems.get(entryKey("alias", lost))?.message ?? "it failed"})`);
+      });
+      checked.delete(name);
+      again = true;
+    }
   }
   const alerts = new Map((base.alerts ?? []).map((a) => [a.name, a]));
   for (const e of of("alert")) {

@@ -103,6 +103,23 @@ describe("extendConfig: entries checked as the file's are", () => {
     assert.equal(config.deployments[1].contextWindow, 128_000);
   });
 
+  test("routes made at run time may name aliases made at run time; one naming an alias that fails fails too; a loop through an alias is refused", () => {
+    const ok = extendConfig(base, [entry("alias", "quick", { target: "mock/a" }), entry("route", "chat2", { targets: ["mock/a"], fallbacks: ["quick"] })]);
+    assert.deepEqual([...ok.problems.keys()], []);
+    assert.deepEqual(ok.config.routes.find((r) => r.name === "chat2")?.fallbacks, ["quick"]);
+    assert.equal(ok.config.aliases.quick, "mock/a");
+    // The alias fails (its target does not exist): the route that names it fails with it, saying why.
+    const lost = extendConfig(base, [entry("alias", "quick", { target: "nope" }), entry("route", "chat2", { targets: ["mock/a"], fallbacks: ["quick"] })]);
+    assert.match(lost.problems.get("alias/quick")!.message, /unknown route or deployment "nope"/);
+    assert.match(lost.problems.get("route/chat2")!.message, /names alias "quick", which is not in force \(.*unknown route or deployment "nope"\)/);
+    assert.equal(lost.config.routes.some((r) => r.name === "chat2"), false);
+    // A loop: a route's condition sends to an alias of the same route.
+    const loop = extendConfig(base, [entry("alias", "back", { target: "spin" }), entry("route", "spin", { targets: ["mock/a"], conditions: [{ when: { team: ["a"] }, target: "back" }] })]);
+    assert.match(loop.problems.get("route/spin")!.message, /cycle/);
+    // ...and the alias that named the refused route is out too.
+    assert.match(loop.problems.get("alias/back")!.message, /unknown route or deployment "spin"/);
+  });
+
   test("the file's names are never shadowed, a name field must agree, and loops of routes are refused", () => {
     const { problems } = extendConfig(base, [
       entry("provider", "mock", { type: "mock" }),
