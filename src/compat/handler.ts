@@ -144,6 +144,12 @@ function cacheFromHeaders(req: Req): { mode: CacheMode; ttlSeconds?: number } | 
   return mode || ttlSeconds ? { mode: mode ?? "use", ttlSeconds: ttlSeconds || undefined } : undefined;
 }
 
+/** Anthropic's model fields beside OpenAI's (its SDK's models.list and retrieve read them). */
+function anthropicModelFields<M extends Record<string, unknown>>(m: M): M & { type: "model"; display_name: string; created_at: string } {
+  const name = typeof m.name === "string" && m.name ? m.name : String(m.id);
+  return { ...m, type: "model", display_name: name, created_at: new Date(Number(m.created) * 1000).toISOString() };
+}
+
 /** The status a failed request is recorded with: the caller going away is "canceled". */
 function statusOf(err: unknown, signal: AbortSignal): string {
   if (signal.aborted) return "canceled";
@@ -663,8 +669,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       const list = models(caller);
       if (path === "/v1/models") {
-        // OpenRouter's list adds its links and count (one page: every model the key may name).
-        sendJson(res, 200, { object: "list", data: list, links: { next: null }, total_count: list.length });
+        // OpenRouter's list adds its links and count, Anthropic's its paging fields (one page: every
+        // model the key may name); each model carries Anthropic's type, display name and creation time.
+        const data = list.map(anthropicModelFields);
+        sendJson(res, 200, { object: "list", data, links: { next: null }, total_count: data.length, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
         return;
       }
       const id = decodeURIComponent(path.slice("/v1/models/".length));
@@ -675,7 +683,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         if (r?.kind === "deployment") m = deploymentModel(r.deployment);
       }
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
-      sendJson(res, 200, m);
+      sendJson(res, 200, anthropicModelFields(m));
     } catch (err) {
       const e = gemini ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : toOpenAIError(err);
       status = e.status;

@@ -94,6 +94,19 @@ function scriptText(model: string, text: string | string[], usage = { input: 12,
   else gemini.script({ kind: "text", text, usage });
 }
 
+test("models.list and models.retrieve read the gateway's /v1/models in Anthropic's shape too", async () => {
+  const ids: string[] = [];
+  for await (const m of client.models.list()) {
+    assert.equal(m.type, "model");
+    assert.ok(m.display_name.length > 0);
+    assert.ok(Date.parse(m.created_at) > 0);
+    ids.push(m.id);
+  }
+  assert.ok(ids.includes("claude"), ids.join(", "));
+  const one = await client.models.retrieve("claude");
+  assert.deepEqual([one.id, one.type], ["claude", "model"]);
+});
+
 describe("messages.create and messages.stream on every provider", () => {
   for (const { model, deployment } of ROUTES) {
     test(`unary text via ${model}: Message shape, headers, usage = usage record`, async () => {
