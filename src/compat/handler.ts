@@ -10,6 +10,7 @@
 //   GET|DELETE /v1/responses/{id}[/input_items], POST /v1/responses/{id}/cancel)
 //   /v1/conversations[/{id}[/items[/{item_id}]]] (the Conversations API: responses/conversations-http.ts)
 //   POST /v1/messages[/count_tokens] (Anthropic's Messages API: anthropic/handler.ts; its errors in Anthropic's shape)
+//   GET  /v1beta/models[/{model}] (Gemini's model list, the models the key may name)
 //   POST /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens (and under /v1:
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
@@ -142,6 +143,25 @@ function cacheFromHeaders(req: Req): { mode: CacheMode; ttlSeconds?: number } | 
   }
   if (ttlSeconds !== undefined) ttlSeconds = Math.min(ttlSeconds, MAX_CACHE_TTL_SECONDS);
   return mode || ttlSeconds ? { mode: mode ?? "use", ttlSeconds: ttlSeconds || undefined } : undefined;
+}
+
+/** A model in Gemini's shape (models/{id}); the generation methods only where the gateway serves chat. */
+function geminiModel(m: Record<string, unknown>) {
+  const id = String(m.id);
+  const sb = (m.signalbox ?? {}) as { kind?: string; description?: string };
+  const arch = m.architecture as { output_modalities?: string[] } | undefined;
+  const chat = sb.kind === "route" || sb.kind === "alias" || sb.kind === "wildcard" || (arch?.output_modalities ?? ["text"]).includes("text");
+  const top = m.top_provider as { max_completion_tokens?: number | null } | undefined;
+  return {
+    name: `models/${id}`,
+    baseModelId: id,
+    version: "signalbox",
+    displayName: typeof m.name === "string" && m.name ? m.name : id,
+    description: sb.description ?? "",
+    inputTokenLimit: typeof m.context_length === "number" ? m.context_length : 0,
+    outputTokenLimit: top?.max_completion_tokens ?? 0,
+    supportedGenerationMethods: chat ? ["generateContent", "streamGenerateContent", "countTokens"] : [],
+  };
 }
 
 /** Anthropic's model fields beside OpenAI's (its SDK's models.list and retrieve read them). */
@@ -384,7 +404,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       // Azure's api-key and Anthropic's x-api-key carry the same keys as Authorization: Bearer.
       // Gemini's x-goog-api-key (or its ?key= query parameter) too.
       // Portkey's SDK sends its key as x-portkey-api-key, with no Authorization header.
-      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? header(req, "x-portkey-api-key") ?? (gemini || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
+      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? header(req, "x-portkey-api-key") ?? (gemini || path.startsWith("/v1beta/") || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
       const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
       if (realtime && isCallsPath(path)) {
         if (req.method !== "POST") {
@@ -675,7 +695,13 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         sendJson(res, 200, { object: "list", data, links: { next: null }, total_count: data.length, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
         return;
       }
-      const id = decodeURIComponent(path.slice("/v1/models/".length));
+      // Gemini's model list and model (@google/genai's models.list and get), one page.
+      const geminiModels = path === "/v1beta/models" || path.startsWith("/v1beta/models/");
+      if (path === "/v1beta/models") {
+        sendJson(res, 200, { models: list.map(geminiModel) });
+        return;
+      }
+      const id = decodeURIComponent(path.slice(geminiModels ? "/v1beta/models/".length : "/v1/models/".length));
       let m: Record<string, unknown> | undefined = list.find((x) => x.id === id);
       // A model a wildcard deployment makes (made now if it was not yet), when the key may use it.
       if (!m && core.registry.config.wildcards?.length && allowedFor(caller, id)) {
@@ -683,9 +709,9 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         if (r?.kind === "deployment") m = deploymentModel(r.deployment);
       }
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
-      sendJson(res, 200, anthropicModelFields(m));
+      sendJson(res, 200, geminiModels ? geminiModel(m) : anthropicModelFields(m));
     } catch (err) {
-      const e = gemini ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : toOpenAIError(err);
+      const e = gemini || path.startsWith("/v1beta/models") ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : toOpenAIError(err);
       status = e.status;
       message = e.body.error.message;
       sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
@@ -698,7 +724,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
   return (req, res) => {
     const url = req.url ?? "";
     const q = url.indexOf("?");
-    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models/") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) {
+    if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) {
       // LiteLLM's management API lives at the root (/key/…, /team/…, /spend/logs).
       if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
       serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
@@ -713,7 +739,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

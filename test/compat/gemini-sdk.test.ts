@@ -75,6 +75,25 @@ function assertUsage(u: GenerateContentResponse["usageMetadata"], rec: UsageReco
   assert.equal(u?.totalTokenCount, rec.usage.inputTokens + rec.usage.outputTokens);
 }
 
+test("models.list and models.get read the models the key may name, in Gemini's shape", async () => {
+  const names: string[] = [];
+  const pager = await ai.models.list();
+  for await (const m of pager) {
+    names.push(m.name!);
+    if (m.name === "models/claude") {
+      assert.ok((m.inputTokenLimit ?? 0) > 0);
+      assert.deepEqual(m.supportedActions, ["generateContent", "streamGenerateContent", "countTokens"]);
+    }
+  }
+  assert.ok(names.includes("models/claude") && names.includes("models/gpt"), names.join(", "));
+  const one = await ai.models.get({ model: "gemini" });
+  assert.equal(one.name, "models/gemini");
+  await assert.rejects(ai.models.get({ model: "no-such-model" }), (e: Error & { status?: number }) => {
+    assert.equal(e.status, 404);
+    return true;
+  });
+});
+
 describe("generateContent and generateContentStream through every provider", () => {
   const routes = [
     // Deltas a few milliseconds apart arrive in separate reads, and so leave in separate chunks.
