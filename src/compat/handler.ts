@@ -170,6 +170,23 @@ function anthropicModelFields<M extends Record<string, unknown>>(m: M): M & { ty
   return { ...m, type: "model", display_name: name, created_at: new Date(Number(m.created) * 1000).toISOString() };
 }
 
+/** A request's JSON body; one that does not parse is a 400 naming the body. */
+async function readJsonBody(req: Req, maxBytes: number): Promise<unknown> {
+  try {
+    return JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
+  }
+}
+
+/** A request's query parameters. */
+function queryOf(req: Req): URLSearchParams {
+  const u = req.url ?? "";
+  const q = u.indexOf("?");
+  return new URLSearchParams(q < 0 ? "" : u.slice(q + 1));
+}
+
 /** The status a failed request is recorded with: the caller going away is "canceled". */
 function statusOf(err: unknown, signal: AbortSignal): string {
   if (signal.aborted) return "canceled";
@@ -413,10 +430,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           return;
         }
         const raw = await readBody(req, maxBytes);
-        const url = req.url ?? "";
-        const q = url.indexOf("?");
         // The calls endpoints take a client secret too: the realtime door authenticates.
-        message = await realtime.serveCall(req as IncomingMessage, res as ServerResponse, path, raw, { ri, authorization: auth ?? null, signal: ac.signal, query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), span: span?.span });
+        message = await realtime.serveCall(req as IncomingMessage, res as ServerResponse, path, raw, { ri, authorization: auth ?? null, signal: ac.signal, query: queryOf(req), span: span?.span });
         status = res.statusCode;
         return;
       }
@@ -439,28 +454,17 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST or GET`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST, GET" });
           return;
         }
-        const u = req.url ?? "";
-        const qi = u.indexOf("?");
-        status = await serveStoredCompletions(req, res, path, new URLSearchParams(qi < 0 ? "" : u.slice(qi + 1)), {
+        status = await serveStoredCompletions(req, res, path, queryOf(req), {
           caller,
           store: completions?.store,
           sendJson: (r, st, b, h) => sendJson(r, st, b, { ...h, "x-request-id": ri.id }),
-          readJson: async () => {
-            try {
-              return JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
-            } catch (err) {
-              if (err instanceof GatewayError) throw err;
-              throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
-            }
-          },
+          readJson: () => readJsonBody(req, maxBytes),
         });
         return;
       }
       // The Batch APIs (after chat: the hot path checks nothing more).
       if (batches && (isBatchPath(path) || isMessageBatchPath(path))) {
-        const url = req.url ?? "";
-        const q = url.indexOf("?");
-        const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+        const query = queryOf(req);
         const read = (limit: number) => readBody(req, limit);
         const r = { api: batches, req, res: res as ServerResponse, path, query, caller, readBody: read };
         status = isMessageBatchPath(path)
@@ -484,13 +488,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        let body: unknown;
-        try {
-          body = JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
-        } catch (err) {
-          if (err instanceof GatewayError) throw err;
-          throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
-        }
+        const body: unknown = await readJsonBody(req, maxBytes);
         const out =
           path === "/v1/embeddings"
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
@@ -522,13 +520,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
         const ctx = { ri, caller, signal: ac.signal, statusOf: (err: unknown) => statusOf(err, ac.signal) };
         if (path === "/v1/audio/speech") {
-          let body: unknown;
-          try {
-            body = JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
-          } catch (err) {
-            if (err instanceof GatewayError) throw err;
-            throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
-          }
+          const body: unknown = await readJsonBody(req, maxBytes);
           // Streamed: the head goes out with the first audio chunk.
           try {
             await serveSpeech(engine, body, res as ServerResponse, ctx);
@@ -563,43 +555,25 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       // LiteLLM's management API: keys, teams and spend logs, on the control plane.
       if (feedback && isLiteLLMPath(path)) {
-        const u = req.url ?? "";
-        const qi = u.indexOf("?");
-        status = await serveLiteLLM(req.method ?? "GET", path, {
+                status = await serveLiteLLM(req.method ?? "GET", path, {
           core,
           caller,
           traceId: ri.traceId,
           usage: feedback.usage,
-          query: new URLSearchParams(qi < 0 ? "" : u.slice(qi + 1)),
-          readJson: async () => {
-            try {
-              return JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
-            } catch (err) {
-              if (err instanceof GatewayError) throw err;
-              throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
-            }
-          },
+          query: queryOf(req),
+          readJson: () => readJsonBody(req, maxBytes),
           send: (st, b) => sendJson(res, st, b, { "x-request-id": ri.id }),
         });
         return;
       }
       // OpenRouter's account endpoints: a generation's stats, a report on it, the calling key.
       if (feedback && isOpenRouterPath(path)) {
-        const u = req.url ?? "";
-        const qi = u.indexOf("?");
-        status = await serveOpenRouter(req.method ?? "GET", path, {
+                status = await serveOpenRouter(req.method ?? "GET", path, {
           core,
           feedback,
           caller,
-          query: new URLSearchParams(qi < 0 ? "" : u.slice(qi + 1)),
-          readJson: async () => {
-            try {
-              return JSON.parse((await readBody(req, maxBytes)).toString("utf8"));
-            } catch (err) {
-              if (err instanceof GatewayError) throw err;
-              throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
-            }
-          },
+          query: queryOf(req),
+          readJson: () => readJsonBody(req, maxBytes),
           send: (st, b, h) => sendJson(res, st, b, { ...h, "x-request-id": ri.id }),
         });
         return;
@@ -613,13 +587,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use ${method}`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: method });
           return;
         }
-        let body: Record<string, unknown>;
-        try {
-          body = JSON.parse((await readBody(req, maxBytes)).toString("utf8")) as Record<string, unknown>;
-        } catch (err) {
-          if (err instanceof GatewayError) throw err;
-          throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
-        }
+        const body = (await readJsonBody(req, maxBytes)) as Record<string, unknown>;
         if (!body || typeof body !== "object" || Array.isArray(body)) throw new GatewayError("invalid_argument", "body: must be a JSON object", { field: "body" });
         const text = (v: unknown, field: string) => {
           if (v === undefined || v === null || v === "") return undefined;
@@ -666,9 +634,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       if (isConversationPath(path)) {
-        const url = req.url ?? "";
-        const q = url.indexOf("?");
-        status = await serveConversations(req, res, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), {
+        status = await serveConversations(req, res, path, queryOf(req), {
           caller,
           conversations: responses?.conversations,
           body: () => (req.method === "POST" ? readBody(req, maxBytes) : Promise.resolve(Buffer.alloc(0))),
@@ -677,9 +643,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       if (isStoredResponsePath(path)) {
-        const url = req.url ?? "";
-        const q = url.indexOf("?");
-        status = await serveStoredResponse(req, res, path, new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), { caller, responses, signal: ac.signal, sendJson: (r, st, b, h) => sendJson(r, st, b, { ...h, "x-request-id": ri.id }) });
+        status = await serveStoredResponse(req, res, path, queryOf(req), { caller, responses, signal: ac.signal, sendJson: (r, st, b, h) => sendJson(r, st, b, { ...h, "x-request-id": ri.id }) });
         return;
       }
       if (req.method !== "GET" && req.method !== "HEAD") {
