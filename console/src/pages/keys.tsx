@@ -4,7 +4,7 @@
 import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
 import { AdminService, type ApiKey, BudgetPeriod, BudgetPeriodSchema, KeyRole, KeyRoleSchema, Source, type Team } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type ChangeEventHandler, type FormEvent, useState } from "react";
 import { useSession } from "../context.ts";
 import { count, dateTime, enumName, relative, splitList, tsToMs } from "../format.ts";
 import { TeamPicker } from "../pickers.tsx";
@@ -223,11 +223,7 @@ function KeyFormFields({ f, set }: { f: KeyForm; set: (f: KeyForm) => void }) {
           <input type="number" min={0} step="0.01" value={f.limitUsd} onChange={on("limitUsd")} name="budget" placeholder="none" />
         </Field>
         <Field label="Per">
-          <select value={f.period} onChange={on("period")} name="period">
-            <option value={BudgetPeriod.DAY}>day</option>
-            <option value={BudgetPeriod.WEEK}>week</option>
-            <option value={BudgetPeriod.MONTH}>month</option>
-          </select>
+          <PeriodSelect value={f.period} onChange={on("period")} name="period" />
         </Field>
         <Field label="Max output tokens">
           <input type="number" min={1} value={f.maxOutput} onChange={on("maxOutput")} name="max_output_tokens" placeholder="no cap" />
@@ -238,11 +234,7 @@ function KeyFormFields({ f, set }: { f: KeyForm; set: (f: KeyForm) => void }) {
           <input type="number" min={0} step="0.01" value={f.userLimitUsd} onChange={on("userLimitUsd")} name="per_user_budget" placeholder="none" />
         </Field>
         <Field label="Per">
-          <select value={f.userPeriod} onChange={on("userPeriod")} name="per_user_period">
-            <option value={BudgetPeriod.DAY}>day</option>
-            <option value={BudgetPeriod.WEEK}>week</option>
-            <option value={BudgetPeriod.MONTH}>month</option>
-          </select>
+          <PeriodSelect value={f.userPeriod} onChange={on("userPeriod")} name="per_user_period" />
         </Field>
       </div>
     </>
@@ -505,11 +497,7 @@ function TeamDialog({ team, onClose }: { team?: Team; onClose: () => void }) {
             <input type="number" min={0} step="0.01" value={limit} onChange={(e) => setLimit(e.target.value)} name="budget" placeholder="none" />
           </Field>
           <Field label="Per">
-            <select value={period} onChange={(e) => setPeriod(Number(e.target.value) as BudgetPeriod)} name="period">
-              <option value={BudgetPeriod.DAY}>day</option>
-              <option value={BudgetPeriod.WEEK}>week</option>
-              <option value={BudgetPeriod.MONTH}>month</option>
-            </select>
+            <PeriodSelect value={period} onChange={(e) => setPeriod(Number(e.target.value) as BudgetPeriod)} name="period" />
           </Field>
         </div>
         {admin && (
@@ -538,5 +526,16 @@ function DeleteTeamDialog({ team, onClose }: { team: Team; onClose: () => void }
       <ErrorBox error={del.error} />
       <DialogActions onCancel={onClose} label="Delete team" busyLabel="Deleting…" busy={del.isPending} onConfirm={() => del.mutate({ name: team.name })} danger />
     </Dialog>
+  );
+}
+
+/** A budget's period: day, week or month. */
+function PeriodSelect(p: { value: string | number; onChange: ChangeEventHandler<HTMLSelectElement>; name: string }) {
+  return (
+    <select value={p.value} onChange={p.onChange} name={p.name}>
+      <option value={BudgetPeriod.DAY}>day</option>
+      <option value={BudgetPeriod.WEEK}>week</option>
+      <option value={BudgetPeriod.MONTH}>month</option>
+    </select>
   );
 }
