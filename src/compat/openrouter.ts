@@ -20,7 +20,7 @@ import type { ParamName } from "../providers/types.ts";
 import { periodBounds } from "../limits/periods.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
-import { submitFeedback, type FeedbackDeps } from "../server/feedback.ts";
+import { findReadable, submitFeedback, type FeedbackDeps } from "../server/feedback.ts";
 import { authorizeUsageFilters } from "../server/usage-service.ts";
 import type { UsageRecord } from "../usage/record.ts";
 import { DAY } from "../usage/store.ts";
@@ -52,7 +52,8 @@ export async function serveOpenRouter(method: string, path: string, d: OpenRoute
   if (path === "/v1/generation") {
     const id = d.query.get("id") ?? "";
     if (!id) throw new GatewayError("invalid_argument", "id: the generation's id (the completion's id) is required", { field: "id" });
-    const record = await findRecord(d.feedback, d.caller, id);
+    if (!d.feedback.usage) throw new GatewayError("failed_precondition", "generation lookups need the usage store");
+    const record = await findReadable(d.feedback, d.caller, { id });
     if (!record) throw new GatewayError("not_found", `id: no generation "${id}" that this key may read`, { field: "id" });
     d.send(200, { data: generationJson(record) });
     return 200;
@@ -75,18 +76,6 @@ export async function serveOpenRouter(method: string, path: string, d: OpenRoute
   }
   d.send(200, { data: await keyJson(d) });
   return 200;
-}
-
-/** The record with this id that the caller may read; a shared store is written in batches, so it is waited for a little. */
-async function findRecord(f: FeedbackDeps, caller: Caller, id: string): Promise<UsageRecord | undefined> {
-  if (!f.usage) throw new GatewayError("failed_precondition", "generation lookups need the usage store");
-  const filters = authorizeUsageFilters(caller, []);
-  const deadline = Date.now() + (f.findWithinMs ?? 2_000);
-  for (;;) {
-    const r = await f.usage.get({ id, filters });
-    if (r || Date.now() >= deadline) return r;
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
 }
 
 const API_TYPE: Record<string, string> = { chat: "completions", embeddings: "embeddings", rerank: "rerank", images: "image", transcription: "stt", speech: "tts" };

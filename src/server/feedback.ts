@@ -24,19 +24,28 @@ export interface FeedbackDeps {
   findWithinMs?: number;
 }
 
+/**
+ * The usage record with this request id (or the latest of this trace) that the caller may read.
+ * A shared store is written in batches off the response path, maybe by another replica: it is
+ * waited for (findWithinMs) before the answer is "none".
+ */
+export async function findReadable(d: FeedbackDeps, caller: Caller, q: { id?: string; traceId?: string }): Promise<UsageRecord | undefined> {
+  if (!d.usage) return undefined;
+  const filters = authorizeUsageFilters(caller, []);
+  const deadline = Date.now() + (d.findWithinMs ?? 2_000);
+  for (;;) {
+    const record = await d.usage.get({ ...q, filters });
+    if (record || Date.now() >= deadline) return record;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Score a request; `names`: how the door spells the fields, for errors. */
 export async function submitFeedback(d: FeedbackDeps, caller: Caller, input: FeedbackInput, names = { requestId: "request_id", traceId: "trace_id", value: "value", weight: "weight", metadata: "metadata" }): Promise<FeedbackRecord> {
   const f = checkFeedback(input, names);
   if (!d.usage) throw new GatewayError("failed_precondition", "feedback needs the usage store, which finds the request scored");
-  const filters = authorizeUsageFilters(caller, []);
-  const deadline = Date.now() + (d.findWithinMs ?? 2_000);
-  let record: UsageRecord | undefined;
-  for (;;) {
-    // A trace id of the caller's own naming (Portkey's x-portkey-trace-id) stands for the W3C id it was hashed to.
-    record = await d.usage.get({ id: f.requestId, traceId: f.traceId === undefined ? undefined : traceIdOfText(f.traceId), filters });
-    if (record || Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // A trace id of the caller's own naming (Portkey's x-portkey-trace-id) stands for the W3C id it was hashed to.
+  const record = await findReadable(d, caller, { id: f.requestId, traceId: f.traceId === undefined ? undefined : traceIdOfText(f.traceId) });
   if (!record) {
     const field = f.requestId ? names.requestId : names.traceId;
     throw new GatewayError("not_found", `${field}: no request ${f.requestId ? `"${f.requestId}"` : `with trace ${f.traceId}`} that this key may read`, { field });

@@ -20,6 +20,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { launchChromium, OUTPUT_DIR, prepareConsole, skipWithoutChromium } from "../helpers/browser.ts";
+import { poll } from "../helpers/wait.ts";
 
 // Secrets are built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "console", "secret"].join("-");
@@ -63,17 +64,6 @@ console: { trace_url: "http://jaeger.test/trace/{trace_id}" }
 
 // 7 requests of team search, 22 of team ads: more than one page of ListRequests (25).
 const EXPECTED = { requests: 29, errors: 1, fallbacks: 1, cacheHits: 1, search: 7, ads: 22 };
-
-/** The console's sources are newer than its build (or there is no build). */
-async function poll<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("console in Chromium", { skip: skipWithoutChromium }, () => {
   const started = performance.now();

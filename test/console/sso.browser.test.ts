@@ -26,6 +26,7 @@ import { launchChromium, OUTPUT_DIR, prepareConsole, skipWithoutChromium } from 
 import { MOCK_CONFIG } from "../helpers/gateway.ts";
 import { startTestIdp, type TestIdp } from "../helpers/oidc-idp.ts";
 import { freePort } from "../helpers/redis.ts";
+import { poll } from "../helpers/wait.ts";
 
 // Secrets are built at run time so no literal key or secret sits in the source.
 const ADMIN_KEY = ["sso", "test", "admin", "key"].join("-");
@@ -33,15 +34,6 @@ const CLIENT_SECRET = ["console", "client", crypto.randomUUID()].join("-");
 const CLIENT_ID = "signalbox-console";
 const STORAGE_KEY = "signalbox.console.key";
 
-async function poll<T>(fn: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("console sign-in through SSO (OpenID Connect) in Chromium", { skip: skipWithoutChromium }, () => {
   let work: string;
