@@ -15,8 +15,10 @@
 //        Gemini's API: gemini/handler.ts; its errors as google.rpc.Status)
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
 //   PUT  /v1/feedback/{id}      (Portkey's update of a score)
-//   GET  /v1/generation, POST /v1/generation/feedback, GET /v1/key (OpenRouter's, ./openrouter.ts)
-//   /key/{generate,info,update,delete,list}, /team/{new,info}, /spend/logs (LiteLLM's management API, ./litellm.ts)
+//   GET  /v1/generation, POST /v1/generation/feedback, GET /v1/key, /v1/credits, /v1/providers,
+//        /v1/endpoints/zdr, /v1/models/count, /v1/models/user, /v1/models/{id}/endpoints
+//        (OpenRouter's, ./openrouter.ts)
+//   /key/*, /team/*, /spend/logs, /model/*, /v1/model/info, /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   POST /v1/realtime/calls, /v1/realtime/calls/{id}/hangup, /v1/realtime/client_secrets
@@ -62,9 +64,10 @@ import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
 import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
-import { isOpenRouterPath, openRouterModelFields, serveOpenRouter, toOpenRouterError } from "./openrouter.ts";
+import { deploymentsBehind, isOpenRouterPath, openRouterModelFields, serveOpenRouter, toOpenRouterError, type ListedModel } from "./openrouter.ts";
 import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
-import { isLiteLLMPath, serveLiteLLM, toLiteLLMError } from "./litellm.ts";
+import { applyPortkey, portkeyRouting } from "./portkey-config.ts";
+import { isLiteLLMHealthPath, isLiteLLMPath, liteLLMHealth, liteLLMRoute, serveLiteLLM, toLiteLLMError } from "./litellm.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -98,6 +101,9 @@ function queryKey(url: string): string | undefined {
   if (q < 0) return undefined;
   return new URLSearchParams(url.slice(q + 1)).get("key") ?? undefined;
 }
+
+/** The doors Portkey's routing headers apply to (their bodies name a model and take the `signalbox` options). */
+const PORTKEY_DOORS = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/rerank", "/v2/rerank", "/v1/images/generations", "/v1/moderations"]);
 
 function header(req: Req, name: string): string | undefined {
   const v = req.headers[name];
@@ -223,16 +229,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
   function models(caller: Caller) {
     const cfg = core.registry.config;
     const allowed = (name: string, target?: string) => allowedFor(caller, name, target);
-    const byId = new Map(cfg.deployments.map((d) => [d.id, d]));
-    const routes = new Map(cfg.routes.map((r) => [r.name, r]));
-    const behind = (name: string): DeploymentConfig[] => {
-      const d = byId.get(name);
-      if (d) return [d];
-      const r = routes.get(name);
-      if (!r) return [];
-      const ids = [...r.targets, ...r.variants.flatMap((v) => v.targets)].map((t) => t.deployment);
-      return [...new Set(ids)].map((id) => byId.get(id)).filter((x): x is DeploymentConfig => x !== undefined);
-    };
+    const behind = (name: string) => deploymentsBehind(cfg, name);
     const out: Record<string, unknown>[] = [];
     for (const r of cfg.routes) if (allowed(r.name)) out.push({ id: r.name, object: "model", created: started, owned_by: "signalbox", ...openRouterModelFields(r.name, r.description || r.name, behind(r.name)), signalbox: { kind: "route", strategy: r.strategy, description: r.description } });
     for (const [name, target] of Object.entries(cfg.aliases)) if (allowed(name, target)) out.push({ id: name, object: "model", created: started, owned_by: "signalbox", ...openRouterModelFields(name, `${name} (${target})`, behind(target)), signalbox: { kind: "alias", target } });
@@ -251,6 +248,13 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     ...openRouterModelFields(d.id, d.model, [d]),
     signalbox: { kind: "deployment", model: d.model, capabilities: d.capabilities },
   });
+  /** A model the caller may name, from its list or (made now if it was not yet) a wildcard deployment's. */
+  function findModel(caller: Caller, id: string, list: Record<string, unknown>[]): Record<string, unknown> | undefined {
+    const m = list.find((x) => x.id === id);
+    if (m || !core.registry.config.wildcards?.length || !allowedFor(caller, id)) return m;
+    const r = core.registry.resolve(id);
+    return r?.kind === "deployment" ? deploymentModel(r.deployment) : undefined;
+  }
 
   function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}) {
     if (res.headersSent) return;
@@ -278,7 +282,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     await completions.store.put(c).catch((err) => log("warn", "chat completions: could not store a completion (store: true)", { id, reason: (err as Error).message }));
   }
 
-  async function chat(req: Req, res: Res, ri: RequestInfo, caller: Caller, signal: AbortSignal): Promise<number> {
+  async function chat(req: Req, res: Res, ri: RequestInfo, caller: Caller, signal: AbortSignal, portkeyed: (body: unknown) => unknown): Promise<number> {
     const raw = await readBody(req, maxBytes);
     let body: unknown;
     try {
@@ -286,6 +290,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     } catch {
       throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
     }
+    body = portkeyed(body);
     const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts);
     if (parsed.store) {
       if (!completions) throw new GatewayError("invalid_argument", "store: this gateway keeps no chat completions (responses.store is false in its configuration)", { field: "store" });
@@ -403,7 +408,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
                     ? "/v1/feedback/{id}"
                     : path.startsWith("/v1/realtime/calls/")
                     ? "/v1/realtime/calls/{call_id}/hangup"
-                    : path;
+                    : liteLLMRoute(path);
     // Portkey's x-portkey-trace-id, when no traceparent is given, names the trace (./portkey.ts).
     const pkTrace = header(req, "traceparent") === undefined ? header(req, "x-portkey-trace-id") : undefined;
     const traceparent = pkTrace ? portkeyTraceparent(pkTrace) : undefined;
@@ -439,8 +444,20 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       const caller = who instanceof Promise ? await who : who;
       const pkMetadata = header(req, "x-portkey-metadata");
       if (pkMetadata !== undefined) ri.context = portkeyContext(pkMetadata);
+      // Portkey's routing: a config, a virtual key or provider, a timeout (./portkey-config.ts).
+      const pkConfig = header(req, "x-portkey-config");
+      const pkVirtualKey = header(req, "x-portkey-virtual-key");
+      const pkProvider = header(req, "x-portkey-provider");
+      const pkTimeout = header(req, "x-portkey-request-timeout");
+      const pk = pkConfig === undefined && pkVirtualKey === undefined && pkProvider === undefined && pkTimeout === undefined ? undefined : portkeyRouting({ config: pkConfig, virtualKey: pkVirtualKey, provider: pkProvider, requestTimeout: pkTimeout });
+      if (pk && !PORTKEY_DOORS.has(path)) {
+        const named = pkConfig !== undefined ? "x-portkey-config" : pkVirtualKey !== undefined ? "x-portkey-virtual-key" : pkProvider !== undefined ? "x-portkey-provider" : "x-portkey-request-timeout";
+        throw new GatewayError("invalid_argument", `${named}: Portkey's routing applies here to ${[...PORTKEY_DOORS].join(", ")}, not to ${path}`, { field: named });
+      }
+      /** The request's body with Portkey's routing (or a Model Catalog name) applied. */
+      const portkeyed = (body: unknown) => applyPortkey(pk, body, core.registry, ri.context?.metadata ?? {});
       if (path === "/v1/chat/completions" && req.method === "POST") {
-        status = await chat(req, res, ri, caller, ac.signal);
+        status = await chat(req, res, ri, caller, ac.signal, portkeyed);
         return;
       }
       if (passthrough && path.startsWith(PASSTHROUGH_PREFIX)) {
@@ -488,7 +505,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        const body: unknown = await readJsonBody(req, maxBytes);
+        const body: unknown = portkeyed(await readJsonBody(req, maxBytes));
         const out =
           path === "/v1/embeddings"
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
@@ -575,6 +592,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           query: queryOf(req),
           readJson: () => readJsonBody(req, maxBytes),
           send: (st, b, h) => sendJson(res, st, b, { ...h, "x-request-id": ri.id }),
+          models: () => models(caller) as ListedModel[],
+          model: (id) => findModel(caller, id, models(caller)) as ListedModel | undefined,
         });
         return;
       }
@@ -619,7 +638,16 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        const body = await readBody(req, maxBytes);
+        const raw = await readBody(req, maxBytes);
+        let body = raw;
+        if (pk || raw.includes('"@')) {
+          // Portkey's routing rewrites the body; one that is not JSON is left for the door to refuse.
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(raw.toString("utf8"));
+          } catch {}
+          if (parsed !== undefined) body = Buffer.from(JSON.stringify(portkeyed(parsed)));
+        }
         status = await serveCompletions(res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
@@ -666,12 +694,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       const id = decodeURIComponent(path.slice(geminiModels ? "/v1beta/models/".length : "/v1/models/".length));
-      let m: Record<string, unknown> | undefined = list.find((x) => x.id === id);
-      // A model a wildcard deployment makes (made now if it was not yet), when the key may use it.
-      if (!m && core.registry.config.wildcards?.length && allowedFor(caller, id)) {
-        const r = core.registry.resolve(id);
-        if (r?.kind === "deployment") m = deploymentModel(r.deployment);
-      }
+      const m = findModel(caller, id, list);
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, geminiModels ? geminiModel(m) : anthropicModelFields(m));
     } catch (err) {
@@ -689,8 +712,13 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     const url = req.url ?? "";
     const q = url.indexOf("?");
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) {
-      // LiteLLM's management API lives at the root (/key/…, /team/…, /spend/logs).
-      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
+      // LiteLLM's management API lives at the root (/key/…, /team/…, /spend/logs, /model/…); its probes need no key.
+      if (url.startsWith("/health/") && isLiteLLMHealthPath(q < 0 ? url : url.slice(0, q))) {
+        const h = liteLLMHealth(req.method ?? "GET", q < 0 ? url : url.slice(0, q), core);
+        sendJson(res, h.status, h.body, { "cache-control": "no-store" });
+        return true;
+      }
+      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
       serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
         if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: "500" } });
         else res.destroy();
@@ -703,7 +731,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

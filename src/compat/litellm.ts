@@ -11,8 +11,21 @@
 //   GET  /key/list       ?team_id=&page=&size=&return_full_object=
 //   POST /team/new       team_id (or team_alias), max_budget with budget_duration, rpm_limit and
 //                        tpm_limit (the team's keys' default limits)
+//   POST /key/regenerate {key, grace_period} (or /key/{key}/regenerate): a new secret, shown once;
+//                        the old one stops working (after grace_period when given); the body may
+//                        carry /key/update's fields too
+//   POST /key/block      {key}: a 400 (a key here has no reversible blocked state: /key/delete revokes)
+//   POST /key/unblock    {key}: a 400 for a revoked key, which cannot come back; else nothing to do
 //   GET  /team/info      ?team_id=
+//   POST /team/update    /team/new's fields, for the team named by team_id
+//   POST /team/delete    {team_ids: [...]}: all or none; a team that has keys is refused
+//   GET  /team/list      the teams this key may see
 //   GET  /spend/logs     ?api_key=&start_date=&end_date=: the requests of a key, from the usage store
+//   GET  /model/info     (and /v1/model/info) the deployments this key may name, in LiteLLM's shape
+//   POST /model/new      model_name + litellm_params {model: "provider/model", api_base, api_key}:
+//                        a deployment made at run time (and, with credentials, its provider)
+//   POST /model/delete   {id}: a deployment /model/new (or PutConfigEntry) made
+//   GET  /health/liveliness, /health/readiness: no key needed, as in LiteLLM
 //
 // Where LiteLLM and the gateway differ, the difference is refused in words rather than guessed:
 // a budget resets by calendar day, ISO week or month (budget_duration 1d/24h, 7d/1w, 30d/1mo), so
@@ -20,8 +33,9 @@
 // team_id is required unless a team "default" exists. Fields LiteLLM has and the gateway does not
 // are listed back in `signalbox.ignored`, never silently dropped.
 
-import type { BudgetConfig, RateLimits } from "../config/types.ts";
-import type { KeyInput, KeyPatch } from "../control/control-plane.ts";
+import type { BudgetConfig, DeploymentConfig, Operation, RateLimits } from "../config/types.ts";
+import { allowListAllows } from "../config/wildcards.ts";
+import type { Actor, KeyInput, KeyPatch, TeamPatch } from "../control/control-plane.ts";
 import { hashKey } from "../control/directory.ts";
 import type { ManagedKey, ManagedTeam } from "../control/types.ts";
 import type { GatewayCore } from "../gateway.ts";
@@ -32,13 +46,44 @@ import { authorizeUsageFilters } from "../server/usage-service.ts";
 import type { UsageStore } from "../usage/store.ts";
 import { toOpenAIError } from "./response.ts";
 
-export const isLiteLLMPath = (p: string): boolean => LITELLM_PATHS.has(p);
-const LITELLM_PATHS = new Set(["/key/generate", "/key/info", "/key/update", "/key/delete", "/key/list", "/team/new", "/team/info", "/spend/logs"]);
-const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/team/new"]);
+/** LiteLLM's regenerate names the key in its path: /key/{key}/regenerate (the secret or its token). */
+const KEY_IN_PATH = /^\/key\/([^/]+)\/regenerate$/;
+export const isLiteLLMPath = (p: string): boolean => GETS.has(p) || POSTS.has(p) || KEY_IN_PATH.test(p);
+const GETS = new Set(["/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info"]);
+const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/key/regenerate", "/key/block", "/key/unblock", "/team/new", "/team/update", "/team/delete", "/model/new", "/model/delete"]);
+/** The route a trace names: the path form of /key/regenerate carries a secret, never traced. */
+export const liteLLMRoute = (p: string): string => (KEY_IN_PATH.test(p) ? "/key/{key}/regenerate" : p);
 
 /** The fields of LiteLLM's key and team requests that mean something here; anything else is listed back as ignored. */
 const KEY_FIELDS = new Set(["key", "key_alias", "team_id", "models", "rpm_limit", "tpm_limit", "max_budget", "budget_duration", "duration", "user_id", "metadata"]);
 const TEAM_FIELDS = new Set(["team_id", "team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata"]);
+const REGENERATE_FIELDS = new Set([...KEY_FIELDS, "grace_period"]);
+const MODEL_FIELDS = new Set(["model_name", "litellm_params", "model_info"]);
+const PARAM_FIELDS = new Set(["model", "api_base", "api_key", "api_version", "rpm", "tpm", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens"]);
+const INFO_FIELDS = new Set(["id", "mode", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens", "base_model"]);
+
+/** LiteLLM's provider prefixes ("openai/gpt-4o") and the provider type each makes when credentials come with it. */
+const PROVIDER_TYPE_OF: Record<string, string> = { openai: "openai", azure: "azure", anthropic: "anthropic", gemini: "gemini", openrouter: "openrouter", cohere: "cohere", cohere_chat: "cohere" };
+/** Prefixes LiteLLM serves over OpenAI's API: an openai-compatible provider at the given api_base. */
+const OPENAI_LIKE = new Set(["openai_like", "hosted_vllm", "vllm", "ollama", "ollama_chat", "lm_studio", "groq", "together_ai", "deepseek", "mistral", "fireworks_ai", "xai", "perplexity", "deepinfra", "nvidia_nim", "cerebras", "sambanova"]);
+/** LiteLLM's `mode` for each operation a deployment serves, and back. */
+const MODE_OF: Record<Operation, string> = { chat: "chat", embeddings: "embedding", rerank: "rerank", images: "image_generation", transcription: "audio_transcription", speech: "audio_speech", moderation: "moderation", realtime: "realtime" };
+const OPERATION_OF = Object.fromEntries(Object.entries(MODE_OF).map(([op, mode]) => [mode, op])) as Record<string, Operation>;
+/** The provider /model/new makes for a deployment given credentials: named after it, so /model/delete removes both. */
+const providerFor = (deployment: string) => `litellm-${deployment.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/-+$/g, "")}`;
+
+export const isLiteLLMHealthPath = (p: string): boolean => p === "/health/liveliness" || p === "/health/liveness" || p === "/health/readiness";
+
+/**
+ * LiteLLM's probes, answered without a key as LiteLLM does. Readiness says what backs the control
+ * store (not pinged per probe) and cannot see a drain: /readyz does, for Kubernetes.
+ */
+export function liteLLMHealth(method: string, path: string, core: GatewayCore): { status: number; body: unknown } {
+  if (method !== "GET") return { status: 405, body: { error: { message: `${method} is not allowed on ${path}; use GET`, type: "invalid_request_error", param: null, code: "405" } } };
+  if (path !== "/health/readiness") return { status: 200, body: "I'm alive!" };
+  const db = core.control.storeKind === "postgres";
+  return { status: 200, body: { status: db ? "connected" : "healthy", db: db ? "connected" : "Not connected", cache: null, litellm_version: null, success_callbacks: [], signalbox: { store: core.control.storeKind, replica: core.control.replica } } };
+}
 
 export interface LiteLLMDeps {
   core: GatewayCore;
@@ -122,14 +167,16 @@ function modelsOf(v: unknown): string[] | undefined {
 const ignoredOf = (b: Record<string, unknown>, known: Set<string>) => Object.keys(b).filter((k) => !known.has(k));
 const token = (k: ManagedKey) => k.hash.replace(/^sha256:/, "");
 
-export async function serveLiteLLM(method: string, path: string, d: LiteLLMDeps): Promise<number> {
+export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDeps): Promise<number> {
+  const inPath = KEY_IN_PATH.exec(rawPath);
+  const path = inPath ? "/key/regenerate" : rawPath;
   const allowed = POSTS.has(path) ? "POST" : "GET";
   if (method !== allowed) {
-    d.send(405, { error: { message: `${method} is not allowed on ${path}; use ${allowed}`, type: "invalid_request_error", param: null, code: "405" } });
+    d.send(405, { error: { message: `${method} is not allowed on ${liteLLMRoute(rawPath)}; use ${allowed}`, type: "invalid_request_error", param: null, code: "405" } });
     return 405;
   }
   const cp = d.core.control;
-  const a = { caller: d.caller, authEnabled: d.core.auth.enabled, traceId: d.traceId };
+  const a: Actor = { caller: d.caller, authEnabled: d.core.auth.enabled, traceId: d.traceId };
   const now = (d.now ?? Date.now)();
   const body = async () => {
     const b = await d.readJson();
@@ -178,6 +225,28 @@ export async function serveLiteLLM(method: string, path: string, d: LiteLLMDeps)
     metadata: t.metadata,
     created_at: new Date(t.createdAt).toISOString(),
   });
+  const teamSpend = async (t: ManagedTeam) => (t.budget ? (await d.core.limits.budgetState(`team:${t.name}`, `team:${t.name}`, t.budget.period, now)).spentNanos / 1e9 : null);
+  /** A team this key may see (its own, or any for an admin); others are not found, as on /team/info. */
+  const teamNamed = (name: string, field: string): ManagedTeam => {
+    const t = cp.listTeams(a, { limit: 1000 }).items.find((x) => x.name === name);
+    if (!t) throw new GatewayError("not_found", `${field}: no team "${name}" that this key may see`, { field });
+    return t;
+  };
+  /** /key/update's fields (also on /key/regenerate) as a patch of key k. */
+  const keyPatchOf = (b: Record<string, unknown>, k: ManagedKey): KeyPatch => {
+    const patch: KeyPatch = {};
+    const models = modelsOf(b.models);
+    if (models) patch.allow = models;
+    const limits = limitsOf(b, k.limits);
+    if (limits) patch.limits = limits;
+    const budget = budgetOf(b, k.budget);
+    if (budget !== undefined) patch.budget = budget ?? undefined;
+    if (b.duration !== undefined) patch.expiresAt = b.duration === null || b.duration === "permanent" ? undefined : now + durationMs(String(b.duration), "duration");
+    const metadata = metadataOf(b, k.metadata);
+    if (metadata) patch.metadata = metadata;
+    if (b.team_id !== undefined && b.team_id !== k.team) throw bad("team_id", "a key's team cannot change here: make a key in the other team");
+    return patch;
+  };
 
   switch (path) {
     case "/key/generate": {
@@ -203,19 +272,45 @@ export async function serveLiteLLM(method: string, path: string, d: LiteLLMDeps)
     case "/key/update": {
       const b = await body();
       const k = keyNamed(b.key, "key");
-      const patch: KeyPatch = {};
-      const models = modelsOf(b.models);
-      if (models) patch.allow = models;
-      const limits = limitsOf(b, k.limits);
-      if (limits) patch.limits = limits;
-      const budget = budgetOf(b, k.budget);
-      if (budget !== undefined) patch.budget = budget ?? undefined;
-      if (b.duration !== undefined) patch.expiresAt = b.duration === null || b.duration === "permanent" ? undefined : now + durationMs(String(b.duration), "duration");
-      const metadata = metadataOf(b, k.metadata);
-      if (metadata) patch.metadata = metadata;
-      if (b.team_id !== undefined && b.team_id !== k.team) throw bad("team_id", "a key's team cannot change here: make a key in the other team");
-      const after = await cp.updateKey(a, k.name, patch);
+      const after = await cp.updateKey(a, k.name, keyPatchOf(b, k));
       d.send(200, { ...keyJson(after), signalbox: { ignored: ignoredOf(b, KEY_FIELDS) } });
+      return 200;
+    }
+    case "/key/regenerate": {
+      let b: Record<string, unknown>;
+      try {
+        b = await body();
+      } catch (err) {
+        if (err instanceof GatewayError && err.details.field === "body") throw bad("body", "give a JSON object ({} when nothing else changes)");
+        throw err;
+      }
+      // A secret is made here: one a caller picks (LiteLLM's new_key, new_master_key) is refused, not ignored.
+      for (const f of ["new_key", "new_master_key"]) if (b[f] !== undefined) throw bad(f, "the gateway makes every secret itself (sbk_…); leave it out and the new secret comes back once");
+      const k = keyNamed(b.key ?? (inPath ? decodeURIComponent(inPath[1]) : undefined), "key");
+      const grace = graceSecondsOf(b.grace_period);
+      const patch = keyPatchOf(b, k);
+      if (Object.keys(patch).length) await cp.updateKey(a, k.name, patch);
+      const out = await cp.rotateKey(a, k.name, grace).catch((err) => {
+        throw err instanceof GatewayError && err.details.field === "grace_seconds" ? bad("grace_period", err.message.replace(/^[^:]*: /, "")) : err;
+      });
+      d.send(200, { key: out.secret, token_id: token(out.key), ...keyJson(out.key), signalbox: { ignored: ignoredOf(b, REGENERATE_FIELDS), grace_seconds: grace } });
+      return 200;
+    }
+    case "/key/block": {
+      // No reversible "blocked" state here. Revoking instead would turn LiteLLM's temporary
+      // suspension into a permanent one, so the difference is refused in words, after the same
+      // checks (the key must be one the caller may change).
+      const b = await body();
+      const k = keyNamed(b.key, "key");
+      cp.getKey(a, k.name);
+      throw new GatewayError("failed_precondition", `key: a key here cannot be blocked and unblocked; revoke key "${k.name}" for good with /key/delete (refused at once, kept on record), or give it an expiry with /key/update (duration)`, { field: "key" });
+    }
+    case "/key/unblock": {
+      const b = await body();
+      const k = keyNamed(b.key, "key");
+      if (k.revokedAt !== undefined) throw new GatewayError("failed_precondition", `key: key "${k.name}" is revoked, and a revoked key cannot be unblocked: make a new one with /key/generate`, { field: "key" });
+      // Not blocked: nothing to do, as LiteLLM answers for a key that is not blocked (a change only an admin or its team may ask for).
+      d.send(200, keyJson(cp.getKey(a, k.name)));
       return 200;
     }
     case "/key/delete": {
@@ -269,8 +364,89 @@ export async function serveLiteLLM(method: string, path: string, d: LiteLLMDeps)
       const t = page.items.find((x) => x.name === name);
       if (!t) throw new GatewayError("not_found", `team_id: no team "${name}" that this key may see`, { field: "team_id" });
       const keys = cp.listKeys(a, { team: name, limit: 500, includeRevoked: false }).items;
-      const spent = t.budget ? (await d.core.limits.budgetState(`team:${t.name}`, `team:${t.name}`, t.budget.period, now)).spentNanos / 1e9 : null;
-      d.send(200, { team_id: t.name, team_info: { ...teamJson(t), spend: spent }, keys: keys.map((k) => keyJson(k)) });
+      d.send(200, { team_id: t.name, team_info: { ...teamJson(t), spend: await teamSpend(t) }, keys: keys.map((k) => keyJson(k)) });
+      return 200;
+    }
+    case "/team/update": {
+      const b = await body();
+      if (typeof b.team_id !== "string" || !b.team_id) throw bad("team_id", "required: the team to change");
+      const t = teamNamed(b.team_id, "team_id");
+      const patch: TeamPatch = {};
+      const budget = budgetOf(b, t.budget);
+      if (budget !== undefined) patch.budget = budget ?? undefined;
+      const limits = limitsOf(b, t.defaultKeyLimits);
+      if (limits) patch.defaultKeyLimits = limits;
+      const metadata = metadataOf(b, t.metadata) ?? (typeof b.team_alias === "string" ? { ...t.metadata } : undefined);
+      if (metadata && typeof b.team_alias === "string") metadata.team_alias = b.team_alias;
+      if (metadata) patch.metadata = metadata;
+      const after = await cp.updateTeam(a, t.name, patch);
+      d.send(200, { team_id: after.name, data: teamJson(after), signalbox: { ignored: ignoredOf(b, TEAM_FIELDS) } });
+      return 200;
+    }
+    case "/team/delete": {
+      const b = await body();
+      if (!Array.isArray(b.team_ids) || !b.team_ids.length || b.team_ids.some((x) => typeof x !== "string" || !x)) throw bad("team_ids", "give the teams to delete: a list of team ids");
+      const names = [...new Set(b.team_ids as string[])];
+      // All or none: every team is checked before any is deleted.
+      cp.requireAdmin(a, "deleting a team");
+      for (const name of names) {
+        teamNamed(name, "team_ids");
+        const n = cp.keyCount(name);
+        if (n > 0) throw new GatewayError("failed_precondition", `team_ids: team "${name}" has ${n} key${n === 1 ? "" : "s"} (revoked ones stay on record), so it is not deleted: LiteLLM deletes a team's keys with it, the gateway keeps them`, { field: "team_ids" });
+      }
+      for (const name of names) await cp.deleteTeam(a, name);
+      d.send(200, { deleted_teams: names, signalbox: { ignored: ignoredOf(b, new Set(["team_ids"])) } });
+      return 200;
+    }
+    case "/team/list": {
+      const teams: ManagedTeam[] = [];
+      let cursor: string | undefined;
+      do {
+        const p = cp.listTeams(a, { limit: 500, cursor });
+        teams.push(...p.items);
+        cursor = p.next;
+      } while (cursor);
+      d.send(200, await Promise.all(teams.map(async (t) => ({ ...teamJson(t), spend: await teamSpend(t), keys: cp.listKeys(a, { team: t.name, limit: 500, includeRevoked: false }).items.map(token) }))));
+      return 200;
+    }
+    case "/model/info":
+    case "/v1/model/info": {
+      const cfg = d.core.registry.config;
+      const made = new Set(cp.entries.list("deployment").map((e) => e.name));
+      const data = cfg.deployments.filter((x) => allowListAllows(d.caller.allow, x.id)).map((x) => modelInfoOf(x, made.has(x.id), d.core));
+      d.send(200, { data });
+      return 200;
+    }
+    case "/model/new": {
+      const b = await body();
+      cp.requireAdmin(a, "adding a model (/model/new)");
+      d.send(200, await newModel(b, a, d.core));
+      return 200;
+    }
+    case "/model/delete": {
+      const b = await body();
+      if (typeof b.id !== "string" || !b.id) throw bad("id", "required: the model's id (model_info.id, its name here)");
+      cp.requireAdmin(a, "deleting a model (/model/delete)");
+      const id = b.id;
+      let entry;
+      try {
+        entry = cp.getConfigEntry(a, "deployment", id);
+      } catch (err) {
+        if (err instanceof GatewayError && err.code === "not_found" && d.core.registry.config.deployments.some((x) => x.id === id)) {
+          throw new GatewayError("failed_precondition", `id: "${id}" is defined in the config file and is read-only here: change it there`, { field: "id" });
+        }
+        if (err instanceof GatewayError && err.code === "not_found") throw new GatewayError("not_found", `id: no model "${id}" was added at run time`, { field: "id" });
+        throw err;
+      }
+      await cp.deleteConfigEntry(a, "deployment", id);
+      // The provider /model/new made for it goes with it (kept if something else uses it meanwhile).
+      const provider = entry.spec.provider;
+      if (provider === providerFor(id) && cp.entries.list("provider").some((e) => e.name === provider)) {
+        await cp.deleteConfigEntry(a, "provider", provider).catch((err) => {
+          if (!(err instanceof GatewayError && err.code === "failed_precondition")) throw err;
+        });
+      }
+      d.send(200, { message: `Model: ${id} deleted successfully` });
       return 200;
     }
     default: {
@@ -315,6 +491,152 @@ export async function serveLiteLLM(method: string, path: string, d: LiteLLMDeps)
       return 200;
     }
   }
+}
+
+/** LiteLLM's grace_period ("24h", or seconds): how long the old secret keeps working; absent: not at all. */
+function graceSecondsOf(v: unknown): number {
+  if (v === undefined || v === null || v === "") return 0;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+  if (typeof v === "string") return Math.ceil(durationMs(v, "grace_period") / 1000);
+  throw bad("grace_period", "a duration such as 30m or 24h (or whole seconds)");
+}
+
+/** The prefix LiteLLM would write for a provider of each type ("openai/gpt-4o"). */
+const PREFIX_OF: Record<string, string> = { "openai-compatible": "openai", vertex: "vertex_ai" };
+
+/** A deployment in /model/info's shape: never a credential, only where it sends requests. */
+function modelInfoOf(x: DeploymentConfig, runtime: boolean, core: GatewayCore) {
+  const p = core.registry.config.providers.find((q) => q.name === x.provider);
+  const prefix = p ? (PREFIX_OF[p.type] ?? p.type) : x.provider;
+  const perToken = (microPerMillion: number) => microPerMillion / 1e12;
+  return {
+    model_name: x.id,
+    litellm_params: {
+      model: `${prefix}/${x.model}`,
+      ...(p && p.type !== "mock" ? { api_base: p.baseUrl } : {}),
+      ...(x.limits?.requestsPerMinute ? { rpm: x.limits.requestsPerMinute } : {}),
+      ...(x.limits?.tokensPerMinute ? { tpm: x.limits.tokensPerMinute } : {}),
+    },
+    model_info: {
+      id: x.id,
+      db_model: runtime,
+      mode: MODE_OF[x.operations[0] ?? "chat"],
+      input_cost_per_token: perToken(x.pricing.input),
+      output_cost_per_token: perToken(x.pricing.output),
+      max_tokens: x.maxOutputTokens,
+      max_input_tokens: x.contextWindow,
+      max_output_tokens: x.maxOutputTokens,
+      litellm_provider: prefix,
+      supports_vision: x.capabilities.includes("vision"),
+      supports_function_calling: x.capabilities.includes("tools"),
+    },
+    signalbox: { provider: x.provider, operations: x.operations },
+  };
+}
+
+/** Where a config-entry field an error names came from in LiteLLM's request. */
+const PROVIDER_PARAM: Record<string, string> = { name: "model_name", type: "litellm_params.model", base_url: "litellm_params.api_base", api_key: "litellm_params.api_key", api_version: "litellm_params.api_version" };
+const DEPLOYMENT_PARAM: Record<string, string> = { name: "model_name", id: "model_name", provider: "litellm_params.model", model: "litellm_params.model", pricing: "model_info.input_cost_per_token", context_window: "model_info.max_input_tokens", max_output_tokens: "model_info.max_tokens", operations: "model_info.mode", limits: "litellm_params.rpm", base_model: "model_info.base_model" };
+
+/** A config-entry refusal, naming the field of LiteLLM's request it came from. */
+async function asLiteLLM<T>(run: () => Promise<T>, params: Record<string, string>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const field = err instanceof GatewayError && err.code === "invalid_argument" ? err.details.field : undefined;
+    const mapped = field !== undefined ? params[field.replace(/^spec\./, "").split(/[.[]/)[0]] : undefined;
+    if (!mapped) throw err;
+    throw bad(mapped, (err as Error).message.replace(/^[^:]*: /, ""));
+  }
+}
+
+/**
+ * /model/new: LiteLLM's deployment as run-time entries (AdminService.PutConfigEntry): a deployment
+ * named model_name on the provider its prefix names, or, given api_key or api_base, on a provider
+ * made for it (`litellm-<model_name>`, its credentials sealed as PutConfigEntry seals them).
+ */
+async function newModel(b: Record<string, unknown>, a: Actor, core: GatewayCore) {
+  const cp = core.control;
+  const obj = (v: unknown, field: string, required: boolean): Record<string, unknown> => {
+    if (v === undefined || v === null) {
+      if (required) throw bad(field, 'required: {"model": "provider/model", "api_key": …, "api_base": …}');
+      return {};
+    }
+    if (typeof v !== "object" || Array.isArray(v)) throw bad(field, "must be an object");
+    return v as Record<string, unknown>;
+  };
+  const lp = obj(b.litellm_params, "litellm_params", true);
+  const info = obj(b.model_info, "model_info", false);
+  const text = (v: unknown, field: string) => {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "string" || !v) throw bad(field, "must be a non-empty string");
+    return v;
+  };
+  const count = (v: unknown, field: string, int: boolean) => {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "number" || !(v >= 0) || (int && (!Number.isInteger(v) || v === 0))) throw bad(field, int ? "must be a whole number above 0" : "must be a number of USD, 0 or more");
+    return v;
+  };
+  const name = text(b.model_name, "model_name");
+  if (!name) throw bad("model_name", "required: the name callers give as model");
+  const model = text(lp.model, "litellm_params.model") ?? "";
+  const slash = model.indexOf("/");
+  if (slash <= 0 || slash === model.length - 1) throw bad("litellm_params.model", 'required: "provider/model", as openai/gpt-4o');
+  const prefix = model.slice(0, slash);
+  const upstream = model.slice(slash + 1);
+  if (info.id !== undefined && info.id !== name) throw bad("model_info.id", `a model's id here is its model_name ("${name}"): leave id out`);
+  const apiKey = text(lp.api_key, "litellm_params.api_key");
+  const apiBase = text(lp.api_base, "litellm_params.api_base");
+  const apiVersion = text(lp.api_version, "litellm_params.api_version");
+  const inCost = count(lp.input_cost_per_token ?? info.input_cost_per_token, "model_info.input_cost_per_token", false);
+  const outCost = count(lp.output_cost_per_token ?? info.output_cost_per_token, "model_info.output_cost_per_token", false);
+  const maxOut = count(info.max_output_tokens ?? info.max_tokens ?? lp.max_output_tokens ?? lp.max_tokens, "model_info.max_tokens", true);
+  const maxIn = count(info.max_input_tokens ?? lp.max_input_tokens, "model_info.max_input_tokens", true);
+  const rpm = count(lp.rpm, "litellm_params.rpm", true);
+  const tpm = count(lp.tpm, "litellm_params.tpm", true);
+  const mode = text(info.mode, "model_info.mode");
+  if (mode !== undefined && !OPERATION_OF[mode]) throw bad("model_info.mode", `must be one of ${Object.keys(OPERATION_OF).join(", ")}`);
+  if (core.registry.config.deployments.some((x) => x.id === name)) {
+    throw new GatewayError("already_exists", `model_name: "${name}" already names a deployment. LiteLLM load-balances deployments that share a model_name; here each has its own name and a route spreads requests over them (PutConfigEntry, kind route)`, { field: "model_name" });
+  }
+
+  let provider = prefix;
+  let made = false;
+  if (apiKey !== undefined || apiBase !== undefined || apiVersion !== undefined) {
+    const type = PROVIDER_TYPE_OF[prefix] ?? (OPENAI_LIKE.has(prefix) ? "openai-compatible" : undefined);
+    if (!type) throw bad("litellm_params.model", `"${prefix}/…" with credentials does not map to a provider here (openai, azure, anthropic, gemini, openrouter, cohere and OpenAI-compatible servers such as hosted_vllm, ollama or groq do): make the provider with PutConfigEntry, then name it here as "<provider>/${upstream}" without credentials`);
+    if (type === "openai-compatible" && !apiBase) throw bad("litellm_params.api_base", `required for "${prefix}/…": the gateway knows no default address for it`);
+    provider = providerFor(name);
+    made = !cp.entries.list("provider").some((e) => e.name === provider);
+    const spec = { type, ...(apiBase ? { base_url: apiBase } : {}), ...(apiKey ? { api_key: apiKey } : {}), ...(apiVersion ? { api_version: apiVersion } : {}) };
+    await asLiteLLM(() => cp.putConfigEntry(a, { kind: "provider", name: provider, spec, validateOnly: false }), PROVIDER_PARAM);
+  } else if (!core.registry.config.providers.some((p) => p.name === prefix)) {
+    const names = core.registry.config.providers.map((p) => p.name).join(", ");
+    throw bad("litellm_params.model", `no provider "${prefix}" here (there are ${names}): name one of them, or give litellm_params.api_key (and api_base) to make one`);
+  }
+  // USD per token to USD per million, without float dust (0.0000025 → 2.5).
+  const perMillion = (usd: number) => Math.round(usd * 1e12) / 1e6;
+  const spec = {
+    provider,
+    model: upstream,
+    ...(inCost !== undefined || outCost !== undefined ? { pricing: { ...(inCost !== undefined ? { input: perMillion(inCost) } : {}), ...(outCost !== undefined ? { output: perMillion(outCost) } : {}) } } : {}),
+    ...(maxIn ? { context_window: maxIn } : {}),
+    ...(maxOut ? { max_output_tokens: maxOut } : {}),
+    ...(mode ? { operations: [OPERATION_OF[mode]] } : {}),
+    ...(rpm || tpm ? { limits: { ...(rpm ? { requests_per_minute: rpm } : {}), ...(tpm ? { tokens_per_minute: tpm } : {}) } } : {}),
+    ...(typeof info.base_model === "string" ? { base_model: info.base_model } : {}),
+  };
+  let changes: string[];
+  try {
+    ({ changes } = await asLiteLLM(() => cp.putConfigEntry(a, { kind: "deployment", name, spec, validateOnly: false }), DEPLOYMENT_PARAM));
+  } catch (err) {
+    // The provider made for it would be left with nothing on it.
+    if (made) await cp.deleteConfigEntry(a, "provider", provider).catch(() => undefined);
+    throw err;
+  }
+  const x = core.registry.config.deployments.find((y) => y.id === name);
+  const ignored = [...ignoredOf(b, MODEL_FIELDS), ...ignoredOf(lp, PARAM_FIELDS).map((f) => `litellm_params.${f}`), ...ignoredOf(info, INFO_FIELDS).map((f) => `model_info.${f}`)];
+  return { model_id: name, ...(x ? modelInfoOf(x, true, core) : { model_name: name }), signalbox: { provider, changes, ignored } };
 }
 
 /** An error as LiteLLM's proxy gives one: OpenAI's shape with the HTTP status as the code. */

@@ -10,23 +10,37 @@
 //   GET  /v1/key                     the calling key: its name, the budget that bounds it (limit,
 //                                    remaining, reset), its spend today, this week, this month and
 //                                    in all, its rate limit and expiry
+//   GET  /v1/credits                 that budget as OpenRouter's credits: its limit and what is
+//                                    spent (and held) against it in its period
+//   GET  /v1/models/count            how many models the key may name (GET /v1/models' length)
+//   GET  /v1/models/user             GET /v1/models, under the path OpenRouter filters per user
+//   GET  /v1/models/{id}/endpoints   the deployments that serve a model the key may name, with
+//                                    their prices, limits, parameters and health
+//   GET  /v1/endpoints/zdr           those of every such model whose provider retains no data
+//   GET  /v1/providers               the provider connections those deployments use (names only)
 //
 // The id of a generation is the completion's id (the request id, x-request-id). Errors keep
 // OpenRouter's shape ({"error": {"code": <status>, "message", "metadata"}}), so its SDK reads them.
 
-import type { DeploymentConfig, Operation } from "../config/types.ts";
+import type { Config, DeploymentConfig, Operation } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { ParamName } from "../providers/types.ts";
 import { periodBounds } from "../limits/periods.ts";
 import { GatewayError } from "../router/errors.ts";
+import { dataPolicyOf } from "../router/provider-preferences.ts";
 import type { Caller } from "../router/types.ts";
 import { findReadable, submitFeedback, type FeedbackDeps } from "../server/feedback.ts";
 import { authorizeUsageFilters } from "../server/usage-service.ts";
 import type { UsageRecord } from "../usage/record.ts";
 import { DAY } from "../usage/store.ts";
+import type { HealthSnapshot } from "../state/health.ts";
 import { toOpenAIError, type OpenAIError } from "./response.ts";
 
-export const isOpenRouterPath = (p: string): boolean => p === "/v1/generation" || p === "/v1/generation/feedback" || p === "/v1/key";
+const PATHS = new Set(["/v1/generation", "/v1/generation/feedback", "/v1/key", "/v1/credits", "/v1/models/count", "/v1/models/user", "/v1/endpoints/zdr", "/v1/providers"]);
+const ENDPOINTS = /^\/v1\/models\/(.+)\/endpoints$/;
+
+/** Whether serveOpenRouter answers a path (a model named "count", "user" or ending "/endpoints" is shadowed, as on OpenRouter). */
+export const isOpenRouterPath = (p: string): boolean => PATHS.has(p) || ENDPOINTS.test(p);
 
 /** OpenRouter's feedback categories (POST /generation/feedback). */
 const CATEGORIES = new Set(["latency", "incoherence", "incorrect_response", "formatting", "billing", "api_error", "other"]);
@@ -39,8 +53,15 @@ export interface OpenRouterDeps {
   query: URLSearchParams;
   readJson(): Promise<unknown>;
   send(status: number, body: unknown, headers?: Record<string, string>): void;
+  /** The models the key may name, as GET /v1/models lists them (OpenRouter's fields on each). */
+  models(): ListedModel[];
+  /** One of them by id, a model a wildcard deployment makes included; undefined when the key may not name it. */
+  model(id: string): ListedModel | undefined;
   now?: () => number;
 }
+
+/** A model as GET /v1/models lists it: its id, OpenRouter's fields, and what it is here. */
+export type ListedModel = Record<string, unknown> & { id: string; signalbox: { kind: "route" | "alias" | "deployment" | "wildcard"; target?: string; description?: string } };
 
 /** Serve one of the paths isOpenRouterPath accepts; returns the status sent. */
 export async function serveOpenRouter(method: string, path: string, d: OpenRouterDeps): Promise<number> {
@@ -74,7 +95,54 @@ export async function serveOpenRouter(method: string, path: string, d: OpenRoute
     d.send(200, { data: { success: true } });
     return 200;
   }
-  d.send(200, { data: await keyJson(d) });
+  if (path === "/v1/key") {
+    d.send(200, { data: await keyJson(d) });
+    return 200;
+  }
+  if (path === "/v1/credits") {
+    d.send(200, { data: await creditsJson(d) });
+    return 200;
+  }
+  if (path === "/v1/models/count") {
+    d.send(200, { data: { count: withOutputs(d.models(), d.query.get("output_modalities")).length } });
+    return 200;
+  }
+  if (path === "/v1/models/user") {
+    // The list is already the key's own; OpenRouter's paging fields, one page.
+    const data = withOutputs(d.models(), d.query.get("output_modalities"));
+    d.send(200, { data, links: { next: null }, total_count: data.length });
+    return 200;
+  }
+  const health = d.core.exec.health.snapshot();
+  if (path === "/v1/endpoints/zdr") {
+    const providers = new Map(d.core.registry.config.providers.map((p) => [p.name, p]));
+    const zdr = reachable(d).filter((x) => {
+      const p = providers.get(x.provider);
+      return p !== undefined && dataPolicyOf(p).zeroRetention;
+    });
+    d.send(200, { data: zdr.map((x) => endpointJson(x, health)) });
+    return 200;
+  }
+  if (path === "/v1/providers") {
+    d.send(200, { data: providersJson(d.core.registry.config, reachable(d)) });
+    return 200;
+  }
+  // /v1/models/{id}/endpoints: the id as /v1/models lists it, its slash encoded or not.
+  const id = ENDPOINTS.exec(path)![1]!.split("/").map(decodeURIComponent).filter(Boolean).join("/");
+  const m = d.model(id);
+  if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
+  const behind = servedBy(d.core, m);
+  const fields = openRouterModelFields(m.id, String(m.name ?? m.id), behind);
+  d.send(200, {
+    data: {
+      id: m.id,
+      name: fields.name,
+      created: typeof m.created === "number" ? m.created : 0,
+      description: m.signalbox.description ?? "",
+      architecture: { ...fields.architecture, tokenizer: null },
+      endpoints: behind.map((x) => endpointJson(x, health)),
+    },
+  });
   return 200;
 }
 
@@ -155,13 +223,12 @@ export function generationJson(r: UsageRecord) {
 
 const RESET = { day: "daily", week: "weekly", month: "monthly" } as const;
 
-/** The calling key in OpenRouter's shape: the budget that bounds it, and its spend from the usage store. */
-async function keyJson(d: OpenRouterDeps) {
-  const { core, caller } = d;
-  const now = (d.now ?? Date.now)();
+/** A budget that applies to a key, as the limiter holds it now (nano-USD). */
+type Bound = { scope: "key" | "team"; name: string; period: "day" | "week" | "month"; limit: number; spent: number; reserved: number; remaining: number; resetAt: number };
+
+/** The budgets that apply to the caller (the key's own, its team's) and the one with the least room left, which bounds the key. */
+async function budgetsOf(core: GatewayCore, caller: Caller, now: number): Promise<{ bounds: Bound[]; bound: Bound | undefined }> {
   const managed = caller.role === "anonymous" ? undefined : core.control.directory.key(caller.keyName);
-  // The budgets that apply (the key's own, its team's): the one with the least room left bounds the key.
-  type Bound = { scope: "key" | "team"; name: string; period: "day" | "week" | "month"; limit: number; spent: number; reserved: number; remaining: number; resetAt: number };
   const bounds: Bound[] = [];
   const add = async (scope: "key" | "team", name: string, id: string, shard: string, b: { period: "day" | "week" | "month"; limitUsd: number } | undefined) => {
     if (!b) return;
@@ -173,7 +240,15 @@ async function keyJson(d: OpenRouterDeps) {
     await add("key", caller.keyName, `key:${caller.keyName}`, `team:${caller.team}`, managed?.budget ?? caller.key?.budget);
     await add("team", caller.team, `team:${caller.team}`, `team:${caller.team}`, core.control.directory.team(caller.team)?.budget);
   }
-  const bound = bounds.reduce<Bound | undefined>((m, b) => (m === undefined || b.remaining < m.remaining ? b : m), undefined);
+  return { bounds, bound: bounds.reduce<Bound | undefined>((m, b) => (m === undefined || b.remaining < m.remaining ? b : m), undefined) };
+}
+
+/** The calling key in OpenRouter's shape: the budget that bounds it, and its spend from the usage store. */
+async function keyJson(d: OpenRouterDeps) {
+  const { core, caller } = d;
+  const now = (d.now ?? Date.now)();
+  const managed = caller.role === "anonymous" ? undefined : core.control.directory.key(caller.keyName);
+  const { bounds, bound } = await budgetsOf(core, caller, now);
   const spend = await spendOf(d.feedback, caller, now, managed?.createdAt);
   const limits = managed?.limits ?? caller.key?.limits;
   return {
@@ -208,6 +283,28 @@ async function keyJson(d: OpenRouterDeps) {
       ...(limits?.tokensPerMinute !== undefined ? { tokens_per_minute: limits.tokensPerMinute } : {}),
     },
   };
+}
+
+/**
+ * The calling key's budget as OpenRouter's credits: the budget that bounds it (as GET /v1/key's
+ * limit) is the credits, and what is spent and held against it in its current period the usage,
+ * so total_credits - total_usage is /v1/key's limit_remaining. A key no budget bounds has no
+ * credits to draw down and nothing that stops it: total_credits 0 (the SDK wants a number) and
+ * its spend in all as total_usage; signalbox.budget is null, as /v1/key's limit is.
+ */
+async function creditsJson(d: OpenRouterDeps) {
+  const now = (d.now ?? Date.now)();
+  const { bound } = await budgetsOf(d.core, d.caller, now);
+  if (bound) {
+    return {
+      total_credits: bound.limit / 1e9,
+      total_usage: (bound.spent + bound.reserved) / 1e9,
+      signalbox: { budget: { scope: bound.scope, name: bound.name, period: bound.period, spent_usd: bound.spent / 1e9, reserved_usd: bound.reserved / 1e9, resets_at: new Date(bound.resetAt).toISOString() } },
+    };
+  }
+  const managed = d.caller.role === "anonymous" ? undefined : d.core.control.directory.key(d.caller.keyName);
+  const spend = await spendOf(d.feedback, d.caller, now, managed?.createdAt);
+  return { total_credits: 0, total_usage: spend.all, signalbox: { budget: null } };
 }
 
 /**
@@ -249,6 +346,18 @@ export function toOpenRouterError(err: unknown): OpenAIError & { body: { error: 
 function perToken(microPerMillion: number): string {
   const s = (microPerMillion / 1e12).toFixed(15).replace(/0+$/, "").replace(/\.$/, "");
   return s === "-0" ? "0" : s;
+}
+
+/** A deployment's prices as OpenRouter writes them: USD per token, as decimal strings. */
+function pricingOf(d: DeploymentConfig) {
+  return {
+    prompt: perToken(d.pricing.input),
+    completion: perToken(d.pricing.output),
+    input_cache_read: perToken(d.pricing.cachedInput),
+    input_cache_write: perToken(d.pricing.cacheWrite),
+    ...(d.pricing.reasoning ? { internal_reasoning: perToken(d.pricing.reasoning) } : {}),
+    ...(d.pricing.perRequestNanos ? { request: String(d.pricing.perRequestNanos / 1e9) } : {}),
+  };
 }
 
 /** OpenRouter's parameter names a deployment's model accepts (its capabilities less what its rules reject). */
@@ -306,16 +415,7 @@ export function openRouterModelFields(id: string, name: string, deployments: rea
   const prices = new Set(deployments.map((x) => `${x.pricing.input}/${x.pricing.output}`));
   const fixed = d !== undefined && prices.size === 1;
   const context = deployments.length ? Math.max(...deployments.map((x) => x.contextWindow)) : null;
-  const pricing = !fixed
-    ? { prompt: "-1", completion: "-1" }
-    : {
-        prompt: perToken(d.pricing.input),
-        completion: perToken(d.pricing.output),
-        input_cache_read: perToken(d.pricing.cachedInput),
-        input_cache_write: perToken(d.pricing.cacheWrite),
-        ...(d.pricing.reasoning ? { internal_reasoning: perToken(d.pricing.reasoning) } : {}),
-        ...(d.pricing.perRequestNanos ? { request: String(d.pricing.perRequestNanos / 1e9) } : {}),
-      };
+  const pricing = !fixed ? { prompt: "-1", completion: "-1" } : pricingOf(d);
   return {
     canonical_slug: id,
     name,
@@ -329,4 +429,120 @@ export function openRouterModelFields(id: string, name: string, deployments: rea
     supported_voices: null,
     links: { details: `/v1/models/${encodeURIComponent(id)}` },
   };
+}
+
+// ---- The deployments behind the models a key may name ----------------------------------------
+
+/** Deployments and routes by name, made once per configuration (a reload brings a new one). */
+const indexes = new WeakMap<Config, { deployments: Map<string, DeploymentConfig>; routes: Map<string, Config["routes"][number]> }>();
+
+/** The deployments a name resolves to: a deployment itself, or a route's targets (its variants' too), each once. */
+export function deploymentsBehind(cfg: Config, name: string): DeploymentConfig[] {
+  let ix = indexes.get(cfg);
+  if (!ix) indexes.set(cfg, (ix = { deployments: new Map(cfg.deployments.map((d) => [d.id, d])), routes: new Map(cfg.routes.map((r) => [r.name, r])) }));
+  const d = ix.deployments.get(name);
+  if (d) return [d];
+  const r = ix.routes.get(name);
+  if (!r) return [];
+  const ids = new Set([...r.targets, ...r.variants.flatMap((v) => v.targets)].map((t) => t.deployment));
+  return [...ids].map((id) => ix.deployments.get(id)).filter((x): x is DeploymentConfig => x !== undefined);
+}
+
+/** The deployments that serve a listed model (none for a wildcard itself: it serves the models it makes). */
+function servedBy(core: GatewayCore, m: ListedModel): DeploymentConfig[] {
+  if (m.signalbox.kind === "wildcard") return [];
+  const name = m.signalbox.kind === "alias" ? (m.signalbox.target ?? m.id) : m.id;
+  const found = deploymentsBehind(core.registry.config, name);
+  if (found.length || m.signalbox.kind !== "deployment") return found;
+  // A model a wildcard deployment made is not in the file's list.
+  const r = core.registry.resolve(name);
+  return r?.kind === "deployment" ? [r.deployment] : [];
+}
+
+/** Every deployment some model the key may name reaches, each once, in the list's order. */
+function reachable(d: OpenRouterDeps): DeploymentConfig[] {
+  const out = new Map<string, DeploymentConfig>();
+  for (const m of d.models()) for (const x of servedBy(d.core, m)) out.set(x.id, x);
+  return [...out.values()];
+}
+
+/** OpenRouter's output_modalities filter ("text" or "image,audio"; absent or "all": every model, as GET /v1/models lists them). */
+function withOutputs(models: ListedModel[], want: string | null): ListedModel[] {
+  const set = new Set((want ?? "").split(",").map((x) => x.trim()).filter(Boolean));
+  if (set.size === 0 || set.has("all")) return models;
+  return models.filter((m) => (m.architecture as { output_modalities?: string[] } | undefined)?.output_modalities?.some((o) => set.has(o)));
+}
+
+/**
+ * A deployment's health as OpenRouter's endpoint status: 0 serving normally, -1 failing (its last
+ * attempts failed, plans still try it), -10 cooling down (plans skip it until the cooldown ends).
+ */
+function statusOf(h: ReturnType<HealthSnapshot["get"]>, now: number): number {
+  if (h?.cooldownUntil !== undefined && h.cooldownUntil > now) return -10;
+  return h && h.consecutiveFailures > 0 ? -1 : 0;
+}
+
+/**
+ * A deployment as one of OpenRouter's endpoints. The gateway keeps no uptime ratio or latency
+ * percentiles, so those are null (OpenRouter's "not enough data"); its moving averages ride in
+ * `signalbox`. Quantization is unknown: null.
+ */
+function endpointJson(d: DeploymentConfig, health: HealthSnapshot) {
+  const h = health.get(d.id);
+  const params = supportedParameters(d);
+  const toolChoice = params.includes("tool_choice");
+  return {
+    name: `${d.provider}: ${d.model}`,
+    model_id: d.id,
+    model_name: d.model,
+    context_length: d.contextWindow,
+    max_completion_tokens: d.maxOutputTokens || null,
+    max_prompt_tokens: null,
+    pricing: pricingOf(d),
+    // The connection's name: what provider.order and provider.only name it by.
+    provider_name: d.provider,
+    tag: d.provider,
+    quantization: null,
+    status: statusOf(h, health.now),
+    supported_parameters: params,
+    // The gateway does not tell implicit caching from explicit: prompt_caching says the model caches at all.
+    supports_implicit_caching: d.capabilities.includes("prompt_caching"),
+    supports_tool_choice: { auto: toolChoice, none: toolChoice, required: toolChoice, function: toolChoice },
+    supports_voice_cloning: false,
+    latency_last_30m: null,
+    throughput_last_30m: null,
+    uptime_last_30m: null,
+    uptime_last_5m: null,
+    uptime_last_1d: null,
+    signalbox: {
+      deployment: d.id,
+      operations: d.operations,
+      consecutive_failures: h?.consecutiveFailures ?? 0,
+      ...(h?.cooldownUntil !== undefined && h.cooldownUntil > health.now ? { cooldown_until: new Date(h.cooldownUntil).toISOString() } : {}),
+      ...(h?.latencyMs !== undefined ? { latency_ms: Math.round(h.latencyMs) } : {}),
+      ...(h?.ttftMs !== undefined ? { ttft_ms: Math.round(h.ttftMs) } : {}),
+      ...(h?.tokensPerSecond !== undefined ? { tokens_per_second: h.tokensPerSecond } : {}),
+    },
+  };
+}
+
+/**
+ * The provider connections the given deployments use, in OpenRouter's provider shape: the
+ * connection's name and its type and data policy; never its base URL, key or headers.
+ */
+function providersJson(cfg: Config, deployments: readonly DeploymentConfig[]) {
+  const used = new Set(deployments.map((d) => d.provider));
+  return cfg.providers
+    .filter((p) => used.has(p.name))
+    .map((p) => {
+      const policy = dataPolicyOf(p);
+      return {
+        name: p.name,
+        slug: p.name,
+        privacy_policy_url: null,
+        terms_of_service_url: null,
+        status_page_url: null,
+        signalbox: { type: p.type, collects_data: policy.collects, zero_retention: policy.zeroRetention, deployments: deployments.filter((d) => d.provider === p.name).map((d) => d.id) },
+      };
+    });
 }

@@ -11,8 +11,8 @@
 //                                  user when the body names none (limits, budgets, A/B splits)
 //   x-portkey-cache-force-refresh  "true": answer afresh and refresh the cached answer
 //
-// Portkey's routing headers (x-portkey-config, -virtual-key, -provider) name Portkey's own
-// objects: here routes, deployments and their credentials do that, so they are not read.
+// Portkey's routing headers (x-portkey-config, -virtual-key, -provider, -request-timeout) are
+// read by ./portkey-config.ts.
 
 import { createHash } from "node:crypto";
 import { GatewayError } from "../router/errors.ts";

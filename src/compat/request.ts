@@ -430,6 +430,9 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
   const guardrails = stringList(arr(sb, "guardrails", "signalbox.guardrails"), "signalbox.guardrails");
   const providersObj = obj(sb, "providers", "signalbox.providers");
   const providers = providersObj ? providerPreferences(providersObj, "signalbox.providers") : undefined;
+  const retryObj = obj(sb, "retry", "signalbox.retry");
+  const retry = retryObj ? { attempts: int(retryObj, "attempts", "signalbox.retry.attempts") ?? 1, ...optionalCodes(retryObj, "on_status_codes", "signalbox.retry.on_status_codes", "onStatusCodes") } : undefined;
+  const fallbackOnStatus = statusList(sb, "fallback_on_status_codes", "signalbox.fallback_on_status_codes");
 
   return {
     routing: {
@@ -451,11 +454,25 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
       hedgeAfterMs: int(sb, "hedge_after_ms", "signalbox.hedge_after_ms") || undefined,
       ...(providers ? { providers } : {}),
       ...(bool(sb, "middle_out", "signalbox.middle_out") ? { middleOut: true } : {}),
+      ...(retry ? { retry } : {}),
+      ...(fallbackOnStatus?.length ? { fallbackOnStatusCodes: fallbackOnStatus } : {}),
     },
     tags: stringList(arr(sb, "tags", "signalbox.tags"), "signalbox.tags"),
     ...(guardrails.length ? { guardrails: { names: guardrails, field: "signalbox.guardrails" } } : {}),
     ...(cache ? { cache } : {}),
   };
+}
+
+/** A list of HTTP statuses (validated with the routing options: 400 to 599). */
+function statusList(o: Json, k: string, path: string): number[] | undefined {
+  const a = arr(o, k, path);
+  if (!a) return undefined;
+  return a.map((v, i) => (typeof v === "number" ? v : bad(`${path}[${i}]`, "must be an HTTP status number")));
+}
+
+function optionalCodes<K extends string>(o: Json, k: string, path: string, as: K): Partial<Record<K, number[]>> {
+  const codes = statusList(o, k, path);
+  return codes?.length ? ({ [as]: codes } as Record<K, number[]>) : {};
 }
 
 const PREFERENCE_KEYS = new Set(["order", "only", "ignore", "allow_fallbacks", "sort", "max_price", "require_parameters", "data_collection", "zdr", "quantizations", "enforce_distillable_text", "preferred_min_throughput", "preferred_max_latency"]);

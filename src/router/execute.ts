@@ -213,6 +213,8 @@ async function walk<T>(
   const deadline = ex.arrivedAt + plan.timeouts.totalMs;
   const rand = deps.random ?? Math.random;
   const retryOn = plan.retry.retryOn ?? DEFAULT_RETRY_ON;
+  const retryStatuses = plan.retry.onStatusCodes;
+  const fallbackStatuses = plan.fallbackOnStatusCodes;
   const snapshot = deps.health.snapshot();
   let idx = 0;
   let retriesUsed = 0;
@@ -350,7 +352,10 @@ async function walk<T>(
     // at once: nothing upstream needs time to recover.
     const guardRetry = e.kind === "guardrail" && e.retryable === true;
     // Retry the last failed candidate?
-    if (guardRetry || (p.retry && retryOn.includes(e.kind) && e.retryable !== false && retriesUsed < plan.retry.maxRetries)) {
+    // A request's own retry statuses (Portkey's retry.on_status_codes) decide for upstream answers
+    // that carry one; failures without a status (network, timeout) keep the policy's say.
+    const retryable = retryStatuses && e.status !== undefined ? retryStatuses.includes(e.status) : p.retry && retryOn.includes(e.kind);
+    if (guardRetry || (retryable && e.retryable !== false && retriesUsed < plan.retry.maxRetries)) {
       const backoff = Math.min(plan.retry.maxDelayMs, plan.retry.baseDelayMs * 2 ** retriesUsed) * (0.5 + rand() / 2);
       const delay = guardRetry ? 0 : (e.retryAfterMs ?? backoff);
       const hasNext = idx + 1 < plan.candidates.length;
@@ -363,7 +368,8 @@ async function walk<T>(
         continue;
       }
     }
-    const fallback = e.kind === "content_filtered" ? plan.fallbackOnContentFilter : p.fallback;
+    // A request's fallback statuses (Portkey's strategy.on_status_codes) decide likewise.
+    const fallback = fallbackStatuses && e.status !== undefined ? fallbackStatuses.includes(e.status) : e.kind === "content_filtered" ? plan.fallbackOnContentFilter : p.fallback;
     if (!fallback || plan.noFallback) break;
     if (e.kind === "context_length_exceeded") minContextWindow = Math.max(minContextWindow, candidate.deployment.contextWindow);
     retriesUsed = 0;

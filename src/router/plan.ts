@@ -16,7 +16,7 @@ import { orderTargets, pickVariant, routeData, type StrategyContext } from "./st
 import { fitRequest, type Fit } from "./fit-params.ts";
 import { orderByPreferences, orderRank, preferenceExclusion, resolvePreferences } from "./provider-preferences.ts";
 import { middleOut, type Compressed } from "./middle-out.ts";
-import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type ImageCall, type Plan, type SpeechCall, type TranscriptionCall } from "./types.ts";
+import { isChat, operationOf, type Adjustment, type Call, type Candidate, type ChatCall, type Exclusion, type ImageCall, type Plan, type RoutingRequest, type SpeechCall, type TranscriptionCall } from "./types.ts";
 import { perImageNanos, pricesFor } from "../usage/cost.ts";
 
 /**
@@ -610,12 +610,21 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       attemptMs: min(rt.attemptMs, call.routing.timeouts.attemptMs),
       totalMs: min(rt.totalMs, call.routing.timeouts.totalMs),
     },
-    retry: effective?.retry ?? { maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryOn: [...DEFAULT_RETRY_ON] },
+    retry: retryOf(effective?.retry ?? DEFAULT_RETRY, call.routing.retry),
+    ...(call.routing.fallbackOnStatusCodes?.length ? { fallbackOnStatusCodes: call.routing.fallbackOnStatusCodes } : {}),
     maxOutputTokens,
     adjustments,
     operation,
     ...(primaryDispatch ? { picked: primaryDispatch.target ? (primaryDispatch.target.kind === "route" ? primaryDispatch.target.route.name : primaryDispatch.target.deployment.id) : primaryDispatch.home.name } : {}),
   });
+}
+
+const DEFAULT_RETRY: Plan["retry"] = Object.freeze({ maxRetries: 1, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryOn: DEFAULT_RETRY_ON });
+
+/** The route's retry policy with the request's own count and statuses, when it gives them. */
+function retryOf(base: Plan["retry"], asked: RoutingRequest["retry"]): Plan["retry"] {
+  if (!asked) return base;
+  return { ...base, maxRetries: asked.attempts, ...(asked.onStatusCodes?.length ? { onStatusCodes: asked.onStatusCodes } : {}) };
 }
 
 /** The adjustment middle-out makes: what it removed to fit which window. */

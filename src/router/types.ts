@@ -41,6 +41,10 @@ export interface RoutingRequest {
   providers?: ProviderPreferences;
   /** OpenRouter's middle-out transform: a prompt too long for a deployment loses its middle instead of the deployment (src/router/middle-out.ts). */
   middleOut?: boolean;
+  /** Retries of each candidate, instead of the route's: how many, and (optionally) which upstream HTTP statuses are retried. */
+  retry?: { attempts: number; onStatusCodes?: number[] };
+  /** Fall back only after an upstream answer with one of these HTTP statuses (or a failure with none: network, timeout), instead of by the route's policy. */
+  fallbackOnStatusCodes?: number[];
 }
 
 /**
@@ -226,7 +230,9 @@ export interface Plan {
   hedgeAfterMs: number;
   fallbackOnContentFilter: boolean;
   timeouts: Required<CallTimeouts>;
-  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number; retryOn?: readonly FailureKind[] };
+  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number; retryOn?: readonly FailureKind[]; onStatusCodes?: readonly number[] };
+  /** The request's fallback statuses (RoutingRequest.fallbackOnStatusCodes): only these move on to the next candidate. */
+  fallbackOnStatusCodes?: readonly number[];
   /** max_output_tokens after key and route caps. */
   maxOutputTokens?: number;
   adjustments: Adjustment[];

@@ -162,6 +162,8 @@ function routingRequest(ro: RoutingOptions | undefined, user: string): RoutingRe
     hedgeAfterMs: ro?.hedgeAfterMs || undefined,
     ...(ro?.providers ? providerPreferences(ro.providers) : {}),
     ...(ro?.middleOut ? { middleOut: true } : {}),
+    ...(ro?.retry ? { retry: { attempts: ro.retry.attempts, ...(ro.retry.onStatusCodes.length ? { onStatusCodes: [...ro.retry.onStatusCodes] } : {}) } } : {}),
+    ...(ro?.fallbackOnStatusCodes.length ? { fallbackOnStatusCodes: [...ro.fallbackOnStatusCodes] } : {}),
   };
 }
 

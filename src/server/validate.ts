@@ -171,6 +171,11 @@ function validateAttribution(c: CallBase, rp: string): void {
   ro.fallbacks.forEach((f, i) => !f.trim() && bad(`${rp}.fallbacks[${i}]`, "must not be empty"));
   if (ro.maxCostNanos !== undefined && ro.maxCostNanos < 0) bad(`${rp}.max_cost_nano_usd`, "must not be negative");
   if (ro.maxAttempts !== undefined && ro.maxAttempts > 20) bad(`${rp}.max_attempts`, "must be at most 20");
+  if (ro.retry) {
+    if (!Number.isInteger(ro.retry.attempts) || ro.retry.attempts < 0 || ro.retry.attempts > 10) bad(`${rp}.retry.attempts`, `must be an integer from 0 to 10, got ${ro.retry.attempts}`);
+    statusCodes(ro.retry.onStatusCodes, `${rp}.retry.on_status_codes`);
+  }
+  statusCodes(ro.fallbackOnStatusCodes, `${rp}.fallback_on_status_codes`);
   const t = ro.timeouts;
   for (const [k, v] of Object.entries({ first_token_ms: t.firstTokenMs, idle_ms: t.idleMs, attempt_ms: t.attemptMs, total_ms: t.totalMs })) {
     if (v !== undefined && v === 0) bad(`${rp}.timeouts.${k}`, "must be positive when set");
@@ -181,6 +186,13 @@ function validateAttribution(c: CallBase, rp: string): void {
   if (meta.length > LIMITS.metadata) bad("metadata", `at most ${LIMITS.metadata} entries`);
   for (const [k, v] of meta) if (v.length > LIMITS.metadataValue) bad(`metadata.${k}`, `value longer than ${LIMITS.metadataValue} characters`);
   if ((c.user ?? "").length > 256) bad("user", "at most 256 characters");
+}
+
+/** HTTP statuses a request names for retries or fallbacks: 400 to 599, at most 20. */
+function statusCodes(codes: readonly number[] | undefined, field: string): void {
+  if (!codes) return;
+  if (codes.length > 20) bad(field, "at most 20 status codes");
+  codes.forEach((c, i) => (!Number.isInteger(c) || c < 400 || c > 599) && bad(`${field}[${i}]`, `must be an HTTP error status from 400 to 599, got ${c}`));
 }
 
 /** Field names of an embeddings request as its front door calls them. */

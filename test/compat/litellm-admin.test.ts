@@ -3,7 +3,9 @@
 // uses. Keys minted there answer at once, with their allow list, limits and budget; their spend
 // and logs come from the budgets and the usage store; what does not map (a budget that never
 // resets, a team that does not exist) is refused naming the field; roles hold (a team key only
-// its team); unknown LiteLLM fields are listed back as ignored.
+// its team); unknown LiteLLM fields are listed back as ignored. Regenerate, block and unblock
+// keys; update, list and delete teams; add, list and delete models (deployments made at run time,
+// whose provider credentials never come back); and LiteLLM's probes, which need no key.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +15,9 @@ import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gate
 
 const ADMIN = ["sbx", "test", "litellm", "admin"].join("_");
 const SEARCH_LEAD = ["sbx", "test", "litellm", "lead"].join("_");
+const SERVICE = ["sbx", "test", "litellm", "service"].join("_");
+/** A provider credential given to /model/new: it must never come back. */
+const PROVIDER_SECRET = ["sk", "live", "provider", "do-not-echo", "7f3a9c"].join("-");
 
 describe("LiteLLM's management API", () => {
   let gw: TestGateway;
@@ -28,6 +33,7 @@ teams: [{ name: search }, { name: ads }]
 keys:
   - { name: root, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
   - { name: search-lead, hash: "${hashKey(SEARCH_LEAD)}", team: search, role: team }
+  - { name: search-svc, hash: "${hashKey(SERVICE)}", team: search, role: service }
 `);
   });
   after(() => gw?.close());
@@ -118,5 +124,142 @@ keys:
     assert.equal(get.status, 405);
     const anon = await fetch(`${gw.url}/key/list`);
     assert.equal(anon.status, 401);
+  });
+
+  test("/key/regenerate: a new secret once, the old one refused (or kept for grace_period); /key/block and /key/unblock say why not", async () => {
+    const { body: g } = await call("POST", "/key/generate", ADMIN, { key_alias: "rotating", team_id: "search" });
+    const r = await call("POST", "/key/regenerate", ADMIN, { key: g.key, rpm_limit: 50, tags: ["x"] });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.match(r.body.key, /^sbk_/);
+    assert.notEqual(r.body.key, g.key);
+    assert.equal(r.body.token_id, hashKey(r.body.key).slice("sha256:".length));
+    assert.deepEqual([r.body.key_alias, r.body.rpm_limit, r.body.signalbox.grace_seconds, r.body.signalbox.ignored], ["rotating", 50, 0, ["tags"]]);
+    assert.ok(!JSON.stringify(r.body).includes(g.key), "the old secret is not echoed");
+    assert.equal((await chat(g.key)).status, 401);
+    assert.equal((await chat(r.body.key)).status, 200);
+    // LiteLLM's path form, by token, with a grace period: both secrets answer for it.
+    const r2 = await call("POST", `/key/${r.body.token_id}/regenerate`, ADMIN, { grace_period: "1h" });
+    assert.equal(r2.status, 200, JSON.stringify(r2.body));
+    assert.equal(r2.body.signalbox.grace_seconds, 3600);
+    assert.equal((await chat(r.body.key)).status, 200);
+    assert.equal((await chat(r2.body.key)).status, 200);
+    const mine = await call("POST", "/key/regenerate", ADMIN, { key: r2.body.key, new_key: "sk-chosen-by-me" });
+    assert.deepEqual([mine.status, mine.body.error.param], [400, "new_key"]);
+    // Another team's key is not found by a team key; a service key may not rotate even itself.
+    const { body: ads } = await call("POST", "/key/generate", ADMIN, { key_alias: "ads-bot", team_id: "ads" });
+    assert.equal((await call("POST", "/key/regenerate", SEARCH_LEAD, { key: ads.key })).status, 404);
+    assert.equal((await call("POST", "/key/block", SEARCH_LEAD, { key: ads.key })).status, 404);
+    assert.equal((await call("POST", "/key/regenerate", SERVICE, { key: SERVICE })).status, 403);
+    assert.equal((await chat(ads.key)).status, 200);
+    // No reversible block here: refused in words, the key untouched; a revoked key cannot be unblocked.
+    const u0 = await call("POST", "/key/unblock", ADMIN, { key: r2.body.key });
+    assert.deepEqual([u0.status, u0.body.blocked], [200, false]);
+    const b = await call("POST", "/key/block", ADMIN, { key: r2.body.key });
+    assert.deepEqual([b.status, b.body.error.param], [400, "key"], JSON.stringify(b.body));
+    assert.match(b.body.error.message, /cannot be blocked and unblocked; revoke key "rotating" for good with \/key\/delete/);
+    assert.equal((await chat(r2.body.key)).status, 200);
+    assert.equal((await call("POST", "/key/delete", ADMIN, { key_aliases: ["rotating"] })).status, 200);
+    assert.equal((await chat(r2.body.key)).status, 401);
+    const u = await call("POST", "/key/unblock", ADMIN, { key: "rotating" });
+    assert.deepEqual([u.status, u.body.error.param], [400, "key"]);
+    assert.match(u.body.error.message, /revoked key cannot be unblocked: make a new one with \/key\/generate/);
+  });
+
+  test("/team/update, /team/list and /team/delete (all or none; a team with keys is refused), on the roles", async () => {
+    assert.equal((await call("POST", "/team/new", ADMIN, { team_id: "growth", max_budget: 20, budget_duration: "30d" })).status, 200);
+    const u = await call("POST", "/team/update", ADMIN, { team_id: "growth", max_budget: 40, rpm_limit: 10, team_alias: "Growth", metadata: { cost_center: "42" }, members_with_roles: [] });
+    assert.equal(u.status, 200, JSON.stringify(u.body));
+    assert.equal(u.body.team_id, "growth");
+    assert.deepEqual([u.body.data.max_budget, u.body.data.budget_duration, u.body.data.rpm_limit, u.body.data.team_alias, u.body.data.metadata.cost_center], [40, "30d", 10, "Growth", "42"]);
+    assert.deepEqual(u.body.signalbox.ignored, ["members_with_roles"]);
+    const all = await call("GET", "/team/list", ADMIN);
+    assert.equal(all.status, 200);
+    assert.ok(["growth", "search", "ads"].every((t) => all.body.some((x: { team_id: string }) => x.team_id === t)), JSON.stringify(all.body));
+    assert.equal(all.body.find((x: { team_id: string }) => x.team_id === "growth").max_budget, 40);
+    const own = await call("GET", "/team/list", SEARCH_LEAD);
+    assert.deepEqual(own.body.map((x: { team_id: string }) => x.team_id), ["search"]);
+    assert.equal((await call("GET", "/team/list", SERVICE)).status, 403);
+    assert.equal((await call("POST", "/team/update", SEARCH_LEAD, { team_id: "growth", max_budget: 1 })).status, 404);
+    assert.equal((await call("POST", "/team/delete", SEARCH_LEAD, { team_ids: ["growth"] })).status, 403);
+    // search has keys: nothing is deleted, growth included.
+    const refused = await call("POST", "/team/delete", ADMIN, { team_ids: ["growth", "search"] });
+    assert.deepEqual([refused.status, refused.body.error.param], [400, "team_ids"]);
+    assert.match(refused.body.error.message, /team "search" has \d+ keys .* LiteLLM deletes a team's keys with it/);
+    assert.equal((await call("GET", "/team/info?team_id=growth", ADMIN)).status, 200);
+    const d = await call("POST", "/team/delete", ADMIN, { team_ids: ["growth"] });
+    assert.deepEqual([d.status, d.body.deleted_teams], [200, ["growth"]]);
+    assert.equal((await call("GET", "/team/info?team_id=growth", ADMIN)).status, 404);
+  });
+
+  test("/model/info lists what the key may name; /model/new adds a deployment at run time; /model/delete removes it; a provider api_key never comes back", async () => {
+    const info = await call("GET", "/model/info", ADMIN);
+    assert.equal(info.status, 200);
+    const a = info.body.data.find((m: { model_name: string }) => m.model_name === "mock/a");
+    assert.deepEqual(a.litellm_params, { model: "mock/mock-a" });
+    assert.deepEqual([a.model_info.id, a.model_info.mode, a.model_info.input_cost_per_token, a.model_info.output_cost_per_token, a.model_info.db_model], ["mock/a", "chat", 1e-6, 2e-6, false]);
+    assert.ok(a.model_info.max_tokens > 0);
+    assert.deepEqual((await call("GET", "/v1/model/info", ADMIN)).body, info.body);
+
+    // On a provider the gateway has (no credentials given): in force at once.
+    const n = await call("POST", "/model/new", ADMIN, { model_name: "mock-c", litellm_params: { model: "mock/mock-c", input_cost_per_token: 0.000003, output_cost_per_token: 0.000004, rpm: 100 }, model_info: { mode: "chat", max_tokens: 1024, access_groups: ["beta"] } });
+    assert.equal(n.status, 200, JSON.stringify(n.body));
+    assert.deepEqual([n.body.model_id, n.body.model_info.id, n.body.model_info.db_model, n.body.model_info.input_cost_per_token, n.body.model_info.max_tokens, n.body.litellm_params.rpm], ["mock-c", "mock-c", true, 3e-6, 1024, 100]);
+    assert.deepEqual(n.body.signalbox.ignored, ["model_info.access_groups"]);
+    assert.equal((await chat(ADMIN, "mock-c")).status, 200);
+    const again = await call("POST", "/model/new", ADMIN, { model_name: "mock-c", litellm_params: { model: "mock/mock-c" } });
+    assert.deepEqual([again.status, again.body.error.param], [409, "model_name"]);
+    // A key allowed only mock-c sees only it, and the model is not deleted while the key names it.
+    const { body: picky } = await call("POST", "/key/generate", ADMIN, { key_alias: "picky", team_id: "search", models: ["mock-c"] });
+    assert.deepEqual((await call("GET", "/model/info", picky.key)).body.data.map((m: { model_name: string }) => m.model_name), ["mock-c"]);
+    assert.equal((await call("POST", "/model/delete", ADMIN, { id: "mock-c" })).status, 400);
+    await call("POST", "/key/delete", ADMIN, { key_aliases: ["picky"] });
+    const del = await call("POST", "/model/delete", ADMIN, { id: "mock-c" });
+    assert.deepEqual([del.status, del.body.message], [200, "Model: mock-c deleted successfully"]);
+    assert.equal((await chat(ADMIN, "mock-c")).status, 404);
+
+    // With credentials: a provider made for it, its api_key sealed and never shown.
+    const s = await call("POST", "/model/new", ADMIN, { model_name: "gpt-secret", litellm_params: { model: "openai/gpt-4o-mini", api_key: PROVIDER_SECRET, api_base: "https://llm.internal.example/v1", input_cost_per_token: 0.00000015, output_cost_per_token: 0.0000006 } });
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    assert.deepEqual([s.body.signalbox.provider, s.body.litellm_params.model, s.body.litellm_params.api_base, s.body.model_info.input_cost_per_token], ["litellm-gpt-secret", "openai/gpt-4o-mini", "https://llm.internal.example/v1", 1.5e-7]);
+    assert.ok(!("api_key" in s.body.litellm_params));
+    const listed = await call("GET", "/model/info", ADMIN);
+    assert.ok(listed.body.data.some((m: { model_name: string }) => m.model_name === "gpt-secret"));
+    const admin = (method: string, body: unknown) => fetch(`${gw.url}/signalbox.v1.AdminService/${method}`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.text());
+    const audit = await admin("ListAuditEvents", {});
+    assert.match(audit, /provider\/litellm-gpt-secret/);
+    for (const text of [JSON.stringify(s.body), JSON.stringify(listed.body), audit, await admin("ListConfigEntries", {})]) assert.ok(!text.includes(PROVIDER_SECRET), "the provider's api_key never comes back");
+
+    // Refusals: admin only, what does not map is named, the config file's models are read-only.
+    assert.equal((await call("POST", "/model/new", SEARCH_LEAD, { model_name: "x", litellm_params: { model: "mock/x" } })).status, 403);
+    assert.equal((await call("POST", "/model/delete", SEARCH_LEAD, { id: "gpt-secret" })).status, 403);
+    const cases: [unknown, string, RegExp][] = [
+      [{ model_name: "x1", litellm_params: { model: "gpt-4o" } }, "litellm_params.model", /"provider\/model"/],
+      [{ model_name: "x2", litellm_params: { model: "nope/m" } }, "litellm_params.model", /no provider "nope" here/],
+      [{ model_name: "x3", litellm_params: { model: "hosted_vllm/llama", api_key: "k" } }, "litellm_params.api_base", /no default address/],
+      [{ model_name: "x4", litellm_params: { model: "bedrock/claude", api_key: "k" } }, "litellm_params.model", /PutConfigEntry/],
+      [{ model_name: "x5", litellm_params: { model: "mock/x5" }, model_info: { mode: "video" } }, "model_info.mode", /must be one of chat, embedding/],
+    ];
+    for (const [body, param, message] of cases) {
+      const r = await call("POST", "/model/new", ADMIN, body);
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error.param, param);
+      assert.match(r.body.error.message, message);
+    }
+    const file = await call("POST", "/model/delete", ADMIN, { id: "mock/a" });
+    assert.deepEqual([file.status, file.body.error.param], [400, "id"]);
+    assert.match(file.body.error.message, /config file/);
+    const gone = await call("POST", "/model/delete", ADMIN, { id: "gpt-secret" });
+    assert.equal(gone.status, 200, JSON.stringify(gone.body));
+    assert.ok(!(await admin("ListConfigEntries", {})).includes("litellm-gpt-secret"), "its provider goes with it");
+  });
+
+  test("/health/liveliness and /health/readiness answer without a key, in LiteLLM's shapes", async () => {
+    const live = await fetch(`${gw.url}/health/liveliness`);
+    assert.deepEqual([live.status, await live.json()], [200, "I'm alive!"]);
+    const ready = await fetch(`${gw.url}/health/readiness`);
+    assert.equal(ready.status, 200);
+    const body = (await ready.json()) as Record<string, unknown>;
+    assert.deepEqual([body.status, body.db], ["healthy", "Not connected"]);
+    assert.equal((await fetch(`${gw.url}/health/readiness`, { method: "POST" })).status, 405);
   });
 });

@@ -2,8 +2,9 @@
 // whose responses are checked against its zod schemas, so a field missing or of the wrong type
 // fails): GET /v1/generation (a request's cost, tokens, attempts), POST /v1/generation/feedback
 // (a report kept as a score of -1) and GET /v1/key (the calling key, its budget and its spend);
-// its model list reads /v1/models; and the SDK's chat calls, unary and streamed, read the gateway's
-// answers.
+// its model list reads /v1/models; its read endpoints (credits, models.count, models.listForUser,
+// endpoints.list, endpoints.listZdrEndpoints, providers.list) see only what the key may use; and
+// the SDK's chat calls, unary and streamed, read the gateway's answers.
 // Real sockets, the gateway on the mock provider; a key sees only what it may read.
 
 import assert from "node:assert/strict";
@@ -11,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { OpenRouter } from "@openrouter/sdk";
 import type { ChatResult, ChatStreamChunk } from "@openrouter/sdk/models";
+import { ListEndpointsResponse$inboundSchema } from "@openrouter/sdk/models/operations";
 import { createSignalboxClient, Dimension } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -19,12 +21,14 @@ const key = (...p: string[]) => ["sbx", "test", "openrouter", ...p].join("_");
 const SVC = key("svc");
 const OTHER = key("other");
 const ADMIN = key("admin");
+const NARROW = key("narrow");
 
 const YAML = `${MOCK_CONFIG}
 keys:
   - { name: svc, hash: "${hashKey(SVC)}", team: a, role: service, limits: { requests_per_minute: 600 }, budget: { period: month, limit_usd: 5 } }
   - { name: other, hash: "${hashKey(OTHER)}", team: b, role: service }
   - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
+  - { name: narrow, hash: "${hashKey(NARROW)}", team: b, role: service, allow: [fallback] }
 teams:
   - { name: a, budget: { period: day, limit_usd: 100 } }
 `;
@@ -190,5 +194,81 @@ describe("OpenRouter's account endpoints, through @openrouter/sdk", () => {
     assert.equal(admin.limit, null);
     assert.equal(admin.usage, 0);
     assert.equal(admin.rateLimit.requests, -1);
+  });
+  test("GET /v1/credits: the budget that bounds the key is its credits, what is spent against it in its period the usage", async () => {
+    const c = (await sdk(SVC).credits.getCredits()).data;
+    const k = (await sdk(SVC).apiKeys.getCurrentKeyMetadata()).data;
+    // svc: its own $5 a month has less room than its team's $100 a day.
+    assert.equal(c.totalCredits, 5);
+    assert.ok(c.totalUsage > 0);
+    assert.ok(Math.abs(c.totalCredits - c.totalUsage - k.limitRemaining!) < 1e-9, "credits less usage is /v1/key's limit_remaining");
+    const raw = (await (await fetch(`${gw.url}/v1/credits`, { headers: { authorization: `Bearer ${SVC}` } })).json()) as { data: { signalbox: { budget: { scope: string; period: string } } } };
+    assert.deepEqual([raw.data.signalbox.budget.scope, raw.data.signalbox.budget.period], ["key", "month"]);
+    // No budget bounds other: no credits, its spend in all as the usage.
+    const o = (await sdk(OTHER).credits.getCredits()).data;
+    assert.equal(o.totalCredits, 0);
+    assert.equal(o.totalUsage, (await sdk(OTHER).apiKeys.getCurrentKeyMetadata()).data.usage);
+    const anon = await fetch(`${gw.url}/v1/credits`);
+    assert.equal(anon.status, 401);
+    assert.equal(((await anon.json()) as { error: { code: number } }).error.code, 401);
+  });
+
+  test("models.count and models.listForUser: the models the key may name, as /v1/models lists them", async () => {
+    const all = (await sdk(SVC).models.list()).result.data.map((m) => m.id);
+    assert.equal((await sdk(SVC).models.count()).data.count, all.length);
+    assert.equal((await sdk(NARROW).models.count()).data.count, 1);
+    assert.equal((await sdk(SVC).models.count({ outputModalities: "embeddings" })).data.count, 0);
+    const mine = (await sdk(NARROW).models.listForUser({ bearer: NARROW })).result;
+    assert.deepEqual(mine.data.map((m) => m.id), ["fallback"]);
+    assert.deepEqual((await sdk(SVC).models.listForUser({ bearer: SVC })).result.data.map((m) => m.id), all);
+  });
+
+  test("GET /v1/models/{id}/endpoints: the deployments behind a model, priced per token, with their health; a model the key may not name is a 404", async () => {
+    const b = (await sdk(SVC).endpoints.list({ author: "mock", slug: "b" })).data;
+    assert.equal(b.id, "mock/b");
+    assert.deepEqual(b.architecture.outputModalities, ["text"]);
+    assert.equal(b.endpoints.length, 1);
+    const e = b.endpoints[0]!;
+    assert.deepEqual([e.modelId, e.modelName, e.providerName, e.tag, e.quantization], ["mock/b", "mock-b", "mock", "mock", null]);
+    assert.deepEqual([e.pricing.prompt, e.pricing.completion], ["0.000003", "0.000004"]);
+    assert.ok(e.contextLength > 0);
+    assert.ok(e.supportedParameters.includes("max_tokens"));
+    assert.equal(e.status, 0);
+    assert.equal(e.uptimeLast30m, null);
+    // A route has no author/slug of its own: its name alone, by path. Its targets in order; the
+    // flaky one failed in the fallback test above (failing: -1, or cooling down: -10).
+    const res = await fetch(`${gw.url}/v1/models/fallback/endpoints`, { headers: { authorization: `Bearer ${NARROW}` } });
+    assert.equal(res.status, 200);
+    const route = ListEndpointsResponse$inboundSchema.parse(await res.json()).data;
+    assert.deepEqual(route.endpoints.map((x) => x.modelId), ["mock/flaky", "mock/b"]);
+    assert.ok(route.endpoints[0]!.status! < 0 && route.endpoints[1]!.status === 0);
+    // An alias is its target's; an encoded slash reads the same.
+    const alias = ListEndpointsResponse$inboundSchema.parse(await (await fetch(`${gw.url}/v1/models/fast/endpoints`, { headers: { authorization: `Bearer ${SVC}` } })).json()).data;
+    assert.deepEqual(alias.endpoints.map((x) => x.modelId), ["mock/a"]);
+    const encoded = (await (await fetch(`${gw.url}/v1/models/mock%2Fa/endpoints`, { headers: { authorization: `Bearer ${SVC}` } })).json()) as { data: { id: string } };
+    assert.equal(encoded.data.id, "mock/a");
+    for (const [apiKey, author, slug] of [[SVC, "nope", "x"], [NARROW, "mock", "b"]] as const) {
+      await assert.rejects(sdk(apiKey).endpoints.list({ author, slug }), (err: Error & { statusCode?: number; body?: string }) => {
+        assert.equal(err.statusCode, 404);
+        const body = JSON.parse(err.body!) as { error: { code: number; message: string; metadata: { param: string } } };
+        assert.equal(body.error.code, 404);
+        assert.match(body.error.message, new RegExp(`"${author}/${slug}" does not exist or this key may not use it`));
+        assert.equal(body.error.metadata.param, "model");
+        return true;
+      });
+    }
+    assert.equal((await fetch(`${gw.url}/v1/models/mock/b/endpoints`)).status, 401);
+  });
+
+  test("providers.list and endpoints.listZdrEndpoints: only what the key's models reach, never a connection's secrets", async () => {
+    const all = (await sdk(SVC).providers.list()).data.map((p) => p.slug);
+    assert.deepEqual(all, ["mock", "flaky", "slow", "trickle"]);
+    assert.deepEqual((await sdk(NARROW).providers.list()).data.map((p) => p.name), ["mock", "flaky"]);
+    const raw = await (await fetch(`${gw.url}/v1/providers`, { headers: { authorization: `Bearer ${NARROW}` } })).text();
+    assert.doesNotMatch(raw, /base_?url|api_?key|headers|http/i);
+    assert.deepEqual((JSON.parse(raw) as { data: { signalbox: { type: string; zero_retention: boolean; deployments: string[] } }[] }).data[0]!.signalbox, { type: "mock", collects_data: false, zero_retention: true, deployments: ["mock/b"] });
+    // The mock keeps no data: every endpoint the key reaches is a zero-retention one.
+    assert.deepEqual((await sdk(NARROW).endpoints.listZdrEndpoints()).data.map((e) => e.modelId), ["mock/flaky", "mock/b"]);
+    assert.equal((await sdk(SVC).endpoints.listZdrEndpoints()).data.length, 5);
   });
 });
