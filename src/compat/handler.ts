@@ -213,7 +213,7 @@ export interface StoredCompletions {
   retentionMs: number;
 }
 
-export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps, passthrough?: Passthrough, realtime?: RealtimeDoor): (req: Req, res: Res) => boolean {
+export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps, passthrough?: Passthrough, realtime?: RealtimeDoor, health?: { readonly serving: boolean }): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
 
@@ -714,7 +714,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) {
       // LiteLLM's management API lives at the root (/key/…, /team/…, /spend/logs, /model/…); its probes need no key.
       if (url.startsWith("/health/") && isLiteLLMHealthPath(q < 0 ? url : url.slice(0, q))) {
-        const h = liteLLMHealth(req.method ?? "GET", q < 0 ? url : url.slice(0, q), core);
+        const h = liteLLMHealth(req.method ?? "GET", q < 0 ? url : url.slice(0, q), core, health?.serving ?? true);
         sendJson(res, h.status, h.body, { "cache-control": "no-store" });
         return true;
       }

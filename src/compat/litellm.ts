@@ -76,11 +76,13 @@ export const isLiteLLMHealthPath = (p: string): boolean => p === "/health/liveli
 
 /**
  * LiteLLM's probes, answered without a key as LiteLLM does. Readiness says what backs the control
- * store (not pinged per probe) and cannot see a drain: /readyz does, for Kubernetes.
+ * store (not pinged per probe), and a 503 while the replica drains.
  */
-export function liteLLMHealth(method: string, path: string, core: GatewayCore): { status: number; body: unknown } {
+export function liteLLMHealth(method: string, path: string, core: GatewayCore, serving: boolean): { status: number; body: unknown } {
   if (method !== "GET") return { status: 405, body: { error: { message: `${method} is not allowed on ${path}; use GET`, type: "invalid_request_error", param: null, code: "405" } } };
   if (path !== "/health/readiness") return { status: 200, body: "I'm alive!" };
+  // A draining replica is not ready, as /readyz and the gRPC health service say.
+  if (!serving) return { status: 503, body: { status: "draining", db: null, cache: null, litellm_version: null, success_callbacks: [] } };
   const db = core.control.storeKind === "postgres";
   return { status: 200, body: { status: db ? "connected" : "healthy", db: db ? "connected" : "Not connected", cache: null, litellm_version: null, success_callbacks: [], signalbox: { store: core.control.storeKind, replica: core.control.replica } } };
 }

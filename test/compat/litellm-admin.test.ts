@@ -261,5 +261,14 @@ keys:
     const body = (await ready.json()) as Record<string, unknown>;
     assert.deepEqual([body.status, body.db], ["healthy", "Not connected"]);
     assert.equal((await fetch(`${gw.url}/health/readiness`, { method: "POST" })).status, 405);
+    // A draining replica is not ready (as /readyz), and still alive.
+    gw.gw.health.setServing(false);
+    try {
+      const draining = await fetch(`${gw.url}/health/readiness`);
+      assert.deepEqual([draining.status, ((await draining.json()) as { status: string }).status], [503, "draining"]);
+      assert.equal((await fetch(`${gw.url}/health/liveliness`)).status, 200);
+    } finally {
+      gw.gw.health.setServing(true);
+    }
   });
 });
