@@ -449,7 +449,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       const pkVirtualKey = header(req, "x-portkey-virtual-key");
       const pkProvider = header(req, "x-portkey-provider");
       const pkTimeout = header(req, "x-portkey-request-timeout");
-      const pk = pkConfig === undefined && pkVirtualKey === undefined && pkProvider === undefined && pkTimeout === undefined ? undefined : portkeyRouting({ config: pkConfig, virtualKey: pkVirtualKey, provider: pkProvider, requestTimeout: pkTimeout });
+      const pk = pkConfig === undefined && pkVirtualKey === undefined && pkProvider === undefined && pkTimeout === undefined ? undefined : portkeyRouting({ config: pkConfig, virtualKey: pkVirtualKey, provider: pkProvider, requestTimeout: pkTimeout, route: (name) => core.registry.resolve(name)?.kind === "route" });
       if (pk && !PORTKEY_DOORS.has(path)) {
         const named = pkConfig !== undefined ? "x-portkey-config" : pkVirtualKey !== undefined ? "x-portkey-virtual-key" : pkProvider !== undefined ? "x-portkey-provider" : "x-portkey-request-timeout";
         throw new GatewayError("invalid_argument", `${named}: Portkey's routing applies here to ${[...PORTKEY_DOORS].join(", ")}, not to ${path}`, { field: named });

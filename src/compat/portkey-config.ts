@@ -3,8 +3,8 @@
 // become) keeps its fallbacks, load balancing, conditional routing, retries, timeouts and cache
 // with only the base URL changed:
 //
-//   x-portkey-config          a config, as JSON (a saved config's id "pc-…" is Portkey's object and
-//                             is refused: send the JSON)
+//   x-portkey-config          a config, as JSON; or a saved config's id ("pc-…"), which names a
+//                             route of the gateway (make one of that name with the config's targets)
 //   x-portkey-virtual-key     the provider to send to (a virtual key here names a configured provider)
 //   x-portkey-provider        "@name" (Portkey's Model Catalog) or a configured provider's name
 //   x-portkey-request-timeout each attempt's time limit, in ms
@@ -90,13 +90,15 @@ const PARSED_MAX = 256;
  * The Portkey routing a request's headers ask for, or undefined when they ask for none. Throws a
  * GatewayError naming the header (and the config's field) for anything it cannot honour.
  */
-export function portkeyRouting(h: { config?: string; virtualKey?: string; provider?: string; requestTimeout?: string }): PortkeyRouting | undefined {
+export function portkeyRouting(h: { config?: string; virtualKey?: string; provider?: string; requestTimeout?: string; route?: (name: string) => boolean }): PortkeyRouting | undefined {
   let root: Target | undefined;
   if (h.config !== undefined && h.config.trim() !== "") {
     const text = h.config.trim();
     root = parsed.get(text);
     if (!root) {
-      if (!text.startsWith("{")) bad("x-portkey-config", `"${text.slice(0, 40)}" is a saved config's id, which is Portkey's own object; send the config itself as JSON (or name a route as the model)`);
+      // A saved config's id names a route of the gateway's (a route made with the config's id as
+      // its name keeps the app's header working): it is the model, whatever the body names.
+      if (!text.startsWith("{")) return { root: savedConfig(text, h.route) };
       let v: unknown;
       try {
         v = JSON.parse(text);
@@ -121,6 +123,12 @@ export function portkeyRouting(h: { config?: string; virtualKey?: string; provid
   if (header && !root.provider && !root.targets) root = { ...root, provider: header };
   if (timeout !== undefined && root.requestTimeout === undefined) root = { ...root, requestTimeout: timeout };
   return { root };
+}
+
+/** A saved config's id as a target: the route of that name. */
+function savedConfig(id: string, route: ((name: string) => boolean) | undefined): Target {
+  if (!route?.(id)) bad("x-portkey-config", `"${id.slice(0, 64)}" is a saved config's id and this gateway has no route of that name: make a route named "${id.slice(0, 64)}" with the config's targets, or send the config itself as JSON`);
+  return { field: "x-portkey-config", weight: 1, overrides: { model: id } };
 }
 
 function parseTarget(raw: Json, field: string, depth: number): Target {

@@ -46,6 +46,7 @@ ${FAILING.map(([n]) => `  - { id: ${n}/a, provider: ${n}, model: mock-a, pricing
   - { id: mock/embed, provider: mock, model: mock-embed, operations: [embeddings], pricing: { input: 1, output: 0 } }
 routes:
   - { name: default, targets: [mock/a] }
+  - { name: pc-checkout-4f2a, targets: [backup/b] }
 keys:
   - { name: app, hash: "${hashKey(APP)}", team: a, role: service }
 `;
@@ -187,9 +188,14 @@ describe("Portkey's gateway configs", () => {
     assert.equal((await record(c.id)).deployment, "backup/b");
   });
 
+  test("a saved config's id names the route of that name", async () => {
+    const r = await ask(portkey({ config: "pc-checkout-4f2a" }));
+    assert.equal((await record(r.id)).deployment, "backup/b");
+  });
+
   test("what does not map is refused by name, before any provider is called", async () => {
     const cases: [Record<string, string>, Record<string, unknown>, string, RegExp][] = [
-      [{ "x-portkey-config": "pc-abc123" }, {}, "x-portkey-config", /saved config's id/],
+      [{ "x-portkey-config": "pc-abc123" }, {}, "x-portkey-config", /saved config's id and this gateway has no route of that name/],
       [{ "x-portkey-config": "{not json" }, {}, "x-portkey-config", /JSON object/],
       [{ "x-portkey-config": JSON.stringify({ provider: "openai", api_key: "sk-" + "x".repeat(20) }) }, {}, "x-portkey-config.api_key", /credentials/],
       [{ "x-portkey-config": JSON.stringify({ strategy: { mode: "fallback" }, targets: [{ virtual_key: "nope" }] }) }, {}, "x-portkey-config.targets[0].virtual_key", /not a provider of this gateway/],
