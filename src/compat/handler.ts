@@ -426,8 +426,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       // Azure's api-key and Anthropic's x-api-key carry the same keys as Authorization: Bearer.
       // Gemini's x-goog-api-key (or its ?key= query parameter) too.
       // Portkey's SDK sends its key as x-portkey-api-key, with no Authorization header.
-      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? header(req, "x-portkey-api-key") ?? (gemini || path.startsWith("/v1beta/") || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
-      const auth = header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined);
+      // A peer gateway's own key header (Bifrost's x-bf-vk, Portkey's x-portkey-api-key) wins over
+      // Authorization, which their SDKs fill with a placeholder or a provider's key.
+      const gatewayKey = header(req, "x-bf-vk") ?? header(req, "x-portkey-api-key");
+      const apiKey = header(req, "x-api-key") ?? header(req, "api-key") ?? (gemini || path.startsWith("/v1beta/") || path.startsWith(PASSTHROUGH_PREFIX) ? (header(req, "x-goog-api-key") ?? queryKey(req.url ?? "")) : undefined);
+      const auth = gatewayKey !== undefined ? `Bearer ${gatewayKey}` : (header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : undefined));
       if (realtime && isCallsPath(path)) {
         if (req.method !== "POST") {
           status = 405;
@@ -739,3 +742,4 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     return true;
   };
 }
+

@@ -8,6 +8,8 @@
 //     require_parameters, data_collection, zdr: src/router/provider-preferences.ts), its
 //     `transforms: ["middle-out"]` (src/router/middle-out.ts), and its hints `route` and `usage`,
 //     which are accepted and ignored;
+//   - LiteLLM's and Bifrost's `fallbacks` (model names, or {model}), LiteLLM's `num_retries`,
+//     `timeout` (seconds), `tags` and `metadata.tags`, and `cache` controls (no-cache, no-store, ttl);
 //   - a `signalbox` object with the Connect API's routing options (`providers` is `provider`),
 //     tags and cache options;
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
@@ -343,6 +345,8 @@ export function samplingOptions(body: Json, req: Omit<UpstreamRequest, "model">)
 export function stringMetadata(body: Json): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj(body, "metadata", "metadata") ?? {})) {
+    // LiteLLM's metadata.tags (a list) are the request's tags (signalboxOptions).
+    if (k === "tags" && Array.isArray(v)) continue;
     if (typeof v !== "string") bad(`metadata.${k}`, "must be a string");
     metadata[k] = v;
   }
@@ -418,8 +422,11 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
   const tm = obj(sb, "timeouts", "signalbox.timeouts") ?? {};
   const task = str(sb, "task", "signalbox.task");
   if (task !== undefined && !TASKS.has(task)) bad("signalbox.task", `must be one of ${[...TASKS].join(", ")}, got "${task}"`);
-  const fallbacks = [...extraFallbacks, ...stringList(arr(sb, "fallbacks", "signalbox.fallbacks"), "signalbox.fallbacks")].filter((m) => m !== model);
-  const cacheOpts = obj(sb, "cache", "signalbox.cache");
+  // LiteLLM's and Bifrost's top-level `fallbacks` (model names; LiteLLM also takes {model}) come
+  // after OpenRouter's `models`, before the signalbox object's own.
+  const peerFallbacks = (arr(body, "fallbacks", "fallbacks") ?? []).map((f, i) => (typeof f === "string" && f ? f : isObj(f) && typeof f.model === "string" && f.model ? f.model : bad(`fallbacks[${i}]`, "must be a model name (or {\"model\": name})")));
+  const fallbacks = [...extraFallbacks, ...peerFallbacks, ...stringList(arr(sb, "fallbacks", "signalbox.fallbacks"), "signalbox.fallbacks")].filter((m) => m !== model);
+  const cacheOpts = obj(sb, "cache", "signalbox.cache") ?? liteLLMCache(body);
   let cache: CompatRequest["cache"];
   if (cacheOpts) {
     const mode = str(cacheOpts, "mode", "signalbox.cache.mode");
@@ -431,7 +438,12 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
   const providersObj = obj(sb, "providers", "signalbox.providers");
   const providers = providersObj ? providerPreferences(providersObj, "signalbox.providers") : undefined;
   const retryObj = obj(sb, "retry", "signalbox.retry");
-  const retry = retryObj ? { attempts: int(retryObj, "attempts", "signalbox.retry.attempts") ?? 1, ...optionalCodes(retryObj, "on_status_codes", "signalbox.retry.on_status_codes", "onStatusCodes") } : undefined;
+  // LiteLLM's num_retries is the same count, without statuses.
+  const numRetries = int(body, "num_retries", "num_retries");
+  const retry = retryObj ? { attempts: int(retryObj, "attempts", "signalbox.retry.attempts") ?? 1, ...optionalCodes(retryObj, "on_status_codes", "signalbox.retry.on_status_codes", "onStatusCodes") } : numRetries !== undefined ? { attempts: numRetries } : undefined;
+  // LiteLLM's timeout: the whole request's, in seconds.
+  const timeoutS = num(body, "timeout", "timeout");
+  if (timeoutS !== undefined && !(timeoutS > 0)) bad("timeout", `must be a number of seconds above 0, got ${timeoutS}`);
   const fallbackOnStatus = statusList(sb, "fallback_on_status_codes", "signalbox.fallback_on_status_codes");
 
   return {
@@ -447,7 +459,7 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
         firstTokenMs: int(tm, "first_token_ms", "signalbox.timeouts.first_token_ms"),
         idleMs: int(tm, "idle_ms", "signalbox.timeouts.idle_ms"),
         attemptMs: int(tm, "attempt_ms", "signalbox.timeouts.attempt_ms"),
-        totalMs: int(tm, "total_ms", "signalbox.timeouts.total_ms"),
+        totalMs: int(tm, "total_ms", "signalbox.timeouts.total_ms") ?? (timeoutS !== undefined ? Math.ceil(timeoutS * 1000) : undefined),
       },
       maxAttempts: int(sb, "max_attempts", "signalbox.max_attempts") || undefined,
       fallbackOnContentFilter: bool(sb, "fallback_on_content_filter", "signalbox.fallback_on_content_filter") ?? false,
@@ -457,10 +469,26 @@ export function signalboxOptions(body: Json, model: string, sticky: string | und
       ...(retry ? { retry } : {}),
       ...(fallbackOnStatus?.length ? { fallbackOnStatusCodes: fallbackOnStatus } : {}),
     },
-    tags: stringList(arr(sb, "tags", "signalbox.tags"), "signalbox.tags"),
+    tags: [...stringList(arr(sb, "tags", "signalbox.tags"), "signalbox.tags"), ...peerTags(body)],
     ...(guardrails.length ? { guardrails: { names: guardrails, field: "signalbox.guardrails" } } : {}),
     ...(cache ? { cache } : {}),
   };
+}
+
+/** LiteLLM's tags: top-level `tags` and `metadata.tags`, lists of strings. */
+function peerTags(body: Json): string[] {
+  const meta = isObj(body.metadata) ? body.metadata : {};
+  return [...stringList(arr(body, "tags", "tags"), "tags"), ...stringList(arr(meta, "tags", "metadata.tags"), "metadata.tags")];
+}
+
+/** LiteLLM's `cache` controls as the signalbox object's cache options: no-store bypasses, no-cache refreshes, ttl is the TTL. */
+function liteLLMCache(body: Json): Json | undefined {
+  const c = obj(body, "cache", "cache");
+  if (!c) return undefined;
+  for (const k of Object.keys(c)) if (k !== "no-cache" && k !== "no-store" && k !== "ttl") bad(`cache.${k}`, "is not supported (no-cache, no-store and ttl are)");
+  const mode = bool(c, "no-store", "cache.no-store") ? "bypass" : bool(c, "no-cache", "cache.no-cache") ? "refresh" : "use";
+  const ttl = int(c, "ttl", "cache.ttl");
+  return { mode, ...(ttl !== undefined ? { ttl_seconds: ttl } : {}) };
 }
 
 /** A list of HTTP statuses (validated with the routing options: 400 to 599). */

@@ -51,7 +51,7 @@ export const GATEWAY_ALLOWED_HEADERS: readonly string[] = [
  * Requested header names with these prefixes are allowed too, even when not listed above: SDKs add
  * such headers from release to release, and a preflight that leaves one out fails every call.
  */
-export const GATEWAY_ALLOWED_HEADER_PREFIXES: readonly string[] = ["x-stainless-", "openai-", "x-openai-", "anthropic-", "x-goog-", "x-portkey-"];
+export const GATEWAY_ALLOWED_HEADER_PREFIXES: readonly string[] = ["x-stainless-", "openai-", "x-openai-", "anthropic-", "x-goog-", "x-portkey-", "x-bf-"];
 
 /** Response headers scripts may read besides Connect's (`cors.exposedHeaders`: grpc-status, grpc-message, ...). */
 export const GATEWAY_EXPOSED_HEADERS: readonly string[] = [

@@ -11,6 +11,7 @@ import { wireErrorOptions } from "./wire-errors.ts";
 import { corsPolicyFor } from "./cors.ts";
 import { createConsoleHandler } from "./console.ts";
 import { MAX_AUDIO_REQUEST_BYTES, MAX_PASSTHROUGH_BYTES, PASSTHROUGH_PREFIX } from "./validate.ts";
+import { bifrostPath } from "../compat/bifrost.ts";
 
 export interface ServerOptions {
   port: number;
@@ -117,6 +118,9 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
   // server.cors, compiled once; undefined when not configured (no CORS headers at all).
   const cors = corsPolicyFor(gw.core.config.server.cors);
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    // Bifrost's integration paths (/openai/…, /anthropic/v1/…, /genai/v1beta/…) are the same doors.
+    const c1 = req.url?.charCodeAt(1);
+    if (c1 === 111 /* o */ || c1 === 97 /* a */ || c1 === 103 /* g */) req.url = bifrostPath(req.url!) ?? req.url;
     // CORS first, on every path: answers preflights and refuses disallowed origins itself.
     if (cors && cors.handle(req, res)) return;
     // Oversized bodies announced up front are refused before reading them (an audio upload may be
@@ -146,6 +150,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
   // WebSocket upgrades: the Realtime API (/v1/realtime); any other path is not found.
   h1.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     if (!gw.health.serving) return answerUpgrade(socket, 503, { code: "unavailable", message: "the gateway is draining" });
+    req.url = bifrostPath(req.url ?? "") ?? req.url;
     if (gw.realtime.upgrade(req, socket, head)) return;
     answerUpgrade(socket, 404, { code: "not_found", message: `no WebSocket endpoint at ${(req.url ?? "").split("?")[0]}` });
   });
