@@ -562,13 +562,16 @@ describe("budgets on a shared Redis", () => {
       for (let i = 0; i < 500 && s.frames.filter((f) => f.type === "response.done").length === before; i++) await new Promise((r) => setTimeout(r, 5));
     };
     const now = Date.now();
+    const sockets: WebSocket[] = [];
     try {
       const s = await open(ROOMY);
+      sockets.push(s.sock);
       for (let i = 0; i < 3; i++) await turn(s);
       // Mid-session: the three turns are charged (wordy: $0.60 in, $2.40 out per million tokens) and the next one is held.
       const charged = s.frames.filter((f) => f.type === "response.done").reduce((n, f) => n + Math.round(f.response.usage.input_tokens * 600) + Math.round(f.response.usage.output_tokens * 2400), 0);
       let mid = await limiter.budgetState("team:c", "key:roomy", "day", Date.now());
-      for (let i = 0; i < 100 && mid.spentNanos !== charged; i++) {
+      // The settlement and the next turn's hold are two writes: wait for both (a loaded machine may see one first).
+      for (let i = 0; i < 200 && (mid.spentNanos !== charged || mid.reservedNanos === 0); i++) {
         await new Promise((r) => setTimeout(r, 10));
         mid = await limiter.budgetState("team:c", "key:roomy", "day", Date.now());
       }
@@ -594,10 +597,13 @@ describe("budgets on a shared Redis", () => {
       assert.deepEqual([after.spentNanos, after.reservedNanos], [rec.cost.total, 0]);
 
       const b = await open(BROKE);
+      sockets.push(b.sock);
       await turn(b);
       assert.equal(await b.closed, 1008);
       assert.equal(b.frames.find((f) => f.type === "error")?.error.code, "budget_exhausted");
     } finally {
+      // A session left open (an assertion failed mid-way) would hold the gateway's drain forever.
+      for (const sock of sockets) sock.terminate();
       await g.close();
       client.disconnect();
       await redis.stop();
