@@ -35,7 +35,7 @@ import type {
 import type { FailureKind, ModelParams } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
 import { wildcardFor, wildcardPart } from "./wildcards.ts";
-import { buildGuardrails, guardrailEntry, guardrailNames } from "../guardrails/config.ts";
+import { buildGuardrails, checkGuardrailProvider, guardrailEntry, guardrailNames } from "../guardrails/config.ts";
 import { checkGuardrail } from "../guardrails/engine.ts";
 
 export { ConfigError } from "./schema.ts";
@@ -956,6 +956,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     ],
     checkGuardrail,
   );
+  guardrails.forEach((g, i) => checkGuardrailProvider(g, `guardrails[${i}]`, providers));
   const alertNames = new Set<string>();
   (raw.alerts as AlertConfig[]).forEach((a, i) => {
     if (alertNames.has(a.name)) throw new ConfigError(`alerts[${i}].name`, `duplicate alert "${a.name}"`);
@@ -1085,7 +1086,9 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   for (const e of of("guardrail")) {
     attempt(e, () => {
       if (guardrails.has(e.name)) throw inFile("guardrail", e.name);
-      guardrails.set(e.name, guardrailEntry(checkGuardrail)(named(e), "spec"));
+      const g = guardrailEntry(checkGuardrail)(named(e), "spec");
+      checkGuardrailProvider(g, "spec", providers);
+      guardrails.set(e.name, g);
     });
   }
   // MCP servers: HTTP ones only. A local server (command) runs a program on the gateway's host,

@@ -409,6 +409,34 @@ export interface GuardrailConfig {
   };
   maxInputTokens?: { limit: number };
   jsonSchema?: { onFailure: "retry" | "fallback" | "flag" };
+  /** Amazon Bedrock Guardrails (ApplyGuardrail), signed with a configured Bedrock provider's region and credentials. */
+  bedrockGuardrail?: RemoteGuardrailOptions & { provider: string; guardrailIdentifier: string; guardrailVersion: string };
+  /** Azure AI Content Safety: text:analyze (severity per category), and text:shieldPrompt on the input when promptShield. */
+  azureContentSafety?: RemoteGuardrailOptions & {
+    endpoint: string;
+    /** Secret. */
+    apiKey: string;
+    apiVersion: string;
+    categories: string[];
+    /** The severity (0–7) at or above which a category refuses. */
+    threshold: number;
+    blocklists: string[];
+    promptShield: boolean;
+  };
+  /** Lakera Guard (v2 /guard). */
+  lakera?: RemoteGuardrailOptions & {
+    url: string;
+    /** Secret. */
+    apiKey: string;
+    projectId?: string;
+  };
+}
+
+/** What every guardrail that asks a service shares: how long to wait, and what no answer means. */
+export interface RemoteGuardrailOptions {
+  timeoutMs: number;
+  /** What a timeout, network error or non-2xx answer means: open lets the text through, closed blocks. */
+  fail: "open" | "closed";
 }
 
 /** Cross-origin access for browsers (`server.cors`); src/server/cors.ts enforces it. */

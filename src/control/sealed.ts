@@ -26,7 +26,8 @@ const PREFIX = SEALED_PREFIX;
 /**
  * The dotted paths of a spec's credentials: a provider's api_key, aws.access_key_id,
  * aws.secret_access_key, aws.session_token, vertex.credentials_json and headers.<name>; a webhook guardrail's
- * webhook.headers.<name>; an MCP server's headers.<name>; an alert's url and headers.<name>.
+ * webhook.headers.<name>, a partner guardrail's azure_content_safety.api_key or lakera.api_key; an MCP
+ * server's headers.<name>; an alert's url and headers.<name>.
  */
 export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): string[] {
   const out: string[] = [];
@@ -49,13 +50,18 @@ export function secretPaths(kind: EntryKind, spec: Record<string, unknown>): str
   } else if (kind === "guardrail") {
     const webhook = spec.webhook as Record<string, unknown> | undefined;
     if (webhook && typeof webhook === "object") headers(webhook.headers, "webhook.headers.");
+    // The partner services' keys (a Bedrock guardrail signs with a provider's credentials instead).
+    for (const k of ["azure_content_safety", "lakera"]) {
+      const o = spec[k] as Record<string, unknown> | undefined;
+      if (o && typeof o === "object" && typeof o.api_key === "string") out.push(`${k}.api_key`);
+    }
   }
   return out;
 }
 
 /** A path's steps: the objects it passes through, then the field (a header's name may hold dots). */
 function steps(path: string): string[] {
-  for (const prefix of ["webhook.headers.", "headers.", "aws.", "vertex."]) {
+  for (const prefix of ["webhook.headers.", "headers.", "aws.", "vertex.", "azure_content_safety.", "lakera."]) {
     if (path.startsWith(prefix)) return [...prefix.slice(0, -1).split("."), path.slice(prefix.length)];
   }
   return [path];

@@ -2,11 +2,11 @@
 // kind's options, and the names routes, teams and keys attach. Validation only; every error names
 // the field. src/guardrails/engine.ts compiles what this returns, once per configuration.
 
-import type { GuardrailConfig } from "../config/types.ts";
+import type { GuardrailConfig, ProviderConfig } from "../config/types.ts";
 import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, type V } from "../config/schema.ts";
 import type { GuardrailAction, GuardrailKind, GuardrailStage } from "./types.ts";
 
-const KINDS = ["pii", "secrets", "deny", "prompt_injection", "json_schema", "webhook", "max_input_tokens"] as const satisfies readonly GuardrailKind[];
+const KINDS = ["pii", "secrets", "deny", "prompt_injection", "json_schema", "webhook", "max_input_tokens", "bedrock_guardrail", "azure_content_safety", "lakera"] as const satisfies readonly GuardrailKind[];
 const ACTIONS = ["block", "redact", "flag"] as const satisfies readonly GuardrailAction[];
 const STAGES = ["input", "output", "both"] as const;
 
@@ -19,6 +19,9 @@ const OPTIONS_KEY: Record<GuardrailKind, string> = {
   json_schema: "json_schema",
   webhook: "webhook",
   max_input_tokens: "max_input_tokens",
+  bedrock_guardrail: "bedrock_guardrail",
+  azure_content_safety: "azure_content_safety",
+  lakera: "lakera",
 };
 
 /** Where each kind can run, and the stage it runs at when `stage` is not given. */
@@ -32,6 +35,10 @@ const KIND_STAGES: Record<GuardrailKind, { allowed: readonly (typeof STAGES)[num
   webhook: { allowed: STAGES, default: "input" },
   max_input_tokens: { allowed: ["input"], default: "input" },
   json_schema: { allowed: ["output"], default: "output" },
+  // The partner services screen prompts, and answers too.
+  bedrock_guardrail: { allowed: STAGES, default: "input" },
+  azure_content_safety: { allowed: STAGES, default: "input" },
+  lakera: { allowed: STAGES, default: "input" },
 };
 
 /** Kinds that find spans in text (so they can redact); the others can only block or flag. */
@@ -39,6 +46,12 @@ const TEXT_KINDS = new Set<GuardrailKind>(["pii", "secrets", "deny", "prompt_inj
 
 const categories = (v: unknown, p: string) => list(str({ min: 1 }), { min: 1 })(v, p);
 
+
+/** How long a service is waited for, and what no answer means (every kind that asks one). */
+const REMOTE = {
+  timeout_ms: opt(num({ min: 1, max: 60_000, int: true }), 2_000),
+  fail: opt(str({ oneOf: ["open", "closed"] }), "closed"),
+};
 
 const guardrailSpec = obj<any>({
   name: req(str({ min: 1, pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/ })),
@@ -68,6 +81,34 @@ const guardrailSpec = obj<any>({
     }),
   ),
   max_input_tokens: opt(obj({ limit: req(num({ min: 1, int: true })) })),
+  bedrock_guardrail: opt(
+    obj({
+      provider: req(str({ min: 1 })),
+      guardrail_identifier: req(str({ min: 1, pattern: /^[A-Za-z0-9:/._-]+$/ })),
+      guardrail_version: opt(str({ min: 1, pattern: /^(DRAFT|[0-9]{1,8})$/ }), "DRAFT"),
+      ...REMOTE,
+    }),
+  ),
+  azure_content_safety: opt(
+    obj({
+      endpoint: req(httpUrl),
+      api_key: req(str({ min: 1 })),
+      api_version: opt(str({ min: 1 }), "2024-09-01"),
+      categories: opt(list(str({ oneOf: ["Hate", "SelfHarm", "Sexual", "Violence"] }), { min: 1 }), ["Hate", "SelfHarm", "Sexual", "Violence"]),
+      threshold: opt(num({ min: 0, max: 7, int: true }), 4),
+      blocklists: opt(list(str({ min: 1 })), []),
+      prompt_shield: opt(bool, false),
+      ...REMOTE,
+    }),
+  ),
+  lakera: opt(
+    obj({
+      api_key: req(str({ min: 1 })),
+      url: opt(httpUrl, "https://api.lakera.ai/v2/guard"),
+      project_id: opt(str({ min: 1 })),
+      ...REMOTE,
+    }),
+  ),
   json_schema: opt(obj({ on_failure: opt(str({ oneOf: ["retry", "fallback", "flag"] }), "retry") }), { onFailure: "retry" }),
 });
 
@@ -80,6 +121,9 @@ const OPTIONS_PROP: Record<GuardrailKind, keyof GuardrailConfig> = {
   json_schema: "jsonSchema",
   webhook: "webhook",
   max_input_tokens: "maxInputTokens",
+  bedrock_guardrail: "bedrockGuardrail",
+  azure_content_safety: "azureContentSafety",
+  lakera: "lakera",
 };
 
 /**
@@ -109,6 +153,9 @@ export const guardrailEntry =
       throw new ConfigError(join(path, "action"), `kind ${kind} finds no span of text to replace: use block or flag`);
     }
     if (kind === "webhook" && !raw.webhook) throw new ConfigError(join(path, "webhook"), "is required for kind webhook (url, timeout_ms, fail)");
+    for (const [k, what] of [["bedrock_guardrail", "provider, guardrail_identifier"], ["azure_content_safety", "endpoint, api_key"], ["lakera", "api_key"]] as const) {
+      if (kind === k && !raw[OPTIONS_PROP[k]]) throw new ConfigError(join(path, k), `is required for kind ${k} (${what})`);
+    }
     if (kind === "max_input_tokens" && !raw.maxInputTokens) throw new ConfigError(join(path, "max_input_tokens"), "is required for kind max_input_tokens (limit)");
     if (kind === "deny") {
       const d = raw.deny;
@@ -150,3 +197,12 @@ export function buildGuardrails(
 
 /** The validator of an attachment list (`routes[].guardrails`, `teams[].guardrails`, `keys[].guardrails`). */
 export const guardrailNames = list(str({ min: 1 }));
+
+/** A Bedrock guardrail signs with a configured Bedrock provider's region and credentials: it must name one. */
+export function checkGuardrailProvider(g: GuardrailConfig, path: string, providers: ReadonlyMap<string, ProviderConfig>): void {
+  const name = g.bedrockGuardrail?.provider;
+  if (name === undefined) return;
+  const p = providers.get(name);
+  if (!p) throw new ConfigError(join(path, "bedrock_guardrail.provider"), `unknown provider "${name}"`);
+  if (p.type !== "bedrock") throw new ConfigError(join(path, "bedrock_guardrail.provider"), `provider "${name}" is of type ${p.type}; name a bedrock provider (its region and credentials sign the calls)`);
+}

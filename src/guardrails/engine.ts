@@ -20,14 +20,26 @@ import { createSecretsDetector, SECRET_CATEGORIES, type SecretCategory } from ".
 import { checkJsonAnswer } from "./json-schema.ts";
 import { createStreamRedactor, redactText, type ScanOutput } from "./scanner.ts";
 import type { Finding, GuardrailAction, GuardrailActionRecord, GuardrailStage, TextDetector } from "./types.ts";
-import { moderate } from "./webhook.ts";
+import { moderate, type Verdict } from "./webhook.ts";
+import { azureContentSafety } from "./partners/azure-content-safety.ts";
+import { bedrockGuardrail } from "./partners/bedrock.ts";
+import { lakeraGuard } from "./partners/lakera.ts";
 import { pdfText, type PdfText } from "./pdf-text.ts";
+
+/** A guardrail that asks a service (a webhook, a partner's API) for its verdict. */
+export interface RemoteCheck {
+  ask(stage: GuardrailStage, text: string, signal: AbortSignal): Promise<Verdict>;
+  /** What no usable answer means. */
+  readonly fail: "open" | "closed";
+}
 
 /** One guardrail, compiled. */
 export interface CompiledGuardrail {
   readonly config: GuardrailConfig;
   readonly name: string;
   readonly action: GuardrailAction;
+  /** webhook and the partner services: how it asks for a verdict. */
+  readonly remote?: RemoteCheck;
   /** pii, secrets, deny. */
   readonly detector?: TextDetector;
   /** The categories its detector reports: how a finding of a stage's scan is put down to it. */
@@ -122,6 +134,24 @@ function categoriesOf(g: GuardrailConfig): ReadonlySet<string> {
   return new Set(g.kind === "deny" ? ["deny"] : []);
 }
 
+/** How a guardrail that asks a service asks it (undefined for the others). */
+function remoteCheck(g: GuardrailConfig, cfg: Config): RemoteCheck | undefined {
+  switch (g.kind) {
+    case "webhook": {
+      const o = g.webhook!;
+      return { ask: (stage, text, signal) => moderate(o, g.name, stage, text, signal), fail: o.fail };
+    }
+    case "bedrock_guardrail":
+      return bedrockGuardrail(g.bedrockGuardrail!, cfg.providers.find((p) => p.name === g.bedrockGuardrail!.provider)!);
+    case "azure_content_safety":
+      return azureContentSafety(g.azureContentSafety!);
+    case "lakera":
+      return lakeraGuard(g.lakera!);
+    default:
+      return undefined;
+  }
+}
+
 /** Check that a guardrail compiles (config load): a deny pattern that does not, an unknown category. */
 export function checkGuardrail(g: GuardrailConfig, path: string): void {
   compileDetector(g, path);
@@ -139,7 +169,7 @@ function stageSet(gs: readonly CompiledGuardrail[], stage: GuardrailStage): Stag
     flag,
     redactDetectors: redact.map((g) => g.detector!),
     redactShared: redact.some((g, i) => redact.some((h, j) => j > i && [...g.categories].some((c) => h.categories.has(c)))),
-    webhooks: at.filter((g) => g.config.kind === "webhook"),
+    webhooks: at.filter((g) => g.remote !== undefined),
     limits: at.filter((g) => g.config.kind === "max_input_tokens"),
     empty: false,
   };
@@ -154,7 +184,10 @@ function selection(gs: CompiledGuardrail[]): Selection | undefined {
 
 /** Compile a configuration's guardrails (once per config generation). */
 export function compileGuardrails(cfg: Config): GuardrailSet {
-  const all: CompiledGuardrail[] = (cfg.guardrails ?? []).map((g, i) => ({ config: g, name: g.name, action: g.action, detector: compileDetector(g, `guardrails[${i}]`), categories: categoriesOf(g) }));
+  const all: CompiledGuardrail[] = (cfg.guardrails ?? []).map((g, i) => {
+    const remote = remoteCheck(g, cfg);
+    return { config: g, name: g.name, action: g.action, detector: compileDetector(g, `guardrails[${i}]`), categories: categoriesOf(g), ...(remote ? { remote } : {}) };
+  });
   const byName = new Map(all.map((g) => [g.name, g]));
   const attached = (lists: { name: string; guardrails?: string[] }[]) => new Map(lists.filter((x) => x.guardrails?.length).map((x) => [x.name, new Set(x.guardrails)]));
   const routes = attached(cfg.routes);
@@ -300,7 +333,7 @@ function scanWhole(run: GuardrailRun, stage: GuardrailStage, set: StageSet, text
 /** Ask the stage's webhooks about `text`, side by side; a refusal (or a closed failure) throws. */
 async function runWebhooks(run: GuardrailRun, stage: GuardrailStage, hooks: readonly CompiledGuardrail[], text: string, signal: AbortSignal): Promise<void> {
   if (hooks.length === 0 || !text) return;
-  const verdicts = await Promise.all(hooks.map((g) => moderate(g.config.webhook!, g.name, stage, text, signal)));
+  const verdicts = await Promise.all(hooks.map((g) => g.remote!.ask(stage, text, signal)));
   if (signal.aborted) throw new GatewayError("canceled", "request canceled");
   let blocked: GatewayError | undefined;
   verdicts.forEach((v, i) => {
@@ -310,7 +343,7 @@ async function runWebhooks(run: GuardrailRun, stage: GuardrailStage, hooks: read
       const category = v.category ?? "moderation";
       run.note(g, stage, g.action, category, 1);
       if (g.action === "block") blocked ??= blockError(g, stage, category);
-    } else if (g.config.webhook!.fail === "closed") {
+    } else if (g.remote!.fail === "closed") {
       run.note(g, stage, "block", "unavailable", 1);
       blocked ??= blockError(g, stage, "unavailable", `${v.why}; this guardrail fails closed`);
     } else {

@@ -3,7 +3,10 @@
 // by detectors. A finding names the rule and category that matched, never the matched text.
 
 /** What a guardrail looks for. */
-export type GuardrailKind = "pii" | "secrets" | "deny" | "prompt_injection" | "json_schema" | "webhook" | "max_input_tokens";
+export type GuardrailKind = "pii" | "secrets" | "deny" | "prompt_injection" | "json_schema" | "webhook" | "max_input_tokens" | RemoteGuardrailKind;
+
+/** Guardrails that ask a service for a verdict (the webhook and the partner services in ./partners/). */
+export type RemoteGuardrailKind = "webhook" | "bedrock_guardrail" | "azure_content_safety" | "lakera";
 
 /** Where it runs: on what is sent to the provider, on what comes back, or both. */
 export type GuardrailStage = "input" | "output";

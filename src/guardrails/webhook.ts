@@ -37,34 +37,48 @@ export function parseVerdict(body: unknown): { allow: boolean; category?: string
 
 /** Ask the service about `text`. Never throws: failures come back as unanswered verdicts. */
 export async function moderate(o: WebhookOptions, guardrail: string, stage: GuardrailStage, text: string, signal: AbortSignal): Promise<Verdict> {
+  const body = o.format === "openai" ? { input: text, ...(o.model ? { model: o.model } : {}) } : { text, stage, guardrail };
+  const r = await askService({ url: o.url, headers: o.headers, body: JSON.stringify(body), timeoutMs: o.timeoutMs, what: "moderation service" }, signal);
+  if (!r.ok) return { answered: false, why: r.why };
+  const v = parseVerdict(r.body);
+  return v ? { answered: true, ...v } : { answered: false, why: "moderation answer has neither allow nor results" };
+}
+
+/** One call to a verdict service: a POST with a JSON body (signed first when `sign` is given). */
+export interface ServiceCall {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  /** How errors name the service ("moderation service", "Bedrock guardrail"). */
+  what: string;
+}
+
+/**
+ * POST a JSON body to a verdict service with a timeout (and the request's cancellation), and read
+ * its JSON answer. Never throws: a timeout, a network error, a non-2xx status or an unreadable
+ * answer comes back as `{ok: false, why}`, which names no credential.
+ */
+export async function askService(c: ServiceCall, signal: AbortSignal): Promise<{ ok: true; body: unknown } | { ok: false; why: string }> {
   const ctl = new AbortController();
   const onAbort = () => ctl.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(() => ctl.abort(new Error("timeout")), o.timeoutMs);
+  const timer = setTimeout(() => ctl.abort(new Error("timeout")), c.timeoutMs);
   try {
-    const body = o.format === "openai" ? { input: text, ...(o.model ? { model: o.model } : {}) } : { text, stage, guardrail };
-    const res = await fetch(o.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", ...o.headers },
-      body: JSON.stringify(body),
-      signal: ctl.signal,
-    });
+    const res = await fetch(c.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json", ...c.headers }, body: c.body, signal: ctl.signal });
     const raw = await res.text();
-    if (res.status < 200 || res.status > 299) return { answered: false, why: `moderation service answered HTTP ${res.status}` };
-    if (raw.length > MAX_ANSWER_BYTES) return { answered: false, why: "moderation answer too large" };
-    let parsed: unknown;
+    if (res.status < 200 || res.status > 299) return { ok: false, why: `${c.what} answered HTTP ${res.status}` };
+    if (raw.length > MAX_ANSWER_BYTES) return { ok: false, why: `${c.what}: answer too large` };
     try {
-      parsed = JSON.parse(raw);
+      return { ok: true, body: JSON.parse(raw) };
     } catch {
-      return { answered: false, why: "moderation answer is not JSON" };
+      return { ok: false, why: `${c.what}: answer is not JSON` };
     }
-    const v = parseVerdict(parsed);
-    return v ? { answered: true, ...v } : { answered: false, why: "moderation answer has neither allow nor results" };
   } catch (err) {
-    if (signal.aborted) return { answered: false, why: "request canceled" };
-    if (ctl.signal.aborted) return { answered: false, why: `moderation service did not answer within ${o.timeoutMs} ms` };
+    if (signal.aborted) return { ok: false, why: "request canceled" };
+    if (ctl.signal.aborted) return { ok: false, why: `${c.what} did not answer within ${c.timeoutMs} ms` };
     const code = ((err as Error)?.cause as { code?: unknown } | undefined)?.code;
-    return { answered: false, why: `moderation service unreachable (${typeof code === "string" ? code : "network error"})` };
+    return { ok: false, why: `${c.what} unreachable (${typeof code === "string" ? code : "network error"})` };
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);

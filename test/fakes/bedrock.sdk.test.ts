@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
   AccessDeniedException,
+  ApplyGuardrailCommand,
   BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
@@ -32,7 +33,7 @@ function client(c: Partial<FakeAwsCredentials> = {}, region = 'us-east-1') {
 }
 
 before(async () => {
-  fake = await startFakeBedrock({ credentials: [creds] });
+  fake = await startFakeBedrock({ credentials: [creds], guardrails: { 'gr-fin01': { versions: ['2'], topics: { Investment: ['stock tip'] }, content: { INSULTS: ['idiot'] }, email: 'ANONYMIZED' } } });
 });
 beforeEach(() => fake.reset());
 after(() => fake.close());
@@ -193,6 +194,22 @@ describe('bedrock fake vs @aws-sdk/client-bedrock-runtime', () => {
     const cj = JSON.parse(new TextDecoder().decode(c.body));
     assert.equal(cj.embeddings.length, 2);
     assert.equal(cj.embeddings[0].length, 1024);
+  });
+
+  test('ApplyGuardrail: NONE for clean text; GUARDRAIL_INTERVENED with the policy that acted, parsed by the SDK; an unknown version is ResourceNotFoundException', async () => {
+    const clean = await client().send(new ApplyGuardrailCommand({ guardrailIdentifier: 'gr-fin01', guardrailVersion: '2', source: 'INPUT', content: [{ text: { text: 'What is the weather?' } }] }));
+    assert.equal(clean.action, 'NONE');
+    assert.deepEqual(clean.assessments, []);
+    assert.equal(fake.requests[0]!.path, '/guardrail/gr-fin01/version/2/apply');
+    const topic = await client().send(new ApplyGuardrailCommand({ guardrailIdentifier: 'gr-fin01', guardrailVersion: 'DRAFT', source: 'OUTPUT', content: [{ text: { text: 'Here is a stock tip for you' } }] }));
+    assert.equal(topic.action, 'GUARDRAIL_INTERVENED');
+    assert.deepEqual(topic.assessments?.[0]?.topicPolicy?.topics, [{ name: 'Investment', type: 'DENY', action: 'BLOCKED', detected: true }]);
+    assert.equal(topic.outputs?.[0]?.text, 'Sorry, the model cannot answer this question.');
+    const masked = await client().send(new ApplyGuardrailCommand({ guardrailIdentifier: 'gr-fin01', guardrailVersion: '2', source: 'INPUT', content: [{ text: { text: 'mail me at ana@example.com' } }] }));
+    assert.equal(masked.action, 'GUARDRAIL_INTERVENED');
+    assert.equal(masked.assessments?.[0]?.sensitiveInformationPolicy?.piiEntities?.[0]?.action, 'ANONYMIZED');
+    assert.equal(masked.outputs?.[0]?.text, 'mail me at {EMAIL}');
+    await assert.rejects(client().send(new ApplyGuardrailCommand({ guardrailIdentifier: 'gr-fin01', guardrailVersion: '9', source: 'INPUT', content: [{ text: { text: 'x' } }] })), ResourceNotFoundException);
   });
 
   test('InvokeModel on Nova Canvas: TEXT_IMAGE in, {images, error} out; its validation and content filter are ValidationExceptions', async () => {

@@ -86,6 +86,27 @@ export interface FakeBedrockOptions {
   models?: string[];
   /** Largest clock skew accepted for x-amz-date (default 5 minutes, as AWS). */
   maxSkewMs?: number;
+  /** Guardrails ApplyGuardrail knows, by identifier. */
+  guardrails?: Record<string, FakeGuardrail>;
+}
+
+/**
+ * A guardrail of the fake's ApplyGuardrail: each policy matches words (case-insensitively) in the
+ * text. `versions` are the numbered versions it has (DRAFT always exists).
+ */
+export interface FakeGuardrail {
+  versions?: string[];
+  /** Denied topics: name → words. */
+  topics?: Record<string, string[]>;
+  /** Content filters: type (HATE, INSULTS, SEXUAL, VIOLENCE, MISCONDUCT, PROMPT_ATTACK) → words. */
+  content?: Record<string, string[]>;
+  /** Custom words blocked. */
+  words?: string[];
+  /** E-mail addresses: ANONYMIZED (masked in the output) or BLOCKED. */
+  email?: 'ANONYMIZED' | 'BLOCKED';
+  /** Where INPUT interventions say so. */
+  blockedInputMessaging?: string;
+  blockedOutputsMessaging?: string;
 }
 
 export interface FakeBedrock extends FakeServer<BedrockScenario> {
@@ -124,6 +145,17 @@ export async function startFakeBedrock(opts: FakeBedrockOptions): Promise<FakeBe
       signatures.push({ accessKeyId: auth.accessKeyId, valid: auth.error === undefined, reason: auth.error?.message });
       if (auth.error) return fail(auth.error.status, auth.error.type, auth.error.message);
 
+      const g = /^\/guardrail\/([^/]+)\/version\/([^/]+)\/apply$/.exec(ex.url.pathname);
+      if (g && ex.req.method === 'POST') {
+        if (ex.badJson) return fail(400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
+        const id = decodeURIComponent(g[1]);
+        const version = decodeURIComponent(g[2]);
+        const guard = opts.guardrails?.[id];
+        if (!guard || (version !== 'DRAFT' && !(guard.versions ?? []).includes(version))) return fail(404, 'ResourceNotFoundException', 'The guardrail identifier or version provided in the request does not exist.');
+        const invalidApply = validateApply(ex.record.body);
+        if (invalidApply) return fail(400, 'ValidationException', invalidApply);
+        return sendJson(ex, 200, applyGuardrail(guard, ex.record.body as ApplyBody), base);
+      }
       const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(ex.url.pathname);
       if (ex.req.method !== 'POST' || !m) return fail(404, 'UnknownOperationException', 'Unknown operation');
       const model = decodeURIComponent(m[1]);
@@ -687,4 +719,55 @@ function streamFrames(m: Built, cut?: { afterDeltas: number; tail?: Uint8Array }
   ev.push(eventFrame('messageStop', { stopReason: m.stopReason }));
   ev.push(eventFrame('metadata', { usage: usageJson(m.usage), metrics: { latencyMs: 42 } }));
   return ev.map((u) => Buffer.from(u));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ApplyGuardrail
+
+interface ApplyBody {
+  source: 'INPUT' | 'OUTPUT';
+  content: { text: { text: string; qualifiers?: string[] } }[];
+  outputScope?: 'INTERVENTIONS' | 'FULL';
+}
+
+function validateApply(body: unknown): string | null {
+  if (!body || typeof body !== 'object') return 'Malformed input request, please reformat your input and try again.';
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (k !== 'source' && k !== 'content' && k !== 'outputScope') return `Malformed input request: extraneous key [${k}] is not permitted, please reformat your input and try again.`;
+  if (b.source !== 'INPUT' && b.source !== 'OUTPUT') return "1 validation error detected: Value at 'source' failed to satisfy constraint: Member must satisfy enum value set: [INPUT, OUTPUT]";
+  if (!Array.isArray(b.content) || b.content.length === 0) return 'The content field is required and must contain at least one content block.';
+  for (const c of b.content as unknown[]) {
+    const t = (c as { text?: { text?: unknown } })?.text;
+    if (!t || typeof t.text !== 'string') return 'Each content block must contain a text block with a text field.';
+  }
+  return null;
+}
+
+const hits = (text: string, words: readonly string[]) => words.some((w) => text.toLowerCase().includes(w.toLowerCase()));
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+
+function applyGuardrail(g: FakeGuardrail, body: ApplyBody): Record<string, unknown> {
+  const text = body.content.map((c) => c.text.text).join('\n');
+  const topics = Object.entries(g.topics ?? {}).filter(([, w]) => hits(text, w)).map(([name]) => ({ name, type: 'DENY', action: 'BLOCKED', detected: true }));
+  const filters = Object.entries(g.content ?? {}).filter(([, w]) => hits(text, w)).map(([type]) => ({ type, confidence: 'HIGH', filterStrength: 'HIGH', action: 'BLOCKED', detected: true }));
+  const words = (g.words ?? []).filter((w) => hits(text, [w])).map((match) => ({ match, action: 'BLOCKED', detected: true }));
+  const emails = g.email ? [...text.matchAll(EMAIL)].map((m) => ({ match: m[0], type: 'EMAIL', action: g.email, detected: true })) : [];
+  const assessment: Record<string, unknown> = {};
+  if (topics.length) assessment.topicPolicy = { topics };
+  if (filters.length) assessment.contentPolicy = { filters };
+  if (words.length) assessment.wordPolicy = { customWords: words, managedWordLists: [] };
+  if (emails.length) assessment.sensitiveInformationPolicy = { piiEntities: emails, regexes: [] };
+  const intervened = Object.keys(assessment).length > 0;
+  const blocked = topics.length + filters.length + words.length > 0 || emails.some((e) => e.action === 'BLOCKED');
+  const messaging = body.source === 'INPUT' ? (g.blockedInputMessaging ?? 'Sorry, the model cannot answer this question.') : (g.blockedOutputsMessaging ?? 'Sorry, the model cannot answer this question.');
+  const outputs = !intervened ? [] : blocked ? [{ text: messaging }] : [{ text: text.replace(EMAIL, '{EMAIL}') }];
+  const units = Math.max(1, Math.ceil(text.length / 1000));
+  return {
+    usage: { topicPolicyUnits: g.topics ? units : 0, contentPolicyUnits: g.content ? units : 0, wordPolicyUnits: g.words ? units : 0, sensitiveInformationPolicyUnits: g.email ? units : 0, sensitiveInformationPolicyFreeUnits: 0, contextualGroundingPolicyUnits: 0 },
+    action: intervened ? 'GUARDRAIL_INTERVENED' : 'NONE',
+    ...(intervened ? { actionReason: 'Guardrail blocked.' } : {}),
+    outputs,
+    assessments: intervened ? [assessment] : [],
+    guardrailCoverage: { textCharacters: { guarded: text.length, total: text.length } },
+  };
 }
