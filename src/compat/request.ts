@@ -95,6 +95,25 @@ const UNSUPPORTED: Record<string, string> = {
   function_call: "the deprecated function_call parameter is not supported; use tool_choice",
 };
 
+/**
+ * OpenRouter's `plugins`: what the gateway does anyway is accepted (`file-parser` with the
+ * `native` engine: PDFs already go to each provider in its own form), the rest is refused by name
+ * (web search, OCR and text extraction engines, response healing, moderation: none is run here).
+ */
+function openRouterPlugins(body: Json): void {
+  (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
+    const at = `plugins[${i}]`;
+    if (!isObj(p)) bad(at, "must be an object with an id");
+    const id = str(p, "id", `${at}.id`);
+    if (id === "file-parser") {
+      const engine = str(obj(p, "pdf", `${at}.pdf`) ?? {}, "engine", `${at}.pdf.engine`);
+      if (engine === undefined || engine === "native") return;
+      bad(`${at}.pdf.engine`, `"${engine}" is not run by the gateway; PDFs go to each provider natively (engine "native")`);
+    }
+    bad(`${at}.id`, `OpenRouter's ${JSON.stringify(id ?? "")} plugin is not run by the gateway${id === "web" ? " (no web search)" : ""}`);
+  });
+}
+
 /** A content part's `cache_control`, Anthropic's shape. */
 function cacheControl(p: Json, path: string): { cache?: CacheHint } {
   const cc = obj(p, "cache_control", path);
@@ -241,6 +260,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller, prom
     const v = body[k];
     if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
   }
+  openRouterPlugins(body);
   const model = str(body, "model", "model") ?? template?.model ?? bad("model", template ? `is required (prompt "${template.id}" names no model)` : "is required");
   const n = int(body, "n", "n") ?? 1;
   if (n < 1) bad("n", `must be at least 1, got ${n}`);
