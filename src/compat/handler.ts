@@ -103,7 +103,7 @@ function queryKey(url: string): string | undefined {
 }
 
 /** The doors Portkey's routing headers apply to (their bodies name a model and take the `signalbox` options). */
-const PORTKEY_DOORS = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/rerank", "/v2/rerank", "/v1/images/generations", "/v1/moderations"]);
+const PORTKEY_DOORS = new Set(["/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/rerank", "/v2/rerank", "/v1/images/generations", "/v1/moderations"]);
 
 function header(req: Req, name: string): string | undefined {
   const v = req.headers[name];
@@ -459,6 +459,18 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       /** The request's body with Portkey's routing (or a Model Catalog name) applied. */
       const portkeyed = (body: unknown) => applyPortkey(pk, body, core.registry, ri.context?.metadata ?? {});
+      /** The same for a door that parses its own body: rewritten only when there is something to apply (one that is not JSON is left for the door to refuse). */
+      const portkeyedRaw = (raw: Buffer): Buffer => {
+        if (!pk && !raw.includes('"@')) return raw;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(raw.toString("utf8"));
+        } catch {
+          return raw;
+        }
+        const out = portkeyed(parsed);
+        return out === parsed ? raw : Buffer.from(JSON.stringify(out));
+      };
       if (path === "/v1/chat/completions" && req.method === "POST") {
         status = await chat(req, res, ri, caller, ac.signal, portkeyed);
         return;
@@ -498,7 +510,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
-        const body = req.method === "POST" ? await readBody(req, maxBytes) : Buffer.alloc(0);
+        const body = req.method === "POST" ? portkeyedRaw(await readBody(req, maxBytes)) : Buffer.alloc(0);
         status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers ? core.mcp : undefined, prompts: core.control.prompts });
         return;
       }
@@ -641,16 +653,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        const raw = await readBody(req, maxBytes);
-        let body = raw;
-        if (pk || raw.includes('"@')) {
-          // Portkey's routing rewrites the body; one that is not JSON is left for the door to refuse.
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(raw.toString("utf8"));
-          } catch {}
-          if (parsed !== undefined) body = Buffer.from(JSON.stringify(portkeyed(parsed)));
-        }
+        const body = portkeyedRaw(await readBody(req, maxBytes));
         status = await serveCompletions(res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
@@ -660,7 +663,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        const body = await readBody(req, maxBytes);
+        const body = portkeyedRaw(await readBody(req, maxBytes));
         status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.control.prompts, mcp: core.config.mcpServers ? core.mcp : undefined });
         return;
       }

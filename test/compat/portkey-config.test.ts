@@ -188,6 +188,16 @@ describe("Portkey's gateway configs", () => {
     assert.equal((await record(c.id)).deployment, "backup/b");
   });
 
+  test("the Responses and Messages doors take a config too", async () => {
+    const config = JSON.stringify({ strategy: { mode: "fallback" }, targets: [{ virtual_key: "overloaded", override_params: { model: "mock-a" } }, { virtual_key: "backup", override_params: { model: "mock-b" } }] });
+    const r = await fetch(`${gw.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${APP}`, "x-portkey-config": config }, body: JSON.stringify({ model: "default", input: "hi" }) });
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal((await record(r.headers.get("x-request-id")!)).deployment, "backup/b");
+    const m = await fetch(`${gw.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": APP, "anthropic-version": "2023-06-01", "x-portkey-config": config }, body: JSON.stringify({ model: "default", max_tokens: 64, messages: [{ role: "user", content: "hi" }] }) });
+    assert.equal(m.status, 200, await m.clone().text());
+    assert.equal((await record(m.headers.get("request-id") ?? m.headers.get("x-request-id")!)).deployment, "backup/b");
+  });
+
   test("a saved config's id names the route of that name", async () => {
     const r = await ask(portkey({ config: "pc-checkout-4f2a" }));
     assert.equal((await record(r.id)).deployment, "backup/b");
@@ -216,7 +226,7 @@ describe("Portkey's gateway configs", () => {
       assert.equal((await sb().usage.getRequest({ id: r.id }).catch(() => undefined))?.record?.attempts.length ?? 0, 0);
     }
     // Routing headers on a door they do not apply to are refused, not ignored.
-    const res = await fetch(`${gw.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": APP, "anthropic-version": "2023-06-01", "x-portkey-virtual-key": "mock" }, body: JSON.stringify({ model: "default", max_tokens: 10, messages: [{ role: "user", content: "x" }] }) });
+    const res = await fetch(`${gw.url}/v1/audio/speech`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${APP}`, "x-portkey-virtual-key": "mock" }, body: JSON.stringify({ model: "default", input: "x", voice: "alloy" }) });
     assert.equal(res.status, 400);
     assert.match(await res.text(), /x-portkey-virtual-key: Portkey's routing applies here to/);
   });
