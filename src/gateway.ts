@@ -379,7 +379,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
   });
   // Console sign-in (console.sso): its sessions are bearer tokens the directory accepts beside keys.
-  const consoleSso = createConsoleSso(() => (coreRef ? coreRef.config.console.sso : config.console.sso), opts.masterKey ?? process.env[MASTER_KEY_ENV]);
+  // Sign-outs are kept by the control plane (its store: memory, or PostgreSQL shared by every replica).
+  const consoleSso = createConsoleSso(() => (coreRef ? coreRef.config.console.sso : config.console.sso), opts.masterKey ?? process.env[MASTER_KEY_ENV], Date.now, {
+    revoke: (actor, id, expiresAt) => control.revokeSession(actor, id, expiresAt, ""),
+    revoked: (id) => control.sessionRevoked(id),
+  });
   control.directory.setSessionVerifier((token) => consoleSso.verify(token));
   // Tokens of trusted issuers (auth.jwt) in place of keys' secrets.
   const jwtAuth = createJwtAuth(() => (coreRef ? coreRef.config.jwtIssuers : config.jwtIssuers), (name) => control.directory.callerByName(name));

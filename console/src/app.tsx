@@ -21,7 +21,7 @@ import { RealtimePage } from "./pages/realtime.tsx";
 import { RequestPage, RequestsPage } from "./pages/requests.tsx";
 import { UsagePage } from "./pages/usage.tsx";
 import { Link, usePath } from "./router.tsx";
-import { clientFor, forgetKey, identify, isAdmin, loadSettings, type Session, type Settings, SSO_LOGIN_PATH, ssoHost, storedKey, storeKey, takeSsoResult } from "./session.ts";
+import { clientFor, forgetKey, identify, isAdmin, loadSettings, type Session, type Settings, SSO_LOGIN_PATH, ssoHost, ssoSignOut, storedKey, storeKey, takeSsoResult } from "./session.ts";
 import { Badge, Empty, Loading } from "./ui.tsx";
 
 interface NavItem {
@@ -88,8 +88,12 @@ export function App() {
     <SignedIn
       key={session.identity.key}
       session={session}
-      onSignOut={() => {
+      onSignOut={async () => {
+        // An SSO session is signed out at the gateway, then at the identity provider when it
+        // offers that (it sends the browser back to the console's sign-in screen).
+        const endSession = await ssoSignOut(storedKey());
         forgetKey();
+        if (endSession) return location.assign(endSession);
         setProblem(undefined);
         setSession(undefined);
       }}

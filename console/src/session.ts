@@ -33,6 +33,25 @@ export const forgetKey = (): void => sessionStorage.removeItem(STORAGE_KEY);
 /** Where the console's SSO sign-in starts: a full-page navigation to the identity provider. */
 export const SSO_LOGIN_PATH = "/console/sso/login";
 
+/** Where a console session (`sbs_…`) is signed out at the gateway. */
+const SSO_LOGOUT_PATH = "/console/sso/logout";
+
+/**
+ * Sign an SSO session out at the gateway (every replica then refuses it); returns the identity
+ * provider's end-session URL to send the browser to, when it has one. A caller key is not a
+ * session: nothing to do. A gateway that cannot be reached leaves the session to expire.
+ */
+export async function ssoSignOut(key: string | undefined): Promise<string | undefined> {
+  if (!key?.startsWith("sbs_")) return undefined;
+  try {
+    const res = await fetch(SSO_LOGOUT_PATH, { method: "POST", headers: { authorization: `Bearer ${key}` }, cache: "no-store" });
+    const body = (await res.json().catch(() => ({}))) as { end_session_url?: unknown };
+    return res.ok && typeof body.end_session_url === "string" ? body.end_session_url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The identity provider's host, for the sign-in button ("login.example.com"). */
 export function ssoHost(sso: { issuer: string }): string {
   try {

@@ -8,7 +8,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { log } from "../telemetry/log.ts";
 import { createDirectory, type Directory, hashKey } from "./directory.ts";
-import { type AuditEvent, type ControlStore, type FeedbackQuery, type FeedbackRecord, type FeedbackRow, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
+import { type AuditEvent, type ControlChange, type ControlStore, type FeedbackQuery, type FeedbackRecord, type FeedbackRow, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
 import { createPromptLibrary, mayUse, type PromptLibrary, type PromptVersionView, type PromptView } from "./prompts.ts";
 import type { PromptConfig } from "../config/types.ts";
 import type { EntryKind } from "../config/load.ts";
@@ -86,6 +86,13 @@ export interface ControlPlane {
   listTeams(a: Actor, q: { limit: number; cursor?: string }): Page<ManagedTeam>;
   deleteTeam(a: Actor, name: string): Promise<void>;
   keyCount(team: string): number;
+  /**
+   * Sign a console session out before its expiry (POST /console/sso/logout): refused at once on
+   * this replica, on the others as the change notice reaches them; audited as `session.logout`.
+   */
+  revokeSession(actor: string, id: string, expiresAt: number, traceId: string): Promise<void>;
+  /** Whether a console session (by its id) was signed out. Memory only: the hot path asks. */
+  sessionRevoked(id: string): boolean;
   /** Record a reload (or any other event the gateway makes) in the audit log; never throws. */
   audit(a: Actor | string, action: string, target: string, before?: Record<string, unknown>, after?: Record<string, unknown>): Promise<void>;
   listAudit(a: Actor, q: { start?: number; end?: number; actor?: string; target?: string; limit: number; cursor?: string }): Promise<Page<AuditEvent>>;
@@ -223,6 +230,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   directory.replaceConfig(opts.configKeys, opts.configTeams, now());
   const prompts = createPromptLibrary(opts.configPrompts ?? (() => []));
   const entries = createEntryBook(store, createSealer(opts.masterKey || undefined, opts.previousMasterKeys ?? []), now);
+  /** Console sessions signed out, id → expiry; a notice from another replica carries no expiry (kept until the next full sync). */
+  let revokedSessions = new Map<string, number>();
 
   let synced = false;
   let resyncing: Promise<void> | undefined;
@@ -230,7 +239,11 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     (resyncing ??= (async () => {
       try {
         const all = await store.loadAll();
+        const revoked = await store.revokedSessions();
         directory.replaceStore(all.keys, all.teams);
+        // Sign-outs made here since the read began are kept too.
+        for (const [id, exp] of revokedSessions) if (!revoked.has(id) && exp > now()) revoked.set(id, exp);
+        revokedSessions = revoked;
         prompts.replaceStore(all.prompts);
         entries.replaceAll(all.entries);
         if (!synced) log("info", "control plane in sync", { store: store.kind, keys: all.keys.length, teams: all.teams.length, prompts: all.prompts.length });
@@ -246,7 +259,11 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   // out of order: only the newest read of a name is applied.
   const latest = new Map<string, number>();
   let reads = 0;
-  const onChange = async (c: { kind: "key" | "team" | "prompt" | "entry"; name: string }) => {
+  const onChange = async (c: ControlChange) => {
+    if (c.kind === "session") {
+      if (!revokedSessions.has(c.name)) revokedSessions.set(c.name, Number.POSITIVE_INFINITY);
+      return;
+    }
     if (c.kind === "entry") {
       await entries.changed(c.name).catch(() => void resync());
       return;
@@ -633,6 +650,22 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     },
 
     keyCount,
+
+    async revokeSession(actor, id, expiresAt, traceId) {
+      revokedSessions.set(id, expiresAt);
+      try {
+        await store.revokeSession(id, expiresAt, { ...auditOf(actor, "session.logout", actor, undefined, { expire_time: new Date(expiresAt).toISOString() }), traceId });
+      } catch (err) {
+        storeFailure(err);
+      }
+    },
+    sessionRevoked(id) {
+      const exp = revokedSessions.get(id);
+      if (exp === undefined) return false;
+      if (exp > now()) return true;
+      revokedSessions.delete(id);
+      return false;
+    },
 
     async audit(a, action, target, before, after) {
       try {

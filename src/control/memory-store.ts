@@ -18,6 +18,8 @@ export function createMemoryControlStore(): ControlStore {
   const entries = new Map<string, StoredEntry>();
   const audit: AuditEvent[] = [];
   const feedback = new Map<string, FeedbackRecord>();
+  /** Console sessions signed out: id → expiry. */
+  const revoked = new Map<string, number>();
   let seq = 0;
   const listeners: ((c: ControlChange) => void)[] = [];
 
@@ -159,6 +161,17 @@ export function createMemoryControlStore(): ControlStore {
     },
     async appendAudit(a) {
       record(a);
+    },
+    async revokeSession(id, expiresAt, a) {
+      const t = Date.now();
+      for (const [k, exp] of revoked) if (exp <= t) revoked.delete(k);
+      revoked.set(id, expiresAt);
+      record(a);
+      notify({ kind: "session", name: id });
+    },
+    async revokedSessions() {
+      const t = Date.now();
+      return new Map([...revoked].filter(([, exp]) => exp > t));
     },
     async putFeedback(f) {
       feedback.delete(f.id);

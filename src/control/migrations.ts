@@ -460,6 +460,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE signalbox_keys ADD COLUMN per_user_budget jsonb;
     `,
   },
+  {
+    version: 20,
+    name: "console sessions signed out before their expiry (a hash of the token, never the token)",
+    sql: `
+      CREATE TABLE signalbox_session_revocations (
+        id         text PRIMARY KEY,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX signalbox_session_revocations_expiry ON signalbox_session_revocations (expires_at);
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -491,7 +491,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       let c: ControlChange;
       try {
         const p = JSON.parse(n.payload) as Partial<ControlChange>;
-        if ((p.kind !== "key" && p.kind !== "team" && p.kind !== "prompt" && p.kind !== "entry") || typeof p.name !== "string") throw new Error("bad shape");
+        if ((p.kind !== "key" && p.kind !== "team" && p.kind !== "prompt" && p.kind !== "entry" && p.kind !== "session") || typeof p.name !== "string") throw new Error("bad shape");
         c = { kind: p.kind, name: p.name };
       } catch {
         log("warn", "control store: ignored a malformed change notice", {});
@@ -744,6 +744,21 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
 
     async appendAudit(event) {
       await writeAudit(q, event);
+    },
+
+    async revokeSession(id, expiresAt, audit) {
+      await tx(async (sql) => {
+        // Rows past their session's expiry mean nothing: each sign-out clears them.
+        await sql("DELETE FROM signalbox_session_revocations WHERE expires_at <= now()");
+        await sql("INSERT INTO signalbox_session_revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [id, new Date(expiresAt)]);
+        await writeAudit(sql, audit);
+        await notify(sql, { kind: "session", name: id });
+      });
+    },
+
+    async revokedSessions() {
+      const { rows } = await q("SELECT id, expires_at FROM signalbox_session_revocations WHERE expires_at > now()");
+      return new Map(rows.map((r: { id: string; expires_at: Date }) => [r.id, r.expires_at.getTime()]));
     },
 
     async putFeedback(f) {

@@ -166,9 +166,12 @@ export interface FeedbackRow {
   weightedMeanValue: number;
 }
 
-/** What changed, as told to every replica: the name of the key, team, prompt or entry ("deployment/groq-llama") to re-read. */
+/**
+ * What changed, as told to every replica: the name of the key, team, prompt or entry
+ * ("deployment/groq-llama") to re-read, or a console session signed out (its id).
+ */
 export interface ControlChange {
-  kind: "key" | "team" | "prompt" | "entry";
+  kind: "key" | "team" | "prompt" | "entry" | "session";
   name: string;
 }
 
@@ -222,6 +225,13 @@ export interface ControlStore {
   /** Number of keys (revoked included) per team. */
   keyCounts(): Promise<Map<string, number>>;
   appendAudit(event: AuditInput): Promise<void>;
+  /**
+   * Ends a console session (console.sso) before its expiry: its id (a hash of the token, never the
+   * token) is kept until `expiresAt`, audited, and told to every replica.
+   */
+  revokeSession(id: string, expiresAt: number, audit: AuditInput): Promise<void>;
+  /** The console sessions signed out and not yet expired: id → expiry (epoch ms). */
+  revokedSessions(): Promise<Map<string, number>>;
   /** Adds a score, or replaces the one with the same id. */
   putFeedback(f: FeedbackRecord): Promise<void>;
   /** The scores of one request, newest first. */

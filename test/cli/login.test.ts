@@ -3,11 +3,14 @@
 // (--no-browser); the test plays the browser (a cookie jar over fetch) through the provider's
 // login and consent pages; the gateway sends the session to the command's port; the command
 // stores it (mode 0600) and every command without a key uses it; a key given wins; `logout`
-// forgets it. A refused user gets the gateway's reason and exit code 1.
+// signs it out at the gateway (the token is refused there at once) and forgets it, even when the
+// gateway is out of reach (a warning). `login --device` prints a code and a URL, the test approves
+// it at the provider, and the command gets the session by polling. A refused user gets the
+// gateway's reason and exit code 1.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -28,20 +31,26 @@ describe("signalbox login (single sign-on)", () => {
   const home = mkdtempSync(join(tmpdir(), "signalbox-login-"));
   const env = { XDG_CONFIG_HOME: join(home, "config") };
 
-  /** Start `signalbox login --no-browser`, sign `who` in through the provider, return how the command ended. */
-  async function login(who: string) {
-    const child = spawn(NODE24, [BUNDLE, "login", "--no-browser", "--timeout", "30"], { env: { ...process.env, SIGNALBOX_URL: origin, NO_COLOR: "1", ...env, SIGNALBOX_API_KEY: "" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
+  /** Start `signalbox login <args>`; resolves with the first match of `printed` on its stderr, and how it ends. */
+  async function startLogin(args: string[], printed: RegExp) {
+    const child = spawn(NODE24, [BUNDLE, "login", ...args], { env: { ...process.env, SIGNALBOX_URL: origin, NO_COLOR: "1", ...env, SIGNALBOX_API_KEY: "" }, stdio: ["ignore", "pipe", "pipe"] });
+    const io = { stdout: "", stderr: "" };
+    child.stdout.on("data", (d) => (io.stdout += d));
     const url = await new Promise<string>((resolve, reject) => {
       child.stderr.on("data", (d) => {
-        stderr += d;
-        const m = /through: (\S+)/.exec(stderr);
+        io.stderr += d;
+        const m = printed.exec(io.stderr);
         if (m) resolve(m[1]!);
       });
-      child.once("close", () => reject(new Error(`login ended before printing its URL: ${stderr}`)));
+      child.once("close", () => reject(new Error(`login ended before printing its URL: ${io.stderr}`)));
     });
+    const ended = new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once("close", r)));
+    return { url, io, ended };
+  }
+
+  /** Start `signalbox login --no-browser`, sign `who` in through the provider, return how the command ended. */
+  async function login(who: string) {
+    const { url, io, ended } = await startLogin(["--no-browser", "--timeout", "30"], /through: (\S+)/);
     assert.match(url, new RegExp(`^${origin}/console/sso/login\\?cli_port=\\d+$`));
     const port = new URL(url).searchParams.get("cli_port");
     // The browser: the provider's pages, then the gateway's callback, then the command's own port.
@@ -49,8 +58,7 @@ describe("signalbox login (single sign-on)", () => {
     const end = await b.signIn(url, who, `http://127.0.0.1:${port}/`);
     const landed = await fetch(end);
     const page = await landed.text();
-    const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once("close", r)));
-    return { code, stdout, stderr, page, landed: landed.status };
+    return { code: await ended, stdout: io.stdout, stderr: io.stderr, page, landed: landed.status };
   }
 
   before(async () => {
@@ -58,7 +66,7 @@ describe("signalbox login (single sign-on)", () => {
     const idpPort = await freePort();
     const gwPort = await freePort();
     origin = `http://127.0.0.1:${gwPort}`;
-    idp = await startTestIdp({ port: idpPort, clientId: "signalbox-console", clientSecret: SECRET, redirectUris: [`${origin}/console/sso/callback`], groups: (login) => (login === "alice" ? ["platform-admins"] : []) });
+    idp = await startTestIdp({ port: idpPort, clientId: "signalbox-console", clientSecret: SECRET, redirectUris: [`${origin}/console/sso/callback`], postLogoutRedirectUris: [`${origin}/console/`], groups: (login) => (login === "alice" ? ["platform-admins"] : []) });
     gw = await startTestGateway(
       `${MOCK_CONFIG}
 keys:
@@ -81,7 +89,7 @@ console:
     await idp?.close();
   });
 
-  test("login keeps the session (mode 0600); commands without a key use it; a key wins; logout forgets it", async () => {
+  test("login keeps the session (mode 0600); commands without a key use it; a key wins; logout signs it out at the gateway and forgets it", async () => {
     const r = await login("alice");
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.landed, 200);
@@ -103,11 +111,44 @@ console:
     // A key given wins over the session.
     const withKey = await runCli(origin, ["whoami", "--api-key", ADMIN], { cwd: home, env });
     assert.match(withKey.stdout, /key\s+root/);
+    const token = stored[origin]!.token;
     const out = await runCli(origin, ["logout"], { cwd: home, env });
+    assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /signed out of/);
+    assert.match(out.stderr, /sign out at the identity provider too, open: http:\/\/127\.0\.0\.1:\d+\/session\/end\?/);
+    // The gateway refuses the token at once: a copy of it is worth nothing.
+    const v1 = await fetch(`${origin}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(v1.status, 401);
     const after = await runCli(origin, ["whoami"], { cwd: home, env });
     assert.equal(after.code, 1);
     assert.match(after.stderr, /unauthenticated|API key/);
+  });
+
+  test("logout forgets the session even when the gateway is out of reach, with a warning", async () => {
+    const r = await login("alice");
+    assert.equal(r.code, 0, r.stderr);
+    const file = join(env.XDG_CONFIG_HOME, "signalbox", "sessions.json");
+    const stored = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    // The same session, kept for a gateway address nobody answers on.
+    const gone = `http://127.0.0.1:${await freePort()}`;
+    writeFileSync(file, JSON.stringify({ ...stored, [gone]: stored[origin] }));
+    const out = await runCli(gone, ["logout"], { cwd: home, env });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /warning: could not reach .* forgotten here but stays valid until/);
+    assert.match(out.stdout, /signed out of/);
+    assert.equal((JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>)[gone], undefined);
+    assert.equal((await runCli(origin, ["logout"], { cwd: home, env })).code, 0);
+  });
+
+  test("login --device: the code and URL are printed; once approved at the provider the session is kept", async () => {
+    const { url: complete, io, ended } = await startLogin(["--device", "--timeout", "60"], /or open: (\S+)\)/);
+    assert.match(io.stderr, /open http:\/\/127\.0\.0\.1:\d+\/device on any device and enter the code: \w{4}-\w{4}/);
+    assert.match(await new Browser().approveDevice(complete, "alice"), /Sign-in Success/);
+    assert.equal(await ended, 0, io.stderr);
+    assert.match(io.stdout, /signed in as\s+sso:alice@example\.com/);
+    const me = await runCli(origin, ["whoami"], { cwd: home, env });
+    assert.match(me.stdout, /key\s+sso:alice@example\.com/);
+    assert.equal((await runCli(origin, ["logout"], { cwd: home, env })).code, 0);
   });
 
   test("a user console.sso does not name is refused with the gateway's reason; nothing is kept", async () => {

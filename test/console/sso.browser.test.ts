@@ -58,6 +58,7 @@ describe("console sign-in through SSO (OpenID Connect) in Chromium", { skip: ski
       clientId: CLIENT_ID,
       clientSecret: CLIENT_SECRET,
       redirectUris: [`${origin}/console/sso/callback`],
+      postLogoutRedirectUris: [`${origin}/console/`],
       groups: (id) => (id === "alice" ? ["platform-admins"] : id === "bob" ? ["search-team"] : []),
     });
     const yaml = `${MOCK_CONFIG}
@@ -190,10 +191,14 @@ console:
     await p.locator("[data-testid=key-row][data-name=sso-test-admin]").waitFor();
     await p.screenshot({ path: join(OUTPUT_DIR, "sso-signed-in.png"), fullPage: true });
 
-    // Sign-out forgets the token.
+    // Sign-out signs the session out at the gateway (refused there at once), then at the provider,
+    // which asks to confirm and sends the browser back to the console's sign-in screen.
     await p.getByRole("button", { name: "Sign out" }).click();
-    await p.getByRole("button", { name: /Sign in with SSO/ }).waitFor();
+    await p.getByRole("button", { name: "Yes, sign me out" }).click({ timeout: 15_000 });
+    await p.getByRole("button", { name: /Sign in with SSO/ }).waitFor({ timeout: 15_000 });
+    assert.equal(new URL(p.url()).href, `${origin}/console/`);
     assert.equal(await p.evaluate((k) => sessionStorage.getItem(k), STORAGE_KEY), null);
+    await assert.rejects(createSignalboxClient({ baseUrl: origin, apiKey: stored.session!, protocol: "connect", opentelemetry: false }).admin.getCaller({}), /signed out/);
     await p.close();
   });
 

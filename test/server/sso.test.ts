@@ -3,8 +3,11 @@
 // the code flow with PKCE, state and nonce; roles from e-mail addresses and groups; the session
 // token accepted as a key (GetCaller, AdminService, audit actor) and refused when forged,
 // expired, or when its user is taken out of console.sso by a reload; a user named nowhere, and a
-// callback without the flow's cookie, refused. The browser test (test/console/sso.browser.test.ts)
-// walks the same flow in chromium.
+// callback without the flow's cookie, refused. Sign-out (POST /console/sso/logout) ends the session
+// on every door at once, is audited, and names the provider's end_session URL. The device flow
+// (POST /console/sso/device, /device/token) gives an admin a session and refuses a user named
+// nowhere, an aborted sign-in and an expired code. The browser test
+// (test/console/sso.browser.test.ts) walks the same flow in chromium.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -27,6 +30,7 @@ describe("console sign-in through OpenID Connect", () => {
   let gw: TestGateway;
   let idp: TestIdp;
   let origin: string;
+  let deviceTtl = 600;
   const yaml = (issuer: string, admins = "{ groups: [platform-admins] }") => `${MOCK_CONFIG}
 keys:
   - { name: root, hash: "${hashKey(ADMIN_KEY)}", team: ops, role: admin }
@@ -45,7 +49,7 @@ console:
     const idpPort = await freePort();
     const gwPort = await freePort();
     origin = `http://127.0.0.1:${gwPort}`;
-    idp = await startTestIdp({ port: idpPort, clientId: "signalbox-console", clientSecret: CLIENT_SECRET, redirectUris: [`${origin}/console/sso/callback`], groups: (login) => GROUPS[login] ?? [] });
+    idp = await startTestIdp({ port: idpPort, clientId: "signalbox-console", clientSecret: CLIENT_SECRET, redirectUris: [`${origin}/console/sso/callback`], postLogoutRedirectUris: [`${origin}/console/`], groups: (login) => GROUPS[login] ?? [], deviceCodeTtl: () => deviceTtl });
     gw = await startTestGateway(yaml(idp.issuer).replace("ORIGIN", origin), { port: gwPort, masterKey: MASTER });
     assert.equal(gw.url, origin);
   });
@@ -99,6 +103,78 @@ console:
     // A session signed under another master key (another deployment) means nothing here.
     const other = createConsoleSso(() => gw.config.console.sso, "another-master-key-entirely");
     assert.throws(() => other.verify(token), /not a valid console session/);
+  });
+
+  const post = async (path: string, body?: unknown, token?: string) => {
+    const r = await fetch(`${origin}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: (await r.json()) as Record<string, string> };
+  };
+
+  test("sign-out: the session is refused at once on /v1 and Connect, audited without the token; the answer names the provider's end_session URL", async () => {
+    const { end, browser } = await signIn("alice");
+    const token = new URL(end).hash.replace(/^#sso=/, "");
+    const models = () => fetch(`${origin}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await models()).status, 200);
+    const out = await post("/console/sso/logout", undefined, token);
+    assert.equal(out.status, 200);
+    const url = new URL(out.body.end_session_url!);
+    assert.equal(url.origin, idp.issuer);
+    assert.deepEqual([url.searchParams.get("client_id"), url.searchParams.get("post_logout_redirect_uri")], ["signalbox-console", `${origin}/console/`]);
+    assert.equal((await models()).status, 401);
+    await assert.rejects(createSignalboxClient({ baseUrl: origin, apiKey: token }).admin.getCaller({}), /signed out/);
+    // Signing out again is harmless; a forged session is not a session.
+    assert.equal((await post("/console/sso/logout", undefined, token)).status, 200);
+    assert.equal((await post("/console/sso/logout", undefined, `${token.slice(0, -3)}AAA`)).status, 401);
+    assert.equal((await post("/console/sso/logout")).status, 401);
+    const audit = await createSignalboxClient({ baseUrl: origin, apiKey: ADMIN_KEY }).admin.listAuditEvents({});
+    const logouts = audit.events.filter((e) => e.action === "session.logout");
+    assert.deepEqual(logouts.map((e) => e.actor), ["sso:alice@example.com"], "one event for the one sign-out");
+    assert.ok(!JSON.stringify(audit.events, (_k, v) => (typeof v === "bigint" ? String(v) : v)).includes(token.split(".")[1]!), "the session token is not in the audit log");
+    // The provider's own session ends too, and it sends the browser back to the console.
+    assert.equal(await browser.endSession(url.href), `${origin}/console/`);
+    // Another session of the same person is untouched.
+    const again = new URL((await signIn("alice")).end).hash.replace(/^#sso=/, "");
+    assert.equal((await createSignalboxClient({ baseUrl: origin, apiKey: again }).admin.getCaller({})).key, "sso:alice@example.com");
+  });
+
+  test("device sign-in: an admin gets a session; a user named nowhere, an aborted sign-in and an expired code are refused", async () => {
+    const start = async () => {
+      const r = await post("/console/sso/device");
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body as unknown as { user_code: string; verification_uri: string; verification_uri_complete: string; interval: number; device: string };
+    };
+    const d = await start();
+    assert.match(d.verification_uri, new RegExp(`^${idp.issuer}/`));
+    assert.ok(d.user_code && d.interval > 0);
+    assert.deepEqual((await post("/console/sso/device/token", { device: d.device })).body, { status: "pending" });
+    assert.match(await new Browser().approveDevice(d.verification_uri_complete, "alice"), /Sign-in Success/);
+    const done = await post("/console/sso/device/token", { device: d.device });
+    assert.equal(done.body.status, "signed_in", JSON.stringify(done.body));
+    assert.match(done.body.session!, /^sbs_/);
+    const me = await createSignalboxClient({ baseUrl: origin, apiKey: done.body.session! }).admin.getCaller({});
+    assert.deepEqual([me.key, me.role], ["sso:alice@example.com", KeyRole.ADMIN]);
+
+    const c = await start();
+    await new Browser().approveDevice(c.verification_uri_complete, "carol");
+    const carol = await post("/console/sso/device/token", { device: c.device });
+    assert.deepEqual([carol.status, carol.body.code], [403, "permission_denied"]);
+    assert.match(carol.body.message!, /carol@example\.com may not use this console/);
+
+    const a = await start();
+    await new Browser().approveDevice(a.verification_uri_complete, "bob", { abort: true });
+    const aborted = await post("/console/sso/device/token", { device: a.device });
+    assert.deepEqual([aborted.status, aborted.body.message], [403, "the sign-in was refused at the identity provider"]);
+
+    deviceTtl = 1;
+    const e = await start();
+    deviceTtl = 600;
+    await new Promise((r) => setTimeout(r, 1100));
+    const expired = await post("/console/sso/device/token", { device: e.device });
+    assert.deepEqual([expired.status, expired.body.code], [400, "deadline_exceeded"]);
+    assert.match(expired.body.message!, /expired.*signalbox login --device again/);
+    const forged = await post("/console/sso/device/token", { device: `${d.device.slice(0, -3)}AAA` });
+    assert.equal(forged.status, 400);
+    assert.equal(idp.errors.filter((m) => !/access_denied|authorization_pending|expired/.test(m)).length, 0, idp.errors.join("\n"));
   });
 
   test("the role is worked out again at every request: a reload that takes a user out of console.sso ends their session", async () => {
