@@ -595,6 +595,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           query: queryOf(req),
           readJson: () => readJsonBody(req, maxBytes),
           send: (st, b) => sendJson(res, st, b, { "x-request-id": ri.id }),
+          signal: ac.signal,
         });
         return;
       }
@@ -724,7 +725,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         sendJson(res, h.status, h.body, { "cache-control": "no-store" });
         return true;
       }
-      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
+      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
       serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
         if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: "500" } });
         else res.destroy();

@@ -21,6 +21,9 @@
 //   POST /team/delete    {team_ids: [...]}: all or none; a team that has keys is refused
 //   GET  /team/list      the teams this key may see
 //   GET  /spend/logs     ?api_key=&start_date=&end_date=: the requests of a key, from the usage store
+//   GET  /guardrails/list               the configuration's guardrails (GuardrailService.ListGuardrails)
+//   POST /guardrails/apply_guardrail    {guardrail_name, text}: {response_text} (redactions applied),
+//                                       or a 400 naming the guardrail and category that refused
 //   GET  /model/info     (and /v1/model/info) the deployments this key may name, in LiteLLM's shape
 //   POST /model/new      model_name + litellm_params {model: "provider/model", api_base, api_key}:
 //                        a deployment made at run time (and, with credentials, its provider)
@@ -45,12 +48,13 @@ import type { Caller } from "../router/types.ts";
 import { authorizeUsageFilters } from "../server/usage-service.ts";
 import type { UsageStore } from "../usage/store.ts";
 import { toOpenAIError } from "./response.ts";
+import { applyGuardrails } from "../guardrails/engine.ts";
 
 /** LiteLLM's regenerate names the key in its path: /key/{key}/regenerate (the secret or its token). */
 const KEY_IN_PATH = /^\/key\/([^/]+)\/regenerate$/;
 export const isLiteLLMPath = (p: string): boolean => GETS.has(p) || POSTS.has(p) || KEY_IN_PATH.test(p);
-const GETS = new Set(["/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info"]);
-const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/key/regenerate", "/key/block", "/key/unblock", "/team/new", "/team/update", "/team/delete", "/model/new", "/model/delete"]);
+const GETS = new Set(["/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info", "/guardrails/list"]);
+const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/key/regenerate", "/key/block", "/key/unblock", "/team/new", "/team/update", "/team/delete", "/model/new", "/model/delete", "/guardrails/apply_guardrail"]);
 /** The route a trace names: the path form of /key/regenerate carries a secret, never traced. */
 export const liteLLMRoute = (p: string): string => (KEY_IN_PATH.test(p) ? "/key/{key}/regenerate" : p);
 
@@ -96,6 +100,8 @@ export interface LiteLLMDeps {
   readJson(): Promise<unknown>;
   send(status: number, body: unknown): void;
   now?: () => number;
+  /** Aborts when the caller goes away (a guardrail's service call stops). */
+  signal?: AbortSignal;
 }
 
 const bad = (field: string, message: string) => new GatewayError("invalid_argument", `${field}: ${message}`, { field });
@@ -409,6 +415,22 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
         cursor = p.next;
       } while (cursor);
       d.send(200, await Promise.all(teams.map(async (t) => ({ ...teamJson(t), spend: await teamSpend(t), keys: cp.listKeys(a, { team: t.name, limit: 500, includeRevoked: false }).items.map(token) }))));
+      return 200;
+    }
+    case "/guardrails/list": {
+      // LiteLLM's modes: pre_call is the input, post_call the answer.
+      const mode = (stages: readonly string[]) => (stages.length === 2 ? "pre_call,post_call" : stages[0] === "output" ? "post_call" : "pre_call");
+      d.send(200, { guardrails: d.core.guardrails.all.map((g) => ({ guardrail_name: g.name, litellm_params: { guardrail: g.config.kind, mode: mode(g.config.stages), default_on: g.config.mandatory }, guardrail_info: { action: g.action, stages: g.config.stages } })) });
+      return 200;
+    }
+    case "/guardrails/apply_guardrail": {
+      const b = await body();
+      if (typeof b.guardrail_name !== "string" || !b.guardrail_name) throw bad("guardrail_name", "names a guardrail of the gateway's configuration");
+      if (typeof b.text !== "string") throw bad("text", "must be a string");
+      if (!d.core.guardrails.all.some((g) => g.name === b.guardrail_name)) throw bad("guardrail_name", `unknown guardrail "${b.guardrail_name}"`);
+      const r = await applyGuardrails(d.core.guardrails, [b.guardrail_name], "input", b.text, d.signal ?? new AbortController().signal, "guardrail_name");
+      if (r.blocked) throw new GatewayError("failed_precondition", r.message, { guardrail: r.guardrail, guardrailCategory: r.category });
+      d.send(200, { response_text: r.text, signalbox: { actions: r.actions, ignored: ignoredOf(b, new Set(["guardrail_name", "text"])) } });
       return 200;
     }
     case "/model/info":

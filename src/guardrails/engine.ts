@@ -85,6 +85,37 @@ export interface GuardrailSet {
    * none: input stage for a call's arguments, output stage (and prompt_injection) for its result.
    */
   named(names: readonly string[]): Selection | undefined;
+  /** The configuration's guardrails, in order (GuardrailService.ListGuardrails). */
+  readonly all: readonly CompiledGuardrail[];
+}
+
+/** What running guardrails on one text did (GuardrailService.ApplyGuardrails). */
+export type Applied =
+  | { blocked: false; text: string; actions: GuardrailActionRecord[] }
+  | { blocked: true; guardrail: string; category: string; message: string; actions: GuardrailActionRecord[] };
+
+/**
+ * Run these guardrails on a text at one stage, as a request's text would be (detectors, then the
+ * webhooks and partner services; the guardrails that need a request or an answer, max_input_tokens
+ * and json_schema, do nothing here). Unknown names are invalid_argument naming `field[i]`.
+ */
+export async function applyGuardrails(set: GuardrailSet, names: readonly string[], stage: GuardrailStage, text: string, signal: AbortSignal, field = "guardrails"): Promise<Applied> {
+  if (names.length === 0) throw new GatewayError("invalid_argument", `${field}: name at least one guardrail`, { field });
+  if (names.length > MAX_REQUESTED) throw new GatewayError("invalid_argument", `${field}: at most ${MAX_REQUESTED} guardrails, got ${names.length}`, { field });
+  const gs = names.map((n, i) => set.all.find((g) => g.name === n) ?? (() => {
+    throw new GatewayError("invalid_argument", `${field}[${i}]: unknown guardrail "${n}"`, { field: `${field}[${i}]` });
+  })());
+  const chosen = set.all.filter((g) => gs.includes(g) && g.config.stages.includes(stage));
+  const sel = selection(chosen);
+  if (!sel) return { blocked: false, text, actions: [] };
+  const run = startRun(sel);
+  try {
+    const [out] = await guardTexts(run, stage, [text], signal);
+    return { blocked: false, text: out!, actions: run.actions() };
+  } catch (err) {
+    if (!(err instanceof GatewayError) || err.details.guardrail === undefined) throw err;
+    return { blocked: true, guardrail: err.details.guardrail, category: err.details.guardrailCategory ?? "", message: err.message, actions: run.actions() };
+  }
 }
 
 /** Selections kept per (route, team, key, asked-for names); the map is cleared when it grows past this. */
@@ -195,6 +226,7 @@ export function compileGuardrails(cfg: Config): GuardrailSet {
   const keys = attached(cfg.keys);
   const memo = new Map<string, Selection | undefined>();
   return {
+    all,
     select(call, route) {
       if (all.length === 0) return undefined;
       const asked = call.guardrails;

@@ -17,6 +17,7 @@ import { configCommands } from "./commands/config.ts";
 import { entryCommands } from "./commands/entries.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
 import { auditCommand } from "./commands/audit.ts";
+import { guardrailCommands } from "./commands/guardrails.ts";
 import { loginCommands } from "./commands/login.ts";
 import { routeCommands } from "./commands/route.ts";
 import { usageCommands } from "./commands/usage.ts";
@@ -29,12 +30,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys and teams, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys and teams, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY, else the session `signalbox login` kept)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, models, keys list, teams list, audit, alerts list, batches, mcp servers, mcp tools, prompts list, entries list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, models, keys list, teams list, audit, alerts list, guardrails list, batches, mcp servers, mcp tools, prompts list, entries list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   transcribeCommand(program);
   speakCommand(program);
   moderateCommand(program);
+  guardrailCommands(program);
   batchCommands(program);
   responseCommands(program);
   mcpCommands(program);
