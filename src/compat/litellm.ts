@@ -49,6 +49,7 @@ import { authorizeUsageFilters } from "../server/usage-service.ts";
 import type { UsageStore } from "../usage/store.ts";
 import { toOpenAIError } from "./response.ts";
 import { applyGuardrails } from "../guardrails/engine.ts";
+import { admitCheck } from "../server/guardrail-service.ts";
 
 /** LiteLLM's regenerate names the key in its path: /key/{key}/regenerate (the secret or its token). */
 const KEY_IN_PATH = /^\/key\/([^/]+)\/regenerate$/;
@@ -428,6 +429,7 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
       if (typeof b.guardrail_name !== "string" || !b.guardrail_name) throw bad("guardrail_name", "names a guardrail of the gateway's configuration");
       if (typeof b.text !== "string") throw bad("text", "must be a string");
       if (!d.core.guardrails.all.some((g) => g.name === b.guardrail_name)) throw bad("guardrail_name", `unknown guardrail "${b.guardrail_name}"`);
+      await admitCheck(d.core, d.caller, d.traceId);
       const r = await applyGuardrails(d.core.guardrails, [b.guardrail_name], "input", b.text, d.signal ?? new AbortController().signal, "guardrail_name");
       if (r.blocked) throw new GatewayError("failed_precondition", r.message, { guardrail: r.guardrail, guardrailCategory: r.category });
       d.send(200, { response_text: r.text, signalbox: { actions: r.actions, ignored: ignoredOf(b, new Set(["guardrail_name", "text"])) } });

@@ -1,5 +1,6 @@
 // GuardrailService: the configuration's guardrails listed, and named ones run on a text without a
-// model call (src/guardrails/engine.ts applyGuardrails), for any caller with a key: the same
+// model call (src/guardrails/engine.ts applyGuardrails), for any caller with a key (each check
+// counted against its requests-per-minute limit, as a request is): the same
 // checks a request's text gets, so a guardrail can be tried before a route attaches it, and an
 // application can screen text it handles itself. LiteLLM's /guardrails/list and
 // /guardrails/apply_guardrail (src/compat/litellm.ts) answer from the same two functions.
@@ -10,6 +11,9 @@ import { ApplyGuardrailsResponseSchema, GuardrailService, GuardrailStage, ListGu
 import type { GatewayCore } from "../gateway.ts";
 import { applyGuardrails } from "../guardrails/engine.ts";
 import type { GuardrailStage as Stage } from "../guardrails/types.ts";
+import type { Caller } from "../router/types.ts";
+import { refusal, toolAdmission } from "../limits/admission.ts";
+import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
 import { toConnectError } from "./errors.ts";
 
@@ -25,6 +29,9 @@ export function guardrailService(core: GatewayCore): Partial<ServiceImpl<typeof 
     async applyGuardrails(req, ctx) {
       const ri = ctx.values.get(requestInfoKey)!;
       try {
+        // A check is a request of the key's (its requests-per-minute and its end user's): webhooks
+        // and partner services answer it, so a key cannot call them faster than it may call models.
+        await admitCheck(core, ctx.values.get(callerKey), ri.id);
         const stage: Stage = req.stage === GuardrailStage.OUTPUT ? "output" : "input";
         const a = await applyGuardrails(core.guardrails, req.guardrails, stage, req.text, ctx.signal);
         const actions = a.actions.map((x) => ({ guardrail: x.name, stage: STAGE[x.stage], action: x.action, category: x.category, count: x.count }));
@@ -34,4 +41,15 @@ export function guardrailService(core: GatewayCore): Partial<ServiceImpl<typeof 
       }
     },
   };
+}
+
+/**
+ * Count a guardrail check against the caller key's requests-per-minute limit (no budget: a check
+ * costs no tokens); a key over its limit is refused as a request would be.
+ */
+export async function admitCheck(core: GatewayCore, caller: Caller, requestId: string): Promise<void> {
+  const adm = toolAdmission((t) => core.control.directory.team(t), caller, undefined, requestId, 0, 10_000, Date.now());
+  if (!adm || adm.request.rates.length === 0) return;
+  const r = await core.limits.admit({ ...adm.request, budgets: [] });
+  if (!r.ok) throw refusal(r);
 }

@@ -20,6 +20,7 @@ import { buildCliIfStale, exited, ok, runCli } from "../helpers/cli.ts";
 
 const key = (...p: string[]) => ["sbx", "test", "guardsvc", ...p].join("_");
 const APP = key("app");
+const SLOW = key("slow");
 const HOOK_TOKEN = ["hook", "token", "for", "tests"].join("-");
 
 let hookBodies: unknown[] = [];
@@ -33,6 +34,7 @@ const yaml = () => `${MOCK_CONFIG}guardrails:
   - { name: moderation, kind: webhook, action: block, webhook: { url: "${hookUrl}", headers: { authorization: "Bearer ${HOOK_TOKEN}" } } }
 keys:
   - { name: app, hash: "${hashKey(APP)}", team: a, role: service }
+  - { name: slow, hash: "${hashKey(SLOW)}", team: a, role: service, limits: { requests_per_minute: 2 } }
 `;
 
 describe("GuardrailService", () => {
@@ -117,6 +119,19 @@ describe("GuardrailService", () => {
     await fail(sb.guardrails.applyGuardrails({ guardrails: ["no-pii", "nope"], text: "x" }), Code.InvalidArgument, /^guardrails\[1\]: unknown guardrail "nope"/);
     await fail(sb.guardrails.applyGuardrails({ guardrails: [], text: "x" }), Code.InvalidArgument, /^guardrails: name at least one guardrail/);
     await fail(createSignalboxClient({ baseUrl: g.url }).guardrails.listGuardrails({}), Code.Unauthenticated, /./);
+  });
+
+  test("each check counts against the key's requests per minute, as a request would", async () => {
+    const slow = createSignalboxClient({ baseUrl: g.url, apiKey: SLOW });
+    for (let i = 0; i < 2; i++) assert.equal((await slow.guardrails.applyGuardrails({ guardrails: ["no-pii"], text: "x" })).blocked, false);
+    await assert.rejects(slow.guardrails.applyGuardrails({ guardrails: ["no-pii"], text: "x" }), (e: unknown) => {
+      const c = ConnectError.from(e);
+      assert.equal(c.code, Code.ResourceExhausted);
+      assert.match(c.rawMessage, /^rate limit exceeded: /);
+      return true;
+    });
+    const viaLiteLLM = await fetch(`${g.url}/guardrails/apply_guardrail`, { method: "POST", headers: { authorization: `Bearer ${SLOW}`, "content-type": "application/json" }, body: JSON.stringify({ guardrail_name: "no-pii", text: "x" }) });
+    assert.equal(viaLiteLLM.status, 429);
   });
 
   test("LiteLLM's /guardrails/list and /guardrails/apply_guardrail", async () => {
