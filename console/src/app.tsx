@@ -12,6 +12,7 @@ import { BatchesPage } from "./pages/batches.tsx";
 import { BudgetsPage } from "./pages/budgets.tsx";
 import { EntriesPage } from "./pages/entries.tsx";
 import { ExplainPage } from "./pages/explain.tsx";
+import { GuardrailsPage } from "./pages/guardrails.tsx";
 import { KeysPage } from "./pages/keys.tsx";
 import { ModelsPage } from "./pages/models.tsx";
 import { OverviewPage } from "./pages/overview.tsx";
@@ -39,6 +40,7 @@ const NAV: NavItem[] = [
   { path: "explain", label: "Route explainer" },
   { path: "models", label: "Models & health" },
   { path: "entries", label: "Providers & routes", show: (s) => isAdmin(s.identity) },
+  { path: "guardrails", label: "Guardrails" },
   { path: "budgets", label: "Budgets & limits" },
   { path: "keys", label: "Keys & teams", show: (s) => s.identity.role !== "service" },
   { path: "alerts", label: "Alerts", show: (s) => isAdmin(s.identity) },
@@ -203,6 +205,8 @@ function Pages({ session }: { session: Session }) {
       return <ModelsPage />;
     case "entries":
       return <EntriesPage />;
+    case "guardrails":
+      return <GuardrailsPage />;
     case "budgets":
       return <BudgetsPage identity={session.identity} />;
     case "keys":
