@@ -67,6 +67,7 @@ import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
 import { deploymentsBehind, isOpenRouterPath, openRouterModelFields, serveOpenRouter, toOpenRouterError, type ListedModel } from "./openrouter.ts";
 import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
 import { applyPortkey, portkeyRouting } from "./portkey-config.ts";
+import { healJson } from "./heal.ts";
 import { isLiteLLMHealthPath, isLiteLLMPath, liteLLMHealth, liteLLMRoute, serveLiteLLM, toLiteLLMError } from "./litellm.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
@@ -305,7 +306,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
     if (!parsed.call.stream) {
-      const answers = await completeChoices(engine, er, parsed.n);
+      let answers = await completeChoices(engine, er, parsed.n);
+      if (parsed.healJson) answers = await Promise.all(answers.map(healJson));
       const a = answers[0];
       const answer = completionJson(answers, created);
       // Stored before it is answered, so a GET right after finds it.

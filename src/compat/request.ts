@@ -6,8 +6,9 @@
 //   - OpenRouter's `models` (models tried in order after `model`), `reasoning.effort`, its
 //     `provider` preferences (order, only, ignore, allow_fallbacks, sort, max_price,
 //     require_parameters, data_collection, zdr: src/router/provider-preferences.ts), its
-//     `transforms: ["middle-out"]` (src/router/middle-out.ts), and its hints `route` and `usage`,
-//     which are accepted and ignored;
+//     `transforms: ["middle-out"]` (src/router/middle-out.ts), its `plugins` (response-healing;
+//     file-parser with the native engine), and its hints `route` and `usage`, which are accepted
+//     and ignored;
 //   - LiteLLM's and Bifrost's `fallbacks` (model names, or {model}), LiteLLM's `num_retries`,
 //     `timeout` (seconds), `tags` and `metadata.tags`, and `cache` controls (no-cache, no-store, ttl);
 //   - a `signalbox` object with the Connect API's routing options (`providers` is `provider`),
@@ -36,6 +37,8 @@ export interface CompatRequest {
   n: number;
   /** OpenAI's `store`: keep the completion for GET /v1/chat/completions (chat-stored.ts). */
   store: boolean;
+  /** OpenRouter's response-healing plugin on a JSON answer given whole: repair it (heal.ts). */
+  healJson?: boolean;
 }
 
 export function bad(param: string, message: string): never {
@@ -97,14 +100,20 @@ const UNSUPPORTED: Record<string, string> = {
 
 /**
  * OpenRouter's `plugins`: what the gateway does anyway is accepted (`file-parser` with the
- * `native` engine: PDFs already go to each provider in its own form), the rest is refused by name
- * (web search, OCR and text extraction engines, response healing, moderation: none is run here).
+ * `native` engine: PDFs already go to each provider in its own form), `response-healing` repairs
+ * a JSON answer (./heal.ts; returns true when asked), the rest is refused by name (web search,
+ * OCR and text extraction engines, moderation: none is run here).
  */
-function openRouterPlugins(body: Json): void {
+function openRouterPlugins(body: Json): boolean {
+  let heal = false;
   (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
     const at = `plugins[${i}]`;
     if (!isObj(p)) bad(at, "must be an object with an id");
     const id = str(p, "id", `${at}.id`);
+    if (id === "response-healing" || id === "response_healing") {
+      heal = true;
+      return;
+    }
     if (id === "file-parser") {
       const engine = str(obj(p, "pdf", `${at}.pdf`) ?? {}, "engine", `${at}.pdf.engine`);
       if (engine === undefined || engine === "native") return;
@@ -112,6 +121,7 @@ function openRouterPlugins(body: Json): void {
     }
     bad(`${at}.id`, `OpenRouter's ${JSON.stringify(id ?? "")} plugin is not run by the gateway${id === "web" ? " (no web search)" : ""}`);
   });
+  return heal;
 }
 
 /** A content part's `cache_control`, Anthropic's shape. */
@@ -260,7 +270,7 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller, prom
     const v = body[k];
     if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
   }
-  openRouterPlugins(body);
+  const heal = openRouterPlugins(body);
   const model = str(body, "model", "model") ?? template?.model ?? bad("model", template ? `is required (prompt "${template.id}" names no model)` : "is required");
   const n = int(body, "n", "n") ?? 1;
   if (n < 1) bad("n", `must be at least 1, got ${n}`);
@@ -302,7 +312,9 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller, prom
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, fieldNames(maxName)));
-  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true };
+  // Response healing applies to JSON answers given whole (OpenRouter's rule: not to streams).
+  const healJson = heal && !stream && (call.request.responseFormat?.type === "json_object" || call.request.responseFormat?.type === "json_schema");
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true, ...(healJson ? { healJson } : {}) };
 }
 
 /** LiteLLM's prompt fields on Chat Completions (or the signalbox object's prompt), rendered; undefined without one. */
