@@ -66,7 +66,7 @@ import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
 import { deploymentsBehind, isOpenRouterPath, openRouterModelFields, serveOpenRouter, toOpenRouterError, type ListedModel } from "./openrouter.ts";
 import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
-import { applyPortkey, portkeyRouting } from "./portkey-config.ts";
+import { applyPortkey, portkeyRouting, type PortkeyRouting } from "./portkey-config.ts";
 import { healJson } from "./heal.ts";
 import { isLiteLLMHealthPath, isLiteLLMPath, liteLLMHealth, liteLLMRoute, serveLiteLLM, toLiteLLMError } from "./litellm.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
@@ -102,6 +102,8 @@ function queryKey(url: string): string | undefined {
   if (q < 0) return undefined;
   return new URLSearchParams(url.slice(q + 1)).get("key") ?? undefined;
 }
+
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The doors Portkey's routing headers apply to (their bodies name a model and take the `signalbox` options). */
 const PORTKEY_DOORS = new Set(["/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/v1/embeddings", "/v1/rerank", "/v2/rerank", "/v1/images/generations", "/v1/moderations"]);
@@ -283,7 +285,22 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     await completions.store.put(c).catch((err) => log("warn", "chat completions: could not store a completion (store: true)", { id, reason: (err as Error).message }));
   }
 
-  async function chat(req: Req, res: Res, ri: RequestInfo, caller: Caller, signal: AbortSignal, portkeyed: (body: unknown) => unknown): Promise<number> {
+  /** A request's body with Portkey's routing (or a Model Catalog name) applied (./portkey-config.ts). */
+  const portkeyed = (pk: PortkeyRouting | undefined, ri: RequestInfo, body: unknown) => applyPortkey(pk, body, core.registry, ri.context?.metadata ?? NO_METADATA);
+  /** The same for a door that parses its own body: rewritten only when there is something to apply (one that is not JSON is left for the door to refuse). */
+  const portkeyedRaw = (pk: PortkeyRouting | undefined, ri: RequestInfo, raw: Buffer): Buffer => {
+    if (!pk && !raw.includes('"@')) return raw;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString("utf8"));
+    } catch {
+      return raw;
+    }
+    const out = portkeyed(pk, ri, parsed);
+    return out === parsed ? raw : Buffer.from(JSON.stringify(out));
+  };
+
+  async function chat(req: Req, res: Res, ri: RequestInfo, caller: Caller, signal: AbortSignal, pk: PortkeyRouting | undefined): Promise<number> {
     const raw = await readBody(req, maxBytes);
     let body: unknown;
     try {
@@ -291,7 +308,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     } catch {
       throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
     }
-    body = portkeyed(body);
+    body = portkeyed(pk, ri, body);
     const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts);
     if (parsed.store) {
       if (!completions) throw new GatewayError("invalid_argument", "store: this gateway keeps no chat completions (responses.store is false in its configuration)", { field: "store" });
@@ -459,22 +476,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         const named = pkConfig !== undefined ? "x-portkey-config" : pkVirtualKey !== undefined ? "x-portkey-virtual-key" : pkProvider !== undefined ? "x-portkey-provider" : "x-portkey-request-timeout";
         throw new GatewayError("invalid_argument", `${named}: Portkey's routing applies here to ${[...PORTKEY_DOORS].join(", ")}, not to ${path}`, { field: named });
       }
-      /** The request's body with Portkey's routing (or a Model Catalog name) applied. */
-      const portkeyed = (body: unknown) => applyPortkey(pk, body, core.registry, ri.context?.metadata ?? {});
-      /** The same for a door that parses its own body: rewritten only when there is something to apply (one that is not JSON is left for the door to refuse). */
-      const portkeyedRaw = (raw: Buffer): Buffer => {
-        if (!pk && !raw.includes('"@')) return raw;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(raw.toString("utf8"));
-        } catch {
-          return raw;
-        }
-        const out = portkeyed(parsed);
-        return out === parsed ? raw : Buffer.from(JSON.stringify(out));
-      };
       if (path === "/v1/chat/completions" && req.method === "POST") {
-        status = await chat(req, res, ri, caller, ac.signal, portkeyed);
+        status = await chat(req, res, ri, caller, ac.signal, pk);
         return;
       }
       if (passthrough && path.startsWith(PASSTHROUGH_PREFIX)) {
@@ -512,7 +515,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
-        const body = req.method === "POST" ? portkeyedRaw(await readBody(req, maxBytes)) : Buffer.alloc(0);
+        const body = req.method === "POST" ? portkeyedRaw(pk, ri, await readBody(req, maxBytes)) : Buffer.alloc(0);
         status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers ? core.mcp : undefined, prompts: core.control.prompts });
         return;
       }
@@ -522,7 +525,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        const body: unknown = portkeyed(await readJsonBody(req, maxBytes));
+        const body: unknown = portkeyed(pk, ri, await readJsonBody(req, maxBytes));
         const out =
           path === "/v1/embeddings"
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
@@ -656,7 +659,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        const body = portkeyedRaw(await readBody(req, maxBytes));
+        const body = portkeyedRaw(pk, ri, await readBody(req, maxBytes));
         status = await serveCompletions(res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson });
         return;
       }
@@ -666,7 +669,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
-        const body = portkeyedRaw(await readBody(req, maxBytes));
+        const body = portkeyedRaw(pk, ri, await readBody(req, maxBytes));
         status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.control.prompts, mcp: core.config.mcpServers ? core.mcp : undefined });
         return;
       }

@@ -338,7 +338,7 @@ function deploymentsOf(reg: ModelRegistry, provider: { name: string; field: stri
  * picked first and carries the rest in its `signalbox` options. `metadata` is what the request's
  * headers and body say of it (for conditions); `rand` draws the load balancer's pick.
  */
-export function applyPortkey(r: PortkeyRouting | undefined, body: unknown, reg: ModelRegistry, metadata: Record<string, string>, rand: () => number = Math.random): unknown {
+export function applyPortkey(r: PortkeyRouting | undefined, body: unknown, reg: ModelRegistry, metadata: Readonly<Record<string, string>>, rand: () => number = Math.random): unknown {
   if (!isObj(body)) return body;
   // Portkey's Model Catalog names a provider's model as "@provider/model".
   const model = typeof body.model === "string" ? body.model : undefined;
