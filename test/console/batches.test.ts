@@ -13,7 +13,7 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -22,7 +22,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { count, usd } from "../../console/src/format.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 
 // Built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "batches", "secret"].join("-");
@@ -150,12 +150,7 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     });
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console batches suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("batches", started, work, context, gw));
 
   test("the table lists the batches newest first, with status, counts, cost, tokens and metadata as the API says", async () => {
     await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Batches", exact: true }).click();

@@ -13,7 +13,7 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -21,7 +21,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { type ChatRequest, ChatRequestSchema, createSignalboxClient, DataCollection, ProviderSort, type RouteResponse, type SignalboxClient } from "@signalbox/client";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Built at run time so no literal key sits in the source.
@@ -120,12 +120,7 @@ describe("console: the Route explainer's provider preferences and middle-out", {
     await page.locator("select[name=model]").selectOption("pair");
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console explain-providers suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("explain-providers", started, work, context, gw));
 
   test("the Providers fieldset starts empty: no providers sent, the route's own order", async () => {
     const fieldset = page.getByRole("group", { name: "Providers" });

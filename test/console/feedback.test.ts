@@ -10,7 +10,7 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -18,7 +18,7 @@ import { createSignalboxClient, Dimension, type SignalboxClient } from "@signalb
 import type { BrowserContext, Page } from "playwright-core";
 import { feedbackId } from "../../src/control/feedback.ts";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { abConfig, askBoth, type Answered } from "../helpers/ab-route.ts";
 
@@ -79,12 +79,7 @@ describe("console: feedback on a request and the usage page's Feedback card", { 
     page = await signedInPage(context, gw.url, ADMIN, errors);
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console feedback suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("feedback", started, work, context, gw));
 
   test("a request's page: thumbs up with a comment is saved on the request's variant", async () => {
     const r = one("control");

@@ -12,14 +12,14 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ConfigEntryKind, createSignalboxClient, GuardrailStage, type SignalboxClient } from "@signalbox/client";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Built at run time so no literal key sits in the source.
@@ -80,12 +80,7 @@ describe("console: the Guardrails page", { skip: skipWithoutChromium }, () => {
     page = await signedInPage(context, gw.url, ADMIN, errors);
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console guardrails suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("guardrails", started, work, context, gw));
 
   test("the menu leads to Guardrails: the table lists them as ListGuardrails does", async () => {
     await nav(page).getByRole("link", { name: "Guardrails", exact: true }).click();

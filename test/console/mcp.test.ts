@@ -9,13 +9,13 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startFakeMcp, type FakeMcp } from "../helpers/fake-mcp.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
@@ -75,14 +75,7 @@ mcp_servers:
     page = await signedInPage(context, gw.url, ADMIN, errors);
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    await plain?.close();
-    await math?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console mcp suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("mcp", started, work, context, gw, plain, math));
 
   test("the MCP servers table: id, host, teams, tools filter, price per call; no URL path, query or header", async () => {
     await page.goto(`${gw.url}/console/models`);

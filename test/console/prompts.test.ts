@@ -10,14 +10,14 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createSignalboxClient, PromptSource, type SignalboxClient } from "@signalbox/client";
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Built at run time so no literal key sits in the source.
@@ -72,12 +72,7 @@ describe("console: the Prompts page", { skip: skipWithoutChromium }, () => {
     page = await signedInPage(context, gw.url, ADMIN, errors);
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console prompts suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("prompts", started, work, context, gw));
 
   test("the navigation leads to Prompts; the config file's prompt is listed, shared and read-only", async () => {
     await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Prompts", exact: true }).click();

@@ -10,13 +10,13 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Secrets are built at run time so no literal key sits in the source.
@@ -70,12 +70,7 @@ describe("console realtime page in Chromium", { skip: skipWithoutChromium }, () 
     page.on("websocket", (ws) => sockets.push(ws.url()));
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console realtime suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("realtime", started, work, context, gw));
 
   test("a text conversation over a client secret: streamed replies, usage, totals, close 1000, one usage record", async () => {
     await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Realtime", exact: true }).click();

@@ -10,14 +10,14 @@
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
+import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 // Built at run time so no literal key sits in the source.
@@ -95,12 +95,7 @@ describe("console: a stored response's conversation on its request page", { skip
     });
   });
 
-  after(async () => {
-    await context?.close();
-    await gw?.close();
-    if (work) await rm(work, { recursive: true, force: true });
-    console.log(`# console responses suite: ${Math.round(performance.now() - started)} ms`);
-  });
+  after(() => endSuite("responses", started, work, context, gw));
 
   test("the continuation's page shows its input, the answer and the response it continues", async () => {
     await page.goto(`${gw.url}/console/requests/${secondRequestId}`);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -65,4 +65,14 @@ export async function signedInPage(context: BrowserContext, origin: string, key:
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("[data-testid=identity][data-role=admin]").waitFor();
   return page;
+}
+
+/**
+ * A console suite's teardown: the browser context, the gateway and whatever else it started (in
+ * that order), its scratch directory, then how long the suite took.
+ */
+export async function endSuite(name: string, started: number, work: string | undefined, ...parts: ({ close(): Promise<unknown> } | undefined)[]): Promise<void> {
+  for (const c of parts) await c?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+  console.log(`# console ${name} suite: ${Math.round(performance.now() - started)} ms`);
 }
