@@ -3,7 +3,7 @@
 // them never carries the SDK, its exporters and their encoders (about 10 MB of resident memory);
 // the request path itself speaks only @opentelemetry/api (tracing.ts, usage-logs.ts).
 
-import { isValidTraceId, propagation, trace, type Context } from "@opentelemetry/api";
+import { isValidTraceId, propagation, trace, type Context, type HrTime } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
 import { FastOTLPTraceExporter } from "./otlp-spans.ts";
@@ -16,6 +16,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
   type Sampler,
+  type Span,
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace";
@@ -102,7 +103,7 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
   const resource = signalboxResource();
   const batch = batchOptions(env, "OTEL_BSP", { scheduledDelayMillis: 500, maxExportBatchSize: 128, maxQueueSize: 4096 });
   const processor = opts.processor ?? new BatchSpanProcessor({ exporter: opts.exporter ?? new FastOTLPTraceExporter({ concurrencyLimit: exportsAtOnce(batch) }), ...batch });
-  const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [processor] });
+  const provider = new TracerProvider({ resource, sampler: samplerFromEnv(env), spanProcessors: [ONE_CLOCK, processor] });
   // The propagator is process-wide. No context manager is registered: every span gets its parent
   // explicitly (stream handlers run outside any async context anyway), which spares every
   // promise in the process the async-context bookkeeping.
@@ -117,6 +118,39 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
   };
 }
 let registered = false;
+
+/**
+ * Every span of the process on one clock. The SDK anchors each span to its own Date.now(), which
+ * has millisecond precision and follows steps of the wall clock, then times the span with the
+ * monotonic clock: a child span could start up to a millisecond before its parent, or end after
+ * it, and a step of the wall clock in the middle of a request moved its later spans by the step.
+ * This processor, first in line, restarts each span on the monotonic clock anchored once to the
+ * wall clock (again only when the two part by more than 20 ms: the wall clock was set), so the
+ * spans of a trace nest as they ran; the SDK's end times and event times follow the start (they
+ * are the start plus monotonic time). The gateway never passes a start time of its own.
+ */
+class OneClock implements SpanProcessor {
+  #anchor = Date.now() - performance.now();
+  onStart(span: Span): void {
+    const mono = performance.now();
+    let t = this.#anchor + mono;
+    const wall = Date.now();
+    if (Math.abs(wall - t) > 20) {
+      this.#anchor = wall - mono;
+      t = wall;
+    }
+    const s = Math.floor(t / 1000);
+    (span as { startTime: HrTime }).startTime = [s, Math.round((t - s * 1000) * 1e6)];
+  }
+  onEnd(): void {}
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+const ONE_CLOCK = new OneClock();
 
 /**
  * Links each log record to its request's trace. The SDK takes the trace context only from a
