@@ -79,6 +79,10 @@ export interface ControlPlane {
   listKeys(a: Actor, q: { team?: string; limit: number; cursor?: string; includeRevoked: boolean }): Page<ManagedKey>;
   getKey(a: Actor, name: string): ManagedKey;
   updateKey(a: Actor, name: string, patch: KeyPatch): Promise<ManagedKey>;
+  /** Refuse the key's requests until unblocked (idempotent; a revoked key cannot be). Audited as key.block. */
+  blockKey(a: Actor, name: string): Promise<ManagedKey>;
+  /** Take a block off (idempotent). Audited as key.unblock. */
+  unblockKey(a: Actor, name: string): Promise<ManagedKey>;
   revokeKey(a: Actor, name: string): Promise<ManagedKey>;
   rotateKey(a: Actor, name: string, graceSeconds: number): Promise<{ key: ManagedKey; secret: string }>;
   createTeam(a: Actor, input: TeamInput): Promise<ManagedTeam>;
@@ -167,6 +171,7 @@ export function keyView(k: ManagedKey): Record<string, unknown> {
       expire_time: iso(k.expiresAt),
       metadata: k.metadata,
       revoke_time: iso(k.revokedAt),
+      block_time: iso(k.blockedAt),
       previous_secret_expire_time: iso(k.prevHashExpiresAt),
     }),
   );
@@ -568,6 +573,22 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       const k = writableKey(a, name);
       if (k.revokedAt !== undefined) return k;
       return (await mutateKey(a, name, "key.revoke", (k) => ({ ...k, revokedAt: now(), prevHash: undefined, prevHashExpiresAt: undefined }))).after;
+    },
+
+    async blockKey(a, name) {
+      const k = writableKey(a, name);
+      if (k.revokedAt !== undefined) throw new GatewayError("failed_precondition", `key "${name}" is revoked: it cannot be blocked or unblocked`, { field: "name" });
+      // A key that blocked itself could not unblock itself: the one way out would be another admin.
+      if (a.caller.keyName === name) throw new GatewayError("failed_precondition", `key "${name}" is the key of this request: a key may not block itself`, { field: "name" });
+      if (k.blockedAt !== undefined) return k;
+      return (await mutateKey(a, name, "key.block", (k) => ({ ...k, blockedAt: now() }))).after;
+    },
+
+    async unblockKey(a, name) {
+      const k = writableKey(a, name);
+      if (k.revokedAt !== undefined) throw new GatewayError("failed_precondition", `key "${name}" is revoked: it cannot be blocked or unblocked`, { field: "name" });
+      if (k.blockedAt === undefined) return k;
+      return (await mutateKey(a, name, "key.unblock", (k) => ({ ...k, blockedAt: undefined }))).after;
     },
 
     async rotateKey(a, name, graceSeconds) {

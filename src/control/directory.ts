@@ -143,6 +143,7 @@ export function createDirectory(now: () => number = Date.now): Directory {
       const t = now();
       if (k.revokedAt !== undefined) throw new GatewayError("unauthenticated", `API key "${k.name}" was revoked`);
       if (k.expiresAt !== undefined && k.expiresAt <= t) throw new GatewayError("unauthenticated", `API key "${k.name}" expired`);
+      if (k.blockedAt !== undefined) throw new GatewayError("unauthenticated", `API key "${k.name}" is blocked`);
       if (h !== k.hash && (k.prevHashExpiresAt === undefined || k.prevHashExpiresAt <= t)) {
         throw new GatewayError("unauthenticated", `API key "${k.name}" was rotated: use its new secret`);
       }
@@ -153,7 +154,7 @@ export function createDirectory(now: () => number = Date.now): Directory {
     callerByName(name) {
       if (byName.size === 0) return name === ANONYMOUS.keyName ? ANONYMOUS : undefined;
       const e = byName.get(name);
-      if (!e || e.key.revokedAt !== undefined || (e.key.expiresAt !== undefined && e.key.expiresAt <= now())) return undefined;
+      if (!e || e.key.revokedAt !== undefined || e.key.blockedAt !== undefined || (e.key.expiresAt !== undefined && e.key.expiresAt <= now())) return undefined;
       return e.caller;
     },
     team: (name) => teams.get(name),

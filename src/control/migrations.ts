@@ -471,6 +471,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_session_revocations_expiry ON signalbox_session_revocations (expires_at);
     `,
   },
+  {
+    version: 21,
+    name: "keys: blocked (refused until unblocked), reversibly, unlike a revocation",
+    sql: `
+      ALTER TABLE signalbox_keys ADD COLUMN blocked_at timestamptz;
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

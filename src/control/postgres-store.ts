@@ -33,7 +33,7 @@ const HASH_LOCK_CLASS = 0x5b0c;
 const AUDIT_MAX_PAGE = 1_000;
 
 const KEY_COLS =
-  "name, team, role, hash, prefix, allow, limits, per_user_limits, budget, max_output_tokens, expires_at, metadata, created_at, updated_at, created_by, revoked_at, prev_hash, prev_hash_expires_at, last_used_at, per_user_budget";
+  "name, team, role, hash, prefix, allow, limits, per_user_limits, budget, max_output_tokens, expires_at, metadata, created_at, updated_at, created_by, revoked_at, prev_hash, prev_hash_expires_at, last_used_at, per_user_budget, blocked_at";
 const TEAM_COLS = "name, budget, default_key_limits, metadata, created_at, updated_at";
 const AUDIT_COLS = `id::text AS id, at, actor, action, target, before, after, replica, trace_id,
   (extract(epoch FROM date_trunc('second', at))::bigint * 1000000 + extract(microseconds FROM at)::bigint % 1000000)::text AS at_us`;
@@ -58,6 +58,7 @@ interface KeyRow {
   prev_hash: string | null;
   prev_hash_expires_at: Date | null;
   last_used_at: Date | null;
+  blocked_at: Date | null;
   per_user_budget: ManagedKey["perUserBudget"] | null;
 }
 
@@ -108,6 +109,7 @@ function keyFromRow(r: KeyRow): ManagedKey {
   if (r.prev_hash != null) k.prevHash = r.prev_hash;
   if (r.prev_hash_expires_at != null) k.prevHashExpiresAt = r.prev_hash_expires_at.getTime();
   if (r.last_used_at != null) k.lastUsedAt = r.last_used_at.getTime();
+  if (r.blocked_at != null) k.blockedAt = r.blocked_at.getTime();
   return k;
 }
 
@@ -433,6 +435,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
     k.prevHash ?? null,
     time(k.prevHashExpiresAt),
     json(k.perUserBudget),
+    time(k.blockedAt),
   ];
 
   const teamValues = (t: ManagedTeam) => [t.name, json(t.budget), json(t.defaultKeyLimits), json(t.metadata ?? {}), time(t.createdAt), time(t.updatedAt)];
@@ -654,8 +657,8 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
         await shareTeam(sql, key.team);
         await sql(
           `INSERT INTO signalbox_keys (name, team, role, hash, prefix, allow, limits, per_user_limits, budget, max_output_tokens, expires_at,
-             metadata, created_at, updated_at, created_by, revoked_at, prev_hash, prev_hash_expires_at, per_user_budget, last_used_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13, now()), coalesce($14, now()), $15, $16, $17, $18, $19, $20)`,
+             metadata, created_at, updated_at, created_by, revoked_at, prev_hash, prev_hash_expires_at, per_user_budget, blocked_at, last_used_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13, now()), coalesce($14, now()), $15, $16, $17, $18, $19, $20, $21)`,
           [...keyValues(key), time(key.lastUsedAt)],
         );
         await writeAudit(sql, audit);
@@ -681,7 +684,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
         const res = await sql(
           `UPDATE signalbox_keys SET team = $2, role = $3, hash = $4, prefix = $5, allow = $6, limits = $7, per_user_limits = $8, budget = $9,
              max_output_tokens = $10, expires_at = $11, metadata = $12, created_at = coalesce($13, created_at), updated_at = coalesce($14, now()),
-             created_by = $15, revoked_at = $16, prev_hash = $17, prev_hash_expires_at = $18, per_user_budget = $19
+             created_by = $15, revoked_at = $16, prev_hash = $17, prev_hash_expires_at = $18, per_user_budget = $19, blocked_at = $20
            WHERE name = $1 RETURNING ${KEY_COLS}`,
           values,
         );

@@ -30,6 +30,8 @@ export interface ManagedKey {
   updatedAt: number;
   createdBy: string;
   revokedAt?: number;
+  /** Set while the key is blocked: refused until unblocked (a revocation cannot be undone). */
+  blockedAt?: number;
   /** After a rotation: the previous secret's hash, valid until prevHashExpiresAt. */
   prevHash?: string;
   prevHashExpiresAt?: number;

@@ -125,6 +125,7 @@ export function keyToPb(k: ManagedKey): ApiKey {
     updateTime: ts(k.updatedAt),
     lastUsedTime: ts(k.lastUsedAt),
     revokeTime: ts(k.revokedAt),
+    blockTime: ts(k.blockedAt),
     previousSecretExpireTime: ts(k.prevHashExpiresAt),
     createdBy: k.createdBy,
   });
@@ -254,6 +255,8 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
         return { key: keyToPb(await cp.updateKey(a, need(req.key.name, "key.name"), keyPatch(req.key, paths))) };
       }),
     revokeKey: (req, ctx) => run(ctx, async (a) => ({ key: keyToPb(await cp.revokeKey(a, need(req.name, "name"))) })),
+    blockKey: (req, ctx) => run(ctx, async (a) => ({ key: keyToPb(await cp.blockKey(a, need(req.name, "name"))) })),
+    unblockKey: (req, ctx) => run(ctx, async (a) => ({ key: keyToPb(await cp.unblockKey(a, need(req.name, "name"))) })),
     rotateKey: (req, ctx) =>
       run(ctx, async (a) => {
         const out = await cp.rotateKey(a, need(req.name, "name"), req.graceSeconds);

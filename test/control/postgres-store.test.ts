@@ -72,6 +72,7 @@ const fullKey = (name: string, hash: string): ManagedKey => ({
   updatedAt: 1_800_000_000_002,
   createdBy: "admin-key",
   revokedAt: 1_800_000_500_000,
+  blockedAt: 1_800_000_450_000,
   prevHash: `${hash}-prev`,
   prevHashExpiresAt: 1_800_000_600_000,
   lastUsedAt: 1_800_000_400_000,
@@ -190,6 +191,7 @@ test("keys round-trip every field; updateKey returns both sides as stored", asyn
       delete next.perUserLimits;
       delete next.perUserBudget;
       delete next.revokedAt;
+      delete next.blockedAt;
       next.metadata = { owner: "bo" };
       return next;
     },
@@ -201,6 +203,7 @@ test("keys round-trip every field; updateKey returns both sides as stored", asyn
   delete expected.perUserLimits;
   delete expected.perUserBudget;
   delete expected.revokedAt;
+  delete expected.blockedAt;
   assert.deepEqual(after, expected);
   assert.deepEqual(await store.getKey("full"), expected);
 

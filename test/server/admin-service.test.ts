@@ -126,6 +126,34 @@ describe("keys", () => {
     assert.ok(all.keys.some((k) => k.name === "to-revoke" && k.revokeTime));
   });
 
+  test("block refuses the key at once and unblock lets it call again; both idempotent, audited; a key may not block itself; a revoked key cannot be", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret } = await admin.createKey({ key: { name: "to-block", team: "search", role: KeyRole.SERVICE } });
+    await chatOk(secret);
+    const b = await admin.blockKey({ name: "to-block" });
+    assert.ok(b.key?.blockTime, "block_time is set");
+    const refused = await code(as(secret).chat.complete({ model: "default", messages: [userText("x")] }));
+    assert.equal(refused.code, Code.Unauthenticated);
+    assert.match(refused.message, /API key "to-block" is blocked/);
+    assert.ok(!refused.message.includes(secret), "the secret is never echoed");
+    assert.equal((await admin.blockKey({ name: "to-block" })).key?.blockTime?.seconds, b.key!.blockTime!.seconds, "blocking again changes nothing");
+    assert.ok((await admin.listKeys({ team: "search" })).keys.some((k) => k.name === "to-block" && k.blockTime), "a blocked key stays listed, marked");
+    const u = await admin.unblockKey({ name: "to-block" });
+    assert.equal(u.key?.blockTime, undefined);
+    await chatOk(secret);
+    await admin.unblockKey({ name: "to-block" });
+    const events = (await admin.listAuditEvents({ target: "key:to-block" })).events.map((e) => e.action);
+    assert.deepEqual(events.filter((a) => a.startsWith("key.")).sort(), ["key.block", "key.create", "key.unblock"]);
+    const { secret: admin2 } = await admin.createKey({ key: { name: "second-admin", team: "platform", role: KeyRole.ADMIN } });
+    const self = await code(as(admin2).admin.blockKey({ name: "second-admin" }));
+    assert.equal(self.code, Code.FailedPrecondition);
+    assert.match(self.message, /may not block itself/);
+    await admin.revokeKey({ name: "to-block" });
+    assert.equal((await code(admin.blockKey({ name: "to-block" }))).code, Code.FailedPrecondition);
+    assert.equal((await code(admin.blockKey({ name: "no-such-key" }))).code, Code.NotFound);
+    assert.equal((await code(admin.blockKey({ name: "" }))).code, Code.InvalidArgument);
+  });
+
   test("rotate: the old secret works through the grace period, then stops; the new one works", async () => {
     const admin = as(ADMIN).admin;
     const { secret: old } = await admin.createKey({ key: { name: "rotating", team: "search", role: KeyRole.SERVICE } });

@@ -17,7 +17,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/admin.proto.
  */
 export const file_signalbox_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQiqgYKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRItCg9wZXJfdXNlcl9idWRnZXQYEyABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIUChJfbWF4X291dHB1dF90b2tlbnMi8AIKBFRlYW0SDAoEbmFtZRgBIAEoCRIkCgZidWRnZXQYAiABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0EjQKEmRlZmF1bHRfa2V5X2xpbWl0cxgDIAEoCzIYLnNpZ25hbGJveC52MS5SYXRlTGltaXRzEjIKCG1ldGFkYXRhGAQgAygLMiAuc2lnbmFsYm94LnYxLlRlYW0uTWV0YWRhdGFFbnRyeRIkCgZzb3VyY2UYBSABKA4yFC5zaWduYWxib3gudjEuU291cmNlEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJa2V5X2NvdW50GAggASgNGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI1ChBDcmVhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiRgoRQ3JlYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiXwoPTGlzdEtleXNSZXF1ZXN0EgwKBHRlYW0YASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAQgASgIIk8KEExpc3RLZXlzUmVzcG9uc2USIgoEa2V5cxgBIAMoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh0KDUdldEtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIzCg5HZXRLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5ImYKEFVwZGF0ZUtleVJlcXVlc3QSIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNgoRVXBkYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSIgChBSZXZva2VLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiNgoRUmV2b2tlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSI3ChBSb3RhdGVLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSFQoNZ3JhY2Vfc2Vjb25kcxgCIAEoDSJGChFSb3RhdGVLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSI1ChFDcmVhdGVUZWFtUmVxdWVzdBIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iNgoSQ3JlYXRlVGVhbVJlc3BvbnNlEiAKBHRlYW0YASABKAsyEi5zaWduYWxib3gudjEuVGVhbSJmChFVcGRhdGVUZWFtUmVxdWVzdBIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKElVwZGF0ZVRlYW1SZXNwb25zZRIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iOQoQTGlzdFRlYW1zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJPChFMaXN0VGVhbXNSZXNwb25zZRIhCgV0ZWFtcxgBIAMoCzISLnNpZ25hbGJveC52MS5UZWFtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChFEZWxldGVUZWFtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhQKEkRlbGV0ZVRlYW1SZXNwb25zZSIVChNSZWxvYWRDb25maWdSZXF1ZXN0IlkKFFJlbG9hZENvbmZpZ1Jlc3BvbnNlEhYKDmNvbmZpZ192ZXJzaW9uGAEgASgJEhgKEHByZXZpb3VzX3ZlcnNpb24YAiABKAkSDwoHY2hhbmdlcxgDIAMoCSITChFMaXN0QWxlcnRzUmVxdWVzdCJNCglBbGVydFNpbmsSDAoEbmFtZRgBIAEoCRIOCgZmb3JtYXQYAiABKAkSDgoGZXZlbnRzGAMgAygJEhIKCnRpbWVvdXRfbXMYBCABKAUiPQoSTGlzdEFsZXJ0c1Jlc3BvbnNlEicKBmFsZXJ0cxgBIAMoCzIXLnNpZ25hbGJveC52MS5BbGVydFNpbmsiIAoQVGVzdEFsZXJ0UmVxdWVzdBIMCgRuYW1lGAEgASgJIkkKEVRlc3RBbGVydFJlc3BvbnNlEhEKCWRlbGl2ZXJlZBgBIAEoCBINCgVlcnJvchgCIAEoCRISCgpsYXRlbmN5X21zGAMgASgFIuUBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIOCgZ0YXJnZXQYBSABKAkSJwoGYmVmb3JlGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBImCgVhZnRlchgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHcmVwbGljYRgIIAEoCRIQCgh0cmFjZV9pZBgJIAEoCSK8AQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYAyABKAkSDgoGdGFyZ2V0GAQgASgJEhEKCXBhZ2Vfc2l6ZRgFIAEoDRISCgpwYWdlX3Rva2VuGAYgASgJIlwKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnNpZ25hbGJveC52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSISChBHZXRDYWxsZXJSZXF1ZXN0ImkKEUdldENhbGxlclJlc3BvbnNlEgsKA2tleRgBIAEoCRIMCgR0ZWFtGAIgASgJEiMKBHJvbGUYAyABKA4yFS5zaWduYWxib3gudjEuS2V5Um9sZRIUCgxhdXRoX2VuYWJsZWQYBCABKAgiyAIKC0NvbmZpZ0VudHJ5EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkSJQoEc3BlYxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNc2VjcmV0X2ZpZWxkcxgEIAMoCRIQCghyZXZpc2lvbhgFIAEoAxIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYCCABKAkSEgoKdXBkYXRlZF9ieRgJIAEoCRIPCgdwcm9ibGVtGAogASgJEhMKC3NlYWxlZF93aXRoGAsgAygJIsYBChVQdXRDb25maWdFbnRyeVJlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCRIlCgRzcGVjGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIeChFleHBlY3RlZF9yZXZpc2lvbhgEIAEoA0gAiAEBEhUKDXZhbGlkYXRlX29ubHkYBSABKAhCFAoSX2V4cGVjdGVkX3JldmlzaW9uImsKFlB1dENvbmZpZ0VudHJ5UmVzcG9uc2USKAoFZW50cnkYASABKAsyGS5zaWduYWxib3gudjEuQ29uZmlnRW50cnkSFgoOY29uZmlnX3ZlcnNpb24YAiABKAkSDwoHY2hhbmdlcxgDIAMoCSJHChhMaXN0Q29uZmlnRW50cmllc1JlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQiRwoZTGlzdENvbmZpZ0VudHJpZXNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkuc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5IosBChhEZWxldGVDb25maWdFbnRyeVJlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJEChlEZWxldGVDb25maWdFbnRyeVJlc3BvbnNlEhYKDmNvbmZpZ192ZXJzaW9uGAEgASgJEg8KB2NoYW5nZXMYAiADKAkiUgoVR2V0Q29uZmlnRW50cnlSZXF1ZXN0EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkiQgoWR2V0Q29uZmlnRW50cnlSZXNwb25zZRIoCgVlbnRyeRgBIAEoCzIZLnNpZ25hbGJveC52MS5Db25maWdFbnRyeSIzChpSZXNlYWxDb25maWdFbnRyaWVzUmVxdWVzdBIVCg12YWxpZGF0ZV9vbmx5GAEgASgIIn0KG1Jlc2VhbENvbmZpZ0VudHJpZXNSZXNwb25zZRIOCgZrZXlfaWQYASABKAkSEAoIcmVzZWFsZWQYAiADKAkSDwoHY3VycmVudBgDIAEoBRIrCgZmYWlsZWQYBCADKAsyGy5zaWduYWxib3gudjEuUmVzZWFsRmFpbHVyZSIuCg1SZXNlYWxGYWlsdXJlEg0KBWVudHJ5GAEgASgJEg4KBnJlYXNvbhgCIAEoCSpgCgdLZXlSb2xlEhgKFEtFWV9ST0xFX1VOU1BFQ0lGSUVEEAASEgoOS0VZX1JPTEVfQURNSU4QARIRCg1LRVlfUk9MRV9URUFNEAISFAoQS0VZX1JPTEVfU0VSVklDRRADKkUKBlNvdXJjZRIWChJTT1VSQ0VfVU5TUEVDSUZJRUQQABIRCg1TT1VSQ0VfQ09ORklHEAESEAoMU09VUkNFX1NUT1JFEAIqkAIKD0NvbmZpZ0VudHJ5S2luZBIhCh1DT05GSUdfRU5UUllfS0lORF9VTlNQRUNJRklFRBAAEh4KGkNPTkZJR19FTlRSWV9LSU5EX1BST1ZJREVSEAESIAocQ09ORklHX0VOVFJZX0tJTkRfREVQTE9ZTUVOVBACEhsKF0NPTkZJR19FTlRSWV9LSU5EX1JPVVRFEAMSHwobQ09ORklHX0VOVFJZX0tJTkRfR1VBUkRSQUlMEAQSIAocQ09ORklHX0VOVFJZX0tJTkRfTUNQX1NFUlZFUhAFEhsKF0NPTkZJR19FTlRSWV9LSU5EX0FMSUFTEAYSGwoXQ09ORklHX0VOVFJZX0tJTkRfQUxFUlQQBzLVDQoMQWRtaW5TZXJ2aWNlEkwKCUNyZWF0ZUtleRIeLnNpZ25hbGJveC52MS5DcmVhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkNyZWF0ZUtleVJlc3BvbnNlEk4KCExpc3RLZXlzEh0uc2lnbmFsYm94LnYxLkxpc3RLZXlzUmVxdWVzdBoeLnNpZ25hbGJveC52MS5MaXN0S2V5c1Jlc3BvbnNlIgOQAgESSAoGR2V0S2V5Ehsuc2lnbmFsYm94LnYxLkdldEtleVJlcXVlc3QaHC5zaWduYWxib3gudjEuR2V0S2V5UmVzcG9uc2UiA5ACARJMCglVcGRhdGVLZXkSHi5zaWduYWxib3gudjEuVXBkYXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5VcGRhdGVLZXlSZXNwb25zZRJMCglSZXZva2VLZXkSHi5zaWduYWxib3gudjEuUmV2b2tlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5SZXZva2VLZXlSZXNwb25zZRJMCglSb3RhdGVLZXkSHi5zaWduYWxib3gudjEuUm90YXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5Sb3RhdGVLZXlSZXNwb25zZRJPCgpDcmVhdGVUZWFtEh8uc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXNwb25zZRJPCgpVcGRhdGVUZWFtEh8uc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXNwb25zZRJRCglMaXN0VGVhbXMSHi5zaWduYWxib3gudjEuTGlzdFRlYW1zUmVxdWVzdBofLnNpZ25hbGJveC52MS5MaXN0VGVhbXNSZXNwb25zZSIDkAIBEk8KCkRlbGV0ZVRlYW0SHy5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlc3BvbnNlElUKDFJlbG9hZENvbmZpZxIhLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbG9hZENvbmZpZ1Jlc3BvbnNlElQKCkxpc3RBbGVydHMSHy5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlIgOQAgESTAoJVGVzdEFsZXJ0Eh4uc2lnbmFsYm94LnYxLlRlc3RBbGVydFJlcXVlc3QaHy5zaWduYWxib3gudjEuVGVzdEFsZXJ0UmVzcG9uc2USYwoPTGlzdEF1ZGl0RXZlbnRzEiQuc2lnbmFsYm94LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJS5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJRCglHZXRDYWxsZXISHi5zaWduYWxib3gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBElsKDlB1dENvbmZpZ0VudHJ5EiMuc2lnbmFsYm94LnYxLlB1dENvbmZpZ0VudHJ5UmVxdWVzdBokLnNpZ25hbGJveC52MS5QdXRDb25maWdFbnRyeVJlc3BvbnNlEmkKEUxpc3RDb25maWdFbnRyaWVzEiYuc2lnbmFsYm94LnYxLkxpc3RDb25maWdFbnRyaWVzUmVxdWVzdBonLnNpZ25hbGJveC52MS5MaXN0Q29uZmlnRW50cmllc1Jlc3BvbnNlIgOQAgESZAoRRGVsZXRlQ29uZmlnRW50cnkSJi5zaWduYWxib3gudjEuRGVsZXRlQ29uZmlnRW50cnlSZXF1ZXN0Gicuc2lnbmFsYm94LnYxLkRlbGV0ZUNvbmZpZ0VudHJ5UmVzcG9uc2USYAoOR2V0Q29uZmlnRW50cnkSIy5zaWduYWxib3gudjEuR2V0Q29uZmlnRW50cnlSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLkdldENvbmZpZ0VudHJ5UmVzcG9uc2UiA5ACARJqChNSZXNlYWxDb25maWdFbnRyaWVzEiguc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXF1ZXN0Gikuc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
+  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQi2gYKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRItCg9wZXJfdXNlcl9idWRnZXQYEyABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Ei4KCmJsb2NrX3RpbWUYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIUChJfbWF4X291dHB1dF90b2tlbnMi8AIKBFRlYW0SDAoEbmFtZRgBIAEoCRIkCgZidWRnZXQYAiABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0EjQKEmRlZmF1bHRfa2V5X2xpbWl0cxgDIAEoCzIYLnNpZ25hbGJveC52MS5SYXRlTGltaXRzEjIKCG1ldGFkYXRhGAQgAygLMiAuc2lnbmFsYm94LnYxLlRlYW0uTWV0YWRhdGFFbnRyeRIkCgZzb3VyY2UYBSABKA4yFC5zaWduYWxib3gudjEuU291cmNlEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJa2V5X2NvdW50GAggASgNGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI1ChBDcmVhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiRgoRQ3JlYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiXwoPTGlzdEtleXNSZXF1ZXN0EgwKBHRlYW0YASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAQgASgIIk8KEExpc3RLZXlzUmVzcG9uc2USIgoEa2V5cxgBIAMoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh0KDUdldEtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIzCg5HZXRLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5ImYKEFVwZGF0ZUtleVJlcXVlc3QSIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNgoRVXBkYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSIgChBSZXZva2VLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiNgoRUmV2b2tlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSIfCg9CbG9ja0tleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI1ChBCbG9ja0tleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiIQoRVW5ibG9ja0tleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI3ChJVbmJsb2NrS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSI3ChBSb3RhdGVLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSFQoNZ3JhY2Vfc2Vjb25kcxgCIAEoDSJGChFSb3RhdGVLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSI1ChFDcmVhdGVUZWFtUmVxdWVzdBIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iNgoSQ3JlYXRlVGVhbVJlc3BvbnNlEiAKBHRlYW0YASABKAsyEi5zaWduYWxib3gudjEuVGVhbSJmChFVcGRhdGVUZWFtUmVxdWVzdBIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKElVwZGF0ZVRlYW1SZXNwb25zZRIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iOQoQTGlzdFRlYW1zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJPChFMaXN0VGVhbXNSZXNwb25zZRIhCgV0ZWFtcxgBIAMoCzISLnNpZ25hbGJveC52MS5UZWFtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChFEZWxldGVUZWFtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhQKEkRlbGV0ZVRlYW1SZXNwb25zZSIVChNSZWxvYWRDb25maWdSZXF1ZXN0IlkKFFJlbG9hZENvbmZpZ1Jlc3BvbnNlEhYKDmNvbmZpZ192ZXJzaW9uGAEgASgJEhgKEHByZXZpb3VzX3ZlcnNpb24YAiABKAkSDwoHY2hhbmdlcxgDIAMoCSITChFMaXN0QWxlcnRzUmVxdWVzdCJNCglBbGVydFNpbmsSDAoEbmFtZRgBIAEoCRIOCgZmb3JtYXQYAiABKAkSDgoGZXZlbnRzGAMgAygJEhIKCnRpbWVvdXRfbXMYBCABKAUiPQoSTGlzdEFsZXJ0c1Jlc3BvbnNlEicKBmFsZXJ0cxgBIAMoCzIXLnNpZ25hbGJveC52MS5BbGVydFNpbmsiIAoQVGVzdEFsZXJ0UmVxdWVzdBIMCgRuYW1lGAEgASgJIkkKEVRlc3RBbGVydFJlc3BvbnNlEhEKCWRlbGl2ZXJlZBgBIAEoCBINCgVlcnJvchgCIAEoCRISCgpsYXRlbmN5X21zGAMgASgFIuUBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIOCgZ0YXJnZXQYBSABKAkSJwoGYmVmb3JlGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBImCgVhZnRlchgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHcmVwbGljYRgIIAEoCRIQCgh0cmFjZV9pZBgJIAEoCSK8AQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYAyABKAkSDgoGdGFyZ2V0GAQgASgJEhEKCXBhZ2Vfc2l6ZRgFIAEoDRISCgpwYWdlX3Rva2VuGAYgASgJIlwKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnNpZ25hbGJveC52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSISChBHZXRDYWxsZXJSZXF1ZXN0ImkKEUdldENhbGxlclJlc3BvbnNlEgsKA2tleRgBIAEoCRIMCgR0ZWFtGAIgASgJEiMKBHJvbGUYAyABKA4yFS5zaWduYWxib3gudjEuS2V5Um9sZRIUCgxhdXRoX2VuYWJsZWQYBCABKAgiyAIKC0NvbmZpZ0VudHJ5EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkSJQoEc3BlYxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNc2VjcmV0X2ZpZWxkcxgEIAMoCRIQCghyZXZpc2lvbhgFIAEoAxIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYCCABKAkSEgoKdXBkYXRlZF9ieRgJIAEoCRIPCgdwcm9ibGVtGAogASgJEhMKC3NlYWxlZF93aXRoGAsgAygJIsYBChVQdXRDb25maWdFbnRyeVJlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCRIlCgRzcGVjGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIeChFleHBlY3RlZF9yZXZpc2lvbhgEIAEoA0gAiAEBEhUKDXZhbGlkYXRlX29ubHkYBSABKAhCFAoSX2V4cGVjdGVkX3JldmlzaW9uImsKFlB1dENvbmZpZ0VudHJ5UmVzcG9uc2USKAoFZW50cnkYASABKAsyGS5zaWduYWxib3gudjEuQ29uZmlnRW50cnkSFgoOY29uZmlnX3ZlcnNpb24YAiABKAkSDwoHY2hhbmdlcxgDIAMoCSJHChhMaXN0Q29uZmlnRW50cmllc1JlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQiRwoZTGlzdENvbmZpZ0VudHJpZXNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkuc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5IosBChhEZWxldGVDb25maWdFbnRyeVJlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJEChlEZWxldGVDb25maWdFbnRyeVJlc3BvbnNlEhYKDmNvbmZpZ192ZXJzaW9uGAEgASgJEg8KB2NoYW5nZXMYAiADKAkiUgoVR2V0Q29uZmlnRW50cnlSZXF1ZXN0EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkiQgoWR2V0Q29uZmlnRW50cnlSZXNwb25zZRIoCgVlbnRyeRgBIAEoCzIZLnNpZ25hbGJveC52MS5Db25maWdFbnRyeSIzChpSZXNlYWxDb25maWdFbnRyaWVzUmVxdWVzdBIVCg12YWxpZGF0ZV9vbmx5GAEgASgIIn0KG1Jlc2VhbENvbmZpZ0VudHJpZXNSZXNwb25zZRIOCgZrZXlfaWQYASABKAkSEAoIcmVzZWFsZWQYAiADKAkSDwoHY3VycmVudBgDIAEoBRIrCgZmYWlsZWQYBCADKAsyGy5zaWduYWxib3gudjEuUmVzZWFsRmFpbHVyZSIuCg1SZXNlYWxGYWlsdXJlEg0KBWVudHJ5GAEgASgJEg4KBnJlYXNvbhgCIAEoCSpgCgdLZXlSb2xlEhgKFEtFWV9ST0xFX1VOU1BFQ0lGSUVEEAASEgoOS0VZX1JPTEVfQURNSU4QARIRCg1LRVlfUk9MRV9URUFNEAISFAoQS0VZX1JPTEVfU0VSVklDRRADKkUKBlNvdXJjZRIWChJTT1VSQ0VfVU5TUEVDSUZJRUQQABIRCg1TT1VSQ0VfQ09ORklHEAESEAoMU09VUkNFX1NUT1JFEAIqkAIKD0NvbmZpZ0VudHJ5S2luZBIhCh1DT05GSUdfRU5UUllfS0lORF9VTlNQRUNJRklFRBAAEh4KGkNPTkZJR19FTlRSWV9LSU5EX1BST1ZJREVSEAESIAocQ09ORklHX0VOVFJZX0tJTkRfREVQTE9ZTUVOVBACEhsKF0NPTkZJR19FTlRSWV9LSU5EX1JPVVRFEAMSHwobQ09ORklHX0VOVFJZX0tJTkRfR1VBUkRSQUlMEAQSIAocQ09ORklHX0VOVFJZX0tJTkRfTUNQX1NFUlZFUhAFEhsKF0NPTkZJR19FTlRSWV9LSU5EX0FMSUFTEAYSGwoXQ09ORklHX0VOVFJZX0tJTkRfQUxFUlQQBzLxDgoMQWRtaW5TZXJ2aWNlEkwKCUNyZWF0ZUtleRIeLnNpZ25hbGJveC52MS5DcmVhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkNyZWF0ZUtleVJlc3BvbnNlEk4KCExpc3RLZXlzEh0uc2lnbmFsYm94LnYxLkxpc3RLZXlzUmVxdWVzdBoeLnNpZ25hbGJveC52MS5MaXN0S2V5c1Jlc3BvbnNlIgOQAgESSAoGR2V0S2V5Ehsuc2lnbmFsYm94LnYxLkdldEtleVJlcXVlc3QaHC5zaWduYWxib3gudjEuR2V0S2V5UmVzcG9uc2UiA5ACARJMCglVcGRhdGVLZXkSHi5zaWduYWxib3gudjEuVXBkYXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5VcGRhdGVLZXlSZXNwb25zZRJMCglSZXZva2VLZXkSHi5zaWduYWxib3gudjEuUmV2b2tlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5SZXZva2VLZXlSZXNwb25zZRJMCglSb3RhdGVLZXkSHi5zaWduYWxib3gudjEuUm90YXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5Sb3RhdGVLZXlSZXNwb25zZRJJCghCbG9ja0tleRIdLnNpZ25hbGJveC52MS5CbG9ja0tleVJlcXVlc3QaHi5zaWduYWxib3gudjEuQmxvY2tLZXlSZXNwb25zZRJPCgpVbmJsb2NrS2V5Eh8uc2lnbmFsYm94LnYxLlVuYmxvY2tLZXlSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVuYmxvY2tLZXlSZXNwb25zZRJPCgpDcmVhdGVUZWFtEh8uc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXNwb25zZRJPCgpVcGRhdGVUZWFtEh8uc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXNwb25zZRJRCglMaXN0VGVhbXMSHi5zaWduYWxib3gudjEuTGlzdFRlYW1zUmVxdWVzdBofLnNpZ25hbGJveC52MS5MaXN0VGVhbXNSZXNwb25zZSIDkAIBEk8KCkRlbGV0ZVRlYW0SHy5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlc3BvbnNlElUKDFJlbG9hZENvbmZpZxIhLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbG9hZENvbmZpZ1Jlc3BvbnNlElQKCkxpc3RBbGVydHMSHy5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlIgOQAgESTAoJVGVzdEFsZXJ0Eh4uc2lnbmFsYm94LnYxLlRlc3RBbGVydFJlcXVlc3QaHy5zaWduYWxib3gudjEuVGVzdEFsZXJ0UmVzcG9uc2USYwoPTGlzdEF1ZGl0RXZlbnRzEiQuc2lnbmFsYm94LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJS5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJRCglHZXRDYWxsZXISHi5zaWduYWxib3gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBElsKDlB1dENvbmZpZ0VudHJ5EiMuc2lnbmFsYm94LnYxLlB1dENvbmZpZ0VudHJ5UmVxdWVzdBokLnNpZ25hbGJveC52MS5QdXRDb25maWdFbnRyeVJlc3BvbnNlEmkKEUxpc3RDb25maWdFbnRyaWVzEiYuc2lnbmFsYm94LnYxLkxpc3RDb25maWdFbnRyaWVzUmVxdWVzdBonLnNpZ25hbGJveC52MS5MaXN0Q29uZmlnRW50cmllc1Jlc3BvbnNlIgOQAgESZAoRRGVsZXRlQ29uZmlnRW50cnkSJi5zaWduYWxib3gudjEuRGVsZXRlQ29uZmlnRW50cnlSZXF1ZXN0Gicuc2lnbmFsYm94LnYxLkRlbGV0ZUNvbmZpZ0VudHJ5UmVzcG9uc2USYAoOR2V0Q29uZmlnRW50cnkSIy5zaWduYWxib3gudjEuR2V0Q29uZmlnRW50cnlSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLkdldENvbmZpZ0VudHJ5UmVzcG9uc2UiA5ACARJqChNSZXNlYWxDb25maWdFbnRyaWVzEiguc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXF1ZXN0Gikuc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
 
 /**
  * Requests and tokens per minute; an unset field is no limit.
@@ -198,6 +198,13 @@ export type ApiKey = Message<"signalbox.v1.ApiKey"> & {
    * @generated from field: signalbox.v1.Budget per_user_budget = 19;
    */
   perUserBudget?: Budget | undefined;
+
+  /**
+   * Set while the key is blocked (BlockKey): its requests are refused until UnblockKey.
+   *
+   * @generated from field: google.protobuf.Timestamp block_time = 20;
+   */
+  blockTime?: Timestamp | undefined;
 };
 
 /**
@@ -485,6 +492,74 @@ export const RevokeKeyResponseSchema: GenMessage<RevokeKeyResponse> = /*@__PURE_
   messageDesc(file_signalbox_v1_admin, 13);
 
 /**
+ * @generated from message signalbox.v1.BlockKeyRequest
+ */
+export type BlockKeyRequest = Message<"signalbox.v1.BlockKeyRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message signalbox.v1.BlockKeyRequest.
+ * Use `create(BlockKeyRequestSchema)` to create a new message.
+ */
+export const BlockKeyRequestSchema: GenMessage<BlockKeyRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 14);
+
+/**
+ * @generated from message signalbox.v1.BlockKeyResponse
+ */
+export type BlockKeyResponse = Message<"signalbox.v1.BlockKeyResponse"> & {
+  /**
+   * @generated from field: signalbox.v1.ApiKey key = 1;
+   */
+  key?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.BlockKeyResponse.
+ * Use `create(BlockKeyResponseSchema)` to create a new message.
+ */
+export const BlockKeyResponseSchema: GenMessage<BlockKeyResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 15);
+
+/**
+ * @generated from message signalbox.v1.UnblockKeyRequest
+ */
+export type UnblockKeyRequest = Message<"signalbox.v1.UnblockKeyRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message signalbox.v1.UnblockKeyRequest.
+ * Use `create(UnblockKeyRequestSchema)` to create a new message.
+ */
+export const UnblockKeyRequestSchema: GenMessage<UnblockKeyRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 16);
+
+/**
+ * @generated from message signalbox.v1.UnblockKeyResponse
+ */
+export type UnblockKeyResponse = Message<"signalbox.v1.UnblockKeyResponse"> & {
+  /**
+   * @generated from field: signalbox.v1.ApiKey key = 1;
+   */
+  key?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.UnblockKeyResponse.
+ * Use `create(UnblockKeyResponseSchema)` to create a new message.
+ */
+export const UnblockKeyResponseSchema: GenMessage<UnblockKeyResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 17);
+
+/**
  * @generated from message signalbox.v1.RotateKeyRequest
  */
 export type RotateKeyRequest = Message<"signalbox.v1.RotateKeyRequest"> & {
@@ -506,7 +581,7 @@ export type RotateKeyRequest = Message<"signalbox.v1.RotateKeyRequest"> & {
  * Use `create(RotateKeyRequestSchema)` to create a new message.
  */
 export const RotateKeyRequestSchema: GenMessage<RotateKeyRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 14);
+  messageDesc(file_signalbox_v1_admin, 18);
 
 /**
  * @generated from message signalbox.v1.RotateKeyResponse
@@ -530,7 +605,7 @@ export type RotateKeyResponse = Message<"signalbox.v1.RotateKeyResponse"> & {
  * Use `create(RotateKeyResponseSchema)` to create a new message.
  */
 export const RotateKeyResponseSchema: GenMessage<RotateKeyResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 15);
+  messageDesc(file_signalbox_v1_admin, 19);
 
 /**
  * @generated from message signalbox.v1.CreateTeamRequest
@@ -547,7 +622,7 @@ export type CreateTeamRequest = Message<"signalbox.v1.CreateTeamRequest"> & {
  * Use `create(CreateTeamRequestSchema)` to create a new message.
  */
 export const CreateTeamRequestSchema: GenMessage<CreateTeamRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 16);
+  messageDesc(file_signalbox_v1_admin, 20);
 
 /**
  * @generated from message signalbox.v1.CreateTeamResponse
@@ -564,7 +639,7 @@ export type CreateTeamResponse = Message<"signalbox.v1.CreateTeamResponse"> & {
  * Use `create(CreateTeamResponseSchema)` to create a new message.
  */
 export const CreateTeamResponseSchema: GenMessage<CreateTeamResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 17);
+  messageDesc(file_signalbox_v1_admin, 21);
 
 /**
  * @generated from message signalbox.v1.UpdateTeamRequest
@@ -588,7 +663,7 @@ export type UpdateTeamRequest = Message<"signalbox.v1.UpdateTeamRequest"> & {
  * Use `create(UpdateTeamRequestSchema)` to create a new message.
  */
 export const UpdateTeamRequestSchema: GenMessage<UpdateTeamRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 18);
+  messageDesc(file_signalbox_v1_admin, 22);
 
 /**
  * @generated from message signalbox.v1.UpdateTeamResponse
@@ -605,7 +680,7 @@ export type UpdateTeamResponse = Message<"signalbox.v1.UpdateTeamResponse"> & {
  * Use `create(UpdateTeamResponseSchema)` to create a new message.
  */
 export const UpdateTeamResponseSchema: GenMessage<UpdateTeamResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 19);
+  messageDesc(file_signalbox_v1_admin, 23);
 
 /**
  * @generated from message signalbox.v1.ListTeamsRequest
@@ -627,7 +702,7 @@ export type ListTeamsRequest = Message<"signalbox.v1.ListTeamsRequest"> & {
  * Use `create(ListTeamsRequestSchema)` to create a new message.
  */
 export const ListTeamsRequestSchema: GenMessage<ListTeamsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 20);
+  messageDesc(file_signalbox_v1_admin, 24);
 
 /**
  * @generated from message signalbox.v1.ListTeamsResponse
@@ -649,7 +724,7 @@ export type ListTeamsResponse = Message<"signalbox.v1.ListTeamsResponse"> & {
  * Use `create(ListTeamsResponseSchema)` to create a new message.
  */
 export const ListTeamsResponseSchema: GenMessage<ListTeamsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 21);
+  messageDesc(file_signalbox_v1_admin, 25);
 
 /**
  * @generated from message signalbox.v1.DeleteTeamRequest
@@ -666,7 +741,7 @@ export type DeleteTeamRequest = Message<"signalbox.v1.DeleteTeamRequest"> & {
  * Use `create(DeleteTeamRequestSchema)` to create a new message.
  */
 export const DeleteTeamRequestSchema: GenMessage<DeleteTeamRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 22);
+  messageDesc(file_signalbox_v1_admin, 26);
 
 /**
  * @generated from message signalbox.v1.DeleteTeamResponse
@@ -679,7 +754,7 @@ export type DeleteTeamResponse = Message<"signalbox.v1.DeleteTeamResponse"> & {
  * Use `create(DeleteTeamResponseSchema)` to create a new message.
  */
 export const DeleteTeamResponseSchema: GenMessage<DeleteTeamResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 23);
+  messageDesc(file_signalbox_v1_admin, 27);
 
 /**
  * @generated from message signalbox.v1.ReloadConfigRequest
@@ -692,7 +767,7 @@ export type ReloadConfigRequest = Message<"signalbox.v1.ReloadConfigRequest"> & 
  * Use `create(ReloadConfigRequestSchema)` to create a new message.
  */
 export const ReloadConfigRequestSchema: GenMessage<ReloadConfigRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 24);
+  messageDesc(file_signalbox_v1_admin, 28);
 
 /**
  * @generated from message signalbox.v1.ReloadConfigResponse
@@ -725,7 +800,7 @@ export type ReloadConfigResponse = Message<"signalbox.v1.ReloadConfigResponse"> 
  * Use `create(ReloadConfigResponseSchema)` to create a new message.
  */
 export const ReloadConfigResponseSchema: GenMessage<ReloadConfigResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 25);
+  messageDesc(file_signalbox_v1_admin, 29);
 
 /**
  * @generated from message signalbox.v1.ListAlertsRequest
@@ -738,7 +813,7 @@ export type ListAlertsRequest = Message<"signalbox.v1.ListAlertsRequest"> & {
  * Use `create(ListAlertsRequestSchema)` to create a new message.
  */
 export const ListAlertsRequestSchema: GenMessage<ListAlertsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 26);
+  messageDesc(file_signalbox_v1_admin, 30);
 
 /**
  * @generated from message signalbox.v1.AlertSink
@@ -774,7 +849,7 @@ export type AlertSink = Message<"signalbox.v1.AlertSink"> & {
  * Use `create(AlertSinkSchema)` to create a new message.
  */
 export const AlertSinkSchema: GenMessage<AlertSink> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 27);
+  messageDesc(file_signalbox_v1_admin, 31);
 
 /**
  * @generated from message signalbox.v1.ListAlertsResponse
@@ -791,7 +866,7 @@ export type ListAlertsResponse = Message<"signalbox.v1.ListAlertsResponse"> & {
  * Use `create(ListAlertsResponseSchema)` to create a new message.
  */
 export const ListAlertsResponseSchema: GenMessage<ListAlertsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 28);
+  messageDesc(file_signalbox_v1_admin, 32);
 
 /**
  * @generated from message signalbox.v1.TestAlertRequest
@@ -810,7 +885,7 @@ export type TestAlertRequest = Message<"signalbox.v1.TestAlertRequest"> & {
  * Use `create(TestAlertRequestSchema)` to create a new message.
  */
 export const TestAlertRequestSchema: GenMessage<TestAlertRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 29);
+  messageDesc(file_signalbox_v1_admin, 33);
 
 /**
  * @generated from message signalbox.v1.TestAlertResponse
@@ -843,7 +918,7 @@ export type TestAlertResponse = Message<"signalbox.v1.TestAlertResponse"> & {
  * Use `create(TestAlertResponseSchema)` to create a new message.
  */
 export const TestAlertResponseSchema: GenMessage<TestAlertResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 30);
+  messageDesc(file_signalbox_v1_admin, 34);
 
 /**
  * @generated from message signalbox.v1.AuditEvent
@@ -910,7 +985,7 @@ export type AuditEvent = Message<"signalbox.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 31);
+  messageDesc(file_signalbox_v1_admin, 35);
 
 /**
  * @generated from message signalbox.v1.ListAuditEventsRequest
@@ -958,7 +1033,7 @@ export type ListAuditEventsRequest = Message<"signalbox.v1.ListAuditEventsReques
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 32);
+  messageDesc(file_signalbox_v1_admin, 36);
 
 /**
  * @generated from message signalbox.v1.ListAuditEventsResponse
@@ -980,7 +1055,7 @@ export type ListAuditEventsResponse = Message<"signalbox.v1.ListAuditEventsRespo
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 33);
+  messageDesc(file_signalbox_v1_admin, 37);
 
 /**
  * @generated from message signalbox.v1.GetCallerRequest
@@ -993,7 +1068,7 @@ export type GetCallerRequest = Message<"signalbox.v1.GetCallerRequest"> & {
  * Use `create(GetCallerRequestSchema)` to create a new message.
  */
 export const GetCallerRequestSchema: GenMessage<GetCallerRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 34);
+  messageDesc(file_signalbox_v1_admin, 38);
 
 /**
  * @generated from message signalbox.v1.GetCallerResponse
@@ -1031,7 +1106,7 @@ export type GetCallerResponse = Message<"signalbox.v1.GetCallerResponse"> & {
  * Use `create(GetCallerResponseSchema)` to create a new message.
  */
 export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 35);
+  messageDesc(file_signalbox_v1_admin, 39);
 
 /**
  * @generated from message signalbox.v1.ConfigEntry
@@ -1115,7 +1190,7 @@ export type ConfigEntry = Message<"signalbox.v1.ConfigEntry"> & {
  * Use `create(ConfigEntrySchema)` to create a new message.
  */
 export const ConfigEntrySchema: GenMessage<ConfigEntry> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 36);
+  messageDesc(file_signalbox_v1_admin, 40);
 
 /**
  * @generated from message signalbox.v1.PutConfigEntryRequest
@@ -1159,7 +1234,7 @@ export type PutConfigEntryRequest = Message<"signalbox.v1.PutConfigEntryRequest"
  * Use `create(PutConfigEntryRequestSchema)` to create a new message.
  */
 export const PutConfigEntryRequestSchema: GenMessage<PutConfigEntryRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 37);
+  messageDesc(file_signalbox_v1_admin, 41);
 
 /**
  * @generated from message signalbox.v1.PutConfigEntryResponse
@@ -1190,7 +1265,7 @@ export type PutConfigEntryResponse = Message<"signalbox.v1.PutConfigEntryRespons
  * Use `create(PutConfigEntryResponseSchema)` to create a new message.
  */
 export const PutConfigEntryResponseSchema: GenMessage<PutConfigEntryResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 38);
+  messageDesc(file_signalbox_v1_admin, 42);
 
 /**
  * @generated from message signalbox.v1.ListConfigEntriesRequest
@@ -1209,7 +1284,7 @@ export type ListConfigEntriesRequest = Message<"signalbox.v1.ListConfigEntriesRe
  * Use `create(ListConfigEntriesRequestSchema)` to create a new message.
  */
 export const ListConfigEntriesRequestSchema: GenMessage<ListConfigEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 39);
+  messageDesc(file_signalbox_v1_admin, 43);
 
 /**
  * @generated from message signalbox.v1.ListConfigEntriesResponse
@@ -1226,7 +1301,7 @@ export type ListConfigEntriesResponse = Message<"signalbox.v1.ListConfigEntriesR
  * Use `create(ListConfigEntriesResponseSchema)` to create a new message.
  */
 export const ListConfigEntriesResponseSchema: GenMessage<ListConfigEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 40);
+  messageDesc(file_signalbox_v1_admin, 44);
 
 /**
  * @generated from message signalbox.v1.DeleteConfigEntryRequest
@@ -1255,7 +1330,7 @@ export type DeleteConfigEntryRequest = Message<"signalbox.v1.DeleteConfigEntryRe
  * Use `create(DeleteConfigEntryRequestSchema)` to create a new message.
  */
 export const DeleteConfigEntryRequestSchema: GenMessage<DeleteConfigEntryRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 41);
+  messageDesc(file_signalbox_v1_admin, 45);
 
 /**
  * @generated from message signalbox.v1.DeleteConfigEntryResponse
@@ -1277,7 +1352,7 @@ export type DeleteConfigEntryResponse = Message<"signalbox.v1.DeleteConfigEntryR
  * Use `create(DeleteConfigEntryResponseSchema)` to create a new message.
  */
 export const DeleteConfigEntryResponseSchema: GenMessage<DeleteConfigEntryResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 42);
+  messageDesc(file_signalbox_v1_admin, 46);
 
 /**
  * @generated from message signalbox.v1.GetConfigEntryRequest
@@ -1299,7 +1374,7 @@ export type GetConfigEntryRequest = Message<"signalbox.v1.GetConfigEntryRequest"
  * Use `create(GetConfigEntryRequestSchema)` to create a new message.
  */
 export const GetConfigEntryRequestSchema: GenMessage<GetConfigEntryRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 43);
+  messageDesc(file_signalbox_v1_admin, 47);
 
 /**
  * @generated from message signalbox.v1.GetConfigEntryResponse
@@ -1316,7 +1391,7 @@ export type GetConfigEntryResponse = Message<"signalbox.v1.GetConfigEntryRespons
  * Use `create(GetConfigEntryResponseSchema)` to create a new message.
  */
 export const GetConfigEntryResponseSchema: GenMessage<GetConfigEntryResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 44);
+  messageDesc(file_signalbox_v1_admin, 48);
 
 /**
  * @generated from message signalbox.v1.ResealConfigEntriesRequest
@@ -1335,7 +1410,7 @@ export type ResealConfigEntriesRequest = Message<"signalbox.v1.ResealConfigEntri
  * Use `create(ResealConfigEntriesRequestSchema)` to create a new message.
  */
 export const ResealConfigEntriesRequestSchema: GenMessage<ResealConfigEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 45);
+  messageDesc(file_signalbox_v1_admin, 49);
 
 /**
  * @generated from message signalbox.v1.ResealConfigEntriesResponse
@@ -1376,7 +1451,7 @@ export type ResealConfigEntriesResponse = Message<"signalbox.v1.ResealConfigEntr
  * Use `create(ResealConfigEntriesResponseSchema)` to create a new message.
  */
 export const ResealConfigEntriesResponseSchema: GenMessage<ResealConfigEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 46);
+  messageDesc(file_signalbox_v1_admin, 50);
 
 /**
  * @generated from message signalbox.v1.ResealFailure
@@ -1400,7 +1475,7 @@ export type ResealFailure = Message<"signalbox.v1.ResealFailure"> & {
  * Use `create(ResealFailureSchema)` to create a new message.
  */
 export const ResealFailureSchema: GenMessage<ResealFailure> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 47);
+  messageDesc(file_signalbox_v1_admin, 51);
 
 /**
  * What a key may do.
@@ -1631,6 +1706,28 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RotateKeyRequestSchema;
     output: typeof RotateKeyResponseSchema;
+  },
+  /**
+   * BlockKey refuses a key's requests everywhere within a second, until UnblockKey: a pause that,
+   * unlike RevokeKey, can be undone. Blocking a blocked key changes nothing; a key may not block
+   * itself.
+   *
+   * @generated from rpc signalbox.v1.AdminService.BlockKey
+   */
+  blockKey: {
+    methodKind: "unary";
+    input: typeof BlockKeyRequestSchema;
+    output: typeof BlockKeyResponseSchema;
+  },
+  /**
+   * UnblockKey lets a blocked key call again.
+   *
+   * @generated from rpc signalbox.v1.AdminService.UnblockKey
+   */
+  unblockKey: {
+    methodKind: "unary";
+    input: typeof UnblockKeyRequestSchema;
+    output: typeof UnblockKeyResponseSchema;
   },
   /**
    * CreateTeam creates a team.
