@@ -1,5 +1,5 @@
 // Two gateway replicas (A and B, in one process) on one private PostgreSQL and one private Redis:
-// a change made through A's AdminService reaches B within a second (create, revoke, rotate,
+// a change made through A's AdminService reaches B within a second (create, revoke, block, rotate,
 // expire, team budget), traffic survives a PostgreSQL outage, the replicas converge after it,
 // two replicas migrate an empty database together, and nothing anyone can read holds a secret.
 
@@ -186,6 +186,22 @@ test("2. a key revoked on A is refused on B within one second", async (t) => {
   t.diagnostic(`revoke on A -> refused on B: ${ms.toFixed(0)} ms`);
   const last = await chat(B!, secret);
   assert.ok(!last.ok && /revoked/.test(last.message), show(last));
+});
+
+test("2b. a key blocked on A is refused on B within one second; unblocked on B, it answers on A again", async (t) => {
+  if (!need(t)) return;
+  const secret = await createKey(adminOn(A!), "blocked-on-a");
+  await waitFor("new key answers on B", () => chat(B!, secret), isOk, performance.now(), PROPAGATION_MS, show);
+  await adminOn(A!).blockKey({ name: "blocked-on-a" });
+  let since = performance.now();
+  const ms = await waitFor("blocked key refused on B", () => chat(B!, secret), isUnauthenticated, since, PROPAGATION_MS, show);
+  t.diagnostic(`block on A -> refused on B: ${ms.toFixed(0)} ms`);
+  const last = await chat(B!, secret);
+  assert.ok(!last.ok && /is blocked/.test(last.message), show(last));
+  await adminOn(B!).unblockKey({ name: "blocked-on-a" });
+  since = performance.now();
+  const back = await waitFor("unblocked key answers on A", () => chat(A!, secret), isOk, since, PROPAGATION_MS, show);
+  t.diagnostic(`unblock on B -> answers on A: ${back.toFixed(0)} ms`);
 });
 
 test("3. rotation through A: both secrets work on B during the grace, then only the new one", async (t) => {
