@@ -14,8 +14,8 @@
 //   POST /key/regenerate {key, grace_period} (or /key/{key}/regenerate): a new secret, shown once;
 //                        the old one stops working (after grace_period when given); the body may
 //                        carry /key/update's fields too
-//   POST /key/block      {key}: a 400 (a key here has no reversible blocked state: /key/delete revokes)
-//   POST /key/unblock    {key}: a 400 for a revoked key, which cannot come back; else nothing to do
+//   POST /key/block      {key}: refused everywhere at once until /key/unblock (AdminService.BlockKey)
+//   POST /key/unblock    {key}: calls again; both answer the key's row with `blocked`, a revoked key is a 400
 //   GET  /team/info      ?team_id=
 //   POST /team/update    /team/new's fields, for the team named by team_id
 //   POST /team/delete    {team_ids: [...]}: all or none; a team that has keys is refused
@@ -221,7 +221,8 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
     metadata: k.metadata,
     expires: k.expiresAt ? new Date(k.expiresAt).toISOString() : null,
     created_at: new Date(k.createdAt).toISOString(),
-    blocked: k.revokedAt !== undefined,
+    // LiteLLM's `blocked` says the key is refused: a revoked key is too (LiteLLM deletes its row instead).
+    blocked: k.blockedAt !== undefined || k.revokedAt !== undefined,
     ...(spend !== undefined ? { spend } : {}),
   });
   const teamJson = (t: ManagedTeam) => ({
@@ -305,21 +306,16 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
       d.send(200, { key: out.secret, token_id: token(out.key), ...keyJson(out.key), signalbox: { ignored: ignoredOf(b, REGENERATE_FIELDS), grace_seconds: grace } });
       return 200;
     }
-    case "/key/block": {
-      // No reversible "blocked" state here. Revoking instead would turn LiteLLM's temporary
-      // suspension into a permanent one, so the difference is refused in words, after the same
-      // checks (the key must be one the caller may change).
-      const b = await body();
-      const k = keyNamed(b.key, "key");
-      cp.getKey(a, k.name);
-      throw new GatewayError("failed_precondition", `key: a key here cannot be blocked and unblocked; revoke key "${k.name}" for good with /key/delete (refused at once, kept on record), or give it an expiry with /key/update (duration)`, { field: "key" });
-    }
+    case "/key/block":
     case "/key/unblock": {
       const b = await body();
       const k = keyNamed(b.key, "key");
-      if (k.revokedAt !== undefined) throw new GatewayError("failed_precondition", `key: key "${k.name}" is revoked, and a revoked key cannot be unblocked: make a new one with /key/generate`, { field: "key" });
-      // Not blocked: nothing to do, as LiteLLM answers for a key that is not blocked (a change only an admin or its team may ask for).
-      d.send(200, keyJson(cp.getKey(a, k.name)));
+      const after = await (path === "/key/block" ? cp.blockKey(a, k.name) : cp.unblockKey(a, k.name)).catch((err) => {
+        // The control plane names AdminService's field; LiteLLM's caller sent `key`.
+        throw err instanceof GatewayError && err.details.field === "name" ? new GatewayError(err.code, `key: ${err.message}`, { ...err.details, field: "key" }) : err;
+      });
+      // LiteLLM answers the key's row, with blocked true or false; both are idempotent here as there.
+      d.send(200, keyJson(after));
       return 200;
     }
     case "/key/delete": {

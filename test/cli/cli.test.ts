@@ -21,6 +21,7 @@ import {
   GetKeyResponseSchema,
   GetUsageResponseSchema,
   Granularity,
+  KeyRole,
   Dimension,
   ListAlertsResponseSchema,
   ListKeysResponseSchema,
@@ -35,7 +36,7 @@ import {
   type SignalboxClient,
   userText,
 } from "@signalbox/client";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { loadConfig } from "../../src/config/load.ts";
 import { configVersion } from "../../src/config/reload.ts";
 import { hashKey } from "../../src/server/auth.ts";
@@ -397,6 +398,55 @@ describe("keys and teams", () => {
     assert.equal(e.code, Code.Unauthenticated);
     const withRevoked = ok(await cli(["keys", "list", "--all"])).stdout;
     assert.match(withRevoked, /cli-made .*revoked/);
+  });
+
+  test("keys block → refused, listed and shown as blocked → keys unblock → calls again; --json; a revoked key cannot be blocked", async () => {
+    const { secret } = await admin.admin.createKey({ key: { name: "cli-blocked", team: "search", role: KeyRole.SERVICE } });
+    const asKey = { env: { SIGNALBOX_API_KEY: secret } };
+    ok(await cli(["chat", "--model", "default", "before the block"], asKey));
+
+    const blocked = ok(await cli(["keys", "block", "cli-blocked"]));
+    const since = (await admin.admin.getKey({ name: "cli-blocked" })).key?.blockTime;
+    assert.ok(since, "the gateway has it blocked");
+    assert.match(blocked.stdout, /^blocked key "cli-blocked" since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n$/);
+    const refused = await cli(["chat", "--model", "default", "while blocked"], asKey);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /API key "cli-blocked" is blocked/);
+    assert.match(refused.stderr, /unauthenticated/);
+    assert.match(ok(await cli(["keys", "list", "--team", "search"])).stdout, /^cli-blocked +search +service .*blocked/m);
+    const csvRow = parseCsv(ok(await cli(["keys", "list", "--csv", "--team", "search"])).stdout).find((r) => r[0] === "cli-blocked");
+    assert.ok(csvRow?.includes("blocked"), String(csvRow));
+    const got = ok(await cli(["keys", "get", "cli-blocked"])).stdout;
+    assert.match(got, /^STATE +blocked$/m);
+    assert.match(got, /^BLOCKED +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/m);
+    // Blocking again changes nothing; --json is the API's own response.
+    const again = JSON.parse(ok(await cli(["keys", "block", "cli-blocked", "--json"])).stdout);
+    assert.equal(again.key.name, "cli-blocked");
+    assert.equal(new Date(again.key.blockTime).getTime(), timestampDate(since).getTime(), "the time it was first blocked");
+
+    const unblocked = ok(await cli(["keys", "unblock", "cli-blocked"]));
+    assert.equal(unblocked.stdout, 'unblocked key "cli-blocked"\n');
+    assert.equal((await admin.admin.getKey({ name: "cli-blocked" })).key?.blockTime, undefined);
+    ok(await cli(["chat", "--model", "default", "after the block"], asKey));
+    const gotAfter = ok(await cli(["keys", "get", "cli-blocked"])).stdout;
+    assert.match(gotAfter, /^STATE +active$/m);
+    assert.doesNotMatch(gotAfter, /^BLOCKED/m);
+    const j = JSON.parse(ok(await cli(["keys", "unblock", "cli-blocked", "--json"])).stdout);
+    assert.deepEqual([j.key.name, j.key.blockTime], ["cli-blocked", undefined]);
+
+    // Refusals exit 1 with the gateway's code and field; a missing name is bad usage (2).
+    ok(await cli(["keys", "revoke", "cli-blocked"]));
+    const onRevoked = await cli(["keys", "block", "cli-blocked"]);
+    assert.equal(onRevoked.code, 1, onRevoked.stderr);
+    assert.match(onRevoked.stderr, /failed_precondition/);
+    assert.match(onRevoked.stderr, /key "cli-blocked" is revoked: it cannot be blocked or unblocked/);
+    assert.equal(onRevoked.stdout, "");
+    const unknown = await cli(["keys", "unblock", "no-such-key"]);
+    assert.equal(unknown.code, 1, unknown.stderr);
+    assert.match(unknown.stderr, /not_found/);
+    const usage = await cli(["keys", "block"]);
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.match(usage.stderr, /name/);
   });
 
   test("keys create --json: the secret is in the JSON, nothing else on stdout", async () => {

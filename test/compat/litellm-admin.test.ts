@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createSignalboxClient } from "@signalbox/client";
+import { createSignalboxClient, KeyRole } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
@@ -126,7 +126,7 @@ keys:
     assert.equal(anon.status, 401);
   });
 
-  test("/key/regenerate: a new secret once, the old one refused (or kept for grace_period); /key/block and /key/unblock say why not", async () => {
+  test("/key/regenerate: a new secret once, the old one refused (or kept for grace_period); /key/block refuses a key until /key/unblock", async () => {
     const { body: g } = await call("POST", "/key/generate", ADMIN, { key_alias: "rotating", team_id: "search" });
     const r = await call("POST", "/key/regenerate", ADMIN, { key: g.key, rpm_limit: 50, tags: ["x"] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -151,18 +151,39 @@ keys:
     assert.equal((await call("POST", "/key/block", SEARCH_LEAD, { key: ads.key })).status, 404);
     assert.equal((await call("POST", "/key/regenerate", SERVICE, { key: SERVICE })).status, 403);
     assert.equal((await chat(ads.key)).status, 200);
-    // No reversible block here: refused in words, the key untouched; a revoked key cannot be unblocked.
+    // /key/block refuses the key at once (401 through /v1/chat/completions) until /key/unblock;
+    // both answer the key's row with `blocked`, as LiteLLM does, and both are idempotent.
     const u0 = await call("POST", "/key/unblock", ADMIN, { key: r2.body.key });
     assert.deepEqual([u0.status, u0.body.blocked], [200, false]);
     const b = await call("POST", "/key/block", ADMIN, { key: r2.body.key });
-    assert.deepEqual([b.status, b.body.error.param], [400, "key"], JSON.stringify(b.body));
-    assert.match(b.body.error.message, /cannot be blocked and unblocked; revoke key "rotating" for good with \/key\/delete/);
+    assert.equal(b.status, 200, JSON.stringify(b.body));
+    assert.deepEqual([b.body.key_alias, b.body.token, b.body.blocked], ["rotating", r2.body.token_id, true]);
+    assert.ok(!JSON.stringify(b.body).includes(r2.body.key), "the secret is not echoed");
+    const refused = await chat(r2.body.key);
+    assert.equal(refused.status, 401);
+    assert.match(((await refused.json()) as any).error.message, /API key "rotating" is blocked/);
+    assert.equal((await chat(r.body.key)).status, 401, "the secret still in its grace period is blocked too");
+    assert.deepEqual([(await call("POST", "/key/block", ADMIN, { key: "rotating" })).body.blocked], [true]);
+    assert.equal((await call("GET", "/key/info?key=rotating", ADMIN)).body.info.blocked, true);
+    // A team key may block and unblock its team's keys; a service key may not; no key may block itself.
+    const byLead = await call("POST", "/key/unblock", SEARCH_LEAD, { key: "rotating" });
+    assert.deepEqual([byLead.status, byLead.body.blocked], [200, false]);
     assert.equal((await chat(r2.body.key)).status, 200);
+    assert.equal((await call("GET", "/key/info?key=rotating", ADMIN)).body.info.blocked, false);
+    assert.equal((await call("POST", "/key/block", SERVICE, { key: "rotating" })).status, 403);
+    const { secret: lead } = await createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN }).admin.createKey({ key: { name: "managed-lead", team: "search", role: KeyRole.TEAM } });
+    const self = await call("POST", "/key/block", lead, { key: lead });
+    assert.deepEqual([self.status, self.body.error.param], [400, "key"], JSON.stringify(self.body));
+    assert.match(self.body.error.message, /may not block itself/);
+    assert.equal((await chat(lead)).status, 200);
+    // A revoked key stays refused: it cannot be blocked or unblocked, and reads as blocked.
     assert.equal((await call("POST", "/key/delete", ADMIN, { key_aliases: ["rotating"] })).status, 200);
     assert.equal((await chat(r2.body.key)).status, 401);
     const u = await call("POST", "/key/unblock", ADMIN, { key: "rotating" });
     assert.deepEqual([u.status, u.body.error.param], [400, "key"]);
-    assert.match(u.body.error.message, /revoked key cannot be unblocked: make a new one with \/key\/generate/);
+    assert.match(u.body.error.message, /key "rotating" is revoked: it cannot be blocked or unblocked/);
+    assert.equal((await call("POST", "/key/block", ADMIN, { key: "rotating" })).status, 400);
+    assert.equal((await call("GET", "/key/info?key=rotating", ADMIN)).body.info.blocked, true);
   });
 
   test("/team/update, /team/list and /team/delete (all or none; a team with keys is refused), on the roles", async () => {

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { BudgetPeriod, Code, createSignalboxClient, Dimension, Granularity, SignalboxError, type SignalboxClient, system, user } from "@signalbox/client";
+import { BudgetPeriod, Code, createSignalboxClient, Dimension, Granularity, KeyRole, SignalboxError, type SignalboxClient, system, user } from "@signalbox/client";
 import type { BrowserContext, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -409,6 +409,42 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
       "the revoked key to be refused",
     );
     assert.equal(refused.code, Code.Unauthenticated);
+  });
+
+  test("a key blocked in the console is refused, shown blocked, and calls again once unblocked", async () => {
+    const { secret } = await admin.admin.createKey({ key: { name: "console-blocked", team: "search", role: KeyRole.SERVICE } });
+    const k = client(secret);
+    await chat(k, "default", "before blocking");
+    await go(page, "Keys & teams");
+    // Made through the API, not the page: reload so the cached list (10 s fresh) is read again.
+    await page.reload();
+    const row = page.locator("[data-testid=key-row][data-name=console-blocked]");
+    await row.waitFor();
+    assert.equal(await row.getAttribute("data-status"), "active");
+    await row.getByRole("button", { name: "Block", exact: true }).click();
+    await page.getByRole("button", { name: "Block key" }).click();
+    await page.locator("[data-testid=key-row][data-name=console-blocked][data-status=blocked]").waitFor();
+    assert.ok(await row.getByText("blocked", { exact: true }).isVisible(), "the status badge says blocked");
+    assert.equal(await row.getByRole("button", { name: "Block", exact: true }).count(), 0, "Unblock replaces Block");
+    assert.ok((await admin.admin.getKey({ name: "console-blocked" })).key?.blockTime, "the gateway has it blocked");
+    const refused = await poll(
+      () =>
+        chat(k, "default", "while blocked").then(
+          () => undefined,
+          (e: unknown) => (e instanceof SignalboxError && e.code === Code.Unauthenticated ? e : undefined),
+        ),
+      3000,
+      "the blocked key to be refused",
+    );
+    assert.match(refused.rawMessage, /API key "console-blocked" is blocked/);
+    await shot(page, "key-blocked");
+
+    await row.getByRole("button", { name: "Unblock" }).click();
+    await page.getByRole("button", { name: "Unblock key" }).click();
+    await page.locator("[data-testid=key-row][data-name=console-blocked][data-status=active]").waitFor();
+    assert.equal((await admin.admin.getKey({ name: "console-blocked" })).key?.blockTime, undefined);
+    await poll(() => chat(k, "default", "unblocked").then(() => true, () => undefined), 3000, "the unblocked key to call again");
+    await admin.admin.revokeKey({ name: "console-blocked" });
   });
 
   test("the playground renders streamed deltas before the finish", async () => {

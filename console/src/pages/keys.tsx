@@ -42,6 +42,8 @@ export function KeysPage() {
 
 function keyStatus(k: ApiKey, now = Date.now()): { label: string; tone: "ok" | "bad" | "warn" | "muted" } {
   if (k.revokeTime) return { label: "revoked", tone: "bad" };
+  // Before expiry and rotation: a blocked key is refused whatever else holds, until unblocked.
+  if (k.blockTime) return { label: "blocked", tone: "bad" };
   const exp = tsToMs(k.expireTime);
   if (exp !== undefined && exp <= now) return { label: "expired", tone: "bad" };
   const prev = tsToMs(k.previousSecretExpireTime);
@@ -56,7 +58,7 @@ function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
   const [revoked, setRevoked] = useState(false);
   const pager = usePager(`${team}|${revoked}`);
   const q = useQuery(AdminService.method.listKeys, { team, includeRevoked: revoked, pageSize: PAGE_SIZE, pageToken: pager.token });
-  const [dialog, setDialog] = useState<{ kind: "create" } | { kind: "edit" | "rotate" | "revoke"; key: ApiKey }>();
+  const [dialog, setDialog] = useState<{ kind: "create" } | { kind: "edit" | "rotate" | "revoke" | "block" | "unblock"; key: ApiKey }>();
   const keys = q.data?.keys ?? [];
   // A team key may not touch admin keys; nobody edits config-file keys here.
   const manageable = (k: ApiKey) => k.source !== Source.CONFIG && !k.revokeTime && (admin || k.role !== KeyRole.ADMIN);
@@ -128,7 +130,7 @@ function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
                     </td>
                     <td className="nowrap">{k.lastUsedTime ? relative(k.lastUsedTime) : <span className="muted">never</span>}</td>
                     <td>
-                      <Badge tone={st.tone} title={k.expireTime ? `expires ${dateTime(k.expireTime)}` : undefined}>
+                      <Badge tone={st.tone} title={k.blockTime ? `blocked since ${dateTime(k.blockTime)}` : k.expireTime ? `expires ${dateTime(k.expireTime)}` : undefined}>
                         {st.label}
                       </Badge>
                     </td>
@@ -141,6 +143,18 @@ function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
                           <button type="button" onClick={() => setDialog({ kind: "rotate", key: k })}>
                             Rotate
                           </button>
+                          {k.blockTime ? (
+                            <button type="button" onClick={() => setDialog({ kind: "unblock", key: k })}>
+                              Unblock
+                            </button>
+                          ) : (
+                            // The gateway refuses a key blocking itself: it could not sign in again to unblock.
+                            k.name !== identity.key && (
+                              <button type="button" className="danger" onClick={() => setDialog({ kind: "block", key: k })}>
+                                Block
+                              </button>
+                            )
+                          )}
                           <button type="button" className="danger" onClick={() => setDialog({ kind: "revoke", key: k })}>
                             Revoke
                           </button>
@@ -159,6 +173,8 @@ function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
       {dialog?.kind === "edit" && <EditKeyDialog k={dialog.key} onClose={close} />}
       {dialog?.kind === "rotate" && <RotateKeyDialog k={dialog.key} onClose={close} onSecret={onSecret} />}
       {dialog?.kind === "revoke" && <RevokeKeyDialog k={dialog.key} onClose={close} />}
+      {dialog?.kind === "block" && <BlockKeyDialog k={dialog.key} onClose={close} />}
+      {dialog?.kind === "unblock" && <UnblockKeyDialog k={dialog.key} onClose={close} />}
     </Card>
   );
 }
@@ -358,6 +374,34 @@ function RevokeKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
       </p>
       <ErrorBox error={revoke.error} />
       <DialogActions onCancel={onClose} label="Revoke key" busyLabel="Revoking…" busy={revoke.isPending} onConfirm={() => revoke.mutate({ name: k.name })} danger />
+    </Dialog>
+  );
+}
+
+function BlockKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const block = useMutation(AdminService.method.blockKey, { onSuccess: () => (refresh(), onClose()) });
+  return (
+    <Dialog title={`Block key ${k.name}`} onClose={onClose}>
+      <p>
+        Requests with <strong>{k.name}</strong> are refused everywhere within a second, until it is unblocked. The key keeps its secret and settings.
+      </p>
+      <ErrorBox error={block.error} />
+      <DialogActions onCancel={onClose} label="Block key" busyLabel="Blocking…" busy={block.isPending} onConfirm={() => block.mutate({ name: k.name })} danger />
+    </Dialog>
+  );
+}
+
+function UnblockKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const unblock = useMutation(AdminService.method.unblockKey, { onSuccess: () => (refresh(), onClose()) });
+  return (
+    <Dialog title={`Unblock key ${k.name}`} onClose={onClose}>
+      <p>
+        <strong>{k.name}</strong> may call again, with its current secret and settings.
+      </p>
+      <ErrorBox error={unblock.error} />
+      <DialogActions onCancel={onClose} label="Unblock key" busyLabel="Unblocking…" busy={unblock.isPending} onConfirm={() => unblock.mutate({ name: k.name })} />
     </Dialog>
   );
 }

@@ -5,6 +5,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Command, InvalidArgumentError } from "commander";
 import {
+  BlockKeyResponseSchema,
   BudgetPeriodSchema,
   CreateKeyResponseSchema,
   CreateTeamResponseSchema,
@@ -16,6 +17,7 @@ import {
   RevokeKeyResponseSchema,
   RotateKeyResponseSchema,
   SourceSchema,
+  UnblockKeyResponseSchema,
   UpdateKeyResponseSchema,
   UpdateTeamResponseSchema,
   type ApiKey,
@@ -67,6 +69,8 @@ const before = (t: Timestamp | undefined, now: number) => t !== undefined && tim
 
 function keyState(k: ApiKey, now = Date.now()): string {
   if (k.revokeTime) return "revoked";
+  // Before expiry and rotation: a blocked key is refused whatever else holds, until unblocked.
+  if (k.blockTime) return "blocked";
   if (before(k.expireTime, now)) return "expired";
   if (k.previousSecretExpireTime && !before(k.previousSecretExpireTime, now)) return "rotating";
   return "active";
@@ -88,6 +92,7 @@ function describeKey(k: ApiKey): string {
     ["EXPIRES", time(k.expireTime)],
     ["OLD SECRET UNTIL", k.previousSecretExpireTime && !before(k.previousSecretExpireTime, Date.now()) ? time(k.previousSecretExpireTime) : ""],
     ["REVOKED", time(k.revokeTime)],
+    ["BLOCKED", time(k.blockTime)],
     ["SOURCE", enumLabel(SourceSchema, k.source) + (k.createdBy ? ` (created by ${k.createdBy})` : "")],
     ["CREATED", time(k.createTime)],
     ["UPDATED", time(k.updateTime)],
@@ -153,7 +158,7 @@ interface KeyFlags {
 }
 
 export function keyCommands(program: Command): void {
-  const keys = program.command("keys").description("caller keys: create, list, get, update, revoke, rotate (admin and team keys)");
+  const keys = program.command("keys").description("caller keys: create, list, get, update, block, unblock, revoke, rotate (admin and team keys)");
 
   keys
     .command("create")
@@ -252,6 +257,28 @@ export function keyCommands(program: Command): void {
       const res = await waiting("revoking the key", () => sb.admin.revokeKey({ name }));
       if (mode === "json") return json(toJson(RevokeKeyResponseSchema, res));
       await out(`revoked key "${name}" at ${time(res.key?.revokeTime)}\n`);
+    });
+
+  keys
+    .command("block")
+    .description("refuse a key's requests everywhere within a second, until `keys unblock` (it keeps its secret and settings)")
+    .argument("<name>", "the key's name")
+    .action(async (name: string, _o: object, cmd: Command) => {
+      const { mode, sb } = setup(cmd, { csv: false });
+      const res = await waiting("blocking the key", () => sb.admin.blockKey({ name }));
+      if (mode === "json") return json(toJson(BlockKeyResponseSchema, res));
+      await out(`blocked key "${name}" since ${time(res.key?.blockTime)}\n`);
+    });
+
+  keys
+    .command("unblock")
+    .description("let a blocked key call again")
+    .argument("<name>", "the key's name")
+    .action(async (name: string, _o: object, cmd: Command) => {
+      const { mode, sb } = setup(cmd, { csv: false });
+      const res = await waiting("unblocking the key", () => sb.admin.unblockKey({ name }));
+      if (mode === "json") return json(toJson(UnblockKeyResponseSchema, res));
+      await out(`unblocked key "${name}"\n`);
     });
 
   keys
