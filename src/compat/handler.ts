@@ -16,8 +16,8 @@
 //   POST /v1/feedback           (Portkey's shape: a score for an answered request, ../server/feedback.ts)
 //   PUT  /v1/feedback/{id}      (Portkey's update of a score)
 //   GET  /v1/generation, POST /v1/generation/feedback, GET /v1/key, /v1/credits, /v1/providers,
-//        /v1/endpoints/zdr, /v1/models/count, /v1/models/user, /v1/models/{id}/endpoints
-//        (OpenRouter's, ./openrouter.ts)
+//        /v1/endpoints/zdr, /v1/models/count, /v1/models/user, /v1/models/{id}/endpoints,
+//        GET|POST /v1/keys, GET|PATCH|DELETE /v1/keys/{hash} (OpenRouter's, ./openrouter.ts)
 //   /key/*, /team/*, /spend/logs, /model/*, /v1/model/info, /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
@@ -64,7 +64,7 @@ import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
 import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
-import { deploymentsBehind, isOpenRouterPath, openRouterModelFields, serveOpenRouter, toOpenRouterError, type ListedModel } from "./openrouter.ts";
+import { deploymentsBehind, isOpenRouterPath, openRouterModelFields, openRouterRoute, serveOpenRouter, toOpenRouterError, type ListedModel } from "./openrouter.ts";
 import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
 import { applyPortkey, portkeyRouting, type PortkeyRouting } from "./portkey-config.ts";
 import { healJson } from "./heal.ts";
@@ -427,7 +427,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
                     ? "/v1/feedback/{id}"
                     : path.startsWith("/v1/realtime/calls/")
                     ? "/v1/realtime/calls/{call_id}/hangup"
-                    : liteLLMRoute(path);
+                    : openRouterRoute(liteLLMRoute(path));
     // Portkey's x-portkey-trace-id, when no traceparent is given, names the trace (./portkey.ts).
     const pkTrace = header(req, "traceparent") === undefined ? header(req, "x-portkey-trace-id") : undefined;
     const traceparent = pkTrace ? portkeyTraceparent(pkTrace) : undefined;
@@ -610,6 +610,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           core,
           feedback,
           caller,
+          traceId: ri.traceId,
           query: queryOf(req),
           readJson: () => readJsonBody(req, maxBytes),
           send: (st, b, h) => sendJson(res, st, b, { ...h, "x-request-id": ri.id }),

@@ -19,10 +19,34 @@
 //   GET  /v1/endpoints/zdr           those of every such model whose provider retains no data
 //   GET  /v1/providers               the provider connections those deployments use (names only)
 //
+// And OpenRouter's key provisioning API (its "management keys": here admin keys, and team keys
+// for their own team, as AdminService allows; a service key gets a 403), on the control plane:
+//
+//   GET    /v1/keys?offset=&include_disabled=&workspace_id=   keys, newest first, 100 a page;
+//                                    blocked keys only with include_disabled=true; revoked never
+//   POST   /v1/keys                  {name, limit, limit_reset, expires_at, workspace_id}: a service
+//                                    key of that team (the caller's by default); 201 {data, key},
+//                                    the one time the secret is shown
+//   GET    /v1/keys/{hash}           {data}
+//   PATCH  /v1/keys/{hash}           {name, disabled, limit, limit_reset}: disabled blocks and
+//                                    unblocks (reversible), limit sets the key's budget
+//   DELETE /v1/keys/{hash}           revokes the key (refused at once, kept on record): {deleted: true}
+//
+// `hash` is the gateway's key name: stable, unique, and it says nothing of the secret (the store's
+// own hash is the secret's sha256, which never leaves the process). OpenRouter's `name` is a
+// free-text label: it is kept in the key's metadata (display_name), and the key's name is made
+// from it (accents dropped, lowercased, other characters as '-', a random suffix when taken). A
+// limit resets by calendar day, ISO week or month (limit_reset daily, weekly, monthly); a limit
+// that never resets has no equivalent here and is refused in words, not guessed. Usage comes
+// from the usage store (two queries grouped by key a page); BYOK usage is always 0.
+//
 // The id of a generation is the completion's id (the request id, x-request-id). Errors keep
 // OpenRouter's shape ({"error": {"code": <status>, "message", "metadata"}}), so its SDK reads them.
 
-import type { Config, DeploymentConfig, Operation } from "../config/types.ts";
+import { randomBytes } from "node:crypto";
+import type { BudgetConfig, Config, DeploymentConfig, Operation } from "../config/types.ts";
+import type { Actor, KeyInput, KeyPatch } from "../control/control-plane.ts";
+import type { ManagedKey } from "../control/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { ParamName } from "../providers/types.ts";
 import { periodBounds } from "../limits/periods.ts";
@@ -36,11 +60,15 @@ import { DAY } from "../usage/store.ts";
 import type { HealthSnapshot } from "../state/health.ts";
 import { toOpenAIError, type OpenAIError } from "./response.ts";
 
-const PATHS = new Set(["/v1/generation", "/v1/generation/feedback", "/v1/key", "/v1/credits", "/v1/models/count", "/v1/models/user", "/v1/endpoints/zdr", "/v1/providers"]);
+const PATHS = new Set(["/v1/generation", "/v1/generation/feedback", "/v1/key", "/v1/credits", "/v1/models/count", "/v1/models/user", "/v1/endpoints/zdr", "/v1/providers", "/v1/keys"]);
 const ENDPOINTS = /^\/v1\/models\/(.+)\/endpoints$/;
+const ONE_KEY = /^\/v1\/keys\/([^/]+)$/;
 
 /** Whether serveOpenRouter answers a path (a model named "count", "user" or ending "/endpoints" is shadowed, as on OpenRouter). */
-export const isOpenRouterPath = (p: string): boolean => PATHS.has(p) || ENDPOINTS.test(p);
+export const isOpenRouterPath = (p: string): boolean => PATHS.has(p) || ENDPOINTS.test(p) || ONE_KEY.test(p);
+
+/** The route a trace names: a key's hash is not a route. */
+export const openRouterRoute = (p: string): string => (ONE_KEY.test(p) ? "/v1/keys/{hash}" : p);
 
 /** OpenRouter's feedback categories (POST /generation/feedback). */
 const CATEGORIES = new Set(["latency", "incoherence", "incorrect_response", "formatting", "billing", "api_error", "other"]);
@@ -57,6 +85,8 @@ export interface OpenRouterDeps {
   models(): ListedModel[];
   /** One of them by id, a model a wildcard deployment makes included; undefined when the key may not name it. */
   model(id: string): ListedModel | undefined;
+  /** The request's trace id, for the audit log of key changes. */
+  traceId?: string;
   now?: () => number;
 }
 
@@ -65,6 +95,7 @@ export type ListedModel = Record<string, unknown> & { id: string; signalbox: { k
 
 /** Serve one of the paths isOpenRouterPath accepts; returns the status sent. */
 export async function serveOpenRouter(method: string, path: string, d: OpenRouterDeps): Promise<number> {
+  if (path === "/v1/keys" || ONE_KEY.test(path)) return serveKeys(method, path, d);
   const allowed = path === "/v1/generation/feedback" ? "POST" : "GET";
   if (method !== allowed) {
     d.send(405, { error: { code: 405, message: `${method} is not allowed on ${path}; use ${allowed}` } }, { allow: allowed });
@@ -331,6 +362,283 @@ async function spendOf(f: FeedbackDeps, caller: Caller, now: number, createdAt?:
     if (r.bucketStart >= month) out.month += c;
   }
   return out;
+}
+
+// ---- OpenRouter's key provisioning API: /v1/keys ---------------------------------------------
+
+/** A page of GET /v1/keys, as on OpenRouter. */
+const KEYS_PAGE = 100;
+const MAX_LABEL = 256;
+/** The metadata entry that keeps OpenRouter's name of a key (a free-text label). */
+const LABEL_META = "display_name";
+const PERIOD_OF: Record<string, BudgetConfig["period"]> = { daily: "day", weekly: "week", monthly: "month" };
+const NO_LIFETIME_LIMIT = "a limit here resets at midnight UTC each day, week (Monday to Sunday) or month: give daily, weekly or monthly (a limit that never resets is not kept)";
+/** The control plane's field names as OpenRouter's requests name them ("name" there is the key: its hash here). */
+const FIELD_OF: Record<string, string> = { name: "hash", team: "workspace_id", "key.name": "name", "key.team": "workspace_id", "key.budget.limit_usd": "limit", "key.budget.period": "limit_reset", "key.expire_time": "expires_at", "key.metadata": "name", [`key.metadata.${LABEL_META}`]: "name" };
+
+const badField = (field: string, message: string) => new GatewayError("invalid_argument", `${field}: ${message}`, { field });
+
+/** A control plane call whose errors name OpenRouter's fields rather than AdminService's. */
+async function inOpenRouterTerms<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const from = err instanceof GatewayError ? err.details.field : undefined;
+    const to = from === undefined ? undefined : FIELD_OF[from];
+    if (!(err instanceof GatewayError) || from === undefined || to === undefined) throw err;
+    const message = err.message.startsWith(`${from}:`) ? `${to}:${err.message.slice(from.length + 1)}` : err.message;
+    throw new GatewayError(err.code, message, { ...err.details, field: to }, err);
+  }
+}
+
+/** OpenRouter's `name`: free text, kept as the key's display_name. */
+function labelOf(v: unknown): string {
+  if (typeof v !== "string" || !v.trim()) throw badField("name", `a name for the key is required: a non-empty string, got ${JSON.stringify(v)}`);
+  if (v.length > MAX_LABEL) throw badField("name", `at most ${MAX_LABEL} characters`);
+  return v;
+}
+
+/** A valid key name from a label: accents dropped, lowercased, any other character run as '-'. */
+function keyNameFrom(label: string): string {
+  const slug = label
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "")
+    .slice(0, 48)
+    .replace(/[^a-z0-9]+$/, "");
+  return slug || "key";
+}
+
+function flagOf(v: unknown, field: string): boolean | undefined {
+  if (v !== undefined && typeof v !== "boolean") throw badField(field, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * OpenRouter's limit (USD) and limit_reset as the key's budget: undefined leaves it as it is, null
+ * removes it. A changed limit keeps the current period, a changed reset the current limit.
+ */
+function budgetFrom(b: Record<string, unknown>, current: BudgetConfig | undefined): BudgetConfig | null | undefined {
+  const hasLimit = b.limit !== undefined;
+  const hasReset = b.limit_reset !== undefined;
+  if (!hasLimit && !hasReset) return undefined;
+  if (hasLimit && b.limit !== null && !(typeof b.limit === "number" && Number.isFinite(b.limit) && b.limit > 0)) throw badField("limit", `must be a number of USD above 0, or null for no limit; got ${JSON.stringify(b.limit)}`);
+  if (hasReset && b.limit_reset !== null && !(typeof b.limit_reset === "string" && PERIOD_OF[b.limit_reset])) throw badField("limit_reset", `must be daily, weekly or monthly; got ${JSON.stringify(b.limit_reset)}`);
+  const limit = hasLimit ? (b.limit as number | null) : (current?.limitUsd ?? null);
+  if (limit === null) {
+    if (!hasLimit && typeof b.limit_reset === "string") throw badField("limit", "this key has no limit for limit_reset to reset: give limit too");
+    return hasLimit ? null : undefined;
+  }
+  const period = typeof b.limit_reset === "string" ? PERIOD_OF[b.limit_reset] : b.limit_reset === null ? undefined : current?.period;
+  if (!period) throw badField("limit_reset", NO_LIFETIME_LIMIT);
+  return { period, limitUsd: limit, softThreshold: current?.softThreshold ?? 0.8 };
+}
+
+/** OpenRouter's expires_at: an ISO 8601 time in UTC (other offsets are refused, as there), in the future. */
+function expiryFrom(v: unknown, now: number): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const t = typeof v === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]00:?00)$/.test(v) ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(t)) throw badField("expires_at", `must be an ISO 8601 time in UTC, such as 2027-12-31T23:59:59Z; got ${JSON.stringify(v)}`);
+  if (t <= now) throw badField("expires_at", "is in the past");
+  return t;
+}
+
+type Spend = { all: number; day: number; week: number; month: number };
+const NO_SPEND: Spend = Object.freeze({ all: 0, day: 0, week: 0, month: 0 });
+
+/**
+ * What each key spent (USD) in all, today, this ISO week and this month (UTC): two queries of the
+ * usage store grouped by key, however many keys the page holds.
+ */
+async function spendByKey(f: FeedbackDeps, caller: Caller, keys: readonly ManagedKey[], now: number): Promise<Map<string, Spend>> {
+  const out = new Map<string, Spend>();
+  if (!f.usage || keys.length === 0) return out;
+  const filters = authorizeUsageFilters(caller, [{ dimension: "key", values: keys.map((k) => k.name) }]);
+  const day = periodBounds("day", now).start;
+  const week = periodBounds("week", now).start;
+  const month = periodBounds("month", now).start;
+  const since = Math.min(week, month);
+  const first = keys.reduce((m, k) => Math.min(m, k.createdAt), since);
+  const [total, days] = await Promise.all([
+    f.usage.query({ start: first, end: now + 1, granularity: "total", groupBy: ["key"], filters }),
+    f.usage.query({ start: since, end: now + 1, granularity: "day", groupBy: ["key"], filters }),
+  ]);
+  const of = (name: string) => {
+    let s = out.get(name);
+    if (!s) out.set(name, (s = { all: 0, day: 0, week: 0, month: 0 }));
+    return s;
+  };
+  for (const r of total.rows) if (r.group.key) of(r.group.key).all += Number(r.cost.total) / 1e9;
+  for (const r of days.rows) {
+    if (!r.group.key) continue;
+    const s = of(r.group.key);
+    const c = Number(r.cost.total) / 1e9;
+    if (r.bucketStart >= day) s.day += c;
+    if (r.bucketStart >= week) s.week += c;
+    if (r.bucketStart >= month) s.month += c;
+  }
+  return out;
+}
+
+/** Keys in OpenRouter's key shape (every field its SDK requires), their spend and what their budget has left. */
+async function keysJson(d: OpenRouterDeps, keys: readonly ManagedKey[], now: number) {
+  const spend = await spendByKey(d.feedback, d.caller, keys, now);
+  const iso = (t: number) => new Date(t).toISOString();
+  return Promise.all(
+    keys.map(async (k) => {
+      const s = spend.get(k.name) ?? NO_SPEND;
+      let remaining: number | null = null;
+      if (k.budget) {
+        const st = await d.core.limits.budgetState(`team:${k.team}`, `key:${k.name}`, k.budget.period, now);
+        remaining = Math.max(0, Math.round(k.budget.limitUsd * 1e9) - st.spentNanos - st.reservedNanos) / 1e9;
+      }
+      return {
+        hash: k.name,
+        name: k.metadata[LABEL_META] ?? k.name,
+        // OpenRouter's label shows the start of the secret; the prefix is the part safe to show.
+        label: k.prefix ? `${k.prefix}...` : k.name,
+        disabled: k.blockedAt !== undefined,
+        limit: k.budget?.limitUsd ?? null,
+        limit_remaining: remaining,
+        limit_reset: k.budget ? RESET[k.budget.period] : null,
+        // No BYOK here: every request counts against the limit, and none is BYOK.
+        include_byok_in_limit: false,
+        usage: s.all,
+        usage_daily: s.day,
+        usage_weekly: s.week,
+        usage_monthly: s.month,
+        byok_usage: 0,
+        byok_usage_daily: 0,
+        byok_usage_weekly: 0,
+        byok_usage_monthly: 0,
+        created_at: iso(k.createdAt),
+        updated_at: k.updatedAt > k.createdAt ? iso(k.updatedAt) : null,
+        expires_at: k.expiresAt !== undefined ? iso(k.expiresAt) : null,
+        creator_user_id: k.createdBy || null,
+        external_user: null,
+        workspace_id: k.team,
+        signalbox: {
+          name: k.name,
+          team: k.team,
+          role: k.role,
+          source: k.source,
+          ...(k.blockedAt !== undefined ? { blocked_at: iso(k.blockedAt) } : {}),
+          ...(k.expiresAt !== undefined && k.expiresAt <= now ? { expired: true } : {}),
+          ...(k.lastUsedAt !== undefined ? { last_used_at: iso(k.lastUsedAt) } : {}),
+        },
+      };
+    }),
+  );
+}
+
+/** /v1/keys and /v1/keys/{hash}: OpenRouter's key provisioning, on the control plane's checks, audit and store. */
+async function serveKeys(method: string, path: string, d: OpenRouterDeps): Promise<number> {
+  const one = ONE_KEY.exec(path);
+  const allowed = one ? ["GET", "PATCH", "DELETE"] : ["GET", "POST"];
+  if (!allowed.includes(method)) {
+    d.send(405, { error: { code: 405, message: `${method} is not allowed on ${one ? "/v1/keys/{hash}" : path}; use ${allowed.join(", ")}` } }, { allow: allowed.join(", ") });
+    return 405;
+  }
+  const cp = d.core.control;
+  const a: Actor = { caller: d.caller, authEnabled: d.core.auth.enabled, traceId: d.traceId ?? "" };
+  const now = (d.now ?? Date.now)();
+  const body = async () => {
+    const b = await d.readJson();
+    if (!b || typeof b !== "object" || Array.isArray(b)) throw badField("body", "must be a JSON object");
+    return b as Record<string, unknown>;
+  };
+
+  if (!one) {
+    if (method === "GET") {
+      const rawOffset = d.query.get("offset");
+      if (rawOffset !== null && !/^\d{1,9}$/.test(rawOffset)) throw badField("offset", `must be a whole number of keys to skip, 0 or more; got "${rawOffset}"`);
+      const withDisabled = d.query.get("include_disabled");
+      if (withDisabled !== null && withDisabled !== "true" && withDisabled !== "false") throw badField("include_disabled", `must be true or false; got "${withDisabled}"`);
+      const team = d.query.get("workspace_id") || undefined;
+      const all: ManagedKey[] = [];
+      let cursor: string | undefined;
+      do {
+        const p = await inOpenRouterTerms(() => cp.listKeys(a, { team, limit: 500, cursor, includeRevoked: false }));
+        all.push(...p.items);
+        cursor = p.next;
+      } while (cursor);
+      // Newest first, as OpenRouter lists them; blocked keys are its disabled ones.
+      const offset = Number(rawOffset ?? 0);
+      const shown = all
+        .filter((k) => withDisabled === "true" || k.blockedAt === undefined)
+        .sort((x, y) => y.createdAt - x.createdAt || (x.name < y.name ? -1 : 1))
+        .slice(offset, offset + KEYS_PAGE);
+      d.send(200, { data: await keysJson(d, shown, now) });
+      return 200;
+    }
+    const b = await body();
+    const label = labelOf(b.name);
+    if (b.workspace_id !== undefined && b.workspace_id !== null && (typeof b.workspace_id !== "string" || !b.workspace_id)) throw badField("workspace_id", "must be a team's name");
+    // OpenRouter's default workspace is the calling key's team here.
+    const team = typeof b.workspace_id === "string" ? b.workspace_id : d.caller.role === "anonymous" ? "" : d.caller.team;
+    if (!team) throw badField("workspace_id", "required while auth is off: the team the key belongs to");
+    flagOf(b.include_byok_in_limit, "include_byok_in_limit");
+    const budget = budgetFrom(b, undefined);
+    const expiresAt = expiryFrom(b.expires_at, now);
+    const input: KeyInput = { name: "", team, role: "service", allow: [], limits: {}, ...(budget ? { budget } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}), metadata: { [LABEL_META]: label } };
+    // The label's name when free, else with a random suffix; a name taken meanwhile by another
+    // replica is tried again.
+    const base = keyNameFrom(label);
+    for (let i = 0; ; i++) {
+      const name = i === 0 && !cp.directory.key(base) ? base : `${base}-${randomBytes(3).toString("hex")}`;
+      try {
+        const out = await inOpenRouterTerms(() => cp.createKey(a, { ...input, name }));
+        const [data] = await keysJson(d, [out.key], now);
+        d.send(201, { data, key: out.secret });
+        return 201;
+      } catch (err) {
+        if (!(i < 4 && err instanceof GatewayError && err.code === "already_exists")) throw err;
+      }
+    }
+  }
+
+  let hash: string;
+  try {
+    hash = decodeURIComponent(one[1]!);
+  } catch {
+    throw badField("hash", "is not a valid path segment");
+  }
+  /** The key by its hash, when this caller may see it; a revoked key is a deleted one. */
+  const keyOf = async (): Promise<ManagedKey> => {
+    try {
+      const k = await inOpenRouterTerms(() => cp.getKey(a, hash));
+      if (k.revokedAt === undefined) return k;
+    } catch (err) {
+      if (!(err instanceof GatewayError && err.code === "not_found")) throw err;
+    }
+    // The hash is not echoed: a caller may have put a secret there by mistake.
+    throw new GatewayError("not_found", "hash: no key with this hash that this key may see", { field: "hash" });
+  };
+  const k = await keyOf();
+  if (method === "GET") {
+    d.send(200, { data: (await keysJson(d, [k], now))[0] });
+    return 200;
+  }
+  if (method === "DELETE") {
+    await inOpenRouterTerms(() => cp.revokeKey(a, k.name));
+    d.send(200, { deleted: true });
+    return 200;
+  }
+  // PATCH: everything is checked before anything is written.
+  const b = await body();
+  const patch: KeyPatch = {};
+  if (b.name !== undefined) patch.metadata = { ...k.metadata, [LABEL_META]: labelOf(b.name) };
+  const budget = budgetFrom(b, k.budget);
+  if (budget !== undefined) patch.budget = budget ?? undefined;
+  const disabled = flagOf(b.disabled, "disabled");
+  flagOf(b.include_byok_in_limit, "include_byok_in_limit");
+  if (Object.keys(patch).length) await inOpenRouterTerms(() => cp.updateKey(a, k.name, patch));
+  if (disabled === true) await inOpenRouterTerms(() => cp.blockKey(a, k.name));
+  if (disabled === false) await inOpenRouterTerms(() => cp.unblockKey(a, k.name));
+  d.send(200, { data: (await keysJson(d, [await keyOf()], now))[0] });
+  return 200;
 }
 
 /** An error in OpenRouter's shape: the HTTP status as the code, the gateway's type, param and code in the metadata. */
