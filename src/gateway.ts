@@ -440,7 +440,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       return control.directory.authenticate(authorization);
     },
     control,
-    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: (t) => control.directory.team(t), guardrails: () => core.guardrails, alerts: () => core.alerts }),
+    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: control.directory, guardrails: () => core.guardrails, alerts: () => core.alerts }),
   };
   coreRef = core;
 

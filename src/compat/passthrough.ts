@@ -341,7 +341,7 @@ export function createPassthrough(core: GatewayCore, transport: Transport): Pass
 
       // Limits and budgets: a request to rate limits; a budget already spent refuses it.
       // It holds one nano-dollar while it runs: a budget with nothing left refuses it.
-      const a = toolAdmission(core.control.directory.team, caller, undefined, ri.id, 1, Math.max(conn.timeouts.headersMs + conn.timeouts.bodyMs, 60_000), Date.now());
+      const a = toolAdmission(core.control.directory, caller, undefined, ri.id, 1, Math.max(conn.timeouts.headersMs + conn.timeouts.bodyMs, 60_000), Date.now());
       if (a) {
         const r = await core.limits.admit(a.request);
         if (!r.ok) {

@@ -8,7 +8,21 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { log } from "../telemetry/log.ts";
 import { createDirectory, type Directory, hashKey } from "./directory.ts";
-import { type AuditEvent, type ControlChange, type ControlStore, type FeedbackQuery, type FeedbackRecord, type FeedbackRow, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, StoreError } from "./types.ts";
+import {
+  type AuditEvent,
+  type ControlChange,
+  type ControlStore,
+  endUserId,
+  type FeedbackQuery,
+  type FeedbackRecord,
+  type FeedbackRow,
+  type ManagedEndUser,
+  type ManagedKey,
+  type ManagedPrompt,
+  type ManagedTeam,
+  type PromptVersionRecord,
+  StoreError,
+} from "./types.ts";
 import { createPromptLibrary, mayUse, type PromptLibrary, type PromptVersionView, type PromptView } from "./prompts.ts";
 import type { PromptConfig } from "../config/types.ts";
 import type { EntryKind } from "../config/load.ts";
@@ -23,6 +37,11 @@ export type KeyPatch = Partial<Omit<KeyInput, "name" | "team">>;
 export type TeamInput = Pick<ManagedTeam, "name" | "budget" | "defaultKeyLimits" | "metadata">;
 
 export type TeamPatch = Partial<Omit<TeamInput, "name">>;
+
+/** An end user as AdminService takes it: `blocked` rather than a time. */
+export type EndUserInput = Pick<ManagedEndUser, "team" | "user" | "budget" | "limits" | "metadata"> & { blocked?: boolean };
+
+export type EndUserPatch = Partial<Omit<EndUserInput, "team" | "user">>;
 
 /** Who acts, for role checks and the audit log. */
 export interface Actor {
@@ -89,6 +108,12 @@ export interface ControlPlane {
   updateTeam(a: Actor, name: string, patch: TeamPatch): Promise<ManagedTeam>;
   listTeams(a: Actor, q: { limit: number; cursor?: string }): Page<ManagedTeam>;
   deleteTeam(a: Actor, name: string): Promise<void>;
+  /** A team's end users with rules of their own (admin: every team's, or `team`'s), by team then user. */
+  listEndUsers(a: Actor, q: { team?: string; limit: number; cursor?: string }): Page<ManagedEndUser>;
+  getEndUser(a: Actor, team: string, user: string): ManagedEndUser;
+  createEndUser(a: Actor, input: EndUserInput): Promise<ManagedEndUser>;
+  updateEndUser(a: Actor, team: string, user: string, patch: EndUserPatch): Promise<ManagedEndUser>;
+  deleteEndUser(a: Actor, team: string, user: string): Promise<ManagedEndUser>;
   keyCount(team: string): number;
   /**
    * Sign a console session out before its expiry (POST /console/sso/logout): refused at once on
@@ -177,6 +202,14 @@ export function keyView(k: ManagedKey): Record<string, unknown> {
   );
 }
 
+/** An end user as the audit log shows it. */
+export function endUserView(u: ManagedEndUser): Record<string, unknown> {
+  return JSON.parse(JSON.stringify({ team: u.team, user: u.user, budget: u.budget, limits: u.limits, block_time: u.blockedAt === undefined ? undefined : new Date(u.blockedAt).toISOString(), metadata: u.metadata }));
+}
+
+/** Longest end-user id: OpenAI's `user` and OpenRouter's are free text; this bounds memory and rows. */
+const MAX_END_USER = 256;
+
 export function teamView(t: ManagedTeam): Record<string, unknown> {
   return JSON.parse(JSON.stringify({ name: t.name, budget: t.budget, default_key_limits: t.defaultKeyLimits, metadata: t.metadata }));
 }
@@ -246,6 +279,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
         const all = await store.loadAll();
         const revoked = await store.revokedSessions();
         directory.replaceStore(all.keys, all.teams);
+        directory.replaceEndUsers(all.endUsers);
         // Sign-outs made here since the read began are kept too.
         for (const [id, exp] of revokedSessions) if (!revoked.has(id) && exp > now()) revoked.set(id, exp);
         revokedSessions = revoked;
@@ -271,6 +305,22 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     }
     if (c.kind === "entry") {
       await entries.changed(c.name).catch(() => void resync());
+      return;
+    }
+    if (c.kind === "end_user") {
+      const colon = c.name.indexOf(":");
+      const team = c.name.slice(0, colon);
+      const user = c.name.slice(colon + 1);
+      const n = ++reads;
+      latest.set(`end_user:${c.name}`, n);
+      try {
+        const u = await store.getEndUser(team, user);
+        if (latest.get(`end_user:${c.name}`) !== n) return;
+        latest.delete(`end_user:${c.name}`);
+        directory.setEndUser(team, user, u);
+      } catch {
+        void resync();
+      }
       return;
     }
     const id = `${c.kind}:${c.name}`;
@@ -368,12 +418,47 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   });
 
   function page<T extends { name: string }>(items: T[], limit: number, cursor?: string): Page<T> {
-    items.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    return pageBy(items, (i) => i.name, limit, cursor);
+  }
+  /** Sorted by `id`, `limit` at a time; the cursor is the last id shown. */
+  function pageBy<T>(items: T[], id: (i: T) => string, limit: number, cursor?: string): Page<T> {
+    const ids = new Map(items.map((i) => [i, id(i)]));
+    items.sort((x, y) => (ids.get(x)! < ids.get(y)! ? -1 : ids.get(x)! > ids.get(y)! ? 1 : 0));
     const after = cursor ? Buffer.from(cursor, "base64url").toString() : "";
-    const start = after ? items.findIndex((i) => i.name > after) : 0;
+    const start = after ? items.findIndex((i) => ids.get(i)! > after) : 0;
     const slice = start < 0 ? [] : items.slice(start, start + limit);
     const more = start >= 0 && start + limit < items.length;
-    return { items: slice, next: more ? Buffer.from(slice[slice.length - 1].name).toString("base64url") : undefined };
+    return { items: slice, next: more ? Buffer.from(ids.get(slice[slice.length - 1])!).toString("base64url") : undefined };
+  }
+
+  // --- end users ---------------------------------------------------------------------------
+
+  /** Who may manage a team's end users: admin keys, and a team key its own team's; another team's are not revealed. */
+  function endUserManager(a: Actor, team: string, field: string) {
+    if (isAdmin(a)) return;
+    if (a.caller.role !== "team") throw denied(`key "${a.caller.keyName}" is a ${a.caller.role} key: only admin and team keys manage end users`);
+    if (team !== a.caller.team) throw new GatewayError("not_found", `${field}: no team "${team}"`, { field });
+  }
+  function existingEndUser(a: Actor, team: string, user: string): ManagedEndUser {
+    endUserManager(a, team, "team");
+    const u = directory.endUser(team, user);
+    if (!u) throw new GatewayError("not_found", `user: no end user "${user}" in team "${team}"`, { field: "user" });
+    return u;
+  }
+  function checkEndUserFields(p: EndUserPatch, field: string) {
+    checkBudget(p.budget, `${field}.budget`);
+    checkLimits(p.limits, `${field}.limits`);
+    if (p.metadata) checkMetadata(p.metadata, `${field}.metadata`);
+  }
+  async function writeEndUser(a: Actor, team: string, user: string, action: string, fn: (before: ManagedEndUser | undefined) => ManagedEndUser): Promise<ManagedEndUser> {
+    let out: { before?: ManagedEndUser; after: ManagedEndUser };
+    try {
+      out = await store.putEndUser(team, user, fn, (before, after) => auditOf(a, action, `end_user:${endUserId(team, user)}`, before && endUserView(before), endUserView(after)));
+    } catch (err) {
+      storeFailure(err);
+    }
+    directory.setEndUser(team, user, out.after);
+    return out.after;
   }
 
   /**
@@ -662,12 +747,78 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       if (current.source === "config") throw new GatewayError("failed_precondition", `team "${name}" is defined in the config file and is read-only here: change it there`, { field: "name" });
       const n = keyCount(name);
       if (n > 0) throw new GatewayError("failed_precondition", `team "${name}" still has ${n} key${n === 1 ? "" : "s"}: revoke and move them first`, { field: "name" });
+      let users = 0;
+      for (const u of directory.endUsers()) if (u.team === name) users++;
+      if (users > 0) throw new GatewayError("failed_precondition", `team "${name}" still has ${users} end user${users === 1 ? "" : "s"} with rules of their own: delete them first`, { field: "name" });
       try {
         await store.deleteTeam(name, auditOf(a, "team.delete", `team:${name}`, teamView(current), undefined));
       } catch (err) {
         storeFailure(err);
       }
       directory.setTeam(name, undefined);
+    },
+
+    listEndUsers(a, q) {
+      let team = q.team;
+      if (!isAdmin(a)) {
+        endUserManager(a, team ?? a.caller.team, "team");
+        team = a.caller.team;
+      }
+      const items = [...directory.endUsers()].filter((u) => !team || u.team === team);
+      return pageBy(items, (u) => endUserId(u.team, u.user), q.limit, q.cursor);
+    },
+
+    getEndUser: existingEndUser,
+
+    async createEndUser(a, input) {
+      const { team, user } = input;
+      if (!team) throw bad("end_user.team", "required");
+      endUserManager(a, team, "end_user.team");
+      if (!user || user.length > MAX_END_USER || /[\u0000-\u001f\u007f]/.test(user)) throw bad("end_user.user", `the request's \`user\` exactly: 1 to ${MAX_END_USER} characters, no control characters`);
+      // The caller's own team needs no record (the embedded default's anonymous callers are team "default").
+      if (!directory.team(team) && team !== a.caller.team) throw bad("end_user.team", `no team "${team}": create it first`);
+      checkEndUserFields(input, "end_user");
+      if (directory.endUser(team, user)) throw new GatewayError("already_exists", `end_user.user: end user "${user}" of team "${team}" already exists`, { field: "end_user.user" });
+      const t = now();
+      return writeEndUser(a, team, user, "end_user.create", (before) => {
+        if (before) throw new StoreError("exists", `end user "${user}" of team "${team}" already exists`);
+        const u: ManagedEndUser = { team, user, metadata: input.metadata ?? {}, createdAt: t, updatedAt: t, createdBy: a.caller.keyName };
+        if (input.budget) u.budget = input.budget;
+        if (input.limits) u.limits = input.limits;
+        if (input.blocked) u.blockedAt = t;
+        return u;
+      });
+    },
+
+    async updateEndUser(a, team, user, patch) {
+      existingEndUser(a, team, user);
+      checkEndUserFields(patch, "end_user");
+      const t = now();
+      // Blocking or unblocking alone is audited as such: the log reads as what was done.
+      const only = Object.keys(patch).length === 1 && patch.blocked !== undefined;
+      const action = only ? (patch.blocked ? "end_user.block" : "end_user.unblock") : "end_user.update";
+      return writeEndUser(a, team, user, action, (before) => {
+        if (!before) throw new StoreError("not_found", `end user "${user}" of team "${team}" does not exist`);
+        const u: ManagedEndUser = { ...before, updatedAt: t };
+        if ("budget" in patch) patch.budget ? (u.budget = patch.budget) : delete u.budget;
+        if ("limits" in patch) patch.limits ? (u.limits = patch.limits) : delete u.limits;
+        if (patch.metadata) u.metadata = patch.metadata;
+        if (patch.blocked === true && u.blockedAt === undefined) u.blockedAt = t;
+        if (patch.blocked === false) delete u.blockedAt;
+        return u;
+      });
+    },
+
+    async deleteEndUser(a, team, user) {
+      existingEndUser(a, team, user);
+      let before: ManagedEndUser;
+      try {
+        before = await store.deleteEndUser(team, user, (b) => auditOf(a, "end_user.delete", `end_user:${endUserId(team, user)}`, endUserView(b), undefined));
+      } catch (err) {
+        storeFailure(err);
+      }
+      directory.setEndUser(team, user, undefined);
+      return before;
     },
 
     keyCount,

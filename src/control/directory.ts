@@ -5,7 +5,7 @@ import { hash } from "node:crypto";
 import type { BudgetConfig, KeyConfig, RateLimits } from "../config/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
-import type { ManagedKey, ManagedTeam } from "./types.ts";
+import type { ManagedEndUser, ManagedKey, ManagedTeam } from "./types.ts";
 
 export const ANONYMOUS: Caller = Object.freeze({ keyName: "anonymous", team: "default", role: "anonymous", allow: [] }) as Caller;
 
@@ -60,6 +60,13 @@ export interface Directory extends Authenticator {
   replaceConfig(keys: KeyConfig[], teams: { name: string; budget?: BudgetConfig }[], now: number): void;
   /** Last-used times since the previous call (name → ms), for a batched write. */
   drainLastUsed(): Map<string, number>;
+  /** An end user of a team with rules of their own (budget, limits, blocked), if any: two map reads, no allocation. */
+  endUser(team: string, user: string): ManagedEndUser | undefined;
+  endUsers(): IterableIterator<ManagedEndUser>;
+  /** An end user made, changed or (undefined) deleted. */
+  setEndUser(team: string, user: string, u: ManagedEndUser | undefined): void;
+  /** Replace every end user (a full resync). */
+  replaceEndUsers(all: ManagedEndUser[]): void;
 }
 
 /** A config-file key as a managed key (read-only, source "config"). */
@@ -94,6 +101,8 @@ export function createDirectory(now: () => number = Date.now): Directory {
   const configTeams = new Set<string>();
   const configKeys = new Set<string>();
   let lastUsed = new Map<string, number>();
+  /** team → user → rules. */
+  let endUsers = new Map<string, Map<string, ManagedEndUser>>();
   let sessions: ((token: string) => Caller) | undefined;
 
   function callerOf(k: ManagedKey): Caller {
@@ -210,6 +219,29 @@ export function createDirectory(now: () => number = Date.now): Directory {
       const out = lastUsed;
       lastUsed = new Map();
       return out;
+    },
+    endUser: (team, user) => endUsers.get(team)?.get(user),
+    endUsers: function* () {
+      for (const m of endUsers.values()) yield* m.values();
+    },
+    setEndUser(team, user, u) {
+      let m = endUsers.get(team);
+      if (u) {
+        if (!m) endUsers.set(team, (m = new Map()));
+        m.set(user, u);
+      } else if (m) {
+        m.delete(user);
+        if (m.size === 0) endUsers.delete(team);
+      }
+    },
+    replaceEndUsers(all) {
+      const next = new Map<string, Map<string, ManagedEndUser>>();
+      for (const u of all) {
+        let m = next.get(u.team);
+        if (!m) next.set(u.team, (m = new Map()));
+        m.set(u.user, u);
+      }
+      endUsers = next;
     },
   };
 }

@@ -1,7 +1,21 @@
 // The embedded default control store: keys, teams and the audit log in this process's memory,
 // lost on restart (start-up says so). Same contract as the PostgreSQL store, one replica only.
 
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type FeedbackRecord, type ManagedKey, type ManagedPrompt, type ManagedTeam, type StoredEntry, StoreError } from "./types.ts";
+import {
+  type AuditEvent,
+  type AuditInput,
+  type AuditQuery,
+  type ControlChange,
+  type ControlStore,
+  endUserId,
+  type FeedbackRecord,
+  type ManagedEndUser,
+  type ManagedKey,
+  type ManagedPrompt,
+  type ManagedTeam,
+  type StoredEntry,
+  StoreError,
+} from "./types.ts";
 import { summarizeFeedback } from "./feedback.ts";
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -16,6 +30,7 @@ export function createMemoryControlStore(): ControlStore {
   const teams = new Map<string, ManagedTeam>();
   const prompts = new Map<string, ManagedPrompt>();
   const entries = new Map<string, StoredEntry>();
+  const endUsers = new Map<string, ManagedEndUser>();
   const audit: AuditEvent[] = [];
   const feedback = new Map<string, FeedbackRecord>();
   /** Console sessions signed out: id → expiry. */
@@ -38,7 +53,30 @@ export function createMemoryControlStore(): ControlStore {
   return {
     kind: "memory",
     async loadAll() {
-      return { keys: [...keys.values()].map(clone), teams: [...teams.values()].map(clone), prompts: [...prompts.values()].map(clone), entries: [...entries.values()].map(clone) };
+      return { keys: [...keys.values()].map(clone), teams: [...teams.values()].map(clone), prompts: [...prompts.values()].map(clone), entries: [...entries.values()].map(clone), endUsers: [...endUsers.values()].map(clone) };
+    },
+    async getEndUser(team, user) {
+      const u = endUsers.get(endUserId(team, user));
+      return u && clone(u);
+    },
+    async putEndUser(team, user, mutate, a) {
+      const id = endUserId(team, user);
+      const stored = endUsers.get(id);
+      const before = stored && clone(stored);
+      const after = clone(mutate(stored && clone(stored)));
+      endUsers.set(id, after);
+      record(a(before, clone(after)));
+      notify({ kind: "end_user", name: id });
+      return { ...(before ? { before } : {}), after: clone(after) };
+    },
+    async deleteEndUser(team, user, a) {
+      const id = endUserId(team, user);
+      const before = endUsers.get(id);
+      if (!before) throw new StoreError("not_found", `end user "${user}" of team "${team}" does not exist`);
+      endUsers.delete(id);
+      record(a(clone(before)));
+      notify({ kind: "end_user", name: id });
+      return clone(before);
     },
     async getEntry(kind, name) {
       const e = entries.get(`${kind}/${name}`);

@@ -478,6 +478,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE signalbox_keys ADD COLUMN blocked_at timestamptz;
     `,
   },
+  {
+    version: 22,
+    name: "end users of a team: a budget and limits of their own across the team's keys, or blocked",
+    sql: `
+      CREATE TABLE signalbox_end_users (
+        team        text NOT NULL,
+        user_id     text NOT NULL,
+        budget      jsonb,
+        limits      jsonb,
+        blocked_at  timestamptz,
+        metadata    jsonb NOT NULL DEFAULT '{}'::jsonb,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        created_by  text NOT NULL DEFAULT '',
+        PRIMARY KEY (team, user_id)
+      );
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -4,7 +4,7 @@
 import pg from "pg";
 import { log as defaultLog, type Level } from "../telemetry/log.ts";
 import { migrate } from "./migrations.ts";
-import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type FeedbackDimension, type FeedbackRecord, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, type StoredEntry, StoreError } from "./types.ts";
+import { type AuditEvent, type AuditInput, type AuditQuery, type ControlChange, type ControlStore, type FeedbackDimension, endUserId, type FeedbackRecord, type ManagedEndUser, type ManagedKey, type ManagedPrompt, type ManagedTeam, type PromptVersionRecord, type StoredEntry, StoreError } from "./types.ts";
 import type { EntryKind } from "../config/load.ts";
 
 export { migrate, MIGRATIONS, type Migration } from "./migrations.ts";
@@ -35,6 +35,7 @@ const AUDIT_MAX_PAGE = 1_000;
 const KEY_COLS =
   "name, team, role, hash, prefix, allow, limits, per_user_limits, budget, max_output_tokens, expires_at, metadata, created_at, updated_at, created_by, revoked_at, prev_hash, prev_hash_expires_at, last_used_at, per_user_budget, blocked_at";
 const TEAM_COLS = "name, budget, default_key_limits, metadata, created_at, updated_at";
+const END_USER_COLS = "team, user_id, budget, limits, blocked_at, metadata, created_at, updated_at, created_by";
 const AUDIT_COLS = `id::text AS id, at, actor, action, target, before, after, replica, trace_id,
   (extract(epoch FROM date_trunc('second', at))::bigint * 1000000 + extract(microseconds FROM at)::bigint % 1000000)::text AS at_us`;
 
@@ -111,6 +112,26 @@ function keyFromRow(r: KeyRow): ManagedKey {
   if (r.last_used_at != null) k.lastUsedAt = r.last_used_at.getTime();
   if (r.blocked_at != null) k.blockedAt = r.blocked_at.getTime();
   return k;
+}
+
+interface EndUserRow {
+  team: string;
+  user_id: string;
+  budget: ManagedEndUser["budget"] | null;
+  limits: ManagedEndUser["limits"] | null;
+  blocked_at: Date | null;
+  metadata: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
+  created_by: string;
+}
+
+function endUserFromRow(r: EndUserRow): ManagedEndUser {
+  const u: ManagedEndUser = { team: r.team, user: r.user_id, metadata: r.metadata ?? {}, createdAt: r.created_at.getTime(), updatedAt: r.updated_at.getTime(), createdBy: r.created_by };
+  if (r.budget != null) u.budget = r.budget;
+  if (r.limits != null) u.limits = r.limits;
+  if (r.blocked_at != null) u.blockedAt = r.blocked_at.getTime();
+  return u;
 }
 
 function teamFromRow(r: TeamRow): ManagedTeam {
@@ -494,7 +515,7 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       let c: ControlChange;
       try {
         const p = JSON.parse(n.payload) as Partial<ControlChange>;
-        if ((p.kind !== "key" && p.kind !== "team" && p.kind !== "prompt" && p.kind !== "entry" && p.kind !== "session") || typeof p.name !== "string") throw new Error("bad shape");
+        if ((p.kind !== "key" && p.kind !== "team" && p.kind !== "prompt" && p.kind !== "entry" && p.kind !== "session" && p.kind !== "end_user") || typeof p.name !== "string") throw new Error("bad shape");
         c = { kind: p.kind, name: p.name };
       } catch {
         log("warn", "control store: ignored a malformed change notice", {});
@@ -547,7 +568,14 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
           else byPrompt.set(v.prompt_id, [v]);
         }
         const entries = await sql(`SELECT ${ENTRY_COLS} FROM signalbox_config_entries ORDER BY kind, name`);
-        return { keys: keys.rows.map(keyFromRow), teams: teams.rows.map(teamFromRow), prompts: (prompts.rows as PromptRow[]).map((r) => promptFromRows(r, byPrompt.get(r.id) ?? [])), entries: entries.rows.map(entryFromRow) };
+        const endUsers = await sql(`SELECT ${END_USER_COLS} FROM signalbox_end_users ORDER BY team, user_id`);
+        return {
+          keys: keys.rows.map(keyFromRow),
+          teams: teams.rows.map(teamFromRow),
+          prompts: (prompts.rows as PromptRow[]).map((r) => promptFromRows(r, byPrompt.get(r.id) ?? [])),
+          entries: entries.rows.map(entryFromRow),
+          endUsers: (endUsers.rows as EndUserRow[]).map(endUserFromRow),
+        };
       }, "", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     },
 
@@ -637,6 +665,48 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
         await notify(sql, { kind: "entry", name: `${kind}/${name}` });
         return before;
       }, `${kind} "${name}"`);
+    },
+
+    async getEndUser(team, user) {
+      const { rows } = await q(`SELECT ${END_USER_COLS} FROM signalbox_end_users WHERE team = $1 AND user_id = $2`, [team, user]);
+      return rows[0] ? endUserFromRow(rows[0] as EndUserRow) : undefined;
+    },
+
+    async putEndUser(team, user, mutate, audit) {
+      return tx(async (sql) => {
+        // A new end user's race: the second writer's INSERT waits on the first's row, then updates it.
+        const { rows } = await sql(`SELECT ${END_USER_COLS} FROM signalbox_end_users WHERE team = $1 AND user_id = $2 FOR UPDATE`, [team, user]);
+        const before = rows[0] ? endUserFromRow(rows[0] as EndUserRow) : undefined;
+        let next: ManagedEndUser;
+        try {
+          next = mutate(before && structuredClone(before));
+        } catch (err) {
+          throw new Passthrough(err);
+        }
+        const res = await sql(
+          `INSERT INTO signalbox_end_users (team, user_id, budget, limits, blocked_at, metadata, created_at, updated_at, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), coalesce($8, now()), $9)
+           ON CONFLICT (team, user_id) DO UPDATE SET budget = EXCLUDED.budget, limits = EXCLUDED.limits, blocked_at = EXCLUDED.blocked_at,
+             metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at
+           RETURNING ${END_USER_COLS}`,
+          [team, user, json(next.budget), json(next.limits), time(next.blockedAt), json(next.metadata ?? {}), time(next.createdAt), time(next.updatedAt), next.createdBy ?? ""],
+        );
+        const after = endUserFromRow(res.rows[0] as EndUserRow);
+        await writeAudit(sql, audit(before, after));
+        await notify(sql, { kind: "end_user", name: endUserId(team, user) });
+        return { ...(before ? { before } : {}), after };
+      }, `end user "${user}"`);
+    },
+
+    async deleteEndUser(team, user, audit) {
+      return tx(async (sql) => {
+        const { rows } = await sql(`DELETE FROM signalbox_end_users WHERE team = $1 AND user_id = $2 RETURNING ${END_USER_COLS}`, [team, user]);
+        if (!rows[0]) throw new StoreError("not_found", `end user "${user}" of team "${team}" does not exist`);
+        const before = endUserFromRow(rows[0] as EndUserRow);
+        await writeAudit(sql, audit(before));
+        await notify(sql, { kind: "end_user", name: endUserId(team, user) });
+        return before;
+      }, `end user "${user}"`);
     },
 
     async getKey(name) {

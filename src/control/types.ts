@@ -49,6 +49,28 @@ export interface ManagedTeam {
   updatedAt: number;
 }
 
+/**
+ * An end user of a team: the request's `user` under any of the team's keys, with a budget and
+ * limits of their own across those keys, or blocked. Made at run time (AdminService); requests of
+ * users without one are held to the keys' per-user budget and limits only.
+ */
+export interface ManagedEndUser {
+  team: string;
+  /** The request's `user`, exactly. */
+  user: string;
+  budget?: BudgetConfig;
+  limits?: RateLimits;
+  /** Set while blocked: the user's requests are refused until unblocked. */
+  blockedAt?: number;
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+  createdBy: string;
+}
+
+/** The id of an end user in change notices and audit targets: `team:user` (a team name has no colon). */
+export const endUserId = (team: string, user: string): string => `${team}:${user}`;
+
 /** One immutable version of a managed prompt (PromptService). Times are epoch ms. */
 export interface PromptVersionRecord {
   version: number;
@@ -173,7 +195,7 @@ export interface FeedbackRow {
  * ("deployment/groq-llama") to re-read, or a console session signed out (its id).
  */
 export interface ControlChange {
-  kind: "key" | "team" | "prompt" | "entry" | "session";
+  kind: "key" | "team" | "prompt" | "entry" | "session" | "end_user";
   name: string;
 }
 
@@ -195,7 +217,7 @@ export class StoreError extends Error {
 export interface ControlStore {
   readonly kind: "memory" | "postgres";
   /** Every key, team, prompt and runtime config entry, for a full sync of a replica's memory. */
-  loadAll(): Promise<{ keys: ManagedKey[]; teams: ManagedTeam[]; prompts: ManagedPrompt[]; entries: StoredEntry[] }>;
+  loadAll(): Promise<{ keys: ManagedKey[]; teams: ManagedTeam[]; prompts: ManagedPrompt[]; entries: StoredEntry[]; endUsers: ManagedEndUser[] }>;
   getEntry(kind: EntryKind, name: string): Promise<StoredEntry | undefined>;
   /**
    * Adds or replaces an entry under a lock: `build` sees it as stored (undefined: new) and returns
@@ -224,6 +246,19 @@ export interface ControlStore {
   updateTeam(name: string, mutate: (before: ManagedTeam) => ManagedTeam, audit: AuditInput): Promise<{ before: ManagedTeam; after: ManagedTeam }>;
   /** Fails with "conflict" while the team has keys (revoked ones included). */
   deleteTeam(name: string, audit: AuditInput): Promise<ManagedTeam>;
+  getEndUser(team: string, user: string): Promise<ManagedEndUser | undefined>;
+  /**
+   * Adds or changes an end user under a lock: `mutate` sees it as stored (undefined: new) and
+   * returns what to store, or throws (nothing is written).
+   */
+  putEndUser(
+    team: string,
+    user: string,
+    mutate: (before: ManagedEndUser | undefined) => ManagedEndUser,
+    audit: (before: ManagedEndUser | undefined, after: ManagedEndUser) => AuditInput,
+  ): Promise<{ before?: ManagedEndUser; after: ManagedEndUser }>;
+  /** Fails with not_found when there is none. */
+  deleteEndUser(team: string, user: string, audit: (before: ManagedEndUser) => AuditInput): Promise<ManagedEndUser>;
   /** Number of keys (revoked included) per team. */
   keyCounts(): Promise<Map<string, number>>;
   appendAudit(event: AuditInput): Promise<void>;

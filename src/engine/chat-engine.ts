@@ -180,7 +180,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
 
   /** Rate limits and budget reservation: the one state round trip before the upstream call. */
   async function admit(call: Call, plan: Plan): Promise<Admission | undefined> {
-    const a = buildAdmission(core.control.directory.team, call, plan, Date.now());
+    const a = buildAdmission(core.control.directory, call, plan, Date.now());
     if (!a) return undefined;
     const r = await core.limits.admit(a.request);
     if (!r.ok) {

@@ -9,7 +9,7 @@
 // An embeddings call plans no output: it reserves its inputs' tokens (all of them: the cache lookup
 // runs alongside) and settles on what was billed.
 
-import type { BudgetConfig, KeyConfig } from "../config/types.ts";
+import type { BudgetConfig, KeyConfig, RateLimits } from "../config/types.ts";
 import { quickTokens } from "../providers/tokens.ts";
 import type { StreamEvent } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -73,7 +73,11 @@ export function usd(nanos: number): string {
 }
 
 /** A team's budget, from the config file or the control plane (an in-memory lookup). */
-export type TeamBudgets = (team: string) => { budget?: BudgetConfig } | undefined;
+/** What admission reads of the directory (src/control/directory.ts): a team's budget, and an end user's own rules. */
+export interface TeamBudgets {
+  team(team: string): { budget?: BudgetConfig } | undefined;
+  endUser(team: string, user: string): { budget?: BudgetConfig; limits?: RateLimits; blockedAt?: number } | undefined;
+}
 
 /**
  * The fixed strings of a scope's checks (ids and descriptions), made once per configuration object
@@ -120,17 +124,23 @@ function scopeName(kind: "key" | "team", name: string) {
 
 /** The budget id of an end user of a key (per_user_budget): `user:<key>:<user>`. */
 export const userBudgetId = (key: string, user: string): string => `user:${key}:${user}`;
+/** The scope of an end user's own rules in their team (AdminService end users): `user:@<team>:<user>` (key names never start with "@"). */
+export const endUserScopeId = (team: string, user: string): string => `user:@${team}:${user}`;
 /** Whether a budget id is an end user's: their soft thresholds are not alerted (one a user would flood the channels and the metrics). */
 export const isUserBudget = (id: string): boolean => id.startsWith("user:");
 
 /**
- * The checks of a caller's scopes: its key's limits (and its user's), its key's and team's budgets.
+ * The checks of a caller's scopes: its key's limits (and its user's), its key's and team's budgets,
+ * and the rules of the end user (the request's `user`) its team gave them, across all its keys.
+ * A blocked end user is refused here, before anything is reserved.
  * `tokens`: what token-rate checks are charged (undefined: none are, as for a tool call).
  */
 function scopeChecks(teams: TeamBudgets, caller: Call["caller"], user: string | undefined, tokens: number | undefined, reserve: number, now: number) {
   const key: KeyConfig | undefined = caller.key;
-  const team = teams(caller.team);
-  if (!key && !team?.budget) return undefined;
+  const endUser = user === undefined ? undefined : teams.endUser(caller.team, user);
+  if (endUser?.blockedAt !== undefined) throw new GatewayError("permission_denied", `user: end user "${user}" is blocked`, { field: "user" });
+  const team = teams.team(caller.team);
+  if (!key && !team?.budget && !endUser) return undefined;
   const rates: RateCheck[] = [];
   const tokenChecks: RateCheck[] = [];
   const addLimits = (scope: string, who: string, l: KeyConfig["limits"] | undefined) => {
@@ -149,6 +159,8 @@ function scopeChecks(teams: TeamBudgets, caller: Call["caller"], user: string | 
     addLimits(keyScope!.id, keyScope!.who, key.limits);
     if (key.perUserLimits && user) addLimits(`user:${key.name}:${user}`, `user "${user}" of key "${key.name}"`, key.perUserLimits);
   }
+  const endUserScope = endUser ? endUserScopeId(caller.team, user!) : "";
+  if (endUser) addLimits(endUserScope, `end user "${user}" of team "${caller.team}"`, endUser.limits);
   const budgets: BudgetCheck[] = [];
   const addBudget = (id: string, who: string, b: BudgetConfig | undefined) => {
     if (!b) return;
@@ -166,6 +178,7 @@ function scopeChecks(teams: TeamBudgets, caller: Call["caller"], user: string | 
   if (keyScope) addBudget(keyScope.id, keyScope.who, key?.budget);
   // An end user's own budget under the key (per_user_budget), in the team's shard like the rest.
   if (key?.perUserBudget && user) addBudget(userBudgetId(key.name, user), `user "${user}" of key "${key.name}"`, key.perUserBudget);
+  if (endUser) addBudget(endUserScope, `end user "${user}" of team "${caller.team}"`, endUser.budget);
   addBudget(teamScope.id, teamScope.who, team?.budget);
   if (rates.length === 0 && budgets.length === 0) return undefined;
   return { shard: teamScope.id, rates, tokenChecks, budgets };

@@ -14,6 +14,8 @@ import {
   type ConfigEntry as PbConfigEntry,
   ConfigEntryKind,
   ConfigEntrySchema,
+  type EndUser as PbEndUser,
+  EndUserSchema,
   KeyRole,
   type RateLimits as PbRateLimits,
   Source,
@@ -23,8 +25,8 @@ import {
 import { BudgetPeriod } from "../../gen/signalbox/v1/usage_pb.ts";
 import type { AlertTestResult } from "../alerts/alerts.ts";
 import type { AlertConfig, BudgetConfig, KeyRole as DomainRole, RateLimits } from "../config/types.ts";
-import type { Actor, ControlPlane, KeyPatch, TeamPatch } from "../control/control-plane.ts";
-import type { AuditEvent, ManagedKey, ManagedTeam } from "../control/types.ts";
+import type { Actor, ControlPlane, EndUserPatch, KeyPatch, TeamPatch } from "../control/control-plane.ts";
+import type { AuditEvent, ManagedEndUser, ManagedKey, ManagedTeam } from "../control/types.ts";
 import type { EntryView } from "../control/entries.ts";
 import type { EntryKind } from "../config/load.ts";
 import { GatewayError } from "../router/errors.ts";
@@ -131,6 +133,21 @@ export function keyToPb(k: ManagedKey): ApiKey {
   });
 }
 
+export function endUserToPb(u: ManagedEndUser): PbEndUser {
+  return create(EndUserSchema, {
+    team: u.team,
+    user: u.user,
+    budget: budgetToPb(u.budget),
+    limits: limitsToPb(u.limits),
+    blocked: u.blockedAt !== undefined,
+    blockTime: ts(u.blockedAt),
+    metadata: u.metadata,
+    createTime: ts(u.createdAt),
+    updateTime: ts(u.updatedAt),
+    createdBy: u.createdBy,
+  });
+}
+
 export function teamToPb(t: ManagedTeam, keyCount: number): Team {
   return create(TeamSchema, {
     name: t.name,
@@ -172,6 +189,16 @@ function maskPaths(mask: FieldMask | undefined, allowed: readonly string[], fiel
 
 const KEY_PATHS = ["allow", "limits", "per_user_limits", "budget", "per_user_budget", "max_output_tokens", "expire_time", "metadata", "role"] as const;
 const TEAM_PATHS = ["budget", "default_key_limits", "metadata"] as const;
+const END_USER_PATHS = ["budget", "limits", "blocked", "metadata"] as const;
+
+function endUserPatch(u: PbEndUser, paths: Set<string>): EndUserPatch {
+  const p: EndUserPatch = {};
+  if (paths.has("budget")) p.budget = budgetFromPb(u.budget, "end_user.budget");
+  if (paths.has("limits")) p.limits = u.limits ? limitsFromPb(u.limits) : undefined;
+  if (paths.has("blocked")) p.blocked = u.blocked;
+  if (paths.has("metadata")) p.metadata = u.metadata;
+  return p;
+}
 
 function keyPatch(k: ApiKey, paths: Set<string>): KeyPatch {
   const p: KeyPatch = {};
@@ -296,6 +323,34 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
         await cp.deleteTeam(a, need(req.name, "name"));
         return {};
       }),
+    createEndUser: (req, ctx) =>
+      run(ctx, async (a) => {
+        const u = req.endUser;
+        if (!u) throw bad("end_user", "required");
+        const made = await cp.createEndUser(a, {
+          team: u.team || a.caller.team,
+          user: u.user,
+          budget: budgetFromPb(u.budget, "end_user.budget"),
+          limits: u.limits ? limitsFromPb(u.limits) : undefined,
+          blocked: u.blocked,
+          metadata: u.metadata,
+        });
+        return { endUser: endUserToPb(made) };
+      }),
+    getEndUser: (req, ctx) => run(ctx, (a) => ({ endUser: endUserToPb(cp.getEndUser(a, req.team || a.caller.team, need(req.user, "user"))) })),
+    listEndUsers: (req, ctx) =>
+      run(ctx, (a) => {
+        const p = cp.listEndUsers(a, { team: req.team || undefined, limit: pageSize(req.pageSize), cursor: cursor(req.pageToken) });
+        return { endUsers: p.items.map(endUserToPb), nextPageToken: p.next ?? "" };
+      }),
+    updateEndUser: (req, ctx) =>
+      run(ctx, async (a) => {
+        const u = req.endUser;
+        if (!u) throw bad("end_user", "required");
+        const paths = maskPaths(req.updateMask, END_USER_PATHS, "update_mask");
+        return { endUser: endUserToPb(await cp.updateEndUser(a, u.team || a.caller.team, need(u.user, "end_user.user"), endUserPatch(u, paths))) };
+      }),
+    deleteEndUser: (req, ctx) => run(ctx, async (a) => ({ endUser: endUserToPb(await cp.deleteEndUser(a, req.team || a.caller.team, need(req.user, "user"))) })),
     reloadConfig: (_req, ctx) =>
       run(ctx, async (a) => {
         cp.requireAdmin(a, "reloading the config");

@@ -8,7 +8,7 @@ import { BudgetPeriod, GetBudgetResponseSchema, Scope, type BudgetStatus, type R
 import type { BudgetConfig, KeyConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { periodBounds } from "../limits/periods.ts";
-import { userBudgetId } from "../limits/admission.ts";
+import { endUserScopeId, userBudgetId } from "../limits/admission.ts";
 import { GatewayError } from "../router/errors.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
@@ -94,9 +94,13 @@ export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof Usa
         const budgets: BudgetStatus[] = [];
         if (key?.budget) budgets.push(await budget(Scope.KEY, key.name, `team:${key.team}`, `key:${key.name}`, key.budget, now));
         if (req.user) {
-          if (!key) throw new GatewayError("invalid_argument", "user: an end user's budget is a key's (per_user_budget): name the key too, or call with it", { field: "user" });
-          if (!key.perUserBudget) throw new GatewayError("failed_precondition", `user: key "${key.name}" has no per_user_budget`, { field: "user" });
-          budgets.push(await budget(Scope.USER, `${key.name}:${req.user}`, `team:${key.team}`, userBudgetId(key.name, req.user), key.perUserBudget, now));
+          // Two budgets may hold an end user: their key's per_user_budget ("key:user") and the one
+          // their team gave them (AdminService end users, "@team:user").
+          const own = teamName ? core.control.directory.endUser(teamName, req.user)?.budget : undefined;
+          if (!key && !own) throw new GatewayError("invalid_argument", `user: end user "${req.user}" has no budget of their own in team "${teamName}": name the key whose per_user_budget holds them, or call with it`, { field: "user" });
+          if (key && !key.perUserBudget && !own) throw new GatewayError("failed_precondition", `user: key "${key.name}" has no per_user_budget, and team "${teamName}" gives end user "${req.user}" no budget`, { field: "user" });
+          if (key?.perUserBudget) budgets.push(await budget(Scope.USER, `${key.name}:${req.user}`, `team:${key.team}`, userBudgetId(key.name, req.user), key.perUserBudget, now));
+          if (own) budgets.push(await budget(Scope.USER, `@${teamName}:${req.user}`, `team:${teamName}`, endUserScopeId(teamName, req.user), own, now));
         }
         const team = teamName ? teamNamed(teamName) : undefined;
         if (team?.budget) budgets.push(await budget(Scope.TEAM, team.name, `team:${team.name}`, `team:${team.name}`, team.budget, now));

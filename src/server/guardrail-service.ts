@@ -48,7 +48,7 @@ export function guardrailService(core: GatewayCore): Partial<ServiceImpl<typeof 
  * costs no tokens); a key over its limit is refused as a request would be.
  */
 export async function admitCheck(core: GatewayCore, caller: Caller, requestId: string): Promise<void> {
-  const adm = toolAdmission((t) => core.control.directory.team(t), caller, undefined, requestId, 0, 10_000, Date.now());
+  const adm = toolAdmission(core.control.directory, caller, undefined, requestId, 0, 10_000, Date.now());
   if (!adm || adm.request.rates.length === 0) return;
   const r = await core.limits.admit({ ...adm.request, budgets: [] });
   if (!r.ok) throw refusal(r);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test, type TestContext } from "node:test";
 import pg from "pg";
 import { createPostgresControlStore, migrate, MIGRATIONS } from "../../src/control/postgres-store.ts";
-import { type AuditInput, type ControlChange, type ControlStore, type ManagedKey, type ManagedTeam, StoreError } from "../../src/control/types.ts";
+import { type AuditInput, type ControlChange, type ControlStore, type ManagedEndUser, type ManagedKey, type ManagedTeam, StoreError } from "../../src/control/types.ts";
 import { createDatabase, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 
 let server: TestPostgres | undefined;
@@ -151,6 +151,7 @@ test("migrations run once, even from three pools at once on an empty database", 
       "signalbox_config_entries",
       "signalbox_conversation_items",
       "signalbox_conversations",
+      "signalbox_end_users",
       "signalbox_feedback",
       "signalbox_files",
       "signalbox_keys",
@@ -294,6 +295,67 @@ test("teams: round trip, update, delete refused while the team has keys", async 
     (await store.loadAll()).teams.map((x) => x.name),
     ["alpha"],
   );
+});
+
+test("end users: every field round-trips; put creates then updates under the row lock; delete; loadAll; notices; a throwing mutate writes nothing", async (t) => {
+  if (!need(t)) return;
+  const url = await freshDb();
+  const store = await openStore(t, url);
+  const reader = await openStore(t, url);
+  const changes: ControlChange[] = [];
+  let resyncs = 0;
+  reader.subscribe(
+    (c) => changes.push(c),
+    () => resyncs++,
+  );
+  await until(() => resyncs > 0, 5000, "first resync after LISTEN");
+  const full: ManagedEndUser = {
+    team: "alpha",
+    user: "ana@example.com",
+    budget: { period: "month", limitUsd: 3.5, softThreshold: 0.8 },
+    limits: { requestsPerMinute: 10, tokensPerMinute: 20_000 },
+    blockedAt: 1_800_000_000_700,
+    metadata: { plan: "free" },
+    createdAt: 1_800_000_000_001,
+    updatedAt: 1_800_000_000_002,
+    createdBy: "admin-key",
+  };
+  const made = await store.putEndUser("alpha", full.user, (before) => {
+    assert.equal(before, undefined);
+    return full;
+  }, (before, after) => audit("end_user.create", "end_user:alpha:ana@example.com", { after: { user: after.user, had: before !== undefined } }));
+  assert.deepEqual(made, { after: full });
+  assert.deepEqual(await store.getEndUser("alpha", full.user), full);
+  assert.equal(await store.getEndUser("beta", full.user), undefined, "the same user in another team is another end user");
+  const bare: ManagedEndUser = { team: "alpha", user: "bo", metadata: {}, createdAt: 1_800_000_000_003, updatedAt: 1_800_000_000_003, createdBy: "k" };
+  await store.putEndUser("alpha", "bo", () => bare, () => audit("end_user.create", "end_user:alpha:bo"));
+  assert.deepEqual(await store.getEndUser("alpha", "bo"), bare, "absent optional fields stay absent");
+
+  const up = await store.putEndUser("alpha", full.user, (before) => {
+    const next = { ...before!, updatedAt: 1_800_000_000_900, metadata: { plan: "pro" } };
+    delete next.blockedAt;
+    delete next.budget;
+    return next;
+  }, () => audit("end_user.update", "end_user:alpha:ana@example.com"));
+  const expected: ManagedEndUser = { ...full, updatedAt: 1_800_000_000_900, metadata: { plan: "pro" } };
+  delete expected.blockedAt;
+  delete expected.budget;
+  assert.deepEqual(up, { before: full, after: expected });
+  const n = await auditCount(url);
+  await rejectsWith(store.putEndUser("alpha", "bo", () => {
+    throw new StoreError("exists", "taken");
+  }, () => audit("end_user.create", "x")), "exists");
+  assert.equal(await auditCount(url), n, "a throwing mutate writes no audit row");
+  assert.deepEqual((await store.loadAll()).endUsers, [expected, bare]);
+  assert.deepEqual(await store.deleteEndUser("alpha", "bo", () => audit("end_user.delete", "end_user:alpha:bo")), bare);
+  await rejectsWith(store.deleteEndUser("alpha", "bo", () => audit("end_user.delete", "x")), "not_found");
+  await until(() => changes.length >= 4, 1000, "end-user notices");
+  assert.deepEqual(changes, [
+    { kind: "end_user", name: "alpha:ana@example.com" },
+    { kind: "end_user", name: "alpha:bo" },
+    { kind: "end_user", name: "alpha:ana@example.com" },
+    { kind: "end_user", name: "alpha:bo" },
+  ]);
 });
 
 test("audit: before/after kept, filters, keyset pagination newest first", async (t) => {

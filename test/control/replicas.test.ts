@@ -1,5 +1,5 @@
 // Two gateway replicas (A and B, in one process) on one private PostgreSQL and one private Redis:
-// a change made through A's AdminService reaches B within a second (create, revoke, block, rotate,
+// a change made through A's AdminService reaches B within a second (create, revoke, block, end users, rotate,
 // expire, team budget), traffic survives a PostgreSQL outage, the replicas converge after it,
 // two replicas migrate an empty database together, and nothing anyone can read holds a secret.
 
@@ -126,9 +126,9 @@ function need(t: TestContext): boolean {
 type Outcome = { ok: true } | { ok: false; code: Code; message: string };
 
 /** One chat call with `secret` on `g`: ok, or the error's code and message. */
-async function chat(g: TestGateway, secret: string): Promise<Outcome> {
+async function chat(g: TestGateway, secret: string, user?: string): Promise<Outcome> {
   try {
-    const r = await createSignalboxClient({ baseUrl: g.url, apiKey: secret }).chat.complete({ model: "default", messages: [userText("hello there")] });
+    const r = await createSignalboxClient({ baseUrl: g.url, apiKey: secret }).chat.complete({ model: "default", messages: [userText("hello there")], ...(user ? { user } : {}) });
     assert.ok(r.message);
     return { ok: true };
   } catch (err) {
@@ -202,6 +202,22 @@ test("2b. a key blocked on A is refused on B within one second; unblocked on B, 
   since = performance.now();
   const back = await waitFor("unblocked key answers on A", () => chat(A!, secret), isOk, since, PROPAGATION_MS, show);
   t.diagnostic(`unblock on B -> answers on A: ${back.toFixed(0)} ms`);
+});
+
+test("2c. an end user blocked on A is refused on B within one second; deleted on B, answers on A again", async (t) => {
+  if (!need(t)) return;
+  const secret = await createKey(adminOn(A!), "end-user-key");
+  await waitFor("new key answers on B", () => chat(B!, secret, "ursula"), isOk, performance.now(), PROPAGATION_MS, show);
+  await adminOn(A!).createEndUser({ endUser: { team: "platform", user: "ursula", blocked: true } });
+  let since = performance.now();
+  const denied = (o: Outcome) => !o.ok && o.code === Code.PermissionDenied;
+  const ms = await waitFor("blocked end user refused on B", () => chat(B!, secret, "ursula"), denied, since, PROPAGATION_MS, show);
+  t.diagnostic(`end user blocked on A -> refused on B: ${ms.toFixed(0)} ms`);
+  assert.ok((await chat(B!, secret)).ok, "the key's other requests go on");
+  await adminOn(B!).deleteEndUser({ team: "platform", user: "ursula" });
+  since = performance.now();
+  const back = await waitFor("end user answers on A", () => chat(A!, secret, "ursula"), isOk, since, PROPAGATION_MS, show);
+  t.diagnostic(`end user deleted on B -> answers on A: ${back.toFixed(0)} ms`);
 });
 
 test("3. rotation through A: both secrets work on B during the grace, then only the new one", async (t) => {

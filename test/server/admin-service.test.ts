@@ -324,6 +324,99 @@ describe("roles", () => {
   });
 });
 
+describe("end users", () => {
+  test("a team's end user gets a budget and limits of their own across all its keys; others and other teams' users are not held", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret: k1 } = await admin.createKey({ key: { name: "eu-one", team: "search", role: KeyRole.SERVICE } });
+    const { secret: k2 } = await admin.createKey({ key: { name: "eu-two", team: "search", role: KeyRole.SERVICE } });
+    const { secret: ads } = await admin.createKey({ key: { name: "eu-ads", team: "ads", role: KeyRole.SERVICE } });
+    const ask = (key: string, user?: string) => as(key).chat.complete({ model: "default", messages: [userText("hello there")], ...(user ? { user } : {}) });
+    // A team key manages its own team's end users; the team is the caller's when left out.
+    const made = await as(SEARCH_TEAM).admin.createEndUser({ endUser: { user: "erin", limits: { requestsPerMinute: 2 }, metadata: { plan: "free" } } });
+    assert.deepEqual([made.endUser?.team, made.endUser?.user, made.endUser?.limits?.requestsPerMinute, made.endUser?.blocked, made.endUser?.createdBy], ["search", "erin", 2, false, "search-lead"]);
+    await ask(k1, "erin");
+    await ask(k2, "erin"); // the second of the minute, through another key of the team
+    const e = await code(ask(k1, "erin"));
+    assert.equal(e.code, Code.ResourceExhausted);
+    assert.match(e.message, /end user "erin" of team "search"/);
+    await ask(k1, "frank"); // another user of the team
+    await ask(k1); // no user
+    await ask(ads, "erin"); // the same name in another team is another user
+    // A budget of their own: refused once it is spent, and GetBudget shows it.
+    await admin.updateEndUser({ endUser: { team: "search", user: "erin", budget: { period: BudgetPeriod.DAY, limitUsd: 0.000001 } }, updateMask: { paths: ["budget", "limits"] } });
+    const spent = await code(ask(k2, "erin"));
+    assert.equal(spent.code, Code.ResourceExhausted);
+    assert.match(spent.message, /budget exhausted: daily budget of end user "erin" of team "search"/);
+    const b = await as(k2).usage.getBudget({ user: "erin" });
+    assert.deepEqual(b.budgets.map((x) => x.name), ["@search:erin"]);
+    await admin.deleteEndUser({ team: "search", user: "erin" });
+    await ask(k2, "erin"); // held to the key's rules only again
+    assert.equal((await code(admin.getEndUser({ team: "search", user: "erin" }))).code, Code.NotFound);
+  });
+
+  test("a blocked end user is refused (403) on every door until unblocked; audited as block and unblock", async () => {
+    const admin = as(ADMIN).admin;
+    const { secret } = await admin.createKey({ key: { name: "eu-block", team: "search", role: KeyRole.SERVICE } });
+    await admin.createEndUser({ endUser: { team: "search", user: "mallory@example.com", blocked: true } });
+    const e = await code(as(secret).chat.complete({ model: "default", messages: [userText("x")], user: "mallory@example.com" }));
+    assert.equal(e.code, Code.PermissionDenied);
+    assert.equal(e.field, "user");
+    assert.match(e.message, /end user "mallory@example.com" is blocked/);
+    const http = await fetch(`${g.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ model: "default", messages: [{ role: "user", content: "x" }], user: "mallory@example.com" }),
+    });
+    assert.equal(http.status, 403);
+    assert.match(((await http.json()) as { error: { message: string } }).error.message, /is blocked/);
+    const got = await admin.getEndUser({ team: "search", user: "mallory@example.com" });
+    assert.ok(got.endUser?.blocked && got.endUser.blockTime);
+    await admin.updateEndUser({ endUser: { team: "search", user: "mallory@example.com", blocked: false }, updateMask: { paths: ["blocked"] } });
+    await as(secret).chat.complete({ model: "default", messages: [userText("x")], user: "mallory@example.com" });
+    await admin.updateEndUser({ endUser: { team: "search", user: "mallory@example.com", blocked: true }, updateMask: { paths: ["blocked"] } });
+    const actions = (await admin.listAuditEvents({ target: "end_user:search:mallory@example.com" })).events.map((x) => x.action);
+    assert.deepEqual(actions, ["end_user.block", "end_user.unblock", "end_user.create"]);
+  });
+
+  test("who may manage whom, listing by team then user, bad input naming the field, and a team with end users is not deleted", async () => {
+    const admin = as(ADMIN).admin;
+    await admin.createTeam({ team: { name: "eu-team" } });
+    for (const user of ["zed", "amy", "bob"]) await admin.createEndUser({ endUser: { team: "eu-team", user } });
+    await as(ADS_TEAM).admin.createEndUser({ endUser: { user: "amy" } });
+    const first = await admin.listEndUsers({ team: "eu-team", pageSize: 2 });
+    assert.deepEqual(first.endUsers.map((u) => u.user), ["amy", "bob"]);
+    const second = await admin.listEndUsers({ team: "eu-team", pageSize: 2, pageToken: first.nextPageToken });
+    assert.deepEqual([second.endUsers.map((u) => u.user), second.nextPageToken], [["zed"], ""]);
+    assert.deepEqual((await as(ADS_TEAM).admin.listEndUsers({})).endUsers.map((u) => `${u.team}/${u.user}`), ["ads/amy"], "a team key lists its own team's");
+    // Another team's end users are not revealed to a team key; a service key manages none.
+    assert.equal((await code(as(ADS_TEAM).admin.getEndUser({ team: "eu-team", user: "amy" }))).code, Code.NotFound);
+    assert.equal((await code(as(ADS_TEAM).admin.createEndUser({ endUser: { team: "search", user: "x" } }))).code, Code.NotFound);
+    assert.equal((await code(as(ADS_TEAM).admin.listEndUsers({ team: "search" }))).code, Code.NotFound);
+    assert.equal((await code(as(SEARCH_SVC).admin.createEndUser({ endUser: { user: "x" } }))).code, Code.PermissionDenied);
+    // Bad input names the field and nothing is made.
+    const cases: [Promise<unknown>, string][] = [
+      [admin.createEndUser({ endUser: { team: "eu-team", user: "" } }), "end_user.user"],
+      [admin.createEndUser({ endUser: { team: "eu-team", user: "x".repeat(257) } }), "end_user.user"],
+      [admin.createEndUser({ endUser: { team: "eu-team", user: "tab\there" } }), "end_user.user"],
+      [admin.createEndUser({ endUser: { team: "no-such-team", user: "x" } }), "end_user.team"],
+      [admin.createEndUser({ endUser: { team: "eu-team", user: "x", budget: { period: BudgetPeriod.DAY, limitUsd: 0 } } }), "end_user.budget.limit_usd"],
+      [admin.createEndUser({ endUser: { team: "eu-team", user: "x", limits: { requestsPerMinute: 0 } } }), "end_user.limits.requests_per_minute"],
+      [admin.updateEndUser({ endUser: { team: "eu-team", user: "amy" }, updateMask: { paths: ["team"] } }), "update_mask"],
+    ];
+    for (const [p, field] of cases) {
+      const e = await code(p);
+      assert.deepEqual([e.code, e.field], [Code.InvalidArgument, field], e.message);
+    }
+    assert.equal((await code(admin.createEndUser({ endUser: { team: "eu-team", user: "amy" } }))).code, Code.AlreadyExists);
+    assert.equal((await admin.listEndUsers({ team: "eu-team" })).endUsers.length, 3);
+    const del = await code(admin.deleteTeam({ name: "eu-team" }));
+    assert.equal(del.code, Code.FailedPrecondition);
+    assert.match(del.message, /3 end users/);
+    for (const user of ["zed", "amy", "bob"]) await admin.deleteEndUser({ team: "eu-team", user });
+    await admin.deleteTeam({ name: "eu-team" });
+  });
+});
+
 describe("audit", () => {
   test("every change is recorded with actor, target, before and after, and no secret", async () => {
     const admin = as(ADMIN).admin;

@@ -17,7 +17,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/admin.proto.
  */
 export const file_signalbox_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQi2gYKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRItCg9wZXJfdXNlcl9idWRnZXQYEyABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Ei4KCmJsb2NrX3RpbWUYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIUChJfbWF4X291dHB1dF90b2tlbnMi8AIKBFRlYW0SDAoEbmFtZRgBIAEoCRIkCgZidWRnZXQYAiABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0EjQKEmRlZmF1bHRfa2V5X2xpbWl0cxgDIAEoCzIYLnNpZ25hbGJveC52MS5SYXRlTGltaXRzEjIKCG1ldGFkYXRhGAQgAygLMiAuc2lnbmFsYm94LnYxLlRlYW0uTWV0YWRhdGFFbnRyeRIkCgZzb3VyY2UYBSABKA4yFC5zaWduYWxib3gudjEuU291cmNlEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJa2V5X2NvdW50GAggASgNGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI1ChBDcmVhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiRgoRQ3JlYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiXwoPTGlzdEtleXNSZXF1ZXN0EgwKBHRlYW0YASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAQgASgIIk8KEExpc3RLZXlzUmVzcG9uc2USIgoEa2V5cxgBIAMoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh0KDUdldEtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIzCg5HZXRLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5ImYKEFVwZGF0ZUtleVJlcXVlc3QSIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNgoRVXBkYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSIgChBSZXZva2VLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiNgoRUmV2b2tlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSIfCg9CbG9ja0tleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI1ChBCbG9ja0tleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiIQoRVW5ibG9ja0tleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI3ChJVbmJsb2NrS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSI3ChBSb3RhdGVLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSFQoNZ3JhY2Vfc2Vjb25kcxgCIAEoDSJGChFSb3RhdGVLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSI1ChFDcmVhdGVUZWFtUmVxdWVzdBIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iNgoSQ3JlYXRlVGVhbVJlc3BvbnNlEiAKBHRlYW0YASABKAsyEi5zaWduYWxib3gudjEuVGVhbSJmChFVcGRhdGVUZWFtUmVxdWVzdBIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjYKElVwZGF0ZVRlYW1SZXNwb25zZRIgCgR0ZWFtGAEgASgLMhIuc2lnbmFsYm94LnYxLlRlYW0iOQoQTGlzdFRlYW1zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJPChFMaXN0VGVhbXNSZXNwb25zZRIhCgV0ZWFtcxgBIAMoCzISLnNpZ25hbGJveC52MS5UZWFtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIhChFEZWxldGVUZWFtUmVxdWVzdBIMCgRuYW1lGAEgASgJIhQKEkRlbGV0ZVRlYW1SZXNwb25zZSIVChNSZWxvYWRDb25maWdSZXF1ZXN0IlkKFFJlbG9hZENvbmZpZ1Jlc3BvbnNlEhYKDmNvbmZpZ192ZXJzaW9uGAEgASgJEhgKEHByZXZpb3VzX3ZlcnNpb24YAiABKAkSDwoHY2hhbmdlcxgDIAMoCSITChFMaXN0QWxlcnRzUmVxdWVzdCJNCglBbGVydFNpbmsSDAoEbmFtZRgBIAEoCRIOCgZmb3JtYXQYAiABKAkSDgoGZXZlbnRzGAMgAygJEhIKCnRpbWVvdXRfbXMYBCABKAUiPQoSTGlzdEFsZXJ0c1Jlc3BvbnNlEicKBmFsZXJ0cxgBIAMoCzIXLnNpZ25hbGJveC52MS5BbGVydFNpbmsiIAoQVGVzdEFsZXJ0UmVxdWVzdBIMCgRuYW1lGAEgASgJIkkKEVRlc3RBbGVydFJlc3BvbnNlEhEKCWRlbGl2ZXJlZBgBIAEoCBINCgVlcnJvchgCIAEoCRISCgpsYXRlbmN5X21zGAMgASgFIuUBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIOCgZ0YXJnZXQYBSABKAkSJwoGYmVmb3JlGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBImCgVhZnRlchgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHcmVwbGljYRgIIAEoCRIQCgh0cmFjZV9pZBgJIAEoCSK8AQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYAyABKAkSDgoGdGFyZ2V0GAQgASgJEhEKCXBhZ2Vfc2l6ZRgFIAEoDRISCgpwYWdlX3Rva2VuGAYgASgJIlwKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnNpZ25hbGJveC52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSISChBHZXRDYWxsZXJSZXF1ZXN0ImkKEUdldENhbGxlclJlc3BvbnNlEgsKA2tleRgBIAEoCRIMCgR0ZWFtGAIgASgJEiMKBHJvbGUYAyABKA4yFS5zaWduYWxib3gudjEuS2V5Um9sZRIUCgxhdXRoX2VuYWJsZWQYBCABKAgiyAIKC0NvbmZpZ0VudHJ5EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkSJQoEc3BlYxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNc2VjcmV0X2ZpZWxkcxgEIAMoCRIQCghyZXZpc2lvbhgFIAEoAxIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYCCABKAkSEgoKdXBkYXRlZF9ieRgJIAEoCRIPCgdwcm9ibGVtGAogASgJEhMKC3NlYWxlZF93aXRoGAsgAygJIsYBChVQdXRDb25maWdFbnRyeVJlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCRIlCgRzcGVjGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIeChFleHBlY3RlZF9yZXZpc2lvbhgEIAEoA0gAiAEBEhUKDXZhbGlkYXRlX29ubHkYBSABKAhCFAoSX2V4cGVjdGVkX3JldmlzaW9uImsKFlB1dENvbmZpZ0VudHJ5UmVzcG9uc2USKAoFZW50cnkYASABKAsyGS5zaWduYWxib3gudjEuQ29uZmlnRW50cnkSFgoOY29uZmlnX3ZlcnNpb24YAiABKAkSDwoHY2hhbmdlcxgDIAMoCSJHChhMaXN0Q29uZmlnRW50cmllc1JlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQiRwoZTGlzdENvbmZpZ0VudHJpZXNSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkuc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5IosBChhEZWxldGVDb25maWdFbnRyeVJlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCRIeChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoA0gAiAEBQhQKEl9leHBlY3RlZF9yZXZpc2lvbiJEChlEZWxldGVDb25maWdFbnRyeVJlc3BvbnNlEhYKDmNvbmZpZ192ZXJzaW9uGAEgASgJEg8KB2NoYW5nZXMYAiADKAkiUgoVR2V0Q29uZmlnRW50cnlSZXF1ZXN0EisKBGtpbmQYASABKA4yHS5zaWduYWxib3gudjEuQ29uZmlnRW50cnlLaW5kEgwKBG5hbWUYAiABKAkiQgoWR2V0Q29uZmlnRW50cnlSZXNwb25zZRIoCgVlbnRyeRgBIAEoCzIZLnNpZ25hbGJveC52MS5Db25maWdFbnRyeSIzChpSZXNlYWxDb25maWdFbnRyaWVzUmVxdWVzdBIVCg12YWxpZGF0ZV9vbmx5GAEgASgIIn0KG1Jlc2VhbENvbmZpZ0VudHJpZXNSZXNwb25zZRIOCgZrZXlfaWQYASABKAkSEAoIcmVzZWFsZWQYAiADKAkSDwoHY3VycmVudBgDIAEoBRIrCgZmYWlsZWQYBCADKAsyGy5zaWduYWxib3gudjEuUmVzZWFsRmFpbHVyZSIuCg1SZXNlYWxGYWlsdXJlEg0KBWVudHJ5GAEgASgJEg4KBnJlYXNvbhgCIAEoCSpgCgdLZXlSb2xlEhgKFEtFWV9ST0xFX1VOU1BFQ0lGSUVEEAASEgoOS0VZX1JPTEVfQURNSU4QARIRCg1LRVlfUk9MRV9URUFNEAISFAoQS0VZX1JPTEVfU0VSVklDRRADKkUKBlNvdXJjZRIWChJTT1VSQ0VfVU5TUEVDSUZJRUQQABIRCg1TT1VSQ0VfQ09ORklHEAESEAoMU09VUkNFX1NUT1JFEAIqkAIKD0NvbmZpZ0VudHJ5S2luZBIhCh1DT05GSUdfRU5UUllfS0lORF9VTlNQRUNJRklFRBAAEh4KGkNPTkZJR19FTlRSWV9LSU5EX1BST1ZJREVSEAESIAocQ09ORklHX0VOVFJZX0tJTkRfREVQTE9ZTUVOVBACEhsKF0NPTkZJR19FTlRSWV9LSU5EX1JPVVRFEAMSHwobQ09ORklHX0VOVFJZX0tJTkRfR1VBUkRSQUlMEAQSIAocQ09ORklHX0VOVFJZX0tJTkRfTUNQX1NFUlZFUhAFEhsKF0NPTkZJR19FTlRSWV9LSU5EX0FMSUFTEAYSGwoXQ09ORklHX0VOVFJZX0tJTkRfQUxFUlQQBzLxDgoMQWRtaW5TZXJ2aWNlEkwKCUNyZWF0ZUtleRIeLnNpZ25hbGJveC52MS5DcmVhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkNyZWF0ZUtleVJlc3BvbnNlEk4KCExpc3RLZXlzEh0uc2lnbmFsYm94LnYxLkxpc3RLZXlzUmVxdWVzdBoeLnNpZ25hbGJveC52MS5MaXN0S2V5c1Jlc3BvbnNlIgOQAgESSAoGR2V0S2V5Ehsuc2lnbmFsYm94LnYxLkdldEtleVJlcXVlc3QaHC5zaWduYWxib3gudjEuR2V0S2V5UmVzcG9uc2UiA5ACARJMCglVcGRhdGVLZXkSHi5zaWduYWxib3gudjEuVXBkYXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5VcGRhdGVLZXlSZXNwb25zZRJMCglSZXZva2VLZXkSHi5zaWduYWxib3gudjEuUmV2b2tlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5SZXZva2VLZXlSZXNwb25zZRJMCglSb3RhdGVLZXkSHi5zaWduYWxib3gudjEuUm90YXRlS2V5UmVxdWVzdBofLnNpZ25hbGJveC52MS5Sb3RhdGVLZXlSZXNwb25zZRJJCghCbG9ja0tleRIdLnNpZ25hbGJveC52MS5CbG9ja0tleVJlcXVlc3QaHi5zaWduYWxib3gudjEuQmxvY2tLZXlSZXNwb25zZRJPCgpVbmJsb2NrS2V5Eh8uc2lnbmFsYm94LnYxLlVuYmxvY2tLZXlSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVuYmxvY2tLZXlSZXNwb25zZRJPCgpDcmVhdGVUZWFtEh8uc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkNyZWF0ZVRlYW1SZXNwb25zZRJPCgpVcGRhdGVUZWFtEh8uc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXF1ZXN0GiAuc2lnbmFsYm94LnYxLlVwZGF0ZVRlYW1SZXNwb25zZRJRCglMaXN0VGVhbXMSHi5zaWduYWxib3gudjEuTGlzdFRlYW1zUmVxdWVzdBofLnNpZ25hbGJveC52MS5MaXN0VGVhbXNSZXNwb25zZSIDkAIBEk8KCkRlbGV0ZVRlYW0SHy5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuRGVsZXRlVGVhbVJlc3BvbnNlElUKDFJlbG9hZENvbmZpZxIhLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbG9hZENvbmZpZ1Jlc3BvbnNlElQKCkxpc3RBbGVydHMSHy5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlIgOQAgESTAoJVGVzdEFsZXJ0Eh4uc2lnbmFsYm94LnYxLlRlc3RBbGVydFJlcXVlc3QaHy5zaWduYWxib3gudjEuVGVzdEFsZXJ0UmVzcG9uc2USYwoPTGlzdEF1ZGl0RXZlbnRzEiQuc2lnbmFsYm94LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJS5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJRCglHZXRDYWxsZXISHi5zaWduYWxib3gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBElsKDlB1dENvbmZpZ0VudHJ5EiMuc2lnbmFsYm94LnYxLlB1dENvbmZpZ0VudHJ5UmVxdWVzdBokLnNpZ25hbGJveC52MS5QdXRDb25maWdFbnRyeVJlc3BvbnNlEmkKEUxpc3RDb25maWdFbnRyaWVzEiYuc2lnbmFsYm94LnYxLkxpc3RDb25maWdFbnRyaWVzUmVxdWVzdBonLnNpZ25hbGJveC52MS5MaXN0Q29uZmlnRW50cmllc1Jlc3BvbnNlIgOQAgESZAoRRGVsZXRlQ29uZmlnRW50cnkSJi5zaWduYWxib3gudjEuRGVsZXRlQ29uZmlnRW50cnlSZXF1ZXN0Gicuc2lnbmFsYm94LnYxLkRlbGV0ZUNvbmZpZ0VudHJ5UmVzcG9uc2USYAoOR2V0Q29uZmlnRW50cnkSIy5zaWduYWxib3gudjEuR2V0Q29uZmlnRW50cnlSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLkdldENvbmZpZ0VudHJ5UmVzcG9uc2UiA5ACARJqChNSZXNlYWxDb25maWdFbnRyaWVzEiguc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXF1ZXN0Gikuc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
+  fileDesc("ChhzaWduYWxib3gvdjEvYWRtaW4ucHJvdG8SDHNpZ25hbGJveC52MSJ8CgpSYXRlTGltaXRzEiAKE3JlcXVlc3RzX3Blcl9taW51dGUYASABKA1IAIgBARIeChF0b2tlbnNfcGVyX21pbnV0ZRgCIAEoBEgBiAEBQhYKFF9yZXF1ZXN0c19wZXJfbWludXRlQhQKEl90b2tlbnNfcGVyX21pbnV0ZSJ3CgZCdWRnZXQSKgoGcGVyaW9kGAEgASgOMhouc2lnbmFsYm94LnYxLkJ1ZGdldFBlcmlvZBIRCglsaW1pdF91c2QYAiABKAESGwoOc29mdF90aHJlc2hvbGQYAyABKAFIAIgBAUIRCg9fc29mdF90aHJlc2hvbGQi2gYKBkFwaUtleRIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEg4KBnByZWZpeBgEIAEoCRINCgVhbGxvdxgFIAMoCRIoCgZsaW1pdHMYBiABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIxCg9wZXJfdXNlcl9saW1pdHMYByABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIkCgZidWRnZXQYCCABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Eh4KEW1heF9vdXRwdXRfdG9rZW5zGAkgASgNSACIAQESLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKCG1ldGFkYXRhGAsgAygLMiIuc2lnbmFsYm94LnYxLkFwaUtleS5NZXRhZGF0YUVudHJ5EiQKBnNvdXJjZRgMIAEoDjIULnNpZ25hbGJveC52MS5Tb3VyY2USLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj8KG3ByZXZpb3VzX3NlY3JldF9leHBpcmVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgSIAEoCRItCg9wZXJfdXNlcl9idWRnZXQYEyABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0Ei4KCmJsb2NrX3RpbWUYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIUChJfbWF4X291dHB1dF90b2tlbnMi8AIKBFRlYW0SDAoEbmFtZRgBIAEoCRIkCgZidWRnZXQYAiABKAsyFC5zaWduYWxib3gudjEuQnVkZ2V0EjQKEmRlZmF1bHRfa2V5X2xpbWl0cxgDIAEoCzIYLnNpZ25hbGJveC52MS5SYXRlTGltaXRzEjIKCG1ldGFkYXRhGAQgAygLMiAuc2lnbmFsYm94LnYxLlRlYW0uTWV0YWRhdGFFbnRyeRIkCgZzb3VyY2UYBSABKA4yFC5zaWduYWxib3gudjEuU291cmNlEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJa2V5X2NvdW50GAggASgNGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI1ChBDcmVhdGVLZXlSZXF1ZXN0EiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiRgoRQ3JlYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiXwoPTGlzdEtleXNSZXF1ZXN0EgwKBHRlYW0YASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSFwoPaW5jbHVkZV9yZXZva2VkGAQgASgIIk8KEExpc3RLZXlzUmVzcG9uc2USIgoEa2V5cxgBIAMoCzIULnNpZ25hbGJveC52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIh0KDUdldEtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIzCg5HZXRLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5ImYKEFVwZGF0ZUtleVJlcXVlc3QSIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNgoRVXBkYXRlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSIgChBSZXZva2VLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiNgoRUmV2b2tlS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSIfCg9CbG9ja0tleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI1ChBCbG9ja0tleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnNpZ25hbGJveC52MS5BcGlLZXkiIQoRVW5ibG9ja0tleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI3ChJVbmJsb2NrS2V5UmVzcG9uc2USIQoDa2V5GAEgASgLMhQuc2lnbmFsYm94LnYxLkFwaUtleSI3ChBSb3RhdGVLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSFQoNZ3JhY2Vfc2Vjb25kcxgCIAEoDSJGChFSb3RhdGVLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zaWduYWxib3gudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSKUAwoHRW5kVXNlchIMCgR0ZWFtGAEgASgJEgwKBHVzZXIYAiABKAkSJAoGYnVkZ2V0GAMgASgLMhQuc2lnbmFsYm94LnYxLkJ1ZGdldBIoCgZsaW1pdHMYBCABKAsyGC5zaWduYWxib3gudjEuUmF0ZUxpbWl0cxIPCgdibG9ja2VkGAUgASgIEi4KCmJsb2NrX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKCG1ldGFkYXRhGAcgAygLMiMuc2lnbmFsYm94LnYxLkVuZFVzZXIuTWV0YWRhdGFFbnRyeRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYCiABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIj8KFENyZWF0ZUVuZFVzZXJSZXF1ZXN0EicKCGVuZF91c2VyGAEgASgLMhUuc2lnbmFsYm94LnYxLkVuZFVzZXIiQAoVQ3JlYXRlRW5kVXNlclJlc3BvbnNlEicKCGVuZF91c2VyGAEgASgLMhUuc2lnbmFsYm94LnYxLkVuZFVzZXIiLwoRR2V0RW5kVXNlclJlcXVlc3QSDAoEdGVhbRgBIAEoCRIMCgR1c2VyGAIgASgJIj0KEkdldEVuZFVzZXJSZXNwb25zZRInCghlbmRfdXNlchgBIAEoCzIVLnNpZ25hbGJveC52MS5FbmRVc2VyIkoKE0xpc3RFbmRVc2Vyc1JlcXVlc3QSDAoEdGVhbRgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJZChRMaXN0RW5kVXNlcnNSZXNwb25zZRIoCgllbmRfdXNlcnMYASADKAsyFS5zaWduYWxib3gudjEuRW5kVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicAoUVXBkYXRlRW5kVXNlclJlcXVlc3QSJwoIZW5kX3VzZXIYASABKAsyFS5zaWduYWxib3gudjEuRW5kVXNlchIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siQAoVVXBkYXRlRW5kVXNlclJlc3BvbnNlEicKCGVuZF91c2VyGAEgASgLMhUuc2lnbmFsYm94LnYxLkVuZFVzZXIiMgoURGVsZXRlRW5kVXNlclJlcXVlc3QSDAoEdGVhbRgBIAEoCRIMCgR1c2VyGAIgASgJIkAKFURlbGV0ZUVuZFVzZXJSZXNwb25zZRInCghlbmRfdXNlchgBIAEoCzIVLnNpZ25hbGJveC52MS5FbmRVc2VyIjUKEUNyZWF0ZVRlYW1SZXF1ZXN0EiAKBHRlYW0YASABKAsyEi5zaWduYWxib3gudjEuVGVhbSI2ChJDcmVhdGVUZWFtUmVzcG9uc2USIAoEdGVhbRgBIAEoCzISLnNpZ25hbGJveC52MS5UZWFtImYKEVVwZGF0ZVRlYW1SZXF1ZXN0EiAKBHRlYW0YASABKAsyEi5zaWduYWxib3gudjEuVGVhbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siNgoSVXBkYXRlVGVhbVJlc3BvbnNlEiAKBHRlYW0YASABKAsyEi5zaWduYWxib3gudjEuVGVhbSI5ChBMaXN0VGVhbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIk8KEUxpc3RUZWFtc1Jlc3BvbnNlEiEKBXRlYW1zGAEgAygLMhIuc2lnbmFsYm94LnYxLlRlYW0SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKEURlbGV0ZVRlYW1SZXF1ZXN0EgwKBG5hbWUYASABKAkiFAoSRGVsZXRlVGVhbVJlc3BvbnNlIhUKE1JlbG9hZENvbmZpZ1JlcXVlc3QiWQoUUmVsb2FkQ29uZmlnUmVzcG9uc2USFgoOY29uZmlnX3ZlcnNpb24YASABKAkSGAoQcHJldmlvdXNfdmVyc2lvbhgCIAEoCRIPCgdjaGFuZ2VzGAMgAygJIhMKEUxpc3RBbGVydHNSZXF1ZXN0Ik0KCUFsZXJ0U2luaxIMCgRuYW1lGAEgASgJEg4KBmZvcm1hdBgCIAEoCRIOCgZldmVudHMYAyADKAkSEgoKdGltZW91dF9tcxgEIAEoBSI9ChJMaXN0QWxlcnRzUmVzcG9uc2USJwoGYWxlcnRzGAEgAygLMhcuc2lnbmFsYm94LnYxLkFsZXJ0U2luayIgChBUZXN0QWxlcnRSZXF1ZXN0EgwKBG5hbWUYASABKAkiSQoRVGVzdEFsZXJ0UmVzcG9uc2USEQoJZGVsaXZlcmVkGAEgASgIEg0KBWVycm9yGAIgASgJEhIKCmxhdGVuY3lfbXMYAyABKAUi5QEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYAyABKAkSDgoGYWN0aW9uGAQgASgJEg4KBnRhcmdldBgFIAEoCRInCgZiZWZvcmUYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiYKBWFmdGVyGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdyZXBsaWNhGAggASgJEhAKCHRyYWNlX2lkGAkgASgJIrwBChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0Ei4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgDIAEoCRIOCgZ0YXJnZXQYBCABKAkSEQoJcGFnZV9zaXplGAUgASgNEhIKCnBhZ2VfdG9rZW4YBiABKAkiXAoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguc2lnbmFsYm94LnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhIKEEdldENhbGxlclJlcXVlc3QiaQoRR2V0Q2FsbGVyUmVzcG9uc2USCwoDa2V5GAEgASgJEgwKBHRlYW0YAiABKAkSIwoEcm9sZRgDIAEoDjIVLnNpZ25hbGJveC52MS5LZXlSb2xlEhQKDGF1dGhfZW5hYmxlZBgEIAEoCCLIAgoLQ29uZmlnRW50cnkSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCRIlCgRzcGVjGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIVCg1zZWNyZXRfZmllbGRzGAQgAygJEhAKCHJldmlzaW9uGAUgASgDEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgIIAEoCRISCgp1cGRhdGVkX2J5GAkgASgJEg8KB3Byb2JsZW0YCiABKAkSEwoLc2VhbGVkX3dpdGgYCyADKAkixgEKFVB1dENvbmZpZ0VudHJ5UmVxdWVzdBIrCgRraW5kGAEgASgOMh0uc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5S2luZBIMCgRuYW1lGAIgASgJEiUKBHNwZWMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eh4KEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDSACIAQESFQoNdmFsaWRhdGVfb25seRgFIAEoCEIUChJfZXhwZWN0ZWRfcmV2aXNpb24iawoWUHV0Q29uZmlnRW50cnlSZXNwb25zZRIoCgVlbnRyeRgBIAEoCzIZLnNpZ25hbGJveC52MS5Db25maWdFbnRyeRIWCg5jb25maWdfdmVyc2lvbhgCIAEoCRIPCgdjaGFuZ2VzGAMgAygJIkcKGExpc3RDb25maWdFbnRyaWVzUmVxdWVzdBIrCgRraW5kGAEgASgOMh0uc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5S2luZCJHChlMaXN0Q29uZmlnRW50cmllc1Jlc3BvbnNlEioKB2VudHJpZXMYASADKAsyGS5zaWduYWxib3gudjEuQ29uZmlnRW50cnkiiwEKGERlbGV0ZUNvbmZpZ0VudHJ5UmVxdWVzdBIrCgRraW5kGAEgASgOMh0uc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5S2luZBIMCgRuYW1lGAIgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAMgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIkQKGURlbGV0ZUNvbmZpZ0VudHJ5UmVzcG9uc2USFgoOY29uZmlnX3ZlcnNpb24YASABKAkSDwoHY2hhbmdlcxgCIAMoCSJSChVHZXRDb25maWdFbnRyeVJlcXVlc3QSKwoEa2luZBgBIAEoDjIdLnNpZ25hbGJveC52MS5Db25maWdFbnRyeUtpbmQSDAoEbmFtZRgCIAEoCSJCChZHZXRDb25maWdFbnRyeVJlc3BvbnNlEigKBWVudHJ5GAEgASgLMhkuc2lnbmFsYm94LnYxLkNvbmZpZ0VudHJ5IjMKGlJlc2VhbENvbmZpZ0VudHJpZXNSZXF1ZXN0EhUKDXZhbGlkYXRlX29ubHkYASABKAgifQobUmVzZWFsQ29uZmlnRW50cmllc1Jlc3BvbnNlEg4KBmtleV9pZBgBIAEoCRIQCghyZXNlYWxlZBgCIAMoCRIPCgdjdXJyZW50GAMgASgFEisKBmZhaWxlZBgEIAMoCzIbLnNpZ25hbGJveC52MS5SZXNlYWxGYWlsdXJlIi4KDVJlc2VhbEZhaWx1cmUSDQoFZW50cnkYASABKAkSDgoGcmVhc29uGAIgASgJKmAKB0tleVJvbGUSGAoUS0VZX1JPTEVfVU5TUEVDSUZJRUQQABISCg5LRVlfUk9MRV9BRE1JThABEhEKDUtFWV9ST0xFX1RFQU0QAhIUChBLRVlfUk9MRV9TRVJWSUNFEAMqRQoGU291cmNlEhYKElNPVVJDRV9VTlNQRUNJRklFRBAAEhEKDVNPVVJDRV9DT05GSUcQARIQCgxTT1VSQ0VfU1RPUkUQAiqQAgoPQ29uZmlnRW50cnlLaW5kEiEKHUNPTkZJR19FTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaQ09ORklHX0VOVFJZX0tJTkRfUFJPVklERVIQARIgChxDT05GSUdfRU5UUllfS0lORF9ERVBMT1lNRU5UEAISGwoXQ09ORklHX0VOVFJZX0tJTkRfUk9VVEUQAxIfChtDT05GSUdfRU5UUllfS0lORF9HVUFSRFJBSUwQBBIgChxDT05GSUdfRU5UUllfS0lORF9NQ1BfU0VSVkVSEAUSGwoXQ09ORklHX0VOVFJZX0tJTkRfQUxJQVMQBhIbChdDT05GSUdfRU5UUllfS0lORF9BTEVSVBAHMrESCgxBZG1pblNlcnZpY2USTAoJQ3JlYXRlS2V5Eh4uc2lnbmFsYm94LnYxLkNyZWF0ZUtleVJlcXVlc3QaHy5zaWduYWxib3gudjEuQ3JlYXRlS2V5UmVzcG9uc2USTgoITGlzdEtleXMSHS5zaWduYWxib3gudjEuTGlzdEtleXNSZXF1ZXN0Gh4uc2lnbmFsYm94LnYxLkxpc3RLZXlzUmVzcG9uc2UiA5ACARJICgZHZXRLZXkSGy5zaWduYWxib3gudjEuR2V0S2V5UmVxdWVzdBocLnNpZ25hbGJveC52MS5HZXRLZXlSZXNwb25zZSIDkAIBEkwKCVVwZGF0ZUtleRIeLnNpZ25hbGJveC52MS5VcGRhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLlVwZGF0ZUtleVJlc3BvbnNlEkwKCVJldm9rZUtleRIeLnNpZ25hbGJveC52MS5SZXZva2VLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLlJldm9rZUtleVJlc3BvbnNlEkwKCVJvdGF0ZUtleRIeLnNpZ25hbGJveC52MS5Sb3RhdGVLZXlSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLlJvdGF0ZUtleVJlc3BvbnNlEkkKCEJsb2NrS2V5Eh0uc2lnbmFsYm94LnYxLkJsb2NrS2V5UmVxdWVzdBoeLnNpZ25hbGJveC52MS5CbG9ja0tleVJlc3BvbnNlEk8KClVuYmxvY2tLZXkSHy5zaWduYWxib3gudjEuVW5ibG9ja0tleVJlcXVlc3QaIC5zaWduYWxib3gudjEuVW5ibG9ja0tleVJlc3BvbnNlEk8KCkNyZWF0ZVRlYW0SHy5zaWduYWxib3gudjEuQ3JlYXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuQ3JlYXRlVGVhbVJlc3BvbnNlEk8KClVwZGF0ZVRlYW0SHy5zaWduYWxib3gudjEuVXBkYXRlVGVhbVJlcXVlc3QaIC5zaWduYWxib3gudjEuVXBkYXRlVGVhbVJlc3BvbnNlElEKCUxpc3RUZWFtcxIeLnNpZ25hbGJveC52MS5MaXN0VGVhbXNSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkxpc3RUZWFtc1Jlc3BvbnNlIgOQAgESTwoKRGVsZXRlVGVhbRIfLnNpZ25hbGJveC52MS5EZWxldGVUZWFtUmVxdWVzdBogLnNpZ25hbGJveC52MS5EZWxldGVUZWFtUmVzcG9uc2USWAoNQ3JlYXRlRW5kVXNlchIiLnNpZ25hbGJveC52MS5DcmVhdGVFbmRVc2VyUmVxdWVzdBojLnNpZ25hbGJveC52MS5DcmVhdGVFbmRVc2VyUmVzcG9uc2USVAoKR2V0RW5kVXNlchIfLnNpZ25hbGJveC52MS5HZXRFbmRVc2VyUmVxdWVzdBogLnNpZ25hbGJveC52MS5HZXRFbmRVc2VyUmVzcG9uc2UiA5ACARJaCgxMaXN0RW5kVXNlcnMSIS5zaWduYWxib3gudjEuTGlzdEVuZFVzZXJzUmVxdWVzdBoiLnNpZ25hbGJveC52MS5MaXN0RW5kVXNlcnNSZXNwb25zZSIDkAIBElgKDVVwZGF0ZUVuZFVzZXISIi5zaWduYWxib3gudjEuVXBkYXRlRW5kVXNlclJlcXVlc3QaIy5zaWduYWxib3gudjEuVXBkYXRlRW5kVXNlclJlc3BvbnNlElgKDURlbGV0ZUVuZFVzZXISIi5zaWduYWxib3gudjEuRGVsZXRlRW5kVXNlclJlcXVlc3QaIy5zaWduYWxib3gudjEuRGVsZXRlRW5kVXNlclJlc3BvbnNlElUKDFJlbG9hZENvbmZpZxIhLnNpZ25hbGJveC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLlJlbG9hZENvbmZpZ1Jlc3BvbnNlElQKCkxpc3RBbGVydHMSHy5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdEFsZXJ0c1Jlc3BvbnNlIgOQAgESTAoJVGVzdEFsZXJ0Eh4uc2lnbmFsYm94LnYxLlRlc3RBbGVydFJlcXVlc3QaHy5zaWduYWxib3gudjEuVGVzdEFsZXJ0UmVzcG9uc2USYwoPTGlzdEF1ZGl0RXZlbnRzEiQuc2lnbmFsYm94LnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJS5zaWduYWxib3gudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiA5ACARJRCglHZXRDYWxsZXISHi5zaWduYWxib3gudjEuR2V0Q2FsbGVyUmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRDYWxsZXJSZXNwb25zZSIDkAIBElsKDlB1dENvbmZpZ0VudHJ5EiMuc2lnbmFsYm94LnYxLlB1dENvbmZpZ0VudHJ5UmVxdWVzdBokLnNpZ25hbGJveC52MS5QdXRDb25maWdFbnRyeVJlc3BvbnNlEmkKEUxpc3RDb25maWdFbnRyaWVzEiYuc2lnbmFsYm94LnYxLkxpc3RDb25maWdFbnRyaWVzUmVxdWVzdBonLnNpZ25hbGJveC52MS5MaXN0Q29uZmlnRW50cmllc1Jlc3BvbnNlIgOQAgESZAoRRGVsZXRlQ29uZmlnRW50cnkSJi5zaWduYWxib3gudjEuRGVsZXRlQ29uZmlnRW50cnlSZXF1ZXN0Gicuc2lnbmFsYm94LnYxLkRlbGV0ZUNvbmZpZ0VudHJ5UmVzcG9uc2USYAoOR2V0Q29uZmlnRW50cnkSIy5zaWduYWxib3gudjEuR2V0Q29uZmlnRW50cnlSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLkdldENvbmZpZ0VudHJ5UmVzcG9uc2UiA5ACARJqChNSZXNlYWxDb25maWdFbnRyaWVzEiguc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXF1ZXN0Gikuc2lnbmFsYm94LnYxLlJlc2VhbENvbmZpZ0VudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_usage]);
 
 /**
  * Requests and tokens per minute; an unset field is no limit.
@@ -608,6 +608,297 @@ export const RotateKeyResponseSchema: GenMessage<RotateKeyResponse> = /*@__PURE_
   messageDesc(file_signalbox_v1_admin, 19);
 
 /**
+ * An end user of a team: the `user` of requests made with the team's keys, with a budget and
+ * limits of their own across all those keys (beside each key's own and per-user ones), or blocked.
+ *
+ * @generated from message signalbox.v1.EndUser
+ */
+export type EndUser = Message<"signalbox.v1.EndUser"> & {
+  /**
+   * The team whose keys' requests name this user; empty in a request: the caller's team.
+   *
+   * @generated from field: string team = 1;
+   */
+  team: string;
+
+  /**
+   * The request's `user`, exactly: 1 to 256 characters, no control characters.
+   *
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: signalbox.v1.Budget budget = 3;
+   */
+  budget?: Budget | undefined;
+
+  /**
+   * @generated from field: signalbox.v1.RateLimits limits = 4;
+   */
+  limits?: RateLimits | undefined;
+
+  /**
+   * A blocked user's requests are refused (403, permission_denied) until unblocked.
+   *
+   * @generated from field: bool blocked = 5;
+   */
+  blocked: boolean;
+
+  /**
+   * Since when it is blocked (output only).
+   *
+   * @generated from field: google.protobuf.Timestamp block_time = 6;
+   */
+  blockTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: map<string, string> metadata = 7;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 9;
+   */
+  updateTime?: Timestamp | undefined;
+
+  /**
+   * The key that made it.
+   *
+   * @generated from field: string created_by = 10;
+   */
+  createdBy: string;
+};
+
+/**
+ * Describes the message signalbox.v1.EndUser.
+ * Use `create(EndUserSchema)` to create a new message.
+ */
+export const EndUserSchema: GenMessage<EndUser> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 20);
+
+/**
+ * @generated from message signalbox.v1.CreateEndUserRequest
+ */
+export type CreateEndUserRequest = Message<"signalbox.v1.CreateEndUserRequest"> & {
+  /**
+   * @generated from field: signalbox.v1.EndUser end_user = 1;
+   */
+  endUser?: EndUser | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.CreateEndUserRequest.
+ * Use `create(CreateEndUserRequestSchema)` to create a new message.
+ */
+export const CreateEndUserRequestSchema: GenMessage<CreateEndUserRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 21);
+
+/**
+ * @generated from message signalbox.v1.CreateEndUserResponse
+ */
+export type CreateEndUserResponse = Message<"signalbox.v1.CreateEndUserResponse"> & {
+  /**
+   * @generated from field: signalbox.v1.EndUser end_user = 1;
+   */
+  endUser?: EndUser | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.CreateEndUserResponse.
+ * Use `create(CreateEndUserResponseSchema)` to create a new message.
+ */
+export const CreateEndUserResponseSchema: GenMessage<CreateEndUserResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 22);
+
+/**
+ * @generated from message signalbox.v1.GetEndUserRequest
+ */
+export type GetEndUserRequest = Message<"signalbox.v1.GetEndUserRequest"> & {
+  /**
+   * Empty: the caller's team.
+   *
+   * @generated from field: string team = 1;
+   */
+  team: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+};
+
+/**
+ * Describes the message signalbox.v1.GetEndUserRequest.
+ * Use `create(GetEndUserRequestSchema)` to create a new message.
+ */
+export const GetEndUserRequestSchema: GenMessage<GetEndUserRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 23);
+
+/**
+ * @generated from message signalbox.v1.GetEndUserResponse
+ */
+export type GetEndUserResponse = Message<"signalbox.v1.GetEndUserResponse"> & {
+  /**
+   * @generated from field: signalbox.v1.EndUser end_user = 1;
+   */
+  endUser?: EndUser | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.GetEndUserResponse.
+ * Use `create(GetEndUserResponseSchema)` to create a new message.
+ */
+export const GetEndUserResponseSchema: GenMessage<GetEndUserResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 24);
+
+/**
+ * @generated from message signalbox.v1.ListEndUsersRequest
+ */
+export type ListEndUsersRequest = Message<"signalbox.v1.ListEndUsersRequest"> & {
+  /**
+   * Only this team's (a team key always sees only its own team's).
+   *
+   * @generated from field: string team = 1;
+   */
+  team: string;
+
+  /**
+   * Default 50, at most 500.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * From the previous response's next_page_token.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message signalbox.v1.ListEndUsersRequest.
+ * Use `create(ListEndUsersRequestSchema)` to create a new message.
+ */
+export const ListEndUsersRequestSchema: GenMessage<ListEndUsersRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 25);
+
+/**
+ * @generated from message signalbox.v1.ListEndUsersResponse
+ */
+export type ListEndUsersResponse = Message<"signalbox.v1.ListEndUsersResponse"> & {
+  /**
+   * @generated from field: repeated signalbox.v1.EndUser end_users = 1;
+   */
+  endUsers: EndUser[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message signalbox.v1.ListEndUsersResponse.
+ * Use `create(ListEndUsersResponseSchema)` to create a new message.
+ */
+export const ListEndUsersResponseSchema: GenMessage<ListEndUsersResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 26);
+
+/**
+ * @generated from message signalbox.v1.UpdateEndUserRequest
+ */
+export type UpdateEndUserRequest = Message<"signalbox.v1.UpdateEndUserRequest"> & {
+  /**
+   * Its team and user select it; the fields named in update_mask are taken from it.
+   *
+   * @generated from field: signalbox.v1.EndUser end_user = 1;
+   */
+  endUser?: EndUser | undefined;
+
+  /**
+   * Paths among: budget, limits, blocked, metadata. A path named with its field unset clears it.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.UpdateEndUserRequest.
+ * Use `create(UpdateEndUserRequestSchema)` to create a new message.
+ */
+export const UpdateEndUserRequestSchema: GenMessage<UpdateEndUserRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 27);
+
+/**
+ * @generated from message signalbox.v1.UpdateEndUserResponse
+ */
+export type UpdateEndUserResponse = Message<"signalbox.v1.UpdateEndUserResponse"> & {
+  /**
+   * @generated from field: signalbox.v1.EndUser end_user = 1;
+   */
+  endUser?: EndUser | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.UpdateEndUserResponse.
+ * Use `create(UpdateEndUserResponseSchema)` to create a new message.
+ */
+export const UpdateEndUserResponseSchema: GenMessage<UpdateEndUserResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 28);
+
+/**
+ * @generated from message signalbox.v1.DeleteEndUserRequest
+ */
+export type DeleteEndUserRequest = Message<"signalbox.v1.DeleteEndUserRequest"> & {
+  /**
+   * Empty: the caller's team.
+   *
+   * @generated from field: string team = 1;
+   */
+  team: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+};
+
+/**
+ * Describes the message signalbox.v1.DeleteEndUserRequest.
+ * Use `create(DeleteEndUserRequestSchema)` to create a new message.
+ */
+export const DeleteEndUserRequestSchema: GenMessage<DeleteEndUserRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 29);
+
+/**
+ * @generated from message signalbox.v1.DeleteEndUserResponse
+ */
+export type DeleteEndUserResponse = Message<"signalbox.v1.DeleteEndUserResponse"> & {
+  /**
+   * As it was.
+   *
+   * @generated from field: signalbox.v1.EndUser end_user = 1;
+   */
+  endUser?: EndUser | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.DeleteEndUserResponse.
+ * Use `create(DeleteEndUserResponseSchema)` to create a new message.
+ */
+export const DeleteEndUserResponseSchema: GenMessage<DeleteEndUserResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_admin, 30);
+
+/**
  * @generated from message signalbox.v1.CreateTeamRequest
  */
 export type CreateTeamRequest = Message<"signalbox.v1.CreateTeamRequest"> & {
@@ -622,7 +913,7 @@ export type CreateTeamRequest = Message<"signalbox.v1.CreateTeamRequest"> & {
  * Use `create(CreateTeamRequestSchema)` to create a new message.
  */
 export const CreateTeamRequestSchema: GenMessage<CreateTeamRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 20);
+  messageDesc(file_signalbox_v1_admin, 31);
 
 /**
  * @generated from message signalbox.v1.CreateTeamResponse
@@ -639,7 +930,7 @@ export type CreateTeamResponse = Message<"signalbox.v1.CreateTeamResponse"> & {
  * Use `create(CreateTeamResponseSchema)` to create a new message.
  */
 export const CreateTeamResponseSchema: GenMessage<CreateTeamResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 21);
+  messageDesc(file_signalbox_v1_admin, 32);
 
 /**
  * @generated from message signalbox.v1.UpdateTeamRequest
@@ -663,7 +954,7 @@ export type UpdateTeamRequest = Message<"signalbox.v1.UpdateTeamRequest"> & {
  * Use `create(UpdateTeamRequestSchema)` to create a new message.
  */
 export const UpdateTeamRequestSchema: GenMessage<UpdateTeamRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 22);
+  messageDesc(file_signalbox_v1_admin, 33);
 
 /**
  * @generated from message signalbox.v1.UpdateTeamResponse
@@ -680,7 +971,7 @@ export type UpdateTeamResponse = Message<"signalbox.v1.UpdateTeamResponse"> & {
  * Use `create(UpdateTeamResponseSchema)` to create a new message.
  */
 export const UpdateTeamResponseSchema: GenMessage<UpdateTeamResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 23);
+  messageDesc(file_signalbox_v1_admin, 34);
 
 /**
  * @generated from message signalbox.v1.ListTeamsRequest
@@ -702,7 +993,7 @@ export type ListTeamsRequest = Message<"signalbox.v1.ListTeamsRequest"> & {
  * Use `create(ListTeamsRequestSchema)` to create a new message.
  */
 export const ListTeamsRequestSchema: GenMessage<ListTeamsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 24);
+  messageDesc(file_signalbox_v1_admin, 35);
 
 /**
  * @generated from message signalbox.v1.ListTeamsResponse
@@ -724,7 +1015,7 @@ export type ListTeamsResponse = Message<"signalbox.v1.ListTeamsResponse"> & {
  * Use `create(ListTeamsResponseSchema)` to create a new message.
  */
 export const ListTeamsResponseSchema: GenMessage<ListTeamsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 25);
+  messageDesc(file_signalbox_v1_admin, 36);
 
 /**
  * @generated from message signalbox.v1.DeleteTeamRequest
@@ -741,7 +1032,7 @@ export type DeleteTeamRequest = Message<"signalbox.v1.DeleteTeamRequest"> & {
  * Use `create(DeleteTeamRequestSchema)` to create a new message.
  */
 export const DeleteTeamRequestSchema: GenMessage<DeleteTeamRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 26);
+  messageDesc(file_signalbox_v1_admin, 37);
 
 /**
  * @generated from message signalbox.v1.DeleteTeamResponse
@@ -754,7 +1045,7 @@ export type DeleteTeamResponse = Message<"signalbox.v1.DeleteTeamResponse"> & {
  * Use `create(DeleteTeamResponseSchema)` to create a new message.
  */
 export const DeleteTeamResponseSchema: GenMessage<DeleteTeamResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 27);
+  messageDesc(file_signalbox_v1_admin, 38);
 
 /**
  * @generated from message signalbox.v1.ReloadConfigRequest
@@ -767,7 +1058,7 @@ export type ReloadConfigRequest = Message<"signalbox.v1.ReloadConfigRequest"> & 
  * Use `create(ReloadConfigRequestSchema)` to create a new message.
  */
 export const ReloadConfigRequestSchema: GenMessage<ReloadConfigRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 28);
+  messageDesc(file_signalbox_v1_admin, 39);
 
 /**
  * @generated from message signalbox.v1.ReloadConfigResponse
@@ -800,7 +1091,7 @@ export type ReloadConfigResponse = Message<"signalbox.v1.ReloadConfigResponse"> 
  * Use `create(ReloadConfigResponseSchema)` to create a new message.
  */
 export const ReloadConfigResponseSchema: GenMessage<ReloadConfigResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 29);
+  messageDesc(file_signalbox_v1_admin, 40);
 
 /**
  * @generated from message signalbox.v1.ListAlertsRequest
@@ -813,7 +1104,7 @@ export type ListAlertsRequest = Message<"signalbox.v1.ListAlertsRequest"> & {
  * Use `create(ListAlertsRequestSchema)` to create a new message.
  */
 export const ListAlertsRequestSchema: GenMessage<ListAlertsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 30);
+  messageDesc(file_signalbox_v1_admin, 41);
 
 /**
  * @generated from message signalbox.v1.AlertSink
@@ -849,7 +1140,7 @@ export type AlertSink = Message<"signalbox.v1.AlertSink"> & {
  * Use `create(AlertSinkSchema)` to create a new message.
  */
 export const AlertSinkSchema: GenMessage<AlertSink> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 31);
+  messageDesc(file_signalbox_v1_admin, 42);
 
 /**
  * @generated from message signalbox.v1.ListAlertsResponse
@@ -866,7 +1157,7 @@ export type ListAlertsResponse = Message<"signalbox.v1.ListAlertsResponse"> & {
  * Use `create(ListAlertsResponseSchema)` to create a new message.
  */
 export const ListAlertsResponseSchema: GenMessage<ListAlertsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 32);
+  messageDesc(file_signalbox_v1_admin, 43);
 
 /**
  * @generated from message signalbox.v1.TestAlertRequest
@@ -885,7 +1176,7 @@ export type TestAlertRequest = Message<"signalbox.v1.TestAlertRequest"> & {
  * Use `create(TestAlertRequestSchema)` to create a new message.
  */
 export const TestAlertRequestSchema: GenMessage<TestAlertRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 33);
+  messageDesc(file_signalbox_v1_admin, 44);
 
 /**
  * @generated from message signalbox.v1.TestAlertResponse
@@ -918,7 +1209,7 @@ export type TestAlertResponse = Message<"signalbox.v1.TestAlertResponse"> & {
  * Use `create(TestAlertResponseSchema)` to create a new message.
  */
 export const TestAlertResponseSchema: GenMessage<TestAlertResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 34);
+  messageDesc(file_signalbox_v1_admin, 45);
 
 /**
  * @generated from message signalbox.v1.AuditEvent
@@ -985,7 +1276,7 @@ export type AuditEvent = Message<"signalbox.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 35);
+  messageDesc(file_signalbox_v1_admin, 46);
 
 /**
  * @generated from message signalbox.v1.ListAuditEventsRequest
@@ -1033,7 +1324,7 @@ export type ListAuditEventsRequest = Message<"signalbox.v1.ListAuditEventsReques
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 36);
+  messageDesc(file_signalbox_v1_admin, 47);
 
 /**
  * @generated from message signalbox.v1.ListAuditEventsResponse
@@ -1055,7 +1346,7 @@ export type ListAuditEventsResponse = Message<"signalbox.v1.ListAuditEventsRespo
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 37);
+  messageDesc(file_signalbox_v1_admin, 48);
 
 /**
  * @generated from message signalbox.v1.GetCallerRequest
@@ -1068,7 +1359,7 @@ export type GetCallerRequest = Message<"signalbox.v1.GetCallerRequest"> & {
  * Use `create(GetCallerRequestSchema)` to create a new message.
  */
 export const GetCallerRequestSchema: GenMessage<GetCallerRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 38);
+  messageDesc(file_signalbox_v1_admin, 49);
 
 /**
  * @generated from message signalbox.v1.GetCallerResponse
@@ -1106,7 +1397,7 @@ export type GetCallerResponse = Message<"signalbox.v1.GetCallerResponse"> & {
  * Use `create(GetCallerResponseSchema)` to create a new message.
  */
 export const GetCallerResponseSchema: GenMessage<GetCallerResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 39);
+  messageDesc(file_signalbox_v1_admin, 50);
 
 /**
  * @generated from message signalbox.v1.ConfigEntry
@@ -1190,7 +1481,7 @@ export type ConfigEntry = Message<"signalbox.v1.ConfigEntry"> & {
  * Use `create(ConfigEntrySchema)` to create a new message.
  */
 export const ConfigEntrySchema: GenMessage<ConfigEntry> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 40);
+  messageDesc(file_signalbox_v1_admin, 51);
 
 /**
  * @generated from message signalbox.v1.PutConfigEntryRequest
@@ -1234,7 +1525,7 @@ export type PutConfigEntryRequest = Message<"signalbox.v1.PutConfigEntryRequest"
  * Use `create(PutConfigEntryRequestSchema)` to create a new message.
  */
 export const PutConfigEntryRequestSchema: GenMessage<PutConfigEntryRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 41);
+  messageDesc(file_signalbox_v1_admin, 52);
 
 /**
  * @generated from message signalbox.v1.PutConfigEntryResponse
@@ -1265,7 +1556,7 @@ export type PutConfigEntryResponse = Message<"signalbox.v1.PutConfigEntryRespons
  * Use `create(PutConfigEntryResponseSchema)` to create a new message.
  */
 export const PutConfigEntryResponseSchema: GenMessage<PutConfigEntryResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 42);
+  messageDesc(file_signalbox_v1_admin, 53);
 
 /**
  * @generated from message signalbox.v1.ListConfigEntriesRequest
@@ -1284,7 +1575,7 @@ export type ListConfigEntriesRequest = Message<"signalbox.v1.ListConfigEntriesRe
  * Use `create(ListConfigEntriesRequestSchema)` to create a new message.
  */
 export const ListConfigEntriesRequestSchema: GenMessage<ListConfigEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 43);
+  messageDesc(file_signalbox_v1_admin, 54);
 
 /**
  * @generated from message signalbox.v1.ListConfigEntriesResponse
@@ -1301,7 +1592,7 @@ export type ListConfigEntriesResponse = Message<"signalbox.v1.ListConfigEntriesR
  * Use `create(ListConfigEntriesResponseSchema)` to create a new message.
  */
 export const ListConfigEntriesResponseSchema: GenMessage<ListConfigEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 44);
+  messageDesc(file_signalbox_v1_admin, 55);
 
 /**
  * @generated from message signalbox.v1.DeleteConfigEntryRequest
@@ -1330,7 +1621,7 @@ export type DeleteConfigEntryRequest = Message<"signalbox.v1.DeleteConfigEntryRe
  * Use `create(DeleteConfigEntryRequestSchema)` to create a new message.
  */
 export const DeleteConfigEntryRequestSchema: GenMessage<DeleteConfigEntryRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 45);
+  messageDesc(file_signalbox_v1_admin, 56);
 
 /**
  * @generated from message signalbox.v1.DeleteConfigEntryResponse
@@ -1352,7 +1643,7 @@ export type DeleteConfigEntryResponse = Message<"signalbox.v1.DeleteConfigEntryR
  * Use `create(DeleteConfigEntryResponseSchema)` to create a new message.
  */
 export const DeleteConfigEntryResponseSchema: GenMessage<DeleteConfigEntryResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 46);
+  messageDesc(file_signalbox_v1_admin, 57);
 
 /**
  * @generated from message signalbox.v1.GetConfigEntryRequest
@@ -1374,7 +1665,7 @@ export type GetConfigEntryRequest = Message<"signalbox.v1.GetConfigEntryRequest"
  * Use `create(GetConfigEntryRequestSchema)` to create a new message.
  */
 export const GetConfigEntryRequestSchema: GenMessage<GetConfigEntryRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 47);
+  messageDesc(file_signalbox_v1_admin, 58);
 
 /**
  * @generated from message signalbox.v1.GetConfigEntryResponse
@@ -1391,7 +1682,7 @@ export type GetConfigEntryResponse = Message<"signalbox.v1.GetConfigEntryRespons
  * Use `create(GetConfigEntryResponseSchema)` to create a new message.
  */
 export const GetConfigEntryResponseSchema: GenMessage<GetConfigEntryResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 48);
+  messageDesc(file_signalbox_v1_admin, 59);
 
 /**
  * @generated from message signalbox.v1.ResealConfigEntriesRequest
@@ -1410,7 +1701,7 @@ export type ResealConfigEntriesRequest = Message<"signalbox.v1.ResealConfigEntri
  * Use `create(ResealConfigEntriesRequestSchema)` to create a new message.
  */
 export const ResealConfigEntriesRequestSchema: GenMessage<ResealConfigEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 49);
+  messageDesc(file_signalbox_v1_admin, 60);
 
 /**
  * @generated from message signalbox.v1.ResealConfigEntriesResponse
@@ -1451,7 +1742,7 @@ export type ResealConfigEntriesResponse = Message<"signalbox.v1.ResealConfigEntr
  * Use `create(ResealConfigEntriesResponseSchema)` to create a new message.
  */
 export const ResealConfigEntriesResponseSchema: GenMessage<ResealConfigEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 50);
+  messageDesc(file_signalbox_v1_admin, 61);
 
 /**
  * @generated from message signalbox.v1.ResealFailure
@@ -1475,7 +1766,7 @@ export type ResealFailure = Message<"signalbox.v1.ResealFailure"> & {
  * Use `create(ResealFailureSchema)` to create a new message.
  */
 export const ResealFailureSchema: GenMessage<ResealFailure> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_admin, 51);
+  messageDesc(file_signalbox_v1_admin, 62);
 
 /**
  * What a key may do.
@@ -1760,7 +2051,7 @@ export const AdminService: GenService<{
     output: typeof ListTeamsResponseSchema;
   },
   /**
-   * DeleteTeam deletes a team; refused while it has keys (revoked ones included).
+   * DeleteTeam deletes a team; refused while it has keys (revoked ones included) or end users.
    *
    * @generated from rpc signalbox.v1.AdminService.DeleteTeam
    */
@@ -1768,6 +2059,58 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteTeamRequestSchema;
     output: typeof DeleteTeamResponseSchema;
+  },
+  /**
+   * CreateEndUser gives an end user of a team (the `user` of its keys' requests) a budget and
+   * limits of their own across all the team's keys, or blocks them. Admin keys for any team, team
+   * keys for their own.
+   *
+   * @generated from rpc signalbox.v1.AdminService.CreateEndUser
+   */
+  createEndUser: {
+    methodKind: "unary";
+    input: typeof CreateEndUserRequestSchema;
+    output: typeof CreateEndUserResponseSchema;
+  },
+  /**
+   * GetEndUser returns one end user.
+   *
+   * @generated from rpc signalbox.v1.AdminService.GetEndUser
+   */
+  getEndUser: {
+    methodKind: "unary";
+    input: typeof GetEndUserRequestSchema;
+    output: typeof GetEndUserResponseSchema;
+  },
+  /**
+   * ListEndUsers lists end users by team, then user, paginated.
+   *
+   * @generated from rpc signalbox.v1.AdminService.ListEndUsers
+   */
+  listEndUsers: {
+    methodKind: "unary";
+    input: typeof ListEndUsersRequestSchema;
+    output: typeof ListEndUsersResponseSchema;
+  },
+  /**
+   * UpdateEndUser changes the fields named in update_mask (blocked among them).
+   *
+   * @generated from rpc signalbox.v1.AdminService.UpdateEndUser
+   */
+  updateEndUser: {
+    methodKind: "unary";
+    input: typeof UpdateEndUserRequestSchema;
+    output: typeof UpdateEndUserResponseSchema;
+  },
+  /**
+   * DeleteEndUser removes an end user's own rules: they are held to their key's per-user rules only.
+   *
+   * @generated from rpc signalbox.v1.AdminService.DeleteEndUser
+   */
+  deleteEndUser: {
+    methodKind: "unary";
+    input: typeof DeleteEndUserRequestSchema;
+    output: typeof DeleteEndUserResponseSchema;
   },
   /**
    * ReloadConfig re-reads the config file on the replica that answers (SIGHUP does the same).
