@@ -18,7 +18,8 @@
 //   GET  /v1/generation, POST /v1/generation/feedback, GET /v1/key, /v1/credits, /v1/providers,
 //        /v1/endpoints/zdr, /v1/models/count, /v1/models/user, /v1/models/{id}/endpoints,
 //        GET|POST /v1/keys, GET|PATCH|DELETE /v1/keys/{hash} (OpenRouter's, ./openrouter.ts)
-//   /key/*, /team/*, /spend/logs, /model/*, /v1/model/info, /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
+//   /key/*, /team/*, /customer/* (and /end_user/*), /spend/logs, /model/*, /v1/model/info,
+//        /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   POST /v1/realtime/calls, /v1/realtime/calls/{id}/hangup, /v1/realtime/client_secrets
@@ -725,13 +726,13 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     const url = req.url ?? "";
     const q = url.indexOf("?");
     if (!url.startsWith("/v1/") && !url.startsWith("/v2/rerank") && !url.startsWith("/v1beta/models") && !(passthrough && url.startsWith(PASSTHROUGH_PREFIX))) {
-      // LiteLLM's management API lives at the root (/key/…, /team/…, /spend/logs, /model/…); its probes need no key.
+      // LiteLLM's management API lives at the root (/key/…, /team/…, /customer/…, /spend/logs, /model/…); its probes need no key.
       if (url.startsWith("/health/") && isLiteLLMHealthPath(q < 0 ? url : url.slice(0, q))) {
         const h = liteLLMHealth(req.method ?? "GET", q < 0 ? url : url.slice(0, q), core, health?.serving ?? true);
         sendJson(res, h.status, h.body, { "cache-control": "no-store" });
         return true;
       }
-      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
+      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/") || url.startsWith("/customer/") || url.startsWith("/end_user/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
       serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
         if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: "500" } });
         else res.destroy();

@@ -20,6 +20,15 @@
 //   POST /team/update    /team/new's fields, for the team named by team_id
 //   POST /team/delete    {team_ids: [...]}: all or none; a team that has keys is refused
 //   GET  /team/list      the teams this key may see
+//   POST /customer/new   an end user of a team (the `user` its requests carry): user_id, alias
+//                        (kept as metadata.alias), blocked, max_budget with budget_duration,
+//                        rpm_limit, tpm_limit, metadata; team_id (an extension: LiteLLM's customers
+//                        are global, here an end user belongs to a team) or the caller's team
+//   GET  /customer/info  ?end_user_id=(&team_id=): the end user in LiteLLM_EndUserTable's shape, its spend
+//   POST /customer/update  the same fields, for the end user named by user_id
+//   POST /customer/delete, /customer/block, /customer/unblock  {user_ids: [...]}: all or none; block
+//                        makes an end user, blocked, of an id that has none (as LiteLLM's upsert)
+//   GET  /customer/list  (?team_id=) the end users this key may see; all also as /end_user/*
 //   GET  /spend/logs     ?api_key=&start_date=&end_date=: the requests of a key, from the usage store
 //   GET  /guardrails/list               the configuration's guardrails (GuardrailService.ListGuardrails)
 //   POST /guardrails/apply_guardrail    {guardrail_name, text}: {response_text} (redactions applied),
@@ -33,20 +42,22 @@
 // Where LiteLLM and the gateway differ, the difference is refused in words rather than guessed:
 // a budget resets by calendar day, ISO week or month (budget_duration 1d/24h, 7d/1w, 30d/1mo), so
 // a budget without a duration (LiteLLM's lifetime budget) is a 400; a key belongs to a team, so
-// team_id is required unless a team "default" exists. Fields LiteLLM has and the gateway does not
-// are listed back in `signalbox.ignored`, never silently dropped.
+// team_id is required unless a team "default" exists; a customer named without team_id is looked
+// for in every team the key may see (found in several, team_id must say which). Fields LiteLLM has
+// and the gateway does not are listed back in `signalbox.ignored`, never silently dropped.
 
 import type { BudgetConfig, DeploymentConfig, Operation, RateLimits } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
-import type { Actor, KeyInput, KeyPatch, TeamPatch } from "../control/control-plane.ts";
+import { END_USER_RULE, isEndUserId, type Actor, type EndUserInput, type EndUserPatch, type KeyInput, type KeyPatch, type TeamPatch } from "../control/control-plane.ts";
 import { hashKey } from "../control/directory.ts";
-import type { ManagedKey, ManagedTeam } from "../control/types.ts";
+import type { ManagedEndUser, ManagedKey, ManagedTeam } from "../control/types.ts";
 import type { GatewayCore } from "../gateway.ts";
+import { endUserScopeId } from "../limits/admission.ts";
 import { periodBounds } from "../limits/periods.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { authorizeUsageFilters } from "../server/usage-service.ts";
-import type { UsageStore } from "../usage/store.ts";
+import type { UsageFilter, UsageStore } from "../usage/store.ts";
 import { toOpenAIError } from "./response.ts";
 import { applyGuardrails } from "../guardrails/engine.ts";
 import { admitCheck } from "../server/guardrail-service.ts";
@@ -54,14 +65,19 @@ import { admitCheck } from "../server/guardrail-service.ts";
 /** LiteLLM's regenerate names the key in its path: /key/{key}/regenerate (the secret or its token). */
 const KEY_IN_PATH = /^\/key\/([^/]+)\/regenerate$/;
 export const isLiteLLMPath = (p: string): boolean => GETS.has(p) || POSTS.has(p) || KEY_IN_PATH.test(p);
-const GETS = new Set(["/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info", "/guardrails/list"]);
-const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/key/regenerate", "/key/block", "/key/unblock", "/team/new", "/team/update", "/team/delete", "/model/new", "/model/delete", "/guardrails/apply_guardrail"]);
+/** LiteLLM serves its customer endpoints under /end_user/* too (their first name); both are served here. */
+const customerRoutes = (...verbs: string[]) => verbs.flatMap((v) => [`/customer/${v}`, `/end_user/${v}`]);
+const GETS = new Set(["/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info", "/guardrails/list", ...customerRoutes("info", "list")]);
+const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/key/regenerate", "/key/block", "/key/unblock", "/team/new", "/team/update", "/team/delete", "/model/new", "/model/delete", "/guardrails/apply_guardrail", ...customerRoutes("new", "update", "delete", "block", "unblock")]);
 /** The route a trace names: the path form of /key/regenerate carries a secret, never traced. */
 export const liteLLMRoute = (p: string): string => (KEY_IN_PATH.test(p) ? "/key/{key}/regenerate" : p);
 
 /** The fields of LiteLLM's key and team requests that mean something here; anything else is listed back as ignored. */
 const KEY_FIELDS = new Set(["key", "key_alias", "team_id", "models", "rpm_limit", "tpm_limit", "max_budget", "budget_duration", "duration", "user_id", "metadata"]);
 const TEAM_FIELDS = new Set(["team_id", "team_alias", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata"]);
+/** team_id is Signalbox's: LiteLLM's customers are global, an end user here belongs to a team. */
+const CUSTOMER_FIELDS = new Set(["user_id", "alias", "blocked", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata", "team_id"]);
+const IDS_FIELDS = new Set(["user_ids", "team_id"]);
 const REGENERATE_FIELDS = new Set([...KEY_FIELDS, "grace_period"]);
 const MODEL_FIELDS = new Set(["model_name", "litellm_params", "model_info"]);
 const PARAM_FIELDS = new Set(["model", "api_base", "api_key", "api_version", "rpm", "tpm", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens"]);
@@ -202,9 +218,7 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
   };
   const spendOf = async (k: ManagedKey) => {
     if (k.budget) return (await d.core.limits.budgetState(`team:${k.team}`, `key:${k.name}`, k.budget.period, now)).spentNanos / 1e9;
-    if (!d.usage) return 0;
-    const r = await d.usage.query({ start: k.createdAt, end: now + 1, granularity: "total", groupBy: [], filters: authorizeUsageFilters(d.caller, [{ dimension: "key", values: [k.name] }]) });
-    return r.rows.reduce((s, x) => s + Number(x.cost.total) / 1e9, 0);
+    return usageSpend(d, k.createdAt, now, [{ dimension: "key", values: [k.name] }]);
   };
   const keyJson = (k: ManagedKey, spend?: number) => ({
     token: token(k),
@@ -257,6 +271,11 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
     if (b.team_id !== undefined && b.team_id !== k.team) throw bad("team_id", "a key's team cannot change here: make a key in the other team");
     return patch;
   };
+
+  if (path.startsWith("/customer/") || path.startsWith("/end_user/")) {
+    await serveCustomers(path.slice(path.indexOf("/", 1) + 1), d, a, body, now);
+    return 200;
+  }
 
   switch (path) {
     case "/key/generate": {
@@ -512,6 +531,237 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
       );
       return 200;
     }
+  }
+}
+
+/** What the usage store has of these requests since `since`, in USD (0 without a usage store). */
+async function usageSpend(d: LiteLLMDeps, since: number, now: number, filters: UsageFilter[]): Promise<number> {
+  if (!d.usage) return 0;
+  const r = await d.usage.query({ start: since, end: now + 1, granularity: "total", groupBy: [], filters: authorizeUsageFilters(d.caller, filters) });
+  return r.rows.reduce((s, x) => s + Number(x.cost.total) / 1e9, 0);
+}
+
+/** The control plane's end-user fields, as LiteLLM's customer requests name them. */
+const CUSTOMER_PARAM: [string, string][] = [
+  ["end_user.user", "user_id"],
+  ["end_user.team", "team_id"],
+  ["end_user.budget", "max_budget"],
+  ["end_user.limits.requests_per_minute", "rpm_limit"],
+  ["end_user.limits.tokens_per_minute", "tpm_limit"],
+  ["end_user.metadata", "metadata"],
+  ["team", "team_id"],
+  ["user", "user_id"],
+];
+
+/** A control-plane refusal naming the field of LiteLLM's customer request it came from, its code kept. */
+async function asCustomer<T>(run: () => Promise<T> | T): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const field = err instanceof GatewayError ? err.details.field : undefined;
+    const mapped = typeof field === "string" ? CUSTOMER_PARAM.find(([f]) => field === f || field.startsWith(`${f}.`))?.[1] : undefined;
+    if (!mapped) throw err;
+    const e = err as GatewayError;
+    throw new GatewayError(e.code, `${mapped}: ${e.message.startsWith(`${field}: `) ? e.message.slice(field!.length + 2) : e.message}`, { ...e.details, field: mapped });
+  }
+}
+
+/** metadata and alias (kept as metadata.alias) of a customer request, over `base`; undefined: neither given. */
+function customerMetadataOf(b: Record<string, unknown>, base: Record<string, string> = {}): Record<string, string> | undefined {
+  const m = metadataOf({ metadata: b.metadata }, base);
+  if (b.alias === undefined) return m;
+  const out = m ?? { ...base };
+  if (b.alias === null) delete out.alias;
+  else if (typeof b.alias !== "string") throw bad("alias", "must be a string (null removes it)");
+  else out.alias = b.alias;
+  return out;
+}
+
+function blockedOf(v: unknown): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") throw bad("blocked", "must be true or false");
+  return v;
+}
+
+/**
+ * LiteLLM's customers (/customer/* and /end_user/*) as the control plane's end users: the `user`
+ * of a team's requests, with a budget, limits or a block of their own across the team's keys.
+ * LiteLLM's customers are global; here the team is `team_id` (an extension) or the caller's. A
+ * customer named without team_id is looked up in every team the key may see: found in one, it is
+ * that one; in several, team_id must say which.
+ */
+async function serveCustomers(verb: string, d: LiteLLMDeps, a: Actor, body: () => Promise<Record<string, unknown>>, now: number): Promise<void> {
+  const cp = d.core.control;
+  const teamOf = (v: unknown): string | undefined => {
+    if (v === undefined || v === null || v === "") return undefined;
+    if (typeof v !== "string") throw bad("team_id", "must be a string: the team whose end user this is (the caller's when left out)");
+    return v;
+  };
+  /** The end users this key may see (admin: every team's; a team key: its own), of `team` when given. */
+  const visible = (team: string | undefined): Promise<ManagedEndUser[]> =>
+    asCustomer(() => {
+      const all: ManagedEndUser[] = [];
+      let cursor: string | undefined;
+      do {
+        const p = cp.listEndUsers(a, { team, limit: 1000, cursor });
+        all.push(...p.items);
+        cursor = p.next;
+      } while (cursor);
+      return all;
+    });
+  const userOf = (v: unknown, field: string): string => {
+    if (typeof v !== "string" || !v) throw bad(field, "names the end user: the `user` their requests carry");
+    return v;
+  };
+  /** Each id's end user (in `team`, else in whichever team the key may see has them); undefined: none. */
+  const findAll = async (users: string[], team: string | undefined, field: string) => {
+    const all = await visible(team);
+    return users.map((user) => {
+      const found = all.filter((u) => u.user === user);
+      if (found.length > 1) throw bad("team_id", `end user "${user}" is in teams ${found.map((u) => `"${u.team}"`).join(", ")}: name one with team_id (${field} alone does not say which)`);
+      return { user, found: found[0] };
+    });
+  };
+  const notFound = (users: string[], team: string | undefined, field: string) =>
+    new GatewayError("not_found", `${field}: no end user ${users.map((u) => `"${u}"`).join(", ")}${team ? ` in team "${team}"` : ""} that this key may see`, { field });
+  /** All of them, or a 404 naming every one missing (nothing is written before this). */
+  const existing = async (users: string[], team: string | undefined, field: string): Promise<ManagedEndUser[]> => {
+    const r = await findAll(users, team, field);
+    const missing = r.filter((x) => !x.found).map((x) => x.user);
+    if (missing.length) throw notFound(missing, team, field);
+    return r.map((x) => x.found!);
+  };
+  /** LiteLLM's user_ids: a non-empty list of ids, each once. */
+  const idsOf = (v: unknown): string[] => {
+    if (!Array.isArray(v) || !v.length || v.some((x) => typeof x !== "string" || !x)) throw bad("user_ids", "give the end users: a list of their user ids");
+    // Every id is checked before any write: a block that makes users is all or none too.
+    const wrong = (v as string[]).find((x) => !isEndUserId(x));
+    if (wrong !== undefined) throw bad("user_ids", `${JSON.stringify(wrong.length > 40 ? `${wrong.slice(0, 40)}…` : wrong)}: ${END_USER_RULE}`);
+    return [...new Set(v as string[])];
+  };
+  const spendOf = async (u: ManagedEndUser) => {
+    if (u.budget) return (await d.core.limits.budgetState(`team:${u.team}`, endUserScopeId(u.team, u.user), u.budget.period, now)).spentNanos / 1e9;
+    return usageSpend(d, u.createdAt, now, [
+      { dimension: "team", values: [u.team] },
+      { dimension: "user", values: [u.user] },
+    ]);
+  };
+  /** LiteLLM_EndUserTable, with the team and what LiteLLM has no field for under `signalbox`. */
+  const customerJson = async (u: ManagedEndUser) => {
+    const rpm = u.limits?.requestsPerMinute;
+    const tpm = u.limits?.tokensPerMinute;
+    return {
+      user_id: u.user,
+      alias: u.metadata.alias ?? null,
+      spend: await spendOf(u),
+      allowed_model_region: null,
+      default_model: null,
+      budget_id: null,
+      blocked: u.blockedAt !== undefined,
+      litellm_budget_table:
+        u.budget || rpm || tpm
+          ? {
+              budget_id: null,
+              soft_budget: null,
+              max_budget: u.budget?.limitUsd ?? null,
+              max_parallel_requests: null,
+              tpm_limit: tpm ?? null,
+              rpm_limit: rpm ?? null,
+              model_max_budget: null,
+              budget_duration: u.budget ? DURATION_OF[u.budget.period] : null,
+              budget_reset_at: u.budget ? new Date(periodBounds(u.budget.period, now).end).toISOString() : null,
+            }
+          : null,
+      object_permission_id: null,
+      object_permission: null,
+      signalbox: { team_id: u.team, metadata: u.metadata, created_at: new Date(u.createdAt).toISOString(), updated_at: new Date(u.updatedAt).toISOString(), created_by: u.createdBy },
+    };
+  };
+
+  switch (verb) {
+    case "new": {
+      const b = await body();
+      const user = userOf(b.user_id, "user_id");
+      const budget = budgetOf(b);
+      const limits = limitsOf(b);
+      const blocked = blockedOf(b.blocked);
+      const input: EndUserInput = {
+        team: teamOf(b.team_id) ?? d.caller.team,
+        user,
+        ...(budget ? { budget } : {}),
+        ...(limits && Object.keys(limits).length ? { limits } : {}),
+        ...(blocked ? { blocked } : {}),
+        metadata: customerMetadataOf(b) ?? {},
+      };
+      const u = await asCustomer(() => cp.createEndUser(a, input));
+      const out = await customerJson(u);
+      d.send(200, { ...out, signalbox: { ...out.signalbox, ignored: ignoredOf(b, CUSTOMER_FIELDS) } });
+      return;
+    }
+    case "info": {
+      const [u] = await existing([userOf(d.query.get("end_user_id"), "end_user_id")], teamOf(d.query.get("team_id")), "end_user_id");
+      d.send(200, await customerJson(u));
+      return;
+    }
+    case "list": {
+      const users = await visible(teamOf(d.query.get("team_id")));
+      d.send(200, await Promise.all(users.map(customerJson)));
+      return;
+    }
+    case "update": {
+      const b = await body();
+      const [u] = await existing([userOf(b.user_id, "user_id")], teamOf(b.team_id), "user_id");
+      const patch: EndUserPatch = {};
+      const budget = budgetOf(b, u.budget);
+      if (budget !== undefined) patch.budget = budget ?? undefined;
+      const limits = limitsOf(b, u.limits);
+      if (limits) patch.limits = Object.keys(limits).length ? limits : undefined;
+      const metadata = customerMetadataOf(b, u.metadata);
+      if (metadata) patch.metadata = metadata;
+      const blocked = blockedOf(b.blocked);
+      if (blocked !== undefined) patch.blocked = blocked;
+      const after = await asCustomer(() => cp.updateEndUser(a, u.team, u.user, patch));
+      const out = await customerJson(after);
+      d.send(200, { ...out, signalbox: { ...out.signalbox, ignored: ignoredOf(b, CUSTOMER_FIELDS) } });
+      return;
+    }
+    case "delete": {
+      const b = await body();
+      // All or none: every id is found before any is deleted.
+      const users = await existing(idsOf(b.user_ids), teamOf(b.team_id), "user_ids");
+      for (const u of users) await asCustomer(() => cp.deleteEndUser(a, u.team, u.user));
+      const ids = users.map((u) => u.user);
+      d.send(200, { deleted_customers: ids.length, message: `Successfully deleted customers with ids: [${ids.map((x) => `'${x}'`).join(", ")}]`, signalbox: { team_ids: [...new Set(users.map((u) => u.team))], ignored: ignoredOf(b, IDS_FIELDS) } });
+      return;
+    }
+    case "block": {
+      const b = await body();
+      const team = teamOf(b.team_id);
+      // As LiteLLM's: an id with no end user yet is made, blocked (in team_id, or the caller's team).
+      // All or none: every id is looked up, and the key's right to each team checked, before any write.
+      const users = await findAll(idsOf(b.user_ids), team, "user_ids");
+      // The ones to make first: what may still be refused (the team, the id) is refused before any block.
+      const after = new Map<string, ManagedEndUser>();
+      for (const x of users) if (!x.found) after.set(x.user, await asCustomer(() => cp.createEndUser(a, { team: team ?? d.caller.team, user: x.user, blocked: true, metadata: {} })));
+      for (const x of users) if (x.found) after.set(x.user, await asCustomer(() => cp.updateEndUser(a, x.found!.team, x.user, { blocked: true })));
+      const made = users.filter((x) => !x.found).map((x) => x.user);
+      d.send(200, { blocked_users: await Promise.all(users.map((x) => customerJson(after.get(x.user)!))), signalbox: { made, ignored: ignoredOf(b, IDS_FIELDS) } });
+      return;
+    }
+    case "unblock": {
+      const b = await body();
+      const team = teamOf(b.team_id);
+      const users = await existing(idsOf(b.user_ids), team, "user_ids");
+      const unblocked: ManagedEndUser[] = [];
+      for (const u of users) unblocked.push(await asCustomer(() => cp.updateEndUser(a, u.team, u.user, { blocked: false })));
+      // LiteLLM answers the ids still blocked; here, those of the teams these users are in.
+      const teams = new Set(unblocked.map((u) => u.team));
+      const still = (await visible(team)).filter((u) => teams.has(u.team) && u.blockedAt !== undefined).map((u) => u.user);
+      d.send(200, { blocked_users: still, signalbox: { unblocked_users: await Promise.all(unblocked.map(customerJson)), ignored: ignoredOf(b, IDS_FIELDS) } });
+      return;
+    }
+    default:
+      throw new GatewayError("not_found", `no route /customer/${verb}`);
   }
 }
 

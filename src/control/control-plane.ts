@@ -209,6 +209,9 @@ export function endUserView(u: ManagedEndUser): Record<string, unknown> {
 
 /** Longest end-user id: OpenAI's `user` and OpenRouter's are free text; this bounds memory and rows. */
 const MAX_END_USER = 256;
+/** Whether a text can name an end user: the request's `user` exactly, within the bound, no control characters. */
+export const isEndUserId = (u: string): boolean => u.length > 0 && u.length <= MAX_END_USER && !/[\u0000-\u001f\u007f]/.test(u);
+export const END_USER_RULE = `the request's \`user\` exactly: 1 to ${MAX_END_USER} characters, no control characters`;
 
 export function teamView(t: ManagedTeam): Record<string, unknown> {
   return JSON.parse(JSON.stringify({ name: t.name, budget: t.budget, default_key_limits: t.defaultKeyLimits, metadata: t.metadata }));
@@ -774,7 +777,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       const { team, user } = input;
       if (!team) throw bad("end_user.team", "required");
       endUserManager(a, team, "end_user.team");
-      if (!user || user.length > MAX_END_USER || /[\u0000-\u001f\u007f]/.test(user)) throw bad("end_user.user", `the request's \`user\` exactly: 1 to ${MAX_END_USER} characters, no control characters`);
+      if (!isEndUserId(user)) throw bad("end_user.user", END_USER_RULE);
       // The caller's own team needs no record (the embedded default's anonymous callers are team "default").
       if (!directory.team(team) && team !== a.caller.team) throw bad("end_user.team", `no team "${team}": create it first`);
       checkEndUserFields(input, "end_user");

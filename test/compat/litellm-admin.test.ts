@@ -4,8 +4,9 @@
 // and logs come from the budgets and the usage store; what does not map (a budget that never
 // resets, a team that does not exist) is refused naming the field; roles hold (a team key only
 // its team); unknown LiteLLM fields are listed back as ignored. Regenerate, block and unblock
-// keys; update, list and delete teams; add, list and delete models (deployments made at run time,
-// whose provider credentials never come back); and LiteLLM's probes, which need no key.
+// keys; update, list and delete teams; customers (a team's end users, with a budget, limits or a
+// block of their own); add, list and delete models (deployments made at run time, whose provider
+// credentials never come back); and LiteLLM's probes, which need no key.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -272,6 +273,107 @@ keys:
     const gone = await call("POST", "/model/delete", ADMIN, { id: "gpt-secret" });
     assert.equal(gone.status, 200, JSON.stringify(gone.body));
     assert.ok(!(await admin("ListConfigEntries", {})).includes("litellm-gpt-secret"), "its provider goes with it");
+  });
+
+  test("/customer/*: an end user of a team with a budget, limits or a block of their own; info, list, update and delete, all or none", async () => {
+    const ask = async (user: string) => {
+      const r = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${SERVICE}`, "content-type": "application/json" }, body: JSON.stringify({ model: "default", max_tokens: 24, user, messages: [{ role: "user", content: "hi" }] }) });
+      return { status: r.status, message: r.status === 200 ? "" : (((await r.json()) as any).error.message as string) };
+    };
+    // A team key's customer is its team's; a tiny budget refuses that user while the others go on.
+    const n = await call("POST", "/customer/new", SEARCH_LEAD, { user_id: "tiny@example.com", alias: "Tiny", max_budget: 0.000001, budget_duration: "1d", metadata: { plan: "free" }, allowed_model_region: "eu" });
+    assert.equal(n.status, 200, JSON.stringify(n.body));
+    assert.deepEqual([n.body.user_id, n.body.alias, n.body.blocked, n.body.spend, n.body.litellm_budget_table.max_budget, n.body.litellm_budget_table.budget_duration, n.body.litellm_budget_table.rpm_limit], ["tiny@example.com", "Tiny", false, 0, 0.000001, "1d", null]);
+    assert.deepEqual([n.body.signalbox.team_id, n.body.signalbox.metadata, n.body.signalbox.ignored], ["search", { plan: "free", alias: "Tiny" }, ["allowed_model_region"]]);
+    const spent = await ask("tiny@example.com");
+    assert.equal(spent.status, 429);
+    assert.match(spent.message, /end user "tiny@example.com" of team "search"/);
+    assert.equal((await ask("someone-else")).status, 200);
+    // An admin names the team (team_id, an extension); the spend of a user without a budget comes from the usage store.
+    const bo = await call("POST", "/customer/new", ADMIN, { user_id: "bo", team_id: "search", rpm_limit: 100 });
+    assert.equal(bo.status, 200, JSON.stringify(bo.body));
+    assert.equal((await ask("bo")).status, 200);
+    const info = await call("GET", "/customer/info?end_user_id=bo", ADMIN);
+    assert.equal(info.status, 200, JSON.stringify(info.body));
+    assert.deepEqual([info.body.litellm_budget_table.rpm_limit, info.body.litellm_budget_table.max_budget, info.body.signalbox.team_id, info.body.alias], [100, null, "search", null]);
+    assert.ok(Math.abs(info.body.spend - 0.000056) < 1e-12, String(info.body.spend));
+    assert.deepEqual((await call("GET", "/end_user/info?end_user_id=bo", SEARCH_LEAD)).body, info.body);
+
+    // /customer/block refuses at once (403), and makes an id that has no end user yet, blocked (as LiteLLM's upsert).
+    const b = await call("POST", "/customer/block", SEARCH_LEAD, { user_ids: ["newcomer", "bo"] });
+    assert.equal(b.status, 200, JSON.stringify(b.body));
+    assert.deepEqual(b.body.blocked_users.map((u: { user_id: string; blocked: boolean }) => [u.user_id, u.blocked]), [["newcomer", true], ["bo", true]]);
+    assert.deepEqual(b.body.signalbox.made, ["newcomer"]);
+    for (const user of ["bo", "newcomer"]) {
+      const r = await ask(user);
+      assert.equal(r.status, 403);
+      assert.match(r.message, new RegExp(`end user "${user}" is blocked`));
+    }
+    // Unblocking is all or none: one unknown id and nothing changes.
+    const partial = await call("POST", "/customer/unblock", ADMIN, { user_ids: ["bo", "ghost"] });
+    assert.deepEqual([partial.status, partial.body.error.param], [404, "user_ids"], JSON.stringify(partial.body));
+    assert.match(partial.body.error.message, /no end user "ghost"/);
+    assert.equal((await ask("bo")).status, 403);
+    const u = await call("POST", "/end_user/unblock", ADMIN, { user_ids: ["bo"] });
+    assert.equal(u.status, 200, JSON.stringify(u.body));
+    assert.deepEqual([u.body.blocked_users, u.body.signalbox.unblocked_users[0].blocked], [["newcomer"], false]);
+    assert.equal((await ask("bo")).status, 200);
+
+    // /customer/update: max_budget alone keeps the budget's duration.
+    const up = await call("POST", "/customer/update", SEARCH_LEAD, { user_id: "tiny@example.com", max_budget: 5, alias: null, budget_id: "paid_tier" });
+    assert.equal(up.status, 200, JSON.stringify(up.body));
+    assert.deepEqual([up.body.litellm_budget_table.max_budget, up.body.litellm_budget_table.budget_duration, up.body.alias, up.body.signalbox.ignored], [5, "1d", null, ["budget_id"]]);
+    assert.equal((await ask("tiny@example.com")).status, 200);
+
+    // /customer/list: an admin every team's, a team key its own.
+    const listed = await call("GET", "/customer/list", ADMIN);
+    assert.equal(listed.status, 200);
+    const ids = (body: { user_id: string; signalbox: { team_id: string } }[]) => body.map((x) => `${x.signalbox.team_id}/${x.user_id}`).sort();
+    assert.deepEqual(ids(listed.body), ["search/bo", "search/newcomer", "search/tiny@example.com"]);
+    assert.deepEqual(ids((await call("GET", "/end_user/list", SEARCH_LEAD)).body), ids(listed.body));
+    // The same user id in another team: an admin must say which.
+    assert.equal((await call("POST", "/customer/new", ADMIN, { user_id: "bo", team_id: "ads" })).status, 200);
+    const which = await call("GET", "/customer/info?end_user_id=bo", ADMIN);
+    assert.deepEqual([which.status, which.body.error.param], [400, "team_id"]);
+    assert.match(which.body.error.message, /"ads", "search"|"search", "ads"/);
+    assert.equal((await call("GET", "/customer/info?end_user_id=bo&team_id=ads", ADMIN)).body.signalbox.team_id, "ads");
+    assert.equal((await call("GET", "/customer/info?end_user_id=bo", SEARCH_LEAD)).body.signalbox.team_id, "search");
+
+    // Bad input names the field; roles hold.
+    const cases: [string, string, string, unknown, number, string, RegExp][] = [
+      ["POST", "/customer/new", ADMIN, { alias: "x" }, 400, "user_id", /names the end user/],
+      ["POST", "/customer/new", ADMIN, { user_id: "x", max_budget: 1 }, 400, "budget_duration", /resets by calendar day/],
+      ["POST", "/customer/new", ADMIN, { user_id: "x", rpm_limit: 0 }, 400, "rpm_limit", /whole number above 0/],
+      ["POST", "/customer/new", ADMIN, { user_id: "x", blocked: "yes" }, 400, "blocked", /true or false/],
+      ["POST", "/customer/new", ADMIN, { user_id: "x", team_id: "no-such-team" }, 400, "team_id", /no team "no-such-team"/],
+      ["POST", "/customer/new", SEARCH_LEAD, { user_id: "bo" }, 409, "user_id", /already exists/],
+      ["POST", "/customer/new", SEARCH_LEAD, { user_id: "x", team_id: "ads" }, 404, "team_id", /no team "ads"/],
+      ["POST", "/customer/update", SEARCH_LEAD, { user_id: "ghost", max_budget: 1 }, 404, "user_id", /no end user "ghost"/],
+      ["GET", "/customer/info?end_user_id=ghost", ADMIN, undefined, 404, "end_user_id", /no end user "ghost"/],
+      ["GET", "/customer/info", ADMIN, undefined, 400, "end_user_id", /names the end user/],
+      ["POST", "/customer/delete", ADMIN, { user_ids: [] }, 400, "user_ids", /a list of their user ids/],
+    ];
+    for (const [method, path, key, body, status, param, message] of cases) {
+      const r = await call(method, path, key, body);
+      assert.equal(r.status, status, `${path} ${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual([r.body.error.param, r.body.error.code], [param, String(status)]);
+      assert.match(r.body.error.message, message);
+    }
+    for (const [method, path, body] of [["POST", "/customer/new", { user_id: "x" }], ["GET", "/customer/list", undefined], ["POST", "/customer/block", { user_ids: ["bo"] }]] as const) {
+      assert.equal((await call(method, path, SERVICE, body)).status, 403, `${path} with a service key`);
+    }
+    assert.equal((await call("GET", "/customer/new", ADMIN)).status, 405);
+
+    // /customer/delete is all or none; then the user is held to the key's rules only again.
+    const none = await call("POST", "/customer/delete", SEARCH_LEAD, { user_ids: ["tiny@example.com", "ghost"] });
+    assert.deepEqual([none.status, none.body.error.param], [404, "user_ids"]);
+    assert.equal((await call("GET", "/customer/info?end_user_id=tiny@example.com", SEARCH_LEAD)).status, 200);
+    const del = await call("POST", "/customer/delete", SEARCH_LEAD, { user_ids: ["tiny@example.com", "newcomer", "bo"] });
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    assert.deepEqual([del.body.deleted_customers, del.body.message], [3, "Successfully deleted customers with ids: ['tiny@example.com', 'newcomer', 'bo']"]);
+    assert.equal((await call("GET", "/customer/info?end_user_id=newcomer", SEARCH_LEAD)).status, 404);
+    assert.equal((await ask("newcomer")).status, 200);
+    assert.equal((await call("POST", "/end_user/delete", ADMIN, { user_ids: ["bo"] })).status, 200, "the ads one, the only bo left");
   });
 
   test("/health/liveliness and /health/readiness answer without a key, in LiteLLM's shapes", async () => {
