@@ -132,16 +132,20 @@ describe("transcribe and speak against the default config", () => {
       ["--json and -o -", ["--json", "speak", "speech", "hi", "-o", "-"]],
       ["--bogus", ["speak", "speech", "hi", "--bogus"]],
     ];
-    for (const [named, args] of cases) {
-      const r = await cli(args, unreachable);
+    // Independent runs (none reaches a gateway): started at once, checked in order.
+    const [runs, noText, noAudio] = await Promise.all([
+      Promise.all(cases.map(([, args]) => cli(args, unreachable))),
+      cli(["speak", "speech"], { ...unreachable, stdin: "  \n" }),
+      cli(["transcribe", "transcription", "-"], { ...unreachable, stdin: "" }),
+    ]);
+    for (const [i, [named, args]] of cases.entries()) {
+      const r = runs[i];
       assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
       assert.ok(r.stderr.includes(named), `${args.join(" ")} says "${named}": ${r.stderr}`);
       assert.equal(r.stdout, "");
     }
-    const noText = await cli(["speak", "speech"], { ...unreachable, stdin: "  \n" });
     assert.equal(noText.code, 2, noText.stderr);
     assert.match(noText.stderr, /no text/);
-    const noAudio = await cli(["transcribe", "transcription", "-"], { ...unreachable, stdin: "" });
     assert.equal(noAudio.code, 2, noAudio.stderr);
     assert.match(noAudio.stderr, /no audio on stdin/);
     assert.deepEqual(readdirSync(dir).sort(), ["a.wav", "notes.txt"], "nothing written");
@@ -204,8 +208,10 @@ describe("transcribe and speak against the default config", () => {
 
     const wav = readFileSync(join(dir, "hello.wav"));
     const direct = await transcribe(sb, "transcription", wav, { filename: "hello.wav" });
-    for (const args of [["--json", "transcribe", "transcription", "hello.wav"], ["transcribe", "transcription", "hello.wav", "--format", "json"]]) {
-      const t = JSON.parse(ok(await cli(args, { cwd: dir })).stdout);
+    const both = [["--json", "transcribe", "transcription", "hello.wav"], ["transcribe", "transcription", "hello.wav", "--format", "json"]];
+    const runs = await Promise.all(both.map((args) => cli(args, { cwd: dir })));
+    for (const r of runs) {
+      const t = JSON.parse(ok(r).stdout);
       assert.equal(t.text, "Hello there");
       assert.equal(t.text, direct.text);
       assert.equal(t.deployment, direct.response.deployment);
@@ -224,11 +230,13 @@ describe("transcribe and speak against the default config", () => {
         .map((block) => block.split("\n").filter((l) => l && !time.test(l) && !/^\d+$/.test(l) && l !== "WEBVTT"))
         .flat()
         .join(" ");
-    const srt = ok(await cli(["transcribe", "transcription", "hello.wav", "--format", "srt"], { cwd: dir }));
+    // The two renderings, at once.
+    const [srtRun, vttRun] = await Promise.all([cli(["transcribe", "transcription", "hello.wav", "--format", "srt"], { cwd: dir }), cli(["transcribe", "transcription", "hello.wav", "--format", "vtt"], { cwd: dir })]);
+    const srt = ok(srtRun);
     assert.match(srt.stdout, /^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n[^\n]+\n\n/);
     assert.match(srt.stdout, /\n\n$/);
     assert.equal(said(srt.stdout, / --> /), "Hello there", srt.stdout);
-    const vtt = ok(await cli(["transcribe", "transcription", "hello.wav", "--format", "vtt"], { cwd: dir }));
+    const vtt = ok(vttRun);
     assert.match(vtt.stdout, /^WEBVTT\n\n\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n[^\n]+\n\n/);
     assert.equal(said(vtt.stdout, / --> /), "Hello there", vtt.stdout);
     // Either way the cues end within the recording's length (about 0.66 s of mock speech), or at it.

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { buildCliIfStale, exited, fieldsOf, ok, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
 import { type Batch, endpointOfLines } from "../../clients/cli/src/commands/batch.ts";
 import { dollars } from "../../clients/cli/src/format.ts";
@@ -23,10 +24,13 @@ const KEYS = { admin: k("admin"), teamA: k("team", "a"), teamB: k("team", "b") }
 let g: TestGateway;
 let tmp: string;
 
+/** How often --wait looks here (SIGNALBOX_POLL_MS; a user's CLI looks every second). */
+const POLL_MS = "50";
+
 /** Run the built CLI against the gateway as `key` (default: team a's key; null: no key). */
-function cli(args: string[], opts: { key?: string | null; node?: string; stdin?: string } = {}): Promise<Run> {
+function cli(args: string[], opts: { key?: string | null; node?: string; stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
   const key = opts.key === undefined ? KEYS.teamA : opts.key;
-  return runCli(g?.url ?? "http://127.0.0.1:9", [...(key ? ["--api-key", key] : []), ...args], { cwd: tmp, node: opts.node, stdin: opts.stdin });
+  return runCli(g?.url ?? "http://127.0.0.1:9", [...(key ? ["--api-key", key] : []), ...args], { cwd: tmp, node: opts.node, stdin: opts.stdin, env: { SIGNALBOX_POLL_MS: POLL_MS, ...opts.env } });
 }
 
 
@@ -127,6 +131,9 @@ keys:
   });
 
   test("without --wait: the id and status, tab-separated, on stdout; the endpoint read from the lines; - is stdin", async () => {
+    // Batches list newest first by created_at (whole seconds): the next ones are created in a later
+    // second than the first, so it is the oldest (--wait no longer takes a second to look).
+    await waitFor(() => (Math.floor(Date.now() / 1000) > first.created_at ? true : undefined), 2000);
     const input = file("one.jsonl", jsonl([chatLine("solo", "Say solo")]));
     const r = ok(await cli(["batch", "create", input]));
     assert.match(r.stdout, /^batch_[0-9a-f]+\tvalidating\n$/);
@@ -141,7 +148,16 @@ keys:
   });
 
   test("batches: newest first, as a table, CSV and JSON", async () => {
-    const table = rowsOf(ok(await cli(["batches"])).stdout);
+    // The listings only read: run at once, checked in turn.
+    const [tableRun, jsonRun, csvRun, oneRun, twoRun, otherRun] = await Promise.all([
+      cli(["batches"]),
+      cli(["batches", "--json"]),
+      cli(["batches", "--csv"]),
+      cli(["batches", "--limit", "1"]),
+      cli(["batches", "--limit", "2", "--json"]),
+      cli(["batches"], { key: KEYS.teamB }),
+    ]);
+    const table = rowsOf(ok(tableRun).stdout);
     assert.deepEqual(table[0], ["ID", "STATUS", "ENDPOINT", "CREATED", "COMPLETED", "FAILED", "TOTAL", "COST", "METADATA"]);
     assert.equal(table.length, 4, "three batches so far");
     const row = table.find((c) => c[0] === first.id);
@@ -149,7 +165,7 @@ keys:
     assert.deepEqual(row.slice(1), ["completed", "/v1/chat/completions", row[3], "3", "0", "3", dollars(first.signalbox!.cost_nano_usd!), "job=nightly, owner=ci"]);
     assert.equal(table.at(-1)![0], first.id, "the oldest last");
 
-    const j = JSON.parse(ok(await cli(["batches", "--json"])).stdout) as { object: string; data: Batch[]; first_id: string; last_id: string; has_more: boolean };
+    const j = JSON.parse(ok(jsonRun).stdout) as { object: string; data: Batch[]; first_id: string; last_id: string; has_more: boolean };
     assert.equal(j.object, "list");
     assert.equal(j.has_more, false);
     assert.deepEqual(j.data.map((b) => b.id), table.slice(1).map((c) => c[0]));
@@ -158,18 +174,18 @@ keys:
     assert.deepEqual(mine.request_counts, { total: 3, completed: 3, failed: 0 });
     assert.equal(mine.signalbox!.cost_nano_usd, first.signalbox!.cost_nano_usd);
 
-    const csv = ok(await cli(["batches", "--csv"])).stdout.trimEnd().split("\r\n");
+    const csv = ok(csvRun).stdout.trimEnd().split("\r\n");
     assert.equal(csv[0], "id,status,endpoint,created,completed,failed,total,cost_usd,metadata");
     const line = csv.find((l) => l.startsWith(first.id))!;
     assert.match(line, /,completed,\/v1\/chat\/completions,\d{4}-\d\d-\d\dT[\d:.]+Z,3,0,3,0\.\d+,"\{""job"":""nightly"",""owner"":""ci""\}"$/);
 
-    const one = ok(await cli(["batches", "--limit", "1"]));
+    const one = ok(oneRun);
     assert.equal(rowsOf(one.stdout).length, 2);
     assert.match(one.stderr, /showing the newest 1; raise --limit to see more/);
-    assert.equal(JSON.parse(ok(await cli(["batches", "--limit", "2", "--json"])).stdout).has_more, true);
+    assert.equal(JSON.parse(ok(twoRun).stdout).has_more, true);
 
     // Another team's key sees none of them.
-    assert.equal(ok(await cli(["batches"], { key: KEYS.teamB })).stdout, "no batches\n");
+    assert.equal(ok(otherRun).stdout, "no batches\n");
   });
 
   test("batch get: counts, usage, cost, files and times; --json is the API's batch", async () => {
@@ -296,14 +312,17 @@ keys:
   });
 
   test("an unknown batch id, or another team's: not found, exit 1, with the field and a hint", async () => {
-    for (const args of [["batch", "get", "batch_nope"], ["batch", "cancel", "batch_nope"], ["batch", "output", "batch_nope"]]) {
-      const r = exited(await cli(args), 1, args.join(" "));
+    const all = [["batch", "get", "batch_nope"], ["batch", "cancel", "batch_nope"], ["batch", "output", "batch_nope"]];
+    const runs = await Promise.all(all.map((args) => cli(args)));
+    for (const [i, args] of all.entries()) {
+      const r = exited(runs[i], 1, args.join(" "));
       assert.equal(r.stdout, "");
       assert.match(r.stderr, /^error: batch_id: no batch "batch_nope" \(or this key may not see it\) \(not_found\)\n {2}field: batch_id\n/);
       assert.match(r.stderr, /hint: check the id: `signalbox batches` lists the batches this key may see/);
     }
-    assert.match(exited(await cli(["batch", "get", first.id], { key: KEYS.teamB }), 1).stderr, /not_found/);
-    assert.equal(ok(await cli(["batch", "get", first.id], { key: KEYS.admin })).code, 0);
+    const [other, admin] = await Promise.all([cli(["batch", "get", first.id], { key: KEYS.teamB }), cli(["batch", "get", first.id], { key: KEYS.admin })]);
+    assert.match(exited(other, 1).stderr, /not_found/);
+    assert.equal(ok(admin).code, 0);
   });
 
   test("no key, no gateway: the call fails (exit 1) and says what to do", async () => {
@@ -332,22 +351,27 @@ keys:
       [["batch", "get"], /missing required argument 'id'/],
       [["batch", "frobnicate"], /unknown command 'frobnicate'/],
     ];
-    for (const [args, said] of cases) {
-      const r = exited(await cli(args), 2, `signalbox ${args.join(" ")}`);
+    // The runs are independent: started at once, checked in order.
+    const [runs, badPoll] = await Promise.all([Promise.all(cases.map(([args]) => cli(args))), cli(["batch", "create", ok3, "--wait"], { env: { SIGNALBOX_POLL_MS: "soon" } })]);
+    cases.forEach(([args, said], i) => {
+      const r = exited(runs[i], 2, `signalbox ${args.join(" ")}`);
       assert.match(r.stderr, said, `signalbox ${args.join(" ")}`);
-    }
+    });
+    // A --wait poll interval that is not a number of milliseconds: bad usage too, before any upload.
+    assert.match(exited(badPoll, 2, "SIGNALBOX_POLL_MS=soon").stderr, /SIGNALBOX_POLL_MS: "soon" is not a whole number of milliseconds/);
     const after = (JSON.parse(ok(await cli(["batches", "--json", "--limit", "100"], { key: KEYS.admin })).stdout) as { data: Batch[] }).data.length;
     assert.equal(after, before, "no batch was created");
   });
 
   test("help: the commands, their flags and examples", async () => {
-    const top = ok(await cli(["--help"], { key: null })).stdout;
+    const [topRun, createRun, outputRun] = await Promise.all([cli(["--help"], { key: null }), cli(["batch", "create", "--help"], { key: null }), cli(["batch", "output", "--help"], { key: null })]);
+    const top = ok(topRun).stdout;
     assert.match(top, /batches \[options\]/);
     assert.match(top, /batch +one batch \(OpenAI Batch API\)/);
-    const create = ok(await cli(["batch", "create", "--help"], { key: null })).stdout;
+    const create = ok(createRun).stdout;
     for (const flag of ["--endpoint <path>", "--metadata <key=value>", "--wait"]) assert.ok(create.includes(flag), flag);
     assert.match(create, /Examples:\n {2}signalbox batch create requests\.jsonl --endpoint \/v1\/chat\/completions/);
-    assert.match(ok(await cli(["batch", "output", "--help"], { key: null })).stdout, /--errors[\s\S]*-o, --output <file>/);
+    assert.match(ok(outputRun).stdout, /--errors[\s\S]*-o, --output <file>/);
   });
 
   describe("on the system's Node 20", () => {

@@ -176,7 +176,14 @@ keys:
   });
 
   test("list: a table, --json as the API gives it, --csv, --kind", async () => {
-    const r = ok(await cli(["entries", "list"]));
+    // Reads only: run at once, checked in turn.
+    const [listRun, jsonRun, csvRun, routeRun] = await Promise.all([
+      cli(["entries", "list"]),
+      cli(["entries", "list", "--json"]),
+      cli(["entries", "list", "--csv", "--kind", "provider"]),
+      cli(["entries", "list", "--kind", "route"]),
+    ]);
+    const r = ok(listRun);
     assert.equal(r.stderr, "");
     assert.match(r.stdout, /^KIND +NAME +REVISION +UPDATED +BY +SECRETS +SEALED WITH +PROBLEM\n/);
     const rows = rowsOf(r.stdout);
@@ -193,20 +200,22 @@ keys:
     assert.equal(rows[0].length, 6, "no master key: not sealed");
     assert.equal(rows[1].length, 5, "no secrets, no problem");
 
-    const j = ok(await cli(["entries", "list", "--json"]));
+    const j = ok(jsonRun);
     assert.deepEqual(JSON.parse(j.stdout), toJson(ListConfigEntriesResponseSchema, await admin.admin.listConfigEntries({})));
     assert.equal((JSON.parse(j.stdout) as { entries: { spec: { api_key?: string } }[] }).entries[0].spec.api_key, "********");
 
-    const c = ok(await cli(["entries", "list", "--csv", "--kind", "provider"]));
+    const c = ok(csvRun);
     const lines = c.stdout.trimEnd().split("\r\n");
     assert.equal(lines[0], "kind,name,revision,updated,by,secrets,sealed_with,problem");
     assert.equal(lines.length, 2);
     assert.match(lines[1], /^provider,acme,1,\d{4}-\d\d-\d\dT[\d:.]+Z,root,api_key,,$/);
-    assert.match(ok(await cli(["entries", "list", "--kind", "route"])).stdout, /^no config entries made at run time\n$/);
+    assert.match(ok(routeRun).stdout, /^no config entries made at run time\n$/);
   });
 
   test("get: the entry and its spec; the spec put back with -f keeps the stored key", async () => {
-    const g = ok(await cli(["entries", "get", "provider", "acme"]));
+    // Reads only: run at once, checked in turn.
+    const [getRun, jsonRun, specRun] = await Promise.all([cli(["entries", "get", "provider", "acme"]), cli(["entries", "get", "provider", "acme", "--json"]), cli(["entries", "get", "provider", "acme", "--spec"])]);
+    const g = ok(getRun);
     const f = fieldsOf(g.stdout);
     assert.equal(f.get("KIND"), "provider");
     assert.equal(f.get("NAME"), "acme");
@@ -216,11 +225,11 @@ keys:
     assert.match(g.stdout, /\nSPEC\n {2}type: openai\n/);
     assert.match(g.stdout, /\n {2}api_key: "\*{8}"\n/);
 
-    const j = ok(await cli(["entries", "get", "provider", "acme", "--json"]));
+    const j = ok(jsonRun);
     const entry = (await admin.admin.listConfigEntries({ kind: ConfigEntryKind.PROVIDER })).entries[0];
     assert.deepEqual(JSON.parse(j.stdout), toJson(ConfigEntrySchema, entry));
 
-    const s = ok(await cli(["entries", "get", "provider", "acme", "--spec"]));
+    const s = ok(specRun);
     const spec = parseYaml(s.stdout) as Record<string, unknown>;
     assert.equal(spec.api_key, "********");
     assert.equal(spec.base_url, fake.url);
@@ -235,11 +244,12 @@ keys:
     // A stale revision is the server's refusal (exit 1), naming the field.
     const stale = exited(await cli(["entries", "put", "provider", "acme", "-f", "acme.yaml", "--expect-revision", "1"]), 1);
     assert.match(stale.stderr, /^error: expected_revision: provider "acme" is at revision 2, not 1 \(aborted\)\n {2}field: expected_revision\n/);
-    // GetConfigEntry's not_found, as the gateway words it.
-    const none = exited(await cli(["entries", "get", "route", "nope"]), 1);
+    // GetConfigEntry's not_found, as the gateway words it (two reads, at once).
+    const [noneRun, noGuardrailRun] = await Promise.all([cli(["entries", "get", "route", "nope"]), cli(["entries", "get", "guardrails", "nope", "--spec"])]);
+    const none = exited(noneRun, 1);
     assert.match(none.stderr, /^error: name: no route "nope" was made at run time \(not_found\)\n {2}field: name\n(?: {2}trace: \S+\n)?hint: check the name or id/);
     assert.equal(none.stdout, "");
-    const noGuardrail = exited(await cli(["entries", "get", "guardrails", "nope", "--spec"]), 1);
+    const noGuardrail = exited(noGuardrailRun, 1);
     assert.match(noGuardrail.stderr, /^error: name: no guardrail "nope" was made at run time \(not_found\)\n/);
   });
 
@@ -277,8 +287,10 @@ keys:
       [["entries", "put", "route", "r2", "-f", "missing.yaml"], /-f missing.yaml: no such file/],
       [["entries", "delete", "provider"], /missing required argument 'name'/],
     ];
-    for (const [args, message, opts] of cases) {
-      const r = exited(await cli(args, opts), 2, args.join(" "));
+    // Independent runs (none writes): started at once, checked in order.
+    const runs = await Promise.all(cases.map(([args, , opts]) => cli(args, opts)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = exited(runs[i], 2, args.join(" "));
       assert.match(r.stderr, message, args.join(" "));
       assert.equal(r.stdout, "", args.join(" "));
     }
@@ -308,10 +320,11 @@ keys:
   });
 
   test("reseal without a master key is the gateway's failed_precondition (exit 1)", async () => {
-    const r = exited(await cli(["entries", "reseal"]), 1);
+    const [run, dry] = await Promise.all([cli(["entries", "reseal"]), cli(["entries", "reseal", "--dry-run", "--json"])]);
+    const r = exited(run, 1);
     assert.match(r.stderr, /^error: this gateway has no SIGNALBOX_MASTER_KEY: there is no key to seal with \(failed_precondition\)\n/);
     assert.equal(r.stdout, "");
-    exited(await cli(["entries", "reseal", "--dry-run", "--json"]), 1);
+    exited(dry, 1);
   });
 
   test("the upstream key never appears in anything the CLI printed", () => {
@@ -397,7 +410,16 @@ keys:
   });
 
   test("list and get show the guardrail and the master key its credentials are sealed with", async () => {
-    const r = ok(await cli(["entries", "list"]));
+    // Reads only: run at once, checked in turn.
+    const [listRun, kindRun, jsonRun, csvRun, getRun, specRun] = await Promise.all([
+      cli(["entries", "list"]),
+      cli(["entries", "list", "--kind", "guardrails"]),
+      cli(["entries", "list", "--json", "--kind", "guardrail"]),
+      cli(["entries", "list", "--csv", "--kind", "guardrail"]),
+      cli(["entries", "get", "guardrail", "mod"]),
+      cli(["entries", "get", "guardrail", "mod", "--spec"]),
+    ]);
+    const r = ok(listRun);
     assert.match(r.stdout, /^KIND +NAME +REVISION +UPDATED +BY +SECRETS +SEALED WITH +PROBLEM\n/);
     const rows = rowsOf(r.stdout);
     const mod = rows.find((c) => c[0] === "guardrail");
@@ -405,24 +427,24 @@ keys:
     assert.deepEqual(rows.find((c) => c[1] === "vault")?.slice(5), ["api_key, headers.x-org", keyId]);
     assert.equal(rows.find((c) => c[1] === "guarded")?.length, 5, "a route holds no credentials");
 
-    const k = ok(await cli(["entries", "list", "--kind", "guardrails"]));
+    const k = ok(kindRun);
     assert.deepEqual(
       rowsOf(k.stdout).map((c) => c[1]),
       ["mod"],
     );
-    const j = JSON.parse(ok(await cli(["entries", "list", "--json", "--kind", "guardrail"])).stdout) as { entries: { name: string; sealedWith: string[]; spec: { webhook: { headers: Record<string, string> } } }[] };
+    const j = JSON.parse(ok(jsonRun).stdout) as { entries: { name: string; sealedWith: string[]; spec: { webhook: { headers: Record<string, string> } } }[] };
     assert.deepEqual(j, toJson(ListConfigEntriesResponseSchema, await admin.admin.listConfigEntries({ kind: ConfigEntryKind.GUARDRAIL })));
     assert.deepEqual(j.entries[0].sealedWith, [keyId]);
     assert.equal(j.entries[0].spec.webhook.headers.authorization, "********");
-    const c = ok(await cli(["entries", "list", "--csv", "--kind", "guardrail"]));
+    const c = ok(csvRun);
     assert.match(c.stdout.split("\r\n")[1], new RegExp(`^guardrail,mod,1,[^,]+,root,webhook.headers.authorization,${keyId},$`));
 
-    const g = ok(await cli(["entries", "get", "guardrail", "mod"]));
+    const g = ok(getRun);
     const f = fieldsOf(g.stdout);
     assert.equal(f.get("KIND"), "guardrail");
     assert.equal(f.get("SECRETS"), "webhook.headers.authorization");
     assert.equal(f.get("SEALED WITH"), keyId);
-    const spec = parseYaml(ok(await cli(["entries", "get", "guardrail", "mod", "--spec"])).stdout) as Record<string, unknown>;
+    const spec = parseYaml(ok(specRun).stdout) as Record<string, unknown>;
     assert.deepEqual(spec, { kind: "webhook", action: "block", webhook: { url: hookUrl, headers: { authorization: "********" } } });
   });
 
@@ -509,18 +531,24 @@ describe("signalbox entries reseal: failures it reports (a stand-in gateway)", (
   });
 
   test("each failure with its reason, and exit 1 (--json too)", async () => {
-    const r = exited(await runCli(url, ["--api-key", ADMIN, "entries", "reseal"], { cwd: tmp }), 1);
+    // Three independent runs against the stand-in: at once, checked in turn.
+    const [run, dryRun, jsonRun] = await Promise.all([
+      runCli(url, ["--api-key", ADMIN, "entries", "reseal"], { cwd: tmp }),
+      runCli(url, ["--api-key", ADMIN, "entries", "reseal", "--dry-run"], { cwd: tmp }),
+      runCli(url, ["--api-key", ADMIN, "entries", "reseal", "--json"], { cwd: tmp }),
+    ]);
+    const r = exited(run, 1);
     assert.match(r.stdout, /^sealed 1 entry again with master key mk_0123456789ab\n/);
     const f = fieldsOf(r.stdout.split("\n").slice(1).join("\n"));
     assert.deepEqual([f.get("SEALED AGAIN"), f.get("ALREADY CURRENT"), f.get("FAILED")], ["1", "1", "1"]);
     assert.match(r.stdout, /\nENTRIES SEALED AGAIN\n {2}provider\/groq\nFAILURES\n {2}guardrail\/mod: sealed with master key mk_ba9876543210, which this replica does not have\n$/);
     assert.match(r.stderr, /^error: 1 entry could not be sealed again: guardrail\/mod\nhint: .*SIGNALBOX_MASTER_KEY_PREVIOUS/);
 
-    const d = exited(await runCli(url, ["--api-key", ADMIN, "entries", "reseal", "--dry-run"], { cwd: tmp }), 1);
+    const d = exited(dryRun, 1);
     assert.match(d.stdout, /^dry run: 1 entry would be sealed again with master key mk_0123456789ab; nothing was written\n/);
     assert.match(d.stdout, /\nENTRIES TO SEAL AGAIN\n {2}provider\/groq\n/);
 
-    const j = exited(await runCli(url, ["--api-key", ADMIN, "entries", "reseal", "--json"], { cwd: tmp }), 1);
+    const j = exited(jsonRun, 1);
     assert.deepEqual(JSON.parse(j.stdout), toJson(ResealConfigEntriesResponseSchema, create(ResealConfigEntriesResponseSchema, answer)));
   });
 });

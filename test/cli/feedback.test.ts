@@ -68,19 +68,26 @@ describe("signalbox feedback", () => {
   });
 
   test("give: by request id (the ids as fields) and by trace id (the API's JSON), --up, --down, --value, --weight and --meta", async () => {
+    // Candidates get a thumbs up, controls -2 (every other one as --down with weight 0: the
+    // weighted mean counts only the -2s). Each scores its own request: all given at once, checked in turn.
+    const scoreOf = (r: (typeof answered)[number], i: number) => (r.variant === "candidate" ? ["--up"] : i % 4 < 2 ? ["--value", "-2"] : ["--down", "--weight", "0"]);
+    const runs = await Promise.all(
+      answered.map((r, i) =>
+        i % 2 === 0
+          ? cli(["feedback", "give", r.requestId, ...scoreOf(r, i), "--meta", "comment=fine, thanks", "--meta", "ui=cli"])
+          : cli(["feedback", "give", r.traceId.toUpperCase(), ...scoreOf(r, i), "--json"]),
+      ),
+    );
     for (const [i, r] of answered.entries()) {
-      // Candidates get a thumbs up, controls -2 (every other one as --down with weight 0: the
-      // weighted mean counts only the -2s).
-      const score = r.variant === "candidate" ? ["--up"] : i % 4 < 2 ? ["--value", "-2"] : ["--down", "--weight", "0"];
       if (i % 2 === 0) {
-        const run = ok(await cli(["feedback", "give", r.requestId, ...score, "--meta", "comment=fine, thanks", "--meta", "ui=cli"]), `give ${r.requestId}`);
+        const run = ok(runs[i], `give ${r.requestId}`);
         const f = fieldsOf(run.stdout);
         assert.match(f.get("FEEDBACK") ?? "", /^fb_[\w-]{22}$/, run.stdout);
         assert.equal(f.get("REQUEST"), r.requestId);
         assert.equal(f.get("META comment"), "fine, thanks");
         assert.equal(run.stderr, "");
       } else {
-        const run = ok(await cli(["feedback", "give", r.traceId.toUpperCase(), ...score, "--json"]), `give ${r.traceId}`);
+        const run = ok(runs[i], `give ${r.traceId}`);
         const body = JSON.parse(run.stdout) as { feedbackId: string; requestId: string };
         assert.match(body.feedbackId, /^fb_/);
         assert.equal(body.requestId, r.requestId, "the trace's request");
@@ -95,30 +102,40 @@ describe("signalbox feedback", () => {
     const expectMean = (controls.filter(({ i }) => i % 4 < 2).length * -2 + controls.filter(({ i }) => i % 4 >= 2).length * -1) / controls.length;
     const expectWeighted = minusTwo ? -2 : 0;
 
-    const rows = rowsOf(ok(await cli(["feedback", "summary", "--by", "variant", "--since", "1h"])).stdout);
+    // Summaries only read: all at once, checked in turn.
+    const [tableRun, csvRun, jsonRun, filteredRun, viaFilterRun, oneRun, emptyRun] = await Promise.all([
+      cli(["feedback", "summary", "--by", "variant", "--since", "1h"]),
+      cli(["feedback", "summary", "--by", "variant,deployment", "--csv"]),
+      cli(["feedback", "summary", "--by", "variant", "--json"]),
+      cli(["feedback", "summary", "--by", "deployment", "--variant", "candidate", "--route", "ab", "--team", "a"]),
+      cli(["feedback", "summary", "--filter", "variant=control", "--json"]),
+      cli(["feedback", "summary"]),
+      cli(["feedback", "summary", "--since", "2h", "--until", "1h"]),
+    ]);
+    const rows = rowsOf(ok(tableRun).stdout);
     assert.deepEqual(rows[0], ["VARIANT", "COUNT", "+", "−", "MEAN", "WEIGHTED MEAN"]);
     const by = new Map(rows.slice(1).map((r) => [r[0], r]));
     assert.deepEqual(by.get("candidate"), ["candidate", String(n("candidate")), String(n("candidate")), "0", "+1.00", "+1.00"]);
     assert.deepEqual(by.get("control"), ["control", String(n("control")), "0", String(n("control")), expectMean.toFixed(2), expectWeighted.toFixed(2)]);
 
-    const csv = csvRows(ok(await cli(["feedback", "summary", "--by", "variant,deployment", "--csv"])).stdout);
+    const csv = csvRows(ok(csvRun).stdout);
     assert.deepEqual(csv[0], ["variant", "deployment", "count", "positive", "negative", "mean_value", "weighted_mean_value"]);
     const control = csv.find((r) => r[0] === "control")!;
     assert.deepEqual(control.slice(0, 5), ["control", "mock/a", String(n("control")), "0", String(n("control"))]);
     assert.equal(Number(control[5]), Number(expectMean.toFixed(4)));
     assert.deepEqual(csv.find((r) => r[0] === "candidate"), ["candidate", "mock/b", String(n("candidate")), String(n("candidate")), "0", "1", "1"]);
 
-    const json = JSON.parse(ok(await cli(["feedback", "summary", "--by", "variant", "--json"])).stdout);
+    const json = JSON.parse(ok(jsonRun).stdout);
     assert.deepEqual(json, toJson(GetFeedbackSummaryResponseSchema, await a.usage.getFeedbackSummary({ groupBy: [Dimension.VARIANT] })));
 
-    const filtered = rowsOf(ok(await cli(["feedback", "summary", "--by", "deployment", "--variant", "candidate", "--route", "ab", "--team", "a"])).stdout);
+    const filtered = rowsOf(ok(filteredRun).stdout);
     assert.deepEqual(filtered, [["DEPLOYMENT", "COUNT", "+", "−", "MEAN", "WEIGHTED MEAN"], ["mock/b", String(n("candidate")), String(n("candidate")), "0", "+1.00", "+1.00"]]);
-    const viaFilter = JSON.parse(ok(await cli(["feedback", "summary", "--filter", "variant=control", "--json"])).stdout) as { rows: { count: string }[] };
+    const viaFilter = JSON.parse(ok(viaFilterRun).stdout) as { rows: { count: string }[] };
     assert.deepEqual(viaFilter.rows.map((r) => r.count), [String(n("control"))]);
-    const one = rowsOf(ok(await cli(["feedback", "summary"])).stdout);
+    const one = rowsOf(ok(oneRun).stdout);
     assert.deepEqual(one[0], ["COUNT", "+", "−", "MEAN", "WEIGHTED MEAN"], "no --by: one row");
     assert.equal(one[1][0], String(answered.length));
-    assert.equal(ok(await cli(["feedback", "summary", "--since", "2h", "--until", "1h"])).stdout, "no feedback in this range\n");
+    assert.equal(ok(emptyRun).stdout, "no feedback in this range\n");
   });
 
   test("scoring a request again replaces its score", async () => {
@@ -156,8 +173,10 @@ describe("signalbox feedback", () => {
       [["feedback", "summary", "--filter", "status=ok"], /"status=ok" is not a filter/],
       [["feedback", "summary", "--since", "1h", "--until", "2h"], /--until must be after --since/],
     ];
-    for (const [args, message] of cases) {
-      const run = exited(await cli(args), 2, args.join(" "));
+    // Independent runs: at once, checked in order.
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const run = exited(runs[i], 2, args.join(" "));
       assert.match(run.stderr, message, args.join(" "));
       assert.equal(run.stdout, "", args.join(" "));
     }
@@ -165,17 +184,25 @@ describe("signalbox feedback", () => {
   });
 
   test("another team's request is not found (exit 1, the field named); that team sees no feedback", async () => {
-    const byId = exited(await cli(["feedback", "give", answered[0].requestId, "--up"], TEAM_B), 1);
+    // Three refusals (nothing is stored), at once, checked in turn.
+    const [byIdRun, byTraceRun, crossRun] = await Promise.all([
+      cli(["feedback", "give", answered[0].requestId, "--up"], TEAM_B),
+      cli(["feedback", "give", answered[0].traceId, "--down"], TEAM_B),
+      // Team a may not score team b's request either.
+      cli(["feedback", "give", other.requestId, "--up"]),
+    ]);
+    const byId = exited(byIdRun, 1);
     assert.equal(byId.stdout, "");
     assert.match(byId.stderr, new RegExp(`^error: request_id: no request "${answered[0].requestId}" that this key may read \\(not_found\\)\\n  field: request_id\\n(  trace: [0-9a-f]{32}\\n)?hint: check the name or id`));
-    const byTrace = exited(await cli(["feedback", "give", answered[0].traceId, "--down"], TEAM_B), 1);
+    const byTrace = exited(byTraceRun, 1);
     assert.match(byTrace.stderr, new RegExp(`^error: trace_id: no request with trace ${answered[0].traceId} that this key may read \\(not_found\\)`));
-    // Team a may not score team b's request either; team b may score its own.
-    exited(await cli(["feedback", "give", other.requestId, "--up"]), 1);
+    exited(crossRun, 1);
+    // Team b may score its own.
     assert.equal(fieldsOf(ok(await cli(["feedback", "give", other.traceId, "--value", "4"], TEAM_B)).stdout).get("REQUEST"), other.requestId);
-    const rowsB = rowsOf(ok(await cli(["feedback", "summary", "--by", "team"], TEAM_B)).stdout);
+    const [rowsBRun, deniedRun] = await Promise.all([cli(["feedback", "summary", "--by", "team"], TEAM_B), cli(["feedback", "summary", "--team", "a"], TEAM_B)]);
+    const rowsB = rowsOf(ok(rowsBRun).stdout);
     assert.deepEqual(rowsB, [["TEAM", "COUNT", "+", "−", "MEAN", "WEIGHTED MEAN"], ["b", "1", "1", "0", "+4.00", "+4.00"]]);
-    const denied = exited(await cli(["feedback", "summary", "--team", "a"], TEAM_B), 1);
+    const denied = exited(deniedRun, 1);
     assert.match(denied.stderr, /\(permission_denied\)/);
   });
 });

@@ -5,8 +5,8 @@
 // stores it (mode 0600) and every command without a key uses it; a key given wins; `logout`
 // signs it out at the gateway (the token is refused there at once) and forgets it, even when the
 // gateway is out of reach (a warning). `login --device` prints a code and a URL, the test approves
-// it at the provider, and the command gets the session by polling. A refused user gets the
-// gateway's reason and exit code 1.
+// it at the provider, and the command gets the session by polling (every second: the provider
+// advises interval 1). A refused user gets the gateway's reason and exit code 1.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -66,7 +66,7 @@ describe("signalbox login (single sign-on)", () => {
     const idpPort = await freePort();
     const gwPort = await freePort();
     origin = `http://127.0.0.1:${gwPort}`;
-    idp = await startTestIdp({ port: idpPort, clientId: "signalbox-console", clientSecret: SECRET, redirectUris: [`${origin}/console/sso/callback`], postLogoutRedirectUris: [`${origin}/console/`], groups: (login) => (login === "alice" ? ["platform-admins"] : []) });
+    idp = await startTestIdp({ port: idpPort, clientId: "signalbox-console", clientSecret: SECRET, redirectUris: [`${origin}/console/sso/callback`], postLogoutRedirectUris: [`${origin}/console/`], groups: (login) => (login === "alice" ? ["platform-admins"] : []), deviceInterval: 1 });
     gw = await startTestGateway(
       `${MOCK_CONFIG}
 keys:

@@ -111,7 +111,9 @@ mcp_servers:
   });
 
   test("mcp servers: the servers this key may use, a table of id, host, teams, tools filter, price, timeout", async () => {
-    const r = ok(await cli(["mcp", "servers"]));
+    // Reads only: at once, checked in turn.
+    const [run, teamB, adminRun, jsonRun] = await Promise.all([cli(["mcp", "servers"]), cli(["mcp", "servers"], TEAM_B), cli(["mcp", "servers"], ADMIN), cli(["mcp", "servers", "--json"], ADMIN)]);
+    const r = ok(run);
     assert.equal(r.stderr, "");
     assert.match(r.stdout, /^ID +HOST +TEAMS +TOOLS FILTER +PRICE\/CALL +TIMEOUT +DESCRIPTION\n/);
     const host = new URL(math.url).host;
@@ -120,10 +122,10 @@ mcp_servers:
       ["docs", new URL(docs.url).host, "a", "all", "$0.0005", "5000 ms", "Searches the docs"],
     ]);
     // Team b: not docs (team a's); an admin key: every server.
-    assert.deepEqual(rowsOf(ok(await cli(["mcp", "servers"], TEAM_B)).stdout).map((c) => c[0]), ["math"]);
-    assert.deepEqual(rowsOf(ok(await cli(["mcp", "servers"], ADMIN)).stdout).map((c) => c[0]), ["math", "docs", "gone"]);
+    assert.deepEqual(rowsOf(ok(teamB).stdout).map((c) => c[0]), ["math"]);
+    assert.deepEqual(rowsOf(ok(adminRun).stdout).map((c) => c[0]), ["math", "docs", "gone"]);
     // Never the URL's path or query, nor the headers.
-    const all = ok(await cli(["mcp", "servers", "--json"], ADMIN)).stdout;
+    const all = ok(jsonRun).stdout;
     for (const secret of [MATH_TOKEN, GONE_SECRET, "/private", "/mcp", "Bearer"]) assert.ok(!all.includes(secret), `${secret} in ${all}`);
   });
 
@@ -201,27 +203,31 @@ mcp_servers:
   });
 
   test("mcp tools <server>: that server's tools under their own names; --json the tools as listed; --csv", async () => {
-    const r = ok(await cli(["mcp", "tools", "math"]));
+    // Reads only: at once, checked in turn.
+    const [run, docsJson, allJson, csvRun] = await Promise.all([cli(["mcp", "tools", "math"]), cli(["mcp", "tools", "docs", "--json"]), cli(["--json", "mcp", "tools"]), cli(["mcp", "tools", "math", "--csv"])]);
+    const r = ok(run);
     assert.deepEqual(rowsOf(r.stdout).map((c) => c[0]).sort(), ["add", "echo", "fail", "slow", "whoami"]);
 
-    const j = JSON.parse(ok(await cli(["mcp", "tools", "docs", "--json"])).stdout) as { name: string; description: string; inputSchema: { required?: string[] } }[];
+    const j = JSON.parse(ok(docsJson).stdout) as { name: string; description: string; inputSchema: { required?: string[] } }[];
     assert.ok(Array.isArray(j));
     assert.deepEqual(j.map((t) => t.name).sort(), FAKE_MCP_TOOLS.map((t) => t.name).sort());
     const add = j.find((t) => t.name === "add")!;
     assert.equal(add.description, "Adds two numbers");
     assert.deepEqual(add.inputSchema.required, ["a", "b"]);
 
-    const all = JSON.parse(ok(await cli(["--json", "mcp", "tools"])).stdout) as { name: string }[];
+    const all = JSON.parse(ok(allJson).stdout) as { name: string }[];
     assert.ok(all.some((t) => t.name === "math__add") && all.some((t) => t.name === "docs__secret"));
 
-    const c = ok(await cli(["mcp", "tools", "math", "--csv"]));
+    const c = ok(csvRun);
     assert.match(c.stdout, /^name,arguments,description\r\n/);
     assert.match(c.stdout, /\r\nadd,"a, b",Adds two numbers\r\n/);
   });
 
   test("mcp tools <server> the key may not use, or that does not exist: not found, with a hint", async () => {
-    for (const server of ["docs", "nope"]) {
-      const r = exited(await cli(["mcp", "tools", server], TEAM_B), 1, `mcp tools ${server}`);
+    const servers = ["docs", "nope"];
+    const runs = await Promise.all(servers.map((server) => cli(["mcp", "tools", server], TEAM_B)));
+    for (const [i, server] of servers.entries()) {
+      const r = exited(runs[i], 1, `mcp tools ${server}`);
       assert.equal(r.stdout, "");
       assert.match(r.stderr, new RegExp(`error: MCP server "${server}" does not exist or this key may not use it \\(not_found\\)`));
       assert.match(r.stderr, /hint: check the server id: `signalbox mcp tools` lists/);
@@ -266,11 +272,13 @@ mcp_servers:
   });
 
   test("a tool error (isError): its text on stderr, nothing on stdout, exit 1; --json prints the result and exits 1", async () => {
-    const r = exited(await cli(["mcp", "call", "math__fail"]), 1);
+    // Two independent calls (different servers), at once.
+    const [run, jsonRun] = await Promise.all([cli(["mcp", "call", "math__fail"]), cli(["mcp", "call", "fail", "--server", "docs", "--json"])]);
+    const r = exited(run, 1);
     assert.equal(r.stdout, "");
     assert.equal(r.stderr, "the tool failed on purpose\n");
 
-    const j = exited(await cli(["mcp", "call", "fail", "--server", "docs", "--json"]), 1);
+    const j = exited(jsonRun, 1);
     const body = JSON.parse(j.stdout) as { isError: boolean; content: { text: string }[] };
     assert.equal(body.isError, true);
     assert.equal(body.content[0].text, "the tool failed on purpose");
@@ -278,36 +286,50 @@ mcp_servers:
 
   test("bad --args JSON, or a bad --arg: bad usage (exit 2) naming the flag, and nothing is sent", async () => {
     const from = math.calls.length + docs.calls.length;
-    for (const args of ["{a: 1}", "[1, 2]", ""]) {
-      const r = exited(await cli(["mcp", "call", "math__add", "--args", args]), 2, `--args ${JSON.stringify(args)}`);
+    const bad = ["{a: 1}", "[1, 2]", ""];
+    // Independent runs: at once, checked in order.
+    const [runs, argRun] = await Promise.all([Promise.all(bad.map((args) => cli(["mcp", "call", "math__add", "--args", args]))), cli(["mcp", "call", "math__add", "--arg", "a"])]);
+    for (const [i, args] of bad.entries()) {
+      const r = exited(runs[i], 2, `--args ${JSON.stringify(args)}`);
       assert.equal(r.stdout, "");
       assert.match(r.stderr, /--args (is not JSON|must be a JSON object)/);
     }
-    const a = exited(await cli(["mcp", "call", "math__add", "--arg", "a"]), 2);
+    const a = exited(argRun, 2);
     assert.match(a.stderr, /"a" is not an argument: use --arg <name>=<value>/);
     assert.equal(math.calls.length + docs.calls.length, from, "no tool was called");
   });
 
   test("an unknown tool, no key, a gateway that is not there: the error, its code and a hint, exit 1", async () => {
     const from = math.calls.length;
-    const u = exited(await cli(["mcp", "call", "add", "--arg", "a=1"]), 1);
+    // Three independent failures, at once, checked in turn.
+    const [unknownRun, noKeyRun, noGatewayRun] = await Promise.all([
+      cli(["mcp", "call", "add", "--arg", "a=1"]),
+      cli(["mcp", "tools"], null),
+      runCli("http://127.0.0.1:1", ["--api-key", TEAM_A, "mcp", "tools"], { cwd: tmp }),
+    ]);
+    const u = exited(unknownRun, 1);
     assert.match(u.stderr, /error: Unknown tool: add \(invalid_argument\)/);
     assert.match(u.stderr, /hint: `signalbox mcp tools` lists the tools this key may use; at \/mcp tools are named <server>__<tool>/);
     assert.equal(math.calls.length, from);
 
-    const n = exited(await cli(["mcp", "tools"], null), 1);
+    const n = exited(noKeyRun, 1);
     assert.match(n.stderr, /error: missing Authorization: Bearer <key> header \(unauthenticated\)/);
     assert.match(n.stderr, /hint: pass a caller key with --api-key or set SIGNALBOX_API_KEY/);
 
-    const d = exited(await runCli("http://127.0.0.1:1", ["--api-key", TEAM_A, "mcp", "tools"], { cwd: tmp }), 1);
+    const d = exited(noGatewayRun, 1);
     assert.match(d.stderr, /\(unavailable\)/);
     assert.match(d.stderr, /hint: is the gateway running at http:\/\/127\.0\.0\.1:1\?/);
   });
 
   test("the bundle runs mcp on Node 20", { skip: !existsSync(SYSTEM_NODE) }, async () => {
-    const r = ok(await cli(["mcp", "call", "math__add", "--args", '{"a": 20, "b": 22}'], TEAM_A, SYSTEM_NODE), "mcp call on Node 20");
+    const [call, tools, servers] = await Promise.all([
+      cli(["mcp", "call", "math__add", "--args", '{"a": 20, "b": 22}'], TEAM_A, SYSTEM_NODE),
+      cli(["mcp", "tools", "math"], TEAM_A, SYSTEM_NODE),
+      cli(["mcp", "servers"], TEAM_A, SYSTEM_NODE),
+    ]);
+    const r = ok(call, "mcp call on Node 20");
     assert.match(r.stdout, /^42\n/);
-    assert.ok(rowsOf(ok(await cli(["mcp", "tools", "math"], TEAM_A, SYSTEM_NODE)).stdout).some((c) => c[0] === "add"));
-    assert.deepEqual(rowsOf(ok(await cli(["mcp", "servers"], TEAM_A, SYSTEM_NODE)).stdout).map((c) => c[0]), ["math", "docs"]);
+    assert.ok(rowsOf(ok(tools).stdout).some((c) => c[0] === "add"));
+    assert.deepEqual(rowsOf(ok(servers).stdout).map((c) => c[0]), ["math", "docs"]);
   });
 });

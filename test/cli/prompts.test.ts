@@ -121,7 +121,9 @@ prompts:
   });
 
   test("list: a table (the config file's prompt too), --json as the API gives it, --csv", async () => {
-    const r = ok(await cli(["prompts", "list"]));
+    // Reads only: at once, checked in turn.
+    const [listRun, jsonRun, csvRun] = await Promise.all([cli(["prompts", "list"]), cli(["prompts", "list", "--json"]), cli(["prompts", "list", "--csv"])]);
+    const r = ok(listRun);
     assert.equal(r.stderr, "");
     assert.match(r.stdout, /^ID +SOURCE +TEAM +LATEST +VERSIONS +LABELS +UPDATED +DESCRIPTION\n/);
     const rows = rowsOf(r.stdout);
@@ -135,10 +137,10 @@ prompts:
     assert.match(greet[6], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
     assert.equal(greet[7], "second");
 
-    const j = ok(await cli(["prompts", "list", "--json"])).stdout;
+    const j = ok(jsonRun).stdout;
     assert.deepEqual(JSON.parse(j), toJson(ListPromptsResponseSchema, await admin.prompts.listPrompts({})));
 
-    const c = ok(await cli(["prompts", "list", "--csv"])).stdout.split("\r\n");
+    const c = ok(csvRun).stdout.split("\r\n");
     assert.equal(c[0], "id,source,team,latest,versions,labels,updated,description");
     const greetCsv = c.find((l) => l.startsWith("greet,"))!;
     assert.match(greetCsv, /^greet,store,,2,2,production=1 staging=2,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z,second$/);
@@ -199,24 +201,32 @@ prompts:
   });
 
   test("render: --var fills the placeholders (production by default, or --prompt-version); a missing variable is named", async () => {
-    const r = ok(await cli(["prompts", "render", "greet", "--var", "name=Ada", "--var", "place=Paris", "--var", "topic=trains"]));
+    const vars = { name: "Ada", place: "Paris", topic: "trains" };
+    // Renders change nothing: all at once, checked in turn.
+    const [run, v1Run, stagingRun, jsonRun, missingRun] = await Promise.all([
+      cli(["prompts", "render", "greet", "--var", "name=Ada", "--var", "place=Paris", "--var", "topic=trains"]),
+      cli(["prompts", "render", "greet", "--prompt-version", "1", "--var", "name=Ada", "--var", "place=Paris", "--var", "topic=trains"]),
+      cli(["prompts", "render", "greet", "--prompt-version", "staging", "--var", "name=A", "--var", "place=B", "--var", "topic=C"]),
+      cli(["prompts", "render", "greet", "--json", ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}=${v}`])]),
+      cli(["prompts", "render", "greet", "--var", "name=Ada", "--var", "topic=trains"]),
+    ]);
+    const r = ok(run);
     const f = fieldsOf(r.stdout);
     assert.equal(f.get("PROMPT"), "greet");
     assert.match(f.get("VERSION") ?? "", /^2\b/);
     assert.equal(f.get("MODEL"), "mock/b");
     assert.ok(r.stdout.includes("\nINSTRUCTIONS\n  Hi Ada, from Paris.\nMESSAGES\n  user: Now trains\n  assistant: Sure.\n"), r.stdout);
 
-    const v1 = ok(await cli(["prompts", "render", "greet", "--prompt-version", "1", "--var", "name=Ada", "--var", "place=Paris", "--var", "topic=trains"]));
+    const v1 = ok(v1Run);
     assert.equal(fieldsOf(v1.stdout).get("MODEL"), "default");
     assert.ok(v1.stdout.includes("\nINSTRUCTIONS\n  Hello Ada, welcome to Paris.\nMESSAGES\n  user: Tell me about trains\n"), v1.stdout);
     // A label names a version too (staging → 1 since the test above).
-    assert.match(fieldsOf(ok(await cli(["prompts", "render", "greet", "--prompt-version", "staging", "--var", "name=A", "--var", "place=B", "--var", "topic=C"])).stdout).get("VERSION") ?? "", /^1\b/);
+    assert.match(fieldsOf(ok(stagingRun).stdout).get("VERSION") ?? "", /^1\b/);
 
-    const vars = { name: "Ada", place: "Paris", topic: "trains" };
-    const j = ok(await cli(["prompts", "render", "greet", "--json", ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}=${v}`])])).stdout;
+    const j = ok(jsonRun).stdout;
     assert.deepEqual(JSON.parse(j), toJson(RenderPromptResponseSchema, await admin.prompts.renderPrompt({ promptId: "greet", variables: vars })));
 
-    const missing = exited(await cli(["prompts", "render", "greet", "--var", "name=Ada", "--var", "topic=trains"]), 1);
+    const missing = exited(missingRun, 1);
     assert.equal(missing.stdout, "");
     assert.match(missing.stderr, /^error: .*place/);
     assert.match(missing.stderr, /\((invalid_argument|failed_precondition)\)/);
@@ -252,24 +262,39 @@ prompts:
   });
 
   test("a team key sees its team's prompts and the shared ones, not another team's", async () => {
-    const other = ok(await cli(["prompts", "create", "other-notes", "--team", "other", "--instructions", "Notes for {{who}}"]));
+    // The two creates are independent: at once.
+    const [otherRun, mineRun] = await Promise.all([
+      cli(["prompts", "create", "other-notes", "--team", "other", "--instructions", "Notes for {{who}}"]),
+      // A team key's new prompt is its team's.
+      cli(["prompts", "create", "search-notes", "--instructions", "Search for {{q}}", "--label", "production"], SEARCH),
+    ]);
+    const other = ok(otherRun);
     assert.equal(fieldsOf(other.stdout).get("TEAM"), "other");
-    // A team key's new prompt is its team's.
-    const mine = ok(await cli(["prompts", "create", "search-notes", "--instructions", "Search for {{q}}", "--label", "production"], SEARCH));
+    const mine = ok(mineRun);
     assert.equal(fieldsOf(mine.stdout).get("TEAM"), "search");
 
-    assert.deepEqual(idsOf(ok(await cli(["prompts", "list"], SEARCH)).stdout), ["cfg", "greet", "search-notes"]);
-    assert.deepEqual(idsOf(ok(await cli(["prompts", "list"], OTHER)).stdout), ["cfg", "greet", "other-notes"]);
-    assert.deepEqual(idsOf(ok(await cli(["prompts", "list"])).stdout), ["cfg", "greet", "other-notes", "search-notes"]);
-    // An admin key may ask for one team's.
-    const only = rowsOf(ok(await cli(["prompts", "list", "--team", "other"])).stdout);
+    // Then reads (and refusals that change nothing), at once, checked in turn.
+    const [searchList, otherList, adminList, onlyRun, hiddenRun, renderRun, sharedRun] = await Promise.all([
+      cli(["prompts", "list"], SEARCH),
+      cli(["prompts", "list"], OTHER),
+      cli(["prompts", "list"]),
+      // An admin key may ask for one team's.
+      cli(["prompts", "list", "--team", "other"]),
+      cli(["prompts", "get", "other-notes"], SEARCH),
+      cli(["prompts", "render", "other-notes", "--var", "who=x"], SEARCH),
+      // A team key may not change a shared prompt.
+      cli(["prompts", "create", "greet", "--instructions", "Mine now"], SEARCH),
+    ]);
+    assert.deepEqual(idsOf(ok(searchList).stdout), ["cfg", "greet", "search-notes"]);
+    assert.deepEqual(idsOf(ok(otherList).stdout), ["cfg", "greet", "other-notes"]);
+    assert.deepEqual(idsOf(ok(adminList).stdout), ["cfg", "greet", "other-notes", "search-notes"]);
+    const only = rowsOf(ok(onlyRun).stdout);
     assert.deepEqual(only.map((c) => c.slice(0, 3)), [["other-notes", "store", "other"]]);
 
-    const hidden = exited(await cli(["prompts", "get", "other-notes"], SEARCH), 1);
+    const hidden = exited(hiddenRun, 1);
     assert.match(hidden.stderr, /\((not_found|permission_denied)\)/);
-    exited(await cli(["prompts", "render", "other-notes", "--var", "who=x"], SEARCH), 1);
-    // A team key may not change a shared prompt.
-    const shared = exited(await cli(["prompts", "create", "greet", "--instructions", "Mine now"], SEARCH), 1);
+    exited(renderRun, 1);
+    const shared = exited(sharedRun, 1);
     assert.match(shared.stderr, /\((permission_denied|not_found|failed_precondition)\)/);
   });
 
@@ -297,8 +322,10 @@ prompts:
       [["prompts", "get", "greet", "--csv"], /--csv is not available here/],
       [["prompts", "frobnicate"], /unknown command/],
     ];
-    for (const [args, message] of cases) {
-      const r = exited(await cli(args), 2, args.join(" "));
+    // Independent runs (refused before any call): at once, checked in order.
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = exited(runs[i], 2, args.join(" "));
       assert.match(r.stderr, message, args.join(" "));
       assert.equal(r.stdout, "", args.join(" "));
     }
@@ -310,8 +337,9 @@ prompts:
     const r = ok(await cli(["prompts", "create", "piped", "--instructions-file", "-"], ADMIN, "From stdin, {{who}}.\n"));
     assert.equal(fieldsOf(r.stdout).get("VARIABLES"), "who");
     assert.equal((await admin.prompts.getPrompt({ promptId: "piped" })).versions[0].instructions.trimEnd(), "From stdin, {{who}}.");
-    const help = ok(await cli(["prompts", "--help"], null)).stdout;
+    const [helpRun, topRun] = await Promise.all([cli(["prompts", "--help"], null), cli(["--help"], null)]);
+    const help = ok(helpRun).stdout;
     for (const c of ["list", "get", "create", "label", "delete", "render"]) assert.match(help, new RegExp(`^  ${c}\\b`, "m"));
-    assert.match(ok(await cli(["--help"], null)).stdout, /prompts create/);
+    assert.match(ok(topRun).stdout, /prompts create/);
   });
 });

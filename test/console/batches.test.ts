@@ -27,6 +27,8 @@ import { launchChromium, OUTPUT_DIR, prepareConsole, endSuite, signedInPage, ski
 // Built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "batches", "secret"].join("-");
 const SLOW_LINES = 30;
+/** The page's refresh while a batch runs (REFRESH_MS in console/src/pages/batches.tsx). */
+const REFRESH_MS = 2000;
 
 const CONFIG = `
 providers:
@@ -128,6 +130,27 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
   const asShown = (b: Batch) => ({ id: b.id, status: b.status, ...b.request_counts });
   const shot = (name: string) => page.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage: true });
 
+  /**
+   * Until `fn(arg)` holds in the page: look, and when it does not, move the page's clock on by one
+   * refresh (its timers fire as if 2 s had passed) and let the refresh land.
+   */
+  async function refreshUntil<A>(fn: (arg: A) => boolean, arg: A, what: string, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    for (;;) {
+      if (await page.evaluate(fn as (arg: unknown) => boolean, arg as unknown)) return;
+      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      await page.clock.runFor(REFRESH_MS);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** The list calls the page makes in `REFRESH_MS + 600` ms of its clock (moved on at once), once nothing runs: none, when it stopped refreshing. */
+  async function callsWhileIdle(): Promise<void> {
+    await page.clock.runFor(REFRESH_MS + 600);
+    // A call those timers started is sent, and seen here, well within this.
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
   before(async () => {
     await prepareConsole();
     work = await mkdtemp(join(tmpdir(), "signalbox-console-batches-"));
@@ -141,6 +164,9 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     assert.equal((await settle(ids.bad)).status, "failed");
 
     context = await launchChromium(join(work, "profile"), { width: 1280, height: 860 });
+    // The page's timers run on a clock the tests can move on (it also runs as time passes): its 2 s
+    // refresh is brought forward rather than waited for.
+    await context.clock.install();
     page = await signedInPage(context, gw.url, ADMIN, errors);
     page.on("request", (r) => {
       const path = new URL(r.url()).pathname;
@@ -233,12 +259,13 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     await slow.waitFor();
     assert.equal((await shown())[0].id, ids.slow, "newest first");
     // Seen under way, then seen again further on without a reload: the 2 s refresh.
-    await page.waitForFunction((id) => document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-status") === "in_progress", ids.slow);
+    await refreshUntil((id) => document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-status") === "in_progress", ids.slow, "in_progress");
     const seen = Number(await slow.getAttribute("data-completed"));
-    await page.waitForFunction(
+    await refreshUntil(
       ([id, n]) => Number(document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-completed")) > Number(n),
       [ids.slow, seen] as const,
-      { timeout: 5000 },
+      "more lines completed",
+      5000,
     );
     assert.equal(await page.getByTestId("batches-table").getAttribute("data-refreshing"), "true");
     assert.equal(await slow.getAttribute("data-total"), String(SLOW_LINES));
@@ -248,7 +275,7 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     await detail.getByTestId("batch-cancel").click();
     await shot("batches-cancel");
     await page.getByTestId("batch-cancel-confirm").click();
-    await page.locator(`[data-testid=batch-row][data-id="${ids.slow}"][data-status=cancelled]`).waitFor({ timeout: 10_000 });
+    await refreshUntil((id) => !!document.querySelector(`[data-testid=batch-row][data-id="${id}"][data-status=cancelled]`), ids.slow, "cancelled");
     const b = await api<Batch>(`/v1/batches/${ids.slow}`);
     assert.equal(b.status, "cancelled");
     assert.ok(b.request_counts.completed > 0 && b.request_counts.completed < SLOW_LINES, `completed ${b.request_counts.completed}`);
@@ -262,7 +289,7 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     // Nothing runs now: no more list calls.
     assert.equal(await page.getByTestId("batches-table").getAttribute("data-refreshing"), "false");
     const calls = listCalls.length;
-    await new Promise((r) => setTimeout(r, 2600));
+    await callsWhileIdle();
     assert.equal(listCalls.length, calls, "the page stopped refreshing");
   });
 
@@ -383,13 +410,14 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     const slow = row(ids.msgSlow);
     await slow.waitFor();
     assert.equal(await slow.getAttribute("data-kind"), "message_batch");
-    await page.waitForFunction((id) => document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-status") === "in_progress", ids.msgSlow);
+    await refreshUntil((id) => document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-status") === "in_progress", ids.msgSlow, "in_progress");
     // Seen again further on without a reload: the 2 s refresh of the message batches.
     const seen = Number(await slow.getAttribute("data-succeeded"));
-    await page.waitForFunction(
+    await refreshUntil(
       ([id, n]) => Number(document.querySelector(`[data-testid=batch-row][data-id="${id}"]`)?.getAttribute("data-succeeded")) > Number(n),
       [ids.msgSlow, seen] as const,
-      { timeout: 5000 },
+      "more requests succeeded",
+      5000,
     );
     assert.equal(await page.getByTestId("batches-table").getAttribute("data-refreshing"), "true");
     assert.equal(await slow.getAttribute("data-total"), String(SLOW_LINES));
@@ -402,7 +430,7 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     await detail.getByTestId("batch-cancel").click();
     await shot("batches-message-cancel");
     await page.getByTestId("batch-cancel-confirm").click();
-    await page.locator(`[data-testid=batch-row][data-id="${ids.msgSlow}"][data-status=ended]`).waitFor({ timeout: 10_000 });
+    await refreshUntil((id) => !!document.querySelector(`[data-testid=batch-row][data-id="${id}"][data-status=ended]`), ids.msgSlow, "ended");
     const cancel = lastCall("POST", `/v1/messages/batches/${ids.msgSlow}/cancel`);
     assert.ok(cancel, "the page called the Anthropic cancel endpoint");
     assert.equal(cancel.headers.authorization, `Bearer ${ADMIN}`);
@@ -422,7 +450,7 @@ describe("console: batches in Chromium", { skip: skipWithoutChromium }, () => {
     // Nothing runs now: neither list is fetched again.
     assert.equal(await page.getByTestId("batches-table").getAttribute("data-refreshing"), "false");
     const calls = [listCalls.length, messageListCalls.length];
-    await new Promise((r) => setTimeout(r, 2600));
+    await callsWhileIdle();
     assert.deepEqual([listCalls.length, messageListCalls.length], calls, "the page stopped refreshing");
   });
 

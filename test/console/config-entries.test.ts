@@ -63,6 +63,8 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
   const started = performance.now();
   let work: string;
   let gw: TestGateway;
+  /** A gateway without a master key. */
+  let keyless: TestGateway;
   let fake: FakeOpenAI;
   let admin: SignalboxClient;
   let context: BrowserContext;
@@ -110,15 +112,20 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
     await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
     hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/moderate`;
     await writeFile(join(work, "config.yaml"), CONFIG);
-    gw = await startTestGateway(CONFIG, { configPath: join(work, "config.yaml"), masterKey: MASTER });
+    // The gateway, a second one without a master key (for the reseal refusal) and Chromium start at once.
+    [gw, keyless, context] = await Promise.all([
+      startTestGateway(CONFIG, { configPath: join(work, "config.yaml"), masterKey: MASTER }),
+      startTestGateway(CONFIG),
+      launchChromium(join(work, "profile"), { width: 1280, height: 1000 }),
+    ]);
     admin = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN, protocol: "connect", opentelemetry: false });
-    context = await launchChromium(join(work, "profile"), { width: 1280, height: 1000 });
     page = await signedInPage(context, gw.url, ADMIN, errors);
   });
 
   after(async () => {
     await context?.close();
     await gw?.close();
+    await keyless?.close();
     await fake?.close();
     if (hook) await new Promise((r) => hook.close(r));
     if (work) await rm(work, { recursive: true, force: true });
@@ -471,7 +478,6 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
   });
 
   test("seal credentials again on a gateway without a master key: refused readably", async () => {
-    const keyless = await startTestGateway(CONFIG);
     const other = await signedInPage(context, keyless.url, ADMIN, errors);
     try {
       await other.goto(`${keyless.url}/console/entries`);
@@ -487,7 +493,6 @@ describe("console: the Providers & routes page", { skip: skipWithoutChromium }, 
       await other.screenshot({ path: join(OUTPUT_DIR, "entries-reseal-no-key.png"), fullPage: true });
     } finally {
       await other.close();
-      await keyless.close();
     }
   });
 

@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:http";
 interface ProviderLike {
   callback(): (req: unknown, res: unknown) => void;
   on(event: string, fn: (...args: unknown[]) => void): void;
+  use(fn: (ctx: { oidc?: { route?: string }; body?: unknown }, next: () => Promise<void>) => Promise<void>): void;
 }
 
 export interface TestIdp {
@@ -35,6 +36,11 @@ export interface TestIdpOptions {
   deviceFlow?: boolean;
   /** How long a device code lives, read as each is made; default 600 s. */
   deviceCodeTtl?: () => number;
+  /**
+   * The polling interval (seconds) the device authorization response advises (RFC 8628's
+   * `interval`); default none, as oidc-provider sends, so clients wait 5 s between polls.
+   */
+  deviceInterval?: number;
 }
 
 export async function startTestIdp(opts: TestIdpOptions): Promise<TestIdp> {
@@ -66,6 +72,13 @@ export async function startTestIdp(opts: TestIdpOptions): Promise<TestIdp> {
     // Cookie signing keys, made per run.
     cookies: { keys: [crypto.randomUUID()] },
   });
+  if (opts.deviceInterval !== undefined) {
+    const interval = opts.deviceInterval;
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.oidc?.route === "device_authorization" && ctx.body && typeof ctx.body === "object") (ctx.body as Record<string, unknown>).interval = interval;
+    });
+  }
   const errors: string[] = [];
   for (const event of ["server_error", "authorization.error", "grant.error", "userinfo.error", "end_session.error"]) {
     provider.on(event, (_ctx: unknown, err: unknown) => errors.push(`${event}: ${(err as Error)?.message ?? String(err)}`));

@@ -1,8 +1,9 @@
 // `signalbox batches` and `signalbox batch create|get|cancel|output`: the gateway's OpenAI-compatible
 // Files and Batch APIs (REST: POST /v1/files, /v1/batches, …; see rest.ts). `batch create` uploads
 // a JSONL file of requests (purpose batch) and starts a batch on it; with --wait it follows the
-// batch every second (progress on stderr) and prints how it ended, exiting 1 when it failed,
-// expired or was cancelled. `batch output` writes a finished batch's output (or error) file.
+// batch every second (progress on stderr; SIGNALBOX_POLL_MS sets another interval) and prints how
+// it ended, exiting 1 when it failed, expired or was cancelled. `batch output` writes a finished
+// batch's output (or error) file.
 
 import { createWriteStream, readFileSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
@@ -22,8 +23,15 @@ export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/co
 const FINAL = ["completed", "failed", "expired", "cancelled"];
 /** The Batch API's largest list page. */
 const LIST_PAGE = 100;
-/** How often --wait looks. */
-const POLL_MS = 1000;
+/** How often --wait looks: every second, or every SIGNALBOX_POLL_MS milliseconds (a whole number, 10 to 60000) when that is set. */
+const DEFAULT_POLL_MS = 1000;
+function pollMs(): number {
+  const raw = process.env.SIGNALBOX_POLL_MS?.trim();
+  if (!raw) return DEFAULT_POLL_MS;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 10 || n > 60_000) throw usageError(`SIGNALBOX_POLL_MS: "${raw}" is not a whole number of milliseconds from 10 to 60000`, "unset it to look every second");
+  return n;
+}
 /** OpenAI's metadata limits (checked here too, so nothing is uploaded for a bad flag). */
 const MAX_METADATA = { pairs: 16, key: 64, value: 512 };
 
@@ -213,12 +221,12 @@ async function inputOf(path: string): Promise<{ content: Buffer; name: string }>
   return { content, name: basename(path) };
 }
 
-/** Follow a batch until it ends: a look every second, progress on stderr. */
-async function settle(rest: Rest, b: Batch): Promise<Batch> {
+/** Follow a batch until it ends: a look every second (or SIGNALBOX_POLL_MS), progress on stderr. */
+async function settle(rest: Rest, b: Batch, every: number): Promise<Batch> {
   return waiting(progressText(b), async (progress) => {
     let cur = b;
     while (!FINAL.includes(cur.status)) {
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await new Promise((r) => setTimeout(r, every));
       cur = await rest.get<Batch>(batchPath(cur.id));
       progress(progressText(cur));
     }
@@ -279,7 +287,7 @@ export function batchCommands(program: Command): void {
     .argument("<file>", "the JSONL file, one request a line: {custom_id, method: POST, url, body}; - reads it from stdin")
     .option("--endpoint <path>", `the endpoint its lines call: ${BATCH_ENDPOINTS.join(", ")} (default: the url of the file's lines)`, parseEndpoint)
     .option("--metadata <key=value>", `metadata entries, repeatable (at most ${MAX_METADATA.pairs})`, parseMetadata)
-    .option("--wait", "follow it (a look every second, progress on stderr) until it ends, then print how it ended; exit 1 when it failed, expired or was cancelled")
+    .option("--wait", "follow it (a look every second, or every $SIGNALBOX_POLL_MS ms; progress on stderr) until it ends, then print how it ended; exit 1 when it failed, expired or was cancelled")
     .addHelpText(
       "after",
       [
@@ -298,6 +306,7 @@ export function batchCommands(program: Command): void {
       const g = globals(cmd);
       const mode = modeOf(g, { csv: false });
       const rest = restOf(g, HINTS);
+      const every = o.wait ? pollMs() : DEFAULT_POLL_MS;
       const { content, name } = await inputOf(file);
       const endpoint = o.endpoint ?? endpointOfLines(content.toString("utf8"));
       if (!endpoint) throw usageError("--endpoint is required: the file's lines do not all name one endpoint a batch may target in their url", `pass --endpoint ${BATCH_ENDPOINTS.join(" | ")}`);
@@ -318,7 +327,7 @@ export function batchCommands(program: Command): void {
         return;
       }
       note(`${what}; batch ${created.id} created, waiting for it to finish (Ctrl-C stops the waiting, not the batch)`);
-      await showEnded(await settle(rest, created), mode, ["completed"]);
+      await showEnded(await settle(rest, created, every), mode, ["completed"]);
     });
 
   batch
@@ -345,9 +354,10 @@ export function batchCommands(program: Command): void {
       const g = globals(cmd);
       const mode = modeOf(g, { csv: false });
       const rest = restOf(g, { ...HINTS, invalid_argument: "only a validating or in-progress batch can be cancelled: `signalbox batch get` shows its status" });
+      const every = o.wait ? pollMs() : DEFAULT_POLL_MS;
       const b = await waiting("cancelling the batch", () => rest.post<Batch>(`${batchPath(id)}/cancel`));
       // It may still complete, when its last lines were under way: that is not a failure.
-      if (o.wait) return showEnded(await settle(rest, b), mode, ["cancelled", "completed"]);
+      if (o.wait) return showEnded(await settle(rest, b, every), mode, ["cancelled", "completed"]);
       if (mode === "json") return json(b);
       const c = counts(b);
       await out(
