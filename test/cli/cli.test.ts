@@ -20,6 +20,8 @@ import {
   GetBudgetResponseSchema,
   GetKeyResponseSchema,
   GetUsageResponseSchema,
+  GetEndUserResponseSchema,
+  ListEndUsersResponseSchema,
   Granularity,
   KeyRole,
   Dimension,
@@ -817,5 +819,91 @@ describe("on the system's Node 20", () => {
     assert.match(ok(await cli(["config", "check", copy], { node })).stdout, /^ok: \d+ providers, \d+ deployments, \d+ routes, version [0-9a-f]{12}\n$/);
     assert.equal((await cli(["keys", "list"], { node, env: { SIGNALBOX_API_KEY: SVC } })).code, 1);
     assert.equal((await cli(["usage", "--nope"], { node })).code, 2);
+  });
+});
+
+describe("end users", () => {
+  test("end-users create → list, get → block refuses that user only → unblock → update (--rpm none clears) → delete; bad input names the field", async () => {
+    const ask = (user: string) => svc.chat.complete({ model: "default", messages: [userText(`hello from ${user}`)], user });
+    const made = ok(await cli(["end-users", "create", "ana@example.com", "--team", "search", "--budget", "5/day", "--rpm", "100", "--meta", "plan=free"])).stdout;
+    assertTable(made, [], ["TEAM", "search", "USER", "ana@example.com", "$5 / day", "100 requests/min", "META plan", "free"]);
+    assert.match(made, /^STATE +active$/m);
+    assert.match(made, /^CREATED +.* \(by root\)$/m);
+    // A team key manages its own team's: --team left out is the caller's team.
+    const { secret: lead } = await admin.admin.createKey({ key: { name: "cli-eu-lead", team: "search", role: KeyRole.TEAM } });
+    assert.match(ok(await cli(["end-users", "create", "bob", "--tpm", "2000"], { env: { SIGNALBOX_API_KEY: lead } })).stdout, /^TEAM +search$/m);
+
+    const list = ok(await cli(["end-users", "list", "--team", "search"])).stdout;
+    assertTable(list, ["TEAM", "USER", "STATE", "RPM", "TPM", "BUDGET"], ["ana@example.com", "$5 / day", "2,000"]);
+    assert.match(list, /^search +ana@example\.com +active +100 /m);
+    assert.deepEqual(JSON.parse(ok(await cli(["end-users", "list", "--json"])).stdout), toJson(ListEndUsersResponseSchema, await admin.admin.listEndUsers({ pageSize: 500 })));
+    const rows = parseCsv(ok(await cli(["end-users", "list", "--csv", "--team", "search"])).stdout);
+    assert.deepEqual(rows[0].slice(0, 5), ["team", "user", "state", "rpm", "tpm"]);
+    assert.deepEqual(rows.slice(1).map((r) => r[1]), ["ana@example.com", "bob"]);
+    assert.deepEqual(JSON.parse(ok(await cli(["end-users", "get", "ana@example.com", "--team", "search", "--json"])).stdout), toJson(GetEndUserResponseSchema, await admin.admin.getEndUser({ team: "search", user: "ana@example.com" })));
+
+    // Blocked: that user is refused on the team's keys, the key's other users go on.
+    await ask("ana@example.com");
+    const blocked = ok(await cli(["end-users", "block", "ana@example.com", "--team", "search"]));
+    assert.match(blocked.stdout, /^blocked end user "ana@example\.com" of team "search" since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n$/);
+    const refused = await failing(ask("ana@example.com"));
+    assert.equal(refused.code, Code.PermissionDenied);
+    assert.equal(refused.field, "user");
+    assert.match(refused.rawMessage, /end user "ana@example\.com" is blocked/);
+    await ask("someone-else");
+    assert.match(ok(await cli(["end-users", "list", "--team", "search"])).stdout, /^search +ana@example\.com +blocked /m);
+    assert.match(ok(await cli(["end-users", "get", "ana@example.com", "--team", "search"])).stdout, /^STATE +blocked$/m);
+    const unblocked = ok(await cli(["end-users", "unblock", "ana@example.com", "--team", "search"]));
+    assert.equal(unblocked.stdout, 'unblocked end user "ana@example.com" of team "search"\n');
+    await ask("ana@example.com");
+
+    // Only the named settings change: --tpm keeps the rpm, --rpm none clears it, key= drops an entry.
+    ok(await cli(["end-users", "update", "ana@example.com", "--team", "search", "--tpm", "5000", "--meta", "tier=gold"]));
+    let got = (await admin.admin.getEndUser({ team: "search", user: "ana@example.com" })).endUser!;
+    assert.deepEqual([got.limits?.requestsPerMinute, got.limits?.tokensPerMinute, got.budget?.limitUsd, got.metadata], [100, 5000n, 5, { plan: "free", tier: "gold" }]);
+    const cleared = ok(await cli(["end-users", "update", "ana@example.com", "--team", "search", "--rpm", "none", "--tpm", "none", "--meta", "plan="])).stdout;
+    assert.doesNotMatch(cleared, /LIMITS/);
+    got = (await admin.admin.getEndUser({ team: "search", user: "ana@example.com" })).endUser!;
+    assert.deepEqual([got.limits, got.budget?.limitUsd, got.metadata], [undefined, 5, { tier: "gold" }]);
+    ok(await cli(["end-users", "update", "ana@example.com", "--team", "search", "--budget", "none"]));
+    assert.equal((await admin.admin.getEndUser({ team: "search", user: "ana@example.com" })).endUser?.budget, undefined);
+
+    const deleted = ok(await cli(["end-users", "delete", "ana@example.com", "--team", "search"]));
+    assert.equal(deleted.stdout, 'deleted end user "ana@example.com" of team "search"\n');
+    assert.equal((await failing(admin.admin.getEndUser({ team: "search", user: "ana@example.com" }))).code, Code.NotFound);
+    const gone = await cli(["end-users", "get", "ana@example.com", "--team", "search"]);
+    assert.equal(gone.code, 1, gone.stderr);
+    assert.match(gone.stderr, /not_found/);
+    ok(await cli(["end-users", "delete", "bob"], { env: { SIGNALBOX_API_KEY: lead } }));
+    ok(await cli(["keys", "revoke", "cli-eu-lead"]));
+
+    // Bad usage (2) names the flag and sends nothing; what the gateway refuses (1) names the field.
+    const usage: Promise<void>[] = [];
+    for (const [args, why] of [
+      [["end-users", "create", "x", "--team", "search", "--budget", "0/day"], /--budget/],
+      [["end-users", "create", "x", "--team", "search", "--budget", "none"], /--budget/],
+      [["end-users", "create", "x", "--team", "search", "--rpm", "0"], /--rpm/],
+      [["end-users", "update", "x", "--team", "search", "--tpm", "lots"], /--tpm/],
+      [["end-users", "update", "x", "--team", "search"], /nothing to change/],
+      [["end-users", "block"], /missing required argument 'user'/],
+    ] as const) {
+      usage.push(cli([...args]).then((r) => {
+        assert.equal(r.code, 2, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+        assert.match(r.stderr, why);
+      }));
+      // None of these reaches the gateway: two at a time, one per core.
+      if (usage.length === 2) await Promise.all(usage.splice(0));
+    }
+    await Promise.all(usage);
+    for (const [args, field] of [
+      [["end-users", "create", "tab\there", "--team", "search"], "end_user.user"],
+      [["end-users", "create", "x", "--team", "no-such-team"], "end_user.team"],
+    ] as const) {
+      const r = await cli([...args]);
+      assert.equal(r.code, 1, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, /invalid_argument/);
+      assert.ok(r.stderr.includes(`field: ${field}`), r.stderr);
+    }
+    assert.deepEqual((await admin.admin.listEndUsers({ team: "search" })).endUsers, [], "nothing was made");
   });
 });

@@ -447,6 +447,61 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     await admin.admin.revokeKey({ name: "console-blocked" });
   });
 
+  test("an end user made and blocked in the console is refused while the key's other users go on, and calls again once unblocked", async () => {
+    const { secret } = await admin.admin.createKey({ key: { name: "console-eu", team: "search", role: KeyRole.SERVICE } });
+    const k = client(secret);
+    const ask = (who: string) => k.chat.complete({ model: "default", messages: [user(`hello from ${who}`)], user: who });
+    await go(page, "Keys & teams");
+    await page.getByTestId("end-users-table").or(page.getByText("No end users.")).waitFor();
+    await page.getByRole("button", { name: "New end user" }).click();
+    const form = page.getByRole("form", { name: "New end user" });
+    await form.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });
+    await form.locator("select[aria-label=Team]").selectOption("search");
+    await form.locator("input[name=user]").fill("dana@example.com");
+    await form.locator("input[name=budget]").fill("2");
+    await form.locator("select[name=period]").selectOption({ label: "day" });
+    await form.locator("input[name=rpm]").fill("30");
+    await form.getByRole("button", { name: "Create end user" }).click();
+    await form.waitFor({ state: "detached" });
+    const row = page.locator("[data-testid=end-user-row][data-team=search][data-user='dana@example.com']");
+    await row.waitFor();
+    assert.equal(await row.getAttribute("data-status"), "active");
+    assert.match(await row.innerText(), /\$2 \/ day[\s\S]*30 req\/min/);
+    const made = (await admin.admin.getEndUser({ team: "search", user: "dana@example.com" })).endUser;
+    assert.deepEqual([made?.budget?.limitUsd, made?.budget?.period, made?.limits?.requestsPerMinute, made?.createdBy], [2, BudgetPeriod.DAY, 30, "console-admin"]);
+    await ask("dana@example.com");
+
+    await row.getByRole("button", { name: "Block", exact: true }).click();
+    await page.getByRole("button", { name: "Block end user" }).click();
+    await page.locator("[data-testid=end-user-row][data-user='dana@example.com'][data-status=blocked]").waitFor();
+    assert.equal(await row.getByRole("button", { name: "Block", exact: true }).count(), 0, "Unblock replaces Block");
+    const refused = await poll(
+      () =>
+        ask("dana@example.com").then(
+          () => undefined,
+          (e: unknown) => (e instanceof SignalboxError && e.code === Code.PermissionDenied ? e : undefined),
+        ),
+      3000,
+      "the blocked end user to be refused",
+    );
+    assert.match(refused.rawMessage, /end user "dana@example\.com" is blocked/);
+    assert.equal(refused.field, "user");
+    await ask("someone-else"); // the key's other users go on
+    await shot(page, "end-user-blocked");
+
+    await row.getByRole("button", { name: "Unblock" }).click();
+    await page.getByRole("button", { name: "Unblock end user" }).click();
+    await page.locator("[data-testid=end-user-row][data-user='dana@example.com'][data-status=active]").waitFor();
+    assert.equal((await admin.admin.getEndUser({ team: "search", user: "dana@example.com" })).endUser?.blocked, false);
+    await poll(() => ask("dana@example.com").then(() => true, () => undefined), 3000, "the unblocked end user to call again");
+
+    await row.getByRole("button", { name: "Delete" }).click();
+    await page.getByRole("button", { name: "Delete end user" }).click();
+    await row.waitFor({ state: "detached" });
+    await assert.rejects(admin.admin.getEndUser({ team: "search", user: "dana@example.com" }), (e: unknown) => e instanceof SignalboxError && e.code === Code.NotFound);
+    await admin.admin.revokeKey({ name: "console-eu" });
+  });
+
   test("the playground renders streamed deltas before the finish", async () => {
     await go(page, "Playground");
     await page.locator("select[name=model] option[value=trickle]").waitFor({ state: "attached" });

@@ -40,5 +40,6 @@ Examples:
   signalbox entries reseal --dry-run
   signalbox audit --target key:search-indexer --since 7d
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
+  signalbox end-users block ana@example.com --team search
   signalbox config check config/default.yaml
 `;

@@ -16,6 +16,7 @@ import { speakCommand, transcribeCommand } from "./commands/audio.ts";
 import { configCommands } from "./commands/config.ts";
 import { entryCommands } from "./commands/entries.ts";
 import { keyCommands, teamCommands, whoamiCommand } from "./commands/admin.ts";
+import { endUserCommands } from "./commands/end-users.ts";
 import { auditCommand } from "./commands/audit.ts";
 import { guardrailCommands } from "./commands/guardrails.ts";
 import { loginCommands } from "./commands/login.ts";
@@ -30,12 +31,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys and teams, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys, teams and end users, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY, else the session `signalbox login` kept)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, models, keys list, teams list, audit, alerts list, guardrails list, batches, mcp servers, mcp tools, prompts list, entries list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, models, keys list, teams list, end-users list, audit, alerts list, guardrails list, batches, mcp servers, mcp tools, prompts list, entries list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   promptCommands(program);
   keyCommands(program);
   teamCommands(program);
+  endUserCommands(program);
   whoamiCommand(program);
   loginCommands(program);
   auditCommand(program);

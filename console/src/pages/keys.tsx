@@ -1,8 +1,8 @@
-// Keys & teams: AdminService's key and team calls. A created or rotated key's secret is shown once,
+// Keys & teams: AdminService's key, team and end-user calls. A created or rotated key's secret is shown once,
 // in a dialog, and forgotten when it closes: those two calls bypass the query cache on purpose.
 
 import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
-import { AdminService, type ApiKey, BudgetPeriod, BudgetPeriodSchema, KeyRole, KeyRoleSchema, Source, type Team } from "@signalbox/client";
+import { AdminService, type ApiKey, BudgetPeriod, BudgetPeriodSchema, type EndUser, KeyRole, KeyRoleSchema, Source, type Team } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
 import { type ChangeEventHandler, type FormEvent, useState } from "react";
 import { useSession } from "../context.ts";
@@ -31,10 +31,11 @@ export function KeysPage() {
     <>
       <PageHeader
         title="Keys & teams"
-        subtitle={admin ? "Caller keys and teams. Keys from the config file are read-only here." : `Keys of team ${identity.team}. Keys from the config file are read-only here.`}
+        subtitle={admin ? "Caller keys, teams and their end users. Keys from the config file are read-only here." : `Keys and end users of team ${identity.team}. Keys from the config file are read-only here.`}
       />
       <KeysCard onSecret={setSecret} />
       <TeamsCard />
+      <EndUsersCard />
       {secret && <SecretDialog {...secret} onClose={() => setSecret(undefined)} />}
     </>
   );
@@ -569,6 +570,204 @@ function DeleteTeamDialog({ team, onClose }: { team: Team; onClose: () => void }
       <p>The team and its budget are deleted. Teams that still have keys (revoked ones included) cannot be deleted.</p>
       <ErrorBox error={del.error} />
       <DialogActions onCancel={onClose} label="Delete team" busyLabel="Deleting…" busy={del.isPending} onConfirm={() => del.mutate({ name: team.name })} danger />
+    </Dialog>
+  );
+}
+
+// ── end users ─────────────────────────────────────────────────────────────────────────────
+
+// Team names have no "/": team and user together are unambiguous.
+const endUserKey = (u: EndUser) => `${u.team}/${u.user}`;
+
+/** The requests' `user` of a team, with a budget, limits or a block of their own across its keys. */
+function EndUsersCard() {
+  const { identity } = useSession();
+  const admin = isAdmin(identity);
+  const [team, setTeam] = useState("");
+  const pager = usePager(team);
+  // A team key lists its own team's whatever it asks: it sends none.
+  const q = useQuery(AdminService.method.listEndUsers, { team, pageSize: PAGE_SIZE, pageToken: pager.token });
+  const [dialog, setDialog] = useState<{ kind: "create" } | { kind: "block" | "unblock" | "delete"; endUser: EndUser }>();
+  const endUsers = q.data?.endUsers ?? [];
+  const close = () => setDialog(undefined);
+  return (
+    <Card
+      title="End users"
+      actions={
+        <>
+          {admin && <TeamPicker value={team} onChange={setTeam} />}
+          <button type="button" className="primary" onClick={() => setDialog({ kind: "create" })}>
+            New end user
+          </button>
+        </>
+      }
+    >
+      <p className="muted small">The user named by a team's requests, with a budget, limits or a block of their own across all the team's keys, beside each key's rules.</p>
+      <ErrorBox error={q.error} />
+      {q.isPending ? (
+        <Loading />
+      ) : endUsers.length === 0 ? (
+        <Empty>No end users.</Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="table dense" data-testid="end-users-table">
+            <thead>
+              <tr>
+                <th>User</th>
+                <th>Team</th>
+                <th>Budget</th>
+                <th>Limits</th>
+                <th>Status</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {endUsers.map((u) => (
+                <tr key={endUserKey(u)} data-testid="end-user-row" data-team={u.team} data-user={u.user} data-status={u.blocked ? "blocked" : "active"}>
+                  <td>
+                    <strong className="nowrap">{u.user}</strong>
+                    <div className="muted small">
+                      created {relative(u.createTime)} by {u.createdBy || "–"}
+                    </div>
+                  </td>
+                  <td>{u.team}</td>
+                  <td className="nowrap">{u.budget ? `$${u.budget.limitUsd} / ${periodName(u.budget.period)}` : <span className="muted">–</span>}</td>
+                  <td className="nowrap">
+                    {u.limits?.requestsPerMinute !== undefined && <div>{count(u.limits.requestsPerMinute)} req/min</div>}
+                    {u.limits?.tokensPerMinute !== undefined && <div>{count(u.limits.tokensPerMinute)} tok/min</div>}
+                    {u.limits?.requestsPerMinute === undefined && u.limits?.tokensPerMinute === undefined && <span className="muted">key's only</span>}
+                  </td>
+                  <td>
+                    <Badge tone={u.blocked ? "bad" : "ok"} title={u.blockTime ? `blocked since ${dateTime(u.blockTime)}` : undefined}>
+                      {u.blocked ? "blocked" : "active"}
+                    </Badge>
+                  </td>
+                  <td className="row-actions">
+                    {u.blocked ? (
+                      <button type="button" onClick={() => setDialog({ kind: "unblock", endUser: u })}>
+                        Unblock
+                      </button>
+                    ) : (
+                      <button type="button" className="danger" onClick={() => setDialog({ kind: "block", endUser: u })}>
+                        Block
+                      </button>
+                    )}
+                    <button type="button" className="danger" onClick={() => setDialog({ kind: "delete", endUser: u })}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager pager={pager} nextToken={q.data?.nextPageToken} />
+      {dialog?.kind === "create" && <CreateEndUserDialog onClose={close} />}
+      {dialog?.kind === "block" && <BlockEndUserDialog u={dialog.endUser} blocked onClose={close} />}
+      {dialog?.kind === "unblock" && <BlockEndUserDialog u={dialog.endUser} blocked={false} onClose={close} />}
+      {dialog?.kind === "delete" && <DeleteEndUserDialog u={dialog.endUser} onClose={close} />}
+    </Card>
+  );
+}
+
+function CreateEndUserDialog({ onClose }: { onClose: () => void }) {
+  const { identity } = useSession();
+  const admin = isAdmin(identity);
+  const refresh = useAdminRefresh();
+  const [team, setTeam] = useState(admin ? "" : identity.team);
+  const [user, setUser] = useState("");
+  const [period, setPeriod] = useState<BudgetPeriod>(BudgetPeriod.DAY);
+  const [limit, setLimit] = useState("");
+  const [rpm, setRpm] = useState("");
+  const [tpm, setTpm] = useState("");
+  const create = useMutation(AdminService.method.createEndUser, { onSuccess: () => (refresh(), onClose()) });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const l = optNum(limit);
+    const r = optNum(rpm);
+    const t = optNum(tpm);
+    create.mutate({
+      endUser: {
+        team,
+        // Not trimmed: the user is matched against the requests' `user` exactly.
+        user,
+        budget: l === undefined ? undefined : { period, limitUsd: l },
+        limits: r === undefined && t === undefined ? undefined : { requestsPerMinute: r, tokensPerMinute: t === undefined ? undefined : BigInt(t) },
+      },
+    });
+  };
+  return (
+    <Dialog title="New end user" onClose={onClose}>
+      <form onSubmit={submit} className="form" aria-label="New end user">
+        <div className="row">
+          <Field label="Team">{admin ? <TeamPicker value={team} onChange={setTeam} allowAll={false} /> : <input value={team} readOnly name="team" />}</Field>
+          <Field label="User" hint="The requests' user, exactly (OpenAI's user, Anthropic's metadata.user_id).">
+            <input value={user} onChange={(e) => setUser(e.target.value)} name="user" required autoFocus maxLength={256} />
+          </Field>
+        </div>
+        <div className="row">
+          <Field label="Budget (USD)">
+            <input type="number" min={0} step="0.01" value={limit} onChange={(e) => setLimit(e.target.value)} name="budget" placeholder="none" />
+          </Field>
+          <Field label="Per">
+            <PeriodSelect value={period} onChange={(e) => setPeriod(Number(e.target.value) as BudgetPeriod)} name="period" />
+          </Field>
+        </div>
+        <div className="row">
+          <Field label="Requests per minute">
+            <input type="number" min={1} value={rpm} onChange={(e) => setRpm(e.target.value)} name="rpm" placeholder="key's only" />
+          </Field>
+          <Field label="Tokens per minute">
+            <input type="number" min={1} value={tpm} onChange={(e) => setTpm(e.target.value)} name="tpm" placeholder="key's only" />
+          </Field>
+        </div>
+        <ErrorBox error={create.error} />
+        <DialogActions onCancel={onClose} label="Create end user" busyLabel="Creating…" busy={create.isPending} disabled={!user || !team} />
+      </form>
+    </Dialog>
+  );
+}
+
+/** Block or unblock: UpdateEndUser with the mask naming `blocked` alone (audited as a block or an unblock). */
+function BlockEndUserDialog({ u, blocked, onClose }: { u: EndUser; blocked: boolean; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const update = useMutation(AdminService.method.updateEndUser, { onSuccess: () => (refresh(), onClose()) });
+  const verb = blocked ? "Block" : "Unblock";
+  return (
+    <Dialog title={`${verb} end user ${u.user}`} onClose={onClose}>
+      {blocked ? (
+        <p>
+          Requests of <strong>{u.user}</strong> are refused on every key of team {u.team} within a second, until unblocked. The team's other users go on.
+        </p>
+      ) : (
+        <p>
+          <strong>{u.user}</strong> may call again, held to their budget and limits.
+        </p>
+      )}
+      <ErrorBox error={update.error} />
+      <DialogActions
+        onCancel={onClose}
+        label={`${verb} end user`}
+        busyLabel={blocked ? "Blocking…" : "Unblocking…"}
+        busy={update.isPending}
+        onConfirm={() => update.mutate({ endUser: { team: u.team, user: u.user, blocked }, updateMask: { paths: ["blocked"] } })}
+        danger={blocked}
+      />
+    </Dialog>
+  );
+}
+
+function DeleteEndUserDialog({ u, onClose }: { u: EndUser; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const del = useMutation(AdminService.method.deleteEndUser, { onSuccess: () => (refresh(), onClose()) });
+  return (
+    <Dialog title={`Delete end user ${u.user}`} onClose={onClose}>
+      <p>
+        The budget, limits and block of <strong>{u.user}</strong> in team {u.team} are removed: they are held to their key's rules only.
+      </p>
+      <ErrorBox error={del.error} />
+      <DialogActions onCancel={onClose} label="Delete end user" busyLabel="Deleting…" busy={del.isPending} onConfirm={() => del.mutate({ team: u.team, user: u.user })} danger />
     </Dialog>
   );
 }

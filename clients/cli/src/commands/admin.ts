@@ -33,21 +33,30 @@ import { type Column, csv, fields, json, note, out, table, waiting } from "../ou
 import { type BudgetFlag, parseBudget, parseChoice, parseCount, parseCountOrNone, parseDuration, parseFutureTime, parseList } from "../parse.ts";
 
 const ROLES = ["admin", "team", "service"] as const;
-const LIST_PAGE = 500;
+/** The page size of the listings the CLI reads whole (the gateway's maximum). */
+export const LIST_PAGE = 500;
 
-const budgetPb = (b: BudgetFlag): Budget => ({ $typeName: "signalbox.v1.Budget", limitUsd: b.limitUsd, period: enumValue(BudgetPeriodSchema, b.period) });
-const limitsPb = (rpm: number | undefined, tpm: number | undefined): RateLimits => ({
+/**
+ * A parsed count flag's value, or undefined for "none". parseCountOrNone returns null for "none",
+ * but commander stores a parser's null as "" (its stand-in for a missing value): both clear.
+ */
+export const given = (v: number | null | undefined): number | undefined => (typeof v === "number" ? v : undefined);
+
+/** A --budget flag as the API's Budget. */
+export const budgetPb = (b: BudgetFlag): Budget => ({ $typeName: "signalbox.v1.Budget", limitUsd: b.limitUsd, period: enumValue(BudgetPeriodSchema, b.period) });
+/** --rpm and --tpm as the API's RateLimits. */
+export const limitsPb = (rpm: number | undefined, tpm: number | undefined): RateLimits => ({
   $typeName: "signalbox.v1.RateLimits",
   requestsPerMinute: rpm,
   tokensPerMinute: tpm === undefined ? undefined : BigInt(tpm),
 });
 /**
- * The limits an update sends: the --rpm/--tpm given ("none" → null clears one) over the current
- * ones, because a field mask naming "limits" replaces the whole message.
+ * The limits an update sends: the --rpm/--tpm given ("none" clears one) over the current ones,
+ * because a field mask naming "limits" replaces the whole message.
  */
-function mergedLimits(cur: RateLimits | undefined, o: { rpm?: number | null; tpm?: number | null }): RateLimits | undefined {
-  const rpm = o.rpm === undefined ? cur?.requestsPerMinute : (o.rpm ?? undefined);
-  const tpm = o.tpm === undefined ? (cur?.tokensPerMinute === undefined ? undefined : Number(cur.tokensPerMinute)) : (o.tpm ?? undefined);
+export function mergedLimits(cur: RateLimits | undefined, o: { rpm?: number | null; tpm?: number | null }): RateLimits | undefined {
+  const rpm = o.rpm === undefined ? cur?.requestsPerMinute : given(o.rpm);
+  const tpm = o.tpm === undefined ? (cur?.tokensPerMinute === undefined ? undefined : Number(cur.tokensPerMinute)) : given(o.tpm);
   return rpm === undefined && tpm === undefined ? undefined : limitsPb(rpm, tpm);
 }
 
@@ -55,10 +64,12 @@ const parseExpires = (s: string): Date | null => (s.trim() === "never" ? null : 
 
 // ── how keys and teams read ────────────────────────────────────────────────────────────────
 
-const budgetText = (b: Budget | undefined) =>
+/** "$10 / month", with its warning threshold when set; "" for none. */
+export const budgetText = (b: Budget | undefined) =>
   b ? `$${b.limitUsd} / ${enumLabel(BudgetPeriodSchema, b.period)}${b.softThreshold !== undefined ? ` (warn at ${Math.round(b.softThreshold * 100)}%)` : ""}` : "";
 
-function limitsText(l: RateLimits | undefined): string {
+/** "600 requests/min, 50,000 tokens/min"; "" for none. */
+export function limitsText(l: RateLimits | undefined): string {
   const parts = [];
   if (l?.requestsPerMinute !== undefined) parts.push(`${count(l.requestsPerMinute)} requests/min`);
   if (l?.tokensPerMinute !== undefined) parts.push(`${count(l.tokensPerMinute)} tokens/min`);
@@ -187,7 +198,7 @@ export function keyCommands(program: Command): void {
             budget: o.budget ? budgetPb(o.budget) : undefined,
             perUserBudget: o.userBudget ? budgetPb(o.userBudget) : undefined,
             expireTime: o.expires ? timestampFromDate(o.expires) : undefined,
-            maxOutputTokens: o.maxOutputTokens ?? undefined,
+            maxOutputTokens: given(o.maxOutputTokens),
           },
         }),
       );
@@ -333,7 +344,7 @@ async function keyUpdate(sb: SignalboxClient, name: string, o: KeyFlags): Promis
   }
   if (o.maxOutputTokens !== undefined) {
     paths.push("max_output_tokens");
-    key.maxOutputTokens = o.maxOutputTokens ?? undefined;
+    key.maxOutputTokens = given(o.maxOutputTokens);
   }
   if (o.role !== undefined) {
     paths.push("role");
@@ -449,7 +460,8 @@ function listTeams(sb: SignalboxClient): Promise<Team[]> {
   });
 }
 
-async function allPages<T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
+/** Every item of a paginated listing, page after page. */
+export async function allPages<T>(page: (token: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
   const all: T[] = [];
   let token = "";
   do {
@@ -460,7 +472,8 @@ async function allPages<T>(page: (token: string) => Promise<{ items: T[]; next: 
   return all;
 }
 
-function nonNull<T>(v: T | null, flag: string): T {
+/** A create flag's value: "none" (which only an update may send) is bad usage. */
+export function nonNull<T>(v: T | null, flag: string): T {
   if (v === null) throw new InvalidArgumentError(`"none" only makes sense for updates: leave ${flag} out instead`);
   return v;
 }
