@@ -383,6 +383,11 @@ describe("keys and teams", () => {
     assert.equal(updated.limits?.tokensPerMinute, 5000n);
     assert.equal(updated.budget, undefined);
     assert.deepEqual(updated.allow, ["default", "fast"]);
+    // none clears one setting and keeps the other: --rpm none leaves the tpm.
+    ok(await cli(["keys", "update", "cli-made", "--rpm", "none"]));
+    const cleared = (await admin.admin.getKey({ name: "cli-made" })).key!;
+    assert.deepEqual([cleared.limits?.requestsPerMinute, cleared.limits?.tokensPerMinute], [undefined, 5000n]);
+    ok(await cli(["keys", "update", "cli-made", "--rpm", "100"]));
 
     const rotated = ok(await cli(["keys", "rotate", "cli-made", "--grace", "1h"]));
     const next = rotated.stdout.trim();
@@ -851,6 +856,13 @@ describe("end users", () => {
     assert.equal(refused.field, "user");
     assert.match(refused.rawMessage, /end user "ana@example\.com" is blocked/);
     await ask("someone-else");
+    // And from the command line: chat --user names the end user.
+    const asSvc = { env: { SIGNALBOX_API_KEY: SVC } };
+    const cliRefused = await cli(["chat", "--user", "ana@example.com", "hello"], asSvc);
+    assert.equal(cliRefused.code, 1, cliRefused.stderr);
+    assert.match(cliRefused.stderr, /end user "ana@example\.com" is blocked/);
+    assert.match(cliRefused.stderr, /permission_denied/);
+    ok(await cli(["chat", "--user", "someone-else", "hello"], asSvc));
     assert.match(ok(await cli(["end-users", "list", "--team", "search"])).stdout, /^search +ana@example\.com +blocked /m);
     assert.match(ok(await cli(["end-users", "get", "ana@example.com", "--team", "search"])).stdout, /^STATE +blocked$/m);
     const unblocked = ok(await cli(["end-users", "unblock", "ana@example.com", "--team", "search"]));

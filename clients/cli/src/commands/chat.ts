@@ -27,11 +27,12 @@ export function chatCommand(program: Command): void {
     .option("--logprobs", "each token's probability on stderr afterwards")
     .option("--top-logprobs <n>", "with --logprobs: the n likeliest alternatives of each token (0 to 20)", parseCount(0, 20))
     .option("--file <path>", "a document to send with the prompt: .pdf, .txt, .md, .csv or .html (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--user <id>", "the end user the request is for (per-user budgets and limits, end users, usage by user)")
     .addHelpText(
       "after",
       '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  signalbox chat --template support-reply --var company=Acme "Where is my order?"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."',
     )
-    .action(async (words: string[], o: { model?: string; template?: string; templateVersion?: string; var?: Record<string, string>; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[] } & ProviderFlags, cmd: Command) => {
+    .action(async (words: string[], o: { model?: string; template?: string; templateVersion?: string; var?: Record<string, string>; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[]; user?: string } & ProviderFlags, cmd: Command) => {
       const providers = providerPreferences(o);
       const { mode, sb } = setup(cmd, { csv: false });
       if (!o.template && (o.templateVersion || o.var)) throw usageError("--template-version and --var need --template", "name the prompt: --template <id>");
@@ -54,6 +55,7 @@ export function chatCommand(program: Command): void {
           temperature: o.temperature,
           ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: true, topLogprobs: o.topLogprobs } : {}),
           ...(providers ? { routing: { providers } } : {}),
+          ...(o.user ? { user: o.user } : {}),
         },
         { signal: abort.signal },
       );
