@@ -64,7 +64,9 @@ const MAX_PENDING = 100;
 const MAX_SEEN = 10_000;
 
 const usd = (nanos: number) => `$${(nanos / 1e9).toFixed(2)}`;
-const PERIOD_ADJ: Record<Period, string> = { day: "daily", week: "weekly", month: "monthly" };
+const PERIOD_ADJ: Record<Period, string> = { day: "daily", week: "weekly", month: "monthly", lifetime: "lifetime" };
+/** A lifetime budget's condition never ends on its own: it is told again after this long. */
+const LIFETIME_REPEAT_MS = 30 * 86_400_000;
 
 /** "team:a" → team "a"; "key:ci" → key "ci". */
 function owner(budget: string): string {
@@ -100,7 +102,7 @@ export function alertText(e: AlertEvent): string {
     case "budget_soft_threshold":
       return `:warning: Signalbox: ${owner(e.budget)} has spent ${usd(e.spentNanos)} of its ${PERIOD_ADJ[e.period]} budget of ${usd(e.limitNanos)} (${Math.round((100 * e.spentNanos) / e.limitNanos)}%, alert threshold ${Math.round(e.threshold * 100)}%).`;
     case "budget_exhausted":
-      return `:no_entry: Signalbox: the ${PERIOD_ADJ[e.period]} budget of ${owner(e.budget)} (${usd(e.limitNanos)}) is exhausted: requests are refused until it resets (first refused: key "${e.key}", team "${e.team}", model "${e.model}").`;
+      return `:no_entry: Signalbox: the ${PERIOD_ADJ[e.period]} budget of ${owner(e.budget)} (${usd(e.limitNanos)}) is exhausted: requests are refused ${e.period === "lifetime" ? "until it is raised" : "until it resets"} (first refused: key "${e.key}", team "${e.team}", model "${e.model}").`;
     case "deployment_cooldown":
       return `:rotating_light: Signalbox: deployment "${e.deployment}" is in cooldown until ${new Date(e.until).toISOString()} after ${e.failureKind} failures; its traffic goes to fallbacks.`;
     case "redis_unavailable":
@@ -149,7 +151,7 @@ export function createAlerter(opts: AlerterOptions): Alerter {
   const seen = new Map<string, { event: string; at: number }>();
   const repeat = (e: AlertEvent, last: { event: string; at: number } | undefined, now: number): boolean => {
     if (last === undefined) return false;
-    if ("budget" in e) return true;
+    if ("budget" in e) return e.period !== "lifetime" || now - last.at < LIFETIME_REPEAT_MS;
     if (e.event === "deployment_cooldown" || e.event === "usage_records_dropped") return now - last.at < quietMs;
     return last.event === e.event;
   };
@@ -195,7 +197,7 @@ export function createAlerter(opts: AlerterOptions): Alerter {
       seen.set(cond, { event: e.event, at: now });
       if (seen.size > MAX_SEEN) seen.delete(seen.keys().next().value!);
       // How long the condition holds: a budget's to the end of its period, a cooldown's quiet interval.
-      const ttlMs = "period" in e ? Math.max(60_000, periodBounds(e.period, e.periodStart).end - now + 86_400_000) : quietMs;
+      const ttlMs = "period" in e ? (e.period === "lifetime" ? LIFETIME_REPEAT_MS : Math.max(60_000, periodBounds(e.period, e.periodStart).end - now + 86_400_000)) : quietMs;
       // Each replica reports its own Redis connection: nothing to claim (and nowhere to claim it).
       const claimed = opts.claim && !ownReplica(e) ? opts.claim(cond, ttlMs).catch(() => true) : undefined;
       for (const sink of sinks) {

@@ -150,7 +150,8 @@ function budgetOf(b: Record<string, unknown>, current?: BudgetConfig): BudgetCon
   return { period, limitUsd: max, softThreshold: current?.softThreshold ?? 0.8 };
 }
 
-const DURATION_OF = { day: "1d", week: "7d", month: "30d" } as const;
+/** LiteLLM's budget_duration of a budget period: a lifetime budget has none (null). */
+const DURATION_OF = { day: "1d", week: "7d", month: "30d", lifetime: null } as const;
 
 function limitsOf(b: Record<string, unknown>, current?: RateLimits): RateLimits | undefined {
   if (b.rpm_limit === undefined && b.tpm_limit === undefined) return undefined;
@@ -228,7 +229,7 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
     models: k.allow,
     max_budget: k.budget?.limitUsd ?? null,
     budget_duration: k.budget ? DURATION_OF[k.budget.period] : null,
-    budget_reset_at: k.budget ? new Date(periodBounds(k.budget.period, now).end).toISOString() : null,
+    budget_reset_at: k.budget && k.budget.period !== "lifetime" ? new Date(periodBounds(k.budget.period, now).end).toISOString() : null,
     rpm_limit: k.limits.requestsPerMinute ?? null,
     tpm_limit: k.limits.tokensPerMinute ?? null,
     user_id: k.metadata.user_id ?? null,
@@ -669,7 +670,7 @@ async function serveCustomers(verb: string, d: LiteLLMDeps, a: Actor, body: () =
               rpm_limit: rpm ?? null,
               model_max_budget: null,
               budget_duration: u.budget ? DURATION_OF[u.budget.period] : null,
-              budget_reset_at: u.budget ? new Date(periodBounds(u.budget.period, now).end).toISOString() : null,
+              budget_reset_at: u.budget && u.budget.period !== "lifetime" ? new Date(periodBounds(u.budget.period, now).end).toISOString() : null,
             }
           : null,
       object_permission_id: null,

@@ -49,7 +49,7 @@ import type { Actor, KeyInput, KeyPatch } from "../control/control-plane.ts";
 import type { ManagedKey } from "../control/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { ParamName } from "../providers/types.ts";
-import { periodBounds } from "../limits/periods.ts";
+import { periodBounds, resetsAt } from "../limits/periods.ts";
 import { GatewayError } from "../router/errors.ts";
 import { dataPolicyOf } from "../router/provider-preferences.ts";
 import type { Caller } from "../router/types.ts";
@@ -252,20 +252,21 @@ export function generationJson(r: UsageRecord) {
   };
 }
 
-const RESET = { day: "daily", week: "weekly", month: "monthly" } as const;
+/** OpenRouter's limit_reset of a budget period: a lifetime budget is a limit that never resets (null). */
+const RESET = { day: "daily", week: "weekly", month: "monthly", lifetime: null } as const;
 
 /** A budget that applies to a key, as the limiter holds it now (nano-USD). */
-type Bound = { scope: "key" | "team"; name: string; period: "day" | "week" | "month"; limit: number; spent: number; reserved: number; remaining: number; resetAt: number };
+type Bound = { scope: "key" | "team"; name: string; period: BudgetConfig["period"]; limit: number; spent: number; reserved: number; remaining: number; resetAt: number | undefined };
 
 /** The budgets that apply to the caller (the key's own, its team's) and the one with the least room left, which bounds the key. */
 async function budgetsOf(core: GatewayCore, caller: Caller, now: number): Promise<{ bounds: Bound[]; bound: Bound | undefined }> {
   const managed = caller.role === "anonymous" ? undefined : core.control.directory.key(caller.keyName);
   const bounds: Bound[] = [];
-  const add = async (scope: "key" | "team", name: string, id: string, shard: string, b: { period: "day" | "week" | "month"; limitUsd: number } | undefined) => {
+  const add = async (scope: "key" | "team", name: string, id: string, shard: string, b: { period: BudgetConfig["period"]; limitUsd: number } | undefined) => {
     if (!b) return;
     const st = await core.limits.budgetState(shard, id, b.period, now);
     const limit = Math.round(b.limitUsd * 1e9);
-    bounds.push({ scope, name, period: b.period, limit, spent: st.spentNanos, reserved: st.reservedNanos, remaining: Math.max(0, limit - st.spentNanos - st.reservedNanos), resetAt: periodBounds(b.period, now).end });
+    bounds.push({ scope, name, period: b.period, limit, spent: st.spentNanos, reserved: st.reservedNanos, remaining: Math.max(0, limit - st.spentNanos - st.reservedNanos), resetAt: resetsAt(b.period, now) });
   };
   if (caller.role !== "anonymous") {
     await add("key", caller.keyName, `key:${caller.keyName}`, `team:${caller.team}`, managed?.budget ?? caller.key?.budget);
@@ -310,7 +311,7 @@ async function keyJson(d: OpenRouterDeps) {
       team: caller.team,
       role: caller.role,
       allow: caller.allow,
-      budgets: bounds.map((b) => ({ scope: b.scope, name: b.name, period: b.period, limit_usd: b.limit / 1e9, spent_usd: b.spent / 1e9, reserved_usd: b.reserved / 1e9, remaining_usd: b.remaining / 1e9, resets_at: new Date(b.resetAt).toISOString() })),
+      budgets: bounds.map((b) => ({ scope: b.scope, name: b.name, period: b.period, limit_usd: b.limit / 1e9, spent_usd: b.spent / 1e9, reserved_usd: b.reserved / 1e9, remaining_usd: b.remaining / 1e9, resets_at: b.resetAt === undefined ? null : new Date(b.resetAt).toISOString() })),
       ...(limits?.tokensPerMinute !== undefined ? { tokens_per_minute: limits.tokensPerMinute } : {}),
     },
   };
@@ -330,7 +331,7 @@ async function creditsJson(d: OpenRouterDeps) {
     return {
       total_credits: bound.limit / 1e9,
       total_usage: (bound.spent + bound.reserved) / 1e9,
-      signalbox: { budget: { scope: bound.scope, name: bound.name, period: bound.period, spent_usd: bound.spent / 1e9, reserved_usd: bound.reserved / 1e9, resets_at: new Date(bound.resetAt).toISOString() } },
+      signalbox: { budget: { scope: bound.scope, name: bound.name, period: bound.period, spent_usd: bound.spent / 1e9, reserved_usd: bound.reserved / 1e9, resets_at: bound.resetAt === undefined ? null : new Date(bound.resetAt).toISOString() } },
     };
   }
   const managed = d.caller.role === "anonymous" ? undefined : d.core.control.directory.key(d.caller.keyName);

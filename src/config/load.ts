@@ -349,7 +349,7 @@ const routeSpec = obj<RouteConfig>({
 
 
 const budgetSpec = obj({
-  period: req(str({ oneOf: ["day", "week", "month"] })),
+  period: req(str({ oneOf: ["day", "week", "month", "lifetime"] })),
   limit_usd: req(num({ min: 0 })),
   soft_threshold: opt(num({ min: 0, max: 1 }), 0.8),
 });

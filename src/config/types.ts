@@ -304,7 +304,8 @@ export interface RateLimits {
 }
 
 export interface BudgetConfig {
-  period: "day" | "week" | "month";
+  /** lifetime: never resets. */
+  period: "day" | "week" | "month" | "lifetime";
   limitUsd: number;
   softThreshold: number;
 }

@@ -225,7 +225,7 @@ function checkLimits(l: RateLimits | undefined, field: string) {
 
 function checkBudget(b: BudgetConfig | undefined, field: string) {
   if (!b) return;
-  if (!["day", "week", "month"].includes(b.period)) throw bad(`${field}.period`, "must be day, week or month");
+  if (!["day", "week", "month", "lifetime"].includes(b.period)) throw bad(`${field}.period`, "must be day, week, month or lifetime");
   if (!(Number.isFinite(b.limitUsd) && b.limitUsd > 0)) throw bad(`${field}.limit_usd`, "must be > 0");
   if (!(b.softThreshold > 0 && b.softThreshold <= 1)) throw bad(`${field}.soft_threshold`, "must be in (0, 1]");
 }
@@ -243,7 +243,11 @@ function checkMetadata(m: Record<string, string>, field: string) {
 function raisesBudget(before: BudgetConfig | undefined, after: BudgetConfig | undefined): boolean {
   if (!before) return false; // no budget is no limit: any budget lowers it
   if (!after) return true; // removing a limit raises it
-  const perDay = (b: BudgetConfig) => b.limitUsd / { day: 1, week: 7, month: 28 }[b.period];
+  // A lifetime budget and a periodic one cannot be compared (a lifetime's $100 is more than a
+  // day's $10 for ten days, less ever after): a change between them counts as a raise.
+  if ((before.period === "lifetime") !== (after.period === "lifetime")) return true;
+  if (after.period === "lifetime") return after.limitUsd > before.limitUsd;
+  const perDay = (b: BudgetConfig) => b.limitUsd / { day: 1, week: 7, month: 28 }[b.period as "day" | "week" | "month"];
   return perDay(after) > perDay(before) + 1e-12 || after.limitUsd > before.limitUsd;
 }
 

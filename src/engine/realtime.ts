@@ -15,7 +15,7 @@ import { GatewayError } from "../router/errors.ts";
 import { executeRealtime } from "../router/execute.ts";
 import type { RealtimeCall, RoutingInfo } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
-import { periodBounds } from "../limits/periods.ts";
+import { periodBounds, resetText } from "../limits/periods.ts";
 import { usd, type Admission } from "../limits/admission.ts";
 import type { AdmissionRequest, Limiter } from "../limits/types.ts";
 import type { RealtimeLink } from "../providers/realtime.ts";
@@ -183,7 +183,7 @@ async function checkpoint(limiter: Limiter, a: Admission, charge: number, next: 
   const b = r.check;
   throw new GatewayError(
     "resource_exhausted",
-    `budget exhausted during a realtime session: ${b.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, the next turn needs ${usd(next)}; the session has cost ${usd(a.chargedNanos)}; resets ${new Date(r.resetAt).toISOString()}`,
-    { retryAfterMs: Math.max(1000, r.resetAt - Date.now()), refusal: "budget" },
+    `budget exhausted during a realtime session: ${b.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, the next turn needs ${usd(next)}; the session has cost ${usd(a.chargedNanos)}; ${resetText(b.period, now)}`,
+    { retryAfterMs: b.period === "lifetime" ? undefined : Math.max(1000, r.resetAt - Date.now()), refusal: "budget" },
   );
 }

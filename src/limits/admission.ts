@@ -16,7 +16,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Call, Candidate, Plan } from "../router/types.ts";
 import type { Execution } from "../router/execute.ts";
 import { pricesFor } from "../usage/cost.ts";
-import { periodBounds } from "./periods.ts";
+import { periodBounds, resetText } from "./periods.ts";
 import type { AdmissionRequest, AdmissionResult, BudgetCheck, ExtensionResult, Limiter, RateCheck, RateStanding, Settlement } from "./types.ts";
 
 const MINUTE = 60_000;
@@ -61,7 +61,7 @@ const hedges = (plan: Plan) => plan.hedgeAfterMs > 0 && !plan.noFallback && plan
 /** Output tokens planned for: the cap, else the largest candidate's expected output. */
 const plannedOutput = (plan: Plan) => plan.maxOutputTokens ?? plan.candidates.reduce((n, c) => Math.max(n, c.expectedOutputTokens), 0);
 
-const PERIOD_ADJ = { day: "daily", week: "weekly", month: "monthly" } as const;
+const PERIOD_ADJ = { day: "daily", week: "weekly", month: "monthly", lifetime: "lifetime" } as const;
 
 /** Dollars with enough decimals to read: $12.35, $0.0530, $0.000123 (three significant digits under $1). */
 export function usd(nanos: number): string {
@@ -218,11 +218,11 @@ export function refusal(r: Exclude<AdmissionResult, { ok: true }>): GatewayError
   if (r.kind === "rate") {
     return new GatewayError("resource_exhausted", `rate limit exceeded: ${r.check.describe}; retry in ${Math.ceil(r.retryAfterMs / 1000)} s`, { retryAfterMs: r.retryAfterMs, refusal: "rate_limit" });
   }
-  const resetIn = r.resetAt - Date.now();
   return new GatewayError(
     "resource_exhausted",
-    `budget exhausted: ${r.check.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, this request reserves ${usd(r.check.reserveNanos)}; resets ${new Date(r.resetAt).toISOString()}`,
-    { retryAfterMs: Math.max(1000, resetIn), refusal: "budget" },
+    `budget exhausted: ${r.check.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight, this request reserves ${usd(r.check.reserveNanos)}; ${resetText(r.check.period, r.check.periodStart ?? Date.now())}`,
+    // A lifetime budget never resets: no Retry-After to wait for.
+    { retryAfterMs: r.check.period === "lifetime" ? undefined : Math.max(1000, r.resetAt - Date.now()), refusal: "budget" },
   );
 }
 
@@ -323,8 +323,8 @@ export class StreamHold {
     throw new GatewayError(
       "resource_exhausted",
       `budget exhausted while streaming: ${b.describe}: spent ${usd(r.spentNanos)}, ${usd(r.reservedNanos)} held by requests in flight (this one ${usd(this.a.holdNanos)}), ` +
-        `the answer needed ${usd(step)} more after about ${Math.round(this.outTokens)} output tokens; resets ${new Date(periodBounds(b.period, req.now).end).toISOString()}`,
-      { retryAfterMs: Math.max(1000, periodBounds(b.period, req.now).end - Date.now()), refusal: "budget" },
+        `the answer needed ${usd(step)} more after about ${Math.round(this.outTokens)} output tokens; ${resetText(b.period, req.now)}`,
+      { retryAfterMs: b.period === "lifetime" ? undefined : Math.max(1000, periodBounds(b.period, req.now).end - Date.now()), refusal: "budget" },
     );
   }
 }

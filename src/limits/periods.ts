@@ -1,6 +1,17 @@
-// Calendar-aligned budget periods in UTC: day, ISO week (Monday 00:00), month.
+// Calendar-aligned budget periods in UTC: day, ISO week (Monday 00:00), month; and a lifetime
+// budget's one period, which never resets (LiteLLM's max_budget without a duration, OpenRouter's
+// limit without a reset, Portkey's budget without a periodic reset).
 
-export type Period = "day" | "week" | "month";
+export type Period = "day" | "week" | "month" | "lifetime";
+
+/** Where a lifetime budget's period "ends": the last day of year 9999, never reached. */
+export const NEVER = Date.UTC(9999, 11, 31);
+
+/** When the period containing `t` resets; undefined for a lifetime budget, which never does. */
+export const resetsAt = (period: Period, t: number): number | undefined => (period === "lifetime" ? undefined : periodBounds(period, t).end);
+
+/** "resets <time>", or that it never does: for refusals. */
+export const resetText = (period: Period, t: number): string => (period === "lifetime" ? "a lifetime budget, it never resets" : `resets ${new Date(periodBounds(period, t).end).toISOString()}`);
 
 /** [start, end) of the period containing `t` (epoch ms). */
 export function periodBounds(period: Period, t: number): { start: number; end: number } {
@@ -20,5 +31,7 @@ export function periodBounds(period: Period, t: number): { start: number; end: n
     }
     case "month":
       return { start: Date.UTC(y, m, 1), end: Date.UTC(y, m + 1, 1) };
+    case "lifetime":
+      return { start: 0, end: NEVER };
   }
 }

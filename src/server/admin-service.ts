@@ -36,8 +36,8 @@ import { toConnectError } from "./errors.ts";
 
 const ROLE_TO_PB: Record<DomainRole, KeyRole> = { admin: KeyRole.ADMIN, team: KeyRole.TEAM, service: KeyRole.SERVICE };
 const ROLE_FROM_PB: Record<number, DomainRole | undefined> = { [KeyRole.ADMIN]: "admin", [KeyRole.TEAM]: "team", [KeyRole.SERVICE]: "service" };
-const PERIOD_TO_PB = { day: BudgetPeriod.DAY, week: BudgetPeriod.WEEK, month: BudgetPeriod.MONTH } as const;
-const PERIOD_FROM_PB: Record<number, BudgetConfig["period"] | undefined> = { [BudgetPeriod.DAY]: "day", [BudgetPeriod.WEEK]: "week", [BudgetPeriod.MONTH]: "month" };
+const PERIOD_TO_PB = { day: BudgetPeriod.DAY, week: BudgetPeriod.WEEK, month: BudgetPeriod.MONTH, lifetime: BudgetPeriod.LIFETIME } as const;
+const PERIOD_FROM_PB: Record<number, BudgetConfig["period"] | undefined> = { [BudgetPeriod.DAY]: "day", [BudgetPeriod.WEEK]: "week", [BudgetPeriod.MONTH]: "month", [BudgetPeriod.LIFETIME]: "lifetime" };
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
@@ -75,7 +75,7 @@ function budgetToPb(b: BudgetConfig | undefined): Budget | undefined {
 function budgetFromPb(b: Budget | undefined, field: string): BudgetConfig | undefined {
   if (!b) return undefined;
   const period = PERIOD_FROM_PB[b.period];
-  if (!period) throw bad(`${field}.period`, "required: BUDGET_PERIOD_DAY, _WEEK or _MONTH");
+  if (!period) throw bad(`${field}.period`, "required: BUDGET_PERIOD_DAY, _WEEK, _MONTH or _LIFETIME");
   return { period, limitUsd: b.limitUsd, softThreshold: b.softThreshold ?? 0.8 };
 }
 

@@ -15,7 +15,7 @@ import { requestInfoKey } from "./context.ts";
 import { toConnectError } from "./errors.ts";
 import { validateGetBudget } from "./validate.ts";
 
-const PERIOD = { day: BudgetPeriod.DAY, week: BudgetPeriod.WEEK, month: BudgetPeriod.MONTH } as const;
+const PERIOD = { day: BudgetPeriod.DAY, week: BudgetPeriod.WEEK, month: BudgetPeriod.MONTH, lifetime: BudgetPeriod.LIFETIME } as const;
 const MINUTE = 60_000;
 
 export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof UsageService>> {
@@ -42,7 +42,7 @@ export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof Usa
       spentNanoUsd: BigInt(st.spentNanos),
       reservedNanoUsd: BigInt(st.reservedNanos),
       remainingNanoUsd: BigInt(Math.max(0, limit - st.spentNanos - st.reservedNanos)),
-      resetTime: timestampFromMs(periodBounds(b.period, now).end),
+      resetTime: b.period === "lifetime" ? undefined : timestampFromMs(periodBounds(b.period, now).end),
       softThreshold: b.softThreshold,
       exceeded: st.spentNanos >= limit,
     };

@@ -9,13 +9,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createSignalboxClient, userText } from "@signalbox/client";
+import { BudgetPeriod, createSignalboxClient, userText } from "@signalbox/client";
+import { Redis } from "ioredis";
 import { hashKey } from "../../src/server/auth.ts";
 import { freePort, startRedis, type TestRedis } from "../helpers/redis.ts";
 
 const RATE_KEY = "sbx_test_rate_key_0001";
 const BUDGET_KEY = "sbx_test_budget_key_0002";
 const PER_USER_KEY = ["sbx", "test", "per", "user", "0003"].join("_");
+const LIFETIME_KEY = ["sbx", "test", "lifetime", "0004"].join("_");
 // mock/a: $1/M input, $2/M output; "hi" is 8 prompt tokens (o200k: 1, and OpenAI's framing of one
 // message, 7) and the mock answers 24 tokens: 8 × 1,000 + 24 × 2,000 = 56,000 nano-USD a request.
 // The budget fits exactly five.
@@ -60,6 +62,7 @@ routes:
 keys:
   - { name: rate-limited, hash: "${hashKey(RATE_KEY)}", team: alpha, limits: { requests_per_minute: 10 } }
   - { name: budgeted, hash: "${hashKey(BUDGET_KEY)}", team: beta, budget: { period: day, limit_usd: ${(5 * PER_REQUEST) / 1e9} } }
+  - { name: lifetime, hash: "${hashKey(LIFETIME_KEY)}", team: delta, budget: { period: lifetime, limit_usd: ${(3 * PER_REQUEST) / 1e9} } }
   - { name: per-user, hash: "${hashKey(PER_USER_KEY)}", team: gamma, budget: { period: month, limit_usd: ${(9 * PER_REQUEST) / 1e9} }, per_user_budget: { period: day, limit_usd: ${(3 * PER_REQUEST) / 1e9} } }
 `,
   );
@@ -166,6 +169,36 @@ test("a budget per end user across two replicas: each user of the key gets exact
   const carol = await clients[0].usage.getBudget({ user: "carol" });
   assert.deepEqual([carol.budgets[1]?.spentNanoUsd, carol.budgets[1]?.remainingNanoUsd], [0n, BigInt(3 * PER_REQUEST)]);
   await assert.rejects(createSignalboxClient({ baseUrl: urls[0], apiKey: BUDGET_KEY }).usage.getBudget({ user: "alice" }), /has no per_user_budget/);
+});
+
+test("a lifetime budget across two replicas: exactly three pass, the refusal says it never resets (no Retry-After), and its spend is kept with no period", async () => {
+  const clients = urls.map((u) => createSignalboxClient({ baseUrl: u, apiKey: LIFETIME_KEY }));
+  const results: ("ok" | Code)[] = [];
+  for (let i = 0; i < 6; i++) results.push(await outcome(clients[i % 2].chat.complete({ model: "default", messages: [userText("hi")], maxOutputTokens: 24 })));
+  assert.deepEqual(results, ["ok", "ok", "ok", Code.ResourceExhausted, Code.ResourceExhausted, Code.ResourceExhausted]);
+  try {
+    await clients[0].chat.complete({ model: "default", messages: [userText("hi")], maxOutputTokens: 24 });
+    assert.fail("expected a refusal");
+  } catch (e) {
+    const ce = ConnectError.from(e);
+    assert.match(ce.rawMessage, /budget exhausted: lifetime budget of key "lifetime" \(\$0\.000168\): .*; a lifetime budget, it never resets$/);
+    assert.equal(ce.metadata.get("retry-after"), null, "nothing to wait for");
+  }
+  await new Promise((r) => setTimeout(r, 150)); // settlements are batched
+  const b = await clients[1].usage.getBudget({});
+  assert.deepEqual(
+    b.budgets.map((x) => [x.name, x.period, x.spentNanoUsd, x.exceeded, x.resetTime]),
+    [["lifetime", BudgetPeriod.LIFETIME, BigInt(3 * PER_REQUEST), true, undefined]],
+  );
+  // One period from the epoch: its spend is one key that does not expire within any lifetime of ours.
+  const r = new Redis(redis.url);
+  try {
+    const keys = await r.keys("sbx:bs:*key:lifetime*");
+    assert.deepEqual(keys, ["sbx:bs:{team:delta}:key:lifetime:0"]);
+    assert.ok((await r.pttl(keys[0])) > 100 * 365 * 86_400_000, "expires in year 9999");
+  } finally {
+    r.disconnect();
+  }
 });
 
 test("GetBudget shows the rate-limit window of a key", async () => {
