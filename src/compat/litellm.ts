@@ -3,13 +3,13 @@
 // AdminService uses: the same checks, roles, audit log and store.
 //
 //   POST /key/generate   a key: key_alias (the key's name), team_id, models (its allow list),
-//                        rpm_limit, tpm_limit, max_budget with budget_duration, duration (expiry),
+//                        rpm_limit, tpm_limit, max_budget and budget_duration, duration (expiry),
 //                        user_id and metadata (kept as metadata); the secret comes back once
 //   GET  /key/info       ?key= the secret, its token (sha256) or its alias: the key and its spend
 //   POST /key/update     the same fields, for the key named by `key`
 //   POST /key/delete     {keys: [...]} or {key_aliases: [...]}: revoked (kept, refused at once)
 //   GET  /key/list       ?team_id=&page=&size=&return_full_object=
-//   POST /team/new       team_id (or team_alias), max_budget with budget_duration, rpm_limit and
+//   POST /team/new       team_id (or team_alias), max_budget and budget_duration, rpm_limit and
 //                        tpm_limit (the team's keys' default limits)
 //   POST /key/regenerate {key, grace_period} (or /key/{key}/regenerate): a new secret, shown once;
 //                        the old one stops working (after grace_period when given); the body may
@@ -21,7 +21,7 @@
 //   POST /team/delete    {team_ids: [...]}: all or none; a team that has keys is refused
 //   GET  /team/list      the teams this key may see
 //   POST /customer/new   an end user of a team (the `user` its requests carry): user_id, alias
-//                        (kept as metadata.alias), blocked, max_budget with budget_duration,
+//                        (kept as metadata.alias), blocked, max_budget and budget_duration,
 //                        rpm_limit, tpm_limit, metadata; team_id (an extension: LiteLLM's customers
 //                        are global, here an end user belongs to a team) or the caller's team
 //   GET  /customer/info  ?end_user_id=(&team_id=): the end user in LiteLLM_EndUserTable's shape, its spend
@@ -39,12 +39,17 @@
 //   POST /model/delete   {id}: a deployment /model/new (or PutConfigEntry) made
 //   GET  /health/liveliness, /health/readiness: no key needed, as in LiteLLM
 //
+// max_budget without budget_duration is LiteLLM's budget for the whole life of the key (team,
+// customer): a lifetime budget here, which never resets. On an update, a missing (or null)
+// budget_duration keeps the budget's period, as LiteLLM's does.
+//
 // Where LiteLLM and the gateway differ, the difference is refused in words rather than guessed:
-// a budget resets by calendar day, ISO week or month (budget_duration 1d/24h, 7d/1w, 30d/1mo), so
-// a budget without a duration (LiteLLM's lifetime budget) is a 400; a key belongs to a team, so
-// team_id is required unless a team "default" exists; a customer named without team_id is looked
-// for in every team the key may see (found in several, team_id must say which). Fields LiteLLM has
-// and the gateway does not are listed back in `signalbox.ignored`, never silently dropped.
+// a budget resets by calendar day, ISO week or month (budget_duration 1d/24h, 7d/1w, 30d/1mo) or
+// never, so another duration ("45d", "12h") is a 400 naming budget_duration; a key belongs to a
+// team, so team_id is required unless a team "default" exists; a customer named without team_id
+// is looked for in every team the key may see (found in several, team_id must say which). Fields
+// LiteLLM has and the gateway does not are listed back in `signalbox.ignored`, never silently
+// dropped.
 
 import type { BudgetConfig, DeploymentConfig, Operation, RateLimits } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
@@ -132,22 +137,27 @@ function durationMs(v: string, field: string): number {
   return n * unit;
 }
 
-/** max_budget with budget_duration → a calendar budget; what does not map is said so. */
+/**
+ * max_budget and budget_duration → a budget. A duration maps to a calendar day, ISO week or month;
+ * no duration is LiteLLM's budget for the whole life of the key (team, customer): a lifetime
+ * budget. On an update (`current` given), an absent or null duration keeps the current period and
+ * an absent max_budget the current limit, as LiteLLM's update drops a null budget_duration.
+ */
 function budgetOf(b: Record<string, unknown>, current?: BudgetConfig): BudgetConfig | undefined | null {
   const max = b.max_budget;
   const dur = b.budget_duration;
   if (max === undefined && dur === undefined) return undefined;
   if (max === null) return null;
-  if (typeof max !== "number" || !(max > 0)) throw bad("max_budget", "must be a number of USD above 0 (null removes the budget)");
-  if (dur === undefined || dur === null) {
-    if (current) return { ...current, limitUsd: max };
-    throw bad("budget_duration", "a budget here resets by calendar day, ISO week or month: give budget_duration 1d, 7d or 30d (a budget that never resets is not kept)");
-  }
+  if (max === undefined && !current) throw bad("max_budget", "there is no budget for budget_duration to reset: give max_budget too");
+  const limitUsd = max === undefined ? current!.limitUsd : max;
+  if (typeof limitUsd !== "number" || !(limitUsd > 0)) throw bad("max_budget", "must be a number of USD above 0 (null removes the budget)");
+  const softThreshold = current?.softThreshold ?? 0.8;
+  if (dur === undefined || dur === null) return { period: current?.period ?? "lifetime", limitUsd, softThreshold };
   if (typeof dur !== "string") throw bad("budget_duration", "must be a string such as 30d");
   const ms = durationMs(dur, "budget_duration");
   const period = ms === 86_400_000 ? "day" : ms === 7 * 86_400_000 ? "week" : ms >= 28 * 86_400_000 && ms <= 31 * 86_400_000 ? "month" : undefined;
-  if (!period) throw bad("budget_duration", `"${dur}": budgets here reset by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo)`);
-  return { period, limitUsd: max, softThreshold: current?.softThreshold ?? 0.8 };
+  if (!period) throw bad("budget_duration", `"${dur}": budgets here reset by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo), or never (no budget_duration)`);
+  return { period, limitUsd, softThreshold };
 }
 
 /** LiteLLM's budget_duration of a budget period: a lifetime budget has none (null). */

@@ -36,9 +36,10 @@
 // own hash is the secret's sha256, which never leaves the process). OpenRouter's `name` is a
 // free-text label: it is kept in the key's metadata (display_name), and the key's name is made
 // from it (accents dropped, lowercased, other characters as '-', a random suffix when taken). A
-// limit resets by calendar day, ISO week or month (limit_reset daily, weekly, monthly); a limit
-// that never resets has no equivalent here and is refused in words, not guessed. Usage comes
-// from the usage store (two queries grouped by key a page); BYOK usage is always 0.
+// limit resets at midnight UTC by calendar day, ISO week or month (limit_reset daily, weekly,
+// monthly); a limit with no limit_reset (or null) never resets, as on OpenRouter: a lifetime
+// budget. PATCH with limit alone keeps the reset, limit_reset: null makes it never reset. Usage
+// comes from the usage store (two queries grouped by key a page); BYOK usage is always 0.
 //
 // The id of a generation is the completion's id (the request id, x-request-id). Errors keep
 // OpenRouter's shape ({"error": {"code": <status>, "message", "metadata"}}), so its SDK reads them.
@@ -373,7 +374,6 @@ const MAX_LABEL = 256;
 /** The metadata entry that keeps OpenRouter's name of a key (a free-text label). */
 const LABEL_META = "display_name";
 const PERIOD_OF: Record<string, BudgetConfig["period"]> = { daily: "day", weekly: "week", monthly: "month" };
-const NO_LIFETIME_LIMIT = "a limit here resets at midnight UTC each day, week (Monday to Sunday) or month: give daily, weekly or monthly (a limit that never resets is not kept)";
 /** The control plane's field names as OpenRouter's requests name them ("name" there is the key: its hash here). */
 const FIELD_OF: Record<string, string> = { name: "hash", team: "workspace_id", "key.name": "name", "key.team": "workspace_id", "key.budget.limit_usd": "limit", "key.budget.period": "limit_reset", "key.expire_time": "expires_at", "key.metadata": "name", [`key.metadata.${LABEL_META}`]: "name" };
 
@@ -419,21 +419,21 @@ function flagOf(v: unknown, field: string): boolean | undefined {
 
 /**
  * OpenRouter's limit (USD) and limit_reset as the key's budget: undefined leaves it as it is, null
- * removes it. A changed limit keeps the current period, a changed reset the current limit.
+ * removes it. A changed limit keeps the current period, a changed reset the current limit; a limit
+ * with no reset (limit_reset null, or absent with no period to keep) never resets: a lifetime budget.
  */
 function budgetFrom(b: Record<string, unknown>, current: BudgetConfig | undefined): BudgetConfig | null | undefined {
   const hasLimit = b.limit !== undefined;
   const hasReset = b.limit_reset !== undefined;
   if (!hasLimit && !hasReset) return undefined;
   if (hasLimit && b.limit !== null && !(typeof b.limit === "number" && Number.isFinite(b.limit) && b.limit > 0)) throw badField("limit", `must be a number of USD above 0, or null for no limit; got ${JSON.stringify(b.limit)}`);
-  if (hasReset && b.limit_reset !== null && !(typeof b.limit_reset === "string" && PERIOD_OF[b.limit_reset])) throw badField("limit_reset", `must be daily, weekly or monthly; got ${JSON.stringify(b.limit_reset)}`);
+  if (hasReset && b.limit_reset !== null && !(typeof b.limit_reset === "string" && PERIOD_OF[b.limit_reset])) throw badField("limit_reset", `must be daily, weekly or monthly, or null for a limit that never resets; got ${JSON.stringify(b.limit_reset)}`);
   const limit = hasLimit ? (b.limit as number | null) : (current?.limitUsd ?? null);
   if (limit === null) {
     if (!hasLimit && typeof b.limit_reset === "string") throw badField("limit", "this key has no limit for limit_reset to reset: give limit too");
     return hasLimit ? null : undefined;
   }
-  const period = typeof b.limit_reset === "string" ? PERIOD_OF[b.limit_reset] : b.limit_reset === null ? undefined : current?.period;
-  if (!period) throw badField("limit_reset", NO_LIFETIME_LIMIT);
+  const period = typeof b.limit_reset === "string" ? PERIOD_OF[b.limit_reset] : b.limit_reset === null ? "lifetime" : (current?.period ?? "lifetime");
   return { period, limitUsd: limit, softThreshold: current?.softThreshold ?? 0.8 };
 }
 

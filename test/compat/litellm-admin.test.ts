@@ -1,8 +1,9 @@
 // LiteLLM proxy's management API on the gateway (/key/*, /team/*, /spend/logs), as the scripts
 // platform teams wrote against LiteLLM call it: over real HTTP, on the control plane AdminService
 // uses. Keys minted there answer at once, with their allow list, limits and budget; their spend
-// and logs come from the budgets and the usage store; what does not map (a budget that never
-// resets, a team that does not exist) is refused naming the field; roles hold (a team key only
+// and logs come from the budgets and the usage store; max_budget without budget_duration is a
+// budget that never resets; what does not map (a duration other than a calendar day, week or
+// month, a team that does not exist) is refused naming the field; roles hold (a team key only
 // its team); unknown LiteLLM fields are listed back as ignored. Regenerate, block and unblock
 // keys; update, list and delete teams; customers (a team's end users, with a budget, limits or a
 // block of their own); add, list and delete models (deployments made at run time, whose provider
@@ -10,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createSignalboxClient, KeyRole } from "@signalbox/client";
+import { BudgetPeriod, createSignalboxClient, KeyRole } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
@@ -100,9 +101,46 @@ keys:
     assert.equal(rec.record?.key, "ds-notebook");
   });
 
+  test("max_budget without budget_duration is a lifetime budget: it never resets; an update keeps or changes the period", async () => {
+    const g = await call("POST", "/key/generate", ADMIN, { key_alias: "lifer", team_id: "search", max_budget: 0.000001 });
+    assert.equal(g.status, 200, JSON.stringify(g.body));
+    assert.deepEqual([g.body.max_budget, g.body.budget_duration], [0.000001, null]);
+    const admin = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN }).admin;
+    const got = await admin.getKey({ name: "lifer" });
+    assert.deepEqual([got.key?.budget?.period, got.key?.budget?.limitUsd], [BudgetPeriod.LIFETIME, 0.000001]);
+    const info = await call("GET", `/key/info?key=${encodeURIComponent(g.body.key)}`, ADMIN);
+    assert.deepEqual([info.body.info.budget_duration, info.body.info.budget_reset_at], [null, null]);
+    // Past it, a chat is refused, and the refusal says it never resets (no Retry-After to wait for).
+    const r = await chat(g.body.key);
+    assert.equal(r.status, 429);
+    assert.equal(r.headers.get("retry-after"), null);
+    assert.match(((await r.json()) as any).error.message, /never resets/);
+    // max_budget alone (or with budget_duration null, which LiteLLM's update drops) keeps the period.
+    let u = await call("POST", "/key/update", ADMIN, { key: g.body.key, max_budget: 2, budget_duration: null });
+    assert.equal(u.status, 200, JSON.stringify(u.body));
+    assert.deepEqual([u.body.max_budget, u.body.budget_duration], [2, null]);
+    // budget_duration alone changes the period and keeps the limit; then max_budget alone keeps that period.
+    u = await call("POST", "/key/update", ADMIN, { key: g.body.key, budget_duration: "7d" });
+    assert.deepEqual([u.status, u.body.max_budget, u.body.budget_duration], [200, 2, "7d"], JSON.stringify(u.body));
+    u = await call("POST", "/key/update", ADMIN, { key: g.body.key, max_budget: 3 });
+    assert.deepEqual([u.body.max_budget, u.body.budget_duration], [3, "7d"]);
+    assert.equal((await admin.getKey({ name: "lifer" })).key?.budget?.period, BudgetPeriod.WEEK);
+    // A duration with no calendar counterpart is refused, and nothing changes.
+    const no = await call("POST", "/key/update", ADMIN, { key: g.body.key, budget_duration: "45d" });
+    assert.deepEqual([no.status, no.body.error.param], [400, "budget_duration"]);
+    assert.equal((await admin.getKey({ name: "lifer" })).key?.budget?.period, BudgetPeriod.WEEK);
+    // Teams and customers take a lifetime budget the same way.
+    const t = await call("POST", "/team/new", ADMIN, { team_id: "lifers", max_budget: 100 });
+    assert.deepEqual([t.status, t.body.max_budget, t.body.budget_duration], [200, 100, null], JSON.stringify(t.body));
+    const c = await call("POST", "/customer/new", ADMIN, { user_id: "forever", team_id: "lifers", max_budget: 1 });
+    assert.deepEqual([c.status, c.body.litellm_budget_table.max_budget, c.body.litellm_budget_table.budget_duration, c.body.litellm_budget_table.budget_reset_at], [200, 1, null, null], JSON.stringify(c.body));
+    assert.equal((await call("POST", "/customer/delete", ADMIN, { user_ids: ["forever"], team_id: "lifers" })).status, 200);
+    assert.equal((await call("POST", "/team/delete", ADMIN, { team_ids: ["lifers"] })).status, 200);
+  });
+
   test("what does not map is refused naming the field; roles hold; errors keep LiteLLM's shape", async () => {
     const cases: [unknown, string, RegExp][] = [
-      [{ key_alias: "a1", team_id: "search", max_budget: 10 }, "budget_duration", /resets by calendar day, ISO week or month/],
+      [{ key_alias: "a1", team_id: "search", max_budget: 10, budget_duration: "45d" }, "budget_duration", /"45d": budgets here reset by calendar day .* or never \(no budget_duration\)/],
       [{ key_alias: "a2", team_id: "search", max_budget: 10, budget_duration: "3d" }, "budget_duration", /"3d": budgets here reset by calendar day/],
       [{ key_alias: "a3" }, "team_id", /required: a key here belongs to a team/],
       [{ key_alias: "a4", team_id: "search", duration: "soon" }, "duration", /not a duration/],
@@ -342,7 +380,7 @@ keys:
     // Bad input names the field; roles hold.
     const cases: [string, string, string, unknown, number, string, RegExp][] = [
       ["POST", "/customer/new", ADMIN, { alias: "x" }, 400, "user_id", /names the end user/],
-      ["POST", "/customer/new", ADMIN, { user_id: "x", max_budget: 1 }, 400, "budget_duration", /resets by calendar day/],
+      ["POST", "/customer/new", ADMIN, { user_id: "x", max_budget: 1, budget_duration: "12h" }, 400, "budget_duration", /reset by calendar day/],
       ["POST", "/customer/new", ADMIN, { user_id: "x", rpm_limit: 0 }, 400, "rpm_limit", /whole number above 0/],
       ["POST", "/customer/new", ADMIN, { user_id: "x", blocked: "yes" }, 400, "blocked", /true or false/],
       ["POST", "/customer/new", ADMIN, { user_id: "x", team_id: "no-such-team" }, 400, "team_id", /no team "no-such-team"/],

@@ -1,7 +1,8 @@
 // OpenRouter's key provisioning API on the gateway (/v1/keys, /v1/keys/{hash}), driven by
 // OpenRouter's own SDK (@openrouter/sdk checks every answer against its zod schemas, so a field
 // missing or of the wrong type fails): a created key's secret works at once and only once is it
-// shown; disabled blocks and unblocks it; limit sets its budget; DELETE revokes it; only admin and
+// shown; disabled blocks and unblocks it; limit sets its budget (one that never resets without
+// limit_reset); DELETE revokes it; only admin and
 // team keys (their own team's) may call it; bad input names the field, in OpenRouter's error shape.
 // Real sockets, the gateway on the mock provider.
 
@@ -144,6 +145,35 @@ describe("OpenRouter's key provisioning API, through @openrouter/sdk", () => {
     assert.equal(gw.gw.core.control.directory.key(hash)?.budget, undefined);
   });
 
+  test("a limit without limit_reset never resets (a lifetime budget); PATCH limit_reset makes it periodic, null lifetime again", async () => {
+    const made = await sdk(ADMIN).apiKeys.create({ requestBody: { name: "forever", limit: 0.000001 } });
+    const hash = made.data.hash;
+    assert.deepEqual([made.data.limit, made.data.limitReset], [0.000001, null]);
+    assert.equal(gw.gw.core.control.directory.key(hash)?.budget?.period, "lifetime");
+    // Past it, a chat is refused for good: the refusal says it never resets.
+    const r = await chat(made.key);
+    assert.equal(r.status, 429);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, /never resets/);
+    // limit_reset alone turns it monthly, keeping the limit; limit alone then keeps the reset.
+    await sdk(ADMIN).apiKeys.update({ hash, requestBody: { limitReset: "monthly" } });
+    let d = (await sdk(ADMIN).apiKeys.get({ hash })).data;
+    assert.deepEqual([d.limit, d.limitReset], [0.000001, "monthly"]);
+    await sdk(ADMIN).apiKeys.update({ hash, requestBody: { limit: 5 } });
+    d = (await sdk(ADMIN).apiKeys.get({ hash })).data;
+    assert.deepEqual([d.limit, d.limitReset], [5, "monthly"]);
+    assert.deepEqual(gw.gw.core.control.directory.key(hash)?.budget, { period: "month", limitUsd: 5, softThreshold: 0.8 });
+    // limit_reset: null is OpenRouter's "no reset": a lifetime budget again, same limit.
+    const patched = await raw(ADMIN, "PATCH", `/keys/${hash}`, { limit_reset: null });
+    assert.equal(patched.status, 200, patched.text);
+    d = (await sdk(ADMIN).apiKeys.get({ hash })).data;
+    assert.deepEqual([d.limit, d.limitReset], [5, null]);
+    assert.equal(gw.gw.core.control.directory.key(hash)?.budget?.period, "lifetime");
+    // POST with an explicit limit_reset: null is the same as leaving it out.
+    const explicit = await raw(ADMIN, "POST", "/keys", { name: "forever too", limit: 3, limit_reset: null });
+    assert.equal(explicit.status, 201, explicit.text);
+    assert.equal((JSON.parse(explicit.text) as { data: { limit_reset: string | null } }).data.limit_reset, null);
+  });
+
   test("DELETE revokes the key: its secret is refused, and the key is gone from GET and the list", async () => {
     const made = await sdk(ADMIN).apiKeys.create({ requestBody: { name: "short lived" } });
     const hash = made.data.hash;
@@ -200,9 +230,7 @@ describe("OpenRouter's key provisioning API, through @openrouter/sdk", () => {
       ["POST", "/keys", { name: "x", limit: -1, limit_reset: "daily" }, "limit"],
       ["POST", "/keys", { name: "x", limit: "10", limit_reset: "daily" }, "limit"],
       ["POST", "/keys", { name: "x", limit: 10, limit_reset: "yearly" }, "limit_reset"],
-      // A limit that never resets has no equivalent here.
-      ["POST", "/keys", { name: "x", limit: 10 }, "limit_reset"],
-      ["POST", "/keys", { name: "x", limit: 10, limit_reset: null }, "limit_reset"],
+      ["POST", "/keys", { name: "x", limit: 10, limit_reset: "never" }, "limit_reset"],
       ["POST", "/keys", { name: "x", expires_at: "2020-01-01T00:00:00Z" }, "expires_at"],
       ["POST", "/keys", { name: "x", expires_at: "2099-01-01T00:00:00+02:00" }, "expires_at"],
       ["POST", "/keys", { name: "x", expires_at: "tomorrow" }, "expires_at"],
