@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { toJson } from "@bufbuild/protobuf";
 import {
+  BudgetPeriod,
   Code,
   createSignalboxClient,
   GetBudgetResponseSchema,
@@ -917,5 +918,26 @@ describe("end users", () => {
       assert.ok(r.stderr.includes(`field: ${field}`), r.stderr);
     }
     assert.deepEqual((await admin.admin.listEndUsers({ team: "search" })).endUsers, [], "nothing was made");
+  });
+});
+
+describe("lifetime budgets", () => {
+  test("keys create --budget 1/lifetime → get, list, budget show it, never resets → update 2/lifetime; 1/forever is bad usage", async () => {
+    ok(await cli(["keys", "create", "--name", "cli-lifetime", "--team", "search", "--budget", "1/lifetime"]));
+    assert.deepEqual((await admin.admin.getKey({ name: "cli-lifetime" })).key?.budget?.period, BudgetPeriod.LIFETIME);
+    assert.match(ok(await cli(["keys", "get", "cli-lifetime"])).stdout, /^BUDGET +\$1 lifetime( \(warn at 80%\))?$/m);
+    assert.match(ok(await cli(["keys", "list", "--team", "search"])).stdout, /^cli-lifetime .*\$1 lifetime/m);
+    ok(await cli(["keys", "update", "cli-lifetime", "--budget", "2/lifetime"]));
+    const k = (await admin.admin.getKey({ name: "cli-lifetime" })).key!;
+    assert.deepEqual([k.budget?.limitUsd, k.budget?.period], [2, BudgetPeriod.LIFETIME]);
+    // The budget view: period lifetime, no reset time ("never", not 1970 or "Invalid Date").
+    const view = ok(await cli(["budget", "--key", "cli-lifetime"])).stdout;
+    assert.match(view, /^key +cli-lifetime +lifetime +\$2\.00 .* never +ok$/m);
+    assert.doesNotMatch(view, /1970|Invalid Date|9999/);
+    const bad = await cli(["keys", "update", "cli-lifetime", "--budget", "1/forever"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--budget/);
+    assert.match(bad.stderr, /lifetime/);
+    ok(await cli(["keys", "revoke", "cli-lifetime"]));
   });
 });

@@ -411,6 +411,49 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     assert.equal(refused.code, Code.Unauthenticated);
   });
 
+  test("a lifetime budget set in the console: the API holds BudgetPeriod.LIFETIME, the pages show it never resets", async () => {
+    await go(page, "Keys & teams");
+    await page.getByRole("button", { name: "New key" }).click();
+    const form = page.getByRole("form", { name: "New key" });
+    await form.locator("input[name=name]").fill("console-lifetime");
+    await form.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });
+    await form.locator("select[aria-label=Team]").selectOption("search");
+    await form.locator("input[name=budget]").fill("100");
+    await form.locator("select[name=period]").selectOption({ label: "lifetime (never resets)" });
+    await form.getByRole("button", { name: "Create key" }).click();
+    await page.getByRole("button", { name: "I have copied it" }).click();
+    const budget = (await admin.admin.getKey({ name: "console-lifetime" })).key?.budget;
+    assert.deepEqual([budget?.limitUsd, budget?.period], [100, BudgetPeriod.LIFETIME]);
+    const row = page.locator("[data-testid=key-row][data-name=console-lifetime]");
+    assert.equal(await row.getByTestId("key-budget").innerText(), "$100 lifetime (never resets)");
+
+    // The edit form starts from lifetime and keeps it.
+    await row.getByRole("button", { name: "Edit" }).click();
+    const edit = page.getByRole("form", { name: "Edit key" });
+    assert.equal(await edit.locator("select[name=period]").inputValue(), String(BudgetPeriod.LIFETIME));
+    await edit.locator("input[name=budget]").fill("200");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await edit.waitFor({ state: "detached" });
+    const edited = (await admin.admin.getKey({ name: "console-lifetime" })).key?.budget;
+    assert.deepEqual([edited?.limitUsd, edited?.period], [200, BudgetPeriod.LIFETIME]);
+    await poll(async () => ((await row.getByTestId("key-budget").innerText()) === "$200 lifetime (never resets)" ? true : undefined), 3000, "the edited budget");
+
+    // The budgets page: a lifetime limit with no reset time.
+    await go(page, "Budgets & limits");
+    await page.locator("select[aria-label=Team] option[value=search]").waitFor({ state: "attached" });
+    await page.locator("select[aria-label=Team]").selectOption("search");
+    await page.locator("select[aria-label=Key] option[value=console-lifetime]").waitFor({ state: "attached" });
+    await page.locator("select[aria-label=Key]").selectOption("console-lifetime");
+    const card = page.locator("[data-testid=budget][data-scope=key][data-name=console-lifetime]");
+    await card.waitFor();
+    const text = await card.innerText();
+    assert.match(text, /Limit\s*\$200\.00*\s*lifetime/);
+    assert.match(text, /Never resets/);
+    assert.doesNotMatch(text, /Resets in|1970|9999/);
+    await shot(page, "budgets-lifetime");
+    await admin.admin.revokeKey({ name: "console-lifetime" });
+  });
+
   test("a key blocked in the console is refused, shown blocked, and calls again once unblocked", async () => {
     const { secret } = await admin.admin.createKey({ key: { name: "console-blocked", team: "search", role: KeyRole.SERVICE } });
     const k = client(secret);

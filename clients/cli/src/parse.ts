@@ -91,22 +91,24 @@ export function parseChoice<T extends string>(choices: readonly T[]): (s: string
   };
 }
 
-export type Period = "day" | "week" | "month";
+/** A budget's period: a calendar day, ISO week or month (UTC), or the whole life of its owner (never resets). */
+export type Period = "day" | "week" | "month" | "lifetime";
 
 export interface BudgetFlag {
   limitUsd: number;
   period: Period;
 }
 
-/** "10/month", "$2.50/day", "500/week"; "none" (clear it) → null. */
+/** "10/month", "$2.50/day", "500/week", "100/lifetime" ("100/total" too); "none" (clear it) → null. */
 export function parseBudget(s: string): BudgetFlag | null {
   const v = s.trim();
   if (v === "none") return null;
-  const m = /^\$?(\d+(?:\.\d+)?)\s*\/\s*(day|week|month)$/i.exec(v);
+  const m = /^\$?(\d+(?:\.\d+)?)\s*\/\s*(day|week|month|lifetime|total)$/i.exec(v);
   if (!m || Number(m[1]) <= 0) {
-    throw new InvalidArgumentError(`"${s}" is not a budget: use <USD>/<period> with period day, week or month, e.g. 10/month (or "none" to remove it)`);
+    throw new InvalidArgumentError(`"${s}" is not a budget: use <USD>/<period> with period day, week, month or lifetime (never resets), e.g. 10/month, 100/lifetime (or "none" to remove it)`);
   }
-  return { limitUsd: Number(m[1]), period: m[2].toLowerCase() as Period };
+  const period = m[2].toLowerCase();
+  return { limitUsd: Number(m[1]), period: (period === "total" ? "lifetime" : period) as Period };
 }
 
 /** "team=search", "deployment=mock/a,mock/b" → the dimension and its values. */

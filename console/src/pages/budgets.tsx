@@ -4,7 +4,7 @@
 // that user's budget under the key's per-user budget shows too.
 
 import { useQuery } from "@connectrpc/connect-query";
-import { type BudgetStatus, BudgetPeriodSchema, type RateLimitStatus, ScopeSchema, UsageService } from "@signalbox/client";
+import { BudgetPeriod, type BudgetStatus, BudgetPeriodSchema, type RateLimitStatus, ScopeSchema, UsageService } from "@signalbox/client";
 import { useDeferredValue, useState } from "react";
 import { count, dateTime, enumName, relative, usd } from "../format.ts";
 import { KeyPicker, TeamPicker } from "../pickers.tsx";
@@ -84,6 +84,7 @@ function BudgetCard({ b }: { b: BudgetStatus }) {
   const limit = Number(b.limitNanoUsd);
   const pct = (n: bigint) => (limit > 0 ? Math.min(100, (Number(n) / limit) * 100) : 0);
   const spent = pct(b.spentNanoUsd);
+  const lifetime = b.period === BudgetPeriod.LIFETIME;
   const held = Math.min(100 - spent, pct(b.reservedNanoUsd));
   const scope = enumName(ScopeSchema, b.scope, "SCOPE_");
   // A user's budget is named "<key>:<user>": shown as the end user of the key.
@@ -115,7 +116,7 @@ function BudgetCard({ b }: { b: BudgetStatus }) {
             <span className="muted">Remaining</span> <strong>{usd(b.remainingNanoUsd)}</strong>
           </div>
           <div>
-            <span className="muted">Limit</span> <strong>{usd(b.limitNanoUsd)}</strong> <span className="muted">per {enumName(BudgetPeriodSchema, b.period, "BUDGET_PERIOD_")}</span>
+            <span className="muted">Limit</span> <strong>{usd(b.limitNanoUsd)}</strong> <span className="muted">{lifetime ? "lifetime" : `per ${enumName(BudgetPeriodSchema, b.period, "BUDGET_PERIOD_")}`}</span>
           </div>
         </div>
         <div className="meter" role="meter" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(spent + held)} aria-label={`${b.name} budget used`}>
@@ -124,7 +125,13 @@ function BudgetCard({ b }: { b: BudgetStatus }) {
           <div className="meter-soft" style={{ left: `${b.softThreshold * 100}%` }} title={`warning at ${Math.round(b.softThreshold * 100)}%`} />
         </div>
         <div className="muted small">
-          Resets {relative(b.resetTime)} ({dateTime(b.resetTime)})
+          {lifetime || !b.resetTime ? (
+            "Never resets: a lifetime budget"
+          ) : (
+            <>
+              Resets {relative(b.resetTime)} ({dateTime(b.resetTime)})
+            </>
+          )}
         </div>
       </div>
     </Card>

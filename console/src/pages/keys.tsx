@@ -14,6 +14,9 @@ import { Badge, Card, CopyButton, Dialog, DialogActions, Empty, ErrorBox, Field,
 const PAGE_SIZE = 25;
 const roleName = (r: KeyRole) => enumName(KeyRoleSchema, r, "KEY_ROLE_");
 const periodName = (p: BudgetPeriod) => enumName(BudgetPeriodSchema, p, "BUDGET_PERIOD_");
+/** "$10 / month", or "$100 lifetime (never resets)"; `per` goes after the amount ("per end user"). */
+const budgetLabel = (b: { limitUsd: number; period: BudgetPeriod }, per = "") =>
+  b.period === BudgetPeriod.LIFETIME ? `$${b.limitUsd} lifetime${per} (never resets)` : `$${b.limitUsd} / ${periodName(b.period)}${per}`;
 
 /** Refetch every AdminService list after a change. */
 function useAdminRefresh() {
@@ -122,10 +125,10 @@ function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
                       {k.limits?.requestsPerMinute === undefined && k.limits?.tokensPerMinute === undefined && <span className="muted">team default</span>}
                     </td>
                     <td className="nowrap">
-                      {k.budget ? `$${k.budget.limitUsd} / ${periodName(k.budget.period)}` : <span className="muted">–</span>}
+                      {k.budget ? <span data-testid="key-budget">{budgetLabel(k.budget)}</span> : <span className="muted">–</span>}
                       {k.perUserBudget && (
                         <div className="muted small" data-testid="per-user-budget">
-                          ${k.perUserBudget.limitUsd} / {periodName(k.perUserBudget.period)} per end user
+                          {budgetLabel(k.perUserBudget, " per end user")}
                         </div>
                       )}
                     </td>
@@ -469,7 +472,7 @@ function TeamsCard() {
                 <td>
                   <strong>{t.name}</strong>
                 </td>
-                <td>{t.budget ? `$${t.budget.limitUsd} / ${periodName(t.budget.period)}` : <span className="muted">–</span>}</td>
+                <td>{t.budget ? budgetLabel(t.budget) : <span className="muted">–</span>}</td>
                 <td>
                   {t.defaultKeyLimits?.requestsPerMinute !== undefined && <div>{count(t.defaultKeyLimits.requestsPerMinute)} req/min</div>}
                   {t.defaultKeyLimits?.tokensPerMinute !== undefined && <div>{count(t.defaultKeyLimits.tokensPerMinute)} tok/min</div>}
@@ -631,7 +634,7 @@ function EndUsersCard() {
                     </div>
                   </td>
                   <td>{u.team}</td>
-                  <td className="nowrap">{u.budget ? `$${u.budget.limitUsd} / ${periodName(u.budget.period)}` : <span className="muted">–</span>}</td>
+                  <td className="nowrap">{u.budget ? budgetLabel(u.budget) : <span className="muted">–</span>}</td>
                   <td className="nowrap">
                     {u.limits?.requestsPerMinute !== undefined && <div>{count(u.limits.requestsPerMinute)} req/min</div>}
                     {u.limits?.tokensPerMinute !== undefined && <div>{count(u.limits.tokensPerMinute)} tok/min</div>}
@@ -772,13 +775,14 @@ function DeleteEndUserDialog({ u, onClose }: { u: EndUser; onClose: () => void }
   );
 }
 
-/** A budget's period: day, week or month. */
+/** A budget's period: a calendar day, ISO week or month (UTC), or lifetime, which never resets. */
 function PeriodSelect(p: { value: string | number; onChange: ChangeEventHandler<HTMLSelectElement>; name: string }) {
   return (
     <select value={p.value} onChange={p.onChange} name={p.name}>
       <option value={BudgetPeriod.DAY}>day</option>
       <option value={BudgetPeriod.WEEK}>week</option>
       <option value={BudgetPeriod.MONTH}>month</option>
+      <option value={BudgetPeriod.LIFETIME}>lifetime (never resets)</option>
     </select>
   );
 }

@@ -64,9 +64,13 @@ const parseExpires = (s: string): Date | null => (s.trim() === "never" ? null : 
 
 // ── how keys and teams read ────────────────────────────────────────────────────────────────
 
-/** "$10 / month", with its warning threshold when set; "" for none. */
-export const budgetText = (b: Budget | undefined) =>
-  b ? `$${b.limitUsd} / ${enumLabel(BudgetPeriodSchema, b.period)}${b.softThreshold !== undefined ? ` (warn at ${Math.round(b.softThreshold * 100)}%)` : ""}` : "";
+/** "$10 / month" or "$100 lifetime" (never resets), with its warning threshold when set; "" for none. */
+export function budgetText(b: Budget | undefined): string {
+  if (!b) return "";
+  const period = enumLabel(BudgetPeriodSchema, b.period);
+  const amount = period === "lifetime" ? `$${b.limitUsd} lifetime` : `$${b.limitUsd} / ${period}`;
+  return amount + (b.softThreshold !== undefined ? ` (warn at ${Math.round(b.softThreshold * 100)}%)` : "");
+}
 
 /** "600 requests/min, 50,000 tokens/min"; "" for none. */
 export function limitsText(l: RateLimits | undefined): string {
@@ -180,8 +184,8 @@ export function keyCommands(program: Command): void {
     .option("--allow <models>", "routes, aliases or deployments it may call, comma-separated (default: everything)", parseList)
     .option("--rpm <n>", "requests per minute", parseCount(1))
     .option("--tpm <n>", "tokens per minute", parseCount(1))
-    .option("--budget <usd/period>", "spending limit, e.g. 10/month, 2.50/day", (s) => nonNull(parseBudget(s), "--budget"))
-    .option("--user-budget <usd/period>", "spending limit of each end user of the key (the requests' user), e.g. 1/day", (s) => nonNull(parseBudget(s), "--user-budget"))
+    .option("--budget <usd/period>", "spending limit, e.g. 10/month, 2.50/day, 100/lifetime (never resets)", (s) => nonNull(parseBudget(s), "--budget"))
+    .option("--user-budget <usd/period>", "spending limit of each end user of the key (the requests' user), e.g. 1/day, 5/lifetime", (s) => nonNull(parseBudget(s), "--user-budget"))
     .option("--expires <time>", "when it stops working: a duration from now (30d) or RFC 3339", (s) => parseFutureTime(s))
     .option("--max-output-tokens <n>", "cap on every request's output tokens", parseCount(1))
     .addHelpText("after", "\nExample:\n  SECRET=$(signalbox keys create --name search-indexer --team search --role service --allow default --rpm 600 --budget 10/month --expires 90d)")
@@ -243,8 +247,8 @@ export function keyCommands(program: Command): void {
     .option("--allow <models>", 'routes, aliases or deployments, comma-separated ("" = everything)', parseList)
     .option("--rpm <n>", 'requests per minute ("none" removes the limit)', parseCountOrNone(1))
     .option("--tpm <n>", 'tokens per minute ("none" removes the limit)', parseCountOrNone(1))
-    .option("--budget <usd/period>", 'e.g. 10/month ("none" removes it)', parseBudget)
-    .option("--user-budget <usd/period>", 'each end user\'s spending limit, e.g. 1/day ("none" removes it)', parseBudget)
+    .option("--budget <usd/period>", 'e.g. 10/month, 100/lifetime ("none" removes it)', parseBudget)
+    .option("--user-budget <usd/period>", 'each end user\'s spending limit, e.g. 1/day, 5/lifetime ("none" removes it)', parseBudget)
     .option("--expires <time>", 'a duration from now (30d), RFC 3339, or "never"', parseExpires)
     .option("--max-output-tokens <n>", '"none" removes the cap', parseCountOrNone(1))
     .option("--role <role>", `${ROLES.join(", ")}`, parseChoice(ROLES))
@@ -401,7 +405,7 @@ export function teamCommands(program: Command): void {
     .command("create")
     .description("create a team")
     .requiredOption("--name <name>", "unique name, [a-z0-9][a-z0-9._-]*")
-    .option("--budget <usd/period>", "spending limit of the whole team, e.g. 500/month", (s) => nonNull(parseBudget(s), "--budget"))
+    .option("--budget <usd/period>", "spending limit of the whole team, e.g. 500/month, 1000/lifetime (never resets)", (s) => nonNull(parseBudget(s), "--budget"))
     .option("--rpm <n>", "requests per minute of each key that sets none", parseCount(1))
     .option("--tpm <n>", "tokens per minute of each key that sets none", parseCount(1))
     .action(async (o: TeamFlags & { name: string }, cmd: Command) => {
@@ -423,7 +427,7 @@ export function teamCommands(program: Command): void {
     .command("update")
     .description("change a team: only the settings given are changed")
     .argument("<name>", "the team's name")
-    .option("--budget <usd/period>", 'e.g. 500/month ("none" removes it)', parseBudget)
+    .option("--budget <usd/period>", 'e.g. 500/month, 1000/lifetime ("none" removes it)', parseBudget)
     .option("--rpm <n>", 'default requests per minute of its keys ("none" removes it)', parseCountOrNone(1))
     .option("--tpm <n>", 'default tokens per minute of its keys ("none" removes it)', parseCountOrNone(1))
     .action(async (name: string, o: TeamFlags, cmd: Command) => {

@@ -175,7 +175,7 @@ export function usageCommands(program: Command): void {
         { header: "spent", show: (b) => dollars(b.spentNanoUsd), right: true },
         { header: "held", show: (b) => dollars(b.reservedNanoUsd), right: true },
         { header: "remaining", show: (b) => dollars(b.remainingNanoUsd), right: true },
-        { header: "resets", show: (b) => time(b.resetTime) },
+        { header: "resets", show: (b) => (b.resetTime ? time(b.resetTime) : enumLabel(BudgetPeriodSchema, b.period) === "lifetime" ? "never" : "") },
         { header: "state", show: (b) => (b.exceeded ? "exceeded" : b.limitNanoUsd > 0n && Number(b.spentNanoUsd) >= b.softThreshold * Number(b.limitNanoUsd) ? "over soft threshold" : "ok") },
       ];
       const rates: Column<RateLimitStatus>[] = [
