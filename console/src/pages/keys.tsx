@@ -590,7 +590,7 @@ function EndUsersCard() {
   const pager = usePager(team);
   // A team key lists its own team's whatever it asks: it sends none.
   const q = useQuery(AdminService.method.listEndUsers, { team, pageSize: PAGE_SIZE, pageToken: pager.token });
-  const [dialog, setDialog] = useState<{ kind: "create" } | { kind: "block" | "unblock" | "delete"; endUser: EndUser }>();
+  const [dialog, setDialog] = useState<{ kind: "create" } | { kind: "edit" | "block" | "unblock" | "delete"; endUser: EndUser }>();
   const endUsers = q.data?.endUsers ?? [];
   const close = () => setDialog(undefined);
   return (
@@ -646,6 +646,9 @@ function EndUsersCard() {
                     </Badge>
                   </td>
                   <td className="row-actions">
+                    <button type="button" onClick={() => setDialog({ kind: "edit", endUser: u })}>
+                      Edit
+                    </button>
                     {u.blocked ? (
                       <button type="button" onClick={() => setDialog({ kind: "unblock", endUser: u })}>
                         Unblock
@@ -667,10 +670,65 @@ function EndUsersCard() {
       )}
       <Pager pager={pager} nextToken={q.data?.nextPageToken} />
       {dialog?.kind === "create" && <CreateEndUserDialog onClose={close} />}
+      {dialog?.kind === "edit" && <EditEndUserDialog u={dialog.endUser} onClose={close} />}
       {dialog?.kind === "block" && <BlockEndUserDialog u={dialog.endUser} blocked onClose={close} />}
       {dialog?.kind === "unblock" && <BlockEndUserDialog u={dialog.endUser} blocked={false} onClose={close} />}
       {dialog?.kind === "delete" && <DeleteEndUserDialog u={dialog.endUser} onClose={close} />}
     </Card>
+  );
+}
+
+/** The fields an end user shares between create and edit. */
+interface EndUserForm {
+  period: BudgetPeriod;
+  limitUsd: string;
+  rpm: string;
+  tpm: string;
+}
+
+const endUserFormOf = (u?: EndUser): EndUserForm => ({
+  period: u?.budget?.period ?? BudgetPeriod.DAY,
+  limitUsd: u?.budget ? String(u.budget.limitUsd) : "",
+  rpm: u?.limits?.requestsPerMinute?.toString() ?? "",
+  tpm: u?.limits?.tokensPerMinute?.toString() ?? "",
+});
+
+function endUserFields(f: EndUserForm) {
+  const l = optNum(f.limitUsd);
+  const r = optNum(f.rpm);
+  const t = optNum(f.tpm);
+  return {
+    budget: l === undefined ? undefined : { period: f.period, limitUsd: l },
+    limits: r === undefined && t === undefined ? undefined : { requestsPerMinute: r, tokensPerMinute: t === undefined ? undefined : BigInt(t) },
+  };
+}
+
+type EndUserFields = ReturnType<typeof endUserFields>;
+const sameBudget = (a: EndUserFields["budget"], b: EndUserFields["budget"]) => a === b || (!!a && !!b && a.period === b.period && a.limitUsd === b.limitUsd);
+const sameLimits = (a: EndUserFields["limits"], b: EndUserFields["limits"]) =>
+  a === b || (!!a && !!b && a.requestsPerMinute === b.requestsPerMinute && a.tokensPerMinute === b.tokensPerMinute);
+
+function EndUserFormFields({ f, set }: { f: EndUserForm; set: (f: EndUserForm) => void }) {
+  const on = (k: keyof EndUserForm) => (e: { target: { value: string } }) => set({ ...f, [k]: k === "period" ? Number(e.target.value) : e.target.value });
+  return (
+    <>
+      <div className="row">
+        <Field label="Budget (USD)">
+          <input type="number" min={0} step="0.01" value={f.limitUsd} onChange={on("limitUsd")} name="budget" placeholder="none" />
+        </Field>
+        <Field label="Per">
+          <PeriodSelect value={f.period} onChange={on("period")} name="period" />
+        </Field>
+      </div>
+      <div className="row">
+        <Field label="Requests per minute">
+          <input type="number" min={1} value={f.rpm} onChange={on("rpm")} name="rpm" placeholder="key's only" />
+        </Field>
+        <Field label="Tokens per minute">
+          <input type="number" min={1} value={f.tpm} onChange={on("tpm")} name="tpm" placeholder="key's only" />
+        </Field>
+      </div>
+    </>
   );
 }
 
@@ -680,25 +738,13 @@ function CreateEndUserDialog({ onClose }: { onClose: () => void }) {
   const refresh = useAdminRefresh();
   const [team, setTeam] = useState(admin ? "" : identity.team);
   const [user, setUser] = useState("");
-  const [period, setPeriod] = useState<BudgetPeriod>(BudgetPeriod.DAY);
-  const [limit, setLimit] = useState("");
-  const [rpm, setRpm] = useState("");
-  const [tpm, setTpm] = useState("");
+  const [f, setF] = useState(endUserFormOf());
+  const [blocked, setBlocked] = useState(false);
   const create = useMutation(AdminService.method.createEndUser, { onSuccess: () => (refresh(), onClose()) });
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const l = optNum(limit);
-    const r = optNum(rpm);
-    const t = optNum(tpm);
-    create.mutate({
-      endUser: {
-        team,
-        // Not trimmed: the user is matched against the requests' `user` exactly.
-        user,
-        budget: l === undefined ? undefined : { period, limitUsd: l },
-        limits: r === undefined && t === undefined ? undefined : { requestsPerMinute: r, tokensPerMinute: t === undefined ? undefined : BigInt(t) },
-      },
-    });
+    // Not trimmed: the user is matched against the requests' `user` exactly.
+    create.mutate({ endUser: { team, user, ...endUserFields(f), blocked } });
   };
   return (
     <Dialog title="New end user" onClose={onClose}>
@@ -709,24 +755,41 @@ function CreateEndUserDialog({ onClose }: { onClose: () => void }) {
             <input value={user} onChange={(e) => setUser(e.target.value)} name="user" required autoFocus maxLength={256} />
           </Field>
         </div>
-        <div className="row">
-          <Field label="Budget (USD)">
-            <input type="number" min={0} step="0.01" value={limit} onChange={(e) => setLimit(e.target.value)} name="budget" placeholder="none" />
-          </Field>
-          <Field label="Per">
-            <PeriodSelect value={period} onChange={(e) => setPeriod(Number(e.target.value) as BudgetPeriod)} name="period" />
-          </Field>
-        </div>
-        <div className="row">
-          <Field label="Requests per minute">
-            <input type="number" min={1} value={rpm} onChange={(e) => setRpm(e.target.value)} name="rpm" placeholder="key's only" />
-          </Field>
-          <Field label="Tokens per minute">
-            <input type="number" min={1} value={tpm} onChange={(e) => setTpm(e.target.value)} name="tpm" placeholder="key's only" />
-          </Field>
-        </div>
+        <EndUserFormFields f={f} set={setF} />
+        <label className="check">
+          <input type="checkbox" checked={blocked} onChange={(e) => setBlocked(e.target.checked)} name="blocked" /> Blocked from the start: their requests are refused until unblocked
+        </label>
         <ErrorBox error={create.error} />
         <DialogActions onCancel={onClose} label="Create end user" busyLabel="Creating…" busy={create.isPending} disabled={!user || !team} />
+      </form>
+    </Dialog>
+  );
+}
+
+/** Budget and limits: UpdateEndUser with the mask naming only what changed (the block and metadata are left alone). */
+function EditEndUserDialog({ u, onClose }: { u: EndUser; onClose: () => void }) {
+  const refresh = useAdminRefresh();
+  const [f, setF] = useState(endUserFormOf(u));
+  const update = useMutation(AdminService.method.updateEndUser, { onSuccess: () => (refresh(), onClose()) });
+  const was = endUserFields(endUserFormOf(u));
+  const now = endUserFields(f);
+  const paths = [...(sameBudget(was.budget, now.budget) ? [] : ["budget"]), ...(sameLimits(was.limits, now.limits) ? [] : ["limits"])];
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (paths.length === 0) return;
+    // A changed budget keeps the end user's soft threshold; a path named with its field unset clears it.
+    const budget = now.budget && { ...now.budget, softThreshold: u.budget?.softThreshold };
+    update.mutate({ endUser: { team: u.team, user: u.user, budget, limits: now.limits }, updateMask: { paths } });
+  };
+  return (
+    <Dialog title={`Edit end user ${u.user}`} onClose={onClose}>
+      <form onSubmit={submit} className="form" aria-label="Edit end user">
+        <p className="muted small">
+          Team {u.team}. An empty field removes the budget or limit: the user is then held to their key's rules only.
+        </p>
+        <EndUserFormFields f={f} set={setF} />
+        <ErrorBox error={update.error} />
+        <DialogActions onCancel={onClose} label="Save" busyLabel="Saving…" busy={update.isPending} disabled={paths.length === 0} />
       </form>
     </Dialog>
   );
