@@ -20,6 +20,7 @@
 //        GET|POST /v1/keys, GET|PATCH|DELETE /v1/keys/{hash} (OpenRouter's, ./openrouter.ts)
 //   /key/*, /team/*, /customer/* (and /end_user/*), /spend/logs, /model/*, /v1/model/info,
 //        /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
+//   /api/governance/virtual-keys[/{vk_id}], /api/governance/teams[/{team_id}] (Bifrost's governance API, ./bifrost-governance.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
 //   POST /v1/realtime/calls, /v1/realtime/calls/{id}/hangup, /v1/realtime/client_secrets
@@ -70,6 +71,7 @@ import { portkeyContext, portkeyTraceparent } from "./portkey.ts";
 import { applyPortkey, portkeyRouting, type PortkeyRouting } from "./portkey-config.ts";
 import { healJson } from "./heal.ts";
 import { isLiteLLMHealthPath, isLiteLLMPath, liteLLMHealth, liteLLMRoute, serveLiteLLM, toLiteLLMError } from "./litellm.ts";
+import { bifrostGovernanceRoute, isBifrostGovernancePath, serveBifrostGovernance, toBifrostError } from "./bifrost-governance.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -428,7 +430,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
                     ? "/v1/feedback/{id}"
                     : path.startsWith("/v1/realtime/calls/")
                     ? "/v1/realtime/calls/{call_id}/hangup"
-                    : openRouterRoute(liteLLMRoute(path));
+                    : bifrostGovernanceRoute(openRouterRoute(liteLLMRoute(path)));
     // Portkey's x-portkey-trace-id, when no traceparent is given, names the trace (./portkey.ts).
     const pkTrace = header(req, "traceparent") === undefined ? header(req, "x-portkey-trace-id") : undefined;
     const traceparent = pkTrace ? portkeyTraceparent(pkTrace) : undefined;
@@ -591,6 +593,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
         return;
       }
+      // Bifrost's governance API: virtual keys and teams, on the control plane.
+      if (feedback && isBifrostGovernancePath(path)) {
+        status = await serveBifrostGovernance(req.method ?? "GET", path, { core, caller, traceId: ri.traceId, query: queryOf(req), readJson: () => readJsonBody(req, maxBytes), send: (st, b, h) => sendJson(res, st, b, { ...h, "x-request-id": ri.id }) });
+        return;
+      }
       // LiteLLM's management API: keys, teams and spend logs, on the control plane.
       if (feedback && isLiteLLMPath(path)) {
                 status = await serveLiteLLM(req.method ?? "GET", path, {
@@ -712,7 +719,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, geminiModels ? geminiModel(m) : anthropicModelFields(m));
     } catch (err) {
-      const e = gemini || path.startsWith("/v1beta/models") ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : toOpenAIError(err);
+      const e = gemini || path.startsWith("/v1beta/models") ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : isBifrostGovernancePath(path) ? toBifrostError(err) : toOpenAIError(err);
       status = e.status;
       message = e.body.error.message;
       sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
@@ -732,7 +739,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         sendJson(res, h.status, h.body, { "cache-control": "no-store" });
         return true;
       }
-      if (!(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/") || url.startsWith("/customer/") || url.startsWith("/end_user/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
+      const bifrostGovernance = feedback !== undefined && isBifrostGovernancePath(q < 0 ? url : url.slice(0, q));
+      if (!bifrostGovernance && !(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/") || url.startsWith("/customer/") || url.startsWith("/end_user/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
       serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
         if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: "500" } });
         else res.destroy();
