@@ -466,6 +466,7 @@ const jwtIssuerSpec: V<any> = (v, p) => {
     issuer: req(str({ min: 1 })),
     audience: req((x, q) => (Array.isArray(x) ? list(str({ min: 1 }), { min: 1 })(x, q) : [str({ min: 1 })(x, q)])),
     jwks_url: opt(secureUrl),
+    jwks_cooldown_ms: opt(num({ min: 0, max: 600_000, int: true }), 5_000),
     claim: opt(str({ min: 1 }), "sub"),
     subjects: req(record(str({ min: 1 }))),
     algorithms: opt(list(str({ oneOf: JWT_ALGORITHMS })), ["RS256", "ES256", "PS256", "EdDSA"]),

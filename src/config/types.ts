@@ -491,6 +491,8 @@ export interface JwtIssuerConfig {
   audiences: string[];
   /** Where the signing keys are; absent: the issuer's /.well-known/openid-configuration says. */
   jwksUrl?: string;
+  /** The least time between two fetches of the signing keys for a key id not seen yet (default 5,000 ms). */
+  jwksCooldownMs: number;
   /** The claim that names the caller (default `sub`). */
   claim: string;
   /** That claim's value → the name of the key the caller acts as. */

@@ -5,10 +5,10 @@
 // (its team, role, limits, budget and allow list), as a console session acts as its person.
 //
 // Verified with jose: the signature against the issuer's published keys (fetched once, refreshed
-// when a token names a key id not seen yet), `iss` exactly, `aud` one of the configured, `exp`
-// required, `nbf` and `iat` honoured with 30 s of leeway, and only asymmetric algorithms. A token
-// verified once is remembered until it expires (at most 2,000), so a pod that reuses its token
-// costs a map lookup per request, as a key does.
+// when a token names a key id not seen yet, at most every `jwks_cooldown_ms`), `iss` exactly, `aud`
+// one of the configured, `exp` required, `nbf` and `iat` honoured with 30 s of leeway, and only
+// asymmetric algorithms. A token verified once is remembered until it expires (at most 2,000), so
+// a pod that reuses its token costs a map lookup per request, as a key does.
 
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { JwtIssuerConfig } from "../config/types.ts";
@@ -28,7 +28,7 @@ export interface JwtAuth {
 
 const unauthenticated = (message: string) => new GatewayError("unauthenticated", message);
 
-/** The key sets of the issuers, made once per JWKS URL (a reload keeps them). */
+/** The key sets of the issuers, made once per JWKS URL and cooldown (a reload keeps them). */
 const keySets = new Map<string, JWTVerifyGetKey>();
 
 async function jwksOf(cfg: JwtIssuerConfig): Promise<JWTVerifyGetKey> {
@@ -42,8 +42,9 @@ async function jwksOf(cfg: JwtIssuerConfig): Promise<JWTVerifyGetKey> {
     if (!res.ok || typeof doc.jwks_uri !== "string") throw unauthenticated(`the signing keys of ${cfg.issuer} could not be found (${disc} answered ${res.status} without a jwks_uri)`);
     url = doc.jwks_uri;
   }
-  let set = keySets.get(url);
-  if (!set) keySets.set(url, (set = createRemoteJWKSet(new URL(url), { cooldownDuration: 5_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 })));
+  const id = `${cfg.jwksCooldownMs} ${url}`;
+  let set = keySets.get(id);
+  if (!set) keySets.set(id, (set = createRemoteJWKSet(new URL(url), { cooldownDuration: cfg.jwksCooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 })));
   return set;
 }
 

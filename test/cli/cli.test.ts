@@ -85,7 +85,9 @@ let tmp: string;
 
 /** Run the built CLI with the gateway's URL and the admin key in its environment. */
 function cli(args: string[], opts: { env?: Record<string, string | undefined>; node?: string; stdin?: string; cwd?: string } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, SIGNALBOX_URL: g.url, SIGNALBOX_API_KEY: ADMIN, SIGNALBOX_TRACE_URL: undefined, NO_COLOR: "1" };
+  // NODE_COMPILE_CACHE: Node 24 compiles the 1.6 MB bundle once for all the runs below, not once a
+  // run (Node 20 ignores it); what the CLI does is the same either way.
+  const env: NodeJS.ProcessEnv = { ...process.env, SIGNALBOX_URL: g.url, SIGNALBOX_API_KEY: ADMIN, SIGNALBOX_TRACE_URL: undefined, NO_COLOR: "1", NODE_COMPILE_CACHE: join(tmp, "compile-cache") };
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -209,16 +211,27 @@ after(async () => {
 describe("usage and requests", () => {
   test("usage: a table by team and deployment, the API's JSON, and CSV", async () => {
     const args = ["usage", "--since", since, "--group-by", "team,deployment"];
-    const table = ok(await cli(args)).stdout;
+    // Reads only: all at once, checked in turn.
+    const [tableRun, jsonRun, csvRun, filteredRun, hourlyRun, byOpRun] = await Promise.all([
+      cli(args),
+      cli([...args, "--json"]),
+      cli([...args, "--csv"]),
+      // Filters and buckets.
+      cli(["usage", "--since", since, "--granularity", "hour", "--filter", "team=search", "--json"]),
+      cli(["usage", "--since", since, "--granularity", "hour"]),
+      // By operation: every request of this test was a chat.
+      cli(["usage", "--since", since, "--group-by", "operation", "--filter", "operation=chat", "--json"]),
+    ]);
+    const table = ok(tableRun).stdout;
     assertTable(table, ["TEAM", "DEPLOYMENT", "REQUESTS", "FAILURES", "FALLBACKS", "TOKENS IN", "TOKENS OUT", "COST", "MEAN LATENCY"], ["search", "platform", "mock/a", "mock/b", "mock/flaky", "$0.0"]);
 
-    const json = JSON.parse(ok(await cli([...args, "--json"])).stdout);
+    const json = JSON.parse(ok(jsonRun).stdout);
     const direct = await admin.usage.getUsage({ startTime: timestampFromDate(new Date(since)), granularity: Granularity.TOTAL, groupBy: [Dimension.TEAM, Dimension.DEPLOYMENT] });
     assert.deepEqual(json, toJson(GetUsageResponseSchema, direct));
     const searchB = direct.rows.find((r) => r.group.team === "search" && r.group.deployment === "mock/b");
     assert.equal(searchB?.fallbacks, 1n);
 
-    const rows = parseCsv(ok(await cli([...args, "--csv"])).stdout);
+    const rows = parseCsv(ok(csvRun).stdout);
     assert.deepEqual(rows[0], ["team", "deployment", "requests", "failures", "fallbacks", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "mean_latency_ms", "p95_latency_ms", "images", "audio_seconds", "characters", "search_units", "request_cost_usd"]);
     assert.equal(rows.length - 1, direct.rows.length);
     const csvB = rows.find((r) => r[0] === "search" && r[1] === "mock/b")!;
@@ -226,13 +239,13 @@ describe("usage and requests", () => {
     assert.equal(Number(csvB[8]), Number(searchB!.cost!.totalNanoUsd) / 1e9, "cost in dollars, exact");
 
     // Filters and buckets.
-    const filtered = JSON.parse(ok(await cli(["usage", "--since", since, "--granularity", "hour", "--filter", "team=search", "--json"])).stdout);
+    const filtered = JSON.parse(ok(filteredRun).stdout);
     assert.equal(filtered.rows.length, 1);
     assert.equal(filtered.rows[0].requests, "5");
-    const hourly = ok(await cli(["usage", "--since", since, "--granularity", "hour"])).stdout;
+    const hourly = ok(hourlyRun).stdout;
     assertTable(hourly, ["BUCKET", "REQUESTS"], [new Date().toISOString().slice(0, 10)]);
     // By operation: every request of this test was a chat.
-    const byOp = JSON.parse(ok(await cli(["usage", "--since", since, "--group-by", "operation", "--filter", "operation=chat", "--json"])).stdout);
+    const byOp = JSON.parse(ok(byOpRun).stdout);
     assert.deepEqual(
       byOp.rows.map((r: { group: Record<string, string> }) => r.group),
       [{ operation: "chat" }],
@@ -240,104 +253,149 @@ describe("usage and requests", () => {
   });
 
   test("requests: newest first, the API's JSON, CSV, and status filters", async () => {
-    const table = ok(await cli(["requests"])).stdout;
+    // Reads only: all at once, checked in turn (the one by status code needs the error's status first).
+    const [tableRun, jsonRun, csvRun, errorsRun, okOnesRun, twoPagesRun, onBRun, chatOpRun, realtimeRun, badRun] = await Promise.all([
+      cli(["requests"]),
+      cli(["requests", "--json"]),
+      cli(["requests", "--csv"]),
+      cli(["requests", "--status", "error", "--json"]),
+      cli(["requests", "--status", "ok", "--key", "search-svc", "--json"]),
+      cli(["requests", "--limit", "2", "--json"]),
+      cli(["requests", "--deployment", "mock/b", "--route", "fallback", "--team", "search", "--json"]),
+      cli(["requests", "--operation", "chat", "--json"]),
+      cli(["requests", "--operation", "realtime"]),
+      cli(["requests", "--operation", "teleport"]),
+    ]);
+    const table = ok(tableRun).stdout;
     assertTable(table, ["TIME", "ID", "KEY", "TEAM", "MODEL", "DEPLOYMENT", "STATUS", "ATTEMPTS", "COST", "LATENCY"], ["search-svc", "root", "fallback", "broken", "mock/b", fallbackRecord.id]);
 
-    const json = JSON.parse(ok(await cli(["requests", "--json"])).stdout) as { records: unknown[] };
+    const json = JSON.parse(ok(jsonRun).stdout) as { records: unknown[] };
     assert.equal(json.records.length, 6);
     assert.deepEqual(json, toJson(ListRequestsResponseSchema, await admin.usage.listRequests({ pageSize: 50 })));
 
-    const rows = parseCsv(ok(await cli(["requests", "--csv"])).stdout);
+    const rows = parseCsv(ok(csvRun).stdout);
     assert.deepEqual(rows[0], ["time", "id", "key", "team", "model", "deployment", "status", "attempts", "input_tokens", "output_tokens", "cost_usd", "latency_ms", "failure_kind", "trace_id"]);
     assert.equal(rows.length - 1, 6);
 
-    const errors = JSON.parse(ok(await cli(["requests", "--status", "error", "--json"])).stdout);
+    const errors = JSON.parse(ok(errorsRun).stdout);
     assert.deepEqual(errors.records.map((r: { model: string }) => r.model), ["broken"]);
     assert.notEqual(errors.records[0].status, "ok");
     const byCode = JSON.parse(ok(await cli(["requests", "--status", errors.records[0].status, "--json"])).stdout);
     assert.equal(byCode.records.length, 1);
-    const okOnes = JSON.parse(ok(await cli(["requests", "--status", "ok", "--key", "search-svc", "--json"])).stdout);
+    const okOnes = JSON.parse(ok(okOnesRun).stdout);
     assert.equal(okOnes.records.length, 4);
-    const twoPages = JSON.parse(ok(await cli(["requests", "--limit", "2", "--json"])).stdout);
+    const twoPages = JSON.parse(ok(twoPagesRun).stdout);
     assert.equal(twoPages.records.length, 2);
     assert.ok(twoPages.nextPageToken, "says there is more");
-    const onB = JSON.parse(ok(await cli(["requests", "--deployment", "mock/b", "--route", "fallback", "--team", "search", "--json"])).stdout);
+    const onB = JSON.parse(ok(onBRun).stdout);
     assert.deepEqual(onB.records.map((r: { id: string }) => r.id), [fallbackRecord.id]);
     // By operation: every request here was a chat, none a realtime session; an unknown one is bad usage.
-    assert.equal(JSON.parse(ok(await cli(["requests", "--operation", "chat", "--json"])).stdout).records.length, 6);
-    assert.equal(ok(await cli(["requests", "--operation", "realtime"])).stdout, "no requests match\n");
-    const bad = await cli(["requests", "--operation", "teleport"]);
+    assert.equal(JSON.parse(ok(chatOpRun).stdout).records.length, 6);
+    assert.equal(ok(realtimeRun).stdout, "no requests match\n");
+    const bad = badRun;
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /realtime, passthrough/);
   });
 
   test("request <id>: the attempts as a timeline, tokens, cost, and the trace link", async () => {
-    const r = ok(await cli(["request", fallbackRecord.id], { env: { SIGNALBOX_TRACE_URL: "http://jaeger.local/trace/{trace_id}" } })).stdout;
+    // Reads only: all at once, checked in turn.
+    const traceId = fallbackRecord.traceId;
+    const [run, jsonRun, byTraceRun, tracedRun, missingRun] = await Promise.all([
+      cli(["request", fallbackRecord.id], { env: { SIGNALBOX_TRACE_URL: "http://jaeger.local/trace/{trace_id}" } }),
+      cli(["request", fallbackRecord.id, "--json"]),
+      traceId ? cli(["request", traceId, "--json"]) : undefined,
+      traceId ? cli(["requests", "--trace", traceId, "--json"]) : undefined,
+      cli(["request", "req_does_not_exist"]),
+    ]);
+    const r = ok(run).stdout;
     assertTable(r, ["#", "START", "DEPLOYMENT", "OUTCOME", "FAILURE", "LATENCY", "RETRY-AFTER", "HEDGED", "REASON"], ["mock/flaky", "overloaded", "mock/b", "succeeded", "ATTEMPTS", "TOKENS", "COST"]);
     if (fallbackRecord.traceId) assert.ok(r.includes(`http://jaeger.local/trace/${fallbackRecord.traceId}`));
     assert.match(r, /\+0 ms/);
 
-    const json = JSON.parse(ok(await cli(["request", fallbackRecord.id, "--json"])).stdout);
+    const json = JSON.parse(ok(jsonRun).stdout);
     assert.deepEqual(json, toJson(RequestRecordSchema, fallbackRecord));
 
     // By trace id too (UsageService.GetRequest), and the same through `requests --trace`.
-    if (fallbackRecord.traceId) {
-      assert.deepEqual(JSON.parse(ok(await cli(["request", fallbackRecord.traceId, "--json"])).stdout), json);
-      const traced = JSON.parse(ok(await cli(["requests", "--trace", fallbackRecord.traceId, "--json"])).stdout);
+    if (traceId) {
+      assert.deepEqual(JSON.parse(ok(byTraceRun!).stdout), json);
+      const traced = JSON.parse(ok(tracedRun!).stdout);
       assert.deepEqual(traced.records.map((x: { id: string }) => x.id), [fallbackRecord.id]);
     }
 
-    const missing = await cli(["request", "req_does_not_exist"]);
+    const missing = missingRun;
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /req_does_not_exist/);
     assert.match(missing.stderr, /\(not_found\)/);
   });
 
   test("budget: the key's and its team's budgets and rate limits", async () => {
-    const r = ok(await cli(["budget"], { env: { SIGNALBOX_API_KEY: SVC } })).stdout;
+    // Reads only: all at once, checked in turn.
+    const [run, jsonRun, teamRun] = await Promise.all([
+      cli(["budget"], { env: { SIGNALBOX_API_KEY: SVC } }),
+      cli(["budget", "--json"], { env: { SIGNALBOX_API_KEY: SVC } }),
+      cli(["budget", "--team", "search", "--json"]),
+    ]);
+    const r = ok(run).stdout;
     assertTable(r, ["SCOPE", "NAME", "PERIOD", "LIMIT", "SPENT", "HELD", "REMAINING", "RESETS"], ["search-svc", "search", "month", "$5.00", "$50.00", "RATE LIMITS", "1,000"]);
-    const json = JSON.parse(ok(await cli(["budget", "--json"], { env: { SIGNALBOX_API_KEY: SVC } })).stdout);
+    const json = JSON.parse(ok(jsonRun).stdout);
     const direct = toJson(GetBudgetResponseSchema, await svc.usage.getBudget({})) as { budgets: unknown[] };
     assert.deepEqual(json.budgets, direct.budgets);
-    const team = JSON.parse(ok(await cli(["budget", "--team", "search", "--json"])).stdout);
+    const team = JSON.parse(ok(teamRun).stdout);
     assert.ok(team.budgets.some((b: { name: string }) => b.name === "search"));
   });
 });
 
 describe("routing and models", () => {
   test("route explain: strategy, candidates in order with reasons, exclusions", async () => {
-    const r = ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "Hello there"])).stdout;
+    // Explains change nothing: all at once, checked in turn (the chat below runs after them).
+    const [run, jsonRun, tieredRun, untieredRun, halfMetaRun, orderedRun, ignoredRun, speedRun, badRun] = await Promise.all([
+      cli(["route", "explain", "--model", "fallback", "--prompt", "Hello there"]),
+      cli(["route", "explain", "--model", "fallback", "--prompt", "Hello there", "--task", "coding", "--sticky-key", "u1", "--json"]),
+      // Metadata and tags reach the planner: a route's condition picks by them.
+      cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier=pro", "--metadata", "region=eu", "--tag", "beta,x"]),
+      cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier=pro"]),
+      cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier"]),
+      // Provider preferences: an order, an ignored provider (left out, with why), a bad sort.
+      cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--provider-order", "mock"]),
+      cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--ignore-providers", "flaky", "--sort-providers", "price", "--json"]),
+      cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--sort-providers", "speed"]),
+      // A route that cannot be served names why each deployment is left out.
+      cli(["route", "explain", "--model", "nope", "--prompt", "x"]),
+    ]);
+    const r = ok(run).stdout;
     assertTable(r, ["#", "DEPLOYMENT", "PROVIDER", "SOURCE", "EXPECTED COST", "REASON"], ["ROUTE", "fallback", "STRATEGY", "priority", "mock/flaky", "mock/b", "CANDIDATES"]);
     assert.ok(r.indexOf("mock/flaky") < r.lastIndexOf("mock/b"));
-    const json = JSON.parse(ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "Hello there", "--task", "coding", "--sticky-key", "u1", "--json"])).stdout);
+    const json = JSON.parse(ok(jsonRun).stdout);
     const direct = await admin.route.route({ model: "fallback", messages: [userText("Hello there")], routing: { task: 1, stickyKey: "u1" } });
     assert.deepEqual(json, toJson(RouteResponseSchema, direct));
     // Metadata and tags reach the planner: a route's condition picks by them.
-    const tiered = ok(await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier=pro", "--metadata", "region=eu", "--tag", "beta,x"])).stdout;
+    const tiered = ok(tieredRun).stdout;
     assert.match(tiered, /mock\/b .*condition 1 \(metadata\.tier=pro, tag=beta\) -> deployment mock\/b/);
-    assert.doesNotMatch(ok(await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier=pro"])).stdout, /condition 1/);
-    assert.equal((await cli(["route", "explain", "--model", "tiered", "--prompt", "hi", "--metadata", "tier"])).code, 2);
+    assert.doesNotMatch(ok(untieredRun).stdout, /condition 1/);
+    assert.equal(halfMetaRun.code, 2);
     // Provider preferences: an order, an ignored provider (left out, with why), a bad sort.
-    const ordered = ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--provider-order", "mock"])).stdout;
+    const ordered = ok(orderedRun).stdout;
     assert.ok(ordered.indexOf("mock/b") < ordered.indexOf("mock/flaky"), ordered);
     assert.match(ordered, /routing\.providers\.order 1/);
-    const ignored = JSON.parse(ok(await cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--ignore-providers", "flaky", "--sort-providers", "price", "--json"])).stdout);
+    const ignored = JSON.parse(ok(ignoredRun).stdout);
     assert.deepEqual(ignored.candidates.map((c: { deployment: string }) => c.deployment), ["mock/b"]);
     assert.deepEqual(ignored.excluded.find((e: { deployment: string }) => e.deployment === "mock/flaky"), { deployment: "mock/flaky", reason: "EXCLUSION_REASON_PROVIDER_PREFERENCE", detail: 'provider flaky is in routing.providers.ignore ("flaky")' });
-    assert.equal((await cli(["route", "explain", "--model", "fallback", "--prompt", "hi", "--sort-providers", "speed"])).code, 2);
+    assert.equal(speedRun.code, 2);
     const chatted = ok(await cli(["chat", "--model", "fallback", "--only-providers", "mock", "hi"]));
     assert.match(chatted.stderr, /mock\/b/);
     // A route that cannot be served names why each deployment is left out.
-    const bad = await cli(["route", "explain", "--model", "nope", "--prompt", "x"]);
+    const bad = badRun;
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /not_found|invalid_argument/);
   });
 
   test("models: deployments with prices and health, routes, aliases", async () => {
-    const r = ok(await cli(["models"])).stdout;
+    // Reads only: all at once, checked in turn.
+    const [run, jsonRun, csvRun] = await Promise.all([cli(["models"]), cli(["models", "--json"]), cli(["models", "--csv"])]);
+    const r = ok(run).stdout;
     assertTable(r, ["ID", "PROVIDER", "MODEL", "$IN/MTOK", "$OUT/MTOK", "CONTEXT", "HEALTH"], ["DEPLOYMENTS", "ROUTES", "ALIASES", "mock/a", "mock-a", "1.00", "2.00", "fallback", "mock/flaky, mock/b", "fast"]);
-    const json = JSON.parse(ok(await cli(["models", "--json"])).stdout) as { deployments: unknown[] };
-    const rows = parseCsv(ok(await cli(["models", "--csv"])).stdout);
+    const json = JSON.parse(ok(jsonRun).stdout) as { deployments: unknown[] };
+    const rows = parseCsv(ok(csvRun).stdout);
     assert.equal(rows[0][0], "id");
     assert.equal(rows.length - 1, json.deployments.length);
     assert.deepEqual(json, toJson(ListModelsResponseSchema, await admin.route.listModels({})));
@@ -358,24 +416,35 @@ describe("keys and teams", () => {
     const chat = ok(await cli(["chat", "--model", "default", "hi from a new key"], { env: { SIGNALBOX_API_KEY: secret } }));
     assert.ok(chat.stdout.trim().length > 0);
 
-    const list = ok(await cli(["keys", "list"])).stdout;
+    // Then reads only: all at once, checked in turn.
+    const asNew = { env: { SIGNALBOX_API_KEY: secret } };
+    const [listRun, listJsonRun, csvRun, whoRun, whoJsonRun, gotRun, gotJsonRun] = await Promise.all([
+      cli(["keys", "list"]),
+      cli(["keys", "list", "--json"]),
+      cli(["keys", "list", "--csv", "--team", "search"]),
+      cli(["whoami"], asNew),
+      cli(["whoami", "--json"], asNew),
+      cli(["keys", "get", "cli-made"]),
+      cli(["keys", "get", "cli-made", "--json"]),
+    ]);
+    const list = ok(listRun).stdout;
     assertTable(list, ["NAME", "TEAM", "ROLE", "PREFIX", "STATE", "ALLOW", "RPM", "BUDGET"], ["cli-made", "search-svc", "root", "default, fast", "$10 / month", secret.slice(0, 12)]);
-    const listJson = JSON.parse(ok(await cli(["keys", "list", "--json"])).stdout);
+    const listJson = JSON.parse(ok(listJsonRun).stdout);
     // Last-used times are written in batches off the request path: one may land between the two reads.
     assert.deepEqual(withoutLastUsed(listJson), withoutLastUsed(toJson(ListKeysResponseSchema, await admin.admin.listKeys({ pageSize: 500 }))));
     assert.ok(!JSON.stringify(listJson).includes(secret), "no secret in a listing");
-    const csvRows = parseCsv(ok(await cli(["keys", "list", "--csv", "--team", "search"])).stdout);
+    const csvRows = parseCsv(ok(csvRun).stdout);
     assert.equal(csvRows[0][0], "name");
     assert.deepEqual(csvRows.slice(1).map((r) => r[0]).sort(), ["cli-made", "search-svc"]);
 
     // whoami: any key may ask who it is.
-    const who = ok(await cli(["whoami"], { env: { SIGNALBOX_API_KEY: secret } })).stdout;
+    const who = ok(whoRun).stdout;
     assertTable(who, [], ["cli-made", "search", "service"]);
-    assert.deepEqual(JSON.parse(ok(await cli(["whoami", "--json"], { env: { SIGNALBOX_API_KEY: secret } })).stdout), { key: "cli-made", team: "search", role: "KEY_ROLE_SERVICE", authEnabled: true });
+    assert.deepEqual(JSON.parse(ok(whoJsonRun).stdout), { key: "cli-made", team: "search", role: "KEY_ROLE_SERVICE", authEnabled: true });
 
-    const got = ok(await cli(["keys", "get", "cli-made"])).stdout;
+    const got = ok(gotRun).stdout;
     assertTable(got, [], ["NAME", "cli-made", "ALLOW", "default, fast", "100 requests/min", "$10 / month", "EXPIRES"]);
-    assert.deepEqual(withoutLastUsed(JSON.parse(ok(await cli(["keys", "get", "cli-made", "--json"])).stdout)), withoutLastUsed(toJson(GetKeyResponseSchema, await admin.admin.getKey({ name: "cli-made" }))));
+    assert.deepEqual(withoutLastUsed(JSON.parse(ok(gotJsonRun).stdout)), withoutLastUsed(toJson(GetKeyResponseSchema, await admin.admin.getKey({ name: "cli-made" }))));
 
     // Only the named settings change: --tpm keeps the rpm that was set.
     ok(await cli(["keys", "update", "cli-made", "--tpm", "5000", "--budget", "none"]));
@@ -399,12 +468,16 @@ describe("keys and teams", () => {
 
     const revoked = ok(await cli(["keys", "revoke", "cli-made"]));
     assert.match(revoked.stdout, /revoked key "cli-made"/);
-    const refused = await cli(["chat", "--model", "default", "still there?"], { env: { SIGNALBOX_API_KEY: next } });
+    // After the revoke: at once, checked in turn.
+    const [refused, e, withRevokedRun] = await Promise.all([
+      cli(["chat", "--model", "default", "still there?"], { env: { SIGNALBOX_API_KEY: next } }),
+      failing(createSignalboxClient({ baseUrl: g.url, apiKey: secret }).chat.complete({ model: "default", messages: [userText("x")] })),
+      cli(["keys", "list", "--all"]),
+    ]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /unauthenticated/);
-    const e = await failing(createSignalboxClient({ baseUrl: g.url, apiKey: secret }).chat.complete({ model: "default", messages: [userText("x")] }));
     assert.equal(e.code, Code.Unauthenticated);
-    const withRevoked = ok(await cli(["keys", "list", "--all"])).stdout;
+    const withRevoked = ok(withRevokedRun).stdout;
     assert.match(withRevoked, /cli-made .*revoked/);
   });
 
@@ -417,42 +490,54 @@ describe("keys and teams", () => {
     const since = (await admin.admin.getKey({ name: "cli-blocked" })).key?.blockTime;
     assert.ok(since, "the gateway has it blocked");
     assert.match(blocked.stdout, /^blocked key "cli-blocked" since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n$/);
-    const refused = await cli(["chat", "--model", "default", "while blocked"], asKey);
+    // While blocked: the refused chat, the reads and a second block (which changes nothing) at once, checked in turn.
+    const [refused, listRun, csvRun, gotRun, againRun] = await Promise.all([
+      cli(["chat", "--model", "default", "while blocked"], asKey),
+      cli(["keys", "list", "--team", "search"]),
+      cli(["keys", "list", "--csv", "--team", "search"]),
+      cli(["keys", "get", "cli-blocked"]),
+      cli(["keys", "block", "cli-blocked", "--json"]),
+    ]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /API key "cli-blocked" is blocked/);
     assert.match(refused.stderr, /unauthenticated/);
-    assert.match(ok(await cli(["keys", "list", "--team", "search"])).stdout, /^cli-blocked +search +service .*blocked/m);
-    const csvRow = parseCsv(ok(await cli(["keys", "list", "--csv", "--team", "search"])).stdout).find((r) => r[0] === "cli-blocked");
+    assert.match(ok(listRun).stdout, /^cli-blocked +search +service .*blocked/m);
+    const csvRow = parseCsv(ok(csvRun).stdout).find((r) => r[0] === "cli-blocked");
     assert.ok(csvRow?.includes("blocked"), String(csvRow));
-    const got = ok(await cli(["keys", "get", "cli-blocked"])).stdout;
+    const got = ok(gotRun).stdout;
     assert.match(got, /^STATE +blocked$/m);
     assert.match(got, /^BLOCKED +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/m);
     // Blocking again changes nothing; --json is the API's own response.
-    const again = JSON.parse(ok(await cli(["keys", "block", "cli-blocked", "--json"])).stdout);
+    const again = JSON.parse(ok(againRun).stdout);
     assert.equal(again.key.name, "cli-blocked");
     assert.equal(new Date(again.key.blockTime).getTime(), timestampDate(since).getTime(), "the time it was first blocked");
 
     const unblocked = ok(await cli(["keys", "unblock", "cli-blocked"]));
     assert.equal(unblocked.stdout, 'unblocked key "cli-blocked"\n');
     assert.equal((await admin.admin.getKey({ name: "cli-blocked" })).key?.blockTime, undefined);
-    ok(await cli(["chat", "--model", "default", "after the block"], asKey));
-    const gotAfter = ok(await cli(["keys", "get", "cli-blocked"])).stdout;
+    // Unblocked: a chat, a read and a second unblock (which changes nothing) at once, checked in turn.
+    const [afterRun, gotAfterRun, jRun] = await Promise.all([
+      cli(["chat", "--model", "default", "after the block"], asKey),
+      cli(["keys", "get", "cli-blocked"]),
+      cli(["keys", "unblock", "cli-blocked", "--json"]),
+    ]);
+    ok(afterRun);
+    const gotAfter = ok(gotAfterRun).stdout;
     assert.match(gotAfter, /^STATE +active$/m);
     assert.doesNotMatch(gotAfter, /^BLOCKED/m);
-    const j = JSON.parse(ok(await cli(["keys", "unblock", "cli-blocked", "--json"])).stdout);
+    const j = JSON.parse(ok(jRun).stdout);
     assert.deepEqual([j.key.name, j.key.blockTime], ["cli-blocked", undefined]);
 
     // Refusals exit 1 with the gateway's code and field; a missing name is bad usage (2).
     ok(await cli(["keys", "revoke", "cli-blocked"]));
-    const onRevoked = await cli(["keys", "block", "cli-blocked"]);
+    // Refusals change nothing: at once, checked in turn.
+    const [onRevoked, unknown, usage] = await Promise.all([cli(["keys", "block", "cli-blocked"]), cli(["keys", "unblock", "no-such-key"]), cli(["keys", "block"])]);
     assert.equal(onRevoked.code, 1, onRevoked.stderr);
     assert.match(onRevoked.stderr, /failed_precondition/);
     assert.match(onRevoked.stderr, /key "cli-blocked" is revoked: it cannot be blocked or unblocked/);
     assert.equal(onRevoked.stdout, "");
-    const unknown = await cli(["keys", "unblock", "no-such-key"]);
     assert.equal(unknown.code, 1, unknown.stderr);
     assert.match(unknown.stderr, /not_found/);
-    const usage = await cli(["keys", "block"]);
     assert.equal(usage.code, 2, usage.stderr);
     assert.match(usage.stderr, /name/);
   });
@@ -476,19 +561,26 @@ describe("keys and teams", () => {
 
     // An end user's spending under the key, as the budgets table shows it: scope "user", name "<key>:<user>".
     await createSignalboxClient({ baseUrl: g.url, apiKey: secret }).chat.complete({ model: "default", messages: [userText("from alice")], user: "alice" });
-    const b = ok(await cli(["budget", "--key", "cli-peruser", "--user", "alice"])).stdout;
+    // Budget reads only: all at once, checked in turn.
+    const [bRun, bjRun, bobRun, noUserRun] = await Promise.all([
+      cli(["budget", "--key", "cli-peruser", "--user", "alice"]),
+      cli(["budget", "--key", "cli-peruser", "--user", "alice", "--json"]),
+      cli(["budget", "--user", "bob"], { env: { SIGNALBOX_API_KEY: secret } }),
+      cli(["budget", "--key", "cli-peruser"]),
+    ]);
+    const b = ok(bRun).stdout;
     assertTable(b, ["SCOPE", "NAME", "PERIOD", "LIMIT", "SPENT", "REMAINING"], ["cli-peruser:alice"]);
     assert.match(b, /^user +cli-peruser:alice +day +\$1\.00 /m);
     assert.match(b, /^key +cli-peruser +month +\$10\.00 /m);
     assert.match(b, /^team +search +month +\$50\.00 /m);
-    const bj = JSON.parse(ok(await cli(["budget", "--key", "cli-peruser", "--user", "alice", "--json"])).stdout);
+    const bj = JSON.parse(ok(bjRun).stdout);
     const scopeAndName = (j: unknown) => (j as { budgets: { scope: string; name: string; limitNanoUsd: string }[] }).budgets.map((x) => [x.scope, x.name, x.limitNanoUsd]);
     assert.deepEqual(scopeAndName(bj), scopeAndName(toJson(GetBudgetResponseSchema, await admin.usage.getBudget({ key: "cli-peruser", user: "alice" }))));
     assert.ok(bj.budgets.some((x: { scope: string; name: string }) => x.scope === "SCOPE_USER" && x.name === "cli-peruser:alice"));
     // The key's own secret may ask about its users too.
-    assert.match(ok(await cli(["budget", "--user", "bob"], { env: { SIGNALBOX_API_KEY: secret } })).stdout, /^user +cli-peruser:bob +day +\$1\.00 /m);
+    assert.match(ok(bobRun).stdout, /^user +cli-peruser:bob +day +\$1\.00 /m);
     // Without --user, no user row.
-    assert.doesNotMatch(ok(await cli(["budget", "--key", "cli-peruser"])).stdout, /cli-peruser:/);
+    assert.doesNotMatch(ok(noUserRun).stdout, /cli-peruser:/);
 
     // Only the per-user budget changes; "none" removes it.
     ok(await cli(["keys", "update", "cli-peruser", "--user-budget", "2.50/week"]));
@@ -499,9 +591,13 @@ describe("keys and teams", () => {
     k = (await admin.admin.getKey({ name: "cli-peruser" })).key!;
     assert.equal(k.perUserBudget, undefined);
     assert.equal(k.budget?.limitUsd, 10);
-    assert.doesNotMatch(ok(await cli(["keys", "get", "cli-peruser"])).stdout, /USER BUDGET/);
-    // With no per-user budget, a user's budget cannot be read: the gateway says why.
-    const none = await cli(["budget", "--key", "cli-peruser", "--user", "alice"]);
+    // Reads only: at once, checked in turn.
+    const [gotNowRun, none] = await Promise.all([
+      cli(["keys", "get", "cli-peruser"]),
+      // With no per-user budget, a user's budget cannot be read: the gateway says why.
+      cli(["budget", "--key", "cli-peruser", "--user", "alice"]),
+    ]);
+    assert.doesNotMatch(ok(gotNowRun).stdout, /USER BUDGET/);
     assert.equal(none.code, 1, none.stderr);
     assert.match(none.stderr, /per_user_budget/);
     ok(await cli(["keys", "revoke", "cli-peruser"]));
@@ -509,9 +605,10 @@ describe("keys and teams", () => {
 
   test("teams create, list, update, delete", async () => {
     ok(await cli(["teams", "create", "--name", "cli-team", "--budget", "100/month", "--rpm", "50"]));
-    const list = ok(await cli(["teams", "list"])).stdout;
+    const [listRun, listJsonRun] = await Promise.all([cli(["teams", "list"]), cli(["teams", "list", "--json"])]);
+    const list = ok(listRun).stdout;
     assertTable(list, ["NAME", "BUDGET", "KEY RPM", "KEY TPM", "KEYS", "SOURCE"], ["cli-team", "$100 / month", "50", "search"]);
-    assert.deepEqual(JSON.parse(ok(await cli(["teams", "list", "--json"])).stdout), toJson(ListTeamsResponseSchema, await admin.admin.listTeams({ pageSize: 500 })));
+    assert.deepEqual(JSON.parse(ok(listJsonRun).stdout), toJson(ListTeamsResponseSchema, await admin.admin.listTeams({ pageSize: 500 })));
     ok(await cli(["teams", "update", "cli-team", "--tpm", "1000"]));
     const t = (await admin.admin.listTeams({})).teams.find((x) => x.name === "cli-team")!;
     assert.equal(t.defaultKeyLimits?.requestsPerMinute, 50, "the rpm not named is kept");
@@ -524,23 +621,30 @@ describe("keys and teams", () => {
 
 describe("alerts", () => {
   test("alerts list (table, JSON, CSV, no URLs); alerts test: delivered exits 0, not delivered exits 1 with the reason", async () => {
-    const list = ok(await cli(["alerts", "list"])).stdout;
+    // Each is independent of the others (test alerts go to different sinks): all at once, checked in turn.
+    const [listRun, jsonRun, csvRun, sentRun, down, unknown, svcTry] = await Promise.all([
+      cli(["alerts", "list"]),
+      cli(["alerts", "list", "--json"]),
+      cli(["alerts", "list", "--csv"]),
+      cli(["alerts", "test", "ops"]),
+      cli(["alerts", "test", "down"]),
+      cli(["alerts", "test", "nope"]),
+      cli(["alerts", "test", "ops"], { env: { SIGNALBOX_API_KEY: SVC } }),
+    ]);
+    const list = ok(listRun).stdout;
     assertTable(list, ["NAME", "FORMAT", "TIMEOUT", "EVENTS"], ["ops", "slack", "5000 ms", "down", "deployment_cooldown"]);
     assert.ok(!list.includes("127.0.0.1"), "no URL");
-    assert.deepEqual(JSON.parse(ok(await cli(["alerts", "list", "--json"])).stdout), toJson(ListAlertsResponseSchema, await admin.admin.listAlerts({})));
-    assert.deepEqual(parseCsv(ok(await cli(["alerts", "list", "--csv"])).stdout)[2], ["down", "json", "5000", "deployment_cooldown"]);
+    assert.deepEqual(JSON.parse(ok(jsonRun).stdout), toJson(ListAlertsResponseSchema, await admin.admin.listAlerts({})));
+    assert.deepEqual(parseCsv(ok(csvRun).stdout)[2], ["down", "json", "5000", "deployment_cooldown"]);
 
-    const sent = ok(await cli(["alerts", "test", "ops"]));
+    const sent = ok(sentRun);
     assert.match(sent.stdout, /delivered\s+yes/);
     assert.match(sunk.find((x) => x.path === "/ops")!.body, /test alert from replica/);
-    const down = await cli(["alerts", "test", "down"]);
     assert.equal(down.code, 1);
     assert.match(down.stdout, /delivered\s+no/);
     assert.match(down.stdout, /error\s+HTTP 500/);
-    const unknown = await cli(["alerts", "test", "nope"]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no alert named "nope"/);
-    const svcTry = await cli(["alerts", "test", "ops"], { env: { SIGNALBOX_API_KEY: SVC } });
     assert.equal(svcTry.code, 1);
   });
 });
@@ -548,24 +652,31 @@ describe("alerts", () => {
 describe("rerank", () => {
   test("ranks the arguments (table, CSV, JSON) or stdin's lines; deployment and cost on stderr; no documents is bad usage", async () => {
     const docs = ["Paris is the capital of France", "Bananas are yellow", "France borders Spain"];
-    const r = ok(await cli(["rerank", "--query", "capital of France", ...docs]));
+    // Independent calls: all at once, checked in turn.
+    const [run, topRun, jsonRun, pipedRun, none] = await Promise.all([
+      cli(["rerank", "--query", "capital of France", ...docs]),
+      cli(["rerank", "--query", "capital of France", "--top", "1", "--csv", ...docs]),
+      cli(["rerank", "--query", "capital of France", "--json", ...docs]),
+      cli(["rerank", "--query", "bananas"], { stdin: docs.join("\n") + "\n\n" }),
+      cli(["rerank", "--query", "q"], { stdin: "" }),
+    ]);
+    const r = ok(run);
     const lines = r.stdout.trimEnd().split("\n");
     assert.match(lines[0], /^RANK\s+SCORE\s+INDEX\s+DOCUMENT$/);
     assert.match(lines[1], /^\s*1\s+[\d.]+\s+0\s+Paris is the capital of France$/);
     assert.equal(lines.length, 4);
     assert.match(r.stderr, /mock\/rerank \(route rerank\)/);
     assert.match(r.stderr, /\$0\.002/);
-    const top = ok(await cli(["rerank", "--query", "capital of France", "--top", "1", "--csv", ...docs])).stdout;
+    const top = ok(topRun).stdout;
     const topRows = parseCsv(top);
     assert.deepEqual(topRows[0], ["rank", "score", "index", "document"]);
     assert.equal(topRows.length, 2);
     assert.deepEqual([topRows[1][0], topRows[1][2], topRows[1][3]], ["1", "0", "Paris is the capital of France"]);
-    const j = JSON.parse(ok(await cli(["rerank", "--query", "capital of France", "--json", ...docs])).stdout);
+    const j = JSON.parse(ok(jsonRun).stdout);
     assert.equal(j.deployment, "mock/rerank");
     assert.equal(j.results[0].index ?? 0, 0);
-    const piped = ok(await cli(["rerank", "--query", "bananas"], { stdin: docs.join("\n") + "\n\n" })).stdout;
+    const piped = ok(pipedRun).stdout;
     assert.match(piped.split("\n")[1], /Bananas are yellow$/);
-    const none = await cli(["rerank", "--query", "q"], { stdin: "" });
     assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /no documents/);
   });
@@ -584,17 +695,31 @@ describe("image", () => {
     const dir = mkdtempSync(join(tmpdir(), "signalbox-cli-image-"));
     try {
       // Bad usage is refused before any call: with an unreachable gateway it still exits 2, not 1.
-      for (const [flag, bad] of [["-n", ["-n", "0"]], ["-n", ["-n", "11"]], ["--size", ["--size", "huge"]], ["--format", ["--format", "gif"]], ["--bogus", ["--bogus"]], ["--out", ["-o", join(dir, "missing", "x.png")]]] as const) {
-        const r = await cli(["image", "images", "a red fox", ...bad], { env: { SIGNALBOX_URL: "http://127.0.0.1:9" } });
+      // None of these writes anything: all at once, checked in turn.
+      const badCases = [["-n", ["-n", "0"]], ["-n", ["-n", "11"]], ["--size", ["--size", "huge"]], ["--format", ["--format", "gif"]], ["--bogus", ["--bogus"]], ["--out", ["-o", join(dir, "missing", "x.png")]]] as const;
+      const [none, ...badRuns] = await Promise.all([
+        cli(["image", "images"], { stdin: "" }),
+        ...badCases.map(([, bad]) => cli(["image", "images", "a red fox", ...bad], { env: { SIGNALBOX_URL: "http://127.0.0.1:9" } })),
+      ]);
+      for (const [i, [flag, bad]] of badCases.entries()) {
+        const r = badRuns[i];
         assert.equal(r.code, 2, `${bad.join(" ")}: ${r.stderr}`);
         assert.ok(r.stderr.includes(flag), `${bad.join(" ")} names ${flag}: ${r.stderr}`);
         assert.equal(r.stdout, "");
       }
-      const none = await cli(["image", "images"], { stdin: "" });
       assert.equal(none.code, 2, none.stderr);
       assert.match(none.stderr, /no prompt/);
 
-      const r = ok(await cli(["image", "images", "a red fox", "-n", "2", "--size", "64x48", "-o", dir]));
+      // The four generations write to different files (the last into its own directory): at once, checked in turn.
+      const here = mkdtempSync(join(dir, "cwd-"));
+      const [run, jsonRun, hdRun, hereRun] = await Promise.all([
+        cli(["image", "images", "a red fox", "-n", "2", "--size", "64x48", "-o", dir]),
+        cli(["image", "images", "a red fox", "-n", "2", "--size", "64x48", "-o", join(dir, "fox.png"), "--json"]),
+        cli(["image", "images", "--quality", "hd", "--size", "32x32", "-o", join(dir, "hd.png"), "--json"], { stdin: "a red fox, in hd\n" }),
+        // No --out: image-<request id>-<i>.png in the current directory.
+        cli(["image", "images", "-", "--quality", "hd", "--size", "16x16"], { cwd: here, stdin: "a fox" }),
+      ]);
+      const r = ok(run);
       const lines = r.stdout.trimEnd().split("\n");
       assert.equal(lines.length, 2, r.stdout);
       const files = lines.map((l) => l.split("\t")[0]);
@@ -607,7 +732,7 @@ describe("image", () => {
       assert.notDeepEqual(readFileSync(files[0]), readFileSync(files[1]));
       assert.match(r.stderr, /mock\/image \(route images\) · 2 images 64x48 · (\d+ tokens · )?\$0\.08 · \d+ ms · request req_/);
 
-      const j = JSON.parse(ok(await cli(["image", "images", "a red fox", "-n", "2", "--size", "64x48", "-o", join(dir, "fox.png"), "--json"])).stdout);
+      const j = JSON.parse(ok(jsonRun).stdout);
       assert.equal(j.deployment, "mock/image");
       assert.deepEqual(j.files, [join(dir, "fox-1.png"), join(dir, "fox-2.png")]);
       for (const f of j.files) assert.deepEqual(pngSize(f), [64, 48]);
@@ -621,7 +746,7 @@ describe("image", () => {
       assert.equal(j.cost.totalNanoUsd, String(2 * 40_000_000));
       assert.match(j.id, /\S/);
 
-      const hd = ok(await cli(["image", "images", "--quality", "hd", "--size", "32x32", "-o", join(dir, "hd.png"), "--json"], { stdin: "a red fox, in hd\n" }));
+      const hd = ok(hdRun);
       const hj = JSON.parse(hd.stdout);
       assert.deepEqual(hj.files, [join(dir, "hd.png")]);
       assert.equal(hj.usage.images, "1");
@@ -629,8 +754,7 @@ describe("image", () => {
       assert.deepEqual(hj.revisedPrompts, ["a red fox, in hd"], "the prompt came from stdin");
 
       // No --out: image-<request id>-<i>.png in the current directory; the summary shows one image at $0.08.
-      const here = mkdtempSync(join(dir, "cwd-"));
-      const d = ok(await cli(["image", "images", "-", "--quality", "hd", "--size", "16x16"], { cwd: here, stdin: "a fox" }));
+      const d = ok(hereRun);
       assert.match(d.stdout, /^image-\S+-1\.png\ta fox\n$/);
       assert.deepEqual(readdirSync(here), [d.stdout.split("\t")[0]]);
       assert.deepEqual(pngSize(join(here, readdirSync(here)[0])), [16, 16]);
@@ -638,15 +762,21 @@ describe("image", () => {
 
       // --edit: the images written above, edited (the mock says so in the revised prompt); a mask
       // without --edit, or a missing file, is bad usage.
-      const e = JSON.parse(ok(await cli(["image", "images", "give it a hat", "--edit", files[0], "--edit", files[1], "--mask", join(dir, "hd.png"), "--size", "32x32", "-o", join(dir, "edited.png"), "--json"])).stdout);
-      assert.deepEqual(e.revisedPrompts, ["give it a hat (an edit of 2 images, masked)"]);
-      assert.deepEqual(pngSize(e.files[0]), [32, 32]);
-      for (const [bad, says] of [
+      const badEdits = [
         [["--mask", files[0]], "--mask applies to an edit"],
         [["--edit", join(dir, "nope.png")], "no such file"],
         [["--edit", files[0], "--fidelity", "medium"], "--fidelity"],
-      ] as const) {
-        const r2 = await cli(["image", "images", "x", ...bad]);
+      ] as const;
+      // The edit and the refused ones (which send nothing) at once, checked in turn.
+      const [editRun, ...badEditRuns] = await Promise.all([
+        cli(["image", "images", "give it a hat", "--edit", files[0], "--edit", files[1], "--mask", join(dir, "hd.png"), "--size", "32x32", "-o", join(dir, "edited.png"), "--json"]),
+        ...badEdits.map(([bad]) => cli(["image", "images", "x", ...bad])),
+      ]);
+      const e = JSON.parse(ok(editRun).stdout);
+      assert.deepEqual(e.revisedPrompts, ["give it a hat (an edit of 2 images, masked)"]);
+      assert.deepEqual(pngSize(e.files[0]), [32, 32]);
+      for (const [i, [, says]] of badEdits.entries()) {
+        const r2 = badEditRuns[i];
         assert.equal(r2.code, 2, r2.stderr);
         assert.ok(r2.stderr.includes(says), r2.stderr);
       }
@@ -663,19 +793,28 @@ function withoutLastUsed(v: unknown): unknown {
 
 describe("chat", () => {
   test("streams the answer to stdout; deployment, tokens and cost on stderr", async () => {
-    const r = ok(await cli(["chat", "--model", "default", "Tell me about failover"]));
+    // Independent chats: at once, checked in turn.
+    const [run, jsonRun] = await Promise.all([cli(["chat", "--model", "default", "Tell me about failover"]), cli(["chat", "--model", "fallback", "--json", "Tell me about failover"])]);
+    const r = ok(run);
     const direct = await streamText(admin.chat, { model: "default", messages: [userText("Tell me about failover")] }).result;
     assert.equal(r.stdout, direct.text.endsWith("\n") ? direct.text : `${direct.text}\n`);
     assert.match(r.stderr, /mock\/a/);
     assert.match(r.stderr, /in \/ \d+ out tokens/);
     assert.match(r.stderr, /\$0\.\d+/);
-    const j = JSON.parse(ok(await cli(["chat", "--model", "fallback", "--json", "Tell me about failover"])).stdout);
+    const j = JSON.parse(ok(jsonRun).stdout);
     assert.equal(j.start.deployment, "mock/b");
     assert.equal(j.finish.attempts.length, 2);
   });
 
   test("--logprobs prints each token's probability on stderr (--top-logprobs: alternatives); --json carries them; bad values are bad usage", async () => {
-    const r = ok(await cli(["chat", "--model", "default", "--temperature", "0.2", "--logprobs", "--top-logprobs", "2", "How sure?"]));
+    const bads = [["--temperature", "3"], ["--temperature", "warm"], ["--top-logprobs", "21"]];
+    // Independent calls (the bad ones send nothing): at once, checked in turn.
+    const [run, jsonRun, ...badRuns] = await Promise.all([
+      cli(["chat", "--model", "default", "--temperature", "0.2", "--logprobs", "--top-logprobs", "2", "How sure?"]),
+      cli(["chat", "--model", "default", "--logprobs", "--json", "How sure?"]),
+      ...bads.map((bad) => cli(["chat", "--model", "default", ...bad, "hi"])),
+    ]);
+    const r = ok(run);
     const direct = await streamText(admin.chat, { model: "default", messages: [userText("How sure?")], logprobs: true, topLogprobs: 2 }).result;
     assert.equal(r.stdout, direct.text.endsWith("\n") ? direct.text : `${direct.text}\n`, "stdout holds only the answer");
     const lines = r.stderr.split("\n").filter((l) => /^\s*\d+\.\d%  "/.test(l));
@@ -686,12 +825,12 @@ describe("chat", () => {
     );
     assert.match(lines[0], /\(".*" \d+\.\d%\)$/, "with the alternative");
     assert.match(r.stderr, new RegExp(`${direct.logprobs.length} tokens · mean probability \\d+\\.\\d% · perplexity \\d+\\.\\d+`));
-    const j = JSON.parse(ok(await cli(["chat", "--model", "default", "--logprobs", "--json", "How sure?"])).stdout);
+    const j = JSON.parse(ok(jsonRun).stdout);
     assert.equal(j.logprobs.length, direct.logprobs.length);
     assert.equal(j.logprobs.map((t: { token: string }) => t.token).join(""), j.text);
     assert.equal(typeof j.logprobs[0].logprob, "number");
-    for (const bad of [["--temperature", "3"], ["--temperature", "warm"], ["--top-logprobs", "21"]]) {
-      const b = await cli(["chat", "--model", "default", ...bad, "hi"]);
+    for (const [i, bad] of bads.entries()) {
+      const b = badRuns[i];
       assert.equal(b.code, 2, b.stderr);
       assert.match(b.stderr, new RegExp(bad[0]));
     }
@@ -705,15 +844,18 @@ describe("chat", () => {
       const pdf = join(dir, "q3.pdf");
       writeFileSync(pdf, "%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n");
       // The mock says what it got: a file, a file, then the prompt.
-      const r = ok(await cli(["chat", "--model", "default", "--file", notes, "--file", pdf, "What ships?"]));
-      assert.match(r.stdout, /You said: "\[file\] \[file\] What ships\?"/);
       const odd = join(dir, "data.xlsx");
       writeFileSync(odd, "x");
-      for (const [path, why] of [
+      const bads = [
         [odd, /--file .*data\.xlsx: unknown document type/],
         [join(dir, "gone.pdf"), /--file .*gone\.pdf: no such file/],
-      ] as const) {
-        const bad = await cli(["chat", "--model", "default", "--file", path, "hi"]);
+      ] as const;
+      // Independent calls (the bad ones send nothing): at once, checked in turn.
+      const [run, ...badRuns] = await Promise.all([cli(["chat", "--model", "default", "--file", notes, "--file", pdf, "What ships?"]), ...bads.map(([path]) => cli(["chat", "--model", "default", "--file", path, "hi"]))]);
+      const r = ok(run);
+      assert.match(r.stdout, /You said: "\[file\] \[file\] What ships\?"/);
+      for (const [i, [, why]] of bads.entries()) {
+        const bad = badRuns[i];
         assert.equal(bad.code, 2, bad.stderr);
         assert.match(bad.stderr, why);
       }
@@ -771,18 +913,14 @@ describe("exit codes", () => {
       ["--url", "localhost:8080", "models"],
       [],
     ];
-    // None of these reaches the gateway: two at a time, one per core.
-    for (let i = 0; i < cases.length; i += 2) {
-      await Promise.all(
-        cases.slice(i, i + 2).map(async (args) => {
-          const r = await cli(args);
-          assert.equal(r.code, 2, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-          assert.ok(r.stderr.length > 0, `signalbox ${args.join(" ")} says why`);
-        }),
-      );
+    // None of these reaches the gateway: all at once, checked in turn.
+    const [nothingRun, help, ...runs] = await Promise.all([cli(["keys", "update", "cli-made"]), cli(["--help"]), ...cases.map((args) => cli(args))]);
+    for (const [i, args] of cases.entries()) {
+      const r = runs[i];
+      assert.equal(r.code, 2, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+      assert.ok(r.stderr.length > 0, `signalbox ${args.join(" ")} says why`);
     }
-    assert.match((await cli(["keys", "update", "cli-made"])).stderr, /--budget, --user-budget,/);
-    const help = await cli(["--help"]);
+    assert.match(nothingRun.stderr, /--budget, --user-budget,/);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Exit codes:/);
   });
@@ -801,10 +939,9 @@ describe("config check", () => {
     const text = readFileSync(join(ROOT, "config/default.yaml"), "utf8");
     assert.ok(text.includes("targets: [mock/flaky, mock/fast]"));
     writeFileSync(broken, text.replace("targets: [mock/flaky, mock/fast]", "targets: [mock/flaky, mock/gone]"));
-    const r = await cli(["config", "check", broken]);
+    const [r, j] = await Promise.all([cli(["config", "check", broken]), cli(["config", "check", broken, "--json"])]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /routes\[1\]\.targets\[1\]: unknown deployment "mock\/gone"/);
-    const j = await cli(["config", "check", broken, "--json"]);
     assert.equal(j.code, 1);
     assert.equal(JSON.parse(j.stdout).field, "routes[1].targets[1]");
   });
@@ -814,58 +951,83 @@ describe("on the system's Node 20", () => {
   const v20 = existsSync(SYSTEM_NODE) ? execFileSync(SYSTEM_NODE, ["--version"], { encoding: "utf8" }).trim() : "";
   test(`the same bundle runs (${v20 || "no /usr/bin/node"})`, { skip: !v20.startsWith("v20.") && "no Node 20 at /usr/bin/node" }, async () => {
     const node = SYSTEM_NODE;
-    const models = JSON.parse(ok(await cli(["models", "--json"], { node })).stdout);
+    const copy = join(tmp, "default.yaml");
+    copyFileSync(join(ROOT, "config/default.yaml"), copy);
+    // All but the chat at once (a fallback chat may change the deployments' health that models shows), checked in turn.
+    const [modelsRun, usageRun, checkRun, refusedRun, badRun] = await Promise.all([
+      cli(["models", "--json"], { node }),
+      cli(["usage", "--since", "1h", "--group-by", "deployment"], { node }),
+      cli(["config", "check", copy], { node }),
+      cli(["keys", "list"], { node, env: { SIGNALBOX_API_KEY: SVC } }),
+      cli(["usage", "--nope"], { node }),
+    ]);
+    const models = JSON.parse(ok(modelsRun).stdout);
     assert.deepEqual(models, toJson(ListModelsResponseSchema, await admin.route.listModels({})));
     const chat = ok(await cli(["chat", "--model", "fallback", "hello from node 20"], { node }));
     assert.ok(chat.stdout.length > 1);
     assert.match(chat.stderr, /mock\/b/);
-    ok(await cli(["usage", "--since", "1h", "--group-by", "deployment"], { node }));
-    const copy = join(tmp, "default.yaml");
-    copyFileSync(join(ROOT, "config/default.yaml"), copy);
-    assert.match(ok(await cli(["config", "check", copy], { node })).stdout, /^ok: \d+ providers, \d+ deployments, \d+ routes, version [0-9a-f]{12}\n$/);
-    assert.equal((await cli(["keys", "list"], { node, env: { SIGNALBOX_API_KEY: SVC } })).code, 1);
-    assert.equal((await cli(["usage", "--nope"], { node })).code, 2);
+    ok(usageRun);
+    assert.match(ok(checkRun).stdout, /^ok: \d+ providers, \d+ deployments, \d+ routes, version [0-9a-f]{12}\n$/);
+    assert.equal(refusedRun.code, 1);
+    assert.equal(badRun.code, 2);
   });
 });
 
 describe("end users", () => {
   test("end-users create → list, get → block refuses that user only → unblock → update (--rpm none clears) → delete; bad input names the field", async () => {
     const ask = (user: string) => svc.chat.complete({ model: "default", messages: [userText(`hello from ${user}`)], user });
-    const made = ok(await cli(["end-users", "create", "ana@example.com", "--team", "search", "--budget", "5/day", "--rpm", "100", "--meta", "plan=free"])).stdout;
+    // The CLI's create and the team key for the next are independent: at once.
+    const [madeRun, { secret: lead }] = await Promise.all([
+      cli(["end-users", "create", "ana@example.com", "--team", "search", "--budget", "5/day", "--rpm", "100", "--meta", "plan=free"]),
+      admin.admin.createKey({ key: { name: "cli-eu-lead", team: "search", role: KeyRole.TEAM } }),
+    ]);
+    const made = ok(madeRun).stdout;
     assertTable(made, [], ["TEAM", "search", "USER", "ana@example.com", "$5 / day", "100 requests/min", "META plan", "free"]);
     assert.match(made, /^STATE +active$/m);
     assert.match(made, /^CREATED +.* \(by root\)$/m);
     // A team key manages its own team's: --team left out is the caller's team.
-    const { secret: lead } = await admin.admin.createKey({ key: { name: "cli-eu-lead", team: "search", role: KeyRole.TEAM } });
     assert.match(ok(await cli(["end-users", "create", "bob", "--tpm", "2000"], { env: { SIGNALBOX_API_KEY: lead } })).stdout, /^TEAM +search$/m);
 
-    const list = ok(await cli(["end-users", "list", "--team", "search"])).stdout;
+    // Reads only: all at once, checked in turn.
+    const [listRun, listJsonRun, csvRun, getJsonRun] = await Promise.all([
+      cli(["end-users", "list", "--team", "search"]),
+      cli(["end-users", "list", "--json"]),
+      cli(["end-users", "list", "--csv", "--team", "search"]),
+      cli(["end-users", "get", "ana@example.com", "--team", "search", "--json"]),
+    ]);
+    const list = ok(listRun).stdout;
     assertTable(list, ["TEAM", "USER", "STATE", "RPM", "TPM", "BUDGET"], ["ana@example.com", "$5 / day", "2,000"]);
     assert.match(list, /^search +ana@example\.com +active +100 /m);
-    assert.deepEqual(JSON.parse(ok(await cli(["end-users", "list", "--json"])).stdout), toJson(ListEndUsersResponseSchema, await admin.admin.listEndUsers({ pageSize: 500 })));
-    const rows = parseCsv(ok(await cli(["end-users", "list", "--csv", "--team", "search"])).stdout);
+    assert.deepEqual(JSON.parse(ok(listJsonRun).stdout), toJson(ListEndUsersResponseSchema, await admin.admin.listEndUsers({ pageSize: 500 })));
+    const rows = parseCsv(ok(csvRun).stdout);
     assert.deepEqual(rows[0].slice(0, 5), ["team", "user", "state", "rpm", "tpm"]);
     assert.deepEqual(rows.slice(1).map((r) => r[1]), ["ana@example.com", "bob"]);
-    assert.deepEqual(JSON.parse(ok(await cli(["end-users", "get", "ana@example.com", "--team", "search", "--json"])).stdout), toJson(GetEndUserResponseSchema, await admin.admin.getEndUser({ team: "search", user: "ana@example.com" })));
+    assert.deepEqual(JSON.parse(ok(getJsonRun).stdout), toJson(GetEndUserResponseSchema, await admin.admin.getEndUser({ team: "search", user: "ana@example.com" })));
 
     // Blocked: that user is refused on the team's keys, the key's other users go on.
     await ask("ana@example.com");
     const blocked = ok(await cli(["end-users", "block", "ana@example.com", "--team", "search"]));
     assert.match(blocked.stdout, /^blocked end user "ana@example\.com" of team "search" since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\n$/);
-    const refused = await failing(ask("ana@example.com"));
+    // While blocked: the chats and the reads at once, checked in turn.
+    const asSvc = { env: { SIGNALBOX_API_KEY: SVC } };
+    const [refused, , cliRefused, cliOtherRun, blockedListRun, blockedGetRun] = await Promise.all([
+      failing(ask("ana@example.com")),
+      ask("someone-else"),
+      // And from the command line: chat --user names the end user.
+      cli(["chat", "--user", "ana@example.com", "hello"], asSvc),
+      cli(["chat", "--user", "someone-else", "hello"], asSvc),
+      cli(["end-users", "list", "--team", "search"]),
+      cli(["end-users", "get", "ana@example.com", "--team", "search"]),
+    ]);
     assert.equal(refused.code, Code.PermissionDenied);
     assert.equal(refused.field, "user");
     assert.match(refused.rawMessage, /end user "ana@example\.com" is blocked/);
-    await ask("someone-else");
-    // And from the command line: chat --user names the end user.
-    const asSvc = { env: { SIGNALBOX_API_KEY: SVC } };
-    const cliRefused = await cli(["chat", "--user", "ana@example.com", "hello"], asSvc);
     assert.equal(cliRefused.code, 1, cliRefused.stderr);
     assert.match(cliRefused.stderr, /end user "ana@example\.com" is blocked/);
     assert.match(cliRefused.stderr, /permission_denied/);
-    ok(await cli(["chat", "--user", "someone-else", "hello"], asSvc));
-    assert.match(ok(await cli(["end-users", "list", "--team", "search"])).stdout, /^search +ana@example\.com +blocked /m);
-    assert.match(ok(await cli(["end-users", "get", "ana@example.com", "--team", "search"])).stdout, /^STATE +blocked$/m);
+    ok(cliOtherRun);
+    assert.match(ok(blockedListRun).stdout, /^search +ana@example\.com +blocked /m);
+    assert.match(ok(blockedGetRun).stdout, /^STATE +blocked$/m);
     const unblocked = ok(await cli(["end-users", "unblock", "ana@example.com", "--team", "search"]));
     assert.equal(unblocked.stdout, 'unblocked end user "ana@example.com" of team "search"\n');
     await ask("ana@example.com");
@@ -883,36 +1045,40 @@ describe("end users", () => {
 
     const deleted = ok(await cli(["end-users", "delete", "ana@example.com", "--team", "search"]));
     assert.equal(deleted.stdout, 'deleted end user "ana@example.com" of team "search"\n');
-    assert.equal((await failing(admin.admin.getEndUser({ team: "search", user: "ana@example.com" }))).code, Code.NotFound);
-    const gone = await cli(["end-users", "get", "ana@example.com", "--team", "search"]);
+    // After the delete: at once, checked in turn (the team key is revoked once it has deleted bob).
+    const [goneDirect, gone, bobRun] = await Promise.all([
+      failing(admin.admin.getEndUser({ team: "search", user: "ana@example.com" })),
+      cli(["end-users", "get", "ana@example.com", "--team", "search"]),
+      cli(["end-users", "delete", "bob"], { env: { SIGNALBOX_API_KEY: lead } }),
+    ]);
+    assert.equal(goneDirect.code, Code.NotFound);
     assert.equal(gone.code, 1, gone.stderr);
     assert.match(gone.stderr, /not_found/);
-    ok(await cli(["end-users", "delete", "bob"], { env: { SIGNALBOX_API_KEY: lead } }));
+    ok(bobRun);
     ok(await cli(["keys", "revoke", "cli-eu-lead"]));
 
     // Bad usage (2) names the flag and sends nothing; what the gateway refuses (1) names the field.
-    const usage: Promise<void>[] = [];
-    for (const [args, why] of [
+    const usage = [
       [["end-users", "create", "x", "--team", "search", "--budget", "0/day"], /--budget/],
       [["end-users", "create", "x", "--team", "search", "--budget", "none"], /--budget/],
       [["end-users", "create", "x", "--team", "search", "--rpm", "0"], /--rpm/],
       [["end-users", "update", "x", "--team", "search", "--tpm", "lots"], /--tpm/],
       [["end-users", "update", "x", "--team", "search"], /nothing to change/],
       [["end-users", "block"], /missing required argument 'user'/],
-    ] as const) {
-      usage.push(cli([...args]).then((r) => {
-        assert.equal(r.code, 2, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-        assert.match(r.stderr, why);
-      }));
-      // None of these reaches the gateway: two at a time, one per core.
-      if (usage.length === 2) await Promise.all(usage.splice(0));
-    }
-    await Promise.all(usage);
-    for (const [args, field] of [
+    ] as const;
+    const refusedByGateway = [
       [["end-users", "create", "tab\there", "--team", "search"], "end_user.user"],
       [["end-users", "create", "x", "--team", "no-such-team"], "end_user.team"],
-    ] as const) {
-      const r = await cli([...args]);
+    ] as const;
+    // None of these makes anything: all at once, checked in turn.
+    const runs = await Promise.all([...usage, ...refusedByGateway].map(([args]) => cli([...args])));
+    for (const [i, [args, why]] of usage.entries()) {
+      const r = runs[i];
+      assert.equal(r.code, 2, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, why);
+    }
+    for (const [i, [args, field]] of refusedByGateway.entries()) {
+      const r = runs[usage.length + i];
       assert.equal(r.code, 1, `signalbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
       assert.match(r.stderr, /invalid_argument/);
       assert.ok(r.stderr.includes(`field: ${field}`), r.stderr);
@@ -925,16 +1091,18 @@ describe("lifetime budgets", () => {
   test("keys create --budget 1/lifetime → get, list, budget show it, never resets → update 2/lifetime; 1/forever is bad usage", async () => {
     ok(await cli(["keys", "create", "--name", "cli-lifetime", "--team", "search", "--budget", "1/lifetime"]));
     assert.deepEqual((await admin.admin.getKey({ name: "cli-lifetime" })).key?.budget?.period, BudgetPeriod.LIFETIME);
-    assert.match(ok(await cli(["keys", "get", "cli-lifetime"])).stdout, /^BUDGET +\$1 lifetime( \(warn at 80%\))?$/m);
-    assert.match(ok(await cli(["keys", "list", "--team", "search"])).stdout, /^cli-lifetime .*\$1 lifetime/m);
+    const [getRun, listRun] = await Promise.all([cli(["keys", "get", "cli-lifetime"]), cli(["keys", "list", "--team", "search"])]);
+    assert.match(ok(getRun).stdout, /^BUDGET +\$1 lifetime( \(warn at 80%\))?$/m);
+    assert.match(ok(listRun).stdout, /^cli-lifetime .*\$1 lifetime/m);
     ok(await cli(["keys", "update", "cli-lifetime", "--budget", "2/lifetime"]));
     const k = (await admin.admin.getKey({ name: "cli-lifetime" })).key!;
     assert.deepEqual([k.budget?.limitUsd, k.budget?.period], [2, BudgetPeriod.LIFETIME]);
     // The budget view: period lifetime, no reset time ("never", not 1970 or "Invalid Date").
-    const view = ok(await cli(["budget", "--key", "cli-lifetime"])).stdout;
+    // A read and a refused update (bad usage, sent nowhere): at once, checked in turn.
+    const [viewRun, bad] = await Promise.all([cli(["budget", "--key", "cli-lifetime"]), cli(["keys", "update", "cli-lifetime", "--budget", "1/forever"])]);
+    const view = ok(viewRun).stdout;
     assert.match(view, /^key +cli-lifetime +lifetime +\$2\.00 .* never +ok$/m);
     assert.doesNotMatch(view, /1970|Invalid Date|9999/);
-    const bad = await cli(["keys", "update", "cli-lifetime", "--budget", "1/forever"]);
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /--budget/);
     assert.match(bad.stderr, /lifetime/);

@@ -83,6 +83,7 @@ auth:
   jwt:
     - issuer: ${issuer}
       audience: [signalbox, signalbox-staging]
+      jwks_cooldown_ms: 100
       subjects:
         "${SA}": indexer
         "system:serviceaccount:search:crawler": crawler
@@ -132,11 +133,14 @@ auth:
   test("the issuer rotates its keys: a token signed with a new key id is verified after one fresh fetch", async () => {
     const second = await signer("k2", "RS256");
     published.push(second);
-    // jose refetches the key set for an unknown key id at most every 5 s.
-    await new Promise((r) => setTimeout(r, 5_200));
+    // jose refetches the key set for an unknown key id at most every jwks_cooldown_ms (5 s by
+    // default, 100 ms here): wait that out since the last fetch.
+    await new Promise((r) => setTimeout(r, 200));
+    const fetches = jwksFetches;
     const r = await chat(await token(second, {}, { aud: "signalbox-staging" }));
     assert.ok(r.status === 200 || r.status === 429, `status ${r.status}: ${await r.text()}`);
     assert.notEqual(r.status, 401);
+    assert.equal(jwksFetches, fetches + 1, "one fresh fetch");
   });
 
   test("a key made at run time can be bound; revoking it stops its token at once, even one already verified", async () => {
@@ -156,6 +160,7 @@ test("auth.jwt's configuration is checked, naming the field", () => {
   bad(`[{ issuer: "https://idp.example.com", subjects: { s: k } }]`, /auth\.jwt\[0\]\.audience/);
   bad(`[{ issuer: "https://idp.example.com", audience: a, subjects: { s: k }, algorithms: [HS256] }]`, /auth\.jwt\[0\]\.algorithms\[0\]/);
   bad(`[{ issuer: "https://a.example.com", audience: a, subjects: { s: k } }, { issuer: "https://a.example.com", audience: b, subjects: { t: k } }]`, /auth\.jwt\[1\]\.issuer.*listed twice/);
+  bad(`[{ issuer: "https://idp.example.com", audience: a, subjects: { s: k }, jwks_cooldown_ms: -1 }]`, /auth\.jwt\[0\]\.jwks_cooldown_ms/);
   const ok = buildConfig(parse(`${MOCK_CONFIG}\nauth:\n  jwt: [{ issuer: "https://kubernetes.default.svc", jwks_url: "https://kubernetes.default.svc/openid/v1/jwks", audience: signalbox, subjects: { "system:serviceaccount:a:b": k } }]\n`), {});
-  assert.deepEqual(ok.jwtIssuers?.[0], { issuer: "https://kubernetes.default.svc", jwksUrl: "https://kubernetes.default.svc/openid/v1/jwks", audiences: ["signalbox"], claim: "sub", subjects: { "system:serviceaccount:a:b": "k" }, algorithms: ["RS256", "ES256", "PS256", "EdDSA"] });
+  assert.deepEqual(ok.jwtIssuers?.[0], { issuer: "https://kubernetes.default.svc", jwksUrl: "https://kubernetes.default.svc/openid/v1/jwks", audiences: ["signalbox"], jwksCooldownMs: 5_000, claim: "sub", subjects: { "system:serviceaccount:a:b": "k" }, algorithms: ["RS256", "ES256", "PS256", "EdDSA"] });
 });
