@@ -39,7 +39,6 @@
 // Errors keep Bifrost's shape: {is_bifrost_error: false, status_code, error: {message, type}},
 // the message starting with the field it is about.
 
-import { randomBytes } from "node:crypto";
 import type { BudgetConfig, RateLimits } from "../config/types.ts";
 import type { Actor, KeyInput, KeyPatch, TeamInput, TeamPatch } from "../control/control-plane.ts";
 import type { ManagedKey, ManagedTeam } from "../control/types.ts";
@@ -47,6 +46,7 @@ import type { GatewayCore } from "../gateway.ts";
 import { periodBounds } from "../limits/periods.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
+import { withFreeName } from "./labels.ts";
 import { toOpenAIError, type OpenAIError } from "./response.ts";
 
 const PREFIX = "/api/governance/";
@@ -127,19 +127,6 @@ function labelOf(v: unknown): string {
   if (typeof v !== "string" || !v.trim()) throw bad("name", `is required: a non-empty string, got ${JSON.stringify(v)}`);
   if (v.length > MAX_LABEL) throw bad("name", `at most ${MAX_LABEL} characters`);
   return v;
-}
-
-/** A valid gateway name from a label: accents dropped, lowercased, any other character run as '-'. */
-function slugOf(label: string, fallback: string): string {
-  const slug = label
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, "-")
-    .replace(/^[^a-z0-9]+/, "")
-    .slice(0, 48)
-    .replace(/[^a-z0-9]+$/, "");
-  return slug || fallback;
 }
 
 /** Bifrost's budget reset durations the gateway's calendar periods are. */
@@ -403,21 +390,10 @@ export async function serveBifrostGovernance(method: string, path: string, d: Bi
         ...(budget ? { budget } : {}),
         metadata: { [DISPLAY]: label, ...(typeof b.description === "string" && b.description ? { [DESCRIPTION]: b.description } : {}) },
       };
-      // The label's name when free, else with a random suffix; a name taken meanwhile by another replica is tried again.
-      const base = slugOf(label, "vk");
-      for (let i = 0; ; i++) {
-        const name = i === 0 && !core.control.directory.key(base) ? base : `${base}-${randomBytes(3).toString("hex")}`;
-        let out: { key: ManagedKey; secret: string };
-        try {
-          out = await inBifrostTerms("vk_id", () => core.control.createKey(a, { ...input, name }));
-        } catch (err) {
-          if (i < 4 && err instanceof GatewayError && err.code === "already_exists") continue;
-          throw err;
-        }
-        const k = active === false ? await inBifrostTerms("vk_id", () => core.control.blockKey(a, name)) : out.key;
-        d.send(200, { message: "Virtual key created successfully", virtual_key: { ...(await vkJson(k)), value: out.secret }, signalbox: { ignored } });
-        return 200;
-      }
+      const out = await withFreeName(label, "vk", (n) => core.control.directory.key(n) !== undefined, (name) => inBifrostTerms("vk_id", () => core.control.createKey(a, { ...input, name })));
+      const k = active === false ? await inBifrostTerms("vk_id", () => core.control.blockKey(a, out.key.name)) : out.key;
+      d.send(200, { message: "Virtual key created successfully", virtual_key: { ...(await vkJson(k)), value: out.secret }, signalbox: { ignored } });
+      return 200;
     }
     /** The key by its id, when this caller may see it; a revoked key is a deleted one. */
     const keyOf = async (): Promise<ManagedKey> => {
@@ -511,19 +487,9 @@ export async function serveBifrostGovernance(method: string, path: string, d: Bi
       ...(limits && Object.keys(limits).length ? { defaultKeyLimits: limits } : {}),
       metadata: { [DISPLAY]: label },
     };
-    const base = slugOf(label, "team");
-    for (let i = 0; ; i++) {
-      const name = i === 0 && !core.control.directory.team(base) ? base : `${base}-${randomBytes(3).toString("hex")}`;
-      let t: ManagedTeam;
-      try {
-        t = await inBifrostTerms("team_id", () => core.control.createTeam(a, { ...input, name }));
-      } catch (err) {
-        if (i < 4 && err instanceof GatewayError && err.code === "already_exists") continue;
-        throw err;
-      }
-      d.send(200, { message: "Team created successfully", team: await teamJson(t), signalbox: { ignored: Object.keys(b).filter((k) => !TEAM_FIELDS.has(k)) } });
-      return 200;
-    }
+    const t = await withFreeName(label, "team", (n) => core.control.directory.team(n) !== undefined, (name) => inBifrostTerms("team_id", () => core.control.createTeam(a, { ...input, name })));
+    d.send(200, { message: "Team created successfully", team: await teamJson(t), signalbox: { ignored: Object.keys(b).filter((k) => !TEAM_FIELDS.has(k)) } });
+    return 200;
   }
   const teamOf = async (): Promise<ManagedTeam> => {
     const t = (await teams()).find((x) => x.name === id);

@@ -44,13 +44,13 @@
 // The id of a generation is the completion's id (the request id, x-request-id). Errors keep
 // OpenRouter's shape ({"error": {"code": <status>, "message", "metadata"}}), so its SDK reads them.
 
-import { randomBytes } from "node:crypto";
 import type { BudgetConfig, Config, DeploymentConfig, Operation } from "../config/types.ts";
 import type { Actor, KeyInput, KeyPatch } from "../control/control-plane.ts";
 import type { ManagedKey } from "../control/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { ParamName } from "../providers/types.ts";
 import { periodBounds, resetsAt } from "../limits/periods.ts";
+import { withFreeName } from "./labels.ts";
 import { GatewayError } from "../router/errors.ts";
 import { dataPolicyOf } from "../router/provider-preferences.ts";
 import type { Caller } from "../router/types.ts";
@@ -399,19 +399,6 @@ function labelOf(v: unknown): string {
   return v;
 }
 
-/** A valid key name from a label: accents dropped, lowercased, any other character run as '-'. */
-function keyNameFrom(label: string): string {
-  const slug = label
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, "-")
-    .replace(/^[^a-z0-9]+/, "")
-    .slice(0, 48)
-    .replace(/[^a-z0-9]+$/, "");
-  return slug || "key";
-}
-
 function flagOf(v: unknown, field: string): boolean | undefined {
   if (v !== undefined && typeof v !== "boolean") throw badField(field, `must be true or false, got ${JSON.stringify(v)}`);
   return v;
@@ -584,20 +571,10 @@ async function serveKeys(method: string, path: string, d: OpenRouterDeps): Promi
     const budget = budgetFrom(b, undefined);
     const expiresAt = expiryFrom(b.expires_at, now);
     const input: KeyInput = { name: "", team, role: "service", allow: [], limits: {}, ...(budget ? { budget } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}), metadata: { [LABEL_META]: label } };
-    // The label's name when free, else with a random suffix; a name taken meanwhile by another
-    // replica is tried again.
-    const base = keyNameFrom(label);
-    for (let i = 0; ; i++) {
-      const name = i === 0 && !cp.directory.key(base) ? base : `${base}-${randomBytes(3).toString("hex")}`;
-      try {
-        const out = await inOpenRouterTerms(() => cp.createKey(a, { ...input, name }));
-        const [data] = await keysJson(d, [out.key], now);
-        d.send(201, { data, key: out.secret });
-        return 201;
-      } catch (err) {
-        if (!(i < 4 && err instanceof GatewayError && err.code === "already_exists")) throw err;
-      }
-    }
+    const out = await withFreeName(label, "key", (n) => cp.directory.key(n) !== undefined, (name) => inOpenRouterTerms(() => cp.createKey(a, { ...input, name })));
+    const [data] = await keysJson(d, [out.key], now);
+    d.send(201, { data, key: out.secret });
+    return 201;
   }
 
   let hash: string;
