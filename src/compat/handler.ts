@@ -18,6 +18,7 @@
 //   GET  /v1/generation, POST /v1/generation/feedback, GET /v1/key, /v1/credits, /v1/providers,
 //        /v1/endpoints/zdr, /v1/models/count, /v1/models/user, /v1/models/{id}/endpoints,
 //        GET|POST /v1/keys, GET|PATCH|DELETE /v1/keys/{hash} (OpenRouter's, ./openrouter.ts)
+//   /v1/api-keys[/{id}], /v1/virtual-keys[/{slug}] (Portkey's admin API, ./portkey-admin.ts)
 //   /key/*, /team/*, /customer/* (and /end_user/*), /spend/logs, /model/*, /v1/model/info,
 //        /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
 //   /api/governance/virtual-keys[/{vk_id}], /api/governance/teams[/{team_id}] (Bifrost's governance API, ./bifrost-governance.ts)
@@ -72,6 +73,7 @@ import { applyPortkey, portkeyRouting, type PortkeyRouting } from "./portkey-con
 import { healJson } from "./heal.ts";
 import { isLiteLLMHealthPath, isLiteLLMPath, liteLLMHealth, liteLLMRoute, serveLiteLLM, toLiteLLMError } from "./litellm.ts";
 import { bifrostGovernanceRoute, isBifrostGovernancePath, serveBifrostGovernance, toBifrostError } from "./bifrost-governance.ts";
+import { isPortkeyAdminPath, servePortkeyAdmin, toPortkeyAdminError } from "./portkey-admin.ts";
 import { isMessageBatchPath, serveMessageBatches } from "../batch/anthropic-http.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -612,6 +614,11 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         });
         return;
       }
+      // Portkey's admin API: API keys and virtual keys, on the control plane.
+      if (feedback && isPortkeyAdminPath(path)) {
+        status = await servePortkeyAdmin(req.method ?? "GET", path, { core, caller, traceId: ri.traceId, query: queryOf(req), readJson: () => readJsonBody(req, maxBytes), send: (st, b, h) => sendJson(res, st, b, { ...h, "x-request-id": ri.id }) });
+        return;
+      }
       // OpenRouter's account endpoints: a generation's stats, a report on it, the calling key.
       if (feedback && isOpenRouterPath(path)) {
                 status = await serveOpenRouter(req.method ?? "GET", path, {
@@ -719,7 +726,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       if (!m) throw new GatewayError("not_found", `model: the model "${id}" does not exist or this key may not use it`, { field: "model" });
       sendJson(res, 200, geminiModels ? geminiModel(m) : anthropicModelFields(m));
     } catch (err) {
-      const e = gemini || path.startsWith("/v1beta/models") ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : isBifrostGovernancePath(path) ? toBifrostError(err) : toOpenAIError(err);
+      const e = gemini || path.startsWith("/v1beta/models") ? toGeminiError(err) : path.startsWith("/v1/messages") ? toAnthropicError(err, ri.id) : isOpenRouterPath(path) ? toOpenRouterError(err) : isLiteLLMPath(path) ? toLiteLLMError(err) : isBifrostGovernancePath(path) ? toBifrostError(err) : isPortkeyAdminPath(path) ? toPortkeyAdminError(err) : toOpenAIError(err);
       status = e.status;
       message = e.body.error.message;
       sendJson(res, e.status, e.body, { ...e.headers, "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId });
@@ -753,7 +760,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path) || isPortkeyAdminPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();
