@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createSignalboxClient, ExclusionReason, userText } from "@signalbox/client";
+import { BudgetPeriod, createSignalboxClient, ExclusionReason, userText } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { redisClusterAvailable, startRedisCluster, type TestRedisCluster } from "../helpers/redis-cluster.ts";
@@ -23,6 +23,8 @@ const BUDGET = secret("budget");
 const CACHE = secret("cache");
 const USAGE = secret("usage");
 const LOAD = secret("load");
+const ADMIN = secret("admin");
+const END_USERS = secret("end-users");
 // mock/a: $1/M input, $2/M output; "hi" is 8 prompt tokens (o200k) and the mock answers 24 tokens:
 // 8 × 1,000 + 24 × 2,000 = 56,000 nano-USD a request. The budget fits exactly one.
 const PER_REQUEST = 56_000;
@@ -46,6 +48,8 @@ keys:
   - { name: budget, hash: "${hashKey(BUDGET)}", team: beta, budget: { period: day, limit_usd: ${PER_REQUEST / 1e9} } }
   - { name: cache, hash: "${hashKey(CACHE)}", team: delta }
   - { name: usage, hash: "${hashKey(USAGE)}", team: gamma, role: team }
+  - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
+  - { name: end-users, hash: "${hashKey(END_USERS)}", team: epsilon }
   - { name: load, hash: "${hashKey(LOAD)}", team: ops, limits: { requests_per_minute: 1000000 }, budget: { period: day, limit_usd: 1000 } }
 `;
 
@@ -118,6 +122,23 @@ test("one budget across two replicas: spent on A, refused on both", { skip }, as
   const budget = await cb.usage.getBudget({});
   assert.equal(budget.budgets[0].spentNanoUsd, BigInt(PER_REQUEST), "B reports what A spent");
   assert.equal(budget.budgets[0].exceeded, true);
+});
+
+test("an end user's own lifetime budget across two replicas: spent on A, refused on B; the key's other users go on", { skip }, async () => {
+  // Each replica here has its own in-memory control plane: the end user is made on both.
+  for (const g of [a, b]) {
+    await client(g, ADMIN).admin.createEndUser({ endUser: { team: "epsilon", user: "erin", budget: { period: BudgetPeriod.LIFETIME, limitUsd: PER_REQUEST / 1e9 } } });
+  }
+  const ask = (g: TestGateway, user: string) => outcome(client(g, END_USERS).chat.complete({ model: "default", messages: [userText("hi")], maxOutputTokens: 24, user }));
+  assert.equal(await ask(a, "erin"), "ok");
+  assert.equal(await ask(b, "erin"), Code.ResourceExhausted, "B sees what A spent, on the team's slot");
+  assert.equal(await ask(b, "frank"), "ok");
+  await new Promise((r) => setTimeout(r, 150)); // settlements are batched
+  const st = await client(b, END_USERS).usage.getBudget({ user: "erin" });
+  assert.deepEqual(
+    st.budgets.map((x) => [x.name, x.spentNanoUsd, x.exceeded]),
+    [["@epsilon:erin", BigInt(PER_REQUEST), true]],
+  );
 });
 
 test("a deployment failing on A is cooling down on B", { skip }, async () => {
