@@ -4,7 +4,8 @@
 import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
 import { AdminService, type ApiKey, BudgetPeriod, BudgetPeriodSchema, type EndUser, KeyRole, KeyRoleSchema, Source, type Team } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
-import { type ChangeEventHandler, type FormEvent, useState } from "react";
+import type { DescMessage, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
+import { type ChangeEventHandler, type FormEvent, type ReactNode, useState } from "react";
 import { useSession } from "../context.ts";
 import { count, dateTime, enumName, relative, splitList, tsToMs } from "../format.ts";
 import { TeamPicker } from "../pickers.tsx";
@@ -22,6 +23,31 @@ const budgetLabel = (b: { limitUsd: number; period: BudgetPeriod }, per = "") =>
 function useAdminRefresh() {
   const qc = useQueryClient();
   return () => qc.invalidateQueries({ queryKey: createConnectQueryKey({ schema: AdminService, cardinality: undefined }) });
+}
+
+/**
+ * Confirm one AdminService call: what it does, its error if it fails, and the button that makes it
+ * (red when `danger`). Every list is refetched when it succeeds.
+ */
+function ConfirmDialog<I extends DescMessage, O extends DescMessage>(p: {
+  title: string;
+  method: DescMethodUnary<I, O>;
+  input: MessageInitShape<I>;
+  label: string;
+  busyLabel: string;
+  danger?: boolean;
+  children: ReactNode;
+  onClose: () => void;
+}) {
+  const refresh = useAdminRefresh();
+  const m = useMutation(p.method, { onSuccess: () => (refresh(), p.onClose()) });
+  return (
+    <Dialog title={p.title} onClose={p.onClose}>
+      <p>{p.children}</p>
+      <ErrorBox error={m.error} />
+      <DialogActions onCancel={p.onClose} label={p.label} busyLabel={p.busyLabel} busy={m.isPending} onConfirm={() => m.mutate(p.input)} danger={p.danger} />
+    </Dialog>
+  );
 }
 
 type Secret = { title: string; name: string; secret: string };
@@ -176,9 +202,21 @@ function KeysCard({ onSecret }: { onSecret: (s: Secret) => void }) {
       {dialog?.kind === "create" && <CreateKeyDialog onClose={close} onSecret={onSecret} />}
       {dialog?.kind === "edit" && <EditKeyDialog k={dialog.key} onClose={close} />}
       {dialog?.kind === "rotate" && <RotateKeyDialog k={dialog.key} onClose={close} onSecret={onSecret} />}
-      {dialog?.kind === "revoke" && <RevokeKeyDialog k={dialog.key} onClose={close} />}
-      {dialog?.kind === "block" && <BlockKeyDialog k={dialog.key} onClose={close} />}
-      {dialog?.kind === "unblock" && <UnblockKeyDialog k={dialog.key} onClose={close} />}
+      {dialog?.kind === "revoke" && (
+        <ConfirmDialog title={`Revoke key ${dialog.key.name}`} method={AdminService.method.revokeKey} input={{ name: dialog.key.name }} label="Revoke key" busyLabel="Revoking…" danger onClose={close}>
+          Requests with <strong>{dialog.key.name}</strong> are refused everywhere within a second. This cannot be undone; the key stays listed as revoked.
+        </ConfirmDialog>
+      )}
+      {dialog?.kind === "block" && (
+        <ConfirmDialog title={`Block key ${dialog.key.name}`} method={AdminService.method.blockKey} input={{ name: dialog.key.name }} label="Block key" busyLabel="Blocking…" danger onClose={close}>
+          Requests with <strong>{dialog.key.name}</strong> are refused everywhere within a second, until it is unblocked. The key keeps its secret and settings.
+        </ConfirmDialog>
+      )}
+      {dialog?.kind === "unblock" && (
+        <ConfirmDialog title={`Unblock key ${dialog.key.name}`} method={AdminService.method.unblockKey} input={{ name: dialog.key.name }} label="Unblock key" busyLabel="Unblocking…" onClose={close}>
+          <strong>{dialog.key.name}</strong> may call again, with its current secret and settings.
+        </ConfirmDialog>
+      )}
     </Card>
   );
 }
@@ -368,48 +406,6 @@ function RotateKeyDialog({ k, onClose, onSecret }: { k: ApiKey; onClose: () => v
   );
 }
 
-function RevokeKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
-  const refresh = useAdminRefresh();
-  const revoke = useMutation(AdminService.method.revokeKey, { onSuccess: () => (refresh(), onClose()) });
-  return (
-    <Dialog title={`Revoke key ${k.name}`} onClose={onClose}>
-      <p>
-        Requests with <strong>{k.name}</strong> are refused everywhere within a second. This cannot be undone; the key stays listed as revoked.
-      </p>
-      <ErrorBox error={revoke.error} />
-      <DialogActions onCancel={onClose} label="Revoke key" busyLabel="Revoking…" busy={revoke.isPending} onConfirm={() => revoke.mutate({ name: k.name })} danger />
-    </Dialog>
-  );
-}
-
-function BlockKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
-  const refresh = useAdminRefresh();
-  const block = useMutation(AdminService.method.blockKey, { onSuccess: () => (refresh(), onClose()) });
-  return (
-    <Dialog title={`Block key ${k.name}`} onClose={onClose}>
-      <p>
-        Requests with <strong>{k.name}</strong> are refused everywhere within a second, until it is unblocked. The key keeps its secret and settings.
-      </p>
-      <ErrorBox error={block.error} />
-      <DialogActions onCancel={onClose} label="Block key" busyLabel="Blocking…" busy={block.isPending} onConfirm={() => block.mutate({ name: k.name })} danger />
-    </Dialog>
-  );
-}
-
-function UnblockKeyDialog({ k, onClose }: { k: ApiKey; onClose: () => void }) {
-  const refresh = useAdminRefresh();
-  const unblock = useMutation(AdminService.method.unblockKey, { onSuccess: () => (refresh(), onClose()) });
-  return (
-    <Dialog title={`Unblock key ${k.name}`} onClose={onClose}>
-      <p>
-        <strong>{k.name}</strong> may call again, with its current secret and settings.
-      </p>
-      <ErrorBox error={unblock.error} />
-      <DialogActions onCancel={onClose} label="Unblock key" busyLabel="Unblocking…" busy={unblock.isPending} onConfirm={() => unblock.mutate({ name: k.name })} />
-    </Dialog>
-  );
-}
-
 /** The secret, once: copy it now; closing the dialog drops it for good. */
 function SecretDialog({ title, name, secret, onClose }: Secret & { onClose: () => void }) {
   return (
@@ -501,7 +497,11 @@ function TeamsCard() {
       )}
       <Pager pager={pager} nextToken={q.data?.nextPageToken} />
       {(dialog?.kind === "create" || dialog?.kind === "edit") && <TeamDialog team={dialog.kind === "edit" ? dialog.team : undefined} onClose={close} />}
-      {dialog?.kind === "delete" && <DeleteTeamDialog team={dialog.team} onClose={close} />}
+      {dialog?.kind === "delete" && (
+        <ConfirmDialog title={`Delete team ${dialog.team.name}`} method={AdminService.method.deleteTeam} input={{ name: dialog.team.name }} label="Delete team" busyLabel="Deleting…" danger onClose={close}>
+          The team and its budget are deleted. Teams that still have keys (revoked ones included) cannot be deleted.
+        </ConfirmDialog>
+      )}
     </Card>
   );
 }
@@ -561,18 +561,6 @@ function TeamDialog({ team, onClose }: { team?: Team; onClose: () => void }) {
         <ErrorBox error={m.error} />
         <DialogActions onCancel={onClose} label={team ? "Save" : "Create team"} busy={m.isPending} disabled={!name.trim()} />
       </form>
-    </Dialog>
-  );
-}
-
-function DeleteTeamDialog({ team, onClose }: { team: Team; onClose: () => void }) {
-  const refresh = useAdminRefresh();
-  const del = useMutation(AdminService.method.deleteTeam, { onSuccess: () => (refresh(), onClose()) });
-  return (
-    <Dialog title={`Delete team ${team.name}`} onClose={onClose}>
-      <p>The team and its budget are deleted. Teams that still have keys (revoked ones included) cannot be deleted.</p>
-      <ErrorBox error={del.error} />
-      <DialogActions onCancel={onClose} label="Delete team" busyLabel="Deleting…" busy={del.isPending} onConfirm={() => del.mutate({ name: team.name })} danger />
     </Dialog>
   );
 }
@@ -671,9 +659,22 @@ function EndUsersCard() {
       <Pager pager={pager} nextToken={q.data?.nextPageToken} />
       {dialog?.kind === "create" && <CreateEndUserDialog onClose={close} />}
       {dialog?.kind === "edit" && <EditEndUserDialog u={dialog.endUser} onClose={close} />}
-      {dialog?.kind === "block" && <BlockEndUserDialog u={dialog.endUser} blocked onClose={close} />}
-      {dialog?.kind === "unblock" && <BlockEndUserDialog u={dialog.endUser} blocked={false} onClose={close} />}
-      {dialog?.kind === "delete" && <DeleteEndUserDialog u={dialog.endUser} onClose={close} />}
+      {/* Block and unblock name `blocked` alone in the mask: audited as a block or an unblock. */}
+      {dialog?.kind === "block" && (
+        <ConfirmDialog title={`Block end user ${dialog.endUser.user}`} method={AdminService.method.updateEndUser} input={{ endUser: { team: dialog.endUser.team, user: dialog.endUser.user, blocked: true }, updateMask: { paths: ["blocked"] } }} label="Block end user" busyLabel="Blocking…" danger onClose={close}>
+          Requests of <strong>{dialog.endUser.user}</strong> are refused on every key of team {dialog.endUser.team} within a second, until unblocked. The team's other users go on.
+        </ConfirmDialog>
+      )}
+      {dialog?.kind === "unblock" && (
+        <ConfirmDialog title={`Unblock end user ${dialog.endUser.user}`} method={AdminService.method.updateEndUser} input={{ endUser: { team: dialog.endUser.team, user: dialog.endUser.user, blocked: false }, updateMask: { paths: ["blocked"] } }} label="Unblock end user" busyLabel="Unblocking…" onClose={close}>
+          <strong>{dialog.endUser.user}</strong> may call again, held to their budget and limits.
+        </ConfirmDialog>
+      )}
+      {dialog?.kind === "delete" && (
+        <ConfirmDialog title={`Delete end user ${dialog.endUser.user}`} method={AdminService.method.deleteEndUser} input={{ team: dialog.endUser.team, user: dialog.endUser.user }} label="Delete end user" busyLabel="Deleting…" danger onClose={close}>
+          The budget, limits and block of <strong>{dialog.endUser.user}</strong> in team {dialog.endUser.team} are removed: they are held to their key's rules only.
+        </ConfirmDialog>
+      )}
     </Card>
   );
 }
@@ -791,49 +792,6 @@ function EditEndUserDialog({ u, onClose }: { u: EndUser; onClose: () => void }) 
         <ErrorBox error={update.error} />
         <DialogActions onCancel={onClose} label="Save" busyLabel="Saving…" busy={update.isPending} disabled={paths.length === 0} />
       </form>
-    </Dialog>
-  );
-}
-
-/** Block or unblock: UpdateEndUser with the mask naming `blocked` alone (audited as a block or an unblock). */
-function BlockEndUserDialog({ u, blocked, onClose }: { u: EndUser; blocked: boolean; onClose: () => void }) {
-  const refresh = useAdminRefresh();
-  const update = useMutation(AdminService.method.updateEndUser, { onSuccess: () => (refresh(), onClose()) });
-  const verb = blocked ? "Block" : "Unblock";
-  return (
-    <Dialog title={`${verb} end user ${u.user}`} onClose={onClose}>
-      {blocked ? (
-        <p>
-          Requests of <strong>{u.user}</strong> are refused on every key of team {u.team} within a second, until unblocked. The team's other users go on.
-        </p>
-      ) : (
-        <p>
-          <strong>{u.user}</strong> may call again, held to their budget and limits.
-        </p>
-      )}
-      <ErrorBox error={update.error} />
-      <DialogActions
-        onCancel={onClose}
-        label={`${verb} end user`}
-        busyLabel={blocked ? "Blocking…" : "Unblocking…"}
-        busy={update.isPending}
-        onConfirm={() => update.mutate({ endUser: { team: u.team, user: u.user, blocked }, updateMask: { paths: ["blocked"] } })}
-        danger={blocked}
-      />
-    </Dialog>
-  );
-}
-
-function DeleteEndUserDialog({ u, onClose }: { u: EndUser; onClose: () => void }) {
-  const refresh = useAdminRefresh();
-  const del = useMutation(AdminService.method.deleteEndUser, { onSuccess: () => (refresh(), onClose()) });
-  return (
-    <Dialog title={`Delete end user ${u.user}`} onClose={onClose}>
-      <p>
-        The budget, limits and block of <strong>{u.user}</strong> in team {u.team} are removed: they are held to their key's rules only.
-      </p>
-      <ErrorBox error={del.error} />
-      <DialogActions onCancel={onClose} label="Delete end user" busyLabel="Deleting…" busy={del.isPending} onConfirm={() => del.mutate({ team: u.team, user: u.user })} danger />
     </Dialog>
   );
 }
