@@ -269,31 +269,24 @@ function KeyFormFields({ f, set }: { f: KeyForm; set: (f: KeyForm) => void }) {
         <input value={f.allow} onChange={on("allow")} name="allow" />
       </Field>
       <div className="row">
-        <Field label="Requests per minute">
-          <input type="number" min={1} value={f.rpm} onChange={on("rpm")} name="rpm" placeholder="team default" />
-        </Field>
-        <Field label="Tokens per minute">
-          <input type="number" min={1} value={f.tpm} onChange={on("tpm")} name="tpm" placeholder="team default" />
-        </Field>
+        <RateInputs rpm={f.rpm} tpm={f.tpm} onRpm={on("rpm")} onTpm={on("tpm")} placeholder="team default" />
       </div>
       <div className="row">
-        <Field label="Budget (USD)">
-          <input type="number" min={0} step="0.01" value={f.limitUsd} onChange={on("limitUsd")} name="budget" placeholder="none" />
-        </Field>
-        <Field label="Per">
-          <PeriodSelect value={f.period} onChange={on("period")} name="period" />
-        </Field>
+        <BudgetInputs amount={f.limitUsd} period={f.period} onAmount={on("limitUsd")} onPeriod={on("period")} />
         <Field label="Max output tokens">
           <input type="number" min={1} value={f.maxOutput} onChange={on("maxOutput")} name="max_output_tokens" placeholder="no cap" />
         </Field>
       </div>
       <div className="row">
-        <Field label="Budget per end user (USD)" hint="Each end user of the key (the requests' user) has this budget, beside the key's own; empty means none.">
-          <input type="number" min={0} step="0.01" value={f.userLimitUsd} onChange={on("userLimitUsd")} name="per_user_budget" placeholder="none" />
-        </Field>
-        <Field label="Per">
-          <PeriodSelect value={f.userPeriod} onChange={on("userPeriod")} name="per_user_period" />
-        </Field>
+        <BudgetInputs
+          label="Budget per end user (USD)"
+          hint="Each end user of the key (the requests' user) has this budget, beside the key's own; empty means none."
+          amount={f.userLimitUsd}
+          period={f.userPeriod}
+          onAmount={on("userLimitUsd")}
+          onPeriod={on("userPeriod")}
+          names={["per_user_budget", "per_user_period"]}
+        />
       </div>
     </>
   );
@@ -541,21 +534,17 @@ function TeamDialog({ team, onClose }: { team?: Team; onClose: () => void }) {
           </Field>
         )}
         <div className="row">
-          <Field label="Budget (USD)" hint={admin ? undefined : "A team key may lower its team's budget, not raise it."}>
-            <input type="number" min={0} step="0.01" value={limit} onChange={(e) => setLimit(e.target.value)} name="budget" placeholder="none" />
-          </Field>
-          <Field label="Per">
-            <PeriodSelect value={period} onChange={(e) => setPeriod(Number(e.target.value) as BudgetPeriod)} name="period" />
-          </Field>
+          <BudgetInputs
+            hint={admin ? undefined : "A team key may lower its team's budget, not raise it."}
+            amount={limit}
+            period={period}
+            onAmount={(e) => setLimit(e.target.value)}
+            onPeriod={(e) => setPeriod(Number(e.target.value) as BudgetPeriod)}
+          />
         </div>
         {admin && (
           <div className="row">
-            <Field label="Default requests per minute" hint="For the team's keys that set none.">
-              <input type="number" min={1} value={rpm} onChange={(e) => setRpm(e.target.value)} name="rpm" />
-            </Field>
-            <Field label="Default tokens per minute">
-              <input type="number" min={1} value={tpm} onChange={(e) => setTpm(e.target.value)} name="tpm" />
-            </Field>
+            <RateInputs rpm={rpm} tpm={tpm} onRpm={(e) => setRpm(e.target.value)} onTpm={(e) => setTpm(e.target.value)} labelPrefix="Default " hint="For the team's keys that set none." />
           </div>
         )}
         <ErrorBox error={m.error} />
@@ -714,20 +703,10 @@ function EndUserFormFields({ f, set }: { f: EndUserForm; set: (f: EndUserForm) =
   return (
     <>
       <div className="row">
-        <Field label="Budget (USD)">
-          <input type="number" min={0} step="0.01" value={f.limitUsd} onChange={on("limitUsd")} name="budget" placeholder="none" />
-        </Field>
-        <Field label="Per">
-          <PeriodSelect value={f.period} onChange={on("period")} name="period" />
-        </Field>
+        <BudgetInputs amount={f.limitUsd} period={f.period} onAmount={on("limitUsd")} onPeriod={on("period")} />
       </div>
       <div className="row">
-        <Field label="Requests per minute">
-          <input type="number" min={1} value={f.rpm} onChange={on("rpm")} name="rpm" placeholder="key's only" />
-        </Field>
-        <Field label="Tokens per minute">
-          <input type="number" min={1} value={f.tpm} onChange={on("tpm")} name="tpm" placeholder="key's only" />
-        </Field>
+        <RateInputs rpm={f.rpm} tpm={f.tpm} onRpm={on("rpm")} onTpm={on("tpm")} placeholder="key's only" />
       </div>
     </>
   );
@@ -793,6 +772,38 @@ function EditEndUserDialog({ u, onClose }: { u: EndUser; onClose: () => void }) 
         <DialogActions onCancel={onClose} label="Save" busyLabel="Saving…" busy={update.isPending} disabled={paths.length === 0} />
       </form>
     </Dialog>
+  );
+}
+
+type OnInput = (e: { target: { value: string } }) => void;
+
+/** A budget's amount (USD; empty: none) and period, as two fields of a row. */
+function BudgetInputs(p: { label?: string; hint?: string; amount: string; period: BudgetPeriod; onAmount: OnInput; onPeriod: OnInput; names?: [string, string] }) {
+  const [amountName, periodName] = p.names ?? ["budget", "period"];
+  return (
+    <>
+      <Field label={p.label ?? "Budget (USD)"} hint={p.hint}>
+        <input type="number" min={0} step="0.01" value={p.amount} onChange={p.onAmount} name={amountName} placeholder="none" />
+      </Field>
+      <Field label="Per">
+        <PeriodSelect value={p.period} onChange={p.onPeriod} name={periodName} />
+      </Field>
+    </>
+  );
+}
+
+/** Requests and tokens per minute (empty: none), as two fields of a row. */
+function RateInputs(p: { rpm: string; tpm: string; onRpm: OnInput; onTpm: OnInput; placeholder?: string; labelPrefix?: string; hint?: string }) {
+  const pre = p.labelPrefix ?? "";
+  return (
+    <>
+      <Field label={`${pre}${pre ? "requests" : "Requests"} per minute`} hint={p.hint}>
+        <input type="number" min={1} value={p.rpm} onChange={p.onRpm} name="rpm" placeholder={p.placeholder} />
+      </Field>
+      <Field label={`${pre}${pre ? "tokens" : "Tokens"} per minute`}>
+        <input type="number" min={1} value={p.tpm} onChange={p.onTpm} name="tpm" placeholder={p.placeholder} />
+      </Field>
+    </>
   );
 }
 
