@@ -18,6 +18,7 @@ import { createControlPlane, type ControlPlane } from "./control/control-plane.t
 import { createMemoryControlStore } from "./control/memory-store.ts";
 import type { ControlStore } from "./control/types.ts";
 import { adminService } from "./server/admin-service.ts";
+import { createDeploymentChecker, type DeploymentChecker } from "./engine/checks.ts";
 import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
@@ -125,6 +126,8 @@ export interface GatewayCore {
   alerts: Alerter;
   /** The MCP servers of `config.mcpServers`: their connections, tools and recorded tool calls. */
   mcp: McpHub;
+  /** Active checks of deployments (AdminService.CheckDeployments, LiteLLM's /health, health_checks); set once the engine exists. */
+  checks?: DeploymentChecker;
 }
 
 export interface Gateway {
@@ -446,6 +449,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
 
   const cache = opts.cache ?? (await createCache(config));
   const engine = createChatEngine(core, cache);
+  // Active checks of deployments: on demand (AdminService.CheckDeployments) and, with health_checks, in the background.
+  const checker = createDeploymentChecker(core, engine, control.prompts);
+  checker.start();
+  core.checks = checker;
   // The Batch API: its store (PostgreSQL with store.postgres_url, else memory) and the runner that works through batches.
   const batchStore = config.store.postgresUrl
     ? await (await import("./batch/postgres-store.ts")).createPostgresBatchStore(config.store.postgresUrl, { log })
@@ -624,12 +631,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
           reload: (actor) => gateway.reload(actor),
           alerts: () => core.config.alerts ?? [],
           testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
+          checkDeployments: (ids, caller, timeoutMs, ri) => checker.check(ids, caller, timeoutMs, ri),
         }),
       );
       router.service(PromptService, promptService(control, () => control.directory.enabled));
       router.service(Health, healthService(health));
     },
     async close() {
+      checker.stop();
       // Batch lines under way finish first (they record usage and write to the stores below).
       await batchRunner.stop().catch(() => {});
       await batchStore.close().catch(() => {});

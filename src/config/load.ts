@@ -599,6 +599,14 @@ const rootSpec = obj<any>({
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
   // The default of every deployment's expected_output_tokens.
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
+  // Active checks of deployments in the background (src/engine/checks.ts): how often, each one's time limit, which (default all).
+  health_checks: opt(
+    obj({
+      interval_seconds: req(num({ min: 5, max: 86_400, int: true })),
+      timeout_ms: opt(num({ min: 100, max: 120_000, int: true }), 20_000),
+      deployments: opt(list(str({ min: 1 })), []),
+    }),
+  ),
   // The Batch API (src/batch): lines run at once per replica, batches run at once per replica, and the largest input file.
   batches: opt(obj({ concurrency: opt(num({ min: 1, max: 256, int: true }), 4), parallel: opt(num({ min: 1, max: 64, int: true }), 4), max_file_mb: opt(num({ min: 1, max: 512, int: true }), 100) }), {}),
   // Prompt templates the Responses API's `prompt` names: id, version, model, instructions, messages ({{variable}} placeholders).
@@ -986,6 +994,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       postgresUrl: raw.store.postgresUrl || env.DATABASE_URL || undefined,
       usageRetentionDays: raw.store.usageRetentionDays,
     },
+    ...(raw.healthChecks ? { healthChecks: { intervalMs: raw.healthChecks.intervalSeconds * 1000, timeoutMs: raw.healthChecks.timeoutMs ?? 20_000, deployments: raw.healthChecks.deployments ?? [] } } : {}),
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
     responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
   };

@@ -567,6 +567,12 @@ export interface Config {
    */
   batches: { concurrency: number; parallel: number; maxFileBytes: number };
   /**
+   * Active checks of deployments in the background (`health_checks`): every `interval_seconds`,
+   * one replica (a Redis claim when shared) sends each deployment named (default all) a minimal
+   * request; absent: only AdminService.CheckDeployments checks.
+   */
+  healthChecks?: { intervalMs: number; timeoutMs: number; deployments: string[] };
+  /**
    * Stored Responses API responses: whether a request's `store` (true unless it says false) keeps
    * its response (`responses.store`, default true), for how many days (`responses.retention_days`,
    * default 30, as OpenAI), and the memory store's bound without PostgreSQL (`responses.memory_mb`, default 64).

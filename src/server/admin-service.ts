@@ -31,8 +31,12 @@ import type { EntryView } from "../control/entries.ts";
 import type { EntryKind } from "../config/load.ts";
 import { GatewayError } from "../router/errors.ts";
 import { callerKey } from "./auth.ts";
-import { requestInfoKey } from "./context.ts";
+import { requestInfoKey, type RequestInfo } from "./context.ts";
 import { toConnectError } from "./errors.ts";
+import { checkToPb } from "./convert.ts";
+import { DEFAULT_CHECK_TIMEOUT_MS, MAX_CHECK_TIMEOUT_MS } from "../engine/checks.ts";
+import type { CheckOutcome } from "../state/health.ts";
+import type { Caller } from "../router/types.ts";
 
 const ROLE_TO_PB: Record<DomainRole, KeyRole> = { admin: KeyRole.ADMIN, team: KeyRole.TEAM, service: KeyRole.SERVICE };
 const ROLE_FROM_PB: Record<number, DomainRole | undefined> = { [KeyRole.ADMIN]: "admin", [KeyRole.TEAM]: "team", [KeyRole.SERVICE]: "service" };
@@ -225,6 +229,8 @@ export interface AdminDeps {
   alerts: () => readonly AlertConfig[];
   /** Send a test event to one sink (Alerter.test). */
   testAlert: (sink: AlertConfig, by: string) => Promise<AlertTestResult>;
+  /** Active checks of deployments (src/engine/checks.ts); `ri` is the asking request's. */
+  checkDeployments: (ids: string[], caller: Caller, timeoutMs: number, ri: RequestInfo | undefined) => Promise<CheckOutcome[]>;
 }
 
 export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typeof AdminService> {
@@ -371,6 +377,15 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
         const r = await deps.testAlert(sink, a.caller.keyName);
         await cp.audit(a, "alert.test", name, undefined, { delivered: r.delivered, ...(r.error ? { error: r.error } : {}) });
         return { delivered: r.delivered, error: r.error ?? "", latencyMs: r.latencyMs };
+      }),
+    checkDeployments: (req, ctx) =>
+      run(ctx, async (a) => {
+        cp.requireAdmin(a, "checking deployments");
+        const timeoutMs = req.timeoutMs || DEFAULT_CHECK_TIMEOUT_MS;
+        if (timeoutMs > MAX_CHECK_TIMEOUT_MS) throw bad("timeout_ms", `at most ${MAX_CHECK_TIMEOUT_MS}`);
+        req.deployments.forEach((d, i) => need(d, `deployments[${i}]`));
+        const results = await deps.checkDeployments(req.deployments, a.caller, timeoutMs, ctx.values.get(requestInfoKey));
+        return { checks: results.map(checkToPb) };
       }),
     getCaller: (_req, ctx) =>
       run(ctx, (a) => ({

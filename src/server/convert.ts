@@ -48,6 +48,8 @@ import type { AnswerAccount } from "../engine/account.ts";
 import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall, ModerationCall } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
+import type { CheckOutcome } from "../state/health.ts";
+import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
 
 const ROLE: Record<number, Role> = {
   [PbRole.SYSTEM]: "system",
@@ -566,3 +568,21 @@ export function deltasToPb(events: StreamEvent[]): ChatEvent {
   return create(ChatEventSchema, { event: { case: "delta", value: { text, reasoning, refusal, toolCalls, ...(logprobs ? { logprobs: logprobsToPb(logprobs) } : {}) } } });
 }
 
+
+/** An active check's outcome as signalbox.v1.DeploymentCheck (AdminService.CheckDeployments, ListModels' last_check). */
+export function checkToPb(c: CheckOutcome): DeploymentCheck {
+  return create(DeploymentCheckSchema, {
+    deployment: c.deployment,
+    provider: c.provider,
+    operation: c.operation,
+    healthy: c.healthy,
+    status: c.status,
+    error: c.error,
+    latencyMs: c.latencyMs,
+    checkTime: timestampFromMs(c.time),
+    costNanoUsd: BigInt(Math.round(c.costNanos)),
+    requestId: c.requestId,
+    traceId: c.traceId,
+    skipped: c.skipped,
+  });
+}

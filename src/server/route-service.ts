@@ -13,7 +13,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller, ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, TASK_TO_PB, checkedChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, checkToPb, TASK_TO_PB, checkedChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateEmbedCall, validateImageCall, validateModerationCall, validateRerankCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
 
@@ -198,6 +198,7 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
     async listModels() {
       const cfg = core.registry.config;
       const snap = core.exec.health.snapshot();
+      const checks = await core.exec.health.lastChecks();
       return create(ListModelsResponseSchema, {
         // The listed deployments, then those wildcard deployments made so far (openai/gpt-4.1).
         deployments: [...cfg.deployments, ...core.registry.made()].map((d) => {
@@ -246,6 +247,7 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
               latencyMs: h?.latencyMs,
               inFlight: h?.inFlight ?? 0,
               lastFailureKind: h?.lastFailureKind ? FAILURE_TO_PB[h.lastFailureKind] : 0,
+              lastCheck: checks.has(d.id) ? checkToPb(checks.get(d.id)!) : undefined,
             },
           };
         }),

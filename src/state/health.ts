@@ -62,7 +62,36 @@ export interface HealthStore {
    * deployment's outputP95. Never waits.
    */
   observeOutput?(deployment: string, outputTokens: number, generationMs?: number): void;
+  /** Keep the outcome of an active check (src/engine/checks.ts), for every replica to show. Never waits. */
+  putCheck(check: CheckOutcome): void;
+  /** The latest active check of each deployment checked (from any replica, for a shared store). */
+  lastChecks(): Promise<ReadonlyMap<string, CheckOutcome>>;
+  /**
+   * Claim this period's background checks: true for one replica per period (for a shared store;
+   * always true in memory, and when Redis is away).
+   */
+  claimChecks(periodMs: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** An active check of a deployment (proto signalbox.v1.DeploymentCheck). */
+export interface CheckOutcome {
+  deployment: string;
+  provider: string;
+  /** What was sent; "" when skipped. */
+  operation: string;
+  healthy: boolean;
+  /** The Connect code name of a failure; "" when healthy or skipped. */
+  status: string;
+  error: string;
+  latencyMs: number;
+  /** Epoch ms. */
+  time: number;
+  costNanos: number;
+  requestId: string;
+  traceId: string;
+  /** Why it was not checked; "" when it was. */
+  skipped: string;
 }
 
 export interface CooldownPolicy {
@@ -209,6 +238,7 @@ export type CooldownListener = (deployment: string, kind: FailureKind, until: nu
 
 export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOWN, clock: () => number = Date.now, onCooldown?: CooldownListener): HealthStore {
   const local = new LocalHealth(policy, clock);
+  const checks = new Map<string, CheckOutcome>();
   return {
     snapshot: () => local.snapshot(),
     begin(d) {
@@ -224,6 +254,15 @@ export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOW
       return local.claimLocal(d);
     },
     observeOutput: (d, n, ms) => local.observeOutput(d, n, ms),
+    putCheck(c) {
+      checks.set(c.deployment, c);
+    },
+    async lastChecks() {
+      return checks;
+    },
+    async claimChecks() {
+      return true;
+    },
     async close() {},
   };
 }

@@ -12,6 +12,8 @@
 //   sbx:health:estimates          HASH  "<d>\n<replica>" -> {"l","t","p","n","at"}: each replica's moving
 //                                 latency, time to first token and tokens a second, with how many
 //                                 observations they rest on, written and read every few seconds
+//   sbx:health:checks             HASH  deployment -> the latest active check's outcome (JSON), from any replica
+//   sbx:health:checks:claim       STRING  which replica runs this period's background checks (SET NX PX)
 // Moving estimates are blended, not replicated: every SHARE_EVERY_MS a replica writes the estimates
 // of the deployments it observed, reads everyone's, and moves its own towards the others' recent
 // ones, weighted by observations. A replica that never served a deployment so sorts it by what the
@@ -26,11 +28,13 @@
 
 import { randomBytes } from "node:crypto";
 import type { FailureKind } from "../providers/types.ts";
-import { DEFAULT_COOLDOWN, LocalHealth, type CooldownListener, type CooldownPolicy, type HealthStore } from "./health.ts";
+import { DEFAULT_COOLDOWN, LocalHealth, type CheckOutcome, type CooldownListener, type CooldownPolicy, type HealthStore } from "./health.ts";
 import { closeRedis, connectRedis, createRedisConnection, type RedisClient, type RedisStoreConfig } from "./redis.ts";
 
 const CHANNEL = "sbx:health:events";
 const COOLDOWNS = "sbx:health:cooldowns";
+const CHECKS = "sbx:health:checks";
+const CHECKS_CLAIM = "sbx:health:checks:claim";
 const failsKey = (d: string) => `sbx:health:fails:{${d}}`;
 const probeKey = (d: string) => `sbx:health:probe:{${d}}`;
 
@@ -194,6 +198,7 @@ export async function createRedisHealthStore(
         .then(() => publish({ t: "cool", d, until, kind, from: me })),
     );
 
+  const ownChecks = new Map<string, CheckOutcome>();
   const sharing = setInterval(() => void background(share()), Number(process.env.SIGNALBOX_HEALTH_SHARE_MS) || SHARE_EVERY_MS);
   sharing.unref();
 
@@ -252,6 +257,39 @@ export async function createRedisHealthStore(
         return ok === "OK";
       } catch {
         // Redis is away: this replica's own claim has to do.
+        connected = false;
+        return true;
+      }
+    },
+    putCheck(c) {
+      ownChecks.set(c.deployment, c);
+      background(cmd.hset(CHECKS, c.deployment, JSON.stringify(c)));
+    },
+    async lastChecks() {
+      try {
+        const all = await cmd.hgetall(CHECKS);
+        connected = true;
+        const out = new Map<string, CheckOutcome>();
+        for (const [d, raw] of Object.entries(all)) {
+          try {
+            out.set(d, JSON.parse(raw) as CheckOutcome);
+          } catch {
+            // not one of ours: left out
+          }
+        }
+        return out;
+      } catch {
+        connected = false;
+        return ownChecks;
+      }
+    },
+    async claimChecks(periodMs) {
+      try {
+        // A little less than the period, so the next period's claim is free when it comes.
+        const ok = await cmd.set(CHECKS_CLAIM, me, "PX", Math.max(1_000, periodMs - 1_000), "NX");
+        connected = true;
+        return ok === "OK";
+      } catch {
         connected = false;
         return true;
       }

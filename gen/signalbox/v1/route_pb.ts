@@ -28,7 +28,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/route.proto.
  */
 export const file_signalbox_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvcm91dGUucHJvdG8SDHNpZ25hbGJveC52MSK+AgoJQ2FuZGlkYXRlEhAKCHBvc2l0aW9uGAEgASgNEhIKCmRlcGxveW1lbnQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSDgoGcmVhc29uGAUgASgJEg0KBXNjb3JlGAYgASgBEh4KFmV4cGVjdGVkX2Nvc3RfbmFub191c2QYByABKAMSHQoQdHRmdF9tc19lc3RpbWF0ZRgIIAEoAUgAiAEBEiAKE2xhdGVuY3lfbXNfZXN0aW1hdGUYCSABKAFIAYgBARIOCgZzb3VyY2UYCiABKAkSLQoLYWRqdXN0bWVudHMYCyADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudEITChFfdHRmdF9tc19lc3RpbWF0ZUIWChRfbGF0ZW5jeV9tc19lc3RpbWF0ZSKJAQoJRXhjbHVzaW9uEhIKCmRlcGxveW1lbnQYASABKAkSLQoGcmVhc29uGAIgASgOMh0uc2lnbmFsYm94LnYxLkV4Y2x1c2lvblJlYXNvbhIOCgZkZXRhaWwYAyABKAkSKQoFdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItECCg1Sb3V0ZVJlc3BvbnNlEioKB3JvdXRpbmcYASABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SKwoKY2FuZGlkYXRlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5DYW5kaWRhdGUSKQoIZXhjbHVkZWQYAyADKAsyFy5zaWduYWxib3gudjEuRXhjbHVzaW9uEh4KFmVzdGltYXRlZF9pbnB1dF90b2tlbnMYBCABKA0SEwoLbm9fZmFsbGJhY2sYBSABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYBiABKA0SFAoMbWF4X2F0dGVtcHRzGAcgASgNEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSKgoJb3BlcmF0aW9uGAkgASgOMhcuc2lnbmFsYm94LnYxLk9wZXJhdGlvbiITChFMaXN0TW9kZWxzUmVxdWVzdCKKAwoQRGVwbG95bWVudEhlYWx0aBIzCgVzdGF0ZRgBIAEoDjIkLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoLlN0YXRlEjIKDmNvb2xkb3duX3VudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoDRIUCgd0dGZ0X21zGAQgASgBSACIAQESFwoKbGF0ZW5jeV9tcxgFIAEoAUgBiAEBEhEKCWluX2ZsaWdodBgGIAEoDRI0ChFsYXN0X2ZhaWx1cmVfa2luZBgHIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZCJcCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX0hFQUxUSFkQARIWChJTVEFURV9DT09MSU5HX0RPV04QAhIRCg1TVEFURV9QUk9CSU5HEANCCgoIX3R0ZnRfbXNCDQoLX2xhdGVuY3lfbXMi9AIKDkRlcGxveW1lbnRJbmZvEgoKAmlkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhUKDXByb3ZpZGVyX3R5cGUYAyABKAkSDQoFbW9kZWwYBCABKAkSJgoHcHJpY2luZxgFIAEoCzIVLnNpZ25hbGJveC52MS5QcmljaW5nEhYKDmNvbnRleHRfd2luZG93GAYgASgNEhkKEW1heF9vdXRwdXRfdG9rZW5zGAcgASgNEi4KDGNhcGFiaWxpdGllcxgIIAMoDjIYLnNpZ25hbGJveC52MS5DYXBhYmlsaXR5Ei4KBmhlYWx0aBgJIAEoCzIeLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoEiUKCXN0cmVuZ3RocxgKIAMoDjISLnNpZ25hbGJveC52MS5UYXNrEg8KB3F1YWxpdHkYCyABKAESKwoKb3BlcmF0aW9ucxgMIAMoDjIXLnNpZ25hbGJveC52MS5PcGVyYXRpb24iKQoJQWxpYXNJbmZvEgwKBG5hbWUYASABKAkSDgoGdGFyZ2V0GAIgASgJIjEKC1JvdXRlVGFyZ2V0EhIKCmRlcGxveW1lbnQYASABKAkSDgoGd2VpZ2h0GAIgASgNIlgKDFJvdXRlVmFyaWFudBIMCgRuYW1lGAEgASgJEg4KBndlaWdodBgCIAEoDRIqCgd0YXJnZXRzGAMgAygLMhkuc2lnbmFsYm94LnYxLlJvdXRlVGFyZ2V0ItsCCglSb3V0ZUluZm8SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRIqCgd0YXJnZXRzGAQgAygLMhkuc2lnbmFsYm94LnYxLlJvdXRlVGFyZ2V0EhEKCWZhbGxiYWNrcxgFIAMoCRIsCgh2YXJpYW50cxgGIAMoCzIaLnNpZ25hbGJveC52MS5Sb3V0ZVZhcmlhbnQSFAoMbWF4X2F0dGVtcHRzGAcgASgNEhYKDmhlZGdlX2FmdGVyX21zGAggASgNEhMKC25vX2ZhbGxiYWNrGAkgASgIEhUKDWNhY2hlX2VuYWJsZWQYCiABKAgSMAoKY29uZGl0aW9ucxgLIAMoCzIcLnNpZ25hbGJveC52MS5Sb3V0ZUNvbmRpdGlvbhIgChhzZW1hbnRpY19jYWNoZV9lbWJlZGRpbmcYDCABKAkiTAoOUm91dGVDb25kaXRpb24SKgoEd2hlbhgBIAMoCzIcLnNpZ25hbGJveC52MS5Db25kaXRpb25GaWVsZBIOCgZ0YXJnZXQYAiABKAkiLwoOQ29uZGl0aW9uRmllbGQSDQoFZmllbGQYASABKAkSDgoGdmFsdWVzGAIgAygJIpoBChJMaXN0TW9kZWxzUmVzcG9uc2USMQoLZGVwbG95bWVudHMYASADKAsyHC5zaWduYWxib3gudjEuRGVwbG95bWVudEluZm8SKAoHYWxpYXNlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5BbGlhc0luZm8SJwoGcm91dGVzGAMgAygLMhcuc2lnbmFsYm94LnYxLlJvdXRlSW5mbyIuChVMaXN0TWNwU2VydmVyc1JlcXVlc3QSFQoNaW5jbHVkZV90b29scxgBIAEoCCJbCgdNY3BUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSLQoMaW5wdXRfc2NoZW1hGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLhAQoJTWNwU2VydmVyEgoKAmlkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhAKCHVybF9ob3N0GAMgASgJEg0KBXRlYW1zGAQgAygJEhUKDWFsbG93ZWRfdG9vbHMYBSADKAkSEgoKdGltZW91dF9tcxgGIAEoDRIfChdwcmljZV9wZXJfY2FsbF9uYW5vX3VzZBgHIAEoAxIkCgV0b29scxgIIAMoCzIVLnNpZ25hbGJveC52MS5NY3BUb29sEg0KBWVycm9yGAkgASgJEhEKCXRyYW5zcG9ydBgKIAEoCSJCChZMaXN0TWNwU2VydmVyc1Jlc3BvbnNlEigKB3NlcnZlcnMYASADKAsyFy5zaWduYWxib3gudjEuTWNwU2VydmVyKvUDCg9FeGNsdXNpb25SZWFzb24SIAocRVhDTFVTSU9OX1JFQVNPTl9VTlNQRUNJRklFRBAAEiEKHUVYQ0xVU0lPTl9SRUFTT05fQ09PTElOR19ET1dOEAESJgoiRVhDTFVTSU9OX1JFQVNPTl9DT05URVhUX1RPT19TTUFMTBACEiAKHEVYQ0xVU0lPTl9SRUFTT05fT1ZFUl9CVURHRVQQAxIiCh5FWENMVVNJT05fUkVBU09OX09WRVJfQ09TVF9DQVAQBBIlCiFFWENMVVNJT05fUkVBU09OX09WRVJfTEFURU5DWV9DQVAQBRInCiNFWENMVVNJT05fUkVBU09OX01JU1NJTkdfQ0FQQUJJTElUWRAGEiAKHEVYQ0xVU0lPTl9SRUFTT05fTk9UX0FMTE9XRUQQBxIhCh1FWENMVVNJT05fUkVBU09OX1JBVEVfTElNSVRFRBAIEiEKHUVYQ0xVU0lPTl9SRUFTT05fTk9UX1NFTEVDVEVEEAkSJwojRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0FUVEVNUFRfTElNSVQQChIkCiBFWENMVVNJT05fUkVBU09OX1dST05HX09QRVJBVElPThALEigKJEVYQ0xVU0lPTl9SRUFTT05fUFJPVklERVJfUFJFRkVSRU5DRRAMMtcFCgxSb3V0ZVNlcnZpY2USPwoFUm91dGUSGS5zaWduYWxib3gudjEuQ2hhdFJlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJJCg5Sb3V0ZUVtYmVkZGluZxIaLnNpZ25hbGJveC52MS5FbWJlZFJlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJHCgtSb3V0ZVJlcmFuaxIbLnNpZ25hbGJveC52MS5SZXJhbmtSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USTwoLUm91dGVJbWFnZXMSIy5zaWduYWxib3gudjEuR2VuZXJhdGVJbWFnZXNSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USUgoSUm91dGVUcmFuc2NyaXB0aW9uEh8uc2lnbmFsYm94LnYxLlRyYW5zY3JpYmVSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USRgoLUm91dGVTcGVlY2gSGi5zaWduYWxib3gudjEuU3BlYWtSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USTQoPUm91dGVNb2RlcmF0aW9uEh0uc2lnbmFsYm94LnYxLk1vZGVyYXRlUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlElQKCkxpc3RNb2RlbHMSHy5zaWduYWxib3gudjEuTGlzdE1vZGVsc1JlcXVlc3QaIC5zaWduYWxib3gudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIgOQAgESYAoOTGlzdE1jcFNlcnZlcnMSIy5zaWduYWxib3gudjEuTGlzdE1jcFNlcnZlcnNSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLkxpc3RNY3BTZXJ2ZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_audio, file_signalbox_v1_chat, file_signalbox_v1_common, file_signalbox_v1_embedding, file_signalbox_v1_image, file_signalbox_v1_moderation, file_signalbox_v1_rerank]);
+  fileDesc("ChhzaWduYWxib3gvdjEvcm91dGUucHJvdG8SDHNpZ25hbGJveC52MSK+AgoJQ2FuZGlkYXRlEhAKCHBvc2l0aW9uGAEgASgNEhIKCmRlcGxveW1lbnQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSDgoGcmVhc29uGAUgASgJEg0KBXNjb3JlGAYgASgBEh4KFmV4cGVjdGVkX2Nvc3RfbmFub191c2QYByABKAMSHQoQdHRmdF9tc19lc3RpbWF0ZRgIIAEoAUgAiAEBEiAKE2xhdGVuY3lfbXNfZXN0aW1hdGUYCSABKAFIAYgBARIOCgZzb3VyY2UYCiABKAkSLQoLYWRqdXN0bWVudHMYCyADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudEITChFfdHRmdF9tc19lc3RpbWF0ZUIWChRfbGF0ZW5jeV9tc19lc3RpbWF0ZSKJAQoJRXhjbHVzaW9uEhIKCmRlcGxveW1lbnQYASABKAkSLQoGcmVhc29uGAIgASgOMh0uc2lnbmFsYm94LnYxLkV4Y2x1c2lvblJlYXNvbhIOCgZkZXRhaWwYAyABKAkSKQoFdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItECCg1Sb3V0ZVJlc3BvbnNlEioKB3JvdXRpbmcYASABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SKwoKY2FuZGlkYXRlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5DYW5kaWRhdGUSKQoIZXhjbHVkZWQYAyADKAsyFy5zaWduYWxib3gudjEuRXhjbHVzaW9uEh4KFmVzdGltYXRlZF9pbnB1dF90b2tlbnMYBCABKA0SEwoLbm9fZmFsbGJhY2sYBSABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYBiABKA0SFAoMbWF4X2F0dGVtcHRzGAcgASgNEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSKgoJb3BlcmF0aW9uGAkgASgOMhcuc2lnbmFsYm94LnYxLk9wZXJhdGlvbiITChFMaXN0TW9kZWxzUmVxdWVzdCK9AwoQRGVwbG95bWVudEhlYWx0aBIzCgVzdGF0ZRgBIAEoDjIkLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoLlN0YXRlEjIKDmNvb2xkb3duX3VudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoDRIUCgd0dGZ0X21zGAQgASgBSACIAQESFwoKbGF0ZW5jeV9tcxgFIAEoAUgBiAEBEhEKCWluX2ZsaWdodBgGIAEoDRI0ChFsYXN0X2ZhaWx1cmVfa2luZBgHIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZBIxCgpsYXN0X2NoZWNrGAggASgLMh0uc2lnbmFsYm94LnYxLkRlcGxveW1lbnRDaGVjayJcCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX0hFQUxUSFkQARIWChJTVEFURV9DT09MSU5HX0RPV04QAhIRCg1TVEFURV9QUk9CSU5HEANCCgoIX3R0ZnRfbXNCDQoLX2xhdGVuY3lfbXMijAIKD0RlcGxveW1lbnRDaGVjaxISCgpkZXBsb3ltZW50GAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIPCgdoZWFsdGh5GAQgASgIEg4KBnN0YXR1cxgFIAEoCRINCgVlcnJvchgGIAEoCRISCgpsYXRlbmN5X21zGAcgASgNEi4KCmNoZWNrX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWNvc3RfbmFub191c2QYCSABKAMSEgoKcmVxdWVzdF9pZBgKIAEoCRIQCgh0cmFjZV9pZBgLIAEoCRIPCgdza2lwcGVkGAwgASgJIvQCCg5EZXBsb3ltZW50SW5mbxIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIVCg1wcm92aWRlcl90eXBlGAMgASgJEg0KBW1vZGVsGAQgASgJEiYKB3ByaWNpbmcYBSABKAsyFS5zaWduYWxib3gudjEuUHJpY2luZxIWCg5jb250ZXh0X3dpbmRvdxgGIAEoDRIZChFtYXhfb3V0cHV0X3Rva2VucxgHIAEoDRIuCgxjYXBhYmlsaXRpZXMYCCADKA4yGC5zaWduYWxib3gudjEuQ2FwYWJpbGl0eRIuCgZoZWFsdGgYCSABKAsyHi5zaWduYWxib3gudjEuRGVwbG95bWVudEhlYWx0aBIlCglzdHJlbmd0aHMYCiADKA4yEi5zaWduYWxib3gudjEuVGFzaxIPCgdxdWFsaXR5GAsgASgBEisKCm9wZXJhdGlvbnMYDCADKA4yFy5zaWduYWxib3gudjEuT3BlcmF0aW9uIikKCUFsaWFzSW5mbxIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCSIxCgtSb3V0ZVRhcmdldBISCgpkZXBsb3ltZW50GAEgASgJEg4KBndlaWdodBgCIAEoDSJYCgxSb3V0ZVZhcmlhbnQSDAoEbmFtZRgBIAEoCRIOCgZ3ZWlnaHQYAiABKA0SKgoHdGFyZ2V0cxgDIAMoCzIZLnNpZ25hbGJveC52MS5Sb3V0ZVRhcmdldCLbAgoJUm91dGVJbmZvEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEAoIc3RyYXRlZ3kYAyABKAkSKgoHdGFyZ2V0cxgEIAMoCzIZLnNpZ25hbGJveC52MS5Sb3V0ZVRhcmdldBIRCglmYWxsYmFja3MYBSADKAkSLAoIdmFyaWFudHMYBiADKAsyGi5zaWduYWxib3gudjEuUm91dGVWYXJpYW50EhQKDG1heF9hdHRlbXB0cxgHIAEoDRIWCg5oZWRnZV9hZnRlcl9tcxgIIAEoDRITCgtub19mYWxsYmFjaxgJIAEoCBIVCg1jYWNoZV9lbmFibGVkGAogASgIEjAKCmNvbmRpdGlvbnMYCyADKAsyHC5zaWduYWxib3gudjEuUm91dGVDb25kaXRpb24SIAoYc2VtYW50aWNfY2FjaGVfZW1iZWRkaW5nGAwgASgJIkwKDlJvdXRlQ29uZGl0aW9uEioKBHdoZW4YASADKAsyHC5zaWduYWxib3gudjEuQ29uZGl0aW9uRmllbGQSDgoGdGFyZ2V0GAIgASgJIi8KDkNvbmRpdGlvbkZpZWxkEg0KBWZpZWxkGAEgASgJEg4KBnZhbHVlcxgCIAMoCSKaAQoSTGlzdE1vZGVsc1Jlc3BvbnNlEjEKC2RlcGxveW1lbnRzGAEgAygLMhwuc2lnbmFsYm94LnYxLkRlcGxveW1lbnRJbmZvEigKB2FsaWFzZXMYAiADKAsyFy5zaWduYWxib3gudjEuQWxpYXNJbmZvEicKBnJvdXRlcxgDIAMoCzIXLnNpZ25hbGJveC52MS5Sb3V0ZUluZm8iLgoVTGlzdE1jcFNlcnZlcnNSZXF1ZXN0EhUKDWluY2x1ZGVfdG9vbHMYASABKAgiWwoHTWNwVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KDGlucHV0X3NjaGVtYRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi4QEKCU1jcFNlcnZlchIKCgJpZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCgh1cmxfaG9zdBgDIAEoCRINCgV0ZWFtcxgEIAMoCRIVCg1hbGxvd2VkX3Rvb2xzGAUgAygJEhIKCnRpbWVvdXRfbXMYBiABKA0SHwoXcHJpY2VfcGVyX2NhbGxfbmFub191c2QYByABKAMSJAoFdG9vbHMYCCADKAsyFS5zaWduYWxib3gudjEuTWNwVG9vbBINCgVlcnJvchgJIAEoCRIRCgl0cmFuc3BvcnQYCiABKAkiQgoWTGlzdE1jcFNlcnZlcnNSZXNwb25zZRIoCgdzZXJ2ZXJzGAEgAygLMhcuc2lnbmFsYm94LnYxLk1jcFNlcnZlcir1AwoPRXhjbHVzaW9uUmVhc29uEiAKHEVYQ0xVU0lPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FWENMVVNJT05fUkVBU09OX0NPT0xJTkdfRE9XThABEiYKIkVYQ0xVU0lPTl9SRUFTT05fQ09OVEVYVF9UT09fU01BTEwQAhIgChxFWENMVVNJT05fUkVBU09OX09WRVJfQlVER0VUEAMSIgoeRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0NPU1RfQ0FQEAQSJQohRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0xBVEVOQ1lfQ0FQEAUSJwojRVhDTFVTSU9OX1JFQVNPTl9NSVNTSU5HX0NBUEFCSUxJVFkQBhIgChxFWENMVVNJT05fUkVBU09OX05PVF9BTExPV0VEEAcSIQodRVhDTFVTSU9OX1JFQVNPTl9SQVRFX0xJTUlURUQQCBIhCh1FWENMVVNJT05fUkVBU09OX05PVF9TRUxFQ1RFRBAJEicKI0VYQ0xVU0lPTl9SRUFTT05fT1ZFUl9BVFRFTVBUX0xJTUlUEAoSJAogRVhDTFVTSU9OX1JFQVNPTl9XUk9OR19PUEVSQVRJT04QCxIoCiRFWENMVVNJT05fUkVBU09OX1BST1ZJREVSX1BSRUZFUkVOQ0UQDDLXBQoMUm91dGVTZXJ2aWNlEj8KBVJvdXRlEhkuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USSQoOUm91dGVFbWJlZGRpbmcSGi5zaWduYWxib3gudjEuRW1iZWRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USRwoLUm91dGVSZXJhbmsSGy5zaWduYWxib3gudjEuUmVyYW5rUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk8KC1JvdXRlSW1hZ2VzEiMuc2lnbmFsYm94LnYxLkdlbmVyYXRlSW1hZ2VzUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlElIKElJvdXRlVHJhbnNjcmlwdGlvbhIfLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEkYKC1JvdXRlU3BlZWNoEhouc2lnbmFsYm94LnYxLlNwZWFrUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk0KD1JvdXRlTW9kZXJhdGlvbhIdLnNpZ25hbGJveC52MS5Nb2RlcmF0ZVJlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJUCgpMaXN0TW9kZWxzEh8uc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBEmAKDkxpc3RNY3BTZXJ2ZXJzEiMuc2lnbmFsYm94LnYxLkxpc3RNY3BTZXJ2ZXJzUmVxdWVzdBokLnNpZ25hbGJveC52MS5MaXN0TWNwU2VydmVyc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_audio, file_signalbox_v1_chat, file_signalbox_v1_common, file_signalbox_v1_embedding, file_signalbox_v1_image, file_signalbox_v1_moderation, file_signalbox_v1_rerank]);
 
 /**
  * One deployment the router would try, in order.
@@ -291,6 +291,14 @@ export type DeploymentHealth = Message<"signalbox.v1.DeploymentHealth"> & {
    * @generated from field: signalbox.v1.FailureKind last_failure_kind = 7;
    */
   lastFailureKind: FailureKind;
+
+  /**
+   * The latest active check of this deployment (AdminService.CheckDeployments, or the background
+   * checks of health_checks in the config), from any replica; absent when never checked.
+   *
+   * @generated from field: signalbox.v1.DeploymentCheck last_check = 8;
+   */
+  lastCheck?: DeploymentCheck | undefined;
 };
 
 /**
@@ -339,6 +347,96 @@ export type DeploymentHealth_State = (typeof DeploymentHealth_State)[keyof typeo
  */
 export const DeploymentHealth_StateSchema: GenEnum<DeploymentHealth_State> = /*@__PURE__*/
   enumDesc(file_signalbox_v1_route, 4, 0);
+
+/**
+ * One active check of a deployment: a minimal real request sent to it alone (a one-word chat with
+ * a few output tokens, or one embedding, rerank or moderation input), without fallback, retries or
+ * the cache, billed and recorded like any request (tagged "health-check").
+ *
+ * @generated from message signalbox.v1.DeploymentCheck
+ */
+export type DeploymentCheck = Message<"signalbox.v1.DeploymentCheck"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string provider = 2;
+   */
+  provider: string;
+
+  /**
+   * What was sent: "chat", "embeddings", "rerank" or "moderation"; empty when skipped.
+   *
+   * @generated from field: string operation = 3;
+   */
+  operation: string;
+
+  /**
+   * It answered.
+   *
+   * @generated from field: bool healthy = 4;
+   */
+  healthy: boolean;
+
+  /**
+   * Why not, when it did not answer: the Connect code name ("unavailable", "unauthenticated",
+   * "deadline_exceeded", …) and the error as a caller would see it (never a key).
+   *
+   * @generated from field: string status = 5;
+   */
+  status: string;
+
+  /**
+   * @generated from field: string error = 6;
+   */
+  error: string;
+
+  /**
+   * Round trip of the check, ms.
+   *
+   * @generated from field: uint32 latency_ms = 7;
+   */
+  latencyMs: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp check_time = 8;
+   */
+  checkTime?: Timestamp | undefined;
+
+  /**
+   * What it cost, nano-USD, and where to find it in UsageService.ListRequests.
+   *
+   * @generated from field: int64 cost_nano_usd = 9;
+   */
+  costNanoUsd: bigint;
+
+  /**
+   * @generated from field: string request_id = 10;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string trace_id = 11;
+   */
+  traceId: string;
+
+  /**
+   * Not checked, and why: its operations are all ones a check would pay per unit for (images,
+   * speech, transcription, realtime). healthy is false and status empty.
+   *
+   * @generated from field: string skipped = 12;
+   */
+  skipped: string;
+};
+
+/**
+ * Describes the message signalbox.v1.DeploymentCheck.
+ * Use `create(DeploymentCheckSchema)` to create a new message.
+ */
+export const DeploymentCheckSchema: GenMessage<DeploymentCheck> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_route, 5);
 
 /**
  * A deployment: a provider connection plus a pinned model, its prices and what it can do.
@@ -426,7 +524,7 @@ export type DeploymentInfo = Message<"signalbox.v1.DeploymentInfo"> & {
  * Use `create(DeploymentInfoSchema)` to create a new message.
  */
 export const DeploymentInfoSchema: GenMessage<DeploymentInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 5);
+  messageDesc(file_signalbox_v1_route, 6);
 
 /**
  * Another name for a route or deployment.
@@ -450,7 +548,7 @@ export type AliasInfo = Message<"signalbox.v1.AliasInfo"> & {
  * Use `create(AliasInfoSchema)` to create a new message.
  */
 export const AliasInfoSchema: GenMessage<AliasInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 6);
+  messageDesc(file_signalbox_v1_route, 7);
 
 /**
  * A weighted target of a route.
@@ -474,7 +572,7 @@ export type RouteTarget = Message<"signalbox.v1.RouteTarget"> & {
  * Use `create(RouteTargetSchema)` to create a new message.
  */
 export const RouteTargetSchema: GenMessage<RouteTarget> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 7);
+  messageDesc(file_signalbox_v1_route, 8);
 
 /**
  * One arm of an A/B split.
@@ -505,7 +603,7 @@ export type RouteVariant = Message<"signalbox.v1.RouteVariant"> & {
  * Use `create(RouteVariantSchema)` to create a new message.
  */
 export const RouteVariantSchema: GenMessage<RouteVariant> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 8);
+  messageDesc(file_signalbox_v1_route, 9);
 
 /**
  * A route: a name callers ask for, its strategy, targets and fallbacks.
@@ -587,7 +685,7 @@ export type RouteInfo = Message<"signalbox.v1.RouteInfo"> & {
  * Use `create(RouteInfoSchema)` to create a new message.
  */
 export const RouteInfoSchema: GenMessage<RouteInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 9);
+  messageDesc(file_signalbox_v1_route, 10);
 
 /**
  * One routing condition: every field must match one of its values ("*": any value).
@@ -613,7 +711,7 @@ export type RouteCondition = Message<"signalbox.v1.RouteCondition"> & {
  * Use `create(RouteConditionSchema)` to create a new message.
  */
 export const RouteConditionSchema: GenMessage<RouteCondition> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 10);
+  messageDesc(file_signalbox_v1_route, 11);
 
 /**
  * @generated from message signalbox.v1.ConditionField
@@ -637,7 +735,7 @@ export type ConditionField = Message<"signalbox.v1.ConditionField"> & {
  * Use `create(ConditionFieldSchema)` to create a new message.
  */
 export const ConditionFieldSchema: GenMessage<ConditionField> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 11);
+  messageDesc(file_signalbox_v1_route, 12);
 
 /**
  * @generated from message signalbox.v1.ListModelsResponse
@@ -664,7 +762,7 @@ export type ListModelsResponse = Message<"signalbox.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 12);
+  messageDesc(file_signalbox_v1_route, 13);
 
 /**
  * @generated from message signalbox.v1.ListMcpServersRequest
@@ -684,7 +782,7 @@ export type ListMcpServersRequest = Message<"signalbox.v1.ListMcpServersRequest"
  * Use `create(ListMcpServersRequestSchema)` to create a new message.
  */
 export const ListMcpServersRequestSchema: GenMessage<ListMcpServersRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 13);
+  messageDesc(file_signalbox_v1_route, 14);
 
 /**
  * A tool of an MCP server as the gateway offers it (the server's entry's tools filter applied).
@@ -717,7 +815,7 @@ export type McpTool = Message<"signalbox.v1.McpTool"> & {
  * Use `create(McpToolSchema)` to create a new message.
  */
 export const McpToolSchema: GenMessage<McpTool> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 14);
+  messageDesc(file_signalbox_v1_route, 15);
 
 /**
  * An MCP server of the configuration, as the caller may see it: never its full URL (which may
@@ -802,7 +900,7 @@ export type McpServer = Message<"signalbox.v1.McpServer"> & {
  * Use `create(McpServerSchema)` to create a new message.
  */
 export const McpServerSchema: GenMessage<McpServer> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 15);
+  messageDesc(file_signalbox_v1_route, 16);
 
 /**
  * @generated from message signalbox.v1.ListMcpServersResponse
@@ -821,7 +919,7 @@ export type ListMcpServersResponse = Message<"signalbox.v1.ListMcpServersRespons
  * Use `create(ListMcpServersResponseSchema)` to create a new message.
  */
 export const ListMcpServersResponseSchema: GenMessage<ListMcpServersResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 16);
+  messageDesc(file_signalbox_v1_route, 17);
 
 /**
  * Why a deployment is not in the plan.
