@@ -65,7 +65,8 @@ export function createDeploymentChecker(core: GatewayCore, engine: ChatEngine, p
     const ri: RequestInfo = { id: newRequestId(), traceId: parent?.traceId ?? randomId128(), arrivedAt: performance.now(), ...(parent?.otel ? { otel: parent.otel } : {}) };
     const signal = AbortSignal.timeout(timeoutMs);
     const statusOf = (err: unknown) => (err === undefined ? "ok" : signal.aborted ? "deadline_exceeded" : codeName(toConnectError(err, undefined, ri.traceId).code));
-    const routing = { noFallback: true, maxAttempts: 1, timeouts: { totalMs: timeoutMs } };
+    // The time limit is the signal's alone (a route timeout racing it would word the same failure two ways).
+    const routing = { noFallback: true, maxAttempts: 1 };
     const common = { model: d.id, tags: [CHECK_TAG], routing };
     const started = performance.now();
     let costNanos = 0;
@@ -116,6 +117,7 @@ export function createDeploymentChecker(core: GatewayCore, engine: ChatEngine, p
         }
         const o = await checkOne(d, list[i], caller, timeoutMs, parent);
         core.exec.health.putCheck(o);
+        core.metrics.deploymentCheck(o.deployment, o.healthy ? "ok" : o.skipped ? "skipped" : "failed", o.status);
         out[i] = o;
       }
     };

@@ -29,6 +29,8 @@ export interface GatewayMetrics {
   configVersion(version: string): void;
   /** One config reload (SIGHUP or AdminService.ReloadConfig): applied, or refused as invalid. */
   configReload(outcome: "ok" | "invalid"): void;
+  /** One active check of a deployment (src/engine/checks.ts): ok, failed (with the Connect code name) or skipped. */
+  deploymentCheck(deployment: string, outcome: "ok" | "failed" | "skipped", status: string): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** The Prometheus text exposition. */
@@ -194,6 +196,7 @@ export function createMetrics(): GatewayMetrics {
     ["route", "result"],
   );
   const guardrails = counter("signalbox.guardrail.actions", "Guardrail actions: one per request, guardrail, stage and action taken", ["guardrail", "stage", "action"]);
+  const checks = counter("signalbox.deployment.checks", "Active checks of deployments by outcome (ok, failed, skipped) and, for a failure, its code", ["deployment", "outcome", "error.type"]);
   const reloads = counter("signalbox.config.reloads", "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)", ["outcome"]);
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
   reloads.add(0, "ok");
@@ -250,6 +253,9 @@ export function createMetrics(): GatewayMetrics {
     },
     configReload(outcome) {
       reloads.add(1, outcome);
+    },
+    deploymentCheck(deployment, outcome, status) {
+      checks.add(1, deployment, outcome, status || undefined);
     },
     watchRealtime(open) {
       realtimeOpen = open;

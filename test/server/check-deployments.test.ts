@@ -105,6 +105,9 @@ describe("AdminService.CheckDeployments", () => {
     assert.equal(chatCalls(fake).length, 1, "one attempt, no retry, no fallback");
     const rec = g.usage.recent().find((x) => x.id === r.checks[0].requestId);
     assert.equal(rec?.status, "unavailable", "a failed check is recorded too");
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    assert.match(metrics, /^signalbox_deployment_checks_total\{deployment="oa\/other",outcome="failed",error_type="unavailable"\} 1$/m);
+    assert.match(metrics, /^signalbox_deployment_checks_total\{deployment="nope",outcome="failed",error_type="not_found"\} 1$/m);
   });
 
   test("a rejected provider key is unauthenticated, and the key appears nowhere", async () => {
