@@ -2,8 +2,9 @@
 // gateway started in process, after this test has sent it real traffic (two teams, a fallback, a
 // failure, a cache hit), and checks what the pages show against the API itself: overview
 // figures, usage totals, a request's fallback timeline and trace link, the route explainer's
-// candidates, a key created and revoked in the console, what a team key may see, and a streamed
-// chat in the playground. Screenshots of every page go to test-output/console/.
+// candidates, a key created and revoked in the console, what a team key may see, a streamed
+// chat in the playground, and deployment checks made on Models & health. Screenshots of every
+// page go to test-output/console/.
 //
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
 
@@ -735,6 +736,79 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     await tp.getByRole("button", { name: "Sign out" }).click();
     await tp.locator("input[name=key]").waitFor();
     assert.equal(await tp.evaluate(() => sessionStorage.length), 0);
+    await tp.close();
+  });
+
+  // Last here: the checks are recorded requests (a rerank among them) and count towards mock/flaky's cooldown.
+  test("models: Check all shows each deployment's check, ok or failed and why, kept across a reload; Check checks one; a team key may not check", async () => {
+    const p = await newPage();
+    await signIn(p, ADMIN, "admin");
+    await go(p, "Models & health");
+    const cell = (id: string) => p.locator(`[data-testid=deployments] tr[data-id='${id}'] [data-testid=last-check]`);
+    await cell("mock/a").waitFor();
+    assert.equal(await cell("mock/a").getAttribute("data-result"), "none");
+    assert.match(await cell("mock/a").innerText(), /^—/);
+    // The button's progress, however short the checks: seen by an observer set before the click.
+    await p.evaluate(() => {
+      const w = window as unknown as { sawChecking: boolean };
+      w.sawChecking = false;
+      new MutationObserver(() => {
+        const b = document.querySelector<HTMLButtonElement>("[data-testid=check-all]");
+        if (b?.disabled && b.textContent === "Checking…") w.sawChecking = true;
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    const checkAll = p.getByRole("button", { name: "Check all" });
+    await checkAll.click();
+    const summary = p.getByTestId("check-summary");
+    await summary.waitFor({ timeout: 30_000 });
+    assert.equal(await p.evaluate(() => (window as unknown as { sawChecking: boolean }).sawChecking), true, "Checking… while it ran");
+    assert.ok(await checkAll.isEnabled());
+    assert.deepEqual(
+      { ok: await summary.getAttribute("data-ok"), failed: await summary.getAttribute("data-failed"), skipped: await summary.getAttribute("data-skipped") },
+      { ok: "4", failed: "1", skipped: "0" },
+    );
+    assert.match(await summary.innerText(), /Checked 5 deployments in .*\(mock\/flaky\)/);
+    const shown = async () => {
+      await p.locator("[data-testid=deployments] tr[data-id='mock/a'] [data-testid=last-check][data-result=ok]").waitFor();
+      await p.locator("[data-testid=deployments] tr[data-id='mock/flaky'] [data-testid=last-check][data-result=failed]").waitFor();
+      assert.match(await cell("mock/a").innerText(), /^ok · [\d.]+ m?s · \d+ s ago/);
+      assert.match(await cell("mock/flaky").innerText(), /^failed · unavailable · \d+ s ago/);
+      assert.match((await cell("mock/flaky").getByTestId("check-error").getAttribute("title")) ?? "", /injected failure: overloaded/);
+      assert.equal(await cell("mock/trickle").getAttribute("data-result"), "ok");
+    };
+    await shown();
+    await shot(p, "models-checked");
+    // What ListModels says: the page links each check's request.
+    const listed = async (id: string) => (await admin.route.listModels({})).deployments.find((d) => d.id === id)?.health?.lastCheck;
+    const flaky = await listed("mock/flaky");
+    assert.equal(flaky?.status, "unavailable");
+    assert.equal(await cell("mock/flaky").locator("a").getAttribute("href"), `/console/requests/${flaky?.requestId}`);
+
+    // Reloaded, the last checks come from ListModels.
+    await p.reload();
+    await cell("mock/a").waitFor();
+    assert.equal(await p.getByTestId("check-summary").count(), 0);
+    await shown();
+
+    // Check one deployment: its check changes, the others' do not.
+    const a = await listed("mock/a");
+    const b = await listed("mock/b");
+    await cell("mock/b").getByRole("button", { name: "Check" }).click();
+    await poll(async () => ((await listed("mock/b"))?.requestId !== b?.requestId ? true : undefined), 10_000, "mock/b's new check");
+    const b2 = await listed("mock/b");
+    assert.equal(b2?.healthy, true);
+    await p.locator(`[data-testid=deployments] tr[data-id='mock/b'] [data-testid=last-check] a[href='/console/requests/${b2?.requestId}']`).waitFor();
+    assert.equal((await listed("mock/a"))?.requestId, a?.requestId);
+    await p.close();
+
+    // A team key sees the last checks, and no way to make one.
+    const tp = await newPage();
+    await signIn(tp, SEARCH, "team");
+    await go(tp, "Models & health");
+    await tp.locator("[data-testid=deployments] tr[data-id='mock/flaky'] [data-testid=last-check][data-result=failed]").waitFor();
+    assert.match(await tp.locator("[data-testid=deployments] tr[data-id='mock/flaky'] [data-testid=last-check]").innerText(), /^failed · unavailable/);
+    assert.equal(await tp.getByRole("button", { name: "Check all" }).count(), 0);
+    assert.equal(await tp.getByTestId("check-one").count(), 0);
     await tp.close();
   });
 

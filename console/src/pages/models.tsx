@@ -1,11 +1,30 @@
 // Models & health: every deployment with its prices, context window, capabilities and live health
-// (cooldowns, latency estimates, in flight), refreshed every few seconds; then aliases and routes;
-// then the MCP servers the key may use (when there are any), whose tools are listed on demand.
+// (cooldowns, latency estimates, in flight) and its last active check (ListModels' health.last_check,
+// made here, by another replica, the CLI or the background checks), refreshed every few seconds; an
+// admin may check every deployment, or one, now (AdminService.CheckDeployments); then aliases and
+// routes; then the MCP servers the key may use (when there are any), whose tools are listed on demand.
 
-import { skipToken, useQuery } from "@connectrpc/connect-query";
-import { CapabilitySchema, Code, DeploymentHealth_State, DeploymentHealth_StateSchema, type DeploymentHealth, FailureKindSchema, type McpServer, RouteService, SignalboxError, TaskSchema } from "@signalbox/client";
-import { useState } from "react";
-import { count, dateTime, enumName, ms, pricePerMtok, relative, usd } from "../format.ts";
+import { createConnectQueryKey, skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
+import {
+  AdminService,
+  CapabilitySchema,
+  Code,
+  type DeploymentCheck,
+  DeploymentHealth_State,
+  DeploymentHealth_StateSchema,
+  type DeploymentHealth,
+  FailureKindSchema,
+  type McpServer,
+  RouteService,
+  SignalboxError,
+  TaskSchema,
+} from "@signalbox/client";
+import { useQueryClient } from "@tanstack/react-query";
+import { useRef, useState } from "react";
+import { useSession } from "../context.ts";
+import { count, dateTime, enumName, ms, pricePerMtok, relative, tsToMs, usd } from "../format.ts";
+import { Link } from "../router.tsx";
+import { isAdmin } from "../session.ts";
 import { Badge, Card, ErrorBox, Loading, PageHeader } from "../ui.tsx";
 
 const REFRESH_MS = 3000;
@@ -23,6 +42,102 @@ function HealthBadge({ h }: { h: DeploymentHealth | undefined }) {
     default:
       return <Badge tone="ok">healthy</Badge>;
   }
+}
+
+type CheckResult = "ok" | "failed" | "skipped" | "none";
+const resultOf = (c: DeploymentCheck | undefined): CheckResult => (!c ? "none" : c.skipped ? "skipped" : c.healthy ? "ok" : "failed");
+
+/** The later of two checks of a deployment: one just made here may be ahead of ListModels' copy. */
+function later(a: DeploymentCheck | undefined, b: DeploymentCheck | undefined): DeploymentCheck | undefined {
+  if (!a || !b) return a ?? b;
+  return (tsToMs(b.checkTime) ?? 0) > (tsToMs(a.checkTime) ?? 0) ? b : a;
+}
+
+/** "ok · 30 ms · 2 min ago", "failed · unavailable · 2 min ago" with the error, "skipped" with why, or "—". */
+function LastCheck({ c, admin }: { c: DeploymentCheck | undefined; admin: boolean }) {
+  if (!c) return <span className="muted">—</span>;
+  const at = c.checkTime ? `checked ${dateTime(c.checkTime)}` : undefined;
+  // The check is a recorded request: an admin may open it (other keys may not see it).
+  const when = !c.checkTime ? null : admin && c.requestId ? (
+    <Link to={`requests/${encodeURIComponent(c.requestId)}`} title={`${at}: the check's request`}>
+      {relative(c.checkTime)}
+    </Link>
+  ) : (
+    <span title={at}>{relative(c.checkTime)}</span>
+  );
+  if (c.skipped) {
+    return (
+      <>
+        <Badge tone="muted" title={c.skipped}>
+          skipped
+        </Badge>
+        <span className="small muted nowrap"> · {when}</span>
+        <div className="muted small check-detail" title={c.skipped}>
+          {c.skipped}
+        </div>
+      </>
+    );
+  }
+  const what = [c.operation, c.costNanoUsd ? usd(c.costNanoUsd) : ""].filter(Boolean).join(", ");
+  if (c.healthy) {
+    return (
+      <>
+        <Badge tone="ok" title={what || undefined}>
+          ok
+        </Badge>
+        <span className="small nowrap">
+          {" "}
+          · {ms(c.latencyMs)} · {when}
+        </span>
+      </>
+    );
+  }
+  return (
+    <>
+      <Badge tone="bad" title={c.error || undefined}>
+        failed · {c.status || "unknown"}
+      </Badge>
+      <span className="small muted nowrap"> · {when}</span>
+      {c.error && (
+        <div className="muted small check-detail" title={c.error} data-testid="check-error">
+          {c.error}
+        </div>
+      )}
+    </>
+  );
+}
+
+/** A deployment's last check and, for an admin, a Check action for it alone. */
+function CheckCell({ id, last, admin, busy, onChecked }: { id: string; last: DeploymentCheck | undefined; admin: boolean; busy: boolean; onChecked: (checks: DeploymentCheck[]) => void }) {
+  const one = useMutation(AdminService.method.checkDeployments, { onSuccess: (r) => onChecked(r.checks) });
+  const pending = busy || one.isPending;
+  return (
+    <td data-testid="last-check" data-result={resultOf(last)} aria-busy={pending}>
+      <LastCheck c={last} admin={admin} />
+      {admin && (
+        <div>
+          <button type="button" className="link small" disabled={pending} onClick={() => one.mutate({ deployments: [id] })} title={`Send ${id} a minimal real request now`} data-testid="check-one">
+            {pending ? "Checking…" : "Check"}
+          </button>
+        </div>
+      )}
+      <ErrorBox error={one.error} />
+    </td>
+  );
+}
+
+/** What Check all found: how many answered, failed and were skipped, and which failed. */
+function CheckSummary({ checks, tookMs }: { checks: DeploymentCheck[]; tookMs: number }) {
+  const failed = checks.filter((c) => !c.healthy && !c.skipped);
+  const ok = checks.filter((c) => c.healthy).length;
+  const skipped = checks.length - ok - failed.length;
+  return (
+    <p className="small" data-testid="check-summary" data-ok={ok} data-failed={failed.length} data-skipped={skipped} aria-live="polite">
+      Checked {checks.length} deployment{checks.length === 1 ? "" : "s"} in {ms(tookMs)}: <Badge tone="ok">{ok} ok</Badge> <Badge tone={failed.length ? "bad" : "muted"}>{failed.length} failed</Badge>
+      {skipped > 0 && <Badge tone="muted">{skipped} skipped</Badge>}
+      {failed.length > 0 && <span className="muted"> ({failed.map((c) => c.deployment).join(", ")})</span>}
+    </p>
+  );
 }
 
 /** A server's tools (name and description), or why they could not be listed. */
@@ -135,6 +250,29 @@ function McpServers() {
 export function ModelsPage() {
   const q = useQuery(RouteService.method.listModels, {}, { refetchInterval: REFRESH_MS });
   const m = q.data;
+  const admin = isAdmin(useSession().identity);
+  const qc = useQueryClient();
+  // Checks made from this page, until ListModels has them (it keeps the later of the two).
+  const [checked, setChecked] = useState<ReadonlyMap<string, DeploymentCheck>>(new Map());
+  const onChecked = (checks: DeploymentCheck[]) => {
+    setChecked((prev) => {
+      const next = new Map(prev);
+      for (const c of checks) next.set(c.deployment, later(next.get(c.deployment), c) ?? c);
+      return next;
+    });
+    void qc.invalidateQueries({ queryKey: createConnectQueryKey({ schema: RouteService.method.listModels, cardinality: undefined }) });
+  };
+  const [summary, setSummary] = useState<{ checks: DeploymentCheck[]; tookMs: number }>();
+  const startedAt = useRef(0);
+  const all = useMutation(AdminService.method.checkDeployments, {
+    onSuccess: (r) => (setSummary({ checks: r.checks, tookMs: performance.now() - startedAt.current }), onChecked(r.checks)),
+  });
+  const checkAll = () => {
+    setSummary(undefined);
+    startedAt.current = performance.now();
+    // No names: every deployment the gateway lists.
+    all.mutate({});
+  };
   return (
     <>
       <PageHeader
@@ -151,7 +289,25 @@ export function ModelsPage() {
         q.isPending && <Loading />
       ) : (
         <>
-          <Card title={`Deployments (${m.deployments.length})`}>
+          <Card
+            title={`Deployments (${m.deployments.length})`}
+            actions={
+              admin && (
+                <button
+                  type="button"
+                  disabled={all.isPending}
+                  onClick={checkAll}
+                  title="Send every deployment a minimal real request now (no fallback): billed and recorded with the tag health-check; failures count towards its cooldown."
+                  data-testid="check-all"
+                >
+                  {all.isPending ? "Checking…" : "Check all"}
+                </button>
+              )
+            }
+          >
+            <ErrorBox error={all.error} title="The deployments could not be checked." />
+            {all.isPending && <Loading what={`Checking ${m.deployments.length} deployments`} />}
+            {summary && !all.isPending && <CheckSummary {...summary} />}
             <div className="table-wrap">
               <table className="table dense" data-testid="deployments">
                 <thead>
@@ -162,6 +318,7 @@ export function ModelsPage() {
                     <th className="num">Context</th>
                     <th>Capabilities</th>
                     <th>Health</th>
+                    <th>Last check</th>
                     <th className="num">Failures</th>
                     <th className="num">TTFT est.</th>
                     <th className="num">Latency est.</th>
@@ -211,6 +368,7 @@ export function ModelsPage() {
                         <HealthBadge h={d.health} />
                         {d.health?.lastFailureKind ? <div className="muted small">last: {enumName(FailureKindSchema, d.health.lastFailureKind, "FAILURE_KIND_")}</div> : null}
                       </td>
+                      <CheckCell id={d.id} last={later(d.health?.lastCheck, checked.get(d.id))} admin={admin} busy={all.isPending} onChecked={onChecked} />
                       <td className="num">{d.health?.consecutiveFailures ?? 0}</td>
                       <td className="num">{ms(d.health?.ttftMs)}</td>
                       <td className="num">{ms(d.health?.latencyMs)}</td>
