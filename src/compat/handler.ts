@@ -611,6 +611,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           readJson: () => readJsonBody(req, maxBytes),
           send: (st, b) => sendJson(res, st, b, { "x-request-id": ri.id }),
           signal: ac.signal,
+          ri,
         });
         return;
       }
@@ -747,7 +748,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return true;
       }
       const bifrostGovernance = feedback !== undefined && isBifrostGovernancePath(q < 0 ? url : url.slice(0, q));
-      if (!bifrostGovernance && !(feedback && (url.startsWith("/key/") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/") || url.startsWith("/customer/") || url.startsWith("/end_user/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
+      // GET /health (LiteLLM's model health check, unlike its probes) needs a key: served as the rest.
+      if (!bifrostGovernance && !(feedback && (url.startsWith("/key/") || url === "/health" || url.startsWith("/health?") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/") || url.startsWith("/customer/") || url.startsWith("/end_user/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
       serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
         if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: "500" } });
         else res.destroy();

@@ -37,6 +37,12 @@
 //   POST /model/new      model_name + litellm_params {model: "provider/model", api_base, api_key}:
 //                        a deployment made at run time (and, with credentials, its provider)
 //   POST /model/delete   {id}: a deployment /model/new (or PutConfigEntry) made
+//   GET  /health         (?model= or ?model_id=) LiteLLM's model health check: each deployment (or
+//                        those behind one model) sent a minimal real request (an active check,
+//                        billed and recorded with tag health-check), answered as LiteLLM's
+//                        healthy_endpoints / unhealthy_endpoints; admin only (it spends provider
+//                        tokens). With health_checks configured, the background checks' latest
+//                        results instead, as LiteLLM's background_health_checks
 //   GET  /health/liveliness, /health/readiness: no key needed, as in LiteLLM
 //
 // max_budget without budget_duration is LiteLLM's budget for the whole life of the key (team,
@@ -66,13 +72,17 @@ import type { UsageFilter, UsageStore } from "../usage/store.ts";
 import { toOpenAIError } from "./response.ts";
 import { applyGuardrails } from "../guardrails/engine.ts";
 import { admitCheck } from "../server/guardrail-service.ts";
+import { DEFAULT_CHECK_TIMEOUT_MS } from "../engine/checks.ts";
+import type { RequestInfo } from "../server/context.ts";
+import type { CheckOutcome } from "../state/health.ts";
+import { deploymentsBehind } from "./openrouter.ts";
 
 /** LiteLLM's regenerate names the key in its path: /key/{key}/regenerate (the secret or its token). */
 const KEY_IN_PATH = /^\/key\/([^/]+)\/regenerate$/;
 export const isLiteLLMPath = (p: string): boolean => GETS.has(p) || POSTS.has(p) || KEY_IN_PATH.test(p);
 /** LiteLLM serves its customer endpoints under /end_user/* too (their first name); both are served here. */
 const customerRoutes = (...verbs: string[]) => verbs.flatMap((v) => [`/customer/${v}`, `/end_user/${v}`]);
-const GETS = new Set(["/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info", "/guardrails/list", ...customerRoutes("info", "list")]);
+const GETS = new Set(["/health", "/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info", "/guardrails/list", ...customerRoutes("info", "list")]);
 const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/key/regenerate", "/key/block", "/key/unblock", "/team/new", "/team/update", "/team/delete", "/model/new", "/model/delete", "/guardrails/apply_guardrail", ...customerRoutes("new", "update", "delete", "block", "unblock")]);
 /** The route a trace names: the path form of /key/regenerate carries a secret, never traced. */
 export const liteLLMRoute = (p: string): string => (KEY_IN_PATH.test(p) ? "/key/{key}/regenerate" : p);
@@ -124,6 +134,8 @@ export interface LiteLLMDeps {
   now?: () => number;
   /** Aborts when the caller goes away (a guardrail's service call stops). */
   signal?: AbortSignal;
+  /** The asking request: /health's checks are spans of its trace. */
+  ri?: RequestInfo;
 }
 
 const bad = (field: string, message: string) => new GatewayError("invalid_argument", `${field}: ${message}`, { field });
@@ -461,6 +473,12 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
       d.send(200, { response_text: r.text, signalbox: { actions: r.actions, ignored: ignoredOf(b, new Set(["guardrail_name", "text"])) } });
       return 200;
     }
+    case "/health": {
+      cp.requireAdmin(a, "checking deployments (/health: each check is a real, billed request)");
+      const h = await modelHealth(d);
+      d.send(h.status, h.body);
+      return h.status;
+    }
     case "/model/info":
     case "/v1/model/info": {
       const cfg = d.core.registry.config;
@@ -787,16 +805,25 @@ function graceSecondsOf(v: unknown): number {
 /** The prefix LiteLLM would write for a provider of each type ("openai/gpt-4o"). */
 const PREFIX_OF: Record<string, string> = { "openai-compatible": "openai", vertex: "vertex_ai" };
 
-/** A deployment in /model/info's shape: never a credential, only where it sends requests. */
-function modelInfoOf(x: DeploymentConfig, runtime: boolean, core: GatewayCore) {
+/**
+ * Where a deployment sends requests, as LiteLLM's litellm_params say it: model "<prefix>/<upstream
+ * model>" and api_base (the provider's base_url, never for the mock). Never a credential.
+ */
+function whereOf(x: DeploymentConfig, core: GatewayCore): { prefix: string; model: string; api_base?: string } {
   const p = core.registry.config.providers.find((q) => q.name === x.provider);
   const prefix = p ? (PREFIX_OF[p.type] ?? p.type) : x.provider;
+  return { prefix, model: `${prefix}/${x.model}`, ...(p && p.type !== "mock" ? { api_base: p.baseUrl } : {}) };
+}
+
+/** A deployment in /model/info's shape: never a credential, only where it sends requests. */
+function modelInfoOf(x: DeploymentConfig, runtime: boolean, core: GatewayCore) {
+  const { prefix, model, api_base } = whereOf(x, core);
   const perToken = (microPerMillion: number) => microPerMillion / 1e12;
   return {
     model_name: x.id,
     litellm_params: {
-      model: `${prefix}/${x.model}`,
-      ...(p && p.type !== "mock" ? { api_base: p.baseUrl } : {}),
+      model,
+      ...(api_base !== undefined ? { api_base } : {}),
       ...(x.limits?.requestsPerMinute ? { rpm: x.limits.requestsPerMinute } : {}),
       ...(x.limits?.tokensPerMinute ? { tpm: x.limits.tokensPerMinute } : {}),
     },
@@ -920,6 +947,122 @@ async function newModel(b: Record<string, unknown>, a: Actor, core: GatewayCore)
   const x = core.registry.config.deployments.find((y) => y.id === name);
   const ignored = [...ignoredOf(b, MODEL_FIELDS), ...ignoredOf(lp, PARAM_FIELDS).map((f) => `litellm_params.${f}`), ...ignoredOf(info, INFO_FIELDS).map((f) => `model_info.${f}`)];
   return { model_id: name, ...(x ? modelInfoOf(x, true, core) : { model_name: name }), signalbox: { provider, changes, ignored } };
+}
+
+/**
+ * The deployments GET /health checks: every listed one this key may name; with model_id, that
+ * deployment (LiteLLM's model_info.id is the deployment id here); with model, what a request for
+ * that name reaches (a route's targets, an alias's target, a deployment, a model a wildcard makes),
+ * else, as LiteLLM's health check also matches it, the deployments whose litellm_params.model
+ * ("openai/gpt-4o") it is. A name that reaches nothing is a 404 naming the parameter.
+ */
+function healthTargets(d: LiteLLMDeps, model: string | undefined, modelId: string | undefined): DeploymentConfig[] {
+  const core = d.core;
+  const cfg = core.registry.config;
+  const mine = (x: DeploymentConfig) => allowListAllows(d.caller.allow, x.id);
+  if (modelId) {
+    let x: DeploymentConfig | undefined;
+    try {
+      x = core.registry.deployment(modelId);
+    } catch {
+      // a wildcard that cannot make this model: no deployment
+    }
+    if (!x || !mine(x)) throw new GatewayError("not_found", `model_id: no deployment "${modelId}" that this key may name (model_info.id, as /model/info lists them)`, { field: "model_id" });
+    return [x];
+  }
+  if (!model) return cfg.deployments.filter(mine);
+  let found = deploymentsBehind(cfg, cfg.aliases[model] ?? model);
+  if (!found.length) found = cfg.deployments.filter((x) => whereOf(x, core).model === model);
+  if (!found.length) {
+    const r = core.registry.resolve(model);
+    if (r?.kind === "deployment") found = [r.deployment];
+  }
+  if (!allowListAllows(d.caller.allow, model)) found = found.filter(mine);
+  if (!found.length) throw new GatewayError("not_found", `model: no model "${model}" that this key may name: give a route, alias or deployment (model_name), or a deployment's litellm_params.model, as /model/info lists them`, { field: "model" });
+  return found;
+}
+
+/**
+ * GET /health, LiteLLM's model health check: {healthy_endpoints, unhealthy_endpoints,
+ * healthy_count, unhealthy_count}, each endpoint {model, model_id, api_base} and, when unhealthy,
+ * error. Without health_checks, each deployment is sent a minimal real request now (core.checks:
+ * billed to the caller and recorded with tag health-check); with health_checks, the background
+ * checks' latest results are answered (from any replica), as LiteLLM answers its
+ * background_health_checks' results rather than calling each model again; only when none of the
+ * deployments asked about has a result yet are they checked now. As LiteLLM's, a request about
+ * one model (?model= or ?model_id=) of which nothing is healthy is a 503, the body unchanged.
+ *
+ * `model` is LiteLLM's litellm_params.model, "<provider prefix>/<upstream model>" (what LiteLLM's
+ * health check copies from the deployment, and what /model/info says here), not the deployment
+ * id: LiteLLM clients (its admin UI, `litellm --health`, scripts) read and match it as that, and
+ * `model_id` (LiteLLM's model_info.id, the deployment id here, which newer LiteLLM answers carry
+ * too) names the deployment itself, since two deployments may share an upstream model. api_base is
+ * the provider's base_url (never for the mock); credentials never appear.
+ *
+ * Deployments that no check covers (those serving only images, speech, transcription or realtime:
+ * each check would be billed per unit) are in neither list: `signalbox.checks` says why. That
+ * extension lists every outcome with its status, latency, request and trace ids and cost.
+ */
+async function modelHealth(d: LiteLLMDeps): Promise<{ status: number; body: unknown }> {
+  const core = d.core;
+  const checker = core.checks;
+  if (!checker) throw new GatewayError("unavailable", "deployment checks are not available yet: try again in a moment");
+  const model = d.query.get("model") || undefined;
+  const modelId = d.query.get("model_id") || undefined;
+  const targets = healthTargets(d, model, modelId);
+  const byId = new Map(targets.map((x) => [x.id, x]));
+  const hc = core.config.healthChecks;
+  let source: "background" | "checked" = "checked";
+  let outcomes: CheckOutcome[] = [];
+  let notChecked: string[] = [];
+  if (hc) {
+    const last = await core.exec.health.lastChecks();
+    const stored = targets.flatMap((x) => last.get(x.id) ?? []);
+    if (stored.length) {
+      source = "background";
+      outcomes = stored;
+      notChecked = targets.filter((x) => !last.has(x.id)).map((x) => x.id);
+    }
+  }
+  // Never an empty list to check: that would check every deployment.
+  if (source === "checked" && targets.length) outcomes = await checker.check([...byId.keys()], d.caller, hc?.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, d.ri);
+  const endpoint = (o: CheckOutcome) => {
+    const x = byId.get(o.deployment);
+    const where = x ? whereOf(x, core) : undefined;
+    return {
+      model: where?.model ?? o.deployment,
+      model_id: o.deployment,
+      ...(where?.api_base !== undefined ? { api_base: where.api_base } : {}),
+      ...(o.healthy ? {} : { error: o.error || o.status }),
+    };
+  };
+  const healthy = outcomes.filter((o) => o.healthy).map(endpoint);
+  const unhealthy = outcomes.filter((o) => !o.healthy && !o.skipped).map(endpoint);
+  const body = {
+    healthy_endpoints: healthy,
+    unhealthy_endpoints: unhealthy,
+    healthy_count: healthy.length,
+    unhealthy_count: unhealthy.length,
+    signalbox: {
+      source,
+      checks: outcomes.map((o) => ({
+        deployment: o.deployment,
+        provider: o.provider,
+        operation: o.operation,
+        healthy: o.healthy,
+        status: o.skipped ? "skipped" : o.healthy ? "ok" : o.status,
+        ...(o.error ? { error: o.error } : {}),
+        ...(o.skipped ? { skipped: o.skipped } : {}),
+        latency_ms: o.latencyMs,
+        request_id: o.requestId,
+        trace_id: o.traceId,
+        cost_usd: o.costNanos / 1e9,
+        checked_at: new Date(o.time).toISOString(),
+      })),
+      ...(notChecked.length ? { not_checked: notChecked } : {}),
+    },
+  };
+  return { status: (model || modelId) && !healthy.length && unhealthy.length ? 503 : 200, body };
 }
 
 /** An error as LiteLLM's proxy gives one: OpenAI's shape with the HTTP status as the code. */

@@ -7,12 +7,16 @@
 // its team); unknown LiteLLM fields are listed back as ignored. Regenerate, block and unblock
 // keys; update, list and delete teams; customers (a team's end users, with a budget, limits or a
 // block of their own); add, list and delete models (deployments made at run time, whose provider
-// credentials never come back); and LiteLLM's probes, which need no key.
+// credentials never come back); LiteLLM's probes, which need no key; and its model health check,
+// GET /health: every deployment (or one model's) sent a real, billed request, admin only, or,
+// with health_checks configured, the background checks' latest results.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { BudgetPeriod, createSignalboxClient, KeyRole } from "@signalbox/client";
+import { setTimeout as sleep } from "node:timers/promises";
 import { hashKey } from "../../src/server/auth.ts";
+import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const ADMIN = ["sbx", "test", "litellm", "admin"].join("_");
@@ -431,5 +435,125 @@ keys:
     } finally {
       gw.gw.health.setServing(true);
     }
+  });
+
+  test("GET /health checks every deployment with a real request, in LiteLLM's shape (mock/flaky unhealthy); ?model= one model's; admin only; billed as health-check", async () => {
+    type Endpoint = { model: string; model_id: string; api_base?: string; error?: string };
+    type Check = { deployment: string; healthy: boolean; status: string; latency_ms: number; request_id: string; trace_id: string; cost_usd: number; error?: string };
+    const all = await call("GET", "/health", ADMIN);
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    const ids = (eps: Endpoint[]) => eps.map((e) => e.model_id).sort();
+    assert.deepEqual(ids(all.body.healthy_endpoints), ["mock/a", "mock/b", "mock/slow", "mock/trickle"]);
+    assert.deepEqual(ids(all.body.unhealthy_endpoints), ["mock/flaky"]);
+    assert.deepEqual([all.body.healthy_count, all.body.unhealthy_count], [4, 1]);
+    // model is LiteLLM's litellm_params.model, as /model/info says it; the mock has no api_base.
+    assert.deepEqual(all.body.healthy_endpoints.find((e: Endpoint) => e.model_id === "mock/a"), { model: "mock/mock-a", model_id: "mock/a" });
+    const flaky: Endpoint = all.body.unhealthy_endpoints[0];
+    assert.equal(flaky.model, "mock/mock-flaky");
+    assert.ok(flaky.error, "an unhealthy endpoint says why");
+    // The extension: every check with its status, latency, request and trace ids.
+    const checks: Check[] = all.body.signalbox.checks;
+    assert.equal(all.body.signalbox.source, "checked");
+    assert.equal(checks.length, 5);
+    for (const c of checks) {
+      assert.match(c.request_id, /\S/);
+      assert.match(c.trace_id, /^[0-9a-f]{32}$/);
+      assert.ok(c.latency_ms >= 0);
+      assert.equal(c.status === "ok", c.healthy, JSON.stringify(c));
+    }
+    const a = checks.find((c) => c.deployment === "mock/a")!;
+    assert.ok(a.cost_usd > 0, "a check is billed");
+    assert.notEqual(checks.find((c) => c.deployment === "mock/flaky")!.status, "ok");
+
+    // One model: an alias, a route (its targets), a deployment, or a litellm_params.model.
+    const fast = await call("GET", "/health?model=fast", ADMIN);
+    assert.equal(fast.status, 200);
+    assert.deepEqual(ids(fast.body.healthy_endpoints), ["mock/a"]);
+    assert.equal(fast.body.unhealthy_count, 0);
+    const fallback = await call("GET", "/health?model=fallback", ADMIN);
+    assert.deepEqual([fallback.status, ids(fallback.body.healthy_endpoints), ids(fallback.body.unhealthy_endpoints)], [200, ["mock/b"], ["mock/flaky"]]);
+    assert.deepEqual(ids((await call("GET", "/health?model=mock/mock-b", ADMIN)).body.healthy_endpoints), ["mock/b"]);
+    assert.deepEqual(ids((await call("GET", "/health?model_id=mock/b", ADMIN)).body.healthy_endpoints), ["mock/b"]);
+    // As LiteLLM's: a model asked about with nothing healthy is a 503, in the same shape.
+    const down = await call("GET", `/health?model=${encodeURIComponent("mock/flaky")}`, ADMIN);
+    assert.deepEqual([down.status, down.body.healthy_count, down.body.unhealthy_count], [503, 0, 1]);
+    const unknown = await call("GET", "/health?model=nope", ADMIN);
+    assert.deepEqual([unknown.status, unknown.body.error.param, unknown.body.error.code], [404, "model", "404"]);
+    assert.equal((await call("GET", "/health?model_id=nope", ADMIN)).body.error.param, "model_id");
+
+    // Admin only: each check spends provider tokens. No key at all is a 401.
+    for (const key of [SEARCH_LEAD, SERVICE]) {
+      const r = await call("GET", "/health", key);
+      assert.equal(r.status, 403, JSON.stringify(r.body));
+      assert.match(r.body.error.message, /admin/);
+    }
+    assert.equal((await fetch(`${gw.url}/health`)).status, 401);
+    assert.equal((await call("POST", "/health", ADMIN, {})).status, 405);
+
+    // Billed to the asking key and recorded with the tag health-check.
+    type Log = { request_id: string; request_tags: string[]; spend: number };
+    let rec: Log | undefined;
+    for (let i = 0; i < 40 && !rec; i++) {
+      const logs = await call("GET", `/spend/logs?api_key=${encodeURIComponent(ADMIN)}`, ADMIN);
+      rec = (logs.body as Log[]).find((r) => r.request_id === a.request_id);
+      if (!rec) await sleep(50);
+    }
+    assert.ok(rec, "the check is in the usage store");
+    assert.ok(rec.request_tags.includes("health-check"), JSON.stringify(rec.request_tags));
+    assert.ok(rec.spend > 0);
+  });
+});
+
+describe("LiteLLM's GET /health with a real provider and background checks (auth off)", () => {
+  let fake: FakeOpenAI;
+  let g: TestGateway;
+  before(async () => {
+    fake = await startFakeOpenAI();
+    g = await startTestGateway(`
+providers:
+  - name: openai
+    type: openai
+    base_url: ${fake.url}
+    api_key: ${OPENAI_TEST_KEY}
+deployments:
+  - { id: oa/chat, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+  - { id: oa/other, provider: openai, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
+  - { id: oa/images, provider: openai, model: dall-e-3, operations: [images] }
+health_checks: { interval_seconds: 3600, deployments: [oa/chat, oa/images] }
+`);
+  });
+  after(async () => {
+    await g?.close();
+    await fake?.close();
+  });
+
+  test("answers the background checks' latest results (no new calls), api_base without the key; what has none yet is checked now", async () => {
+    // The first background round runs a couple of seconds after start.
+    for (let i = 0; i < 100 && !(await g.gw.core.exec.health.lastChecks()).has("oa/chat"); i++) await sleep(100);
+    assert.ok((await g.gw.core.exec.health.lastChecks()).has("oa/chat"), "the background round ran");
+    const calls = () => fake.requests.filter((r) => r.path.endsWith("/chat/completions")).length;
+    const before = calls();
+    // Auth is off: the anonymous caller may, as on the other admin endpoints.
+    const r = await fetch(`${g.url}/health`);
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const body = JSON.parse(text);
+    assert.equal(calls(), before, "no new call: the background results are answered");
+    assert.equal(body.signalbox.source, "background");
+    const base = g.config.providers.find((p) => p.name === "openai")!.baseUrl;
+    assert.deepEqual(body.healthy_endpoints, [{ model: "openai/gpt-4o-mini", model_id: "oa/chat", api_base: base }]);
+    assert.deepEqual([body.healthy_count, body.unhealthy_count], [1, 0]);
+    // Images-only is not checked (billed per image): in neither list, and said why.
+    const images = body.signalbox.checks.find((c: { deployment: string }) => c.deployment === "oa/images");
+    assert.equal(images.status, "skipped");
+    assert.match(images.skipped, /images/);
+    assert.deepEqual(body.signalbox.not_checked, ["oa/other"]);
+    assert.ok(!text.includes(OPENAI_TEST_KEY), "the provider's key never appears");
+
+    // A model the background checks do not cover has no result yet: checked now.
+    const other = await fetch(`${g.url}/health?model=oa/other`);
+    const o = (await other.json()) as { healthy_endpoints: { model: string }[]; signalbox: { source: string } };
+    assert.deepEqual([other.status, o.signalbox.source, o.healthy_endpoints.map((e) => e.model)], [200, "checked", ["openai/gpt-4o"]]);
+    assert.equal(calls(), before + 1);
   });
 });
