@@ -1109,3 +1109,84 @@ describe("lifetime budgets", () => {
     ok(await cli(["keys", "revoke", "cli-lifetime"]));
   });
 });
+
+// Last in the file: a check of mock/flaky fails and counts towards its cooldown, and the checks
+// are requests of their own (records, spend), which the tests above do not expect.
+describe("models check", () => {
+  test("ok, FAILED (exit 1), skipped, not_found and deadline_exceeded; --json, --csv; models shows the last check", async () => {
+    // Never checked yet: "-" in the CHECKED column.
+    const before = ok(await cli(["models"])).stdout;
+    assert.match(before, /^mock\/a .* -$/m);
+    // Each is independent of the others (no two check the same failing deployment): all at once, checked in turn.
+    const [healthyRun, failedRun, jsonRun, csvRun, slowRun, svcTry, badTimeout] = await Promise.all([
+      cli(["models", "check", "mock/a", "mock/b", "mock/rerank", "mock/image"]),
+      cli(["models", "check", "mock/a", "mock/flaky"]),
+      cli(["models", "check", "mock/b", "nope", "--json"]),
+      cli(["models", "check", "mock/a", "mock/image", "--csv"]),
+      cli(["models", "check", "mock/slow", "--timeout", "200"]),
+      cli(["models", "check", "mock/a"], { env: { SIGNALBOX_API_KEY: SVC } }),
+      cli(["models", "check", "--timeout", "0"]),
+    ]);
+
+    const healthy = ok(healthyRun);
+    assertTable(healthy.stdout, ["DEPLOYMENT", "PROVIDER", "OPERATION", "RESULT", "LATENCY", "COST", "DETAIL"], ["serves only images"]);
+    assert.match(healthy.stdout, /^mock\/a +mock +chat +ok +\d+ ms +\$0\.\d+$/m);
+    assert.match(healthy.stdout, /^mock\/b +mock +chat +ok /m);
+    assert.match(healthy.stdout, /^mock\/rerank +mock +rerank +ok +\d+ ms +\$0\.002$/m);
+    assert.match(healthy.stdout, /^mock\/image +mock +skipped +serves only images: a check would be billed per unit$/m);
+    assert.match(healthy.stderr, /3 checked: 3 ok · 1 skipped · \$0\.\d+ · trace [0-9a-f]{32}/);
+
+    assert.equal(failedRun.code, 1, failedRun.stderr);
+    assert.match(failedRun.stdout, /^mock\/a +mock +chat +ok /m);
+    assert.match(failedRun.stdout, /^mock\/flaky +flaky +chat +FAILED +\d+ ms +\$0\.00 +unavailable: .*injected failure/m);
+    assert.match(failedRun.stderr, /2 checked: 1 ok, 1 FAILED/);
+
+    // --json: the API's answer, in the order asked; an unknown id is a failed check (not_found).
+    assert.equal(jsonRun.code, 1, jsonRun.stderr);
+    const checks = (JSON.parse(jsonRun.stdout) as { checks: Record<string, unknown>[] }).checks;
+    assert.deepEqual(checks.map((c) => [c.deployment, c.operation ?? "", c.healthy ?? false, c.status ?? ""]), [
+      ["mock/b", "chat", true, ""],
+      ["nope", "", false, "not_found"],
+    ]);
+    assert.match(String(checks[0].requestId), /^req_/);
+    assert.ok(BigInt(String(checks[0].costNanoUsd)) > 0n, "a check is billed");
+    assert.match(String(checks[1].error), /no deployment "nope"/);
+    assert.equal(jsonRun.stderr, "", "nothing but the JSON");
+    // The check is a request of its own, recorded with the tag "health-check".
+    let record: RequestRecord | undefined;
+    for (let i = 0; i < 250 && !record; i++) {
+      record = await admin.usage.getRequest({ id: String(checks[0].requestId) }).then(
+        (r) => r.record,
+        () => undefined,
+      );
+      if (!record) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(record, "the check was recorded");
+    assert.deepEqual(record.tags, ["health-check"]);
+
+    const rows = parseCsv(ok(csvRun).stdout);
+    assert.deepEqual(rows[0], ["deployment", "provider", "operation", "result", "latency_ms", "cost_usd", "error"]);
+    assert.deepEqual(rows.slice(1).map((r) => [r[0], r[3]]), [["mock/a", "ok"], ["mock/image", "skipped"]]);
+    assert.match(rows[1][5], /^0\.\d+$/);
+
+    assert.equal(slowRun.code, 1, slowRun.stderr);
+    assert.match(slowRun.stdout, /^mock\/slow +slow +chat +FAILED .*deadline_exceeded: no answer within 200 ms$/m);
+    assert.equal(svcTry.code, 1);
+    assert.match(svcTry.stderr, /permission_denied/);
+    assert.equal(badTimeout.code, 2, badTimeout.stderr);
+    assert.match(badTimeout.stderr, /--timeout/);
+
+    // models: each deployment's latest check.
+    const after = ok(await cli(["models"])).stdout;
+    assertTable(after, ["ID", "HEALTH", "TTFT", "CHECKED"], []);
+    assert.match(after, /^mock\/a .* ok \d+ ms, \d+s ago$/m);
+    assert.match(after, /^mock\/flaky .* FAILED unavailable, \d+s ago$/m);
+    assert.match(after, /^mock\/slow .* FAILED deadline_exceeded, \d+s ago$/m);
+    assert.match(after, /^mock\/image .* skipped$/m);
+    assert.match(after, /^mock\/trickle .* -$/m);
+    const modelRows = parseCsv(ok(await cli(["models", "--csv"])).stdout);
+    const checked = modelRows[0].indexOf("checked");
+    assert.ok(checked > 0, modelRows[0].join(","));
+    assert.equal(modelRows.find((r) => r[0] === "mock/flaky")?.[checked], "failed");
+  });
+});

@@ -27,6 +27,17 @@ export function time(t: Timestamp | undefined): string {
   return timestampDate(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
+/** How long ago a timestamp was: "5s ago", "2m ago", "3h ago", "4d ago"; "" when absent. */
+export function ago(t: Timestamp | undefined, now = Date.now()): string {
+  if (!t) return "";
+  // A time a little ahead (another replica's clock) is "0s ago".
+  const s = Math.max(0, Math.floor((now - timestampDate(t).getTime()) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3_600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 172_800) return `${Math.floor(s / 3_600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}
+
 /** A timestamp as RFC 3339, for CSV; "" when absent. */
 export function rfc3339(t: Timestamp | undefined): string {
   return t ? timestampDate(t).toISOString() : "";

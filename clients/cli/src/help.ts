@@ -12,7 +12,8 @@ Exit codes:
      or \`config check\` found the file invalid, or \`moderate\` flagged an input (gate on it:
      \`signalbox moderate "$TEXT" >/dev/null && publish\`), or \`batch create --wait\` saw the batch
      fail, expire or be cancelled, or \`mcp call\` ran a tool that reported an error, or
-     \`entries reseal\` could not seal an entry again
+     \`entries reseal\` could not seal an entry again, or \`models check\` found a deployment that did
+     not answer (\`signalbox models check >/dev/null || alert\` in cron)
   2  bad usage: unknown command or flag, a bad value, a file that cannot be read
 
 Examples:
@@ -21,6 +22,7 @@ Examples:
   signalbox feedback give req_579cba1dmx8kg7ez2 --up --meta comment="spot on"
   signalbox feedback summary --by variant --route ab --since 7d
   signalbox route explain --model default --prompt "Hello"
+  signalbox models check --timeout 5000
   signalbox chat --model default "Write a haiku about failover"
   signalbox realtime realtime "Hello over a socket"
   signalbox image images "a red fox in the snow" -n 2 --size 1024x1024 -o renders/

@@ -1,8 +1,11 @@
-// `signalbox route explain` and `signalbox models`: RouteService, which never calls a provider.
+// `signalbox route explain` and `signalbox models`: RouteService, which never calls a provider;
+// `signalbox models check`: AdminService.CheckDeployments, which sends each deployment a minimal
+// real request.
 
 import { toJson } from "@bufbuild/protobuf";
 import { type Command, InvalidArgumentError } from "commander";
 import {
+  CheckDeploymentsResponseSchema,
   DeploymentHealth_State,
   DeploymentHealth_StateSchema,
   ExclusionReasonSchema,
@@ -13,14 +16,15 @@ import {
   userText,
   type AliasInfo,
   type Candidate,
+  type DeploymentCheck,
   type DeploymentInfo,
   type Exclusion,
   type RouteInfo,
 } from "@signalbox/client";
-import { setup } from "../context.ts";
-import { count, enumLabel, enumValue, listOf, ms, perMtok, time, usd } from "../format.ts";
-import { type Column, csv, fields, json, out, section, table, waiting } from "../output.ts";
-import { parseChoice, parseList } from "../parse.ts";
+import { CliError, EXIT, setup, traceLink } from "../context.ts";
+import { ago, count, dollars, enumLabel, enumValue, listOf, ms, perMtok, time, usd } from "../format.ts";
+import { type Column, csv, fields, json, note, out, section, table, waiting } from "../output.ts";
+import { parseChoice, parseCount, parseList } from "../parse.ts";
 import { type ProviderFlags, providerFlags, providerPreferences } from "../request.ts";
 
 /** "tier=pro" → { tier: "pro" }; a value without "=" is bad usage. */
@@ -29,6 +33,10 @@ function parsePair(v: string): Record<string, string> {
   if (i <= 0) throw new InvalidArgumentError(`expected key=value, got "${v}"`);
   return { [v.slice(0, i).trim()]: v.slice(i + 1).trim() };
 }
+
+// The gateway's limits of a check (AdminService.CheckDeployments).
+const DEFAULT_CHECK_TIMEOUT_MS = 20_000;
+const MAX_CHECK_TIMEOUT_MS = 120_000;
 
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
 
@@ -90,10 +98,10 @@ export function routeCommands(program: Command): void {
       );
     });
 
-  program
+  const models = program
     .command("models")
-    .description("deployments (provider, prices, context window, health), routes and aliases")
-    .addHelpText("after", "\n--csv prints the deployments table.")
+    .description("deployments (provider, prices, context window, health, last check), routes and aliases; `models check` checks them")
+    .addHelpText("after", "\n--csv prints the deployments table. CHECKED is each deployment's latest check (`signalbox models\ncheck`, or the gateway's background health_checks): ok and its latency, FAILED and its code, or\nskipped; - when it was never checked.")
     .action(async (_o: object, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: true });
       const res = await waiting("listing models", () => sb.route.listModels({}));
@@ -107,6 +115,7 @@ export function routeCommands(program: Command): void {
         { header: "context", csv: "context_window", show: (d) => (d.contextWindow ? count(d.contextWindow) : ""), raw: (d) => d.contextWindow, right: true },
         { header: "health", show: health, raw: (d) => enumLabel(DeploymentHealth_StateSchema, d.health?.state ?? 0) },
         { header: "ttft", csv: "ttft_ms", show: (d) => ms(d.health?.ttftMs), raw: (d) => d.health?.ttftMs?.toFixed(1) ?? "", right: true },
+        { header: "checked", show: (d) => lastCheck(d.health?.lastCheck), raw: (d) => (d.health?.lastCheck ? result(d.health.lastCheck) : "") },
       ];
       if (mode === "csv") return out(csv(deps, res.deployments));
       const routes: Column<RouteInfo>[] = [
@@ -134,6 +143,89 @@ export function routeCommands(program: Command): void {
         ].join("\n"),
       );
     });
+
+  models
+    .command("check")
+    .description("send each deployment (all when none is named) a minimal real request and say which answered; exit 1 when any did not")
+    .argument("[deployment...]", "deployment ids (default: every deployment in the config)")
+    .option("--timeout <ms>", `each check's time limit, ms (the gateway's default: 20000; at most ${MAX_CHECK_TIMEOUT_MS})`, parseCount(1, MAX_CHECK_TIMEOUT_MS))
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Each check is a request of its own to that deployment alone (no fallback, retries or cache): a",
+        "one-word chat with a few output tokens, or one embedding, rerank or moderation input. It is",
+        'billed and recorded like any request, tagged "health-check" (`signalbox requests` lists them),',
+        "and counts towards the deployment's health. Deployments that serve only images, speech,",
+        "transcription or realtime are skipped (a check would be billed per unit). Admin keys only.",
+        "",
+        "Each row: the deployment, its provider, what was sent, ok / FAILED / skipped, the latency, the",
+        "cost, and the error (with its code) or why it was skipped. Checked, ok, failed, cost and trace",
+        "on stderr.",
+        "",
+        "Exit codes: 0 every deployment checked answered (skipped ones do not count); 1 one failed (or",
+        "an id is no deployment: not_found), or the call itself failed; 2 bad usage.",
+        "",
+        "Examples:",
+        "  signalbox models check",
+        "  signalbox models check openai/gpt-4.1 anthropic/sonnet --timeout 5000",
+        "  signalbox models check --json | jq '.checks[] | select(.healthy | not)'",
+        "  */5 * * * *  signalbox models check >/dev/null 2>&1 || page-oncall   # cron",
+      ].join("\n"),
+    )
+    .action(async (ids: string[], o: { timeout?: number }, cmd: Command) => {
+      const { mode, sb } = setup(cmd, { csv: true });
+      const timeoutMs = o.timeout ?? 0;
+      // The gateway runs the checks eight at once, each within its limit: the call's deadline
+      // leaves them that time when the ids are known, and ten minutes when every deployment is
+      // checked (the client's default of 30 s would cut a slow round short).
+      const each = timeoutMs || DEFAULT_CHECK_TIMEOUT_MS;
+      const deadline = ids.length ? Math.ceil(ids.length / 8) * each + 15_000 : Math.max(600_000, 4 * each + 15_000);
+      const label = ids.length === 1 ? `checking ${ids[0]}` : `checking ${ids.length || "every"} deployment${ids.length === 1 ? "" : "s"}`;
+      const res = await waiting(label, () => sb.admin.checkDeployments({ deployments: ids, timeoutMs }, { timeoutMs: deadline }));
+      const failed = res.checks.filter((c) => !c.healthy && !c.skipped);
+      if (mode === "json") await json(toJson(CheckDeploymentsResponseSchema, res));
+      else {
+        const cols: Column<DeploymentCheck>[] = [
+          { header: "deployment", show: (c) => c.deployment },
+          { header: "provider", show: (c) => c.provider },
+          { header: "operation", show: (c) => c.operation },
+          { header: "result", show: (c) => (c.healthy ? "ok" : c.skipped ? "skipped" : "FAILED"), raw: result },
+          { header: "latency", csv: "latency_ms", show: (c) => (c.operation ? ms(c.latencyMs) : ""), raw: (c) => (c.operation ? c.latencyMs : ""), right: true },
+          { header: "cost", csv: "cost_usd", show: (c) => (c.operation ? dollars(c.costNanoUsd) : ""), raw: (c) => (c.operation ? usd(c.costNanoUsd) : ""), right: true },
+          { header: "detail", csv: "error", show: (c) => (c.healthy ? "" : c.skipped || [c.status, c.error].filter(Boolean).join(": ")) },
+        ];
+        await out(mode === "csv" ? csv(cols, res.checks) : res.checks.length ? table(cols, res.checks) : "no deployments to check\n");
+        const checked = res.checks.filter((c) => !c.skipped);
+        const skipped = res.checks.length - checked.length;
+        const cost = checked.reduce((n, c) => n + c.costNanoUsd, 0n);
+        const trace = res.checks.find((c) => c.traceId)?.traceId ?? "";
+        note(
+          [
+            `— ${checked.length} checked: ${checked.length - failed.length} ok${failed.length ? `, ${failed.length} FAILED` : ""}`,
+            skipped ? `${skipped} skipped` : "",
+            dollars(cost),
+            trace ? `trace ${traceLink(trace)}` : "",
+          ]
+            .filter(Boolean)
+            .join(" · "),
+        );
+      }
+      // Said already (the rows): only the exit code is left to set.
+      if (failed.length) throw new CliError("", undefined, EXIT.failed);
+    });
+}
+
+/** A check's outcome in one word, for CSV: "ok", "failed" or "skipped". */
+const result = (c: DeploymentCheck) => (c.healthy ? "ok" : c.skipped ? "skipped" : "failed");
+
+/** The latest check in the models table: "ok 30 ms, 2m ago", "FAILED unavailable, 5s ago", "skipped", "-". */
+function lastCheck(c: DeploymentCheck | undefined): string {
+  if (!c) return "-";
+  if (c.skipped) return "skipped";
+  const when = ago(c.checkTime);
+  const what = c.healthy ? `ok ${ms(c.latencyMs)}` : `FAILED ${c.status || "error"}`;
+  return when ? `${what}, ${when}` : what;
 }
 
 function health(d: DeploymentInfo): string {
