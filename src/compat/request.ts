@@ -18,6 +18,7 @@
 
 import { MAX_CHOICES } from "./choices.ts";
 import type { CacheMode } from "../engine/chat-engine.ts";
+import { MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller, ChatCall, ProviderPreferences } from "../router/types.ts";
@@ -93,7 +94,6 @@ const CACHE_MODES = new Set(["use", "bypass", "refresh"]);
 const UNSUPPORTED: Record<string, string> = {
   audio: "audio output is not supported by the gateway",
   prediction: "predicted outputs are not supported by the gateway",
-  web_search_options: "web search is not supported by the gateway",
   functions: "the deprecated functions parameter is not supported; use tools",
   function_call: "the deprecated function_call parameter is not supported; use tool_choice",
 };
@@ -119,7 +119,9 @@ function openRouterPlugins(body: Json): boolean {
       if (engine === undefined || engine === "native") return;
       bad(`${at}.pdf.engine`, `"${engine}" is not run by the gateway; PDFs go to each provider natively (engine "native")`);
     }
-    bad(`${at}.id`, `OpenRouter's ${JSON.stringify(id ?? "")} plugin is not run by the gateway${id === "web" ? " (no web search)" : ""}`);
+    // web: read with the call (webSearchRequest), on every door that takes plugins.
+    if (id === "web") return;
+    bad(`${at}.id`, `OpenRouter's ${JSON.stringify(id ?? "")} plugin is not run by the gateway`);
   });
   return heal;
 }
@@ -400,15 +402,57 @@ export interface DoorCall {
   extraFallbacks?: string[];
 }
 
-/** OpenRouter's model suffixes that stand for a provider sort (`:online`, `:free` and the rest name nothing here). */
+/** OpenAI's search_context_size as a number of results. */
+const CONTEXT_RESULTS: Record<string, number> = { low: 3, medium: 5, high: 10 };
+
+/**
+ * What a request asks of web search (src/engine/web-search.ts): OpenRouter's `web` plugin
+ * (`max_results`, `search_prompt`; `engine` exa or tavily, whichever the gateway has, not
+ * `native`), its `:online` model suffix, or OpenAI's `web_search_options` (`search_context_size`
+ * low, medium or high: 3, 5 or 10 results; `user_location` is accepted and not used).
+ */
+function webSearchRequest(body: Json, online: boolean): WebSearchRequest | undefined {
+  let out: WebSearchRequest | undefined = online ? {} : undefined;
+  (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
+    if (!isObj(p) || p.id !== "web") return;
+    const at = `plugins[${i}]`;
+    if (out && Object.keys(out).length) bad(at, "one web plugin per request");
+    const engine = str(p, "engine", `${at}.engine`);
+    if (engine !== undefined && engine !== "exa" && engine !== "tavily") bad(`${at}.engine`, `"${engine}" is not run by the gateway: its web search asks the search engine of its config (exa or tavily), not the model's own`);
+    const max = int(p, "max_results", `${at}.max_results`);
+    if (max !== undefined && (max < 1 || max > MAX_WEB_RESULTS)) bad(`${at}.max_results`, `must be 1 to ${MAX_WEB_RESULTS}, got ${max}`);
+    const prompt = str(p, "search_prompt", `${at}.search_prompt`);
+    if (prompt !== undefined && !prompt.trim()) bad(`${at}.search_prompt`, "must not be empty");
+    out = { ...(max !== undefined ? { maxResults: max } : {}), ...(prompt !== undefined ? { searchPrompt: prompt } : {}) };
+  });
+  const wso = body.web_search_options;
+  if (wso !== undefined && wso !== null) {
+    if (!isObj(wso)) bad("web_search_options", "must be an object");
+    const size = str(wso, "search_context_size", "web_search_options.search_context_size");
+    if (size !== undefined && !(size in CONTEXT_RESULTS)) bad("web_search_options.search_context_size", `must be low, medium or high, got "${size}"`);
+    const loc = wso.user_location;
+    if (loc !== undefined && loc !== null && !isObj(loc)) bad("web_search_options.user_location", "must be an object");
+    out = { ...(out ?? {}), ...(size !== undefined && out?.maxResults === undefined ? { maxResults: CONTEXT_RESULTS[size] } : {}) };
+  }
+  return out;
+}
+
+/** OpenRouter's `:online` suffix: web search before the model (as its `web` plugin). */
+const ONLINE = /:online$/;
+
+/** OpenRouter's model suffixes that stand for a provider sort (`:free` and the rest name nothing here). */
 const MODEL_VARIANT = /:(nitro|floor)$/;
 const VARIANT_SORT: Record<string, "throughput" | "price"> = { nitro: "throughput", floor: "price" };
 
 /** A front door's ChatCall: what it parsed, with the routing, tags, guardrails and cache of its `signalbox` object. */
 export function doorCall(body: Json, door: DoorCall): { call: ChatCall; cache?: CompatRequest["cache"] } {
+  // OpenRouter's ":online": web search (it may follow another shortcut: "model:nitro:online").
+  const online = ONLINE.test(door.model);
+  const named = online ? { ...door, model: door.model.slice(0, -":online".length) } : door;
   // OpenRouter's shortcuts: "model:nitro" sorts providers by throughput, "model:floor" by price.
-  const variant = MODEL_VARIANT.exec(door.model);
-  const d = variant ? { ...door, model: door.model.slice(0, variant.index) } : door;
+  const variant = MODEL_VARIANT.exec(named.model);
+  const d = variant ? { ...named, model: named.model.slice(0, variant.index) } : named;
+  const webSearch = webSearchRequest(body, online);
   const opts = signalboxOptions(body, d.model, d.sticky ?? d.user, d.extraFallbacks);
   // OpenRouter's transforms: ["middle-out"] (and [] for none, its default here).
   const transforms = stringList(arr(body, "transforms", "transforms"), "transforms");
@@ -440,6 +484,7 @@ export function doorCall(body: Json, door: DoorCall): { call: ChatCall; cache?: 
     caller: d.caller,
     stream: d.stream,
     ...(opts.guardrails ? { guardrails: opts.guardrails } : {}),
+    ...(webSearch ? { webSearch } : {}),
   };
   return { call, ...(opts.cache ? { cache: opts.cache } : {}) };
 }

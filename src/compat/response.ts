@@ -2,6 +2,7 @@
 // in OpenAI's error shape with the status codes (and retry headers) the OpenAI SDK acts on.
 
 import type { Answer, EngineEvent, Summary } from "../engine/chat-engine.ts";
+import type { Citation } from "../engine/web-search.ts";
 import type { FinishReason, StreamEvent, TokenLogprob, Usage } from "../providers/types.ts";
 import { errorFacts, type GatewayCode } from "../router/errors.ts";
 import { sumUsage } from "./choices.ts";
@@ -117,7 +118,13 @@ function choiceJson(a: Answer, index: number) {
   const message: Record<string, unknown> = { role: "assistant", content: a.text || (a.toolCalls.length ? null : ""), refusal: a.refusal || null };
   if (a.toolCalls.length) message.tool_calls = a.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
   if (a.reasoning) message.reasoning = a.reasoning;
+  if (a.citations) message.annotations = annotationsJson(a.citations);
   return { index, message, logprobs: a.logprobs ? logprobsJson(a.logprobs) : null, finish_reason: finishReason(a.finishReason) };
+}
+
+/** Web search's citations as OpenAI's url_citation annotations, with OpenRouter's `content` (the result's text) beside. */
+export function annotationsJson(cs: readonly Citation[]) {
+  return cs.map((c) => ({ type: "url_citation", url_citation: { url: c.url, title: c.title, content: c.content, start_index: c.startIndex, end_index: c.endIndex } }));
 }
 
 /**
@@ -204,7 +211,7 @@ export function chunkWriter(id: string, created: number, model: string, includeU
       return this.finishChoice(s) + this.end([s], a);
     },
     /** This choice's last chunk (its finish reason). */
-    finishChoice: (s: Summary): string => chunk({}, finishReason(s.finishReason)),
+    finishChoice: (s: Summary): string => chunk(s.citations ? { annotations: annotationsJson(s.citations) } : {}, finishReason(s.finishReason)),
     /** The end of the stream: the usage chunk when asked for (every choice's summed), then [DONE]. */
     end(parts: readonly Summary[], a: { routing: Answer["routing"]; traceId: string; adjustments: Answer["adjustments"] }, ids: readonly string[] = []): string {
       if (!includeUsage) return "data: [DONE]\n\n";

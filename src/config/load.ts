@@ -12,6 +12,7 @@ import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str
 import { ALERT_EVENTS, PLACEHOLDER } from "./types.ts";
 import type {
   McpServerConfig,
+  WebSearchConfig,
   AlertConfig,
   PromptConfig,
   Capability,
@@ -599,6 +600,20 @@ const rootSpec = obj<any>({
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
   // The default of every deployment's expected_output_tokens.
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
+  // Web search before the model (src/engine/web-search.ts): the engine, its key, and defaults.
+  web_search: opt(
+    obj({
+      engine: req(str({ oneOf: ["exa", "tavily"] })),
+      api_key: req(str({ min: 1 })),
+      base_url: opt(str({ pattern: /^https?:\/\/\S+$/ })),
+      max_results: opt(num({ min: 1, max: 20, int: true }), 5),
+      max_characters: opt(num({ min: 100, max: 20_000, int: true }), 1_000),
+      timeout_ms: opt(num({ min: 100, max: 60_000, int: true }), 10_000),
+      price_per_search: opt(num({ min: 0, max: 10 })),
+      price_per_result: opt(num({ min: 0, max: 10 })),
+      on_failure: opt(str({ oneOf: ["answer", "fail"] }), "answer"),
+    }),
+  ),
   // Active checks of deployments in the background (src/engine/checks.ts): how often, each one's time limit, which (default all).
   health_checks: opt(
     obj({
@@ -994,9 +1009,31 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       postgresUrl: raw.store.postgresUrl || env.DATABASE_URL || undefined,
       usageRetentionDays: raw.store.usageRetentionDays,
     },
+    ...(raw.webSearch ? { webSearch: webSearchConfig(raw.webSearch) } : {}),
     ...(raw.healthChecks ? { healthChecks: { intervalMs: raw.healthChecks.intervalSeconds * 1000, timeoutMs: raw.healthChecks.timeoutMs ?? 20_000, deployments: raw.healthChecks.deployments ?? [] } } : {}),
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
     responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
+  };
+}
+
+/**
+ * `web_search`, with each engine's defaults: its API's address, and its list prices when the
+ * config gives none (Exa reports each search's cost itself, which is used instead when present;
+ * Tavily's basic search is one credit, $0.008).
+ */
+function webSearchConfig(w: { engine: string; apiKey: string; baseUrl?: string; maxResults?: number; maxCharacters?: number; timeoutMs?: number; pricePerSearch?: number; pricePerResult?: number; onFailure?: string }): WebSearchConfig {
+  const exa = w.engine === "exa";
+  const nanos = (usd: number) => Math.round(usd * 1e9);
+  return {
+    engine: w.engine as WebSearchConfig["engine"],
+    apiKey: w.apiKey,
+    baseUrl: (w.baseUrl ?? (exa ? "https://api.exa.ai" : "https://api.tavily.com")).replace(/\/+$/, ""),
+    maxResults: w.maxResults ?? 5,
+    maxCharacters: w.maxCharacters ?? 1_000,
+    timeoutMs: w.timeoutMs ?? 10_000,
+    pricePerSearchNanos: nanos(w.pricePerSearch ?? (exa ? 0.005 : 0.008)),
+    pricePerResultNanos: nanos(w.pricePerResult ?? (exa ? 0.001 : 0)),
+    onFailure: w.onFailure === "fail" ? "fail" : "answer",
   };
 }
 

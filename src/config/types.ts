@@ -149,6 +149,23 @@ export interface Pricing extends PriceSet {
   source: string;
 }
 
+/** `web_search`: the search API asked before the model, for requests that want web results. */
+export interface WebSearchConfig {
+  engine: "exa" | "tavily";
+  apiKey: string;
+  baseUrl: string;
+  /** Results when the request does not say (`max_results`, default 5). */
+  maxResults: number;
+  /** Characters of each result's text put in the prompt (`max_characters`, default 1,000). */
+  maxCharacters: number;
+  timeoutMs: number;
+  /** What a search costs when the engine does not report it (nano-USD). */
+  pricePerSearchNanos: number;
+  pricePerResultNanos: number;
+  /** A failed search: answer without results (saying so), or fail the request. */
+  onFailure: "answer" | "fail";
+}
+
 export interface DeploymentConfig {
   /** Id callers may name directly, e.g. "openai/gpt-4o". */
   id: string;
@@ -572,6 +589,8 @@ export interface Config {
    * request; absent: only AdminService.CheckDeployments checks.
    */
   healthChecks?: { intervalMs: number; timeoutMs: number; deployments: string[] };
+  /** Web search before the model (`web_search`; absent: requests asking for it are refused). */
+  webSearch?: WebSearchConfig;
   /**
    * Stored Responses API responses: whether a request's `store` (true unless it says false) keeps
    * its response (`responses.store`, default true), for how many days (`responses.retention_days`,

@@ -19,8 +19,9 @@ import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./im
 import { moderationOperation, type ModerationAnswer, type ModerationEngineRequest } from "./moderation.ts";
 import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } from "./realtime.ts";
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
-import { executeStream, executeUnary, newExecution, type Execution } from "../router/execute.ts";
+import { executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
+import { citationsIn, searchForCall, type Citation, type WebSearchOutcome } from "./web-search.ts";
 import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -68,6 +69,8 @@ export interface Summary {
   cache: CacheStatus;
   /** A semantic hit: the cosine similarity of this prompt's embedding to the cached answer's prompt. */
   cacheSimilarity?: number;
+  /** With web search: the results the answer links to (src/engine/web-search.ts); absent without. */
+  citations?: Citation[];
   /** Changes known only at the end (a stream's output guardrail redactions). */
   adjustments?: Adjustment[];
 }
@@ -275,6 +278,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     if (!enabled && !dedupe) return undefined;
     // The cache keeps text, not token probabilities: such a request always goes upstream.
     if (isChat(call) && call.request.logprobs) return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
+    // Nor web results, which are what the web said at that moment.
+    if (isChat(call) && call.webSearch) return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
     return {
       ...(rc?.semantic ? { semanticConfig: rc.semantic } : {}),
       lookup: enabled && mode !== "refresh",
@@ -552,6 +557,13 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     );
   }
 
+  /** Web results for a call that asks for them, in every candidate's prompt; what they cost is billed with the request. */
+  async function webSearch(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest): Promise<WebSearchOutcome | undefined> {
+    const web = await searchForCall(core.config.webSearch, call, plan, r.signal, core.tracing?.tracer, r.ri.otel);
+    if (web?.costNanos) ex.cost = withFee(ex.cost, web.costNanos);
+    return web;
+  }
+
   const parts: EngineParts = { core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle };
   const embed = embedOperation(parts);
 
@@ -580,6 +592,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
+        const web = call.webSearch ? await webSearch(call, plan, ex, r) : undefined;
         if (routed.cp?.semantic) await semanticLookup(r, routed);
         const cp = routed.cp;
         const src = await source(routed, r.signal);
@@ -620,6 +633,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         }
         return {
           ...summary(ex, status),
+          ...(web ? { citations: citationsIn(o.text, web.results) } : {}),
           ...(admission?.rates?.length ? { limits: admission.rates } : {}),
           id: call.id,
           model: call.model,
@@ -663,6 +677,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
+        const web = call.webSearch ? await webSearch(call, plan, ex, r) : undefined;
         if (routed.cp?.semantic) await semanticLookup(r, routed);
         // Output guardrails run inside the stream.
         const sg = guard && streamGuard(guard, call.request.responseFormat);
@@ -683,7 +698,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           return;
         }
         // Collect the answer as it passes, only when it is to be stored, shared or handed on whole.
-        const collect = cp?.store || done !== undefined || r.gather;
+        const collect = cp?.store || done !== undefined || r.gather || web !== undefined;
         let text = "";
         let reasoning = "";
         let refusal = "";
@@ -768,7 +783,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             }
             finished = true;
             learnOutput(routed.exec, plan, ex);
-            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(text, reasoning, refusal, toolCalls.filter(Boolean)) } : {}) };
+            yield {
+              type: "finish",
+              summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(text, web.results) } : {}) },
+              ...(r.gather ? { answer: gatheredAnswer(text, reasoning, refusal, toolCalls.filter(Boolean)) } : {}),
+            };
           }
         }
       } catch (err) {

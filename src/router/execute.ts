@@ -444,7 +444,7 @@ function settleAttempt(ex: Execution, ctx: AttemptCtx, outcome: AttemptRecord["o
 }
 
 /** A cost with a fee added (to its request component, its total and, when it has one, its computed figure). */
-function withFee(c: CostBreakdown, fee: number): CostBreakdown {
+export function withFee(c: CostBreakdown, fee: number): CostBreakdown {
   return { ...c, total: c.total + fee, request: (c.request ?? 0) + fee, ...(c.computed !== undefined ? { computed: c.computed + fee } : {}) };
 }
 

@@ -7,6 +7,8 @@ import type { CostBreakdown } from "../usage/cost.ts";
 import type { RealtimeOffer } from "../providers/realtime.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
+import type { WebSearchRequest } from "../engine/web-search.ts";
+
 export interface Caller {
   keyName: string;
   team: string;
@@ -96,6 +98,8 @@ export interface CallBase {
 export interface ChatCall extends CallBase {
   /** Absent: chat (every front door that builds chat calls predates embeddings). */
   operation?: "chat";
+  /** Web results asked for before the model (src/engine/web-search.ts); absent: none. */
+  webSearch?: WebSearchRequest;
   /** Everything sent upstream except the model. */
   request: Omit<UpstreamRequest, "model">;
   stream: boolean;

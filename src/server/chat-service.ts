@@ -98,6 +98,7 @@ export function chatService(engine: ChatEngine, prompts: PromptLibrary): Partial
                   timing: { latencyMs: s.latencyMs, ttftMs: s.ttftMs, overheadUs: s.overheadUs },
                   providerModel: s.providerModel,
                   adjustments: s.adjustments ?? [],
+                  ...(s.citations ? { citations: s.citations } : {}),
                 },
               },
             });

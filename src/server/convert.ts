@@ -49,6 +49,7 @@ import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall,
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { CheckOutcome } from "../state/health.ts";
+import { MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
 
 const ROLE: Record<number, Role> = {
@@ -395,7 +396,17 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
     caller,
     stream,
     ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
+    ...(r.webSearch ? { webSearch: webSearchFromPb(r.webSearch) } : {}),
   };
+}
+
+/** ChatRequest.web_search, validated: max_results 1..20, a search_prompt with text when given. */
+function webSearchFromPb(w: NonNullable<ChatRequest["webSearch"]>): WebSearchRequest {
+  if (w.maxResults !== undefined && (w.maxResults < 1 || w.maxResults > MAX_WEB_RESULTS)) {
+    throw new GatewayError("invalid_argument", `web_search.max_results: must be 1 to ${MAX_WEB_RESULTS}, got ${w.maxResults}`, { field: "web_search.max_results" });
+  }
+  if (w.searchPrompt && !w.searchPrompt.trim()) throw new GatewayError("invalid_argument", "web_search.search_prompt: must have text when given", { field: "web_search.search_prompt" });
+  return { ...(w.maxResults !== undefined ? { maxResults: w.maxResults } : {}), ...(w.searchPrompt ? { searchPrompt: w.searchPrompt } : {}) };
 }
 
 /** The fields every non-chat response (EmbedResponse, RerankResponse, GenerateImagesResponse) shares, from its answer's account. */
@@ -518,6 +529,7 @@ export function answerToResponse(a: Answer): ChatResponse {
     adjustments: a.adjustments,
     traceId: a.traceId,
     ...(a.logprobs ? { logprobs: logprobsToPb(a.logprobs) } : {}),
+    ...(a.citations ? { citations: a.citations } : {}),
   });
 }
 

@@ -3,6 +3,7 @@
 // numbered by sequence_number. Errors use the OpenAI error shape of ../response.ts.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
+import type { Citation } from "../../engine/web-search.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 import { extension, toOpenAIError } from "../response.ts";
 import type { ResponsesEcho } from "./request.ts";
@@ -156,7 +157,9 @@ const partLogprobs = (lp: readonly TokenLogprob[] | undefined): Json[] =>
 /** As a response.output_text.delta event carries them (no bytes). */
 const deltaLogprobs = (lp: readonly TokenLogprob[]): Json[] =>
   lp.map((t) => ({ token: t.token, logprob: t.logprob, top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob })) }));
-const textPart = (text: string, lp?: readonly TokenLogprob[]): Json => ({ type: "output_text", annotations: [], logprobs: partLogprobs(lp), text });
+const textPart = (text: string, lp?: readonly TokenLogprob[], cs?: readonly Citation[]): Json => ({ type: "output_text", annotations: cs ? urlCitations(cs) : [], logprobs: partLogprobs(lp), text });
+/** Web search's citations as the Responses API's url_citation annotations. */
+const urlCitations = (cs: readonly Citation[]): Json[] => cs.map((c) => ({ type: "url_citation", start_index: c.startIndex, end_index: c.endIndex, url: c.url, title: c.title }));
 const refusalPart = (refusal: string): Json => ({ type: "refusal", refusal });
 const messageItem = (id: string, status: string, content: Json[]): Json => ({ id, type: "message", status, content, role: "assistant" });
 const callItem = (id: string, status: string, c: Pick<ToolCall, "id" | "name" | "arguments">): Json => ({ id, type: "function_call", status, arguments: c.arguments, call_id: c.id, name: c.name });
@@ -170,7 +173,7 @@ export function responseJson(ctx: ResponseContext, a: Answer, firstIndex = 0): J
   const state = ctx.replay ? encodeReplay(intactBlocks(a), a.toolCalls) : undefined;
   if (a.reasoning || state) output.push(reasoningItem(itemId(ctx, "rs", at()), a.reasoning ?? "", state));
   if (a.text || a.refusal) {
-    const content = [...(a.text ? [textPart(a.text, a.logprobs)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
+    const content = [...(a.text ? [textPart(a.text, a.logprobs, a.citations)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
     output.push(messageItem(itemId(ctx, "msg", at()), status, content));
   }
   for (const c of a.toolCalls) output.push(callItem(itemId(ctx, "fc", at()), "completed", c));
@@ -423,6 +426,14 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
      */
     finish(s: Summary, extras: Extras): Json {
       const { status, incomplete_details } = outcome(s.finishReason);
+      // Web search's citations, known at the end: on the text part still open, each announced.
+      const o = open;
+      if (s.citations?.length && o?.kind === "message" && o.part?.type === "output_text") {
+        const at = { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1 };
+        const annotations = urlCitations(s.citations);
+        o.part.annotations = annotations;
+        annotations.forEach((annotation, annotation_index) => emit("response.output_text.annotation.added", { ...at, annotation_index, annotation }));
+      }
       close(status);
       const calls = signedCalls.length ? encodeReplay(undefined, signedCalls) : undefined;
       if (calls) {

@@ -1,0 +1,217 @@
+// Web search before the model (OpenRouter's `web` plugin and `:online` models, OpenAI's
+// `web_search_options`, ChatRequest.web_search): the gateway asks a search API (Exa or Tavily,
+// `web_search` in the config) with the request's last user message, and puts the results in a
+// system message just before that message, with the instruction to cite them as markdown links
+// (OpenRouter's prompt, or the request's own `search_prompt`). Every candidate deployment is sent
+// the same results. The search is billed with the request (Exa's reported cost, else the configured
+// prices), runs after admission and the input guardrails (a refused or blocked request searches
+// nothing), is traced as its own span, and makes the request neither a cache lookup nor a cache
+// entry (its answer depends on what the web said at that moment). The answer's citations are the
+// results whose URL it links, as OpenAI's url_citation annotations (start and end of the link).
+//
+// A search that fails (the engine's error, a timeout) leaves the request to the config's
+// `on_failure`: `answer` (the default) answers without results and says so in the adjustments;
+// `fail` fails the request with `unavailable`, before any model is called.
+
+import { request } from "undici";
+import type { WebSearchConfig } from "../config/types.ts";
+import type { ChatMessage } from "../providers/types.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { ChatCall, Plan } from "../router/types.ts";
+import { inSpan } from "../telemetry/tracing.ts";
+import type { Tracer } from "@opentelemetry/api";
+import type { Context } from "@opentelemetry/api";
+
+export interface SearchResult {
+  title: string;
+  url: string;
+  text: string;
+  published?: string;
+}
+
+/** A result the answer links to, with where the link is in the answer's text (UTF-16 offsets, as OpenAI's). */
+export interface Citation {
+  url: string;
+  title: string;
+  content: string;
+  startIndex: number;
+  endIndex: number;
+}
+
+export interface WebSearchOutcome {
+  engine: string;
+  query: string;
+  results: SearchResult[];
+  /** Nano-USD: the engine's reported cost, else the configured prices. */
+  costNanos: number;
+  /** Why no results reached the prompt (the search failed and on_failure is answer). */
+  failed?: string;
+}
+
+/** What a request asks of web search (its door's plugin, option or field, validated). */
+export interface WebSearchRequest {
+  maxResults?: number;
+  /** Replaces the text before the results (OpenRouter's search_prompt). */
+  searchPrompt?: string;
+}
+
+export const MAX_WEB_RESULTS = 20;
+const QUERY_CHARS = 400;
+const USD = 1e9;
+
+/** The text the search is made with: the last user message's text, trimmed to QUERY_CHARS. */
+export function searchQuery(messages: readonly ChatMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.role !== "user") continue;
+    const text = m.content
+      .map((p) => (p.type === "text" ? p.text : ""))
+      .join(" ")
+      .replace(/\s+/g, " ")
+      .trim();
+    if (text) return text.length > QUERY_CHARS ? text.slice(0, QUERY_CHARS) : text;
+  }
+  return "";
+}
+
+const dateText = (now: Date) => now.toISOString().slice(0, 10);
+
+/** OpenRouter's prompt before the results (its search_prompt replaces it). */
+export function defaultSearchPrompt(now: Date): string {
+  return (
+    `A web search was conducted on ${dateText(now)}. Incorporate the following web search results into your response.\n\n` +
+    "IMPORTANT: Cite them using markdown links named using the domain of the source.\nExample: [nytimes.com](https://nytimes.com/some-page)."
+  );
+}
+
+/** The system message carrying the results. */
+export function resultsMessage(results: readonly SearchResult[], prompt: string): ChatMessage {
+  const blocks = results.map((r, i) => [`[${i + 1}] ${r.title || r.url}`, `URL: ${r.url}`, ...(r.published ? [`Published: ${r.published}`] : []), r.text].filter(Boolean).join("\n"));
+  return { role: "system", content: [{ type: "text", text: `${prompt}\n\n${blocks.join("\n\n")}` }] };
+}
+
+/** The messages with the results' system message just before the last user message. */
+export function withResults(messages: readonly ChatMessage[], msg: ChatMessage): ChatMessage[] {
+  let at = messages.length;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i].role === "user") {
+      at = i;
+      break;
+    }
+  }
+  return [...messages.slice(0, at), msg, ...messages.slice(at)];
+}
+
+/**
+ * The results an answer cites: each result whose URL appears in the text, at the markdown link
+ * around it when there is one (`[domain](url)`), else at the bare URL; in order of appearance.
+ */
+export function citationsIn(text: string, results: readonly SearchResult[]): Citation[] {
+  const out: Citation[] = [];
+  for (const r of results) {
+    if (!r.url) continue;
+    const at = text.indexOf(r.url);
+    if (at < 0) continue;
+    let start = at;
+    let end = at + r.url.length;
+    // Inside "[label](url)": the annotation spans the whole link.
+    if (text[at - 1] === "(" && text[at - 2] === "]" && text[end] === ")") {
+      const open = text.lastIndexOf("[", at - 2);
+      if (open >= 0 && !text.slice(open, at - 2).includes("\n")) {
+        start = open;
+        end += 1;
+      }
+    }
+    out.push({ url: r.url, title: r.title, content: r.text, startIndex: start, endIndex: end });
+  }
+  return out.sort((a, b) => a.startIndex - b.startIndex);
+}
+
+/** Clip a result's text to the configured length (engines send whole pages when asked for text). */
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+async function callEngine(cfg: WebSearchConfig, query: string, n: number, signal: AbortSignal): Promise<{ results: SearchResult[]; reportedUsd?: number }> {
+  const exa = cfg.engine === "exa";
+  const body = exa
+    ? { query, numResults: n, type: "auto", contents: { text: { maxCharacters: cfg.maxCharacters } } }
+    : { query, max_results: n, search_depth: "basic", include_answer: false, include_raw_content: false };
+  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", "user-agent": "signalbox" };
+  if (exa) headers["x-api-key"] = cfg.apiKey;
+  else headers.authorization = `Bearer ${cfg.apiKey}`;
+  const res = await request(`${cfg.baseUrl.replace(/\/+$/, "")}/search`, { method: "POST", headers, body: JSON.stringify(body), signal });
+  const raw = await res.body.text();
+  if (res.statusCode < 200 || res.statusCode >= 300) {
+    let detail = "";
+    try {
+      const j = JSON.parse(raw) as { error?: unknown; detail?: { error?: unknown }; message?: unknown };
+      const m = j.detail?.error ?? j.error ?? j.message;
+      detail = typeof m === "string" ? m : "";
+    } catch {
+      // not JSON: the status says enough
+    }
+    // The engine's own words, never the key (an engine that echoes it gets it cut out).
+    throw new Error(`${cfg.engine}: HTTP ${res.statusCode}${detail ? `: ${detail.split(cfg.apiKey).join("[key]").slice(0, 300)}` : ""}`);
+  }
+  const j = JSON.parse(raw) as Record<string, unknown>;
+  const list = Array.isArray(j.results) ? (j.results as Record<string, unknown>[]) : [];
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  const results = list.slice(0, n).map((r) => ({
+    title: str(r.title),
+    url: str(r.url),
+    text: clip(exa ? str(r.text) || (Array.isArray(r.highlights) ? (r.highlights as unknown[]).map(str).join(" … ") : "") || str(r.summary) : str(r.content), cfg.maxCharacters),
+    ...(str(exa ? r.publishedDate : r.published_date) ? { published: str(exa ? r.publishedDate : r.published_date).slice(0, 10) } : {}),
+  }));
+  const cost = exa ? (j.costDollars as { total?: unknown } | undefined)?.total : undefined;
+  return { results, ...(typeof cost === "number" && Number.isFinite(cost) && cost >= 0 ? { reportedUsd: cost } : {}) };
+}
+
+/**
+ * Search for a chat call and put the results in every candidate's messages. Returns what was found
+ * (and what it cost), or undefined when the call does not ask for web search.
+ */
+export async function searchForCall(
+  cfg: WebSearchConfig | undefined,
+  call: ChatCall,
+  plan: Plan,
+  signal: AbortSignal,
+  tracer: Tracer | undefined,
+  parent: Context | undefined,
+  now = new Date(),
+): Promise<WebSearchOutcome | undefined> {
+  const ws = call.webSearch;
+  if (!ws) return undefined;
+  if (!cfg) throw new GatewayError("failed_precondition", "web_search: web search is not configured on this gateway (web_search in the config)", { field: "web_search" });
+  const query = searchQuery(call.request.messages);
+  if (!query) throw new GatewayError("invalid_argument", "web_search: the request has no user message with text to search for", { field: "messages" });
+  const n = Math.min(ws.maxResults ?? cfg.maxResults, MAX_WEB_RESULTS);
+  const outcome: WebSearchOutcome = { engine: cfg.engine, query, results: [], costNanos: 0 };
+  try {
+    const timeout = AbortSignal.timeout(cfg.timeoutMs);
+    const found = await inSpan(
+      tracer,
+      parent,
+      `web_search ${cfg.engine}`,
+      { "signalbox.web_search.engine": cfg.engine, "signalbox.web_search.max_results": n },
+      () => callEngine(cfg, query, n, AbortSignal.any([signal, timeout])).catch((err) => {
+        if (signal.aborted) throw err;
+        throw timeout.aborted ? new Error(`${cfg.engine}: no answer within ${cfg.timeoutMs} ms`) : err;
+      }),
+      (span, v) => span.setAttributes({ "signalbox.web_search.results": v.results.length }),
+    );
+    outcome.results = found.results;
+    outcome.costNanos = Math.round(found.reportedUsd !== undefined ? found.reportedUsd * USD : cfg.pricePerSearchNanos + cfg.pricePerResultNanos * found.results.length);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    const why = (err as Error)?.message ?? String(err);
+    if (cfg.onFailure === "fail") throw new GatewayError("unavailable", `web_search: the search failed (${why}); no model was called`, {}, err);
+    outcome.failed = why;
+    plan.adjustments.push({ field: "web_search", detail: `the search failed (${why}): answered without web results` });
+    return outcome;
+  }
+  if (outcome.results.length) {
+    const msg = resultsMessage(outcome.results, ws.searchPrompt ?? defaultSearchPrompt(now));
+    for (const c of plan.candidates) c.request = { ...c.request, messages: withResults(c.request.messages, msg) };
+  }
+  plan.adjustments.push({ field: "web_search", detail: `${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} from ${cfg.engine} added before the last user message` });
+  return outcome;
+}

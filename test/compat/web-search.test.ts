@@ -1,0 +1,267 @@
+// Web search before the model (src/engine/web-search.ts), over real HTTP to a fake Exa and a fake
+// Tavily (test/fakes/exa.ts, tavily.ts: checked against exa-js and @tavily/core) and a fake OpenAI:
+// OpenRouter's `:online` and `web` plugin and OpenAI's web_search_options on /v1/chat/completions,
+// ChatRequest.web_search on Connect; what the engine is sent, the system message the model gets,
+// the citations (url_citation annotations) in answers and streams, the search billed with the
+// request, never cached, after admission; a failed search answered without results or failing
+// the request (on_failure), bad input naming its field with nothing sent anywhere.
+
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { Code, createSignalboxClient, SignalboxError, userText } from "@signalbox/client";
+import OpenAI from "openai";
+import { hashKey } from "../../src/server/auth.ts";
+import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
+import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { startFakeTavily, TAVILY_TEST_KEY, type FakeTavily } from "../fakes/tavily.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
+
+const KEY = ["web", "caller", "secret"].join("-");
+const ONCE = ["web", "once", "secret"].join("-");
+
+const config = (openai: string, search: string) => `
+providers:
+  - { name: openai, type: openai, base_url: ${openai}, api_key: ${OPENAI_TEST_KEY} }
+deployments:
+  - { id: openai/gpt-4o-mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+routes:
+  - name: cached
+    targets: [openai/gpt-4o-mini]
+    cache: { enabled: true, ttl_seconds: 60 }
+keys:
+  - { name: caller, hash: "${hashKey(KEY)}", team: web }
+  - { name: once, hash: "${hashKey(ONCE)}", team: web, limits: { requests_per_minute: 1 } }
+${search}
+`;
+
+type Msg = { role: string; content: string | { type: string; text: string }[] };
+const textOf = (m: Msg) => (typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join(""));
+const sentMessages = (f: FakeOpenAI) => (f.requests.filter((r) => r.path.endsWith("/chat/completions")).at(-1)!.body as { messages: Msg[] }).messages;
+
+describe("web search with Exa", () => {
+  let openai: FakeOpenAI;
+  let exa: FakeExa;
+  let g: TestGateway;
+  const spans = new InMemorySpanExporter();
+  const sdk = (key = KEY) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: key, maxRetries: 0 });
+
+  before(async () => {
+    openai = await startFakeOpenAI();
+    exa = await startFakeExa();
+    g = await startTestGateway(config(openai.url, `web_search: { engine: exa, api_key: ${EXA_TEST_KEY}, base_url: "${exa.origin}" }`), {
+      tracing: startTracing({ processor: new SimpleSpanProcessor({ exporter: spans }) })!,
+    });
+  });
+  after(async () => {
+    await g.close();
+    await openai.close();
+    await exa.close();
+  });
+  beforeEach(() => {
+    openai.reset();
+    exa.reset();
+  });
+
+  test(":online: Exa is asked with the last user message; the model gets the results before it; the answer's links are its citations; the search is billed", async () => {
+    const query = "who maintains the signalbox gateway";
+    exa.script({
+      kind: "results",
+      results: [
+        { title: "Signalbox docs", url: "https://docs.example.com/signalbox", text: "Signalbox is maintained by the platform team.", publishedDate: "2026-11-30T00:00:00.000Z" },
+        { title: "A blog", url: "https://blog.example.org/post", text: "Another view." },
+      ],
+    });
+    const answer = "The platform team does ([docs.example.com](https://docs.example.com/signalbox)).";
+    openai.script({ kind: "text", text: answer });
+    const { data: r, response } = await sdk()
+      .chat.completions.create({ model: "openai/gpt-4o-mini:online", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello" }, { role: "assistant", content: "hi" }, { role: "user", content: query }] })
+      .withResponse();
+    assert.equal(response.status, 200);
+    // What Exa was sent: the last user message, five results with their text, the key in its header.
+    const sent = exa.requests.at(-1)!;
+    assert.equal(sent.path, "/search");
+    assert.equal(sent.headers["x-api-key"], EXA_TEST_KEY);
+    assert.deepEqual(sent.body, { query, numResults: 5, type: "auto", contents: { text: { maxCharacters: 1000 } } });
+    // What the model was sent: a system message with the results just before the last user message.
+    const msgs = sentMessages(openai);
+    assert.deepEqual(msgs.map((m) => m.role), ["system", "user", "assistant", "system", "user"]);
+    const results = textOf(msgs[3]);
+    assert.match(results, new RegExp(`^A web search was conducted on ${new Date().toISOString().slice(0, 10)}\\.`));
+    assert.match(results, /Cite them using markdown links named using the domain of the source/);
+    assert.match(results, /\[1\] Signalbox docs\nURL: https:\/\/docs\.example\.com\/signalbox\nPublished: 2026-11-30\nSignalbox is maintained by the platform team\./);
+    assert.match(results, /\[2\] A blog\nURL: https:\/\/blog\.example\.org\/post\n(Published: [0-9-]+\n)?Another view\./);
+    assert.equal(textOf(msgs[4]), query);
+    // The answer, and its citation where the link is (OpenAI's url_citation, OpenRouter's content beside).
+    const message = r.choices[0].message as typeof r.choices[0]["message"] & { annotations: { type: string; url_citation: Record<string, unknown> }[] };
+    assert.equal(message.content, answer);
+    const link = "[docs.example.com](https://docs.example.com/signalbox)";
+    assert.deepEqual(message.annotations, [
+      { type: "url_citation", url_citation: { url: "https://docs.example.com/signalbox", title: "Signalbox docs", content: "Signalbox is maintained by the platform team.", start_index: answer.indexOf(link), end_index: answer.indexOf(link) + link.length } },
+    ]);
+    // Billed: Exa's reported cost with the tokens; the adjustment says what was added.
+    const sb = (r as unknown as { signalbox: { cost_nano_usd: number; adjustments: { field: string; detail: string }[]; trace_id: string } }).signalbox;
+    assert.deepEqual(sb.adjustments.filter((a) => a.field === "web_search"), [{ field: "web_search", detail: "2 results from exa added before the last user message" }]);
+    const rec = g.usage.recent().find((x) => x.traceId === sb.trace_id)!;
+    assert.equal(rec.cost.request, 5_000_000 + 2 * 1_000_000, "Exa's costDollars.total, as the request's fee");
+    assert.equal(rec.cost.total, sb.cost_nano_usd);
+    assert.ok(rec.cost.total > rec.cost.request!, "and the tokens on top");
+    // Its own span in the request's trace, before the model's attempt.
+    const trace = spans.getFinishedSpans().filter((x) => x.spanContext().traceId === sb.trace_id);
+    const search = trace.find((x) => x.name === "web_search exa")!;
+    assert.ok(search, trace.map((x) => x.name).join(", "));
+    assert.equal(search.attributes["signalbox.web_search.results"], 2);
+    assert.ok(!JSON.stringify(trace.map((x) => x.attributes)).includes(EXA_TEST_KEY));
+  });
+
+  test("web plugin in a stream: max_results and search_prompt; the citations come with the finish chunk", async () => {
+    openai.script({ kind: "text", text: ["See https://first", "-result.example.com/x and more."] });
+    exa.script({ kind: "results", results: [{ title: "First", url: "https://first-result.example.com/x", text: "One." }, { title: "Second", url: "https://second.example.com/y", text: "Two." }] });
+    const stream = await sdk().chat.completions.create({
+      model: "openai/gpt-4o-mini",
+      stream: true,
+      messages: [{ role: "user", content: "what is new" }],
+      // @ts-expect-error OpenRouter's extension
+      plugins: [{ id: "web", max_results: 2, search_prompt: "Results of a search, for reference:" }],
+    });
+    let text = "";
+    let annotations: unknown;
+    let finish: string | null = null;
+    for await (const c of stream) {
+      const d = c.choices[0]?.delta as { content?: string; annotations?: unknown } | undefined;
+      text += d?.content ?? "";
+      if (d?.annotations) annotations = d.annotations;
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(finish, "stop");
+    assert.equal((exa.requests.at(-1)!.body as { numResults: number }).numResults, 2);
+    assert.match(textOf(sentMessages(openai)[0]), /^Results of a search, for reference:\n\n\[1\] First/);
+    const at = text.indexOf("https://first-result.example.com/x");
+    assert.deepEqual(annotations, [{ type: "url_citation", url_citation: { url: "https://first-result.example.com/x", title: "First", content: "One.", start_index: at, end_index: at + "https://first-result.example.com/x".length } }]);
+  });
+
+  test("web_search_options: search_context_size low is three results; a cached route neither serves nor stores it", async () => {
+    for (let i = 0; i < 2; i++) {
+      await sdk().chat.completions.create({ model: "cached", messages: [{ role: "user", content: "same question" }], web_search_options: { search_context_size: "low" } });
+    }
+    assert.equal(exa.requests.length, 2);
+    assert.equal((exa.requests[0].body as { numResults: number }).numResults, 3);
+    assert.equal(openai.requests.filter((r) => r.path.endsWith("/chat/completions")).length, 2, "both went upstream");
+  });
+
+  test("Connect: ChatRequest.web_search, citations on the response and on the stream's finish", async () => {
+    const client = createSignalboxClient({ baseUrl: g.url, apiKey: KEY });
+    exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result." }] });
+    openai.setDefault({ kind: "text", text: "Read [only.example.com](https://only.example.com/)." });
+    const r = await client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("find it")], webSearch: { maxResults: 1 } });
+    assert.equal((exa.requests.at(-1)!.body as { numResults: number }).numResults, 1);
+    assert.deepEqual(
+      r.citations.map((c) => [c.url, c.title, c.startIndex, c.endIndex]),
+      [["https://only.example.com/", "Only", 5, 5 + "[only.example.com](https://only.example.com/)".length]],
+    );
+    let citations: unknown[] = [];
+    for await (const ev of client.chat.stream({ model: "openai/gpt-4o-mini", messages: [userText("find it")], webSearch: {} })) {
+      if (ev.event.case === "finish") citations = ev.event.value.citations.map((c) => c.url);
+    }
+    assert.deepEqual(citations, ["https://only.example.com/"]);
+    await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], webSearch: { maxResults: 99 } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "web_search.max_results");
+  });
+
+  test("Responses API: :online and the web plugin; url_citation annotations on the output text, announced in a stream", async () => {
+    exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result." }] });
+    openai.setDefault({ kind: "text", text: "Read [only.example.com](https://only.example.com/)." });
+    const link = "[only.example.com](https://only.example.com/)";
+    const r = await sdk().responses.create({ model: "openai/gpt-4o-mini:online", input: "find it" });
+    const part = (r.output[0] as { content: { type: string; annotations: unknown[] }[] }).content[0];
+    assert.deepEqual(part.annotations, [{ type: "url_citation", start_index: 5, end_index: 5 + link.length, url: "https://only.example.com/", title: "Only" }]);
+    const events: { type: string; annotation?: unknown; annotation_index?: number }[] = [];
+    // @ts-expect-error OpenRouter's extension
+    for await (const ev of await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "find it", stream: true, plugins: [{ id: "web" }] })) events.push(ev as never);
+    const added = events.filter((e) => e.type === "response.output_text.annotation.added");
+    assert.deepEqual(added.map((e) => [e.annotation_index, (e.annotation as { url: string }).url]), [[0, "https://only.example.com/"]]);
+    const done = events.find((e) => e.type === "response.completed") as unknown as { response: { output: { content: { annotations: unknown[] }[] }[] } };
+    assert.equal(done.response.output[0].content[0].annotations.length, 1);
+    assert.equal(exa.requests.length, 2);
+  });
+
+  test("Exa failing: answered without results, and the adjustment says so; nothing billed for the search", async () => {
+    exa.script({ kind: "error", status: 429 });
+    const r = await sdk().chat.completions.create({ model: "openai/gpt-4o-mini:online", messages: [{ role: "user", content: "anything" }] });
+    assert.deepEqual(sentMessages(openai).map((m) => m.role), ["user"]);
+    const sb = (r as unknown as { signalbox: { adjustments: { field: string; detail: string }[]; trace_id: string } }).signalbox;
+    const adj = sb.adjustments.find((a) => a.field === "web_search")!;
+    assert.match(adj.detail, /^the search failed \(exa: HTTP 429: You have exceeded your rate limit/);
+    assert.ok(!adj.detail.includes(EXA_TEST_KEY));
+    const rec = g.usage.recent().find((x) => x.traceId === sb.trace_id)!;
+    assert.ok(!rec.cost.request, "no search fee");
+  });
+
+  test("bad input names its field and reaches neither Exa nor the model; a refused request searches nothing", async () => {
+    const bad = async (body: Record<string, unknown>, field: RegExp) => {
+      const res = await fetch(`${g.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], ...body }) });
+      assert.equal(res.status, 400);
+      const e = (await res.json()) as { error: { param: string; message: string } };
+      assert.match(e.error.param ?? e.error.message, field);
+    };
+    await bad({ plugins: [{ id: "web", max_results: 50 }] }, /plugins\[0\]\.max_results/);
+    await bad({ plugins: [{ id: "web", engine: "native" }] }, /plugins\[0\]\.engine/);
+    await bad({ web_search_options: { search_context_size: "huge" } }, /web_search_options\.search_context_size/);
+    assert.equal(exa.requests.length + openai.requests.length, 0);
+    // Over its rate limit: refused before any search.
+    await sdk(ONCE).chat.completions.create({ model: "openai/gpt-4o-mini:online", messages: [{ role: "user", content: "one" }] });
+    await assert.rejects(sdk(ONCE).chat.completions.create({ model: "openai/gpt-4o-mini:online", messages: [{ role: "user", content: "two" }] }), (e: { status: number }) => e.status === 429);
+    assert.equal(exa.requests.length, 1);
+  });
+});
+
+describe("web search with Tavily, on_failure: fail", () => {
+  let openai: FakeOpenAI;
+  let tavily: FakeTavily;
+  let g: TestGateway;
+  const sdk = () => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEY, maxRetries: 0 });
+
+  before(async () => {
+    openai = await startFakeOpenAI();
+    tavily = await startFakeTavily();
+    g = await startTestGateway(config(openai.url, `web_search: { engine: tavily, api_key: ${TAVILY_TEST_KEY}, base_url: "${tavily.origin}", timeout_ms: 300, on_failure: fail }`));
+  });
+  after(async () => {
+    await g.close();
+    await openai.close();
+    await tavily.close();
+  });
+
+  test("Tavily is asked with its bearer key; the results reach the model; billed at Tavily's price", async () => {
+    const r = await sdk().chat.completions.create({ model: "openai/gpt-4o-mini:online", messages: [{ role: "user", content: "tavily question" }] });
+    const sent = tavily.requests.at(-1)!;
+    assert.equal(sent.headers.authorization, `Bearer ${TAVILY_TEST_KEY}`);
+    assert.deepEqual(sent.body, { query: "tavily question", max_results: 5, search_depth: "basic", include_answer: false, include_raw_content: false });
+    const msgs = sentMessages(openai);
+    assert.equal(msgs[0].role, "system");
+    assert.match(textOf(msgs[0]), /\[1\] .*\nURL: https:\/\//);
+    const sb = (r as unknown as { signalbox: { trace_id: string } }).signalbox;
+    assert.equal(g.usage.recent().find((x) => x.traceId === sb.trace_id)!.cost.request, 8_000_000, "one basic search, $0.008");
+  });
+
+  test("a search that does not answer in time fails the request, before any model is called", async () => {
+    openai.reset();
+    tavily.script({ kind: "hang" });
+    await assert.rejects(sdk().chat.completions.create({ model: "openai/gpt-4o-mini:online", messages: [{ role: "user", content: "slow" }] }), (e: { status: number; message: string }) => e.status === 503 && /web_search: the search failed \(tavily: no answer within 300 ms\)/.test(e.message));
+    assert.equal(openai.requests.length, 0);
+  });
+});
+
+test("without web_search in the config, a request asking for it is refused naming it", async () => {
+  const openai = await startFakeOpenAI();
+  const g = await startTestGateway(config(openai.url, ""));
+  try {
+    const res = await fetch(`${g.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "openai/gpt-4o-mini:online", messages: [{ role: "user", content: "x" }] }) });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /web_search: web search is not configured/);
+    assert.equal(openai.requests.length, 0);
+  } finally {
+    await g.close();
+    await openai.close();
+  }
+});
