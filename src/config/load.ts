@@ -603,8 +603,8 @@ const rootSpec = obj<any>({
   // Web search before the model (src/engine/web-search.ts): the engine, its key, and defaults.
   web_search: opt(
     obj({
-      engine: req(str({ oneOf: ["exa", "tavily"] })),
-      api_key: req(str({ min: 1 })),
+      engine: req(str({ oneOf: ["exa", "tavily", "mock"] })),
+      api_key: opt(str({ min: 1 })),
       base_url: opt(str({ pattern: /^https?:\/\/\S+$/ })),
       max_results: opt(num({ min: 1, max: 20, int: true }), 5),
       max_characters: opt(num({ min: 100, max: 20_000, int: true }), 1_000),
@@ -1021,17 +1021,19 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
  * config gives none (Exa reports each search's cost itself, which is used instead when present;
  * Tavily's basic search is one credit, $0.008).
  */
-function webSearchConfig(w: { engine: string; apiKey: string; baseUrl?: string; maxResults?: number; maxCharacters?: number; timeoutMs?: number; pricePerSearch?: number; pricePerResult?: number; onFailure?: string }): WebSearchConfig {
+function webSearchConfig(w: { engine: string; apiKey?: string; baseUrl?: string; maxResults?: number; maxCharacters?: number; timeoutMs?: number; pricePerSearch?: number; pricePerResult?: number; onFailure?: string }): WebSearchConfig {
   const exa = w.engine === "exa";
+  const mock = w.engine === "mock";
+  if (!mock && !w.apiKey) throw new ConfigError("web_search.api_key", `is required for engine ${w.engine} (use \${ENV_VAR} to read it from the environment)`);
   const nanos = (usd: number) => Math.round(usd * 1e9);
   return {
     engine: w.engine as WebSearchConfig["engine"],
-    apiKey: w.apiKey,
+    apiKey: w.apiKey ?? "",
     baseUrl: (w.baseUrl ?? (exa ? "https://api.exa.ai" : "https://api.tavily.com")).replace(/\/+$/, ""),
     maxResults: w.maxResults ?? 5,
     maxCharacters: w.maxCharacters ?? 1_000,
     timeoutMs: w.timeoutMs ?? 10_000,
-    pricePerSearchNanos: nanos(w.pricePerSearch ?? (exa ? 0.005 : 0.008)),
+    pricePerSearchNanos: nanos(w.pricePerSearch ?? (mock ? 0 : exa ? 0.005 : 0.008)),
     pricePerResultNanos: nanos(w.pricePerResult ?? (exa ? 0.001 : 0)),
     onFailure: w.onFailure === "fail" ? "fail" : "answer",
   };

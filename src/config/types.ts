@@ -151,7 +151,8 @@ export interface Pricing extends PriceSet {
 
 /** `web_search`: the search API asked before the model, for requests that want web results. */
 export interface WebSearchConfig {
-  engine: "exa" | "tavily";
+  /** "mock": results made from the query, no key, no cost (the embedded default config's). */
+  engine: "exa" | "tavily" | "mock";
   apiKey: string;
   baseUrl: string;
   /** Results when the request does not say (`max_results`, default 5). */

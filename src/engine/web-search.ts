@@ -1,6 +1,6 @@
 // Web search before the model (OpenRouter's `web` plugin and `:online` models, OpenAI's
 // `web_search_options`, ChatRequest.web_search): the gateway asks a search API (Exa or Tavily,
-// `web_search` in the config) with the request's last user message, and puts the results in a
+// `web_search` in the config; `mock` makes results up, for the embedded config) with the request's last user message, and puts the results in a
 // system message just before that message, with the instruction to cite them as markdown links
 // (OpenRouter's prompt, or the request's own `search_prompt`). Every candidate deployment is sent
 // the same results. The search is billed with the request (Exa's reported cost, else the configured
@@ -130,7 +130,21 @@ export function citationsIn(text: string, results: readonly SearchResult[]): Cit
 /** Clip a result's text to the configured length (engines send whole pages when asked for text). */
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
+/**
+ * The mock engine (the embedded default config's, to try web search without a key): results made
+ * from the query, on example.com addresses, at no cost, saying they are made up.
+ */
+export function mockResults(query: string, n: number): SearchResult[] {
+  const slug = query.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "query";
+  return Array.from({ length: n }, (_, i) => ({
+    title: `Mock result ${i + 1} for "${query.slice(0, 80)}"`,
+    url: `https://${slug}-${i + 1}.example.com/`,
+    text: `A made-up page about ${query.slice(0, 200)} (the mock search engine of the embedded config: no web was searched).`,
+  }));
+}
+
 async function callEngine(cfg: WebSearchConfig, query: string, n: number, signal: AbortSignal): Promise<{ results: SearchResult[]; reportedUsd?: number }> {
+  if (cfg.engine === "mock") return { results: mockResults(query, n), reportedUsd: 0 };
   const exa = cfg.engine === "exa";
   const body = exa
     ? { query, numResults: n, type: "auto", contents: { text: { maxCharacters: cfg.maxCharacters } } }

@@ -14,7 +14,7 @@ import { hashKey } from "../../src/server/auth.ts";
 import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startFakeTavily, TAVILY_TEST_KEY, type FakeTavily } from "../fakes/tavily.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 
@@ -263,5 +263,22 @@ test("without web_search in the config, a request asking for it is refused namin
   } finally {
     await g.close();
     await openai.close();
+  }
+});
+
+test("the mock engine (the embedded config's): made-up results, no cost, and the mock model cites the first", async () => {
+  const g = await startTestGateway(`${MOCK_CONFIG}\nweb_search: { engine: mock, max_results: 2 }\n`);
+  try {
+    const r = await new OpenAI({ baseURL: `${g.url}/v1`, apiKey: "none", maxRetries: 0 }).chat.completions.create({ model: "mock/a:online", messages: [{ role: "user", content: "what is new" }] });
+    const m = r.choices[0].message as typeof r.choices[0]["message"] & { annotations: { url_citation: { url: string; start_index: number; end_index: number } }[] };
+    assert.equal(m.annotations.length, 1);
+    const c = m.annotations[0].url_citation;
+    assert.equal(c.url, "https://what-is-new-1.example.com/");
+    assert.equal(m.content!.slice(c.start_index, c.end_index), "[what-is-new-1.example.com](https://what-is-new-1.example.com/)");
+    const sb = (r as unknown as { signalbox: { trace_id: string; adjustments: { field: string; detail: string }[] } }).signalbox;
+    assert.deepEqual(sb.adjustments, [{ field: "web_search", detail: "2 results from mock added before the last user message" }]);
+    assert.ok(!g.usage.recent().find((x) => x.traceId === sb.trace_id)!.cost.request, "no search fee");
+  } finally {
+    await g.close();
   }
 });

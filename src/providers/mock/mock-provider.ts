@@ -56,11 +56,29 @@ function lastUserText(req: UpstreamRequest): string {
   return "";
 }
 
-/** The deterministic reply: an echo of the prompt's head followed by filler words up to `tokens`. */
+/** The first web search result the gateway put in the prompt (src/engine/web-search.ts: a "URL: " line of a system message). */
+function firstResultUrl(req: UpstreamRequest): string | undefined {
+  for (const m of req.messages) {
+    if (m.role !== "system") continue;
+    for (const p of m.content) {
+      const hit = p.type === "text" ? /^URL: (https?:\/\/\S+)$/m.exec(p.text) : null;
+      if (hit) return hit[1];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The deterministic reply: an echo of the prompt's head followed by filler words up to `tokens`;
+ * with web results in the prompt, the first one cited as a markdown link after the echo (as the
+ * search prompt asks), so web search's citations can be tried on the mock.
+ */
 function replyText(s: MockSettings, req: UpstreamRequest, tokens: number): string {
   if (s.reply !== undefined) return s.reply;
   const head = lastUserText(req).slice(0, 80);
   const words = [`(${req.model})`, "You", "said:", JSON.stringify(head) + "."];
+  const url = firstResultUrl(req);
+  if (url) words.push("Source:", `[${new URL(url).hostname}](${url}).`);
   for (let i = 0; words.length < tokens; i++) words.push(WORDS[i % WORDS.length]);
   return words.slice(0, Math.max(tokens, 4)).join(" ");
 }
