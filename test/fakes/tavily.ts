@@ -9,6 +9,7 @@
 // https://<slug-of-query>-<i>.example.com/article, and its title and content contain the query.
 // test/fakes/tavily.sdk.test.ts checks it against @tavily/core.
 
+import { querySlug } from './exa.ts';
 import { handleTransport, retryHeaders, sendJson, startFake } from './common.ts';
 import type { Delivery, FakeServer, RetryHints, TransportScenario } from './common.ts';
 
@@ -55,19 +56,6 @@ const DEPTHS = new Set(['basic', 'advanced', 'fast', 'ultra-fast']);
 const TOPICS = new Set(['general', 'news', 'finance']);
 const TIME_RANGES = new Set(['year', 'month', 'week', 'day', 'y', 'm', 'w', 'd']);
 const MAX_RESULTS = 20;
-
-/** `some query` → `some-query` (lower case, runs of other characters as one dash, at most 40 characters). */
-export function tavilyQuerySlug(query: string): string {
-  return (
-    query
-      .toLowerCase()
-      .normalize('NFKD')
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 40)
-      .replace(/-+$/g, '') || 'query'
-  );
-}
 
 export function tavilyDefaultTitle(query: string, i: number): string {
   return `${query} - result ${i}`;
@@ -140,7 +128,7 @@ export async function startFakeTavily(opts: FakeTavilyOptions = {}): Promise<Fak
 
       const include = (body.include_domains as string[] | null | undefined) ?? [];
       const exclude = (body.exclude_domains as string[] | null | undefined) ?? [];
-      const slug = tavilyQuerySlug(query);
+      const slug = querySlug(query);
       const specs: TavilyResultSpec[] =
         s.results ??
         Array.from({ length: max as number }, (_, k) => ({
