@@ -46,7 +46,7 @@ import type { GatewayCore } from "../gateway.ts";
 import { periodBounds } from "../limits/periods.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
-import { withFreeName } from "./labels.ts";
+import { liveServiceKey, withFreeName } from "./labels.ts";
 import { toOpenAIError, type OpenAIError } from "./response.ts";
 
 const PREFIX = "/api/governance/";
@@ -396,16 +396,11 @@ export async function serveBifrostGovernance(method: string, path: string, d: Bi
       return 200;
     }
     /** The key by its id, when this caller may see it; a revoked key is a deleted one. */
-    const keyOf = async (): Promise<ManagedKey> => {
-      try {
-        const k = await inBifrostTerms("vk_id", () => core.control.getKey(a, id!));
-        if (k.revokedAt === undefined && k.role === "service") return k;
-      } catch (err) {
-        if (!(err instanceof GatewayError && err.code === "not_found")) throw err;
-      }
-      // The id is not echoed: a caller may have put a secret there by mistake.
-      throw new GatewayError("not_found", "vk_id: Virtual key not found (none with this id that this key may see)", { field: "vk_id" });
-    };
+    const keyOf = () =>
+      liveServiceKey(
+        () => inBifrostTerms("vk_id", () => core.control.getKey(a, id!)),
+        () => new GatewayError("not_found", "vk_id: Virtual key not found (none with this id that this key may see)", { field: "vk_id" }),
+      );
     const k = await keyOf();
     if (method === "GET") {
       d.send(200, { virtual_key: await vkJson(k) });

@@ -39,7 +39,7 @@ import type { ManagedKey } from "../control/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
-import { withFreeName } from "./labels.ts";
+import { liveServiceKey, withFreeName } from "./labels.ts";
 import { toOpenAIError, type OpenAIError } from "./response.ts";
 
 const API_KEYS = "/v1/api-keys";
@@ -289,16 +289,11 @@ async function serveApiKeys(method: string, rest: string[], d: PortkeyAdminDeps,
   if (rest.length !== 1) throw new GatewayError("not_found", `${API_KEYS}/…: no such endpoint (POST ${API_KEYS}/{type}/{sub-type}, GET ${API_KEYS}, GET|PUT|DELETE ${API_KEYS}/{id})`);
   if (method !== "GET" && method !== "PUT" && method !== "DELETE") return notAllowed(d, method, `${API_KEYS}/{id}`, ["GET", "PUT", "DELETE"]);
   const id = rest[0]!;
-  const keyOf = async (): Promise<ManagedKey> => {
-    try {
-      const k = await inPortkeyTerms(() => core.control.getKey(a, id));
-      if (k.revokedAt === undefined && k.role === "service") return k;
-    } catch (err) {
-      if (!(err instanceof GatewayError && err.code === "not_found")) throw err;
-    }
-    // The id is not echoed: a caller may have put a secret there by mistake.
-    throw new GatewayError("not_found", "id: API key not found (none with this id that this key may see)", { field: "id" });
-  };
+  const keyOf = () =>
+    liveServiceKey(
+      () => inPortkeyTerms(() => core.control.getKey(a, id)),
+      () => new GatewayError("not_found", "id: API key not found (none with this id that this key may see)", { field: "id" }),
+    );
   const k = await keyOf();
   if (method === "GET") {
     d.send(200, apiKeyJson(k));
