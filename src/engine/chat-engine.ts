@@ -559,7 +559,12 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
 
   /** Web results for a call that asks for them, in every candidate's prompt; what they cost is billed with the request. */
   async function webSearch(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest): Promise<WebSearchOutcome | undefined> {
-    const web = await searchForCall(core.config.webSearch, call, plan, r.signal, core.tracing?.tracer, r.ri.otel);
+    const cfg = core.config.webSearch;
+    const web = await searchForCall(cfg, call, plan, r.signal, core.tracing?.tracer, r.ri.otel).catch((err) => {
+      if (cfg && !r.signal.aborted && err instanceof GatewayError && err.code === "unavailable") core.metrics.webSearch(cfg.engine, "failed", 0);
+      throw err;
+    });
+    if (web) core.metrics.webSearch(web.engine, web.failed ? "failed" : "ok", web.results.length);
     if (web?.costNanos) ex.cost = withFee(ex.cost, web.costNanos);
     return web;
   }

@@ -31,6 +31,8 @@ export interface GatewayMetrics {
   configReload(outcome: "ok" | "invalid"): void;
   /** One active check of a deployment (src/engine/checks.ts): ok, failed (with the Connect code name) or skipped. */
   deploymentCheck(deployment: string, outcome: "ok" | "failed" | "skipped", status: string): void;
+  /** One web search before a model (src/engine/web-search.ts): answered (with how many results), or failed. */
+  webSearch(engine: string, outcome: "ok" | "failed", results: number): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** The Prometheus text exposition. */
@@ -197,6 +199,8 @@ export function createMetrics(): GatewayMetrics {
   );
   const guardrails = counter("signalbox.guardrail.actions", "Guardrail actions: one per request, guardrail, stage and action taken", ["guardrail", "stage", "action"]);
   const checks = counter("signalbox.deployment.checks", "Active checks of deployments by outcome (ok, failed, skipped) and, for a failure, its code", ["deployment", "outcome", "error.type"]);
+  const searches = counter("signalbox.web_search.requests", "Web searches before a model by engine and outcome (ok, failed)", ["engine", "outcome"]);
+  const searchResults = counter("signalbox.web_search.results", "Web search results put in prompts, by engine", ["engine"]);
   const reloads = counter("signalbox.config.reloads", "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)", ["outcome"]);
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
   reloads.add(0, "ok");
@@ -253,6 +257,10 @@ export function createMetrics(): GatewayMetrics {
     },
     configReload(outcome) {
       reloads.add(1, outcome);
+    },
+    webSearch(engine, outcome, results) {
+      searches.add(1, engine, outcome);
+      if (results) searchResults.add(results, engine);
     },
     deploymentCheck(deployment, outcome, status) {
       checks.add(1, deployment, outcome, status || undefined);

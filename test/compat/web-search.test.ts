@@ -195,6 +195,10 @@ describe("web search with Exa", () => {
     assert.ok(!adj.detail.includes(EXA_TEST_KEY));
     const rec = g.usage.recent().find((x) => x.traceId === sb.trace_id)!;
     assert.ok(!rec.cost.request, "no search fee");
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    assert.match(metrics, /^signalbox_web_search_requests_total\{engine="exa",outcome="failed"\} 1$/m);
+    assert.match(metrics, /^signalbox_web_search_requests_total\{engine="exa",outcome="ok"\} \d+$/m);
+    assert.match(metrics, /^signalbox_web_search_results_total\{engine="exa"\} \d+$/m);
   });
 
   test("bad input names its field and reaches neither Exa nor the model; a refused request searches nothing", async () => {
