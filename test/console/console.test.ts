@@ -62,6 +62,8 @@ keys:
   - { name: search-team, hash: "${hashKey(SEARCH)}", team: search, role: team, budget: { period: day, limit_usd: 5 }, limits: { requests_per_minute: 600 } }
   - { name: ads-svc, hash: "${hashKey(ADS)}", team: ads, role: service }
 console: { trace_url: "http://jaeger.test/trace/{trace_id}" }
+# Only requests that ask for web search use it (the playground's test of it).
+web_search: { engine: mock, max_results: 3 }
 `;
 
 // 7 requests of team search, 22 of team ads: more than one page of ListRequests (25).
@@ -685,6 +687,37 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     }
     assert.match((await page.getByTestId("token-summary").textContent()) ?? "", new RegExp(`^${n} tokens · mean probability [\\d.]+% · perplexity [\\d.]+`));
     await shot(page, "playground-logprobs");
+  });
+
+  test("the playground searches the web first and lists the sources the answer cites", async () => {
+    await go(page, "Playground");
+    await page.locator("select[name=model] option[value=default]").waitFor({ state: "attached" });
+    await page.locator("select[name=model]").selectOption("default");
+    const question = "What changed in Node 24?";
+    await page.getByLabel("Message 1 text").fill(question);
+    await page.locator("input[name=logprobs]").uncheck();
+    await page.locator("input[name=web_search]").check();
+    await page.locator("input[name=web_search_results]").fill("2");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("stream-finish").waitFor();
+    // The mock engine's first result, which the mock model cites as a markdown link.
+    const first = "https://what-changed-in-node-24-1.example.com/";
+    const sources = page.getByTestId("source");
+    assert.equal(await sources.count(), 1);
+    const link = sources.first().getByRole("link");
+    assert.equal(await link.getAttribute("href"), first);
+    assert.equal(await link.getAttribute("target"), "_blank");
+    assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+    assert.match(await sources.first().innerText(), /^Mock result 1 for "What changed in Node 24\?" what-changed-in-node-24-1\.example\.com$/);
+    assert.ok((await page.getByTestId("answer").innerText()).includes(first), "the answer links to it");
+    // The adjustment says what was searched, with the results asked for.
+    assert.match(await page.locator("[data-testid=adjustment][data-field=web_search]").innerText(), /^web_search: 2 results from mock added before the last user message/);
+    await shot(page, "playground-web-search");
+    // Without a number, the gateway's max_results (3).
+    await page.locator("input[name=web_search_results]").fill("");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.locator("[data-testid=adjustment][data-field=web_search]").filter({ hasText: "3 results from mock" }).waitFor();
+    await page.locator("input[name=web_search]").uncheck();
   });
 
   test("requests filter by operation, and a ranking shows its operation", async () => {

@@ -1,9 +1,10 @@
 // Playground: stream a chat through any route and watch it happen: the start event (which
 // deployment committed), each delta as it arrives, and the finish (usage, cost, attempts). With
 // token probabilities asked for, the answer's tokens shaded by how sure the model was of each,
-// with the alternatives it weighed.
+// with the alternatives it weighed. With web search asked for, the gateway searches first and the
+// finish carries the results the answer cites, listed as Sources.
 
-import { FinishReasonSchema, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
+import { type Adjustment, type Citation, FinishReasonSchema, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
 import { type FormEvent, useRef, useState } from "react";
 import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
 import { useSession } from "../context.ts";
@@ -26,6 +27,10 @@ export function PlaygroundPage() {
   const [temperature, setTemperature] = useState("");
   const [logprobs, setLogprobs] = useState(false);
   const [alternatives, setAlternatives] = useState("3");
+  const [webSearch, setWebSearch] = useState(false);
+  const [searchResults, setSearchResults] = useState("");
+  /** Whether the request shown asked for web search (the checkbox may change since). */
+  const [searched, setSearched] = useState(false);
   const [start, setStart] = useState<{ ev: StreamStart; at: number }>();
   const [deltas, setDeltas] = useState<Delta[]>([]);
   const [finish, setFinish] = useState<{ res: StreamTextResult; at: number }>();
@@ -42,9 +47,11 @@ export function PlaygroundPage() {
     setFinish(undefined);
     setError(undefined);
     setRunning(true);
+    setSearched(webSearch);
     const t0 = performance.now();
     const max = Number(maxTokens);
     const temp = Number(temperature);
+    const results = Number(searchResults);
     try {
       const s = streamText(
         client.chat,
@@ -54,6 +61,8 @@ export function PlaygroundPage() {
           maxOutputTokens: maxTokens && max > 0 ? max : undefined,
           temperature: temperature !== "" && Number.isFinite(temp) ? temp : undefined,
           ...(logprobs ? { logprobs: true, topLogprobs: Number(alternatives) } : {}),
+          // Results left empty: the gateway's web_search.max_results.
+          ...(webSearch ? { webSearch: { maxResults: searchResults !== "" && Number.isInteger(results) && results > 0 ? results : undefined } } : {}),
         },
         {
           signal: ac.signal,
@@ -101,6 +110,14 @@ export function PlaygroundPage() {
                     </option>
                   ))}
                 </select>
+              </Field>
+            )}
+            <label className="check">
+              <input type="checkbox" name="web_search" checked={webSearch} onChange={(e) => setWebSearch(e.target.checked)} /> Web search
+            </label>
+            {webSearch && (
+              <Field label="Search results" hint="1–20; empty: the gateway's default">
+                <input type="number" min={1} max={20} step={1} value={searchResults} onChange={(e) => setSearchResults(e.target.value)} name="web_search_results" placeholder="default" />
               </Field>
             )}
           </div>
@@ -159,6 +176,14 @@ export function PlaygroundPage() {
                 <dd>{start.ev.providerModel || start.ev.model}</dd>
                 <dt>Committed after</dt>
                 <dd>{ms(start.at)}</dd>
+                {start.ev.adjustments.length > 0 && (
+                  <>
+                    <dt>Adjustments</dt>
+                    <dd>
+                      <Adjustments list={start.ev.adjustments} />
+                    </dd>
+                  </>
+                )}
                 {start.ev.priorAttempts.length > 0 && (
                   <>
                     <dt>Before it</dt>
@@ -195,6 +220,14 @@ export function PlaygroundPage() {
                 <dd>{deltas.length}</dd>
                 <dt>Total time</dt>
                 <dd>{ms(finish.at)}</dd>
+                {finish.res.finish.adjustments.length > 0 && (
+                  <>
+                    <dt>Adjustments</dt>
+                    <dd>
+                      <Adjustments list={finish.res.finish.adjustments} />
+                    </dd>
+                  </>
+                )}
               </dl>
             ) : (
               <Empty>{running ? "Streaming…" : "Not finished."}</Empty>
@@ -202,6 +235,15 @@ export function PlaygroundPage() {
           </Card>
         </div>
       </div>
+      {finish && (searched || finish.res.finish.citations.length > 0) && (
+        <Card title="Sources">
+          {finish.res.finish.citations.length ? (
+            <Sources citations={finish.res.finish.citations} />
+          ) : (
+            <Empty>The answer cites none of the search results (see the adjustments for what was searched).</Empty>
+          )}
+        </Card>
+      )}
       {finish && logprobs && (
         <Card title="Token probabilities">
           {finish.res.logprobs.length ? (
@@ -217,6 +259,46 @@ export function PlaygroundPage() {
         </Card>
       )}
     </>
+  );
+}
+
+/** The changes the gateway made to the request, as the route explainer lists them. */
+function Adjustments({ list }: { list: Adjustment[] }) {
+  return (
+    <ul className="small adjustments" data-testid="adjustments">
+      {list.map((a, i) => (
+        <li key={i} data-testid="adjustment" data-field={a.field}>
+          <code>{a.field}</code>: {a.detail}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+const host = (url: string) => {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+};
+
+/** The web search results the answer cites, numbered in order of appearance; each opens in a new tab. */
+function Sources({ citations }: { citations: Citation[] }) {
+  // One entry per page: an answer may cite the same result twice.
+  const seen = new Set<string>();
+  const unique = citations.filter((c) => !seen.has(c.url) && seen.add(c.url));
+  return (
+    <ol className="sources" data-testid="sources">
+      {unique.map((c) => (
+        <li key={c.url} data-testid="source">
+          <a href={c.url} target="_blank" rel="noopener noreferrer" title={c.content || undefined}>
+            {c.title || c.url}
+          </a>{" "}
+          <span className="muted small">{host(c.url)}</span>
+        </li>
+      ))}
+    </ol>
   );
 }
 
