@@ -68,6 +68,7 @@ teams:
 keys:
   - { name: root, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
   - { name: search-svc, hash: "${hashKey(SVC)}", team: search, role: service, limits: { requests_per_minute: 1000 }, budget: { period: month, limit_usd: 5 } }
+web_search: { engine: mock, max_results: 3 }
 `;
 
 interface Run {
@@ -861,6 +862,50 @@ describe("chat", () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("chat --web", () => {
+  test("searches first: the answer on stdout, Sources on stderr with the example.com URL the mock cites; --json has citations; bad --web-results are bad usage", async () => {
+    const bads = [["--web-results", "0"], ["--web-results", "21"], ["--web-results", "2.5"], ["--web-results", "soon"]];
+    // Independent calls (the bad ones send nothing): at once, checked in turn.
+    const [run, jsonRun, bareRun, ...badRuns] = await Promise.all([
+      cli(["chat", "--model", "default", "--web-results", "2", "What changed in Node 24?"]),
+      cli(["chat", "--model", "default", "--json", "--web-results", "2", "--search-prompt", "Results:", "What changed in Node 24?"]),
+      cli(["chat", "--model", "default", "--web", "What changed in Node 24?"]),
+      ...bads.map((bad) => cli(["chat", "--model", "default", ...bad, "hi"])),
+    ]);
+    const r = ok(run);
+    const direct = await streamText(admin.chat, { model: "default", messages: [userText("What changed in Node 24?")], webSearch: { maxResults: 2, searchPrompt: "" } }).result;
+    const cited = direct.finish.citations;
+    assert.ok(cited.length > 0 && cited[0].url.includes("example.com"), JSON.stringify(cited));
+    assert.equal(r.stdout, direct.text.endsWith("\n") ? direct.text : `${direct.text}\n`, "stdout holds only the answer");
+    assert.ok(r.stdout.includes(`](${cited[0].url})`), `the answer links to ${cited[0].url}:\n${r.stdout}`);
+    // Sources, then the summary, on stderr.
+    const lines = r.stderr.split("\n");
+    const at = lines.indexOf("Sources:");
+    assert.ok(at >= 0, r.stderr);
+    assert.equal(lines[at + 1], `[1] ${cited[0].title} — ${cited[0].url}`);
+    assert.match(lines[at + 1], /^\[1\] .+ — https:\/\/[^ ]*example\.com\/$/);
+    assert.ok(lines.slice(at + 1).some((l) => /^— mock\/a/.test(l)), "the summary follows the sources");
+
+    const j = JSON.parse(ok(jsonRun).stdout);
+    assert.ok(j.citations.length > 0, JSON.stringify(j));
+    assert.match(j.citations[0].url, /example\.com/);
+    assert.equal(typeof j.citations[0].title, "string");
+    assert.ok(j.text.includes(j.citations[0].url));
+    assert.deepEqual(j.finish.citations, j.citations);
+    assert.match(j.start.adjustments.find((a: { field: string }) => a.field === "web_search").detail, /^2 results from mock/);
+
+    // --web alone, before the prompt: the config's max_results (3).
+    const bare = ok(bareRun);
+    assert.match(bare.stderr, /^Sources:\n\[1\] .* — https:\/\/\S*example\.com\/$/m);
+    for (const [i, bad] of bads.entries()) {
+      const b = badRuns[i];
+      assert.equal(b.code, 2, `${bad.join(" ")}: ${b.stderr}`);
+      assert.match(b.stderr, new RegExp(bad[0]));
+      assert.equal(b.stdout, "");
     }
   });
 });

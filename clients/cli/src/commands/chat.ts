@@ -1,11 +1,12 @@
-// `signalbox chat`: the answer streams to stdout as it arrives; who answered, the tokens and the
-// cost go to stderr afterwards, so `signalbox chat … > answer.txt` holds only the answer.
+// `signalbox chat`: the answer streams to stdout as it arrives; the sources it cites (with `--web`),
+// who answered, the tokens and the cost go to stderr afterwards, so `signalbox chat … > answer.txt`
+// holds only the answer.
 
 import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { FailureKindSchema, StreamFinishSchema, StreamStartSchema, TokenLogprobSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome, type TokenLogprob } from "@signalbox/client";
+import { CitationSchema, FailureKindSchema, StreamFinishSchema, StreamStartSchema, TokenLogprobSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome, type Citation, type TokenLogprob } from "@signalbox/client";
 import { readStdin, setup, traceLink, usageError } from "../context.ts";
 import { count, dollars, enumLabel, ms } from "../format.ts";
 import { json, note, out, spinner } from "../output.ts";
@@ -15,7 +16,7 @@ import { parsePair, type ProviderFlags, providerFlags, providerPreferences } fro
 export function chatCommand(program: Command): void {
   providerFlags(program
     .command("chat"))
-    .description("stream an answer to stdout; deployment, tokens and cost follow on stderr")
+    .description("stream an answer to stdout; its sources (--web), deployment, tokens and cost follow on stderr")
     .argument("[prompt...]", "the user message (read from stdin when absent)")
     .option("--model <model>", 'a route, alias or deployment id (default: "default", or the template\'s model)')
     .option("--template <id>", "start from a prompt of the gateway's library (signalbox prompts list): its instructions and messages come first")
@@ -28,14 +29,18 @@ export function chatCommand(program: Command): void {
     .option("--top-logprobs <n>", "with --logprobs: the n likeliest alternatives of each token (0 to 20)", parseCount(0, 20))
     .option("--file <path>", "a document to send with the prompt: .pdf, .txt, .md, .csv or .html (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--user <id>", "the end user the request is for (per-user budgets and limits, end users, usage by user)")
+    .option("--web", "search the web first (the gateway's web_search engine) and give the model the results; the sources the answer cites follow on stderr")
+    .option("--web-results <n>", "web search with n results, 1 to 20 (default: the gateway's max_results); implies --web", parseCount(1, 20))
+    .option("--search-prompt <text>", "web search with this text before the results in the prompt (default: the gateway's, asking for markdown links); implies --web")
     .addHelpText(
       "after",
-      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  signalbox chat --template support-reply --var company=Acme "Where is my order?"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."',
+      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  signalbox chat --template support-reply --var company=Acme "Where is my order?"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."\n  signalbox chat --web "What changed in Node 24?"\n  signalbox chat --web-results 5 "What changed in Node 24?"',
     )
-    .action(async (words: string[], o: { model?: string; template?: string; templateVersion?: string; var?: Record<string, string>; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[]; user?: string } & ProviderFlags, cmd: Command) => {
+    .action(async (words: string[], o: { model?: string; template?: string; templateVersion?: string; var?: Record<string, string>; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[]; user?: string; web?: boolean; webResults?: number; searchPrompt?: string } & ProviderFlags, cmd: Command) => {
       const providers = providerPreferences(o);
       const { mode, sb } = setup(cmd, { csv: false });
       if (!o.template && (o.templateVersion || o.var)) throw usageError("--template-version and --var need --template", "name the prompt: --template <id>");
+      const web = o.web || o.webResults !== undefined || o.searchPrompt !== undefined ? { ...(o.webResults !== undefined ? { maxResults: o.webResults } : {}), searchPrompt: o.searchPrompt ?? "" } : undefined;
       const files = (o.file ?? []).map(readDocument);
       // With a template, the message is optional (the template may be the whole request).
       const prompt = words.length ? words.join(" ") : o.template ? "" : await readStdin();
@@ -56,6 +61,7 @@ export function chatCommand(program: Command): void {
           ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: true, topLogprobs: o.topLogprobs } : {}),
           ...(providers ? { routing: { providers } } : {}),
           ...(o.user ? { user: o.user } : {}),
+          ...(web ? { webSearch: web } : {}),
         },
         { signal: abort.signal },
       );
@@ -67,6 +73,7 @@ export function chatCommand(program: Command): void {
           return await json({
             text: r.text,
             ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: r.logprobs.map((t) => toJson(TokenLogprobSchema, t)) } : {}),
+            ...(web ? { citations: r.finish.citations.map((c) => toJson(CitationSchema, c)) } : {}),
             start: toJson(StreamStartSchema, r.start),
             finish: toJson(StreamFinishSchema, r.finish),
           });
@@ -78,6 +85,7 @@ export function chatCommand(program: Command): void {
         }
         const r = await s.result;
         if (!printed.endsWith("\n")) await out("\n");
+        if (web) note(sources(r.finish.citations, r.start.adjustments.find((a) => a.field === "web_search")?.detail));
         const failed = r.attempts.filter((a) => a.outcome !== AttemptOutcome.SUCCEEDED);
         const u = r.usage;
         note(
@@ -102,6 +110,16 @@ export function chatCommand(program: Command): void {
         process.off("SIGINT", onSigint);
       }
     });
+}
+
+/**
+ * "Sources:" and one line per result the answer cites, in order of appearance (`[1] title — url`),
+ * each once. None cited: why, when the gateway said (the search failed, and it answered without).
+ */
+function sources(citations: Citation[], searched: string | undefined): string {
+  const cited = citations.filter((c, i) => citations.findIndex((d) => d.url === c.url) === i);
+  if (cited.length === 0) return `no sources cited${searched ? ` (web search: ${searched})` : ""}`;
+  return ["Sources:", ...cited.map((c, i) => `[${i + 1}] ${c.title ? `${c.title.replace(/\s+/g, " ").trim()} — ` : ""}${c.url}`)].join("\n");
 }
 
 /**
