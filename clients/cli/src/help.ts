@@ -24,7 +24,7 @@ Examples:
   signalbox route explain --model default --prompt "Hello"
   signalbox models check --timeout 5000
   signalbox chat --model default "Write a haiku about failover"
-  signalbox chat --web 3 "What changed in Node 24?"
+  signalbox chat --web "What changed in Node 24?"
   signalbox realtime realtime "Hello over a socket"
   signalbox image images "a red fox in the snow" -n 2 --size 1024x1024 -o renders/
   signalbox transcribe transcription meeting.mp3 --format srt > meeting.srt
