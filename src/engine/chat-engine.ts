@@ -21,7 +21,7 @@ import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } fr
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
-import { citationsIn, searchForCall, type Citation, type WebSearchOutcome } from "./web-search.ts";
+import { citationsIn, searchForCall, searched, type Citation, type Searched, type WebSearchOutcome } from "./web-search.ts";
 import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -71,6 +71,8 @@ export interface Summary {
   cacheSimilarity?: number;
   /** With web search: the results the answer links to (src/engine/web-search.ts); absent without. */
   citations?: Citation[];
+  /** With web search: what was searched for and the results' addresses (the Responses API's web_search_call item). */
+  webSearch?: Searched;
   /** Changes known only at the end (a stream's output guardrail redactions). */
   adjustments?: Adjustment[];
 }
@@ -110,6 +112,8 @@ export type EngineEvent =
       cache: CacheStatus;
       /** A semantic hit's similarity (cacheSimilarity of the summary). */
       cacheSimilarity?: number;
+      /** With web search: what was searched for, before this answer (as the summary's). */
+      webSearch?: Searched;
       /**
        * Output guardrails scan this stream: text they hold back comes later than the events beside
        * it (a reasoning signature can precede the end of the thinking it signs), and may be changed.
@@ -638,7 +642,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         }
         return {
           ...summary(ex, status),
-          ...(web ? { citations: citationsIn(o.text, web.results) } : {}),
+          ...(web ? { citations: citationsIn(o.text, web.results), webSearch: searched(web) } : {}),
           ...(admission?.rates?.length ? { limits: admission.rates } : {}),
           id: call.id,
           model: call.model,
@@ -692,7 +696,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const cacheStatus = src.status;
         hitStatus = cacheStatus;
         done = src.done;
-        const start = { type: "start" as const, ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
+        const start = { type: "start" as const, ...(web ? { webSearch: searched(web) } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
         if (hit) {
           servedFromCache(ex, hit);
           const batches = sg ? await guardReplay(sg, replay(hit), r.signal) : replay(hit);
@@ -790,7 +794,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             learnOutput(routed.exec, plan, ex);
             yield {
               type: "finish",
-              summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(text, web.results) } : {}) },
+              summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(text, web.results), webSearch: searched(web) } : {}) },
               ...(r.gather ? { answer: gatheredAnswer(text, reasoning, refusal, toolCalls.filter(Boolean)) } : {}),
             };
           }

@@ -48,6 +48,15 @@ export interface WebSearchOutcome {
   failed?: string;
 }
 
+/** What a search was, as answers and stream starts carry it: the query and the results' addresses; failed when it did not answer. */
+export interface Searched {
+  query: string;
+  urls: string[];
+  failed?: boolean;
+}
+
+export const searched = (w: WebSearchOutcome): Searched => ({ query: w.query, urls: w.results.map((r) => r.url), ...(w.failed ? { failed: true } : {}) });
+
 /** What a request asks of web search (its door's plugin, option or field, validated). */
 export interface WebSearchRequest {
   maxResults?: number;

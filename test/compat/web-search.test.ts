@@ -173,7 +173,9 @@ describe("web search with Exa", () => {
     openai.setDefault({ kind: "text", text: "Read [only.example.com](https://only.example.com/)." });
     const link = "[only.example.com](https://only.example.com/)";
     const r = await sdk().responses.create({ model: "openai/gpt-4o-mini:online", input: "find it" });
-    const part = (r.output[0] as { content: { type: string; annotations: unknown[] }[] }).content[0];
+    // Any web search shows as the hosted tool's item, before the message.
+    assert.deepEqual(r.output.map((o) => o.type), ["web_search_call", "message"]);
+    const part = (r.output[1] as { content: { type: string; annotations: unknown[] }[] }).content[0];
     assert.deepEqual(part.annotations, [{ type: "url_citation", start_index: 5, end_index: 5 + link.length, url: "https://only.example.com/", title: "Only" }]);
     const events: { type: string; annotation?: unknown; annotation_index?: number }[] = [];
     // @ts-expect-error OpenRouter's extension
@@ -181,8 +183,37 @@ describe("web search with Exa", () => {
     const added = events.filter((e) => e.type === "response.output_text.annotation.added");
     assert.deepEqual(added.map((e) => [e.annotation_index, (e.annotation as { url: string }).url]), [[0, "https://only.example.com/"]]);
     const done = events.find((e) => e.type === "response.completed") as unknown as { response: { output: { content: { annotations: unknown[] }[] }[] } };
-    assert.equal(done.response.output[0].content[0].annotations.length, 1);
+    assert.equal(done.response.output[1].content[0].annotations.length, 1);
     assert.equal(exa.requests.length, 2);
+  });
+
+  test("Responses API's hosted web_search tool: a web_search_call item before the message, with its events in a stream; an earlier turn's item is accepted", async () => {
+    exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result." }] });
+    openai.setDefault({ kind: "text", text: "Read [only.example.com](https://only.example.com/)." });
+    const r = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "find it", tools: [{ type: "web_search", search_context_size: "low" }] });
+    assert.equal((exa.requests.at(-1)!.body as { numResults: number }).numResults, 3);
+    assert.deepEqual(r.output.map((o) => o.type), ["web_search_call", "message"]);
+    const call = r.output[0] as unknown as { id: string; status: string; action: { type: string; query: string; sources: { type: string; url: string }[] } };
+    assert.equal(call.status, "completed");
+    assert.deepEqual(call.action, { type: "search", query: "find it", sources: [{ type: "url", url: "https://only.example.com/" }] });
+    assert.equal((r.output[1] as { content: { annotations: unknown[] }[] }).content[0].annotations.length, 1);
+    assert.deepEqual(r.tools, [{ type: "web_search", search_context_size: "low", user_location: null }]);
+    // No function tool reached the model: the search was the gateway's.
+    assert.equal((openai.requests.at(-1)!.body as { tools?: unknown }).tools, undefined);
+    const events: { type: string; output_index?: number; item?: { type: string; status: string } }[] = [];
+    for await (const ev of await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "find it", tools: [{ type: "web_search_preview" }], stream: true })) events.push(ev as never);
+    const types = events.map((e) => e.type);
+    const at = types.indexOf("response.web_search_call.completed");
+    assert.ok(at > 0 && at < types.indexOf("response.output_text.delta"), types.join(" "));
+    assert.deepEqual(
+      events.filter((e) => e.type === "response.output_item.added").map((e) => [e.output_index, e.item!.type, e.item!.status]),
+      [[0, "web_search_call", "in_progress"], [1, "message", "in_progress"]],
+    );
+    // The next turn sends the previous output back: its web_search_call item is accepted, and searched again.
+    const next = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: [{ role: "user", content: "find it" }, ...(r.output as never[]), { role: "user", content: "and more" }], tools: [{ type: "web_search" }] });
+    assert.equal(next.output[0].type, "web_search_call");
+    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
+    await assert.rejects(sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["a.com"] } }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\[0\]\.filters/.test(e.message));
   });
 
   test("Exa failing: answered without results, and the adjustment says so; nothing billed for the search", async () => {

@@ -275,6 +275,7 @@ async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: str
         });
         w = responsesStreamWriter(ctx, ev.providerModel || ev.model, ev.outputGuarded);
         out.write(w.start());
+        if (ev.webSearch) out.write(w.searched(ev.webSearch));
       } else if (ev.type === "delta") {
         const text = w!.delta(ev.events);
         if (text) out.write(text);
@@ -421,6 +422,7 @@ async function runInBackground(res: Res, d: ResponsesDeps, s: StoredResponses, c
         if (ev.type === "start") {
           routing = ev.routing;
           adjustments = ev.adjustments;
+          if (ev.webSearch) log.push(w.searched(ev.webSearch));
         } else if (ev.type === "delta") {
           log.push(w.delta(ev.events));
         } else {

@@ -12,6 +12,7 @@
 // (encrypted_content: signed thinking blocks, calls' signatures), or are dropped.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
+import type { WebSearchRequest } from "../../engine/web-search.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
@@ -70,7 +71,6 @@ const HOSTED_ITEMS = new Set([
   "file_search_call",
   "computer_call",
   "computer_call_output",
-  "web_search_call",
   "image_generation_call",
   "code_interpreter_call",
   "local_shell_call",
@@ -227,6 +227,9 @@ function messages(body: Json, instructions: string | undefined, history: readonl
         // A tool list is the request's tools; an approval request and its answer become the call
         // that follows it (an mcp_call, or the handler's replacement of the answer under way).
         return;
+      case "web_search_call":
+        // An earlier turn's search (the gateway's web_search tool): its results are not replayed.
+        return;
       case "item_reference":
         // The handler replaces the references it can resolve; one left here names nothing stored.
         bad(`${path}.id`, "names no stored item (stored responses are kept only when store is not false, for responses.retention_days)");
@@ -255,14 +258,43 @@ function messages(body: Json, instructions: string | undefined, history: readonl
   return { messages: out, origins };
 }
 
-function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[] } {
+/** OpenAI's hosted web search tool, under each name it has had. */
+const WEB_SEARCH_TOOLS = new Set(["web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"]);
+const CONTEXT_RESULTS: Record<string, number> = { low: 3, medium: 5, high: 10 };
+
+/**
+ * The hosted `web_search` tool, run by the gateway (src/engine/web-search.ts): a search before the
+ * model rather than one the model decides on; search_context_size low, medium or high is 3, 5 or
+ * 10 results; user_location is accepted and not used; domain filters are refused (not applied).
+ */
+function webSearchTool(t: Json, path: string): { web: WebSearchRequest; echo: Json } {
+  const size = str(t, "search_context_size", `${path}.search_context_size`);
+  if (size !== undefined && !(size in CONTEXT_RESULTS)) bad(`${path}.search_context_size`, `must be low, medium or high, got "${size}"`);
+  const loc = t.user_location;
+  if (loc !== undefined && loc !== null && !isObj(loc)) bad(`${path}.user_location`, "must be an object");
+  if (t.filters !== undefined && t.filters !== null) bad(`${path}.filters`, "domain filters are not applied by the gateway's web search");
+  return {
+    web: size !== undefined ? { maxResults: CONTEXT_RESULTS[size] } : {},
+    echo: { type: t.type, search_context_size: size ?? "medium", user_location: loc ?? null },
+  };
+}
+
+function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[]; web?: WebSearchRequest } {
   if (!v?.length) return { echo: [], mcp: [] };
   const echo: Json[] = [];
   const mcp: McpToolSpec[] = [];
   const defs: ToolDef[] = [];
+  let web: WebSearchRequest | undefined;
   v.forEach((t, i) => {
     const path = `tools[${i}]`;
     if (!isObj(t)) bad(path, "must be an object");
+    if (typeof t.type === "string" && WEB_SEARCH_TOOLS.has(t.type)) {
+      if (web) bad(`${path}.type`, "one web_search tool per request");
+      const w = webSearchTool(t, path);
+      web = w.web;
+      echo.push(w.echo);
+      return;
+    }
     if (t.type === "mcp") {
       const m = parseMcpTool(t, path);
       if (mcp.some((x) => x.label === m.spec.label)) bad(`${path}.server_label`, `"${m.spec.label}" is named by two mcp tools`);
@@ -282,7 +314,7 @@ function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp:
     echo.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: strict ?? null });
     defs.push({ name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) });
   });
-  return { ...(defs.length ? { defs } : {}), echo, mcp };
+  return { ...(defs.length ? { defs } : {}), echo, mcp, ...(web ? { web } : {}) };
 }
 
 function toolChoice(v: unknown): ToolChoice | undefined {
@@ -437,6 +469,8 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
   // prompt_cache_key asks OpenAI to send like requests to the same cache: routing stickiness is
   // the same wish across deployments.
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata, caller, stream, sticky: user || promptCacheKey });
+  // The hosted web_search tool: the gateway's web search (OpenRouter's plugin and :online too, read by doorCall).
+  if (t.web) call.webSearch = { ...t.web, ...call.webSearch };
   validate(call, origins);
   const echo: ResponsesEcho = {
     instructions: instructions ?? null,

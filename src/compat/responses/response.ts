@@ -3,7 +3,7 @@
 // numbered by sequence_number. Errors use the OpenAI error shape of ../response.ts.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
-import type { Citation } from "../../engine/web-search.ts";
+import type { Citation, Searched } from "../../engine/web-search.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 import { extension, toOpenAIError } from "../response.ts";
 import type { ResponsesEcho } from "./request.ts";
@@ -161,6 +161,13 @@ const textPart = (text: string, lp?: readonly TokenLogprob[], cs?: readonly Cita
 /** Web search's citations as the Responses API's url_citation annotations. */
 const urlCitations = (cs: readonly Citation[]): Json[] => cs.map((c) => ({ type: "url_citation", start_index: c.startIndex, end_index: c.endIndex, url: c.url, title: c.title }));
 const refusalPart = (refusal: string): Json => ({ type: "refusal", refusal });
+/** The gateway's web search as the hosted web_search tool's item: what was searched, and the results' addresses. */
+const webSearchItem = (id: string, w: Searched): Json => ({
+  id,
+  type: "web_search_call",
+  status: w.failed ? "failed" : "completed",
+  action: { type: "search", query: w.query, sources: w.urls.map((url) => ({ type: "url", url })) },
+});
 const messageItem = (id: string, status: string, content: Json[]): Json => ({ id, type: "message", status, content, role: "assistant" });
 const callItem = (id: string, status: string, c: Pick<ToolCall, "id" | "name" | "arguments">): Json => ({ id, type: "function_call", status, arguments: c.arguments, call_id: c.id, name: c.name });
 
@@ -171,6 +178,8 @@ export function responseJson(ctx: ResponseContext, a: Answer, firstIndex = 0): J
   // Item ids count from firstIndex: a later model turn of one response (mcp-loop.ts) continues its numbering.
   const at = () => firstIndex + output.length;
   const state = ctx.replay ? encodeReplay(intactBlocks(a), a.toolCalls) : undefined;
+  // The search came first (the gateway searches before the model).
+  if (a.webSearch) output.push(webSearchItem(itemId(ctx, "ws", at()), a.webSearch));
   if (a.reasoning || state) output.push(reasoningItem(itemId(ctx, "rs", at()), a.reasoning ?? "", state));
   if (a.text || a.refusal) {
     const content = [...(a.text ? [textPart(a.text, a.logprobs, a.citations)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
@@ -330,6 +339,21 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
       const r = envelope(ctx, model, "in_progress", []);
       emit("response.created", { response: r });
       emit("response.in_progress", { response: r });
+      return take();
+    },
+
+    /** The web search made before the model: its web_search_call item, whole, with the hosted tool's events. */
+    searched(w: Searched): string {
+      close("completed");
+      const index = base + output.length;
+      const item = webSearchItem(itemId(ctx, "ws", index), w);
+      output.push(item);
+      const at = { output_index: index, item_id: item.id };
+      emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress" } });
+      emit("response.web_search_call.in_progress", at);
+      emit("response.web_search_call.searching", at);
+      emit("response.web_search_call.completed", at);
+      emit("response.output_item.done", { output_index: index, item });
       return take();
     },
 
