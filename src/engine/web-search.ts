@@ -48,14 +48,18 @@ export interface WebSearchOutcome {
   failed?: string;
 }
 
-/** What a search was, as answers and stream starts carry it: the query and the results' addresses; failed when it did not answer. */
+/** What a search was, as answers and stream starts carry it: the query and the results (address, title); failed when it did not answer. */
 export interface Searched {
   query: string;
-  urls: string[];
+  results: { url: string; title: string; published?: string }[];
   failed?: boolean;
 }
 
-export const searched = (w: WebSearchOutcome): Searched => ({ query: w.query, urls: w.results.map((r) => r.url), ...(w.failed ? { failed: true } : {}) });
+export const searched = (w: WebSearchOutcome): Searched => ({
+  query: w.query,
+  results: w.results.map((r) => ({ url: r.url, title: r.title, ...(r.published ? { published: r.published } : {}) })),
+  ...(w.failed ? { failed: true } : {}),
+});
 
 /** What a request asks of web search (its door's plugin, option or field, validated). */
 export interface WebSearchRequest {

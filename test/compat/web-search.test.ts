@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { Code, createSignalboxClient, SignalboxError, userText } from "@signalbox/client";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
@@ -214,6 +215,39 @@ describe("web search with Exa", () => {
     assert.equal(next.output[0].type, "web_search_call");
     assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
     await assert.rejects(sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["a.com"] } }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\[0\]\.filters/.test(e.message));
+  });
+
+  test("Anthropic's web_search server tool: server_tool_use and web_search_tool_result blocks, text citations, usage, in a stream too; an earlier turn's blocks accepted", async () => {
+    exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result.", publishedDate: "2026-12-01T00:00:00.000Z" }] });
+    openai.setDefault({ kind: "text", text: "Read [only.example.com](https://only.example.com/)." });
+    const claude = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
+    const params = { model: "openai/gpt-4o-mini", max_tokens: 200, messages: [{ role: "user" as const, content: "find it" }], tools: [{ type: "web_search_20250305" as const, name: "web_search" as const, max_uses: 3 }] };
+    const m = await claude.messages.create(params);
+    assert.deepEqual(m.content.map((b) => b.type), ["server_tool_use", "web_search_tool_result", "text"]);
+    const use = m.content[0] as Anthropic.ServerToolUseBlock;
+    assert.equal(use.name, "web_search");
+    assert.deepEqual(use.input, { query: "find it" });
+    const result = m.content[1] as Anthropic.WebSearchToolResultBlock;
+    assert.equal(result.tool_use_id, use.id);
+    assert.deepEqual(result.content, [{ type: "web_search_result", url: "https://only.example.com/", title: "Only", encrypted_content: "", page_age: "2026-12-01" }]);
+    const text = m.content[2] as Anthropic.TextBlock;
+    assert.equal(text.text, "Read [only.example.com](https://only.example.com/).");
+    assert.deepEqual(text.citations, [{ type: "web_search_result_location", url: "https://only.example.com/", title: "Only", encrypted_index: "", cited_text: "Only result." }]);
+    assert.deepEqual(m.usage.server_tool_use, { web_search_requests: 1 });
+    // No tool reached the model: the search was the gateway's.
+    assert.equal((openai.requests.at(-1)!.body as { tools?: unknown }).tools, undefined);
+    // Streamed, the SDK's accumulator builds the same message.
+    const streamed = await claude.messages.stream(params).finalMessage();
+    assert.deepEqual(streamed.content.map((b) => b.type), ["server_tool_use", "web_search_tool_result", "text"]);
+    assert.deepEqual((streamed.content[0] as Anthropic.ServerToolUseBlock).input, { query: "find it" });
+    assert.deepEqual((streamed.content[2] as Anthropic.TextBlock).citations?.map((c) => (c as { url: string }).url), ["https://only.example.com/"]);
+    assert.deepEqual(streamed.usage.server_tool_use, { web_search_requests: 1 });
+    // The next turn sends the answer back, its server tool blocks included.
+    const next = await claude.messages.create({ ...params, messages: [{ role: "user", content: "find it" }, { role: "assistant", content: m.content as never }, { role: "user", content: "and more" }] });
+    assert.equal(next.content[0].type, "server_tool_use");
+    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
+    assert.deepEqual(sentMessages(openai).map((x) => x.role), ["user", "assistant", "system", "user"]);
+    await assert.rejects(claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", allowed_domains: ["a.com"] }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\.0\.allowed_domains/.test(e.message));
   });
 
   test("Exa failing: answered without results, and the adjustment says so; nothing billed for the search", async () => {

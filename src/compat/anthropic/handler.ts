@@ -106,6 +106,7 @@ export async function serveMessages(req: Req, res: Res, path: string, d: Message
         });
         w = messageStreamWriter(ri.id, ev.providerModel || ev.model, stop);
         write(w.start());
+        if (ev.webSearch) write(w.searched(ev.webSearch));
         ping = setInterval(() => {
           if (Date.now() - lastWrite >= interval) write(PING);
         }, Math.max(10, Math.floor(interval / 2)));

@@ -165,6 +165,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
             out.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", ...common, "x-signalbox-deployment": ev.deployment });
             w = messageStreamWriter(d.ri.id, ev.providerModel || ev.model, stop, mcp);
             out.write(w.start());
+            if (ev.webSearch) out.write(w.searched(ev.webSearch));
           }
         } else if (ev.type === "delta") {
           collect(ev.events);

@@ -16,13 +16,17 @@
 //     deployments; a `signalbox` object takes the same routing options as the OpenAI door.
 // Document blocks: base64 PDFs and plain-text sources (title kept); URL and file sources, custom
 // content, context and citations are refused. `mcp_servers` (and mcp_toolset tools) name MCP
-// servers of the gateway's configuration, which the gateway runs (mcp.ts). Not supported, refused
-// with a 400: server tools and container. Ignored: service_tier, top-level cache_control, cache_control on
+// servers of the gateway's configuration, which the gateway runs (mcp.ts). The web_search server tool
+// is the gateway's web search (src/engine/web-search.ts: one search before the model), answered
+// with Anthropic's server_tool_use and web_search_tool_result blocks and text citations; earlier
+// turns' blocks of it are accepted and not replayed. Not supported, refused with a 400: other
+// server tools and container. Ignored: service_tier, top-level cache_control, cache_control on
 // tool_use blocks, output_config.effort without thinking, and fields Anthropic adds later.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
+import type { WebSearchRequest } from "../../engine/web-search.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
 import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
@@ -217,6 +221,11 @@ function messages(v: unknown, system: ChatMessage[]): ChatMessage[] {
             reasoning = [];
             break;
           }
+          case "server_tool_use":
+          case "web_search_tool_result":
+            // An earlier turn's search (the gateway's web search): not replayed to the model.
+            if (b.type === "server_tool_use" && b.name !== "web_search") blockType(b, p);
+            break;
           case "tool_result":
             return bad(p, "tool_result blocks can only appear in user messages");
           default:
@@ -307,7 +316,24 @@ function toolset(t: Json, p: string): Toolset {
   return { server, path: p, allows: (tool) => each.get(tool.name) ?? on };
 }
 
-function tools(v: unknown[] | undefined, toolsets: Toolset[]): ToolDef[] | undefined {
+/** Anthropic's web search server tool, by its dated type (web_search_20250305 and later). */
+const WEB_SEARCH_TOOL = /^web_search_\d{8}$/;
+
+/**
+ * The web search server tool, run by the gateway (src/engine/web-search.ts): one search before the
+ * model, with the last user message, rather than searches the model decides on (max_uses is
+ * accepted: there is one); user_location is accepted and not used; domain filters are refused.
+ */
+function webSearchTool(t: Json, p: string): WebSearchRequest {
+  const name = str(t, "name", `${p}.name`);
+  if (name !== undefined && name !== "web_search") bad(`${p}.name`, `must be "web_search", got "${name}"`);
+  const uses = int(t, "max_uses", `${p}.max_uses`);
+  if (uses !== undefined && uses < 1) bad(`${p}.max_uses`, `must be at least 1, got ${uses}`);
+  for (const k of ["allowed_domains", "blocked_domains"]) if (t[k] !== undefined && t[k] !== null) bad(`${p}.${k}`, "domain filters are not applied by the gateway's web search");
+  return {};
+}
+
+function tools(v: unknown[] | undefined, toolsets: Toolset[], web: { search?: WebSearchRequest }): ToolDef[] | undefined {
   if (!v) return undefined;
   const defs: ToolDef[] = [];
   v.forEach((t, i) => {
@@ -317,10 +343,15 @@ function tools(v: unknown[] | undefined, toolsets: Toolset[]): ToolDef[] | undef
       toolsets.push(toolset(t, p));
       return;
     }
+    if (typeof t.type === "string" && WEB_SEARCH_TOOL.test(t.type)) {
+      if (web.search) bad(`${p}.type`, "one web_search tool per request");
+      web.search = webSearchTool(t, p);
+      return;
+    }
     defs.push(tool(t, p));
   });
-  // Only mcp_toolset tools: no tools of the request's own.
-  return defs.length || toolsets.length === 0 ? defs : undefined;
+  // Only mcp_toolset tools (or the web search): no tools of the request's own.
+  return defs.length || (toolsets.length === 0 && !web.search) ? defs : undefined;
 }
 
 /** A custom tool (the only kind besides mcp_toolset this gateway takes). */
@@ -425,7 +456,8 @@ export function parseMessagesRequest(body: unknown, id: string, caller: Caller, 
   const req: Omit<UpstreamRequest, "model"> = { messages: template && (body.messages === undefined || body.messages === null) ? systemMessages(body.system) : messages(body.messages, systemMessages(body.system)) };
   if (!opts.countOnly && maxTokens !== undefined) req.maxOutputTokens = maxTokens;
   const toolsets: Toolset[] = [];
-  const t = tools(arr(body, "tools", "tools"), toolsets);
+  const web: { search?: WebSearchRequest } = {};
+  const t = tools(arr(body, "tools", "tools"), toolsets, web);
   const mcp = mcpServers(arr(body, "mcp_servers", "mcp_servers"), toolsets);
   if (t) req.tools = t;
   const tc = toolChoice(obj(body, "tool_choice", "tool_choice"));
@@ -476,6 +508,7 @@ export function parseMessagesRequest(body: unknown, id: string, caller: Caller, 
     caller,
     stream,
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
+    ...(web.search ? { webSearch: web.search } : {}),
   };
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, FIELDS));

@@ -3,6 +3,7 @@
 // provider answered: an OpenAI or Gemini answer reads as a Claude one.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
+import type { Citation, Searched } from "../../engine/web-search.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../../providers/types.ts";
 
 const STOP_REASONS = new Set(["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"]);
@@ -61,10 +62,31 @@ function reasoningBlocks(a: Pick<Answer, "reasoning" | "reasoningBlocks">): Reco
 /** A refusal's explanation (Anthropic's stop_details), when the answer was refused. */
 const stopDetails = (refusal: string | undefined) => (refusal ? { stop_details: { type: "refusal", category: null, explanation: refusal } } : {});
 
+/** The server_tool_use block's id for a request's web search (Anthropic's srvtoolu_ prefix). */
+const searchId = (id: string) => `srvtoolu_${id.replace(/[^A-Za-z0-9_]/g, "")}`;
+
+/** The web search tool's result block: the results found (no encrypted content: the gateway replays nothing), or the error. */
+const searchResultBlock = (id: string, w: Searched) => ({
+  type: "web_search_tool_result",
+  tool_use_id: searchId(id),
+  content: w.failed
+    ? { type: "web_search_tool_result_error", error_code: "unavailable" }
+    : w.results.map((r) => ({ type: "web_search_result", url: r.url, title: r.title, encrypted_content: "", page_age: r.published ?? null })),
+});
+
+/** A citation of a web search result in a text block (Anthropic's web_search_result_location). */
+const citationJson = (c: Citation) => ({ type: "web_search_result_location", url: c.url, title: c.title, encrypted_index: "", cited_text: c.content.slice(0, 150) });
+
+/** The web search's count in usage, as Anthropic reports its server tool. */
+const searchUsage = (w: Searched | undefined) => (w ? { server_tool_use: { web_search_requests: 1 } } : {});
+
 /** A unary answer as an Anthropic Message. */
 export function messageJson(a: Answer, stop: string[] | undefined) {
-  const content: Record<string, unknown>[] = reasoningBlocks(a);
-  if (a.text) content.push({ type: "text", text: a.text });
+  const content: Record<string, unknown>[] = [];
+  // The gateway's web search came first: the server tool's call and its results, as Anthropic's.
+  if (a.webSearch) content.push({ type: "server_tool_use", id: searchId(a.id), name: "web_search", input: { query: a.webSearch.query } }, searchResultBlock(a.id, a.webSearch));
+  content.push(...reasoningBlocks(a));
+  if (a.text) content.push({ type: "text", text: a.text, ...(a.citations?.length ? { citations: a.citations.map(citationJson) } : {}) });
   for (const c of a.toolCalls) content.push({ type: "tool_use", id: c.id, name: c.name, input: toolInput(c) });
   return {
     id: messageId(a.id),
@@ -74,7 +96,7 @@ export function messageJson(a: Answer, stop: string[] | undefined) {
     content,
     ...stopReason(a, stop),
     ...stopDetails(a.refusal),
-    usage: usageJson(a.usage),
+    usage: { ...usageJson(a.usage), ...searchUsage(a.webSearch) },
   };
 }
 
@@ -97,6 +119,7 @@ export function messageStreamWriter(id: string, model: string, stop: string[] | 
   let openTool = -1;
   const toolBlocks = new Map<number, number>();
   let refusal = "";
+  let searchedWith: Searched | undefined;
 
   const close = () => {
     if (open === undefined) return "";
@@ -167,6 +190,19 @@ export function messageStreamWriter(id: string, model: string, stop: string[] | 
       }
       return out;
     },
+    /** The gateway's web search, before the answer: the server tool's call and its result, each a whole block. */
+    searched(w: Searched): string {
+      searchedWith = w;
+      const sid = searchId(id);
+      return (
+        close() +
+        sse("content_block_start", { index: ++index, content_block: { type: "server_tool_use", id: sid, name: "web_search", input: {} } }) +
+        delta(index, { type: "input_json_delta", partial_json: JSON.stringify({ query: w.query }) }) +
+        sse("content_block_stop", { index }) +
+        sse("content_block_start", { index: ++index, content_block: searchResultBlock(id, w) }) +
+        sse("content_block_stop", { index })
+      );
+    },
     /** The end of a model turn of a longer message (mcp.ts): its open block closes; the next turn's calls count from 0 again. */
     endTurn(): string {
       toolBlocks.clear();
@@ -177,9 +213,13 @@ export function messageStreamWriter(id: string, model: string, stop: string[] | 
       return close() + sse("content_block_start", { index: ++index, content_block: { type: "mcp_tool_result", tool_use_id: toolUseId, is_error: isError, content } }) + sse("content_block_stop", { index });
     },
     finish(s: Summary): string {
+      // Web search's citations, known at the end: on the text block still open, as Anthropic's citations_delta.
+      let cites = "";
+      if (s.citations?.length && open === "text") for (const c of s.citations) cites += delta(index, { type: "citations_delta", citation: citationJson(c) });
       return (
+        cites +
         close() +
-        sse("message_delta", { delta: { ...stopReason(s, stop), ...stopDetails(refusal || undefined) }, usage: usageJson(s.usage) }) +
+        sse("message_delta", { delta: { ...stopReason(s, stop), ...stopDetails(refusal || undefined) }, usage: { ...usageJson(s.usage), ...searchUsage(searchedWith) } }) +
         sse("message_stop", {})
       );
     },

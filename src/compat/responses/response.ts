@@ -166,7 +166,7 @@ const webSearchItem = (id: string, w: Searched): Json => ({
   id,
   type: "web_search_call",
   status: w.failed ? "failed" : "completed",
-  action: { type: "search", query: w.query, sources: w.urls.map((url) => ({ type: "url", url })) },
+  action: { type: "search", query: w.query, sources: w.results.map((r) => ({ type: "url", url: r.url })) },
 });
 const messageItem = (id: string, status: string, content: Json[]): Json => ({ id, type: "message", status, content, role: "assistant" });
 const callItem = (id: string, status: string, c: Pick<ToolCall, "id" | "name" | "arguments">): Json => ({ id, type: "function_call", status, arguments: c.arguments, call_id: c.id, name: c.name });
