@@ -308,7 +308,8 @@ describe("keys and errors", () => {
   test("bad fields are 400 INVALID_ARGUMENT naming the field, and reach no provider; an unknown model is 404", async () => {
     const cases: [Parameters<GoogleGenAI["models"]["generateContent"]>[0], RegExp][] = [
       [{ model: "gpt", contents: "x", config: { candidateCount: 17 } }, /generation_config\.candidate_count/],
-      [{ model: "gpt", contents: "x", config: { tools: [{ googleSearch: {} }] } }, /tools\[0\]\.google_search/],
+      [{ model: "gpt", contents: "x", config: { tools: [{ googleSearchRetrieval: {} }] } }, /tools\[0\]\.google_search_retrieval/],
+      [{ model: "gpt", contents: "x", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "2026-01-01T00:00:00Z", endTime: "2026-02-01T00:00:00Z" } } }] } }, /tools\[0\]\.google_search\.time_range_filter/],
       [{ model: "gpt", contents: [{ role: "user", parts: [{ fileData: { fileUri: "https://generativelanguage.googleapis.com/v1beta/files/abc", mimeType: "application/pdf" } }] }] }, /contents\[0\]\.parts\[0\]\.file_data/],
       [{ model: "gpt", contents: [{ role: "user", parts: [{ functionResponse: { name: "nobody", response: {} } }] }] }, /contents\[0\]\.parts\[0\]\.function_response/],
       [{ model: "gpt", contents: "x", config: { temperature: 9 } }, /temperature/],

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { Code, createSignalboxClient, SignalboxError, userText } from "@signalbox/client";
 import Anthropic from "@anthropic-ai/sdk";
+import { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
 import { hashKey } from "../../src/server/auth.ts";
 import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
@@ -27,6 +28,8 @@ providers:
   - { name: openai, type: openai, base_url: ${openai}, api_key: ${OPENAI_TEST_KEY} }
 deployments:
   - { id: openai/gpt-4o-mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+aliases:
+  mini: openai/gpt-4o-mini
 routes:
   - name: cached
     targets: [openai/gpt-4o-mini]
@@ -248,6 +251,30 @@ describe("web search with Exa", () => {
     assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
     assert.deepEqual(sentMessages(openai).map((x) => x.role), ["user", "assistant", "system", "user"]);
     await assert.rejects(claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", allowed_domains: ["a.com"] }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\.0\.allowed_domains/.test(e.message));
+  });
+
+  test("Gemini's googleSearch tool: groundingMetadata with the query, the results as chunks and the citation as a support, streamed too", async () => {
+    exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result." }] });
+    const answer = "Lisez [only.example.com](https://only.example.com/) — voilà.";
+    openai.setDefault({ kind: "text", text: answer });
+    const ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: g.url, apiVersion: "v1beta" } });
+    const params = { model: "mini", contents: "find it", config: { tools: [{ googleSearch: {} }] } };
+    const r = await ai.models.generateContent(params);
+    const link = "[only.example.com](https://only.example.com/)";
+    const gm = r.candidates![0].groundingMetadata!;
+    assert.deepEqual(gm.webSearchQueries, ["find it"]);
+    assert.deepEqual(gm.groundingChunks, [{ web: { uri: "https://only.example.com/", title: "Only" } }]);
+    // Byte offsets, as Gemini counts them (the same as characters here: the link comes before the "—").
+    assert.deepEqual(gm.groundingSupports, [{ segment: { startIndex: answer.indexOf(link), endIndex: answer.indexOf(link) + link.length, text: link }, groundingChunkIndices: [0] }]);
+    assert.equal(r.text, answer);
+    let last: typeof r | undefined;
+    let text = "";
+    for await (const c of await ai.models.generateContentStream(params)) {
+      text += c.text ?? "";
+      last = c;
+    }
+    assert.equal(text, answer);
+    assert.deepEqual(last!.candidates![0].groundingMetadata, gm);
   });
 
   test("Exa failing: answered without results, and the adjustment says so; nothing billed for the search", async () => {

@@ -11,13 +11,15 @@
 // generationConfig (temperature, topP, topK, maxOutputTokens, stopSequences, seed, penalties,
 // responseMimeType with responseJsonSchema or responseSchema, thinkingConfig, responseLogprobs
 // and logprobs), and a `signalbox` object with the same routing options as the other doors.
-// Refused with a 400 naming the field: other tools (googleSearch, codeExecution, urlContext, …),
+// googleSearch is the gateway's web search (src/engine/web-search.ts), answered with groundingMetadata.
+// Refused with a 400 naming the field: other tools (googleSearchRetrieval, codeExecution, urlContext, …),
 // fileData (the gateway does not fetch files), cachedContent, candidateCount above 16 (up to 16
 // candidates are answered, each its own call: ../choices.ts), and
 // response modalities other than text. safetySettings are accepted and not forwarded (a Gemini
 // deployment answers with its own defaults; the gateway's guardrails are the policy here).
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
+import type { WebSearchRequest } from "../../engine/web-search.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
@@ -36,7 +38,9 @@ export interface GenerateContentRequest {
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "image/gif"]);
 const FILE_TYPES = new Set(["application/pdf", "text/plain"]);
 const LEVELS: Record<string, ReasoningEffort> = { minimal: "minimal", low: "low", medium: "medium", high: "high" };
-const OTHER_TOOLS = ["googleSearch", "google_search", "googleSearchRetrieval", "google_search_retrieval", "codeExecution", "code_execution", "urlContext", "url_context", "fileSearch", "file_search", "googleMaps", "google_maps", "computerUse", "computer_use", "retrieval", "enterpriseWebSearch", "enterprise_web_search"];
+/** Gemini's Google Search grounding tool: the gateway's web search (src/engine/web-search.ts). */
+const SEARCH_TOOLS = ["googleSearch", "google_search"];
+const OTHER_TOOLS = ["googleSearchRetrieval", "google_search_retrieval", "codeExecution", "code_execution", "urlContext", "url_context", "fileSearch", "file_search", "googleMaps", "google_maps", "computerUse", "computer_use", "retrieval", "enterpriseWebSearch", "enterprise_web_search"];
 
 /** A field in camelCase or, as Gemini's REST API also takes it, snake_case. */
 function pick(o: Json, camel: string): unknown {
@@ -189,12 +193,21 @@ function systemMessages(v: unknown): ChatMessage[] {
   return text === "" ? [] : [{ role: "system", content: [{ type: "text", text }] }];
 }
 
-function tools(v: unknown[] | undefined): ToolDef[] | undefined {
+function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest }): ToolDef[] | undefined {
   if (!v) return undefined;
   const out: ToolDef[] = [];
   v.forEach((t, i) => {
     const p = `tools[${i}]`;
     if (!isObj(t)) bad(p, "must be a Tool object");
+    // Google Search grounding: one search before the model, by the gateway's engine (its
+    // time_range_filter and exclude_domains are not applied: refused rather than ignored).
+    for (const k of SEARCH_TOOLS) {
+      const g = t[k];
+      if (g === undefined || g === null) continue;
+      if (!isObj(g)) bad(`${p}.${snake(k)}`, "must be a GoogleSearch object");
+      for (const f of Object.keys(g)) bad(`${p}.${snake(k)}.${snake(f)}`, "is not applied by the gateway's web search");
+      web.search = {};
+    }
     for (const k of OTHER_TOOLS) if (t[k] !== undefined) bad(`${p}.${snake(k)}`, `${snake(k)} tools are not supported by this gateway; declare functions instead`);
     const decls = pArr(t, "functionDeclarations", `${p}.function_declarations`) ?? [];
     decls.forEach((d, j) => {
@@ -328,7 +341,8 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
   const req: Omit<UpstreamRequest, "model"> = {
     messages: template && (b.contents === undefined || b.contents === null) ? systemMessages(pick(b, "systemInstruction")) : conversation(b.contents, systemMessages(pick(b, "systemInstruction"))),
   };
-  const t = tools(arr(b, "tools", "tools"));
+  const web: { search?: WebSearchRequest } = {};
+  const t = tools(arr(b, "tools", "tools"), web);
   if (t?.length) req.tools = t;
   const tc = toolChoice(pObj(b, "toolConfig", "tool_config"));
   if (tc && t?.length) req.toolChoice = tc;
@@ -346,6 +360,7 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
     caller,
     stream: opts.countOnly ? false : opts.stream,
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
+    ...(web.search ? { webSearch: web.search } : {}),
   };
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, FIELDS));

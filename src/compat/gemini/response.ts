@@ -5,6 +5,7 @@
 
 import { sumUsage } from "../choices.ts";
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
+import type { Citation, Searched } from "../../engine/web-search.ts";
 import type { FinishReason, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 
 const FINISH_REASONS = new Set(["STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "MALFORMED_FUNCTION_CALL", "IMAGE_SAFETY", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"]);
@@ -64,6 +65,23 @@ function logprobsResult(lp: TokenLogprob[]): { logprobsResult: Record<string, un
 /** `responseId`: the gateway's request id, which is also x-request-id. */
 const responseId = (id: string) => id;
 
+/**
+ * The gateway's web search as Gemini's Google Search grounding: the query, the results as web
+ * chunks, and each citation as a support (the answer's segment, in UTF-8 byte offsets of the
+ * text part as Gemini counts, with the chunk it cites).
+ */
+export function groundingMetadata(w: Searched, citations: readonly Citation[] | undefined, text: string): Record<string, unknown> {
+  const bytes = (i: number) => Buffer.byteLength(text.slice(0, i));
+  return {
+    webSearchQueries: [w.query],
+    groundingChunks: w.results.map((r) => ({ web: { uri: r.url, title: r.title } })),
+    groundingSupports: (citations ?? []).map((c) => ({
+      segment: { startIndex: bytes(c.startIndex), endIndex: bytes(c.endIndex), text: text.slice(c.startIndex, c.endIndex) },
+      groundingChunkIndices: [w.results.findIndex((r) => r.url === c.url)].filter((i) => i >= 0),
+    })),
+  };
+}
+
 function candidateJson(a: Answer, index: number): Record<string, unknown> {
   const parts: Record<string, unknown>[] = [];
   if (a.reasoning) parts.push({ text: a.reasoning, thought: true });
@@ -72,6 +90,7 @@ function candidateJson(a: Answer, index: number): Record<string, unknown> {
   const candidate: Record<string, unknown> = { content: { role: "model", parts }, finishReason: finishReason(a), index };
   if (a.refusal) candidate.finishMessage = a.refusal;
   if (a.logprobs?.length) Object.assign(candidate, logprobsResult(a.logprobs));
+  if (a.webSearch) candidate.groundingMetadata = groundingMetadata(a.webSearch, a.citations, a.text);
   return candidate;
 }
 
@@ -89,9 +108,11 @@ const chunk = (o: Record<string, unknown>) => `data: ${JSON.stringify(o)}\r\n\r\
  * a tool call goes whole (Gemini sends function calls whole) once its arguments are complete, at
  * the end; log probabilities ride with the text of their delta.
  */
-export function generateContentStreamWriter(id: string, model: string, index = 0) {
+export function generateContentStreamWriter(id: string, model: string, index = 0, web?: Searched) {
   const calls = new Map<number, ToolCall>();
   let refusal = "";
+  // With web search, the text is kept for the grounding supports' segments (known at the end).
+  let text = "";
   const base = { modelVersion: model, responseId: responseId(id) };
   return {
     delta(events: StreamEvent[]): string {
@@ -101,6 +122,7 @@ export function generateContentStreamWriter(id: string, model: string, index = 0
         switch (e.type) {
           case "text":
             parts.push({ text: e.text });
+            if (web) text += e.text;
             break;
           case "reasoning":
             parts.push({ text: e.text, thought: true });
@@ -133,6 +155,7 @@ export function generateContentStreamWriter(id: string, model: string, index = 0
       const parts = [...calls.values()].map(callPart);
       const candidate: Record<string, unknown> = { content: { role: "model", parts: parts.length ? parts : [{ text: "" }] }, finishReason: finishReason(s), index };
       if (refusal) candidate.finishMessage = refusal;
+      if (web) candidate.groundingMetadata = groundingMetadata(web, s.citations, text);
       return chunk({ candidates: [candidate], usageMetadata: usageMetadata(usage), ...base });
     },
   };
