@@ -612,6 +612,7 @@ const rootSpec = obj<any>({
       price_per_search: opt(num({ min: 0, max: 10 })),
       price_per_result: opt(num({ min: 0, max: 10 })),
       on_failure: opt(str({ oneOf: ["answer", "fail"] }), "answer"),
+      guardrails: opt(guardrailNames),
     }),
   ),
   // Active checks of deployments in the background (src/engine/checks.ts): how often, each one's time limit, which (default all).
@@ -977,6 +978,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       ...raw.teams.map((t: { guardrails?: string[] }, i: number) => ({ path: `teams[${i}].guardrails`, names: t.guardrails })),
       ...(raw.keys as KeyConfig[]).map((k, i) => ({ path: `keys[${i}].guardrails`, names: k.guardrails })),
       ...(raw.mcpServers as { guardrails?: string[] }[]).map((m, i) => ({ path: `mcp_servers[${i}].guardrails`, names: m.guardrails })),
+      ...(raw.webSearch?.guardrails ? [{ path: "web_search.guardrails", names: raw.webSearch.guardrails as string[] }] : []),
     ],
     checkGuardrail,
   );
@@ -1021,7 +1023,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
  * config gives none (Exa reports each search's cost itself, which is used instead when present;
  * Tavily's basic search is one credit, $0.008).
  */
-function webSearchConfig(w: { engine: string; apiKey?: string; baseUrl?: string; maxResults?: number; maxCharacters?: number; timeoutMs?: number; pricePerSearch?: number; pricePerResult?: number; onFailure?: string }): WebSearchConfig {
+function webSearchConfig(w: { guardrails?: string[]; engine: string; apiKey?: string; baseUrl?: string; maxResults?: number; maxCharacters?: number; timeoutMs?: number; pricePerSearch?: number; pricePerResult?: number; onFailure?: string }): WebSearchConfig {
   const exa = w.engine === "exa";
   const mock = w.engine === "mock";
   if (!mock && !w.apiKey) throw new ConfigError("web_search.api_key", `is required for engine ${w.engine} (use \${ENV_VAR} to read it from the environment)`);
@@ -1036,6 +1038,7 @@ function webSearchConfig(w: { engine: string; apiKey?: string; baseUrl?: string;
     pricePerSearchNanos: nanos(w.pricePerSearch ?? (mock ? 0 : exa ? 0.005 : 0.008)),
     pricePerResultNanos: nanos(w.pricePerResult ?? (exa ? 0.001 : 0)),
     onFailure: w.onFailure === "fail" ? "fail" : "answer",
+    ...(w.guardrails?.length ? { guardrails: w.guardrails } : {}),
   };
 }
 

@@ -165,6 +165,11 @@ export interface WebSearchConfig {
   pricePerResultNanos: number;
   /** A failed search: answer without results (saying so), or fail the request. */
   onFailure: "answer" | "fail";
+  /**
+   * Guardrails (named in guardrails[]) run on each result before the model reads it, as on an MCP
+   * tool's result: output stage, prompt_injection included; a result one blocks is left out.
+   */
+  guardrails?: string[];
 }
 
 export interface DeploymentConfig {

@@ -21,11 +21,11 @@ import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } fr
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
-import { citationsIn, searchForCall, searched, type Citation, type Searched, type WebSearchOutcome } from "./web-search.ts";
+import { citationsIn, searchForCall, searched, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
 import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
-import { answerCheck, billed, guardAnswer, guardInput, guardReplay, hidesLogprobs, LOGPROBS_HIDDEN, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
+import { answerCheck, billed, guardAnswer, guardInput, guardReplay, guardTexts, hidesLogprobs, LOGPROBS_HIDDEN, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 
 export type CacheMode = "default" | "use" | "bypass" | "refresh";
@@ -564,7 +564,31 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   /** Web results for a call that asks for them, in every candidate's prompt; what they cost is billed with the request. */
   async function webSearch(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest): Promise<WebSearchOutcome | undefined> {
     const cfg = core.config.webSearch;
-    const web = await searchForCall(cfg, call, plan, r.signal, core.tracing?.tracer, r.ri.otel).catch((err) => {
+    // Read with the config in force now: a reload swaps both together.
+    const selection = cfg?.guardrails?.length ? core.guardrails.named(cfg.guardrails) : undefined;
+    const screen = selection
+      ? async (results: SearchResult[]) => {
+          const kept: SearchResult[] = [];
+          const dropped: string[] = [];
+          let redacted = 0;
+          for (const res of results) {
+            // Each result on its own: a block leaves that one out, not the request.
+            const run = startRun(selection);
+            try {
+              const [title, text] = await guardTexts(run, "output", [res.title, res.text], r.signal);
+              if (title !== res.title || text !== res.text) redacted++;
+              kept.push({ ...res, title, text });
+            } catch (err) {
+              if (!(err instanceof GatewayError && err.details.guardrail)) throw err;
+              dropped.push(err.message.replace("blocked the answer", "blocked it"));
+            } finally {
+              run.trace(r.ri.otel);
+            }
+          }
+          return { kept, dropped, redacted };
+        }
+      : undefined;
+    const web = await searchForCall(cfg, call, plan, r.signal, core.tracing?.tracer, r.ri.otel, undefined, screen).catch((err) => {
       if (cfg && !r.signal.aborted && err instanceof GatewayError && err.code === "unavailable") core.metrics.webSearch(cfg.engine, "failed", 0);
       throw err;
     });

@@ -204,6 +204,8 @@ export async function searchForCall(
   tracer: Tracer | undefined,
   parent: Context | undefined,
   now = new Date(),
+  /** The configured guardrails over the results: each result as the model will read it, or why it was left out. */
+  screen?: (results: SearchResult[]) => Promise<{ kept: SearchResult[]; dropped: string[]; redacted: number }>,
 ): Promise<WebSearchOutcome | undefined> {
   const ws = call.webSearch;
   if (!ws) return undefined;
@@ -234,6 +236,13 @@ export async function searchForCall(
     outcome.failed = why;
     plan.adjustments.push({ field: "web_search", detail: `the search failed (${why}): answered without web results` });
     return outcome;
+  }
+  if (screen && outcome.results.length) {
+    const found = outcome.results.length;
+    const s = await screen(outcome.results);
+    outcome.results = s.kept;
+    for (const why of s.dropped) plan.adjustments.push({ field: "web_search", detail: `a result was left out: ${why}` });
+    if (s.redacted) plan.adjustments.push({ field: "web_search", detail: `guardrails redacted ${s.redacted} of ${found} result${found === 1 ? "" : "s"}` });
   }
   if (outcome.results.length) {
     const msg = resultsMessage(outcome.results, ws.searchPrompt ?? defaultSearchPrompt(now));
