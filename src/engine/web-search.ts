@@ -66,7 +66,32 @@ export interface WebSearchRequest {
   maxResults?: number;
   /** Replaces the text before the results (OpenRouter's search_prompt). */
   searchPrompt?: string;
+  /** Only results from these domains (and their subdomains), or none from these: passed to the engine. */
+  allowedDomains?: string[];
+  blockedDomains?: string[];
 }
+
+/** A domain list of a request (`example.com`, no scheme or path), validated; at most 100. */
+export function domainList(v: unknown, field: string): string[] {
+  if (!Array.isArray(v)) throw new GatewayError("invalid_argument", `${field}: must be an array of domains`, { field });
+  if (v.length > 100) throw new GatewayError("invalid_argument", `${field}: at most 100 domains, got ${v.length}`, { field });
+  return v.map((d, i) => {
+    const s = typeof d === "string" ? d.trim().toLowerCase().replace(/^https?:\/\//, "").replace(/\/.*$/, "") : "";
+    if (!/^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$/.test(s)) throw new GatewayError("invalid_argument", `${field}[${i}]: ${JSON.stringify(d)} is not a domain like example.com`, { field: `${field}[${i}]` });
+    return s;
+  });
+}
+
+/** Whether a URL's host is one of the domains or under one. */
+const onDomain = (url: string, domains: readonly string[]) => {
+  let host = "";
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return domains.some((d) => host === d || host.endsWith(`.${d}`));
+};
 
 export const MAX_WEB_RESULTS = 20;
 const QUERY_CHARS = 400;
@@ -156,12 +181,18 @@ export function mockResults(query: string, n: number): SearchResult[] {
   }));
 }
 
-async function callEngine(cfg: WebSearchConfig, query: string, n: number, signal: AbortSignal): Promise<{ results: SearchResult[]; reportedUsd?: number }> {
-  if (cfg.engine === "mock") return { results: mockResults(query, n), reportedUsd: 0 };
+async function callEngine(cfg: WebSearchConfig, query: string, n: number, ws: WebSearchRequest, signal: AbortSignal): Promise<{ results: SearchResult[]; reportedUsd?: number }> {
+  const allow = ws.allowedDomains?.length ? ws.allowedDomains : undefined;
+  const block = ws.blockedDomains?.length ? ws.blockedDomains : undefined;
+  if (cfg.engine === "mock") {
+    // Made up on the first allowed domain, when the request names some.
+    const made = mockResults(query, n).map((r) => (allow ? { ...r, url: `https://${new URL(r.url).hostname.split(".")[0]}.${allow[0]}/` } : r));
+    return { results: made.filter((r) => !block || !onDomain(r.url, block)), reportedUsd: 0 };
+  }
   const exa = cfg.engine === "exa";
   const body = exa
-    ? { query, numResults: n, type: "auto", contents: { text: { maxCharacters: cfg.maxCharacters } } }
-    : { query, max_results: n, search_depth: "basic", include_answer: false, include_raw_content: false };
+    ? { query, numResults: n, type: "auto", contents: { text: { maxCharacters: cfg.maxCharacters } }, ...(allow ? { includeDomains: allow } : {}), ...(block ? { excludeDomains: block } : {}) }
+    : { query, max_results: n, search_depth: "basic", include_answer: false, include_raw_content: false, ...(allow ? { include_domains: allow } : {}), ...(block ? { exclude_domains: block } : {}) };
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", "user-agent": "signalbox" };
   if (exa) headers["x-api-key"] = cfg.apiKey;
   else headers.authorization = `Bearer ${cfg.apiKey}`;
@@ -182,7 +213,9 @@ async function callEngine(cfg: WebSearchConfig, query: string, n: number, signal
   const j = JSON.parse(raw) as Record<string, unknown>;
   const list = Array.isArray(j.results) ? (j.results as Record<string, unknown>[]) : [];
   const str = (v: unknown) => (typeof v === "string" ? v : "");
-  const results = list.slice(0, n).map((r) => ({
+  // The engine was asked to keep to the domains; what it sends anyway is left out here too.
+  const within = (r: Record<string, unknown>) => typeof r.url === "string" && (!allow || onDomain(r.url, allow)) && (!block || !onDomain(r.url, block));
+  const results = list.filter(within).slice(0, n).map((r) => ({
     title: str(r.title),
     url: str(r.url),
     text: clip(exa ? str(r.text) || (Array.isArray(r.highlights) ? (r.highlights as unknown[]).map(str).join(" … ") : "") || str(r.summary) : str(r.content), cfg.maxCharacters),
@@ -221,7 +254,7 @@ export async function searchForCall(
       parent,
       `web_search ${cfg.engine}`,
       { "signalbox.web_search.engine": cfg.engine, "signalbox.web_search.max_results": n },
-      () => callEngine(cfg, query, n, AbortSignal.any([signal, timeout])).catch((err) => {
+      () => callEngine(cfg, query, n, ws, AbortSignal.any([signal, timeout])).catch((err) => {
         if (signal.aborted) throw err;
         throw timeout.aborted ? new Error(`${cfg.engine}: no answer within ${cfg.timeoutMs} ms`) : err;
       }),

@@ -49,7 +49,7 @@ import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall,
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { CheckOutcome } from "../state/health.ts";
-import { MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
+import { domainList, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
 
 const ROLE: Record<number, Role> = {
@@ -406,7 +406,15 @@ function webSearchFromPb(w: NonNullable<ChatRequest["webSearch"]>): WebSearchReq
     throw new GatewayError("invalid_argument", `web_search.max_results: must be 1 to ${MAX_WEB_RESULTS}, got ${w.maxResults}`, { field: "web_search.max_results" });
   }
   if (w.searchPrompt && !w.searchPrompt.trim()) throw new GatewayError("invalid_argument", "web_search.search_prompt: must have text when given", { field: "web_search.search_prompt" });
-  return { ...(w.maxResults !== undefined ? { maxResults: w.maxResults } : {}), ...(w.searchPrompt ? { searchPrompt: w.searchPrompt } : {}) };
+  if (w.allowedDomains.length && w.blockedDomains.length) throw new GatewayError("invalid_argument", "web_search.blocked_domains: give allowed_domains or blocked_domains, not both", { field: "web_search.blocked_domains" });
+  const allowed = w.allowedDomains.length ? domainList(w.allowedDomains, "web_search.allowed_domains") : undefined;
+  const blocked = w.blockedDomains.length ? domainList(w.blockedDomains, "web_search.blocked_domains") : undefined;
+  return {
+    ...(w.maxResults !== undefined ? { maxResults: w.maxResults } : {}),
+    ...(w.searchPrompt ? { searchPrompt: w.searchPrompt } : {}),
+    ...(allowed ? { allowedDomains: allowed } : {}),
+    ...(blocked ? { blockedDomains: blocked } : {}),
+  };
 }
 
 /** The fields every non-chat response (EmbedResponse, RerankResponse, GenerateImagesResponse) shares, from its answer's account. */

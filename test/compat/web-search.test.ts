@@ -170,6 +170,13 @@ describe("web search with Exa", () => {
     }
     assert.deepEqual(citations, ["https://only.example.com/"]);
     await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], webSearch: { maxResults: 99 } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "web_search.max_results");
+    // Domains: to the engine, and what it sends from outside them anyway is left out.
+    exa.script({ kind: "results", results: [{ title: "In", url: "https://docs.example.com/a", text: "In." }, { title: "Out", url: "https://elsewhere.example.org/b", text: "Out." }] });
+    await client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("find it")], webSearch: { allowedDomains: ["example.com"] } });
+    assert.deepEqual((exa.requests.at(-1)!.body as { includeDomains: string[] }).includeDomains, ["example.com"]);
+    const sentResults = textOf(sentMessages(openai).find((m) => m.role === "system")!);
+    assert.ok(sentResults.includes("docs.example.com") && !sentResults.includes("elsewhere.example.org"), sentResults);
+    await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], webSearch: { allowedDomains: ["a.com"], blockedDomains: ["b.com"] } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "web_search.blocked_domains");
   });
 
   test("Responses API: :online and the web plugin; url_citation annotations on the output text, announced in a stream", async () => {
@@ -217,7 +224,10 @@ describe("web search with Exa", () => {
     const next = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: [{ role: "user", content: "find it" }, ...(r.output as never[]), { role: "user", content: "and more" }], tools: [{ type: "web_search" }] });
     assert.equal(next.output[0].type, "web_search_call");
     assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
-    await assert.rejects(sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["a.com"] } }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\[0\]\.filters/.test(e.message));
+    // filters.allowed_domains goes to the engine (Exa's includeDomains); a bad one names itself.
+    await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["https://Example.com/docs"] } }] });
+    assert.deepEqual((exa.requests.at(-1)!.body as { includeDomains: string[] }).includeDomains, ["example.com"]);
+    await assert.rejects(sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["not a domain"] } }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\[0\]\.filters\.allowed_domains\[0\]/.test(e.message));
   });
 
   test("Anthropic's web_search server tool: server_tool_use and web_search_tool_result blocks, text citations, usage, in a stream too; an earlier turn's blocks accepted", async () => {
@@ -250,7 +260,10 @@ describe("web search with Exa", () => {
     assert.equal(next.content[0].type, "server_tool_use");
     assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
     assert.deepEqual(sentMessages(openai).map((x) => x.role), ["user", "assistant", "system", "user"]);
-    await assert.rejects(claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", allowed_domains: ["a.com"] }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\.0\.allowed_domains/.test(e.message));
+    // Domain filters go to the engine; both at once is a 400.
+    await claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", blocked_domains: ["spam.example.net"] }] });
+    assert.deepEqual((exa.requests.at(-1)!.body as { excludeDomains: string[] }).excludeDomains, ["spam.example.net"]);
+    await assert.rejects(claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", allowed_domains: ["a.com"], blocked_domains: ["b.com"] }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\.0\.blocked_domains/.test(e.message));
   });
 
   test("Gemini's googleSearch tool: groundingMetadata with the query, the results as chunks and the citation as a support, streamed too", async () => {
@@ -275,6 +288,10 @@ describe("web search with Exa", () => {
     }
     assert.equal(text, answer);
     assert.deepEqual(last!.candidates![0].groundingMetadata, gm);
+    // excludeDomains (Vertex's; the SDK sends it only in Vertex mode): to the engine.
+    const res = await fetch(`${g.url}/v1beta/models/mini:generateContent`, { method: "POST", headers: { "x-goog-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "find it" }] }], tools: [{ googleSearch: { excludeDomains: ["spam.example.net"] } }] }) });
+    assert.equal(res.status, 200);
+    assert.deepEqual((exa.requests.at(-1)!.body as { excludeDomains: string[] }).excludeDomains, ["spam.example.net"]);
   });
 
   test("Exa failing: answered without results, and the adjustment says so; nothing billed for the search", async () => {

@@ -26,7 +26,7 @@
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
-import type { WebSearchRequest } from "../../engine/web-search.ts";
+import { domainList, type WebSearchRequest } from "../../engine/web-search.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
 import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
@@ -322,15 +322,19 @@ const WEB_SEARCH_TOOL = /^web_search_\d{8}$/;
 /**
  * The web search server tool, run by the gateway (src/engine/web-search.ts): one search before the
  * model, with the last user message, rather than searches the model decides on (max_uses is
- * accepted: there is one); user_location is accepted and not used; domain filters are refused.
+ * accepted: there is one); user_location is accepted and not used; allowed_domains and
+ * blocked_domains go to the engine.
  */
 function webSearchTool(t: Json, p: string): WebSearchRequest {
   const name = str(t, "name", `${p}.name`);
   if (name !== undefined && name !== "web_search") bad(`${p}.name`, `must be "web_search", got "${name}"`);
   const uses = int(t, "max_uses", `${p}.max_uses`);
   if (uses !== undefined && uses < 1) bad(`${p}.max_uses`, `must be at least 1, got ${uses}`);
-  for (const k of ["allowed_domains", "blocked_domains"]) if (t[k] !== undefined && t[k] !== null) bad(`${p}.${k}`, "domain filters are not applied by the gateway's web search");
-  return {};
+  const list = (k: string) => (t[k] !== undefined && t[k] !== null ? domainList(t[k], `${p}.${k}`) : undefined);
+  const allowed = list("allowed_domains");
+  const blocked = list("blocked_domains");
+  if (allowed && blocked) bad(`${p}.blocked_domains`, "give allowed_domains or blocked_domains, not both");
+  return { ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(blocked?.length ? { blockedDomains: blocked } : {}) };
 }
 
 function tools(v: unknown[] | undefined, toolsets: Toolset[], web: { search?: WebSearchRequest }): ToolDef[] | undefined {

@@ -19,7 +19,7 @@
 // deployment answers with its own defaults; the gateway's guardrails are the policy here).
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
-import type { WebSearchRequest } from "../../engine/web-search.ts";
+import { domainList, type WebSearchRequest } from "../../engine/web-search.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
@@ -200,13 +200,17 @@ function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest }): To
     const p = `tools[${i}]`;
     if (!isObj(t)) bad(p, "must be a Tool object");
     // Google Search grounding: one search before the model, by the gateway's engine (its
-    // time_range_filter and exclude_domains are not applied: refused rather than ignored).
+    // exclude_domains goes to the engine; time_range_filter is not applied: refused rather than ignored).
     for (const k of SEARCH_TOOLS) {
       const g = t[k];
       if (g === undefined || g === null) continue;
       if (!isObj(g)) bad(`${p}.${snake(k)}`, "must be a GoogleSearch object");
-      for (const f of Object.keys(g)) bad(`${p}.${snake(k)}.${snake(f)}`, "is not applied by the gateway's web search");
-      web.search = {};
+      let blocked: string[] | undefined;
+      for (const f of Object.keys(g)) {
+        if (f === "excludeDomains" || f === "exclude_domains") blocked = domainList(g[f], `${p}.${snake(k)}.exclude_domains`);
+        else bad(`${p}.${snake(k)}.${snake(f)}`, "is not applied by the gateway's web search");
+      }
+      web.search = blocked?.length ? { blockedDomains: blocked } : {};
     }
     for (const k of OTHER_TOOLS) if (t[k] !== undefined) bad(`${p}.${snake(k)}`, `${snake(k)} tools are not supported by this gateway; declare functions instead`);
     const decls = pArr(t, "functionDeclarations", `${p}.function_declarations`) ?? [];
