@@ -1,13 +1,17 @@
-// Web search before the model (OpenRouter's `web` plugin and `:online` models, OpenAI's
-// `web_search_options`, ChatRequest.web_search): the gateway asks a search API (Exa or Tavily,
-// `web_search` in the config; `mock` makes results up, for the embedded config) with the request's last user message, and puts the results in a
-// system message just before that message, with the instruction to cite them as markdown links
-// (OpenRouter's prompt, or the request's own `search_prompt`). Every candidate deployment is sent
-// the same results. The search is billed with the request (Exa's reported cost, else the configured
-// prices), runs after admission and the input guardrails (a refused or blocked request searches
-// nothing), is traced as its own span, and makes the request neither a cache lookup nor a cache
-// entry (its answer depends on what the web said at that moment). The answer's citations are the
-// results whose URL it links, as OpenAI's url_citation annotations (start and end of the link).
+// Web search before the model, for any model: OpenRouter's `web` plugin and `:online` models,
+// OpenAI's `web_search_options`, ChatRequest.web_search, the Responses API's hosted `web_search`
+// tool, Anthropic's `web_search` server tool and Gemini's `googleSearch` (each door parses its own
+// form into ChatCall.webSearch and renders the citations its own way). The gateway asks a search
+// API (`web_search` in the config: Exa or Tavily; `mock` makes results up, for the embedded config)
+// with the request's last user message, keeps to the request's domains, runs the configured
+// guardrails over each result (a blocked one is left out), and puts the results in a system message
+// just before that message, with the instruction to cite them as markdown links (OpenRouter's
+// prompt, or the request's `search_prompt`). Every candidate deployment is sent the same results.
+// The search is billed with the request (Exa's reported cost, else the configured prices), runs
+// after admission and the input guardrails (a refused or blocked request searches nothing), is
+// traced as its own span, and makes the request neither a cache lookup nor a cache entry (its
+// answer depends on what the web said at that moment). The answer's citations are the results
+// whose URL it links, with where the link is.
 //
 // A search that fails (the engine's error, a timeout) leaves the request to the config's
 // `on_failure`: `answer` (the default) answers without results and says so in the adjustments;
