@@ -43,7 +43,7 @@ import { createMemoryConversationStore } from "./compat/responses/conversations.
 import { createBackgroundRuns, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from "./compat/responses/background.ts";
 import { createBatchRunner } from "./batch/runner.ts";
 import type { BatchApi } from "./batch/http.ts";
-import { chatService } from "./server/chat-service.ts";
+import { chatService, codeName } from "./server/chat-service.ts";
 import { embeddingService } from "./server/embedding-service.ts";
 import { rerankService } from "./server/rerank-service.ts";
 import { imageService } from "./server/image-service.ts";
@@ -75,7 +75,7 @@ import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/me
 import { usageLogsRequested, type UsageLogs } from "./telemetry/usage-logs.ts";
 import type { UsageRecord } from "./usage/record.ts";
 import type { CooldownListener } from "./state/health.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
@@ -307,7 +307,6 @@ async function createLimits(config: Config, alerts: Alerter): Promise<Limiter> {
   };
 }
 
-const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
 
 async function* endWithStream<T>(it: AsyncIterable<T>, span: import("@opentelemetry/api").Span, signal: AbortSignal): AsyncIterable<T> {
   let code = "ok";

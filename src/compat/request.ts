@@ -18,7 +18,7 @@
 
 import { MAX_CHOICES } from "./choices.ts";
 import type { CacheMode } from "../engine/chat-engine.ts";
-import { MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
+import { CONTEXT_RESULTS, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller, ChatCall, ProviderPreferences } from "../router/types.ts";
@@ -401,9 +401,6 @@ export interface DoorCall {
   /** Models tried after `model`, before the `signalbox` object's fallbacks. */
   extraFallbacks?: string[];
 }
-
-/** OpenAI's search_context_size as a number of results. */
-const CONTEXT_RESULTS: Record<string, number> = { low: 3, medium: 5, high: 10 };
 
 /**
  * What a request asks of web search (src/engine/web-search.ts): OpenRouter's `web` plugin

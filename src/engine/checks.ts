@@ -12,7 +12,6 @@
 // per image or per second): their outcome says so.
 
 import { create } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
 import { ChatRequestSchema, Role } from "../../gen/signalbox/v1/chat_pb.ts";
 import { EmbedRequestSchema } from "../../gen/signalbox/v1/embedding_pb.ts";
 import { ModerateRequestSchema } from "../../gen/signalbox/v1/moderation_pb.ts";
@@ -24,6 +23,7 @@ import type { Caller } from "../router/types.ts";
 import { checkedChatCall, toEmbedCall, toModerationCall, toRerankCall } from "../server/convert.ts";
 import { newRequestId, randomId128, type RequestInfo } from "../server/context.ts";
 import { toConnectError } from "../server/errors.ts";
+import { codeName } from "../server/chat-service.ts";
 import { validateEmbedCall, validateModerationCall, validateRerankCall } from "../server/validate.ts";
 import type { CheckOutcome } from "../state/health.ts";
 import { log } from "../telemetry/log.ts";
@@ -39,7 +39,6 @@ const CHECKED: ReadonlyArray<"chat" | "embeddings" | "rerank" | "moderation"> = 
 /** Who the background checks run as: billed to no key, recorded under this name. */
 export const CHECKER: Caller = Object.freeze({ keyName: "health-check", team: "", role: "admin", allow: [] }) as Caller;
 
-const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
 
 export interface DeploymentChecker {
   /**

@@ -98,6 +98,8 @@ const onDomain = (url: string, domains: readonly string[]) => {
 };
 
 export const MAX_WEB_RESULTS = 20;
+/** OpenAI's search_context_size as a number of results (web_search_options and the Responses tool). */
+export const CONTEXT_RESULTS: Readonly<Record<string, number>> = { low: 3, medium: 5, high: 10 };
 const QUERY_CHARS = 400;
 const USD = 1e9;
 

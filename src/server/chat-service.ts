@@ -12,7 +12,8 @@ import { answerToResponse, attemptToPb, costToPb, deltasToPb, estimatedParts, fi
 import { toConnectError } from "./errors.ts";
 import { validateCacheTtl } from "./validate.ts";
 
-const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
+/** A Connect code's name as usage records and checks say it: "deadline_exceeded", "unavailable". */
+export const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (ch, i: number) => (i ? "_" : "") + ch.toLowerCase());
 
 /**
  * The status a request ended with. When the caller's signal fired, the abort reason depends on

@@ -12,7 +12,7 @@
 // (encrypted_content: signed thinking blocks, calls' signatures), or are dropped.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
-import { domainList, type WebSearchRequest } from "../../engine/web-search.ts";
+import { CONTEXT_RESULTS, domainList, type WebSearchRequest } from "../../engine/web-search.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
@@ -260,7 +260,6 @@ function messages(body: Json, instructions: string | undefined, history: readonl
 
 /** OpenAI's hosted web search tool, under each name it has had. */
 const WEB_SEARCH_TOOLS = new Set(["web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11"]);
-const CONTEXT_RESULTS: Record<string, number> = { low: 3, medium: 5, high: 10 };
 
 /**
  * The hosted `web_search` tool, run by the gateway (src/engine/web-search.ts): a search before the
