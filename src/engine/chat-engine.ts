@@ -21,7 +21,7 @@ import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } fr
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
-import { citationsIn, searchForCall, searched, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
+import { citationsIn, expectedSearchNanos, searchForCall, searched, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
 import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -404,6 +404,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const exec = core.exec;
     const guardrails = core.guardrails;
     const plan = await planTraced(call, ri, ex);
+    // A web search's configured price is held with the tokens' cost.
+    if (isChat(call) && call.webSearch && core.config.webSearch) plan.feeNanos = expectedSearchNanos(core.config.webSearch, call.webSearch);
     // Before any state round trip: a guardrail the request names must exist.
     const selected = guardrails.select(call, plan.routing.route);
     const cp = cachePlan(r, plan);

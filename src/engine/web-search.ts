@@ -11,7 +11,10 @@
 // after admission and the input guardrails (a refused or blocked request searches nothing), is
 // traced as its own span, and makes the request neither a cache lookup nor a cache entry (its
 // answer depends on what the web said at that moment). The answer's citations are the results
-// whose URL it links, with where the link is.
+// whose URL it links, with where the link is. The results go into each candidate's prompt after
+// the planner fitted it to that deployment's context window: a deployment whose window cannot also
+// hold them all gets the first results that fit (none, when none does), and its adjustments say so.
+// Admission holds the search's configured price on the caller's budgets with the tokens' cost.
 //
 // A search that fails (the engine's error, a timeout) leaves the request to the config's
 // `on_failure`: `answer` (the default) answers without results and says so in the adjustments;
@@ -19,6 +22,7 @@
 
 import { request } from "undici";
 import type { WebSearchConfig } from "../config/types.ts";
+import { countTextTokens, tokenFamily, type TokenFamily } from "../providers/tokens.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { ChatCall, Plan } from "../router/types.ts";
@@ -130,9 +134,11 @@ export function defaultSearchPrompt(now: Date): string {
 
 /** The system message carrying the results. */
 export function resultsMessage(results: readonly SearchResult[], prompt: string): ChatMessage {
-  const blocks = results.map((r, i) => [`[${i + 1}] ${r.title || r.url}`, `URL: ${r.url}`, ...(r.published ? [`Published: ${r.published}`] : []), r.text].filter(Boolean).join("\n"));
-  return { role: "system", content: [{ type: "text", text: `${prompt}\n\n${blocks.join("\n\n")}` }] };
+  return { role: "system", content: [{ type: "text", text: `${prompt}\n\n${results.map(resultBlock).join("\n\n")}` }] };
 }
+
+/** One result as the model reads it: its number, title, URL, date and text. */
+const resultBlock = (r: SearchResult, i: number): string => [`[${i + 1}] ${r.title || r.url}`, `URL: ${r.url}`, ...(r.published ? [`Published: ${r.published}`] : []), r.text].filter(Boolean).join("\n");
 
 /** The messages with the results' system message just before the last user message. */
 export function withResults(messages: readonly ChatMessage[], msg: ChatMessage): ChatMessage[] {
@@ -231,6 +237,48 @@ async function callEngine(cfg: WebSearchConfig, query: string, n: number, ws: We
   return { results, ...(typeof cost === "number" && Number.isFinite(cost) && cost >= 0 ? { reportedUsd: cost } : {}) };
 }
 
+/** What a search of `ws` is expected to cost before the engine reports it: the configured prices, which admission holds. */
+export const expectedSearchNanos = (cfg: WebSearchConfig, ws: WebSearchRequest): number => cfg.pricePerSearchNanos + cfg.pricePerResultNanos * Math.min(ws.maxResults ?? cfg.maxResults, MAX_WEB_RESULTS);
+
+/** Tokens a chat message costs besides its text (role and framing), as OpenAI counts them. */
+const MESSAGE_TOKENS = 4;
+
+/**
+ * Put the results' system message into each candidate's prompt, with as many of the results (in
+ * their order) as its deployment's context window holds beside the prompt the planner fitted and
+ * the output it allows for: all of them, unless the window is nearly full.
+ */
+export function fitResults(plan: Plan, results: readonly SearchResult[], prompt: string): void {
+  // The tokens of the prompt line and of each result, per token family (counted once each).
+  const sizes = new Map<TokenFamily, { head: number; each: number[] }>();
+  const messages = new Map<number, ChatMessage | undefined>();
+  const messageOf = (k: number) => {
+    if (!messages.has(k)) messages.set(k, k === 0 ? undefined : resultsMessage(results.slice(0, k), prompt));
+    return messages.get(k);
+  };
+  for (const c of plan.candidates) {
+    const d = c.deployment;
+    const family = tokenFamily(d.baseModel ?? d.model, c.provider.type);
+    let size = sizes.get(family);
+    if (!size) {
+      // Each block with the blank line before it; the prompt with the message's framing.
+      size = { head: countTextTokens(prompt, family) + MESSAGE_TOKENS, each: results.map((r, i) => countTextTokens(`\n\n${resultBlock(r, i)}`, family)) };
+      sizes.set(family, size);
+    }
+    const room = d.contextWindow - c.estimatedInputTokens - (plan.maxOutputTokens ?? 0) - size.head;
+    let k = 0;
+    for (let used = 0; k < results.length && used + size.each[k] <= room; k++) used += size.each[k];
+    const msg = messageOf(k);
+    if (msg) c.request = { ...c.request, messages: withResults(c.request.messages, msg) };
+    if (k < results.length) {
+      c.adjustments = [
+        ...c.adjustments,
+        { field: "web_search", detail: k === 0 ? `no web result fits the context window of ${d.id} (${d.contextWindow} tokens) beside the prompt: answered without them` : `${k} of ${results.length} web results fit the context window of ${d.id} (${d.contextWindow} tokens) beside the prompt: the rest were left out` },
+      ];
+    }
+  }
+}
+
 /**
  * Search for a chat call and put the results in every candidate's messages. Returns what was found
  * (and what it cost), or undefined when the call does not ask for web search.
@@ -283,10 +331,7 @@ export async function searchForCall(
     for (const why of s.dropped) plan.adjustments.push({ field: "web_search", detail: `a result was left out: ${why}` });
     if (s.redacted) plan.adjustments.push({ field: "web_search", detail: `guardrails redacted ${s.redacted} of ${found} result${found === 1 ? "" : "s"}` });
   }
-  if (outcome.results.length) {
-    const msg = resultsMessage(outcome.results, ws.searchPrompt ?? defaultSearchPrompt(now));
-    for (const c of plan.candidates) c.request = { ...c.request, messages: withResults(c.request.messages, msg) };
-  }
+  if (outcome.results.length) fitResults(plan, outcome.results, ws.searchPrompt ?? defaultSearchPrompt(now));
   plan.adjustments.push({ field: "web_search", detail: `${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} from ${cfg.engine} added before the last user message` });
   return outcome;
 }

@@ -43,7 +43,7 @@ export function candidateCostNanos(c: Candidate): number {
 
 /**
  * What a request reserves: one attempt on its costliest candidate; when the plan hedges, two
- * attempts may run at once, so the two costliest.
+ * attempts may run at once, so the two costliest; and the fees it will pay (a web search).
  */
 export function maxCostNanos(plan: Plan): number {
   let first = 0;
@@ -53,7 +53,7 @@ export function maxCostNanos(plan: Plan): number {
     if (x > first) [first, second] = [x, first];
     else if (x > second) second = x;
   }
-  return hedges(plan) ? first + second : first;
+  return (hedges(plan) ? first + second : first) + (plan.feeNanos ?? 0);
 }
 
 const hedges = (plan: Plan) => plan.hedgeAfterMs > 0 && !plan.noFallback && plan.candidates.length > 1 && plan.maxAttempts > 1;

@@ -239,6 +239,8 @@ export interface Plan {
   fallbackOnStatusCodes?: readonly number[];
   /** max_output_tokens after key and route caps. */
   maxOutputTokens?: number;
+  /** What the request is expected to pay besides its tokens and units (a web search's price), held by admission with them. */
+  feeNanos?: number;
   adjustments: Adjustment[];
   /** What the plan is for. */
   operation: Operation;

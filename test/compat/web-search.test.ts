@@ -436,3 +436,57 @@ web_search: { engine: exa, api_key: ${EXA_TEST_KEY}, base_url: "${exa.origin}", 
     await exa.close();
   }
 });
+
+test("the results fit each deployment's context window beside the prompt, and a search's price is held by admission before anything is searched", async () => {
+  const openai = await startFakeOpenAI();
+  const exa = await startFakeExa();
+  const POOR = ["web", "poor", "secret"].join("-");
+  const g = await startTestGateway(
+    `
+providers:
+  - { name: openai, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
+deployments:
+  - { id: openai/narrow, provider: openai, model: gpt-4o-mini, context_window: 400, pricing: { input: 0.15, output: 0.6 } }
+  - { id: openai/tiny, provider: openai, model: gpt-4o-mini, context_window: 120, pricing: { input: 0.15, output: 0.6 } }
+keys:
+  - { name: caller, hash: "${hashKey(KEY)}", team: web }
+  - { name: poor, hash: "${hashKey(POOR)}", team: poor, budget: { period: month, limit_usd: 0.5 } }
+web_search: { engine: exa, api_key: ${EXA_TEST_KEY}, base_url: "${exa.origin}", price_per_search: 1 }
+`,
+  );
+  try {
+    // Three results of about 150 tokens each.
+    const page = (n: number) => ({ title: `Page ${n}`, url: `https://p${n}.example.com/`, text: `page ${n} `.repeat(50).trim() });
+    const sdk = (key: string) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: key, maxRetries: 0 });
+    const ask = async (model: string) => {
+      exa.script({ kind: "results", results: [page(1), page(2), page(3)] });
+      const r = await sdk(KEY).chat.completions.create({ model, max_tokens: 50, messages: [{ role: "user", content: "pages" }] });
+      return { msgs: sentMessages(openai), adj: (r as unknown as { signalbox: { adjustments: { field: string; detail: string }[] } }).signalbox.adjustments.filter((a) => a.field === "web_search").map((a) => a.detail) };
+    };
+    // 400 tokens: the prompt, 50 for the answer, the search prompt and one result.
+    const narrow = await ask("openai/narrow:online");
+    assert.deepEqual(narrow.msgs.map((m) => m.role), ["system", "user"]);
+    const sent = textOf(narrow.msgs[0]);
+    assert.match(sent, /\[1\] Page 1\nURL: https:\/\/p1\.example\.com\//);
+    assert.ok(!sent.includes("Page 2") && !sent.includes("Page 3"), sent);
+    assert.deepEqual(narrow.adj, ["3 results from exa added before the last user message", "1 of 3 web results fit the context window of openai/narrow (400 tokens) beside the prompt: the rest were left out"]);
+    // 120 tokens: no room for any result; the model is asked without them.
+    const tiny = await ask("openai/tiny:online");
+    assert.deepEqual(tiny.msgs.map((m) => m.role), ["user"]);
+    assert.deepEqual(tiny.adj, ["3 results from exa added before the last user message", "no web result fits the context window of openai/tiny (120 tokens) beside the prompt: answered without them"]);
+
+    // The $1 search does not fit a $0.50 budget: refused at admission, before Exa or the model.
+    exa.reset();
+    openai.reset();
+    await assert.rejects(sdk(POOR).chat.completions.create({ model: "openai/narrow:online", max_tokens: 50, messages: [{ role: "user", content: "pages" }] }), (e: { status: number; message: string }) => e.status === 429 && /budget exhausted: .*this request reserves \$1\.0/.test(e.message));
+    assert.equal(exa.requests.length, 0);
+    assert.equal(openai.requests.length, 0);
+    // Without the search, the same key's request fits its budget.
+    await sdk(POOR).chat.completions.create({ model: "openai/narrow", max_tokens: 50, messages: [{ role: "user", content: "pages" }] });
+    assert.equal(openai.requests.length, 1);
+  } finally {
+    await g.close();
+    await openai.close();
+    await exa.close();
+  }
+});
