@@ -594,7 +594,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       if (cfg && !r.signal.aborted && err instanceof GatewayError && err.code === "unavailable") core.metrics.webSearch(cfg.engine, "failed", 0);
       throw err;
     });
-    if (web) core.metrics.webSearch(web.engine, web.failed ? "failed" : "ok", web.results.length);
+    if (web && !web.reused) core.metrics.webSearch(web.engine, web.failed ? "failed" : "ok", web.results.length);
     if (web?.costNanos) ex.cost = withFee(ex.cost, web.costNanos);
     return web;
   }
@@ -668,7 +668,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         }
         return {
           ...summary(ex, status),
-          ...(web ? { citations: citationsIn(o.text, web.results), webSearch: searched(web) } : {}),
+          ...(web ? { citations: citationsIn(o.text, web.results), ...(web.reused ? {} : { webSearch: searched(web) }) } : {}),
           ...(admission?.rates?.length ? { limits: admission.rates } : {}),
           id: call.id,
           model: call.model,
@@ -722,7 +722,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const cacheStatus = src.status;
         hitStatus = cacheStatus;
         done = src.done;
-        const start = { type: "start" as const, ...(web ? { webSearch: searched(web) } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
+        const start = { type: "start" as const, ...(web && !web.reused ? { webSearch: searched(web) } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
         if (hit) {
           servedFromCache(ex, hit);
           const batches = sg ? await guardReplay(sg, replay(hit), r.signal) : replay(hit);
@@ -820,7 +820,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             learnOutput(routed.exec, plan, ex);
             yield {
               type: "finish",
-              summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(text, web.results), webSearch: searched(web) } : {}) },
+              summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(text, web.results), ...(web.reused ? {} : { webSearch: searched(web) }) } : {}) },
               ...(r.gather ? { answer: gatheredAnswer(text, reasoning, refusal, toolCalls.filter(Boolean)) } : {}),
             };
           }

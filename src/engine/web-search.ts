@@ -47,6 +47,8 @@ export interface Citation {
 }
 
 export interface WebSearchOutcome {
+  /** An earlier turn's search of the same response, reused: not searched, billed or reported again. */
+  reused?: boolean;
   engine: string;
   query: string;
   results: SearchResult[];
@@ -77,6 +79,11 @@ export interface WebSearchRequest {
   /** Only results from these domains (and their subdomains), or none from these: passed to the engine. */
   allowedDomains?: string[];
   blockedDomains?: string[];
+  /**
+   * Shared by the model turns of one response (an MCP tool loop): the first turn's search, which
+   * the later turns reuse instead of searching (and paying) again. Set by the loop, never parsed.
+   */
+  memo?: { outcome?: WebSearchOutcome };
 }
 
 /** A domain list of a request (`example.com`, no scheme or path), validated; at most 100. */
@@ -238,7 +245,7 @@ async function callEngine(cfg: WebSearchConfig, query: string, n: number, ws: We
 }
 
 /** What a search of `ws` is expected to cost before the engine reports it: the configured prices, which admission holds. */
-export const expectedSearchNanos = (cfg: WebSearchConfig, ws: WebSearchRequest): number => cfg.pricePerSearchNanos + cfg.pricePerResultNanos * Math.min(ws.maxResults ?? cfg.maxResults, MAX_WEB_RESULTS);
+export const expectedSearchNanos = (cfg: WebSearchConfig, ws: WebSearchRequest): number => (ws.memo?.outcome ? 0 : cfg.pricePerSearchNanos + cfg.pricePerResultNanos * Math.min(ws.maxResults ?? cfg.maxResults, MAX_WEB_RESULTS));
 
 /** Tokens a chat message costs besides its text (role and framing), as OpenAI counts them. */
 const MESSAGE_TOKENS = 4;
@@ -297,6 +304,30 @@ export async function searchForCall(
   const ws = call.webSearch;
   if (!ws) return undefined;
   if (!cfg) throw new GatewayError("failed_precondition", "web_search: web search is not configured on this gateway (web_search in the config)", { field: "web_search" });
+  const earlier = ws.memo?.outcome;
+  if (earlier) {
+    // A later turn of the same response: the first turn's results again, at no cost.
+    const outcome: WebSearchOutcome = { ...earlier, costNanos: 0, reused: true };
+    if (outcome.results.length) fitResults(plan, outcome.results, ws.searchPrompt ?? defaultSearchPrompt(now));
+    plan.adjustments.push({ field: "web_search", detail: `the ${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} of this response's first search added before the last user message` });
+    return outcome;
+  }
+  const outcome = await searchOnce(cfg, call, ws, plan, signal, tracer, parent, now, screen);
+  if (ws.memo) ws.memo.outcome = outcome;
+  return outcome;
+}
+
+async function searchOnce(
+  cfg: WebSearchConfig,
+  call: ChatCall,
+  ws: WebSearchRequest,
+  plan: Plan,
+  signal: AbortSignal,
+  tracer: Tracer | undefined,
+  parent: Context | undefined,
+  now: Date,
+  screen: ((results: SearchResult[]) => Promise<{ kept: SearchResult[]; dropped: string[]; redacted: number }>) | undefined,
+): Promise<WebSearchOutcome> {
   const query = searchQuery(call.request.messages);
   if (!query) throw new GatewayError("invalid_argument", "web_search: the request has no user message with text to search for", { field: "messages" });
   const n = Math.min(ws.maxResults ?? cfg.maxResults, MAX_WEB_RESULTS);

@@ -3,7 +3,7 @@
 // OpenRouter's `:online` and `web` plugin and OpenAI's web_search_options on /v1/chat/completions,
 // ChatRequest.web_search on Connect; what the engine is sent, the system message the model gets,
 // the citations (url_citation annotations) in answers and streams, the search billed with the
-// request, never cached, after admission; a failed search answered without results or failing
+// request, never cached, after admission, once per response with MCP tools, fitted to context windows; a failed search answered without results or failing
 // the request (on_failure), bad input naming its field with nothing sent anywhere.
 
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ import { hashKey } from "../../src/server/auth.ts";
 import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startFakeTavily, TAVILY_TEST_KEY, type FakeTavily } from "../fakes/tavily.ts";
+import { startFakeMcp } from "../helpers/fake-mcp.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { startTracing } from "../../src/telemetry/otel-sdk.ts";
@@ -488,5 +489,72 @@ web_search: { engine: exa, api_key: ${EXA_TEST_KEY}, base_url: "${exa.origin}", 
     await g.close();
     await openai.close();
     await exa.close();
+  }
+});
+
+test("with MCP tools, a response searches once: its later model turns get the first turn's results again, unbilled and not shown twice (Responses and Messages)", async () => {
+  const openai = await startFakeOpenAI();
+  const exa = await startFakeExa();
+  const math = await startFakeMcp("math");
+  const g = await startTestGateway(
+    `${config(openai.url, `web_search: { engine: exa, api_key: ${EXA_TEST_KEY}, base_url: "${exa.origin}" }`)}
+mcp_servers:
+  - { id: math, url: ${math.url}, tools: [add] }
+`,
+  );
+  type Json = Record<string, any>;
+  const results = [{ title: "Adding", url: "https://add.example.com/", text: "Two and three make five." }];
+  const turns = () => {
+    openai.reset();
+    exa.reset();
+    exa.script({ kind: "results", results });
+    openai.script([
+      { kind: "tool_calls", calls: [{ id: "call_1", name: "math__add", arguments: { a: 2, b: 3 } }] },
+      { kind: "text", text: "5, as [add.example.com](https://add.example.com/) says." },
+    ]);
+  };
+  /** Both model turns were given the results; the engine was asked once; one fee among the records. */
+  const searchedOnce = (traceId: string) => {
+    assert.equal(exa.requests.length, 1);
+    const sent = openai.requests.filter((r) => r.path.endsWith("/chat/completions")).map((r) => (r.body as { messages: Msg[] }).messages);
+    assert.equal(sent.length, 2);
+    for (const msgs of sent) assert.ok(msgs.some((m) => m.role === "system" && /\[1\] Adding\nURL: https:\/\/add\.example\.com\//.test(textOf(m))), JSON.stringify(msgs));
+    const chats = g.usage.recent().filter((x) => x.traceId === traceId && (x.operation ?? "chat") === "chat");
+    assert.equal(chats.length, 2);
+    assert.deepEqual(chats.map((x) => x.cost.request ?? 0).sort((a, b) => b - a), [5_000_000 + 1_000_000, 0]);
+  };
+  try {
+    turns();
+    const r = (await new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEY, maxRetries: 0 }).responses.create({
+      model: "openai/gpt-4o-mini",
+      input: "what is 2 + 3",
+      tools: [{ type: "web_search" }, { type: "mcp", server_label: "math", require_approval: "never" } as never],
+    })) as unknown as Json;
+    assert.deepEqual(r.output.filter((o: Json) => o.type === "web_search_call").length, 1, JSON.stringify(r.output.map((o: Json) => o.type)));
+    assert.equal(r.output.filter((o: Json) => o.type === "mcp_call").length, 1);
+    const text = r.output.find((o: Json) => o.type === "message").content[0];
+    assert.deepEqual(text.annotations.map((a: Json) => a.url), ["https://add.example.com/"], "the last turn's answer cites the reused result");
+    assert.deepEqual(math.calls, [{ name: "add", arguments: { a: 2, b: 3 } }]);
+    searchedOnce(r.signalbox.trace_id);
+
+    turns();
+    const m = (await new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 }).beta.messages.create({
+      model: "openai/gpt-4o-mini",
+      max_tokens: 256,
+      messages: [{ role: "user", content: "what is 2 + 3" }],
+      tools: [{ type: "web_search_20250305", name: "web_search" } as never],
+      mcp_servers: [{ type: "url", url: `${g.url}/mcp/math`, name: "math" }],
+      betas: ["mcp-client-2025-04-04"],
+    })) as unknown as Json;
+    assert.equal(m.content.filter((b: Json) => b.type === "web_search_tool_result").length, 1, JSON.stringify(m.content.map((b: Json) => b.type)));
+    assert.equal(m.usage.server_tool_use?.web_search_requests, 1);
+    const traceIds = new Set(g.usage.recent().filter((x) => (x.operation ?? "chat") === "chat").slice(-2).map((x) => x.traceId));
+    assert.equal(traceIds.size, 1, "the message's two model turns, in one trace");
+    searchedOnce([...traceIds][0]);
+  } finally {
+    await g.close();
+    await openai.close();
+    await exa.close();
+    await math.close();
   }
 });

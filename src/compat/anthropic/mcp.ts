@@ -21,7 +21,7 @@ import { coalesceWrites } from "../../server/http.ts";
 import type { Res } from "../door.ts";
 import { bad } from "../request.ts";
 import type { McpServerSpec, MessagesRequest } from "./request.ts";
-import { messageId, messageJson, messageStreamWriter, stopReason, usageJson } from "./response.ts";
+import { messageId, messageJson, messageStreamWriter, searchUsage, stopReason, usageJson } from "./response.ts";
 import { errorEvent, toAnthropicError } from "./errors.ts";
 
 
@@ -94,7 +94,9 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
   /** What each model turn used; the message's usage is their sum. */
   const used: Pick<Summary, "usage" | "cost">[] = [];
   const extra: ChatMessage[] = [];
-  const turnCall = (n: number) => ({ ...er, call: { ...parsed.call, id: n === 0 ? parsed.call.id : newRequestId(), request: { ...parsed.call.request, messages: [...base, ...extra], tools: [...(parsed.call.request.tools ?? []), ...defs] } } });
+  // Web search: the first turn searches, the later ones reuse its results.
+  const webSearch = parsed.call.webSearch && { ...parsed.call.webSearch, memo: {} };
+  const turnCall = (n: number) => ({ ...er, call: { ...parsed.call, ...(webSearch ? { webSearch } : {}), id: n === 0 ? parsed.call.id : newRequestId(), request: { ...parsed.call.request, messages: [...base, ...extra], tools: [...(parsed.call.request.tools ?? []), ...defs] } } });
   const run = async (x: Exposed, c: ToolCall): Promise<Result> => {
     const r = await runTool(d.hub!, x, c.arguments, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "messages", signal: d.signal });
     return { id: c.id, fn: c.name, text: r.error !== undefined ? r.error : (r.output ?? ""), isError: r.error !== undefined, images: r.images ?? [] };
@@ -103,9 +105,11 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
   if (!parsed.call.stream) {
     const content: Record<string, unknown>[] = [];
     let last: Answer | undefined;
+    let searched: Answer["webSearch"];
     for (let n = 0; n < MAX_TURNS; n++) {
       const a = await d.complete(turnCall(n));
       last = a;
+      searched ??= a.webSearch;
       used.push(a);
       const m = messageJson(a, stop);
       const mine = a.toolCalls.filter((c) => exposed.has(c.name));
@@ -125,7 +129,7 @@ export async function serveWithMcp(res: Res, d: McpMessageDeps, parsed: Messages
       extra.push(...continuation(a.text, a.toolCalls, a.reasoningBlocks, results));
     }
     const a = last!;
-    d.sendJson(res, 200, { id: messageId(d.ri.id), type: "message", role: "assistant", model: a.providerModel || a.model, content, ...stopReason(a, stop), usage: usageJson(sumUsage(used).usage) }, { ...common, "x-signalbox-deployment": a.deployment });
+    d.sendJson(res, 200, { id: messageId(d.ri.id), type: "message", role: "assistant", model: a.providerModel || a.model, content, ...stopReason(a, stop), usage: { ...usageJson(sumUsage(used).usage), ...searchUsage(searched) } }, { ...common, "x-signalbox-deployment": a.deployment });
     return 200;
   }
 

@@ -78,7 +78,8 @@ const searchResultBlock = (id: string, w: Searched) => ({
 const citationJson = (c: Citation) => ({ type: "web_search_result_location", url: c.url, title: c.title, encrypted_index: "", cited_text: c.content.slice(0, 150) });
 
 /** The web search's count in usage, as Anthropic reports its server tool. */
-const searchUsage = (w: Searched | undefined) => (w ? { server_tool_use: { web_search_requests: 1 } } : {});
+/** Usage's count of web searches: one when the message searched. */
+export const searchUsage = (w: Searched | undefined) => (w ? { server_tool_use: { web_search_requests: 1 } } : {});
 
 /** A unary answer as an Anthropic Message. */
 export function messageJson(a: Answer, stop: string[] | undefined) {

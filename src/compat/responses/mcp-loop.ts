@@ -116,9 +116,12 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
   // What the later turns see after the request's input: each turn's own items and the results of its calls.
   const turns: Json[] = [];
   let last: Json | undefined;
+  // Web search: the first turn searches, the later ones reuse its results.
+  const searchMemo = {};
   for (let n = 0; n < MAX_TURNS; n++) {
     const p = n === 0 ? parsed : d.reparse(turns, newRequestId());
     p.call.request.tools = [...(p.call.request.tools ?? []), ...defs];
+    if (p.call.webSearch) p.call.webSearch = { ...p.call.webSearch, memo: searchMemo };
     const turnEr = { ...er, call: p.call };
     const t = ev && d.stream ? await streamedTurn(d.stream, turnEr, ctx, exposed, output.length, ev, d.ri.traceId) : await unaryTurn(d.run, turnEr, ctx, exposed, output.length);
     last = t.response;
