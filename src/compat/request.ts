@@ -18,7 +18,7 @@
 
 import { MAX_CHOICES } from "./choices.ts";
 import type { CacheMode } from "../engine/chat-engine.ts";
-import { CONTEXT_RESULTS, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
+import { CONTEXT_RESULTS, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller, ChatCall, ProviderPreferences } from "../router/types.ts";
@@ -406,7 +406,7 @@ export interface DoorCall {
  * What a request asks of web search (src/engine/web-search.ts): OpenRouter's `web` plugin
  * (`max_results`, `search_prompt`; `engine` exa or tavily, whichever the gateway has, not
  * `native`), its `:online` model suffix, or OpenAI's `web_search_options` (`search_context_size`
- * low, medium or high: 3, 5 or 10 results; `user_location` is accepted and not used).
+ * low, medium or high: 3, 5 or 10 results; `user_location`'s country goes to the engine).
  */
 function webSearchRequest(body: Json, online: boolean): WebSearchRequest | undefined {
   let out: WebSearchRequest | undefined = online ? {} : undefined;
@@ -427,9 +427,8 @@ function webSearchRequest(body: Json, online: boolean): WebSearchRequest | undef
     if (!isObj(wso)) bad("web_search_options", "must be an object");
     const size = str(wso, "search_context_size", "web_search_options.search_context_size");
     if (size !== undefined && !(size in CONTEXT_RESULTS)) bad("web_search_options.search_context_size", `must be low, medium or high, got "${size}"`);
-    const loc = wso.user_location;
-    if (loc !== undefined && loc !== null && !isObj(loc)) bad("web_search_options.user_location", "must be an object");
-    out = { ...(out ?? {}), ...(size !== undefined && out?.maxResults === undefined ? { maxResults: CONTEXT_RESULTS[size] } : {}) };
+    const country = locationCountry(wso.user_location, "web_search_options.user_location");
+    out = { ...(out ?? {}), ...(size !== undefined && out?.maxResults === undefined ? { maxResults: CONTEXT_RESULTS[size] } : {}), ...(country ? { country } : {}) };
   }
   return out;
 }

@@ -79,6 +79,11 @@ export interface WebSearchRequest {
   /** Only results from these domains (and their subdomains), or none from these: passed to the engine. */
   allowedDomains?: string[];
   blockedDomains?: string[];
+  /** The user's country (ISO 3166-1 alpha-2, upper case): results from there are preferred (Exa's userLocation, Tavily's country). */
+  country?: string;
+  /** Only results published in this range (ISO 8601 instants): Exa's start/endPublishedDate, Tavily's start_date/end_date (days). */
+  publishedAfter?: string;
+  publishedBefore?: string;
   /**
    * Shared by the model turns of one response (an MCP tool loop): the first turn's search, which
    * the later turns reuse instead of searching (and paying) again. Set by the loop, never parsed.
@@ -109,6 +114,48 @@ const onDomain = (url: string, domains: readonly string[]) => {
 };
 
 export const MAX_WEB_RESULTS = 20;
+
+/**
+ * The country of an approximate user location (OpenAI's and Anthropic's `user_location`:
+ * `{type: "approximate", country, city, region, timezone}`; OpenAI's chat completions nest it under
+ * `approximate`), validated: an ISO 3166-1 alpha-2 code. City, region and time zone are accepted
+ * and not used (the engines take a country).
+ */
+export function locationCountry(loc: unknown, field: string): string | undefined {
+  if (loc === undefined || loc === null) return undefined;
+  if (typeof loc !== "object" || Array.isArray(loc)) throw new GatewayError("invalid_argument", `${field}: must be an object`, { field });
+  const l = loc as Record<string, unknown>;
+  if (l.type !== undefined && l.type !== "approximate") throw new GatewayError("invalid_argument", `${field}.type: must be "approximate", got ${JSON.stringify(l.type)}`, { field: `${field}.type` });
+  const inner = l.approximate !== undefined && l.approximate !== null ? l.approximate : l;
+  const at = inner === l ? field : `${field}.approximate`;
+  if (typeof inner !== "object" || Array.isArray(inner)) throw new GatewayError("invalid_argument", `${at}: must be an object`, { field: at });
+  const c = (inner as Record<string, unknown>).country;
+  if (c === undefined || c === null) return undefined;
+  if (typeof c !== "string" || !/^[A-Za-z]{2}$/.test(c) || !countryName(c.toUpperCase())) {
+    throw new GatewayError("invalid_argument", `${at}.country: must be a two-letter ISO 3166-1 country code (like "US"), got ${JSON.stringify(c)}`, { field: `${at}.country` });
+  }
+  return c.toUpperCase();
+}
+
+/** An ISO 8601 instant of a time range (Gemini's timeRangeFilter), validated; undefined when absent. */
+export function rangeInstant(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" || !/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) || Number.isNaN(Date.parse(v))) {
+    throw new GatewayError("invalid_argument", `${field}: must be an RFC 3339 timestamp (like "2026-11-01T00:00:00Z"), got ${JSON.stringify(v)}`, { field });
+  }
+  return new Date(v).toISOString();
+}
+
+const regionNames = new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
+/** A country's English name (Tavily's `country` takes names, lower case), or undefined for a code that names none. */
+const countryName = (code: string): string | undefined => {
+  try {
+    const n = regionNames.of(code);
+    return n && n !== code ? n : undefined;
+  } catch {
+    return undefined;
+  }
+};
 /** OpenAI's search_context_size as a number of results (web_search_options and the Responses tool). */
 export const CONTEXT_RESULTS: Readonly<Record<string, number>> = { low: 3, medium: 5, high: 10 };
 const QUERY_CHARS = 400;
@@ -210,8 +257,30 @@ async function callEngine(cfg: WebSearchConfig, query: string, n: number, ws: We
   }
   const exa = cfg.engine === "exa";
   const body = exa
-    ? { query, numResults: n, type: "auto", contents: { text: { maxCharacters: cfg.maxCharacters } }, ...(allow ? { includeDomains: allow } : {}), ...(block ? { excludeDomains: block } : {}) }
-    : { query, max_results: n, search_depth: "basic", include_answer: false, include_raw_content: false, ...(allow ? { include_domains: allow } : {}), ...(block ? { exclude_domains: block } : {}) };
+    ? {
+        query,
+        numResults: n,
+        type: "auto",
+        contents: { text: { maxCharacters: cfg.maxCharacters } },
+        ...(allow ? { includeDomains: allow } : {}),
+        ...(block ? { excludeDomains: block } : {}),
+        ...(ws.country ? { userLocation: ws.country } : {}),
+        ...(ws.publishedAfter ? { startPublishedDate: ws.publishedAfter } : {}),
+        ...(ws.publishedBefore ? { endPublishedDate: ws.publishedBefore } : {}),
+      }
+    : {
+        query,
+        max_results: n,
+        search_depth: "basic",
+        include_answer: false,
+        include_raw_content: false,
+        ...(allow ? { include_domains: allow } : {}),
+        ...(block ? { exclude_domains: block } : {}),
+        ...(ws.country ? { country: countryName(ws.country)!.toLowerCase() } : {}),
+        // Tavily's range is in whole days.
+        ...(ws.publishedAfter ? { start_date: ws.publishedAfter.slice(0, 10) } : {}),
+        ...(ws.publishedBefore ? { end_date: ws.publishedBefore.slice(0, 10) } : {}),
+      };
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", "user-agent": "signalbox" };
   if (exa) headers["x-api-key"] = cfg.apiKey;
   else headers.authorization = `Bearer ${cfg.apiKey}`;

@@ -2,7 +2,7 @@
 // shapes.
 
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   ChatResponseSchema,
   FinishReason as PbFinishReason,
@@ -49,7 +49,7 @@ import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall,
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { CheckOutcome } from "../state/health.ts";
-import { domainList, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
+import { domainList, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
 
 const ROLE: Record<number, Role> = {
@@ -400,7 +400,7 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
   };
 }
 
-/** ChatRequest.web_search, validated: max_results 1..20, a search_prompt with text when given. */
+/** ChatRequest.web_search, validated: max_results 1..20, a search_prompt with text when given, a country code, a range of dates. */
 function webSearchFromPb(w: NonNullable<ChatRequest["webSearch"]>): WebSearchRequest {
   if (w.maxResults !== undefined && (w.maxResults < 1 || w.maxResults > MAX_WEB_RESULTS)) {
     throw new GatewayError("invalid_argument", `web_search.max_results: must be 1 to ${MAX_WEB_RESULTS}, got ${w.maxResults}`, { field: "web_search.max_results" });
@@ -409,7 +409,14 @@ function webSearchFromPb(w: NonNullable<ChatRequest["webSearch"]>): WebSearchReq
   if (w.allowedDomains.length && w.blockedDomains.length) throw new GatewayError("invalid_argument", "web_search.blocked_domains: give allowed_domains or blocked_domains, not both", { field: "web_search.blocked_domains" });
   const allowed = w.allowedDomains.length ? domainList(w.allowedDomains, "web_search.allowed_domains") : undefined;
   const blocked = w.blockedDomains.length ? domainList(w.blockedDomains, "web_search.blocked_domains") : undefined;
+  const country = w.country ? locationCountry({ country: w.country }, "web_search") : undefined;
+  const after = w.publishedAfter ? timestampDate(w.publishedAfter).toISOString() : undefined;
+  const before = w.publishedBefore ? timestampDate(w.publishedBefore).toISOString() : undefined;
+  if (after && before && after > before) throw new GatewayError("invalid_argument", "web_search.published_before: must not be before published_after", { field: "web_search.published_before" });
   return {
+    ...(country ? { country } : {}),
+    ...(after ? { publishedAfter: after } : {}),
+    ...(before ? { publishedBefore: before } : {}),
     ...(w.maxResults !== undefined ? { maxResults: w.maxResults } : {}),
     ...(w.searchPrompt ? { searchPrompt: w.searchPrompt } : {}),
     ...(allowed ? { allowedDomains: allowed } : {}),

@@ -309,7 +309,8 @@ describe("keys and errors", () => {
     const cases: [Parameters<GoogleGenAI["models"]["generateContent"]>[0], RegExp][] = [
       [{ model: "gpt", contents: "x", config: { candidateCount: 17 } }, /generation_config\.candidate_count/],
       [{ model: "gpt", contents: "x", config: { tools: [{ googleSearchRetrieval: {} }] } }, /tools\[0\]\.google_search_retrieval/],
-      [{ model: "gpt", contents: "x", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "2026-01-01T00:00:00Z", endTime: "2026-02-01T00:00:00Z" } } }] } }, /tools\[0\]\.google_search\.time_range_filter/],
+      [{ model: "gpt", contents: "x", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "2026-02-01T00:00:00Z", endTime: "2026-01-01T00:00:00Z" } } }] } }, /tools\[0\]\.google_search\.time_range_filter\.end_time: must not be before start_time/],
+      [{ model: "gpt", contents: "x", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "last week" } } }] } }, /tools\[0\]\.google_search\.time_range_filter\.start_time: must be an RFC 3339 timestamp/],
       [{ model: "gpt", contents: [{ role: "user", parts: [{ fileData: { fileUri: "https://generativelanguage.googleapis.com/v1beta/files/abc", mimeType: "application/pdf" } }] }] }, /contents\[0\]\.parts\[0\]\.file_data/],
       [{ model: "gpt", contents: [{ role: "user", parts: [{ functionResponse: { name: "nobody", response: {} } }] }] }, /contents\[0\]\.parts\[0\]\.function_response/],
       [{ model: "gpt", contents: "x", config: { temperature: 9 } }, /temperature/],

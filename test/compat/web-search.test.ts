@@ -12,6 +12,7 @@ import { Code, createSignalboxClient, SignalboxError, userText } from "@signalbo
 import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
 import OpenAI from "openai";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { hashKey } from "../../src/server/auth.ts";
 import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
@@ -178,6 +179,13 @@ describe("web search with Exa", () => {
     const sentResults = textOf(sentMessages(openai).find((m) => m.role === "system")!);
     assert.ok(sentResults.includes("docs.example.com") && !sentResults.includes("elsewhere.example.org"), sentResults);
     await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], webSearch: { allowedDomains: ["a.com"], blockedDomains: ["b.com"] } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "web_search.blocked_domains");
+    // The user's country and a range of publication dates.
+    await client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("find it")], webSearch: { country: "jp", publishedAfter: timestampFromDate(new Date("2026-10-01T00:00:00Z")) } });
+    const dated = exa.requests.at(-1)!.body as Record<string, unknown>;
+    assert.equal(dated.userLocation, "JP");
+    assert.equal(dated.startPublishedDate, "2026-10-01T00:00:00.000Z");
+    assert.equal(dated.endPublishedDate, undefined);
+    await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], webSearch: { country: "Japan" } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "web_search.country");
   });
 
   test("Responses API: :online and the web plugin; url_citation annotations on the output text, announced in a stream", async () => {
@@ -295,6 +303,32 @@ describe("web search with Exa", () => {
     assert.deepEqual((exa.requests.at(-1)!.body as { excludeDomains: string[] }).excludeDomains, ["spam.example.net"]);
   });
 
+  test("the user's country and a range of publication dates go to Exa (userLocation, start/endPublishedDate), from each door's field; a bad one is a 400 naming it", async () => {
+    const exaBody = () => exa.requests.at(-1)!.body as Record<string, unknown>;
+    openai.script({ kind: "text", text: "ok" });
+    await sdk().chat.completions.create({ model: "mini", messages: [{ role: "user", content: "local news" }], web_search_options: { user_location: { type: "approximate", approximate: { country: "gb", city: "London" } } } });
+    assert.equal(exaBody().userLocation, "GB");
+    openai.script({ kind: "text", text: "ok" });
+    await sdk().responses.create({ model: "mini", input: "local news", tools: [{ type: "web_search", user_location: { type: "approximate", country: "FR", city: "Paris" } }] });
+    assert.equal(exaBody().userLocation, "FR");
+    openai.script({ kind: "text", text: "ok" });
+    await new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 }).messages.create({ model: "mini", max_tokens: 50, messages: [{ role: "user", content: "local news" }], tools: [{ type: "web_search_20250305", name: "web_search", user_location: { type: "approximate", country: "DE" } }] });
+    assert.equal(exaBody().userLocation, "DE");
+    openai.script({ kind: "text", text: "ok" });
+    const ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: g.url } });
+    await ai.models.generateContent({ model: "mini", contents: "news in november", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "2026-11-01T00:00:00Z", endTime: "2026-12-01T00:00:00Z" } } }] } });
+    assert.equal(exaBody().startPublishedDate, "2026-11-01T00:00:00.000Z");
+    assert.equal(exaBody().endPublishedDate, "2026-12-01T00:00:00.000Z");
+    // A country code that names no country: refused naming the field, nothing searched or sent.
+    exa.reset();
+    openai.reset();
+    await assert.rejects(
+      sdk().chat.completions.create({ model: "mini", messages: [{ role: "user", content: "x" }], web_search_options: { user_location: { type: "approximate", approximate: { country: "Narnia" } } } }),
+      (e: { status: number; message: string }) => e.status === 400 && /web_search_options\.user_location\.approximate\.country: must be a two-letter ISO 3166-1 country code/.test(e.message),
+    );
+    assert.equal(exa.requests.length + openai.requests.length, 0);
+  });
+
   test("Exa failing: answered without results, and the adjustment says so; nothing billed for the search", async () => {
     exa.script({ kind: "error", status: 429 });
     const r = await sdk().chat.completions.create({ model: "openai/gpt-4o-mini:online", messages: [{ role: "user", content: "anything" }] });
@@ -351,6 +385,13 @@ describe("web search with Tavily, on_failure: fail", () => {
     const sent = tavily.requests.at(-1)!;
     assert.equal(sent.headers.authorization, `Bearer ${TAVILY_TEST_KEY}`);
     assert.deepEqual(sent.body, { query: "tavily question", max_results: 5, search_depth: "basic", include_answer: false, include_raw_content: false });
+    // The user's country by its name, and the range of dates in days, as Tavily takes them.
+    await sdk().chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "tavily local" }], web_search_options: { user_location: { type: "approximate", approximate: { country: "US" } } } });
+    assert.equal((tavily.requests.at(-1)!.body as Record<string, unknown>).country, "united states");
+    await new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: g.url } }).models.generateContent({ model: "mini", contents: "tavily dates", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "2026-11-01T00:00:00Z", endTime: "2026-11-30T23:00:00Z" } } }] } });
+    const dated = tavily.requests.at(-1)!.body as Record<string, unknown>;
+    assert.equal(dated.start_date, "2026-11-01");
+    assert.equal(dated.end_date, "2026-11-30");
     const msgs = sentMessages(openai);
     assert.equal(msgs[0].role, "system");
     assert.match(textOf(msgs[0]), /\[1\] .*\nURL: https:\/\//);

@@ -26,7 +26,7 @@
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
-import { domainList, type WebSearchRequest } from "../../engine/web-search.ts";
+import { domainList, locationCountry, type WebSearchRequest } from "../../engine/web-search.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
 import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
@@ -322,8 +322,8 @@ const WEB_SEARCH_TOOL = /^web_search_\d{8}$/;
 /**
  * The web search server tool, run by the gateway (src/engine/web-search.ts): one search before the
  * model, with the last user message, rather than searches the model decides on (max_uses is
- * accepted: there is one); user_location is accepted and not used; allowed_domains and
- * blocked_domains go to the engine.
+ * accepted: there is one); user_location's country, allowed_domains and blocked_domains go to
+ * the engine.
  */
 function webSearchTool(t: Json, p: string): WebSearchRequest {
   const name = str(t, "name", `${p}.name`);
@@ -334,7 +334,8 @@ function webSearchTool(t: Json, p: string): WebSearchRequest {
   const allowed = list("allowed_domains");
   const blocked = list("blocked_domains");
   if (allowed && blocked) bad(`${p}.blocked_domains`, "give allowed_domains or blocked_domains, not both");
-  return { ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(blocked?.length ? { blockedDomains: blocked } : {}) };
+  const country = locationCountry(t.user_location, `${p}.user_location`);
+  return { ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(blocked?.length ? { blockedDomains: blocked } : {}), ...(country ? { country } : {}) };
 }
 
 function tools(v: unknown[] | undefined, toolsets: Toolset[], web: { search?: WebSearchRequest }): ToolDef[] | undefined {

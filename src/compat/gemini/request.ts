@@ -19,7 +19,7 @@
 // deployment answers with its own defaults; the gateway's guardrails are the policy here).
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
-import { domainList, type WebSearchRequest } from "../../engine/web-search.ts";
+import { domainList, rangeInstant, type WebSearchRequest } from "../../engine/web-search.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
@@ -193,6 +193,17 @@ function systemMessages(v: unknown): ChatMessage[] {
   return text === "" ? [] : [{ role: "system", content: [{ type: "text", text }] }];
 }
 
+/** GoogleSearch's timeRangeFilter (an Interval: startTime, endTime; either may be left open) as the range of publication dates. */
+function timeRange(v: unknown, p: string): { publishedAfter?: string; publishedBefore?: string } {
+  if (!isObj(v)) bad(p, "must be an Interval object (start_time, end_time)");
+  const i = v as Json;
+  for (const f of Object.keys(i)) if (!["startTime", "start_time", "endTime", "end_time"].includes(f)) bad(`${p}.${snake(f)}`, "is not a field of Interval (start_time, end_time)");
+  const after = rangeInstant(i.startTime ?? i.start_time, `${p}.start_time`);
+  const before = rangeInstant(i.endTime ?? i.end_time, `${p}.end_time`);
+  if (after && before && after > before) bad(`${p}.end_time`, "must not be before start_time");
+  return { ...(after ? { publishedAfter: after } : {}), ...(before ? { publishedBefore: before } : {}) };
+}
+
 function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest }): ToolDef[] | undefined {
   if (!v) return undefined;
   const out: ToolDef[] = [];
@@ -200,17 +211,19 @@ function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest }): To
     const p = `tools[${i}]`;
     if (!isObj(t)) bad(p, "must be a Tool object");
     // Google Search grounding: one search before the model, by the gateway's engine (its
-    // exclude_domains goes to the engine; time_range_filter is not applied: refused rather than ignored).
+    // exclude_domains and time_range_filter go to the engine).
     for (const k of SEARCH_TOOLS) {
       const g = t[k];
       if (g === undefined || g === null) continue;
       if (!isObj(g)) bad(`${p}.${snake(k)}`, "must be a GoogleSearch object");
       let blocked: string[] | undefined;
+      let range: { publishedAfter?: string; publishedBefore?: string } = {};
       for (const f of Object.keys(g)) {
         if (f === "excludeDomains" || f === "exclude_domains") blocked = domainList(g[f], `${p}.${snake(k)}.exclude_domains`);
+        else if (f === "timeRangeFilter" || f === "time_range_filter") range = timeRange(g[f], `${p}.${snake(k)}.time_range_filter`);
         else bad(`${p}.${snake(k)}.${snake(f)}`, "is not applied by the gateway's web search");
       }
-      web.search = blocked?.length ? { blockedDomains: blocked } : {};
+      web.search = { ...(blocked?.length ? { blockedDomains: blocked } : {}), ...range };
     }
     for (const k of OTHER_TOOLS) if (t[k] !== undefined) bad(`${p}.${snake(k)}`, `${snake(k)} tools are not supported by this gateway; declare functions instead`);
     const decls = pArr(t, "functionDeclarations", `${p}.function_declarations`) ?? [];

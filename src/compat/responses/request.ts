@@ -12,7 +12,7 @@
 // (encrypted_content: signed thinking blocks, calls' signatures), or are dropped.
 
 import type { CacheMode } from "../../engine/chat-engine.ts";
-import { CONTEXT_RESULTS, domainList, type WebSearchRequest } from "../../engine/web-search.ts";
+import { CONTEXT_RESULTS, domainList, locationCountry, type WebSearchRequest } from "../../engine/web-search.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import { GatewayError } from "../../router/errors.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
@@ -264,18 +264,18 @@ const WEB_SEARCH_TOOLS = new Set(["web_search", "web_search_preview", "web_searc
 /**
  * The hosted `web_search` tool, run by the gateway (src/engine/web-search.ts): a search before the
  * model rather than one the model decides on; search_context_size low, medium or high is 3, 5 or
- * 10 results; user_location is accepted and not used; filters.allowed_domains goes to the engine.
+ * 10 results; user_location's country and filters.allowed_domains go to the engine.
  */
 function webSearchTool(t: Json, path: string): { web: WebSearchRequest; echo: Json } {
   const size = str(t, "search_context_size", `${path}.search_context_size`);
   if (size !== undefined && !(size in CONTEXT_RESULTS)) bad(`${path}.search_context_size`, `must be low, medium or high, got "${size}"`);
   const loc = t.user_location;
-  if (loc !== undefined && loc !== null && !isObj(loc)) bad(`${path}.user_location`, "must be an object");
+  const country = locationCountry(loc, `${path}.user_location`);
   const filters = obj(t, "filters", `${path}.filters`);
   for (const k of Object.keys(filters ?? {})) if (k !== "allowed_domains") bad(`${path}.filters.${k}`, "the filter there is: allowed_domains");
   const allowed = filters?.allowed_domains !== undefined && filters.allowed_domains !== null ? domainList(filters.allowed_domains, `${path}.filters.allowed_domains`) : undefined;
   return {
-    web: { ...(size !== undefined ? { maxResults: CONTEXT_RESULTS[size] } : {}), ...(allowed?.length ? { allowedDomains: allowed } : {}) },
+    web: { ...(size !== undefined ? { maxResults: CONTEXT_RESULTS[size] } : {}), ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(country ? { country } : {}) },
     echo: { type: t.type, search_context_size: size ?? "medium", user_location: loc ?? null, ...(filters ? { filters: { allowed_domains: allowed ?? null } } : {}) },
   };
 }
