@@ -19,6 +19,7 @@ import { createMemoryControlStore } from "./control/memory-store.ts";
 import type { ControlStore } from "./control/types.ts";
 import { adminService } from "./server/admin-service.ts";
 import { createDeploymentChecker, type DeploymentChecker } from "./engine/checks.ts";
+import { createSpendCaps, type SpendCaps } from "./engine/spend-caps.ts";
 import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
@@ -128,6 +129,8 @@ export interface GatewayCore {
   mcp: McpHub;
   /** Active checks of deployments (AdminService.CheckDeployments, LiteLLM's /health, health_checks); set once the engine exists. */
   checks?: DeploymentChecker;
+  /** Deployments' and providers' spending caps (`budget` on each), read from the usage store every few seconds. */
+  spendCaps?: SpendCaps;
 }
 
 export interface Gateway {
@@ -349,6 +352,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     alerts.emit({ event: "deployment_cooldown", deployment: d, failureKind: kind, until });
   };
   const healthStore = opts.health ?? (await createHealth(config, onCooldown));
+  // Deployments' and providers' spending caps, read from the usage store (made below) every few seconds.
+  let usageStoreRef: UsageStore | undefined;
+  const spendCaps = createSpendCaps({ config: () => coreRef?.config ?? config, store: () => usageStoreRef });
   /** The parts of the core one Config determines; a reload builds a new set and swaps it in. */
   const generation = (cfg: Config, provs: ReadonlyMap<string, Provider>): Pick<GatewayCore, "config" | "registry" | "exec" | "plan" | "guardrails"> => {
     const registry = createModelRegistry(cfg);
@@ -359,7 +365,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       exec,
       // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
       // agree for the same caller.
-      plan: (call) => planCall({ call, registry, health: healthStore.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id) }),
+      plan: (call) => planCall({ call, registry, health: healthStore.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id), overBudget: spendCaps.over }),
       // Detectors and patterns compiled once per configuration, never per request.
       guardrails: compileGuardrails(cfg),
     };
@@ -404,6 +410,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   metrics.configVersion(version);
   const limits = opts.limits ?? (await createLimits(config, alerts));
   const usageStore = await createUsageStore(config, alerts);
+  usageStoreRef = usageStore;
+  spendCaps.start();
   /** Usage records in Redis or PostgreSQL: written in batches, maybe by another replica (feedback waits for them). */
   const sharedUsage = hasRedis(config.store) || !!config.store.postgresUrl;
   // Tests may watch records through an extra sink of their own.
@@ -452,6 +460,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const checker = createDeploymentChecker(core, engine, control.prompts);
   checker.start();
   core.checks = checker;
+  core.spendCaps = spendCaps;
   // The Batch API: its store (PostgreSQL with store.postgres_url, else memory) and the runner that works through batches.
   const batchStore = config.store.postgresUrl
     ? await (await import("./batch/postgres-store.ts")).createPostgresBatchStore(config.store.postgresUrl, { log })
@@ -638,6 +647,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
     async close() {
       checker.stop();
+      spendCaps.stop();
       // Batch lines under way finish first (they record usage and write to the stores below).
       await batchRunner.stop().catch(() => {});
       await batchStore.close().catch(() => {});

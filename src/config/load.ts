@@ -122,12 +122,19 @@ const timeoutsSpec = obj<ProviderConfig["timeouts"]>({
   body_ms: opt(num({ min: 1, int: true }), 300_000),
 });
 
+// A deployment's or provider's spending cap: routing skips it past the limit, until the period resets.
+const spendCapSpec = obj({
+  period: req(str({ oneOf: ["day", "week", "month"] })),
+  limit_usd: req(num({ min: 0 })),
+});
+
 const providerSpec = obj<Omit<ProviderConfig, "compat" | "mock"> & { compat?: Partial<CompatQuirks> & { vendor?: string }; mock?: Partial<MockSettings> }>({
   name: req(str({ min: 1, pattern: /^[a-z0-9][a-z0-9_.-]*$/ })),
   type: req(str({ oneOf: PROVIDER_TYPES })),
   base_url: opt(str({ pattern: /^(https?|mock):\/\/\S+$/ })),
   api_key: opt(str()),
   api_version: opt(str()),
+  budget: opt(spendCapSpec),
   aws: opt(
     obj({
       region: req(str({ min: 1, pattern: /^[a-z]{2}(-[a-z]+)+-\d+$/ })),
@@ -246,6 +253,7 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
   quality: opt(num({ min: 0, max: 1 })),
   // The provider's own limits for this deployment, enforced across replicas.
   limits: opt(limitsSpec),
+  budget: opt(spendCapSpec),
   // The model an Azure deployment (named freely) runs: picks the catalog's parameter rules.
   base_model: opt(str({ min: 1 })),
   // Output tokens a request without max_output_tokens reserves until the deployment has a p95.
@@ -753,6 +761,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     strengths: d.strengths as Task[],
     quality: d.quality ?? cat?.quality ?? 0.5,
     ...(d.limits && (d.limits.requestsPerMinute || d.limits.tokensPerMinute) ? { limits: d.limits } : {}),
+    ...(d.budget ? { budget: d.budget } : {}),
     ...(d.baseModel ? { baseModel: d.baseModel } : {}),
     ...(d.expectedOutputTokens ? { expectedOutputTokens: d.expectedOutputTokens } : {}),
     params: promptCache(resolveModelParams(provider, d.baseModel ?? d.model, maxOutputTokens), d.promptCache, path),

@@ -70,6 +70,8 @@ export interface MockSettings {
 
 export interface ProviderConfig {
   name: string;
+  /** The cap of all its deployments' spending together (src/engine/spend-caps.ts). */
+  budget?: SpendCap;
   type: ProviderType;
   baseUrl: string;
   /** Secret. Never logged, traced or returned. */
@@ -172,9 +174,17 @@ export interface WebSearchConfig {
   guardrails?: string[];
 }
 
+/** A cap on what a deployment (or a provider's deployments together) may spend per period, across callers: past it, routing skips them. */
+export interface SpendCap {
+  period: "day" | "week" | "month";
+  limitUsd: number;
+}
+
 export interface DeploymentConfig {
   /** Id callers may name directly, e.g. "openai/gpt-4o". */
   id: string;
+  /** Its spending cap (src/engine/spend-caps.ts). */
+  budget?: SpendCap;
   provider: string;
   /** Pinned upstream model (Azure: deployment name). */
   model: string;

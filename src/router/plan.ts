@@ -131,6 +131,8 @@ export interface PlanInput {
   health: HealthSnapshot;
   /** Source of randomness for weighted choices (seeded per request so Route and Complete agree). */
   rand: () => number;
+  /** Why a deployment is left out for its spending cap or its provider's (src/engine/spend-caps.ts), or undefined. */
+  overBudget?: (d: DeploymentConfig) => string | undefined;
 }
 
 /** Task routes and conditions may chain (config forbids loops); this bounds the walk all the same. */
@@ -183,7 +185,7 @@ function describeCondition(when: Record<string, string[]>): string {
     .join(", ");
 }
 
-export function plan({ call, registry, health, rand }: PlanInput): Plan {
+export function plan({ call, registry, health, rand, overBudget }: PlanInput): Plan {
   const resolved = registry.resolve(call.model);
   if (!resolved) {
     throw new GatewayError("not_found", `model: unknown route, alias or deployment "${call.model}"`, { field: "model" });
@@ -376,6 +378,11 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
       excluded.push({ deployment: d.id, reason: "missing_capability", detail: `lacks ${missing.join(", ")}` });
       return false;
     }
+    const spent = overBudget?.(d);
+    if (spent) {
+      excluded.push({ deployment: d.id, reason: "over_budget", detail: spent });
+      return false;
+    }
     // A prompt whose length alone proves it fits is not tokenized here: its count is taken only
     // when something reads it (a cost strategy or cap, a budget, a token rate limit, Route).
     const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
@@ -563,6 +570,8 @@ export function plan({ call, registry, health, rand }: PlanInput): Plan {
   }
   if (candidates.length === 0) {
     const why = excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join("; ");
+    // A spent cap is a budget's refusal, as a caller's: resource_exhausted.
+    if (excluded.some((e) => e.reason === "over_budget")) throw new GatewayError("resource_exhausted", `no deployment can serve "${call.model}": ${why}`, { refusal: "budget" });
     throw new GatewayError("failed_precondition", `no deployment can serve "${call.model}": ${why || "no targets"}`);
   }
 

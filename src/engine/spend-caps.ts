@@ -1,0 +1,114 @@
+// Spending caps of deployments and providers (`budget: {period, limit_usd}` on a deployment or a
+// provider): what the platform spends on one deployment, or on all of one provider's deployments,
+// whoever calls (LiteLLM's provider budget routing, Bifrost's and Portkey's provider budgets).
+// Past its cap a deployment is left out of routing (`over_budget`, with what it spent) and the
+// plan falls back to the next candidate; when every candidate is over, the request is refused
+// with resource_exhausted, naming the caps and when they reset. Calendar periods in UTC (day,
+// ISO week, month), as the callers' budgets.
+//
+// The spending is read from the usage store (what every replica recorded: Redis or PostgreSQL
+// when configured) every few seconds, off the request path: a request reads a map. The cap is
+// therefore soft: requests in flight, and those answered within a refresh (plus the usage store's
+// write batching), may pass it. Callers' budgets, which must hold, reserve on Redis instead.
+
+import type { Config, DeploymentConfig, SpendCap } from "../config/types.ts";
+import { periodBounds } from "../limits/periods.ts";
+import { log } from "../telemetry/log.ts";
+import type { UsageStore } from "../usage/store.ts";
+
+export interface SpendCaps {
+  /** Why routing skips `d` (its cap or its provider's is reached), or undefined. Never waits. */
+  over(d: DeploymentConfig): string | undefined;
+  /** Read the spending of the capped deployments and providers again. */
+  refresh(): Promise<void>;
+  start(): void;
+  stop(): void;
+}
+
+const NANOS_PER_USD = 1e9;
+/** Dollars: cents from a dollar up, two significant digits below (a cap of $0.0005 reads as such). */
+const usd = (nanos: number) => {
+  const v = nanos / NANOS_PER_USD;
+  return `$${v >= 1 || v === 0 ? v.toFixed(2) : Number(v.toPrecision(2)).toString()}`;
+};
+
+/** Spent in one period (nano-USD), by deployment id or provider name. */
+interface Spent {
+  start: number;
+  by: ReadonlyMap<string, number>;
+}
+
+export function createSpendCaps(opts: { config: () => Config; store: () => UsageStore | undefined; everyMs?: number; now?: () => number }): SpendCaps {
+  const now = opts.now ?? Date.now;
+  /** By dimension ("deployment", "provider") and period. */
+  let spent = new Map<string, Spent>();
+  let providerCaps = new Map<string, SpendCap>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+
+  const check = (dimension: "deployment" | "provider", name: string, cap: SpendCap, t: number): string | undefined => {
+    const s = spent.get(`${dimension}:${cap.period}`);
+    const { start, end } = periodBounds(cap.period, t);
+    // A new period starts at zero until the next refresh reads it.
+    const n = s && s.start === start ? (s.by.get(name) ?? 0) : 0;
+    const limit = cap.limitUsd * NANOS_PER_USD;
+    if (n < limit) return undefined;
+    return `${dimension === "deployment" ? "its" : `provider "${name}"'s`} ${cap.period} budget of ${usd(limit)} is spent (${usd(n)}); resets ${new Date(end).toISOString()}`;
+  };
+
+  const refresh = async (): Promise<void> => {
+    const store = opts.store();
+    const cfg = opts.config();
+    const t = now();
+    providerCaps = new Map(cfg.providers.filter((p) => p.budget).map((p) => [p.name, p.budget!]));
+    // One query per dimension and period in use.
+    const wanted = new Set<string>();
+    for (const d of cfg.deployments) if (d.budget) wanted.add(`deployment:${d.budget.period}`);
+    for (const c of providerCaps.values()) wanted.add(`provider:${c.period}`);
+    if (!store || wanted.size === 0) {
+      spent = new Map();
+      return;
+    }
+    const next = new Map<string, Spent>();
+    for (const w of wanted) {
+      const [dimension, period] = w.split(":") as ["deployment" | "provider", SpendCap["period"]];
+      const { start } = periodBounds(period, t);
+      const r = await store.query({ start, end: t + 1, granularity: "total", groupBy: [dimension], filters: [] });
+      const by = new Map<string, number>();
+      for (const row of r.rows) {
+        const name = row.group[dimension];
+        if (name) by.set(name, (by.get(name) ?? 0) + Number(row.cost.total));
+      }
+      next.set(w, { start, by });
+    }
+    spent = next;
+  };
+
+  return {
+    over(d) {
+      if (!d.budget && providerCaps.size === 0) return undefined;
+      const t = now();
+      if (d.budget) {
+        const why = check("deployment", d.id, d.budget, t);
+        if (why) return why;
+      }
+      const pc = providerCaps.get(d.provider);
+      return pc ? check("provider", d.provider, pc, t) : undefined;
+    },
+    refresh: () =>
+      (running ??= refresh()
+        .catch((err) => log("warn", "spending caps: could not read the usage store", { error: (err as Error)?.message ?? String(err) }))
+        .finally(() => {
+          running = undefined;
+        })),
+    start() {
+      void this.refresh();
+      timer = setInterval(() => void this.refresh(), opts.everyMs ?? 5_000);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// Spending caps of deployments and providers (`budget` on each; src/engine/spend-caps.ts), over
+// real HTTP to a fake OpenAI, with two gateway replicas sharing a private Redis usage store: what
+// one replica's callers spent takes the capped deployment out of the other's routing (the plan
+// falls back, and Route shows why); a deployment named alone past its cap, or one of a provider
+// whose cap is spent, is refused with 429 naming the cap and when it resets.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import OpenAI from "openai";
+import { createSignalboxClient, ExclusionReason, userText } from "@signalbox/client";
+import { hashKey } from "../../src/server/auth.ts";
+import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startRedis, type TestRedis } from "../helpers/redis.ts";
+
+const KEY = ["caps", "caller", "secret"].join("-");
+
+let openai: FakeOpenAI;
+let redis: TestRedis;
+let a: TestGateway;
+let b: TestGateway;
+
+const config = (redisUrl: string) => `
+store: { redis_url: "${redisUrl}" }
+providers:
+  - { name: openai, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
+  - { name: backup, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY} }
+  - { name: frozen, type: openai, base_url: ${openai.url}, api_key: ${OPENAI_TEST_KEY}, budget: { period: month, limit_usd: 0 } }
+deployments:
+  - { id: openai/capped, provider: openai, model: gpt-4o, pricing: { input: 2.5, output: 10 }, budget: { period: day, limit_usd: 0.0005 } }
+  - { id: backup/gpt-4o, provider: backup, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
+  - { id: frozen/gpt-4o, provider: frozen, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
+routes:
+  - { name: chat, targets: [openai/capped, backup/gpt-4o] }
+keys:
+  - { name: caller, hash: "${hashKey(KEY)}", team: caps }
+`;
+
+before(async () => {
+  openai = await startFakeOpenAI();
+  redis = await startRedis();
+  a = await startTestGateway(config(redis.url));
+  b = await startTestGateway(config(redis.url));
+});
+after(async () => {
+  await a?.close();
+  await b?.close();
+  await redis?.stop();
+  await openai?.close();
+});
+
+const sdk = (g: TestGateway) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEY, maxRetries: 0 });
+const ask = (g: TestGateway, model = "chat") => sdk(g).chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }).withResponse();
+
+test("past its day's cap, a deployment is left out of every replica's routing: the plan falls back, Route says why; named alone it is a 429", async () => {
+  // 100 input and 100 output tokens of gpt-4o: $0.00125, over the $0.0005 cap.
+  openai.setDefault({ kind: "text", text: "hello", usage: { input: 100, output: 100 } });
+  const first = await ask(a);
+  assert.equal(first.response.headers.get("x-signalbox-deployment"), "openai/capped");
+  // Replica b has not read the spending yet: the cap is soft, within a refresh.
+  await a.gw.core.usage.flush();
+  await b.gw.core.spendCaps!.refresh();
+  const second = await ask(b);
+  assert.equal(second.response.headers.get("x-signalbox-deployment"), "backup/gpt-4o");
+
+  const plan = await createSignalboxClient({ baseUrl: b.url, apiKey: KEY }).route.route({ model: "chat", messages: [userText("hi")] });
+  const out = plan.excluded.find((e) => e.deployment === "openai/capped")!;
+  assert.equal(out.reason, ExclusionReason.OVER_BUDGET);
+  assert.match(out.detail, /^its day budget of \$0\.0005 is spent \(\$0\.0013\); resets \d{4}-\d{2}-\d{2}T00:00:00\.000Z$/);
+  assert.deepEqual(plan.candidates.map((c) => c.deployment), ["backup/gpt-4o"]);
+
+  // Named alone: nothing to fall back to, so refused as a spent budget is, before any upstream call.
+  const before = openai.requests.length;
+  await assert.rejects(ask(b, "openai/capped"), (e: { status: number; message: string }) => e.status === 429 && /openai\/capped: over_budget \(its day budget of \$0\.0005 is spent/.test(e.message));
+  assert.equal(openai.requests.length, before);
+});
+
+test("a provider's cap covers all its deployments; a cap of $0 keeps them out from the start", async () => {
+  await a.gw.core.spendCaps!.refresh();
+  const before = openai.requests.length;
+  await assert.rejects(ask(a, "frozen/gpt-4o"), (e: { status: number; message: string }) => e.status === 429 && /frozen\/gpt-4o: over_budget \(provider "frozen"'s month budget of \$0\.00 is spent \(\$0\.00\); resets \d{4}-\d{2}-01T00:00:00\.000Z\)/.test(e.message));
+  assert.equal(openai.requests.length, before);
+});
+
+test("a budget's period and limit are checked at load, naming the field", async () => {
+  await assert.rejects(
+    startTestGateway(config(redis.url).replace("budget: { period: day, limit_usd: 0.0005 }", "budget: { period: hour, limit_usd: 1 }")),
+    (e: Error) => /deployments\[0\]\.budget\.period/.test(e.message),
+  );
+  await assert.rejects(
+    startTestGateway(config(redis.url).replace("budget: { period: month, limit_usd: 0 }", "budget: { period: month, limit_usd: -1 }")),
+    (e: Error) => /providers\[2\]\.budget\.limit_usd/.test(e.message),
+  );
+});
