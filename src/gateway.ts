@@ -354,7 +354,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const healthStore = opts.health ?? (await createHealth(config, onCooldown));
   // Deployments' and providers' spending caps, read from the usage store (made below) every few seconds.
   let usageStoreRef: UsageStore | undefined;
-  const spendCaps = createSpendCaps({ config: () => coreRef?.config ?? config, store: () => usageStoreRef });
+  const spendCaps = createSpendCaps({ config: () => coreRef?.config ?? config, store: () => usageStoreRef, alerts });
   /** The parts of the core one Config determines; a reload builds a new set and swaps it in. */
   const generation = (cfg: Config, provs: ReadonlyMap<string, Provider>): Pick<GatewayCore, "config" | "registry" | "exec" | "plan" | "guardrails"> => {
     const registry = createModelRegistry(cfg);

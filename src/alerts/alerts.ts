@@ -23,7 +23,9 @@ export type AlertEvent =
   | { event: "redis_unavailable" | "redis_recovered"; replica: string }
   | { event: "postgres_unavailable"; replica: string; reason: string }
   | { event: "postgres_recovered"; replica: string; downMs: number }
-  | { event: "usage_records_dropped"; replica: string; maxBuffered: number };
+  | { event: "usage_records_dropped"; replica: string; maxBuffered: number }
+  /** A deployment's or provider's spending cap (src/engine/spend-caps.ts): `budget` is "deployment:<id>" or "provider:<name>". */
+  | { event: "spend_cap_reached"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number };
 
 export interface Alerter {
   emit(e: AlertEvent): void;
@@ -93,6 +95,8 @@ export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
       return { ...base, replica: e.replica, down_seconds: Math.round(e.downMs / 1000) };
     case "usage_records_dropped":
       return { ...base, replica: e.replica, max_buffered: e.maxBuffered };
+    case "spend_cap_reached":
+      return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9 };
   }
 }
 
@@ -115,6 +119,8 @@ export function alertText(e: AlertEvent): string {
       return `:white_check_mark: Signalbox: PostgreSQL is back for replica ${e.replica} after ${Math.round(e.downMs / 1000)} s: buffered usage records are being written.`;
     case "usage_records_dropped":
       return `:no_entry: Signalbox: replica ${e.replica} buffered ${e.maxBuffered} usage records while PostgreSQL was away; new records are now dropped (and counted).`;
+    case "spend_cap_reached":
+      return `:no_entry: Signalbox: ${owner(e.budget)} has spent ${usd(e.spentNanos)} of its ${PERIOD_ADJ[e.period]} cap of ${usd(e.limitNanos)}: routing leaves ${e.budget.startsWith("provider:") ? "its deployments" : "it"} out until the cap resets.`;
   }
 }
 

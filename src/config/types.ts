@@ -352,6 +352,7 @@ export const ALERT_EVENTS = [
   "postgres_unavailable",
   "postgres_recovered",
   "usage_records_dropped",
+  "spend_cap_reached",
 ] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
 

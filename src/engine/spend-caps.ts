@@ -4,13 +4,15 @@
 // Past its cap a deployment is left out of routing (`over_budget`, with what it spent) and the
 // plan falls back to the next candidate; when every candidate is over, the request is refused
 // with resource_exhausted, naming the caps and when they reset. Calendar periods in UTC (day,
-// ISO week, month), as the callers' budgets.
+// ISO week, month), as the callers' budgets. A cap found spent is alerted (spend_cap_reached),
+// once per period across replicas.
 //
 // The spending is read from the usage store (what every replica recorded: Redis or PostgreSQL
 // when configured) every few seconds, off the request path: a request reads a map. The cap is
 // therefore soft: requests in flight, and those answered within a refresh (plus the usage store's
 // write batching), may pass it. Callers' budgets, which must hold, reserve on Redis instead.
 
+import type { Alerter } from "../alerts/alerts.ts";
 import type { Config, DeploymentConfig, SpendCap } from "../config/types.ts";
 import { periodBounds } from "../limits/periods.ts";
 import { log } from "../telemetry/log.ts";
@@ -38,7 +40,14 @@ interface Spent {
   by: ReadonlyMap<string, number>;
 }
 
-export function createSpendCaps(opts: { config: () => Config; store: () => UsageStore | undefined; everyMs?: number; now?: () => number }): SpendCaps {
+export function createSpendCaps(opts: {
+  config: () => Config;
+  store: () => UsageStore | undefined;
+  /** Told of each cap found spent (the alerter sends each once per period). */
+  alerts?: Pick<Alerter, "emit">;
+  everyMs?: number;
+  now?: () => number;
+}): SpendCaps {
   const now = opts.now ?? Date.now;
   /** By dimension ("deployment", "provider") and period. */
   let spent = new Map<string, Spent>();
@@ -82,6 +91,16 @@ export function createSpendCaps(opts: { config: () => Config; store: () => Usage
       next.set(w, { start, by });
     }
     spent = next;
+    if (!opts.alerts) return;
+    const tell = (dimension: "deployment" | "provider", name: string, cap: SpendCap) => {
+      const s = spent.get(`${dimension}:${cap.period}`)!;
+      const n = s.by.get(name) ?? 0;
+      const limit = cap.limitUsd * NANOS_PER_USD;
+      // A cap of 0 is a deployment switched off, not one that ran out: nothing to tell.
+      if (limit > 0 && n >= limit) opts.alerts!.emit({ event: "spend_cap_reached", budget: `${dimension}:${name}`, period: cap.period, periodStart: s.start, spentNanos: n, limitNanos: limit });
+    };
+    for (const d of cfg.deployments) if (d.budget) tell("deployment", d.id, d.budget);
+    for (const [name, cap] of providerCaps) tell("provider", name, cap);
   };
 
   return {

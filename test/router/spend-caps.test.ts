@@ -5,6 +5,7 @@
 // whose cap is spent, is refused with 429 naming the cap and when it resets.
 
 import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
 import { createSignalboxClient, ExclusionReason, userText } from "@signalbox/client";
@@ -19,6 +20,9 @@ let openai: FakeOpenAI;
 let redis: TestRedis;
 let a: TestGateway;
 let b: TestGateway;
+/** The alerts a webhook receiver got. */
+const alerts: Record<string, unknown>[] = [];
+let hook: Server;
 
 const config = (redisUrl: string) => `
 store: { redis_url: "${redisUrl}" }
@@ -34,9 +38,20 @@ routes:
   - { name: chat, targets: [openai/capped, backup/gpt-4o] }
 keys:
   - { name: caller, hash: "${hashKey(KEY)}", team: caps }
+alerts:
+  - { name: ops, url: "http://127.0.0.1:${(hook.address() as { port: number }).port}/hook", events: [spend_cap_reached] }
 `;
 
 before(async () => {
+  hook = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      alerts.push(JSON.parse(body));
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
   openai = await startFakeOpenAI();
   redis = await startRedis();
   a = await startTestGateway(config(redis.url));
@@ -47,6 +62,7 @@ after(async () => {
   await b?.close();
   await redis?.stop();
   await openai?.close();
+  hook?.close();
 });
 
 const sdk = (g: TestGateway) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: KEY, maxRetries: 0 });
@@ -68,6 +84,20 @@ test("past its day's cap, a deployment is left out of every replica's routing: t
   assert.equal(out.reason, ExclusionReason.OVER_BUDGET);
   assert.match(out.detail, /^its day budget of \$0\.0005 is spent \(\$0\.0013\); resets \d{4}-\d{2}-\d{2}T00:00:00\.000Z$/);
   assert.deepEqual(plan.candidates.map((c) => c.deployment), ["backup/gpt-4o"]);
+
+  // Told once, though both replicas read it spent, again and again.
+  await a.gw.core.spendCaps!.refresh();
+  await b.gw.core.spendCaps!.refresh();
+  await a.gw.core.alerts.flush();
+  await b.gw.core.alerts.flush();
+  const told = alerts.filter((x) => x.budget === "deployment:openai/capped");
+  assert.equal(told.length, 1, JSON.stringify(alerts));
+  assert.equal(told[0].event, "spend_cap_reached");
+  assert.equal(told[0].period, "day");
+  assert.equal(told[0].limit_usd, 0.0005);
+  assert.equal(told[0].spent_usd, 0.00125);
+  // A cap of $0 (a provider switched off) is not alerted.
+  assert.ok(!alerts.some((x) => x.budget === "provider:frozen"));
 
   // Named alone: nothing to fall back to, so refused as a spent budget is, before any upstream call.
   const before = openai.requests.length;
