@@ -505,6 +505,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const retentionMs = config.responses.retentionDays * 86_400_000;
   const realtime = createRealtimeDoor(core, engine, opts.masterKey ?? process.env[MASTER_KEY_ENV]);
   metrics.watchRealtime(() => ({ websocket: realtime.open - realtime.calls, webrtc: realtime.calls }));
+  metrics.watchSpendCaps(() => spendCaps.all());
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, GuardrailService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName, PromptService.typeName]);
   const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }, createPassthrough(core, transport), realtime, health);
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.

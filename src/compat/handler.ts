@@ -20,7 +20,7 @@
 //        GET|POST /v1/keys, GET|PATCH|DELETE /v1/keys/{hash} (OpenRouter's, ./openrouter.ts)
 //   /v1/api-keys[/{id}], /v1/virtual-keys[/{slug}] (Portkey's admin API, ./portkey-admin.ts)
 //   /key/*, /team/*, /customer/* (and /end_user/*), /spend/logs, /model/*, /v1/model/info,
-//        /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
+//        /provider/budgets, /health/{liveliness,readiness} (LiteLLM's management API, ./litellm.ts)
 //   /api/governance/virtual-keys[/{vk_id}], /api/governance/teams[/{team_id}] (Bifrost's governance API, ./bifrost-governance.ts)
 //   *    /passthrough/{provider}/{path} (a request as it is to a provider, with its credentials: passthrough.ts)
 //   GET  /v1/realtime           (the Realtime API, a WebSocket: realtime.ts; a plain request is a 426)
@@ -749,7 +749,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       const bifrostGovernance = feedback !== undefined && isBifrostGovernancePath(q < 0 ? url : url.slice(0, q));
       // GET /health (LiteLLM's model health check, unlike its probes) needs a key: served as the rest.
-      if (!bifrostGovernance && !(feedback && (url.startsWith("/key/") || url === "/health" || url.startsWith("/health?") || url.startsWith("/team/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/") || url.startsWith("/customer/") || url.startsWith("/end_user/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
+      if (!bifrostGovernance && !(feedback && (url.startsWith("/key/") || url === "/health" || url.startsWith("/health?") || url.startsWith("/team/") || url.startsWith("/provider/") || url.startsWith("/spend/") || url.startsWith("/model/") || url.startsWith("/guardrails/") || url.startsWith("/customer/") || url.startsWith("/end_user/")) && isLiteLLMPath(q < 0 ? url : url.slice(0, q)))) return false;
       serve(req, res, q < 0 ? url : url.slice(0, q)).catch(() => {
         if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: "500" } });
         else res.destroy();

@@ -44,6 +44,9 @@
 //                        tokens). With health_checks configured, the background checks' latest
 //                        results instead, as LiteLLM's background_health_checks
 //   GET  /health/liveliness, /health/readiness: no key needed, as in LiteLLM
+//   GET  /provider/budgets  LiteLLM's provider budget routing: each provider with a spending cap
+//                        (`budget` in the config), its budget_limit, time_period (1d, 7d, 1mo),
+//                        spend this period and budget_reset_at; admin only
 //
 // max_budget without budget_duration is LiteLLM's budget for the whole life of the key (team,
 // customer): a lifetime budget here, which never resets. On an update, a missing (or null)
@@ -82,7 +85,7 @@ const KEY_IN_PATH = /^\/key\/([^/]+)\/regenerate$/;
 export const isLiteLLMPath = (p: string): boolean => GETS.has(p) || POSTS.has(p) || KEY_IN_PATH.test(p);
 /** LiteLLM serves its customer endpoints under /end_user/* too (their first name); both are served here. */
 const customerRoutes = (...verbs: string[]) => verbs.flatMap((v) => [`/customer/${v}`, `/end_user/${v}`]);
-const GETS = new Set(["/health", "/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info", "/guardrails/list", ...customerRoutes("info", "list")]);
+const GETS = new Set(["/health", "/provider/budgets", "/key/info", "/key/list", "/team/info", "/team/list", "/spend/logs", "/model/info", "/v1/model/info", "/guardrails/list", ...customerRoutes("info", "list")]);
 const POSTS = new Set(["/key/generate", "/key/update", "/key/delete", "/key/regenerate", "/key/block", "/key/unblock", "/team/new", "/team/update", "/team/delete", "/model/new", "/model/delete", "/guardrails/apply_guardrail", ...customerRoutes("new", "update", "delete", "block", "unblock")]);
 /** The route a trace names: the path form of /key/regenerate carries a secret, never traced. */
 export const liteLLMRoute = (p: string): string => (KEY_IN_PATH.test(p) ? "/key/{key}/regenerate" : p);
@@ -478,6 +481,17 @@ export async function serveLiteLLM(method: string, rawPath: string, d: LiteLLMDe
       const h = await modelHealth(d);
       d.send(h.status, h.body);
       return h.status;
+    }
+    case "/provider/budgets": {
+      // LiteLLM's provider budget routing: each capped provider, its limit, period, spend and reset.
+      cp.requireAdmin(a, "reading the providers' budgets (/provider/budgets)");
+      const LITELLM_PERIOD = { day: "1d", week: "7d", month: "1mo" } as const;
+      const providers: Record<string, unknown> = {};
+      for (const [name, c] of d.core.spendCaps?.providers() ?? []) {
+        providers[name] = { budget_limit: c.limitNanos / 1e9, time_period: LITELLM_PERIOD[c.period], spend: c.spentNanos / 1e9, budget_reset_at: new Date(c.resetAt).toISOString() };
+      }
+      d.send(200, { providers });
+      return 200;
     }
     case "/model/info":
     case "/v1/model/info": {

@@ -18,7 +18,23 @@ import { periodBounds } from "../limits/periods.ts";
 import { log } from "../telemetry/log.ts";
 import type { UsageStore } from "../usage/store.ts";
 
+/** One cap of a deployment as ListModels shows it. */
+export interface CapStanding {
+  scope: "deployment" | "provider";
+  period: SpendCap["period"];
+  limitNanos: number;
+  spentNanos: number;
+  over: boolean;
+  resetAt: number;
+}
+
 export interface SpendCaps {
+  /** The caps on `d` (its own, then its provider's) with what was spent this period. */
+  standing(d: DeploymentConfig): CapStanding[];
+  /** Each capped provider's cap, with what its deployments spent this period. */
+  providers(): [string, CapStanding][];
+  /** Every cap in force (deployments', then providers'), with its name. */
+  all(): (CapStanding & { name: string })[];
   /** Why routing skips `d` (its cap or its provider's is reached), or undefined. Never waits. */
   over(d: DeploymentConfig): string | undefined;
   /** Read the spending of the capped deployments and providers again. */
@@ -55,14 +71,18 @@ export function createSpendCaps(opts: {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
-  const check = (dimension: "deployment" | "provider", name: string, cap: SpendCap, t: number): string | undefined => {
-    const s = spent.get(`${dimension}:${cap.period}`);
+  const stand = (scope: "deployment" | "provider", name: string, cap: SpendCap, t: number): CapStanding => {
+    const s = spent.get(`${scope}:${cap.period}`);
     const { start, end } = periodBounds(cap.period, t);
     // A new period starts at zero until the next refresh reads it.
     const n = s && s.start === start ? (s.by.get(name) ?? 0) : 0;
-    const limit = cap.limitUsd * NANOS_PER_USD;
-    if (n < limit) return undefined;
-    return `${dimension === "deployment" ? "its" : `provider "${name}"'s`} ${cap.period} budget of ${usd(limit)} is spent (${usd(n)}); resets ${new Date(end).toISOString()}`;
+    const limit = Math.round(cap.limitUsd * NANOS_PER_USD);
+    return { scope, period: cap.period, limitNanos: limit, spentNanos: n, over: n >= limit, resetAt: end };
+  };
+  const check = (scope: "deployment" | "provider", name: string, cap: SpendCap, t: number): string | undefined => {
+    const c = stand(scope, name, cap, t);
+    if (!c.over) return undefined;
+    return `${scope === "deployment" ? "its" : `provider "${name}"'s`} ${cap.period} budget of ${usd(c.limitNanos)} is spent (${usd(c.spentNanos)}); resets ${new Date(c.resetAt).toISOString()}`;
   };
 
   const refresh = async (): Promise<void> => {
@@ -104,6 +124,20 @@ export function createSpendCaps(opts: {
   };
 
   return {
+    standing(d) {
+      const t = now();
+      const pc = providerCaps.get(d.provider);
+      return [...(d.budget ? [stand("deployment", d.id, d.budget, t)] : []), ...(pc ? [stand("provider", d.provider, pc, t)] : [])];
+    },
+    all() {
+      const t = now();
+      const own = opts.config().deployments.filter((d) => d.budget).map((d) => ({ name: d.id, ...stand("deployment", d.id, d.budget!, t) }));
+      return [...own, ...[...providerCaps].map(([name, cap]) => ({ name, ...stand("provider", name, cap, t) }))];
+    },
+    providers() {
+      const t = now();
+      return [...providerCaps].map(([name, cap]) => [name, stand("provider", name, cap, t)]);
+    },
     over(d) {
       if (!d.budget && providerCaps.size === 0) return undefined;
       const t = now();

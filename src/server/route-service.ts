@@ -249,6 +249,14 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
               lastFailureKind: h?.lastFailureKind ? FAILURE_TO_PB[h.lastFailureKind] : 0,
               lastCheck: checks.has(d.id) ? checkToPb(checks.get(d.id)!) : undefined,
             },
+            spendCaps: (core.spendCaps?.standing(d) ?? []).map((c) => ({
+              scope: c.scope,
+              period: c.period,
+              limitNanoUsd: BigInt(c.limitNanos),
+              spentNanoUsd: BigInt(c.spentNanos),
+              over: c.over,
+              resetTime: timestampFromMs(c.resetAt),
+            })),
           };
         }),
         aliases: Object.entries(cfg.aliases).map(([name, target]) => ({ name, target })),

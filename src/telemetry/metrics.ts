@@ -35,6 +35,8 @@ export interface GatewayMetrics {
   webSearch(engine: string, outcome: "ok" | "failed", results: number): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
+  /** What reports the spending caps of deployments and providers (signalbox_spend_cap_limit_usd, signalbox_spend_cap_spent_usd). */
+  watchSpendCaps(caps: () => readonly { scope: string; name: string; period: string; limitNanos: number; spentNanos: number }[]): void;
   /** The Prometheus text exposition. */
   scrape(): Promise<string>;
   shutdown(): Promise<void>;
@@ -208,6 +210,7 @@ export function createMetrics(): GatewayMetrics {
   // An info gauge with exactly one series (the version in force).
   let version = "";
   let realtimeOpen: (() => { websocket: number; webrtc: number }) | undefined;
+  let spendCaps: Parameters<GatewayMetrics["watchSpendCaps"]>[0] | undefined;
 
   return {
     request(r, providerTypes) {
@@ -268,6 +271,9 @@ export function createMetrics(): GatewayMetrics {
     watchRealtime(open) {
       realtimeOpen = open;
     },
+    watchSpendCaps(caps) {
+      spendCaps = caps;
+    },
     async scrape() {
       const out: string[] = [];
       for (const m of all) m.render(out);
@@ -278,7 +284,18 @@ export function createMetrics(): GatewayMetrics {
       const open = rt
         ? `# HELP signalbox_realtime_open Realtime sessions (websocket) and WebRTC calls (webrtc) open now on this replica\n# TYPE signalbox_realtime_open gauge\nsignalbox_realtime_open{transport="websocket"} ${rt.websocket}\nsignalbox_realtime_open{transport="webrtc"} ${rt.webrtc}\n`
         : "";
-      return `${out.join("\n")}\n${info}${open}`;
+      const caps = spendCaps?.() ?? [];
+      const capLines = caps.length
+        ? [
+            "# HELP signalbox_spend_cap_limit_usd The spending cap of a deployment or provider per period (budget in the config)",
+            "# TYPE signalbox_spend_cap_limit_usd gauge",
+            ...caps.map((c) => `signalbox_spend_cap_limit_usd{scope="${c.scope}",name="${escape(c.name)}",period="${c.period}"} ${c.limitNanos / 1e9}`),
+            "# HELP signalbox_spend_cap_spent_usd What a capped deployment or provider spent this period, as last read from the usage store",
+            "# TYPE signalbox_spend_cap_spent_usd gauge",
+            ...caps.map((c) => `signalbox_spend_cap_spent_usd{scope="${c.scope}",name="${escape(c.name)}",period="${c.period}"} ${c.spentNanos / 1e9}`),
+          ].join("\n") + "\n"
+        : "";
+      return `${out.join("\n")}\n${info}${open}${capLines}`;
     },
     shutdown: async () => {},
   };

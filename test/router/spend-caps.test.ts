@@ -15,6 +15,7 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
 
 const KEY = ["caps", "caller", "secret"].join("-");
+const ADMIN = ["caps", "admin", "secret"].join("-");
 
 let openai: FakeOpenAI;
 let redis: TestRedis;
@@ -38,6 +39,7 @@ routes:
   - { name: chat, targets: [openai/capped, backup/gpt-4o] }
 keys:
   - { name: caller, hash: "${hashKey(KEY)}", team: caps }
+  - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
 alerts:
   - { name: ops, url: "http://127.0.0.1:${(hook.address() as { port: number }).port}/hook", events: [spend_cap_reached] }
 `;
@@ -110,6 +112,35 @@ test("a provider's cap covers all its deployments; a cap of $0 keeps them out fr
   const before = openai.requests.length;
   await assert.rejects(ask(a, "frozen/gpt-4o"), (e: { status: number; message: string }) => e.status === 429 && /frozen\/gpt-4o: over_budget \(provider "frozen"'s month budget of \$0\.00 is spent \(\$0\.00\); resets \d{4}-\d{2}-01T00:00:00\.000Z\)/.test(e.message));
   assert.equal(openai.requests.length, before);
+});
+
+test("what the caps stand at: ListModels, LiteLLM's /provider/budgets (admins), /metrics", async () => {
+  await a.gw.core.spendCaps!.refresh();
+  const models = await createSignalboxClient({ baseUrl: a.url, apiKey: KEY }).route.listModels({});
+  const capped = models.deployments.find((d) => d.id === "openai/capped")!;
+  assert.deepEqual(
+    capped.spendCaps.map((c) => [c.scope, c.period, c.limitNanoUsd, c.spentNanoUsd, c.over]),
+    [["deployment", "day", 500_000n, 1_250_000n, true]],
+  );
+  assert.ok(capped.spendCaps[0].resetTime!.seconds > BigInt(Math.floor(Date.now() / 1000)));
+  const frozen = models.deployments.find((d) => d.id === "frozen/gpt-4o")!;
+  assert.deepEqual(frozen.spendCaps.map((c) => [c.scope, c.period, c.limitNanoUsd, c.over]), [["provider", "month", 0n, true]]);
+  assert.deepEqual(models.deployments.find((d) => d.id === "backup/gpt-4o")!.spendCaps, []);
+
+  const budgets = await fetch(`${a.url}/provider/budgets`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  assert.equal(budgets.status, 200);
+  const body = (await budgets.json()) as { providers: Record<string, Record<string, unknown>> };
+  assert.deepEqual(Object.keys(body.providers), ["frozen"]);
+  assert.equal(body.providers.frozen.budget_limit, 0);
+  assert.equal(body.providers.frozen.time_period, "1mo");
+  assert.equal(body.providers.frozen.spend, 0);
+  assert.match(String(body.providers.frozen.budget_reset_at), /^\d{4}-\d{2}-01T00:00:00\.000Z$/);
+  assert.equal((await fetch(`${a.url}/provider/budgets`, { headers: { authorization: `Bearer ${KEY}` } })).status, 403);
+
+  const metrics = await (await fetch(`${a.url}/metrics`)).text();
+  assert.match(metrics, /signalbox_spend_cap_limit_usd\{scope="deployment",name="openai\/capped",period="day"\} 0\.0005/);
+  assert.match(metrics, /signalbox_spend_cap_spent_usd\{scope="deployment",name="openai\/capped",period="day"\} 0\.00125/);
+  assert.match(metrics, /signalbox_spend_cap_limit_usd\{scope="provider",name="frozen",period="month"\} 0/);
 });
 
 test("a budget's period and limit are checked at load, naming the field", async () => {

@@ -28,7 +28,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/route.proto.
  */
 export const file_signalbox_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvcm91dGUucHJvdG8SDHNpZ25hbGJveC52MSK+AgoJQ2FuZGlkYXRlEhAKCHBvc2l0aW9uGAEgASgNEhIKCmRlcGxveW1lbnQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSDgoGcmVhc29uGAUgASgJEg0KBXNjb3JlGAYgASgBEh4KFmV4cGVjdGVkX2Nvc3RfbmFub191c2QYByABKAMSHQoQdHRmdF9tc19lc3RpbWF0ZRgIIAEoAUgAiAEBEiAKE2xhdGVuY3lfbXNfZXN0aW1hdGUYCSABKAFIAYgBARIOCgZzb3VyY2UYCiABKAkSLQoLYWRqdXN0bWVudHMYCyADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudEITChFfdHRmdF9tc19lc3RpbWF0ZUIWChRfbGF0ZW5jeV9tc19lc3RpbWF0ZSKJAQoJRXhjbHVzaW9uEhIKCmRlcGxveW1lbnQYASABKAkSLQoGcmVhc29uGAIgASgOMh0uc2lnbmFsYm94LnYxLkV4Y2x1c2lvblJlYXNvbhIOCgZkZXRhaWwYAyABKAkSKQoFdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItECCg1Sb3V0ZVJlc3BvbnNlEioKB3JvdXRpbmcYASABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SKwoKY2FuZGlkYXRlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5DYW5kaWRhdGUSKQoIZXhjbHVkZWQYAyADKAsyFy5zaWduYWxib3gudjEuRXhjbHVzaW9uEh4KFmVzdGltYXRlZF9pbnB1dF90b2tlbnMYBCABKA0SEwoLbm9fZmFsbGJhY2sYBSABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYBiABKA0SFAoMbWF4X2F0dGVtcHRzGAcgASgNEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSKgoJb3BlcmF0aW9uGAkgASgOMhcuc2lnbmFsYm94LnYxLk9wZXJhdGlvbiITChFMaXN0TW9kZWxzUmVxdWVzdCK9AwoQRGVwbG95bWVudEhlYWx0aBIzCgVzdGF0ZRgBIAEoDjIkLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoLlN0YXRlEjIKDmNvb2xkb3duX3VudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoDRIUCgd0dGZ0X21zGAQgASgBSACIAQESFwoKbGF0ZW5jeV9tcxgFIAEoAUgBiAEBEhEKCWluX2ZsaWdodBgGIAEoDRI0ChFsYXN0X2ZhaWx1cmVfa2luZBgHIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZBIxCgpsYXN0X2NoZWNrGAggASgLMh0uc2lnbmFsYm94LnYxLkRlcGxveW1lbnRDaGVjayJcCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX0hFQUxUSFkQARIWChJTVEFURV9DT09MSU5HX0RPV04QAhIRCg1TVEFURV9QUk9CSU5HEANCCgoIX3R0ZnRfbXNCDQoLX2xhdGVuY3lfbXMijAIKD0RlcGxveW1lbnRDaGVjaxISCgpkZXBsb3ltZW50GAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIPCgdoZWFsdGh5GAQgASgIEg4KBnN0YXR1cxgFIAEoCRINCgVlcnJvchgGIAEoCRISCgpsYXRlbmN5X21zGAcgASgNEi4KCmNoZWNrX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWNvc3RfbmFub191c2QYCSABKAMSEgoKcmVxdWVzdF9pZBgKIAEoCRIQCgh0cmFjZV9pZBgLIAEoCRIPCgdza2lwcGVkGAwgASgJIvQCCg5EZXBsb3ltZW50SW5mbxIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIVCg1wcm92aWRlcl90eXBlGAMgASgJEg0KBW1vZGVsGAQgASgJEiYKB3ByaWNpbmcYBSABKAsyFS5zaWduYWxib3gudjEuUHJpY2luZxIWCg5jb250ZXh0X3dpbmRvdxgGIAEoDRIZChFtYXhfb3V0cHV0X3Rva2VucxgHIAEoDRIuCgxjYXBhYmlsaXRpZXMYCCADKA4yGC5zaWduYWxib3gudjEuQ2FwYWJpbGl0eRIuCgZoZWFsdGgYCSABKAsyHi5zaWduYWxib3gudjEuRGVwbG95bWVudEhlYWx0aBIlCglzdHJlbmd0aHMYCiADKA4yEi5zaWduYWxib3gudjEuVGFzaxIPCgdxdWFsaXR5GAsgASgBEisKCm9wZXJhdGlvbnMYDCADKA4yFy5zaWduYWxib3gudjEuT3BlcmF0aW9uIikKCUFsaWFzSW5mbxIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCSIxCgtSb3V0ZVRhcmdldBISCgpkZXBsb3ltZW50GAEgASgJEg4KBndlaWdodBgCIAEoDSJYCgxSb3V0ZVZhcmlhbnQSDAoEbmFtZRgBIAEoCRIOCgZ3ZWlnaHQYAiABKA0SKgoHdGFyZ2V0cxgDIAMoCzIZLnNpZ25hbGJveC52MS5Sb3V0ZVRhcmdldCLbAgoJUm91dGVJbmZvEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEAoIc3RyYXRlZ3kYAyABKAkSKgoHdGFyZ2V0cxgEIAMoCzIZLnNpZ25hbGJveC52MS5Sb3V0ZVRhcmdldBIRCglmYWxsYmFja3MYBSADKAkSLAoIdmFyaWFudHMYBiADKAsyGi5zaWduYWxib3gudjEuUm91dGVWYXJpYW50EhQKDG1heF9hdHRlbXB0cxgHIAEoDRIWCg5oZWRnZV9hZnRlcl9tcxgIIAEoDRITCgtub19mYWxsYmFjaxgJIAEoCBIVCg1jYWNoZV9lbmFibGVkGAogASgIEjAKCmNvbmRpdGlvbnMYCyADKAsyHC5zaWduYWxib3gudjEuUm91dGVDb25kaXRpb24SIAoYc2VtYW50aWNfY2FjaGVfZW1iZWRkaW5nGAwgASgJIkwKDlJvdXRlQ29uZGl0aW9uEioKBHdoZW4YASADKAsyHC5zaWduYWxib3gudjEuQ29uZGl0aW9uRmllbGQSDgoGdGFyZ2V0GAIgASgJIi8KDkNvbmRpdGlvbkZpZWxkEg0KBWZpZWxkGAEgASgJEg4KBnZhbHVlcxgCIAMoCSKaAQoSTGlzdE1vZGVsc1Jlc3BvbnNlEjEKC2RlcGxveW1lbnRzGAEgAygLMhwuc2lnbmFsYm94LnYxLkRlcGxveW1lbnRJbmZvEigKB2FsaWFzZXMYAiADKAsyFy5zaWduYWxib3gudjEuQWxpYXNJbmZvEicKBnJvdXRlcxgDIAMoCzIXLnNpZ25hbGJveC52MS5Sb3V0ZUluZm8iLgoVTGlzdE1jcFNlcnZlcnNSZXF1ZXN0EhUKDWluY2x1ZGVfdG9vbHMYASABKAgiWwoHTWNwVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KDGlucHV0X3NjaGVtYRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi4QEKCU1jcFNlcnZlchIKCgJpZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCgh1cmxfaG9zdBgDIAEoCRINCgV0ZWFtcxgEIAMoCRIVCg1hbGxvd2VkX3Rvb2xzGAUgAygJEhIKCnRpbWVvdXRfbXMYBiABKA0SHwoXcHJpY2VfcGVyX2NhbGxfbmFub191c2QYByABKAMSJAoFdG9vbHMYCCADKAsyFS5zaWduYWxib3gudjEuTWNwVG9vbBINCgVlcnJvchgJIAEoCRIRCgl0cmFuc3BvcnQYCiABKAkiQgoWTGlzdE1jcFNlcnZlcnNSZXNwb25zZRIoCgdzZXJ2ZXJzGAEgAygLMhcuc2lnbmFsYm94LnYxLk1jcFNlcnZlcir1AwoPRXhjbHVzaW9uUmVhc29uEiAKHEVYQ0xVU0lPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FWENMVVNJT05fUkVBU09OX0NPT0xJTkdfRE9XThABEiYKIkVYQ0xVU0lPTl9SRUFTT05fQ09OVEVYVF9UT09fU01BTEwQAhIgChxFWENMVVNJT05fUkVBU09OX09WRVJfQlVER0VUEAMSIgoeRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0NPU1RfQ0FQEAQSJQohRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0xBVEVOQ1lfQ0FQEAUSJwojRVhDTFVTSU9OX1JFQVNPTl9NSVNTSU5HX0NBUEFCSUxJVFkQBhIgChxFWENMVVNJT05fUkVBU09OX05PVF9BTExPV0VEEAcSIQodRVhDTFVTSU9OX1JFQVNPTl9SQVRFX0xJTUlURUQQCBIhCh1FWENMVVNJT05fUkVBU09OX05PVF9TRUxFQ1RFRBAJEicKI0VYQ0xVU0lPTl9SRUFTT05fT1ZFUl9BVFRFTVBUX0xJTUlUEAoSJAogRVhDTFVTSU9OX1JFQVNPTl9XUk9OR19PUEVSQVRJT04QCxIoCiRFWENMVVNJT05fUkVBU09OX1BST1ZJREVSX1BSRUZFUkVOQ0UQDDLXBQoMUm91dGVTZXJ2aWNlEj8KBVJvdXRlEhkuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USSQoOUm91dGVFbWJlZGRpbmcSGi5zaWduYWxib3gudjEuRW1iZWRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USRwoLUm91dGVSZXJhbmsSGy5zaWduYWxib3gudjEuUmVyYW5rUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk8KC1JvdXRlSW1hZ2VzEiMuc2lnbmFsYm94LnYxLkdlbmVyYXRlSW1hZ2VzUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlElIKElJvdXRlVHJhbnNjcmlwdGlvbhIfLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEkYKC1JvdXRlU3BlZWNoEhouc2lnbmFsYm94LnYxLlNwZWFrUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk0KD1JvdXRlTW9kZXJhdGlvbhIdLnNpZ25hbGJveC52MS5Nb2RlcmF0ZVJlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJUCgpMaXN0TW9kZWxzEh8uc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBEmAKDkxpc3RNY3BTZXJ2ZXJzEiMuc2lnbmFsYm94LnYxLkxpc3RNY3BTZXJ2ZXJzUmVxdWVzdBokLnNpZ25hbGJveC52MS5MaXN0TWNwU2VydmVyc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_audio, file_signalbox_v1_chat, file_signalbox_v1_common, file_signalbox_v1_embedding, file_signalbox_v1_image, file_signalbox_v1_moderation, file_signalbox_v1_rerank]);
+  fileDesc("ChhzaWduYWxib3gvdjEvcm91dGUucHJvdG8SDHNpZ25hbGJveC52MSK+AgoJQ2FuZGlkYXRlEhAKCHBvc2l0aW9uGAEgASgNEhIKCmRlcGxveW1lbnQYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSDQoFbW9kZWwYBCABKAkSDgoGcmVhc29uGAUgASgJEg0KBXNjb3JlGAYgASgBEh4KFmV4cGVjdGVkX2Nvc3RfbmFub191c2QYByABKAMSHQoQdHRmdF9tc19lc3RpbWF0ZRgIIAEoAUgAiAEBEiAKE2xhdGVuY3lfbXNfZXN0aW1hdGUYCSABKAFIAYgBARIOCgZzb3VyY2UYCiABKAkSLQoLYWRqdXN0bWVudHMYCyADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudEITChFfdHRmdF9tc19lc3RpbWF0ZUIWChRfbGF0ZW5jeV9tc19lc3RpbWF0ZSKJAQoJRXhjbHVzaW9uEhIKCmRlcGxveW1lbnQYASABKAkSLQoGcmVhc29uGAIgASgOMh0uc2lnbmFsYm94LnYxLkV4Y2x1c2lvblJlYXNvbhIOCgZkZXRhaWwYAyABKAkSKQoFdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItECCg1Sb3V0ZVJlc3BvbnNlEioKB3JvdXRpbmcYASABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SKwoKY2FuZGlkYXRlcxgCIAMoCzIXLnNpZ25hbGJveC52MS5DYW5kaWRhdGUSKQoIZXhjbHVkZWQYAyADKAsyFy5zaWduYWxib3gudjEuRXhjbHVzaW9uEh4KFmVzdGltYXRlZF9pbnB1dF90b2tlbnMYBCABKA0SEwoLbm9fZmFsbGJhY2sYBSABKAgSFgoOaGVkZ2VfYWZ0ZXJfbXMYBiABKA0SFAoMbWF4X2F0dGVtcHRzGAcgASgNEi0KC2FkanVzdG1lbnRzGAggAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSKgoJb3BlcmF0aW9uGAkgASgOMhcuc2lnbmFsYm94LnYxLk9wZXJhdGlvbiITChFMaXN0TW9kZWxzUmVxdWVzdCK9AwoQRGVwbG95bWVudEhlYWx0aBIzCgVzdGF0ZRgBIAEoDjIkLnNpZ25hbGJveC52MS5EZXBsb3ltZW50SGVhbHRoLlN0YXRlEjIKDmNvb2xkb3duX3VudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgDIAEoDRIUCgd0dGZ0X21zGAQgASgBSACIAQESFwoKbGF0ZW5jeV9tcxgFIAEoAUgBiAEBEhEKCWluX2ZsaWdodBgGIAEoDRI0ChFsYXN0X2ZhaWx1cmVfa2luZBgHIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZBIxCgpsYXN0X2NoZWNrGAggASgLMh0uc2lnbmFsYm94LnYxLkRlcGxveW1lbnRDaGVjayJcCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhEKDVNUQVRFX0hFQUxUSFkQARIWChJTVEFURV9DT09MSU5HX0RPV04QAhIRCg1TVEFURV9QUk9CSU5HEANCCgoIX3R0ZnRfbXNCDQoLX2xhdGVuY3lfbXMijAIKD0RlcGxveW1lbnRDaGVjaxISCgpkZXBsb3ltZW50GAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhEKCW9wZXJhdGlvbhgDIAEoCRIPCgdoZWFsdGh5GAQgASgIEg4KBnN0YXR1cxgFIAEoCRINCgVlcnJvchgGIAEoCRISCgpsYXRlbmN5X21zGAcgASgNEi4KCmNoZWNrX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWNvc3RfbmFub191c2QYCSABKAMSEgoKcmVxdWVzdF9pZBgKIAEoCRIQCgh0cmFjZV9pZBgLIAEoCRIPCgdza2lwcGVkGAwgASgJIqADCg5EZXBsb3ltZW50SW5mbxIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIVCg1wcm92aWRlcl90eXBlGAMgASgJEg0KBW1vZGVsGAQgASgJEiYKB3ByaWNpbmcYBSABKAsyFS5zaWduYWxib3gudjEuUHJpY2luZxIWCg5jb250ZXh0X3dpbmRvdxgGIAEoDRIZChFtYXhfb3V0cHV0X3Rva2VucxgHIAEoDRIuCgxjYXBhYmlsaXRpZXMYCCADKA4yGC5zaWduYWxib3gudjEuQ2FwYWJpbGl0eRIuCgZoZWFsdGgYCSABKAsyHi5zaWduYWxib3gudjEuRGVwbG95bWVudEhlYWx0aBIlCglzdHJlbmd0aHMYCiADKA4yEi5zaWduYWxib3gudjEuVGFzaxIPCgdxdWFsaXR5GAsgASgBEisKCm9wZXJhdGlvbnMYDCADKA4yFy5zaWduYWxib3gudjEuT3BlcmF0aW9uEioKCnNwZW5kX2NhcHMYDSADKAsyFi5zaWduYWxib3gudjEuU3BlbmRDYXAilwEKCFNwZW5kQ2FwEg0KBXNjb3BlGAEgASgJEg4KBnBlcmlvZBgCIAEoCRIWCg5saW1pdF9uYW5vX3VzZBgDIAEoAxIWCg5zcGVudF9uYW5vX3VzZBgEIAEoAxIMCgRvdmVyGAUgASgIEi4KCnJlc2V0X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIikKCUFsaWFzSW5mbxIMCgRuYW1lGAEgASgJEg4KBnRhcmdldBgCIAEoCSIxCgtSb3V0ZVRhcmdldBISCgpkZXBsb3ltZW50GAEgASgJEg4KBndlaWdodBgCIAEoDSJYCgxSb3V0ZVZhcmlhbnQSDAoEbmFtZRgBIAEoCRIOCgZ3ZWlnaHQYAiABKA0SKgoHdGFyZ2V0cxgDIAMoCzIZLnNpZ25hbGJveC52MS5Sb3V0ZVRhcmdldCLbAgoJUm91dGVJbmZvEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEAoIc3RyYXRlZ3kYAyABKAkSKgoHdGFyZ2V0cxgEIAMoCzIZLnNpZ25hbGJveC52MS5Sb3V0ZVRhcmdldBIRCglmYWxsYmFja3MYBSADKAkSLAoIdmFyaWFudHMYBiADKAsyGi5zaWduYWxib3gudjEuUm91dGVWYXJpYW50EhQKDG1heF9hdHRlbXB0cxgHIAEoDRIWCg5oZWRnZV9hZnRlcl9tcxgIIAEoDRITCgtub19mYWxsYmFjaxgJIAEoCBIVCg1jYWNoZV9lbmFibGVkGAogASgIEjAKCmNvbmRpdGlvbnMYCyADKAsyHC5zaWduYWxib3gudjEuUm91dGVDb25kaXRpb24SIAoYc2VtYW50aWNfY2FjaGVfZW1iZWRkaW5nGAwgASgJIkwKDlJvdXRlQ29uZGl0aW9uEioKBHdoZW4YASADKAsyHC5zaWduYWxib3gudjEuQ29uZGl0aW9uRmllbGQSDgoGdGFyZ2V0GAIgASgJIi8KDkNvbmRpdGlvbkZpZWxkEg0KBWZpZWxkGAEgASgJEg4KBnZhbHVlcxgCIAMoCSKaAQoSTGlzdE1vZGVsc1Jlc3BvbnNlEjEKC2RlcGxveW1lbnRzGAEgAygLMhwuc2lnbmFsYm94LnYxLkRlcGxveW1lbnRJbmZvEigKB2FsaWFzZXMYAiADKAsyFy5zaWduYWxib3gudjEuQWxpYXNJbmZvEicKBnJvdXRlcxgDIAMoCzIXLnNpZ25hbGJveC52MS5Sb3V0ZUluZm8iLgoVTGlzdE1jcFNlcnZlcnNSZXF1ZXN0EhUKDWluY2x1ZGVfdG9vbHMYASABKAgiWwoHTWNwVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KDGlucHV0X3NjaGVtYRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi4QEKCU1jcFNlcnZlchIKCgJpZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCgh1cmxfaG9zdBgDIAEoCRINCgV0ZWFtcxgEIAMoCRIVCg1hbGxvd2VkX3Rvb2xzGAUgAygJEhIKCnRpbWVvdXRfbXMYBiABKA0SHwoXcHJpY2VfcGVyX2NhbGxfbmFub191c2QYByABKAMSJAoFdG9vbHMYCCADKAsyFS5zaWduYWxib3gudjEuTWNwVG9vbBINCgVlcnJvchgJIAEoCRIRCgl0cmFuc3BvcnQYCiABKAkiQgoWTGlzdE1jcFNlcnZlcnNSZXNwb25zZRIoCgdzZXJ2ZXJzGAEgAygLMhcuc2lnbmFsYm94LnYxLk1jcFNlcnZlcir1AwoPRXhjbHVzaW9uUmVhc29uEiAKHEVYQ0xVU0lPTl9SRUFTT05fVU5TUEVDSUZJRUQQABIhCh1FWENMVVNJT05fUkVBU09OX0NPT0xJTkdfRE9XThABEiYKIkVYQ0xVU0lPTl9SRUFTT05fQ09OVEVYVF9UT09fU01BTEwQAhIgChxFWENMVVNJT05fUkVBU09OX09WRVJfQlVER0VUEAMSIgoeRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0NPU1RfQ0FQEAQSJQohRVhDTFVTSU9OX1JFQVNPTl9PVkVSX0xBVEVOQ1lfQ0FQEAUSJwojRVhDTFVTSU9OX1JFQVNPTl9NSVNTSU5HX0NBUEFCSUxJVFkQBhIgChxFWENMVVNJT05fUkVBU09OX05PVF9BTExPV0VEEAcSIQodRVhDTFVTSU9OX1JFQVNPTl9SQVRFX0xJTUlURUQQCBIhCh1FWENMVVNJT05fUkVBU09OX05PVF9TRUxFQ1RFRBAJEicKI0VYQ0xVU0lPTl9SRUFTT05fT1ZFUl9BVFRFTVBUX0xJTUlUEAoSJAogRVhDTFVTSU9OX1JFQVNPTl9XUk9OR19PUEVSQVRJT04QCxIoCiRFWENMVVNJT05fUkVBU09OX1BST1ZJREVSX1BSRUZFUkVOQ0UQDDLXBQoMUm91dGVTZXJ2aWNlEj8KBVJvdXRlEhkuc2lnbmFsYm94LnYxLkNoYXRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USSQoOUm91dGVFbWJlZGRpbmcSGi5zaWduYWxib3gudjEuRW1iZWRSZXF1ZXN0Ghsuc2lnbmFsYm94LnYxLlJvdXRlUmVzcG9uc2USRwoLUm91dGVSZXJhbmsSGy5zaWduYWxib3gudjEuUmVyYW5rUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk8KC1JvdXRlSW1hZ2VzEiMuc2lnbmFsYm94LnYxLkdlbmVyYXRlSW1hZ2VzUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlElIKElJvdXRlVHJhbnNjcmlwdGlvbhIfLnNpZ25hbGJveC52MS5UcmFuc2NyaWJlUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEkYKC1JvdXRlU3BlZWNoEhouc2lnbmFsYm94LnYxLlNwZWFrUmVxdWVzdBobLnNpZ25hbGJveC52MS5Sb3V0ZVJlc3BvbnNlEk0KD1JvdXRlTW9kZXJhdGlvbhIdLnNpZ25hbGJveC52MS5Nb2RlcmF0ZVJlcXVlc3QaGy5zaWduYWxib3gudjEuUm91dGVSZXNwb25zZRJUCgpMaXN0TW9kZWxzEh8uc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBEmAKDkxpc3RNY3BTZXJ2ZXJzEiMuc2lnbmFsYm94LnYxLkxpc3RNY3BTZXJ2ZXJzUmVxdWVzdBokLnNpZ25hbGJveC52MS5MaXN0TWNwU2VydmVyc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_signalbox_v1_audio, file_signalbox_v1_chat, file_signalbox_v1_common, file_signalbox_v1_embedding, file_signalbox_v1_image, file_signalbox_v1_moderation, file_signalbox_v1_rerank]);
 
 /**
  * One deployment the router would try, in order.
@@ -517,6 +517,13 @@ export type DeploymentInfo = Message<"signalbox.v1.DeploymentInfo"> & {
    * @generated from field: repeated signalbox.v1.Operation operations = 12;
    */
   operations: Operation[];
+
+  /**
+   * Its spending caps: its own and its provider's (budget in the config); empty when uncapped.
+   *
+   * @generated from field: repeated signalbox.v1.SpendCap spend_caps = 13;
+   */
+  spendCaps: SpendCap[];
 };
 
 /**
@@ -525,6 +532,59 @@ export type DeploymentInfo = Message<"signalbox.v1.DeploymentInfo"> & {
  */
 export const DeploymentInfoSchema: GenMessage<DeploymentInfo> = /*@__PURE__*/
   messageDesc(file_signalbox_v1_route, 6);
+
+/**
+ * A cap on what a deployment, or all of a provider's deployments, may spend per period, whoever
+ * calls: past it, plans leave the deployment out (ExclusionReason OVER_BUDGET).
+ *
+ * @generated from message signalbox.v1.SpendCap
+ */
+export type SpendCap = Message<"signalbox.v1.SpendCap"> & {
+  /**
+   * "deployment" (its own cap) or "provider" (its provider's, over all of that provider's deployments).
+   *
+   * @generated from field: string scope = 1;
+   */
+  scope: string;
+
+  /**
+   * "day", "week" or "month": calendar periods in UTC.
+   *
+   * @generated from field: string period = 2;
+   */
+  period: string;
+
+  /**
+   * @generated from field: int64 limit_nano_usd = 3;
+   */
+  limitNanoUsd: bigint;
+
+  /**
+   * Spent this period, as last read from the usage store (every few seconds).
+   *
+   * @generated from field: int64 spent_nano_usd = 4;
+   */
+  spentNanoUsd: bigint;
+
+  /**
+   * Spent: plans leave the deployment out until reset_time.
+   *
+   * @generated from field: bool over = 5;
+   */
+  over: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp reset_time = 6;
+   */
+  resetTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.SpendCap.
+ * Use `create(SpendCapSchema)` to create a new message.
+ */
+export const SpendCapSchema: GenMessage<SpendCap> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_route, 7);
 
 /**
  * Another name for a route or deployment.
@@ -548,7 +608,7 @@ export type AliasInfo = Message<"signalbox.v1.AliasInfo"> & {
  * Use `create(AliasInfoSchema)` to create a new message.
  */
 export const AliasInfoSchema: GenMessage<AliasInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 7);
+  messageDesc(file_signalbox_v1_route, 8);
 
 /**
  * A weighted target of a route.
@@ -572,7 +632,7 @@ export type RouteTarget = Message<"signalbox.v1.RouteTarget"> & {
  * Use `create(RouteTargetSchema)` to create a new message.
  */
 export const RouteTargetSchema: GenMessage<RouteTarget> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 8);
+  messageDesc(file_signalbox_v1_route, 9);
 
 /**
  * One arm of an A/B split.
@@ -603,7 +663,7 @@ export type RouteVariant = Message<"signalbox.v1.RouteVariant"> & {
  * Use `create(RouteVariantSchema)` to create a new message.
  */
 export const RouteVariantSchema: GenMessage<RouteVariant> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 9);
+  messageDesc(file_signalbox_v1_route, 10);
 
 /**
  * A route: a name callers ask for, its strategy, targets and fallbacks.
@@ -685,7 +745,7 @@ export type RouteInfo = Message<"signalbox.v1.RouteInfo"> & {
  * Use `create(RouteInfoSchema)` to create a new message.
  */
 export const RouteInfoSchema: GenMessage<RouteInfo> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 10);
+  messageDesc(file_signalbox_v1_route, 11);
 
 /**
  * One routing condition: every field must match one of its values ("*": any value).
@@ -711,7 +771,7 @@ export type RouteCondition = Message<"signalbox.v1.RouteCondition"> & {
  * Use `create(RouteConditionSchema)` to create a new message.
  */
 export const RouteConditionSchema: GenMessage<RouteCondition> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 11);
+  messageDesc(file_signalbox_v1_route, 12);
 
 /**
  * @generated from message signalbox.v1.ConditionField
@@ -735,7 +795,7 @@ export type ConditionField = Message<"signalbox.v1.ConditionField"> & {
  * Use `create(ConditionFieldSchema)` to create a new message.
  */
 export const ConditionFieldSchema: GenMessage<ConditionField> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 12);
+  messageDesc(file_signalbox_v1_route, 13);
 
 /**
  * @generated from message signalbox.v1.ListModelsResponse
@@ -762,7 +822,7 @@ export type ListModelsResponse = Message<"signalbox.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 13);
+  messageDesc(file_signalbox_v1_route, 14);
 
 /**
  * @generated from message signalbox.v1.ListMcpServersRequest
@@ -782,7 +842,7 @@ export type ListMcpServersRequest = Message<"signalbox.v1.ListMcpServersRequest"
  * Use `create(ListMcpServersRequestSchema)` to create a new message.
  */
 export const ListMcpServersRequestSchema: GenMessage<ListMcpServersRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 14);
+  messageDesc(file_signalbox_v1_route, 15);
 
 /**
  * A tool of an MCP server as the gateway offers it (the server's entry's tools filter applied).
@@ -815,7 +875,7 @@ export type McpTool = Message<"signalbox.v1.McpTool"> & {
  * Use `create(McpToolSchema)` to create a new message.
  */
 export const McpToolSchema: GenMessage<McpTool> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 15);
+  messageDesc(file_signalbox_v1_route, 16);
 
 /**
  * An MCP server of the configuration, as the caller may see it: never its full URL (which may
@@ -900,7 +960,7 @@ export type McpServer = Message<"signalbox.v1.McpServer"> & {
  * Use `create(McpServerSchema)` to create a new message.
  */
 export const McpServerSchema: GenMessage<McpServer> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 16);
+  messageDesc(file_signalbox_v1_route, 17);
 
 /**
  * @generated from message signalbox.v1.ListMcpServersResponse
@@ -919,7 +979,7 @@ export type ListMcpServersResponse = Message<"signalbox.v1.ListMcpServersRespons
  * Use `create(ListMcpServersResponseSchema)` to create a new message.
  */
 export const ListMcpServersResponseSchema: GenMessage<ListMcpServersResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_route, 17);
+  messageDesc(file_signalbox_v1_route, 18);
 
 /**
  * Why a deployment is not in the plan.
