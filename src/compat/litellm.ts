@@ -34,8 +34,9 @@
 //   POST /guardrails/apply_guardrail    {guardrail_name, text}: {response_text} (redactions applied),
 //                                       or a 400 naming the guardrail and category that refused
 //   GET  /model/info     (and /v1/model/info) the deployments this key may name, in LiteLLM's shape
-//   POST /model/new      model_name + litellm_params {model: "provider/model", api_base, api_key}:
-//                        a deployment made at run time (and, with credentials, its provider)
+//   POST /model/new      model_name + litellm_params {model: "provider/model", api_base, api_key,
+//                        max_budget and budget_duration: its spending cap}: a deployment made at
+//                        run time (and, with credentials, its provider)
 //   POST /model/delete   {id}: a deployment /model/new (or PutConfigEntry) made
 //   GET  /health         (?model= or ?model_id=) LiteLLM's model health check: each deployment (or
 //                        those behind one model) sent a minimal real request (an active check,
@@ -98,7 +99,7 @@ const CUSTOMER_FIELDS = new Set(["user_id", "alias", "blocked", "max_budget", "b
 const IDS_FIELDS = new Set(["user_ids", "team_id"]);
 const REGENERATE_FIELDS = new Set([...KEY_FIELDS, "grace_period"]);
 const MODEL_FIELDS = new Set(["model_name", "litellm_params", "model_info"]);
-const PARAM_FIELDS = new Set(["model", "api_base", "api_key", "api_version", "rpm", "tpm", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens"]);
+const PARAM_FIELDS = new Set(["model", "api_base", "api_key", "api_version", "rpm", "tpm", "max_budget", "budget_duration", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens"]);
 const INFO_FIELDS = new Set(["id", "mode", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens", "base_model"]);
 
 /** LiteLLM's provider prefixes ("openai/gpt-4o") and the provider type each makes when credentials come with it. */
@@ -173,6 +174,25 @@ function budgetOf(b: Record<string, unknown>, current?: BudgetConfig): BudgetCon
   const period = ms === 86_400_000 ? "day" : ms === 7 * 86_400_000 ? "week" : ms >= 28 * 86_400_000 && ms <= 31 * 86_400_000 ? "month" : undefined;
   if (!period) throw bad("budget_duration", `"${dur}": budgets here reset by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo), or never (no budget_duration)`);
   return { period, limitUsd, softThreshold };
+}
+
+/**
+ * A model's budget (litellm_params.max_budget and budget_duration, LiteLLM's model budget routing)
+ * as the deployment's spending cap: a calendar day, ISO week or month; a cap needs its period.
+ */
+function modelBudgetOf(lp: Record<string, unknown>): { period: "day" | "week" | "month"; limit_usd: number } | undefined {
+  const max = lp.max_budget;
+  const dur = lp.budget_duration;
+  if (max === undefined || max === null) {
+    if (dur !== undefined && dur !== null) throw bad("litellm_params.max_budget", "there is no budget for budget_duration to reset: give max_budget too");
+    return undefined;
+  }
+  if (typeof max !== "number" || !(max >= 0)) throw bad("litellm_params.max_budget", "must be a number of USD, 0 or more");
+  if (typeof dur !== "string") throw bad("litellm_params.budget_duration", "required with max_budget: a model's budget resets by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo)");
+  const ms = durationMs(dur, "litellm_params.budget_duration");
+  const period = ms === 86_400_000 ? "day" : ms === 7 * 86_400_000 ? "week" : ms >= 28 * 86_400_000 && ms <= 31 * 86_400_000 ? "month" : undefined;
+  if (!period) throw bad("litellm_params.budget_duration", `"${dur}": a model's budget resets by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo)`);
+  return { period, limit_usd: max };
 }
 
 /** LiteLLM's budget_duration of a budget period: a lifetime budget has none (null). */
@@ -840,6 +860,7 @@ function modelInfoOf(x: DeploymentConfig, runtime: boolean, core: GatewayCore) {
       ...(api_base !== undefined ? { api_base } : {}),
       ...(x.limits?.requestsPerMinute ? { rpm: x.limits.requestsPerMinute } : {}),
       ...(x.limits?.tokensPerMinute ? { tpm: x.limits.tokensPerMinute } : {}),
+      ...(x.budget ? { max_budget: x.budget.limitUsd, budget_duration: DURATION_OF[x.budget.period] } : {}),
     },
     model_info: {
       id: x.id,
@@ -860,7 +881,7 @@ function modelInfoOf(x: DeploymentConfig, runtime: boolean, core: GatewayCore) {
 
 /** Where a config-entry field an error names came from in LiteLLM's request. */
 const PROVIDER_PARAM: Record<string, string> = { name: "model_name", type: "litellm_params.model", base_url: "litellm_params.api_base", api_key: "litellm_params.api_key", api_version: "litellm_params.api_version" };
-const DEPLOYMENT_PARAM: Record<string, string> = { name: "model_name", id: "model_name", provider: "litellm_params.model", model: "litellm_params.model", pricing: "model_info.input_cost_per_token", context_window: "model_info.max_input_tokens", max_output_tokens: "model_info.max_tokens", operations: "model_info.mode", limits: "litellm_params.rpm", base_model: "model_info.base_model" };
+const DEPLOYMENT_PARAM: Record<string, string> = { name: "model_name", id: "model_name", provider: "litellm_params.model", model: "litellm_params.model", pricing: "model_info.input_cost_per_token", context_window: "model_info.max_input_tokens", max_output_tokens: "model_info.max_tokens", operations: "model_info.mode", limits: "litellm_params.rpm", budget: "litellm_params.max_budget", base_model: "model_info.base_model" };
 
 /** A config-entry refusal, naming the field of LiteLLM's request it came from. */
 async function asLiteLLM<T>(run: () => Promise<T>, params: Record<string, string>): Promise<T> {
@@ -918,6 +939,8 @@ async function newModel(b: Record<string, unknown>, a: Actor, core: GatewayCore)
   const maxIn = count(info.max_input_tokens ?? lp.max_input_tokens, "model_info.max_input_tokens", true);
   const rpm = count(lp.rpm, "litellm_params.rpm", true);
   const tpm = count(lp.tpm, "litellm_params.tpm", true);
+  // LiteLLM's model budget (max_budget and budget_duration in litellm_params): the deployment's spending cap.
+  const cap = modelBudgetOf(lp);
   const mode = text(info.mode, "model_info.mode");
   if (mode !== undefined && !OPERATION_OF[mode]) throw bad("model_info.mode", `must be one of ${Object.keys(OPERATION_OF).join(", ")}`);
   if (core.registry.config.deployments.some((x) => x.id === name)) {
@@ -948,6 +971,7 @@ async function newModel(b: Record<string, unknown>, a: Actor, core: GatewayCore)
     ...(maxOut ? { max_output_tokens: maxOut } : {}),
     ...(mode ? { operations: [OPERATION_OF[mode]] } : {}),
     ...(rpm || tpm ? { limits: { ...(rpm ? { requests_per_minute: rpm } : {}), ...(tpm ? { tokens_per_minute: tpm } : {}) } } : {}),
+    ...(cap ? { budget: cap } : {}),
     ...(typeof info.base_model === "string" ? { base_model: info.base_model } : {}),
   };
   let changes: string[];

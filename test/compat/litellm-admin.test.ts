@@ -272,6 +272,16 @@ keys:
     assert.equal((await chat(ADMIN, "mock-c")).status, 200);
     const again = await call("POST", "/model/new", ADMIN, { model_name: "mock-c", litellm_params: { model: "mock/mock-c" } });
     assert.deepEqual([again.status, again.body.error.param], [409, "model_name"]);
+    // LiteLLM's model budget: the deployment's spending cap; a duration that is no calendar period is refused naming it.
+    const capped = await call("POST", "/model/new", ADMIN, { model_name: "mock-capped", litellm_params: { model: "mock/mock-d", max_budget: 25, budget_duration: "30d" } });
+    assert.equal(capped.status, 200, JSON.stringify(capped.body));
+    assert.deepEqual([capped.body.litellm_params.max_budget, capped.body.litellm_params.budget_duration], [25, "30d"]);
+    assert.deepEqual(gw.gw.core.registry.config.deployments.find((x) => x.id === "mock-capped")!.budget, { period: "month", limitUsd: 25 });
+    const odd = await call("POST", "/model/new", ADMIN, { model_name: "mock-odd", litellm_params: { model: "mock/mock-d", max_budget: 5, budget_duration: "12h" } });
+    assert.deepEqual([odd.status, odd.body.error.param], [400, "litellm_params.budget_duration"]);
+    const noPeriod = await call("POST", "/model/new", ADMIN, { model_name: "mock-odd", litellm_params: { model: "mock/mock-d", max_budget: 5 } });
+    assert.deepEqual([noPeriod.status, noPeriod.body.error.param], [400, "litellm_params.budget_duration"]);
+    assert.equal((await call("POST", "/model/delete", ADMIN, { id: "mock-capped" })).status, 200);
     // A key allowed only mock-c sees only it, and the model is not deleted while the key names it.
     const { body: picky } = await call("POST", "/key/generate", ADMIN, { key_alias: "picky", team_id: "search", models: ["mock-c"] });
     assert.deepEqual((await call("GET", "/model/info", picky.key)).body.data.map((m: { model_name: string }) => m.model_name), ["mock-c"]);
