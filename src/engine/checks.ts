@@ -61,6 +61,9 @@ export function createDeploymentChecker(core: GatewayCore, engine: ChatEngine, p
     if (!operation) {
       return { ...base, operation: "", healthy: false, skipped: `serves only ${d.operations.join(", ")}: a check would be billed per unit` };
     }
+    // A deployment past its spending cap is not sent a request, not even a check (and is not unhealthy for it).
+    const capped = core.spendCaps?.over(d);
+    if (capped) return { ...base, operation: "", healthy: false, skipped: `over its spending cap: ${capped}` };
     const ri: RequestInfo = { id: newRequestId(), traceId: parent?.traceId ?? randomId128(), arrivedAt: performance.now(), ...(parent?.otel ? { otel: parent.otel } : {}) };
     const signal = AbortSignal.timeout(timeoutMs);
     const statusOf = (err: unknown) => (err === undefined ? "ok" : signal.aborted ? "deadline_exceeded" : codeName(toConnectError(err, undefined, ri.traceId).code));

@@ -55,7 +55,9 @@ const ADMIN = ["adm", "secret", "cli"].join("-");
 const SVC = ["svc", "secret", "cli"].join("-");
 
 // MOCK_CONFIG ends inside `routes:`, so the first lines below add a route that always fails.
-const CONFIG = `${MOCK_CONFIG.replace("aliases:", "  - { id: mock/rerank, provider: mock, model: mock-rerank, operations: [rerank], pricing: { input: 0, output: 0, per_request: 0.002 } }\n  - { id: mock/image, provider: mock, model: mock-image-1, operations: [images], pricing: { input: 0, output: 0, per_image: { default: 0.04, hd: 0.08 } } }\naliases:")}
+// Spending caps (`budget`): mock/rerank's own, never reached; mock/frozen's own, and its provider's
+// of $0, over from the start (no route names mock/frozen).
+const CONFIG = `${MOCK_CONFIG.replace("deployments:", "  - { name: frozen, type: mock, budget: { period: month, limit_usd: 0 } }\ndeployments:").replace("aliases:", "  - { id: mock/rerank, provider: mock, model: mock-rerank, operations: [rerank], pricing: { input: 0, output: 0, per_request: 0.002 }, budget: { period: day, limit_usd: 2 } }\n  - { id: mock/image, provider: mock, model: mock-image-1, operations: [images], pricing: { input: 0, output: 0, per_image: { default: 0.04, hd: 0.08 } } }\n  - { id: mock/frozen, provider: frozen, model: mock-frozen, pricing: { input: 1, output: 1 }, budget: { period: week, limit_usd: 0.0005 } }\naliases:")}
   - { name: rerank, targets: [mock/rerank] }
   - { name: images, targets: [mock/image] }
   - name: broken
@@ -400,6 +402,21 @@ describe("routing and models", () => {
     assert.equal(rows[0][0], "id");
     assert.equal(rows.length - 1, json.deployments.length);
     assert.deepEqual(json, toJson(ListModelsResponseSchema, await admin.route.listModels({})));
+    // BUDGET: each spending cap, spent of limit and period, the provider's marked, OVER once reached; - when none.
+    assertTable(r, ["ID", "HEALTH", "TTFT", "BUDGET", "CHECKED"], []);
+    assert.match(r, /^mock\/rerank .* \$0\.\d+ of \$2\.00 day +-$/m);
+    assert.match(r, /^mock\/frozen .* \$0\.00 of \$0\.0005 week; provider: \$0\.00 of \$0\.00 month OVER +-$/m);
+    assert.match(r, /^mock\/a .* - +-$/m);
+    const frozen = (json.deployments as { id: string; spendCaps?: Record<string, unknown>[] }[]).find((d) => d.id === "mock/frozen");
+    assert.deepEqual(frozen?.spendCaps?.map((c) => [c.scope, c.period, c.limitNanoUsd ?? "0", c.over ?? false]), [
+      ["deployment", "week", "500000", false],
+      ["provider", "month", "0", true],
+    ]);
+    assert.ok(frozen?.spendCaps?.every((c) => typeof c.resetTime === "string"));
+    const budget = rows[0].indexOf("budget");
+    assert.ok(budget > 0, rows[0].join(","));
+    assert.equal(rows.find((row) => row[0] === "mock/frozen")?.[budget], "$0.00 of $0.0005 week; provider: $0.00 of $0.00 month OVER");
+    assert.equal(rows.find((row) => row[0] === "mock/a")?.[budget], "");
   });
 });
 

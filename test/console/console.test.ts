@@ -39,12 +39,16 @@ providers:
   - { name: mock, type: mock, mock: { ttft_ms: 40 } }
   - { name: flaky, type: mock, mock: { ttft_ms: 25, failure_rate: 1, failure_kind: overloaded } }
   - { name: trickle, type: mock, mock: { ttft_ms: 20, inter_chunk_ms: 80, chunks: 8 } }
+  # Spending caps: a provider's of $0 (over from the start) and, below, two deployments' own.
+  - { name: frozen, type: mock, budget: { period: month, limit_usd: 0 } }
 deployments:
   - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
-  - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 3, output: 4 } }
+  - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 3, output: 4 }, budget: { period: day, limit_usd: 10 } }
   - { id: mock/flaky, provider: flaky, model: mock-flaky, pricing: { input: 1, output: 1 } }
   - { id: mock/trickle, provider: trickle, model: mock-trickle, pricing: { input: 1, output: 1 } }
   - { id: mock/rerank, provider: mock, model: mock-rerank, operations: [rerank], pricing: { input: 0, output: 0, per_request: 0.002 } }
+  # In no route; serves only images, so checks skip it.
+  - { id: mock/frozen, provider: frozen, model: mock-frozen, operations: [images], pricing: { input: 0, output: 0, per_image: { default: 0.04 } }, budget: { period: week, limit_usd: 0.0005 } }
 aliases:
   fast: mock/a
 routes:
@@ -308,7 +312,15 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
   test("models, health and budgets render", async () => {
     await go(page, "Models & health");
     await page.locator("[data-testid=deployments] tr[data-id='mock/trickle']").waitFor();
-    assert.equal(await page.locator("[data-testid=deployments] tbody tr").count(), 5);
+    assert.equal(await page.locator("[data-testid=deployments] tbody tr").count(), 6);
+    // Budget: each spending cap, spent of limit and period, the provider's marked, "over" once reached; — when none.
+    const caps = (id: string) => page.locator(`[data-testid=deployments] tr[data-id='${id}'] [data-testid=spend-caps]`);
+    assert.match(await caps("mock/b").innerText(), /^\$[\d.]+ of \$10\.000 day$/);
+    assert.equal(await caps("mock/a").innerText(), "—");
+    assert.deepEqual(await caps("mock/frozen").getByTestId("spend-cap").allInnerTexts(), ["$0 of $0.000500 week", "provider: $0 of $0 month over"]);
+    assert.equal(await caps("mock/frozen").locator("[data-testid=spend-cap][data-scope=provider][data-over=true] .badge-bad").innerText(), "over");
+    assert.equal(await caps("mock/frozen").locator(".badge").count(), 1, "the deployment's own cap is not reached");
+    assert.match((await caps("mock/frozen").locator("[data-scope=provider]").getAttribute("title")) ?? "", /^resets \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
     await page.locator("[data-testid=routes] tr[data-name=cached]").waitFor();
     assert.equal(await page.locator("[data-testid=routes] tr[data-name=default] [data-testid=route-condition]").innerText(), "if metadata.tier = pro → mock/b");
     await shot(page, "models");
@@ -798,9 +810,9 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     assert.ok(await checkAll.isEnabled());
     assert.deepEqual(
       { ok: await summary.getAttribute("data-ok"), failed: await summary.getAttribute("data-failed"), skipped: await summary.getAttribute("data-skipped") },
-      { ok: "4", failed: "1", skipped: "0" },
+      { ok: "4", failed: "1", skipped: "1" },
     );
-    assert.match(await summary.innerText(), /Checked 5 deployments in .*\(mock\/flaky\)/);
+    assert.match(await summary.innerText(), /Checked 6 deployments in .*\(mock\/flaky\)/);
     const shown = async () => {
       await p.locator("[data-testid=deployments] tr[data-id='mock/a'] [data-testid=last-check][data-result=ok]").waitFor();
       await p.locator("[data-testid=deployments] tr[data-id='mock/flaky'] [data-testid=last-check][data-result=failed]").waitFor();

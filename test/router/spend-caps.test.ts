@@ -143,6 +143,17 @@ test("what the caps stand at: ListModels, LiteLLM's /provider/budgets (admins), 
   assert.match(metrics, /signalbox_spend_cap_limit_usd\{scope="provider",name="frozen",period="month"\} 0/);
 });
 
+test("a check of a deployment past its cap sends nothing: skipped, saying why, not unhealthy", async () => {
+  await a.gw.core.spendCaps!.refresh();
+  const before = openai.requests.length;
+  const r = await createSignalboxClient({ baseUrl: a.url, apiKey: ADMIN }).admin.checkDeployments({ deployments: ["openai/capped", "backup/gpt-4o"] });
+  assert.match(r.checks[0].skipped, /^over its spending cap: its day budget of \$0\.0005 is spent/);
+  assert.equal(r.checks[0].healthy, false);
+  assert.equal(r.checks[0].status, "");
+  assert.equal(r.checks[1].healthy, true);
+  assert.equal(openai.requests.length, before + 1, "only the uncapped deployment was sent its check");
+});
+
 test("a budget's period and limit are checked at load, naming the field", async () => {
   await assert.rejects(
     startTestGateway(config(redis.url).replace("budget: { period: day, limit_usd: 0.0005 }", "budget: { period: hour, limit_usd: 1 }")),

@@ -1,5 +1,6 @@
-// Models & health: every deployment with its prices, context window, capabilities and live health
-// (cooldowns, latency estimates, in flight) and its last active check (ListModels' health.last_check,
+// Models & health: every deployment with its prices, context window, capabilities, live health
+// (cooldowns, latency estimates, in flight), spending caps (its own and its provider's: spent of
+// the limit this period, over once reached) and its last active check (ListModels' health.last_check,
 // made here, by another replica, the CLI or the background checks), refreshed every few seconds; an
 // admin may check every deployment, or one, now (AdminService.CheckDeployments); then aliases and
 // routes; then the MCP servers the key may use (when there are any), whose tools are listed on demand.
@@ -17,6 +18,7 @@ import {
   type McpServer,
   RouteService,
   SignalboxError,
+  type SpendCap,
   TaskSchema,
 } from "@signalbox/client";
 import { useQueryClient } from "@tanstack/react-query";
@@ -42,6 +44,29 @@ function HealthBadge({ h }: { h: DeploymentHealth | undefined }) {
     default:
       return <Badge tone="ok">healthy</Badge>;
   }
+}
+
+/** A deployment's spending caps: "$0.001200 of $2.000 day", its provider's marked "provider:", an "over" badge once reached; "—" when it has none. */
+function SpendCaps({ caps }: { caps: SpendCap[] }) {
+  if (caps.length === 0) return <span className="muted">—</span>;
+  return (
+    <>
+      {caps.map((c) => (
+        <div key={c.scope} className="nowrap" data-testid="spend-cap" data-scope={c.scope} data-over={c.over} title={c.resetTime ? `resets ${dateTime(c.resetTime)}` : undefined}>
+          {c.scope === "provider" && <span className="muted">provider: </span>}
+          {usd(c.spentNanoUsd)} of {usd(c.limitNanoUsd)} <span className="muted">{c.period}</span>
+          {c.over && (
+            <>
+              {" "}
+              <Badge tone="bad" title="Routing leaves this deployment out until the period resets.">
+                over
+              </Badge>
+            </>
+          )}
+        </div>
+      ))}
+    </>
+  );
 }
 
 type CheckResult = "ok" | "failed" | "skipped" | "none";
@@ -318,6 +343,7 @@ export function ModelsPage() {
                     <th className="num">Context</th>
                     <th>Capabilities</th>
                     <th>Health</th>
+                    <th>Budget</th>
                     <th>Last check</th>
                     <th className="num">Failures</th>
                     <th className="num">TTFT est.</th>
@@ -367,6 +393,9 @@ export function ModelsPage() {
                       <td>
                         <HealthBadge h={d.health} />
                         {d.health?.lastFailureKind ? <div className="muted small">last: {enumName(FailureKindSchema, d.health.lastFailureKind, "FAILURE_KIND_")}</div> : null}
+                      </td>
+                      <td data-testid="spend-caps">
+                        <SpendCaps caps={d.spendCaps} />
                       </td>
                       <CheckCell id={d.id} last={later(d.health?.lastCheck, checked.get(d.id))} admin={admin} busy={all.isPending} onChecked={onChecked} />
                       <td className="num">{d.health?.consecutiveFailures ?? 0}</td>

@@ -20,6 +20,7 @@ import {
   type DeploymentInfo,
   type Exclusion,
   type RouteInfo,
+  type SpendCap,
 } from "@signalbox/client";
 import { CliError, EXIT, setup, traceLink } from "../context.ts";
 import { ago, count, dollars, enumLabel, enumValue, listOf, ms, perMtok, time, usd } from "../format.ts";
@@ -100,8 +101,19 @@ export function routeCommands(program: Command): void {
 
   const models = program
     .command("models")
-    .description("deployments (provider, prices, context window, health, last check), routes and aliases; `models check` checks them")
-    .addHelpText("after", "\n--csv prints the deployments table. CHECKED is each deployment's latest check (`signalbox models\ncheck`, or the gateway's background health_checks): ok and its latency, FAILED and its code, or\nskipped; - when it was never checked.")
+    .description("deployments (provider, prices, context window, health, spending caps, last check), routes and aliases; `models check` checks them")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "--csv prints the deployments table. BUDGET is each spending cap on the deployment (its own",
+        "`budget`, or its provider's, marked provider:): spent of the limit in the current period (day,",
+        "week or month, UTC), and OVER once reached (routing leaves the deployment out until the period",
+        "resets); - when it has none. CHECKED is each deployment's latest check (`signalbox models",
+        "check`, or the gateway's background health_checks): ok and its latency, FAILED and its code, or",
+        "skipped; - when it was never checked.",
+      ].join("\n"),
+    )
     .action(async (_o: object, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: true });
       const res = await waiting("listing models", () => sb.route.listModels({}));
@@ -115,6 +127,7 @@ export function routeCommands(program: Command): void {
         { header: "context", csv: "context_window", show: (d) => (d.contextWindow ? count(d.contextWindow) : ""), raw: (d) => d.contextWindow, right: true },
         { header: "health", show: health, raw: (d) => enumLabel(DeploymentHealth_StateSchema, d.health?.state ?? 0) },
         { header: "ttft", csv: "ttft_ms", show: (d) => ms(d.health?.ttftMs), raw: (d) => d.health?.ttftMs?.toFixed(1) ?? "", right: true },
+        { header: "budget", show: (d) => spendCaps(d.spendCaps) || "-", raw: (d) => spendCaps(d.spendCaps) },
         { header: "checked", show: (d) => lastCheck(d.health?.lastCheck), raw: (d) => (d.health?.lastCheck ? result(d.health.lastCheck) : "") },
       ];
       if (mode === "csv") return out(csv(deps, res.deployments));
@@ -226,6 +239,13 @@ function lastCheck(c: DeploymentCheck | undefined): string {
   const when = ago(c.checkTime);
   const what = c.healthy ? `ok ${ms(c.latencyMs)}` : `FAILED ${c.status || "error"}`;
   return when ? `${what}, ${when}` : what;
+}
+
+/** A deployment's spending caps in the models table: "$1.25 of $2.00 day; provider: $0.00 of $0.00 month OVER"; "" when it has none. */
+function spendCaps(caps: SpendCap[]): string {
+  return caps
+    .map((c) => `${c.scope === "provider" ? "provider: " : ""}${dollars(c.spentNanoUsd)} of ${dollars(c.limitNanoUsd)} ${c.period}${c.over ? " OVER" : ""}`)
+    .join("; ");
 }
 
 function health(d: DeploymentInfo): string {
