@@ -19,8 +19,10 @@
 //   PUT    /api/governance/teams/{team_id}         {name, budget, rate_limit}: {message, team}
 //   DELETE /api/governance/teams/{team_id}         {message}; a team that has keys (revoked ones too) is refused
 //   *      /api/governance/customers[/{id}]        501: Signalbox has no organisations above teams
-//   *      /api/governance/… (budgets, rate-limits, routing-rules, model-configs, providers,
-//          pricing-overrides)                      501, naming what the gateway has instead
+//   GET    /api/governance/providers[/{provider}]  each provider with its spending cap (budget in the
+//                                                  config) as Bifrost's provider budget; read-only
+//   *      /api/governance/… (budgets, rate-limits, routing-rules, model-configs, pricing-overrides,
+//          writes to providers)                    501, naming what the gateway has instead
 //
 // A virtual key is a service key (admin and team keys are neither listed nor changed here). Its
 // `id` is the gateway's key name (made from Bifrost's free-text `name`, which is kept as the
@@ -58,7 +60,7 @@ const ELSEWHERE: Record<string, string> = {
   "rate-limits": "rate limits are read on their virtual key (GET /api/governance/virtual-keys/{vk_id})",
   "routing-rules": "routing is the configuration's routes (the config file, or PutConfigEntry)",
   "model-configs": "model budgets and limits are the configuration's (the config file, or PutConfigEntry)",
-  providers: "providers are the configuration's (the config file, or PutConfigEntry)",
+  providers: "providers, and their budgets (budget on a provider), are the configuration's (the config file, or PutConfigEntry): GET lists them",
   "pricing-overrides": "prices are the configuration's deployments' (the config file, or PutConfigEntry)",
 };
 const PARAM = { "virtual-keys": "vk_id", teams: "team_id", customers: "customer_id" } as Record<string, string>;
@@ -263,6 +265,35 @@ function providerConfigsOf(core: GatewayCore, k: ManagedKey) {
 
 const iso = (t: number) => new Date(t).toISOString();
 
+/**
+ * GET /api/governance/providers[/{provider}]: each provider of the configuration with its spending
+ * cap as Bifrost's provider budget ({max_limit, reset_duration, current_usage, last_reset}; null
+ * without one) and no rate limit (limits are per deployment here). Read-only: a provider's budget
+ * is the configuration's. Admin and team keys, as the rest of this API.
+ */
+function listProviders(d: BifrostGovernanceDeps, name: string | undefined): number {
+  const { core, caller } = d;
+  if (caller.role === "service") throw new GatewayError("permission_denied", `key "${caller.keyName}" is a service key: only admin and team keys read the governance API`);
+  const caps = new Map(core.spendCaps?.providers() ?? []);
+  const json = (p: string) => {
+    const c = caps.get(p);
+    return {
+      provider: p,
+      budget: c ? { id: `provider:${p}`, max_limit: c.limitNanos / 1e9, reset_duration: DURATION_OF[c.period], current_usage: c.spentNanos / 1e9, last_reset: iso(periodBounds(c.period, (d.now ?? Date.now)()).start), calendar_aligned: true } : null,
+      rate_limit: null,
+    };
+  };
+  const names = core.registry.config.providers.map((p) => p.name);
+  if (name !== undefined) {
+    if (!names.includes(name)) throw new GatewayError("not_found", `provider: no provider "${name}" here`, { field: "provider" });
+    d.send(200, json(name));
+    return 200;
+  }
+  const providers = names.map(json);
+  d.send(200, { providers, count: providers.length });
+  return 200;
+}
+
 export async function serveBifrostGovernance(method: string, path: string, d: BifrostGovernanceDeps): Promise<number> {
   const m = PATH.exec(path)!;
   const section = m[1]!;
@@ -272,6 +303,7 @@ export async function serveBifrostGovernance(method: string, path: string, d: Bi
   } catch {
     throw bad(PARAM[section] ?? "id", "is not a valid path segment");
   }
+  if (section === "providers" && method === "GET") return listProviders(d, id);
   if (section !== "virtual-keys" && section !== "teams") {
     throw new GatewayError("unimplemented", `${PREFIX}${section}: not served here: ${ELSEWHERE[section] ?? "Signalbox's governance API covers virtual-keys and teams"}`);
   }

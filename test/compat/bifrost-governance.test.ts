@@ -225,3 +225,34 @@ describe("Bifrost's governance API", () => {
     refused(await api(ADMIN, "GET", `/teams/${spare.json.team.id}`), 404, "team_id");
   });
 });
+
+test("GET /api/governance/providers: each provider with its spending cap as Bifrost's provider budget; read-only; not for service keys", async () => {
+  const g = await startTestGateway(`
+providers:
+  - { name: mock, type: mock, budget: { period: month, limit_usd: 100 } }
+  - { name: spare, type: mock }
+deployments:
+  - { id: mock/a, provider: mock, model: mock-a }
+keys:
+  - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
+  - { name: svc, hash: "${hashKey(SVC)}", team: a, role: service }
+`);
+  try {
+    await g.gw.core.spendCaps!.refresh();
+    const get = (k: string, path: string, method = "GET") => fetch(`${g.url}/api/governance${path}`, { method, headers: { authorization: `Bearer ${k}` } });
+    const r = await get(ADMIN, "/providers");
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { providers: { provider: string; budget: Budget | null; rate_limit: null }[]; count: number };
+    assert.equal(body.count, 2);
+    const mock = body.providers.find((p) => p.provider === "mock")!;
+    assert.deepEqual([mock.budget!.max_limit, mock.budget!.reset_duration, mock.budget!.current_usage], [100, "1M", 0]);
+    assert.match(mock.budget!.last_reset, /^\d{4}-\d{2}-01T00:00:00\.000Z$/);
+    assert.equal(body.providers.find((p) => p.provider === "spare")!.budget, null);
+    assert.equal(((await (await get(ADMIN, "/providers/spare")).json()) as { provider: string }).provider, "spare");
+    assert.equal((await get(ADMIN, "/providers/nope")).status, 404);
+    assert.equal((await get(ADMIN, "/providers/mock", "PUT")).status, 501);
+    assert.equal((await get(SVC, "/providers")).status, 403);
+  } finally {
+    await g.close();
+  }
+});
