@@ -365,7 +365,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       exec,
       // Weighted draws are seeded by the sticky key (or the request id), so Route and Complete
       // agree for the same caller.
-      plan: (call) => planCall({ call, registry, health: healthStore.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id), overBudget: spendCaps.over }),
+      plan: (call) => planCall({ call, registry, health: healthStore.snapshot(), rand: seededRandom(call.routing.stickyKey ?? call.id), overBudget: spendCaps.over, overTags: spendCaps.overTags }),
       // Detectors and patterns compiled once per configuration, never per request.
       guardrails: compileGuardrails(cfg),
     };

@@ -24,7 +24,7 @@ export type AlertEvent =
   | { event: "postgres_unavailable"; replica: string; reason: string }
   | { event: "postgres_recovered"; replica: string; downMs: number }
   | { event: "usage_records_dropped"; replica: string; maxBuffered: number }
-  /** A deployment's or provider's spending cap (src/engine/spend-caps.ts): `budget` is "deployment:<id>" or "provider:<name>". */
+  /** A deployment's, provider's or tag's spending cap (src/engine/spend-caps.ts): `budget` is "deployment:<id>", "provider:<name>" or "tag:<tag>". */
   | { event: "spend_cap_reached"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number };
 
 export interface Alerter {
@@ -120,7 +120,7 @@ export function alertText(e: AlertEvent): string {
     case "usage_records_dropped":
       return `:no_entry: Signalbox: replica ${e.replica} buffered ${e.maxBuffered} usage records while PostgreSQL was away; new records are now dropped (and counted).`;
     case "spend_cap_reached":
-      return `:no_entry: Signalbox: ${owner(e.budget)} has spent ${usd(e.spentNanos)} of its ${PERIOD_ADJ[e.period]} cap of ${usd(e.limitNanos)}: routing leaves ${e.budget.startsWith("provider:") ? "its deployments" : "it"} out until the cap resets.`;
+      return `:no_entry: Signalbox: ${owner(e.budget)} has spent ${usd(e.spentNanos)} of its ${PERIOD_ADJ[e.period]} cap of ${usd(e.limitNanos)}: ${e.budget.startsWith("tag:") ? "requests carrying it are refused" : `routing leaves ${e.budget.startsWith("provider:") ? "its deployments" : "it"} out`} until the cap resets.`;
   }
 }
 

@@ -32,6 +32,7 @@ import type {
   Strategy,
   Task,
   WildcardDeployment,
+  SpendCap,
 } from "./types.ts";
 import type { FailureKind, ModelParams } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
@@ -623,6 +624,8 @@ const rootSpec = obj<any>({
       guardrails: opt(guardrailNames),
     }),
   ),
+  // Spending caps of request tags (LiteLLM's tag budgets): past its cap, a request with the tag is refused.
+  tag_budgets: opt(list(obj({ tag: req(str({ min: 1 })), period: req(str({ oneOf: ["day", "week", "month"] })), limit_usd: req(num({ min: 0 })) })), []),
   // Active checks of deployments in the background (src/engine/checks.ts): how often, each one's time limit, which (default all).
   health_checks: opt(
     obj({
@@ -1021,10 +1024,19 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       usageRetentionDays: raw.store.usageRetentionDays,
     },
     ...(raw.webSearch ? { webSearch: webSearchConfig(raw.webSearch) } : {}),
+    tagBudgets: tagBudgetsOf(raw.tagBudgets),
     ...(raw.healthChecks ? { healthChecks: { intervalMs: raw.healthChecks.intervalSeconds * 1000, timeoutMs: raw.healthChecks.timeoutMs ?? 20_000, deployments: raw.healthChecks.deployments ?? [] } } : {}),
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
     responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
   };
+}
+
+/** tag_budgets: one cap per tag. */
+function tagBudgetsOf(list: { tag: string; period: SpendCap["period"]; limitUsd: number }[]): Config["tagBudgets"] {
+  list.forEach((b, i) => {
+    if (list.findIndex((x) => x.tag === b.tag) !== i) throw new ConfigError(`tag_budgets[${i}].tag`, `"${b.tag}" has a budget already (tag_budgets[${list.findIndex((x) => x.tag === b.tag)}])`);
+  });
+  return list.map((b) => ({ tag: b.tag, period: b.period, limitUsd: b.limitUsd }));
 }
 
 /**

@@ -606,6 +606,8 @@ export interface Config {
    * request; absent: only AdminService.CheckDeployments checks.
    */
   healthChecks?: { intervalMs: number; timeoutMs: number; deployments: string[] };
+  /** Spending caps of request tags (LiteLLM's tag budgets): a request with a spent tag is refused (src/engine/spend-caps.ts). */
+  tagBudgets: (SpendCap & { tag: string })[];
   /** Web search before the model (`web_search`; absent: requests asking for it are refused). */
   webSearch?: WebSearchConfig;
   /**

@@ -1,6 +1,8 @@
 // Spending caps of deployments and providers (`budget: {period, limit_usd}` on a deployment or a
 // provider): what the platform spends on one deployment, or on all of one provider's deployments,
-// whoever calls (LiteLLM's provider budget routing, Bifrost's and Portkey's provider budgets).
+// whoever calls (LiteLLM's provider budget routing, Bifrost's and Portkey's provider budgets);
+// and of request tags (`tag_budgets`, LiteLLM's tag budgets): past a tag's cap, a request carrying
+// the tag is refused (resource_exhausted) whatever deployment it would reach.
 // Past its cap a deployment is left out of routing (`over_budget`, with what it spent) and the
 // plan falls back to the next candidate; when every candidate is over, the request is refused
 // with resource_exhausted, naming the caps and when they reset. Calendar periods in UTC (day,
@@ -20,7 +22,7 @@ import type { UsageStore } from "../usage/store.ts";
 
 /** One cap of a deployment as ListModels shows it. */
 export interface CapStanding {
-  scope: "deployment" | "provider";
+  scope: Scope;
   period: SpendCap["period"];
   limitNanos: number;
   spentNanos: number;
@@ -33,8 +35,10 @@ export interface SpendCaps {
   standing(d: DeploymentConfig): CapStanding[];
   /** Each capped provider's cap, with what its deployments spent this period. */
   providers(): [string, CapStanding][];
-  /** Every cap in force (deployments', then providers'), with its name. */
+  /** Every cap in force (deployments', providers', then tags'), with its name. */
   all(): (CapStanding & { name: string })[];
+  /** Why a request with these tags is refused (a tag's cap is spent), or undefined. Never waits. */
+  overTags(tags: readonly string[]): string | undefined;
   /** Why routing skips `d` (its cap or its provider's is reached), or undefined. Never waits. */
   over(d: DeploymentConfig): string | undefined;
   /** Read the spending of the capped deployments and providers again. */
@@ -44,6 +48,7 @@ export interface SpendCaps {
 }
 
 const NANOS_PER_USD = 1e9;
+type Scope = "deployment" | "provider" | "tag";
 /** Dollars: cents from a dollar up, two significant digits below (a cap of $0.0005 reads as such). */
 const usd = (nanos: number) => {
   const v = nanos / NANOS_PER_USD;
@@ -68,10 +73,11 @@ export function createSpendCaps(opts: {
   /** By dimension ("deployment", "provider") and period. */
   let spent = new Map<string, Spent>();
   let providerCaps = new Map<string, SpendCap>();
+  let tagCaps = new Map<string, SpendCap>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
-  const stand = (scope: "deployment" | "provider", name: string, cap: SpendCap, t: number): CapStanding => {
+  const stand = (scope: Scope, name: string, cap: SpendCap, t: number): CapStanding => {
     const s = spent.get(`${scope}:${cap.period}`);
     const { start, end } = periodBounds(cap.period, t);
     // A new period starts at zero until the next refresh reads it.
@@ -79,10 +85,10 @@ export function createSpendCaps(opts: {
     const limit = Math.round(cap.limitUsd * NANOS_PER_USD);
     return { scope, period: cap.period, limitNanos: limit, spentNanos: n, over: n >= limit, resetAt: end };
   };
-  const check = (scope: "deployment" | "provider", name: string, cap: SpendCap, t: number): string | undefined => {
+  const check = (scope: Scope, name: string, cap: SpendCap, t: number): string | undefined => {
     const c = stand(scope, name, cap, t);
     if (!c.over) return undefined;
-    return `${scope === "deployment" ? "its" : `provider "${name}"'s`} ${cap.period} budget of ${usd(c.limitNanos)} is spent (${usd(c.spentNanos)}); resets ${new Date(c.resetAt).toISOString()}`;
+    return `${scope === "deployment" ? "its" : `${scope} "${name}"'s`} ${cap.period} budget of ${usd(c.limitNanos)} is spent (${usd(c.spentNanos)}); resets ${new Date(c.resetAt).toISOString()}`;
   };
 
   const refresh = async (): Promise<void> => {
@@ -94,13 +100,15 @@ export function createSpendCaps(opts: {
     const wanted = new Set<string>();
     for (const d of cfg.deployments) if (d.budget) wanted.add(`deployment:${d.budget.period}`);
     for (const c of providerCaps.values()) wanted.add(`provider:${c.period}`);
+    tagCaps = new Map(cfg.tagBudgets.map((b) => [b.tag, b]));
+    for (const c of tagCaps.values()) wanted.add(`tag:${c.period}`);
     if (!store || wanted.size === 0) {
       spent = new Map();
       return;
     }
     const next = new Map<string, Spent>();
     for (const w of wanted) {
-      const [dimension, period] = w.split(":") as ["deployment" | "provider", SpendCap["period"]];
+      const [dimension, period] = w.split(":") as [Scope, SpendCap["period"]];
       const { start } = periodBounds(period, t);
       const r = await store.query({ start, end: t + 1, granularity: "total", groupBy: [dimension], filters: [] });
       const by = new Map<string, number>();
@@ -112,7 +120,7 @@ export function createSpendCaps(opts: {
     }
     spent = next;
     if (!opts.alerts) return;
-    const tell = (dimension: "deployment" | "provider", name: string, cap: SpendCap) => {
+    const tell = (dimension: Scope, name: string, cap: SpendCap) => {
       const s = spent.get(`${dimension}:${cap.period}`)!;
       const n = s.by.get(name) ?? 0;
       const limit = cap.limitUsd * NANOS_PER_USD;
@@ -121,6 +129,7 @@ export function createSpendCaps(opts: {
     };
     for (const d of cfg.deployments) if (d.budget) tell("deployment", d.id, d.budget);
     for (const [name, cap] of providerCaps) tell("provider", name, cap);
+    for (const [name, cap] of tagCaps) tell("tag", name, cap);
   };
 
   return {
@@ -132,7 +141,17 @@ export function createSpendCaps(opts: {
     all() {
       const t = now();
       const own = opts.config().deployments.filter((d) => d.budget).map((d) => ({ name: d.id, ...stand("deployment", d.id, d.budget!, t) }));
-      return [...own, ...[...providerCaps].map(([name, cap]) => ({ name, ...stand("provider", name, cap, t) }))];
+      return [...own, ...[...providerCaps].map(([name, cap]) => ({ name, ...stand("provider", name, cap, t) })), ...[...tagCaps].map(([name, cap]) => ({ name, ...stand("tag", name, cap, t) }))];
+    },
+    overTags(tags) {
+      if (tagCaps.size === 0 || tags.length === 0) return undefined;
+      const t = now();
+      for (const tag of tags) {
+        const cap = tagCaps.get(tag);
+        const why = cap && check("tag", tag, cap, t);
+        if (why) return why;
+      }
+      return undefined;
     },
     providers() {
       const t = now();

@@ -133,6 +133,8 @@ export interface PlanInput {
   rand: () => number;
   /** Why a deployment is left out for its spending cap or its provider's (src/engine/spend-caps.ts), or undefined. */
   overBudget?: (d: DeploymentConfig) => string | undefined;
+  /** Why a request with these tags is refused (a tag's spending cap is spent), or undefined. */
+  overTags?: (tags: readonly string[]) => string | undefined;
 }
 
 /** Task routes and conditions may chain (config forbids loops); this bounds the walk all the same. */
@@ -185,7 +187,7 @@ function describeCondition(when: Record<string, string[]>): string {
     .join(", ");
 }
 
-export function plan({ call, registry, health, rand, overBudget }: PlanInput): Plan {
+export function plan({ call, registry, health, rand, overBudget, overTags }: PlanInput): Plan {
   const resolved = registry.resolve(call.model);
   if (!resolved) {
     throw new GatewayError("not_found", `model: unknown route, alias or deployment "${call.model}"`, { field: "model" });
@@ -195,6 +197,8 @@ export function plan({ call, registry, health, rand, overBudget }: PlanInput): P
   if (!allowed(call.model) && !(resolved.alias && allowed(resolved.kind === "route" ? resolved.route.name : resolved.deployment.id))) {
     throw new GatewayError("permission_denied", `model: key "${call.caller.keyName}" may not use "${call.model}"`, { field: "model" });
   }
+  const spentTag = call.tags.length ? overTags?.(call.tags) : undefined;
+  if (spentTag) throw new GatewayError("resource_exhausted", `tags: ${spentTag}`, { field: "tags", refusal: "budget" });
   const route = resolved.kind === "route" ? resolved.route : undefined;
   const prefs = call.routing.providers && resolvePreferences(call.routing.providers, registry.config.providers);
   const adjustments: Adjustment[] = [];

@@ -37,6 +37,8 @@ deployments:
   - { id: frozen/gpt-4o, provider: frozen, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
 routes:
   - { name: chat, targets: [openai/capped, backup/gpt-4o] }
+tag_budgets:
+  - { tag: "product:chat-bot", period: week, limit_usd: 0.001 }
 keys:
   - { name: caller, hash: "${hashKey(KEY)}", team: caps }
   - { name: admin, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
@@ -141,6 +143,22 @@ test("what the caps stand at: ListModels, LiteLLM's /provider/budgets (admins), 
   assert.match(metrics, /signalbox_spend_cap_limit_usd\{scope="deployment",name="openai\/capped",period="day"\} 0\.0005/);
   assert.match(metrics, /signalbox_spend_cap_spent_usd\{scope="deployment",name="openai\/capped",period="day"\} 0\.00125/);
   assert.match(metrics, /signalbox_spend_cap_limit_usd\{scope="provider",name="frozen",period="month"\} 0/);
+});
+
+test("a tag's cap (LiteLLM's tag budgets): past it, a request carrying the tag is refused naming it, whatever it asks for; others go on", async () => {
+  openai.setDefault({ kind: "text", text: "hello", usage: { input: 100, output: 100 } });
+  const tagged = (g: TestGateway, model = "backup/gpt-4o") => sdk(g).chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], metadata: { tags: ["product:chat-bot"] } } as never);
+  await tagged(a);
+  await a.gw.core.usage.flush();
+  await b.gw.core.spendCaps!.refresh();
+  const before = openai.requests.length;
+  await assert.rejects(tagged(b), (e: { status: number; message: string }) => e.status === 429 && /tags: tag "product:chat-bot"'s week budget of \$0\.001 is spent \(\$0\.0013\); resets /.test(e.message));
+  await assert.rejects(tagged(b, "chat"), (e: { status: number }) => e.status === 429);
+  assert.equal(openai.requests.length, before, "nothing sent");
+  // Without the tag, the same caller goes on.
+  assert.equal((await ask(b, "backup/gpt-4o")).response.status, 200);
+  const metrics = await (await fetch(`${b.url}/metrics`)).text();
+  assert.match(metrics, /signalbox_spend_cap_spent_usd\{scope="tag",name="product:chat-bot",period="week"\} 0\.00125/);
 });
 
 test("a check of a deployment past its cap sends nothing: skipped, saying why, not unhealthy", async () => {
