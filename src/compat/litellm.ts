@@ -170,10 +170,16 @@ function budgetOf(b: Record<string, unknown>, current?: BudgetConfig): BudgetCon
   const softThreshold = current?.softThreshold ?? 0.8;
   if (dur === undefined || dur === null) return { period: current?.period ?? "lifetime", limitUsd, softThreshold };
   if (typeof dur !== "string") throw bad("budget_duration", "must be a string such as 30d");
-  const ms = durationMs(dur, "budget_duration");
-  const period = ms === 86_400_000 ? "day" : ms === 7 * 86_400_000 ? "week" : ms >= 28 * 86_400_000 && ms <= 31 * 86_400_000 ? "month" : undefined;
-  if (!period) throw bad("budget_duration", `"${dur}": budgets here reset by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo), or never (no budget_duration)`);
+  const period = calendarPeriod(dur, "budget_duration", "budgets here reset by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo), or never (no budget_duration)");
   return { period, limitUsd, softThreshold };
+}
+
+/** A LiteLLM duration as the calendar period it stands for: a day, an ISO week or a month (28 to 31 days); else a 400 naming `field`. */
+function calendarPeriod(dur: string, field: string, why: string): "day" | "week" | "month" {
+  const ms = durationMs(dur, field);
+  const period = ms === 86_400_000 ? "day" : ms === 7 * 86_400_000 ? "week" : ms >= 28 * 86_400_000 && ms <= 31 * 86_400_000 ? "month" : undefined;
+  if (!period) throw bad(field, `"${dur}": ${why}`);
+  return period;
 }
 
 /**
@@ -189,9 +195,7 @@ function modelBudgetOf(lp: Record<string, unknown>): { period: "day" | "week" | 
   }
   if (typeof max !== "number" || !(max >= 0)) throw bad("litellm_params.max_budget", "must be a number of USD, 0 or more");
   if (typeof dur !== "string") throw bad("litellm_params.budget_duration", "required with max_budget: a model's budget resets by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo)");
-  const ms = durationMs(dur, "litellm_params.budget_duration");
-  const period = ms === 86_400_000 ? "day" : ms === 7 * 86_400_000 ? "week" : ms >= 28 * 86_400_000 && ms <= 31 * 86_400_000 ? "month" : undefined;
-  if (!period) throw bad("litellm_params.budget_duration", `"${dur}": a model's budget resets by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo)`);
+  const period = calendarPeriod(dur, "litellm_params.budget_duration", "a model's budget resets by calendar day (1d, 24h), ISO week (7d, 1w) or month (30d, 1mo)");
   return { period, limit_usd: max };
 }
 
