@@ -58,18 +58,36 @@ export interface WebSearchOutcome {
   failed?: string;
 }
 
-/** What a search was, as answers and stream starts carry it: the query and the results (address, title); failed when it did not answer. */
+/** What a search was, as answers and stream starts carry it: the query and the results (address, title, the text the model read); failed when it did not answer. */
 export interface Searched {
   query: string;
-  results: { url: string; title: string; published?: string }[];
+  results: SearchResult[];
   failed?: boolean;
 }
 
 export const searched = (w: WebSearchOutcome): Searched => ({
   query: w.query,
-  results: w.results.map((r) => ({ url: r.url, title: r.title, ...(r.published ? { published: r.published } : {}) })),
+  results: w.results.map((r) => ({ url: r.url, title: r.title, text: r.text, ...(r.published ? { published: r.published } : {}) })),
   ...(w.failed ? { failed: true } : {}),
 });
+
+/**
+ * A result's text as an opaque field a client sends back with the conversation (Anthropic's
+ * `encrypted_content`), so that a later turn gives the model the results an earlier one read.
+ * Not a secret (the client saw the answer built on it): base64url of the text, marked as ours.
+ */
+const REPLAY = "sbx1.";
+export const replayText = (r: SearchResult): string => REPLAY + Buffer.from(r.text, "utf8").toString("base64url");
+/** The text of a result sent back (replayText's form), or "" for another's (Anthropic's own encrypted content). */
+export function replayedText(v: unknown): string {
+  if (typeof v !== "string" || !v.startsWith(REPLAY)) return "";
+  return Buffer.from(v.slice(REPLAY.length), "base64url").toString("utf8");
+}
+
+/** The system message that gives the model an earlier turn's results again, before the answer that read them. */
+export function earlierResultsMessage(query: string, results: readonly SearchResult[]): ChatMessage {
+  return resultsMessage(results, `A web search made earlier in this conversation${query ? ` (query: "${query}")` : ""} found the following results. Cite them using markdown links named using the domain of the source.`);
+}
 
 /** What a request asks of web search (its door's plugin, option or field, validated). */
 export interface WebSearchRequest {

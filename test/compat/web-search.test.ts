@@ -251,7 +251,8 @@ describe("web search with Exa", () => {
     assert.deepEqual(use.input, { query: "find it" });
     const result = m.content[1] as Anthropic.WebSearchToolResultBlock;
     assert.equal(result.tool_use_id, use.id);
-    assert.deepEqual(result.content, [{ type: "web_search_result", url: "https://only.example.com/", title: "Only", encrypted_content: "", page_age: "2026-12-01" }]);
+    // encrypted_content carries the text the model read, for a later turn to give it again.
+    assert.deepEqual(result.content, [{ type: "web_search_result", url: "https://only.example.com/", title: "Only", encrypted_content: `sbx1.${Buffer.from("Only result.").toString("base64url")}`, page_age: "2026-12-01" }]);
     const text = m.content[2] as Anthropic.TextBlock;
     assert.equal(text.text, "Read [only.example.com](https://only.example.com/).");
     assert.deepEqual(text.citations, [{ type: "web_search_result_location", url: "https://only.example.com/", title: "Only", encrypted_index: "", cited_text: "Only result." }]);
@@ -268,7 +269,16 @@ describe("web search with Exa", () => {
     const next = await claude.messages.create({ ...params, messages: [{ role: "user", content: "find it" }, { role: "assistant", content: m.content as never }, { role: "user", content: "and more" }] });
     assert.equal(next.content[0].type, "server_tool_use");
     assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
-    assert.deepEqual(sentMessages(openai).map((x) => x.role), ["user", "assistant", "system", "user"]);
+    // The earlier results, their text from encrypted_content, before the answer that read them; this turn's before its question.
+    const sent = sentMessages(openai);
+    assert.deepEqual(sent.map((x) => x.role), ["user", "system", "assistant", "system", "user"]);
+    assert.match(textOf(sent[1]), /^A web search made earlier in this conversation \(query: "find it"\) found the following results\./);
+    assert.match(textOf(sent[1]), /\[1\] Only\nURL: https:\/\/only\.example\.com\/\nPublished: 2026-12-01\nOnly result\./);
+    // Another's encrypted content (Anthropic's own) is opaque: the title and address alone.
+    const foreign = [m.content[0], { ...result, content: [{ type: "web_search_result", url: "https://else.example.com/", title: "Else", encrypted_content: "EqgfCioIARgBIiQ3", page_age: null }] }, m.content[2]];
+    await claude.messages.create({ ...params, messages: [{ role: "user", content: "find it" }, { role: "assistant", content: foreign as never }, { role: "user", content: "and more" }] });
+    const replayed = textOf(sentMessages(openai)[1]);
+    assert.match(replayed, /\[1\] Else\nURL: https:\/\/else\.example\.com\/$/);
     // Domain filters go to the engine; both at once is a 400.
     await claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", blocked_domains: ["spam.example.net"] }] });
     assert.deepEqual((exa.requests.at(-1)!.body as { excludeDomains: string[] }).excludeDomains, ["spam.example.net"]);

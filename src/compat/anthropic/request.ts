@@ -26,7 +26,7 @@
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
 import type { Caller, ChatCall } from "../../router/types.ts";
-import { domainList, locationCountry, type WebSearchRequest } from "../../engine/web-search.ts";
+import { domainList, earlierResultsMessage, locationCountry, replayedText, type WebSearchRequest } from "../../engine/web-search.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
 import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
@@ -180,6 +180,8 @@ function messages(v: unknown, system: ChatMessage[]): ChatMessage[] {
       open = new Map();
       /** Calls of MCP tools this turn made (mcp_tool_use), answered in the turn itself by mcp_tool_result. */
       const mcpCalls = new Map<string, string>();
+      /** The query of the earlier turn's web search whose results follow (server_tool_use, then web_search_tool_result). */
+      let searchQuery = "";
       blocks.forEach((b, j) => {
         const p = `${path}.content.${j}`;
         switch (b.type) {
@@ -222,10 +224,27 @@ function messages(v: unknown, system: ChatMessage[]): ChatMessage[] {
             break;
           }
           case "server_tool_use":
-          case "web_search_tool_result":
-            // An earlier turn's search (the gateway's web search): not replayed to the model.
-            if (b.type === "server_tool_use" && b.name !== "web_search") blockType(b, p);
+            // An earlier turn's search (the gateway's web search): its query, for the results below.
+            if (b.name !== "web_search") blockType(b, p);
+            searchQuery = isObj(b.input) && typeof b.input.query === "string" ? b.input.query : "";
             break;
+          case "web_search_tool_result": {
+            // Its results, given to the model again before the answer that read them (their text
+            // from encrypted_content when the gateway made it; title and address alone otherwise).
+            const results = Array.isArray(b.content)
+              ? (b.content as unknown[]).filter(isObj).filter((r) => r.type === "web_search_result" && typeof r.url === "string").map((r) => ({ url: r.url as string, title: typeof r.title === "string" ? r.title : "", text: replayedText(r.encrypted_content), ...(typeof r.page_age === "string" ? { published: r.page_age } : {}) }))
+              : [];
+            if (results.length) {
+              if (msg.content.length || msg.toolCalls?.length || reasoning.length) {
+                if (reasoning.length) msg.reasoningBlocks = reasoning;
+                out.push(msg);
+                msg = { role: "assistant", content: [] };
+                reasoning = [];
+              }
+              out.push(earlierResultsMessage(searchQuery, results));
+            }
+            break;
+          }
           case "tool_result":
             return bad(p, "tool_result blocks can only appear in user messages");
           default:

@@ -3,7 +3,7 @@
 // provider answered: an OpenAI or Gemini answer reads as a Claude one.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
-import type { Citation, Searched } from "../../engine/web-search.ts";
+import { replayText, type Citation, type Searched } from "../../engine/web-search.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../../providers/types.ts";
 
 const STOP_REASONS = new Set(["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"]);
@@ -65,13 +65,13 @@ const stopDetails = (refusal: string | undefined) => (refusal ? { stop_details: 
 /** The server_tool_use block's id for a request's web search (Anthropic's srvtoolu_ prefix). */
 const searchId = (id: string) => `srvtoolu_${id.replace(/[^A-Za-z0-9_]/g, "")}`;
 
-/** The web search tool's result block: the results found (no encrypted content: the gateway replays nothing), or the error. */
+/** The web search tool's result block: the results found (their text in encrypted_content, for a later turn to give the model again), or the error. */
 const searchResultBlock = (id: string, w: Searched) => ({
   type: "web_search_tool_result",
   tool_use_id: searchId(id),
   content: w.failed
     ? { type: "web_search_tool_result_error", error_code: "unavailable" }
-    : w.results.map((r) => ({ type: "web_search_result", url: r.url, title: r.title, encrypted_content: "", page_age: r.published ?? null })),
+    : w.results.map((r) => ({ type: "web_search_result", url: r.url, title: r.title, encrypted_content: replayText(r), page_age: r.published ?? null })),
 });
 
 /** A citation of a web search result in a text block (Anthropic's web_search_result_location). */
