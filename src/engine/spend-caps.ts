@@ -41,7 +41,7 @@ export interface SpendCaps {
   overTags(tags: readonly string[]): string | undefined;
   /** Why routing skips `d` (its cap or its provider's is reached), or undefined. Never waits. */
   over(d: DeploymentConfig): string | undefined;
-  /** Read the spending of the capped deployments and providers again. */
+  /** Read the spending of the capped deployments, providers and tags again. */
   refresh(): Promise<void>;
   start(): void;
   stop(): void;
@@ -55,7 +55,7 @@ const usd = (nanos: number) => {
   return `$${v >= 1 || v === 0 ? v.toFixed(2) : Number(v.toPrecision(2)).toString()}`;
 };
 
-/** Spent in one period (nano-USD), by deployment id or provider name. */
+/** Spent in one period (nano-USD), by deployment id, provider name or tag. */
 interface Spent {
   start: number;
   by: ReadonlyMap<string, number>;
@@ -70,12 +70,11 @@ export function createSpendCaps(opts: {
   now?: () => number;
 }): SpendCaps {
   const now = opts.now ?? Date.now;
-  /** By dimension ("deployment", "provider") and period. */
+  /** By scope ("deployment", "provider", "tag") and period. */
   let spent = new Map<string, Spent>();
   let providerCaps = new Map<string, SpendCap>();
   let tagCaps = new Map<string, SpendCap>();
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
 
   const stand = (scope: Scope, name: string, cap: SpendCap, t: number): CapStanding => {
     const s = spent.get(`${scope}:${cap.period}`);
@@ -120,16 +119,37 @@ export function createSpendCaps(opts: {
     }
     spent = next;
     if (!opts.alerts) return;
-    const tell = (dimension: Scope, name: string, cap: SpendCap) => {
-      const s = spent.get(`${dimension}:${cap.period}`)!;
-      const n = s.by.get(name) ?? 0;
-      const limit = cap.limitUsd * NANOS_PER_USD;
+    const tell = (scope: Scope, name: string, cap: SpendCap) => {
+      const c = stand(scope, name, cap, t);
       // A cap of 0 is a deployment switched off, not one that ran out: nothing to tell.
-      if (limit > 0 && n >= limit) opts.alerts!.emit({ event: "spend_cap_reached", budget: `${dimension}:${name}`, period: cap.period, periodStart: s.start, spentNanos: n, limitNanos: limit });
+      if (c.over && c.limitNanos > 0) opts.alerts!.emit({ event: "spend_cap_reached", budget: `${scope}:${name}`, period: cap.period, periodStart: periodBounds(cap.period, t).start, spentNanos: c.spentNanos, limitNanos: c.limitNanos });
     };
     for (const d of cfg.deployments) if (d.budget) tell("deployment", d.id, d.budget);
     for (const [name, cap] of providerCaps) tell("provider", name, cap);
     for (const [name, cap] of tagCaps) tell("tag", name, cap);
+  };
+
+  /**
+   * One refresh at a time. A caller that asks while one runs gets the next one, which starts when
+   * it ends (that one may have read the store before the caller's records were in it); everyone
+   * who asks meanwhile shares it.
+   */
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const refreshNow = (): Promise<void> => {
+    if (running) {
+      queued ??= running.then(() => {
+        queued = undefined;
+        return refreshNow();
+      });
+      return queued;
+    }
+    running = refresh()
+      .catch((err) => log("warn", "spending caps: could not read the usage store", { error: (err as Error)?.message ?? String(err) }))
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
   };
 
   return {
@@ -167,15 +187,10 @@ export function createSpendCaps(opts: {
       const pc = providerCaps.get(d.provider);
       return pc ? check("provider", d.provider, pc, t) : undefined;
     },
-    refresh: () =>
-      (running ??= refresh()
-        .catch((err) => log("warn", "spending caps: could not read the usage store", { error: (err as Error)?.message ?? String(err) }))
-        .finally(() => {
-          running = undefined;
-        })),
+    refresh: refreshNow,
     start() {
-      void this.refresh();
-      timer = setInterval(() => void this.refresh(), opts.everyMs ?? 5_000);
+      void refreshNow();
+      timer = setInterval(() => void refreshNow(), opts.everyMs ?? 5_000);
       timer.unref();
     },
     stop() {
