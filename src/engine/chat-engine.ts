@@ -21,7 +21,7 @@ import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } fr
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
-import { citationsIn, expectedSearchNanos, searchForCall, searched, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
+import { callQuery, citationsIn, expectedSearchNanos, MAX_MODEL_SEARCHES, offerSearch, searchByModel, searchCalls, searchForCall, searchForModel, searched, searchResultText, continueAfterSearch, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
 import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -265,7 +265,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
    * max_output_tokens reserves there next.
    */
   const learnOutput = (exec: GatewayCore["exec"], plan: Plan, ex: Execution) => {
-    const a = ex.attempts.find((x) => x.outcome === "succeeded");
+    // The last answer (a turn that only searched comes before it).
+    const a = ex.attempts.findLast((x) => x.outcome === "succeeded");
     if (!a || (plan.maxOutputTokens !== undefined && ex.finishReason === "length")) return;
     exec.health.observeOutput?.(a.deployment, a.usage.outputTokens, a.ttftMs !== undefined ? a.latencyMs - a.ttftMs : a.latencyMs);
   };
@@ -563,12 +564,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     );
   }
 
-  /** Web results for a call that asks for them, in every candidate's prompt; what they cost is billed with the request. */
-  async function webSearch(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest): Promise<WebSearchOutcome | undefined> {
-    const cfg = core.config.webSearch;
+  /** The configured guardrails over each search result (web_search.guardrails), or undefined. */
+  function resultScreen(cfg: GatewayCore["config"]["webSearch"], r: EngineRequest) {
     // Read with the config in force now: a reload swaps both together.
     const selection = cfg?.guardrails?.length ? core.guardrails.named(cfg.guardrails) : undefined;
-    const screen = selection
+    return selection
       ? async (results: SearchResult[]) => {
           const kept: SearchResult[] = [];
           const dropped: string[] = [];
@@ -590,6 +590,12 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           return { kept, dropped, redacted };
         }
       : undefined;
+  }
+
+  /** Web results for a call that asks for them, in every candidate's prompt; what they cost is billed with the request. */
+  async function webSearch(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest): Promise<WebSearchOutcome | undefined> {
+    const cfg = core.config.webSearch;
+    const screen = resultScreen(cfg, r);
     const web = await searchForCall(cfg, call, plan, r.signal, core.tracing?.tracer, r.ri.otel, undefined, screen).catch((err) => {
       if (cfg && !r.signal.aborted && err instanceof GatewayError && err.code === "unavailable") core.metrics.webSearch(cfg.engine, "failed", 0);
       throw err;
@@ -597,6 +603,44 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     if (web && !web.reused) core.metrics.webSearch(web.engine, web.failed ? "failed" : "ok", web.results.length);
     if (web?.costNanos) ex.cost = withFee(ex.cost, web.costNanos);
     return web;
+  }
+
+  /**
+   * The searches a model asked for (its calls of the search function, at most the request's
+   * max_uses): each one billed with the request and counted; the conversation continued with their
+   * results for the next turn. Returns what they found, together (the first query; every result).
+   */
+  async function modelSearches(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest, turn: { text: string; reasoningBlocks?: ReasoningBlock[] }, calls: ToolCall[]): Promise<WebSearchOutcome> {
+    const cfg = core.config.webSearch!;
+    const screen = resultScreen(cfg, r);
+    const limit = call.webSearch?.maxUses ?? MAX_MODEL_SEARCHES;
+    const all: WebSearchOutcome = { engine: cfg.engine, query: "", results: [], costNanos: 0, searches: 0 };
+    const answers: { call: ToolCall; text: string }[] = [];
+    for (const c of calls) {
+      const query = callQuery(c);
+      if (!query) {
+        answers.push({ call: c, text: "The search needs a query (its arguments: {\"query\": \"…\"})." });
+        continue;
+      }
+      if (all.searches! >= limit) {
+        answers.push({ call: c, text: `No more searches in this request (max_uses ${limit}): answer with the results you have.` });
+        continue;
+      }
+      const o = await searchForModel(cfg, call, plan, query, r.signal, core.tracing?.tracer, r.ri.otel, screen).catch((err) => {
+        if (!r.signal.aborted && err instanceof GatewayError && err.code === "unavailable") core.metrics.webSearch(cfg.engine, "failed", 0);
+        throw err;
+      });
+      core.metrics.webSearch(o.engine, o.failed ? "failed" : "ok", o.results.length);
+      if (o.costNanos) ex.cost = withFee(ex.cost, o.costNanos);
+      all.searches! += 1;
+      all.query ||= query;
+      all.costNanos += o.costNanos;
+      for (const res of o.results) if (!all.results.some((x) => x.url === res.url)) all.results.push(res);
+      if (o.failed && !all.results.length) all.failed = o.failed;
+      answers.push({ call: c, text: searchResultText(o) });
+    }
+    continueAfterSearch(plan, turn, answers);
+    return all;
   }
 
   const parts: EngineParts = { core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle };
@@ -627,7 +671,10 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
-        const web = call.webSearch ? await webSearch(call, plan, ex, r) : undefined;
+        // A hosted search tool: the model decides (offered a function); else the search runs before it.
+        const byModel = isChat(call) && searchByModel(call, plan) && core.config.webSearch !== undefined;
+        let web = call.webSearch && !byModel ? await webSearch(call, plan, ex, r) : undefined;
+        if (byModel) offerSearch(plan);
         if (routed.cp?.semantic) await semanticLookup(r, routed);
         const cp = routed.cp;
         const src = await source(routed, r.signal);
@@ -653,9 +700,19 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           };
         }
         const check = guard && answerCheck(guard, call.request.responseFormat);
-        let o = await executeUnary(call, plan, r.signal, routed.exec, ex, check).catch((err) => {
-          throw schemaFailure(guard, err);
-        });
+        const planned = plan;
+        const run = (vet = check) =>
+          executeUnary(call, planned, r.signal, routed.exec, ex, vet).catch((err) => {
+            throw schemaFailure(guard, err);
+          });
+        // A turn that only searches has no answer for json_schema to check.
+        let o = await run(byModel && check ? (res, c, x) => (searchCalls(res.toolCalls).length ? undefined : check(res, c, x)) : check);
+        const asked = byModel ? searchCalls(o.toolCalls) : [];
+        if (asked.length) {
+          // The model searched: its searches run, and the next turn answers with their results.
+          web = await modelSearches(call, planned, ex, r, o, asked);
+          o = await run();
+        }
         learnOutput(routed.exec, plan, ex);
         // Output guardrails on the whole answer: a block is an error instead of it (still billed).
         if (guard) o = await guardAnswer(guard, o, r.signal).catch((err) => {
@@ -712,16 +769,37 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
-        const web = call.webSearch ? await webSearch(call, plan, ex, r) : undefined;
-        if (routed.cp?.semantic) await semanticLookup(r, routed);
         // Output guardrails run inside the stream.
         const sg = guard && streamGuard(guard, call.request.responseFormat);
+        // A hosted search tool: the model decides (offered a function), unless output guardrails
+        // hold the stream back; else the search runs before it.
+        const byModel = !sg && searchByModel(call, plan) && core.config.webSearch !== undefined;
+        let web = call.webSearch && !byModel ? await webSearch(call, plan, ex, r) : undefined;
+        if (routed.cp?.semantic) await semanticLookup(r, routed);
         const cp = routed.cp;
         const src = await source(routed, r.signal);
         hit = src.hit;
         const cacheStatus = src.status;
         hitStatus = cacheStatus;
         done = src.done;
+        if (byModel && !hit) {
+          // The turn that decides runs whole; a search makes the next turn the streamed answer.
+          offerSearch(plan);
+          const first = await executeUnary(call, plan, r.signal, routed.exec, ex);
+          const asked = searchCalls(first.toolCalls);
+          if (!asked.length) {
+            // It answered without searching: that answer, as a stream.
+            const c = ex.deployment!;
+            yield { type: "start", ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: c.adjustments.length ? [...plan.adjustments, ...c.adjustments] : plan.adjustments, traceId: ri.traceId, cache: cacheStatus, deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
+            const whole = { deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, text: first.text, ...(first.reasoning ? { reasoning: first.reasoning } : {}), ...(first.reasoningBlocks?.length ? { reasoningBlocks: first.reasoningBlocks } : {}), ...(first.refusal ? { refusal: first.refusal } : {}), toolCalls: first.toolCalls, finishReason: ex.finishReason!, rawFinishReason: ex.rawFinishReason ?? "", usage: ex.usage, storedAt: Date.now() };
+            for (const events of replay(whole)) yield { type: "delta", events };
+            finished = true;
+            learnOutput(routed.exec, plan, ex);
+            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
+            return;
+          }
+          web = await modelSearches(call, plan, ex, r, first, asked);
+        }
         const start = { type: "start" as const, ...(web && !web.reused ? { webSearch: searched(web) } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
         if (hit) {
           servedFromCache(ex, hit);

@@ -23,7 +23,7 @@
 import { request } from "undici";
 import type { WebSearchConfig } from "../config/types.ts";
 import { countTextTokens, tokenFamily, type TokenFamily } from "../providers/tokens.ts";
-import type { ChatMessage } from "../providers/types.ts";
+import type { ChatMessage, ReasoningBlock, ToolCall, ToolDef } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { ChatCall, Plan } from "../router/types.ts";
 import { inSpan } from "../telemetry/tracing.ts";
@@ -49,6 +49,8 @@ export interface Citation {
 export interface WebSearchOutcome {
   /** An earlier turn's search of the same response, reused: not searched, billed or reported again. */
   reused?: boolean;
+  /** How many searches it stands for (the model's, when it decided them; absent: one). */
+  searches?: number;
   engine: string;
   query: string;
   results: SearchResult[];
@@ -63,10 +65,13 @@ export interface Searched {
   query: string;
   results: SearchResult[];
   failed?: boolean;
+  /** Searches made (more than one when the model searched several times). */
+  searches?: number;
 }
 
 export const searched = (w: WebSearchOutcome): Searched => ({
   query: w.query,
+  ...(w.searches !== undefined && w.searches !== 1 ? { searches: w.searches } : {}),
   results: w.results.map((r) => ({ url: r.url, title: r.title, text: r.text, ...(r.published ? { published: r.published } : {}) })),
   ...(w.failed ? { failed: true } : {}),
 });
@@ -102,6 +107,9 @@ export interface WebSearchRequest {
   /** Only results published in this range (ISO 8601 instants): Exa's start/endPublishedDate, Tavily's start_date/end_date (days). */
   publishedAfter?: string;
   publishedBefore?: string;
+  /** The model decides when and what to search (a hosted tool: the Responses API's, Anthropic's server tool), at most `maxUses` times. */
+  byModel?: boolean;
+  maxUses?: number;
   /**
    * Shared by the model turns of one response (an MCP tool loop): the first turn's search, which
    * the later turns reuse instead of searching (and paying) again. Set by the loop, never parsed.
@@ -377,6 +385,20 @@ export function fitResults(plan: Plan, results: readonly SearchResult[], prompt:
  * Search for a chat call and put the results in every candidate's messages. Returns what was found
  * (and what it cost), or undefined when the call does not ask for web search.
  */
+/** One search the model asked for, with its query: as searchForCall, its results left for the caller to give back. */
+export async function searchForModel(
+  cfg: WebSearchConfig,
+  call: ChatCall,
+  plan: Plan,
+  query: string,
+  signal: AbortSignal,
+  tracer: Tracer | undefined,
+  parent: Context | undefined,
+  screen?: (results: SearchResult[]) => Promise<{ kept: SearchResult[]; dropped: string[]; redacted: number }>,
+): Promise<WebSearchOutcome> {
+  return searchOnce(cfg, call, call.webSearch ?? {}, plan, signal, tracer, parent, new Date(), screen, query);
+}
+
 export async function searchForCall(
   cfg: WebSearchConfig | undefined,
   call: ChatCall,
@@ -414,8 +436,10 @@ async function searchOnce(
   parent: Context | undefined,
   now: Date,
   screen: ((results: SearchResult[]) => Promise<{ kept: SearchResult[]; dropped: string[]; redacted: number }>) | undefined,
+  /** The model's query (a search it decided on): its results go back to it as the call's result, not into the prompts. */
+  modelQuery?: string,
 ): Promise<WebSearchOutcome> {
-  const query = searchQuery(call.request.messages);
+  const query = modelQuery ?? searchQuery(call.request.messages);
   if (!query) throw new GatewayError("invalid_argument", "web_search: the request has no user message with text to search for", { field: "messages" });
   const n = Math.min(ws.maxResults ?? cfg.maxResults, MAX_WEB_RESULTS);
   const outcome: WebSearchOutcome = { engine: cfg.engine, query, results: [], costNanos: 0 };
@@ -437,7 +461,7 @@ async function searchOnce(
   } catch (err) {
     if (signal.aborted) throw err;
     const why = (err as Error)?.message ?? String(err);
-    if (cfg.onFailure === "fail") throw new GatewayError("unavailable", `web_search: the search failed (${why}); no model was called`, {}, err);
+    if (cfg.onFailure === "fail") throw new GatewayError("unavailable", `web_search: the search failed (${why})${modelQuery === undefined ? "; no model was called" : ""}`, {}, err);
     outcome.failed = why;
     plan.adjustments.push({ field: "web_search", detail: `the search failed (${why}): answered without web results` });
     return outcome;
@@ -449,7 +473,77 @@ async function searchOnce(
     for (const why of s.dropped) plan.adjustments.push({ field: "web_search", detail: `a result was left out: ${why}` });
     if (s.redacted) plan.adjustments.push({ field: "web_search", detail: `guardrails redacted ${s.redacted} of ${found} result${found === 1 ? "" : "s"}` });
   }
+  const found = `${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} from ${cfg.engine}`;
+  if (modelQuery !== undefined) {
+    plan.adjustments.push({ field: "web_search", detail: `${found} for the model's search "${query}"` });
+    return outcome;
+  }
   if (outcome.results.length) fitResults(plan, outcome.results, ws.searchPrompt ?? defaultSearchPrompt(now));
-  plan.adjustments.push({ field: "web_search", detail: `${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} from ${cfg.engine} added before the last user message` });
+  plan.adjustments.push({ field: "web_search", detail: `${found} added before the last user message` });
   return outcome;
+}
+
+/** The function a model decides its searches with (the hosted web search tools of the Responses and Messages APIs). */
+export const SEARCH_FUNCTION = "web_search";
+const SEARCH_TOOL: ToolDef = {
+  name: SEARCH_FUNCTION,
+  description: "Search the web for current information. The results come back with their URLs: cite the ones you use as markdown links named using the domain of the source.",
+  parameters: { type: "object", properties: { query: { type: "string", description: "What to search for" } }, required: ["query"] },
+};
+/** Searches a model may make in one request when the request does not say (Anthropic's max_uses). */
+export const MAX_MODEL_SEARCHES = 5;
+
+/**
+ * Whether the model decides when and what to search: asked for by a hosted tool (not OpenRouter's
+ * plugin or OpenAI's web_search_options, which search before the model), every candidate calls
+ * tools, the request's own tools neither use the name nor force a choice, and no earlier turn of
+ * the response searched (an MCP loop reuses that search).
+ */
+export function searchByModel(call: ChatCall, plan: Plan): boolean {
+  const ws = call.webSearch;
+  if (!ws?.byModel || ws.memo) return false;
+  const choice = call.request.toolChoice;
+  if (choice && choice.type !== "auto") return false;
+  if ((call.request.tools ?? []).some((t) => t.name === SEARCH_FUNCTION)) return false;
+  return plan.candidates.length > 0 && plan.candidates.every((c) => c.deployment.capabilities.includes("tools"));
+}
+
+/** Offer the model the search function, beside the request's own tools. */
+export function offerSearch(plan: Plan): void {
+  for (const c of plan.candidates) c.request = { ...c.request, tools: [...(c.request.tools ?? []), SEARCH_TOOL] };
+}
+
+/** The model's searches in an answer: its calls of the search function, when it called nothing else. */
+export function searchCalls(toolCalls: readonly ToolCall[]): ToolCall[] {
+  return toolCalls.length > 0 && toolCalls.every((c) => c.name === SEARCH_FUNCTION) ? [...toolCalls] : [];
+}
+
+/** The query of one search call ("" when its arguments name none). */
+export function callQuery(c: ToolCall): string {
+  try {
+    const q = (JSON.parse(c.arguments) as { query?: unknown }).query;
+    return typeof q === "string" ? q.trim().slice(0, QUERY_CHARS) : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The conversation after the model's searches: its turn (text, signed reasoning, the calls) and each
+ * call's results, with the function withdrawn so that the next turn answers.
+ */
+export function continueAfterSearch(plan: Plan, turn: { text: string; reasoningBlocks?: ReasoningBlock[] }, answers: { call: ToolCall; text: string }[]): void {
+  const asked: ChatMessage = { role: "assistant", content: turn.text ? [{ type: "text", text: turn.text }] : [], toolCalls: answers.map((a) => a.call), ...(turn.reasoningBlocks?.length ? { reasoningBlocks: turn.reasoningBlocks } : {}) };
+  const results = answers.map((a): ChatMessage => ({ role: "tool", toolCallId: a.call.id, name: SEARCH_FUNCTION, content: [{ type: "text", text: a.text }] }));
+  for (const c of plan.candidates) {
+    const tools = (c.request.tools ?? []).filter((t) => t !== SEARCH_TOOL);
+    c.request = { ...c.request, messages: [...c.request.messages, asked, ...results], tools: tools.length ? tools : undefined };
+  }
+}
+
+/** What the model reads as a search call's result. */
+export function searchResultText(o: WebSearchOutcome): string {
+  if (o.failed) return `The search failed (${o.failed}). Answer without web results.`;
+  if (!o.results.length) return "The search found nothing.";
+  return o.results.map(resultBlock).join("\n\n");
 }

@@ -207,19 +207,35 @@ describe("web search with Exa", () => {
     assert.equal(exa.requests.length, 2);
   });
 
-  test("Responses API's hosted web_search tool: a web_search_call item before the message, with its events in a stream; an earlier turn's item is accepted", async () => {
+  test("Responses API's hosted web_search tool: the model decides what to search (a web_search function); a web_search_call item with its query before the message, in a stream too; no call, no search", async () => {
     exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result." }] });
-    openai.setDefault({ kind: "text", text: "Read [only.example.com](https://only.example.com/)." });
+    const answer = "Read [only.example.com](https://only.example.com/).";
+    const searching = (query: string) => ({ kind: "tool_calls" as const, calls: [{ id: "call_ws", name: "web_search", arguments: { query } }] });
+    openai.script([searching("the only thing"), { kind: "text", text: answer }]);
     const r = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "find it", tools: [{ type: "web_search", search_context_size: "low" }] });
-    assert.equal((exa.requests.at(-1)!.body as { numResults: number }).numResults, 3);
+    // The model's query, not the user's words; search_context_size low: three results.
+    assert.deepEqual([(exa.requests.at(-1)!.body as { query: string }).query, (exa.requests.at(-1)!.body as { numResults: number }).numResults], ["the only thing", 3]);
     assert.deepEqual(r.output.map((o) => o.type), ["web_search_call", "message"]);
     const call = r.output[0] as unknown as { id: string; status: string; action: { type: string; query: string; sources: { type: string; url: string }[] } };
     assert.equal(call.status, "completed");
-    assert.deepEqual(call.action, { type: "search", query: "find it", sources: [{ type: "url", url: "https://only.example.com/" }] });
+    assert.deepEqual(call.action, { type: "search", query: "the only thing", sources: [{ type: "url", url: "https://only.example.com/" }] });
+    assert.equal((r.output[1] as { content: { text: string; annotations: unknown[] }[] }).content[0].text, answer);
     assert.equal((r.output[1] as { content: { annotations: unknown[] }[] }).content[0].annotations.length, 1);
     assert.deepEqual(r.tools, [{ type: "web_search", search_context_size: "low", user_location: null }]);
-    // No function tool reached the model: the search was the gateway's.
-    assert.equal((openai.requests.at(-1)!.body as { tools?: unknown }).tools, undefined);
+    // The model was offered the function, then given its call's results, the function withdrawn.
+    const [decide, answered] = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[]; messages: (Msg & { tool_calls?: { id: string }[]; tool_call_id?: string })[] });
+    assert.deepEqual(decide.tools!.map((t) => t.function.name), ["web_search"]);
+    assert.equal(answered.tools, undefined);
+    assert.deepEqual(answered.messages.map((m) => m.role), ["user", "assistant", "tool"]);
+    assert.equal(answered.messages[1].tool_calls![0].id, "call_ws");
+    assert.match(textOf(answered.messages[2]), /^\[1\] Only\nURL: https:\/\/only\.example\.com\/\n(Published: [0-9-]+\n)?Only result\.$/);
+    // Billed once for the search, on the one record of the request with both turns' tokens.
+    const rec = g.usage.recent().find((x) => x.traceId === (r as unknown as { signalbox: { trace_id: string } }).signalbox.trace_id)!;
+    assert.equal(rec.cost.request, 5_000_000 + 1_000_000);
+    assert.equal(rec.attempts.length, 2);
+
+    // Streamed: the deciding turn runs whole, then the answer streams after the search's events.
+    openai.script([searching("the only thing"), { kind: "text", text: answer }]);
     const events: { type: string; output_index?: number; item?: { type: string; status: string } }[] = [];
     for await (const ev of await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "find it", tools: [{ type: "web_search_preview" }], stream: true })) events.push(ev as never);
     const types = events.map((e) => e.type);
@@ -229,57 +245,83 @@ describe("web search with Exa", () => {
       events.filter((e) => e.type === "response.output_item.added").map((e) => [e.output_index, e.item!.type, e.item!.status]),
       [[0, "web_search_call", "in_progress"], [1, "message", "in_progress"]],
     );
-    // The next turn sends the previous output back: its web_search_call item is accepted, and searched again.
+    // A model that answers without searching: no search, no web_search_call, unary and streamed.
+    exa.reset();
+    openai.script([{ kind: "text", text: "I know this one." }, { kind: "text", text: "I know this one." }]);
+    const plain = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "what is 2 + 2", tools: [{ type: "web_search" }] });
+    assert.deepEqual(plain.output.map((o) => o.type), ["message"]);
+    assert.equal(plain.output_text, "I know this one.");
+    let streamed = "";
+    for await (const ev of await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "what is 2 + 2", tools: [{ type: "web_search" }], stream: true })) if (ev.type === "response.output_text.delta") streamed += ev.delta;
+    assert.equal(streamed, "I know this one.");
+    assert.equal(exa.requests.length, 0);
+    // The next turn sends the previous output back: its web_search_call item is accepted.
+    openai.script([searching("more of it"), { kind: "text", text: answer }]);
     const next = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: [{ role: "user", content: "find it" }, ...(r.output as never[]), { role: "user", content: "and more" }], tools: [{ type: "web_search" }] });
     assert.equal(next.output[0].type, "web_search_call");
-    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
+    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "more of it");
     // filters.allowed_domains goes to the engine (Exa's includeDomains); a bad one names itself.
+    openai.script([searching("x"), { kind: "text", text: "ok" }]);
     await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["https://Example.com/docs"] } }] });
     assert.deepEqual((exa.requests.at(-1)!.body as { includeDomains: string[] }).includeDomains, ["example.com"]);
     await assert.rejects(sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["not a domain"] } }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\[0\]\.filters\.allowed_domains\[0\]/.test(e.message));
   });
 
-  test("Anthropic's web_search server tool: server_tool_use and web_search_tool_result blocks, text citations, usage, in a stream too; an earlier turn's blocks accepted", async () => {
+  test("Anthropic's web_search server tool: the model decides (max_uses kept); server_tool_use and web_search_tool_result blocks, text citations, usage, in a stream too; an earlier turn's blocks accepted", async () => {
     exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result.", publishedDate: "2026-12-01T00:00:00.000Z" }] });
-    openai.setDefault({ kind: "text", text: "Read [only.example.com](https://only.example.com/)." });
+    const answer = "Read [only.example.com](https://only.example.com/).";
+    const searching = (...queries: string[]) => ({ kind: "tool_calls" as const, calls: queries.map((query, i) => ({ id: `call_${i}`, name: "web_search", arguments: { query } })) });
     const claude = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
     const params = { model: "openai/gpt-4o-mini", max_tokens: 200, messages: [{ role: "user" as const, content: "find it" }], tools: [{ type: "web_search_20250305" as const, name: "web_search" as const, max_uses: 3 }] };
+    openai.script([searching("the only thing"), { kind: "text", text: answer }]);
     const m = await claude.messages.create(params);
     assert.deepEqual(m.content.map((b) => b.type), ["server_tool_use", "web_search_tool_result", "text"]);
     const use = m.content[0] as Anthropic.ServerToolUseBlock;
     assert.equal(use.name, "web_search");
-    assert.deepEqual(use.input, { query: "find it" });
+    assert.deepEqual(use.input, { query: "the only thing" });
     const result = m.content[1] as Anthropic.WebSearchToolResultBlock;
     assert.equal(result.tool_use_id, use.id);
     // encrypted_content carries the text the model read, for a later turn to give it again.
     assert.deepEqual(result.content, [{ type: "web_search_result", url: "https://only.example.com/", title: "Only", encrypted_content: `sbx1.${Buffer.from("Only result.").toString("base64url")}`, page_age: "2026-12-01" }]);
     const text = m.content[2] as Anthropic.TextBlock;
-    assert.equal(text.text, "Read [only.example.com](https://only.example.com/).");
+    assert.equal(text.text, answer);
     assert.deepEqual(text.citations, [{ type: "web_search_result_location", url: "https://only.example.com/", title: "Only", encrypted_index: "", cited_text: "Only result." }]);
     assert.deepEqual(m.usage.server_tool_use, { web_search_requests: 1 });
-    // No tool reached the model: the search was the gateway's.
-    assert.equal((openai.requests.at(-1)!.body as { tools?: unknown }).tools, undefined);
+    // The model was offered the search as a function; its answer came from the turn after.
+    const turns = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[] });
+    assert.deepEqual(turns[0].tools!.map((t) => t.function.name), ["web_search"]);
+    assert.equal(turns[1].tools, undefined);
     // Streamed, the SDK's accumulator builds the same message.
+    openai.script([searching("the only thing"), { kind: "text", text: answer }]);
     const streamed = await claude.messages.stream(params).finalMessage();
     assert.deepEqual(streamed.content.map((b) => b.type), ["server_tool_use", "web_search_tool_result", "text"]);
-    assert.deepEqual((streamed.content[0] as Anthropic.ServerToolUseBlock).input, { query: "find it" });
+    assert.deepEqual((streamed.content[0] as Anthropic.ServerToolUseBlock).input, { query: "the only thing" });
     assert.deepEqual((streamed.content[2] as Anthropic.TextBlock).citations?.map((c) => (c as { url: string }).url), ["https://only.example.com/"]);
     assert.deepEqual(streamed.usage.server_tool_use, { web_search_requests: 1 });
-    // The next turn sends the answer back, its server tool blocks included.
+    // Two searches at once, max_uses 1: the first runs, the second is told there are no more.
+    exa.reset();
+    openai.script([searching("first", "second"), { kind: "text", text: "done" }]);
+    const capped = await claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 1 }] });
+    assert.equal(exa.requests.length, 1);
+    assert.deepEqual(capped.usage.server_tool_use, { web_search_requests: 1 });
+    const told = (openai.requests.at(-1)!.body as { messages: Msg[] }).messages.filter((x) => x.role === "tool").map(textOf);
+    assert.match(told[1], /^No more searches in this request \(max_uses 1\)/);
+    // The next turn sends the answer back, its server tool blocks included: their results given to the model again.
+    openai.script([searching("more of it"), { kind: "text", text: answer }]);
     const next = await claude.messages.create({ ...params, messages: [{ role: "user", content: "find it" }, { role: "assistant", content: m.content as never }, { role: "user", content: "and more" }] });
     assert.equal(next.content[0].type, "server_tool_use");
-    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "and more");
-    // The earlier results, their text from encrypted_content, before the answer that read them; this turn's before its question.
-    const sent = sentMessages(openai);
-    assert.deepEqual(sent.map((x) => x.role), ["user", "system", "assistant", "system", "user"]);
-    assert.match(textOf(sent[1]), /^A web search made earlier in this conversation \(query: "find it"\) found the following results\./);
+    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "more of it");
+    const sent = (openai.requests.filter((q) => q.path.endsWith("/chat/completions")).at(-2)!.body as { messages: Msg[] }).messages;
+    assert.deepEqual(sent.map((x) => x.role), ["user", "system", "assistant", "user"]);
+    assert.match(textOf(sent[1]), /^A web search made earlier in this conversation \(query: "the only thing"\) found the following results\./);
     assert.match(textOf(sent[1]), /\[1\] Only\nURL: https:\/\/only\.example\.com\/\nPublished: 2026-12-01\nOnly result\./);
     // Another's encrypted content (Anthropic's own) is opaque: the title and address alone.
     const foreign = [m.content[0], { ...result, content: [{ type: "web_search_result", url: "https://else.example.com/", title: "Else", encrypted_content: "EqgfCioIARgBIiQ3", page_age: null }] }, m.content[2]];
+    openai.script([{ kind: "text", text: "ok" }]);
     await claude.messages.create({ ...params, messages: [{ role: "user", content: "find it" }, { role: "assistant", content: foreign as never }, { role: "user", content: "and more" }] });
-    const replayed = textOf(sentMessages(openai)[1]);
-    assert.match(replayed, /\[1\] Else\nURL: https:\/\/else\.example\.com\/$/);
+    assert.match(textOf((openai.requests.at(-1)!.body as { messages: Msg[] }).messages[1]), /\[1\] Else\nURL: https:\/\/else\.example\.com\/$/);
     // Domain filters go to the engine; both at once is a 400.
+    openai.script([searching("x"), { kind: "text", text: "ok" }]);
     await claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", blocked_domains: ["spam.example.net"] }] });
     assert.deepEqual((exa.requests.at(-1)!.body as { excludeDomains: string[] }).excludeDomains, ["spam.example.net"]);
     await assert.rejects(claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", allowed_domains: ["a.com"], blocked_domains: ["b.com"] }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\.0\.blocked_domains/.test(e.message));
@@ -318,10 +360,12 @@ describe("web search with Exa", () => {
     openai.script({ kind: "text", text: "ok" });
     await sdk().chat.completions.create({ model: "mini", messages: [{ role: "user", content: "local news" }], web_search_options: { user_location: { type: "approximate", approximate: { country: "gb", city: "London" } } } });
     assert.equal(exaBody().userLocation, "GB");
-    openai.script({ kind: "text", text: "ok" });
+    // The hosted tools: the model decides the search, the tool's location goes with it.
+    const searching = { kind: "tool_calls" as const, calls: [{ id: "call_ws", name: "web_search", arguments: { query: "local news" } }] };
+    openai.script([searching, { kind: "text", text: "ok" }]);
     await sdk().responses.create({ model: "mini", input: "local news", tools: [{ type: "web_search", user_location: { type: "approximate", country: "FR", city: "Paris" } }] });
     assert.equal(exaBody().userLocation, "FR");
-    openai.script({ kind: "text", text: "ok" });
+    openai.script([searching, { kind: "text", text: "ok" }]);
     await new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 }).messages.create({ model: "mini", max_tokens: 50, messages: [{ role: "user", content: "local news" }], tools: [{ type: "web_search_20250305", name: "web_search", user_location: { type: "approximate", country: "DE" } }] });
     assert.equal(exaBody().userLocation, "DE");
     openai.script({ kind: "text", text: "ok" });

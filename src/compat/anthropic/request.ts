@@ -354,7 +354,7 @@ function webSearchTool(t: Json, p: string): WebSearchRequest {
   const blocked = list("blocked_domains");
   if (allowed && blocked) bad(`${p}.blocked_domains`, "give allowed_domains or blocked_domains, not both");
   const country = locationCountry(t.user_location, `${p}.user_location`);
-  return { ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(blocked?.length ? { blockedDomains: blocked } : {}), ...(country ? { country } : {}) };
+  return { byModel: true, ...(uses !== undefined ? { maxUses: uses } : {}), ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(blocked?.length ? { blockedDomains: blocked } : {}), ...(country ? { country } : {}) };
 }
 
 function tools(v: unknown[] | undefined, toolsets: Toolset[], web: { search?: WebSearchRequest }): ToolDef[] | undefined {

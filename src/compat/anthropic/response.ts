@@ -79,7 +79,7 @@ const citationJson = (c: Citation) => ({ type: "web_search_result_location", url
 
 /** The web search's count in usage, as Anthropic reports its server tool. */
 /** Usage's count of web searches: one when the message searched. */
-export const searchUsage = (w: Searched | undefined) => (w ? { server_tool_use: { web_search_requests: 1 } } : {});
+export const searchUsage = (w: Searched | undefined) => (w ? { server_tool_use: { web_search_requests: w.searches ?? 1 } } : {});
 
 /** A unary answer as an Anthropic Message. */
 export function messageJson(a: Answer, stop: string[] | undefined) {

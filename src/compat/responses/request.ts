@@ -275,7 +275,7 @@ function webSearchTool(t: Json, path: string): { web: WebSearchRequest; echo: Js
   for (const k of Object.keys(filters ?? {})) if (k !== "allowed_domains") bad(`${path}.filters.${k}`, "the filter there is: allowed_domains");
   const allowed = filters?.allowed_domains !== undefined && filters.allowed_domains !== null ? domainList(filters.allowed_domains, `${path}.filters.allowed_domains`) : undefined;
   return {
-    web: { ...(size !== undefined ? { maxResults: CONTEXT_RESULTS[size] } : {}), ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(country ? { country } : {}) },
+    web: { byModel: true, ...(size !== undefined ? { maxResults: CONTEXT_RESULTS[size] } : {}), ...(allowed?.length ? { allowedDomains: allowed } : {}), ...(country ? { country } : {}) },
     echo: { type: t.type, search_context_size: size ?? "medium", user_location: loc ?? null, ...(filters ? { filters: { allowed_domains: allowed ?? null } } : {}) },
   };
 }
