@@ -496,15 +496,16 @@ export const MAX_MODEL_SEARCHES = 5;
 /**
  * Whether the model decides when and what to search: asked for by a hosted tool (not OpenRouter's
  * plugin or OpenAI's web_search_options, which search before the model), every candidate calls
- * tools, the request's own tools neither use the name nor force a choice, and no earlier turn of
- * the response searched (an MCP loop reuses that search).
+ * tools, the request has no tools of its own (nor a forced choice), and no earlier turn of the
+ * response searched (an MCP loop reuses that search).
  */
 export function searchByModel(call: ChatCall, plan: Plan): boolean {
   const ws = call.webSearch;
   if (!ws?.byModel || ws.memo) return false;
   const choice = call.request.toolChoice;
   if (choice && choice.type !== "auto") return false;
-  if ((call.request.tools ?? []).some((t) => t.name === SEARCH_FUNCTION)) return false;
+  // Tools of the request's own: the answer turn could not be held to answering.
+  if (call.request.tools?.length) return false;
   return plan.candidates.length > 0 && plan.candidates.every((c) => c.deployment.capabilities.includes("tools"));
 }
 
@@ -530,15 +531,13 @@ export function callQuery(c: ToolCall): string {
 
 /**
  * The conversation after the model's searches: its turn (text, signed reasoning, the calls) and each
- * call's results, with the function withdrawn so that the next turn answers.
+ * call's results; the next turn answers (tool_choice none: the function stays declared, as
+ * providers want for a history with tool calls).
  */
 export function continueAfterSearch(plan: Plan, turn: { text: string; reasoningBlocks?: ReasoningBlock[] }, answers: { call: ToolCall; text: string }[]): void {
   const asked: ChatMessage = { role: "assistant", content: turn.text ? [{ type: "text", text: turn.text }] : [], toolCalls: answers.map((a) => a.call), ...(turn.reasoningBlocks?.length ? { reasoningBlocks: turn.reasoningBlocks } : {}) };
   const results = answers.map((a): ChatMessage => ({ role: "tool", toolCallId: a.call.id, name: SEARCH_FUNCTION, content: [{ type: "text", text: a.text }] }));
-  for (const c of plan.candidates) {
-    const tools = (c.request.tools ?? []).filter((t) => t !== SEARCH_TOOL);
-    c.request = { ...c.request, messages: [...c.request.messages, asked, ...results], tools: tools.length ? tools : undefined };
-  }
+  for (const c of plan.candidates) c.request = { ...c.request, messages: [...c.request.messages, asked, ...results], toolChoice: { type: "none" } };
 }
 
 /** What the model reads as a search call's result. */

@@ -222,10 +222,11 @@ describe("web search with Exa", () => {
     assert.equal((r.output[1] as { content: { text: string; annotations: unknown[] }[] }).content[0].text, answer);
     assert.equal((r.output[1] as { content: { annotations: unknown[] }[] }).content[0].annotations.length, 1);
     assert.deepEqual(r.tools, [{ type: "web_search", search_context_size: "low", user_location: null }]);
-    // The model was offered the function, then given its call's results, the function withdrawn.
-    const [decide, answered] = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[]; messages: (Msg & { tool_calls?: { id: string }[]; tool_call_id?: string })[] });
+    // The model was offered the function, then given its call's results and asked to answer (tool_choice none).
+    const [decide, answered] = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[]; tool_choice?: unknown; messages: (Msg & { tool_calls?: { id: string }[]; tool_call_id?: string })[] });
     assert.deepEqual(decide.tools!.map((t) => t.function.name), ["web_search"]);
-    assert.equal(answered.tools, undefined);
+    assert.equal(decide.tool_choice, undefined);
+    assert.equal(answered.tool_choice, "none");
     assert.deepEqual(answered.messages.map((m) => m.role), ["user", "assistant", "tool"]);
     assert.equal(answered.messages[1].tool_calls![0].id, "call_ws");
     assert.match(textOf(answered.messages[2]), /^\[1\] Only\nURL: https:\/\/only\.example\.com\/\n(Published: [0-9-]+\n)?Only result\.$/);
@@ -260,6 +261,11 @@ describe("web search with Exa", () => {
     const next = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: [{ role: "user", content: "find it" }, ...(r.output as never[]), { role: "user", content: "and more" }], tools: [{ type: "web_search" }] });
     assert.equal(next.output[0].type, "web_search_call");
     assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "more of it");
+    // With function tools of its own, the request is searched before the model, with the user's words.
+    openai.script([{ kind: "text", text: "ok" }]);
+    await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "find it", tools: [{ type: "web_search" }, { type: "function", name: "lookup", parameters: { type: "object", properties: {} }, strict: false }] });
+    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "find it");
+    assert.deepEqual(((openai.requests.at(-1)!.body as { tools: { function: { name: string } }[] }).tools).map((t) => t.function.name), ["lookup"]);
     // filters.allowed_domains goes to the engine (Exa's includeDomains); a bad one names itself.
     openai.script([searching("x"), { kind: "text", text: "ok" }]);
     await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["https://Example.com/docs"] } }] });
@@ -288,9 +294,9 @@ describe("web search with Exa", () => {
     assert.deepEqual(text.citations, [{ type: "web_search_result_location", url: "https://only.example.com/", title: "Only", encrypted_index: "", cited_text: "Only result." }]);
     assert.deepEqual(m.usage.server_tool_use, { web_search_requests: 1 });
     // The model was offered the search as a function; its answer came from the turn after.
-    const turns = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[] });
+    const turns = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[]; tool_choice?: unknown });
     assert.deepEqual(turns[0].tools!.map((t) => t.function.name), ["web_search"]);
-    assert.equal(turns[1].tools, undefined);
+    assert.equal(turns[1].tool_choice, "none");
     // Streamed, the SDK's accumulator builds the same message.
     openai.script([searching("the only thing"), { kind: "text", text: answer }]);
     const streamed = await claude.messages.stream(params).finalMessage();
