@@ -18,6 +18,7 @@ import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startFakeTavily, TAVILY_TEST_KEY, type FakeTavily } from "../fakes/tavily.ts";
 import { startFakeMcp } from "../helpers/fake-mcp.ts";
+import { ANTHROPIC_TEST_KEY, startFakeAnthropic } from "../fakes/anthropic.ts";
 import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { startTracing } from "../../src/telemetry/otel-sdk.ts";
@@ -657,5 +658,32 @@ mcp_servers:
     await openai.close();
     await exa.close();
     await math.close();
+  }
+});
+
+test("the model decides on a Claude deployment too: its web_search call and the results as a tool_use/tool_result pair, then tool_choice none", async () => {
+  const claude = await startFakeAnthropic();
+  const g = await startTestGateway(`
+providers:
+  - { name: anthropic, type: anthropic, base_url: ${claude.url}, api_key: ${ANTHROPIC_TEST_KEY} }
+deployments:
+  - { id: claude, provider: anthropic, model: claude-sonnet-4-5, pricing: { input: 3, output: 15 } }
+web_search: { engine: mock, max_results: 2 }
+`);
+  try {
+    claude.script([
+      { kind: "tool_calls", calls: [{ id: "toolu_1", name: "web_search", arguments: { query: "gateway news" } }] },
+      { kind: "text", text: "See [gateway-news-1.example.com](https://gateway-news-1.example.com/)." },
+    ]);
+    const r = await new OpenAI({ baseURL: `${g.url}/v1`, apiKey: "none", maxRetries: 0 }).responses.create({ model: "claude", input: "what is new with gateways", tools: [{ type: "web_search" }] });
+    assert.deepEqual(r.output.map((o) => o.type), ["web_search_call", "message"]);
+    assert.equal((r.output[0] as unknown as { action: { query: string } }).action.query, "gateway news");
+    const second = claude.requests.at(-1)!.body as { tool_choice?: { type: string }; tools?: { name: string }[]; messages: { role: string; content: { type: string }[] }[] };
+    assert.deepEqual(second.tool_choice, { type: "none" });
+    assert.deepEqual(second.tools!.map((t) => t.name), ["web_search"]);
+    assert.deepEqual(second.messages.map((m) => [m.role, m.content.map((b) => b.type).join(",")]), [["user", "text"], ["assistant", "tool_use"], ["user", "tool_result"]]);
+  } finally {
+    await g.close();
+    await claude.close();
   }
 });
