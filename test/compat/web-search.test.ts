@@ -494,6 +494,11 @@ test("the mock engine (the embedded config's): made-up results, no cost, and the
     const sb = (r as unknown as { signalbox: { trace_id: string; adjustments: { field: string; detail: string }[] } }).signalbox;
     assert.deepEqual(sb.adjustments, [{ field: "web_search", detail: "2 results from mock added before the last user message" }]);
     assert.ok(!g.usage.recent().find((x) => x.traceId === sb.trace_id)!.cost.request, "no search fee");
+    // Offered the search function (a hosted tool), the mock model searches with the user's words, then cites.
+    const msg = (await new Anthropic({ baseURL: g.url, apiKey: "none", maxRetries: 0 }).messages.create({ model: "mock/a", max_tokens: 64, messages: [{ role: "user", content: "what is new" }], tools: [{ type: "web_search_20250305", name: "web_search" }] })) as unknown as { content: { type: string; input?: { query: string }; citations?: { url: string }[] }[] };
+    assert.deepEqual(msg.content.map((b) => b.type), ["server_tool_use", "web_search_tool_result", "text"]);
+    assert.deepEqual(msg.content[0].input, { query: "what is new" });
+    assert.deepEqual(msg.content[2].citations!.map((c) => c.url), ["https://what-is-new-1.example.com/"]);
   } finally {
     await g.close();
   }

@@ -56,10 +56,13 @@ function lastUserText(req: UpstreamRequest): string {
   return "";
 }
 
-/** The first web search result the gateway put in the prompt (src/engine/web-search.ts: a "URL: " line of a system message). */
+/**
+ * The first web search result the gateway put in the prompt (src/engine/web-search.ts: a "URL: "
+ * line of a system message, or of the result of a search the model asked for).
+ */
 function firstResultUrl(req: UpstreamRequest): string | undefined {
   for (const m of req.messages) {
-    if (m.role !== "system") continue;
+    if (m.role !== "system" && !(m.role === "tool" && m.name === "web_search")) continue;
     for (const p of m.content) {
       const hit = p.type === "text" ? /^URL: (https?:\/\/\S+)$/m.exec(p.text) : null;
       if (hit) return hit[1];
@@ -237,8 +240,11 @@ export function createMockProvider(conn: ProviderConfig): Provider {
 
   function plan(req: UpstreamRequest) {
     const outTokens = Math.max(1, Math.min(s.outputTokens, req.maxOutputTokens ?? Infinity));
-    const toolCall: ToolCall | undefined =
-      req.tools?.length && req.toolChoice?.type !== "none" && (req.toolChoice?.type === "required" || req.toolChoice?.type === "tool" || /\btool\b|\bcall\b/i.test(lastUserText(req)))
+    // Offered the gateway's web search function and not yet given a result: a mock model that searches, with the user's words.
+    const searches = req.toolChoice?.type !== "none" && req.tools?.some((t) => t.name === "web_search") && !req.messages.some((m) => m.role === "tool");
+    const toolCall: ToolCall | undefined = searches
+      ? { id: "call_mock_search", name: "web_search", arguments: JSON.stringify({ query: lastUserText(req).slice(0, 200) }) }
+      : req.tools?.length && req.toolChoice?.type !== "none" && (req.toolChoice?.type === "required" || req.toolChoice?.type === "tool" || /\btool\b|\bcall\b/i.test(lastUserText(req)))
         ? {
             id: "call_mock_0",
             name: req.toolChoice?.type === "tool" ? req.toolChoice.name : req.tools[0].name,
