@@ -530,9 +530,14 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
 
   function toCached(ex: Execution, text: string, reasoning: string | undefined, refusal: string | undefined, toolCalls: ToolCall[], reasoningBlocks?: ReasoningBlock[]): CachedAnswer | undefined {
     if (!ex.deployment || !CACHEABLE_FINISH.has(ex.finishReason)) return undefined;
+    return answerOf(ex, text, reasoning, refusal, toolCalls, reasoningBlocks);
+  }
+
+  /** A whole answer of an execution that succeeded, in the cache's form (what replay() streams). */
+  function answerOf(ex: Execution, text: string, reasoning: string | undefined, refusal: string | undefined, toolCalls: ToolCall[], reasoningBlocks?: ReasoningBlock[]): CachedAnswer {
     return {
-      deployment: ex.deployment.deployment.id,
-      provider: ex.deployment.provider.name,
+      deployment: ex.deployment!.deployment.id,
+      provider: ex.deployment!.provider.name,
       providerModel: ex.providerModel,
       text,
       ...(reasoning ? { reasoning } : {}),
@@ -791,8 +796,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             // It answered without searching: that answer, as a stream.
             const c = ex.deployment!;
             yield { type: "start", ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: c.adjustments.length ? [...plan.adjustments, ...c.adjustments] : plan.adjustments, traceId: ri.traceId, cache: cacheStatus, deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
-            const whole = { deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, text: first.text, ...(first.reasoning ? { reasoning: first.reasoning } : {}), ...(first.reasoningBlocks?.length ? { reasoningBlocks: first.reasoningBlocks } : {}), ...(first.refusal ? { refusal: first.refusal } : {}), toolCalls: first.toolCalls, finishReason: ex.finishReason!, rawFinishReason: ex.rawFinishReason ?? "", usage: ex.usage, storedAt: Date.now() };
-            for (const events of replay(whole)) yield { type: "delta", events };
+            for (const events of replay(answerOf(ex, first.text, first.reasoning, first.refusal, first.toolCalls, first.reasoningBlocks))) yield { type: "delta", events };
             finished = true;
             learnOutput(routed.exec, plan, ex);
             yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
