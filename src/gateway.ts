@@ -43,6 +43,8 @@ import { createMemoryCompletionStore } from "./compat/chat-store.ts";
 import { createMemoryConversationStore } from "./compat/responses/conversations.ts";
 import { createBackgroundRuns, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from "./compat/responses/background.ts";
 import { createBatchRunner } from "./batch/runner.ts";
+import { createMemoryVectorStoreStore } from "./vectors/store.ts";
+import { createVectorStores, type VectorStores } from "./vectors/service.ts";
 import type { BatchApi } from "./batch/http.ts";
 import { chatService, codeName } from "./server/chat-service.ts";
 import { embeddingService } from "./server/embedding-service.ts";
@@ -139,6 +141,8 @@ export interface Gateway {
   engine: ChatEngine;
   /** The Batch API's files and batches, and the runner working through them. */
   batches: BatchApi;
+  /** Vector stores and their indexing (src/vectors). */
+  vectors: VectorStores;
   /** Plain-HTTP front door (the OpenAI-compatible endpoint); true when it answered the request. */
   handleHttp(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean;
   /** The Realtime API (/v1/realtime): HTTP/1.1 WebSocket upgrades, and the sessions they opened. */
@@ -478,6 +482,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
   const batches: BatchApi = { store: batchStore, runner: batchRunner, maxFileBytes: config.batches.maxFileBytes };
   batchRunner.kick();
+  // Vector stores (vector_stores in the config): their files are the Files API's uploads.
+  const vectorStore = config.store.postgresUrl
+    ? await (await import("./vectors/postgres-store.ts")).createPostgresVectorStoreStore(config.store.postgresUrl, { log })
+    : createMemoryVectorStoreStore();
+  const vectors = createVectorStores({ store: vectorStore, files: batchStore, engine, core: () => core, callerOf: (name) => control.directory.callerByName(name) });
   // Stored Responses API responses (responses.store): PostgreSQL with store.postgres_url, else memory;
   // what has expired is dropped at start and every hour.
   const responsesPg = config.responses.store && config.store.postgresUrl ? await import("./compat/responses/postgres-store.ts") : undefined;
@@ -507,7 +516,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   metrics.watchRealtime(() => ({ websocket: realtime.open - realtime.calls, webrtc: realtime.calls }));
   metrics.watchSpendCaps(() => spendCaps.all());
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, GuardrailService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName, PromptService.typeName]);
-  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }, createPassthrough(core, transport), realtime, health);
+  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }, createPassthrough(core, transport), realtime, health, vectors);
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
   const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));
@@ -608,6 +617,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     core,
     engine,
     batches,
+    vectors,
     handleHttp,
     realtime,
     health,
@@ -651,6 +661,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       spendCaps.stop();
       // Batch lines under way finish first (they record usage and write to the stores below).
       await batchRunner.stop().catch(() => {});
+      await vectors.close().catch(() => {});
+      await vectorStore.close().catch(() => {});
       await batchStore.close().catch(() => {});
       clearInterval(responseSweeper);
       // Background responses under way end now, as failed (saying the gateway stopped), and record their usage.

@@ -1,6 +1,6 @@
 // OpenAI's Files and Batch APIs on the OpenAI-compatible endpoint, as the official SDK calls them:
 //
-//   POST   /v1/files                 multipart/form-data: file (JSONL), purpose "batch", expires_after
+//   POST   /v1/files                 multipart/form-data: file, purpose "batch" (JSONL) or "assistants"/"user_data" (documents for vector stores), expires_after
 //   GET    /v1/files                 ?purpose, limit (1..10000, default 10000), after, order (desc|asc)
 //   GET    /v1/files/{id}            the file object
 //   GET    /v1/files/{id}/content    the bytes (an input file, or a batch's output or error file)
@@ -19,7 +19,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { bad, isObj } from "../compat/request.ts";
 import type { BatchRunner } from "./runner.ts";
-import { BATCH_ENDPOINTS, newBatchId, secs, storable, newFileId, type BatchEndpoint, type BatchRecord, type BatchStore, type FilePurpose, type StoredFile, type Visibility } from "./store.ts";
+import { BATCH_ENDPOINTS, FILE_PURPOSES, newBatchId, secs, storable, newFileId, type BatchEndpoint, type BatchRecord, type BatchStore, type FilePurpose, type StoredFile, type Visibility } from "./store.ts";
 
 export interface BatchApi {
   store: BatchStore;
@@ -148,7 +148,7 @@ export async function serveBatchApi({ api, req, res, path, query, caller, readBo
   if (path === "/v1/files") {
     if (method === "GET") {
       const purpose = query.get("purpose") ?? undefined;
-      if (purpose !== undefined && purpose !== "batch" && purpose !== "batch_output") bad("purpose", `must be "batch" or "batch_output", got "${purpose}"`);
+      if (purpose !== undefined && !(FILE_PURPOSES as readonly string[]).includes(purpose)) bad("purpose", `must be one of ${FILE_PURPOSES.join(", ")}, got "${purpose}"`);
       const order = query.get("order") ?? "desc";
       if (order !== "asc" && order !== "desc") return bad("order", `must be "asc" or "desc", got "${order}"`);
       const p = await store.listFiles({ visibility: v, purpose: purpose as FilePurpose | undefined, after: query.get("after") ?? undefined, limit: intParam(query, "limit", 1, 10_000, 10_000), order });
@@ -166,9 +166,10 @@ export async function serveBatchApi({ api, req, res, path, query, caller, readBo
       return bad("body", "could not parse the multipart/form-data body");
     }
     const purpose = form.get("purpose");
-    if (purpose !== "batch") bad("purpose", `must be "batch" (this gateway keeps files for its Batch API only), got ${JSON.stringify(typeof purpose === "string" ? purpose : null)}`);
+    // Batch input, and documents for vector stores (file search); batch_output files are the gateway's own.
+    if (purpose !== "batch" && purpose !== "assistants" && purpose !== "user_data") bad("purpose", `must be "batch" (the Batch API's input) or "assistants" / "user_data" (documents for vector stores), got ${JSON.stringify(typeof purpose === "string" ? purpose : null)}`);
     const file = form.get("file");
-    if (!file || typeof file === "string") return bad("file", "is required: the JSONL file of requests");
+    if (!file || typeof file === "string") return bad("file", purpose === "batch" ? "is required: the JSONL file of requests" : "is required: the document");
     const content = Buffer.from(await file.arrayBuffer());
     if (content.length > api.maxFileBytes) bad("file", `is ${content.length} bytes; at most ${api.maxFileBytes} (batches.max_file_mb)`);
     if (!content.length) bad("file", "is empty");
@@ -183,8 +184,8 @@ export async function serveBatchApi({ api, req, res, path, query, caller, readBo
       bytes: content.length,
       created_at: created,
       // A name is only a label: what cannot be kept as text becomes U+FFFD.
-      filename: file.name && file.name !== "blob" ? file.name.toWellFormed().replaceAll("\u0000", "\ufffd") : "batch.jsonl",
-      purpose: "batch",
+      filename: file.name && file.name !== "blob" ? file.name.toWellFormed().replaceAll("\u0000", "\ufffd") : purpose === "batch" ? "batch.jsonl" : "upload",
+      purpose,
       status: "processed",
       ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}),
       owner,
@@ -204,7 +205,7 @@ export async function serveBatchApi({ api, req, res, path, query, caller, readBo
       const f = await fileFor(id);
       const bytes = await store.fileContent(id);
       if (!bytes) throw new GatewayError("not_found", `file_id: no file "${id}"`, { field: "file_id" });
-      res.writeHead(200, { "content-type": "application/jsonl", "content-length": String(bytes.length), "content-disposition": `attachment; filename="${f.filename.replace(/["\\\r\n]/g, "_")}"` });
+      res.writeHead(200, { "content-type": f.purpose === "batch" || f.purpose === "batch_output" ? "application/jsonl" : "application/octet-stream", "content-length": String(bytes.length), "content-disposition": `attachment; filename="${f.filename.replace(/["\\\r\n]/g, "_")}"` });
       res.end(bytes);
       return 200;
     }

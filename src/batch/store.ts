@@ -17,8 +17,9 @@ export interface Owner {
   team: string;
 }
 
-export type FilePurpose = "batch" | "batch_output" | "user_data";
-export const FILE_PURPOSES: readonly FilePurpose[] = ["batch", "batch_output", "user_data"];
+/** batch and batch_output: the Batch API's; assistants and user_data: documents for vector stores (src/vectors). */
+export type FilePurpose = "batch" | "batch_output" | "assistants" | "user_data";
+export const FILE_PURPOSES: readonly FilePurpose[] = ["batch", "batch_output", "assistants", "user_data"];
 
 /** An uploaded (or produced) file, as OpenAI's FileObject plus its owner. */
 export interface StoredFile {

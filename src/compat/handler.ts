@@ -65,6 +65,8 @@ import { toAnthropicError } from "./anthropic/errors.ts";
 import { toGeminiError } from "./gemini/errors.ts";
 import { geminiPath, serveGenerateContent } from "./gemini/handler.ts";
 import { isBatchPath, serveBatchApi, type BatchApi } from "../batch/http.ts";
+import { isVectorStorePath, serveVectorStores } from "../vectors/http.ts";
+import type { VectorStores } from "../vectors/service.ts";
 import { PASSTHROUGH_PREFIX, type Passthrough } from "./passthrough.ts";
 import { isCallsPath, type RealtimeDoor } from "./realtime.ts";
 import { deploymentsBehind, isOpenRouterPath, openRouterModelFields, openRouterRoute, serveOpenRouter, toOpenRouterError, type ListedModel } from "./openrouter.ts";
@@ -221,7 +223,7 @@ export interface StoredCompletions {
   retentionMs: number;
 }
 
-export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps, passthrough?: Passthrough, realtime?: RealtimeDoor, health?: { readonly serving: boolean }): (req: Req, res: Res) => boolean {
+export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batches?: BatchApi, responses?: StoredResponses, completions?: StoredCompletions, feedback?: FeedbackDeps, passthrough?: Passthrough, realtime?: RealtimeDoor, health?: { readonly serving: boolean }, vectors?: VectorStores): (req: Req, res: Res) => boolean {
   const maxBytes = core.config.server.maxRequestBytes;
   const started = Math.floor(Date.now() / 1000);
 
@@ -505,6 +507,10 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         return;
       }
       // The Batch APIs (after chat: the hot path checks nothing more).
+      if (vectors && isVectorStorePath(path)) {
+        status = await serveVectorStores({ api: vectors, method: req.method ?? "GET", path, query: queryOf(req), caller, ri, signal: ac.signal, readBody: (limit) => readBody(req, limit), res: res as ServerResponse, send: (s, b, h) => sendJson(res, s, b, { ...h, "x-request-id": ri.id }) });
+        return;
+      }
       if (batches && (isBatchPath(path) || isMessageBatchPath(path))) {
         const query = queryOf(req);
         const read = (limit: number) => readBody(req, limit);
@@ -687,7 +693,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           return;
         }
         const body = portkeyedRaw(pk, ri, await readBody(req, maxBytes));
-        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.control.prompts, mcp: core.config.mcpServers ? core.mcp : undefined });
+        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.control.prompts, mcp: core.config.mcpServers ? core.mcp : undefined, vectors });
         return;
       }
       if (isConversationPath(path)) {
@@ -762,7 +768,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path) || isPortkeyAdminPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path) || isPortkeyAdminPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(vectors && isVectorStorePath(path)) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

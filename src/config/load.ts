@@ -13,6 +13,7 @@ import { ALERT_EVENTS, PLACEHOLDER } from "./types.ts";
 import type {
   McpServerConfig,
   WebSearchConfig,
+  VectorStoresConfig,
   AlertConfig,
   PromptConfig,
   Capability,
@@ -634,6 +635,17 @@ const rootSpec = obj<any>({
       deployments: opt(list(str({ min: 1 })), []),
     }),
   ),
+  // Vector stores and file search (src/vectors): the embedding model that indexes files and queries, an optional rerank model, chunking defaults.
+  vector_stores: opt(
+    obj({
+      embedding: req(str({ min: 1 })),
+      rerank: opt(str({ min: 1 })),
+      max_chunk_size_tokens: opt(num({ min: 100, max: 4096, int: true }), 800),
+      chunk_overlap_tokens: opt(num({ min: 0, max: 2048, int: true }), 400),
+      max_files: opt(num({ min: 1, max: 100_000, int: true }), 10_000),
+      indexing_concurrency: opt(num({ min: 1, max: 64, int: true }), 2),
+    }),
+  ),
   // The Batch API (src/batch): lines run at once per replica, batches run at once per replica, and the largest input file.
   batches: opt(obj({ concurrency: opt(num({ min: 1, max: 256, int: true }), 4), parallel: opt(num({ min: 1, max: 64, int: true }), 4), max_file_mb: opt(num({ min: 1, max: 512, int: true }), 100) }), {}),
   // Prompt templates the Responses API's `prompt` names: id, version, model, instructions, messages ({{variable}} placeholders).
@@ -971,6 +983,15 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   const matchesWildcard = (m: string) => wildcards.has(m) || wildcardFor(byPrefix, m) !== undefined;
   raw.routes.forEach((r: RouteConfig, i: number) => finishRoute(r, `routes[${i}]`, deployments, known));
   checkTaskCycles(routes, aliases);
+  if (raw.vectorStores) {
+    for (const [field, op] of [["embedding", "embeddings"], ["rerank", "rerank"]] as const) {
+      const m = raw.vectorStores[field];
+      if (m === undefined) continue;
+      const d = deployments.get(m);
+      if (d && !d.operations.includes(op)) throw new ConfigError(`vector_stores.${field}`, `deployment "${m}" does not serve ${op} (operations: ${d.operations.join(", ")})`);
+      if (!d && !known(m) && !matchesWildcard(m)) throw new ConfigError(`vector_stores.${field}`, `unknown route, alias or deployment "${m}"`);
+    }
+  }
   const keyNames = new Set<string>();
   const hashes = new Set<string>();
   (raw.keys as KeyConfig[]).forEach((k, i) => {
@@ -1026,9 +1047,18 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     ...(raw.webSearch ? { webSearch: webSearchConfig(raw.webSearch) } : {}),
     tagBudgets: tagBudgetsOf(raw.tagBudgets),
     ...(raw.healthChecks ? { healthChecks: { intervalMs: raw.healthChecks.intervalSeconds * 1000, timeoutMs: raw.healthChecks.timeoutMs ?? 20_000, deployments: raw.healthChecks.deployments ?? [] } } : {}),
+    ...(raw.vectorStores ? { vectorStores: vectorStoresConfig(raw.vectorStores) } : {}),
     batches: { concurrency: raw.batches.concurrency ?? 4, parallel: raw.batches.parallel ?? 4, maxFileBytes: (raw.batches.maxFileMb ?? 100) * 1024 * 1024 },
     responses: { store: raw.responses.store ?? true, retentionDays: raw.responses.retentionDays ?? 30, memoryBytes: (raw.responses.memoryMb ?? 64) * 1024 * 1024 },
   };
+}
+
+/** `vector_stores`: an overlap of at most half a chunk, as OpenAI's static chunking allows. */
+function vectorStoresConfig(v: { embedding: string; rerank?: string; maxChunkSizeTokens?: number; chunkOverlapTokens?: number; maxFiles?: number; indexingConcurrency?: number }): VectorStoresConfig {
+  const size = v.maxChunkSizeTokens ?? 800;
+  const overlap = v.chunkOverlapTokens ?? Math.min(400, size / 2);
+  if (overlap > size / 2) throw new ConfigError("vector_stores.chunk_overlap_tokens", `must be at most half of max_chunk_size_tokens (${size / 2}), got ${overlap}`);
+  return { embedding: v.embedding, ...(v.rerank ? { rerank: v.rerank } : {}), chunking: { maxChunkSizeTokens: size, chunkOverlapTokens: overlap }, maxFiles: v.maxFiles ?? 10_000, indexingConcurrency: v.indexingConcurrency ?? 2 };
 }
 
 /** tag_budgets: one cap per tag. */

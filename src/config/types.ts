@@ -151,6 +151,21 @@ export interface Pricing extends PriceSet {
   source: string;
 }
 
+/**
+ * The gateway's vector stores (src/vectors): `embedding` (a model, route or deployment id that
+ * serves embeddings) embeds every chunk and every query, as requests of the key that made the
+ * store; `rerank` (optional) orders the closest chunks again with a rerank model; the chunking a
+ * file gets when its request names none; how many files one store may hold; how many files a
+ * replica indexes at once.
+ */
+export interface VectorStoresConfig {
+  embedding: string;
+  rerank?: string;
+  chunking: { maxChunkSizeTokens: number; chunkOverlapTokens: number };
+  maxFiles: number;
+  indexingConcurrency: number;
+}
+
 /** `web_search`: the search API asked before the model, for requests that want web results. */
 export interface WebSearchConfig {
   /** "mock": results made from the query, no key, no cost (the embedded default config's). */
@@ -600,6 +615,8 @@ export interface Config {
    * file (`batches.max_file_mb`, default 100).
    */
   batches: { concurrency: number; parallel: number; maxFileBytes: number };
+  /** Vector stores and file search (`vector_stores`; absent: the Vector Stores API and `file_search` are refused). */
+  vectorStores?: VectorStoresConfig;
   /**
    * Active checks of deployments in the background (`health_checks`): every `interval_seconds`,
    * one replica (a Redis claim when shared) sends each deployment named (default all) a minimal

@@ -496,6 +496,62 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 23,
+    name: "vector stores: stores, their files and each file's chunks with embeddings, and file batches",
+    // Ids sort by byte (COLLATE "C"), as the memory store's string comparison does, whatever the
+    // database's locale. meta is the record's JSON; the columns beside it are copies for filtering
+    // and sorting, except a file's status, usage_bytes and indexing_since, which the store keeps there.
+    sql: `
+      CREATE TABLE signalbox_vector_stores (
+        id          text COLLATE "C" PRIMARY KEY,
+        created_at  timestamptz NOT NULL,
+        owner_team  text NOT NULL,
+        owner_key   text NOT NULL,
+        expires_at  timestamptz,
+        status      text NOT NULL,
+        revision    bigint NOT NULL,
+        meta        jsonb NOT NULL
+      );
+      CREATE INDEX signalbox_vector_stores_list_idx ON signalbox_vector_stores (created_at, id);
+      CREATE INDEX signalbox_vector_stores_team_idx ON signalbox_vector_stores (owner_team, created_at, id);
+      CREATE INDEX signalbox_vector_stores_key_idx ON signalbox_vector_stores (owner_key, created_at, id);
+      CREATE INDEX signalbox_vector_stores_expires_idx ON signalbox_vector_stores (expires_at) WHERE status <> 'expired' AND expires_at IS NOT NULL;
+
+      CREATE TABLE signalbox_vector_store_files (
+        store_id        text COLLATE "C" NOT NULL REFERENCES signalbox_vector_stores (id) ON DELETE CASCADE,
+        file_id         text COLLATE "C" NOT NULL,
+        created_at      timestamptz NOT NULL,
+        status          text NOT NULL,
+        indexing_since  timestamptz,
+        usage_bytes     bigint NOT NULL DEFAULT 0,
+        meta            jsonb NOT NULL,
+        PRIMARY KEY (store_id, file_id)
+      );
+      CREATE INDEX signalbox_vector_store_files_list_idx ON signalbox_vector_store_files (store_id, created_at, file_id);
+      -- What a sweep takes up: only files being indexed, the longest quiet first.
+      CREATE INDEX signalbox_vector_store_files_stale_idx ON signalbox_vector_store_files (indexing_since NULLS FIRST) WHERE status = 'in_progress';
+
+      CREATE TABLE signalbox_vector_store_chunks (
+        store_id  text COLLATE "C" NOT NULL,
+        file_id   text COLLATE "C" NOT NULL,
+        n         integer NOT NULL,
+        text      text NOT NULL,
+        tokens    integer NOT NULL,
+        vector    bytea NOT NULL,
+        PRIMARY KEY (store_id, file_id, n),
+        FOREIGN KEY (store_id, file_id) REFERENCES signalbox_vector_store_files (store_id, file_id) ON DELETE CASCADE
+      );
+
+      CREATE TABLE signalbox_vector_store_file_batches (
+        id          text COLLATE "C" PRIMARY KEY,
+        store_id    text COLLATE "C" NOT NULL REFERENCES signalbox_vector_stores (id) ON DELETE CASCADE,
+        created_at  timestamptz NOT NULL,
+        meta        jsonb NOT NULL
+      );
+      CREATE INDEX signalbox_vector_store_file_batches_store_idx ON signalbox_vector_store_file_batches (store_id);
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -20,6 +20,9 @@ interface ChatCounter {
 export interface O200k {
   countTokens(text: string, o?: { allowedSpecial?: Set<string>; disallowedSpecial?: Set<string> }): number;
   countChatCompletionTokens: ChatCounter;
+  /** Tokens of a text (special tokens read as text), and back: what cuts a file into chunks of so many tokens. */
+  encode(text: string, o?: { disallowedSpecial?: Set<string> }): number[];
+  decode(tokens: Iterable<number>): string;
 }
 
 export const RANKS_FILE = fileURLToPath(new URL("../../dist/tokenizer/o200k_base.json", import.meta.url));
@@ -44,10 +47,10 @@ export function loadO200k(file = RANKS_FILE): O200k & { source: "json" | "module
     // What gpt-tokenizer/model/gpt-4o builds, minus the spec's catalogue data: the chat counter
     // exists for models that call functions.
     const api = GptEncoding.getEncodingApiForModel("gpt-4o", () => ranks, { supported_features: ["function_calling"] } as never);
-    return { countTokens: api.countTokens, countChatCompletionTokens: api.countChatCompletionTokens as unknown as ChatCounter, source: "json" };
+    return { countTokens: api.countTokens, countChatCompletionTokens: api.countChatCompletionTokens as unknown as ChatCounter, encode: api.encode, decode: api.decode, source: "json" };
   }
   const mod = require("gpt-tokenizer/cjs/model/gpt-4o") as O200k;
-  return { countTokens: mod.countTokens, countChatCompletionTokens: mod.countChatCompletionTokens, source: "module" };
+  return { countTokens: mod.countTokens, countChatCompletionTokens: mod.countChatCompletionTokens, encode: mod.encode, decode: mod.decode, source: "module" };
 }
 
 /** Write the JSON from the installed module (the build's step). */

@@ -27,7 +27,10 @@ import type { ContentPart, UpstreamRequest } from "./types.ts";
 import { fileText } from "./types.ts";
 
 /** gpt-tokenizer's o200k_base encoder with gpt-4o's chat framing (./o200k.ts). */
-const { countTokens: rawO200k, countChatCompletionTokens } = loadO200k();
+const { countTokens: rawO200k, countChatCompletionTokens, encode: o200kEncode, decode: o200kDecode } = loadO200k();
+/** A text as o200k tokens (special tokens' text read as plain text) and back. */
+export const encodeO200k = (text: string): number[] => o200kEncode(text, { disallowedSpecial: new Set() });
+export const decodeO200k = (tokens: Iterable<number>): string => o200kDecode(tokens);
 
 /** Which tokenizer (exact) or calibration (estimated) counts a model's tokens. */
 export type TokenFamily = "o200k" | "cl100k" | "anthropic" | "anthropic-2026" | "gemini" | "generic";

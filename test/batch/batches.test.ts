@@ -294,7 +294,7 @@ describe("validation", () => {
     await refused({ endpoint: "/v1/chat/completions", completion_window: "24h" }, "input_file_id");
     await refused({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h", metadata: { n: 1 } }, "metadata.n");
     await assert.rejects(client.batches.create({ input_file_id: "file-nope", endpoint: "/v1/chat/completions", completion_window: "24h" }), (e: InstanceType<typeof OpenAI.APIError>) => e.status === 404);
-    await assert.rejects(client.files.create({ file: await toFile(Buffer.from("{}\n"), "x.jsonl"), purpose: "assistants" }), (e: InstanceType<typeof OpenAI.APIError>) => e.status === 400 && (e.error as { param?: string }).param === "purpose");
+    await assert.rejects(client.files.create({ file: await toFile(Buffer.from("{}\n"), "x.jsonl"), purpose: "fine-tune" }), (e: InstanceType<typeof OpenAI.APIError>) => e.status === 400 && (e.error as { param?: string }).param === "purpose");
   });
 });
 

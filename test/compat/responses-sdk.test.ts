@@ -541,7 +541,7 @@ describe("refusals and errors in OpenAI's shape", () => {
       [{ input: [{ role: "user", content: "Hi" }, { type: "function_call_output", call_id: "nope", output: "x" }] }, "input[1].call_id"],
       [{ input: [{ role: "user", content: "Hi" }, { role: "user", content: [] }] }, "input[1].content"],
       [{ input: [{ type: "item_reference", id: "msg_1" }] }, "input[0].id"],
-      [{ input: [{ type: "file_search_call", id: "fs_1", status: "completed", queries: [] }] }, "input[0].type"],
+      [{ input: [{ type: "computer_call", id: "cu_1", call_id: "c1", status: "completed", action: { type: "screenshot" }, pending_safety_checks: [] }] }, "input[0].type"],
       [{ tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] }, "tools[0].type"],
       [{ tools: [{ type: "web_search", search_context_size: "huge" }] }, "tools[0].search_context_size"],
       [{ tools: [{ type: "function", function: { name: "f" } }] }, "tools[0].function"],

@@ -25,6 +25,7 @@ import { isObj } from "../request.ts";
 import { parseResponsesRequest, type ResponsesRequest } from "./request.ts";
 import { runApprovals, runMcpTurns } from "./mcp-loop.ts";
 import type { McpHub } from "../../mcp/hub.ts";
+import type { VectorStores } from "../../vectors/service.ts";
 import { failedJson, pendingJson, replayEvents, responseId, responseJson, responsesStreamWriter, type ResponseContext } from "./response.ts";
 import { MAX_CHAIN, withIds, type ResponseStore, type StoredResponse } from "./store.ts";
 import { MAX_CONVERSATION_ITEMS, type ConversationStore, type ConversationUsage } from "./conversations.ts";
@@ -43,7 +44,7 @@ export interface StoredResponses {
 }
 
 /** What the compat handler gives this door for one request. */
-export type ResponsesDeps = DoorDeps & { responses?: StoredResponses; prompts?: PromptLibrary; mcp?: McpHub };
+export type ResponsesDeps = DoorDeps & { responses?: StoredResponses; prompts?: PromptLibrary; mcp?: McpHub; vectors?: VectorStores };
 
 export const isStoredResponsePath = (path: string) => path.startsWith("/v1/responses/") && path.length > "/v1/responses/".length;
 
@@ -241,7 +242,7 @@ async function answer(res: Res, d: ResponsesDeps, raw: Json, c: Context, id: str
   const items = kept ? withIds(body.input, (prefix, i) => `${prefix}_${suffix}_i${i}`) : [];
   const common = { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId };
 
-  if (parsed.mcp.length || hasApprovalAnswers(body)) return answerWithMcp(res, d, { body, history, historyPath, parsed, ctx, er, kept, items, common, background });
+  if (parsed.mcp.length || parsed.fileSearch || hasApprovalAnswers(body)) return answerWithMcp(res, d, { body, history, historyPath, parsed, ctx, er, kept, items, common, background });
   if (background) return runInBackground(res, d, d.responses!, ctx, er, items, common, hold, parsed.call.stream);
 
   if (!parsed.call.stream) {
@@ -309,10 +310,11 @@ async function answerWithMcp(
 ): Promise<number> {
   const { ri, caller, signal } = d;
   const { history, historyPath, ctx, er, kept, items, common } = x;
-  if (x.background) throw new GatewayError("invalid_argument", "background: a response with mcp tools cannot run in the background on this gateway", { field: "background" });
+  const what = x.parsed.mcp.length ? "mcp tools" : "the file_search tool";
+  if (x.background) throw new GatewayError("invalid_argument", `background: a response with ${what} cannot run in the background on this gateway`, { field: "background" });
   const hub = d.mcp;
-  if (x.parsed.mcp.length === 0) throw new GatewayError("invalid_argument", "input: mcp_approval_response items need the request's mcp tools (send the tools again, as with OpenAI)", { field: "input" });
-  const approvals = await runApprovals({ hub: hub!, caller, ri }, ctx, x.body, history, x.parsed.mcp, signal);
+  if (x.parsed.mcp.length === 0 && hasApprovalAnswers(x.body)) throw new GatewayError("invalid_argument", "input: mcp_approval_response items need the request's mcp tools (send the tools again, as with OpenAI)", { field: "input" });
+  const approvals = x.parsed.mcp.length ? await runApprovals({ hub: hub!, caller, ri }, ctx, x.body, history, x.parsed.mcp, signal) : { body: x.body, approved: [] };
   const reparse = (extra: Json[], id: string) => {
     const input = approvals.body.input;
     const all = [...(Array.isArray(input) ? input : [{ type: "message", role: "user", content: input }]), ...extra];
@@ -320,7 +322,7 @@ async function answerWithMcp(
   };
   const parsed = approvals.body !== x.body ? reparse([], ri.id) : x.parsed;
   const listedBefore = new Set(history.filter((h): h is Json => isObj(h) && h.type === "mcp_list_tools").map((h) => String(h.server_label)));
-  const turns = { hub: hub!, caller, ri, run: (e: EngineRequest) => d.engine.complete(e), reparse, listedBefore, approvedCalls: approvals.approved };
+  const turns = { hub, vectors: d.vectors, caller, ri, run: (e: EngineRequest) => d.engine.complete(e), reparse, listedBefore, approvedCalls: approvals.approved };
   const model = er.call.model;
 
   if (!er.call.stream) {

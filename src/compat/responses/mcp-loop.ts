@@ -22,7 +22,9 @@ import { bad, isObj, type Json } from "../request.ts";
 import type { McpToolSpec } from "./mcp-tool.ts";
 import { MAX_TURNS, mcpFunctionName, offerTools, runTool, usableServer, type Offered } from "../../mcp/offer.ts";
 import { sumUsage } from "../choices.ts";
-import type { ResponsesRequest } from "./request.ts";
+import { FILE_SEARCH_FUNCTION, type FileSearchSpec, type ResponsesRequest } from "./request.ts";
+import type { ToolDef } from "../../providers/types.ts";
+import type { SearchHit, VectorStores } from "../../vectors/service.ts";
 import { itemId, responseJson, responsesStreamWriter, responsesUsage, type ResponseContext } from "./response.ts";
 
 
@@ -59,7 +61,10 @@ function itemEvents(ev: McpEvents, item: Json, index: number): void {
 }
 
 export interface McpTurnDeps {
-  hub: McpHub;
+  /** Absent: the response has no mcp tools (only file_search). */
+  hub?: McpHub;
+  /** The gateway's vector stores, for the file_search tool. */
+  vectors?: VectorStores;
   caller: Caller;
   ri: RequestInfo;
   run: (er: EngineRequest) => Promise<Answer>;
@@ -80,7 +85,8 @@ interface Turn {
   shown: Json[];
   /** The next turn's: the model's own items (function calls with their provider ids and replay state). */
   internal: Json[];
-  calls: { x: Exposed; item: Json; callId: string; index: number }[];
+  /** Calls the gateway runs: an mcp tool's (x), or a file search (no x). */
+  calls: { x?: Exposed; item: Json; callId: string; index: number; args?: string }[];
   /** The turn ends the response: an approval to wait for, or a call of the caller's own function. */
   stop: boolean;
   /** What the turn used and cost (its usage record's), and how many attempts it made. */
@@ -95,7 +101,9 @@ interface Turn {
  * response.failed with `partial` (the output so far).
  */
 export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: EngineRequest, parsed: ResponsesRequest, ev: McpEvents | undefined, partial: Json[]): Promise<Json> {
-  const servers = resolveServers(d.hub, d.caller, parsed.mcp);
+  const servers = parsed.mcp.length ? resolveServers(d.hub, d.caller, parsed.mcp) : [];
+  const fs = parsed.fileSearch;
+  const search = fs ? await fileSearchOf(d, fs) : undefined;
   const output = partial;
   const push = (item: Json) => {
     output.push(item);
@@ -103,7 +111,8 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
   };
   for (const item of d.approvedCalls) push(item);
   const own = new Set((parsed.call.request.tools ?? []).map((t) => t.name));
-  const { exposed, defs, offered } = await offerTools(d.hub, d.caller, parsed.mcp, servers, own, er.signal, "server_label");
+  const { exposed, defs, offered } = parsed.mcp.length ? await offerTools(d.hub!, d.caller, parsed.mcp, servers, own, er.signal, "server_label") : { exposed: new Map<string, Exposed>(), defs: [], offered: [] };
+  if (search) defs.push(FILE_SEARCH_TOOL);
   offered.forEach((list, i) => {
     const spec = parsed.mcp[i];
     if (!d.listedBefore.has(spec.label)) {
@@ -121,16 +130,30 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
   for (let n = 0; n < MAX_TURNS; n++) {
     const p = n === 0 ? parsed : d.reparse(turns, newRequestId());
     p.call.request.tools = [...(p.call.request.tools ?? []), ...defs];
+    if (n === 0 && fs?.firstChoice) p.call.request.toolChoice = fs.firstChoice;
     if (p.call.webSearch) p.call.webSearch = { ...p.call.webSearch, memo: searchMemo };
     const turnEr = { ...er, call: p.call };
-    const t = ev && d.stream ? await streamedTurn(d.stream, turnEr, ctx, exposed, output.length, ev, d.ri.traceId) : await unaryTurn(d.run, turnEr, ctx, exposed, output.length);
+    const annotate = search ? (text: string) => search.citations(text) : undefined;
+    const t = ev && d.stream ? await streamedTurn(d.stream, turnEr, ctx, exposed, output.length, ev, d.ri.traceId, annotate) : await unaryTurn(d.run, turnEr, ctx, exposed, output.length, search !== undefined);
     last = t.response;
     used.push(t.used);
     attempts += t.attempts;
     output.push(...t.shown);
+    if (!ev && search) for (const item of t.shown) if (item.type === "message") annotateMessage(item, search.citations);
     const results: Json[] = [];
     await Promise.all(
       t.calls.map(async (c) => {
+        if (!c.x) {
+          // The gateway's file_search function: the model's queries searched in the request's stores.
+          if (ev) ev.emit("response.file_search_call.searching", { item_id: c.item.id, output_index: c.index });
+          const text = await search!.run(c.item, c.args ?? "{}", er.signal);
+          results.push({ type: "function_call_output", call_id: c.callId, output: text });
+          if (ev) {
+            ev.emit(c.item.status === "failed" ? "response.file_search_call.failed" : "response.file_search_call.completed", { item_id: c.item.id, output_index: c.index });
+            ev.emit("response.output_item.done", { output_index: c.index, item: c.item });
+          }
+          return;
+        }
         const images = await runCall(d, c.x, c.item, er.signal);
         const text = c.item.error ? `Error: ${c.item.error}` : (c.item.output as string);
         // The result's images go to the model with its text (the mcp_call item carries the text).
@@ -148,11 +171,94 @@ export async function runMcpTurns(d: McpTurnDeps, ctx: ResponseContext, er: Engi
   }
   const r = last!;
   const total = sumUsage(used);
-  return { ...r, output, usage: responsesUsage(total.usage), signalbox: { ...(r.signalbox as Json), cost_nano_usd: total.cost.total, attempts } };
+  // The searches' embedding (and rerank) requests are records of their own; the response's cost counts them.
+  const searchCost = search?.costNanos() ?? 0;
+  return { ...r, output, usage: responsesUsage(total.usage), signalbox: { ...(r.signalbox as Json), cost_nano_usd: total.cost.total + searchCost, attempts, ...(search ? { file_search_cost_nano_usd: searchCost } : {}) } };
+}
+
+/** The function the model searches the request's vector stores with (the file_search tool). */
+const FILE_SEARCH_TOOL: ToolDef = {
+  name: FILE_SEARCH_FUNCTION,
+  description: "Search the user's uploaded files for passages relevant to the question. Results come with the file's name: cite a file you use by its name in square brackets, as [name].",
+  parameters: { type: "object", properties: { queries: { type: "array", items: { type: "string" }, description: "One or more search queries" } }, required: ["queries"] },
+};
+
+/** The queries of a file_search call ("[]" when it names none). */
+function searchQueries(args: string): string[] {
+  try {
+    const j = JSON.parse(args) as { queries?: unknown; query?: unknown };
+    const list = Array.isArray(j.queries) ? j.queries : typeof j.query === "string" ? [j.query] : [];
+    return list.filter((q): q is string => typeof q === "string" && q.trim() !== "").slice(0, 10).map((q) => q.slice(0, 4_000));
+  } catch {
+    return [];
+  }
+}
+
+/** What the model reads as a file search's result. */
+function resultsText(hits: readonly SearchHit[]): string {
+  if (!hits.length) return "The file search found nothing relevant.";
+  return `Results of the file search. Cite a file you use by its name in square brackets, as [name].\n\n${hits.map((h, i) => `[${i + 1}] ${h.filename} (${h.file_id}, score ${h.score.toFixed(3)})\n${h.content.map((c) => c.text).join("\n")}`).join("\n\n")}`;
+}
+
+interface FileSearchRun {
+  /** Search with a call's queries and fill in its item; returns what the model reads. */
+  run(item: Json, args: string, signal: AbortSignal): Promise<string>;
+  /** The answer's file citations: each `[name]` of a file the searches found. */
+  citations(text: string): Json[];
+  costNanos(): number;
+}
+
+/** The file_search tool of a request: its stores checked before any model turn (a 404 names the one not found). */
+async function fileSearchOf(d: McpTurnDeps, fs: FileSearchSpec): Promise<FileSearchRun> {
+  const vectors = d.vectors;
+  if (!vectors?.enabled()) bad(`${fs.path}.type`, "file_search needs the gateway's vector stores (vector_stores in its configuration)");
+  await Promise.all(fs.storeIds.map((id, i) => vectors!.get(d.caller, id, `${fs.path}.vector_store_ids[${i}]`)));
+  const found = new Map<string, string>();
+  let cost = 0;
+  return {
+    async run(item, args, signal) {
+      const queries = searchQueries(args);
+      item.queries = queries;
+      if (!queries.length) {
+        item.status = "failed";
+        return 'The search needs queries (its arguments: {"queries": ["…"]}).';
+      }
+      try {
+        const out = await vectors!.search(d.caller, d.ri, fs.storeIds, queries, { maxResults: fs.maxResults, ranker: fs.ranker, scoreThreshold: fs.scoreThreshold, ...(fs.filters ? { filters: fs.filters } : {}), ...(fs.keywordWeight !== undefined ? { keywordWeight: fs.keywordWeight } : {}) }, signal);
+        cost += out.costNanos;
+        for (const h of out.hits) found.set(h.filename, h.file_id);
+        item.status = "completed";
+        item.results = fs.results ? out.hits.map((h) => ({ file_id: h.file_id, filename: h.filename, score: h.score, text: h.content.map((c) => c.text).join("\n"), attributes: h.attributes ?? {} })) : null;
+        return resultsText(out.hits);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        item.status = "failed";
+        return `The file search failed (${(err as Error).message}). Answer without it.`;
+      }
+    },
+    citations(text) {
+      const out: Json[] = [];
+      for (const [filename, fileId] of found) {
+        const marker = `[${filename}]`;
+        for (let at = text.indexOf(marker); at >= 0; at = text.indexOf(marker, at + marker.length)) out.push({ type: "file_citation", file_id: fileId, filename, index: at + marker.length });
+      }
+      return out.sort((a, b) => (a.index as number) - (b.index as number));
+    },
+    costNanos: () => cost,
+  };
+}
+
+/** File citations on a message item's text parts (a unary turn's answer). */
+function annotateMessage(item: Json, citations: (text: string) => Json[]): void {
+  for (const part of (item.content as Json[] | undefined) ?? []) {
+    if (part.type !== "output_text") continue;
+    const more = citations(String(part.text));
+    if (more.length) part.annotations = [...((part.annotations as Json[] | undefined) ?? []), ...more];
+  }
 }
 
 /** A model turn answered whole (a unary request). */
-async function unaryTurn(run: McpTurnDeps["run"], er: EngineRequest, ctx: ResponseContext, exposed: ReadonlyMap<string, Exposed>, base: number): Promise<Turn> {
+async function unaryTurn(run: McpTurnDeps["run"], er: EngineRequest, ctx: ResponseContext, exposed: ReadonlyMap<string, Exposed>, base: number, fileSearch: boolean): Promise<Turn> {
   const a = await run(er);
   // Replay state always (the next turn needs Claude's signed thinking and Gemini's call
   // signatures); shown to the caller only when the response keeps it (ctx.replay).
@@ -163,6 +269,12 @@ async function unaryTurn(run: McpTurnDeps["run"], er: EngineRequest, ctx: Respon
   let stop = false;
   for (const item of internal) {
     const index = base + shown.length;
+    if (fileSearch && item.type === "function_call" && item.name === FILE_SEARCH_FUNCTION) {
+      const call: Json = { id: itemId(ctx, "fs", index), type: "file_search_call", status: "in_progress", queries: [], results: null };
+      shown.push(call);
+      calls.push({ item: call, callId: item.call_id as string, index, args: String(item.arguments ?? "{}") });
+      continue;
+    }
     const x = item.type === "function_call" ? exposed.get(item.name as string) : undefined;
     if (!x) {
       if (item.type === "function_call") stop = true; // the caller's own function: the caller runs it
@@ -184,7 +296,7 @@ async function unaryTurn(run: McpTurnDeps["run"], er: EngineRequest, ctx: Respon
 }
 
 /** A model turn streamed: its items' events as they come (mcp calls as mcp_call items), through the Responses stream writer. */
-async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: EngineRequest, ctx: ResponseContext, exposed: ReadonlyMap<string, Exposed>, base: number, ev: McpEvents, traceId: string): Promise<Turn> {
+async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: EngineRequest, ctx: ResponseContext, exposed: ReadonlyMap<string, Exposed>, base: number, ev: McpEvents, traceId: string, annotate?: (text: string) => Json[]): Promise<Turn> {
   let w: ReturnType<typeof responsesStreamWriter> | undefined;
   let routing = { route: "", alias: "", strategy: "", variant: "" };
   let adjustments: Adjustment[] = [];
@@ -198,7 +310,7 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
     if (e.type === "start") {
       routing = e.routing;
       adjustments = e.adjustments;
-      w = responsesStreamWriter({ ...ctx, replay: true }, e.providerModel || e.model, e.outputGuarded, { base, seq: ev.seq, mcp });
+      w = responsesStreamWriter({ ...ctx, replay: true }, e.providerModel || e.model, e.outputGuarded, { base, seq: ev.seq, mcp, ...(annotate ? { fileSearch: FILE_SEARCH_FUNCTION, annotate } : {}) });
     } else if (e.type === "delta") {
       const text = w!.delta(e.events);
       if (text) ev.write(text);
@@ -221,7 +333,10 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
       if (item.type === "function_call") stop = true;
       internal.push(item);
     } else if (c.approval) stop = true;
-    else {
+    else if (c.fileSearch) {
+      internal.push({ type: "function_call", call_id: c.callId, name: c.fn, arguments: c.fileSearch.args });
+      calls.push({ item: c.item, callId: c.callId, index: c.index, args: c.fileSearch.args });
+    } else {
       internal.push({ type: "function_call", call_id: c.callId, name: c.fn, arguments: c.item.arguments });
       calls.push({ x: exposed.get(c.fn)!, item: c.item, callId: c.callId, index: c.index });
     }
@@ -231,7 +346,7 @@ async function streamedTurn(stream: NonNullable<McpTurnDeps["stream"]>, er: Engi
 
 /** Run one call and fill in its item: output, or error (a tool's own error, or the server's failure); returns the result's images (data: URLs), which the model is shown. */
 async function runCall(d: Pick<McpTurnDeps, "hub" | "caller" | "ri">, x: Pick<Exposed, "server" | "tool">, call: Json, signal: AbortSignal): Promise<string[] | undefined> {
-  const r = await runTool(d.hub, x, call.arguments as string, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "responses", signal });
+  const r = await runTool(d.hub!, x, call.arguments as string, { caller: d.caller, traceId: d.ri.traceId, otel: d.ri.otel, via: "responses", signal });
   if (r.error !== undefined) {
     call.error = r.error;
     call.status = "failed";

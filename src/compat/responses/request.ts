@@ -19,6 +19,7 @@ import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
 import { parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
+import { parseFilter, type Filter } from "../../vectors/search.ts";
 import { mcpFunctionName } from "../../mcp/offer.ts";
 import { applyPromptParameters, findPrompt, pickVersion, promptTag, renderPrompt, type PromptLibrary, type RenderedPrompt } from "../../control/prompts.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
@@ -44,10 +45,31 @@ export interface ResponsesEcho {
   top_logprobs: number;
 }
 
+/** The request's `file_search` tool, which the gateway runs on its own vector stores (mcp-loop.ts, src/vectors). */
+export interface FileSearchSpec {
+  storeIds: string[];
+  maxResults: number;
+  filters?: Filter;
+  ranker: "auto" | "none" | "default-2024-11-15";
+  scoreThreshold: number;
+  /** ranking_options.hybrid_search: the share of the score keywords carry (text_weight over the sum). */
+  keywordWeight?: number;
+  /** `include` asks for file_search_call.results: the results in the output items. */
+  results: boolean;
+  /**
+   * tool_choice {"type": "file_search"} (the file_search function) or "required" with no function
+   * tools of the request's own: held out of the request (its functions are added by the loop) and
+   * applied to the first turn only.
+   */
+  firstChoice?: ToolChoice;
+  path: string;
+}
+
 export interface ResponsesRequest {
   call: ChatCall;
   /** The request's `mcp` tools, which the gateway runs (mcp-loop.ts); empty: none. */
   mcp: McpToolSpec[];
+  fileSearch?: FileSearchSpec;
   echo: ResponsesEcho;
   /** `include` asks for reasoning.encrypted_content: the replay state in reasoning items. */
   encryptedReasoning: boolean;
@@ -68,7 +90,6 @@ const IMAGE_URL = /^(https?:|data:image\/[a-z0-9+.-]+;base64,)/i;
 
 /** Input item types that belong to OpenAI's hosted tools or stored state: named in the refusal. */
 const HOSTED_ITEMS = new Set([
-  "file_search_call",
   "computer_call",
   "computer_call_output",
   "image_generation_call",
@@ -228,7 +249,9 @@ function messages(body: Json, instructions: string | undefined, history: readonl
         // that follows it (an mcp_call, or the handler's replacement of the answer under way).
         return;
       case "web_search_call":
-        // An earlier turn's search (the gateway's web_search tool): its results are not replayed.
+      case "file_search_call":
+        // An earlier turn's search (the gateway's web_search or file_search tool): its results are
+        // not replayed; the answer that used them is, and the model may search again.
         return;
       case "item_reference":
         // The handler replaces the references it can resolve; one left here names nothing stored.
@@ -280,15 +303,58 @@ function webSearchTool(t: Json, path: string): { web: WebSearchRequest; echo: Js
   };
 }
 
-function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[]; web?: WebSearchRequest } {
+/**
+ * The hosted `file_search` tool, run by the gateway on its own vector stores (src/vectors): the
+ * stores (at most 2, as OpenAI allows), how many results, attribute filters and ranking options.
+ */
+function fileSearchTool(t: Json, path: string): { spec: Omit<FileSearchSpec, "results" | "firstChoice">; echo: Json } {
+  for (const k of Object.keys(t)) if (!["type", "vector_store_ids", "max_num_results", "filters", "ranking_options"].includes(k)) bad(`${path}.${k}`, "is not a field of the file_search tool (type, vector_store_ids, max_num_results, filters, ranking_options)");
+  const ids = t.vector_store_ids;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 2) bad(`${path}.vector_store_ids`, "must name 1 or 2 vector stores");
+  (ids as unknown[]).forEach((x, i) => (typeof x === "string" && x ? undefined : bad(`${path}.vector_store_ids[${i}]`, "must be a vector store id")));
+  const max = t.max_num_results ?? 10;
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > 50) bad(`${path}.max_num_results`, `must be an integer from 1 to 50, got ${JSON.stringify(max)}`);
+  const filters = t.filters === undefined || t.filters === null ? undefined : parseFilter(t.filters, `${path}.filters`);
+  const ro = t.ranking_options;
+  if (ro !== undefined && ro !== null && !isObj(ro)) bad(`${path}.ranking_options`, "must be an object {ranker, score_threshold, hybrid_search}");
+  const ranker = (isObj(ro) ? ro.ranker : undefined) ?? "auto";
+  if (ranker !== "auto" && ranker !== "none" && ranker !== "default-2024-11-15") bad(`${path}.ranking_options.ranker`, `must be auto, none or default-2024-11-15, got ${JSON.stringify(ranker)}`);
+  const threshold = (isObj(ro) ? ro.score_threshold : undefined) ?? 0;
+  if (typeof threshold !== "number" || threshold < 0 || threshold > 1) bad(`${path}.ranking_options.score_threshold`, `must be a number from 0 to 1, got ${JSON.stringify(threshold)}`);
+  const hybrid = isObj(ro) ? ro.hybrid_search : undefined;
+  let keywordWeight: number | undefined;
+  if (hybrid !== undefined && hybrid !== null) {
+    if (!isObj(hybrid)) return bad(`${path}.ranking_options.hybrid_search`, "must be an object {embedding_weight, text_weight}");
+    const e = hybrid.embedding_weight;
+    const x = hybrid.text_weight;
+    if (typeof e !== "number" || e < 0) bad(`${path}.ranking_options.hybrid_search.embedding_weight`, "must be a number of at least 0");
+    if (typeof x !== "number" || x < 0) bad(`${path}.ranking_options.hybrid_search.text_weight`, "must be a number of at least 0");
+    if ((e as number) + (x as number) <= 0) bad(`${path}.ranking_options.hybrid_search`, "the weights may not both be 0");
+    keywordWeight = (x as number) / ((e as number) + (x as number));
+  }
+  return {
+    spec: { storeIds: ids as string[], maxResults: max as number, ...(filters ? { filters } : {}), ranker: ranker as FileSearchSpec["ranker"], scoreThreshold: threshold as number, ...(keywordWeight !== undefined ? { keywordWeight } : {}), path },
+    echo: { type: "file_search", vector_store_ids: ids, max_num_results: max, filters: t.filters ?? null, ranking_options: { ranker, score_threshold: threshold, ...(hybrid ? { hybrid_search: hybrid } : {}) } },
+  };
+}
+
+function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[]; web?: WebSearchRequest; files?: Omit<FileSearchSpec, "results" | "firstChoice"> } {
   if (!v?.length) return { echo: [], mcp: [] };
   const echo: Json[] = [];
   const mcp: McpToolSpec[] = [];
   const defs: ToolDef[] = [];
   let web: WebSearchRequest | undefined;
+  let files: Omit<FileSearchSpec, "results" | "firstChoice"> | undefined;
   v.forEach((t, i) => {
     const path = `tools[${i}]`;
     if (!isObj(t)) bad(path, "must be an object");
+    if (t.type === "file_search") {
+      if (files) bad(`${path}.type`, "one file_search tool per request");
+      const f = fileSearchTool(t, path);
+      files = f.spec;
+      echo.push(f.echo);
+      return;
+    }
     if (typeof t.type === "string" && WEB_SEARCH_TOOLS.has(t.type)) {
       if (web) bad(`${path}.type`, "one web_search tool per request");
       const w = webSearchTool(t, path);
@@ -315,14 +381,22 @@ function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp:
     echo.push({ type: "function", name, description: description ?? null, parameters: parameters ?? null, strict: strict ?? null });
     defs.push({ name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) });
   });
-  return { ...(defs.length ? { defs } : {}), echo, mcp, ...(web ? { web } : {}) };
+  if (files && defs.some((d) => d.name === FILE_SEARCH_FUNCTION)) bad("tools", `a function named "${FILE_SEARCH_FUNCTION}" cannot be given with the file_search tool (the gateway offers the model a function of that name)`);
+  return { ...(defs.length ? { defs } : {}), echo, mcp, ...(web ? { web } : {}), ...(files ? { files } : {}) };
 }
 
-function toolChoice(v: unknown): ToolChoice | undefined {
+/** The function the gateway offers a model for the file_search tool (mcp-loop.ts). */
+export const FILE_SEARCH_FUNCTION = "file_search";
+
+function toolChoice(v: unknown, fileSearch: boolean): ToolChoice | undefined {
   if (v === undefined || v === null) return undefined;
   if (v === "auto" || v === "none" || v === "required") return { type: v };
   if (isObj(v) && v.type === "function") return { type: "tool", name: str(v, "name", "tool_choice.name") ?? bad("tool_choice.name", "is required") };
-  if (isObj(v) && typeof v.type === "string") bad("tool_choice.type", `only "function" is supported by the gateway, got "${v.type}"`);
+  if (isObj(v) && v.type === "file_search") {
+    if (!fileSearch) bad("tool_choice.type", "file_search needs the file_search tool in tools");
+    return { type: "tool", name: FILE_SEARCH_FUNCTION };
+  }
+  if (isObj(v) && typeof v.type === "string") bad("tool_choice.type", `only "function" and "file_search" are supported by the gateway, got "${v.type}"`);
   bad("tool_choice", 'must be "none", "auto", "required" or {"type": "function", "name": ...}');
 }
 
@@ -421,8 +495,9 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
   const req: Omit<UpstreamRequest, "model"> = { messages: msgs };
   const t = tools(arr(body, "tools", "tools"));
   if (t.defs) req.tools = t.defs;
-  const tc = toolChoice(body.tool_choice);
-  if (tc) req.toolChoice = tc;
+  const tc = toolChoice(body.tool_choice, t.files !== undefined);
+  const heldChoice = t.files && tc && ((tc.type === "tool" && tc.name === FILE_SEARCH_FUNCTION) || (tc.type === "required" && !t.defs?.length)) ? tc : undefined;
+  if (tc && !heldChoice) req.toolChoice = tc;
   const ptc = bool(body, "parallel_tool_calls", "parallel_tool_calls");
   if (ptc !== undefined) req.parallelToolCalls = ptc;
   const temperature = num(body, "temperature", "temperature");
@@ -496,5 +571,6 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
     call.tags = [...call.tags, promptTag(template)];
     applyPromptParameters(call.request, template.parameters);
   }
-  return { call, mcp: t.mcp, echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
+  const fileSearch = t.files ? { ...t.files, results: include?.includes("file_search_call.results") ?? false, ...(heldChoice ? { firstChoice: heldChoice } : {}) } : undefined;
+  return { call, mcp: t.mcp, ...(fileSearch ? { fileSearch } : {}), echo, cache, encryptedReasoning: include?.includes("reasoning.encrypted_content") ?? false };
 }

@@ -207,6 +207,8 @@ export interface McpStreamCall {
   callId: string;
   fn: string;
   approval: boolean;
+  /** A call of the gateway's file_search function: a file_search_call item, its arguments kept here. */
+  fileSearch?: { args: string };
   index: number;
   item: Json & { id: string; arguments: string };
 }
@@ -219,6 +221,10 @@ export interface TurnOptions {
   seq: { n: number };
   /** Whether a function is an mcp tool's, and whether its calls wait for approval. */
   mcp(name: string): { label: string; tool: string; approval: boolean } | undefined;
+  /** The name of the gateway's file_search function, when the response has the file_search tool. */
+  fileSearch?: string;
+  /** Annotations of the answer's text besides web citations (file citations), added when its part closes. */
+  annotate?(text: string): Json[];
 }
 
 /**
@@ -280,7 +286,8 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
         if (state) o.item.encrypted_content = state;
       }
     } else if (o.kind === "mcp") {
-      // An mcp_call is done when the loop has run it (mcp-loop.ts); an approval request is whole now.
+      // A file search or an mcp_call is done when the loop has run it (mcp-loop.ts); an approval request is whole now.
+      if (o.call.fileSearch) return;
       if (!o.call.approval) {
         emit("response.mcp_call_arguments.done", { item_id: o.item.id, output_index: o.index, arguments: o.item.arguments });
         return;
@@ -411,6 +418,14 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
           case "tool_call_start": {
             if (replay && e.signature) signedCalls.push({ id: e.id, signature: e.signature });
             const index = base + output.length;
+            if (turn?.fileSearch !== undefined && e.name === turn.fileSearch) {
+              const item = { id: itemId(ctx, "fs", index), type: "file_search_call", status: "in_progress", queries: [], results: null } as unknown as Json & { id: string; arguments: string };
+              const call: McpStreamCall = { callId: e.id, fn: e.name, approval: false, index, item, fileSearch: { args: "" } };
+              mcpCalls.push(call);
+              calls.set(e.index, add({ kind: "mcp", index, item, call }));
+              emit("response.file_search_call.in_progress", { item_id: item.id, output_index: index });
+              break;
+            }
             const m = turn?.mcp(e.name);
             if (m) {
               const item = (
@@ -431,6 +446,10 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
           case "tool_call_delta": {
             const o = calls.get(e.index);
             if (!o || !e.argumentsDelta) break;
+            if (o.kind === "mcp" && o.call.fileSearch) {
+              o.call.fileSearch.args += e.argumentsDelta;
+              break;
+            }
             o.item.arguments += e.argumentsDelta;
             if (o.kind === "mcp") {
               if (!o.call.approval) emit("response.mcp_call_arguments.delta", { item_id: o.item.id, output_index: o.index, delta: e.argumentsDelta });
@@ -452,9 +471,10 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
       const { status, incomplete_details } = outcome(s.finishReason);
       // Web search's citations, known at the end: on the text part still open, each announced.
       const o = open;
-      if (s.citations?.length && o?.kind === "message" && o.part?.type === "output_text") {
+      const more = turn?.annotate && o?.kind === "message" && o.part?.type === "output_text" ? turn.annotate(String(o.part.text)) : [];
+      if ((s.citations?.length || more.length) && o?.kind === "message" && o.part?.type === "output_text") {
         const at = { item_id: o.item.id, output_index: o.index, content_index: o.item.content.length - 1 };
-        const annotations = urlCitations(s.citations);
+        const annotations = [...urlCitations(s.citations ?? []), ...more];
         o.part.annotations = annotations;
         annotations.forEach((annotation, annotation_index) => emit("response.output_text.annotation.added", { ...at, annotation_index, annotation }));
       }

@@ -71,6 +71,18 @@ function firstResultUrl(req: UpstreamRequest): string | undefined {
   return undefined;
 }
 
+/** The first file the gateway's file search gave the model (a "[1] name (file-…" line of the search's result). */
+function firstResultFile(req: UpstreamRequest): string | undefined {
+  for (const m of req.messages) {
+    if (m.role !== "tool") continue;
+    for (const p of m.content) {
+      const hit = p.type === "text" ? /^\[1\] (.+?) \(file-/m.exec(p.text) : null;
+      if (hit) return hit[1];
+    }
+  }
+  return undefined;
+}
+
 /**
  * The deterministic reply: an echo of the prompt's head followed by filler words up to `tokens`;
  * with web results in the prompt, the first one cited as a markdown link after the echo (as the
@@ -82,6 +94,8 @@ function replyText(s: MockSettings, req: UpstreamRequest, tokens: number): strin
   const words = [`(${req.model})`, "You", "said:", JSON.stringify(head) + "."];
   const url = firstResultUrl(req);
   if (url) words.push("Source:", `[${new URL(url).hostname}](${url}).`);
+  const file = firstResultFile(req);
+  if (file) words.push("Source:", `[${file}].`);
   for (let i = 0; words.length < tokens; i++) words.push(WORDS[i % WORDS.length]);
   return words.slice(0, Math.max(tokens, 4)).join(" ");
 }
@@ -242,8 +256,12 @@ export function createMockProvider(conn: ProviderConfig): Provider {
     const outTokens = Math.max(1, Math.min(s.outputTokens, req.maxOutputTokens ?? Infinity));
     // Offered the gateway's web search function and not yet given a result: a mock model that searches, with the user's words.
     const searches = req.toolChoice?.type !== "none" && req.tools?.some((t) => t.name === "web_search") && !req.messages.some((m) => m.role === "tool");
+    // Likewise the file_search function of the Responses API's file_search tool.
+    const searchesFiles = req.toolChoice?.type !== "none" && req.tools?.some((t) => t.name === "file_search") && !req.messages.some((m) => m.role === "tool");
     const toolCall: ToolCall | undefined = searches
       ? { id: "call_mock_search", name: "web_search", arguments: JSON.stringify({ query: lastUserText(req).slice(0, 200) }) }
+      : searchesFiles
+        ? { id: "call_mock_file_search", name: "file_search", arguments: JSON.stringify({ queries: [lastUserText(req).slice(0, 200)] }) }
       : req.tools?.length && req.toolChoice?.type !== "none" && (req.toolChoice?.type === "required" || req.toolChoice?.type === "tool" || /\btool\b|\bcall\b/i.test(lastUserText(req)))
         ? {
             id: "call_mock_0",

@@ -1,0 +1,189 @@
+// What a vector store does with text, without I/O: a file's text cut into chunks of so many tokens
+// (OpenAI's static chunking, counted with o200k), attribute filters (OpenAI's comparison and
+// compound filters) parsed and matched, and the ranking of chunks against queries: semantic
+// (cosine similarity of the embeddings) blended with keywords (BM25 over the chunks searched), as
+// OpenAI's file search ranks (its "hybrid search"), unless the ranker is "none" (semantic only).
+
+import { bad, isObj } from "../compat/request.ts";
+import { decodeO200k, encodeO200k } from "../providers/tokens.ts";
+import type { Attributes, Chunk, StaticChunking } from "./store.ts";
+
+// ---- chunking ----
+
+/** Texts are encoded a slice at a time, cut at a line or space, yielding to the event loop between slices. */
+const SLICE_CHARS = 32_768;
+
+function sliceEnd(text: string, from: number): number {
+  const end = from + SLICE_CHARS;
+  if (end >= text.length) return text.length;
+  const nl = text.lastIndexOf("\n", end);
+  if (nl > from + SLICE_CHARS / 2) return nl + 1;
+  const sp = text.lastIndexOf(" ", end);
+  return sp > from + SLICE_CHARS / 2 ? sp + 1 : end;
+}
+
+/** A decoded window cut inside a character leaves U+FFFD at its edges: dropped. */
+const trimBroken = (s: string) => s.replace(/^\uFFFD+|\uFFFD+$/g, "");
+
+/**
+ * A text cut into windows of at most `max_chunk_size_tokens` tokens, each starting
+ * `max - overlap` tokens after the one before (so neighbours share `chunk_overlap_tokens`).
+ * Async: a long file is encoded a slice at a time, with the event loop served between slices.
+ */
+export async function chunkText(text: string, c: StaticChunking): Promise<{ text: string; tokens: number }[]> {
+  const tokens: number[] = [];
+  for (let at = 0; at < text.length; ) {
+    const end = sliceEnd(text, at);
+    for (const t of encodeO200k(text.slice(at, end))) tokens.push(t);
+    at = end;
+    if (at < text.length) await new Promise((r) => setImmediate(r));
+  }
+  const out: { text: string; tokens: number }[] = [];
+  const step = Math.max(1, c.max_chunk_size_tokens - c.chunk_overlap_tokens);
+  for (let start = 0; start < tokens.length; start += step) {
+    const window = tokens.slice(start, start + c.max_chunk_size_tokens);
+    const s = trimBroken(decodeO200k(window));
+    if (s.trim()) out.push({ text: s, tokens: window.length });
+    if (start + c.max_chunk_size_tokens >= tokens.length) break;
+  }
+  return out;
+}
+
+// ---- filters ----
+
+export type Comparison = { type: "eq" | "ne" | "gt" | "gte" | "lt" | "lte"; key: string; value: string | number | boolean } | { type: "in" | "nin"; key: string; value: (string | number)[] };
+export type Filter = Comparison | { type: "and" | "or"; filters: Filter[] };
+
+const COMPARE = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"] as const;
+
+/** OpenAI's `filters` (a comparison or a compound of them), checked: a bad one names its field. */
+export function parseFilter(v: unknown, field: string, depth = 0): Filter {
+  if (!isObj(v)) return bad(field, "must be a filter object: {type, key, value} or {type: and|or, filters}");
+  if (depth > 8) return bad(field, "filters nest at most 8 deep");
+  if (v.type === "and" || v.type === "or") {
+    if (!Array.isArray(v.filters) || v.filters.length === 0) return bad(`${field}.filters`, "must be a non-empty array of filters");
+    return { type: v.type, filters: v.filters.map((f, i) => parseFilter(f, `${field}.filters[${i}]`, depth + 1)) };
+  }
+  if (typeof v.type !== "string" || !(COMPARE as readonly string[]).includes(v.type)) return bad(`${field}.type`, `must be one of ${COMPARE.join(", ")}, and, or; got ${JSON.stringify(v.type ?? null)}`);
+  if (typeof v.key !== "string" || !v.key) return bad(`${field}.key`, "must be an attribute's name");
+  if (v.type === "in" || v.type === "nin") {
+    if (!Array.isArray(v.value) || v.value.some((x) => typeof x !== "string" && typeof x !== "number")) return bad(`${field}.value`, `must be an array of strings and numbers for ${v.type}`);
+    return { type: v.type, key: v.key, value: v.value as (string | number)[] };
+  }
+  if (typeof v.value !== "string" && typeof v.value !== "number" && typeof v.value !== "boolean") return bad(`${field}.value`, "must be a string, a number or a boolean");
+  if ((v.type === "gt" || v.type === "gte" || v.type === "lt" || v.type === "lte") && typeof v.value === "boolean") return bad(`${field}.value`, `cannot be a boolean for ${v.type}`);
+  return { type: v.type as Exclude<Comparison["type"], "in" | "nin">, key: v.key, value: v.value };
+}
+
+/** Whether a file's attributes pass a filter. A missing attribute fails every comparison but ne and nin. */
+export function matches(f: Filter, a: Attributes | null): boolean {
+  switch (f.type) {
+    case "and":
+      return f.filters.every((x) => matches(x, a));
+    case "or":
+      return f.filters.some((x) => matches(x, a));
+    case "in":
+    case "nin": {
+      const v = a?.[f.key];
+      const found = v !== undefined && typeof v !== "boolean" && f.value.includes(v);
+      return f.type === "in" ? found : !found;
+    }
+    default: {
+      const v = a?.[f.key];
+      if (v === undefined) return f.type === "ne";
+      if (f.type === "eq") return v === f.value;
+      if (f.type === "ne") return v !== f.value;
+      // Order compares numbers with numbers and strings with strings (dates as ISO text sort right).
+      if (typeof v !== typeof f.value || typeof v === "boolean") return false;
+      const x = v as number | string;
+      const y = f.value as number | string;
+      return f.type === "gt" ? x > y : f.type === "gte" ? x >= y : f.type === "lt" ? x < y : x <= y;
+    }
+  }
+}
+
+// ---- ranking ----
+
+/** Lower-cased words and numbers of a text (letters of any script). */
+export function terms(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** A chunk ready to be ranked: its embedding made a unit vector, its terms counted. */
+export interface Indexed {
+  chunk: Chunk;
+  unit: Float32Array;
+  tf: Map<string, number>;
+  length: number;
+}
+
+export function indexChunk(chunk: Chunk): Indexed {
+  let norm = 0;
+  for (const x of chunk.vector) norm += x * x;
+  norm = Math.sqrt(norm) || 1;
+  const unit = new Float32Array(chunk.vector.length);
+  for (let i = 0; i < unit.length; i++) unit[i] = chunk.vector[i] / norm;
+  const tf = new Map<string, number>();
+  const ts = terms(chunk.text);
+  for (const t of ts) tf.set(t, (tf.get(t) ?? 0) + 1);
+  return { chunk, unit, tf, length: ts.length };
+}
+
+export function unitVector(v: Float32Array): Float32Array {
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  norm = Math.sqrt(norm) || 1;
+  return v.map((x) => x / norm);
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  const n = Math.min(a.length, b.length);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** How much of the score keywords carry in hybrid ranking (OpenAI does not publish its blend). */
+export const KEYWORD_WEIGHT = 0.3;
+
+/**
+ * Each chunk's score against the queries (the best over the queries), from 0 to 1: its cosine
+ * similarity (negatives as 0), blended with its BM25 score normalised by the best of the chunks
+ * searched, keywords carrying `keywordWeight` of it (0: semantic only). Sorted best first.
+ */
+export function rank(chunks: readonly Indexed[], queries: readonly { text: string; unit: Float32Array }[], keywordWeight: number): { item: Indexed; score: number }[] {
+  const semanticOnly = keywordWeight <= 0;
+  const n = chunks.length;
+  if (n === 0) return [];
+  const best = new Float64Array(n);
+  const avgLength = chunks.reduce((s, c) => s + c.length, 0) / n || 1;
+  for (const q of queries) {
+    const semantic = chunks.map((c) => Math.max(0, dot(q.unit, c.unit)));
+    let keyword: number[] | undefined;
+    if (!semanticOnly) {
+      const qt = [...new Set(terms(q.text))];
+      const idf = qt.map((t) => {
+        let df = 0;
+        for (const c of chunks) if (c.tf.has(t)) df++;
+        return Math.log(1 + (n - df + 0.5) / (df + 0.5));
+      });
+      const k1 = 1.2;
+      const b = 0.75;
+      keyword = chunks.map((c) => {
+        let s = 0;
+        qt.forEach((t, i) => {
+          const f = c.tf.get(t);
+          if (f) s += idf[i] * ((f * (k1 + 1)) / (f + k1 * (1 - b + (b * c.length) / avgLength)));
+        });
+        return s;
+      });
+      const top = Math.max(...keyword);
+      keyword = top > 0 ? keyword.map((s) => s / top) : undefined;
+    }
+    for (let i = 0; i < n; i++) {
+      const s = keyword ? (1 - keywordWeight) * semantic[i] + keywordWeight * keyword[i] : semantic[i];
+      if (s > best[i]) best[i] = s;
+    }
+  }
+  return chunks.map((item, i) => ({ item, score: Math.min(1, best[i]) })).sort((a, b) => b.score - a.score || a.item.chunk.fileId.localeCompare(b.item.chunk.fileId) || a.item.chunk.n - b.item.chunk.n);
+}

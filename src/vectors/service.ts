@@ -1,0 +1,382 @@
+// The gateway's vector stores at work: files indexed in the background (text read from the upload,
+// cut into chunks, each chunk embedded by the configured embedding model through the engine, as
+// requests of the key that added the file: routed, limited, billed and traced like any embeddings
+// request, tagged `vector_store`), and searches (the query embedded by the same deployment as the
+// store's chunks, the chunks ranked by ./search.ts, optionally reranked by the configured rerank
+// model). Both the Vector Stores API (./http.ts) and the Responses API's `file_search` tool use it.
+//
+// A replica keeps each store's chunks it searched in memory, ready to rank, and reloads them when
+// the store's revision (moved on by every change to its files) is not the one it holds; a file
+// whose indexing went quiet (its replica stopped) is taken up again by a sweep on any replica.
+
+import { ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
+import type { BatchStore, StoredFile } from "../batch/store.ts";
+import type { ChatEngine } from "../engine/chat-engine.ts";
+import type { GatewayCore } from "../gateway.ts";
+import { pdfText } from "../guardrails/pdf-text.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { Caller, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
+import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
+import { log } from "../telemetry/log.ts";
+import { chunkText, indexChunk, KEYWORD_WEIGHT, matches, rank, unitVector, type Filter, type Indexed } from "./search.ts";
+import { newVectorStoreId, type Attributes, type Chunk, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord, type VectorStoreStore, type Visibility } from "./store.ts";
+import { visible } from "../batch/store.ts";
+
+/** Chunks embedded per embeddings request. */
+const EMBED_BATCH = 64;
+/** An in_progress file whose indexing started this long ago is taken up again by a sweep. */
+const STALE_MS = 10 * 60_000;
+const SWEEP_MS = 30_000;
+/** How often a search records a store's last use (and moves its expiry on). */
+const ACTIVE_EVERY_S = 60;
+/** The upload purposes a vector store takes (OpenAI's: assistants; user_data too). */
+export const SEARCHABLE_PURPOSES = ["assistants", "user_data"] as const;
+
+export interface SearchOptions {
+  maxResults: number;
+  filters?: Filter;
+  /** "none": semantic similarity only, no keyword blend and no rerank. */
+  ranker: "auto" | "none" | "default-2024-11-15";
+  /** The share of the score keywords carry (ranking_options.hybrid_search); default KEYWORD_WEIGHT. */
+  keywordWeight?: number;
+  scoreThreshold: number;
+}
+
+export interface SearchHit {
+  file_id: string;
+  filename: string;
+  score: number;
+  attributes: Attributes | null;
+  content: { type: "text"; text: string }[];
+  /** The store it came from. */
+  vector_store_id: string;
+}
+
+export interface SearchOutcome {
+  hits: SearchHit[];
+  /** What the searches cost (their embedding and rerank requests), nano-USD. */
+  costNanos: number;
+}
+
+export interface VectorStores {
+  readonly store: VectorStoreStore;
+  /** Whether the configuration has `vector_stores` (the API and the tool refuse without). */
+  enabled(): boolean;
+  create(caller: Caller, s: { name: string; metadata: Record<string, string> | null; expiresAfter?: StoreExpiry; chunking?: StaticChunking; fileIds: string[]; attributes?: Attributes | null }): Promise<VectorStoreRecord>;
+  /** The store if the caller may see it, else a not_found naming `field`. */
+  get(caller: Caller, id: string, field?: string): Promise<VectorStoreRecord>;
+  addFile(caller: Caller, store: VectorStoreRecord, fileId: string, attributes: Attributes | null, chunking: StaticChunking | undefined, field: string): Promise<VectorStoreFileRecord>;
+  search(caller: Caller, ri: RequestInfo | undefined, storeIds: readonly string[], queries: readonly string[], o: SearchOptions, signal: AbortSignal): Promise<SearchOutcome>;
+  /** Wait until nothing is being indexed (tests, shutdown). */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface VectorStoresOptions {
+  store: VectorStoreStore;
+  files: BatchStore;
+  engine: ChatEngine;
+  core: () => GatewayCore;
+  callerOf(keyName: string): Caller | undefined;
+}
+
+export const visibilityOf = (caller: Caller): Visibility | undefined => (caller.role === "admin" || caller.role === "anonymous" ? undefined : caller.role === "team" ? { team: caller.team } : { key: caller.keyName });
+
+const secs = (ms: number) => Math.floor(ms / 1000);
+const statusOf = (signal: AbortSignal) => (err: unknown) => (signal.aborted ? "canceled" : err === undefined ? "ok" : err instanceof GatewayError ? err.code : "internal");
+const ROUTING = (pinned: boolean): RoutingRequest => ({ fallbacks: [], noFallback: pinned, requiredCapabilities: [], timeouts: {}, fallbackOnContentFilter: false });
+
+/** A file's text: UTF-8 text as it is, a PDF's pages' text; anything else cannot be searched. */
+export async function fileText(bytes: Buffer): Promise<{ text: string } | { error: VectorStoreFileRecord["last_error"] }> {
+  if (bytes.subarray(0, 5).toString("latin1") === "%PDF-") {
+    const r = await pdfText(bytes);
+    if ("error" in r) return { error: { code: "invalid_file", message: `the PDF could not be read: ${r.error}` } };
+    if (!r.text.trim()) return { error: { code: "invalid_file", message: "the PDF has no text (a scan without a text layer?)" } };
+    return { text: r.text };
+  }
+  if (bytes.includes(0)) return { error: { code: "unsupported_file", message: "only text files (UTF-8) and PDFs can be searched" } };
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  if (!text.isWellFormed() || text.includes("\uFFFD")) return { error: { code: "unsupported_file", message: "the file is not UTF-8 text (only text files and PDFs can be searched)" } };
+  if (!text.trim()) return { error: { code: "invalid_file", message: "the file is empty" } };
+  return { text };
+}
+
+export function createVectorStores(o: VectorStoresOptions): VectorStores {
+  const { store, files, engine } = o;
+  const cfg = () => o.core().config.vectorStores;
+  /** Per store this replica searched: its chunks ready to rank, as of a revision. */
+  const cache = new Map<string, { revision: number; indexed: Indexed[]; files: Map<string, { filename: string; attributes: Attributes | null }> }>();
+  const queue: { storeId: string; fileId: string; caller: Caller }[] = [];
+  const running = new Set<Promise<void>>();
+  let closed = false;
+
+  function need(): NonNullable<ReturnType<typeof cfg>> {
+    const c = cfg();
+    if (!c) throw new GatewayError("failed_precondition", "vector stores are not configured on this gateway (vector_stores.embedding in the configuration)");
+    return c;
+  }
+
+  /** Embed texts as the caller, with the store's deployment when it has one: the vectors and the deployment. */
+  async function embed(caller: Caller, ri: RequestInfo, texts: string[], s: VectorStoreRecord, inputType: "query" | "document", meta: Record<string, string>, signal: AbortSignal): Promise<{ vectors: Float32Array[]; deployment: string; costNanos: number }> {
+    const pinned = s.embedding?.deployment;
+    const call: EmbedCall = {
+      operation: "embeddings",
+      id: ri.id,
+      model: pinned ?? need().embedding,
+      // The gateway's own embedding model: not subject to the key's allow list.
+      caller: { ...caller, allow: [] },
+      routing: ROUTING(pinned !== undefined),
+      tags: ["vector_store"],
+      metadata: { ...meta, "signalbox.vector_store_id": s.id },
+      request: { inputs: texts, inputType },
+    };
+    const a = await engine.embed({ call, ri, signal, statusOf: statusOf(signal) });
+    return { vectors: a.embeddings, deployment: a.deployment, costNanos: a.cost.total };
+  }
+
+  /** A request of the gateway's own: its id, and a span of its own (or under `parent`). */
+  function requestInfo(name: string, attributes: Record<string, string | number>, parent?: RequestInfo): { ri: RequestInfo; end(): void } {
+    const ri: RequestInfo = parent ? { ...parent, id: newRequestId(), arrivedAt: performance.now() } : { id: newRequestId(), traceId: traceIdFrom(null), arrivedAt: performance.now() };
+    const tracer = o.core().tracing?.tracer;
+    const span = tracer?.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent?.otel ?? ROOT_CONTEXT);
+    if (span) {
+      ri.traceId = span.spanContext().traceId;
+      ri.otel = trace.setSpan(parent?.otel ?? ROOT_CONTEXT, span);
+    }
+    return { ri, end: () => span?.end() };
+  }
+
+  async function index(job: { storeId: string; fileId: string; caller: Caller }): Promise<void> {
+    const now = Date.now();
+    if (!(await store.claimFile(job.storeId, job.fileId, now, now - STALE_MS + 1))) return;
+    const { ri, end } = requestInfo("vector_store index", { "signalbox.vector_store.id": job.storeId, "signalbox.vector_store.file_id": job.fileId });
+    const ac = new AbortController();
+    try {
+      let s = await store.getStore(job.storeId);
+      const f = await store.getFile(job.storeId, job.fileId);
+      if (!s || !f || f.status !== "in_progress") return;
+      const bytes = await files.fileContent(job.fileId);
+      if (!bytes) {
+        await store.finishFile(s.id, f.id, { status: "failed", error: { code: "invalid_file", message: "the uploaded file was deleted before it was indexed" } });
+        return;
+      }
+      const read = await fileText(bytes);
+      if ("error" in read) {
+        await store.finishFile(s.id, f.id, { status: "failed", error: read.error });
+        return;
+      }
+      const pieces = await chunkText(read.text, f.chunking_strategy.static);
+      for (let attempt = 0; ; attempt++) {
+        const chunks: Chunk[] = [];
+        let deployment: string | undefined;
+        for (let i = 0; i < pieces.length; i += EMBED_BATCH) {
+          const batch = pieces.slice(i, i + EMBED_BATCH);
+          const e = await embed(job.caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, batch.map((p) => p.text), s, "document", { "signalbox.vector_store_file_id": f.id }, ac.signal);
+          deployment ??= e.deployment;
+          batch.forEach((p, j) => chunks.push({ fileId: f.id, n: i + j, text: p.text, tokens: p.tokens, vector: e.vectors[j] }));
+        }
+        if (!deployment) break;
+        // The first file indexed sets the store's embedding deployment; a file indexed at the same
+        // time by another deployment (a route with several) is embedded again by the store's.
+        const dims = chunks[0]?.vector.length ?? 0;
+        const set = await store.updateStore(s.id, (x) => (x.embedding ? x : { ...x, embedding: { deployment: deployment!, dimensions: dims } }));
+        if (!set) return;
+        s = set;
+        if (s.embedding!.deployment === deployment || attempt > 0) {
+          const bytesUsed = chunks.reduce((n, c) => n + Buffer.byteLength(c.text), 0);
+          await store.finishFile(s.id, f.id, { chunks, usageBytes: bytesUsed });
+          return;
+        }
+      }
+      await store.finishFile(s.id, f.id, { chunks: [], usageBytes: 0 });
+    } catch (err) {
+      const message = err instanceof GatewayError ? `${err.code}: ${err.message}` : "the file could not be indexed";
+      if (!(err instanceof GatewayError)) log("warn", "vector store: indexing failed", { store: job.storeId, file: job.fileId, error: String((err as Error)?.message ?? err) });
+      await store.finishFile(job.storeId, job.fileId, { status: "failed", error: { code: "server_error", message } }).catch(() => {});
+    } finally {
+      end();
+    }
+  }
+
+  function pump(): void {
+    const limit = cfg()?.indexingConcurrency ?? 2;
+    while (!closed && running.size < limit && queue.length) {
+      const job = queue.shift()!;
+      const p = index(job)
+        .catch((err: unknown) => log("warn", "vector store: indexing failed", { store: job.storeId, file: job.fileId, error: String((err as Error)?.message ?? err) }))
+        .finally(() => {
+          running.delete(p);
+          pump();
+        });
+      running.add(p);
+    }
+  }
+
+  async function sweep(): Promise<void> {
+    if (closed) return;
+    await store.expireStores(secs(Date.now()));
+    for (const f of await store.staleFiles(Date.now() - STALE_MS, 100)) {
+      if (queue.some((j) => j.storeId === f.vector_store_id && j.fileId === f.id)) continue;
+      const s = await store.getStore(f.vector_store_id);
+      const caller = s && o.callerOf(s.owner.key);
+      if (!s || !caller) {
+        if (s) await store.finishFile(s.id, f.id, { status: "failed", error: { code: "server_error", message: `API key "${s.owner.key}" was revoked, expired or removed before the file was indexed` } });
+        continue;
+      }
+      queue.push({ storeId: s.id, fileId: f.id, caller });
+    }
+    pump();
+  }
+  const timer = setInterval(() => void sweep().catch((err: unknown) => log("warn", "vector store: sweep failed", { error: String((err as Error)?.message ?? err) })), SWEEP_MS);
+  timer.unref();
+
+  async function get(caller: Caller, id: string, field = "vector_store_id"): Promise<VectorStoreRecord> {
+    const s = await store.getStore(id);
+    if (!s || !visible(s.owner, visibilityOf(caller))) throw new GatewayError("not_found", `${field}: no vector store "${id}" (or this key may not see it)`, { field });
+    return s;
+  }
+
+  async function addFile(caller: Caller, s: VectorStoreRecord, fileId: string, attributes: Attributes | null, chunking: StaticChunking | undefined, field: string): Promise<VectorStoreFileRecord> {
+    const c = need();
+    const up: StoredFile | undefined = await files.getFile(fileId);
+    const expired = up?.expires_at !== undefined && up.expires_at * 1000 <= Date.now();
+    if (!up || expired || !visible(up.owner, visibilityOf(caller))) throw new GatewayError("not_found", `${field}: no file "${fileId}" (or this key may not see it)`, { field });
+    if (!(SEARCHABLE_PURPOSES as readonly string[]).includes(up.purpose)) throw new GatewayError("invalid_argument", `${field}: the file's purpose is "${up.purpose}"; a vector store takes files uploaded with purpose "assistants" or "user_data"`, { field });
+    if (s.status === "expired") throw new GatewayError("failed_precondition", `vector_store_id: vector store "${s.id}" has expired`, { field: "vector_store_id" });
+    const existing = await store.getFile(s.id, fileId);
+    if (!existing && s.file_counts.total >= c.maxFiles) throw new GatewayError("resource_exhausted", `${field}: vector store "${s.id}" holds ${s.file_counts.total} files, its most (vector_stores.max_files)`, { field });
+    const f: VectorStoreFileRecord = {
+      id: fileId,
+      object: "vector_store.file",
+      usage_bytes: 0,
+      created_at: secs(Date.now()),
+      vector_store_id: s.id,
+      status: "in_progress",
+      last_error: null,
+      chunking_strategy: { type: "static", static: chunking ?? { max_chunk_size_tokens: c.chunking.maxChunkSizeTokens, chunk_overlap_tokens: c.chunking.chunkOverlapTokens } },
+      attributes,
+      filename: up.filename,
+    };
+    await store.putFile(f);
+    queue.push({ storeId: s.id, fileId, caller });
+    pump();
+    return f;
+  }
+
+  async function chunksOf(s: VectorStoreRecord) {
+    const held = cache.get(s.id);
+    if (held && held.revision === s.revision) return held;
+    const { revision, chunks, files: meta } = await store.chunks(s.id);
+    const entry = { revision, indexed: chunks.map(indexChunk), files: meta };
+    cache.set(s.id, entry);
+    // A bounded cache: the stores searched least recently go first.
+    if (cache.size > 256) cache.delete(cache.keys().next().value!);
+    return entry;
+  }
+
+  return {
+    store,
+    enabled: () => cfg() !== undefined,
+    get,
+    addFile,
+
+    async create(caller, x) {
+      need();
+      const created = secs(Date.now());
+      const s: VectorStoreRecord = {
+        id: newVectorStoreId(),
+        object: "vector_store",
+        created_at: created,
+        name: x.name,
+        usage_bytes: 0,
+        file_counts: { in_progress: 0, completed: 0, failed: 0, cancelled: 0, total: 0 },
+        status: "completed",
+        ...(x.expiresAfter ? { expires_after: x.expiresAfter } : {}),
+        expires_at: x.expiresAfter ? created + x.expiresAfter.days * 86_400 : null,
+        last_active_at: created,
+        metadata: x.metadata,
+        revision: 0,
+        owner: { key: caller.keyName, team: caller.team },
+      };
+      // Every file is checked before the store is made: a bad id leaves nothing behind.
+      for (const [i, id] of x.fileIds.entries()) {
+        const up = await files.getFile(id);
+        if (!up || !visible(up.owner, visibilityOf(caller))) throw new GatewayError("not_found", `file_ids[${i}]: no file "${id}" (or this key may not see it)`, { field: `file_ids[${i}]` });
+        if (!(SEARCHABLE_PURPOSES as readonly string[]).includes(up.purpose)) throw new GatewayError("invalid_argument", `file_ids[${i}]: the file's purpose is "${up.purpose}"; a vector store takes files uploaded with purpose "assistants" or "user_data"`, { field: `file_ids[${i}]` });
+      }
+      await store.putStore(s);
+      for (const [i, id] of x.fileIds.entries()) await addFile(caller, s, id, x.attributes ?? null, x.chunking, `file_ids[${i}]`);
+      return (await store.getStore(s.id)) ?? s;
+    },
+
+    async search(caller, parent, storeIds, queries, opts, signal) {
+      const c = need();
+      const stores = await Promise.all(storeIds.map((id, i) => get(caller, id, storeIds.length > 1 ? `vector_store_ids[${i}]` : "vector_store_id")));
+      for (const s of stores) if (s.status === "expired") throw new GatewayError("failed_precondition", `vector store "${s.id}" has expired`, { field: "vector_store_id" });
+      const { ri, end } = requestInfo("vector_store search", { "signalbox.vector_store.ids": storeIds.join(","), "signalbox.vector_store.queries": queries.length } as Record<string, string | number>, parent);
+      try {
+        let costNanos = 0;
+        // Queries embedded once per deployment the stores' chunks come from.
+        const byDeployment = new Map<string, { text: string; unit: Float32Array }[]>();
+        for (const s of stores) {
+          const d = s.embedding?.deployment;
+          if (!d || byDeployment.has(d)) continue;
+          const e = await embed(caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, [...queries], s, "query", {}, signal);
+          costNanos += e.costNanos;
+          byDeployment.set(d, queries.map((text, i) => ({ text, unit: unitVector(e.vectors[i]) })));
+        }
+        const ranked: { hit: SearchHit; score: number }[] = [];
+        for (const s of stores) {
+          const qs = s.embedding && byDeployment.get(s.embedding.deployment);
+          if (!qs) continue; // nothing indexed yet
+          const entry = await chunksOf(s);
+          const candidates = opts.filters ? entry.indexed.filter((x) => matches(opts.filters!, entry.files.get(x.chunk.fileId)?.attributes ?? null)) : entry.indexed;
+          for (const { item, score } of rank(candidates, qs, opts.ranker === "none" ? 0 : (opts.keywordWeight ?? KEYWORD_WEIGHT))) {
+            const meta = entry.files.get(item.chunk.fileId);
+            ranked.push({ score, hit: { file_id: item.chunk.fileId, filename: meta?.filename ?? "", score, attributes: meta?.attributes ?? null, content: [{ type: "text", text: item.chunk.text }], vector_store_id: s.id } });
+          }
+          // Searching is using: the store's last use, and its expiry counted from it.
+          const now = secs(Date.now());
+          if (s.last_active_at === null || now - s.last_active_at >= ACTIVE_EVERY_S) {
+            void store.updateStore(s.id, (x) => ({ ...x, last_active_at: now, expires_at: x.expires_after ? now + x.expires_after.days * 86_400 : x.expires_at })).catch(() => {});
+          }
+        }
+        ranked.sort((a, b) => b.score - a.score);
+        let top = ranked.slice(0, c.rerank && opts.ranker !== "none" ? Math.min(50, opts.maxResults * 4) : opts.maxResults);
+        if (c.rerank && opts.ranker !== "none" && top.length > 1) {
+          const call: RerankCall = {
+            operation: "rerank",
+            id: newRequestId(),
+            model: c.rerank,
+            caller: { ...caller, allow: [] },
+            routing: ROUTING(false),
+            tags: ["vector_store"],
+            metadata: { "signalbox.vector_store_id": storeIds.join(",") },
+            request: { query: queries.join("\n"), documents: top.map((x) => x.hit.content[0].text) },
+          };
+          const a = await engine.rerank({ call, ri: { ...ri, id: call.id, arrivedAt: performance.now() }, signal, statusOf: statusOf(signal) });
+          costNanos += a.cost.total;
+          top = a.results.map((r) => ({ hit: { ...top[r.index].hit, score: r.score }, score: r.score }));
+        }
+        const hits = top
+          .filter((x) => x.score >= opts.scoreThreshold)
+          .slice(0, opts.maxResults)
+          .map((x) => ({ ...x.hit, score: Math.round(x.score * 1e6) / 1e6 }));
+        return { hits, costNanos };
+      } finally {
+        end();
+      }
+    },
+
+    async idle() {
+      while (queue.length || running.size) await Promise.race([...running, new Promise((r) => setTimeout(r, 10))]);
+    },
+
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      queue.length = 0;
+      await Promise.allSettled([...running]);
+    },
+  };
+}
