@@ -1,0 +1,209 @@
+// The Responses API's hosted file_search tool, run by the gateway on its own vector stores
+// (src/vectors, src/compat/responses/mcp-loop.ts) for a model behind a real provider API (a fake
+// OpenAI over HTTP, for the chat turns and the embeddings): the model is offered a file_search
+// function, decides its queries, the gateway searches the request's stores and gives the results
+// back, and the answer's `[name]` marks become file citations; unary and streamed; include
+// file_search_call.results; tool_choice file_search; filters; errors naming their field with
+// nothing sent to any model; another key's store unseen; the built-in mock model searching.
+
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, test } from "node:test";
+import OpenAI, { toFile } from "openai";
+import { hashKey } from "../../src/server/auth.ts";
+import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+
+const KEY = ["files", "caller", "secret"].join("-");
+const OTHER = ["files", "other", "secret"].join("-");
+
+const config = (openai: string, vectors = "vector_stores: { embedding: openai/embed }") => `
+providers:
+  - { name: openai, type: openai, base_url: ${openai}, api_key: ${OPENAI_TEST_KEY} }
+  - { name: mock, type: mock }
+deployments:
+  - { id: openai/gpt-4o-mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+  - { id: openai/embed, provider: openai, model: text-embedding-3-small, operations: [embeddings], pricing: { input: 0.02, output: 0 } }
+  - { id: mock/chat, provider: mock, model: mock-chat, capabilities: [tools, streaming], pricing: { input: 1, output: 2 } }
+keys:
+  - { name: caller, hash: "${hashKey(KEY)}", team: docs }
+  - { name: other, hash: "${hashKey(OTHER)}", team: elsewhere }
+${vectors}
+`;
+
+type Msg = { role: string; content: string | { type: string; text: string }[] | null; tool_calls?: { id: string; function: { name: string; arguments: string } }[]; tool_call_id?: string };
+const textOf = (m: Msg) => (typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""));
+type ChatBody = { tools?: { function: { name: string; parameters: unknown } }[]; tool_choice?: unknown; messages: Msg[] };
+const chats = (f: FakeOpenAI) => f.requests.filter((r) => r.path.endsWith("/chat/completions")).map((r) => r.body as ChatBody);
+const embeddings = (f: FakeOpenAI) => f.requests.filter((r) => r.path.endsWith("/embeddings")).map((r) => r.body as { input: string[] });
+
+const LEAVE = "# Leave policy\nEmployees get 25 days of paid leave a year. Leave requests go to your manager two weeks ahead.";
+const TRAVEL = "# Travel\nTravel expenses are reimbursed within 30 days when the receipts are attached.";
+
+describe("the file_search tool", () => {
+  let openai: FakeOpenAI;
+  let g: TestGateway;
+  let store: string;
+  const files: Record<string, string> = {};
+  const sdk = (key = KEY) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: key, maxRetries: 0 });
+  const searching = (...queries: string[]) => ({ kind: "tool_calls" as const, calls: [{ id: "call_fs", name: "file_search", arguments: { queries } }] });
+  // The fake's script is one queue for every endpoint: the query's embedding takes the entry after the search.
+  const embedded = { kind: "text" as const };
+
+  before(async () => {
+    openai = await startFakeOpenAI();
+    g = await startTestGateway(config(openai.url));
+    const vs = await sdk().vectorStores.create({ name: "handbook" });
+    store = vs.id;
+    for (const [name, text, attrs] of [["leave.md", LEAVE, { topic: "leave", year: 2026 }], ["travel.md", TRAVEL, { topic: "travel", year: 2025 }]] as const) {
+      const f = await sdk().files.create({ file: await toFile(Buffer.from(text), name), purpose: "assistants" });
+      files[name] = f.id;
+      const added = await sdk().vectorStores.files.createAndPoll(store, { file_id: f.id, attributes: attrs }, { pollIntervalMs: 20 });
+      assert.equal(added.status, "completed", JSON.stringify(added.last_error));
+    }
+  });
+  after(async () => {
+    await g.close();
+    await openai.close();
+  });
+  beforeEach(() => openai.reset());
+
+  test("the model decides its queries; the gateway searches the store and gives the results back; the answer's [name] is a file citation; every step accounted", async () => {
+    const answer = "Employees get 25 days of paid leave a year [leave.md].";
+    openai.script([searching("paid leave days"), embedded, { kind: "text", text: answer }]);
+    const r = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "How much paid leave do I get?", tools: [{ type: "file_search", vector_store_ids: [store], max_num_results: 2 }] });
+    assert.deepEqual(r.output.map((o) => o.type), ["file_search_call", "message"]);
+    const call = r.output[0] as OpenAI.Responses.ResponseFileSearchToolCall;
+    assert.equal(call.status, "completed");
+    assert.deepEqual(call.queries, ["paid leave days"]);
+    assert.equal(call.results, null, "results only with include file_search_call.results");
+    const part = (r.output[1] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    assert.equal(part.text, answer);
+    assert.deepEqual(part.annotations, [{ type: "file_citation", file_id: files["leave.md"], filename: "leave.md", index: answer.indexOf("[leave.md]") + "[leave.md]".length }]);
+    assert.equal(r.output_text, answer);
+    assert.deepEqual(r.tools, [{ type: "file_search", vector_store_ids: [store], max_num_results: 2, filters: null, ranking_options: { ranker: "auto", score_threshold: 0 } }]);
+
+    // What the model was sent: the function with its queries, then the call's results with the file's text, best first.
+    const [decide, answered] = chats(openai);
+    assert.deepEqual(decide.tools!.map((t) => t.function.name), ["file_search"]);
+    assert.deepEqual((decide.tools![0].function.parameters as { required: string[] }).required, ["queries"]);
+    assert.deepEqual(answered.messages.map((m) => m.role), ["user", "assistant", "tool"]);
+    assert.equal(answered.messages[1].tool_calls![0].function.name, "file_search");
+    assert.equal(answered.messages[2].tool_call_id, "call_fs");
+    const results = textOf(answered.messages[2]);
+    assert.match(results, /Cite a file you use by its name in square brackets/);
+    assert.ok(results.indexOf(`[1] leave.md (${files["leave.md"]}`) >= 0, results);
+    assert.ok(results.includes("25 days of paid leave"), results);
+    // The query was embedded by the store's embedding deployment, over its provider's API.
+    assert.deepEqual(embeddings(openai).map((b) => b.input), [["paid leave days"]]);
+
+    // Accounting: two model turns, the query's embedding as the caller's request tagged vector_store; the response's cost counts it.
+    const sb = (r as unknown as { signalbox: { cost_nano_usd: number; file_search_cost_nano_usd: number; trace_id: string } }).signalbox;
+    assert.ok(sb.file_search_cost_nano_usd > 0);
+    const recs = g.usage.recent();
+    const embed = recs.filter((x) => x.tags.includes("vector_store") && x.metadata["signalbox.vector_store_id"] === store && x.deployment === "openai/embed");
+    assert.ok(embed.length >= 3, "two files indexed and one query embedded");
+    assert.ok(embed.every((x) => x.key === "caller" && x.team === "docs"));
+    const turns = recs.filter((x) => x.deployment === "openai/gpt-4o-mini");
+    assert.equal(sb.cost_nano_usd, turns.slice(-2).reduce((n, x) => n + x.cost.total, 0) + sb.file_search_cost_nano_usd);
+  });
+
+  test("include file_search_call.results; the tool's filters keep to the files' attributes; tool_choice file_search forces the first turn only", async () => {
+    openai.script([searching("expenses"), embedded, { kind: "text", text: "See [travel.md]." }]);
+    const r = await sdk().responses.create({
+      model: "openai/gpt-4o-mini",
+      input: "What about money?",
+      tools: [{ type: "file_search", vector_store_ids: [store], filters: { type: "eq", key: "topic", value: "travel" } }],
+      include: ["file_search_call.results"],
+      tool_choice: { type: "file_search" },
+    });
+    const call = r.output[0] as OpenAI.Responses.ResponseFileSearchToolCall;
+    assert.deepEqual(call.results!.map((x) => [x.file_id, x.filename, x.attributes]), [[files["travel.md"], "travel.md", { topic: "travel", year: 2025 }]]);
+    assert.equal(call.results![0].text, TRAVEL);
+    assert.ok(call.results![0].score! > 0 && call.results![0].score! <= 1);
+    const [decide, answered] = chats(openai);
+    assert.deepEqual(decide.tool_choice, { type: "function", function: { name: "file_search" } });
+    assert.notDeepEqual(answered.tool_choice, decide.tool_choice, "the next turn may answer");
+    assert.deepEqual(r.tool_choice, { type: "file_search" });
+  });
+
+  test("streamed: the call's events (in progress, searching, completed), then the answer's text and its file citation", async () => {
+    const answer = "Twenty-five days [leave.md].";
+    openai.script([searching("leave"), embedded, { kind: "text", text: ["Twenty-five ", "days ", "[leave.md]."] }]);
+    const stream = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "Leave?", tools: [{ type: "file_search", vector_store_ids: [store] }], stream: true });
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const e of stream) events.push(e);
+    const types = events.map((e) => e.type);
+    const at = (t: string) => types.indexOf(t as OpenAI.Responses.ResponseStreamEvent["type"]);
+    assert.ok(at("response.file_search_call.in_progress") > 0);
+    assert.ok(at("response.file_search_call.in_progress") < at("response.file_search_call.searching"));
+    assert.ok(at("response.file_search_call.searching") < at("response.file_search_call.completed"));
+    assert.ok(at("response.file_search_call.completed") < at("response.output_text.delta"));
+    const added = events.find((e) => e.type === "response.output_text.annotation.added") as OpenAI.Responses.ResponseOutputTextAnnotationAddedEvent;
+    assert.deepEqual(added.annotation, { type: "file_citation", file_id: files["leave.md"], filename: "leave.md", index: answer.length - 1 });
+    const done = events.find((e) => e.type === "response.completed") as OpenAI.Responses.ResponseCompletedEvent;
+    assert.deepEqual(done.response.output.map((o) => o.type), ["file_search_call", "message"]);
+    assert.deepEqual((done.response.output[0] as OpenAI.Responses.ResponseFileSearchToolCall).queries, ["leave"]);
+    assert.equal(((done.response.output[1] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText).text, answer);
+    assert.deepEqual(new Set(events.map((e) => e.sequence_number)).size, events.length, "one sequence across the turns");
+  });
+
+  test("a model that answers without searching: no file_search_call, nothing embedded", async () => {
+    openai.script({ kind: "text", text: "Hello." });
+    const r = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "Say hello", tools: [{ type: "file_search", vector_store_ids: [store] }] });
+    assert.deepEqual(r.output.map((o) => o.type), ["message"]);
+    assert.equal(embeddings(openai).length, 0);
+    assert.equal((r as unknown as { signalbox: { file_search_cost_nano_usd: number } }).signalbox.file_search_cost_nano_usd, 0);
+  });
+
+  test("the built-in mock model searches with the user's words and cites the first file", async () => {
+    const r = await sdk().responses.create({ model: "mock/chat", input: "paid leave policy", tools: [{ type: "file_search", vector_store_ids: [store] }], include: ["file_search_call.results"] });
+    assert.deepEqual(r.output.map((o) => o.type), ["file_search_call", "message"]);
+    const first = (r.output[0] as OpenAI.Responses.ResponseFileSearchToolCall).results![0];
+    assert.equal(first.filename, "leave.md");
+    const part = (r.output[1] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    assert.match(part.text, /\[leave\.md\]/);
+    assert.equal((part.annotations[0] as { type: string }).type, "file_citation");
+  });
+
+  test("bad tools and stores are refused naming the field, and no model is called", async () => {
+    const cases: [Record<string, unknown>, string, number][] = [
+      [{ tools: [{ type: "file_search", vector_store_ids: ["vs_nope"] }] }, "tools[0].vector_store_ids[0]", 404],
+      [{ tools: [{ type: "file_search", vector_store_ids: [] }] }, "tools[0].vector_store_ids", 400],
+      [{ tools: [{ type: "file_search", vector_store_ids: [store], max_num_results: 51 }] }, "tools[0].max_num_results", 400],
+      [{ tools: [{ type: "file_search", vector_store_ids: [store], filters: { type: "like", key: "a", value: "b" } }] }, "tools[0].filters.type", 400],
+      [{ tools: [{ type: "file_search", vector_store_ids: [store], ranking_options: { score_threshold: 2 } }] }, "tools[0].ranking_options.score_threshold", 400],
+      [{ tools: [{ type: "file_search", vector_store_ids: [store], extra: 1 }] }, "tools[0].extra", 400],
+      [{ tools: [{ type: "file_search", vector_store_ids: [store] }, { type: "function", name: "file_search" }] }, "tools", 400],
+      [{ tools: [{ type: "function", name: "f" }], tool_choice: { type: "file_search" } }, "tool_choice.type", 400],
+      [{ tools: [{ type: "file_search", vector_store_ids: [store] }], background: true }, "background", 400],
+    ];
+    for (const [body, param, status] of cases) {
+      const err = await sdk()
+        .responses.create({ model: "openai/gpt-4o-mini", input: "Hi", ...body } as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+      assert.ok(err instanceof OpenAI.APIError, `${param}: ${String(err)}`);
+      assert.equal(err.status, status, `${param}: ${err.message}`);
+      assert.equal((err.error as { param?: string }).param, param, err.message);
+    }
+    // Another team's key cannot use the store (nor learn that it exists).
+    const err = await sdk(OTHER)
+      .responses.create({ model: "openai/gpt-4o-mini", input: "Hi", tools: [{ type: "file_search", vector_store_ids: [store] }] })
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.NotFoundError);
+    assert.equal(chats(openai).length, 0, "nothing reached a model");
+  });
+
+  test("a gateway without vector_stores refuses the tool naming it", async () => {
+    const bare = await startTestGateway(config(openai.url, ""));
+    try {
+      const client = new OpenAI({ baseURL: `${bare.url}/v1`, apiKey: KEY, maxRetries: 0 });
+      const err = await client.responses.create({ model: "openai/gpt-4o-mini", input: "Hi", tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] }).catch((e: unknown) => e);
+      assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+      assert.equal((err.error as { param?: string }).param, "tools[0].type");
+      assert.match(err.message, /vector_stores/);
+      assert.equal(chats(openai).length, 0);
+    } finally {
+      await bare.close();
+    }
+  });
+});
