@@ -186,6 +186,8 @@ export interface GatewayOptions {
   masterKey?: string;
   /** Keys that only open sealed credentials (a rotation's old key); default: SIGNALBOX_MASTER_KEY_PREVIOUS, separated by commas. */
   previousMasterKeys?: string[];
+  /** Vector stores' indexing (tests): when a quiet in-progress file is taken up again, and how often the sweep looks. */
+  vectorIndexing?: { staleMs: number; sweepMs: number };
 }
 
 /** One line per request: ids, routing, outcome, tokens, cost, timings. No prompt or completion text, no key. */
@@ -486,7 +488,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const vectorStore = config.store.postgresUrl
     ? await (await import("./vectors/postgres-store.ts")).createPostgresVectorStoreStore(config.store.postgresUrl, { log })
     : createMemoryVectorStoreStore();
-  const vectors = createVectorStores({ store: vectorStore, files: batchStore, engine, core: () => core, callerOf: (name) => control.directory.callerByName(name) });
+  const vectors = createVectorStores({ store: vectorStore, files: batchStore, engine, core: () => core, callerOf: (name) => control.directory.callerByName(name), ...opts.vectorIndexing });
   // Stored Responses API responses (responses.store): PostgreSQL with store.postgres_url, else memory;
   // what has expired is dropped at start and every hour.
   const responsesPg = config.responses.store && config.store.postgresUrl ? await import("./compat/responses/postgres-store.ts") : undefined;

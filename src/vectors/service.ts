@@ -78,6 +78,10 @@ export interface VectorStoresOptions {
   engine: ChatEngine;
   core: () => GatewayCore;
   callerOf(keyName: string): Caller | undefined;
+  /** An in_progress file whose indexing started this long ago is taken up again (default 10 minutes). */
+  staleMs?: number;
+  /** How often the sweep looks for expired stores and quiet files (default 30 s). */
+  sweepMs?: number;
 }
 
 export const visibilityOf = (caller: Caller): Visibility | undefined => (caller.role === "admin" || caller.role === "anonymous" ? undefined : caller.role === "team" ? { team: caller.team } : { key: caller.keyName });
@@ -103,12 +107,15 @@ export async function fileText(bytes: Buffer): Promise<{ text: string } | { erro
 
 export function createVectorStores(o: VectorStoresOptions): VectorStores {
   const { store, files, engine } = o;
+  const staleMs = o.staleMs ?? STALE_MS;
   const cfg = () => o.core().config.vectorStores;
   /** Per store this replica searched: its chunks ready to rank, as of a revision. */
   const cache = new Map<string, { revision: number; indexed: Indexed[]; files: Map<string, { filename: string; attributes: Attributes | null }> }>();
   const queue: { storeId: string; fileId: string; caller: Caller }[] = [];
   const running = new Set<Promise<void>>();
   let closed = false;
+  // Shutdown stops indexing mid-file: the file stays in progress for a replica (or the next start) to take up.
+  const stopping = new AbortController();
 
   function need(): NonNullable<ReturnType<typeof cfg>> {
     const c = cfg();
@@ -148,9 +155,8 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
 
   async function index(job: { storeId: string; fileId: string; caller: Caller }): Promise<void> {
     const now = Date.now();
-    if (!(await store.claimFile(job.storeId, job.fileId, now, now - STALE_MS + 1))) return;
+    if (!(await store.claimFile(job.storeId, job.fileId, now, now - staleMs + 1))) return;
     const { ri, end } = requestInfo("vector_store index", { "signalbox.vector_store.id": job.storeId, "signalbox.vector_store.file_id": job.fileId });
-    const ac = new AbortController();
     try {
       let s = await store.getStore(job.storeId);
       const f = await store.getFile(job.storeId, job.fileId);
@@ -171,7 +177,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
         let deployment: string | undefined;
         for (let i = 0; i < pieces.length; i += EMBED_BATCH) {
           const batch = pieces.slice(i, i + EMBED_BATCH);
-          const e = await embed(job.caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, batch.map((p) => p.text), s, "document", { "signalbox.vector_store_file_id": f.id }, ac.signal);
+          const e = await embed(job.caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, batch.map((p) => p.text), s, "document", { "signalbox.vector_store_file_id": f.id }, stopping.signal);
           deployment ??= e.deployment;
           batch.forEach((p, j) => chunks.push({ fileId: f.id, n: i + j, text: p.text, tokens: p.tokens, vector: e.vectors[j] }));
         }
@@ -190,6 +196,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
       }
       await store.finishFile(s.id, f.id, { chunks: [], usageBytes: 0 });
     } catch (err) {
+      if (closed) return;
       const message = err instanceof GatewayError ? `${err.code}: ${err.message}` : "the file could not be indexed";
       if (!(err instanceof GatewayError)) log("warn", "vector store: indexing failed", { store: job.storeId, file: job.fileId, error: String((err as Error)?.message ?? err) });
       await store.finishFile(job.storeId, job.fileId, { status: "failed", error: { code: "server_error", message } }).catch(() => {});
@@ -215,7 +222,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
   async function sweep(): Promise<void> {
     if (closed) return;
     await store.expireStores(secs(Date.now()));
-    for (const f of await store.staleFiles(Date.now() - STALE_MS, 100)) {
+    for (const f of await store.staleFiles(Date.now() - staleMs, 100)) {
       if (queue.some((j) => j.storeId === f.vector_store_id && j.fileId === f.id)) continue;
       const s = await store.getStore(f.vector_store_id);
       const caller = s && o.callerOf(s.owner.key);
@@ -227,7 +234,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     }
     pump();
   }
-  const timer = setInterval(() => void sweep().catch((err: unknown) => log("warn", "vector store: sweep failed", { error: String((err as Error)?.message ?? err) })), SWEEP_MS);
+  const timer = setInterval(() => void sweep().catch((err: unknown) => log("warn", "vector store: sweep failed", { error: String((err as Error)?.message ?? err) })), o.sweepMs ?? SWEEP_MS);
   timer.unref();
 
   async function get(caller: Caller, id: string, field = "vector_store_id"): Promise<VectorStoreRecord> {
@@ -374,6 +381,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
 
     async close() {
       closed = true;
+      stopping.abort();
       clearInterval(timer);
       queue.length = 0;
       await Promise.allSettled([...running]);
