@@ -109,24 +109,18 @@ export function terms(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
-/** A chunk ready to be ranked: its embedding made a unit vector, its terms counted. */
+/** A chunk ready to be ranked: its embedding made a unit vector, its length in terms. */
 export interface Indexed {
   chunk: Chunk;
   unit: Float32Array;
-  tf: Map<string, number>;
   length: number;
 }
 
-export function indexChunk(chunk: Chunk): Indexed {
-  let norm = 0;
-  for (const x of chunk.vector) norm += x * x;
-  norm = Math.sqrt(norm) || 1;
-  const unit = new Float32Array(chunk.vector.length);
-  for (let i = 0; i < unit.length; i++) unit[i] = chunk.vector[i] / norm;
-  const tf = new Map<string, number>();
-  const ts = terms(chunk.text);
-  for (const t of ts) tf.set(t, (tf.get(t) ?? 0) + 1);
-  return { chunk, unit, tf, length: ts.length };
+/** A store's chunks ready to rank: each one indexed, and the keyword postings (term → the chunks that hold it, with counts). */
+export interface ChunkIndex {
+  items: Indexed[];
+  postings: Map<string, { at: number[]; tf: number[] }>;
+  avgLength: number;
 }
 
 export function unitVector(v: Float32Array): Float32Array {
@@ -136,54 +130,119 @@ export function unitVector(v: Float32Array): Float32Array {
   return v.map((x) => x / norm);
 }
 
+/**
+ * Index chunks once (per store revision): unit vectors and postings, so a search scores only what
+ * it must. A large store takes a while (about 0.1 ms a chunk of 800 tokens): the event loop is
+ * served between every 256 chunks.
+ */
+export async function buildIndex(chunks: readonly Chunk[]): Promise<ChunkIndex> {
+  const items: Indexed[] = [];
+  const postings = new Map<string, { at: number[]; tf: number[] }>();
+  let total = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    if (i > 0 && i % 256 === 0) await new Promise((r) => setImmediate(r));
+    const chunk = chunks[i];
+    const counts = new Map<string, number>();
+    const ts = terms(chunk.text);
+    for (const t of ts) counts.set(t, (counts.get(t) ?? 0) + 1);
+    for (const [t, f] of counts) {
+      let p = postings.get(t);
+      if (!p) postings.set(t, (p = { at: [], tf: [] }));
+      p.at.push(i);
+      p.tf.push(f);
+    }
+    total += ts.length;
+    items.push({ chunk, unit: unitVector(chunk.vector), length: ts.length });
+  }
+  return { items, postings, avgLength: total / (chunks.length || 1) || 1 };
+}
+
 function dot(a: Float32Array, b: Float32Array): number {
   const n = Math.min(a.length, b.length);
-  let s = 0;
-  for (let i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
+  // Four running sums: independent additions the CPU can overlap.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; i++) s0 += a[i] * b[i];
+  return s0 + s1 + s2 + s3;
 }
 
 /** How much of the score keywords carry in hybrid ranking (OpenAI does not publish its blend). */
 export const KEYWORD_WEIGHT = 0.3;
 
 /**
- * Each chunk's score against the queries (the best over the queries), from 0 to 1: its cosine
- * similarity (negatives as 0), blended with its BM25 score normalised by the best of the chunks
- * searched, keywords carrying `keywordWeight` of it (0: semantic only). Sorted best first.
+ * The best `limit` chunks against the queries, best first, each scored from 0 to 1 (its best over
+ * the queries): its cosine similarity (negatives as 0), blended with its BM25 score normalised by
+ * the best of the chunks searched, keywords carrying `keywordWeight` of it (0: semantic only).
+ * Only chunks with `allowed[i]` (a filter's) are scored; IDF counts the chunks searched. Scores go
+ * into typed arrays and only the best `limit` are kept in order (no sort of every chunk).
  */
-export function rank(chunks: readonly Indexed[], queries: readonly { text: string; unit: Float32Array }[], keywordWeight: number): { item: Indexed; score: number }[] {
-  const semanticOnly = keywordWeight <= 0;
+export function rank(index: ChunkIndex, queries: readonly { text: string; unit: Float32Array }[], keywordWeight: number, limit: number, allowed?: Uint8Array): { item: Indexed; score: number }[] {
+  const chunks = index.items;
   const n = chunks.length;
-  if (n === 0) return [];
+  if (n === 0 || limit <= 0) return [];
+  let searched = n;
+  if (allowed) {
+    searched = 0;
+    for (let i = 0; i < n; i++) searched += allowed[i];
+  }
   const best = new Float64Array(n);
-  const avgLength = chunks.reduce((s, c) => s + c.length, 0) / n || 1;
+  const semantic = new Float64Array(n);
+  const keyword = new Float64Array(n);
+  const k1 = 1.2;
+  const b = 0.75;
   for (const q of queries) {
-    const semantic = chunks.map((c) => Math.max(0, dot(q.unit, c.unit)));
-    let keyword: number[] | undefined;
-    if (!semanticOnly) {
-      const qt = [...new Set(terms(q.text))];
-      const idf = qt.map((t) => {
-        let df = 0;
-        for (const c of chunks) if (c.tf.has(t)) df++;
-        return Math.log(1 + (n - df + 0.5) / (df + 0.5));
-      });
-      const k1 = 1.2;
-      const b = 0.75;
-      keyword = chunks.map((c) => {
-        let s = 0;
-        qt.forEach((t, i) => {
-          const f = c.tf.get(t);
-          if (f) s += idf[i] * ((f * (k1 + 1)) / (f + k1 * (1 - b + (b * c.length) / avgLength)));
-        });
-        return s;
-      });
-      const top = Math.max(...keyword);
-      keyword = top > 0 ? keyword.map((s) => s / top) : undefined;
+    for (let i = 0; i < n; i++) {
+      if (allowed && !allowed[i]) continue;
+      const d = dot(q.unit, chunks[i].unit);
+      semantic[i] = d > 0 ? d : 0;
+    }
+    let top = 0;
+    if (keywordWeight > 0) {
+      keyword.fill(0);
+      for (const t of new Set(terms(q.text))) {
+        const p = index.postings.get(t);
+        if (!p) continue;
+        let df = p.at.length;
+        if (allowed) {
+          df = 0;
+          for (const i of p.at) df += allowed[i];
+        }
+        if (df === 0) continue;
+        const idf = Math.log(1 + (searched - df + 0.5) / (df + 0.5));
+        for (let j = 0; j < p.at.length; j++) {
+          const i = p.at[j];
+          if (allowed && !allowed[i]) continue;
+          const f = p.tf[j];
+          keyword[i] += idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + (b * chunks[i].length) / index.avgLength)));
+          if (keyword[i] > top) top = keyword[i];
+        }
+      }
     }
     for (let i = 0; i < n; i++) {
-      const s = keyword ? (1 - keywordWeight) * semantic[i] + keywordWeight * keyword[i] : semantic[i];
+      const s = top > 0 ? (1 - keywordWeight) * semantic[i] + (keywordWeight * keyword[i]) / top : semantic[i];
       if (s > best[i]) best[i] = s;
     }
   }
-  return chunks.map((item, i) => ({ item, score: Math.min(1, best[i]) })).sort((a, b) => b.score - a.score || a.item.chunk.fileId.localeCompare(b.item.chunk.fileId) || a.item.chunk.n - b.item.chunk.n);
+  // The best `limit`, kept in order by insertion (limit is small: at most 200 in practice).
+  const k = Math.min(limit, searched);
+  const idx: number[] = [];
+  const before = (i: number, j: number) => best[i] > best[j] || (best[i] === best[j] && (chunks[i].chunk.fileId < chunks[j].chunk.fileId || (chunks[i].chunk.fileId === chunks[j].chunk.fileId && chunks[i].chunk.n < chunks[j].chunk.n)));
+  for (let i = 0; i < n && k > 0; i++) {
+    if (allowed && !allowed[i]) continue;
+    if (idx.length === k && !before(i, idx[k - 1])) continue;
+    let at = idx.length === k ? k - 1 : idx.length;
+    while (at > 0 && before(i, idx[at - 1])) at--;
+    idx.splice(at, 0, i);
+    if (idx.length > k) idx.pop();
+  }
+  return idx.map((i) => ({ item: chunks[i], score: Math.min(1, best[i]) }));
 }

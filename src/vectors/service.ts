@@ -18,7 +18,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
-import { chunkText, indexChunk, KEYWORD_WEIGHT, matches, rank, unitVector, type Filter, type Indexed } from "./search.ts";
+import { buildIndex, chunkText, KEYWORD_WEIGHT, matches, rank, unitVector, type ChunkIndex, type Filter } from "./search.ts";
 import { newVectorStoreId, type Attributes, type Chunk, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord, type VectorStoreStore, type Visibility } from "./store.ts";
 import { visible } from "../batch/store.ts";
 
@@ -66,10 +66,20 @@ export interface VectorStores {
   /** The store if the caller may see it, else a not_found naming `field`. */
   get(caller: Caller, id: string, field?: string): Promise<VectorStoreRecord>;
   addFile(caller: Caller, store: VectorStoreRecord, fileId: string, attributes: Attributes | null, chunking: StaticChunking | undefined, field: string): Promise<VectorStoreFileRecord>;
+  /** Add several files (a file batch): every one is checked, and the store's file limit, before any is added. */
+  addFiles(caller: Caller, store: VectorStoreRecord, items: readonly FileToAdd[]): Promise<VectorStoreFileRecord[]>;
   search(caller: Caller, ri: RequestInfo | undefined, storeIds: readonly string[], queries: readonly string[], o: SearchOptions, signal: AbortSignal): Promise<SearchOutcome>;
   /** Wait until nothing is being indexed (tests, shutdown). */
   idle(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A file to add to a store: its upload's id, attributes, chunking, and the request field that named it. */
+export interface FileToAdd {
+  id: string;
+  attributes: Attributes | null;
+  chunking?: StaticChunking;
+  field: string;
 }
 
 export interface VectorStoresOptions {
@@ -110,7 +120,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
   const staleMs = o.staleMs ?? STALE_MS;
   const cfg = () => o.core().config.vectorStores;
   /** Per store this replica searched: its chunks ready to rank, as of a revision. */
-  const cache = new Map<string, { revision: number; indexed: Indexed[]; files: Map<string, { filename: string; attributes: Attributes | null }> }>();
+  const cache = new Map<string, { revision: number; index: ChunkIndex; files: Map<string, { filename: string; attributes: Attributes | null }> }>();
   const queue: { storeId: string; fileId: string; caller: Caller }[] = [];
   const running = new Set<Promise<void>>();
   let closed = false;
@@ -243,30 +253,52 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     return s;
   }
 
-  async function addFile(caller: Caller, s: VectorStoreRecord, fileId: string, attributes: Attributes | null, chunking: StaticChunking | undefined, field: string): Promise<VectorStoreFileRecord> {
-    const c = need();
+  /** The upload a store may take, or the refusal naming `field`. */
+  async function upload(caller: Caller, fileId: string, field: string): Promise<StoredFile> {
     const up: StoredFile | undefined = await files.getFile(fileId);
     const expired = up?.expires_at !== undefined && up.expires_at * 1000 <= Date.now();
     if (!up || expired || !visible(up.owner, visibilityOf(caller))) throw new GatewayError("not_found", `${field}: no file "${fileId}" (or this key may not see it)`, { field });
     if (!(SEARCHABLE_PURPOSES as readonly string[]).includes(up.purpose)) throw new GatewayError("invalid_argument", `${field}: the file's purpose is "${up.purpose}"; a vector store takes files uploaded with purpose "assistants" or "user_data"`, { field });
+    return up;
+  }
+
+  async function addFiles(caller: Caller, s0: VectorStoreRecord, items: readonly FileToAdd[]): Promise<VectorStoreFileRecord[]> {
+    const c = need();
+    // Every file is checked before any is added: a refusal leaves the store as it was.
+    const ups: StoredFile[] = [];
+    for (const x of items) ups.push(await upload(caller, x.id, x.field));
+    // The store as it stands now (its counts move on as files are added).
+    const s = (await store.getStore(s0.id)) ?? s0;
     if (s.status === "expired") throw new GatewayError("failed_precondition", `vector_store_id: vector store "${s.id}" has expired`, { field: "vector_store_id" });
-    const existing = await store.getFile(s.id, fileId);
-    if (!existing && s.file_counts.total >= c.maxFiles) throw new GatewayError("resource_exhausted", `${field}: vector store "${s.id}" holds ${s.file_counts.total} files, its most (vector_stores.max_files)`, { field });
-    const f: VectorStoreFileRecord = {
-      id: fileId,
-      object: "vector_store.file",
-      usage_bytes: 0,
-      created_at: secs(Date.now()),
-      vector_store_id: s.id,
-      status: "in_progress",
-      last_error: null,
-      chunking_strategy: { type: "static", static: chunking ?? { max_chunk_size_tokens: c.chunking.maxChunkSizeTokens, chunk_overlap_tokens: c.chunking.chunkOverlapTokens } },
-      attributes,
-      filename: up.filename,
-    };
-    await store.putFile(f);
-    queue.push({ storeId: s.id, fileId, caller });
+    let total = s.file_counts.total;
+    for (const x of items) {
+      if (await store.getFile(s.id, x.id)) continue; // replaced, not one more
+      if (++total > c.maxFiles) throw new GatewayError("resource_exhausted", `${x.field}: vector store "${s.id}" would hold ${total} files, more than its most of ${c.maxFiles} (vector_stores.max_files)`, { field: x.field });
+    }
+    const out: VectorStoreFileRecord[] = [];
+    for (const [i, x] of items.entries()) {
+      const f: VectorStoreFileRecord = {
+        id: x.id,
+        object: "vector_store.file",
+        usage_bytes: 0,
+        created_at: secs(Date.now()),
+        vector_store_id: s.id,
+        status: "in_progress",
+        last_error: null,
+        chunking_strategy: { type: "static", static: x.chunking ?? { max_chunk_size_tokens: c.chunking.maxChunkSizeTokens, chunk_overlap_tokens: c.chunking.chunkOverlapTokens } },
+        attributes: x.attributes,
+        filename: ups[i].filename,
+      };
+      await store.putFile(f);
+      queue.push({ storeId: s.id, fileId: x.id, caller });
+      out.push(f);
+    }
     pump();
+    return out;
+  }
+
+  async function addFile(caller: Caller, s: VectorStoreRecord, fileId: string, attributes: Attributes | null, chunking: StaticChunking | undefined, field: string): Promise<VectorStoreFileRecord> {
+    const [f] = await addFiles(caller, s, [{ id: fileId, attributes, ...(chunking ? { chunking } : {}), field }]);
     return f;
   }
 
@@ -274,7 +306,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     const held = cache.get(s.id);
     if (held && held.revision === s.revision) return held;
     const { revision, chunks, files: meta } = await store.chunks(s.id);
-    const entry = { revision, indexed: chunks.map(indexChunk), files: meta };
+    const entry = { revision, index: await buildIndex(chunks), files: meta };
     cache.set(s.id, entry);
     // A bounded cache: the stores searched least recently go first.
     if (cache.size > 256) cache.delete(cache.keys().next().value!);
@@ -286,9 +318,10 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     enabled: () => cfg() !== undefined,
     get,
     addFile,
+    addFiles,
 
     async create(caller, x) {
-      need();
+      const c = need();
       const created = secs(Date.now());
       const s: VectorStoreRecord = {
         id: newVectorStoreId(),
@@ -305,14 +338,12 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
         revision: 0,
         owner: { key: caller.keyName, team: caller.team },
       };
-      // Every file is checked before the store is made: a bad id leaves nothing behind.
-      for (const [i, id] of x.fileIds.entries()) {
-        const up = await files.getFile(id);
-        if (!up || !visible(up.owner, visibilityOf(caller))) throw new GatewayError("not_found", `file_ids[${i}]: no file "${id}" (or this key may not see it)`, { field: `file_ids[${i}]` });
-        if (!(SEARCHABLE_PURPOSES as readonly string[]).includes(up.purpose)) throw new GatewayError("invalid_argument", `file_ids[${i}]: the file's purpose is "${up.purpose}"; a vector store takes files uploaded with purpose "assistants" or "user_data"`, { field: `file_ids[${i}]` });
-      }
+      // Every file is checked, and the file limit, before the store is made: a refusal leaves nothing behind.
+      const items: FileToAdd[] = x.fileIds.map((id, i) => ({ id, attributes: x.attributes ?? null, ...(x.chunking ? { chunking: x.chunking } : {}), field: `file_ids[${i}]` }));
+      for (const it of items) await upload(caller, it.id, it.field);
+      if (items.length > c.maxFiles) throw new GatewayError("resource_exhausted", `file_ids: ${items.length} files, more than a vector store's most of ${c.maxFiles} (vector_stores.max_files)`, { field: "file_ids" });
       await store.putStore(s);
-      for (const [i, id] of x.fileIds.entries()) await addFile(caller, s, id, x.attributes ?? null, x.chunking, `file_ids[${i}]`);
+      if (items.length) await addFiles(caller, s, items);
       return (await store.getStore(s.id)) ?? s;
     },
 
@@ -333,12 +364,20 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
           byDeployment.set(d, queries.map((text, i) => ({ text, unit: unitVector(e.vectors[i]) })));
         }
         const ranked: { hit: SearchHit; score: number }[] = [];
+        // What each store gives: the results asked for, or the rerank model's candidates.
+        const keep = c.rerank && opts.ranker !== "none" ? Math.min(50, opts.maxResults * 4) : opts.maxResults;
         for (const s of stores) {
           const qs = s.embedding && byDeployment.get(s.embedding.deployment);
           if (!qs) continue; // nothing indexed yet
           const entry = await chunksOf(s);
-          const candidates = opts.filters ? entry.indexed.filter((x) => matches(opts.filters!, entry.files.get(x.chunk.fileId)?.attributes ?? null)) : entry.indexed;
-          for (const { item, score } of rank(candidates, qs, opts.ranker === "none" ? 0 : (opts.keywordWeight ?? KEYWORD_WEIGHT))) {
+          // A filter is decided per file, then marked on its chunks.
+          let allowed: Uint8Array | undefined;
+          if (opts.filters) {
+            const pass = new Map<string, number>();
+            for (const [id, m] of entry.files) pass.set(id, matches(opts.filters, m.attributes) ? 1 : 0);
+            allowed = Uint8Array.from(entry.index.items, (x) => pass.get(x.chunk.fileId) ?? 0);
+          }
+          for (const { item, score } of rank(entry.index, qs, opts.ranker === "none" ? 0 : (opts.keywordWeight ?? KEYWORD_WEIGHT), keep, allowed)) {
             const meta = entry.files.get(item.chunk.fileId);
             ranked.push({ score, hit: { file_id: item.chunk.fileId, filename: meta?.filename ?? "", score, attributes: meta?.attributes ?? null, content: [{ type: "text", text: item.chunk.text }], vector_store_id: s.id } });
           }
@@ -349,7 +388,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
           }
         }
         ranked.sort((a, b) => b.score - a.score);
-        let top = ranked.slice(0, c.rerank && opts.ranker !== "none" ? Math.min(50, opts.maxResults * 4) : opts.maxResults);
+        let top = ranked.slice(0, keep);
         if (c.rerank && opts.ranker !== "none" && top.length > 1) {
           const call: RerankCall = {
             operation: "rerank",
