@@ -193,6 +193,21 @@ describe("the file_search tool", () => {
     assert.equal(chats(openai).length, 0, "nothing reached a model");
   });
 
+  test("a batch's /v1/responses line with the file_search tool is that line's 400, naming the tool", async () => {
+    const line = { custom_id: "fs", method: "POST", url: "/v1/responses", body: { model: "openai/gpt-4o-mini", input: "Hi", tools: [{ type: "file_search", vector_store_ids: [store] }] } };
+    const input = await sdk().files.create({ file: await toFile(Buffer.from(JSON.stringify(line)), "in.jsonl"), purpose: "batch" });
+    let b = await sdk().batches.create({ input_file_id: input.id, endpoint: "/v1/responses", completion_window: "24h" });
+    for (let i = 0; i < 200 && b.status !== "completed"; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      b = await sdk().batches.retrieve(b.id);
+    }
+    assert.equal(b.status, "completed");
+    const err = JSON.parse((await (await sdk().files.content(b.error_file_id!)).text()).trim()) as { response: { status_code: number; body: { error: { param: string } } } };
+    assert.equal(err.response.status_code, 400);
+    assert.equal(err.response.body.error.param, "tools[0].type");
+    assert.equal(chats(openai).length, 0);
+  });
+
   test("a gateway without vector_stores refuses the tool naming it", async () => {
     const bare = await startTestGateway(config(openai.url, ""));
     try {
