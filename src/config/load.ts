@@ -641,7 +641,7 @@ const rootSpec = obj<any>({
       embedding: req(str({ min: 1 })),
       rerank: opt(str({ min: 1 })),
       max_chunk_size_tokens: opt(num({ min: 100, max: 4096, int: true }), 800),
-      chunk_overlap_tokens: opt(num({ min: 0, max: 2048, int: true }), 400),
+      chunk_overlap_tokens: opt(num({ min: 0, max: 2048, int: true })),
       max_files: opt(num({ min: 1, max: 100_000, int: true }), 10_000),
       indexing_concurrency: opt(num({ min: 1, max: 64, int: true }), 2),
     }),

@@ -161,6 +161,17 @@ async function batchJson(api: VectorStores, b: FileBatchRecord) {
   return { id: b.id, object: "vector_store.files_batch", created_at: b.created_at, vector_store_id: b.vector_store_id, status, file_counts: counts };
 }
 
+/** Chunks that overlap joined into one text: each one's longest start that ends the text so far is left out. */
+export function joinChunks(texts: readonly string[]): string {
+  let out = texts[0] ?? "";
+  for (const t of texts.slice(1)) {
+    let k = Math.min(t.length, out.length);
+    while (k > 0 && !out.endsWith(t.slice(0, k))) k--;
+    out += t.slice(k);
+  }
+  return out;
+}
+
 /** Serve one Vector Stores API request; returns the HTTP status. */
 export async function serveVectorStores(r: VectorStoreRequest): Promise<number> {
   const { api, method, path, query, caller, send } = r;
@@ -273,8 +284,8 @@ export async function serveVectorStores(r: VectorStoreRequest): Promise<number> 
     if (tail === "content" && extra === undefined) {
       if (method !== "GET") return notAllowed("GET");
       const chunks = await api.store.fileChunks(s.id, f.id);
-      // Chunks overlap: the content is each chunk's text once, in order, as OpenAI's parsed content reads.
-      return ok({ object: "vector_store.file_content.page", data: chunks.map((c) => ({ type: "text", text: c.text })), has_more: false, next_page: null });
+      // The file's text as parsed, once: each chunk without the start it shares with the one before.
+      return ok({ object: "vector_store.file_content.page", data: [{ type: "text", text: joinChunks(chunks.map((c) => c.text)) }].filter((d) => d.text), has_more: false, next_page: null });
     }
     if (tail !== undefined) throw new GatewayError("not_found", `no such path ${path}`);
     if (method === "GET") return ok(fileJson(f));
@@ -312,8 +323,9 @@ export async function serveVectorStores(r: VectorStoreRequest): Promise<number> 
       }
       if (new Set(items.map((x) => x.id)).size !== items.length) bad(body.file_ids ? "file_ids" : "files", "holds a file twice");
       const b: FileBatchRecord = { id: newFileBatchId(), vector_store_id: s.id, created_at: Math.floor(Date.now() / 1000), file_ids: items.map((x) => x.id) };
+      // Every file is checked before any is added (and the batch kept): a refusal leaves nothing behind.
+      await api.addFiles(caller, s, items);
       await api.store.putFileBatch(b);
-      for (const x of items) await api.addFile(caller, s, x.id, x.attributes, x.chunking, x.field);
       return ok(await batchJson(api, b));
     }
     const b = await api.store.getFileBatch(s.id, fileId);

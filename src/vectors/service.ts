@@ -389,7 +389,8 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
         }
         ranked.sort((a, b) => b.score - a.score);
         let top = ranked.slice(0, keep);
-        if (c.rerank && opts.ranker !== "none" && top.length > 1) {
+        // Even one candidate is reranked: its score is then the rerank model's, as score_threshold expects.
+        if (c.rerank && opts.ranker !== "none" && top.length > 0) {
           const call: RerankCall = {
             operation: "rerank",
             id: newRequestId(),
