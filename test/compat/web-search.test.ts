@@ -334,22 +334,28 @@ describe("web search with Exa", () => {
     await assert.rejects(claude.messages.create({ ...params, tools: [{ type: "web_search_20250305", name: "web_search", allowed_domains: ["a.com"], blocked_domains: ["b.com"] }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\.0\.blocked_domains/.test(e.message));
   });
 
-  test("Gemini's googleSearch tool: groundingMetadata with the query, the results as chunks and the citation as a support, streamed too", async () => {
+  test("Gemini's googleSearch tool: the model decides the search; groundingMetadata with its query, the results as chunks and the citation as a support, streamed too; no call, no search", async () => {
     exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result." }] });
     const answer = "Lisez [only.example.com](https://only.example.com/) — voilà.";
-    openai.setDefault({ kind: "text", text: answer });
+    const searching = { kind: "tool_calls" as const, calls: [{ id: "call_ws", name: "web_search", arguments: { query: "the only page" } }] };
+    openai.script([searching, { kind: "text", text: answer }]);
     const ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: g.url, apiVersion: "v1beta" } });
     const params = { model: "mini", contents: "find it", config: { tools: [{ googleSearch: {} }] } };
     const r = await ai.models.generateContent(params);
     const link = "[only.example.com](https://only.example.com/)";
     const gm = r.candidates![0].groundingMetadata!;
-    assert.deepEqual(gm.webSearchQueries, ["find it"]);
+    // The model's query, as Gemini's webSearchQueries are; the model was offered the function.
+    assert.deepEqual(gm.webSearchQueries, ["the only page"]);
+    assert.equal((exa.requests.at(-1)!.body as { query: string }).query, "the only page");
+    const [decide] = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[] });
+    assert.deepEqual(decide.tools!.map((t) => t.function.name), ["web_search"]);
     assert.deepEqual(gm.groundingChunks, [{ web: { uri: "https://only.example.com/", title: "Only" } }]);
     // Byte offsets, as Gemini counts them (the same as characters here: the link comes before the "—").
     assert.deepEqual(gm.groundingSupports, [{ segment: { startIndex: answer.indexOf(link), endIndex: answer.indexOf(link) + link.length, text: link }, groundingChunkIndices: [0] }]);
     assert.equal(r.text, answer);
     let last: typeof r | undefined;
     let text = "";
+    openai.script([searching, { kind: "text", text: answer }]);
     for await (const c of await ai.models.generateContentStream(params)) {
       text += c.text ?? "";
       last = c;
@@ -357,9 +363,17 @@ describe("web search with Exa", () => {
     assert.equal(text, answer);
     assert.deepEqual(last!.candidates![0].groundingMetadata, gm);
     // excludeDomains (Vertex's; the SDK sends it only in Vertex mode): to the engine.
+    openai.script([searching, { kind: "text", text: answer }]);
     const res = await fetch(`${g.url}/v1beta/models/mini:generateContent`, { method: "POST", headers: { "x-goog-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "find it" }] }], tools: [{ googleSearch: { excludeDomains: ["spam.example.net"] } }] }) });
     assert.equal(res.status, 200);
     assert.deepEqual((exa.requests.at(-1)!.body as { excludeDomains: string[] }).excludeDomains, ["spam.example.net"]);
+    // A model that answers without searching: no search, no groundingMetadata.
+    const searches = exa.requests.length;
+    openai.script({ kind: "text", text: "No need." });
+    const plain = await ai.models.generateContent(params);
+    assert.equal(plain.text, "No need.");
+    assert.equal(plain.candidates![0].groundingMetadata, undefined);
+    assert.equal(exa.requests.length, searches);
   });
 
   test("the user's country and a range of publication dates go to Exa (userLocation, start/endPublishedDate), from each door's field; a bad one is a 400 naming it", async () => {
@@ -375,7 +389,7 @@ describe("web search with Exa", () => {
     openai.script([searching, { kind: "text", text: "ok" }]);
     await new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 }).messages.create({ model: "mini", max_tokens: 50, messages: [{ role: "user", content: "local news" }], tools: [{ type: "web_search_20250305", name: "web_search", user_location: { type: "approximate", country: "DE" } }] });
     assert.equal(exaBody().userLocation, "DE");
-    openai.script({ kind: "text", text: "ok" });
+    openai.script([{ ...searching, calls: [{ ...searching.calls[0], arguments: { query: "news in november" } }] }, { kind: "text", text: "ok" }]);
     const ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: g.url } });
     await ai.models.generateContent({ model: "mini", contents: "news in november", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "2026-11-01T00:00:00Z", endTime: "2026-12-01T00:00:00Z" } } }] } });
     assert.equal(exaBody().startPublishedDate, "2026-11-01T00:00:00.000Z");
@@ -449,13 +463,14 @@ describe("web search with Tavily, on_failure: fail", () => {
     // The user's country by its name, and the range of dates in days, as Tavily takes them.
     await sdk().chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "tavily local" }], web_search_options: { user_location: { type: "approximate", approximate: { country: "US" } } } });
     assert.equal((tavily.requests.at(-1)!.body as Record<string, unknown>).country, "united states");
+    const msgs = sentMessages(openai);
+    assert.equal(msgs[0].role, "system");
+    assert.match(textOf(msgs[0]), /\[1\] .*\nURL: https:\/\//);
+    openai.script([{ kind: "tool_calls", calls: [{ id: "call_ws", name: "web_search", arguments: { query: "tavily dates" } }] }, { kind: "text", text: "ok" }]);
     await new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: g.url } }).models.generateContent({ model: "mini", contents: "tavily dates", config: { tools: [{ googleSearch: { timeRangeFilter: { startTime: "2026-11-01T00:00:00Z", endTime: "2026-11-30T23:00:00Z" } } }] } });
     const dated = tavily.requests.at(-1)!.body as Record<string, unknown>;
     assert.equal(dated.start_date, "2026-11-01");
     assert.equal(dated.end_date, "2026-11-30");
-    const msgs = sentMessages(openai);
-    assert.equal(msgs[0].role, "system");
-    assert.match(textOf(msgs[0]), /\[1\] .*\nURL: https:\/\//);
     const sb = (r as unknown as { signalbox: { trace_id: string } }).signalbox;
     assert.equal(g.usage.recent().find((x) => x.traceId === sb.trace_id)!.cost.request, 8_000_000, "one basic search, $0.008");
   });

@@ -11,7 +11,7 @@
 // generationConfig (temperature, topP, topK, maxOutputTokens, stopSequences, seed, penalties,
 // responseMimeType with responseJsonSchema or responseSchema, thinkingConfig, responseLogprobs
 // and logprobs), and a `signalbox` object with the same routing options as the other doors.
-// googleSearch is the gateway's web search (src/engine/web-search.ts), answered with groundingMetadata.
+// googleSearch is the gateway's web search (src/engine/web-search.ts), decided by the model, answered with groundingMetadata.
 // Refused with a 400 naming the field: other tools (googleSearchRetrieval, codeExecution, urlContext, …),
 // fileData (the gateway does not fetch files), cachedContent, candidateCount above 16 (up to 16
 // candidates are answered, each its own call: ../choices.ts), and
@@ -210,8 +210,10 @@ function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest }): To
   v.forEach((t, i) => {
     const p = `tools[${i}]`;
     if (!isObj(t)) bad(p, "must be a Tool object");
-    // Google Search grounding: one search before the model, by the gateway's engine (its
-    // exclude_domains and time_range_filter go to the engine).
+    // Google Search grounding: as at Google, the model decides whether and what to search (the
+    // engine offers it a web_search function; a model that cannot call tools, or a request with
+    // functions of its own, gets one search before it instead); exclude_domains and
+    // time_range_filter go to the search engine.
     for (const k of SEARCH_TOOLS) {
       const g = t[k];
       if (g === undefined || g === null) continue;
@@ -223,7 +225,7 @@ function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest }): To
         else if (f === "timeRangeFilter" || f === "time_range_filter") range = timeRange(g[f], `${p}.${snake(k)}.time_range_filter`);
         else bad(`${p}.${snake(k)}.${snake(f)}`, "is not applied by the gateway's web search");
       }
-      web.search = { ...(blocked?.length ? { blockedDomains: blocked } : {}), ...range };
+      web.search = { byModel: true, ...(blocked?.length ? { blockedDomains: blocked } : {}), ...range };
     }
     for (const k of OTHER_TOOLS) if (t[k] !== undefined) bad(`${p}.${snake(k)}`, `${snake(k)} tools are not supported by this gateway; declare functions instead`);
     const decls = pArr(t, "functionDeclarations", `${p}.function_declarations`) ?? [];
