@@ -21,6 +21,7 @@ import { PromptsPage } from "./pages/prompts.tsx";
 import { RealtimePage } from "./pages/realtime.tsx";
 import { RequestPage, RequestsPage } from "./pages/requests.tsx";
 import { UsagePage } from "./pages/usage.tsx";
+import { VectorStoresPage } from "./pages/vector-stores.tsx";
 import { Link, usePath } from "./router.tsx";
 import { clientFor, forgetKey, identify, isAdmin, loadSettings, type Session, type Settings, SSO_LOGIN_PATH, ssoHost, ssoSignOut, storedKey, storeKey, takeSsoResult } from "./session.ts";
 import { Badge, Empty, Loading } from "./ui.tsx";
@@ -37,6 +38,7 @@ const NAV: NavItem[] = [
   { path: "usage", label: "Usage" },
   { path: "requests", label: "Requests" },
   { path: "batches", label: "Batches" },
+  { path: "vector-stores", label: "Vector stores" },
   { path: "explain", label: "Route explainer" },
   { path: "models", label: "Models & health" },
   { path: "entries", label: "Providers & routes", show: (s) => isAdmin(s.identity) },
@@ -199,6 +201,8 @@ function Pages({ session }: { session: Session }) {
       return rest.length ? <RequestPage id={decodeURIComponent(rest.join("/"))} settings={session.settings} /> : <RequestsPage />;
     case "batches":
       return <BatchesPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
+    case "vector-stores":
+      return <VectorStoresPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
     case "explain":
       return <ExplainPage />;
     case "models":

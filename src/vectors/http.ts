@@ -51,10 +51,10 @@ export function storeJson(s: VectorStoreRecord) {
   return { ...rest, ...(rest.expires_after ? {} : { expires_after: null }), signalbox: { embedding_deployment: embedding?.deployment ?? null } };
 }
 
-/** The store's file as OpenAI shows it. */
+/** The store's file as OpenAI shows it, with the upload's name under `signalbox`. */
 export function fileJson(f: VectorStoreFileRecord) {
-  const { filename: _f, indexing_since: _i, ...rest } = f;
-  return rest;
+  const { filename, indexing_since: _i, ...rest } = f;
+  return { ...rest, signalbox: { filename } };
 }
 
 function metadataOf(v: unknown, field = "metadata"): Record<string, string> | null {

@@ -269,6 +269,7 @@ describe("stores, files and file batches", () => {
 
     const f = await cl.vectorStores.files.retrieve(good.id, { vector_store_id: vs.id });
     assert.equal(f.attributes, null);
+    assert.deepEqual((f as unknown as { signalbox: unknown }).signalbox, { filename: "finance.txt" }, "the upload's name, beside OpenAI's fields");
     const upd = await cl.vectorStores.files.update(good.id, { vector_store_id: vs.id, attributes: { region: "eu", score: 7, live: true } });
     assert.deepEqual(upd.attributes, { region: "eu", score: 7, live: true });
     assert.deepEqual((await cl.vectorStores.files.retrieve(good.id, { vector_store_id: vs.id })).attributes, { region: "eu", score: 7, live: true });

@@ -11,7 +11,8 @@ Exit codes:
   1  the call failed (the gateway's error, its code and the field at fault are printed on stderr),
      or \`config check\` found the file invalid, or \`moderate\` flagged an input (gate on it:
      \`signalbox moderate "$TEXT" >/dev/null && publish\`), or \`batch create --wait\` saw the batch
-     fail, expire or be cancelled, or \`mcp call\` ran a tool that reported an error, or
+     fail, expire or be cancelled, or \`vector-stores create|add --wait\` saw a file fail to be
+     indexed, or \`mcp call\` ran a tool that reported an error, or
      \`entries reseal\` could not seal an entry again, or \`models check\` found a deployment that did
      not answer (\`signalbox models check >/dev/null || alert\` in cron)
   2  bad usage: unknown command or flag, a bad value, a file that cannot be read
@@ -31,6 +32,8 @@ Examples:
   signalbox speak speech "The build is green." --voice coral -o green.mp3
   signalbox moderate "I will attack you" "Have a nice day"
   signalbox batch create requests.jsonl --endpoint /v1/chat/completions --wait
+  signalbox vs create handbook --file leave.md --file travel.md --wait
+  signalbox vs search vs_68f1… "how many days of leave" --max 3 --filter topic=hr
   signalbox response req_579cba1dmx8kg7ez2
   signalbox conversation conv_68f1… --json
   signalbox mcp servers --tools

@@ -25,7 +25,7 @@ const FINAL = ["completed", "failed", "expired", "cancelled"];
 const LIST_PAGE = 100;
 /** How often --wait looks: every second, or every SIGNALBOX_POLL_MS milliseconds (a whole number, 10 to 60000) when that is set. */
 const DEFAULT_POLL_MS = 1000;
-function pollMs(): number {
+export function pollMs(): number {
   const raw = process.env.SIGNALBOX_POLL_MS?.trim();
   if (!raw) return DEFAULT_POLL_MS;
   const n = Number(raw);
