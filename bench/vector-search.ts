@@ -7,7 +7,7 @@ const words = "the quick brown fox jumps over lazy dog gateway model route vecto
 const vocab = Array.from({ length: 5000 }, (_, i) => `w${i}`).concat(words);
 const rnd = () => Math.random() * 2 - 1;
 for (const dims of [256, 1536]) {
-  const chunks = Array.from({ length: 10_000 }, (_, i) => ({ fileId: `f${i % 50}`, n: i, tokens: 400, text: Array.from({ length: 300 }, () => vocab[Math.floor(Math.random() * vocab.length)]).join(" "), vector: Float32Array.from({ length: dims }, rnd) }));
+  const chunks = Array.from({ length: 10_000 }, (_, i) => ({ fileId: `f${i % 50}`, n: i, tokens: 400, text: Array.from({ length: 300 }, () => vocab[Math.floor(Math.random() * vocab.length)]).join(" "), vector: unitVector(Float32Array.from({ length: dims }, rnd)) }));
   let t = performance.now();
   const index = await buildIndex(chunks);
   console.log(dims, "build", (performance.now() - t).toFixed(0), "ms");

@@ -109,9 +109,11 @@ export function terms(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
-/** A chunk ready to be ranked: its embedding made a unit vector, its length in terms. */
+/** A chunk ready to be ranked: where it is, its text, its embedding as a unit vector, its length in terms. */
 export interface Indexed {
-  chunk: Chunk;
+  fileId: string;
+  n: number;
+  text: string;
   unit: Float32Array;
   length: number;
 }
@@ -121,12 +123,16 @@ export interface ChunkIndex {
   items: Indexed[];
   postings: Map<string, { at: number[]; tf: number[] }>;
   avgLength: number;
+  /** What the index holds, about: its vectors' bytes (what a replica's cache of indexes is bounded by). */
+  bytes: number;
 }
 
 export function unitVector(v: Float32Array): Float32Array {
   let norm = 0;
   for (const x of v) norm += x * x;
   norm = Math.sqrt(norm) || 1;
+  // Already of length 1 (the stores keep unit vectors): the same array, no copy.
+  if (Math.abs(norm - 1) < 1e-4) return v;
   return v.map((x) => x / norm);
 }
 
@@ -139,6 +145,7 @@ export async function buildIndex(chunks: readonly Chunk[]): Promise<ChunkIndex> 
   const items: Indexed[] = [];
   const postings = new Map<string, { at: number[]; tf: number[] }>();
   let total = 0;
+  let bytes = 0;
   for (let i = 0; i < chunks.length; i++) {
     if (i > 0 && i % 256 === 0) await new Promise((r) => setImmediate(r));
     const chunk = chunks[i];
@@ -152,9 +159,11 @@ export async function buildIndex(chunks: readonly Chunk[]): Promise<ChunkIndex> 
       p.tf.push(f);
     }
     total += ts.length;
-    items.push({ chunk, unit: unitVector(chunk.vector), length: ts.length });
+    const unit = unitVector(chunk.vector);
+    bytes += unit.byteLength + chunk.text.length * 2;
+    items.push({ fileId: chunk.fileId, n: chunk.n, text: chunk.text, unit, length: ts.length });
   }
-  return { items, postings, avgLength: total / (chunks.length || 1) || 1 };
+  return { items, postings, avgLength: total / (chunks.length || 1) || 1, bytes };
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
@@ -235,7 +244,7 @@ export function rank(index: ChunkIndex, queries: readonly { text: string; unit: 
   // The best `limit`, kept in order by insertion (limit is small: at most 200 in practice).
   const k = Math.min(limit, searched);
   const idx: number[] = [];
-  const before = (i: number, j: number) => best[i] > best[j] || (best[i] === best[j] && (chunks[i].chunk.fileId < chunks[j].chunk.fileId || (chunks[i].chunk.fileId === chunks[j].chunk.fileId && chunks[i].chunk.n < chunks[j].chunk.n)));
+  const before = (i: number, j: number) => best[i] > best[j] || (best[i] === best[j] && (chunks[i].fileId < chunks[j].fileId || (chunks[i].fileId === chunks[j].fileId && chunks[i].n < chunks[j].n)));
   for (let i = 0; i < n && k > 0; i++) {
     if (allowed && !allowed[i]) continue;
     if (idx.length === k && !before(i, idx[k - 1])) continue;

@@ -27,6 +27,8 @@ const EMBED_BATCH = 64;
 /** An in_progress file whose indexing started this long ago is taken up again by a sweep. */
 const STALE_MS = 10 * 60_000;
 const SWEEP_MS = 30_000;
+/** What a replica keeps of the stores' indexes it searched (vectors and text), at most. */
+const INDEX_CACHE_BYTES = 256 * 1024 * 1024;
 /** How often a search records a store's last use (and moves its expiry on). */
 const ACTIVE_EVERY_S = 60;
 /** The upload purposes a vector store takes (OpenAI's: assistants; user_data too). */
@@ -189,7 +191,8 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
           const batch = pieces.slice(i, i + EMBED_BATCH);
           const e = await embed(job.caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, batch.map((p) => p.text), s, "document", { "signalbox.vector_store_file_id": f.id }, stopping.signal);
           deployment ??= e.deployment;
-          batch.forEach((p, j) => chunks.push({ fileId: f.id, n: i + j, text: p.text, tokens: p.tokens, vector: e.vectors[j] }));
+          // Kept as unit vectors: a search's cosine is then a dot product, with no copy to make.
+          batch.forEach((p, j) => chunks.push({ fileId: f.id, n: i + j, text: p.text, tokens: p.tokens, vector: unitVector(e.vectors[j]) }));
         }
         if (!deployment) break;
         // The first file indexed sets the store's embedding deployment; a file indexed at the same
@@ -304,12 +307,24 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
 
   async function chunksOf(s: VectorStoreRecord) {
     const held = cache.get(s.id);
-    if (held && held.revision === s.revision) return held;
+    if (held && held.revision === s.revision) {
+      // Most recently used last.
+      cache.delete(s.id);
+      cache.set(s.id, held);
+      return held;
+    }
     const { revision, chunks, files: meta } = await store.chunks(s.id);
     const entry = { revision, index: await buildIndex(chunks), files: meta };
+    cache.delete(s.id);
     cache.set(s.id, entry);
-    // A bounded cache: the stores searched least recently go first.
-    if (cache.size > 256) cache.delete(cache.keys().next().value!);
+    // Bounded by what the indexes hold: the stores searched least recently go first (the one just read stays).
+    let bytes = 0;
+    for (const e of cache.values()) bytes += e.index.bytes;
+    for (const [id, e] of cache) {
+      if (bytes <= INDEX_CACHE_BYTES || id === s.id) break;
+      cache.delete(id);
+      bytes -= e.index.bytes;
+    }
     return entry;
   }
 
@@ -375,11 +390,11 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
           if (opts.filters) {
             const pass = new Map<string, number>();
             for (const [id, m] of entry.files) pass.set(id, matches(opts.filters, m.attributes) ? 1 : 0);
-            allowed = Uint8Array.from(entry.index.items, (x) => pass.get(x.chunk.fileId) ?? 0);
+            allowed = Uint8Array.from(entry.index.items, (x) => pass.get(x.fileId) ?? 0);
           }
           for (const { item, score } of rank(entry.index, qs, opts.ranker === "none" ? 0 : (opts.keywordWeight ?? KEYWORD_WEIGHT), keep, allowed)) {
-            const meta = entry.files.get(item.chunk.fileId);
-            ranked.push({ score, hit: { file_id: item.chunk.fileId, filename: meta?.filename ?? "", score, attributes: meta?.attributes ?? null, content: [{ type: "text", text: item.chunk.text }], vector_store_id: s.id } });
+            const meta = entry.files.get(item.fileId);
+            ranked.push({ score, hit: { file_id: item.fileId, filename: meta?.filename ?? "", score, attributes: meta?.attributes ?? null, content: [{ type: "text", text: item.text }], vector_store_id: s.id } });
           }
           // Searching is using: the store's last use, and its expiry counted from it.
           const now = secs(Date.now());

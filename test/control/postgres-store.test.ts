@@ -142,7 +142,7 @@ test("migrations run once, even from three pools at once on an empty database", 
   const tables = await pools[0].query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'signalbox_%' ORDER BY 1");
   assert.deepEqual(
     tables.rows.map((r) => r.tablename),
-    // The usage store's tables (migration 2), the Batch API's (migration 6), the stored responses (7), conversations (8), prompts (12), runtime config entries (14) and feedback (16) come with the same mechanism.
+    // The usage store's tables (migration 2), the Batch API's (migration 6), the stored responses (7), conversations (8), prompts (12), runtime config entries (14) and feedback (16) and vector stores (23) come with the same mechanism.
     [
       "signalbox_audit",
       "signalbox_batch_results",
@@ -165,6 +165,10 @@ test("migrations run once, even from three pools at once on an empty database", 
       "signalbox_teams",
       "signalbox_usage_dropped",
       "signalbox_usage_hourly",
+      "signalbox_vector_store_chunks",
+      "signalbox_vector_store_file_batches",
+      "signalbox_vector_store_files",
+      "signalbox_vector_stores",
     ],
   );
   // And a store opens on an already migrated database.
