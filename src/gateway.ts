@@ -43,7 +43,7 @@ import { createMemoryCompletionStore } from "./compat/chat-store.ts";
 import { createMemoryConversationStore } from "./compat/responses/conversations.ts";
 import { createBackgroundRuns, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from "./compat/responses/background.ts";
 import { createBatchRunner } from "./batch/runner.ts";
-import { createMemoryVectorStoreStore } from "./vectors/store.ts";
+import { createMemoryVectorStoreStore, lazyVectorStoreStore } from "./vectors/store.ts";
 import { createVectorStores, type VectorStores } from "./vectors/service.ts";
 import type { BatchApi } from "./batch/http.ts";
 import { chatService, codeName } from "./server/chat-service.ts";
@@ -485,9 +485,12 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const batches: BatchApi = { store: batchStore, runner: batchRunner, maxFileBytes: config.batches.maxFileBytes };
   batchRunner.kick();
   // Vector stores (vector_stores in the config): their files are the Files API's uploads.
-  const vectorStore = config.store.postgresUrl
-    ? await (await import("./vectors/postgres-store.ts")).createPostgresVectorStoreStore(config.store.postgresUrl, { log })
-    : createMemoryVectorStoreStore();
+  // On PostgreSQL the store (its pool and migration) opens when vector stores are configured, or
+  // when first used after a reload configures them.
+  const postgresUrl = config.store.postgresUrl;
+  const lazyVectors = postgresUrl ? lazyVectorStoreStore("postgres", async () => (await import("./vectors/postgres-store.ts")).createPostgresVectorStoreStore(postgresUrl, { log })) : undefined;
+  if (config.vectorStores) await lazyVectors?.open();
+  const vectorStore = lazyVectors ?? createMemoryVectorStoreStore();
   const vectors = createVectorStores({ store: vectorStore, files: batchStore, engine, core: () => core, callerOf: (name) => control.directory.callerByName(name), ...opts.vectorIndexing });
   // Stored Responses API responses (responses.store): PostgreSQL with store.postgres_url, else memory;
   // what has expired is dropped at start and every hour.

@@ -233,7 +233,8 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
   }
 
   async function sweep(): Promise<void> {
-    if (closed) return;
+    // Without vector_stores in the config there is nothing to index here (and the store stays unopened).
+    if (closed || !cfg()) return;
     await store.expireStores(secs(Date.now()));
     for (const f of await store.staleFiles(Date.now() - staleMs, 100)) {
       if (queue.some((j) => j.storeId === f.vector_store_id && j.fileId === f.id)) continue;

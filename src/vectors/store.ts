@@ -159,6 +159,28 @@ export interface VectorStoreStore {
 
 export const newFileBatchId = () => `vsfb_${randomBytes(12).toString("hex")}`;
 
+const METHODS = ["putStore", "getStore", "listStores", "deleteStore", "updateStore", "putFile", "getFile", "listFiles", "setAttributes", "deleteFile", "finishFile", "claimFile", "staleFiles", "chunks", "fileChunks", "expireStores", "putFileBatch", "getFileBatch"] as const;
+
+/**
+ * A store opened when it is first used (`open()` opens it at once): a gateway whose configuration
+ * has no vector stores opens no database pool for them. A failed opening is tried again next time.
+ */
+export function lazyVectorStoreStore(kind: VectorStoreStore["kind"], make: () => Promise<VectorStoreStore>): VectorStoreStore & { open(): Promise<VectorStoreStore> } {
+  let opening: Promise<VectorStoreStore> | undefined;
+  const open = () =>
+    (opening ??= make().catch((err: unknown) => {
+      opening = undefined;
+      throw err;
+    }));
+  const lazy: Record<string, unknown> = { kind, open };
+  for (const m of METHODS) lazy[m] = async (...args: unknown[]) => ((await open())[m] as (...a: unknown[]) => unknown)(...args);
+  lazy.close = async () => {
+    const s = opening && (await opening.catch(() => undefined));
+    await s?.close();
+  };
+  return lazy as unknown as VectorStoreStore & { open(): Promise<VectorStoreStore> };
+}
+
 export const newVectorStoreId = () => `vs_${randomBytes(12).toString("hex")}`;
 
 const byNewest = <T extends { created_at: number; id: string }>(a: T, b: T) => b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
