@@ -133,6 +133,8 @@ export interface GatewayCore {
   checks?: DeploymentChecker;
   /** Deployments' and providers' spending caps (`budget` on each), read from the usage store every few seconds. */
   spendCaps?: SpendCaps;
+  /** The gateway's vector stores (file search before the model reads them); set once the engine exists. */
+  vectors?: VectorStores;
 }
 
 export interface Gateway {
@@ -492,6 +494,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   if (config.vectorStores) await lazyVectors?.open();
   const vectorStore = lazyVectors ?? createMemoryVectorStoreStore();
   const vectors = createVectorStores({ store: vectorStore, files: batchStore, engine, core: () => core, callerOf: (name) => control.directory.callerByName(name), ...opts.vectorIndexing });
+  core.vectors = vectors;
   // Stored Responses API responses (responses.store): PostgreSQL with store.postgres_url, else memory;
   // what has expired is dropped at start and every hour.
   const responsesPg = config.responses.store && config.store.postgresUrl ? await import("./compat/responses/postgres-store.ts") : undefined;

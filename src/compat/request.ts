@@ -16,6 +16,8 @@
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
 //     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
+import type { FileSearchRequest } from "../engine/file-search.ts";
+import { parseFileSearchTool } from "../vectors/search.ts";
 import { MAX_CHOICES } from "./choices.ts";
 import type { CacheMode } from "../engine/chat-engine.ts";
 import { CONTEXT_RESULTS, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
@@ -212,18 +214,36 @@ function messages(v: unknown): ChatMessage[] {
   });
 }
 
+/**
+ * The `file_search` tool on Chat Completions (as LiteLLM takes it there): passages of the gateway's
+ * vector stores before the model (src/engine/file-search.ts); one per request.
+ */
+function fileSearchOf(v: unknown[] | undefined): FileSearchRequest | undefined {
+  let out: FileSearchRequest | undefined;
+  v?.forEach((t, i) => {
+    if (!isObj(t) || t.type !== "file_search") return;
+    const path = `tools[${i}]`;
+    if (out) bad(`${path}.type`, "one file_search tool per request");
+    const f = parseFileSearchTool(t, path);
+    out = { storeIds: f.storeIds, maxResults: f.maxResults, ...(f.filters ? { filters: f.filters } : {}), ranker: f.ranker, scoreThreshold: f.scoreThreshold, ...(f.keywordWeight !== undefined ? { keywordWeight: f.keywordWeight } : {}), field: path };
+  });
+  return out;
+}
+
 function tools(v: unknown[] | undefined): ToolDef[] | undefined {
-  if (!v?.length) return undefined;
-  return v.map((t, i): ToolDef => {
+  const fns = v?.filter((t) => !(isObj(t) && t.type === "file_search"));
+  if (!fns?.length) return undefined;
+  return v!.flatMap((t, i): ToolDef[] => {
     const path = `tools[${i}]`;
     if (!isObj(t)) bad(path, "must be an object");
-    if (t.type !== "function") bad(`${path}.type`, `must be function, got ${JSON.stringify(t.type)}`);
+    if (t.type === "file_search") return [];
+    if (t.type !== "function") bad(`${path}.type`, `must be function or file_search, got ${JSON.stringify(t.type)}`);
     const fn = obj(t, "function", `${path}.function`) ?? bad(`${path}.function`, "is required");
     const name = str(fn, "name", `${path}.function.name`) ?? bad(`${path}.function.name`, "is required");
     const description = str(fn, "description", `${path}.function.description`);
     const parameters = obj(fn, "parameters", `${path}.function.parameters`);
     const strict = bool(fn, "strict", `${path}.function.strict`);
-    return { name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) };
+    return [{ name, ...(description ? { description } : {}), ...(parameters ? { parameters: parameters as JsonObject } : {}), ...(strict ? { strict } : {}) }];
   });
 }
 
@@ -312,6 +332,8 @@ export function parseChatRequest(body: unknown, id: string, caller: Caller, prom
   if (so && !stream) bad("stream_options", "is only allowed when stream is true");
 
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
+  const fileSearch = fileSearchOf(arr(body, "tools", "tools"));
+  if (fileSearch) call.fileSearch = fileSearch;
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, fieldNames(maxName)));
   // Response healing applies to JSON answers given whole (OpenRouter's rule: not to streams).

@@ -14,6 +14,7 @@ import type { RateStanding } from "../limits/types.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
 import { embedOperation, type EmbedAnswer, type EmbedEngineRequest } from "./embed.ts";
+import { searchFilesBefore, type FilesSearched } from "./file-search.ts";
 import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
 import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./images.ts";
 import { moderationOperation, type ModerationAnswer, type ModerationEngineRequest } from "./moderation.ts";
@@ -73,6 +74,8 @@ export interface Summary {
   citations?: Citation[];
   /** With web search: what was searched for and the results' addresses (the Responses API's web_search_call item). */
   webSearch?: Searched;
+  /** With file search before the model: what was searched for and the passages found (src/engine/file-search.ts). */
+  fileSearch?: FilesSearched;
   /** Changes known only at the end (a stream's output guardrail redactions). */
   adjustments?: Adjustment[];
 }
@@ -114,6 +117,8 @@ export type EngineEvent =
       cacheSimilarity?: number;
       /** With web search: what was searched for, before this answer (as the summary's). */
       webSearch?: Searched;
+      /** With file search: the passages put before the question (as the summary's). */
+      fileSearch?: FilesSearched;
       /**
        * Output guardrails scan this stream: text they hold back comes later than the events beside
        * it (a reasoning signature can precede the end of the thinking it signs), and may be changed.
@@ -284,7 +289,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     // The cache keeps text, not token probabilities: such a request always goes upstream.
     if (isChat(call) && call.request.logprobs) return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
     // Nor web results, which are what the web said at that moment.
-    if (isChat(call) && call.webSearch) return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
+    // Web results and file passages are of their moment (the web, the stores' files): neither looked up nor stored.
+    if (isChat(call) && (call.webSearch || call.fileSearch)) return { lookup: false, store: false, ttlSeconds: 0, dedupe: false, status: "bypass", scope };
     return {
       ...(rc?.semantic ? { semanticConfig: rc.semantic } : {}),
       lookup: enabled && mode !== "refresh",
@@ -679,6 +685,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         // A hosted search tool: the model decides (offered a function); else the search runs before it.
         const byModel = isChat(call) && searchByModel(call, plan) && core.config.webSearch !== undefined;
         let web = call.webSearch && !byModel ? await webSearch(call, plan, ex, r) : undefined;
+        const files = isChat(call) && call.fileSearch ? await searchFilesBefore(core.vectors, call, plan, ri, r.signal) : undefined;
         if (byModel) offerSearch(plan);
         if (routed.cp?.semantic) await semanticLookup(r, routed);
         const cp = routed.cp;
@@ -731,6 +738,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         return {
           ...summary(ex, status),
           ...(web ? { citations: citationsIn(o.text, web.results), ...(web.reused ? {} : { webSearch: searched(web) }) } : {}),
+          ...(files ? { fileSearch: files } : {}),
           ...(admission?.rates?.length ? { limits: admission.rates } : {}),
           id: call.id,
           model: call.model,
@@ -780,6 +788,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         // hold the stream back; else the search runs before it.
         const byModel = !sg && searchByModel(call, plan) && core.config.webSearch !== undefined;
         let web = call.webSearch && !byModel ? await webSearch(call, plan, ex, r) : undefined;
+        const files = call.fileSearch ? await searchFilesBefore(core.vectors, call, plan, ri, r.signal) : undefined;
         if (routed.cp?.semantic) await semanticLookup(r, routed);
         const cp = routed.cp;
         const src = await source(routed, r.signal);
@@ -795,16 +804,16 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           if (!asked.length) {
             // It answered without searching: that answer, as a stream.
             const c = ex.deployment!;
-            yield { type: "start", ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: c.adjustments.length ? [...plan.adjustments, ...c.adjustments] : plan.adjustments, traceId: ri.traceId, cache: cacheStatus, deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
+            yield { type: "start", ...(files ? { fileSearch: files } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: c.adjustments.length ? [...plan.adjustments, ...c.adjustments] : plan.adjustments, traceId: ri.traceId, cache: cacheStatus, deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
             for (const events of replay(answerOf(ex, first.text, first.reasoning, first.refusal, first.toolCalls, first.reasoningBlocks))) yield { type: "delta", events };
             finished = true;
             learnOutput(routed.exec, plan, ex);
-            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
+            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(files ? { fileSearch: files } : {}) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
             return;
           }
           web = await modelSearches(call, plan, ex, r, first, asked);
         }
-        const start = { type: "start" as const, ...(web && !web.reused ? { webSearch: searched(web) } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
+        const start = { type: "start" as const, ...(web && !web.reused ? { webSearch: searched(web) } : {}), ...(files ? { fileSearch: files } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
         if (hit) {
           servedFromCache(ex, hit);
           const batches = sg ? await guardReplay(sg, replay(hit), r.signal) : replay(hit);
@@ -902,7 +911,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             learnOutput(routed.exec, plan, ex);
             yield {
               type: "finish",
-              summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(text, web.results), ...(web.reused ? {} : { webSearch: searched(web) }) } : {}) },
+              summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(text, web.results), ...(web.reused ? {} : { webSearch: searched(web) }) } : {}), ...(files ? { fileSearch: files } : {}) },
               ...(r.gather ? { answer: gatheredAnswer(text, reasoning, refusal, toolCalls.filter(Boolean)) } : {}),
             };
           }

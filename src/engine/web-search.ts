@@ -212,9 +212,9 @@ export function defaultSearchPrompt(now: Date): string {
   );
 }
 
-/** The system message carrying the results. */
-export function resultsMessage(results: readonly SearchResult[], prompt: string): ChatMessage {
-  return { role: "system", content: [{ type: "text", text: `${prompt}\n\n${results.map(resultBlock).join("\n\n")}` }] };
+/** The system message carrying the results (web results unless another renderer is given: a file search's passages). */
+export function resultsMessage<T = SearchResult>(results: readonly T[], prompt: string, block: (r: T, i: number) => string = resultBlock as unknown as (r: T, i: number) => string): ChatMessage {
+  return { role: "system", content: [{ type: "text", text: `${prompt}\n\n${results.map(block).join("\n\n")}` }] };
 }
 
 /** One result as the model reads it: its number, title, URL, date and text. */
@@ -350,12 +350,12 @@ const MESSAGE_TOKENS = 4;
  * their order) as its deployment's context window holds beside the prompt the planner fitted and
  * the output it allows for: all of them, unless the window is nearly full.
  */
-export function fitResults(plan: Plan, results: readonly SearchResult[], prompt: string): void {
+export function fitResults<T = SearchResult>(plan: Plan, results: readonly T[], prompt: string, o: { block: (r: T, i: number) => string; field: string; what: string } = { block: resultBlock as unknown as (r: T, i: number) => string, field: "web_search", what: "web results" }): void {
   // The tokens of the prompt line and of each result, per token family (counted once each).
   const sizes = new Map<TokenFamily, { head: number; each: number[] }>();
   const messages = new Map<number, ChatMessage | undefined>();
   const messageOf = (k: number) => {
-    if (!messages.has(k)) messages.set(k, k === 0 ? undefined : resultsMessage(results.slice(0, k), prompt));
+    if (!messages.has(k)) messages.set(k, k === 0 ? undefined : resultsMessage(results.slice(0, k), prompt, o.block));
     return messages.get(k);
   };
   for (const c of plan.candidates) {
@@ -364,7 +364,7 @@ export function fitResults(plan: Plan, results: readonly SearchResult[], prompt:
     let size = sizes.get(family);
     if (!size) {
       // Each block with the blank line before it; the prompt with the message's framing.
-      size = { head: countTextTokens(prompt, family) + MESSAGE_TOKENS, each: results.map((r, i) => countTextTokens(`\n\n${resultBlock(r, i)}`, family)) };
+      size = { head: countTextTokens(prompt, family) + MESSAGE_TOKENS, each: results.map((r, i) => countTextTokens(`\n\n${o.block(r, i)}`, family)) };
       sizes.set(family, size);
     }
     const room = d.contextWindow - c.estimatedInputTokens - (plan.maxOutputTokens ?? 0) - size.head;
@@ -375,7 +375,7 @@ export function fitResults(plan: Plan, results: readonly SearchResult[], prompt:
     if (k < results.length) {
       c.adjustments = [
         ...c.adjustments,
-        { field: "web_search", detail: k === 0 ? `no web result fits the context window of ${d.id} (${d.contextWindow} tokens) beside the prompt: answered without them` : `${k} of ${results.length} web results fit the context window of ${d.id} (${d.contextWindow} tokens) beside the prompt: the rest were left out` },
+        { field: o.field, detail: k === 0 ? `no ${o.what.replace(/s$/, "")} fits the context window of ${d.id} (${d.contextWindow} tokens) beside the prompt: answered without them` : `${k} of ${results.length} ${o.what} fit the context window of ${d.id} (${d.contextWindow} tokens) beside the prompt: the rest were left out` },
       ];
     }
   }

@@ -1,6 +1,7 @@
 // The router's vocabulary: a chat call as the router sees it, the plan it computes, and the
 // outcome of executing that plan (attempts, usage, cost).
 
+import type { FileSearchRequest } from "../engine/file-search.ts";
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
 import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, RerankRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
@@ -100,6 +101,8 @@ export interface ChatCall extends CallBase {
   operation?: "chat";
   /** Web results asked for before the model (src/engine/web-search.ts); absent: none. */
   webSearch?: WebSearchRequest;
+  /** Passages of the gateway's vector stores asked for before the model (src/engine/file-search.ts); absent: none. */
+  fileSearch?: FileSearchRequest;
   /** Everything sent upstream except the model. */
   request: Omit<UpstreamRequest, "model">;
   stream: boolean;

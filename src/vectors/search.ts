@@ -102,6 +102,56 @@ export function matches(f: Filter, a: Attributes | null): boolean {
   }
 }
 
+/** The `file_search` tool of a request (the Responses API's, and /v1/chat/completions' as LiteLLM takes it), checked. */
+export interface FileSearchTool {
+  storeIds: string[];
+  maxResults: number;
+  filters?: Filter;
+  ranker: "auto" | "none" | "default-2024-11-15";
+  scoreThreshold: number;
+  /** ranking_options.hybrid_search: the share of the score keywords carry (text_weight over the sum). */
+  keywordWeight?: number;
+  /** The tool as the response echoes it. */
+  echo: Record<string, unknown>;
+}
+
+/** `{type: "file_search", vector_store_ids (1 or 2, as OpenAI allows), max_num_results, filters, ranking_options}`; a bad field is named. */
+export function parseFileSearchTool(t: Record<string, unknown>, path: string): FileSearchTool {
+  for (const k of Object.keys(t)) if (!["type", "vector_store_ids", "max_num_results", "filters", "ranking_options"].includes(k)) bad(`${path}.${k}`, "is not a field of the file_search tool (type, vector_store_ids, max_num_results, filters, ranking_options)");
+  const ids = t.vector_store_ids;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 2) bad(`${path}.vector_store_ids`, "must name 1 or 2 vector stores");
+  (ids as unknown[]).forEach((x, i) => (typeof x === "string" && x ? undefined : bad(`${path}.vector_store_ids[${i}]`, "must be a vector store id")));
+  const max = t.max_num_results ?? 10;
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > 50) bad(`${path}.max_num_results`, `must be an integer from 1 to 50, got ${JSON.stringify(max)}`);
+  const filters = t.filters === undefined || t.filters === null ? undefined : parseFilter(t.filters, `${path}.filters`);
+  const ro = t.ranking_options;
+  if (ro !== undefined && ro !== null && !isObj(ro)) bad(`${path}.ranking_options`, "must be an object {ranker, score_threshold, hybrid_search}");
+  const ranker = (isObj(ro) ? ro.ranker : undefined) ?? "auto";
+  if (ranker !== "auto" && ranker !== "none" && ranker !== "default-2024-11-15") bad(`${path}.ranking_options.ranker`, `must be auto, none or default-2024-11-15, got ${JSON.stringify(ranker)}`);
+  const threshold = (isObj(ro) ? ro.score_threshold : undefined) ?? 0;
+  if (typeof threshold !== "number" || threshold < 0 || threshold > 1) bad(`${path}.ranking_options.score_threshold`, `must be a number from 0 to 1, got ${JSON.stringify(threshold)}`);
+  const hybrid = isObj(ro) ? ro.hybrid_search : undefined;
+  let keywordWeight: number | undefined;
+  if (hybrid !== undefined && hybrid !== null) {
+    if (!isObj(hybrid)) return bad(`${path}.ranking_options.hybrid_search`, "must be an object {embedding_weight, text_weight}");
+    const e = hybrid.embedding_weight;
+    const x = hybrid.text_weight;
+    if (typeof e !== "number" || e < 0) bad(`${path}.ranking_options.hybrid_search.embedding_weight`, "must be a number of at least 0");
+    if (typeof x !== "number" || x < 0) bad(`${path}.ranking_options.hybrid_search.text_weight`, "must be a number of at least 0");
+    if ((e as number) + (x as number) <= 0) bad(`${path}.ranking_options.hybrid_search`, "the weights may not both be 0");
+    keywordWeight = (x as number) / ((e as number) + (x as number));
+  }
+  return {
+    storeIds: ids as string[],
+    maxResults: max as number,
+    ...(filters ? { filters } : {}),
+    ranker: ranker as FileSearchTool["ranker"],
+    scoreThreshold: threshold as number,
+    ...(keywordWeight !== undefined ? { keywordWeight } : {}),
+    echo: { type: "file_search", vector_store_ids: ids, max_num_results: max, filters: t.filters ?? null, ranking_options: { ranker, score_threshold: threshold, ...(hybrid ? { hybrid_search: hybrid } : {}) } },
+  };
+}
+
 // ---- ranking ----
 
 /** Lower-cased words and numbers of a text (letters of any script). */

@@ -208,6 +208,62 @@ describe("the file_search tool", () => {
     assert.equal(chats(openai).length, 0);
   });
 
+  test("Chat Completions' file_search tool (as LiteLLM takes it): the passages before the last user message, the answer's signalbox.file_search says what was found; streamed too", async () => {
+    openai.script([embedded, { kind: "text", text: "25 days [leave.md]." }]);
+    const r = await sdk().chat.completions.create({
+      model: "openai/gpt-4o-mini",
+      messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "How many days of paid leave?" }],
+      tools: [{ type: "file_search", vector_store_ids: [store], max_num_results: 1 }] as never,
+    });
+    assert.equal(r.choices[0].message.content, "25 days [leave.md].");
+    const sent = chats(openai).at(-1)!;
+    assert.equal(sent.tools, undefined, "the tool is the gateway's: nothing of it reaches the provider");
+    assert.deepEqual(sent.messages.map((m) => m.role), ["system", "system", "user"]);
+    const passages = textOf(sent.messages[1]);
+    assert.match(passages, /^Passages from the user's files/);
+    assert.match(passages, new RegExp(`\\[1\\] leave\\.md \\(${files["leave.md"]}, score [0-9.]+\\)\n# Leave policy`));
+    assert.ok(!passages.includes("travel.md"), "max_num_results 1");
+    assert.deepEqual(embeddings(openai).at(-1)!.input, ["How many days of paid leave?"]);
+    const sb = (r as unknown as { signalbox: { file_search: { query: string; results: { file_id: string; filename: string; score: number }[]; cost_nano_usd: number }; adjustments: { field: string }[] } }).signalbox;
+    assert.equal(sb.file_search.query, "How many days of paid leave?");
+    assert.deepEqual(sb.file_search.results.map((x) => [x.file_id, x.filename]), [[files["leave.md"], "leave.md"]]);
+    assert.ok(sb.file_search.cost_nano_usd > 0);
+    assert.ok(sb.adjustments.some((a) => a.field === "file_search"));
+
+    openai.script([embedded, { kind: "text", text: ["Travel ", "is reimbursed [travel.md]."] }]);
+    const stream = await sdk().chat.completions.create({
+      model: "openai/gpt-4o-mini",
+      messages: [{ role: "user", content: "expenses reimbursed?" }],
+      tools: [{ type: "file_search", vector_store_ids: [store], filters: { type: "eq", key: "topic", value: "travel" } }] as never,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let last: unknown;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? "";
+      last = c;
+    }
+    assert.equal(text, "Travel is reimbursed [travel.md].");
+    assert.deepEqual((last as { signalbox: { file_search: { results: { filename: string }[] } } }).signalbox.file_search.results.map((x) => x.filename), ["travel.md"]);
+    // Unknown stores and a second tool are refused naming the field; nothing reaches the model.
+    openai.reset();
+    for (const [tools, param, status] of [
+      [[{ type: "file_search", vector_store_ids: ["vs_nope"] }], "tools[0].vector_store_ids[0]", 404],
+      [[{ type: "file_search", vector_store_ids: [store] }, { type: "file_search", vector_store_ids: [store] }], "tools[1].type", 400],
+      [[{ type: "file_search", vector_store_ids: [store], max_num_results: 0 }], "tools[0].max_num_results", 400],
+    ] as const) {
+      const err = await sdk().chat.completions.create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x" }], tools: tools as never }).catch((e: unknown) => e);
+      assert.ok(err instanceof OpenAI.APIError, String(err));
+      assert.equal(err.status, status, err.message);
+      assert.equal((err.error as { param?: string }).param, param, err.message);
+    }
+    assert.equal(chats(openai).length, 0);
+    // The built-in mock model cites the first passage's file.
+    const m = await sdk().chat.completions.create({ model: "mock/chat", messages: [{ role: "user", content: "leave policy" }], tools: [{ type: "file_search", vector_store_ids: [store] }] as never });
+    assert.match(m.choices[0].message.content!, /Source: \[leave\.md\]/);
+  });
+
   test("a gateway without vector_stores refuses the tool naming it", async () => {
     const bare = await startTestGateway(config(openai.url, ""));
     try {

@@ -19,7 +19,7 @@ import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
 import { parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
-import { parseFilter, type Filter } from "../../vectors/search.ts";
+import { parseFileSearchTool, type Filter } from "../../vectors/search.ts";
 import { mcpFunctionName } from "../../mcp/offer.ts";
 import { applyPromptParameters, findPrompt, pickVersion, promptTag, renderPrompt, type PromptLibrary, type RenderedPrompt } from "../../control/prompts.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
@@ -303,41 +303,6 @@ function webSearchTool(t: Json, path: string): { web: WebSearchRequest; echo: Js
   };
 }
 
-/**
- * The hosted `file_search` tool, run by the gateway on its own vector stores (src/vectors): the
- * stores (at most 2, as OpenAI allows), how many results, attribute filters and ranking options.
- */
-function fileSearchTool(t: Json, path: string): { spec: Omit<FileSearchSpec, "results" | "firstChoice">; echo: Json } {
-  for (const k of Object.keys(t)) if (!["type", "vector_store_ids", "max_num_results", "filters", "ranking_options"].includes(k)) bad(`${path}.${k}`, "is not a field of the file_search tool (type, vector_store_ids, max_num_results, filters, ranking_options)");
-  const ids = t.vector_store_ids;
-  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 2) bad(`${path}.vector_store_ids`, "must name 1 or 2 vector stores");
-  (ids as unknown[]).forEach((x, i) => (typeof x === "string" && x ? undefined : bad(`${path}.vector_store_ids[${i}]`, "must be a vector store id")));
-  const max = t.max_num_results ?? 10;
-  if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > 50) bad(`${path}.max_num_results`, `must be an integer from 1 to 50, got ${JSON.stringify(max)}`);
-  const filters = t.filters === undefined || t.filters === null ? undefined : parseFilter(t.filters, `${path}.filters`);
-  const ro = t.ranking_options;
-  if (ro !== undefined && ro !== null && !isObj(ro)) bad(`${path}.ranking_options`, "must be an object {ranker, score_threshold, hybrid_search}");
-  const ranker = (isObj(ro) ? ro.ranker : undefined) ?? "auto";
-  if (ranker !== "auto" && ranker !== "none" && ranker !== "default-2024-11-15") bad(`${path}.ranking_options.ranker`, `must be auto, none or default-2024-11-15, got ${JSON.stringify(ranker)}`);
-  const threshold = (isObj(ro) ? ro.score_threshold : undefined) ?? 0;
-  if (typeof threshold !== "number" || threshold < 0 || threshold > 1) bad(`${path}.ranking_options.score_threshold`, `must be a number from 0 to 1, got ${JSON.stringify(threshold)}`);
-  const hybrid = isObj(ro) ? ro.hybrid_search : undefined;
-  let keywordWeight: number | undefined;
-  if (hybrid !== undefined && hybrid !== null) {
-    if (!isObj(hybrid)) return bad(`${path}.ranking_options.hybrid_search`, "must be an object {embedding_weight, text_weight}");
-    const e = hybrid.embedding_weight;
-    const x = hybrid.text_weight;
-    if (typeof e !== "number" || e < 0) bad(`${path}.ranking_options.hybrid_search.embedding_weight`, "must be a number of at least 0");
-    if (typeof x !== "number" || x < 0) bad(`${path}.ranking_options.hybrid_search.text_weight`, "must be a number of at least 0");
-    if ((e as number) + (x as number) <= 0) bad(`${path}.ranking_options.hybrid_search`, "the weights may not both be 0");
-    keywordWeight = (x as number) / ((e as number) + (x as number));
-  }
-  return {
-    spec: { storeIds: ids as string[], maxResults: max as number, ...(filters ? { filters } : {}), ranker: ranker as FileSearchSpec["ranker"], scoreThreshold: threshold as number, ...(keywordWeight !== undefined ? { keywordWeight } : {}), path },
-    echo: { type: "file_search", vector_store_ids: ids, max_num_results: max, filters: t.filters ?? null, ranking_options: { ranker, score_threshold: threshold, ...(hybrid ? { hybrid_search: hybrid } : {}) } },
-  };
-}
-
 function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[]; web?: WebSearchRequest; files?: Omit<FileSearchSpec, "results" | "firstChoice"> } {
   if (!v?.length) return { echo: [], mcp: [] };
   const echo: Json[] = [];
@@ -350,8 +315,8 @@ function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp:
     if (!isObj(t)) bad(path, "must be an object");
     if (t.type === "file_search") {
       if (files) bad(`${path}.type`, "one file_search tool per request");
-      const f = fileSearchTool(t, path);
-      files = f.spec;
+      const f = parseFileSearchTool(t, path);
+      files = { storeIds: f.storeIds, maxResults: f.maxResults, ...(f.filters ? { filters: f.filters } : {}), ranker: f.ranker, scoreThreshold: f.scoreThreshold, ...(f.keywordWeight !== undefined ? { keywordWeight: f.keywordWeight } : {}), path };
       echo.push(f.echo);
       return;
     }

@@ -71,10 +71,10 @@ function firstResultUrl(req: UpstreamRequest): string | undefined {
   return undefined;
 }
 
-/** The first file the gateway's file search gave the model (a "[1] name (file-…" line of the search's result). */
+/** The first file the gateway's file search gave the model (a "[1] name (file-…" line of the search's result, or of the passages before the question). */
 function firstResultFile(req: UpstreamRequest): string | undefined {
   for (const m of req.messages) {
-    if (m.role !== "tool") continue;
+    if (m.role !== "tool" && m.role !== "system") continue;
     for (const p of m.content) {
       const hit = p.type === "text" ? /^\[1\] (.+?) \(file-/m.exec(p.text) : null;
       if (hit) return hit[1];
