@@ -8,7 +8,7 @@ import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine, type EngineRequ
 import { callerKey } from "./auth.ts";
 import { requestInfoKey, type RequestInfo } from "./context.ts";
 import type { PromptLibrary } from "../control/prompts.ts";
-import { answerToResponse, attemptToPb, costToPb, deltasToPb, estimatedParts, finishToPb, checkedChatCall, usageToPb } from "./convert.ts";
+import { answerToResponse, attemptToPb, costToPb, deltasToPb, estimatedParts, finishToPb, checkedChatCall, usageToPb, passagesToPb } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { validateCacheTtl } from "./validate.ts";
 
@@ -82,6 +82,7 @@ export function chatService(engine: ChatEngine, prompts: PromptLibrary): Partial
                   priorAttempts: ev.priorAttempts.map(attemptToPb),
                   cacheHit: ev.cache === "hit" || ev.cache === "semantic" || ev.cache === "shared",
                   cacheSimilarity: ev.cacheSimilarity,
+                  ...(ev.fileSearch ? { filePassages: passagesToPb(ev.fileSearch) } : {}),
                 },
               },
             });

@@ -50,6 +50,8 @@ import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { CheckOutcome } from "../state/health.ts";
 import { domainList, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
+import type { FileSearchRequest, FilesSearched } from "../engine/file-search.ts";
+import { parseFileSearchTool } from "../vectors/search.ts";
 import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
 
 const ROLE: Record<number, Role> = {
@@ -397,8 +399,27 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
     stream,
     ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
     ...(r.webSearch ? { webSearch: webSearchFromPb(r.webSearch) } : {}),
+    ...(r.fileSearch ? { fileSearch: fileSearchFromPb(r.fileSearch) } : {}),
   };
 }
+
+/** ChatRequest.file_search, validated as the file_search tool is (its errors name file_search.<field>). */
+function fileSearchFromPb(f: NonNullable<ChatRequest["fileSearch"]>): FileSearchRequest {
+  const t = parseFileSearchTool(
+    {
+      type: "file_search",
+      vector_store_ids: [...f.vectorStoreIds],
+      ...(f.maxResults !== undefined ? { max_num_results: f.maxResults } : {}),
+      ...(f.filters ? { filters: f.filters } : {}),
+      ranking_options: { ranker: f.semanticOnly ? "none" : "auto", score_threshold: f.scoreThreshold },
+    },
+    "file_search",
+  );
+  return { storeIds: t.storeIds, maxResults: t.maxResults, ...(t.filters ? { filters: t.filters } : {}), ranker: t.ranker, scoreThreshold: t.scoreThreshold, field: "file_search" };
+}
+
+/** The passages a file search gave the model, as FilePassage messages. */
+export const passagesToPb = (f: FilesSearched) => f.results.map((r) => ({ fileId: r.file_id, filename: r.filename, score: r.score, ...(r.attributes ? { attributes: r.attributes } : {}), text: r.text }));
 
 /** ChatRequest.web_search, validated: max_results 1..20, a search_prompt with text when given, a country code, a range of dates. */
 function webSearchFromPb(w: NonNullable<ChatRequest["webSearch"]>): WebSearchRequest {
@@ -545,6 +566,7 @@ export function answerToResponse(a: Answer): ChatResponse {
     traceId: a.traceId,
     ...(a.logprobs ? { logprobs: logprobsToPb(a.logprobs) } : {}),
     ...(a.citations ? { citations: a.citations } : {}),
+    ...(a.fileSearch ? { filePassages: passagesToPb(a.fileSearch) } : {}),
   });
 }
 

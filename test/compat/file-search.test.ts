@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI, { toFile } from "openai";
+import { Code, createSignalboxClient, SignalboxError, userText } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -262,6 +263,27 @@ describe("the file_search tool", () => {
     // The built-in mock model cites the first passage's file.
     const m = await sdk().chat.completions.create({ model: "mock/chat", messages: [{ role: "user", content: "leave policy" }], tools: [{ type: "file_search", vector_store_ids: [store] }] as never });
     assert.match(m.choices[0].message.content!, /Source: \[leave\.md\]/);
+  });
+
+  test("Connect's ChatRequest.file_search: the passages before the question; file_passages on the answer and on a stream's start; bad fields named", async () => {
+    const client = createSignalboxClient({ baseUrl: g.url, apiKey: KEY });
+    openai.script([embedded, { kind: "text", text: "Twenty-five [leave.md]." }]);
+    const r = await client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("paid leave days")], fileSearch: { vectorStoreIds: [store], maxResults: 1, filters: { type: "eq", key: "topic", value: "leave" } } });
+    assert.equal(r.message?.content.map((p) => (p.part.case === "text" ? p.part.value : "")).join(""), "Twenty-five [leave.md].");
+    assert.deepEqual(r.filePassages.map((p) => [p.fileId, p.filename, p.attributes]), [[files["leave.md"], "leave.md", { topic: "leave", year: 2026 }]]);
+    assert.equal(r.filePassages[0].text, LEAVE);
+    assert.match(textOf(chats(openai).at(-1)!.messages[0]), /^Passages from the user's files/);
+    openai.script([embedded, { kind: "text", text: "ok" }]);
+    let start: unknown;
+    for await (const ev of client.chat.stream({ model: "openai/gpt-4o-mini", messages: [userText("travel")], fileSearch: { vectorStoreIds: [store], semanticOnly: true } })) {
+      if (ev.event.case === "start") start = ev.event.value;
+    }
+    assert.ok((start as { filePassages: { filename: string }[] }).filePassages.length >= 1);
+    openai.reset();
+    await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], fileSearch: { vectorStoreIds: [] } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "file_search.vector_store_ids");
+    await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], fileSearch: { vectorStoreIds: ["vs_nope"] } }), (e: SignalboxError) => e.code === Code.NotFound && e.field === "file_search.vector_store_ids[0]");
+    await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], fileSearch: { vectorStoreIds: [store], filters: { type: "like" } } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "file_search.filters.type");
+    assert.equal(chats(openai).length, 0);
   });
 
   test("a gateway without vector_stores refuses the tool naming it", async () => {
