@@ -527,7 +527,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }, createPassthrough(core, transport), realtime, health, vectors);
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
-  const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || (core.config.mcpServers !== undefined && mcpEndpoint(req, res));
+  const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || ((core.config.mcpServers !== undefined || core.config.vectorStores !== undefined) && mcpEndpoint(req, res));
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
   // caller (health checks need no key).

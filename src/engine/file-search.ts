@@ -11,21 +11,10 @@
 import { GatewayError } from "../router/errors.ts";
 import type { ChatCall, Plan } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
-import type { Filter } from "../vectors/search.ts";
 import type { SearchHit, VectorStores } from "../vectors/service.ts";
 import { fitResults, searchQuery } from "./web-search.ts";
 
-/** What a request asks of file search (its door's tool or field, validated). */
-export interface FileSearchRequest {
-  storeIds: string[];
-  maxResults: number;
-  filters?: Filter;
-  ranker: "auto" | "none" | "default-2024-11-15";
-  scoreThreshold: number;
-  keywordWeight?: number;
-  /** The request field that asked for it (errors name it: "tools[0]"). */
-  field: string;
-}
+export type { FileSearchRequest } from "../vectors/types.ts";
 
 /** What a file search found, as answers report it. */
 export interface FilesSearched {

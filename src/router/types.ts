@@ -1,7 +1,7 @@
 // The router's vocabulary: a chat call as the router sees it, the plan it computes, and the
 // outcome of executing that plan (attempts, usage, cost).
 
-import type { FileSearchRequest } from "../engine/file-search.ts";
+import type { FileSearchRequest } from "../vectors/types.ts";
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
 import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, RerankRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";

@@ -7,6 +7,7 @@
 import { bad, isObj } from "../compat/request.ts";
 import { decodeO200k, encodeO200k } from "../providers/tokens.ts";
 import type { Attributes, Chunk, StaticChunking } from "./store.ts";
+import type { Comparison, Filter } from "./types.ts";
 
 // ---- chunking ----
 
@@ -51,8 +52,7 @@ export async function chunkText(text: string, c: StaticChunking): Promise<{ text
 
 // ---- filters ----
 
-export type Comparison = { type: "eq" | "ne" | "gt" | "gte" | "lt" | "lte"; key: string; value: string | number | boolean } | { type: "in" | "nin"; key: string; value: (string | number)[] };
-export type Filter = Comparison | { type: "and" | "or"; filters: Filter[] };
+export type { Comparison, Filter } from "./types.ts";
 
 const COMPARE = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"] as const;
 
