@@ -3,6 +3,8 @@
 //   POST /mcp          every tool of every MCP server the caller's key may use, named `<server>__<tool>`
 //                      (prompts too, `<server>__<prompt>`; resources by their own URIs)
 //   POST /mcp/{server} one server's tools, prompts and resources under their own names
+// With vector stores configured, the gateway is an MCP server of its own too (`vector_stores`):
+// list_vector_stores and search_files over the stores the caller's key may see.
 // Callers authenticate with the gateway's keys (Authorization: Bearer, or x-api-key), never with
 // the servers' credentials, which stay in the configuration. The protocol (both the 2026 and the
 // 2025 revisions) is the official SDK's (`createMcpHandler`): this file only authenticates, scopes
