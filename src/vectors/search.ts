@@ -23,6 +23,16 @@ function sliceEnd(text: string, from: number): number {
   return sp > from + SLICE_CHARS / 2 ? sp + 1 : end;
 }
 
+/** The most tokens a file may have (OpenAI's limit for a vector store's file). */
+export const MAX_FILE_TOKENS = 5_000_000;
+
+/** A file over MAX_FILE_TOKENS: it fails, rather than hold its tokens in memory. */
+export class TooLong extends Error {
+  constructor(max: number) {
+    super(`the file has more than ${max.toLocaleString("en")} tokens`);
+  }
+}
+
 /** A decoded window cut inside a character leaves U+FFFD at its edges: dropped. */
 const trimBroken = (s: string) => s.replace(/^\uFFFD+|\uFFFD+$/g, "");
 
@@ -31,11 +41,12 @@ const trimBroken = (s: string) => s.replace(/^\uFFFD+|\uFFFD+$/g, "");
  * `max - overlap` tokens after the one before (so neighbours share `chunk_overlap_tokens`).
  * Async: a long file is encoded a slice at a time, with the event loop served between slices.
  */
-export async function chunkText(text: string, c: StaticChunking): Promise<{ text: string; tokens: number }[]> {
+export async function chunkText(text: string, c: StaticChunking, maxTokens = MAX_FILE_TOKENS): Promise<{ text: string; tokens: number }[]> {
   const tokens: number[] = [];
   for (let at = 0; at < text.length; ) {
     const end = sliceEnd(text, at);
     for (const t of encodeO200k(text.slice(at, end))) tokens.push(t);
+    if (tokens.length > maxTokens) throw new TooLong(maxTokens);
     at = end;
     if (at < text.length) await new Promise((r) => setImmediate(r));
   }

@@ -18,10 +18,12 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
-import { buildIndex, chunkText, KEYWORD_WEIGHT, matches, rank, unitVector, type ChunkIndex, type Filter } from "./search.ts";
+import { buildIndex, chunkText, KEYWORD_WEIGHT, TooLong, matches, rank, unitVector, type ChunkIndex, type Filter } from "./search.ts";
 import { newVectorStoreId, type Attributes, type Chunk, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord, type VectorStoreStore, type Visibility } from "./store.ts";
 import { visible } from "../batch/store.ts";
 
+/** How often an indexing request refused by a rate limit is made again (each after its retry-after). */
+const INDEX_RETRIES = 20;
 /** Chunks embedded per embeddings request. */
 const EMBED_BATCH = 64;
 /** An in_progress file whose indexing started this long ago is taken up again by a sweep. */
@@ -153,6 +155,25 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     return { vectors: a.embeddings, deployment: a.deployment, costNanos: a.cost.total };
   }
 
+  /**
+   * An indexing request refused by the key's rate limits (or every deployment cooling down) waits
+   * as its retry-after says and is made again, up to INDEX_RETRIES times: a large file indexes at
+   * the pace the key's limits allow instead of failing. Any other failure is the file's.
+   */
+  async function embedWaiting<T>(call: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await call();
+      } catch (err) {
+        const e = err instanceof GatewayError ? err : undefined;
+        // Rate limits (the key's, or every deployment's) pass; a budget does not, nor anything else.
+        const waits = e && e.details.retryAfterMs !== undefined && (e.details.refusal === "rate_limit" || (e.code === "resource_exhausted" && e.details.refusal === undefined) || e.code === "unavailable");
+        if (!waits || tries >= INDEX_RETRIES || closed) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(60_000, Math.max(100, e!.details.retryAfterMs!))));
+      }
+    }
+  }
+
   /** A request of the gateway's own: its id, and a span of its own (or under `parent`). */
   function requestInfo(name: string, attributes: Record<string, string | number>, parent?: RequestInfo): { ri: RequestInfo; end(): void } {
     const ri: RequestInfo = parent ? { ...parent, id: newRequestId(), arrivedAt: performance.now() } : { id: newRequestId(), traceId: traceIdFrom(null), arrivedAt: performance.now() };
@@ -183,13 +204,21 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
         await store.finishFile(s.id, f.id, { status: "failed", error: read.error });
         return;
       }
-      const pieces = await chunkText(read.text, f.chunking_strategy.static);
+      let pieces: Awaited<ReturnType<typeof chunkText>>;
+      try {
+        pieces = await chunkText(read.text, f.chunking_strategy.static);
+      } catch (err) {
+        if (!(err instanceof TooLong)) throw err;
+        await store.finishFile(s.id, f.id, { status: "failed", error: { code: "invalid_file", message: err.message } });
+        return;
+      }
       for (let attempt = 0; ; attempt++) {
         const chunks: Chunk[] = [];
         let deployment: string | undefined;
         for (let i = 0; i < pieces.length; i += EMBED_BATCH) {
           const batch = pieces.slice(i, i + EMBED_BATCH);
-          const e = await embed(job.caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, batch.map((p) => p.text), s, "document", { "signalbox.vector_store_file_id": f.id }, stopping.signal);
+          const cur = s;
+          const e = await embedWaiting(() => embed(job.caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, batch.map((p) => p.text), cur, "document", { "signalbox.vector_store_file_id": f.id }, stopping.signal));
           deployment ??= e.deployment;
           // Kept as unit vectors: a search's cosine is then a dot product, with no copy to make.
           batch.forEach((p, j) => chunks.push({ fileId: f.id, n: i + j, text: p.text, tokens: p.tokens, vector: unitVector(e.vectors[j]) }));
