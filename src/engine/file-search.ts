@@ -39,7 +39,7 @@ export async function searchFilesBefore(vectors: VectorStores | undefined, call:
   await Promise.all(fs.storeIds.map((id, i) => vectors.get(call.caller, id, `${fs.field}.vector_store_ids[${i}]`)));
   const query = searchQuery(call.request.messages);
   if (!query) throw new GatewayError("invalid_argument", `${fs.field}: the request has no user message with text to search for`, { field: "messages" });
-  const out = await vectors.search(call.caller, ri, fs.storeIds, [query], { maxResults: fs.maxResults, ranker: fs.ranker, scoreThreshold: fs.scoreThreshold, ...(fs.filters ? { filters: fs.filters } : {}), ...(fs.keywordWeight !== undefined ? { keywordWeight: fs.keywordWeight } : {}) }, signal);
+  const out = await vectors.search(call.caller, ri, fs.storeIds, [query], { via: "before_model", maxResults: fs.maxResults, ranker: fs.ranker, scoreThreshold: fs.scoreThreshold, ...(fs.filters ? { filters: fs.filters } : {}), ...(fs.keywordWeight !== undefined ? { keywordWeight: fs.keywordWeight } : {}) }, signal);
   if (out.hits.length) fitResults(plan, out.hits, FILE_SEARCH_PROMPT, { block: passageBlock, field: "file_search", what: "file passages" });
   plan.adjustments.push({ field: "file_search", detail: `${out.hits.length} passage${out.hits.length === 1 ? "" : "s"} from ${fs.storeIds.length === 1 ? "the vector store" : `${fs.storeIds.length} vector stores`} added before the last user message` });
   return {

@@ -90,7 +90,7 @@ async function searchFiles(vectors: VectorStores, caller: Caller, ri: RequestInf
   if (typeof args.query !== "string" || !args.query.trim()) throw new GatewayError("invalid_argument", "query: a non-empty string");
   const max = args.max_results ?? 5;
   if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > 50) throw new GatewayError("invalid_argument", "max_results: an integer from 1 to 50");
-  const out = await vectors.search(caller, ri, ids as string[], [args.query.slice(0, 4_000)], { maxResults: max, ranker: "auto", scoreThreshold: 0 }, AbortSignal.timeout(60_000));
+  const out = await vectors.search(caller, ri, ids as string[], [args.query.slice(0, 4_000)], { via: "mcp", maxResults: max, ranker: "auto", scoreThreshold: 0 }, AbortSignal.timeout(60_000));
   const results = out.hits.map((h) => ({ file_id: h.file_id, filename: h.filename, score: h.score, attributes: h.attributes, text: h.content.map((c) => c.text).join("\n") }));
   const text = out.hits.length ? out.hits.map(passageBlock).join("\n\n") : "Nothing relevant was found.";
   return { content: [{ type: "text", text }], structuredContent: { results } };

@@ -33,6 +33,10 @@ export interface GatewayMetrics {
   deploymentCheck(deployment: string, outcome: "ok" | "failed" | "skipped", status: string): void;
   /** One web search before a model (src/engine/web-search.ts): answered (with how many results), or failed. */
   webSearch(engine: string, outcome: "ok" | "failed", results: number): void;
+  /** One search of the gateway's vector stores (src/vectors): its door, outcome, passages returned and duration. */
+  vectorSearch(via: string, outcome: "ok" | "failed", results: number, seconds: number): void;
+  /** One file of a vector store indexed: completed (with its chunks), failed or cancelled. */
+  vectorFileIndexed(outcome: string, chunks: number): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** What reports the spending caps of deployments and providers (signalbox_spend_cap_limit_usd, signalbox_spend_cap_spent_usd). */
@@ -203,6 +207,11 @@ export function createMetrics(): GatewayMetrics {
   const checks = counter("signalbox.deployment.checks", "Active checks of deployments by outcome (ok, failed, skipped) and, for a failure, its code", ["deployment", "outcome", "error.type"]);
   const searches = counter("signalbox.web_search.requests", "Web searches before a model by engine and outcome (ok, failed)", ["engine", "outcome"]);
   const searchResults = counter("signalbox.web_search.results", "Web search results put in prompts, by engine", ["engine"]);
+  const vectorSearches = counter("signalbox.vector_store.searches", "Searches of the gateway's vector stores by door (api, file_search tool, before the model, mcp) and outcome", ["via", "outcome"]);
+  const vectorSearchDuration = histogram("signalbox.vector_store.search.duration", "s", "Duration of vector store searches (the query's embedding, ranking, rerank)", SECONDS_BUCKETS, ["via"]);
+  const vectorResults = counter("signalbox.vector_store.search.results", "Passages returned by vector store searches", ["via"]);
+  const vectorFiles = counter("signalbox.vector_store.files", "Files of vector stores indexed, by outcome (completed, failed, cancelled)", ["outcome"]);
+  const vectorChunks = counter("signalbox.vector_store.chunks", "Chunks embedded for vector stores", []);
   const reloads = counter("signalbox.config.reloads", "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)", ["outcome"]);
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
   reloads.add(0, "ok");
@@ -264,6 +273,15 @@ export function createMetrics(): GatewayMetrics {
     webSearch(engine, outcome, results) {
       searches.add(1, engine, outcome);
       if (results) searchResults.add(results, engine);
+    },
+    vectorSearch(via, outcome, results, seconds) {
+      vectorSearches.add(1, via, outcome);
+      vectorSearchDuration.record(seconds, via);
+      if (results) vectorResults.add(results, via);
+    },
+    vectorFileIndexed(outcome, chunks) {
+      vectorFiles.add(1, outcome);
+      if (chunks) vectorChunks.add(chunks);
     },
     deploymentCheck(deployment, outcome, status) {
       checks.add(1, deployment, outcome, status || undefined);

@@ -43,6 +43,8 @@ export interface SearchOptions {
   ranker: "auto" | "none" | "default-2024-11-15";
   /** The share of the score keywords carry (ranking_options.hybrid_search); default KEYWORD_WEIGHT. */
   keywordWeight?: number;
+  /** Which door searches (the metrics' label): the Vector Stores API, the Responses tool, before the model, the MCP server. */
+  via?: "api" | "file_search" | "before_model" | "mcp";
   scoreThreshold: number;
 }
 
@@ -202,6 +204,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
       const read = await fileText(bytes);
       if ("error" in read) {
         await store.finishFile(s.id, f.id, { status: "failed", error: read.error });
+        o.core().metrics.vectorFileIndexed("failed", 0);
         return;
       }
       let pieces: Awaited<ReturnType<typeof chunkText>>;
@@ -210,6 +213,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
       } catch (err) {
         if (!(err instanceof TooLong)) throw err;
         await store.finishFile(s.id, f.id, { status: "failed", error: { code: "invalid_file", message: err.message } });
+        o.core().metrics.vectorFileIndexed("failed", 0);
         return;
       }
       for (let attempt = 0; ; attempt++) {
@@ -232,7 +236,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
         s = set;
         if (s.embedding!.deployment === deployment || attempt > 0) {
           const bytesUsed = chunks.reduce((n, c) => n + Buffer.byteLength(c.text), 0);
-          await store.finishFile(s.id, f.id, { chunks, usageBytes: bytesUsed });
+          if (await store.finishFile(s.id, f.id, { chunks, usageBytes: bytesUsed })) o.core().metrics.vectorFileIndexed("completed", chunks.length);
           return;
         }
       }
@@ -241,7 +245,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
       if (closed) return;
       const message = err instanceof GatewayError ? `${err.code}: ${err.message}` : "the file could not be indexed";
       if (!(err instanceof GatewayError)) log("warn", "vector store: indexing failed", { store: job.storeId, file: job.fileId, error: String((err as Error)?.message ?? err) });
-      await store.finishFile(job.storeId, job.fileId, { status: "failed", error: { code: "server_error", message } }).catch(() => {});
+      if (await store.finishFile(job.storeId, job.fileId, { status: "failed", error: { code: "server_error", message } }).catch(() => false)) o.core().metrics.vectorFileIndexed("failed", 0);
     } finally {
       end();
     }
@@ -358,6 +362,75 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     return entry;
   }
 
+  /** Search stores: the queries embedded by each store's deployment, its chunks ranked, reranked when configured. */
+  async function searchStores(caller: Caller, parent: RequestInfo | undefined, storeIds: readonly string[], queries: readonly string[], opts: SearchOptions, signal: AbortSignal): Promise<SearchOutcome> {
+    const c = need();
+    const stores = await Promise.all(storeIds.map((id, i) => get(caller, id, storeIds.length > 1 ? `vector_store_ids[${i}]` : "vector_store_id")));
+    for (const s of stores) if (s.status === "expired") throw new GatewayError("failed_precondition", `vector store "${s.id}" has expired`, { field: "vector_store_id" });
+    const { ri, end } = requestInfo("vector_store search", { "signalbox.vector_store.ids": storeIds.join(","), "signalbox.vector_store.queries": queries.length } as Record<string, string | number>, parent);
+    try {
+      let costNanos = 0;
+      // Queries embedded once per deployment the stores' chunks come from.
+      const byDeployment = new Map<string, { text: string; unit: Float32Array }[]>();
+      for (const s of stores) {
+        const d = s.embedding?.deployment;
+        if (!d || byDeployment.has(d)) continue;
+        const e = await embed(caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, [...queries], s, "query", {}, signal);
+        costNanos += e.costNanos;
+        byDeployment.set(d, queries.map((text, i) => ({ text, unit: unitVector(e.vectors[i]) })));
+      }
+      const ranked: { hit: SearchHit; score: number }[] = [];
+      // What each store gives: the results asked for, or the rerank model's candidates.
+      const keep = c.rerank && opts.ranker !== "none" ? Math.min(50, opts.maxResults * 4) : opts.maxResults;
+      for (const s of stores) {
+        const qs = s.embedding && byDeployment.get(s.embedding.deployment);
+        if (!qs) continue; // nothing indexed yet
+        const entry = await chunksOf(s);
+        // A filter is decided per file, then marked on its chunks.
+        let allowed: Uint8Array | undefined;
+        if (opts.filters) {
+          const pass = new Map<string, number>();
+          for (const [id, m] of entry.files) pass.set(id, matches(opts.filters, m.attributes) ? 1 : 0);
+          allowed = Uint8Array.from(entry.index.items, (x) => pass.get(x.fileId) ?? 0);
+        }
+        for (const { item, score } of rank(entry.index, qs, opts.ranker === "none" ? 0 : (opts.keywordWeight ?? KEYWORD_WEIGHT), keep, allowed)) {
+          const meta = entry.files.get(item.fileId);
+          ranked.push({ score, hit: { file_id: item.fileId, filename: meta?.filename ?? "", score, attributes: meta?.attributes ?? null, content: [{ type: "text", text: item.text }], vector_store_id: s.id } });
+        }
+        // Searching is using: the store's last use, and its expiry counted from it.
+        const now = secs(Date.now());
+        if (s.last_active_at === null || now - s.last_active_at >= ACTIVE_EVERY_S) {
+          void store.updateStore(s.id, (x) => ({ ...x, last_active_at: now, expires_at: x.expires_after ? now + x.expires_after.days * 86_400 : x.expires_at })).catch(() => {});
+        }
+      }
+      ranked.sort((a, b) => b.score - a.score);
+      let top = ranked.slice(0, keep);
+      // Even one candidate is reranked: its score is then the rerank model's, as score_threshold expects.
+      if (c.rerank && opts.ranker !== "none" && top.length > 0) {
+        const call: RerankCall = {
+          operation: "rerank",
+          id: newRequestId(),
+          model: c.rerank,
+          caller: { ...caller, allow: [] },
+          routing: ROUTING(false),
+          tags: ["vector_store"],
+          metadata: { "signalbox.vector_store_id": storeIds.join(",") },
+          request: { query: queries.join("\n"), documents: top.map((x) => x.hit.content[0].text) },
+        };
+        const a = await engine.rerank({ call, ri: { ...ri, id: call.id, arrivedAt: performance.now() }, signal, statusOf: statusOf(signal) });
+        costNanos += a.cost.total;
+        top = a.results.map((r) => ({ hit: { ...top[r.index].hit, score: r.score }, score: r.score }));
+      }
+      const hits = top
+        .filter((x) => x.score >= opts.scoreThreshold)
+        .slice(0, opts.maxResults)
+        .map((x) => ({ ...x.hit, score: Math.round(x.score * 1e6) / 1e6 }));
+      return { hits, costNanos };
+    } finally {
+      end();
+    }
+  }
+
   return {
     store,
     enabled: () => cfg() !== undefined,
@@ -393,70 +466,15 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     },
 
     async search(caller, parent, storeIds, queries, opts, signal) {
-      const c = need();
-      const stores = await Promise.all(storeIds.map((id, i) => get(caller, id, storeIds.length > 1 ? `vector_store_ids[${i}]` : "vector_store_id")));
-      for (const s of stores) if (s.status === "expired") throw new GatewayError("failed_precondition", `vector store "${s.id}" has expired`, { field: "vector_store_id" });
-      const { ri, end } = requestInfo("vector_store search", { "signalbox.vector_store.ids": storeIds.join(","), "signalbox.vector_store.queries": queries.length } as Record<string, string | number>, parent);
+      const started = performance.now();
+      const via = opts.via ?? "api";
       try {
-        let costNanos = 0;
-        // Queries embedded once per deployment the stores' chunks come from.
-        const byDeployment = new Map<string, { text: string; unit: Float32Array }[]>();
-        for (const s of stores) {
-          const d = s.embedding?.deployment;
-          if (!d || byDeployment.has(d)) continue;
-          const e = await embed(caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, [...queries], s, "query", {}, signal);
-          costNanos += e.costNanos;
-          byDeployment.set(d, queries.map((text, i) => ({ text, unit: unitVector(e.vectors[i]) })));
-        }
-        const ranked: { hit: SearchHit; score: number }[] = [];
-        // What each store gives: the results asked for, or the rerank model's candidates.
-        const keep = c.rerank && opts.ranker !== "none" ? Math.min(50, opts.maxResults * 4) : opts.maxResults;
-        for (const s of stores) {
-          const qs = s.embedding && byDeployment.get(s.embedding.deployment);
-          if (!qs) continue; // nothing indexed yet
-          const entry = await chunksOf(s);
-          // A filter is decided per file, then marked on its chunks.
-          let allowed: Uint8Array | undefined;
-          if (opts.filters) {
-            const pass = new Map<string, number>();
-            for (const [id, m] of entry.files) pass.set(id, matches(opts.filters, m.attributes) ? 1 : 0);
-            allowed = Uint8Array.from(entry.index.items, (x) => pass.get(x.fileId) ?? 0);
-          }
-          for (const { item, score } of rank(entry.index, qs, opts.ranker === "none" ? 0 : (opts.keywordWeight ?? KEYWORD_WEIGHT), keep, allowed)) {
-            const meta = entry.files.get(item.fileId);
-            ranked.push({ score, hit: { file_id: item.fileId, filename: meta?.filename ?? "", score, attributes: meta?.attributes ?? null, content: [{ type: "text", text: item.text }], vector_store_id: s.id } });
-          }
-          // Searching is using: the store's last use, and its expiry counted from it.
-          const now = secs(Date.now());
-          if (s.last_active_at === null || now - s.last_active_at >= ACTIVE_EVERY_S) {
-            void store.updateStore(s.id, (x) => ({ ...x, last_active_at: now, expires_at: x.expires_after ? now + x.expires_after.days * 86_400 : x.expires_at })).catch(() => {});
-          }
-        }
-        ranked.sort((a, b) => b.score - a.score);
-        let top = ranked.slice(0, keep);
-        // Even one candidate is reranked: its score is then the rerank model's, as score_threshold expects.
-        if (c.rerank && opts.ranker !== "none" && top.length > 0) {
-          const call: RerankCall = {
-            operation: "rerank",
-            id: newRequestId(),
-            model: c.rerank,
-            caller: { ...caller, allow: [] },
-            routing: ROUTING(false),
-            tags: ["vector_store"],
-            metadata: { "signalbox.vector_store_id": storeIds.join(",") },
-            request: { query: queries.join("\n"), documents: top.map((x) => x.hit.content[0].text) },
-          };
-          const a = await engine.rerank({ call, ri: { ...ri, id: call.id, arrivedAt: performance.now() }, signal, statusOf: statusOf(signal) });
-          costNanos += a.cost.total;
-          top = a.results.map((r) => ({ hit: { ...top[r.index].hit, score: r.score }, score: r.score }));
-        }
-        const hits = top
-          .filter((x) => x.score >= opts.scoreThreshold)
-          .slice(0, opts.maxResults)
-          .map((x) => ({ ...x.hit, score: Math.round(x.score * 1e6) / 1e6 }));
-        return { hits, costNanos };
-      } finally {
-        end();
+        const out = await searchStores(caller, parent, storeIds, queries, opts, signal);
+        o.core().metrics.vectorSearch(via, "ok", out.hits.length, (performance.now() - started) / 1000);
+        return out;
+      } catch (err) {
+        o.core().metrics.vectorSearch(via, "failed", 0, (performance.now() - started) / 1000);
+        throw err;
       }
     },
 

@@ -148,6 +148,16 @@ describe("the file_search tool", () => {
     assert.deepEqual(new Set(events.map((e) => e.sequence_number)).size, events.length, "one sequence across the turns");
   });
 
+  test("/metrics counts the searches by door, their passages and the files indexed", async () => {
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    const value = (line: RegExp) => Number(metrics.split("\n").find((l) => line.test(l))?.split(" ").at(-1) ?? NaN);
+    assert.ok(value(/^signalbox_vector_store_searches_total\{via="file_search",outcome="ok"\}/) >= 1, metrics.split("\n").filter((l) => l.includes("vector_store")).join("\n"));
+    assert.ok(value(/^signalbox_vector_store_search_results_total\{via="file_search"\}/) >= 1);
+    assert.ok(value(/^signalbox_vector_store_search_duration_seconds_count\{via="file_search"\}/) >= 1);
+    assert.equal(value(/^signalbox_vector_store_files_total\{outcome="completed"\}/), 2);
+    assert.ok(value(/^signalbox_vector_store_chunks_total/) >= 2);
+  });
+
   test("a model that answers without searching: no file_search_call, nothing embedded", async () => {
     openai.script({ kind: "text", text: "Hello." });
     const r = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "Say hello", tools: [{ type: "file_search", vector_store_ids: [store] }] });

@@ -15,7 +15,7 @@ import { createVectorStores } from "../../src/vectors/service.ts";
 import { createMemoryVectorStoreStore } from "../../src/vectors/store.ts";
 
 const caller = { keyName: "k", team: "t", role: "service", allow: [] } as unknown as Caller;
-const core = { config: { vectorStores: { embedding: "embed", chunking: { maxChunkSizeTokens: 100, chunkOverlapTokens: 0 }, maxFiles: 10, indexingConcurrency: 1 } } } as unknown as GatewayCore;
+const core = { config: { vectorStores: { embedding: "embed", chunking: { maxChunkSizeTokens: 100, chunkOverlapTokens: 0 }, maxFiles: 10, indexingConcurrency: 1 } }, metrics: { vectorSearch() {}, vectorFileIndexed() {} } } as unknown as GatewayCore;
 
 async function rig(embed: (inputs: string[]) => Promise<Float32Array[]>) {
   const files = createMemoryBatchStore();

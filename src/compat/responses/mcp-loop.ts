@@ -224,7 +224,7 @@ async function fileSearchOf(d: McpTurnDeps, fs: FileSearchSpec): Promise<FileSea
         return 'The search needs queries (its arguments: {"queries": ["…"]}).';
       }
       try {
-        const out = await vectors!.search(d.caller, d.ri, fs.storeIds, queries, { maxResults: fs.maxResults, ranker: fs.ranker, scoreThreshold: fs.scoreThreshold, ...(fs.filters ? { filters: fs.filters } : {}), ...(fs.keywordWeight !== undefined ? { keywordWeight: fs.keywordWeight } : {}) }, signal);
+        const out = await vectors!.search(d.caller, d.ri, fs.storeIds, queries, { via: "file_search", maxResults: fs.maxResults, ranker: fs.ranker, scoreThreshold: fs.scoreThreshold, ...(fs.filters ? { filters: fs.filters } : {}), ...(fs.keywordWeight !== undefined ? { keywordWeight: fs.keywordWeight } : {}) }, signal);
         cost += out.costNanos;
         for (const h of out.hits) found.set(h.filename, h.file_id);
         item.status = "completed";
