@@ -22,7 +22,7 @@ import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } fr
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
 import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
-import { callQuery, citationsIn, expectedSearchNanos, MAX_MODEL_SEARCHES, offerSearch, searchByModel, searchCalls, searchForCall, searchForModel, searched, searchResultText, continueAfterSearch, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
+import { callQuery, citationsIn, expectedSearchNanos, MAX_MODEL_SEARCHES, MAX_SEARCH_TURNS, offerSearch, searchByModel, searchCalls, searchForCall, searchForModel, searched, searchResultText, continueAfterSearch, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
 import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -621,11 +621,12 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
    * max_uses): each one billed with the request and counted; the conversation continued with their
    * results for the next turn. Returns what they found, together (the first query; every result).
    */
-  async function modelSearches(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest, turn: { text: string; reasoningBlocks?: ReasoningBlock[] }, calls: ToolCall[]): Promise<WebSearchOutcome> {
+  async function modelSearches(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest, turn: { text: string; reasoningBlocks?: ReasoningBlock[] }, calls: ToolCall[], before?: WebSearchOutcome, last = true): Promise<WebSearchOutcome> {
     const cfg = core.config.webSearch!;
     const screen = resultScreen(cfg, r);
+    // max_uses counts every search of the request, whatever turn made it.
     const limit = call.webSearch?.maxUses ?? MAX_MODEL_SEARCHES;
-    const all: WebSearchOutcome = { engine: cfg.engine, query: "", results: [], costNanos: 0, searches: 0 };
+    const all: WebSearchOutcome = before ?? { engine: cfg.engine, query: "", results: [], costNanos: 0, searches: 0, each: [] };
     const answers: { call: ToolCall; text: string }[] = [];
     for (const c of calls) {
       const query = callQuery(c);
@@ -648,9 +649,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       all.costNanos += o.costNanos;
       for (const res of o.results) if (!all.results.some((x) => x.url === res.url)) all.results.push(res);
       if (o.failed && !all.results.length) all.failed = o.failed;
+      (all.each ??= []).push({ query, results: o.results, ...(o.failed ? { failed: true } : {}) });
       answers.push({ call: c, text: searchResultText(o) });
     }
-    continueAfterSearch(plan, turn, answers);
+    // With every search used, the next turn answers whatever turn this is.
+    continueAfterSearch(plan, turn, answers, last || all.searches! >= limit);
     return all;
   }
 
@@ -718,12 +721,16 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             throw schemaFailure(guard, err);
           });
         // A turn that only searches has no answer for json_schema to check.
-        let o = await run(byModel && check ? (res, c, x) => (searchCalls(res.toolCalls).length ? undefined : check(res, c, x)) : check);
-        const asked = byModel ? searchCalls(o.toolCalls) : [];
-        if (asked.length) {
-          // The model searched: its searches run, and the next turn answers with their results.
-          web = await modelSearches(call, planned, ex, r, o, asked);
-          o = await run();
+        const vetSearching = byModel && check ? (res: Parameters<NonNullable<typeof check>>[0], c: Parameters<NonNullable<typeof check>>[1], x: Parameters<NonNullable<typeof check>>[2]) => (searchCalls(res.toolCalls).length ? undefined : check(res, c, x)) : check;
+        let o = await run(vetSearching);
+        // The model searched: its searches run and it is asked again with their results, searching
+        // again if it likes for MAX_SEARCH_TURNS turns, after which the next turn answers.
+        for (let turn = 1, asked = byModel ? searchCalls(o.toolCalls) : []; asked.length; turn++) {
+          const last = turn >= MAX_SEARCH_TURNS;
+          web = await modelSearches(call, planned, ex, r, o, asked, web, last);
+          const answering = planned.candidates[0]?.request.toolChoice?.type === "none";
+          o = await run(answering ? check : vetSearching);
+          asked = answering ? [] : searchCalls(o.toolCalls);
         }
         learnOutput(routed.exec, plan, ex);
         // Output guardrails on the whole answer: a block is an error instead of it (still billed).
@@ -797,21 +804,26 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         hitStatus = cacheStatus;
         done = src.done;
         if (byModel && !hit) {
-          // The turn that decides runs whole; a search makes the next turn the streamed answer.
+          // The turns that decide run whole; once the model must answer (or the searches ran out),
+          // the next turn is the streamed answer.
           offerSearch(plan);
-          const first = await executeUnary(call, plan, r.signal, routed.exec, ex);
-          const asked = searchCalls(first.toolCalls);
-          if (!asked.length) {
-            // It answered without searching: that answer, as a stream.
-            const c = ex.deployment!;
-            yield { type: "start", ...(files ? { fileSearch: files } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: c.adjustments.length ? [...plan.adjustments, ...c.adjustments] : plan.adjustments, traceId: ri.traceId, cache: cacheStatus, deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
-            for (const events of replay(answerOf(ex, first.text, first.reasoning, first.refusal, first.toolCalls, first.reasoningBlocks))) yield { type: "delta", events };
-            finished = true;
-            learnOutput(routed.exec, plan, ex);
-            yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(files ? { fileSearch: files } : {}) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
-            return;
+          for (let turn = 1; ; turn++) {
+            const first = await executeUnary(call, plan, r.signal, routed.exec, ex);
+            const asked = searchCalls(first.toolCalls);
+            if (!asked.length) {
+              // It answered without searching (again): that answer, as a stream.
+              const c = ex.deployment!;
+              const w = web ? searched(web) : undefined;
+              yield { type: "start", ...(w ? { webSearch: w } : {}), ...(files ? { fileSearch: files } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: c.adjustments.length ? [...plan.adjustments, ...c.adjustments] : plan.adjustments, traceId: ri.traceId, cache: cacheStatus, deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
+              for (const events of replay(answerOf(ex, first.text, first.reasoning, first.refusal, first.toolCalls, first.reasoningBlocks))) yield { type: "delta", events };
+              finished = true;
+              learnOutput(routed.exec, plan, ex);
+              yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(first.text, web.results), webSearch: w } : {}), ...(files ? { fileSearch: files } : {}) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
+              return;
+            }
+            web = await modelSearches(call, plan, ex, r, first, asked, web, turn >= MAX_SEARCH_TURNS);
+            if (plan.candidates[0]?.request.toolChoice?.type === "none") break;
           }
-          web = await modelSearches(call, plan, ex, r, first, asked);
         }
         const start = { type: "start" as const, ...(web && !web.reused ? { webSearch: searched(web) } : {}), ...(files ? { fileSearch: files } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: plan.adjustments, traceId: ri.traceId, cache: cacheStatus, ...(cp?.semantic?.similarity !== undefined ? { cacheSimilarity: cp.semantic.similarity } : {}), ...(sg ? { outputGuarded: true as const } : {}) };
         if (hit) {

@@ -58,6 +58,8 @@ export interface WebSearchOutcome {
   costNanos: number;
   /** Why no results reached the prompt (the search failed and on_failure is answer). */
   failed?: string;
+  /** The model's searches one by one (its query and what each found), when it made more than one. */
+  each?: { query: string; results: SearchResult[]; failed?: boolean }[];
 }
 
 /** What a search was, as answers and stream starts carry it: the query and the results (address, title, the text the model read); failed when it did not answer. */
@@ -67,14 +69,25 @@ export interface Searched {
   failed?: boolean;
   /** Searches made (more than one when the model searched several times). */
   searches?: number;
+  /** Each search with its own query and results, when there were several (the doors show one item or block per search). */
+  each?: { query: string; results: SearchResult[]; failed?: boolean }[];
 }
+
+const copyResult = (r: SearchResult): SearchResult => ({ url: r.url, title: r.title, text: r.text, ...(r.published ? { published: r.published } : {}) });
 
 export const searched = (w: WebSearchOutcome): Searched => ({
   query: w.query,
   ...(w.searches !== undefined && w.searches !== 1 ? { searches: w.searches } : {}),
-  results: w.results.map((r) => ({ url: r.url, title: r.title, text: r.text, ...(r.published ? { published: r.published } : {}) })),
+  results: w.results.map(copyResult),
   ...(w.failed ? { failed: true } : {}),
+  ...(w.each && w.each.length > 1 ? { each: w.each.map((e) => ({ query: e.query, results: e.results.map(copyResult), ...(e.failed ? { failed: true } : {}) })) } : {}),
 });
+
+/** A search's searches one by one: each of several, or the one. */
+export const searchesOf = (w: Searched): { query: string; results: SearchResult[]; failed?: boolean }[] => w.each ?? [{ query: w.query, results: w.results, ...(w.failed ? { failed: true } : {}) }];
+
+/** Turns of searching a model may take in one request before it must answer (each turn may search several times at once). */
+export const MAX_SEARCH_TURNS = 3;
 
 /**
  * A result's text as an opaque field a client sends back with the conversation (Anthropic's
@@ -531,13 +544,15 @@ export function callQuery(c: ToolCall): string {
 
 /**
  * The conversation after the model's searches: its turn (text, signed reasoning, the calls) and each
- * call's results; the next turn answers (tool_choice none: the function stays declared, as
- * providers want for a history with tool calls).
+ * call's results. After the last turn allowed to search the next one answers (tool_choice none:
+ * the function stays declared, as providers want for a history with tool calls); before it, the
+ * model may search again.
  */
-export function continueAfterSearch(plan: Plan, turn: { text: string; reasoningBlocks?: ReasoningBlock[] }, answers: { call: ToolCall; text: string }[]): void {
+export function continueAfterSearch(plan: Plan, turn: { text: string; reasoningBlocks?: ReasoningBlock[] }, answers: { call: ToolCall; text: string }[], last = true): void {
   const asked: ChatMessage = { role: "assistant", content: turn.text ? [{ type: "text", text: turn.text }] : [], toolCalls: answers.map((a) => a.call), ...(turn.reasoningBlocks?.length ? { reasoningBlocks: turn.reasoningBlocks } : {}) };
   const results = answers.map((a): ChatMessage => ({ role: "tool", toolCallId: a.call.id, name: SEARCH_FUNCTION, content: [{ type: "text", text: a.text }] }));
-  for (const c of plan.candidates) c.request = { ...c.request, messages: [...c.request.messages, asked, ...results], toolChoice: { type: "none" } };
+  // Not the last turn: the model may search again (tool_choice as the request had it), else it must answer.
+  for (const c of plan.candidates) c.request = { ...c.request, messages: [...c.request.messages, asked, ...results], ...(last ? { toolChoice: { type: "none" as const } } : {}) };
 }
 
 /** What the model reads as a search call's result. */

@@ -227,7 +227,8 @@ describe("web search with Exa", () => {
     const [decide, answered] = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[]; tool_choice?: unknown; messages: (Msg & { tool_calls?: { id: string }[]; tool_call_id?: string })[] });
     assert.deepEqual(decide.tools!.map((t) => t.function.name), ["web_search"]);
     assert.equal(decide.tool_choice, undefined);
-    assert.equal(answered.tool_choice, "none");
+    // Not the last turn that may search: the model could have searched again (it answered).
+    assert.equal(answered.tool_choice, undefined);
     assert.deepEqual(answered.messages.map((m) => m.role), ["user", "assistant", "tool"]);
     assert.equal(answered.messages[1].tool_calls![0].id, "call_ws");
     assert.match(textOf(answered.messages[2]), /^\[1\] Only\nURL: https:\/\/only\.example\.com\/\n(Published: [0-9-]+\n)?Only result\.$/);
@@ -274,6 +275,45 @@ describe("web search with Exa", () => {
     await assert.rejects(sdk().responses.create({ model: "openai/gpt-4o-mini", input: "x", tools: [{ type: "web_search", filters: { allowed_domains: ["not a domain"] } }] }), (e: { status: number; message: string }) => e.status === 400 && /tools\[0\]\.filters\.allowed_domains\[0\]/.test(e.message));
   });
 
+  test("the model searches again after reading results: one item (Responses) or block pair (Anthropic) per search, each with its query; streamed too; max_uses spent makes the next turn answer", async () => {
+    exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result." }] });
+    const call = (id: string, query: string) => ({ kind: "tool_calls" as const, calls: [{ id, name: "web_search", arguments: { query } }] });
+    const answer = "Read [only.example.com](https://only.example.com/).";
+    openai.script([call("c1", "first look"), call("c2", "closer look"), { kind: "text", text: answer }]);
+    const r = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "dig into it", tools: [{ type: "web_search" }] });
+    assert.deepEqual(r.output.map((o) => o.type), ["web_search_call", "web_search_call", "message"]);
+    assert.deepEqual(r.output.slice(0, 2).map((o) => (o as unknown as { action: { query: string } }).action.query), ["first look", "closer look"]);
+    assert.deepEqual(exa.requests.slice(-2).map((q) => (q.body as { query: string }).query), ["first look", "closer look"]);
+    // Streamed: both searches' items before the answer's text.
+    openai.script([call("c1", "first look"), call("c2", "closer look"), { kind: "text", text: answer }]);
+    const added: string[] = [];
+    let text = "";
+    for await (const ev of await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "dig into it", tools: [{ type: "web_search" }], stream: true })) {
+      if (ev.type === "response.output_item.added") added.push(ev.item.type);
+      if (ev.type === "response.output_text.delta") text += ev.delta;
+    }
+    assert.deepEqual(added, ["web_search_call", "web_search_call", "message"]);
+    assert.equal(text, answer);
+    // Anthropic: a server_tool_use and web_search_tool_result pair per search, ids distinct; usage counts both.
+    const claude = new Anthropic({ baseURL: g.url, apiKey: KEY, maxRetries: 0 });
+    openai.script([call("c1", "first look"), call("c2", "closer look"), { kind: "text", text: answer }]);
+    const m = await claude.messages.create({ model: "openai/gpt-4o-mini", max_tokens: 100, messages: [{ role: "user", content: "dig into it" }], tools: [{ type: "web_search_20250305", name: "web_search" }] });
+    assert.deepEqual(m.content.map((b) => b.type), ["server_tool_use", "web_search_tool_result", "server_tool_use", "web_search_tool_result", "text"]);
+    const uses = m.content.filter((b): b is Anthropic.ServerToolUseBlock => b.type === "server_tool_use");
+    assert.deepEqual(uses.map((u) => (u.input as { query: string }).query), ["first look", "closer look"]);
+    assert.notEqual(uses[0].id, uses[1].id);
+    assert.equal((m.content[3] as Anthropic.WebSearchToolResultBlock).tool_use_id, uses[1].id);
+    assert.deepEqual(m.usage.server_tool_use, { web_search_requests: 2 });
+    openai.script([call("c1", "first look"), call("c2", "closer look"), { kind: "text", text: answer }]);
+    const streamed = await claude.messages.stream({ model: "openai/gpt-4o-mini", max_tokens: 100, messages: [{ role: "user", content: "dig into it" }], tools: [{ type: "web_search_20250305", name: "web_search" }] }).finalMessage();
+    assert.deepEqual(streamed.content.map((b) => b.type), ["server_tool_use", "web_search_tool_result", "server_tool_use", "web_search_tool_result", "text"]);
+    assert.deepEqual(streamed.content.filter((b): b is Anthropic.ServerToolUseBlock => b.type === "server_tool_use").map((u) => (u.input as { query: string }).query), ["first look", "closer look"]);
+    // max_uses 1: the one search spends it, and the next turn must answer (tool_choice none).
+    openai.script([call("c1", "first look"), { kind: "text", text: answer }]);
+    await claude.messages.create({ model: "openai/gpt-4o-mini", max_tokens: 100, messages: [{ role: "user", content: "dig into it" }], tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 1 }] });
+    assert.equal((openai.requests.filter((q) => q.path.endsWith("/chat/completions")).at(-1)!.body as { tool_choice?: unknown }).tool_choice, "none");
+  });
+
   test("Anthropic's web_search server tool: the model decides (max_uses kept); server_tool_use and web_search_tool_result blocks, text citations, usage, in a stream too; an earlier turn's blocks accepted", async () => {
     exa.setDefault({ kind: "results", results: [{ title: "Only", url: "https://only.example.com/", text: "Only result.", publishedDate: "2026-12-01T00:00:00.000Z" }] });
     const answer = "Read [only.example.com](https://only.example.com/).";
@@ -297,7 +337,8 @@ describe("web search with Exa", () => {
     // The model was offered the search as a function; its answer came from the turn after.
     const turns = openai.requests.filter((q) => q.path.endsWith("/chat/completions")).slice(-2).map((q) => q.body as { tools?: { function: { name: string } }[]; tool_choice?: unknown });
     assert.deepEqual(turns[0].tools!.map((t) => t.function.name), ["web_search"]);
-    assert.equal(turns[1].tool_choice, "none");
+    // One of max_uses 3 used, and not the last turn that may search: it could have searched again.
+    assert.equal(turns[1].tool_choice, undefined);
     // Streamed, the SDK's accumulator builds the same message.
     openai.script([searching("the only thing"), { kind: "text", text: answer }]);
     const streamed = await claude.messages.stream(params).finalMessage();
@@ -681,7 +722,7 @@ mcp_servers:
   }
 });
 
-test("the model decides on a Claude deployment too: its web_search call and the results as a tool_use/tool_result pair, then tool_choice none", async () => {
+test("the model decides on a Claude deployment too: its web_search calls and the results as tool_use/tool_result pairs, turn after turn, then tool_choice none", async () => {
   const claude = await startFakeAnthropic();
   const g = await startTestGateway(`
 providers:
@@ -691,17 +732,21 @@ deployments:
 web_search: { engine: mock, max_results: 2 }
 `);
   try {
-    claude.script([
-      { kind: "tool_calls", calls: [{ id: "toolu_1", name: "web_search", arguments: { query: "gateway news" } }] },
-      { kind: "text", text: "See [gateway-news-1.example.com](https://gateway-news-1.example.com/)." },
-    ]);
+    // The model searches in three turns, one after the other (each reading the one before's results); then it must answer.
+    const turn = (n: number, query: string) => ({ kind: "tool_calls" as const, calls: [{ id: `toolu_${n}`, name: "web_search", arguments: { query } }] });
+    claude.script([turn(1, "gateway news"), turn(2, "gateway news december"), turn(3, "gateway release notes"), { kind: "text", text: "See [gateway-news-1.example.com](https://gateway-news-1.example.com/)." }]);
     const r = await new OpenAI({ baseURL: `${g.url}/v1`, apiKey: "none", maxRetries: 0 }).responses.create({ model: "claude", input: "what is new with gateways", tools: [{ type: "web_search" }] });
-    assert.deepEqual(r.output.map((o) => o.type), ["web_search_call", "message"]);
-    assert.equal((r.output[0] as unknown as { action: { query: string } }).action.query, "gateway news");
-    const second = claude.requests.at(-1)!.body as { tool_choice?: { type: string }; tools?: { name: string }[]; messages: { role: string; content: { type: string }[] }[] };
-    assert.deepEqual(second.tool_choice, { type: "none" });
-    assert.deepEqual(second.tools!.map((t) => t.name), ["web_search"]);
-    assert.deepEqual(second.messages.map((m) => [m.role, m.content.map((b) => b.type).join(",")]), [["user", "text"], ["assistant", "tool_use"], ["user", "tool_result"]]);
+    // One web_search_call per search, each with its own query and sources.
+    assert.deepEqual(r.output.map((o) => o.type), ["web_search_call", "web_search_call", "web_search_call", "message"]);
+    const calls = r.output.slice(0, 3) as unknown as { id: string; action: { query: string; sources: { url: string }[] } }[];
+    assert.deepEqual(calls.map((c) => c.action.query), ["gateway news", "gateway news december", "gateway release notes"]);
+    assert.equal(new Set(calls.map((c) => c.id)).size, 3);
+    assert.match(calls[1].action.sources[0].url, /gateway-news-december-1/);
+    const bodies = claude.requests.slice(-4).map((q) => q.body as { tool_choice?: { type: string }; tools?: { name: string }[]; messages: { role: string; content: { type: string }[] }[] });
+    assert.deepEqual(bodies.map((b) => b.tool_choice?.type), [undefined, undefined, undefined, "none"], "the turns may search; after the third, the model answers");
+    const last = bodies[3];
+    assert.deepEqual(last.tools!.map((t) => t.name), ["web_search"]);
+    assert.deepEqual(last.messages.map((m) => [m.role, m.content.map((b) => b.type).join(",")]), [["user", "text"], ["assistant", "tool_use"], ["user", "tool_result"], ["assistant", "tool_use"], ["user", "tool_result"], ["assistant", "tool_use"], ["user", "tool_result"]]);
   } finally {
     await g.close();
     await claude.close();

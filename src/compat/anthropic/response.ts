@@ -3,7 +3,7 @@
 // provider answered: an OpenAI or Gemini answer reads as a Claude one.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
-import { replayText, type Citation, type Searched } from "../../engine/web-search.ts";
+import { replayText, searchesOf, type Citation, type Searched } from "../../engine/web-search.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, ToolCall, Usage } from "../../providers/types.ts";
 
 const STOP_REASONS = new Set(["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"]);
@@ -62,13 +62,13 @@ function reasoningBlocks(a: Pick<Answer, "reasoning" | "reasoningBlocks">): Reco
 /** A refusal's explanation (Anthropic's stop_details), when the answer was refused. */
 const stopDetails = (refusal: string | undefined) => (refusal ? { stop_details: { type: "refusal", category: null, explanation: refusal } } : {});
 
-/** The server_tool_use block's id for a request's web search (Anthropic's srvtoolu_ prefix). */
-const searchId = (id: string) => `srvtoolu_${id.replace(/[^A-Za-z0-9_]/g, "")}`;
+/** The server_tool_use block's id for a request's web search (Anthropic's srvtoolu_ prefix); the second and later searches numbered. */
+const searchId = (id: string, n = 0) => `srvtoolu_${id.replace(/[^A-Za-z0-9_]/g, "")}${n ? `_${n}` : ""}`;
 
 /** The web search tool's result block: the results found (their text in encrypted_content, for a later turn to give the model again), or the error. */
-const searchResultBlock = (id: string, w: Searched) => ({
+const searchResultBlock = (id: string, w: Pick<Searched, "results" | "failed">, n = 0) => ({
   type: "web_search_tool_result",
-  tool_use_id: searchId(id),
+  tool_use_id: searchId(id, n),
   content: w.failed
     ? { type: "web_search_tool_result_error", error_code: "unavailable" }
     : w.results.map((r) => ({ type: "web_search_result", url: r.url, title: r.title, encrypted_content: replayText(r), page_age: r.published ?? null })),
@@ -85,7 +85,8 @@ export const searchUsage = (w: Searched | undefined) => (w ? { server_tool_use: 
 export function messageJson(a: Answer, stop: string[] | undefined) {
   const content: Record<string, unknown>[] = [];
   // The gateway's web search came first: the server tool's call and its results, as Anthropic's.
-  if (a.webSearch) content.push({ type: "server_tool_use", id: searchId(a.id), name: "web_search", input: { query: a.webSearch.query } }, searchResultBlock(a.id, a.webSearch));
+  // One server_tool_use and its result per search the model made.
+  if (a.webSearch) searchesOf(a.webSearch).forEach((one, n) => content.push({ type: "server_tool_use", id: searchId(a.id, n), name: "web_search", input: { query: one.query } }, searchResultBlock(a.id, one, n)));
   content.push(...reasoningBlocks(a));
   if (a.text) content.push({ type: "text", text: a.text, ...(a.citations?.length ? { citations: a.citations.map(citationJson) } : {}) });
   for (const c of a.toolCalls) content.push({ type: "tool_use", id: c.id, name: c.name, input: toolInput(c) });
@@ -194,15 +195,16 @@ export function messageStreamWriter(id: string, model: string, stop: string[] | 
     /** The gateway's web search, before the answer: the server tool's call and its result, each a whole block. */
     searched(w: Searched): string {
       searchedWith = w;
-      const sid = searchId(id);
-      return (
-        close() +
-        sse("content_block_start", { index: ++index, content_block: { type: "server_tool_use", id: sid, name: "web_search", input: {} } }) +
-        delta(index, { type: "input_json_delta", partial_json: JSON.stringify({ query: w.query }) }) +
-        sse("content_block_stop", { index }) +
-        sse("content_block_start", { index: ++index, content_block: searchResultBlock(id, w) }) +
-        sse("content_block_stop", { index })
-      );
+      let out = close();
+      searchesOf(w).forEach((one, n) => {
+        out +=
+          sse("content_block_start", { index: ++index, content_block: { type: "server_tool_use", id: searchId(id, n), name: "web_search", input: {} } }) +
+          delta(index, { type: "input_json_delta", partial_json: JSON.stringify({ query: one.query }) }) +
+          sse("content_block_stop", { index }) +
+          sse("content_block_start", { index: ++index, content_block: searchResultBlock(id, one, n) }) +
+          sse("content_block_stop", { index });
+      });
+      return out;
     },
     /** The end of a model turn of a longer message (mcp.ts): its open block closes; the next turn's calls count from 0 again. */
     endTurn(): string {

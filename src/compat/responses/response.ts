@@ -3,7 +3,7 @@
 // numbered by sequence_number. Errors use the OpenAI error shape of ../response.ts.
 
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
-import type { Citation, Searched } from "../../engine/web-search.ts";
+import { searchesOf, type Citation, type Searched } from "../../engine/web-search.ts";
 import type { FinishReason, ReasoningBlock, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 import { extension, toOpenAIError } from "../response.ts";
 import type { ResponsesEcho } from "./request.ts";
@@ -162,7 +162,7 @@ const textPart = (text: string, lp?: readonly TokenLogprob[], cs?: readonly Cita
 const urlCitations = (cs: readonly Citation[]): Json[] => cs.map((c) => ({ type: "url_citation", start_index: c.startIndex, end_index: c.endIndex, url: c.url, title: c.title }));
 const refusalPart = (refusal: string): Json => ({ type: "refusal", refusal });
 /** The gateway's web search as the hosted web_search tool's item: what was searched, and the results' addresses. */
-const webSearchItem = (id: string, w: Searched): Json => ({
+const webSearchItem = (id: string, w: Pick<Searched, "query" | "results" | "failed">): Json => ({
   id,
   type: "web_search_call",
   status: w.failed ? "failed" : "completed",
@@ -179,7 +179,8 @@ export function responseJson(ctx: ResponseContext, a: Answer, firstIndex = 0): J
   const at = () => firstIndex + output.length;
   const state = ctx.replay ? encodeReplay(intactBlocks(a), a.toolCalls) : undefined;
   // The search came first (the gateway searches before the model).
-  if (a.webSearch) output.push(webSearchItem(itemId(ctx, "ws", at()), a.webSearch));
+  // One web_search_call item per search the model made, each with its own query and sources.
+  if (a.webSearch) for (const one of searchesOf(a.webSearch)) output.push(webSearchItem(itemId(ctx, "ws", at()), one));
   if (a.reasoning || state) output.push(reasoningItem(itemId(ctx, "rs", at()), a.reasoning ?? "", state));
   if (a.text || a.refusal) {
     const content = [...(a.text ? [textPart(a.text, a.logprobs, a.citations)] : []), ...(a.refusal ? [refusalPart(a.refusal)] : [])];
@@ -352,15 +353,17 @@ export function responsesStreamWriter(ctx: ResponseContext, model: string, outpu
     /** The web search made before the model: its web_search_call item, whole, with the hosted tool's events. */
     searched(w: Searched): string {
       close("completed");
-      const index = base + output.length;
-      const item = webSearchItem(itemId(ctx, "ws", index), w);
-      output.push(item);
-      const at = { output_index: index, item_id: item.id };
-      emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress" } });
-      emit("response.web_search_call.in_progress", at);
-      emit("response.web_search_call.searching", at);
-      emit("response.web_search_call.completed", at);
-      emit("response.output_item.done", { output_index: index, item });
+      for (const one of searchesOf(w)) {
+        const index = base + output.length;
+        const item = webSearchItem(itemId(ctx, "ws", index), one);
+        output.push(item);
+        const at = { output_index: index, item_id: item.id };
+        emit("response.output_item.added", { output_index: index, item: { ...item, status: "in_progress" } });
+        emit("response.web_search_call.in_progress", at);
+        emit("response.web_search_call.searching", at);
+        emit("response.web_search_call.completed", at);
+        emit("response.output_item.done", { output_index: index, item });
+      }
       return take();
     },
 
