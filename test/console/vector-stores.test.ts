@@ -128,6 +128,8 @@ describe("console: vector stores in Chromium", { skip: skipWithoutChromium }, ()
     storeId = (await view.getAttribute("data-id"))!;
     assert.match(storeId, /^vs_/);
     assert.match(page.url(), new RegExp(`/console/vector-stores/${storeId}$`));
+    // The heading is "Vector store" until the store has loaded.
+    await page.locator("h1", { hasText: "handbook" }).waitFor();
     assert.equal(await page.locator("h1").innerText(), "handbook");
     const [f] = await files(storeId);
     assert.deepEqual(f.attributes, { topic: "pets", year: 2024, draft: false }, "attributes typed as the page says");
@@ -188,6 +190,8 @@ describe("console: vector stores in Chromium", { skip: skipWithoutChromium }, ()
     await page.getByTestId("vector-store-query").fill("cats and rockets");
     await page.getByTestId("vector-store-filter").fill("topic=space");
     await page.getByTestId("vector-store-search").click();
+    // The earlier search's hits include rockets.md too: wait for this search's (one hit).
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=vector-store-hit]").length === 1);
     await page.locator("[data-testid=vector-store-results] [data-testid=vector-store-hit][data-filename='rockets.md']").waitFor();
     assert.deepEqual(await page.getByTestId("vector-store-hit").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-filename"))), ["rockets.md"]);
     // A filter that is not key=value is refused before any call.
