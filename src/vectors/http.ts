@@ -26,7 +26,7 @@ import { storable } from "../batch/store.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { parseFilter } from "./search.ts";
 import { visibilityOf, type VectorStores } from "./service.ts";
-import { countFiles, newFileBatchId, type Attributes, type FileBatchRecord, type FileStatus, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord } from "./store.ts";
+import { countFiles, newFileBatchId, page, type Attributes, type FileBatchRecord, type FileStatus, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord } from "./store.ts";
 
 type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
 
@@ -348,9 +348,9 @@ export async function serveVectorStores(r: VectorStoreRequest): Promise<number> 
       const q = listQuery(query);
       const fs = (await Promise.all(b.file_ids.map((x) => api.store.getFile(s.id, x)))).filter((f): f is VectorStoreFileRecord => f !== undefined && (!filter || f.status === filter));
       fs.sort((a, c) => (q.order === "asc" ? 1 : -1) * (a.created_at - c.created_at || (a.id < c.id ? -1 : a.id > c.id ? 1 : 0)));
-      const start = q.after ? fs.findIndex((f) => f.id === q.after) + 1 : 0;
-      const data = fs.slice(start, start + q.limit);
-      return ok(listJson(data, start + q.limit < fs.length, fileJson));
+      // The store's own paging: after (the last of the page before) or before (the first of the page after).
+      const p = page(fs, q);
+      return ok(listJson(p.data, p.hasMore, fileJson));
     }
   }
   throw new GatewayError("not_found", `no such path ${path}`);

@@ -224,6 +224,8 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
           const cur = s;
           const e = await embedWaiting(() => embed(job.caller, { ...ri, id: newRequestId(), arrivedAt: performance.now() }, batch.map((p) => p.text), cur, "document", { "signalbox.vector_store_file_id": f.id }, stopping.signal));
           deployment ??= e.deployment;
+          // Still at it: the claim renewed, so a sweep elsewhere does not take a long file up meanwhile.
+          await store.claimFile(s.id, f.id, Date.now(), Number.MAX_SAFE_INTEGER).catch(() => false);
           // Kept as unit vectors: a search's cosine is then a dot product, with no copy to make.
           batch.forEach((p, j) => chunks.push({ fileId: f.id, n: i + j, text: p.text, tokens: p.tokens, vector: unitVector(e.vectors[j]) }));
         }
