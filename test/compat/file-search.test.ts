@@ -158,6 +158,19 @@ describe("the file_search tool", () => {
     assert.ok(value(/^signalbox_vector_store_chunks_total/) >= 2);
   });
 
+  test("a stored response with a file search continues with previous_response_id: the earlier answer is there, the search is not replayed", async () => {
+    openai.script([searching("leave"), embedded, { kind: "text", text: "25 days [leave.md]." }]);
+    const first = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "How much leave?", tools: [{ type: "file_search", vector_store_ids: [store] }] });
+    assert.deepEqual(first.output.map((o) => o.type), ["file_search_call", "message"]);
+    openai.script({ kind: "text", text: "Yes, every year." });
+    const next = await sdk().responses.create({ model: "openai/gpt-4o-mini", previous_response_id: first.id, input: "Every year?", tools: [{ type: "file_search", vector_store_ids: [store] }] });
+    assert.equal(next.output_text, "Yes, every year.");
+    const sent = chats(openai).at(-1)!;
+    // The earlier turn's question and answer; its file_search_call item is accepted and not replayed.
+    assert.deepEqual(sent.messages.map((m) => m.role), ["user", "assistant", "user"]);
+    assert.equal(textOf(sent.messages[1]), "25 days [leave.md].");
+  });
+
   test("a model that answers without searching: no file_search_call, nothing embedded", async () => {
     openai.script({ kind: "text", text: "Hello." });
     const r = await sdk().responses.create({ model: "openai/gpt-4o-mini", input: "Say hello", tools: [{ type: "file_search", vector_store_ids: [store] }] });
