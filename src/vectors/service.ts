@@ -106,17 +106,24 @@ const secs = (ms: number) => Math.floor(ms / 1000);
 const statusOf = (signal: AbortSignal) => (err: unknown) => (signal.aborted ? "canceled" : err === undefined ? "ok" : err instanceof GatewayError ? err.code : "internal");
 const ROUTING = (pinned: boolean): RoutingRequest => ({ fallbacks: [], noFallback: pinned, requiredCapabilities: [], timeouts: {}, fallbackOnContentFilter: false });
 
-/** A file's text: UTF-8 text as it is, a PDF's pages' text; anything else cannot be searched. */
+/** A file's text: UTF-8 text as it is, a PDF's pages' text, a Word or PowerPoint document's; anything else cannot be searched. */
 export async function fileText(bytes: Buffer): Promise<{ text: string } | { error: VectorStoreFileRecord["last_error"] }> {
+  if (bytes.subarray(0, 4).toString("latin1") === "PK\x03\x04") {
+    // A zip archive: a .docx or .pptx (read lazily: most stores hold text and PDFs).
+    const r = (await import("./office.ts")).officeText(bytes);
+    if ("error" in r) return { error: { code: r.error.startsWith("a zip archive") ? "unsupported_file" : "invalid_file", message: r.error === "a zip archive that is not a Word or PowerPoint document" ? "only text files (UTF-8), PDFs and Word or PowerPoint documents can be searched" : `the document could not be read: ${r.error}` } };
+    if (!r.text.trim()) return { error: { code: "invalid_file", message: `the ${r.kind === "docx" ? "Word document" : "presentation"} has no text` } };
+    return { text: r.text };
+  }
   if (bytes.subarray(0, 5).toString("latin1") === "%PDF-") {
     const r = await pdfText(bytes);
     if ("error" in r) return { error: { code: "invalid_file", message: `the PDF could not be read: ${r.error}` } };
     if (!r.text.trim()) return { error: { code: "invalid_file", message: "the PDF has no text (a scan without a text layer?)" } };
     return { text: r.text };
   }
-  if (bytes.includes(0)) return { error: { code: "unsupported_file", message: "only text files (UTF-8) and PDFs can be searched" } };
+  if (bytes.includes(0)) return { error: { code: "unsupported_file", message: "only text files (UTF-8), PDFs and Word or PowerPoint documents can be searched" } };
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-  if (!text.isWellFormed() || text.includes("\uFFFD")) return { error: { code: "unsupported_file", message: "the file is not UTF-8 text (only text files and PDFs can be searched)" } };
+  if (!text.isWellFormed() || text.includes("\uFFFD")) return { error: { code: "unsupported_file", message: "the file is not UTF-8 text (only text files, PDFs and Word or PowerPoint documents can be searched)" } };
   if (!text.trim()) return { error: { code: "invalid_file", message: "the file is empty" } };
   return { text };
 }

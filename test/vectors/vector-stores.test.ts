@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import OpenAI, { APIError, toFile } from "openai";
 import { parse } from "yaml";
+import { zipSync } from "fflate";
 import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { mockRerank, wordsEmbedding } from "../../src/providers/mock/mock-provider.ts";
 import { encodeO200k } from "../../src/providers/tokens.ts";
@@ -497,6 +498,44 @@ describe("chunking and file types", () => {
     assert.equal(hits.data.length, 1);
     assert.equal(hits.data[0].file_id, pdf.id);
     assert.equal(hits.data[0].filename, "keeper.pdf");
+  });
+
+  test("Word and PowerPoint documents are read by their text (paragraphs in order, slides in order with their notes); another archive, or a broken one, fails with its reason", async () => {
+    const cl = sdk(KEYS.teamA);
+    const enc = (x: string) => new TextEncoder().encode(x);
+    const w = (paras: string[]) => `<?xml version="1.0"?><w:document xmlns:w="w"><w:body>${paras.map((p) => `<w:p><w:pPr/>${p}</w:p>`).join("")}</w:body></w:document>`;
+    const docx = zipSync({
+      "[Content_Types].xml": enc("<Types/>"),
+      "word/document.xml": enc(w(['<w:r><w:t>Quarterly report &amp; forecast</w:t></w:r>', '<w:r><w:t xml:space="preserve">Revenue grew </w:t></w:r><w:r><w:t>12%</w:t></w:r><w:r><w:tab/><w:t>in Q3.</w:t></w:r>'])),
+      "word/styles.xml": enc("<w:styles><w:t>not text</w:t></w:styles>"),
+    });
+    const slide = (n: string) => `<p:sld xmlns:a="a" xmlns:p="p"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>${n}</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>`;
+    const pptx = zipSync({
+      "ppt/presentation.xml": enc("<p:presentation/>"),
+      "ppt/slides/slide10.xml": enc(slide("Closing: questions")),
+      "ppt/slides/slide2.xml": enc(slide("Roadmap &lt;2027&gt;")),
+      "ppt/slides/slide1.xml": enc(slide("Welcome to the offsite")),
+      "ppt/notesSlides/notesSlide1.xml": enc(slide("Speaker notes: greet everyone")),
+    });
+    const other = zipSync({ "readme.txt": enc("just a zip") });
+    const broken = Buffer.concat([Buffer.from("PK\x03\x04", "latin1"), Buffer.alloc(64, 7)]);
+    const ids = await Promise.all([upload(cl, Buffer.from(docx), "report.docx"), upload(cl, Buffer.from(pptx), "offsite.pptx"), upload(cl, Buffer.from(other), "x.zip"), upload(cl, broken, "broken.docx")]);
+    const vs = await cl.vectorStores.create({ name: "office", file_ids: ids.map((f) => f.id) });
+    await a.gw.vectors.idle();
+    const content = async (id: string) => {
+      const t: string[] = [];
+      for await (const x of cl.vectorStores.files.content(id, { vector_store_id: vs.id })) t.push(x.text!);
+      return t.join("");
+    };
+    assert.equal(await content(ids[0].id), "Quarterly report & forecast\nRevenue grew 12%\tin Q3.");
+    assert.equal(await content(ids[1].id), "Welcome to the offsite\n\nSpeaker notes: greet everyone\n\nRoadmap <2027>\n\nClosing: questions");
+    const f2 = await cl.vectorStores.files.retrieve(ids[2].id, { vector_store_id: vs.id });
+    assert.deepEqual([f2.status, f2.last_error?.code], ["failed", "unsupported_file"]);
+    const f3 = await cl.vectorStores.files.retrieve(ids[3].id, { vector_store_id: vs.id });
+    assert.deepEqual([f3.status, f3.last_error?.code], ["failed", "invalid_file"]);
+    assert.match(f3.last_error!.message, /could not be read/);
+    const hits = await cl.vectorStores.search(vs.id, { query: "revenue in the quarterly report", max_num_results: 1 });
+    assert.equal(hits.data[0].filename, "report.docx");
   });
 });
 
