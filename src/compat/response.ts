@@ -106,7 +106,7 @@ export function extension(s: Summary, a: { routing: Answer["routing"]; traceId: 
     // Changes made to the request: output caps, parameters the model does not accept (dropped).
     adjustments: a.adjustments,
     // File search before the model: what was searched for and the passages' files (their text was the model's).
-    ...(s.fileSearch ? { file_search: { query: s.fileSearch.query, results: s.fileSearch.results.map(({ text: _t, ...r }) => r), cost_nano_usd: s.fileSearch.costNanos } } : {}),
+    ...(s.fileSearch ? { file_search: { query: s.fileSearch.query, results: s.fileSearch.results.map(({ text: _t, vector_store_id: _v, ...r }) => r), cost_nano_usd: s.fileSearch.costNanos } } : {}),
   };
 }
 

@@ -19,7 +19,7 @@ export type { FileSearchRequest } from "../vectors/types.ts";
 /** What a file search found, as answers report it. */
 export interface FilesSearched {
   query: string;
-  results: { file_id: string; filename: string; score: number; attributes: Record<string, string | number | boolean> | null; text: string }[];
+  results: { file_id: string; filename: string; score: number; attributes: Record<string, string | number | boolean> | null; text: string; vector_store_id: string }[];
   /** What the search cost (its embedding and rerank requests, recorded on their own), nano-USD. */
   costNanos: number;
 }
@@ -44,7 +44,7 @@ export async function searchFilesBefore(vectors: VectorStores | undefined, call:
   plan.adjustments.push({ field: "file_search", detail: `${out.hits.length} passage${out.hits.length === 1 ? "" : "s"} from ${fs.storeIds.length === 1 ? "the vector store" : `${fs.storeIds.length} vector stores`} added before the last user message` });
   return {
     query,
-    results: out.hits.map((h) => ({ file_id: h.file_id, filename: h.filename, score: h.score, attributes: h.attributes, text: h.content.map((c) => c.text).join("\n") })),
+    results: out.hits.map((h) => ({ file_id: h.file_id, filename: h.filename, score: h.score, attributes: h.attributes, text: h.content.map((c) => c.text).join("\n"), vector_store_id: h.vector_store_id })),
     costNanos: out.costNanos,
   };
 }

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import OpenAI, { toFile } from "openai";
 import { Code, createSignalboxClient, SignalboxError, userText } from "@signalbox/client";
+import { GoogleGenAI } from "@google/genai";
 import { hashKey } from "../../src/server/auth.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -25,6 +26,8 @@ deployments:
   - { id: openai/gpt-4o-mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
   - { id: openai/embed, provider: openai, model: text-embedding-3-small, operations: [embeddings], pricing: { input: 0.02, output: 0 } }
   - { id: mock/chat, provider: mock, model: mock-chat, capabilities: [tools, streaming], pricing: { input: 1, output: 2 } }
+aliases:
+  mini: openai/gpt-4o-mini
 keys:
   - { name: caller, hash: "${hashKey(KEY)}", team: docs }
   - { name: other, hash: "${hashKey(OTHER)}", team: elsewhere }
@@ -306,6 +309,27 @@ describe("the file_search tool", () => {
     await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], fileSearch: { vectorStoreIds: [] } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "file_search.vector_store_ids");
     await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], fileSearch: { vectorStoreIds: ["vs_nope"] } }), (e: SignalboxError) => e.code === Code.NotFound && e.field === "file_search.vector_store_ids[0]");
     await assert.rejects(client.chat.complete({ model: "openai/gpt-4o-mini", messages: [userText("x")], fileSearch: { vectorStoreIds: [store], filters: { type: "like" } } }), (e: SignalboxError) => e.code === Code.InvalidArgument && e.field === "file_search.filters.type");
+    assert.equal(chats(openai).length, 0);
+  });
+
+  test("Gemini's fileSearch tool names the gateway's stores (fileSearchStores/vs_…): passages before the question, the grounding's retrieved context, streamed too", async () => {
+    const ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: g.url, apiVersion: "v1beta" } });
+    const params = { model: "mini", contents: "How many days of paid leave?", config: { tools: [{ fileSearch: { fileSearchStoreNames: [`fileSearchStores/${store}`], topK: 1 } }] } };
+    openai.script([embedded, { kind: "text", text: "25 days." }]);
+    const r = await ai.models.generateContent(params);
+    assert.equal(r.text, "25 days.");
+    const chunks = r.candidates![0].groundingMetadata!.groundingChunks!;
+    assert.deepEqual(chunks.map((c) => [c.retrievedContext?.title, c.retrievedContext?.fileSearchStore]), [["leave.md", `fileSearchStores/${store}`]]);
+    assert.equal(chunks[0].retrievedContext!.text, LEAVE);
+    assert.match(textOf(chats(openai).at(-1)!.messages[0]), /^Passages from the user's files[\s\S]*leave\.md/);
+    openai.script([embedded, { kind: "text", text: "25 days." }]);
+    let last: typeof r | undefined;
+    for await (const c of await ai.models.generateContentStream(params)) last = c;
+    assert.equal(last!.candidates![0].groundingMetadata!.groundingChunks![0].retrievedContext!.title, "leave.md");
+    // A metadata filter (AIP-160) is not the gateway's: refused by name, nothing sent.
+    openai.reset();
+    await assert.rejects(ai.models.generateContent({ ...params, config: { tools: [{ fileSearch: { fileSearchStoreNames: [store], metadataFilter: 'topic = "leave"' } }] } }), /tools\[0\]\.file_search\.metadata_filter/);
+    await assert.rejects(ai.models.generateContent({ ...params, config: { tools: [{ fileSearch: { fileSearchStoreNames: ["fileSearchStores/vs_nope"] } }] } }), /tools\[0\]\.file_search\.vector_store_ids\[0\]/);
     assert.equal(chats(openai).length, 0);
   });
 

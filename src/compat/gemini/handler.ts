@@ -91,7 +91,7 @@ export async function serveGenerateContent(req: Req, res: Res, target: NonNullab
           "x-signalbox-cache": ev.cache,
           ...cacheSimilarityHeader(ev.cacheSimilarity),
         });
-        w = generateContentStreamWriter(ri.id, ev.providerModel || ev.model, 0, ev.webSearch);
+        w = generateContentStreamWriter(ri.id, ev.providerModel || ev.model, 0, ev.webSearch, ev.fileSearch);
       } else if (ev.type === "delta") {
         const text = w!.delta(ev.events);
         if (text) out.write(text);
@@ -117,7 +117,7 @@ function streamCandidates(res: Res, er: EngineRequest, n: number, d: GenerateCon
   const out = res as ServerResponse;
   return streamChoices(out, d.engine, er, n, (starts) => {
     const first = starts[0];
-    const writers = starts.map((st, i) => generateContentStreamWriter(d.ri.id, st.providerModel || st.model, i, st.webSearch));
+    const writers = starts.map((st, i) => generateContentStreamWriter(d.ri.id, st.providerModel || st.model, i, st.webSearch, st.fileSearch));
     const finished: Summary[] = [];
     if (res instanceof ServerResponse) coalesceWrites(res);
     out.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...common, "x-signalbox-deployment": first.deployment, "x-signalbox-cache": first.cache });

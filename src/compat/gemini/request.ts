@@ -18,6 +18,7 @@
 // response modalities other than text. safetySettings are accepted and not forwarded (a Gemini
 // deployment answers with its own defaults; the gateway's guardrails are the policy here).
 
+import type { FileSearchRequest } from "../../vectors/types.ts";
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import { domainList, rangeInstant, type WebSearchRequest } from "../../engine/web-search.ts";
 import type { ChatMessage, ContentPart, JsonObject, ReasoningBlock, ReasoningEffort, ToolChoice, ToolDef, UpstreamRequest } from "../../providers/types.ts";
@@ -40,7 +41,7 @@ const FILE_TYPES = new Set(["application/pdf", "text/plain"]);
 const LEVELS: Record<string, ReasoningEffort> = { minimal: "minimal", low: "low", medium: "medium", high: "high" };
 /** Gemini's Google Search grounding tool: the gateway's web search (src/engine/web-search.ts). */
 const SEARCH_TOOLS = ["googleSearch", "google_search"];
-const OTHER_TOOLS = ["googleSearchRetrieval", "google_search_retrieval", "codeExecution", "code_execution", "urlContext", "url_context", "fileSearch", "file_search", "googleMaps", "google_maps", "computerUse", "computer_use", "retrieval", "enterpriseWebSearch", "enterprise_web_search"];
+const OTHER_TOOLS = ["googleSearchRetrieval", "google_search_retrieval", "codeExecution", "code_execution", "urlContext", "url_context", "googleMaps", "google_maps", "computerUse", "computer_use", "retrieval", "enterpriseWebSearch", "enterprise_web_search"];
 
 /** A field in camelCase or, as Gemini's REST API also takes it, snake_case. */
 function pick(o: Json, camel: string): unknown {
@@ -204,12 +205,29 @@ function timeRange(v: unknown, p: string): { publishedAfter?: string; publishedB
   return { ...(after ? { publishedAfter: after } : {}), ...(before ? { publishedBefore: before } : {}) };
 }
 
-function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest }): ToolDef[] | undefined {
+function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest; files?: FileSearchRequest }): ToolDef[] | undefined {
   if (!v) return undefined;
   const out: ToolDef[] = [];
   v.forEach((t, i) => {
     const p = `tools[${i}]`;
     if (!isObj(t)) bad(p, "must be a Tool object");
+    // File Search: the gateway's vector stores (fileSearchStores/vs_…), searched before the model
+    // with the last user message; the passages come back as the grounding's retrieved context.
+    const fs = pick(t, "fileSearch");
+    if (fs !== undefined && fs !== null) {
+      const fp = `${p}.file_search`;
+      if (!isObj(fs)) bad(fp, "must be a FileSearch object");
+      if (web.files) bad(fp, "one file_search tool per request");
+      if (pick(fs, "metadataFilter") !== undefined) bad(`${fp}.metadata_filter`, "is not applied by the gateway's file search; filter by attributes with the Vector Stores API's search instead");
+      for (const k of Object.keys(fs)) if (!["fileSearchStoreNames", "file_search_store_names", "topK", "top_k", "metadataFilter", "metadata_filter"].includes(k)) bad(`${fp}.${snake(k)}`, "is not a field of FileSearch");
+      const names = pArr(fs, "fileSearchStoreNames", `${fp}.file_search_store_names`) ?? [];
+      if (names.length < 1 || names.length > 2) bad(`${fp}.file_search_store_names`, "must name 1 or 2 stores (fileSearchStores/vs_…, the gateway's vector stores)");
+      const storeIds = names.map((n, j) => (typeof n === "string" && n ? n.replace(/^fileSearchStores\//, "") : bad(`${fp}.file_search_store_names[${j}]`, "must be a store name")));
+      const k = pick(fs, "topK");
+      if (k !== undefined && (typeof k !== "number" || !Number.isInteger(k) || k < 1 || k > 50)) bad(`${fp}.top_k`, `must be an integer from 1 to 50, got ${JSON.stringify(k)}`);
+      web.files = { storeIds, maxResults: (k as number | undefined) ?? 5, ranker: "auto", scoreThreshold: 0, field: fp };
+      if (Object.keys(t).length === 1) return;
+    }
     // Google Search grounding: as at Google, the model decides whether and what to search (the
     // engine offers it a web_search function; a model that cannot call tools, or a request with
     // functions of its own, gets one search before it instead); exclude_domains and
@@ -360,7 +378,7 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
   const req: Omit<UpstreamRequest, "model"> = {
     messages: template && (b.contents === undefined || b.contents === null) ? systemMessages(pick(b, "systemInstruction")) : conversation(b.contents, systemMessages(pick(b, "systemInstruction"))),
   };
-  const web: { search?: WebSearchRequest } = {};
+  const web: { search?: WebSearchRequest; files?: FileSearchRequest } = {};
   const t = tools(arr(b, "tools", "tools"), web);
   if (t?.length) req.tools = t;
   const tc = toolChoice(pObj(b, "toolConfig", "tool_config"));
@@ -380,6 +398,7 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
     stream: opts.countOnly ? false : opts.stream,
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
     ...(web.search ? { webSearch: web.search } : {}),
+    ...(web.files ? { fileSearch: web.files } : {}),
   };
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, FIELDS));

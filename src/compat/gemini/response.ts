@@ -3,6 +3,7 @@
 // is a whole GenerateContentResponse carrying only the new parts, framed with CRLF CRLF as Google
 // frames it; the last one has the finishReason and the usage.
 
+import type { FilesSearched } from "../../engine/file-search.ts";
 import { sumUsage } from "../choices.ts";
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
 import type { Citation, Searched } from "../../engine/web-search.ts";
@@ -70,14 +71,19 @@ const responseId = (id: string) => id;
  * chunks, and each citation as a support (the answer's segment, in UTF-8 byte offsets of the
  * text part as Gemini counts, with the chunk it cites).
  */
-export function groundingMetadata(w: Searched, citations: readonly Citation[] | undefined, text: string): Record<string, unknown> {
+export function groundingMetadata(w: Searched | undefined, citations: readonly Citation[] | undefined, text: string, files?: FilesSearched): Record<string, unknown> {
   const bytes = (i: number) => Buffer.byteLength(text.slice(0, i));
+  // Web results first (the supports index them), then the file search's passages as retrieved context.
+  const web = w?.results ?? [];
   return {
-    webSearchQueries: [w.query],
-    groundingChunks: w.results.map((r) => ({ web: { uri: r.url, title: r.title } })),
+    ...(w ? { webSearchQueries: [w.query] } : {}),
+    groundingChunks: [
+      ...web.map((r) => ({ web: { uri: r.url, title: r.title } })),
+      ...(files?.results ?? []).map((r) => ({ retrievedContext: { title: r.filename, text: r.text, fileSearchStore: `fileSearchStores/${r.vector_store_id}` } })),
+    ],
     groundingSupports: (citations ?? []).map((c) => ({
       segment: { startIndex: bytes(c.startIndex), endIndex: bytes(c.endIndex), text: text.slice(c.startIndex, c.endIndex) },
-      groundingChunkIndices: [w.results.findIndex((r) => r.url === c.url)].filter((i) => i >= 0),
+      groundingChunkIndices: [web.findIndex((r) => r.url === c.url)].filter((i) => i >= 0),
     })),
   };
 }
@@ -90,7 +96,7 @@ function candidateJson(a: Answer, index: number): Record<string, unknown> {
   const candidate: Record<string, unknown> = { content: { role: "model", parts }, finishReason: finishReason(a), index };
   if (a.refusal) candidate.finishMessage = a.refusal;
   if (a.logprobs?.length) Object.assign(candidate, logprobsResult(a.logprobs));
-  if (a.webSearch) candidate.groundingMetadata = groundingMetadata(a.webSearch, a.citations, a.text);
+  if (a.webSearch || a.fileSearch) candidate.groundingMetadata = groundingMetadata(a.webSearch, a.citations, a.text, a.fileSearch);
   return candidate;
 }
 
@@ -108,7 +114,7 @@ const chunk = (o: Record<string, unknown>) => `data: ${JSON.stringify(o)}\r\n\r\
  * a tool call goes whole (Gemini sends function calls whole) once its arguments are complete, at
  * the end; log probabilities ride with the text of their delta.
  */
-export function generateContentStreamWriter(id: string, model: string, index = 0, web?: Searched) {
+export function generateContentStreamWriter(id: string, model: string, index = 0, web?: Searched, files?: FilesSearched) {
   const calls = new Map<number, ToolCall>();
   let refusal = "";
   // With web search, the text is kept for the grounding supports' segments (known at the end).
@@ -155,7 +161,7 @@ export function generateContentStreamWriter(id: string, model: string, index = 0
       const parts = [...calls.values()].map(callPart);
       const candidate: Record<string, unknown> = { content: { role: "model", parts: parts.length ? parts : [{ text: "" }] }, finishReason: finishReason(s), index };
       if (refusal) candidate.finishMessage = refusal;
-      if (web) candidate.groundingMetadata = groundingMetadata(web, s.citations, text);
+      if (web || files) candidate.groundingMetadata = groundingMetadata(web, s.citations, text, files);
       return chunk({ candidates: [candidate], usageMetadata: usageMetadata(usage), ...base });
     },
   };
