@@ -6,7 +6,7 @@
 import type { FilesSearched } from "../../engine/file-search.ts";
 import { sumUsage } from "../choices.ts";
 import type { Answer, Summary } from "../../engine/chat-engine.ts";
-import type { Citation, Searched } from "../../engine/web-search.ts";
+import { searchesOf, type Citation, type Searched } from "../../engine/web-search.ts";
 import type { FinishReason, StreamEvent, TokenLogprob, ToolCall, Usage } from "../../providers/types.ts";
 
 const FINISH_REASONS = new Set(["STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "MALFORMED_FUNCTION_CALL", "IMAGE_SAFETY", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"]);
@@ -76,7 +76,7 @@ export function groundingMetadata(w: Searched | undefined, citations: readonly C
   // Web results first (the supports index them), then the file search's passages as retrieved context.
   const web = w?.results ?? [];
   return {
-    ...(w ? { webSearchQueries: [w.query] } : {}),
+    ...(w ? { webSearchQueries: searchesOf(w).map((x) => x.query) } : {}),
     groundingChunks: [
       ...web.map((r) => ({ web: { uri: r.url, title: r.title } })),
       ...(files?.results ?? []).map((r) => ({ retrievedContext: { title: r.filename, text: r.text, fileSearchStore: `fileSearchStores/${r.vector_store_id}` } })),
