@@ -608,7 +608,7 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
         }
         const parsed = parseResponsesRequest(body, ri.id, caller, [], "input", o.core().control.prompts);
         if (parsed.mcp.length) throw new GatewayError("invalid_argument", `${parsed.mcp[0].path}.type: mcp tools are not run in a batch's lines; send them to /v1/responses`, { field: `${parsed.mcp[0].path}.type` });
-        if (parsed.fileSearch) throw new GatewayError("invalid_argument", `${parsed.fileSearch.path}.type: the file_search tool is not run in a batch's lines; send it to /v1/responses`, { field: `${parsed.fileSearch.path}.type` });
+        if (parsed.fileSearch) throw new GatewayError("invalid_argument", `${parsed.fileSearch.field}.type: the file_search tool is not run in a batch's lines; send it to /v1/responses`, { field: `${parsed.fileSearch.field}.type` });
         const a = await o.engine.complete({ call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf });
         return { body: responseJson({ id: responseId(ri.id), createdAt: Math.floor(now() / 1000), echo: parsed.echo, store: false }, a), used: usedBy(a) };
       }

@@ -17,7 +17,7 @@
 //     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
 import type { FileSearchRequest } from "../engine/file-search.ts";
-import { parseFileSearchTool } from "../vectors/search.ts";
+import { fileSearchRequest, parseFileSearchTool } from "../vectors/search.ts";
 import { MAX_CHOICES } from "./choices.ts";
 import type { CacheMode } from "../engine/chat-engine.ts";
 import { CONTEXT_RESULTS, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
@@ -225,7 +225,7 @@ function fileSearchOf(v: unknown[] | undefined): FileSearchRequest | undefined {
     const path = `tools[${i}]`;
     if (out) bad(`${path}.type`, "one file_search tool per request");
     const f = parseFileSearchTool(t, path);
-    out = { storeIds: f.storeIds, maxResults: f.maxResults, ...(f.filters ? { filters: f.filters } : {}), ranker: f.ranker, scoreThreshold: f.scoreThreshold, ...(f.keywordWeight !== undefined ? { keywordWeight: f.keywordWeight } : {}), field: path };
+    out = fileSearchRequest(f, path);
   });
   return out;
 }

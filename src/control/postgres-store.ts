@@ -293,6 +293,35 @@ function translate(err: unknown, what = ""): unknown {
 
 type Sql = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 
+
+/**
+ * One transaction on one connection of the pool: `begin`, the work, COMMIT; rolled back on any
+ * failure. A connection that failed (an error while it was checked out, a failed rollback, or a
+ * database that went away) is destroyed, not returned to the pool. A checked-out client has no pool
+ * listener, so its errors between queries are caught here rather than crashing the process.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = "BEGIN"): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on("error", onError);
+  try {
+    await client.query(begin);
+    const out = await fn(client);
+    await client.query("COMMIT");
+    return out;
+  } catch (err) {
+    if (!broken && !unavailableReason(err)) await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error("rollback failed")));
+    else broken ??= new Error("connection unusable");
+    throw err;
+  } finally {
+    client.off("error", onError);
+    client.release(broken);
+  }
+}
+
 /**
  * Connection settings every PostgreSQL client of the gateway uses: a short connect timeout, a
  * statement and a client-side query timeout (a hung or cut-off database never hangs a caller),
@@ -348,39 +377,12 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
     }
   };
 
-  /** One transaction on one connection; rolled back (and the error translated) on any failure. */
+  /** One transaction on one connection (withTransaction); the error translated on any failure. */
   async function tx<T>(fn: (sql: Sql) => Promise<T>, what = "", begin = "BEGIN"): Promise<T> {
-    let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      return await withTransaction(pool, (client) => fn((text, values) => client.query(text, values)), begin);
     } catch (err) {
-      throw translate(err);
-    }
-    // A checked-out client has no pool listener: an error between queries would crash the process.
-    let connError: Error | undefined;
-    const onError = (err: Error) => {
-      connError = err;
-    };
-    client.on("error", onError);
-    const sql: Sql = (text, values) => client.query(text, values);
-    try {
-      await client.query(begin);
-      const out = await fn(sql);
-      await client.query("COMMIT");
-      return out;
-    } catch (err) {
-      if (!connError && !unavailableReason(err)) {
-        await client.query("ROLLBACK").catch((e: unknown) => {
-          connError = e instanceof Error ? e : new Error("rollback failed");
-        });
-      } else {
-        connError ??= new Error("connection unusable");
-      }
       throw translate(err, what);
-    } finally {
-      client.off("error", onError);
-      // A connection that failed is destroyed, not returned to the pool.
-      client.release(connError);
     }
   }
 

@@ -51,7 +51,7 @@ import type { CostBreakdown } from "../usage/cost.ts";
 import type { CheckOutcome } from "../state/health.ts";
 import { domainList, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import type { FileSearchRequest, FilesSearched } from "../engine/file-search.ts";
-import { parseFileSearchTool } from "../vectors/search.ts";
+import { fileSearchRequest, parseFileSearchTool } from "../vectors/search.ts";
 import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
 
 const ROLE: Record<number, Role> = {
@@ -415,7 +415,7 @@ function fileSearchFromPb(f: NonNullable<ChatRequest["fileSearch"]>): FileSearch
     },
     "file_search",
   );
-  return { storeIds: t.storeIds, maxResults: t.maxResults, ...(t.filters ? { filters: t.filters } : {}), ranker: t.ranker, scoreThreshold: t.scoreThreshold, field: "file_search" };
+  return fileSearchRequest(t, "file_search");
 }
 
 /** The passages a file search gave the model, as FilePassage messages. */

@@ -46,7 +46,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { getHeapStatistics } from "node:v8";
 import pg from "pg";
 import { migrate } from "../control/migrations.ts";
-import { postgresClientConfig, unavailableReason } from "../control/postgres-store.ts";
+import { postgresClientConfig, unavailableReason, withTransaction } from "../control/postgres-store.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Level } from "../telemetry/log.ts";
 import type { UsageRecord } from "./record.ts";
@@ -514,30 +514,13 @@ export async function createPostgresUsageStore(url: string, opts: PostgresUsageS
 
   // ---- SQL helpers -----------------------------------------------------------------------------
 
-  /** One transaction on one connection (DDL); a broken connection is destroyed, not pooled. */
-  async function tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    const onError = (err: Error) => {
-      broken = err;
-    };
-    client.on("error", onError);
-    try {
-      await client.query("BEGIN");
+  /** One transaction on one connection (DDL), under the partitions' advisory lock (withTransaction: a broken connection is destroyed, not pooled). */
+  const tx = <T,>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> =>
+    withTransaction(pool, async (client) => {
       await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
       await client.query("SELECT pg_advisory_xact_lock($1, $2)", [...PARTITION_LOCK]);
-      const out = await fn(client);
-      await client.query("COMMIT");
-      return out;
-    } catch (err) {
-      if (!broken && !unavailableReason(err)) await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error("rollback failed")));
-      else broken ??= new Error("connection unusable");
-      throw err;
-    } finally {
-      client.off("error", onError);
-      client.release(broken);
-    }
-  }
+      return fn(client);
+    });
 
   async function loadPartitions(): Promise<Set<number>> {
     const { rows } = await pool.query<{ name: string }>(

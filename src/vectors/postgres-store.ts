@@ -21,7 +21,7 @@
 
 import pg from "pg";
 import { migrate } from "../control/migrations.ts";
-import { postgresClientConfig, unavailableReason } from "../control/postgres-store.ts";
+import { postgresClientConfig, unavailableReason, withTransaction } from "../control/postgres-store.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
 import { log as defaultLog } from "../telemetry/log.ts";
 import {
@@ -154,29 +154,8 @@ export async function createPostgresVectorStoreStore(url: string, opts: Postgres
   const secs = (n: number) => new Date(n * 1000);
   const poolSql: Sql = (text, values) => pool.query(text, values);
 
-  /** One transaction on one connection, rolled back on any failure; a broken connection is destroyed, not pooled. */
-  async function tx<T>(fn: (sql: Sql) => Promise<T>, begin = "BEGIN"): Promise<T> {
-    const client = await pool.connect();
-    // A checked-out client has no pool listener: an error between queries would crash the process.
-    let broken: Error | undefined;
-    const onError = (err: Error) => {
-      broken = err;
-    };
-    client.on("error", onError);
-    try {
-      await client.query(begin);
-      const out = await fn((text, values) => client.query(text, values));
-      await client.query("COMMIT");
-      return out;
-    } catch (err) {
-      if (!broken && !unavailableReason(err)) await client.query("ROLLBACK").catch((e: unknown) => (broken = e instanceof Error ? e : new Error("rollback failed")));
-      else broken ??= new Error("connection unusable");
-      throw err;
-    } finally {
-      client.off("error", onError);
-      client.release(broken);
-    }
-  }
+  /** One transaction on one connection (withTransaction: rolled back on any failure, a broken connection destroyed). */
+  const tx = <T,>(fn: (sql: Sql) => Promise<T>, begin = "BEGIN"): Promise<T> => withTransaction(pool, (client) => fn((text, values) => client.query(text, values)), begin);
 
   /**
    * Change a store's files under its row lock: `fn` says what it returns and whether the files

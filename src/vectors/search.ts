@@ -7,7 +7,7 @@
 import { bad, isObj } from "../compat/request.ts";
 import { decodeO200k, encodeO200k } from "../providers/tokens.ts";
 import type { Attributes, Chunk, StaticChunking } from "./store.ts";
-import type { Comparison, Filter } from "./types.ts";
+import type { Comparison, FileSearchRequest, Filter } from "./types.ts";
 
 // ---- chunking ----
 
@@ -113,18 +113,21 @@ export function matches(f: Filter, a: Attributes | null): boolean {
   }
 }
 
-/** The `file_search` tool of a request (the Responses API's, and /v1/chat/completions' as LiteLLM takes it), checked. */
-export interface FileSearchTool {
-  storeIds: string[];
-  maxResults: number;
-  filters?: Filter;
-  ranker: "auto" | "none" | "default-2024-11-15";
-  scoreThreshold: number;
-  /** ranking_options.hybrid_search: the share of the score keywords carry (text_weight over the sum). */
-  keywordWeight?: number;
-  /** The tool as the response echoes it. */
+/** The `file_search` tool of a request (the Responses API's, and /v1/chat/completions' as LiteLLM takes it), checked, with the tool as the response echoes it. */
+export interface FileSearchTool extends Omit<FileSearchRequest, "field"> {
   echo: Record<string, unknown>;
 }
+
+/** The tool as a request's file search, named by its place in the request (`tools[0]`). */
+export const fileSearchRequest = (t: FileSearchTool, field: string): FileSearchRequest => ({
+  storeIds: t.storeIds,
+  maxResults: t.maxResults,
+  ...(t.filters ? { filters: t.filters } : {}),
+  ranker: t.ranker,
+  scoreThreshold: t.scoreThreshold,
+  ...(t.keywordWeight !== undefined ? { keywordWeight: t.keywordWeight } : {}),
+  field,
+});
 
 /** `{type: "file_search", vector_store_ids (1 or 2, as OpenAI allows), max_num_results, filters, ranking_options}`; a bad field is named. */
 export function parseFileSearchTool(t: Record<string, unknown>, path: string): FileSearchTool {

@@ -211,8 +211,8 @@ interface FileSearchRun {
 /** The file_search tool of a request: its stores checked before any model turn (a 404 names the one not found). */
 async function fileSearchOf(d: McpTurnDeps, fs: FileSearchSpec): Promise<FileSearchRun> {
   const vectors = d.vectors;
-  if (!vectors?.enabled()) bad(`${fs.path}.type`, "file_search needs the gateway's vector stores (vector_stores in its configuration)");
-  await Promise.all(fs.storeIds.map((id, i) => vectors!.get(d.caller, id, `${fs.path}.vector_store_ids[${i}]`)));
+  if (!vectors?.enabled()) bad(`${fs.field}.type`, "file_search needs the gateway's vector stores (vector_stores in its configuration)");
+  await Promise.all(fs.storeIds.map((id, i) => vectors!.get(d.caller, id, `${fs.field}.vector_store_ids[${i}]`)));
   const found = new Map<string, string>();
   let cost = 0;
   return {

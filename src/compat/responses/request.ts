@@ -19,7 +19,8 @@ import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { decodeReplay } from "./response.ts";
 import { parseMcpTool, type McpToolSpec } from "./mcp-tool.ts";
-import { parseFileSearchTool, type Filter } from "../../vectors/search.ts";
+import { fileSearchRequest, parseFileSearchTool } from "../../vectors/search.ts";
+import type { FileSearchRequest } from "../../vectors/types.ts";
 import { mcpFunctionName } from "../../mcp/offer.ts";
 import { applyPromptParameters, findPrompt, pickVersion, promptTag, renderPrompt, type PromptLibrary, type RenderedPrompt } from "../../control/prompts.ts";
 import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, str, stringList, stringMetadata, type Json } from "../request.ts";
@@ -45,15 +46,8 @@ export interface ResponsesEcho {
   top_logprobs: number;
 }
 
-/** The request's `file_search` tool, which the gateway runs on its own vector stores (mcp-loop.ts, src/vectors). */
-export interface FileSearchSpec {
-  storeIds: string[];
-  maxResults: number;
-  filters?: Filter;
-  ranker: "auto" | "none" | "default-2024-11-15";
-  scoreThreshold: number;
-  /** ranking_options.hybrid_search: the share of the score keywords carry (text_weight over the sum). */
-  keywordWeight?: number;
+/** The request's `file_search` tool, which the gateway runs on its own vector stores (mcp-loop.ts, src/vectors); `field` is the tool's place, `tools[i]`. */
+export interface FileSearchSpec extends FileSearchRequest {
   /** `include` asks for file_search_call.results: the results in the output items. */
   results: boolean;
   /**
@@ -62,7 +56,6 @@ export interface FileSearchSpec {
    * applied to the first turn only.
    */
   firstChoice?: ToolChoice;
-  path: string;
 }
 
 export interface ResponsesRequest {
@@ -303,20 +296,20 @@ function webSearchTool(t: Json, path: string): { web: WebSearchRequest; echo: Js
   };
 }
 
-function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[]; web?: WebSearchRequest; files?: Omit<FileSearchSpec, "results" | "firstChoice"> } {
+function tools(v: unknown[] | undefined): { defs?: ToolDef[]; echo: Json[]; mcp: McpToolSpec[]; web?: WebSearchRequest; files?: FileSearchRequest } {
   if (!v?.length) return { echo: [], mcp: [] };
   const echo: Json[] = [];
   const mcp: McpToolSpec[] = [];
   const defs: ToolDef[] = [];
   let web: WebSearchRequest | undefined;
-  let files: Omit<FileSearchSpec, "results" | "firstChoice"> | undefined;
+  let files: FileSearchRequest | undefined;
   v.forEach((t, i) => {
     const path = `tools[${i}]`;
     if (!isObj(t)) bad(path, "must be an object");
     if (t.type === "file_search") {
       if (files) bad(`${path}.type`, "one file_search tool per request");
       const f = parseFileSearchTool(t, path);
-      files = { storeIds: f.storeIds, maxResults: f.maxResults, ...(f.filters ? { filters: f.filters } : {}), ranker: f.ranker, scoreThreshold: f.scoreThreshold, ...(f.keywordWeight !== undefined ? { keywordWeight: f.keywordWeight } : {}), path };
+      files = fileSearchRequest(f, path);
       echo.push(f.echo);
       return;
     }
