@@ -2,9 +2,13 @@
 // deployment committed), each delta as it arrives, and the finish (usage, cost, attempts). With
 // token probabilities asked for, the answer's tokens shaded by how sure the model was of each,
 // with the alternatives it weighed. With web search asked for, the gateway searches first and the
-// finish carries the results the answer cites, listed as Sources.
+// finish carries the results the answer cites, listed as Sources. With file search asked for (one
+// or two of the vector stores the key may see, listed by GET /v1/vector_stores once the box is
+// first checked), the gateway searches them first and the start event carries the passages the
+// model was given, listed as Passages.
 
-import { type Adjustment, type Citation, FinishReasonSchema, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
+import { type Adjustment, type Citation, Code, type FilePassage, FinishReasonSchema, SignalboxError, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
+import { useQuery } from "@tanstack/react-query";
 import { type FormEvent, useRef, useState } from "react";
 import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
 import { useSession } from "../context.ts";
@@ -12,6 +16,7 @@ import { count, enumName, ms, usd } from "../format.ts";
 import { traceLink } from "../session.ts";
 import { AttemptTimeline } from "../timeline.tsx";
 import { Badge, Card, Empty, ErrorBox, Field, PageHeader } from "../ui.tsx";
+import { listStores, type VectorStore } from "../vector-stores.ts";
 
 interface Delta {
   text: string;
@@ -31,6 +36,23 @@ export function PlaygroundPage() {
   const [searchResults, setSearchResults] = useState("");
   /** Whether the request shown asked for web search (the checkbox may change since). */
   const [searched, setSearched] = useState(false);
+  const [fileSearch, setFileSearch] = useState(false);
+  /**
+   * The stores picked for file search (1 or 2), in the order picked; null until the user picks:
+   * then the first store listed (the newest).
+   */
+  const [storeIds, setStoreIds] = useState<string[] | null>(null);
+  const [passageResults, setPassageResults] = useState("");
+  /** Whether the request shown asked for file search. */
+  const [fileSearched, setFileSearched] = useState(false);
+  // Listed only once File search is first checked: a page that never searches files never asks
+  // (and a gateway without vector stores answers that 404, which the browser logs).
+  const [storesWanted, setStoresWanted] = useState(false);
+  const stores = useSearchableStores(storesWanted);
+  const storeList = stores.data ?? [];
+  // A picked store since deleted (or no longer listed) is not sent.
+  const pickedIds = (storeIds ?? storeList.slice(0, 1).map((s) => s.id)).filter((id) => storeList.some((s) => s.id === id));
+  const fileSearchOn = fileSearch && pickedIds.length > 0;
   const [start, setStart] = useState<{ ev: StreamStart; at: number }>();
   const [deltas, setDeltas] = useState<Delta[]>([]);
   const [finish, setFinish] = useState<{ res: StreamTextResult; at: number }>();
@@ -48,10 +70,12 @@ export function PlaygroundPage() {
     setError(undefined);
     setRunning(true);
     setSearched(webSearch);
+    setFileSearched(fileSearchOn);
     const t0 = performance.now();
     const max = Number(maxTokens);
     const temp = Number(temperature);
     const results = Number(searchResults);
+    const passages = Number(passageResults);
     try {
       const s = streamText(
         client.chat,
@@ -63,6 +87,8 @@ export function PlaygroundPage() {
           ...(logprobs ? { logprobs: true, topLogprobs: Number(alternatives) } : {}),
           // Results left empty: the gateway's web_search.max_results.
           ...(webSearch ? { webSearch: { maxResults: searchResults !== "" && Number.isInteger(results) && results > 0 ? results : undefined } } : {}),
+          // Passages left empty: the gateway's default (10).
+          ...(fileSearchOn ? { fileSearch: { vectorStoreIds: pickedIds, maxResults: passageResults !== "" && Number.isInteger(passages) && passages > 0 ? passages : undefined } } : {}),
         },
         {
           signal: ac.signal,
@@ -120,6 +146,23 @@ export function PlaygroundPage() {
                 <input type="number" min={1} max={20} step={1} value={searchResults} onChange={(e) => setSearchResults(e.target.value)} name="web_search_results" placeholder="default" />
               </Field>
             )}
+            <FileSearchControl
+              stores={stores}
+              wanted={storesWanted}
+              on={fileSearch}
+              onToggle={(on) => {
+                setFileSearch(on);
+                if (!on) return;
+                if (!storesWanted) setStoresWanted(true);
+                else if (stores.isError) void stores.refetch();
+                // Checked again with nothing picked: the first store, so the box alone does something.
+                if (pickedIds.length === 0) setStoreIds(null);
+              }}
+              picked={pickedIds}
+              onPick={setStoreIds}
+              results={passageResults}
+              onResults={setPassageResults}
+            />
           </div>
           <div className="compose-main">
             <span className="field-label">Messages</span>
@@ -244,6 +287,15 @@ export function PlaygroundPage() {
           )}
         </Card>
       )}
+      {start && (fileSearched || start.ev.filePassages.length > 0) && (
+        <Card title="Passages">
+          {start.ev.filePassages.length ? (
+            <Passages passages={start.ev.filePassages} />
+          ) : (
+            <Empty>The file search found no passages (see the adjustments for what was searched).</Empty>
+          )}
+        </Card>
+      )}
       {finish && logprobs && (
         <Card title="Token probabilities">
           {finish.res.logprobs.length ? (
@@ -299,6 +351,152 @@ function Sources({ citations }: { citations: Citation[] }) {
         </li>
       ))}
     </ol>
+  );
+}
+
+type StoresQuery = ReturnType<typeof useSearchableStores>;
+
+/**
+ * The vector stores the key may see, for file search: the first 100, newest first, once `enabled`.
+ * `null` when the gateway has none configured (GET /v1/vector_stores answers 404): the control
+ * says so.
+ */
+function useSearchableStores(enabled: boolean) {
+  return useQuery({
+    enabled,
+    // Under the Vector stores page's root key, so what it changes refreshes this too.
+    queryKey: ["vector-stores", "playground"],
+    // Asked again whenever the box is first checked on a visit: a store made elsewhere since shows.
+    staleTime: 0,
+    queryFn: async (): Promise<VectorStore[] | null> => {
+      try {
+        return (await listStores("", 100)).data;
+      } catch (err) {
+        if (SignalboxError.from(err).code === Code.NotFound) return null;
+        throw err;
+      }
+    },
+  });
+}
+
+const MAX_STORES = 2;
+
+/**
+ * File search: a checkbox, as Web search, then the stores to search (one or two) and how many
+ * passages at most. The stores are listed when it is first checked; disabled, saying why, while
+ * they load, when there are none or when the gateway has no vector stores. When they cannot be
+ * listed it says why, and checking it again asks again.
+ */
+function FileSearchControl(p: {
+  stores: StoresQuery;
+  /** Whether the stores are asked for (the box was checked). */
+  wanted: boolean;
+  on: boolean;
+  onToggle: (on: boolean) => void;
+  picked: string[];
+  onPick: (ids: string[]) => void;
+  results: string;
+  onResults: (v: string) => void;
+}) {
+  // Not yet checked: nothing said (what an earlier visit listed may be out of date).
+  const idle = !p.wanted;
+  const { data, error } = p.stores;
+  const isPending = !idle && data === undefined && !error;
+  const why = idle
+    ? undefined
+    : isPending
+    ? "Loading vector stores…"
+    : error
+      ? `Cannot list vector stores: ${SignalboxError.from(error).rawMessage}`
+      : data === null
+        ? "Vector stores are not configured on this gateway."
+        : data && data.length === 0
+          ? "No vector stores yet: make one on the Vector stores page."
+          : undefined;
+  const state = idle ? "idle" : isPending ? "loading" : error ? "error" : data === null ? "unconfigured" : data?.length ? "ready" : "empty";
+  // A failed listing leaves the box usable: checking it again asks again.
+  const disabled = !!why && !error;
+  const toggle = (id: string, checked: boolean) => p.onPick(checked ? [...p.picked.filter((x) => x !== id), id] : p.picked.filter((x) => x !== id));
+  return (
+    <div className="field file-search" data-testid="file-search" data-state={state}>
+      <label className="check">
+        <input type="checkbox" name="file_search" checked={p.on && !why} disabled={disabled} onChange={(e) => p.onToggle(e.target.checked)} /> File search
+      </label>
+      {why && (
+        <span className="field-hint" data-testid="file-search-unavailable">
+          {why}
+        </span>
+      )}
+      {p.on && !why && data && (
+        <>
+          <div className="field" role="group" aria-label="Vector stores to search">
+            <span className="field-label">Vector stores</span>
+            {data.map((s) => {
+              const checked = p.picked.includes(s.id);
+              return (
+                <label key={s.id} className="check" title={s.id}>
+                  <input
+                    type="checkbox"
+                    name="file_search_store"
+                    value={s.id}
+                    checked={checked}
+                    disabled={!checked && p.picked.length >= MAX_STORES}
+                    onChange={(e) => toggle(s.id, e.target.checked)}
+                  />{" "}
+                  {s.name || s.id}
+                  <span className="muted small">
+                    {" "}
+                    {s.file_counts.completed} file{s.file_counts.completed === 1 ? "" : "s"}
+                  </span>
+                </label>
+              );
+            })}
+            <span className="field-hint">{p.picked.length === 0 ? "Pick one or two stores: none picked, no file search." : `One or two; ${p.picked.length} picked`}</span>
+          </div>
+          <Field label="Passages" hint="1–50; empty: the gateway's default">
+            <input type="number" min={1} max={50} step={1} value={p.results} onChange={(e) => p.onResults(e.target.value)} name="file_search_results" placeholder="default" />
+          </Field>
+        </>
+      )}
+    </div>
+  );
+}
+
+const SNIPPET = 240;
+
+/** The passages the file search gave the model, best first: file, score and text (the rest behind more). */
+function Passages({ passages }: { passages: FilePassage[] }) {
+  return (
+    <ol className="sources" data-testid="passages">
+      {passages.map((f, i) => (
+        <li key={`${f.fileId}-${i}`} data-testid="passage" data-file-id={f.fileId} data-filename={f.filename} data-score={f.score}>
+          <strong data-testid="passage-file">{f.filename || f.fileId}</strong>{" "}
+          <span className="muted small" data-testid="passage-score" title={String(f.score)}>
+            {f.score.toFixed(3)}
+          </span>
+          <PassageText text={f.text} />
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+/** A passage's text: the first characters, the rest behind more (as the Vector stores page's hits). */
+function PassageText({ text }: { text: string }) {
+  const [all, setAll] = useState(false);
+  const long = text.length > SNIPPET;
+  return (
+    <div className="convo-text small" data-testid="passage-text">
+      {all || !long ? text : `${text.slice(0, SNIPPET)}…`}
+      {long && (
+        <>
+          {" "}
+          <button type="button" className="icon small" onClick={() => setAll(!all)}>
+            {all ? "less" : "more"}
+          </button>
+        </>
+      )}
+    </div>
   );
 }
 
