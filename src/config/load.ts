@@ -640,6 +640,7 @@ const rootSpec = obj<any>({
     obj({
       embedding: req(str({ min: 1 })),
       rerank: opt(str({ min: 1 })),
+      rewrite: opt(str({ min: 1 })),
       max_chunk_size_tokens: opt(num({ min: 100, max: 4096, int: true }), 800),
       chunk_overlap_tokens: opt(num({ min: 0, max: 2048, int: true })),
       max_files: opt(num({ min: 1, max: 100_000, int: true }), 10_000),
@@ -984,7 +985,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   raw.routes.forEach((r: RouteConfig, i: number) => finishRoute(r, `routes[${i}]`, deployments, known));
   checkTaskCycles(routes, aliases);
   if (raw.vectorStores) {
-    for (const [field, op] of [["embedding", "embeddings"], ["rerank", "rerank"]] as const) {
+    for (const [field, op] of [["embedding", "embeddings"], ["rerank", "rerank"], ["rewrite", "chat"]] as const) {
       const m = raw.vectorStores[field];
       if (m === undefined) continue;
       const d = deployments.get(m);
@@ -1054,11 +1055,11 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
 }
 
 /** `vector_stores`: an overlap of at most half a chunk, as OpenAI's static chunking allows. */
-function vectorStoresConfig(v: { embedding: string; rerank?: string; maxChunkSizeTokens?: number; chunkOverlapTokens?: number; maxFiles?: number; indexingConcurrency?: number }): VectorStoresConfig {
+function vectorStoresConfig(v: { embedding: string; rerank?: string; rewrite?: string; maxChunkSizeTokens?: number; chunkOverlapTokens?: number; maxFiles?: number; indexingConcurrency?: number }): VectorStoresConfig {
   const size = v.maxChunkSizeTokens ?? 800;
   const overlap = v.chunkOverlapTokens ?? Math.min(400, size / 2);
   if (overlap > size / 2) throw new ConfigError("vector_stores.chunk_overlap_tokens", `must be at most half of max_chunk_size_tokens (${size / 2}), got ${overlap}`);
-  return { embedding: v.embedding, ...(v.rerank ? { rerank: v.rerank } : {}), chunking: { maxChunkSizeTokens: size, chunkOverlapTokens: overlap }, maxFiles: v.maxFiles ?? 10_000, indexingConcurrency: v.indexingConcurrency ?? 2 };
+  return { embedding: v.embedding, ...(v.rerank ? { rerank: v.rerank } : {}), ...(v.rewrite ? { rewrite: v.rewrite } : {}), chunking: { maxChunkSizeTokens: size, chunkOverlapTokens: overlap }, maxFiles: v.maxFiles ?? 10_000, indexingConcurrency: v.indexingConcurrency ?? 2 };
 }
 
 /** tag_budgets: one cap per tag. */

@@ -154,13 +154,16 @@ export interface Pricing extends PriceSet {
 /**
  * The gateway's vector stores (src/vectors): `embedding` (a model, route or deployment id that
  * serves embeddings) embeds every chunk and every query, as requests of the key that made the
- * store; `rerank` (optional) orders the closest chunks again with a rerank model; the chunking a
+ * store; `rerank` (optional) orders the closest chunks again with a rerank model; `rewrite`
+ * (optional) a chat model that rewrites a query asking for `rewrite_query`; the chunking a
  * file gets when its request names none; how many files one store may hold; how many files a
  * replica indexes at once.
  */
 export interface VectorStoresConfig {
   embedding: string;
   rerank?: string;
+  /** A chat model that rewrites a search's natural-language query into a search query (`rewrite_query`). */
+  rewrite?: string;
   chunking: { maxChunkSizeTokens: number; chunkOverlapTokens: number };
   maxFiles: number;
   indexingConcurrency: number;

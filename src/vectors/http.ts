@@ -149,8 +149,9 @@ export function searchOptionsOf(body: Record<string, unknown>) {
   const threshold = (isObj(ro) ? ro.score_threshold : undefined) ?? 0;
   if (typeof threshold !== "number" || threshold < 0 || threshold > 1) bad("ranking_options.score_threshold", `must be a number from 0 to 1, got ${JSON.stringify(threshold)}`);
   if (body.rewrite_query !== undefined && typeof body.rewrite_query !== "boolean") bad("rewrite_query", "must be a boolean");
+  const rewrite = body.rewrite_query === true;
   const filters = body.filters === undefined || body.filters === null ? undefined : parseFilter(body.filters, "filters");
-  return { queries: queries as string[], opts: { maxResults: max as number, ranker: ranker as "auto" | "none" | "default-2024-11-15", scoreThreshold: threshold as number, ...(filters ? { filters } : {}) } };
+  return { queries: queries as string[], opts: { maxResults: max as number, ranker: ranker as "auto" | "none" | "default-2024-11-15", scoreThreshold: threshold as number, ...(filters ? { filters } : {}), ...(rewrite ? { rewrite } : {}) } };
 }
 
 /** A file batch as OpenAI shows it: its counts and status from its files as they stand. */
@@ -256,7 +257,7 @@ export async function serveVectorStores(r: VectorStoreRequest): Promise<number> 
     const out = await api.search(caller, r.ri, [s.id], queries, opts, r.signal);
     return ok({
       object: "vector_store.search_results.page",
-      search_query: queries,
+      search_query: out.queries,
       data: out.hits.map(({ vector_store_id: _v, ...h }) => h),
       has_more: false,
       next_page: null,

@@ -15,7 +15,7 @@ import type { ChatEngine } from "../engine/chat-engine.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { pdfText } from "../guardrails/pdf-text.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { Caller, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
+import type { Caller, ChatCall, EmbedCall, RerankCall, RoutingRequest } from "../router/types.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { buildIndex, chunkText, KEYWORD_WEIGHT, TooLong, matches, rank, unitVector, type ChunkIndex, type Filter } from "./search.ts";
@@ -43,6 +43,8 @@ export interface SearchOptions {
   ranker: "auto" | "none" | "default-2024-11-15";
   /** The share of the score keywords carry (ranking_options.hybrid_search); default KEYWORD_WEIGHT. */
   keywordWeight?: number;
+  /** rewrite_query: the queries rewritten for search by `vector_stores.rewrite` (ignored without it). */
+  rewrite?: boolean;
   /** Which door searches (the metrics' label): the Vector Stores API, the Responses tool, before the model, the MCP server. */
   via?: "api" | "file_search" | "before_model" | "mcp";
   scoreThreshold: number;
@@ -60,6 +62,8 @@ export interface SearchHit {
 
 export interface SearchOutcome {
   hits: SearchHit[];
+  /** The queries searched: the request's, or their rewriting. */
+  queries: string[];
   /** What the searches cost (their embedding and rerank requests), nano-USD. */
   costNanos: number;
 }
@@ -372,13 +376,47 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
   }
 
   /** Search stores: the queries embedded by each store's deployment, its chunks ranked, reranked when configured. */
-  async function searchStores(caller: Caller, parent: RequestInfo | undefined, storeIds: readonly string[], queries: readonly string[], opts: SearchOptions, signal: AbortSignal): Promise<SearchOutcome> {
+  /**
+   * rewrite_query: the queries, as a request of the caller's to `vector_stores.rewrite`, made into
+   * one search query (OpenAI's rewriting turns a question into the words to look for). An empty
+   * answer keeps the queries as they were.
+   */
+  async function rewritten(caller: Caller, ri: RequestInfo, model: string, queries: readonly string[], signal: AbortSignal): Promise<{ queries: string[]; costNanos: number }> {
+    const call: ChatCall = {
+      id: newRequestId(),
+      model,
+      caller: { ...caller, allow: [] },
+      routing: ROUTING(false),
+      tags: ["vector_store"],
+      metadata: { "signalbox.vector_store_rewrite": "1" },
+      stream: false,
+      request: {
+        messages: [
+          { role: "system", content: [{ type: "text", text: "Rewrite the user's question as a short search query for a document search: the key words and names only, no explanation. Answer with the query alone, on one line." }] },
+          { role: "user", content: [{ type: "text", text: queries.join("\n") }] },
+        ],
+        maxOutputTokens: 64,
+        temperature: 0,
+      },
+    };
+    const a = await engine.complete({ call, ri: { ...ri, id: call.id, arrivedAt: performance.now() }, signal, statusOf: statusOf(signal) });
+    const line = a.text.split("\n").map((l) => l.trim().replace(/^["'`]+|["'`]+$/g, "")).find((l) => l) ?? "";
+    return { queries: line ? [line.slice(0, 400)] : [...queries], costNanos: a.cost.total };
+  }
+
+  async function searchStores(caller: Caller, parent: RequestInfo | undefined, storeIds: readonly string[], asked: readonly string[], opts: SearchOptions, signal: AbortSignal): Promise<SearchOutcome> {
     const c = need();
     const stores = await Promise.all(storeIds.map((id, i) => get(caller, id, storeIds.length > 1 ? `vector_store_ids[${i}]` : "vector_store_id")));
     for (const s of stores) if (s.status === "expired") throw new GatewayError("failed_precondition", `vector store "${s.id}" has expired`, { field: "vector_store_id" });
-    const { ri, end } = requestInfo("vector_store search", { "signalbox.vector_store.ids": storeIds.join(","), "signalbox.vector_store.queries": queries.length } as Record<string, string | number>, parent);
+    const { ri, end } = requestInfo("vector_store search", { "signalbox.vector_store.ids": storeIds.join(","), "signalbox.vector_store.queries": asked.length } as Record<string, string | number>, parent);
     try {
       let costNanos = 0;
+      let queries: readonly string[] = asked;
+      if (opts.rewrite && c.rewrite) {
+        const r = await rewritten(caller, ri, c.rewrite, asked, signal);
+        queries = r.queries;
+        costNanos += r.costNanos;
+      }
       // Queries embedded once per deployment the stores' chunks come from.
       const byDeployment = new Map<string, { text: string; unit: Float32Array }[]>();
       for (const s of stores) {
@@ -434,7 +472,7 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
         .filter((x) => x.score >= opts.scoreThreshold)
         .slice(0, opts.maxResults)
         .map((x) => ({ ...x.hit, score: Math.round(x.score * 1e6) / 1e6 }));
-      return { hits, costNanos };
+      return { hits, queries: [...queries], costNanos };
     } finally {
       end();
     }
