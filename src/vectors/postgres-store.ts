@@ -288,10 +288,15 @@ export async function createPostgresVectorStoreStore(url: string, opts: Postgres
       });
     },
 
-    async putFile(f) {
-      await changeFiles(f.vector_store_id, undefined, async (sql) => {
+    async putFile(f, maxFiles) {
+      return changeFiles(f.vector_store_id, false, async (sql) => {
         // Deleting the row first drops the chunks of the file it replaces (ON DELETE CASCADE).
-        await sql(`DELETE FROM ${FILES} WHERE store_id = $1 AND file_id = $2`, [f.vector_store_id, f.id]);
+        const { rowCount } = await sql(`DELETE FROM ${FILES} WHERE store_id = $1 AND file_id = $2`, [f.vector_store_id, f.id]);
+        if (maxFiles !== undefined && !rowCount) {
+          // A file more: counted under the store's lock, so replicas adding at once cannot pass the limit.
+          const { rows } = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${FILES} WHERE store_id = $1`, [f.vector_store_id]);
+          if ((rows[0]?.n ?? 0) >= maxFiles) return { out: false, changed: false };
+        }
         await sql(`INSERT INTO ${FILES} (store_id, file_id, created_at, status, indexing_since, usage_bytes, meta) VALUES ($1, $2, $3, $4, to_timestamp($5::float8 / 1000), 0, $6)`, [
           f.vector_store_id,
           f.id,
@@ -300,7 +305,7 @@ export async function createPostgresVectorStoreStore(url: string, opts: Postgres
           f.indexing_since ?? null,
           fileMeta(f, 0),
         ]);
-        return { out: undefined, changed: true };
+        return { out: true, changed: true };
       });
     },
 

@@ -339,7 +339,11 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
         attributes: x.attributes,
         filename: ups[i].filename,
       };
-      await store.putFile(f);
+      // The limit again, in the store's own step: another request adding files at the same time may have taken the room.
+      if (!(await store.putFile(f, c.maxFiles))) {
+        pump();
+        throw new GatewayError("resource_exhausted", `${x.field}: vector store "${s.id}" holds ${c.maxFiles} files, its most (vector_stores.max_files)`, { field: x.field });
+      }
       queue.push({ storeId: s.id, fileId: x.id, caller });
       out.push(f);
     }

@@ -127,8 +127,12 @@ export interface VectorStoreStore {
    */
   updateStore(id: string, change: (s: VectorStoreRecord) => VectorStoreRecord): Promise<VectorStoreRecord | undefined>;
 
-  /** Add a file (or replace it, chunks dropped) with status in_progress; the store's counts and revision follow. */
-  putFile(f: VectorStoreFileRecord): Promise<void>;
+  /**
+   * Add a file (or replace it, chunks dropped) with status in_progress; the store's counts and
+   * revision follow. With `maxFiles`, a file more is added only while the store holds fewer (checked
+   * in the same step, so concurrent adds cannot pass it): false when refused, or no such store.
+   */
+  putFile(f: VectorStoreFileRecord, maxFiles?: number): Promise<boolean>;
   getFile(storeId: string, fileId: string): Promise<VectorStoreFileRecord | undefined>;
   listFiles(storeId: string, q: ListQuery & { status?: FileStatus }): Promise<ListPage<VectorStoreFileRecord>>;
   /** Change a file's attributes: the file, or undefined when there is none. The revision moves on. */
@@ -263,11 +267,13 @@ export function createMemoryVectorStoreStore(): VectorStoreStore {
       stores.set(id, kept);
       return copy(kept);
     },
-    async putFile(f) {
+    async putFile(f, maxFiles) {
       const fs = files.get(f.vector_store_id);
-      if (!fs) return;
+      if (!fs) return false;
+      if (maxFiles !== undefined && !fs.has(f.id) && fs.size >= maxFiles) return false;
       fs.set(f.id, { f: copy(f), chunks: [], usageBytes: 0 });
       touch(f.vector_store_id);
+      return true;
     },
     async getFile(storeId, fileId) {
       const e = files.get(storeId)?.get(fileId);

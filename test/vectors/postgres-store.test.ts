@@ -86,6 +86,20 @@ test("everything written is there for a new store on the same database: stores, 
   }
 });
 
+test("two replicas adding files to one store at once under a limit: exactly the limit is added", async (t) => {
+  if (!need(t)) return;
+  const url = await freshDb();
+  const replicas: VectorStoreStore[] = [await open(url), await open(url)];
+  try {
+    await replicas[0].putStore(storeOf("vs_1", 100));
+    const added = await Promise.all(Array.from({ length: 12 }, (_, i) => replicas[i % 2].putFile(fileOf("vs_1", `file-${i}`, 101 + i), 5)));
+    assert.equal(added.filter(Boolean).length, 5);
+    assert.equal((await replicas[1].getStore("vs_1"))?.file_counts.total, 5);
+  } finally {
+    await Promise.all(replicas.map((r) => r.close()));
+  }
+});
+
 test("two replicas finishing different files of one vector store at once: exact counts, a revision moved on for each", async (t) => {
   if (!need(t)) return;
   const url = await freshDb();

@@ -97,6 +97,22 @@ export function vectorStoreSuite(name: string, make: () => Promise<{ store: Vect
     }
   };
 
+  describe(`${name}: max_files`, () => {
+    test(
+      "putFile with a limit adds a file more only below it, replaces one already there, and says which",
+      use(async (s) => {
+        await s.putStore(storeOf("vs_1", 100));
+        assert.equal(await s.putFile(fileOf("vs_1", "file-1", 101), 2), true);
+        assert.equal(await s.putFile(fileOf("vs_1", "file-2", 102), 2), true);
+        assert.equal(await s.putFile(fileOf("vs_1", "file-3", 103), 2), false, "a third is refused");
+        assert.equal(await s.putFile(fileOf("vs_1", "file-2", 104), 2), true, "replacing is not one more");
+        assert.equal(await s.putFile(fileOf("vs_nope", "file-1", 105), 2), false, "no such store");
+        assert.equal((await s.getStore("vs_1"))?.file_counts.total, 2);
+        assert.equal(await s.getFile("vs_1", "file-3"), undefined);
+      }),
+    );
+  });
+
   describe(`${name}: stores`, () => {
     test(
       "a store round-trips exactly; put again it is replaced; what a caller does to what it got changes nothing; unknown ids are undefined",
