@@ -3,6 +3,7 @@
 
 import { Code, SignalboxError } from "@signalbox/client";
 import { type ReactNode, useEffect, useRef, useState } from "react";
+import { count } from "./format.ts";
 
 export function PageHeader({ title, subtitle, actions }: { title: string; subtitle?: ReactNode; actions?: ReactNode }) {
   return (
@@ -205,5 +206,39 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
     <button type="button" onClick={copy}>
       {done ? "Copied" : label}
     </button>
+  );
+}
+
+/** A text shown up to `limit` characters, with a more/less toggle when it is longer (search hits, passages). */
+export function Snippet({ text, limit, testId }: { text: string; limit: number; testId?: string }) {
+  const [all, setAll] = useState(false);
+  const long = text.length > limit;
+  return (
+    <div className="convo-text small" data-testid={testId}>
+      {all || !long ? text : `${text.slice(0, limit)}…`}
+      {long && (
+        <>
+          {" "}
+          <button type="button" className="icon small" onClick={() => setAll(!all)}>
+            {all ? "less" : "more"}
+          </button>
+        </>
+      )}
+    </div>
+  );
+}
+
+/** "Load more" under an infinite list: how many are shown, and the button while there is a next page. */
+export function LoadMore({ shown, perPage, hasNext, fetching, onMore, testId }: { shown: number; perPage: number; hasNext: boolean; fetching: boolean; onMore: () => void; testId: string }) {
+  if (!hasNext) return null;
+  return (
+    <div className="pager">
+      <span className="muted">
+        {count(shown)} shown · {perPage} per page
+      </span>
+      <button type="button" onClick={onMore} disabled={fetching} data-testid={testId}>
+        {fetching ? "Loading…" : "Load more"}
+      </button>
+    </div>
   );
 }

@@ -15,7 +15,7 @@ import { useSession } from "../context.ts";
 import { count, enumName, ms, usd } from "../format.ts";
 import { traceLink } from "../session.ts";
 import { AttemptTimeline } from "../timeline.tsx";
-import { Badge, Card, Empty, ErrorBox, Field, PageHeader } from "../ui.tsx";
+import { Badge, Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
 import { listStores, type VectorStore } from "../vector-stores.ts";
 
 interface Delta {
@@ -474,7 +474,7 @@ function Passages({ passages }: { passages: FilePassage[] }) {
           <span className="muted small" data-testid="passage-score" title={String(f.score)}>
             {f.score.toFixed(3)}
           </span>
-          <PassageText text={f.text} />
+          <Snippet text={f.text} limit={SNIPPET} testId="passage-text" />
         </li>
       ))}
     </ol>
@@ -482,24 +482,6 @@ function Passages({ passages }: { passages: FilePassage[] }) {
 }
 
 /** A passage's text: the first characters, the rest behind more (as the Vector stores page's hits). */
-function PassageText({ text }: { text: string }) {
-  const [all, setAll] = useState(false);
-  const long = text.length > SNIPPET;
-  return (
-    <div className="convo-text small" data-testid="passage-text">
-      {all || !long ? text : `${text.slice(0, SNIPPET)}…`}
-      {long && (
-        <>
-          {" "}
-          <button type="button" className="icon small" onClick={() => setAll(!all)}>
-            {all ? "less" : "more"}
-          </button>
-        </>
-      )}
-    </div>
-  );
-}
-
 const pct = (lp: number) => `${(Math.exp(lp) * 100).toFixed(1)}%`;
 
 /**

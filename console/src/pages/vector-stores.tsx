@@ -11,7 +11,7 @@ import { type FormEvent, type KeyboardEvent, type ReactNode, useRef, useState } 
 import { getFile } from "../batches.ts";
 import { count, dateTime, relative, shortTime, usd } from "../format.ts";
 import { Link, navigate } from "../router.tsx";
-import { Badge, Card, Dialog, DialogActions, Empty, ErrorBox, Field, Loading, PageHeader, type Tone } from "../ui.tsx";
+import { Badge, Card, Dialog, DialogActions, Empty, ErrorBox, Field, LoadMore, Loading, PageHeader, Snippet, type Tone } from "../ui.tsx";
 import {
   addStoreFile,
   type Attributes,
@@ -220,16 +220,7 @@ function StoreList() {
             </table>
           </div>
         )}
-        {q.hasNextPage && (
-          <div className="pager">
-            <span className="muted">
-              {count(stores.length)} shown · {PAGE_SIZE} per page
-            </span>
-            <button type="button" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage} data-testid="vector-stores-load-more">
-              {q.isFetchingNextPage ? "Loading…" : "Load more"}
-            </button>
-          </div>
-        )}
+        <LoadMore shown={stores.length} perPage={PAGE_SIZE} hasNext={q.hasNextPage} fetching={q.isFetchingNextPage} onMore={() => void q.fetchNextPage()} testId="vector-stores-load-more" />
       </Card>
       {creating && <NewStoreDialog onClose={() => setCreating(false)} />}
     </>
@@ -438,16 +429,7 @@ function StorePage({ id }: { id: string }) {
               </table>
             </div>
           )}
-          {files.hasNextPage && (
-            <div className="pager">
-              <span className="muted">
-                {count(list.length)} shown · {PAGE_SIZE} per page
-              </span>
-              <button type="button" onClick={() => void files.fetchNextPage()} disabled={files.isFetchingNextPage} data-testid="vector-store-files-load-more">
-                {files.isFetchingNextPage ? "Loading…" : "Load more"}
-              </button>
-            </div>
-          )}
+          <LoadMore shown={list.length} perPage={PAGE_SIZE} hasNext={files.hasNextPage} fetching={files.isFetchingNextPage} onMore={() => void files.fetchNextPage()} testId="vector-store-files-load-more" />
         </Card>
       )}
       {dialog?.kind === "upload" && <UploadDialog id={id} onClose={close} />}
@@ -610,7 +592,7 @@ function SearchHits({ results }: { results: SearchResults }) {
                     <AttributeChips attributes={h.attributes} testId="hit-attribute" />
                   </td>
                   <td>
-                    <HitText text={h.content.map((c) => c.text).join("\n")} />
+                    <Snippet text={h.content.map((c) => c.text).join("\n")} limit={400} testId="vector-store-hit-text" />
                   </td>
                 </tr>
               ))}
@@ -623,24 +605,6 @@ function SearchHits({ results }: { results: SearchResults }) {
 }
 
 /** A chunk's text: the first 400 characters, the rest behind More. */
-function HitText({ text }: { text: string }) {
-  const [all, setAll] = useState(false);
-  const long = text.length > 400;
-  return (
-    <div className="convo-text small" data-testid="vector-store-hit-text">
-      {all || !long ? text : `${text.slice(0, 400)}…`}
-      {long && (
-        <>
-          {" "}
-          <button type="button" className="icon small" onClick={() => setAll(!all)}>
-            {all ? "less" : "more"}
-          </button>
-        </>
-      )}
-    </div>
-  );
-}
-
 // ── dialogs ───────────────────────────────────────────────────────────────────────────────────
 
 function UploadDialog({ id, onClose }: { id: string; onClose: () => void }) {
