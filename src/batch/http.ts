@@ -19,7 +19,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { bad, isObj } from "../compat/request.ts";
 import type { BatchRunner } from "./runner.ts";
-import { BATCH_ENDPOINTS, FILE_PURPOSES, newBatchId, secs, storable, newFileId, type BatchEndpoint, type BatchRecord, type BatchStore, type FilePurpose, type StoredFile, type Visibility } from "./store.ts";
+import { BATCH_ENDPOINTS, FILE_PURPOSES, newBatchId, visibilityOf, secs, storable, newFileId, type BatchEndpoint, type BatchRecord, type BatchStore, type FilePurpose, type StoredFile, type Visibility } from "./store.ts";
 
 export interface BatchApi {
   store: BatchStore;
@@ -33,20 +33,9 @@ type Send = (status: number, body: unknown, headers?: Record<string, string>) =>
 /** What OpenAI's batches may call (Anthropic's messages are batched at /v1/messages/batches). */
 const OPENAI_ENDPOINTS: readonly string[] = BATCH_ENDPOINTS.filter((e) => e !== "/v1/messages");
 
-export const isBatchPath = (path: string) => path === "/v1/files" || path.startsWith("/v1/files/") || path === "/v1/batches" || path.startsWith("/v1/batches/");
+export { visibilityOf };
 
-/** What a caller may see: undefined is everything. */
-export function visibilityOf(caller: Caller): Visibility | undefined {
-  switch (caller.role) {
-    case "admin":
-    case "anonymous":
-      return undefined;
-    case "team":
-      return { team: caller.team };
-    default:
-      return { key: caller.keyName };
-  }
-}
+export const isBatchPath = (path: string) => path === "/v1/files" || path.startsWith("/v1/files/") || path === "/v1/batches" || path.startsWith("/v1/batches/");
 
 export const canSee = (o: { team: string; key: string }, v: Visibility | undefined) => !v || ((v.team === undefined || o.team === v.team) && (v.key === undefined || o.key === v.key));
 
@@ -70,7 +59,8 @@ export function intParam(q: URLSearchParams, name: string, min: number, max: num
   return n;
 }
 
-function metadataOf(v: unknown): Record<string, string> | null {
+/** OpenAI's `metadata`: at most 16 string pairs, keys up to 64 characters, values up to 512. */
+export function metadataOf(v: unknown): Record<string, string> | null {
   if (v === undefined || v === null) return null;
   if (!isObj(v)) return bad("metadata", "must be an object of strings");
   const entries = Object.entries(v);

@@ -117,6 +117,10 @@ export interface Visibility {
 
 export const visible = (o: Owner, v: Visibility | undefined) => !v || ((v.team === undefined || o.team === v.team) && (v.key === undefined || o.key === v.key));
 
+/** What a caller may see: an admin key (or anyone, with no keys) everything, a team key its team's, a service key its own. */
+export const visibilityOf = (caller: { role: string; team: string; keyName: string }): Visibility | undefined =>
+  caller.role === "admin" || caller.role === "anonymous" ? undefined : caller.role === "team" ? { team: caller.team } : { key: caller.keyName };
+
 export interface BatchStore {
   readonly kind: "memory" | "postgres";
   putFile(f: StoredFile, content: Buffer): Promise<void>;

@@ -26,7 +26,8 @@ import type { Context } from "@opentelemetry/api";
 import type { McpHub, McpTool } from "./hub.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { passageBlock } from "../engine/file-search.ts";
-import { visibilityOf, type VectorStores } from "../vectors/service.ts";
+import { visibilityOf } from "../batch/store.ts";
+import type { VectorStores } from "../vectors/service.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;

@@ -22,10 +22,11 @@ import type { ServerResponse } from "node:http";
 import { bad, isObj } from "../compat/request.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
-import { storable } from "../batch/store.ts";
+import { storable, visibilityOf } from "../batch/store.ts";
+import { metadataOf } from "../batch/http.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { parseFilter } from "./search.ts";
-import { visibilityOf, type VectorStores } from "./service.ts";
+import type { VectorStores } from "./service.ts";
 import { countFiles, newFileBatchId, page, type Attributes, type FileBatchRecord, type FileStatus, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord } from "./store.ts";
 
 type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
@@ -55,22 +56,6 @@ export function storeJson(s: VectorStoreRecord) {
 export function fileJson(f: VectorStoreFileRecord) {
   const { filename, indexing_since: _i, ...rest } = f;
   return { ...rest, signalbox: { filename } };
-}
-
-function metadataOf(v: unknown, field = "metadata"): Record<string, string> | null {
-  if (v === undefined || v === null) return null;
-  if (!isObj(v)) return bad(field, "must be an object of strings");
-  const entries = Object.entries(v);
-  if (entries.length > 16) bad(field, `may hold at most 16 pairs, got ${entries.length}`);
-  const out: Record<string, string> = {};
-  for (const [k, x] of entries) {
-    if (k.length > 64) bad(`${field}.${k.slice(0, 20)}…`, "keys are at most 64 characters");
-    if (typeof x !== "string") return bad(`${field}.${k}`, "must be a string");
-    if (x.length > 512) bad(`${field}.${k}`, "values are at most 512 characters");
-    if (!storable(k) || !storable(x)) bad(field, "keys and values may not hold a NUL character or invalid UTF-16");
-    out[k] = x;
-  }
-  return out;
 }
 
 /** File attributes: up to 16 keys of at most 64 characters; strings of at most 512, numbers or booleans. */

@@ -19,8 +19,8 @@ import type { Caller, ChatCall, EmbedCall, RerankCall, RoutingRequest } from "..
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { buildIndex, chunkText, KEYWORD_WEIGHT, TooLong, matches, rank, unitVector, type ChunkIndex, type Filter } from "./search.ts";
-import { newVectorStoreId, type Attributes, type Chunk, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord, type VectorStoreStore, type Visibility } from "./store.ts";
-import { visible } from "../batch/store.ts";
+import { newVectorStoreId, type Attributes, type Chunk, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord, type VectorStoreStore } from "./store.ts";
+import { secs, visibilityOf, visible } from "../batch/store.ts";
 
 /** How often an indexing request refused by a rate limit is made again (each after its retry-after). */
 const INDEX_RETRIES = 20;
@@ -104,9 +104,7 @@ export interface VectorStoresOptions {
   sweepMs?: number;
 }
 
-export const visibilityOf = (caller: Caller): Visibility | undefined => (caller.role === "admin" || caller.role === "anonymous" ? undefined : caller.role === "team" ? { team: caller.team } : { key: caller.keyName });
 
-const secs = (ms: number) => Math.floor(ms / 1000);
 const statusOf = (signal: AbortSignal) => (err: unknown) => (signal.aborted ? "canceled" : err === undefined ? "ok" : err instanceof GatewayError ? err.code : "internal");
 const ROUTING = (pinned: boolean): RoutingRequest => ({ fallbacks: [], noFallback: pinned, requiredCapabilities: [], timeouts: {}, fallbackOnContentFilter: false });
 
