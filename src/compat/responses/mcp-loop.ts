@@ -25,6 +25,7 @@ import { sumUsage } from "../choices.ts";
 import { FILE_SEARCH_FUNCTION, type FileSearchSpec, type ResponsesRequest } from "./request.ts";
 import type { ToolDef } from "../../providers/types.ts";
 import type { SearchHit, VectorStores } from "../../vectors/service.ts";
+import { passageBlock } from "../../engine/file-search.ts";
 import { itemId, responseJson, responsesStreamWriter, responsesUsage, type ResponseContext } from "./response.ts";
 
 
@@ -197,7 +198,7 @@ function searchQueries(args: string): string[] {
 /** What the model reads as a file search's result. */
 function resultsText(hits: readonly SearchHit[]): string {
   if (!hits.length) return "The file search found nothing relevant.";
-  return `Results of the file search. Cite a file you use by its name in square brackets, as [name].\n\n${hits.map((h, i) => `[${i + 1}] ${h.filename} (${h.file_id}, score ${h.score.toFixed(3)})\n${h.content.map((c) => c.text).join("\n")}`).join("\n\n")}`;
+  return `Results of the file search. Cite a file you use by its name in square brackets, as [name].\n\n${hits.map(passageBlock).join("\n\n")}`;
 }
 
 interface FileSearchRun {
