@@ -80,3 +80,33 @@ test("two replicas share stores; a restart keeps them; a file left mid-indexing 
     await b?.close();
   }
 });
+
+test("PostgreSQL restarted while a file is being indexed: the file is indexed once the database is back, nothing lost", async (t) => {
+  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+  const url = await createDatabase(server.url, "vector_restart");
+  const g = await startTestGateway(config(url, 300), { vectorIndexing: { staleMs: 500, sweepMs: 100 } });
+  try {
+    const sdk = sdkOf(g);
+    const vs = await sdk.vectorStores.create({ name: "through a restart" });
+    const id = await upload(sdk, "tides.txt", "The tide rises twice a day along the northern coast.");
+    await sdk.vectorStores.files.create(vs.id, { file_id: id });
+    // The database goes away while the chunks are being embedded (300 ms), and comes back. (Stopped,
+    // not killed: the test instance runs with synchronous_commit off, so a crash would lose the
+    // store's last commits, which a production database would not.)
+    await new Promise((r) => setTimeout(r, 100));
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    await server.start();
+    let f: Awaited<ReturnType<typeof sdk.vectorStores.files.retrieve>> | undefined;
+    for (let i = 0; i < 200; i++) {
+      f = await sdk.vectorStores.files.retrieve(id, { vector_store_id: vs.id }).catch(() => undefined);
+      if (f && f.status !== "in_progress") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(f?.status, "completed", JSON.stringify(f?.last_error));
+    assert.equal((await sdk.vectorStores.search(vs.id, { query: "when does the tide rise?" })).data[0].file_id, id);
+    assert.equal((await sdk.vectorStores.retrieve(vs.id)).file_counts.completed, 1);
+  } finally {
+    await g.close();
+  }
+});
