@@ -22,6 +22,8 @@ import { buildIndex, chunkText, KEYWORD_WEIGHT, TooLong, matches, rank, unitVect
 import { newVectorStoreId, type Attributes, type Chunk, type StaticChunking, type StoreExpiry, type VectorStoreFileRecord, type VectorStoreRecord, type VectorStoreStore } from "./store.ts";
 import { secs, visibilityOf, visible } from "../batch/store.ts";
 
+/** How often this replica tries a file again after its store was away (then a sweep anywhere takes it up). */
+const STORE_RETRIES = 10;
 /** How often an indexing request refused by a rate limit is made again (each after its retry-after). */
 const INDEX_RETRIES = 20;
 /** Chunks embedded per embeddings request. */
@@ -130,13 +132,22 @@ export async function fileText(bytes: Buffer): Promise<{ text: string } | { erro
   return { text };
 }
 
+interface Job {
+  storeId: string;
+  fileId: string;
+  caller: Caller;
+  held?: boolean;
+  tries?: number;
+}
+
 export function createVectorStores(o: VectorStoresOptions): VectorStores {
   const { store, files, engine } = o;
   const staleMs = o.staleMs ?? STALE_MS;
   const cfg = () => o.core().config.vectorStores;
   /** Per store this replica searched: its chunks ready to rank, as of a revision. */
   const cache = new Map<string, { revision: number; index: ChunkIndex; files: Map<string, { filename: string; attributes: Attributes | null }> }>();
-  const queue: { storeId: string; fileId: string; caller: Caller }[] = [];
+  /** Files to index; `held`: this replica claimed it already (a retry after the store was away), `tries` so far. */
+  const queue: Job[] = [];
   const running = new Set<Promise<void>>();
   let closed = false;
   // Shutdown stops indexing mid-file: the file stays in progress for a replica (or the next start) to take up.
@@ -197,9 +208,10 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
     return { ri, end: () => span?.end() };
   }
 
-  async function index(job: { storeId: string; fileId: string; caller: Caller }): Promise<void> {
+  async function index(job: Job): Promise<void> {
     const now = Date.now();
-    if (!(await store.claimFile(job.storeId, job.fileId, now, now - staleMs + 1))) return;
+    // A file claimed by this replica before (a retry) is claimed again whatever its time; else only a quiet one.
+    if (!(await store.claimFile(job.storeId, job.fileId, now, job.held ? Number.MAX_SAFE_INTEGER : now - staleMs + 1))) return;
     const { ri, end } = requestInfo("vector_store index", { "signalbox.vector_store.id": job.storeId, "signalbox.vector_store.file_id": job.fileId });
     try {
       let s = await store.getStore(job.storeId);
@@ -256,7 +268,23 @@ export function createVectorStores(o: VectorStoresOptions): VectorStores {
       if (closed) return;
       const message = err instanceof GatewayError ? `${err.code}: ${err.message}` : "the file could not be indexed";
       if (!(err instanceof GatewayError)) log("warn", "vector store: indexing failed", { store: job.storeId, file: job.fileId, error: String((err as Error)?.message ?? err) });
-      if (await store.finishFile(job.storeId, job.fileId, { status: "failed", error: { code: "server_error", message } }).catch(() => false)) o.core().metrics.vectorFileIndexed("failed", 0);
+      const recorded = await store.finishFile(job.storeId, job.fileId, { status: "failed", error: { code: "server_error", message } }).then(
+        (done) => {
+          if (done) o.core().metrics.vectorFileIndexed("failed", 0);
+          return true;
+        },
+        () => false,
+      );
+      // The store itself was away (the failure could not even be recorded): the file is still this
+      // replica's to index, tried again with a growing wait (5 s to a minute) while it is up.
+      if (!recorded && !closed && (job.tries ?? 0) < STORE_RETRIES) {
+        const tries = (job.tries ?? 0) + 1;
+        setTimeout(() => {
+          if (closed) return;
+          queue.push({ ...job, held: true, tries });
+          pump();
+        }, Math.min(60_000, 5_000 * tries)).unref();
+      }
     } finally {
       end();
     }
