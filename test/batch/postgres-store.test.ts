@@ -4,28 +4,17 @@
 // step with it, and files larger than one read.
 
 import assert from "node:assert/strict";
-import { after, before, test, type TestContext } from "node:test";
+import { test } from "node:test";
 import pg from "pg";
 import { createPostgresBatchStore } from "../../src/batch/postgres-store.ts";
 import type { BatchStore } from "../../src/batch/store.ts";
 import { migrate, MIGRATIONS } from "../../src/control/migrations.ts";
-import { createDatabase, postgresBinDir, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { postgresForFile, queryRows } from "../helpers/postgres.ts";
 import { BINARY, batchOf, batchStoreSuite, fileOf, resultOf } from "./store-suite.ts";
 
-const available = postgresBinDir() !== undefined || !!process.env.CI;
-let server: TestPostgres | undefined;
-before(async () => {
-  if (available) server = await startPostgres();
-});
-// The whole private cluster goes, with every database the tests made in it.
-after(() => server?.destroy());
-
-let dbs = 0;
-const freshDb = () => createDatabase(server!.url, `batches_${++dbs}`);
-const need = (t: TestContext) => {
-  if (!server) t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
-  return !!server;
-};
+// A private cluster for this file; every database the tests make goes with it.
+const pgFile = postgresForFile("batches");
+const { available, freshDb, need } = pgFile;
 
 interface Logged {
   level: string;
@@ -34,15 +23,7 @@ interface Logged {
 }
 const open = (url: string, logged: Logged[] = []) => createPostgresBatchStore(url, { log: (level, msg, fields) => logged.push({ level, msg, fields }) });
 
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text, values)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const sql = queryRows;
 
 if (available) batchStoreSuite("postgres batch store", async () => open(await freshDb()));
 

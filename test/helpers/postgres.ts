@@ -5,6 +5,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { after, before, type TestContext } from "node:test";
 import pg from "pg";
 import { freePort } from "./redis.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
@@ -183,4 +184,42 @@ export async function startPostgresReplicas(
     },
   };
   return out;
+}
+
+/**
+ * A private cluster for one test file: started before its tests and destroyed after them (with
+ * every database they made in it), fresh databases named `<prefix>_<n>`, and `need`, which skips a
+ * test when the cluster could not start (no PostgreSQL binaries outside CI). `available` says
+ * before any test runs whether the binaries are there (or CI, which must have them).
+ */
+export function postgresForFile(prefix: string) {
+  const available = postgresBinDir() !== undefined || !!process.env.CI;
+  let server: TestPostgres | undefined;
+  let dbs = 0;
+  before(async () => {
+    if (available) server = await startPostgres();
+  });
+  after(() => server?.destroy());
+  return {
+    available,
+    get server(): TestPostgres | undefined {
+      return server;
+    },
+    freshDb: () => createDatabase(server!.url, `${prefix}_${++dbs}`),
+    need(t: TestContext): boolean {
+      if (!server) t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
+      return !!server;
+    },
+  };
+}
+
+/** One query on a connection of its own: its rows. */
+export async function queryRows<T extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text, values)).rows;
+  } finally {
+    await c.end();
+  }
 }

@@ -5,7 +5,7 @@
 // is away.
 
 import assert from "node:assert/strict";
-import { after, before, test, type TestContext } from "node:test";
+import { test } from "node:test";
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import pg from "pg";
@@ -20,24 +20,14 @@ import { migrate, MIGRATIONS } from "../../src/control/migrations.ts";
 import { createPostgresUsageStore, type PostgresUsageStore, type PostgresUsageStoreOptions } from "../../src/usage/postgres-store.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import type { ListQuery, UsageQuery, UsageStore } from "../../src/usage/store.ts";
-import { createDatabase, postgresBinDir, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { postgresForFile, queryRows } from "../helpers/postgres.ts";
 import { DAY, HOUR, makeRecord, plain, reference, rng } from "./fixtures.ts";
 import { near, storeSuite, trueQuantile } from "./suite.ts";
 
-const available = postgresBinDir() !== undefined || !!process.env.CI;
-let server: TestPostgres | undefined;
-before(async () => {
-  if (available) server = await startPostgres();
-});
-after(() => server?.destroy());
-
-let dbs = 0;
-const freshDb = () => createDatabase(server!.url, `usage_${++dbs}`);
+// A private cluster for this file; every database the tests make goes with it.
+const pgFile = postgresForFile("usage");
+const { available, freshDb, need } = pgFile;
 const open = async (opts: PostgresUsageStoreOptions = {}, url?: string) => createPostgresUsageStore(url ?? (await freshDb()), { flushEveryMs: 20, ...opts });
-const need = (t: TestContext) => {
-  if (!server) t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
-  return !!server;
-};
 
 if (available) {
   storeSuite("postgres usage store", {
@@ -61,15 +51,7 @@ async function listAll(store: UsageStore, q: Omit<ListQuery, "pageToken">): Prom
 const byTime = (xs: UsageRecord[]) => [...xs].sort((a, b) => b.time - a.time || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 const ids = (xs: UsageRecord[]) => xs.map((x) => x.id);
 
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text, values)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const sql = queryRows;
 
 test("the same batch twice, and from a second writer: one row each; rollups count each record once", async (t) => {
   if (!need(t)) return;
@@ -474,7 +456,7 @@ test("PostgreSQL away: records wait in the buffer (bounded, overflow counted), t
     const recs = Array.from({ length: 2000 }, (_, i) => makeRecord(r, { time: t0 + i * 100 }));
     for (const x of recs.slice(0, 500)) s.record(x);
     await s.flush();
-    await server!.stop();
+    await pgFile.server!.stop();
     for (const x of recs.slice(500)) s.record(x);
     await s.flush(800);
     assert.ok(s.degraded);
@@ -485,7 +467,7 @@ test("PostgreSQL away: records wait in the buffer (bounded, overflow counted), t
     await assert.rejects(s.query({ start: t0, end: Date.now(), granularity: "total", groupBy: [], filters: [] }), (e: Error & { code?: string }) => e.code === "unavailable" && !e.message.includes(url));
     assert.equal(logs.filter((l) => l.includes("unavailable")).length, 1, "one warning per outage");
     assert.equal(logs.filter((l) => l.includes("buffer full")).length, 1, "one overflow warning per outage");
-    await server!.start();
+    await pgFile.server!.start();
     await s.flush(10_000);
     assert.equal(s.degraded, false);
     assert.deepEqual(s.stats(), { buffered: 0, written: 2000, dropped: 100 });
