@@ -669,6 +669,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       spendCaps.stop();
       // Batch lines under way finish first (they record usage and write to the stores below).
       await batchRunner.stop().catch(() => {});
+      // Mirrors under way are cut off and recorded (src/engine/mirror.ts).
+      await engine.mirrors.close().catch(() => {});
       await vectors.close().catch(() => {});
       await vectorStore.close().catch(() => {});
       await batchStore.close().catch(() => {});

@@ -356,6 +356,13 @@ const routeSpec = obj<RouteConfig>({
   ),
   strict_params: opt(bool, false),
   guardrails: opt(guardrailNames),
+  mirror: opt(
+    obj({
+      target: req(str({ min: 1 })),
+      percent: opt(num({ min: 0, max: 100 }), 100),
+      max_in_flight: opt(num({ min: 1, max: 10_000, int: true }), 16),
+    }),
+  ),
 });
 
 
@@ -854,6 +861,13 @@ function finishRoute(r: RouteConfig, path: string, deployments: Map<string, Depl
     } else if (!known(sem.embedding)) throw new ConfigError(where, `unknown route, alias or deployment "${sem.embedding}"`);
     if (sem.embedding === r.name) throw new ConfigError(where, "a route cannot embed its own prompts");
   }
+  if (r.mirror) {
+    const where = `${path}.mirror.target`;
+    if (!known(r.mirror.target)) throw new ConfigError(where, `unknown route, alias or deployment "${r.mirror.target}"`);
+    if (r.mirror.target === r.name) throw new ConfigError(where, "a route cannot mirror its requests to itself");
+    const d = deployments.get(r.mirror.target);
+    if (d && !d.operations.includes("chat")) throw new ConfigError(where, `deployment "${r.mirror.target}" does not serve chat (operations: ${d.operations.join(", ")})`);
+  }
   r.conditions.forEach((c, j) => {
     const where = `${path}.conditions[${j}]`;
     if (!known(c.target)) throw new ConfigError(`${where}.target`, `unknown route, alias or deployment "${c.target}"`);
@@ -968,6 +982,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       r.fallbacks.forEach((f, j) => listWildcardModel(f, `${path}.fallbacks[${j}]`));
       for (const [task, target] of Object.entries(r.taskRoutes)) listWildcardModel(target, `${path}.task_routes.${task}`);
       r.conditions.forEach((c, j) => listWildcardModel(c.target, `${path}.conditions[${j}].target`));
+      if (r.mirror) listWildcardModel(r.mirror.target, `${path}.mirror.target`);
     });
     for (const [name, target] of Object.entries(aliases)) listWildcardModel(target, `aliases.${name}`);
   }
@@ -1281,7 +1296,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
     for (const [name, { e }] of pending) {
       if (!checked.has(name)) continue;
       const r = checked.get(name)!;
-      const refs = [...r.fallbacks, ...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target)];
+      const refs = [...r.fallbacks, ...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target), ...(r.mirror ? [r.mirror.target] : [])];
       const lost = refs.find((m) => runtimeAliases.has(m) && !(m in aliases));
       if (lost === undefined) continue;
       attempt(e, () => {

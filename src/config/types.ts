@@ -345,6 +345,21 @@ export interface RouteConfig {
   strictParams: boolean;
   /** Named guardrails every request to this route runs (mandatory for it). */
   guardrails?: string[];
+  /**
+   * Traffic mirroring: a share of the route's chat requests is sent again, after each has been
+   * answered, to `target` (a route, alias or deployment), whose answer is compared with the
+   * route's and recorded, never returned (src/engine/mirror.ts).
+   */
+  mirror?: MirrorConfig;
+}
+
+export interface MirrorConfig {
+  /** A route, alias or deployment: the candidate being evaluated. */
+  target: string;
+  /** Share of the route's requests mirrored, 0..100. */
+  percent: number;
+  /** Mirrors running at once on one replica; a request beyond it is not mirrored (counted as skipped). */
+  maxInFlight: number;
 }
 
 export type KeyRole = "admin" | "team" | "service";

@@ -28,6 +28,9 @@ import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
 import { answerCheck, billed, guardAnswer, guardInput, guardReplay, guardTexts, hidesLogprobs, LOGPROBS_HIDDEN, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
+import type { MirrorConfig } from "../config/types.ts";
+import type { ChatMessage } from "../providers/types.ts";
+import { createMirrors, type Mirrors, type PrimaryOutcome } from "./mirror.ts";
 
 export type CacheMode = "default" | "use" | "bypass" | "refresh";
 
@@ -48,6 +51,8 @@ export interface EngineRequest {
   statusOf(err: unknown): string;
   /** A stream's whole answer, gathered as it passes, is wanted in its finish event (a stored chat completion). */
   gather?: boolean;
+  /** Called with the answer's text just before the request's usage record is written (a mirror puts its comparison in it). */
+  onAnswer?(text: string): void;
 }
 
 /** A streamed answer as a whole (the finish event's, when the request asked to gather it). */
@@ -145,6 +150,8 @@ export interface ChatEngine {
   moderate(r: ModerationEngineRequest): Promise<ModerationAnswer>;
   /** A Realtime session: planned, admitted and opened once, relayed until it ends, one record. */
   realtime(r: RealtimeEngineRequest): Promise<RealtimeAnswer>;
+  /** Traffic mirroring: the comparisons of mirrored requests (src/engine/mirror.ts). */
+  readonly mirrors: Mirrors;
 }
 
 /** How a request's cache options and its route's cache settings combine (chat and embeddings alike). */
@@ -251,7 +258,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   }
 
   async function admitAll(call: Call, plan: Plan): Promise<Admission | undefined> {
-    const [caller, deployments] = await Promise.allSettled([admit(call, plan), admitDeployments(call, plan)]);
+    // A mirror (src/engine/mirror.ts) is not the caller's traffic: only the deployments' own limits apply.
+    const [caller, deployments] = await Promise.allSettled([isChat(call) && call.mirrorOf !== undefined ? undefined : admit(call, plan), admitDeployments(call, plan)]);
     if (caller.status === "rejected") throw caller.reason;
     if (deployments.status === "rejected") {
       // Refused after all: release the caller's reservation at once.
@@ -399,6 +407,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     guard: GuardrailRun | undefined;
     /** Log probabilities were asked for and an output guardrail rewrites text: they are withheld (the plan says so). */
     hideLogprobs: boolean;
+    /** The route's traffic mirroring, when it has one and this request may be mirrored. */
+    mirror: MirrorConfig | undefined;
   }
 
   /**
@@ -426,7 +436,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const guard = selected && startRun(selected);
     const hideLogprobs = call.request.logprobs === true && guard !== undefined && hidesLogprobs(guard);
     if (hideLogprobs) plan.adjustments.push(LOGPROBS_HIDDEN);
-    return { plan, exec, admission, cp, cached, guard, hideLogprobs };
+    return { plan, exec, admission, cp, cached, guard, hideLogprobs, mirror: mirrorOf(call, plan) };
   }
 
   /** The plan's adjustments (caps) and those of the deployment that answered (parameters it does not accept). */
@@ -657,10 +667,35 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     return all;
   }
 
+  /** The route's mirror, unless the request is a mirror itself or searches (web or files) before its model. */
+  function mirrorOf(call: ChatCall, plan: Plan): MirrorConfig | undefined {
+    if (!plan.routing.route || call.mirrorOf !== undefined || call.webSearch || call.fileSearch) return undefined;
+    const rr = core.registry.resolve(plan.routing.route);
+    return rr?.kind === "route" ? rr.route.mirror : undefined;
+  }
+
+  /** The prompt a mirror is sent: as it left for the route's deployments (the input guardrails' redactions in it). */
+  const mirrorMessages = (call: ChatCall, plan: Plan, guard: GuardrailRun | undefined): ChatMessage[] => (guard ? (plan.candidates[0]?.request.messages ?? call.request.messages) : call.request.messages);
+
+  /** How the route's own request ended, for its mirror's comparison. */
+  const primaryOf = (call: ChatCall, ex: Execution, status: string, text: string | undefined, servedBy?: string): PrimaryOutcome => ({
+    id: call.id,
+    status,
+    deployment: servedBy ?? ex.deployment?.deployment.id ?? "",
+    latencyMs: ex.latencyMs,
+    // Time to first token of a stream (a unary answer's is its latency).
+    ...(call.stream && ex.ttftMs !== undefined ? { ttftMs: ex.ttftMs } : {}),
+    outputTokens: ex.usage.outputTokens,
+    costNanos: ex.cost.total,
+    ...(text !== undefined ? { text } : {}),
+  });
+
   const parts: EngineParts = { core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle };
   const embed = embedOperation(parts);
+  const mirrors = createMirrors(core, () => engine);
 
-  return {
+  const engine: ChatEngine = {
+    mirrors,
     embed,
     rerank: rerankOperation(parts),
     generateImages: imagesOperation(parts),
@@ -677,6 +712,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       let stored: CachedAnswer | undefined;
       let guard: GuardrailRun | undefined;
       const ex = newExecution(ri.arrivedAt);
+      // With a mirror: the prompt it is sent (once the input guardrails passed), and how this request ended.
+      let mirror: { cfg: MirrorConfig; messages: ChatMessage[] } | undefined;
+      let status = "ok";
+      let answered: string | undefined;
+      let servedBy: string | undefined;
       try {
         const routed = await route(r, ex);
         plan = routed.plan;
@@ -685,6 +725,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
+        if (routed.mirror) mirror = { cfg: routed.mirror, messages: mirrorMessages(call, plan, guard) };
         // A hosted search tool: the model decides (offered a function); else the search runs before it.
         const byModel = isChat(call) && searchByModel(call, plan) && core.config.webSearch !== undefined;
         let web = call.webSearch && !byModel ? await webSearch(call, plan, ex, r) : undefined;
@@ -698,6 +739,9 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         if (hit) {
           servedFromCache(ex, hit);
           const a = guard ? await guardAnswer(guard, hit, r.signal) : hit;
+          answered = a.text;
+          servedBy = hit.deployment;
+          r.onAnswer?.(a.text);
           record(r, plan, ex, "ok", undefined, { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(status) }, guard);
           return {
             ...summary(ex, status, hit, cp?.semantic?.similarity),
@@ -737,6 +781,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         if (guard) o = await guardAnswer(guard, o, r.signal).catch((err) => {
           throw billed(err, ex);
         });
+        answered = o.text;
+        r.onAnswer?.(o.text);
         record(r, plan, ex, "ok", undefined, undefined, guard);
         if (cp?.store || done) {
           stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls, o.reasoningBlocks);
@@ -760,11 +806,13 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           traceId: ri.traceId,
         };
       } catch (err) {
-        record(r, plan, ex, r.statusOf(err), err, undefined, guard);
+        status = r.statusOf(err);
+        record(r, plan, ex, status, err, undefined, guard);
         throw err;
       } finally {
         done?.(stored);
         settle(admission, ex);
+        if (mirror && plan) void mirrors.after(r, plan.routing.route, mirror.cfg, mirror.messages, primaryOf(call, ex, status, answered, servedBy));
       }
     },
 
@@ -781,6 +829,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       let failure: unknown;
       let finished = false;
       let guard: GuardrailRun | undefined;
+      let mirror: { cfg: MirrorConfig; messages: ChatMessage[] } | undefined;
+      let answered: string | undefined;
       try {
         const routed = await route(r, ex);
         plan = routed.plan;
@@ -789,6 +839,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const hideLogprobs = routed.hideLogprobs;
         // Input guardrails: nothing reaches a provider (nor the cache) when one blocks.
         if (guard) await guardInput(guard, plan, call.request, r.signal);
+        if (routed.mirror) mirror = { cfg: routed.mirror, messages: mirrorMessages(call, plan, guard) };
         // Output guardrails run inside the stream.
         const sg = guard && streamGuard(guard, call.request.responseFormat);
         // A hosted search tool: the model decides (offered a function), unless output guardrails
@@ -817,6 +868,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
               yield { type: "start", ...(w ? { webSearch: w } : {}), ...(files ? { fileSearch: files } : {}), ...(admission?.rates?.length ? { limits: admission.rates } : {}), id: call.id, model: call.model, routing: plan.routing, adjustments: c.adjustments.length ? [...plan.adjustments, ...c.adjustments] : plan.adjustments, traceId: ri.traceId, cache: cacheStatus, deployment: c.deployment.id, provider: c.provider.name, providerModel: ex.providerModel, priorAttempts: ex.attempts.slice(0, -1) };
               for (const events of replay(answerOf(ex, first.text, first.reasoning, first.refusal, first.toolCalls, first.reasoningBlocks))) yield { type: "delta", events };
               finished = true;
+              answered = first.text;
+              r.onAnswer?.(first.text);
               learnOutput(routed.exec, plan, ex);
               yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(first.text, web.results), webSearch: w } : {}), ...(files ? { fileSearch: files } : {}) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
               return;
@@ -832,11 +885,13 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           yield { ...start, deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, priorAttempts: [] };
           for (const events of batches) yield { type: "delta", events };
           finished = true;
+          answered = hit.text;
+          r.onAnswer?.(hit.text);
           yield { type: "finish", summary: { ...summary(ex, cacheStatus, hit, cp?.semantic?.similarity), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(hit.text, hit.reasoning, hit.refusal, hit.toolCalls) } : {}) };
           return;
         }
         // Collect the answer as it passes, only when it is to be stored, shared or handed on whole.
-        const collect = cp?.store || done !== undefined || r.gather || web !== undefined;
+        const collect = cp?.store || done !== undefined || r.gather || web !== undefined || mirror !== undefined;
         let text = "";
         let reasoning = "";
         let refusal = "";
@@ -920,6 +975,10 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
               if (stored && cp?.store) store(cp, stored);
             }
             finished = true;
+            if (collect) {
+              answered = text;
+              r.onAnswer?.(text);
+            }
             learnOutput(routed.exec, plan, ex);
             yield {
               type: "finish",
@@ -942,9 +1001,11 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         record(r, plan, ex, status, failure, hit && { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(hitStatus) }, guard);
         done?.(stored);
         settle(admission, ex);
+        if (mirror && plan) void mirrors.after(r, plan.routing.route, mirror.cfg, mirror.messages, primaryOf(call, ex, status, answered, hit?.deployment));
       }
     },
   };
+  return engine;
 }
 
 const gatheredAnswer = (text: string, reasoning: string | undefined, refusal: string | undefined, toolCalls: ToolCall[]): GatheredAnswer => ({

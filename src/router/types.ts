@@ -106,6 +106,8 @@ export interface ChatCall extends CallBase {
   /** Everything sent upstream except the model. */
   request: Omit<UpstreamRequest, "model">;
   stream: boolean;
+  /** A mirrored copy of this request (src/engine/mirror.ts): not admitted against the caller's limits nor budgets, never mirrored again. */
+  mirrorOf?: string;
 }
 
 /** An embeddings request after validation: the same routing and attribution, texts instead of messages. */

@@ -25,7 +25,10 @@ import {
   type RequestRecord,
   type UsageRow as PbUsageRow,
   type UsageService,
+  GetMirrorReportResponseSchema,
+  type GetMirrorReportRequest,
 } from "../../gen/signalbox/v1/usage_pb.ts";
+import { mirrorReport, type SideSummary } from "../usage/mirror-report.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import type { UsageRecord } from "../usage/record.ts";
@@ -212,6 +215,42 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
       return create(GetRequestResponseSchema, {
         record: recordToPb(record),
         feedback: feedback.map((f) => ({ feedbackId: f.id, value: f.value, weight: f.weight, metadata: f.metadata, givenBy: f.by, time: timestampFromMs(f.time) })),
+      });
+    }),
+    getMirrorReport: handle("GetMirrorReport", () => {}, async (req: GetMirrorReportRequest, caller, store) => {
+      const r = await mirrorReport(store, {
+        start: tsMs(req.startTime),
+        end: tsMs(req.endTime),
+        route: req.route || undefined,
+        leastAlike: req.leastAlike,
+        filters: authorizeUsageFilters(caller, []),
+        now: now(),
+      });
+      const side = (s: SideSummary) => ({
+        ok: BigInt(s.ok),
+        failed: BigInt(s.failed),
+        p50LatencyMs: s.p50LatencyMs,
+        p95LatencyMs: s.p95LatencyMs,
+        p50TtftMs: s.p50TtftMs,
+        outputTokens: BigInt(s.outputTokens),
+        costNanoUsd: BigInt(s.costNanos),
+        deployments: Object.fromEntries(Object.entries(s.deployments).map(([k, v]) => [k, BigInt(v)])),
+      });
+      return create(GetMirrorReportResponseSchema, {
+        summaries: r.summaries.map((m) => ({
+          route: m.route,
+          target: m.target,
+          count: BigInt(m.count),
+          primary: side(m.primary),
+          mirror: side(m.mirror),
+          compared: BigInt(m.compared),
+          meanSimilarity: m.meanSimilarity,
+          mirrorFailedOnly: BigInt(m.mirrorFailedOnly),
+          mirrorAnsweredOnly: BigInt(m.mirrorAnsweredOnly),
+          leastAlike: m.leastAlike.map((p) => ({ requestId: p.requestId, mirrorRequestId: p.mirrorRequestId, similarity: p.similarity, time: timestampFromMs(p.time), mirrorTraceId: p.mirrorTraceId })),
+        })),
+        recordsRead: BigInt(r.recordsRead),
+        truncated: r.truncated,
       });
     }),
     getBudget: handle("GetBudget", validateGetBudget),

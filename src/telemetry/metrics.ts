@@ -37,6 +37,8 @@ export interface GatewayMetrics {
   vectorSearch(via: string, outcome: "ok" | "failed", results: number, seconds: number): void;
   /** One file of a vector store indexed: completed (with its chunks), failed or cancelled. */
   vectorFileIndexed(outcome: string, chunks: number): void;
+  /** One mirrored request (src/engine/mirror.ts): answered, failed (with its duration and, when both answered, the answers' similarity) or skipped (the route's bound). */
+  mirror(route: string, target: string, outcome: "ok" | "failed" | "skipped", seconds?: number, similarity?: number): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** What reports the spending caps of deployments and providers (signalbox_spend_cap_limit_usd, signalbox_spend_cap_spent_usd). */
@@ -212,6 +214,15 @@ export function createMetrics(): GatewayMetrics {
   const vectorResults = counter("signalbox.vector_store.search.results", "Passages returned by vector store searches", ["via"]);
   const vectorFiles = counter("signalbox.vector_store.files", "Files of vector stores indexed, by outcome (completed, failed, cancelled)", ["outcome"]);
   const vectorChunks = counter("signalbox.vector_store.chunks", "Chunks embedded for vector stores", []);
+  const mirrors = counter("signalbox.mirror.requests", "Mirrored requests by route, target and outcome (ok, failed, skipped: over the route's max_in_flight)", ["route", "target", "outcome"]);
+  const mirrorDuration = histogram("signalbox.mirror.duration", "s", "Duration of mirrored requests, by route and target", SECONDS_BUCKETS, ["route", "target"]);
+  const mirrorSimilarity = histogram(
+    "signalbox.mirror.similarity",
+    "1",
+    "How alike a mirrored request's answer is to the route's own (cosine of their word counts, 0..1), when both answered",
+    [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
+    ["route", "target"],
+  );
   const reloads = counter("signalbox.config.reloads", "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)", ["outcome"]);
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
   reloads.add(0, "ok");
@@ -282,6 +293,11 @@ export function createMetrics(): GatewayMetrics {
     vectorFileIndexed(outcome, chunks) {
       vectorFiles.add(1, outcome);
       if (chunks) vectorChunks.add(chunks);
+    },
+    mirror(route, target, outcome, seconds, similarity) {
+      mirrors.add(1, route, target, outcome);
+      if (seconds !== undefined) mirrorDuration.record(seconds, route, target);
+      if (similarity !== undefined) mirrorSimilarity.record(similarity, route, target);
     },
     deploymentCheck(deployment, outcome, status) {
       checks.add(1, deployment, outcome, status || undefined);

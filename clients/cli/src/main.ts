@@ -24,6 +24,7 @@ import { loginCommands } from "./commands/login.ts";
 import { routeCommands } from "./commands/route.ts";
 import { usageCommands } from "./commands/usage.ts";
 import { feedbackCommands } from "./commands/feedback.ts";
+import { mirrorCommands } from "./commands/mirrors.ts";
 import { DEFAULT_URL, EXIT, globals, type Globals, report } from "./context.ts";
 import { HELP_FOOTER } from "./help.ts";
 
@@ -32,18 +33,19 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, routing, models, budgets, keys, teams and end users, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, traffic mirrors, routing, models, budgets, keys, teams and end users, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY, else the session `signalbox login` kept)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, models, models check, keys list, teams list, end-users list, audit, alerts list, guardrails list, batches, vector-stores ls, vector-stores search, mcp servers, mcp tools, prompts list, entries list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, mirrors, models, models check, keys list, teams list, end-users list, audit, alerts list, guardrails list, batches, vector-stores ls, vector-stores search, mcp servers, mcp tools, prompts list, entries list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
     .exitOverride();
   usageCommands(program);
   feedbackCommands(program);
+  mirrorCommands(program);
   routeCommands(program);
   chatCommand(program);
   realtimeCommand(program);

@@ -18,7 +18,253 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/usage.proto.
  */
 export const file_signalbox_v1_usage: GenFile = /*@__PURE__*/
-  fileDesc("ChhzaWduYWxib3gvdjEvdXNhZ2UucHJvdG8SDHNpZ25hbGJveC52MSLiAQoVU3VibWl0RmVlZGJhY2tSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIdHJhY2VfaWQYAiABKAkSDQoFdmFsdWUYAyABKAUSEwoGd2VpZ2h0GAQgASgBSACIAQESQwoIbWV0YWRhdGEYBSADKAsyMS5zaWduYWxib3gudjEuU3VibWl0RmVlZGJhY2tSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB193ZWlnaHQiQQoWU3VibWl0RmVlZGJhY2tSZXNwb25zZRITCgtmZWVkYmFja19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJItQBChlHZXRGZWVkYmFja1N1bW1hcnlSZXF1ZXN0Ei4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCghncm91cF9ieRgDIAMoDjIXLnNpZ25hbGJveC52MS5EaW1lbnNpb24SLgoHZmlsdGVycxgEIAMoCzIdLnNpZ25hbGJveC52MS5EaW1lbnNpb25GaWx0ZXIi1AEKC0ZlZWRiYWNrUm93EjMKBWdyb3VwGAEgAygLMiQuc2lnbmFsYm94LnYxLkZlZWRiYWNrUm93Lkdyb3VwRW50cnkSDQoFY291bnQYAiABKAMSEAoIcG9zaXRpdmUYAyABKAMSEAoIbmVnYXRpdmUYBCABKAMSEgoKbWVhbl92YWx1ZRgFIAEoARIbChN3ZWlnaHRlZF9tZWFuX3ZhbHVlGAYgASgBGiwKCkdyb3VwRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJFChpHZXRGZWVkYmFja1N1bW1hcnlSZXNwb25zZRInCgRyb3dzGAEgAygLMhkuc2lnbmFsYm94LnYxLkZlZWRiYWNrUm93Ik0KD0RpbWVuc2lvbkZpbHRlchIqCglkaW1lbnNpb24YASABKA4yFy5zaWduYWxib3gudjEuRGltZW5zaW9uEg4KBnZhbHVlcxgCIAMoCSL6AQoPR2V0VXNhZ2VSZXF1ZXN0Ei4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgtncmFudWxhcml0eRgDIAEoDjIZLnNpZ25hbGJveC52MS5HcmFudWxhcml0eRIpCghncm91cF9ieRgEIAMoDjIXLnNpZ25hbGJveC52MS5EaW1lbnNpb24SLgoHZmlsdGVycxgFIAMoCzIdLnNpZ25hbGJveC52MS5EaW1lbnNpb25GaWx0ZXIingMKCFVzYWdlUm93EjAKDGJ1Y2tldF9zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoFZ3JvdXAYAiADKAsyIS5zaWduYWxib3gudjEuVXNhZ2VSb3cuR3JvdXBFbnRyeRIQCghyZXF1ZXN0cxgDIAEoBBIQCghmYWlsdXJlcxgEIAEoBBIRCglmYWxsYmFja3MYBSABKAQSEgoKY2FjaGVfaGl0cxgGIAEoBBIiCgV1c2FnZRgHIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAggASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSFwoPbWVhbl9sYXRlbmN5X21zGAkgASgBEhQKDG1lYW5fdHRmdF9tcxgKIAEoARIQCghhdHRlbXB0cxgLIAEoBBIWCg5wNTBfbGF0ZW5jeV9tcxgMIAEoARIWCg5wOTVfbGF0ZW5jeV9tcxgNIAEoARosCgpHcm91cEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoQR2V0VXNhZ2VSZXNwb25zZRIkCgRyb3dzGAEgAygLMhYuc2lnbmFsYm94LnYxLlVzYWdlUm93EhcKD2Ryb3BwZWRfcmVjb3JkcxgCIAEoBCLcAQoTTGlzdFJlcXVlc3RzUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHZmlsdGVycxgDIAMoCzIdLnNpZ25hbGJveC52MS5EaW1lbnNpb25GaWx0ZXISEQoJcGFnZV9zaXplGAQgASgNEhIKCnBhZ2VfdG9rZW4YBSABKAkSEAoIdHJhY2VfaWQYBiABKAki+gUKDVJlcXVlc3RSZWNvcmQSCgoCaWQYASABKAkSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDa2V5GAMgASgJEgwKBHRlYW0YBCABKAkSDAoEdXNlchgFIAEoCRINCgVtb2RlbBgGIAEoCRIqCgdyb3V0aW5nGAcgASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEhIKCmRlcGxveW1lbnQYCCABKAkSEAoIcHJvdmlkZXIYCSABKAkSJwoIYXR0ZW1wdHMYCiADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIiCgV1c2FnZRgLIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAwgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJAoGdGltaW5nGA0gASgLMhQuc2lnbmFsYm94LnYxLlRpbWluZxIRCgljYWNoZV9oaXQYDiABKAgSDgoGc3RhdHVzGA8gASgJEi8KDGZhaWx1cmVfa2luZBgQIAEoDjIZLnNpZ25hbGJveC52MS5GYWlsdXJlS2luZBIQCgh0cmFjZV9pZBgRIAEoCRIMCgR0YWdzGBIgAygJEjsKCG1ldGFkYXRhGBMgAygLMikuc2lnbmFsYm94LnYxLlJlcXVlc3RSZWNvcmQuTWV0YWRhdGFFbnRyeRIQCghzdHJlYW1lZBgUIAEoCBIxCg1maW5pc2hfcmVhc29uGBUgASgOMhouc2lnbmFsYm94LnYxLkZpbmlzaFJlYXNvbhItCgthZGp1c3RtZW50cxgWIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EioKCW9wZXJhdGlvbhgXIAEoDjIXLnNpZ25hbGJveC52MS5PcGVyYXRpb24SEgoKY2FjaGVfa2luZBgYIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXQoUTGlzdFJlcXVlc3RzUmVzcG9uc2USLAoHcmVjb3JkcxgBIAMoCzIbLnNpZ25hbGJveC52MS5SZXF1ZXN0UmVjb3JkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIxChFHZXRSZXF1ZXN0UmVxdWVzdBIKCgJpZBgBIAEoCRIQCgh0cmFjZV9pZBgCIAEoCSJrChJHZXRSZXF1ZXN0UmVzcG9uc2USKwoGcmVjb3JkGAEgASgLMhsuc2lnbmFsYm94LnYxLlJlcXVlc3RSZWNvcmQSKAoIZmVlZGJhY2sYAiADKAsyFi5zaWduYWxib3gudjEuRmVlZGJhY2si4wEKCEZlZWRiYWNrEhMKC2ZlZWRiYWNrX2lkGAEgASgJEg0KBXZhbHVlGAIgASgFEg4KBndlaWdodBgDIAEoARI2CghtZXRhZGF0YRgEIAMoCzIkLnNpZ25hbGJveC52MS5GZWVkYmFjay5NZXRhZGF0YUVudHJ5EhAKCGdpdmVuX2J5GAUgASgJEigKBHRpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI7ChBHZXRCdWRnZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIMCgR0ZWFtGAIgASgJEgwKBHVzZXIYAyABKAkirQIKDEJ1ZGdldFN0YXR1cxIiCgVzY29wZRgBIAEoDjITLnNpZ25hbGJveC52MS5TY29wZRIMCgRuYW1lGAIgASgJEioKBnBlcmlvZBgDIAEoDjIaLnNpZ25hbGJveC52MS5CdWRnZXRQZXJpb2QSFgoObGltaXRfbmFub191c2QYBCABKAMSFgoOc3BlbnRfbmFub191c2QYBSABKAMSGQoRcmVzZXJ2ZWRfbmFub191c2QYBiABKAMSGgoScmVtYWluaW5nX25hbm9fdXNkGAcgASgDEi4KCnJlc2V0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnNvZnRfdGhyZXNob2xkGAkgASgBEhAKCGV4Y2VlZGVkGAogASgIIuEBCg9SYXRlTGltaXRTdGF0dXMSIgoFc2NvcGUYASABKA4yEy5zaWduYWxib3gudjEuU2NvcGUSDAoEbmFtZRgCIAEoCRIbChNyZXF1ZXN0c19wZXJfbWludXRlGAMgASgNEhoKEnJlbWFpbmluZ19yZXF1ZXN0cxgEIAEoDRIZChF0b2tlbnNfcGVyX21pbnV0ZRgFIAEoBBIYChByZW1haW5pbmdfdG9rZW5zGAYgASgEEi4KCnJlc2V0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInQKEUdldEJ1ZGdldFJlc3BvbnNlEisKB2J1ZGdldHMYASADKAsyGi5zaWduYWxib3gudjEuQnVkZ2V0U3RhdHVzEjIKC3JhdGVfbGltaXRzGAIgAygLMh0uc2lnbmFsYm94LnYxLlJhdGVMaW1pdFN0YXR1cyqRAQoMQnVkZ2V0UGVyaW9kEh0KGUJVREdFVF9QRVJJT0RfVU5TUEVDSUZJRUQQABIVChFCVURHRVRfUEVSSU9EX0RBWRABEhYKEkJVREdFVF9QRVJJT0RfV0VFSxACEhcKE0JVREdFVF9QRVJJT0RfTU9OVEgQAxIaChZCVURHRVRfUEVSSU9EX0xJRkVUSU1FEAQqYwoFU2NvcGUSFQoRU0NPUEVfVU5TUEVDSUZJRUQQABINCglTQ09QRV9LRVkQARIOCgpTQ09QRV9URUFNEAISDgoKU0NPUEVfVVNFUhADEhQKEFNDT1BFX0RFUExPWU1FTlQQBDKuBAoMVXNhZ2VTZXJ2aWNlEk4KCEdldFVzYWdlEh0uc2lnbmFsYm94LnYxLkdldFVzYWdlUmVxdWVzdBoeLnNpZ25hbGJveC52MS5HZXRVc2FnZVJlc3BvbnNlIgOQAgESWgoMTGlzdFJlcXVlc3RzEiEuc2lnbmFsYm94LnYxLkxpc3RSZXF1ZXN0c1JlcXVlc3QaIi5zaWduYWxib3gudjEuTGlzdFJlcXVlc3RzUmVzcG9uc2UiA5ACARJUCgpHZXRSZXF1ZXN0Eh8uc2lnbmFsYm94LnYxLkdldFJlcXVlc3RSZXF1ZXN0GiAuc2lnbmFsYm94LnYxLkdldFJlcXVlc3RSZXNwb25zZSIDkAIBElEKCUdldEJ1ZGdldBIeLnNpZ25hbGJveC52MS5HZXRCdWRnZXRSZXF1ZXN0Gh8uc2lnbmFsYm94LnYxLkdldEJ1ZGdldFJlc3BvbnNlIgOQAgESWwoOU3VibWl0RmVlZGJhY2sSIy5zaWduYWxib3gudjEuU3VibWl0RmVlZGJhY2tSZXF1ZXN0GiQuc2lnbmFsYm94LnYxLlN1Ym1pdEZlZWRiYWNrUmVzcG9uc2USbAoSR2V0RmVlZGJhY2tTdW1tYXJ5Eicuc2lnbmFsYm94LnYxLkdldEZlZWRiYWNrU3VtbWFyeVJlcXVlc3QaKC5zaWduYWxib3gudjEuR2V0RmVlZGJhY2tTdW1tYXJ5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChhzaWduYWxib3gvdjEvdXNhZ2UucHJvdG8SDHNpZ25hbGJveC52MSKvAQoWR2V0TWlycm9yUmVwb3J0UmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFcm91dGUYAyABKAkSGAoLbGVhc3RfYWxpa2UYBCABKA1IAIgBAUIOCgxfbGVhc3RfYWxpa2UinQIKEU1pcnJvclNpZGVTdW1tYXJ5EgoKAm9rGAEgASgDEg4KBmZhaWxlZBgCIAEoAxIWCg5wNTBfbGF0ZW5jeV9tcxgDIAEoARIWCg5wOTVfbGF0ZW5jeV9tcxgEIAEoARITCgtwNTBfdHRmdF9tcxgFIAEoARIVCg1vdXRwdXRfdG9rZW5zGAYgASgDEhUKDWNvc3RfbmFub191c2QYByABKAMSRQoLZGVwbG95bWVudHMYCCADKAsyMC5zaWduYWxib3gudjEuTWlycm9yU2lkZVN1bW1hcnkuRGVwbG95bWVudHNFbnRyeRoyChBEZXBsb3ltZW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEikgEKCk1pcnJvclBhaXISEgoKcmVxdWVzdF9pZBgBIAEoCRIZChFtaXJyb3JfcmVxdWVzdF9pZBgCIAEoCRISCgpzaW1pbGFyaXR5GAMgASgBEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD21pcnJvcl90cmFjZV9pZBgFIAEoCSK0AgoNTWlycm9yU3VtbWFyeRINCgVyb3V0ZRgBIAEoCRIOCgZ0YXJnZXQYAiABKAkSDQoFY291bnQYAyABKAMSMAoHcHJpbWFyeRgEIAEoCzIfLnNpZ25hbGJveC52MS5NaXJyb3JTaWRlU3VtbWFyeRIvCgZtaXJyb3IYBSABKAsyHy5zaWduYWxib3gudjEuTWlycm9yU2lkZVN1bW1hcnkSEAoIY29tcGFyZWQYBiABKAMSFwoPbWVhbl9zaW1pbGFyaXR5GAcgASgBEhoKEm1pcnJvcl9mYWlsZWRfb25seRgIIAEoAxIcChRtaXJyb3JfYW5zd2VyZWRfb25seRgJIAEoAxItCgtsZWFzdF9hbGlrZRgKIAMoCzIYLnNpZ25hbGJveC52MS5NaXJyb3JQYWlyInIKF0dldE1pcnJvclJlcG9ydFJlc3BvbnNlEi4KCXN1bW1hcmllcxgBIAMoCzIbLnNpZ25hbGJveC52MS5NaXJyb3JTdW1tYXJ5EhQKDHJlY29yZHNfcmVhZBgCIAEoAxIRCgl0cnVuY2F0ZWQYAyABKAgi4gEKFVN1Ym1pdEZlZWRiYWNrUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCHRyYWNlX2lkGAIgASgJEg0KBXZhbHVlGAMgASgFEhMKBndlaWdodBgEIAEoAUgAiAEBEkMKCG1ldGFkYXRhGAUgAygLMjEuc2lnbmFsYm94LnYxLlN1Ym1pdEZlZWRiYWNrUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfd2VpZ2h0IkEKFlN1Ym1pdEZlZWRiYWNrUmVzcG9uc2USEwoLZmVlZGJhY2tfaWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCSLUAQoZR2V0RmVlZGJhY2tTdW1tYXJ5UmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoIZ3JvdXBfYnkYAyADKA4yFy5zaWduYWxib3gudjEuRGltZW5zaW9uEi4KB2ZpbHRlcnMYBCADKAsyHS5zaWduYWxib3gudjEuRGltZW5zaW9uRmlsdGVyItQBCgtGZWVkYmFja1JvdxIzCgVncm91cBgBIAMoCzIkLnNpZ25hbGJveC52MS5GZWVkYmFja1Jvdy5Hcm91cEVudHJ5Eg0KBWNvdW50GAIgASgDEhAKCHBvc2l0aXZlGAMgASgDEhAKCG5lZ2F0aXZlGAQgASgDEhIKCm1lYW5fdmFsdWUYBSABKAESGwoTd2VpZ2h0ZWRfbWVhbl92YWx1ZRgGIAEoARosCgpHcm91cEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRQoaR2V0RmVlZGJhY2tTdW1tYXJ5UmVzcG9uc2USJwoEcm93cxgBIAMoCzIZLnNpZ25hbGJveC52MS5GZWVkYmFja1JvdyJNCg9EaW1lbnNpb25GaWx0ZXISKgoJZGltZW5zaW9uGAEgASgOMhcuc2lnbmFsYm94LnYxLkRpbWVuc2lvbhIOCgZ2YWx1ZXMYAiADKAki+gEKD0dldFVzYWdlUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoLZ3JhbnVsYXJpdHkYAyABKA4yGS5zaWduYWxib3gudjEuR3JhbnVsYXJpdHkSKQoIZ3JvdXBfYnkYBCADKA4yFy5zaWduYWxib3gudjEuRGltZW5zaW9uEi4KB2ZpbHRlcnMYBSADKAsyHS5zaWduYWxib3gudjEuRGltZW5zaW9uRmlsdGVyIp4DCghVc2FnZVJvdxIwCgxidWNrZXRfc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKBWdyb3VwGAIgAygLMiEuc2lnbmFsYm94LnYxLlVzYWdlUm93Lkdyb3VwRW50cnkSEAoIcmVxdWVzdHMYAyABKAQSEAoIZmFpbHVyZXMYBCABKAQSEQoJZmFsbGJhY2tzGAUgASgEEhIKCmNhY2hlX2hpdHMYBiABKAQSIgoFdXNhZ2UYByABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgIIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EhcKD21lYW5fbGF0ZW5jeV9tcxgJIAEoARIUCgxtZWFuX3R0ZnRfbXMYCiABKAESEAoIYXR0ZW1wdHMYCyABKAQSFgoOcDUwX2xhdGVuY3lfbXMYDCABKAESFgoOcDk1X2xhdGVuY3lfbXMYDSABKAEaLAoKR3JvdXBFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKEEdldFVzYWdlUmVzcG9uc2USJAoEcm93cxgBIAMoCzIWLnNpZ25hbGJveC52MS5Vc2FnZVJvdxIXCg9kcm9wcGVkX3JlY29yZHMYAiABKAQi3AEKE0xpc3RSZXF1ZXN0c1JlcXVlc3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KB2ZpbHRlcnMYAyADKAsyHS5zaWduYWxib3gudjEuRGltZW5zaW9uRmlsdGVyEhEKCXBhZ2Vfc2l6ZRgEIAEoDRISCgpwYWdlX3Rva2VuGAUgASgJEhAKCHRyYWNlX2lkGAYgASgJIvoFCg1SZXF1ZXN0UmVjb3JkEgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA2tleRgDIAEoCRIMCgR0ZWFtGAQgASgJEgwKBHVzZXIYBSABKAkSDQoFbW9kZWwYBiABKAkSKgoHcm91dGluZxgHIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxISCgpkZXBsb3ltZW50GAggASgJEhAKCHByb3ZpZGVyGAkgASgJEicKCGF0dGVtcHRzGAogAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EiQKBnRpbWluZxgNIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSEQoJY2FjaGVfaGl0GA4gASgIEg4KBnN0YXR1cxgPIAEoCRIvCgxmYWlsdXJlX2tpbmQYECABKA4yGS5zaWduYWxib3gudjEuRmFpbHVyZUtpbmQSEAoIdHJhY2VfaWQYESABKAkSDAoEdGFncxgSIAMoCRI7CghtZXRhZGF0YRgTIAMoCzIpLnNpZ25hbGJveC52MS5SZXF1ZXN0UmVjb3JkLk1ldGFkYXRhRW50cnkSEAoIc3RyZWFtZWQYFCABKAgSMQoNZmluaXNoX3JlYXNvbhgVIAEoDjIaLnNpZ25hbGJveC52MS5GaW5pc2hSZWFzb24SLQoLYWRqdXN0bWVudHMYFiADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudBIqCglvcGVyYXRpb24YFyABKA4yFy5zaWduYWxib3gudjEuT3BlcmF0aW9uEhIKCmNhY2hlX2tpbmQYGCABKAkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl0KFExpc3RSZXF1ZXN0c1Jlc3BvbnNlEiwKB3JlY29yZHMYASADKAsyGy5zaWduYWxib3gudjEuUmVxdWVzdFJlY29yZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMQoRR2V0UmVxdWVzdFJlcXVlc3QSCgoCaWQYASABKAkSEAoIdHJhY2VfaWQYAiABKAkiawoSR2V0UmVxdWVzdFJlc3BvbnNlEisKBnJlY29yZBgBIAEoCzIbLnNpZ25hbGJveC52MS5SZXF1ZXN0UmVjb3JkEigKCGZlZWRiYWNrGAIgAygLMhYuc2lnbmFsYm94LnYxLkZlZWRiYWNrIuMBCghGZWVkYmFjaxITCgtmZWVkYmFja19pZBgBIAEoCRINCgV2YWx1ZRgCIAEoBRIOCgZ3ZWlnaHQYAyABKAESNgoIbWV0YWRhdGEYBCADKAsyJC5zaWduYWxib3gudjEuRmVlZGJhY2suTWV0YWRhdGFFbnRyeRIQCghnaXZlbl9ieRgFIAEoCRIoCgR0aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOwoQR2V0QnVkZ2V0UmVxdWVzdBILCgNrZXkYASABKAkSDAoEdGVhbRgCIAEoCRIMCgR1c2VyGAMgASgJIq0CCgxCdWRnZXRTdGF0dXMSIgoFc2NvcGUYASABKA4yEy5zaWduYWxib3gudjEuU2NvcGUSDAoEbmFtZRgCIAEoCRIqCgZwZXJpb2QYAyABKA4yGi5zaWduYWxib3gudjEuQnVkZ2V0UGVyaW9kEhYKDmxpbWl0X25hbm9fdXNkGAQgASgDEhYKDnNwZW50X25hbm9fdXNkGAUgASgDEhkKEXJlc2VydmVkX25hbm9fdXNkGAYgASgDEhoKEnJlbWFpbmluZ19uYW5vX3VzZBgHIAEoAxIuCgpyZXNldF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5zb2Z0X3RocmVzaG9sZBgJIAEoARIQCghleGNlZWRlZBgKIAEoCCLhAQoPUmF0ZUxpbWl0U3RhdHVzEiIKBXNjb3BlGAEgASgOMhMuc2lnbmFsYm94LnYxLlNjb3BlEgwKBG5hbWUYAiABKAkSGwoTcmVxdWVzdHNfcGVyX21pbnV0ZRgDIAEoDRIaChJyZW1haW5pbmdfcmVxdWVzdHMYBCABKA0SGQoRdG9rZW5zX3Blcl9taW51dGUYBSABKAQSGAoQcmVtYWluaW5nX3Rva2VucxgGIAEoBBIuCgpyZXNldF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ0ChFHZXRCdWRnZXRSZXNwb25zZRIrCgdidWRnZXRzGAEgAygLMhouc2lnbmFsYm94LnYxLkJ1ZGdldFN0YXR1cxIyCgtyYXRlX2xpbWl0cxgCIAMoCzIdLnNpZ25hbGJveC52MS5SYXRlTGltaXRTdGF0dXMqkQEKDEJ1ZGdldFBlcmlvZBIdChlCVURHRVRfUEVSSU9EX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1BFUklPRF9EQVkQARIWChJCVURHRVRfUEVSSU9EX1dFRUsQAhIXChNCVURHRVRfUEVSSU9EX01PTlRIEAMSGgoWQlVER0VUX1BFUklPRF9MSUZFVElNRRAEKmMKBVNjb3BlEhUKEVNDT1BFX1VOU1BFQ0lGSUVEEAASDQoJU0NPUEVfS0VZEAESDgoKU0NPUEVfVEVBTRACEg4KClNDT1BFX1VTRVIQAxIUChBTQ09QRV9ERVBMT1lNRU5UEAQykwUKDFVzYWdlU2VydmljZRJOCghHZXRVc2FnZRIdLnNpZ25hbGJveC52MS5HZXRVc2FnZVJlcXVlc3QaHi5zaWduYWxib3gudjEuR2V0VXNhZ2VSZXNwb25zZSIDkAIBEloKDExpc3RSZXF1ZXN0cxIhLnNpZ25hbGJveC52MS5MaXN0UmVxdWVzdHNSZXF1ZXN0GiIuc2lnbmFsYm94LnYxLkxpc3RSZXF1ZXN0c1Jlc3BvbnNlIgOQAgESVAoKR2V0UmVxdWVzdBIfLnNpZ25hbGJveC52MS5HZXRSZXF1ZXN0UmVxdWVzdBogLnNpZ25hbGJveC52MS5HZXRSZXF1ZXN0UmVzcG9uc2UiA5ACARJRCglHZXRCdWRnZXQSHi5zaWduYWxib3gudjEuR2V0QnVkZ2V0UmVxdWVzdBofLnNpZ25hbGJveC52MS5HZXRCdWRnZXRSZXNwb25zZSIDkAIBElsKDlN1Ym1pdEZlZWRiYWNrEiMuc2lnbmFsYm94LnYxLlN1Ym1pdEZlZWRiYWNrUmVxdWVzdBokLnNpZ25hbGJveC52MS5TdWJtaXRGZWVkYmFja1Jlc3BvbnNlEmwKEkdldEZlZWRiYWNrU3VtbWFyeRInLnNpZ25hbGJveC52MS5HZXRGZWVkYmFja1N1bW1hcnlSZXF1ZXN0Giguc2lnbmFsYm94LnYxLkdldEZlZWRiYWNrU3VtbWFyeVJlc3BvbnNlIgOQAgESYwoPR2V0TWlycm9yUmVwb3J0EiQuc2lnbmFsYm94LnYxLkdldE1pcnJvclJlcG9ydFJlcXVlc3QaJS5zaWduYWxib3gudjEuR2V0TWlycm9yUmVwb3J0UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_signalbox_v1_chat, file_signalbox_v1_common]);
+
+/**
+ * @generated from message signalbox.v1.GetMirrorReportRequest
+ */
+export type GetMirrorReportRequest = Message<"signalbox.v1.GetMirrorReportRequest"> & {
+  /**
+   * Mirrors recorded in [start_time, end_time) (default: the last 24 hours, up to now).
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 2;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Only the mirrors of this route's requests; empty: every route's.
+   *
+   * @generated from field: string route = 3;
+   */
+  route: string;
+
+  /**
+   * How many of the least alike pairs to list per route and target, 0 to 50 (default 5).
+   *
+   * @generated from field: optional uint32 least_alike = 4;
+   */
+  leastAlike?: number | undefined;
+};
+
+/**
+ * Describes the message signalbox.v1.GetMirrorReportRequest.
+ * Use `create(GetMirrorReportRequestSchema)` to create a new message.
+ */
+export const GetMirrorReportRequestSchema: GenMessage<GetMirrorReportRequest> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 0);
+
+/**
+ * One side of the comparison: the route's own requests, or their mirrors.
+ *
+ * @generated from message signalbox.v1.MirrorSideSummary
+ */
+export type MirrorSideSummary = Message<"signalbox.v1.MirrorSideSummary"> & {
+  /**
+   * Requests that answered, and that failed (any other status).
+   *
+   * @generated from field: int64 ok = 1;
+   */
+  ok: bigint;
+
+  /**
+   * @generated from field: int64 failed = 2;
+   */
+  failed: bigint;
+
+  /**
+   * Latency of those that answered, whole request (milliseconds).
+   *
+   * @generated from field: double p50_latency_ms = 3;
+   */
+  p50LatencyMs: number;
+
+  /**
+   * @generated from field: double p95_latency_ms = 4;
+   */
+  p95LatencyMs: number;
+
+  /**
+   * Time to first token of those that streamed (0 when none did).
+   *
+   * @generated from field: double p50_ttft_ms = 5;
+   */
+  p50TtftMs: number;
+
+  /**
+   * @generated from field: int64 output_tokens = 6;
+   */
+  outputTokens: bigint;
+
+  /**
+   * @generated from field: int64 cost_nano_usd = 7;
+   */
+  costNanoUsd: bigint;
+
+  /**
+   * Requests answered by each deployment.
+   *
+   * @generated from field: map<string, int64> deployments = 8;
+   */
+  deployments: { [key: string]: bigint };
+};
+
+/**
+ * Describes the message signalbox.v1.MirrorSideSummary.
+ * Use `create(MirrorSideSummarySchema)` to create a new message.
+ */
+export const MirrorSideSummarySchema: GenMessage<MirrorSideSummary> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 1);
+
+/**
+ * A pair of answers: the route's request and its mirror.
+ *
+ * @generated from message signalbox.v1.MirrorPair
+ */
+export type MirrorPair = Message<"signalbox.v1.MirrorPair"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string mirror_request_id = 2;
+   */
+  mirrorRequestId: string;
+
+  /**
+   * How alike the two answers are, 0 to 1 (the cosine of their word counts).
+   *
+   * @generated from field: double similarity = 3;
+   */
+  similarity: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 4;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * The mirror's own trace (its span links to the request it copies).
+   *
+   * @generated from field: string mirror_trace_id = 5;
+   */
+  mirrorTraceId: string;
+};
+
+/**
+ * Describes the message signalbox.v1.MirrorPair.
+ * Use `create(MirrorPairSchema)` to create a new message.
+ */
+export const MirrorPairSchema: GenMessage<MirrorPair> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 2);
+
+/**
+ * @generated from message signalbox.v1.MirrorSummary
+ */
+export type MirrorSummary = Message<"signalbox.v1.MirrorSummary"> & {
+  /**
+   * The route whose requests were mirrored, and the mirror's target (a route, alias or deployment).
+   *
+   * @generated from field: string route = 1;
+   */
+  route: string;
+
+  /**
+   * @generated from field: string target = 2;
+   */
+  target: string;
+
+  /**
+   * Mirrored requests.
+   *
+   * @generated from field: int64 count = 3;
+   */
+  count: bigint;
+
+  /**
+   * @generated from field: signalbox.v1.MirrorSideSummary primary = 4;
+   */
+  primary?: MirrorSideSummary | undefined;
+
+  /**
+   * @generated from field: signalbox.v1.MirrorSideSummary mirror = 5;
+   */
+  mirror?: MirrorSideSummary | undefined;
+
+  /**
+   * Pairs where both answered, and the mean similarity of their answers (0 when none).
+   *
+   * @generated from field: int64 compared = 6;
+   */
+  compared: bigint;
+
+  /**
+   * @generated from field: double mean_similarity = 7;
+   */
+  meanSimilarity: number;
+
+  /**
+   * The route answered and the mirror failed; the route failed and the mirror answered.
+   *
+   * @generated from field: int64 mirror_failed_only = 8;
+   */
+  mirrorFailedOnly: bigint;
+
+  /**
+   * @generated from field: int64 mirror_answered_only = 9;
+   */
+  mirrorAnsweredOnly: bigint;
+
+  /**
+   * The least alike pairs, least first.
+   *
+   * @generated from field: repeated signalbox.v1.MirrorPair least_alike = 10;
+   */
+  leastAlike: MirrorPair[];
+};
+
+/**
+ * Describes the message signalbox.v1.MirrorSummary.
+ * Use `create(MirrorSummarySchema)` to create a new message.
+ */
+export const MirrorSummarySchema: GenMessage<MirrorSummary> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 3);
+
+/**
+ * @generated from message signalbox.v1.GetMirrorReportResponse
+ */
+export type GetMirrorReportResponse = Message<"signalbox.v1.GetMirrorReportResponse"> & {
+  /**
+   * @generated from field: repeated signalbox.v1.MirrorSummary summaries = 1;
+   */
+  summaries: MirrorSummary[];
+
+  /**
+   * Mirror records read.
+   *
+   * @generated from field: int64 records_read = 2;
+   */
+  recordsRead: bigint;
+
+  /**
+   * More mirror records fell in the range than one report reads (10,000): the summaries cover the newest.
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message signalbox.v1.GetMirrorReportResponse.
+ * Use `create(GetMirrorReportResponseSchema)` to create a new message.
+ */
+export const GetMirrorReportResponseSchema: GenMessage<GetMirrorReportResponse> = /*@__PURE__*/
+  messageDesc(file_signalbox_v1_usage, 4);
 
 /**
  * @generated from message signalbox.v1.SubmitFeedbackRequest
@@ -63,7 +309,7 @@ export type SubmitFeedbackRequest = Message<"signalbox.v1.SubmitFeedbackRequest"
  * Use `create(SubmitFeedbackRequestSchema)` to create a new message.
  */
 export const SubmitFeedbackRequestSchema: GenMessage<SubmitFeedbackRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 0);
+  messageDesc(file_signalbox_v1_usage, 5);
 
 /**
  * @generated from message signalbox.v1.SubmitFeedbackResponse
@@ -87,7 +333,7 @@ export type SubmitFeedbackResponse = Message<"signalbox.v1.SubmitFeedbackRespons
  * Use `create(SubmitFeedbackResponseSchema)` to create a new message.
  */
 export const SubmitFeedbackResponseSchema: GenMessage<SubmitFeedbackResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 1);
+  messageDesc(file_signalbox_v1_usage, 6);
 
 /**
  * @generated from message signalbox.v1.GetFeedbackSummaryRequest
@@ -123,7 +369,7 @@ export type GetFeedbackSummaryRequest = Message<"signalbox.v1.GetFeedbackSummary
  * Use `create(GetFeedbackSummaryRequestSchema)` to create a new message.
  */
 export const GetFeedbackSummaryRequestSchema: GenMessage<GetFeedbackSummaryRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 2);
+  messageDesc(file_signalbox_v1_usage, 7);
 
 /**
  * @generated from message signalbox.v1.FeedbackRow
@@ -171,7 +417,7 @@ export type FeedbackRow = Message<"signalbox.v1.FeedbackRow"> & {
  * Use `create(FeedbackRowSchema)` to create a new message.
  */
 export const FeedbackRowSchema: GenMessage<FeedbackRow> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 3);
+  messageDesc(file_signalbox_v1_usage, 8);
 
 /**
  * @generated from message signalbox.v1.GetFeedbackSummaryResponse
@@ -188,7 +434,7 @@ export type GetFeedbackSummaryResponse = Message<"signalbox.v1.GetFeedbackSummar
  * Use `create(GetFeedbackSummaryResponseSchema)` to create a new message.
  */
 export const GetFeedbackSummaryResponseSchema: GenMessage<GetFeedbackSummaryResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 4);
+  messageDesc(file_signalbox_v1_usage, 9);
 
 /**
  * Keep records or aggregates whose dimension has one of these values.
@@ -214,7 +460,7 @@ export type DimensionFilter = Message<"signalbox.v1.DimensionFilter"> & {
  * Use `create(DimensionFilterSchema)` to create a new message.
  */
 export const DimensionFilterSchema: GenMessage<DimensionFilter> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 5);
+  messageDesc(file_signalbox_v1_usage, 10);
 
 /**
  * @generated from message signalbox.v1.GetUsageRequest
@@ -259,7 +505,7 @@ export type GetUsageRequest = Message<"signalbox.v1.GetUsageRequest"> & {
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 6);
+  messageDesc(file_signalbox_v1_usage, 11);
 
 /**
  * Aggregated usage of one bucket and group.
@@ -355,7 +601,7 @@ export type UsageRow = Message<"signalbox.v1.UsageRow"> & {
  * Use `create(UsageRowSchema)` to create a new message.
  */
 export const UsageRowSchema: GenMessage<UsageRow> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 7);
+  messageDesc(file_signalbox_v1_usage, 12);
 
 /**
  * @generated from message signalbox.v1.GetUsageResponse
@@ -379,7 +625,7 @@ export type GetUsageResponse = Message<"signalbox.v1.GetUsageResponse"> & {
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 8);
+  messageDesc(file_signalbox_v1_usage, 13);
 
 /**
  * @generated from message signalbox.v1.ListRequestsRequest
@@ -427,7 +673,7 @@ export type ListRequestsRequest = Message<"signalbox.v1.ListRequestsRequest"> & 
  * Use `create(ListRequestsRequestSchema)` to create a new message.
  */
 export const ListRequestsRequestSchema: GenMessage<ListRequestsRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 9);
+  messageDesc(file_signalbox_v1_usage, 14);
 
 /**
  * The record of one request.
@@ -579,7 +825,7 @@ export type RequestRecord = Message<"signalbox.v1.RequestRecord"> & {
  * Use `create(RequestRecordSchema)` to create a new message.
  */
 export const RequestRecordSchema: GenMessage<RequestRecord> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 10);
+  messageDesc(file_signalbox_v1_usage, 15);
 
 /**
  * @generated from message signalbox.v1.ListRequestsResponse
@@ -603,7 +849,7 @@ export type ListRequestsResponse = Message<"signalbox.v1.ListRequestsResponse"> 
  * Use `create(ListRequestsResponseSchema)` to create a new message.
  */
 export const ListRequestsResponseSchema: GenMessage<ListRequestsResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 11);
+  messageDesc(file_signalbox_v1_usage, 16);
 
 /**
  * Exactly one of id and trace_id is required.
@@ -631,7 +877,7 @@ export type GetRequestRequest = Message<"signalbox.v1.GetRequestRequest"> & {
  * Use `create(GetRequestRequestSchema)` to create a new message.
  */
 export const GetRequestRequestSchema: GenMessage<GetRequestRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 12);
+  messageDesc(file_signalbox_v1_usage, 17);
 
 /**
  * @generated from message signalbox.v1.GetRequestResponse
@@ -655,7 +901,7 @@ export type GetRequestResponse = Message<"signalbox.v1.GetRequestResponse"> & {
  * Use `create(GetRequestResponseSchema)` to create a new message.
  */
 export const GetRequestResponseSchema: GenMessage<GetRequestResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 13);
+  messageDesc(file_signalbox_v1_usage, 18);
 
 /**
  * One key's score of a request.
@@ -701,7 +947,7 @@ export type Feedback = Message<"signalbox.v1.Feedback"> & {
  * Use `create(FeedbackSchema)` to create a new message.
  */
 export const FeedbackSchema: GenMessage<Feedback> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 14);
+  messageDesc(file_signalbox_v1_usage, 19);
 
 /**
  * @generated from message signalbox.v1.GetBudgetRequest
@@ -735,7 +981,7 @@ export type GetBudgetRequest = Message<"signalbox.v1.GetBudgetRequest"> & {
  * Use `create(GetBudgetRequestSchema)` to create a new message.
  */
 export const GetBudgetRequestSchema: GenMessage<GetBudgetRequest> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 15);
+  messageDesc(file_signalbox_v1_usage, 20);
 
 /**
  * @generated from message signalbox.v1.BudgetStatus
@@ -807,7 +1053,7 @@ export type BudgetStatus = Message<"signalbox.v1.BudgetStatus"> & {
  * Use `create(BudgetStatusSchema)` to create a new message.
  */
 export const BudgetStatusSchema: GenMessage<BudgetStatus> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 16);
+  messageDesc(file_signalbox_v1_usage, 21);
 
 /**
  * @generated from message signalbox.v1.RateLimitStatus
@@ -854,7 +1100,7 @@ export type RateLimitStatus = Message<"signalbox.v1.RateLimitStatus"> & {
  * Use `create(RateLimitStatusSchema)` to create a new message.
  */
 export const RateLimitStatusSchema: GenMessage<RateLimitStatus> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 17);
+  messageDesc(file_signalbox_v1_usage, 22);
 
 /**
  * @generated from message signalbox.v1.GetBudgetResponse
@@ -876,7 +1122,7 @@ export type GetBudgetResponse = Message<"signalbox.v1.GetBudgetResponse"> & {
  * Use `create(GetBudgetResponseSchema)` to create a new message.
  */
 export const GetBudgetResponseSchema: GenMessage<GetBudgetResponse> = /*@__PURE__*/
-  messageDesc(file_signalbox_v1_usage, 18);
+  messageDesc(file_signalbox_v1_usage, 23);
 
 /**
  * A budget's period, calendar-aligned in UTC.
@@ -1045,6 +1291,21 @@ export const UsageService: GenService<{
     methodKind: "unary";
     input: typeof GetFeedbackSummaryRequestSchema;
     output: typeof GetFeedbackSummaryResponseSchema;
+  },
+  /**
+   * GetMirrorReport compares a route's requests with their mirrors (a route's `mirror`: a share of
+   * its requests sent again to a candidate, whose answers are recorded, never returned), by route
+   * and target: how often each side answered, their latencies, output tokens and cost, how alike
+   * the answers were, and the least alike pairs to read. Built from the mirrors' usage records
+   * (tag "mirror"), so it covers every replica and survives restarts as the usage store does.
+   * Scoped like ListRequests.
+   *
+   * @generated from rpc signalbox.v1.UsageService.GetMirrorReport
+   */
+  getMirrorReport: {
+    methodKind: "unary";
+    input: typeof GetMirrorReportRequestSchema;
+    output: typeof GetMirrorReportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_signalbox_v1_usage, 0);

@@ -1,0 +1,238 @@
+// Traffic mirroring (shadow traffic): a route's `mirror` sends a share of its chat requests again,
+// once each has been answered, to a candidate (a route, alias or deployment) the platform team
+// wants to evaluate on real traffic, and compares the two answers; the mirror's answer is never
+// returned. LiteLLM's traffic mirroring fires the copy and logs it; here the copy is a request of
+// the engine like any other (planned, retried, traced, its usage recorded under the caller's key
+// and team, tagged `mirror`, with `signalbox.mirror_of` naming the request it copies), and the
+// comparison (both outcomes, latencies, output tokens, costs, and how alike the two answers are)
+// goes into the mirror's usage record (so UsageService.GetMirrorReport can sum it up from any usage
+// store, across replicas and restarts), the metrics, a log line and the mirror's span.
+//
+// What a mirror does not do: count against the caller's rate limits or budgets (it is the platform
+// team's experiment, not the caller's traffic; a budget on the tag `mirror` caps what mirrors
+// spend, and deployments' own limits and spending caps apply), read or fill the response cache,
+// run web or file search again (a request that asked for either is not mirrored), or outlive a
+// replica's bound: at most `max_in_flight` mirrors run at once per route and replica, and a
+// request beyond it is counted as skipped, never queued.
+
+import { randomBytes } from "node:crypto";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { MirrorConfig } from "../config/types.ts";
+import type { GatewayCore } from "../gateway.ts";
+import type { ChatMessage } from "../providers/types.ts";
+import { GatewayError } from "../router/errors.ts";
+import type { ChatCall } from "../router/types.ts";
+import { newRequestId } from "../server/context.ts";
+import { log } from "../telemetry/log.ts";
+import type { ChatEngine, EngineRequest, Summary } from "./chat-engine.ts";
+
+/** One side of a comparison: how a request (the route's, or its mirror) ended. */
+export interface MirrorSide {
+  id: string;
+  /** "ok", or the failure's status (its Connect code name, canceled, …). */
+  status: string;
+  deployment: string;
+  latencyMs: number;
+  ttftMs?: number;
+  outputTokens: number;
+  costNanos: number;
+}
+
+/** What the route's own request was, when it ended. */
+export interface PrimaryOutcome extends MirrorSide {
+  /** The answer's text, when it answered. */
+  text?: string;
+}
+
+/** What a mirror's usage record says of the comparison, in its metadata (read back by the report, src/usage/mirror-report.ts). */
+export const MIRROR_META = {
+  of: "signalbox.mirror_of",
+  route: "signalbox.mirror.route",
+  similarity: "signalbox.mirror.similarity",
+  primaryStatus: "signalbox.mirror.primary_status",
+  primaryDeployment: "signalbox.mirror.primary_deployment",
+  primaryLatencyMs: "signalbox.mirror.primary_latency_ms",
+  primaryTtftMs: "signalbox.mirror.primary_ttft_ms",
+  primaryOutputTokens: "signalbox.mirror.primary_output_tokens",
+  primaryCostNanos: "signalbox.mirror.primary_cost_nano_usd",
+} as const;
+
+/** The tag every mirror's usage record carries. */
+export const MIRROR_TAG = "mirror";
+
+export interface MirrorOutcome {
+  mirror: MirrorSide;
+  /** The mirror's own trace (linked to the request it copies). */
+  traceId: string;
+  similarity?: number;
+}
+
+export interface Mirrors {
+  /**
+   * A request of a route with `mirror` has ended (after its input guardrails passed): mirror it, if
+   * it is drawn and the route's bound allows. The promise (for tests) settles with the outcome, or
+   * undefined when the request was not mirrored.
+   */
+  after(r: EngineRequest, route: string, cfg: MirrorConfig, messages: ChatMessage[], primary: PrimaryOutcome): Promise<MirrorOutcome | undefined>;
+  /** Mirrors running now. */
+  running(): number;
+  /** On shutdown: no more mirrors; those running are cut off (and recorded as canceled). */
+  close(): Promise<void>;
+}
+
+export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, "complete" | "stream">): Mirrors {
+  const inFlight = new Map<string, number>();
+  const runs = new Set<Promise<unknown>>();
+  const stopping = new AbortController();
+
+  async function run(r: EngineRequest, route: string, cfg: MirrorConfig, messages: ChatMessage[], primary: PrimaryOutcome): Promise<MirrorOutcome> {
+    const src = r.call;
+    const call: ChatCall = {
+      id: newRequestId(),
+      model: cfg.target,
+      // The mirror's own routing: the caller's fallbacks, sticky key and provider preferences were for the route's targets.
+      routing: { fallbacks: [], noFallback: false, requiredCapabilities: src.routing.requiredCapabilities, timeouts: {}, fallbackOnContentFilter: false },
+      ...(src.user !== undefined ? { user: src.user } : {}),
+      tags: src.tags.includes(MIRROR_TAG) ? src.tags : [...src.tags, MIRROR_TAG],
+      metadata: {
+        ...src.metadata,
+        [MIRROR_META.of]: src.id,
+        [MIRROR_META.route]: route,
+        [MIRROR_META.primaryStatus]: primary.status,
+        [MIRROR_META.primaryDeployment]: primary.deployment,
+        [MIRROR_META.primaryLatencyMs]: String(primary.latencyMs),
+        ...(primary.ttftMs !== undefined ? { [MIRROR_META.primaryTtftMs]: String(primary.ttftMs) } : {}),
+        [MIRROR_META.primaryOutputTokens]: String(primary.outputTokens),
+        [MIRROR_META.primaryCostNanos]: String(primary.costNanos),
+      },
+      // The route's owner chose the target: the key's allow list is not asked.
+      caller: { ...src.caller, allow: [] },
+      ...(src.guardrails ? { guardrails: src.guardrails } : {}),
+      request: messages === src.request.messages ? src.request : { ...src.request, messages },
+      stream: src.stream,
+      mirrorOf: src.id,
+    };
+    // A trace of its own, linked to the request it copies: the request's trace (and GetRequest by
+    // its trace id) stays the request's, and Jaeger shows the mirror one click away.
+    const tracer = core.tracing?.tracer;
+    const from = r.ri.otel ? trace.getSpan(r.ri.otel)?.spanContext() : undefined;
+    const span = tracer?.startSpan(
+      `mirror ${cfg.target}`,
+      { kind: SpanKind.INTERNAL, root: true, ...(from ? { links: [{ context: from, attributes: { "signalbox.link": "mirror_of" } }] } : {}), attributes: { "signalbox.mirror.of": src.id, "signalbox.mirror.route": route, "signalbox.mirror.target": cfg.target, "signalbox.request.id": call.id } },
+      ROOT_CONTEXT,
+    );
+    const traceId = span?.spanContext().traceId ?? randomBytes(16).toString("hex");
+    const started = performance.now();
+    let similarity: number | undefined;
+    const req: EngineRequest = {
+      call,
+      ri: { id: call.id, traceId, arrivedAt: started, ...(span ? { otel: trace.setSpan(ROOT_CONTEXT, span) } : {}) },
+      signal: stopping.signal,
+      cache: { mode: "bypass" },
+      statusOf: r.statusOf,
+      gather: true,
+      // Before the mirror's usage record is written: how alike the two answers are goes in it.
+      onAnswer(text) {
+        if (primary.text === undefined) return;
+        similarity = wordSimilarity(primary.text, text);
+        call.metadata[MIRROR_META.similarity] = similarity.toFixed(3);
+      },
+    };
+    let mirror: MirrorSide;
+    try {
+      let s: Summary | undefined;
+      if (call.stream) {
+        for await (const ev of engine().stream(req)) if (ev.type === "finish") s = ev.summary;
+      } else s = await engine().complete(req);
+      mirror = side(call.id, "ok", s!);
+    } catch (err) {
+      const status = r.statusOf(err);
+      mirror = { id: call.id, status: status === "ok" ? "internal" : status, deployment: "", latencyMs: Math.round(performance.now() - started), outputTokens: 0, costNanos: 0 };
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof GatewayError ? err.message : String(err) });
+    }
+    const { text: _, ...p } = primary;
+    span?.setAttributes({
+      "signalbox.mirror.status": mirror.status,
+      "signalbox.mirror.deployment": mirror.deployment,
+      "signalbox.mirror.primary_status": primary.status,
+      "signalbox.mirror.primary_deployment": primary.deployment,
+      ...(similarity !== undefined ? { "signalbox.mirror.similarity": similarity } : {}),
+    });
+    span?.end();
+    core.metrics.mirror(route, cfg.target, mirror.status === "ok" ? "ok" : "failed", mirror.latencyMs / 1000, similarity);
+    log("info", "mirror compared", {
+      route,
+      target: cfg.target,
+      request_id: src.id,
+      mirror_request_id: call.id,
+      trace_id: r.ri.traceId,
+      mirror_trace_id: traceId,
+      primary: p,
+      mirror,
+      ...(similarity !== undefined ? { similarity: Number(similarity.toFixed(3)) } : {}),
+    });
+    return { mirror, traceId, ...(similarity !== undefined ? { similarity } : {}) };
+  }
+
+  return {
+    after(r, route, cfg, messages, primary) {
+      if (stopping.signal.aborted) return Promise.resolve(undefined);
+      if (cfg.percent < 100 && !(Math.random() * 100 < cfg.percent)) return Promise.resolve(undefined);
+      const n = inFlight.get(route) ?? 0;
+      if (n >= cfg.maxInFlight) {
+        core.metrics.mirror(route, cfg.target, "skipped");
+        return Promise.resolve(undefined);
+      }
+      inFlight.set(route, n + 1);
+      const p = run(r, route, cfg, messages, primary)
+        .catch((err: unknown) => {
+          log("warn", "mirror failed", { route, target: cfg.target, request_id: r.call.id, error: String((err as Error)?.message ?? err) });
+          return undefined;
+        })
+        .finally(() => {
+          runs.delete(p);
+          const left = (inFlight.get(route) ?? 1) - 1;
+          if (left > 0) inFlight.set(route, left);
+          else inFlight.delete(route);
+        });
+      runs.add(p);
+      return p;
+    },
+    running: () => runs.size,
+    async close() {
+      stopping.abort();
+      await Promise.all([...runs]);
+    },
+  };
+}
+
+function side(id: string, status: string, s: Summary): MirrorSide {
+  return { id, status, deployment: s.deployment, latencyMs: s.latencyMs, ...(s.ttftMs !== undefined ? { ttftMs: s.ttftMs } : {}), outputTokens: s.usage.outputTokens, costNanos: s.cost.total };
+}
+
+const WORD = /[\p{L}\p{N}]+/gu;
+
+function counts(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const w of text.toLowerCase().match(WORD) ?? []) m.set(w, (m.get(w) ?? 0) + 1);
+  return m;
+}
+
+/**
+ * How alike two answers are, 0..1: the cosine of their word counts (case-folded letters and
+ * digits). 1 for the same words in any order, 0 for none in common; two empty answers are alike.
+ */
+export function wordSimilarity(a: string, b: string): number {
+  const x = counts(a);
+  const y = counts(b);
+  if (x.size === 0 || y.size === 0) return x.size === y.size ? 1 : 0;
+  let dot = 0;
+  let nx = 0;
+  let ny = 0;
+  for (const [w, n] of x) {
+    nx += n * n;
+    dot += n * (y.get(w) ?? 0);
+  }
+  for (const n of y.values()) ny += n * n;
+  return Math.min(1, dot / Math.sqrt(nx * ny));
+}
