@@ -14,6 +14,7 @@ import { EntriesPage } from "./pages/entries.tsx";
 import { ExplainPage } from "./pages/explain.tsx";
 import { GuardrailsPage } from "./pages/guardrails.tsx";
 import { KeysPage } from "./pages/keys.tsx";
+import { MirrorsPage } from "./pages/mirrors.tsx";
 import { ModelsPage } from "./pages/models.tsx";
 import { OverviewPage } from "./pages/overview.tsx";
 import { PlaygroundPage } from "./pages/playground.tsx";
@@ -37,6 +38,7 @@ const NAV: NavItem[] = [
   { path: "", label: "Overview" },
   { path: "usage", label: "Usage" },
   { path: "requests", label: "Requests" },
+  { path: "mirrors", label: "Mirrors" },
   { path: "batches", label: "Batches" },
   { path: "vector-stores", label: "Vector stores" },
   { path: "explain", label: "Route explainer" },
@@ -199,6 +201,8 @@ function Pages({ session }: { session: Session }) {
       return <UsagePage />;
     case "requests":
       return rest.length ? <RequestPage id={decodeURIComponent(rest.join("/"))} settings={session.settings} /> : <RequestsPage />;
+    case "mirrors":
+      return <MirrorsPage />;
     case "batches":
       return <BatchesPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
     case "vector-stores":

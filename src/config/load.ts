@@ -361,6 +361,7 @@ const routeSpec = obj<RouteConfig>({
       target: req(str({ min: 1 })),
       percent: opt(num({ min: 0, max: 100 }), 100),
       max_in_flight: opt(num({ min: 1, max: 10_000, int: true }), 16),
+      judge: opt(str({ min: 1 })),
     }),
   ),
 });
@@ -867,6 +868,14 @@ function finishRoute(r: RouteConfig, path: string, deployments: Map<string, Depl
     if (r.mirror.target === r.name) throw new ConfigError(where, "a route cannot mirror its requests to itself");
     const d = deployments.get(r.mirror.target);
     if (d && !d.operations.includes("chat")) throw new ConfigError(where, `deployment "${r.mirror.target}" does not serve chat (operations: ${d.operations.join(", ")})`);
+    const judge = r.mirror.judge;
+    if (judge !== undefined) {
+      const at = `${path}.mirror.judge`;
+      if (!known(judge)) throw new ConfigError(at, `unknown route, alias or deployment "${judge}"`);
+      if (judge === r.name) throw new ConfigError(at, "a route cannot judge its own mirror");
+      const j = deployments.get(judge);
+      if (j && !j.operations.includes("chat")) throw new ConfigError(at, `deployment "${judge}" does not serve chat (operations: ${j.operations.join(", ")})`);
+    }
   }
   r.conditions.forEach((c, j) => {
     const where = `${path}.conditions[${j}]`;
@@ -983,6 +992,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       for (const [task, target] of Object.entries(r.taskRoutes)) listWildcardModel(target, `${path}.task_routes.${task}`);
       r.conditions.forEach((c, j) => listWildcardModel(c.target, `${path}.conditions[${j}].target`));
       if (r.mirror) listWildcardModel(r.mirror.target, `${path}.mirror.target`);
+      if (r.mirror?.judge) listWildcardModel(r.mirror.judge, `${path}.mirror.judge`);
     });
     for (const [name, target] of Object.entries(aliases)) listWildcardModel(target, `aliases.${name}`);
   }
@@ -1296,7 +1306,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
     for (const [name, { e }] of pending) {
       if (!checked.has(name)) continue;
       const r = checked.get(name)!;
-      const refs = [...r.fallbacks, ...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target), ...(r.mirror ? [r.mirror.target] : [])];
+      const refs = [...r.fallbacks, ...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target), ...(r.mirror ? [r.mirror.target, ...(r.mirror.judge ? [r.mirror.judge] : [])] : [])];
       const lost = refs.find((m) => runtimeAliases.has(m) && !(m in aliases));
       if (lost === undefined) continue;
       attempt(e, () => {

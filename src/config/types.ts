@@ -360,6 +360,8 @@ export interface MirrorConfig {
   percent: number;
   /** Mirrors running at once on one replica; a request beyond it is not mirrored (counted as skipped). */
   maxInFlight: number;
+  /** A chat model (route, alias or deployment) that reads both answers and says which is better: the verdict goes in the mirror's record. */
+  judge?: string;
 }
 
 export type KeyRole = "admin" | "team" | "service";

@@ -51,8 +51,11 @@ export interface EngineRequest {
   statusOf(err: unknown): string;
   /** A stream's whole answer, gathered as it passes, is wanted in its finish event (a stored chat completion). */
   gather?: boolean;
-  /** Called with the answer's text just before the request's usage record is written (a mirror puts its comparison in it). */
-  onAnswer?(text: string): void;
+  /**
+   * Called with the answer's text, and waited for, just before the request's usage record is
+   * written (a mirror puts its comparison, and its judge's verdict, in it).
+   */
+  onAnswer?(text: string): void | Promise<void>;
 }
 
 /** A streamed answer as a whole (the finish event's, when the request asked to gather it). */
@@ -741,7 +744,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           const a = guard ? await guardAnswer(guard, hit, r.signal) : hit;
           answered = a.text;
           servedBy = hit.deployment;
-          r.onAnswer?.(a.text);
+          if (r.onAnswer) await r.onAnswer(a.text);
           record(r, plan, ex, "ok", undefined, { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(status) }, guard);
           return {
             ...summary(ex, status, hit, cp?.semantic?.similarity),
@@ -782,7 +785,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           throw billed(err, ex);
         });
         answered = o.text;
-        r.onAnswer?.(o.text);
+        if (r.onAnswer) await r.onAnswer(o.text);
         record(r, plan, ex, "ok", undefined, undefined, guard);
         if (cp?.store || done) {
           stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls, o.reasoningBlocks);
@@ -869,7 +872,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
               for (const events of replay(answerOf(ex, first.text, first.reasoning, first.refusal, first.toolCalls, first.reasoningBlocks))) yield { type: "delta", events };
               finished = true;
               answered = first.text;
-              r.onAnswer?.(first.text);
+              if (r.onAnswer) await r.onAnswer(first.text);
               learnOutput(routed.exec, plan, ex);
               yield { type: "finish", summary: { ...summary(ex, cacheStatus), adjustments: withOutput([], guard), ...(web ? { citations: citationsIn(first.text, web.results), webSearch: w } : {}), ...(files ? { fileSearch: files } : {}) }, ...(r.gather ? { answer: gatheredAnswer(first.text, first.reasoning, first.refusal, first.toolCalls) } : {}) };
               return;
@@ -886,7 +889,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           for (const events of batches) yield { type: "delta", events };
           finished = true;
           answered = hit.text;
-          r.onAnswer?.(hit.text);
+          if (r.onAnswer) await r.onAnswer(hit.text);
           yield { type: "finish", summary: { ...summary(ex, cacheStatus, hit, cp?.semantic?.similarity), adjustments: withOutput([], guard) }, ...(r.gather ? { answer: gatheredAnswer(hit.text, hit.reasoning, hit.refusal, hit.toolCalls) } : {}) };
           return;
         }
@@ -977,7 +980,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
             finished = true;
             if (collect) {
               answered = text;
-              r.onAnswer?.(text);
+              if (r.onAnswer) await r.onAnswer(text);
             }
             learnOutput(routed.exec, plan, ex);
             yield {

@@ -16,7 +16,7 @@
 // request beyond it is counted as skipped, never queued.
 
 import { randomBytes } from "node:crypto";
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from "@opentelemetry/api";
 import type { MirrorConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { ChatMessage } from "../providers/types.ts";
@@ -55,7 +55,14 @@ export const MIRROR_META = {
   primaryTtftMs: "signalbox.mirror.primary_ttft_ms",
   primaryOutputTokens: "signalbox.mirror.primary_output_tokens",
   primaryCostNanos: "signalbox.mirror.primary_cost_nano_usd",
+  /** The judge's verdict: "mirror" (the candidate's answer is better), "route", "tie", or "failed" (no verdict). */
+  verdict: "signalbox.mirror.verdict",
+  verdictReason: "signalbox.mirror.verdict_reason",
+  /** On the judge's own record: the mirror it judged. */
+  judgeOf: "signalbox.mirror.judge_of",
 } as const;
+
+export type Verdict = "mirror" | "route" | "tie" | "failed";
 
 /** The tag every mirror's usage record carries. */
 export const MIRROR_TAG = "mirror";
@@ -65,6 +72,7 @@ export interface MirrorOutcome {
   /** The mirror's own trace (linked to the request it copies). */
   traceId: string;
   similarity?: number;
+  verdict?: Verdict;
 }
 
 export interface Mirrors {
@@ -124,18 +132,26 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
     const traceId = span?.spanContext().traceId ?? randomBytes(16).toString("hex");
     const started = performance.now();
     let similarity: number | undefined;
+    let verdict: Verdict | undefined;
+    const ctx = span ? trace.setSpan(ROOT_CONTEXT, span) : undefined;
     const req: EngineRequest = {
       call,
-      ri: { id: call.id, traceId, arrivedAt: started, ...(span ? { otel: trace.setSpan(ROOT_CONTEXT, span) } : {}) },
+      ri: { id: call.id, traceId, arrivedAt: started, ...(ctx ? { otel: ctx } : {}) },
       signal: stopping.signal,
       cache: { mode: "bypass" },
       statusOf: r.statusOf,
       gather: true,
-      // Before the mirror's usage record is written: how alike the two answers are goes in it.
-      onAnswer(text) {
+      // Before the mirror's usage record is written: how alike the two answers are, and the judge's
+      // verdict, go in it.
+      async onAnswer(text) {
         if (primary.text === undefined) return;
         similarity = wordSimilarity(primary.text, text);
         call.metadata[MIRROR_META.similarity] = similarity.toFixed(3);
+        if (!cfg.judge) return;
+        const j = await judge(cfg.judge, r, route, call, messages, primary.text, text, traceId, ctx);
+        verdict = j.verdict;
+        call.metadata[MIRROR_META.verdict] = j.verdict;
+        if (j.reason) call.metadata[MIRROR_META.verdictReason] = j.reason;
       },
     };
     let mirror: MirrorSide;
@@ -157,9 +173,10 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
       "signalbox.mirror.primary_status": primary.status,
       "signalbox.mirror.primary_deployment": primary.deployment,
       ...(similarity !== undefined ? { "signalbox.mirror.similarity": similarity } : {}),
+      ...(verdict !== undefined ? { "signalbox.mirror.verdict": verdict } : {}),
     });
     span?.end();
-    core.metrics.mirror(route, cfg.target, mirror.status === "ok" ? "ok" : "failed", mirror.latencyMs / 1000, similarity);
+    core.metrics.mirror(route, cfg.target, mirror.status === "ok" ? "ok" : "failed", mirror.latencyMs / 1000, similarity, verdict);
     log("info", "mirror compared", {
       route,
       target: cfg.target,
@@ -170,8 +187,51 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
       primary: p,
       mirror,
       ...(similarity !== undefined ? { similarity: Number(similarity.toFixed(3)) } : {}),
+      ...(verdict !== undefined ? { verdict } : {}),
     });
-    return { mirror, traceId, ...(similarity !== undefined ? { similarity } : {}) };
+    return { mirror, traceId, ...(similarity !== undefined ? { similarity } : {}), ...(verdict !== undefined ? { verdict } : {}) };
+  }
+
+  /**
+   * The judge: a chat request of the caller's (outside its limits, like the mirror; tagged mirror,
+   * its record naming the mirror it judged) that reads the question and both answers, in an order
+   * drawn each time (judges favour a position), and says which is better. Whatever goes wrong is
+   * the verdict "failed", never the mirror's failure.
+   */
+  async function judge(model: string, r: EngineRequest, route: string, mirrorCall: ChatCall, messages: ChatMessage[], routeText: string, mirrorText: string, traceId: string, ctx: Context | undefined): Promise<{ verdict: Verdict; reason?: string }> {
+    const mirrorFirst = Math.random() < 0.5;
+    const [one, two] = mirrorFirst ? [mirrorText, routeText] : [routeText, mirrorText];
+    const call: ChatCall = {
+      id: newRequestId(),
+      model,
+      routing: { fallbacks: [], noFallback: false, requiredCapabilities: [], timeouts: {}, fallbackOnContentFilter: false },
+      tags: [MIRROR_TAG],
+      metadata: { [MIRROR_META.judgeOf]: mirrorCall.id, [MIRROR_META.route]: route },
+      caller: { ...r.call.caller, allow: [] },
+      request: {
+        messages: [
+          { role: "system", content: [{ type: "text", text: JUDGE_PROMPT }] },
+          { role: "user", content: [{ type: "text", text: judgeInput(messages, one, two) }] },
+        ],
+        temperature: 0,
+        maxOutputTokens: 400,
+      },
+      stream: false,
+      mirrorOf: r.call.id,
+    };
+    try {
+      const a = await engine().complete({ call, ri: { id: call.id, traceId, arrivedAt: performance.now(), ...(ctx ? { otel: ctx } : {}) }, signal: stopping.signal, cache: { mode: "bypass" }, statusOf: r.statusOf });
+      const v = readVerdict(a.text);
+      if (!v) {
+        log("warn", "mirror judge: no verdict in its answer", { route, judge: model, mirror_request_id: mirrorCall.id, judge_request_id: call.id });
+        return { verdict: "failed" };
+      }
+      const verdict: Verdict = v.better === "tie" ? "tie" : (v.better === "1") === mirrorFirst ? "mirror" : "route";
+      return { verdict, ...(v.reason ? { reason: v.reason } : {}) };
+    } catch (err) {
+      log("warn", "mirror judge failed", { route, judge: model, mirror_request_id: mirrorCall.id, error: String((err as Error)?.message ?? err) });
+      return { verdict: "failed" };
+    }
   }
 
   return {
@@ -235,4 +295,39 @@ export function wordSimilarity(a: string, b: string): number {
   }
   for (const n of y.values()) ny += n * n;
   return Math.min(1, dot / Math.sqrt(nx * ny));
+}
+
+/** What the judge is told. */
+export const JUDGE_PROMPT =
+  "You compare two answers to the same request. Judge which answer serves the user better: correct, complete, following the request's instructions, and clear. Length is not merit. " +
+  'Reply with one line of JSON only: {"better": "1" | "2" | "tie", "reason": "<one short sentence>"}.';
+
+/** Characters of the request and of each answer the judge reads (the start of each). */
+const JUDGE_CHARS = { request: 6000, answer: 8000 };
+
+const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}\n[… cut]` : s);
+
+/** The request (its system and user text, the last turns first to go) and the two answers, as the judge reads them. */
+export function judgeInput(messages: readonly ChatMessage[], one: string, two: string): string {
+  const turns = messages
+    .filter((m) => m.role === "system" || m.role === "user" || m.role === "developer")
+    .map((m) => `${m.role}: ${m.content.map((p) => (p.type === "text" ? p.text : `[${p.type}]`)).join(" ")}`);
+  let request = turns.join("\n");
+  if (request.length > JUDGE_CHARS.request) request = `[… earlier turns cut]\n${request.slice(-JUDGE_CHARS.request)}`;
+  return `<request>\n${request}\n</request>\n\n<answer_1>\n${cut(one, JUDGE_CHARS.answer)}\n</answer_1>\n\n<answer_2>\n${cut(two, JUDGE_CHARS.answer)}\n</answer_2>`;
+}
+
+/** The judge's verdict from its answer: the JSON object it was asked for (in a code fence or prose too), else undefined. */
+export function readVerdict(text: string): { better: "1" | "2" | "tie"; reason?: string } | undefined {
+  for (const m of text.matchAll(/\{[^{}]*\}/g)) {
+    try {
+      const o = JSON.parse(m[0]) as { better?: unknown; reason?: unknown };
+      const b = String(o.better ?? "").trim().toLowerCase();
+      if (b === "1" || b === "2" || b === "tie") return { better: b, ...(typeof o.reason === "string" && o.reason.trim() ? { reason: o.reason.trim().slice(0, 300) } : {}) };
+    } catch {
+      // not this one
+    }
+  }
+  const loose = /"better"\s*:\s*"?(1|2|tie)"?/i.exec(text);
+  return loose ? { better: loose[1].toLowerCase() as "1" | "2" | "tie" } : undefined;
 }

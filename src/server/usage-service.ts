@@ -28,7 +28,7 @@ import {
   GetMirrorReportResponseSchema,
   type GetMirrorReportRequest,
 } from "../../gen/signalbox/v1/usage_pb.ts";
-import { mirrorReport, type SideSummary } from "../usage/mirror-report.ts";
+import { mirrorReport, type MirrorPairRow, type SideSummary } from "../usage/mirror-report.ts";
 import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import type { UsageRecord } from "../usage/record.ts";
@@ -123,6 +123,8 @@ export function rowToPb(r: UsageRow): PbUsageRow {
     p95LatencyMs: r.p95LatencyMs,
   });
 }
+
+const pairToPb = (p: MirrorPairRow) => ({ requestId: p.requestId, mirrorRequestId: p.mirrorRequestId, similarity: p.similarity, time: timestampFromMs(p.time), mirrorTraceId: p.mirrorTraceId, verdict: p.verdict, verdictReason: p.verdictReason });
 
 export function recordToPb(r: UsageRecord): RequestRecord {
   return create(RequestRecordSchema, {
@@ -247,7 +249,12 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
           meanSimilarity: m.meanSimilarity,
           mirrorFailedOnly: BigInt(m.mirrorFailedOnly),
           mirrorAnsweredOnly: BigInt(m.mirrorAnsweredOnly),
-          leastAlike: m.leastAlike.map((p) => ({ requestId: p.requestId, mirrorRequestId: p.mirrorRequestId, similarity: p.similarity, time: timestampFromMs(p.time), mirrorTraceId: p.mirrorTraceId })),
+          leastAlike: m.leastAlike.map(pairToPb),
+          judged: BigInt(m.judged),
+          mirrorBetter: BigInt(m.mirrorBetter),
+          routeBetter: BigInt(m.routeBetter),
+          ties: BigInt(m.ties),
+          routeBetterPairs: m.routeBetterPairs.map(pairToPb),
         })),
         recordsRead: BigInt(r.recordsRead),
         truncated: r.truncated,

@@ -38,7 +38,7 @@ export interface GatewayMetrics {
   /** One file of a vector store indexed: completed (with its chunks), failed or cancelled. */
   vectorFileIndexed(outcome: string, chunks: number): void;
   /** One mirrored request (src/engine/mirror.ts): answered, failed (with its duration and, when both answered, the answers' similarity) or skipped (the route's bound). */
-  mirror(route: string, target: string, outcome: "ok" | "failed" | "skipped", seconds?: number, similarity?: number): void;
+  mirror(route: string, target: string, outcome: "ok" | "failed" | "skipped", seconds?: number, similarity?: number, verdict?: string): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** What reports the spending caps of deployments and providers (signalbox_spend_cap_limit_usd, signalbox_spend_cap_spent_usd). */
@@ -215,6 +215,7 @@ export function createMetrics(): GatewayMetrics {
   const vectorFiles = counter("signalbox.vector_store.files", "Files of vector stores indexed, by outcome (completed, failed, cancelled)", ["outcome"]);
   const vectorChunks = counter("signalbox.vector_store.chunks", "Chunks embedded for vector stores", []);
   const mirrors = counter("signalbox.mirror.requests", "Mirrored requests by route, target and outcome (ok, failed, skipped: over the route's max_in_flight)", ["route", "target", "outcome"]);
+  const mirrorVerdicts = counter("signalbox.mirror.verdicts", "A mirror judge's verdicts by route, target and verdict (mirror: the candidate's answer better; route; tie; failed: no verdict)", ["route", "target", "verdict"]);
   const mirrorDuration = histogram("signalbox.mirror.duration", "s", "Duration of mirrored requests, by route and target", SECONDS_BUCKETS, ["route", "target"]);
   const mirrorSimilarity = histogram(
     "signalbox.mirror.similarity",
@@ -294,8 +295,9 @@ export function createMetrics(): GatewayMetrics {
       vectorFiles.add(1, outcome);
       if (chunks) vectorChunks.add(chunks);
     },
-    mirror(route, target, outcome, seconds, similarity) {
+    mirror(route, target, outcome, seconds, similarity, verdict) {
       mirrors.add(1, route, target, outcome);
+      if (verdict !== undefined) mirrorVerdicts.add(1, route, target, verdict);
       if (seconds !== undefined) mirrorDuration.record(seconds, route, target);
       if (similarity !== undefined) mirrorSimilarity.record(similarity, route, target);
     },

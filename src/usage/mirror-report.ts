@@ -30,6 +30,8 @@ export interface MirrorPairRow {
   similarity: number;
   time: number;
   mirrorTraceId: string;
+  verdict: string;
+  verdictReason: string;
 }
 
 export interface MirrorSummaryRow {
@@ -43,6 +45,11 @@ export interface MirrorSummaryRow {
   mirrorFailedOnly: number;
   mirrorAnsweredOnly: number;
   leastAlike: MirrorPairRow[];
+  judged: number;
+  mirrorBetter: number;
+  routeBetter: number;
+  ties: number;
+  routeBetterPairs: MirrorPairRow[];
 }
 
 export interface MirrorReport {
@@ -126,8 +133,23 @@ export function summariseMirrors(records: UsageRecord[], leastAlike: number): Mi
     for (const r of g) {
       const sim = num(r.metadata[MIRROR_META.similarity]);
       if (sim === undefined || r.status !== "ok") continue;
-      pairs.push({ requestId: r.metadata[MIRROR_META.of] ?? "", mirrorRequestId: r.id, similarity: sim, time: r.time, mirrorTraceId: r.traceId });
+      pairs.push({
+        requestId: r.metadata[MIRROR_META.of] ?? "",
+        mirrorRequestId: r.id,
+        similarity: sim,
+        time: r.time,
+        mirrorTraceId: r.traceId,
+        verdict: r.metadata[MIRROR_META.verdict] ?? "",
+        verdictReason: r.metadata[MIRROR_META.verdictReason] ?? "",
+      });
     }
+    const verdicts = { mirror: 0, route: 0, tie: 0, judged: 0 };
+    for (const p of pairs) {
+      if (!p.verdict) continue;
+      verdicts.judged++;
+      if (p.verdict === "mirror" || p.verdict === "route" || p.verdict === "tie") verdicts[p.verdict]++;
+    }
+    const routeBetterPairs = pairs.filter((p) => p.verdict === "route").sort((a, b) => b.time - a.time).slice(0, leastAlike);
     pairs.sort((a, b) => a.similarity - b.similarity || b.time - a.time);
     let failedOnly = 0;
     let answeredOnly = 0;
@@ -148,6 +170,11 @@ export function summariseMirrors(records: UsageRecord[], leastAlike: number): Mi
       mirrorFailedOnly: failedOnly,
       mirrorAnsweredOnly: answeredOnly,
       leastAlike: pairs.slice(0, leastAlike),
+      judged: verdicts.judged,
+      mirrorBetter: verdicts.mirror,
+      routeBetter: verdicts.route,
+      ties: verdicts.tie,
+      routeBetterPairs,
     };
   });
   return rows.sort((a, b) => a.route.localeCompare(b.route) || a.target.localeCompare(b.target));

@@ -23,13 +23,16 @@ const YAML = `
 providers:
   - { name: mock, type: mock }
   - { name: flaky, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }
+  - { name: judge, type: mock, mock: { reply: 'The second one. {"better": "2", "reason": "It is longer."}' } }
 deployments:
   - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
   - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 3, output: 4 } }
   - { id: mock/flaky, provider: flaky, model: mock-flaky, pricing: { input: 1, output: 1 } }
+  - { id: mock/judge, provider: judge, model: mock-judge, pricing: { input: 1, output: 1 } }
 routes:
   - { name: chat, targets: [mock/a], mirror: { target: mock/b } }
   - { name: down, targets: [mock/flaky], retry: { max_retries: 0 }, mirror: { target: mock/b } }
+  - { name: judged, targets: [mock/a], mirror: { target: mock/b, judge: mock/judge } }
 keys:
   - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
   - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
@@ -52,6 +55,7 @@ describe("signalbox mirrors", () => {
     const a = createSignalboxClient({ baseUrl: g.url, apiKey: TEAM_A });
     for (let i = 0; i < 3; i++) await a.chat.complete({ model: "chat", messages: [userText(`question number ${i}`)] });
     await a.chat.complete({ model: "down", messages: [userText("will it answer")] }).catch(() => {});
+    await a.chat.complete({ model: "judged", messages: [userText("judge this")] });
     for (let i = 0; i < 300 && g.gw.engine.mirrors.running() > 0; i++) await new Promise((r) => setTimeout(r, 10));
   });
   after(async () => {
@@ -73,6 +77,10 @@ describe("signalbox mirrors", () => {
     assert.match(r.stdout, /chat → mock\/b: 3 mirrored, 3 compared, mean similarity \d\.\d{3}; the mirror failed where the route answered 0, answered where it failed 0/);
     assert.match(r.stdout, /down → mock\/b: 1 mirrored, 0 compared, mean similarity -; the mirror failed where the route answered 0, answered where it failed 1/);
     assert.match(r.stdout, /least alike:\nSIMILARITY +REQUEST +MIRROR REQUEST +TIME\n +\d\.\d{3} +req_/);
+    // The judged route: the judge's line, and the verdict on its pair (answer 2 is the mirror's or the route's, as drawn).
+    assert.match(r.stdout, /judged → mock\/b: 1 mirrored, 1 compared/);
+    assert.match(r.stdout, /judge: the mirror's answer better [01], the route's [01], as good 0, of 1 judged\n/);
+    assert.match(r.stdout, /SIMILARITY +REQUEST +MIRROR REQUEST +TIME +VERDICT +WHY\n +\d\.\d{3} +req_\S+ +req_\S+ +.+ +(mirror|route) better +It is longer\./);
   });
 
   test("--route, --least-alike; --csv one row per route and target; --json the API's answer; on Node 20 too", async () => {
@@ -82,16 +90,17 @@ describe("signalbox mirrors", () => {
 
     const c = ok(await cli(["mirrors", "--csv"]));
     const lines = c.stdout.trimEnd().split("\r\n").map((l) => l.split(","));
-    assert.deepEqual(lines[0].slice(0, 8), ["route", "target", "count", "compared", "mean_similarity", "mirror_failed_only", "mirror_answered_only", "route_ok"]);
-    assert.deepEqual(lines.slice(1).map((l) => [l[0], l[1], l[2]]), [
-      ["chat", "mock/b", "3"],
-      ["down", "mock/b", "1"],
+    assert.deepEqual(lines[0].slice(0, 12), ["route", "target", "count", "compared", "mean_similarity", "mirror_failed_only", "mirror_answered_only", "judged", "mirror_better", "route_better", "ties", "route_ok"]);
+    assert.deepEqual(lines.slice(1).map((l) => [l[0], l[1], l[2], l[7]]), [
+      ["chat", "mock/b", "3", "0"],
+      ["down", "mock/b", "1", "0"],
+      ["judged", "mock/b", "1", "1"],
     ]);
 
     const j = ok(await cli(["mirrors", "--json"]));
     const api = await createSignalboxClient({ baseUrl: g.url, apiKey: TEAM_A }).usage.getMirrorReport({});
     const parsed = JSON.parse(j.stdout);
-    assert.equal(parsed.summaries.length, 2);
+    assert.equal(parsed.summaries.length, 3);
     assert.deepEqual(
       parsed.summaries.map((s: { route: string; count: string }) => [s.route, s.count]),
       (toJson(GetMirrorReportResponseSchema, api) as { summaries: { route: string; count: string }[] }).summaries.map((s) => [s.route, s.count]),

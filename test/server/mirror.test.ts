@@ -36,6 +36,7 @@ deployments:
   - { id: openai/gpt-4o-mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
   - { id: anthropic/claude, provider: anthropic, model: claude-haiku-4-5, pricing: { input: 1, output: 5 } }
   - { id: openai/embed, provider: openai, model: text-embedding-3-small, operations: [embeddings], pricing: { input: 0.02, output: 0 } }
+  - { id: openai/judge, provider: openai, model: gpt-4o, pricing: { input: 2.5, output: 10 } }
 guardrails:
   - { name: pii, kind: pii, action: redact, stage: input, pii: { categories: [email] } }
   - { name: no-secrets, kind: deny, action: block, stage: input, deny: { words: [topsecret] } }
@@ -54,6 +55,9 @@ routes:
   - name: one-at-a-time
     targets: [openai/gpt-4o-mini]
     mirror: { target: anthropic/claude, max_in_flight: 1 }
+  - name: judged
+    targets: [openai/gpt-4o-mini]
+    mirror: { target: anthropic/claude, judge: openai/judge }
 keys:
   - { name: caller, hash: "${hashKey(KEY)}", team: product }
   - { name: other, hash: "${hashKey(OTHER)}", team: elsewhere }
@@ -241,6 +245,53 @@ describe("traffic mirroring", () => {
     assert.match(metrics, /signalbox_mirror_similarity_bucket\{route="chat",target="anthropic\/claude",le="1"\} \d+/);
   });
 
+  test("a judge reads the question and both answers, in a drawn order, and its verdict goes in the mirror's record and the report", async (t) => {
+    const admin = client(ADMIN);
+    const ask = async (draw: number, routeText: string, mirrorText: string, judgeSays: string) => {
+      openai.reset();
+      anthropic.reset();
+      openai.script([{ kind: "text", text: routeText }, { kind: "text", text: judgeSays }]);
+      anthropic.script({ kind: "text", text: mirrorText });
+      const random = t.mock.method(Math, "random", () => draw);
+      try {
+        const a = await admin.chat.complete({ model: "judged", messages: [userText("Name three primary colours.")] });
+        assert.equal((a.message?.content ?? []).map((p) => (p.part.case === "text" ? p.part.value : "")).join(""), routeText);
+        const m = await mirrorOf(a.id);
+        return { a, m, judgeBody: openai.requests[1]?.body as { model: string; temperature?: number; messages: { role: string; content: string }[] } };
+      } finally {
+        random.mock.restore();
+      }
+    };
+    // Drawn 0.1: the mirror's answer is answer 1; the judge prefers answer 1: the mirror is better.
+    const first = await ask(0.1, "Red.", "Red, yellow and blue.", 'Sure: {"better": "1", "reason": "Answer 1 names all three."}');
+    assert.equal(first.judgeBody.model, "gpt-4o");
+    assert.equal(first.judgeBody.temperature, 0);
+    const input = first.judgeBody.messages.map((x) => (typeof x.content === "string" ? x.content : JSON.stringify(x.content))).join("\n");
+    assert.match(input, /Name three primary colours\./);
+    assert.ok(input.indexOf("Red, yellow and blue.") < input.indexOf("<answer_2>") && input.lastIndexOf("Red.") > input.indexOf("<answer_2>"), input);
+    assert.equal(first.m.metadata["signalbox.mirror.verdict"], "mirror");
+    assert.equal(first.m.metadata["signalbox.mirror.verdict_reason"], "Answer 1 names all three.");
+    // The judge's own record: the caller's, tagged mirror, naming the mirror it judged.
+    const judgeRecord = records().find((x) => x.metadata["signalbox.mirror.judge_of"] === first.m.id)!;
+    assert.deepEqual([judgeRecord.model, judgeRecord.key, judgeRecord.tags, judgeRecord.status], ["openai/judge", "admin", ["mirror"], "ok"]);
+    assert.equal(judgeRecord.traceId, first.m.traceId);
+
+    // Drawn 0.9: the route's answer is answer 1; the judge prefers answer 1 again: the route is better.
+    const second = await ask(0.9, "Red, yellow and blue.", "Green.", '{"better":"1","reason":"The other is wrong."}');
+    assert.equal(second.m.metadata["signalbox.mirror.verdict"], "route");
+    // No verdict in the judge's answer: "failed", the mirror's record still written.
+    const third = await ask(0.9, "Red, blue, yellow.", "Blue, red, yellow.", "I cannot decide.");
+    assert.equal(third.m.metadata["signalbox.mirror.verdict"], "failed");
+    assert.equal(third.m.status, "ok");
+
+    const r = await admin.usage.getMirrorReport({ route: "judged" });
+    const s = r.summaries[0];
+    assert.deepEqual([Number(s.count), Number(s.judged), Number(s.mirrorBetter), Number(s.routeBetter), Number(s.ties)], [3, 3, 1, 1, 0]);
+    assert.deepEqual(s.routeBetterPairs.map((p) => [p.requestId, p.verdict, p.verdictReason]), [[second.a.id, "route", "The other is wrong."]]);
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    for (const v of ["mirror", "route", "failed"]) assert.match(metrics, new RegExp(`signalbox_mirror_verdicts_total\\{route="judged",target="anthropic/claude",verdict="${v}"\\} 1`));
+  });
+
   test("GetMirrorReport: both sides by route and target, how alike, the least alike pairs first; scoped to the caller", async () => {
     const admin = client(ADMIN);
     openai.script([{ kind: "text", text: "alpha beta gamma" }, { kind: "text", text: "one two three" }]);
@@ -289,6 +340,7 @@ describe("traffic mirroring", () => {
         ["guarded", "anthropic/claude", 100, 16],
         ["never", "anthropic/claude", 0, 16],
         ["one-at-a-time", "anthropic/claude", 100, 1],
+        ["judged", "anthropic/claude", 100, 16],
       ],
     );
     const bad = await admin.usage.getMirrorReport({ leastAlike: 51 }).catch((e: unknown) => e);
@@ -312,6 +364,8 @@ routes:
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, percent: 101 } }"), /routes\[0\]\.mirror\.percent/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, max_in_flight: 0 } }"), /routes\[0\]\.mirror\.max_in_flight/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: {} }"), /routes\[0\]\.mirror\.target/);
+    assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, judge: nobody } }"), /routes\[0\]\.mirror\.judge: unknown route, alias or deployment "nobody"/);
+    assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, judge: mock/embed } }"), /routes\[0\]\.mirror\.judge: deployment "mock\/embed" does not serve chat/);
     const ok = load("{ name: r, targets: [mock/a], mirror: { target: mock/a } }")();
     assert.deepEqual(ok.routes[0].mirror, { target: "mock/a", percent: 100, maxInFlight: 16 });
   });

@@ -36,6 +36,20 @@ const deploymentsOf = (s: MirrorSideSummary) =>
 
 const similarity = (v: number) => v.toFixed(3);
 
+const VERDICT: Record<string, string> = { mirror: "mirror better", route: "route better", tie: "as good", failed: "no verdict" };
+
+/** A table of pairs: the verdict columns only when a judge gave any. */
+function pairColumns(pairs: MirrorPair[]): Column<MirrorPair>[] {
+  const cols: Column<MirrorPair>[] = [
+    { header: "SIMILARITY", show: (p) => similarity(p.similarity), right: true },
+    { header: "REQUEST", show: (p) => p.requestId },
+    { header: "MIRROR REQUEST", show: (p) => p.mirrorRequestId },
+    { header: "TIME", show: (p) => time(p.time), raw: (p) => rfc3339(p.time) },
+  ];
+  if (pairs.some((p) => p.verdict)) cols.push({ header: "VERDICT", show: (p) => VERDICT[p.verdict] ?? p.verdict }, { header: "WHY", show: (p) => p.verdictReason });
+  return cols;
+}
+
 export function mirrorCommands(program: Command): void {
   program
     .command("mirrors")
@@ -86,6 +100,10 @@ export function mirrorCommands(program: Command): void {
           { header: "mean_similarity", show: (m) => String(Number(m.meanSimilarity.toFixed(4))) },
           { header: "mirror_failed_only", show: (m) => String(m.mirrorFailedOnly) },
           { header: "mirror_answered_only", show: (m) => String(m.mirrorAnsweredOnly) },
+          { header: "judged", show: (m) => String(m.judged) },
+          { header: "mirror_better", show: (m) => String(m.mirrorBetter) },
+          { header: "route_better", show: (m) => String(m.routeBetter) },
+          { header: "ties", show: (m) => String(m.ties) },
           ...side("route", (m) => m.primary),
           ...side("mirror", (m) => m.mirror),
         ];
@@ -112,15 +130,12 @@ export function mirrorCommands(program: Command): void {
       let text = table(cols, rows);
       for (const m of res.summaries) {
         text += `\n${section(`${m.route} → ${m.target}: ${count(m.count)} mirrored, ${count(m.compared)} compared, mean similarity ${m.compared ? similarity(m.meanSimilarity) : "-"}; the mirror failed where the route answered ${count(m.mirrorFailedOnly)}, answered where it failed ${count(m.mirrorAnsweredOnly)}`)}`;
-        if (m.leastAlike.length) {
-          const pairCols: Column<MirrorPair>[] = [
-            { header: "SIMILARITY", show: (p) => similarity(p.similarity), right: true },
-            { header: "REQUEST", show: (p) => p.requestId },
-            { header: "MIRROR REQUEST", show: (p) => p.mirrorRequestId },
-            { header: "TIME", show: (p) => time(p.time), raw: (p) => rfc3339(p.time) },
-          ];
-          text += `least alike:\n${table(pairCols, m.leastAlike)}`;
+        if (m.judged > 0n) {
+          const without = m.judged - m.mirrorBetter - m.routeBetter - m.ties;
+          text += section(`judge: the mirror's answer better ${count(m.mirrorBetter)}, the route's ${count(m.routeBetter)}, as good ${count(m.ties)}, of ${count(m.judged)} judged${without > 0n ? ` (${count(without)} without a verdict)` : ""}`);
         }
+        if (m.leastAlike.length) text += `least alike:\n${table(pairColumns(m.leastAlike), m.leastAlike)}`;
+        if (m.routeBetterPairs.length) text += `the judge preferred the route's answer:\n${table(pairColumns(m.routeBetterPairs), m.routeBetterPairs)}`;
       }
       if (res.truncated) text += `\n(only the newest ${count(res.recordsRead)} mirrored requests of the range were read: narrow it with --since/--until)\n`;
       await out(text);
