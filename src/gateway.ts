@@ -24,7 +24,7 @@ import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
 import type { Config } from "./config/types.ts";
-import { extendConfig, isMcpAllowEntry, isPassthroughAllowEntry, loadConfig } from "./config/load.ts";
+import { extendConfig, isMcpAllowEntry, isPassthroughAllowEntry, loadConfigWithSecrets, readSecretsDigest } from "./config/load.ts";
 import type { ApplyEntries } from "./control/entries.ts";
 import { MASTER_KEY_ENV, parsePreviousKeys, PREVIOUS_KEYS_ENV } from "./control/sealed.ts";
 import { configVersion, reconcile, reuseUnchanged, type ReloadResult } from "./config/reload.ts";
@@ -598,7 +598,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     let swap: Partial<GatewayCore>;
     let problems: ReturnType<typeof extendConfig>["problems"];
     try {
-      file = loadConfig(path);
+      file = await loadConfigWithSecrets(path);
       const extended = extendConfig(file, control.entries.opened());
       problems = extended.problems;
       next = reconcile(prev, extended.config);
@@ -620,6 +620,36 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     return { version, previousVersion, changes };
   }
   let reloading: Promise<unknown> = Promise.resolve();
+
+  // Secrets read from a secret manager (src/config/secrets.ts) are read again every refresh: a
+  // value that changed (a rotated key) reloads the configuration, as SIGHUP would. A source that
+  // cannot be read keeps the values in force, says so, and is tried again next time.
+  let secretsTimer: NodeJS.Timeout | undefined;
+  const refreshSecrets = async () => {
+    const path = opts.configPath;
+    const s = core.config.secrets;
+    if (!path || !s) return;
+    try {
+      const digest = await readSecretsDigest(path);
+      if (digest === core.config.secrets?.digest) {
+        metrics.secretRefresh("unchanged");
+        return;
+      }
+      metrics.secretRefresh("changed");
+      log("info", "secrets changed in their sources: reloading the configuration", { sources: s.sources });
+      await gateway.reload("secrets");
+    } catch (err) {
+      metrics.secretRefresh("failed");
+      log("warn", "secrets could not be read again: the values in force are kept", { sources: s.sources, error: (err as Error)?.message ?? String(err) });
+    }
+  };
+  const scheduleSecrets = () => {
+    const every = core.config.secrets?.refreshMs;
+    if (!every || !opts.configPath) return;
+    secretsTimer = setTimeout(() => void refreshSecrets().finally(scheduleSecrets), every);
+    secretsTimer.unref();
+  };
+  scheduleSecrets();
 
   const gateway: Gateway = {
     core,
@@ -665,6 +695,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(Health, healthService(health));
     },
     async close() {
+      clearTimeout(secretsTimer);
       checker.stop();
       spendCaps.stop();
       // Batch lines under way finish first (they record usage and write to the stores below).

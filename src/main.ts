@@ -3,7 +3,7 @@
 // drains on SIGTERM/SIGINT.
 
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "./config/load.ts";
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigWithSecrets } from "./config/load.ts";
 import { createGateway } from "./gateway.ts";
 import { startServer } from "./server/http.ts";
 import { CONSOLE_PATH, consoleBuilt } from "./server/console.ts";
@@ -26,7 +26,7 @@ async function main() {
   const path = values.config ?? process.env.SIGNALBOX_CONFIG ?? DEFAULT_CONFIG_PATH;
   let config;
   try {
-    config = loadConfig(path);
+    config = await loadConfigWithSecrets(path);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`signalbox: invalid configuration in ${path}\n  ${err.message}\n`);

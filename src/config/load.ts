@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
+import { hasSecretRefs, resolveSecrets, secretsOf, substituteSecrets, type SecretReader } from "./secrets.ts";
 import { lookupModel } from "./catalog.ts";
 import { resolvePricing, type RawPricing } from "./pricing.ts";
 import { log } from "../telemetry/log.ts";
@@ -941,7 +942,13 @@ function checkTaskCycles(routes: Map<string, RouteConfig>, aliases: Record<strin
 
 /** Validate a parsed YAML document (after env substitution) into a Config. */
 export function buildConfig(doc: unknown, env: Record<string, string | undefined> = process.env): Config {
-  const raw = rootSpec(substituteEnv(doc, env), "");
+  // The secrets section is checked on its own (secrets.ts); its references are read before this,
+  // by loadConfigWithSecrets: one left here was never read.
+  const secrets = secretsOf(doc, env);
+  const left = hasSecretRefs(doc);
+  if (left) throw new ConfigError(left, "a ${secret:…} reference is read from its source when the file is loaded (start the gateway with the file, or use loadConfigWithSecrets)");
+  const { secrets: _s, ...rest } = (doc ?? {}) as Record<string, unknown>;
+  const raw = rootSpec(substituteEnv(rest, env), "");
   const providers = new Map<string, ProviderConfig>();
   raw.providers.forEach((p: any, i: number) => {
     const path = `providers[${i}]`;
@@ -996,6 +1003,12 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     });
     for (const [name, target] of Object.entries(aliases)) listWildcardModel(target, `aliases.${name}`);
   }
+  // The deployments the background checks name: listed, or a model a wildcard deployment makes (made here, so a bad one is an error now, not a failed check every round).
+  (raw.healthChecks?.deployments ?? []).forEach((id: string, i: number) => {
+    const path = `health_checks.deployments[${i}]`;
+    listWildcardModel(id, path);
+    if (!deployments.has(id)) throw new ConfigError(path, `unknown deployment "${id}"${routes.has(id) || id in aliases ? " (a route or alias: name its deployments)" : ""}`);
+  });
   for (const [name, target] of Object.entries(aliases)) {
     if (routes.has(name) || deployments.has(name)) throw new ConfigError(`aliases.${name}`, `"${name}" is already a route or deployment`);
     if (!routes.has(target) && !deployments.has(target)) {
@@ -1050,6 +1063,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
   const prompts = finishPrompts(raw.prompts, (m) => routes.has(m) || m in aliases || deployments.has(m));
   const mcpServers = finishMcpServers(raw.mcpServers);
   return {
+    ...(secrets ? { secrets: { refreshMs: secrets.refreshMs, digest: "", sources: secrets.sources.map((x) => x.name) } } : {}),
     ...(mcpServers.length ? { mcpServers } : {}),
     ...(guardrails.length ? { guardrails } : {}),
     ...(raw.alerts.length ? { alerts: raw.alerts as AlertConfig[] } : {}),
@@ -1155,6 +1169,9 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
   };
   /** The spec with its name field filled from the entry's name (a different one is refused). */
   const named = (e: RuntimeEntry): Record<string, unknown> => {
+    // A stored spec reads neither the environment nor a secret manager: a reference would be sent as written.
+    const ref = hasSecretRefs(e.spec);
+    if (ref) throw new ConfigError(`spec.${ref}`, "${secret:…} references are read from the config file only; an entry made at run time takes its values as given");
     const field = NAME_FIELD[e.kind];
     const given = e.spec[field];
     if (given !== undefined && given !== e.name) throw new ConfigError(`spec.${field}`, `"${String(given)}" differs from the entry's name "${e.name}" (leave it out)`);
@@ -1403,6 +1420,31 @@ function finishPrompts(raw: any[], known: (model: string) => boolean): PromptCon
 
 /** Read, parse and validate a config file. */
 export function loadConfig(path: string, env: Record<string, string | undefined> = process.env): Config {
+  return buildConfig(readConfigDoc(path), env);
+}
+
+/**
+ * Load a config file whose strings may refer to a secret manager (`${secret:<source>:<path>#<field>}`,
+ * src/config/secrets.ts): every reference read from its source first, then the file built as
+ * loadConfig builds it. `config.secrets.digest` says which values are in force.
+ */
+export async function loadConfigWithSecrets(path: string, env: Record<string, string | undefined> = process.env, reader?: SecretReader): Promise<Config> {
+  return buildConfigWithSecrets(readConfigDoc(path), env, reader);
+}
+
+/** buildConfig for a parsed file with `${secret:…}` references: read, substituted, built. */
+export async function buildConfigWithSecrets(doc: unknown, env: Record<string, string | undefined> = process.env, reader?: SecretReader): Promise<Config> {
+  const resolved = await resolveSecrets(doc, env, reader);
+  const config = buildConfig(resolved.values.size ? substituteSecrets(doc, resolved.values) : doc, env);
+  return config.secrets ? { ...config, secrets: { ...config.secrets, digest: resolved.digest } } : config;
+}
+
+/** The digest of a config file's secrets as their sources hold them now (a refresh compares it with the one in force). */
+export async function readSecretsDigest(path: string, env: Record<string, string | undefined> = process.env, reader?: SecretReader): Promise<string> {
+  return (await resolveSecrets(readConfigDoc(path), env, reader)).digest;
+}
+
+function readConfigDoc(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -1415,5 +1457,5 @@ export function loadConfig(path: string, env: Record<string, string | undefined>
   } catch (err) {
     throw new ConfigError("", `${path} is not valid YAML: ${(err as Error).message}`);
   }
-  return buildConfig(doc, env);
+  return doc;
 }

@@ -597,6 +597,11 @@ export interface SsoConfig {
 }
 
 export interface Config {
+  /**
+   * With `${secret:…}` references (src/config/secrets.ts): how often every source is read again, and
+   * a digest of the values read (a refresh that reads another digest reloads). Absent: none.
+   */
+  secrets?: { refreshMs: number; digest: string; sources: string[] };
   server: ServerConfig;
   console: ConsoleConfig;
   providers: ProviderConfig[];

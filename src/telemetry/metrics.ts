@@ -39,6 +39,8 @@ export interface GatewayMetrics {
   vectorFileIndexed(outcome: string, chunks: number): void;
   /** One mirrored request (src/engine/mirror.ts): answered, failed (with its duration and, when both answered, the answers' similarity) or skipped (the route's bound). */
   mirror(route: string, target: string, outcome: "ok" | "failed" | "skipped", seconds?: number, similarity?: number, verdict?: string): void;
+  /** One refresh of the secrets read from secret managers: unchanged, changed (the config reloaded) or failed (the values in force kept). */
+  secretRefresh(outcome: "unchanged" | "changed" | "failed"): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** What reports the spending caps of deployments and providers (signalbox_spend_cap_limit_usd, signalbox_spend_cap_spent_usd). */
@@ -224,6 +226,7 @@ export function createMetrics(): GatewayMetrics {
     [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
     ["route", "target"],
   );
+  const secretRefreshes = counter("signalbox.secrets.refreshes", "Refreshes of the secrets read from secret managers, by outcome (unchanged; changed: the configuration reloaded; failed: the values in force kept)", ["outcome"]);
   const reloads = counter("signalbox.config.reloads", "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)", ["outcome"]);
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
   reloads.add(0, "ok");
@@ -278,6 +281,9 @@ export function createMetrics(): GatewayMetrics {
     },
     configVersion(v) {
       version = v;
+    },
+    secretRefresh(outcome) {
+      secretRefreshes.add(1, outcome);
     },
     configReload(outcome) {
       reloads.add(1, outcome);

@@ -104,6 +104,15 @@ test("dangling references name their path", () => {
   rejects(`${BASE}\naliases: { fast: mock/zz }`, 'aliases.fast: unknown route or deployment "mock/zz"');
 });
 
+test("health_checks.deployments must name deployments (listed, or a model a wildcard makes)", () => {
+  rejects(`${BASE}\nhealth_checks: { interval_seconds: 60, deployments: [mock/a, mock/zz] }`, 'health_checks.deployments[1]: unknown deployment "mock/zz"');
+  rejects(`${BASE}\nhealth_checks: { interval_seconds: 60, deployments: [chat] }`, 'health_checks.deployments[0]: unknown deployment "chat" (a route or alias: name its deployments)');
+  assert.deepEqual(build(`${BASE}\nhealth_checks: { interval_seconds: 60, deployments: [mock/a] }`).healthChecks?.deployments, ["mock/a"]);
+  const wild = `${BASE.replace("deployments:\n", "deployments:\n  - { id: \"openai/*\", provider: openai, model: \"*\" }\n")}\nhealth_checks: { interval_seconds: 60, deployments: [openai/gpt-4o-mini] }`;
+  const c = build(wild);
+  assert.ok(c.deployments.some((d) => d.id === "openai/gpt-4o-mini"));
+});
+
 test("an embeddings deployment on a provider without an embeddings API is refused at load", () => {
   const yaml = `
 providers:

@@ -1,0 +1,190 @@
+// Provider keys from secret managers (src/config/secrets.ts), through a real gateway started from a
+// config file: HashiCorp Vault (KV v2, a token and Kubernetes auth), AWS Secrets Manager (SigV4
+// checked by the fake) and a mounted file, each fake over real HTTP (test/fakes/secret-managers.ts).
+// Each provider gets its key from its source; a key rotated in its source reaches the provider
+// within a refresh, with no restart (the config reloads, naming what changed and never a value); a
+// source that goes away keeps the keys in force and says so; bad references are errors naming the
+// field; no value is ever in a log line, an error or the audit log.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parse } from "yaml";
+import { buildConfig, buildConfigWithSecrets, ConfigError, extendConfig, loadConfigWithSecrets } from "../../src/config/load.ts";
+import { createGateway, type Gateway } from "../../src/gateway.ts";
+import { startServer, type RunningServer } from "../../src/server/http.ts";
+import { setLogSink } from "../../src/telemetry/log.ts";
+import { createMemoryUsageSink } from "../../src/usage/record.ts";
+import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type FakeAnthropic } from "../fakes/anthropic.ts";
+import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { FAKE_AWS, startFakeSecretsManager, startFakeVault, type FakeSecretsManager, type FakeVault } from "../fakes/secret-managers.ts";
+import { NODE24 } from "../helpers/cli.ts";
+import { poll } from "../helpers/wait.ts";
+
+// Secret values, assembled at run time.
+const V = (...p: string[]) => p.join("-");
+const OPENAI_V1 = V("sk", "vault", "one", "0001");
+const OPENAI_V2 = V("sk", "vault", "two", "0002");
+const ANTHROPIC_V1 = ANTHROPIC_TEST_KEY;
+const FILE_V1 = V("sk", "file", "one", "0003");
+const FILE_V2 = V("sk", "file", "two", "0004");
+const ROOT = V("hvs", "root", "token");
+const JWT = V("eyJ", "service", "account");
+
+describe("secrets from secret managers", () => {
+  let vault: FakeVault;
+  let aws: FakeSecretsManager;
+  let openai: FakeOpenAI;
+  let local: FakeOpenAI;
+  let anthropic: FakeAnthropic;
+  let dir: string;
+  let file: string;
+  let keyFile: string;
+  let gw: Gateway;
+  let server: RunningServer;
+  const logs: string[] = [];
+  const values = () => [OPENAI_V1, OPENAI_V2, FILE_V1, FILE_V2, ROOT, JWT, FAKE_AWS.secretAccessKey];
+
+  const yaml = (refresh = 1) => `
+secrets:
+  refresh_seconds: ${refresh}
+  sources:
+    - { name: vault, type: vault, url: ${vault.url}, token: ${ROOT} }
+    - { name: k8s-vault, type: vault, url: ${vault.url}, kubernetes_role: signalbox, jwt_file: ${join(dir, "sa-token")} }
+    - { name: aws, type: aws_secrets_manager, region: ${aws.region}, url: ${aws.url}, access_key_id: ${FAKE_AWS.accessKeyId}, secret_access_key: "${FAKE_AWS.secretAccessKey}" }
+    - { name: files, type: file }
+providers:
+  - { name: openai, type: openai, base_url: ${openai.url}, api_key: "\${secret:vault:llm/openai#api_key}" }
+  - { name: anthropic, type: anthropic, base_url: "${anthropic.url}", api_key: "\${secret:aws:prod/llm#anthropic}" }
+  - { name: local, type: openai-compatible, base_url: ${local.url}, api_key: "\${secret:files:${keyFile}}" }
+  - { name: other, type: openai, base_url: ${openai.url}, api_key: "\${secret:k8s-vault:llm/openai#api_key}" }
+deployments:
+  - { id: openai/mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+  - { id: anthropic/haiku, provider: anthropic, model: claude-haiku-4-5, pricing: { input: 1, output: 5 } }
+  - { id: local/llama, provider: local, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
+  - { id: other/mini, provider: other, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+`;
+
+  const ask = async (model: string) => {
+    const r = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }) });
+    assert.equal(r.status, 200, await r.clone().text());
+    return r.json();
+  };
+  const bearerOf = (f: FakeOpenAI) => String(f.requests.at(-1)?.headers.authorization ?? "");
+  const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
+
+  before(async () => {
+    setLogSink((l) => logs.push(l));
+    dir = mkdtempSync(join(tmpdir(), "signalbox-secrets-"));
+    keyFile = join(dir, "local-key");
+    writeFileSync(keyFile, `${FILE_V1}\n`);
+    writeFileSync(join(dir, "sa-token"), JWT);
+    vault = await startFakeVault();
+    vault.token(ROOT);
+    vault.role("signalbox", JWT);
+    vault.put("secret/llm/openai", { api_key: OPENAI_V1, org: "acme" });
+    aws = await startFakeSecretsManager();
+    aws.put("prod/llm", JSON.stringify({ anthropic: ANTHROPIC_V1 }));
+    openai = await startFakeOpenAI({ apiKey: null });
+    local = await startFakeOpenAI({ apiKey: null });
+    anthropic = await startFakeAnthropic();
+    file = join(dir, "gateway.yaml");
+    writeFileSync(file, yaml());
+    gw = await createGateway(await loadConfigWithSecrets(file), { usage: createMemoryUsageSink(), configPath: file });
+    server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
+  });
+  after(async () => {
+    await server?.shutdown(0);
+    await Promise.all([vault?.close(), aws?.close(), openai?.close(), local?.close(), anthropic?.close()]);
+    setLogSink((l) => process.stdout.write(l));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("each provider's key comes from its source: Vault (a token, and Kubernetes auth), AWS Secrets Manager (signed), a file", async () => {
+    await ask("openai/mini");
+    assert.equal(bearerOf(openai), `Bearer ${OPENAI_V1}`);
+    await ask("other/mini");
+    assert.equal(bearerOf(openai), `Bearer ${OPENAI_V1}`);
+    await ask("anthropic/haiku");
+    assert.equal(anthropic.requests.at(-1)?.headers["x-api-key"], ANTHROPIC_V1);
+    await ask("local/llama");
+    assert.equal(bearerOf(local), `Bearer ${FILE_V1}`);
+    // Vault was asked with the token, and once through Kubernetes login; AWS with a signed request (the fake checks the signature).
+    assert.ok(vault.requests.some((r) => r.path === "/v1/secret/data/llm/openai" && r.headers["x-vault-token"] === ROOT));
+    assert.ok(vault.requests.some((r) => r.path === "/v1/auth/kubernetes/login" && JSON.parse(r.body).jwt === JWT));
+    assert.ok(aws.requests.some((r) => r.headers["x-amz-target"] === "secretsmanager.GetSecretValue" && JSON.parse(r.body).SecretId === "prod/llm"));
+  });
+
+  test("a key rotated in Vault and in its file reaches the provider within a refresh, no restart; the reload names providers, never values", async () => {
+    const before = gw.configVersion;
+    vault.put("secret/llm/openai", { api_key: OPENAI_V2, org: "acme" });
+    writeFileSync(keyFile, `${FILE_V2}\n`);
+    await poll(async () => {
+      await ask("openai/mini");
+      await ask("local/llama");
+      return bearerOf(openai) === `Bearer ${OPENAI_V2}` && bearerOf(local) === `Bearer ${FILE_V2}` ? true : undefined;
+    }, 10_000, "the rotated keys to be used");
+    assert.notEqual(gw.configVersion, before);
+    assert.match(await metrics(), /signalbox_secrets_refreshes_total\{outcome="changed"\} [1-9]/);
+    const reload = logs.map((l) => JSON.parse(l)).find((l) => l.msg === "config reloaded" && l.actor === "secrets");
+    assert.ok(reload, "a reload by secrets");
+    assert.ok(reload.changes.includes("provider changed: openai") && reload.changes.includes("provider changed: local"), JSON.stringify(reload.changes));
+    const audit = await gw.core.control.listAudit({ caller: { keyName: "admin", team: "", role: "admin", allow: [] }, authEnabled: false, traceId: "" }, { limit: 50 });
+    assert.ok(audit.items.some((e) => e.action === "config.reload" && e.actor === "secrets"));
+    assert.doesNotMatch(JSON.stringify(audit.items), new RegExp(values().join("|").replace(/[/+]/g, "\\$&")));
+  });
+
+  test("a source that goes away keeps the keys in force, says so, and is read again once it is back", async () => {
+    aws.down = true;
+    await poll(async () => ((await metrics()).match(/signalbox_secrets_refreshes_total\{outcome="failed"\} [1-9]/) ? true : undefined), 10_000, "a failed refresh");
+    await ask("anthropic/haiku");
+    assert.equal(anthropic.requests.at(-1)?.headers["x-api-key"], ANTHROPIC_V1);
+    const warned = logs.map((l) => JSON.parse(l)).find((l) => l.msg === "secrets could not be read again: the values in force are kept");
+    assert.match(warned.error, /\$\{secret:aws:prod\/llm#anthropic\}: aws_secrets_manager source "aws": ServiceUnavailable/);
+    aws.down = false;
+    const n = (await metrics()).match(/signalbox_secrets_refreshes_total\{outcome="unchanged"\} (\d+)/)?.[1] ?? "0";
+    await poll(async () => (Number((await metrics()).match(/signalbox_secrets_refreshes_total\{outcome="unchanged"\} (\d+)/)?.[1] ?? 0) > Number(n) ? true : undefined), 10_000, "an unchanged refresh");
+  });
+
+  test("no secret value in any log line", () => {
+    const all = logs.join("");
+    for (const v of values()) assert.ok(!all.includes(v), "a value reached the log");
+  });
+
+  test("bad references and sources are errors naming the field, without the value", async () => {
+    const doc = (extra: string, key = "${secret:vault:llm/openai#api_key}") =>
+      parse(`secrets:\n  sources:\n    - { name: vault, type: vault, url: ${vault.url}, token: ${ROOT} }\n${extra}providers:\n  - { name: openai, type: openai, base_url: ${openai.url}, api_key: "${key}" }\n`);
+    const refused = async (d: unknown, message: RegExp) => {
+      const err = await buildConfigWithSecrets(d, {}).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, message);
+      for (const v of values()) assert.ok(!err.message.includes(v), `a value in: ${err.message}`);
+    };
+    await refused(doc("", "${secret:nowhere:x}"), /^providers\[0\]\.api_key: \$\{secret:nowhere:x\}: unknown secrets source "nowhere" \(secrets\.sources: vault\)$/);
+    await refused(doc("", "${secret:vault:llm/missing#api_key}"), /^providers\[0\]\.api_key: \$\{secret:vault:llm\/missing#api_key\}: vault source "vault": no secret at secret\/llm\/missing$/);
+    await refused(doc("", "${secret:vault:llm/openai#nope}"), /the secret has no field "nope"/);
+    await refused(doc("", "${secret:vault:llm/openai}"), /the secret has 2 fields \(api_key, org\): name one, as \$\{secret:vault:llm\/openai#<field>\}/);
+    await refused(parse(`providers:\n  - { name: openai, type: openai, api_key: "\${secret:vault:x#y}" }\n`), /^providers\[0\]\.api_key: \$\{secret:vault:x#y\} needs a secrets section naming source "vault"$/);
+    await refused(parse(`secrets:\n  sources:\n    - { name: v, type: vault, url: ${vault.url} }\n`), /^secrets\.sources\[0\]: a vault source needs exactly one of token, token_file or kubernetes_role$/);
+    await refused(parse(`secrets:\n  sources:\n    - { name: a, type: aws_secrets_manager }\n`), /^secrets\.sources\[0\]\.region: is required/);
+    await refused(parse(`secrets:\n  sources:\n    - { name: f, type: file, region: eu-west-1 }\n`), /^secrets\.sources\[0\]\.region: only applies to an aws_secrets_manager source$/);
+    // A wrong Vault token: Vault's own error, no token in it.
+    await refused(parse(`secrets:\n  sources:\n    - { name: vault, type: vault, url: ${vault.url}, token: not-it }\nproviders:\n  - { name: openai, type: openai, api_key: "\${secret:vault:llm/openai#api_key}" }\n`), /vault source "vault": HTTP 403: permission denied/);
+    // An entry made at run time never reads a source: refused, naming the field.
+    const { problems } = extendConfig(buildConfig(parse("providers: [{ name: mock, type: mock }]\ndeployments: [{ id: mock/a, provider: mock, model: mock-a }]")), [{ kind: "provider", name: "p2", spec: { type: "openai", api_key: "${secret:vault:llm/openai#api_key}" } }]);
+    assert.match(problems.get("provider/p2")?.message ?? "", /^spec\.api_key: \$\{secret:…\} references are read from the config file only/);
+    // The synchronous builder cannot read a source: it says so instead of sending the reference as a key.
+    assert.throws(() => buildConfig(doc("")), /providers\[0\]\.api_key: a \$\{secret:…\} reference is read from its source when the file is loaded/);
+  });
+
+  test("the gateway started on a file whose secret cannot be read exits 2, naming the field", () => {
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, `secrets:\n  sources:\n    - { name: files, type: file }\nproviders:\n  - { name: openai, type: openai, api_key: "\${secret:files:${join(dir, "absent")}}" }\n`);
+    const r = spawnSync(NODE24, ["src/main.ts", "--config", bad], { encoding: "utf8", timeout: 30_000, env: { ...process.env, PORT: "0" } });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /invalid configuration in .*bad\.yaml\n {2}providers\[0\]\.api_key: \$\{secret:files:.*absent\}: file source "files": cannot read .*absent: ENOENT/);
+  });
+});
