@@ -16,17 +16,27 @@
 //   well-kept signer as Bedrock (@smithy/signature-v4), with the source's `access_key_id` and
 //   `secret_access_key` (and `session_token`) or the AWS_* environment; the path is the secret's
 //   name or ARN; `#field` reads a key of a JSON SecretString.
+// - `gcp_secret_manager`: Google Secret Manager's `versions/<v>:access` (latest unless the path says
+//   `<secret>/versions/<n>`), with a Google access token from google-auth-library as for Vertex (a
+//   service-account key in `credentials_file` or `credentials_json`, else Application Default
+//   Credentials: GKE's workload identity, the metadata server); `#field` reads a key of JSON.
+// - `azure_key_vault`: Azure Key Vault's `GET <url>/secrets/<name>[/<version>]` (api-version 7.4),
+//   with an Entra ID token for the app registration (`tenant_id`, `client_id` and a `client_secret`,
+//   or AKS workload identity's `federated_token_file`; AZURE_TENANT_ID, AZURE_CLIENT_ID and
+//   AZURE_FEDERATED_TOKEN_FILE when unset); `#field` reads a key of JSON.
 // - `file`: a file's contents (Kubernetes' mounted secrets, which the kubelet rotates in place),
 //   without its trailing newline; `#field` reads a key of a JSON file.
 
 import { createHmac, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolveAwsCredentials } from "../providers/bedrock/bedrock-auth.ts";
+import { createVertexTokenSource, type VertexTokenSource } from "../providers/vertex/vertex-auth.ts";
+import type { ProviderConfig } from "./types.ts";
 import { ConfigError, httpUrl, join, num, obj, opt, list, req, str, substituteEnv } from "./schema.ts";
 
 export interface SecretSource {
   name: string;
-  type: "vault" | "aws_secrets_manager" | "file";
+  type: "vault" | "aws_secrets_manager" | "gcp_secret_manager" | "azure_key_vault" | "file";
   /** vault: the server (https://vault:8200); aws: an endpoint instead of secretsmanager.<region>.amazonaws.com. */
   url?: string;
   token?: string;
@@ -40,6 +50,17 @@ export interface SecretSource {
   accessKeyId?: string;
   secretAccessKey?: string;
   sessionToken?: string;
+  /** gcp: the project, and the service account (a key file, its JSON, else Application Default Credentials). */
+  project?: string;
+  credentialsFile?: string;
+  credentialsJson?: string;
+  tokenUrl?: string;
+  /** azure: the app registration (a client secret, or AKS workload identity's federated token file), and the Entra ID authority. */
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+  federatedTokenFile?: string;
+  authorityUrl?: string;
   timeoutMs: number;
 }
 
@@ -54,7 +75,7 @@ export const secretsSpec = obj<SecretsConfig & { refreshSeconds: number }>({
     list(
       obj<SecretSource>({
         name: req(str({ min: 1, pattern: /^[A-Za-z0-9_-]+$/ })),
-        type: req(str({ oneOf: ["vault", "aws_secrets_manager", "file"] })) as never,
+        type: req(str({ oneOf: ["vault", "aws_secrets_manager", "gcp_secret_manager", "azure_key_vault", "file"] })) as never,
         url: opt(httpUrl),
         token: opt(str({ min: 1 })),
         token_file: opt(str({ min: 1 })),
@@ -67,6 +88,15 @@ export const secretsSpec = obj<SecretsConfig & { refreshSeconds: number }>({
         access_key_id: opt(str({ min: 1 })),
         secret_access_key: opt(str({ min: 1 })),
         session_token: opt(str({ min: 1 })),
+        project: opt(str({ min: 1 })),
+        credentials_file: opt(str({ min: 1 })),
+        credentials_json: opt(str({ min: 1 })),
+        token_url: opt(httpUrl),
+        tenant_id: opt(str({ min: 1 })),
+        client_id: opt(str({ min: 1 })),
+        client_secret: opt(str({ min: 1 })),
+        federated_token_file: opt(str({ min: 1 })),
+        authority_url: opt(httpUrl),
         timeout_ms: opt(num({ min: 100, max: 60_000, int: true }), 5_000),
       }),
       { min: 1 },
@@ -124,6 +154,16 @@ export function secretsOf(doc: unknown, env: Record<string, string | undefined>)
       if (auths.length !== 1) throw new ConfigError(at, `a vault source needs exactly one of token, token_file or kubernetes_role${auths.length ? ` (it has ${auths.join(" and ")})` : ""}`);
     }
     if (src.type === "aws_secrets_manager" && !src.region) throw new ConfigError(`${at}.region`, "is required for an aws_secrets_manager source");
+    if (src.type === "gcp_secret_manager" && !src.project) throw new ConfigError(`${at}.project`, "is required for a gcp_secret_manager source");
+    if (src.type === "azure_key_vault") {
+      if (!src.url) throw new ConfigError(`${at}.url`, "is required for an azure_key_vault source (https://<vault>.vault.azure.net)");
+      src.tenantId ??= env.AZURE_TENANT_ID;
+      src.clientId ??= env.AZURE_CLIENT_ID;
+      if (!src.clientSecret) src.federatedTokenFile ??= env.AZURE_FEDERATED_TOKEN_FILE;
+      if (!src.tenantId || !src.clientId) throw new ConfigError(at, "an azure_key_vault source needs tenant_id and client_id (or AZURE_TENANT_ID and AZURE_CLIENT_ID)");
+      if (!src.clientSecret === !src.federatedTokenFile) throw new ConfigError(at, "an azure_key_vault source needs one of client_secret or federated_token_file (or AZURE_FEDERATED_TOKEN_FILE: AKS workload identity)");
+    } else for (const f of ["tenantId", "clientId", "clientSecret", "federatedTokenFile", "authorityUrl"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to an azure_key_vault source");
+    if (src.type !== "gcp_secret_manager") for (const f of ["project", "credentialsFile", "credentialsJson", "tokenUrl"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to a gcp_secret_manager source");
     if (src.type !== "vault") for (const f of ["token", "tokenFile", "kubernetesRole", "namespace"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to a vault source");
     if (src.type !== "aws_secrets_manager") for (const f of ["region", "accessKeyId", "secretAccessKey", "sessionToken"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to an aws_secrets_manager source");
   });
@@ -288,6 +328,63 @@ export function defaultReader(env: Record<string, string | undefined>): SecretRe
     throw new Error(`aws_secrets_manager source "${src.name}": the secret has no value`);
   }
 
+  // Google access tokens per source (google-auth-library, as for Vertex), for this reader's reads.
+  const google = new Map<string, VertexTokenSource>();
+
+  async function gcp(src: SecretSource, path: string, signal: AbortSignal): Promise<string> {
+    let ts = google.get(src.name);
+    if (!ts) {
+      const conn = { name: `gcp_secret_manager source "${src.name}"`, vertex: { project: src.project!, location: "global", ...(src.credentialsFile ? { credentialsFile: src.credentialsFile } : {}), ...(src.credentialsJson ? { credentialsJson: src.credentialsJson } : {}), ...(src.tokenUrl ? { tokenUrl: src.tokenUrl } : {}) } } as unknown as ProviderConfig;
+      ts = createVertexTokenSource(conn, env as NodeJS.ProcessEnv);
+      google.set(src.name, ts);
+    }
+    const token = await ts.token(signal);
+    // "<secret>" (its latest version) or "<secret>/versions/<n>".
+    const [secret, version = "latest"] = path.replace(/^\/+/, "").split("/versions/");
+    const url = `${(src.url ?? "https://secretmanager.googleapis.com").replace(/\/+$/, "")}/v1/projects/${encodeURIComponent(src.project!)}/secrets/${encodeURIComponent(secret)}/versions/${encodeURIComponent(version)}:access`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+    const body = (await res.json().catch(() => ({}))) as { payload?: { data?: string }; error?: { status?: string; message?: string } };
+    if (!res.ok) throw new Error(`gcp_secret_manager source "${src.name}": ${body.error?.status ?? `HTTP ${res.status}`}${body.error?.message ? `: ${body.error.message}` : ""}`);
+    if (typeof body.payload?.data !== "string") throw new Error(`gcp_secret_manager source "${src.name}": the secret version has no payload`);
+    return Buffer.from(body.payload.data, "base64").toString("utf8");
+  }
+
+  // Entra ID access tokens per source, for this reader's reads.
+  const entra = new Map<string, string>();
+
+  async function azureToken(src: SecretSource, signal: AbortSignal): Promise<string> {
+    const held = entra.get(src.name);
+    if (held) return held;
+    const form = new URLSearchParams({ grant_type: "client_credentials", client_id: src.clientId!, scope: "https://vault.azure.net/.default" });
+    if (src.clientSecret) form.set("client_secret", src.clientSecret);
+    else {
+      const assertion = (await readFile(src.federatedTokenFile!, "utf8").catch((err: Error) => {
+        throw new Error(`azure_key_vault source "${src.name}": cannot read the federated token ${src.federatedTokenFile}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      })).trim();
+      form.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+      form.set("client_assertion", assertion);
+    }
+    const res = await fetch(`${(src.authorityUrl ?? "https://login.microsoftonline.com").replace(/\/+$/, "")}/${encodeURIComponent(src.tenantId!)}/oauth2/v2.0/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form, signal });
+    const body = (await res.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
+    // Entra's error_description starts with its AADSTS code: enough to act on, and it never carries the secret.
+    if (!res.ok || !body.access_token) throw new Error(`azure_key_vault source "${src.name}": Entra ID refused the token request (${body.error ?? `HTTP ${res.status}`}${body.error_description ? `: ${body.error_description.split(/\r?\n/)[0].slice(0, 200)}` : ""})`);
+    entra.set(src.name, body.access_token);
+    return body.access_token;
+  }
+
+  async function azure(src: SecretSource, path: string, signal: AbortSignal): Promise<string> {
+    const token = await azureToken(src, signal);
+    // "<name>" (its current version) or "<name>/<version>".
+    const [name, version] = path.replace(/^\/+/, "").split("/");
+    const url = `${src.url!.replace(/\/+$/, "")}/secrets/${encodeURIComponent(name)}${version ? `/${encodeURIComponent(version)}` : ""}?api-version=7.4`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+    const body = (await res.json().catch(() => ({}))) as { value?: string; error?: { code?: string; message?: string } };
+    if (res.status === 401) entra.delete(src.name);
+    if (!res.ok) throw new Error(`azure_key_vault source "${src.name}": ${body.error?.code ?? `HTTP ${res.status}`}${body.error?.message ? `: ${body.error.message}` : ""}`);
+    if (typeof body.value !== "string") throw new Error(`azure_key_vault source "${src.name}": the secret has no value`);
+    return body.value;
+  }
+
   async function file(src: SecretSource, path: string): Promise<string> {
     try {
       return (await readFile(path, "utf8")).replace(/\r?\n$/, "");
@@ -300,6 +397,8 @@ export function defaultReader(env: Record<string, string | undefined>): SecretRe
     async read(src, path, signal) {
       if (src.type === "vault") return vault(src, path, signal);
       if (src.type === "aws_secrets_manager") return aws(src, path, signal);
+      if (src.type === "gcp_secret_manager") return gcp(src, path, signal);
+      if (src.type === "azure_key_vault") return azure(src, path, signal);
       return file(src, path);
     },
   };

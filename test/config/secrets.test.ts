@@ -20,7 +20,8 @@ import { setLogSink } from "../../src/telemetry/log.ts";
 import { createMemoryUsageSink } from "../../src/usage/record.ts";
 import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type FakeAnthropic } from "../fakes/anthropic.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
-import { FAKE_AWS, startFakeSecretsManager, startFakeVault, type FakeSecretsManager, type FakeVault } from "../fakes/secret-managers.ts";
+import { FAKE_AWS, startFakeAzureKeyVault, startFakeGcpSecretManager, type FakeAzureKeyVault, startFakeSecretsManager, startFakeVault, type FakeGcpSecretManager, type FakeSecretsManager, type FakeVault } from "../fakes/secret-managers.ts";
+import { makeTestServiceAccount, startFakeVertex, type FakeVertex } from "../fakes/vertex.ts";
 import { NODE24 } from "../helpers/cli.ts";
 import { poll } from "../helpers/wait.ts";
 
@@ -31,12 +32,21 @@ const OPENAI_V2 = V("sk", "vault", "two", "0002");
 const ANTHROPIC_V1 = ANTHROPIC_TEST_KEY;
 const FILE_V1 = V("sk", "file", "one", "0003");
 const FILE_V2 = V("sk", "file", "two", "0004");
+const GCP_V1 = V("sk", "gcp", "one", "0005");
+const GCP_V2 = V("sk", "gcp", "two", "0006");
+const AZURE_V1 = V("sk", "azure", "one", "0007");
+const AZ_SECRET = V("azure", "client", "secret");
+const AZ_FEDERATED = V("eyJ", "aks", "federated");
 const ROOT = V("hvs", "root", "token");
 const JWT = V("eyJ", "service", "account");
 
 describe("secrets from secret managers", () => {
   let vault: FakeVault;
   let aws: FakeSecretsManager;
+  let gvertex: FakeVertex;
+  let gcp: FakeGcpSecretManager;
+  let saKey: string;
+  let akv: FakeAzureKeyVault;
   let openai: FakeOpenAI;
   let local: FakeOpenAI;
   let anthropic: FakeAnthropic;
@@ -46,7 +56,7 @@ describe("secrets from secret managers", () => {
   let gw: Gateway;
   let server: RunningServer;
   const logs: string[] = [];
-  const values = () => [OPENAI_V1, OPENAI_V2, FILE_V1, FILE_V2, ROOT, JWT, FAKE_AWS.secretAccessKey];
+  const values = () => [OPENAI_V1, OPENAI_V2, FILE_V1, FILE_V2, GCP_V1, GCP_V2, AZURE_V1, AZ_SECRET, AZ_FEDERATED, ROOT, JWT, FAKE_AWS.secretAccessKey];
 
   const yaml = (refresh = 1) => `
 secrets:
@@ -56,16 +66,25 @@ secrets:
     - { name: k8s-vault, type: vault, url: ${vault.url}, kubernetes_role: signalbox, jwt_file: ${join(dir, "sa-token")} }
     - { name: aws, type: aws_secrets_manager, region: ${aws.region}, url: ${aws.url}, access_key_id: ${FAKE_AWS.accessKeyId}, secret_access_key: "${FAKE_AWS.secretAccessKey}" }
     - { name: files, type: file }
+    - { name: azure, type: azure_key_vault, url: ${akv.url}, authority_url: ${akv.authorityUrl}, tenant_id: contoso, client_id: gateway-app, client_secret: ${AZ_SECRET} }
+    - { name: aks, type: azure_key_vault, url: ${akv.url}, authority_url: ${akv.authorityUrl}, tenant_id: contoso, client_id: gateway-app, federated_token_file: ${join(dir, "aks-token")} }
+    - { name: gcp, type: gcp_secret_manager, project: sb-secrets, url: ${gcp.url}, credentials_file: ${saKey}, token_url: ${gvertex.tokenUrl} }
 providers:
   - { name: openai, type: openai, base_url: ${openai.url}, api_key: "\${secret:vault:llm/openai#api_key}" }
   - { name: anthropic, type: anthropic, base_url: "${anthropic.url}", api_key: "\${secret:aws:prod/llm#anthropic}" }
   - { name: local, type: openai-compatible, base_url: ${local.url}, api_key: "\${secret:files:${keyFile}}" }
   - { name: other, type: openai, base_url: ${openai.url}, api_key: "\${secret:k8s-vault:llm/openai#api_key}" }
+  - { name: azurekey, type: openai-compatible, base_url: ${local.url}, api_key: "\${secret:azure:llm-key}" }
+  - { name: akskey, type: openai-compatible, base_url: ${local.url}, api_key: "\${secret:aks:llm-key}" }
+  - { name: google, type: openai-compatible, base_url: ${local.url}, api_key: "\${secret:gcp:gateway-key}" }
 deployments:
   - { id: openai/mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
   - { id: anthropic/haiku, provider: anthropic, model: claude-haiku-4-5, pricing: { input: 1, output: 5 } }
   - { id: local/llama, provider: local, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
   - { id: other/mini, provider: other, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
+  - { id: azure/mini, provider: azurekey, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
+  - { id: aks/mini, provider: akskey, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
+  - { id: google/mini, provider: google, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
 `;
 
   const ask = async (model: string) => {
@@ -86,6 +105,14 @@ deployments:
     vault.token(ROOT);
     vault.role("signalbox", JWT);
     vault.put("secret/llm/openai", { api_key: OPENAI_V1, org: "acme" });
+    writeFileSync(join(dir, "aks-token"), AZ_FEDERATED);
+    akv = await startFakeAzureKeyVault({ tenantId: "contoso", clientId: "gateway-app", clientSecret: AZ_SECRET, federatedToken: AZ_FEDERATED });
+    akv.put("llm-key", AZURE_V1);
+    const sa = makeTestServiceAccount("sb-secrets");
+    gvertex = await startFakeVertex({ accounts: [sa], project: "sb-secrets" });
+    saKey = sa.writeKeyFile(dir);
+    gcp = await startFakeGcpSecretManager("sb-secrets", (t) => gvertex.issued.some((x) => x.token === t));
+    gcp.put("gateway-key", GCP_V1);
     aws = await startFakeSecretsManager();
     aws.put("prod/llm", JSON.stringify({ anthropic: ANTHROPIC_V1 }));
     openai = await startFakeOpenAI({ apiKey: null });
@@ -98,7 +125,7 @@ deployments:
   });
   after(async () => {
     await server?.shutdown(0);
-    await Promise.all([vault?.close(), aws?.close(), openai?.close(), local?.close(), anthropic?.close()]);
+    await Promise.all([vault?.close(), aws?.close(), akv?.close(), gcp?.close(), gvertex?.close(), openai?.close(), local?.close(), anthropic?.close()]);
     setLogSink((l) => process.stdout.write(l));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -112,6 +139,19 @@ deployments:
     assert.equal(anthropic.requests.at(-1)?.headers["x-api-key"], ANTHROPIC_V1);
     await ask("local/llama");
     assert.equal(bearerOf(local), `Bearer ${FILE_V1}`);
+    await ask("google/mini");
+    assert.equal(bearerOf(local), `Bearer ${GCP_V1}`);
+    await ask("azure/mini");
+    assert.equal(bearerOf(local), `Bearer ${AZURE_V1}`);
+    await ask("aks/mini");
+    assert.equal(bearerOf(local), `Bearer ${AZURE_V1}`);
+    // Azure: an Entra ID token by the client secret and by the federated token, then the secret's current version.
+    const grants = akv.requests.filter((r) => r.path === "/contoso/oauth2/v2.0/token").map((r) => new URLSearchParams(r.body));
+    assert.ok(grants.some((f) => f.get("client_secret") === AZ_SECRET && f.get("scope") === "https://vault.azure.net/.default"));
+    assert.ok(grants.some((f) => f.get("client_assertion") === AZ_FEDERATED));
+    assert.ok(akv.requests.some((r) => r.path === "/secrets/llm-key?api-version=7.4"));
+    // Google: an access token from the service account's signed assertion, then the latest version.
+    assert.ok(gcp.requests.some((r) => r.path === "/v1/projects/sb-secrets/secrets/gateway-key/versions/latest:access" && /^Bearer /.test(String(r.headers.authorization))));
     // Vault was asked with the token, and once through Kubernetes login; AWS with a signed request (the fake checks the signature).
     assert.ok(vault.requests.some((r) => r.path === "/v1/secret/data/llm/openai" && r.headers["x-vault-token"] === ROOT));
     assert.ok(vault.requests.some((r) => r.path === "/v1/auth/kubernetes/login" && JSON.parse(r.body).jwt === JWT));
@@ -122,16 +162,22 @@ deployments:
     const before = gw.configVersion;
     vault.put("secret/llm/openai", { api_key: OPENAI_V2, org: "acme" });
     writeFileSync(keyFile, `${FILE_V2}\n`);
+    gcp.put("gateway-key", GCP_V2);
     await poll(async () => {
       await ask("openai/mini");
+      const a = bearerOf(openai);
       await ask("local/llama");
-      return bearerOf(openai) === `Bearer ${OPENAI_V2}` && bearerOf(local) === `Bearer ${FILE_V2}` ? true : undefined;
+      const b = bearerOf(local);
+      await ask("google/mini");
+      return a === `Bearer ${OPENAI_V2}` && b === `Bearer ${FILE_V2}` && bearerOf(local) === `Bearer ${GCP_V2}` ? true : undefined;
     }, 10_000, "the rotated keys to be used");
     assert.notEqual(gw.configVersion, before);
     assert.match(await metrics(), /signalbox_secrets_refreshes_total\{outcome="changed"\} [1-9]/);
     const reload = logs.map((l) => JSON.parse(l)).find((l) => l.msg === "config reloaded" && l.actor === "secrets");
     assert.ok(reload, "a reload by secrets");
-    assert.ok(reload.changes.includes("provider changed: openai") && reload.changes.includes("provider changed: local"), JSON.stringify(reload.changes));
+    // One reload may see all three rotations, or two reloads split them.
+    const changed = logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "config reloaded" && l.actor === "secrets").flatMap((l) => l.changes);
+    for (const p of ["openai", "local", "google"]) assert.ok(changed.includes(`provider changed: ${p}`), JSON.stringify(changed));
     const audit = await gw.core.control.listAudit({ caller: { keyName: "admin", team: "", role: "admin", allow: [] }, authEnabled: false, traceId: "" }, { limit: 50 });
     assert.ok(audit.items.some((e) => e.action === "config.reload" && e.actor === "secrets"));
     assert.doesNotMatch(JSON.stringify(audit.items), new RegExp(values().join("|").replace(/[/+]/g, "\\$&")));
@@ -171,6 +217,15 @@ deployments:
     await refused(parse(`secrets:\n  sources:\n    - { name: v, type: vault, url: ${vault.url} }\n`), /^secrets\.sources\[0\]: a vault source needs exactly one of token, token_file or kubernetes_role$/);
     await refused(parse(`secrets:\n  sources:\n    - { name: a, type: aws_secrets_manager }\n`), /^secrets\.sources\[0\]\.region: is required/);
     await refused(parse(`secrets:\n  sources:\n    - { name: f, type: file, region: eu-west-1 }\n`), /^secrets\.sources\[0\]\.region: only applies to an aws_secrets_manager source$/);
+    await refused(parse(`secrets:\n  sources:\n    - { name: g, type: gcp_secret_manager }\n`), /^secrets\.sources\[0\]\.project: is required/);
+    await refused(parse(`secrets:\n  sources:\n    - { name: a, type: azure_key_vault, url: ${akv.url}, tenant_id: t, client_id: c }\n`), /^secrets\.sources\[0\]: an azure_key_vault source needs one of client_secret or federated_token_file/);
+    const azDoc = (secret: string, path: string) => parse(`secrets:\n  sources:\n    - { name: az, type: azure_key_vault, url: ${akv.url}, authority_url: ${akv.authorityUrl}, tenant_id: contoso, client_id: gateway-app, client_secret: "${secret}" }\nproviders:\n  - { name: g, type: openai, api_key: "\${secret:az:${path}}" }\n`);
+    await refused(azDoc("wrong", "llm-key"), /azure_key_vault source "az": Entra ID refused the token request \(invalid_client: AADSTS7000215: Invalid client secret provided/);
+    await refused(azDoc(AZ_SECRET, "nope"), /azure_key_vault source "az": SecretNotFound: A secret with \(name\/id\) nope was not found in this key vault/);
+    const gcpDoc = (path: string) => parse(`secrets:\n  sources:\n    - { name: gcp, type: gcp_secret_manager, project: sb-secrets, url: ${gcp.url}, credentials_file: ${saKey}, token_url: ${gvertex.tokenUrl} }\nproviders:\n  - { name: g, type: openai, api_key: "\${secret:gcp:${path}}" }\ndeployments: [{ id: g/a, provider: g, model: gpt-4o-mini }]\n`);
+    await refused(gcpDoc("absent"), /gcp_secret_manager source "gcp": NOT_FOUND: Secret \[projects\/sb-secrets\/secrets\/absent\] not found or has no versions\./);
+    // An older version by number.
+    assert.equal((await buildConfigWithSecrets(gcpDoc("gateway-key/versions/1"), {})).providers[0].apiKey, GCP_V1);
     // A wrong Vault token: Vault's own error, no token in it.
     await refused(parse(`secrets:\n  sources:\n    - { name: vault, type: vault, url: ${vault.url}, token: not-it }\nproviders:\n  - { name: openai, type: openai, api_key: "\${secret:vault:llm/openai#api_key}" }\n`), /vault source "vault": HTTP 403: permission denied/);
     // An entry made at run time never reads a source: refused, naming the field.

@@ -213,3 +213,112 @@ export async function startFakeSecretsManager(opts: { region?: string } = {}): P
     },
   };
 }
+
+export interface FakeGcpSecretManager {
+  url: string;
+  requests: Recorded[];
+  /** Add a version of a secret (versions count from 1; "latest" is the newest). */
+  put(secret: string, value: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Google Secret Manager's `GET /v1/projects/<p>/secrets/<s>/versions/<v>:access`, answering
+ * `{name, payload: {data (base64), dataCrc32c}}` or Google's `{"error": {code, message, status}}`;
+ * a bearer token is accepted when `validToken` says so (the fake Vertex's token endpoint issues them).
+ */
+export async function startFakeGcpSecretManager(project: string, validToken: (t: string) => boolean): Promise<FakeGcpSecretManager> {
+  const secrets = new Map<string, string[]>();
+  const gerror = (res: http.ServerResponse, code: number, status: string, message: string) => json(res, code, { error: { code, message, status } });
+  const s = await serve((req, _body, res) => {
+    const url = new URL(req.url ?? "/", "http://gcp");
+    const m = /^\/v1\/projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/:]+):access$/.exec(url.pathname);
+    if (!m || req.method !== "GET") return gerror(res, 404, "NOT_FOUND", "Method not found.");
+    const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+    if (!token || !validToken(token)) return gerror(res, 401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.");
+    const [p, name, v] = [decodeURIComponent(m[1]), decodeURIComponent(m[2]), decodeURIComponent(m[3])];
+    if (p !== project) return gerror(res, 403, "PERMISSION_DENIED", `Permission 'secretmanager.versions.access' denied for resource 'projects/${p}/secrets/${name}/versions/${v}' (or it may not exist).`);
+    const versions = secrets.get(name);
+    const n = v === "latest" ? versions?.length : Number(v);
+    if (!versions || !n || !versions[n - 1]) return gerror(res, 404, "NOT_FOUND", `Secret [projects/${p}/secrets/${name}] not found or has no versions.`);
+    const data = Buffer.from(versions[n - 1], "utf8").toString("base64");
+    return json(res, 200, { name: `projects/${p}/secrets/${name}/versions/${n}`, payload: { data, dataCrc32c: "0" } });
+  });
+  return {
+    url: s.url,
+    requests: s.requests,
+    put(secret, value) {
+      secrets.set(secret, [...(secrets.get(secret) ?? []), value]);
+    },
+    close: () => {
+      s.closeAll();
+      return s.close();
+    },
+  };
+}
+
+export interface FakeAzureKeyVault {
+  /** The vault's URL (https://<vault>.vault.azure.net in Azure). */
+  url: string;
+  /** The Entra ID authority (https://login.microsoftonline.com in Azure): `<url>/<tenant>/oauth2/v2.0/token`. */
+  authorityUrl: string;
+  requests: Recorded[];
+  /** Set (or rotate: a new version) a secret. */
+  put(name: string, value: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Azure Key Vault's `GET /secrets/<name>[/<version>]?api-version=7.4` (`{value, id, attributes}`,
+ * errors as `{"error": {code, message}}`) and Entra ID's client-credentials token endpoint
+ * (`POST /<tenant>/oauth2/v2.0/token`, a client secret or a federated client assertion, scope
+ * https://vault.azure.net/.default), both on one server.
+ */
+export async function startFakeAzureKeyVault(app: { tenantId: string; clientId: string; clientSecret?: string; federatedToken?: string }): Promise<FakeAzureKeyVault> {
+  const secrets = new Map<string, { value: string; version: string }[]>();
+  const tokens = new Set<string>();
+  let base = "";
+  const s = await serve((req, body, res) => {
+    const url = new URL(req.url ?? "/", "http://akv");
+    const tok = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname);
+    if (tok && req.method === "POST") {
+      const f = new URLSearchParams(body);
+      const bad = (status: number, error: string, description: string) => json(res, status, { error, error_description: description, error_codes: [Number(/AADSTS(\d+)/.exec(description)?.[1] ?? 0)], timestamp: new Date().toISOString(), trace_id: randomUUID(), correlation_id: randomUUID() });
+      if (decodeURIComponent(tok[1]) !== app.tenantId) return bad(400, "invalid_request", `AADSTS90002: Tenant '${decodeURIComponent(tok[1])}' not found.`);
+      if (f.get("grant_type") !== "client_credentials") return bad(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.");
+      if (f.get("client_id") !== app.clientId) return bad(400, "unauthorized_client", `AADSTS700016: Application with identifier '${f.get("client_id")}' was not found in the directory.`);
+      if (f.get("scope") !== "https://vault.azure.net/.default") return bad(400, "invalid_scope", "AADSTS70011: The provided value for the input parameter 'scope' is not valid.");
+      const bySecret = app.clientSecret !== undefined && f.get("client_secret") === app.clientSecret;
+      const byAssertion = app.federatedToken !== undefined && f.get("client_assertion_type") === "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" && f.get("client_assertion") === app.federatedToken;
+      if (!bySecret && !byAssertion) return bad(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.");
+      const access = `eyJ0eXAi.${randomUUID()}`;
+      tokens.add(access);
+      return json(res, 200, { token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: access });
+    }
+    const m = /^\/secrets\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
+    const kvError = (status: number, code: string, message: string) => json(res, status, { error: { code, message } });
+    if (!m || req.method !== "GET") return kvError(400, "BadParameter", "The request URI contains an invalid name");
+    if (!url.searchParams.get("api-version")) return kvError(400, "BadParameter", "The request is missing the api-version parameter.");
+    const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+    if (!token) return kvError(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.");
+    if (!tokens.has(token)) return kvError(401, "Unauthorized", "AKV10022: Invalid audience.");
+    const name = decodeURIComponent(m[1]);
+    const versions = secrets.get(name) ?? [];
+    const v = m[2] ? versions.find((x) => x.version === m[2]) : versions.at(-1);
+    if (!v) return kvError(404, "SecretNotFound", `A secret with (name/id) ${name}${m[2] ? `/${m[2]}` : ""} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
+    return json(res, 200, { value: v.value, id: `${base}/secrets/${name}/${v.version}`, attributes: { enabled: true, created: Math.floor(Date.now() / 1000), updated: Math.floor(Date.now() / 1000), recoveryLevel: "Recoverable+Purgeable", recoverableDays: 90 }, tags: {} });
+  });
+  base = s.url;
+  return {
+    url: s.url,
+    authorityUrl: s.url,
+    requests: s.requests,
+    put(name, value) {
+      secrets.set(name, [...(secrets.get(name) ?? []), { value, version: randomUUID().replace(/-/g, "") }]);
+    },
+    close: () => {
+      s.closeAll();
+      return s.close();
+    },
+  };
+}
