@@ -56,7 +56,7 @@ const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere",
 const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
 const AUDIO_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "mock"]);
 const MODERATION_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "openai-compatible", "mock"]);
-const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "task", "complexity", "hybrid"] as const;
+const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "usage", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
   "context_length_exceeded", "content_filtered", "bad_request", "canceled", "unknown", "server_error", "stream_interrupted",

@@ -251,7 +251,7 @@ export interface WildcardDeployment {
   make(id: string, model: string): DeploymentConfig;
 }
 
-export type Strategy = "priority" | "weighted" | "latency" | "cost" | "least-busy" | "task" | "complexity" | "hybrid";
+export type Strategy = "priority" | "weighted" | "latency" | "cost" | "least-busy" | "usage" | "task" | "complexity" | "hybrid";
 
 export interface RouteTarget {
   deployment: string;

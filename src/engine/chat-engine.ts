@@ -248,7 +248,17 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       const req = deploymentAdmission(call, plan, i, Date.now());
       if (!req) return;
       const r = await core.limits.admit(req);
-      if (r.ok) return;
+      // What the limiter says of the deployment's limits: the usage strategy orders by it.
+      const observe = core.exec.health.observeUsage;
+      if (r.ok) {
+        if (observe && r.rates?.length) {
+          let f = 0;
+          for (const s of r.rates) f = Math.max(f, s.used / s.check.limit);
+          observe.call(core.exec.health, plan.candidates[i].deployment.id, Math.min(1, f));
+        }
+        return;
+      }
+      observe?.call(core.exec.health, plan.candidates[i].deployment.id, 1);
       const [c] = plan.candidates.splice(i, 1);
       const wait = r.kind === "rate" ? r.retryAfterMs : 60_000;
       retryAfterMs = Math.min(retryAfterMs, wait);

@@ -122,6 +122,58 @@ function leastBusy(items: Item[], ctx: StrategyContext): Ranked[] {
   return sorted.map(({ item, n }, i) => ({ item, reason: `${n} in flight, ${rankOf(i, sorted.length)}`, score: n }));
 }
 
+/** How long an observation of a deployment's usage takes to fade out: its rate window. */
+export const USAGE_WINDOW_MS = 60_000;
+
+/**
+ * The share of its rate limits a deployment is using now, as last observed from the shared limiter
+ * and faded linearly over a window since (the limiter's sliding window forgets at that pace), or
+ * undefined when never observed.
+ */
+export function usageNow(health: HealthSnapshot, d: DeploymentConfig): { fraction: number; ageMs: number } | undefined {
+  const u = health.get(d.id)?.usage;
+  if (!u) return undefined;
+  const ageMs = Math.max(0, health.now - u.at);
+  return { fraction: u.fraction * Math.max(0, 1 - ageMs / USAGE_WINDOW_MS), ageMs };
+}
+
+/**
+ * LiteLLM's usage-based routing, spread instead of herded: each deployment is drawn with a weight
+ * equal to its headroom (1 minus the share of its requests- or tokens-per-minute limit in use), so
+ * traffic follows capacity (a deployment with four times the limit ends up with four times the
+ * requests, each as full as the other) and one nearing its limit is drawn ever less. A deployment
+ * without limits, or never observed, has all its headroom. Those at their limit come last, in
+ * priority order.
+ */
+function usage(items: Item[], ctx: StrategyContext): Ranked[] {
+  const rows = items.map((item) => {
+    const u = item.d.limits ? usageNow(ctx.health, item.d) : undefined;
+    return { item, u, headroom: u ? Math.max(0, 1 - u.fraction) : 1 };
+  });
+  const describe = (r: (typeof rows)[number]) =>
+    !r.item.d.limits
+      ? "no rate limits: full headroom"
+      : !r.u
+        ? "usage not observed yet: full headroom"
+        : `${Math.round(r.u.fraction * 100)}% of its rate limit in use (observed ${(r.u.ageMs / 1000).toFixed(1)} s ago), headroom ${fmt(r.headroom)}`;
+  const pool = rows.filter((r) => r.headroom > 0);
+  const full = rows.filter((r) => r.headroom <= 0).sort((a, b) => byPriority(a.item, b.item));
+  const out: Ranked[] = [];
+  while (pool.length) {
+    const total = pool.reduce((s, r) => s + r.headroom, 0);
+    let x = ctx.rand() * total;
+    let i = 0;
+    for (; i < pool.length - 1; i++) {
+      x -= pool[i].headroom;
+      if (x < 0) break;
+    }
+    const [r] = pool.splice(i, 1);
+    out.push({ item: r.item, reason: `${describe(r)}, ${out.length === 0 ? "drawn" : "drawn for fallback"}`, score: r.headroom });
+  }
+  for (const r of full) out.push({ item: r.item, reason: `${describe(r)}: at its limit, last`, score: 0 });
+  return out;
+}
+
 /**
  * Simple prompts (classifier score below the threshold) go cheapest first (then lowest quality);
  * complex ones go to the highest quality first (then cheapest).
@@ -198,6 +250,8 @@ export function orderTargets(route: RouteConfig, items: Item[], ctx: StrategyCon
       return cost(items, ctx);
     case "least-busy":
       return leastBusy(items, ctx);
+    case "usage":
+      return usage(items, ctx);
     case "complexity":
       return complexity(route, items, ctx);
     case "hybrid":

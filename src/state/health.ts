@@ -30,6 +30,12 @@ export interface DeploymentHealth {
    * sort by throughput orders by.
    */
   tokensPerSecond?: number;
+  /**
+   * The largest share of its rate limits (requests or tokens per minute) the deployment had used
+   * when the shared limiter last answered for it (1: at its limit), and when (epoch ms): what the
+   * `usage` strategy orders by. Absent: never admitted, or without limits.
+   */
+  usage?: { fraction: number; at: number };
 }
 
 /** Answers a deployment's output p95 is taken over, and how many it needs before it is used. */
@@ -62,6 +68,8 @@ export interface HealthStore {
    * deployment's outputP95. Never waits.
    */
   observeOutput?(deployment: string, outputTokens: number, generationMs?: number): void;
+  /** What the limiter said of a deployment's rate limits (the share used, 0..1): per replica, never waits. */
+  observeUsage?(deployment: string, fraction: number): void;
   /** Keep the outcome of an active check (src/engine/checks.ts), for every replica to show. Never waits. */
   putCheck(check: CheckOutcome): void;
   /** The latest active check of each deployment checked (from any replica, for a shared store). */
@@ -254,6 +262,9 @@ export function createMemoryHealthStore(policy: CooldownPolicy = DEFAULT_COOLDOW
       return local.claimLocal(d);
     },
     observeOutput: (d, n, ms) => local.observeOutput(d, n, ms),
+    observeUsage(d, fraction) {
+      local.get(d).usage = { fraction, at: clock() };
+    },
     putCheck(c) {
       checks.set(c.deployment, c);
     },

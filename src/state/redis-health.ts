@@ -210,6 +210,10 @@ export async function createRedisHealthStore(
     // Output sizes are learnt per replica (every replica sees enough answers for a p95); the
     // throughput measured with them is shared with the moving estimates.
     observeOutput: (d, n, ms) => local.observeOutput(d, n, ms),
+    // The limiter is shared: what it answered already counts every replica's requests.
+    observeUsage(d, fraction) {
+      local.get(d).usage = { fraction, at: Date.now() };
+    },
     begin(d) {
       local.get(d).inFlight++;
     },
