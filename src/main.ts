@@ -3,7 +3,8 @@
 // drains on SIGTERM/SIGINT.
 
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigWithSecrets } from "./config/load.ts";
+import { ConfigError, DEFAULT_CONFIG_PATH } from "./config/load.ts";
+import { loadConfigWithSecrets } from "./secrets/load.ts";
 import { createGateway } from "./gateway.ts";
 import { startServer } from "./server/http.ts";
 import { CONSOLE_PATH, consoleBuilt } from "./server/console.ts";

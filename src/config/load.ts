@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { hasSecretRefs, resolveSecrets, secretsOf, substituteSecrets, type SecretReader } from "./secrets.ts";
+import { hasSecretRefs, placeholderSecrets, secretsOf } from "./secrets.ts";
 import { lookupModel } from "./catalog.ts";
 import { resolvePricing, type RawPricing } from "./pricing.ts";
 import { log } from "../telemetry/log.ts";
@@ -1424,27 +1424,16 @@ export function loadConfig(path: string, env: Record<string, string | undefined>
 }
 
 /**
- * Load a config file whose strings may refer to a secret manager (`${secret:<source>:<path>#<field>}`,
- * src/config/secrets.ts): every reference read from its source first, then the file built as
- * loadConfig builds it. `config.secrets.digest` says which values are in force.
+ * Check a config file without reading its secrets (`signalbox config check`): each
+ * `${secret:…}` reference must name a source of the secrets section, and stands for a placeholder.
  */
-export async function loadConfigWithSecrets(path: string, env: Record<string, string | undefined> = process.env, reader?: SecretReader): Promise<Config> {
-  return buildConfigWithSecrets(readConfigDoc(path), env, reader);
+export function loadConfigUnread(path: string, env: Record<string, string | undefined> = process.env): { config: Config; secretRefs: number } {
+  const { doc, refs } = placeholderSecrets(readConfigDoc(path), env);
+  return { config: buildConfig(doc, env), secretRefs: refs };
 }
 
-/** buildConfig for a parsed file with `${secret:…}` references: read, substituted, built. */
-export async function buildConfigWithSecrets(doc: unknown, env: Record<string, string | undefined> = process.env, reader?: SecretReader): Promise<Config> {
-  const resolved = await resolveSecrets(doc, env, reader);
-  const config = buildConfig(resolved.values.size ? substituteSecrets(doc, resolved.values) : doc, env);
-  return config.secrets ? { ...config, secrets: { ...config.secrets, digest: resolved.digest } } : config;
-}
-
-/** The digest of a config file's secrets as their sources hold them now (a refresh compares it with the one in force). */
-export async function readSecretsDigest(path: string, env: Record<string, string | undefined> = process.env, reader?: SecretReader): Promise<string> {
-  return (await resolveSecrets(readConfigDoc(path), env, reader)).digest;
-}
-
-function readConfigDoc(path: string): unknown {
+/** A config file, read and parsed (errors name the file). */
+export function readConfigDoc(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -4,7 +4,7 @@
 
 import { statSync } from "node:fs";
 import type { Command } from "commander";
-import { ConfigError, loadConfig } from "../../../../src/config/load.ts";
+import { ConfigError, loadConfigUnread } from "../../../../src/config/load.ts";
 import { configVersion } from "../../../../src/config/reload.ts";
 import { CliError, EXIT, globals, modeOf, usageError } from "../context.ts";
 import { json, note, out } from "../output.ts";
@@ -26,11 +26,11 @@ export function configCommands(program: Command): void {
       }
       if (!isFile) throw usageError(`${file} is not a file`, "pass the path of a YAML config file");
       try {
-        const c = loadConfig(file, process.env);
+        const { config: c, secretRefs } = loadConfigUnread(file, process.env);
         const summary = { providers: c.providers.length, deployments: c.deployments.length, routes: c.routes.length, aliases: Object.keys(c.aliases).length, keys: c.keys.length, teams: c.teams.length };
         const version = configVersion(c);
-        if (mode === "json") return await json({ ok: true, file, version, ...summary });
-        await out(`ok: ${summary.providers} providers, ${summary.deployments} deployments, ${summary.routes} routes, version ${version}\n`);
+        if (mode === "json") return await json({ ok: true, file, version, ...summary, ...(secretRefs ? { secret_refs: secretRefs } : {}) });
+        await out(`ok: ${summary.providers} providers, ${summary.deployments} deployments, ${summary.routes} routes, version ${version}${secretRefs ? ` (${secretRefs} \${secret:…} reference${secretRefs === 1 ? "" : "s"} not read: the gateway reads ${secretRefs === 1 ? "it" : "them"} from ${secretRefs === 1 ? "its source" : "their sources"} at start-up)` : ""}\n`);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         if (mode === "json") await json({ ok: false, file, field: err.path, error: err.message });
