@@ -20,6 +20,7 @@ import type { ControlStore } from "./control/types.ts";
 import { adminService } from "./server/admin-service.ts";
 import { createDeploymentChecker, type DeploymentChecker } from "./engine/checks.ts";
 import { createSpendCaps, type SpendCaps } from "./engine/spend-caps.ts";
+import { createBudgetForecast, type BudgetForecast } from "./alerts/budget-forecast.ts";
 import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
@@ -165,6 +166,8 @@ export interface Gateway {
    * it rejects with failed_precondition too.
    */
   reload(actor?: string): Promise<ReloadResult>;
+  /** Projections of budgets and spending caps to the end of their periods (alerted every few minutes). */
+  budgetForecast: BudgetForecast;
   close(): Promise<void>;
 }
 
@@ -652,6 +655,17 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   };
   scheduleSecrets();
 
+  // Budgets and spending caps that will run out before their period ends, alerted while there is
+  // time (src/alerts/budget-forecast.ts): only while a sink subscribes to the event.
+  const budgetForecast = createBudgetForecast({
+    directory: () => control.directory,
+    limits: () => core.limits,
+    caps: spendCaps,
+    alerts,
+    wanted: () => (core.config.alerts ?? []).some((a) => a.events.includes("budget_projected_exceeded")),
+  });
+  budgetForecast.start();
+
   const gateway: Gateway = {
     core,
     engine,
@@ -695,8 +709,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(PromptService, promptService(control, () => control.directory.enabled));
       router.service(Health, healthService(health));
     },
+    budgetForecast,
     async close() {
       clearTimeout(secretsTimer);
+      budgetForecast.stop();
       checker.stop();
       spendCaps.stop();
       // Batch lines under way finish first (they record usage and write to the stores below).

@@ -25,7 +25,9 @@ export type AlertEvent =
   | { event: "postgres_recovered"; replica: string; downMs: number }
   | { event: "usage_records_dropped"; replica: string; maxBuffered: number }
   /** A deployment's, provider's or tag's spending cap (src/engine/spend-caps.ts): `budget` is "deployment:<id>", "provider:<name>" or "tag:<tag>". */
-  | { event: "spend_cap_reached"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number };
+  | { event: "spend_cap_reached"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number }
+  /** A budget or spending cap that, at the pace of its period so far, will pass its limit before the period ends (src/alerts/budget-forecast.ts). */
+  | { event: "budget_projected_exceeded"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; projectedNanos: number; exhaustedAt: number };
 
 export interface Alerter {
   emit(e: AlertEvent): void;
@@ -97,6 +99,8 @@ export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
       return { ...base, replica: e.replica, max_buffered: e.maxBuffered };
     case "spend_cap_reached":
       return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9 };
+    case "budget_projected_exceeded":
+      return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9, projected_usd: e.projectedNanos / 1e9, exhausted_at: new Date(e.exhaustedAt).toISOString() };
   }
 }
 
@@ -119,6 +123,8 @@ export function alertText(e: AlertEvent): string {
       return `:white_check_mark: Signalbox: PostgreSQL is back for replica ${e.replica} after ${Math.round(e.downMs / 1000)} s: buffered usage records are being written.`;
     case "usage_records_dropped":
       return `:no_entry: Signalbox: replica ${e.replica} buffered ${e.maxBuffered} usage records while PostgreSQL was away; new records are now dropped (and counted).`;
+    case "budget_projected_exceeded":
+      return `:chart_with_upwards_trend: Signalbox: at this period's pace ${owner(e.budget)} will spend ${usd(e.projectedNanos)} against its ${PERIOD_ADJ[e.period]} ${e.budget.startsWith("key:") || e.budget.startsWith("team:") ? "budget" : "cap"} of ${usd(e.limitNanos)} (${usd(e.spentNanos)} so far), reaching it around ${new Date(e.exhaustedAt).toISOString().slice(0, 16).replace("T", " ")} UTC.`;
     case "spend_cap_reached":
       return `:no_entry: Signalbox: ${owner(e.budget)} has spent ${usd(e.spentNanos)} of its ${PERIOD_ADJ[e.period]} cap of ${usd(e.limitNanos)}: ${e.budget.startsWith("tag:") ? "requests carrying it are refused" : `routing leaves ${e.budget.startsWith("provider:") ? "its deployments" : "it"} out`} until the cap resets.`;
   }

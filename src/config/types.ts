@@ -388,6 +388,7 @@ export const ALERT_EVENTS = [
   "postgres_recovered",
   "usage_records_dropped",
   "spend_cap_reached",
+  "budget_projected_exceeded",
 ] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
 
