@@ -21,6 +21,7 @@ import { adminService } from "./server/admin-service.ts";
 import { createDeploymentChecker, type DeploymentChecker } from "./engine/checks.ts";
 import { createSpendCaps, type SpendCaps } from "./engine/spend-caps.ts";
 import { createBudgetForecast, type BudgetForecast } from "./alerts/budget-forecast.ts";
+import { createSpendReports, type SpendReports } from "./alerts/spend-reports.ts";
 import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
@@ -168,6 +169,8 @@ export interface Gateway {
   reload(actor?: string): Promise<ReloadResult>;
   /** Projections of budgets and spending caps to the end of their periods (alerted every few minutes). */
   budgetForecast: BudgetForecast;
+  /** Scheduled spend reports (config spend_reports). */
+  spendReports: SpendReports;
   close(): Promise<void>;
 }
 
@@ -666,6 +669,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
   budgetForecast.start();
 
+  // Spend reports of closed periods, to the alert sinks they name (src/alerts/spend-reports.ts).
+  const spendReports = createSpendReports({ reports: () => core.config.spendReports ?? [], sinks: () => core.config.alerts ?? [], store: () => usageStoreRef, alerts, claim });
+  spendReports.start();
+
   const gateway: Gateway = {
     core,
     engine,
@@ -710,9 +717,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(Health, healthService(health));
     },
     budgetForecast,
+    spendReports,
     async close() {
       clearTimeout(secretsTimer);
       budgetForecast.stop();
+      spendReports.stop();
       checker.stop();
       spendCaps.stop();
       // Batch lines under way finish first (they record usage and write to the stores below).

@@ -27,7 +27,32 @@ export type AlertEvent =
   /** A deployment's, provider's or tag's spending cap (src/engine/spend-caps.ts): `budget` is "deployment:<id>", "provider:<name>" or "tag:<tag>". */
   | { event: "spend_cap_reached"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number }
   /** A budget or spending cap that, at the pace of its period so far, will pass its limit before the period ends (src/alerts/budget-forecast.ts). */
-  | { event: "budget_projected_exceeded"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; projectedNanos: number; exhaustedAt: number };
+  | { event: "budget_projected_exceeded"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number; projectedNanos: number; exhaustedAt: number }
+  /** A scheduled spend report (src/alerts/spend-reports.ts), sent to the sink its `spend_reports` entry names. */
+  | ({ event: "spend_report" } & SpendReport);
+
+/** What a spend report says: one closed period's totals against the one before, and its biggest spenders. */
+export interface SpendReport {
+  report: string;
+  period: Exclude<Period, "lifetime">;
+  periodStart: number;
+  periodEnd: number;
+  total: ReportTotals;
+  previous: ReportTotals;
+  /** The dimension `top` is grouped by (team, key, route, deployment, user, tag). */
+  groupBy: string;
+  top: (ReportTotals & { name: string })[];
+  /** The deployments that cost most. */
+  deployments: (ReportTotals & { name: string })[];
+}
+
+export interface ReportTotals {
+  requests: number;
+  failures: number;
+  costNanos: number;
+  inputTokens: number;
+  outputTokens: number;
+}
 
 export interface Alerter {
   emit(e: AlertEvent): void;
@@ -38,6 +63,8 @@ export interface Alerter {
    * no claim. `by` is who asked (a key name), `replica` this replica.
    */
   test(sink: AlertConfig, by: string, replica: string): Promise<AlertTestResult>;
+  /** Deliver an event to one sink, whatever events it subscribes to (a spend report): with the retry, no dedupe. Resolves to why it failed, or undefined. */
+  deliverTo?(sink: AlertConfig, e: AlertEvent): Promise<string | undefined>;
 }
 
 export interface AlertTestResult {
@@ -99,6 +126,21 @@ export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
       return { ...base, replica: e.replica, max_buffered: e.maxBuffered };
     case "spend_cap_reached":
       return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9 };
+    case "spend_report": {
+      const totals = (t: ReportTotals) => ({ requests: t.requests, failures: t.failures, cost_usd: t.costNanos / 1e9, input_tokens: t.inputTokens, output_tokens: t.outputTokens });
+      return {
+        ...base,
+        report: e.report,
+        period: e.period,
+        period_start: new Date(e.periodStart).toISOString(),
+        period_end: new Date(e.periodEnd).toISOString(),
+        total: totals(e.total),
+        previous: totals(e.previous),
+        group_by: e.groupBy,
+        top: e.top.map((t) => ({ [e.groupBy]: t.name, ...totals(t) })),
+        deployments: e.deployments.map((t) => ({ deployment: t.name, ...totals(t) })),
+      };
+    }
     case "budget_projected_exceeded":
       return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9, projected_usd: e.projectedNanos / 1e9, exhausted_at: new Date(e.exhaustedAt).toISOString() };
   }
@@ -123,11 +165,28 @@ export function alertText(e: AlertEvent): string {
       return `:white_check_mark: Signalbox: PostgreSQL is back for replica ${e.replica} after ${Math.round(e.downMs / 1000)} s: buffered usage records are being written.`;
     case "usage_records_dropped":
       return `:no_entry: Signalbox: replica ${e.replica} buffered ${e.maxBuffered} usage records while PostgreSQL was away; new records are now dropped (and counted).`;
+    case "spend_report":
+      return reportText(e);
     case "budget_projected_exceeded":
       return `:chart_with_upwards_trend: Signalbox: at this period's pace ${owner(e.budget)} will spend ${usd(e.projectedNanos)} against its ${PERIOD_ADJ[e.period]} ${e.budget.startsWith("key:") || e.budget.startsWith("team:") ? "budget" : "cap"} of ${usd(e.limitNanos)} (${usd(e.spentNanos)} so far), reaching it around ${new Date(e.exhaustedAt).toISOString().slice(0, 16).replace("T", " ")} UTC.`;
     case "spend_cap_reached":
       return `:no_entry: Signalbox: ${owner(e.budget)} has spent ${usd(e.spentNanos)} of its ${PERIOD_ADJ[e.period]} cap of ${usd(e.limitNanos)}: ${e.budget.startsWith("tag:") ? "requests carrying it are refused" : `routing leaves ${e.budget.startsWith("provider:") ? "its deployments" : "it"} out`} until the cap resets.`;
   }
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+const PERIOD_NAME: Record<SpendReport["period"], string> = { day: "day", week: "week", month: "month" };
+
+/** A spend report as a chat message: the totals, the change against the period before, the top spenders. */
+function reportText(e: SpendReport): string {
+  const change = e.previous.costNanos > 0 ? ` (${e.total.costNanos >= e.previous.costNanos ? "up" : "down"} ${Math.abs(Math.round(((e.total.costNanos - e.previous.costNanos) / e.previous.costNanos) * 100))}% on the ${PERIOD_NAME[e.period]} before)` : "";
+  const failed = e.total.requests > 0 ? `, ${((100 * e.total.failures) / e.total.requests).toFixed(1)}% failed` : "";
+  const lines = [
+    `:bar_chart: Signalbox ${PERIOD_ADJ[e.period]} spend report "${e.report}", ${new Date(e.periodStart).toISOString().slice(0, 10)} to ${new Date(e.periodEnd - 1).toISOString().slice(0, 10)}: ${usd(e.total.costNanos)}${change}, ${count(e.total.requests)} requests${failed}, ${count(e.total.inputTokens)} input and ${count(e.total.outputTokens)} output tokens.`,
+  ];
+  if (e.top.length) lines.push(`Top by ${e.groupBy}: ${e.top.map((t) => `${t.name || "(none)"} ${usd(t.costNanos)} (${count(t.requests)} requests)`).join(", ")}.`);
+  if (e.deployments.length) lines.push(`Top deployments: ${e.deployments.map((t) => `${t.name || "(none)"} ${usd(t.costNanos)}`).join(", ")}.`);
+  return lines.join("\n");
 }
 
 /**
@@ -147,6 +206,8 @@ function conditionOf(e: AlertEvent): string {
       return `postgres\n${e.replica}`;
     case "usage_records_dropped":
       return `${e.event}\n${e.replica}`;
+    case "spend_report":
+      return `${e.event}\n${e.report}\n${e.periodStart}`;
     default:
       return `${e.event}\n${e.budget}\n${e.periodStart}`;
   }
@@ -229,6 +290,16 @@ export function createAlerter(opts: AlerterOptions): Alerter {
     },
     async flush() {
       while (inFlight.size) await Promise.all([...inFlight]);
+    },
+    async deliverTo(sink, e) {
+      const body = JSON.stringify(sink.format === "slack" ? { text: alertText(e) } : alertJson(e, clock()));
+      let why = await post(sink, body);
+      if (why !== undefined) {
+        await new Promise((r) => setTimeout(r, retryDelayMs));
+        why = await post(sink, body);
+      }
+      if (why !== undefined) log("warn", "alert not delivered", { alert: sink.name, event: e.event, error: why });
+      return why;
     },
     async test(sink, by, replica) {
       const at = clock();

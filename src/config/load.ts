@@ -12,6 +12,7 @@ import { resolveModelParams } from "./model-params.ts";
 import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
 import { ALERT_EVENTS, PLACEHOLDER } from "./types.ts";
 import type {
+  SpendReportConfig,
   McpServerConfig,
   WebSearchConfig,
   VectorStoresConfig,
@@ -564,6 +565,17 @@ function redisStore(store: { redisUrl?: string; redisCluster?: string[] }, env: 
   return redisCluster ? { redisCluster } : { redisUrl };
 }
 
+/** Spend reports, each naming a sink of the file's alerts (by name) and a name of its own. */
+function spendReportsOf(reports: SpendReportConfig[], alerts: readonly AlertConfig[]): SpendReportConfig[] {
+  const names = new Set<string>();
+  reports.forEach((r, i) => {
+    if (names.has(r.name)) throw new ConfigError(`spend_reports[${i}].name`, `duplicate spend report "${r.name}"`);
+    names.add(r.name);
+    if (!alerts.some((a) => a.name === r.alert)) throw new ConfigError(`spend_reports[${i}].alert`, `unknown alert sink "${r.alert}" (alerts: ${alerts.map((a) => a.name).join(", ") || "none"})`);
+  });
+  return reports;
+}
+
 /** One entry of alerts (and an alert made at run time). */
 const alertSpec = obj<any>({
   name: req(str({ min: 1 })),
@@ -616,6 +628,20 @@ const rootSpec = obj<any>({
   guardrails: opt((v: unknown) => v),
   // Webhooks told about budgets and cooldowns (src/alerts/alerts.ts).
   alerts: opt(list(alertSpec), []),
+  // Scheduled spend reports (src/alerts/spend-reports.ts), each sent to an alerts[] sink.
+  spend_reports: opt(
+    list(
+      obj({
+        name: req(str({ min: 1 })),
+        period: opt(str({ oneOf: ["day", "week", "month"] }), "week"),
+        alert: req(str({ min: 1 })),
+        group_by: opt(str({ oneOf: ["team", "key", "route", "deployment", "user", "tag"] }), "team"),
+        top: opt(num({ min: 1, max: 50, int: true }), 10),
+        delay_minutes: opt(num({ min: 0, max: 1440, int: true }), 10),
+      }),
+    ),
+    [],
+  ),
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
   // The default of every deployment's expected_output_tokens.
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
@@ -1067,6 +1093,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     ...(mcpServers.length ? { mcpServers } : {}),
     ...(guardrails.length ? { guardrails } : {}),
     ...(raw.alerts.length ? { alerts: raw.alerts as AlertConfig[] } : {}),
+    ...(raw.spendReports.length ? { spendReports: spendReportsOf(raw.spendReports, raw.alerts as AlertConfig[]) } : {}),
     ...(prompts.length ? { prompts } : {}),
     server: raw.server,
     console: raw.console,

@@ -392,6 +392,19 @@ export const ALERT_EVENTS = [
 ] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
 
+/** One `spend_reports[]` entry (src/alerts/spend-reports.ts): a closed period's spending, sent to an alert sink. */
+export interface SpendReportConfig {
+  name: string;
+  period: "day" | "week" | "month";
+  /** The alerts[] sink it is sent to (its URL, format and headers). */
+  alert: string;
+  /** The dimension its top spenders are grouped by. */
+  groupBy: "team" | "key" | "route" | "deployment" | "user" | "tag";
+  top: number;
+  /** Minutes after the period closes before it is sent (late records land). */
+  delayMinutes: number;
+}
+
 /** One `alerts[]` webhook (src/alerts/alerts.ts). `url` and `headers` are secrets: never logged. */
 export interface AlertConfig {
   name: string;
@@ -598,6 +611,8 @@ export interface SsoConfig {
 }
 
 export interface Config {
+  /** Scheduled spend reports (absent: none). */
+  spendReports?: SpendReportConfig[];
   /**
    * With `${secret:…}` references (src/config/secrets.ts): how often every source is read again, and
    * a digest of the values read (a refresh that reads another digest reloads). Absent: none.
