@@ -36,16 +36,28 @@ export interface Projection {
   exhaustedAt: number;
 }
 
-/** The projection of one budget at `now`, or undefined when it is not projected (too early, too little spent, already spent, lifetime) or will not pass its limit. */
-export function project(budget: string, period: Period, spentNanos: number, limitNanos: number, now: number): Projection | undefined {
-  if (period === "lifetime" || limitNanos <= 0 || spentNanos >= limitNanos || spentNanos < limitNanos * MIN_SPENT_SHARE) return undefined;
+/**
+ * What a period will have spent by its end at its pace so far, and when it reaches `limitNanos` at
+ * that pace (if before the end); undefined for a lifetime budget and before a tenth of the period
+ * (and an hour) has gone.
+ */
+export function projectedSpend(period: Period, spentNanos: number, limitNanos: number, now: number): { projectedNanos: number; exhaustedAt?: number } | undefined {
+  if (period === "lifetime") return undefined;
   const { start, end } = periodBounds(period, now);
   const elapsed = now - start;
   if (elapsed < Math.max(MIN_ELAPSED_MS, (end - start) * MIN_ELAPSED_SHARE)) return undefined;
   const rate = spentNanos / elapsed;
   const projectedNanos = Math.round(spentNanos + rate * (end - now));
-  if (projectedNanos <= limitNanos) return undefined;
-  return { budget, period, periodStart: start, spentNanos, limitNanos, projectedNanos, exhaustedAt: Math.round(now + (limitNanos - spentNanos) / rate) };
+  const at = rate > 0 && spentNanos < limitNanos ? Math.round(now + (limitNanos - spentNanos) / rate) : undefined;
+  return { projectedNanos, ...(at !== undefined && at < end ? { exhaustedAt: at } : {}) };
+}
+
+/** The projection of one budget at `now`, or undefined when it is not projected (too early, too little spent, already spent, lifetime) or will not pass its limit. */
+export function project(budget: string, period: Period, spentNanos: number, limitNanos: number, now: number): Projection | undefined {
+  if (limitNanos <= 0 || spentNanos >= limitNanos || spentNanos < limitNanos * MIN_SPENT_SHARE) return undefined;
+  const p = projectedSpend(period, spentNanos, limitNanos, now);
+  if (!p || p.projectedNanos <= limitNanos || p.exhaustedAt === undefined) return undefined;
+  return { budget, period, periodStart: periodBounds(period, now).start, spentNanos, limitNanos, projectedNanos: p.projectedNanos, exhaustedAt: p.exhaustedAt };
 }
 
 export interface BudgetForecast {

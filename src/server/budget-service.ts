@@ -1,6 +1,7 @@
 // UsageService.GetBudget: budgets (limit, spent, held by requests in flight, remaining, reset)
 // and rate-limit state for a key and its team, as the shared limiter sees them.
 
+import { projectedSpend } from "../alerts/budget-forecast.ts";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -17,6 +18,13 @@ import { validateGetBudget } from "./validate.ts";
 
 const PERIOD = { day: BudgetPeriod.DAY, week: BudgetPeriod.WEEK, month: BudgetPeriod.MONTH, lifetime: BudgetPeriod.LIFETIME } as const;
 const MINUTE = 60_000;
+
+/** The budget's projection to the end of its period, as BudgetStatus fields (none when it cannot be projected). */
+function projectionPb(period: BudgetConfig["period"], spentNanos: number, limitNanos: number, now: number) {
+  const p = projectedSpend(period, spentNanos, limitNanos, now);
+  if (!p) return {};
+  return { projectedNanoUsd: BigInt(p.projectedNanos), ...(p.exhaustedAt !== undefined ? { projectedExhaustionTime: timestampFromMs(p.exhaustedAt) } : {}) };
+}
 
 export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof UsageService>> {
   // Keys and teams from the in-memory directory (config file and control plane), read at call
@@ -45,6 +53,7 @@ export function budgetService(core: GatewayCore): Partial<ServiceImpl<typeof Usa
       resetTime: b.period === "lifetime" ? undefined : timestampFromMs(periodBounds(b.period, now).end),
       softThreshold: b.softThreshold,
       exceeded: st.spentNanos >= limit,
+      ...projectionPb(b.period, st.spentNanos, limit, now),
     };
   }
 

@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { createSignalboxClient, userText } from "@signalbox/client";
 import { alertText } from "../../src/alerts/alerts.ts";
-import { project } from "../../src/alerts/budget-forecast.ts";
+import { project, projectedSpend } from "../../src/alerts/budget-forecast.ts";
 import { periodBounds } from "../../src/limits/periods.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
@@ -33,6 +33,10 @@ describe("the projection", () => {
     assert.equal(project("team:qa", "month", 0.5 * USD, 10 * USD, Date.UTC(2026, 11, 20)), undefined);
     assert.equal(project("team:qa", "day", 10 * USD, 10 * USD, DAY_START + 12 * HOUR), undefined);
     assert.equal(project("team:qa", "lifetime", 9 * USD, 10 * USD, DAY_START + 12 * HOUR), undefined);
+    // The same arithmetic for any budget (GetBudget shows it): under the limit, no exhaustion time.
+    assert.deepEqual(projectedSpend("day", 4 * USD, 10 * USD, DAY_START + 12 * HOUR), { projectedNanos: 8 * USD });
+    assert.deepEqual(projectedSpend("day", 6 * USD, 10 * USD, DAY_START + 12 * HOUR), { projectedNanos: 12 * USD, exhaustedAt: DAY_START + 20 * HOUR });
+    assert.equal(projectedSpend("day", 6 * USD, 10 * USD, DAY_START + HOUR), undefined);
     // A week: 3 of 7 days gone, $5 of $10: $11.67.
     const w = project("key:ci", "week", 5 * USD, 10 * USD, periodBounds("week", Date.UTC(2026, 11, 10)).start + 3 * 24 * HOUR)!;
     assert.equal(Math.round(w.projectedNanos / 1e7) / 100, 11.67);
@@ -112,6 +116,15 @@ alerts:
     const slack = received.filter((r) => r.path === "/slack").map((r) => String(r.body.text));
     assert.ok(slack.some((t) => /team "qa" will spend \$\d\.\d\d against its daily budget of \$1\.00/.test(t)), slack.join("\n"));
     assert.ok(slack.some((t) => /deployment "mock\/pricey" will spend .* against its daily cap of \$1\.00/.test(t)), slack.join("\n"));
+
+    // GetBudget shows the same projection (at the real time of day: none before a tenth of it has gone).
+    const admin = createSignalboxClient({ baseUrl: g.url, apiKey: KEY });
+    const b = (await admin.usage.getBudget({ team: "qa" })).budgets.find((x) => x.name === "qa")!;
+    const expected = projectedSpend("day", spent, 1 * USD, Date.now());
+    if (expected) {
+      assert.ok(Math.abs(Number(b.projectedNanoUsd) - expected.projectedNanos) / expected.projectedNanos < 0.01, `${b.projectedNanoUsd} against ${expected.projectedNanos}`);
+      assert.equal(b.projectedExhaustionTime !== undefined, expected.exhaustedAt !== undefined);
+    } else assert.equal(b.projectedNanoUsd, undefined);
 
     // Again in the same period: projected again, not alerted again.
     await g.gw.budgetForecast.tick(noon + HOUR);

@@ -133,6 +133,18 @@ function BudgetCard({ b }: { b: BudgetStatus }) {
             </>
           )}
         </div>
+        {b.projectedNanoUsd !== undefined && (
+          <div className={`small ${b.projectedExhaustionTime ? "" : "muted"}`} data-testid="budget-projection">
+            At this period's pace: {usd(b.projectedNanoUsd)} by its end
+            {b.projectedExhaustionTime ? (
+              <>
+                , <strong>reaching the limit {relative(b.projectedExhaustionTime)}</strong> ({dateTime(b.projectedExhaustionTime)})
+              </>
+            ) : (
+              ", within the limit"
+            )}
+          </div>
+        )}
       </div>
     </Card>
   );

@@ -176,6 +176,7 @@ export function usageCommands(program: Command): void {
         { header: "held", show: (b) => dollars(b.reservedNanoUsd), right: true },
         { header: "remaining", show: (b) => dollars(b.remainingNanoUsd), right: true },
         { header: "resets", show: (b) => (b.resetTime ? time(b.resetTime) : enumLabel(BudgetPeriodSchema, b.period) === "lifetime" ? "never" : "") },
+        { header: "projected", show: (b) => (b.projectedNanoUsd === undefined ? "" : `${dollars(b.projectedNanoUsd)}${b.projectedExhaustionTime ? ` (limit ${time(b.projectedExhaustionTime)})` : ""}`), raw: (b) => (b.projectedNanoUsd === undefined ? "" : usd(b.projectedNanoUsd)), right: true },
         { header: "state", show: (b) => (b.exceeded ? "exceeded" : b.limitNanoUsd > 0n && Number(b.spentNanoUsd) >= b.softThreshold * Number(b.limitNanoUsd) ? "over soft threshold" : "ok") },
       ];
       const rates: Column<RateLimitStatus>[] = [
