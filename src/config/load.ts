@@ -364,6 +364,7 @@ const routeSpec = obj<RouteConfig>({
       percent: opt(num({ min: 0, max: 100 }), 100),
       max_in_flight: opt(num({ min: 1, max: 10_000, int: true }), 16),
       judge: opt(str({ min: 1 })),
+      when: opt(record(oneOrMore)),
     }),
   ),
 });
@@ -895,6 +896,11 @@ function finishRoute(r: RouteConfig, path: string, deployments: Map<string, Depl
     if (r.mirror.target === r.name) throw new ConfigError(where, "a route cannot mirror its requests to itself");
     const d = deployments.get(r.mirror.target);
     if (d && !d.operations.includes("chat")) throw new ConfigError(where, `deployment "${r.mirror.target}" does not serve chat (operations: ${d.operations.join(", ")})`);
+    if (r.mirror.when) {
+      const fields = Object.keys(r.mirror.when);
+      if (fields.length === 0) throw new ConfigError(`${path}.mirror.when`, "needs at least one field (team, key, user, tag or metadata.<name>)");
+      for (const f of fields) if (!CONDITION_FIELD.test(f)) throw new ConfigError(`${path}.mirror.when.${f}`, "unknown field: one of team, key, user, tag, metadata.<name>");
+    }
     const judge = r.mirror.judge;
     if (judge !== undefined) {
       const at = `${path}.mirror.judge`;

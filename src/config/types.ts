@@ -362,6 +362,8 @@ export interface MirrorConfig {
   maxInFlight: number;
   /** A chat model (route, alias or deployment) that reads both answers and says which is better: the verdict goes in the mirror's record. */
   judge?: string;
+  /** Only requests matching every field are mirrored (team, key, user, tag, metadata.<name>, as a condition's `when`); absent: all. */
+  when?: Record<string, string[]>;
 }
 
 export type KeyRole = "admin" | "team" | "service";

@@ -31,6 +31,7 @@ import type { CostBreakdown } from "../usage/cost.ts";
 import type { MirrorConfig } from "../config/types.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { createMirrors, type Mirrors, type PrimaryOutcome } from "./mirror.ts";
+import { whenMatches } from "../router/plan.ts";
 
 export type CacheMode = "default" | "use" | "bypass" | "refresh";
 
@@ -684,7 +685,9 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   function mirrorOf(call: ChatCall, plan: Plan): MirrorConfig | undefined {
     if (!plan.routing.route || call.mirrorOf !== undefined || call.webSearch || call.fileSearch) return undefined;
     const rr = core.registry.resolve(plan.routing.route);
-    return rr?.kind === "route" ? rr.route.mirror : undefined;
+    const m = rr?.kind === "route" ? rr.route.mirror : undefined;
+    // Only the requests its `when` names (a team whose prompts must not reach the candidate is left out).
+    return m && (!m.when || whenMatches(m.when, call)) ? m : undefined;
   }
 
   /** The prompt a mirror is sent: as it left for the route's deployments (the input guardrails' redactions in it). */

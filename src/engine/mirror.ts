@@ -98,8 +98,10 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
     const call: ChatCall = {
       id: newRequestId(),
       model: cfg.target,
-      // The mirror's own routing: the caller's fallbacks, sticky key and provider preferences were for the route's targets.
-      routing: { fallbacks: [], noFallback: false, requiredCapabilities: src.routing.requiredCapabilities, timeouts: {}, fallbackOnContentFilter: false },
+      // The mirror's own routing: the caller's fallbacks and sticky key were for the route's targets;
+      // its provider preferences go along (a request that forbids data collection, or asks for
+      // zero retention, is copied only to a provider that keeps that promise, or fails).
+      routing: { fallbacks: [], noFallback: false, requiredCapabilities: src.routing.requiredCapabilities, timeouts: {}, fallbackOnContentFilter: false, ...(src.routing.providers ? { providers: src.routing.providers } : {}) },
       ...(src.user !== undefined ? { user: src.user } : {}),
       tags: src.tags.includes(MIRROR_TAG) ? src.tags : [...src.tags, MIRROR_TAG],
       metadata: {

@@ -168,15 +168,18 @@ function conditionValues(call: Call, field: string): readonly string[] {
   }
 }
 
-/** The first of a route's conditions whose every field matches (one of its values; "*" any value), by index. */
-function matchCondition(r: RouteConfig, call: Call): number {
-  outer: for (let i = 0; i < r.conditions.length; i++) {
-    for (const [field, want] of Object.entries(r.conditions[i].when)) {
-      const have = conditionValues(call, field);
-      if (!have.some((v) => v !== "" && (want.includes(v) || want.includes("*")))) continue outer;
-    }
-    return i;
+/** Whether every field of a condition's `when` matches the request (one of its values; "*" any value). */
+export function whenMatches(when: Record<string, string[]>, call: Call): boolean {
+  for (const [field, want] of Object.entries(when)) {
+    const have = conditionValues(call, field);
+    if (!have.some((v) => v !== "" && (want.includes(v) || want.includes("*")))) return false;
   }
+  return true;
+}
+
+/** The first of a route's conditions whose every field matches, by index. */
+function matchCondition(r: RouteConfig, call: Call): number {
+  for (let i = 0; i < r.conditions.length; i++) if (whenMatches(r.conditions[i].when, call)) return i;
   return -1;
 }
 

@@ -30,7 +30,7 @@ const LIMITED = ["mirror", "limited", "secret"].join("-");
 
 const config = (openai: string, anthropic: string) => `
 providers:
-  - { name: openai, type: openai, base_url: ${openai}, api_key: ${OPENAI_TEST_KEY} }
+  - { name: openai, type: openai, base_url: ${openai}, api_key: ${OPENAI_TEST_KEY}, data_policy: { collects: false } }
   - { name: anthropic, type: anthropic, base_url: "${anthropic}", api_key: ${ANTHROPIC_TEST_KEY} }
 deployments:
   - { id: openai/gpt-4o-mini, provider: openai, model: gpt-4o-mini, pricing: { input: 0.15, output: 0.6 } }
@@ -58,6 +58,9 @@ routes:
   - name: judged
     targets: [openai/gpt-4o-mini]
     mirror: { target: anthropic/claude, judge: openai/judge }
+  - name: product-only
+    targets: [openai/gpt-4o-mini]
+    mirror: { target: anthropic/claude, when: { team: [product], metadata.mirror: ["*"] } }
 keys:
   - { name: caller, hash: "${hashKey(KEY)}", team: product }
   - { name: other, hash: "${hashKey(OTHER)}", team: elsewhere }
@@ -245,6 +248,29 @@ describe("traffic mirroring", () => {
     assert.match(metrics, /signalbox_mirror_similarity_bucket\{route="chat",target="anthropic\/claude",le="1"\} \d+/);
   });
 
+  test("governance: only requests matching mirror.when are copied; a request's data policy goes with its copy", async () => {
+    const ask = async (key: string, metadata?: Record<string, string>, model = "product-only", extra: Record<string, unknown> = {}) => {
+      const { response } = await sdk(key)
+        .chat.completions.create({ model, messages: [{ role: "user", content: "governed" }], ...(metadata ? { metadata } : {}), ...extra } as never)
+        .withResponse();
+      await settled();
+      return response.headers.get("x-request-id")!;
+    };
+    // The platform team is not the product team; the product team without the metadata is not matched either.
+    assert.equal(mirrorsOf(await ask(ADMIN, { mirror: "yes" })).length, 0);
+    assert.equal(mirrorsOf(await ask(KEY)).length, 0);
+    assert.equal(anthropic.requests.length, 0);
+    assert.equal(mirrorsOf(await ask(KEY, { mirror: "yes" })).length, 1);
+    assert.equal(anthropic.requests.length, 1);
+    // A request that forbids data collection: its copy may go only to a provider that promises not to
+    // collect, and the candidate (no data_policy) does not: the copy fails, nothing is sent to it.
+    anthropic.reset();
+    const id = await ask(ADMIN, undefined, "chat", { provider: { data_collection: "deny" } });
+    const m = await mirrorOf(id);
+    assert.notEqual(m.status, "ok");
+    assert.equal(anthropic.requests.length, 0);
+  });
+
   test("a judge reads the question and both answers, in a drawn order, and its verdict goes in the mirror's record and the report", async (t) => {
     const admin = client(ADMIN);
     const ask = async (draw: number, routeText: string, mirrorText: string, judgeSays: string) => {
@@ -312,8 +338,10 @@ describe("traffic mirroring", () => {
     assert.equal(Number(r.recordsRead), all.length);
     assert.equal(Number(s.mirror!.ok), all.filter((x) => x.status === "ok").length);
     assert.equal(Number(s.primary!.ok), all.filter((x) => x.metadata["signalbox.mirror.primary_status"] === "ok").length);
+    assert.equal(Number(s.mirrorAnsweredOnly), all.filter((x) => x.status === "ok" && x.metadata["signalbox.mirror.primary_status"] !== "ok").length);
+    assert.equal(Number(s.mirrorFailedOnly), all.filter((x) => x.status !== "ok" && x.metadata["signalbox.mirror.primary_status"] === "ok").length);
     assert.equal(Number(s.mirrorAnsweredOnly), 1);
-    assert.equal(Number(s.mirrorFailedOnly), 1);
+    assert.equal(Number(s.mirrorFailedOnly), 2);
     assert.equal(Number(s.mirror!.costNanoUsd), all.reduce((t, x) => t + x.cost.total, 0));
     assert.ok(Number(s.primary!.deployments["openai/gpt-4o-mini"]) >= 2);
     const sims = all.flatMap((x) => (x.metadata["signalbox.mirror.similarity"] ? [Number(x.metadata["signalbox.mirror.similarity"])] : []));
@@ -341,6 +369,7 @@ describe("traffic mirroring", () => {
         ["never", "anthropic/claude", 0, 16],
         ["one-at-a-time", "anthropic/claude", 100, 1],
         ["judged", "anthropic/claude", 100, 16],
+        ["product-only", "anthropic/claude", 100, 16],
       ],
     );
     const bad = await admin.usage.getMirrorReport({ leastAlike: 51 }).catch((e: unknown) => e);
@@ -364,6 +393,7 @@ routes:
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, percent: 101 } }"), /routes\[0\]\.mirror\.percent/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, max_in_flight: 0 } }"), /routes\[0\]\.mirror\.max_in_flight/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: {} }"), /routes\[0\]\.mirror\.target/);
+    assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, when: { colour: red } } }"), /routes\[0\]\.mirror\.when\.colour: unknown field/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, judge: nobody } }"), /routes\[0\]\.mirror\.judge: unknown route, alias or deployment "nobody"/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, judge: mock/embed } }"), /routes\[0\]\.mirror\.judge: deployment "mock\/embed" does not serve chat/);
     const ok = load("{ name: r, targets: [mock/a], mirror: { target: mock/a } }")();
