@@ -22,6 +22,7 @@ import { createDeploymentChecker, type DeploymentChecker } from "./engine/checks
 import { createSpendCaps, type SpendCaps } from "./engine/spend-caps.ts";
 import { createBudgetForecast, type BudgetForecast } from "./alerts/budget-forecast.ts";
 import { createSpendReports, type SpendReports } from "./alerts/spend-reports.ts";
+import { vectorToolsServer } from "./mcp/vector-tools.ts";
 import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
@@ -465,7 +466,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       return control.directory.authenticate(authorization);
     },
     control,
-    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: control.directory, guardrails: () => core.guardrails, alerts: () => core.alerts }),
+    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: control.directory, guardrails: () => core.guardrails, alerts: () => core.alerts, builtin: vectorToolsServer(() => core.vectors) }),
   };
   coreRef = core;
 

@@ -25,8 +25,7 @@ import { log } from "../telemetry/log.ts";
 import type { Context } from "@opentelemetry/api";
 import type { McpHub, McpTool } from "./hub.ts";
 import type { RequestInfo } from "../server/context.ts";
-import { passageBlock } from "../engine/file-search.ts";
-import { visibilityOf } from "../batch/store.ts";
+import { listStores, searchFiles, VECTOR_SERVER, VECTOR_TOOLS } from "./vector-tools.ts";
 import type { VectorStores } from "../vectors/service.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -53,50 +52,6 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "up
 const HTTP_STATUS: Partial<Record<string, number>> = { unauthenticated: 401, permission_denied: 403, not_found: 404, resource_exhausted: 413, invalid_argument: 400 };
 
 /** The gateway's own MCP server: its vector stores' search, for any MCP client, with the caller's key. */
-export const VECTOR_SERVER = "vector_stores";
-
-const VECTOR_TOOLS: McpTool[] = [
-  {
-    name: "list_vector_stores",
-    description: "List the document collections (vector stores) this key may search: id, name and how many files each holds.",
-    inputSchema: { type: "object", properties: {} },
-    annotations: { readOnlyHint: true },
-  } as McpTool,
-  {
-    name: "search_files",
-    description: "Search the documents of one or two vector stores for passages relevant to a query. Results come best first with each file's name and score.",
-    inputSchema: {
-      type: "object",
-      properties: {
-        vector_store_ids: { type: "array", items: { type: "string" }, description: "The vector stores to search (1 or 2 ids, vs_…)" },
-        query: { type: "string", description: "What to search for" },
-        max_results: { type: "integer", minimum: 1, maximum: 50, description: "At most this many passages (default 5)" },
-      },
-      required: ["vector_store_ids", "query"],
-    },
-    annotations: { readOnlyHint: true },
-  } as McpTool,
-];
-
-async function listStores(vectors: VectorStores, caller: Caller) {
-  const page = await vectors.store.listStores({ limit: 100, visibility: visibilityOf(caller) });
-  const stores = page.data.filter((s) => s.status !== "expired").map((s) => ({ id: s.id, name: s.name, files: s.file_counts.completed, usage_bytes: s.usage_bytes }));
-  const text = stores.length ? stores.map((s) => `${s.id}  ${s.name || "(unnamed)"}  ${s.files} file${s.files === 1 ? "" : "s"}`).join("\n") : "No vector stores this key may search.";
-  return { content: [{ type: "text", text }], structuredContent: { stores } };
-}
-
-async function searchFiles(vectors: VectorStores, caller: Caller, ri: RequestInfo, args: Record<string, unknown>) {
-  const ids = args.vector_store_ids;
-  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 2 || ids.some((x) => typeof x !== "string" || !x)) throw new GatewayError("invalid_argument", "vector_store_ids: 1 or 2 vector store ids");
-  if (typeof args.query !== "string" || !args.query.trim()) throw new GatewayError("invalid_argument", "query: a non-empty string");
-  const max = args.max_results ?? 5;
-  if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > 50) throw new GatewayError("invalid_argument", "max_results: an integer from 1 to 50");
-  const out = await vectors.search(caller, ri, ids as string[], [args.query.slice(0, 4_000)], { via: "mcp", maxResults: max, ranker: "auto", scoreThreshold: 0 }, AbortSignal.timeout(60_000));
-  const results = out.hits.map((h) => ({ file_id: h.file_id, filename: h.filename, score: h.score, attributes: h.attributes, text: h.content.map((c) => c.text).join("\n") }));
-  const text = out.hits.length ? out.hits.map(passageBlock).join("\n\n") : "Nothing relevant was found.";
-  return { content: [{ type: "text", text }], structuredContent: { results } };
-}
-
 export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, res: Res) => boolean {
   /**
    * One MCP server instance per HTTP request (stateless), bound to the caller and the path's scope.

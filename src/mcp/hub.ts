@@ -143,6 +143,16 @@ export interface McpHubDeps {
   guardrails: () => GuardrailSet;
   /** Told when a call is refused because a budget is spent (as a model call's refusal is). */
   alerts?: () => Alerter;
+  /** A server of the gateway's own, run in process (vector_stores): named by its id as a configured one is, not listed among them. */
+  builtin?: BuiltinServer;
+}
+
+/** A server the gateway runs itself (src/mcp/vector-tools.ts): its tools, called in process with the caller's identity. */
+export interface BuiltinServer {
+  config: McpServerConfig;
+  enabled(): boolean;
+  tools: McpTool[];
+  call(tool: string, args: Record<string, unknown>, ctx: McpCallContext): Promise<McpCallResult>;
 }
 
 /**
@@ -239,16 +249,17 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
   }
 
   const hub: McpHub = {
-    server: (id) => deps.config()?.find((s) => s.id === id),
+    server: (id) => deps.config()?.find((s) => s.id === id) ?? (deps.builtin && id === deps.builtin.config.id && deps.builtin.enabled() ? deps.builtin.config : undefined),
     serversFor: (caller) => (deps.config() ?? []).filter((s) => hub.mayUse(caller, s)),
     mayUse(caller, server) {
-      if (caller.role === "admin" || caller.role === "anonymous") return true;
+      // The gateway's own documents: every key, each seeing the stores it may see (as at /mcp).
+      if (caller.role === "admin" || caller.role === "anonymous" || server === deps.builtin?.config) return true;
       if (server.teams && !server.teams.includes(caller.team)) return false;
       return caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`) || caller.allow.some((a) => a.startsWith(`mcp:${server.id}/`));
     },
     mayCall(caller, server, tool) {
       if (!hub.mayUse(caller, server)) return false;
-      if (caller.role === "admin" || caller.role === "anonymous" || caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`)) return true;
+      if (caller.role === "admin" || caller.role === "anonymous" || server === deps.builtin?.config || caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`)) return true;
       const prefix = `mcp:${server.id}/`;
       const entries = caller.allow.filter((a) => a.startsWith(prefix));
       return entries.length > 0 && allowListAllows(entries, `${prefix}${tool}`);
@@ -257,6 +268,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       return (await hub.tools(server, signal)).filter((t) => hub.mayCall(caller, server, t.name));
     },
     async tools(server) {
+      if (server === deps.builtin?.config) return deps.builtin.tools;
       const c = connection(server);
       const now = Date.now();
       if (!c.tools || now - c.tools.at > TOOLS_TTL_MS) {
@@ -319,7 +331,11 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
         const selection = server.guardrails?.length ? deps.guardrails().named(server.guardrails) : undefined;
         guard = selection && startRun(selection);
         const sent = guard && !selection!.input.empty ? await guardJson(guard, "input", args, ctx.signal) : args;
-        result = await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: sent }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
+        const builtin = deps.builtin;
+        result =
+          builtin && server === builtin.config
+            ? await builtin.call(tool, sent, ctx)
+            : await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: sent }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
         if (guard && !selection!.output.empty) result = await guardResult(guard, result, ctx.signal);
         return result;
       } catch (err) {
@@ -339,6 +355,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       }
     },
     request(server, capability, op, signal) {
+      if (server === deps.builtin?.config) return Promise.resolve(undefined);
       return withClient(server, signal, async (cl) => (cl.getServerCapabilities()?.[capability] ? op(cl) : undefined));
     },
     async close() {

@@ -179,7 +179,7 @@ test("a call of the caller's own function ends the response with it, as without 
 test("refusals name the field and reach neither the model nor the server", async () => {
   const cases: [unknown[], RegExp, string?][] = [
     [[{ type: "mcp", server_label: "nope" }], /tools\[0\]\.server_label: no MCP server "nope"/],
-    [[{ type: "mcp", server_label: "math", server_url: "https://elsewhere.example/mcp" }], /tools\[0\]\.server_url: is not the URL of MCP server "math"/],
+    [[{ type: "mcp", server_label: "math", server_url: "https://elsewhere.example/mcp" }], /tools\[0\]\.server_url: is neither the URL of MCP server "math" nor the gateway's own \/mcp\/math/],
     [[{ type: "mcp", server_label: "math", headers: { a: "b" } }], /tools\[0\]\.headers: the gateway calls MCP servers with their own credentials/],
     [[{ type: "mcp", server_label: "math", require_approval: "sometimes" }], /tools\[0\]\.require_approval/],
     [[{ type: "mcp", server_label: "math" }], /background: a response with mcp tools cannot run in the background/, "background"],

@@ -36,7 +36,8 @@ export function resolveServers(hub: McpHub | undefined, caller: Caller, specs: r
   return specs.map((spec) => {
     if (!hub) bad(`${spec.path}.type`, "mcp tools are not run here (a batch's lines, or a gateway without mcp_servers)");
     const s = usableServer(hub, caller, spec.label) ?? bad(`${spec.path}.server_label`, `no MCP server "${spec.label}" that this key may use (the gateway runs only the MCP servers of its configuration, mcp_servers[])`);
-    if (spec.url !== undefined && s.url !== spec.url) bad(`${spec.path}.server_url`, `is not the URL of MCP server "${s.id}" of this gateway; leave server_url out to use it`);
+    // Its configured URL, or the gateway's own /mcp/<id> (the built-in vector_stores has only that).
+    if (spec.url !== undefined && s.url !== spec.url && !spec.url.replace(/\/+$/, "").endsWith(`/mcp/${s.id}`)) bad(`${spec.path}.server_url`, `is neither the URL of MCP server "${s.id}" nor the gateway's own /mcp/${s.id}; leave server_url out to use it`);
     return s;
   });
 }
