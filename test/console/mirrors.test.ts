@@ -180,6 +180,18 @@ describe("console: mirrors in Chromium", { skip: skipWithoutChromium }, () => {
     assert.equal(await page.getByTestId("mirror-summary").count(), 1);
   });
 
+  test("the Models page marks each mirrored route, linking to this page", async () => {
+    await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Models & health", exact: true }).click();
+    const chip = page.getByTestId("route-mirror").filter({ hasText: "mirror → mock/b" });
+    await chip.first().waitFor();
+    assert.equal(await page.getByTestId("route-mirror").count(), 3);
+    assert.match((await chip.first().getAttribute("title")) ?? "", /100% of its requests copied to mock\/b/);
+    assert.equal(await chip.first().getAttribute("href"), "/console/mirrors");
+    await chip.first().click();
+    await page.locator("[data-testid=mirrors]:is([data-state=rows], [data-state=empty])").waitFor();
+    assert.match(page.url(), /\/console\/mirrors$/);
+  });
+
   test("no errors in the browser console", () => {
     // A request's page asks for its stored Responses API response; a chat completion has none, and
     // Chromium logs that 404 as a failed resource load (the page shows nothing for it).

@@ -457,6 +457,12 @@ export function ModelsPage() {
                             {r.noFallback && <span className="chip">no fallback</span>}
                             {r.maxAttempts > 0 && <span className="chip">≤ {r.maxAttempts} attempts</span>}
                             {r.hedgeAfterMs > 0 && <span className="chip">hedge {r.hedgeAfterMs} ms</span>}
+                            {r.mirror && (
+                              <Link to="mirrors" className="chip" data-testid="route-mirror" title={`${r.mirror.percent}% of its requests copied to ${r.mirror.target}${r.mirror.judge ? `, judged by ${r.mirror.judge}` : ""}, compared on the Mirrors page`}>
+                                mirror → {r.mirror.target}
+                                {r.mirror.percent < 100 ? ` (${r.mirror.percent}%)` : ""}
+                              </Link>
+                            )}
                           </div>
                         </td>
                       </tr>
