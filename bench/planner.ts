@@ -18,13 +18,14 @@ deployments:
   - { id: d/a, provider: m, model: a, pricing: { input: 0.1, output: 0.4 }, quality: 0.4, strengths: [simple] }
   - { id: d/b, provider: m, model: b, pricing: { input: 1, output: 4 }, quality: 0.7, strengths: [creative] }
   - { id: d/c, provider: m, model: c, pricing: { input: 3, output: 15 }, quality: 0.9, strengths: [coding, reasoning] }
-  - { id: d/d, provider: m, model: d, pricing: { input: 0.5, output: 1 }, quality: 0.5 }
+  - { id: d/d, provider: m, model: d, pricing: { input: 0.5, output: 1 }, quality: 0.5, limits: { requests_per_minute: 600 } }
 routes:
   - { name: priority, targets: ${targets} }
   - { name: weighted, strategy: weighted, targets: [{ deployment: d/a, weight: 4 }, { deployment: d/b, weight: 3 }, { deployment: d/c, weight: 2 }, { deployment: d/d, weight: 1 }] }
   - { name: latency, strategy: latency, targets: ${targets} }
   - { name: cost, strategy: cost, targets: ${targets} }
   - { name: least-busy, strategy: least-busy, targets: ${targets} }
+  - { name: usage, strategy: usage, targets: ${targets} }
   - { name: complexity, strategy: complexity, targets: ${targets} }
   - { name: hybrid, strategy: hybrid, targets: ${targets} }
   - { name: ab, variants: [{ name: x, weight: 1, targets: [d/a, d/b] }, { name: y, weight: 1, targets: [d/c, d/d] }] }
@@ -36,6 +37,7 @@ const health = createMemoryHealthStore();
 for (const d of ["d/a", "d/b", "d/c", "d/d"]) {
   health.begin(d);
   health.end(d, { ok: true, ttftMs: 100 + d.charCodeAt(2), latencyMs: 400 });
+  health.observeUsage?.(d, 0.25);
 }
 const text = "Summarise the trade-offs between optimistic and pessimistic locking for a booking system, with an example. ".repeat(8);
 
