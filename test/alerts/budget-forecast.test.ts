@@ -6,7 +6,6 @@
 // once per period however often the forecast runs.
 
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { createSignalboxClient, userText } from "@signalbox/client";
 import { alertText } from "../../src/alerts/alerts.ts";
@@ -14,6 +13,7 @@ import { project, projectedSpend } from "../../src/alerts/budget-forecast.ts";
 import { periodBounds } from "../../src/limits/periods.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startWebhook, type Webhook } from "../helpers/webhook.ts";
 import { poll } from "../helpers/wait.ts";
 
 const HOUR = 3_600_000;
@@ -45,22 +45,15 @@ describe("the projection", () => {
 
 describe("through a gateway", () => {
   const KEY = ["sk", "sbx", "forecast", "0123456789abcdef"].join("-");
-  let hook: Server;
+  let hook: Webhook;
   let origin: string;
-  const received: { path: string; body: Record<string, unknown> }[] = [];
+  let received: Webhook["received"];
   let g: TestGateway;
 
   before(async () => {
-    hook = createServer((req, res) => {
-      let data = "";
-      req.on("data", (d) => (data += d));
-      req.on("end", () => {
-        received.push({ path: req.url ?? "", body: JSON.parse(data) as Record<string, unknown> });
-        res.writeHead(200).end("ok");
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
-    origin = `http://127.0.0.1:${(hook.address() as { port: number }).port}`;
+    hook = await startWebhook();
+    origin = hook.origin;
+    received = hook.received;
     // Each request costs $0.02 on mock/pricey (its answer is short): the team's $1 a day and the deployment's $1 cap too.
     g = await startTestGateway(`
 providers: [{ name: mock, type: mock, mock: { output_tokens: 10 } }]
@@ -78,7 +71,7 @@ alerts:
   });
   after(async () => {
     await g.close();
-    await new Promise((r) => hook.close(r));
+    await hook.close();
   });
 
   test("a team's budget and a deployment's cap on pace to be passed: one alert each, once per period", async () => {

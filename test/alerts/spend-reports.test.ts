@@ -5,7 +5,6 @@
 // entries are refused naming the field.
 
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { createSignalboxClient, userText } from "@signalbox/client";
@@ -13,6 +12,7 @@ import { buildConfig } from "../../src/config/load.ts";
 import { periodBounds } from "../../src/limits/periods.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startWebhook, type Webhook } from "../helpers/webhook.ts";
 import { poll } from "../helpers/wait.ts";
 
 const DAY = 86_400_000;
@@ -20,22 +20,15 @@ const A = ["sk", "sbx", "report", "a", "0123456789"].join("-");
 const B = ["sk", "sbx", "report", "b", "0123456789"].join("-");
 
 describe("spend reports", () => {
-  let hook: Server;
+  let hook: Webhook;
   let origin: string;
-  const received: { path: string; body: Record<string, unknown> }[] = [];
+  let received: Webhook["received"];
   let g: TestGateway;
 
   before(async () => {
-    hook = createServer((req, res) => {
-      let data = "";
-      req.on("data", (d) => (data += d));
-      req.on("end", () => {
-        received.push({ path: req.url ?? "", body: JSON.parse(data) as Record<string, unknown> });
-        res.writeHead(200).end("ok");
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
-    origin = `http://127.0.0.1:${(hook.address() as { port: number }).port}`;
+    hook = await startWebhook();
+    origin = hook.origin;
+    received = hook.received;
     g = await startTestGateway(`
 providers: [{ name: mock, type: mock, mock: { output_tokens: 10 } }, { name: down, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }]
 deployments:
@@ -61,7 +54,7 @@ spend_reports:
   });
   after(async () => {
     await g.close();
-    await new Promise((r) => hook.close(r));
+    await hook.close();
   });
 
   test("today's report as sent tomorrow: totals of the records, teams by cost, the costliest deployments; JSON and Slack", async () => {

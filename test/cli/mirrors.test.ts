@@ -13,30 +13,15 @@ import { toJson } from "@bufbuild/protobuf";
 import { createSignalboxClient, GetMirrorReportResponseSchema, userText } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { mirrorConfig } from "../helpers/mirror-config.ts";
 import { buildCliIfStale, exited, ok, runCli, SYSTEM_NODE } from "../helpers/cli.ts";
 
 const key = (...p: string[]) => ["sbx", "test", "climirror", ...p].join("_");
 const TEAM_A = key("team", "a");
 const TEAM_B = key("team", "b");
 
-const YAML = `
-providers:
-  - { name: mock, type: mock }
-  - { name: flaky, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }
-  - { name: judge, type: mock, mock: { reply: 'The second one. {"better": "2", "reason": "It is longer."}' } }
-deployments:
-  - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
-  - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 3, output: 4 } }
-  - { id: mock/flaky, provider: flaky, model: mock-flaky, pricing: { input: 1, output: 1 } }
-  - { id: mock/judge, provider: judge, model: mock-judge, pricing: { input: 1, output: 1 } }
-routes:
-  - { name: chat, targets: [mock/a], mirror: { target: mock/b } }
-  - { name: down, targets: [mock/flaky], retry: { max_retries: 0 }, mirror: { target: mock/b } }
-  - { name: judged, targets: [mock/a], mirror: { target: mock/b, judge: mock/judge } }
-keys:
-  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
-  - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }
-`;
+const YAML = mirrorConfig('The second one. {"better": "2", "reason": "It is longer."}', `  - { name: team-a, hash: "${hashKey(TEAM_A)}", team: a, role: team }
+  - { name: team-b, hash: "${hashKey(TEAM_B)}", team: b, role: team }`);
 
 let g: TestGateway;
 let tmp: string;

@@ -21,29 +21,13 @@ import type { BrowserContext, Locator, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
 import { endSuite, launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { mirrorConfig } from "../helpers/mirror-config.ts";
 import { poll } from "../helpers/wait.ts";
 
 // Built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "mirrors", "secret"].join("-");
 
-const CONFIG = `
-providers:
-  - { name: mock, type: mock }
-  - { name: flaky, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }
-  - { name: judge, type: mock, mock: { reply: '{"better": "tie", "reason": "Both say the same."}' } }
-deployments:
-  - { id: mock/a, provider: mock, model: mock-a, pricing: { input: 1, output: 2 } }
-  - { id: mock/b, provider: mock, model: mock-b, pricing: { input: 3, output: 4 } }
-  - { id: mock/flaky, provider: flaky, model: mock-flaky, pricing: { input: 1, output: 1 } }
-  - { id: mock/judge, provider: judge, model: mock-judge, pricing: { input: 1, output: 1 } }
-routes:
-  - { name: chat, targets: [mock/a], mirror: { target: mock/b } }
-  - { name: down, targets: [mock/flaky], retry: { max_retries: 0 }, mirror: { target: mock/b } }
-  - { name: plain, targets: [mock/a] }
-  - { name: judged, targets: [mock/a], mirror: { target: mock/b, judge: mock/judge } }
-keys:
-  - { name: console-admin, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
-`;
+const CONFIG = mirrorConfig('{"better": "tie", "reason": "Both say the same."}', `  - { name: console-admin, hash: "${hashKey(ADMIN)}", team: platform, role: admin }`);
 
 describe("console: mirrors in Chromium", { skip: skipWithoutChromium }, () => {
   const started = performance.now();

@@ -4,17 +4,12 @@
 // from the durable records, not from any replica's memory.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { createSignalboxClient, userText } from "@signalbox/client";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { createDatabase, postgresBinDir, queryRows, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
+import { postgresForFile, queryRows } from "../helpers/postgres.ts";
 
-const available = postgresBinDir() !== undefined || !!process.env.CI;
-let server: TestPostgres | undefined;
-before(async () => {
-  if (available) server = await startPostgres();
-});
-after(() => server?.destroy());
+const { freshDb, need } = postgresForFile("mirror");
 
 const config = (url: string) => `
 providers:
@@ -35,8 +30,8 @@ const idle = async (g: TestGateway) => {
 };
 
 test("two replicas' mirrors, compared from the database after both stopped", async (t) => {
-  if (!server) return t.skip("PostgreSQL binaries not found (apt-get install -y postgresql)");
-  const url = await createDatabase(server.url, "mirror_report");
+  if (!need(t)) return;
+  const url = await freshDb();
   const a = await startTestGateway(config(url));
   const b = await startTestGateway(config(url));
   const ids: string[] = [];
