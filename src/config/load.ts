@@ -365,6 +365,7 @@ const routeSpec = obj<RouteConfig>({
       max_in_flight: opt(num({ min: 1, max: 10_000, int: true }), 16),
       judge: opt(str({ min: 1 })),
       when: opt(record(oneOrMore)),
+      embedding: opt(str({ min: 1 })),
     }),
   ),
 });
@@ -901,6 +902,14 @@ function finishRoute(r: RouteConfig, path: string, deployments: Map<string, Depl
       if (fields.length === 0) throw new ConfigError(`${path}.mirror.when`, "needs at least one field (team, key, user, tag or metadata.<name>)");
       for (const f of fields) if (!CONDITION_FIELD.test(f)) throw new ConfigError(`${path}.mirror.when.${f}`, "unknown field: one of team, key, user, tag, metadata.<name>");
     }
+    const emb = r.mirror.embedding;
+    if (emb !== undefined) {
+      const at = `${path}.mirror.embedding`;
+      const e = deployments.get(emb);
+      if (e) {
+        if (!e.operations.includes("embeddings")) throw new ConfigError(at, `deployment "${emb}" does not serve embeddings (operations: ${e.operations.join(", ")})`);
+      } else if (!known(emb)) throw new ConfigError(at, `unknown route, alias or deployment "${emb}"`);
+    }
     const judge = r.mirror.judge;
     if (judge !== undefined) {
       const at = `${path}.mirror.judge`;
@@ -1032,6 +1041,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       r.conditions.forEach((c, j) => listWildcardModel(c.target, `${path}.conditions[${j}].target`));
       if (r.mirror) listWildcardModel(r.mirror.target, `${path}.mirror.target`);
       if (r.mirror?.judge) listWildcardModel(r.mirror.judge, `${path}.mirror.judge`);
+      if (r.mirror?.embedding) listWildcardModel(r.mirror.embedding, `${path}.mirror.embedding`);
     });
     for (const [name, target] of Object.entries(aliases)) listWildcardModel(target, `aliases.${name}`);
   }
@@ -1356,7 +1366,7 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
     for (const [name, { e }] of pending) {
       if (!checked.has(name)) continue;
       const r = checked.get(name)!;
-      const refs = [...r.fallbacks, ...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target), ...(r.mirror ? [r.mirror.target, ...(r.mirror.judge ? [r.mirror.judge] : [])] : [])];
+      const refs = [...r.fallbacks, ...Object.values(r.taskRoutes), ...r.conditions.map((c) => c.target), ...(r.mirror ? [r.mirror.target, ...(r.mirror.judge ? [r.mirror.judge] : []), ...(r.mirror.embedding ? [r.mirror.embedding] : [])] : [])];
       const lost = refs.find((m) => runtimeAliases.has(m) && !(m in aliases));
       if (lost === undefined) continue;
       attempt(e, () => {

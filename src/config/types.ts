@@ -364,6 +364,8 @@ export interface MirrorConfig {
   judge?: string;
   /** Only requests matching every field are mirrored (team, key, user, tag, metadata.<name>, as a condition's `when`); absent: all. */
   when?: Record<string, string[]>;
+  /** An embedding model (route, alias or deployment): the two answers' meanings compared (the cosine of their embeddings) beside their words. */
+  embedding?: string;
 }
 
 export type KeyRole = "admin" | "team" | "service";

@@ -273,7 +273,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
 
   async function admitAll(call: Call, plan: Plan): Promise<Admission | undefined> {
     // A mirror (src/engine/mirror.ts) is not the caller's traffic: only the deployments' own limits apply.
-    const [caller, deployments] = await Promise.allSettled([isChat(call) && call.mirrorOf !== undefined ? undefined : admit(call, plan), admitDeployments(call, plan)]);
+    const [caller, deployments] = await Promise.allSettled([call.mirrorOf !== undefined ? undefined : admit(call, plan), admitDeployments(call, plan)]);
     if (caller.status === "rejected") throw caller.reason;
     if (deployments.status === "rejected") {
       // Refused after all: release the caller's reservation at once.

@@ -21,7 +21,7 @@ import type { MirrorConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { ChatCall } from "../router/types.ts";
+import type { ChatCall, EmbedCall } from "../router/types.ts";
 import { newRequestId } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import type { ChatEngine, EngineRequest, Summary } from "./chat-engine.ts";
@@ -49,6 +49,10 @@ export const MIRROR_META = {
   of: "signalbox.mirror_of",
   route: "signalbox.mirror.route",
   similarity: "signalbox.mirror.similarity",
+  /** The cosine of the two answers' embeddings (with `mirror.embedding`). */
+  semanticSimilarity: "signalbox.mirror.semantic_similarity",
+  /** On an embeddings record: the mirror whose answers it embedded. */
+  embeddingOf: "signalbox.mirror.embedding_of",
   primaryStatus: "signalbox.mirror.primary_status",
   primaryDeployment: "signalbox.mirror.primary_deployment",
   primaryLatencyMs: "signalbox.mirror.primary_latency_ms",
@@ -72,6 +76,7 @@ export interface MirrorOutcome {
   /** The mirror's own trace (linked to the request it copies). */
   traceId: string;
   similarity?: number;
+  semanticSimilarity?: number;
   verdict?: Verdict;
 }
 
@@ -88,7 +93,7 @@ export interface Mirrors {
   close(): Promise<void>;
 }
 
-export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, "complete" | "stream">): Mirrors {
+export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, "complete" | "stream" | "embed">): Mirrors {
   const inFlight = new Map<string, number>();
   const runs = new Set<Promise<unknown>>();
   const stopping = new AbortController();
@@ -135,6 +140,7 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
     const started = performance.now();
     let similarity: number | undefined;
     let verdict: Verdict | undefined;
+    let semantic: number | undefined;
     const ctx = span ? trace.setSpan(ROOT_CONTEXT, span) : undefined;
     const req: EngineRequest = {
       call,
@@ -149,8 +155,15 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
         if (primary.text === undefined) return;
         similarity = wordSimilarity(primary.text, text);
         call.metadata[MIRROR_META.similarity] = similarity.toFixed(3);
-        if (!cfg.judge) return;
-        const j = await judge(cfg.judge, r, route, call, messages, primary.text, text, traceId, ctx);
+        const [j, s] = await Promise.all([
+          cfg.judge ? judge(cfg.judge, r, route, call, messages, primary.text, text, traceId, ctx) : undefined,
+          cfg.embedding ? meaning(cfg.embedding, r, route, call, primary.text, text, traceId, ctx) : undefined,
+        ]);
+        if (s !== undefined) {
+          semantic = s;
+          call.metadata[MIRROR_META.semanticSimilarity] = s.toFixed(3);
+        }
+        if (!j) return;
         verdict = j.verdict;
         call.metadata[MIRROR_META.verdict] = j.verdict;
         if (j.reason) call.metadata[MIRROR_META.verdictReason] = j.reason;
@@ -176,9 +189,10 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
       "signalbox.mirror.primary_deployment": primary.deployment,
       ...(similarity !== undefined ? { "signalbox.mirror.similarity": similarity } : {}),
       ...(verdict !== undefined ? { "signalbox.mirror.verdict": verdict } : {}),
+      ...(semantic !== undefined ? { "signalbox.mirror.semantic_similarity": semantic } : {}),
     });
     span?.end();
-    core.metrics.mirror(route, cfg.target, mirror.status === "ok" ? "ok" : "failed", mirror.latencyMs / 1000, similarity, verdict);
+    core.metrics.mirror(route, cfg.target, mirror.status === "ok" ? "ok" : "failed", mirror.latencyMs / 1000, similarity, verdict, semantic);
     log("info", "mirror compared", {
       route,
       target: cfg.target,
@@ -190,8 +204,36 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
       mirror,
       ...(similarity !== undefined ? { similarity: Number(similarity.toFixed(3)) } : {}),
       ...(verdict !== undefined ? { verdict } : {}),
+      ...(semantic !== undefined ? { semantic_similarity: Number(semantic.toFixed(3)) } : {}),
     });
-    return { mirror, traceId, ...(similarity !== undefined ? { similarity } : {}), ...(verdict !== undefined ? { verdict } : {}) };
+    return { mirror, traceId, ...(similarity !== undefined ? { similarity } : {}), ...(semantic !== undefined ? { semanticSimilarity: semantic } : {}), ...(verdict !== undefined ? { verdict } : {}) };
+  }
+
+  /**
+   * How alike the two answers mean (the cosine of their embeddings, one embeddings request of the
+   * caller's, outside its limits, tagged mirror); undefined when either is empty or the request fails.
+   */
+  async function meaning(model: string, r: EngineRequest, route: string, mirrorCall: ChatCall, routeText: string, mirrorText: string, traceId: string, ctx: Context | undefined): Promise<number | undefined> {
+    if (!routeText.trim() || !mirrorText.trim()) return undefined;
+    const call: EmbedCall = {
+      operation: "embeddings",
+      id: newRequestId(),
+      model,
+      routing: { fallbacks: [], noFallback: false, requiredCapabilities: [], timeouts: {}, fallbackOnContentFilter: false },
+      tags: [MIRROR_TAG],
+      metadata: { [MIRROR_META.embeddingOf]: mirrorCall.id, [MIRROR_META.route]: route },
+      caller: { ...r.call.caller, allow: [] },
+      request: { inputs: [routeText.slice(0, EMBED_CHARS), mirrorText.slice(0, EMBED_CHARS)] },
+      mirrorOf: r.call.id,
+    };
+    try {
+      const a = await engine().embed({ call, ri: { id: call.id, traceId, arrivedAt: performance.now(), ...(ctx ? { otel: ctx } : {}) }, signal: stopping.signal, statusOf: r.statusOf });
+      const [x, y] = a.embeddings;
+      return x && y ? Math.max(-1, Math.min(1, cosine(x, y))) : undefined;
+    } catch (err) {
+      log("warn", "mirror embedding failed", { route, embedding: model, mirror_request_id: mirrorCall.id, error: String((err as Error)?.message ?? err) });
+      return undefined;
+    }
   }
 
   /**
@@ -297,6 +339,21 @@ export function wordSimilarity(a: string, b: string): number {
   }
   for (const n of y.values()) ny += n * n;
   return Math.min(1, dot / Math.sqrt(nx * ny));
+}
+
+/** Characters of each answer embedded (their start). */
+const EMBED_CHARS = 8000;
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }
 
 /** What the judge is told. */

@@ -93,6 +93,8 @@ export interface CallBase {
    * Embeddings run only their input stage.
    */
   guardrails?: { names: string[]; field: string };
+  /** Made by a mirror of this request (src/engine/mirror.ts: the copy, its judge, its embeddings): not admitted against the caller's limits nor budgets, never mirrored again. */
+  mirrorOf?: string;
 }
 
 /** A chat request after validation, in domain terms. */
@@ -106,8 +108,6 @@ export interface ChatCall extends CallBase {
   /** Everything sent upstream except the model. */
   request: Omit<UpstreamRequest, "model">;
   stream: boolean;
-  /** A mirrored copy of this request (src/engine/mirror.ts): not admitted against the caller's limits nor budgets, never mirrored again. */
-  mirrorOf?: string;
 }
 
 /** An embeddings request after validation: the same routing and attribution, texts instead of messages. */

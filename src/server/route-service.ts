@@ -273,7 +273,7 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
           cacheEnabled: r.cache.enabled,
           conditions: r.conditions.map((c) => ({ target: c.target, when: Object.entries(c.when).map(([field, values]) => ({ field, values })) })),
           semanticCacheEmbedding: r.cache.semantic?.embedding ?? "",
-          ...(r.mirror ? { mirror: { target: r.mirror.target, percent: r.mirror.percent, maxInFlight: r.mirror.maxInFlight, judge: r.mirror.judge ?? "" } } : {}),
+          ...(r.mirror ? { mirror: { target: r.mirror.target, percent: r.mirror.percent, maxInFlight: r.mirror.maxInFlight, judge: r.mirror.judge ?? "", embedding: r.mirror.embedding ?? "" } } : {}),
         })),
       });
     },

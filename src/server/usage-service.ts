@@ -124,7 +124,7 @@ export function rowToPb(r: UsageRow): PbUsageRow {
   });
 }
 
-const pairToPb = (p: MirrorPairRow) => ({ requestId: p.requestId, mirrorRequestId: p.mirrorRequestId, similarity: p.similarity, time: timestampFromMs(p.time), mirrorTraceId: p.mirrorTraceId, verdict: p.verdict, verdictReason: p.verdictReason });
+const pairToPb = (p: MirrorPairRow) => ({ requestId: p.requestId, mirrorRequestId: p.mirrorRequestId, similarity: p.similarity, time: timestampFromMs(p.time), mirrorTraceId: p.mirrorTraceId, verdict: p.verdict, verdictReason: p.verdictReason, ...(p.semanticSimilarity !== undefined ? { semanticSimilarity: p.semanticSimilarity } : {}) });
 
 export function recordToPb(r: UsageRecord): RequestRecord {
   return create(RequestRecordSchema, {
@@ -255,6 +255,8 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
           routeBetter: BigInt(m.routeBetter),
           ties: BigInt(m.ties),
           routeBetterPairs: m.routeBetterPairs.map(pairToPb),
+          semanticCompared: BigInt(m.semanticCompared),
+          meanSemanticSimilarity: m.meanSemanticSimilarity,
         })),
         recordsRead: BigInt(r.recordsRead),
         truncated: r.truncated,

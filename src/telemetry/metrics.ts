@@ -38,7 +38,7 @@ export interface GatewayMetrics {
   /** One file of a vector store indexed: completed (with its chunks), failed or cancelled. */
   vectorFileIndexed(outcome: string, chunks: number): void;
   /** One mirrored request (src/engine/mirror.ts): answered, failed (with its duration and, when both answered, the answers' similarity) or skipped (the route's bound). */
-  mirror(route: string, target: string, outcome: "ok" | "failed" | "skipped", seconds?: number, similarity?: number, verdict?: string): void;
+  mirror(route: string, target: string, outcome: "ok" | "failed" | "skipped", seconds?: number, similarity?: number, verdict?: string, semantic?: number): void;
   /** One refresh of the secrets read from secret managers: unchanged, changed (the config reloaded) or failed (the values in force kept). */
   secretRefresh(outcome: "unchanged" | "changed" | "failed"): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
@@ -217,6 +217,13 @@ export function createMetrics(): GatewayMetrics {
   const vectorFiles = counter("signalbox.vector_store.files", "Files of vector stores indexed, by outcome (completed, failed, cancelled)", ["outcome"]);
   const vectorChunks = counter("signalbox.vector_store.chunks", "Chunks embedded for vector stores", []);
   const mirrors = counter("signalbox.mirror.requests", "Mirrored requests by route, target and outcome (ok, failed, skipped: over the route's max_in_flight)", ["route", "target", "outcome"]);
+  const mirrorSemantic = histogram(
+    "signalbox.mirror.semantic_similarity",
+    "1",
+    "How alike in meaning a mirrored request's answer is to the route's own (cosine of their embeddings), with mirror.embedding",
+    [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
+    ["route", "target"],
+  );
   const mirrorVerdicts = counter("signalbox.mirror.verdicts", "A mirror judge's verdicts by route, target and verdict (mirror: the candidate's answer better; route; tie; failed: no verdict)", ["route", "target", "verdict"]);
   const mirrorDuration = histogram("signalbox.mirror.duration", "s", "Duration of mirrored requests, by route and target", SECONDS_BUCKETS, ["route", "target"]);
   const mirrorSimilarity = histogram(
@@ -301,7 +308,8 @@ export function createMetrics(): GatewayMetrics {
       vectorFiles.add(1, outcome);
       if (chunks) vectorChunks.add(chunks);
     },
-    mirror(route, target, outcome, seconds, similarity, verdict) {
+    mirror(route, target, outcome, seconds, similarity, verdict, semantic) {
+      if (semantic !== undefined) mirrorSemantic.record(semantic, route, target);
       mirrors.add(1, route, target, outcome);
       if (verdict !== undefined) mirrorVerdicts.add(1, route, target, verdict);
       if (seconds !== undefined) mirrorDuration.record(seconds, route, target);

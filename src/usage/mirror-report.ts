@@ -32,6 +32,7 @@ export interface MirrorPairRow {
   mirrorTraceId: string;
   verdict: string;
   verdictReason: string;
+  semanticSimilarity?: number;
 }
 
 export interface MirrorSummaryRow {
@@ -50,6 +51,8 @@ export interface MirrorSummaryRow {
   routeBetter: number;
   ties: number;
   routeBetterPairs: MirrorPairRow[];
+  semanticCompared: number;
+  meanSemanticSimilarity: number;
 }
 
 export interface MirrorReport {
@@ -141,6 +144,7 @@ export function summariseMirrors(records: UsageRecord[], leastAlike: number): Mi
         mirrorTraceId: r.traceId,
         verdict: r.metadata[MIRROR_META.verdict] ?? "",
         verdictReason: r.metadata[MIRROR_META.verdictReason] ?? "",
+        ...(num(r.metadata[MIRROR_META.semanticSimilarity]) !== undefined ? { semanticSimilarity: num(r.metadata[MIRROR_META.semanticSimilarity]) } : {}),
       });
     }
     const verdicts = { mirror: 0, route: 0, tie: 0, judged: 0 };
@@ -150,7 +154,10 @@ export function summariseMirrors(records: UsageRecord[], leastAlike: number): Mi
       if (p.verdict === "mirror" || p.verdict === "route" || p.verdict === "tie") verdicts[p.verdict]++;
     }
     const routeBetterPairs = pairs.filter((p) => p.verdict === "route").sort((a, b) => b.time - a.time).slice(0, leastAlike);
-    pairs.sort((a, b) => a.similarity - b.similarity || b.time - a.time);
+    // Least alike first: by meaning where it was compared, else by words.
+    const alike = (p: MirrorPairRow) => p.semanticSimilarity ?? p.similarity;
+    pairs.sort((a, b) => alike(a) - alike(b) || b.time - a.time);
+    const semantic = pairs.flatMap((p) => (p.semanticSimilarity !== undefined ? [p.semanticSimilarity] : []));
     let failedOnly = 0;
     let answeredOnly = 0;
     g.forEach((_, i) => {
@@ -175,6 +182,8 @@ export function summariseMirrors(records: UsageRecord[], leastAlike: number): Mi
       routeBetter: verdicts.route,
       ties: verdicts.tie,
       routeBetterPairs,
+      semanticCompared: semantic.length,
+      meanSemanticSimilarity: semantic.length ? Number((semantic.reduce((t, v) => t + v, 0) / semantic.length).toFixed(4)) : 0,
     };
   });
   return rows.sort((a, b) => a.route.localeCompare(b.route) || a.target.localeCompare(b.target));

@@ -63,9 +63,9 @@ describe("signalbox mirrors", () => {
     assert.match(r.stdout, /down → mock\/b: 1 mirrored, 0 compared, mean similarity -; the mirror failed where the route answered 0, answered where it failed 1/);
     assert.match(r.stdout, /least alike:\nSIMILARITY +REQUEST +MIRROR REQUEST +TIME\n +\d\.\d{3} +req_/);
     // The judged route: the judge's line, and the verdict on its pair (answer 2 is the mirror's or the route's, as drawn).
-    assert.match(r.stdout, /judged → mock\/b: 1 mirrored, 1 compared/);
+    assert.match(r.stdout, /judged → mock\/b: 1 mirrored, 1 compared, mean similarity \d\.\d{3} \(in meaning \d\.\d{3}\)/);
     assert.match(r.stdout, /judge: the mirror's answer better [01], the route's [01], as good 0, of 1 judged\n/);
-    assert.match(r.stdout, /SIMILARITY +REQUEST +MIRROR REQUEST +TIME +VERDICT +WHY\n +\d\.\d{3} +req_\S+ +req_\S+ +.+ +(mirror|route) better +It is longer\./);
+    assert.match(r.stdout, /SIMILARITY +MEANING +REQUEST +MIRROR REQUEST +TIME +VERDICT +WHY\n +\d\.\d{3} +\d\.\d{3} +req_\S+ +req_\S+ +.+ +(mirror|route) better +It is longer\./);
   });
 
   test("--route, --least-alike; --csv one row per route and target; --json the API's answer; on Node 20 too", async () => {
@@ -75,8 +75,8 @@ describe("signalbox mirrors", () => {
 
     const c = ok(await cli(["mirrors", "--csv"]));
     const lines = c.stdout.trimEnd().split("\r\n").map((l) => l.split(","));
-    assert.deepEqual(lines[0].slice(0, 12), ["route", "target", "count", "compared", "mean_similarity", "mirror_failed_only", "mirror_answered_only", "judged", "mirror_better", "route_better", "ties", "route_ok"]);
-    assert.deepEqual(lines.slice(1).map((l) => [l[0], l[1], l[2], l[7]]), [
+    assert.deepEqual(lines[0].slice(0, 14), ["route", "target", "count", "compared", "mean_similarity", "semantic_compared", "mean_semantic_similarity", "mirror_failed_only", "mirror_answered_only", "judged", "mirror_better", "route_better", "ties", "route_ok"]);
+    assert.deepEqual(lines.slice(1).map((l) => [l[0], l[1], l[2], l[9]]), [
       ["chat", "mock/b", "3", "0"],
       ["down", "mock/b", "1", "0"],
       ["judged", "mock/b", "1", "1"],

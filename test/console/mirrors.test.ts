@@ -116,6 +116,7 @@ describe("console: mirrors in Chromium", { skip: skipWithoutChromium }, () => {
   test("a judged route shows the judge's verdicts, on the card and on each pair", async () => {
     const judged = summary("judged");
     assert.equal(await figure(judged, "mirror-verdicts").innerText(), "0 / 0 / 1");
+    assert.match(await figure(judged, "mirror-semantic").innerText(), /^\d\.\d{3}$/);
     assert.match(await judged.getByTestId("mirror-verdicts").innerText(), /of 1 judged/);
     assert.match(await judged.getByTestId("mirror-pair-verdict").innerText(), /as good\s*Both say the same\./);
     assert.match(await judged.innerText(), /Where the judge preferred the route's answer\s*None/);

@@ -32,7 +32,7 @@ async function exported(): Promise<Map<string, Set<string>>> {
   m.webSearch("exa", "ok", 3);
   m.vectorSearch("api", "ok", 3, 0.1);
   m.vectorFileIndexed("completed", 10);
-  m.mirror("r", "t", "ok", 0.2, 0.9, "tie");
+  m.mirror("r", "t", "ok", 0.2, 0.9, "tie", 0.8);
   m.secretRefresh("failed");
   m.watchRealtime(() => ({ websocket: 1, webrtc: 0 }));
   m.watchSpendCaps(() => [{ scope: "deployment", name: "d", period: "day", limitNanos: 1e9, spentNanos: 5e8 }]);

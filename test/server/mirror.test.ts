@@ -21,6 +21,7 @@ import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 import type { UsageRecord } from "../../src/usage/record.ts";
 import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type FakeAnthropic } from "../fakes/anthropic.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { fakeEmbedding } from "../fakes/common.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const KEY = ["mirror", "caller", "secret"].join("-");
@@ -58,6 +59,9 @@ routes:
   - name: judged
     targets: [openai/gpt-4o-mini]
     mirror: { target: anthropic/claude, judge: openai/judge }
+  - name: meaning
+    targets: [openai/gpt-4o-mini]
+    mirror: { target: anthropic/claude, embedding: openai/embed }
   - name: product-only
     targets: [openai/gpt-4o-mini]
     mirror: { target: anthropic/claude, when: { team: [product], metadata.mirror: ["*"] } }
@@ -271,6 +275,29 @@ describe("traffic mirroring", () => {
     assert.equal(anthropic.requests.length, 0);
   });
 
+  test("with mirror.embedding, the answers' meanings are compared too: one embeddings request of both, outside the caller's limits", async () => {
+    const routeText = "The meeting moved to Thursday afternoon.";
+    const mirrorText = "We now meet on Thursday, after lunch.";
+    openai.script({ kind: "text", text: routeText });
+    anthropic.script({ kind: "text", text: mirrorText });
+    const a = await client(ADMIN).chat.complete({ model: "meaning", messages: [userText("When is the meeting?")] });
+    const m = await mirrorOf(a.id);
+    const embeds = openai.requests.filter((r) => r.path.endsWith("/embeddings"));
+    assert.equal(embeds.length, 1);
+    assert.deepEqual((embeds[0].body as { input: string[] }).input, [routeText, mirrorText]);
+    const [x, y] = [fakeEmbedding(routeText, 1536), fakeEmbedding(mirrorText, 1536)];
+    const dot = x.reduce((t, v, i) => t + v * y[i], 0) / Math.sqrt(x.reduce((t, v) => t + v * v, 0) * y.reduce((t, v) => t + v * v, 0));
+    assert.equal(m.metadata["signalbox.mirror.semantic_similarity"], dot.toFixed(3));
+    // Its own record: the caller's, tagged mirror, naming the mirror whose answers it embedded.
+    const e = records().find((r) => r.metadata["signalbox.mirror.embedding_of"] === m.id)!;
+    assert.deepEqual([e.operation, e.model, e.key, e.tags], ["embeddings", "openai/embed", "admin", ["mirror"]]);
+    const r = await client(ADMIN).usage.getMirrorReport({ route: "meaning" });
+    assert.equal(Number(r.summaries[0].semanticCompared), 1);
+    assert.ok(Math.abs(r.summaries[0].meanSemanticSimilarity - Number(dot.toFixed(3))) < 1e-3);
+    assert.ok(Math.abs((r.summaries[0].leastAlike[0].semanticSimilarity ?? NaN) - Number(dot.toFixed(3))) < 1e-3);
+    assert.match(await (await fetch(`${g.url}/metrics`)).text(), /signalbox_mirror_semantic_similarity_count\{route="meaning",target="anthropic\/claude"\} 1/);
+  });
+
   test("a judge reads the question and both answers, in a drawn order, and its verdict goes in the mirror's record and the report", async (t) => {
     const admin = client(ADMIN);
     const ask = async (draw: number, routeText: string, mirrorText: string, judgeSays: string) => {
@@ -369,6 +396,7 @@ describe("traffic mirroring", () => {
         ["never", "anthropic/claude", 0, 16],
         ["one-at-a-time", "anthropic/claude", 100, 1],
         ["judged", "anthropic/claude", 100, 16],
+        ["meaning", "anthropic/claude", 100, 16],
         ["product-only", "anthropic/claude", 100, 16],
       ],
     );
@@ -394,6 +422,7 @@ routes:
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, max_in_flight: 0 } }"), /routes\[0\]\.mirror\.max_in_flight/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: {} }"), /routes\[0\]\.mirror\.target/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, when: { colour: red } } }"), /routes\[0\]\.mirror\.when\.colour: unknown field/);
+    assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, embedding: mock/a } }"), /routes\[0\]\.mirror\.embedding: deployment "mock\/a" does not serve embeddings/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, judge: nobody } }"), /routes\[0\]\.mirror\.judge: unknown route, alias or deployment "nobody"/);
     assert.throws(load("{ name: r, targets: [mock/a], mirror: { target: mock/a, judge: mock/embed } }"), /routes\[0\]\.mirror\.judge: deployment "mock\/embed" does not serve chat/);
     const ok = load("{ name: r, targets: [mock/a], mirror: { target: mock/a } }")();

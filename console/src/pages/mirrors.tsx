@@ -122,7 +122,8 @@ function SummaryCard({ s }: { s: MirrorSummary }) {
         <div className="stats" style={{ marginBottom: 12 }}>
           <Figure label="Mirrored" value={count(s.count)} testId="mirror-count" />
           <Figure label="Compared" value={count(s.compared)} hint="both answered" testId="mirror-compared" />
-          <Figure label="Mean similarity" value={s.compared > 0n ? s.meanSimilarity.toFixed(3) : "–"} testId="mirror-similarity" />
+          <Figure label="Mean similarity" value={s.compared > 0n ? s.meanSimilarity.toFixed(3) : "–"} hint="words in common" testId="mirror-similarity" />
+          {s.semanticCompared > 0n && <Figure label="Mean similarity in meaning" value={s.meanSemanticSimilarity.toFixed(3)} hint={`embeddings of ${count(s.semanticCompared)} pairs`} testId="mirror-semantic" />}
           <Figure label="Mirror failed where route answered" value={count(s.mirrorFailedOnly)} testId="mirror-failed-only" />
           <Figure label="Answered where route failed" value={count(s.mirrorAnsweredOnly)} testId="mirror-answered-only" />
           {s.judged > 0n && (
@@ -173,6 +174,7 @@ const VERDICT: Record<string, string> = { mirror: "mirror better", route: "route
 function PairsTable({ pairs, testId }: { pairs: MirrorPair[]; testId: string }) {
   const { settings } = useSession();
   const judged = pairs.some((p) => p.verdict);
+  const meaning = pairs.some((p) => p.semanticSimilarity !== undefined);
   return (
       <div className="table-wrap">
         <table className="table dense" data-testid={testId}>
@@ -182,6 +184,7 @@ function PairsTable({ pairs, testId }: { pairs: MirrorPair[]; testId: string }) 
               <th>Request</th>
               <th>Mirror</th>
               <th className="num">Similarity</th>
+              {meaning && <th className="num">In meaning</th>}
               {judged && <th>Verdict</th>}
               <th>Trace</th>
             </tr>
@@ -209,6 +212,7 @@ function PairsTable({ pairs, testId }: { pairs: MirrorPair[]; testId: string }) 
                     )}
                   </td>
                   <td className="num">{p.similarity.toFixed(3)}</td>
+                  {meaning && <td className="num">{p.semanticSimilarity === undefined ? "–" : p.semanticSimilarity.toFixed(3)}</td>}
                   {judged && (
                     <td data-testid="mirror-pair-verdict" title={p.verdictReason}>
                       {p.verdict ? VERDICT[p.verdict] ?? p.verdict : "–"}

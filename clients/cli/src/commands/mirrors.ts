@@ -42,6 +42,7 @@ const VERDICT: Record<string, string> = { mirror: "mirror better", route: "route
 function pairColumns(pairs: MirrorPair[]): Column<MirrorPair>[] {
   const cols: Column<MirrorPair>[] = [
     { header: "SIMILARITY", show: (p) => similarity(p.similarity), right: true },
+    ...(pairs.some((p) => p.semanticSimilarity !== undefined) ? [{ header: "MEANING", show: (p: MirrorPair) => (p.semanticSimilarity === undefined ? "" : similarity(p.semanticSimilarity)), right: true }] : []),
     { header: "REQUEST", show: (p) => p.requestId },
     { header: "MIRROR REQUEST", show: (p) => p.mirrorRequestId },
     { header: "TIME", show: (p) => time(p.time), raw: (p) => rfc3339(p.time) },
@@ -98,6 +99,8 @@ export function mirrorCommands(program: Command): void {
           { header: "count", show: (m) => String(m.count) },
           { header: "compared", show: (m) => String(m.compared) },
           { header: "mean_similarity", show: (m) => String(Number(m.meanSimilarity.toFixed(4))) },
+          { header: "semantic_compared", show: (m) => String(m.semanticCompared) },
+          { header: "mean_semantic_similarity", show: (m) => (m.semanticCompared > 0n ? String(Number(m.meanSemanticSimilarity.toFixed(4))) : "") },
           { header: "mirror_failed_only", show: (m) => String(m.mirrorFailedOnly) },
           { header: "mirror_answered_only", show: (m) => String(m.mirrorAnsweredOnly) },
           { header: "judged", show: (m) => String(m.judged) },
@@ -129,7 +132,7 @@ export function mirrorCommands(program: Command): void {
       ];
       let text = table(cols, rows);
       for (const m of res.summaries) {
-        text += `\n${section(`${m.route} → ${m.target}: ${count(m.count)} mirrored, ${count(m.compared)} compared, mean similarity ${m.compared ? similarity(m.meanSimilarity) : "-"}; the mirror failed where the route answered ${count(m.mirrorFailedOnly)}, answered where it failed ${count(m.mirrorAnsweredOnly)}`)}`;
+        text += `\n${section(`${m.route} → ${m.target}: ${count(m.count)} mirrored, ${count(m.compared)} compared, mean similarity ${m.compared ? similarity(m.meanSimilarity) : "-"}${m.semanticCompared > 0n ? ` (in meaning ${similarity(m.meanSemanticSimilarity)})` : ""}; the mirror failed where the route answered ${count(m.mirrorFailedOnly)}, answered where it failed ${count(m.mirrorAnsweredOnly)}`)}`;
         if (m.judged > 0n) {
           const without = m.judged - m.mirrorBetter - m.routeBetter - m.ties;
           text += section(`judge: the mirror's answer better ${count(m.mirrorBetter)}, the route's ${count(m.routeBetter)}, as good ${count(m.ties)}, of ${count(m.judged)} judged${without > 0n ? ` (${count(without)} without a verdict)` : ""}`);
