@@ -711,6 +711,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
           reload: (actor) => gateway.reload(actor),
           alerts: () => core.config.alerts ?? [],
           testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
+          spendReports: () => core.config.spendReports ?? [],
+          sendSpendReport: (name) => spendReports.sendNow(name),
           checkDeployments: (ids, caller, timeoutMs, ri) => checker.check(ids, caller, timeoutMs, ri),
         }),
       );

@@ -12,6 +12,7 @@
 import type { Alerter, ReportTotals, SpendReport } from "./alerts.ts";
 import type { AlertConfig, SpendReportConfig } from "../config/types.ts";
 import { periodBounds } from "../limits/periods.ts";
+import { GatewayError } from "../router/errors.ts";
 import { log } from "../telemetry/log.ts";
 import type { UsageRow, UsageStore } from "../usage/store.ts";
 
@@ -64,8 +65,8 @@ export async function buildReport(store: UsageStore, cfg: SpendReportConfig, sta
 export interface SpendReports {
   /** Check every report now (the timer's work; tests pass a time of their own): resolves to the reports sent. */
   check(now?: number): Promise<SpendReport[]>;
-  /** Build and send one report of the period that closed before `now`, whatever the time (AdminService, tests). */
-  sendNow(name: string, now?: number): Promise<SpendReport>;
+  /** Build and send one report of the period that closed before `now`, whatever the time (AdminService.SendSpendReport, tests): the report, and why it was not delivered. */
+  sendNow(name: string, now?: number): Promise<SpendReport & { error?: string }>;
   start(): void;
   stop(): void;
 }
@@ -80,7 +81,7 @@ export function createSpendReports(deps: {
   const sent = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
 
-  async function send(cfg: SpendReportConfig, start: number, end: number): Promise<SpendReport> {
+  async function send(cfg: SpendReportConfig, start: number, end: number): Promise<SpendReport & { error?: string }> {
     const store = deps.store();
     if (!store) throw new Error("no usage store");
     const sink = deps.sinks().find((s) => s.name === cfg.alert);
@@ -88,7 +89,7 @@ export function createSpendReports(deps: {
     const report = await buildReport(store, cfg, start, end);
     const why = await deps.alerts.deliverTo?.(sink, { event: "spend_report", ...report });
     log(why === undefined ? "info" : "warn", why === undefined ? "spend report sent" : "spend report not delivered", { report: cfg.name, alert: sink.name, period_start: new Date(start).toISOString(), ...(why ? { error: why } : {}) });
-    return report;
+    return why === undefined ? report : { ...report, error: why };
   }
 
   const reports: SpendReports = {
@@ -110,7 +111,7 @@ export function createSpendReports(deps: {
     },
     async sendNow(name, now = Date.now()) {
       const cfg = deps.reports().find((r) => r.name === name);
-      if (!cfg) throw new Error(`no spend report "${name}"`);
+      if (!cfg) throw new GatewayError("not_found", `name: no spend report "${name}" (spend_reports in force: ${deps.reports().map((r) => r.name).join(", ") || "none"})`, { field: "name" });
       const p = duePeriod(cfg, now);
       return send(cfg, p.start, p.end);
     },

@@ -1,6 +1,8 @@
 // AdminService: translates the Protobuf API to control-plane calls and back. Every rule (roles,
 // validation, audit) lives in src/control/control-plane.ts; this file only maps shapes and fields.
 
+import type { SpendReportConfig } from "../config/types.ts";
+import type { SpendReport } from "../alerts/alerts.ts";
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type FieldMask, type Timestamp, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
@@ -229,6 +231,9 @@ export interface AdminDeps {
   alerts: () => readonly AlertConfig[];
   /** Send a test event to one sink (Alerter.test). */
   testAlert: (sink: AlertConfig, by: string) => Promise<AlertTestResult>;
+  /** The spend reports in force, and one sent now (src/alerts/spend-reports.ts). */
+  spendReports?: () => readonly SpendReportConfig[];
+  sendSpendReport?: (name: string) => Promise<SpendReport & { error?: string }>;
   /** Active checks of deployments (src/engine/checks.ts); `ri` is the asking request's. */
   checkDeployments: (ids: string[], caller: Caller, timeoutMs: number, ri: RequestInfo | undefined) => Promise<CheckOutcome[]>;
 }
@@ -366,7 +371,10 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
     listAlerts: (_req, ctx) =>
       run(ctx, (a) => {
         cp.requireAdmin(a, "listing alerts");
-        return { alerts: deps.alerts().map((x) => ({ name: x.name, format: x.format, events: [...x.events], timeoutMs: x.timeoutMs })) };
+        return {
+          alerts: deps.alerts().map((x) => ({ name: x.name, format: x.format, events: [...x.events], timeoutMs: x.timeoutMs })),
+          spendReports: (deps.spendReports?.() ?? []).map((r) => ({ name: r.name, period: r.period, alert: r.alert, groupBy: r.groupBy, top: r.top })),
+        };
       }),
     testAlert: (req, ctx) =>
       run(ctx, async (a) => {
@@ -377,6 +385,15 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
         const r = await deps.testAlert(sink, a.caller.keyName);
         await cp.audit(a, "alert.test", name, undefined, { delivered: r.delivered, ...(r.error ? { error: r.error } : {}) });
         return { delivered: r.delivered, error: r.error ?? "", latencyMs: r.latencyMs };
+      }),
+    sendSpendReport: (req, ctx) =>
+      run(ctx, async (a) => {
+        cp.requireAdmin(a, "sending a spend report");
+        const name = need(req.name, "name");
+        if (!deps.sendSpendReport) throw new GatewayError("failed_precondition", "spend reports are not available here");
+        const r = await deps.sendSpendReport(name);
+        await cp.audit(a, "spend_report.send", name, undefined, { delivered: r.error === undefined, period_start: new Date(r.periodStart).toISOString(), ...(r.error ? { error: r.error } : {}) });
+        return { delivered: r.error === undefined, error: r.error ?? "", periodStart: timestampFromMs(r.periodStart), periodEnd: timestampFromMs(r.periodEnd), requests: BigInt(r.total.requests), costNanoUsd: BigInt(r.total.costNanos) };
       }),
     checkDeployments: (req, ctx) =>
       run(ctx, async (a) => {

@@ -13,11 +13,18 @@ import { periodBounds } from "../../src/limits/periods.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { startWebhook, type Webhook } from "../helpers/webhook.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { Code, SignalboxError } from "@signalbox/client";
+import { buildCliIfStale, exited, ok, runCli } from "../helpers/cli.ts";
 import { poll } from "../helpers/wait.ts";
 
 const DAY = 86_400_000;
 const A = ["sk", "sbx", "report", "a", "0123456789"].join("-");
 const B = ["sk", "sbx", "report", "b", "0123456789"].join("-");
+const ADMIN = ["sk", "sbx", "report", "admin", "0123456789"].join("-");
 
 describe("spend reports", () => {
   let hook: Webhook;
@@ -39,6 +46,7 @@ routes: [{ name: broken, targets: [mock/down], retry: { max_retries: 0 } }]
 keys:
   - { name: a-bot, hash: "${hashKey(A)}", team: alpha }
   - { name: b-bot, hash: "${hashKey(B)}", team: beta }
+  - { name: finops-admin, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
 alerts:
   - { name: finops, url: "${origin}/json", events: [budget_exhausted] }
   - { name: slack, url: "${origin}/slack", format: slack, events: [budget_exhausted] }
@@ -98,6 +106,38 @@ spend_reports:
     // The day after: its hour passed for tomorrow's... and today's report is not sent twice.
     assert.deepEqual(await g.gw.spendReports.check(tomorrow + 3 * 3_600_000), []);
     await poll(async () => (received.length === before + 2 ? true : undefined), 5_000, "two reports");
+  });
+
+  test("AdminService.SendSpendReport sends one now (admins only); ListAlerts lists the reports; the CLI's alerts report and list", async () => {
+    const admin = createSignalboxClient({ baseUrl: g.url, apiKey: ADMIN });
+    const listed = await admin.admin.listAlerts({});
+    assert.deepEqual(listed.spendReports.map((r) => [r.name, r.period, r.alert, r.groupBy, r.top]), [
+      ["daily", "day", "finops", "team", 5],
+      ["daily-chat", "day", "slack", "key", 10],
+    ]);
+    const before = received.length;
+    const r = await admin.admin.sendSpendReport({ name: "daily" });
+    const yesterday = periodBounds("day", periodBounds("day", Date.now()).start - 1);
+    assert.deepEqual([r.delivered, r.error, timestampMs(r.periodStart!), timestampMs(r.periodEnd!)], [true, "", yesterday.start, yesterday.end]);
+    await poll(async () => (received.length > before ? true : undefined), 5_000, "the report");
+    assert.equal(received.at(-1)!.body.report, "daily");
+    const missing = await admin.admin.sendSpendReport({ name: "nope" }).catch((e: unknown) => e);
+    assert.ok(missing instanceof SignalboxError && missing.code === Code.NotFound && missing.field === "name", String(missing));
+    const denied = await createSignalboxClient({ baseUrl: g.url, apiKey: A }).admin.sendSpendReport({ name: "daily" }).catch((e: unknown) => e);
+    assert.ok(denied instanceof SignalboxError && denied.code === Code.PermissionDenied, String(denied));
+
+    buildCliIfStale();
+    const tmp = mkdtempSync(join(tmpdir(), "signalbox-cli-reports-"));
+    try {
+      const cli = (args: string[]) => runCli(g.url, ["--api-key", ADMIN, ...args], { cwd: tmp });
+      const sent = ok(await cli(["alerts", "report", "daily-chat"]));
+      assert.match(sent.stdout, /^report +daily-chat\nperiod +\S+ \S+ to \S+ \S+\nrequests +\d+\ncost +\$[\d.]+\ndelivered +yes\n$/);
+      const list = ok(await cli(["alerts", "list"]));
+      assert.match(list.stdout, /\nspend reports:\nREPORT +PERIOD +SINK +TOP\ndaily +day +finops +5 by team\ndaily-chat +day +slack +10 by key\n/);
+      assert.match(exited(await cli(["alerts", "report", "nope"]), 1).stderr, /no spend report "nope"/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   test("an entry naming no alert sink, or a name twice, is refused naming the field", () => {

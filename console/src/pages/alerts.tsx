@@ -3,7 +3,8 @@
 // Admin keys only.
 
 import { useMutation, useQuery } from "@connectrpc/connect-query";
-import { AdminService, type AlertSink, type TestAlertResponse } from "@signalbox/client";
+import { AdminService, type AlertSink, type SendSpendReportResponse, type SpendReportInfo, type TestAlertResponse } from "@signalbox/client";
+import { count, dateTime, usd } from "../format.ts";
 import { useState } from "react";
 import { Badge, Card, Empty, ErrorBox, Loading, PageHeader } from "../ui.tsx";
 
@@ -40,7 +41,64 @@ export function AlertsPage() {
           </table>
         </Card>
       )}
+      {(q.data?.spendReports.length ?? 0) > 0 && (
+        <Card title="Spend reports">
+          <table className="table" data-testid="spend-reports">
+            <thead>
+              <tr>
+                <th>Report</th>
+                <th>Period</th>
+                <th>Sink</th>
+                <th>Top</th>
+                <th>Send</th>
+              </tr>
+            </thead>
+            <tbody>
+              {q.data!.spendReports.map((r) => (
+                <ReportRow key={r.name} r={r} />
+              ))}
+            </tbody>
+          </table>
+        </Card>
+      )}
     </>
+  );
+}
+
+function ReportRow({ r }: { r: SpendReportInfo }) {
+  const [result, setResult] = useState<SendSpendReportResponse>();
+  const send = useMutation(AdminService.method.sendSpendReport, { onSuccess: setResult });
+  return (
+    <tr data-testid="spend-report" data-name={r.name}>
+      <td>
+        <strong>{r.name}</strong>
+      </td>
+      <td>{r.period}</td>
+      <td>{r.alert}</td>
+      <td className="small">
+        {r.top} by {r.groupBy}
+      </td>
+      <td>
+        <div className="actions">
+          <button type="button" disabled={send.isPending} onClick={() => (setResult(undefined), send.mutate({ name: r.name }))}>
+            {send.isPending ? "Sending…" : "Send now"}
+          </button>
+          <span data-testid="spend-report-result" aria-live="polite">
+            {result &&
+              (result.delivered ? (
+                <Badge tone="ok" title={`${dateTime(result.periodStart)} to ${dateTime(result.periodEnd)}`}>
+                  sent: {usd(result.costNanoUsd)}, {count(result.requests)} requests
+                </Badge>
+              ) : (
+                <Badge tone="bad" title={result.error}>
+                  not delivered: {result.error}
+                </Badge>
+              ))}
+          </span>
+        </div>
+        <ErrorBox error={send.error} />
+      </td>
+    </tr>
   );
 }
 

@@ -3,7 +3,8 @@
 
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { ListAlertsResponseSchema, TestAlertResponseSchema, type AlertSink } from "@signalbox/client";
+import { ListAlertsResponseSchema, SendSpendReportResponseSchema, TestAlertResponseSchema, type AlertSink, type SpendReportInfo } from "@signalbox/client";
+import { count, dollars, time } from "../format.ts";
 import { failure, setup } from "../context.ts";
 import { type Column, csv, fields, json, out, table, waiting } from "../output.ts";
 
@@ -14,8 +15,15 @@ const COLUMNS: Column<AlertSink>[] = [
   { header: "EVENTS", show: (a) => a.events.join(", "), raw: (a) => a.events.join(" ") },
 ];
 
+const REPORTS: Column<SpendReportInfo>[] = [
+  { header: "REPORT", show: (r) => r.name },
+  { header: "PERIOD", show: (r) => r.period },
+  { header: "SINK", show: (r) => r.alert },
+  { header: "TOP", show: (r) => `${r.top} by ${r.groupBy}` },
+];
+
 export function alertCommands(program: Command): void {
-  const alerts = program.command("alerts").description("alert sinks (webhooks, Slack): list them, send one a test event");
+  const alerts = program.command("alerts").description("alert sinks (webhooks, Slack): list them, send one a test event, send a spend report now");
 
   alerts
     .command("list")
@@ -26,6 +34,30 @@ export function alertCommands(program: Command): void {
       if (mode === "json") return json(toJson(ListAlertsResponseSchema, res));
       if (mode === "csv") return out(csv(COLUMNS, res.alerts));
       await out(res.alerts.length ? table(COLUMNS, res.alerts) : "no alerts configured (alerts: in the config file)\n");
+      if (res.spendReports.length) await out(`\nspend reports:\n${table(REPORTS, res.spendReports)}`);
+    });
+
+  alerts
+    .command("report")
+    .description("send a spend report (spend_reports[].name) now, for the last period that closed; exit 1 when it is not delivered")
+    .argument("<name>", "the report's name")
+    .addHelpText("after", "\nExample:\n  signalbox alerts report weekly")
+    .action(async (name: string, _o: object, cmd: Command) => {
+      const { mode, sb } = setup(cmd, { csv: false });
+      const res = await waiting(`sending spend report "${name}"`, () => sb.admin.sendSpendReport({ name }));
+      if (mode === "json") json(toJson(SendSpendReportResponseSchema, res));
+      else
+        await out(
+          fields([
+            ["report", name],
+            ["period", `${time(res.periodStart)} to ${time(res.periodEnd)}`],
+            ["requests", count(res.requests)],
+            ["cost", dollars(res.costNanoUsd)],
+            ["delivered", res.delivered ? "yes" : "no"],
+            ["error", res.error],
+          ]),
+        );
+      if (!res.delivered) throw failure("", undefined);
     });
 
   alerts
