@@ -126,7 +126,7 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     });
     await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
     const hook = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
-    gw = await startTestGateway(`${CONFIG}alerts:\n  - { name: ops, url: "${hook}/ops", format: slack, events: [budget_exhausted] }\n  - { name: down, url: "${hook}/down", events: [budget_exhausted] }\n`);
+    gw = await startTestGateway(`${CONFIG}alerts:\n  - { name: ops, url: "${hook}/ops", format: slack, events: [budget_exhausted] }\n  - { name: down, url: "${hook}/down", events: [budget_exhausted] }\nspend_reports:\n  - { name: weekly, period: week, alert: ops }\n`);
     admin = client(ADMIN);
 
     // Real traffic: team search (successes, a cache hit, a fallback, a failure) and team ads.
@@ -346,6 +346,12 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     const down = page.locator("[data-testid=alert][data-name=down]");
     await down.getByRole("button", { name: "Send test" }).click();
     await down.getByTestId("alert-result").getByText("not delivered: HTTP 500").waitFor();
+    // A spend report, sent now to its sink.
+    const weekly = page.locator("[data-testid=spend-report][data-name=weekly]");
+    assert.match(await weekly.innerText(), /week\s+ops\s+10 by team/);
+    await weekly.getByRole("button", { name: "Send now" }).click();
+    await weekly.getByTestId("spend-report-result").getByText(/sent: \$[\d.]+, \d+ requests/).waitFor();
+    assert.deepEqual(sunk, ["/ops", "/down", "/ops"]);
     await shot(page, "alerts");
   });
 
