@@ -326,9 +326,13 @@ describe("the file_search tool", () => {
     let last: typeof r | undefined;
     for await (const c of await ai.models.generateContentStream(params)) last = c;
     assert.equal(last!.candidates![0].groundingMetadata!.groundingChunks![0].retrievedContext!.title, "leave.md");
-    // A metadata filter (AIP-160) is not the gateway's: refused by name, nothing sent.
+    // A metadata filter (AIP-160) over the files' attributes: only travel.md may be found.
+    openai.script([embedded, { kind: "text", text: "Within 30 days." }]);
+    const filtered = await ai.models.generateContent({ ...params, config: { tools: [{ fileSearch: { fileSearchStoreNames: [store], topK: 5, metadataFilter: 'topic = "travel" AND year >= 2025' } }] } });
+    assert.deepEqual(filtered.candidates![0].groundingMetadata!.groundingChunks!.map((c) => c.retrievedContext?.title), ["travel.md"]);
+    // A filter outside AIP-160's comparisons is refused by name, nothing sent.
     openai.reset();
-    await assert.rejects(ai.models.generateContent({ ...params, config: { tools: [{ fileSearch: { fileSearchStoreNames: [store], metadataFilter: 'topic = "leave"' } }] } }), /tools\[0\]\.file_search\.metadata_filter/);
+    await assert.rejects(ai.models.generateContent({ ...params, config: { tools: [{ fileSearch: { fileSearchStoreNames: [store], metadataFilter: 'NOT topic = "leave"' } }] } }), /tools\[0\]\.file_search\.metadata_filter: \\"NOT\\" at 1/);
     await assert.rejects(ai.models.generateContent({ ...params, config: { tools: [{ fileSearch: { fileSearchStoreNames: ["fileSearchStores/vs_nope"] } }] } }), /tools\[0\]\.file_search\.vector_store_ids\[0\]/);
     assert.equal(chats(openai).length, 0);
   });

@@ -18,6 +18,7 @@
 // response modalities other than text. safetySettings are accepted and not forwarded (a Gemini
 // deployment answers with its own defaults; the gateway's guardrails are the policy here).
 
+import { parseAip160 } from "../../vectors/aip160.ts";
 import type { FileSearchRequest } from "../../vectors/types.ts";
 import type { CacheMode } from "../../engine/chat-engine.ts";
 import { domainList, rangeInstant, type WebSearchRequest } from "../../engine/web-search.ts";
@@ -218,14 +219,17 @@ function tools(v: unknown[] | undefined, web: { search?: WebSearchRequest; files
       const fp = `${p}.file_search`;
       if (!isObj(fs)) bad(fp, "must be a FileSearch object");
       if (web.files) bad(fp, "one file_search tool per request");
-      if (pick(fs, "metadataFilter") !== undefined) bad(`${fp}.metadata_filter`, "is not applied by the gateway's file search; filter by attributes with the Vector Stores API's search instead");
+      // AIP-160, as Gemini takes it: the stores' file attributes (src/vectors/aip160.ts).
+      const mf = pick(fs, "metadataFilter");
+      if (mf !== undefined && mf !== null && typeof mf !== "string") bad(`${fp}.metadata_filter`, "must be a string (AIP-160: key = \"value\" AND year >= 2020)");
+      const filters = typeof mf === "string" && mf.trim() ? parseAip160(mf, (msg) => bad(`${fp}.metadata_filter`, msg)) : undefined;
       for (const k of Object.keys(fs)) if (!["fileSearchStoreNames", "file_search_store_names", "topK", "top_k", "metadataFilter", "metadata_filter"].includes(k)) bad(`${fp}.${snake(k)}`, "is not a field of FileSearch");
       const names = pArr(fs, "fileSearchStoreNames", `${fp}.file_search_store_names`) ?? [];
       if (names.length < 1 || names.length > 2) bad(`${fp}.file_search_store_names`, "must name 1 or 2 stores (fileSearchStores/vs_…, the gateway's vector stores)");
       const storeIds = names.map((n, j) => (typeof n === "string" && n ? n.replace(/^fileSearchStores\//, "") : bad(`${fp}.file_search_store_names[${j}]`, "must be a store name")));
       const k = pick(fs, "topK");
       if (k !== undefined && (typeof k !== "number" || !Number.isInteger(k) || k < 1 || k > 50)) bad(`${fp}.top_k`, `must be an integer from 1 to 50, got ${JSON.stringify(k)}`);
-      web.files = { storeIds, maxResults: (k as number | undefined) ?? 5, ranker: "auto", scoreThreshold: 0, field: fp };
+      web.files = { storeIds, maxResults: (k as number | undefined) ?? 5, ranker: "auto", scoreThreshold: 0, field: fp, ...(filters ? { filters } : {}) };
       if (Object.keys(t).length === 1) return;
     }
     // Google Search grounding: as at Google, the model decides whether and what to search (the
