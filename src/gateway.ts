@@ -633,6 +633,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // value that changed (a rotated key) reloads the configuration, as SIGHUP would. A source that
   // cannot be read keeps the values in force, says so, and is tried again next time.
   let secretsTimer: NodeJS.Timeout | undefined;
+  /** Since when the sources could not be read (alerted once, and again when they are back). */
+  let secretsDownSince: number | undefined;
+  const secretsBack = () => {
+    if (secretsDownSince === undefined) return;
+    alerts.emit({ event: "secrets_recovered", replica: `${hostname()}:${process.pid}`, downMs: Date.now() - secretsDownSince });
+    secretsDownSince = undefined;
+  };
   const refreshSecrets = async () => {
     const path = opts.configPath;
     const s = core.config.secrets;
@@ -641,14 +648,21 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       const digest = await readSecretsDigest(path);
       if (digest === core.config.secrets?.digest) {
         metrics.secretRefresh("unchanged");
+        secretsBack();
         return;
       }
       metrics.secretRefresh("changed");
       log("info", "secrets changed in their sources: reloading the configuration", { sources: s.sources });
       await gateway.reload("secrets");
+      secretsBack();
     } catch (err) {
       metrics.secretRefresh("failed");
-      log("warn", "secrets could not be read again: the values in force are kept", { sources: s.sources, error: (err as Error)?.message ?? String(err) });
+      const reason = (err as Error)?.message ?? String(err);
+      log("warn", "secrets could not be read again: the values in force are kept", { sources: s.sources, error: reason });
+      if (secretsDownSince === undefined) {
+        secretsDownSince = Date.now();
+        alerts.emit({ event: "secrets_unavailable", replica: `${hostname()}:${process.pid}`, reason: reason.slice(0, 300) });
+      }
     }
   };
   const scheduleSecrets = () => {

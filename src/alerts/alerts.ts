@@ -24,6 +24,9 @@ export type AlertEvent =
   | { event: "postgres_unavailable"; replica: string; reason: string }
   | { event: "postgres_recovered"; replica: string; downMs: number }
   | { event: "usage_records_dropped"; replica: string; maxBuffered: number }
+  /** The secret managers could not be read again (src/config/secrets.ts): the values in force are kept. `reason` names the reference and the source's error, never a value. */
+  | { event: "secrets_unavailable"; replica: string; reason: string }
+  | { event: "secrets_recovered"; replica: string; downMs: number }
   /** A deployment's, provider's or tag's spending cap (src/engine/spend-caps.ts): `budget` is "deployment:<id>", "provider:<name>" or "tag:<tag>". */
   | { event: "spend_cap_reached"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number }
   /** A budget or spending cap that, at the pace of its period so far, will pass its limit before the period ends (src/alerts/budget-forecast.ts). */
@@ -124,6 +127,10 @@ export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
       return { ...base, replica: e.replica, down_seconds: Math.round(e.downMs / 1000) };
     case "usage_records_dropped":
       return { ...base, replica: e.replica, max_buffered: e.maxBuffered };
+    case "secrets_unavailable":
+      return { ...base, replica: e.replica, reason: e.reason };
+    case "secrets_recovered":
+      return { ...base, replica: e.replica, down_seconds: Math.round(e.downMs / 1000) };
     case "spend_cap_reached":
       return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9 };
     case "spend_report": {
@@ -163,6 +170,10 @@ export function alertText(e: AlertEvent): string {
       return `:rotating_light: Signalbox: PostgreSQL is unavailable to replica ${e.replica} (${e.reason}): its usage records wait in a bounded buffer.`;
     case "postgres_recovered":
       return `:white_check_mark: Signalbox: PostgreSQL is back for replica ${e.replica} after ${Math.round(e.downMs / 1000)} s: buffered usage records are being written.`;
+    case "secrets_unavailable":
+      return `:rotating_light: Signalbox: replica ${e.replica} cannot read its secrets again (${e.reason}): it keeps the keys in force, and a key rotated meanwhile will not reach it until the source is back.`;
+    case "secrets_recovered":
+      return `:white_check_mark: Signalbox: replica ${e.replica} reads its secrets again after ${Math.round(e.downMs / 1000)} s.`;
     case "usage_records_dropped":
       return `:no_entry: Signalbox: replica ${e.replica} buffered ${e.maxBuffered} usage records while PostgreSQL was away; new records are now dropped (and counted).`;
     case "spend_report":
@@ -206,6 +217,9 @@ function conditionOf(e: AlertEvent): string {
       return `postgres\n${e.replica}`;
     case "usage_records_dropped":
       return `${e.event}\n${e.replica}`;
+    case "secrets_unavailable":
+    case "secrets_recovered":
+      return `secrets\n${e.replica}`;
     case "spend_report":
       return `${e.event}\n${e.report}\n${e.periodStart}`;
     default:

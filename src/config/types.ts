@@ -393,6 +393,8 @@ export const ALERT_EVENTS = [
   "usage_records_dropped",
   "spend_cap_reached",
   "budget_projected_exceeded",
+  "secrets_unavailable",
+  "secrets_recovered",
 ] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
 

@@ -25,6 +25,7 @@ import { FAKE_AWS, startFakeAzureKeyVault, startFakeGcpSecretManager, type FakeA
 import { makeTestServiceAccount, startFakeVertex, type FakeVertex } from "../fakes/vertex.ts";
 import { NODE24 } from "../helpers/cli.ts";
 import { poll } from "../helpers/wait.ts";
+import { startWebhook, type Webhook } from "../helpers/webhook.ts";
 
 // Secret values, assembled at run time.
 const V = (...p: string[]) => p.join("-");
@@ -56,6 +57,7 @@ describe("secrets from secret managers", () => {
   let keyFile: string;
   let gw: Gateway;
   let server: RunningServer;
+  let hook: Webhook;
   const logs: string[] = [];
   const values = () => [OPENAI_V1, OPENAI_V2, FILE_V1, FILE_V2, GCP_V1, GCP_V2, AZURE_V1, AZ_SECRET, AZ_FEDERATED, ROOT, JWT, FAKE_AWS.secretAccessKey];
 
@@ -86,6 +88,8 @@ deployments:
   - { id: azure/mini, provider: azurekey, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
   - { id: aks/mini, provider: akskey, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
   - { id: google/mini, provider: google, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }
+alerts:
+  - { name: ops, url: "${hook.origin}/ops", events: [secrets_unavailable, secrets_recovered] }
 `;
 
   const ask = async (model: string) => {
@@ -98,6 +102,7 @@ deployments:
 
   before(async () => {
     setLogSink((l) => logs.push(l));
+    hook = await startWebhook();
     dir = mkdtempSync(join(tmpdir(), "signalbox-secrets-"));
     keyFile = join(dir, "local-key");
     writeFileSync(keyFile, `${FILE_V1}\n`);
@@ -126,7 +131,7 @@ deployments:
   });
   after(async () => {
     await server?.shutdown(0);
-    await Promise.all([vault?.close(), aws?.close(), akv?.close(), gcp?.close(), gvertex?.close(), openai?.close(), local?.close(), anthropic?.close()]);
+    await Promise.all([hook?.close(), vault?.close(), aws?.close(), akv?.close(), gcp?.close(), gvertex?.close(), openai?.close(), local?.close(), anthropic?.close()]);
     setLogSink((l) => process.stdout.write(l));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -194,6 +199,12 @@ deployments:
     aws.down = false;
     const n = (await metrics()).match(/signalbox_secrets_refreshes_total\{outcome="unchanged"\} (\d+)/)?.[1] ?? "0";
     await poll(async () => (Number((await metrics()).match(/signalbox_secrets_refreshes_total\{outcome="unchanged"\} (\d+)/)?.[1] ?? 0) > Number(n) ? true : undefined), 10_000, "an unchanged refresh");
+    // Alerted once when the source went away (however many refreshes failed), and once when it was back.
+    await poll(async () => (hook.received.some((r) => r.body.event === "secrets_recovered") ? true : undefined), 5_000, "the recovery alert");
+    const events = hook.received.map((r) => r.body);
+    assert.deepEqual(events.map((e) => e.event), ["secrets_unavailable", "secrets_recovered"]);
+    assert.match(String(events[0].reason), /aws_secrets_manager source "aws": ServiceUnavailable/);
+    for (const v of values()) assert.ok(!JSON.stringify(events).includes(v), "a value in an alert");
   });
 
   test("no secret value in any log line", () => {
