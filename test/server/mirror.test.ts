@@ -62,6 +62,9 @@ routes:
   - name: meaning
     targets: [openai/gpt-4o-mini]
     mirror: { target: anthropic/claude, embedding: openai/embed }
+  - name: strict-judge
+    targets: [openai/gpt-4o-mini]
+    mirror: { target: openai/gpt-4o-mini, judge: anthropic/claude }
   - name: product-only
     targets: [openai/gpt-4o-mini]
     mirror: { target: anthropic/claude, when: { team: [product], metadata.mirror: ["*"] } }
@@ -273,6 +276,13 @@ describe("traffic mirroring", () => {
     const m = await mirrorOf(id);
     assert.notEqual(m.status, "ok");
     assert.equal(anthropic.requests.length, 0);
+    // The same for the judge, which reads both answers: a collecting provider's judge is not asked.
+    openai.reset();
+    openai.script([{ kind: "text", text: "Route says." }, { kind: "text", text: "Mirror says." }]);
+    const judged = await mirrorOf(await ask(ADMIN, undefined, "strict-judge", { provider: { data_collection: "deny" } }));
+    assert.equal(judged.status, "ok");
+    assert.equal(judged.metadata["signalbox.mirror.verdict"], "failed");
+    assert.equal(anthropic.requests.length, 0);
   });
 
   test("with mirror.embedding, the answers' meanings are compared too: one embeddings request of both, outside the caller's limits", async () => {
@@ -397,6 +407,7 @@ describe("traffic mirroring", () => {
         ["one-at-a-time", "anthropic/claude", 100, 1],
         ["judged", "anthropic/claude", 100, 16],
         ["meaning", "anthropic/claude", 100, 16],
+        ["strict-judge", "openai/gpt-4o-mini", 100, 16],
         ["product-only", "anthropic/claude", 100, 16],
       ],
     );
