@@ -619,6 +619,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     }
     base = file;
     commit(swap, next.config);
+    // A secrets section a reload brought in is refreshed from now on (one already refreshing goes on).
+    if (secretsTimer === undefined) scheduleSecrets();
     control.entries.noteProblems(problems);
     // An entry made at run time that the file now shadows (or breaks) is left out: say so.
     const changes = [...next.changes, ...[...problems].map(([id, e]) => `${id} (made at run time) not in force: ${e.message}`)];
@@ -633,6 +635,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // value that changed (a rotated key) reloads the configuration, as SIGHUP would. A source that
   // cannot be read keeps the values in force, says so, and is tried again next time.
   let secretsTimer: NodeJS.Timeout | undefined;
+  let closed = false;
   /** Since when the sources could not be read (alerted once, and again when they are back). */
   let secretsDownSince: number | undefined;
   const secretsBack = () => {
@@ -666,8 +669,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     }
   };
   const scheduleSecrets = () => {
+    secretsTimer = undefined;
     const every = core.config.secrets?.refreshMs;
-    if (!every || !opts.configPath) return;
+    if (!every || !opts.configPath || closed) return;
     secretsTimer = setTimeout(() => void refreshSecrets().finally(scheduleSecrets), every);
     secretsTimer.unref();
   };
@@ -736,6 +740,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     budgetForecast,
     spendReports,
     async close() {
+      closed = true;
       clearTimeout(secretsTimer);
       budgetForecast.stop();
       spendReports.stop();

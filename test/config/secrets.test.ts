@@ -255,3 +255,35 @@ alerts:
     assert.match(r.stderr, /invalid configuration in .*bad\.yaml\n {2}providers\[0\]\.api_key: \$\{secret:files:.*absent\}: file source "files": cannot read .*absent: ENOENT/);
   });
 });
+
+describe("a secrets section a reload brings in", () => {
+  test("is read at that reload and refreshed from then on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "signalbox-secrets-reload-"));
+    const upstream = await startFakeOpenAI({ apiKey: null });
+    const file = join(dir, "gateway.yaml");
+    const keyFile = join(dir, "key");
+    const base = `providers:\n  - { name: local, type: openai-compatible, base_url: ${upstream.url}, api_key: KEYSPEC }\ndeployments:\n  - { id: local/mini, provider: local, model: gpt-4o-mini, pricing: { input: 0, output: 0 } }\n`;
+    writeFileSync(file, base.replace("KEYSPEC", "plain-key-in-the-file"));
+    const gw = await createGateway(await loadConfigWithSecrets(file), { usage: createMemoryUsageSink(), configPath: file });
+    const server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
+    const ask = async () => {
+      const r = await fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "local/mini", messages: [{ role: "user", content: "hi" }] }) });
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+      return String(upstream.requests.at(-1)?.headers.authorization ?? "");
+    };
+    try {
+      assert.equal(await ask(), "Bearer plain-key-in-the-file");
+      writeFileSync(keyFile, FILE_V1);
+      writeFileSync(file, `secrets:\n  refresh_seconds: 1\n  sources: [{ name: files, type: file }]\n${base.replace("KEYSPEC", `"\${secret:files:${keyFile}}"`)}`);
+      await gw.reload("test");
+      assert.equal(await ask(), `Bearer ${FILE_V1}`);
+      writeFileSync(keyFile, FILE_V2);
+      await poll(async () => ((await ask()) === `Bearer ${FILE_V2}` ? true : undefined), 10_000, "the rotated key after a reload brought secrets in");
+    } finally {
+      await server.shutdown(0);
+      await upstream.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
