@@ -24,6 +24,8 @@ import { GatewayError } from "../router/errors.ts";
 import type { ChatCall, EmbedCall } from "../router/types.ts";
 import { newRequestId } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
+import { unit } from "../cache/semantic.ts";
+import { dot } from "../vectors/search.ts";
 import type { ChatEngine, EngineRequest, Summary } from "./chat-engine.ts";
 
 /** One side of a comparison: how a request (the route's, or its mirror) ended. */
@@ -230,7 +232,7 @@ export function createMirrors(core: GatewayCore, engine: () => Pick<ChatEngine, 
     try {
       const a = await engine().embed({ call, ri: { id: call.id, traceId, arrivedAt: performance.now(), ...(ctx ? { otel: ctx } : {}) }, signal: stopping.signal, statusOf: r.statusOf });
       const [x, y] = a.embeddings;
-      return x && y ? Math.max(-1, Math.min(1, cosine(x, y))) : undefined;
+      return x && y ? Math.max(-1, Math.min(1, dot(unit(x), unit(y)))) : undefined;
     } catch (err) {
       log("warn", "mirror embedding failed", { route, embedding: model, mirror_request_id: mirrorCall.id, error: String((err as Error)?.message ?? err) });
       return undefined;
@@ -346,17 +348,6 @@ export function wordSimilarity(a: string, b: string): number {
 /** Characters of each answer embedded (their start). */
 const EMBED_CHARS = 8000;
 
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na && nb ? dot / Math.sqrt(na * nb) : 0;
-}
 
 /** What the judge is told. */
 export const JUDGE_PROMPT =

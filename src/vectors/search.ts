@@ -230,7 +230,8 @@ export async function buildIndex(chunks: readonly Chunk[]): Promise<ChunkIndex> 
   return { items, postings, avgLength: total / (chunks.length || 1) || 1, bytes };
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
+/** The dot product of two vectors (of unit vectors: their cosine). */
+export function dot(a: Float32Array, b: Float32Array): number {
   const n = Math.min(a.length, b.length);
   // Four running sums: independent additions the CPU can overlap.
   let s0 = 0;

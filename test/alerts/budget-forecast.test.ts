@@ -46,14 +46,11 @@ describe("the projection", () => {
 describe("through a gateway", () => {
   const KEY = ["sk", "sbx", "forecast", "0123456789abcdef"].join("-");
   let hook: Webhook;
-  let origin: string;
-  let received: Webhook["received"];
+  const received = () => hook.received;
   let g: TestGateway;
 
   before(async () => {
     hook = await startWebhook();
-    origin = hook.origin;
-    received = hook.received;
     // Each request costs $0.02 on mock/pricey (its answer is short): the team's $1 a day and the deployment's $1 cap too.
     g = await startTestGateway(`
 providers: [{ name: mock, type: mock, mock: { output_tokens: 10 } }]
@@ -65,8 +62,8 @@ keys:
 teams:
   - { name: qa, budget: { period: day, limit_usd: 1 } }
 alerts:
-  - { name: json, url: "${origin}/json", events: [budget_projected_exceeded] }
-  - { name: chat, url: "${origin}/slack", format: slack, events: [budget_projected_exceeded] }
+  - { name: json, url: "${hook.origin}/json", events: [budget_projected_exceeded] }
+  - { name: chat, url: "${hook.origin}/slack", format: slack, events: [budget_projected_exceeded] }
 `);
   });
   after(async () => {
@@ -98,15 +95,15 @@ alerts:
     // The key has no budget of its own: nothing about it.
     assert.ok(!projections.some((p) => p.budget.startsWith("key:")));
 
-    await poll(async () => (received.length >= 4 ? true : undefined), 5_000, "the alerts");
-    const json = received.filter((r) => r.path === "/json").map((r) => r.body);
+    await poll(async () => (received().length >= 4 ? true : undefined), 5_000, "the alerts");
+    const json = received().filter((r) => r.path === "/json").map((r) => r.body);
     const teamAlert = json.find((b) => b.budget === "team:qa")!;
     assert.deepEqual(
       { ...teamAlert, at: undefined },
       { event: "budget_projected_exceeded", at: undefined, budget: "team:qa", period: "day", period_start: new Date(periodBounds("day", noon).start).toISOString(), spent_usd: spent / USD, limit_usd: 1, projected_usd: (2 * spent) / USD, exhausted_at: new Date(team.exhaustedAt).toISOString() },
     );
     assert.ok(json.some((b) => b.budget === "deployment:mock/pricey"));
-    const slack = received.filter((r) => r.path === "/slack").map((r) => String(r.body.text));
+    const slack = received().filter((r) => r.path === "/slack").map((r) => String(r.body.text));
     assert.ok(slack.some((t) => /team "qa" will spend \$\d\.\d\d against its daily budget of \$1\.00/.test(t)), slack.join("\n"));
     assert.ok(slack.some((t) => /deployment "mock\/pricey" will spend .* against its daily cap of \$1\.00/.test(t)), slack.join("\n"));
 
@@ -122,6 +119,6 @@ alerts:
     // Again in the same period: projected again, not alerted again.
     await g.gw.budgetForecast.tick(noon + HOUR);
     await new Promise((r) => setTimeout(r, 200));
-    assert.equal(received.length, 4);
+    assert.equal(received().length, 4);
   });
 });

@@ -28,14 +28,11 @@ const ADMIN = ["sk", "sbx", "report", "admin", "0123456789"].join("-");
 
 describe("spend reports", () => {
   let hook: Webhook;
-  let origin: string;
-  let received: Webhook["received"];
+  const received = () => hook.received;
   let g: TestGateway;
 
   before(async () => {
     hook = await startWebhook();
-    origin = hook.origin;
-    received = hook.received;
     g = await startTestGateway(`
 providers: [{ name: mock, type: mock, mock: { output_tokens: 10 } }, { name: down, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }]
 deployments:
@@ -48,8 +45,8 @@ keys:
   - { name: b-bot, hash: "${hashKey(B)}", team: beta }
   - { name: finops-admin, hash: "${hashKey(ADMIN)}", team: platform, role: admin }
 alerts:
-  - { name: finops, url: "${origin}/json", events: [budget_exhausted] }
-  - { name: slack, url: "${origin}/slack", format: slack, events: [budget_exhausted] }
+  - { name: finops, url: "${hook.origin}/json", events: [budget_exhausted] }
+  - { name: slack, url: "${hook.origin}/slack", format: slack, events: [budget_exhausted] }
 spend_reports:
   - { name: daily, period: day, alert: finops, group_by: team, top: 5 }
   - { name: daily-chat, period: day, alert: slack, group_by: key }
@@ -78,8 +75,8 @@ spend_reports:
       ["beta", 5, cost((r) => r.team === "beta")],
     ]);
     assert.equal(report.deployments[0].name, "mock/big");
-    await poll(async () => (received.some((r) => r.path === "/json") ? true : undefined), 5_000, "the report");
-    const body = received.find((r) => r.path === "/json")!.body;
+    await poll(async () => (received().some((r) => r.path === "/json") ? true : undefined), 5_000, "the report");
+    const body = received().find((r) => r.path === "/json")!.body;
     assert.equal(body.event, "spend_report");
     assert.equal(body.report, "daily");
     assert.equal(body.period_start, new Date(today.start).toISOString());
@@ -90,22 +87,22 @@ spend_reports:
     assert.equal((body.total as { cost_usd: number }).cost_usd, cost(() => true) / 1e9);
 
     await g.gw.spendReports.sendNow("daily-chat", today.start + DAY + 3_600_000);
-    await poll(async () => (received.some((r) => r.path === "/slack") ? true : undefined), 5_000, "the Slack report");
-    const text = String(received.find((r) => r.path === "/slack")!.body.text);
+    await poll(async () => (received().some((r) => r.path === "/slack") ? true : undefined), 5_000, "the Slack report");
+    const text = String(received().find((r) => r.path === "/slack")!.body.text);
     assert.match(text, new RegExp(`^:bar_chart: Signalbox daily spend report "daily-chat", ${new Date(today.start).toISOString().slice(0, 10)} to ${new Date(today.start).toISOString().slice(0, 10)}: \\$\\d+\\.\\d\\d, 8 requests, 12\\.5% failed`));
     assert.match(text, /\nTop by key: a-bot \$\d+\.\d\d \(3 requests\), b-bot \$\d+\.\d\d \(5 requests\)\.\nTop deployments: mock\/big/);
   });
 
   test("the schedule: not before its delay, once within its hour, not after", async () => {
     const tomorrow = periodBounds("day", Date.now()).start + DAY;
-    const before = received.length;
+    const before = received().length;
     assert.deepEqual(await g.gw.spendReports.check(tomorrow + 5 * 60_000), []);
     const sent = await g.gw.spendReports.check(tomorrow + 11 * 60_000);
     assert.deepEqual(sent.map((r) => r.report).sort(), ["daily", "daily-chat"]);
     assert.deepEqual(await g.gw.spendReports.check(tomorrow + 20 * 60_000), []);
     // The day after: its hour passed for tomorrow's... and today's report is not sent twice.
     assert.deepEqual(await g.gw.spendReports.check(tomorrow + 3 * 3_600_000), []);
-    await poll(async () => (received.length === before + 2 ? true : undefined), 5_000, "two reports");
+    await poll(async () => (received().length === before + 2 ? true : undefined), 5_000, "two reports");
   });
 
   test("AdminService.SendSpendReport sends one now (admins only); ListAlerts lists the reports; the CLI's alerts report and list", async () => {
@@ -115,12 +112,12 @@ spend_reports:
       ["daily", "day", "finops", "team", 5],
       ["daily-chat", "day", "slack", "key", 10],
     ]);
-    const before = received.length;
+    const before = received().length;
     const r = await admin.admin.sendSpendReport({ name: "daily" });
     const yesterday = periodBounds("day", periodBounds("day", Date.now()).start - 1);
     assert.deepEqual([r.delivered, r.error, timestampMs(r.periodStart!), timestampMs(r.periodEnd!)], [true, "", yesterday.start, yesterday.end]);
-    await poll(async () => (received.length > before ? true : undefined), 5_000, "the report");
-    assert.equal(received.at(-1)!.body.report, "daily");
+    await poll(async () => (received().length > before ? true : undefined), 5_000, "the report");
+    assert.equal(received().at(-1)!.body.report, "daily");
     const missing = await admin.admin.sendSpendReport({ name: "nope" }).catch((e: unknown) => e);
     assert.ok(missing instanceof SignalboxError && missing.code === Code.NotFound && missing.field === "name", String(missing));
     const denied = await createSignalboxClient({ baseUrl: g.url, apiKey: A }).admin.sendSpendReport({ name: "daily" }).catch((e: unknown) => e);

@@ -114,7 +114,7 @@ describe("observability files", () => {
     assert.ok(queries >= 25, `${queries} queries`);
     // Every metric family the gateway exports is on the dashboard, but the few that only count things another panel shows.
     const shown = new Set(d.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => uses(t.expr).families)));
-    const missing = [...families.keys()].filter((f) => !shown.has(f) && !["signalbox_deployment_checks_total", "signalbox_web_search_results_total", "signalbox_vector_store_search_results_total", "signalbox_vector_store_files_total", "signalbox_vector_store_chunks_total", "signalbox_vector_store_search_duration_seconds", "signalbox_mirror_duration_seconds", "signalbox_spend_cap_limit_usd"].includes(f) && f !== "signalbox_spend_cap_limit_usd");
+    const missing = [...families.keys()].filter((f) => !shown.has(f) && !["signalbox_deployment_checks_total", "signalbox_web_search_results_total", "signalbox_vector_store_search_results_total", "signalbox_vector_store_files_total", "signalbox_vector_store_chunks_total", "signalbox_vector_store_search_duration_seconds", "signalbox_mirror_duration_seconds", "signalbox_spend_cap_limit_usd"].includes(f));
     assert.deepEqual(missing, []);
   });
 
