@@ -42,6 +42,8 @@ export interface SecretSource {
   authMount?: string;
   jwtFile?: string;
   mount?: string;
+  /** vault: the KV engine's version at `mount` (2, the default: `<mount>/data/<path>`; 1: `<mount>/<path>`). */
+  kvVersion?: number;
   namespace?: string;
   region?: string;
   accessKeyId?: string;
@@ -80,6 +82,7 @@ export const secretsSpec = obj<SecretsConfig & { refreshSeconds: number }>({
         auth_mount: opt(str({ min: 1 }), "kubernetes"),
         jwt_file: opt(str({ min: 1 }), "/var/run/secrets/kubernetes.io/serviceaccount/token"),
         mount: opt(str({ min: 1 }), "secret"),
+        kv_version: opt(num({ min: 1, max: 2, int: true }), 2),
         namespace: opt(str({ min: 1 })),
         region: opt(str({ min: 1 })),
         access_key_id: opt(str({ min: 1 })),
@@ -161,6 +164,7 @@ export function secretsOf(doc: unknown, env: Record<string, string | undefined>)
       if (!src.clientSecret === !src.federatedTokenFile) throw new ConfigError(at, "an azure_key_vault source needs one of client_secret or federated_token_file (or AZURE_FEDERATED_TOKEN_FILE: AKS workload identity)");
     } else for (const f of ["tenantId", "clientId", "clientSecret", "federatedTokenFile", "authorityUrl"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to an azure_key_vault source");
     if (src.type !== "gcp_secret_manager") for (const f of ["project", "credentialsFile", "credentialsJson", "tokenUrl"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to a gcp_secret_manager source");
+    if (src.type !== "vault" && src.kvVersion !== 2) throw new ConfigError(`${at}.kv_version`, "only applies to a vault source");
     if (src.type !== "vault") for (const f of ["token", "tokenFile", "kubernetesRole", "namespace"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to a vault source");
     if (src.type !== "aws_secrets_manager") for (const f of ["region", "accessKeyId", "secretAccessKey", "sessionToken"] as const) if (src[f]) throw new ConfigError(`${at}.${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "only applies to an aws_secrets_manager source");
   });

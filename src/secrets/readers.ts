@@ -7,6 +7,8 @@ import { readFile } from "node:fs/promises";
 import type { ProviderConfig } from "../config/types.ts";
 import type { SecretReader, SecretSource } from "../config/secrets.ts";
 import { resolveAwsCredentials } from "../providers/bedrock/bedrock-auth.ts";
+import { createAwsSigner, type AwsSigner } from "../cloud/aws-sigv4.ts";
+import { createEntraTokenSource, type EntraTokenSource } from "../cloud/azure-entra.ts";
 import { createVertexTokenSource, type VertexTokenSource } from "../providers/vertex/vertex-auth.ts";
 
 /** The sources' readers, over HTTP (undici's fetch) and the file system. */
@@ -38,37 +40,36 @@ export function defaultReader(env: Record<string, string | undefined>): SecretRe
 
   async function vault(src: SecretSource, path: string, signal: AbortSignal): Promise<Record<string, unknown>> {
     const token = await vaultToken(src, signal);
-    const url = `${src.url!.replace(/\/+$/, "")}/v1/${src.mount}/data/${path.replace(/^\/+/, "").split("/").map(encodeURIComponent).join("/")}`;
+    // KV version 2 reads `<mount>/data/<path>` and answers `data.data`; version 1 reads `<mount>/<path>` and answers `data`.
+    const v1 = src.kvVersion === 1;
+    const url = `${src.url!.replace(/\/+$/, "")}/v1/${src.mount}/${v1 ? "" : "data/"}${path.replace(/^\/+/, "").split("/").map(encodeURIComponent).join("/")}`;
     const res = await fetch(url, { headers: { "x-vault-token": token, ...(src.namespace ? { "x-vault-namespace": src.namespace } : {}) }, signal });
     if (res.status === 403 && src.kubernetesRole) tokens.delete(src.name);
-    const body = (await res.json().catch(() => ({}))) as { data?: { data?: Record<string, unknown> | null }; errors?: string[] };
+    const body = (await res.json().catch(() => ({}))) as { data?: { data?: Record<string, unknown> | null } & Record<string, unknown>; errors?: string[] };
     if (res.status === 404) throw new Error(`vault source "${src.name}": no secret at ${src.mount}/${path}`);
     if (!res.ok) throw new Error(`vault source "${src.name}": HTTP ${res.status}${body.errors?.length ? `: ${body.errors.join("; ")}` : ""}`);
-    const data = body.data?.data;
+    const data = v1 ? body.data : body.data?.data;
     // A deleted (or destroyed) latest version reads as data: null.
     if (!data) throw new Error(`vault source "${src.name}": the secret at ${src.mount}/${path} has no current version`);
     return data;
   }
 
+  // Signers per source (the credentials may differ by source).
+  const signers = new Map<string, { id: string; signer: AwsSigner }>();
+
   async function aws(src: SecretSource, path: string, signal: AbortSignal): Promise<string> {
     const creds = resolveAwsCredentials({ region: src.region!, accessKeyId: src.accessKeyId, secretAccessKey: src.secretAccessKey, sessionToken: src.sessionToken } as never, env);
     if (!creds) throw new Error(`aws_secrets_manager source "${src.name}": no AWS credentials (access_key_id and secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`);
     const base = new URL(src.url ?? `https://secretsmanager.${src.region}.amazonaws.com/`);
-    const [{ SignatureV4 }, { Hash }] = await Promise.all([import("@smithy/signature-v4"), import("@smithy/hash-node")]);
-    const signer = new SignatureV4({ service: "secretsmanager", region: src.region!, credentials: creds, sha256: Hash.bind(null, "sha256") });
+    const id = `${src.region}\0${creds.accessKeyId}\0${creds.secretAccessKey}\0${creds.sessionToken ?? ""}`;
+    let held = signers.get(src.name);
+    if (held?.id !== id) {
+      held = { id, signer: createAwsSigner("secretsmanager", src.region!, creds) };
+      signers.set(src.name, held);
+    }
+    const signer = held.signer;
     const body = JSON.stringify({ SecretId: path });
-    const signed = await signer.sign({
-      method: "POST",
-      protocol: base.protocol,
-      hostname: base.hostname,
-      ...(base.port ? { port: Number(base.port) } : {}),
-      path: base.pathname || "/",
-      query: {},
-      headers: { host: base.host, "content-type": "application/x-amz-json-1.1", "x-amz-target": "secretsmanager.GetSecretValue" },
-      body,
-    });
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(signed.headers)) if (k !== "host") headers[k] = String(v);
+    const headers = await signer.sign("POST", base, { "content-type": "application/x-amz-json-1.1", "x-amz-target": "secretsmanager.GetSecretValue" }, body);
     const res = await fetch(base, { method: "POST", headers, body, signal });
     const out = (await res.json().catch(() => ({}))) as { SecretString?: string; SecretBinary?: string; __type?: string; message?: string; Message?: string };
     if (!res.ok) {
@@ -102,26 +103,15 @@ export function defaultReader(env: Record<string, string | undefined>): SecretRe
   }
 
   // Entra ID access tokens per source, for this reader's reads.
-  const entra = new Map<string, string>();
+  const entra = new Map<string, EntraTokenSource>();
 
-  async function azureToken(src: SecretSource, signal: AbortSignal): Promise<string> {
-    const held = entra.get(src.name);
-    if (held) return held;
-    const form = new URLSearchParams({ grant_type: "client_credentials", client_id: src.clientId!, scope: "https://vault.azure.net/.default" });
-    if (src.clientSecret) form.set("client_secret", src.clientSecret);
-    else {
-      const assertion = (await readFile(src.federatedTokenFile!, "utf8").catch((err: Error) => {
-        throw new Error(`azure_key_vault source "${src.name}": cannot read the federated token ${src.federatedTokenFile}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-      })).trim();
-      form.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
-      form.set("client_assertion", assertion);
+  function azureToken(src: SecretSource, signal: AbortSignal): Promise<string> {
+    let ts = entra.get(src.name);
+    if (!ts) {
+      ts = createEntraTokenSource(`azure_key_vault source "${src.name}"`, { tenantId: src.tenantId!, clientId: src.clientId!, ...(src.clientSecret ? { clientSecret: src.clientSecret } : { federatedTokenFile: src.federatedTokenFile }), ...(src.authorityUrl ? { authorityUrl: src.authorityUrl } : {}) }, "https://vault.azure.net/.default");
+      entra.set(src.name, ts);
     }
-    const res = await fetch(`${(src.authorityUrl ?? "https://login.microsoftonline.com").replace(/\/+$/, "")}/${encodeURIComponent(src.tenantId!)}/oauth2/v2.0/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form, signal });
-    const body = (await res.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
-    // Entra's error_description starts with its AADSTS code: enough to act on, and it never carries the secret.
-    if (!res.ok || !body.access_token) throw new Error(`azure_key_vault source "${src.name}": Entra ID refused the token request (${body.error ?? `HTTP ${res.status}`}${body.error_description ? `: ${body.error_description.split(/\r?\n/)[0].slice(0, 200)}` : ""})`);
-    entra.set(src.name, body.access_token);
-    return body.access_token;
+    return ts.token(signal);
   }
 
   async function azure(src: SecretSource, path: string, signal: AbortSignal): Promise<string> {
@@ -131,7 +121,7 @@ export function defaultReader(env: Record<string, string | undefined>): SecretRe
     const url = `${src.url!.replace(/\/+$/, "")}/secrets/${encodeURIComponent(name)}${version ? `/${encodeURIComponent(version)}` : ""}?api-version=7.4`;
     const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
     const body = (await res.json().catch(() => ({}))) as { value?: string; error?: { code?: string; message?: string } };
-    if (res.status === 401) entra.delete(src.name);
+    if (res.status === 401) entra.get(src.name)?.invalidate();
     if (!res.ok) throw new Error(`azure_key_vault source "${src.name}": ${body.error?.code ?? `HTTP ${res.status}`}${body.error?.message ? `: ${body.error.message}` : ""}`);
     if (typeof body.value !== "string") throw new Error(`azure_key_vault source "${src.name}": the secret has no value`);
     return body.value;

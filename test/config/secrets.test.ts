@@ -238,6 +238,20 @@ alerts:
     await refused(gcpDoc("absent"), /gcp_secret_manager source "gcp": NOT_FOUND: Secret \[projects\/sb-secrets\/secrets\/absent\] not found or has no versions\./);
     // An older version by number.
     assert.equal((await buildConfigWithSecrets(gcpDoc("gateway-key/versions/1"), {})).providers[0].apiKey, GCP_V1);
+    // A KV version 1 engine: `<mount>/<path>`, the secret's data itself.
+    const kv1 = await startFakeVault({ kv1: ["kv"] });
+    try {
+      kv1.token(ROOT);
+      kv1.put("kv/llm/openai", { api_key: OPENAI_V2 });
+      const kv1Doc = (version: string) => parse(`secrets:\n  sources:\n    - { name: old, type: vault, url: ${kv1.url}, token: ${ROOT}, mount: kv${version} }\nproviders:\n  - { name: openai, type: openai, api_key: "\${secret:old:llm/openai#api_key}" }\ndeployments: [{ id: openai/a, provider: openai, model: gpt-4o-mini }]\n`);
+      assert.equal((await buildConfigWithSecrets(kv1Doc(", kv_version: 1"), {})).providers[0].apiKey, OPENAI_V2);
+      assert.equal(kv1.requests.at(-1)?.path, "/v1/kv/llm/openai");
+      // Read as version 2 (the default), the same mount has no `data/` path.
+      await refused(kv1Doc(""), /vault source "old": no secret at kv\/llm\/openai/);
+      await refused(parse(`secrets:\n  sources:\n    - { name: f, type: file, kv_version: 1 }\n`), /^secrets\.sources\[0\]\.kv_version: only applies to a vault source$/);
+    } finally {
+      await kv1.close();
+    }
     // A wrong Vault token: Vault's own error, no token in it.
     await refused(parse(`secrets:\n  sources:\n    - { name: vault, type: vault, url: ${vault.url}, token: not-it }\nproviders:\n  - { name: openai, type: openai, api_key: "\${secret:vault:llm/openai#api_key}" }\n`), /vault source "vault": HTTP 403: permission denied/);
     // An entry made at run time never reads a source: refused, naming the field.

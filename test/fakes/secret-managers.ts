@@ -67,7 +67,8 @@ export interface FakeVault {
   close(): Promise<void>;
 }
 
-export async function startFakeVault(opts: { namespace?: string } = {}): Promise<FakeVault> {
+/** `kv1`: mounts of KV version 1 engines (`GET /v1/<mount>/<path>` answers `data` itself, no versions); every other mount is KV version 2. */
+export async function startFakeVault(opts: { namespace?: string; kv1?: string[] } = {}): Promise<FakeVault> {
   const secrets = new Map<string, { data: Record<string, unknown>; version: number; created: string }>();
   const tokens = new Set<string>();
   const roles = new Map<string, { jwt: string; lease: number }>();
@@ -90,8 +91,16 @@ export async function startFakeVault(opts: { namespace?: string } = {}): Promise
       tokens.add(client);
       return json(res, 200, { request_id: randomUUID(), lease_id: "", renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null, auth: { client_token: client, accessor: randomUUID(), policies: ["default", "llm"], token_policies: ["default", "llm"], metadata: { role: b.role, service_account_name: "signalbox" }, lease_duration: r.lease, renewable: true, entity_id: randomUUID(), token_type: "service", orphan: true } });
     }
+    const v1 = /^\/v1\/([^/]+)\/(.+)$/.exec(url.pathname);
+    if (v1 && opts.kv1?.includes(v1[1]) && req.method === "GET") {
+      const token = req.headers["x-vault-token"];
+      if (typeof token !== "string" || !tokens.has(token)) return json(res, 403, { errors: ["permission denied"] });
+      const sec = secrets.get(`${v1[1]}/${decodeURIComponent(v1[2])}`);
+      if (!sec) return json(res, 404, { errors: [] });
+      return json(res, 200, { request_id: randomUUID(), lease_id: "", renewable: false, lease_duration: 2_764_800, data: sec.data, wrap_info: null, warnings: null, auth: null });
+    }
     const kv = /^\/v1\/([^/]+)\/data\/(.+)$/.exec(url.pathname);
-    if (!kv || req.method !== "GET") return json(res, 404, { errors: [] });
+    if (!kv || req.method !== "GET" || opts.kv1?.includes(kv[1])) return json(res, 404, { errors: [] });
     const token = req.headers["x-vault-token"];
     if (typeof token !== "string" || !tokens.has(token)) return json(res, 403, { errors: ["permission denied"] });
     const key = `${kv[1]}/${decodeURIComponent(kv[2])}`;

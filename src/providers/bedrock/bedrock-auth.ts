@@ -3,6 +3,7 @@
 // standard AWS_* environment variables); every request is signed just before it is sent.
 
 import type { SignatureV4 } from "@smithy/signature-v4";
+import { newSignatureV4, type AwsCredentials } from "../../cloud/aws-sigv4.ts";
 import type { AwsSettings } from "../../config/types.ts";
 import type { AuthorizeContext, HttpRequestSpec } from "../types.ts";
 import { ProviderError } from "../types.ts";
@@ -10,13 +11,7 @@ import { ProviderError } from "../types.ts";
 /** The signing name of bedrock-runtime. */
 export const BEDROCK_SERVICE = "bedrock";
 
-export interface AwsCredentials {
-  accessKeyId: string;
-  /** Secret. */
-  secretAccessKey: string;
-  /** Secret (temporary credentials only). */
-  sessionToken?: string;
-}
+export type { AwsCredentials };
 
 /** Credentials from the connection's config, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
 export function resolveAwsCredentials(aws: AwsSettings | undefined, env: Record<string, string | undefined> = process.env): AwsCredentials | undefined {
@@ -42,10 +37,7 @@ export function createBedrockSigner(label: string, region: string, creds: AwsCre
   // The signer's modules are loaded with the first request: a gateway with no Bedrock deployment
   // never carries them.
   let signer: Promise<SignatureV4> | undefined;
-  const makeSigner = async () => {
-    const [{ SignatureV4 }, { Hash }] = await Promise.all([import("@smithy/signature-v4"), import("@smithy/hash-node")]);
-    return new SignatureV4({ service: BEDROCK_SERVICE, region, credentials: { ...creds! }, sha256: Hash.bind(null, "sha256"), uriEscapePath: true });
-  };
+  const makeSigner = () => newSignatureV4(BEDROCK_SERVICE, region, creds!, true);
   const bases = new Map<string, URL>();
   return {
     async sign(spec, ctx) {
