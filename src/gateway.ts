@@ -80,6 +80,7 @@ import { log } from "./telemetry/log.ts";
 import { endRpcSpan, extractContext, startRpcSpan, tracingRequested, type Tracing } from "./telemetry/tracing.ts";
 import { createMetrics, observedSink, type GatewayMetrics } from "./telemetry/metrics.ts";
 import { usageLogsRequested, type UsageLogs } from "./telemetry/usage-logs.ts";
+import { createUsageExport, type UsageExport } from "./usage/export.ts";
 import type { UsageRecord } from "./usage/record.ts";
 import type { CooldownListener } from "./state/health.ts";
 import { ConnectError } from "@connectrpc/connect";
@@ -172,6 +173,8 @@ export interface Gateway {
   budgetForecast: BudgetForecast;
   /** Scheduled spend reports (config spend_reports). */
   spendReports: SpendReports;
+  /** The usage exports (usage_export): flush() sends what waits now. */
+  usageExport: UsageExport;
   close(): Promise<void>;
 }
 
@@ -447,6 +450,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const sdk = (opts.tracing === undefined && tracingRequested()) || (opts.usageLogs === undefined && usageLogsRequested()) ? await import("./telemetry/otel-sdk.ts") : undefined;
   const tracing = opts.tracing === null ? undefined : (opts.tracing ?? sdk?.startTracing());
   const usageLogs = opts.usageLogs === null ? undefined : (opts.usageLogs ?? sdk?.startUsageLogs());
+  // Usage records archived to buckets (usage_export): read from the config in force at each record.
+  const usageExport = createUsageExport({ exports: () => (coreRef ?? { config: initial }).config.usageExport, metrics, alert: (e) => alerts.emit(e) });
+  metrics.watchUsageExport(() => usageExport.stats().map((x) => ({ name: x.name, records: x.buffered + x.spooled })));
   const core: GatewayCore = {
     ...generation(initial, providers),
     alerts,
@@ -454,7 +460,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     usageLogs,
     metrics,
     limits,
-    usage: observedSink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink, metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
+    usage: observedSink(usageExport.sink(usageLogs ? usageLogs.sink(sink, providerTypes) : sink), metrics, providerTypes, opts.requestLog ? requestLogLine : undefined),
     auth: control.directory,
     sso: consoleSso,
     identify(authorization) {
@@ -731,6 +737,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
           testAlert: (sink, by) => core.alerts.test(sink, by, `${hostname()}:${process.pid}`),
           spendReports: () => core.config.spendReports ?? [],
           sendSpendReport: (name) => spendReports.sendNow(name),
+          usageExports: () => ({ configs: core.config.usageExport ?? [], stats: usageExport.stats() }),
+          flushUsageExports: (name) => usageExport.flush(name),
           checkDeployments: (ids, caller, timeoutMs, ri) => checker.check(ids, caller, timeoutMs, ri),
         }),
       );
@@ -739,6 +747,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
     budgetForecast,
     spendReports,
+    usageExport,
     async close() {
       closed = true;
       clearTimeout(secretsTimer);
@@ -760,7 +769,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await Promise.all([responseStore?.close().catch(() => {}), conversationStore?.close().catch(() => {}), completionStore?.close().catch(() => {}), core.mcp.close().catch(() => {})]);
       // Each store closes whatever the others do: a Redis error must not lose pending spans.
       const results = await Promise.allSettled([core.usage.flush().then(() => usageStore.close()), limits.close(), healthStore.close(), cache.close(), control.close()]);
-      await Promise.allSettled([tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);
+      await Promise.allSettled([usageExport.close(), tracing?.shutdown(), usageLogs?.shutdown(), metrics.shutdown(), transport.close(), alerts.flush().then(() => alertRedis?.then(closeRedis))]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) log("warn", "a store did not close cleanly", { error: String((failed as PromiseRejectedResult).reason) });
     },

@@ -27,6 +27,9 @@ export type AlertEvent =
   /** The secret managers could not be read again (src/config/secrets.ts): the values in force are kept. `reason` names the reference and the source's error, never a value. */
   | { event: "secrets_unavailable"; replica: string; reason: string }
   | { event: "secrets_recovered"; replica: string; downMs: number }
+  /** A usage export (src/usage/export.ts) cannot write to its bucket: its records wait (in memory, or in its spool directory). `reason` is the store's error, never a credential. */
+  | { event: "usage_export_failed"; replica: string; export: string; reason: string; pendingRecords: number }
+  | { event: "usage_export_recovered"; replica: string; export: string; downMs: number }
   /** A deployment's, provider's or tag's spending cap (src/engine/spend-caps.ts): `budget` is "deployment:<id>", "provider:<name>" or "tag:<tag>". */
   | { event: "spend_cap_reached"; budget: string; period: Period; periodStart: number; spentNanos: number; limitNanos: number }
   /** A budget or spending cap that, at the pace of its period so far, will pass its limit before the period ends (src/alerts/budget-forecast.ts). */
@@ -131,6 +134,10 @@ export function alertJson(e: AlertEvent, at: number): Record<string, unknown> {
       return { ...base, replica: e.replica, reason: e.reason };
     case "secrets_recovered":
       return { ...base, replica: e.replica, down_seconds: Math.round(e.downMs / 1000) };
+    case "usage_export_failed":
+      return { ...base, replica: e.replica, export: e.export, reason: e.reason, pending_records: e.pendingRecords };
+    case "usage_export_recovered":
+      return { ...base, replica: e.replica, export: e.export, down_seconds: Math.round(e.downMs / 1000) };
     case "spend_cap_reached":
       return { ...base, budget: e.budget, period: e.period, period_start: new Date(e.periodStart).toISOString(), spent_usd: e.spentNanos / 1e9, limit_usd: e.limitNanos / 1e9 };
     case "spend_report": {
@@ -174,6 +181,10 @@ export function alertText(e: AlertEvent): string {
       return `:rotating_light: Signalbox: replica ${e.replica} cannot read its secrets again (${e.reason}): it keeps the keys in force, and a key rotated meanwhile will not reach it until the source is back.`;
     case "secrets_recovered":
       return `:white_check_mark: Signalbox: replica ${e.replica} reads its secrets again after ${Math.round(e.downMs / 1000)} s.`;
+    case "usage_export_failed":
+      return `:rotating_light: Signalbox: replica ${e.replica} cannot write usage export "${e.export}" (${e.reason}): ${e.pendingRecords} records wait to be sent.`;
+    case "usage_export_recovered":
+      return `:white_check_mark: Signalbox: replica ${e.replica} writes usage export "${e.export}" again after ${Math.round(e.downMs / 1000)} s.`;
     case "usage_records_dropped":
       return `:no_entry: Signalbox: replica ${e.replica} buffered ${e.maxBuffered} usage records while PostgreSQL was away; new records are now dropped (and counted).`;
     case "spend_report":
@@ -220,6 +231,9 @@ function conditionOf(e: AlertEvent): string {
     case "secrets_unavailable":
     case "secrets_recovered":
       return `secrets\n${e.replica}`;
+    case "usage_export_failed":
+    case "usage_export_recovered":
+      return `usage_export\n${e.export}\n${e.replica}`;
     case "spend_report":
       return `${e.event}\n${e.report}\n${e.periodStart}`;
     default:

@@ -13,6 +13,7 @@ import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str
 import { ALERT_EVENTS, PLACEHOLDER } from "./types.ts";
 import type {
   SpendReportConfig,
+  UsageExportConfig,
   McpServerConfig,
   WebSearchConfig,
   VectorStoresConfig,
@@ -588,6 +589,92 @@ const alertSpec = obj<any>({
   timeout_ms: opt(num({ min: 1, max: 60_000, int: true }), 5_000),
 });
 
+/** One entry of usage_export: where usage records are archived, and how often. */
+const usageExportSpec = obj<any>({
+  name: req(str({ min: 1, pattern: /^[A-Za-z0-9_.-]+$/ })),
+  type: req(str({ oneOf: ["s3", "gcs", "azure_blob"] })),
+  // S3 and GCS: the bucket; Azure: the container.
+  bucket: opt(str({ min: 1 })),
+  container: opt(str({ min: 1 })),
+  prefix: opt(str({ pattern: /^[^\s]*$/ }), "signalbox/usage"),
+  flush_seconds: opt(num({ min: 1, max: 3600, int: true }), 60),
+  max_records: opt(num({ min: 1, max: 1_000_000, int: true }), 10_000),
+  max_buffered_records: opt(num({ min: 1, max: 10_000_000, int: true }), 200_000),
+  spool_dir: opt(str({ min: 1 })),
+  timeout_ms: opt(num({ min: 100, max: 600_000, int: true }), 30_000),
+  // S3: region, an S3-compatible endpoint (MinIO, R2, Ceph) with path-style addressing, keys (else AWS_* from the environment).
+  region: opt(str({ min: 1 })),
+  endpoint: opt(httpUrl),
+  path_style: opt(bool),
+  access_key_id: opt(str({ min: 1 })),
+  secret_access_key: opt(str({ min: 1 })),
+  session_token: opt(str({ min: 1 })),
+  // GCS: a service-account key (file or contents), else Application Default Credentials; token_url for tests.
+  credentials_file: opt(str({ min: 1 })),
+  credentials_json: opt(str({ min: 1 })),
+  token_url: opt(httpUrl),
+  // Azure: the account's blob endpoint (https://<account>.blob.core.windows.net), and a SAS token or an Entra ID app (client secret or federated token).
+  account_url: opt(httpUrl),
+  sas_token: opt(str({ min: 1 })),
+  tenant_id: opt(str({ min: 1 })),
+  client_id: opt(str({ min: 1 })),
+  client_secret: opt(str({ min: 1 })),
+  federated_token_file: opt(str({ min: 1 })),
+  authority_url: opt(httpUrl),
+});
+
+/** usage_export entries, checked for what their type needs. */
+function usageExportsOf(raw: any[]): UsageExportConfig[] {
+  const names = new Set<string>();
+  return raw.map((e, i): UsageExportConfig => {
+    const at = (f: string) => `usage_export[${i}].${f}`;
+    if (names.has(e.name)) throw new ConfigError(at("name"), `duplicate usage export "${e.name}"`);
+    names.add(e.name);
+    const only = (fields: string[], type: string) => {
+      for (const f of fields) if (e[f.replace(/_([a-z])/g, (_: string, c: string) => c.toUpperCase())] !== undefined) throw new ConfigError(at(f), `is not a setting of type ${e.type} (it belongs to ${type})`);
+    };
+    const S3 = ["region", "endpoint", "path_style", "access_key_id", "secret_access_key", "session_token"];
+    const GCS = ["credentials_file", "credentials_json", "token_url"];
+    const AZ = ["account_url", "sas_token", "tenant_id", "client_id", "client_secret", "federated_token_file", "authority_url", "container"];
+    const common = { name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: e.flushSeconds * 1000, maxRecords: e.maxRecords, maxBufferedRecords: Math.max(e.maxBufferedRecords, e.maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
+    if (e.type === "s3") {
+      only(GCS, "gcs");
+      only(AZ, "azure_blob");
+      if (!e.bucket) throw new ConfigError(at("bucket"), "is required for type s3");
+      if ((e.accessKeyId === undefined) !== (e.secretAccessKey === undefined)) throw new ConfigError(at(e.accessKeyId === undefined ? "access_key_id" : "secret_access_key"), "give access_key_id and secret_access_key together (or neither: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+      if (e.sessionToken !== undefined && e.accessKeyId === undefined) throw new ConfigError(at("session_token"), "goes with access_key_id and secret_access_key");
+      return { ...common, bucket: e.bucket, region: e.region ?? "us-east-1", ...(e.endpoint ? { endpoint: e.endpoint } : {}), pathStyle: e.pathStyle ?? !!e.endpoint, ...(e.accessKeyId ? { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey, ...(e.sessionToken ? { sessionToken: e.sessionToken } : {}) } : {}) };
+    }
+    if (e.type === "gcs") {
+      only(["region", "path_style", "access_key_id", "secret_access_key", "session_token"], "s3");
+      only(AZ, "azure_blob");
+      if (!e.bucket) throw new ConfigError(at("bucket"), "is required for type gcs");
+      if (e.credentialsFile !== undefined && e.credentialsJson !== undefined) throw new ConfigError(at("credentials_json"), "give credentials_file or credentials_json, not both");
+      if (e.credentialsJson !== undefined) checkVertexCredentials({ credentialsJson: e.credentialsJson }, `usage_export[${i}]`);
+      return { ...common, bucket: e.bucket, ...(e.endpoint ? { endpoint: e.endpoint } : {}), ...(e.credentialsFile ? { credentialsFile: e.credentialsFile } : {}), ...(e.credentialsJson ? { credentialsJson: e.credentialsJson } : {}), ...(e.tokenUrl ? { tokenUrl: e.tokenUrl } : {}) };
+    }
+    only(S3, "s3");
+    only(GCS, "gcs");
+    if (e.bucket !== undefined) throw new ConfigError(at("bucket"), "type azure_blob names a container, not a bucket");
+    if (!e.container) throw new ConfigError(at("container"), "is required for type azure_blob");
+    if (!e.accountUrl) throw new ConfigError(at("account_url"), "is required for type azure_blob (https://<account>.blob.core.windows.net)");
+    const app = e.tenantId !== undefined || e.clientId !== undefined || e.clientSecret !== undefined || e.federatedTokenFile !== undefined;
+    if (e.sasToken !== undefined && app) throw new ConfigError(at("sas_token"), "give a SAS token or an Entra ID app (tenant_id, client_id, client_secret or federated_token_file), not both");
+    if (e.sasToken === undefined) {
+      if (!app) throw new ConfigError(at("sas_token"), "give a SAS token, or an Entra ID app: tenant_id, client_id and client_secret or federated_token_file");
+      if (!e.tenantId) throw new ConfigError(at("tenant_id"), "is required with client_id");
+      if (!e.clientId) throw new ConfigError(at("client_id"), "is required with tenant_id");
+      if ((e.clientSecret === undefined) === (e.federatedTokenFile === undefined)) throw new ConfigError(at("client_secret"), "give client_secret or federated_token_file (exactly one)");
+    }
+    return {
+      ...common,
+      container: e.container,
+      accountUrl: e.accountUrl.replace(/\/+$/, ""),
+      ...(e.sasToken !== undefined ? { sasToken: String(e.sasToken).replace(/^\?/, "") } : { tenantId: e.tenantId, clientId: e.clientId, ...(e.clientSecret ? { clientSecret: e.clientSecret } : { federatedTokenFile: e.federatedTokenFile }), ...(e.authorityUrl ? { authorityUrl: e.authorityUrl } : {}) }),
+    };
+  });
+}
+
 /** One entry of mcp_servers (and an MCP server made at run time). */
 const mcpServerSpec = obj<any>({
   id: req(str({ min: 1, pattern: /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/ })),
@@ -644,6 +731,8 @@ const rootSpec = obj<any>({
     ),
     [],
   ),
+  // Usage records archived to object storage (src/usage/export): S3 (and S3-compatible), Google Cloud Storage, Azure Blob Storage.
+  usage_export: opt(list(usageExportSpec), []),
   store: opt(obj({ redis_url: opt(str()), redis_cluster: opt(list(redisNode, { min: 1 })), postgres_url: opt(str()), usage_retention_days: opt(num({ min: 1, max: 3650, int: true })) }), {}),
   // The default of every deployment's expected_output_tokens.
   limits: opt(obj({ default_expected_output_tokens: opt(num({ min: 1, int: true })) }), {}),
@@ -1109,6 +1198,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     ...(mcpServers.length ? { mcpServers } : {}),
     ...(guardrails.length ? { guardrails } : {}),
     ...(raw.alerts.length ? { alerts: raw.alerts as AlertConfig[] } : {}),
+    ...(raw.usageExport.length ? { usageExport: usageExportsOf(raw.usageExport) } : {}),
     ...(raw.spendReports.length ? { spendReports: spendReportsOf(raw.spendReports, raw.alerts as AlertConfig[]) } : {}),
     ...(prompts.length ? { prompts } : {}),
     server: raw.server,

@@ -85,6 +85,8 @@ export function reconcile(prev: Config, next: Config): { config: Config; changes
     ...diffNamed("prompt", prev.prompts ?? [], next.prompts ?? [], (p) => `${p.id}@${p.version}`),
     // Taken at once: the hub reads them per call and reconnects to a server whose URL or headers changed.
     ...diffNamed("mcp server", prev.mcpServers ?? [], next.mcpServers ?? [], (m) => m.id),
+    // Taken at once: the next flush sends with the new settings (what waits included).
+    ...diffNamed("usage export", prev.usageExport ?? [], next.usageExport ?? [], (e) => e.name),
     ...changedFields(prev.server, next.server).map((k) => `server.${snake(k)} changed: requires restart`),
     ...changedFields(prev.store, next.store).map((k) => `store.${snake(k)} changed: requires restart`),
     ...changedFields(prev.batches, next.batches).map((k) => `batches.${snake(k)} changed: requires restart`),

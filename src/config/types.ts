@@ -395,8 +395,50 @@ export const ALERT_EVENTS = [
   "budget_projected_exceeded",
   "secrets_unavailable",
   "secrets_recovered",
+  "usage_export_failed",
+  "usage_export_recovered",
 ] as const;
 export type AlertEventName = (typeof ALERT_EVENTS)[number];
+
+/**
+ * One `usage_export[]` entry (src/usage/export): usage records archived as gzipped NDJSON objects
+ * in a bucket. Keys, tokens and SAS tokens are secrets: never logged.
+ */
+export interface UsageExportConfig {
+  name: string;
+  type: "s3" | "gcs" | "azure_blob";
+  /** Object names start with it (no leading or trailing slash; may be empty). */
+  prefix: string;
+  flushMs: number;
+  /** Records per object at most (a fuller buffer is sent at once). */
+  maxRecords: number;
+  /** Records held while the store cannot be reached; beyond it the oldest are dropped (and counted). */
+  maxBufferedRecords: number;
+  /** Objects that could not be sent are written here and sent later, also after a restart. */
+  spoolDir?: string;
+  timeoutMs: number;
+  /** S3, GCS. */
+  bucket?: string;
+  /** S3, GCS (its JSON API's base URL): another endpoint (S3-compatible stores, tests). */
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  credentialsFile?: string;
+  credentialsJson?: string;
+  tokenUrl?: string;
+  /** Azure. */
+  container?: string;
+  accountUrl?: string;
+  sasToken?: string;
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+  federatedTokenFile?: string;
+  authorityUrl?: string;
+}
 
 /** One `spend_reports[]` entry (src/alerts/spend-reports.ts): a closed period's spending, sent to an alert sink. */
 export interface SpendReportConfig {
@@ -617,6 +659,8 @@ export interface SsoConfig {
 }
 
 export interface Config {
+  /** Where usage records are archived (absent: nowhere). */
+  usageExport?: UsageExportConfig[];
   /** Scheduled spend reports (absent: none). */
   spendReports?: SpendReportConfig[];
   /**

@@ -1,7 +1,9 @@
 // AdminService: translates the Protobuf API to control-plane calls and back. Every rule (roles,
 // validation, audit) lives in src/control/control-plane.ts; this file only maps shapes and fields.
 
-import type { SpendReportConfig } from "../config/types.ts";
+import type { SpendReportConfig, UsageExportConfig } from "../config/types.ts";
+import { hostname } from "node:os";
+import { destinationOf, type UsageExportStats } from "../usage/export.ts";
 import type { SpendReport } from "../alerts/alerts.ts";
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { type FieldMask, type Timestamp, timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -23,6 +25,7 @@ import {
   Source,
   type Team,
   TeamSchema,
+  UsageExportInfoSchema,
 } from "../../gen/signalbox/v1/admin_pb.ts";
 import { BudgetPeriod } from "../../gen/signalbox/v1/usage_pb.ts";
 import type { AlertTestResult } from "../alerts/alerts.ts";
@@ -234,8 +237,36 @@ export interface AdminDeps {
   /** The spend reports in force, and one sent now (src/alerts/spend-reports.ts). */
   spendReports?: () => readonly SpendReportConfig[];
   sendSpendReport?: (name: string) => Promise<SpendReport & { error?: string }>;
+  /** The usage exports in force and this replica's state of each (src/usage/export.ts); one flushed now (all when no name). */
+  usageExports?: () => { configs: readonly UsageExportConfig[]; stats: readonly UsageExportStats[] };
+  flushUsageExports?: (name?: string) => Promise<void>;
   /** Active checks of deployments (src/engine/checks.ts); `ri` is the asking request's. */
   checkDeployments: (ids: string[], caller: Caller, timeoutMs: number, ri: RequestInfo | undefined) => Promise<CheckOutcome[]>;
+}
+
+/** Each export in force with this replica's state of it (zeros before its first record). */
+function usageExportInfos(x: { configs: readonly UsageExportConfig[]; stats: readonly UsageExportStats[] } | undefined) {
+  const replica = `${hostname()}:${process.pid}`;
+  return (x?.configs ?? []).map((c) => {
+    const st = x!.stats.find((s) => s.name === c.name);
+    return create(UsageExportInfoSchema, {
+      name: c.name,
+      type: c.type,
+      destination: destinationOf(c),
+      flushSeconds: Math.round(c.flushMs / 1000),
+      maxRecords: c.maxRecords,
+      bufferedRecords: BigInt(st?.buffered ?? 0),
+      spooledRecords: BigInt(st?.spooled ?? 0),
+      exportedRecords: BigInt(st?.exported ?? 0),
+      objects: BigInt(st?.objects ?? 0),
+      droppedRecords: BigInt(st?.dropped ?? 0),
+      error: st?.failing ?? "",
+      ...(st?.failingSince !== undefined ? { failingSince: timestampFromMs(st.failingSince) } : {}),
+      ...(st?.lastExportAt !== undefined ? { lastExportTime: timestampFromMs(st.lastExportAt) } : {}),
+      replica,
+      spool: !!c.spoolDir,
+    });
+  });
 }
 
 export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typeof AdminService> {
@@ -394,6 +425,21 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
         const r = await deps.sendSpendReport(name);
         await cp.audit(a, "spend_report.send", name, undefined, { delivered: r.error === undefined, period_start: new Date(r.periodStart).toISOString(), ...(r.error ? { error: r.error } : {}) });
         return { delivered: r.error === undefined, error: r.error ?? "", periodStart: timestampFromMs(r.periodStart), periodEnd: timestampFromMs(r.periodEnd), requests: BigInt(r.total.requests), costNanoUsd: BigInt(r.total.costNanos) };
+      }),
+    listUsageExports: (_req, ctx) =>
+      run(ctx, (a) => {
+        cp.requireAdmin(a, "listing usage exports");
+        return { exports: usageExportInfos(deps.usageExports?.()) };
+      }),
+    flushUsageExports: (req, ctx) =>
+      run(ctx, async (a) => {
+        cp.requireAdmin(a, "flushing usage exports");
+        const known = deps.usageExports?.().configs ?? [];
+        if (req.name && !known.some((c) => c.name === req.name)) throw new GatewayError("not_found", `name: no usage export named "${req.name}" (usage exports in force: ${known.map((c) => c.name).join(", ") || "none"})`, { field: "name" });
+        await deps.flushUsageExports?.(req.name || undefined);
+        const exports = usageExportInfos(deps.usageExports?.()).filter((e) => !req.name || e.name === req.name);
+        await cp.audit(a, "usage_export.flush", req.name || "*", undefined, { exports: exports.map((e) => e.name).join(","), waiting: exports.reduce((n, e) => n + Number(e.bufferedRecords + e.spooledRecords), 0), ...(exports.some((e) => e.error) ? { error: exports.find((e) => e.error)!.error } : {}) });
+        return { exports };
       }),
     checkDeployments: (req, ctx) =>
       run(ctx, async (a) => {

@@ -41,6 +41,10 @@ export interface GatewayMetrics {
   mirror(route: string, target: string, outcome: "ok" | "failed" | "skipped", seconds?: number, similarity?: number, verdict?: string, semantic?: number): void;
   /** One refresh of the secrets read from secret managers: unchanged, changed (the config reloaded) or failed (the values in force kept). */
   secretRefresh(outcome: "unchanged" | "changed" | "failed"): void;
+  /** Records of a usage export (src/usage/export.ts): sent in objects, spooled to disk, or dropped past its buffer; and objects that failed to send. */
+  usageExport(name: string, outcome: "exported" | "spooled" | "dropped" | "failed", records: number): void;
+  /** Usage export records waiting to be sent (memory and spool), by export, read at scrape. */
+  watchUsageExport(pending: () => readonly { name: string; records: number }[]): void;
   /** What reports the realtime sessions and WebRTC calls open now (signalbox_realtime_open). */
   watchRealtime(open: () => { websocket: number; webrtc: number }): void;
   /** What reports the spending caps of deployments and providers (signalbox_spend_cap_limit_usd, signalbox_spend_cap_spent_usd). */
@@ -233,6 +237,8 @@ export function createMetrics(): GatewayMetrics {
     [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
     ["route", "target"],
   );
+  const exportRecords = counter("signalbox.usage_export.records", "Usage records of usage exports: exported (in an object the store accepted), spooled (written to the spool directory to send later), dropped (past max_buffered_records), failed (in an object a send failed, to be sent again)", ["export", "outcome"]);
+  let exportPending: Parameters<GatewayMetrics["watchUsageExport"]>[0] | undefined;
   const secretRefreshes = counter("signalbox.secrets.refreshes", "Refreshes of the secrets read from secret managers, by outcome (unchanged; changed: the configuration reloaded; failed: the values in force kept)", ["outcome"]);
   const reloads = counter("signalbox.config.reloads", "Config reloads by outcome (ok: applied; invalid: refused, nothing changed)", ["outcome"]);
   // Both outcomes are exported from the start, so a rate() over them has a zero to begin with.
@@ -292,6 +298,12 @@ export function createMetrics(): GatewayMetrics {
     secretRefresh(outcome) {
       secretRefreshes.add(1, outcome);
     },
+    usageExport(name, outcome, records) {
+      exportRecords.add(records, name, outcome);
+    },
+    watchUsageExport(pending) {
+      exportPending = pending;
+    },
     configReload(outcome) {
       reloads.add(1, outcome);
     },
@@ -345,7 +357,11 @@ export function createMetrics(): GatewayMetrics {
             ...caps.map((c) => `signalbox_spend_cap_spent_usd{scope="${c.scope}",name="${escape(c.name)}",period="${c.period}"} ${c.spentNanos / 1e9}`),
           ].join("\n") + "\n"
         : "";
-      return `${out.join("\n")}\n${info}${open}${capLines}`;
+      const pend = exportPending?.() ?? [];
+      const pendLines = pend.length
+        ? ["# HELP signalbox_usage_export_pending_records Usage records of a usage export waiting to be sent (in memory and in its spool directory)", "# TYPE signalbox_usage_export_pending_records gauge", ...pend.map((p) => `signalbox_usage_export_pending_records{export="${escape(p.name)}"} ${p.records}`)].join("\n") + "\n"
+        : "";
+      return `${out.join("\n")}\n${info}${open}${capLines}${pendLines}`;
     },
     shutdown: async () => {},
   };

@@ -283,9 +283,9 @@ alerts:
     assert.deepEqual(
       list.alerts.map((a) => [a.name, a.format, a.events.length, a.timeoutMs]),
       [
-        ["ops", "json", 12, 5000],
+        ["ops", "json", 14, 5000],
         ["chat", "slack", 1, 2000],
-        ["down", "json", 12, 5000],
+        ["down", "json", 14, 5000],
       ],
     );
     assert.ok(!toJsonString(ListAlertsResponseSchema, list).includes(HOOK_TOKEN), "no URL or header in the list");
@@ -329,7 +329,7 @@ alerts:
         name: "a",
         url: "https://hooks.example.com/x",
         format: "json",
-        events: ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown", "redis_unavailable", "redis_recovered", "postgres_unavailable", "postgres_recovered", "usage_records_dropped", "spend_cap_reached", "budget_projected_exceeded", "secrets_unavailable", "secrets_recovered"],
+        events: ["budget_soft_threshold", "budget_exhausted", "deployment_cooldown", "redis_unavailable", "redis_recovered", "postgres_unavailable", "postgres_recovered", "usage_records_dropped", "spend_cap_reached", "budget_projected_exceeded", "secrets_unavailable", "secrets_recovered", "usage_export_failed", "usage_export_recovered"],
         headers: {},
         timeoutMs: 5000,
       },

@@ -34,6 +34,8 @@ async function exported(): Promise<Map<string, Set<string>>> {
   m.vectorFileIndexed("completed", 10);
   m.mirror("r", "t", "ok", 0.2, 0.9, "tie", 0.8);
   m.secretRefresh("failed");
+  m.usageExport("archive", "failed", 3);
+  m.watchUsageExport(() => [{ name: "archive", records: 3 }]);
   m.watchRealtime(() => ({ websocket: 1, webrtc: 0 }));
   m.watchSpendCaps(() => [{ scope: "deployment", name: "d", period: "day", limitNanos: 1e9, spentNanos: 5e8 }]);
   const families = new Map<string, Set<string>>();

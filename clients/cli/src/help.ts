@@ -14,7 +14,8 @@ Exit codes:
      fail, expire or be cancelled, or \`vector-stores create|add --wait\` saw a file fail to be
      indexed, or \`mcp call\` ran a tool that reported an error, or
      \`entries reseal\` could not seal an entry again, or \`models check\` found a deployment that did
-     not answer (\`signalbox models check >/dev/null || alert\` in cron)
+     not answer (\`signalbox models check >/dev/null || alert\` in cron), or \`exports flush\` left a
+     usage export failing (its store refused what waits)
   2  bad usage: unknown command or flag, a bad value, a file that cannot be read
 
 Examples:
@@ -44,6 +45,7 @@ Examples:
   signalbox entries put provider groq --set type=openai-compatible --set base_url=https://api.groq.com/openai/v1 --api-key-env GROQ_API_KEY
   signalbox entries put guardrail mod -f mod.yaml --header-env authorization=MOD_AUTH
   signalbox entries reseal --dry-run
+  signalbox exports flush archive
   signalbox audit --target key:search-indexer --since 7d
   signalbox keys create --name search-indexer --team search --role service --budget 10/month
   signalbox end-users block ana@example.com --team search

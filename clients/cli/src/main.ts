@@ -3,6 +3,7 @@
 
 import { Command, CommanderError } from "commander";
 import { alertCommands } from "./commands/alerts.ts";
+import { exportCommands } from "./commands/exports.ts";
 import { batchCommands } from "./commands/batch.ts";
 import { vectorStoreCommands } from "./commands/vector-stores.ts";
 import { responseCommands } from "./commands/responses.ts";
@@ -33,12 +34,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, traffic mirrors, routing, models, budgets, keys, teams and end users, the audit log, alerts, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, traffic mirrors, routing, models, budgets, keys, teams and end users, the audit log, alerts, usage exports to object storage, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY, else the session `signalbox login` kept)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, mirrors, models, models check, keys list, teams list, end-users list, audit, alerts list, guardrails list, batches, vector-stores ls, vector-stores search, mcp servers, mcp tools, prompts list, entries list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, mirrors, models, models check, keys list, teams list, end-users list, audit, alerts list, exports, exports flush, guardrails list, batches, vector-stores ls, vector-stores search, mcp servers, mcp tools, prompts list, entries list)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
   loginCommands(program);
   auditCommand(program);
   alertCommands(program);
+  exportCommands(program);
   entryCommands(program);
   configCommands(program);
   // Subcommands inherit exitOverride (commander throws instead of exiting, so run() picks the

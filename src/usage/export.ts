@@ -1,0 +1,476 @@
+// Usage records archived to object storage (`usage_export`): LiteLLM's S3, GCS and Azure Blob
+// logging, for data teams that query every request in Athena, BigQuery, Snowflake or Spark.
+//
+// Every record the gateway keeps (requests, failures, refusals, cache hits, mirrors, tool calls) is
+// also queued for each export; every `flush_seconds`, or as soon as `max_records` wait, they are
+// written as one gzipped NDJSON object per hour of the records' time, named
+//   <prefix>/dt=YYYY-MM-DD/hour=HH/<YYYYMMDDTHHMMSSZ>-<replica>-<seq>.ndjson.gz
+// (Hive-style partitions, which Athena, BigQuery external tables and Spark read as columns). Each
+// line is the API's RequestRecord in its canonical JSON (what ListRequests answers), with every
+// field present: one schema, never any prompt or answer text, never a key's secret.
+//
+// Off the request path: record() only pushes onto an array. Lines are built a few hundred at a
+// time between turns of the event loop and gzipped on libuv's pool, so a flush never stalls
+// requests. An object keeps its name until it is sent, so a send retried after a timeout
+// overwrites, never duplicates. While the store cannot be reached, records wait in memory up to
+// `max_buffered_records` (the oldest objects dropped beyond, and counted); with `spool_dir` they
+// are written to disk instead and sent later, also by the next process after a restart.
+
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { gzip as gzipCb } from "node:zlib";
+import { toJsonString } from "@bufbuild/protobuf";
+import type { UsageExportConfig } from "../config/types.ts";
+import type { UsageRecord, UsageSink } from "./record.ts";
+import type { GatewayMetrics } from "../telemetry/metrics.ts";
+import type { AlertEvent } from "../alerts/alerts.ts";
+import { log } from "../telemetry/log.ts";
+import { RequestRecordSchema } from "../../gen/signalbox/v1/usage_pb.ts";
+import { recordToPb } from "../server/usage-service.ts";
+import { awsEncode, createAwsSigner, type AwsSigner } from "../cloud/aws-sigv4.ts";
+import { createEntraTokenSource, type EntraTokenSource } from "../cloud/azure-entra.ts";
+import { resolveAwsCredentials } from "../providers/bedrock/bedrock-auth.ts";
+import { createVertexTokenSource, type VertexTokenSource } from "../providers/vertex/vertex-auth.ts";
+import type { ProviderConfig } from "../config/types.ts";
+
+const gzip = promisify(gzipCb);
+/** A Buffer as fetch's body type wants it (no copy). */
+const bytes = (b: Buffer) => new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength);
+
+/** Records serialized per turn of the event loop. */
+const LINES_PER_TURN = 250;
+/** Azure Blob's REST version. */
+const AZURE_VERSION = "2023-11-03";
+
+export interface UsageExportDeps {
+  /** The exports in force (read at each record and flush: a reload adds, changes or removes them). */
+  exports: () => readonly UsageExportConfig[] | undefined;
+  metrics?: GatewayMetrics;
+  alert?: (e: AlertEvent) => void;
+  env?: Record<string, string | undefined>;
+  now?: () => number;
+  /** Names this process in object names (default: host name, pid and a random tag). */
+  replica?: string;
+  /** Delays between the tries of one send (default 0.5 s, 2 s); then the next flush tries again. */
+  retryDelaysMs?: readonly number[];
+}
+
+export interface UsageExportStats {
+  name: string;
+  /** Records waiting in memory. */
+  buffered: number;
+  /** Records waiting in the spool directory. */
+  spooled: number;
+  exported: number;
+  dropped: number;
+  objects: number;
+  /** The last send's error while sends fail, and since when. */
+  failing?: string;
+  failingSince?: number;
+  /** When an object was last accepted. */
+  lastExportAt?: number;
+  /** The export's settings. */
+  config: UsageExportConfig;
+}
+
+/** Where an export's objects go, for people: never a credential. */
+export function destinationOf(c: UsageExportConfig): string {
+  const prefix = c.prefix ? `/${c.prefix}` : "";
+  if (c.type === "s3") return `s3://${c.bucket}${prefix}${c.endpoint ? ` (${new URL(c.endpoint).host})` : ""}`;
+  if (c.type === "gcs") return `gs://${c.bucket}${prefix}${c.endpoint ? ` (${new URL(c.endpoint).host})` : ""}`;
+  return `${c.accountUrl}/${c.container}${prefix}`;
+}
+
+export interface UsageExport {
+  /** `inner`, and every record it is given queued for each export. */
+  sink(inner: UsageSink): UsageSink;
+  /** Send everything waiting now (memory, then the spool), for every export or the one named. Resolves when done or failed. */
+  flush(name?: string): Promise<void>;
+  stats(): UsageExportStats[];
+  /** Send what waits (spooling what cannot be sent), then stop. */
+  close(): Promise<void>;
+}
+
+interface PendingObject {
+  key: string;
+  records: number;
+  body: Buffer;
+}
+
+interface Batch {
+  records: UsageRecord[];
+  /** Built once, at the first send: the same names on every retry. */
+  objects?: PendingObject[];
+}
+
+interface ExportState {
+  cfg: UsageExportConfig;
+  current: UsageRecord[];
+  sealed: Batch[];
+  buffered: number;
+  spooled: number;
+  exported: number;
+  dropped: number;
+  objects: number;
+  seq: number;
+  sending?: Promise<void>;
+  timer?: NodeJS.Timeout;
+  failingSince?: number;
+  failing?: string;
+  lastExportAt?: number;
+  spoolChecked: boolean;
+  /** Credentials' holders, kept while the settings they came from stay. */
+  client?: { id: string; put: (key: string, body: Buffer, records: number, signal: AbortSignal) => Promise<void> };
+}
+
+/** `dt=YYYY-MM-DD/hour=HH` of a time. */
+function partition(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}`;
+}
+
+/** 20261207T153012Z */
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+
+/** The store's error in a line: its code and message (S3's and Azure's XML, Google's JSON), never the URL (a SAS token rides in it). */
+async function storeError(res: Response): Promise<string> {
+  const text = (await res.text().catch(() => "")).slice(0, 4000);
+  const xml = (tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(text)?.[1];
+  let code = xml("Code");
+  let message = xml("Message");
+  if (!code) {
+    try {
+      const j = JSON.parse(text) as { error?: { status?: string; message?: string; errors?: { reason?: string }[] } };
+      code = j.error?.status ?? j.error?.errors?.[0]?.reason;
+      message = j.error?.message;
+    } catch {
+      /* not JSON */
+    }
+  }
+  return `HTTP ${res.status}${code ? ` ${code}` : ""}${message ? `: ${message.split(/\r?\n/)[0].slice(0, 200)}` : ""}`;
+}
+
+/** The settings a client is built from: a change (a reload, a rotated secret) builds another. */
+const clientId = (c: UsageExportConfig) =>
+  JSON.stringify([c.type, c.bucket, c.container, c.endpoint, c.region, c.pathStyle, c.accessKeyId, c.secretAccessKey, c.sessionToken, c.credentialsFile, c.credentialsJson, c.tokenUrl, c.accountUrl, c.sasToken, c.tenantId, c.clientId, c.clientSecret, c.federatedTokenFile, c.authorityUrl, c.timeoutMs]);
+
+function createClient(c: UsageExportConfig, env: Record<string, string | undefined>): ExportState["client"] & {} {
+  const label = `usage export "${c.name}"`;
+  const id = clientId(c);
+  if (c.type === "s3") {
+    const creds = resolveAwsCredentials(c.accessKeyId ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } as never : undefined, env);
+    const signer: AwsSigner | undefined = creds && createAwsSigner("s3", c.region!, creds);
+    const endpoint = new URL(c.endpoint ?? `https://s3.${c.region}.amazonaws.com`);
+    const base = c.pathStyle ? `${endpoint.origin}${endpoint.pathname.replace(/\/+$/, "")}/${awsEncode(c.bucket!)}` : `${endpoint.protocol}//${c.bucket}.${endpoint.host}${endpoint.pathname.replace(/\/+$/, "")}`;
+    return {
+      id,
+      async put(key, body, records, signal) {
+        if (!signer) throw new Error(`${label}: no AWS credentials (access_key_id and secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`);
+        const url = new URL(`${base}/${key.split("/").map(awsEncode).join("/")}`);
+        const headers = await signer.sign("PUT", url, { "content-type": "application/gzip", "content-length": String(body.length), "x-amz-meta-records": String(records) }, body);
+        const res = await fetch(url, { method: "PUT", headers, body: bytes(body), signal });
+        if (!res.ok) throw new Error(`${label}: S3 answered ${await storeError(res)}`);
+        await res.body?.cancel();
+      },
+    };
+  }
+  if (c.type === "gcs") {
+    const conn = { name: label, vertex: { project: "", location: "global", ...(c.credentialsFile ? { credentialsFile: c.credentialsFile } : {}), ...(c.credentialsJson ? { credentialsJson: c.credentialsJson } : {}), ...(c.tokenUrl ? { tokenUrl: c.tokenUrl } : {}) } } as unknown as ProviderConfig;
+    const tokens: VertexTokenSource = createVertexTokenSource(conn, env as NodeJS.ProcessEnv);
+    const base = (c.endpoint ?? "https://storage.googleapis.com").replace(/\/+$/, "");
+    return {
+      id,
+      async put(key, body, records, signal) {
+        const token = await tokens.token(signal);
+        const url = `${base}/upload/storage/v1/b/${encodeURIComponent(c.bucket!)}/o?uploadType=media&name=${encodeURIComponent(key)}`;
+        const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/gzip" }, body: bytes(body), signal });
+        if (!res.ok) throw new Error(`${label}: Cloud Storage answered ${await storeError(res)}`);
+        await res.body?.cancel();
+      },
+    };
+  }
+  const entra: EntraTokenSource | undefined = c.sasToken === undefined ? createEntraTokenSource(label, { tenantId: c.tenantId!, clientId: c.clientId!, ...(c.clientSecret ? { clientSecret: c.clientSecret } : { federatedTokenFile: c.federatedTokenFile }), ...(c.authorityUrl ? { authorityUrl: c.authorityUrl } : {}) }, "https://storage.azure.com/.default") : undefined;
+  return {
+    id,
+    async put(key, body, records, signal) {
+      const url = `${c.accountUrl}/${encodeURIComponent(c.container!)}/${key.split("/").map(encodeURIComponent).join("/")}${c.sasToken !== undefined ? `?${c.sasToken}` : ""}`;
+      const headers: Record<string, string> = {
+        "x-ms-blob-type": "BlockBlob",
+        "x-ms-version": AZURE_VERSION,
+        "x-ms-date": new Date().toUTCString(),
+        "content-type": "application/gzip",
+        "x-ms-blob-content-type": "application/gzip",
+        "x-ms-meta-records": String(records),
+      };
+      if (entra) headers.authorization = `Bearer ${await entra.token(signal)}`;
+      const res = await fetch(url, { method: "PUT", headers, body: bytes(body), signal });
+      if (res.status === 401) entra?.invalidate();
+      if (!res.ok) throw new Error(`${label}: Azure Blob Storage answered ${await storeError(res)}`);
+      await res.body?.cancel();
+    },
+  };
+}
+
+export function createUsageExport(deps: UsageExportDeps): UsageExport {
+  const now = deps.now ?? Date.now;
+  const env = deps.env ?? process.env;
+  const replica = (deps.replica ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`).replace(/[^A-Za-z0-9_.-]+/g, "_");
+  const replicaLabel = `${hostname()}:${process.pid}`;
+  const delays = deps.retryDelaysMs ?? [500, 2_000];
+  const states = new Map<string, ExportState>();
+  let closed = false;
+  const inflight = new Set<AbortController>();
+
+  function stateOf(cfg: UsageExportConfig): ExportState {
+    let s = states.get(cfg.name);
+    if (!s) {
+      s = { cfg, current: [], sealed: [], buffered: 0, spooled: 0, exported: 0, dropped: 0, objects: 0, seq: 0, spoolChecked: false };
+      states.set(cfg.name, s);
+      schedule(s);
+    }
+    s.cfg = cfg;
+    return s;
+  }
+
+  function schedule(s: ExportState): void {
+    if (closed) return;
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => void flushOne(s), s.cfg.flushMs);
+    s.timer.unref();
+  }
+
+  /** Records past max_buffered_records: the oldest objects waiting go (counted). */
+  function bound(s: ExportState): void {
+    while (s.buffered > s.cfg.maxBufferedRecords && s.sealed.length > 1) {
+      const gone = s.sealed.splice(1, 1)[0]; // the one being sent (index 0) stays
+      s.buffered -= gone.records.length;
+      s.dropped += gone.records.length;
+      deps.metrics?.usageExport(s.cfg.name, "dropped", gone.records.length);
+      log("warn", "usage export dropped records past its buffer", { export: s.cfg.name, records: gone.records.length, max_buffered_records: s.cfg.maxBufferedRecords });
+    }
+  }
+
+  function record(r: UsageRecord, cfgs: readonly UsageExportConfig[]): void {
+    for (const cfg of cfgs) {
+      const s = stateOf(cfg);
+      s.current.push(r);
+      s.buffered++;
+      if (s.current.length >= cfg.maxRecords) {
+        s.sealed.push({ records: s.current });
+        s.current = [];
+        bound(s);
+        if (!s.sending) setImmediate(() => void flushOne(s));
+      }
+    }
+  }
+
+  /** One batch's objects: its records by hour, each hour's lines gzipped. */
+  async function build(s: ExportState, batch: Batch): Promise<PendingObject[]> {
+    const byHour = new Map<string, UsageRecord[]>();
+    for (const r of batch.records) {
+      const p = partition(r.time);
+      let l = byHour.get(p);
+      if (!l) byHour.set(p, (l = []));
+      l.push(r);
+    }
+    const at = stamp(now());
+    const out: PendingObject[] = [];
+    for (const [p, recs] of byHour) {
+      const lines: string[] = [];
+      for (let i = 0; i < recs.length; i++) {
+        if (i > 0 && i % LINES_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+        lines.push(toJsonString(RequestRecordSchema, recordToPb(recs[i]), { alwaysEmitImplicit: true }));
+      }
+      const body = await gzip(Buffer.from(`${lines.join("\n")}\n`));
+      out.push({ key: `${s.cfg.prefix ? `${s.cfg.prefix}/` : ""}${p}/${at}-${replica}-${String(++s.seq).padStart(6, "0")}.ndjson.gz`, records: recs.length, body });
+    }
+    return out;
+  }
+
+  async function put(s: ExportState, o: PendingObject): Promise<void> {
+    const id = clientId(s.cfg);
+    if (s.client?.id !== id) s.client = createClient(s.cfg, env);
+    let last: unknown;
+    for (let attempt = 0; attempt <= delays.length; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]).unref());
+      const ac = new AbortController();
+      inflight.add(ac);
+      const t = setTimeout(() => ac.abort(new Error(`usage export "${s.cfg.name}": no answer within ${s.cfg.timeoutMs} ms`)), s.cfg.timeoutMs);
+      try {
+        await s.client.put(o.key, o.body, o.records, ac.signal);
+        return;
+      } catch (err) {
+        last = ac.signal.aborted ? ac.signal.reason : err;
+        if (closed) break;
+      } finally {
+        clearTimeout(t);
+        inflight.delete(ac);
+      }
+    }
+    throw last;
+  }
+
+  const spoolDirOf = (s: ExportState) => join(s.cfg.spoolDir!, s.cfg.name);
+  /** Spool file name of an object: its key, encoded ("/" and all), and its record count. */
+  const spoolName = (o: PendingObject) => `${o.records}.${encodeURIComponent(o.key)}`;
+
+  async function spool(s: ExportState, o: PendingObject): Promise<void> {
+    const dir = spoolDirOf(s);
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, spoolName(o));
+    await writeFile(`${file}.tmp`, o.body);
+    await rename(`${file}.tmp`, file);
+    s.spooled += o.records;
+  }
+
+  /** Objects of the spool directory, oldest name first; sent and removed one by one. */
+  async function drainSpool(s: ExportState): Promise<void> {
+    if (!s.cfg.spoolDir) return;
+    const dir = spoolDirOf(s);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.endsWith(".tmp")).sort((a, b) => a.slice(a.indexOf(".") + 1).localeCompare(b.slice(b.indexOf(".") + 1)));
+    if (!s.spoolChecked) {
+      s.spoolChecked = true;
+      s.spooled = names.reduce((n, f) => n + (Number(f.slice(0, f.indexOf("."))) || 0), 0);
+      if (names.length) log("info", "usage export sends the objects a previous run spooled", { export: s.cfg.name, objects: names.length, records: s.spooled });
+    }
+    for (const n of names) {
+      const records = Number(n.slice(0, n.indexOf("."))) || 0;
+      const o: PendingObject = { key: decodeURIComponent(n.slice(n.indexOf(".") + 1)), records, body: await readFile(join(dir, n)) };
+      await put(s, o);
+      await unlink(join(dir, n)).catch(() => {});
+      s.lastExportAt = now();
+      s.spooled = Math.max(0, s.spooled - records);
+      s.exported += records;
+      s.objects++;
+      deps.metrics?.usageExport(s.cfg.name, "exported", records);
+    }
+  }
+
+  function failed(s: ExportState, err: unknown): void {
+    const reason = String((err as Error)?.message ?? err).slice(0, 300);
+    if (s.failingSince === undefined) {
+      s.failingSince = now();
+      log("warn", "usage export cannot write to its store: its records wait", { export: s.cfg.name, error: reason, buffered: s.buffered, spooled: s.spooled });
+      deps.alert?.({ event: "usage_export_failed", replica: replicaLabel, export: s.cfg.name, reason, pendingRecords: s.buffered + s.spooled });
+    }
+    s.failing = reason;
+  }
+
+  function recovered(s: ExportState): void {
+    if (s.failingSince === undefined) return;
+    const downMs = now() - s.failingSince;
+    s.failingSince = undefined;
+    s.failing = undefined;
+    log("info", "usage export writes to its store again", { export: s.cfg.name, down_ms: downMs });
+    deps.alert?.({ event: "usage_export_recovered", replica: replicaLabel, export: s.cfg.name, downMs });
+  }
+
+  /** Send what waits: the records gathered so far, then whatever is spooled. One run at a time per export. */
+  function flushOne(s: ExportState, final = false): Promise<void> {
+    if (s.sending) return s.sending.then(() => (final || s.current.length || s.sealed.length ? flushOne(s, final) : undefined));
+    if (s.current.length) {
+      s.sealed.push({ records: s.current });
+      s.current = [];
+      bound(s);
+    }
+    s.sending = (async () => {
+      try {
+        while (s.sealed.length) {
+          const batch = s.sealed[0];
+          batch.objects ??= await build(s, batch);
+          while (batch.objects.length) {
+            const o = batch.objects[0];
+            try {
+              await put(s, o);
+            } catch (err) {
+              deps.metrics?.usageExport(s.cfg.name, "failed", o.records);
+              failed(s, err);
+              if (!s.cfg.spoolDir) return; // kept in memory: the next flush tries again
+              // Spooled: every object waiting goes to disk, sent from there later.
+              for (const b of s.sealed) {
+                b.objects ??= await build(s, b);
+                for (const w of b.objects) {
+                  await spool(s, w);
+                  deps.metrics?.usageExport(s.cfg.name, "spooled", w.records);
+                }
+                s.buffered -= b.records.length;
+              }
+              s.sealed = [];
+              return;
+            }
+            batch.objects.shift();
+            s.lastExportAt = now();
+            s.buffered -= o.records;
+            s.exported += o.records;
+            s.objects++;
+            deps.metrics?.usageExport(s.cfg.name, "exported", o.records);
+          }
+          s.sealed.shift();
+        }
+        await drainSpool(s);
+        recovered(s);
+      } catch (err) {
+        // The spool itself (a disk error) or a spooled object's send.
+        failed(s, err);
+      }
+    })().finally(() => {
+      s.sending = undefined;
+      // A removed export, once empty, is forgotten.
+      if (!(deps.exports() ?? []).some((c) => c.name === s.cfg.name) && !s.buffered) {
+        clearTimeout(s.timer);
+        states.delete(s.cfg.name);
+      } else schedule(s);
+    });
+    return s.sending;
+  }
+
+  // Each export's timer starts now: objects a previous run spooled are sent even with no traffic.
+  for (const cfg of deps.exports() ?? []) stateOf(cfg);
+
+  return {
+    sink(inner) {
+      return {
+        record(r) {
+          inner.record(r);
+          const cfgs = deps.exports();
+          if (cfgs?.length && !closed) record(r, cfgs);
+        },
+        flush: () => inner.flush(),
+      };
+    },
+    async flush(name) {
+      for (const cfg of deps.exports() ?? []) stateOf(cfg);
+      await Promise.all([...states.values()].filter((s) => name === undefined || s.cfg.name === name).map((s) => flushOne(s)));
+    },
+    stats() {
+      return [...states.values()].map((s) => ({
+        name: s.cfg.name,
+        config: s.cfg,
+        buffered: s.buffered,
+        spooled: s.spooled,
+        exported: s.exported,
+        dropped: s.dropped,
+        objects: s.objects,
+        ...(s.failing ? { failing: s.failing, failingSince: s.failingSince } : {}),
+        ...(s.lastExportAt !== undefined ? { lastExportAt: s.lastExportAt } : {}),
+      }));
+    },
+    async close() {
+      closed = true;
+      for (const s of states.values()) clearTimeout(s.timer);
+      // One more try each (no retries' delays past the first), then to the spool or counted as lost.
+      await Promise.all([...states.values()].map((s) => flushOne(s, true)));
+      for (const s of states.values()) {
+        clearTimeout(s.timer);
+        if (s.buffered) {
+          log("error", "usage export lost records at shutdown (its store could not be reached and it has no spool_dir)", { export: s.cfg.name, records: s.buffered });
+          deps.metrics?.usageExport(s.cfg.name, "dropped", s.buffered);
+        }
+      }
+      for (const ac of inflight) ac.abort();
+    },
+  };
+}
