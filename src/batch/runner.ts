@@ -596,7 +596,7 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
     if (body.stream === true) throw new GatewayError("invalid_argument", "stream: a batch request cannot be streamed", { field: "stream" });
     switch (b.endpoint) {
       case "/v1/chat/completions": {
-        const parsed = parseChatRequest(body, ri.id, caller, o.core().control.prompts);
+        const parsed = parseChatRequest(body, ri.id, caller, o.core().control.prompts, o.core().config.presets);
         const answers = await completeChoices(o.engine, { call: inBatch(parsed.call, b, l), ri, signal, cache: parsed.cache, statusOf: ctx.statusOf }, parsed.n);
         return { body: completionJson(answers, Math.floor(now() / 1000)), used: usedBy(mergedSummary(answers)) };
       }

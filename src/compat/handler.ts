@@ -316,7 +316,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       throw new GatewayError("invalid_argument", "body: could not parse the JSON body of the request", { field: "body" });
     }
     body = portkeyed(pk, ri, body);
-    const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts);
+    const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts, core.config.presets);
     if (parsed.store) {
       if (!completions) throw new GatewayError("invalid_argument", "store: this gateway keeps no chat completions (responses.store is false in its configuration)", { field: "store" });
       if (parsed.call.stream && parsed.n > 1) throw new GatewayError("invalid_argument", "store: a streamed answer of several choices (n > 1) is not stored; store it unstreamed or with n = 1", { field: "store" });

@@ -60,16 +60,19 @@ import type { UsageRecord } from "../usage/record.ts";
 import { DAY } from "../usage/store.ts";
 import type { HealthSnapshot } from "../state/health.ts";
 import { toOpenAIError, type OpenAIError } from "./response.ts";
+import { PRESET_PARAMS } from "../config/presets.ts";
 
 const PATHS = new Set(["/v1/generation", "/v1/generation/feedback", "/v1/key", "/v1/credits", "/v1/models/count", "/v1/models/user", "/v1/endpoints/zdr", "/v1/providers", "/v1/keys"]);
 const ENDPOINTS = /^\/v1\/models\/(.+)\/endpoints$/;
 const ONE_KEY = /^\/v1\/keys\/([^/]+)$/;
+/** OpenRouter's "create a preset from a chat-completions request body". */
+const PRESET_FROM_CHAT = /^\/v1\/presets\/([^/]+)\/chat\/completions$/;
 
 /** Whether serveOpenRouter answers a path (a model named "count", "user" or ending "/endpoints" is shadowed, as on OpenRouter). */
-export const isOpenRouterPath = (p: string): boolean => PATHS.has(p) || ENDPOINTS.test(p) || ONE_KEY.test(p);
+export const isOpenRouterPath = (p: string): boolean => PATHS.has(p) || ENDPOINTS.test(p) || ONE_KEY.test(p) || PRESET_FROM_CHAT.test(p);
 
 /** The route a trace names: a key's hash is not a route. */
-export const openRouterRoute = (p: string): string => (ONE_KEY.test(p) ? "/v1/keys/{hash}" : p);
+export const openRouterRoute = (p: string): string => (ONE_KEY.test(p) ? "/v1/keys/{hash}" : PRESET_FROM_CHAT.test(p) ? "/v1/presets/{slug}/chat/completions" : p);
 
 /** OpenRouter's feedback categories (POST /generation/feedback). */
 const CATEGORIES = new Set(["latency", "incoherence", "incorrect_response", "formatting", "billing", "api_error", "other"]);
@@ -97,6 +100,8 @@ export type ListedModel = Record<string, unknown> & { id: string; signalbox: { k
 /** Serve one of the paths isOpenRouterPath accepts; returns the status sent. */
 export async function serveOpenRouter(method: string, path: string, d: OpenRouterDeps): Promise<number> {
   if (path === "/v1/keys" || ONE_KEY.test(path)) return serveKeys(method, path, d);
+  const preset = PRESET_FROM_CHAT.exec(path);
+  if (preset) return servePresetFromChat(method, decodeURIComponent(preset[1]), d);
   const allowed = path === "/v1/generation/feedback" ? "POST" : "GET";
   if (method !== allowed) {
     d.send(405, { error: { code: 405, message: `${method} is not allowed on ${path}; use ${allowed}` } }, { allow: allowed });
@@ -831,4 +836,46 @@ function providersJson(cfg: Config, deployments: readonly DeploymentConfig[]) {
         signalbox: { type: p.type, collects_data: policy.collects, zero_retention: policy.zeroRetention, deployments: deployments.filter((d) => d.provider === p.name).map((d) => d.id) },
       };
     });
+}
+
+/**
+ * POST /v1/presets/{slug}/chat/completions: a preset (made at run time, as AdminService.PutConfigEntry
+ * makes one; admin keys) from a chat completions body. Only the fields a preset holds are kept:
+ * the model, the first system (or developer) message's text, and the parameters of
+ * src/config/presets.ts; messages, stream and the rest are left out, as on OpenRouter. A slug
+ * that exists gets a new revision.
+ */
+async function servePresetFromChat(method: string, slug: string, d: OpenRouterDeps): Promise<number> {
+  if (method !== "POST") {
+    d.send(405, { error: { code: 405, message: `${method} is not allowed on /v1/presets/{slug}/chat/completions; use POST` } }, { allow: "POST" });
+    return 405;
+  }
+  const b = await d.readJson();
+  if (!b || typeof b !== "object" || Array.isArray(b)) throw badField("body", "must be a JSON object");
+  const body = b as Record<string, unknown>;
+  const spec: Record<string, unknown> = {};
+  for (const k of ["model", ...PRESET_PARAMS]) if (body[k] !== undefined && body[k] !== null) spec[k] = body[k];
+  const messages = Array.isArray(body.messages) ? (body.messages as Record<string, unknown>[]) : [];
+  const sys = messages.find((m) => m && (m.role === "system" || m.role === "developer"));
+  if (sys) {
+    const text = typeof sys.content === "string" ? sys.content : Array.isArray(sys.content) ? (sys.content as { type?: string; text?: string }[]).filter((p) => p?.type === "text").map((p) => p.text ?? "").join("") : "";
+    if (text) spec.system = text;
+  }
+  const a: Actor = { caller: d.caller, authEnabled: d.core.auth.enabled, traceId: d.traceId ?? "" };
+  const { entry } = await d.core.control.putConfigEntry(a, { kind: "preset", name: slug, spec, validateOnly: false });
+  const at = new Date(entry.updatedAt ?? (d.now ?? Date.now)()).toISOString();
+  const { name: _n, system, ...config } = entry.spec as Record<string, unknown>;
+  d.send(200, {
+    data: {
+      id: slug,
+      name: slug,
+      slug,
+      description: typeof config.description === "string" ? config.description : null,
+      status: "active",
+      created_at: new Date(entry.createdAt ?? (d.now ?? Date.now)()).toISOString(),
+      updated_at: at,
+      designated_version: { config: Object.fromEntries(Object.entries(config).filter(([k]) => k !== "description")), system_prompt: typeof system === "string" ? system : null, version: entry.revision, created_at: at },
+    },
+  });
+  return 200;
 }

@@ -340,9 +340,9 @@ function deploymentsOf(reg: ModelRegistry, provider: { name: string; field: stri
  */
 export function applyPortkey(r: PortkeyRouting | undefined, body: unknown, reg: ModelRegistry, metadata: Readonly<Record<string, string>>, rand: () => number = Math.random): unknown {
   if (!isObj(body)) return body;
-  // Portkey's Model Catalog names a provider's model as "@provider/model".
+  // Portkey's Model Catalog names a provider's model as "@provider/model" ("@preset/…" is OpenRouter's preset: src/compat/presets.ts).
   const model = typeof body.model === "string" ? body.model : undefined;
-  if (!r && !(model?.startsWith("@") && model.includes("/"))) return body;
+  if (!r && !(model?.startsWith("@") && model.includes("/") && !model.startsWith("@preset/"))) return body;
   const root = r?.root ?? { field: "model", weight: 1 };
   const bodyMeta = isObj(body.metadata) ? Object.fromEntries(Object.entries(body.metadata).map(([k, v]) => [k, String(v)])) : {};
   const meta = { ...metadata, ...bodyMeta };
@@ -361,7 +361,7 @@ export function applyPortkey(r: PortkeyRouting | undefined, body: unknown, reg: 
       let name = typeof here.overrides.model === "string" ? here.overrides.model : model;
       if (name === undefined) bad("model", "is required (the config names no model for this target)");
       let provider = t.provider;
-      if (!provider && name!.startsWith("@") && name!.includes("/")) {
+      if (!provider && name!.startsWith("@") && name!.includes("/") && !name!.startsWith("@preset/")) {
         const slash = name!.indexOf("/");
         provider = { name: name!.slice(1, slash), field: typeof here.overrides.model === "string" ? `${t.field}.override_params.model` : "model" };
         name = name!.slice(slash + 1);

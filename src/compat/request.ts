@@ -27,7 +27,8 @@ import type { Caller, ChatCall, ProviderPreferences } from "../router/types.ts";
 import { finishPreferences } from "../router/provider-preferences.ts";
 import { applyPrompt, findPrompt, pickVersion, renderPrompt, validatePrompted, type PromptLibrary, type RenderedPrompt } from "../control/prompts.ts";
 import { validateCall, type FieldNames } from "../server/validate.ts";
-import type { Task } from "../config/types.ts";
+import type { PresetConfig, Task } from "../config/types.ts";
+import { namesPreset, withPreset } from "./presets.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -284,8 +285,10 @@ export function stringList(v: unknown[] | undefined, path: string): string[] {
 }
 
 /** Parse and validate one chat completion request body. */
-export function parseChatRequest(body: unknown, id: string, caller: Caller, prompts?: PromptLibrary): CompatRequest {
-  if (!isObj(body)) bad("body", "must be a JSON object");
+export function parseChatRequest(raw: unknown, id: string, caller: Caller, prompts?: PromptLibrary, presets?: readonly PresetConfig[]): CompatRequest {
+  if (!isObj(raw)) bad("body", "must be a JSON object");
+  // OpenRouter's presets: the preset's fields as the request's defaults (presets.ts).
+  const body = namesPreset(raw) ? withPreset(raw, presets) : raw;
   // LiteLLM's prompt_id, prompt_version and prompt_variables: a template of the prompt library.
   const template = chatPrompt(body, caller, prompts);
   for (const k in UNSUPPORTED) {

@@ -40,6 +40,7 @@ import type {
 } from "./types.ts";
 import type { FailureKind, ModelParams } from "../providers/types.ts";
 import { parseRedisNode } from "./redis-nodes.ts";
+import { presetSpec, type PresetConfig } from "./presets.ts";
 import { wildcardFor, wildcardPart } from "./wildcards.ts";
 import { buildGuardrails, checkGuardrailProvider, guardrailEntry, guardrailNames } from "../guardrails/config.ts";
 import { checkGuardrail } from "../guardrails/engine.ts";
@@ -592,13 +593,14 @@ const alertSpec = obj<any>({
 /** One entry of usage_export: where usage records are archived, and how often. */
 const usageExportSpec = obj<any>({
   name: req(str({ min: 1, pattern: /^[A-Za-z0-9_.-]+$/ })),
-  type: req(str({ oneOf: ["s3", "gcs", "azure_blob"] })),
+  type: req(str({ oneOf: ["s3", "gcs", "azure_blob", "http", "datadog", "splunk"] })),
   // S3 and GCS: the bucket; Azure: the container.
   bucket: opt(str({ min: 1 })),
   container: opt(str({ min: 1 })),
   prefix: opt(str({ pattern: /^[^\s]*$/ }), "signalbox/usage"),
   flush_seconds: opt(num({ min: 1, max: 3600, int: true }), 60),
-  max_records: opt(num({ min: 1, max: 1_000_000, int: true }), 10_000),
+  // 10,000 (1,000 for datadog, its intake's limit per request).
+  max_records: opt(num({ min: 1, max: 1_000_000, int: true })),
   max_buffered_records: opt(num({ min: 1, max: 10_000_000, int: true }), 200_000),
   spool_dir: opt(str({ min: 1 })),
   timeout_ms: opt(num({ min: 100, max: 600_000, int: true }), 30_000),
@@ -621,6 +623,18 @@ const usageExportSpec = obj<any>({
   client_secret: opt(str({ min: 1 })),
   federated_token_file: opt(str({ min: 1 })),
   authority_url: opt(httpUrl),
+  // http: where NDJSON batches are POSTed, and headers (an Authorization, say); splunk: the HEC's base URL; datadog: another intake URL.
+  url: opt(httpUrl),
+  headers: opt(record(str())),
+  // datadog: its site (datadoghq.com, datadoghq.eu, us3.datadoghq.com, …) and API key; service and tags of every log.
+  site: opt(str({ pattern: /^[a-z0-9.-]+$/ })),
+  api_key: opt(str({ min: 1 })),
+  service: opt(str({ min: 1 })),
+  tags: opt(list(str({ min: 1 }))),
+  // splunk: the HTTP Event Collector's token, and the index and sourcetype of every event.
+  token: opt(str({ min: 1 })),
+  index: opt(str({ min: 1 })),
+  sourcetype: opt(str({ min: 1 })),
 });
 
 /** usage_export entries, checked for what their type needs. */
@@ -636,7 +650,33 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
     const S3 = ["region", "endpoint", "path_style", "access_key_id", "secret_access_key", "session_token"];
     const GCS = ["credentials_file", "credentials_json", "token_url"];
     const AZ = ["account_url", "sas_token", "tenant_id", "client_id", "client_secret", "federated_token_file", "authority_url", "container"];
-    const common = { name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: e.flushSeconds * 1000, maxRecords: e.maxRecords, maxBufferedRecords: Math.max(e.maxBufferedRecords, e.maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
+    const LOGS = ["url", "headers", "site", "api_key", "service", "tags", "token", "index", "sourcetype"];
+    const BUCKETS = ["bucket", "prefix", ...S3, ...GCS, ...AZ];
+    const maxRecords = e.maxRecords ?? (e.type === "datadog" ? 1000 : 10_000);
+    const common = { name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: e.flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(e.maxBufferedRecords, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
+    if (e.type === "http" || e.type === "datadog" || e.type === "splunk") {
+      // prefix has a default: only a value other than it is a mistake here.
+      only(BUCKETS.filter((f) => f !== "prefix"), "the object stores (s3, gcs, azure_blob)");
+      if (e.prefix !== "signalbox/usage") throw new ConfigError(at("prefix"), `is not a setting of type ${e.type} (it belongs to the object stores)`);
+      const mine = { http: ["url", "headers"], datadog: ["url", "site", "api_key", "service", "tags"], splunk: ["url", "token", "index", "sourcetype"] }[e.type as "http"];
+      only(LOGS.filter((f) => !mine.includes(f)), e.type === "http" ? "datadog or splunk" : e.type === "datadog" ? "http or splunk" : "http or datadog");
+      if (e.type === "http" && !e.url) throw new ConfigError(at("url"), "is required for type http (where NDJSON batches are POSTed)");
+      if (e.type === "splunk" && !e.url) throw new ConfigError(at("url"), "is required for type splunk (the HTTP Event Collector, https://splunk.example.com:8088)");
+      if (e.type === "splunk" && !e.token) throw new ConfigError(at("token"), "is required for type splunk (an HTTP Event Collector token)");
+      if (e.type === "datadog" && !e.apiKey) throw new ConfigError(at("api_key"), "is required for type datadog");
+      if (e.type === "datadog" && e.url && e.site) throw new ConfigError(at("site"), "give site or url, not both");
+      // Datadog's logs intake takes at most 1,000 logs a request.
+      if (e.type === "datadog" && maxRecords > 1000) throw new ConfigError(at("max_records"), "at most 1000 for type datadog (its intake's limit per request)");
+      return {
+        ...common,
+        prefix: "",
+        ...(e.url ? { url: e.url } : {}),
+        ...(e.headers ? { headers: e.headers } : {}),
+        ...(e.type === "datadog" ? { site: e.site ?? "datadoghq.com", apiKey: e.apiKey, service: e.service ?? "signalbox", tags: e.tags ?? [] } : {}),
+        ...(e.type === "splunk" ? { token: e.token, ...(e.index ? { index: e.index } : {}), sourcetype: e.sourcetype ?? "signalbox:request" } : {}),
+      };
+    }
+    only(LOGS, "http, datadog or splunk");
     if (e.type === "s3") {
       only(GCS, "gcs");
       only(AZ, "azure_blob");
@@ -790,6 +830,8 @@ const rootSpec = obj<any>({
   ),
   // MCP servers (src/mcp): fronted at /mcp and run for the Responses API's `mcp` tool.
   mcp_servers: opt(list(mcpServerSpec), []),
+  // OpenRouter's presets (src/config/presets.ts): a model, a system prompt, parameters and provider preferences by name.
+  presets: opt(list(presetSpec), []),
   // Stored Responses API responses (src/compat/responses/store.ts): whether store: true keeps them, for how long, and the memory store's bound.
   responses: opt(obj({ store: opt(bool, true), retention_days: opt(num({ min: 1, max: 3650, int: true }), 30), memory_mb: opt(num({ min: 1, max: 65_536, int: true }), 64) }), {}),
 });
@@ -1192,6 +1234,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     alertNames.add(a.name);
   });
   const prompts = finishPrompts(raw.prompts, (m) => routes.has(m) || m in aliases || deployments.has(m));
+  const presets = finishPresets(raw.presets, (m) => routes.has(m) || m in aliases || deployments.has(m) || wildcardFor(byPrefix, m) !== undefined, "presets", new Set());
   const mcpServers = finishMcpServers(raw.mcpServers);
   return {
     ...(secrets ? { secrets: { refreshMs: secrets.refreshMs, digest: "", sources: secrets.sources.map((x) => x.name) } } : {}),
@@ -1201,6 +1244,7 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
     ...(raw.usageExport.length ? { usageExport: usageExportsOf(raw.usageExport) } : {}),
     ...(raw.spendReports.length ? { spendReports: spendReportsOf(raw.spendReports, raw.alerts as AlertConfig[]) } : {}),
     ...(prompts.length ? { prompts } : {}),
+    ...(presets.length ? { presets } : {}),
     server: raw.server,
     console: raw.console,
     providers: [...providers.values()],
@@ -1266,8 +1310,20 @@ function webSearchConfig(w: { guardrails?: string[]; engine: string; apiKey?: st
   };
 }
 
+/** Presets, each naming a model the configuration knows, their names unique (`taken`: names already used). */
+function finishPresets(presets: PresetConfig[], known: (m: string) => boolean, path: string, taken: ReadonlySet<string>): PresetConfig[] {
+  const names = new Set(taken);
+  presets.forEach((x, i) => {
+    const at = path === "spec" ? "spec" : `${path}[${i}]`;
+    if (names.has(x.name)) throw new ConfigError(`${at}.name`, `duplicate preset "${x.name}"`);
+    names.add(x.name);
+    if (!known(x.model)) throw new ConfigError(`${at}.model`, `unknown route, alias or deployment "${x.model}"`);
+  });
+  return presets;
+}
+
 /** What may be added to a configuration at run time (AdminService.PutConfigEntry). */
-export type EntryKind = "provider" | "deployment" | "route" | "guardrail" | "mcp_server" | "alias" | "alert";
+export type EntryKind = "provider" | "deployment" | "route" | "guardrail" | "mcp_server" | "alias" | "alert" | "preset";
 
 /** A provider, deployment or route made at run time: its spec as the config file would hold it (snake_case, secrets in the clear). */
 export interface RuntimeEntry {
@@ -1278,7 +1334,7 @@ export interface RuntimeEntry {
 
 export const entryKey = (kind: EntryKind, name: string) => `${kind}/${name}`;
 
-const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name", guardrail: "name", mcp_server: "id", alias: "name", alert: "name" };
+const NAME_FIELD: Record<EntryKind, string> = { provider: "name", deployment: "id", route: "name", guardrail: "name", mcp_server: "id", alias: "name", alert: "name", preset: "name" };
 
 /**
  * A configuration with entries made at run time added: each checked as the config file's would be
@@ -1473,12 +1529,24 @@ export function extendConfig(base: Config, entries: readonly RuntimeEntry[]): { 
       alerts.set(e.name, alertSpec(named(e), "spec") as AlertConfig);
     });
   }
+  // Presets name a route, alias or deployment in force (the file's or one made at run time).
+  const presets = new Map((base.presets ?? []).map((x) => [x.name, x]));
+  for (const e of of("preset")) {
+    attempt(e, () => {
+      if (presets.has(e.name)) throw inFile("preset", e.name);
+      const x = presetSpec(named(e), "spec");
+      wildcardModel(x.model, "spec.model");
+      finishPresets([x], (m) => checked.has(m) || deployments.has(m) || m in aliases, "spec", new Set());
+      presets.set(e.name, x);
+    });
+  }
   return {
     config: {
       ...base,
       providers: [...providers.values()],
       deployments: [...deployments.values()],
       ...(byPrefix.length ? { wildcards: byPrefix } : {}),
+      ...(presets.size ? { presets: [...presets.values()] } : {}),
       routes: [...checked.values()],
       ...(guardrails.size ? { guardrails: [...guardrails.values()] } : {}),
       ...(allServers.length ? { mcpServers: allServers } : {}),

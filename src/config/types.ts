@@ -3,6 +3,8 @@
 
 import type { GuardrailAction, GuardrailKind, GuardrailStage } from "../guardrails/types.ts";
 import type { FailureKind, ModelParams } from "../providers/types.ts";
+import type { PresetConfig } from "./presets.ts";
+export type { PresetConfig };
 
 export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "cohere" | "mock";
 
@@ -406,7 +408,7 @@ export type AlertEventName = (typeof ALERT_EVENTS)[number];
  */
 export interface UsageExportConfig {
   name: string;
-  type: "s3" | "gcs" | "azure_blob";
+  type: "s3" | "gcs" | "azure_blob" | "http" | "datadog" | "splunk";
   /** Object names start with it (no leading or trailing slash; may be empty). */
   prefix: string;
   flushMs: number;
@@ -438,6 +440,19 @@ export interface UsageExportConfig {
   clientSecret?: string;
   federatedTokenFile?: string;
   authorityUrl?: string;
+  /** http: where batches are POSTed (splunk: the HEC's base URL; datadog: another intake URL than the site's). */
+  url?: string;
+  /** http: headers sent with every batch (secrets: an Authorization, say). */
+  headers?: Record<string, string>;
+  /** datadog: the site, the API key (secret), and every log's service and tags. */
+  site?: string;
+  apiKey?: string;
+  service?: string;
+  tags?: string[];
+  /** splunk: the HEC token (secret), and every event's index and sourcetype. */
+  token?: string;
+  index?: string;
+  sourcetype?: string;
 }
 
 /** One `spend_reports[]` entry (src/alerts/spend-reports.ts): a closed period's spending, sent to an alert sink. */
@@ -659,6 +674,8 @@ export interface SsoConfig {
 }
 
 export interface Config {
+  /** OpenRouter's presets (src/config/presets.ts), by name (absent: none). */
+  presets?: PresetConfig[];
   /** Where usage records are archived (absent: nowhere). */
   usageExport?: UsageExportConfig[];
   /** Scheduled spend reports (absent: none). */

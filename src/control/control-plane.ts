@@ -885,7 +885,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       requireAdmin(a, "deleting config entries");
       // A managed key allowed only this model would be left allowed nothing it names.
       const inUse = (k: EntryKind, n: string) => {
-        if (k === "provider" || k === "guardrail" || k === "alert") return undefined;
+        if (k === "provider" || k === "guardrail" || k === "alert" || k === "preset") return undefined;
         // An MCP server is allowed as mcp:<id> or one of its tools as mcp:<id>/<tool>.
         const names = k === "mcp_server" ? (a: string) => a === `mcp:${n}` || a.startsWith(`mcp:${n}/`) : (a: string) => a === n;
         const users = [...directory.keys()].filter((key) => key.source === "store" && key.revokedAt === undefined && key.allow.some(names)).map((key) => `key "${key.name}"`);

@@ -10,7 +10,7 @@ import { log } from "../telemetry/log.ts";
 import { carrySecrets, getPath, MASTER_KEY_ENV, SEALED_PREFIX, mapSecrets, redactSpec, type Sealer, secretPaths } from "./sealed.ts";
 import { type AuditInput, type ControlStore, type StoredEntry, StoreError } from "./types.ts";
 
-export const ENTRY_KINDS: readonly EntryKind[] = ["provider", "deployment", "route", "guardrail", "mcp_server", "alias", "alert"];
+export const ENTRY_KINDS: readonly EntryKind[] = ["provider", "deployment", "route", "guardrail", "mcp_server", "alias", "alert", "preset"];
 
 /** What the gateway answers when handed a set of entries: what it would change, or did. */
 export interface EntryApplication {

@@ -552,6 +552,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX signalbox_vector_store_file_batches_store_idx ON signalbox_vector_store_file_batches (store_id);
     `,
   },
+  {
+    version: 24,
+    name: "config entries: presets too",
+    sql: `
+      ALTER TABLE signalbox_config_entries
+        DROP CONSTRAINT signalbox_config_entries_kind_check,
+        ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail', 'mcp_server', 'alias', 'alert', 'preset'));
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

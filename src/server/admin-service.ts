@@ -88,8 +88,8 @@ function budgetFromPb(b: Budget | undefined, field: string): BudgetConfig | unde
   return { period, limitUsd: b.limitUsd, softThreshold: b.softThreshold ?? 0.8 };
 }
 
-const KIND_TO_PB: Record<EntryKind, ConfigEntryKind> = { provider: ConfigEntryKind.PROVIDER, deployment: ConfigEntryKind.DEPLOYMENT, route: ConfigEntryKind.ROUTE, guardrail: ConfigEntryKind.GUARDRAIL, mcp_server: ConfigEntryKind.MCP_SERVER, alias: ConfigEntryKind.ALIAS, alert: ConfigEntryKind.ALERT };
-const KIND_FROM_PB: Record<number, EntryKind | undefined> = { [ConfigEntryKind.PROVIDER]: "provider", [ConfigEntryKind.DEPLOYMENT]: "deployment", [ConfigEntryKind.ROUTE]: "route", [ConfigEntryKind.GUARDRAIL]: "guardrail", [ConfigEntryKind.MCP_SERVER]: "mcp_server", [ConfigEntryKind.ALIAS]: "alias", [ConfigEntryKind.ALERT]: "alert" };
+const KIND_TO_PB: Record<EntryKind, ConfigEntryKind> = { provider: ConfigEntryKind.PROVIDER, deployment: ConfigEntryKind.DEPLOYMENT, route: ConfigEntryKind.ROUTE, guardrail: ConfigEntryKind.GUARDRAIL, mcp_server: ConfigEntryKind.MCP_SERVER, alias: ConfigEntryKind.ALIAS, alert: ConfigEntryKind.ALERT, preset: ConfigEntryKind.PRESET };
+const KIND_FROM_PB: Record<number, EntryKind | undefined> = { [ConfigEntryKind.PROVIDER]: "provider", [ConfigEntryKind.DEPLOYMENT]: "deployment", [ConfigEntryKind.ROUTE]: "route", [ConfigEntryKind.GUARDRAIL]: "guardrail", [ConfigEntryKind.MCP_SERVER]: "mcp_server", [ConfigEntryKind.ALIAS]: "alias", [ConfigEntryKind.ALERT]: "alert", [ConfigEntryKind.PRESET]: "preset" };
 
 function kindFromPb(k: ConfigEntryKind, field = "kind"): EntryKind {
   const kind = KIND_FROM_PB[k];

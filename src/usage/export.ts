@@ -1,20 +1,26 @@
-// Usage records archived to object storage (`usage_export`): LiteLLM's S3, GCS and Azure Blob
-// logging, for data teams that query every request in Athena, BigQuery, Snowflake or Spark.
+// Usage records archived to object storage or sent to a log platform (`usage_export`): LiteLLM's
+// S3, GCS, Azure Blob and Datadog logging, for data teams that query every request in Athena,
+// BigQuery, Snowflake or Spark, and for the platforms operators already watch (Datadog, Splunk,
+// any HTTP endpoint).
 //
 // Every record the gateway keeps (requests, failures, refusals, cache hits, mirrors, tool calls) is
 // also queued for each export; every `flush_seconds`, or as soon as `max_records` wait, they are
-// written as one gzipped NDJSON object per hour of the records' time, named
+// sent. To a bucket: one gzipped NDJSON object per hour of the records' time, named
 //   <prefix>/dt=YYYY-MM-DD/hour=HH/<YYYYMMDDTHHMMSSZ>-<replica>-<seq>.ndjson.gz
-// (Hive-style partitions, which Athena, BigQuery external tables and Spark read as columns). Each
-// line is the API's RequestRecord in its canonical JSON (what ListRequests answers), with every
-// field present: one schema, never any prompt or answer text, never a key's secret.
+// (Hive-style partitions, which Athena, BigQuery external tables and Spark read as columns). To a
+// log platform: one gzipped POST in its intake's format (Datadog's JSON array of logs, Splunk HEC's
+// events, NDJSON to any URL with the same name as an Idempotency-Key). Each line (or log's
+// `signalbox`, or event's `event`) is the API's RequestRecord in its canonical JSON (what
+// ListRequests answers), with every field present: one schema, never any prompt or answer text,
+// never a key's secret.
 //
 // Off the request path: record() only pushes onto an array. Lines are built a few hundred at a
 // time between turns of the event loop and gzipped on libuv's pool, so a flush never stalls
-// requests. An object keeps its name until it is sent, so a send retried after a timeout
-// overwrites, never duplicates. While the store cannot be reached, records wait in memory up to
-// `max_buffered_records` (the oldest objects dropped beyond, and counted); with `spool_dir` they
-// are written to disk instead and sent later, also by the next process after a restart.
+// requests. A batch keeps its name until it is sent, so a send retried after a timeout
+// overwrites (a bucket) or names itself the same (an HTTP endpoint), never duplicates. While the
+// destination cannot be reached, records wait in memory up to `max_buffered_records` (the oldest
+// batches dropped beyond, and counted); with `spool_dir` they are written to disk instead and sent
+// later, also by the next process after a restart.
 
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
@@ -81,7 +87,10 @@ export function destinationOf(c: UsageExportConfig): string {
   const prefix = c.prefix ? `/${c.prefix}` : "";
   if (c.type === "s3") return `s3://${c.bucket}${prefix}${c.endpoint ? ` (${new URL(c.endpoint).host})` : ""}`;
   if (c.type === "gcs") return `gs://${c.bucket}${prefix}${c.endpoint ? ` (${new URL(c.endpoint).host})` : ""}`;
-  return `${c.accountUrl}/${c.container}${prefix}`;
+  if (c.type === "azure_blob") return `${c.accountUrl}/${c.container}${prefix}`;
+  if (c.type === "datadog") return c.url ? `Datadog (${new URL(c.url).host})` : `Datadog (${c.site})`;
+  const u = new URL(c.url!);
+  return c.type === "splunk" ? `Splunk HEC (${u.host})` : `${u.origin}${u.pathname}`;
 }
 
 export interface UsageExport {
@@ -123,8 +132,22 @@ interface ExportState {
   lastExportAt?: number;
   spoolChecked: boolean;
   /** Credentials' holders, kept while the settings they came from stay. */
-  client?: { id: string; put: (key: string, body: Buffer, records: number, signal: AbortSignal) => Promise<void> };
+  client?: ExportClient;
 }
+
+interface ExportClient {
+  id: string;
+  /** The body of one send (before gzip) from its records' JSON lines. */
+  frame(lines: string[], records: UsageRecord[]): string;
+  put(key: string, body: Buffer, records: number, signal: AbortSignal): Promise<void>;
+  /** The most bytes (before gzip) one send may carry, where the intake limits it. */
+  maxBytes?: number;
+}
+
+const ndjson = (lines: string[]) => `${lines.join("\n")}\n`;
+
+/** A record in a line, for people (Datadog's `message`). */
+const summary = (r: UsageRecord) => `${r.operation ?? "chat"} ${r.model} -> ${r.deployment || "-"}: ${r.status}, ${r.usage.inputTokens} in / ${r.usage.outputTokens} out tokens, ${r.latencyMs} ms`;
 
 /** `dt=YYYY-MM-DD/hour=HH` of a time. */
 function partition(ms: number): string {
@@ -143,9 +166,10 @@ async function storeError(res: Response): Promise<string> {
   let message = xml("Message");
   if (!code) {
     try {
-      const j = JSON.parse(text) as { error?: { status?: string; message?: string; errors?: { reason?: string }[] } };
-      code = j.error?.status ?? j.error?.errors?.[0]?.reason;
-      message = j.error?.message;
+      // Google's {error: {status, message}}, Datadog's {errors: [..]}, Splunk's {text, code}.
+      const j = JSON.parse(text) as { error?: { status?: string; message?: string; errors?: { reason?: string }[] }; errors?: unknown[]; text?: string; code?: number };
+      code = j.error?.status ?? j.error?.errors?.[0]?.reason ?? (j.code !== undefined ? `code ${j.code}` : undefined);
+      message = j.error?.message ?? (Array.isArray(j.errors) ? j.errors.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join("; ") : j.text);
     } catch {
       /* not JSON */
     }
@@ -155,11 +179,53 @@ async function storeError(res: Response): Promise<string> {
 
 /** The settings a client is built from: a change (a reload, a rotated secret) builds another. */
 const clientId = (c: UsageExportConfig) =>
-  JSON.stringify([c.type, c.bucket, c.container, c.endpoint, c.region, c.pathStyle, c.accessKeyId, c.secretAccessKey, c.sessionToken, c.credentialsFile, c.credentialsJson, c.tokenUrl, c.accountUrl, c.sasToken, c.tenantId, c.clientId, c.clientSecret, c.federatedTokenFile, c.authorityUrl, c.timeoutMs]);
+  JSON.stringify([c.type, c.bucket, c.container, c.endpoint, c.region, c.pathStyle, c.accessKeyId, c.secretAccessKey, c.sessionToken, c.credentialsFile, c.credentialsJson, c.tokenUrl, c.accountUrl, c.sasToken, c.tenantId, c.clientId, c.clientSecret, c.federatedTokenFile, c.authorityUrl, c.timeoutMs, c.url, c.headers, c.site, c.apiKey, c.service, c.tags, c.token, c.index, c.sourcetype]);
 
-function createClient(c: UsageExportConfig, env: Record<string, string | undefined>): ExportState["client"] & {} {
+/** POST a body to a log intake; its answer's error in the message (never the URL's query or a header). */
+async function post(label: string, what: string, url: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<void> {
+  const res = await fetch(url, { method: "POST", headers, body: bytes(body), signal });
+  if (!res.ok) throw new Error(`${label}: ${what} answered ${await storeError(res)}`);
+  await res.body?.cancel();
+}
+
+function createClient(c: UsageExportConfig, env: Record<string, string | undefined>): ExportClient {
   const label = `usage export "${c.name}"`;
   const id = clientId(c);
+  if (c.type === "http") {
+    return {
+      id,
+      frame: ndjson,
+      // The object's name rides as an idempotency key: a retried batch names itself the same.
+      put: (key, body, records, signal) =>
+        post(label, "the endpoint", c.url!, { ...c.headers, "content-type": "application/x-ndjson", "content-encoding": "gzip", "idempotency-key": key, "x-signalbox-records": String(records) }, body, signal),
+    };
+  }
+  if (c.type === "datadog") {
+    // Datadog's logs intake (v2): a JSON array of logs; reserved attributes for the time, level, service and tags; the record under `signalbox`.
+    const url = c.url ?? `https://http-intake.logs.${c.site}/api/v2/logs`;
+    const host = hostname();
+    const head = `{"ddsource":"signalbox","service":${JSON.stringify(c.service)},"hostname":${JSON.stringify(host)}${c.tags?.length ? `,"ddtags":${JSON.stringify(c.tags.join(","))}` : ""}`;
+    return {
+      id,
+      // The intake takes 5 MB (uncompressed) a request.
+      maxBytes: 4_500_000,
+      frame: (lines, recs) => `[${lines.map((l, i) => `${head},"timestamp":${recs[i].time},"status":"${recs[i].status === "ok" ? "info" : "error"}","message":${JSON.stringify(summary(recs[i]))},"signalbox":${l}}`).join(",")}]`,
+      put: (_key, body, _records, signal) => post(label, "Datadog", url, { "dd-api-key": c.apiKey!, "content-type": "application/json", "content-encoding": "gzip" }, body, signal),
+    };
+  }
+  if (c.type === "splunk") {
+    // Splunk's HTTP Event Collector: events one after another, each with its time (seconds), host, source, sourcetype and index.
+    const url = `${c.url!.replace(/\/+$/, "")}/services/collector/event`;
+    const host = hostname();
+    const head = `"host":${JSON.stringify(host)},"source":"signalbox","sourcetype":${JSON.stringify(c.sourcetype)}${c.index ? `,"index":${JSON.stringify(c.index)}` : ""}`;
+    return {
+      id,
+      // A collector takes 1 MB a request by default (max_content_length).
+      maxBytes: 800_000,
+      frame: (lines, recs) => lines.map((l, i) => `{"time":${(recs[i].time / 1000).toFixed(3)},${head},"event":${l}}`).join("\n"),
+      put: (_key, body, _records, signal) => post(label, "Splunk", url, { authorization: `Splunk ${c.token}`, "content-type": "application/json", "content-encoding": "gzip" }, body, signal),
+    };
+  }
   if (c.type === "s3") {
     const creds = resolveAwsCredentials(c.accessKeyId ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken } as never : undefined, env);
     const signer: AwsSigner | undefined = creds && createAwsSigner("s3", c.region!, creds);
@@ -167,6 +233,7 @@ function createClient(c: UsageExportConfig, env: Record<string, string | undefin
     const base = c.pathStyle ? `${endpoint.origin}${endpoint.pathname.replace(/\/+$/, "")}/${awsEncode(c.bucket!)}` : `${endpoint.protocol}//${c.bucket}.${endpoint.host}${endpoint.pathname.replace(/\/+$/, "")}`;
     return {
       id,
+      frame: ndjson,
       async put(key, body, records, signal) {
         if (!signer) throw new Error(`${label}: no AWS credentials (access_key_id and secret_access_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`);
         const url = new URL(`${base}/${key.split("/").map(awsEncode).join("/")}`);
@@ -183,6 +250,7 @@ function createClient(c: UsageExportConfig, env: Record<string, string | undefin
     const base = (c.endpoint ?? "https://storage.googleapis.com").replace(/\/+$/, "");
     return {
       id,
+      frame: ndjson,
       async put(key, body, records, signal) {
         const token = await tokens.token(signal);
         const url = `${base}/upload/storage/v1/b/${encodeURIComponent(c.bucket!)}/o?uploadType=media&name=${encodeURIComponent(key)}`;
@@ -195,6 +263,7 @@ function createClient(c: UsageExportConfig, env: Record<string, string | undefin
   const entra: EntraTokenSource | undefined = c.sasToken === undefined ? createEntraTokenSource(label, { tenantId: c.tenantId!, clientId: c.clientId!, ...(c.clientSecret ? { clientSecret: c.clientSecret } : { federatedTokenFile: c.federatedTokenFile }), ...(c.authorityUrl ? { authorityUrl: c.authorityUrl } : {}) }, "https://storage.azure.com/.default") : undefined;
   return {
     id,
+    frame: ndjson,
     async put(key, body, records, signal) {
       const url = `${c.accountUrl}/${encodeURIComponent(c.container!)}/${key.split("/").map(encodeURIComponent).join("/")}${c.sasToken !== undefined ? `?${c.sasToken}` : ""}`;
       const headers: Record<string, string> = {
@@ -278,21 +347,36 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
     }
     const at = stamp(now());
     const out: PendingObject[] = [];
+    const client = clientOf(s);
     for (const [p, recs] of byHour) {
       const lines: string[] = [];
       for (let i = 0; i < recs.length; i++) {
         if (i > 0 && i % LINES_PER_TURN === 0) await new Promise((r) => setImmediate(r));
         lines.push(toJsonString(RequestRecordSchema, recordToPb(recs[i]), { alwaysEmitImplicit: true }));
       }
-      const body = await gzip(Buffer.from(`${lines.join("\n")}\n`));
-      out.push({ key: `${s.cfg.prefix ? `${s.cfg.prefix}/` : ""}${p}/${at}-${replica}-${String(++s.seq).padStart(6, "0")}.ndjson.gz`, records: recs.length, body });
+      // Cut where an intake's request would pass its size limit (Datadog's 5 MB, Splunk's 1 MB).
+      let from = 0;
+      while (from < lines.length) {
+        let to = from;
+        let bytes = 0;
+        if (client.maxBytes === undefined) to = lines.length;
+        else while (to < lines.length && (to === from || bytes + lines[to].length + 512 <= client.maxBytes)) bytes += lines[to++].length + 512;
+        const body = await gzip(Buffer.from(client.frame(lines.slice(from, to), recs.slice(from, to))));
+        out.push({ key: `${s.cfg.prefix ? `${s.cfg.prefix}/` : ""}${p}/${at}-${replica}-${String(++s.seq).padStart(6, "0")}.ndjson.gz`, records: to - from, body });
+        from = to;
+      }
     }
     return out;
   }
 
-  async function put(s: ExportState, o: PendingObject): Promise<void> {
+  function clientOf(s: ExportState): ExportClient {
     const id = clientId(s.cfg);
     if (s.client?.id !== id) s.client = createClient(s.cfg, env);
+    return s.client;
+  }
+
+  async function put(s: ExportState, o: PendingObject): Promise<void> {
+    const client = clientOf(s);
     let last: unknown;
     for (let attempt = 0; attempt <= delays.length; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]).unref());
@@ -300,7 +384,7 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
       inflight.add(ac);
       const t = setTimeout(() => ac.abort(new Error(`usage export "${s.cfg.name}": no answer within ${s.cfg.timeoutMs} ms`)), s.cfg.timeoutMs);
       try {
-        await s.client.put(o.key, o.body, o.records, ac.signal);
+        await client.put(o.key, o.body, o.records, ac.signal);
         return;
       } catch (err) {
         last = ac.signal.aborted ? ac.signal.reason : err;

@@ -61,7 +61,7 @@ describe("the entries flags (no gateway)", () => {
     assert.equal(parseKind("MCP_Servers"), "mcp_server");
     assert.equal(parseKind("aliases"), "alias");
     assert.equal(parseKind("alerts"), "alert");
-    assert.throws(() => parseKind("widget"), /"widget" is not a kind of entry: use one of provider, deployment, route, guardrail, mcp_server, alias, alert$/);
+    assert.throws(() => parseKind("widget"), /"widget" is not a kind of entry: use one of provider, deployment, route, guardrail, mcp_server, alias, alert, preset$/);
     const sets = parseSet("aws.region=eu-west-1", parseSet("targets=[\"a\",\"b\"]", parseSet("stream=true", parseSet("pricing.input=0.5", parseSet("model=gpt-4o")))));
     assert.deepEqual(applySets({ provider: "acme", pricing: { output: 2 } }, sets), {
       provider: "acme",

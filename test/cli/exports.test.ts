@@ -188,7 +188,7 @@ describe("signalbox exports", () => {
     const bare = await startTestGateway(config(""));
     try {
       const r = ok(await cli(["exports"], ADMIN, undefined, bare.url));
-      assert.equal(r.stdout, "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob)\n");
+      assert.equal(r.stdout, "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob, or sends it to Datadog, Splunk or an HTTP endpoint)\n");
       assert.deepEqual(JSON.parse(ok(await cli(["exports", "--json"], ADMIN, undefined, bare.url)).stdout), {});
     } finally {
       await bare.close();

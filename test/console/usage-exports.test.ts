@@ -153,7 +153,7 @@ describe("console: usage exports in Chromium", { skip: skipWithoutChromium }, ()
     await openAlerts(p);
     assert.equal(
       await p.getByTestId("usage-exports-empty").innerText(),
-      "No usage exports: add usage_export to the config to archive every request to S3, Cloud Storage or Azure Blob.",
+      "No usage exports: add usage_export to the config to archive every request to S3, Cloud Storage or Azure Blob, or send it to Datadog, Splunk or any HTTP endpoint.",
     );
     assert.equal(await p.getByTestId("usage-export").count(), 0);
     await p.close();

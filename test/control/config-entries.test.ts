@@ -557,6 +557,25 @@ describe("config entries on PostgreSQL, two replicas", () => {
     assert.equal((await again.chat.completions.create({ model: "acme/gpt-4o", messages: [{ role: "user", content: "hi" }] })).choices[0].message.content, "after the restart");
   });
 
+  test("a preset made on A is used on B (stored in PostgreSQL)", async (t) => {
+    if (!rig) return t.skip("PostgreSQL binaries not installed");
+    const a = createSignalboxClient({ baseUrl: A.url, apiKey: ADMIN });
+    await a.admin.putConfigEntry({ kind: ConfigEntryKind.PRESET, name: "acme-short", spec: { model: "acme/gpt-4o", system: "Be brief.", temperature: 0.3 } });
+    const onB = new OpenAI({ baseURL: `${B.url}/v1`, apiKey: ADMIN, maxRetries: 0 });
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      fake.script({ kind: "text", text: "brief" });
+      const r = await onB.chat.completions.create({ model: "@preset/acme-short", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+      if (!(r instanceof Error)) break;
+      assert.ok(Date.now() < deadline, `not on B within two seconds: ${r.message}`);
+      fake.reset();
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const sent = JSON.parse(fake.requests.at(-1)!.rawBody) as { messages: { role: string; content: string }[]; temperature: number };
+    assert.deepEqual(sent.messages[0], { role: "system", content: "Be brief." });
+    assert.equal(sent.temperature, 0.3);
+  });
+
   test("a replica with another master key leaves the provider out and says why; none at all cannot store keys", async (t) => {
     if (!rig) return t.skip("PostgreSQL binaries not installed");
     const other = await startTestGateway(rig.config, { masterKey: `${MASTER}-rotated` });

@@ -69,7 +69,7 @@ export function AlertsPage() {
   );
 }
 
-const EXPORT_TYPES: Record<string, string> = { s3: "S3", gcs: "Cloud Storage", azure_blob: "Azure Blob" };
+const EXPORT_TYPES: Record<string, string> = { s3: "S3", gcs: "Cloud Storage", azure_blob: "Azure Blob", http: "HTTP", datadog: "Datadog", splunk: "Splunk" };
 
 /** Seconds as "30 s", "5 min", "1 h". */
 const every = (s: number) => (s >= 3600 && s % 3600 === 0 ? `${s / 3600} h` : s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`);
@@ -86,7 +86,7 @@ function UsageExportsCard() {
         ) : q.error ? null : exports.length === 0 ? (
           <Empty>
             <span data-testid="usage-exports-empty">
-              No usage exports: add <code>usage_export</code> to the config to archive every request to S3, Cloud Storage or Azure Blob.
+              No usage exports: add <code>usage_export</code> to the config to archive every request to S3, Cloud Storage or Azure Blob, or send it to Datadog, Splunk or any HTTP endpoint.
             </span>
           </Empty>
         ) : (

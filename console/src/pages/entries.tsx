@@ -1,4 +1,4 @@
-// Providers & routes: the providers, deployments, routes, guardrails, MCP servers, aliases and alerts made at run time
+// Providers & routes: the providers, deployments, routes, guardrails, MCP servers, aliases, alerts and presets made at run time
 // (AdminService's PutConfigEntry, ListConfigEntries and DeleteConfigEntry), beside the config
 // file's. The list filtered by kind, with each entry's revision, last change, the credentials it
 // holds (by field name only) and the master keys they are sealed with, and why it is not in force
@@ -18,7 +18,7 @@ import { dateTime, enumName, relative } from "../format.ts";
 import { Badge, Card, Dialog, DialogActions, Empty, ErrorBox, Field, Loading, PageHeader, Segmented } from "../ui.tsx";
 
 const REDACTED = "********";
-const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL, ConfigEntryKind.MCP_SERVER, ConfigEntryKind.ALIAS, ConfigEntryKind.ALERT] as const;
+const KINDS = [ConfigEntryKind.PROVIDER, ConfigEntryKind.DEPLOYMENT, ConfigEntryKind.ROUTE, ConfigEntryKind.GUARDRAIL, ConfigEntryKind.MCP_SERVER, ConfigEntryKind.ALIAS, ConfigEntryKind.ALERT, ConfigEntryKind.PRESET] as const;
 /**
  * The credential each kind takes in a password field of its own (never in the JSON, which the DOM
  * shows): where it goes in the spec, and how the field reads. Left empty, a stored one is kept.
@@ -78,6 +78,7 @@ const TEMPLATES: Record<number, object> = {
   [ConfigEntryKind.MCP_SERVER]: { url: "https://", description: "", tools: [] },
   [ConfigEntryKind.ALIAS]: { target: "" },
   [ConfigEntryKind.ALERT]: { format: "slack", events: ["budget_exhausted", "deployment_cooldown"] },
+  [ConfigEntryKind.PRESET]: { model: "", system: "", temperature: 0.2, provider: { sort: "price" } },
 };
 const pretty = (v: unknown) => JSON.stringify(v, null, 2);
 const templateOf = (k: ConfigEntryKind) => pretty(TEMPLATES[k]);
@@ -91,6 +92,7 @@ const NAME_LABEL: Record<number, string> = {
   [ConfigEntryKind.MCP_SERVER]: "MCP server id",
   [ConfigEntryKind.ALIAS]: "Alias",
   [ConfigEntryKind.ALERT]: "Alert name",
+  [ConfigEntryKind.PRESET]: "Preset name",
 };
 
 /** The last save or delete: what changed, and the configuration version now in force. */
@@ -127,7 +129,7 @@ export function EntriesPage() {
     <>
       <PageHeader
         title="Providers & routes"
-        subtitle="Providers, deployments, routes, guardrails, MCP servers, aliases and alerts added at run time, beside the config file's (which they may not replace), their credentials sealed with the master key. A change is in force on every replica within a second."
+        subtitle="Providers, deployments, routes, guardrails, MCP servers, aliases, alerts and presets added at run time, beside the config file's (which they may not replace), their credentials sealed with the master key. A change is in force on every replica within a second."
         actions={
           <button type="button" className="primary" onClick={() => setDialog({ kind: "create" })} data-testid="entry-new">
             Add entry
@@ -177,7 +179,7 @@ function OutcomeCard({ outcome, onDismiss }: { outcome: Outcome; onDismiss: () =
   );
 }
 
-type Filter = "all" | "provider" | "deployment" | "route" | "guardrail" | "mcp_server" | "alias" | "alert";
+type Filter = "all" | "provider" | "deployment" | "route" | "guardrail" | "mcp_server" | "alias" | "alert" | "preset";
 const FILTERS: { value: Filter; label: string }[] = [
   { value: "all", label: "All" },
   { value: "provider", label: "Providers" },
@@ -187,6 +189,7 @@ const FILTERS: { value: Filter; label: string }[] = [
   { value: "mcp_server", label: "MCP servers" },
   { value: "alias", label: "Aliases" },
   { value: "alert", label: "Alerts" },
+  { value: "preset", label: "Presets" },
 ];
 const FILTER_KIND: Record<Filter, ConfigEntryKind> = {
   all: ConfigEntryKind.UNSPECIFIED,
@@ -197,6 +200,7 @@ const FILTER_KIND: Record<Filter, ConfigEntryKind> = {
   mcp_server: ConfigEntryKind.MCP_SERVER,
   alias: ConfigEntryKind.ALIAS,
   alert: ConfigEntryKind.ALERT,
+  preset: ConfigEntryKind.PRESET,
 };
 
 function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; onDelete: (e: ConfigEntry) => void }) {
@@ -209,7 +213,7 @@ function EntriesCard({ onEdit, onDelete }: { onEdit: (e: ConfigEntry) => void; o
       {q.isPending ? (
         <Loading />
       ) : entries.length === 0 ? (
-        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments, routes, guardrails, MCP servers, aliases and alerts are all there is." : `No ${(FILTERS.find((f) => f.value === filter)?.label ?? filter).toLowerCase()} made at run time.`}</Empty>
+        <Empty>{filter === "all" ? "No entries made at run time: the config file's providers, deployments, routes, guardrails, MCP servers, aliases, alerts and presets are all there is." : `No ${(FILTERS.find((f) => f.value === filter)?.label ?? filter).toLowerCase()} made at run time.`}</Empty>
       ) : (
         <div className="table-wrap">
           <table className="table dense" data-testid="entries-table">

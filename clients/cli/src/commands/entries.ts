@@ -28,7 +28,7 @@ import { parseCount } from "../parse.ts";
 import { shortDescription } from "./mcp.ts";
 
 /** What an entry may be. */
-export const ENTRY_KINDS = ["provider", "deployment", "route", "guardrail", "mcp_server", "alias", "alert"] as const;
+export const ENTRY_KINDS = ["provider", "deployment", "route", "guardrail", "mcp_server", "alias", "alert", "preset"] as const;
 export type EntryKindWord = (typeof ENTRY_KINDS)[number];
 
 // ── the arguments and flags ────────────────────────────────────────────────────────────────────
@@ -248,7 +248,7 @@ interface PutFlags {
 export function entryCommands(program: Command): void {
   const entries = program
     .command("entries")
-    .description("providers, deployments, routes, guardrails, MCP servers, aliases and alerts added at run time, beside the config file's: list, get, put, delete, reseal (admin keys)")
+    .description("providers, deployments, routes, guardrails, MCP servers, aliases, alerts and presets added at run time, beside the config file's: list, get, put, delete, reseal (admin keys)")
     .addHelpText(
       "after",
       [

@@ -24,12 +24,12 @@ const COLUMNS: Column<UsageExportInfo>[] = [
   { header: "ERROR", show: (e) => e.error },
 ];
 
-const NONE = "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob)\n";
+const NONE = "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob, or sends it to Datadog, Splunk or an HTTP endpoint)\n";
 
 export function exportCommands(program: Command): void {
   const exports = program
     .command("exports")
-    .description("usage exports (usage_export: usage records archived to S3, Cloud Storage, Azure Blob): list them with what each sent, what waits and its error; send what waits now");
+    .description("usage exports (usage_export: usage records archived to S3, Cloud Storage, Azure Blob, or sent to Datadog, Splunk, an HTTP endpoint): list them with what each sent, what waits and its error; send what waits now");
 
   exports
     .command("list", { isDefault: true })
