@@ -344,6 +344,43 @@ export function parseChatRequest(raw: unknown, id: string, caller: Caller, promp
   return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true, ...(healJson ? { healJson } : {}) };
 }
 
+/** A preset's fields in the router's terms, worked out once per preset (a reload makes new ones). */
+const PRESET_DEFAULTS = new WeakMap<PresetConfig, { request: Omit<UpstreamRequest, "model" | "messages">; providers?: ProviderPreferences }>();
+
+function presetDefaults(p: PresetConfig, caller: Caller) {
+  let d = PRESET_DEFAULTS.get(p);
+  if (!d) {
+    // Parsed as the endpoint parses a request of those fields (they were checked as strictly at load).
+    const { call } = parseChatRequest({ ...p.params, model: p.model, messages: [{ role: "user", content: "-" }] }, "preset", caller);
+    const { messages: _m, ...request } = call.request;
+    d = { request, ...(call.routing.providers ? { providers: call.routing.providers } : {}) };
+    PRESET_DEFAULTS.set(p, d);
+  }
+  return d;
+}
+
+/**
+ * A preset named by a call's model (`@preset/<name>`, or `<model>@preset/<name>`) on the doors
+ * that build calls of their own (the Connect API, the Anthropic Messages and Responses APIs): its
+ * model, its system prompt before the call's messages, its parameters where the call sets none,
+ * its provider preferences when the call gives none (the OpenAI-compatible endpoint merges them key
+ * by key: withPreset), and its tag and metadata. The engine calls it before planning.
+ */
+export function applyPresetToCall(call: ChatCall, presets: readonly PresetConfig[] | undefined): void {
+  const at = call.model.indexOf("@preset/");
+  if (at < 0) return;
+  const name = call.model.slice(at + "@preset/".length);
+  const p = presets?.find((x) => x.name === name) ?? bad("model", `no preset "${name}"${presets?.length ? ` (presets: ${presets.map((x) => x.name).join(", ")})` : " (none is configured)"}`);
+  const d = presetDefaults(p, call.caller);
+  call.model = at > 0 ? call.model.slice(0, at) : p.model;
+  const req = call.request as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(d.request)) if (req[k] === undefined) req[k] = v;
+  if (p.system) call.request.messages = [{ role: "system", content: [{ type: "text", text: p.system }] }, ...call.request.messages];
+  if (!call.routing.providers && d.providers) call.routing.providers = d.providers;
+  call.tags = [...call.tags, `preset:${p.name}`];
+  call.metadata = { ...call.metadata, "signalbox.preset": p.name };
+}
+
 /** LiteLLM's prompt fields on Chat Completions (or the signalbox object's prompt), rendered; undefined without one. */
 function chatPrompt(body: Json, caller: Caller, prompts: PromptLibrary | undefined): RenderedPrompt | undefined {
   const id = str(body, "prompt_id", "prompt_id");

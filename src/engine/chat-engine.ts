@@ -32,6 +32,7 @@ import type { MirrorConfig } from "../config/types.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { createMirrors, type Mirrors, type PrimaryOutcome } from "./mirror.ts";
 import { whenMatches } from "../router/plan.ts";
+import { applyPresetToCall } from "../compat/request.ts";
 
 export type CacheMode = "default" | "use" | "bypass" | "refresh";
 
@@ -431,6 +432,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
    */
   async function route(r: EngineRequest, ex: Execution): Promise<Routed> {
     const { call, ri } = r;
+    // A preset named on a door that does not apply them itself (the OpenAI-compatible endpoint does).
+    if (call.model.includes("@preset/")) applyPresetToCall(call, core.config.presets);
     // Read in the same synchronous step as planning: a config reload swaps both at once.
     const exec = core.exec;
     const guardrails = core.guardrails;

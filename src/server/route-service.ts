@@ -15,6 +15,7 @@ import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
 import { CAPABILITY_TO_PB, FAILURE_TO_PB, checkToPb, TASK_TO_PB, checkedChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
+import { applyPresetToCall } from "../compat/request.ts";
 import { validateEmbedCall, validateImageCall, validateModerationCall, validateRerankCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
@@ -123,6 +124,8 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       const ri = ctx.values.get(requestInfoKey)!;
       try {
         const call = checkedChatCall(req, ri.id, ctx.values.get(callerKey), false, core.control.prompts);
+        // A preset's model is what is planned (as the engine does before planning).
+        applyPresetToCall(call, core.config.presets);
         return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);

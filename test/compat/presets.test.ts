@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import { parse } from "yaml";
-import { ConfigEntryKind, createSignalboxClient } from "@signalbox/client";
+import Anthropic from "@anthropic-ai/sdk";
+import { ConfigEntryKind, createSignalboxClient, userText } from "@signalbox/client";
 import { buildConfig, ConfigError, extendConfig } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
@@ -100,6 +101,28 @@ presets:
     await assert.rejects(sdk().chat.completions.create({ model: "alpha/mini", preset: "support", messages: [{ role: "user", content: "hi" }] } as never), /provider alpha is not in provider\.only/);
     await sdk().chat.completions.create({ model: "alpha/mini", preset: "support", provider: { only: ["alpha"] }, messages: [{ role: "user", content: "hi" }] } as never);
     assert.equal((bodyOf(a).messages as { role: string }[])[0].role, "system");
+  });
+
+  test("the Connect API and the Anthropic Messages door take @preset/<name> too; RouteService explains what it plans", async () => {
+    const c = createSignalboxClient({ baseUrl: g.url, apiKey: USER });
+    const r = await c.chat.complete({ model: "@preset/support", messages: [userText("where is my parcel")], temperature: 0.5 });
+    const sent = bodyOf(b);
+    assert.equal((sent.messages as { role: string }[])[0].role, "system");
+    assert.equal(sent.temperature, 0.5);
+    assert.equal(sent.max_tokens ?? sent.max_completion_tokens, 120);
+    const rec = await poll(async () => g.usage.recent().find((x) => x.id === r.id), 5000, "the record");
+    assert.equal(rec.model, "chat");
+    assert.deepEqual(rec.tags, ["preset:support"]);
+    const plan = await c.route.route({ model: "@preset/support", messages: [userText("x")] });
+    assert.deepEqual(plan.candidates.map((x) => x.deployment), ["beta/mini"]);
+    // Anthropic's SDK against /v1/messages: its own max_tokens, the preset's system and temperature.
+    const anthropic = new Anthropic({ baseURL: g.url, apiKey: USER, maxRetries: 0 });
+    await anthropic.messages.create({ model: "alpha/mini@preset/terse", max_tokens: 50, messages: [{ role: "user", content: "hi" }] });
+    const viaMessages = bodyOf(a);
+    assert.equal(viaMessages.temperature, 0.1);
+    assert.equal(viaMessages.max_tokens ?? viaMessages.max_completion_tokens, 50);
+    const unknown = await c.chat.complete({ model: "@preset/nope", messages: [userText("x")] }).catch((e: unknown) => e as Error);
+    assert.match(String((unknown as Error).message), /model: no preset "nope"/);
   });
 
   test("unknown presets and clashing fields are refused naming the field; nothing reaches a provider", async () => {
