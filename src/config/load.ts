@@ -604,6 +604,8 @@ const usageExportSpec = obj<any>({
   max_buffered_records: opt(num({ min: 1, max: 10_000_000, int: true }), 200_000),
   spool_dir: opt(str({ min: 1 })),
   timeout_ms: opt(num({ min: 100, max: 600_000, int: true }), 30_000),
+  // Only the records that match (every field one of its values; "*" any): team, key, user, tag, route, deployment, provider, status, operation, metadata.<name>.
+  when: opt(record(oneOrMore)),
   // S3: region, an S3-compatible endpoint (MinIO, R2, Ceph) with path-style addressing, keys (else AWS_* from the environment).
   region: opt(str({ min: 1 })),
   endpoint: opt(httpUrl),
@@ -637,6 +639,9 @@ const usageExportSpec = obj<any>({
   sourcetype: opt(str({ min: 1 })),
 });
 
+/** The fields of a usage export's `when`. */
+const EXPORT_WHEN_FIELD = /^(team|key|user|tag|route|deployment|provider|status|operation|metadata\..+)$/;
+
 /** usage_export entries, checked for what their type needs. */
 function usageExportsOf(raw: any[]): UsageExportConfig[] {
   const names = new Set<string>();
@@ -652,8 +657,13 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
     const AZ = ["account_url", "sas_token", "tenant_id", "client_id", "client_secret", "federated_token_file", "authority_url", "container"];
     const LOGS = ["url", "headers", "site", "api_key", "service", "tags", "token", "index", "sourcetype"];
     const BUCKETS = ["bucket", "prefix", ...S3, ...GCS, ...AZ];
+    if (e.when) {
+      const fields = Object.keys(e.when);
+      if (fields.length === 0) throw new ConfigError(at("when"), "needs at least one field (team, key, user, tag, route, deployment, provider, status, operation or metadata.<name>)");
+      for (const f of fields) if (!EXPORT_WHEN_FIELD.test(f)) throw new ConfigError(at(`when.${f}`), "unknown field: one of team, key, user, tag, route, deployment, provider, status, operation, metadata.<name>");
+    }
     const maxRecords = e.maxRecords ?? (e.type === "datadog" ? 1000 : 10_000);
-    const common = { name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: e.flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(e.maxBufferedRecords, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
+    const common = { ...(e.when ? { when: e.when as Record<string, string[]> } : {}), name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: e.flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(e.maxBufferedRecords, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
     if (e.type === "http" || e.type === "datadog" || e.type === "splunk") {
       // prefix has a default: only a value other than it is a mistake here.
       only(BUCKETS.filter((f) => f !== "prefix"), "the object stores (s3, gcs, azure_blob)");

@@ -418,6 +418,8 @@ export interface UsageExportConfig {
   maxBufferedRecords: number;
   /** Objects that could not be sent are written here and sent later, also after a restart. */
   spoolDir?: string;
+  /** Only records that match: each field (team, key, user, tag, route, deployment, provider, status, operation, metadata.<name>) one of its values ("*": any). Absent: every record. */
+  when?: Record<string, string[]>;
   timeoutMs: number;
   /** S3, GCS. */
   bucket?: string;

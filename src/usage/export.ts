@@ -149,6 +149,43 @@ const ndjson = (lines: string[]) => `${lines.join("\n")}\n`;
 /** A record in a line, for people (Datadog's `message`). */
 const summary = (r: UsageRecord) => `${r.operation ?? "chat"} ${r.model} -> ${r.deployment || "-"}: ${r.status}, ${r.usage.inputTokens} in / ${r.usage.outputTokens} out tokens, ${r.latencyMs} ms`;
 
+/** A record's values of a `when` field. */
+function recordValues(r: UsageRecord, field: string): readonly string[] {
+  switch (field) {
+    case "team":
+      return [r.team];
+    case "key":
+      return [r.key];
+    case "user":
+      return [r.user];
+    case "tag":
+      return r.tags;
+    case "route":
+      return [r.routing.route];
+    case "deployment":
+      return [r.deployment];
+    case "provider":
+      return [r.provider];
+    case "status":
+      return [r.status];
+    case "operation":
+      return [r.operation ?? "chat"];
+    default: {
+      const v = field.startsWith("metadata.") ? r.metadata[field.slice(9)] : undefined;
+      return v === undefined ? [] : [v];
+    }
+  }
+}
+
+/** Whether every field of a `when` matches the record (one of its values; "*" any value but none). */
+export function recordMatches(when: Readonly<Record<string, readonly string[]>>, r: UsageRecord): boolean {
+  for (const field in when) {
+    const want = when[field];
+    if (!recordValues(r, field).some((v) => v !== "" && (want.includes(v) || want.includes("*")))) return false;
+  }
+  return true;
+}
+
 /** `dt=YYYY-MM-DD/hour=HH` of a time. */
 function partition(ms: number): string {
   const iso = new Date(ms).toISOString();
@@ -324,6 +361,7 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
 
   function record(r: UsageRecord, cfgs: readonly UsageExportConfig[]): void {
     for (const cfg of cfgs) {
+      if (cfg.when && !recordMatches(cfg.when, r)) continue;
       const s = stateOf(cfg);
       s.current.push(r);
       s.buffered++;

@@ -20,6 +20,7 @@ import { setLogSink } from "../../src/telemetry/log.ts";
 import { createMemoryUsageSink } from "../../src/usage/record.ts";
 import { startFakeDatadogLogs, startFakeHttpSink, startFakeSplunkHec } from "../fakes/log-intakes.ts";
 import { poll } from "../helpers/wait.ts";
+import { createSignalboxClient } from "@signalbox/client";
 
 const V = (...p: string[]) => p.join("");
 const DD_KEY = V("0123456789abcdef", "0123456789abcdef");
@@ -30,6 +31,7 @@ describe("usage export to log platforms", () => {
   let dd: Awaited<ReturnType<typeof startFakeDatadogLogs>>;
   let hec: Awaited<ReturnType<typeof startFakeSplunkHec>>;
   let sink: Awaited<ReturnType<typeof startFakeHttpSink>>;
+  let failures: Awaited<ReturnType<typeof startFakeHttpSink>>;
   let dir: string;
   const logs: string[] = [];
 
@@ -39,9 +41,10 @@ describe("usage export to log platforms", () => {
     dd = await startFakeDatadogLogs(DD_KEY);
     hec = await startFakeSplunkHec(HEC_TOKEN);
     sink = await startFakeHttpSink({ authorization: SINK_AUTH });
+    failures = await startFakeHttpSink();
   });
   after(async () => {
-    await Promise.all([dd?.close(), hec?.close(), sink?.close()]);
+    await Promise.all([dd?.close(), hec?.close(), sink?.close(), failures?.close()]);
     setLogSink((l) => process.stdout.write(l));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -61,6 +64,7 @@ usage_export:
   - { name: dd, type: datadog, url: "${dd.url}/api/v2/logs", api_key: "${DD_KEY}", service: llm-gateway, tags: ["env:test", "team:platform"], flush_seconds: 3600 }
   - { name: splunk, type: splunk, url: "${hec.url}", token: "${HEC_TOKEN}", index: llm, flush_seconds: 3600 }
   - { name: sink, type: http, url: "${sink.url}/ingest", headers: { authorization: "${SINK_AUTH}" }, flush_seconds: 3600 }
+  - { name: failures, type: http, url: "${failures.url}/", when: { deployment: flaky/down, operation: [chat, embeddings] }, flush_seconds: 3600 }
 `,
     );
     const kept = createMemoryUsageSink();
@@ -105,9 +109,19 @@ usage_export:
       assert.match(String(sink.accepted[0].headers["idempotency-key"]), /^dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/\d{8}T\d{6}Z-.+-\d{6}\.ndjson\.gz$/);
       assert.equal(sink.accepted[0].headers["content-type"], "application/x-ndjson");
 
-      // Each lists where it sends, never its key or token.
+      // `when`: only the records that match.
+      const failed = records.find((r) => r.deployment === "flaky/down")!;
+      assert.deepEqual(failures.lines.map((l) => (l as { id: string }).id), [failed.id]);
       const listed = gw.usageExport.stats().map((x) => [x.name, x.exported]);
-      assert.deepEqual(listed.sort(), [["dd", 3], ["sink", 3], ["splunk", 3]]);
+      assert.deepEqual(listed.sort(), [["dd", 3], ["failures", 1], ["sink", 3], ["splunk", 3]]);
+      // Each lists where it sends (never its key or token) and what it takes.
+      const infos = (await createSignalboxClient({ baseUrl: server.url }).admin.listUsageExports({})).exports;
+      assert.deepEqual(infos.map((x) => [x.name, x.type, x.destination, x.when]), [
+        ["dd", "datadog", `Datadog (${new URL(dd.url).host})`, ""],
+        ["splunk", "splunk", `Splunk HEC (${new URL(hec.url).host})`, ""],
+        ["sink", "http", `${sink.url}/ingest`, ""],
+        ["failures", "http", `${failures.url}/`, "deployment=flaky/down, operation in [chat, embeddings]"],
+      ]);
 
       // A failure then a retry: the endpoint sees the same Idempotency-Key twice at most, and keeps one copy.
       sink.failNext(1, 503);
@@ -136,6 +150,8 @@ usage_export:
     refused([{ name: "a", type: "http", url: "https://x", prefix: "p" }], /^usage_export\[0\]\.prefix: is not a setting of type http/);
     refused([{ name: "a", type: "http", url: "https://x", token: "t" }], /^usage_export\[0\]\.token: is not a setting of type http \(it belongs to datadog or splunk\)/);
     refused([{ name: "a", type: "s3", bucket: "b", api_key: "k" }], /^usage_export\[0\]\.api_key: is not a setting of type s3/);
+    refused([{ name: "a", type: "http", url: "https://x", when: { colour: "red" } }], /^usage_export\[0\]\.when\.colour: unknown field: one of team, key, user, tag, route, deployment, provider, status, operation, metadata\.<name>/);
+    refused([{ name: "a", type: "http", url: "https://x", when: {} }], /^usage_export\[0\]\.when: needs at least one field/);
     const ok = buildConfig({ ...base, usage_export: [{ name: "a", type: "datadog", api_key: "k" }] }).usageExport![0];
     assert.deepEqual({ site: ok.site, service: ok.service, maxRecords: ok.maxRecords }, { site: "datadoghq.com", service: "signalbox", maxRecords: 1000 });
   });

@@ -137,6 +137,7 @@ function ExportRow({ e }: { e: UsageExportInfo }) {
       </td>
       <td>
         <code data-testid="usage-export-destination">{e.destination}</code>
+        {e.when && <div className="muted small" data-testid="usage-export-when">only {e.when}</div>}
         {e.error && (
           <div className="error" role="alert" data-testid="usage-export-error" style={{ marginTop: 8 }}>
             <strong>Failing{e.failingSince ? ` since ${dateTime(e.failingSince)} (${relative(e.failingSince)})` : ""}</strong>
