@@ -7,6 +7,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH } from "./config/load.ts";
 import { loadConfigWithSecrets } from "./secrets/load.ts";
 import { createGateway } from "./gateway.ts";
 import { startServer } from "./server/http.ts";
+import { warmTokenizer } from "./providers/tokens.ts";
 import { CONSOLE_PATH, consoleBuilt } from "./server/console.ts";
 import { log } from "./telemetry/log.ts";
 
@@ -47,6 +48,8 @@ async function main() {
     process.stderr.write(`signalbox: cannot start: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  // The token counter every request's admission uses, built before the first request rather than by it.
+  warmTokenizer();
   if (!gw.core.auth.enabled) {
     log("warn", "AUTH IS OFF: no caller keys exist, every request is accepted as 'anonymous' (and may use AdminService to create the first key, which turns auth on). Configure keys before exposing this gateway.");
   }

@@ -26,11 +26,20 @@ import { loadO200k } from "./o200k.ts";
 import type { ContentPart, UpstreamRequest } from "./types.ts";
 import { fileText } from "./types.ts";
 
-/** gpt-tokenizer's o200k_base encoder with gpt-4o's chat framing (./o200k.ts). */
-const { countTokens: rawO200k, countChatCompletionTokens, encode: o200kEncode, decode: o200kDecode } = loadO200k();
+/**
+ * gpt-tokenizer's o200k_base encoder with gpt-4o's chat framing (./o200k.ts), built at its first
+ * use (a quarter of a second of CPU: a process that never counts, a test or the command line, never
+ * pays it); the gateway's process builds it as it starts (warmTokenizer, src/main.ts).
+ */
+let o200k: ReturnType<typeof loadO200k> | undefined;
+const enc = () => (o200k ??= loadO200k());
+/** Build the encoder now rather than at the first request. */
+export const warmTokenizer = (): void => void enc();
+const rawO200k: ReturnType<typeof loadO200k>["countTokens"] = (text, o) => enc().countTokens(text, o);
+const countChatCompletionTokens: ReturnType<typeof loadO200k>["countChatCompletionTokens"] = (r) => enc().countChatCompletionTokens(r);
 /** A text as o200k tokens (special tokens' text read as plain text) and back. */
-export const encodeO200k = (text: string): number[] => o200kEncode(text, { disallowedSpecial: new Set() });
-export const decodeO200k = (tokens: Iterable<number>): string => o200kDecode(tokens);
+export const encodeO200k = (text: string): number[] => enc().encode(text, { disallowedSpecial: new Set() });
+export const decodeO200k = (tokens: Iterable<number>): string => enc().decode(tokens);
 
 /** Which tokenizer (exact) or calibration (estimated) counts a model's tokens. */
 export type TokenFamily = "o200k" | "cl100k" | "anthropic" | "anthropic-2026" | "gemini" | "generic";

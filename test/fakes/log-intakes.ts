@@ -27,9 +27,8 @@
 // the Splunk fake with splunk-logging.
 
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import zlib from "node:zlib";
-import type { RecordedRaw } from "./object-stores.ts";
+import { serveRaw as serve, type RecordedRaw } from "./object-stores.ts";
 
 export type { RecordedRaw };
 
@@ -49,33 +48,6 @@ export interface FakeLogIntake {
   /** The next n batches that pass authentication answer `status` (default 503) in the service's error shape, accepting nothing. */
   failNext(n: number, status?: number): void;
   close(): Promise<void>;
-}
-
-async function serve(handler: (req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse) => Promise<void> | void) {
-  const requests: RecordedRaw[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const raw = Buffer.concat(chunks);
-      requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: raw.toString("utf8"), raw });
-      void Promise.resolve(handler(req, raw, res)).catch((err) => {
-        if (res.headersSent) return void res.destroy();
-        res.writeHead(500, { "content-type": "text/plain" });
-        res.end(String(err));
-      });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 const json = (res: http.ServerResponse, status: number, body: unknown) => {

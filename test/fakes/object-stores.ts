@@ -77,7 +77,8 @@ interface Entry {
   etag: string;
 }
 
-async function serve(handler: (req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse) => Promise<void> | void) {
+/** An HTTP server on a free loopback port that records every request (its raw bytes too) before the handler answers it; also the log intakes' (log-intakes.ts). */
+export async function serveRaw(handler: (req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse) => Promise<void> | void) {
   const requests: RecordedRaw[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -293,7 +294,7 @@ export async function startFakeS3(opts: { region?: string; buckets?: string[] } 
     return h;
   };
 
-  const s = await serve(async (req, raw, res) => {
+  const s = await serveRaw(async (req, raw, res) => {
     const method = req.method ?? "GET";
     const head = method === "HEAD";
     const url = new URL(req.url ?? "/", "http://s3");
@@ -506,7 +507,7 @@ export async function startFakeGcs(validToken: (t: string) => boolean, opts: { b
     return parts;
   }
 
-  const s = await serve((req, raw, res) => {
+  const s = await serveRaw((req, raw, res) => {
     const url = new URL(req.url ?? "/", "http://gcs");
     const method = req.method ?? "GET";
     const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
@@ -730,7 +731,7 @@ export async function startFakeAzureBlob(app: { account: string; tenantId: strin
     return h;
   };
 
-  const s = await serve((req, raw, res) => {
+  const s = await serveRaw((req, raw, res) => {
     const url = new URL(req.url ?? "/", "http://blob");
     const method = req.method ?? "GET";
     const tok = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(url.pathname);
