@@ -354,6 +354,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // With Redis, one replica sends each alert: the condition is claimed with SET NX PX (a client
   // made at the first alert, so a gateway without alerts opens no connection for them).
   let alertRedis: Promise<RedisClient> | undefined;
+  // Keys, teams and the audit log (and, without Redis, the claims below): memory, or PostgreSQL.
+  const controlStore = await createControlStore(config);
+  // Which replica sends an alert or a spend report: the first to claim its condition in Redis, or
+  // (without Redis) in PostgreSQL, where a claim also outlives a restart; one replica alone otherwise.
   const claim = hasRedis(config.store)
     ? async (condition: string, ttlMs: number): Promise<boolean> => {
         const client = await (alertRedis ??= (async () => {
@@ -363,7 +367,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
         })());
         return (await client.set(`signalbox:alert:${condition.replace(/\n/g, ":")}`, "1", "PX", ttlMs, "NX")) === "OK";
       }
-    : undefined;
+    : controlStore.claim
+      ? (condition: string, ttlMs: number) => controlStore.claim!(condition, ttlMs)
+      : undefined;
   const alerts = opts.alerts ?? createAlerter({ sinks: () => (coreRef?.config ?? config).alerts ?? [], claim });
   const onCooldown: CooldownListener = (d, kind, until) => {
     metrics.cooldown(d, kind);
@@ -392,7 +398,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const control = await createControlPlane({
     masterKey: opts.masterKey ?? process.env[MASTER_KEY_ENV],
     previousMasterKeys: opts.previousMasterKeys ?? parsePreviousKeys(process.env[PREVIOUS_KEYS_ENV]),
-    store: await createControlStore(config),
+    store: controlStore,
     configKeys: config.keys,
     configTeams: config.teams,
     configPrompts: () => core.registry.config.prompts,

@@ -561,6 +561,16 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD CONSTRAINT signalbox_config_entries_kind_check CHECK (kind IN ('provider', 'deployment', 'route', 'guardrail', 'mcp_server', 'alias', 'alert', 'preset'));
     `,
   },
+  {
+    version: 25,
+    name: "claims: which replica sends an alert or a spend report, without Redis",
+    sql: `
+      CREATE TABLE signalbox_claims (
+        condition  text PRIMARY KEY,
+        expires_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

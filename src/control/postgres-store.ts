@@ -821,6 +821,18 @@ export async function createPostgresControlStore(url: string, opts: PostgresCont
       await writeAudit(q, event);
     },
 
+    async claim(condition, ttlMs) {
+      // One row per condition: taken when absent or expired, in one statement (the row's lock
+      // decides between replicas racing for it).
+      const r = await q(
+        `INSERT INTO signalbox_claims (condition, expires_at) VALUES ($1, now() + make_interval(secs => $2))
+         ON CONFLICT (condition) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE signalbox_claims.expires_at <= now()
+         RETURNING 1`,
+        [condition, ttlMs / 1000],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+
     async revokeSession(id, expiresAt, audit) {
       await tx(async (sql) => {
         // Rows past their session's expiry mean nothing: each sign-out clears them.

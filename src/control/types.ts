@@ -263,6 +263,12 @@ export interface ControlStore {
   keyCounts(): Promise<Map<string, number>>;
   appendAudit(event: AuditInput): Promise<void>;
   /**
+   * Claim a condition (an alert's, a spend report's period) for `ttlMs` across every replica and
+   * restart: true for the one claim made while no other holds it. Absent: the store is this
+   * process's own (memory), so there is nothing to share.
+   */
+  claim?(condition: string, ttlMs: number): Promise<boolean>;
+  /**
    * Ends a console session (console.sso) before its expiry: its id (a hash of the token, never the
    * token) is kept until `expiresAt`, audited, and told to every replica.
    */
