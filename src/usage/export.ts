@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
 import { toJsonString } from "@bufbuild/protobuf";
-import type { UsageExportConfig } from "../config/types.ts";
+import type { ProviderConfig, UsageExportConfig } from "../config/types.ts";
 import type { UsageRecord, UsageSink } from "./record.ts";
 import type { GatewayMetrics } from "../telemetry/metrics.ts";
 import type { AlertEvent } from "../alerts/alerts.ts";
@@ -40,7 +40,6 @@ import { awsEncode, createAwsSigner, type AwsSigner } from "../cloud/aws-sigv4.t
 import { createEntraTokenSource, type EntraTokenSource } from "../cloud/azure-entra.ts";
 import { resolveAwsCredentials } from "../providers/bedrock/bedrock-auth.ts";
 import { createVertexTokenSource, type VertexTokenSource } from "../providers/vertex/vertex-auth.ts";
-import type { ProviderConfig } from "../config/types.ts";
 
 const gzip = promisify(gzipCb);
 /** A Buffer as fetch's body type wants it (no copy). */

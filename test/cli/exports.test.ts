@@ -12,12 +12,11 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import { toJson } from "@bufbuild/protobuf";
 import { createSignalboxClient, ListUsageExportsResponseSchema, type SignalboxClient, userText } from "@signalbox/client";
 import { hashKey } from "../../src/server/auth.ts";
-import { FAKE_S3_CREDS, startFakeS3, type FakeObjectStore } from "../fakes/object-stores.ts";
+import { FAKE_S3_CREDS, startFakeS3, type FakeObjectStore, objectLines } from "../fakes/object-stores.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { buildCliIfStale, exited, ok, runCli, SYSTEM_NODE } from "../helpers/cli.ts";
 import { poll } from "../helpers/wait.ts";
@@ -60,14 +59,7 @@ const rowOf = (stdout: string, name: string) => {
   return Object.fromEntries(rows[0].map((h, i) => [h, r[i] ?? ""]));
 };
 /** The ids of the records in a bucket's objects. */
-const archivedIds = (bucket: string) =>
-  s3.objects(bucket).flatMap((o) =>
-    gunzipSync(o.body)
-      .toString("utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => (JSON.parse(l) as { id: string }).id),
-  );
+const archivedIds = (bucket: string) => objectLines(s3.objects(bucket)).map((l) => l.id as string);
 /** One chat request; resolves with its id once its record is kept (and so queued for export). */
 async function ask(text: string): Promise<string> {
   const before = g.usage.recent().length;

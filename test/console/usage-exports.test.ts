@@ -13,12 +13,11 @@ import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import { createSignalboxClient, type SignalboxClient, user } from "@signalbox/client";
 import type { BrowserContext, Locator, Page } from "playwright-core";
 import { hashKey } from "../../src/server/auth.ts";
-import { FAKE_S3_CREDS, startFakeS3, type FakeObjectStore } from "../fakes/object-stores.ts";
+import { FAKE_S3_CREDS, startFakeS3, type FakeObjectStore, objectLines } from "../fakes/object-stores.ts";
 import { endSuite, launchChromium, OUTPUT_DIR, prepareConsole, signedInPage, skipWithoutChromium } from "../helpers/browser.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { poll } from "../helpers/wait.ts";
@@ -54,14 +53,7 @@ describe("console: usage exports in Chromium", { skip: skipWithoutChromium }, ()
   const shot = (p: Page, name: string) => p.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage: true });
   const row = (): Locator => page.locator("[data-testid=usage-export][data-name=archive]");
   /** The ids of the records in the bucket's objects. */
-  const archivedIds = () =>
-    s3.objects(BUCKET).flatMap((o) =>
-      gunzipSync(o.body)
-        .toString("utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => (JSON.parse(l) as { id: string }).id),
-    );
+  const archivedIds = () => objectLines(s3.objects(BUCKET)).map((l) => l.id as string);
   /** One chat request through the gateway; resolves once its record is kept (and so queued for export). */
   async function ask(text: string): Promise<string> {
     const before = gw.usage.recent().length;

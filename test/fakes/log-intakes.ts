@@ -28,7 +28,7 @@
 
 import http from "node:http";
 import zlib from "node:zlib";
-import { serveRaw as serve, type RecordedRaw } from "./object-stores.ts";
+import { failureBudget, serveRaw as serve, type RecordedRaw } from "./object-stores.ts";
 
 export type { RecordedRaw };
 
@@ -55,22 +55,6 @@ const json = (res: http.ServerResponse, status: number, body: unknown) => {
   res.end(JSON.stringify(body));
 };
 
-/** The failure budget every fake shares. */
-function failures() {
-  const f = { left: 0, status: 503 };
-  return {
-    failNext(n: number, status = 503) {
-      f.left = n;
-      f.status = status;
-    },
-    /** The status this batch must fail with, if any (and count it). */
-    take(): number | undefined {
-      if (f.left <= 0) return undefined;
-      f.left--;
-      return f.status;
-    },
-  };
-}
 
 type Decoded = { ok: true; text: string } | { ok: false; why: "unsupported" | "corrupt" | "too large" };
 
@@ -108,7 +92,7 @@ export const DATADOG_LIMITS = { maxEntries: 1000, maxBytes: 5 * 1024 * 1024 };
 export async function startFakeDatadogLogs(apiKey: string): Promise<FakeLogIntake & { logs: Record<string, unknown>[] }> {
   const accepted: AcceptedBatch[] = [];
   const logs: Record<string, unknown>[] = [];
-  const fail = failures();
+  const fail = failureBudget();
   const error = (res: http.ServerResponse, status: number, detail: string) => json(res, status, { errors: [{ status: String(status), title: http.STATUS_CODES[status] ?? "Error", detail }] });
 
   const s = await serve((req, raw, res) => {
@@ -203,7 +187,7 @@ const HEC_EVENT_PATHS = new Set(["/services/collector", "/services/collector/eve
 export async function startFakeSplunkHec(token: string): Promise<FakeLogIntake & { events: Record<string, unknown>[] }> {
   const accepted: AcceptedBatch[] = [];
   const events: Record<string, unknown>[] = [];
-  const fail = failures();
+  const fail = failureBudget();
   const answer = (res: http.ServerResponse, [code, text, status]: readonly [number, string, number], invalidEvent?: number) =>
     json(res, status, invalidEvent === undefined ? { text, code } : { text, code, "invalid-event-number": invalidEvent });
 
@@ -263,7 +247,7 @@ export async function startFakeHttpSink(opts: { authorization?: string } = {}): 
   const accepted: AcceptedBatch[] = [];
   const lines: Record<string, unknown>[] = [];
   const keys = new Map<string, number>();
-  const fail = failures();
+  const fail = failureBudget();
   const state = { duplicates: 0 };
   const error = (res: http.ServerResponse, status: number, message: string) => json(res, status, { error: message });
 

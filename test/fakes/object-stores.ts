@@ -105,24 +105,45 @@ export async function serveRaw(handler: (req: http.IncomingMessage, raw: Buffer,
   };
 }
 
+/** The failure budget every fake shares (here and log-intakes.ts): `failNext(n)`, then each upload `take()`s one. */
+export function failureBudget() {
+  const f = { left: 0, status: 503 };
+  return {
+    failNext(n: number, status = 503) {
+      f.left = n;
+      f.status = status;
+    },
+    /** The status this upload must fail with, if any (and count it). */
+    take(): number | undefined {
+      if (f.left <= 0) return undefined;
+      f.left--;
+      return f.status;
+    },
+  };
+}
+
+/** The JSON lines of gzipped NDJSON objects (a usage export's), in object order. */
+export const objectLines = (objects: readonly StoredObject[]): Record<string, unknown>[] =>
+  objects.flatMap((o) =>
+    zlib
+      .gunzipSync(o.body)
+      .toString("utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
+
 /** Buckets, their objects, and the failure budget: what the three fakes share. */
 function store() {
   const buckets = new Map<string, Map<string, Entry>>();
-  const failures = { left: 0, status: 503 };
+  const failures = failureBudget();
   let generation = Date.now() * 1000;
   return {
     buckets,
     createBucket: (name: string) => void (buckets.has(name) || buckets.set(name, new Map())),
-    failNext(n: number, status = 503) {
-      failures.left = n;
-      failures.status = status;
-    },
+    failNext: failures.failNext,
     /** The status the next upload must fail with, if any (and count it). */
-    takeFailure(): number | undefined {
-      if (failures.left <= 0) return undefined;
-      failures.left--;
-      return failures.status;
-    },
+    takeFailure: failures.take,
     put(bucket: string, key: string, e: Omit<Entry, "md5" | "lastModified" | "created" | "generation" | "etag">, etag: (md5: Buffer) => string): Entry {
       const md5 = createHash("md5").update(e.body).digest();
       const now = new Date();

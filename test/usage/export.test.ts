@@ -14,14 +14,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
-import { fromJsonString } from "@bufbuild/protobuf";
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { RequestRecordSchema, type RequestRecord } from "../../gen/signalbox/v1/usage_pb.ts";
 import { buildConfig, ConfigError, loadConfig } from "../../src/config/load.ts";
 import { createGateway } from "../../src/gateway.ts";
 import { startServer, type RunningServer } from "../../src/server/http.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
 import { createMemoryUsageSink } from "../../src/usage/record.ts";
-import { FAKE_S3_CREDS, startFakeAzureBlob, startFakeGcs, startFakeS3, type FakeObjectStore, type StoredObject } from "../fakes/object-stores.ts";
+import { FAKE_S3_CREDS, objectLines, startFakeAzureBlob, startFakeGcs, startFakeS3, type FakeObjectStore, type StoredObject } from "../fakes/object-stores.ts";
 import { makeTestServiceAccount, startFakeVertex, type FakeVertex } from "../fakes/vertex.ts";
 import { poll } from "../helpers/wait.ts";
 import { Code, createSignalboxClient, SignalboxError } from "@signalbox/client";
@@ -35,13 +35,7 @@ const KEY_RE = /^archive\/sb\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/\d{8}T\d{6}Z-[A-
 
 /** The records of a bucket's objects, in object order. */
 function linesOf(objects: StoredObject[]): RequestRecord[] {
-  return objects.flatMap((o) =>
-    gunzipSync(o.body)
-      .toString("utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => fromJsonString(RequestRecordSchema, l)),
-  );
+  return objectLines(objects).map((l) => fromJson(RequestRecordSchema, l as JsonValue));
 }
 
 /** Objects of a store's bucket that are not among `before` (objects list in key order, not arrival). */
