@@ -1,3 +1,4 @@
+// test-runner: own-process (it measures time or memory: a lane's heap and neighbours would blur it)
 // Inputs built to make pattern matching backtrack or rescan: every detector scans 50 KB of each in
 // well under 100 ms, and four times as much in less than eight times as long: linear work grows 4×,
 // quadratic 16× (a busy machine blurs a 2× step, not a 4× one; best of five runs each).

@@ -1,3 +1,4 @@
+// test-runner: own-process (it measures time or memory: a lane's heap and neighbours would blur it)
 // The stream path's write discipline, measured on real sockets: each batch the upstream sends in
 // one write (one network read at the gateway) leaves the gateway in at most one downstream write,
 // on both front doors; and a 10,000-chunk stream passes through without the gateway holding it.
