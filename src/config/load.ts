@@ -593,15 +593,17 @@ const alertSpec = obj<any>({
 /** One entry of usage_export: where usage records are archived, and how often. */
 const usageExportSpec = obj<any>({
   name: req(str({ min: 1, pattern: /^[A-Za-z0-9_.-]+$/ })),
-  type: req(str({ oneOf: ["s3", "gcs", "azure_blob", "http", "datadog", "splunk"] })),
+  type: req(str({ oneOf: ["s3", "gcs", "azure_blob", "http", "datadog", "splunk", "langfuse"] })),
   // S3 and GCS: the bucket; Azure: the container.
   bucket: opt(str({ min: 1 })),
   container: opt(str({ min: 1 })),
   prefix: opt(str({ pattern: /^[^\s]*$/ }), "signalbox/usage"),
-  flush_seconds: opt(num({ min: 1, max: 3600, int: true }), 60),
+  // 60 (5 for langfuse).
+  flush_seconds: opt(num({ min: 1, max: 3600, int: true })),
   // 10,000 (1,000 for datadog, its intake's limit per request).
   max_records: opt(num({ min: 1, max: 1_000_000, int: true })),
-  max_buffered_records: opt(num({ min: 1, max: 10_000_000, int: true }), 200_000),
+  // 200,000 (20,000 for langfuse).
+  max_buffered_records: opt(num({ min: 1, max: 10_000_000, int: true })),
   spool_dir: opt(str({ min: 1 })),
   timeout_ms: opt(num({ min: 100, max: 600_000, int: true }), 30_000),
   // Only the records that match (every field one of its values; "*" any): team, key, user, tag, route, deployment, provider, status, operation, metadata.<name>.
@@ -637,6 +639,12 @@ const usageExportSpec = obj<any>({
   token: opt(str({ min: 1 })),
   index: opt(str({ min: 1 })),
   sourcetype: opt(str({ min: 1 })),
+  // langfuse: the project's keys, its host as url (Langfuse Cloud EU by default), the environment, and whether prompts and answers go too.
+  public_key: opt(str({ min: 1 })),
+  secret_key: opt(str({ min: 1 })),
+  environment: opt(str({ pattern: /^[a-z0-9_-]{1,40}$/ })),
+  capture_content: opt(bool),
+  max_content_chars: opt(num({ min: 100, max: 1_000_000, int: true })),
 });
 
 /** The fields of a usage export's `when`. */
@@ -656,14 +664,40 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
     const GCS = ["credentials_file", "credentials_json", "token_url"];
     const AZ = ["account_url", "sas_token", "tenant_id", "client_id", "client_secret", "federated_token_file", "authority_url", "container"];
     const LOGS = ["url", "headers", "site", "api_key", "service", "tags", "token", "index", "sourcetype"];
+    const LANGFUSE = ["public_key", "secret_key", "environment", "capture_content", "max_content_chars"];
     const BUCKETS = ["bucket", "prefix", ...S3, ...GCS, ...AZ];
     if (e.when) {
       const fields = Object.keys(e.when);
       if (fields.length === 0) throw new ConfigError(at("when"), "needs at least one field (team, key, user, tag, route, deployment, provider, status, operation or metadata.<name>)");
       for (const f of fields) if (!EXPORT_WHEN_FIELD.test(f)) throw new ConfigError(at(`when.${f}`), "unknown field: one of team, key, user, tag, route, deployment, provider, status, operation, metadata.<name>");
     }
-    const maxRecords = e.maxRecords ?? (e.type === "datadog" ? 1000 : 10_000);
-    const common = { ...(e.when ? { when: e.when as Record<string, string[]> } : {}), name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: e.flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(e.maxBufferedRecords, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
+    const langfuse = e.type === "langfuse";
+    // Langfuse: small, frequent requests (a trace shows up within seconds), and with content a
+    // smaller buffer (each record may carry a conversation).
+    const maxRecords = e.maxRecords ?? (e.type === "datadog" ? 1000 : langfuse ? 500 : 10_000);
+    const flushSeconds: number = e.flushSeconds ?? (langfuse ? 5 : 60);
+    const maxBuffered: number = e.maxBufferedRecords ?? (langfuse ? 20_000 : 200_000);
+    const common = { ...(e.when ? { when: e.when as Record<string, string[]> } : {}), name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(maxBuffered, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
+    if (!langfuse) only(LANGFUSE, "langfuse");
+    if (langfuse) {
+      only(BUCKETS.filter((f) => f !== "prefix"), "the object stores (s3, gcs, azure_blob)");
+      if (e.prefix !== "signalbox/usage") throw new ConfigError(at("prefix"), "is not a setting of type langfuse (it belongs to the object stores)");
+      only(LOGS.filter((f) => f !== "url" && f !== "headers"), "datadog or splunk");
+      if (!e.publicKey) throw new ConfigError(at("public_key"), "is required for type langfuse (the project's public key, pk-lf-…)");
+      if (!e.secretKey) throw new ConfigError(at("secret_key"), "is required for type langfuse (the project's secret key, sk-lf-…)");
+      if (e.maxContentChars !== undefined && !e.captureContent) throw new ConfigError(at("max_content_chars"), "goes with capture_content: true");
+      return {
+        ...common,
+        prefix: "",
+        url: (e.url ?? "https://cloud.langfuse.com").replace(/\/+$/, ""),
+        ...(e.headers ? { headers: e.headers } : {}),
+        publicKey: e.publicKey,
+        secretKey: e.secretKey,
+        ...(e.environment ? { environment: e.environment } : {}),
+        captureContent: e.captureContent === true,
+        ...(e.captureContent ? { maxContentChars: e.maxContentChars ?? 100_000 } : {}),
+      };
+    }
     if (e.type === "http" || e.type === "datadog" || e.type === "splunk") {
       // prefix has a default: only a value other than it is a mistake here.
       only(BUCKETS.filter((f) => f !== "prefix"), "the object stores (s3, gcs, azure_blob)");

@@ -408,7 +408,7 @@ export type AlertEventName = (typeof ALERT_EVENTS)[number];
  */
 export interface UsageExportConfig {
   name: string;
-  type: "s3" | "gcs" | "azure_blob" | "http" | "datadog" | "splunk";
+  type: "s3" | "gcs" | "azure_blob" | "http" | "datadog" | "splunk" | "langfuse";
   /** Object names start with it (no leading or trailing slash; may be empty). */
   prefix: string;
   flushMs: number;
@@ -455,6 +455,14 @@ export interface UsageExportConfig {
   token?: string;
   index?: string;
   sourcetype?: string;
+  /** langfuse: the project's public key and secret key (a secret), and the environment its traces are filed under. */
+  publicKey?: string;
+  secretKey?: string;
+  environment?: string;
+  /** langfuse: each chat request's messages and answer go too (else no prompt or answer text leaves the gateway). */
+  captureContent?: boolean;
+  /** With captureContent: the longest text kept; a longer one is cut, saying how much was left out. */
+  maxContentChars?: number;
 }
 
 /** One `spend_reports[]` entry (src/alerts/spend-reports.ts): a closed period's spending, sent to an alert sink. */

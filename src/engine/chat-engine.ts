@@ -28,6 +28,8 @@ import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
 import { answerCheck, billed, guardAnswer, guardInput, guardReplay, guardTexts, hidesLogprobs, LOGPROBS_HIDDEN, schemaFailure, startRun, stopForGuardrail, streamGuard, type GuardrailRun } from "../guardrails/engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
+import type { RequestContent } from "../usage/record.ts";
+import { requestContent, type AnswerContent } from "../usage/content.ts";
 import type { MirrorConfig } from "../config/types.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { createMirrors, type Mirrors, type PrimaryOutcome } from "./mirror.ts";
@@ -468,8 +470,24 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     return out?.length ? [...adjustments, ...out] : adjustments;
   };
 
+  /**
+   * The most characters per text that the content-capturing usage exports keep (src/usage/content.ts);
+   * undefined when none captures content, the usual case: nothing is gathered or built for it.
+   */
+  const captureChars = (call: Call): number | undefined => {
+    const exports = core.config.usageExport;
+    if (exports === undefined || !isChat(call)) return undefined;
+    let max: number | undefined;
+    for (const e of exports) if (e.captureContent) max = Math.max(max ?? 0, e.maxContentChars ?? 0);
+    return max;
+  };
+
+  /** A chat request's content for those exports: the messages as sent (with the input guardrails' redactions), the answer when there is one. */
+  const contentOf = (call: Call, plan: Plan | undefined, guard: GuardrailRun | undefined, answer: AnswerContent | undefined, maxChars: number | undefined): RequestContent | undefined =>
+    maxChars === undefined || !isChat(call) ? undefined : requestContent(plan ? mirrorMessages(call, plan, guard) : call.request.messages, call.request, answer, maxChars);
+
   /** Record the request's usage; called exactly once per request, success or not. */
-  function record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served, guard?: GuardrailRun) {
+  function record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served, guard?: GuardrailRun, content?: RequestContent) {
     const { call, ri } = r;
     const guardrails = guard?.actions();
     guard?.trace(ri.otel);
@@ -505,7 +523,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       streamed: isChat(call) && call.stream,
       adjustments: withOutput(hit ? (plan?.adjustments ?? []) : adjustmentsOf(plan, ex), guard),
       ...(guardrails?.length ? { guardrails } : {}),
-    });
+    }, content);
   }
 
   /** A hit (or a shared answer) as an execution: no attempts, no tokens, no cost. */
@@ -736,6 +754,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       let status = "ok";
       let answered: string | undefined;
       let servedBy: string | undefined;
+      const capture = captureChars(call);
       try {
         const routed = await route(r, ex);
         plan = routed.plan;
@@ -761,7 +780,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           answered = a.text;
           servedBy = hit.deployment;
           if (r.onAnswer) await r.onAnswer(a.text);
-          record(r, plan, ex, "ok", undefined, { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(status) }, guard);
+          record(r, plan, ex, "ok", undefined, { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(status) }, guard, contentOf(call, plan, guard, a, capture));
           return {
             ...summary(ex, status, hit, cp?.semantic?.similarity),
             ...(admission?.rates?.length ? { limits: admission.rates } : {}),
@@ -802,7 +821,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         });
         answered = o.text;
         if (r.onAnswer) await r.onAnswer(o.text);
-        record(r, plan, ex, "ok", undefined, undefined, guard);
+        record(r, plan, ex, "ok", undefined, undefined, guard, contentOf(call, plan, guard, o, capture));
         if (cp?.store || done) {
           stored = toCached(ex, o.text, o.reasoning, o.refusal, o.toolCalls, o.reasoningBlocks);
           if (stored && cp?.store) store(cp, stored);
@@ -826,7 +845,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         };
       } catch (err) {
         status = r.statusOf(err);
-        record(r, plan, ex, status, err, undefined, guard);
+        record(r, plan, ex, status, err, undefined, guard, contentOf(call, plan, guard, undefined, capture));
         throw err;
       } finally {
         done?.(stored);
@@ -850,6 +869,9 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       let guard: GuardrailRun | undefined;
       let mirror: { cfg: MirrorConfig; messages: ChatMessage[] } | undefined;
       let answered: string | undefined;
+      const capture = captureChars(call);
+      // With a content-capturing export: the answer so far (all of it once finished, what was sent when cut off).
+      let sofar: (() => AnswerContent) | undefined;
       try {
         const routed = await route(r, ex);
         plan = routed.plan;
@@ -910,7 +932,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           return;
         }
         // Collect the answer as it passes, only when it is to be stored, shared or handed on whole.
-        const collect = cp?.store || done !== undefined || r.gather || web !== undefined || mirror !== undefined;
+        const collect = cp?.store || done !== undefined || r.gather || web !== undefined || mirror !== undefined || capture !== undefined;
         let text = "";
         let reasoning = "";
         let refusal = "";
@@ -919,6 +941,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const blocks: ReasoningBlock[] = [];
         let blockText = "";
         let replayState = false;
+        if (capture !== undefined) sofar = () => ({ text, toolCalls: toolCalls.filter(Boolean), refusal });
         const gather = (events: StreamEvent[]) => {
           for (const e of events) {
             if (e.type === "text") text += e.text;
@@ -1017,7 +1040,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
           status = r.statusOf(undefined);
           if (status === "ok") status = "canceled";
         }
-        record(r, plan, ex, status, failure, hit && { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(hitStatus) }, guard);
+        const answer = capture === undefined ? undefined : hit ? (finished ? hit : undefined) : (sofar?.() ?? (answered !== undefined ? { text: answered } : undefined));
+        record(r, plan, ex, status, failure, hit && { deployment: hit.deployment, provider: hit.provider, finishReason: hit.finishReason, kind: hitKind(hitStatus) }, guard, contentOf(call, plan, guard, answer, capture));
         done?.(stored);
         settle(admission, ex);
         if (mirror && plan) void mirrors.after(r, plan.routing.route, mirror.cfg, mirror.messages, primaryOf(call, ex, status, answered, hit?.deployment));

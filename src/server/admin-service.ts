@@ -265,6 +265,7 @@ function usageExportInfos(x: { configs: readonly UsageExportConfig[]; stats: rea
       ...(st?.lastExportAt !== undefined ? { lastExportTime: timestampFromMs(st.lastExportAt) } : {}),
       replica,
       spool: !!c.spoolDir,
+      captureContent: c.captureContent === true,
       when: Object.entries(c.when ?? {})
         .map(([f, v]) => (v.length === 1 ? `${f}=${v[0]}` : `${f} in [${v.join(", ")}]`))
         .join(", "),

@@ -374,14 +374,14 @@ export function createMetrics(): GatewayMetrics {
  */
 export function observedSink(inner: UsageSink, m: GatewayMetrics, providerTypes: ReadonlyMap<string, string>, logLine: ((r: UsageRecord) => void) | undefined): UsageSink {
   return {
-    record(r) {
+    record(r, content) {
       try {
         m.request(r, providerTypes);
         logLine?.(r);
       } catch {
         // Observability must never fail a request.
       }
-      inner.record(r);
+      inner.record(r, content);
     },
     flush: () => inner.flush(),
   };

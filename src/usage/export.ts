@@ -12,7 +12,9 @@
 // events, NDJSON to any URL with the same name as an Idempotency-Key). Each line (or log's
 // `signalbox`, or event's `event`) is the API's RequestRecord in its canonical JSON (what
 // ListRequests answers), with every field present: one schema, never any prompt or answer text,
-// never a key's secret.
+// never a key's secret. To Langfuse: each record a trace of OTLP spans (src/usage/langfuse.ts), with
+// the prompt and answer only where `capture_content` is on (the engine then hands each chat record's
+// content with it, kept beside the record until sent, never in it).
 //
 // Off the request path: record() only pushes onto an array. Lines are built a few hundred at a
 // time between turns of the event loop and gzipped on libuv's pool, so a flush never stalls
@@ -30,7 +32,8 @@ import { promisify } from "node:util";
 import { gzip as gzipCb } from "node:zlib";
 import { toJsonString } from "@bufbuild/protobuf";
 import type { ProviderConfig, UsageExportConfig } from "../config/types.ts";
-import type { UsageRecord, UsageSink } from "./record.ts";
+import type { RequestContent, UsageRecord, UsageSink } from "./record.ts";
+import { langfuseRequest } from "./langfuse.ts";
 import type { GatewayMetrics } from "../telemetry/metrics.ts";
 import type { AlertEvent } from "../alerts/alerts.ts";
 import { log } from "../telemetry/log.ts";
@@ -88,6 +91,7 @@ export function destinationOf(c: UsageExportConfig): string {
   if (c.type === "gcs") return `gs://${c.bucket}${prefix}${c.endpoint ? ` (${new URL(c.endpoint).host})` : ""}`;
   if (c.type === "azure_blob") return `${c.accountUrl}/${c.container}${prefix}`;
   if (c.type === "datadog") return c.url ? `Datadog (${new URL(c.url).host})` : `Datadog (${c.site})`;
+  if (c.type === "langfuse") return `Langfuse (${new URL(c.url!).host})`;
   const u = new URL(c.url!);
   return c.type === "splunk" ? `Splunk HEC (${u.host})` : `${u.origin}${u.pathname}`;
 }
@@ -136,14 +140,24 @@ interface ExportState {
 
 interface ExportClient {
   id: string;
-  /** The body of one send (before gzip) from its records' JSON lines. */
-  frame(lines: string[], records: UsageRecord[]): string;
+  /** The body of one send (before gzip) from its records' JSON lines (none when `fromRecords`). */
+  frame(lines: string[], records: UsageRecord[]): string | Uint8Array | Promise<Uint8Array>;
+  /** Framed from the records themselves: their JSON lines are not made. */
+  fromRecords?: boolean;
+  /** A record's share of a send's bytes (before gzip), where `maxBytes` is set; else its line's. */
+  size?(r: UsageRecord): number;
   put(key: string, body: Buffer, records: number, signal: AbortSignal): Promise<void>;
   /** The most bytes (before gzip) one send may carry, where the intake limits it. */
   maxBytes?: number;
 }
 
 const ndjson = (lines: string[]) => `${lines.join("\n")}\n`;
+
+/**
+ * Content of the records whose export captures it (`capture_content`), beside the record: never in
+ * the record, nor in any store; gone with the record once every export has sent it.
+ */
+const contents = new WeakMap<UsageRecord, RequestContent>();
 
 /** A record in a line, for people (Datadog's `message`). */
 const summary = (r: UsageRecord) => `${r.operation ?? "chat"} ${r.model} -> ${r.deployment || "-"}: ${r.status}, ${r.usage.inputTokens} in / ${r.usage.outputTokens} out tokens, ${r.latencyMs} ms`;
@@ -215,7 +229,7 @@ async function storeError(res: Response): Promise<string> {
 
 /** The settings a client is built from: a change (a reload, a rotated secret) builds another. */
 const clientId = (c: UsageExportConfig) =>
-  JSON.stringify([c.type, c.bucket, c.container, c.endpoint, c.region, c.pathStyle, c.accessKeyId, c.secretAccessKey, c.sessionToken, c.credentialsFile, c.credentialsJson, c.tokenUrl, c.accountUrl, c.sasToken, c.tenantId, c.clientId, c.clientSecret, c.federatedTokenFile, c.authorityUrl, c.timeoutMs, c.url, c.headers, c.site, c.apiKey, c.service, c.tags, c.token, c.index, c.sourcetype]);
+  JSON.stringify([c.type, c.bucket, c.container, c.endpoint, c.region, c.pathStyle, c.accessKeyId, c.secretAccessKey, c.sessionToken, c.credentialsFile, c.credentialsJson, c.tokenUrl, c.accountUrl, c.sasToken, c.tenantId, c.clientId, c.clientSecret, c.federatedTokenFile, c.authorityUrl, c.timeoutMs, c.url, c.headers, c.site, c.apiKey, c.service, c.tags, c.token, c.index, c.sourcetype, c.publicKey, c.secretKey, c.environment, c.captureContent]);
 
 /** POST a body to a log intake; its answer's error in the message (never the URL's query or a header). */
 async function post(label: string, what: string, url: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal): Promise<void> {
@@ -247,6 +261,28 @@ function createClient(c: UsageExportConfig, env: Record<string, string | undefin
       maxBytes: 4_500_000,
       frame: (lines, recs) => `[${lines.map((l, i) => `${head},"timestamp":${recs[i].time},"status":"${recs[i].status === "ok" ? "info" : "error"}","message":${JSON.stringify(summary(recs[i]))},"signalbox":${l}}`).join(",")}]`,
       put: (_key, body, _records, signal) => post(label, "Datadog", url, { "dd-api-key": c.apiKey!, "content-type": "application/json", "content-encoding": "gzip" }, body, signal),
+    };
+  }
+  if (c.type === "langfuse") {
+    // Langfuse's OpenTelemetry endpoint: each record a trace (src/usage/langfuse.ts), OTLP protobuf.
+    const url = `${c.url}/api/public/otel/v1/traces`;
+    const headers = {
+      ...c.headers,
+      authorization: `Basic ${Buffer.from(`${c.publicKey}:${c.secretKey}`).toString("base64")}`,
+      "content-type": "application/x-protobuf",
+      "content-encoding": "gzip",
+      "x-langfuse-ingestion-version": "4",
+      "x-langfuse-sdk-name": "signalbox",
+      "x-langfuse-public-key": c.publicKey!,
+    };
+    return {
+      id,
+      fromRecords: true,
+      // Well under what an ingestion endpoint takes a request, with conversations in it.
+      maxBytes: 3_000_000,
+      size: (r) => 3_000 + (c.captureContent ? 2 * (contents.get(r)?.chars ?? 0) : 0),
+      frame: (_lines, recs) => langfuseRequest(recs, (r) => contents.get(r), c),
+      put: (_key, body, _records, signal) => post(label, "Langfuse", url, headers, body, signal),
     };
   }
   if (c.type === "splunk") {
@@ -358,9 +394,10 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
     }
   }
 
-  function record(r: UsageRecord, cfgs: readonly UsageExportConfig[]): void {
+  function record(r: UsageRecord, cfgs: readonly UsageExportConfig[], content: RequestContent | undefined): void {
     for (const cfg of cfgs) {
       if (cfg.when && !recordMatches(cfg.when, r)) continue;
+      if (content && cfg.captureContent) contents.set(r, content);
       const s = stateOf(cfg);
       s.current.push(r);
       s.buffered++;
@@ -387,18 +424,22 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
     const client = clientOf(s);
     for (const [p, recs] of byHour) {
       const lines: string[] = [];
-      for (let i = 0; i < recs.length; i++) {
-        if (i > 0 && i % LINES_PER_TURN === 0) await new Promise((r) => setImmediate(r));
-        lines.push(toJsonString(RequestRecordSchema, recordToPb(recs[i]), { alwaysEmitImplicit: true }));
+      if (!client.fromRecords) {
+        for (let i = 0; i < recs.length; i++) {
+          if (i > 0 && i % LINES_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+          lines.push(toJsonString(RequestRecordSchema, recordToPb(recs[i]), { alwaysEmitImplicit: true }));
+        }
       }
+      const size = (i: number) => (client.size ? client.size(recs[i]) : lines[i].length + 512);
       // Cut where an intake's request would pass its size limit (Datadog's 5 MB, Splunk's 1 MB).
       let from = 0;
-      while (from < lines.length) {
+      while (from < recs.length) {
         let to = from;
         let bytes = 0;
-        if (client.maxBytes === undefined) to = lines.length;
-        else while (to < lines.length && (to === from || bytes + lines[to].length + 512 <= client.maxBytes)) bytes += lines[to++].length + 512;
-        const body = await gzip(Buffer.from(client.frame(lines.slice(from, to), recs.slice(from, to))));
+        if (client.maxBytes === undefined) to = recs.length;
+        else while (to < recs.length && (to === from || bytes + size(to) <= client.maxBytes)) bytes += size(to++);
+        const framed = await client.frame(lines.slice(from, to), recs.slice(from, to));
+        const body = await gzip(typeof framed === "string" ? Buffer.from(framed) : framed);
         out.push({ key: `${s.cfg.prefix ? `${s.cfg.prefix}/` : ""}${p}/${at}-${replica}-${String(++s.seq).padStart(6, "0")}.ndjson.gz`, records: to - from, body });
         from = to;
       }
@@ -554,10 +595,10 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
   return {
     sink(inner) {
       return {
-        record(r) {
+        record(r, content) {
           inner.record(r);
           const cfgs = deps.exports();
-          if (cfgs?.length && !closed) record(r, cfgs);
+          if (cfgs?.length && !closed) record(r, cfgs, content);
         },
         flush: () => inner.flush(),
       };

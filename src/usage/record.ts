@@ -47,9 +47,24 @@ export interface UsageRecord {
   guardrails?: GuardrailActionRecord[];
 }
 
+/**
+ * What a chat request said and how it was answered, for the usage exports that capture content
+ * (`capture_content`, src/usage/content.ts); never part of the record itself, nor kept by any store.
+ */
+export interface RequestContent {
+  /** The messages as they were sent to the model (after the input guardrails' redactions), in OpenAI's chat shape. */
+  input: unknown[];
+  /** The answer as an assistant message in OpenAI's chat shape; absent when there was none. */
+  output?: unknown;
+  /** The request's sampling settings (temperature, max_tokens, …), as OpenAI names them. */
+  parameters: Record<string, string | number | boolean>;
+  /** Characters of text in input and output, for the exports' request sizes. */
+  chars: number;
+}
+
 export interface UsageSink {
-  /** Accept a record; never throws and never waits on I/O. */
-  record(r: UsageRecord): void;
+  /** Accept a record (with its content, when an export captures it); never throws and never waits on I/O. */
+  record(r: UsageRecord, content?: RequestContent): void;
   /** Flush whatever is buffered (shutdown). */
   flush(): Promise<void>;
 }

@@ -39,7 +39,7 @@ keys:
 ${exportsYaml}
 `;
 
-const HEADER = ["NAME", "TYPE", "DESTINATION", "EVERY", "EXPORTED", "OBJECTS", "WAITING", "DROPPED", "LAST EXPORT", "FAILING SINCE", "ERROR"];
+const HEADER = ["NAME", "TYPE", "DESTINATION", "CONTENT", "EVERY", "EXPORTED", "OBJECTS", "WAITING", "DROPPED", "LAST EXPORT", "FAILING SINCE", "ERROR"];
 
 let s3: FakeObjectStore & { region: string };
 let g: TestGateway;
@@ -91,16 +91,17 @@ describe("signalbox exports", () => {
     assert.deepEqual(rowsOf(list)[0], HEADER);
     const archive = rowOf(list, "archive");
     assert.equal(archive.TYPE, "s3");
+    assert.equal(archive.CONTENT, "no");
     assert.match(archive.DESTINATION, /^s3:\/\/usage-archive\/archive\/cli \(127\.0\.0\.1:\d+\)$/);
     assert.deepEqual([archive.EVERY, archive.EXPORTED, archive.OBJECTS, archive.WAITING, archive.DROPPED, archive["LAST EXPORT"]], ["1h", "0", "0", "0", "0", "never"]);
     assert.match(rowOf(list, "cold").DESTINATION, /^s3:\/\/usage-cold\/cold /);
     assert.ok(!list.includes(FAKE_S3_CREDS.accessKeyId) && !list.includes(FAKE_S3_CREDS.secretAccessKey), "no credential");
 
     const lines = ok(csvRun).stdout.trimEnd().split("\r\n").map((l) => l.split(","));
-    assert.deepEqual(lines[0], ["name", "type", "destination", "flush_seconds", "exported_records", "objects", "waiting_records", "dropped_records", "last_export_time", "failing_since", "error"]);
-    assert.deepEqual(lines.slice(1).map((l) => [l[0], l[3], l[4], l[6]]), [
-      ["archive", "3600", "0", "0"],
-      ["cold", "3600", "0", "0"],
+    assert.deepEqual(lines[0], ["name", "type", "destination", "capture_content", "flush_seconds", "exported_records", "objects", "waiting_records", "dropped_records", "last_export_time", "failing_since", "error"]);
+    assert.deepEqual(lines.slice(1).map((l) => [l[0], l[3], l[4], l[5], l[7]]), [
+      ["archive", "false", "3600", "0", "0"],
+      ["cold", "false", "3600", "0", "0"],
     ]);
 
     assert.deepEqual(JSON.parse(ok(jsonRun).stdout), toJson(ListUsageExportsResponseSchema, await admin.admin.listUsageExports({})));
@@ -127,7 +128,7 @@ describe("signalbox exports", () => {
     assert.deepEqual(
       rowsOf(every)
         .slice(1)
-        .map((r) => [r[0], r[4], r[6]]),
+        .map((r) => [r[0], r[5], r[7]]),
       [
         ["archive", "1", "0"],
         ["cold", "1", "0"],
@@ -180,7 +181,7 @@ describe("signalbox exports", () => {
     const bare = await startTestGateway(config(""));
     try {
       const r = ok(await cli(["exports"], ADMIN, undefined, bare.url));
-      assert.equal(r.stdout, "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob, or sends it to Datadog, Splunk or an HTTP endpoint)\n");
+      assert.equal(r.stdout, "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob, or sends it to Datadog, Splunk, Langfuse or an HTTP endpoint)\n");
       assert.deepEqual(JSON.parse(ok(await cli(["exports", "--json"], ADMIN, undefined, bare.url)).stdout), {});
     } finally {
       await bare.close();

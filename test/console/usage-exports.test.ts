@@ -1,7 +1,8 @@
 // The console's usage exports in a real browser: Debian's Chromium (driven by playwright-core) signs
 // in to a gateway started in process whose config archives usage records to an S3 bucket (the fake
 // S3 of test/fakes/object-stores.ts, SigV4 checked). The Alerts page's "Usage exports" card lists
-// the export (its destination, never its credentials), and "Send now" (FlushUsageExports) sends
+// the export (its destination, never its credentials; a Langfuse export beside it says it sends
+// prompts and answers), and "Send now" (FlushUsageExports) sends
 // the records that wait: the row then shows them exported, in one object, which is in the bucket.
 // With the store failing, Send now leaves the records waiting and the row shows the store's error
 // and since when; once the store is back, the next Send now clears it. A gateway without exports
@@ -24,6 +25,7 @@ import { poll } from "../helpers/wait.ts";
 
 // Built at run time so no literal key sits in the source.
 const ADMIN = ["adm", "exports", "secret"].join("-");
+const LANGFUSE_SECRET = ["sk", "lf", "console", "secret"].join("-");
 const BUCKET = "usage-archive";
 const PREFIX = "archive/console";
 
@@ -72,7 +74,8 @@ describe("console: usage exports in Chromium", { skip: skipWithoutChromium }, ()
     s3 = await startFakeS3({ buckets: [BUCKET] });
     gw = await startTestGateway(
       config(`usage_export:
-  - { name: archive, type: s3, bucket: ${BUCKET}, prefix: ${PREFIX}, region: ${s3.region}, endpoint: ${s3.url}, access_key_id: ${FAKE_S3_CREDS.accessKeyId}, secret_access_key: "${FAKE_S3_CREDS.secretAccessKey}", flush_seconds: 3600 }`),
+  - { name: archive, type: s3, bucket: ${BUCKET}, prefix: ${PREFIX}, region: ${s3.region}, endpoint: ${s3.url}, access_key_id: ${FAKE_S3_CREDS.accessKeyId}, secret_access_key: "${FAKE_S3_CREDS.secretAccessKey}", flush_seconds: 3600 }
+  - { name: traces, type: langfuse, url: "http://127.0.0.1:9", public_key: pk-lf-console, secret_key: "${LANGFUSE_SECRET}", capture_content: true, when: { team: nobody }, flush_seconds: 3600 }`),
     );
     client = createSignalboxClient({ baseUrl: gw.url, apiKey: ADMIN, protocol: "connect", opentelemetry: false });
     context = await launchChromium(join(work, "profile"), { width: 1400, height: 1000 });
@@ -86,7 +89,7 @@ describe("console: usage exports in Chromium", { skip: skipWithoutChromium }, ()
 
   test("the Alerts page lists the export: its type and destination, nothing sent yet, never its credentials", async () => {
     await openAlerts(page);
-    assert.equal(await page.getByTestId("usage-export").count(), 1);
+    assert.equal(await page.getByTestId("usage-export").count(), 2);
     assert.match(await row().locator("td").first().innerText(), /archive\s+S3/);
     assert.match(await row().getByTestId("usage-export-destination").innerText(), new RegExp(`^s3://${BUCKET}/${PREFIX}\\b`));
     assert.equal(await row().getAttribute("data-exported"), "0");
@@ -95,8 +98,14 @@ describe("console: usage exports in Chromium", { skip: skipWithoutChromium }, ()
     assert.equal(await row().getByTestId("usage-export-last").innerText(), "never");
     assert.equal(await row().getByTestId("usage-export-error").count(), 0);
     assert.match(await row().innerText(), /1 h/);
+    assert.equal(await row().getByTestId("usage-export-content").count(), 0);
+    // A Langfuse export that sends prompts and answers says so.
+    const traces = page.locator("[data-testid=usage-export][data-name=traces]");
+    assert.match(await traces.locator("td").first().innerText(), /traces\s+Langfuse/);
+    assert.equal(await traces.getByTestId("usage-export-destination").innerText(), "Langfuse (127.0.0.1:9)");
+    assert.equal(await traces.getByTestId("usage-export-content").innerText(), "with prompts and answers");
     const text = await page.getByTestId("usage-exports").innerText();
-    assert.ok(!text.includes(FAKE_S3_CREDS.secretAccessKey) && !text.includes(FAKE_S3_CREDS.accessKeyId), "no credential on the page");
+    assert.ok(!text.includes(FAKE_S3_CREDS.secretAccessKey) && !text.includes(FAKE_S3_CREDS.accessKeyId) && !text.includes(LANGFUSE_SECRET), "no credential on the page");
   });
 
   test("Send now sends the request's record: exported 1 in one object, which is in the bucket", async () => {

@@ -69,7 +69,7 @@ export function AlertsPage() {
   );
 }
 
-const EXPORT_TYPES: Record<string, string> = { s3: "S3", gcs: "Cloud Storage", azure_blob: "Azure Blob", http: "HTTP", datadog: "Datadog", splunk: "Splunk" };
+const EXPORT_TYPES: Record<string, string> = { s3: "S3", gcs: "Cloud Storage", azure_blob: "Azure Blob", http: "HTTP", datadog: "Datadog", splunk: "Splunk", langfuse: "Langfuse" };
 
 /** Seconds as "30 s", "5 min", "1 h". */
 const every = (s: number) => (s >= 3600 && s % 3600 === 0 ? `${s / 3600} h` : s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`);
@@ -138,6 +138,11 @@ function ExportRow({ e }: { e: UsageExportInfo }) {
       <td>
         <code data-testid="usage-export-destination">{e.destination}</code>
         {e.when && <div className="muted small" data-testid="usage-export-when">only {e.when}</div>}
+        {e.captureContent && (
+          <div className="muted small" data-testid="usage-export-content">
+            with prompts and answers
+          </div>
+        )}
         {e.error && (
           <div className="error" role="alert" data-testid="usage-export-error" style={{ marginTop: 8 }}>
             <strong>Failing{e.failingSince ? ` since ${dateTime(e.failingSince)} (${relative(e.failingSince)})` : ""}</strong>

@@ -14,6 +14,7 @@ const COLUMNS: Column<UsageExportInfo>[] = [
   { header: "NAME", show: (e) => e.name },
   { header: "TYPE", show: (e) => e.type },
   { header: "DESTINATION", show: (e) => e.destination },
+  { header: "CONTENT", csv: "capture_content", show: (e) => (e.captureContent ? "yes" : "no"), raw: (e) => e.captureContent },
   { header: "EVERY", csv: "flush_seconds", show: (e) => seconds(e.flushSeconds), raw: (e) => e.flushSeconds, right: true },
   { header: "EXPORTED", csv: "exported_records", show: (e) => count(e.exportedRecords), raw: (e) => e.exportedRecords, right: true },
   { header: "OBJECTS", show: (e) => count(e.objects), raw: (e) => e.objects, right: true },
@@ -24,7 +25,7 @@ const COLUMNS: Column<UsageExportInfo>[] = [
   { header: "ERROR", show: (e) => e.error },
 ];
 
-const NONE = "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob, or sends it to Datadog, Splunk or an HTTP endpoint)\n";
+const NONE = "no usage exports (usage_export: in the config file archives every request to S3, Cloud Storage or Azure Blob, or sends it to Datadog, Splunk, Langfuse or an HTTP endpoint)\n";
 
 export function exportCommands(program: Command): void {
   const exports = program

@@ -1,0 +1,202 @@
+// Usage records as Langfuse traces (`usage_export` type `langfuse`), for teams that read their LLM
+// traffic in Langfuse, as LiteLLM's `success_callback: ["langfuse"]` lets them.
+//
+// Langfuse ingests OpenTelemetry: `POST <host>/api/public/otel/v1/traces` (OTLP/HTTP protobuf, Basic
+// auth with the project's keys); its older `/api/public/ingestion` is retired on Langfuse Cloud.
+// Each record becomes one trace, with the gateway's own trace id (so a Langfuse trace and the same
+// request's trace in Jaeger or Tempo share their id):
+// - a root span, the request: the trace's name (`chat <route or model>`), user (the request's
+//   `user`), session (metadata `session_id`), tags, metadata (request id, key, team, route,
+//   deployment, status, the request's own metadata), environment; its level ERROR when the request
+//   failed, WARNING when a limit or budget refused it;
+// - under it a generation per attempt (an embedding for embeddings): its deployment's model, start
+//   and end, time to first token (completion_start_time), token usage (cached and reasoning tokens
+//   apart) and cost in USD, the failure of a failed attempt as its level and status message;
+// - a cache hit has no attempt: one generation `cache hit`, costing nothing.
+// With `capture_content: true` the trace and the answering generation also carry the messages as
+// they were sent to the model and the answer (src/usage/content.ts), and the generation the
+// request's sampling settings; without it no prompt or answer text leaves the gateway.
+//
+// The attribute names are Langfuse's (`LangfuseOtelSpanAttributes` of @langfuse/core), set as its
+// SDK's attribute builders set them (test/fakes/langfuse.sdk.test.ts checks the fake this is tested
+// against on those builders). Spans are encoded by the gateway's OTLP encoder, loaded at the first send.
+
+import { randomBytes } from "node:crypto";
+import type { Attributes, HrTime } from "@opentelemetry/api";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace";
+import type { UsageExportConfig } from "../config/types.ts";
+import type { AttemptRecord } from "../router/types.ts";
+import type { RequestContent, UsageRecord } from "./record.ts";
+
+/** OpenTelemetry's SpanKind and SpanStatusCode values (the API's enums, without loading it). */
+const SERVER = 1;
+const CLIENT = 2;
+const STATUS_ERROR = 2;
+
+const RESOURCE = { attributes: { "service.name": "signalbox", "telemetry.sdk.name": "signalbox", "telemetry.sdk.language": "nodejs" }, asyncAttributesPending: false } as unknown as ReadableSpan["resource"];
+const SCOPE = { name: "signalbox.usage_export" } as ReadableSpan["instrumentationScope"];
+
+const hr = (ms: number): HrTime => {
+  const s = Math.floor(ms / 1000);
+  return [s, Math.round((ms - s * 1000) * 1e6)];
+};
+const usd = (nanos: number) => nanos / 1e9;
+const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
+
+/** A finished span as the encoder reads it. */
+function span(traceId: string, spanId: string, parentId: string | undefined, name: string, kind: number, startMs: number, endMs: number, attributes: Attributes, error: string | undefined): ReadableSpan {
+  const ctx = { traceId, spanId, traceFlags: 1 };
+  return {
+    name,
+    kind,
+    spanContext: () => ctx,
+    parentSpanContext: parentId ? { traceId, spanId: parentId, traceFlags: 1 } : undefined,
+    startTime: hr(startMs),
+    endTime: hr(Math.max(startMs, endMs)),
+    attributes,
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: error === undefined ? { code: 0 } : { code: STATUS_ERROR, message: error },
+    resource: RESOURCE,
+    instrumentationScope: SCOPE,
+    duration: hr(Math.max(0, endMs - startMs)),
+    ended: true,
+  } as unknown as ReadableSpan;
+}
+
+/** Langfuse's usage types: input and output without the cached and reasoning tokens, which go apart. */
+function usageDetails(u: UsageRecord["usage"]): string {
+  const d: Record<string, number> = {
+    input: Math.max(0, u.inputTokens - u.cachedInputTokens - u.cacheWriteTokens),
+    output: Math.max(0, u.outputTokens - u.reasoningTokens),
+  };
+  if (u.cachedInputTokens) d.cache_read_input_tokens = u.cachedInputTokens;
+  if (u.cacheWriteTokens) d.cache_creation_input_tokens = u.cacheWriteTokens;
+  if (u.reasoningTokens) d.output_reasoning_tokens = u.reasoningTokens;
+  d.total = u.inputTokens + u.outputTokens;
+  return JSON.stringify(d);
+}
+
+function costDetails(c: UsageRecord["cost"]): string {
+  return JSON.stringify({ input: usd(c.input + c.cachedInput + c.cacheWrite), output: usd(c.output + c.reasoning), total: usd(c.total) });
+}
+
+/** A failed attempt's status message: its failure kind, the upstream's status, its (already scrubbed) message. */
+const attemptError = (a: AttemptRecord) => `${a.failureKind ?? "failed"}${a.httpStatus ? ` (HTTP ${a.httpStatus})` : ""}${a.errorMessage ? `: ${a.errorMessage}` : ""}`;
+
+/** The spans of one record: the request, then its attempts (or its cache hit). */
+export function langfuseSpans(r: UsageRecord, content: RequestContent | undefined, cfg: UsageExportConfig): ReadableSpan[] {
+  const traceId = TRACE_ID.test(r.traceId) ? r.traceId : randomBytes(16).toString("hex");
+  const rootId = randomBytes(8).toString("hex");
+  const op = r.operation ?? "chat";
+  const withContent = cfg.captureContent === true && content !== undefined;
+  const ok = r.status === "ok";
+  const failure = ok ? undefined : `${r.status}${r.refusal ? `: ${r.refusal}` : r.failureKind ? `: ${r.failureKind}` : ""}`;
+
+  const root: Attributes = {
+    "langfuse.trace.name": `${op} ${r.routing.route || r.model}`,
+    "langfuse.observation.type": "span",
+    "langfuse.observation.level": ok ? "DEFAULT" : r.refusal ? "WARNING" : "ERROR",
+    "signalbox.request.id": r.id,
+  };
+  if (failure) root["langfuse.observation.status_message"] = failure;
+  if (r.user) root["user.id"] = r.user;
+  const session = r.metadata.session_id;
+  if (session) root["session.id"] = session;
+  if (r.tags.length) root["langfuse.trace.tags"] = r.tags;
+  if (cfg.environment) root["langfuse.environment"] = cfg.environment;
+  const meta: Record<string, string> = { ...r.metadata };
+  Object.assign(meta, {
+    request_id: r.id,
+    key: r.key,
+    team: r.team,
+    operation: op,
+    model: r.model,
+    status: r.status,
+    streamed: String(r.streamed),
+    cache_hit: String(r.cacheHit),
+    attempts: String(r.attempts.length),
+    latency_ms: String(r.latencyMs),
+    cost_usd: String(usd(r.cost.total)),
+  });
+  if (r.routing.route) meta.route = r.routing.route;
+  if (r.routing.alias) meta.alias = r.routing.alias;
+  if (r.routing.variant) meta.variant = r.routing.variant;
+  if (r.deployment) meta.deployment = r.deployment;
+  if (r.provider) meta.provider = r.provider;
+  if (r.failureKind) meta.failure_kind = r.failureKind;
+  if (r.refusal) meta.refusal = r.refusal;
+  if (r.finishReason) meta.finish_reason = r.finishReason;
+  for (const k in meta) if (meta[k] !== "") root[`langfuse.trace.metadata.${k}`] = meta[k];
+  if (withContent) {
+    root["langfuse.trace.input"] = JSON.stringify(content.input);
+    if (content.output !== undefined) root["langfuse.trace.output"] = JSON.stringify(content.output);
+  }
+  const out = [span(traceId, rootId, undefined, `${op} ${r.model}`, SERVER, r.time - r.latencyMs, r.time, root, failure)];
+
+  const type = op === "embeddings" ? "embedding" : "generation";
+  // The attempt that answered carries the conversation.
+  const answering = ok ? r.attempts.findLastIndex((a) => a.outcome === "succeeded") : -1;
+  const generation = (a: Pick<AttemptRecord, "model" | "usage" | "cost" | "ttftMs">, startMs: number, attrs: Attributes, carries: boolean) => {
+    attrs["langfuse.observation.type"] = type;
+    attrs["langfuse.observation.model.name"] = a.model;
+    attrs["gen_ai.operation.name"] = op;
+    attrs["gen_ai.request.model"] = r.model;
+    attrs["gen_ai.response.model"] = a.model;
+    attrs["langfuse.observation.usage_details"] = usageDetails(a.usage);
+    attrs["langfuse.observation.cost_details"] = costDetails(a.cost);
+    if (a.ttftMs !== undefined) attrs["langfuse.observation.completion_start_time"] = JSON.stringify(new Date(startMs + a.ttftMs));
+    if (cfg.environment) attrs["langfuse.environment"] = cfg.environment;
+    if (withContent) {
+      if (Object.keys(content.parameters).length) attrs["langfuse.observation.model.parameters"] = JSON.stringify(content.parameters);
+      if (carries) {
+        attrs["langfuse.observation.input"] = JSON.stringify(content.input);
+        if (content.output !== undefined) attrs["langfuse.observation.output"] = JSON.stringify(content.output);
+      }
+    }
+    return attrs;
+  };
+  r.attempts.forEach((a, i) => {
+    const err = a.outcome === "failed" ? attemptError(a) : undefined;
+    const attrs: Attributes = {
+      "langfuse.observation.level": a.outcome === "failed" ? "ERROR" : a.outcome === "canceled" ? "WARNING" : "DEFAULT",
+      "gen_ai.provider.name": a.provider,
+      "langfuse.observation.metadata.deployment": a.deployment,
+      "langfuse.observation.metadata.provider": a.provider,
+      "langfuse.observation.metadata.attempt": String(a.number),
+      "langfuse.observation.metadata.reason": a.reason,
+      "langfuse.observation.metadata.outcome": a.outcome,
+    };
+    if (a.hedged) attrs["langfuse.observation.metadata.hedged"] = "true";
+    if (err) attrs["langfuse.observation.status_message"] = err;
+    else if (a.outcome === "canceled") attrs["langfuse.observation.status_message"] = "canceled";
+    // The answering attempt of a failed request (an output guardrail's block, a cut-off stream) still says what it was given.
+    const carries = i === answering || (!ok && i === r.attempts.length - 1);
+    out.push(span(traceId, randomBytes(8).toString("hex"), rootId, `${op} ${a.model}`, CLIENT, a.startTime, a.startTime + a.latencyMs, generation(a, a.startTime, attrs, carries), err));
+  });
+  if (r.attempts.length === 0 && r.cacheHit) {
+    const attrs: Attributes = {
+      "langfuse.observation.level": "DEFAULT",
+      "langfuse.observation.metadata.deployment": r.deployment,
+      "langfuse.observation.metadata.cache_kind": r.cacheKind ?? "exact",
+    };
+    const start = r.time - r.latencyMs;
+    out.push(span(traceId, randomBytes(8).toString("hex"), rootId, "cache hit", CLIENT, start, r.time, generation({ model: r.deployment, usage: r.usage, cost: r.cost, ttftMs: r.ttftMs }, start, attrs, true), undefined));
+  }
+  return out;
+}
+
+type Encode = (spans: ReadableSpan[]) => Uint8Array;
+let encoder: Promise<Encode> | undefined;
+
+/** An OTLP ExportTraceServiceRequest of these records' traces. */
+export async function langfuseRequest(records: readonly UsageRecord[], contentOf: (r: UsageRecord) => RequestContent | undefined, cfg: UsageExportConfig): Promise<Uint8Array> {
+  encoder ??= import("../telemetry/otlp-spans.ts").then((m) => m.encodeSpans);
+  const encode = await encoder;
+  const spans: ReadableSpan[] = [];
+  for (const r of records) spans.push(...langfuseSpans(r, contentOf(r), cfg));
+  return encode(spans);
+}

@@ -1,0 +1,224 @@
+// Usage records as Langfuse traces (src/usage/langfuse.ts, usage_export type langfuse), through a real
+// gateway whose config names two Langfuse projects, each a fake speaking Langfuse's OpenTelemetry
+// endpoint over real HTTP (test/fakes/langfuse.ts, checked on the official SDK's attribute builders):
+// every request a trace with the gateway's trace id, its attempts as generations (model, usage, cost
+// in USD, time to first token, a failed attempt's error); prompts and answers (a stream's too, and
+// what a cut-off stream had sent) only where capture_content is on, cut at max_content_chars; bad
+// settings are errors naming the field; the secret key is in no log line nor the admin API.
+
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { buildConfig, ConfigError, loadConfig } from "../../src/config/load.ts";
+import { createGateway, type Gateway } from "../../src/gateway.ts";
+import { startServer, type RunningServer } from "../../src/server/http.ts";
+import { setLogSink } from "../../src/telemetry/log.ts";
+import { createMemoryUsageSink, type UsageRecord } from "../../src/usage/record.ts";
+import { startFakeLangfuse, type FakeLangfuse, type LangfuseObservation } from "../fakes/langfuse.ts";
+import { poll } from "../helpers/wait.ts";
+
+const V = (...p: string[]) => p.join("-");
+const PK = V("pk", "lf", "full");
+const SK = V("sk", "lf", "full", "0123456789");
+const PK2 = V("pk", "lf", "quiet");
+const SK2 = V("sk", "lf", "quiet", "9876543210");
+
+describe("usage export to Langfuse", () => {
+  let full: FakeLangfuse;
+  let quiet: FakeLangfuse;
+  let dir: string;
+  let gw: Gateway;
+  let server: RunningServer;
+  const kept = createMemoryUsageSink();
+  const logs: string[] = [];
+
+  before(async () => {
+    setLogSink((l) => logs.push(l));
+    dir = mkdtempSync(join(tmpdir(), "signalbox-langfuse-"));
+    full = await startFakeLangfuse({ publicKey: PK, secretKey: SK });
+    quiet = await startFakeLangfuse({ publicKey: PK2, secretKey: SK2 });
+    const file = join(dir, "gw.yaml");
+    writeFileSync(
+      file,
+      `
+providers:
+  - { name: mock, type: mock, mock: { ttft_ms: 5, chunks: 4 } }
+  - { name: flaky, type: mock, mock: { failure_rate: 1, failure_kind: overloaded } }
+  - { name: trickle, type: mock, mock: { ttft_ms: 5, inter_chunk_ms: 150, chunks: 20 } }
+deployments:
+  - { id: mock/fast, provider: mock, model: mock-fast-1, pricing: { input: 1, output: 2 } }
+  - { id: flaky/down, provider: flaky, model: mock-fast-1, pricing: { input: 1, output: 2 } }
+  - { id: trickle/slow, provider: trickle, model: mock-slow-1, pricing: { input: 1, output: 2 } }
+routes:
+  - { name: chat, targets: [flaky/down, mock/fast], retry: { max_retries: 0 } }
+usage_export:
+  - { name: langfuse, type: langfuse, url: "${full.url}/", public_key: "${PK}", secret_key: "${SK}", environment: staging, capture_content: true, max_content_chars: 300, flush_seconds: 3600 }
+  - { name: quiet, type: langfuse, url: "${quiet.url}", public_key: "${PK2}", secret_key: "${SK2}", when: { deployment: mock/fast }, flush_seconds: 3600 }
+`,
+    );
+    gw = await createGateway(loadConfig(file), { usage: kept, configPath: file, tracing: null, usageLogs: null });
+    server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
+  });
+  after(async () => {
+    await server?.shutdown(0);
+    await Promise.all([full?.close(), quiet?.close()]);
+    setLogSink((l) => process.stdout.write(l));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ask = (body: Record<string, unknown>) => fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  /** A stream's text, from its SSE chunks. */
+  const streamed = (sse: string) =>
+    sse
+      .split("\n")
+      .filter((l) => l.startsWith("data: {"))
+      .map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? "")
+      .join("");
+  const recordOf = async (id: string) => poll(async () => kept.recent().find((r) => r.id === id), 5000, `the record of ${id}`);
+  const generations = (f: FakeLangfuse, traceId: string) => f.observations().filter((o) => o.traceId === traceId && o.type === "generation");
+
+  test("a request is a trace with its attempts as generations; its prompt and answer where capture_content is on", async () => {
+    const res = await ask({ model: "chat", user: "u-1", metadata: { session_id: "s-1", feature: "search" }, messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hello there" }] });
+    const body = (await res.json()) as { id: string; choices: { message: { content: string } }[] };
+    assert.equal(res.status, 200);
+    const rec = (await recordOf(body.id)) as UsageRecord;
+    await gw.usageExport.flush();
+
+    const trace = full.traces().find((t) => t.id === rec.traceId);
+    assert.ok(trace, `a trace with the gateway's trace id ${rec.traceId}: ${JSON.stringify(full.traces().map((t) => t.id))}`);
+    assert.equal(trace.name, "chat chat");
+    assert.equal(trace.userId, "u-1");
+    assert.equal(trace.sessionId, "s-1");
+    assert.equal(trace.environment, "staging");
+    assert.equal(trace.metadata.request_id, body.id);
+    assert.equal(trace.metadata.feature, "search");
+    assert.equal(trace.metadata.route, "chat");
+    assert.equal(trace.metadata.deployment, "mock/fast");
+    assert.deepEqual(trace.input, [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "hello there" },
+    ]);
+    assert.deepEqual(trace.output, { role: "assistant", content: body.choices[0].message.content });
+
+    const [failed, answered] = generations(full, rec.traceId).sort((a, b) => a.startTime.localeCompare(b.startTime));
+    assert.equal(failed.level, "ERROR");
+    assert.match(failed.statusMessage ?? "", /overloaded/);
+    assert.equal(failed.metadata.deployment, "flaky/down");
+    assert.equal(failed.input, undefined, "only the answering attempt carries the conversation");
+    assert.equal(answered.level, "DEFAULT");
+    assert.equal(answered.model, "mock-fast-1");
+    assert.equal(answered.metadata.deployment, "mock/fast");
+    const a = rec.attempts[1];
+    assert.deepEqual(answered.usageDetails, { input: a.usage.inputTokens, output: a.usage.outputTokens, total: a.usage.inputTokens + a.usage.outputTokens });
+    assert.equal(answered.costDetails?.total, a.cost.total / 1e9);
+    assert.ok(a.cost.total > 0);
+    assert.deepEqual(answered.input, trace.input);
+    assert.deepEqual(answered.output, trace.output);
+    const root = full.observations().find((o) => o.traceId === rec.traceId && !o.parentObservationId)!;
+    assert.equal(root.type, "span");
+    assert.ok(generations(full, rec.traceId).every((g) => g.parentObservationId === root.id));
+
+    // The second project takes mock/fast's records only, without their text.
+    const q = quiet.traces().find((t) => t.id === rec.traceId);
+    assert.ok(q);
+    assert.equal(q.input, undefined);
+    assert.equal(q.output, undefined);
+    assert.ok(generations(quiet, rec.traceId).every((g) => g.input === undefined && g.output === undefined && g.modelParameters === undefined));
+
+    // Langfuse's ingestion: OTLP protobuf, gzipped, Basic auth with the project's keys.
+    const req = full.requests.at(-1)!;
+    assert.equal(req.status, 200);
+    assert.equal(req.headers["content-type"], "application/x-protobuf");
+    assert.equal(req.headers["content-encoding"], "gzip");
+    assert.equal(req.headers["x-langfuse-ingestion-version"], "4");
+    assert.equal(req.headers.authorization, `Basic ${Buffer.from(`${PK}:${SK}`).toString("base64")}`);
+  });
+
+  test("a stream: its text as the output, its settings as the model's parameters, its time to first token; a long prompt is cut", async () => {
+    const long = "x".repeat(1000);
+    const res = await ask({ model: "mock/fast", stream: true, temperature: 0.2, max_tokens: 50, messages: [{ role: "user", content: long }] });
+    const text = streamed(await res.text());
+    assert.ok(text.length > 0);
+    const id = res.headers.get("x-request-id")!;
+    const rec = (await recordOf(id)) as UsageRecord;
+    await gw.usageExport.flush();
+    const trace = full.traces().find((t) => t.id === rec.traceId)!;
+    assert.deepEqual(trace.output, { role: "assistant", content: text });
+    assert.deepEqual(trace.input, [{ role: "user", content: `${"x".repeat(300)}… [700 more characters]` }]);
+    const [g] = generations(full, rec.traceId);
+    assert.deepEqual(g.modelParameters, { temperature: 0.2, max_tokens: 50 });
+    assert.ok(g.completionStartTime, "the time of the first token");
+    const first = Date.parse(g.completionStartTime!);
+    assert.ok(first >= Date.parse(g.startTime) && first <= Date.parse(g.endTime), `${g.startTime} <= ${g.completionStartTime} <= ${g.endTime}`);
+  });
+
+  test("a failed request and a cut-off stream: the trace says so, with what was sent", async () => {
+    const res = await ask({ model: "flaky/down", messages: [{ role: "user", content: "fail me" }] });
+    assert.equal(res.status >= 500, true);
+    await res.text();
+    const failedId = res.headers.get("x-request-id")!;
+    const cut = await ask({ model: "trickle/slow", stream: true, messages: [{ role: "user", content: "stop me" }] });
+    const id = cut.headers.get("x-request-id")!;
+    const reader = cut.body!.getReader();
+    let got = "";
+    while (!got.includes('"content":"')) got += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const canceled = (await recordOf(id)) as UsageRecord;
+    assert.equal(canceled.status, "canceled");
+    const failed = (await recordOf(failedId)) as UsageRecord;
+    assert.equal(failed.status, "unavailable");
+    await gw.usageExport.flush();
+
+    const ft = full.traces().find((t) => t.id === failed.traceId)!;
+    assert.deepEqual(ft.input, [{ role: "user", content: "fail me" }]);
+    assert.equal(ft.output, undefined);
+    const froot = full.observations().find((o) => o.traceId === failed.traceId && !o.parentObservationId)!;
+    assert.equal(froot.level, "ERROR");
+    assert.match(froot.statusMessage ?? "", /unavailable/);
+
+    const ct = full.traces().find((t) => t.id === canceled.traceId)!;
+    const out = ct.output as { content: string };
+    assert.ok(out.content.length > 0, "what was sent before the caller left");
+    const [g] = generations(full, canceled.traceId) as LangfuseObservation[];
+    assert.equal(g.level, "WARNING");
+  });
+
+  test("the secret key is in no log line and not in the admin API's view of the export", async () => {
+    const all = logs.join("");
+    assert.ok(!all.includes(SK) && !all.includes(SK2));
+    const infos = await fetch(`${server.url}/signalbox.v1.AdminService/ListUsageExports`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const text = await infos.text();
+    assert.equal(infos.status, 200, text);
+    assert.ok(!text.includes(SK) && !text.includes(SK2));
+    const list = JSON.parse(text) as { exports: { name: string; type: string; destination: string; captureContent?: boolean }[] };
+    const lf = list.exports.find((e) => e.name === "langfuse")!;
+    assert.equal(lf.type, "langfuse");
+    assert.equal(lf.destination, `Langfuse (${new URL(full.url).host})`);
+    assert.equal(lf.captureContent, true);
+    assert.equal(list.exports.find((e) => e.name === "quiet")!.captureContent, undefined);
+  });
+});
+
+test("langfuse settings: keys required, content settings only where they belong, named by field", () => {
+  const bad = (entry: string, field: string) =>
+    assert.throws(
+      () => buildConfig({ providers: [{ name: "mock", type: "mock" }], deployments: [{ id: "mock/a", provider: "mock", model: "m" }], usage_export: [JSON.parse(entry)] }, {}),
+      (e: unknown) => e instanceof ConfigError && e.message.includes(`usage_export[0].${field}`),
+      `${entry} names ${field}`,
+    );
+  bad(`{"name":"lf","type":"langfuse","public_key":"p"}`, "secret_key");
+  bad(`{"name":"lf","type":"langfuse","secret_key":"s"}`, "public_key");
+  bad(`{"name":"lf","type":"langfuse","public_key":"p","secret_key":"s","max_content_chars":500}`, "max_content_chars");
+  bad(`{"name":"lf","type":"langfuse","public_key":"p","secret_key":"s","bucket":"b"}`, "bucket");
+  bad(`{"name":"h","type":"http","url":"http://127.0.0.1:1/","capture_content":true}`, "capture_content");
+  const ok = buildConfig({ providers: [{ name: "mock", type: "mock" }], deployments: [{ id: "mock/a", provider: "mock", model: "m" }], usage_export: [{ name: "lf", type: "langfuse", public_key: "p", secret_key: "s" }] }, {});
+  const e = ok.usageExport![0];
+  assert.equal(e.url, "https://cloud.langfuse.com");
+  assert.equal(e.flushMs, 5000);
+  assert.equal(e.maxRecords, 500);
+  assert.equal(e.maxBufferedRecords, 20_000);
+  assert.equal(e.captureContent, false);
+  assert.equal(e.maxContentChars, undefined);
+});
