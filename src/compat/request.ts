@@ -446,6 +446,12 @@ export function stringMetadata(body: Json): Record<string, string> {
     if (typeof v !== "string") bad(`metadata.${k}`, "must be a string");
     metadata[k] = v;
   }
+  // LiteLLM's `no-log: true`: this request's text stays out of the exports that capture content.
+  const noLog = body["no-log"];
+  if (noLog !== undefined) {
+    if (typeof noLog !== "boolean") bad("no-log", "must be a boolean");
+    if (noLog) metadata.no_log = "true";
+  }
   return metadata;
 }
 

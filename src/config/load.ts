@@ -639,7 +639,8 @@ const usageExportSpec = obj<any>({
   token: opt(str({ min: 1 })),
   index: opt(str({ min: 1 })),
   sourcetype: opt(str({ min: 1 })),
-  // langfuse: the project's keys, its host as url (Langfuse Cloud EU by default), the environment, and whether prompts and answers go too.
+  // langfuse: the project's keys, its host as url (Langfuse Cloud EU by default), the environment.
+  // Any type: each chat request's messages and answer go too (off unless set), texts cut at max_content_chars.
   public_key: opt(str({ min: 1 })),
   secret_key: opt(str({ min: 1 })),
   environment: opt(str({ pattern: /^[a-z0-9_-]{1,40}$/ })),
@@ -664,7 +665,7 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
     const GCS = ["credentials_file", "credentials_json", "token_url"];
     const AZ = ["account_url", "sas_token", "tenant_id", "client_id", "client_secret", "federated_token_file", "authority_url", "container"];
     const LOGS = ["url", "headers", "site", "api_key", "service", "tags", "token", "index", "sourcetype"];
-    const LANGFUSE = ["public_key", "secret_key", "environment", "capture_content", "max_content_chars"];
+    const LANGFUSE = ["public_key", "secret_key", "environment"];
     const BUCKETS = ["bucket", "prefix", ...S3, ...GCS, ...AZ];
     if (e.when) {
       const fields = Object.keys(e.when);
@@ -677,7 +678,10 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
     const maxRecords = e.maxRecords ?? (e.type === "datadog" ? 1000 : langfuse ? 500 : 10_000);
     const flushSeconds: number = e.flushSeconds ?? (langfuse ? 5 : 60);
     const maxBuffered: number = e.maxBufferedRecords ?? (langfuse ? 20_000 : 200_000);
-    const common = { ...(e.when ? { when: e.when as Record<string, string[]> } : {}), name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(maxBuffered, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}) };
+    if (e.maxContentChars !== undefined && !e.captureContent) throw new ConfigError(at("max_content_chars"), "goes with capture_content: true");
+    // Any type may carry each chat request's messages and answer (off unless asked).
+    const content = { captureContent: e.captureContent === true, ...(e.captureContent ? { maxContentChars: e.maxContentChars ?? 100_000 } : {}) };
+    const common = { ...(e.when ? { when: e.when as Record<string, string[]> } : {}), name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(maxBuffered, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}), ...content };
     if (!langfuse) only(LANGFUSE, "langfuse");
     if (langfuse) {
       only(BUCKETS.filter((f) => f !== "prefix"), "the object stores (s3, gcs, azure_blob)");
@@ -685,7 +689,6 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
       only(LOGS.filter((f) => f !== "url" && f !== "headers"), "datadog or splunk");
       if (!e.publicKey) throw new ConfigError(at("public_key"), "is required for type langfuse (the project's public key, pk-lf-…)");
       if (!e.secretKey) throw new ConfigError(at("secret_key"), "is required for type langfuse (the project's secret key, sk-lf-…)");
-      if (e.maxContentChars !== undefined && !e.captureContent) throw new ConfigError(at("max_content_chars"), "goes with capture_content: true");
       return {
         ...common,
         prefix: "",
@@ -694,8 +697,6 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
         publicKey: e.publicKey,
         secretKey: e.secretKey,
         ...(e.environment ? { environment: e.environment } : {}),
-        captureContent: e.captureContent === true,
-        ...(e.captureContent ? { maxContentChars: e.maxContentChars ?? 100_000 } : {}),
       };
     }
     if (e.type === "http" || e.type === "datadog" || e.type === "splunk") {

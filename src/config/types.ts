@@ -459,7 +459,7 @@ export interface UsageExportConfig {
   publicKey?: string;
   secretKey?: string;
   environment?: string;
-  /** langfuse: each chat request's messages and answer go too (else no prompt or answer text leaves the gateway). */
+  /** Each chat request's messages and answer go too (else no prompt or answer text leaves the gateway). */
   captureContent?: boolean;
   /** With captureContent: the longest text kept; a longer one is cut, saying how much was left out. */
   maxContentChars?: number;

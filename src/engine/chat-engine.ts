@@ -472,11 +472,13 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
 
   /**
    * The most characters per text that the content-capturing usage exports keep (src/usage/content.ts);
-   * undefined when none captures content, the usual case: nothing is gathered or built for it.
+   * undefined when none captures content, the usual case, or the request said `no_log`: nothing is
+   * gathered or built for it.
    */
   const captureChars = (call: Call): number | undefined => {
     const exports = core.config.usageExport;
-    if (exports === undefined || !isChat(call)) return undefined;
+    // A request may ask that its text be kept out of them (metadata no_log, as LiteLLM's no-log).
+    if (exports === undefined || !isChat(call) || call.metadata.no_log === "true") return undefined;
     let max: number | undefined;
     for (const e of exports) if (e.captureContent) max = Math.max(max ?? 0, e.maxContentChars ?? 0);
     return max;

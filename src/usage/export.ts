@@ -11,10 +11,11 @@
 // log platform: one gzipped POST in its intake's format (Datadog's JSON array of logs, Splunk HEC's
 // events, NDJSON to any URL with the same name as an Idempotency-Key). Each line (or log's
 // `signalbox`, or event's `event`) is the API's RequestRecord in its canonical JSON (what
-// ListRequests answers), with every field present: one schema, never any prompt or answer text,
-// never a key's secret. To Langfuse: each record a trace of OTLP spans (src/usage/langfuse.ts), with
-// the prompt and answer only where `capture_content` is on (the engine then hands each chat record's
-// content with it, kept beside the record until sent, never in it).
+// ListRequests answers), with every field present: one schema, never a key's secret, and no prompt
+// or answer text unless the export says `capture_content` (then a chat record's line ends with
+// `content`: the messages as sent, the answer, the settings; the engine hands the content over with
+// the record, and it is kept beside the record until sent, never in it). To Langfuse: each record a
+// trace of OTLP spans (src/usage/langfuse.ts).
 //
 // Off the request path: record() only pushes onto an array. Lines are built a few hundred at a
 // time between turns of the event loop and gzipped on libuv's pool, so a flush never stalls
@@ -427,7 +428,10 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
       if (!client.fromRecords) {
         for (let i = 0; i < recs.length; i++) {
           if (i > 0 && i % LINES_PER_TURN === 0) await new Promise((r) => setImmediate(r));
-          lines.push(toJsonString(RequestRecordSchema, recordToPb(recs[i]), { alwaysEmitImplicit: true }));
+          const line = toJsonString(RequestRecordSchema, recordToPb(recs[i]), { alwaysEmitImplicit: true });
+          // With capture_content: the record's `content` ({input, output, parameters}) after its fields.
+          const c = s.cfg.captureContent ? contents.get(recs[i]) : undefined;
+          lines.push(c ? `${line.slice(0, -1)},"content":${JSON.stringify({ input: c.input, ...(c.output !== undefined ? { output: c.output } : {}), parameters: c.parameters })}}` : line);
         }
       }
       const size = (i: number) => (client.size ? client.size(recs[i]) : lines[i].length + 512);

@@ -3,7 +3,8 @@
 // endpoint over real HTTP (test/fakes/langfuse.ts, checked on the official SDK's attribute builders):
 // every request a trace with the gateway's trace id, its attempts as generations (model, usage, cost
 // in USD, time to first token, a failed attempt's error); prompts and answers (a stream's too, and
-// what a cut-off stream had sent) only where capture_content is on, cut at max_content_chars; bad
+// what a cut-off stream had sent) only where capture_content is on and the request did not say
+// no-log, cut at max_content_chars; bad
 // settings are errors naming the field; the secret key is in no log line nor the admin API.
 
 import assert from "node:assert/strict";
@@ -185,6 +186,27 @@ usage_export:
     assert.equal(g.level, "WARNING");
   });
 
+  test("a request that says no-log (or metadata no_log) is traced without its text", async () => {
+    const quietly = await ask({ model: "mock/fast", "no-log": true, messages: [{ role: "user", content: "keep this to yourself" }] });
+    assert.equal(quietly.status, 200);
+    const viaMeta = await ask({ model: "mock/fast", stream: true, metadata: { no_log: "true" }, messages: [{ role: "user", content: "and this" }] });
+    await viaMeta.text();
+    const bad = await ask({ model: "mock/fast", "no-log": "yes", messages: [{ role: "user", content: "x" }] });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /no-log/);
+    const ids = [(await quietly.json()).id as string, viaMeta.headers.get("x-request-id")!];
+    const recs = await Promise.all(ids.map((id) => recordOf(id) as Promise<UsageRecord>));
+    await gw.usageExport.flush();
+    for (const r of recs) {
+      const t = full.traces().find((x) => x.id === r.traceId)!;
+      assert.ok(t, "still traced");
+      assert.equal(t.input, undefined);
+      assert.equal(t.output, undefined);
+      assert.equal(t.metadata.no_log, true);
+      assert.ok(generations(full, r.traceId).every((g) => g.input === undefined && g.output === undefined && g.usageDetails?.total));
+    }
+  });
+
   test("the secret key is in no log line and not in the admin API's view of the export", async () => {
     const all = logs.join("");
     assert.ok(!all.includes(SK) && !all.includes(SK2));
@@ -201,7 +223,7 @@ usage_export:
   });
 });
 
-test("langfuse settings: keys required, content settings only where they belong, named by field", () => {
+test("langfuse settings: keys required, each setting only where it belongs, named by field", () => {
   const bad = (entry: string, field: string) =>
     assert.throws(
       () => buildConfig({ providers: [{ name: "mock", type: "mock" }], deployments: [{ id: "mock/a", provider: "mock", model: "m" }], usage_export: [JSON.parse(entry)] }, {}),
@@ -212,7 +234,7 @@ test("langfuse settings: keys required, content settings only where they belong,
   bad(`{"name":"lf","type":"langfuse","secret_key":"s"}`, "public_key");
   bad(`{"name":"lf","type":"langfuse","public_key":"p","secret_key":"s","max_content_chars":500}`, "max_content_chars");
   bad(`{"name":"lf","type":"langfuse","public_key":"p","secret_key":"s","bucket":"b"}`, "bucket");
-  bad(`{"name":"h","type":"http","url":"http://127.0.0.1:1/","capture_content":true}`, "capture_content");
+  bad(`{"name":"h","type":"http","url":"http://127.0.0.1:1/","public_key":"p"}`, "public_key");
   const ok = buildConfig({ providers: [{ name: "mock", type: "mock" }], deployments: [{ id: "mock/a", provider: "mock", model: "m" }], usage_export: [{ name: "lf", type: "langfuse", public_key: "p", secret_key: "s" }] }, {});
   const e = ok.usageExport![0];
   assert.equal(e.url, "https://cloud.langfuse.com");

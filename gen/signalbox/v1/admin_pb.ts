@@ -1386,7 +1386,7 @@ export type UsageExportInfo = Message<"signalbox.v1.UsageExportInfo"> & {
   when: string;
 
   /**
-   * The prompts and answers of chat requests go too (langfuse's capture_content).
+   * The prompts and answers of chat requests go too (capture_content).
    *
    * @generated from field: bool capture_content = 17;
    */

@@ -1,0 +1,103 @@
+// capture_content on the exports that send records as JSON lines (src/usage/export.ts): a gateway
+// whose config archives to an S3 bucket with capture_content (a dataset for evaluations or
+// fine-tuning, as LiteLLM's S3 logging keeps messages and responses) and sends the same records to
+// an HTTP endpoint without it, each a fake over real HTTP. The archive's lines end with `content`
+// (the messages as they were sent, after the input guardrails' redactions, the answer, a stream's
+// included, the settings); the endpoint's lines have none; records of requests other than chat, and
+// of a request that said no-log, have none either.
+
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { buildConfig, ConfigError, loadConfig } from "../../src/config/load.ts";
+import { createGateway, type Gateway } from "../../src/gateway.ts";
+import { startServer, type RunningServer } from "../../src/server/http.ts";
+import { createMemoryUsageSink } from "../../src/usage/record.ts";
+import { startFakeHttpSink } from "../fakes/log-intakes.ts";
+import { FAKE_S3_CREDS, objectLines, startFakeS3, type FakeObjectStore } from "../fakes/object-stores.ts";
+import { poll } from "../helpers/wait.ts";
+
+let s3: FakeObjectStore & { region: string };
+let sink: Awaited<ReturnType<typeof startFakeHttpSink>>;
+let dir: string;
+let gw: Gateway;
+let server: RunningServer;
+const kept = createMemoryUsageSink();
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "signalbox-export-content-"));
+  s3 = await startFakeS3({ buckets: ["evals"] });
+  sink = await startFakeHttpSink();
+  const file = join(dir, "gw.yaml");
+  writeFileSync(
+    file,
+    `
+providers:
+  - { name: mock, type: mock, mock: { ttft_ms: 0, chunks: 3 } }
+deployments:
+  - { id: mock/fast, provider: mock, model: mock-fast-1, pricing: { input: 1, output: 2 } }
+  - { id: mock/embed, provider: mock, model: mock-embed-1, operations: [embeddings] }
+guardrails:
+  - { name: pii, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
+routes:
+  - { name: chat, targets: [mock/fast], guardrails: [pii] }
+usage_export:
+  - { name: evals, type: s3, bucket: evals, prefix: chat, region: ${s3.region}, endpoint: ${s3.url}, access_key_id: ${FAKE_S3_CREDS.accessKeyId}, secret_access_key: "${FAKE_S3_CREDS.secretAccessKey}", capture_content: true, flush_seconds: 3600 }
+  - { name: plain, type: http, url: "${sink.url}/", flush_seconds: 3600 }
+`,
+  );
+  gw = await createGateway(loadConfig(file), { usage: kept, configPath: file, tracing: null, usageLogs: null });
+  server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
+});
+after(async () => {
+  await server?.shutdown(0);
+  await Promise.all([s3?.close(), sink?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const post = (path: string, body: Record<string, unknown>) => fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+test("the capturing archive's lines end with the request's content; the other export's lines have none", async () => {
+  const unary = await post("/v1/chat/completions", { model: "chat", temperature: 0.5, messages: [{ role: "user", content: "mail me at jane@example.com" }] });
+  const answer = ((await unary.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content;
+  const stream = await post("/v1/chat/completions", { model: "mock/fast", stream: true, messages: [{ role: "user", content: "stream it" }] });
+  const text = (await stream.text())
+    .split("\n")
+    .filter((l) => l.startsWith("data: {"))
+    .map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? "")
+    .join("");
+  const embed = await post("/v1/embeddings", { model: "mock/embed", input: "not a chat" });
+  assert.equal(embed.status, 200);
+  const private_ = await post("/v1/chat/completions", { model: "mock/fast", "no-log": true, messages: [{ role: "user", content: "private" }] });
+  assert.equal(private_.status, 200);
+  const ids = [unary, stream, embed, private_].map((r) => r.headers.get("x-request-id")!);
+  await poll(async () => (ids.every((id) => kept.recent().some((r) => r.id === id)) ? true : undefined), 5000, "four records");
+  await gw.usageExport.flush();
+
+  const lines = objectLines(s3.objects("evals")) as { id: string; operation: string; metadata: Record<string, string>; content?: { input: unknown; output?: unknown; parameters: Record<string, unknown> } }[];
+  assert.equal(lines.length, 4);
+  const [u, st, em, pr] = ids.map((id) => lines.find((l) => l.id === id)!);
+  // What the model was sent: the guardrail's redaction is in it, not the address.
+  assert.deepEqual(u.content, { input: [{ role: "user", content: "mail me at [REDACTED:email]" }], output: { role: "assistant", content: answer }, parameters: { temperature: 0.5 } });
+  assert.deepEqual(st.content?.output, { role: "assistant", content: text });
+  assert.equal(em.content, undefined, "embeddings carry no content");
+  assert.equal(pr.content, undefined, "no-log");
+  assert.equal(pr.metadata.no_log, "true");
+  assert.ok(!JSON.stringify(lines).includes("jane@example.com"));
+
+  assert.equal(sink.lines.length, 4);
+  assert.ok(sink.lines.every((l) => !("content" in l)), "an export without capture_content sends no text");
+});
+
+test("capture_content goes with any type; max_content_chars only with it", () => {
+  const base = { providers: [{ name: "mock", type: "mock" }], deployments: [{ id: "mock/a", provider: "mock", model: "m" }] };
+  const ok = buildConfig({ ...base, usage_export: [{ name: "h", type: "http", url: "http://127.0.0.1:1/", capture_content: true }] }, {});
+  assert.equal(ok.usageExport![0].captureContent, true);
+  assert.equal(ok.usageExport![0].maxContentChars, 100_000);
+  assert.throws(
+    () => buildConfig({ ...base, usage_export: [{ name: "h", type: "http", url: "http://127.0.0.1:1/", max_content_chars: 500 }] }, {}),
+    (e: unknown) => e instanceof ConfigError && e.message.includes("usage_export[0].max_content_chars"),
+  );
+});
