@@ -593,7 +593,7 @@ const alertSpec = obj<any>({
 /** One entry of usage_export: where usage records are archived, and how often. */
 const usageExportSpec = obj<any>({
   name: req(str({ min: 1, pattern: /^[A-Za-z0-9_.-]+$/ })),
-  type: req(str({ oneOf: ["s3", "gcs", "azure_blob", "http", "datadog", "splunk", "langfuse"] })),
+  type: req(str({ oneOf: ["s3", "gcs", "azure_blob", "http", "datadog", "splunk", "langfuse", "otlp"] })),
   // S3 and GCS: the bucket; Azure: the container.
   bucket: opt(str({ min: 1 })),
   container: opt(str({ min: 1 })),
@@ -673,16 +673,25 @@ function usageExportsOf(raw: any[]): UsageExportConfig[] {
       for (const f of fields) if (!EXPORT_WHEN_FIELD.test(f)) throw new ConfigError(at(`when.${f}`), "unknown field: one of team, key, user, tag, route, deployment, provider, status, operation, metadata.<name>");
     }
     const langfuse = e.type === "langfuse";
+    // Traces (Langfuse, OTLP): small, frequent requests.
+    const traces = langfuse || e.type === "otlp";
     // Langfuse: small, frequent requests (a trace shows up within seconds), and with content a
     // smaller buffer (each record may carry a conversation).
-    const maxRecords = e.maxRecords ?? (e.type === "datadog" ? 1000 : langfuse ? 500 : 10_000);
-    const flushSeconds: number = e.flushSeconds ?? (langfuse ? 5 : 60);
-    const maxBuffered: number = e.maxBufferedRecords ?? (langfuse ? 20_000 : 200_000);
+    const maxRecords = e.maxRecords ?? (e.type === "datadog" ? 1000 : traces ? 500 : 10_000);
+    const flushSeconds: number = e.flushSeconds ?? (traces ? 5 : 60);
+    const maxBuffered: number = e.maxBufferedRecords ?? (traces ? 20_000 : 200_000);
     if (e.maxContentChars !== undefined && !e.captureContent) throw new ConfigError(at("max_content_chars"), "goes with capture_content: true");
     // Any type may carry each chat request's messages and answer (off unless asked).
     const content = { captureContent: e.captureContent === true, ...(e.captureContent ? { maxContentChars: e.maxContentChars ?? 100_000 } : {}) };
     const common = { ...(e.when ? { when: e.when as Record<string, string[]> } : {}), name: e.name, type: e.type, prefix: String(e.prefix).replace(/^\/+|\/+$/g, ""), flushMs: flushSeconds * 1000, maxRecords, maxBufferedRecords: Math.max(maxBuffered, maxRecords), timeoutMs: e.timeoutMs, ...(e.spoolDir ? { spoolDir: e.spoolDir } : {}), ...content };
     if (!langfuse) only(LANGFUSE, "langfuse");
+    if (e.type === "otlp") {
+      only(BUCKETS.filter((f) => f !== "prefix"), "the object stores (s3, gcs, azure_blob)");
+      if (e.prefix !== "signalbox/usage") throw new ConfigError(at("prefix"), "is not a setting of type otlp (it belongs to the object stores)");
+      only(LOGS.filter((f) => f !== "url" && f !== "headers"), "datadog or splunk");
+      if (!e.url) throw new ConfigError(at("url"), "is required for type otlp (the OTLP/HTTP traces endpoint, https://collector.example.com:4318/v1/traces)");
+      return { ...common, prefix: "", url: e.url, ...(e.headers ? { headers: e.headers } : {}) };
+    }
     if (langfuse) {
       only(BUCKETS.filter((f) => f !== "prefix"), "the object stores (s3, gcs, azure_blob)");
       if (e.prefix !== "signalbox/usage") throw new ConfigError(at("prefix"), "is not a setting of type langfuse (it belongs to the object stores)");

@@ -408,7 +408,7 @@ export type AlertEventName = (typeof ALERT_EVENTS)[number];
  */
 export interface UsageExportConfig {
   name: string;
-  type: "s3" | "gcs" | "azure_blob" | "http" | "datadog" | "splunk" | "langfuse";
+  type: "s3" | "gcs" | "azure_blob" | "http" | "datadog" | "splunk" | "langfuse" | "otlp";
   /** Object names start with it (no leading or trailing slash; may be empty). */
   prefix: string;
   flushMs: number;
@@ -442,7 +442,7 @@ export interface UsageExportConfig {
   clientSecret?: string;
   federatedTokenFile?: string;
   authorityUrl?: string;
-  /** http: where batches are POSTed (splunk: the HEC's base URL; datadog: another intake URL than the site's). */
+  /** http: where batches are POSTed (splunk: the HEC's base URL; datadog: another intake URL than the site's; langfuse: its host; otlp: the traces endpoint). */
   url?: string;
   /** http: headers sent with every batch (secrets: an Authorization, say). */
   headers?: Record<string, string>;

@@ -36,6 +36,25 @@ export function usageLogsRequested(env: Record<string, string | undefined> = pro
 export function emitRecord(logger: Logger, r: UsageRecord, providerTypes: ReadonlyMap<string, string> | undefined): void {
   const ok = r.status === "ok";
   const u = r.usage;
+  logger.emit({
+    eventName: USAGE_EVENT_NAME,
+    timestamp: r.time,
+    severityNumber: ok ? SeverityNumber.INFO : SeverityNumber.WARN,
+    severityText: ok ? "INFO" : "WARN",
+    body: `${r.operation ?? "chat"} ${r.model} -> ${r.deployment || "-"}: ${r.status}, ${u.inputTokens} in / ${u.outputTokens} out tokens, ${r.latencyMs} ms`,
+    attributes: recordAttributes(r, providerTypes),
+    // The RPC span when tracing carried its id, else the trace id alone (TraceLinkProcessor).
+    context: trace.setSpanContext(ROOT_CONTEXT, { traceId: r.traceId, spanId: r.spanId ?? "", traceFlags: TraceFlags.NONE }),
+  });
+}
+
+/**
+ * A record's attributes in the GenAI conventions and the gateway's own (`signalbox.*`): its log
+ * record's, and the request span's of the `otlp` usage export (src/usage/genai-spans.ts).
+ */
+export function recordAttributes(r: UsageRecord, providerTypes: ReadonlyMap<string, string> | undefined): Attributes {
+  const ok = r.status === "ok";
+  const u = r.usage;
   const attrs: Attributes = {
     // An MCP tool call is GenAI's execute_tool, its tool the record's model.
     "gen_ai.operation.name": r.operation === "tool_call" ? "execute_tool" : (r.operation ?? "chat"),
@@ -86,15 +105,5 @@ export function emitRecord(logger: Logger, r: UsageRecord, providerTypes: Readon
   if (r.tags.length) attrs["signalbox.tags"] = r.tags;
   // Flat string attributes (log attributes should not be maps): signalbox.metadata.<key>.
   for (const k in r.metadata) attrs[`signalbox.metadata.${k}`] = r.metadata[k];
-
-  logger.emit({
-    eventName: USAGE_EVENT_NAME,
-    timestamp: r.time,
-    severityNumber: ok ? SeverityNumber.INFO : SeverityNumber.WARN,
-    severityText: ok ? "INFO" : "WARN",
-    body: `${r.operation ?? "chat"} ${r.model} -> ${r.deployment || "-"}: ${r.status}, ${u.inputTokens} in / ${u.outputTokens} out tokens, ${r.latencyMs} ms`,
-    attributes: attrs,
-    // The RPC span when tracing carried its id, else the trace id alone (TraceLinkProcessor).
-    context: trace.setSpanContext(ROOT_CONTEXT, { traceId: r.traceId, spanId: r.spanId ?? "", traceFlags: TraceFlags.NONE }),
-  });
+  return attrs;
 }

@@ -35,6 +35,7 @@ import { toJsonString } from "@bufbuild/protobuf";
 import type { ProviderConfig, UsageExportConfig } from "../config/types.ts";
 import type { RequestContent, UsageRecord, UsageSink } from "./record.ts";
 import { langfuseRequest } from "./langfuse.ts";
+import { genaiRequest } from "./genai-spans.ts";
 import type { GatewayMetrics } from "../telemetry/metrics.ts";
 import type { AlertEvent } from "../alerts/alerts.ts";
 import { log } from "../telemetry/log.ts";
@@ -93,6 +94,7 @@ export function destinationOf(c: UsageExportConfig): string {
   if (c.type === "azure_blob") return `${c.accountUrl}/${c.container}${prefix}`;
   if (c.type === "datadog") return c.url ? `Datadog (${new URL(c.url).host})` : `Datadog (${c.site})`;
   if (c.type === "langfuse") return `Langfuse (${new URL(c.url!).host})`;
+  if (c.type === "otlp") return `OTLP ${new URL(c.url!).origin}${new URL(c.url!).pathname}`;
   const u = new URL(c.url!);
   return c.type === "splunk" ? `Splunk HEC (${u.host})` : `${u.origin}${u.pathname}`;
 }
@@ -284,6 +286,18 @@ function createClient(c: UsageExportConfig, env: Record<string, string | undefin
       size: (r) => 3_000 + (c.captureContent ? 2 * (contents.get(r)?.chars ?? 0) : 0),
       frame: (_lines, recs) => langfuseRequest(recs, (r) => contents.get(r), c),
       put: (_key, body, _records, signal) => post(label, "Langfuse", url, headers, body, signal),
+    };
+  }
+  if (c.type === "otlp") {
+    // Any OTLP/HTTP traces endpoint: each record a trace in the GenAI conventions (src/usage/genai-spans.ts).
+    const headers = { ...c.headers, "content-type": "application/x-protobuf", "content-encoding": "gzip" };
+    return {
+      id,
+      fromRecords: true,
+      maxBytes: 3_000_000,
+      size: (r) => 2_000 + (c.captureContent ? 2 * (contents.get(r)?.chars ?? 0) : 0),
+      frame: (_lines, recs) => genaiRequest(recs, (r) => contents.get(r), c),
+      put: (_key, body, _records, signal) => post(label, "the OTLP endpoint", c.url!, headers, body, signal),
     };
   }
   if (c.type === "splunk") {

@@ -21,51 +21,12 @@
 // SDK's attribute builders set them (test/fakes/langfuse.sdk.test.ts checks the fake this is tested
 // against on those builders). Spans are encoded by the gateway's OTLP encoder, loaded at the first send.
 
-import { randomBytes } from "node:crypto";
-import type { Attributes, HrTime } from "@opentelemetry/api";
+import type { Attributes } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { UsageExportConfig } from "../config/types.ts";
 import type { AttemptRecord } from "../router/types.ts";
 import type { RequestContent, UsageRecord } from "./record.ts";
-
-/** OpenTelemetry's SpanKind and SpanStatusCode values (the API's enums, without loading it). */
-const SERVER = 1;
-const CLIENT = 2;
-const STATUS_ERROR = 2;
-
-const RESOURCE = { attributes: { "service.name": "signalbox", "telemetry.sdk.name": "signalbox", "telemetry.sdk.language": "nodejs" }, asyncAttributesPending: false } as unknown as ReadableSpan["resource"];
-const SCOPE = { name: "signalbox.usage_export" } as ReadableSpan["instrumentationScope"];
-
-const hr = (ms: number): HrTime => {
-  const s = Math.floor(ms / 1000);
-  return [s, Math.round((ms - s * 1000) * 1e6)];
-};
-const usd = (nanos: number) => nanos / 1e9;
-const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
-
-/** A finished span as the encoder reads it. */
-function span(traceId: string, spanId: string, parentId: string | undefined, name: string, kind: number, startMs: number, endMs: number, attributes: Attributes, error: string | undefined): ReadableSpan {
-  const ctx = { traceId, spanId, traceFlags: 1 };
-  return {
-    name,
-    kind,
-    spanContext: () => ctx,
-    parentSpanContext: parentId ? { traceId, spanId: parentId, traceFlags: 1 } : undefined,
-    startTime: hr(startMs),
-    endTime: hr(Math.max(startMs, endMs)),
-    attributes,
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: error === undefined ? { code: 0 } : { code: STATUS_ERROR, message: error },
-    resource: RESOURCE,
-    instrumentationScope: SCOPE,
-    duration: hr(Math.max(0, endMs - startMs)),
-    ended: true,
-  } as unknown as ReadableSpan;
-}
+import { CLIENT, encodeRecordSpans, newSpanId, SERVER, span, traceIdOf, usd } from "./record-spans.ts";
 
 /** Langfuse's usage types: input and output without the cached and reasoning tokens, which go apart. */
 function usageDetails(u: UsageRecord["usage"]): string {
@@ -89,8 +50,8 @@ const attemptError = (a: AttemptRecord) => `${a.failureKind ?? "failed"}${a.http
 
 /** The spans of one record: the request, then its attempts (or its cache hit). */
 export function langfuseSpans(r: UsageRecord, content: RequestContent | undefined, cfg: UsageExportConfig): ReadableSpan[] {
-  const traceId = TRACE_ID.test(r.traceId) ? r.traceId : randomBytes(16).toString("hex");
-  const rootId = randomBytes(8).toString("hex");
+  const traceId = traceIdOf(r);
+  const rootId = newSpanId();
   const op = r.operation ?? "chat";
   const withContent = cfg.captureContent === true && content !== undefined;
   const ok = r.status === "ok";
@@ -175,7 +136,7 @@ export function langfuseSpans(r: UsageRecord, content: RequestContent | undefine
     else if (a.outcome === "canceled") attrs["langfuse.observation.status_message"] = "canceled";
     // The answering attempt of a failed request (an output guardrail's block, a cut-off stream) still says what it was given.
     const carries = i === answering || (!ok && i === r.attempts.length - 1);
-    out.push(span(traceId, randomBytes(8).toString("hex"), rootId, `${op} ${a.model}`, CLIENT, a.startTime, a.startTime + a.latencyMs, generation(a, a.startTime, attrs, carries), err));
+    out.push(span(traceId, newSpanId(), rootId, `${op} ${a.model}`, CLIENT, a.startTime, a.startTime + a.latencyMs, generation(a, a.startTime, attrs, carries), err));
   });
   if (r.attempts.length === 0 && r.cacheHit) {
     const attrs: Attributes = {
@@ -184,19 +145,14 @@ export function langfuseSpans(r: UsageRecord, content: RequestContent | undefine
       "langfuse.observation.metadata.cache_kind": r.cacheKind ?? "exact",
     };
     const start = r.time - r.latencyMs;
-    out.push(span(traceId, randomBytes(8).toString("hex"), rootId, "cache hit", CLIENT, start, r.time, generation({ model: r.deployment, usage: r.usage, cost: r.cost, ttftMs: r.ttftMs }, start, attrs, true), undefined));
+    out.push(span(traceId, newSpanId(), rootId, "cache hit", CLIENT, start, r.time, generation({ model: r.deployment, usage: r.usage, cost: r.cost, ttftMs: r.ttftMs }, start, attrs, true), undefined));
   }
   return out;
 }
 
-type Encode = (spans: ReadableSpan[]) => Uint8Array;
-let encoder: Promise<Encode> | undefined;
-
 /** An OTLP ExportTraceServiceRequest of these records' traces. */
 export async function langfuseRequest(records: readonly UsageRecord[], contentOf: (r: UsageRecord) => RequestContent | undefined, cfg: UsageExportConfig): Promise<Uint8Array> {
-  encoder ??= import("../telemetry/otlp-spans.ts").then((m) => m.encodeSpans);
-  const encode = await encoder;
   const spans: ReadableSpan[] = [];
   for (const r of records) spans.push(...langfuseSpans(r, contentOf(r), cfg));
-  return encode(spans);
+  return encodeRecordSpans(spans);
 }

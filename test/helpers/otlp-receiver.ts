@@ -78,6 +78,8 @@ export interface ReceivedLog {
 export interface ReceivedRequest {
   method: string;
   path: string;
+  /** The request's headers (lower-case names). */
+  headers: Record<string, string | string[] | undefined>;
   contentType: string;
   contentEncoding: string;
   bytes: number;
@@ -229,7 +231,7 @@ export async function startOtlpReceiver(opts: { port?: number; hosts?: string[] 
     const contentType = String(req.headers["content-type"] ?? "");
     const contentEncoding = String(req.headers["content-encoding"] ?? "");
     // Recorded on arrival, before the body: "nothing was sent" means nothing arrived at all.
-    const record: ReceivedRequest = { method: req.method ?? "", path, contentType, contentEncoding, bytes: 0, status: 0 };
+    const record: ReceivedRequest = { method: req.method ?? "", path, headers: { ...req.headers }, contentType, contentEncoding, bytes: 0, status: 0 };
     requests.push(record);
     const body = await readBody(req);
     record.bytes = body.length;

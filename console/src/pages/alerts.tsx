@@ -69,7 +69,7 @@ export function AlertsPage() {
   );
 }
 
-const EXPORT_TYPES: Record<string, string> = { s3: "S3", gcs: "Cloud Storage", azure_blob: "Azure Blob", http: "HTTP", datadog: "Datadog", splunk: "Splunk", langfuse: "Langfuse" };
+const EXPORT_TYPES: Record<string, string> = { s3: "S3", gcs: "Cloud Storage", azure_blob: "Azure Blob", http: "HTTP", datadog: "Datadog", splunk: "Splunk", langfuse: "Langfuse", otlp: "OTLP" };
 
 /** Seconds as "30 s", "5 min", "1 h". */
 const every = (s: number) => (s >= 3600 && s % 3600 === 0 ? `${s / 3600} h` : s >= 60 && s % 60 === 0 ? `${s / 60} min` : `${s} s`);

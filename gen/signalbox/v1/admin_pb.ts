@@ -1289,7 +1289,7 @@ export type UsageExportInfo = Message<"signalbox.v1.UsageExportInfo"> & {
   name: string;
 
   /**
-   * "s3", "gcs", "azure_blob", "http", "datadog", "splunk" or "langfuse".
+   * "s3", "gcs", "azure_blob", "http", "datadog", "splunk", "langfuse" or "otlp".
    *
    * @generated from field: string type = 2;
    */
@@ -1297,8 +1297,8 @@ export type UsageExportInfo = Message<"signalbox.v1.UsageExportInfo"> & {
 
   /**
    * Where records go: s3://bucket/prefix, gs://bucket/prefix, the container's URL and prefix, the
-   * endpoint's URL (no query), "Datadog (<site>)", "Splunk HEC (<host>)" or "Langfuse (<host>)"
-   * (never a key, token or SAS token).
+   * endpoint's URL (no query), "Datadog (<site>)", "Splunk HEC (<host>)", "Langfuse (<host>)" or
+   * "OTLP <url>" (never a key, token or SAS token).
    *
    * @generated from field: string destination = 3;
    */
