@@ -52,6 +52,13 @@ const bytes = (b: Buffer) => new Uint8Array(b.buffer as ArrayBuffer, b.byteOffse
 
 /** Records serialized per turn of the event loop. */
 const LINES_PER_TURN = 250;
+/**
+ * Characters of captured content (capture_content) an export holds while it waits, at most: past
+ * it the oldest batches are dropped (and counted), as past max_buffered_records.
+ */
+const MAX_CONTENT_CHARS = 20_000_000;
+/** Content characters after which the batch being gathered is sealed and sent at once. */
+const SEAL_CONTENT_CHARS = 4_000_000;
 /** Azure Blob's REST version. */
 const AZURE_VERSION = "2023-11-03";
 
@@ -117,6 +124,8 @@ interface PendingObject {
 
 interface Batch {
   records: UsageRecord[];
+  /** Characters of captured content in it. */
+  chars: number;
   /** Built once, at the first send: the same names on every retry. */
   objects?: PendingObject[];
 }
@@ -124,6 +133,9 @@ interface Batch {
 interface ExportState {
   cfg: UsageExportConfig;
   current: UsageRecord[];
+  /** Characters of captured content in `current`, and in everything waiting in memory. */
+  currentChars: number;
+  contentChars: number;
   sealed: Batch[];
   buffered: number;
   spooled: number;
@@ -383,7 +395,7 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
   function stateOf(cfg: UsageExportConfig): ExportState {
     let s = states.get(cfg.name);
     if (!s) {
-      s = { cfg, current: [], sealed: [], buffered: 0, spooled: 0, exported: 0, dropped: 0, objects: 0, seq: 0, spoolChecked: false };
+      s = { cfg, current: [], currentChars: 0, contentChars: 0, sealed: [], buffered: 0, spooled: 0, exported: 0, dropped: 0, objects: 0, seq: 0, spoolChecked: false };
       states.set(cfg.name, s);
       schedule(s);
     }
@@ -398,11 +410,12 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
     s.timer.unref();
   }
 
-  /** Records past max_buffered_records: the oldest objects waiting go (counted). */
+  /** Records past max_buffered_records (or content past MAX_CONTENT_CHARS): the oldest objects waiting go (counted). */
   function bound(s: ExportState): void {
-    while (s.buffered > s.cfg.maxBufferedRecords && s.sealed.length > 1) {
+    while ((s.buffered > s.cfg.maxBufferedRecords || s.contentChars > MAX_CONTENT_CHARS) && s.sealed.length > 1) {
       const gone = s.sealed.splice(1, 1)[0]; // the one being sent (index 0) stays
       s.buffered -= gone.records.length;
+      s.contentChars -= gone.chars;
       s.dropped += gone.records.length;
       deps.metrics?.usageExport(s.cfg.name, "dropped", gone.records.length);
       log("warn", "usage export dropped records past its buffer", { export: s.cfg.name, records: gone.records.length, max_buffered_records: s.cfg.maxBufferedRecords });
@@ -412,13 +425,18 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
   function record(r: UsageRecord, cfgs: readonly UsageExportConfig[], content: RequestContent | undefined): void {
     for (const cfg of cfgs) {
       if (cfg.when && !recordMatches(cfg.when, r)) continue;
-      if (content && cfg.captureContent) contents.set(r, content);
       const s = stateOf(cfg);
+      if (content && cfg.captureContent) {
+        contents.set(r, content);
+        s.currentChars += content.chars;
+        s.contentChars += content.chars;
+      }
       s.current.push(r);
       s.buffered++;
-      if (s.current.length >= cfg.maxRecords) {
-        s.sealed.push({ records: s.current });
+      if (s.current.length >= cfg.maxRecords || s.currentChars >= SEAL_CONTENT_CHARS) {
+        s.sealed.push({ records: s.current, chars: s.currentChars });
         s.current = [];
+        s.currentChars = 0;
         bound(s);
         if (!s.sending) setImmediate(() => void flushOne(s));
       }
@@ -552,8 +570,9 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
   function flushOne(s: ExportState, final = false): Promise<void> {
     if (s.sending) return s.sending.then(() => (final || s.current.length || s.sealed.length ? flushOne(s, final) : undefined));
     if (s.current.length) {
-      s.sealed.push({ records: s.current });
+      s.sealed.push({ records: s.current, chars: s.currentChars });
       s.current = [];
+      s.currentChars = 0;
       bound(s);
     }
     s.sending = (async () => {
@@ -577,6 +596,7 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
                   deps.metrics?.usageExport(s.cfg.name, "spooled", w.records);
                 }
                 s.buffered -= b.records.length;
+                s.contentChars -= b.chars;
               }
               s.sealed = [];
               return;
@@ -588,7 +608,7 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
             s.objects++;
             deps.metrics?.usageExport(s.cfg.name, "exported", o.records);
           }
-          s.sealed.shift();
+          s.contentChars -= s.sealed.shift()!.chars;
         }
         await drainSpool(s);
         recovered(s);

@@ -4,7 +4,8 @@
 // an HTTP endpoint without it, each a fake over real HTTP. The archive's lines end with `content`
 // (the messages as they were sent, after the input guardrails' redactions, the answer, a stream's
 // included, the settings); the endpoint's lines have none; records of requests other than chat, and
-// of a request that said no-log, have none either.
+// of a request that said no-log, have none either. Content waiting for a store that is down is
+// bounded, as records are.
 
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +15,9 @@ import { after, before, test } from "node:test";
 import { buildConfig, ConfigError, loadConfig } from "../../src/config/load.ts";
 import { createGateway, type Gateway } from "../../src/gateway.ts";
 import { startServer, type RunningServer } from "../../src/server/http.ts";
+import { createUsageExport } from "../../src/usage/export.ts";
 import { createMemoryUsageSink } from "../../src/usage/record.ts";
+import { makeRecord, rng } from "./fixtures.ts";
 import { startFakeHttpSink } from "../fakes/log-intakes.ts";
 import { FAKE_S3_CREDS, objectLines, startFakeS3, type FakeObjectStore } from "../fakes/object-stores.ts";
 import { poll } from "../helpers/wait.ts";
@@ -100,4 +103,23 @@ test("capture_content goes with any type; max_content_chars only with it", () =>
     () => buildConfig({ ...base, usage_export: [{ name: "h", type: "http", url: "http://127.0.0.1:1/", max_content_chars: 500 }] }, {}),
     (e: unknown) => e instanceof ConfigError && e.message.includes("usage_export[0].max_content_chars"),
   );
+});
+
+test("captured content waiting is bounded: past 20 million characters the oldest batches go, counted", async () => {
+  const cfgs = buildConfig(
+    { providers: [{ name: "mock", type: "mock" }], deployments: [{ id: "mock/a", provider: "mock", model: "m" }], usage_export: [{ name: "down", type: "http", url: "http://127.0.0.1:9/", capture_content: true, flush_seconds: 3600 }] },
+    {},
+  ).usageExport!;
+  const ex = createUsageExport({ exports: () => cfgs, retryDelaysMs: [] });
+  const sink = ex.sink(createMemoryUsageSink());
+  const r = rng(7);
+  // 3 million characters each: a batch is sealed (and tried) every two records, 6 million.
+  const big = { input: [], parameters: {}, chars: 3_000_000 };
+  for (let i = 0; i < 10; i++) sink.record(makeRecord(r, { time: Date.now() }), big);
+  await poll(async () => (ex.stats()[0].dropped > 0 ? true : undefined), 5000, "records dropped");
+  const st = ex.stats()[0];
+  // What is kept: the batch being tried and the newest that fit, at most 20 million characters beside it.
+  assert.ok(st.buffered <= 8 && st.buffered + st.dropped === 10, JSON.stringify(st));
+  await poll(async () => (ex.stats()[0].failing ? true : undefined), 5000, "the failed send");
+  await ex.close();
 });
