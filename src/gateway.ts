@@ -544,7 +544,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   metrics.watchRealtime(() => ({ websocket: realtime.open - realtime.calls, webrtc: realtime.calls }));
   metrics.watchSpendCaps(() => spendCaps.all());
   const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, GuardrailService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName, PromptService.typeName]);
-  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }, createPassthrough(core, transport), realtime, health, vectors);
+  const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250, onFeedback: (f, r) => usageExport.feedback(f, r) }, createPassthrough(core, transport), realtime, health, vectors);
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
   const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || ((core.config.mcpServers !== undefined || core.config.vectorStores !== undefined) && mcpEndpoint(req, res));
@@ -733,7 +733,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(ModerationService, moderationService(engine));
       router.service(GuardrailService, guardrailService(core));
       router.service(RouteService, routeService(core), audioSized);
-      router.service(UsageService, { ...usageService({ store: usageStore, feedback: core.control, findWithinMs: sharedUsage ? 2_000 : 250 }), ...budgetService(core) });
+      router.service(UsageService, { ...usageService({ store: usageStore, feedback: core.control, findWithinMs: sharedUsage ? 2_000 : 250, onFeedback: (f, r) => usageExport.feedback(f, r) }), ...budgetService(core) });
       router.service(
         AdminService,
         adminService(control, {

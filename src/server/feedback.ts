@@ -22,6 +22,8 @@ export interface FeedbackDeps {
    * gives the in-memory store, which has a record as its answer ends, a quarter of a second.
    */
   findWithinMs?: number;
+  /** Told of every score given or changed, with the request's record when it was just read (the usage exports send it to Langfuse). */
+  onFeedback?: (f: FeedbackRecord, record: UsageRecord | undefined) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function submitFeedback(d: FeedbackDeps, caller: Caller, input: Fee
   }
   const rec = feedbackOf(record, caller, f, (d.now ?? Date.now)());
   await d.control.putFeedback(rec);
+  d.onFeedback?.(rec, record);
   return rec;
 }
 
@@ -66,6 +69,7 @@ export async function updateFeedback(d: FeedbackDeps, caller: Caller, id: string
   const f = checkFeedback({ requestId: before.requestId, value: input.value, weight: input.weight ?? before.weight, metadata: input.metadata ?? before.metadata }, { requestId: "request_id", traceId: "trace_id", value: "value", weight: "weight", metadata: "metadata" });
   const after: FeedbackRecord = { ...before, value: f.value, weight: f.weight, metadata: f.metadata, time: (d.now ?? Date.now)() };
   await d.control.putFeedback(after);
+  d.onFeedback?.(after, undefined);
   return after;
 }
 

@@ -162,6 +162,7 @@ export interface UsageServiceDeps {
   /** Where feedback is kept (the control store); without it, SubmitFeedback and GetFeedbackSummary are unimplemented. */
   feedback?: FeedbackDeps["control"];
   findWithinMs?: number;
+  onFeedback?: FeedbackDeps["onFeedback"];
 }
 
 const notYet = (rpc: string) =>
@@ -266,7 +267,7 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
     submitFeedback: async (req: SubmitFeedbackRequest, ctx: HandlerContext) => {
       try {
         if (!core.feedback) throw notYet("SubmitFeedback");
-        const f = await submitFeedback({ usage: core.store, control: core.feedback, now, findWithinMs: core.findWithinMs }, ctx.values.get(callerKey), {
+        const f = await submitFeedback({ usage: core.store, control: core.feedback, now, findWithinMs: core.findWithinMs, onFeedback: core.onFeedback }, ctx.values.get(callerKey), {
           requestId: req.requestId || undefined,
           traceId: req.traceId || undefined,
           value: req.value,

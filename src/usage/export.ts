@@ -37,6 +37,7 @@ import type { RequestContent, UsageRecord, UsageSink } from "./record.ts";
 import { langfuseRequest } from "./langfuse.ts";
 import { genaiRequest } from "./genai-spans.ts";
 import type { GatewayMetrics } from "../telemetry/metrics.ts";
+import type { FeedbackRecord } from "../control/types.ts";
 import type { AlertEvent } from "../alerts/alerts.ts";
 import { log } from "../telemetry/log.ts";
 import { RequestRecordSchema } from "../../gen/signalbox/v1/usage_pb.ts";
@@ -112,6 +113,8 @@ export interface UsageExport {
   /** Send everything waiting now (memory, then the spool), for every export or the one named. Resolves when done or failed. */
   flush(name?: string): Promise<void>;
   stats(): UsageExportStats[];
+  /** A score given to a request (feedback): to each Langfuse export that takes its record, as a score on its trace. */
+  feedback(f: FeedbackRecord, record: UsageRecord | undefined): void;
   /** Send what waits (spooling what cannot be sent), then stop. */
   close(): Promise<void>;
 }
@@ -391,6 +394,7 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
   const states = new Map<string, ExportState>();
   let closed = false;
   const inflight = new Set<AbortController>();
+  const scoring = new Set<Promise<void>>();
 
   function stateOf(cfg: UsageExportConfig): ExportState {
     let s = states.get(cfg.name);
@@ -627,6 +631,44 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
     return s.sending;
   }
 
+  /**
+   * A score on the request's trace (Langfuse's POST /api/public/scores): `user-feedback`, the value
+   * (-10 to 10), the comment and the rest of its metadata, its weight; its id the feedback's, so a
+   * changed score replaces the first. Tried as an export's objects are.
+   */
+  async function sendScore(c: UsageExportConfig, f: FeedbackRecord): Promise<void> {
+    const { comment, ...metadata } = f.metadata;
+    const body = Buffer.from(
+      JSON.stringify({
+        id: f.id,
+        traceId: f.traceId,
+        name: "user-feedback",
+        value: f.value,
+        dataType: "NUMERIC",
+        ...(comment ? { comment } : {}),
+        metadata: { ...metadata, weight: f.weight, request_id: f.requestId },
+        ...(c.environment ? { environment: c.environment } : {}),
+      }),
+    );
+    const headers = { ...c.headers, authorization: `Basic ${Buffer.from(`${c.publicKey}:${c.secretKey}`).toString("base64")}`, "content-type": "application/json" };
+    let last: unknown;
+    for (let attempt = 0; attempt <= delays.length; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]).unref());
+      const ac = new AbortController();
+      const t = setTimeout(() => ac.abort(new Error(`usage export "${c.name}": no answer within ${c.timeoutMs} ms`)), c.timeoutMs);
+      try {
+        await post(`usage export "${c.name}"`, "Langfuse's scores API", `${c.url}/api/public/scores`, headers, body, ac.signal);
+        return;
+      } catch (err) {
+        last = ac.signal.aborted ? ac.signal.reason : err;
+        if (closed) break;
+      } finally {
+        clearTimeout(t);
+      }
+    }
+    throw last;
+  }
+
   // Each export's timer starts now: objects a previous run spooled are sent even with no traffic.
   for (const cfg of deps.exports() ?? []) stateOf(cfg);
 
@@ -658,8 +700,21 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
         ...(s.lastExportAt !== undefined ? { lastExportAt: s.lastExportAt } : {}),
       }));
     },
+    feedback(f, record) {
+      const cfgs = deps.exports();
+      if (!cfgs?.length || closed) return;
+      // A score changed later has no record at hand: its own dimensions stand for it.
+      const like = record ?? ({ team: f.team, key: f.key, user: f.user, tags: [], routing: { route: f.route }, deployment: f.deployment, provider: f.provider, status: "ok", operation: "chat", metadata: {} } as unknown as UsageRecord);
+      for (const c of cfgs) {
+        if (c.type !== "langfuse" || (c.when && !recordMatches(c.when, like))) continue;
+        const sent = sendScore(c, f).catch((err) => log("warn", "usage export could not send a score to Langfuse", { export: c.name, feedback_id: f.id, error: String((err as Error)?.message ?? err).slice(0, 300) }));
+        scoring.add(sent);
+        void sent.finally(() => scoring.delete(sent));
+      }
+    },
     async close() {
       closed = true;
+      await Promise.allSettled([...scoring]);
       for (const s of states.values()) clearTimeout(s.timer);
       // One more try each (no retries' delays past the first), then to the spool or counted as lost.
       await Promise.all([...states.values()].map((s) => flushOne(s, true)));

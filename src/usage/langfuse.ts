@@ -15,7 +15,8 @@
 // - a cache hit has no attempt: one generation `cache hit`, costing nothing.
 // With `capture_content: true` the trace and the answering generation also carry the messages as
 // they were sent to the model and the answer (src/usage/content.ts), and the generation the
-// request's sampling settings; without it no prompt or answer text leaves the gateway.
+// request's sampling settings; without it no prompt or answer text leaves the gateway. Feedback given
+// to a request becomes a score on its trace (src/usage/export.ts, sendScore).
 //
 // The attribute names are Langfuse's (`LangfuseOtelSpanAttributes` of @langfuse/core), set as its
 // SDK's attribute builders set them (test/fakes/langfuse.sdk.test.ts checks the fake this is tested

@@ -408,6 +408,18 @@ describe("fake Langfuse with OTLP/JSON from @langfuse/core's API client", () => 
     assert.equal(lf.observations().length, n + 1);
   });
 
+  test("scores.create: a numeric score on a trace is kept by its id (again: replaced); no trace is a 400; a wrong key 401", async () => {
+    const client = new LangfuseAPIClient({ environment: "", baseUrl: lf.url, username: PUBLIC_KEY, password: SECRET_KEY, xLangfuseSdkName: LANGFUSE_SDK_NAME, xLangfuseSdkVersion: LANGFUSE_SDK_VERSION, xLangfusePublicKey: PUBLIC_KEY });
+    const first = await client.scores.create({ id: "fb_1", traceId, name: "user-feedback", value: 1, dataType: "NUMERIC", comment: "spot on", metadata: { weight: 1 }, environment: "production" });
+    assert.deepEqual(first, { id: "fb_1" });
+    await client.scores.create({ id: "fb_1", traceId, name: "user-feedback", value: -1, dataType: "NUMERIC" });
+    assert.deepEqual(lf.scores(), [{ id: "fb_1", traceId, name: "user-feedback", value: -1, dataType: "NUMERIC", environment: "default" }]);
+    await assert.rejects(client.scores.create({ name: "user-feedback", value: 1 }), /400|traceId/);
+    const wrong = new LangfuseAPIClient({ environment: "", baseUrl: lf.url, username: PUBLIC_KEY, password: "nope" });
+    await assert.rejects(wrong.scores.create({ traceId, name: "user-feedback", value: 1 }), /401|Unauthorized|credentials/i);
+    assert.equal(lf.scores().length, 1);
+  });
+
   test("waitFor rejects after its timeout saying what arrived", async () => {
     await assert.rejects(lf.waitFor((f) => f.observations().length > 100, 50), /condition not met after 50 ms; \d+ request\(s\).*observations: span gateway request/);
   });

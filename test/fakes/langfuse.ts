@@ -16,6 +16,7 @@
 // (`gen_ai.*`, `input.value` / `output.value`) as fallbacks. JSON-string attribute values are
 // parsed back into values (kept as strings when they are not JSON). `failNext(n, status)` makes the
 // next n authenticated exports answer `status` (default 503) with a JSON error, keeping nothing.
+// POST /api/public/scores keeps scores (a user's feedback on a trace), as Langfuse's scores API does.
 // Unlike Langfuse, resource and scope attributes are not copied into observation metadata, so a
 // test can compare metadata with what it gave the SDK.
 // test/fakes/langfuse.sdk.test.ts checks the fake against @langfuse/tracing's attribute builders
@@ -91,9 +92,25 @@ export interface LangfuseRequest {
   bytes: number;
 }
 
+/** A score as POST /api/public/scores keeps it (one per id: posting an id again replaces it). */
+export interface LangfuseScore {
+  id: string;
+  traceId?: string;
+  observationId?: string;
+  sessionId?: string;
+  name: string;
+  value: number | string;
+  dataType: string;
+  comment?: string;
+  metadata?: Record<string, unknown>;
+  environment: string;
+}
+
 export interface FakeLangfuse {
   /** http://127.0.0.1:<port>: the SDK's baseUrl. */
   url: string;
+  /** Scores posted to /api/public/scores, by id, first-posted order. */
+  scores(): LangfuseScore[];
   /** Every request, in arrival order, once answered. */
   requests: LangfuseRequest[];
   /** One per trace id, first-seen order; later spans fill or override fields, tags unioned, metadata merged. */
@@ -109,6 +126,8 @@ export interface FakeLangfuse {
 
 /** The OTLP ingestion path under the base URL. */
 export const LANGFUSE_OTEL_PATH = "/api/public/otel/v1/traces";
+/** The scores API under the base URL. */
+export const LANGFUSE_SCORES_PATH = "/api/public/scores";
 
 const INVALID_CREDENTIALS = "Invalid credentials. Confirm that you've configured the correct host.";
 
@@ -335,6 +354,7 @@ export async function startFakeLangfuse(opts: { publicKey: string; secretKey: st
   const requests: LangfuseRequest[] = [];
   const observations: LangfuseObservation[] = [];
   const parts: TracePart[] = [];
+  const scores = new Map<string, LangfuseScore>();
   const fail = failureBudget();
   const expected = `${opts.publicKey}:${opts.secretKey}`;
 
@@ -352,10 +372,11 @@ export async function startFakeLangfuse(opts: { publicKey: string; secretKey: st
 
   function handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse) {
     const path = new URL(req.url ?? "/", "http://x").pathname;
-    if (path !== LANGFUSE_OTEL_PATH || req.method !== "POST") return json(req, raw, res, 404, { message: "Not Found" });
+    if ((path !== LANGFUSE_OTEL_PATH && path !== LANGFUSE_SCORES_PATH) || req.method !== "POST") return json(req, raw, res, 404, { message: "Not Found" });
     if (!authorized(req)) return json(req, raw, res, 401, { message: INVALID_CREDENTIALS });
     const failure = fail.take();
     if (failure !== undefined) return json(req, raw, res, failure, { message: http.STATUS_CODES[failure] ?? "Error", error: "failure injected by the fake" });
+    if (path === LANGFUSE_SCORES_PATH) return score(req, raw, res);
 
     const type = String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
     if (type !== "application/x-protobuf" && type !== "application/json") return json(req, raw, res, 400, { message: `Unsupported content type: ${type || "(none)"}` });
@@ -384,6 +405,40 @@ export async function startFakeLangfuse(opts: { publicKey: string; secretKey: st
     return answer(req, raw, res, 200, "application/x-protobuf", toBinary(ExportTraceServiceResponseSchema, create(ExportTraceServiceResponseSchema)));
   }
 
+  /**
+   * POST /api/public/scores: a JSON CreateScoreRequest. `name` and `value` required; a numeric or
+   * boolean score's value a number, a categorical one's a string; a trace, observation, session or
+   * dataset run to attach it to; the id the caller's (an upsert) or a new one. 200 {id}; 400 naming
+   * what is wrong.
+   */
+  function score(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse) {
+    let b: Record<string, unknown>;
+    try {
+      b = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+    } catch {
+      return json(req, raw, res, 400, { message: "Invalid request data: body is not JSON" });
+    }
+    const dataType = typeof b.dataType === "string" ? b.dataType : typeof b.value === "string" ? "CATEGORICAL" : "NUMERIC";
+    if (typeof b.name !== "string" || !b.name) return json(req, raw, res, 400, { message: "Invalid request data: name is required" });
+    if ((dataType === "NUMERIC" || dataType === "BOOLEAN") !== (typeof b.value === "number")) return json(req, raw, res, 400, { message: `Invalid request data: value must be ${dataType === "CATEGORICAL" ? "a string" : "a number"} for ${dataType} scores` });
+    if (!b.traceId && !b.sessionId && !b.datasetRunId) return json(req, raw, res, 400, { message: "Invalid request data: traceId, sessionId or datasetRunId is required" });
+    const id = typeof b.id === "string" && b.id ? b.id : `score-${scores.size + 1}`;
+    const kept: LangfuseScore = {
+      id,
+      name: b.name,
+      value: b.value as number | string,
+      dataType,
+      environment: typeof b.environment === "string" ? b.environment : "default",
+      ...(typeof b.traceId === "string" ? { traceId: b.traceId } : {}),
+      ...(typeof b.observationId === "string" ? { observationId: b.observationId } : {}),
+      ...(typeof b.sessionId === "string" ? { sessionId: b.sessionId } : {}),
+      ...(typeof b.comment === "string" ? { comment: b.comment } : {}),
+      ...(b.metadata && typeof b.metadata === "object" ? { metadata: b.metadata as Record<string, unknown> } : {}),
+    };
+    scores.set(id, kept);
+    return json(req, raw, res, 200, { id });
+  }
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -403,6 +458,7 @@ export async function startFakeLangfuse(opts: { publicKey: string; secretKey: st
   const fake: FakeLangfuse = {
     url: `http://127.0.0.1:${port}`,
     requests,
+    scores: () => [...scores.values()].map((x) => ({ ...x })),
     traces: () => mergeTraces(parts),
     observations: () => observations.map((o) => ({ ...o })),
     async waitFor(pred, timeoutMs) {

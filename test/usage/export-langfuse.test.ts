@@ -4,7 +4,7 @@
 // every request a trace with the gateway's trace id, its attempts as generations (model, usage, cost
 // in USD, time to first token, a failed attempt's error); prompts and answers (a stream's too, and
 // what a cut-off stream had sent) only where capture_content is on and the request did not say
-// no-log, cut at max_content_chars; bad
+// no-log, cut at max_content_chars; feedback given to a request a score on its trace; bad
 // settings are errors naming the field; the secret key is in no log line nor the admin API.
 
 import assert from "node:assert/strict";
@@ -205,6 +205,25 @@ usage_export:
       assert.equal(t.metadata.no_log, true);
       assert.ok(generations(full, r.traceId).every((g) => g.input === undefined && g.output === undefined && g.usageDetails?.total));
     }
+  });
+
+  test("feedback on a request is a score on its Langfuse trace (in the projects that take its record); scoring again replaces it", async () => {
+    const res = await ask({ model: "mock/fast", messages: [{ role: "user", content: "rate me" }] });
+    const { id } = (await res.json()) as { id: string };
+    const rec = (await recordOf(id)) as UsageRecord;
+    const give = (value: number, metadata: Record<string, string>) =>
+      fetch(`${server.url}/signalbox.v1.UsageService/SubmitFeedback`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ requestId: id, value, metadata }) });
+    const first = await give(1, { comment: "spot on", ui: "chat" });
+    assert.equal(first.status, 200, await first.clone().text());
+    const { feedbackId } = (await first.json()) as { feedbackId: string };
+    await full.waitFor((f) => f.scores().length > 0, 5000);
+    assert.deepEqual(full.scores(), [{ id: feedbackId, traceId: rec.traceId, name: "user-feedback", value: 1, dataType: "NUMERIC", comment: "spot on", metadata: { ui: "chat", weight: 1, request_id: id }, environment: "staging" }]);
+    // The quiet project takes mock/fast's records: the score goes there too.
+    await quiet.waitFor((f) => f.scores().length > 0, 5000);
+    assert.equal(quiet.scores()[0].traceId, rec.traceId);
+    assert.equal((await give(-1, {})).status, 200);
+    await full.waitFor((f) => f.scores()[0]?.value === -1, 5000);
+    assert.equal(full.scores().length, 1, "the same feedback id: replaced");
   });
 
   test("the secret key is in no log line and not in the admin API's view of the export", async () => {
