@@ -253,8 +253,9 @@ for (const p of PROTOCOLS) {
         })(),
       );
       assert.equal(rawStream.code, Code.DeadlineExceeded);
-      // The caller's own abort is a SignalboxError too (canceled).
-      const canceled = await failure(c.chat.complete({ ...hi(), model: "slow" }, { signal: AbortSignal.timeout(30) }));
+      // The caller's own abort is a SignalboxError too (canceled); with a default deadline far off,
+      // so that the two timers cannot race on a busy machine.
+      const canceled = await failure(client({ timeoutMs: 60_000 }).chat.complete({ ...hi(), model: "slow" }, { signal: AbortSignal.timeout(30) }));
       assert.equal(canceled.code, Code.Canceled, canceled.message);
     });
   });
