@@ -398,6 +398,8 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
 
   function stateOf(cfg: UsageExportConfig): ExportState {
     let s = states.get(cfg.name);
+    // Operators should see, in the log, every place the prompts go (at start, and when a reload turns it on).
+    if (cfg.captureContent && !s?.cfg.captureContent) log("warn", "usage export sends the prompts and answers of chat requests (capture_content)", { export: cfg.name, destination: destinationOf(cfg) });
     if (!s) {
       s = { cfg, current: [], currentChars: 0, contentChars: 0, sealed: [], buffered: 0, spooled: 0, exported: 0, dropped: 0, objects: 0, seq: 0, spoolChecked: false };
       states.set(cfg.name, s);

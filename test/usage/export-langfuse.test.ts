@@ -229,6 +229,9 @@ usage_export:
   test("the secret key is in no log line and not in the admin API's view of the export", async () => {
     const all = logs.join("");
     assert.ok(!all.includes(SK) && !all.includes(SK2));
+    // Where prompts go is said once, for the export that sends them.
+    const said = logs.map((l) => JSON.parse(l) as { msg: string; export?: string; destination?: string }).filter((l) => l.msg.includes("sends the prompts and answers"));
+    assert.deepEqual(said.map((l) => [l.export, l.destination]), [["langfuse", `Langfuse (${new URL(full.url).host})`]]);
     const infos = await fetch(`${server.url}/signalbox.v1.AdminService/ListUsageExports`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     const text = await infos.text();
     assert.equal(infos.status, 200, text);
