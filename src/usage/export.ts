@@ -256,6 +256,21 @@ async function post(label: string, what: string, url: string, headers: Record<st
   await res.body?.cancel();
 }
 
+const langfuseAuth = (c: UsageExportConfig) => `Basic ${Buffer.from(`${c.publicKey}:${c.secretKey}`).toString("base64")}`;
+
+/** Records as OTLP traces (protobuf, gzipped), in requests well under what an intake takes, conversations included. */
+function tracesClient(id: string, c: UsageExportConfig, what: string, url: string, headers: Record<string, string>, encode: typeof langfuseRequest): ExportClient {
+  const all = { ...c.headers, ...headers, "content-type": "application/x-protobuf", "content-encoding": "gzip" };
+  return {
+    id,
+    fromRecords: true,
+    maxBytes: 3_000_000,
+    size: (r) => 3_000 + (c.captureContent ? 2 * (contents.get(r)?.chars ?? 0) : 0),
+    frame: (_lines, recs) => encode(recs, (r) => contents.get(r), c),
+    put: (_key, body, _records, signal) => post(`usage export "${c.name}"`, what, url, all, body, signal),
+  };
+}
+
 function createClient(c: UsageExportConfig, env: Record<string, string | undefined>): ExportClient {
   const label = `usage export "${c.name}"`;
   const id = clientId(c);
@@ -281,40 +296,9 @@ function createClient(c: UsageExportConfig, env: Record<string, string | undefin
       put: (_key, body, _records, signal) => post(label, "Datadog", url, { "dd-api-key": c.apiKey!, "content-type": "application/json", "content-encoding": "gzip" }, body, signal),
     };
   }
-  if (c.type === "langfuse") {
-    // Langfuse's OpenTelemetry endpoint: each record a trace (src/usage/langfuse.ts), OTLP protobuf.
-    const url = `${c.url}/api/public/otel/v1/traces`;
-    const headers = {
-      ...c.headers,
-      authorization: `Basic ${Buffer.from(`${c.publicKey}:${c.secretKey}`).toString("base64")}`,
-      "content-type": "application/x-protobuf",
-      "content-encoding": "gzip",
-      "x-langfuse-ingestion-version": "4",
-      "x-langfuse-sdk-name": "signalbox",
-      "x-langfuse-public-key": c.publicKey!,
-    };
-    return {
-      id,
-      fromRecords: true,
-      // Well under what an ingestion endpoint takes a request, with conversations in it.
-      maxBytes: 3_000_000,
-      size: (r) => 3_000 + (c.captureContent ? 2 * (contents.get(r)?.chars ?? 0) : 0),
-      frame: (_lines, recs) => langfuseRequest(recs, (r) => contents.get(r), c),
-      put: (_key, body, _records, signal) => post(label, "Langfuse", url, headers, body, signal),
-    };
-  }
-  if (c.type === "otlp") {
-    // Any OTLP/HTTP traces endpoint: each record a trace in the GenAI conventions (src/usage/genai-spans.ts).
-    const headers = { ...c.headers, "content-type": "application/x-protobuf", "content-encoding": "gzip" };
-    return {
-      id,
-      fromRecords: true,
-      maxBytes: 3_000_000,
-      size: (r) => 2_000 + (c.captureContent ? 2 * (contents.get(r)?.chars ?? 0) : 0),
-      frame: (_lines, recs) => genaiRequest(recs, (r) => contents.get(r), c),
-      put: (_key, body, _records, signal) => post(label, "the OTLP endpoint", c.url!, headers, body, signal),
-    };
-  }
+  // Langfuse's OpenTelemetry endpoint (src/usage/langfuse.ts), or any OTLP/HTTP traces endpoint in the GenAI conventions (src/usage/genai-spans.ts).
+  if (c.type === "langfuse") return tracesClient(id, c, "Langfuse", `${c.url}/api/public/otel/v1/traces`, { authorization: langfuseAuth(c), "x-langfuse-ingestion-version": "4", "x-langfuse-sdk-name": "signalbox", "x-langfuse-public-key": c.publicKey! }, langfuseRequest);
+  if (c.type === "otlp") return tracesClient(id, c, "the OTLP endpoint", c.url!, {}, genaiRequest);
   if (c.type === "splunk") {
     // Splunk's HTTP Event Collector: events one after another, each with its time (seconds), host, source, sourcetype and index.
     const url = `${c.url!.replace(/\/+$/, "")}/services/collector/event`;
@@ -495,16 +479,16 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
     return s.client;
   }
 
-  async function put(s: ExportState, o: PendingObject): Promise<void> {
-    const client = clientOf(s);
+  /** One send, tried again after each of the delays; each try aborted after the export's timeout. */
+  async function tried(cfg: UsageExportConfig, send: (signal: AbortSignal) => Promise<void>): Promise<void> {
     let last: unknown;
     for (let attempt = 0; attempt <= delays.length; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]).unref());
       const ac = new AbortController();
       inflight.add(ac);
-      const t = setTimeout(() => ac.abort(new Error(`usage export "${s.cfg.name}": no answer within ${s.cfg.timeoutMs} ms`)), s.cfg.timeoutMs);
+      const t = setTimeout(() => ac.abort(new Error(`usage export "${cfg.name}": no answer within ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
       try {
-        await client.put(o.key, o.body, o.records, ac.signal);
+        await send(ac.signal);
         return;
       } catch (err) {
         last = ac.signal.aborted ? ac.signal.reason : err;
@@ -515,6 +499,11 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
       }
     }
     throw last;
+  }
+
+  function put(s: ExportState, o: PendingObject): Promise<void> {
+    const client = clientOf(s);
+    return tried(s.cfg, (signal) => client.put(o.key, o.body, o.records, signal));
   }
 
   const spoolDirOf = (s: ExportState) => join(s.cfg.spoolDir!, s.cfg.name);
@@ -652,23 +641,8 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
         ...(c.environment ? { environment: c.environment } : {}),
       }),
     );
-    const headers = { ...c.headers, authorization: `Basic ${Buffer.from(`${c.publicKey}:${c.secretKey}`).toString("base64")}`, "content-type": "application/json" };
-    let last: unknown;
-    for (let attempt = 0; attempt <= delays.length; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]).unref());
-      const ac = new AbortController();
-      const t = setTimeout(() => ac.abort(new Error(`usage export "${c.name}": no answer within ${c.timeoutMs} ms`)), c.timeoutMs);
-      try {
-        await post(`usage export "${c.name}"`, "Langfuse's scores API", `${c.url}/api/public/scores`, headers, body, ac.signal);
-        return;
-      } catch (err) {
-        last = ac.signal.aborted ? ac.signal.reason : err;
-        if (closed) break;
-      } finally {
-        clearTimeout(t);
-      }
-    }
-    throw last;
+    const headers = { ...c.headers, authorization: langfuseAuth(c), "content-type": "application/json" };
+    await tried(c, (signal) => post(`usage export "${c.name}"`, "Langfuse's scores API", `${c.url}/api/public/scores`, headers, body, signal));
   }
 
   // Each export's timer starts now: objects a previous run spooled are sent even with no traffic.
