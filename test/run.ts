@@ -12,8 +12,9 @@
 // Each file is its own run: its top-level `before`/`after` hooks open and close around its own
 // tests (with `node --test --test-isolation=none` every file's `before` runs first and every
 // `after` last), `process.env` is put back after it, and its output is printed whole when it ends,
-// with its path. A file whose first lines say `// test-runner: own-process` (one that must start
-// from a fresh process) is run by the lane in a child process of its own.
+// with its path. A file whose first lines say `// test-runner: own-process` (one that measures time
+// or memory, or must start from a fresh process) runs in a child process of its own, after the
+// lanes, one at a time, when nothing else of the suite is running.
 //
 // Files go to lanes longest first, each to the lane with the least work so far (estimates per
 // folder, below, or the times of the last local run, kept in node_modules/.cache), so a lane's
@@ -33,6 +34,7 @@ const TIMES = join(ROOT, "node_modules/.cache/signalbox-test-times.json");
 /** A test (any test, at any depth) that runs longer than this fails, so a hung test cannot stall its lane. */
 const TEST_TIMEOUT_MS = 300_000;
 const OWN_PROCESS = /^\/\/ test-runner: own-process/m;
+const ownProcess = (file: string) => OWN_PROCESS.test(readFileSync(join(ROOT, file), "utf8").slice(0, 2000));
 
 /**
  * Seconds a file takes in a lane, roughly (measured 2026-12-07, two lanes on two cores): the
@@ -106,15 +108,20 @@ async function main(): Promise<void> {
     console.error(`no test files under ${args.join(" ") || "test"}`);
     process.exit(1);
   }
+  // Files that want a process of their own measure time or memory: they run after the lanes, one
+  // at a time, on a machine nothing else of the suite is using.
+  const alone = files.filter(ownProcess);
+  const shared = files.filter((f) => !alone.includes(f));
   // One lane more than there are cores: a lane often waits (on a browser, a child process, a
   // server's start), and on two cores three lanes took 275 s where two took 317.
-  const lanes = Math.max(1, Math.min(Number(process.env.TEST_LANES) || Math.min(availableParallelism() + 1, 6), files.length));
-  const plan = assign(files, lanes);
-  console.log(`# ${files.length} files in ${lanes} lanes`);
+  const lanes = Math.max(1, Math.min(Number(process.env.TEST_LANES) || Math.min(availableParallelism() + 1, 6), shared.length));
+  const plan = shared.length ? assign(shared, lanes) : [];
+  console.log(`# ${files.length} files: ${shared.length} in ${plan.length} lanes${alone.length ? `, then ${alone.length} alone` : ""}`);
 
   const results: FileResult[] = [];
-  const exits = await Promise.all(
-    plan.map(
+  const runLanes = (shares: string[][]) =>
+    Promise.all(
+      shares.map(
       (share) =>
         new Promise<number>((done) => {
           const child = fork(fileURLToPath(import.meta.url), ["--lane"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -133,8 +140,9 @@ async function main(): Promise<void> {
           });
           child.send(share);
         }),
-    ),
-  );
+      ),
+    );
+  const exits = [...(await runLanes(plan)), ...(alone.length ? await runLanes([alone]) : [])];
   saveTimes(results);
 
   const sum = (k: keyof FileResult) => results.reduce((s, r) => s + (r[k] as number), 0);
@@ -223,12 +231,12 @@ async function lane(): Promise<void> {
 
 async function runFile(file: string): Promise<FileResult> {
   const env = { ...process.env };
-  const ownProcess = OWN_PROCESS.test(readFileSync(join(ROOT, file), "utf8").slice(0, 2000));
+  const own = ownProcess(file);
   const started = performance.now();
   const result: FileResult = { file, output: "", tests: 0, passed: 0, failed: 0, cancelled: 0, skipped: 0, todo: 0, suites: 0, ms: 0, failures: [] };
   const listening = new Set(process.listeners("beforeExit"));
-  const stream = run({ files: [join(ROOT, file)], isolation: ownProcess ? "process" : "none", timeout: TEST_TIMEOUT_MS, cwd: ROOT });
-  if (!ownProcess) {
+  const stream = run({ files: [join(ROOT, file)], isolation: own ? "process" : "none", timeout: TEST_TIMEOUT_MS, cwd: ROOT });
+  if (!own) {
     // In this mode node:test ends its run when the process is about to exit ('beforeExit': once
     // nothing is left to do), which a lane never is: what an earlier file left open (a pool's idle
     // socket, a timer) would keep this run from ending. Its handler waits for the run's tests to

@@ -1,7 +1,7 @@
 // The suite's runner (test/run.ts) on files of its own (test/fixtures/runner/*.case.ts, which the
 // suite's *.test.ts pattern leaves out): each file's hooks around its own tests, in order, in one
 // lane; the environment put back after a file; a timer left open does not hold the lane; a file
-// marked own-process runs in a child; a failure is counted, listed with its file, and makes the
+// marked own-process runs in a child, after the lanes; a failure is counted, listed with its file, and makes the
 // exit code 1.
 
 import assert from "node:assert/strict";
@@ -32,7 +32,7 @@ test("one lane: hooks around each file, the environment put back, a failure list
   try {
     assert.equal(code, 1, out);
     assert.deepEqual(readFileSync(order, "utf8").trim().split("\n"), ["a:before", "a:test", "a:after", "b:test", "c:test", "d:test"], out);
-    assert.match(out, /^# 4 files in 1 lanes$/m);
+    assert.match(out, /^# 4 files: 3 in 1 lanes, then 1 alone$/m);
     for (const f of CASES) assert.match(out, new RegExp(`^# ${f.replaceAll(".", "\\.")}: \\d+\\.\\d s$`, "m"));
     assert.match(out, /^ℹ files 4$/m);
     assert.match(out, /^ℹ tests 5$/m);
