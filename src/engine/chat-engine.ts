@@ -30,7 +30,7 @@ import { answerCheck, billed, guardAnswer, guardInput, guardReplay, guardTexts, 
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { RequestContent } from "../usage/record.ts";
 import { requestContent, type AnswerContent } from "../usage/content.ts";
-import type { MirrorConfig } from "../config/types.ts";
+import type { MirrorConfig, UsageExportConfig } from "../config/types.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { createMirrors, type Mirrors, type PrimaryOutcome } from "./mirror.ts";
 import { whenMatches } from "../router/plan.ts";
@@ -475,13 +475,19 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
    * undefined when none captures content, the usual case, or the request said `no_log`: nothing is
    * gathered or built for it.
    */
+  let captureOf: readonly UsageExportConfig[] | undefined;
+  let captureMax: number | undefined;
   const captureChars = (call: Call): number | undefined => {
     const exports = core.config.usageExport;
     // A request may ask that its text be kept out of them (metadata no_log, as LiteLLM's no-log).
     if (exports === undefined || !isChat(call) || call.metadata.no_log === "true") return undefined;
-    let max: number | undefined;
-    for (const e of exports) if (e.captureContent) max = Math.max(max ?? 0, e.maxContentChars ?? 0);
-    return max;
+    // Worked out once per configuration (a reload makes a new list).
+    if (exports !== captureOf) {
+      captureOf = exports;
+      captureMax = undefined;
+      for (const e of exports) if (e.captureContent) captureMax = Math.max(captureMax ?? 0, e.maxContentChars ?? 0);
+    }
+    return captureMax;
   };
 
   /** A chat request's content for those exports: the messages as sent (with the input guardrails' redactions), the answer when there is one. */
