@@ -8,34 +8,24 @@
 // bounded, as records are.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { buildConfig, ConfigError, loadConfig } from "../../src/config/load.ts";
-import { createGateway, type Gateway } from "../../src/gateway.ts";
-import { startServer, type RunningServer } from "../../src/server/http.ts";
+import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { createUsageExport } from "../../src/usage/export.ts";
 import { createMemoryUsageSink } from "../../src/usage/record.ts";
 import { makeRecord, rng } from "./fixtures.ts";
 import { startFakeHttpSink } from "../fakes/log-intakes.ts";
 import { FAKE_S3_CREDS, objectLines, startFakeS3, type FakeObjectStore } from "../fakes/object-stores.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { poll } from "../helpers/wait.ts";
 
 let s3: FakeObjectStore & { region: string };
 let sink: Awaited<ReturnType<typeof startFakeHttpSink>>;
-let dir: string;
-let gw: Gateway;
-let server: RunningServer;
-const kept = createMemoryUsageSink();
+let t: TestGateway;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "signalbox-export-content-"));
   s3 = await startFakeS3({ buckets: ["evals"] });
   sink = await startFakeHttpSink();
-  const file = join(dir, "gw.yaml");
-  writeFileSync(
-    file,
+  t = await startTestGateway(
     `
 providers:
   - { name: mock, type: mock, mock: { ttft_ms: 0, chunks: 3 } }
@@ -50,17 +40,15 @@ usage_export:
   - { name: evals, type: s3, bucket: evals, prefix: chat, region: ${s3.region}, endpoint: ${s3.url}, access_key_id: ${FAKE_S3_CREDS.accessKeyId}, secret_access_key: "${FAKE_S3_CREDS.secretAccessKey}", capture_content: true, flush_seconds: 3600 }
   - { name: plain, type: http, url: "${sink.url}/", flush_seconds: 3600 }
 `,
+    { tracing: null, usageLogs: null },
   );
-  gw = await createGateway(loadConfig(file), { usage: kept, configPath: file, tracing: null, usageLogs: null });
-  server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
 });
 after(async () => {
-  await server?.shutdown(0);
+  await t?.close();
   await Promise.all([s3?.close(), sink?.close()]);
-  rmSync(dir, { recursive: true, force: true });
 });
 
-const post = (path: string, body: Record<string, unknown>) => fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const post = (path: string, body: Record<string, unknown>) => fetch(`${t.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 test("the capturing archive's lines end with the request's content; the other export's lines have none", async () => {
   const unary = await post("/v1/chat/completions", { model: "chat", temperature: 0.5, messages: [{ role: "user", content: "mail me at jane@example.com" }] });
@@ -76,8 +64,8 @@ test("the capturing archive's lines end with the request's content; the other ex
   const private_ = await post("/v1/chat/completions", { model: "mock/fast", "no-log": true, messages: [{ role: "user", content: "private" }] });
   assert.equal(private_.status, 200);
   const ids = [unary, stream, embed, private_].map((r) => r.headers.get("x-request-id")!);
-  await poll(async () => (ids.every((id) => kept.recent().some((r) => r.id === id)) ? true : undefined), 5000, "four records");
-  await gw.usageExport.flush();
+  await poll(async () => (ids.every((id) => t.usage.recent().some((r) => r.id === id)) ? true : undefined), 5000, "four records");
+  await t.gw.usageExport.flush();
 
   const lines = objectLines(s3.objects("evals")) as { id: string; operation: string; metadata: Record<string, string>; content?: { input: unknown; output?: unknown; parameters: Record<string, unknown> } }[];
   assert.equal(lines.length, 4);

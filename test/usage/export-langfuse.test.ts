@@ -8,16 +8,12 @@
 // settings are errors naming the field; the secret key is in no log line nor the admin API.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { buildConfig, ConfigError, loadConfig } from "../../src/config/load.ts";
-import { createGateway, type Gateway } from "../../src/gateway.ts";
-import { startServer, type RunningServer } from "../../src/server/http.ts";
+import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { setLogSink } from "../../src/telemetry/log.ts";
-import { createMemoryUsageSink, type UsageRecord } from "../../src/usage/record.ts";
+import type { UsageRecord } from "../../src/usage/record.ts";
 import { startFakeLangfuse, type FakeLangfuse, type LangfuseObservation } from "../fakes/langfuse.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { poll } from "../helpers/wait.ts";
 
 const V = (...p: string[]) => p.join("-");
@@ -29,20 +25,14 @@ const SK2 = V("sk", "lf", "quiet", "9876543210");
 describe("usage export to Langfuse", () => {
   let full: FakeLangfuse;
   let quiet: FakeLangfuse;
-  let dir: string;
-  let gw: Gateway;
-  let server: RunningServer;
-  const kept = createMemoryUsageSink();
+  let t: TestGateway;
   const logs: string[] = [];
 
   before(async () => {
     setLogSink((l) => logs.push(l));
-    dir = mkdtempSync(join(tmpdir(), "signalbox-langfuse-"));
     full = await startFakeLangfuse({ publicKey: PK, secretKey: SK });
     quiet = await startFakeLangfuse({ publicKey: PK2, secretKey: SK2 });
-    const file = join(dir, "gw.yaml");
-    writeFileSync(
-      file,
+    t = await startTestGateway(
       `
 providers:
   - { name: mock, type: mock, mock: { ttft_ms: 5, chunks: 4 } }
@@ -58,18 +48,16 @@ usage_export:
   - { name: langfuse, type: langfuse, url: "${full.url}/", public_key: "${PK}", secret_key: "${SK}", environment: staging, capture_content: true, max_content_chars: 300, flush_seconds: 3600 }
   - { name: quiet, type: langfuse, url: "${quiet.url}", public_key: "${PK2}", secret_key: "${SK2}", when: { deployment: mock/fast }, flush_seconds: 3600 }
 `,
+      { tracing: null, usageLogs: null },
     );
-    gw = await createGateway(loadConfig(file), { usage: kept, configPath: file, tracing: null, usageLogs: null });
-    server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
   });
   after(async () => {
-    await server?.shutdown(0);
+    await t?.close();
     await Promise.all([full?.close(), quiet?.close()]);
     setLogSink((l) => process.stdout.write(l));
-    rmSync(dir, { recursive: true, force: true });
   });
 
-  const ask = (body: Record<string, unknown>) => fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const ask = (body: Record<string, unknown>) => fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   /** A stream's text, from its SSE chunks. */
   const streamed = (sse: string) =>
     sse
@@ -77,7 +65,7 @@ usage_export:
       .filter((l) => l.startsWith("data: {"))
       .map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? "")
       .join("");
-  const recordOf = async (id: string) => poll(async () => kept.recent().find((r) => r.id === id), 5000, `the record of ${id}`);
+  const recordOf = async (id: string) => poll(async () => t.usage.recent().find((r) => r.id === id), 5000, `the record of ${id}`);
   const generations = (f: FakeLangfuse, traceId: string) => f.observations().filter((o) => o.traceId === traceId && o.type === "generation");
 
   test("a request is a trace with its attempts as generations; its prompt and answer where capture_content is on", async () => {
@@ -85,7 +73,7 @@ usage_export:
     const body = (await res.json()) as { id: string; choices: { message: { content: string } }[] };
     assert.equal(res.status, 200);
     const rec = (await recordOf(body.id)) as UsageRecord;
-    await gw.usageExport.flush();
+    await t.gw.usageExport.flush();
 
     const trace = full.traces().find((t) => t.id === rec.traceId);
     assert.ok(trace, `a trace with the gateway's trace id ${rec.traceId}: ${JSON.stringify(full.traces().map((t) => t.id))}`);
@@ -144,7 +132,7 @@ usage_export:
     assert.ok(text.length > 0);
     const id = res.headers.get("x-request-id")!;
     const rec = (await recordOf(id)) as UsageRecord;
-    await gw.usageExport.flush();
+    await t.gw.usageExport.flush();
     const trace = full.traces().find((t) => t.id === rec.traceId)!;
     assert.deepEqual(trace.output, { role: "assistant", content: text });
     assert.deepEqual(trace.input, [{ role: "user", content: `${"x".repeat(300)}… [700 more characters]` }]);
@@ -170,7 +158,7 @@ usage_export:
     assert.equal(canceled.status, "canceled");
     const failed = (await recordOf(failedId)) as UsageRecord;
     assert.equal(failed.status, "unavailable");
-    await gw.usageExport.flush();
+    await t.gw.usageExport.flush();
 
     const ft = full.traces().find((t) => t.id === failed.traceId)!;
     assert.deepEqual(ft.input, [{ role: "user", content: "fail me" }]);
@@ -196,7 +184,7 @@ usage_export:
     assert.match(await bad.text(), /no-log/);
     const ids = [(await quietly.json()).id as string, viaMeta.headers.get("x-request-id")!];
     const recs = await Promise.all(ids.map((id) => recordOf(id) as Promise<UsageRecord>));
-    await gw.usageExport.flush();
+    await t.gw.usageExport.flush();
     for (const r of recs) {
       const t = full.traces().find((x) => x.id === r.traceId)!;
       assert.ok(t, "still traced");
@@ -212,7 +200,7 @@ usage_export:
     const { id } = (await res.json()) as { id: string };
     const rec = (await recordOf(id)) as UsageRecord;
     const give = (value: number, metadata: Record<string, string>) =>
-      fetch(`${server.url}/signalbox.v1.UsageService/SubmitFeedback`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ requestId: id, value, metadata }) });
+      fetch(`${t.url}/signalbox.v1.UsageService/SubmitFeedback`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ requestId: id, value, metadata }) });
     const first = await give(1, { comment: "spot on", ui: "chat" });
     assert.equal(first.status, 200, await first.clone().text());
     const { feedbackId } = (await first.json()) as { feedbackId: string };
@@ -232,7 +220,7 @@ usage_export:
     // Where prompts go is said once, for the export that sends them.
     const said = logs.map((l) => JSON.parse(l) as { msg: string; export?: string; destination?: string }).filter((l) => l.msg.includes("sends the prompts and answers"));
     assert.deepEqual(said.map((l) => [l.export, l.destination]), [["langfuse", `Langfuse (${new URL(full.url).host})`]]);
-    const infos = await fetch(`${server.url}/signalbox.v1.AdminService/ListUsageExports`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const infos = await fetch(`${t.url}/signalbox.v1.AdminService/ListUsageExports`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     const text = await infos.text();
     assert.equal(infos.status, 200, text);
     assert.ok(!text.includes(SK) && !text.includes(SK2));

@@ -7,33 +7,23 @@
 // where capture_content is on; the export's headers sent; a bad setting names its field.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { buildConfig, ConfigError, loadConfig } from "../../src/config/load.ts";
-import { createGateway, type Gateway } from "../../src/gateway.ts";
-import { startServer, type RunningServer } from "../../src/server/http.ts";
-import { createMemoryUsageSink, type UsageRecord } from "../../src/usage/record.ts";
+import { buildConfig, ConfigError } from "../../src/config/load.ts";
+import type { UsageRecord } from "../../src/usage/record.ts";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../helpers/otlp-receiver.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { poll } from "../helpers/wait.ts";
 
 const TOKEN = ["Bearer", ["obs", "ingest", "0123456789"].join("-")].join(" ");
 
 let full: OtlpReceiver;
 let bare: OtlpReceiver;
-let dir: string;
-let gw: Gateway;
-let server: RunningServer;
-const kept = createMemoryUsageSink();
+let t: TestGateway;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "signalbox-export-otlp-"));
   full = await startOtlpReceiver();
   bare = await startOtlpReceiver();
-  const file = join(dir, "gw.yaml");
-  writeFileSync(
-    file,
+  t = await startTestGateway(
     `
 providers:
   - { name: mock, type: mock, mock: { ttft_ms: 5, chunks: 3 } }
@@ -47,17 +37,15 @@ usage_export:
   - { name: llmobs, type: otlp, url: "${full.url}/v1/traces", headers: { authorization: "${TOKEN}" }, capture_content: true, flush_seconds: 3600 }
   - { name: plain, type: otlp, url: "${bare.url}/v1/traces", flush_seconds: 3600 }
 `,
+    { tracing: null, usageLogs: null },
   );
-  gw = await createGateway(loadConfig(file), { usage: kept, configPath: file, tracing: null, usageLogs: null });
-  server = await startServer(gw, { port: 0, host: "127.0.0.1", maxRequestBytes: 1 << 20 });
 });
 after(async () => {
-  await server?.shutdown(0);
+  await t?.close();
   await Promise.all([full?.close(), bare?.close()]);
-  rmSync(dir, { recursive: true, force: true });
 });
 
-const ask = (body: Record<string, unknown>) => fetch(`${server.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const ask = (body: Record<string, unknown>) => fetch(`${t.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 const traceOf = (rx: OtlpReceiver, traceId: string) => rx.spans().filter((s) => s.traceId === traceId);
 
 test("a request is a trace in the GenAI conventions: the request, its attempts, and where asked its messages", async () => {
@@ -76,8 +64,8 @@ test("a request is a trace in the GenAI conventions: the request, its attempts, 
   });
   assert.equal(res.status, 200);
   const body = (await res.json()) as { id: string; choices: { message: { content: string }; finish_reason: string }[] };
-  const rec = (await poll(async () => kept.recent().find((r) => r.id === body.id), 5000, "the record")) as UsageRecord;
-  await gw.usageExport.flush();
+  const rec = (await poll(async () => t.usage.recent().find((r) => r.id === body.id), 5000, "the record")) as UsageRecord;
+  await t.gw.usageExport.flush();
 
   const spans = traceOf(full, rec.traceId);
   assert.equal(spans.length, 3, JSON.stringify(spans.map((s) => s.name)));
@@ -126,8 +114,8 @@ test("a failed request: error.type on the request's span", async () => {
   const res = await ask({ model: "flaky/down", messages: [{ role: "user", content: "x" }] });
   await res.text();
   const id = res.headers.get("x-request-id")!;
-  const rec = (await poll(async () => kept.recent().find((r) => r.id === id), 5000, "the record")) as UsageRecord;
-  await gw.usageExport.flush();
+  const rec = (await poll(async () => t.usage.recent().find((r) => r.id === id), 5000, "the record")) as UsageRecord;
+  await t.gw.usageExport.flush();
   const root = traceOf(full, rec.traceId).find((s) => s.parentSpanId === "")!;
   assert.equal(root.status.code, "ERROR");
   assert.equal(root.attributes["error.type"], "overloaded");
