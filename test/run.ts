@@ -23,16 +23,24 @@
 
 import { fork } from "node:child_process";
 import { globSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { registerHooks } from "node:module";
 import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { run } from "node:test";
 import { spec } from "node:test/reporters";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TIMES = join(ROOT, "node_modules/.cache/signalbox-test-times.json");
 /** A test (any test, at any depth) that runs longer than this fails, so a hung test cannot stall its lane. */
 const TEST_TIMEOUT_MS = 300_000;
+/**
+ * In a lane, the files' `node:test` is test/helpers/node-test-lane.ts: node:test itself, with each
+ * `after` hook counted while it runs, so that a file ends only once its hooks have (node:test ends a
+ * run's report before its files' top-level `after` hooks are done).
+ */
+const LANE_NODE_TEST = pathToFileURL(join(ROOT, "test/helpers/node-test-lane.ts")).href;
+const RUNNING_AFTER_HOOKS = Symbol.for("signalbox.test.runningAfterHooks");
 const OWN_PROCESS = /^\/\/ test-runner: own-process/m;
 const ownProcess = (file: string) => OWN_PROCESS.test(readFileSync(join(ROOT, file), "utf8").slice(0, 2000));
 
@@ -213,9 +221,30 @@ function saveTimes(results: FileResult[]): void {
   }
 }
 
+
+/** Until no `after` hook is running (one that never ends holds the file at most a minute). */
+async function afterHooksDone(): Promise<void> {
+  const running = (globalThis as Record<symbol, Set<Promise<unknown>> | undefined>)[RUNNING_AFTER_HOOKS];
+  if (!running) return;
+  const until = Date.now() + 60_000;
+  // A root hook may start a moment after the run's report ended: quiet twice in a row.
+  for (let quiet = 0; quiet < 2 && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 10));
+    if (running.size === 0) quiet++;
+    else {
+      quiet = 0;
+      await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())))]);
+    }
+  }
+}
+
 /** A lane: its files one after the other in this process, each reported whole when it ends. */
 async function lane(): Promise<void> {
   process.setMaxListeners(0); // helpers add an exit listener per private server they start
+  registerHooks({
+    resolve: (specifier, context, next) =>
+      specifier === "node:test" && context.parentURL !== LANE_NODE_TEST ? { url: LANE_NODE_TEST, shortCircuit: true } : next(specifier, context),
+  });
   const share = await new Promise<string[]>((r) => process.once("message", (m) => r(m as string[])));
   // The channel to the main process keeps the lane alive until it is done (with no listener it is
   // unreferenced, and a lane waiting for a send to finish would exit).
@@ -263,6 +292,7 @@ async function runFile(file: string): Promise<FileResult> {
   let out = "";
   const reporter = stream.compose(new spec());
   for await (const chunk of reporter) out += chunk;
+  if (!own) await afterHooksDone();
   result.ms = performance.now() - started;
   // The spec reporter's per-run totals: the lane's summary replaces them.
   out = out.replace(/^ℹ (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) [\d.]+\n/gm, "");
