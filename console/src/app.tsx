@@ -21,6 +21,7 @@ import { PlaygroundPage } from "./pages/playground.tsx";
 import { PromptsPage } from "./pages/prompts.tsx";
 import { RealtimePage } from "./pages/realtime.tsx";
 import { RequestPage, RequestsPage } from "./pages/requests.tsx";
+import { SearchPage } from "./pages/search.tsx";
 import { UsagePage } from "./pages/usage.tsx";
 import { VectorStoresPage } from "./pages/vector-stores.tsx";
 import { Link, usePath } from "./router.tsx";
@@ -52,6 +53,7 @@ const NAV: NavItem[] = [
   { path: "prompts", label: "Prompts" },
   { path: "playground", label: "Playground" },
   { path: "realtime", label: "Realtime" },
+  { path: "search", label: "Search" },
 ];
 
 /** Retry only what may pass on a second try; a refusal or bad input will not. */
@@ -227,6 +229,8 @@ function Pages({ session }: { session: Session }) {
       return <PromptsPage selected={rest.length ? decodeURIComponent(rest.join("/")) : undefined} />;
     case "playground":
       return <PlaygroundPage />;
+    case "search":
+      return <SearchPage />;
     case "realtime":
       return <RealtimePage />;
     default:

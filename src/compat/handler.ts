@@ -5,6 +5,7 @@
 //   POST /v1/images/generations (OpenAI's shape, the engine's image operation: images.ts)
 //   POST /v1/audio/transcriptions, /v1/audio/translations, /v1/audio/speech (OpenAI's Audio API: audio.ts)
 //   POST /v1/moderations        (OpenAI's shape, the engine's moderation operation: moderations.ts)
+//   POST /v1/search[/{tool}]     (Perplexity's Search API shape, LiteLLM's path: the engine's search operation, search.ts)
 //   POST /v1/completions        (the legacy text completions, on the chat engine: completions.ts)
 //   POST /v1/responses          (the Responses API: responses/handler.ts; stored responses:
 //   GET|DELETE /v1/responses/{id}[/input_items], POST /v1/responses/{id}/cancel)
@@ -53,6 +54,7 @@ import { serveEmbeddings } from "./embeddings.ts";
 import { serveRerank } from "./rerank.ts";
 import { MAX_IMAGE_EDIT_BYTES, serveImageEdit, serveImages } from "./images.ts";
 import { serveModerations } from "./moderations.ts";
+import { searchPath, serveSearch } from "./search.ts";
 import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
 import { MAX_AUDIO_BYTES } from "../server/validate.ts";
@@ -530,15 +532,17 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers || core.vectors?.enabled() ? core.mcp : undefined, prompts: core.control.prompts });
         return;
       }
-      if (path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank" || path === "/v1/images/generations" || path === "/v1/moderations") {
+      const search = searchPath(path);
+      if (search || path === "/v1/embeddings" || path === "/v1/rerank" || path === "/v2/rerank" || path === "/v1/images/generations" || path === "/v1/moderations") {
         if (req.method !== "POST") {
           status = 405;
           sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
           return;
         }
         const body: unknown = portkeyed(pk, ri, await readJsonBody(req, maxBytes));
-        const out =
-          path === "/v1/embeddings"
+        const out = search
+          ? await serveSearch(engine, body, { ri, caller, signal: ac.signal, ...(search.tool ? { tool: search.tool } : {}), statusOf: (err) => statusOf(err, ac.signal) })
+          : path === "/v1/embeddings"
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
             : path === "/v1/images/generations"
               ? await serveImages(engine, body, { ri, caller, signal: ac.signal, statusOf: (err) => statusOf(err, ac.signal) })
@@ -768,7 +772,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path) || isPortkeyAdminPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(vectors && isVectorStorePath(path)) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && !searchPath(path) && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path) || isPortkeyAdminPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(vectors && isVectorStorePath(path)) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

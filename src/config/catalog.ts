@@ -177,6 +177,32 @@ const rerank = (perRequest: number, contextWindow: number, quality: number): Cat
   quality,
   operations: ["rerank"],
 });
+// ---- Search engines (the search operation): a deployment's model is the engine's mode, priced
+// per search (per query) from each engine's published price list, read 2026-12-07: Exa $5 per
+// 1,000 searches of up to 25 results plus $1 per 1,000 pages of text (each answer reports its own
+// cost, which is the bill: the catalog's figure is what admission holds, a search of five pages);
+// Tavily one credit ($0.008 pay-as-you-go) a basic, fast or ultra-fast search, two an advanced one;
+// Perplexity's Search API $5 per 1,000 requests; Brave's Search plan (its Web Search API, mode
+// "web") $5 per 1,000 requests, with a $5 monthly credit not counted here (as listed on Brave's
+// pricing page, quoted in Brave's dashboard documentation of September 2026; read 2026-12-07);
+// SearXNG is self-hosted: $0 (mode "search"). ----
+const SEARCH_PRICES: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  exa: { auto: 0.01, neural: 0.01, fast: 0.01, keyword: 0.01, hybrid: 0.01, instant: 0.01, "deep-lite": 0.01, deep: 0.015, "deep-reasoning": 0.015 },
+  tavily: { basic: 0.008, fast: 0.008, "ultra-fast": 0.008, advanced: 0.016 },
+  perplexity: { search: 0.005 },
+  brave: { web: 0.005 },
+  searxng: { search: 0 },
+};
+
+/** The modes each search engine has a built-in price for. */
+export const searchModes = (engine: string): string[] => Object.keys(SEARCH_PRICES[engine] ?? {});
+
+/** A search engine's mode (Exa's type, Tavily's depth, Perplexity's "search"), priced per search; undefined for a mode it does not list. */
+export function lookupSearchModel(engine: string, mode: string): CatalogEntry | undefined {
+  const perRequest = SEARCH_PRICES[engine]?.[mode];
+  return perRequest === undefined ? undefined : { price: { input: 0, output: 0, perRequest }, contextWindow: 1_000_000, maxOutputTokens: 0, capabilities: [], quality: 0.5, operations: ["search"] };
+}
+
 // ---- Image generation models (PRICE_SOURCES.openai, "Image generation"): GPT Image bills the
 // prompt's text tokens and the image's output tokens; DALL·E bills per image by quality and size.
 // The context window is the prompt's limit in characters' worth of tokens (never a reason to

@@ -5,12 +5,12 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { hasSecretRefs, placeholderSecrets, secretsOf } from "./secrets.ts";
-import { lookupModel } from "./catalog.ts";
+import { lookupModel, lookupSearchModel } from "./catalog.ts";
 import { resolvePricing, type RawPricing } from "./pricing.ts";
 import { log } from "../telemetry/log.ts";
 import { resolveModelParams } from "./model-params.ts";
 import { bool, ConfigError, httpUrl, join, list, num, obj, opt, record, req, str, substituteEnv, type V } from "./schema.ts";
-import { ALERT_EVENTS, PLACEHOLDER } from "./types.ts";
+import { ALERT_EVENTS, isSearchEngine, PLACEHOLDER } from "./types.ts";
 import type {
   SpendReportConfig,
   UsageExportConfig,
@@ -50,10 +50,10 @@ export { ConfigError } from "./schema.ts";
 /** The embedded default: the mock provider, no keys, in-memory store. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.yaml", import.meta.url));
 
-const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "mock"] as const;
+const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "exa", "tavily", "perplexity", "brave", "searxng", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
-const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "realtime"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "realtime", "search"] as const;
 const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
 /** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'), Gemini's image models (Gemini API, Vertex), Imagen (Vertex), Nova Canvas and Titan Image (Bedrock). */
 const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
@@ -84,6 +84,12 @@ const DEFAULT_BASE_URL: Record<ProviderType, string> = {
   bedrock: "",
   vertex: "",
   cohere: "https://api.cohere.com",
+  exa: "https://api.exa.ai",
+  tavily: "https://api.tavily.com",
+  perplexity: "https://api.perplexity.ai",
+  brave: "https://api.search.brave.com",
+  // Self-hosted: base_url is required.
+  searxng: "",
   mock: "mock://local",
 };
 
@@ -833,7 +839,9 @@ const rootSpec = obj<any>({
   // Web search before the model (src/engine/web-search.ts): the engine, its key, and defaults.
   web_search: opt(
     obj({
-      engine: req(str({ oneOf: ["exa", "tavily", "mock"] })),
+      // One engine of its own (with its key), or `model`: a route, alias or deployment of search engines.
+      engine: opt(str({ oneOf: ["exa", "tavily", "mock"] })),
+      model: opt(str({ min: 1 })),
       api_key: opt(str({ min: 1 })),
       base_url: opt(str({ pattern: /^https?:\/\/\S+$/ })),
       max_results: opt(num({ min: 1, max: 20, int: true }), 5),
@@ -919,7 +927,7 @@ function finishProvider(p: any, path: string): ProviderConfig {
   if (type === "vertex") defaultBase = p.vertex.location === "global" ? "https://aiplatform.googleapis.com" : `https://${p.vertex.location}-aiplatform.googleapis.com`;
   const baseUrl: string = (p.baseUrl ?? defaultBase).replace(/\/+$/, "");
   if (!baseUrl) throw new ConfigError(join(path, "base_url"), `is required for type ${type}`);
-  if (type !== "mock" && type !== "openai-compatible" && type !== "bedrock" && type !== "vertex" && !p.apiKey) {
+  if (type !== "mock" && type !== "openai-compatible" && type !== "bedrock" && type !== "vertex" && type !== "searxng" && !p.apiKey) {
     throw new ConfigError(join(path, "api_key"), `is required for type ${type} (use \${ENV_VAR} to read it from the environment)`);
   }
   if (p.compat && type !== "openai-compatible" && type !== "openai" && type !== "azure") {
@@ -942,7 +950,8 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   if (!provider) throw new ConfigError(join(path, "provider"), `unknown provider "${d.provider}"`);
   // Exact names only (src/config/catalog.ts); an Azure deployment is priced as its base_model.
   const priced = d.baseModel ?? d.model;
-  const cat = lookupModel(priced);
+  // A search engine's deployment is priced by its mode, never as a chat model of the same name.
+  const cat = isSearchEngine(provider.type) ? lookupSearchModel(provider.type, d.model) : lookupModel(priced);
   let pr: RawPricing = d.pricing ?? {};
   // An audio price alone prices an audio model the catalog does not know (Groq's whisper-large-v3): no tokens billed.
   if (!cat && (pr.perMinute !== undefined || pr.perMillionCharacters !== undefined)) pr = d.pricing = { input: 0, output: 0, ...pr };
@@ -983,6 +992,12 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   }
   if (operations.includes("moderation") && !MODERATION_TYPES.has(provider.type)) {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no moderation API (moderation needs openai, openai-compatible or mock)`);
+  }
+  if (isSearchEngine(provider.type) && (operations.length !== 1 || operations[0] !== "search")) {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, a search engine: its deployments serve search only (operations: [search])`);
+  }
+  if (operations.includes("search") && !isSearchEngine(provider.type) && provider.type !== "mock") {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no search API (search needs exa, tavily, perplexity, brave, searxng or mock)`);
   }
   if (operations.includes("chat") && provider.type === "cohere") {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type cohere, whose deployments serve rerank and embeddings only (set operations: [rerank] or [embeddings])`);
@@ -1258,6 +1273,12 @@ export function buildConfig(doc: unknown, env: Record<string, string | undefined
       if (!d && !known(m) && !matchesWildcard(m)) throw new ConfigError(`vector_stores.${field}`, `unknown route, alias or deployment "${m}"`);
     }
   }
+  const webModel = raw.webSearch?.model as string | undefined;
+  if (webModel !== undefined) {
+    const d = deployments.get(webModel);
+    if (d && !d.operations.includes("search")) throw new ConfigError("web_search.model", `deployment "${webModel}" does not serve search (operations: ${d.operations.join(", ")})`);
+    if (!d && !known(webModel)) throw new ConfigError("web_search.model", `unknown route, alias or deployment "${webModel}"`);
+  }
   const keyNames = new Set<string>();
   const hashes = new Set<string>();
   (raw.keys as KeyConfig[]).forEach((k, i) => {
@@ -1345,11 +1366,31 @@ function tagBudgetsOf(list: { tag: string; period: SpendCap["period"]; limitUsd:
  * config gives none (Exa reports each search's cost itself, which is used instead when present;
  * Tavily's basic search is one credit, $0.008).
  */
-function webSearchConfig(w: { guardrails?: string[]; engine: string; apiKey?: string; baseUrl?: string; maxResults?: number; maxCharacters?: number; timeoutMs?: number; pricePerSearch?: number; pricePerResult?: number; onFailure?: string }): WebSearchConfig {
+function webSearchConfig(w: { guardrails?: string[]; engine?: string; model?: string; apiKey?: string; baseUrl?: string; maxResults?: number; maxCharacters?: number; timeoutMs?: number; pricePerSearch?: number; pricePerResult?: number; onFailure?: string }): WebSearchConfig {
   const exa = w.engine === "exa";
   const mock = w.engine === "mock";
-  if (!mock && !w.apiKey) throw new ConfigError("web_search.api_key", `is required for engine ${w.engine} (use \${ENV_VAR} to read it from the environment)`);
   const nanos = (usd: number) => Math.round(usd * 1e9);
+  if (w.model !== undefined) {
+    if (w.engine !== undefined) throw new ConfigError("web_search.engine", `cannot be given with web_search.model: the model's search deployments are the engines`);
+    for (const k of ["apiKey", "baseUrl", "pricePerSearch", "pricePerResult"] as const) {
+      if (w[k] !== undefined) throw new ConfigError(`web_search.${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, "does not apply with web_search.model: each search deployment has its provider's key and its own price");
+    }
+    return {
+      engine: "routed",
+      model: w.model,
+      apiKey: "",
+      baseUrl: "",
+      maxResults: w.maxResults ?? 5,
+      maxCharacters: w.maxCharacters ?? 1_000,
+      timeoutMs: w.timeoutMs ?? 10_000,
+      pricePerSearchNanos: 0,
+      pricePerResultNanos: 0,
+      onFailure: w.onFailure === "fail" ? "fail" : "answer",
+      ...(w.guardrails?.length ? { guardrails: w.guardrails } : {}),
+    };
+  }
+  if (w.engine === undefined) throw new ConfigError("web_search.engine", "is required (exa, tavily or mock), or give web_search.model: a route, alias or deployment of search engines");
+  if (!mock && !w.apiKey) throw new ConfigError("web_search.api_key", `is required for engine ${w.engine} (use \${ENV_VAR} to read it from the environment)`);
   return {
     engine: w.engine as WebSearchConfig["engine"],
     apiKey: w.apiKey ?? "",

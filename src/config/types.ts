@@ -6,7 +6,12 @@ import type { FailureKind, ModelParams } from "../providers/types.ts";
 import type { PresetConfig } from "./presets.ts";
 export type { PresetConfig };
 
-export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "cohere" | "mock";
+export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "cohere" | "exa" | "tavily" | "perplexity" | "brave" | "searxng" | "mock";
+
+/** Provider types that are search engines: their deployments serve the search operation only. */
+export type SearchEngine = "exa" | "tavily" | "perplexity" | "brave" | "searxng";
+export const SEARCH_ENGINES: readonly SearchEngine[] = ["exa", "tavily", "perplexity", "brave", "searxng"];
+export const isSearchEngine = (t: string): t is SearchEngine => (SEARCH_ENGINES as readonly string[]).includes(t);
 
 /** Amazon Bedrock: region and credentials. Absent credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
 export interface AwsSettings {
@@ -98,7 +103,7 @@ export interface ProviderConfig {
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
-export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech" | "moderation" | "realtime";
+export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech" | "moderation" | "realtime" | "search";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";
@@ -173,8 +178,14 @@ export interface VectorStoresConfig {
 
 /** `web_search`: the search API asked before the model, for requests that want web results. */
 export interface WebSearchConfig {
-  /** "mock": results made from the query, no key, no cost (the embedded default config's). */
-  engine: "exa" | "tavily" | "mock";
+  /**
+   * "mock": results made from the query, no key, no cost (the embedded default config's).
+   * "routed": through `model`, a route, alias or deployment of search engines (the search
+   * operation): fallbacks, cooldowns and each engine's price, as /v1/search has them.
+   */
+  engine: "exa" | "tavily" | "mock" | "routed";
+  /** With engine "routed": what to search with (`web_search.model`). */
+  model?: string;
   apiKey: string;
   baseUrl: string;
   /** Results when the request does not say (`max_results`, default 5). */

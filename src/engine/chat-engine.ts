@@ -7,7 +7,7 @@
 import { trace } from "@opentelemetry/api";
 import { answerIdentity, answerTarget, CACHEABLE_FINISH, cacheKey, type CachedAnswer, type CacheStore } from "../cache/cache.ts";
 import { createSemanticIndex, semanticIndexName, semanticText, unit, type SemanticIndex } from "../cache/semantic.ts";
-import type { SemanticCacheConfig } from "../config/types.ts";
+import type { SemanticCacheConfig, WebSearchConfig } from "../config/types.ts";
 import type { GatewayCore } from "../gateway.ts";
 import { buildAdmission, buildSettlement, deploymentAdmission, isUserBudget, refusal, StreamHold, type Admission } from "../limits/admission.ts";
 import type { RateStanding } from "../limits/types.ts";
@@ -18,11 +18,12 @@ import { searchFilesBefore, type FilesSearched } from "./file-search.ts";
 import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./rerank.ts";
 import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./images.ts";
 import { moderationOperation, type ModerationAnswer, type ModerationEngineRequest } from "./moderation.ts";
+import { searchOperation, type SearchAnswer, type SearchEngineRequest } from "./search.ts";
 import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } from "./realtime.ts";
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
-import { executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
-import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
-import { callQuery, citationsIn, expectedSearchNanos, MAX_MODEL_SEARCHES, MAX_SEARCH_TURNS, offerSearch, searchByModel, searchCalls, searchForCall, searchForModel, searched, searchResultText, continueAfterSearch, type Citation, type Searched, type SearchResult, type WebSearchOutcome } from "./web-search.ts";
+import { executeSearch, executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
+import { isChat, operationOf, type Adjustment, type AttemptRecord, type Call, type ChatCall, type EmbedCall, type Plan, type RoutingInfo, type SearchCall, type SpeechCall, type TranscriptionCall } from "../router/types.ts";
+import { callQuery, citationsIn, expectedSearchNanos, MAX_MODEL_SEARCHES, MAX_SEARCH_TURNS, offerSearch, searchByModel, searchCalls, searchForCall, searchForModel, searched, searchResultText, continueAfterSearch, MAX_WEB_RESULTS, type Citation, type RoutedSearch, type Searched, type SearchResult, type WebSearchOutcome, type WebSearchRequest } from "./web-search.ts";
 import { applyRequestContext, newRequestId, type RequestInfo } from "../server/context.ts";
 import { log } from "../telemetry/log.ts";
 import { attemptObserver, inSpan, planAttributes } from "../telemetry/tracing.ts";
@@ -155,6 +156,8 @@ export interface ChatEngine {
   speak(r: AudioEngineRequest<SpeechCall>): Promise<SpeechAnswer>;
   /** Moderation: one verdict per input. */
   moderate(r: ModerationEngineRequest): Promise<ModerationAnswer>;
+  /** Search: each query's results. */
+  search(r: SearchEngineRequest): Promise<SearchAnswer>;
   /** A Realtime session: planned, admitted and opened once, relayed until it ends, one record. */
   realtime(r: RealtimeEngineRequest): Promise<RealtimeAnswer>;
   /** Traffic mirroring: the comparisons of mirrored requests (src/engine/mirror.ts). */
@@ -440,8 +443,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const exec = core.exec;
     const guardrails = core.guardrails;
     const plan = await planTraced(call, ri, ex);
-    // A web search's configured price is held with the tokens' cost.
-    if (isChat(call) && call.webSearch && core.config.webSearch) plan.feeNanos = expectedSearchNanos(core.config.webSearch, call.webSearch);
+    // A web search's price is held with the tokens' cost.
+    if (isChat(call) && call.webSearch && core.config.webSearch) plan.feeNanos = expectedWebSearchNanos(core.config.webSearch, call);
     // Before any state round trip: a guardrail the request names must exist.
     const selected = guardrails.select(call, plan.routing.route);
     const cp = cachePlan(r, plan);
@@ -656,11 +659,70 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       : undefined;
   }
 
+  /**
+   * The search a web search makes through `web_search.model`: the caller's, outside its allow list
+   * (the platform chose the model, not the caller), with the request's data policy (provider
+   * preferences), for the same results the engine would be asked for.
+   */
+  function webSearchCall(cfg: WebSearchConfig, call: ChatCall, query: string, n: number, ws: WebSearchRequest): SearchCall {
+    return {
+      operation: "search",
+      id: call.id,
+      model: cfg.model!,
+      routing: { fallbacks: [], noFallback: false, requiredCapabilities: [], timeouts: {}, fallbackOnContentFilter: false, ...(call.routing.providers ? { providers: call.routing.providers } : {}) },
+      tags: [],
+      metadata: {},
+      caller: { ...call.caller, allow: [] },
+      request: {
+        queries: [query],
+        maxResults: n,
+        maxCharacters: cfg.maxCharacters,
+        ...(ws.allowedDomains?.length ? { allowedDomains: ws.allowedDomains } : {}),
+        ...(ws.blockedDomains?.length ? { blockedDomains: ws.blockedDomains } : {}),
+        ...(ws.country ? { country: ws.country } : {}),
+        ...(ws.publishedAfter ? { publishedAfter: ws.publishedAfter } : {}),
+        ...(ws.publishedBefore ? { publishedBefore: ws.publishedBefore } : {}),
+      },
+    };
+  }
+
+  /** With `web_search.model`: each search planned and executed as /v1/search's are (fallbacks, cooldowns, each engine's price), billed with the request. */
+  function routedSearch(cfg: WebSearchConfig | undefined, call: ChatCall): RoutedSearch | undefined {
+    if (!cfg?.model) return undefined;
+    return async (query, n, ws, signal) => {
+      const search = webSearchCall(cfg, call, query, n, ws);
+      const plan = core.plan(search);
+      const ex = newExecution(performance.now());
+      const out = await executeSearch(search, plan, signal, core.exec, ex);
+      const c = ex.deployment!;
+      return {
+        results: out.results.map((h) => ({ title: h.title, url: h.url, text: h.snippet, ...(h.published ? { published: h.published } : {}) })),
+        costNanos: ex.cost.total,
+        engine: c.provider.type,
+        deployment: c.deployment.id,
+        attempts: ex.attempts.length,
+      };
+    };
+  }
+
+  /** What a web search is expected to cost, held by admission: the configured prices, or the costliest search deployment of `web_search.model`. */
+  function expectedWebSearchNanos(cfg: WebSearchConfig, call: ChatCall): number {
+    const ws = call.webSearch!;
+    if (!cfg.model || ws.memo?.outcome) return expectedSearchNanos(cfg, ws);
+    try {
+      const p = core.plan(webSearchCall(cfg, call, "web search", Math.min(ws.maxResults ?? cfg.maxResults, MAX_WEB_RESULTS), ws));
+      return Math.max(0, ...p.candidates.map((c) => c.expectedCostNanos));
+    } catch {
+      // No search deployment can serve it: the search will fail (and say so), costing nothing.
+      return 0;
+    }
+  }
+
   /** Web results for a call that asks for them, in every candidate's prompt; what they cost is billed with the request. */
   async function webSearch(call: ChatCall, plan: Plan, ex: Execution, r: EngineRequest): Promise<WebSearchOutcome | undefined> {
     const cfg = core.config.webSearch;
     const screen = resultScreen(cfg, r);
-    const web = await searchForCall(cfg, call, plan, r.signal, core.tracing?.tracer, r.ri.otel, undefined, screen).catch((err) => {
+    const web = await searchForCall(cfg, call, plan, r.signal, core.tracing?.tracer, r.ri.otel, undefined, screen, routedSearch(cfg, call)).catch((err) => {
       if (cfg && !r.signal.aborted && err instanceof GatewayError && err.code === "unavailable") core.metrics.webSearch(cfg.engine, "failed", 0);
       throw err;
     });
@@ -691,7 +753,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         answers.push({ call: c, text: `No more searches in this request (max_uses ${limit}): answer with the results you have.` });
         continue;
       }
-      const o = await searchForModel(cfg, call, plan, query, r.signal, core.tracing?.tracer, r.ri.otel, screen).catch((err) => {
+      const o = await searchForModel(cfg, call, plan, query, r.signal, core.tracing?.tracer, r.ri.otel, screen, routedSearch(cfg, call)).catch((err) => {
         if (!r.signal.aborted && err instanceof GatewayError && err.code === "unavailable") core.metrics.webSearch(cfg.engine, "failed", 0);
         throw err;
       });
@@ -747,6 +809,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     transcribe: transcriptionOperation(parts),
     speak: speechOperation(parts),
     moderate: moderationOperation(parts),
+    search: searchOperation(parts),
     realtime: realtimeOperation(parts),
 
     async complete(r) {

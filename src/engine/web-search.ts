@@ -27,6 +27,8 @@ import type { ChatMessage, ReasoningBlock, ToolCall, ToolDef } from "../provider
 import { GatewayError } from "../router/errors.ts";
 import type { ChatCall, Plan } from "../router/types.ts";
 import { inSpan } from "../telemetry/tracing.ts";
+import { mockSearchHits } from "../providers/mock/search.ts";
+import { classifySearchError, countryName, parseSearchBody, searchBody, searchHeaders } from "../providers/search/engines.ts";
 import type { Tracer } from "@opentelemetry/api";
 import type { Context } from "@opentelemetry/api";
 
@@ -61,6 +63,13 @@ export interface WebSearchOutcome {
   /** The model's searches one by one (its query and what each found), when it made more than one. */
   each?: { query: string; results: SearchResult[]; failed?: boolean }[];
 }
+
+/**
+ * A search through the search operation's plan (`web_search.model`): the engine's executor, made
+ * by the chat engine, which plans and executes it like /v1/search (fallbacks, cooldowns, each
+ * engine's price) without a record or an admission of its own: its cost is the request's.
+ */
+export type RoutedSearch = (query: string, n: number, ws: WebSearchRequest, signal: AbortSignal) => Promise<{ results: SearchResult[]; costNanos: number; engine: string; deployment: string; attempts: number }>;
 
 /** What a search was, as answers and stream starts carry it: the query and the results (address, title, the text the model read); failed when it did not answer. */
 export interface Searched {
@@ -141,17 +150,6 @@ export function domainList(v: unknown, field: string): string[] {
   });
 }
 
-/** Whether a URL's host is one of the domains or under one. */
-const onDomain = (url: string, domains: readonly string[]) => {
-  let host = "";
-  try {
-    host = new URL(url).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return domains.some((d) => host === d || host.endsWith(`.${d}`));
-};
-
 export const MAX_WEB_RESULTS = 20;
 
 /**
@@ -170,8 +168,13 @@ export function locationCountry(loc: unknown, field: string): string | undefined
   if (typeof inner !== "object" || Array.isArray(inner)) throw new GatewayError("invalid_argument", `${at}: must be an object`, { field: at });
   const c = (inner as Record<string, unknown>).country;
   if (c === undefined || c === null) return undefined;
+  return countryCode(c, `${at}.country`);
+}
+
+/** A country code of a request, validated: an ISO 3166-1 alpha-2 code, upper case. */
+export function countryCode(c: unknown, field: string): string {
   if (typeof c !== "string" || !/^[A-Za-z]{2}$/.test(c) || !countryName(c.toUpperCase())) {
-    throw new GatewayError("invalid_argument", `${at}.country: must be a two-letter ISO 3166-1 country code (like "US"), got ${JSON.stringify(c)}`, { field: `${at}.country` });
+    throw new GatewayError("invalid_argument", `${field}: must be a two-letter ISO 3166-1 country code (like "US"), got ${JSON.stringify(c)}`, { field });
   }
   return c.toUpperCase();
 }
@@ -185,16 +188,6 @@ export function rangeInstant(v: unknown, field: string): string | undefined {
   return new Date(v).toISOString();
 }
 
-const regionNames = new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
-/** A country's English name (Tavily's `country` takes names, lower case), or undefined for a code that names none. */
-const countryName = (code: string): string | undefined => {
-  try {
-    const n = regionNames.of(code);
-    return n && n !== code ? n : undefined;
-  } catch {
-    return undefined;
-  }
-};
 /** OpenAI's search_context_size as a number of results (web_search_options and the Responses tool). */
 export const CONTEXT_RESULTS: Readonly<Record<string, number>> = { low: 3, medium: 5, high: 10 };
 const QUERY_CHARS = 400;
@@ -271,19 +264,13 @@ export function citationsIn(text: string, results: readonly SearchResult[]): Cit
 }
 
 /** Clip a result's text to the configured length (engines send whole pages when asked for text). */
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /**
  * The mock engine (the embedded default config's, to try web search without a key): results made
  * from the query, on example.com addresses, at no cost, saying they are made up.
  */
 export function mockResults(query: string, n: number): SearchResult[] {
-  const slug = query.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "query";
-  return Array.from({ length: n }, (_, i) => ({
-    title: `Mock result ${i + 1} for "${query.slice(0, 80)}"`,
-    url: `https://${slug}-${i + 1}.example.com/`,
-    text: `A made-up page about ${query.slice(0, 200)} (the mock search engine of the embedded config: no web was searched).`,
-  }));
+  return mockSearchHits(query, n).map(({ title, url, snippet }) => ({ title, url, text: snippet }));
 }
 
 async function callEngine(cfg: WebSearchConfig, query: string, n: number, ws: WebSearchRequest, signal: AbortSignal): Promise<{ results: SearchResult[]; reportedUsd?: number }> {
@@ -291,65 +278,20 @@ async function callEngine(cfg: WebSearchConfig, query: string, n: number, ws: We
   const block = ws.blockedDomains?.length ? ws.blockedDomains : undefined;
   if (cfg.engine === "mock") {
     // Made up on the first allowed domain, when the request names some.
-    const made = mockResults(query, n).map((r) => (allow ? { ...r, url: `https://${new URL(r.url).hostname.split(".")[0]}.${allow[0]}/` } : r));
-    return { results: made.filter((r) => !block || !onDomain(r.url, block)), reportedUsd: 0 };
+    return { results: mockSearchHits(query, n, allow, block).map(({ title, url, snippet }) => ({ title, url, text: snippet })), reportedUsd: 0 };
   }
-  const exa = cfg.engine === "exa";
-  const body = exa
-    ? {
-        query,
-        numResults: n,
-        type: "auto",
-        contents: { text: { maxCharacters: cfg.maxCharacters } },
-        ...(allow ? { includeDomains: allow } : {}),
-        ...(block ? { excludeDomains: block } : {}),
-        ...(ws.country ? { userLocation: ws.country } : {}),
-        ...(ws.publishedAfter ? { startPublishedDate: ws.publishedAfter } : {}),
-        ...(ws.publishedBefore ? { endPublishedDate: ws.publishedBefore } : {}),
-      }
-    : {
-        query,
-        max_results: n,
-        search_depth: "basic",
-        include_answer: false,
-        include_raw_content: false,
-        ...(allow ? { include_domains: allow } : {}),
-        ...(block ? { exclude_domains: block } : {}),
-        ...(ws.country ? { country: countryName(ws.country)!.toLowerCase() } : {}),
-        // Tavily's range is in whole days.
-        ...(ws.publishedAfter ? { start_date: ws.publishedAfter.slice(0, 10) } : {}),
-        ...(ws.publishedBefore ? { end_date: ws.publishedBefore.slice(0, 10) } : {}),
-      };
-  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", "user-agent": "signalbox" };
-  if (exa) headers["x-api-key"] = cfg.apiKey;
-  else headers.authorization = `Bearer ${cfg.apiKey}`;
-  const res = await request(`${cfg.baseUrl.replace(/\/+$/, "")}/search`, { method: "POST", headers, body: JSON.stringify(body), signal });
+  const engine = cfg.engine;
+  if (engine === "routed") throw new Error("web_search: a routed search goes through its model's plan");
+  const ask = { query, mode: engine === "exa" ? "auto" : "basic", maxResults: n, maxCharacters: cfg.maxCharacters, ...(allow ? { allowedDomains: allow } : {}), ...(block ? { blockedDomains: block } : {}), ...(ws.country ? { country: ws.country } : {}), ...(ws.publishedAfter ? { publishedAfter: ws.publishedAfter } : {}), ...(ws.publishedBefore ? { publishedBefore: ws.publishedBefore } : {}) };
+  const res = await request(`${cfg.baseUrl.replace(/\/+$/, "")}/search`, { method: "POST", headers: searchHeaders(engine, cfg.apiKey), body: JSON.stringify(searchBody(engine, ask)), signal });
   const raw = await res.body.text();
   if (res.statusCode < 200 || res.statusCode >= 300) {
-    let detail = "";
-    try {
-      const j = JSON.parse(raw) as { error?: unknown; detail?: { error?: unknown }; message?: unknown };
-      const m = j.detail?.error ?? j.error ?? j.message;
-      detail = typeof m === "string" ? m : "";
-    } catch {
-      // not JSON: the status says enough
-    }
     // The engine's own words, never the key (an engine that echoes it gets it cut out).
-    throw new Error(`${cfg.engine}: HTTP ${res.statusCode}${detail ? `: ${detail.split(cfg.apiKey).join("[key]").slice(0, 300)}` : ""}`);
+    const e = classifySearchError(engine, res.statusCode, raw, {}, [cfg.apiKey]);
+    throw new Error(e.message.replace(`${engine} ${res.statusCode}`, `${engine}: HTTP ${res.statusCode}`));
   }
-  const j = JSON.parse(raw) as Record<string, unknown>;
-  const list = Array.isArray(j.results) ? (j.results as Record<string, unknown>[]) : [];
-  const str = (v: unknown) => (typeof v === "string" ? v : "");
-  // The engine was asked to keep to the domains; what it sends anyway is left out here too.
-  const within = (r: Record<string, unknown>) => typeof r.url === "string" && (!allow || onDomain(r.url, allow)) && (!block || !onDomain(r.url, block));
-  const results = list.filter(within).slice(0, n).map((r) => ({
-    title: str(r.title),
-    url: str(r.url),
-    text: clip(exa ? str(r.text) || (Array.isArray(r.highlights) ? (r.highlights as unknown[]).map(str).join(" … ") : "") || str(r.summary) : str(r.content), cfg.maxCharacters),
-    ...(str(exa ? r.publishedDate : r.published_date) ? { published: str(exa ? r.publishedDate : r.published_date).slice(0, 10) } : {}),
-  }));
-  const cost = exa ? (j.costDollars as { total?: unknown } | undefined)?.total : undefined;
-  return { results, ...(typeof cost === "number" && Number.isFinite(cost) && cost >= 0 ? { reportedUsd: cost } : {}) };
+  const p = parseSearchBody(engine, raw, ask);
+  return { results: p.results.map((r) => ({ title: r.title, url: r.url, text: r.snippet, ...(r.published ? { published: r.published } : {}) })), ...(p.reportedUsd !== undefined ? { reportedUsd: p.reportedUsd } : {}) };
 }
 
 /** What a search of `ws` is expected to cost before the engine reports it: the configured prices, which admission holds. */
@@ -408,8 +350,9 @@ export async function searchForModel(
   tracer: Tracer | undefined,
   parent: Context | undefined,
   screen?: (results: SearchResult[]) => Promise<{ kept: SearchResult[]; dropped: string[]; redacted: number }>,
+  routed?: RoutedSearch,
 ): Promise<WebSearchOutcome> {
-  return searchOnce(cfg, call, call.webSearch ?? {}, plan, signal, tracer, parent, new Date(), screen, query);
+  return searchOnce(cfg, call, call.webSearch ?? {}, plan, signal, tracer, parent, new Date(), screen, query, routed);
 }
 
 export async function searchForCall(
@@ -422,6 +365,7 @@ export async function searchForCall(
   now = new Date(),
   /** The configured guardrails over the results: each result as the model will read it, or why it was left out. */
   screen?: (results: SearchResult[]) => Promise<{ kept: SearchResult[]; dropped: string[]; redacted: number }>,
+  routed?: RoutedSearch,
 ): Promise<WebSearchOutcome | undefined> {
   const ws = call.webSearch;
   if (!ws) return undefined;
@@ -434,7 +378,7 @@ export async function searchForCall(
     plan.adjustments.push({ field: "web_search", detail: `the ${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} of this response's first search added before the last user message` });
     return outcome;
   }
-  const outcome = await searchOnce(cfg, call, ws, plan, signal, tracer, parent, now, screen);
+  const outcome = await searchOnce(cfg, call, ws, plan, signal, tracer, parent, now, screen, undefined, routed);
   if (ws.memo) ws.memo.outcome = outcome;
   return outcome;
 }
@@ -451,6 +395,7 @@ async function searchOnce(
   screen: ((results: SearchResult[]) => Promise<{ kept: SearchResult[]; dropped: string[]; redacted: number }>) | undefined,
   /** The model's query (a search it decided on): its results go back to it as the call's result, not into the prompts. */
   modelQuery?: string,
+  routed?: RoutedSearch,
 ): Promise<WebSearchOutcome> {
   const query = modelQuery ?? searchQuery(call.request.messages);
   if (!query) throw new GatewayError("invalid_argument", "web_search: the request has no user message with text to search for", { field: "messages" });
@@ -458,19 +403,26 @@ async function searchOnce(
   const outcome: WebSearchOutcome = { engine: cfg.engine, query, results: [], costNanos: 0 };
   try {
     const timeout = AbortSignal.timeout(cfg.timeoutMs);
+    const within = AbortSignal.any([signal, timeout]);
+    const label = routed ? (cfg.model ?? "") : cfg.engine;
     const found = await inSpan(
       tracer,
       parent,
-      `web_search ${cfg.engine}`,
-      { "signalbox.web_search.engine": cfg.engine, "signalbox.web_search.max_results": n },
-      () => callEngine(cfg, query, n, ws, AbortSignal.any([signal, timeout])).catch((err) => {
-        if (signal.aborted) throw err;
-        throw timeout.aborted ? new Error(`${cfg.engine}: no answer within ${cfg.timeoutMs} ms`) : err;
-      }),
-      (span, v) => span.setAttributes({ "signalbox.web_search.results": v.results.length }),
+      `web_search ${label}`,
+      { "signalbox.web_search.engine": cfg.engine, "signalbox.web_search.max_results": n, ...(routed ? { "signalbox.web_search.model": label } : {}) },
+      (): Promise<{ results: SearchResult[]; costNanos: number; engine: string; deployment?: string; attempts?: number }> =>
+        (routed
+          ? routed(query, n, ws, within)
+          : callEngine(cfg, query, n, ws, within).then((f) => ({ results: f.results, costNanos: Math.round(f.reportedUsd !== undefined ? f.reportedUsd * USD : cfg.pricePerSearchNanos + cfg.pricePerResultNanos * f.results.length), engine: cfg.engine }))
+        ).catch((err) => {
+          if (signal.aborted) throw err;
+          throw timeout.aborted ? new Error(`${label}: no answer within ${cfg.timeoutMs} ms`) : err;
+        }),
+      (span, v) => span.setAttributes({ "signalbox.web_search.results": v.results.length, ...(v.deployment ? { "signalbox.web_search.deployment": v.deployment, "signalbox.web_search.attempts": v.attempts ?? 1 } : {}) }),
     );
     outcome.results = found.results;
-    outcome.costNanos = Math.round(found.reportedUsd !== undefined ? found.reportedUsd * USD : cfg.pricePerSearchNanos + cfg.pricePerResultNanos * found.results.length);
+    outcome.costNanos = found.costNanos;
+    outcome.engine = found.engine;
   } catch (err) {
     if (signal.aborted) throw err;
     const why = (err as Error)?.message ?? String(err);
@@ -486,7 +438,7 @@ async function searchOnce(
     for (const why of s.dropped) plan.adjustments.push({ field: "web_search", detail: `a result was left out: ${why}` });
     if (s.redacted) plan.adjustments.push({ field: "web_search", detail: `guardrails redacted ${s.redacted} of ${found} result${found === 1 ? "" : "s"}` });
   }
-  const found = `${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} from ${cfg.engine}`;
+  const found = `${outcome.results.length} result${outcome.results.length === 1 ? "" : "s"} from ${outcome.engine}`;
   if (modelQuery !== undefined) {
     plan.adjustments.push({ field: "web_search", detail: `${found} for the model's search "${query}"` });
     return outcome;

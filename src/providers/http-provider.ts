@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, Provider, ProviderAdapter, SpeechRequest, SpeechStream, ModerationRequest, TranscriptionStream, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, SearchRequest, SearchResult, Provider, ProviderAdapter, SpeechRequest, SpeechStream, ModerationRequest, TranscriptionStream, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -106,6 +106,30 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     }
     return moderator!.parse(text, req);
   }
+  const searcher = adapter.buildSearchRequest && adapter.parseSearchResponse ? { build: adapter.buildSearchRequest.bind(adapter), parse: adapter.parseSearchResponse.bind(adapter) } : undefined;
+  async function searchOnce(req: SearchRequest, query: string, signal: AbortSignal): Promise<SearchResult> {
+    const res = await sendSpec(searcher!.build(req, query), signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return searcher!.parse(text, req);
+  }
+  /** Each query is one upstream search, concurrently; the first failure fails them all. Results in query order, usage summed. */
+  async function search(req: SearchRequest, signal: AbortSignal): Promise<SearchResult> {
+    if (req.queries.length === 1) return searchOnce(req, req.queries[0], signal);
+    const parts = await Promise.all(req.queries.map((q) => searchOnce(req, q, signal)));
+    const sum = (f: (u: NonNullable<SearchResult["usage"]>) => number | undefined) => (parts.some((p) => p.usage && f(p.usage) !== undefined) ? parts.reduce((n, p) => n + ((p.usage && f(p.usage)) ?? 0), 0) : undefined);
+    const units = sum((u) => u.searchUnits);
+    const cost = sum((u) => u.providerCostUsd);
+    return {
+      model: parts[0].model,
+      results: parts.flatMap((p, i) => (i ? p.results.map((r) => ({ ...r, query: i })) : p.results)),
+      ...(units !== undefined || cost !== undefined ? { usage: { ...(units !== undefined ? { searchUnits: units } : {}), ...(cost !== undefined ? { providerCostUsd: cost } : {}) } } : {}),
+    };
+  }
   async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
     if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
     const res = await transport.request(conn, spec, signal);
@@ -150,6 +174,7 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     ...(streamer ? { transcribeStream } : {}),
     ...(speaker ? { speak } : {}),
     ...(moderator ? { moderate } : {}),
+    ...(searcher ? { search } : {}),
     async complete(req, signal): Promise<ChatResult> {
       const res = await send(req, false, signal);
       let text: string;

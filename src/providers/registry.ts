@@ -10,6 +10,7 @@ import { createHttpProvider } from "./http-provider.ts";
 import { createOpenAIAdapter } from "./openai/index.ts";
 import { createMockProvider } from "./mock/mock-provider.ts";
 import { createVertexAdapter } from "./vertex/index.ts";
+import { createSearchAdapter } from "./search/engines.ts";
 import type { Transport } from "./transport.ts";
 import type { Provider, ProviderAdapter } from "./types.ts";
 
@@ -27,6 +28,12 @@ const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {
   bedrock: createBedrockAdapter,
   vertex: createVertexAdapter,
   cohere: createCohereAdapter,
+  // Search engines: the search operation only.
+  exa: createSearchAdapter,
+  tavily: createSearchAdapter,
+  perplexity: createSearchAdapter,
+  brave: createSearchAdapter,
+  searxng: createSearchAdapter,
 };
 
 /** Build the Provider for a connection. */

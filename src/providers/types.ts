@@ -634,6 +634,51 @@ export interface ModerationRequest {
   imageUrls?: string[];
 }
 
+/**
+ * A web search (the search operation) as the router hands it to one deployment: the model is the
+ * engine's mode (Exa's search type, Tavily's depth, Perplexity's "search").
+ */
+export interface SearchRequest {
+  model: string;
+  /** What to search for: one query, or several (each searched, their results in order). */
+  queries: string[];
+  /** Results per query (1–20). */
+  maxResults: number;
+  /** Only pages on these domains (and their subdomains); never with blockedDomains. */
+  allowedDomains?: string[];
+  blockedDomains?: string[];
+  /** ISO 3166-1 alpha-2: results for users in that country. */
+  country?: string;
+  /** Pages published within this range (RFC 3339 instants). */
+  publishedAfter?: string;
+  publishedBefore?: string;
+  /** Each result's text is cut to this many characters. */
+  maxCharacters: number;
+}
+
+/** One page a search found. */
+export interface SearchHit {
+  title: string;
+  url: string;
+  /** The page's text as the engine extracted it (at most maxCharacters). */
+  snippet: string;
+  /** When it was published (YYYY-MM-DD), when the engine says. */
+  published?: string;
+  /** When it was last updated (YYYY-MM-DD), when the engine says. */
+  updated?: string;
+  /** Which of the request's queries found it (its index; absent: the first). */
+  query?: number;
+}
+
+export interface SearchResult {
+  /** The engine's mode as it reported it (empty: the pinned one). */
+  model: string;
+  /** Every query's results, in query order. */
+  results: SearchHit[];
+  /** What the engine billed: searches (Tavily's advanced depth counts two credits as one search here: its price says so) and its own reported cost (Exa). */
+  usage?: { searchUnits?: number; providerCostUsd?: number };
+}
+
 /** How one input was classified: each category's verdict and score. */
 export interface ModerationVerdict {
   flagged: boolean;
@@ -679,6 +724,8 @@ export interface Provider {
   speak?(req: SpeechRequest, signal: AbortSignal): Promise<SpeechStream>;
   /** Moderation; absent when the provider type has none. */
   moderate?(req: ModerationRequest, signal: AbortSignal): Promise<ModerationResult>;
+  /** Web search; absent when the provider type has none. */
+  search?(req: SearchRequest, signal: AbortSignal): Promise<SearchResult>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */
@@ -771,6 +818,9 @@ export interface ProviderAdapter {
   /** Moderation (both or neither): the upstream request, and the parse of its 2xx body. */
   buildModerationRequest?(req: ModerationRequest): HttpRequestSpec;
   parseModerationResponse?(body: string, req: ModerationRequest): ModerationResult;
+  /** Web search (both or neither): one upstream request per query, and the parse of its 2xx body. */
+  buildSearchRequest?(req: SearchRequest, query: string): HttpRequestSpec;
+  parseSearchResponse?(body: string, req: SearchRequest): SearchResult;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, ModerationResult, StreamEvent, TranscriptionResult, TranscriptionStream, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, ModerationResult, SearchResult, StreamEvent, TranscriptionResult, TranscriptionStream, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -23,7 +23,7 @@ import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, Plan, RealtimeCall, RerankCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, Plan, RealtimeCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
 import { openRealtimeLink, type RealtimeLink } from "../providers/realtime.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { Pricing } from "../config/types.ts";
@@ -869,6 +869,35 @@ export async function executeModeration(call: ModerationCall, plan: Plan, signal
     });
     ctx.cleanup();
     ctx.usage = { ...ZERO_USAGE, inputTokens: ctx.candidate.estimatedInputTokens };
+    succeedNonChat(ex, ctx, deps, res.model);
+    return { ...res, model: ex.providerModel };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/**
+ * Execute a plan for a search call: each query one search. Billed per search at the deployment's
+ * per-request price, or at the cost the engine reported (Exa). A hit without a web address is the
+ * engine's fault (the attempt fails and the plan goes on).
+ */
+export async function executeSearch(call: SearchCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<SearchResult> {
+  try {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.search) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no search endpoint`, unsent: true });
+      const res = await provider.search({ ...call.request, model: c.deployment.model }, ctx.signal);
+      for (const r of res.results) if (!/^https?:\/\//.test(r.url)) throw new ProviderError({ kind: "unknown", message: `${c.deployment.id} returned a result without a web address` });
+      return res;
+    });
+    ctx.cleanup();
+    const u = res.usage;
+    ctx.usage = {
+      ...ZERO_USAGE,
+      searchUnits: u?.searchUnits ?? call.request.queries.length,
+      ...(u?.providerCostUsd !== undefined ? { providerCostUsd: u.providerCostUsd } : {}),
+    };
     succeedNonChat(ex, ctx, deps, res.model);
     return { ...res, model: ex.providerModel };
   } finally {

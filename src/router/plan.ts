@@ -57,6 +57,8 @@ function unitNanos(call: Call, d: DeploymentConfig): number {
   if (call.operation === "images") return perImageNanos(d.pricing, call.request.size, call.request.quality) * call.request.n;
   if (call.operation === "transcription") return Math.round((d.pricing.perAudioSecondNanos ?? 0) * call.estimatedSeconds);
   if (call.operation === "speech") return (d.pricing.perCharacterNanos ?? 0) * call.request.input.length;
+  // One search per query: the per-request fee (in expectedCostNanos) once, the others here.
+  if (call.operation === "search") return (d.pricing.perRequestNanos ?? 0) * (call.request.queries.length - 1);
   return 0;
 }
 const NO_UNITS = (): number => 0;
@@ -114,6 +116,8 @@ function chatView(call: Call): ChatCall["request"] {
             ? [call.request.prompt ?? ""]
             : call.operation === "moderation"
               ? call.request.inputs
+              : call.operation === "search"
+                ? call.request.queries
               : call.operation === "realtime"
                 ? []
                 : [call.request.query, ...call.request.documents];
@@ -297,6 +301,8 @@ export function plan({ call, registry, health, rand, overBudget, overTags }: Pla
         n = Math.max(1, inputTokens([call.request.input], f)[0]);
       } else if (call.operation === "moderation") {
         n = Math.max(1, inputTokens(call.request.inputs, f).reduce((a, b) => a + b, 0));
+      } else if (call.operation === "search") {
+        n = Math.max(1, inputTokens(call.request.queries, f).reduce((a, b) => a + b, 0));
       } else if (call.operation === "transcription") {
         // Audio tokens: about ten a second of recording (GPT-4o transcription models), and the prompt.
         n = Math.max(1, Math.ceil(call.estimatedSeconds * AUDIO_TOKENS_PER_SECOND) + (call.request.prompt ? inputTokens([call.request.prompt], f)[0] : 0));
@@ -395,7 +401,7 @@ export function plan({ call, registry, health, rand, overBudget, overTags }: Pla
     const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
     // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for
     // length; an image prompt's limit is the provider's to enforce.
-    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || operation === "moderation" || operation === "realtime" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
+    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || operation === "moderation" || operation === "realtime" || operation === "search" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
     const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
     if (fitsByLength) {

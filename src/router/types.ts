@@ -3,7 +3,7 @@
 
 import type { FileSearchRequest } from "../vectors/types.ts";
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
-import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, RerankRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, RerankRequest, SearchRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { RealtimeOffer } from "../providers/realtime.ts";
 
@@ -145,6 +145,12 @@ export interface SpeechCall extends CallBase {
   request: Omit<SpeechRequest, "model">;
 }
 
+/** A search request after validation: the queries, and what results to keep. */
+export interface SearchCall extends CallBase {
+  operation: "search";
+  request: Omit<SearchRequest, "model">;
+}
+
 /** A moderation request after validation: the texts (and images) to classify. */
 export interface ModerationCall extends CallBase {
   operation: "moderation";
@@ -163,7 +169,7 @@ export interface RealtimeCall extends CallBase {
 }
 
 /** Any call the planner, admission and the usage record handle. */
-export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall | ModerationCall | RealtimeCall;
+export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall | ModerationCall | RealtimeCall | SearchCall;
 
 /** A call's operation. */
 export const operationOf = (c: Call): Operation => c.operation ?? "chat";

@@ -45,11 +45,12 @@ import {
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { AnswerAccount } from "../engine/account.ts";
-import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall, ModerationCall } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall, ModerationCall, SearchCall } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { CheckOutcome } from "../state/health.ts";
-import { domainList, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
+import { countryCode, domainList, locationCountry, MAX_WEB_RESULTS, rangeInstant, type WebSearchRequest } from "../engine/web-search.ts";
+import type { SearchRequest } from "../../gen/signalbox/v1/search_pb.ts";
 import type { FileSearchRequest, FilesSearched } from "../engine/file-search.ts";
 import { fileSearchRequest, parseFileSearchTool } from "../vectors/search.ts";
 import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
@@ -329,6 +330,29 @@ export function toModerationCall(r: ModerateRequest, id: string, caller: Caller)
     id,
     model: r.model,
     request: { inputs: [...r.inputs], ...(r.imageUrls.length ? { imageUrls: [...r.imageUrls] } : {}) },
+    ...callerSide({ ...r, guardrails: [] }, caller),
+  };
+}
+
+/** A SearchRequest as the router's SearchCall (validated after, by validateSearchCall; domains, country and dates here, as they are read). */
+export function toSearchCall(r: SearchRequest, id: string, caller: Caller): SearchCall {
+  const country = r.country ? countryCode(r.country, "country") : undefined;
+  const after = r.publishedAfter ? rangeInstant(r.publishedAfter, "published_after") : undefined;
+  const before = r.publishedBefore ? rangeInstant(r.publishedBefore, "published_before") : undefined;
+  return {
+    operation: "search",
+    id,
+    model: r.model,
+    request: {
+      queries: [...r.queries],
+      maxResults: r.maxResults || 10,
+      maxCharacters: r.maxCharacters || 1_000,
+      ...(r.allowedDomains.length ? { allowedDomains: domainList(r.allowedDomains, "allowed_domains") } : {}),
+      ...(r.blockedDomains.length ? { blockedDomains: domainList(r.blockedDomains, "blocked_domains") } : {}),
+      ...(country ? { country } : {}),
+      ...(after ? { publishedAfter: after } : {}),
+      ...(before ? { publishedBefore: before } : {}),
+    },
     ...callerSide({ ...r, guardrails: [] }, caller),
   };
 }

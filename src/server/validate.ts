@@ -5,7 +5,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { CallBase, ChatCall, EmbedCall, ImageCall, ModerationCall, RerankCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
+import type { CallBase, ChatCall, EmbedCall, ImageCall, ModerationCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
 import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
@@ -352,6 +352,51 @@ export function validateModerationCall(c: ModerationCall, n: ModerationFieldName
   if (inputs.length > MAX_MODERATION_INPUTS) bad(n.inputs, `at most ${MAX_MODERATION_INPUTS} inputs, got ${inputs.length}`);
   inputs.forEach((t, i) => t.trim() === "" && bad(`${n.inputs}[${i}]`, "must not be empty"));
   imageUrls.forEach((u, i) => /^(https?:\/\/|data:image\/)/i.test(u) || bad(`${n.imageUrls}[${i}]`, "must be an http(s) URL or a data:image/ URL"));
+  validateAttribution(c, n.routing);
+}
+
+/** Field names of a search request, as each front door spells them. */
+export interface SearchFieldNames {
+  queries: string;
+  maxResults: string;
+  allowedDomains: string;
+  blockedDomains: string;
+  publishedBefore: string;
+  maxCharacters: string;
+  routing: string;
+}
+export const PROTO_SEARCH_FIELDS: SearchFieldNames = {
+  queries: "queries",
+  maxResults: "max_results",
+  allowedDomains: "allowed_domains",
+  blockedDomains: "blocked_domains",
+  publishedBefore: "published_before",
+  maxCharacters: "max_characters",
+  routing: "routing",
+};
+/** Queries one search request may hold (Perplexity's multi-query limit), and the longest. */
+export const MAX_SEARCH_QUERIES = 5;
+export const MAX_QUERY_CHARS = 2_000;
+/** Domains one request may name (Perplexity's search_domain_filter limit). */
+export const MAX_SEARCH_DOMAINS = 20;
+
+export function validateSearchCall(c: SearchCall, n: SearchFieldNames = PROTO_SEARCH_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  const r = c.request;
+  if (r.queries.length === 0) bad(n.queries, "is required: at least one query");
+  if (r.queries.length > MAX_SEARCH_QUERIES) bad(n.queries, `at most ${MAX_SEARCH_QUERIES} queries, got ${r.queries.length}`);
+  const one = r.queries.length === 1 && !n.queries.endsWith("s");
+  r.queries.forEach((q, i) => {
+    const f = one ? n.queries : `${n.queries}[${i}]`;
+    if (q.trim() === "") bad(f, "must not be empty");
+    if (q.length > MAX_QUERY_CHARS) bad(f, `at most ${MAX_QUERY_CHARS} characters, got ${q.length}`);
+  });
+  if (!(Number.isInteger(r.maxResults) && r.maxResults >= 1 && r.maxResults <= 20)) bad(n.maxResults, `must be an integer between 1 and 20, got ${r.maxResults}`);
+  if (!(Number.isInteger(r.maxCharacters) && r.maxCharacters >= 100 && r.maxCharacters <= 20_000)) bad(n.maxCharacters, `must be between 100 and 20000 characters, got ${r.maxCharacters}`);
+  if (r.allowedDomains?.length && r.blockedDomains?.length) bad(n.blockedDomains, `cannot be given with ${n.allowedDomains}: name the domains to search, or those to leave out`);
+  if ((r.allowedDomains?.length ?? 0) > MAX_SEARCH_DOMAINS) bad(n.allowedDomains, `at most ${MAX_SEARCH_DOMAINS} domains, got ${r.allowedDomains!.length}`);
+  if ((r.blockedDomains?.length ?? 0) > MAX_SEARCH_DOMAINS) bad(n.blockedDomains, `at most ${MAX_SEARCH_DOMAINS} domains, got ${r.blockedDomains!.length}`);
+  if (r.publishedAfter && r.publishedBefore && Date.parse(r.publishedBefore) <= Date.parse(r.publishedAfter)) bad(n.publishedBefore, "must be after the start of the range");
   validateAttribution(c, n.routing);
 }
 

@@ -13,6 +13,7 @@ import { chatCommand } from "./commands/chat.ts";
 import { realtimeCommand } from "./commands/realtime.ts";
 import { rerankCommand } from "./commands/rerank.ts";
 import { moderateCommand } from "./commands/moderate.ts";
+import { searchCommand } from "./commands/search.ts";
 import { imageCommand } from "./commands/image.ts";
 import { speakCommand, transcribeCommand } from "./commands/audio.ts";
 import { configCommands } from "./commands/config.ts";
@@ -34,12 +35,12 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, traffic mirrors, routing, models, budgets, keys, teams and end users, the audit log, alerts, usage exports to object storage, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, traffic mirrors, routing, models, budgets, keys, teams and end users, the audit log, alerts, usage exports to object storage, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, web search, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY, else the session `signalbox login` kept)")
     .option("--json", "print JSON (the API's own JSON form) for scripts")
-    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, mirrors, models, models check, keys list, teams list, end-users list, audit, alerts list, exports, exports flush, guardrails list, batches, vector-stores ls, vector-stores search, mcp servers, mcp tools, prompts list, entries list)")
+    .option("--csv", "print CSV (commands that print one table: usage, requests, feedback summary, mirrors, models, models check, keys list, teams list, end-users list, audit, alerts list, exports, exports flush, guardrails list, batches, vector-stores ls, vector-stores search, mcp servers, mcp tools, prompts list, entries list, search)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `signalbox --help` or `signalbox <command> --help` for usage)")
     .addHelpText("after", HELP_FOOTER)
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   transcribeCommand(program);
   speakCommand(program);
   moderateCommand(program);
+  searchCommand(program);
   guardrailCommands(program);
   batchCommands(program);
   vectorStoreCommands(program);

@@ -11,6 +11,7 @@ import { EmbeddingService } from "./gen/signalbox/v1/embedding_pb.ts";
 import { RerankService } from "./gen/signalbox/v1/rerank_pb.ts";
 import { ImageService } from "./gen/signalbox/v1/image_pb.ts";
 import { ModerationService } from "./gen/signalbox/v1/moderation_pb.ts";
+import { SearchService } from "./gen/signalbox/v1/search_pb.ts";
 import { GuardrailService } from "./gen/signalbox/v1/guardrail_pb.ts";
 import { RouteService } from "./gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "./gen/signalbox/v1/usage_pb.ts";
@@ -57,6 +58,8 @@ export interface SignalboxClient {
   audio: Client<typeof AudioService>;
   /** Moderation: one verdict per text (categories and scores). */
   moderation: Client<typeof ModerationService>;
+  /** Web search: each query's pages (Exa, Tavily, Perplexity behind one API). */
+  search: Client<typeof SearchService>;
   /** The gateway's guardrails: listed, and tried on a text without a model call. */
   guardrails: Client<typeof GuardrailService>;
   route: Client<typeof RouteService>;
@@ -114,5 +117,5 @@ export function createSignalboxClientFromTransport(transport: Transport, opts: P
   const unary = opts.timeoutMs ?? 60_000;
   const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), audio: make(AudioService), moderation: make(ModerationService), guardrails: make(GuardrailService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), prompts: make(PromptService), transport };
+  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), audio: make(AudioService), moderation: make(ModerationService), search: make(SearchService), guardrails: make(GuardrailService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), prompts: make(PromptService), transport };
 }

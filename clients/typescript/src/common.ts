@@ -3,6 +3,7 @@
 export * from "./gen/signalbox/v1/admin_pb.ts";
 export * from "./gen/signalbox/v1/audio_pb.ts";
 export * from "./gen/signalbox/v1/moderation_pb.ts";
+export * from "./gen/signalbox/v1/search_pb.ts";
 export * from "./gen/signalbox/v1/guardrail_pb.ts";
 export * from "./gen/signalbox/v1/prompt_pb.ts";
 export * from "./gen/signalbox/v1/chat_pb.ts";

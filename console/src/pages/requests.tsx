@@ -46,10 +46,10 @@ const TEXT_FILTERS: ["team" | "key" | "route" | "deployment", Dimension, string]
   ["deployment", Dimension.DEPLOYMENT, "Deployment"],
 ];
 const NO_FILTERS: Filters = { status: "", operation: "", team: "", key: "", route: "", deployment: "", range: "24h" };
-const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough"];
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough", "search"];
 /** A row's operation, when it is not chat: shown as a badge next to the model. */
 const otherOperation = (r: RequestRecord) =>
-  (({ [Operation.EMBEDDINGS]: "embeddings", [Operation.RERANK]: "rerank", [Operation.IMAGES]: "images", [Operation.TRANSCRIPTION]: "transcription", [Operation.SPEECH]: "speech", [Operation.MODERATION]: "moderation", [Operation.TOOL_CALL]: "tool call", [Operation.REALTIME]: "realtime", [Operation.PASSTHROUGH]: "pass-through" }) as Partial<Record<Operation, string>>)[r.operation];
+  (({ [Operation.EMBEDDINGS]: "embeddings", [Operation.RERANK]: "rerank", [Operation.IMAGES]: "images", [Operation.TRANSCRIPTION]: "transcription", [Operation.SPEECH]: "speech", [Operation.MODERATION]: "moderation", [Operation.TOOL_CALL]: "tool call", [Operation.REALTIME]: "realtime", [Operation.PASSTHROUGH]: "pass-through", [Operation.SEARCH]: "search" }) as Partial<Record<Operation, string>>)[r.operation];
 
 function requestInput(f: Filters, end: number) {
   const filters: { dimension: Dimension; values: string[] }[] = [];

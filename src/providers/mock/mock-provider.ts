@@ -12,7 +12,8 @@ import { createHash } from "node:crypto";
 import { encodePng } from "./png.ts";
 import { mockModerate } from "./moderation.ts";
 import { mp3WithText, pcmFor, readRecording, wavWithText } from "./audio.ts";
-import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SpeechStream, TranscriptionRequest, TranscriptionResult, TranscriptionStream, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import { mockSearchHits } from "./search.ts";
+import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SearchResult, SpeechStream, TranscriptionRequest, TranscriptionResult, TranscriptionStream, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
@@ -363,6 +364,13 @@ export function createMockProvider(conn: ProviderConfig): Provider {
       if (failing) throw fail();
       const images = req.imageUrls?.length ?? 0;
       return { model: req.model, results: images ? [mockModerate(req.inputs, images)] : req.inputs.map((t) => mockModerate([t], 0)) };
+    },
+    async search(req, signal): Promise<SearchResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      const results = req.queries.flatMap((q, i) => mockSearchHits(q, req.maxResults, req.allowedDomains, req.blockedDomains).map((h) => ({ ...h, snippet: h.snippet.slice(0, req.maxCharacters), ...(i ? { query: i } : {}) })));
+      return { model: req.model, results, usage: { searchUnits: req.queries.length } };
     },
     async speak(req, signal): Promise<SpeechStream> {
       const make = req.format === "wav" ? wavWithText : req.format === "pcm" ? pcmFor : req.format === "mp3" ? mp3WithText : undefined;

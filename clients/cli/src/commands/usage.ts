@@ -33,7 +33,7 @@ import { parseChoice, parseCount, parseFilter, parseList, parsePastTime } from "
 
 const DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant", "tag", "status", "operation"] as const;
 /** What a record's operation may be (the usage store's names). */
-const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough", "search"] as const;
 const GRANULARITIES = ["hour", "day", "month", "total"] as const;
 /** Every Connect code a request can end with; "error" is all but "ok". */
 const STATUSES = [
