@@ -24,6 +24,7 @@ import { createSpendCaps, type SpendCaps } from "./engine/spend-caps.ts";
 import { createBudgetForecast, type BudgetForecast } from "./alerts/budget-forecast.ts";
 import { createSpendReports, type SpendReports } from "./alerts/spend-reports.ts";
 import { vectorToolsServer } from "./mcp/vector-tools.ts";
+import { searchToolsServer } from "./mcp/search-tools.ts";
 import { promptService } from "./server/prompt-service.ts";
 import { PromptService } from "../gen/signalbox/v1/prompt_pb.ts";
 import { recodeClientDecodeError } from "./server/wire-errors.ts";
@@ -353,6 +354,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const metrics = createMetrics();
   // The sinks of the configuration in force (a reload swaps core.config; until core exists, the first one).
   let coreRef: GatewayCore | undefined;
+  // The engine, made after the core it runs on (the MCP hub's web_search server calls it).
+  let engineRef: ChatEngine | undefined;
   // With Redis, one replica sends each alert: the condition is claimed with SET NX PX (a client
   // made at the first alert, so a gateway without alerts opens no connection for them).
   let alertRedis: Promise<RedisClient> | undefined;
@@ -480,12 +483,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       return control.directory.authenticate(authorization);
     },
     control,
-    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: control.directory, guardrails: () => core.guardrails, alerts: () => core.alerts, builtin: vectorToolsServer(() => core.vectors) }),
+    mcp: createMcpHub({ config: () => coreRef?.config.mcpServers, usage: () => core.usage, tracing: () => core.tracing, limits: () => core.limits, teams: control.directory, guardrails: () => core.guardrails, alerts: () => core.alerts, builtins: [vectorToolsServer(() => core.vectors), searchToolsServer({ settings: () => core.config.webSearch, engine: () => engineRef! })] }),
   };
   coreRef = core;
 
   const cache = opts.cache ?? (await createCache(config));
   const engine = createChatEngine(core, cache);
+  engineRef = engine;
   // Active checks of deployments: on demand (AdminService.CheckDeployments) and, with health_checks, in the background.
   const checker = createDeploymentChecker(core, engine, control.prompts);
   checker.start();
@@ -549,7 +553,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250, onFeedback: (f, r) => usageExport.feedback(f, r) }, createPassthrough(core, transport), realtime, health, vectors);
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
-  const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || ((core.config.mcpServers !== undefined || core.config.vectorStores !== undefined) && mcpEndpoint(req, res));
+  const handleHttp = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => compat(req, res) || ((core.config.mcpServers !== undefined || core.config.vectorStores !== undefined || core.config.webSearch?.model !== undefined) && mcpEndpoint(req, res));
 
   // Runs first for every RPC: request id, trace (continuing the caller's traceparent), and the
   // caller (health checks need no key).

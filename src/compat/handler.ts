@@ -529,7 +529,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       }
       if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
         const body = req.method === "POST" ? portkeyedRaw(pk, ri, await readBody(req, maxBytes)) : Buffer.alloc(0);
-        status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers || core.vectors?.enabled() ? core.mcp : undefined, prompts: core.control.prompts });
+        status = await serveMessages(req, res, path, { engine, plan: (call) => core.plan(call), ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, mcp: core.config.mcpServers || core.mcp.builtins().length ? core.mcp : undefined, prompts: core.control.prompts });
         return;
       }
       const search = searchPath(path);
@@ -697,7 +697,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
           return;
         }
         const body = portkeyedRaw(pk, ri, await readBody(req, maxBytes));
-        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.control.prompts, mcp: core.config.mcpServers || core.vectors?.enabled() ? core.mcp : undefined, vectors });
+        status = await serveResponses(req, res, { engine, ri, caller, signal: ac.signal, body, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal), sendJson, responses, prompts: core.control.prompts, mcp: core.config.mcpServers || core.mcp.builtins().length ? core.mcp : undefined, vectors });
         return;
       }
       if (isConversationPath(path)) {

@@ -1678,6 +1678,7 @@ function finishMcpServers(raw: any[], pathOf: (i: number) => string = (i) => `mc
     if (seen.has(m.id)) throw new ConfigError(join(path, "id"), `duplicate MCP server "${m.id}"`);
     // The gateway's own MCP server of its vector stores (src/mcp/http.ts) goes by this id.
     if (m.id === "vector_stores") throw new ConfigError(join(path, "id"), '"vector_stores" is the gateway\'s own MCP server (its vector stores\' search): choose another id');
+    if (m.id === "web_search") throw new ConfigError(join(path, "id"), '"web_search" is the gateway\'s own MCP server (its web search): choose another id');
     seen.add(m.id);
     if ((m.url === undefined) === (m.command === undefined)) throw new ConfigError(path, "needs url (a streamable HTTP server) or command (a local server over stdio), and only one of them");
     if (m.url !== undefined && (m.args || m.env)) throw new ConfigError(join(path, m.args ? "args" : "env"), "only applies to a local server (command)");

@@ -3,8 +3,9 @@
 //   POST /mcp          every tool of every MCP server the caller's key may use, named `<server>__<tool>`
 //                      (prompts too, `<server>__<prompt>`; resources by their own URIs)
 //   POST /mcp/{server} one server's tools, prompts and resources under their own names
-// With vector stores configured, the gateway is an MCP server of its own too (`vector_stores`):
-// list_vector_stores and search_files over the stores the caller's key may see.
+// The gateway is an MCP server of its own too: with vector stores configured, `vector_stores`
+// (list_vector_stores and search_files over the stores the caller's key may see); with
+// `web_search.model`, `web_search` (search: the web through the gateway's search engines).
 // Callers authenticate with the gateway's keys (Authorization: Bearer, or x-api-key), never with
 // the servers' credentials, which stay in the configuration. The protocol (both the 2026 and the
 // 2025 revisions) is the official SDK's (`createMcpHandler`): this file only authenticates, scopes
@@ -24,9 +25,6 @@ import { endHttpSpan, startHttpSpan } from "../telemetry/tracing.ts";
 import { log } from "../telemetry/log.ts";
 import type { Context } from "@opentelemetry/api";
 import type { McpHub, McpTool } from "./hub.ts";
-import type { RequestInfo } from "../server/context.ts";
-import { listStores, searchFiles, VECTOR_SERVER, VECTOR_TOOLS } from "./vector-tools.ts";
-import type { VectorStores } from "../vectors/service.ts";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -67,11 +65,11 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
         const scope = ctx.authInfo?.extra?.scope as Scope | undefined;
         if (!scope) throw new Error("mcp: request without a scope");
         const server = new Server({ name: "signalbox", version: "1" }, { capabilities: { tools: { listChanged: false }, prompts: { listChanged: false }, resources: { listChanged: false } } });
-        const own = scope.only === VECTOR_SERVER;
+        // The gateway's own servers (its vector stores, web search), as its configuration turns them on.
+        const mine = hub.builtins().filter((b) => scope.only === undefined || b.config.id === scope.only);
+        const own = scope.only !== undefined && mine.length > 0;
         const servers = () => (own ? [] : scope.only ? [hub.server(scope.only)!] : hub.serversFor(scope.caller));
         const named = (id: string, t: McpTool): McpTool => (scope.only ? t : { ...t, name: `${id}${TOOL_SEPARATOR}${t.name}` });
-        // The gateway's own tools: its vector stores, when it has them.
-        const files = core.vectors?.enabled() && (scope.only === undefined || own) ? core.vectors : undefined;
 
         server.setRequestHandler("tools/list", async () => {
           const list = servers();
@@ -83,7 +81,7 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
             // At /mcp a server that is away hides its tools rather than the others'.
             else log("warn", "mcp: a server's tools could not be listed", { server: list[i].id, error: (r.reason as Error).message });
           });
-          if (files) for (const t of VECTOR_TOOLS) tools.push(named(VECTOR_SERVER, t));
+          for (const b of mine) for (const t of b.tools) tools.push(named(b.config.id, t));
           return { tools } as never;
         });
 
@@ -98,18 +96,16 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
               tool = name.slice(at + TOOL_SEPARATOR.length);
             }
           }
-          if (files && serverId === VECTOR_SERVER) {
-            const args = (request.params.arguments ?? {}) as Record<string, unknown>;
-            const ri = { id: newRequestId(), traceId: scope.traceId, arrivedAt: performance.now(), ...(scope.otel ? { otel: scope.otel } : {}) };
+          const b = serverId === undefined ? undefined : mine.find((x) => x.config.id === serverId);
+          if (b) {
+            if (!b.tools.some((t) => t.name === tool)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
             try {
-              if (tool === "list_vector_stores") return (await listStores(files, scope.caller)) as never;
-              if (tool === "search_files") return (await searchFiles(files, scope.caller, ri, args)) as never;
+              return (await b.call(tool, (request.params.arguments ?? {}) as Record<string, unknown>, { caller: scope.caller, traceId: scope.traceId, otel: scope.otel, via: "mcp" })) as never;
             } catch (err) {
               const e = err as GatewayError;
               if (e.code === "invalid_argument") throw new ProtocolError(ProtocolErrorCode.InvalidParams, e.message);
-              return { content: [{ type: "text", text: e.message ?? "the search failed" }], isError: true } as never;
+              return { content: [{ type: "text", text: e.message ?? "the call failed" }], isError: true } as never;
             }
-            throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
           }
           const target = serverId ? hub.server(serverId) : undefined;
           if (!target || !hub.mayUse(scope.caller, target)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
@@ -191,7 +187,7 @@ export function createMcpEndpoint(core: GatewayCore, hub: McpHub): (req: Req, re
       const apiKey = header(req, "x-api-key");
       const who = core.identify(header(req, "authorization") ?? (apiKey ? `Bearer ${apiKey}` : null));
       const caller = who instanceof Promise ? await who : who;
-      if (only !== undefined && !(only === VECTOR_SERVER && core.vectors?.enabled())) {
+      if (only !== undefined && !hub.builtins().some((b) => b.config.id === only)) {
         const s = hub.server(only);
         if (!s || !hub.mayUse(caller, s)) throw new GatewayError("not_found", `MCP server "${only}" does not exist or this key may not use it`);
       }

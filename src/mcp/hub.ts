@@ -80,6 +80,8 @@ export interface McpHub {
    * when the server does not offer the capability. Fails as tools() does.
    */
   request<T>(server: McpServerConfig, capability: "prompts" | "resources", op: (client: Client) => Promise<T>, signal?: AbortSignal): Promise<T | undefined>;
+  /** The gateway's own servers in force now (their configuration turns them on). */
+  builtins(): BuiltinServer[];
   close(): Promise<void>;
 }
 
@@ -143,11 +145,15 @@ export interface McpHubDeps {
   guardrails: () => GuardrailSet;
   /** Told when a call is refused because a budget is spent (as a model call's refusal is). */
   alerts?: () => Alerter;
-  /** A server of the gateway's own, run in process (vector_stores): named by its id as a configured one is, not listed among them. */
-  builtin?: BuiltinServer;
+  /** Servers of the gateway's own, run in process (vector_stores, web_search): named by their ids as configured ones are, not listed among them. */
+  builtins?: BuiltinServer[];
 }
 
-/** A server the gateway runs itself (src/mcp/vector-tools.ts): its tools, called in process with the caller's identity. */
+/**
+ * A server the gateway runs itself (src/mcp/vector-tools.ts, src/mcp/search-tools.ts): its tools,
+ * called in process with the caller's identity. A bad argument throws `invalid_argument` (at /mcp a
+ * protocol error; run for a model, a tool error it reads).
+ */
 export interface BuiltinServer {
   config: McpServerConfig;
   enabled(): boolean;
@@ -248,18 +254,23 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
     });
   }
 
+  const builtins = deps.builtins ?? [];
+  /** The gateway's own server of this entry, if it is one. */
+  const own = (server: McpServerConfig) => builtins.find((b) => b.config === server);
+
   const hub: McpHub = {
-    server: (id) => deps.config()?.find((s) => s.id === id) ?? (deps.builtin && id === deps.builtin.config.id && deps.builtin.enabled() ? deps.builtin.config : undefined),
+    server: (id) => deps.config()?.find((s) => s.id === id) ?? builtins.find((b) => b.config.id === id && b.enabled())?.config,
+    builtins: () => builtins.filter((b) => b.enabled()),
     serversFor: (caller) => (deps.config() ?? []).filter((s) => hub.mayUse(caller, s)),
     mayUse(caller, server) {
-      // The gateway's own documents: every key, each seeing the stores it may see (as at /mcp).
-      if (caller.role === "admin" || caller.role === "anonymous" || server === deps.builtin?.config) return true;
+      // The gateway's own servers: every key, each with what it may do there (the stores it may see, its own limits and budgets).
+      if (caller.role === "admin" || caller.role === "anonymous" || own(server)) return true;
       if (server.teams && !server.teams.includes(caller.team)) return false;
       return caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`) || caller.allow.some((a) => a.startsWith(`mcp:${server.id}/`));
     },
     mayCall(caller, server, tool) {
       if (!hub.mayUse(caller, server)) return false;
-      if (caller.role === "admin" || caller.role === "anonymous" || server === deps.builtin?.config || caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`)) return true;
+      if (caller.role === "admin" || caller.role === "anonymous" || own(server) || caller.allow.length === 0 || allowListAllows(caller.allow, `mcp:${server.id}`)) return true;
       const prefix = `mcp:${server.id}/`;
       const entries = caller.allow.filter((a) => a.startsWith(prefix));
       return entries.length > 0 && allowListAllows(entries, `${prefix}${tool}`);
@@ -268,7 +279,8 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       return (await hub.tools(server, signal)).filter((t) => hub.mayCall(caller, server, t.name));
     },
     async tools(server) {
-      if (server === deps.builtin?.config) return deps.builtin.tools;
+      const b = own(server);
+      if (b) return b.tools;
       const c = connection(server);
       const now = Date.now();
       if (!c.tools || now - c.tools.at > TOOLS_TTL_MS) {
@@ -331,11 +343,14 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
         const selection = server.guardrails?.length ? deps.guardrails().named(server.guardrails) : undefined;
         guard = selection && startRun(selection);
         const sent = guard && !selection!.input.empty ? await guardJson(guard, "input", args, ctx.signal) : args;
-        const builtin = deps.builtin;
-        result =
-          builtin && server === builtin.config
-            ? await builtin.call(tool, sent, ctx)
-            : await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: sent }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
+        const builtin = own(server);
+        result = builtin
+          ? await builtin.call(tool, sent, ctx).catch((err: unknown) => {
+              // A bad argument is the model's to fix: a tool error it reads, as a server's would be.
+              if (err instanceof GatewayError && (err.code === "invalid_argument" || err.code === "not_found")) return { content: [{ type: "text", text: err.message }], isError: true } as McpCallResult;
+              throw err;
+            })
+          : await withClient(server, ctx.signal, async (cl) => (await cl.callTool({ name: tool, arguments: sent }, { timeout: server.timeoutMs, signal: ctx.signal })) as McpCallResult);
         if (guard && !selection!.output.empty) result = await guardResult(guard, result, ctx.signal);
         return result;
       } catch (err) {
@@ -355,7 +370,7 @@ export function createMcpHub(deps: McpHubDeps): McpHub {
       }
     },
     request(server, capability, op, signal) {
-      if (server === deps.builtin?.config) return Promise.resolve(undefined);
+      if (own(server)) return Promise.resolve(undefined);
       return withClient(server, signal, async (cl) => (cl.getServerCapabilities()?.[capability] ? op(cl) : undefined));
     },
     async close() {

@@ -67,14 +67,9 @@ export function vectorToolsServer(vectors: () => VectorStores | undefined): Buil
       const files = vectors();
       if (!files?.enabled()) throw new GatewayError("unavailable", "the gateway's vector stores are not configured");
       const ri: RequestInfo = { id: newRequestId(), traceId: ctx.traceId, arrivedAt: performance.now(), ...(ctx.otel ? { otel: ctx.otel } : {}) };
-      try {
-        if (tool === "list_vector_stores") return (await listStores(files, ctx.caller)) as McpCallResult;
-        return (await searchFiles(files, ctx.caller, ri, args)) as McpCallResult;
-      } catch (err) {
-        // A bad argument is the model's to fix: a tool error it reads, as a server's would be.
-        if (err instanceof GatewayError && (err.code === "invalid_argument" || err.code === "not_found")) return { content: [{ type: "text", text: err.message }], isError: true } as McpCallResult;
-        throw err;
-      }
+      if (tool === "list_vector_stores") return (await listStores(files, ctx.caller)) as McpCallResult;
+      if (tool === "search_files") return (await searchFiles(files, ctx.caller, ri, args)) as McpCallResult;
+      throw new GatewayError("not_found", `Unknown tool: ${tool}`);
     },
   };
 }

@@ -1013,14 +1013,14 @@ describe("config check", () => {
   test("${secret:…} references are checked against the secrets section but not read", async () => {
     const withSecrets = join(tmp, "secrets.yaml");
     const text = readFileSync(join(ROOT, "config/default.yaml"), "utf8");
-    assert.ok(text.includes("web_search: { engine: mock, max_results: 3 }"));
+    assert.ok(text.includes("web_search: { model: search, max_results: 3 }"));
     const exa = 'web_search: { engine: exa, api_key: "${secret:vault:search/exa#api_key}" }';
-    writeFileSync(withSecrets, `${text.replace("web_search: { engine: mock, max_results: 3 }", exa)}\nsecrets:\n  sources:\n    - { name: vault, type: vault, url: "http://127.0.0.1:9", token: t }\n`);
+    writeFileSync(withSecrets, `${text.replace("web_search: { model: search, max_results: 3 }", exa)}\nsecrets:\n  sources:\n    - { name: vault, type: vault, url: "http://127.0.0.1:9", token: t }\n`);
     const [r, j] = await Promise.all([cli(["config", "check", withSecrets], { env: { PORT: undefined, HOST: undefined } }), cli(["config", "check", withSecrets, "--json"], { env: { PORT: undefined, HOST: undefined } })]);
     assert.match(ok(r).stdout, /^ok: .* \(1 \$\{secret:…\} reference not read: the gateway reads it from its source at start-up\)\n$/);
     assert.equal(JSON.parse(ok(j).stdout).secret_refs, 1);
     const unknown = join(tmp, "secrets-unknown.yaml");
-    writeFileSync(unknown, text.replace("web_search: { engine: mock, max_results: 3 }", exa));
+    writeFileSync(unknown, text.replace("web_search: { model: search, max_results: 3 }", exa));
     const bad = await cli(["config", "check", unknown]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /web_search\.api_key: \$\{secret:vault:search\/exa#api_key\} needs a secrets section naming source "vault"/);
