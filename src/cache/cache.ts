@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import type { Config, DeploymentConfig } from "../config/types.ts";
 import { wildcardFor } from "../config/wildcards.ts";
 import type { RedisClient } from "../state/redis.ts";
-import type { FinishReason, ReasoningBlock, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { FinishReason, ReasoningBlock, SearchHit, SearchRequest, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
 import type { SemanticIndex } from "./semantic.ts";
 import type { Plan } from "../router/types.ts";
@@ -60,6 +60,18 @@ export interface CachedRanking {
   storedAt: number;
 }
 
+/** A search as cached: every query's results and the deployment that found them. */
+export interface CachedSearch {
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  results: SearchHit[];
+  /** What the original search was billed (a hit itself costs nothing). */
+  usage: Usage;
+  /** Epoch ms when the search was stored. */
+  storedAt: number;
+}
+
 export interface CacheStore {
   /** The stored answer, or undefined on a miss, an error or a timeout. Never rejects. */
   get(key: string): Promise<CachedAnswer | undefined>;
@@ -73,6 +85,10 @@ export interface CacheStore {
   getRanking(key: string): Promise<CachedRanking | undefined>;
   /** Store a ranking with a TTL; fire and forget, never throws. */
   setRanking(key: string, value: CachedRanking, ttlSeconds: number): void;
+  /** A search by key (searchKey); a miss, error or timeout is undefined. Never rejects. */
+  getSearch(key: string): Promise<CachedSearch | undefined>;
+  /** Store a search with a TTL; fire and forget, never throws. */
+  setSearch(key: string, value: CachedSearch, ttlSeconds: number): void;
   close(): Promise<void>;
   /** The semantic cache's index that shares this store's Redis (absent: each engine keeps one in memory). */
   semantic?: SemanticIndex;
@@ -208,6 +224,27 @@ export function rankingKey(p: RankingKeyParts): string {
   return h.digest("base64url");
 }
 
+export interface SearchKeyParts {
+  /** The caller's team, or "*" when the route shares answers across teams. */
+  scope: string;
+  /** The resolved model (route or deployment) and its answerIdentity. */
+  target: string;
+  /** The A/B variant: searches never cross variants. */
+  variant: string;
+  request: Omit<SearchRequest, "model">;
+}
+
+/** sha256 over a search request as sent (queries in order, lengths framed, every filter); its own prefix, never equal to the other keys. */
+export function searchKey(p: SearchKeyParts): string {
+  const r = p.request;
+  const h = createHash("sha256");
+  h.update(`s1\n${p.scope}\n${p.target}\n${p.variant}\n${r.maxResults}\n${r.maxCharacters}\n${r.country ?? ""}\n${r.publishedAfter ?? ""}\n${r.publishedBefore ?? ""}\n`);
+  h.update(`${(r.allowedDomains ?? []).join(",")}\n${(r.blockedDomains ?? []).join(",")}\n${r.queries.length}\n`);
+  // Each query with its length in front: no choice of queries makes two requests' keys collide by concatenation.
+  for (const q of r.queries) h.update(`${q.length}:`).update(q);
+  return h.digest("base64url");
+}
+
 /** A vector as cached (little-endian float32 bytes, base64) and back. */
 export const packVector = (v: Float32Array): string => Buffer.from(toFloat32le(v)).toString("base64");
 export const unpackVector = (s: string): Float32Array => fromFloat32le(Buffer.from(s, "base64"));
@@ -220,7 +257,7 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
   const now = opts.now ?? Date.now;
-  const map = new Map<string, { value: CachedAnswer | CachedVector | CachedRanking; expires: number; bytes: number }>();
+  const map = new Map<string, { value: CachedAnswer | CachedVector | CachedRanking | CachedSearch; expires: number; bytes: number }>();
   let bytes = 0;
   const drop = (k: string) => {
     const e = map.get(k);
@@ -239,7 +276,7 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
     map.set(key, e);
     return e.value;
   };
-  const write = (key: string, value: CachedAnswer | CachedVector | CachedRanking, size: number, ttlSeconds: number) => {
+  const write = (key: string, value: CachedAnswer | CachedVector | CachedRanking | CachedSearch, size: number, ttlSeconds: number) => {
     drop(key);
     if (size > maxBytes) return;
     map.set(key, { value, expires: now() + ttlSeconds * 1000, bytes: size });
@@ -267,6 +304,12 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
     },
     setRanking(key, value, ttlSeconds) {
       write(key, value, 256 + 48 * value.results.length, ttlSeconds);
+    },
+    async getSearch(key) {
+      return read(key) as CachedSearch | undefined;
+    },
+    setSearch(key, value, ttlSeconds) {
+      write(key, value, 256 + value.results.reduce((n, r) => n + 64 + 2 * (r.title.length + r.url.length + r.snippet.length), 0), ttlSeconds);
     },
     size: () => map.size,
     async close() {
@@ -324,6 +367,8 @@ export function createRedisCacheStore(client: RedisClient, opts: { prefix?: stri
     setVector: store,
     getRanking: (key) => lookup<CachedRanking>(key),
     setRanking: store,
+    getSearch: (key) => lookup<CachedSearch>(key),
+    setSearch: store,
     async close() {},
   };
 }

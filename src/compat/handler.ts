@@ -541,7 +541,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
         const body: unknown = portkeyed(pk, ri, await readJsonBody(req, maxBytes));
         const out = search
-          ? await serveSearch(engine, body, { ri, caller, signal: ac.signal, ...(search.tool ? { tool: search.tool } : {}), statusOf: (err) => statusOf(err, ac.signal) })
+          ? await serveSearch(engine, body, { ri, caller, signal: ac.signal, ...(search.tool ? { tool: search.tool } : {}), cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
           : path === "/v1/embeddings"
             ? await serveEmbeddings(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) })
             : path === "/v1/images/generations"

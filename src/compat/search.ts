@@ -8,12 +8,12 @@
 // route, alias or deployment called `search`. The `signalbox` object carries routing options, tags
 // and guardrails, as on /v1/chat/completions.
 
-import type { ChatEngine } from "../engine/chat-engine.ts";
+import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine } from "../engine/chat-engine.ts";
 import type { SearchAnswer } from "../engine/search.ts";
 import { countryCode, domainList } from "../engine/web-search.ts";
 import type { Caller, SearchCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
-import { MAX_SEARCH_QUERIES, validateSearchCall } from "../server/validate.ts";
+import { MAX_SEARCH_QUERIES, validateCacheTtl, validateSearchCall } from "../server/validate.ts";
 import { bad, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
 import { rateLimitHeaders } from "./response.ts";
 
@@ -60,7 +60,7 @@ function usDate(body: Record<string, unknown>, k: string): string | undefined {
   return d.toISOString();
 }
 
-export function parseSearchRequest(body: unknown, id: string, caller: Caller, toolName?: string, now = Date.now()): SearchCall {
+export function parseSearchRequest(body: unknown, id: string, caller: Caller, toolName?: string, now = Date.now()): { call: SearchCall; cache?: { mode: CacheMode; ttlSeconds?: number } } {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k of Object.keys(body)) {
     if (UNSUPPORTED[k] !== undefined && body[k] !== null) bad(k, UNSUPPORTED[k]);
@@ -139,7 +139,8 @@ export function parseSearchRequest(body: unknown, id: string, caller: Caller, to
     maxCharacters: "max_tokens_per_page",
     routing: "signalbox",
   });
-  return call;
+  if (opts.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", opts.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
+  return { call, ...(opts.cache ? { cache: opts.cache } : {}) };
 }
 
 /** The answer in Perplexity's shape; `max_tokens` (about four characters a token) bounds all snippets together, in order. */
@@ -164,6 +165,7 @@ export function searchJson(a: SearchAnswer, o: { maxTokens?: number; serverTime?
       attempts: a.attempts.length,
       searches: a.usage.searchUnits ?? 0,
       cost_nano_usd: a.cost.total,
+      cache: a.cache,
       trace_id: a.traceId,
       ...(a.adjustments.length ? { adjustments: a.adjustments } : {}),
     },
@@ -183,12 +185,13 @@ export function searchPath(path: string): { tool?: string } | undefined {
   }
 }
 
-export async function serveSearch(engine: ChatEngine, body: unknown, r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; tool?: string; statusOf(err: unknown): string }): Promise<{ body: unknown; headers: Record<string, string> }> {
-  const call = parseSearchRequest(body, r.ri.id, r.caller, r.tool);
-  const a = await engine.search({ call, ri: r.ri, signal: r.signal, statusOf: r.statusOf });
+export async function serveSearch(engine: ChatEngine, body: unknown, r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; tool?: string; cache?: { mode: CacheMode; ttlSeconds?: number }; statusOf(err: unknown): string }): Promise<{ body: unknown; headers: Record<string, string> }> {
+  const parsed = parseSearchRequest(body, r.ri.id, r.caller, r.tool);
+  const cache = r.cache ?? parsed.cache;
+  const a = await engine.search({ call: parsed.call, ri: r.ri, signal: r.signal, ...(cache ? { cache } : {}), statusOf: r.statusOf });
   const b = body as Record<string, unknown>;
   return {
     body: searchJson(a, { ...(typeof b.max_tokens === "number" ? { maxTokens: b.max_tokens } : {}), serverTime: b.display_server_time === true }),
-    headers: { "x-signalbox-deployment": a.deployment, ...rateLimitHeaders(a.limits) },
+    headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...rateLimitHeaders(a.limits) },
   };
 }

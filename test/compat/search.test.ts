@@ -48,6 +48,7 @@ routes:
   - { name: tavily, targets: [tavily/advanced] }
   - { name: pplx-only, targets: [perplexity/search], retry: { max_retries: 0 } }
   - { name: mock-search, targets: [mock/search] }
+  - { name: cached-search, targets: [perplexity/search], cache: { enabled: true, ttl_seconds: 60 } }
   - { name: default, targets: [mock/chat] }
 guardrails:
   - { name: no-pii, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
@@ -214,6 +215,37 @@ describe("the engines", () => {
     assert.equal(sent.body.start_date, "2025-06-01");
     assert.deepEqual(sent.body.exclude_domains, ["spam.example"]);
     assert.equal(lastRecord().cost.total, 16_000_000);
+  });
+});
+
+describe("the cache", () => {
+  test("a route that caches searches answers the same search from the cache, at no cost; another search is asked afresh", async () => {
+    const body = { model: "cached-search", query: ["cache me", "and me"], max_results: 2 };
+    const first = await post("/v1/search", body);
+    assert.equal(first.headers.get("x-signalbox-cache"), "miss");
+    const pages = ((await first.json()) as { results: unknown[] }).results;
+    assert.equal(pplx.requests.length, 2);
+    const again = await post("/v1/search", body);
+    assert.equal(again.headers.get("x-signalbox-cache"), "hit");
+    const hit = (await again.json()) as { results: unknown[]; signalbox: { cost_nano_usd: number; cache: string; deployment: string } };
+    assert.deepEqual(hit.results, pages);
+    assert.equal(hit.signalbox.cost_nano_usd, 0);
+    assert.equal(hit.signalbox.deployment, "perplexity/search");
+    assert.equal(pplx.requests.length, 2, "no engine was asked");
+    const r = lastRecord();
+    assert.equal(r.cacheHit, true);
+    assert.equal(r.attempts.length, 0);
+    // Any other filter is another search.
+    const other = await post("/v1/search", { ...body, max_results: 3 });
+    assert.equal(other.headers.get("x-signalbox-cache"), "miss");
+    assert.equal(pplx.requests.length, 4);
+    // Connect: the same entry, and cache_hit.
+    const typedHit = await typed.search.search({ model: "cached-search", queries: ["cache me", "and me"], maxResults: 2, maxCharacters: 4096 });
+    assert.equal(typedHit.cacheHit, true);
+    assert.equal(pplx.requests.length, 4);
+    // A route without its cache on neither looks up nor stores.
+    const plain = await post("/v1/search", { query: ["cache me", "and me"], max_results: 2 });
+    assert.equal(plain.headers.get("x-signalbox-cache"), "off");
   });
 });
 

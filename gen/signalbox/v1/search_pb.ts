@@ -8,7 +8,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Adjustment, RoutingInfo, RoutingOptions, Timing } from "./chat_pb.ts";
+import type { Adjustment, CacheOptions, RoutingInfo, RoutingOptions, Timing } from "./chat_pb.ts";
 import { file_signalbox_v1_chat } from "./chat_pb.ts";
 import type { Attempt, Cost, Usage } from "./common_pb.ts";
 import { file_signalbox_v1_common } from "./common_pb.ts";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file signalbox/v1/search.proto.
  */
 export const file_signalbox_v1_search: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaWduYWxib3gvdjEvc2VhcmNoLnByb3RvEgxzaWduYWxib3gudjEiiwMKDVNlYXJjaFJlcXVlc3QSDQoFbW9kZWwYASABKAkSDwoHcXVlcmllcxgCIAMoCRITCgttYXhfcmVzdWx0cxgDIAEoDRIXCg9hbGxvd2VkX2RvbWFpbnMYBCADKAkSFwoPYmxvY2tlZF9kb21haW5zGAUgAygJEg8KB2NvdW50cnkYBiABKAkSFwoPcHVibGlzaGVkX2FmdGVyGAcgASgJEhgKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAkSFgoObWF4X2NoYXJhY3RlcnMYCSABKA0SLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxIMCgR1c2VyGB4gASgJEgwKBHRhZ3MYHyADKAkSOwoIbWV0YWRhdGEYICADKAsyKS5zaWduYWxib3gudjEuU2VhcmNoUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJxCglTZWFyY2hIaXQSDQoFdGl0bGUYASABKAkSCwoDdXJsGAIgASgJEg8KB3NuaXBwZXQYAyABKAkSEQoJcHVibGlzaGVkGAQgASgJEg8KB3VwZGF0ZWQYBSABKAkSEwoLcXVlcnlfaW5kZXgYBiABKA0ilQMKDlNlYXJjaFJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEhIKCmRlcGxveW1lbnQYAyABKAkSEAoIcHJvdmlkZXIYBCABKAkSFgoOcHJvdmlkZXJfbW9kZWwYBSABKAkSKAoHcmVzdWx0cxgGIAMoCzIXLnNpZ25hbGJveC52MS5TZWFyY2hIaXQSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EicKCGF0dGVtcHRzGA0gAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSKgoHcm91dGluZxgOIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxIkCgZ0aW1pbmcYDyABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEi0KC2FkanVzdG1lbnRzGBAgAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYESABKAkyVAoNU2VhcmNoU2VydmljZRJDCgZTZWFyY2gSGy5zaWduYWxib3gudjEuU2VhcmNoUmVxdWVzdBocLnNpZ25hbGJveC52MS5TZWFyY2hSZXNwb25zZWIGcHJvdG8z", [file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChlzaWduYWxib3gvdjEvc2VhcmNoLnByb3RvEgxzaWduYWxib3gudjEitgMKDVNlYXJjaFJlcXVlc3QSDQoFbW9kZWwYASABKAkSDwoHcXVlcmllcxgCIAMoCRITCgttYXhfcmVzdWx0cxgDIAEoDRIXCg9hbGxvd2VkX2RvbWFpbnMYBCADKAkSFwoPYmxvY2tlZF9kb21haW5zGAUgAygJEg8KB2NvdW50cnkYBiABKAkSFwoPcHVibGlzaGVkX2FmdGVyGAcgASgJEhgKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAkSFgoObWF4X2NoYXJhY3RlcnMYCSABKA0SLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxIpCgVjYWNoZRgVIAEoCzIaLnNpZ25hbGJveC52MS5DYWNoZU9wdGlvbnMSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjsKCG1ldGFkYXRhGCAgAygLMikuc2lnbmFsYm94LnYxLlNlYXJjaFJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEicQoJU2VhcmNoSGl0Eg0KBXRpdGxlGAEgASgJEgsKA3VybBgCIAEoCRIPCgdzbmlwcGV0GAMgASgJEhEKCXB1Ymxpc2hlZBgEIAEoCRIPCgd1cGRhdGVkGAUgASgJEhMKC3F1ZXJ5X2luZGV4GAYgASgNIqgDCg5TZWFyY2hSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEigKB3Jlc3VsdHMYBiADKAsyFy5zaWduYWxib3gudjEuU2VhcmNoSGl0EiIKBXVzYWdlGAsgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYDCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgNIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EioKB3JvdXRpbmcYDiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SJAoGdGltaW5nGA8gASgLMhQuc2lnbmFsYm94LnYxLlRpbWluZxItCgthZGp1c3RtZW50cxgQIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBEgASgJEhEKCWNhY2hlX2hpdBgSIAEoCDJUCg1TZWFyY2hTZXJ2aWNlEkMKBlNlYXJjaBIbLnNpZ25hbGJveC52MS5TZWFyY2hSZXF1ZXN0Ghwuc2lnbmFsYm94LnYxLlNlYXJjaFJlc3BvbnNlYgZwcm90bzM", [file_signalbox_v1_chat, file_signalbox_v1_common]);
 
 /**
  * A search request.
@@ -97,6 +97,14 @@ export type SearchRequest = Message<"signalbox.v1.SearchRequest"> & {
    * @generated from field: signalbox.v1.RoutingOptions routing = 20;
    */
   routing?: RoutingOptions | undefined;
+
+  /**
+   * Cache options: a search is cached whole under the request when the route's cache is on (or
+   * this asks), for the route's TTL or this one.
+   *
+   * @generated from field: signalbox.v1.CacheOptions cache = 21;
+   */
+  cache?: CacheOptions | undefined;
 
   /**
    * @generated from field: string user = 30;
@@ -243,6 +251,13 @@ export type SearchResponse = Message<"signalbox.v1.SearchResponse"> & {
    * @generated from field: string trace_id = 17;
    */
   traceId: string;
+
+  /**
+   * The pages came from the response cache (nothing was sent to an engine, and it cost nothing).
+   *
+   * @generated from field: bool cache_hit = 18;
+   */
+  cacheHit: boolean;
 };
 
 /**
@@ -257,7 +272,8 @@ export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
  * plan of deployments that serve search (deployments of providers of type exa, tavily or
  * perplexity, whose model is the engine's mode, or mock deployments with `operations: [search]`),
  * tried in order with retries and fallbacks. Input guardrails run on the queries first: a block
- * searches nothing.
+ * searches nothing. Searches are cached like chat answers when the route's cache is on (or the
+ * request asks).
  *
  * Authentication: `Authorization: Bearer <key>` when the gateway has caller keys configured.
  *
