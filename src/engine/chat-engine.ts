@@ -31,6 +31,7 @@ import { answerCheck, billed, guardAnswer, guardInput, guardReplay, guardTexts, 
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { RequestContent } from "../usage/record.ts";
 import { requestContent, type AnswerContent } from "../usage/content.ts";
+import { contentAttributes } from "../usage/genai-spans.ts";
 import type { MirrorConfig, UsageExportConfig } from "../config/types.ts";
 import type { ChatMessage } from "../providers/types.ts";
 import { createMirrors, type Mirrors, type PrimaryOutcome } from "./mirror.ts";
@@ -201,6 +202,8 @@ interface SemanticPlan {
 export const MAX_CACHE_TTL_SECONDS = 30 * 86_400;
 /** Answers replayed as a stream go out in pieces of this many characters. */
 const REPLAY_CHUNK = 2048;
+/** The most characters of a request's content (prompt and answer together) its span carries (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). */
+const SPAN_CONTENT_CHARS = 100_000;
 
 export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic: SemanticIndex = cache.semantic ?? createSemanticIndex()): ChatEngine {
   const warned = new Set<string>();
@@ -478,17 +481,19 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
    * undefined when none captures content, the usual case, or the request said `no_log`: nothing is
    * gathered or built for it.
    */
+  // The request spans carry the content too when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks (fixed for the process).
+  const spanChars = core.tracing?.captureContent ? SPAN_CONTENT_CHARS : undefined;
   let captureOf: readonly UsageExportConfig[] | undefined;
-  let captureMax: number | undefined;
+  let captureMax: number | undefined = spanChars;
   const captureChars = (call: Call): number | undefined => {
     const exports = core.config.usageExport;
     // A request may ask that its text be kept out of them (metadata no_log, as LiteLLM's no-log).
-    if (exports === undefined || !isChat(call) || call.metadata.no_log === "true") return undefined;
+    if ((exports === undefined && spanChars === undefined) || !isChat(call) || call.metadata.no_log === "true") return undefined;
     // Worked out once per configuration (a reload makes a new list).
     if (exports !== captureOf) {
       captureOf = exports;
-      captureMax = undefined;
-      for (const e of exports) if (e.captureContent) captureMax = Math.max(captureMax ?? 0, e.maxContentChars ?? 0);
+      captureMax = spanChars;
+      for (const e of exports ?? []) if (e.captureContent) captureMax = Math.max(captureMax ?? 0, e.maxContentChars ?? 0);
     }
     return captureMax;
   };
@@ -535,6 +540,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
       adjustments: withOutput(hit ? (plan?.adjustments ?? []) : adjustmentsOf(plan, ex), guard),
       ...(guardrails?.length ? { guardrails } : {}),
     }, content);
+    // On the request's span, as the GenAI conventions have it (the span is still open: it ends with the response).
+    if (content && spanChars !== undefined && ri.otel) trace.getSpan(ri.otel)?.setAttributes(contentAttributes(content, hit?.finishReason ?? ex.finishReason, status === "ok"));
   }
 
   /** A hit (or a shared answer) as an execution: no attempts, no tokens, no cost. */

@@ -23,7 +23,7 @@ import {
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type ReadWriteLogRecord } from "@opentelemetry/sdk-logs";
 import type { UsageRecord } from "../usage/record.ts";
 import { log } from "./log.ts";
-import { tracingRequested, type Tracing } from "./tracing.ts";
+import { spanContentRequested, tracingRequested, type Tracing } from "./tracing.ts";
 import { emitRecord, usageLogsRequested, type UsageLogs } from "./usage-logs.ts";
 
 const VERSION = "0.1.0";
@@ -115,6 +115,7 @@ export function startTracing(opts: { env?: Record<string, string | undefined>; p
     tracer: provider.getTracer("signalbox", VERSION),
     shutdown: () => provider.shutdown(),
     forceFlush: () => provider.forceFlush(),
+    ...(spanContentRequested(env) ? { captureContent: true } : {}),
   };
 }
 let registered = false;

@@ -27,6 +27,22 @@ export interface Tracing {
   tracer: Tracer;
   shutdown(): Promise<void>;
   forceFlush(): Promise<void>;
+  /**
+   * Chat requests' prompts and answers on their request spans (`gen_ai.input.messages`,
+   * `gen_ai.output.messages`, `gen_ai.system_instructions`), as the GenAI conventions have it:
+   * off unless OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks (spanContentRequested).
+   */
+  captureContent?: boolean;
+}
+
+/**
+ * Whether OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks for message content on spans:
+ * `true` (the instrumentations' first form), `span_only` or `span_and_event` (the newer one; the
+ * gateway's content goes on spans either way). Anything else, or unset, is no.
+ */
+export function spanContentRequested(env: Record<string, string | undefined> = process.env): boolean {
+  const v = (env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT ?? "").trim().toLowerCase();
+  return v === "true" || v === "1" || v === "span_only" || v === "span_and_event";
 }
 
 /** Whether the environment asks for trace export (OTLP endpoint set, or OTEL_TRACES_EXPORTER=otlp). */

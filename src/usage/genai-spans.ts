@@ -61,6 +61,24 @@ const SETTINGS: Record<string, string> = {
   frequency_penalty: "gen_ai.request.frequency_penalty",
 };
 
+/**
+ * A chat request's content in the conventions' attributes: its settings, `gen_ai.system_instructions`,
+ * `gen_ai.input.messages` and (when it was answered) `gen_ai.output.messages`, JSON in the
+ * conventions' message shape. The gateway's own request spans carry them too, when
+ * OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks.
+ */
+export function contentAttributes(content: RequestContent, finishReason: string | undefined, ok: boolean): Attributes {
+  const attrs: Attributes = {};
+  for (const [k, v] of Object.entries(content.parameters)) if (SETTINGS[k] && typeof v === "number") attrs[SETTINGS[k]] = v;
+  if (typeof content.parameters.stop === "string") attrs["gen_ai.request.stop_sequences"] = content.parameters.stop.split(", ");
+  const input = content.input as OpenAiMessage[];
+  const system = input.filter((m) => m.role === "system" || m.role === "developer");
+  if (system.length) attrs["gen_ai.system_instructions"] = JSON.stringify(system.flatMap(partsOf));
+  attrs["gen_ai.input.messages"] = JSON.stringify(input.filter((m) => m.role !== "system" && m.role !== "developer").map((m) => ({ role: m.role, parts: partsOf(m) })));
+  if (content.output !== undefined) attrs["gen_ai.output.messages"] = JSON.stringify([{ role: "assistant", parts: partsOf(content.output as OpenAiMessage), finish_reason: finishReason ?? (ok ? "stop" : "error") }]);
+  return attrs;
+}
+
 /** The spans of one record: the request, then its attempts. */
 export function genaiSpans(r: UsageRecord, content: RequestContent | undefined, cfg: UsageExportConfig): ReadableSpan[] {
   const traceId = traceIdOf(r);
@@ -94,15 +112,7 @@ export function genaiSpans(r: UsageRecord, content: RequestContent | undefined, 
     if (a.ttftMs !== undefined) attrs["signalbox.ttft_ms"] = a.ttftMs;
     if (a.failureKind) attrs["error.type"] = a.failureKind;
     if (i === answering && ok && r.finishReason) attrs["gen_ai.response.finish_reasons"] = [r.finishReason];
-    if (withContent && i === answering) {
-      for (const [k, v] of Object.entries(content.parameters)) if (SETTINGS[k] && typeof v === "number") attrs[SETTINGS[k]] = v;
-      if (typeof content.parameters.stop === "string") attrs["gen_ai.request.stop_sequences"] = content.parameters.stop.split(", ");
-      const input = content.input as OpenAiMessage[];
-      const system = input.filter((m) => m.role === "system" || m.role === "developer");
-      if (system.length) attrs["gen_ai.system_instructions"] = JSON.stringify(system.flatMap(partsOf));
-      attrs["gen_ai.input.messages"] = JSON.stringify(input.filter((m) => m.role !== "system" && m.role !== "developer").map((m) => ({ role: m.role, parts: partsOf(m) })));
-      if (content.output !== undefined) attrs["gen_ai.output.messages"] = JSON.stringify([{ role: "assistant", parts: partsOf(content.output as OpenAiMessage), finish_reason: r.finishReason ?? (ok ? "stop" : "error") }]);
-    }
+    if (withContent && i === answering) Object.assign(attrs, contentAttributes(content, r.finishReason, ok));
     const err = a.outcome === "failed" ? `${a.failureKind ?? "failed"}${a.errorMessage ? `: ${a.errorMessage}` : ""}` : undefined;
     out.push(span(traceId, newSpanId(), rootId, `${op} ${a.model}`, CLIENT, a.startTime, a.startTime + a.latencyMs, attrs, err));
   });
