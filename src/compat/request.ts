@@ -366,6 +366,27 @@ function presetDefaults(p: PresetConfig, caller: Caller) {
  * its provider preferences when the call gives none (the OpenAI-compatible endpoint merges them key
  * by key: withPreset), and its tag and metadata. The engine calls it before planning.
  */
+/**
+ * A request's provider preferences over a preset's, key by key: what the request sets wins, and
+ * where it leaves a key at its default (an empty order, only or ignore list, fallbacks allowed, no
+ * sort or price cap, parameters not required, data collection allowed, no zdr), the preset's holds.
+ * (A Connect request cannot say a key apart from its default: proto3's fields have no presence.)
+ */
+export function mergePreferences(request: ProviderPreferences, preset: ProviderPreferences): ProviderPreferences {
+  return {
+    order: request.order.length ? request.order : preset.order,
+    only: request.only.length ? request.only : preset.only,
+    ignore: request.ignore.length ? request.ignore : preset.ignore,
+    allowFallbacks: request.allowFallbacks && preset.allowFallbacks,
+    ...((request.sort ?? preset.sort) ? { sort: request.sort ?? preset.sort } : {}),
+    ...((request.maxPrice ?? preset.maxPrice) ? { maxPrice: { ...preset.maxPrice, ...request.maxPrice } } : {}),
+    requireParameters: request.requireParameters || preset.requireParameters,
+    dataCollection: request.dataCollection === "deny" || preset.dataCollection === "deny" ? "deny" : "allow",
+    zdr: request.zdr || preset.zdr,
+    field: request.field,
+  };
+}
+
 export function applyPresetToCall(call: ChatCall, presets: readonly PresetConfig[] | undefined): void {
   const at = call.model.indexOf("@preset/");
   if (at < 0) return;
@@ -376,7 +397,7 @@ export function applyPresetToCall(call: ChatCall, presets: readonly PresetConfig
   const req = call.request as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(d.request)) if (req[k] === undefined) req[k] = v;
   if (p.system) call.request.messages = [{ role: "system", content: [{ type: "text", text: p.system }] }, ...call.request.messages];
-  if (!call.routing.providers && d.providers) call.routing.providers = d.providers;
+  if (d.providers) call.routing.providers = call.routing.providers ? mergePreferences(call.routing.providers, d.providers) : d.providers;
   call.tags = [...call.tags, `preset:${p.name}`];
   call.metadata = { ...call.metadata, "signalbox.preset": p.name };
 }

@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import { parse } from "yaml";
 import Anthropic from "@anthropic-ai/sdk";
-import { ConfigEntryKind, createSignalboxClient, userText } from "@signalbox/client";
+import { ConfigEntryKind, createSignalboxClient, ProviderSort, userText } from "@signalbox/client";
 import { buildConfig, ConfigError, extendConfig } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
@@ -115,6 +115,12 @@ presets:
     assert.deepEqual(rec.tags, ["preset:support"]);
     const plan = await c.route.route({ model: "@preset/support", messages: [userText("x")] });
     assert.deepEqual(plan.candidates.map((x) => x.deployment), ["beta/mini"]);
+    // The request's provider preferences merge with the preset's, key by key: its sort applies, and
+    // the preset's only (which it leaves empty) still holds.
+    const merged = await c.route.route({ model: "@preset/support", messages: [userText("x")], routing: { providers: { sort: ProviderSort.PRICE } } });
+    assert.deepEqual(merged.candidates.map((x) => x.deployment), ["beta/mini"]);
+    const widened = await c.route.route({ model: "@preset/support", messages: [userText("x")], routing: { providers: { only: ["alpha", "beta"], sort: ProviderSort.PRICE } } });
+    assert.deepEqual(widened.candidates.map((x) => x.deployment), ["beta/mini", "alpha/mini"], "the request's only wins, sorted by price");
     // Anthropic's SDK against /v1/messages: its own max_tokens, the preset's system and temperature.
     const anthropic = new Anthropic({ baseURL: g.url, apiKey: USER, maxRetries: 0 });
     await anthropic.messages.create({ model: "alpha/mini@preset/terse", max_tokens: 50, messages: [{ role: "user", content: "hi" }] });
