@@ -34,7 +34,7 @@ import { gzip as gzipCb } from "node:zlib";
 import { toJsonString } from "@bufbuild/protobuf";
 import type { ProviderConfig, UsageExportConfig } from "../config/types.ts";
 import type { RequestContent, UsageRecord, UsageSink } from "./record.ts";
-import { langfuseRequest } from "./langfuse.ts";
+import { answerObservationId, langfuseRequest } from "./langfuse.ts";
 import { genaiRequest } from "./genai-spans.ts";
 import type { GatewayMetrics } from "../telemetry/metrics.ts";
 import type { FeedbackRecord } from "../control/types.ts";
@@ -627,12 +627,14 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
    * (-10 to 10), the comment and the rest of its metadata, its weight; its id the feedback's, so a
    * changed score replaces the first. Tried as an export's objects are.
    */
-  async function sendScore(c: UsageExportConfig, f: FeedbackRecord): Promise<void> {
+  async function sendScore(c: UsageExportConfig, f: FeedbackRecord, answered: boolean): Promise<void> {
     const { comment, ...metadata } = f.metadata;
     const body = Buffer.from(
       JSON.stringify({
         id: f.id,
         traceId: f.traceId,
+        // On the generation it judges (the answer's), where the request was answered.
+        ...(answered ? { observationId: answerObservationId(f.requestId) } : {}),
         name: "user-feedback",
         value: f.value,
         dataType: "NUMERIC",
@@ -683,7 +685,8 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
       const like = record ?? ({ team: f.team, key: f.key, user: f.user, tags: [], routing: { route: f.route }, deployment: f.deployment, provider: f.provider, status: "ok", operation: "chat", metadata: {} } as unknown as UsageRecord);
       for (const c of cfgs) {
         if (c.type !== "langfuse" || (c.when && !recordMatches(c.when, like))) continue;
-        const sent = sendScore(c, f).catch((err) => log("warn", "usage export could not send a score to Langfuse", { export: c.name, feedback_id: f.id, error: String((err as Error)?.message ?? err).slice(0, 300) }));
+        // A score changed later has no record at hand: it was given to an answer.
+        const sent = sendScore(c, f, record === undefined || record.status === "ok").catch((err) => log("warn", "usage export could not send a score to Langfuse", { export: c.name, feedback_id: f.id, error: String((err as Error)?.message ?? err).slice(0, 300) }));
         scoring.add(sent);
         void sent.finally(() => scoring.delete(sent));
       }

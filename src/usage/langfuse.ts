@@ -22,6 +22,7 @@
 // SDK's attribute builders set them (test/fakes/langfuse.sdk.test.ts checks the fake this is tested
 // against on those builders). Spans are encoded by the gateway's OTLP encoder, loaded at the first send.
 
+import { createHash } from "node:crypto";
 import type { Attributes } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace";
 import type { UsageExportConfig } from "../config/types.ts";
@@ -48,6 +49,13 @@ function costDetails(c: UsageRecord["cost"]): string {
 
 /** A failed attempt's status message: its failure kind, the upstream's status, its (already scrubbed) message. */
 const attemptError = (a: AttemptRecord) => `${a.failureKind ?? "failed"}${a.httpStatus ? ` (HTTP ${a.httpStatus})` : ""}${a.errorMessage ? `: ${a.errorMessage}` : ""}`;
+
+/**
+ * The observation id of a request's answer (the answering attempt's generation, or its cache hit):
+ * made from the request id, so that a score given later (user feedback) attaches to the generation
+ * it judges, without the gateway keeping the id anywhere.
+ */
+export const answerObservationId = (requestId: string): string => createHash("sha256").update(`answer:${requestId}`).digest("hex").slice(0, 16);
 
 /** The spans of one record: the request, then its attempts (or its cache hit). */
 export function langfuseSpans(r: UsageRecord, content: RequestContent | undefined, cfg: UsageExportConfig): ReadableSpan[] {
@@ -137,7 +145,7 @@ export function langfuseSpans(r: UsageRecord, content: RequestContent | undefine
     else if (a.outcome === "canceled") attrs["langfuse.observation.status_message"] = "canceled";
     // The answering attempt of a failed request (an output guardrail's block, a cut-off stream) still says what it was given.
     const carries = i === answering || (!ok && i === r.attempts.length - 1);
-    out.push(span(traceId, newSpanId(), rootId, `${op} ${a.model}`, CLIENT, a.startTime, a.startTime + a.latencyMs, generation(a, a.startTime, attrs, carries), err));
+    out.push(span(traceId, ok && i === answering ? answerObservationId(r.id) : newSpanId(), rootId, `${op} ${a.model}`, CLIENT, a.startTime, a.startTime + a.latencyMs, generation(a, a.startTime, attrs, carries), err));
   });
   if (r.attempts.length === 0 && r.cacheHit) {
     const attrs: Attributes = {
@@ -146,7 +154,7 @@ export function langfuseSpans(r: UsageRecord, content: RequestContent | undefine
       "langfuse.observation.metadata.cache_kind": r.cacheKind ?? "exact",
     };
     const start = r.time - r.latencyMs;
-    out.push(span(traceId, newSpanId(), rootId, "cache hit", CLIENT, start, r.time, generation({ model: r.deployment, usage: r.usage, cost: r.cost, ttftMs: r.ttftMs }, start, attrs, true), undefined));
+    out.push(span(traceId, answerObservationId(r.id), rootId, "cache hit", CLIENT, start, r.time, generation({ model: r.deployment, usage: r.usage, cost: r.cost, ttftMs: r.ttftMs }, start, attrs, true), undefined));
   }
   return out;
 }

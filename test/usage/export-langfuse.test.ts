@@ -195,7 +195,7 @@ usage_export:
     }
   });
 
-  test("feedback on a request is a score on its Langfuse trace (in the projects that take its record); scoring again replaces it", async () => {
+  test("feedback on a request is a score on its Langfuse trace and its answering generation (in the projects that take its record); scoring again replaces it", async () => {
     const res = await ask({ model: "mock/fast", messages: [{ role: "user", content: "rate me" }] });
     const { id } = (await res.json()) as { id: string };
     const rec = (await recordOf(id)) as UsageRecord;
@@ -205,13 +205,16 @@ usage_export:
     assert.equal(first.status, 200, await first.clone().text());
     const { feedbackId } = (await first.json()) as { feedbackId: string };
     await full.waitFor((f) => f.scores().length > 0, 5000);
-    assert.deepEqual(full.scores(), [{ id: feedbackId, traceId: rec.traceId, name: "user-feedback", value: 1, dataType: "NUMERIC", comment: "spot on", metadata: { ui: "chat", weight: 1, request_id: id }, environment: "staging" }]);
+    await t.gw.usageExport.flush();
+    const [answer] = generations(full, rec.traceId);
+    assert.deepEqual(full.scores(), [{ id: feedbackId, traceId: rec.traceId, observationId: answer.id, name: "user-feedback", value: 1, dataType: "NUMERIC", comment: "spot on", metadata: { ui: "chat", weight: 1, request_id: id }, environment: "staging" }]);
     // The quiet project takes mock/fast's records: the score goes there too.
     await quiet.waitFor((f) => f.scores().length > 0, 5000);
     assert.equal(quiet.scores()[0].traceId, rec.traceId);
     assert.equal((await give(-1, {})).status, 200);
     await full.waitFor((f) => f.scores()[0]?.value === -1, 5000);
     assert.equal(full.scores().length, 1, "the same feedback id: replaced");
+    assert.equal(full.scores()[0].observationId, answer.id, "still on the generation");
   });
 
   test("the secret key is in no log line and not in the admin API's view of the export", async () => {
