@@ -14,17 +14,18 @@
 import { create } from "@bufbuild/protobuf";
 import { ChatRequestSchema, Role } from "../../gen/signalbox/v1/chat_pb.ts";
 import { EmbedRequestSchema } from "../../gen/signalbox/v1/embedding_pb.ts";
+import { SearchRequestSchema } from "../../gen/signalbox/v1/search_pb.ts";
 import { ModerateRequestSchema } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { RerankRequestSchema } from "../../gen/signalbox/v1/rerank_pb.ts";
 import type { DeploymentConfig } from "../config/types.ts";
 import type { PromptLibrary } from "../control/prompts.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { Caller } from "../router/types.ts";
-import { checkedChatCall, toEmbedCall, toModerationCall, toRerankCall } from "../server/convert.ts";
+import { checkedChatCall, toEmbedCall, toModerationCall, toRerankCall, toSearchCall } from "../server/convert.ts";
 import { newRequestId, randomId128, type RequestInfo } from "../server/context.ts";
 import { toConnectError } from "../server/errors.ts";
 import { codeName } from "../server/chat-service.ts";
-import { validateEmbedCall, validateModerationCall, validateRerankCall } from "../server/validate.ts";
+import { validateEmbedCall, validateModerationCall, validateRerankCall, validateSearchCall } from "../server/validate.ts";
 import type { CheckOutcome } from "../state/health.ts";
 import { log } from "../telemetry/log.ts";
 import type { ChatEngine } from "./chat-engine.ts";
@@ -34,7 +35,7 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 20_000;
 export const MAX_CHECK_TIMEOUT_MS = 120_000;
 /** Checks under way at once (a check of fifty deployments is not fifty sockets at once). */
 const CONCURRENCY = 8;
-const CHECKED: ReadonlyArray<"chat" | "embeddings" | "rerank" | "moderation"> = ["chat", "embeddings", "rerank", "moderation"];
+const CHECKED: ReadonlyArray<"chat" | "embeddings" | "rerank" | "moderation" | "search"> = ["chat", "embeddings", "rerank", "moderation", "search"];
 
 /** Who the background checks run as: billed to no key, recorded under this name. */
 export const CHECKER: Caller = Object.freeze({ keyName: "health-check", team: "", role: "admin", allow: [] }) as Caller;
@@ -87,6 +88,12 @@ export function createDeploymentChecker(core: GatewayCore, engine: ChatEngine, p
         const call = toRerankCall(create(RerankRequestSchema, { ...common, query: "ping", documents: ["pong"] }), ri.id, caller);
         validateRerankCall(call);
         const a = await engine.rerank({ call, ri, signal, cache: { mode: "bypass" }, statusOf });
+        costNanos = a.cost.total;
+      } else if (operation === "search") {
+        // One page for one query: one search, at the engine's price.
+        const call = toSearchCall(create(SearchRequestSchema, { ...common, queries: ["ping"], maxResults: 1, maxCharacters: 100 }), ri.id, caller);
+        validateSearchCall(call);
+        const a = await engine.search({ call, ri, signal, cache: { mode: "bypass" }, statusOf });
         costNanos = a.cost.total;
       } else {
         const call = toModerationCall(create(ModerateRequestSchema, { ...common, inputs: ["ping"] }), ri.id, caller);

@@ -20,6 +20,7 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const KEY = ["sbx", "test", "search", "a"].join("_");
 const POOR = ["sbx", "test", "search", "poor"].join("_");
+const ADMIN = ["sbx", "test", "search", "admin"].join("_");
 
 let exa: FakeExa;
 let tavily: FakeTavily;
@@ -56,6 +57,7 @@ guardrails:
 keys:
   - { name: a, hash: "${hashKey(KEY)}", team: a, role: team }
   - { name: poor, hash: "${hashKey(POOR)}", team: b, role: team, budget: { period: day, limit_usd: 0.016 } }
+  - { name: root, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
 `);
   sdk = new Perplexity({ apiKey: KEY, baseURL: `${t.url}/v1`, maxRetries: 0 });
   typed = createSignalboxClient({ baseUrl: t.url, apiKey: KEY });
@@ -314,6 +316,25 @@ describe("SearchService (typed client)", () => {
     await assert.rejects(typed.search.search({ model: "search", queries: ["x"], publishedAfter: "yesterday" }), /published_after: must be an RFC 3339 timestamp/);
     await assert.rejects(typed.search.search({ model: "default", queries: ["x"] }), /"default" has no deployment that serves search \(its deployments serve chat\)/);
     assert.equal(engineRequests().length, 0);
+  });
+});
+
+describe("checks of deployments", () => {
+  test("a search deployment is checked with one page for one query, billed and recorded as a health check", async () => {
+    const admin = createSignalboxClient({ baseUrl: t.url, apiKey: ADMIN });
+    const r = await admin.admin.checkDeployments({ deployments: ["perplexity/search", "mock/search"] });
+    assert.deepEqual(
+      r.checks.map((c) => [c.deployment, c.operation, c.healthy]),
+      [
+        ["perplexity/search", "search", true],
+        ["mock/search", "search", true],
+      ],
+    );
+    assert.deepEqual(pplx.requests[0].body, { query: "ping", max_results: 1, max_tokens_per_page: 25 });
+    assert.equal(r.checks[0].costNanoUsd, 5_000_000n);
+    const rec = t.usage.recent().find((x) => x.id === r.checks[0].requestId)!;
+    assert.deepEqual(rec.tags, ["health-check"]);
+    assert.equal(rec.operation, "search");
   });
 });
 
