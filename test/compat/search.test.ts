@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import Perplexity from "@perplexity-ai/perplexity_ai";
-import { createSignalboxClient, Operation, type SignalboxClient } from "@signalbox/client";
+import { createSignalboxClient, Operation, searchWeb, type SignalboxClient } from "@signalbox/client";
 import { parse } from "yaml";
 import { buildConfig } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
@@ -296,6 +296,19 @@ describe("SearchService (typed client)", () => {
     await t.gw.core.usage.flush();
     const got = await typed.usage.getRequest({ id: res.id });
     assert.equal(got.record?.operation, Operation.SEARCH);
+  });
+
+  test("searchWeb: the pages of each query in one line, with the whole answer", async () => {
+    const { pages, response } = await searchWeb(typed, ["one thing", "another"], { model: "mock-search", maxResults: 1, tags: ["sdk"] });
+    assert.deepEqual(
+      pages.map((p) => [p.query, new URL(p.url).hostname]),
+      [
+        [0, "one-thing-1.example.com"],
+        [1, "another-1.example.com"],
+      ],
+    );
+    assert.match(pages[0].snippet, /one thing/);
+    assert.equal(response.usage?.searchUnits, 2n);
   });
 
   test("RouteSearch explains the plan: search deployments only, each priced per query", async () => {

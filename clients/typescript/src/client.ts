@@ -58,7 +58,7 @@ export interface SignalboxClient {
   audio: Client<typeof AudioService>;
   /** Moderation: one verdict per text (categories and scores). */
   moderation: Client<typeof ModerationService>;
-  /** Web search: each query's pages (Exa, Tavily, Perplexity behind one API). */
+  /** Web search: each query's pages (Exa, Tavily, Perplexity, Brave, SearXNG behind one API; see searchWeb for the one-line form). */
   search: Client<typeof SearchService>;
   /** The gateway's guardrails: listed, and tried on a text without a model call. */
   guardrails: Client<typeof GuardrailService>;

@@ -22,5 +22,6 @@ export { speak, speakStream, type SpeakOptions, type SpeakResult, type SpeechEve
 export { type EmbedOptions, embedTexts, type EmbedTextsResult, vectorOf, vectorsOf } from "./embeddings.ts";
 export { editImages, generateImages, type GenerateImagesResult, type Image, type ImageInput, type ImageOptions } from "./images.ts";
 export { type RankedDocument, type RerankOptions, rerankDocuments, type RerankDocumentsResult } from "./rerank.ts";
+export { type SearchOptions, searchWeb, type SearchWebResult, type WebPage } from "./search.ts";
 export { type StreamedToolCall, streamText, type StreamTextHandle, type StreamTextOptions, type StreamTextResult } from "./stream.ts";
 export { Code, ConnectError } from "@connectrpc/connect";
