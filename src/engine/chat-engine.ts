@@ -1019,7 +1019,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
         const blocks: ReasoningBlock[] = [];
         let blockText = "";
         let replayState = false;
-        if (capture !== undefined) sofar = () => ({ text, toolCalls: toolCalls.filter(Boolean), refusal });
+        if (capture !== undefined) sofar = () => ({ text, toolCalls: toolCalls.filter(Boolean), refusal, reasoning });
         const gather = (events: StreamEvent[]) => {
           for (const e of events) {
             if (e.type === "text") text += e.text;

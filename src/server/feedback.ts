@@ -75,7 +75,8 @@ export async function updateFeedback(d: FeedbackDeps, caller: Caller, id: string
 
 /** Scores over a range, grouped; a team key sees its team's, a service key its own key's requests' scores. */
 export async function feedbackSummary(d: FeedbackDeps, caller: Caller, q: { start?: number; end?: number; groupBy: string[]; filters: UsageFilter[] }): Promise<FeedbackRow[]> {
-  const end = q.end ?? (d.now ?? Date.now)();
+  // Without an end, up to now inclusive (ranges end before their end): a score given this millisecond counts.
+  const end = q.end ?? (d.now ?? Date.now)() + 1;
   const start = q.start ?? end - DEFAULT_FEEDBACK_DAYS * 86_400_000;
   if (end <= start) throw new GatewayError("invalid_argument", "end_time: must be after start_time", { field: "end_time" });
   q.groupBy.forEach((g, i) => {

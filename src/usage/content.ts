@@ -16,6 +16,8 @@ export interface AnswerContent {
   text: string;
   toolCalls?: readonly ToolCall[];
   refusal?: string;
+  /** The model's reasoning as the provider returned it (summaries, or the thinking text), when it did. */
+  reasoning?: string;
 }
 
 const cut = (s: string, max: number): string => (s.length <= max ? s : `${s.slice(0, max)}… [${s.length - max} more characters]`);
@@ -96,6 +98,12 @@ export function requestContent(sent: readonly ChatMessage[], request: Omit<Upstr
     const text = cut(answer.text, maxChars);
     count.chars += text.length;
     output = { role: "assistant", content: text };
+    // As OpenAI-compatible servers name it (DeepSeek, vLLM): what observability tools show as reasoning.
+    if (answer.reasoning) {
+      const r = cut(answer.reasoning, maxChars);
+      count.chars += r.length;
+      output.reasoning_content = r;
+    }
     if (answer.toolCalls?.length) output.tool_calls = toolCallsOf(answer.toolCalls, maxChars, count);
     if (answer.refusal) output.refusal = answer.refusal;
   }

@@ -26,7 +26,7 @@ import { CLIENT, encodeRecordSpans, newSpanId, SERVER, span, traceIdOf } from ".
 import { recordAttributes } from "../telemetry/usage-logs.ts";
 
 type OpenAiPart = { type: string; text?: string; image_url?: { url: string } };
-type OpenAiMessage = { role: string; content: string | OpenAiPart[]; tool_calls?: { id: string; function: { name: string; arguments: string } }[]; tool_call_id?: string; refusal?: string };
+type OpenAiMessage = { role: string; content: string | OpenAiPart[]; tool_calls?: { id: string; function: { name: string; arguments: string } }[]; tool_call_id?: string; refusal?: string; reasoning_content?: string };
 
 const argumentsOf = (s: string): unknown => {
   try {
@@ -41,6 +41,8 @@ function partsOf(m: OpenAiMessage): Record<string, unknown>[] {
   const parts: Record<string, unknown>[] = [];
   const content = typeof m.content === "string" ? (m.content ? [{ type: "text", text: m.content }] : []) : m.content;
   if (m.role === "tool") return [{ type: "tool_call_response", id: m.tool_call_id ?? "", response: content.map((p) => p.text ?? "").join("") }];
+  // The conventions' reasoning part comes before the answer it led to.
+  if (m.reasoning_content) parts.push({ type: "reasoning", content: m.reasoning_content });
   for (const p of content) {
     if (p.type === "image_url" && p.image_url) parts.push({ type: "uri", modality: "image", uri: p.image_url.url });
     else parts.push({ type: "text", content: p.text ?? "" });

@@ -1,8 +1,8 @@
 // Prompts and answers on the gateway's own traces, as the GenAI semantic conventions put them, when
 // OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks: the request's SERVER span carries
 // gen_ai.system_instructions, gen_ai.input.messages (as sent: after the input guardrails'
-// redactions), gen_ai.output.messages and the request's settings, through the OpenAI-compatible
-// door and a Connect stream alike. Unset, or a request that says no_log, no content at all.
+// redactions), gen_ai.output.messages (with the model's reasoning as its reasoning part) and the
+// request's settings, through the OpenAI-compatible door and a Connect stream alike. Unset, or a request that says no_log, no content at all.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -11,6 +11,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@o
 import { createSignalboxClient, userText } from "@signalbox/client";
 import { spanContentRequested } from "../../src/telemetry/tracing.ts";
 import { startTracing } from "../../src/telemetry/otel-sdk.ts";
+import { ANTHROPIC_TEST_KEY, startFakeAnthropic } from "../fakes/anthropic.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const CONFIG = `
@@ -109,4 +110,42 @@ test("unset, the spans carry no content", async () => {
 test("what the variable's values mean", () => {
   for (const v of ["true", "TRUE", "1", "span_only", "SPAN_AND_EVENT"]) assert.equal(spanContentRequested({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: v }), true, v);
   for (const v of [undefined, "", "false", "no_content", "event_only"]) assert.equal(spanContentRequested({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: v }), false, String(v));
+});
+
+test("a model's reasoning is the output message's reasoning part (Anthropic's thinking, unary and streamed)", async () => {
+  const anthropic = await startFakeAnthropic();
+  const exporter = new InMemorySpanExporter();
+  const t = await startTestGateway(
+    `
+providers:
+  - { name: anthropic, type: anthropic, base_url: "${anthropic.url}", api_key: ${ANTHROPIC_TEST_KEY} }
+deployments:
+  - { id: claude, provider: anthropic, model: claude-sonnet-4-5 }
+`,
+    { tracing: startTracing({ processor: new SimpleSpanProcessor({ exporter }), env: { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "span_only" } })! },
+  );
+  try {
+    anthropic.script([
+      { kind: "text", text: "Paris.", thinking: "The capital of France is Paris." },
+      { kind: "text", text: "Lyon.", thinking: "Second city: Lyon." },
+    ]);
+    const res = await post(t, { model: "claude", messages: [{ role: "user", content: "capital?" }] });
+    assert.equal(res.status, 200);
+    const out = JSON.parse(String((await serverSpan(exporter, res.headers.get("x-signalbox-trace-id")!)).attributes["gen_ai.output.messages"])) as Json[];
+    assert.deepEqual(out[0].parts, [
+      { type: "reasoning", content: "The capital of France is Paris." },
+      { type: "text", content: "Paris." },
+    ]);
+    const client = createSignalboxClient({ baseUrl: t.url });
+    let traceId = "";
+    for await (const ev of client.chat.stream({ model: "claude", messages: [userText("second city?")] })) if (ev.event.case === "start") traceId = ev.event.value.traceId;
+    const streamed = JSON.parse(String((await serverSpan(exporter, traceId)).attributes["gen_ai.output.messages"])) as Json[];
+    assert.deepEqual(streamed[0].parts, [
+      { type: "reasoning", content: "Second city: Lyon." },
+      { type: "text", content: "Lyon." },
+    ]);
+  } finally {
+    await t.close();
+    await anthropic.close();
+  }
 });
