@@ -11,6 +11,7 @@ import { newExecution, type ExecuteDeps, type Execution } from "../router/execut
 import type { Adjustment, AttemptRecord, Call, Plan, RoutingInfo } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
+import type { RequestContent } from "../usage/record.ts";
 import type { EngineParts, Served } from "./chat-engine.ts";
 
 export interface AnswerAccount {
@@ -67,8 +68,8 @@ export interface OperationFrame {
   startGuard(): GuardrailRun | undefined;
   /** The account of the answer, for the deployment that served it. */
   account(served: { deployment: string; provider: string; providerModel: string }): AnswerAccount;
-  /** Record the request as answered (`served`: from the cache, by that deployment). */
-  ok(served?: Served): void;
+  /** Record the request as answered (`served`: from the cache, by that deployment; `content`: what the exports that capture it keep). */
+  ok(served?: Served, content?: RequestContent): void;
 }
 
 /**
@@ -95,7 +96,7 @@ export async function operationFrame<A>(e: EngineParts, r: { call: Call; ri: Req
       admit: async () => (admission = await e.admitTraced(call, ri, p)),
       startGuard: () => (guard = selected && startRun(selected)),
       account: (served) => answerAccount(call, ri, p, ex, served, admission?.rates),
-      ok: (served) => e.record(r, p, ex, "ok", undefined, served, guard),
+      ok: (served, content) => e.record(r, p, ex, "ok", undefined, served, guard, content),
     });
   } catch (err) {
     e.record(r, plan, ex, r.statusOf(err), err, undefined, guard);

@@ -488,7 +488,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   const captureChars = (call: Call): number | undefined => {
     const exports = core.config.usageExport;
     // A request may ask that its text be kept out of them (metadata no_log, as LiteLLM's no-log).
-    if ((exports === undefined && spanChars === undefined) || !isChat(call) || call.metadata.no_log === "true") return undefined;
+    if ((exports === undefined && spanChars === undefined) || !(isChat(call) || call.operation === "search") || call.metadata.no_log === "true") return undefined;
     // Worked out once per configuration (a reload makes a new list).
     if (exports !== captureOf) {
       captureOf = exports;
@@ -804,7 +804,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     ...(text !== undefined ? { text } : {}),
   });
 
-  const parts: EngineParts = { core, cache, planTraced, admitTraced, cachePolicy, record, servedFromCache, settle };
+  const parts: EngineParts = { core, cache, planTraced, admitTraced, cachePolicy, record, captureChars, servedFromCache, settle };
   const embed = embedOperation(parts);
   const mirrors = createMirrors(core, () => engine);
 
@@ -1155,7 +1155,9 @@ export interface EngineParts {
   planTraced(call: Call, ri: RequestInfo, ex: Execution): Plan | Promise<Plan>;
   admitTraced(call: Call, ri: RequestInfo, plan: Plan): Promise<Admission | undefined>;
   cachePolicy(call: Call, opts: EngineRequest["cache"], plan: Plan): CachePolicy | undefined;
-  record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served, guard?: GuardrailRun): void;
+  record(r: { call: Call; ri: RequestInfo }, plan: Plan | undefined, ex: Execution, status: string, err: unknown, hit?: Served, guard?: GuardrailRun, content?: RequestContent): void;
+  /** The most characters of a request's content the exports (or the request spans) capture; undefined when none does, or the request said no_log. */
+  captureChars(call: Call): number | undefined;
   servedFromCache(ex: Execution, a: Served & { providerModel: string; rawFinishReason?: string }): void;
   settle(a: Admission | undefined, ex: Execution): void;
 }

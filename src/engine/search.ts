@@ -14,6 +14,7 @@ import { answerTarget, searchKey, type CachedSearch } from "../cache/cache.ts";
 import { guardEmbedInput } from "../guardrails/engine.ts";
 import type { SearchHit } from "../providers/types.ts";
 import { executeSearch } from "../router/execute.ts";
+import { searchContent } from "../usage/content.ts";
 import type { SearchCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { operationFrame, type AnswerAccount } from "./account.ts";
@@ -51,10 +52,13 @@ export function searchOperation(e: EngineParts): (r: SearchEngineRequest) => Pro
       const hit = lookup ? await lookup : undefined;
       const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
       if (r.ri.otel && cp) trace.getSpan(r.ri.otel)?.setAttribute("signalbox.cache", status);
+      // The exports that capture content keep what was searched and found.
+      const capture = e.captureChars(r.call);
+      const content = (results: SearchHit[]) => (capture === undefined ? undefined : searchContent(sending, results, capture));
       if (hit) {
         const served = { deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, finishReason: "stop" as const };
         e.servedFromCache(ex, served);
-        f.ok(served);
+        f.ok(served, content(hit.results));
         return { ...f.account(served), results: hit.results, cache: status };
       }
       const call: SearchCall = sending === queries ? r.call : { ...r.call, request: { ...r.call.request, queries: [...sending] } };
@@ -65,7 +69,7 @@ export function searchOperation(e: EngineParts): (r: SearchEngineRequest) => Pro
         const v: CachedSearch = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, results: out.results, usage: ex.usage, storedAt: Date.now() };
         cache.setSearch(key, v, cp.ttlSeconds);
       }
-      f.ok();
+      f.ok(undefined, content(out.results));
       return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), results: out.results, cache: status };
     });
 }

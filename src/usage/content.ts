@@ -8,7 +8,7 @@
 // (a data URL's bytes too); an https image URL stays. A text longer than the export's
 // `max_content_chars` is cut, with how much was left out.
 
-import { fileAsPromptText, type ChatMessage, type ToolCall, type UpstreamRequest } from "../providers/types.ts";
+import { fileAsPromptText, type ChatMessage, type SearchHit, type ToolCall, type UpstreamRequest } from "../providers/types.ts";
 import type { RequestContent } from "./record.ts";
 
 /** The answer as the engine has it, whole. */
@@ -84,6 +84,20 @@ function parametersOf(r: Omit<UpstreamRequest, "model">): Record<string, string 
   if (r.tools?.length) p.tools = r.tools.map((t) => t.name).join(", ");
   if (r.toolChoice) p.tool_choice = r.toolChoice.type === "tool" ? r.toolChoice.name : r.toolChoice.type;
   return p;
+}
+
+/**
+ * A search's content: the queries as they were searched (after the input guardrails' redactions)
+ * as the user's message, and the pages found as the answer (each its number, title, address and
+ * text), texts cut at `maxChars`.
+ */
+export function searchContent(queries: readonly string[], results: readonly SearchHit[], maxChars: number): RequestContent {
+  const count = { chars: 0 };
+  const input = [{ role: "user", content: cut(queries.join("\n"), maxChars) }];
+  count.chars += (input[0].content as string).length;
+  const pages = cut(results.map((r, i) => `[${i + 1}] ${r.title}\n${r.url}${r.published ? `\nPublished ${r.published}` : ""}\n${r.snippet}`).join("\n\n"), maxChars);
+  count.chars += pages.length;
+  return { input, output: { role: "assistant", content: pages }, parameters: { max_results: results.length }, chars: count.chars };
 }
 
 /**

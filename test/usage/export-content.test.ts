@@ -3,8 +3,8 @@
 // fine-tuning, as LiteLLM's S3 logging keeps messages and responses) and sends the same records to
 // an HTTP endpoint without it, each a fake over real HTTP. The archive's lines end with `content`
 // (the messages as they were sent, after the input guardrails' redactions, the answer, a stream's
-// included, the settings); the endpoint's lines have none; records of requests other than chat, and
-// of a request that said no-log, have none either. Content waiting for a store that is down is
+// included, the settings; a search's queries and pages); the endpoint's lines have none; records of
+// other requests (embeddings), and of a request that said no-log, have none either. Content waiting for a store that is down is
 // bounded, as records are.
 
 import assert from "node:assert/strict";
@@ -32,10 +32,12 @@ providers:
 deployments:
   - { id: mock/fast, provider: mock, model: mock-fast-1, pricing: { input: 1, output: 2 } }
   - { id: mock/embed, provider: mock, model: mock-embed-1, operations: [embeddings] }
+  - { id: mock/search, provider: mock, model: mock-search-1, operations: [search], pricing: { input: 0, output: 0, per_request: 0.005 } }
 guardrails:
   - { name: pii, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
 routes:
   - { name: chat, targets: [mock/fast], guardrails: [pii] }
+  - { name: search, targets: [mock/search], guardrails: [pii] }
 usage_export:
   - { name: evals, type: s3, bucket: evals, prefix: chat, region: ${s3.region}, endpoint: ${s3.url}, access_key_id: ${FAKE_S3_CREDS.accessKeyId}, secret_access_key: "${FAKE_S3_CREDS.secretAccessKey}", capture_content: true, flush_seconds: 3600 }
   - { name: plain, type: http, url: "${sink.url}/", flush_seconds: 3600 }
@@ -80,6 +82,19 @@ test("the capturing archive's lines end with the request's content; the other ex
 
   assert.equal(sink.lines.length, 4);
   assert.ok(sink.lines.every((l) => !("content" in l)), "an export without capture_content sends no text");
+});
+
+test("a search's line carries the queries as searched (redacted) and the pages found", async () => {
+  const res = await post("/v1/search", { query: ["who is jane@example.com", "second"], max_results: 1 });
+  assert.equal(res.status, 200);
+  const id = res.headers.get("x-request-id")!;
+  await poll(async () => (t.usage.recent().some((r) => r.id === id) ? true : undefined), 5000, "the record");
+  await t.gw.usageExport.flush();
+  const line = (objectLines(s3.objects("evals")) as { id: string; operation: string; content?: { input: { role: string; content: string }[]; output: { content: string } } }[]).find((l) => l.id === id)!;
+  assert.equal(line.operation, "OPERATION_SEARCH");
+  assert.deepEqual(line.content?.input, [{ role: "user", content: "who is [REDACTED:email]\nsecond" }]);
+  assert.match(line.content!.output.content, /^\[1\] Mock result 1 for "who is \[REDACTED:email\]"\nhttps:\/\/who-is-redacted-email-1\.example\.com\/\n.*\n\n\[2\] Mock result 1 for "second"/s);
+  assert.ok(!sink.lines.some((l) => "content" in l));
 });
 
 test("capture_content goes with any type; max_content_chars only with it", () => {
