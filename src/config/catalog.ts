@@ -192,6 +192,11 @@ const SEARCH_PRICES: Readonly<Record<string, Readonly<Record<string, number>>>> 
   perplexity: { search: 0.005 },
   brave: { web: 0.005 },
   searxng: { search: 0 },
+  // Serper (Google results, mode "search"), 2026-12-07: $0.001 a search, its pay-as-you-go credits at
+  // the smallest top-up ($50 for 50,000, one credit a search; larger top-ups go down to $0.30 per
+  // 1,000). Recalled from serper.dev's pricing page, not re-read today: check it. A search Serper
+  // counts as more than one credit (its answer's `credits`) is billed as that many.
+  serper: { search: 0.001 },
 };
 
 /** The modes each search engine has a built-in price for. */

@@ -50,7 +50,7 @@ export { ConfigError } from "./schema.ts";
 /** The embedded default: the mock provider, no keys, in-memory store. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.yaml", import.meta.url));
 
-const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "exa", "tavily", "perplexity", "brave", "searxng", "mock"] as const;
+const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "exa", "tavily", "perplexity", "brave", "searxng", "serper", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
 const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "realtime", "search"] as const;
@@ -90,6 +90,7 @@ const DEFAULT_BASE_URL: Record<ProviderType, string> = {
   brave: "https://api.search.brave.com",
   // Self-hosted: base_url is required.
   searxng: "",
+  serper: "https://google.serper.dev",
   mock: "mock://local",
 };
 
@@ -997,7 +998,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, a search engine: its deployments serve search only (operations: [search])`);
   }
   if (operations.includes("search") && !isSearchEngine(provider.type) && provider.type !== "mock") {
-    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no search API (search needs exa, tavily, perplexity, brave, searxng or mock)`);
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no search API (search needs exa, tavily, perplexity, brave, searxng, serper or mock)`);
   }
   if (operations.includes("chat") && provider.type === "cohere") {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type cohere, whose deployments serve rerank and embeddings only (set operations: [rerank] or [embeddings])`);

@@ -6,11 +6,11 @@ import type { FailureKind, ModelParams } from "../providers/types.ts";
 import type { PresetConfig } from "./presets.ts";
 export type { PresetConfig };
 
-export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "cohere" | "exa" | "tavily" | "perplexity" | "brave" | "searxng" | "mock";
+export type ProviderType = "openai" | "azure" | "anthropic" | "gemini" | "openrouter" | "openai-compatible" | "bedrock" | "vertex" | "cohere" | "exa" | "tavily" | "perplexity" | "brave" | "searxng" | "serper" | "mock";
 
 /** Provider types that are search engines: their deployments serve the search operation only. */
-export type SearchEngine = "exa" | "tavily" | "perplexity" | "brave" | "searxng";
-export const SEARCH_ENGINES: readonly SearchEngine[] = ["exa", "tavily", "perplexity", "brave", "searxng"];
+export type SearchEngine = "exa" | "tavily" | "perplexity" | "brave" | "searxng" | "serper";
+export const SEARCH_ENGINES: readonly SearchEngine[] = ["exa", "tavily", "perplexity", "brave", "searxng", "serper"];
 export const isSearchEngine = (t: string): t is SearchEngine => (SEARCH_ENGINES as readonly string[]).includes(t);
 
 /** Amazon Bedrock: region and credentials. Absent credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */

@@ -34,6 +34,7 @@ const ADAPTERS: Partial<Record<ProviderType, AdapterFactory>> = {
   perplexity: createSearchAdapter,
   brave: createSearchAdapter,
   searxng: createSearchAdapter,
+  serper: createSearchAdapter,
 };
 
 /** Build the Provider for a connection. */

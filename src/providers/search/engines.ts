@@ -1,13 +1,15 @@
 // Search engines as providers (the search operation), and the same wire code for the chat's web
 // search plugin (src/engine/web-search.ts): Exa's `POST /search`, Tavily's `POST /search` and
 // Perplexity's Search API (`POST /search`, the shape the gateway's own `/v1/search` answers in),
-// Brave's Web Search API (`GET /res/v1/web/search`) and a self-hosted SearXNG (`GET /search?format=json`).
+// Brave's Web Search API (`GET /res/v1/web/search`), a self-hosted SearXNG (`GET /search?format=json`)
+// and Serper's Google results (`POST /search` with `{q, num, gl, tbs}`).
 // One search request per query; the deployment's model is the engine's mode: Exa's search type
 // (`auto`, `neural`, `fast`, `keyword`, `deep`), Tavily's depth (`basic`, `advanced`, `fast`,
-// `ultra-fast`), Perplexity's `search`, Brave's `web`, SearXNG's `search`. Each engine is asked to keep
-// to the request's domains (Brave and SearXNG have no domain parameters: `site:` operators in the
-// query), and what it sends anyway is left out here too. Exa reports what a search cost (`costDollars.total`):
-// that is the bill; the others are billed at the deployment's per-request price, per query.
+// `ultra-fast`), Perplexity's `search`, Brave's `web`, SearXNG's `search`, Serper's `search`. Each engine
+// is asked to keep to the request's domains (Brave, SearXNG and Serper have no domain parameters: `site:`
+// operators in the query), and what it sends anyway is left out here too. Exa reports what a search cost
+// (`costDollars.total`): that is the bill; the others are billed at the deployment's per-request price,
+// per query (Serper's per credit it reports spending, one a search unless it says more).
 
 import { isSearchEngine, type ProviderConfig, type SearchEngine } from "../../config/types.ts";
 import { clip, header, retryAfterMs, tryJson, type Headers } from "../headers.ts";
@@ -59,7 +61,7 @@ const usDate = (iso: string) => {
   return `${m}/${d}/${y}`;
 };
 
-/** The engines searched with a JSON body (`POST /search`); Brave and SearXNG are searched with a GET. */
+/** The engines searched with a JSON body (`POST /search`: Exa, Tavily, Perplexity, Serper); Brave and SearXNG are searched with a GET. */
 export type PostSearchEngine = Exclude<SearchEngine, "brave" | "searxng">;
 
 /** The JSON body of one engine's search (the POST engines). */
@@ -77,6 +79,16 @@ export function searchBody(engine: PostSearchEngine, a: SearchAsk): Record<strin
       ...(a.country ? { userLocation: a.country } : {}),
       ...(a.publishedAfter ? { startPublishedDate: a.publishedAfter } : {}),
       ...(a.publishedBefore ? { endPublishedDate: a.publishedBefore } : {}),
+    };
+  }
+  if (engine === "serper") {
+    const tbs = serperTbs(a.publishedAfter, a.publishedBefore);
+    return {
+      q: queryWithSites(a),
+      num: Math.min(Math.max(1, a.maxResults), SERPER_MAX_NUM),
+      // Google's two-letter country codes, lower case in Serper's documentation ("us", "de").
+      ...(a.country ? { gl: a.country.toLowerCase() } : {}),
+      ...(tbs ? { tbs } : {}),
     };
   }
   if (engine === "tavily") {
@@ -108,14 +120,14 @@ export function searchBody(engine: PostSearchEngine, a: SearchAsk): Record<strin
 }
 
 /**
- * The headers of one engine's search: Exa takes its key in `x-api-key`, Brave in
+ * The headers of one engine's search: Exa and Serper take their key in `x-api-key`, Brave in
  * `X-Subscription-Token`, the others as a bearer token (SearXNG only when one is configured: an
  * instance behind an authenticating proxy). The GET engines get no content type.
  */
 export function searchHeaders(engine: SearchEngine, apiKey: string): Record<string, string> {
   const get = engine === "brave" || engine === "searxng";
   const h: Record<string, string> = { ...(get ? {} : { "content-type": "application/json" }), accept: "application/json", "user-agent": "signalbox" };
-  if (engine === "exa") h["x-api-key"] = apiKey;
+  if (engine === "exa" || engine === "serper") h["x-api-key"] = apiKey;
   else if (engine === "brave") h["x-subscription-token"] = apiKey;
   else if (engine !== "searxng" || apiKey) h.authorization = `Bearer ${apiKey}`;
   return h;
@@ -123,8 +135,8 @@ export function searchHeaders(engine: SearchEngine, apiKey: string): Record<stri
 
 /**
  * The query text with the domains as `site:` operators, for engines without domain parameters
- * (Brave documents `site:`, `-` and `OR`; SearXNG hands the query to its engines, which mostly
- * know `site:`). Allowed: `(site:a.com OR site:b.com)` (one: `site:a.com`); blocked: `-site:x.com`
+ * (Brave documents `site:`, `-` and `OR`; Serper hands the query to Google, which knows them too;
+ * SearXNG hands the query to its engines, which mostly know `site:`). Allowed: `(site:a.com OR site:b.com)` (one: `site:a.com`); blocked: `-site:x.com`
  * each. What comes back off those domains anyway is left out by parseSearchBody.
  */
 export function queryWithSites(a: Pick<SearchAsk, "query" | "allowedDomains" | "blockedDomains">): string {
@@ -136,7 +148,59 @@ export function queryWithSites(a: Pick<SearchAsk, "query" | "allowedDomains" | "
 }
 
 const BRAVE_MAX_COUNT = 20;
+/** Serper's `num` asked at most: Google pages hold about ten results, and more costs Serper more credits. */
+export const SERPER_MAX_NUM = 20;
 const DAY_MS = 86_400_000;
+
+/**
+ * Serper's `tbs` (Google's) for a date range: a custom range `cdr:1,cd_min:M/D/YYYY,cd_max:M/D/YYYY`,
+ * exact to the day (Google's `qdr:h|d|w|m|y` are whole periods back from now: not used). An open side
+ * is closed at 1/1/1970 or today.
+ */
+export function serperTbs(after: string | undefined, before: string | undefined, now = Date.now()): string | undefined {
+  if (!after && !before) return undefined;
+  const from = after ? usDate(after) : "1/1/1970";
+  const to = usDate(before ?? new Date(now).toISOString());
+  return `cdr:1,cd_min:${from},cd_max:${to}`;
+}
+
+const MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+/** 1–12 for a month's English name or its abbreviation ("Jan", "Sept"); 0 for another word. */
+const monthOf = (w: string) => (w.length >= 3 ? MONTHS.findIndex((name) => name.startsWith(w)) + 1 : 0);
+const RELATIVE_MS: Record<string, number> = { second: 1000, sec: 1000, minute: 60_000, min: 60_000, hour: 3_600_000, hr: 3_600_000, day: DAY_MS, week: 7 * DAY_MS };
+const ymd = (y: number, m: number, d: number) => {
+  const t = Date.UTC(y, m - 1, d);
+  const back = new Date(t);
+  // Not a real day (Feb 30): none.
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== m - 1 || back.getUTCDate() !== d) return "";
+  return back.toISOString().slice(0, 10);
+};
+
+/**
+ * Serper's `date` of a result as YYYY-MM-DD, or "" when it says too little: Google shows absolute dates
+ * ("Jan 5, 2025", "5 Jan 2025", "January 5, 2025", "2025-01-05") and, for recent pages, ages ("3 hours
+ * ago", "2 days ago", "1 week ago", "yesterday"), counted back from now. Ages in months or years
+ * ("2 months ago") say less than a day: none.
+ */
+export function serperDate(v: unknown, now = Date.now()): string {
+  if (typeof v !== "string") return "";
+  const s = v.trim().toLowerCase();
+  if (!s) return "";
+  let m = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
+  if (m) return ymd(Number(m[1]), Number(m[2]), Number(m[3]));
+  m = /^([a-z]+)\.? (\d{1,2}),? (\d{4})$/.exec(s);
+  if (m && monthOf(m[1])) return ymd(Number(m[3]), monthOf(m[1]), Number(m[2]));
+  m = /^(\d{1,2}) ([a-z]+)\.?,? (\d{4})$/.exec(s);
+  if (m && monthOf(m[2])) return ymd(Number(m[3]), monthOf(m[2]), Number(m[1]));
+  if (s === "today" || s === "just now") return new Date(now).toISOString().slice(0, 10);
+  if (s === "yesterday") return new Date(now - DAY_MS).toISOString().slice(0, 10);
+  m = /^(\d+|an?) (second|sec|minute|min|hour|hr|day|week)s? ago$/.exec(s);
+  if (m) {
+    const n = m[1] === "a" || m[1] === "an" ? 1 : Number(m[1]);
+    return new Date(now - n * RELATIVE_MS[m[2]]).toISOString().slice(0, 10);
+  }
+  return "";
+}
 
 /**
  * Brave's `freshness` for a date range: `YYYY-MM-DDtoYYYY-MM-DD` (its documented custom range). An
@@ -201,13 +265,19 @@ export function parseSearchBody(
   engine: SearchEngine,
   raw: string,
   a: Pick<SearchAsk, "maxResults" | "maxCharacters" | "allowedDomains" | "blockedDomains" | "publishedAfter" | "publishedBefore">,
-): { results: SearchHit[]; reportedUsd?: number } {
+): { results: SearchHit[]; reportedUsd?: number; credits?: number } {
   const j = tryJson(raw);
   if (j === null || typeof j !== "object" || Array.isArray(j)) throw new ProviderError({ kind: "unknown", message: `${engine}: the search answer is not a JSON object` });
   const o = j as Record<string, unknown>;
-  // Brave's web results are under `web`; the others' at the top.
+  // Brave's web results are under `web`; Serper's (Google's organic results, each at its `link`) under
+  // `organic`; the others' at the top.
   const holder = engine === "brave" ? (o.web !== null && typeof o.web === "object" ? (o.web as Record<string, unknown>) : {}) : o;
-  const list = Array.isArray(holder.results) ? (holder.results as Record<string, unknown>[]) : [];
+  const list: Record<string, unknown>[] =
+    engine === "serper"
+      ? (Array.isArray(o.organic) ? (o.organic as unknown[]) : []).filter((r): r is Record<string, unknown> => r !== null && typeof r === "object").map((r): Record<string, unknown> => ({ ...r, url: r.link }))
+      : Array.isArray(holder.results)
+        ? (holder.results as Record<string, unknown>[])
+        : [];
   const allow = a.allowedDomains?.length ? a.allowedDomains : undefined;
   const block = a.blockedDomains?.length ? a.blockedDomains : undefined;
   // SearXNG's time range is coarse (and not every engine behind it honours it): the exact range is
@@ -251,12 +321,14 @@ export function parseSearchBody(
     .filter(within)
     .slice(0, a.maxResults)
     .map((r): SearchHit => {
-      const published = day(publishedOf(r));
+      const published = engine === "serper" ? serperDate(r.date) : day(publishedOf(r));
       const updated = engine === "perplexity" ? day(r.last_updated) : "";
       return { title: str(r.title), url: str(r.url), snippet: cut(textOf(r), a.maxCharacters), ...(published ? { published } : {}), ...(updated ? { updated } : {}) };
     });
   const cost = engine === "exa" ? (o.costDollars as { total?: unknown } | undefined)?.total : undefined;
-  return { results, ...(typeof cost === "number" && Number.isFinite(cost) && cost >= 0 ? { reportedUsd: cost } : {}) };
+  // Serper says how many credits the search took (one, more for a larger num).
+  const credits = engine === "serper" && typeof o.credits === "number" && Number.isInteger(o.credits) && o.credits >= 1 ? o.credits : undefined;
+  return { results, ...(typeof cost === "number" && Number.isFinite(cost) && cost >= 0 ? { reportedUsd: cost } : {}), ...(credits !== undefined ? { credits } : {}) };
 }
 
 /** Brave's text of a result: its description, then extra snippets while they fit in n characters (the first that does not is cut). */
@@ -304,7 +376,7 @@ function kindFor(status: number): { kind: FailureKind; retryable?: boolean } {
 /**
  * The engine's own words from an error body: Exa's `{error, tag}`, Tavily's `{detail: {error}}`,
  * Perplexity's `{error: {message}}`, Brave's `{type: "ErrorResponse", error: {id, status, code, detail, meta}}`,
- * SearXNG's plain text or HTML (an HTML page says nothing here).
+ * Serper's `{message, statusCode}`, SearXNG's plain text or HTML (an HTML page says nothing here).
  */
 function errorMessage(body: string): string {
   const j = tryJson(body);
@@ -323,8 +395,12 @@ function errorMessage(body: string): string {
   return raw !== "" && !raw.startsWith("<") ? raw : "";
 }
 
-/** Brave's error codes, which say more than its status (a validation status can carry a bad subscription token). */
+/**
+ * Brave's error codes, which say more than its status (a validation status can carry a bad subscription
+ * token); Serper's spent credits, which it answers with a 400 ("Not enough credits").
+ */
 function braveKind(engine: SearchEngine, body: string): { kind: FailureKind; retryable?: boolean } | undefined {
+  if (engine === "serper") return /not enough credits|out of credits|credits? (exhausted|depleted)/i.test(errorMessage(body)) ? { kind: "quota_exhausted", retryable: false } : undefined;
   if (engine !== "brave") return undefined;
   const j = tryJson(body) as { error?: { code?: unknown } } | null;
   const code = j !== null && typeof j === "object" && j.error !== null && typeof j.error === "object" ? j.error.code : undefined;
@@ -381,8 +457,8 @@ export function createSearchAdapter(conn: ProviderConfig): ProviderAdapter {
     },
     parseSearchResponse(body: string, req: SearchRequest): SearchResult {
       const p = parseSearchBody(engine, body, req);
-      // One search per query; Exa's own figure is the bill where it gives one.
-      return { model: "", results: p.results, usage: { searchUnits: 1, ...(p.reportedUsd !== undefined ? { providerCostUsd: p.reportedUsd } : {}) } };
+      // One search per query (Serper's: the credits it took); Exa's own figure is the bill where it gives one.
+      return { model: "", results: p.results, usage: { searchUnits: p.credits ?? 1, ...(p.reportedUsd !== undefined ? { providerCostUsd: p.reportedUsd } : {}) } };
     },
   };
 }
