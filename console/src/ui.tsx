@@ -1,7 +1,7 @@
 // The small set of building blocks every page uses: page header, cards, figures, badges, tables
 // with a pager, dialogs, form fields, loading and error states.
 
-import { Code, SignalboxError } from "@signalbox/client";
+import { type Adjustment, Code, SignalboxError } from "@signalbox/client";
 import { type ReactNode, useEffect, useRef, useState } from "react";
 import { count } from "./format.ts";
 
@@ -240,5 +240,18 @@ export function LoadMore({ shown, perPage, hasNext, fetching, onMore, testId }: 
         {fetching ? "Loading…" : "Load more"}
       </button>
     </div>
+  );
+}
+
+/** The changes the gateway made to a request (its adjustments), as the Playground and the Search page list them. */
+export function Adjustments({ list }: { list: Adjustment[] }) {
+  return (
+    <ul className="small adjustments" data-testid="adjustments">
+      {list.map((a, i) => (
+        <li key={i} data-testid="adjustment" data-field={a.field}>
+          <code>{a.field}</code>: {a.detail}
+        </li>
+      ))}
+    </ul>
   );
 }

@@ -7,7 +7,7 @@
 // first checked), the gateway searches them first and the start event carries the passages the
 // model was given, listed as Passages.
 
-import { type Adjustment, type Citation, Code, type FilePassage, FinishReasonSchema, SignalboxError, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
+import { type Citation, Code, type FilePassage, FinishReasonSchema, SignalboxError, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
 import { useQuery } from "@tanstack/react-query";
 import { type FormEvent, useRef, useState } from "react";
 import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
@@ -15,7 +15,7 @@ import { useSession } from "../context.ts";
 import { count, enumName, ms, usd } from "../format.ts";
 import { traceLink } from "../session.ts";
 import { AttemptTimeline } from "../timeline.tsx";
-import { Badge, Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
+import { Adjustments, Badge, Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
 import { listStores, type VectorStore } from "../vector-stores.ts";
 
 interface Delta {
@@ -314,18 +314,6 @@ export function PlaygroundPage() {
   );
 }
 
-/** The changes the gateway made to the request, as the route explainer lists them. */
-function Adjustments({ list }: { list: Adjustment[] }) {
-  return (
-    <ul className="small adjustments" data-testid="adjustments">
-      {list.map((a, i) => (
-        <li key={i} data-testid="adjustment" data-field={a.field}>
-          <code>{a.field}</code>: {a.detail}
-        </li>
-      ))}
-    </ul>
-  );
-}
 
 const host = (url: string) => {
   try {

@@ -4,14 +4,14 @@
 // the changes the gateway made to the request, then each query's pages.
 
 import { useQuery } from "@connectrpc/connect-query";
-import { type Adjustment, type ListModelsResponse, Operation, RouteService, type SearchHit, type SearchResponse } from "@signalbox/client";
+import { type ListModelsResponse, Operation, RouteService, type SearchHit, type SearchResponse } from "@signalbox/client";
 import { type FormEvent, useState } from "react";
 import { useSession } from "../context.ts";
 import { count, ms, splitList, usd } from "../format.ts";
 import { Link } from "../router.tsx";
 import { traceLink } from "../session.ts";
 import { AttemptTimeline } from "../timeline.tsx";
-import { Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
+import { Adjustments, Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
 
 const MAX_QUERIES = 5;
 const SNIPPET = 300;
@@ -243,18 +243,6 @@ export function SearchPage() {
   );
 }
 
-/** The changes the gateway made to the request, as the Playground lists them. */
-function Adjustments({ list }: { list: Adjustment[] }) {
-  return (
-    <ul className="small adjustments" data-testid="adjustments">
-      {list.map((a, i) => (
-        <li key={i} data-testid="adjustment" data-field={a.field}>
-          <code>{a.field}</code>: {a.detail}
-        </li>
-      ))}
-    </ul>
-  );
-}
 
 /** Each query's pages, in query order: title (a link to the page), URL, published date, snippet. */
 function Results({ queries, hits }: { queries: string[]; hits: SearchHit[] }) {
