@@ -206,6 +206,8 @@ describe("console: vector stores in Chromium", { skip: skipWithoutChromium }, ()
     await page.getByTestId("vector-stores-table").waitFor();
     const want = await allStores();
     assert.equal(want.length, 22);
+    // The table may first show the list it had (one store) while it reads the stores again.
+    await storeRows().nth(19).waitFor();
     assert.equal(await storeRows().count(), 20);
     await page.getByTestId("vector-stores-load-more").click();
     await page.locator("[data-testid=vector-store-row]").nth(21).waitFor();
