@@ -34,6 +34,7 @@ const KNOWN = new Set([
   "search_before_date_filter",
   "search_mode",
   "display_server_time",
+  "engine_options",
   "user",
   "metadata",
   "signalbox",
@@ -41,9 +42,9 @@ const KNOWN = new Set([
 
 /** Fields of Perplexity's API that no other engine can honour: refused by name rather than ignored (a filter ignored would answer with what was filtered out). */
 const UNSUPPORTED: Record<string, string> = {
-  search_language_filter: "is not supported: the gateway's engines (Exa, Tavily, Perplexity) do not share a language filter",
-  last_updated_after_filter: "is not supported: filter on the publication date (search_after_date_filter)",
-  last_updated_before_filter: "is not supported: filter on the publication date (search_before_date_filter)",
+  search_language_filter: "is not supported: the gateway's engines do not share a language filter (give Perplexity its own with engine_options.perplexity.search_language_filter)",
+  last_updated_after_filter: "is not supported: filter on the publication date (search_after_date_filter), or give Perplexity its own with engine_options.perplexity",
+  last_updated_before_filter: "is not supported: filter on the publication date (search_before_date_filter), or give Perplexity its own with engine_options.perplexity",
   search_type: "is not supported: web search only",
   search_context_size: "is not supported: set max_results and max_tokens_per_page",
 };
@@ -106,6 +107,9 @@ export function parseSearchRequest(body: unknown, id: string, caller: Caller, to
   if (after && typeof recency === "string") bad("search_recency_filter", "cannot be given with search_after_date_filter");
   const publishedAfter = after ?? (typeof recency === "string" ? new Date(now - RECENCY_MS[recency]).toISOString() : undefined);
   const publishedBefore = usDate(body, "search_before_date_filter");
+  // The gateway's own extension: each engine's own parameters, by provider type ({"tavily": {"topic": "news"}}).
+  const eo = body.engine_options;
+  if (eo !== undefined && eo !== null && !isObj(eo)) bad("engine_options", 'must be an object of each engine\'s own parameters, by provider type (like {"tavily": {"topic": "news"}})');
   const user = str(body, "user", "user") || undefined;
   const opts = signalboxOptions(body, model, user);
   const call: SearchCall = {
@@ -122,6 +126,7 @@ export function parseSearchRequest(body: unknown, id: string, caller: Caller, to
       ...(country ? { country } : {}),
       ...(publishedAfter ? { publishedAfter } : {}),
       ...(publishedBefore ? { publishedBefore } : {}),
+      ...(isObj(eo) && Object.keys(eo).length ? { engineOptions: eo as Record<string, Record<string, unknown>> } : {}),
     },
     routing: opts.routing,
     user,

@@ -654,6 +654,8 @@ export interface SearchRequest {
   publishedBefore?: string;
   /** Each result's text is cut to this many characters. */
   maxCharacters: number;
+  /** Each engine's own parameters, by provider type (`engine_options`): sent to that engine only, as they are. */
+  engineOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /** One page a search found. */

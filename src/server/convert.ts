@@ -352,6 +352,7 @@ export function toSearchCall(r: SearchRequest, id: string, caller: Caller): Sear
       ...(country ? { country } : {}),
       ...(after ? { publishedAfter: after } : {}),
       ...(before ? { publishedBefore: before } : {}),
+      ...(Object.keys(r.engineOptions).length ? { engineOptions: r.engineOptions as Record<string, Record<string, unknown>> } : {}),
     },
     ...callerSide({ ...r, guardrails: [] }, caller),
   };

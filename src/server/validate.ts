@@ -5,6 +5,8 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
 import { GatewayError } from "../router/errors.ts";
+import { isSearchEngine, SEARCH_ENGINES } from "../config/types.ts";
+import { ENGINE_FIELDS } from "../providers/search/engines.ts";
 import type { CallBase, ChatCall, EmbedCall, ImageCall, ModerationCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
 import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
@@ -397,6 +399,15 @@ export function validateSearchCall(c: SearchCall, n: SearchFieldNames = PROTO_SE
   if ((r.allowedDomains?.length ?? 0) > MAX_SEARCH_DOMAINS) bad(n.allowedDomains, `at most ${MAX_SEARCH_DOMAINS} domains, got ${r.allowedDomains!.length}`);
   if ((r.blockedDomains?.length ?? 0) > MAX_SEARCH_DOMAINS) bad(n.blockedDomains, `at most ${MAX_SEARCH_DOMAINS} domains, got ${r.blockedDomains!.length}`);
   if (r.publishedAfter && r.publishedBefore && Date.parse(r.publishedBefore) <= Date.parse(r.publishedAfter)) bad(n.publishedBefore, "must be after the start of the range");
+  for (const [engine, options] of Object.entries(r.engineOptions ?? {})) {
+    const at = `engine_options.${engine}`;
+    if (!isSearchEngine(engine)) bad(at, `is not a search engine (engine options are given by provider type: ${SEARCH_ENGINES.join(", ")})`);
+    if (options === null || typeof options !== "object" || Array.isArray(options)) bad(at, "must be an object of the engine's own parameters");
+    for (const k of Object.keys(options)) {
+      if (ENGINE_FIELDS[engine].includes(k)) bad(`${at}.${k}`, "is set by the gateway from the search's own fields (query, max_results, domains, country, dates, text length)");
+    }
+    if (JSON.stringify(options).length > 10_000) bad(at, "at most 10,000 characters of options");
+  }
   validateAttribution(c, n.routing);
 }
 

@@ -251,6 +251,36 @@ describe("the cache", () => {
   });
 });
 
+describe("engine options", () => {
+  test("each engine gets its own parameters, and only its own; none may set what the request's fields set", async () => {
+    pplx.script({ kind: "error", status: 503 });
+    const res = await post("/v1/search", { query: "eu ai act", max_results: 2, engine_options: { exa: { category: "news" }, perplexity: { search_language_filter: ["en"] } } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(pplx.requests[0].body.search_language_filter, ["en"], "Perplexity's own filter reached Perplexity");
+    assert.equal(exa.requests[0].body.category, "news", "the fallback got its own");
+    assert.equal(exa.requests[0].body.search_language_filter, undefined);
+    const tv = await post("/v1/search", { model: "tavily", query: "markets", engine_options: { tavily: { topic: "finance" } } });
+    assert.equal(tv.status, 200);
+    assert.equal(tavily.requests[0].body.topic, "finance");
+    // Connect: the same, as a map of structs.
+    await typed.search.search({ model: "tavily", queries: ["headlines"], engineOptions: { tavily: { topic: "news" } } });
+    assert.equal(tavily.requests[1].body.topic, "news");
+    const sent = engineRequests().length;
+    for (const [options, param] of [
+      [{ tavily: { max_results: 50 } }, "engine_options.tavily.max_results"],
+      [{ exa: { numResults: 50 } }, "engine_options.exa.numResults"],
+      [{ google: { x: 1 } }, "engine_options.google"],
+      [{ tavily: "news" }, "engine_options.tavily"],
+    ] as const) {
+      const bad = await post("/v1/search", { model: "tavily", query: "x", engine_options: options });
+      assert.equal(bad.status, 400, JSON.stringify(options));
+      assert.equal(((await bad.json()) as { error: { param: string } }).error.param, param);
+    }
+    await assert.rejects(typed.search.search({ model: "tavily", queries: ["x"], engineOptions: { brave: { q: "other" } } }), /engine_options\.brave\.q: is set by the gateway/);
+    assert.equal(engineRequests().length, sent, "nothing reached an engine");
+  });
+});
+
 describe("limits, budgets and guardrails", () => {
   test("a key's budget holds a search's price before it runs: past it, the search is refused and no engine is called", async () => {
     // The route's costliest candidate is held: Exa's $0.010 (its fallback), against $0.016; each search spends Perplexity's $0.005.

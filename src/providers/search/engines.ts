@@ -31,7 +31,24 @@ export interface SearchAsk {
   country?: string;
   publishedAfter?: string;
   publishedBefore?: string;
+  /** The request's options for this engine (its own parameters, none of ENGINE_FIELDS): added to its request as they are. */
+  options?: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * What the gateway sets in each engine's request from the search's own fields: a request's
+ * engine options (`engine_options`) may not set them, the rest of an engine's parameters they may
+ * (Tavily's `topic`, Exa's `category`, Perplexity's `search_language_filter`, Brave's `safesearch`,
+ * SearXNG's `categories`, …).
+ */
+export const ENGINE_FIELDS: Readonly<Record<SearchEngine, readonly string[]>> = {
+  exa: ["query", "numResults", "type", "contents", "includeDomains", "excludeDomains", "userLocation", "startPublishedDate", "endPublishedDate"],
+  tavily: ["query", "max_results", "search_depth", "include_answer", "include_raw_content", "include_domains", "exclude_domains", "country", "start_date", "end_date"],
+  perplexity: ["query", "max_results", "max_tokens_per_page", "search_domain_filter", "country", "search_after_date_filter", "search_before_date_filter"],
+  serper: ["q", "num", "gl", "tbs"],
+  brave: ["q", "count", "country", "freshness", "result_filter", "text_decorations", "extra_snippets"],
+  searxng: ["q", "format", "time_range"],
+};
 
 /** Whether a URL's host is one of the domains or under one. */
 export function onDomain(url: string, domains: readonly string[]): boolean {
@@ -66,6 +83,11 @@ export type PostSearchEngine = Exclude<SearchEngine, "brave" | "searxng">;
 
 /** The JSON body of one engine's search (the POST engines). */
 export function searchBody(engine: PostSearchEngine, a: SearchAsk): Record<string, unknown> {
+  // The engine's own parameters the request gave, then the gateway's (which they may not set).
+  return a.options ? { ...a.options, ...ownBody(engine, a) } : ownBody(engine, a);
+}
+
+function ownBody(engine: PostSearchEngine, a: SearchAsk): Record<string, unknown> {
   const allow = a.allowedDomains?.length ? a.allowedDomains : undefined;
   const block = a.blockedDomains?.length ? a.blockedDomains : undefined;
   if (engine === "exa") {
@@ -232,6 +254,8 @@ export function searxngTimeRange(after: string | undefined, now = Date.now()): "
 /** The path and query string of a GET engine's search. */
 export function searchPath(engine: "brave" | "searxng", a: SearchAsk, now = Date.now()): string {
   const q = new URLSearchParams();
+  // The engine's own parameters the request gave (scalars, arrays as repeated parameters), then the gateway's.
+  for (const [k, v] of Object.entries(a.options ?? {})) for (const x of Array.isArray(v) ? v : [v]) if (x !== null && typeof x !== "object") q.append(k, String(x));
   q.set("q", queryWithSites(a));
   if (engine === "brave") {
     q.set("count", String(Math.min(Math.max(1, a.maxResults), BRAVE_MAX_COUNT)));
@@ -427,8 +451,9 @@ export function classifySearchError(engine: SearchEngine, status: number, body: 
 }
 
 /** What a search request asks of one query. */
-const askOf = (req: SearchRequest, query: string): SearchAsk => ({
+const askOf = (engine: SearchEngine, req: SearchRequest, query: string): SearchAsk => ({
   query,
+  ...(req.engineOptions?.[engine] ? { options: req.engineOptions[engine] } : {}),
   mode: req.model,
   maxResults: req.maxResults,
   maxCharacters: req.maxCharacters,
@@ -453,7 +478,7 @@ export function createSearchAdapter(conn: ProviderConfig): ProviderAdapter {
     streamTranslator: noChat(engine),
     classifyError: (status, body, headers) => classifySearchError(engine, status, body, headers, secrets),
     buildSearchRequest(req: SearchRequest, query: string): HttpRequestSpec {
-      return searchRequest(engine, askOf(req, query), conn.apiKey ?? "");
+      return searchRequest(engine, askOf(engine, req, query), conn.apiKey ?? "");
     },
     parseSearchResponse(body: string, req: SearchRequest): SearchResult {
       const p = parseSearchBody(engine, body, req);

@@ -8,17 +8,18 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { Adjustment, CacheOptions, RoutingInfo, RoutingOptions, Timing } from "./chat_pb.ts";
 import { file_signalbox_v1_chat } from "./chat_pb.ts";
 import type { Attempt, Cost, Usage } from "./common_pb.ts";
 import { file_signalbox_v1_common } from "./common_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file signalbox/v1/search.proto.
  */
 export const file_signalbox_v1_search: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaWduYWxib3gvdjEvc2VhcmNoLnByb3RvEgxzaWduYWxib3gudjEitgMKDVNlYXJjaFJlcXVlc3QSDQoFbW9kZWwYASABKAkSDwoHcXVlcmllcxgCIAMoCRITCgttYXhfcmVzdWx0cxgDIAEoDRIXCg9hbGxvd2VkX2RvbWFpbnMYBCADKAkSFwoPYmxvY2tlZF9kb21haW5zGAUgAygJEg8KB2NvdW50cnkYBiABKAkSFwoPcHVibGlzaGVkX2FmdGVyGAcgASgJEhgKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAkSFgoObWF4X2NoYXJhY3RlcnMYCSABKA0SLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxIpCgVjYWNoZRgVIAEoCzIaLnNpZ25hbGJveC52MS5DYWNoZU9wdGlvbnMSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjsKCG1ldGFkYXRhGCAgAygLMikuc2lnbmFsYm94LnYxLlNlYXJjaFJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEicQoJU2VhcmNoSGl0Eg0KBXRpdGxlGAEgASgJEgsKA3VybBgCIAEoCRIPCgdzbmlwcGV0GAMgASgJEhEKCXB1Ymxpc2hlZBgEIAEoCRIPCgd1cGRhdGVkGAUgASgJEhMKC3F1ZXJ5X2luZGV4GAYgASgNIqgDCg5TZWFyY2hSZXNwb25zZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRISCgpkZXBsb3ltZW50GAMgASgJEhAKCHByb3ZpZGVyGAQgASgJEhYKDnByb3ZpZGVyX21vZGVsGAUgASgJEigKB3Jlc3VsdHMYBiADKAsyFy5zaWduYWxib3gudjEuU2VhcmNoSGl0EiIKBXVzYWdlGAsgASgLMhMuc2lnbmFsYm94LnYxLlVzYWdlEiAKBGNvc3QYDCABKAsyEi5zaWduYWxib3gudjEuQ29zdBInCghhdHRlbXB0cxgNIAMoCzIVLnNpZ25hbGJveC52MS5BdHRlbXB0EioKB3JvdXRpbmcYDiABKAsyGS5zaWduYWxib3gudjEuUm91dGluZ0luZm8SJAoGdGltaW5nGA8gASgLMhQuc2lnbmFsYm94LnYxLlRpbWluZxItCgthZGp1c3RtZW50cxgQIAMoCzIYLnNpZ25hbGJveC52MS5BZGp1c3RtZW50EhAKCHRyYWNlX2lkGBEgASgJEhEKCWNhY2hlX2hpdBgSIAEoCDJUCg1TZWFyY2hTZXJ2aWNlEkMKBlNlYXJjaBIbLnNpZ25hbGJveC52MS5TZWFyY2hSZXF1ZXN0Ghwuc2lnbmFsYm94LnYxLlNlYXJjaFJlc3BvbnNlYgZwcm90bzM", [file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChlzaWduYWxib3gvdjEvc2VhcmNoLnByb3RvEgxzaWduYWxib3gudjEizQQKDVNlYXJjaFJlcXVlc3QSDQoFbW9kZWwYASABKAkSDwoHcXVlcmllcxgCIAMoCRITCgttYXhfcmVzdWx0cxgDIAEoDRIXCg9hbGxvd2VkX2RvbWFpbnMYBCADKAkSFwoPYmxvY2tlZF9kb21haW5zGAUgAygJEg8KB2NvdW50cnkYBiABKAkSFwoPcHVibGlzaGVkX2FmdGVyGAcgASgJEhgKEHB1Ymxpc2hlZF9iZWZvcmUYCCABKAkSFgoObWF4X2NoYXJhY3RlcnMYCSABKA0SRgoOZW5naW5lX29wdGlvbnMYCiADKAsyLi5zaWduYWxib3gudjEuU2VhcmNoUmVxdWVzdC5FbmdpbmVPcHRpb25zRW50cnkSLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxIpCgVjYWNoZRgVIAEoCzIaLnNpZ25hbGJveC52MS5DYWNoZU9wdGlvbnMSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjsKCG1ldGFkYXRhGCAgAygLMikuc2lnbmFsYm94LnYxLlNlYXJjaFJlcXVlc3QuTWV0YWRhdGFFbnRyeRpNChJFbmdpbmVPcHRpb25zRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDoCOAEaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInEKCVNlYXJjaEhpdBINCgV0aXRsZRgBIAEoCRILCgN1cmwYAiABKAkSDwoHc25pcHBldBgDIAEoCRIRCglwdWJsaXNoZWQYBCABKAkSDwoHdXBkYXRlZBgFIAEoCRITCgtxdWVyeV9pbmRleBgGIAEoDSKoAwoOU2VhcmNoUmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRIoCgdyZXN1bHRzGAYgAygLMhcuc2lnbmFsYm94LnYxLlNlYXJjaEhpdBIiCgV1c2FnZRgLIAEoCzITLnNpZ25hbGJveC52MS5Vc2FnZRIgCgRjb3N0GAwgASgLMhIuc2lnbmFsYm94LnYxLkNvc3QSJwoIYXR0ZW1wdHMYDSADKAsyFS5zaWduYWxib3gudjEuQXR0ZW1wdBIqCgdyb3V0aW5nGA4gASgLMhkuc2lnbmFsYm94LnYxLlJvdXRpbmdJbmZvEiQKBnRpbWluZxgPIAEoCzIULnNpZ25hbGJveC52MS5UaW1pbmcSLQoLYWRqdXN0bWVudHMYECADKAsyGC5zaWduYWxib3gudjEuQWRqdXN0bWVudBIQCgh0cmFjZV9pZBgRIAEoCRIRCgljYWNoZV9oaXQYEiABKAgyVAoNU2VhcmNoU2VydmljZRJDCgZTZWFyY2gSGy5zaWduYWxib3gudjEuU2VhcmNoUmVxdWVzdBocLnNpZ25hbGJveC52MS5TZWFyY2hSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_signalbox_v1_chat, file_signalbox_v1_common]);
 
 /**
  * A search request.
@@ -92,6 +93,15 @@ export type SearchRequest = Message<"signalbox.v1.SearchRequest"> & {
    * @generated from field: uint32 max_characters = 9;
    */
   maxCharacters: number;
+
+  /**
+   * Each engine's own parameters, by provider type ("tavily": {"topic": "news"}, "exa":
+   * {"category": "news"}), sent to that engine only, as they are; none may set what the fields
+   * above set (invalid_argument naming it).
+   *
+   * @generated from field: map<string, google.protobuf.Struct> engine_options = 10;
+   */
+  engineOptions: { [key: string]: JsonObject };
 
   /**
    * @generated from field: signalbox.v1.RoutingOptions routing = 20;
