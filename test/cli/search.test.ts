@@ -13,7 +13,7 @@ import { createSignalboxClient, Operation, type SearchHit, type SignalboxClient 
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { buildCliIfStale, exited, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
-import { parseCountry, parseDate, rowsOf as searchRows } from "../../clients/cli/src/commands/search.ts";
+import { parseCountry, parseDate, parseEngineOption, rowsOf as searchRows } from "../../clients/cli/src/commands/search.ts";
 
 let g: TestGateway;
 let sb: SignalboxClient;
@@ -194,6 +194,16 @@ describe("signalbox search against a gateway on the default config", () => {
     assert.match(r.stderr, /^error: .*\(invalid_argument\)\n/);
     assert.match(r.stderr, /^ {2}field: (allowed_domains|blocked_domains)$/m);
     assert.match(r.stderr, /^hint: fix the value of (allowed_domains|blocked_domains)/m);
+  });
+
+  test("--engine-option: one engine's own parameter, gathered by engine, JSON where it reads as JSON; one that sets a request field is the gateway's error", async () => {
+    assert.deepEqual(parseEngineOption("exa.numResults=5", parseEngineOption("tavily.topic=news", parseEngineOption("tavily.days=3"))), { tavily: { days: 3, topic: "news" }, exa: { numResults: 5 } });
+    assert.deepEqual(parseEngineOption('perplexity.search_language_filter=["en","de"]'), { perplexity: { search_language_filter: ["en", "de"] } });
+    assert.throws(() => parseEngineOption("topic=news"), /is not engine\.parameter=value/);
+    exited(await cli(["search", "markets", "--engine-option", "tavily.topic=finance"]), 0);
+    const r = exited(await cli(["search", "markets", "--engine-option", "tavily.max_results=5"]), 1);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^ {2}field: engine_options\.tavily\.max_results$/m);
   });
 
   test("a failed call is exit 1 with the gateway's error (an unknown model), stdout empty", async () => {

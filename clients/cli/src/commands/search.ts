@@ -2,7 +2,7 @@
 // queries are the arguments, or stdin one per line; one row per page found goes to stdout (a table,
 // CSV or JSON), who searched, the searches billed and the cost to stderr.
 
-import { toJson } from "@bufbuild/protobuf";
+import { toJson, type JsonObject } from "@bufbuild/protobuf";
 import { type Command, InvalidArgumentError } from "commander";
 import { SearchResponseSchema, type SearchHit } from "@signalbox/client";
 import { readStdin, responseSummary, setup, usageError } from "../context.ts";
@@ -81,7 +81,26 @@ export function rowsOf(hits: SearchHit[], queries: number): Row[] {
   return hits.map((hit, i) => ({ index: queries > 1 ? hit.queryIndex + 1 : i + 1, hit }));
 }
 
+/**
+ * `--engine-option tavily.topic=news`, repeatable: one engine's own parameter (its provider type,
+ * a dot, the parameter, =, the value), gathered by engine. The value is JSON when it reads as JSON
+ * (5, true, ["en"]), else the text as it is.
+ */
+export function parseEngineOption(v: string, acc: Record<string, Record<string, unknown>> = {}): Record<string, Record<string, unknown>> {
+  const m = /^([a-z][a-z0-9-]*)\.([^=\s]+)=(.*)$/s.exec(v);
+  if (!m) throw new InvalidArgumentError(`"${v}" is not engine.parameter=value (e.g. tavily.topic=news)`);
+  const [, engine, key, raw] = m;
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    // text as it is
+  }
+  return { ...acc, [engine]: { ...acc[engine], [key]: value } };
+}
+
 interface SearchFlags extends RequestFlags {
+  engineOption?: Record<string, Record<string, unknown>>;
   model: string;
   maxResults?: number;
   domain?: string[];
@@ -105,7 +124,8 @@ export function searchCommand(program: Command): void {
       .option("--country <CC>", "results for users in this country (ISO 3166-1 alpha-2, e.g. US)", parseCountry)
       .option("--after <date>", "pages published after this date (YYYY-MM-DD, or RFC 3339)", parseDate)
       .option("--before <date>", "pages published before this date (YYYY-MM-DD, or RFC 3339)", parseDate)
-      .option("--max-characters <n>", "cut each page's text to this many characters, 100-20000 (default 1000; in --json)", parseCount(100, 20_000)),
+      .option("--max-characters <n>", "cut each page's text to this many characters, 100-20000 (default 1000; in --json)", parseCount(100, 20_000))
+      .option("--engine-option <engine.param=value>", "one engine's own parameter, sent to that engine only (e.g. tavily.topic=news, exa.category=news); repeatable", parseEngineOption),
   )
     .addHelpText(
       "after",
@@ -123,6 +143,7 @@ export function searchCommand(program: Command): void {
         "Examples:",
         '  signalbox search "node 24 release notes" --max-results 5 --domain nodejs.org',
         '  signalbox search "rust async" "go generics" --after 2025-01-01',
+        '  signalbox search --model search "eu ai act" --engine-option tavily.topic=news --engine-option exa.category=news',
         "  signalbox search --json \"signalbox gateway\" | jq -r '.results[].url'",
         "  cat questions.txt | signalbox search --csv > pages.csv",
       ].join("\n"),
@@ -146,6 +167,7 @@ export function searchCommand(program: Command): void {
         ...(o.after ? { publishedAfter: o.after } : {}),
         ...(o.before ? { publishedBefore: o.before } : {}),
         ...(o.maxCharacters !== undefined ? { maxCharacters: o.maxCharacters } : {}),
+        ...(o.engineOption ? { engineOptions: o.engineOption as Record<string, JsonObject> } : {}),
         ...requestFields(o),
       };
       const response = await waiting("searching", () => sb.search.search(request));
