@@ -263,8 +263,6 @@ export function citationsIn(text: string, results: readonly SearchResult[]): Cit
   return out.sort((a, b) => a.startIndex - b.startIndex);
 }
 
-/** Clip a result's text to the configured length (engines send whole pages when asked for text). */
-
 /**
  * The mock engine (the embedded default config's, to try web search without a key): results made
  * from the query, on example.com addresses, at no cost, saying they are made up.
