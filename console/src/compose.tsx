@@ -2,7 +2,7 @@
 // (routes, aliases and deployments from ListModels) and the messages editor.
 
 import { useQuery } from "@connectrpc/connect-query";
-import { assistant, developer, fileBytes, type Message, RouteService, system, textPart, user } from "@signalbox/client";
+import { assistant, developer, fileBytes, type ListModelsResponse, type Message, RouteService, system, textPart, user } from "@signalbox/client";
 
 export type DraftRole = "system" | "developer" | "user" | "assistant";
 /** A document attached to a user message, read when it was picked. */
@@ -41,23 +41,32 @@ async function readFiles(list: FileList | null): Promise<DraftFile[]> {
   return out;
 }
 
-/** Everything a request may name as `model`, grouped. */
-export function ModelSelect({ value, onChange, id }: { value: string; onChange: (v: string) => void; id?: string }) {
+/** What a picker lists: ListModels' routes, aliases and deployments, or a part of them. */
+export type ModelLists = Pick<ListModelsResponse, "routes" | "aliases" | "deployments">;
+
+/**
+ * Everything a request may name as `model`, grouped; `pick` narrows the lists (the models that
+ * serve one operation). A value the lists do not hold is still offered, as it is.
+ */
+export function ModelSelect({ value, onChange, id, pick, testId }: { value: string; onChange: (v: string) => void; id?: string; pick?: (m: ListModelsResponse) => ModelLists; testId?: string }) {
   const q = useQuery(RouteService.method.listModels, {}, { staleTime: 30_000 });
-  const m = q.data;
+  const m = q.data && (pick ? pick(q.data) : q.data);
+  const listed = m && (m.routes.some((r) => r.name === value) || m.aliases.some((a) => a.name === value) || m.deployments.some((d) => d.id === value));
   return (
-    <select id={id} value={value} onChange={(e) => onChange(e.target.value)} name="model" aria-label="Model">
-      {!m && <option value={value}>{value || "Loading…"}</option>}
+    <select id={id} value={value} onChange={(e) => onChange(e.target.value)} name="model" aria-label="Model" data-testid={testId}>
+      {(!m || !listed) && <option value={value}>{value || "Loading…"}</option>}
       {m && (
         <>
-          <optgroup label="Routes">
-            {m.routes.map((r) => (
-              <option key={r.name} value={r.name}>
-                {r.name}
-                {r.description ? ` — ${r.description}` : ""}
-              </option>
-            ))}
-          </optgroup>
+          {m.routes.length > 0 && (
+            <optgroup label="Routes">
+              {m.routes.map((r) => (
+                <option key={r.name} value={r.name}>
+                  {r.name}
+                  {r.description ? ` — ${r.description}` : ""}
+                </option>
+              ))}
+            </optgroup>
+          )}
           {m.aliases.length > 0 && (
             <optgroup label="Aliases">
               {m.aliases.map((a) => (
@@ -67,13 +76,15 @@ export function ModelSelect({ value, onChange, id }: { value: string; onChange: 
               ))}
             </optgroup>
           )}
-          <optgroup label="Deployments">
-            {m.deployments.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.id}
-              </option>
-            ))}
-          </optgroup>
+          {m.deployments.length > 0 && (
+            <optgroup label="Deployments">
+              {m.deployments.map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.id}
+                </option>
+              ))}
+            </optgroup>
+          )}
         </>
       )}
     </select>

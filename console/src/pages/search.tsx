@@ -3,9 +3,9 @@
 // attempts when there were several), the searches billed and their cost, the latency, the trace,
 // the changes the gateway made to the request, then each query's pages.
 
-import { useQuery } from "@connectrpc/connect-query";
-import { type ListModelsResponse, Operation, RouteService, type SearchHit, type SearchResponse } from "@signalbox/client";
+import { type ListModelsResponse, Operation, type SearchHit, type SearchResponse } from "@signalbox/client";
 import { type FormEvent, useState } from "react";
+import { ModelSelect, type ModelLists } from "../compose.tsx";
 import { useSession } from "../context.ts";
 import { count, ms, splitList, usd } from "../format.ts";
 import { Link } from "../router.tsx";
@@ -17,9 +17,10 @@ const MAX_QUERIES = 5;
 const SNIPPET = 300;
 
 /** What a search may name as `model`: the deployments that serve search, the routes to them, and the aliases of either. */
-function searchModels(m: ListModelsResponse) {
-  const deployments = m.deployments.filter((d) => d.operations.includes(Operation.SEARCH)).map((d) => d.id);
-  const serving = new Set(deployments);
+/** The routes, aliases and deployments that serve search (ListModels). */
+function searchModels(m: ListModelsResponse): ModelLists {
+  const deployments = m.deployments.filter((d) => d.operations.includes(Operation.SEARCH));
+  const serving = new Set(deployments.map((d) => d.id));
   const routes = m.routes.filter((r) => [...r.targets, ...r.variants.flatMap((v) => v.targets)].some((t) => serving.has(t.deployment)));
   for (const r of routes) serving.add(r.name);
   // An alias may name another alias: resolved until nothing more is added.
@@ -35,49 +36,6 @@ function searchModels(m: ListModelsResponse) {
     }
   }
   return { routes, aliases, deployments };
-}
-
-/** The routes, aliases and deployments that serve search (ListModels), grouped. */
-function SearchModelSelect({ value, onChange }: { value: string; onChange: (v: string) => void }) {
-  const q = useQuery(RouteService.method.listModels, {}, { staleTime: 30_000 });
-  const m = q.data ? searchModels(q.data) : undefined;
-  const listed = m && (m.routes.some((r) => r.name === value) || m.aliases.some((a) => a.name === value) || m.deployments.includes(value));
-  return (
-    <select value={value} onChange={(e) => onChange(e.target.value)} name="model" aria-label="Model" data-testid="search-model">
-      {(!m || !listed) && <option value={value}>{value || "Loading…"}</option>}
-      {m && (
-        <>
-          {m.routes.length > 0 && (
-            <optgroup label="Routes">
-              {m.routes.map((r) => (
-                <option key={r.name} value={r.name}>
-                  {r.name}
-                </option>
-              ))}
-            </optgroup>
-          )}
-          {m.aliases.length > 0 && (
-            <optgroup label="Aliases">
-              {m.aliases.map((a) => (
-                <option key={a.name} value={a.name}>
-                  {a.name} → {a.target}
-                </option>
-              ))}
-            </optgroup>
-          )}
-          {m.deployments.length > 0 && (
-            <optgroup label="Deployments">
-              {m.deployments.map((d) => (
-                <option key={d} value={d}>
-                  {d}
-                </option>
-              ))}
-            </optgroup>
-          )}
-        </>
-      )}
-    </select>
-  );
 }
 
 /** The queries, one a line, blank lines dropped. */
@@ -137,7 +95,7 @@ export function SearchPage() {
         <form className="compose" onSubmit={search} aria-label="Search">
           <div className="compose-side">
             <Field label="Model">
-              <SearchModelSelect value={model} onChange={setModel} />
+              <ModelSelect value={model} onChange={setModel} pick={searchModels} testId="search-model" />
             </Field>
             <Field label="Max results" hint="Per query, 1–20; empty: 10">
               <input type="number" min={1} max={20} step={1} value={maxResults} onChange={(e) => setMaxResults(e.target.value)} name="max_results" placeholder="10" />
