@@ -1,5 +1,7 @@
-// Small helpers over upstream response headers shared by every adapter: header lookup and the
-// retry-after rules of the official SDKs (retry-after-ms, then retry-after seconds or HTTP date).
+// Small helpers shared by every adapter: header lookup, the retry-after rules of the official SDKs
+// (retry-after-ms, then retry-after seconds or HTTP date), and what a status alone says of a failure.
+
+import type { FailureKind } from "./types.ts";
 
 export type Headers = Record<string, string | string[] | undefined>;
 
@@ -50,4 +52,34 @@ export function tryJson(body: string): unknown {
 /** Cut a provider message to a sane length for error messages. */
 export function clip(s: string, n = 500): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+/**
+ * What an HTTP status alone says of a failure, for providers whose error bodies add little to it
+ * (Cohere, the search engines): each adds the statuses of its own before asking this.
+ */
+export function kindOfStatus(status: number): { kind: FailureKind; retryable?: boolean } {
+  switch (status) {
+    case 400:
+    case 413:
+    case 422:
+      return { kind: "bad_request" };
+    case 401:
+    case 403:
+      return { kind: "upstream_auth" };
+    case 402:
+      return { kind: "quota_exhausted", retryable: false };
+    case 404:
+      return { kind: "model_not_found" };
+    case 408:
+    case 504:
+      return { kind: "timeout" };
+    case 429:
+      return { kind: "rate_limited" };
+    case 503:
+      return { kind: "overloaded" };
+  }
+  if (status >= 500) return { kind: "server_error" };
+  if (status >= 400) return { kind: "bad_request" };
+  return { kind: "unknown" };
 }

@@ -13,7 +13,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { createSignalboxClient, ModerateResponseSchema, Operation, type SignalboxClient } from "@signalbox/client";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { buildCliIfStale, exited, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
+import { buildCliIfStale, exited, recordsOfUser, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
 import { score, verdict } from "../../clients/cli/src/commands/moderate.ts";
 
 type Run = CliRun;
@@ -177,11 +177,7 @@ describe("signalbox moderate against a gateway on the default config", () => {
 
   test("the routing, tag, user and metadata flags reach the gateway; the usage record's operation is moderation", async () => {
     exited(await cli(["moderate", "Have a nice day", "--tag", "cli-moderate,gate", "--user", "u-moderate", "--metadata", "ticket=7", "--no-fallback", "--fallbacks", "mock/moderation"]), 0);
-    let records: Awaited<ReturnType<typeof sb.usage.listRequests>>["records"] = [];
-    for (let i = 0; i < 100 && records.length === 0; i++) {
-      records = (await sb.usage.listRequests({ pageSize: 100 })).records.filter((r) => r.user === "u-moderate");
-      if (records.length === 0) await new Promise((res) => setTimeout(res, 20));
-    }
+    const records = await recordsOfUser(() => sb.usage.listRequests({ pageSize: 100 }), "u-moderate");
     assert.equal(records.length, 1, JSON.stringify(records.map((r) => ({ tags: r.tags, op: r.operation }))));
     const [rec] = records;
     assert.equal(rec.operation, Operation.MODERATION);

@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { createSignalboxClient, Operation, type SearchHit, type SignalboxClient } from "@signalbox/client";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
-import { buildCliIfStale, exited, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
+import { buildCliIfStale, exited, recordsOfUser, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
 import { parseCountry, parseDate, parseEngineOption, rowsOf as searchRows } from "../../clients/cli/src/commands/search.ts";
 
 let g: TestGateway;
@@ -214,11 +214,7 @@ describe("signalbox search against a gateway on the default config", () => {
 
   test("the routing, tag, user and metadata flags reach the gateway; the usage record's operation is search", async () => {
     exited(await cli(["search", "tagged query", "--tag", "cli-search,web", "--user", "u-search", "--metadata", "ticket=9", "--no-fallback", "--fallbacks", "mock/search"]), 0);
-    let records: Awaited<ReturnType<typeof sb.usage.listRequests>>["records"] = [];
-    for (let i = 0; i < 100 && records.length === 0; i++) {
-      records = (await sb.usage.listRequests({ pageSize: 100 })).records.filter((r) => r.user === "u-search");
-      if (records.length === 0) await new Promise((res) => setTimeout(res, 20));
-    }
+    const records = await recordsOfUser(() => sb.usage.listRequests({ pageSize: 100 }), "u-search");
     assert.equal(records.length, 1, JSON.stringify(records.map((r) => ({ tags: r.tags, op: r.operation }))));
     const [rec] = records;
     assert.equal(rec.operation, Operation.SEARCH);

@@ -69,6 +69,16 @@ export function exited(r: CliRun, code: number, what = "the command"): CliRun {
 }
 export const ok = (r: CliRun, what?: string) => exited(r, 0, what);
 
+/** The usage records of one end user, once the gateway lists any (a command's request is recorded after it answers): at most two seconds. */
+export async function recordsOfUser<R extends { user: string }>(list: () => Promise<{ records: R[] }>, user: string): Promise<R[]> {
+  let records: R[] = [];
+  for (let i = 0; i < 100 && records.length === 0; i++) {
+    records = (await list()).records.filter((r) => r.user === user);
+    if (records.length === 0) await new Promise((res) => setTimeout(res, 20));
+  }
+  return records;
+}
+
 /** A fields view ("NAME  value" lines) as a map; a table below it (after a blank line) is left out. */
 export function fieldsOf(stdout: string): Map<string, string> {
   const m = new Map<string, string>();

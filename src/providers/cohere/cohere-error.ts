@@ -2,7 +2,7 @@
 // with the request's `id`) and say what they are by status alone (docs.cohere.com/reference/errors;
 // the cohere-ai SDK maps 400, 401, 403, 404, 422, 429, 498, 499, 500, 501, 503 and 504).
 
-import { clip, header, retryAfterMs, tryJson, type Headers } from "../headers.ts";
+import { clip, header, kindOfStatus, retryAfterMs, tryJson, type Headers } from "../headers.ts";
 import { redactSecrets } from "../openai/openai-error.ts";
 import type { FailureKind } from "../types.ts";
 import { ProviderError } from "../types.ts";
@@ -19,32 +19,10 @@ export interface CohereErrorContext {
 const MONTHLY_QUOTA = /per[ -]month|\/ ?month|monthly/i;
 
 function kindFor(status: number, message: string): { kind: FailureKind; retryable?: boolean } {
-  switch (status) {
-    case 400:
-    case 413:
-    case 422:
-      return { kind: "bad_request" };
-    case 401:
-    case 403:
-    case 498: // the SDK's InvalidTokenError
-      return { kind: "upstream_auth" };
-    case 402:
-      return { kind: "quota_exhausted", retryable: false };
-    case 404:
-      return { kind: "model_not_found" };
-    case 408:
-    case 504:
-      return { kind: "timeout" };
-    case 429:
-      return MONTHLY_QUOTA.test(message) ? { kind: "quota_exhausted", retryable: false } : { kind: "rate_limited" };
-    case 499:
-      return { kind: "canceled" };
-    case 503:
-      return { kind: "overloaded" };
-  }
-  if (status >= 500) return { kind: "server_error" };
-  if (status >= 400) return { kind: "bad_request" };
-  return { kind: "unknown" };
+  if (status === 498) return { kind: "upstream_auth" }; // the SDK's InvalidTokenError
+  if (status === 499) return { kind: "canceled" };
+  if (status === 429 && MONTHLY_QUOTA.test(message)) return { kind: "quota_exhausted", retryable: false };
+  return kindOfStatus(status);
 }
 
 function str(v: unknown): string | undefined {

@@ -12,7 +12,7 @@
 // per query (Serper's per credit it reports spending, one a search unless it says more).
 
 import { isSearchEngine, type ProviderConfig, type SearchEngine } from "../../config/types.ts";
-import { clip, header, retryAfterMs, tryJson, type Headers } from "../headers.ts";
+import { clip, header, kindOfStatus, retryAfterMs, tryJson, type Headers } from "../headers.ts";
 import { redactSecrets } from "../openai/openai-error.ts";
 import type { FailureKind, HttpRequestSpec, ProviderAdapter, SearchHit, SearchRequest, SearchResult } from "../types.ts";
 import { ProviderError } from "../types.ts";
@@ -369,32 +369,8 @@ function braveText(description: string, extra: string[], n: number): string {
 const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 function kindFor(status: number): { kind: FailureKind; retryable?: boolean } {
-  switch (status) {
-    case 400:
-    case 413:
-    case 422:
-      return { kind: "bad_request" };
-    case 401:
-    case 403:
-      return { kind: "upstream_auth" };
-    // Exa's NO_MORE_CREDITS, Tavily's plan limit (432) and pay-as-you-go limit (433).
-    case 402:
-    case 432:
-    case 433:
-      return { kind: "quota_exhausted", retryable: false };
-    case 404:
-      return { kind: "model_not_found" };
-    case 408:
-    case 504:
-      return { kind: "timeout" };
-    case 429:
-      return { kind: "rate_limited" };
-    case 503:
-      return { kind: "overloaded" };
-  }
-  if (status >= 500) return { kind: "server_error" };
-  if (status >= 400) return { kind: "bad_request" };
-  return { kind: "unknown" };
+  // Tavily's plan limit (432) and pay-as-you-go limit (433); Exa's NO_MORE_CREDITS is a 402.
+  return status === 432 || status === 433 ? { kind: "quota_exhausted", retryable: false } : kindOfStatus(status);
 }
 
 /**
