@@ -10,6 +10,7 @@ import { ImageService } from "../gen/signalbox/v1/image_pb.ts";
 import { AudioService } from "../gen/signalbox/v1/audio_pb.ts";
 import { ModerationService } from "../gen/signalbox/v1/moderation_pb.ts";
 import { SearchService } from "../gen/signalbox/v1/search_pb.ts";
+import { OcrService } from "../gen/signalbox/v1/ocr_pb.ts";
 import { GuardrailService } from "../gen/signalbox/v1/guardrail_pb.ts";
 import { RouteService } from "../gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "../gen/signalbox/v1/usage_pb.ts";
@@ -59,6 +60,7 @@ import { imageService } from "./server/image-service.ts";
 import { audioService } from "./server/audio-service.ts";
 import { moderationService } from "./server/moderation-service.ts";
 import { searchService } from "./server/search-service.ts";
+import { ocrService } from "./server/ocr-service.ts";
 import { guardrailService } from "./server/guardrail-service.ts";
 import { createRealtimeDoor, type RealtimeDoor } from "./compat/realtime.ts";
 import { createPassthrough } from "./compat/passthrough.ts";
@@ -549,7 +551,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const realtime = createRealtimeDoor(core, engine, opts.masterKey ?? process.env[MASTER_KEY_ENV]);
   metrics.watchRealtime(() => ({ websocket: realtime.open - realtime.calls, webrtc: realtime.calls }));
   metrics.watchSpendCaps(() => spendCaps.all());
-  const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, SearchService.typeName, GuardrailService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName, PromptService.typeName]);
+  const health = createHealthState([ChatService.typeName, EmbeddingService.typeName, RerankService.typeName, ImageService.typeName, AudioService.typeName, ModerationService.typeName, SearchService.typeName, OcrService.typeName, GuardrailService.typeName, RouteService.typeName, UsageService.typeName, AdminService.typeName, PromptService.typeName]);
   const compat = createCompatHandler(core, engine, batches, responseStore && conversationStore && { store: responseStore, retentionMs, conversations: conversationStore, runs: backgroundRuns }, completionStore && { store: completionStore, retentionMs }, { usage: usageStore, control: core.control, findWithinMs: sharedUsage ? 2_000 : 250, onFeedback: (f, r) => usageExport.feedback(f, r) }, createPassthrough(core, transport), realtime, health, vectors);
   // The MCP gateway (/mcp): asked only what the OpenAI-compatible door did not answer.
   const mcpEndpoint = createMcpEndpoint(core, core.mcp);
@@ -738,6 +740,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       router.service(AudioService, audioService(engine), audioSized);
       router.service(ModerationService, moderationService(engine));
       router.service(SearchService, searchService(engine));
+      router.service(OcrService, ocrService(engine), audioSized);
       router.service(GuardrailService, guardrailService(core));
       router.service(RouteService, routeService(core), audioSized);
       router.service(UsageService, { ...usageService({ store: usageStore, feedback: core.control, findWithinMs: sharedUsage ? 2_000 : 250, onFeedback: (f, r) => usageExport.feedback(f, r) }), ...budgetService(core) });

@@ -16,6 +16,7 @@ import { GuardrailsPage } from "./pages/guardrails.tsx";
 import { KeysPage } from "./pages/keys.tsx";
 import { MirrorsPage } from "./pages/mirrors.tsx";
 import { ModelsPage } from "./pages/models.tsx";
+import { OcrPage } from "./pages/ocr.tsx";
 import { OverviewPage } from "./pages/overview.tsx";
 import { PlaygroundPage } from "./pages/playground.tsx";
 import { PromptsPage } from "./pages/prompts.tsx";
@@ -54,6 +55,7 @@ const NAV: NavItem[] = [
   { path: "playground", label: "Playground" },
   { path: "realtime", label: "Realtime" },
   { path: "search", label: "Search" },
+  { path: "ocr", label: "OCR" },
 ];
 
 /** Retry only what may pass on a second try; a refusal or bad input will not. */
@@ -231,6 +233,8 @@ function Pages({ session }: { session: Session }) {
       return <PlaygroundPage />;
     case "search":
       return <SearchPage />;
+    case "ocr":
+      return <OcrPage />;
     case "realtime":
       return <RealtimePage />;
     default:

@@ -53,17 +53,19 @@ export interface Totals {
   audioSeconds: number;
   characters: number;
   searches: number;
+  pages: number;
   requestCostNanos: bigint;
 }
 
-/** A row's (or the totals') units as one short label: "4 images · 2.6 s of audio · 88 characters · 1 search"; "" when none. */
-export function unitsLabel(u: { images: number; audioSeconds: number; characters: number; searches: number }): string {
+/** A row's (or the totals') units as one short label: "4 images · 2.6 s of audio · 88 characters · 1 search · 3 pages"; "" when none. */
+export function unitsLabel(u: { images: number; audioSeconds: number; characters: number; searches: number; pages: number }): string {
   const parts: string[] = [];
   const n = (x: number, one: string, many: string) => `${x.toLocaleString("en-US")} ${x === 1 ? one : many}`;
   if (u.images) parts.push(n(u.images, "image", "images"));
   if (u.audioSeconds) parts.push(`${u.audioSeconds < 60 ? `${u.audioSeconds.toFixed(1)} s` : u.audioSeconds < 3600 ? `${(u.audioSeconds / 60).toFixed(1)} min` : `${(u.audioSeconds / 3600).toFixed(1)} h`} of audio`);
   if (u.characters) parts.push(n(u.characters, "character", "characters"));
   if (u.searches) parts.push(n(u.searches, "search", "searches"));
+  if (u.pages) parts.push(n(u.pages, "page", "pages"));
   return parts.join(" · ");
 }
 
@@ -73,6 +75,7 @@ export const rowUnits = (r: UsageRow) => ({
   audioSeconds: r.usage?.audioSeconds ?? 0,
   characters: Number(r.usage?.characters ?? 0n),
   searches: Number(r.usage?.searchUnits ?? 0n),
+  pages: Number(r.usage?.pages ?? 0n),
 });
 
 export function sumRows(rows: readonly UsageRow[]): Totals {
@@ -90,6 +93,7 @@ export function sumRows(rows: readonly UsageRow[]): Totals {
     audioSeconds: 0,
     characters: 0,
     searches: 0,
+    pages: 0,
     requestCostNanos: 0n,
   };
   for (const r of rows) {
@@ -107,6 +111,7 @@ export function sumRows(rows: readonly UsageRow[]): Totals {
     t.audioSeconds += u.audioSeconds;
     t.characters += u.characters;
     t.searches += u.searches;
+    t.pages += u.pages;
     t.requestCostNanos += r.cost?.requestNanoUsd ?? 0n;
   }
   return t;

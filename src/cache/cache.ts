@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import type { Config, DeploymentConfig } from "../config/types.ts";
 import { wildcardFor } from "../config/wildcards.ts";
 import type { RedisClient } from "../state/redis.ts";
-import type { FinishReason, ReasoningBlock, SearchHit, SearchRequest, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { FinishReason, OcrPage, OcrRequest, ReasoningBlock, SearchHit, SearchRequest, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import { fromFloat32le, toFloat32le } from "../providers/vectors.ts";
 import type { SemanticIndex } from "./semantic.ts";
 import type { Plan } from "../router/types.ts";
@@ -72,6 +72,19 @@ export interface CachedSearch {
   storedAt: number;
 }
 
+/** A document's OCR as cached: its pages and the deployment that read them. */
+export interface CachedOcr {
+  deployment: string;
+  provider: string;
+  providerModel: string;
+  pages: OcrPage[];
+  documentSizeBytes?: number;
+  /** What the original OCR was billed (a hit itself costs nothing). */
+  usage: Usage;
+  /** Epoch ms when it was stored. */
+  storedAt: number;
+}
+
 export interface CacheStore {
   /** The stored answer, or undefined on a miss, an error or a timeout. Never rejects. */
   get(key: string): Promise<CachedAnswer | undefined>;
@@ -89,6 +102,10 @@ export interface CacheStore {
   getSearch(key: string): Promise<CachedSearch | undefined>;
   /** Store a search with a TTL; fire and forget, never throws. */
   setSearch(key: string, value: CachedSearch, ttlSeconds: number): void;
+  /** A document's OCR by key (ocrKey); a miss, error or timeout is undefined. Never rejects. */
+  getOcr(key: string): Promise<CachedOcr | undefined>;
+  /** Store an OCR with a TTL; fire and forget, never throws. */
+  setOcr(key: string, value: CachedOcr, ttlSeconds: number): void;
   close(): Promise<void>;
   /** The semantic cache's index that shares this store's Redis (absent: each engine keeps one in memory). */
   semantic?: SemanticIndex;
@@ -245,6 +262,25 @@ export function searchKey(p: SearchKeyParts): string {
   return h.digest("base64url");
 }
 
+export interface OcrKeyParts {
+  scope: string;
+  target: string;
+  variant: string;
+  request: Omit<OcrRequest, "model">;
+}
+
+/** sha256 over an OCR request (the document's bytes and media type, or its URL, and every option); its own prefix, never equal to the other keys. */
+export function ocrKey(p: OcrKeyParts): string {
+  const r = p.request;
+  const h = createHash("sha256");
+  h.update(`o1\n${p.scope}\n${p.target}\n${p.variant}\n${(r.pages ?? []).join(",")}\n${r.includeImageBase64 ? 1 : 0}\n${r.imageLimit ?? ""}\n${r.imageMinSize ?? ""}\n`);
+  h.update(`${r.tableFormat ?? ""}\n${r.extractHeader ? 1 : 0}\n${r.extractFooter ? 1 : 0}\n`);
+  const d = r.document;
+  if ("url" in d) h.update(`u${d.url.length}:`).update(d.url);
+  else h.update(`d${d.mediaType}\n${d.data.byteLength}:`).update(d.data);
+  return h.digest("base64url");
+}
+
 /** A vector as cached (little-endian float32 bytes, base64) and back. */
 export const packVector = (v: Float32Array): string => Buffer.from(toFloat32le(v)).toString("base64");
 export const unpackVector = (s: string): Float32Array => fromFloat32le(Buffer.from(s, "base64"));
@@ -257,7 +293,7 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
   const now = opts.now ?? Date.now;
-  const map = new Map<string, { value: CachedAnswer | CachedVector | CachedRanking | CachedSearch; expires: number; bytes: number }>();
+  const map = new Map<string, { value: CachedAnswer | CachedVector | CachedRanking | CachedSearch | CachedOcr; expires: number; bytes: number }>();
   let bytes = 0;
   const drop = (k: string) => {
     const e = map.get(k);
@@ -276,7 +312,7 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
     map.set(key, e);
     return e.value;
   };
-  const write = (key: string, value: CachedAnswer | CachedVector | CachedRanking | CachedSearch, size: number, ttlSeconds: number) => {
+  const write = (key: string, value: CachedAnswer | CachedVector | CachedRanking | CachedSearch | CachedOcr, size: number, ttlSeconds: number) => {
     drop(key);
     if (size > maxBytes) return;
     map.set(key, { value, expires: now() + ttlSeconds * 1000, bytes: size });
@@ -310,6 +346,12 @@ export function createMemoryCacheStore(opts: { maxEntries?: number; maxBytes?: n
     },
     setSearch(key, value, ttlSeconds) {
       write(key, value, 256 + value.results.reduce((n, r) => n + 64 + 2 * (r.title.length + r.url.length + r.snippet.length), 0), ttlSeconds);
+    },
+    async getOcr(key) {
+      return read(key) as CachedOcr | undefined;
+    },
+    setOcr(key, value, ttlSeconds) {
+      write(key, value, 256 + value.pages.reduce((n, p) => n + 128 + 2 * (p.markdown.length + p.images.reduce((m, i) => m + 64 + (i.imageBase64?.length ?? 0), 0)), 0), ttlSeconds);
     },
     size: () => map.size,
     async close() {
@@ -369,6 +411,8 @@ export function createRedisCacheStore(client: RedisClient, opts: { prefix?: stri
     setRanking: store,
     getSearch: (key) => lookup<CachedSearch>(key),
     setSearch: store,
+    getOcr: (key) => lookup<CachedOcr>(key),
+    setOcr: store,
     async close() {},
   };
 }

@@ -6,6 +6,7 @@
 //   POST /v1/audio/transcriptions, /v1/audio/translations, /v1/audio/speech (OpenAI's Audio API: audio.ts)
 //   POST /v1/moderations        (OpenAI's shape, the engine's moderation operation: moderations.ts)
 //   POST /v1/search[/{tool}]     (Perplexity's Search API shape, LiteLLM's path: the engine's search operation, search.ts)
+//   POST /v1/ocr                 (Mistral's OCR API shape, LiteLLM's path: the engine's OCR operation, ocr.ts)
 //   POST /v1/completions        (the legacy text completions, on the chat engine: completions.ts)
 //   POST /v1/responses          (the Responses API: responses/handler.ts; stored responses:
 //   GET|DELETE /v1/responses/{id}[/input_items], POST /v1/responses/{id}/cancel)
@@ -55,9 +56,11 @@ import { serveRerank } from "./rerank.ts";
 import { MAX_IMAGE_EDIT_BYTES, serveImageEdit, serveImages } from "./images.ts";
 import { serveModerations } from "./moderations.ts";
 import { searchPath, serveSearch } from "./search.ts";
+import { serveOcr } from "./ocr.ts";
+import { readPdfs } from "./file-parser.ts";
 import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
-import { MAX_AUDIO_BYTES } from "../server/validate.ts";
+import { MAX_AUDIO_BYTES, MAX_AUDIO_REQUEST_BYTES } from "../server/validate.ts";
 import { isStoredResponsePath, serveResponses, serveStoredResponse, type StoredResponses } from "./responses/handler.ts";
 import { isStoredCompletionPath, serveStoredCompletions } from "./chat-stored.ts";
 import type { CompletionStore, StoredCompletion } from "./chat-store.ts";
@@ -319,6 +322,8 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     }
     body = portkeyed(pk, ri, body);
     const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts, core.config.presets);
+    // The file-parser plugin: PDFs read into text before the call is planned (no vision needed then).
+    if (parsed.pdf) await readPdfs(parsed.call, parsed.pdf.engine, { engine, ri, signal, statusOf: (err) => statusOf(err, signal), field: parsed.pdf.field });
     if (parsed.store) {
       if (!completions) throw new GatewayError("invalid_argument", "store: this gateway keeps no chat completions (responses.store is false in its configuration)", { field: "store" });
       if (parsed.call.stream && parsed.n > 1) throw new GatewayError("invalid_argument", "store: a streamed answer of several choices (n > 1) is not stored; store it unstreamed or with n = 1", { field: "store" });
@@ -552,6 +557,18 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }
+      if (path === "/v1/ocr") {
+        if (req.method !== "POST") {
+          status = 405;
+          sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}; use POST`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow: "POST" });
+          return;
+        }
+        // A document, base64 in JSON, may be larger than the JSON endpoints' limit.
+        const body: unknown = portkeyed(pk, ri, await readJsonBody(req, Math.max(maxBytes, MAX_AUDIO_REQUEST_BYTES)));
+        const out = await serveOcr(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
+        sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
+        return;
+      }
       if (path === "/v1/images/edits") {
         if (req.method !== "POST") {
           status = 405;
@@ -772,7 +789,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
       sendJson(res, 426, { error: { message: "The Realtime API is a WebSocket: connect with Upgrade: websocket (ws:// or wss:// to /v1/realtime?model=...)", type: "invalid_request_error", param: null, code: "upgrade_required" } }, { upgrade: "websocket" });
       return true;
     }
-    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && !searchPath(path) && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path) || isPortkeyAdminPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(vectors && isVectorStorePath(path)) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
+    if (path !== "/v1/chat/completions" && !isStoredCompletionPath(path) && path !== "/v1/embeddings" && path !== "/v1/rerank" && path !== "/v2/rerank" && path !== "/v1/images/generations" && path !== "/v1/images/edits" && path !== "/v1/moderations" && path !== "/v1/ocr" && !searchPath(path) && path !== "/v1/completions" && !(feedback && (path === "/v1/feedback" || path.startsWith("/v1/feedback/") || isOpenRouterPath(path) || isLiteLLMPath(path) || isPortkeyAdminPath(path))) && !isAudioPath(path) && path !== "/v1/responses" && !isStoredResponsePath(path) && !isConversationPath(path) && path !== "/v1/messages" && path !== "/v1/messages/count_tokens" && path !== "/v1/models" && !path.startsWith("/v1/models/") && path !== "/v1beta/models" && !path.startsWith("/v1beta/models/") && !(batches && (isBatchPath(path) || isMessageBatchPath(path))) && !(vectors && isVectorStorePath(path)) && !(passthrough && path.startsWith(PASSTHROUGH_PREFIX)) && !(realtime && isCallsPath(path))) return false;
     serve(req, res, path).catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: "internal error", type: "api_error", param: null, code: null } });
       else res.destroy();

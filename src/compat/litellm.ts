@@ -107,7 +107,7 @@ const PROVIDER_TYPE_OF: Record<string, string> = { openai: "openai", azure: "azu
 /** Prefixes LiteLLM serves over OpenAI's API: an openai-compatible provider at the given api_base. */
 const OPENAI_LIKE = new Set(["openai_like", "hosted_vllm", "vllm", "ollama", "ollama_chat", "lm_studio", "groq", "together_ai", "deepseek", "mistral", "fireworks_ai", "xai", "perplexity", "deepinfra", "nvidia_nim", "cerebras", "sambanova"]);
 /** LiteLLM's `mode` for each operation a deployment serves, and back. */
-const MODE_OF: Record<Operation, string> = { chat: "chat", embeddings: "embedding", rerank: "rerank", images: "image_generation", transcription: "audio_transcription", speech: "audio_speech", moderation: "moderation", realtime: "realtime", search: "search" };
+const MODE_OF: Record<Operation, string> = { chat: "chat", embeddings: "embedding", rerank: "rerank", images: "image_generation", transcription: "audio_transcription", speech: "audio_speech", moderation: "moderation", realtime: "realtime", search: "search", ocr: "ocr" };
 const OPERATION_OF = Object.fromEntries(Object.entries(MODE_OF).map(([op, mode]) => [mode, op])) as Record<string, Operation>;
 /** The provider /model/new makes for a deployment given credentials: named after it, so /model/delete removes both. */
 const providerFor = (deployment: string) => `litellm-${deployment.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/-+$/g, "")}`;

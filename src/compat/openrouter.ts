@@ -685,7 +685,7 @@ function supportedParameters(d: DeploymentConfig): string[] {
 
 const OUTPUT: Partial<Record<Operation, string>> = { chat: "text", embeddings: "embeddings", images: "image", speech: "audio", transcription: "text", moderation: "text", rerank: "text", realtime: "audio" };
 
-const INPUT: Partial<Record<Operation, string[]>> = { transcription: ["audio"], realtime: ["text", "audio"], speech: ["text"], rerank: ["text"], images: ["text", "image"] };
+const INPUT: Partial<Record<Operation, string[]>> = { transcription: ["audio"], realtime: ["text", "audio"], speech: ["text"], rerank: ["text"], images: ["text", "image"], ocr: ["file", "image"], search: ["text"] };
 
 /** A deployment's architecture: what it takes and gives. */
 function architecture(d: DeploymentConfig) {

@@ -16,6 +16,7 @@
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
 //     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
+import { PDF_ENGINES, type PdfEngine } from "./file-parser.ts";
 import type { FileSearchRequest } from "../engine/file-search.ts";
 import { fileSearchRequest, parseFileSearchTool } from "../vectors/search.ts";
 import { MAX_CHOICES } from "./choices.ts";
@@ -43,6 +44,8 @@ export interface CompatRequest {
   store: boolean;
   /** OpenRouter's response-healing plugin on a JSON answer given whole: repair it (heal.ts). */
   healJson?: boolean;
+  /** OpenRouter's file-parser plugin: how the request's PDFs are read before the model sees them (file-parser.ts). */
+  pdf?: { engine: PdfEngine; field: string };
 }
 
 export function bad(param: string, message: string): never {
@@ -102,13 +105,14 @@ const UNSUPPORTED: Record<string, string> = {
 };
 
 /**
- * OpenRouter's `plugins`: what the gateway does anyway is accepted (`file-parser` with the
- * `native` engine: PDFs already go to each provider in its own form), `response-healing` repairs
- * a JSON answer (./heal.ts; returns true when asked), the rest is refused by name (web search,
- * OCR and text extraction engines, moderation: none is run here).
+ * OpenRouter's `plugins`: `file-parser` picks how PDFs are read (./file-parser.ts: `native`, each
+ * provider in its own form; `pdf-text`; `mistral-ocr`, through the gateway's OCR route),
+ * `response-healing` repairs a JSON answer (./heal.ts), `web` is read with the call; the rest is
+ * refused by name (moderation: not run here).
  */
-function openRouterPlugins(body: Json): boolean {
+function openRouterPlugins(body: Json): { heal: boolean; pdf?: { engine: PdfEngine; field: string } } {
   let heal = false;
+  let pdf: { engine: PdfEngine; field: string } | undefined;
   (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
     const at = `plugins[${i}]`;
     if (!isObj(p)) bad(at, "must be an object with an id");
@@ -120,13 +124,15 @@ function openRouterPlugins(body: Json): boolean {
     if (id === "file-parser") {
       const engine = str(obj(p, "pdf", `${at}.pdf`) ?? {}, "engine", `${at}.pdf.engine`);
       if (engine === undefined || engine === "native") return;
-      bad(`${at}.pdf.engine`, `"${engine}" is not run by the gateway; PDFs go to each provider natively (engine "native")`);
+      if (!PDF_ENGINES.includes(engine)) bad(`${at}.pdf.engine`, `must be ${PDF_ENGINES.join(", ")}; got "${engine}"`);
+      pdf = { engine: engine as PdfEngine, field: `${at}.pdf.engine` };
+      return;
     }
     // web: read with the call (webSearchRequest), on every door that takes plugins.
     if (id === "web") return;
     bad(`${at}.id`, `OpenRouter's ${JSON.stringify(id ?? "")} plugin is not run by the gateway`);
   });
-  return heal;
+  return { heal, ...(pdf ? { pdf } : {}) };
 }
 
 /** A content part's `cache_control`, Anthropic's shape. */
@@ -295,7 +301,7 @@ export function parseChatRequest(raw: unknown, id: string, caller: Caller, promp
     const v = body[k];
     if (v !== undefined && v !== null && v !== false) bad(k, UNSUPPORTED[k]);
   }
-  const heal = openRouterPlugins(body);
+  const { heal, pdf } = openRouterPlugins(body);
   const model = str(body, "model", "model") ?? template?.model ?? bad("model", template ? `is required (prompt "${template.id}" names no model)` : "is required");
   const n = int(body, "n", "n") ?? 1;
   if (n < 1) bad("n", `must be at least 1, got ${n}`);
@@ -341,7 +347,7 @@ export function parseChatRequest(raw: unknown, id: string, caller: Caller, promp
   validatePrompted(offset, () => validateCall(call, fieldNames(maxName)));
   // Response healing applies to JSON answers given whole (OpenRouter's rule: not to streams).
   const healJson = heal && !stream && (call.request.responseFormat?.type === "json_object" || call.request.responseFormat?.type === "json_schema");
-  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true, ...(healJson ? { healJson } : {}) };
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true, ...(healJson ? { healJson } : {}), ...(pdf ? { pdf } : {}) };
 }
 
 /** A preset's fields in the router's terms, worked out once per preset (a reload makes new ones). */

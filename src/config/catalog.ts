@@ -32,6 +32,8 @@ export const PRICE_SOURCES = {
     "Amazon Bedrock pricing, https://aws.amazon.com/bedrock/pricing/ (on-demand, us-east-1); Claude 4.5 in-Region and geographic-profile prices are 10% above the global profile's (https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html); rerank models per 1,000 queries (a query is up to 100 documents), added 2026-12-05",
   cohere:
     "Cohere pricing, https://cohere.com/pricing: Rerank per 1,000 searches (a search is one query and up to 100 documents), Embed per 1M text tokens; added 2026-12-05",
+  mistral:
+    "Mistral AI pricing, https://mistral.ai/pricing: OCR per 1,000 pages (OCR 3, mistral-ocr-2512, from its launch announcement of 2025-12); added 2026-12-07, not re-read today: check it",
 } as const;
 
 /** One published price set, USD per million tokens (perRequest: USD per request). */
@@ -60,6 +62,8 @@ export interface CatalogPrices {
   perMinute?: number;
   /** Speech: USD per million characters read; absent: none. */
   perMillionCharacters?: number;
+  /** OCR: USD per page processed; absent: none. */
+  perPage?: number;
 }
 
 export interface CatalogEntry {
@@ -242,6 +246,12 @@ const gpt4oMiniTranscribe = audioModel({ input: 3, output: 5 }, 0.8, "transcript
 const tts1 = audioModel({ input: 0, output: 0, perMillionCharacters: 15 }, 0.6, "speech");
 const tts1Hd = audioModel({ input: 0, output: 0, perMillionCharacters: 30 }, 0.75, "speech");
 const gpt4oMiniTts = audioModel({ input: 0.6, output: 12 }, 0.85, "speech");
+// ---- OCR models (PRICE_SOURCES.mistral): billed per page processed. mistral-ocr-latest names
+// Mistral OCR 3 (mistral-ocr-2512, $2 per 1,000 pages; the Batch API's half price is not used
+// here); mistral-ocr-2505 is OCR 2 ($1 per 1,000). ----
+const ocrModel = (perPage: number, quality: number): CatalogEntry => ({ price: { input: 0, output: 0, perPage }, contextWindow: 1_000_000, maxOutputTokens: 0, capabilities: [], quality, operations: ["ocr"] });
+const mistralOcr3 = ocrModel(0.002, 0.9);
+const mistralOcr2 = ocrModel(0.001, 0.8);
 // ---- Realtime models (the Realtime API over a WebSocket, /v1/realtime): text and audio tokens
 // priced apart, cached input (text or audio) at the cached price; a 32k context. Added 2026-12-06
 // from OpenAI's pricing page. ----
@@ -370,6 +380,9 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   "text-moderation-latest": moderationModel(0.7),
   "text-moderation-stable": moderationModel(0.7),
   "whisper-1": whisper1,
+  "mistral-ocr-latest": mistralOcr3,
+  "mistral-ocr-2512": mistralOcr3,
+  "mistral-ocr-2505": mistralOcr2,
   "gpt-4o-transcribe": gpt4oTranscribe,
   "gpt-4o-mini-transcribe": gpt4oMiniTranscribe,
   "gpt-4o-mini-transcribe-2025-12-15": gpt4oMiniTranscribe,

@@ -53,12 +53,14 @@ export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../config/default.y
 const PROVIDER_TYPES = ["openai", "azure", "anthropic", "gemini", "openrouter", "openai-compatible", "bedrock", "vertex", "cohere", "exa", "tavily", "perplexity", "brave", "searxng", "serper", "mock"] as const;
 const CAPABILITIES = ["tools", "vision", "json_mode", "json_schema", "reasoning", "streaming", "prompt_caching"] as const;
 const TASKS = ["coding", "reasoning", "creative", "simple", "multimodal"] as const;
-const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "realtime", "search"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "realtime", "search", "ocr"] as const;
 const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere", "bedrock", "openai-compatible", "mock"]);
 /** Image generation APIs: OpenAI's /images/generations (also Azure's and OpenAI-compatible servers'), Gemini's image models (Gemini API, Vertex), Imagen (Vertex), Nova Canvas and Titan Image (Bedrock). */
 const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
 const AUDIO_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "mock"]);
 const MODERATION_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "openai-compatible", "mock"]);
+// OCR speaks Mistral's API (POST /ocr): Mistral is an openai-compatible provider here.
+const OCR_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai-compatible", "mock"]);
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "usage", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -241,6 +243,8 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
       // USD per minute of audio transcribed (whisper-1: 0.006), and per million characters read aloud (tts-1: 15).
       per_minute: opt(num({ min: 0, max: 1_000 })),
       per_million_characters: opt(num({ min: 0, max: 100_000 })),
+      // USD per page of a document processed (OCR; mistral-ocr-2512: 0.002).
+      per_page: opt(num({ min: 0, max: 1_000 })),
       // Long context: above above_input_tokens prompt tokens the whole request is billed at the tier's prices.
       tiers: opt(
         list(
@@ -955,7 +959,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   const cat = isSearchEngine(provider.type) ? lookupSearchModel(provider.type, d.model) : lookupModel(priced);
   let pr: RawPricing = d.pricing ?? {};
   // An audio price alone prices an audio model the catalog does not know (Groq's whisper-large-v3): no tokens billed.
-  if (!cat && (pr.perMinute !== undefined || pr.perMillionCharacters !== undefined)) pr = d.pricing = { input: 0, output: 0, ...pr };
+  if (!cat && (pr.perMinute !== undefined || pr.perMillionCharacters !== undefined || pr.perPage !== undefined)) pr = d.pricing = { input: 0, output: 0, ...pr };
   if (!cat && provider.type !== "mock" && (pr.input === undefined || pr.output === undefined)) {
     throw new ConfigError(
       join(path, "pricing"),
@@ -993,6 +997,9 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   }
   if (operations.includes("moderation") && !MODERATION_TYPES.has(provider.type)) {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no moderation API (moderation needs openai, openai-compatible or mock)`);
+  }
+  if (operations.includes("ocr") && !OCR_TYPES.has(provider.type)) {
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no OCR API (ocr needs openai-compatible, Mistral's API, or mock)`);
   }
   if (isSearchEngine(provider.type) && (operations.length !== 1 || operations[0] !== "search")) {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, a search engine: its deployments serve search only (operations: [search])`);

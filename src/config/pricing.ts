@@ -31,6 +31,8 @@ export interface RawPricing {
   perMinute?: number;
   /** USD per million characters read aloud. */
   perMillionCharacters?: number;
+  /** USD per page of a document processed (OCR). */
+  perPage?: number;
   tiers?: RawTier[];
 }
 
@@ -117,6 +119,8 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
   const perAudioSecondNanos = perMinute ? (perMinute * 1e9) / 60 : undefined;
   const perMillionChars = o.perMillionCharacters ?? cat?.price.perMillionCharacters;
   const perCharacterNanos = perMillionChars ? Math.round((perMillionChars * 1e9) / 1e6) : undefined;
+  const perPageUsd = o.perPage ?? cat?.price.perPage;
+  const perPageNanos = perPageUsd ? Math.round(perPageUsd * 1e9) : undefined;
 
   let tiers: PriceTier[] = [];
   if (o.tiers) {
@@ -161,6 +165,7 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
       ...(perImageNanos ? { perImageNanos } : {}),
       ...(perAudioSecondNanos ? { perAudioSecondNanos } : {}),
       ...(perCharacterNanos ? { perCharacterNanos } : {}),
+      ...(perPageNanos ? { perPageNanos } : {}),
       ...(tiers.length ? { tiers } : {}),
       source: raw ? "config" : cat ? `builtin:${PRICES_AS_OF}` : "none",
     },

@@ -103,7 +103,7 @@ export interface ProviderConfig {
 }
 
 /** What a deployment serves: chat completions, embeddings (an embedding model serves only that). */
-export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech" | "moderation" | "realtime" | "search";
+export type Operation = "chat" | "embeddings" | "rerank" | "images" | "transcription" | "speech" | "moderation" | "realtime" | "search" | "ocr";
 
 export type Capability = "tools" | "vision" | "json_mode" | "json_schema" | "reasoning" | "streaming" | "prompt_caching";
 export type Task = "coding" | "reasoning" | "creative" | "simple" | "multimodal";
@@ -152,6 +152,8 @@ export interface Pricing extends PriceSet {
   perAudioSecondNanos?: number;
   /** Price per character of text read aloud (tts-1), in nano-USD; absent: none. */
   perCharacterNanos?: number;
+  /** Price per page of a document processed (OCR), in nano-USD; absent: none. */
+  perPageNanos?: number;
   /** Ascending thresholds; the whole request is billed at the highest tier its prompt exceeds. */
   tiers?: PriceTier[];
   /** "builtin:<PRICES_AS_OF>" (the catalog's), "config" (set or overridden in the config) or "none" (an unpriced mock). */

@@ -571,6 +571,15 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 26,
+    name: "usage: pages of documents read (OCR) in rows and rollups",
+    // store.ts COUNTERS' pages, after characters. Rows and rollups written before count none.
+    sql: `
+      ALTER TABLE signalbox_requests ADD COLUMN pages bigint NOT NULL DEFAULT 0;
+      ALTER TABLE signalbox_usage_hourly ADD COLUMN pages bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Key of the transaction-scoped advisory lock that serialises migrations (any constant bigint). */

@@ -19,6 +19,7 @@ import { rerankOperation, type RerankAnswer, type RerankEngineRequest } from "./
 import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./images.ts";
 import { moderationOperation, type ModerationAnswer, type ModerationEngineRequest } from "./moderation.ts";
 import { searchOperation, type SearchAnswer, type SearchEngineRequest } from "./search.ts";
+import { ocrOperation, type OcrAnswer, type OcrEngineRequest } from "./ocr.ts";
 import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } from "./realtime.ts";
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeSearch, executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
@@ -159,6 +160,8 @@ export interface ChatEngine {
   moderate(r: ModerationEngineRequest): Promise<ModerationAnswer>;
   /** Search: each query's results. */
   search(r: SearchEngineRequest): Promise<SearchAnswer>;
+  /** OCR: a document's pages as Markdown, billed per page. */
+  ocr(r: OcrEngineRequest): Promise<OcrAnswer>;
   /** A Realtime session: planned, admitted and opened once, relayed until it ends, one record. */
   realtime(r: RealtimeEngineRequest): Promise<RealtimeAnswer>;
   /** Traffic mirroring: the comparisons of mirrored requests (src/engine/mirror.ts). */
@@ -817,6 +820,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     speak: speechOperation(parts),
     moderate: moderationOperation(parts),
     search: searchOperation(parts),
+    ocr: ocrOperation(parts),
     realtime: realtimeOperation(parts),
 
     async complete(r) {

@@ -15,17 +15,18 @@ import { create } from "@bufbuild/protobuf";
 import { ChatRequestSchema, Role } from "../../gen/signalbox/v1/chat_pb.ts";
 import { EmbedRequestSchema } from "../../gen/signalbox/v1/embedding_pb.ts";
 import { SearchRequestSchema } from "../../gen/signalbox/v1/search_pb.ts";
+import { OcrRequestSchema } from "../../gen/signalbox/v1/ocr_pb.ts";
 import { ModerateRequestSchema } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { RerankRequestSchema } from "../../gen/signalbox/v1/rerank_pb.ts";
 import type { DeploymentConfig } from "../config/types.ts";
 import type { PromptLibrary } from "../control/prompts.ts";
 import type { GatewayCore } from "../gateway.ts";
 import type { Caller } from "../router/types.ts";
-import { checkedChatCall, toEmbedCall, toModerationCall, toRerankCall, toSearchCall } from "../server/convert.ts";
+import { checkedChatCall, toEmbedCall, toModerationCall, toOcrCall, toRerankCall, toSearchCall } from "../server/convert.ts";
 import { newRequestId, randomId128, type RequestInfo } from "../server/context.ts";
 import { toConnectError } from "../server/errors.ts";
 import { codeName } from "../server/chat-service.ts";
-import { validateEmbedCall, validateModerationCall, validateRerankCall, validateSearchCall } from "../server/validate.ts";
+import { validateEmbedCall, validateModerationCall, validateOcrCall, validateRerankCall, validateSearchCall } from "../server/validate.ts";
 import type { CheckOutcome } from "../state/health.ts";
 import { log } from "../telemetry/log.ts";
 import type { ChatEngine } from "./chat-engine.ts";
@@ -35,7 +36,9 @@ export const DEFAULT_CHECK_TIMEOUT_MS = 20_000;
 export const MAX_CHECK_TIMEOUT_MS = 120_000;
 /** Checks under way at once (a check of fifty deployments is not fifty sockets at once). */
 const CONCURRENCY = 8;
-const CHECKED: ReadonlyArray<"chat" | "embeddings" | "rerank" | "moderation" | "search"> = ["chat", "embeddings", "rerank", "moderation", "search"];
+const CHECKED: ReadonlyArray<"chat" | "embeddings" | "rerank" | "moderation" | "search" | "ocr"> = ["chat", "embeddings", "rerank", "moderation", "search", "ocr"];
+/** What an OCR check reads: a 1×1 PNG, one page (the least a page-billed model can be sent). */
+const CHECK_PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==", "base64");
 
 /** Who the background checks run as: billed to no key, recorded under this name. */
 export const CHECKER: Caller = Object.freeze({ keyName: "health-check", team: "", role: "admin", allow: [] }) as Caller;
@@ -94,6 +97,12 @@ export function createDeploymentChecker(core: GatewayCore, engine: ChatEngine, p
         const call = toSearchCall(create(SearchRequestSchema, { ...common, queries: ["ping"], maxResults: 1, maxCharacters: 100 }), ri.id, caller);
         validateSearchCall(call);
         const a = await engine.search({ call, ri, signal, cache: { mode: "bypass" }, statusOf });
+        costNanos = a.cost.total;
+      } else if (operation === "ocr") {
+        // One page: a 1×1 image, at the model's price for a page.
+        const call = toOcrCall(create(OcrRequestSchema, { ...common, document: CHECK_PNG, mediaType: "image/png" }), ri.id, caller);
+        validateOcrCall(call);
+        const a = await engine.ocr({ call, ri, signal, cache: { mode: "bypass" }, statusOf });
         costNanos = a.cost.total;
       } else {
         const call = toModerationCall(create(ModerateRequestSchema, { ...common, inputs: ["ping"] }), ri.id, caller);

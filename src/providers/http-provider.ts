@@ -4,7 +4,7 @@
 import type { ProviderConfig } from "../config/types.ts";
 import { createSseParser } from "./sse.ts";
 import { classifyTransportError, type Transport } from "./transport.ts";
-import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, SearchRequest, SearchResult, Provider, ProviderAdapter, SpeechRequest, SpeechStream, ModerationRequest, TranscriptionStream, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
+import type { ChatResult, EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ImageResult, RerankRequest, RerankResult, OcrRequest, OcrResult, SearchRequest, SearchResult, Provider, ProviderAdapter, SpeechRequest, SpeechStream, ModerationRequest, TranscriptionStream, ModerationResult, SseEvent, StreamEvent, TranscriptionRequest, TranscriptionResult, UpstreamRequest } from "./types.ts";
 import { ProviderError } from "./types.ts";
 
 export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapter, transport: Transport): Provider {
@@ -130,6 +130,17 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
       ...(units !== undefined || cost !== undefined ? { usage: { ...(units !== undefined ? { searchUnits: units } : {}), ...(cost !== undefined ? { providerCostUsd: cost } : {}) } } : {}),
     };
   }
+  const ocrWire = adapter.buildOcrRequest && adapter.parseOcrResponse ? { build: adapter.buildOcrRequest.bind(adapter), parse: adapter.parseOcrResponse.bind(adapter) } : undefined;
+  async function ocr(req: OcrRequest, signal: AbortSignal): Promise<OcrResult> {
+    const res = await sendSpec(ocrWire!.build(req), signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, signal, conn);
+    }
+    return ocrWire!.parse(text, req);
+  }
   async function sendSpec(spec: HttpRequestSpec, signal: AbortSignal) {
     if (authorize) spec = await authorize(spec, { baseUrl: conn.baseUrl, signal });
     const res = await transport.request(conn, spec, signal);
@@ -175,6 +186,7 @@ export function createHttpProvider(conn: ProviderConfig, adapter: ProviderAdapte
     ...(speaker ? { speak } : {}),
     ...(moderator ? { moderate } : {}),
     ...(searcher ? { search } : {}),
+    ...(ocrWire ? { ocr } : {}),
     async complete(req, signal): Promise<ChatResult> {
       const res = await send(req, false, signal);
       let text: string;

@@ -299,6 +299,8 @@ export interface Usage {
   audioSeconds?: number;
   /** Characters of text read aloud, for speech models billed per character (tts-1). Absent: none. */
   characters?: number;
+  /** Pages of a document processed (OCR), each billed at the deployment's per-page price. Absent: none. */
+  pages?: number;
 }
 
 /** One output token with its log probability; `top` holds the most likely alternatives at its position. */
@@ -681,6 +683,56 @@ export interface SearchResult {
   usage?: { searchUnits?: number; providerCostUsd?: number };
 }
 
+/**
+ * A document's OCR (the ocr operation) as the router hands it to one deployment: its bytes and
+ * media type, or a URL the provider fetches (the gateway never does).
+ */
+export interface OcrRequest {
+  model: string;
+  document: { data: Uint8Array; mediaType: string } | { url: string };
+  documentName?: string;
+  /** Only these pages (from 0). */
+  pages?: number[];
+  includeImageBase64?: boolean;
+  imageLimit?: number;
+  imageMinSize?: number;
+  tableFormat?: "markdown" | "html";
+  extractHeader?: boolean;
+  extractFooter?: boolean;
+}
+
+/** An image found on a page, by its bounding box (pixels). */
+export interface OcrImage {
+  id: string;
+  topLeftX: number;
+  topLeftY: number;
+  bottomRightX: number;
+  bottomRightY: number;
+  /** With includeImageBase64: the image as a data URL. */
+  imageBase64?: string;
+}
+
+/** One processed page. */
+export interface OcrPage {
+  index: number;
+  markdown: string;
+  images: OcrImage[];
+  tables?: { id: string; content: string; format: string }[];
+  hyperlinks?: string[];
+  header?: string;
+  footer?: string;
+  dimensions?: { dpi: number; width: number; height: number };
+}
+
+export interface OcrResult {
+  /** The model as the provider reported it (empty: the pinned one). */
+  model: string;
+  pages: OcrPage[];
+  /** Pages the provider billed (absent: the pages returned). */
+  pagesProcessed?: number;
+  documentSizeBytes?: number;
+}
+
 /** How one input was classified: each category's verdict and score. */
 export interface ModerationVerdict {
   flagged: boolean;
@@ -728,6 +780,8 @@ export interface Provider {
   moderate?(req: ModerationRequest, signal: AbortSignal): Promise<ModerationResult>;
   /** Web search; absent when the provider type has none. */
   search?(req: SearchRequest, signal: AbortSignal): Promise<SearchResult>;
+  /** OCR; absent when the provider type has none. */
+  ocr?(req: OcrRequest, signal: AbortSignal): Promise<OcrResult>;
 }
 
 /** A fully built upstream HTTP request, produced by an adapter. */
@@ -823,6 +877,9 @@ export interface ProviderAdapter {
   /** Web search (both or neither): one upstream request per query, and the parse of its 2xx body. */
   buildSearchRequest?(req: SearchRequest, query: string): HttpRequestSpec;
   parseSearchResponse?(body: string, req: SearchRequest): SearchResult;
+  /** OCR (both or neither): the upstream request, and the parse of its 2xx body. */
+  buildOcrRequest?(req: OcrRequest): HttpRequestSpec;
+  parseOcrResponse?(body: string, req: OcrRequest): OcrResult;
   /** Parse a 2xx body. Throws ProviderError for errors carried inside a 200. */
   parseResponse(body: string, headers: Record<string, string | string[] | undefined>): ChatResult;
   /** A translator for one streamed response. */

@@ -14,7 +14,7 @@
 // Chat (unary and streamed) and embeddings share `walk`: an embeddings attempt is one unary call
 // whose answer is the vectors; it has no output, and sends only the inputs its cache left.
 
-import type { ChatResult, EmbedResult, FailureKind, ImageResult, Provider, RerankResult, ModerationResult, SearchResult, StreamEvent, TranscriptionResult, TranscriptionStream, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { ChatResult, EmbedResult, FailureKind, ImageResult, OcrResult, Provider, RerankResult, ModerationResult, SearchResult, StreamEvent, TranscriptionResult, TranscriptionStream, UpstreamRequest, Usage } from "../providers/types.ts";
 import { isContentEvent, ProviderError } from "../providers/types.ts";
 import { countTextTokens, tokenFamily } from "../providers/tokens.ts";
 import type { HealthStore } from "../state/health.ts";
@@ -23,7 +23,7 @@ import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/
 import { codeForFailure, GatewayError } from "./errors.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
-import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, Plan, RealtimeCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
+import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, OcrCall, Plan, RealtimeCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
 import { openRealtimeLink, type RealtimeLink } from "../providers/realtime.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { Pricing } from "../config/types.ts";
@@ -898,6 +898,30 @@ export async function executeSearch(call: SearchCall, plan: Plan, signal: AbortS
       searchUnits: u?.searchUnits ?? call.request.queries.length,
       ...(u?.providerCostUsd !== undefined ? { providerCostUsd: u.providerCostUsd } : {}),
     };
+    succeedNonChat(ex, ctx, deps, res.model);
+    return { ...res, model: ex.providerModel };
+  } finally {
+    finishSummary(ex);
+  }
+}
+
+/**
+ * Execute a plan for an OCR call: the document to one deployment at a time. Billed per page at the
+ * deployment's per-page price: the pages the provider says it processed, else the pages it
+ * returned. An answer without pages is the provider's fault (the attempt fails and the plan goes on).
+ */
+export async function executeOcr(call: OcrCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<OcrResult> {
+  try {
+    const { value: res, ctx } = await walk(plan, signal, deps, ex, async (ctx) => {
+      const c = ctx.candidate;
+      const provider = deps.providers.get(c.provider.name)!;
+      if (!provider.ocr) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no OCR endpoint`, unsent: true });
+      const res = await provider.ocr({ ...call.request, model: c.deployment.model }, ctx.signal);
+      if (!res.pages.length) throw new ProviderError({ kind: "unknown", message: `${c.deployment.id} returned no pages` });
+      return res;
+    });
+    ctx.cleanup();
+    ctx.usage = { ...ZERO_USAGE, pages: res.pagesProcessed ?? res.pages.length };
     succeedNonChat(ex, ctx, deps, res.model);
     return { ...res, model: ex.providerModel };
   } finally {

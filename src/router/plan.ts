@@ -59,6 +59,7 @@ function unitNanos(call: Call, d: DeploymentConfig): number {
   if (call.operation === "speech") return (d.pricing.perCharacterNanos ?? 0) * call.request.input.length;
   // One search per query: the per-request fee (in expectedCostNanos) once, the others here.
   if (call.operation === "search") return (d.pricing.perRequestNanos ?? 0) * (call.request.queries.length - 1);
+  if (call.operation === "ocr") return (d.pricing.perPageNanos ?? 0) * call.estimatedPages;
   return 0;
 }
 const NO_UNITS = (): number => 0;
@@ -118,7 +119,7 @@ function chatView(call: Call): ChatCall["request"] {
               ? call.request.inputs
               : call.operation === "search"
                 ? call.request.queries
-              : call.operation === "realtime"
+              : call.operation === "realtime" || call.operation === "ocr"
                 ? []
                 : [call.request.query, ...call.request.documents];
   return { messages: [{ role: "user", content: texts.map((text) => ({ type: "text" as const, text })) }] };
@@ -306,6 +307,9 @@ export function plan({ call, registry, health, rand, overBudget, overTags }: Pla
       } else if (call.operation === "transcription") {
         // Audio tokens: about ten a second of recording (GPT-4o transcription models), and the prompt.
         n = Math.max(1, Math.ceil(call.estimatedSeconds * AUDIO_TOKENS_PER_SECOND) + (call.request.prompt ? inputTokens([call.request.prompt], f)[0] : 0));
+      } else if (call.operation === "ocr") {
+        // No tokens: an OCR model bills pages (unitNanos).
+        n = 0;
       } else if (call.operation === "realtime") {
         // A session's first turn: what admission reserves before the provider reports usage (the
         // hold then grows with the session's responses).
@@ -401,7 +405,7 @@ export function plan({ call, registry, health, rand, overBudget, overTags }: Pla
     const bound = operation !== "chat" ? undefined : (promptBound ??= promptTokenBound(call.request as ChatCall["request"]) ?? Infinity);
     // A rerank's documents are truncated by the provider (max_tokens_per_doc), never refused for
     // length; an image prompt's limit is the provider's to enforce.
-    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || operation === "moderation" || operation === "realtime" || operation === "search" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
+    const fitsByLength = operation === "rerank" || operation === "images" || operation === "transcription" || operation === "speech" || operation === "moderation" || operation === "realtime" || operation === "search" || operation === "ocr" || (bound !== undefined && bound + (maxOutputTokens ?? 0) <= d.contextWindow);
     const inputTokens = fitsByLength ? 0 : inputFor(d);
     const largest = largestByFamily.get(familyOf(d));
     if (fitsByLength) {

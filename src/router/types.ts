@@ -3,7 +3,7 @@
 
 import type { FileSearchRequest } from "../vectors/types.ts";
 import type { Capability, DeploymentConfig, KeyConfig, Operation, ProviderConfig, Task } from "../config/types.ts";
-import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, RerankRequest, SearchRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
+import type { EmbedRequest, FailureKind, ImageRequest, ModerationRequest, OcrRequest, RerankRequest, SearchRequest, SpeechRequest, TranscriptionRequest, FinishReason, ReasoningBlock, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { RealtimeOffer } from "../providers/realtime.ts";
 
@@ -151,6 +151,14 @@ export interface SearchCall extends CallBase {
   request: Omit<SearchRequest, "model">;
 }
 
+/** An OCR request after validation: the document, and how many pages it is expected to bill. */
+export interface OcrCall extends CallBase {
+  operation: "ocr";
+  request: Omit<OcrRequest, "model">;
+  /** Pages admission holds the price of: the pages asked for, a PDF's page objects, one image; a URL's: one. */
+  estimatedPages: number;
+}
+
 /** A moderation request after validation: the texts (and images) to classify. */
 export interface ModerationCall extends CallBase {
   operation: "moderation";
@@ -169,7 +177,7 @@ export interface RealtimeCall extends CallBase {
 }
 
 /** Any call the planner, admission and the usage record handle. */
-export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall | ModerationCall | RealtimeCall | SearchCall;
+export type Call = ChatCall | EmbedCall | RerankCall | ImageCall | TranscriptionCall | SpeechCall | ModerationCall | RealtimeCall | SearchCall | OcrCall;
 
 /** A call's operation. */
 export const operationOf = (c: Call): Operation => c.operation ?? "chat";

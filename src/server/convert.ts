@@ -28,6 +28,7 @@ import type { GenerateImagesRequest, InputImage as PbInputImage } from "../../ge
 import { sniffImageType, validateCall } from "./validate.ts";
 import { applyPrompt, findPrompt, pickVersion, renderPrompt, validatePrompted, type PromptLibrary } from "../control/prompts.ts";
 import { GatewayError } from "../router/errors.ts";
+import { pdfPageCount } from "../providers/tokens.ts";
 import type { SpeakRequest, TranscribeRequest } from "../../gen/signalbox/v1/audio_pb.ts";
 import type { ModerateRequest } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { audioMediaType, estimateAudioSeconds } from "../engine/audio.ts";
@@ -45,12 +46,13 @@ import {
 import type { Capability, Task } from "../config/types.ts";
 import type { CacheHint, ChatMessage, ContentPart, FailureKind, FinishReason, JsonObject, ReasoningEffort, Role, StreamEvent, TokenLogprob, UpstreamRequest, Usage } from "../providers/types.ts";
 import type { AnswerAccount } from "../engine/account.ts";
-import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall, ModerationCall, SearchCall } from "../router/types.ts";
+import type { AttemptRecord, Caller, ChatCall, EmbedCall, ImageCall, RerankCall, RoutingRequest, SpeechCall, TranscriptionCall, ModerationCall, OcrCall, SearchCall } from "../router/types.ts";
 import type { Answer } from "../engine/chat-engine.ts";
 import type { CostBreakdown } from "../usage/cost.ts";
 import type { CheckOutcome } from "../state/health.ts";
 import { countryCode, domainList, locationCountry, MAX_WEB_RESULTS, rangeInstant, type WebSearchRequest } from "../engine/web-search.ts";
 import type { SearchRequest } from "../../gen/signalbox/v1/search_pb.ts";
+import type { OcrRequest } from "../../gen/signalbox/v1/ocr_pb.ts";
 import type { FileSearchRequest, FilesSearched } from "../engine/file-search.ts";
 import { fileSearchRequest, parseFileSearchTool } from "../vectors/search.ts";
 import { DeploymentCheckSchema, type DeploymentCheck } from "../../gen/signalbox/v1/route_pb.ts";
@@ -359,6 +361,37 @@ export function toSearchCall(r: SearchRequest, id: string, caller: Caller): Sear
 }
 
 /**
+ * The pages an OCR request is expected to bill, for admission: the pages it names, a PDF's page
+ * objects, one image; a Word or PowerPoint file one page per 50 KB; a URL one (the provider's
+ * count settles it).
+ */
+export function estimatedOcrPages(r: Omit<OcrCall["request"], "model">): number {
+  if (r.pages?.length) return r.pages.length;
+  const d = r.document;
+  if ("url" in d) return 1;
+  if (d.mediaType === "application/pdf") return pdfPageCount(d.data);
+  return d.mediaType.startsWith("image/") ? 1 : Math.max(1, Math.ceil(d.data.byteLength / 51_200));
+}
+
+/** An OcrRequest as the router's OcrCall (validated after, by validateOcrCall). */
+export function toOcrCall(r: OcrRequest, id: string, caller: Caller): OcrCall {
+  const document = r.documentUrl && r.document.byteLength === 0 ? { url: r.documentUrl } : { data: r.document, mediaType: r.mediaType };
+  if (r.documentUrl && r.document.byteLength) throw new GatewayError("invalid_argument", "document_url: cannot be given with document: send the bytes or a URL", { field: "document_url" });
+  const request: OcrCall["request"] = {
+    document,
+    ...(r.documentName ? { documentName: r.documentName } : {}),
+    ...(r.pages.length ? { pages: [...r.pages] } : {}),
+    ...(r.includeImageBase64 ? { includeImageBase64: true } : {}),
+    ...(r.imageLimit ? { imageLimit: r.imageLimit } : {}),
+    ...(r.imageMinSize ? { imageMinSize: r.imageMinSize } : {}),
+    ...(r.tableFormat ? { tableFormat: r.tableFormat as "markdown" | "html" } : {}),
+    ...(r.extractHeader ? { extractHeader: true } : {}),
+    ...(r.extractFooter ? { extractFooter: true } : {}),
+  };
+  return { operation: "ocr", id, model: r.model, request, estimatedPages: estimatedOcrPages(request), ...callerSide({ ...r, guardrails: [] }, caller) };
+}
+
+/**
  * A ChatRequest as the router's ChatCall, validated, with the prompt it names (ChatRequest.prompt)
  * put in front of its messages: what ChatService and RouteService.Route both run.
  */
@@ -519,6 +552,7 @@ export function usageToPb(u: Usage, estimated = false, parts: EstimatedParts = {
     images: BigInt(u.images?.count ?? 0),
     audioSeconds: u.audioSeconds ?? 0,
     characters: BigInt(u.characters ?? 0),
+    pages: BigInt(u.pages ?? 0),
     estimated: estimated || parts.input || parts.output,
     inputEstimated: parts.input,
     outputEstimated: parts.output,

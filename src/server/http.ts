@@ -65,9 +65,9 @@ function uncorkLater(res: Coalescing): void {
   res.socket?.uncork();
 }
 
-/** Paths whose requests may carry audio up to 25 MB, whatever server.max_request_bytes says (see gateway.ts's routes for Connect's own limit). */
-function carriesAudio(url: string | undefined): boolean {
-  return url !== undefined && (url.startsWith("/v1/audio/transcriptions") || url.startsWith("/v1/audio/translations") || url.startsWith("/signalbox.v1.AudioService/") || url.startsWith("/signalbox.v1.RouteService/"));
+/** Paths whose requests may carry audio (25 MB) or a document for OCR (18 MB, base64 in JSON on /v1/ocr) up to 26 MB, whatever server.max_request_bytes says (see gateway.ts's routes for Connect's own limit). */
+function carriesUpload(url: string | undefined): boolean {
+  return url !== undefined && (url.startsWith("/v1/audio/transcriptions") || url.startsWith("/v1/audio/translations") || url.startsWith("/signalbox.v1.AudioService/") || url.startsWith("/signalbox.v1.OcrService/") || url.startsWith("/v1/ocr") || url.startsWith("/signalbox.v1.RouteService/"));
 }
 
 /** A plain HTTP answer to an upgrade request that is not accepted. */
@@ -126,7 +126,7 @@ export async function startServer(gw: Gateway, opts: ServerOptions): Promise<Run
     // Oversized bodies announced up front are refused before reading them (an audio upload may be
     // up to OpenAI's 25 MB whatever the limit of the other endpoints).
     const len = Number(req.headers["content-length"] ?? 0);
-    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_REQUEST_BYTES && carriesAudio(req.url)) && !(len <= (gw.core.config.server.maxPassthroughBytes ?? MAX_PASSTHROUGH_BYTES) && req.url?.startsWith(PASSTHROUGH_PREFIX))) {
+    if (len > opts.maxRequestBytes && !(len <= MAX_AUDIO_REQUEST_BYTES && carriesUpload(req.url)) && !(len <= (gw.core.config.server.maxPassthroughBytes ?? MAX_PASSTHROUGH_BYTES) && req.url?.startsWith(PASSTHROUGH_PREFIX))) {
       (res as http.ServerResponse).writeHead(413, { "content-type": "application/json", connection: "close" });
       res.end(JSON.stringify({ code: "resource_exhausted", message: `request body of ${len} bytes exceeds the limit of ${opts.maxRequestBytes} bytes` }));
       return;

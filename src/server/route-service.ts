@@ -13,10 +13,10 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller, ExclusionReason as Reason, Operation, Plan } from "../router/types.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey } from "./context.ts";
-import { CAPABILITY_TO_PB, FAILURE_TO_PB, checkToPb, TASK_TO_PB, checkedChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSearchCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
+import { CAPABILITY_TO_PB, FAILURE_TO_PB, checkToPb, TASK_TO_PB, checkedChatCall, toEmbedCall, toImageCall, toModerationCall, toRerankCall, toSearchCall, toOcrCall, toSpeechCall, toTranscriptionCall } from "./convert.ts";
 import { toConnectError } from "./errors.ts";
 import { applyPresetToCall } from "../compat/request.ts";
-import { validateEmbedCall, validateImageCall, validateModerationCall, validateRerankCall, validateSearchCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
+import { validateEmbedCall, validateImageCall, validateModerationCall, validateRerankCall, validateSearchCall, validateOcrCall, validateSpeechCall, validateTranscriptionCall } from "./validate.ts";
 
 const EXCLUSION: Record<Reason, ExclusionReason> = {
   cooling_down: ExclusionReason.COOLING_DOWN,
@@ -44,6 +44,7 @@ export const OPERATION_TO_PB: Record<Operation | "tool_call" | "passthrough", Pb
   tool_call: PbOperation.TOOL_CALL,
   realtime: PbOperation.REALTIME,
   search: PbOperation.SEARCH,
+  ocr: PbOperation.OCR,
   passthrough: PbOperation.PASSTHROUGH,
 };
 
@@ -204,6 +205,17 @@ export function routeService(core: GatewayCore): Partial<ServiceImpl<typeof Rout
       try {
         const call = toSearchCall(req, ri.id, ctx.values.get(callerKey));
         validateSearchCall(call);
+        return planToPb(core.plan(call));
+      } catch (err) {
+        throw toConnectError(err, ctx.signal, ri.traceId);
+      }
+    },
+
+    async routeOcr(req, ctx) {
+      const ri = ctx.values.get(requestInfoKey)!;
+      try {
+        const call = toOcrCall(req, ri.id, ctx.values.get(callerKey));
+        validateOcrCall(call);
         return planToPb(core.plan(call));
       } catch (err) {
         throw toConnectError(err, ctx.signal, ri.traceId);

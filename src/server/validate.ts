@@ -7,7 +7,7 @@ import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequests
 import { GatewayError } from "../router/errors.ts";
 import { isSearchEngine, SEARCH_ENGINES } from "../config/types.ts";
 import { ENGINE_FIELDS } from "../providers/search/engines.ts";
-import type { CallBase, ChatCall, EmbedCall, ImageCall, ModerationCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
+import type { CallBase, ChatCall, EmbedCall, ImageCall, ModerationCall, OcrCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall } from "../router/types.ts";
 import { FILE_MEDIA_TYPES, fileText, type ContentPart } from "../providers/types.ts";
 
 export const LIMITS = {
@@ -408,6 +408,80 @@ export function validateSearchCall(c: SearchCall, n: SearchFieldNames = PROTO_SE
     }
     if (JSON.stringify(options).length > 10_000) bad(at, "at most 10,000 characters of options");
   }
+  validateAttribution(c, n.routing);
+}
+
+/** Field names of an OCR request, as each front door spells them. */
+export interface OcrFieldNames {
+  document: string;
+  mediaType: string;
+  documentUrl: string;
+  pages: string;
+  tableFormat: string;
+  imageLimit: string;
+  imageMinSize: string;
+  routing: string;
+}
+export const PROTO_OCR_FIELDS: OcrFieldNames = {
+  document: "document",
+  mediaType: "media_type",
+  documentUrl: "document_url",
+  pages: "pages",
+  tableFormat: "table_format",
+  imageLimit: "image_limit",
+  imageMinSize: "image_min_size",
+  routing: "routing",
+};
+
+/** The largest document an OCR request may carry (its base64 in a JSON body fits MAX_AUDIO_REQUEST_BYTES). */
+export const MAX_DOCUMENT_BYTES = 18 * 1024 * 1024;
+export const MAX_OCR_PAGES = 1_000;
+/** What OCR reads, as bytes: PDFs, images, Word and PowerPoint files (Mistral OCR's inputs). */
+export const OCR_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  "application/pdf",
+  "image/png",
+  "image/jpeg",
+  "image/webp",
+  "image/avif",
+  "image/gif",
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+]);
+
+const startsWith = (b: Uint8Array, s: string) => b.length >= s.length && [...s].every((c, i) => b[i] === c.charCodeAt(0));
+
+export function validateOcrCall(c: OcrCall, n: OcrFieldNames = PROTO_OCR_FIELDS): void {
+  if (!c.model.trim()) bad("model", "is required");
+  const r = c.request;
+  const d = r.document;
+  if ("url" in d) {
+    let u: URL | undefined;
+    try {
+      u = new URL(d.url);
+    } catch {}
+    if (!u || (u.protocol !== "https:" && u.protocol !== "http:")) bad(n.documentUrl, "must be an http(s) URL the provider can fetch (send the document's bytes otherwise)");
+    if (d.url.length > 8_192) bad(n.documentUrl, `at most 8192 characters, got ${d.url.length}`);
+  } else {
+    if (d.data.byteLength === 0) bad(n.document, "is required: the document's bytes, or a document URL");
+    if (d.data.byteLength > MAX_DOCUMENT_BYTES) bad(n.document, `at most ${MAX_DOCUMENT_BYTES} bytes, got ${d.data.byteLength}`);
+    if (!d.mediaType) bad(n.mediaType, "is required with the document's bytes");
+    if (!OCR_MEDIA_TYPES.has(d.mediaType)) bad(n.mediaType, `must be one of ${[...OCR_MEDIA_TYPES].join(", ")}; got "${d.mediaType}"`);
+    if (d.mediaType === "application/pdf" && !startsWith(d.data, "%PDF-")) bad(n.document, "is not a PDF: it does not start with %PDF-");
+    if (d.mediaType.includes("officedocument") && !startsWith(d.data, "PK\x03\x04")) bad(n.document, `is not a ${d.mediaType.includes("word") ? "DOCX" : "PPTX"} file (a ZIP archive)`);
+    const sniffed = sniffImageType(d.data);
+    if (sniffed && d.mediaType !== sniffed && ["image/png", "image/jpeg", "image/webp"].includes(d.mediaType)) bad(n.mediaType, `says ${d.mediaType}, but the bytes are ${sniffed}`);
+  }
+  const pages = r.pages ?? [];
+  if (pages.length > MAX_OCR_PAGES) bad(n.pages, `at most ${MAX_OCR_PAGES} pages, got ${pages.length}`);
+  const seen = new Set<number>();
+  pages.forEach((p, i) => {
+    if (!Number.isInteger(p) || p < 0 || p > 99_999) bad(`${n.pages}[${i}]`, `must be a page index from 0, got ${p}`);
+    if (seen.has(p)) bad(`${n.pages}[${i}]`, `page ${p} is named twice`);
+    seen.add(p);
+  });
+  if (r.tableFormat !== undefined && r.tableFormat !== "markdown" && r.tableFormat !== "html") bad(n.tableFormat, `must be "markdown" or "html", got "${r.tableFormat}"`);
+  if (r.imageLimit !== undefined && !(Number.isInteger(r.imageLimit) && r.imageLimit >= 0 && r.imageLimit <= 10_000)) bad(n.imageLimit, `must be an integer from 0 to 10000, got ${r.imageLimit}`);
+  if (r.imageMinSize !== undefined && !(Number.isInteger(r.imageMinSize) && r.imageMinSize >= 0 && r.imageMinSize <= 10_000)) bad(n.imageMinSize, `must be an integer from 0 to 10000, got ${r.imageMinSize}`);
   validateAttribution(c, n.routing);
 }
 

@@ -70,7 +70,8 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
     (p.perRequestNanos ?? 0) * (u.searchUnits ?? 1) +
     (u.images ? imageNanos(p, u.images) : 0) +
     (u.audioSeconds ? Math.round((p.perAudioSecondNanos ?? 0) * u.audioSeconds) : 0) +
-    (u.characters ? (p.perCharacterNanos ?? 0) * u.characters : 0);
+    (u.characters ? (p.perCharacterNanos ?? 0) * u.characters : 0) +
+    (u.pages ? (p.perPageNanos ?? 0) * u.pages : 0);
   const computed = input + cachedInput + cacheWrite + output + reasoning + request;
   const c: CostBreakdown = { total: computed, input, cachedInput, cacheWrite, output, reasoning };
   if (request) c.request = request;
@@ -135,5 +136,6 @@ export function addUsage(a: Usage, b: Usage): Usage {
   if (a.images || b.images) out.images = { ...(b.images ?? a.images!), count: (a.images?.count ?? 0) + (b.images?.count ?? 0) };
   if (a.audioSeconds || b.audioSeconds) out.audioSeconds = (a.audioSeconds ?? 0) + (b.audioSeconds ?? 0);
   if (a.characters || b.characters) out.characters = (a.characters ?? 0) + (b.characters ?? 0);
+  if (a.pages || b.pages) out.pages = (a.pages ?? 0) + (b.pages ?? 0);
   return out;
 }

@@ -196,7 +196,7 @@ const COUNTER_COLS = [
 ] as const;
 // The counters added later (store.ts COUNTERS from costRequest on, index UNIT_COL_AT): in request rows
 // and rollups alike.
-const UNIT_COLS = ["cost_request", "search_units", "images", "audio_ms", "characters"] as const;
+const UNIT_COLS = ["cost_request", "search_units", "images", "audio_ms", "characters", "pages"] as const;
 const UNIT_COL_AT = COUNTERS.findIndex((c) => c.name === "costRequest");
 const ROLLUP_DIM_COLS = ["team", "key", "route", "variant", "deployment", "provider", "model", "status"] as const;
 const ROLLUP_SUM_COLS = ["requests", "failures", "fallbacks", "cache_hits", "attempts", ...COUNTER_COLS, "ttft_ms", "ttft_count", ...UNIT_COLS] as const;
@@ -260,6 +260,7 @@ const REQUEST_TYPES: Record<(typeof REQUEST_COLS)[number], string> = {
   images: "bigint",
   audio_ms: "bigint",
   characters: "bigint",
+  pages: "bigint",
   detail: "json",
 };
 

@@ -46,7 +46,7 @@
 // Counters (short names in store.ts COUNTERS): r requests, f failures, fb fallbacks, ch cache hits,
 // a attempts, ti/to/tc/tw/tr token sums, ct/ci/cc/cw/co/cr nano-USD sums, l latency ms, t ttft ms,
 // tn requests with a ttft, cq nano-USD of per-request and per-unit charges, su searches, im images,
-// am audio milliseconds, cs characters spoken; lh:<i> the latency histogram (written in the same script as the
+// am audio milliseconds, cs characters spoken, pg pages read; lh:<i> the latency histogram (written in the same script as the
 // counters, summed across buckets and shards like them). Tuple ids are 96-bit content hashes of
 // the tuple JSON, the same on every replica. All increments are integers (HINCRBY, 64-bit), so
 // sums are exact.

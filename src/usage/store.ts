@@ -60,11 +60,13 @@ export interface TokenSums {
   reasoningTokens: bigint;
   /** input + output. */
   totalTokens: bigint;
-  /** What other operations bill by (Usage's units): rerank searches, images, audio seconds (kept as whole milliseconds), characters spoken. */
+  /** What other operations bill by (Usage's units): rerank searches, images, audio seconds (kept as whole milliseconds), characters spoken, pages read. */
   searchUnits: bigint;
   images: bigint;
   audioSeconds: number;
   characters: bigint;
+  /** Pages of documents processed (OCR). */
+  pages: bigint;
 }
 
 /** Nano-USD sums, all seven components of CostBreakdown. */
@@ -255,6 +257,7 @@ export const COUNTERS = [
   { name: "images", code: "im" },
   { name: "audioMs", code: "am" },
   { name: "characters", code: "cs" },
+  { name: "pages", code: "pg" },
 ] as const;
 export const N_COUNTERS = COUNTERS.length;
 export const COUNTER_INDEX: ReadonlyMap<string, number> = new Map(COUNTERS.map((c, i) => [c.code, i]));
@@ -300,6 +303,7 @@ export function countersOf(r: UsageRecord): number[] {
     u.images ? int(u.images.count) : 0,
     u.audioSeconds ? int(u.audioSeconds * 1000) : 0,
     int(u.characters),
+    int(u.pages),
   ];
 }
 
@@ -578,6 +582,7 @@ export function usageRow(bucketStart: number, group: Partial<Record<Dimension, s
       images: s[21] ?? 0n,
       audioSeconds: Number(s[22] ?? 0n) / 1000,
       characters: s[23] ?? 0n,
+      pages: s[24] ?? 0n,
     },
     cost: { total: s[10], input: s[11], cachedInput: s[12], cacheWrite: s[13], output: s[14], reasoning: s[15], request: s[19] ?? 0n },
     latencyMsSum: s[16],

@@ -235,7 +235,7 @@ describe("usage and requests", () => {
     assert.equal(searchB?.fallbacks, 1n);
 
     const rows = parseCsv(ok(csvRun).stdout);
-    assert.deepEqual(rows[0], ["team", "deployment", "requests", "failures", "fallbacks", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "mean_latency_ms", "p95_latency_ms", "images", "audio_seconds", "characters", "search_units", "request_cost_usd"]);
+    assert.deepEqual(rows[0], ["team", "deployment", "requests", "failures", "fallbacks", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "mean_latency_ms", "p95_latency_ms", "images", "audio_seconds", "characters", "search_units", "pages", "request_cost_usd"]);
     assert.equal(rows.length - 1, direct.rows.length);
     const csvB = rows.find((r) => r[0] === "search" && r[1] === "mock/b")!;
     assert.equal(csvB[4], "1");

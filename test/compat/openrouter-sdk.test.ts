@@ -126,11 +126,11 @@ describe("OpenRouter's account endpoints, through @openrouter/sdk", () => {
     const post = await fetch(`${gw.url}/v1/key`, { method: "POST", headers: { authorization: `Bearer ${SVC}` } });
     assert.equal(post.status, 405);
     assert.equal(post.headers.get("allow"), "GET");
-    // Plugins: the native PDF engine is what the gateway does anyway; web search needs web_search in
-    // the config (this gateway has none: refused naming it); the rest are refused by name.
+    // Plugins: the PDF engines (native, pdf-text, mistral-ocr: test/compat/ocr.test.ts); web search
+    // needs web_search in the config (this gateway has none: refused naming it); the rest are refused by name.
     const chat = (plugins: unknown) => fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${SVC}`, "content-type": "application/json" }, body: JSON.stringify({ model: "fallback", messages: [{ role: "user", content: "hi" }], plugins }) });
     assert.equal((await chat([{ id: "file-parser", pdf: { engine: "native" } }])).status, 200);
-    for (const [plugins, param] of [[[{ id: "web", max_results: 3 }], "web_search"], [[{ id: "moderation" }], "plugins[0].id"], [[{ id: "file-parser", pdf: { engine: "mistral-ocr" } }], "plugins[0].pdf.engine"]] as const) {
+    for (const [plugins, param] of [[[{ id: "web", max_results: 3 }], "web_search"], [[{ id: "moderation" }], "plugins[0].id"], [[{ id: "file-parser", pdf: { engine: "tesseract" } }], "plugins[0].pdf.engine"]] as const) {
       const r = await chat(plugins);
       assert.equal(r.status, 400);
       assert.equal(((await r.json()) as { error: { param: string } }).error.param, param);

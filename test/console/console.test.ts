@@ -239,7 +239,7 @@ describe("console in Chromium", { skip: skipWithoutChromium }, () => {
     assert.match(lines[0], /^bucket_start,team,requests,failures/);
     // What other operations bill by: always in the CSV; in the table only when some row has any
     // (these requests were all chat).
-    assert.match(lines[0], /,images,audio_seconds,characters,search_units,request_cost_usd$/);
+    assert.match(lines[0], /,images,audio_seconds,characters,search_units,pages,request_cost_usd$/);
     assert.equal(await page.getByTestId("usage-table").locator("th", { hasText: "Units" }).count(), 0);
     assert.equal(await totals.getAttribute("data-images"), "0");
     assert.equal(lines.length, 1 + res.rows.length);

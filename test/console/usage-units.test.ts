@@ -21,5 +21,6 @@ test("sumRows adds the units and their charges; unitsLabel names only those pres
   assert.equal(unitsLabel(t), "4 images · 1.3 min of audio · 88 characters · 1 search");
   assert.equal(unitsLabel(rowUnits(rows[0])), "4 images");
   assert.equal(unitsLabel(rowUnits(rows[2])), "", "a chat row has none");
-  assert.equal(unitsLabel({ images: 1, audioSeconds: 7200, characters: 1, searches: 2 }), "1 image · 2.0 h of audio · 1 character · 2 searches");
+  assert.equal(unitsLabel({ images: 1, audioSeconds: 7200, characters: 1, searches: 2, pages: 0 }), "1 image · 2.0 h of audio · 1 character · 2 searches");
+  assert.equal(unitsLabel({ images: 0, audioSeconds: 0, characters: 0, searches: 0, pages: 1 }), "1 page");
 });

@@ -124,7 +124,7 @@ test("the CLI's usage table shows the units when some row has them, and its CSV 
     const chatOnly = await run(["usage", "--since", "1h", "--filter", "operation=chat"]);
     assert.ok(!chatOnly.includes("IMAGES"), chatOnly);
     const csv = (await run(["usage", "--since", "1h", "--filter", "operation=chat", "--csv"])).split("\r\n")[0];
-    assert.ok(csv.endsWith("images,audio_seconds,characters,search_units,request_cost_usd"), csv);
+    assert.ok(csv.endsWith("images,audio_seconds,characters,search_units,pages,request_cost_usd"), csv);
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }

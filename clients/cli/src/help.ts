@@ -33,6 +33,7 @@ Examples:
   signalbox speak speech "The build is green." --voice coral -o green.mp3
   signalbox moderate "I will attack you" "Have a nice day"
   signalbox search "node 24 release notes" --max-results 5 --domain nodejs.org
+  signalbox ocr invoice.pdf --pages 1-2 > invoice.md
   signalbox batch create requests.jsonl --endpoint /v1/chat/completions --wait
   signalbox vs create handbook --file leave.md --file travel.md --wait
   signalbox vs search vs_68f1… "how many days of leave" --max 3 --filter topic=hr

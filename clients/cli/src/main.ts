@@ -14,6 +14,7 @@ import { realtimeCommand } from "./commands/realtime.ts";
 import { rerankCommand } from "./commands/rerank.ts";
 import { moderateCommand } from "./commands/moderate.ts";
 import { searchCommand } from "./commands/search.ts";
+import { ocrCommand } from "./commands/ocr.ts";
 import { imageCommand } from "./commands/image.ts";
 import { speakCommand, transcribeCommand } from "./commands/audio.ts";
 import { configCommands } from "./commands/config.ts";
@@ -35,7 +36,7 @@ const VERSION = typeof SIGNALBOX_CLI_VERSION === "string" ? SIGNALBOX_CLI_VERSIO
 
 export function buildProgram(): Command {
   const program = new Command("signalbox")
-    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, traffic mirrors, routing, models, budgets, keys, teams and end users, the audit log, alerts, usage exports to object storage, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, web search, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
+    .description("Talk to a Signalbox LLM gateway: usage, requests, feedback, traffic mirrors, routing, models, budgets, keys, teams and end users, the audit log, alerts, usage exports to object storage, config entries made at run time, chat, realtime sessions, rerank, images, transcription and speech, moderation, web search, OCR, guardrails, batches, vector stores, stored responses and conversations, MCP tools, prompt templates, config checks.")
     .version(VERSION, "-V, --version")
     .option("--url <url>", `the gateway (default: $SIGNALBOX_URL, else ${DEFAULT_URL})`)
     .option("--api-key <key>", "a caller key (default: $SIGNALBOX_API_KEY, else the session `signalbox login` kept)")
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   speakCommand(program);
   moderateCommand(program);
   searchCommand(program);
+  ocrCommand(program);
   guardrailCommands(program);
   batchCommands(program);
   vectorStoreCommands(program);

@@ -12,6 +12,7 @@ import { RerankService } from "./gen/signalbox/v1/rerank_pb.ts";
 import { ImageService } from "./gen/signalbox/v1/image_pb.ts";
 import { ModerationService } from "./gen/signalbox/v1/moderation_pb.ts";
 import { SearchService } from "./gen/signalbox/v1/search_pb.ts";
+import { OcrService } from "./gen/signalbox/v1/ocr_pb.ts";
 import { GuardrailService } from "./gen/signalbox/v1/guardrail_pb.ts";
 import { RouteService } from "./gen/signalbox/v1/route_pb.ts";
 import { UsageService } from "./gen/signalbox/v1/usage_pb.ts";
@@ -60,6 +61,8 @@ export interface SignalboxClient {
   moderation: Client<typeof ModerationService>;
   /** Web search: each query's pages (Exa, Tavily, Perplexity, Brave, SearXNG behind one API; see searchWeb for the one-line form). */
   search: Client<typeof SearchService>;
+  /** OCR: a document's pages as Markdown (Mistral OCR behind one API; see readDocument for the one-line form). */
+  ocr: Client<typeof OcrService>;
   /** The gateway's guardrails: listed, and tried on a text without a model call. */
   guardrails: Client<typeof GuardrailService>;
   route: Client<typeof RouteService>;
@@ -117,5 +120,5 @@ export function createSignalboxClientFromTransport(transport: Transport, opts: P
   const unary = opts.timeoutMs ?? 60_000;
   const stream = opts.streamTimeoutMs ?? opts.timeoutMs ?? 600_000;
   const make = <S extends DescService>(s: S) => withDeadlines(createClient(s, transport), s, unary, stream);
-  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), audio: make(AudioService), moderation: make(ModerationService), search: make(SearchService), guardrails: make(GuardrailService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), prompts: make(PromptService), transport };
+  return { chat: make(ChatService), embedding: make(EmbeddingService), rerank: make(RerankService), images: make(ImageService), audio: make(AudioService), moderation: make(ModerationService), search: make(SearchService), ocr: make(OcrService), guardrails: make(GuardrailService), route: make(RouteService), usage: make(UsageService), admin: make(AdminService), prompts: make(PromptService), transport };
 }

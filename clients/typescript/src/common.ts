@@ -4,6 +4,7 @@ export * from "./gen/signalbox/v1/admin_pb.ts";
 export * from "./gen/signalbox/v1/audio_pb.ts";
 export * from "./gen/signalbox/v1/moderation_pb.ts";
 export * from "./gen/signalbox/v1/search_pb.ts";
+export * from "./gen/signalbox/v1/ocr_pb.ts";
 export * from "./gen/signalbox/v1/guardrail_pb.ts";
 export * from "./gen/signalbox/v1/prompt_pb.ts";
 export * from "./gen/signalbox/v1/chat_pb.ts";
@@ -22,6 +23,7 @@ export { speak, speakStream, type SpeakOptions, type SpeakResult, type SpeechEve
 export { type EmbedOptions, embedTexts, type EmbedTextsResult, vectorOf, vectorsOf } from "./embeddings.ts";
 export { editImages, generateImages, type GenerateImagesResult, type Image, type ImageInput, type ImageOptions } from "./images.ts";
 export { type RankedDocument, type RerankOptions, rerankDocuments, type RerankDocumentsResult } from "./rerank.ts";
+export { type OcrOptions, readDocument, type ReadDocumentResult } from "./ocr.ts";
 export { type SearchOptions, searchWeb, type SearchWebResult, type WebPage } from "./search.ts";
 export { type StreamedToolCall, streamText, type StreamTextHandle, type StreamTextOptions, type StreamTextResult } from "./stream.ts";
 export { Code, ConnectError } from "@connectrpc/connect";

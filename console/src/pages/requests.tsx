@@ -49,7 +49,7 @@ const NO_FILTERS: Filters = { status: "", operation: "", team: "", key: "", rout
 const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough", "search"];
 /** A row's operation, when it is not chat: shown as a badge next to the model. */
 const otherOperation = (r: RequestRecord) =>
-  (({ [Operation.EMBEDDINGS]: "embeddings", [Operation.RERANK]: "rerank", [Operation.IMAGES]: "images", [Operation.TRANSCRIPTION]: "transcription", [Operation.SPEECH]: "speech", [Operation.MODERATION]: "moderation", [Operation.TOOL_CALL]: "tool call", [Operation.REALTIME]: "realtime", [Operation.PASSTHROUGH]: "pass-through", [Operation.SEARCH]: "search" }) as Partial<Record<Operation, string>>)[r.operation];
+  (({ [Operation.EMBEDDINGS]: "embeddings", [Operation.RERANK]: "rerank", [Operation.IMAGES]: "images", [Operation.TRANSCRIPTION]: "transcription", [Operation.SPEECH]: "speech", [Operation.MODERATION]: "moderation", [Operation.TOOL_CALL]: "tool call", [Operation.REALTIME]: "realtime", [Operation.PASSTHROUGH]: "pass-through", [Operation.SEARCH]: "search", [Operation.OCR]: "ocr" }) as Partial<Record<Operation, string>>)[r.operation];
 
 function requestInput(f: Filters, end: number) {
   const filters: { dimension: Dimension; values: string[] }[] = [];

@@ -58,7 +58,7 @@ export function UsagePage() {
     [rows],
   );
   const totals = sumRows(rows);
-  // The units column only when some row has images, audio, characters or searches.
+  // The units column only when some row has images, audio, characters, searches or pages.
   const withUnits = Boolean(unitsLabel(totals));
   const pages = Math.max(1, Math.ceil(sorted.length / PAGE));
   const shown = sorted.slice((page - 1) * PAGE, page * PAGE);
@@ -87,7 +87,7 @@ export function UsagePage() {
   };
 
   const exportCsv = () => {
-    const header = ["bucket_start", ...dims, "requests", "failures", "fallbacks", "cache_hits", "attempts", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "mean_latency_ms", "p50_latency_ms", "p95_latency_ms", "mean_ttft_ms", "images", "audio_seconds", "characters", "search_units", "request_cost_usd"];
+    const header = ["bucket_start", ...dims, "requests", "failures", "fallbacks", "cache_hits", "attempts", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "mean_latency_ms", "p50_latency_ms", "p95_latency_ms", "mean_ttft_ms", "images", "audio_seconds", "characters", "search_units", "pages", "request_cost_usd"];
     const body = sorted.map((r) => [
       new Date(tsToMs(r.bucketStart) ?? 0).toISOString(),
       ...dims.map((d) => r.group[d] ?? ""),
@@ -108,6 +108,7 @@ export function UsagePage() {
       String(r.usage?.audioSeconds ?? 0),
       String(r.usage?.characters ?? 0n),
       String(r.usage?.searchUnits ?? 0n),
+      String(r.usage?.pages ?? 0n),
       nanosToDecimal(r.cost?.requestNanoUsd ?? 0n),
     ]);
     download(`signalbox-usage-${new Date(win.start).toISOString().slice(0, 16)}-${gran}${dims.length ? `-by-${dims.join("-")}` : ""}.csv`, toCsv(header, body));
@@ -181,7 +182,7 @@ export function UsagePage() {
                   <th className="num">Cached</th>
                   <th className="num">In tok.</th>
                   <th className="num">Out tok.</th>
-                  {withUnits && <th title="Images, seconds of audio, characters spoken and searches">Units</th>}
+                  {withUnits && <th title="Images, seconds of audio, characters spoken, searches and pages read">Units</th>}
                   <th className="num">Cost</th>
                   <th className="num">Mean</th>
                   <th className="num">p50 / p95</th>
@@ -225,6 +226,7 @@ export function UsagePage() {
                   data-audio-seconds={totals.audioSeconds}
                   data-characters={totals.characters}
                   data-searches={totals.searches}
+                  data-pages={totals.pages}
                   data-request-cost-nanos={String(totals.requestCostNanos)}
                 >
                   <th colSpan={Math.max(1, lead)}>Total</th>

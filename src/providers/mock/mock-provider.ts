@@ -13,7 +13,8 @@ import { encodePng } from "./png.ts";
 import { mockModerate } from "./moderation.ts";
 import { mp3WithText, pcmFor, readRecording, wavWithText } from "./audio.ts";
 import { mockSearchHits } from "./search.ts";
-import type { ChatResult, EmbedResult, ImageResult, Provider, RerankResult, SearchResult, SpeechStream, TranscriptionRequest, TranscriptionResult, TranscriptionStream, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
+import { mockOcr } from "./ocr.ts";
+import type { ChatResult, EmbedResult, ImageResult, OcrResult, Provider, RerankResult, SearchResult, SpeechStream, TranscriptionRequest, TranscriptionResult, TranscriptionStream, ModerationResult, StreamEvent, TokenLogprob, ToolCall, UpstreamRequest, Usage } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { countTextTokens, estimatePromptTokens } from "../tokens.ts";
 
@@ -364,6 +365,12 @@ export function createMockProvider(conn: ProviderConfig): Provider {
       if (failing) throw fail();
       const images = req.imageUrls?.length ?? 0;
       return { model: req.model, results: images ? [mockModerate(req.inputs, images)] : req.inputs.map((t) => mockModerate([t], 0)) };
+    },
+    async ocr(req, signal): Promise<OcrResult> {
+      const failing = shouldFail();
+      await sleep(s.ttftMs, signal);
+      if (failing) throw fail();
+      return mockOcr(req);
     },
     async search(req, signal): Promise<SearchResult> {
       const failing = shouldFail();

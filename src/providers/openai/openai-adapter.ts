@@ -2,6 +2,7 @@
 // OpenAI-compatible servers. What differs between them is data (an OpenAIDialect resolved once per
 // connection from its type, api-version and compat quirks), not code.
 
+import { buildMistralOcrRequest, ocrPath, parseMistralOcrResponse } from "./mistral-ocr.ts";
 import { azureSupports } from "../../config/model-params.ts";
 import type { CompatQuirks, ProviderConfig } from "../../config/types.ts";
 import { header, tryJson } from "../headers.ts";
@@ -164,11 +165,16 @@ export function createOpenAIAdapter(conn: ProviderConfig): ProviderAdapter {
         }
       : {};
 
+  // OCR: Mistral's /ocr, on OpenAI-compatible servers (Mistral's API is one).
+  const ocr: Pick<ProviderAdapter, "buildOcrRequest" | "parseOcrResponse"> =
+    conn.type === "openai-compatible" ? { buildOcrRequest: (req) => buildMistralOcrRequest(req, ocrPath(dialect.path), baseHeaders), parseOcrResponse: (body) => parseMistralOcrResponse(body) } : {};
+
   return {
     ...rerank,
     ...images,
     ...audio,
     ...moderation,
+    ...ocr,
     buildEmbedRequest(req): HttpRequestSpec {
       return {
         method: "POST",

@@ -33,7 +33,7 @@ import { parseChoice, parseCount, parseFilter, parseList, parsePastTime } from "
 
 const DIMENSIONS = ["key", "team", "user", "route", "deployment", "provider", "variant", "tag", "status", "operation"] as const;
 /** What a record's operation may be (the usage store's names). */
-const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough", "search"] as const;
+const OPERATIONS = ["chat", "embeddings", "rerank", "images", "transcription", "speech", "moderation", "tool_call", "realtime", "passthrough", "search", "ocr"] as const;
 const GRANULARITIES = ["hour", "day", "month", "total"] as const;
 /** Every Connect code a request can end with; "error" is all but "ok". */
 const STATUSES = [
@@ -92,11 +92,12 @@ export function usageCommands(program: Command): void {
         { header: "audio", csv: "audio_seconds", show: (r) => audioLength(r.usage?.audioSeconds ?? 0), raw: (r) => r.usage?.audioSeconds ?? 0, right: true },
         { header: "characters", show: (r) => count(r.usage?.characters ?? 0n), raw: (r) => r.usage?.characters ?? 0n, right: true },
         { header: "searches", csv: "search_units", show: (r) => count(r.usage?.searchUnits ?? 0n), raw: (r) => r.usage?.searchUnits ?? 0n, right: true },
+        { header: "pages", show: (r) => count(r.usage?.pages ?? 0n), raw: (r) => r.usage?.pages ?? 0n, right: true },
         { header: "unit cost", csv: "request_cost_usd", show: (r) => dollars(r.cost?.requestNanoUsd), raw: (r) => usd(r.cost?.requestNanoUsd), right: true },
       ];
       if (mode === "csv") return out(csv([...cols, ...units], res.rows));
-      const hasUnits = (r: UsageRow) => Boolean(r.usage?.images || r.usage?.audioSeconds || r.usage?.characters || r.usage?.searchUnits || r.cost?.requestNanoUsd);
-      if (res.rows.some(hasUnits)) cols.splice(cols.findIndex((c) => c.header === "cost"), 0, ...units.slice(0, 4));
+      const hasUnits = (r: UsageRow) => Boolean(r.usage?.images || r.usage?.audioSeconds || r.usage?.characters || r.usage?.searchUnits || r.usage?.pages || r.cost?.requestNanoUsd);
+      if (res.rows.some(hasUnits)) cols.splice(cols.findIndex((c) => c.header === "cost"), 0, ...units.slice(0, 5));
       await out(res.rows.length ? table(cols, res.rows) : "no usage in this range\n");
       if (res.droppedRecords > 0n) process.stderr.write(`note: ${res.droppedRecords} records in this range could not be stored and are not counted\n`);
     });

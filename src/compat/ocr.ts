@@ -1,0 +1,148 @@
+// POST /v1/ocr in the shape of Mistral's OCR API (which LiteLLM's /v1/ocr follows too):
+// `{model, document: {type: "document_url", document_url, document_name?} | {type: "image_url",
+// image_url}, pages, include_image_base64, image_limit, image_min_size, table_format,
+// extract_header, extract_footer}` → `{pages: [{index, markdown, images, tables, hyperlinks,
+// header, footer, dimensions}], model, document_annotation, usage_info: {pages_processed,
+// doc_size_bytes}}`, so the official Mistral SDK pointed at the gateway works unchanged, against any
+// OCR model the gateway routes to. A document is a data URL (its bytes, checked like
+// OcrService's) or an http(s) URL the provider fetches (the gateway never does). Without `model`,
+// the route, alias or deployment called `ocr`. The `signalbox` object carries routing options,
+// tags and cache options, as on /v1/chat/completions; the answer's `signalbox` object says which
+// deployment read it, at what cost.
+
+import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine } from "../engine/chat-engine.ts";
+import type { OcrAnswer } from "../engine/ocr.ts";
+import type { Caller, OcrCall } from "../router/types.ts";
+import type { RequestInfo } from "../server/context.ts";
+import { estimatedOcrPages } from "../server/convert.ts";
+import { validateCacheTtl, validateOcrCall } from "../server/validate.ts";
+import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
+import { rateLimitHeaders } from "./response.ts";
+
+/** The route (or alias or deployment) an OCR request names none: `ocr`. */
+export const DEFAULT_OCR_MODEL = "ocr";
+
+const KNOWN = new Set(["model", "id", "document", "pages", "include_image_base64", "image_limit", "image_min_size", "table_format", "extract_header", "extract_footer", "user", "metadata", "signalbox"]);
+
+/** Mistral's fields the gateway does not run: refused by name rather than ignored. */
+const UNSUPPORTED: Record<string, string> = {
+  bbox_annotation_format: "is not supported: annotations are not run by the gateway (OCR returns each page's Markdown)",
+  document_annotation_format: "is not supported: annotations are not run by the gateway (send the pages' Markdown to a chat model with response_format)",
+  document_annotation_prompt: "is not supported: annotations are not run by the gateway",
+};
+
+/** A `data:` URL's media type and bytes; undefined for any other URL. */
+function dataUrl(url: string, field: string): { mediaType: string; data: Uint8Array } | undefined {
+  if (!url.startsWith("data:")) return undefined;
+  const comma = url.indexOf(",");
+  const head = comma < 0 ? "" : url.slice(5, comma);
+  if (comma < 0 || !head.endsWith(";base64")) bad(field, "a data URL must be base64 (data:<media type>;base64,<data>)");
+  const mediaType = head.slice(0, -";base64".length).split(";")[0].toLowerCase();
+  const b64 = url.slice(comma + 1);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) bad(field, "is not valid base64");
+  return { mediaType, data: Buffer.from(b64, "base64") };
+}
+
+function document(body: Record<string, unknown>): { doc: OcrCall["request"]["document"]; name?: string; field: string } {
+  const d = body.document;
+  if (!isObj(d)) bad("document", 'is required: {"type": "document_url", "document_url": …} or {"type": "image_url", "image_url": …}');
+  const type = d.type ?? (d.document_url !== undefined ? "document_url" : d.image_url !== undefined ? "image_url" : d.file_id !== undefined ? "file" : undefined);
+  if (type === "file") bad("document.file_id", "uploaded file ids are not supported: send the document as a data URL, or a URL the provider can fetch");
+  if (type === "document_url") {
+    const url = str(d, "document_url", "document.document_url");
+    if (!url) bad("document.document_url", "is required");
+    const name = str(d, "document_name", "document.document_name") ?? undefined;
+    const bytes = dataUrl(url, "document.document_url");
+    return { doc: bytes ?? { url }, ...(name ? { name } : {}), field: "document.document_url" };
+  }
+  if (type === "image_url") {
+    const v = d.image_url;
+    const url = typeof v === "string" ? v : isObj(v) && typeof v.url === "string" ? v.url : bad("document.image_url", "must be a URL, or an object with a url");
+    const bytes = dataUrl(url, "document.image_url");
+    if (bytes && !bytes.mediaType.startsWith("image/")) bad("document.image_url", `must be an image, got ${bytes.mediaType}`);
+    return { doc: bytes ?? { url }, field: "document.image_url" };
+  }
+  return bad("document.type", `must be "document_url" or "image_url", got ${JSON.stringify(type)}`);
+}
+
+export function parseOcrRequest(body: unknown, id: string, caller: Caller): { call: OcrCall; cache?: { mode: CacheMode; ttlSeconds?: number } } {
+  if (!isObj(body)) bad("body", "must be a JSON object");
+  for (const k of Object.keys(body)) {
+    if (UNSUPPORTED[k] !== undefined && body[k] !== null) bad(k, UNSUPPORTED[k]);
+    if (!KNOWN.has(k) && UNSUPPORTED[k] === undefined) bad(k, `Unrecognized request argument supplied: ${k}`);
+  }
+  const model = str(body, "model", "model") || DEFAULT_OCR_MODEL;
+  const { doc, name, field } = document(body);
+  const pages = body.pages;
+  if (pages !== undefined && pages !== null && !(Array.isArray(pages) && pages.every((p) => typeof p === "number"))) bad("pages", "must be an array of page indices (from 0)");
+  const tableFormat = str(body, "table_format", "table_format");
+  const imageLimit = int(body, "image_limit", "image_limit");
+  const imageMinSize = int(body, "image_min_size", "image_min_size");
+  const user = str(body, "user", "user") || undefined;
+  const opts = signalboxOptions(body, model, user);
+  const request: OcrCall["request"] = {
+    document: doc,
+    ...(name ? { documentName: name } : {}),
+    ...(Array.isArray(pages) && pages.length ? { pages: pages as number[] } : {}),
+    ...(bool(body, "include_image_base64", "include_image_base64") ? { includeImageBase64: true } : {}),
+    ...(imageLimit ? { imageLimit } : {}),
+    ...(imageMinSize ? { imageMinSize } : {}),
+    ...(tableFormat ? { tableFormat: tableFormat as "markdown" | "html" } : {}),
+    ...(bool(body, "extract_header", "extract_header") ? { extractHeader: true } : {}),
+    ...(bool(body, "extract_footer", "extract_footer") ? { extractFooter: true } : {}),
+  };
+  const call: OcrCall = {
+    operation: "ocr",
+    id,
+    model,
+    request,
+    estimatedPages: estimatedOcrPages(request),
+    routing: opts.routing,
+    user,
+    tags: opts.tags,
+    metadata: stringMetadata(body),
+    caller,
+  };
+  validateOcrCall(call, { document: field, mediaType: field, documentUrl: field, pages: "pages", tableFormat: "table_format", imageLimit: "image_limit", imageMinSize: "image_min_size", routing: "signalbox" });
+  if (opts.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", opts.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
+  return { call, ...(opts.cache ? { cache: opts.cache } : {}) };
+}
+
+/** The answer in Mistral's shape, with the gateway's own account under `signalbox`. */
+export function ocrJson(a: OcrAnswer, r: OcrCall["request"]) {
+  return {
+    pages: a.pages.map((p) => ({
+      index: p.index,
+      markdown: p.markdown,
+      images: p.images.map((i) => ({ id: i.id, top_left_x: i.topLeftX, top_left_y: i.topLeftY, bottom_right_x: i.bottomRightX, bottom_right_y: i.bottomRightY, ...(r.includeImageBase64 ? { image_base64: i.imageBase64 ?? null } : {}) })),
+      tables: p.tables ?? [],
+      hyperlinks: p.hyperlinks ?? [],
+      header: p.header ?? null,
+      footer: p.footer ?? null,
+      dimensions: p.dimensions ?? null,
+    })),
+    model: a.providerModel,
+    document_annotation: null,
+    usage_info: { pages_processed: a.usage.pages ?? a.pages.length, doc_size_bytes: a.documentSizeBytes ?? null },
+    signalbox: {
+      id: a.id,
+      model: a.model,
+      deployment: a.deployment,
+      provider: a.provider,
+      route: a.routing.route,
+      variant: a.routing.variant,
+      attempts: a.attempts.length,
+      pages: a.usage.pages ?? 0,
+      cost_nano_usd: a.cost.total,
+      cache: a.cache,
+      trace_id: a.traceId,
+    },
+  };
+}
+
+export async function serveOcr(engine: ChatEngine, body: unknown, r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; cache?: { mode: CacheMode; ttlSeconds?: number }; statusOf(err: unknown): string }): Promise<{ body: unknown; headers: Record<string, string> }> {
+  const parsed = parseOcrRequest(body, r.ri.id, r.caller);
+  const cache = r.cache ?? parsed.cache;
+  const a = await engine.ocr({ call: parsed.call, ri: r.ri, signal: r.signal, ...(cache ? { cache } : {}), statusOf: r.statusOf });
+  return { body: ocrJson(a, parsed.call.request), headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...rateLimitHeaders(a.limits) } };
+}

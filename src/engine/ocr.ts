@@ -1,0 +1,63 @@
+// OCR, the engine's tenth operation: a document in (a PDF, an image, a DOCX or PPTX file, as
+// bytes or a URL the provider fetches), its pages as Markdown out (Mistral OCR, the mock). The
+// same plan (routes, aliases, strategies, allow lists), admission (limits and budgets: the pages
+// expected are held at the deployment's per-page price), execution (retries, fallbacks,
+// cooldowns, attempt spans), usage record and settlement as every other operation. A document's
+// text does not change: when the route's cache is on (or the request asks), it is stored whole
+// under the document and the options, and a hit answers with the pages read before, at no cost.
+
+import { trace } from "@opentelemetry/api";
+import { answerTarget, ocrKey, type CachedOcr } from "../cache/cache.ts";
+import type { OcrPage } from "../providers/types.ts";
+import { executeOcr } from "../router/execute.ts";
+import type { OcrCall } from "../router/types.ts";
+import type { RequestInfo } from "../server/context.ts";
+import { operationFrame, type AnswerAccount } from "./account.ts";
+import type { CacheMode, CacheStatus, EngineParts } from "./chat-engine.ts";
+
+export interface OcrEngineRequest {
+  call: OcrCall;
+  ri: RequestInfo;
+  signal: AbortSignal;
+  cache?: { mode: CacheMode; ttlSeconds?: number };
+  statusOf(err: unknown): string;
+}
+
+export interface OcrAnswer extends AnswerAccount {
+  pages: OcrPage[];
+  documentSizeBytes?: number;
+  /** hit: answered from the cache; miss: looked up and not found; off, refresh, bypass as for chat. */
+  cache: CacheStatus;
+}
+
+export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<OcrAnswer> {
+  const { core, cache } = e;
+
+  return (r) =>
+    operationFrame(e, r, async (f) => {
+      const { plan, ex } = f;
+      const cp = e.cachePolicy(r.call, r.cache, plan);
+      // As chat's key: never across routes, reloads that change them, or A/B variants.
+      const key = cp && (cp.lookup || cp.store) ? ocrKey({ scope: cp.scope, ...answerTarget(core.config, plan, r.call.model), request: r.call.request }) : "";
+      const lookup = cp?.lookup ? cache.getOcr(key) : undefined;
+      await f.admit();
+      const hit = lookup ? await lookup : undefined;
+      const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
+      if (r.ri.otel && cp) trace.getSpan(r.ri.otel)?.setAttribute("signalbox.cache", status);
+      const size = (n: number | undefined) => (n !== undefined ? { documentSizeBytes: n } : {});
+      if (hit) {
+        const served = { deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, finishReason: "stop" as const };
+        e.servedFromCache(ex, served);
+        f.ok(served);
+        return { ...f.account(served), pages: hit.pages, ...size(hit.documentSizeBytes), cache: status };
+      }
+      const out = await executeOcr(r.call, plan, r.signal, f.exec, ex);
+      const c = ex.deployment!;
+      if (cp?.store) {
+        const v: CachedOcr = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, pages: out.pages, ...size(out.documentSizeBytes), usage: ex.usage, storedAt: Date.now() };
+        cache.setOcr(key, v, cp.ttlSeconds);
+      }
+      f.ok();
+      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages: out.pages, ...size(out.documentSizeBytes), cache: status };
+    });
+}
