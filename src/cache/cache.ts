@@ -262,10 +262,8 @@ export function searchKey(p: SearchKeyParts): string {
   return h.digest("base64url");
 }
 
-export interface OcrKeyParts {
-  scope: string;
-  target: string;
-  variant: string;
+/** As a search's: the scope, target and variant, and the request. */
+export interface OcrKeyParts extends Omit<SearchKeyParts, "request"> {
   request: Omit<OcrRequest, "model">;
 }
 

@@ -17,7 +17,7 @@ import type { RequestInfo } from "../server/context.ts";
 import { estimatedOcrPages } from "../server/convert.ts";
 import { validateCacheTtl, validateOcrCall } from "../server/validate.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
-import { rateLimitHeaders } from "./response.ts";
+import { accountJson, rateLimitHeaders } from "./response.ts";
 
 /** The route (or alias or deployment) an OCR request names none: `ocr`. */
 export const DEFAULT_OCR_MODEL = "ocr";
@@ -124,19 +124,7 @@ export function ocrJson(a: OcrAnswer, r: OcrCall["request"]) {
     model: a.providerModel,
     document_annotation: null,
     usage_info: { pages_processed: a.usage.pages ?? a.pages.length, doc_size_bytes: a.documentSizeBytes ?? null },
-    signalbox: {
-      id: a.id,
-      model: a.model,
-      deployment: a.deployment,
-      provider: a.provider,
-      route: a.routing.route,
-      variant: a.routing.variant,
-      attempts: a.attempts.length,
-      pages: a.usage.pages ?? 0,
-      cost_nano_usd: a.cost.total,
-      cache: a.cache,
-      trace_id: a.traceId,
-    },
+    signalbox: accountJson(a, { pages: a.usage.pages ?? 0 }),
   };
 }
 

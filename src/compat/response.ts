@@ -2,6 +2,7 @@
 // in OpenAI's error shape with the status codes (and retry headers) the OpenAI SDK acts on.
 
 import type { Answer, EngineEvent, Summary } from "../engine/chat-engine.ts";
+import type { AnswerAccount } from "../engine/account.ts";
 import type { Citation } from "../engine/web-search.ts";
 import type { FinishReason, StreamEvent, TokenLogprob, Usage } from "../providers/types.ts";
 import { errorFacts, type GatewayCode } from "../router/errors.ts";
@@ -43,6 +44,28 @@ export function cacheSimilarityHeader(similarity: number | undefined): Record<st
  * its requests-per-minute checks (key, user) the one with the least left, and likewise tokens.
  * Nothing when the caller has no limits.
  */
+/**
+ * The `signalbox` object of an answer of one operation (search, OCR): who answered, through what,
+ * in how many attempts, what it billed (`units`: the operation's own count), at what cost, whether
+ * from the cache, its trace and the adjustments made.
+ */
+export function accountJson(a: AnswerAccount & { cache: string }, units: Record<string, number>) {
+  return {
+    id: a.id,
+    model: a.model,
+    deployment: a.deployment,
+    provider: a.provider,
+    route: a.routing.route,
+    variant: a.routing.variant,
+    attempts: a.attempts.length,
+    ...units,
+    cost_nano_usd: a.cost.total,
+    cache: a.cache,
+    trace_id: a.traceId,
+    ...(a.adjustments.length ? { adjustments: a.adjustments } : {}),
+  };
+}
+
 export function rateLimitHeaders(limits: readonly RateStanding[] | undefined): Record<string, string> {
   if (limits === undefined) return NO_HEADERS;
   const out: Record<string, string> = {};

@@ -15,7 +15,7 @@ import type { Caller, SearchCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { MAX_SEARCH_QUERIES, validateCacheTtl, validateSearchCall } from "../server/validate.ts";
 import { bad, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
-import { rateLimitHeaders } from "./response.ts";
+import { accountJson, rateLimitHeaders } from "./response.ts";
 
 /** The route (or alias or deployment) a search names none: `search`. */
 export const DEFAULT_SEARCH_MODEL = "search";
@@ -160,20 +160,7 @@ export function searchJson(a: SearchAnswer, o: { maxTokens?: number; serverTime?
       return { title: r.title, url: r.url, snippet, date: r.published ?? null, last_updated: r.updated ?? null };
     }),
     ...(o.serverTime ? { server_time: new Date().toISOString() } : {}),
-    signalbox: {
-      id: a.id,
-      model: a.model,
-      deployment: a.deployment,
-      provider: a.provider,
-      route: a.routing.route,
-      variant: a.routing.variant,
-      attempts: a.attempts.length,
-      searches: a.usage.searchUnits ?? 0,
-      cost_nano_usd: a.cost.total,
-      cache: a.cache,
-      trace_id: a.traceId,
-      ...(a.adjustments.length ? { adjustments: a.adjustments } : {}),
-    },
+    signalbox: accountJson(a, { searches: a.usage.searchUnits ?? 0 }),
   };
 }
 

@@ -9,8 +9,7 @@ import { type FormEvent, type ReactNode, useState } from "react";
 import { ModelSelect, type ModelLists } from "../compose.tsx";
 import { useSession } from "../context.ts";
 import { count, ms, usd } from "../format.ts";
-import { Link } from "../router.tsx";
-import { traceLink } from "../session.ts";
+import { AnswerRefs } from "../answer.tsx";
 import { AttemptTimeline } from "../timeline.tsx";
 import { Adjustments, Badge, Card, CopyButton, Empty, ErrorBox, Field, PageHeader, Segmented } from "../ui.tsx";
 
@@ -82,7 +81,7 @@ const SOURCES: { value: Source; label: string }[] = [
 ];
 
 export function OcrPage() {
-  const { client, settings } = useSession();
+  const { client } = useSession();
   const [model, setModel] = useState("ocr");
   const [source, setSource] = useState<Source>("file");
   const [file, setFile] = useState<File>();
@@ -129,7 +128,6 @@ export function OcrPage() {
   };
 
   const res = answer?.res;
-  const trace = res ? traceLink(settings, res.traceId) : undefined;
 
   return (
     <>
@@ -219,34 +217,7 @@ export function OcrPage() {
               <dd data-testid="ocr-latency">{ms(res.timing?.latencyMs ?? answer.at)}</dd>
               <dt>Cache</dt>
               <dd data-testid="ocr-cache">{res.cacheHit ? <Badge tone="info">cache hit</Badge> : <span className="muted">miss</span>}</dd>
-              {res.id && (
-                <>
-                  <dt>Request</dt>
-                  <dd>
-                    <Link to={`requests/${encodeURIComponent(res.id)}`} data-testid="ocr-request">
-                      <code className="small">{res.id}</code>
-                    </Link>
-                  </dd>
-                </>
-              )}
-              <dt>Trace</dt>
-              <dd data-testid="ocr-trace">
-                {trace ? (
-                  <a href={trace} target="_blank" rel="noopener noreferrer">
-                    {res.traceId.slice(0, 12)}… ↗
-                  </a>
-                ) : (
-                  <code className="small">{res.traceId || "–"}</code>
-                )}
-              </dd>
-              {res.adjustments.length > 0 && (
-                <>
-                  <dt>Adjustments</dt>
-                  <dd>
-                    <Adjustments list={res.adjustments} />
-                  </dd>
-                </>
-              )}
+              <AnswerRefs res={res} testId="ocr" />
             </dl>
           </Card>
           {res.attempts.length > 1 && (

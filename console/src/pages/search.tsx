@@ -8,10 +8,9 @@ import { type FormEvent, useState } from "react";
 import { ModelSelect, type ModelLists } from "../compose.tsx";
 import { useSession } from "../context.ts";
 import { count, ms, splitList, usd } from "../format.ts";
-import { Link } from "../router.tsx";
-import { traceLink } from "../session.ts";
+import { AnswerRefs } from "../answer.tsx";
 import { AttemptTimeline } from "../timeline.tsx";
-import { Adjustments, Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
+import { Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
 
 const MAX_QUERIES = 5;
 const SNIPPET = 300;
@@ -46,7 +45,7 @@ const queriesOf = (text: string) =>
     .filter(Boolean);
 
 export function SearchPage() {
-  const { client, settings } = useSession();
+  const { client } = useSession();
   const [model, setModel] = useState("search");
   const [queriesText, setQueriesText] = useState("");
   const [maxResults, setMaxResults] = useState("");
@@ -86,7 +85,6 @@ export function SearchPage() {
   };
 
   const res = answer?.res;
-  const trace = res ? traceLink(settings, res.traceId) : undefined;
 
   return (
     <>
@@ -153,34 +151,7 @@ export function SearchPage() {
               <dd data-testid="search-latency">{ms(res.timing?.latencyMs ?? answer.at)}</dd>
               <dt>Results</dt>
               <dd>{count(res.results.length)}</dd>
-              {res.id && (
-                <>
-                  <dt>Request</dt>
-                  <dd>
-                    <Link to={`requests/${encodeURIComponent(res.id)}`} data-testid="search-request">
-                      <code className="small">{res.id}</code>
-                    </Link>
-                  </dd>
-                </>
-              )}
-              <dt>Trace</dt>
-              <dd data-testid="search-trace">
-                {trace ? (
-                  <a href={trace} target="_blank" rel="noopener noreferrer">
-                    {res.traceId.slice(0, 12)}… ↗
-                  </a>
-                ) : (
-                  <code className="small">{res.traceId || "–"}</code>
-                )}
-              </dd>
-              {res.adjustments.length > 0 && (
-                <>
-                  <dt>Adjustments</dt>
-                  <dd>
-                    <Adjustments list={res.adjustments} />
-                  </dd>
-                </>
-              )}
+              <AnswerRefs res={res} testId="search" />
             </dl>
           </Card>
           {res.attempts.length > 1 && (
