@@ -57,7 +57,6 @@ import { MAX_IMAGE_EDIT_BYTES, serveImageEdit, serveImages } from "./images.ts";
 import { serveModerations } from "./moderations.ts";
 import { searchPath, serveSearch } from "./search.ts";
 import { serveOcr } from "./ocr.ts";
-import { readPdfs } from "./file-parser.ts";
 import { serveCompletions } from "./completions.ts";
 import { isAudioPath, serveSpeech, serveTranscription } from "./audio.ts";
 import { MAX_AUDIO_BYTES, MAX_AUDIO_REQUEST_BYTES } from "../server/validate.ts";
@@ -322,8 +321,6 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
     }
     body = portkeyed(pk, ri, body);
     const parsed = parseChatRequest(body, ri.id, caller, core.control.prompts, core.config.presets);
-    // The file-parser plugin: PDFs read into text before the call is planned (no vision needed then).
-    if (parsed.pdf) await readPdfs(parsed.call, parsed.pdf.engine, { engine, ri, signal, statusOf: (err) => statusOf(err, signal), field: parsed.pdf.field });
     if (parsed.store) {
       if (!completions) throw new GatewayError("invalid_argument", "store: this gateway keeps no chat completions (responses.store is false in its configuration)", { field: "store" });
       if (parsed.call.stream && parsed.n > 1) throw new GatewayError("invalid_argument", "store: a streamed answer of several choices (n > 1) is not stored; store it unstreamed or with n = 1", { field: "store" });

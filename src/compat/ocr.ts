@@ -11,6 +11,7 @@
 // deployment read it, at what cost.
 
 import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine } from "../engine/chat-engine.ts";
+import { DEFAULT_OCR_MODEL } from "../engine/file-parser.ts";
 import type { OcrAnswer } from "../engine/ocr.ts";
 import type { Caller, OcrCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
@@ -19,8 +20,6 @@ import { validateCacheTtl, validateOcrCall } from "../server/validate.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
 import { accountJson, rateLimitHeaders } from "./response.ts";
 
-/** The route (or alias or deployment) an OCR request names none: `ocr`. */
-export const DEFAULT_OCR_MODEL = "ocr";
 
 const KNOWN = new Set(["model", "id", "document", "pages", "include_image_base64", "image_limit", "image_min_size", "table_format", "extract_header", "extract_footer", "user", "metadata", "signalbox"]);
 
@@ -101,6 +100,7 @@ export function parseOcrRequest(body: unknown, id: string, caller: Caller): { ca
     user,
     tags: opts.tags,
     metadata: stringMetadata(body),
+    ...(opts.guardrails ? { guardrails: opts.guardrails } : {}),
     caller,
   };
   validateOcrCall(call, { document: field, mediaType: field, documentUrl: field, pages: "pages", tableFormat: "table_format", imageLimit: "image_limit", imageMinSize: "image_min_size", routing: "signalbox" });

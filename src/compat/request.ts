@@ -16,7 +16,7 @@
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
 //     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
-import { PDF_ENGINES, type PdfEngine } from "./file-parser.ts";
+import { PDF_ENGINES, type PdfEngine, type PdfReading } from "../engine/file-parser.ts";
 import type { FileSearchRequest } from "../engine/file-search.ts";
 import { fileSearchRequest, parseFileSearchTool } from "../vectors/search.ts";
 import { MAX_CHOICES } from "./choices.ts";
@@ -44,8 +44,6 @@ export interface CompatRequest {
   store: boolean;
   /** OpenRouter's response-healing plugin on a JSON answer given whole: repair it (heal.ts). */
   healJson?: boolean;
-  /** OpenRouter's file-parser plugin: how the request's PDFs are read before the model sees them (file-parser.ts). */
-  pdf?: { engine: PdfEngine; field: string };
 }
 
 export function bad(param: string, message: string): never {
@@ -105,14 +103,14 @@ const UNSUPPORTED: Record<string, string> = {
 };
 
 /**
- * OpenRouter's `plugins`: `file-parser` picks how PDFs are read (./file-parser.ts: `native`, each
+ * OpenRouter's `plugins`: `file-parser` picks how PDFs are read (engine/file-parser.ts: `native`, each
  * provider in its own form; `pdf-text`; `mistral-ocr`, through the gateway's OCR route),
  * `response-healing` repairs a JSON answer (./heal.ts), `web` is read with the call; the rest is
  * refused by name (moderation: not run here).
  */
-function openRouterPlugins(body: Json): { heal: boolean; pdf?: { engine: PdfEngine; field: string } } {
+function openRouterPlugins(body: Json): { heal: boolean; pdf?: PdfReading } {
   let heal = false;
-  let pdf: { engine: PdfEngine; field: string } | undefined;
+  let pdf: PdfReading | undefined;
   (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
     const at = `plugins[${i}]`;
     if (!isObj(p)) bad(at, "must be an object with an id");
@@ -343,11 +341,12 @@ export function parseChatRequest(raw: unknown, id: string, caller: Caller, promp
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata: stringMetadata(body), caller, stream, extraFallbacks: stringList(arr(body, "models", "models"), "models") });
   const fileSearch = fileSearchOf(arr(body, "tools", "tools"));
   if (fileSearch) call.fileSearch = fileSearch;
+  if (pdf) call.pdfReader = pdf;
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, fieldNames(maxName)));
   // Response healing applies to JSON answers given whole (OpenRouter's rule: not to streams).
   const healJson = heal && !stream && (call.request.responseFormat?.type === "json_object" || call.request.responseFormat?.type === "json_schema");
-  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true, ...(healJson ? { healJson } : {}), ...(pdf ? { pdf } : {}) };
+  return { call, includeUsage: so ? bool(so, "include_usage", "stream_options.include_usage") === true : false, cache, n, store: bool(body, "store", "store") === true, ...(healJson ? { healJson } : {}) };
 }
 
 /** A preset's fields in the router's terms, worked out once per preset (a reload makes new ones). */

@@ -20,6 +20,7 @@ import { imagesOperation, type ImageAnswer, type ImageEngineRequest } from "./im
 import { moderationOperation, type ModerationAnswer, type ModerationEngineRequest } from "./moderation.ts";
 import { searchOperation, type SearchAnswer, type SearchEngineRequest } from "./search.ts";
 import { ocrOperation, type OcrAnswer, type OcrEngineRequest } from "./ocr.ts";
+import { readPdfs } from "./file-parser.ts";
 import { realtimeOperation, type RealtimeAnswer, type RealtimeEngineRequest } from "./realtime.ts";
 import { speechOperation, transcriptionOperation, type AudioEngineRequest, type SpeechAnswer, type TranscriptionAnswer } from "./audio.ts";
 import { executeSearch, executeStream, executeUnary, newExecution, withFee, type Execution } from "../router/execute.ts";
@@ -445,6 +446,8 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
     const { call, ri } = r;
     // A preset named on a door that does not apply them itself (the OpenAI-compatible endpoint does).
     if (call.model.includes("@preset/")) applyPresetToCall(call, core.config.presets);
+    // PDFs read into text first (file-parser.ts): the plan then needs no vision for them.
+    if (isChat(call) && call.pdfReader) await readPdfs(call, call.pdfReader, { engine, ri, signal: r.signal, statusOf: r.statusOf });
     // Read in the same synchronous step as planning: a config reload swaps both at once.
     const exec = core.exec;
     const guardrails = core.guardrails;

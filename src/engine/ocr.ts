@@ -5,12 +5,16 @@
 // cooldowns, attempt spans), usage record and settlement as every other operation. A document's
 // text does not change: when the route's cache is on (or the request asks), it is stored whole
 // under the document and the options, and a hit answers with the pages read before, at no cost.
+// Output guardrails read what was read (each page's Markdown, header and footer), fresh or cached:
+// a block answers with an error instead (the pages are billed), a redaction changes the text that
+// leaves (and says so in the adjustments); the cache keeps the pages as the model read them.
 
 import { trace } from "@opentelemetry/api";
 import { answerTarget, ocrKey, type CachedOcr } from "../cache/cache.ts";
+import { guardTexts, type GuardrailRun } from "../guardrails/engine.ts";
 import type { OcrPage } from "../providers/types.ts";
 import { executeOcr } from "../router/execute.ts";
-import type { OcrCall } from "../router/types.ts";
+import type { OcrCall, Plan } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { operationFrame, type AnswerAccount } from "./account.ts";
 import type { CacheMode, CacheStatus, EngineParts } from "./chat-engine.ts";
@@ -41,6 +45,8 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
       const key = cp && (cp.lookup || cp.store) ? ocrKey({ scope: cp.scope, ...answerTarget(core.config, plan, r.call.model), request: r.call.request }) : "";
       const lookup = cp?.lookup ? cache.getOcr(key) : undefined;
       await f.admit();
+      const guard = f.startGuard();
+      const checked = (pages: OcrPage[]) => (guard && !guard.selection.output.empty ? guardPages(guard, plan, pages, r.signal) : pages);
       const hit = lookup ? await lookup : undefined;
       const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
       if (r.ri.otel && cp) trace.getSpan(r.ri.otel)?.setAttribute("signalbox.cache", status);
@@ -48,8 +54,9 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
       if (hit) {
         const served = { deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, finishReason: "stop" as const };
         e.servedFromCache(ex, served);
+        const pages = await checked(hit.pages);
         f.ok(served);
-        return { ...f.account(served), pages: hit.pages, ...size(hit.documentSizeBytes), cache: status };
+        return { ...f.account(served), pages, ...size(hit.documentSizeBytes), cache: status };
       }
       const out = await executeOcr(r.call, plan, r.signal, f.exec, ex);
       const c = ex.deployment!;
@@ -57,7 +64,21 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
         const v: CachedOcr = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, pages: out.pages, ...size(out.documentSizeBytes), usage: ex.usage, storedAt: Date.now() };
         cache.setOcr(key, v, cp.ttlSeconds);
       }
+      const pages = await checked(out.pages);
       f.ok();
-      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages: out.pages, ...size(out.documentSizeBytes), cache: status };
+      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages, ...size(out.documentSizeBytes), cache: status };
     });
+}
+
+/** The output stage over each page's Markdown, header and footer; redactions land in place and in the plan's adjustments. */
+async function guardPages(run: GuardrailRun, plan: Plan, pages: OcrPage[], signal: AbortSignal): Promise<OcrPage[]> {
+  const FIELDS = ["markdown", "header", "footer"] as const;
+  const at = pages.flatMap((p, i) => FIELDS.filter((k) => p[k]).map((k) => ({ i, k })));
+  const texts = at.map(({ i, k }) => pages[i][k]!);
+  const out = await guardTexts(run, "output", texts, signal);
+  if (out.every((t, j) => t === texts[j])) return pages;
+  plan.adjustments = [...plan.adjustments, ...run.adjustments("output")];
+  const guarded = pages.map((p) => ({ ...p }));
+  at.forEach(({ i, k }, j) => (guarded[i][k] = out[j]));
+  return guarded;
 }

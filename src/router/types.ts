@@ -9,6 +9,7 @@ import type { RealtimeOffer } from "../providers/realtime.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
 import type { WebSearchRequest } from "../engine/web-search.ts";
+import type { PdfReading } from "../engine/file-parser.ts";
 
 export interface Caller {
   keyName: string;
@@ -105,6 +106,8 @@ export interface ChatCall extends CallBase {
   webSearch?: WebSearchRequest;
   /** Passages of the gateway's vector stores asked for before the model (src/engine/file-search.ts); absent: none. */
   fileSearch?: FileSearchRequest;
+  /** How its PDFs are read before it is planned (src/engine/file-parser.ts); absent: each provider gets them in its own form. */
+  pdfReader?: PdfReading;
   /** Everything sent upstream except the model. */
   request: Omit<UpstreamRequest, "model">;
   stream: boolean;

@@ -20,6 +20,7 @@ import {
   type ProviderPreferences as PbProviderPreferences,
   ProviderSort,
   DataCollection,
+  PdfReader,
 } from "../../gen/signalbox/v1/chat_pb.ts";
 import { finishPreferences } from "../router/provider-preferences.ts";
 import { EmbeddingInputType, type EmbedRequest } from "../../gen/signalbox/v1/embedding_pb.ts";
@@ -29,6 +30,7 @@ import { sniffImageType, validateCall } from "./validate.ts";
 import { applyPrompt, findPrompt, pickVersion, renderPrompt, validatePrompted, type PromptLibrary } from "../control/prompts.ts";
 import { GatewayError } from "../router/errors.ts";
 import { pdfPageCount } from "../providers/tokens.ts";
+import type { PdfEngine } from "../engine/file-parser.ts";
 import type { SpeakRequest, TranscribeRequest } from "../../gen/signalbox/v1/audio_pb.ts";
 import type { ModerateRequest } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { audioMediaType, estimateAudioSeconds } from "../engine/audio.ts";
@@ -458,8 +460,12 @@ export function toChatCall(r: ChatRequest, id: string, caller: Caller, stream: b
     ...(r.guardrails.length ? { guardrails: { names: [...r.guardrails], field: "guardrails" } } : {}),
     ...(r.webSearch ? { webSearch: webSearchFromPb(r.webSearch) } : {}),
     ...(r.fileSearch ? { fileSearch: fileSearchFromPb(r.fileSearch) } : {}),
+    ...(PDF_READER[r.pdfReader] ? { pdfReader: { engine: PDF_READER[r.pdfReader]!, field: "pdf_reader" } } : {}),
   };
 }
+
+/** ChatRequest.pdf_reader as the file parser's engine; native and unspecified read nothing. */
+const PDF_READER: Partial<Record<PdfReader, PdfEngine>> = { [PdfReader.TEXT]: "pdf-text", [PdfReader.OCR]: "mistral-ocr" };
 
 /** ChatRequest.file_search, validated as the file_search tool is (its errors name file_search.<field>). */
 function fileSearchFromPb(f: NonNullable<ChatRequest["fileSearch"]>): FileSearchRequest {

@@ -186,7 +186,8 @@ export function usageService(core: UsageServiceDeps = {}): Partial<ServiceImpl<t
     getUsage: handle("GetUsage", validateGetUsage, async (req: GetUsageRequest, caller, store) => {
       const res = await store.query({
         start: tsMs(req.startTime)!,
-        end: tsMs(req.endTime) ?? now(),
+        // Until now, the present millisecond included (a request recorded in it is counted).
+        end: tsMs(req.endTime) ?? now() + 1,
         granularity: GRANULARITY[req.granularity],
         groupBy: req.groupBy.map((d) => DIMENSION_NAME[d]),
         filters: authorizeUsageFilters(caller, filtersOf(req.filters)),

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { Mistral } from "@mistralai/mistralai";
-import { createSignalboxClient, Operation, readDocument, type SignalboxClient } from "@signalbox/client";
+import { createSignalboxClient, fileBytes, Operation, PdfReader, readDocument, textPart, user, type SignalboxClient } from "@signalbox/client";
 import { parse } from "yaml";
 import { buildConfig } from "../../src/config/load.ts";
 import { hashKey } from "../../src/server/auth.ts";
@@ -24,6 +24,7 @@ const POOR = ["sbx", "test", "ocr", "poor"].join("_");
 const ADMIN = ["sbx", "test", "ocr", "admin"].join("_");
 
 const PDF = makePdf(["Invoice 42\nTotal: 12 EUR", "Terms\nPay within 30 days", "Signed"]);
+const PERSONAL = makePdf(["Contact jane@example.com", "Project zephyr budget"]);
 const PDF_URL = `data:application/pdf;base64,${PDF.toString("base64")}`;
 // A 2x3 PNG (its header is what the mock reads for the page size).
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAAEklEQVR42mP8z8DwnwEJMKJzAFsFBf8QkqjUAAAAAElFTkSuQmCC", "base64");
@@ -54,6 +55,9 @@ routes:
   - { name: mock-ocr, targets: [mock/ocr] }
   - { name: cached-ocr, targets: [mistral/ocr-2505], cache: { enabled: true, ttl_seconds: 60 } }
   - { name: default, targets: [mock/chat] }
+guardrails:
+  - { name: no-email, kind: pii, stage: output, action: redact, pii: { categories: [email] } }
+  - { name: no-zephyr, kind: deny, stage: output, action: block, deny: { phrases: [project zephyr] } }
 keys:
   - { name: a, hash: "${hashKey(KEY)}", team: a, role: team }
   - { name: poor, hash: "${hashKey(POOR)}", team: b, role: team, budget: { period: day, limit_usd: 0.005 } }
@@ -72,6 +76,7 @@ after(async () => {
 });
 
 const lastRecord = (): UsageRecord => t.usage.recent().at(-1)!;
+const sentParts = () => openai.requests.find((r) => r.path === "/v1/chat/completions")!.body.messages[0].content;
 const post = (body: unknown, key = KEY) => fetch(`${t.url}/v1/ocr`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
 
 describe("POST /v1/ocr with the Mistral SDK", () => {
@@ -216,6 +221,29 @@ describe("bad input names the field and reaches no provider", () => {
   });
 });
 
+describe("output guardrails read what was read", () => {
+  const personal = (guardrails: string[], pages?: number[]) => post({ model: "mock-ocr", document: { type: "document_url", document_url: `data:application/pdf;base64,${PERSONAL.toString("base64")}` }, ...(pages ? { pages } : {}), signalbox: { guardrails } });
+
+  test("a redaction changes the page's text that leaves, and says so", async () => {
+    const res = await personal(["no-email"], [0]);
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.ok(!body.pages[0].markdown.includes("jane@example.com"), body.pages[0].markdown);
+    assert.match(body.pages[0].markdown, /^Contact /);
+    assert.ok(body.signalbox.adjustments?.some((a: { field: string }) => /guardrail/.test(JSON.stringify(a))), JSON.stringify(body.signalbox));
+  });
+
+  test("a block answers with an error instead, the pages billed", async () => {
+    const res = await personal(["no-zephyr"]);
+    assert.equal(res.status, 400, await res.clone().text());
+    assert.match((await res.json()).error.message, /no-zephyr/);
+    const r = lastRecord();
+    assert.equal(r.operation, "ocr");
+    assert.equal(r.usage.pages, 2);
+    assert.equal(r.cost.total, 2_000_000);
+  });
+});
+
 describe("OcrService over Connect", () => {
   test("readDocument: the pages' Markdown, usage and cost", async () => {
     const { markdown, response } = await readDocument(typed, PDF, "application/pdf", { model: "mock-ocr", documentName: "invoice.pdf" });
@@ -313,7 +341,6 @@ describe("OpenRouter's file-parser plugin on /v1/chat/completions", () => {
         ...(engine ? { plugins: [{ id: "file-parser", pdf: { engine } }] } : {}),
       }),
     });
-  const sentParts = () => openai.requests.find((r) => r.path === "/v1/chat/completions")!.body.messages[0].content;
 
   test("natively, a model without vision is no candidate for a PDF", async () => {
     const res = await ask(undefined);
@@ -347,9 +374,40 @@ describe("OpenRouter's file-parser plugin on /v1/chat/completions", () => {
     assert.ok(records.some((r) => (r.operation ?? "chat") === "chat" && r.deployment === "openai/text"));
   });
 
+  test("pdf-text on a PDF without a text layer names the part", async () => {
+    const scan = makePdf([""]);
+    const res = await fetch(`${t.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "openai/text", messages: [{ role: "user", content: [{ type: "file", file: { filename: "scan.pdf", file_data: `data:application/pdf;base64,${scan.toString("base64")}` } }] }], plugins: [{ id: "file-parser", pdf: { engine: "pdf-text" } }] }),
+    });
+    assert.equal(res.status, 400);
+    const e = (await res.json()).error;
+    assert.equal(e.param, "messages[0].content[0]");
+    assert.match(e.message, /no text layer/);
+    assert.equal(openai.requests.length, 0);
+  });
+
   test("an unknown engine is refused by name", async () => {
     const res = await ask("tesseract");
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error.param, "plugins[0].pdf.engine");
+  });
+});
+
+describe("ChatRequest.pdf_reader over Connect", () => {
+  const ask = (pdfReader: PdfReader) => typed.chat.complete({ model: "openai/text", messages: [user([textPart("What is the total?"), fileBytes(PDF, "application/pdf", "invoice.pdf")])], pdfReader });
+
+  test("TEXT: the text layer, to a model without vision", async () => {
+    const res = await ask(PdfReader.TEXT);
+    assert.equal(res.deployment, "openai/text");
+    assert.equal(sentParts()[1].text, "invoice.pdf:\nInvoice 42\nTotal: 12 EUR\nTerms\nPay within 30 days\nSigned");
+  });
+
+  test("OCR: through the ocr route; NATIVE needs vision", async () => {
+    await ask(PdfReader.OCR);
+    assert.equal(mistral.requests.length, 1);
+    assert.match(sentParts()[1].text, /^invoice\.pdf:\n# Page 1\n\nInvoice 42/);
+    await assert.rejects(ask(PdfReader.NATIVE), /vision/);
   });
 });
