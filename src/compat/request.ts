@@ -16,7 +16,7 @@
 //   - Anthropic's `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` on a content part
 //     (what OpenRouter and LiteLLM accept too): the part's cache hint.
 
-import { PDF_ENGINES, type PdfEngine, type PdfReading } from "../engine/file-parser.ts";
+import { PDF_ENGINES } from "../engine/file-parser.ts";
 import type { FileSearchRequest } from "../engine/file-search.ts";
 import { fileSearchRequest, parseFileSearchTool } from "../vectors/search.ts";
 import { MAX_CHOICES } from "./choices.ts";
@@ -24,7 +24,7 @@ import type { CacheMode } from "../engine/chat-engine.ts";
 import { CONTEXT_RESULTS, locationCountry, MAX_WEB_RESULTS, type WebSearchRequest } from "../engine/web-search.ts";
 import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningEffort, ResponseFormat, ToolChoice, ToolDef, UpstreamRequest } from "../providers/types.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { Caller, ChatCall, ProviderPreferences } from "../router/types.ts";
+import type { Caller, ChatCall, PdfEngine, PdfReading, ProviderPreferences } from "../router/types.ts";
 import { finishPreferences } from "../router/provider-preferences.ts";
 import { applyPrompt, findPrompt, pickVersion, renderPrompt, validatePrompted, type PromptLibrary, type RenderedPrompt } from "../control/prompts.ts";
 import { validateCall, type FieldNames } from "../server/validate.ts";

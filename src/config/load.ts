@@ -59,8 +59,9 @@ const RERANK_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["cohere",
 const IMAGE_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "gemini", "vertex", "bedrock", "mock"]);
 const AUDIO_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "azure", "openai-compatible", "mock"]);
 const MODERATION_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai", "openai-compatible", "mock"]);
-// OCR speaks Mistral's API (POST /ocr): Mistral is an openai-compatible provider here.
-const OCR_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai-compatible", "mock"]);
+// OCR speaks Mistral's API (POST /ocr): Mistral is an openai-compatible provider here; Vertex AI
+// serves Mistral's OCR models through :rawPredict.
+const OCR_TYPES: ReadonlySet<ProviderType> = new Set<ProviderType>(["openai-compatible", "vertex", "mock"]);
 const STRATEGIES = ["priority", "weighted", "latency", "cost", "least-busy", "usage", "task", "complexity", "hybrid"] as const;
 const FAILURE_KINDS = [
   "rate_limited", "overloaded", "timeout", "network", "upstream_auth", "quota_exhausted", "model_not_found",
@@ -999,7 +1000,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no moderation API (moderation needs openai, openai-compatible or mock)`);
   }
   if (operations.includes("ocr") && !OCR_TYPES.has(provider.type)) {
-    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no OCR API (ocr needs openai-compatible, Mistral's API, or mock)`);
+    throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, which has no OCR API (ocr needs openai-compatible, Mistral's API, vertex or mock)`);
   }
   if (isSearchEngine(provider.type) && (operations.length !== 1 || operations[0] !== "search")) {
     throw new ConfigError(join(path, "operations"), `provider "${provider.name}" is of type ${provider.type}, a search engine: its deployments serve search only (operations: [search])`);

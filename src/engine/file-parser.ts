@@ -16,7 +16,7 @@ import { OcrRequestSchema } from "../../gen/signalbox/v1/ocr_pb.ts";
 import type { ChatEngine } from "./chat-engine.ts";
 import { pdfText } from "../guardrails/pdf-text.ts";
 import { GatewayError } from "../router/errors.ts";
-import type { ChatCall } from "../router/types.ts";
+import type { ChatCall, PdfReading } from "../router/types.ts";
 import { newRequestId, type RequestInfo } from "../server/context.ts";
 import { toOcrCall } from "../server/convert.ts";
 import { validateOcrCall } from "../server/validate.ts";
@@ -24,17 +24,10 @@ import { validateOcrCall } from "../server/validate.ts";
 /** The route (or alias or deployment) an OCR request that names none takes, and the one `mistral-ocr` reads PDFs through. */
 export const DEFAULT_OCR_MODEL = "ocr";
 
-export type PdfEngine = "pdf-text" | "mistral-ocr";
 export const PDF_ENGINES: readonly string[] = ["native", "pdf-text", "mistral-ocr"];
 
 /** Tag of the OCR requests the plugin makes. */
 export const FILE_PARSER_TAG = "file-parser";
-
-/** How a call's PDFs are to be read, and the field that asked (for errors). */
-export interface PdfReading {
-  engine: PdfEngine;
-  field: string;
-}
 
 export interface FileParserDeps {
   engine: ChatEngine;

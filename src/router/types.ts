@@ -9,7 +9,6 @@ import type { RealtimeOffer } from "../providers/realtime.ts";
 
 /** Who is calling (resolved from the caller's key; anonymous when auth is off). */
 import type { WebSearchRequest } from "../engine/web-search.ts";
-import type { PdfReading } from "../engine/file-parser.ts";
 
 export interface Caller {
   keyName: string;
@@ -96,6 +95,14 @@ export interface CallBase {
   guardrails?: { names: string[]; field: string };
   /** Made by a mirror of this request (src/engine/mirror.ts: the copy, its judge, its embeddings): not admitted against the caller's limits nor budgets, never mirrored again. */
   mirrorOf?: string;
+}
+
+/** How a chat request's PDFs are read before it is planned (src/engine/file-parser.ts). */
+export type PdfEngine = "pdf-text" | "mistral-ocr";
+/** The reading, and the field that asked for it (for errors). */
+export interface PdfReading {
+  engine: PdfEngine;
+  field: string;
 }
 
 /** A chat request after validation, in domain terms. */

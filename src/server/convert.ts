@@ -30,7 +30,7 @@ import { sniffImageType, validateCall } from "./validate.ts";
 import { applyPrompt, findPrompt, pickVersion, renderPrompt, validatePrompted, type PromptLibrary } from "../control/prompts.ts";
 import { GatewayError } from "../router/errors.ts";
 import { pdfPageCount } from "../providers/tokens.ts";
-import type { PdfEngine } from "../engine/file-parser.ts";
+import type { PdfEngine } from "../router/types.ts";
 import type { SpeakRequest, TranscribeRequest } from "../../gen/signalbox/v1/audio_pb.ts";
 import type { ModerateRequest } from "../../gen/signalbox/v1/moderation_pb.ts";
 import { audioMediaType, estimateAudioSeconds } from "../engine/audio.ts";

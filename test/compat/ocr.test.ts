@@ -17,6 +17,7 @@ import type { UsageRecord } from "../../src/usage/record.ts";
 import { MISTRAL_TEST_KEY, startFakeMistral, type FakeMistral } from "../fakes/mistral.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { startGoogleFakes, type GoogleFakes } from "../helpers/google-fakes.ts";
 import { makePdf } from "../helpers/pdf.ts";
 
 const KEY = ["sbx", "test", "ocr", "a"].join("_");
@@ -31,22 +32,24 @@ const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAYAAAC56t6BAAAAEklEQVR
 
 let mistral: FakeMistral;
 let openai: FakeOpenAI;
+let google: GoogleFakes;
 let t: TestGateway;
 let sdk: Mistral;
 let typed: SignalboxClient;
 
 before(async () => {
-  [mistral, openai] = await Promise.all([startFakeMistral(), startFakeOpenAI()]);
+  [mistral, openai, google] = await Promise.all([startFakeMistral(), startFakeOpenAI(), startGoogleFakes("ocr-project")]);
   t = await startTestGateway(`
 providers:
   - { name: mistral, type: openai-compatible, base_url: "${mistral.url}/v1", api_key: ${MISTRAL_TEST_KEY}, compat: { vendor: mistral } }
   - { name: openai, type: openai, base_url: "${openai.url}", api_key: ${OPENAI_TEST_KEY} }
-  - { name: mock, type: mock }
+  - { name: mock, type: mock }${google.providersYaml}
 deployments:
   - { id: mistral/ocr, provider: mistral, model: mistral-ocr-latest }
   - { id: mistral/ocr-2505, provider: mistral, model: mistral-ocr-2505 }
   - { id: mock/ocr, provider: mock, model: mock-ocr-1, operations: [ocr], pricing: { input: 0, output: 0, per_page: 0.001 } }
   - { id: mock/chat, provider: mock, model: mock-chat }
+  - { id: vertex/ocr, provider: vertex, model: mistral-ocr-2505 }
   # A model without vision: it cannot take a PDF as it is, only its text.
   - { id: openai/text, provider: openai, model: gpt-4.1-mini, capabilities: [tools, streaming] }
 routes:
@@ -69,10 +72,11 @@ keys:
 beforeEach(() => {
   mistral.reset();
   openai.reset();
+  google.vertex.reset();
 });
 after(async () => {
   await t.close();
-  await Promise.all([mistral.close(), openai.close()]);
+  await Promise.all([mistral.close(), openai.close(), google.close()]);
 });
 
 const lastRecord = (): UsageRecord => t.usage.recent().at(-1)!;
@@ -409,5 +413,27 @@ describe("ChatRequest.pdf_reader over Connect", () => {
     assert.equal(mistral.requests.length, 1);
     assert.match(sentParts()[1].text, /^invoice\.pdf:\n# Page 1\n\nInvoice 42/);
     await assert.rejects(ask(PdfReader.NATIVE), /vision/);
+  });
+});
+
+describe("Mistral OCR on Vertex AI", () => {
+  test("the document goes to the Model Garden's rawPredict with a Google token, billed per page", async () => {
+    const res = await post({ model: "vertex/ocr", document: { type: "document_url", document_url: PDF_URL }, pages: [1] });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = await res.json();
+    assert.deepEqual(body.pages.map((p: { markdown: string }) => p.markdown), ["# Page 2\n\nTerms\nPay within 30 days"]);
+    const sent = google.vertex.requests.find((r) => r.path.includes(":rawPredict"))!;
+    assert.equal(sent.path, "/v1/projects/ocr-project/locations/us-central1/publishers/mistralai/models/mistral-ocr-2505:rawPredict");
+    assert.match(String(sent.headers.authorization), /^Bearer ya29\./);
+    assert.deepEqual(sent.body, { model: "mistral-ocr-2505", document: { type: "document_url", document_url: PDF_URL }, pages: [1] });
+    // mistral-ocr-2505: $1 per 1,000 pages.
+    assert.equal(body.signalbox.cost_nano_usd, 1_000_000);
+  });
+
+  test("a URL is refused before anything is sent: Vertex's Mistral models fetch nothing", async () => {
+    const res = await post({ model: "vertex/ocr", document: { type: "document_url", document_url: "https://docs.example.com/a.pdf" } });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error.message, /bytes, not a URL/);
+    assert.equal(google.vertex.requests.filter((r) => r.path.includes(":rawPredict")).length, 0);
   });
 });

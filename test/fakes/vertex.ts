@@ -1,5 +1,6 @@
 // Fake Google Vertex AI: publisher-model endpoints under /v1(beta1)/projects/{p}/locations/{l}/publishers/…
-// (Gemini generateContent / streamGenerateContent / predict, Anthropic rawPredict / streamRawPredict) behind
+// (Gemini generateContent / streamGenerateContent / predict, Anthropic rawPredict / streamRawPredict, Mistral's
+// OCR models' rawPredict, which takes Mistral's OCR body with documents as data URLs only) behind
 // OAuth bearer tokens, and the OAuth token endpoint that issues them after verifying the service account's
 // RS256-signed JWT assertion. Model answers come from the Gemini and Anthropic fakes, which run behind this
 // one: a Vertex request is checked here (token, project, location, publisher, body differences), then
@@ -14,6 +15,7 @@ import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type AnthropicScenario, type Fa
 import { countWords, handleTransport, isRecord, sendJson, startFake, type Exchange, type FakeServer, type TransportScenario } from './common.ts';
 import { GEMINI_TEST_KEY, startFakeGemini, type FakeGemini, type GeminiScenario } from './gemini.ts';
 import { fakePng } from './openai.ts';
+import { MISTRAL_TEST_KEY, startFakeMistral, type FakeMistral, type MistralScenario } from './mistral.ts';
 
 /** Where google-auth-library addresses the assertion (`aud`), whatever URL it is posted to. */
 export const GOOGLE_TOKEN_AUD = 'https://oauth2.googleapis.com/token';
@@ -91,6 +93,7 @@ export type VertexScenario =
   /** Forwarded to the publisher fake of the request (Gemini or Anthropic scenario). */
   | GeminiScenario
   | AnthropicScenario
+  | MistralScenario
   | TransportScenario;
 
 export interface TokenFailure {
@@ -136,6 +139,7 @@ export interface FakeVertex extends FakeServer<VertexScenario> {
   /** The Gemini and Anthropic fakes behind this one (their recorded requests are the forwarded forms). */
   gemini: FakeGemini;
   anthropic: FakeAnthropic;
+  mistral: FakeMistral;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,10 +179,11 @@ export function vertexError(name: VertexErrorName, ctx: { resource: string; mode
   }
 }
 
-const ROUTE = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic)\/models\/([^/:]+):([A-Za-z]+)$/;
+const ROUTE = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic|mistralai)\/models\/([^/:]+):([A-Za-z]+)$/;
 const METHODS: Record<string, Set<string>> = {
   google: new Set(['generateContent', 'streamGenerateContent', 'predict']),
   anthropic: new Set(['rawPredict', 'streamRawPredict']),
+  mistralai: new Set(['rawPredict']),
 };
 
 export async function startFakeVertex(opts: FakeVertexOptions): Promise<FakeVertex> {
@@ -186,6 +191,7 @@ export async function startFakeVertex(opts: FakeVertexOptions): Promise<FakeVert
   const location = opts.location ?? 'us-central1';
   const gemini = await startFakeGemini({ apiKey: GEMINI_TEST_KEY });
   const anthropic = await startFakeAnthropic({ apiKey: ANTHROPIC_TEST_KEY });
+  const mistral = await startFakeMistral({ apiKey: MISTRAL_TEST_KEY });
   const accounts = new Map(opts.accounts.map((a) => [a.email, a]));
   const issued: IssuedToken[] = [];
   const refused: string[] = [];
@@ -225,7 +231,7 @@ export async function startFakeVertex(opts: FakeVertexOptions): Promise<FakeVert
       }
       if (!t.scope.split(' ').includes(CLOUD_PLATFORM)) return gfail(status(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.'));
       if (p !== project || (l !== location && !(l === 'global' && location === 'global'))) return gfail(vertexError('permission_denied', { resource, model }));
-      const known = publisher === 'anthropic' ? model.startsWith('claude-') : /^(gemini-|text-embedding-|text-multilingual-embedding-|imagen-)/.test(model);
+      const known = publisher === 'anthropic' ? model.startsWith('claude-') : publisher === 'mistralai' ? model.startsWith('mistral-ocr-') : /^(gemini-|text-embedding-|text-multilingual-embedding-|imagen-)/.test(model);
       if (!known) return gfail(vertexError('not_found', { resource, model }));
       if (ex.badJson || !isRecord(ex.record.body)) return gfail(status(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.'));
 
@@ -235,6 +241,17 @@ export async function startFakeVertex(opts: FakeVertexOptions): Promise<FakeVert
       if (method === 'predict') return model.startsWith('imagen-') ? imagen(ex) : predict(ex, model);
 
       const body = { ...(ex.record.body as Record<string, unknown>) };
+      if (publisher === 'mistralai') {
+        // Mistral's OCR body as it is (the model in the body too). Vertex's partner models reach no
+        // network: a document must come as a data URL (LiteLLM's Vertex OCR fetches URLs for that
+        // reason); the 400 below is a guess at how Vertex words the refusal.
+        const doc = isRecord(body.document) ? body.document : {};
+        const url = doc.document_url ?? doc.image_url;
+        if (typeof url === 'string' && !url.startsWith('data:')) return gfail(status(400, 'INVALID_ARGUMENT', 'Document URLs are not supported: send the document as a base64 data URL.'));
+        // The Vertex fake's default (a text answer) is, for an OCR model, a reading of the document.
+        mistral.setDefault(s.kind === 'text' ? { kind: 'ocr' } : (s as MistralScenario));
+        return relay(ex, `${mistral.origin}/v1/ocr`, { authorization: `Bearer ${MISTRAL_TEST_KEY}` }, body);
+      }
       if (publisher === 'anthropic') {
         // Vertex's differences from the Messages API: the model is in the URL, the version in the body.
         const aerr = (message: string) => sendJson(ex, 400, { type: 'error', error: { type: 'invalid_request_error', message } });
@@ -315,10 +332,12 @@ export async function startFakeVertex(opts: FakeVertexOptions): Promise<FakeVert
     refused,
     gemini,
     anthropic,
+    mistral,
     reset() {
       fake.reset();
       gemini.reset();
       anthropic.reset();
+      mistral.reset();
       issued.length = 0;
       refused.length = 0;
       expiresIn = opts.expiresIn ?? 3600;
@@ -338,7 +357,7 @@ export async function startFakeVertex(opts: FakeVertexOptions): Promise<FakeVert
       for (const t of issued) t.expiresAt = 0;
     },
     async close() {
-      await Promise.all([fake.close(), gemini.close(), anthropic.close()]);
+      await Promise.all([fake.close(), gemini.close(), anthropic.close(), mistral.close()]);
     },
   };
 }

@@ -5,9 +5,12 @@
 // finish carries the results the answer cites, listed as Sources. With file search asked for (one
 // or two of the vector stores the key may see, listed by GET /v1/vector_stores once the box is
 // first checked), the gateway searches them first and the start event carries the passages the
-// model was given, listed as Passages.
+// model was given, listed as Passages. With a PDF attached to a user message, a choice of how the
+// gateway reads PDFs before planning (ChatRequest.pdf_reader): as they are (a model with vision),
+// their text layer (free) or OCR through the gateway's `ocr` route (billed per page, recorded as
+// an OCR request of its own in the same trace).
 
-import { type Citation, Code, type FilePassage, FinishReasonSchema, SignalboxError, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
+import { type Citation, Code, type FilePassage, FinishReasonSchema, PdfReader, SignalboxError, type StreamStart, streamText, type StreamTextResult, type TokenLogprob } from "@signalbox/client";
 import { useQuery } from "@tanstack/react-query";
 import { type FormEvent, useRef, useState } from "react";
 import { type DraftMessage, MessagesEditor, ModelSelect, toMessages } from "../compose.tsx";
@@ -15,8 +18,21 @@ import { useSession } from "../context.ts";
 import { count, enumName, ms, usd } from "../format.ts";
 import { traceLink } from "../session.ts";
 import { AttemptTimeline } from "../timeline.tsx";
-import { Adjustments, Badge, Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
+import { Adjustments, Badge, Card, Empty, ErrorBox, Field, PageHeader, Segmented, Snippet } from "../ui.tsx";
 import { listStores, type VectorStore } from "../vector-stores.ts";
+
+type PdfReading = "native" | "text" | "ocr";
+const PDF_READINGS: { value: PdfReading; label: string }[] = [
+  { value: "native", label: "as they are" },
+  { value: "text", label: "text layer" },
+  { value: "ocr", label: "OCR" },
+];
+const PDF_READER: Record<PdfReading, PdfReader | undefined> = { native: undefined, text: PdfReader.TEXT, ocr: PdfReader.OCR };
+const PDF_HINT: Record<PdfReading, string> = {
+  native: "Each PDF goes to the model as it is: the model needs vision.",
+  text: "The gateway reads each PDF's text layer and sends that text (free; a scan has none).",
+  ocr: "Each PDF goes through the gateway's ocr route first and its pages' Markdown is sent (billed per page).",
+};
 
 interface Delta {
   text: string;
@@ -43,6 +59,10 @@ export function PlaygroundPage() {
    */
   const [storeIds, setStoreIds] = useState<string[] | null>(null);
   const [passageResults, setPassageResults] = useState("");
+  const [pdfReading, setPdfReading] = useState<PdfReading>("native");
+  // The choice shows (and is sent) only while a user message carries a PDF.
+  const hasPdf = messages.some((m) => m.role === "user" && (m.files ?? []).some((f) => f.mediaType === "application/pdf"));
+  const pdfReader = hasPdf ? PDF_READER[pdfReading] : undefined;
   /** Whether the request shown asked for file search. */
   const [fileSearched, setFileSearched] = useState(false);
   // Listed only once File search is first checked: a page that never searches files never asks
@@ -89,6 +109,8 @@ export function PlaygroundPage() {
           ...(webSearch ? { webSearch: { maxResults: searchResults !== "" && Number.isInteger(results) && results > 0 ? results : undefined } } : {}),
           // Passages left empty: the gateway's default (10).
           ...(fileSearchOn ? { fileSearch: { vectorStoreIds: pickedIds, maxResults: passageResults !== "" && Number.isInteger(passages) && passages > 0 ? passages : undefined } } : {}),
+          // As they are: left out (the gateway's default, NATIVE).
+          ...(pdfReader !== undefined ? { pdfReader } : {}),
         },
         {
           signal: ac.signal,
@@ -167,6 +189,16 @@ export function PlaygroundPage() {
           <div className="compose-main">
             <span className="field-label">Messages</span>
             <MessagesEditor messages={messages} onChange={setMessages} />
+            {hasPdf && (
+              <div className="field" data-testid="pdf-reader" data-value={pdfReading}>
+                <span className="field-label">PDFs</span>
+                {/* Not stretched across the column: as wide as its three choices. */}
+                <div style={{ alignSelf: "flex-start" }}>
+                  <Segmented name="PDFs" value={pdfReading} options={PDF_READINGS} onChange={setPdfReading} />
+                </div>
+                <span className="field-hint">{PDF_HINT[pdfReading]}</span>
+              </div>
+            )}
             <div className="actions">
               <button type="submit" className="primary" disabled={running}>
                 {running ? "Streaming…" : "Send"}

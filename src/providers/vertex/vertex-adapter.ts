@@ -1,12 +1,14 @@
 // The Google Vertex AI adapter: publisher models under one project and location, spoken in their
-// publisher's own body (Gemini's generateContent, Anthropic's Messages via rawPredict), with a
+// publisher's own body (Gemini's generateContent, Anthropic's Messages via rawPredict, Mistral's
+// OCR via rawPredict), with a
 // Google OAuth access token added just before each send. Translation is the Gemini and Anthropic
 // adapters'; this file owns only the Vertex paths, the body differences and the credentials.
 
 import type { ProviderConfig } from "../../config/types.ts";
 import { buildAnthropicRequestBody, createAnthropicAdapter } from "../anthropic/index.ts";
 import { createGeminiAdapter } from "../gemini/index.ts";
-import type { EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, ProviderAdapter, UpstreamRequest } from "../types.ts";
+import { buildMistralOcrBody, parseMistralOcrResponse } from "../openai/mistral-ocr.ts";
+import type { EmbedRequest, EmbedResult, HttpRequestSpec, ImageRequest, OcrRequest, ProviderAdapter, UpstreamRequest } from "../types.ts";
 import { ProviderError } from "../types.ts";
 import { createVertexTokenSource, type VertexTokenSource } from "./vertex-auth.ts";
 import { buildVertexEmbedBody, parseVertexEmbedResponse } from "./vertex-embed.ts";
@@ -17,13 +19,14 @@ import { classifyVertexError, type VertexPublisher } from "./vertex-error.ts";
 export const VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16";
 
 /**
- * Which publisher serves a model: an explicit `anthropic/` or `google/` prefix, else Claude models
- * (`claude-sonnet-4-5@20250929`) are Anthropic's and everything else Google's.
+ * Which publisher serves a model: an explicit `anthropic/`, `google/` or `mistralai/` prefix, else
+ * Claude models (`claude-sonnet-4-5@20250929`) are Anthropic's, Mistral's OCR models
+ * (`mistral-ocr-2505`) Mistral's, and everything else Google's.
  */
-export function vertexPublisher(model: string): { publisher: VertexPublisher; model: string } {
-  const m = /^(anthropic|google)\/(.+)$/.exec(model);
-  if (m) return { publisher: m[1] as VertexPublisher, model: m[2] };
-  return { publisher: /^claude-/i.test(model) ? "anthropic" : "google", model };
+export function vertexPublisher(model: string): { publisher: VertexPublisher | "mistralai"; model: string } {
+  const m = /^(anthropic|google|mistralai)\/(.+)$/.exec(model);
+  if (m) return { publisher: m[1] as VertexPublisher | "mistralai", model: m[2] };
+  return { publisher: /^claude-/i.test(model) ? "anthropic" : /^mistral-ocr-/i.test(model) ? "mistralai" : "google", model };
 }
 
 export interface VertexAdapterOptions {
@@ -40,7 +43,7 @@ export function createVertexAdapter(conn: ProviderConfig, opts: VertexAdapterOpt
   const anthropic = createAnthropicAdapter(inner);
   const tokens = opts.tokens ?? createVertexTokenSource(conn);
   const root = `${apiRoot(conn.baseUrl)}/projects/${seg(settings.project)}/locations/${seg(settings.location)}/publishers`;
-  const modelUrl = (publisher: VertexPublisher, model: string, method: string) => `${root}/${publisher}/models/${seg(model)}:${method}`;
+  const modelUrl = (publisher: VertexPublisher | "mistralai", model: string, method: string) => `${root}/${publisher}/models/${seg(model)}:${method}`;
   const extra: Record<string, string> = {};
   for (const [k, v] of Object.entries(conn.headers ?? {})) extra[k.toLowerCase()] = v;
 
@@ -63,6 +66,7 @@ export function createVertexAdapter(conn: ProviderConfig, opts: VertexAdapterOpt
     buildRequest(req, stream) {
       const { publisher, model } = of(req.model);
       if (publisher === "anthropic") return buildAnthropic(req, model, stream);
+      if (publisher === "mistralai") throw new ProviderError({ kind: "bad_request", message: `${conn.name}: ${req.model} serves OCR only on Vertex`, retryable: false, unsent: true });
       const spec = gemini.buildRequest({ ...req, model }, stream);
       return { ...spec, path: modelUrl("google", model, stream ? "streamGenerateContent?alt=sse" : "generateContent") };
     },
@@ -132,6 +136,20 @@ export function createVertexAdapter(conn: ProviderConfig, opts: VertexAdapterOpt
     // Imagen's predictions, or a Gemini image model's candidate.
     parseImageResponse: (body, req) => (isImagen(of(req.model).model) ? parseImagenResponse(body) : gemini.parseImageResponse!(body, req)),
     imagesPerCall: (model: string) => (isImagen(of(model).model) ? IMAGEN_SAMPLES_PER_CALL : 1),
+
+    // Mistral OCR (mistral-ocr-2505 in the Model Garden): Mistral's OCR body via :rawPredict, the
+    // model in the body too. Vertex's Mistral models reach no network, so documents go as bytes.
+    buildOcrRequest(req: OcrRequest): HttpRequestSpec {
+      const { publisher, model } = of(req.model);
+      if (publisher !== "mistralai") {
+        throw new ProviderError({ kind: "bad_request", message: `${conn.name}: ${req.model} has no OCR on Vertex (Mistral's OCR models do: mistral-ocr-2505)`, retryable: false, unsent: true });
+      }
+      if ("url" in req.document) {
+        throw new ProviderError({ kind: "bad_request", message: `${conn.name}: Mistral OCR on Vertex reads documents sent as bytes, not a URL (it fetches nothing, nor does the gateway)`, retryable: false, unsent: true });
+      }
+      return { method: "POST", path: modelUrl("mistralai", model, "rawPredict"), headers: { ...extra, "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(buildMistralOcrBody({ ...req, model })) };
+    },
+    parseOcrResponse: (body: string) => parseMistralOcrResponse(body),
 
     // gemini-embedding-001 takes one instance per :predict call; the text-embedding models 250.
     embedBatchLimit: (model: string) => (/gemini-embedding/.test(model) ? 1 : 250),

@@ -6,11 +6,11 @@ import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import type { Command } from "commander";
-import { CitationSchema, FailureKindSchema, StreamFinishSchema, StreamStartSchema, TokenLogprobSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome, type Citation, type TokenLogprob } from "@signalbox/client";
+import { CitationSchema, FailureKindSchema, StreamFinishSchema, StreamStartSchema, TokenLogprobSchema, fileBytes, streamText, systemText, textPart, user, AttemptOutcome, PdfReader, type Citation, type TokenLogprob } from "@signalbox/client";
 import { readStdin, setup, traceLink, usageError } from "../context.ts";
 import { count, dollars, enumLabel, ms } from "../format.ts";
 import { json, note, out, spinner } from "../output.ts";
-import { parseCount, parseNumber } from "../parse.ts";
+import { parseChoice, parseCount, parseNumber } from "../parse.ts";
 import { parsePair, type ProviderFlags, providerFlags, providerPreferences } from "../request.ts";
 
 export function chatCommand(program: Command): void {
@@ -28,15 +28,16 @@ export function chatCommand(program: Command): void {
     .option("--logprobs", "each token's probability on stderr afterwards")
     .option("--top-logprobs <n>", "with --logprobs: the n likeliest alternatives of each token (0 to 20)", parseCount(0, 20))
     .option("--file <path>", "a document to send with the prompt: .pdf, .txt, .md, .csv or .html (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--pdf-reader <reader>", "how --file PDFs are read: native (sent as is; needs a model with vision), text (the gateway sends their text layer; free), ocr (through the gateway's ocr route, billed per page)", parseChoice(PDF_READER_CHOICES))
     .option("--user <id>", "the end user the request is for (per-user budgets and limits, end users, usage by user)")
     .option("--web", "search the web first (the gateway's web_search engine) and give the model the results; the sources the answer cites follow on stderr")
     .option("--web-results <n>", "web search with n results, 1 to 20 (default: the gateway's max_results); implies --web", parseCount(1, 20))
     .option("--search-prompt <text>", "web search with this text before the results in the prompt (default: the gateway's, asking for markdown links); implies --web")
     .addHelpText(
       "after",
-      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  signalbox chat --template support-reply --var company=Acme "Where is my order?"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."\n  signalbox chat --web "What changed in Node 24?"\n  signalbox chat --web-results 5 "What changed in Node 24?"',
+      '\nExamples:\n  signalbox chat --model default "Write a haiku about failover"\n  signalbox chat --template support-reply --var company=Acme "Where is my order?"\n  git diff | signalbox chat --model smart --system "Review this diff"\n  signalbox chat --file q3.pdf "What changed since Q2?"\n  signalbox chat --file scan.pdf --pdf-reader ocr "Summarize this contract"\n  signalbox chat --logprobs --top-logprobs 3 --temperature 0 "Is this spam? Answer yes or no: ..."\n  signalbox chat --web "What changed in Node 24?"\n  signalbox chat --web-results 5 "What changed in Node 24?"',
     )
-    .action(async (words: string[], o: { model?: string; template?: string; templateVersion?: string; var?: Record<string, string>; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[]; user?: string; web?: boolean; webResults?: number; searchPrompt?: string } & ProviderFlags, cmd: Command) => {
+    .action(async (words: string[], o: { model?: string; template?: string; templateVersion?: string; var?: Record<string, string>; system?: string; maxOutputTokens?: number; temperature?: number; logprobs?: boolean; topLogprobs?: number; file?: string[]; pdfReader?: PdfReaderChoice; user?: string; web?: boolean; webResults?: number; searchPrompt?: string } & ProviderFlags, cmd: Command) => {
       const providers = providerPreferences(o);
       const { mode, sb } = setup(cmd, { csv: false });
       if (!o.template && (o.templateVersion || o.var)) throw usageError("--template-version and --var need --template", "name the prompt: --template <id>");
@@ -61,6 +62,7 @@ export function chatCommand(program: Command): void {
           ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: true, topLogprobs: o.topLogprobs } : {}),
           ...(providers ? { routing: { providers } } : {}),
           ...(o.user ? { user: o.user } : {}),
+          ...(o.pdfReader ? { pdfReader: PDF_READERS[o.pdfReader] } : {}),
           ...(web ? { webSearch: web } : {}),
         },
         { signal: abort.signal },
@@ -136,6 +138,11 @@ function logprobsTable(tokens: TokenLogprob[], dropped: string | undefined): str
   const mean = tokens.reduce((s, t) => s + t.logprob, 0) / tokens.length;
   return `${lines.join("\n")}\n${tokens.length} tokens · mean probability ${pct(mean).trim()} · perplexity ${Math.exp(-mean).toFixed(2)}`;
 }
+
+/** `--pdf-reader`'s values and the ChatRequest.pdf_reader each sends. */
+const PDF_READERS = { native: PdfReader.NATIVE, text: PdfReader.TEXT, ocr: PdfReader.OCR } as const;
+type PdfReaderChoice = keyof typeof PDF_READERS;
+const PDF_READER_CHOICES = Object.keys(PDF_READERS) as PdfReaderChoice[];
 
 /** The media types `--file` knows, by extension. */
 const DOCUMENT_TYPES: Record<string, string> = {
