@@ -27,7 +27,7 @@ export const DEFAULT_OCR_MODEL = "ocr";
 export const PDF_ENGINES: readonly string[] = ["native", "pdf-text", "mistral-ocr"];
 
 /** Tag of the OCR requests the plugin makes. */
-export const FILE_PARSER_TAG = "file-parser";
+const FILE_PARSER_TAG = "file-parser";
 
 export interface FileParserDeps {
   engine: ChatEngine;

@@ -28,7 +28,7 @@ export function chatCommand(program: Command): void {
     .option("--logprobs", "each token's probability on stderr afterwards")
     .option("--top-logprobs <n>", "with --logprobs: the n likeliest alternatives of each token (0 to 20)", parseCount(0, 20))
     .option("--file <path>", "a document to send with the prompt: .pdf, .txt, .md, .csv or .html (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
-    .option("--pdf-reader <reader>", "how --file PDFs are read: native (sent as is; needs a model with vision), text (the gateway sends their text layer; free), ocr (through the gateway's ocr route, billed per page)", parseChoice(PDF_READER_CHOICES))
+    .option("--pdf-reader <reader>", "how --file PDFs are read: native (sent as is; needs a model with vision), text (the gateway sends their text layer; free), ocr (through the gateway's ocr route, billed per page)", parseChoice([...PDF_READER_CHOICES]))
     .option("--user <id>", "the end user the request is for (per-user budgets and limits, end users, usage by user)")
     .option("--web", "search the web first (the gateway's web_search engine) and give the model the results; the sources the answer cites follow on stderr")
     .option("--web-results <n>", "web search with n results, 1 to 20 (default: the gateway's max_results); implies --web", parseCount(1, 20))
@@ -62,7 +62,7 @@ export function chatCommand(program: Command): void {
           ...(o.logprobs || o.topLogprobs !== undefined ? { logprobs: true, topLogprobs: o.topLogprobs } : {}),
           ...(providers ? { routing: { providers } } : {}),
           ...(o.user ? { user: o.user } : {}),
-          ...(o.pdfReader ? { pdfReader: PDF_READERS[o.pdfReader] } : {}),
+          ...(o.pdfReader ? { pdfReader: pdfReaderOf(o.pdfReader) } : {}),
           ...(web ? { webSearch: web } : {}),
         },
         { signal: abort.signal },
@@ -139,10 +139,10 @@ function logprobsTable(tokens: TokenLogprob[], dropped: string | undefined): str
   return `${lines.join("\n")}\n${tokens.length} tokens · mean probability ${pct(mean).trim()} · perplexity ${Math.exp(-mean).toFixed(2)}`;
 }
 
-/** `--pdf-reader`'s values and the ChatRequest.pdf_reader each sends. */
-const PDF_READERS = { native: PdfReader.NATIVE, text: PdfReader.TEXT, ocr: PdfReader.OCR } as const;
-type PdfReaderChoice = keyof typeof PDF_READERS;
-const PDF_READER_CHOICES = Object.keys(PDF_READERS) as PdfReaderChoice[];
+/** `--pdf-reader`'s values; pdfReaderOf gives the ChatRequest.pdf_reader each sends (read when the action runs: the client loads lazily). */
+const PDF_READER_CHOICES = ["native", "text", "ocr"] as const;
+type PdfReaderChoice = (typeof PDF_READER_CHOICES)[number];
+const pdfReaderOf = (c: PdfReaderChoice): PdfReader => ({ native: PdfReader.NATIVE, text: PdfReader.TEXT, ocr: PdfReader.OCR })[c];
 
 /** The media types `--file` knows, by extension. */
 const DOCUMENT_TYPES: Record<string, string> = {
