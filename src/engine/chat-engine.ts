@@ -494,7 +494,7 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   const captureChars = (call: Call): number | undefined => {
     const exports = core.config.usageExport;
     // A request may ask that its text be kept out of them (metadata no_log, as LiteLLM's no-log).
-    if ((exports === undefined && spanChars === undefined) || !(isChat(call) || call.operation === "search") || call.metadata.no_log === "true") return undefined;
+    if ((exports === undefined && spanChars === undefined) || !(isChat(call) || call.operation === "search" || call.operation === "ocr") || call.metadata.no_log === "true") return undefined;
     // Worked out once per configuration (a reload makes a new list).
     if (exports !== captureOf) {
       captureOf = exports;

@@ -14,6 +14,7 @@ import { answerTarget, ocrKey, type CachedOcr } from "../cache/cache.ts";
 import { guardTexts, type GuardrailRun } from "../guardrails/engine.ts";
 import type { OcrPage } from "../providers/types.ts";
 import { executeOcr } from "../router/execute.ts";
+import { ocrContent } from "../usage/content.ts";
 import type { OcrCall, Plan } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { operationFrame, type AnswerAccount } from "./account.ts";
@@ -51,11 +52,14 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
       const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
       if (r.ri.otel && cp) trace.getSpan(r.ri.otel)?.setAttribute("signalbox.cache", status);
       const size = (n: number | undefined) => (n !== undefined ? { documentSizeBytes: n } : {});
+      // The exports that capture content keep which document was read and what it said (as it left).
+      const capture = e.captureChars(r.call);
+      const content = (pages: OcrPage[]) => (capture === undefined ? undefined : ocrContent(r.call.request, pages, capture));
       if (hit) {
         const served = { deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, finishReason: "stop" as const };
         e.servedFromCache(ex, served);
         const pages = await checked(hit.pages);
-        f.ok(served);
+        f.ok(served, content(pages));
         return { ...f.account(served), pages, ...size(hit.documentSizeBytes), cache: status };
       }
       const out = await executeOcr(r.call, plan, r.signal, f.exec, ex);
@@ -65,7 +69,7 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
         cache.setOcr(key, v, cp.ttlSeconds);
       }
       const pages = await checked(out.pages);
-      f.ok();
+      f.ok(undefined, content(pages));
       return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages, ...size(out.documentSizeBytes), cache: status };
     });
 }

@@ -8,7 +8,7 @@
 // (a data URL's bytes too); an https image URL stays. A text longer than the export's
 // `max_content_chars` is cut, with how much was left out.
 
-import { fileAsPromptText, type ChatMessage, type SearchHit, type ToolCall, type UpstreamRequest } from "../providers/types.ts";
+import { fileAsPromptText, type ChatMessage, type OcrPage, type OcrRequest, type SearchHit, type ToolCall, type UpstreamRequest } from "../providers/types.ts";
 import type { RequestContent } from "./record.ts";
 
 /** The answer as the engine has it, whole. */
@@ -98,6 +98,19 @@ export function searchContent(queries: readonly string[], results: readonly Sear
   const pages = cut(results.map((r, i) => `[${i + 1}] ${r.title}\n${r.url}${r.published ? `\nPublished ${r.published}` : ""}\n${r.snippet}`).join("\n\n"), maxChars);
   count.chars += pages.length;
   return { input, output: { role: "assistant", content: pages }, parameters: { max_results: results.length }, chars: count.chars };
+}
+
+/**
+ * An OCR's content: the document named as the user's message (its name, media type and size, or
+ * its URL: never its bytes), and the pages read as the answer, each after a `<!-- page N -->` line,
+ * cut at `maxChars`.
+ */
+export function ocrContent(r: Omit<OcrRequest, "model">, pages: readonly OcrPage[], maxChars: number): RequestContent {
+  const d = r.document;
+  const doc = "url" in d ? d.url : `${r.documentName ? `${r.documentName} ` : ""}(${d.mediaType}, ${d.data.byteLength} bytes)`;
+  const input = [{ role: "user", content: cut(`[document] ${doc}`, maxChars) }];
+  const text = cut(pages.map((p) => `<!-- page ${p.index + 1} -->\n${p.markdown}`).join("\n\n"), maxChars);
+  return { input, output: { role: "assistant", content: text }, parameters: { ...(r.pages?.length ? { pages: r.pages.join(",") } : {}), ...(r.tableFormat ? { table_format: r.tableFormat } : {}) }, chars: (input[0].content as string).length + text.length };
 }
 
 /**

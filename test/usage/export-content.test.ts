@@ -8,6 +8,7 @@
 // bounded, as records are.
 
 import assert from "node:assert/strict";
+import { makePdf } from "../helpers/pdf.ts";
 import { after, before, test } from "node:test";
 import { buildConfig, ConfigError } from "../../src/config/load.ts";
 import { createUsageExport } from "../../src/usage/export.ts";
@@ -33,11 +34,14 @@ deployments:
   - { id: mock/fast, provider: mock, model: mock-fast-1, pricing: { input: 1, output: 2 } }
   - { id: mock/embed, provider: mock, model: mock-embed-1, operations: [embeddings] }
   - { id: mock/search, provider: mock, model: mock-search-1, operations: [search], pricing: { input: 0, output: 0, per_request: 0.005 } }
+  - { id: mock/ocr, provider: mock, model: mock-ocr-1, operations: [ocr], pricing: { input: 0, output: 0, per_page: 0.002 } }
 guardrails:
   - { name: pii, kind: pii, stage: input, action: redact, pii: { categories: [email] } }
+  - { name: pii-out, kind: pii, stage: output, action: redact, pii: { categories: [email] } }
 routes:
   - { name: chat, targets: [mock/fast], guardrails: [pii] }
   - { name: search, targets: [mock/search], guardrails: [pii] }
+  - { name: ocr, targets: [mock/ocr], guardrails: [pii-out] }
 usage_export:
   - { name: evals, type: s3, bucket: evals, prefix: chat, region: ${s3.region}, endpoint: ${s3.url}, access_key_id: ${FAKE_S3_CREDS.accessKeyId}, secret_access_key: "${FAKE_S3_CREDS.secretAccessKey}", capture_content: true, flush_seconds: 3600 }
   - { name: plain, type: http, url: "${sink.url}/", flush_seconds: 3600 }
@@ -95,6 +99,19 @@ test("a search's line carries the queries as searched (redacted) and the pages f
   assert.deepEqual(line.content?.input, [{ role: "user", content: "who is [REDACTED:email]\nsecond" }]);
   assert.match(line.content!.output.content, /^\[1\] Mock result 1 for "who is \[REDACTED:email\]"\nhttps:\/\/who-is-redacted-email-1\.example\.com\/\n.*\n\n\[2\] Mock result 1 for "second"/s);
   assert.ok(!sink.lines.some((l) => "content" in l));
+});
+
+test("an OCR's line names the document (never its bytes) and carries the pages as they left (redacted)", async () => {
+  const pdf = makePdf(["Write to jane@example.com", "Page two"]);
+  const res = await post("/v1/ocr", { document: { type: "document_url", document_url: `data:application/pdf;base64,${pdf.toString("base64")}`, document_name: "letter.pdf" } });
+  assert.equal(res.status, 200);
+  const id = res.headers.get("x-request-id")!;
+  await poll(async () => (t.usage.recent().some((r) => r.id === id) ? true : undefined), 5000, "the record");
+  await t.gw.usageExport.flush();
+  const line = (objectLines(s3.objects("evals")) as { id: string; operation: string; content?: { input: { role: string; content: string }[]; output: { content: string } } }[]).find((l) => l.id === id)!;
+  assert.equal(line.operation, "OPERATION_OCR");
+  assert.deepEqual(line.content?.input, [{ role: "user", content: `[document] letter.pdf (application/pdf, ${pdf.length} bytes)` }]);
+  assert.equal(line.content!.output.content, "<!-- page 1 -->\nWrite to [REDACTED:email]\n\n<!-- page 2 -->\nPage two");
 });
 
 test("capture_content goes with any type; max_content_chars only with it", () => {
