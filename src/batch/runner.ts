@@ -23,6 +23,8 @@ import type { Caller } from "../router/types.ts";
 import { newRequestId, traceIdFrom, type RequestInfo } from "../server/context.ts";
 import { serveEmbeddings } from "../compat/embeddings.ts";
 import { serveModerations } from "../compat/moderations.ts";
+import { serveOcr } from "../compat/ocr.ts";
+import { serveSearch } from "../compat/search.ts";
 import { parseChatRequest } from "../compat/request.ts";
 import { completionJson, mergedSummary, toOpenAIError } from "../compat/response.ts";
 import { completeChoices } from "../compat/choices.ts";
@@ -623,6 +625,15 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       }
       case "/v1/moderations": {
         const out = (await serveModerations(o.engine, tagged(body, l, b), ctx)).body;
+        return { body: out, used: usageOf(out) };
+      }
+      // Documents read and searches made in the background: each line one request, billed as one.
+      case "/v1/ocr": {
+        const out = (await serveOcr(o.engine, tagged(body, l, b), ctx)).body;
+        return { body: out, used: usageOf(out) };
+      }
+      case "/v1/search": {
+        const out = (await serveSearch(o.engine, tagged(body, l, b), ctx)).body;
         return { body: out, used: usageOf(out) };
       }
       case "/v1/messages": {

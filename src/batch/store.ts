@@ -37,8 +37,11 @@ export interface StoredFile {
 }
 
 export type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
-/** What a batch's lines may call: OpenAI's batch endpoints, and Anthropic's messages (its Message Batches API). */
-export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/completions", "/v1/embeddings", "/v1/moderations", "/v1/messages"] as const;
+/**
+ * What a batch's lines may call: OpenAI's batch endpoints, the gateway's OCR and search (as
+ * Mistral's batch API takes OCR), and Anthropic's messages (its Message Batches API).
+ */
+export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/completions", "/v1/embeddings", "/v1/moderations", "/v1/ocr", "/v1/search", "/v1/messages"] as const;
 export type BatchEndpoint = (typeof BATCH_ENDPOINTS)[number];
 /** Statuses a runner still has work in. */
 export const ACTIVE: readonly BatchStatus[] = ["validating", "in_progress", "finalizing", "cancelling"];

@@ -7,6 +7,7 @@
 // they may (another team's batch is "not found").
 
 import assert from "node:assert/strict";
+import { makePdf } from "../helpers/pdf.ts";
 import { after, before, describe, test } from "node:test";
 import OpenAI, { toFile } from "openai";
 import { hashKey } from "../../src/server/auth.ts";
@@ -29,12 +30,16 @@ deployments:
   - { id: mock/chat, provider: mock, model: mock-chat, pricing: { input: 1, output: 2 } }
   - { id: mock/embed, provider: mock, model: mock-embed, operations: [embeddings], pricing: { input: 0.02, output: 0 } }
   - { id: mock/moderation, provider: mock, model: mock-moderation-1, operations: [moderation], pricing: { input: 0, output: 0 } }
+  - { id: mock/ocr, provider: mock, model: mock-ocr-1, operations: [ocr], pricing: { input: 0, output: 0, per_page: 0.002 } }
+  - { id: mock/search, provider: mock, model: mock-search-1, operations: [search], pricing: { input: 0, output: 0, per_request: 0.005 } }
   - { id: slow/chat, provider: slow, model: mock-chat }
   - { id: busy/chat, provider: busy, model: mock-chat }
 routes:
   - { name: chat, targets: [mock/chat] }
   - { name: embed, targets: [mock/embed] }
   - { name: moderation, targets: [mock/moderation] }
+  - { name: ocr, targets: [mock/ocr] }
+  - { name: search, targets: [mock/search] }
   - { name: slow, targets: [slow/chat] }
   - { name: busy, targets: [busy/chat], retry: { max_retries: 0 } }
 batches: { concurrency: 2 }
@@ -200,6 +205,27 @@ describe("a chat batch, start to finish", () => {
         [false, false],
       ],
     );
+  });
+});
+
+describe("OCR and search lines", () => {
+  test("a batch of documents is read page by page, a batch of queries searched; each line billed as its request", async () => {
+    const client = sdk(KEYS.svcA);
+    const doc = (i: number) => `data:application/pdf;base64,${makePdf([`Invoice ${i}`, `Total ${i * 10} EUR`]).toString("base64")}`;
+    const file = await upload(client, jsonl([1, 2].map((i) => ({ custom_id: `d${i}`, method: "POST", url: "/v1/ocr", body: { document: { type: "document_url", document_url: doc(i) } } }))));
+    const b = await settle(client, (await client.batches.create({ input_file_id: file.id, endpoint: "/v1/ocr" as "/v1/embeddings", completion_window: "24h" })).id);
+    assert.equal(b.status, "completed");
+    const out = await linesOf(client, b.output_file_id);
+    const d2 = out.find((l) => l.custom_id === "d2")!;
+    assert.deepEqual(d2.response!.body.pages.map((p: { markdown: string }) => p.markdown), ["Invoice 2", "Total 20 EUR"]);
+    // Four pages at $0.002.
+    assert.equal((b as unknown as { signalbox: { cost_nano_usd: number } }).signalbox.cost_nano_usd, 8_000_000);
+
+    const q = await upload(client, jsonl([{ custom_id: "s1", method: "POST", url: "/v1/search", body: { query: "node 24", max_results: 2 } }]));
+    const sb = await settle(client, (await client.batches.create({ input_file_id: q.id, endpoint: "/v1/search" as "/v1/embeddings", completion_window: "24h" })).id);
+    assert.equal(sb.status, "completed");
+    const [s1] = await linesOf(client, sb.output_file_id);
+    assert.equal(s1.response!.body.results.length, 2);
   });
 });
 

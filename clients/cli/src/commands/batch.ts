@@ -18,7 +18,7 @@ import { parsePair } from "../request.ts";
 import { type Rest, restOf } from "../rest.ts";
 
 /** The endpoints an OpenAI-style batch may target (the gateway's batch/http.ts; Anthropic's messages batch at /v1/messages/batches). */
-export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/completions", "/v1/embeddings", "/v1/moderations"] as const;
+export const BATCH_ENDPOINTS = ["/v1/chat/completions", "/v1/responses", "/v1/completions", "/v1/embeddings", "/v1/moderations", "/v1/ocr", "/v1/search"] as const;
 /** Statuses a batch ends in. */
 const FINAL = ["completed", "failed", "expired", "cancelled"];
 /** The Batch API's largest list page. */
