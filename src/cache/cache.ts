@@ -78,6 +78,7 @@ export interface CachedOcr {
   provider: string;
   providerModel: string;
   pages: OcrPage[];
+  documentAnnotation?: string;
   documentSizeBytes?: number;
   /** What the original OCR was billed (a hit itself costs nothing). */
   usage: Usage;
@@ -273,6 +274,9 @@ export function ocrKey(p: OcrKeyParts): string {
   const h = createHash("sha256");
   h.update(`o1\n${p.scope}\n${p.target}\n${p.variant}\n${(r.pages ?? []).join(",")}\n${r.includeImageBase64 ? 1 : 0}\n${r.imageLimit ?? ""}\n${r.imageMinSize ?? ""}\n`);
   h.update(`${r.tableFormat ?? ""}\n${r.extractHeader ? 1 : 0}\n${r.extractFooter ? 1 : 0}\n`);
+  // Annotations: their schemas and prompt, as JSON (framed by length).
+  const notes = r.documentAnnotation || r.bboxAnnotation ? JSON.stringify([r.documentAnnotation ?? null, r.bboxAnnotation ?? null]) : "";
+  h.update(`${notes.length}:`).update(notes);
   const d = r.document;
   if ("url" in d) h.update(`u${d.url.length}:`).update(d.url);
   else h.update(`d${d.mediaType}\n${d.data.byteLength}:`).update(d.data);

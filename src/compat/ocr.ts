@@ -1,7 +1,8 @@
 // POST /v1/ocr in the shape of Mistral's OCR API (which LiteLLM's /v1/ocr follows too):
 // `{model, document: {type: "document_url", document_url, document_name?} | {type: "image_url",
 // image_url}, pages, include_image_base64, image_limit, image_min_size, table_format,
-// extract_header, extract_footer}` → `{pages: [{index, markdown, images, tables, hyperlinks,
+// extract_header, extract_footer, document_annotation_format, document_annotation_prompt,
+// bbox_annotation_format}` → `{pages: [{index, markdown, images, tables, hyperlinks,
 // header, footer, dimensions}], model, document_annotation, usage_info: {pages_processed,
 // doc_size_bytes}}`, so the official Mistral SDK pointed at the gateway works unchanged, against any
 // OCR model the gateway routes to. A document is a data URL (its bytes, checked like
@@ -13,6 +14,7 @@
 import { MAX_CACHE_TTL_SECONDS, type CacheMode, type ChatEngine } from "../engine/chat-engine.ts";
 import { DEFAULT_OCR_MODEL } from "../engine/file-parser.ts";
 import type { OcrAnswer } from "../engine/ocr.ts";
+import type { JsonObject } from "../providers/types.ts";
 import type { Caller, OcrCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { estimatedOcrPages } from "../server/convert.ts";
@@ -21,14 +23,40 @@ import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./
 import { accountJson, rateLimitHeaders } from "./response.ts";
 
 
-const KNOWN = new Set(["model", "id", "document", "pages", "include_image_base64", "image_limit", "image_min_size", "table_format", "extract_header", "extract_footer", "user", "metadata", "signalbox"]);
+const KNOWN = new Set([
+  "model",
+  "id",
+  "document",
+  "pages",
+  "include_image_base64",
+  "image_limit",
+  "image_min_size",
+  "table_format",
+  "extract_header",
+  "extract_footer",
+  "document_annotation_format",
+  "document_annotation_prompt",
+  "bbox_annotation_format",
+  "user",
+  "metadata",
+  "signalbox",
+]);
 
 /** Mistral's fields the gateway does not run: refused by name rather than ignored. */
 const UNSUPPORTED: Record<string, string> = {
-  bbox_annotation_format: "is not supported: annotations are not run by the gateway (OCR returns each page's Markdown)",
-  document_annotation_format: "is not supported: annotations are not run by the gateway (send the pages' Markdown to a chat model with response_format)",
-  document_annotation_prompt: "is not supported: annotations are not run by the gateway",
+  confidence_scores_granularity: "is not supported: the gateway's OCR models do not share confidence scores",
 };
+
+/** An annotation format, Mistral's `{type: "json_schema", json_schema: {name, schema, strict}}`. */
+function annotationFormat(body: Record<string, unknown>, k: string, fallbackName: string): { name: string; schema: JsonObject; strict?: boolean } | undefined {
+  const f = body[k];
+  if (f === undefined || f === null) return undefined;
+  if (!isObj(f) || f.type !== "json_schema") bad(k, 'must be {"type": "json_schema", "json_schema": {"name", "schema"}} (only a JSON Schema is run)');
+  const js = f.json_schema;
+  if (!isObj(js) || !isObj(js.schema)) bad(`${k}.json_schema.schema`, "is required: a JSON Schema object");
+  const strict = bool(js, "strict", `${k}.json_schema.strict`);
+  return { name: str(js, "name", `${k}.json_schema.name`) || fallbackName, schema: js.schema as JsonObject, ...(strict !== undefined ? { strict } : {}) };
+}
 
 /** A `data:` URL's media type and bytes; undefined for any other URL. */
 function dataUrl(url: string, field: string): { mediaType: string; data: Uint8Array } | undefined {
@@ -79,6 +107,10 @@ export function parseOcrRequest(body: unknown, id: string, caller: Caller): { ca
   const imageMinSize = int(body, "image_min_size", "image_min_size");
   const user = str(body, "user", "user") || undefined;
   const opts = signalboxOptions(body, model, user);
+  const docNote = annotationFormat(body, "document_annotation_format", "document_annotation");
+  const prompt = str(body, "document_annotation_prompt", "document_annotation_prompt");
+  if (prompt && !docNote) bad("document_annotation_prompt", "needs document_annotation_format (the shape to extract)");
+  const boxNote = annotationFormat(body, "bbox_annotation_format", "bbox_annotation");
   const request: OcrCall["request"] = {
     document: doc,
     ...(name ? { documentName: name } : {}),
@@ -89,6 +121,8 @@ export function parseOcrRequest(body: unknown, id: string, caller: Caller): { ca
     ...(tableFormat ? { tableFormat: tableFormat as "markdown" | "html" } : {}),
     ...(bool(body, "extract_header", "extract_header") ? { extractHeader: true } : {}),
     ...(bool(body, "extract_footer", "extract_footer") ? { extractFooter: true } : {}),
+    ...(docNote ? { documentAnnotation: { ...docNote, ...(prompt ? { prompt } : {}) } } : {}),
+    ...(boxNote ? { bboxAnnotation: boxNote } : {}),
   };
   const call: OcrCall = {
     operation: "ocr",
@@ -103,7 +137,7 @@ export function parseOcrRequest(body: unknown, id: string, caller: Caller): { ca
     ...(opts.guardrails ? { guardrails: opts.guardrails } : {}),
     caller,
   };
-  validateOcrCall(call, { document: field, mediaType: field, documentUrl: field, pages: "pages", tableFormat: "table_format", imageLimit: "image_limit", imageMinSize: "image_min_size", routing: "signalbox" });
+  validateOcrCall(call, { document: field, mediaType: field, documentUrl: field, pages: "pages", tableFormat: "table_format", imageLimit: "image_limit", imageMinSize: "image_min_size", documentAnnotation: "document_annotation_format", bboxAnnotation: "bbox_annotation_format", routing: "signalbox" });
   if (opts.cache?.ttlSeconds !== undefined) validateCacheTtl("signalbox.cache.ttl_seconds", opts.cache.ttlSeconds, MAX_CACHE_TTL_SECONDS);
   return { call, ...(opts.cache ? { cache: opts.cache } : {}) };
 }
@@ -114,7 +148,7 @@ export function ocrJson(a: OcrAnswer, r: OcrCall["request"]) {
     pages: a.pages.map((p) => ({
       index: p.index,
       markdown: p.markdown,
-      images: p.images.map((i) => ({ id: i.id, top_left_x: i.topLeftX, top_left_y: i.topLeftY, bottom_right_x: i.bottomRightX, bottom_right_y: i.bottomRightY, ...(r.includeImageBase64 ? { image_base64: i.imageBase64 ?? null } : {}) })),
+      images: p.images.map((i) => ({ id: i.id, top_left_x: i.topLeftX, top_left_y: i.topLeftY, bottom_right_x: i.bottomRightX, bottom_right_y: i.bottomRightY, ...(r.includeImageBase64 ? { image_base64: i.imageBase64 ?? null } : {}), ...(r.bboxAnnotation ? { image_annotation: i.imageAnnotation ?? null } : {}) })),
       tables: p.tables ?? [],
       hyperlinks: p.hyperlinks ?? [],
       header: p.header ?? null,
@@ -122,7 +156,7 @@ export function ocrJson(a: OcrAnswer, r: OcrCall["request"]) {
       dimensions: p.dimensions ?? null,
     })),
     model: a.providerModel,
-    document_annotation: null,
+    document_annotation: a.documentAnnotation ?? null,
     usage_info: { pages_processed: a.usage.pages ?? a.pages.length, doc_size_bytes: a.documentSizeBytes ?? null },
     signalbox: accountJson(a, { pages: a.usage.pages ?? 0 }),
   };

@@ -31,6 +31,8 @@ export interface OcrEngineRequest {
 export interface OcrAnswer extends AnswerAccount {
   pages: OcrPage[];
   documentSizeBytes?: number;
+  /** With a document annotation asked for: its JSON, as text, checked against the schema. */
+  documentAnnotation?: string;
   /** hit: answered from the cache; miss: looked up and not found; off, refresh, bypass as for chat. */
   cache: CacheStatus;
 }
@@ -51,7 +53,7 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
       const hit = lookup ? await lookup : undefined;
       const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
       if (r.ri.otel && cp) trace.getSpan(r.ri.otel)?.setAttribute("signalbox.cache", status);
-      const size = (n: number | undefined) => (n !== undefined ? { documentSizeBytes: n } : {});
+      const size = (n: number | undefined, note: string | undefined) => ({ ...(n !== undefined ? { documentSizeBytes: n } : {}), ...(note !== undefined ? { documentAnnotation: note } : {}) });
       // The exports that capture content keep which document was read and what it said (as it left).
       const capture = e.captureChars(r.call);
       const content = (pages: OcrPage[]) => (capture === undefined ? undefined : ocrContent(r.call.request, pages, capture));
@@ -60,17 +62,17 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
         e.servedFromCache(ex, served);
         const pages = await checked(hit.pages);
         f.ok(served, content(pages));
-        return { ...f.account(served), pages, ...size(hit.documentSizeBytes), cache: status };
+        return { ...f.account(served), pages, ...size(hit.documentSizeBytes, hit.documentAnnotation), cache: status };
       }
       const out = await executeOcr(r.call, plan, r.signal, f.exec, ex);
       const c = ex.deployment!;
       if (cp?.store) {
-        const v: CachedOcr = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, pages: out.pages, ...size(out.documentSizeBytes), usage: ex.usage, storedAt: Date.now() };
+        const v: CachedOcr = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, pages: out.pages, ...size(out.documentSizeBytes, out.documentAnnotation), usage: ex.usage, storedAt: Date.now() };
         cache.setOcr(key, v, cp.ttlSeconds);
       }
       const pages = await checked(out.pages);
       f.ok(undefined, content(pages));
-      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages, ...size(out.documentSizeBytes), cache: status };
+      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages, ...size(out.documentSizeBytes, out.documentAnnotation), cache: status };
     });
 }
 

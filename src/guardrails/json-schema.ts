@@ -53,6 +53,12 @@ function validatorFor(schema: JsonObject): Entry {
   return e;
 }
 
+/** Whether a schema compiles (true), or why not. */
+export function schemaCompiles(schema: JsonObject): true | string {
+  const e = validatorFor(schema);
+  return e.validate ? true : (e.error ?? "it does not compile");
+}
+
 /** Compiled schemas held now (for tests and the benchmark). */
 export const compiledSchemaCount = () => compiled.size;
 

@@ -699,6 +699,10 @@ export interface OcrRequest {
   tableFormat?: "markdown" | "html";
   extractHeader?: boolean;
   extractFooter?: boolean;
+  /** Structured extraction over the whole document (Mistral's document annotation): JSON matching the schema, guided by the prompt. */
+  documentAnnotation?: { name: string; schema: JsonObject; strict?: boolean; prompt?: string };
+  /** Structured extraction over each image found (Mistral's bbox annotation). */
+  bboxAnnotation?: { name: string; schema: JsonObject; strict?: boolean };
 }
 
 /** An image found on a page, by its bounding box (pixels). */
@@ -710,6 +714,8 @@ export interface OcrImage {
   bottomRightY: number;
   /** With includeImageBase64: the image as a data URL. */
   imageBase64?: string;
+  /** With a bbox annotation: the image's JSON. */
+  imageAnnotation?: string;
 }
 
 /** One processed page. */
@@ -731,6 +737,8 @@ export interface OcrResult {
   /** Pages the provider billed (absent: the pages returned). */
   pagesProcessed?: number;
   documentSizeBytes?: number;
+  /** With a document annotation: its JSON, as text. */
+  documentAnnotation?: string;
 }
 
 /** How one input was classified: each category's verdict and score. */

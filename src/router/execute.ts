@@ -21,6 +21,7 @@ import type { HealthStore } from "../state/health.ts";
 import type { AttemptObserver, AttemptTrace } from "../telemetry/tracing.ts";
 import { addCost, addUsage, computeCost, ZERO_COST, ZERO_USAGE } from "../usage/cost.ts";
 import { codeForFailure, GatewayError } from "./errors.ts";
+import { checkJsonAnswer } from "../guardrails/json-schema.ts";
 import { POLICY } from "./policy.ts";
 import { inputTokens } from "./plan.ts";
 import type { AttemptRecord, Candidate, CallSummary, ChatCall, ChatOutcome, EmbedCall, ImageCall, ModerationCall, OcrCall, Plan, RealtimeCall, RerankCall, SearchCall, SpeechCall, TranscriptionCall, UsageSource } from "./types.ts";
@@ -908,7 +909,8 @@ export async function executeSearch(call: SearchCall, plan: Plan, signal: AbortS
 /**
  * Execute a plan for an OCR call: the document to one deployment at a time. Billed per page at the
  * deployment's per-page price: the pages the provider says it processed, else the pages it
- * returned. An answer without pages is the provider's fault (the attempt fails and the plan goes on).
+ * returned. An answer without pages, or without a document annotation of the schema asked for, is
+ * the provider's fault (the attempt fails, its pages billed, and the plan goes on).
  */
 export async function executeOcr(call: OcrCall, plan: Plan, signal: AbortSignal, deps: ExecuteDeps, ex: Execution): Promise<OcrResult> {
   try {
@@ -918,6 +920,12 @@ export async function executeOcr(call: OcrCall, plan: Plan, signal: AbortSignal,
       if (!provider.ocr) throw new ProviderError({ kind: "model_not_found", message: `provider "${c.provider.name}" (type ${c.provider.type}) has no OCR endpoint`, unsent: true });
       const res = await provider.ocr({ ...call.request, model: c.deployment.model }, ctx.signal);
       if (!res.pages.length) throw new ProviderError({ kind: "unknown", message: `${c.deployment.id} returned no pages` });
+      // A document annotation asked for must be JSON of its schema: else the attempt fails (billed) and the plan goes on.
+      const a = call.request.documentAnnotation;
+      if (a) {
+        const check = res.documentAnnotation === undefined ? { ok: false as const, reason: "no document annotation came back" } : checkJsonAnswer(res.documentAnnotation, { type: "json_schema", ...a });
+        if (!check.ok) throw new ProviderError({ kind: "unknown", message: `${c.deployment.id}: ${check.reason}`, usage: { ...ZERO_USAGE, pages: res.pagesProcessed ?? res.pages.length } });
+      }
       return res;
     });
     ctx.cleanup();

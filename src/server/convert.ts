@@ -389,7 +389,10 @@ export function toOcrCall(r: OcrRequest, id: string, caller: Caller): OcrCall {
     ...(r.tableFormat ? { tableFormat: r.tableFormat as "markdown" | "html" } : {}),
     ...(r.extractHeader ? { extractHeader: true } : {}),
     ...(r.extractFooter ? { extractFooter: true } : {}),
+    ...(r.documentAnnotationSchema ? { documentAnnotation: { name: r.documentAnnotationName || "document_annotation", schema: r.documentAnnotationSchema as JsonObject, ...(r.documentAnnotationPrompt ? { prompt: r.documentAnnotationPrompt } : {}) } } : {}),
+    ...(r.bboxAnnotationSchema ? { bboxAnnotation: { name: "bbox_annotation", schema: r.bboxAnnotationSchema as JsonObject } } : {}),
   };
+  if (r.documentAnnotationPrompt && !r.documentAnnotationSchema) throw new GatewayError("invalid_argument", "document_annotation_prompt: needs document_annotation_schema (the shape to extract)", { field: "document_annotation_prompt" });
   return { operation: "ocr", id, model: r.model, request, estimatedPages: estimatedOcrPages(request), ...callerSide({ ...r, guardrails: [] }, caller) };
 }
 

@@ -19,7 +19,7 @@ export function ocrToPb(a: OcrAnswer): OcrResponse {
     pages: a.pages.map((p) => ({
       index: p.index,
       markdown: p.markdown,
-      images: p.images.map((i) => ({ id: i.id, topLeftX: i.topLeftX, topLeftY: i.topLeftY, bottomRightX: i.bottomRightX, bottomRightY: i.bottomRightY, imageBase64: i.imageBase64 ?? "" })),
+      images: p.images.map((i) => ({ id: i.id, topLeftX: i.topLeftX, topLeftY: i.topLeftY, bottomRightX: i.bottomRightX, bottomRightY: i.bottomRightY, imageBase64: i.imageBase64 ?? "", imageAnnotation: i.imageAnnotation ?? "" })),
       tables: p.tables ?? [],
       hyperlinks: p.hyperlinks ?? [],
       header: p.header ?? "",
@@ -29,6 +29,7 @@ export function ocrToPb(a: OcrAnswer): OcrResponse {
       height: p.dimensions?.height ?? 0,
     })),
     documentSizeBytes: BigInt(a.documentSizeBytes ?? 0),
+    documentAnnotation: a.documentAnnotation ?? "",
     cacheHit: a.cache === "hit",
   });
 }

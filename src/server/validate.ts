@@ -1,6 +1,7 @@
 // Input validation for every RPC, in one place, before any work: a bad request is
 // invalid_argument with a message that starts with the path of the bad field.
 
+import { schemaCompiles } from "../guardrails/json-schema.ts";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Dimension, Granularity } from "../../gen/signalbox/v1/common_pb.ts";
 import type { GetBudgetRequest, GetRequestRequest, GetUsageRequest, ListRequestsRequest } from "../../gen/signalbox/v1/usage_pb.ts";
@@ -420,6 +421,8 @@ export interface OcrFieldNames {
   tableFormat: string;
   imageLimit: string;
   imageMinSize: string;
+  documentAnnotation: string;
+  bboxAnnotation: string;
   routing: string;
 }
 export const PROTO_OCR_FIELDS: OcrFieldNames = {
@@ -430,6 +433,8 @@ export const PROTO_OCR_FIELDS: OcrFieldNames = {
   tableFormat: "table_format",
   imageLimit: "image_limit",
   imageMinSize: "image_min_size",
+  documentAnnotation: "document_annotation_schema",
+  bboxAnnotation: "bbox_annotation_schema",
   routing: "routing",
 };
 
@@ -482,6 +487,18 @@ export function validateOcrCall(c: OcrCall, n: OcrFieldNames = PROTO_OCR_FIELDS)
   if (r.tableFormat !== undefined && r.tableFormat !== "markdown" && r.tableFormat !== "html") bad(n.tableFormat, `must be "markdown" or "html", got "${r.tableFormat}"`);
   if (r.imageLimit !== undefined && !(Number.isInteger(r.imageLimit) && r.imageLimit >= 0 && r.imageLimit <= 10_000)) bad(n.imageLimit, `must be an integer from 0 to 10000, got ${r.imageLimit}`);
   if (r.imageMinSize !== undefined && !(Number.isInteger(r.imageMinSize) && r.imageMinSize >= 0 && r.imageMinSize <= 10_000)) bad(n.imageMinSize, `must be an integer from 0 to 10000, got ${r.imageMinSize}`);
+  for (const [a, field] of [
+    [r.documentAnnotation, n.documentAnnotation],
+    [r.bboxAnnotation, n.bboxAnnotation],
+  ] as const) {
+    if (!a) continue;
+    if (a.schema === null || typeof a.schema !== "object" || Array.isArray(a.schema)) bad(field, "must be a JSON Schema object");
+    if (JSON.stringify(a.schema).length > 100_000) bad(field, "at most 100,000 characters of schema");
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(a.name)) bad(field, `its name must be 1 to 64 letters, digits, underscores or dashes, got "${a.name}"`);
+    const compiles = schemaCompiles(a.schema);
+    if (compiles !== true) bad(field, `is not a valid JSON Schema: ${compiles}`);
+  }
+  if ((r.documentAnnotation?.prompt?.length ?? 0) > 10_000) bad(n.documentAnnotation, "its prompt is at most 10,000 characters");
   validateAttribution(c, n.routing);
 }
 

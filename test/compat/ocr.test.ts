@@ -190,6 +190,38 @@ describe("POST /v1/ocr with the Mistral SDK", () => {
   });
 });
 
+describe("annotations: structured extraction, checked against its schema", () => {
+  const INVOICE = { type: "object", properties: { number: { type: "string" }, total: { type: "number" } }, required: ["number", "total"], additionalProperties: false };
+  const ask = (model: string) =>
+    sdk.ocr.process({ model, document: { type: "document_url", documentUrl: PDF_URL }, documentAnnotationFormat: { type: "json_schema", jsonSchema: { name: "invoice", schemaDefinition: INVOICE } }, documentAnnotationPrompt: "The invoice's number and total" });
+
+  test("Mistral's annotation of the schema comes back, and what was asked for went as Mistral takes it", async () => {
+    mistral.script({ kind: "ocr", documentAnnotation: JSON.stringify({ number: "42", total: 12 }) });
+    const res = await ask("mistral-only");
+    assert.deepEqual(JSON.parse(res.documentAnnotation!), { number: "42", total: 12 });
+    const sent = mistral.requests[0].body;
+    assert.deepEqual(sent.document_annotation_format, { type: "json_schema", json_schema: { name: "invoice", schema: INVOICE } });
+    assert.equal(sent.document_annotation_prompt, "The invoice's number and total");
+  });
+
+  test("an annotation that does not match the schema fails the attempt, billed, and the plan goes on (the mock fills the schema's shape)", async () => {
+    mistral.script({ kind: "ocr", documentAnnotation: JSON.stringify({ number: 42 }) });
+    const res = await ask("ocr");
+    assert.deepEqual(JSON.parse(res.documentAnnotation!), { number: "Invoice 42", total: 0 });
+    const r = lastRecord();
+    assert.deepEqual(
+      r.attempts.map((a) => [a.deployment, a.outcome]),
+      [
+        ["mistral/ocr", "failed"],
+        ["mock/ocr", "succeeded"],
+      ],
+    );
+    assert.match(r.attempts[0].errorMessage ?? "", /does not match schema "invoice"/);
+    // Mistral's three pages are billed ($0.006), then the mock's ($0.003).
+    assert.equal(r.cost.total, 9_000_000);
+  });
+});
+
 describe("bad input names the field and reaches no provider", () => {
   const cases: [string, unknown, string][] = [
     ["no document", { model: "ocr" }, "document"],
@@ -199,7 +231,10 @@ describe("bad input names the field and reaches no provider", () => {
     ["a page twice", { document: { type: "document_url", document_url: PDF_URL }, pages: [1, 1] }, "pages[1]"],
     ["a negative page", { document: { type: "document_url", document_url: PDF_URL }, pages: [-1] }, "pages[0]"],
     ["a table format", { document: { type: "document_url", document_url: PDF_URL }, table_format: "latex" }, "table_format"],
-    ["annotations", { document: { type: "document_url", document_url: PDF_URL }, document_annotation_format: { type: "json_schema" } }, "document_annotation_format"],
+    ["an annotation that is no JSON Schema", { document: { type: "document_url", document_url: PDF_URL }, document_annotation_format: { type: "text" } }, "document_annotation_format"],
+    ["an annotation schema that does not compile", { document: { type: "document_url", document_url: PDF_URL }, document_annotation_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "wat" } } } }, "document_annotation_format"],
+    ["an annotation prompt alone", { document: { type: "document_url", document_url: PDF_URL }, document_annotation_prompt: "the total" }, "document_annotation_prompt"],
+    ["confidence scores", { document: { type: "document_url", document_url: PDF_URL }, confidence_scores_granularity: "page" }, "confidence_scores_granularity"],
     ["an unknown field", { document: { type: "document_url", document_url: PDF_URL }, confidence: 1 }, "confidence"],
     ["a URL that is not http", { document: { type: "document_url", document_url: "ftp://example.com/a.pdf" } }, "document.document_url"],
   ];
@@ -258,6 +293,17 @@ describe("OcrService over Connect", () => {
     assert.equal(response.documentSizeBytes, BigInt(PDF.length));
     assert.deepEqual([response.pages[1].index, response.pages[1].width, response.pages[1].height, response.pages[1].dpi], [1, 1700, 2200, 200]);
     assert.equal(mistral.requests.length, 0);
+  });
+
+  test("annotations over Connect: the document's JSON and each image's, in their schemas' shapes", async () => {
+    const { response } = await readDocument(typed, PNG, "image/png", {
+      model: "mock-ocr",
+      documentAnnotationSchema: { type: "object", properties: { kind: { enum: ["photo", "scan"] } } },
+      bboxAnnotationSchema: { type: "object", properties: { caption: { type: "string" } } },
+    });
+    assert.deepEqual(JSON.parse(response.documentAnnotation), { kind: "photo" });
+    assert.deepEqual(JSON.parse(response.pages[0].images[0].imageAnnotation), { caption: "img-0.png" });
+    await assert.rejects(readDocument(typed, PDF, "application/pdf", { model: "mock-ocr", documentAnnotationPrompt: "the total" }), /document_annotation_prompt: needs document_annotation_schema/);
   });
 
   test("an image is one page, its size read from it", async () => {

@@ -2,6 +2,7 @@
 // page (pdf.js through unpdf, loaded the first time the mock reads one), each page's lines as its
 // Markdown, its size at 200 dpi as Mistral reports it; an image is one page holding that image
 // (no text is recognized in it). It fetches nothing: a URL, a Word or a PowerPoint file is refused.
+// Annotations asked for come back in their schema's shape, filled from the text (mockValueOf).
 
 import type { OcrPage, OcrRequest, OcrResult } from "../types.ts";
 import { ProviderError } from "../types.ts";
@@ -59,18 +60,53 @@ async function readPdf(data: Uint8Array, wanted: number[] | undefined): Promise<
   }
 }
 
+/**
+ * A value of a JSON schema, made up from the document's text: each string the text's first line
+ * (its enum's first value, its const), numbers 0 (or the minimum), booleans false, arrays empty
+ * (or `minItems` of their item), objects every property. No model reads anything: it shows the shape.
+ */
+export function mockValueOf(schema: unknown, text: string): unknown {
+  if (!schema || typeof schema !== "object") return null;
+  const s = schema as Record<string, unknown>;
+  if ("const" in s) return s.const;
+  if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
+  const variants = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
+  if (Array.isArray(variants) && variants.length) return mockValueOf(variants[0], text);
+  const type = Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
+  switch (type ?? (s.properties ? "object" : undefined)) {
+    case "object": {
+      const props = (s.properties ?? {}) as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, mockValueOf(v, text)]));
+    }
+    case "array":
+      return Array.from({ length: typeof s.minItems === "number" ? s.minItems : 0 }, () => mockValueOf(s.items, text));
+    case "string":
+      return text.split("\n").find((l) => l.trim())?.trim() ?? "";
+    case "integer":
+    case "number":
+      return typeof s.minimum === "number" ? s.minimum : 0;
+    case "boolean":
+      return false;
+    default:
+      return null;
+  }
+}
+
 export async function mockOcr(req: OcrRequest): Promise<OcrResult> {
   const d = req.document;
   if ("url" in d) throw refuse("the mock reads documents sent as bytes: it fetches nothing");
   if (d.mediaType === "application/pdf") {
     const pages = await readPdf(d.data, req.pages);
-    return { model: req.model, pages, pagesProcessed: pages.length, documentSizeBytes: d.data.byteLength };
+    const note = req.documentAnnotation ? { documentAnnotation: JSON.stringify(mockValueOf(req.documentAnnotation.schema, pages.map((p) => p.markdown).join("\n"))) } : {};
+    return { model: req.model, pages, pagesProcessed: pages.length, documentSizeBytes: d.data.byteLength, ...note };
   }
   if (!d.mediaType.startsWith("image/")) throw refuse(`the mock reads PDFs and images, not ${d.mediaType}`);
   if (req.pages?.some((p) => p !== 0)) throw refuse("an image has one page, page 0");
   const { width, height } = imageSize(d.data);
   const id = `img-0.${d.mediaType.slice("image/".length)}`;
   const base64 = req.includeImageBase64 ? { imageBase64: `data:${d.mediaType};base64,${Buffer.from(d.data.buffer, d.data.byteOffset, d.data.byteLength).toString("base64")}` } : {};
-  const page: OcrPage = { index: 0, markdown: `![${id}](${id})`, images: [{ id, topLeftX: 0, topLeftY: 0, bottomRightX: width, bottomRightY: height, ...base64 }], dimensions: { dpi: DPI, width, height } };
-  return { model: req.model, pages: [page], pagesProcessed: 1, documentSizeBytes: d.data.byteLength };
+  const imageNote = req.bboxAnnotation ? { imageAnnotation: JSON.stringify(mockValueOf(req.bboxAnnotation.schema, id)) } : {};
+  const page: OcrPage = { index: 0, markdown: `![${id}](${id})`, images: [{ id, topLeftX: 0, topLeftY: 0, bottomRightX: width, bottomRightY: height, ...base64, ...imageNote }], dimensions: { dpi: DPI, width, height } };
+  const note = req.documentAnnotation ? { documentAnnotation: JSON.stringify(mockValueOf(req.documentAnnotation.schema, id)) } : {};
+  return { model: req.model, pages: [page], pagesProcessed: 1, documentSizeBytes: d.data.byteLength, ...note };
 }

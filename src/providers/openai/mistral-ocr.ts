@@ -29,8 +29,14 @@ export function buildMistralOcrBody(req: OcrRequest): Record<string, unknown> {
     ...(req.tableFormat ? { table_format: req.tableFormat } : {}),
     ...(req.extractHeader ? { extract_header: true } : {}),
     ...(req.extractFooter ? { extract_footer: true } : {}),
+    ...(req.documentAnnotation ? { document_annotation_format: jsonSchemaFormat(req.documentAnnotation) } : {}),
+    ...(req.documentAnnotation?.prompt ? { document_annotation_prompt: req.documentAnnotation.prompt } : {}),
+    ...(req.bboxAnnotation ? { bbox_annotation_format: jsonSchemaFormat(req.bboxAnnotation) } : {}),
   };
 }
+
+/** An annotation's schema as Mistral's response format. */
+const jsonSchemaFormat = (a: { name: string; schema: Record<string, unknown>; strict?: boolean }) => ({ type: "json_schema", json_schema: { name: a.name, schema: a.schema, ...(a.strict !== undefined ? { strict: a.strict } : {}) } });
 
 export function buildMistralOcrRequest(req: OcrRequest, path: string, headers: Record<string, string>): HttpRequestSpec {
   return { method: "POST", path, headers: { ...headers, accept: "application/json" }, body: JSON.stringify(buildMistralOcrBody(req)) };
@@ -42,7 +48,8 @@ const text = (v: unknown): string | undefined => (typeof v === "string" && v !==
 function image(v: unknown, page: number, i: number): OcrImage {
   if (!isObject(v) || typeof v.id !== "string") throw new ProviderError({ kind: "server_error", message: `upstream sent image ${i} of page ${page} without an id` });
   const b64 = text(v.image_base64);
-  return { id: v.id, topLeftX: num(v.top_left_x), topLeftY: num(v.top_left_y), bottomRightX: num(v.bottom_right_x), bottomRightY: num(v.bottom_right_y), ...(b64 ? { imageBase64: b64 } : {}) };
+  const note = text(v.image_annotation);
+  return { id: v.id, topLeftX: num(v.top_left_x), topLeftY: num(v.top_left_y), bottomRightX: num(v.bottom_right_x), bottomRightY: num(v.bottom_right_y), ...(b64 ? { imageBase64: b64 } : {}), ...(note ? { imageAnnotation: note } : {}) };
 }
 
 function page(v: unknown, i: number): OcrPage {
@@ -66,7 +73,9 @@ export function parseMistralOcrResponse(body: string): OcrResult {
   const usage = isObject(json.usage_info) ? json.usage_info : {};
   const processed = typeof usage.pages_processed === "number" ? num(usage.pages_processed) : undefined;
   const size = typeof usage.doc_size_bytes === "number" ? num(usage.doc_size_bytes) : undefined;
+  const annotation = text(json.document_annotation);
   return {
+    ...(annotation ? { documentAnnotation: annotation } : {}),
     model: typeof json.model === "string" ? json.model : "",
     pages: json.pages.map(page),
     ...(processed !== undefined ? { pagesProcessed: processed } : {}),

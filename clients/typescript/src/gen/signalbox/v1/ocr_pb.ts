@@ -7,17 +7,18 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { Adjustment, CacheOptions, RoutingInfo, RoutingOptions, Timing } from "./chat_pb.ts";
 import { file_signalbox_v1_chat } from "./chat_pb.ts";
 import type { Attempt, Cost, Usage } from "./common_pb.ts";
 import { file_signalbox_v1_common } from "./common_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file signalbox/v1/ocr.proto.
  */
 export const file_signalbox_v1_ocr: GenFile = /*@__PURE__*/
-  fileDesc("ChZzaWduYWxib3gvdjEvb2NyLnByb3RvEgxzaWduYWxib3gudjEi7wMKCk9jclJlcXVlc3QSDQoFbW9kZWwYASABKAkSEAoIZG9jdW1lbnQYAiABKAwSEgoKbWVkaWFfdHlwZRgDIAEoCRIUCgxkb2N1bWVudF91cmwYBCABKAkSFQoNZG9jdW1lbnRfbmFtZRgFIAEoCRINCgVwYWdlcxgGIAMoDRIcChRpbmNsdWRlX2ltYWdlX2Jhc2U2NBgHIAEoCBITCgtpbWFnZV9saW1pdBgIIAEoDRIWCg5pbWFnZV9taW5fc2l6ZRgJIAEoDRIUCgx0YWJsZV9mb3JtYXQYCiABKAkSFgoOZXh0cmFjdF9oZWFkZXIYCyABKAgSFgoOZXh0cmFjdF9mb290ZXIYDCABKAgSLQoHcm91dGluZxgUIAEoCzIcLnNpZ25hbGJveC52MS5Sb3V0aW5nT3B0aW9ucxIpCgVjYWNoZRgVIAEoCzIaLnNpZ25hbGJveC52MS5DYWNoZU9wdGlvbnMSDAoEdXNlchgeIAEoCRIMCgR0YWdzGB8gAygJEjgKCG1ldGFkYXRhGCAgAygLMiYuc2lnbmFsYm94LnYxLk9jclJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEihAEKCE9jckltYWdlEgoKAmlkGAEgASgJEhIKCnRvcF9sZWZ0X3gYAiABKA0SEgoKdG9wX2xlZnRfeRgDIAEoDRIWCg5ib3R0b21fcmlnaHRfeBgEIAEoDRIWCg5ib3R0b21fcmlnaHRfeRgFIAEoDRIUCgxpbWFnZV9iYXNlNjQYBiABKAkiNwoIT2NyVGFibGUSCgoCaWQYASABKAkSDwoHY29udGVudBgCIAEoCRIOCgZmb3JtYXQYAyABKAki2gEKB09jclBhZ2USDQoFaW5kZXgYASABKA0SEAoIbWFya2Rvd24YAiABKAkSJgoGaW1hZ2VzGAMgAygLMhYuc2lnbmFsYm94LnYxLk9jckltYWdlEiYKBnRhYmxlcxgEIAMoCzIWLnNpZ25hbGJveC52MS5PY3JUYWJsZRISCgpoeXBlcmxpbmtzGAUgAygJEg4KBmhlYWRlchgGIAEoCRIOCgZmb290ZXIYByABKAkSCwoDZHBpGAggASgNEg0KBXdpZHRoGAkgASgNEg4KBmhlaWdodBgKIAEoDSK+AwoLT2NyUmVzcG9uc2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSEgoKZGVwbG95bWVudBgDIAEoCRIQCghwcm92aWRlchgEIAEoCRIWCg5wcm92aWRlcl9tb2RlbBgFIAEoCRIkCgVwYWdlcxgGIAMoCzIVLnNpZ25hbGJveC52MS5PY3JQYWdlEhsKE2RvY3VtZW50X3NpemVfYnl0ZXMYByABKAQSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EicKCGF0dGVtcHRzGA0gAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSKgoHcm91dGluZxgOIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxIkCgZ0aW1pbmcYDyABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEi0KC2FkanVzdG1lbnRzGBAgAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYESABKAkSEQoJY2FjaGVfaGl0GBIgASgIMkgKCk9jclNlcnZpY2USOgoDT2NyEhguc2lnbmFsYm94LnYxLk9jclJlcXVlc3QaGS5zaWduYWxib3gudjEuT2NyUmVzcG9uc2ViBnByb3RvMw", [file_signalbox_v1_chat, file_signalbox_v1_common]);
+  fileDesc("ChZzaWduYWxib3gvdjEvb2NyLnByb3RvEgxzaWduYWxib3gudjEiqwUKCk9jclJlcXVlc3QSDQoFbW9kZWwYASABKAkSEAoIZG9jdW1lbnQYAiABKAwSEgoKbWVkaWFfdHlwZRgDIAEoCRIUCgxkb2N1bWVudF91cmwYBCABKAkSFQoNZG9jdW1lbnRfbmFtZRgFIAEoCRINCgVwYWdlcxgGIAMoDRIcChRpbmNsdWRlX2ltYWdlX2Jhc2U2NBgHIAEoCBITCgtpbWFnZV9saW1pdBgIIAEoDRIWCg5pbWFnZV9taW5fc2l6ZRgJIAEoDRIUCgx0YWJsZV9mb3JtYXQYCiABKAkSFgoOZXh0cmFjdF9oZWFkZXIYCyABKAgSFgoOZXh0cmFjdF9mb290ZXIYDCABKAgSOwoaZG9jdW1lbnRfYW5ub3RhdGlvbl9zY2hlbWEYDSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiAKGGRvY3VtZW50X2Fubm90YXRpb25fbmFtZRgOIAEoCRIiChpkb2N1bWVudF9hbm5vdGF0aW9uX3Byb21wdBgPIAEoCRI3ChZiYm94X2Fubm90YXRpb25fc2NoZW1hGBAgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBItCgdyb3V0aW5nGBQgASgLMhwuc2lnbmFsYm94LnYxLlJvdXRpbmdPcHRpb25zEikKBWNhY2hlGBUgASgLMhouc2lnbmFsYm94LnYxLkNhY2hlT3B0aW9ucxIMCgR1c2VyGB4gASgJEgwKBHRhZ3MYHyADKAkSOAoIbWV0YWRhdGEYICADKAsyJi5zaWduYWxib3gudjEuT2NyUmVxdWVzdC5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKeAQoIT2NySW1hZ2USCgoCaWQYASABKAkSEgoKdG9wX2xlZnRfeBgCIAEoDRISCgp0b3BfbGVmdF95GAMgASgNEhYKDmJvdHRvbV9yaWdodF94GAQgASgNEhYKDmJvdHRvbV9yaWdodF95GAUgASgNEhQKDGltYWdlX2Jhc2U2NBgGIAEoCRIYChBpbWFnZV9hbm5vdGF0aW9uGAcgASgJIjcKCE9jclRhYmxlEgoKAmlkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSDgoGZm9ybWF0GAMgASgJItoBCgdPY3JQYWdlEg0KBWluZGV4GAEgASgNEhAKCG1hcmtkb3duGAIgASgJEiYKBmltYWdlcxgDIAMoCzIWLnNpZ25hbGJveC52MS5PY3JJbWFnZRImCgZ0YWJsZXMYBCADKAsyFi5zaWduYWxib3gudjEuT2NyVGFibGUSEgoKaHlwZXJsaW5rcxgFIAMoCRIOCgZoZWFkZXIYBiABKAkSDgoGZm9vdGVyGAcgASgJEgsKA2RwaRgIIAEoDRINCgV3aWR0aBgJIAEoDRIOCgZoZWlnaHQYCiABKA0i2wMKC09jclJlc3BvbnNlEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEhIKCmRlcGxveW1lbnQYAyABKAkSEAoIcHJvdmlkZXIYBCABKAkSFgoOcHJvdmlkZXJfbW9kZWwYBSABKAkSJAoFcGFnZXMYBiADKAsyFS5zaWduYWxib3gudjEuT2NyUGFnZRIbChNkb2N1bWVudF9zaXplX2J5dGVzGAcgASgEEhsKE2RvY3VtZW50X2Fubm90YXRpb24YCCABKAkSIgoFdXNhZ2UYCyABKAsyEy5zaWduYWxib3gudjEuVXNhZ2USIAoEY29zdBgMIAEoCzISLnNpZ25hbGJveC52MS5Db3N0EicKCGF0dGVtcHRzGA0gAygLMhUuc2lnbmFsYm94LnYxLkF0dGVtcHQSKgoHcm91dGluZxgOIAEoCzIZLnNpZ25hbGJveC52MS5Sb3V0aW5nSW5mbxIkCgZ0aW1pbmcYDyABKAsyFC5zaWduYWxib3gudjEuVGltaW5nEi0KC2FkanVzdG1lbnRzGBAgAygLMhguc2lnbmFsYm94LnYxLkFkanVzdG1lbnQSEAoIdHJhY2VfaWQYESABKAkSEQoJY2FjaGVfaGl0GBIgASgIMkgKCk9jclNlcnZpY2USOgoDT2NyEhguc2lnbmFsYm94LnYxLk9jclJlcXVlc3QaGS5zaWduYWxib3gudjEuT2NyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_signalbox_v1_chat, file_signalbox_v1_common]);
 
 /**
  * An OCR request.
@@ -27,7 +28,8 @@ export const file_signalbox_v1_ocr: GenFile = /*@__PURE__*/
  * application/pdf, image/png, image/jpeg, image/webp, image/avif, image/gif, the DOCX and PPTX
  * types; a PDF starts with `%PDF-`; document_url an https URL (the provider fetches it, the
  * gateway never does); pages distinct, at most 1,000; table_format "", "markdown" or "html";
- * image_limit and image_min_size at most 10,000.
+ * image_limit and image_min_size at most 10,000; an annotation schema a JSON Schema object of at
+ * most 100,000 characters that compiles; a document annotation prompt needs its schema.
  *
  * @generated from message signalbox.v1.OcrRequest
  */
@@ -115,6 +117,33 @@ export type OcrRequest = Message<"signalbox.v1.OcrRequest"> & {
   extractFooter: boolean;
 
   /**
+   * Structured extraction over the whole document (Mistral's document annotation): a JSON Schema
+   * the answer's document_annotation must match (an answer that does not fails its attempt, and
+   * the plan goes on), its name, and a prompt to guide it.
+   *
+   * @generated from field: google.protobuf.Struct document_annotation_schema = 13;
+   */
+  documentAnnotationSchema?: JsonObject | undefined;
+
+  /**
+   * @generated from field: string document_annotation_name = 14;
+   */
+  documentAnnotationName: string;
+
+  /**
+   * @generated from field: string document_annotation_prompt = 15;
+   */
+  documentAnnotationPrompt: string;
+
+  /**
+   * Structured extraction over each image found (Mistral's bbox annotation): each image's
+   * image_annotation follows this JSON Schema.
+   *
+   * @generated from field: google.protobuf.Struct bbox_annotation_schema = 16;
+   */
+  bboxAnnotationSchema?: JsonObject | undefined;
+
+  /**
    * @generated from field: signalbox.v1.RoutingOptions routing = 20;
    */
   routing?: RoutingOptions | undefined;
@@ -187,6 +216,13 @@ export type OcrImage = Message<"signalbox.v1.OcrImage"> & {
    * @generated from field: string image_base64 = 6;
    */
   imageBase64: string;
+
+  /**
+   * With a bbox annotation schema: the image's JSON, as text.
+   *
+   * @generated from field: string image_annotation = 7;
+   */
+  imageAnnotation: string;
 };
 
 /**
@@ -339,6 +375,13 @@ export type OcrResponse = Message<"signalbox.v1.OcrResponse"> & {
    * @generated from field: uint64 document_size_bytes = 7;
    */
   documentSizeBytes: bigint;
+
+  /**
+   * With a document annotation schema: the document's JSON, as text, checked against the schema.
+   *
+   * @generated from field: string document_annotation = 8;
+   */
+  documentAnnotation: string;
 
   /**
    * Pages billed (usage.pages) and their cost.
