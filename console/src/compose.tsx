@@ -2,7 +2,7 @@
 // (routes, aliases and deployments from ListModels) and the messages editor.
 
 import { useQuery } from "@connectrpc/connect-query";
-import { assistant, developer, fileBytes, type ListModelsResponse, type Message, RouteService, system, textPart, user } from "@signalbox/client";
+import { assistant, developer, fileBytes, type ListModelsResponse, type Message, type Operation, RouteService, system, textPart, user } from "@signalbox/client";
 
 export type DraftRole = "system" | "developer" | "user" | "assistant";
 /** A document attached to a user message, read when it was picked. */
@@ -43,6 +43,29 @@ async function readFiles(list: FileList | null): Promise<DraftFile[]> {
 
 /** What a picker lists: ListModels' routes, aliases and deployments, or a part of them. */
 export type ModelLists = Pick<ListModelsResponse, "routes" | "aliases" | "deployments">;
+
+/** What a request of one operation may name as `model` (ModelSelect's `pick`): the deployments that serve it, the routes to them, and the aliases of either. */
+export const servingModels =
+  (op: Operation) =>
+  (m: ListModelsResponse): ModelLists => {
+    const deployments = m.deployments.filter((d) => d.operations.includes(op));
+    const serving = new Set(deployments.map((d) => d.id));
+    const routes = m.routes.filter((r) => [...r.targets, ...r.variants.flatMap((v) => v.targets)].some((t) => serving.has(t.deployment)));
+    for (const r of routes) serving.add(r.name);
+    // An alias may name another alias: resolved until nothing more is added.
+    const aliases: typeof m.aliases = [];
+    for (let added = true; added; ) {
+      added = false;
+      for (const a of m.aliases) {
+        if (!aliases.includes(a) && serving.has(a.target)) {
+          aliases.push(a);
+          serving.add(a.name);
+          added = true;
+        }
+      }
+    }
+    return { routes, aliases, deployments };
+  };
 
 /**
  * Everything a request may name as `model`, grouped; `pick` narrows the lists (the models that

@@ -4,9 +4,9 @@
 // their cost, the latency, whether it came from the cache, the trace, then each page's Markdown
 // (shown as text, never rendered), header, footer, tables and images.
 
-import { type ListModelsResponse, type OcrPage as OcrPageResult, type OcrResponse, Operation } from "@signalbox/client";
+import { type OcrPage as OcrPageResult, type OcrResponse, Operation } from "@signalbox/client";
 import { type FormEvent, type ReactNode, useState } from "react";
-import { ModelSelect, type ModelLists } from "../compose.tsx";
+import { ModelSelect, servingModels } from "../compose.tsx";
 import { useSession } from "../context.ts";
 import { count, ms, usd } from "../format.ts";
 import { AnswerRefs } from "../answer.tsx";
@@ -51,26 +51,8 @@ export function parsePages(text: string): { pages: number[] } | { error: string 
   return { pages: out };
 }
 
-/** The routes, aliases and deployments that serve ocr (ListModels). */
-function ocrModels(m: ListModelsResponse): ModelLists {
-  const deployments = m.deployments.filter((d) => d.operations.includes(Operation.OCR));
-  const serving = new Set(deployments.map((d) => d.id));
-  const routes = m.routes.filter((r) => [...r.targets, ...r.variants.flatMap((v) => v.targets)].some((t) => serving.has(t.deployment)));
-  for (const r of routes) serving.add(r.name);
-  // An alias may name another alias: resolved until nothing more is added.
-  const aliases: typeof m.aliases = [];
-  for (let added = true; added; ) {
-    added = false;
-    for (const a of m.aliases) {
-      if (!aliases.includes(a) && serving.has(a.target)) {
-        aliases.push(a);
-        serving.add(a.name);
-        added = true;
-      }
-    }
-  }
-  return { routes, aliases, deployments };
-}
+/** What an OCR request may name as `model`. */
+const ocrModels = servingModels(Operation.OCR);
 
 const kib = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
 

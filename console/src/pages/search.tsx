@@ -3,9 +3,9 @@
 // attempts when there were several), the searches billed and their cost, the latency, the trace,
 // the changes the gateway made to the request, then each query's pages.
 
-import { type ListModelsResponse, Operation, type SearchHit, type SearchResponse } from "@signalbox/client";
+import { Operation, type SearchHit, type SearchResponse } from "@signalbox/client";
 import { type FormEvent, useState } from "react";
-import { ModelSelect, type ModelLists } from "../compose.tsx";
+import { ModelSelect, servingModels } from "../compose.tsx";
 import { useSession } from "../context.ts";
 import { count, ms, splitList, usd } from "../format.ts";
 import { AnswerRefs } from "../answer.tsx";
@@ -15,27 +15,8 @@ import { Card, Empty, ErrorBox, Field, PageHeader, Snippet } from "../ui.tsx";
 const MAX_QUERIES = 5;
 const SNIPPET = 300;
 
-/** What a search may name as `model`: the deployments that serve search, the routes to them, and the aliases of either. */
-/** The routes, aliases and deployments that serve search (ListModels). */
-function searchModels(m: ListModelsResponse): ModelLists {
-  const deployments = m.deployments.filter((d) => d.operations.includes(Operation.SEARCH));
-  const serving = new Set(deployments.map((d) => d.id));
-  const routes = m.routes.filter((r) => [...r.targets, ...r.variants.flatMap((v) => v.targets)].some((t) => serving.has(t.deployment)));
-  for (const r of routes) serving.add(r.name);
-  // An alias may name another alias: resolved until nothing more is added.
-  const aliases: typeof m.aliases = [];
-  for (let added = true; added; ) {
-    added = false;
-    for (const a of m.aliases) {
-      if (!aliases.includes(a) && serving.has(a.target)) {
-        aliases.push(a);
-        serving.add(a.name);
-        added = true;
-      }
-    }
-  }
-  return { routes, aliases, deployments };
-}
+/** What a search may name as `model`. */
+const searchModels = servingModels(Operation.SEARCH);
 
 /** The queries, one a line, blank lines dropped. */
 const queriesOf = (text: string) =>
