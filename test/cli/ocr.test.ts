@@ -2,8 +2,10 @@
 // Node 20), against a real gateway started in process on the embedded default config
 // (config/default.yaml: the `ocr` route on mock/ocr, which reads a PDF's text layer page by page
 // and gives an image one page holding it, at $0.002 a page, with the route's cache on for an hour).
-// Each test reads PDFs of its own (their text differs), so which run is a cache hit is known. Also
-// the flag parsing and the page rendering on their own (no gateway).
+// Each test reads PDFs of its own (their text differs), so which run is a cache hit is known. The
+// mock answers an annotation schema (--annotate, --annotate-images) in its shape, filled from the
+// document's first line (strings), or the image's id. Also the flag parsing, the schema files and
+// the page rendering on their own (no gateway).
 
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +17,7 @@ import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { makePdf } from "../helpers/pdf.ts";
 import { buildCliIfStale, exited, recordsOfUser, runCli, SYSTEM_NODE, type CliRun } from "../helpers/cli.ts";
-import { markdownOf, pageMarkdown, parseMediaType, parsePages, safeName, sniffDocument } from "../../clients/cli/src/commands/ocr.ts";
+import { annotationNameOf, markdownOf, pageMarkdown, parseAnnotationName, parseMediaType, parsePages, parseSchema, prettyAnnotation, safeName, sniffDocument } from "../../clients/cli/src/commands/ocr.ts";
 
 let g: TestGateway;
 let sb: SignalboxClient;
@@ -38,6 +40,30 @@ const printed = (tag: string) => `<!-- page 1 -->\nFirst page of ${tag}\nsecond 
 
 /** A PNG's signature and header (1×1): all the mock reads of an image. */
 const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489", "hex");
+
+/** A JSON Schema of an invoice: one property of each kind the mock fills. */
+const INVOICE_SCHEMA = {
+  type: "object",
+  properties: {
+    vendor: { type: "string" },
+    total: { type: "number", minimum: 1 },
+    count: { type: "integer" },
+    currency: { enum: ["EUR", "USD"] },
+    paid: { type: "boolean" },
+    lines: { type: "array", items: { type: "string" } },
+    address: { type: "object", properties: { city: { type: "string" } } },
+  },
+  required: ["vendor", "total", "currency"],
+};
+
+/** What the mock answers INVOICE_SCHEMA with for a document whose first line is `first`. */
+const invoiceOf = (first: string) => ({ vendor: first, total: 1, count: 0, currency: "EUR", paid: false, lines: [], address: { city: first } });
+
+/** Write a schema file (a JSON value as it is, or text) into the temp dir; its name. */
+function schemaFile(name: string, v: unknown): string {
+  writeFileSync(join(tmp, name), typeof v === "string" ? v : JSON.stringify(v));
+  return name;
+}
 
 /** The summary on stderr: who read it (and whether the cache did), the pages, the cost. */
 const summary = (pages: number, cost: string, cached = false) =>
@@ -110,6 +136,29 @@ describe("ocr flags and rendering (no gateway)", () => {
       "a linked table in place, an unlinked one after the text",
     );
     assert.equal(pageMarkdown(page(0, "[tbl-0.html](tbl-0.html)", { tables }), { inlineTables: false }), "[tbl-0.html](tbl-0.html)", "--out keeps the links (the tables are files)");
+  });
+
+  test("annotation schema files: a JSON object, else why not; the name from the file's base name; JSON printed pretty", () => {
+    assert.deepEqual(parseSchema('{"type": "object"}'), { schema: { type: "object" } });
+    assert.match((parseSchema("{type: object}") as { problem: string }).problem, /^not JSON \(/);
+    assert.match((parseSchema("") as { problem: string }).problem, /^not JSON \(/);
+    assert.deepEqual(parseSchema("[1]"), { problem: "not a JSON Schema object (the file holds an array)" });
+    assert.deepEqual(parseSchema('"x"'), { problem: "not a JSON Schema object (the file holds a string)" });
+    assert.deepEqual(parseSchema("null"), { problem: "not a JSON Schema object (the file holds null)" });
+    assert.deepEqual(parseSchema("true"), { problem: "not a JSON Schema object (the file holds a boolean)" });
+
+    assert.equal(annotationNameOf("schemas/invoice.json"), "invoice");
+    assert.equal(annotationNameOf("invoice.schema.json"), "invoice_schema");
+    assert.equal(annotationNameOf("my invoice (v2).json"), "my_invoice_v2");
+    assert.equal(annotationNameOf("a".repeat(80) + ".json"), "a".repeat(64));
+    assert.equal(annotationNameOf("été.json"), "t");
+    assert.equal(annotationNameOf("日本.json"), undefined, "nothing left: the gateway's default name");
+
+    assert.equal(parseAnnotationName("invoice_v2-b"), "invoice_v2-b");
+    for (const bad of ["", "a b", "a.b", "x".repeat(65)]) assert.throws(() => parseAnnotationName(bad), /is not an annotation name/, bad);
+
+    assert.equal(prettyAnnotation('{"a":1,"b":[]}'), '{\n  "a": 1,\n  "b": []\n}\n');
+    assert.equal(prettyAnnotation(" not json "), "not json\n");
   });
 
   test("file names of image and table ids: no path, no leading dot", () => {
@@ -213,6 +262,47 @@ describe("signalbox ocr against a gateway on the default config", () => {
     assert.deepEqual(j.files, [join("imgs2", "page-1.md"), join("imgs2", "img-0.png")]);
   });
 
+  test("--annotate: stdout is the document's JSON only, pretty, in the schema's shape (the mock's fill); --json has it as text", async () => {
+    const { file } = twoPages("india");
+    const schema = schemaFile("invoice.json", INVOICE_SCHEMA);
+    const r = exited(await cli(["ocr", file, "--annotate", schema]), 0);
+    assert.equal(r.stdout, `${JSON.stringify(invoiceOf("First page of india"), null, 2)}\n`, "no Markdown, the JSON alone");
+    assert.deepEqual(JSON.parse(r.stdout), invoiceOf("First page of india"));
+    assert.match(r.stderr, summary(2, "0.004"));
+
+    // A prompt and a name of one's own; --pages: only those pages are read, the strings from page 2.
+    const prompted = exited(await cli(["ocr", file, "--pages", "2", "--annotate", schema, "--annotate-name", "bill", "--annotate-prompt", "amounts in euros"]), 0);
+    assert.deepEqual(JSON.parse(prompted.stdout), invoiceOf("Second page of india"));
+
+    const j = JSON.parse(exited(await cli(["--json", "ocr", file, "--annotate", schema]), 0).stdout) as { documentAnnotation: string; pages: unknown[] };
+    assert.deepEqual(JSON.parse(j.documentAnnotation), invoiceOf("First page of india"), "the API's form: the JSON as text");
+    assert.equal(j.pages.length, 2, "and the pages");
+
+    // Without --annotate, the same document's pages as before: no annotation asked, none printed.
+    assert.equal(exited(await cli(["ocr", file]), 0).stdout, printed("india"));
+  });
+
+  test("--out with --annotate: annotation.json next to the pages; --annotate-images: <image id>.json per image (and in --json)", async () => {
+    const { file } = twoPages("juliet");
+    const schema = schemaFile("juliet-schema.json", INVOICE_SCHEMA);
+    const r = exited(await cli(["ocr", file, "--annotate", schema, "--out", "juliet"]), 0);
+    assert.deepEqual(r.stdout.trimEnd().split("\n"), [join("juliet", "page-1.md"), join("juliet", "page-2.md"), join("juliet", "annotation.json")]);
+    assert.equal(readFileSync(join(tmp, "juliet", "annotation.json"), "utf8"), `${JSON.stringify(invoiceOf("First page of juliet"), null, 2)}\n`);
+    assert.equal(readFileSync(join(tmp, "juliet", "page-1.md"), "utf8"), "First page of juliet\nsecond line\n");
+    assert.match(r.stderr, summary(2, "0.004"));
+
+    const figure = schemaFile("figure.json", { type: "object", properties: { caption: { type: "string" }, kind: { enum: ["chart", "photo"] } } });
+    writeFileSync(join(tmp, "figure.png"), PNG);
+    const im = exited(await cli(["ocr", "figure.png", "--images", "--annotate-images", figure, "--annotate", schema, "-o", "fig"]), 0);
+    assert.deepEqual(im.stdout.trimEnd().split("\n"), [join("fig", "page-1.md"), join("fig", "img-0.png"), join("fig", "img-0.png.json"), join("fig", "annotation.json")]);
+    assert.deepEqual(JSON.parse(readFileSync(join(tmp, "fig", "img-0.png.json"), "utf8")), { caption: "img-0.png", kind: "chart" });
+    assert.deepEqual(readFileSync(join(tmp, "fig", "img-0.png")), PNG);
+    assert.deepEqual(JSON.parse(readFileSync(join(tmp, "fig", "annotation.json"), "utf8")), invoiceOf("img-0.png"));
+
+    const j = JSON.parse(exited(await cli(["--json", "ocr", "figure.png", "--annotate-images", figure]), 0).stdout) as { pages: { images: { id: string; imageAnnotation: string }[] }[] };
+    assert.deepEqual(JSON.parse(j.pages[0].images[0].imageAnnotation), { caption: "img-0.png", kind: "chart" });
+  });
+
   test("stdin (-): with --media-type, or its type from its first bytes", async () => {
     const bytes = makePdf(["Piped page one", "Piped page two"]);
     const r = exited(await cli(["ocr", "-", "--media-type", "pdf"], { stdin: bytes }), 0);
@@ -243,6 +333,10 @@ describe("signalbox ocr against a gateway on the default config", () => {
     writeFileSync(join(tmp, "notes.txt"), "plain text");
     writeFileSync(join(tmp, "empty.pdf"), "");
     writeFileSync(join(tmp, "a-file"), "x");
+    schemaFile("good.json", INVOICE_SCHEMA);
+    schemaFile("not-json.json", "{type: object");
+    schemaFile("list.json", [{ type: "object" }]);
+    schemaFile("empty.json", "");
     const unreachable = { env: { SIGNALBOX_URL: "http://127.0.0.1:9" } };
     const cases: [string, string[], (string | Uint8Array)?][] = [
       ["missing required argument 'document'", ["ocr"]],
@@ -261,6 +355,16 @@ describe("signalbox ocr against a gateway on the default config", () => {
       ["stdin: unknown document type", ["ocr", "-"], "just some text"],
       ["no document on stdin", ["ocr", "-", "--media-type", "pdf"], ""],
       ["--csv is not available here", ["--csv", "ocr", "foxtrot.pdf"]],
+      ["--annotate-prompt needs --annotate", ["ocr", "foxtrot.pdf", "--annotate-prompt", "the total"]],
+      ["--annotate-name needs --annotate", ["ocr", "foxtrot.pdf", "--annotate-name", "bill"]],
+      ["'--annotate-name <name>' argument 'a b' is invalid. \"a b\" is not an annotation name", ["ocr", "foxtrot.pdf", "--annotate", "good.json", "--annotate-name", "a b"]],
+      ["--annotate missing.json: no such file", ["ocr", "foxtrot.pdf", "--annotate", "missing.json"]],
+      ["--annotate not-json.json: not JSON (", ["ocr", "foxtrot.pdf", "--annotate", "not-json.json"]],
+      ["--annotate empty.json: not JSON (", ["ocr", "foxtrot.pdf", "--annotate", "empty.json"]],
+      ["--annotate list.json: not a JSON Schema object (the file holds an array)", ["ocr", "foxtrot.pdf", "--annotate", "list.json"]],
+      ["--annotate .: is a directory", ["ocr", "foxtrot.pdf", "--annotate", "."]],
+      ["--annotate-images not-json.json: not JSON (", ["ocr", "foxtrot.pdf", "--annotate-images", "not-json.json", "--json"]],
+      ["--annotate-images: the images' JSON goes to files (--out DIR) or into --json", ["ocr", "foxtrot.pdf", "--annotate-images", "good.json"]],
       ["--bogus", ["ocr", "foxtrot.pdf", "--bogus"]],
     ];
     for (const [named, args, stdin] of cases) {
@@ -285,6 +389,15 @@ describe("signalbox ocr against a gateway on the default config", () => {
     const fake = exited(await cli(["ocr", "fake.pdf"]), 1);
     assert.match(fake.stderr, /\(invalid_argument\)\n {2}field: document\n/);
     assert.match(fake.stderr, /^hint: fix the value of document/m);
+
+    // A schema that is JSON but not one that compiles: the gateway names the field.
+    writeFileSync(join(tmp, "wat.json"), JSON.stringify({ type: "wat" }));
+    const wat = exited(await cli(["ocr", file, "--annotate", "wat.json"]), 1);
+    assert.equal(wat.stdout, "");
+    assert.match(wat.stderr, /^error: .*document_annotation_schema.*\(invalid_argument\)\n {2}field: document_annotation_schema\n/);
+    const watImages = exited(await cli(["--json", "ocr", file, "--annotate-images", "wat.json"]), 1);
+    assert.equal(watImages.stdout, "");
+    assert.match(watImages.stderr, /field: bbox_annotation_schema/);
 
     const model = exited(await cli(["ocr", file, "--model", "no-such-model"]), 1);
     assert.equal(model.stdout, "");

@@ -10,7 +10,10 @@
 // reads one page; a bad page list is refused before sending. An image comes back as one page whose
 // image has a thumbnail when its base64 is asked for. A text file named .pdf gets the gateway's
 // invalid_argument naming `document`; a .docx that is not a ZIP archive likewise; a URL gets the
-// mock's refusal (it fetches nothing): each an error box, and no pages.
+// mock's refusal (it fetches nothing): each an error box, and no pages. Extract JSON: a JSON Schema
+// with the PDF brings an Annotation card (the mock fills the schema's shape from the first line),
+// pretty-printed as text; text that is not a JSON object is refused before sending; a schema that
+// does not compile gets the gateway's invalid_argument naming `document_annotation_schema`.
 // Screenshots go to test-output/console/.
 //
 // Skipped (with a message) when /usr/bin/chromium is missing, unless CI is set: then it fails.
@@ -237,6 +240,61 @@ describe("console: OCR page in Chromium", { skip: skipWithoutChromium }, () => {
     await read("answer");
     assert.equal(await alert.count(), 0);
     assert.equal(await page.getByTestId("ocr-page").count(), 2);
+  });
+
+  test("extract JSON: a schema brings an Annotation card; a bad one is refused before sending or by the gateway", async () => {
+    const schemaInput = page.locator("textarea[name=document_annotation_schema]");
+    const nameInput = page.locator("input[name=document_annotation_name]");
+    const promptInput = page.locator("textarea[name=document_annotation_prompt]");
+    assert.equal(await page.getByTestId("ocr-annotation").count(), 0, "no schema: no annotation");
+    assert.equal(await promptInput.isDisabled(), true, "no schema: no prompt");
+    assert.equal(await nameInput.isDisabled(), true, "no schema: no name");
+
+    // Not JSON, then JSON that is not an object: refused before sending, the reason under the field.
+    await schemaInput.fill('{"type": "object",');
+    await page.getByText(/^Not valid JSON: /).waitFor();
+    assert.equal(await readButton().isDisabled(), true, "invalid JSON: no read");
+    assert.equal(await schemaInput.getAttribute("aria-invalid"), "true");
+    assert.equal(await promptInput.isDisabled(), true, "no valid schema: no prompt");
+    await schemaInput.fill("[1, 2]");
+    await page.getByText("A schema is a JSON object, not an array").waitFor();
+    assert.equal(await readButton().isDisabled(), true);
+
+    // A schema: the annotation has its shape, filled from the document's first line.
+    const schema = { type: "object", properties: { title: { type: "string" }, total: { type: "number" } } };
+    await schemaInput.fill(JSON.stringify(schema));
+    assert.equal(await readButton().isDisabled(), false);
+    assert.equal(await promptInput.isDisabled(), false, "a schema: the prompt is open");
+    await nameInput.fill("report");
+    await promptInput.fill("The report's title, and its total");
+    await read("answer");
+    const annotation = page.getByTestId("ocr-annotation");
+    await annotation.waitFor();
+    await shot("ocr-annotation");
+    assert.equal(await annotation.evaluate((el) => el.tagName), "PRE");
+    const firstLine = PAGE_ONE.split("\n")[0];
+    const text = await annotation.innerText();
+    assert.deepEqual(JSON.parse(text), { title: firstLine, total: 0 });
+    assert.equal(text, JSON.stringify({ title: firstLine, total: 0 }, null, 2), "pretty-printed");
+    assert.equal(await annotation.locator("*").count(), 0, "text only: no element rendered from it");
+    const card = page.locator(".card").filter({ has: annotation });
+    await card.getByRole("heading", { name: "Annotation", exact: true }).waitFor();
+    await card.getByRole("button", { name: "Copy", exact: true }).waitFor();
+    assert.equal(await page.getByTestId("ocr-page").count(), 2, "the pages as well");
+
+    // A schema that does not compile: the gateway's invalid_argument names the field; no annotation.
+    await schemaInput.fill('{"type": "wat"}');
+    await read("error");
+    const alert = page.getByRole("alert");
+    assert.equal(await alert.getAttribute("data-code"), "invalid_argument");
+    assert.match(await alert.innerText(), /document_annotation_schema/);
+    assert.equal(await page.getByTestId("ocr-annotation").count(), 0);
+
+    // Emptied: no schema, no annotation, the prompt closed again.
+    await schemaInput.fill("");
+    assert.equal(await promptInput.isDisabled(), true);
+    await read("answer");
+    assert.equal(await page.getByTestId("ocr-annotation").count(), 0);
   });
 
   test("no errors in the browser console", () => {

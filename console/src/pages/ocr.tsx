@@ -2,8 +2,11 @@
 // through any route, alias or deployment that serves ocr (OcrService.Ocr), as the Search page runs a
 // search: which deployment answered (and the attempts when there were several), the pages billed and
 // their cost, the latency, whether it came from the cache, the trace, then each page's Markdown
-// (shown as text, never rendered), header, footer, tables and images.
+// (shown as text, never rendered), header, footer, tables and images. With a JSON Schema under
+// "Extract JSON", the answer also carries a document annotation matching it (the gateway checks it:
+// an answer that does not match fails its attempt), shown pretty-printed as text.
 
+import type { JsonObject } from "@bufbuild/protobuf";
 import { type OcrPage as OcrPageResult, type OcrResponse, Operation } from "@signalbox/client";
 import { type FormEvent, type ReactNode, useState } from "react";
 import { ModelSelect, servingModels } from "../compose.tsx";
@@ -51,6 +54,32 @@ export function parsePages(text: string): { pages: number[] } | { error: string 
   return { pages: out };
 }
 
+/**
+ * A JSON Schema from the text: a JSON object (the gateway compiles it, and names
+ * document_annotation_schema when it does not); an error message when the text is not one.
+ * Empty text: no schema (no extraction).
+ */
+export function parseSchema(text: string): { schema: JsonObject | undefined } | { error: string } {
+  if (text.trim() === "") return { schema: undefined };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { error: `Not valid JSON: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return { error: `A schema is a JSON object, not ${v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`}` };
+  return { schema: v as JsonObject };
+}
+
+/** The annotation pretty-printed; as it came when it is not JSON. */
+const prettyJson = (text: string): string => {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+};
+
 /** What an OCR request may name as `model`. */
 const ocrModels = servingModels(Operation.OCR);
 
@@ -73,18 +102,24 @@ export function OcrPage() {
   const [images, setImages] = useState(false);
   const [header, setHeader] = useState(false);
   const [footer, setFooter] = useState(false);
+  const [schemaText, setSchemaText] = useState("");
+  const [annotationName, setAnnotationName] = useState("");
+  const [annotationPrompt, setAnnotationPrompt] = useState("");
   const [answer, setAnswer] = useState<{ res: OcrResponse; name: string; at: number }>();
   const [error, setError] = useState<unknown>();
   const [running, setRunning] = useState(false);
 
   const parsed = parsePages(pagesText);
   const pagesError = "error" in parsed ? parsed.error : undefined;
+  const schemaParsed = parseSchema(schemaText);
+  const schemaError = "error" in schemaParsed ? schemaParsed.error : undefined;
+  const schema = "schema" in schemaParsed ? schemaParsed.schema : undefined;
   const mediaType = file ? mediaTypeOf(file) : "";
   const ready = source === "file" ? file !== undefined : url.trim() !== "";
 
   const read = async (e: FormEvent) => {
     e.preventDefault();
-    if (!ready || "error" in parsed) return;
+    if (!ready || "error" in parsed || schemaError !== undefined) return;
     setError(undefined);
     setAnswer(undefined);
     setRunning(true);
@@ -100,6 +135,8 @@ export function OcrPage() {
         tableFormat,
         extractHeader: header,
         extractFooter: footer,
+        // The name and prompt go only with a schema (they say nothing without one).
+        ...(schema ? { documentAnnotationSchema: schema, documentAnnotationName: annotationName.trim(), documentAnnotationPrompt: annotationPrompt.trim() } : {}),
       });
       setAnswer({ res, name: source === "file" && file ? file.name : url.trim(), at: performance.now() - t0 });
     } catch (err) {
@@ -155,8 +192,29 @@ export function OcrPage() {
                 <input type="url" value={url} onChange={(e) => setUrl(e.target.value)} name="document_url" placeholder="https://example.com/report.pdf" />
               </Field>
             </div>
+            <fieldset className="providers" aria-label="Extract JSON">
+              <legend>Extract JSON</legend>
+              <Field label="Schema" hint={schemaError ?? "A JSON Schema (an object) the document's annotation must match; empty: no extraction"}>
+                <textarea
+                  className="code-input"
+                  value={schemaText}
+                  onChange={(e) => setSchemaText(e.target.value)}
+                  name="document_annotation_schema"
+                  rows={5}
+                  spellCheck={false}
+                  placeholder='{"type": "object", "properties": {"title": {"type": "string"}}}'
+                  aria-invalid={schemaError !== undefined}
+                />
+              </Field>
+              <Field label="Name" hint={schema ? "Optional: the schema's name" : "With a schema"}>
+                <input type="text" value={annotationName} onChange={(e) => setAnnotationName(e.target.value)} name="document_annotation_name" placeholder="invoice" disabled={!schema} />
+              </Field>
+              <Field label="Prompt" hint={schema ? "Optional: instructions for the extraction" : "With a schema"}>
+                <textarea value={annotationPrompt} onChange={(e) => setAnnotationPrompt(e.target.value)} name="document_annotation_prompt" rows={2} placeholder="Take the totals from the last page" disabled={!schema} />
+              </Field>
+            </fieldset>
             <div className="actions">
-              <button type="submit" className="primary" disabled={running || !ready || pagesError !== undefined}>
+              <button type="submit" className="primary" disabled={running || !ready || pagesError !== undefined || schemaError !== undefined}>
                 {running ? "Reading…" : "Read"}
               </button>
             </div>
@@ -207,6 +265,7 @@ export function OcrPage() {
               <AttemptTimeline attempts={res.attempts} />
             </Card>
           )}
+          {res.documentAnnotation && <AnnotationCard text={res.documentAnnotation} />}
           {res.pages.length === 0 ? (
             <Card title="Pages">
               <Empty>No pages came back.</Empty>
@@ -238,6 +297,18 @@ function Labelled({ label, children }: { label: string; children: ReactNode }) {
 
 /** Text as it came, in a box: never rendered as HTML or Markdown. */
 const TEXT_BOX = { margin: 0, whiteSpace: "pre-wrap", overflowWrap: "anywhere", fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", fontSize: "12.5px" } as const;
+
+/** The document annotation (JSON the gateway checked against the schema), pretty-printed as text. */
+function AnnotationCard({ text }: { text: string }) {
+  const pretty = prettyJson(text);
+  return (
+    <Card title="Annotation" actions={<CopyButton text={pretty} />}>
+      <pre className="answer" style={TEXT_BOX} data-testid="ocr-annotation">
+        {pretty}
+      </pre>
+    </Card>
+  );
+}
 
 /** One processed page: its index and size, its Markdown as text, header and footer, tables (as text) and images. */
 function PageCard({ page: p }: { page: OcrPageResult }) {

@@ -9,19 +9,29 @@
 //             footer come as `<!-- header: … -->` right after its marker and `<!-- footer: … -->`
 //             after its text. With --table-format html a table's link in the Markdown
 //             (`[tbl-0.html](tbl-0.html)`) is replaced by the table itself.
+//   --annotate SCHEMA.json
+//             structured extraction (the document annotation): stdout is the answer's JSON only,
+//             pretty-printed (no Markdown), so `signalbox ocr a.pdf --annotate invoice.json | jq
+//             .total` works. The gateway checks the answer against the schema (one that does not
+//             match fails its attempt, and the route falls back). The annotation's name is the
+//             schema file's base name (letters, digits, _ and - kept; --annotate-name to choose),
+//             --annotate-prompt guides it. --annotate-images SCHEMA.json asks each image found for
+//             its own JSON (the bbox annotation): into --json, or files with --out.
 //   --out DIR page-N.md per page in DIR (made when missing), the same text without the page marker;
 //             with --images the images the pages hold (image_base64) and, with --table-format
 //             html, the tables, as files named by their ids next to the pages (so the pages' links
-//             to them work). The files' paths go to stdout, one a line.
-//   --json    the API's JSON form of the response (toJson of OcrResponse); nothing on stderr.
+//             to them work); with --annotate annotation.json, with --annotate-images `<image
+//             id>.json` per image (img-0.png.json). The files' paths go to stdout, one a line.
+//   --json    the API's JSON form of the response (toJson of OcrResponse: documentAnnotation and
+//             each image's imageAnnotation as JSON text); nothing on stderr.
 // Who read it, the pages, the cost, the time and the request and trace ids go to stderr, as for
 // `signalbox search` (", from the cache" when the route's cache answered: it cost nothing).
 
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, extname, join } from "node:path";
-import { toJson } from "@bufbuild/protobuf";
+import { type JsonObject, toJson } from "@bufbuild/protobuf";
 import { type Command, InvalidArgumentError } from "commander";
-import { type OcrPage, OcrResponseSchema } from "@signalbox/client";
+import { type OcrPage, type OcrResponse, OcrResponseSchema } from "@signalbox/client";
 import { CliError, failure, responseSummary, setup, usageError } from "../context.ts";
 import { count } from "../format.ts";
 import { json, note, out, waiting } from "../output.ts";
@@ -138,6 +148,65 @@ function decodeImage(v: string): { data: Buffer; mediaType: string } {
   return m ? { data: Buffer.from(m[2], "base64"), mediaType: m[1] } : { data: Buffer.from(v, "base64"), mediaType: "" };
 }
 
+/** An annotation's name as the gateway takes it: 1 to 64 letters, digits, underscores or dashes. */
+const ANNOTATION_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A --annotate-name value: 1 to 64 letters, digits, underscores or dashes. */
+export function parseAnnotationName(v: string): string {
+  if (!ANNOTATION_NAME.test(v)) throw new InvalidArgumentError(`"${v}" is not an annotation name: use 1 to 64 letters, digits, underscores or dashes`);
+  return v;
+}
+
+/**
+ * The annotation's name from its schema file: the base name without its extension, other
+ * characters than letters, digits, _ and - as _, at most 64 ("invoice.schema.json" →
+ * "invoice_schema"); undefined when nothing is left (the gateway names it document_annotation).
+ */
+export function annotationNameOf(path: string): string | undefined {
+  const name = basename(path, extname(path)).replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 64);
+  return name || undefined;
+}
+
+/**
+ * A JSON Schema object from its text; why it is not one otherwise (not JSON, or JSON that is not an
+ * object). Whether it compiles is the gateway's to say.
+ */
+export function parseSchema(text: string): { schema: JsonObject } | { problem: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    return { problem: `not JSON (${(err as Error).message})` };
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return { problem: `not a JSON Schema object (the file holds ${v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`})` };
+  return { schema: v as JsonObject };
+}
+
+/** A schema file named by a flag, read and parsed; bad usage when it cannot be. */
+function schemaFile(flag: string, path: string): JsonObject {
+  if (path.trim() === "") throw usageError(`${flag}: empty path`, "name a JSON file holding a JSON Schema object");
+  let text: string;
+  try {
+    if (statSync(path).isDirectory()) throw usageError(`${flag} ${path}: is a directory`, "name a JSON file holding a JSON Schema object");
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw usageError(`${flag} ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, "check the path");
+  }
+  const r = parseSchema(text);
+  if ("problem" in r) throw usageError(`${flag} ${path}: ${r.problem}`, 'the file holds one JSON Schema object, e.g. {"type": "object", "properties": {"total": {"type": "number"}}}');
+  return r.schema;
+}
+
+/** An annotation's JSON text as printed and written: pretty (two spaces), or the text as it came when it is not JSON. */
+export function prettyAnnotation(text: string): string {
+  try {
+    return `${JSON.stringify(JSON.parse(text), null, 2)}\n`;
+  } catch {
+    return `${text.trim()}\n`;
+  }
+}
+
 const IMAGE_EXTENSIONS: Record<string, string> = { "image/png": ".png", "image/jpeg": ".jpeg", "image/webp": ".webp", "image/gif": ".gif", "image/avif": ".avif" };
 
 interface OcrFlags extends RequestFlags {
@@ -149,6 +218,10 @@ interface OcrFlags extends RequestFlags {
   header?: boolean;
   footer?: boolean;
   out?: string;
+  annotate?: string;
+  annotateName?: string;
+  annotatePrompt?: string;
+  annotateImages?: string;
 }
 
 interface Source {
@@ -171,6 +244,10 @@ export function ocrCommand(program: Command): void {
       .option("--images", "return the images the pages hold (written as files with --out, base64 in --json)")
       .option("--header", "extract each page's header apart from its text")
       .option("--footer", "extract each page's footer apart from its text")
+      .option("--annotate <schema.json>", "structured extraction: a JSON file holding a JSON Schema object; stdout is the document's JSON in that shape (no Markdown), annotation.json with --out")
+      .option("--annotate-name <name>", "the annotation's name (default: the schema file's base name)", parseAnnotationName)
+      .option("--annotate-prompt <text>", "what to extract, in words, to guide the model (with --annotate)")
+      .option("--annotate-images <schema.json>", "each image found as JSON of this JSON Schema (a file): into --json, or <image id>.json with --out")
       .option("-o, --out <dir>", "write page-N.md per page (and the images and tables) into this directory (made when missing); their paths on stdout"),
   )
     .addHelpText(
@@ -182,16 +259,24 @@ export function ocrCommand(program: Command): void {
         "`<!-- header: … -->` and `<!-- footer: … -->` around a page's text. With --out, page-N.md",
         "files instead (no marker), and the paths written on stdout. With --json, the API's JSON form",
         "(there pages[].index counts from 0, as the API does; --pages and the markers count from 1).",
+        "With --annotate, stdout is the document's JSON only (pretty, of the schema's shape: the",
+        "gateway checks it, and an answer that does not match falls back to the route's next",
+        "deployment); with --out, annotation.json next to the pages. --annotate-images writes each",
+        "image's JSON as <image id>.json with --out (in --json: pages[].images[].imageAnnotation).",
         "A cached answer (the route's cache) costs nothing: the summary says `from the cache`.",
         "",
         "Exit codes: 0 the document was read; 1 the call failed (the gateway's error and the field at",
         "fault on stderr, stdout empty); 2 bad usage (no such file, an unknown extension without",
-        "--media-type, a bad --pages, --images without --out or --json), and nothing is sent.",
+        "--media-type, a bad --pages, --images without --out or --json, a schema file missing or",
+        "not a JSON object, --annotate-prompt without --annotate), and nothing is sent.",
         "",
         "Examples:",
         "  signalbox ocr invoice.pdf > invoice.md",
         "  signalbox ocr report.pdf --pages 1,3-5 --table-format html",
         "  signalbox ocr scan.pdf --images --out scan/",
+        "  signalbox ocr invoice.pdf --annotate invoice.json | jq .total",
+        "  signalbox ocr invoice.pdf --annotate invoice.json --annotate-prompt 'amounts in euros' --out invoice/",
+        "  signalbox ocr slides.pdf --images --annotate-images figure.json --out slides/",
         "  curl -s https://example.com/a.pdf | signalbox ocr - --media-type pdf",
         "  signalbox ocr https://example.com/report.pdf --model mistral/mistral-ocr-latest",
         "  signalbox --json ocr slide.png | jq -r '.pages[].markdown'",
@@ -200,7 +285,13 @@ export function ocrCommand(program: Command): void {
     .action(async (document: string, o: OcrFlags, cmd: Command) => {
       const { mode, sb } = setup(cmd, { csv: false });
       if (o.images && !o.out && mode !== "json") throw usageError("--images: the images go to files (--out DIR) or into --json", "add --out DIR, or --json");
+      if (o.annotatePrompt !== undefined && o.annotate === undefined) throw usageError("--annotate-prompt needs --annotate", "pass the shape to extract as a JSON Schema file: --annotate schema.json");
+      if (o.annotateName !== undefined && o.annotate === undefined) throw usageError("--annotate-name needs --annotate", "pass the shape to extract as a JSON Schema file: --annotate schema.json");
+      if (o.annotateImages !== undefined && !o.out && mode !== "json") throw usageError("--annotate-images: the images' JSON goes to files (--out DIR) or into --json", "add --out DIR, or --json");
       const source = await sourceOf(document, o.mediaType);
+      const docSchema = o.annotate === undefined ? undefined : schemaFile("--annotate", o.annotate);
+      const imageSchema = o.annotateImages === undefined ? undefined : schemaFile("--annotate-images", o.annotateImages);
+      const docName = o.annotate === undefined ? undefined : (o.annotateName ?? annotationNameOf(o.annotate));
       const dir = o.out === undefined ? undefined : outDir(o.out);
 
       const request = {
@@ -211,14 +302,19 @@ export function ocrCommand(program: Command): void {
         ...(o.tableFormat ? { tableFormat: o.tableFormat } : {}),
         ...(o.header ? { extractHeader: true } : {}),
         ...(o.footer ? { extractFooter: true } : {}),
+        ...(docSchema ? { documentAnnotationSchema: docSchema } : {}),
+        ...(docName ? { documentAnnotationName: docName } : {}),
+        ...(docSchema && o.annotatePrompt ? { documentAnnotationPrompt: o.annotatePrompt } : {}),
+        ...(imageSchema ? { bboxAnnotationSchema: imageSchema } : {}),
         ...requestFields(o),
       };
       const response = await waiting("reading", () => sb.ocr.ocr(request));
       const pages = [...response.pages].sort((a, b) => a.index - b.index);
-      const files = dir === undefined ? [] : writePages(dir, pages);
+      const annotation = docSchema ? documentAnnotationOf(response) : undefined;
+      const files = dir === undefined ? [] : writePages(dir, pages, annotation);
       if (mode === "json") return json(dir === undefined ? toJson(OcrResponseSchema, response) : { ...(toJson(OcrResponseSchema, response) as object), files });
 
-      await out(dir === undefined ? markdownOf(pages) : files.map((f) => `${f}\n`).join(""));
+      await out(dir !== undefined ? files.map((f) => `${f}\n`).join("") : annotation !== undefined ? prettyAnnotation(annotation) : markdownOf(pages));
       const billed = response.usage?.pages ?? 0n;
       note(
         responseSummary(
@@ -300,8 +396,18 @@ function outDir(path: string): string {
   return path;
 }
 
-/** Write each page (page-N.md), its images (with image_base64) and its tables into dir; the paths written, in order. */
-function writePages(dir: string, pages: OcrPage[]): string[] {
+/** The document annotation asked for (--annotate): the gateway sends one (of the schema) or fails the call. */
+function documentAnnotationOf(response: OcrResponse): string {
+  if (!response.documentAnnotation.trim()) throw failure("the gateway answered without the document annotation asked for", "try again, or check the route's deployments support document annotations");
+  return response.documentAnnotation;
+}
+
+/**
+ * Write each page (page-N.md), its images (with image_base64), their annotations (`<image
+ * id>.json`, with --annotate-images) and its tables into dir, then the document annotation
+ * (annotation.json) when there is one; the paths written, in order.
+ */
+function writePages(dir: string, pages: OcrPage[], annotation?: string): string[] {
   const files: string[] = [];
   const write = (name: string, data: string | Uint8Array) => {
     const file = join(dir, name);
@@ -315,11 +421,12 @@ function writePages(dir: string, pages: OcrPage[]): string[] {
   for (const p of pages) {
     write(`page-${p.index + 1}.md`, `${pageMarkdown(p, { inlineTables: false })}\n`);
     p.images.forEach((im, i) => {
-      if (!im.imageBase64) return;
-      const { data, mediaType } = decodeImage(im.imageBase64);
-      let name = safeName(im.id, `page-${p.index + 1}-img-${i}`);
-      if (!extname(name) && IMAGE_EXTENSIONS[mediaType]) name += IMAGE_EXTENSIONS[mediaType];
-      write(name, data);
+      const id = safeName(im.id, `page-${p.index + 1}-img-${i}`);
+      if (im.imageBase64) {
+        const { data, mediaType } = decodeImage(im.imageBase64);
+        write(!extname(id) && IMAGE_EXTENSIONS[mediaType] ? id + IMAGE_EXTENSIONS[mediaType] : id, data);
+      }
+      if (im.imageAnnotation) write(`${id}.json`, prettyAnnotation(im.imageAnnotation));
     });
     p.tables.forEach((t, i) => {
       let name = safeName(t.id, `page-${p.index + 1}-tbl-${i}`);
@@ -327,5 +434,6 @@ function writePages(dir: string, pages: OcrPage[]): string[] {
       write(name, `${t.content.replace(/\s+$/, "")}\n`);
     });
   }
+  if (annotation !== undefined) write("annotation.json", prettyAnnotation(annotation));
   return files;
 }
