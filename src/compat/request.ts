@@ -110,7 +110,6 @@ const UNSUPPORTED: Record<string, string> = {
  */
 function openRouterPlugins(body: Json): { heal: boolean; pdf?: PdfReading } {
   let heal = false;
-  let pdf: PdfReading | undefined;
   (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
     const at = `plugins[${i}]`;
     if (!isObj(p)) bad(at, "must be an object with an id");
@@ -119,18 +118,26 @@ function openRouterPlugins(body: Json): { heal: boolean; pdf?: PdfReading } {
       heal = true;
       return;
     }
-    if (id === "file-parser") {
-      const engine = str(obj(p, "pdf", `${at}.pdf`) ?? {}, "engine", `${at}.pdf.engine`);
-      if (engine === undefined || engine === "native") return;
-      if (!PDF_ENGINES.includes(engine)) bad(`${at}.pdf.engine`, `must be ${PDF_ENGINES.join(", ")}; got "${engine}"`);
-      pdf = { engine: engine as PdfEngine, field: `${at}.pdf.engine` };
-      return;
-    }
-    // web: read with the call (webSearchRequest), on every door that takes plugins.
-    if (id === "web") return;
+    // file-parser: pdfPlugin; web: read with the call (webSearchRequest), on every door that takes plugins.
+    if (id === "file-parser" || id === "web") return;
     bad(`${at}.id`, `OpenRouter's ${JSON.stringify(id ?? "")} plugin is not run by the gateway`);
   });
+  const pdf = pdfPlugin(body);
   return { heal, ...(pdf ? { pdf } : {}) };
+}
+
+/** OpenRouter's `file-parser` plugin in `plugins`, on every door that takes plugins: how PDFs are read; undefined for `native` or none. */
+export function pdfPlugin(body: Json): PdfReading | undefined {
+  let pdf: PdfReading | undefined;
+  (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
+    if (!isObj(p) || p.id !== "file-parser") return;
+    const at = `plugins[${i}]`;
+    const engine = str(obj(p, "pdf", `${at}.pdf`) ?? {}, "engine", `${at}.pdf.engine`);
+    if (engine === undefined || engine === "native") return;
+    if (!PDF_ENGINES.includes(engine)) bad(`${at}.pdf.engine`, `must be ${PDF_ENGINES.join(", ")}; got "${engine}"`);
+    pdf = { engine: engine as PdfEngine, field: `${at}.pdf.engine` };
+  });
+  return pdf;
 }
 
 /** A content part's `cache_control`, Anthropic's shape. */

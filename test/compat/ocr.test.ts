@@ -438,6 +438,20 @@ describe("OpenRouter's file-parser plugin on /v1/chat/completions", () => {
     assert.equal(openai.requests.length, 0);
   });
 
+  test("the Responses API takes the plugin too: an input_file PDF as its text layer", async () => {
+    const res = await fetch(`${t.url}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "openai/text",
+        input: [{ role: "user", content: [{ type: "input_text", text: "What is the total?" }, { type: "input_file", filename: "invoice.pdf", file_data: PDF_URL }] }],
+        plugins: [{ id: "file-parser", pdf: { engine: "pdf-text" } }],
+      }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(sentParts()[1].text, "invoice.pdf:\nInvoice 42\nTotal: 12 EUR\nTerms\nPay within 30 days\nSigned");
+  });
+
   test("an unknown engine is refused by name", async () => {
     const res = await ask("tesseract");
     assert.equal(res.status, 400);
