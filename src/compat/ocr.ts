@@ -157,7 +157,7 @@ export function ocrJson(a: OcrAnswer, r: OcrCall["request"]) {
     })),
     model: a.providerModel,
     document_annotation: a.documentAnnotation ?? null,
-    usage_info: { pages_processed: a.usage.pages ?? a.pages.length, doc_size_bytes: a.documentSizeBytes ?? null },
+    usage_info: { pages_processed: a.usage.pages ?? a.pages.length, ...(a.usage.annotatedPages ? { pages_processed_annotation: a.usage.annotatedPages } : {}), doc_size_bytes: a.documentSizeBytes ?? null },
     signalbox: accountJson(a, { pages: a.usage.pages ?? 0 }),
   };
 }

@@ -64,6 +64,8 @@ export interface CatalogPrices {
   perMillionCharacters?: number;
   /** OCR: USD per page processed; absent: none. */
   perPage?: number;
+  /** OCR: USD per page annotated, on top of perPage; absent: none. */
+  perAnnotatedPage?: number;
 }
 
 export interface CatalogEntry {
@@ -248,8 +250,9 @@ const tts1Hd = audioModel({ input: 0, output: 0, perMillionCharacters: 30 }, 0.7
 const gpt4oMiniTts = audioModel({ input: 0.6, output: 12 }, 0.85, "speech");
 // ---- OCR models (PRICE_SOURCES.mistral): billed per page processed. mistral-ocr-latest names
 // Mistral OCR 3 (mistral-ocr-2512, $2 per 1,000 pages; the Batch API's half price is not used
-// here); mistral-ocr-2505 is OCR 2 ($1 per 1,000). ----
-const ocrModel = (perPage: number, quality: number): CatalogEntry => ({ price: { input: 0, output: 0, perPage }, contextWindow: 1_000_000, maxOutputTokens: 0, capabilities: [], quality, operations: ["ocr"] });
+// here); mistral-ocr-2505 is OCR 2 ($1 per 1,000). Document AI's annotations (a document or bbox
+// annotation asked for) add $3 per 1,000 pages annotated, the same for both. ----
+const ocrModel = (perPage: number, quality: number): CatalogEntry => ({ price: { input: 0, output: 0, perPage, perAnnotatedPage: 0.003 }, contextWindow: 1_000_000, maxOutputTokens: 0, capabilities: [], quality, operations: ["ocr"] });
 const mistralOcr3 = ocrModel(0.002, 0.9);
 const mistralOcr2 = ocrModel(0.001, 0.8);
 // ---- Realtime models (the Realtime API over a WebSocket, /v1/realtime): text and audio tokens

@@ -246,6 +246,8 @@ const deploymentSpec = obj<Omit<DeploymentConfig, "pricing" | "contextWindow" | 
       per_million_characters: opt(num({ min: 0, max: 100_000 })),
       // USD per page of a document processed (OCR; mistral-ocr-2512: 0.002).
       per_page: opt(num({ min: 0, max: 1_000 })),
+      // USD per page annotated on top of its per-page price (Mistral's Document AI annotations: 0.003).
+      per_annotated_page: opt(num({ min: 0, max: 1_000 })),
       // Long context: above above_input_tokens prompt tokens the whole request is billed at the tier's prices.
       tiers: opt(
         list(
@@ -960,7 +962,7 @@ function finishDeployment(d: any, providers: Map<string, ProviderConfig>, path: 
   const cat = isSearchEngine(provider.type) ? lookupSearchModel(provider.type, d.model) : lookupModel(priced);
   let pr: RawPricing = d.pricing ?? {};
   // An audio price alone prices an audio model the catalog does not know (Groq's whisper-large-v3): no tokens billed.
-  if (!cat && (pr.perMinute !== undefined || pr.perMillionCharacters !== undefined || pr.perPage !== undefined)) pr = d.pricing = { input: 0, output: 0, ...pr };
+  if (!cat && (pr.perMinute !== undefined || pr.perMillionCharacters !== undefined || pr.perPage !== undefined || pr.perAnnotatedPage !== undefined)) pr = d.pricing = { input: 0, output: 0, ...pr };
   if (!cat && provider.type !== "mock" && (pr.input === undefined || pr.output === undefined)) {
     throw new ConfigError(
       join(path, "pricing"),

@@ -33,6 +33,8 @@ export interface RawPricing {
   perMillionCharacters?: number;
   /** USD per page of a document processed (OCR). */
   perPage?: number;
+  /** USD per page annotated (OCR with a document or bbox annotation), on top of perPage. */
+  perAnnotatedPage?: number;
   tiers?: RawTier[];
 }
 
@@ -121,6 +123,8 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
   const perCharacterNanos = perMillionChars ? Math.round((perMillionChars * 1e9) / 1e6) : undefined;
   const perPageUsd = o.perPage ?? cat?.price.perPage;
   const perPageNanos = perPageUsd ? Math.round(perPageUsd * 1e9) : undefined;
+  const perAnnotatedPageUsd = o.perAnnotatedPage ?? cat?.price.perAnnotatedPage;
+  const perAnnotatedPageNanos = perAnnotatedPageUsd ? Math.round(perAnnotatedPageUsd * 1e9) : undefined;
 
   let tiers: PriceTier[] = [];
   if (o.tiers) {
@@ -166,6 +170,7 @@ export function resolvePricing(cat: CatalogEntry | undefined, raw: RawPricing | 
       ...(perAudioSecondNanos ? { perAudioSecondNanos } : {}),
       ...(perCharacterNanos ? { perCharacterNanos } : {}),
       ...(perPageNanos ? { perPageNanos } : {}),
+      ...(perAnnotatedPageNanos ? { perAnnotatedPageNanos } : {}),
       ...(tiers.length ? { tiers } : {}),
       source: raw ? "config" : cat ? `builtin:${PRICES_AS_OF}` : "none",
     },

@@ -154,6 +154,8 @@ export interface Pricing extends PriceSet {
   perCharacterNanos?: number;
   /** Price per page of a document processed (OCR), in nano-USD; absent: none. */
   perPageNanos?: number;
+  /** Price per page annotated (OCR with a document or bbox annotation), on top of perPageNanos, in nano-USD; absent: none. */
+  perAnnotatedPageNanos?: number;
   /** Ascending thresholds; the whole request is billed at the highest tier its prompt exceeds. */
   tiers?: PriceTier[];
   /** "builtin:<PRICES_AS_OF>" (the catalog's), "config" (set or overridden in the config) or "none" (an unpriced mock). */

@@ -702,10 +702,13 @@ export function createChatEngine(core: GatewayCore, cache: CacheStore, semantic:
   /** With `web_search.model`: each search planned and executed as /v1/search's are (fallbacks, cooldowns, each engine's price), billed with the request. */
   function routedSearch(cfg: WebSearchConfig | undefined, call: ChatCall): RoutedSearch | undefined {
     if (!cfg?.model) return undefined;
-    return async (query, n, ws, signal) => {
+    return async (query, n, ws, signal, otel) => {
       const search = webSearchCall(cfg, call, query, n, ws);
       const plan = core.plan(search);
       const ex = newExecution(performance.now());
+      // Each engine tried is a CLIENT span of its own under the `web_search` span, as a model's attempts are.
+      const tracer = core.tracing?.tracer;
+      if (tracer && otel) ex.observer = attemptObserver(tracer, otel, "search");
       const out = await executeSearch(search, plan, signal, core.exec, ex);
       const c = ex.deployment!;
       return {

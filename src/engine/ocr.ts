@@ -5,7 +5,8 @@
 // cooldowns, attempt spans), usage record and settlement as every other operation. A document's
 // text does not change: when the route's cache is on (or the request asks), it is stored whole
 // under the document and the options, and a hit answers with the pages read before, at no cost.
-// Output guardrails read what was read (each page's Markdown, header and footer), fresh or cached:
+// Output guardrails read what was read (each page's Markdown, header and footer, and the document's
+// and images' annotations), fresh or cached:
 // a block answers with an error instead (the pages are billed), a redaction changes the text that
 // leaves (and says so in the adjustments); the cache keeps the pages as the model read them.
 
@@ -49,7 +50,7 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
       const lookup = cp?.lookup ? cache.getOcr(key) : undefined;
       await f.admit();
       const guard = f.startGuard();
-      const checked = (pages: OcrPage[]) => (guard && !guard.selection.output.empty ? guardPages(guard, plan, pages, r.signal) : pages);
+      const checked = (pages: OcrPage[], annotation: string | undefined) => (guard && !guard.selection.output.empty ? guardRead(guard, plan, { pages, ...(annotation !== undefined ? { annotation } : {}) }, r.signal) : { pages, annotation });
       const hit = lookup ? await lookup : undefined;
       const status: CacheStatus = hit ? "hit" : (cp?.status ?? "off");
       if (r.ri.otel && cp) trace.getSpan(r.ri.otel)?.setAttribute("signalbox.cache", status);
@@ -60,9 +61,9 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
       if (hit) {
         const served = { deployment: hit.deployment, provider: hit.provider, providerModel: hit.providerModel, finishReason: "stop" as const };
         e.servedFromCache(ex, served);
-        const pages = await checked(hit.pages);
+        const { pages, annotation } = await checked(hit.pages, hit.documentAnnotation);
         f.ok(served, content(pages));
-        return { ...f.account(served), pages, ...size(hit.documentSizeBytes, hit.documentAnnotation), cache: status };
+        return { ...f.account(served), pages, ...size(hit.documentSizeBytes, annotation), cache: status };
       }
       const out = await executeOcr(r.call, plan, r.signal, f.exec, ex);
       const c = ex.deployment!;
@@ -70,21 +71,28 @@ export function ocrOperation(e: EngineParts): (r: OcrEngineRequest) => Promise<O
         const v: CachedOcr = { deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model, pages: out.pages, ...size(out.documentSizeBytes, out.documentAnnotation), usage: ex.usage, storedAt: Date.now() };
         cache.setOcr(key, v, cp.ttlSeconds);
       }
-      const pages = await checked(out.pages);
+      const { pages, annotation } = await checked(out.pages, out.documentAnnotation);
       f.ok(undefined, content(pages));
-      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages, ...size(out.documentSizeBytes, out.documentAnnotation), cache: status };
+      return { ...f.account({ deployment: c.deployment.id, provider: c.provider.name, providerModel: out.model }), pages, ...size(out.documentSizeBytes, annotation), cache: status };
     });
 }
 
-/** The output stage over each page's Markdown, header and footer; redactions land in place and in the plan's adjustments. */
-async function guardPages(run: GuardrailRun, plan: Plan, pages: OcrPage[], signal: AbortSignal): Promise<OcrPage[]> {
+/**
+ * The output stage over what was read: each page's Markdown, header and footer, each image's
+ * annotation, and the document's annotation (JSON as text: a redaction replaces the matched text
+ * inside it, as in any text). Redactions land in place and in the plan's adjustments.
+ */
+async function guardRead(run: GuardrailRun, plan: Plan, read: { pages: OcrPage[]; annotation?: string }, signal: AbortSignal): Promise<{ pages: OcrPage[]; annotation?: string }> {
+  const { pages, annotation } = read;
   const FIELDS = ["markdown", "header", "footer"] as const;
   const at = pages.flatMap((p, i) => FIELDS.filter((k) => p[k]).map((k) => ({ i, k })));
-  const texts = at.map(({ i, k }) => pages[i][k]!);
+  const images = pages.flatMap((p, i) => p.images.flatMap((im, m) => (im.imageAnnotation ? [{ i, m }] : [])));
+  const texts = [...at.map(({ i, k }) => pages[i][k]!), ...images.map(({ i, m }) => pages[i].images[m].imageAnnotation!), ...(annotation ? [annotation] : [])];
   const out = await guardTexts(run, "output", texts, signal);
-  if (out.every((t, j) => t === texts[j])) return pages;
+  if (out.every((t, j) => t === texts[j])) return read;
   plan.adjustments = [...plan.adjustments, ...run.adjustments("output")];
-  const guarded = pages.map((p) => ({ ...p }));
+  const guarded = pages.map((p) => ({ ...p, images: p.images.map((im) => ({ ...im })) }));
   at.forEach(({ i, k }, j) => (guarded[i][k] = out[j]));
-  return guarded;
+  images.forEach(({ i, m }, j) => (guarded[i].images[m].imageAnnotation = out[at.length + j]));
+  return { pages: guarded, ...(annotation ? { annotation: out[out.length - 1] } : {}) };
 }

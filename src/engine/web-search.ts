@@ -69,7 +69,7 @@ export interface WebSearchOutcome {
  * by the chat engine, which plans and executes it like /v1/search (fallbacks, cooldowns, each
  * engine's price) without a record or an admission of its own: its cost is the request's.
  */
-export type RoutedSearch = (query: string, n: number, ws: WebSearchRequest, signal: AbortSignal) => Promise<{ results: SearchResult[]; costNanos: number; engine: string; deployment: string; attempts: number }>;
+export type RoutedSearch = (query: string, n: number, ws: WebSearchRequest, signal: AbortSignal, otel?: Context) => Promise<{ results: SearchResult[]; costNanos: number; engine: string; deployment: string; attempts: number }>;
 
 /** What a search was, as answers and stream starts carry it: the query and the results (address, title, the text the model read); failed when it did not answer. */
 export interface Searched {
@@ -408,9 +408,9 @@ async function searchOnce(
       parent,
       `web_search ${label}`,
       { "signalbox.web_search.engine": cfg.engine, "signalbox.web_search.max_results": n, ...(routed ? { "signalbox.web_search.model": label } : {}) },
-      (): Promise<{ results: SearchResult[]; costNanos: number; engine: string; deployment?: string; attempts?: number }> =>
+      (inner): Promise<{ results: SearchResult[]; costNanos: number; engine: string; deployment?: string; attempts?: number }> =>
         (routed
-          ? routed(query, n, ws, within)
+          ? routed(query, n, ws, within, inner)
           : callEngine(cfg, query, n, ws, within).then((f) => ({ results: f.results, costNanos: Math.round(f.reportedUsd !== undefined ? f.reportedUsd * USD : cfg.pricePerSearchNanos + cfg.pricePerResultNanos * f.results.length), engine: cfg.engine }))
         ).catch((err) => {
           if (signal.aborted) throw err;

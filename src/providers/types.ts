@@ -301,6 +301,8 @@ export interface Usage {
   characters?: number;
   /** Pages of a document processed (OCR), each billed at the deployment's per-page price. Absent: none. */
   pages?: number;
+  /** Of those pages, the ones annotated (a document or bbox annotation asked for), each billed at the per-annotated-page price too. Absent: none. */
+  annotatedPages?: number;
 }
 
 /** One output token with its log probability; `top` holds the most likely alternatives at its position. */
@@ -736,6 +738,8 @@ export interface OcrResult {
   pages: OcrPage[];
   /** Pages the provider billed (absent: the pages returned). */
   pagesProcessed?: number;
+  /** Pages the provider billed as annotated (Mistral's usage_info.pages_processed_annotation; absent with an annotation asked for: every page processed). */
+  pagesAnnotated?: number;
   documentSizeBytes?: number;
   /** With a document annotation: its JSON, as text. */
   documentAnnotation?: string;

@@ -924,17 +924,24 @@ export async function executeOcr(call: OcrCall, plan: Plan, signal: AbortSignal,
       const a = call.request.documentAnnotation;
       if (a) {
         const check = res.documentAnnotation === undefined ? { ok: false as const, reason: "no document annotation came back" } : checkJsonAnswer(res.documentAnnotation, { type: "json_schema", ...a });
-        if (!check.ok) throw new ProviderError({ kind: "unknown", message: `${c.deployment.id}: ${check.reason}`, usage: { ...ZERO_USAGE, pages: res.pagesProcessed ?? res.pages.length } });
+        if (!check.ok) throw new ProviderError({ kind: "unknown", message: `${c.deployment.id}: ${check.reason}`, usage: ocrUsage(call, res) });
       }
       return res;
     });
     ctx.cleanup();
-    ctx.usage = { ...ZERO_USAGE, pages: res.pagesProcessed ?? res.pages.length };
+    ctx.usage = ocrUsage(call, res);
     succeedNonChat(ex, ctx, deps, res.model);
     return { ...res, model: ex.providerModel };
   } finally {
     finishSummary(ex);
   }
+}
+
+/** An OCR answer's billed units: the pages processed and, with an annotation asked for, the pages annotated (the provider's count, else every page processed). */
+function ocrUsage(call: OcrCall, res: OcrResult): Usage {
+  const pages = res.pagesProcessed ?? res.pages.length;
+  const annotatedPages = call.request.documentAnnotation || call.request.bboxAnnotation ? Math.min(pages, res.pagesAnnotated ?? pages) : 0;
+  return { ...ZERO_USAGE, pages, ...(annotatedPages ? { annotatedPages } : {}) };
 }
 
 const sizeAndQuality = (size: string | undefined, quality: string | undefined) => ({ ...(size ? { size } : {}), ...(quality ? { quality } : {}) });

@@ -59,7 +59,7 @@ function unitNanos(call: Call, d: DeploymentConfig): number {
   if (call.operation === "speech") return (d.pricing.perCharacterNanos ?? 0) * call.request.input.length;
   // One search per query: the per-request fee (in expectedCostNanos) once, the others here.
   if (call.operation === "search") return (d.pricing.perRequestNanos ?? 0) * (call.request.queries.length - 1);
-  if (call.operation === "ocr") return (d.pricing.perPageNanos ?? 0) * call.estimatedPages;
+  if (call.operation === "ocr") return ((d.pricing.perPageNanos ?? 0) + (call.request.documentAnnotation || call.request.bboxAnnotation ? (d.pricing.perAnnotatedPageNanos ?? 0) : 0)) * call.estimatedPages;
   return 0;
 }
 const NO_UNITS = (): number => 0;

@@ -104,11 +104,12 @@ export function endRpcSpan(span: Span, code: string | undefined, message?: strin
 }
 
 /** A short span over a synchronous step (planning) or an awaited one (limit check). */
-export async function inSpan<T>(tracer: Tracer | undefined, parent: Context | undefined, name: string, attrs: Record<string, string | number | boolean>, fn: () => T | Promise<T>, after?: (span: Span, value: T) => void): Promise<T> {
+export async function inSpan<T>(tracer: Tracer | undefined, parent: Context | undefined, name: string, attrs: Record<string, string | number | boolean>, fn: (within?: Context) => T | Promise<T>, after?: (span: Span, value: T) => void): Promise<T> {
   if (!tracer || !parent) return fn();
   const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: attrs }, parent);
   try {
-    const v = await fn();
+    // `within`: the span's own context, for spans of work done inside it (a routed web search's attempts).
+    const v = await (fn.length ? fn(trace.setSpan(parent, span)) : fn());
     after?.(span, v);
     return v;
   } catch (err) {

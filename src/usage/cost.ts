@@ -71,7 +71,8 @@ export function computeCost(u: Usage, p: Pricing): CostBreakdown {
     (u.images ? imageNanos(p, u.images) : 0) +
     (u.audioSeconds ? Math.round((p.perAudioSecondNanos ?? 0) * u.audioSeconds) : 0) +
     (u.characters ? (p.perCharacterNanos ?? 0) * u.characters : 0) +
-    (u.pages ? (p.perPageNanos ?? 0) * u.pages : 0);
+    (u.pages ? (p.perPageNanos ?? 0) * u.pages : 0) +
+    (u.annotatedPages ? (p.perAnnotatedPageNanos ?? 0) * u.annotatedPages : 0);
   const computed = input + cachedInput + cacheWrite + output + reasoning + request;
   const c: CostBreakdown = { total: computed, input, cachedInput, cacheWrite, output, reasoning };
   if (request) c.request = request;
@@ -137,5 +138,6 @@ export function addUsage(a: Usage, b: Usage): Usage {
   if (a.audioSeconds || b.audioSeconds) out.audioSeconds = (a.audioSeconds ?? 0) + (b.audioSeconds ?? 0);
   if (a.characters || b.characters) out.characters = (a.characters ?? 0) + (b.characters ?? 0);
   if (a.pages || b.pages) out.pages = (a.pages ?? 0) + (b.pages ?? 0);
+  if (a.annotatedPages || b.annotatedPages) out.annotatedPages = (a.annotatedPages ?? 0) + (b.annotatedPages ?? 0);
   return out;
 }

@@ -202,6 +202,31 @@ describe("annotations: structured extraction, checked against its schema", () =>
     const sent = mistral.requests[0].body;
     assert.deepEqual(sent.document_annotation_format, { type: "json_schema", json_schema: { name: "invoice", schema: INVOICE } });
     assert.equal(sent.document_annotation_prompt, "The invoice's number and total");
+    // Three pages read ($0.002 each), and every one annotated on top ($0.003 each: Mistral said nothing of how many).
+    assert.equal(lastRecord().cost.total, 3 * 2_000_000 + 3 * 3_000_000);
+  });
+
+  test("annotated pages are billed at the annotation price on top of the page price: as many as Mistral says it annotated; usage_info says so too", async () => {
+    mistral.script({ kind: "ocr", documentAnnotation: JSON.stringify({ number: "42", total: 12 }), annotatedPages: 2 });
+    const res = await post({ model: "mistral-only", document: { type: "document_url", document_url: PDF_URL }, document_annotation_format: { type: "json_schema", json_schema: { name: "invoice", schema: INVOICE } } });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.deepEqual(body.usage_info, { pages_processed: 3, pages_processed_annotation: 2, doc_size_bytes: PDF.length });
+    assert.equal(body.signalbox.cost_nano_usd, 3 * 2_000_000 + 2 * 3_000_000);
+    assert.equal(lastRecord().cost.total, 12_000_000);
+    assert.equal(lastRecord().cost.request, 12_000_000);
+    // Without an annotation asked for, none is billed, whatever the provider says.
+    mistral.script({ kind: "ocr", annotatedPages: 3 });
+    const plain = await post({ model: "mistral-only", document: { type: "document_url", document_url: PDF_URL } });
+    const p = await plain.json();
+    assert.equal(p.usage_info.pages_processed_annotation, undefined);
+    assert.equal(p.signalbox.cost_nano_usd, 6_000_000);
+    // Admission holds the annotation price too: a $0.005 budget takes two pages read ($0.004) but not two annotated ($0.010).
+    const sent = mistral.requests.length;
+    const poor = await post({ model: "mistral-only", document: { type: "document_url", document_url: PDF_URL }, pages: [0, 1], document_annotation_format: { type: "json_schema", json_schema: { name: "invoice", schema: INVOICE } } }, POOR);
+    assert.equal(poor.status, 429);
+    assert.match((await poor.json()).error.message, /budget/);
+    assert.equal(mistral.requests.length, sent, "nothing sent");
   });
 
   test("an annotation that does not match the schema fails the attempt, billed, and the plan goes on (the mock fills the schema's shape)", async () => {
@@ -217,8 +242,8 @@ describe("annotations: structured extraction, checked against its schema", () =>
       ],
     );
     assert.match(r.attempts[0].errorMessage ?? "", /does not match schema "invoice"/);
-    // Mistral's three pages are billed ($0.006), then the mock's ($0.003).
-    assert.equal(r.cost.total, 9_000_000);
+    // Mistral's three pages are billed, each read and annotated ($0.002 + $0.003), then the mock's ($0.001 each: no annotation price).
+    assert.equal(r.cost.total, 18_000_000);
   });
 });
 
@@ -270,6 +295,25 @@ describe("output guardrails read what was read", () => {
     assert.ok(!body.pages[0].markdown.includes("jane@example.com"), body.pages[0].markdown);
     assert.match(body.pages[0].markdown, /^Contact /);
     assert.ok(body.signalbox.adjustments?.some((a: { field: string }) => /guardrail/.test(JSON.stringify(a))), JSON.stringify(body.signalbox));
+  });
+
+  test("annotations are read too: an email in the document's annotation is redacted inside its JSON", async () => {
+    const schema = { type: "object", properties: { contact: { type: "string" } }, required: ["contact"], additionalProperties: false };
+    const ask = (guardrails: string[]) =>
+      post({
+        model: "mock-ocr",
+        document: { type: "document_url", document_url: `data:application/pdf;base64,${PERSONAL.toString("base64")}` },
+        pages: [0],
+        document_annotation_format: { type: "json_schema", json_schema: { name: "contact", schema } },
+        signalbox: { guardrails },
+      });
+    const plain = await (await ask([])).json();
+    assert.match(JSON.parse(plain.document_annotation).contact, /jane@example\.com/, "the mock fills the schema from the first line");
+    const res = await ask(["no-email"]);
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.ok(!body.document_annotation.includes("jane@example.com"), body.document_annotation);
+    assert.match(JSON.parse(body.document_annotation).contact, /^Contact /, "still JSON of its schema's shape");
   });
 
   test("a block answers with an error instead, the pages billed", async () => {

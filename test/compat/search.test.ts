@@ -17,6 +17,8 @@ import { EXA_TEST_KEY, startFakeExa, type FakeExa } from "../fakes/exa.ts";
 import { PERPLEXITY_TEST_KEY, startFakePerplexity, type FakePerplexity } from "../fakes/perplexity.ts";
 import { startFakeTavily, TAVILY_TEST_KEY, type FakeTavily } from "../fakes/tavily.ts";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { startTracing } from "../../src/telemetry/otel-sdk.ts";
 
 const KEY = ["sbx", "test", "search", "a"].join("_");
 const POOR = ["sbx", "test", "search", "poor"].join("_");
@@ -409,6 +411,7 @@ ${deployments}
 
 describe("the chat's web search through search deployments (web_search.model)", () => {
   let g: TestGateway;
+  const spans = new InMemorySpanExporter();
   before(async () => {
     g = await startTestGateway(`
 providers:
@@ -425,7 +428,9 @@ routes:
 web_search: { model: engines, max_results: 2 }
 keys:
   - { name: a, hash: "${hashKey(KEY)}", team: a, role: team }
-`);
+`,
+      { tracing: startTracing({ processor: new SimpleSpanProcessor({ exporter: spans }) })! },
+    );
   });
   after(() => g.close());
   const chat = (body: unknown) => fetch(`${g.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -455,6 +460,23 @@ keys:
     assert.equal(exa.requests.length, 1);
     // Exa's reported cost: $0.005 a search and $0.001 a page of text.
     assert.equal(g.usage.recent().at(-1)!.cost.total, 7_000_000);
+    // Each engine tried is its own CLIENT span under the web_search span, as a model's attempts are.
+    const traceId = g.usage.recent().at(-1)!.traceId;
+    const trace = spans.getFinishedSpans().filter((x) => x.spanContext().traceId === traceId);
+    const ws = trace.find((x) => x.name === "web_search engines")!;
+    assert.ok(ws, trace.map((x) => x.name).join(", "));
+    assert.equal(ws.attributes["signalbox.web_search.deployment"], "exa/auto");
+    assert.equal(ws.attributes["signalbox.web_search.attempts"], 2);
+    const tries = trace.filter((x) => x.parentSpanContext?.spanId === ws.spanContext().spanId);
+    assert.deepEqual(
+      tries.map((x) => [x.name, x.attributes["signalbox.deployment"], x.attributes["signalbox.attempt"], x.attributes["signalbox.outcome"]]),
+      [
+        ["search search", "perplexity/search", 1, "failed"],
+        ["search auto", "exa/auto", 2, "succeeded"],
+      ],
+    );
+    assert.ok(tries.every((x) => x.kind === 2), "CLIENT spans");
+    assert.ok(!JSON.stringify(trace.map((x) => x.attributes)).includes(EXA_TEST_KEY) && !JSON.stringify(trace.map((x) => x.attributes)).includes(PERPLEXITY_TEST_KEY));
   });
 
   test("every engine failing answers without results and says why (on_failure: answer)", async () => {

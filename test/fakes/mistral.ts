@@ -70,8 +70,10 @@ export type MistralErrorStatus = 400 | 401 | 403 | 404 | 422 | 429 | 500 | 503;
 
 export type MistralScenario = (
   /** OCR the document (default). `pages`: page markdowns that replace the extraction, verbatim; `model`: the
-   *  model name to answer with (e.g. `mistral-ocr-2512`); `documentAnnotation`: the document_annotation string. */
-  | { kind: 'ocr'; pages?: string[]; model?: string; documentAnnotation?: string }
+   *  model name to answer with (e.g. `mistral-ocr-2512`); `documentAnnotation`: the document_annotation string;
+   *  `annotatedPages`: usage_info.pages_processed_annotation (absent by default, as the official SDK's OCRUsageInfo
+   *  has no such field; LiteLLM reads it when Mistral sends it and bills those pages at the annotation price). */
+  | { kind: 'ocr'; pages?: string[]; model?: string; documentAnnotation?: string; annotatedPages?: number }
   /** A Mistral error body for that status (see the header comment); `message`, `type`, `code` override the
    *  defaults. A 401 uses the `{message, request_id}` shape, a 422 the validation shape with `message` as `msg`. */
   | ({ kind: 'error'; status: MistralErrorStatus; message?: string; type?: string; code?: string | null } & RetryHints)
@@ -327,7 +329,7 @@ export async function startFakeMistral(opts: FakeMistralOptions = {}): Promise<F
           pages: out,
           model: s.model ?? model,
           document_annotation: s.documentAnnotation ?? null,
-          usage_info: { pages_processed: out.length, doc_size_bytes: src.bytes ? src.bytes.length : null },
+          usage_info: { pages_processed: out.length, ...(s.annotatedPages !== undefined ? { pages_processed_annotation: s.annotatedPages } : {}), doc_size_bytes: src.bytes ? src.bytes.length : null },
         },
         {},
         s,

@@ -72,6 +72,7 @@ export function parseMistralOcrResponse(body: string): OcrResult {
   if (!isObject(json) || !Array.isArray(json.pages)) throw new ProviderError({ kind: "server_error", message: "upstream sent an OCR answer without pages" });
   const usage = isObject(json.usage_info) ? json.usage_info : {};
   const processed = typeof usage.pages_processed === "number" ? num(usage.pages_processed) : undefined;
+  const annotated = typeof usage.pages_processed_annotation === "number" ? num(usage.pages_processed_annotation) : undefined;
   const size = typeof usage.doc_size_bytes === "number" ? num(usage.doc_size_bytes) : undefined;
   const annotation = text(json.document_annotation);
   return {
@@ -79,6 +80,7 @@ export function parseMistralOcrResponse(body: string): OcrResult {
     model: typeof json.model === "string" ? json.model : "",
     pages: json.pages.map(page),
     ...(processed !== undefined ? { pagesProcessed: processed } : {}),
+    ...(annotated !== undefined ? { pagesAnnotated: annotated } : {}),
     ...(size !== undefined ? { documentSizeBytes: size } : {}),
   };
 }
