@@ -1,6 +1,6 @@
 // Builds dist/signalbox.mjs: type-checks the CLI, then bundles it with everything it uses
 // (commander, @signalbox/client and its Connect and protobuf runtime, yaml, the MCP client
-// @modelcontextprotocol/client, ws for `realtime`, and the gateway's config validator) into one ES module for Node 20+. Nothing is left to install at run time, and
+// @modelcontextprotocol/client, ws for `realtime`, and the gateway's config validator and the importers of LiteLLM's and Bifrost's configs) into one ES module for Node 20+. Nothing is left to install at run time, and
 // the build fails if any gateway code other than config validation gets in.
 
 import { execFileSync } from "node:child_process";
@@ -47,7 +47,7 @@ const SERVER_PACKAGE = /node_modules\/(ioredis|pg|pg-[a-z-]+|undici|@opentelemet
  *   is evaluated, and a named import still reads the built-in's property at the time of use.
  */
 const LAZY = /^(@signalbox\/client|@bufbuild\/protobuf(\/[a-z0-9]+)?|@modelcontextprotocol\/client|yaml|ws)$/;
-const LAZY_PATH = /\/src\/config\/[^/]+\.ts$/;
+const LAZY_PATH = /\/src\/config\/(import\/)?[^/]+\.ts$/;
 const CLI_SOURCE = join(here, "src") + "/";
 
 /**

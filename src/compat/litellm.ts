@@ -63,6 +63,7 @@
 
 import type { BudgetConfig, DeploymentConfig, Operation, RateLimits } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
+import { MODE_OF, OPENAI_LIKE, OPERATION_OF, PROVIDER_TYPE_OF } from "../config/import/litellm.ts";
 import { END_USER_RULE, isEndUserId, type Actor, type EndUserInput, type EndUserPatch, type KeyInput, type KeyPatch, type TeamPatch } from "../control/control-plane.ts";
 import { hashKey } from "../control/directory.ts";
 import type { ManagedEndUser, ManagedKey, ManagedTeam } from "../control/types.ts";
@@ -102,13 +103,6 @@ const MODEL_FIELDS = new Set(["model_name", "litellm_params", "model_info"]);
 const PARAM_FIELDS = new Set(["model", "api_base", "api_key", "api_version", "rpm", "tpm", "max_budget", "budget_duration", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens"]);
 const INFO_FIELDS = new Set(["id", "mode", "input_cost_per_token", "output_cost_per_token", "max_tokens", "max_input_tokens", "max_output_tokens", "base_model"]);
 
-/** LiteLLM's provider prefixes ("openai/gpt-4o") and the provider type each makes when credentials come with it. */
-const PROVIDER_TYPE_OF: Record<string, string> = { openai: "openai", azure: "azure", anthropic: "anthropic", gemini: "gemini", openrouter: "openrouter", cohere: "cohere", cohere_chat: "cohere" };
-/** Prefixes LiteLLM serves over OpenAI's API: an openai-compatible provider at the given api_base. */
-const OPENAI_LIKE = new Set(["openai_like", "hosted_vllm", "vllm", "ollama", "ollama_chat", "lm_studio", "groq", "together_ai", "deepseek", "mistral", "fireworks_ai", "xai", "perplexity", "deepinfra", "nvidia_nim", "cerebras", "sambanova"]);
-/** LiteLLM's `mode` for each operation a deployment serves, and back. */
-const MODE_OF: Record<Operation, string> = { chat: "chat", embeddings: "embedding", rerank: "rerank", images: "image_generation", transcription: "audio_transcription", speech: "audio_speech", moderation: "moderation", realtime: "realtime", search: "search", ocr: "ocr" };
-const OPERATION_OF = Object.fromEntries(Object.entries(MODE_OF).map(([op, mode]) => [mode, op])) as Record<string, Operation>;
 /** The provider /model/new makes for a deployment given credentials: named after it, so /model/delete removes both. */
 const providerFor = (deployment: string) => `litellm-${deployment.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/-+$/g, "")}`;
 
