@@ -533,12 +533,13 @@ export function createUsageExport(deps: UsageExportDeps): UsageExport {
       const records = Number(n.slice(0, n.indexOf("."))) || 0;
       const o: PendingObject = { key: decodeURIComponent(n.slice(n.indexOf(".") + 1)), records, body: await readFile(join(dir, n)) };
       await put(s, o);
-      await unlink(join(dir, n)).catch(() => {});
+      // Counted as sent before the file goes, so no one sees the spool empty and its records still counted there.
       s.lastExportAt = now();
       s.spooled = Math.max(0, s.spooled - records);
       s.exported += records;
       s.objects++;
       deps.metrics?.usageExport(s.cfg.name, "exported", records);
+      await unlink(join(dir, n)).catch(() => {});
     }
   }
 
