@@ -212,7 +212,11 @@ model_list:
     litellm_params: { model: openai/gpt-4o-mini, api_base: "${openai.url}", api_key: os.environ/OPENAI_API_KEY }
   - model_name: claude
     litellm_params: { model: anthropic/claude-haiku-4-5-20251001, api_base: "${anthropic.url}", api_key: os.environ/ANTHROPIC_API_KEY }
-router_settings: { num_retries: 0, fallbacks: [{ gpt-4o-mini: [claude] }] }
+  - model_name: tiered
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${openai.url}", api_key: os.environ/OPENAI_API_KEY, tags: [free] }
+  - model_name: tiered
+    litellm_params: { model: anthropic/claude-haiku-4-5-20251001, api_base: "${anthropic.url}", api_key: os.environ/ANTHROPIC_API_KEY, tags: [default] }
+router_settings: { num_retries: 0, enable_tag_filtering: true, fallbacks: [{ gpt-4o-mini: [claude] }] }
 litellm_settings: { cache: true }
 general_settings: { master_key: ${MASTER} }
 `),
@@ -253,5 +257,15 @@ general_settings: { master_key: ${MASTER} }
     const again = await sdk(MASTER).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello there" }] });
     assert.equal(again.choices[0].message.content, first.choices[0].message.content);
     assert.equal(openai.requests.length, sent, "answered from the cache (litellm_settings.cache)");
+  });
+
+  test("tag-based routing: a request tagged free goes to the deployment tagged free, others to the one tagged default; the same deployment in two groups is one", async () => {
+    assert.equal(g.config.deployments.filter((d) => d.model === "gpt-4o-mini").length, 1);
+    // LiteLLM's body field `tags`, as its callers send it.
+    const tagged = { model: "tiered", messages: [{ role: "user" as const, content: "tagged" }], tags: ["free"] };
+    await sdk(MASTER).chat.completions.create(tagged);
+    assert.equal(g.usage.recent().at(-1)!.deployment, "openai-compatible/gpt-4o-mini");
+    await sdk(MASTER).chat.completions.create({ model: "tiered", messages: [{ role: "user", content: "untagged" }] });
+    assert.equal(g.usage.recent().at(-1)!.deployment, "anthropic/claude-haiku-4-5-20251001");
   });
 });

@@ -93,15 +93,15 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 interface Entry {
   index: number;
   group: string;
-  connection: string;
   deploymentId: string;
-  deployment: Obj;
   weight?: number;
   rpm?: number;
   tpm?: number;
   order?: number;
   timeoutS?: number;
   streamTimeoutS?: number;
+  /** LiteLLM's tag-based routing: the request tags this deployment serves ("default": untagged requests). */
+  tags?: string[];
 }
 
 /**
@@ -173,6 +173,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   // ---- Deployments. ----
   const deployments: Obj[] = [];
   const ids = new Set<string>();
+  const deploymentBySpec = new Map<string, string>();
   const entries: Entry[] = [];
   const list = (doc.model_list ?? []) as unknown[];
   // A model_name that is also a deployment's natural id (openai/gpt-4o as the group of openai/gpt-4o)
@@ -203,13 +204,9 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     const name = connection(target.kind, target.spec);
     const upstream = target.model;
     const wildcard = upstream.endsWith("*");
-    let id = wildcard ? `${name}/${upstream}` : `${name}/${upstream.replace(/[^A-Za-z0-9_.:/-]+/g, "-")}`;
-    const baseId = id;
-    for (let n = 2; ids.has(id) || groupNames.has(id); n++) id = `${baseId}-${n}`;
-    ids.add(id);
-    if (id !== baseId && groupNames.has(baseId)) note(`${at}.litellm_params.model`, "changed", `the deployment's id is ${id}: "${baseId}" names the model group (its route)`);
-
-    const d: Obj = { id, provider: name, model: upstream };
+    // The id comes once the deployment is known: the same deployment in two model groups is one.
+    const d: Obj = { provider: name, model: upstream };
+    const later: ((id: string) => void)[] = [];
     const baseModel = str(info.base_model);
     if (baseModel) d.base_model = baseModel.replace(/^azure\//, "");
     // Prices: LiteLLM's per token (and per cached token) → Signalbox's per million.
@@ -235,7 +232,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     if (!wildcard && !known && (pricing.input === undefined || pricing.output === undefined)) {
       pricing.input ??= 0;
       pricing.output ??= 0;
-      note(`${at}.litellm_params.model`, "manual", `"${upstream}" is not in the built-in price table and the entry gives no input_cost_per_token/output_cost_per_token: priced at 0 (free) until you set pricing.input and pricing.output (USD per million tokens) on deployment ${id}`);
+      later.push((id) => note(`${at}.litellm_params.model`, "manual", `"${upstream}" is not in the built-in price table and the entry gives no input_cost_per_token/output_cost_per_token: priced at 0 (free) until you set pricing.input and pricing.output (USD per million tokens) on deployment ${id}`));
     }
     if (Object.keys(pricing).length) d.pricing = pricing;
     const maxIn = num(info.max_input_tokens ?? lp.max_input_tokens);
@@ -252,13 +249,24 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       if (period) d.budget = { period, limit_usd: maxBudget };
       else note(`${at}.litellm_params.budget_duration`, "dropped", `a deployment's spending cap is per day, week or month here (1d, 7d, 30d/1mo): "${str(lp.budget_duration) ?? "none"}" was left out with max_budget`);
     }
-    for (const k of ["tags"]) if (lp[k] !== undefined) note(`${at}.litellm_params.${k}`, "manual", "tag-based routing: give the route conditions instead (routes[].conditions: [{when: {tag: [...]}, target: …}])");
+    const tags = Array.isArray(lp.tags) ? lp.tags.filter((t): t is string => typeof t === "string" && t.length > 0) : undefined;
     for (const k of ["max_retries", "drop_params", "additional_drop_params", "allowed_openai_params", "merge_reasoning_content_in_choices", "region_name", "mock_response"])
       if (lp[k] !== undefined) note(`${at}.litellm_params.${k}`, "dropped", droppedWhy(k));
     for (const k of ["supports_function_calling", "supports_vision", "supports_response_schema"]) if (info[k] !== undefined && known) note(`${at}.model_info.${k}`, "dropped", "capabilities come from the built-in catalog for this model");
-    if (info.id !== undefined) note(`${at}.model_info.id`, "changed", `the deployment's id here is ${id}`);
-    deployments.push(d);
-    entries.push({ index: i, group, connection: name, deploymentId: id, deployment: d, weight: num(lp.weight), rpm, tpm, order: num(lp.order), timeoutS: num(lp.timeout), streamTimeoutS: num(lp.stream_timeout) });
+    if (info.id !== undefined) later.push((id) => note(`${at}.model_info.id`, "changed", `the deployment's id here is ${id}`));
+    const same = JSON.stringify(d);
+    let id = deploymentBySpec.get(same);
+    if (id === undefined) {
+      const baseId = wildcard ? `${name}/${upstream}` : `${name}/${upstream.replace(/[^A-Za-z0-9_.:/-]+/g, "-")}`;
+      id = baseId;
+      for (let n = 2; ids.has(id) || groupNames.has(id); n++) id = `${baseId}-${n}`;
+      ids.add(id);
+      deploymentBySpec.set(same, id);
+      if (id !== baseId && groupNames.has(baseId)) note(`${at}.litellm_params.model`, "changed", `the deployment's id is ${id}: "${baseId}" names the model group (its route)`);
+      deployments.push({ id, ...d });
+    }
+    for (const f of later) f(id);
+    entries.push({ index: i, group, deploymentId: id, weight: num(lp.weight), rpm, tpm, order: num(lp.order), timeoutS: num(lp.timeout), streamTimeoutS: num(lp.stream_timeout), ...(tags?.length ? { tags } : {}) });
   });
 
   /** Where a `prefix/model` runs: a connection's type and settings, and the model it is sent. */
@@ -370,23 +378,22 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       if (ids.has(group)) note(`model_list (model_name "${group}")`, "changed", `the name is also a deployment's id: callers reach that deployment alone by it; the model group is route ${name}`);
       else aliases[group] = name;
     }
-    const route: Obj = { name };
-    const ordered = es.some((e) => e.order !== undefined);
-    if (ordered) {
-      // LiteLLM's order: the lowest first, the next order only when those fail.
-      route.strategy = "priority";
-      route.targets = [...es].sort((a, b) => (a.order ?? Infinity) - (b.order ?? Infinity)).map((e) => e.deploymentId);
-      if (es.length > 1 && strategy && strategy !== "weighted") note(`router_settings.routing_strategy`, "changed", `model group "${group}" has order: its deployments are tried by order (priority), not by ${strategyName}`);
-    } else if (strategy === "weighted") {
-      // simple-shuffle draws by weight, else rpm, else tpm, else evenly.
-      const by = es.every((e) => e.weight !== undefined) ? "weight" : es.every((e) => e.rpm !== undefined) ? "rpm" : es.every((e) => e.tpm !== undefined) ? "tpm" : undefined;
-      if (es.length > 1) {
-        route.strategy = "weighted";
-        route.targets = es.map((e) => ({ deployment: e.deploymentId, weight: Math.max(1, Math.round((by ? (e[by] as number) : 1) * (by === "weight" ? 100 : 1))) }));
-      } else route.targets = [es[0].deploymentId];
-    } else {
-      if (es.length > 1 && strategy) route.strategy = strategy;
-      route.targets = es.map((e) => e.deploymentId);
+    // Tag-based routing: a deployment tagged serves the requests carrying one of its tags, those
+    // tagged "default" (else all of the group) the others. Here: a route of each tag's deployments,
+    // picked by a condition on the request's tags.
+    const tags = [...new Set(es.flatMap((e) => e.tags ?? []))].filter((t) => t !== "default");
+    const plain = tags.length && es.some((e) => e.tags?.includes("default")) ? es.filter((e) => e.tags?.includes("default")) : es;
+    const route: Obj = { name, ...ordering(group, plain) };
+    if (tags.length) {
+      route.conditions = tags.map((tag) => {
+        let sub = `${name}.${tag.replace(/[^A-Za-z0-9_.:-]+/g, "-")}`;
+        const subBase = sub;
+        for (let n = 2; routeNames.has(sub) || ids.has(sub) || groups.has(sub); n++) sub = `${subBase}-${n}`;
+        routeNames.add(sub);
+        routes.push({ name: sub, ...ordering(group, es.filter((e) => e.tags?.includes(tag))) });
+        return { when: { tag: [tag] }, target: sub };
+      });
+      note(`model_list (model_name "${group}") tags`, "changed", `tag-based routing as route ${name}'s conditions: a request tagged ${tags.map((t) => `"${t}"`).join(", ")} goes to route ${tags.map((t) => `${name}.${t}`).join(", ")} (the first tag that matches, where LiteLLM pools every matching deployment); others to ${plain === es ? "every deployment of the group" : 'the deployments tagged "default"'}`);
     }
     const timeouts: Obj = {};
     const t = Math.max(...es.map((e) => e.timeoutS ?? 0));
@@ -395,6 +402,21 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     if (st > 0) timeouts.first_token_ms = Math.round(st * 1000);
     if (Object.keys(timeouts).length) route.timeouts = timeouts;
     routes.push(route);
+  }
+  /** How a model group's deployments are ordered, as router_settings' routing_strategy orders them. */
+  function ordering(group: string, es: Entry[]): Obj {
+    if (es.some((e) => e.order !== undefined)) {
+      // LiteLLM's order: the lowest first, the next order only when those fail.
+      if (es.length > 1 && strategy && strategy !== "weighted") note(`router_settings.routing_strategy`, "changed", `model group "${group}" has order: its deployments are tried by order (priority), not by ${strategyName}`);
+      return { strategy: "priority", targets: [...es].sort((a, b) => (a.order ?? Infinity) - (b.order ?? Infinity)).map((e) => e.deploymentId) };
+    }
+    if (es.length === 1) return { targets: [es[0].deploymentId] };
+    if (strategy === "weighted") {
+      // simple-shuffle draws by weight, else rpm, else tpm, else evenly.
+      const by = es.every((e) => e.weight !== undefined) ? "weight" : es.every((e) => e.rpm !== undefined) ? "rpm" : es.every((e) => e.tpm !== undefined) ? "tpm" : undefined;
+      return { strategy: "weighted", targets: es.map((e) => ({ deployment: e.deploymentId, weight: Math.max(1, Math.round((by ? (e[by] as number) : 1) * (by === "weight" ? 100 : 1))) })) };
+    }
+    return { ...(strategy ? { strategy } : {}), targets: es.map((e) => e.deploymentId) };
   }
   for (const e of entries) if (e.timeoutS !== undefined || e.streamTimeoutS !== undefined) note(`model_list[${e.index}].litellm_params.${e.timeoutS !== undefined ? "timeout" : "stream_timeout"}`, "changed", `route ${routeNameOf.get(e.group)}'s timeouts: timeout → attempt_ms, stream_timeout → first_token_ms (the longest of its deployments')`);
   const routeOf = (group: string) => routes.find((r) => r.name === routeNameOf.get(group));
