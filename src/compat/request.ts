@@ -122,12 +122,27 @@ function openRouterPlugins(body: Json): { heal: boolean; pdf?: PdfReading } {
     if (id === "file-parser" || id === "web") return;
     bad(`${at}.id`, `OpenRouter's ${JSON.stringify(id ?? "")} plugin is not run by the gateway`);
   });
-  const pdf = pdfPlugin(body);
+  const pdf = pdfReading(body);
   return { heal, ...(pdf ? { pdf } : {}) };
 }
 
-/** OpenRouter's `file-parser` plugin in `plugins`, on every door that takes plugins: how PDFs are read; undefined for `native` or none. */
-export function pdfPlugin(body: Json): PdfReading | undefined {
+/**
+ * How PDFs are read before the call is planned: OpenRouter's `file-parser` plugin in `plugins` (on
+ * the doors that take plugins), or the gateway's own `signalbox.pdf_reader` (on every chat door:
+ * Chat Completions, Responses, Messages, Gemini); undefined for `native` or neither.
+ */
+export function pdfReading(body: Json): PdfReading | undefined {
+  const plugin = pdfPlugin(body);
+  const sb = obj(body, "signalbox", "signalbox");
+  const own = sb ? str(sb, "pdf_reader", "signalbox.pdf_reader") : undefined;
+  if (own === undefined) return plugin;
+  if (!PDF_ENGINES.includes(own)) bad("signalbox.pdf_reader", `must be ${PDF_ENGINES.join(", ")}; got "${own}"`);
+  if (plugin && plugin.engine !== own) bad("signalbox.pdf_reader", `says "${own}" where ${plugin.field} says "${plugin.engine}": give one`);
+  return own === "native" ? undefined : (plugin ?? { engine: own as PdfEngine, field: "signalbox.pdf_reader" });
+}
+
+/** OpenRouter's `file-parser` plugin in `plugins`: how PDFs are read; undefined for `native` or none. */
+function pdfPlugin(body: Json): PdfReading | undefined {
   let pdf: PdfReading | undefined;
   (arr(body, "plugins", "plugins") ?? []).forEach((p, i) => {
     if (!isObj(p) || p.id !== "file-parser") return;

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
+import Anthropic from "@anthropic-ai/sdk";
 import { Mistral } from "@mistralai/mistralai";
 import { createSignalboxClient, fileBytes, Operation, PdfReader, readDocument, textPart, user, type SignalboxClient } from "@signalbox/client";
 import { parse } from "yaml";
@@ -57,6 +58,7 @@ routes:
   - { name: mistral-only, targets: [mistral/ocr], retry: { max_retries: 0 } }
   - { name: mock-ocr, targets: [mock/ocr] }
   - { name: cached-ocr, targets: [mistral/ocr-2505], cache: { enabled: true, ttl_seconds: 60 } }
+  - { name: text-only, targets: [openai/text] }
   - { name: default, targets: [mock/chat] }
 guardrails:
   - { name: no-email, kind: pii, stage: output, action: redact, pii: { categories: [email] } }
@@ -500,6 +502,59 @@ describe("OpenRouter's file-parser plugin on /v1/chat/completions", () => {
     const res = await ask("tesseract");
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error.param, "plugins[0].pdf.engine");
+  });
+});
+
+describe("signalbox.pdf_reader on every chat door", () => {
+  const TEXT_LAYER = "invoice.pdf:\nInvoice 42\nTotal: 12 EUR\nTerms\nPay within 30 days\nSigned";
+
+  test("Anthropic's Messages API: a document block's PDF as its text layer, to a model without vision", async () => {
+    const claude = new Anthropic({ baseURL: t.url, apiKey: KEY, maxRetries: 0 });
+    const params = {
+      model: "openai/text",
+      max_tokens: 100,
+      messages: [{ role: "user" as const, content: [{ type: "text" as const, text: "What is the total?" }, { type: "document" as const, title: "invoice.pdf", source: { type: "base64" as const, media_type: "application/pdf" as const, data: PDF.toString("base64") } }] }],
+      signalbox: { pdf_reader: "pdf-text" },
+    };
+    const res = await claude.messages.create(params);
+    assert.equal(res.type, "message");
+    assert.equal(sentParts()[1].type, "text");
+    assert.match(sentParts()[1].text, /Invoice 42\nTotal: 12 EUR/);
+    // Natively, the same request has no candidate: the model cannot read a PDF.
+    const { signalbox: _, ...native } = params;
+    await assert.rejects(claude.messages.create(native), (e: { status: number }) => e.status === 400);
+  });
+
+  test("Gemini's generateContent: an inlineData PDF read through the OCR route", async () => {
+    const res = await fetch(`${t.url}/v1beta/models/text-only:generateContent`, {
+      method: "POST",
+      headers: { "x-goog-api-key": KEY, "content-type": "application/json" },
+      body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: "What is the total?" }, { inlineData: { mimeType: "application/pdf", data: PDF.toString("base64") } }] }], signalbox: { pdf_reader: "mistral-ocr" } }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(mistral.requests.length, 1);
+    assert.match(sentParts()[1].text, /# Page 1\n\nInvoice 42/);
+  });
+
+  test("Chat Completions takes it too; with a file-parser plugin that says otherwise, a 400 naming it; an unknown reader is refused by name", async () => {
+    const chat = (extra: object) =>
+      fetch(`${t.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "openai/text", messages: [{ role: "user", content: [{ type: "text", text: "What is the total?" }, { type: "file", file: { filename: "invoice.pdf", file_data: PDF_URL } }] }], ...extra }),
+      });
+    const ok = await chat({ signalbox: { pdf_reader: "pdf-text" } });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.equal(sentParts()[1].text, TEXT_LAYER);
+    const both = await chat({ signalbox: { pdf_reader: "mistral-ocr" }, plugins: [{ id: "file-parser", pdf: { engine: "pdf-text" } }] });
+    assert.equal(both.status, 400);
+    const e = (await both.json()).error;
+    assert.equal(e.param, "signalbox.pdf_reader");
+    assert.match(e.message, /says "mistral-ocr" where plugins\[0\]\.pdf\.engine says "pdf-text"/);
+    const unknown = await chat({ signalbox: { pdf_reader: "tesseract" } });
+    assert.equal(unknown.status, 400);
+    assert.equal((await unknown.json()).error.param, "signalbox.pdf_reader");
+    assert.equal(openai.requests.length, 1, "only the first reached a model");
   });
 });
 

@@ -28,7 +28,7 @@ import type { CacheHint, ChatMessage, ContentPart, JsonObject, ReasoningBlock, R
 import type { Caller, ChatCall } from "../../router/types.ts";
 import { domainList, earlierResultsMessage, locationCountry, replayedText, type WebSearchRequest } from "../../engine/web-search.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
-import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
+import { arr, bad, bool, int, isObj, num, obj, pdfReading, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
 import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
 import { mcpFunctionName, type OfferSpec } from "../../mcp/offer.ts";
 import type { McpTool } from "../../mcp/hub.ts";
@@ -519,6 +519,7 @@ export function parseMessagesRequest(body: unknown, id: string, caller: Caller, 
   if (user) req.user = user;
   const stream = opts.countOnly ? false : (bool(body, "stream", "stream") ?? false);
 
+  const pdf = pdfReading(body);
   const sb = signalboxOptions(body, model, user);
   const call: ChatCall = {
     id,
@@ -533,6 +534,8 @@ export function parseMessagesRequest(body: unknown, id: string, caller: Caller, 
     stream,
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
     ...(web.search ? { webSearch: web.search } : {}),
+    // signalbox.pdf_reader: document blocks' PDFs read into text before the call is planned.
+    ...(pdf ? { pdfReader: pdf } : {}),
   };
   const offset = template ? applyPrompt(call, template) : 0;
   validatePrompted(offset, () => validateCall(call, FIELDS));

@@ -27,7 +27,7 @@ import type { Caller, ChatCall } from "../../router/types.ts";
 import { validateCall, type FieldNames } from "../../server/validate.ts";
 import { effortForBudget } from "../anthropic/request.ts";
 import { MAX_CHOICES } from "../choices.ts";
-import { arr, bad, bool, int, isObj, num, obj, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
+import { arr, bad, bool, int, isObj, num, obj, pdfReading, signalboxOptions, signalboxPrompt, str, stringList, type Json } from "../request.ts";
 import { applyPrompt, validatePrompted, type PromptLibrary } from "../../control/prompts.ts";
 
 export interface GenerateContentRequest {
@@ -389,6 +389,7 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
   if (tc && t?.length) req.toolChoice = tc;
   const n = generationConfig(pObj(b, "generationConfig", "generation_config"), req);
 
+  const pdf = pdfReading(b);
   const sb = signalboxOptions(b, model, undefined);
   const call: ChatCall = {
     id,
@@ -402,6 +403,8 @@ export function parseGenerateContentRequest(body: unknown, model: string, id: st
     stream: opts.countOnly ? false : opts.stream,
     ...(sb.guardrails ? { guardrails: sb.guardrails } : {}),
     ...(web.search ? { webSearch: web.search } : {}),
+    // signalbox.pdf_reader: document blocks' PDFs read into text before the call is planned.
+    ...(pdf ? { pdfReader: pdf } : {}),
     ...(web.files ? { fileSearch: web.files } : {}),
   };
   const offset = template ? applyPrompt(call, template) : 0;

@@ -23,7 +23,7 @@ import { fileSearchRequest, parseFileSearchTool } from "../../vectors/search.ts"
 import type { FileSearchRequest } from "../../vectors/types.ts";
 import { mcpFunctionName } from "../../mcp/offer.ts";
 import { applyPromptParameters, findPrompt, pickVersion, promptTag, renderPrompt, type PromptLibrary, type RenderedPrompt } from "../../control/prompts.ts";
-import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, pdfPlugin, str, stringList, stringMetadata, type Json } from "../request.ts";
+import { arr, bad, bool, doorCall, fileFromDataUrl, int, isObj, num, obj, pdfReading, str, stringList, stringMetadata, type Json } from "../request.ts";
 
 /** What the response echoes of the request (OpenAI returns the request's settings with the answer). */
 export interface ResponsesEcho {
@@ -505,8 +505,8 @@ export function parseResponsesRequest(body: unknown, id: string, caller: Caller,
   const { call, cache } = doorCall(body, { id, model, request: req, user, metadata, caller, stream, sticky: user || promptCacheKey });
   // The hosted web_search tool: the gateway's web search (OpenRouter's plugin and :online too, read by doorCall).
   if (t.web) call.webSearch = { ...t.web, ...call.webSearch };
-  // OpenRouter's file-parser plugin: input_file PDFs read into text before the call is planned.
-  const pdf = pdfPlugin(body);
+  // OpenRouter's file-parser plugin (or signalbox.pdf_reader): input_file PDFs read into text before the call is planned.
+  const pdf = pdfReading(body);
   if (pdf) call.pdfReader = pdf;
   validate(call, origins);
   const echo: ResponsesEcho = {
