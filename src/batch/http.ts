@@ -1,6 +1,6 @@
 // OpenAI's Files and Batch APIs on the OpenAI-compatible endpoint, as the official SDK calls them:
 //
-//   POST   /v1/files                 multipart/form-data: file, purpose "batch" (JSONL) or "assistants"/"user_data" (documents for vector stores), expires_after
+//   POST   /v1/files                 multipart/form-data: file, purpose "batch" (JSONL), "assistants"/"user_data" (documents for vector stores) or "ocr" (documents for /v1/ocr), expires_after
 //   GET    /v1/files                 ?purpose, limit (1..10000, default 10000), after, order (desc|asc)
 //   GET    /v1/files/{id}            the file object
 //   GET    /v1/files/{id}/content    the bytes (an input file, or a batch's output or error file)
@@ -42,7 +42,8 @@ export const canSee = (o: { team: string; key: string }, v: Visibility | undefin
 /** The file as OpenAI shows it (without its owner). */
 export function fileJson(f: StoredFile) {
   const { owner: _owner, ...rest } = f;
-  return rest;
+  // Mistral's file object besides OpenAI's (its SDK requires them): what kind of sample and where from.
+  return f.purpose === "ocr" ? { ...rest, sample_type: "ocr_input", source: "upload", num_lines: null, mimetype: f.mimetype ?? null } : rest;
 }
 
 /** The batch as OpenAI shows it, with what it cost under `signalbox` (without its owner). */
@@ -112,6 +113,15 @@ export interface BatchRequest {
   send: Send;
 }
 
+/** A stored file this caller may see (not expired), else not_found naming `field`. */
+export async function visibleFile(store: BatchStore, id: string, v: Visibility | undefined, field = "file_id"): Promise<StoredFile> {
+  const f = await store.getFile(id);
+  // Past its expiry a file is gone, though the store deletes it only at its next sweep.
+  const expired = f?.expires_at !== undefined && f.expires_at * 1000 <= Date.now();
+  if (!f || expired || !canSee(f.owner, v)) throw new GatewayError("not_found", `${field}: no file "${id}" (or this key may not see it)`, { field });
+  return f;
+}
+
 /** Serve one Files or Batches request; returns the HTTP status. */
 export async function serveBatchApi({ api, req, res, path, query, caller, readBody, send }: BatchRequest): Promise<number> {
   const { store } = api;
@@ -121,13 +131,7 @@ export async function serveBatchApi({ api, req, res, path, query, caller, readBo
     send(405, { error: { message: `${method} is not allowed on ${path}; use ${allow}`, type: "invalid_request_error", param: null, code: "method_not_allowed" } }, { allow });
     return 405;
   };
-  const fileFor = async (id: string) => {
-    const f = await store.getFile(id);
-    // Past its expiry a file is gone, though the store deletes it only at its next sweep.
-    const expired = f?.expires_at !== undefined && f.expires_at * 1000 <= Date.now();
-    if (!f || expired || !canSee(f.owner, v)) throw new GatewayError("not_found", `file_id: no file "${id}" (or this key may not see it)`, { field: "file_id" });
-    return f;
-  };
+  const fileFor = (id: string) => visibleFile(store, id, v);
   const batchFor = async (id: string) => {
     const b = await store.getBatch(id);
     if (!b || !canSee(b.owner, v)) throw new GatewayError("not_found", `batch_id: no batch "${id}" (or this key may not see it)`, { field: "batch_id" });
@@ -156,8 +160,8 @@ export async function serveBatchApi({ api, req, res, path, query, caller, readBo
       return bad("body", "could not parse the multipart/form-data body");
     }
     const purpose = form.get("purpose");
-    // Batch input, and documents for vector stores (file search); batch_output files are the gateway's own.
-    if (purpose !== "batch" && purpose !== "assistants" && purpose !== "user_data") bad("purpose", `must be "batch" (the Batch API's input) or "assistants" / "user_data" (documents for vector stores), got ${JSON.stringify(typeof purpose === "string" ? purpose : null)}`);
+    // Batch input, documents for vector stores (file search) and for OCR; batch_output files are the gateway's own.
+    if (purpose !== "batch" && purpose !== "assistants" && purpose !== "user_data" && purpose !== "ocr") bad("purpose", `must be "batch" (the Batch API's input), "assistants" / "user_data" (documents for vector stores) or "ocr" (documents for /v1/ocr, as Mistral's), got ${JSON.stringify(typeof purpose === "string" ? purpose : null)}`);
     const file = form.get("file");
     if (!file || typeof file === "string") return bad("file", purpose === "batch" ? "is required: the JSONL file of requests" : "is required: the document");
     const content = Buffer.from(await file.arrayBuffer());
@@ -178,6 +182,7 @@ export async function serveBatchApi({ api, req, res, path, query, caller, readBo
       purpose,
       status: "processed",
       ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}),
+      ...(file.type ? { mimetype: file.type } : {}),
       owner,
     };
     await store.putFile(f, content);

@@ -629,7 +629,8 @@ export function createBatchRunner(o: BatchRunnerOptions): BatchRunner {
       }
       // Documents read and searches made in the background: each line one request, billed as one.
       case "/v1/ocr": {
-        const out = (await serveOcr(o.engine, tagged(body, l, b), ctx)).body;
+        // A line's document may be a file uploaded to the Files API (Mistral's {"type": "file", "file_id"}).
+        const out = (await serveOcr(o.engine, tagged(body, l, b), { ...ctx, files: o.store })).body;
         return { body: out, used: usageOf(out) };
       }
       case "/v1/search": {

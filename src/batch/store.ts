@@ -17,9 +17,9 @@ export interface Owner {
   team: string;
 }
 
-/** batch and batch_output: the Batch API's; assistants and user_data: documents for vector stores (src/vectors). */
-export type FilePurpose = "batch" | "batch_output" | "assistants" | "user_data";
-export const FILE_PURPOSES: readonly FilePurpose[] = ["batch", "batch_output", "assistants", "user_data"];
+/** batch and batch_output: the Batch API's; assistants and user_data: documents for vector stores (src/vectors); ocr: documents for /v1/ocr (Mistral's purpose). */
+export type FilePurpose = "batch" | "batch_output" | "assistants" | "user_data" | "ocr";
+export const FILE_PURPOSES: readonly FilePurpose[] = ["batch", "batch_output", "assistants", "user_data", "ocr"];
 
 /** An uploaded (or produced) file, as OpenAI's FileObject plus its owner. */
 export interface StoredFile {
@@ -33,6 +33,8 @@ export interface StoredFile {
   status: "processed";
   /** Seconds since the epoch; absent: kept until deleted. */
   expires_at?: number;
+  /** The upload's media type as its multipart part said it (absent when it said none). */
+  mimetype?: string;
   owner: Owner;
 }
 

@@ -562,7 +562,7 @@ export function createCompatHandler(core: GatewayCore, engine: ChatEngine, batch
         }
         // A document, base64 in JSON, may be larger than the JSON endpoints' limit.
         const body: unknown = portkeyed(pk, ri, await readJsonBody(req, Math.max(maxBytes, MAX_AUDIO_REQUEST_BYTES)));
-        const out = await serveOcr(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), statusOf: (err) => statusOf(err, ac.signal) });
+        const out = await serveOcr(engine, body, { ri, caller, signal: ac.signal, cache: cacheFromHeaders(req), ...(batches ? { files: batches.store } : {}), statusOf: (err) => statusOf(err, ac.signal) });
         sendJson(res, 200, out.body, { "x-request-id": ri.id, "x-signalbox-trace-id": ri.traceId, ...out.headers });
         return;
       }

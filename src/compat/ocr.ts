@@ -18,7 +18,10 @@ import type { JsonObject } from "../providers/types.ts";
 import type { Caller, OcrCall } from "../router/types.ts";
 import type { RequestInfo } from "../server/context.ts";
 import { estimatedOcrPages } from "../server/convert.ts";
-import { validateCacheTtl, validateOcrCall } from "../server/validate.ts";
+import { GatewayError } from "../router/errors.ts";
+import { OCR_MEDIA_TYPES, sniffImageType, validateCacheTtl, validateOcrCall } from "../server/validate.ts";
+import { visibleFile } from "../batch/http.ts";
+import { visibilityOf, type BatchStore } from "../batch/store.ts";
 import { bad, bool, int, isObj, signalboxOptions, str, stringMetadata } from "./request.ts";
 import { accountJson, rateLimitHeaders } from "./response.ts";
 
@@ -70,11 +73,48 @@ function dataUrl(url: string, field: string): { mediaType: string; data: Uint8Ar
   return { mediaType, data: Buffer.from(b64, "base64") };
 }
 
-function document(body: Record<string, unknown>): { doc: OcrCall["request"]["document"]; name?: string; field: string } {
+/** A document uploaded to the gateway's Files API, read for `{"type": "file", "file_id"}`. */
+export interface UploadedDocument {
+  mediaType: string;
+  data: Uint8Array;
+  name: string;
+}
+
+const fileType = (d: Record<string, unknown>) => d.type ?? (d.document_url !== undefined ? "document_url" : d.image_url !== undefined ? "image_url" : d.file_id !== undefined ? "file" : undefined);
+
+/**
+ * Mistral's `{"type": "file", "file_id"}` document: a file uploaded to the gateway's Files API
+ * (`purpose` "ocr", as Mistral's SDK uploads them, or "user_data"/"assistants"), that this key may
+ * see; its media type is the upload's when OCR reads that kind, else told by its bytes (and a
+ * ZIP's name: .docx or .pptx). Undefined for any other document.
+ */
+export async function uploadedDocument(body: unknown, store: BatchStore, caller: Caller): Promise<UploadedDocument | undefined> {
+  if (!isObj(body) || !isObj(body.document) || fileType(body.document) !== "file") return undefined;
+  const id = str(body.document, "file_id", "document.file_id");
+  if (!id) bad("document.file_id", 'is required with {"type": "file"}: the id of a file uploaded to /v1/files');
+  const f = await visibleFile(store, id, visibilityOf(caller), "document.file_id");
+  if (f.purpose !== "ocr" && f.purpose !== "user_data" && f.purpose !== "assistants") bad("document.file_id", `is a file of purpose "${f.purpose}": upload the document with purpose "ocr"`);
+  const bytes = await store.fileContent(id);
+  if (!bytes) throw new GatewayError("not_found", `document.file_id: no file "${id}"`, { field: "document.file_id" });
+  const b = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ext = /\.([a-z0-9]+)$/i.exec(f.filename)?.[1]?.toLowerCase();
+  const starts = (s: string) => b.length >= s.length && [...s].every((c, i) => b[i] === c.charCodeAt(0));
+  const sniffed = starts("%PDF-")
+    ? "application/pdf"
+    : sniffImageType(b) || (starts("GIF8") ? "image/gif" : b.length >= 12 && String.fromCharCode(...b.subarray(4, 12)) === "ftypavif" ? "image/avif" : starts("PK\x03\x04") ? (ext === "docx" ? "application/vnd.openxmlformats-officedocument.wordprocessingml.document" : ext === "pptx" ? "application/vnd.openxmlformats-officedocument.presentationml.presentation" : "") : "");
+  const mediaType = f.mimetype && OCR_MEDIA_TYPES.has(f.mimetype) ? f.mimetype : sniffed;
+  if (!mediaType) bad("document.file_id", `"${f.filename}" is not a document OCR reads (a PDF, an image, a .docx or a .pptx file)`);
+  return { mediaType, data: b, name: f.filename };
+}
+
+function document(body: Record<string, unknown>, uploaded: UploadedDocument | undefined): { doc: OcrCall["request"]["document"]; name?: string; field: string } {
   const d = body.document;
-  if (!isObj(d)) bad("document", 'is required: {"type": "document_url", "document_url": …} or {"type": "image_url", "image_url": …}');
-  const type = d.type ?? (d.document_url !== undefined ? "document_url" : d.image_url !== undefined ? "image_url" : d.file_id !== undefined ? "file" : undefined);
-  if (type === "file") bad("document.file_id", "uploaded file ids are not supported: send the document as a data URL, or a URL the provider can fetch");
+  if (!isObj(d)) bad("document", 'is required: {"type": "document_url", "document_url": …}, {"type": "image_url", "image_url": …} or {"type": "file", "file_id": …}');
+  const type = fileType(d);
+  if (type === "file") {
+    if (!uploaded) bad("document.file_id", "uploaded file ids are not read here: send the document as a data URL, or a URL the provider can fetch");
+    return { doc: { mediaType: uploaded.mediaType, data: uploaded.data }, name: uploaded.name, field: "document.file_id" };
+  }
   if (type === "document_url") {
     const url = str(d, "document_url", "document.document_url");
     if (!url) bad("document.document_url", "is required");
@@ -89,17 +129,17 @@ function document(body: Record<string, unknown>): { doc: OcrCall["request"]["doc
     if (bytes && !bytes.mediaType.startsWith("image/")) bad("document.image_url", `must be an image, got ${bytes.mediaType}`);
     return { doc: bytes ?? { url }, field: "document.image_url" };
   }
-  return bad("document.type", `must be "document_url" or "image_url", got ${JSON.stringify(type)}`);
+  return bad("document.type", `must be "document_url", "image_url" or "file", got ${JSON.stringify(type)}`);
 }
 
-export function parseOcrRequest(body: unknown, id: string, caller: Caller): { call: OcrCall; cache?: { mode: CacheMode; ttlSeconds?: number } } {
+export function parseOcrRequest(body: unknown, id: string, caller: Caller, uploaded?: UploadedDocument): { call: OcrCall; cache?: { mode: CacheMode; ttlSeconds?: number } } {
   if (!isObj(body)) bad("body", "must be a JSON object");
   for (const k of Object.keys(body)) {
     if (UNSUPPORTED[k] !== undefined && body[k] !== null) bad(k, UNSUPPORTED[k]);
     if (!KNOWN.has(k) && UNSUPPORTED[k] === undefined) bad(k, `Unrecognized request argument supplied: ${k}`);
   }
   const model = str(body, "model", "model") || DEFAULT_OCR_MODEL;
-  const { doc, name, field } = document(body);
+  const { doc, name, field } = document(body, uploaded);
   const pages = body.pages;
   if (pages !== undefined && pages !== null && !(Array.isArray(pages) && pages.every((p) => typeof p === "number"))) bad("pages", "must be an array of page indices (from 0)");
   const tableFormat = str(body, "table_format", "table_format");
@@ -162,8 +202,8 @@ export function ocrJson(a: OcrAnswer, r: OcrCall["request"]) {
   };
 }
 
-export async function serveOcr(engine: ChatEngine, body: unknown, r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; cache?: { mode: CacheMode; ttlSeconds?: number }; statusOf(err: unknown): string }): Promise<{ body: unknown; headers: Record<string, string> }> {
-  const parsed = parseOcrRequest(body, r.ri.id, r.caller);
+export async function serveOcr(engine: ChatEngine, body: unknown, r: { ri: RequestInfo; caller: Caller; signal: AbortSignal; cache?: { mode: CacheMode; ttlSeconds?: number }; files?: BatchStore; statusOf(err: unknown): string }): Promise<{ body: unknown; headers: Record<string, string> }> {
+  const parsed = parseOcrRequest(body, r.ri.id, r.caller, r.files ? await uploadedDocument(body, r.files, r.caller) : undefined);
   const cache = r.cache ?? parsed.cache;
   const a = await engine.ocr({ call: parsed.call, ri: r.ri, signal: r.signal, ...(cache ? { cache } : {}), statusOf: r.statusOf });
   return { body: ocrJson(a, parsed.call.request), headers: { "x-signalbox-deployment": a.deployment, "x-signalbox-cache": a.cache, ...rateLimitHeaders(a.limits) } };

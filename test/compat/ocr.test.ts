@@ -249,12 +249,47 @@ describe("annotations: structured extraction, checked against its schema", () =>
   });
 });
 
+describe("Mistral's file documents: uploaded to the Files API, read by id", () => {
+  test("the Mistral SDK uploads a PDF (purpose ocr) and reads it by its id; another team's key cannot; a batch file is refused by name", async () => {
+    const up = await sdk.files.upload({ file: { fileName: "invoice.pdf", content: PDF }, purpose: "ocr" });
+    assert.equal(up.purpose, "ocr");
+    assert.equal(up.sampleType, "ocr_input");
+    assert.equal(up.sizeBytes, PDF.length);
+    const res = await sdk.ocr.process({ model: "mistral-only", document: { type: "file", fileId: up.id }, pages: [0] });
+    assert.deepEqual(res.pages.map((p) => p.markdown), ["# Page 1\n\nInvoice 42\nTotal: 12 EUR"]);
+    // The bytes went to Mistral (a file id of the gateway means nothing there), named as uploaded.
+    const sent = mistral.requests[0].body.document;
+    assert.equal(sent.type, "document_url");
+    assert.match(sent.document_url, /^data:application\/pdf;base64,/);
+    assert.equal(sent.document_name, "invoice.pdf");
+    // An image uploaded with a media type OCR reads too; its type comes from the upload.
+    const img = await sdk.files.upload({ file: new File([PNG], "scan.png", { type: "image/png" }), purpose: "ocr" });
+    const read = await post({ model: "mock-ocr", document: { type: "file", file_id: img.id } });
+    assert.equal(read.status, 200, await read.clone().text());
+    assert.equal((await read.json()).pages.length, 1);
+
+    const other = await post({ model: "mistral-only", document: { type: "file", file_id: up.id } }, POOR);
+    assert.equal(other.status, 404);
+    assert.equal((await other.json()).error.param, "document.file_id");
+    const form = new FormData();
+    form.append("purpose", "batch");
+    form.append("file", new Blob(['{"custom_id":"a","method":"POST","url":"/v1/ocr","body":{}}\n']), "lines.jsonl");
+    const batchFile = await (await fetch(`${t.url}/v1/files`, { method: "POST", headers: { authorization: `Bearer ${KEY}` }, body: form })).json();
+    const refused = await post({ model: "mistral-only", document: { type: "file", file_id: batchFile.id } });
+    assert.equal(refused.status, 400);
+    assert.match((await refused.json()).error.message, /is a file of purpose "batch": upload the document with purpose "ocr"/);
+    const unknown = await post({ model: "mistral-only", document: { type: "file", file_id: "file-nope" } });
+    assert.equal(unknown.status, 404);
+    assert.equal(mistral.requests.length, 1, "only the first read reached Mistral");
+  });
+});
+
 describe("bad input names the field and reaches no provider", () => {
   const cases: [string, unknown, string][] = [
     ["no document", { model: "ocr" }, "document"],
     ["not a PDF", { document: { type: "document_url", document_url: `data:application/pdf;base64,${Buffer.from("hello").toString("base64")}` } }, "document.document_url"],
     ["an unknown media type", { document: { type: "document_url", document_url: "data:text/plain;base64,aGVsbG8=" } }, "document.document_url"],
-    ["an uploaded file id", { document: { type: "file", file_id: "file-1" } }, "document.file_id"],
+    ["a file document without its id", { document: { type: "file" } }, "document.file_id"],
     ["a page twice", { document: { type: "document_url", document_url: PDF_URL }, pages: [1, 1] }, "pages[1]"],
     ["a negative page", { document: { type: "document_url", document_url: PDF_URL }, pages: [-1] }, "pages[0]"],
     ["a table format", { document: { type: "document_url", document_url: PDF_URL }, table_format: "latex" }, "table_format"],
