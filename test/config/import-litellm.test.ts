@@ -191,6 +191,34 @@ describe("a LiteLLM config.yaml, imported", () => {
     assert.equal(importConfig(LITELLM).from, "litellm", "told by its shape");
   });
 
+  test("wildcard groups are wildcard deployments under their own names (no route); rpm and tpm beside litellm_params count; a default temperature is said to be dropped", () => {
+    const w = importLiteLLM(
+      parse(`
+model_list:
+  - { model_name: "*", litellm_params: { model: "openai/*", api_key: os.environ/OPENAI_API_KEY } }
+  - { model_name: "anthropic/*", litellm_params: { model: "anthropic/*", api_key: os.environ/ANTHROPIC_API_KEY } }
+  - { model_name: fast, litellm_params: { model: gpt-4o-mini, api_key: os.environ/OPENAI_API_KEY, temperature: 0.2 }, rpm: 60, tpm: 100000 }
+`),
+    );
+    const wc = w.config as Record<string, any>;
+    assert.deepEqual(
+      wc.deployments.map((d: { id: string; provider: string; model: string }) => [d.id, d.provider, d.model]),
+      [
+        ["*", "openai", "*"],
+        ["anthropic/*", "anthropic", "*"],
+        ["openai/gpt-4o-mini", "openai", "gpt-4o-mini"],
+      ],
+    );
+    assert.deepEqual(
+      wc.routes.map((r: { name: string }) => r.name),
+      ["fast"],
+    );
+    assert.deepEqual(wc.deployments[2].limits, { requests_per_minute: 60, tokens_per_minute: 100000 });
+    assert.match(w.notes.find((n) => n.path === "model_list[2].litellm_params.temperature")!.detail, /a default temperature for every request has no counterpart/);
+    const cfg = buildConfig(structuredClone(wc), placeholderEnv(wc, {}));
+    assert.equal(cfg.deployments.find((d) => d.id === "openai/gpt-4o-mini")!.limits?.requestsPerMinute, 60);
+  });
+
   test("not a LiteLLM config: an error naming what is wrong", () => {
     assert.throws(() => importLiteLLM([1, 2]), /not a LiteLLM config/);
     assert.throws(() => importLiteLLM({ model_list: { a: 1 } }), /model_list: must be a list/);

@@ -102,6 +102,8 @@ interface Entry {
   streamTimeoutS?: number;
   /** LiteLLM's tag-based routing: the request tags this deployment serves ("default": untagged requests). */
   tags?: string[];
+  /** A wildcard deployment named as its group: callers reach it by name, with no route. */
+  wildcard?: boolean;
 }
 
 /**
@@ -240,8 +242,10 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     if (maxIn) d.context_window = maxIn;
     if (maxOut) d.max_output_tokens = maxOut;
     if (!wildcard && !known && !maxIn) d.context_window = 128_000;
-    const rpm = num(lp.rpm);
-    const tpm = num(lp.tpm);
+    // Older configs give rpm and tpm beside litellm_params, which LiteLLM's router reads too.
+    const rpm = num(lp.rpm ?? raw.rpm);
+    const tpm = num(lp.tpm ?? raw.tpm);
+    for (const k of Object.keys(raw)) if (!["model_name", "litellm_params", "model_info", "rpm", "tpm"].includes(k)) note(`${at}.${k}`, "dropped", "not read by this import");
     if (rpm || tpm) d.limits = { ...(rpm ? { requests_per_minute: Math.round(rpm) } : {}), ...(tpm ? { tokens_per_minute: Math.round(tpm) } : {}) };
     const maxBudget = num(lp.max_budget);
     if (maxBudget !== undefined) {
@@ -250,23 +254,32 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       else note(`${at}.litellm_params.budget_duration`, "dropped", `a deployment's spending cap is per day, week or month here (1d, 7d, 30d/1mo): "${str(lp.budget_duration) ?? "none"}" was left out with max_budget`);
     }
     const tags = Array.isArray(lp.tags) ? lp.tags.filter((t): t is string => typeof t === "string" && t.length > 0) : undefined;
-    for (const k of ["max_retries", "drop_params", "additional_drop_params", "allowed_openai_params", "merge_reasoning_content_in_choices", "region_name", "mock_response"])
-      if (lp[k] !== undefined) note(`${at}.litellm_params.${k}`, "dropped", droppedWhy(k));
-    for (const k of ["supports_function_calling", "supports_vision", "supports_response_schema"]) if (info[k] !== undefined && known) note(`${at}.model_info.${k}`, "dropped", "capabilities come from the built-in catalog for this model");
+    // Everything else an entry sets is said, never silently lost.
+    for (const k of Object.keys(raw.litellm_params)) {
+      if (PARAMS_READ.has(k)) continue;
+      note(`${at}.litellm_params.${k}`, "dropped", SAMPLING.has(k) ? `a default ${k} for every request has no counterpart here: callers send it (a route's max_output_tokens caps output)` : droppedWhy(k));
+    }
+    for (const k of Object.keys(info)) {
+      if (INFO_READ.has(k)) continue;
+      note(`${at}.model_info.${k}`, "dropped", k === "access_groups" ? "access groups are keys' allow lists here (keys[].allow: routes, aliases, deployments, wildcards)" : k.startsWith("supports_") ? (known ? "capabilities come from the built-in catalog for this model" : "set the deployment's capabilities (tools, vision, json_mode, streaming, …)") : "not read by this import");
+    }
     if (info.id !== undefined) later.push((id) => note(`${at}.model_info.id`, "changed", `the deployment's id here is ${id}`));
+    // A wildcard group ("*", "anthropic/*") is served by its wildcard deployment under the group's own
+    // name: a request for "anthropic/claude-x" reaches it with no route, as LiteLLM's wildcard routing does.
+    const wildcardId = wildcard && /^(?:\*|[A-Za-z0-9][A-Za-z0-9_.:/-]*\*)$/.test(group) && !ids.has(group) ? group : undefined;
     const same = JSON.stringify(d);
-    let id = deploymentBySpec.get(same);
+    let id = wildcardId ? undefined : deploymentBySpec.get(same);
     if (id === undefined) {
-      const baseId = wildcard ? `${name}/${upstream}` : `${name}/${upstream.replace(/[^A-Za-z0-9_.:/-]+/g, "-")}`;
+      const baseId = wildcardId ?? (wildcard ? `${name}/${upstream}` : `${name}/${upstream.replace(/[^A-Za-z0-9_.:/-]+/g, "-")}`);
       id = baseId;
-      for (let n = 2; ids.has(id) || groupNames.has(id); n++) id = `${baseId}-${n}`;
+      for (let n = 2; !wildcardId && (ids.has(id) || groupNames.has(id)); n++) id = `${baseId}-${n}`;
       ids.add(id);
       deploymentBySpec.set(same, id);
       if (id !== baseId && groupNames.has(baseId)) note(`${at}.litellm_params.model`, "changed", `the deployment's id is ${id}: "${baseId}" names the model group (its route)`);
       deployments.push({ id, ...d });
     }
     for (const f of later) f(id);
-    entries.push({ index: i, group, deploymentId: id, weight: num(lp.weight), rpm, tpm, order: num(lp.order), timeoutS: num(lp.timeout), streamTimeoutS: num(lp.stream_timeout), ...(tags?.length ? { tags } : {}) });
+    entries.push({ index: i, group, deploymentId: id, ...(wildcardId ? { wildcard: true } : {}), weight: num(lp.weight), rpm, tpm, order: num(lp.order), timeoutS: num(lp.timeout), streamTimeoutS: num(lp.stream_timeout), ...(tags?.length ? { tags } : {}) });
   });
 
   /** Where a `prefix/model` runs: a connection's type and settings, and the model it is sent. */
@@ -302,8 +315,8 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       // bedrock/converse/<id> and bedrock/invoke/<id> pick LiteLLM's route to the same model; the gateway always uses Converse.
       const m = upstream.replace(/^(converse|invoke)\//, "");
       if (m !== upstream) note(`${at}.model`, "changed", `"${upstream}": the gateway calls Bedrock's Converse API for every model`);
-      const region = str(lp.aws_region_name) ?? "${AWS_REGION}";
-      if (!lp.aws_region_name && !env.includes("AWS_REGION")) env.push("AWS_REGION");
+      // LiteLLM's own variable for the region when the entry names none.
+      const region = str(lp.aws_region_name) ?? envRef("AWS_REGION_NAME");
       for (const k of ["aws_role_name", "aws_profile_name", "aws_session_name", "aws_web_identity_token", "aws_bedrock_runtime_endpoint"])
         if (lp[k] !== undefined) note(`${at}.${k}`, "manual", `${k} is not read: give the provider aws.access_key_id and aws.secret_access_key (or the AWS_* environment)`);
       const aws: Obj = { region };
@@ -367,7 +380,10 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   const aliases: Record<string, string> = {};
   const routes: Obj[] = [];
   const routeNames = new Set<string>();
-  for (const [group, es] of groups) {
+  for (const [group, all] of groups) {
+    const es = all.filter((e) => !e.wildcard);
+    if (es.length < all.length && all.length > 1) note(`model_list (model_name "${group}")`, "changed", `several deployments under a wildcard name: the first, ${all[0].deploymentId}, serves it`);
+    if (!es.length) continue;
     // A route's name cannot hold "/" (openai/gpt-4o as a model_name): the route gets a name that can, and an alias keeps the caller's.
     let name = group.replace(/[^A-Za-z0-9_.:-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "") || "route";
     const base = name;
@@ -434,6 +450,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   // Fallbacks, by model group; each named group becomes its route.
   const fallbacksOf = (v: unknown, path: string, kind: "fallbacks" | "context" | "content") => {
     if (!Array.isArray(v)) return;
+    let added = 0;
     v.forEach((item, i) => {
       if (!isObj(item)) return note(`${path}[${i}]`, "dropped", 'not a {"group": ["fallback", …]} entry');
       for (const [group, to] of Object.entries(item)) {
@@ -448,9 +465,11 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
           return r && r !== route.name ? [r] : [];
         });
         route.fallbacks = [...new Set([...((route.fallbacks as string[]) ?? []), ...names])];
-        if (kind === "content") route.fallback_on_content_filter = true;
+        added += names.length;
+        if (kind === "content" && names.length) route.fallback_on_content_filter = true;
       }
     });
+    if (!added) return;
     if (kind === "context") note(path, "changed", "added as ordinary fallbacks: the planner already leaves out, before sending, every deployment whose context window cannot hold the prompt");
     if (kind === "content") note(path, "changed", "added as fallbacks, with fallback_on_content_filter: true on the routes they belong to");
   };
@@ -476,8 +495,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   if (total !== undefined) for (const r of routes) r.timeouts = { ...((r.timeouts as Obj) ?? {}), total_ms: Math.round(total * 1000) };
   const streamT = num(router.stream_timeout);
   if (streamT !== undefined) for (const r of routes) r.timeouts = { first_token_ms: Math.round(streamT * 1000), ...((r.timeouts as Obj) ?? {}) };
-  for (const k of ["allowed_fails", "cooldown_time", "allowed_fails_policy", "retry_policy", "retry_after", "enable_pre_call_checks", "disable_cooldowns", "provider_budget_config", "model_group_retry_policy", "optional_pre_call_checks"])
-    if (router[k] !== undefined) note(`router_settings.${k}`, "dropped", droppedWhy(k));
+  for (const k of Object.keys(router)) if (!ROUTER_READ.has(k)) note(`router_settings.${k}`, "dropped", droppedWhy(k));
 
   // ---- State: Redis and PostgreSQL. ----
   const store: Obj = {};
@@ -630,6 +648,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   for (const k of ["max_budget", "budget_duration"]) if (settings[k] !== undefined) note(`litellm_settings.${k}`, "manual", "a budget for the whole proxy has no counterpart: give teams or keys budgets (teams[].budget, keys[].budget)");
   for (const k of ["drop_params", "modify_params"]) if (settings[k] !== undefined) note(`litellm_settings.${k}`, "changed", "the gateway already sends each model only the parameters it accepts (README: Parameters each model accepts), and says what it left out");
   for (const k of ["set_verbose", "json_logs", "turn_off_message_logging", "redact_user_api_key_info"]) if (settings[k] !== undefined) note(`litellm_settings.${k}`, "dropped", "logs are JSON lines without prompts or keys; prompts are kept only where an export's capture_content says so");
+  for (const k of Object.keys(settings)) if (!SETTINGS_READ.has(k)) note(`litellm_settings.${k}`, "dropped", droppedWhy(k));
   for (const k of Object.keys(general))
     if (!["master_key", "database_url", "alerting", "alert_types", "alerting_threshold"].includes(k)) note(`general_settings.${k}`, "dropped", droppedWhy(`general.${k}`));
   if (isObj(doc.environment_variables))
@@ -653,6 +672,23 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   for (const m of JSON.stringify(config).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) if (!env.includes(m[1]) && !/:-/.test(m[0])) env.push(m[1]);
   return { from: "litellm", config, notes, env, literalSecrets };
 }
+
+/** What the import reads of an entry's litellm_params (the rest is noted). */
+const PARAMS_READ = new Set([
+  "model", "api_key", "api_base", "api_version", "rpm", "tpm", "weight", "order", "timeout", "stream_timeout", "tags", "organization", "extra_headers", "headers",
+  "input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost", "input_cost_per_second", "output_cost_per_second",
+  "max_budget", "budget_duration", "max_input_tokens", "max_output_tokens", "litellm_credential_name",
+  "aws_region_name", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_role_name", "aws_profile_name", "aws_session_name", "aws_web_identity_token", "aws_bedrock_runtime_endpoint",
+  "vertex_project", "vertex_location", "vertex_credentials", "azure_ad_token", "tenant_id",
+]);
+/** Request parameters LiteLLM lets an entry default. */
+const SAMPLING = new Set(["temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "presence_penalty", "frequency_penalty", "reasoning_effort", "response_format", "n"]);
+/** What the import reads of model_info (the rest is noted). */
+const INFO_READ = new Set(["id", "mode", "base_model", "max_input_tokens", "max_output_tokens", "max_tokens", "input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost", "description"]);
+/** What the import reads of router_settings (the rest is noted). */
+const ROUTER_READ = new Set(["routing_strategy", "routing_strategy_args", "num_retries", "timeout", "stream_timeout", "redis_host", "redis_port", "redis_password", "redis_url", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "model_group_alias", "enable_tag_filtering"]);
+/** What the import reads of litellm_settings (the rest is noted). */
+const SETTINGS_READ = new Set(["cache", "cache_params", "success_callback", "callbacks", "failure_callback", "s3_callback_params", "fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "default_fallbacks", "num_retries", "request_timeout", "max_budget", "budget_duration", "drop_params", "modify_params", "set_verbose", "json_logs", "turn_off_message_logging", "redact_user_api_key_info"]);
 
 /** LiteLLM's budget_duration as a calendar period (a deployment's spending cap resets by the calendar). */
 function periodOf(d: string | undefined): "day" | "week" | "month" | undefined {
@@ -686,6 +722,13 @@ function droppedWhy(k: string): string {
     "cache.supported_call_types": "routes cache chat, embeddings and the other operations they serve",
     "cache.namespace": "cache keys are scoped by route and team",
     "cache.mode": "routes[].cache.enabled turns caching on per route",
+    model_info: "not read by this import",
+    deployment_affinity: "sticky routing is the request's routing.sticky_key (or user), per route",
+    guardrails: "guardrails are the top-level guardrails list (imported from it)",
+    default_team_settings: "teams are managed with AdminService (or teams[] in the file)",
+    default_internal_user_params: "users are keys and end users here (AdminService)",
+    max_internal_user_budget: "budgets are keys', teams' and end users'",
+    request_timeout: "a route's timeouts.total_ms",
   };
   if (k.startsWith("general.")) {
     const g = k.slice(8);
