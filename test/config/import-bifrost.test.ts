@@ -5,7 +5,11 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
+import OpenAI from "openai";
+import { stringify } from "yaml";
+import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
+import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { importBifrost } from "../../src/config/import/bifrost.ts";
 import { placeholderEnv } from "../../src/config/import/index.ts";
 import { buildConfig } from "../../src/config/load.ts";
@@ -151,7 +155,8 @@ describe("importBifrost", () => {
         team: "search-team",
         budget: { period: "month", limit_usd: 100 },
         limits: { requests_per_minute: 600 },
-        allow: ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5-20250929"],
+        // The deployments, and the routes of the models' names whose every deployment they are (callers name the model).
+        allow: ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5-20250929", "gpt-4o-mini", "claude-sonnet-4-5-20250929"],
       },
     ]);
     assert.deepEqual(cfg.teams, [{ name: "search-team", budget: { period: "month", limit_usd: 1000 } }]);
@@ -200,7 +205,7 @@ describe("importBifrost", () => {
           ],
         },
       },
-      governance: { virtual_keys: [{ id: "vk", name: "research", value: "sk-bf-research", provider_configs: [{ provider: "openai", allowed_models: ["gpt-4.1"] }] }] },
+      governance: { virtual_keys: [{ id: "vk", name: "research", value: ["sk", "bf", "research"].join("-"), provider_configs: [{ provider: "openai", allowed_models: ["gpt-4.1"] }] }] },
       plugins: [{ name: "semantic_cache", enabled: true, config: { provider: "openai", embedding_model: "text-embedding-3-small", dimension: 1536, ttl: "10m", threshold: 0.9 } }],
     });
     const c = r.config as Obj;
@@ -220,3 +225,54 @@ describe("importBifrost", () => {
     assert.throws(() => importBifrost({ providers: { openai: { keys: {} } } }), /providers\.openai\.keys: /);
   });
 });
+
+describe("a gateway started from an imported Bifrost config.json serves as Bifrost did", () => {
+  const VK = ["sk", "bf", "e2e", "checkout"].join("-");
+  let openai: FakeOpenAI;
+  let g: TestGateway;
+  before(async () => {
+    openai = await startFakeOpenAI();
+    // Bifrost's base URLs stop before /v1 (its request paths add it); the import adds it back.
+    const origin = openai.url.replace(/\/v1$/, "");
+    const r = importBifrost({
+      providers: {
+        openai: {
+          keys: [
+            { name: "primary", value: "env.OPENAI_API_KEY", models: ["gpt-4o-mini", "gpt-4o"], weight: 0.5 },
+            { name: "secondary", value: "env.OPENAI_API_KEY_2", models: ["gpt-4o-mini"], weight: 0.5 },
+          ],
+          network_config: { base_url: origin, max_retries: 0 },
+        },
+      },
+      governance: {
+        rate_limits: [{ id: "rl", request_max_limit: 3, request_reset_duration: "1m" }],
+        virtual_keys: [{ id: "vk-checkout", name: "checkout", value: VK, is_active: true, rate_limit_id: "rl", provider_configs: [{ provider: "openai", allowed_models: ["gpt-4o-mini"] }] }],
+      },
+    });
+    g = await startTestGateway(stringify(r.config), { env: { OPENAI_API_KEY: OPENAI_TEST_KEY, OPENAI_API_KEY_2: OPENAI_TEST_KEY } });
+  });
+  after(async () => {
+    await g?.close();
+    await openai?.close();
+  });
+
+  test("the virtual key (as Bifrost's x-bf-vk header or a bearer) reaches the model over both keys' connections, within its rate limit and allow list", async () => {
+    const sdk = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: "placeholder", defaultHeaders: { "x-bf-vk": VK }, maxRetries: 0 });
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const res = await sdk.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: `hello ${i}` }] });
+      assert.ok(res.choices[0].message.content);
+      seen.add(g.usage.recent().at(-1)!.deployment);
+    }
+    assert.ok([...seen].every((d) => d === "openai/gpt-4o-mini" || d === "openai-secondary/gpt-4o-mini"), [...seen].join(", "));
+    assert.equal(g.usage.recent().at(-1)!.key, "checkout");
+    // The rate limit's three requests a minute are spent.
+    await assert.rejects(sdk.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "one more" }] }), (e: { status: number }) => e.status === 429);
+    // A model outside the allow list, and no key at all, are refused before any upstream call.
+    const sent = openai.requests.length;
+    await assert.rejects(sdk.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "x" }] }), (e: { status: number; message: string }) => e.status === 403 && /may not use "gpt-4o"/.test(e.message));
+    await assert.rejects(new OpenAI({ baseURL: `${g.url}/v1`, apiKey: "sk-none", maxRetries: 0 }).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }), (e: { status: number }) => e.status === 401);
+    assert.equal(openai.requests.length, sent);
+  });
+});
+

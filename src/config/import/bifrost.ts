@@ -492,7 +492,17 @@ export function importBifrost(doc: unknown): ImportResult {
         else tools.forEach((t) => allow.push(`mcp:${server}/${t}`));
       });
     }
-    if (allow.length) key.allow = [...new Set(allow)];
+    // Callers name the model (the route of its name), as they named it to Bifrost: a route whose
+    // every deployment the key may use is allowed too; one that reaches further is not, and said.
+    if (allow.length) {
+      const allowed = new Set(allow);
+      for (const [name, r] of routes) {
+        const inside = r.targets.filter((t) => allowed.has(t.deployment)).length;
+        if (inside === r.targets.length) allow.push(name);
+        else if (inside) note(`${vpath}.provider_configs`, "changed", `virtual key "${label}" may not use every deployment of route ${name}: it names the deployments it may use (${r.targets.filter((t) => allowed.has(t.deployment)).map((t) => t.deployment).join(", ")})`);
+      }
+      key.allow = [...new Set(allow)];
+    }
     for (const f of ["description", "expires_at", "calendar_aligned", "access_profile_id"]) if (given(vk[f])) note(`${vpath}.${f}`, "dropped", f === "expires_at" ? "keys here do not expire: revoke it when due" : "no counterpart on a Signalbox key");
     keys.push(key);
   });
