@@ -172,7 +172,7 @@ describe("a LiteLLM config.yaml, imported", () => {
     for (const p of [
       "dropped router_settings.allowed_fails",
       "dropped litellm_settings.success_callback",
-      "changed litellm_settings.callbacks",
+      "changed litellm_settings.success_callback",
       "manual litellm_settings.max_budget",
       "changed litellm_settings.drop_params",
       "dropped general_settings.store_model_in_db",

@@ -297,7 +297,8 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       if (!prefix) return { unsupported: `"${model}" has no provider prefix and is not a model LiteLLM (or this importer) recognises: write it as provider/model` };
     }
     if (prefix === "text-completion-openai") prefix = "openai";
-    const apiBase = str(lp.api_base) ?? (prefix === "azure" ? envRef("AZURE_API_BASE") : undefined);
+    // LiteLLM appends its paths to api_base as written; a trailing slash would double one here.
+    const apiBase = str(lp.api_base)?.replace(/\/+$/, "") ?? (prefix === "azure" ? envRef("AZURE_API_BASE") : undefined);
     // No key given: LiteLLM reads the provider's usual variable, and so will the gateway.
     const apiKey = secret(lp.api_key, `${at}.api_key`) ?? (DEFAULT_KEY_ENV[prefix] && !(prefix === "openai" && apiBase && !/^https:\/\/api\.openai\.com/.test(apiBase)) ? envRef(DEFAULT_KEY_ENV[prefix]) : undefined);
     const headers = isObj(lp.extra_headers) ? (ref(lp.extra_headers) as Obj) : isObj(lp.headers) ? (ref(lp.headers) as Obj) : undefined;
@@ -420,7 +421,9 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     routes.push(route);
   }
   /** How a model group's deployments are ordered, as router_settings' routing_strategy orders them. */
-  function ordering(group: string, es: Entry[]): Obj {
+  function ordering(group: string, all: Entry[]): Obj {
+    // Entries that became the same deployment count once (the first one's weight and order).
+    const es = all.filter((e, i) => all.findIndex((x) => x.deploymentId === e.deploymentId) === i);
     if (es.some((e) => e.order !== undefined)) {
       // LiteLLM's order: the lowest first, the next order only when those fail.
       if (es.length > 1 && strategy && strategy !== "weighted") note(`router_settings.routing_strategy`, "changed", `model group "${group}" has order: its deployments are tried by order (priority), not by ${strategyName}`);
@@ -561,6 +564,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   const callbacks = new Set<string>([...(Array.isArray(settings.success_callback) ? settings.success_callback : []), ...(Array.isArray(settings.callbacks) ? settings.callbacks : [])].filter((x): x is string => typeof x === "string"));
   const use = (...names: string[]) => names.forEach((n) => env.includes(n) || env.push(n));
   for (const cb of callbacks) {
+    const from = Array.isArray(settings.success_callback) && settings.success_callback.includes(cb) ? "litellm_settings.success_callback" : "litellm_settings.callbacks";
     if (cb === "langfuse" || cb === "langfuse_otel") {
       exports.push({ name: "langfuse", type: "langfuse", public_key: "${LANGFUSE_PUBLIC_KEY}", secret_key: "${LANGFUSE_SECRET_KEY}", url: "${LANGFUSE_HOST:-https://cloud.langfuse.com}" });
       use("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY");
@@ -585,9 +589,9 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     } else if (cb === "gcs_bucket") {
       exports.push({ name: "gcs", type: "gcs", bucket: "${GCS_BUCKET_NAME}", credentials_file: "${GCS_PATH_SERVICE_ACCOUNT}" });
       use("GCS_BUCKET_NAME", "GCS_PATH_SERVICE_ACCOUNT");
-    } else if (cb === "otel" || cb === "opentelemetry" || cb === "arize" || cb === "arize_phoenix") note(`litellm_settings.success_callback`, "manual", `"${cb}": the gateway exports OpenTelemetry traces itself: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_LOGS_EXPORTER=otlp for usage as logs), or add a usage_export of type otlp`);
-    else if (cb === "prometheus") note("litellm_settings.callbacks", "changed", '"prometheus": /metrics is always served');
-    else note("litellm_settings.success_callback", "dropped", `"${cb}" has no usage export here (S3, GCS, Azure Blob, Datadog, Splunk, Langfuse, OTLP and any HTTP endpoint do)`);
+    } else if (cb === "otel" || cb === "opentelemetry" || cb === "arize" || cb === "arize_phoenix") note(from, "manual", `"${cb}": the gateway exports OpenTelemetry traces itself: set OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_LOGS_EXPORTER=otlp for usage as logs), or add a usage_export of type otlp`);
+    else if (cb === "prometheus") note(from, "changed", '"prometheus": /metrics is always served');
+    else note(from, "dropped", `"${cb}" has no usage export here (S3, GCS, Azure Blob, Datadog, Splunk, Langfuse, OTLP and any HTTP endpoint do)`);
   }
   if (Array.isArray(settings.failure_callback) && settings.failure_callback.length) note("litellm_settings.failure_callback", "changed", "failed requests are exported with the others (each record has its status)");
 
