@@ -217,6 +217,14 @@ describe("importBifrost", () => {
     buildConfig(r.config, placeholderEnv(r.config, {}));
   });
 
+  test("a Cohere key allowing every model is not a wildcard (a cohere connection serves listed embeddings and rerank models only), said", () => {
+    const r = importBifrost({ providers: { openai: { keys: [{ value: "env.OPENAI_API_KEY", models: ["gpt-4o"] }] }, cohere: { keys: [{ value: "env.COHERE_API_KEY", models: ["*"] }] } } });
+    const c = r.config as Obj;
+    assert.ok(!c.deployments.some((d: Obj) => d.id === "cohere/*"));
+    assert.ok(r.notes.some((n) => n.path === "providers.cohere.keys[0].models" && n.kind === "dropped"));
+    buildConfig(r.config, placeholderEnv(r.config, {}));
+  });
+
   test("bad input is an error naming the path", () => {
     assert.throws(() => importBifrost("providers: {}"), /\(root\)/);
     assert.throws(() => importBifrost({ providers: [] }), /^Error: providers: /);

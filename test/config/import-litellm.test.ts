@@ -219,6 +219,26 @@ model_list:
     assert.equal(cfg.deployments.find((d) => d.id === "openai/gpt-4o-mini")!.limits?.requestsPerMinute, 60);
   });
 
+  test("Cohere: rerank and embeddings models on a cohere provider, chat models through Cohere's OpenAI-compatible API", () => {
+    const r = importLiteLLM(
+      parse(`
+model_list:
+  - { model_name: command, litellm_params: { model: cohere/command-r-plus, api_key: os.environ/COHERE_API_KEY } }
+  - { model_name: rerank, litellm_params: { model: cohere/rerank-v3.5, api_key: os.environ/COHERE_API_KEY } }
+  - { model_name: embed, litellm_params: { model: cohere/embed-english-v3.0, api_key: os.environ/COHERE_API_KEY }, model_info: { mode: embedding } }
+`),
+    );
+    const c = r.config as Record<string, any>;
+    assert.deepEqual(
+      c.providers.map((p: { name: string; type: string; base_url?: string }) => [p.name, p.type, p.base_url]),
+      [
+        ["cohere-chat", "openai-compatible", "https://api.cohere.ai/compatibility/v1"],
+        ["cohere", "cohere", undefined],
+      ],
+    );
+    buildConfig(structuredClone(c), placeholderEnv(c, {}));
+  });
+
   test("not a LiteLLM config: an error naming what is wrong", () => {
     assert.throws(() => importLiteLLM([1, 2]), /not a LiteLLM config/);
     assert.throws(() => importLiteLLM({ model_list: { a: 1 } }), /model_list: must be a list/);

@@ -314,7 +314,8 @@ export function importBifrost(doc: unknown): ImportResult {
         route.targets.push({ deployment: id, weight: Math.round(c.weight * 100), provider: pname });
         routes.set(r, route);
       }
-      if (c.wildcard) {
+      if (c.wildcard && type === "cohere") note(c.wildcard, "dropped", `a key allows every model (["*"]), but Signalbox's cohere connections serve embeddings and rerank only, each model listed with its operation: list them`);
+      else if (c.wildcard) {
         const id = `${conn}/*`;
         deployments.push({ id, provider: conn, model: "*" });
         serve.wildcards.push(id);

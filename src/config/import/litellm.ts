@@ -74,7 +74,7 @@ const DEFAULT_KEY_ENV: Record<string, string> = {
 };
 
 /** The name a connection of each kind takes (the first one; later ones get -2, -3, …). */
-const CONNECTION_NAME: Record<string, string> = { vertex_ai: "vertex", together_ai: "together", fireworks_ai: "fireworks", ollama_chat: "ollama", hosted_vllm: "vllm", openai_like: "openai-compatible", cohere_chat: "cohere", text_completion_openai: "openai" };
+const CONNECTION_NAME: Record<string, string> = { vertex_ai: "vertex", together_ai: "together", fireworks_ai: "fireworks", ollama_chat: "ollama", hosted_vllm: "vllm", openai_like: "openai-compatible", cohere_chat: "cohere", cohere_compat: "cohere-chat", text_completion_openai: "openai" };
 
 /** LiteLLM's routing strategies and the route strategy each becomes. */
 const STRATEGY_OF: Record<string, string> = {
@@ -352,6 +352,11 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       const m = upstream.replace(/^(anthropic|google|gemini)\//, (p) => (p === "gemini/" ? "" : p));
       return { kind: "vertex_ai", spec: { type: "vertex", vertex, ...(apiBase ? { base_url: apiBase } : {}), ...extra }, model: m };
     }
+    // Signalbox's cohere type serves embeddings and rerank; Cohere's chat models go through its OpenAI-compatible API.
+    if ((prefix === "cohere" || prefix === "cohere_chat") && !isCohereNonChat(upstream, lp, at)) {
+      note(`${at}.model`, "changed", `"${model}" is a chat model: reached through Cohere's OpenAI-compatible API (https://api.cohere.ai/compatibility/v1), as an openai-compatible provider`);
+      return { kind: "cohere_compat", spec: { type: "openai-compatible", base_url: apiBase ?? "https://api.cohere.ai/compatibility/v1", ...(apiKey ? { api_key: apiKey } : {}), ...extra }, model: upstream };
+    }
     const type = PROVIDER_TYPE_OF[prefix];
     if (type) {
       // An openai/ entry with its own api_base is LiteLLM's way to reach any OpenAI-compatible server.
@@ -368,6 +373,16 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       return { kind: prefix, spec: { type: "openai-compatible", base_url: base, ...(apiKey ? { api_key: apiKey } : {}), ...(dflt.vendor ? { compat: { vendor: dflt.vendor } } : {}), ...extra }, model: upstream };
     }
     return { unsupported: `LiteLLM provider "${prefix}" has no counterpart here (openai, azure, anthropic, gemini, vertex_ai, bedrock, openrouter, cohere and OpenAI-compatible servers do): left out` };
+  }
+
+  /** Whether a Cohere model is one of its embeddings or rerank models (by the entry's mode, else the catalog, else its name). */
+  function isCohereNonChat(m: string, lp: Obj, at: string): boolean {
+    const info = list[Number(/^model_list\[(\d+)\]/.exec(at)?.[1] ?? -1)];
+    const mode = isObj(info) && isObj(info.model_info) ? info.model_info.mode : undefined;
+    if (mode === "embedding" || mode === "rerank") return true;
+    if (mode !== undefined || m.endsWith("*")) return false;
+    const ops = lookupModel(m)?.operations;
+    return ops ? ops.some((o) => o === "embeddings" || o === "rerank") : /^(embed|rerank)-/.test(m);
   }
 
   // ---- Routes: one per model group, named as callers name it. ----
