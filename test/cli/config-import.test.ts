@@ -57,8 +57,8 @@ describe("signalbox config import", () => {
       ["gpt-4o", "claude"],
     );
     assert.deepEqual(c.routes[0].targets, [
-      { deployment: "openai/gpt-4o", weight: 600 },
-      { deployment: "azure/gpt-4o-prod", weight: 300 },
+      { deployment: "openai/gpt-4o", weight: 2 },
+      { deployment: "azure/gpt-4o-prod", weight: 1 },
     ]);
     assert.deepEqual(c.keys, [{ name: "master", team: "platform", role: "admin", hash: `sha256:${createHash("sha256").update(MASTER).digest("hex")}` }]);
     assert.ok(!r.stdout.includes(MASTER) && !r.stderr.includes(MASTER));

@@ -214,6 +214,14 @@ model_list:
       ["fast"],
     );
     assert.deepEqual(wc.deployments[2].limits, { requests_per_minute: 60, tokens_per_minute: 100000 });
+    // LiteLLM reads YAML 1.1, where 80_000 is a number.
+    const t = importLiteLLM(parse("model_list:\n  - { model_name: a, litellm_params: { model: openai/gpt-4o, tpm: 80_000 } }\n  - { model_name: a, litellm_params: { model: openai/gpt-4o-mini, tpm: 40_000 } }\n"));
+    const tc = t.config as Record<string, any>;
+    assert.deepEqual(tc.deployments[0].limits, { tokens_per_minute: 80000 });
+    assert.deepEqual(tc.routes[0].targets, [
+      { deployment: "openai/gpt-4o", weight: 2 },
+      { deployment: "openai/gpt-4o-mini", weight: 1 },
+    ]);
     assert.match(w.notes.find((n) => n.path === "model_list[2].litellm_params.temperature")!.detail, /a default temperature for every request has no counterpart/);
     const cfg = buildConfig(structuredClone(wc), placeholderEnv(wc, {}));
     assert.equal(cfg.deployments.find((d) => d.id === "openai/gpt-4o-mini")!.limits?.requestsPerMinute, 60);

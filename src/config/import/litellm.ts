@@ -143,7 +143,12 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     if (s !== undefined && !s.startsWith("${")) literalSecrets.push(path);
     return s;
   };
-  const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v.trim() && Number.isFinite(Number(v)) ? Number(v) : undefined);
+  // LiteLLM reads its file as YAML 1.1, where 80_000 is a number; YAML 1.2 (this reader) keeps it a string.
+  const num = (v: unknown): number | undefined => {
+    if (typeof v === "number") return Number.isFinite(v) ? v : undefined;
+    const t = typeof v === "string" ? v.trim().replace(/(\d)_(?=\d)/g, "$1") : "";
+    return t && Number.isFinite(Number(t)) ? Number(t) : undefined;
+  };
 
   const router = isObj(doc.router_settings) ? doc.router_settings : {};
   const settings = isObj(doc.litellm_settings) ? doc.litellm_settings : {};
@@ -448,7 +453,11 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     if (strategy === "weighted") {
       // simple-shuffle draws by weight, else rpm, else tpm, else evenly.
       const by = es.every((e) => e.weight !== undefined) ? "weight" : es.every((e) => e.rpm !== undefined) ? "rpm" : es.every((e) => e.tpm !== undefined) ? "tpm" : undefined;
-      return { strategy: "weighted", targets: es.map((e) => ({ deployment: e.deploymentId, weight: Math.max(1, Math.round((by ? (e[by] as number) : 1) * (by === "weight" ? 100 : 1))) })) };
+      const raw = es.map((e) => Math.max(1, Math.round((by ? (e[by] as number) : 1) * (by === "weight" ? 100 : 1))));
+      // The same shares in the smallest whole numbers (rpm 600 and 300 are 2 and 1).
+      const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+      const d = raw.reduce(gcd);
+      return { strategy: "weighted", targets: es.map((e, i) => ({ deployment: e.deploymentId, weight: raw[i] / d })) };
     }
     return { ...(strategy ? { strategy } : {}), targets: es.map((e) => e.deploymentId) };
   }
