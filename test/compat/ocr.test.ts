@@ -44,10 +44,13 @@ before(async () => {
 providers:
   - { name: mistral, type: openai-compatible, base_url: "${mistral.url}/v1", api_key: ${MISTRAL_TEST_KEY}, compat: { vendor: mistral } }
   - { name: openai, type: openai, base_url: "${openai.url}", api_key: ${OPENAI_TEST_KEY} }
+  - { name: foundry, type: openai-compatible, base_url: "${mistral.origin}/providers/mistral/azure", api_key: ${MISTRAL_TEST_KEY}, compat: { vendor: mistral } }
   - { name: mock, type: mock }${google.providersYaml}
 deployments:
   - { id: mistral/ocr, provider: mistral, model: mistral-ocr-latest }
   - { id: mistral/ocr-2505, provider: mistral, model: mistral-ocr-2505 }
+  # Azure AI Foundry's Mistral Document AI: Mistral's API under /providers/mistral/azure on the resource.
+  - { id: foundry/document-ai, provider: foundry, model: mistral-document-ai-2512, operations: [ocr], pricing: { input: 0, output: 0, per_page: 0.003, per_annotated_page: 0.004 } }
   - { id: mock/ocr, provider: mock, model: mock-ocr-1, operations: [ocr], pricing: { input: 0, output: 0, per_page: 0.001 } }
   - { id: mock/chat, provider: mock, model: mock-chat }
   - { id: vertex/ocr, provider: vertex, model: mistral-ocr-2505 }
@@ -246,6 +249,18 @@ describe("annotations: structured extraction, checked against its schema", () =>
     assert.match(r.attempts[0].errorMessage ?? "", /does not match schema "invoice"/);
     // Mistral's three pages are billed, each read and annotated ($0.002 + $0.003), then the mock's ($0.001 each: no annotation price).
     assert.equal(r.cost.total, 18_000_000);
+  });
+});
+
+describe("Azure AI Foundry's Mistral Document AI", () => {
+  test("an openai-compatible provider at the resource's /providers/mistral/azure reads the document there, billed at its own page prices", async () => {
+    mistral.script({ kind: "ocr", documentAnnotation: JSON.stringify({ total: 12 }) });
+    const res = await post({ model: "foundry/document-ai", document: { type: "document_url", document_url: PDF_URL }, pages: [0, 1], document_annotation_format: { type: "json_schema", json_schema: { name: "t", schema: { type: "object", properties: { total: { type: "number" } }, required: ["total"] } } } });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(mistral.requests[0].path, "/providers/mistral/azure/ocr");
+    assert.equal(mistral.requests[0].body.model, "mistral-document-ai-2512");
+    // Two pages read ($0.003 each) and annotated ($0.004 each).
+    assert.equal((await res.json()).signalbox.cost_nano_usd, 2 * 3_000_000 + 2 * 4_000_000);
   });
 });
 

@@ -206,7 +206,8 @@ async function readPdf(bytes: Buffer): Promise<Page[]> {
 export async function startFakeMistral(opts: FakeMistralOptions = {}): Promise<FakeMistral> {
   const key = opts.apiKey === undefined ? MISTRAL_TEST_KEY : opts.apiKey;
   const files = opts.files ?? {};
-  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^mistral-ocr-[\w.-]+$/.test(m));
+  // Mistral's OCR models, and the names Azure AI Foundry deploys Mistral Document AI under.
+  const knownModel = (m: string) => (opts.models ? opts.models.includes(m) : /^(mistral-ocr|mistral-document-ai)-[\w.-]+$/.test(m));
   return startFake<MistralScenario>({
     basePath: '',
     defaultScenario: { kind: 'ocr' },
@@ -226,7 +227,9 @@ export async function startFakeMistral(opts: FakeMistralOptions = {}): Promise<F
       const auth = ex.req.headers.authorization;
       const given = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
       if (!given || (key !== null && given !== key)) return unauthorized();
-      if (ex.url.pathname !== '/v1/ocr') return sendJson(ex, 404, { detail: 'Not Found' });
+      // Mistral's own path, and Azure AI Foundry's for Mistral Document AI on an AI Services resource
+      // (`https://<resource>.services.ai.azure.com/providers/mistral/azure/ocr`, the same body and bearer key).
+      if (ex.url.pathname !== '/v1/ocr' && ex.url.pathname !== '/providers/mistral/azure/ocr') return sendJson(ex, 404, { detail: 'Not Found' });
       if (ex.req.method !== 'POST') return sendJson(ex, 405, { detail: 'Method Not Allowed' });
       if (ex.badJson) return invalid([{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {}, ctx: { error: 'Expecting value' } }]);
       const body = ex.record.body;
