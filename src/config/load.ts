@@ -44,6 +44,7 @@ import { presetSpec, type PresetConfig } from "./presets.ts";
 import { wildcardFor, wildcardPart } from "./wildcards.ts";
 import { buildGuardrails, checkGuardrailProvider, guardrailEntry, guardrailNames } from "../guardrails/config.ts";
 import { checkGuardrail } from "../guardrails/engine.ts";
+import { detectFormat, importConfig, type ImportResult } from "./import/index.ts";
 
 export { ConfigError } from "./schema.ts";
 
@@ -1726,22 +1727,43 @@ function finishPrompts(raw: any[], known: (model: string) => boolean): PromptCon
   });
 }
 
+/**
+ * What start-up and a reload say of a config in a peer's format: one line, with each note of the
+ * import (what needs a hand first), as `signalbox config import` lists them.
+ */
+export function logImport(path: string): (r: ImportResult) => void {
+  return (r) => {
+    const order = { manual: 0, changed: 1, dropped: 2 } as const;
+    const notes = [...r.notes].sort((a, b) => order[a.kind] - order[b.kind]).map((n) => `${n.kind === "manual" ? "TO DO" : n.kind}: ${n.path}: ${n.detail}`);
+    log(notes.some((n) => n.startsWith("TO DO")) ? "warn" : "info", `config ${path} is ${r.from === "litellm" ? "LiteLLM's" : "Bifrost's"} format: imported (signalbox config import writes it as a Signalbox file)`, { from: r.from, notes });
+  };
+}
+
 /** Read, parse and validate a config file. */
-export function loadConfig(path: string, env: Record<string, string | undefined> = process.env): Config {
-  return buildConfig(readConfigDoc(path), env);
+export function loadConfig(path: string, env: Record<string, string | undefined> = process.env, onImport?: (r: ImportResult) => void): Config {
+  return buildConfig(readConfigDoc(path, env, onImport), env);
 }
 
 /**
  * Check a config file without reading its secrets (`signalbox config check`): each
  * `${secret:…}` reference must name a source of the secrets section, and stands for a placeholder.
  */
-export function loadConfigUnread(path: string, env: Record<string, string | undefined> = process.env): { config: Config; secretRefs: number } {
-  const { doc, refs } = placeholderSecrets(readConfigDoc(path), env);
-  return { config: buildConfig(doc, env), secretRefs: refs };
+export function loadConfigUnread(path: string, env: Record<string, string | undefined> = process.env): { config: Config; secretRefs: number; imported?: ImportResult } {
+  let imported: ImportResult | undefined;
+  const { doc, refs } = placeholderSecrets(
+    readConfigDoc(path, env, (r) => (imported = r)),
+    env,
+  );
+  return { config: buildConfig(doc, env), secretRefs: refs, ...(imported ? { imported } : {}) };
 }
 
-/** A config file, read and parsed (errors name the file). */
-export function readConfigDoc(path: string): unknown {
+/**
+ * A config file, read and parsed (errors name the file). A LiteLLM config.yaml or a Bifrost
+ * config.json is taken as it is: imported (src/config/import/) into the Signalbox document it
+ * stands for, its master key hashed from this environment when it names a variable, and what the
+ * import changed or left out handed to `onImport` (start-up and reloads log it).
+ */
+export function readConfigDoc(path: string, env: Record<string, string | undefined> = process.env, onImport?: (r: ImportResult) => void): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -1754,5 +1776,14 @@ export function readConfigDoc(path: string): unknown {
   } catch (err) {
     throw new ConfigError("", `${path} is not valid YAML: ${(err as Error).message}`);
   }
-  return doc;
+  const from = detectFormat(doc);
+  if (!from) return doc;
+  let r: ImportResult;
+  try {
+    r = importConfig(doc, from, { masterKey: (name) => env[name] || undefined });
+  } catch (err) {
+    throw new ConfigError("", `${path} looks like ${from === "litellm" ? "a LiteLLM config" : "a Bifrost config.json"}, which could not be imported: ${(err as Error).message}`);
+  }
+  onImport?.(r);
+  return r.config;
 }

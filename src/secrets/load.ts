@@ -3,14 +3,15 @@
 // it. The gateway's start-up and reloads load through here; the command line checks files with
 // loadConfigUnread instead (no source is read).
 
-import { buildConfig, readConfigDoc } from "../config/load.ts";
+import { buildConfig, logImport, readConfigDoc } from "../config/load.ts";
 import { resolveSecrets, substituteSecrets, type SecretReader } from "../config/secrets.ts";
 import type { Config } from "../config/types.ts";
 import { defaultReader } from "./readers.ts";
 
 /** Load a config file, its `${secret:…}` references read; `config.secrets.digest` says which values are in force. */
 export async function loadConfigWithSecrets(path: string, env: Record<string, string | undefined> = process.env, reader?: SecretReader): Promise<Config> {
-  return buildConfigWithSecrets(readConfigDoc(path), env, reader);
+  // A LiteLLM or Bifrost file is imported as it is read; what the import changed or left out is logged.
+  return buildConfigWithSecrets(readConfigDoc(path, env, logImport(path)), env, reader);
 }
 
 /** buildConfig for a parsed file with `${secret:…}` references: read, substituted, built. */
@@ -22,5 +23,5 @@ export async function buildConfigWithSecrets(doc: unknown, env: Record<string, s
 
 /** The digest of a config file's secrets as their sources hold them now (a refresh compares it with the one in force). */
 export async function readSecretsDigest(path: string, env: Record<string, string | undefined> = process.env, reader: SecretReader = defaultReader(env)): Promise<string> {
-  return (await resolveSecrets(readConfigDoc(path), env, reader)).digest;
+  return (await resolveSecrets(readConfigDoc(path, env), env, reader)).digest;
 }

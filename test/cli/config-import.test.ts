@@ -74,6 +74,8 @@ describe("signalbox config import", () => {
     assert.match(readFileSync(written, "utf8"), /TO DO: general_settings\.master_key: the master key comes from LITELLM_MASTER_KEY/);
     const env = { OPENAI_API_KEY: "k1", AZURE_API_BASE: "https://example.openai.azure.com", AZURE_API_KEY: "k2", ANTHROPIC_API_KEY: "k3", LANGFUSE_PUBLIC_KEY: "pk", LANGFUSE_SECRET_KEY: "sk" };
     assert.match(ok(await cli(["config", "check", "signalbox.yaml"], env)).stdout, /^ok: 3 providers, 3 deployments, 2 routes, version [0-9a-f]{12}\n$/);
+    // The LiteLLM file itself checks too: the gateway runs on it as it is, imported as it is read.
+    assert.match(ok(await cli(["config", "check", "litellm.yaml"], { ...env, LITELLM_MASTER_KEY: MASTER })).stdout, /^ok: 3 providers, 3 deployments, 2 routes, version [0-9a-f]{12} \(LiteLLM's format, imported: 2 notes, 0 to do; signalbox config import lists them\)\n$/);
     const again = await cli(["config", "import", "litellm.yaml", "-o", "signalbox.yaml"]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /signalbox\.yaml exists/);

@@ -5,7 +5,12 @@
 // model groups as LiteLLM did: the same names, the same key, the fallback, the cache.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import { parse, stringify } from "yaml";
@@ -325,3 +330,68 @@ general_settings: { master_key: ${MASTER} }
     assert.equal(g.usage.recent().at(-1)!.deployment, "anthropic/claude-haiku-4-5-20251001");
   });
 });
+
+describe("the gateway runs on a LiteLLM config.yaml as it is", () => {
+  let openai: FakeOpenAI;
+  let dir: string;
+  before(async () => {
+    openai = await startFakeOpenAI();
+    dir = mkdtempSync(join(tmpdir(), "sb-litellm-"));
+  });
+  after(async () => {
+    await openai?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("node src/main.ts --config litellm_config.yaml: imported at start-up (said in the log, with what needs a hand), the master key read from its variable, the model group served", async () => {
+    const file = join(dir, "litellm_config.yaml");
+    writeFileSync(
+      file,
+      `model_list:
+  - model_name: gpt-4o-mini
+    litellm_params: { model: openai/gpt-4o-mini, api_base: "${openai.url}", api_key: os.environ/OPENAI_API_KEY }
+  - model_name: local
+    litellm_params: { model: ollama/qwen2.5:7b, api_base: "http://127.0.0.1:9" }
+general_settings: { master_key: os.environ/LITELLM_MASTER_KEY }
+`,
+    );
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const proc = spawn(process.execPath, ["src/main.ts", "--config", file], {
+      cwd: new URL("../..", import.meta.url).pathname,
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LITELLM_MASTER_KEY: MASTER, OPENAI_API_KEY: OPENAI_TEST_KEY },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const seen = (d: Buffer) => {
+          out += d;
+          if (out.includes("signalbox listening")) resolve();
+        };
+        proc.stdout.on("data", seen);
+        proc.stderr.on("data", seen);
+        proc.once("exit", () => reject(new Error(`gateway exited early: ${out}`)));
+      });
+      const line = out.split("\n").find((l) => l.includes("is LiteLLM's format: imported"))!;
+      assert.ok(line, out);
+      const logged = JSON.parse(line);
+      assert.equal(logged.level, "warn");
+      assert.ok(logged.notes.some((n: string) => /^TO DO: model_list\[1\]\.litellm_params\.model: "qwen2\.5:7b" is not in the built-in price table/.test(n)), logged.notes.join("\n"));
+      assert.ok(!out.includes(MASTER), "the master key is in no log line");
+      assert.doesNotMatch(out, /AUTH IS OFF/);
+      const sdk = (key: string) => new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: key, maxRetries: 0 });
+      const res = await sdk(MASTER).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello from litellm's file" }] });
+      assert.ok(res.choices[0].message.content);
+      await assert.rejects(sdk("sk-wrong").chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }), (e: { status: number }) => e.status === 401);
+    } finally {
+      proc.kill("SIGTERM");
+      await new Promise((resolve) => (proc.exitCode !== null ? resolve(undefined) : proc.once("exit", resolve)));
+    }
+  });
+});
+

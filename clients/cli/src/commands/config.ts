@@ -32,11 +32,14 @@ export function configCommands(program: Command): void {
       }
       if (!isFile) throw usageError(`${file} is not a file`, "pass the path of a YAML config file");
       try {
-        const { config: c, secretRefs } = loadConfigUnread(file, process.env);
+        const { config: c, secretRefs, imported } = loadConfigUnread(file, process.env);
         const summary = { providers: c.providers.length, deployments: c.deployments.length, routes: c.routes.length, aliases: Object.keys(c.aliases).length, keys: c.keys.length, teams: c.teams.length };
         const version = configVersion(c);
-        if (mode === "json") return await json({ ok: true, file, version, ...summary, ...(secretRefs ? { secret_refs: secretRefs } : {}) });
-        await out(`ok: ${summary.providers} providers, ${summary.deployments} deployments, ${summary.routes} routes, version ${version}${secretRefs ? ` (${secretRefs} \${secret:…} reference${secretRefs === 1 ? "" : "s"} not read: the gateway reads ${secretRefs === 1 ? "it" : "them"} from ${secretRefs === 1 ? "its source" : "their sources"} at start-up)` : ""}\n`);
+        if (mode === "json") return await json({ ok: true, file, version, ...summary, ...(secretRefs ? { secret_refs: secretRefs } : {}), ...(imported ? { imported_from: imported.from, notes: imported.notes } : {}) });
+        // A LiteLLM or Bifrost file runs as it is: say so, and how much of it needs a hand.
+        const todo = imported?.notes.filter((n) => n.kind === "manual").length ?? 0;
+        const importedNote = imported ? ` (${imported.from === "litellm" ? "LiteLLM's" : "Bifrost's"} format, imported: ${imported.notes.length} note${imported.notes.length === 1 ? "" : "s"}, ${todo} to do; signalbox config import lists them)` : "";
+        await out(`ok: ${summary.providers} providers, ${summary.deployments} deployments, ${summary.routes} routes, version ${version}${secretRefs ? ` (${secretRefs} \${secret:…} reference${secretRefs === 1 ? "" : "s"} not read: the gateway reads ${secretRefs === 1 ? "it" : "them"} from ${secretRefs === 1 ? "its source" : "their sources"} at start-up)` : ""}${importedNote}\n`);
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         if (mode === "json") await json({ ok: false, file, field: err.path, error: err.message });
