@@ -252,6 +252,26 @@ model_list:
     buildConfig(structuredClone(c), placeholderEnv(c, {}));
   });
 
+  test("the file's environment_variables are the defaults of what refers to them, Redis's among them (as LiteLLM sets them before reading the rest)", () => {
+    const r = importLiteLLM(
+      parse(`
+model_list:
+  - { model_name: a, litellm_params: { model: openai/gpt-4o-mini, api_key: os.environ/MY_KEY } }
+environment_variables: { MY_KEY: from-file, REDIS_HOST: cache.internal, REDIS_PORT: 6380, UNUSED: x }
+`),
+    );
+    const c = r.config as Record<string, any>;
+    assert.equal(c.providers[0].api_key, "${MY_KEY:-from-file}");
+    assert.deepEqual(c.store, { redis_url: "redis://${REDIS_HOST:-cache.internal}:${REDIS_PORT:-6380}" });
+    assert.ok(!r.env.includes("MY_KEY"), "nothing to set: the file gives it");
+    assert.deepEqual(
+      r.notes.filter((n) => n.path.startsWith("environment_variables.")).map((n) => `${n.kind} ${n.path}`),
+      ["changed environment_variables.MY_KEY", "changed environment_variables.REDIS_HOST", "changed environment_variables.REDIS_PORT", "manual environment_variables.UNUSED"],
+    );
+    const cfg = buildConfig(structuredClone(c), {});
+    assert.equal(cfg.providers.find((p) => p.name === "openai")!.apiKey, "from-file");
+  });
+
   test("not a LiteLLM config: an error naming what is wrong", () => {
     assert.throws(() => importLiteLLM([1, 2]), /not a LiteLLM config/);
     assert.throws(() => importLiteLLM({ model_list: { a: 1 } }), /model_list: must be a list/);

@@ -119,9 +119,19 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   const note = (path: string, kind: ImportNote["kind"], detail: string) => notes.push({ path, kind, detail });
 
   // os.environ/NAME → ${NAME}, anywhere in a string (LiteLLM reads it only as the whole value).
+  // LiteLLM sets the file's environment_variables before it reads the rest: a reference to one of
+  // them takes the file's value as its default (the environment's, when set, wins here).
+  const fileEnv = new Map<string, string>();
+  if (isObj(doc.environment_variables))
+    for (const [k, v] of Object.entries(doc.environment_variables)) if ((typeof v === "string" || typeof v === "number") && !String(v).includes("}")) fileEnv.set(k, String(v));
+  const usedFileEnv = new Set<string>();
   const ref = (v: unknown): unknown => {
     if (typeof v === "string") {
       const m = /^os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/.exec(v.trim());
+      if (m && fileEnv.has(m[1])) {
+        usedFileEnv.add(m[1]);
+        return `\${${m[1]}:-${fileEnv.get(m[1])}}`;
+      }
       if (m) {
         if (!env.includes(m[1])) env.push(m[1]);
         return `\${${m[1]}}`;
@@ -528,11 +538,13 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   const store: Obj = {};
   const cacheParams = isObj(settings.cache_params) ? settings.cache_params : {};
   const redisUrl = str(router.redis_url ?? cacheParams.redis_url);
-  const redisHost = str(router.redis_host ?? cacheParams.host);
+  // LiteLLM's Redis also comes from REDIS_HOST, REDIS_PORT and REDIS_PASSWORD (the file's environment_variables among them).
+  const fromEnv = (n: string) => (fileEnv.has(n) ? `os.environ/${n}` : undefined);
+  const redisHost = str(router.redis_host ?? cacheParams.host ?? fromEnv("REDIS_HOST"));
   if (redisUrl) store.redis_url = redisUrl;
   else if (redisHost) {
-    const port = str(String(router.redis_port ?? cacheParams.port ?? "6379"));
-    const password = secret(router.redis_password ?? cacheParams.password, router.redis_password !== undefined ? "router_settings.redis_password" : "litellm_settings.cache_params.password");
+    const port = str(String(router.redis_port ?? cacheParams.port ?? fromEnv("REDIS_PORT") ?? "6379"));
+    const password = secret(router.redis_password ?? cacheParams.password ?? fromEnv("REDIS_PASSWORD"), router.redis_password !== undefined ? "router_settings.redis_password" : "litellm_settings.cache_params.password");
     store.redis_url = `redis://${password ? `:${password}@` : ""}${redisHost}:${port}`;
   }
   const db = str(general.database_url);
@@ -680,7 +692,12 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   for (const k of Object.keys(general))
     if (!["master_key", "database_url", "alerting", "alert_types", "alerting_threshold"].includes(k)) note(`general_settings.${k}`, "dropped", droppedWhy(`general.${k}`));
   if (isObj(doc.environment_variables))
-    for (const k of Object.keys(doc.environment_variables)) note(`environment_variables.${k}`, "manual", "set it in the gateway's environment (its value is not copied here)");
+    for (const k of Object.keys(doc.environment_variables)) {
+      if (usedFileEnv.has(k)) {
+        note(`environment_variables.${k}`, "changed", `read as \${${k}:-…}: this file's value is the default, and the gateway's environment wins when it sets ${k}`);
+        literalSecrets.push(`environment_variables.${k}`);
+      } else note(`environment_variables.${k}`, "manual", "not referenced by anything imported; set it in the gateway's environment if something else needs it (its value is not copied here)");
+    }
   for (const k of Object.keys(doc)) if (!["model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables", "credential_list", "guardrails", "mcp_servers"].includes(k)) note(k, "dropped", "not read by this import");
   if (!deployments.length) note("model_list", "manual", "no model could be carried over: the config needs at least one deployment");
 
