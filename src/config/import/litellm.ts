@@ -213,7 +213,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       note(`${at}.litellm_params.model`, "dropped", "no model: the entry was left out");
       return;
     }
-    const target = placeOf(model, lp, `${at}.litellm_params`);
+    const target = placeOf(model, lp, info, `${at}.litellm_params`);
     if ("unsupported" in target) {
       note(`${at}.litellm_params.model`, "dropped", target.unsupported);
       return;
@@ -298,7 +298,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   });
 
   /** Where a `prefix/model` runs: a connection's type and settings, and the model it is sent. */
-  function placeOf(model: string, lp: Obj, at: string): { kind: string; spec: Obj; model: string } | { unsupported: string } {
+  function placeOf(model: string, lp: Obj, info: Obj, at: string): { kind: string; spec: Obj; model: string } | { unsupported: string } {
     let prefix: string;
     let upstream: string;
     const slash = model.indexOf("/");
@@ -368,7 +368,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
       return { kind: "vertex_ai", spec: { type: "vertex", vertex, ...(apiBase ? { base_url: apiBase } : {}), ...extra }, model: m };
     }
     // Signalbox's cohere type serves embeddings and rerank; Cohere's chat models go through its OpenAI-compatible API.
-    if ((prefix === "cohere" || prefix === "cohere_chat") && !isCohereNonChat(upstream, lp, at)) {
+    if ((prefix === "cohere" || prefix === "cohere_chat") && !isCohereNonChat(upstream, info.mode)) {
       note(`${at}.model`, "changed", `"${model}" is a chat model: reached through Cohere's OpenAI-compatible API (https://api.cohere.ai/compatibility/v1), as an openai-compatible provider`);
       return { kind: "cohere_compat", spec: { type: "openai-compatible", base_url: apiBase ?? "https://api.cohere.ai/compatibility/v1", ...(apiKey ? { api_key: apiKey } : {}), ...extra }, model: upstream };
     }
@@ -391,9 +391,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   }
 
   /** Whether a Cohere model is one of its embeddings or rerank models (by the entry's mode, else the catalog, else its name). */
-  function isCohereNonChat(m: string, lp: Obj, at: string): boolean {
-    const info = list[Number(/^model_list\[(\d+)\]/.exec(at)?.[1] ?? -1)];
-    const mode = isObj(info) && isObj(info.model_info) ? info.model_info.mode : undefined;
+  function isCohereNonChat(m: string, mode: unknown): boolean {
     if (mode === "embedding" || mode === "rerank") return true;
     if (mode !== undefined || m.endsWith("*")) return false;
     const ops = lookupModel(m)?.operations;
