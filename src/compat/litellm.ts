@@ -63,7 +63,7 @@
 
 import type { BudgetConfig, DeploymentConfig, Operation, RateLimits } from "../config/types.ts";
 import { allowListAllows } from "../config/wildcards.ts";
-import { MODE_OF, OPENAI_LIKE, OPERATION_OF, PROVIDER_TYPE_OF } from "../config/import/litellm.ts";
+import { MODE_OF, OPENAI_LIKE, OPENAI_LIKE_DEFAULTS, OPERATION_OF, PROVIDER_TYPE_OF } from "../config/import/litellm.ts";
 import { END_USER_RULE, isEndUserId, type Actor, type EndUserInput, type EndUserPatch, type KeyInput, type KeyPatch, type TeamPatch } from "../control/control-plane.ts";
 import { hashKey } from "../control/directory.ts";
 import type { ManagedEndUser, ManagedKey, ManagedTeam } from "../control/types.ts";
@@ -950,10 +950,13 @@ async function newModel(b: Record<string, unknown>, a: Actor, core: GatewayCore)
   if (apiKey !== undefined || apiBase !== undefined || apiVersion !== undefined) {
     const type = PROVIDER_TYPE_OF[prefix] ?? (OPENAI_LIKE.has(prefix) ? "openai-compatible" : undefined);
     if (!type) throw bad("litellm_params.model", `"${prefix}/…" with credentials does not map to a provider here (openai, azure, anthropic, gemini, openrouter, cohere and OpenAI-compatible servers such as hosted_vllm, ollama or groq do): make the provider with PutConfigEntry, then name it here as "<provider>/${upstream}" without credentials`);
-    if (type === "openai-compatible" && !apiBase) throw bad("litellm_params.api_base", `required for "${prefix}/…": the gateway knows no default address for it`);
+    // An OpenAI-compatible vendor's address when none is given, and its quirks, as `signalbox config import` maps them.
+    const known = type === "openai-compatible" ? OPENAI_LIKE_DEFAULTS[prefix] : undefined;
+    const base = apiBase ?? known?.base;
+    if (type === "openai-compatible" && !base) throw bad("litellm_params.api_base", `required for "${prefix}/…": the gateway knows no default address for it`);
     provider = providerFor(name);
     made = !cp.entries.list("provider").some((e) => e.name === provider);
-    const spec = { type, ...(apiBase ? { base_url: apiBase } : {}), ...(apiKey ? { api_key: apiKey } : {}), ...(apiVersion ? { api_version: apiVersion } : {}) };
+    const spec = { type, ...(base ? { base_url: base } : {}), ...(apiKey ? { api_key: apiKey } : {}), ...(apiVersion ? { api_version: apiVersion } : {}), ...(known?.vendor ? { compat: { vendor: known.vendor } } : {}) };
     await asLiteLLM(() => cp.putConfigEntry(a, { kind: "provider", name: provider, spec, validateOnly: false }), PROVIDER_PARAM);
   } else if (!core.registry.config.providers.some((p) => p.name === prefix)) {
     const names = core.registry.config.providers.map((p) => p.name).join(", ");

@@ -322,6 +322,11 @@ keys:
     const file = await call("POST", "/model/delete", ADMIN, { id: "mock/a" });
     assert.deepEqual([file.status, file.body.error.param], [400, "id"]);
     assert.match(file.body.error.message, /config file/);
+    // A vendor LiteLLM knows the address of needs none: Groq's, with its quirks.
+    const groq = await call("POST", "/model/new", ADMIN, { model_name: "groq-llama", litellm_params: { model: "groq/llama-3.1-8b-instant", api_key: PROVIDER_SECRET, input_cost_per_token: 0.00000005, output_cost_per_token: 0.00000008 } });
+    assert.equal(groq.status, 200, JSON.stringify(groq.body));
+    assert.equal(groq.body.litellm_params.api_base, "https://api.groq.com/openai/v1");
+    assert.equal((await call("POST", "/model/delete", ADMIN, { id: "groq-llama" })).status, 200);
     const gone = await call("POST", "/model/delete", ADMIN, { id: "gpt-secret" });
     assert.equal(gone.status, 200, JSON.stringify(gone.body));
     assert.ok(!(await admin("ListConfigEntries", {})).includes("litellm-gpt-secret"), "its provider goes with it");

@@ -31,7 +31,7 @@ export const MODE_OF: Record<Operation, string> = { chat: "chat", embeddings: "e
 export const OPERATION_OF = Object.fromEntries(Object.entries(MODE_OF).map(([op, mode]) => [mode, op])) as Record<string, Operation>;
 
 /** Where each OpenAI-compatible prefix is served when the entry gives no api_base (LiteLLM's defaults), and the Signalbox vendor quirks it needs. */
-const OPENAI_LIKE_DEFAULTS: Record<string, { base?: string; vendor?: string }> = {
+export const OPENAI_LIKE_DEFAULTS: Record<string, { base?: string; vendor?: string }> = {
   groq: { base: "https://api.groq.com/openai/v1", vendor: "groq" },
   mistral: { base: "https://api.mistral.ai/v1", vendor: "mistral" },
   together_ai: { base: "https://api.together.xyz/v1", vendor: "together" },
