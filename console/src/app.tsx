@@ -13,6 +13,7 @@ import { BudgetsPage } from "./pages/budgets.tsx";
 import { EntriesPage } from "./pages/entries.tsx";
 import { ExplainPage } from "./pages/explain.tsx";
 import { GuardrailsPage } from "./pages/guardrails.tsx";
+import { ImportPage } from "./pages/import.tsx";
 import { KeysPage } from "./pages/keys.tsx";
 import { MirrorsPage } from "./pages/mirrors.tsx";
 import { ModelsPage } from "./pages/models.tsx";
@@ -46,6 +47,7 @@ const NAV: NavItem[] = [
   { path: "explain", label: "Route explainer" },
   { path: "models", label: "Models & health" },
   { path: "entries", label: "Providers & routes", show: (s) => isAdmin(s.identity) },
+  { path: "import", label: "Import config", show: (s) => isAdmin(s.identity) },
   { path: "guardrails", label: "Guardrails" },
   { path: "budgets", label: "Budgets & limits" },
   { path: "keys", label: "Keys & teams", show: (s) => s.identity.role !== "service" },
@@ -217,6 +219,8 @@ function Pages({ session }: { session: Session }) {
       return <ModelsPage />;
     case "entries":
       return <EntriesPage />;
+    case "import":
+      return <ImportPage />;
     case "guardrails":
       return <GuardrailsPage />;
     case "budgets":

@@ -33,7 +33,9 @@ import type { AlertConfig, BudgetConfig, KeyRole as DomainRole, RateLimits } fro
 import type { Actor, ControlPlane, EndUserPatch, KeyPatch, TeamPatch } from "../control/control-plane.ts";
 import type { AuditEvent, ManagedEndUser, ManagedKey, ManagedTeam } from "../control/types.ts";
 import type { EntryView } from "../control/entries.ts";
-import type { EntryKind } from "../config/load.ts";
+import { buildConfig, ConfigError, type EntryKind } from "../config/load.ts";
+import { IMPORT_FORMATS, importConfig, importedYaml, placeholderEnv, type ImportFormat, type ImportResult } from "../config/import/index.ts";
+import { parse as parseYaml } from "yaml";
 import { GatewayError } from "../router/errors.ts";
 import { callerKey } from "./auth.ts";
 import { requestInfoKey, type RequestInfo } from "./context.ts";
@@ -482,6 +484,11 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
         return { configVersion: r.version, changes: r.changes };
       }),
     getConfigEntry: (req, ctx) => run(ctx, (a) => ({ entry: entryToPb(cp.getConfigEntry(a, kindFromPb(req.kind), need(req.name, "name"))) })),
+    importConfig: (req, ctx) =>
+      run(ctx, (a) => {
+        cp.requireAdmin(a, "importing a configuration");
+        return importForConsole(req.text, req.format, req.fileName);
+      }),
     resealConfigEntries: (req, ctx) =>
       run(ctx, async (a) => {
         const r = await cp.resealConfigEntries(a, req.validateOnly);
@@ -497,3 +504,51 @@ export function adminService(cp: ControlPlane, deps: AdminDeps): ServiceImpl<typ
       }),
   };
 }
+
+/** The most text ImportConfig reads: a configuration file, not a dataset. */
+const MAX_IMPORT_BYTES = 1024 * 1024;
+
+/**
+ * AdminService.ImportConfig: `signalbox config import` for the console. Pure: nothing is applied,
+ * stored, or read from this process's environment (a LiteLLM master key named by a variable stays
+ * a TO DO); the file's literal secrets are masked in what comes back.
+ */
+function importForConsole(text: string, format: string, fileName: string) {
+  if (!text.trim()) throw bad("text", "required: the LiteLLM config.yaml or Bifrost config.json to import");
+  if (Buffer.byteLength(text) > MAX_IMPORT_BYTES) throw bad("text", `at most ${MAX_IMPORT_BYTES} bytes`);
+  if (format && !(IMPORT_FORMATS as readonly string[]).includes(format)) throw bad("format", `must be ${IMPORT_FORMATS.join(" or ")} (or empty: told by the file's shape), got "${format}"`);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw bad("text", `is neither YAML nor JSON: ${(err as Error).message.split("\n")[0]}`);
+  }
+  let r: ImportResult;
+  try {
+    r = importConfig(doc, (format || undefined) as ImportFormat | undefined);
+  } catch (err) {
+    throw bad(format ? "text" : "format", (err as Error).message);
+  }
+  let problem: ConfigError | undefined;
+  try {
+    buildConfig(structuredClone(r.config), placeholderEnv(r.config, {}));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problem = err;
+  }
+  // The file's literal secrets masked in every string of the config (longest first, so a secret inside another goes with it).
+  const secrets = [...new Set(r.secretValues)].filter((x) => x.length >= 4).sort((x, y) => y.length - x.length);
+  const mask = (v: unknown): unknown =>
+    typeof v === "string" ? secrets.reduce((t, x) => t.split(x).join("********"), v) : Array.isArray(v) ? v.map(mask) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mask(x)])) : v;
+  return {
+    format: r.from,
+    yaml: importedYaml({ ...r, config: mask(r.config) as Record<string, unknown> }, fileName || "config.yaml"),
+    notes: r.notes.map((n) => ({ path: n.path, kind: n.kind, detail: n.detail })),
+    env: r.env,
+    literalSecrets: r.literalSecrets,
+    valid: !problem,
+    field: problem?.path ?? "",
+    error: problem?.message ?? "",
+  };
+}
+

@@ -144,7 +144,7 @@ describe("signalbox config import", () => {
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read nope\.yaml: no such file/);
     assert.equal(neither.code, 2);
-    assert.match(neither.stderr, /not a LiteLLM config .* or a Bifrost config\.json .*: name the format with --from/);
+    assert.match(neither.stderr, /not a LiteLLM config .* or a Bifrost config\.json .*: name its format, litellm or bifrost/);
     assert.equal(from.code, 2);
     assert.match(from.stderr, /--from: "portkey" is not a format this reads/);
   });

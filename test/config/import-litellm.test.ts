@@ -19,7 +19,10 @@ import { importLiteLLM } from "../../src/config/import/litellm.ts";
 import { buildConfig } from "../../src/config/load.ts";
 import { ANTHROPIC_TEST_KEY, startFakeAnthropic, type FakeAnthropic } from "../fakes/anthropic.ts";
 import { OPENAI_TEST_KEY, startFakeOpenAI, type FakeOpenAI } from "../fakes/openai.ts";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { MOCK_CONFIG, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createSignalboxClient } from "@signalbox/client";
+import { hashKey } from "../../src/server/auth.ts";
 
 const MASTER = ["sk", "litellm", "master", "test"].join("-");
 const LITERAL = ["sk", "vllm", "literal", "test"].join("-");
@@ -275,7 +278,7 @@ environment_variables: { MY_KEY: from-file, REDIS_HOST: cache.internal, REDIS_PO
   test("not a LiteLLM config: an error naming what is wrong", () => {
     assert.throws(() => importLiteLLM([1, 2]), /not a LiteLLM config/);
     assert.throws(() => importLiteLLM({ model_list: { a: 1 } }), /model_list: must be a list/);
-    assert.throws(() => importConfig({ hello: 1 }), /name the format with --from/);
+    assert.throws(() => importConfig({ hello: 1 }), /name its format, litellm or bifrost/);
   });
 });
 
@@ -412,6 +415,46 @@ general_settings: { master_key: os.environ/LITELLM_MASTER_KEY }
       proc.kill("SIGTERM");
       await new Promise((resolve) => (proc.exitCode !== null ? resolve(undefined) : proc.once("exit", resolve)));
     }
+  });
+});
+
+describe("AdminService.ImportConfig: the console's import", () => {
+  const ADMIN = ["sbx", "test", "import", "admin"].join("_");
+  const TEAM = ["sbx", "test", "import", "team"].join("_");
+  let g: TestGateway;
+  before(async () => {
+    g = await startTestGateway(`${MOCK_CONFIG}keys:
+  - { name: root, hash: "${hashKey(ADMIN)}", team: ops, role: admin }
+  - { name: lead, hash: "${hashKey(TEAM)}", team: a, role: team }
+`);
+  });
+  after(() => g?.close());
+  const admin = () => createSignalboxClient({ baseUrl: g.url, apiKey: ADMIN }).admin;
+
+  test("the YAML with its notes, the notes themselves, validity; the file's literal secrets masked; admin keys only; bad input named", async () => {
+    const text = `model_list:\n  - { model_name: fast, litellm_params: { model: openai/gpt-4o-mini, api_key: ${LITERAL} } }\n  - { model_name: local, litellm_params: { model: ollama/qwen2.5:7b } }\nrouter_settings: { allowed_fails: 3 }\n`;
+    const r = await admin().importConfig({ text, fileName: "litellm_config.yaml" });
+    assert.equal(r.format, "litellm");
+    assert.equal(r.valid, true, r.error);
+    assert.match(r.yaml, /^# Imported from LiteLLM's litellm_config\.yaml by `signalbox config import`/);
+    assert.ok(!r.yaml.includes(LITERAL) && r.yaml.includes("api_key: \"********\""), r.yaml);
+    assert.deepEqual(r.literalSecrets, ["model_list[0].litellm_params.api_key"]);
+    assert.ok(r.notes.some((n) => n.kind === "dropped" && n.path === "router_settings.allowed_fails"));
+    assert.ok(r.notes.some((n) => n.kind === "manual" && n.path === "model_list[1].litellm_params.model"));
+    // A result the validator refuses says where; a Bifrost file is told by its shape.
+    const bad = await admin().importConfig({ text: "model_list:\n  - { model_name: e, litellm_params: { model: anthropic/claude-haiku-4-5-20251001 }, model_info: { mode: embedding } }\n" });
+    assert.deepEqual([bad.valid, bad.field], [false, "deployments[0].operations"]);
+    assert.equal((await admin().importConfig({ text: JSON.stringify({ providers: { openai: { keys: [{ value: "env.OPENAI_API_KEY", models: ["gpt-4o"] }] } } }) })).format, "bifrost");
+    const refused = async (p: Promise<unknown>, code: Code, field?: RegExp) => {
+      const e = await p.then(() => undefined, (x: unknown) => ConnectError.from(x));
+      assert.ok(e, "refused");
+      assert.equal(e.code, code, e.message);
+      if (field) assert.match(e.rawMessage, field);
+    };
+    await refused(createSignalboxClient({ baseUrl: g.url, apiKey: TEAM }).admin.importConfig({ text }), Code.PermissionDenied);
+    await refused(admin().importConfig({ text: "" }), Code.InvalidArgument, /^text: required/);
+    await refused(admin().importConfig({ text: "hello: world" }), Code.InvalidArgument, /^format: not a LiteLLM config/);
+    await refused(admin().importConfig({ text, format: "portkey" }), Code.InvalidArgument, /^format: must be litellm or bifrost/);
   });
 });
 

@@ -78,6 +78,7 @@ export function importBifrost(doc: unknown): ImportResult {
   if (!isObj(doc)) throw new Error(`(root): a Bifrost config.json is a JSON object, got ${Array.isArray(doc) ? "an array" : typeof doc}`);
   const notes: ImportNote[] = [];
   const literalSecrets: string[] = [];
+  const secretValues: string[] = [];
   const note = (path: string, kind: ImportNote["kind"], detail: string) => notes.push({ path, kind, detail });
   // Config version 2 (the default since Bifrost v1.5): an empty allow list denies; version 1: it allows all.
   const emptyAllowsAll = doc.version === 1;
@@ -101,7 +102,10 @@ export function importBifrost(doc: unknown): ImportResult {
       note(path, "manual", `a Bifrost vault reference: set ${name} from your vault, or use a \${secret:…} reference (README "Secrets from a secret manager")`);
       return `\${${name}}`;
     }
-    if (secret) literalSecrets.push(path);
+    if (secret) {
+      literalSecrets.push(path);
+      secretValues.push(v);
+    }
     return v;
   };
 
@@ -555,7 +559,7 @@ export function importBifrost(doc: unknown): ImportResult {
   if (Object.keys(server).length) out.server = server;
   if (Object.keys(store).length) out.store = store;
   Object.assign(out, config);
-  return { from: "bifrost", config: out, notes, env: envNames(out), literalSecrets };
+  return { from: "bifrost", config: out, notes, env: envNames(out), literalSecrets, secretValues };
 }
 
 type Val = (v: unknown, path: string, secret: boolean) => string | undefined;

@@ -1,6 +1,7 @@
 // `signalbox config import`: a peer gateway's configuration file, as a Signalbox one. The format
 // is told by the file's shape (LiteLLM's has a model_list; Bifrost's a providers mapping) or named.
 
+import { stringify } from "yaml";
 import { importBifrost } from "./bifrost.ts";
 import { importLiteLLM } from "./litellm.ts";
 import type { ImportResult } from "./types.ts";
@@ -23,7 +24,7 @@ export function detectFormat(doc: unknown): ImportFormat | undefined {
  * (os.environ/NAME), so that key can be hashed into an admin key; absent, it is left to the user.
  */
 export function importConfig(doc: unknown, from: ImportFormat | undefined = detectFormat(doc), opts: { masterKey?: (name: string) => string | undefined } = {}): ImportResult {
-  if (!from) throw new Error("not a LiteLLM config (model_list, router_settings, litellm_settings) or a Bifrost config.json (a providers mapping): name the format with --from");
+  if (!from) throw new Error("not a LiteLLM config (model_list, router_settings, litellm_settings) or a Bifrost config.json (a providers mapping): name its format, litellm or bifrost");
   return from === "litellm" ? importLiteLLM(doc, opts) : importBifrost(doc);
 }
 
@@ -48,3 +49,19 @@ export function placeholderEnv(config: unknown, env: Record<string, string | und
   walk(config, "");
   return out;
 }
+
+/**
+ * The Signalbox config file an import stands for: where it came from, the variables to set, the
+ * literal secrets to move, and every note (what needs a hand first) as comments at its top, then
+ * the config itself, every route's settings written out (no YAML anchors).
+ */
+export function importedYaml(r: ImportResult, file: string): string {
+  const lines = [`Imported from ${r.from === "litellm" ? "LiteLLM's" : "Bifrost's"} ${file} by \`signalbox config import\`. Check it with \`signalbox config check\`.`];
+  if (r.env.length) lines.push(`Environment: ${r.env.join(", ")}`);
+  if (r.literalSecrets.length) lines.push(`Secrets written in ${file} itself, carried as they were (move them into the environment): ${r.literalSecrets.join(", ")}`);
+  const order = { manual: 0, changed: 1, dropped: 2 } as const;
+  const notes = [...r.notes].sort((a, b) => order[a.kind] - order[b.kind]);
+  if (notes.length) lines.push(`What needs a hand, what changed and what was left out (${notes.length}):`, ...notes.map((n) => `  ${n.kind === "manual" ? "TO DO" : n.kind}: ${n.path}: ${n.detail}`));
+  return `${lines.flatMap((l) => l.split("\n")).map((l) => `# ${l}`.trimEnd()).join("\n")}\n\n${stringify(r.config, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+}
+

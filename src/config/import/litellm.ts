@@ -116,6 +116,11 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   const notes: ImportNote[] = [];
   const env: string[] = [];
   const literalSecrets: string[] = [];
+  const secretValues: string[] = [];
+  const literal = (path: string, value: string) => {
+    literalSecrets.push(path);
+    secretValues.push(value);
+  };
   const note = (path: string, kind: ImportNote["kind"], detail: string) => notes.push({ path, kind, detail });
 
   // os.environ/NAME → ${NAME}, anywhere in a string (LiteLLM reads it only as the whole value).
@@ -150,7 +155,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   /** A credential: carried as a reference, or as written (then listed to be moved into the environment). */
   const secret = (v: unknown, path: string): string | undefined => {
     const s = str(v);
-    if (s !== undefined && !s.startsWith("${")) literalSecrets.push(path);
+    if (s !== undefined && !s.startsWith("${")) literal(path, s);
     return s;
   };
   // LiteLLM reads its file as YAML 1.1, where 80_000 is a number; YAML 1.2 (this reader) keeps it a string.
@@ -355,13 +360,13 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
         // A path, or the service account's JSON itself (as LiteLLM takes either).
         if (c.trim().startsWith("{")) {
           vertex.credentials_json = c;
-          literalSecrets.push(`${at}.vertex_credentials`);
+          literal(`${at}.vertex_credentials`, c);
         } else if (c.startsWith("${")) vertex.credentials_json = c;
         else vertex.credentials_file = c;
         if (c.startsWith("${")) note(`${at}.vertex_credentials`, "changed", "read as the service account's JSON (credentials_json); if the variable holds a file's path, use vertex.credentials_file instead");
       } else if (isObj(creds)) {
         vertex.credentials_json = JSON.stringify(creds);
-        literalSecrets.push(`${at}.vertex_credentials`);
+        literal(`${at}.vertex_credentials`, vertex.credentials_json as string);
       }
       // Vertex's Claude ids keep their @date; the gateway picks the publisher by the id.
       const m = upstream.replace(/^(anthropic|google|gemini)\//, (p) => (p === "gemini/" ? "" : p));
@@ -548,7 +553,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   const db = str(general.database_url);
   if (db) {
     store.postgres_url = db;
-    if (!db.startsWith("${")) literalSecrets.push("general_settings.database_url");
+    if (!db.startsWith("${")) literal("general_settings.database_url", db);
   }
 
   // ---- The response cache. ----
@@ -693,7 +698,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
     for (const k of Object.keys(doc.environment_variables)) {
       if (usedFileEnv.has(k)) {
         note(`environment_variables.${k}`, "changed", `read as \${${k}:-…}: this file's value is the default, and the gateway's environment wins when it sets ${k}`);
-        literalSecrets.push(`environment_variables.${k}`);
+        literal(`environment_variables.${k}`, fileEnv.get(k)!);
       } else note(`environment_variables.${k}`, "manual", "not referenced by anything imported; set it in the gateway's environment if something else needs it (its value is not copied here)");
     }
   for (const k of Object.keys(doc)) if (!["model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables", "credential_list", "guardrails", "mcp_servers"].includes(k)) note(k, "dropped", "not read by this import");
@@ -713,7 +718,7 @@ export function importLiteLLM(doc: unknown, opts: { masterKey?: (name: string) =
   };
   // Every ${NAME} the config holds, including those a source value carried inside a string.
   for (const m of JSON.stringify(config).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) if (!env.includes(m[1]) && !/:-/.test(m[0])) env.push(m[1]);
-  return { from: "litellm", config, notes, env, literalSecrets };
+  return { from: "litellm", config, notes, env, literalSecrets, secretValues };
 }
 
 /** What the import reads of an entry's litellm_params (the rest is noted). */

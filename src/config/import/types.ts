@@ -23,4 +23,6 @@ export interface ImportResult {
   env: string[];
   /** Literal secrets of the source that the config carries as written (their paths in the source), to move into the environment. */
   literalSecrets: string[];
+  /** Those secrets' values, for a caller that shows the config and must not show them (AdminService.ImportConfig masks them). */
+  secretValues: string[];
 }

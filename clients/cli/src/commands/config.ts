@@ -8,10 +8,10 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
-import { parse as parseYaml, stringify } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { buildConfig, ConfigError, loadConfigUnread } from "../../../../src/config/load.ts";
 import { configVersion } from "../../../../src/config/reload.ts";
-import { IMPORT_FORMATS, importConfig, placeholderEnv, type ImportFormat, type ImportResult } from "../../../../src/config/import/index.ts";
+import { IMPORT_FORMATS, importConfig, importedYaml, placeholderEnv, type ImportFormat, type ImportResult } from "../../../../src/config/import/index.ts";
 import { CliError, EXIT, globals, modeOf, usageError } from "../context.ts";
 import { json, note, out } from "../output.ts";
 
@@ -83,7 +83,7 @@ export function configCommands(program: Command): void {
         // LiteLLM's master key from this environment, when set, becomes an admin key by its hash (the key itself is never written).
         r = importConfig(doc, o.from as ImportFormat | undefined, { masterKey: (name) => process.env[name] || undefined });
       } catch (err) {
-        throw usageError(`${file}: ${(err as Error).message}`);
+        throw usageError(`${file}: ${(err as Error).message}`, o.from ? undefined : "name it with --from litellm or --from bifrost");
       }
       // The gateway's validator, as at start-up; unset variables get stand-ins of their shape.
       let problem: ConfigError | undefined;
@@ -93,7 +93,7 @@ export function configCommands(program: Command): void {
         if (!(err instanceof ConfigError)) throw err;
         problem = err;
       }
-      const yaml = `${headerOf(r, basename(file))}${stringify(r.config, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+      const yaml = importedYaml(r, basename(file));
       if (o.out) writeFileSync(o.out, yaml, { mode: 0o600 });
       if (mode === "json") await json({ ok: !problem, from: r.from, file, ...(o.out ? { out: o.out } : {}), config: r.config, notes: r.notes, env: r.env, literal_secrets: r.literalSecrets, ...(problem ? { field: problem.path, error: problem.message } : {}) });
       else if (!o.out) await out(yaml);
@@ -111,15 +111,4 @@ export function configCommands(program: Command): void {
         throw new CliError("", undefined, EXIT.failed);
       }
     });
-}
-
-/** The comments at the top of an imported file: where it came from and what needs a hand. */
-function headerOf(r: ImportResult, file: string): string {
-  const lines = [`Imported from ${r.from === "litellm" ? "LiteLLM's" : "Bifrost's"} ${file} by \`signalbox config import\`. Check it with \`signalbox config check\`.`];
-  if (r.env.length) lines.push(`Environment: ${r.env.join(", ")}`);
-  if (r.literalSecrets.length) lines.push(`Secrets written in ${file} itself, carried as they were (move them into the environment): ${r.literalSecrets.join(", ")}`);
-  const order = { manual: 0, changed: 1, dropped: 2 } as const;
-  const notes = [...r.notes].sort((a, b) => order[a.kind] - order[b.kind]);
-  if (notes.length) lines.push(`What needs a hand, what changed and what was left out (${notes.length}):`, ...notes.map((n) => `  ${n.kind === "manual" ? "TO DO" : n.kind}: ${n.path}: ${n.detail}`));
-  return `${lines.flatMap((l) => l.split("\n")).map((l) => `# ${l}`.trimEnd()).join("\n")}\n\n`;
 }
