@@ -82,6 +82,8 @@ const CODE_TITLES: Partial<Record<Code, string>> = {
 export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
   if (!error) return null;
   const e = SignalboxError.from(error);
+  // The gateway's messages start with the field they name: shown once, as the field.
+  const message = e.field && e.rawMessage.startsWith(`${e.field}: `) ? e.rawMessage.slice(e.field.length + 2) : e.rawMessage;
   return (
     <div className="error" role="alert" data-code={e.codeName}>
       <strong>{title ?? CODE_TITLES[e.code] ?? `The gateway answered ${e.codeName}.`}</strong>
@@ -91,7 +93,7 @@ export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
             Field <code>{e.field}</code>:{" "}
           </>
         )}
-        {e.rawMessage}
+        {message}
         {e.retryAfterMs !== undefined && ` (try again in ${Math.ceil(e.retryAfterMs / 1000)} s)`}
       </div>
     </div>
