@@ -79,7 +79,8 @@ routes:
   - name: claude-fallback
     targets: [claude/sonnet, backup/mock]
     retry: { max_retries: 0, base_delay_ms: 5 }
-    timeouts: { first_token_ms: 250, attempt_ms: 400 }
+    # Room for a loaded machine: a slow first token of a healthy stream must not look like a timeout.
+    timeouts: { first_token_ms: 600, attempt_ms: 900 }
   - name: claude-idle
     targets: [claude/sonnet, backup/mock]
     timeouts: { idle_ms: 150 }
@@ -653,7 +654,7 @@ describe("anthropic: failures on a route with a mock fallback", () => {
     assert.equal(s.error, undefined, s.error?.message);
     assert.equal(s.start?.deployment, "backup/mock");
     assert.deepEqual(attemptSummary(s.start!.priorAttempts), [["claude/sonnet", FAILED, FailureKind.TIMEOUT]]);
-    assert.match(s.start!.priorAttempts[0].errorMessage, /first token within 250 ms/);
+    assert.match(s.start!.priorAttempts[0].errorMessage, /first token within 600 ms/);
   });
 
   test("a hanging upstream (no status line) times out on first_token_ms and falls back", async () => {
