@@ -50,6 +50,7 @@ import { GatewayError } from "../router/errors.ts";
 import type { Caller } from "../router/types.ts";
 import { liveServiceKey, withFreeName } from "./labels.ts";
 import { toOpenAIError, type OpenAIError } from "./response.ts";
+import { PER_MINUTE, PERIOD_OF } from "../config/import/bifrost.ts";
 
 const PREFIX = "/api/governance/";
 const PATH = /^\/api\/governance\/([a-z-]+)(?:\/([^/]+))?$/;
@@ -132,9 +133,7 @@ function labelOf(v: unknown): string {
 }
 
 /** Bifrost's budget reset durations the gateway's calendar periods are. */
-const PERIOD_OF: Record<string, BudgetConfig["period"]> = { "1d": "day", "24h": "day", "1w": "week", "7d": "week", "1M": "month" };
 const DURATION_OF = { day: "1d", week: "1w", month: "1M", lifetime: null } as const;
-const PER_MINUTE = new Set(["1m", "60s"]);
 
 function periodOf(v: unknown, field: string): BudgetConfig["period"] {
   const p = typeof v === "string" ? PERIOD_OF[v.trim()] : undefined;

@@ -47,9 +47,10 @@ const COMPAT: Record<string, { vendor: string; base?: string; noV1?: boolean }> 
 /** Signalbox types whose base URL ends in `/v1` where Bifrost's stops before it. */
 const APPENDS_V1 = new Set(["openai", "openrouter"]);
 
-/** Bifrost's budget reset durations that are Signalbox's calendar periods (as src/compat/bifrost-governance.ts maps them). */
-const PERIOD_OF: Record<string, string> = { "1d": "day", "24h": "day", "1w": "week", "7d": "week", "1M": "month" };
-const PER_MINUTE = new Set(["1m", "60s"]);
+/** Bifrost's budget reset durations that are Signalbox's calendar periods (src/compat/bifrost-governance.ts reads them too). */
+export const PERIOD_OF: Readonly<Record<string, "day" | "week" | "month">> = { "1d": "day", "24h": "day", "1w": "week", "7d": "week", "1M": "month" };
+/** Bifrost's rate-limit reset durations that are Signalbox's per-minute limits (as the governance API reads them too). */
+export const PER_MINUTE: ReadonlySet<string> = new Set(["1m", "60s"]);
 
 /** Bifrost's Go durations ("30s", "5m", "1h", "1d", "1w", "1M", "1Y") in seconds; undefined when unreadable. */
 function seconds(d: unknown): number | undefined {
