@@ -44,7 +44,7 @@ import { presetSpec, type PresetConfig } from "./presets.ts";
 import { wildcardFor, wildcardPart } from "./wildcards.ts";
 import { buildGuardrails, checkGuardrailProvider, guardrailEntry, guardrailNames } from "../guardrails/config.ts";
 import { checkGuardrail } from "../guardrails/engine.ts";
-import { detectFormat, importConfig, type ImportResult } from "./import/index.ts";
+import { detectFormat, importConfig, placeholderEnv, type ImportResult } from "./import/index.ts";
 
 export { ConfigError } from "./schema.ts";
 
@@ -1737,6 +1737,21 @@ export function logImport(path: string): (r: ImportResult) => void {
     const notes = [...r.notes].sort((a, b) => order[a.kind] - order[b.kind]).map((n) => `${n.kind === "manual" ? "TO DO" : n.kind}: ${n.path}: ${n.detail}`);
     log(notes.some((n) => n.startsWith("TO DO")) ? "warn" : "info", `config ${path} is ${r.from === "litellm" ? "LiteLLM's" : "Bifrost's"} format: imported (signalbox config import writes it as a Signalbox file)`, { from: r.from, notes });
   };
+}
+
+/**
+ * Whether an imported config passes the validator, as at start-up: the variables it references
+ * that `env` does not set get stand-ins shaped by the fields that use them. The problem, or
+ * undefined. The config itself is left as it was.
+ */
+export function checkImported(config: Record<string, unknown>, env: Record<string, string | undefined>): ConfigError | undefined {
+  try {
+    buildConfig(structuredClone(config), placeholderEnv(config, env));
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err;
+  }
 }
 
 /** Read, parse and validate a config file. */

@@ -33,8 +33,8 @@ import type { AlertConfig, BudgetConfig, KeyRole as DomainRole, RateLimits } fro
 import type { Actor, ControlPlane, EndUserPatch, KeyPatch, TeamPatch } from "../control/control-plane.ts";
 import type { AuditEvent, ManagedEndUser, ManagedKey, ManagedTeam } from "../control/types.ts";
 import type { EntryView } from "../control/entries.ts";
-import { buildConfig, ConfigError, type EntryKind } from "../config/load.ts";
-import { IMPORT_FORMATS, importConfig, importedYaml, placeholderEnv, type ImportFormat, type ImportResult } from "../config/import/index.ts";
+import { checkImported, type EntryKind } from "../config/load.ts";
+import { IMPORT_FORMATS, importConfig, importedYaml, type ImportFormat, type ImportResult } from "../config/import/index.ts";
 import { parse as parseYaml } from "yaml";
 import { GatewayError } from "../router/errors.ts";
 import { callerKey } from "./auth.ts";
@@ -529,13 +529,8 @@ function importForConsole(text: string, format: string, fileName: string) {
   } catch (err) {
     throw bad(format ? "text" : "format", (err as Error).message);
   }
-  let problem: ConfigError | undefined;
-  try {
-    buildConfig(structuredClone(r.config), placeholderEnv(r.config, {}));
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problem = err;
-  }
+  // Nothing of this process's environment: stand-ins for every variable.
+  const problem = checkImported(r.config, {});
   // The file's literal secrets masked in every string of the config (longest first, so a secret inside another goes with it).
   const secrets = [...new Set(r.secretValues)].filter((x) => x.length >= 4).sort((x, y) => y.length - x.length);
   const mask = (v: unknown): unknown =>

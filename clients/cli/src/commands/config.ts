@@ -9,9 +9,9 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
-import { buildConfig, ConfigError, loadConfigUnread } from "../../../../src/config/load.ts";
+import { checkImported, ConfigError, loadConfigUnread } from "../../../../src/config/load.ts";
 import { configVersion } from "../../../../src/config/reload.ts";
-import { IMPORT_FORMATS, importConfig, importedYaml, placeholderEnv, type ImportFormat, type ImportResult } from "../../../../src/config/import/index.ts";
+import { IMPORT_FORMATS, importConfig, importedYaml, type ImportFormat, type ImportResult } from "../../../../src/config/import/index.ts";
 import { CliError, EXIT, globals, modeOf, usageError } from "../context.ts";
 import { json, note, out } from "../output.ts";
 
@@ -86,13 +86,7 @@ export function configCommands(program: Command): void {
         throw usageError(`${file}: ${(err as Error).message}`, o.from ? undefined : "name it with --from litellm or --from bifrost");
       }
       // The gateway's validator, as at start-up; unset variables get stand-ins of their shape.
-      let problem: ConfigError | undefined;
-      try {
-        buildConfig(r.config, placeholderEnv(r.config, process.env));
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        problem = err;
-      }
+      const problem = checkImported(r.config, process.env);
       const yaml = importedYaml(r, basename(file));
       if (o.out) writeFileSync(o.out, yaml, { mode: 0o600 });
       if (mode === "json") await json({ ok: !problem, from: r.from, file, ...(o.out ? { out: o.out } : {}), config: r.config, notes: r.notes, env: r.env, literal_secrets: r.literalSecrets, ...(problem ? { field: problem.path, error: problem.message } : {}) });
